@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/otp"
+	"github.com/twofold/twofold/internal/server"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// benchMain returns a Main writing to buffers, with an empty environment.
+func benchMain(stdout, stderr *bytes.Buffer) *Main {
+	return &Main{
+		Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr,
+		Getenv: func(string) string { return "" }, Now: time.Now,
+		IsTerminal:   func() bool { return false },
+		ReadPassword: func() (string, error) { return "", errors.New("no terminal") },
+	}
+}
+
+// runBenchJSON runs `twofold bench --json` with args and decodes its report.
+func runBenchJSON(t *testing.T, args ...string) BenchReport {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	m := benchMain(&stdout, &stderr)
+	args = append([]string{"bench", "--json", "--argon2-memory", "8192", "--argon2-iterations", "1"}, args...)
+	if err := m.Run(context.Background(), args); err != nil {
+		t.Fatalf("twofold %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var rep BenchReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("bench --json printed %q: %v", stdout.String(), err)
+	}
+	return rep
+}
+
+func benchPhase(t *testing.T, rep BenchReport, name string) BenchPhase {
+	t.Helper()
+	for _, p := range rep.Phases {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("report has no %s phase: %+v", name, rep.Phases)
+	return BenchPhase{}
+}
+
+// TestBench runs the load tool against real servers on both stores: twice
+// in-process (two instances, then one, the second run finding the accounts
+// provisioned), then against a server started apart with --target.
+func TestBench(t *testing.T) {
+	for name, dsnFunc := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dsn, key := dsnFunc(t), filepath.Join(t.TempDir(), "twofold.key")
+			common := []string{"--db", dsn, "--key-file", key, "--accounts", "400", "--concurrency", "4", "--requests", "50"}
+			check := func(rep BenchReport, instances, created, existing int) {
+				t.Helper()
+				if rep.Instances != instances || rep.Dialect != name {
+					t.Errorf("got %d instances on %s, want %d on %s", rep.Instances, rep.Dialect, instances, name)
+				}
+				if rep.Provision.Created != created || rep.Provision.Existing != existing {
+					t.Errorf("provisioning: got %d created, %d existing; want %d, %d", rep.Provision.Created, rep.Provision.Existing, created, existing)
+				}
+				for _, ph := range []string{"baseline", "verify", "password"} {
+					p := benchPhase(t, rep, ph)
+					if p.Requests != 50 || p.Errors != 0 || p.RanOut {
+						t.Errorf("%s: got %d requests, %d errors (%v, %v), ran out %v; want 50 and none", ph, p.Requests, p.Errors, p.ErrorKinds, p.ErrorSample, p.RanOut)
+					}
+					if p.RPS <= 0 || p.P50ms <= 0 || p.P99ms < p.P90ms || p.P90ms < p.P50ms {
+						t.Errorf("%s: implausible figures %+v", ph, p)
+					}
+					if ph != "baseline" && p.Ratio <= 0 {
+						t.Errorf("%s: no ratio to the baseline", ph)
+					}
+				}
+			}
+
+			rep := runBenchJSON(t, append(common, "--instances", "2")...)
+			check(rep, 2, 400, 0)
+			if rep.Process == nil || len(rep.Process.StartupMs) != 2 || rep.Process.RSSMB <= 0 {
+				t.Errorf("got process figures %+v, want start-up of 2 instances and RSS", rep.Process)
+			}
+
+			// Provisioned already; the codes of this time step used by the
+			// first run are not sent again.
+			check(runBenchJSON(t, append(common, "--instances", "1")...), 1, 0, 400)
+
+			// A server started apart, on the real clock, with the per-address
+			// bucket off (every bench client comes from 127.0.0.1).
+			c := config.Default()
+			c.Listen, c.DB, c.KeyFile, c.LoginRate = "127.0.0.1:0", dsn, key, 0
+			c.Argon2Memory, c.Argon2Time = 8*1024, 1
+			s := &server.Server{Config: c}
+			if err := s.Open(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			rep = runBenchJSON(t, append(common, "--target", s.URL())...)
+			check(rep, 1, 0, 400)
+			if rep.InProcess || rep.Process != nil {
+				t.Errorf("got in-process figures %+v for a --target run", rep.Process)
+			}
+		})
+	}
+}
+
+// TestBenchRefusesAForeignDatabase: bench accounts have a known password, so
+// bench will not add them beside real accounts unless forced.
+func TestBenchRefusesAForeignDatabase(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Password: "correct horse battery"}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := benchMain(&stdout, &stderr).Run(context.Background(), []string{"bench", "--db", s.Config.DB, "--key-file", s.Config.KeyFile, "--accounts", "10"})
+	if err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("got %v, want a refusal naming --force", err)
+	}
+}
+
+func TestBenchUsage(t *testing.T) {
+	for name, args := range map[string][]string{
+		"remote target":  {"--target", "http://192.0.2.1:8080"},
+		"not a URL":      {"--target", "127.0.0.1:8080"},
+		"no accounts":    {"--accounts", "0"},
+		"five instances": {"--instances", "5"},
+		"unknown phase":  {"--phases", "baseline,nap"},
+		"an argument":    {"extra"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			dir := t.TempDir()
+			args = append([]string{"bench", "--db", "sqlite:" + filepath.Join(dir, "db"), "--key-file", filepath.Join(dir, "key")}, args...)
+			if err := benchMain(&stdout, &stderr).Run(context.Background(), args); !errors.Is(err, errUsage) {
+				t.Fatalf("got %v, want a usage error", err)
+			}
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	hundred := make([]int, 100)
+	for i := range hundred {
+		hundred[i] = i + 1
+	}
+	for _, tc := range []struct {
+		name string
+		in   []time.Duration
+		p    int
+		want float64
+	}{
+		{"empty", nil, 50, 0},
+		{"one", ms(7), 99, 7},
+		{"median of four", ms(1, 2, 3, 4), 50, 2},
+		{"p90 of 1..100", ms(hundred...), 90, 90},
+		{"p99 of 1..100", ms(hundred...), 99, 99},
+		{"p100", ms(1, 2, 3), 100, 3},
+	} {
+		if got := percentile(tc.in, tc.p); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestVerifyPlan: every (account, time step) pair is handed out once, every
+// login once, and the plan says when it has run out.
+func TestVerifyPlan(t *testing.T) {
+	p := &verifyPlan{params: otp.DefaultParams(), n: 3, acct: []int{4, 5, 6}, per: 2,
+		logins: []string{"a1", "a2", "b1", "b2", "c1", "c2"}, used: make([]uint8, 3), last: []int64{-1, -1, -1}}
+	t0 := time.Unix(1_800_000_000, 0)               // the start of a step
+	p.last[1] = int64(otp.Step(t0, 30*time.Second)) // account 5 accepted this step's code before
+	seen := map[string]bool{}
+	var got []int
+	take := func(at time.Time) bool {
+		login, a, ok := p.next(at)
+		if ok {
+			if seen[login] {
+				t.Fatalf("login %s handed out twice", login)
+			}
+			seen[login] = true
+			got = append(got, a)
+		}
+		return ok
+	}
+	for take(t0) {
+	}
+	for take(t0.Add(30 * time.Second)) {
+	}
+	// Step 1: 4 and 6 (5 was used); then the plan has run out, and stays so.
+	if want := []int{4, 6}; !equalInts(got, want) || !p.ranOut() {
+		t.Fatalf("got accounts %v, ran out %v; want %v and ran out", got, p.ranOut(), want)
+	}
+
+	// Next steps: each account once per step until its two logins are gone.
+	p.outOfIt, got = false, nil
+	for take(t0.Add(30 * time.Second)) {
+	}
+	p.outOfIt = false
+	for take(t0.Add(60 * time.Second)) {
+	}
+	if want := []int{4, 5, 6, 5}; !equalInts(got, want) {
+		t.Fatalf("got accounts %v, want %v", got, want)
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

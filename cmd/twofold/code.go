@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/otp"
+)
+
+// code prints the current TOTP code for a base32 secret or otpauth:// URI, as
+// `oathtool --totp -b` does. With --fresh it waits for the next code when the
+// current one has fewer than 5 seconds left.
+func (m *Main) code(ctx context.Context, args []string) error {
+	fs := m.flags("code", "code [--algorithm SHA1|SHA256|SHA512] [--digits N] [--period SECONDS] [--fresh] SECRET|otpauth-URI")
+	alg := fs.String("algorithm", "", "hash algorithm (default SHA1, or the URI's)")
+	digits := fs.Int("digits", 0, "code length, 6 to 8 (default 6, or the URI's)")
+	period := fs.Int("period", 0, "time step in seconds (default 30, or the URI's)")
+	fresh := fs.Bool("fresh", false, "wait for a new code when fewer than 5 seconds of the current one remain, and say how long it stays valid")
+	// Allow the secret before the options too.
+	var arg string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		arg, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, errUsage) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if arg == "" && fs.NArg() == 1 {
+		arg = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return fmt.Errorf("%w: want one SECRET or otpauth URI", errUsage)
+	}
+	if arg == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: SECRET or otpauth URI is required", errUsage)
+	}
+	var secret []byte
+	p := otp.DefaultParams()
+	if strings.HasPrefix(strings.ToLower(arg), "otpauth://") {
+		k, err := otp.ParseURI(arg)
+		if err != nil {
+			return fmt.Errorf("%w: not a usable otpauth URI", errUsage)
+		}
+		if k.Type != otp.TypeTOTP {
+			return fmt.Errorf("%w: only totp URIs are supported", errUsage)
+		}
+		secret, p = k.Secret, k.Params
+	} else {
+		s, err := otp.DecodeSecret(arg)
+		if err != nil {
+			return fmt.Errorf("%w: the secret is not valid base32", errUsage)
+		}
+		secret = s
+	}
+	if *alg != "" {
+		a, err := otp.ParseAlgorithm(*alg)
+		if err != nil {
+			return fmt.Errorf("%w: algorithm must be SHA1, SHA256 or SHA512", errUsage)
+		}
+		p.Algorithm = a
+	}
+	if *digits != 0 {
+		p.Digits = *digits
+	}
+	if *period != 0 {
+		p.Period = time.Duration(*period) * time.Second
+	}
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	now := m.Now()
+	remaining := remainingIn(now, p.Period)
+	if *fresh && remaining < 5*time.Second {
+		fmt.Fprintf(m.Stderr, "waiting %s for a fresh code…\n", remaining.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.after(remaining):
+		}
+		now = now.Add(remaining)
+		remaining = p.Period
+	}
+	fmt.Fprintln(m.Stdout, otp.TOTP(twofold.Secret(secret), now, p))
+	if *fresh {
+		fmt.Fprintf(m.Stderr, "valid for %d more seconds\n", int(remaining.Seconds()))
+	}
+	return nil
+}
+
+// remainingIn returns how long the code of the step containing t stays current.
+func remainingIn(t time.Time, period time.Duration) time.Duration {
+	step := otp.Step(t, period)
+	end := time.Unix(int64(step+1)*int64(period/time.Second), 0)
+	return end.Sub(t)
+}
+
+// after waits d on the real clock; with an injected clock (tests) it returns at once.
+func (m *Main) after(d time.Duration) <-chan time.Time {
+	if m.Sleep != nil {
+		return m.Sleep(d)
+	}
+	return time.After(d)
+}

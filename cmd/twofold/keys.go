@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/store"
+)
+
+const keysUsage = "keys rotate [--db DSN] [--key-file PATH] [--grace DURATION] [--config FILE]"
+
+func (m *Main) keys(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "rotate" {
+		fmt.Fprintln(m.Stderr, "usage: twofold "+keysUsage)
+		return fmt.Errorf("%w: want \"keys rotate\"", errUsage)
+	}
+	return m.keysRotate(ctx, args[1:])
+}
+
+// keysRotate adds a new master key, re-encrypts every stored secret under it
+// and retires the old one (SPEC §4 "Secrets at rest"). Servers on the same
+// database and key file keep running and pick up the new key; an interrupted
+// run is finished by running it again.
+func (m *Main) keysRotate(ctx context.Context, args []string) error {
+	fs := m.flags("keys rotate", keysUsage)
+	grace := fs.Duration("grace", 10*time.Second, "how long running servers get to store enrolments begun under the old key before it is deleted")
+	c, err := m.parseConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: keys rotate takes no arguments", errUsage)
+	}
+	if *grace < 0 {
+		return fmt.Errorf("%w: --grace must not be negative", errUsage)
+	}
+	st, err := store.Open(ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := keyring.Rotate(ctx, c.KeyFile, st, keyring.RotateOptions{Now: m.Now, Grace: *grace, Sleep: m.Sleep})
+	if err != nil {
+		return fmt.Errorf("rotate keys (run the command again to finish): %w", err)
+	}
+	how := "added"
+	if !res.AddedMaster {
+		how = "finished the interrupted rotation to"
+	}
+	detail := fmt.Sprintf("%s master key %s; data key %s; %d secrets resealed; %d old data keys deleted; %d old master keys retired",
+		how, res.Master, res.DataKey, res.Resealed, res.DataKeysDeleted, res.MastersRetired)
+	if err := st.AddEvent(ctx, twofold.AuditEvent{Type: "keys.rotated", At: m.Now(), Source: "cli", UserAgent: "twofold keys rotate", Detail: detail}); err != nil {
+		fmt.Fprintf(m.Stderr, "twofold: keys rotated, but the audit event was not stored: %v\n", err)
+	}
+	fmt.Fprintf(m.Stdout, "keys rotated: %s\n", detail)
+	// Old data keys and ciphertexts must not linger in SQLite's free pages or log.
+	if done, err := st.Purge(ctx); err != nil {
+		fmt.Fprintf(m.Stderr, "twofold: could not purge replaced (encrypted) data from the database file: %v\n", err)
+	} else if !done {
+		fmt.Fprintln(m.Stderr, "twofold: the database log still holds replaced (encrypted) data until its next checkpoint")
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/store"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+const keysPassword = "correct horse battery"
+
+// keysMain returns a Main that reads nothing from the environment and never sleeps.
+func keysMain(stdout, stderr *bytes.Buffer) *Main {
+	return &Main{
+		Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr,
+		Getenv: func(string) string { return "" }, Now: time.Now,
+		IsTerminal: func() bool { return false },
+		Sleep: func(d time.Duration) <-chan time.Time {
+			c := make(chan time.Time, 1)
+			c <- time.Now().Add(d)
+			return c
+		},
+	}
+}
+
+// keysRunRotate runs `twofold keys rotate` against dsn and keyFile and returns its output.
+func keysRunRotate(t *testing.T, dsn, keyFile string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	m := keysMain(&stdout, &stderr)
+	err := m.Run(t.Context(), []string{"keys", "rotate", "--db", dsn, "--key-file", keyFile})
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("keys rotate: %v\n%s", err, stderr.String())
+	}
+	return stdout.String() + stderr.String()
+}
+
+func keysWithKeyFile(path string) testenv.ServerOption {
+	return func(c *config.Config) { c.KeyFile = path }
+}
+
+// keysLogin signs alice in with her password and, when asked for it, a TOTP code
+// computed by oathtool at the server's clock.
+func keysLogin(t *testing.T, s *testenv.Server, secret string) *testenv.Client {
+	t.Helper()
+	c := testenv.NewClient(s.URL())
+	r := c.Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": keysPassword})
+	if r.Status == 200 && r.String("status") == "second_factor_required" {
+		code := testenv.TOTP(t, secret, s.Clock.Now())
+		r = c.Do(t, "POST", "/v1/login/"+r.String("login_id")+"/verify", map[string]string{"method": "totp", "code": code})
+	}
+	if r.Status != 200 || r.String("token") == "" {
+		t.Fatalf("login: got %d %s, want 200 with a token", r.Status, r.Body)
+	}
+	c.Token = r.String("token")
+	return c
+}
+
+// keysEnrolTOTP adds a TOTP factor over HTTP, confirming it with oathtool when
+// confirm is set, and returns its id and base32 secret.
+func keysEnrolTOTP(t *testing.T, s *testenv.Server, c *testenv.Client, label string, confirm bool) (id, secret string) {
+	t.Helper()
+	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": label})
+	if r.Status != 201 {
+		t.Fatalf("enrol: got %d %s, want 201", r.Status, r.Body)
+	}
+	id, secret = r.JSON["factor"].(map[string]any)["id"].(string), r.String("secret")
+	if confirm {
+		code := testenv.TOTP(t, secret, s.Clock.Now())
+		if r := c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); r.Status != 200 {
+			t.Fatalf("confirm: got %d %s, want 200", r.Status, r.Body)
+		}
+	}
+	return id, secret
+}
+
+// keysStored returns the data keys and each factor's sealed secret in dsn.
+func keysStored(t *testing.T, dsn string) ([]keyring.WrappedKey, map[string]keyring.Sealed) {
+	t.Helper()
+	st, err := store.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	keys, err := st.DataKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	values, err := st.SealedValues(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRow := map[string]keyring.Sealed{}
+	for _, v := range values {
+		byRow[v.Row] = v
+	}
+	return keys, byRow
+}
+
+// TestKeysRotate rotates keys under a running server, logs in on it with a
+// TOTP code, enrols on it, restarts it and logs in again; on SQLite it then
+// searches the database file for the old master key and the secret.
+func TestKeysRotate(t *testing.T) {
+	for name, newDSN := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dsn := newDSN(t)
+			keyFile := filepath.Join(t.TempDir(), "twofold.key")
+			s := testenv.NewServer(t, dsn, keysWithKeyFile(keyFile))
+			if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Email: "alice@example.com", Password: keysPassword}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			c := keysLogin(t, s, "")
+			factorID, secret := keysEnrolTOTP(t, s, c, "phone", true)
+			first, err := keyring.LoadFile(keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// Rotate twice while the server runs; after each, it logs in with
+			// the resealed secret and enrols under the new data key.
+			var retired [][]byte
+			replaced := map[string][]byte{} // data keys and ciphertexts a rotation replaced
+			for round := range 2 {
+				before, err := keyring.LoadFile(keyFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				keys, byRow := keysStored(t, dsn)
+				for _, k := range keys {
+					replaced["wrapped data key "+k.ID] = k.Wrapped
+				}
+				for _, v := range byRow {
+					replaced["ciphertext of "+v.Row+" under "+v.KeyID] = v.Ciphertext
+				}
+				out := keysRunRotate(t, dsn, keyFile)
+				// Round 0 reseals the phone's secret; round 1 also the spare enrolled after round 0.
+				if !strings.Contains(out, "keys rotated: added master key") || !strings.Contains(out, fmt.Sprintf(" %d secrets resealed", round+1)) {
+					t.Fatalf("round %d: got output %q, want a summary", round, out)
+				}
+				after, err := keyring.LoadFile(keyFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, key := range [][]byte{before.Masters[0].Key, after.Masters[0].Key, after.HashKey} {
+					if strings.Contains(out, base64.StdEncoding.EncodeToString(key)) || strings.Contains(out, base64.RawURLEncoding.EncodeToString(key)) {
+						t.Fatalf("round %d: keys rotate printed key material: %q", round, out)
+					}
+				}
+				if len(after.Masters) != 1 || after.Primary == before.Primary || !strings.Contains(out, after.Primary) {
+					t.Fatalf("round %d: key file has masters %v (primary %s), want one new one, named in %q", round, after.Masters, after.Primary, out)
+				}
+				if !bytes.Equal(after.HashKey, first.HashKey) {
+					t.Fatalf("round %d: the hash key changed", round)
+				}
+				if st, err := os.Stat(keyFile); err != nil || st.Mode().Perm() != 0o600 {
+					t.Fatalf("round %d: key file mode %v, %v; want 600", round, st.Mode().Perm(), err)
+				}
+				retired = append(retired, before.Masters[0].Key)
+				keys, byRow = keysStored(t, dsn)
+				if len(keys) != 1 || keys[0].MasterID != after.Primary || byRow[factorID].KeyID != keys[0].ID {
+					t.Fatalf("round %d: got data keys %v and factor key %s, want one, wrapped by %s, under the factor", round, keys, byRow[factorID].KeyID, after.Primary)
+				}
+
+				// Enrol first: Seal must find the new data key by itself, before
+				// an Open of a resealed secret makes the server reload.
+				pendingID, _ := keysEnrolTOTP(t, s, c, "spare", false)
+				if _, byRow := keysStored(t, dsn); byRow[pendingID].KeyID != keys[0].ID {
+					t.Fatalf("round %d: the running server sealed a new secret under %s, want the new data key %s", round, byRow[pendingID].KeyID, keys[0].ID)
+				}
+				s.Clock.Add(30 * time.Second)
+				keysLogin(t, s, secret)
+			}
+
+			// A restarted server reads only the key file and the database.
+			s2 := testenv.NewServer(t, dsn, keysWithKeyFile(keyFile))
+			s2.Clock.Set(s.Clock.Now().Add(30 * time.Second))
+			keysLogin(t, s2, secret)
+
+			if s.DBPath == "" {
+				return
+			}
+			var db []byte
+			for _, suffix := range []string{"", "-wal"} {
+				b, err := os.ReadFile(s.DBPath + suffix)
+				if err != nil && !errors.Is(err, os.ErrNotExist) {
+					t.Fatal(err)
+				}
+				db = append(db, b...)
+			}
+			raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			current, _ := keyring.LoadFile(keyFile)
+			needles := map[string][]byte{"raw secret": raw, "base32 secret": []byte(secret),
+				"first master key": retired[0], "second master key": retired[1], "current master key": current.Masters[0].Key, "hash key": current.HashKey}
+			// Sealed under retired keys, but a stolen retired key must not open them.
+			for name, n := range replaced {
+				needles[name] = n
+			}
+			for name, n := range needles {
+				if bytes.Contains(db, n) {
+					t.Errorf("the database file contains the %s", name)
+				}
+			}
+		})
+	}
+}
+
+func TestKeysUsage(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"NoSubcommand", []string{"keys"}},
+		{"UnknownSubcommand", []string{"keys", "list"}},
+		{"Argument", []string{"keys", "rotate", "extra"}},
+		{"NegativeGrace", []string{"keys", "rotate", "--grace", "-1s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := keysMain(&stdout, &stderr).Run(t.Context(), append(tt.args, "--db", "sqlite:"+filepath.Join(dir, "x.db")))
+			if exitCode(err) != 2 {
+				t.Fatalf("got %v (exit %d), want a usage error", err, exitCode(err))
+			}
+		})
+	}
+
+	// A missing key file is an error, not a new key file: that would orphan
+	// every stored secret.
+	keyFile := filepath.Join(dir, "missing.key")
+	var stdout, stderr bytes.Buffer
+	err := keysMain(&stdout, &stderr).Run(t.Context(), []string{"keys", "rotate", "--db", "sqlite:" + filepath.Join(dir, "y.db"), "--key-file", keyFile})
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("got %v, want an error", err)
+	}
+	if _, err := os.Stat(keyFile); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("keys rotate created %s", keyFile)
+	}
+}

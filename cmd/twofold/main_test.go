@@ -1,0 +1,664 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/otp"
+	"github.com/twofold/twofold/internal/server"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// testMain is a Main wired to buffers, an environment map and a fixed clock.
+type testMain struct {
+	*Main
+	stdout, stderr *testenv.Buffer
+	env            map[string]string
+}
+
+// newTestMain returns a Main whose clock reads now, whose environment is env,
+// whose standard input is stdin and which is not on a terminal. Sleep fails the
+// test unless a test replaces it.
+func newTestMain(tb testing.TB, now time.Time, stdin string) *testMain {
+	tb.Helper()
+	tm := &testMain{stdout: &testenv.Buffer{}, stderr: &testenv.Buffer{}, env: map[string]string{}}
+	tm.Main = &Main{
+		Stdin:      strings.NewReader(stdin),
+		Stdout:     tm.stdout,
+		Stderr:     tm.stderr,
+		Getenv:     func(k string) string { return tm.env[k] },
+		Now:        func() time.Time { return now },
+		IsTerminal: func() bool { return false },
+		ReadPassword: func() (string, error) {
+			tb.Error("ReadPassword called while not on a terminal")
+			return "", errors.New("no terminal")
+		},
+		Sleep: func(d time.Duration) <-chan time.Time {
+			tb.Errorf("Sleep(%v) called unexpectedly", d)
+			c := make(chan time.Time, 1)
+			c <- now.Add(d)
+			return c
+		},
+	}
+	return tm
+}
+
+// run runs the command and closes the Main, as main does.
+func (tm *testMain) run(tb testing.TB, args ...string) error {
+	tb.Helper()
+	err := tm.Run(context.Background(), args)
+	if cerr := tm.Close(); cerr != nil {
+		tb.Errorf("Close: %v", cerr)
+	}
+	return err
+}
+
+// requireOATHTool fails (never skips) the test when oathtool is missing: it is
+// the reference the code command is checked against (SPEC §5).
+func requireOATHTool(tb testing.TB) {
+	tb.Helper()
+	if _, err := exec.LookPath("oathtool"); err != nil {
+		tb.Fatalf("oathtool is required (apt-get install oathtool): %v", err)
+	}
+}
+
+// oathtool returns the code the real oathtool computes for secret at t.
+func oathtool(tb testing.TB, secret string, t time.Time, alg otp.Algorithm, digits, period int) string {
+	tb.Helper()
+	mode := map[otp.Algorithm]string{otp.SHA1: "--totp", otp.SHA256: "--totp=sha256", otp.SHA512: "--totp=sha512"}[alg]
+	return testenv.OATHTool(tb, mode, "-d", strconv.Itoa(digits), "-s", strconv.Itoa(period)+"s", "-b", secret,
+		"--now", t.UTC().Format("2006-01-02 15:04:05 UTC"))
+}
+
+// codeOutput runs "twofold code args…" at now and returns the printed code.
+func codeOutput(tb testing.TB, now time.Time, args ...string) string {
+	tb.Helper()
+	tm := newTestMain(tb, now, "")
+	if err := tm.run(tb, append([]string{"code"}, args...)...); err != nil {
+		tb.Fatalf("twofold code %v: %v (stderr %q)", args, err, tm.stderr.String())
+	}
+	return strings.TrimSpace(tm.stdout.String())
+}
+
+func TestCodeMatchesOATHTool(t *testing.T) {
+	requireOATHTool(t)
+	rng := rand.New(rand.NewPCG(20261123, 6238)) // fixed, so that a failure reproduces
+	algs := []otp.Algorithm{otp.SHA1, otp.SHA256, otp.SHA512}
+	sizes := []int{10, 16, 20, 32, 64}
+	for i := range 100 {
+		secret := make([]byte, sizes[rng.IntN(len(sizes))])
+		for j := range secret {
+			secret[j] = byte(rng.Uint32())
+		}
+		b32 := otp.EncodeSecret(secret)
+		alg := algs[rng.IntN(len(algs))]
+		digits := 6 + rng.IntN(3)
+		period := []int{30, 60}[rng.IntN(2)]
+		now := time.Unix(rng.Int64N(4_000_000_000), rng.Int64N(int64(time.Second))).UTC()
+
+		// Vary how the secret is written and where it goes.
+		arg := b32
+		switch i % 3 {
+		case 1:
+			arg = strings.ToLower(b32)
+		case 2:
+			var groups []string
+			for s := b32; s != ""; s = s[min(4, len(s)):] {
+				groups = append(groups, s[:min(4, len(s))])
+			}
+			arg = strings.Join(groups, " ")
+		}
+		flags := []string{"--algorithm", alg.String(), "--digits", strconv.Itoa(digits), "--period", strconv.Itoa(period)}
+		args := append(flags, arg)
+		if i%2 == 1 {
+			args = append([]string{arg}, flags...)
+		}
+		name := fmt.Sprintf("%d/%v/%d/%ds", i, alg, digits, period)
+		t.Run(name, func(t *testing.T) {
+			got := codeOutput(t, now, args...)
+			want := oathtool(t, b32, now, alg, digits, period)
+			if got != want {
+				t.Errorf("at %v: got %q, want %q (oathtool)", now, got, want)
+			}
+		})
+	}
+}
+
+func TestCodeDefaults(t *testing.T) {
+	requireOATHTool(t)
+	now := time.Date(2026, 11, 23, 12, 0, 10, 0, time.UTC)
+	const secret = "JBSWY3DPEHPK3PXP"
+	if got, want := codeOutput(t, now, secret), oathtool(t, secret, now, otp.SHA1, 6, 30); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestCodeURI(t *testing.T) {
+	requireOATHTool(t)
+	const secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+	now := time.Date(2031, 5, 17, 8, 41, 13, 0, time.UTC)
+	tests := []struct {
+		name   string
+		uri    string
+		flags  []string
+		alg    otp.Algorithm
+		digits int
+		period int
+	}{
+		{name: "defaults", uri: "otpauth://totp/Twofold:alice?secret=" + secret + "&issuer=Twofold",
+			alg: otp.SHA1, digits: 6, period: 30},
+		{name: "uri parameters", uri: "otpauth://totp/Twofold:alice?secret=" + secret + "&algorithm=SHA256&digits=8&period=60",
+			alg: otp.SHA256, digits: 8, period: 60},
+		{name: "sha512 7 digits", uri: "otpauth://totp/alice?secret=" + strings.ToLower(secret) + "&algorithm=SHA512&digits=7",
+			alg: otp.SHA512, digits: 7, period: 30},
+		{name: "all overridden by flags", uri: "otpauth://totp/Twofold:alice?secret=" + secret + "&algorithm=SHA256&digits=8&period=60",
+			flags: []string{"--algorithm", "sha512", "--digits", "7", "--period", "30"}, alg: otp.SHA512, digits: 7, period: 30},
+		{name: "digits overridden", uri: "otpauth://totp/Twofold:alice?secret=" + secret + "&algorithm=SHA256&digits=8&period=60",
+			flags: []string{"--digits", "6"}, alg: otp.SHA256, digits: 6, period: 60},
+		{name: "algorithm overridden", uri: "otpauth://totp/Twofold:alice?secret=" + secret + "&algorithm=SHA256&digits=8&period=60",
+			flags: []string{"--algorithm=SHA1"}, alg: otp.SHA1, digits: 8, period: 60},
+		{name: "period overridden", uri: "otpauth://totp/Twofold:alice?secret=" + secret + "&period=60",
+			flags: []string{"--period=30"}, alg: otp.SHA1, digits: 6, period: 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := oathtool(t, secret, now, tt.alg, tt.digits, tt.period)
+			if got := codeOutput(t, now, append([]string{tt.uri}, tt.flags...)...); got != want {
+				t.Errorf("URI first: got %q, want %q", got, want)
+			}
+			if got := codeOutput(t, now, append(tt.flags, tt.uri)...); got != want {
+				t.Errorf("URI last: got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestCodeFresh(t *testing.T) {
+	requireOATHTool(t)
+	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	// stepEnd is the end of a 30 s and of a 60 s step.
+	stepEnd := time.Unix(1_800_000_000, 0).UTC()
+	tests := []struct {
+		name      string
+		now       time.Time
+		period    int
+		wantWait  time.Duration // 0: no wait
+		wantCodeT time.Time     // the time whose code is printed
+		wantValid int           // seconds, as printed on stderr
+	}{
+		{name: "2s left waits for the next code", now: stepEnd.Add(-2 * time.Second), period: 30,
+			wantWait: 2 * time.Second, wantCodeT: stepEnd, wantValid: 30},
+		{name: "4.5s left waits", now: stepEnd.Add(-4500 * time.Millisecond), period: 30,
+			wantWait: 4500 * time.Millisecond, wantCodeT: stepEnd, wantValid: 30},
+		{name: "5s left does not wait", now: stepEnd.Add(-5 * time.Second), period: 30,
+			wantCodeT: stepEnd.Add(-5 * time.Second), wantValid: 5},
+		{name: "20s left does not wait", now: stepEnd.Add(-20 * time.Second), period: 30,
+			wantCodeT: stepEnd.Add(-20 * time.Second), wantValid: 20},
+		{name: "at the start of a step", now: stepEnd, period: 30, wantCodeT: stepEnd, wantValid: 30},
+		{name: "60s period with 1s left", now: stepEnd.Add(-time.Second), period: 60,
+			wantWait: time.Second, wantCodeT: stepEnd, wantValid: 60},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tm := newTestMain(t, tt.now, "")
+			var waited []time.Duration
+			tm.Sleep = func(d time.Duration) <-chan time.Time {
+				waited = append(waited, d)
+				c := make(chan time.Time)
+				close(c)
+				return c
+			}
+			if err := tm.run(t, "code", "--fresh", "--period", strconv.Itoa(tt.period), secret); err != nil {
+				t.Fatalf("code --fresh: %v", err)
+			}
+			if got, want := strings.TrimSpace(tm.stdout.String()), oathtool(t, secret, tt.wantCodeT, otp.SHA1, 6, tt.period); got != want {
+				t.Errorf("got code %q, want %q (the code at %v)", got, want, tt.wantCodeT)
+			}
+			var wantWaits []time.Duration
+			if tt.wantWait > 0 {
+				wantWaits = []time.Duration{tt.wantWait}
+			}
+			if fmt.Sprint(waited) != fmt.Sprint(wantWaits) {
+				t.Errorf("got waits %v, want %v", waited, wantWaits)
+			}
+			if want := fmt.Sprintf("valid for %d more seconds", tt.wantValid); !strings.Contains(tm.stderr.String(), want) {
+				t.Errorf("got stderr %q, want it to say %q", tm.stderr.String(), want)
+			}
+		})
+	}
+}
+
+func TestCodeFreshCancelled(t *testing.T) {
+	now := time.Unix(1_800_000_000-1, 0)
+	tm := newTestMain(t, now, "")
+	tm.Sleep = func(time.Duration) <-chan time.Time { return make(chan time.Time) } // never ready
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := tm.Run(ctx, []string{"code", "--fresh", "JBSWY3DPEHPK3PXP"})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("got error %v, want context.Canceled", err)
+	}
+	if out := tm.stdout.String(); out != "" {
+		t.Errorf("got stdout %q, want nothing", out)
+	}
+}
+
+func TestCodeBadInput(t *testing.T) {
+	// Each secret is distinctive, so that finding it in the output is meaningful.
+	tests := []struct {
+		name   string
+		args   []string
+		secret string // must not appear in the error or the output
+	}{
+		{name: "bad base32", args: []string{"KRSXG5CTMVRXEZLU18"}, secret: "KRSXG5CTMVRXEZLU18"},
+		{name: "bad base32 in URI", args: []string{"otpauth://totp/a?secret=KRSXG5CTMVRXEZLU18"}, secret: "KRSXG5CTMVRXEZLU18"},
+		{name: "hotp URI", args: []string{"otpauth://hotp/a?secret=KRSXG5CTMVRXEZLU&counter=1"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "URI without account", args: []string{"otpauth://totp/?secret=KRSXG5CTMVRXEZLU"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "URI without secret", args: []string{"otpauth://totp/a?issuer=x"}},
+		{name: "URI with bad escape", args: []string{"otpauth://totp/a%zz?secret=KRSXG5CTMVRXEZLU"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "URI with 9 digits", args: []string{"otpauth://totp/a?secret=KRSXG5CTMVRXEZLU&digits=9"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "URI with unknown algorithm", args: []string{"otpauth://totp/a?secret=KRSXG5CTMVRXEZLU&algorithm=MD5"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "digits 9", args: []string{"--digits", "9", "KRSXG5CTMVRXEZLU"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "digits 5", args: []string{"KRSXG5CTMVRXEZLU", "--digits", "5"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "digits not a number", args: []string{"KRSXG5CTMVRXEZLU", "--digits", "six"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "unknown algorithm", args: []string{"--algorithm", "MD5", "KRSXG5CTMVRXEZLU"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "unknown algorithm overriding URI", args: []string{"otpauth://totp/a?secret=KRSXG5CTMVRXEZLU", "--algorithm", "SHA3"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "negative period", args: []string{"--period", "-30", "KRSXG5CTMVRXEZLU"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "unknown flag", args: []string{"KRSXG5CTMVRXEZLU", "--window", "3"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "no secret", args: nil},
+		{name: "two secrets", args: []string{"KRSXG5CTMVRXEZLU", "MFRGGZDFMZTWQ2LK"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "empty secret", args: []string{""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tm := newTestMain(t, time.Unix(1_800_000_000, 0), "")
+			err := tm.run(t, append([]string{"code"}, tt.args...)...)
+			if err == nil {
+				t.Fatalf("got no error, want one (stdout %q)", tm.stdout.String())
+			}
+			if got, want := exitCode(err), 2; got != want {
+				t.Errorf("got exit code %d, want %d (err %v)", got, want, err)
+			}
+			if out := tm.stdout.String(); out != "" {
+				t.Errorf("got stdout %q, want nothing", out)
+			}
+			if tt.secret == "" {
+				return
+			}
+			for what, text := range map[string]string{"error": err.Error(), "stderr": tm.stderr.String()} {
+				if strings.Contains(strings.ToUpper(text), tt.secret) {
+					t.Errorf("the secret appears in the %s: %q", what, text)
+				}
+			}
+		})
+	}
+}
+
+func TestCommands(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantExit int // 0: no error
+		wantOut  string
+	}{
+		{name: "unknown command", args: []string{"frobnicate"}, wantExit: 2},
+		{name: "no command", args: nil, wantExit: 2},
+		{name: "help", args: []string{"help"}, wantOut: "usage: twofold"},
+		{name: "user without add", args: []string{"user", "list"}, wantExit: 2},
+		{name: "user nothing", args: []string{"user"}, wantExit: 2},
+		{name: "code -h", args: []string{"code", "-h"}, wantExit: 2},
+		{name: "serve -h", args: []string{"serve", "-h"}, wantExit: 2},
+		{name: "serve with an argument", args: []string{"serve", "now"}, wantExit: 2},
+		{name: "serve with a bad listen address", args: []string{"serve", "--listen", "nowhere"}, wantExit: 2},
+		{name: "serve with a bad db", args: []string{"serve", "--db", "mysql://x"}, wantExit: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tm := newTestMain(t, time.Now(), "")
+			err := tm.run(t, tt.args...)
+			got := 0
+			if err != nil {
+				got = exitCode(err)
+			}
+			if got != tt.wantExit {
+				t.Errorf("got exit code %d (err %v), want %d", got, err, tt.wantExit)
+			}
+			if !strings.Contains(tm.stdout.String(), tt.wantOut) {
+				t.Errorf("got stdout %q, want it to contain %q", tm.stdout.String(), tt.wantOut)
+			}
+		})
+	}
+}
+
+// dbAndKey returns the flags naming a fresh key file and dsn, and the config they stand for.
+func dbAndKey(tb testing.TB, dsn string) ([]string, config.Config) {
+	tb.Helper()
+	c := config.Default()
+	c.DB, c.KeyFile = dsn, filepath.Join(tb.TempDir(), "twofold.key")
+	return []string{"--db", c.DB, "--key-file", c.KeyFile}, c
+}
+
+// checkLogin opens the database as the server does and reports whether
+// username logs in with password, failing on anything but a clean answer.
+func checkLogin(tb testing.TB, c config.Config, username, password string) (twofold.Account, bool) {
+	tb.Helper()
+	ctx := context.Background()
+	d, err := server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+	if err != nil {
+		tb.Fatalf("open deps: %v", err)
+	}
+	defer d.Store.Close()
+	a, err := d.Store.AccountByUsername(ctx, username)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return twofold.Account{}, false
+	}
+	if err != nil {
+		tb.Fatalf("account %s: %v", username, err)
+	}
+	res, err := d.Service.Login(ctx, username, password, core.Meta{Source: "test"})
+	if err != nil {
+		tb.Fatalf("login %s: %v", username, err)
+	}
+	if !res.Authenticated || res.Token == "" {
+		tb.Fatalf("login %s: got %+v, want a session", username, res)
+	}
+	return a, true
+}
+
+func TestUserAdd(t *testing.T) {
+	const password = "correct horse battery"
+	tests := []struct {
+		name       string
+		existing   []string // usernames created first
+		flagsFirst bool     // put --db and --key-file before args
+		args       []string // after "user add"
+		stdin      string
+		terminal   []string // passwords typed on a terminal; nil: not a terminal
+		wantErr    bool
+		wantExit   int
+		wantUser   string // created with password, or "" for none
+		wantEmail  string
+		wantAbsent string // must not exist afterwards
+	}{
+		{name: "password on stdin", args: []string{"alice", "--email", "a@example.com"}, stdin: password + "\n",
+			wantUser: "alice", wantEmail: "a@example.com"},
+		{name: "password without newline", args: []string{"alice"}, stdin: password, wantUser: "alice"},
+		{name: "CRLF", args: []string{"alice"}, stdin: password + "\r\nrest\n", wantUser: "alice"},
+		{name: "username after the options", flagsFirst: true, args: []string{"--email", "a@example.com", "alice"}, stdin: password + "\n",
+			wantUser: "alice", wantEmail: "a@example.com"},
+		{name: "options after a trailing username", args: []string{"--email", "a@example.com", "alice"}, stdin: password + "\n",
+			wantErr: true, wantExit: 2, wantAbsent: "alice"},
+		{name: "operator", args: []string{"root", "--operator"}, stdin: password + "\n", wantUser: "root"},
+		{name: "duplicate username", existing: []string{"alice"}, args: []string{"alice", "--email", "other@example.com"},
+			stdin: "another password\n", wantErr: true, wantExit: 1},
+		{name: "short password", args: []string{"bob"}, stdin: "short\n", wantErr: true, wantExit: 1, wantAbsent: "bob"},
+		{name: "no password", args: []string{"bob"}, stdin: "", wantErr: true, wantExit: 1, wantAbsent: "bob"},
+		{name: "bad email", args: []string{"bob", "--email", "not an address"}, stdin: password + "\n", wantErr: true, wantExit: 1, wantAbsent: "bob"},
+		{name: "bad username", args: []string{"bob smith"}, stdin: password + "\n", wantErr: true, wantExit: 1},
+		{name: "terminal passwords differ", args: []string{"carol"}, terminal: []string{password, password + "!"},
+			wantErr: true, wantExit: 1, wantAbsent: "carol"},
+		{name: "terminal passwords match", args: []string{"carol"}, terminal: []string{password, password}, wantUser: "carol"},
+		{name: "no username", args: []string{"--email", "a@example.com"}, stdin: password + "\n", wantErr: true, wantExit: 2},
+		{name: "two usernames", args: []string{"alice", "bob"}, stdin: password + "\n", wantErr: true, wantExit: 2, wantAbsent: "alice"},
+		{name: "unknown flag", args: []string{"alice", "--admin"}, stdin: password + "\n", wantErr: true, wantExit: 2, wantAbsent: "alice"},
+	}
+	for dialect, newDSN := range testenv.DSNs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					t.Parallel()
+					flags, c := dbAndKey(t, newDSN(t))
+					for _, u := range tt.existing {
+						tm := newTestMain(t, time.Now(), password+"\n")
+						if err := tm.run(t, append([]string{"user", "add", u}, flags...)...); err != nil {
+							t.Fatalf("create %s first: %v", u, err)
+						}
+					}
+					tm := newTestMain(t, time.Now(), tt.stdin)
+					if tt.terminal != nil {
+						typed := tt.terminal
+						tm.IsTerminal = func() bool { return true }
+						tm.ReadPassword = func() (string, error) {
+							if len(typed) == 0 {
+								t.Error("ReadPassword called more often than expected")
+								return "", io.EOF
+							}
+							p := typed[0]
+							typed = typed[1:]
+							return p, nil
+						}
+					}
+					args := append(append([]string{"user", "add"}, tt.args...), flags...)
+					if tt.flagsFirst {
+						args = append(append([]string{"user", "add"}, flags...), tt.args...)
+					}
+					err := tm.run(t, args...)
+					if _, err := os.Stat("twofold.db"); err == nil {
+						t.Errorf("user add %v wrote the default database twofold.db in the working directory", args)
+					}
+					if tt.wantErr {
+						if err == nil {
+							t.Fatalf("got no error, want one (stdout %q)", tm.stdout.String())
+						}
+						if got := exitCode(err); got != tt.wantExit {
+							t.Errorf("got exit code %d (err %v), want %d", got, err, tt.wantExit)
+						}
+					} else if err != nil {
+						t.Fatalf("user add: %v (stderr %q)", err, tm.stderr.String())
+					}
+					if strings.Contains(tm.stdout.String()+tm.stderr.String(), password) || (err != nil && strings.Contains(err.Error(), password)) {
+						t.Errorf("the password appears in the output or error")
+					}
+					if tt.wantUser != "" {
+						if want := "created user " + tt.wantUser; !strings.Contains(tm.stdout.String(), want) {
+							t.Errorf("got stdout %q, want it to contain %q", tm.stdout.String(), want)
+						}
+						a, ok := checkLogin(t, c, tt.wantUser, password)
+						if !ok {
+							t.Fatalf("account %s was not created", tt.wantUser)
+						}
+						if a.Email != tt.wantEmail {
+							t.Errorf("got email %q, want %q", a.Email, tt.wantEmail)
+						}
+						if got, want := a.Operator, slicesContain(tt.args, "--operator"); got != want {
+							t.Errorf("got operator %v, want %v", got, want)
+						}
+					}
+					if tt.wantAbsent != "" {
+						if _, ok := checkLogin(t, c, tt.wantAbsent, password); ok {
+							t.Errorf("account %s exists, want none", tt.wantAbsent)
+						}
+					}
+					for _, u := range tt.existing {
+						// The account created first is untouched.
+						a, ok := checkLogin(t, c, u, password)
+						if !ok || a.Email != "" {
+							t.Errorf("account %s: got %+v (exists %v), want it unchanged", u, a, ok)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+func slicesContain(s []string, v string) bool {
+	for _, e := range s {
+		if e == v {
+			return true
+		}
+	}
+	return false
+}
+
+// TestUserAddWhileServing adds a user with the CLI to the database of a
+// running server, which then logs the user in over HTTP.
+func TestUserAddWhileServing(t *testing.T) {
+	for dialect, newDSN := range testenv.DSNs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			flags, c := dbAndKey(t, newDSN(t))
+			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
+
+			const password = "correct horse battery"
+			tm := newTestMain(t, time.Now(), password+"\n")
+			if err := tm.run(t, append([]string{"user", "add", "dave", "--email", "dave@example.com"}, flags...)...); err != nil {
+				t.Fatalf("user add: %v (stderr %q)", err, tm.stderr.String())
+			}
+
+			client := testenv.NewClient(srv.URL())
+			r := client.Do(t, "POST", "/v1/login", map[string]string{"username": "dave", "password": password})
+			if r.Status != http.StatusOK || r.String("status") != "authenticated" || r.String("token") == "" {
+				t.Fatalf("login: got %d %s, want 200 authenticated with a token", r.Status, r.Body)
+			}
+			client.Token = r.String("token")
+			me := client.Do(t, "GET", "/v1/me", nil)
+			if me.Status != http.StatusOK {
+				t.Fatalf("GET /v1/me: got %d %s, want 200", me.Status, me.Body)
+			}
+			if got, want := me.String("username"), "dave"; got != want {
+				t.Errorf("got username %q, want %q", got, want)
+			}
+			if got, want := me.String("email"), "dave@example.com"; got != want {
+				t.Errorf("got email %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+var listeningRE = regexp.MustCompile(`listening on (http://\S+)`)
+
+// waitListening polls stdout until serve prints its URL, failing if Run
+// returns first or the deadline passes.
+func waitListening(tb testing.TB, stdout *testenv.Buffer, done <-chan error) string {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listeningRE.FindStringSubmatch(stdout.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			tb.Fatalf("serve returned before listening: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	tb.Fatalf("serve did not print its URL within 20s; stdout %q", stdout.String())
+	return ""
+}
+
+func TestServe(t *testing.T) {
+	tests := []struct {
+		name  string
+		flags func(tb testing.TB, dir string) []string
+		env   func(dir string) map[string]string
+	}{
+		{
+			name: "flags",
+			flags: func(tb testing.TB, dir string) []string {
+				return []string{"--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "t.db"), "--key-file", filepath.Join(dir, "t.key")}
+			},
+		},
+		{
+			name: "environment",
+			env: func(dir string) map[string]string {
+				return map[string]string{"TWOFOLD_LISTEN": "127.0.0.1:0", "TWOFOLD_DB": "sqlite:" + filepath.Join(dir, "t.db"),
+					"TWOFOLD_KEY_FILE": filepath.Join(dir, "t.key")}
+			},
+		},
+		{
+			// An unusable TWOFOLD_LISTEN would fail validation if it were used.
+			name: "flags over environment",
+			flags: func(tb testing.TB, dir string) []string {
+				return []string{"--listen", "127.0.0.1:0", "--key-file", filepath.Join(dir, "t.key")}
+			},
+			env: func(dir string) map[string]string {
+				return map[string]string{"TWOFOLD_LISTEN": "not-an-address", "TWOFOLD_DB": "sqlite:" + filepath.Join(dir, "t.db"),
+					"TWOFOLD_KEY_FILE": filepath.Join(dir, "unused", "t.key")}
+			},
+		},
+		{
+			name: "config file under environment",
+			flags: func(tb testing.TB, dir string) []string {
+				conf := filepath.Join(dir, "twofold.conf")
+				body := "listen = not-an-address\ndb = sqlite:" + filepath.Join(dir, "t.db") + "\nkey-file = " + filepath.Join(dir, "t.key") + "\n"
+				if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+					tb.Fatal(err)
+				}
+				return []string{"--config", conf}
+			},
+			env: func(dir string) map[string]string { return map[string]string{"TWOFOLD_LISTEN": "127.0.0.1:0"} },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			tm := newTestMain(t, time.Now(), "")
+			var args []string
+			if tt.flags != nil {
+				args = tt.flags(t, dir)
+			}
+			if tt.env != nil {
+				tm.env = tt.env(dir)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- tm.Run(ctx, append([]string{"serve"}, args...)) }()
+
+			url := waitListening(t, tm.stdout, done)
+			if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.HasSuffix(url, ":0") || strings.HasSuffix(url, ":8080") {
+				t.Errorf("got URL %q, want http://127.0.0.1:<ephemeral port>", url)
+			}
+			res, err := http.Get(url + "/healthz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Errorf("GET /healthz: got %d, want %d", res.StatusCode, http.StatusOK)
+			}
+			fi, err := os.Stat(filepath.Join(dir, "t.key"))
+			if err != nil {
+				t.Fatalf("key file: %v", err)
+			}
+			if got, want := fi.Mode().Perm(), os.FileMode(0o600); got != want {
+				t.Errorf("got key file mode %v, want %v", got, want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "t.db")); err != nil {
+				t.Errorf("database file: %v", err)
+			}
+
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: got %v, want nil after cancel", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run did not return within 20s of cancel")
+			}
+			if err := tm.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/server"
+)
+
+// Main is the program: its input and output, environment and clock, so that
+// tests can run it whole.
+type Main struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	Now    func() time.Time
+	// IsTerminal reports whether Stdin is a terminal (for password prompts).
+	IsTerminal func() bool
+	// ReadPassword reads a password from the terminal without echo.
+	ReadPassword func() (string, error)
+
+	// Sleep waits (tests replace it so that they never sleep).
+	Sleep func(time.Duration) <-chan time.Time
+
+	server *server.Server
+}
+
+// NewMain returns a Main wired to the process's standard streams.
+func NewMain() *Main {
+	return &Main{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now,
+		IsTerminal: stdinIsTerminal, ReadPassword: readTerminalPassword,
+	}
+}
+
+// errUsage marks a command-line mistake (exit status 2).
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `usage: twofold COMMAND [options]
+
+commands:
+  serve               run the server (default: 127.0.0.1:8080, sqlite:twofold.db, twofold.key)
+  user add USERNAME   create an account; the password is read from standard input
+  code SECRET|URI     print the current TOTP code (like oathtool --totp)
+  keys rotate         add a new master key, re-encrypt every secret under it, retire the old one
+  bench               provision bench accounts and measure the API under load (loopback only)
+
+Run "twofold COMMAND -h" for a command's options.`
+
+// Run runs the command named by args[0].
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprintln(m.Stderr, usage)
+		return fmt.Errorf("%w: no command", errUsage)
+	}
+	switch args[0] {
+	case "serve":
+		return m.serve(ctx, args[1:])
+	case "user":
+		return m.user(ctx, args[1:])
+	case "code":
+		return m.code(ctx, args[1:])
+	case "bench":
+		return m.bench(ctx, args[1:])
+	case "keys":
+		return m.keys(ctx, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprintln(m.Stdout, usage)
+		return nil
+	default:
+		fmt.Fprintln(m.Stderr, usage)
+		return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	}
+}
+
+// Close releases what Run left open.
+func (m *Main) Close() error {
+	if m.server != nil {
+		return m.server.Close()
+	}
+	return nil
+}
+
+// flags returns a flag set for a subcommand that prints to m.Stderr.
+func (m *Main) flags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(m.Stderr, "usage: twofold %s\n\noptions:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseConfig parses server configuration for a subcommand.
+func (m *Main) parseConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
+	c := config.Default()
+	c.Register(fs)
+	if err := config.Parse(fs, args, m.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return c, nil
+}
+
+func (m *Main) logger(c config.Config) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(strings.ToUpper(c.LogLevel)))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(m.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, opts))
+}

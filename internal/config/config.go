@@ -1,0 +1,273 @@
+// Package config holds Twofold's settings: defaults, then a config file, then
+// TWOFOLD_* environment variables, then flags, each overriding the one before
+// (SPEC §4). Validate reports every problem at once.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	Listen          string
+	DB              string
+	KeyFile         string
+	Issuer          string
+	LogLevel        string
+	LogFormat       string
+	BaseURL         string
+	TrustedProxies  []string
+	Argon2Memory    uint
+	Argon2Time      uint
+	Argon2Threads   uint
+	SessionTTL      time.Duration
+	LoginBurst      int
+	LoginRate       float64
+	ShutdownTimeout time.Duration
+
+	// Notifications (issue 4 item 6). Without SMTPAddr they are logged, not sent.
+	SMTPAddr     string // host:port of the mail server
+	SMTPFrom     string // the From address, "Twofold <twofold@example.com>"
+	SMTPUsername string // AUTH PLAIN when set: only over TLS or to localhost
+	SMTPPassword Secret
+	SMTPStartTLS bool   // upgrade with STARTTLS when the server offers it
+	SMTPTLS      bool   // TLS from the first byte (port 465) instead
+	SMTPHelo     string // the name Twofold gives in EHLO
+}
+
+// Secret is a setting that must never be printed, such as a password.
+type Secret string
+
+// String returns "[redacted]" for a non-empty secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// LogValue keeps the secret out of structured logs.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// secretFlag is a flag.Value writing into a Secret.
+type secretFlag struct{ v *Secret }
+
+func (f secretFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return f.v.String()
+}
+
+func (f secretFlag) Set(s string) error { *f.v = Secret(s); return nil }
+
+// Default returns the embedded default: SQLite and a key file in the working
+// directory, listening on loopback.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DB:              "sqlite:twofold.db",
+		KeyFile:         "twofold.key",
+		Issuer:          "Twofold",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		Argon2Memory:    19 * 1024,
+		Argon2Time:      2,
+		Argon2Threads:   1,
+		SessionTTL:      12 * time.Hour,
+		LoginBurst:      30,
+		LoginRate:       1,
+		ShutdownTimeout: 15 * time.Second,
+		SMTPStartTLS:    true,
+	}
+}
+
+// listFlag is a repeatable string flag.
+type listFlag struct{ v *[]string }
+
+func (l listFlag) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l.v = append(*l.v, p)
+		}
+	}
+	return nil
+}
+
+// Register defines the server flags on fs, writing into c.
+func (c *Config) Register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on")
+	fs.StringVar(&c.DB, "db", c.DB, "database: sqlite:PATH or postgres://…")
+	fs.StringVar(&c.KeyFile, "key-file", c.KeyFile, "master key file (created with mode 0600 when missing)")
+	fs.StringVar(&c.Issuer, "issuer", c.Issuer, "issuer name shown in authenticator apps")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public URL of the server, for links it prints (default: from --listen)")
+	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-For is believed (repeatable)")
+	fs.UintVar(&c.Argon2Memory, "argon2-memory", c.Argon2Memory, "Argon2id memory in KiB")
+	fs.UintVar(&c.Argon2Time, "argon2-iterations", c.Argon2Time, "Argon2id passes")
+	fs.UintVar(&c.Argon2Threads, "argon2-parallelism", c.Argon2Threads, "Argon2id lanes")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "how long a session lasts")
+	fs.IntVar(&c.LoginBurst, "login-burst", c.LoginBurst, "login requests one client address may make at once")
+	fs.Float64Var(&c.LoginRate, "login-rate", c.LoginRate, "login requests per second one client address may make after the burst (0: no limit)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long to wait for requests on shutdown")
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", c.SMTPAddr, "mail server host:port for notifications (default: none, notifications are only logged)")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", c.SMTPFrom, "From address of notifications, e.g. 'Twofold <twofold@example.com>'")
+	fs.StringVar(&c.SMTPUsername, "smtp-username", c.SMTPUsername, "user name for SMTP AUTH PLAIN (only over TLS, or to localhost)")
+	fs.Var(secretFlag{&c.SMTPPassword}, "smtp-password", "password for SMTP AUTH (better from TWOFOLD_SMTP_PASSWORD or the config file)")
+	fs.BoolVar(&c.SMTPStartTLS, "smtp-starttls", c.SMTPStartTLS, "upgrade to TLS with STARTTLS when the mail server offers it")
+	fs.BoolVar(&c.SMTPTLS, "smtp-tls", c.SMTPTLS, "connect with TLS from the first byte (SMTPS, usually port 465)")
+	fs.StringVar(&c.SMTPHelo, "smtp-helo", c.SMTPHelo, "host name to give in EHLO (default: localhost)")
+}
+
+// envName returns the environment variable for flag name.
+func envName(name string) string {
+	if name == "trusted-proxy" {
+		return "TWOFOLD_TRUSTED_PROXIES"
+	}
+	return "TWOFOLD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// Parse parses args into fs (which must carry flags registered by Register and
+// may carry more), then fills every flag not given on the command line from
+// the environment, then from the config file named by --config or
+// TWOFOLD_CONFIG (lines "name = value", # comments).
+func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var file string
+	fs.StringVar(&file, "config", getenv("TWOFOLD_CONFIG"), "config file of name = value lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fileValues := map[string]string{}
+	if file != "" {
+		var err error
+		if fileValues, err = readFile(file); err != nil {
+			return err
+		}
+		for name := range fileValues {
+			if fs.Lookup(name) == nil {
+				return fmt.Errorf("config file %s: unknown setting %q", file, name)
+			}
+		}
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || f.Name == "config" {
+			return
+		}
+		v, ok := getenv(envName(f.Name)), true
+		if v == "" {
+			v, ok = fileValues[f.Name]
+		}
+		if ok && v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func readFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("config file %s line %d: want name = value", path, n)
+		}
+		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`)
+		if prev, dup := out[k]; dup && k == "trusted-proxy" {
+			v = prev + "," + v
+		}
+		out[k] = v
+	}
+	return out, sc.Err()
+}
+
+// Validate reports every problem with c.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: want host:port", c.Listen))
+	}
+	switch {
+	case strings.HasPrefix(c.DB, "postgres://"), strings.HasPrefix(c.DB, "postgresql://"):
+	case strings.HasPrefix(c.DB, "sqlite:") && len(c.DB) > len("sqlite:"):
+	default:
+		errs = append(errs, fmt.Errorf("db %q: want sqlite:PATH or postgres://…", c.DB))
+	}
+	if c.KeyFile == "" {
+		errs = append(errs, errors.New("key-file must not be empty"))
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			errs = append(errs, fmt.Errorf("trusted-proxy %q: want a CIDR such as 10.0.0.0/8", p))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log-format %q: want text or json", c.LogFormat))
+	}
+	if c.Argon2Memory < 8*1024 || c.Argon2Memory > 4*1024*1024 {
+		errs = append(errs, fmt.Errorf("argon2-memory %d: want 8192..4194304 KiB", c.Argon2Memory))
+	}
+	if c.Argon2Time < 1 || c.Argon2Time > 100 {
+		errs = append(errs, fmt.Errorf("argon2-iterations %d: want 1..100", c.Argon2Time))
+	}
+	if c.Argon2Threads < 1 || c.Argon2Threads > 255 {
+		errs = append(errs, fmt.Errorf("argon2-parallelism %d: want 1..255", c.Argon2Threads))
+	}
+	if c.LoginBurst < 1 || c.LoginRate < 0 {
+		errs = append(errs, fmt.Errorf("login-burst %d / login-rate %g: want a burst of at least 1 and a rate of at least 0", c.LoginBurst, c.LoginRate))
+	}
+	if c.SessionTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("session-ttl %s: want at least 1m", c.SessionTTL))
+	}
+	if c.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("smtp-addr %q: want host:port", c.SMTPAddr))
+		}
+		if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
+			errs = append(errs, fmt.Errorf("smtp-from %q: want an address such as 'Twofold <twofold@example.com>'", c.SMTPFrom))
+		}
+	} else if c.SMTPUsername != "" || c.SMTPPassword != "" {
+		errs = append(errs, errors.New("smtp-username and smtp-password need smtp-addr"))
+	}
+	if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
+		errs = append(errs, errors.New("smtp-username and smtp-password go together"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,85 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func parse(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	c := Default()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	c.Register(fs)
+	err := Parse(fs, args, func(k string) string { return env[k] })
+	return c, err
+}
+
+func TestPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "twofold.conf")
+	os.WriteFile(file, []byte("# comment\nlisten = 127.0.0.1:9001\ndb = sqlite:file.db\nissuer = \"From File\"\ntrusted-proxy = 10.0.0.0/8\n"), 0o600)
+	for _, tc := range []struct {
+		name                      string
+		args                      []string
+		env                       map[string]string
+		wantListen, wantDB, wantI string
+	}{
+		{"defaults", nil, nil, "127.0.0.1:8080", "sqlite:twofold.db", "Twofold"},
+		{"file", []string{"--config", file}, nil, "127.0.0.1:9001", "sqlite:file.db", "From File"},
+		{"env over file", []string{"--config", file}, map[string]string{"TWOFOLD_LISTEN": "127.0.0.1:9002"}, "127.0.0.1:9002", "sqlite:file.db", "From File"},
+		{"flag over env", []string{"--config", file, "--listen", "127.0.0.1:9003"}, map[string]string{"TWOFOLD_LISTEN": "127.0.0.1:9002"}, "127.0.0.1:9003", "sqlite:file.db", "From File"},
+		{"config from env", nil, map[string]string{"TWOFOLD_CONFIG": file, "TWOFOLD_DB": "postgres://x/y"}, "127.0.0.1:9001", "postgres://x/y", "From File"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parse(t, tc.args, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Listen != tc.wantListen || c.DB != tc.wantDB || c.Issuer != tc.wantI {
+				t.Fatalf("got %q %q %q, want %q %q %q", c.Listen, c.DB, c.Issuer, tc.wantListen, tc.wantDB, tc.wantI)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestTrustedProxiesRepeatable(t *testing.T) {
+	c, err := parse(t, []string{"--trusted-proxy", "127.0.0.1/32", "--trusted-proxy", "10.0.0.0/8"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.TrustedProxies, " "); got != "127.0.0.1/32 10.0.0.0/8" {
+		t.Fatalf("got %q", got)
+	}
+	c, _ = parse(t, nil, map[string]string{"TWOFOLD_TRUSTED_PROXIES": "192.168.0.0/16, ::1/128"})
+	if got := strings.Join(c.TrustedProxies, " "); got != "192.168.0.0/16 ::1/128" {
+		t.Fatalf("got %q from env", got)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Default()
+	c.Listen, c.DB, c.LogLevel, c.Argon2Memory, c.TrustedProxies = "nope", "mysql://x", "loud", 1, []string{"1.2.3.4"}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("got nil, want errors")
+	}
+	for _, want := range []string{"listen", "db", "log-level", "argon2-memory", "trusted-proxy"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s", want)
+		}
+	}
+}
+
+func TestUnknownFileSetting(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c")
+	os.WriteFile(file, []byte("lisen = x\n"), 0o600)
+	if _, err := parse(t, []string{"--config", file}, nil); err == nil {
+		t.Fatal("unknown setting accepted")
+	}
+}

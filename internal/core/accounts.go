@@ -1,0 +1,93 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/twofold/twofold"
+)
+
+// Password length limits: NIST SP 800-63B §5.1.1 (at least 8, allow at least 64).
+const (
+	minPasswordLen = 8
+	maxPasswordLen = 256
+)
+
+// ValidateUsername reports why username cannot be used, or nil.
+func ValidateUsername(username string) error {
+	if l := len(username); l < 1 || l > 64 {
+		return twofold.Errorf(twofold.CodeInvalid, "username must be 1 to 64 characters")
+	}
+	for _, r := range username {
+		if !(r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._-@+", r))) {
+			return twofold.Errorf(twofold.CodeInvalid, "username may contain only letters, digits and . _ - @ +")
+		}
+	}
+	return nil
+}
+
+// ValidatePassword reports why password cannot be used, or nil.
+func ValidatePassword(password string) error {
+	n := utf8.RuneCountInString(password)
+	if !utf8.ValidString(password) || n < minPasswordLen || len(password) > maxPasswordLen {
+		return twofold.Errorf(twofold.CodeInvalid, "password must be %d to %d characters", minPasswordLen, maxPasswordLen)
+	}
+	return nil
+}
+
+// NewAccount describes an account to create.
+type NewAccount struct {
+	Username string
+	Email    string
+	Password string
+	Operator bool
+}
+
+// CreateAccount validates and stores a new account with an Argon2id password hash.
+func (s *Service) CreateAccount(ctx context.Context, n NewAccount, m Meta) (twofold.Account, error) {
+	a, err := s.newAccount(n)
+	if err != nil {
+		return twofold.Account{}, err
+	}
+	if err := s.store.CreateAccount(ctx, a); err != nil {
+		return twofold.Account{}, err
+	}
+	s.audit(ctx, a.ID, "account.created", m, "")
+	return a, nil
+}
+
+// newAccount validates n and returns the account to store, its password hashed.
+func (s *Service) newAccount(n NewAccount) (twofold.Account, error) {
+	if err := ValidateUsername(n.Username); err != nil {
+		return twofold.Account{}, err
+	}
+	if err := ValidatePassword(n.Password); err != nil {
+		return twofold.Account{}, err
+	}
+	if n.Email != "" {
+		if a, err := mail.ParseAddress(n.Email); err != nil || a.Address != n.Email || len(n.Email) > 254 {
+			return twofold.Account{}, twofold.Errorf(twofold.CodeInvalid, "email is not a valid address")
+		}
+	}
+	hash, err := s.hashPassword(n.Password)
+	if err != nil {
+		return twofold.Account{}, fmt.Errorf("hash password: %w", err)
+	}
+	id, err := s.newID()
+	if err != nil {
+		return twofold.Account{}, err
+	}
+	return twofold.Account{ID: id, Username: n.Username, Email: n.Email, PasswordHash: hash, Operator: n.Operator, CreatedAt: s.Now()}, nil
+}
+
+// HasAccounts reports whether any account exists (none means first run).
+func (s *Service) HasAccounts(ctx context.Context) (bool, error) { return s.store.HasAccounts(ctx) }
+
+// Account returns the account with id.
+func (s *Service) Account(ctx context.Context, id string) (twofold.Account, error) {
+	return s.store.AccountByID(ctx, id)
+}

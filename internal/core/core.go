@@ -1,0 +1,250 @@
+// Package core is the Twofold service: login transactions, the second step,
+// elevation, enrolment, recovery and audit. Business rules live here once; the
+// HTTP API, the pages and the CLI all call the same methods. It never imports
+// net/http or database/sql.
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"io"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/keyring"
+)
+
+// Store is the storage the service needs; *store.Store implements it.
+type Store interface {
+	// InTx runs fn in one transaction; store calls made with the context fn
+	// receives join it.
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+
+	CreateAccount(ctx context.Context, a twofold.Account) error
+	AccountByUsername(ctx context.Context, username string) (twofold.Account, error)
+	AccountByID(ctx context.Context, id string) (twofold.Account, error)
+	Accounts(ctx context.Context, query string, limit int) ([]twofold.Account, error)
+	HasAccounts(ctx context.Context) (bool, error)
+	SetTwoFactorRequired(ctx context.Context, accountID string, required bool) error
+
+	CreateFactor(ctx context.Context, f twofold.Factor) error
+	Factors(ctx context.Context, accountID string) ([]twofold.Factor, error)
+	Factor(ctx context.Context, accountID, id string) (twofold.Factor, error)
+	AcceptStep(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error)
+	ActivateFactor(ctx context.Context, a twofold.Activation) (ok, first bool, err error)
+	RenameFactor(ctx context.Context, accountID, id, label string) error
+	DeleteFactor(ctx context.Context, accountID, id string) (lastGone bool, err error)
+
+	ReplaceRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte, now time.Time) error
+	UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) (bool, error)
+	RecoveryCodesRemaining(ctx context.Context, accountID string) (int, error)
+	PaperKeyHash(ctx context.Context, accountID string) ([]byte, error)
+
+	CreateLogin(ctx context.Context, l twofold.Login) error
+	Login(ctx context.Context, id string) (twofold.Login, error)
+	FinishLogin(ctx context.Context, loginID string, now time.Time, sess twofold.Session) (bool, error)
+	CreateSession(ctx context.Context, sess twofold.Session) error
+	SessionByTokenHash(ctx context.Context, h []byte, now time.Time) (twofold.Session, error)
+	ElevateSession(ctx context.Context, sessionID string, until time.Time) error
+	DeleteSession(ctx context.Context, sessionID string) error
+
+	Throttle(ctx context.Context, key string) (failures int, lockedUntil time.Time, err error)
+	TakeSlot(ctx context.Context, key string, seen int, lockUntil, now time.Time) (bool, error)
+	ResetThrottle(ctx context.Context, key string) error
+	ResetThrottlePrefix(ctx context.Context, prefix string) error
+	TakeToken(ctx context.Context, key string, burst, rate float64, now time.Time) (bool, error)
+
+	AddSetupToken(ctx context.Context, hash []byte, now time.Time) error
+	SetupTokenValid(ctx context.Context, hash []byte) (bool, error)
+	CreateFirstAccount(ctx context.Context, hash []byte, a twofold.Account) (bool, error)
+
+	AddEvent(ctx context.Context, e twofold.AuditEvent) error
+	Events(ctx context.Context, accountID string, before int64, limit int) ([]twofold.AuditEvent, error)
+}
+
+// Config holds the service's tunables.
+type Config struct {
+	Issuer         string          // shown in authenticator apps
+	PasswordParams credhash.Params // Argon2id cost
+	SessionTTL     time.Duration
+	LoginTTL       time.Duration // how long a login waits for its second step
+	ElevationTTL   time.Duration // SPEC §3.1: 10 minutes after the last second-factor check
+	TOTPWindow     int           // accepted steps either side (SPEC §1 story 7: 1)
+	ResyncWindow   int           // steps searched either side when resynchronising
+	LoginBurst     int           // login requests one address may make at once
+	LoginRate      float64       // and per second after that; 0 turns the bucket off
+}
+
+// DefaultConfig returns the defaults of SPEC §3.1 and §1.
+func DefaultConfig() Config {
+	return Config{
+		Issuer:         "Twofold",
+		PasswordParams: credhash.DefaultParams(),
+		SessionTTL:     12 * time.Hour,
+		LoginTTL:       5 * time.Minute,
+		ElevationTTL:   10 * time.Minute,
+		TOTPWindow:     1,
+		ResyncWindow:   40,
+		LoginBurst:     30,
+		LoginRate:      1,
+	}
+}
+
+// Service is the Twofold service.
+type Service struct {
+	store  Store
+	keys   *keyring.Keyring
+	hasher *credhash.Hasher
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	rand   io.Reader
+
+	notifier Notifier
+	onEvent  func(twofold.AuditEvent)
+
+	argon     chan struct{} // bounds concurrent Argon2id hashes
+	dummyOnce sync.Once
+	dummy     string
+}
+
+// Options are the service's collaborators. Now and Rand default to the real
+// clock and crypto/rand.
+type Options struct {
+	Store  Store
+	Keys   *keyring.Keyring
+	Hasher *credhash.Hasher
+	Config Config
+	Logger *slog.Logger
+	Now    func() time.Time
+	Rand   io.Reader
+	// Notifier queues security notifications by email; nil sends none.
+	Notifier Notifier
+	// OnEvent, when set, sees every audit event as it is recorded (for metrics).
+	OnEvent func(twofold.AuditEvent)
+}
+
+// New returns a Service.
+func New(o Options) (*Service, error) {
+	s := &Service{store: o.Store, keys: o.Keys, hasher: o.Hasher, cfg: o.Config, log: o.Logger, now: o.Now, rand: o.Rand,
+		notifier: o.Notifier, onEvent: o.OnEvent}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if err := s.cfg.PasswordParams.Validate(); err != nil {
+		return nil, err
+	}
+	s.argon = make(chan struct{}, runtime.GOMAXPROCS(0))
+	return s, nil
+}
+
+// hashPassword hashes with Argon2id, at most one hash per CPU at a time: each
+// takes the configured memory (19 MiB by default), so a burst of logins must
+// queue rather than multiply the server's memory.
+func (s *Service) hashPassword(password string) (string, error) {
+	s.argon <- struct{}{}
+	defer func() { <-s.argon }()
+	return credhash.HashPassword(password, s.cfg.PasswordParams)
+}
+
+// checkPassword checks password against an Argon2id hash, as hashPassword queues.
+func (s *Service) checkPassword(password, hash string) (bool, error) {
+	s.argon <- struct{}{}
+	defer func() { <-s.argon }()
+	return credhash.CheckPassword(password, hash)
+}
+
+// dummyHash returns a hash checked when a username is unknown, so that the
+// answer takes as long as for a wrong password. It is made on first use, not
+// at start-up.
+func (s *Service) dummyHash() string {
+	s.dummyOnce.Do(func() {
+		h, err := s.hashPassword("twofold dummy password")
+		if err != nil {
+			s.log.Error("dummy password hash", "err", err)
+		}
+		s.dummy = h
+	})
+	return s.dummy
+}
+
+// Now returns the service's current time.
+func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Meta describes where a request came from, for the audit log.
+type Meta struct {
+	Source    string
+	UserAgent string
+}
+
+// Auth is an authenticated caller: an account and its session.
+type Auth struct {
+	Account twofold.Account
+	Session twofold.Session
+}
+
+// Elevated reports whether the session had a second-factor check within the
+// elevation period (SPEC §1 story 5).
+func (a Auth) Elevated(now time.Time) bool { return now.Before(a.Session.ElevatedUntil) }
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// randomString returns n random bytes in lower-case base32.
+func (s *Service) randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return "", err
+	}
+	return idEncoding.EncodeToString(b), nil
+}
+
+// newID returns a random 128-bit identifier.
+func (s *Service) newID() (string, error) { return s.randomString(16) }
+
+// audit records an event; a failure to record is logged, never fatal to the request.
+func (s *Service) audit(ctx context.Context, accountID, typ string, m Meta, detail string) {
+	e := twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(), Source: m.Source, UserAgent: m.UserAgent, Detail: detail}
+	s.observe(e)
+	if err := s.store.AddEvent(ctx, e); err != nil {
+		s.log.Error("audit event not recorded", "type", typ, "err", err)
+	}
+}
+
+// Events returns the caller's own audit events, newest first.
+func (s *Service) Events(ctx context.Context, a Auth, before int64, limit int) ([]twofold.AuditEvent, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	return s.store.Events(ctx, a.Account.ID, before, limit)
+}
+
+type notesKey struct{}
+
+// inTx runs fn in one database transaction. Notifications fn queues are sent
+// only after the commit, outside the transaction.
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	var notes []func(context.Context)
+	err := s.store.InTx(context.WithValue(ctx, notesKey{}, &notes), fn)
+	if err == nil {
+		for _, n := range notes {
+			n(ctx)
+		}
+	}
+	return err
+}
+
+// isInternal reports whether err is an internal failure, which rolls a
+// transaction back, rather than an answer for the client, which is committed
+// with the counters and audit events that led to it.
+func isInternal(err error) bool { return err != nil && twofold.ErrorCode(err) == twofold.CodeInternal }

@@ -1,0 +1,344 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/otp"
+)
+
+// NewFactor describes an authenticator to enrol (SPEC §3.1 POST /v1/me/factors).
+type NewFactor struct {
+	Type       twofold.FactorType
+	Label      string
+	Algorithm  string // default SHA1
+	Digits     int    // default 6
+	Period     int    // seconds, default 30
+	SecretSize int    // bytes, default 20
+}
+
+// Enrolment is a pending factor with what the user needs to add it to an app.
+// The secret is shown only while the factor is pending.
+type Enrolment struct {
+	Factor     twofold.Factor
+	Secret     string // base32
+	OTPAuthURI string
+}
+
+// Confirmation is the result of confirming a factor. Recovery codes and the
+// paper key are present only when it was the account's first active factor.
+type Confirmation struct {
+	Factor        twofold.Factor
+	RecoveryCodes []string
+	PaperKey      string
+}
+
+func validateLabel(label string) (string, error) {
+	label = strings.TrimSpace(label)
+	if label == "" {
+		return "", twofold.Errorf(twofold.CodeInvalid, "label is required")
+	}
+	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > 64 || strings.ContainsAny(label, "\x00\r\n\t") {
+		return "", twofold.Errorf(twofold.CodeInvalid, "label must be at most 64 characters on one line")
+	}
+	return label, nil
+}
+
+func (n NewFactor) params() (otp.Params, int, error) {
+	p := otp.DefaultParams()
+	if n.Algorithm != "" {
+		alg, err := otp.ParseAlgorithm(n.Algorithm)
+		if err != nil {
+			return p, 0, twofold.Errorf(twofold.CodeInvalid, "algorithm must be SHA1, SHA256 or SHA512")
+		}
+		p.Algorithm = alg
+	}
+	if n.Digits != 0 {
+		if n.Digits != 6 && n.Digits != 8 {
+			return p, 0, twofold.Errorf(twofold.CodeInvalid, "digits must be 6 or 8")
+		}
+		p.Digits = n.Digits
+	}
+	if n.Period != 0 {
+		if n.Period != 30 && n.Period != 60 {
+			return p, 0, twofold.Errorf(twofold.CodeInvalid, "period must be 30 or 60 seconds")
+		}
+		p.Period = time.Duration(n.Period) * time.Second
+	}
+	size := n.SecretSize
+	if size == 0 {
+		size = 20
+	}
+	if size != 20 && size != 32 {
+		return p, 0, twofold.Errorf(twofold.CodeInvalid, "secret_size must be 20 or 32 bytes")
+	}
+	return p, size, nil
+}
+
+func factorAAD(id string) []byte { return keyring.AAD("factors", "secret", id) }
+
+// EnrolFactor creates a pending TOTP factor with a fresh secret (SPEC §1 story 1).
+// It gates no login until ConfirmFactor accepts a code from it.
+func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) (Enrolment, error) {
+	if n.Type != twofold.FactorTOTP {
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp")
+	}
+	label, err := validateLabel(n.Label)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	p, size, err := n.params()
+	if err != nil {
+		return Enrolment{}, err
+	}
+	secret, err := otp.NewSecret(s.rand, size)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	id, err := s.newID()
+	if err != nil {
+		return Enrolment{}, err
+	}
+	keyID, sealed, err := s.keys.SealContext(ctx, secret, factorAAD(id))
+	if err != nil {
+		return Enrolment{}, fmt.Errorf("seal secret: %w", err)
+	}
+	f := twofold.Factor{
+		ID: id, AccountID: a.Account.ID, Type: twofold.FactorTOTP, Label: label, Status: twofold.FactorPending,
+		SecretKeyID: keyID, SealedSecret: sealed, Algorithm: p.Algorithm.String(), Digits: p.Digits, Period: p.Period,
+		LastStep: -1, CreatedAt: s.Now(),
+	}
+	if err := s.store.CreateFactor(ctx, f); err != nil {
+		return Enrolment{}, err
+	}
+	s.audit(ctx, a.Account.ID, "factor.created", m, "totp "+id)
+	f.Secret = secret
+	return Enrolment{Factor: f, Secret: otp.EncodeSecret(secret), OTPAuthURI: s.keyURI(a.Account, f, p)}, nil
+}
+
+func (s *Service) keyURI(a twofold.Account, f twofold.Factor, p otp.Params) string {
+	return otp.Key{Type: otp.TypeTOTP, Issuer: s.cfg.Issuer, Account: a.Username, Secret: f.Secret, Params: p}.URI()
+}
+
+// PendingEnrolment returns the enrolment data of a factor that is still
+// pending; once active, its secret is never shown again.
+func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string) (Enrolment, error) {
+	f, err := s.factor(ctx, a.Account.ID, factorID)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	if f.Status != twofold.FactorPending {
+		return Enrolment{}, twofold.Errorf(twofold.CodeNotFound, "the secret of a confirmed factor is never shown again")
+	}
+	p, err := factorParams(f)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	return Enrolment{Factor: f, Secret: otp.EncodeSecret(f.Secret), OTPAuthURI: s.keyURI(a.Account, f, p)}, nil
+}
+
+// factor loads and decrypts one of the account's factors.
+func (s *Service) factor(ctx context.Context, accountID, id string) (twofold.Factor, error) {
+	f, err := s.store.Factor(ctx, accountID, id)
+	if err != nil {
+		return f, err
+	}
+	return f, s.open(ctx, &f)
+}
+
+func (s *Service) open(ctx context.Context, f *twofold.Factor) error {
+	secret, err := s.keys.Open(ctx, f.SecretKeyID, f.SealedSecret, factorAAD(f.ID))
+	if err != nil {
+		return fmt.Errorf("open factor %s: %w", f.ID, err)
+	}
+	f.Secret = secret
+	return nil
+}
+
+func factorParams(f twofold.Factor) (otp.Params, error) {
+	alg, err := otp.ParseAlgorithm(f.Algorithm)
+	if err != nil {
+		return otp.Params{}, err
+	}
+	return otp.Params{Algorithm: alg, Digits: f.Digits, Period: f.Period}, nil
+}
+
+// ConfirmFactor activates a pending factor with a current code from it. The
+// code is thereby used and never accepted again. On the account's first
+// factor, recovery codes and a paper key are issued, and two-factor becomes
+// required (SPEC §1 story 1, §3.1).
+func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code string, m Meta) (Confirmation, error) {
+	f, err := s.factor(ctx, a.Account.ID, factorID)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	if f.Status != twofold.FactorPending {
+		return Confirmation{}, twofold.Errorf(twofold.CodeConflict, "factor is already confirmed")
+	}
+	p, err := factorParams(f)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	confirmKey := factorKey(a.Account.ID, f.ID) + ":confirm"
+	if _, err := s.takeSlot(ctx, confirmKey, recoveryDelay); err != nil {
+		return Confirmation{}, err
+	}
+	now := s.Now()
+	step, ok := otp.VerifyTOTP(f.Secret, normaliseCode(code), now, p, 0, s.cfg.TOTPWindow)
+	if !ok {
+		s.audit(ctx, a.Account.ID, "factor.confirm_failed", m, "wrong code for "+f.ID)
+		return Confirmation{}, errBadSecondFactor()
+	}
+	s.resetSlots(ctx, confirmKey)
+	codes, hashes, err := s.newRecoveryCodes()
+	if err != nil {
+		return Confirmation{}, err
+	}
+	paper, err := s.newPaperKey()
+	if err != nil {
+		return Confirmation{}, err
+	}
+	act := twofold.Activation{
+		AccountID: a.Account.ID, FactorID: f.ID, Step: int64(step), Drift: int64(step) - int64(otp.Step(now, p.Period)), Now: now,
+		RecoveryHashes: hashes, PaperKeyHash: s.hasher.Sum("paper", normaliseKey(paper)),
+	}
+	ok, first, err := s.store.ActivateFactor(ctx, act)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	if !ok {
+		return Confirmation{}, twofold.Errorf(twofold.CodeConflict, "factor is already confirmed")
+	}
+	s.audit(ctx, a.Account.ID, "factor.confirmed", m, "totp "+f.ID)
+	s.notify(ctx, a.Account.ID, "a new authenticator was added", fmt.Sprintf("The authenticator %q was confirmed and can now be used to log in to your account.", f.Label))
+	f.Status, f.LastStep, f.ConfirmedAt = twofold.FactorActive, int64(step), &now
+	c := Confirmation{Factor: f}
+	if first {
+		c.RecoveryCodes, c.PaperKey = codes, paper
+	}
+	return c, nil
+}
+
+// Factors returns the account's factors, without secrets.
+func (s *Service) Factors(ctx context.Context, accountID string) ([]twofold.Factor, error) {
+	return s.store.Factors(ctx, accountID)
+}
+
+// RenameFactor changes a factor's label.
+func (s *Service) RenameFactor(ctx context.Context, a Auth, factorID, label string, m Meta) error {
+	label, err := validateLabel(label)
+	if err != nil {
+		return err
+	}
+	if err := s.store.RenameFactor(ctx, a.Account.ID, factorID, label); err != nil {
+		return err
+	}
+	s.audit(ctx, a.Account.ID, "factor.renamed", m, factorID)
+	return nil
+}
+
+// DeleteFactor removes a factor. Removing an active factor needs an elevated
+// session (SPEC §1 story 5); a pending one weakens nothing and does not.
+func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m Meta) error {
+	f, err := s.store.Factor(ctx, a.Account.ID, factorID)
+	if err != nil {
+		return err
+	}
+	if f.Status == twofold.FactorActive {
+		if err := s.requireElevation(a); err != nil {
+			return err
+		}
+	}
+	lastGone, err := s.store.DeleteFactor(ctx, a.Account.ID, factorID)
+	if err != nil {
+		return err
+	}
+	detail := string(f.Type) + " " + f.ID
+	if lastGone && f.Status == twofold.FactorActive {
+		detail += "; last factor, two-factor is off"
+	}
+	s.audit(ctx, a.Account.ID, "factor.removed", m, detail)
+	if f.Status == twofold.FactorActive {
+		msg := fmt.Sprintf("The authenticator %q was removed from your account.", f.Label)
+		if lastGone {
+			msg += " It was the last one: two-factor authentication is now off, and your recovery codes and paper key no longer work."
+		}
+		s.notify(ctx, a.Account.ID, "an authenticator was removed", msg)
+	}
+	return nil
+}
+
+// ResyncFactor resynchronises a TOTP factor whose clock drifted beyond the
+// normal window, from two consecutive codes (SPEC §1 story 7, RFC 6238 §6).
+func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, code2 string, m Meta) error {
+	f, err := s.factor(ctx, a.Account.ID, factorID)
+	if err != nil {
+		return err
+	}
+	if f.Status != twofold.FactorActive || f.Type != twofold.FactorTOTP {
+		return twofold.Errorf(twofold.CodeInvalid, "only an active TOTP factor can be resynchronised")
+	}
+	p, err := factorParams(f)
+	if err != nil {
+		return err
+	}
+	if _, err := s.takeSlot(ctx, accountKey(a.Account.ID), codeDelay); err != nil {
+		return err
+	}
+	now := s.Now()
+	c1, c2 := normaliseCode(code1), normaliseCode(code2)
+	first, ok := otp.VerifyTOTP(f.Secret, c1, now, p, 0, s.cfg.ResyncWindow)
+	// The first code may match more than one step in a wide window; look for
+	// the second code right after each candidate.
+	if ok {
+		ok = false
+		cur := otp.Step(now, p.Period)
+		lo := int64(cur) - int64(s.cfg.ResyncWindow)
+		if lo < 0 {
+			lo = 0
+		}
+		for st := uint64(lo); st <= cur+uint64(s.cfg.ResyncWindow); st++ {
+			if _, m1 := otp.VerifyRange(f.Secret, c1, st, st, p.Algorithm, p.Digits); !m1 {
+				continue
+			}
+			if _, m2 := otp.VerifyRange(f.Secret, c2, st+1, st+1, p.Algorithm, p.Digits); m2 {
+				first, ok = st, true
+				break
+			}
+		}
+	}
+	if !ok {
+		s.audit(ctx, a.Account.ID, "factor.resync_failed", m, f.ID)
+		return errBadSecondFactor()
+	}
+	step := first + 1
+	accepted, err := s.store.AcceptStep(ctx, f.ID, int64(step), int64(step)-int64(otp.Step(now, p.Period)), now)
+	if err != nil {
+		return err
+	}
+	if !accepted {
+		s.audit(ctx, a.Account.ID, "factor.resync_failed", m, f.ID+": codes already used")
+		return errBadSecondFactor()
+	}
+	s.resetSlots(ctx, accountKey(a.Account.ID))
+	s.audit(ctx, a.Account.ID, "factor.resynchronised", m, fmt.Sprintf("%s drift %d steps", f.ID, int64(step)-int64(otp.Step(now, p.Period))))
+	return nil
+}
+
+// normaliseCode drops spaces and dashes people type inside codes.
+func normaliseCode(c string) string {
+	if len(c) > 32 {
+		return ""
+	}
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, c)
+}

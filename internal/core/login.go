@@ -1,0 +1,285 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// MethodOption is one way the second step of a login can be passed.
+type MethodOption struct {
+	Method   twofold.Method
+	FactorID string
+	Label    string
+}
+
+// LoginResult is the answer to a password check: either a session, or a login
+// transaction waiting for its second step.
+type LoginResult struct {
+	Authenticated bool
+	Token         string // session token, when Authenticated
+	LoginID       string // login transaction, when not
+	ExpiresAt     time.Time
+	Methods       []MethodOption
+}
+
+// errBadCredentials is the one answer for an unknown user and a wrong password.
+func errBadCredentials() error {
+	return twofold.Errorf(twofold.CodeInvalidCredentials, "wrong username or password")
+}
+
+// errBadSecondFactor is the one answer for every failed second step (STYLE.md "Errors").
+func errBadSecondFactor() error {
+	return twofold.Errorf(twofold.CodeInvalidCode, "the code was not accepted")
+}
+
+// Login checks username and password (SPEC §3.1). An unknown user costs the
+// same password hash as a known one and gets the same answer.
+func (s *Service) Login(ctx context.Context, username, password string, m Meta) (LoginResult, error) {
+	if len(password) > maxPasswordLen || len(username) > 256 {
+		return LoginResult{}, errBadCredentials()
+	}
+	if err := s.allowSource(ctx, m); err != nil {
+		return LoginResult{}, err
+	}
+	// Wrong passwords are counted per username and address, apart from the
+	// second factor, so a stranger elsewhere cannot lock the owner out.
+	pwKey := s.passwordKey(username, m.Source)
+	if _, err := s.takeSlot(ctx, pwKey, passwordDelay); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeThrottled {
+			s.audit(ctx, "", "login.throttled", m, "password attempts for one username")
+		}
+		return LoginResult{}, err
+	}
+	a, err := s.store.AccountByUsername(ctx, username)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		s.checkPassword(password, s.dummyHash())
+		s.audit(ctx, "", "login.password_failed", m, "unknown username")
+		return LoginResult{}, errBadCredentials()
+	}
+	if err != nil {
+		return LoginResult{}, err
+	}
+	ok, err := s.checkPassword(password, a.PasswordHash)
+	if err != nil {
+		return LoginResult{}, fmt.Errorf("check password: %w", err)
+	}
+	if !ok {
+		s.audit(ctx, a.ID, "login.password_failed", m, "wrong password")
+		return LoginResult{}, errBadCredentials()
+	}
+	s.resetSlots(ctx, pwKey)
+	methods, err := s.methods(ctx, a.ID)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	now := s.Now()
+	if !a.TwoFactorRequired || len(methods) == 0 {
+		token, sess, err := s.newSession(a.ID, now, time.Time{})
+		if err != nil {
+			return LoginResult{}, err
+		}
+		if err := s.store.CreateSession(ctx, sess); err != nil {
+			return LoginResult{}, err
+		}
+		s.audit(ctx, a.ID, "login.succeeded", m, "password only")
+		return LoginResult{Authenticated: true, Token: token, ExpiresAt: sess.ExpiresAt}, nil
+	}
+	id, err := s.newID()
+	if err != nil {
+		return LoginResult{}, err
+	}
+	l := twofold.Login{ID: id, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.LoginTTL)}
+	if err := s.store.CreateLogin(ctx, l); err != nil {
+		return LoginResult{}, err
+	}
+	s.audit(ctx, a.ID, "login.password_succeeded", m, "second factor required")
+	return LoginResult{LoginID: id, ExpiresAt: l.ExpiresAt, Methods: methods}, nil
+}
+
+// methods lists the account's ways to pass the second step.
+func (s *Service) methods(ctx context.Context, accountID string) ([]MethodOption, error) {
+	factors, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	var out []MethodOption
+	for _, f := range factors {
+		if f.Status == twofold.FactorActive {
+			out = append(out, MethodOption{Method: twofold.Method(f.Type), FactorID: f.ID, Label: f.Label})
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	if n, err := s.store.RecoveryCodesRemaining(ctx, accountID); err != nil {
+		return nil, err
+	} else if n > 0 {
+		out = append(out, MethodOption{Method: twofold.MethodRecoveryCode})
+	}
+	if h, err := s.store.PaperKeyHash(ctx, accountID); err != nil {
+		return nil, err
+	} else if h != nil {
+		out = append(out, MethodOption{Method: twofold.MethodPaperKey})
+	}
+	return out, nil
+}
+
+// LoginMethods returns the second-step methods of a pending login.
+func (s *Service) LoginMethods(ctx context.Context, loginID string) ([]MethodOption, error) {
+	l, err := s.pendingLogin(ctx, loginID)
+	if err != nil {
+		return nil, err
+	}
+	return s.methods(ctx, l.AccountID)
+}
+
+func (s *Service) pendingLogin(ctx context.Context, loginID string) (twofold.Login, error) {
+	l, err := s.store.Login(ctx, loginID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && (l.Used || !s.Now().Before(l.ExpiresAt))) {
+		return l, twofold.Errorf(twofold.CodeLoginExpired, "this login has expired or was already completed; start again")
+	}
+	return l, err
+}
+
+// SecondFactor is a proof offered at the second step or for elevation.
+type SecondFactor struct {
+	Method   twofold.Method
+	FactorID string // optional: restrict a code to one factor
+	Code     string
+}
+
+// VerifyLogin completes a login's second step and returns a session that is
+// elevated from that moment (SPEC §3.1).
+func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFactor, m Meta) (token string, expires time.Time, err error) {
+	if err := s.allowSource(ctx, m); err != nil {
+		return "", time.Time{}, err
+	}
+	// One transaction per verification: the throttle slot, the accepted step,
+	// the finished login, the session and the audit event commit together.
+	var answer error
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		l, err := s.pendingLogin(ctx, loginID)
+		if err == nil {
+			err = s.checkSecondFactor(ctx, l.AccountID, p, m, "login")
+		}
+		if err != nil {
+			if isInternal(err) {
+				return err
+			}
+			answer = err
+			return nil
+		}
+		now := s.Now()
+		var sess twofold.Session
+		token, sess, err = s.newSession(l.AccountID, now, now.Add(s.cfg.ElevationTTL))
+		if err != nil {
+			return err
+		}
+		ok, err := s.store.FinishLogin(ctx, loginID, now, sess)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			answer = twofold.Errorf(twofold.CodeLoginExpired, "this login has expired or was already completed; start again")
+			return errRollback
+		}
+		expires = sess.ExpiresAt
+		s.audit(ctx, l.AccountID, "login.succeeded", m, "second factor: "+string(p.Method))
+		return nil
+	})
+	if answer != nil {
+		return "", time.Time{}, answer
+	}
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return token, expires, nil
+}
+
+// errRollback rolls a transaction back when a concurrent request won the race
+// for the same one-time thing; its answer is returned instead.
+var errRollback = errors.New("rolled back: lost a race")
+
+// newSession makes a session with a fresh 256-bit token; only its hash is kept.
+func (s *Service) newSession(accountID string, now, elevatedUntil time.Time) (string, twofold.Session, error) {
+	token, err := s.randomString(32)
+	if err != nil {
+		return "", twofold.Session{}, err
+	}
+	id, err := s.newID()
+	if err != nil {
+		return "", twofold.Session{}, err
+	}
+	return token, twofold.Session{
+		ID: id, AccountID: accountID, TokenHash: s.hasher.Sum("session", token),
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), ElevatedUntil: elevatedUntil,
+	}, nil
+}
+
+// Authenticate returns the caller behind a session token.
+func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) {
+	if token == "" || len(token) > 128 {
+		return Auth{}, twofold.Errorf(twofold.CodeUnauthorized, "authentication required")
+	}
+	sess, err := s.store.SessionByTokenHash(ctx, s.hasher.Sum("session", token), s.Now())
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return Auth{}, twofold.Errorf(twofold.CodeUnauthorized, "session is invalid or has expired")
+	}
+	if err != nil {
+		return Auth{}, err
+	}
+	a, err := s.store.AccountByID(ctx, sess.AccountID)
+	if err != nil {
+		return Auth{}, err
+	}
+	return Auth{Account: a, Session: sess}, nil
+}
+
+// Logout ends the caller's session.
+func (s *Service) Logout(ctx context.Context, a Auth, m Meta) error {
+	if err := s.store.DeleteSession(ctx, a.Session.ID); err != nil {
+		return err
+	}
+	s.audit(ctx, a.Account.ID, "session.ended", m, "")
+	return nil
+}
+
+// Elevate checks a second factor for a logged-in caller and elevates its
+// session for the elevation period (SPEC §3.1).
+func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (time.Time, error) {
+	var answer error
+	until := s.Now().Add(s.cfg.ElevationTTL)
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.checkSecondFactor(ctx, a.Account.ID, p, m, "elevation"); err != nil {
+			if isInternal(err) {
+				return err
+			}
+			answer = err
+			return nil
+		}
+		if err := s.store.ElevateSession(ctx, a.Session.ID, until); err != nil {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "session.elevated", m, "second factor: "+string(p.Method))
+		return nil
+	})
+	if answer != nil {
+		return time.Time{}, answer
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return until, nil
+}
+
+// requireElevation returns an elevation-required error unless a is elevated.
+func (s *Service) requireElevation(a Auth) error {
+	if !a.Elevated(s.Now()) {
+		return twofold.Errorf(twofold.CodeElevationRequired, "this change needs a fresh second-factor check: elevate the session first")
+	}
+	return nil
+}

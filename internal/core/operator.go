@@ -1,0 +1,70 @@
+package core
+
+import (
+	"context"
+
+	"github.com/twofold/twofold"
+)
+
+// requireOperator returns a forbidden error unless a is an operator.
+func requireOperator(a Auth) error {
+	if !a.Account.Operator {
+		return twofold.Errorf(twofold.CodeForbidden, "only operators may do this")
+	}
+	return nil
+}
+
+// SearchAccounts returns up to limit accounts whose username contains query,
+// for an operator (SPEC §3 "operators (users, resets, audit)").
+func (s *Service) SearchAccounts(ctx context.Context, op Auth, query string, limit int) ([]twofold.Account, error) {
+	if err := requireOperator(op); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	if len(query) > 64 {
+		query = query[:64]
+	}
+	return s.store.Accounts(ctx, query, limit)
+}
+
+// AccountSummary is what an operator sees of one account: never a secret.
+type AccountSummary struct {
+	Account                twofold.Account
+	Factors                []twofold.Factor
+	RecoveryCodesRemaining int
+	Events                 []twofold.AuditEvent
+}
+
+// InspectAccount returns an account's factors and recent audit events, for an
+// operator.
+func (s *Service) InspectAccount(ctx context.Context, op Auth, accountID string, eventLimit int) (AccountSummary, error) {
+	if err := requireOperator(op); err != nil {
+		return AccountSummary{}, err
+	}
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return AccountSummary{}, err
+	}
+	fs, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return AccountSummary{}, err
+	}
+	n, err := s.store.RecoveryCodesRemaining(ctx, accountID)
+	if err != nil {
+		return AccountSummary{}, err
+	}
+	if eventLimit <= 0 || eventLimit > 200 {
+		eventLimit = 50
+	}
+	evs, err := s.store.Events(ctx, accountID, 0, eventLimit)
+	if err != nil {
+		return AccountSummary{}, err
+	}
+	a.PasswordHash = ""
+	for i := range fs {
+		fs[i].Secret, fs[i].SealedSecret = nil, nil
+	}
+	return AccountSummary{Account: a, Factors: fs, RecoveryCodesRemaining: n, Events: evs}, nil
+}

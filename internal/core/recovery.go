@@ -1,0 +1,137 @@
+package core
+
+import (
+	"context"
+	"strings"
+
+	"github.com/twofold/twofold"
+)
+
+// RecoveryCodeCount is how many recovery codes a set holds (SPEC §2).
+const RecoveryCodeCount = 10
+
+// newRecoveryCodes returns 10 codes of 80 random bits each (SPEC §2: ≥ 64),
+// grouped for reading, and their keyed hashes.
+func (s *Service) newRecoveryCodes() (codes []string, hashes [][]byte, err error) {
+	for range RecoveryCodeCount {
+		raw, err := s.randomString(10) // 16 base32 characters
+		if err != nil {
+			return nil, nil, err
+		}
+		codes = append(codes, group(raw, 4))
+		hashes = append(hashes, s.hasher.Sum("recovery", raw))
+	}
+	return codes, hashes, nil
+}
+
+// newPaperKey returns a paper key of 160 random bits, grouped for writing down.
+func (s *Service) newPaperKey() (string, error) {
+	raw, err := s.randomString(20) // 32 base32 characters
+	if err != nil {
+		return "", err
+	}
+	return group(raw, 4), nil
+}
+
+func group(s string, n int) string {
+	var parts []string
+	for len(s) > n {
+		parts = append(parts, s[:n])
+		s = s[n:]
+	}
+	return strings.Join(append(parts, s), "-")
+}
+
+// RegenerateRecoveryCodes voids the account's recovery codes and returns a new
+// set; it needs an elevated session (SPEC §1 story 5).
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Auth, m Meta) ([]string, error) {
+	if err := s.requireElevation(a); err != nil {
+		return nil, err
+	}
+	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !enabled {
+		return nil, twofold.Errorf(twofold.CodeInvalid, "enable two-factor before generating recovery codes")
+	}
+	codes, hashes, err := s.newRecoveryCodes()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.ReplaceRecoveryCodes(ctx, a.Account.ID, hashes, s.Now()); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, a.Account.ID, "recovery_codes.regenerated", m, "")
+	s.notify(ctx, a.Account.ID, "new recovery codes", "A new set of recovery codes was generated; the old codes no longer work.")
+	return codes, nil
+}
+
+func (s *Service) twoFactorEnabled(ctx context.Context, accountID string) (bool, error) {
+	fs, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range fs {
+		if f.Status == twofold.FactorActive {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Profile is what GET /v1/me shows.
+type Profile struct {
+	Account                twofold.Account
+	Enabled                bool
+	Required               bool
+	RecoveryCodesRemaining int
+	Factors                []twofold.Factor
+	Elevated               bool
+}
+
+// Me returns the caller's profile.
+func (s *Service) Me(ctx context.Context, a Auth) (Profile, error) {
+	fs, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return Profile{}, err
+	}
+	n, err := s.store.RecoveryCodesRemaining(ctx, a.Account.ID)
+	if err != nil {
+		return Profile{}, err
+	}
+	p := Profile{Account: a.Account, Required: a.Account.TwoFactorRequired, RecoveryCodesRemaining: n, Factors: fs, Elevated: a.Elevated(s.Now())}
+	for _, f := range fs {
+		p.Enabled = p.Enabled || f.Status == twofold.FactorActive
+	}
+	return p, nil
+}
+
+// SetTwoFactorRequired turns the second step at login on or off. Turning it on
+// needs an active factor; turning it off needs an elevated session (SPEC §3.1).
+func (s *Service) SetTwoFactorRequired(ctx context.Context, a Auth, required bool, m Meta) error {
+	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
+	if err != nil {
+		return err
+	}
+	if required && !enabled {
+		return twofold.Errorf(twofold.CodeInvalid, "confirm an authenticator before requiring two-factor")
+	}
+	if !required && a.Account.TwoFactorRequired {
+		if err := s.requireElevation(a); err != nil {
+			return err
+		}
+	}
+	if err := s.store.SetTwoFactorRequired(ctx, a.Account.ID, required); err != nil {
+		return err
+	}
+	typ := "two_factor.required"
+	if !required {
+		typ = "two_factor.not_required"
+	}
+	s.audit(ctx, a.Account.ID, typ, m, "")
+	if !required && a.Account.TwoFactorRequired {
+		s.notify(ctx, a.Account.ID, "two-factor login was turned off", "Logging in to your account no longer asks for a second factor. Sensitive changes still do.")
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/otp"
+)
+
+// checkSecondFactor verifies p for the account. Every failure gives the same
+// error; the audit event records the real cause.
+func (s *Service) checkSecondFactor(ctx context.Context, accountID string, p SecondFactor, m Meta, purpose string) error {
+	recovery := p.Method == twofold.MethodRecoveryCode || p.Method == twofold.MethodPaperKey
+	key, delay := accountKey(accountID), codeDelay
+	if recovery {
+		key, delay = recoveryKey(accountID), recoveryDelay
+	}
+	keys := []string{key}
+	if p.FactorID != "" && !recovery {
+		keys = append(keys, factorKey(accountID, p.FactorID))
+	}
+	failures := 0
+	for _, k := range keys {
+		n, err := s.takeSlot(ctx, k, delay)
+		if err != nil {
+			if twofold.ErrorCode(err) == twofold.CodeThrottled {
+				s.audit(ctx, accountID, "login.throttled", m, string(p.Method)+" for "+purpose+": locked after "+fmt.Sprint(n)+" failures")
+				if !recovery && n >= HardCap {
+					err.(*twofold.Error).Message = "too many wrong codes: use a recovery code or the paper key, or ask an operator to unlock the account"
+				}
+			}
+			return err
+		}
+		failures = max(failures, n)
+	}
+	cause, err := s.verify(ctx, accountID, p, m)
+	if err != nil {
+		return err
+	}
+	if cause != "" {
+		typ := "login.second_factor_failed"
+		if purpose == "elevation" {
+			typ = "session.elevation_failed"
+		}
+		s.audit(ctx, accountID, typ, m, fmt.Sprintf("%s: %s (%d consecutive failures)", p.Method, cause, failures))
+		if failures == 10 || failures == HardCap {
+			s.notify(ctx, accountID, "second step locked after failed attempts",
+				fmt.Sprintf("Someone who knew your password typed %d wrong codes in a row, so the second step of your account is locked for %s.", failures, delay(failures)),
+				"If this was not you, change your password now.")
+		}
+		return errBadSecondFactor()
+	}
+	// A success clears the counters; a recovery path also clears the code lock.
+	if recovery {
+		keys = append(keys, accountKey(accountID))
+	}
+	s.resetSlots(ctx, keys...)
+	return nil
+}
+
+// verify returns "" when p is accepted, else the cause of refusal.
+func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, m Meta) (cause string, err error) {
+	switch p.Method {
+	case twofold.MethodTOTP:
+		return s.verifyTOTP(ctx, accountID, p)
+	case twofold.MethodRecoveryCode:
+		key := normaliseKey(p.Code)
+		if key == "" {
+			return "malformed recovery code", nil
+		}
+		ok, err := s.store.UseRecoveryCode(ctx, accountID, s.hasher.Sum("recovery", key), s.Now())
+		if err != nil || !ok {
+			return "wrong or used recovery code", err
+		}
+		left, err := s.store.RecoveryCodesRemaining(ctx, accountID)
+		if err != nil {
+			return "", err
+		}
+		s.audit(ctx, accountID, "recovery_code.used", m, fmt.Sprintf("%d left", left))
+		msg := fmt.Sprintf("A recovery code was used to log in to your account. You have %d recovery codes left.", left)
+		if left <= 3 {
+			msg += fmt.Sprintf(" Only %d left: generate a new set in your security settings.", left)
+		}
+		s.notify(ctx, accountID, "a recovery code was used", msg)
+		return "", nil
+	case twofold.MethodPaperKey:
+		key := normaliseKey(p.Code)
+		want, err := s.store.PaperKeyHash(ctx, accountID)
+		if err != nil {
+			return "", err
+		}
+		if key == "" || want == nil || !credhash.Equal(s.hasher.Sum("paper", key), want) {
+			return "wrong paper key", nil
+		}
+		s.audit(ctx, accountID, "paper_key.used", m, "")
+		s.notify(ctx, accountID, "your paper key was used", "Your paper key was used to pass the second step of a login.")
+		return "", nil
+	default:
+		return "unsupported method " + truncate(string(p.Method), 32), nil
+	}
+}
+
+func (s *Service) verifyTOTP(ctx context.Context, accountID string, p SecondFactor) (string, error) {
+	code := normaliseCode(p.Code)
+	if code == "" {
+		return "malformed code", nil
+	}
+	factors, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return "", err
+	}
+	now := s.Now()
+	tried := 0
+	for _, f := range factors {
+		if f.Type != twofold.FactorTOTP || f.Status != twofold.FactorActive || (p.FactorID != "" && f.ID != p.FactorID) {
+			continue
+		}
+		tried++
+		if err := s.open(ctx, &f); err != nil {
+			return "", err
+		}
+		params, err := factorParams(f)
+		if err != nil {
+			return "", err
+		}
+		step, ok := verifyAfter(f.Secret, code, now, params, f.Drift, s.cfg.TOTPWindow, f.LastStep)
+		if !ok {
+			continue
+		}
+		drift := clampDrift(int64(step)-int64(otp.Step(now, params.Period)), int64(s.cfg.ResyncWindow))
+		accepted, err := s.store.AcceptStep(ctx, f.ID, int64(step), drift, now)
+		if err != nil {
+			return "", err
+		}
+		if !accepted {
+			return "replayed code for factor " + f.ID, nil
+		}
+		return "", nil
+	}
+	if tried == 0 {
+		return "no such active totp factor", nil
+	}
+	return "wrong code", nil
+}
+
+// normaliseKey folds a recovery code or paper key to its canonical form:
+// lower case, without spaces or dashes.
+func normaliseKey(k string) string {
+	if len(k) > 128 {
+		return ""
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == ' ' || r == '-' || r == '\t':
+			return -1
+		case 'A' <= r && r <= 'Z':
+			return r - 'A' + 'a'
+		}
+		return r
+	}, k)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// verifyAfter checks code against the steps of the window around now+drift
+// that come after lastStep. An earlier step whose code happens to be the same
+// (one chance in a million for 6 digits) must not make a fresh code look
+// replayed; the compare-and-set in the store still refuses real replays.
+func verifyAfter(secret []byte, code string, now time.Time, p otp.Params, drift int64, window int, lastStep int64) (uint64, bool) {
+	center := int64(otp.Step(now, p.Period)) + drift
+	lo, hi := center-int64(window), center+int64(window)
+	if lo <= lastStep {
+		lo = lastStep + 1
+	}
+	if lo < 0 {
+		lo = 0
+	}
+	if hi < lo {
+		return 0, false
+	}
+	return otp.VerifyRange(secret, code, uint64(lo), uint64(hi), p.Algorithm, p.Digits)
+}
+
+// clampDrift bounds a learnt drift, so that a device cannot walk the window
+// ever further from the clock one step per login.
+func clampDrift(d, limit int64) int64 {
+	return max(-limit, min(limit, d))
+}

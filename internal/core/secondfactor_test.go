@@ -1,0 +1,75 @@
+package core
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/otp"
+)
+
+// The RFC 6238 SHA1 test secret gives the same code, 963181, at steps
+// 59061240 and 59061241 (2026-02-23 09:00:00 and 09:00:30 UTC).
+var (
+	collisionSecret = []byte("12345678901234567890")
+	collisionAt     = time.Unix(59061241*30, 0)
+)
+
+func TestVerifyAfterSkipsUsedSteps(t *testing.T) {
+	p := otp.DefaultParams()
+	if a, b := otp.HOTP(collisionSecret, 59061240, otp.SHA1, 6), otp.HOTP(collisionSecret, 59061241, otp.SHA1, 6); a != b {
+		t.Fatalf("fixture: codes %s and %s differ", a, b)
+	}
+	for _, tc := range []struct {
+		name     string
+		lastStep int64
+		want     uint64
+		ok       bool
+	}{
+		{"nothing used: the earlier step matches first", -1, 59061240, true},
+		{"earlier step used: the fresh step is accepted", 59061240, 59061241, true},
+		{"both used: replay", 59061241, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := verifyAfter(collisionSecret, "963181", collisionAt, p, 0, 1, tc.lastStep)
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("got %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestVerifyAfterWindow(t *testing.T) {
+	p := otp.DefaultParams()
+	secret := []byte("another twenty bytes")
+	now := time.Date(2026, 11, 23, 12, 0, 10, 0, time.UTC)
+	step := int64(otp.Step(now, p.Period))
+	code := func(s int64) string { return otp.HOTP(secret, uint64(s), otp.SHA1, 6) }
+	for _, tc := range []struct {
+		name        string
+		codeStep    int64
+		drift, last int64
+		wantOK      bool
+	}{
+		{"current", step, 0, -1, true},
+		{"one behind", step - 1, 0, -1, true},
+		{"two behind", step - 2, 0, -1, false},
+		{"two behind with learnt drift", step - 2, -1, -1, true},
+		{"one ahead", step + 1, 0, -1, true},
+		{"at the last accepted step", step, 0, step, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := verifyAfter(secret, code(tc.codeStep), now, p, tc.drift, 1, tc.last)
+			if ok != tc.wantOK || (ok && int64(got) != tc.codeStep) {
+				t.Fatalf("got %d, %v; want step %d, %v", got, ok, tc.codeStep, tc.wantOK)
+			}
+		})
+	}
+}
+
+func TestClampDrift(t *testing.T) {
+	for _, tc := range []struct{ d, want int64 }{{0, 0}, {39, 39}, {41, 40}, {-100, -40}} {
+		if got := clampDrift(tc.d, 40); got != tc.want {
+			t.Errorf("clampDrift(%d, 40) = %d, want %d", tc.d, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package core
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// Throttling (SPEC §1 story 9, RFC 4226 §7.3, NIST SP 800-63B §5.2.2).
+//
+// Every guess first takes a slot from a counter in the database: one
+// conditional statement that fails when the counter is locked or another
+// attempt moved it meanwhile, so that the limit holds across login
+// transactions, concurrent requests and server instances. Taking a slot sets
+// the lock that the next attempt will meet if this one fails; a success
+// clears the counter. Second-factor codes, recovery codes and passwords are
+// counted apart, so that a stranger typing wrong passwords never locks the
+// owner's second factor, and a locked code factor still leaves the recovery
+// codes and paper key usable.
+
+// HardCap is the number of consecutive failed second-factor codes after which
+// codes are refused for a day at a time until a recovery code or the paper
+// key is used, a code succeeds after the lock, or an operator unlocks the
+// account.
+const HardCap = 20
+
+// codeDelay is the lock after f consecutive failed TOTP/HOTP codes: none for
+// two, then 1 s doubling to 64 s, then 15 minutes from the tenth, then a day
+// from the hard cap.
+func codeDelay(f int) time.Duration {
+	switch {
+	case f < 3:
+		return 0
+	case f < 10:
+		return time.Duration(1<<(f-3)) * time.Second
+	case f < HardCap:
+		return 15 * time.Minute
+	default:
+		return 24 * time.Hour
+	}
+}
+
+// recoveryDelay is the lock after f failed recovery codes or paper keys: like
+// codeDelay without the hard cap (they hold 80 and 160 bits; the owner must
+// never be locked out of them for long).
+func recoveryDelay(f int) time.Duration {
+	if d := codeDelay(f); d < 15*time.Minute {
+		return d
+	}
+	return 15 * time.Minute
+}
+
+// passwordDelay is the lock after f wrong passwords for one username from one
+// address: none for four, then 1 s doubling to 16 s, then 15 minutes.
+func passwordDelay(f int) time.Duration {
+	switch {
+	case f < 5:
+		return 0
+	case f < 10:
+		return time.Duration(1<<(f-5)) * time.Second
+	default:
+		return 15 * time.Minute
+	}
+}
+
+func accountKey(accountID string) string { return "2fa:" + accountID + ":codes" }
+
+func recoveryKey(accountID string) string { return "2fa:" + accountID + ":recovery" }
+
+func factorKey(accountID, factorID string) string {
+	return "2fa:" + accountID + ":factor:" + truncate(factorID, 64)
+}
+
+// passwordKey names the password counter of a username typed from an
+// address. The username is kept only as a keyed hash: people sometimes type
+// their password into the username field, and nothing typed there is stored.
+func (s *Service) passwordKey(username, source string) string {
+	return s.passwordPrefix(username) + source
+}
+
+func (s *Service) passwordPrefix(username string) string {
+	return "pw:" + hex.EncodeToString(s.hasher.Sum("throttle-username", strings.ToLower(truncate(username, 256)))[:16]) + "|"
+}
+
+func throttled(wait time.Duration, msg string) error {
+	if wait < time.Second {
+		wait = time.Second
+	}
+	if msg == "" {
+		msg = fmt.Sprintf("too many attempts; try again in %d seconds", int(math.Ceil(wait.Seconds())))
+	}
+	return &twofold.Error{Code: twofold.CodeThrottled, Message: msg, RetryAfter: wait}
+}
+
+// takeSlot counts an attempt against key, or returns a throttled error. It
+// returns the number of consecutive failures this attempt would make.
+func (s *Service) takeSlot(ctx context.Context, key string, delay func(int) time.Duration) (int, error) {
+	now := s.Now()
+	f, until, err := s.store.Throttle(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	if now.Before(until) {
+		return f, throttled(until.Sub(now), "")
+	}
+	lock := time.Time{}
+	if d := delay(f + 1); d > 0 {
+		lock = now.Add(d)
+	}
+	ok, err := s.store.TakeSlot(ctx, key, f, lock, now)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return f, throttled(time.Second, "") // a concurrent attempt took this slot
+	}
+	return f + 1, nil
+}
+
+func (s *Service) resetSlots(ctx context.Context, keys ...string) {
+	for _, k := range keys {
+		if err := s.store.ResetThrottle(ctx, k); err != nil {
+			s.log.Error("throttle not reset", "err", err)
+		}
+	}
+}
+
+// allowSource takes a token from the source address's bucket on the login
+// endpoints, refusing a flood from one address.
+func (s *Service) allowSource(ctx context.Context, m Meta) error {
+	if s.cfg.LoginRate <= 0 || m.Source == "" {
+		return nil
+	}
+	ok, err := s.store.TakeToken(ctx, "ip:"+m.Source, float64(s.cfg.LoginBurst), s.cfg.LoginRate, s.Now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.audit(ctx, "", "login.throttled", m, "address over its request rate")
+		return throttled(time.Duration(float64(time.Second)/s.cfg.LoginRate), "")
+	}
+	return nil
+}
+
+// UnlockAccount clears every second-factor throttle of an account: an
+// operator's action, audited, and the owner is told.
+func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, m Meta) error {
+	if !op.Account.Operator {
+		return twofold.Errorf(twofold.CodeForbidden, "only operators can unlock accounts")
+	}
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if err := s.store.ResetThrottlePrefix(ctx, "2fa:"+a.ID+":"); err != nil {
+		return err
+	}
+	if err := s.store.ResetThrottlePrefix(ctx, s.passwordPrefix(a.Username)); err != nil {
+		return err
+	}
+	s.audit(ctx, a.ID, "account.unlocked", m, "by operator "+op.Account.Username)
+	s.notify(ctx, a.ID, "your account was unlocked", "An operator cleared the failed-attempt locks on your account.")
+	return nil
+}

@@ -1,0 +1,112 @@
+// Package credhash hashes credentials: Argon2id for passwords (RFC 9106), and a
+// keyed HMAC-SHA256 for high-entropy secrets such as session tokens, recovery
+// codes and paper keys, so that a stolen database alone cannot be searched.
+package credhash
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Params are Argon2id cost parameters.
+type Params struct {
+	Memory      uint32 // KiB
+	Iterations  uint32
+	Parallelism uint8
+}
+
+// DefaultParams are OWASP's recommended minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
+func DefaultParams() Params { return Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1} }
+
+// Validate reports parameters too weak or too large to use.
+func (p Params) Validate() error {
+	switch {
+	case p.Memory < 8*1024 || p.Memory > 4*1024*1024:
+		return fmt.Errorf("argon2 memory %d KiB out of range 8192..4194304", p.Memory)
+	case p.Iterations < 1 || p.Iterations > 100:
+		return fmt.Errorf("argon2 iterations %d out of range 1..100", p.Iterations)
+	case p.Parallelism < 1:
+		return errors.New("argon2 parallelism must be at least 1")
+	}
+	return nil
+}
+
+const (
+	saltLen = 16
+	keyLen  = 32
+)
+
+// HashPassword returns the PHC string form of an Argon2id hash of password.
+func HashPassword(password string, p Params) (string, error) {
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("salt: %w", err)
+	}
+	sum := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, keyLen)
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Iterations, p.Parallelism,
+		enc.EncodeToString(salt), enc.EncodeToString(sum)), nil
+}
+
+// CheckPassword reports whether password matches the PHC-encoded Argon2id hash,
+// comparing in constant time.
+func CheckPassword(password, encoded string) (bool, error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false, errors.New("not an argon2id hash")
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return false, errors.New("unsupported argon2 version")
+	}
+	var p Params
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Iterations, &p.Parallelism); err != nil {
+		return false, fmt.Errorf("argon2 parameters: %w", err)
+	}
+	enc := base64.RawStdEncoding
+	salt, err := enc.DecodeString(parts[4])
+	if err != nil {
+		return false, fmt.Errorf("argon2 salt: %w", err)
+	}
+	want, err := enc.DecodeString(parts[5])
+	if err != nil || len(want) == 0 {
+		return false, errors.New("argon2 hash is malformed")
+	}
+	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// Hasher computes keyed hashes of high-entropy secrets. The key lives in the
+// master key file, not the database.
+type Hasher struct {
+	key []byte
+}
+
+// NewHasher returns a Hasher keyed by key (at least 32 bytes).
+func NewHasher(key []byte) (*Hasher, error) {
+	if len(key) < 32 {
+		return nil, errors.New("hash key must be at least 32 bytes")
+	}
+	return &Hasher{key: append([]byte(nil), key...)}, nil
+}
+
+// Sum returns HMAC-SHA256(key, purpose || 0 || secret). The purpose separates
+// domains ("session", "recovery", …) so a hash of one kind never matches another.
+func (h *Hasher) Sum(purpose, secret string) []byte {
+	m := hmac.New(sha256.New, h.key)
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(secret))
+	return m.Sum(nil)
+}
+
+// Equal reports whether a and b are equal, in constant time.
+func Equal(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }

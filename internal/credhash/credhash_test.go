@@ -1,0 +1,79 @@
+package credhash
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func fastParams() Params { return Params{Memory: 8 * 1024, Iterations: 1, Parallelism: 1} }
+
+func TestPasswordRoundTrip(t *testing.T) {
+	h, err := HashPassword("correct horse", fastParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=8192,t=1,p=1$") {
+		t.Fatalf("got %q, want PHC argon2id prefix", h)
+	}
+	for _, tc := range []struct {
+		name, password string
+		want           bool
+	}{
+		{"right", "correct horse", true},
+		{"wrong", "correct horsE", false},
+		{"empty", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := CheckPassword(tc.password, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckPasswordMalformed(t *testing.T) {
+	for _, enc := range []string{"", "$argon2i$v=19$m=1,t=1,p=1$AA$AA", "$argon2id$v=18$m=8192,t=1,p=1$AA$AA", "$argon2id$v=19$m=8192,t=1,p=1$!!$AA", "$argon2id$v=19$m=8192,t=1,p=1$AAAA$"} {
+		if ok, err := CheckPassword("x", enc); ok || err == nil {
+			t.Errorf("CheckPassword(%q) = %v, %v; want false and an error", enc, ok, err)
+		}
+	}
+}
+
+func TestHasherSeparatesPurposes(t *testing.T) {
+	h, err := NewHasher(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := h.Sum("session", "tok"), h.Sum("recovery", "tok")
+	if Equal(a, b) {
+		t.Fatal("hashes of different purposes are equal")
+	}
+	if !Equal(a, h.Sum("session", "tok")) {
+		t.Fatal("hash is not deterministic")
+	}
+	if _, err := NewHasher(make([]byte, 31)); err == nil {
+		t.Fatal("short key accepted")
+	}
+}
+
+func TestDefaultParamsValid(t *testing.T) {
+	if err := DefaultParams().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Params{Memory: 1, Iterations: 1, Parallelism: 1}).Validate(); err == nil {
+		t.Fatal("tiny memory accepted")
+	}
+}
+
+func BenchmarkHashPasswordDefault(b *testing.B) {
+	for b.Loop() {
+		if _, err := HashPassword("correct horse", DefaultParams()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

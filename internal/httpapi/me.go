@@ -1,0 +1,249 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/skip2/go-qrcode"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+)
+
+type factorJSON struct {
+	ID          string               `json:"id"`
+	Type        twofold.FactorType   `json:"type"`
+	Label       string               `json:"label"`
+	Status      twofold.FactorStatus `json:"status"`
+	Algorithm   string               `json:"algorithm"`
+	Digits      int                  `json:"digits"`
+	Period      int                  `json:"period"`
+	CreatedAt   time.Time            `json:"created_at"`
+	ConfirmedAt *time.Time           `json:"confirmed_at,omitempty"`
+	LastUsedAt  *time.Time           `json:"last_used_at,omitempty"`
+}
+
+func toFactorJSON(f twofold.Factor) factorJSON {
+	return factorJSON{ID: f.ID, Type: f.Type, Label: f.Label, Status: f.Status, Algorithm: f.Algorithm, Digits: f.Digits,
+		Period: int(f.Period / time.Second), CreatedAt: f.CreatedAt, ConfirmedAt: f.ConfirmedAt, LastUsedAt: f.LastUsedAt}
+}
+
+func factorsJSON(fs []twofold.Factor) []factorJSON {
+	out := make([]factorJSON, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, toFactorJSON(f))
+	}
+	return out
+}
+
+type twoFactorJSON struct {
+	Enabled                bool `json:"enabled"`
+	Required               bool `json:"required"`
+	RecoveryCodesRemaining int  `json:"recovery_codes_remaining"`
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	out := map[string]any{
+		"id": p.Account.ID, "username": p.Account.Username, "email": p.Account.Email, "operator": p.Account.Operator,
+		"two_factor": twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining},
+		"factors":    factorsJSON(p.Factors),
+		"elevated":   p.Elevated,
+	}
+	if p.Elevated {
+		out["elevated_until"] = a.Session.ElevatedUntil
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) listFactors(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	fs, err := s.svc.Factors(r.Context(), a.Account.ID)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"factors": factorsJSON(fs)})
+}
+
+func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Type       twofold.FactorType `json:"type"`
+		Label      string             `json:"label"`
+		Algorithm  string             `json:"algorithm"`
+		Digits     int                `json:"digits"`
+		Period     int                `json:"period"`
+		SecretSize int                `json:"secret_size"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: req.Type, Label: req.Label, Algorithm: req.Algorithm,
+		Digits: req.Digits, Period: req.Period, SecretSize: req.SecretSize}, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	qr := "/v1/me/factors/" + e.Factor.ID + "/qr.png"
+	w.Header().Set("Location", "/v1/me/factors/"+e.Factor.ID)
+	writeJSON(w, http.StatusCreated, map[string]any{"factor": toFactorJSON(e.Factor), "secret": e.Secret, "otpauth_uri": e.OTPAuthURI, "qr_png_url": qr})
+}
+
+func (s *Server) factorQR(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	e, err := s.svc.PendingEnrolment(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	size := 256
+	if v, err := strconv.Atoi(r.URL.Query().Get("size")); err == nil && v >= 128 && v <= 1024 {
+		size = v
+	}
+	png, err := qrcode.Encode(e.OTPAuthURI, qrcode.Medium, size)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(png)
+}
+
+func (s *Server) confirmFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Code string `json:"code"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	c, err := s.svc.ConfirmFactor(r.Context(), a, r.PathValue("id"), req.Code, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	out := map[string]any{"factor": toFactorJSON(c.Factor)}
+	if c.RecoveryCodes != nil {
+		out["recovery_codes"] = c.RecoveryCodes
+		out["paper_key"] = c.PaperKey
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) renameFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Label string `json:"label"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if err := s.svc.RenameFactor(r.Context(), a, r.PathValue("id"), req.Label, Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	fs, err := s.svc.Factors(r.Context(), a.Account.ID)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	for _, f := range fs {
+		if f.ID == r.PathValue("id") {
+			writeJSON(w, http.StatusOK, map[string]any{"factor": toFactorJSON(f)})
+			return
+		}
+	}
+	writeError(w, r, s.log, twofold.Errorf(twofold.CodeNotFound, "factor not found"))
+}
+
+func (s *Server) deleteFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.DeleteFactor(r.Context(), a, r.PathValue("id"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) resyncFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Code     string `json:"code"`
+		NextCode string `json:"next_code"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if err := s.svc.ResyncFactor(r.Context(), a, r.PathValue("id"), req.Code, req.NextCode, Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "resynchronised"})
+}
+
+func (s *Server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	codes, err := s.svc.RegenerateRecoveryCodes(r.Context(), a, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"codes": codes})
+}
+
+func (s *Server) setTwoFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Required *bool `json:"required"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if req.Required == nil {
+		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "field \"required\" (true or false) is missing"))
+		return
+	}
+	if err := s.svc.SetTwoFactorRequired(r.Context(), a, *req.Required, Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	a.Account.TwoFactorRequired = *req.Required
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"two_factor": twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining}})
+}
+
+type eventJSON struct {
+	ID        int64     `json:"id"`
+	Type      string    `json:"type"`
+	At        time.Time `json:"at"`
+	Source    string    `json:"source"`
+	UserAgent string    `json:"user_agent"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	q := r.URL.Query()
+	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	evs, err := s.svc.Events(r.Context(), a, before, limit)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	out := make([]eventJSON, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, eventJSON{ID: e.ID, Type: e.Type, At: e.At, Source: e.Source, UserAgent: e.UserAgent, Detail: e.Detail})
+	}
+	resp := map[string]any{"events": out}
+	if len(out) > 0 {
+		resp["next_before"] = out[len(out)-1].ID
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

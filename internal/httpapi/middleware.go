@@ -1,0 +1,195 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/twofold/twofold"
+)
+
+// ClientAddr rewrites r.RemoteAddr to the client's address from
+// X-Forwarded-For, but only when the connection comes from a trusted proxy;
+// it takes the rightmost address that is not itself a trusted proxy, so a
+// client cannot choose its address by sending the header itself.
+func ClientAddr(trusted []netip.Prefix, next http.Handler) http.Handler {
+	if len(trusted) == 0 {
+		return next
+	}
+	isTrusted := func(a netip.Addr) bool {
+		a = a.Unmap()
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		peer, perr := netip.ParseAddr(host)
+		if err == nil && perr == nil && isTrusted(peer) {
+			hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+			for i := len(hops) - 1; i >= 0; i-- {
+				a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+				if err != nil {
+					break
+				}
+				if !isTrusted(a) || i == 0 {
+					r.RemoteAddr = net.JoinHostPort(a.Unmap().String(), "0")
+					break
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Metrics are the server's Prometheus metrics, on a registry of their own.
+type Metrics struct {
+	Registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	events   *prometheus.CounterVec
+}
+
+// NewMetrics returns the metrics with Go runtime and process collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twofold_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "twofold_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twofold_events_total", Help: "Audit events by type: logins, failures by cause, throttling, enrolments.",
+		}, []string{"type", "cause"}),
+	}
+	m.Registry.MustRegister(m.requests, m.latency, m.events,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// ObserveEvent counts an audit event; the cause label is the kind of
+// failure (never anything the client chose).
+func (m *Metrics) ObserveEvent(e twofold.AuditEvent) {
+	cause := ""
+	if strings.HasSuffix(e.Type, "_failed") || e.Type == "login.throttled" {
+		cause = failureCause(e.Detail)
+	}
+	m.events.WithLabelValues(e.Type, cause).Inc()
+}
+
+// failureCause maps an audit detail to a small fixed set of labels.
+func failureCause(detail string) string {
+	for _, c := range []string{"wrong password", "unknown username", "replayed", "wrong code", "malformed", "wrong or used recovery code",
+		"wrong paper key", "unsupported method", "no such active", "locked", "request rate", "password attempts"} {
+		if strings.Contains(detail, c) {
+			return strings.ReplaceAll(c, " ", "_")
+		}
+	}
+	return "other"
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+// RequestID returns the request id set by Observe.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Observe gives each request an id (X-Request-Id), logs it, and records its
+// metrics. Logs name the route pattern, never the path or query: paths carry
+// login ids, and nothing a client sends as a secret is logged.
+func Observe(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			b := make([]byte, 8)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		if m != nil {
+			m.requests.WithLabelValues(route, itoa(sw.status)).Inc()
+			m.latency.WithLabelValues(route).Observe(d.Seconds())
+		}
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		log.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("request_id", id), slog.String("route", route),
+			slog.Int("status", sw.status), slog.Duration("duration", d), slog.String("remote", host))
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func itoa(n int) string {
+	const digits = "0123456789"
+	if n >= 100 && n < 1000 {
+		return string([]byte{digits[n/100], digits[n/10%10], digits[n%10]})
+	}
+	return "other"
+}

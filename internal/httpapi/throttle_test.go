@@ -1,0 +1,296 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+func behindProxy(c *config.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} }
+
+func from(c *testenv.Client, addr string) *testenv.Client {
+	c.Header.Set("X-Forwarded-For", addr)
+	return c
+}
+
+func retryAfter(t *testing.T, r testenv.Response) int {
+	t.Helper()
+	n, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if err != nil || n < 1 {
+		t.Fatalf("got Retry-After %q, want a positive number of seconds", r.Header.Get("Retry-After"))
+	}
+	return n
+}
+
+// TestStrangerCannotLockOwnerOut: wrong passwords from one address throttle
+// that address only; the owner logs in from another, and their second factor
+// is untouched (SPEC §1 story 9).
+func TestStrangerCannotLockOwnerOut(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.NewServer(t, dsn(t), behindProxy)
+			addUser(t, s, "olive")
+			owner := from(testenv.NewClient(s.URL()), "198.51.100.7")
+			r := owner.Do(t, "POST", "/v1/login", map[string]string{"username": "olive", "password": password})
+			owner.Token = r.String("token")
+			f := enrol(t, s, owner, map[string]any{"type": "totp", "label": "phone"})
+
+			stranger := from(testenv.NewClient(s.URL()), "203.0.113.5")
+			var throttledAt int
+			for i := 1; i <= 12; i++ {
+				r := stranger.Do(t, "POST", "/v1/login", map[string]string{"username": "olive", "password": "guess " + strconv.Itoa(i)})
+				if r.Status == 429 {
+					throttledAt = i
+					retryAfter(t, r)
+					break
+				}
+				wantProblem(t, r, 401, "invalid-credentials")
+			}
+			if throttledAt == 0 || throttledAt > 10 {
+				t.Fatalf("stranger throttled at attempt %d, want by the 10th", throttledAt)
+			}
+			// Even the right password is refused from the stranger's address while locked.
+			wantProblem(t, stranger.Do(t, "POST", "/v1/login", map[string]string{"username": "olive", "password": password}), 429, "throttled")
+
+			// The owner, elsewhere, logs in with password and code.
+			s.Clock.Add(30 * time.Second)
+			r = owner.Do(t, "POST", "/v1/login", map[string]string{"username": "olive", "password": password})
+			if r.String("status") != "second_factor_required" {
+				t.Fatalf("owner login: got %d %s", r.Status, r.Body)
+			}
+			v := owner.Do(t, "POST", "/v1/login/"+r.String("login_id")+"/verify", map[string]string{"method": "totp", "code": testenv.TOTP(t, f.secret, s.Clock.Now())})
+			if v.Status != 200 {
+				t.Fatalf("owner verify: got %d %s", v.Status, v.Body)
+			}
+			// The audit log shows the stranger's address, taken from X-Forwarded-For.
+			owner.Token = v.String("token")
+			found := false
+			for _, e := range owner.Do(t, "GET", "/v1/me/events?limit=100", nil).JSON["events"].([]any) {
+				ev := e.(map[string]any)
+				found = found || (ev["type"] == "login.password_failed" && ev["source"] == "203.0.113.5")
+			}
+			if !found {
+				t.Fatal("no login.password_failed event from 203.0.113.5")
+			}
+		})
+	}
+}
+
+// TestSecondStepThrottle: wrong codes lead to 429 within 10 attempts, across
+// login transactions; then even the right code is refused until the lock
+// passes; at the hard cap only a recovery path works.
+func TestSecondStepThrottle(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "pat")
+		c := login(t, s, "pat")
+		f := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		s.Clock.Add(30 * time.Second)
+
+		wrong := func() testenv.Response {
+			loginID, _ := startLogin(t, s, "pat") // a fresh login transaction every time
+			return verify(t, s, loginID, map[string]string{"method": "totp", "code": "000000"})
+		}
+		n := 0
+		var r testenv.Response
+		for n = 1; n <= 10; n++ {
+			if r = wrong(); r.Status == 429 {
+				break
+			}
+			wantProblem(t, r, 401, "invalid-code")
+		}
+		if r.Status != 429 {
+			t.Fatalf("no 429 after 10 wrong codes")
+		}
+		wait := retryAfter(t, r)
+		// The right code is refused too while locked: a locked answer reveals nothing.
+		loginID, _ := startLogin(t, s, "pat")
+		right := testenv.TOTP(t, f.secret, s.Clock.Now())
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "totp", "code": right}), 429, "throttled")
+		// Elevation shares the account's counter.
+		wantProblem(t, c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": right}), 429, "throttled")
+
+		// Keep failing, waiting out each lock, up to the hard cap.
+		failures := n - 1
+		s.Clock.Add(time.Duration(wait) * time.Second)
+		for failures < core.HardCap {
+			r := wrong()
+			if r.Status == 429 {
+				s.Clock.Add(time.Duration(retryAfter(t, r)) * time.Second)
+				continue
+			}
+			wantProblem(t, r, 401, "invalid-code")
+			failures++
+		}
+		s.Clock.Add(2 * time.Hour)
+		loginID, _ = startLogin(t, s, "pat")
+		r = verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.secret, s.Clock.Now())})
+		wantProblem(t, r, 429, "throttled")
+		if !strings.Contains(r.String("detail"), "recovery code") {
+			t.Fatalf("hard-cap answer %q does not point to the recovery path", r.String("detail"))
+		}
+		// The recovery code still works and clears the lock.
+		if r := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": f.codes[0]}); r.Status != 200 {
+			t.Fatalf("recovery code at hard cap: got %d %s", r.Status, r.Body)
+		}
+		s.Clock.Add(30 * time.Second)
+		loginID, _ = startLogin(t, s, "pat")
+		if r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("code after recovery: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+func TestOperatorUnlocks(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	addUser(t, s, "quinn")
+	c := login(t, s, "quinn")
+	f := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+	s.Clock.Add(30 * time.Second)
+	var locked bool
+	for range 10 {
+		loginID, _ := startLogin(t, s, "quinn")
+		if r := verify(t, s, loginID, map[string]string{"method": "totp", "code": "999999"}); r.Status == 429 {
+			locked = true
+			break
+		}
+	}
+	if !locked {
+		t.Fatal("not locked after 10 wrong codes")
+	}
+	ctx := context.Background()
+	qa, err := s.Store.AccountByUsername(ctx, "quinn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Service.UnlockAccount(ctx, core.Auth{Account: qa}, qa.ID, core.Meta{}); err == nil {
+		t.Fatal("a non-operator unlocked an account")
+	}
+	op, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "root", Password: password, Operator: true}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Service.UnlockAccount(ctx, core.Auth{Account: op}, qa.ID, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	loginID, _ := startLogin(t, s, "quinn")
+	if r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.secret, s.Clock.Now())}); r.Status != 200 {
+		t.Fatalf("after unlock: got %d %s", r.Status, r.Body)
+	}
+}
+
+func TestAddressBucketAndMetrics(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t), behindProxy, func(c *config.Config) { c.LoginBurst, c.LoginRate = 5, 0.5 })
+	addUser(t, s, "rae")
+	flood := from(testenv.NewClient(s.URL()), "192.0.2.9")
+	for i := range 5 {
+		if r := flood.Do(t, "POST", "/v1/login", map[string]string{"username": "x" + strconv.Itoa(i), "password": "whatever12"}); r.Status != 401 {
+			t.Fatalf("request %d: got %d, want 401", i+1, r.Status)
+		}
+	}
+	r := flood.Do(t, "POST", "/v1/login", map[string]string{"username": "rae", "password": password})
+	wantProblem(t, r, 429, "throttled")
+	retryAfter(t, r)
+	// Another address is not affected.
+	if r := from(testenv.NewClient(s.URL()), "192.0.2.10").Do(t, "POST", "/v1/login", map[string]string{"username": "rae", "password": password}); r.Status != 200 {
+		t.Fatalf("other address: got %d", r.Status)
+	}
+	// The bucket refills.
+	s.Clock.Add(2 * time.Second)
+	if r := flood.Do(t, "POST", "/v1/login", map[string]string{"username": "rae", "password": password}); r.Status != 200 {
+		t.Fatalf("after refill: got %d", r.Status)
+	}
+
+	res, err := http.Get(s.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`twofold_events_total{cause="request_rate",type="login.throttled"} 1`,
+		`twofold_events_total{cause="unknown_username",type="login.password_failed"} 5`,
+		`twofold_http_request_duration_seconds_bucket{route="POST /v1/login"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if res.Header.Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id on the response")
+	}
+}
+
+// TestSameCodeRace: the same valid code sent on several login transactions at
+// the same moment is accepted exactly once (SPEC §1 story 8).
+func TestSameCodeRace(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "sam")
+		c := login(t, s, "sam")
+		f := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		for round := range 5 {
+			s.Clock.Add(30 * time.Second)
+			code := testenv.TOTP(t, f.secret, s.Clock.Now())
+			ids := make([]string, 6)
+			for i := range ids {
+				ids[i], _ = startLogin(t, s, "sam")
+			}
+			start := make(chan struct{})
+			results := make(chan int, len(ids))
+			for _, id := range ids {
+				go func() {
+					<-start
+					r := verify(t, s, id, map[string]string{"method": "totp", "code": code})
+					results <- r.Status
+				}()
+			}
+			close(start)
+			won := 0
+			for range ids {
+				switch st := <-results; st {
+				case 200:
+					won++
+				case 401, 429:
+				default:
+					t.Errorf("round %d: got status %d", round, st)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("round %d: %d requests accepted the same code, want exactly 1", round, won)
+			}
+		}
+	})
+}
+
+// TestTypedUsernameNotStored: a password typed into the username field must
+// not land in the database (audit log or throttle counters).
+func TestTypedUsernameNotStored(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	addUser(t, s, "uma")
+	const typed = "Uma-Secret-Passphrase-42"
+	for range 5 {
+		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": typed, "password": "whatever12"}), 401, "invalid-credentials")
+	}
+	var db []byte
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(s.DBPath + suffix)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		db = append(db, b...)
+	}
+	for _, needle := range []string{typed, strings.ToLower(typed)} {
+		if strings.Contains(string(db), needle) {
+			t.Fatalf("the database holds the typed username %q", needle)
+		}
+	}
+	// The unknown-username failures were still counted: the 6th from this address is throttled.
+	wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": typed, "password": "whatever12"}), 429, "throttled")
+}

@@ -1,0 +1,488 @@
+// Package keyring encrypts secrets at rest with AES-256-GCM envelope encryption.
+//
+// A master key file (mode 0600) holds one or more master keys and the key for
+// credential hashes. Values are sealed under a data key; data keys are stored in
+// the database wrapped (sealed) by a master key. Each sealed value carries the
+// id of its data key beside it, and its ciphertext is bound to where it lives
+// (table, column, row) by the AEAD's additional data, so a ciphertext copied to
+// another row does not decrypt.
+//
+// Keys rotate without downtime (Rotate, run by `twofold keys rotate`): a
+// running Keyring re-reads the key file and the data keys when it meets a data
+// key it does not know, and checks for a newer data key before every Seal.
+package keyring
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MasterKey is one entry of the key file.
+type MasterKey struct {
+	ID      string    `json:"id"`
+	Key     []byte    `json:"key"`
+	Created time.Time `json:"created"`
+}
+
+// String returns the key's id, never its bytes.
+func (m MasterKey) String() string { return "master key " + m.ID + " [redacted]" }
+
+// LogValue logs the key's id, never its bytes.
+func (m MasterKey) LogValue() slog.Value { return slog.StringValue(m.String()) }
+
+// File is the content of the master key file.
+type File struct {
+	Primary string      `json:"primary"`
+	Masters []MasterKey `json:"masters"`
+	HashKey []byte      `json:"hash_key"`
+
+	path string // where the file was read from or last saved to, for Keyring reloads
+}
+
+// String names the file's master keys and primary, never key bytes.
+func (f *File) String() string {
+	ids := make([]string, len(f.Masters))
+	for i, m := range f.Masters {
+		ids[i] = m.ID
+	}
+	return "key file (masters " + strings.Join(ids, ", ") + "; primary " + f.Primary + ") [redacted]"
+}
+
+// LogValue logs what String prints.
+func (f *File) LogValue() slog.Value { return slog.StringValue(f.String()) }
+
+// Path returns where the file was read from or last saved to ("" for a file
+// built in memory). A Keyring over it re-reads that path to learn new master
+// keys.
+func (f *File) Path() string { return f.path }
+
+// LoadOrCreateFile reads the key file at path, creating it with a fresh master
+// key and hash key (mode 0600) when it does not exist.
+func LoadOrCreateFile(path string) (*File, bool, error) {
+	f, err := LoadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		f := &File{HashKey: randomBytes(32)}
+		f.AddMaster(time.Now())
+		if err := f.Save(path); err != nil {
+			return nil, false, err
+		}
+		return f, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return f, false, nil
+}
+
+// LoadFile reads and checks the key file at path. A missing file is an error
+// that matches os.ErrNotExist.
+func LoadFile(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("key file %s is not valid: %w", path, err)
+	}
+	if err := f.validate(); err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	f.path = path
+	return &f, nil
+}
+
+func (f *File) validate() error {
+	if len(f.HashKey) < 32 {
+		return errors.New("hash_key must be at least 32 bytes")
+	}
+	found, seen := false, map[string]bool{}
+	for _, m := range f.Masters {
+		if len(m.Key) != 32 {
+			return fmt.Errorf("master key %q must be 32 bytes", m.ID)
+		}
+		if seen[m.ID] {
+			return fmt.Errorf("master key %q appears twice", m.ID)
+		}
+		seen[m.ID] = true
+		found = found || m.ID == f.Primary
+	}
+	if !found {
+		return fmt.Errorf("primary master key %q is not in the file", f.Primary)
+	}
+	return nil
+}
+
+// AddMaster adds a fresh master key and makes it primary.
+func (f *File) AddMaster(now time.Time) MasterKey {
+	m := MasterKey{ID: "m" + base64.RawURLEncoding.EncodeToString(randomBytes(6)), Key: randomBytes(32), Created: now.UTC()}
+	f.Masters = append(f.Masters, m)
+	f.Primary = m.ID
+	return m
+}
+
+// Save writes the file atomically with mode 0600: a reader sees the old file
+// or the new one, never a mix, and a crash leaves one of the two.
+func (f *File) Save(path string) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".twofold-key-*")
+	if err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write key file: %w", err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write key file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write key file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	// Make the rename itself durable before anything relies on the new file.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	f.path = path
+	return nil
+}
+
+// WrappedKey is a data key as stored in the database.
+type WrappedKey struct {
+	ID       string
+	MasterID string
+	Wrapped  []byte
+	Created  time.Time
+}
+
+// Store keeps wrapped data keys. The caller owns storage.
+type Store interface {
+	DataKeys(ctx context.Context) ([]WrappedKey, error)
+	AddDataKey(ctx context.Context, k WrappedKey) error
+}
+
+// Keyring seals and opens values. It is safe for concurrent use.
+//
+// Open with a data key it knows reads one atomic pointer and does no I/O or
+// locking. Meeting a data key it does not know, it reloads: it re-reads the
+// data keys and, when the Keyring was opened over a file read from disk, the
+// key file, so that keys added by `twofold keys rotate` or another instance
+// are picked up without a restart. It never forgets a data key it once
+// unwrapped, so a value read just before a rotation deleted its key still
+// opens.
+type Keyring struct {
+	store Store
+	path  string // key file to re-read on reload; "" when the File was built in memory
+
+	state    atomic.Pointer[ringState]
+	reloadMu sync.Mutex // serialises reloads
+}
+
+// ringState is an immutable snapshot of what a Keyring knows.
+type ringState struct {
+	file    *File
+	data    map[string]cipher.AEAD // every data key unwrapped so far, by id
+	stored  string                 // signature of the data_keys rows last read
+	current string                 // the data key Seal uses
+	primary bool                   // whether current is wrapped by file.Primary
+}
+
+// Open loads the data keys from store, creating one under the primary master key
+// when none is wrapped by it yet. When f was read from disk (LoadFile,
+// LoadOrCreateFile), the Keyring re-reads that file on reloads.
+func Open(ctx context.Context, f *File, s Store) (*Keyring, error) {
+	k := &Keyring{store: s, path: f.path}
+	k.state.Store(&ringState{file: f, data: map[string]cipher.AEAD{}})
+	keys, err := s.DataKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load data keys: %w", err)
+	}
+	if err := k.install(keys, f); err != nil {
+		return nil, err
+	}
+	if !k.state.Load().primary {
+		if _, err := NewDataKey(ctx, f, s, time.Now()); err != nil {
+			return nil, err
+		}
+		if err := k.Reload(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// NewDataKey creates a data key wrapped by f's primary master key and stores it.
+func NewDataKey(ctx context.Context, f *File, s Store, now time.Time) (WrappedKey, error) {
+	raw := randomBytes(32)
+	defer clear(raw)
+	id := "d" + base64.RawURLEncoding.EncodeToString(randomBytes(6))
+	wrapped, err := seal(f.master(f.Primary), raw, wrapAAD(id))
+	if err != nil {
+		return WrappedKey{}, err
+	}
+	w := WrappedKey{ID: id, MasterID: f.Primary, Wrapped: wrapped, Created: now.UTC()}
+	if err := s.AddDataKey(ctx, w); err != nil {
+		return WrappedKey{}, fmt.Errorf("store data key: %w", err)
+	}
+	return w, nil
+}
+
+// Reload reads the data keys again and, when the Keyring has a key file path,
+// the key file (for instance after a rotation or another instance added keys).
+func (k *Keyring) Reload(ctx context.Context) error {
+	k.reloadMu.Lock()
+	defer k.reloadMu.Unlock()
+	return k.reload(ctx)
+}
+
+// reload is Reload with reloadMu held.
+func (k *Keyring) reload(ctx context.Context) error {
+	keys, err := k.store.DataKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("load data keys: %w", err)
+	}
+	f := k.state.Load().file
+	if k.path != "" {
+		if f, err = LoadFile(k.path); err != nil {
+			return err
+		}
+	}
+	return k.install(keys, f)
+}
+
+// install unwraps the data keys it does not know yet with f's master keys and
+// stores a new snapshot. Keys wrapped by a master key f does not hold are
+// skipped: another instance may have rotated before this one sees the file.
+func (k *Keyring) install(keys []WrappedKey, f *File) error {
+	old := k.state.Load()
+	data := maps.Clone(old.data)
+	for _, w := range keys {
+		if data[w.ID] != nil {
+			continue
+		}
+		mk := f.master(w.MasterID)
+		if mk == nil {
+			continue
+		}
+		a, err := unwrap(mk, w)
+		if err != nil {
+			return err
+		}
+		data[w.ID] = a
+	}
+	cur, primary := currentKey(keys, f, data)
+	k.state.Store(&ringState{file: f, data: data, stored: signature(keys), current: cur, primary: primary})
+	return nil
+}
+
+// currentKey picks the data key to seal under: the newest (by creation time,
+// then id) of the stored keys wrapped by the primary master key; failing that,
+// the newest stored key that can be unwrapped. Rotate picks its target by the
+// same rule, so that running servers and a rotation agree.
+func currentKey(keys []WrappedKey, f *File, data map[string]cipher.AEAD) (id string, primary bool) {
+	var best *WrappedKey
+	for i := range keys {
+		w := &keys[i]
+		if data[w.ID] == nil {
+			continue
+		}
+		wp := w.MasterID == f.Primary
+		switch {
+		case best == nil, wp && !primary, wp == primary && newer(*w, *best):
+			best, primary = w, wp
+		}
+	}
+	if best == nil {
+		return "", false
+	}
+	return best.ID, primary
+}
+
+// newer reports whether a was created after b (ties broken by id).
+func newer(a, b WrappedKey) bool {
+	if !a.Created.Equal(b.Created) {
+		return a.Created.After(b.Created)
+	}
+	return a.ID > b.ID
+}
+
+// signature sums up a list of stored data keys, to notice a change cheaply.
+func signature(keys []WrappedKey) string {
+	var b strings.Builder
+	for _, w := range keys {
+		b.WriteString(w.ID)
+		b.WriteByte('/')
+		b.WriteString(w.MasterID)
+		b.WriteByte(';')
+	}
+	return b.String()
+}
+
+// Seal encrypts plaintext bound to aad under the current data key, returning the
+// key id to store beside the ciphertext. It is SealContext with a background
+// context limited to 10 seconds.
+func (k *Keyring) Seal(plaintext, aad []byte) (keyID string, ciphertext []byte, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return k.SealContext(ctx, plaintext, aad)
+}
+
+// SealContext encrypts plaintext bound to aad under the current data key,
+// returning the key id to store beside the ciphertext. It first reads the
+// stored data keys (one small query; sealing happens only at enrolment) and
+// reloads when they changed, so that it seals under the newest data key
+// wrapped by the newest primary master key once a rotation has made one.
+func (k *Keyring) SealContext(ctx context.Context, plaintext, aad []byte) (keyID string, ciphertext []byte, err error) {
+	if err := k.refresh(ctx); err != nil {
+		return "", nil, err
+	}
+	st := k.state.Load()
+	a := st.data[st.current]
+	if a == nil {
+		return "", nil, errors.New("keyring has no current data key")
+	}
+	nonce := randomBytes(a.NonceSize())
+	return st.current, a.Seal(nonce, nonce, plaintext, aad), nil
+}
+
+// refresh reloads when the stored data keys differ from those last read.
+func (k *Keyring) refresh(ctx context.Context) error {
+	keys, err := k.store.DataKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("load data keys: %w", err)
+	}
+	if signature(keys) == k.state.Load().stored {
+		return nil
+	}
+	return k.Reload(ctx)
+}
+
+// Open decrypts a value sealed under data key keyID with the same aad. An
+// unknown key id triggers one reload of the data keys and the key file, for
+// keys added by a rotation or another instance.
+func (k *Keyring) Open(ctx context.Context, keyID string, ciphertext, aad []byte) ([]byte, error) {
+	a := k.state.Load().data[keyID]
+	if a == nil {
+		var err error
+		if a, err = k.reloadFor(ctx, keyID); err != nil {
+			return nil, err
+		}
+	}
+	return openWith(a, keyID, ciphertext, aad)
+}
+
+// reloadFor reloads unless another caller already brought in keyID meanwhile.
+func (k *Keyring) reloadFor(ctx context.Context, keyID string) (cipher.AEAD, error) {
+	k.reloadMu.Lock()
+	defer k.reloadMu.Unlock()
+	if a := k.state.Load().data[keyID]; a != nil {
+		return a, nil
+	}
+	if err := k.reload(ctx); err != nil {
+		return nil, err
+	}
+	if a := k.state.Load().data[keyID]; a != nil {
+		return a, nil
+	}
+	return nil, fmt.Errorf("data key %s is not available", keyID)
+}
+
+func openWith(a cipher.AEAD, keyID string, ciphertext, aad []byte) ([]byte, error) {
+	if len(ciphertext) < a.NonceSize() {
+		return nil, errors.New("ciphertext too short")
+	}
+	pt, err := a.Open(nil, ciphertext[:a.NonceSize()], ciphertext[a.NonceSize():], aad)
+	if err != nil {
+		return nil, fmt.Errorf("decrypt with data key %s: %w", keyID, err)
+	}
+	return pt, nil
+}
+
+// unwrap opens data key w with master key mk.
+func unwrap(mk []byte, w WrappedKey) (cipher.AEAD, error) {
+	raw, err := open(mk, w.Wrapped, wrapAAD(w.ID))
+	if err != nil {
+		return nil, fmt.Errorf("unwrap data key %s: %w", w.ID, err)
+	}
+	defer clear(raw)
+	return newAEAD(raw)
+}
+
+// AAD returns the additional data binding a value to its table, column and row.
+func AAD(table, column, row string) []byte {
+	return []byte(table + "\x00" + column + "\x00" + row)
+}
+
+func wrapAAD(dataKeyID string) []byte { return AAD("data_keys", "wrapped", dataKeyID) }
+
+func (f *File) master(id string) []byte {
+	for _, m := range f.Masters {
+		if m.ID == id {
+			return m.Key
+		}
+	}
+	return nil
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+func seal(key, plaintext, aad []byte) ([]byte, error) {
+	a, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	nonce := randomBytes(a.NonceSize())
+	return a.Seal(nonce, nonce, plaintext, aad), nil
+}
+
+func open(key, ciphertext, aad []byte) ([]byte, error) {
+	a, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(ciphertext) < a.NonceSize() {
+		return nil, errors.New("ciphertext too short")
+	}
+	return a.Open(nil, ciphertext[:a.NonceSize()], ciphertext[a.NonceSize():], aad)
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms (Go 1.24+)
+	}
+	return b
+}

@@ -1,0 +1,168 @@
+package keyring
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// memStore keeps data keys and sealed values in memory, with the same
+// conditional semantics as internal/store (which runs the same checks against
+// SQLite and PostgreSQL in its own tests).
+type memStore struct {
+	mu     sync.Mutex
+	keys   []WrappedKey
+	values map[string]Sealed // by row
+	reads  int               // DataKeys calls
+}
+
+func (m *memStore) DataKeys(context.Context) ([]WrappedKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reads++
+	return append([]WrappedKey(nil), m.keys...), nil
+}
+
+func (m *memStore) AddDataKey(_ context.Context, k WrappedKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.keys = append(m.keys, k)
+	return nil
+}
+
+func (m *memStore) SealedValues(context.Context) ([]Sealed, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Sealed
+	for _, v := range m.values {
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (m *memStore) Reseal(_ context.Context, v Sealed, keyID string, ct []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.values[v.Row]
+	if !ok || cur.KeyID != v.KeyID {
+		return false, nil
+	}
+	cur.KeyID, cur.Ciphertext = keyID, ct
+	m.values[v.Row] = cur
+	return true, nil
+}
+
+func (m *memStore) DeleteDataKey(_ context.Context, id string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.values {
+		if v.KeyID == id {
+			return false, nil
+		}
+	}
+	for i, k := range m.keys {
+		if k.ID == id {
+			m.keys = append(m.keys[:i], m.keys[i+1:]...)
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (m *memStore) put(v Sealed) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.values == nil {
+		m.values = map[string]Sealed{}
+	}
+	m.values[v.Row] = v
+}
+
+func (m *memStore) dataKeyReads() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reads
+}
+
+func TestKeyFileCreatedPrivateAndReloaded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "twofold.key")
+	f, created, err := LoadOrCreateFile(path)
+	if err != nil || !created {
+		t.Fatalf("LoadOrCreateFile = %v, %v; want created", created, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Mode().Perm(); got != 0o600 {
+		t.Fatalf("got mode %o, want 600", got)
+	}
+	g, created, err := LoadOrCreateFile(path)
+	if err != nil || created {
+		t.Fatalf("second LoadOrCreateFile = %v, %v; want loaded", created, err)
+	}
+	if g.Primary != f.Primary || !bytes.Equal(g.HashKey, f.HashKey) {
+		t.Fatal("reloaded key file differs")
+	}
+}
+
+func TestKeyFileRejectsGarbage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.key")
+	for name, content := range map[string]string{
+		"not json":       "hello",
+		"no primary":     `{"masters":[],"hash_key":"` + string(bytes.Repeat([]byte("A"), 44)) + `"}`,
+		"short hash key": `{"primary":"x","masters":[],"hash_key":"AAAA"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := LoadOrCreateFile(path); err == nil {
+				t.Fatal("got nil error, want one")
+			}
+		})
+	}
+}
+
+func TestSealOpenBoundToRow(t *testing.T) {
+	ctx := context.Background()
+	f, _, err := LoadOrCreateFile(filepath.Join(t.TempDir(), "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &memStore{}
+	k, err := Open(ctx, f, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("12345678901234567890")
+	id, ct, err := k.Seal(secret, AAD("factors", "secret", "f1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(ct, secret) {
+		t.Fatal("ciphertext contains the plaintext")
+	}
+	got, err := k.Open(ctx, id, ct, AAD("factors", "secret", "f1"))
+	if err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("Open = %q, %v; want the secret", got, err)
+	}
+	if _, err := k.Open(ctx, id, ct, AAD("factors", "secret", "f2")); err == nil {
+		t.Fatal("ciphertext opened under another row's AAD")
+	}
+
+	// A second instance over the same store and file reuses the data key.
+	k2, err := Open(ctx, f, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.keys) != 1 {
+		t.Fatalf("got %d data keys, want 1", len(st.keys))
+	}
+	if got, err := k2.Open(ctx, id, ct, AAD("factors", "secret", "f1")); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("second instance Open = %q, %v", got, err)
+	}
+}

@@ -1,0 +1,7 @@
+//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
+
+package keyring
+
+// lockFile does nothing where flock(2) is not available: do not run two
+// rotations of one key file at once there.
+func lockFile(string) (unlock func(), err error) { return func() {}, nil }

@@ -1,0 +1,217 @@
+package notify_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
+	"net/textproto"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/notify"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 10, 0, time.UTC)
+
+// parse reads a received message as a mail client would: headers, Q-encoded
+// subject and quoted-printable body decoded.
+func parse(tb testing.TB, m testenv.SMTPMessage) (*mail.Message, string, string) {
+	tb.Helper()
+	for i, l := range bytes.SplitAfter(m.Data, []byte("\n")) {
+		if len(l) > 0 && !bytes.HasSuffix(l, []byte("\r\n")) {
+			tb.Errorf("line %d of the message does not end in CRLF: %q", i+1, l)
+		}
+		if n := len(bytes.TrimSuffix(l, []byte("\r\n"))); n > 78 {
+			tb.Errorf("line %d of the message is %d characters long, want at most 78 (RFC 5322 §2.1.1)", i+1, n)
+		}
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		tb.Fatalf("received message does not parse: %v\n%s", err, m.Data)
+	}
+	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		tb.Fatalf("Subject %q: %v", msg.Header.Get("Subject"), err)
+	}
+	if got := msg.Header.Get("Content-Transfer-Encoding"); got != "quoted-printable" {
+		tb.Fatalf("Content-Transfer-Encoding: got %q, want quoted-printable", got)
+	}
+	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		tb.Fatalf("body is not quoted-printable: %v", err)
+	}
+	return msg, subject, string(body)
+}
+
+func send(tb testing.TB, s *notify.SMTP, m notify.Message) error {
+	tb.Helper()
+	return s.Send(tb.Context(), m)
+}
+
+// TestSMTPMessage sends through the SMTP sender to a real SMTP listener and
+// reads the message back as a mail client would.
+func TestSMTPMessage(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NewSMTPServer(t)
+	s := &notify.SMTP{Addr: srv.Addr, From: "Twofold Security <twofold@example.com>", Helo: "twofold.example.com"}
+	long := strings.Repeat("a long line of text, ", 10)
+	body := "Hello Jürgen,\n\n.a line that starts with a dot\n..and two\n.\n" + long + "\nlast line"
+	m := notify.Message{To: "jurgen@example.org", Subject: "Twofold: Zwei-Faktor-Anmeldung für Ihr Konto wurde geändert – bitte prüfen Sie die Sicherheitseinstellungen", Body: body, Date: t0}
+	if err := send(t, s, m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := srv.Wait(t, 1, 10*time.Second)[0]
+	if got.From != "twofold@example.com" || strings.Join(got.To, ",") != "jurgen@example.org" || got.Helo != "twofold.example.com" {
+		t.Errorf("envelope: got HELO %q, MAIL FROM %q, RCPT TO %q; want twofold.example.com, twofold@example.com, jurgen@example.org", got.Helo, got.From, got.To)
+	}
+	if got.TLS || got.User != "" {
+		t.Errorf("got TLS %v, user %q; want neither: the server offers none", got.TLS, got.User)
+	}
+	msg, subject, gotBody := parse(t, got)
+	for _, tc := range []struct{ header, want string }{
+		{"From", `"Twofold Security" <twofold@example.com>`},
+		{"To", "<jurgen@example.org>"},
+		{"Date", "Mon, 23 Nov 2026 12:00:10 +0000"},
+		{"MIME-Version", "1.0"},
+		{"Content-Type", "text/plain; charset=utf-8"},
+		{"Auto-Submitted", "auto-generated"},
+	} {
+		if got := msg.Header.Get(tc.header); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.header, got, tc.want)
+		}
+	}
+	if raw := msg.Header.Get("Subject"); !strings.HasPrefix(strings.ToLower(raw), "=?utf-8?q?") {
+		t.Errorf("Subject: got %q, want a Q-encoded word (RFC 2047)", raw)
+	}
+	if subject != m.Subject {
+		t.Errorf("Subject decodes to %q, want %q", subject, m.Subject)
+	}
+	if id := msg.Header.Get("Message-Id"); !regexp.MustCompile(`^<[0-9a-f]{32}@example\.com>$`).MatchString(id) {
+		t.Errorf("Message-ID: got %q, want <32 hex digits@example.com>", id)
+	}
+	if want := strings.ReplaceAll(body, "\n", "\r\n") + "\r\n"; gotBody != want {
+		t.Errorf("body:\ngot  %q\nwant %q", gotBody, want)
+	}
+
+	// A second message gets a different Message-ID.
+	if err := send(t, s, m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	msgs := srv.Wait(t, 2, 10*time.Second)
+	m1, _, _ := parse(t, msgs[0])
+	m2, _, _ := parse(t, msgs[1])
+	if m1.Header.Get("Message-Id") == m2.Header.Get("Message-Id") {
+		t.Errorf("two messages share Message-ID %s", m1.Header.Get("Message-Id"))
+	}
+}
+
+// TestSMTPHeaderInjection checks that a subject cannot add headers or
+// recipients.
+func TestSMTPHeaderInjection(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NewSMTPServer(t)
+	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com"}
+	subject := "hello\r\nBcc: mallory@example.net\r\n\r\nforged body"
+	if err := send(t, s, notify.Message{To: "alice@example.com", Subject: subject, Body: "real body", Date: t0}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := srv.Wait(t, 1, 10*time.Second)[0]
+	msg, gotSubject, body := parse(t, got)
+	if len(got.To) != 1 || msg.Header.Get("Bcc") != "" {
+		t.Errorf("got recipients %q and Bcc %q, want alice only", got.To, msg.Header.Get("Bcc"))
+	}
+	if gotSubject != subject || body != "real body\r\n" {
+		t.Errorf("got subject %q and body %q, want the subject intact and the real body", gotSubject, body)
+	}
+	for _, to := range []string{"alice@example.com>\r\nRCPT TO:<mallory@example.net", "not an address"} {
+		if err := send(t, s, notify.Message{To: to, Subject: "s", Body: "b"}); err == nil {
+			t.Errorf("Send to %q: got no error", to)
+		}
+	}
+}
+
+// TestSMTPStartTLSAuth checks STARTTLS against the server's certificate, then
+// AUTH PLAIN, and that a wrong password or an untrusted certificate fail.
+func TestSMTPStartTLSAuth(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NewSMTPServer(t, testenv.SMTPStartTLS(), testenv.SMTPAuth("twofold", "s3cret"))
+	trusting := &tls.Config{RootCAs: srv.RootCAs()}
+	m := notify.Message{To: "alice@example.com", Subject: "s", Body: "b", Date: t0}
+	for _, tc := range []struct {
+		name     string
+		sender   notify.SMTP
+		wantTLS  bool
+		wantCode int // 0: delivered
+	}{
+		{"starttls and auth", notify.SMTP{StartTLS: true, TLSConfig: trusting, Username: "twofold", Password: "s3cret"}, true, 0},
+		{"plain to localhost", notify.SMTP{Username: "twofold", Password: "s3cret"}, false, 0},
+		{"wrong password", notify.SMTP{StartTLS: true, TLSConfig: trusting, Username: "twofold", Password: "wrong"}, true, 535},
+		{"no auth", notify.SMTP{StartTLS: true, TLSConfig: trusting}, true, 530},
+		{"untrusted certificate", notify.SMTP{StartTLS: true, Username: "twofold", Password: "s3cret"}, true, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.sender
+			s.Addr, s.From = srv.Addr, "twofold@example.com"
+			before := len(srv.Messages())
+			err := send(t, &s, m)
+			switch {
+			case tc.wantCode == 0 && err != nil:
+				t.Fatalf("Send: %v", err)
+			case tc.wantCode == 0:
+				got := srv.Messages()
+				if len(got) != before+1 {
+					t.Fatalf("got %d messages, want %d", len(got), before+1)
+				}
+				if last := got[len(got)-1]; last.TLS != tc.wantTLS || last.User != "twofold" {
+					t.Errorf("got TLS %v as %q, want TLS %v as twofold", last.TLS, last.User, tc.wantTLS)
+				}
+			case err == nil:
+				t.Fatal("Send: got no error")
+			case tc.wantCode > 0:
+				var pe *textproto.Error
+				if !errors.As(err, &pe) || pe.Code != tc.wantCode {
+					t.Fatalf("Send: got %v, want SMTP code %d", err, tc.wantCode)
+				}
+			}
+			if tc.wantCode != 0 && len(srv.Messages()) != before {
+				t.Error("a refused attempt delivered a message")
+			}
+		})
+	}
+}
+
+// TestSMTPImplicitTLS checks that TLS from the first byte (port 465) fails
+// against a server that speaks plain SMTP, rather than falling back.
+func TestSMTPImplicitTLS(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NewSMTPServer(t)
+	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com", TLS: true, Timeout: 10 * time.Second}
+	if err := send(t, s, notify.Message{To: "alice@example.com", Subject: "s", Body: "b"}); err == nil {
+		t.Fatal("Send with TLS to a plain server: got no error")
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Fatalf("got %d messages, want 0", n)
+	}
+}
+
+// TestLogSender checks that the development sender logs the recipient and
+// subject, never the body.
+func TestLogSender(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	l := notify.Log{Logger: newLogger(&logs)}
+	if err := l.Send(t.Context(), notify.Message{To: "alice@example.com", Subject: "Twofold: factor confirmed", Body: "the body 1234"}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "alice@example.com") || !strings.Contains(out, "factor confirmed") || strings.Contains(out, "1234") {
+		t.Errorf("got log %q, want recipient and subject without the body", out)
+	}
+}

@@ -1,0 +1,169 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/twofold/twofold/internal/store"
+)
+
+// Worker defaults and the retry schedule.
+const (
+	DefaultPoll        = time.Second      // how often a worker looks for due mail
+	DefaultLease       = 5 * time.Minute  // how long a claim lasts; longer than a send may take
+	DefaultSendTimeout = time.Minute      // one attempt to send
+	FirstRetry         = 30 * time.Second // the wait after the first failure, doubling each time…
+	MaxRetry           = time.Hour        // …up to this
+	DefaultGiveUp      = 24 * time.Hour   // a message still failing this long after it was queued is dropped
+)
+
+// Backoff returns how long to wait after the failed attempt number attempts
+// (1 for the first): 30 s, 1 min, 2 min, … up to 1 h.
+func Backoff(attempts int) time.Duration {
+	d := FirstRetry
+	for i := 1; i < attempts && d < MaxRetry; i++ {
+		d *= 2
+	}
+	return min(d, MaxRetry)
+}
+
+// Worker sends queued mail in the background. Any number of workers, in one
+// process or on many instances, may serve one outbox: each message is claimed
+// by one of them at a time (store.ClaimMail).
+//
+// Set the fields, then Start; Close stops it. Zero durations take the
+// defaults above.
+type Worker struct {
+	Queue  Queue
+	Sender Sender
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
+	// Wake receives when this process queued a message (Outbox.Wake), so that
+	// it is sent at once rather than at the next poll. Nil: poll only.
+	Wake        <-chan struct{}
+	Poll        time.Duration
+	Lease       time.Duration
+	SendTimeout time.Duration
+	GiveUp      time.Duration
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start starts the worker's loop in the background.
+func (w *Worker) Start() {
+	if w.Logger == nil {
+		w.Logger = slog.New(slog.DiscardHandler)
+	}
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	w.Poll = or(w.Poll, DefaultPoll)
+	w.Lease = or(w.Lease, DefaultLease)
+	w.SendTimeout = or(w.SendTimeout, DefaultSendTimeout)
+	w.GiveUp = or(w.GiveUp, DefaultGiveUp)
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel, w.done = cancel, make(chan struct{})
+	go w.run(ctx)
+}
+
+// Close stops the worker and waits for it: a send in flight is interrupted
+// and its message released, to be sent again by whichever worker runs next.
+func (w *Worker) Close() error {
+	if w.cancel == nil {
+		return nil
+	}
+	w.cancel()
+	<-w.done
+	return nil
+}
+
+func or(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func (w *Worker) run(ctx context.Context) {
+	defer close(w.done)
+	t := time.NewTicker(w.Poll)
+	defer t.Stop()
+	for {
+		w.drain(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.Wake:
+		}
+	}
+}
+
+// drain sends every message that is due, one claim at a time.
+func (w *Worker) drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		now := w.Now()
+		m, ok, err := w.Queue.ClaimMail(ctx, now, now.Add(w.Lease))
+		if err != nil {
+			if ctx.Err() == nil {
+				w.Logger.Warn("outbox: cannot claim mail", "err", err)
+			}
+			return
+		}
+		if !ok {
+			return
+		}
+		w.deliver(ctx, m)
+	}
+}
+
+// deliver makes one attempt to send m, then deletes it (sent, or failing for
+// longer than GiveUp) or reschedules it. Logs name the recipient's domain
+// only, never the address or the body.
+func (w *Worker) deliver(ctx context.Context, m store.Mail) {
+	sctx, cancel := context.WithTimeout(ctx, w.SendTimeout)
+	err := w.Sender.Send(sctx, Message{To: m.To, Subject: m.Subject, Body: m.Body, Date: m.CreatedAt})
+	cancel()
+	// The bookkeeping outlives a stop, so that the claim is not left to expire.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	log := w.Logger.With("outbox_id", m.ID, "to_domain", domain(m.To), "attempt", m.Attempts)
+	if err == nil {
+		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
+			log.Error("outbox: sent mail not removed; it will be sent again", "err", err)
+			return
+		}
+		log.Info("notification sent")
+		return
+	}
+	reason := redact(err.Error(), m.To)
+	now := w.Now()
+	due := now.Add(Backoff(m.Attempts))
+	switch {
+	case ctx.Err() != nil:
+		due = now // interrupted by Close: due again at once
+	case now.Sub(m.CreatedAt) >= w.GiveUp:
+		log.Error("notification given up", "queued_at", m.CreatedAt, "err", reason)
+		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
+			log.Error("outbox: failed mail not removed", "err", err)
+		}
+		return
+	default:
+		log.Warn("notification not sent; will retry", "retry_at", due, "err", reason)
+	}
+	ok, err := w.Queue.RetryMail(bctx, m.ID, m.Attempts, due, reason)
+	if err != nil {
+		log.Error("outbox: cannot reschedule mail; it is retried when its claim ends", "err", err)
+	} else if !ok {
+		log.Warn("outbox: claim ran out before the attempt ended; another worker has the mail")
+	}
+}
+
+// redact replaces the recipient's address in a mail server's answer by its
+// domain, so that logs and the outbox's last_error carry no address.
+func redact(s, address string) string {
+	return regexp.MustCompile(`(?i)`+regexp.QuoteMeta(address)).ReplaceAllLiteralString(s, "…@"+domain(address))
+}

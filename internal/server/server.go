@@ -1,0 +1,217 @@
+// Package server assembles a running Twofold server from its configuration:
+// store, keys, service and HTTP handlers on a listener. `twofold serve` and the
+// end-to-end tests start servers through it, so both run the same code.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/httpapi"
+	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/notify"
+	"github.com/twofold/twofold/internal/store"
+	"github.com/twofold/twofold/internal/web"
+)
+
+// Server is a running Twofold server.
+type Server struct {
+	Config config.Config
+	Logger *slog.Logger
+	Now    func() time.Time // nil: the real clock
+	Rand   io.Reader        // nil: crypto/rand
+
+	Store   *store.Store
+	Service *core.Service
+	// SetupURL is the one-time link to create the first operator account,
+	// set by Open when the database has no account yet (SPEC §4).
+	SetupURL string
+
+	ln     net.Listener
+	http   *http.Server
+	done   chan error
+	worker *notify.Worker
+}
+
+// Deps are the parts of a server that do not listen: store, keyring, service,
+// and the outbox the service queues notifications in.
+type Deps struct {
+	Store   *store.Store
+	Keys    *keyring.Keyring
+	Service *core.Service
+	Outbox  *notify.Outbox
+	Hasher  *credhash.Hasher // keyed hashes, also of the pages' CSRF tokens
+}
+
+// OpenDeps opens the database (applying migrations), the key file (creating
+// it when missing) and the service.
+func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func() time.Time, rnd io.Reader) (Deps, error) {
+	st, err := store.Open(ctx, c.DB)
+	if err != nil {
+		return Deps{}, err
+	}
+	kf, created, err := keyring.LoadOrCreateFile(c.KeyFile)
+	if err != nil {
+		st.Close()
+		return Deps{}, err
+	}
+	if created {
+		log.Info("created master key file", "path", c.KeyFile)
+	}
+	keys, err := keyring.Open(ctx, kf, st)
+	if err != nil {
+		st.Close()
+		return Deps{}, err
+	}
+	hasher, err := credhash.NewHasher(kf.HashKey)
+	if err != nil {
+		st.Close()
+		return Deps{}, err
+	}
+	cfg := core.DefaultConfig()
+	cfg.Issuer = c.Issuer
+	cfg.SessionTTL = c.SessionTTL
+	cfg.PasswordParams = credhash.Params{Memory: uint32(c.Argon2Memory), Iterations: uint32(c.Argon2Time), Parallelism: uint8(c.Argon2Threads)}
+	cfg.LoginBurst, cfg.LoginRate = c.LoginBurst, c.LoginRate
+	// Notifications go to the database's outbox; a serving instance's worker
+	// sends them, also those queued by CLI commands.
+	outbox := notify.NewOutbox(st, now)
+	svc, err := core.New(core.Options{Store: st, Keys: keys, Hasher: hasher, Config: cfg, Logger: log, Now: now, Rand: rnd, Notifier: outbox})
+	if err != nil {
+		st.Close()
+		return Deps{}, err
+	}
+	return Deps{Store: st, Keys: keys, Service: svc, Outbox: outbox, Hasher: hasher}, nil
+}
+
+// sender returns the SMTP sender c configures, or without --smtp-addr the
+// log sender for development.
+func sender(c config.Config, log *slog.Logger) notify.Sender {
+	if c.SMTPAddr == "" {
+		log.Info("no --smtp-addr: notifications are logged, not sent")
+		return notify.Log{Logger: log}
+	}
+	return &notify.SMTP{Addr: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUsername, Password: string(c.SMTPPassword),
+		StartTLS: c.SMTPStartTLS, TLS: c.SMTPTLS, Helo: c.SMTPHelo}
+}
+
+// Open starts the server: it opens its dependencies, listens on
+// Config.Listen and serves in the background until Close.
+func (s *Server) Open(ctx context.Context) error {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := s.Config.Validate(); err != nil {
+		return err
+	}
+	d, err := OpenDeps(ctx, s.Config, s.Logger, s.Now, s.Rand)
+	if err != nil {
+		return err
+	}
+	s.Store, s.Service = d.Store, d.Service
+	pages, err := web.New(web.Options{Service: s.Service, Hasher: d.Hasher, Logger: s.Logger, SecureCookies: strings.HasPrefix(s.Config.BaseURL, "https://")})
+	if err != nil {
+		s.Store.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", s.Config.Listen)
+	if err != nil {
+		s.Store.Close()
+		return fmt.Errorf("listen: %w", err)
+	}
+	s.ln = ln
+	if err := s.openSetup(ctx); err != nil {
+		ln.Close()
+		s.Store.Close()
+		return err
+	}
+	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake()}
+	s.worker.Start()
+	mux := http.NewServeMux()
+	httpapi.New(s.Service, s.Store, s.Logger).Register(mux)
+	pages.Register(mux)
+	metrics := httpapi.NewMetrics()
+	s.Service.SetObserver(metrics.ObserveEvent)
+	mux.Handle("GET /metrics", metrics.Handler())
+	var trusted []netip.Prefix
+	for _, p := range s.Config.TrustedProxies {
+		trusted = append(trusted, netip.MustParsePrefix(p)) // checked by Validate
+	}
+	s.http = &http.Server{
+		Handler:           httpapi.ClientAddr(trusted, httpapi.Observe(s.Logger, metrics, mux)),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.http.Serve(ln) }()
+	return nil
+}
+
+// openSetup makes the first-run setup link when no account exists yet. The
+// link holds a secret, so it is set in SetupURL for the caller to print, and
+// never logged.
+func (s *Server) openSetup(ctx context.Context) error {
+	token, err := s.Service.NewSetupToken(ctx)
+	if err != nil || token == "" {
+		return err
+	}
+	s.SetupURL = s.URL() + "/setup/" + token
+	s.Logger.Info("first run: no account exists yet; open the setup link printed on standard output to create the operator account")
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL returns the server's base URL.
+func (s *Server) URL() string {
+	if s.Config.BaseURL != "" {
+		return s.Config.BaseURL
+	}
+	return "http://" + s.Addr()
+}
+
+// Done returns a channel that receives the serve loop's error, if it stops by itself.
+func (s *Server) Done() <-chan error { return s.done }
+
+// Close shuts down gracefully: it stops accepting, waits for requests in
+// flight up to the shutdown timeout, stops the outbox worker, and closes the
+// database.
+func (s *Server) Close() error {
+	var errs []error
+	if s.http != nil {
+		timeout := s.Config.ShutdownTimeout
+		if timeout <= 0 {
+			timeout = 15 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if err := <-s.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if s.worker != nil {
+		errs = append(errs, s.worker.Close())
+	}
+	if s.Store != nil {
+		errs = append(errs, s.Store.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/twofold/twofold"
+)
+
+const accountColumns = `id, username, email, password_hash, two_factor_required, operator, created_at`
+
+func scanAccount(row interface{ Scan(...any) error }) (twofold.Account, error) {
+	var a twofold.Account
+	var created int64
+	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.PasswordHash, &a.TwoFactorRequired, &a.Operator, &created)
+	a.CreatedAt = fromMicros(created)
+	return a, err
+}
+
+// CreateAccount inserts a; a taken username is a conflict.
+func (s *Store) CreateAccount(ctx context.Context, a twofold.Account) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt))
+	if isUniqueViolation(err) {
+		return twofold.Errorf(twofold.CodeConflict, "username %q is taken", a.Username)
+	}
+	if err != nil {
+		return fmt.Errorf("insert account: %w", err)
+	}
+	return nil
+}
+
+// AccountByUsername returns the account named username.
+func (s *Store) AccountByUsername(ctx context.Context, username string) (twofold.Account, error) {
+	a, err := scanAccount(s.conn(ctx).QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE username = $1`, username))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, notFound("account")
+	}
+	if err != nil {
+		return a, fmt.Errorf("select account: %w", err)
+	}
+	return a, nil
+}
+
+// AccountByID returns the account with id.
+func (s *Store) AccountByID(ctx context.Context, id string) (twofold.Account, error) {
+	a, err := scanAccount(s.conn(ctx).QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, notFound("account")
+	}
+	if err != nil {
+		return a, fmt.Errorf("select account: %w", err)
+	}
+	return a, nil
+}
+
+// Accounts returns up to limit accounts whose username contains query,
+// ignoring case, by username. LIKE wildcards in query stand for themselves.
+func (s *Store) Accounts(ctx context.Context, query string, limit int) ([]twofold.Account, error) {
+	// SQLite's LIKE ignores ASCII case and PostgreSQL's does not: LOWER on both
+	// sides makes them agree. SQLite has no default LIKE escape: name one.
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts
+		WHERE LOWER(username) LIKE LOWER(CAST($1 AS TEXT)) ESCAPE '\' ORDER BY username LIMIT $2`,
+		"%"+escapeLike(query)+"%", limit)
+	if err != nil {
+		return nil, fmt.Errorf("select accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// CountAccounts returns the number of accounts.
+func (s *Store) CountAccounts(ctx context.Context) (int, error) {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n)
+	return n, err
+}
+
+// HasAccounts reports whether any account exists, without counting them.
+func (s *Store) HasAccounts(ctx context.Context) (bool, error) {
+	var one int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT 1 FROM accounts LIMIT 1`).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("select accounts: %w", err)
+	}
+	return true, nil
+}
+
+// SetTwoFactorRequired sets whether login asks for the second step.
+func (s *Store) SetTwoFactorRequired(ctx context.Context, accountID string, required bool) error {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET two_factor_required = $1 WHERE id = $2`, required, accountID)
+	if err != nil {
+		return fmt.Errorf("update account: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("account")
+	}
+	return nil
+}
+
+// SetPasswordHash replaces the account's password hash.
+func (s *Store) SetPasswordHash(ctx context.Context, accountID, hash string) error {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET password_hash = $1 WHERE id = $2`, hash, accountID)
+	if err != nil {
+		return fmt.Errorf("update account: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("account")
+	}
+	return nil
+}
+
+// likeEscaper escapes LIKE's wildcards and its escape character (\).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// escapeLike makes s match itself in a LIKE pattern with ESCAPE '\'.
+func escapeLike(s string) string { return likeEscaper.Replace(s) }

@@ -1,0 +1,41 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twofold/twofold"
+)
+
+// AddEvent appends an audit event.
+func (s *Store) AddEvent(ctx context.Context, e twofold.AuditEvent) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO audit_events (account_id, type, at, source, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+		e.AccountID, e.Type, micros(e.At), e.Source, e.UserAgent, e.Detail)
+	if err != nil {
+		return fmt.Errorf("insert audit event: %w", err)
+	}
+	return nil
+}
+
+// Events returns up to limit events, newest first, with ids below before (0:
+// from the newest), of accountID ("" for every account).
+func (s *Store) Events(ctx context.Context, accountID string, before int64, limit int) ([]twofold.AuditEvent, error) {
+	// The casts keep PostgreSQL from typing $2 as a 32-bit integer from "= 0".
+	q := `SELECT id, account_id, type, at, source, user_agent, detail FROM audit_events WHERE ($1 = '' OR account_id = $1) AND (CAST($2 AS BIGINT) = 0 OR id < CAST($2 AS BIGINT)) ORDER BY id DESC LIMIT $3`
+	rows, err := s.conn(ctx).QueryContext(ctx, q, accountID, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("select audit events: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.AuditEvent
+	for rows.Next() {
+		var e twofold.AuditEvent
+		var at int64
+		if err := rows.Scan(&e.ID, &e.AccountID, &e.Type, &at, &e.Source, &e.UserAgent, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At = fromMicros(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

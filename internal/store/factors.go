@@ -1,0 +1,224 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+const factorColumns = `id, account_id, type, label, status, secret_key_id, secret, algorithm, digits, period_seconds, last_step, drift, created_at, confirmed_at, last_used_at`
+
+func scanFactor(row interface{ Scan(...any) error }) (twofold.Factor, error) {
+	var f twofold.Factor
+	var period, created int64
+	var confirmed, used sql.NullInt64
+	err := row.Scan(&f.ID, &f.AccountID, &f.Type, &f.Label, &f.Status, &f.SecretKeyID, &f.SealedSecret, &f.Algorithm,
+		&f.Digits, &period, &f.LastStep, &f.Drift, &created, &confirmed, &used)
+	f.Period = time.Duration(period) * time.Second
+	f.CreatedAt = fromMicros(created)
+	f.ConfirmedAt = fromNullMicros(confirmed)
+	f.LastUsedAt = fromNullMicros(used)
+	return f, err
+}
+
+// CreateFactor inserts a pending factor with its sealed secret.
+func (s *Store) CreateFactor(ctx context.Context, f twofold.Factor) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO factors (`+factorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		f.ID, f.AccountID, f.Type, f.Label, f.Status, f.SecretKeyID, f.SealedSecret, f.Algorithm, f.Digits,
+		int64(f.Period/time.Second), f.LastStep, f.Drift, micros(f.CreatedAt), nullMicros(f.ConfirmedAt), nullMicros(f.LastUsedAt))
+	if err != nil {
+		return fmt.Errorf("insert factor: %w", err)
+	}
+	return nil
+}
+
+// Factors returns the account's factors, oldest first.
+func (s *Store) Factors(ctx context.Context, accountID string) ([]twofold.Factor, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+factorColumns+` FROM factors WHERE account_id = $1 ORDER BY created_at, id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("select factors: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.Factor
+	for rows.Next() {
+		f, err := scanFactor(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Factor returns the account's factor id.
+func (s *Store) Factor(ctx context.Context, accountID, id string) (twofold.Factor, error) {
+	f, err := scanFactor(s.conn(ctx).QueryRowContext(ctx, `SELECT `+factorColumns+` FROM factors WHERE id = $1 AND account_id = $2`, id, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, notFound("factor")
+	}
+	if err != nil {
+		return f, fmt.Errorf("select factor: %w", err)
+	}
+	return f, nil
+}
+
+// AcceptStep records that step (a TOTP step or HOTP counter) was accepted for
+// an active factor, with the drift learnt from it. It reports false when the
+// factor already accepted this step or a later one: the compare-and-set that
+// makes a code one-time across every instance (SPEC §1 story 8).
+func (s *Store) AcceptStep(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3
+		WHERE id = $4 AND status = 'active' AND last_step < $1`, step, drift, micros(now), factorID)
+	if err != nil {
+		return false, fmt.Errorf("accept step: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ActivateFactor turns a pending factor active with its first accepted step. It
+// reports first=true when no other factor of the account was active, in which
+// case the recovery codes and paper key of a are stored and two-factor turns on.
+// It reports ok=false, writing nothing, when the factor is not pending.
+func (s *Store) ActivateFactor(ctx context.Context, a twofold.Activation) (ok, first bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := lockAccount(ctx, tx, a.AccountID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE factors SET status = 'active', last_step = $1, drift = $2, confirmed_at = $3, last_used_at = $3
+			WHERE id = $4 AND account_id = $5 AND status = 'pending'`, a.Step, a.Drift, micros(a.Now), a.FactorID, a.AccountID)
+		if err != nil {
+			return fmt.Errorf("activate factor: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		ok = true
+		var others int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM factors WHERE account_id = $1 AND status = 'active' AND id <> $2`,
+			a.AccountID, a.FactorID).Scan(&others); err != nil {
+			return fmt.Errorf("count factors: %w", err)
+		}
+		if others > 0 {
+			return nil
+		}
+		first = true
+		if err := replaceRecoveryCodes(ctx, tx, a.AccountID, a.RecoveryHashes, a.Now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO paper_keys (account_id, key_hash, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (account_id) DO UPDATE SET key_hash = excluded.key_hash, created_at = excluded.created_at`,
+			a.AccountID, a.PaperKeyHash, micros(a.Now)); err != nil {
+			return fmt.Errorf("store paper key: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET two_factor_required = TRUE WHERE id = $1`, a.AccountID); err != nil {
+			return fmt.Errorf("require two-factor: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, false, err
+	}
+	return ok, first, nil
+}
+
+// lockAccount holds the account's row until tx ends, so that transactions
+// which count an account's active factors and act on the count (ActivateFactor,
+// DeleteFactor) run one after the other: under PostgreSQL's READ COMMITTED two
+// of them would otherwise both see the other's factor as not yet changed. The
+// statements after it see what the previous holder committed. (SQLite write
+// transactions are IMMEDIATE, so already serial.)
+func lockAccount(ctx context.Context, tx *sql.Tx, accountID string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET two_factor_required = two_factor_required WHERE id = $1`, accountID); err != nil {
+		return fmt.Errorf("lock account: %w", err)
+	}
+	return nil
+}
+
+// SetFactorSync sets an active factor's last step and drift after a
+// resynchronisation, again only forward.
+func (s *Store) SetFactorSync(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error) {
+	return s.AcceptStep(ctx, factorID, step, drift, now)
+}
+
+// RenameFactor changes a factor's label.
+func (s *Store) RenameFactor(ctx context.Context, accountID, id, label string) error {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE factors SET label = $1 WHERE id = $2 AND account_id = $3`, label, id, accountID)
+	if err != nil {
+		return fmt.Errorf("rename factor: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("factor")
+	}
+	return nil
+}
+
+// DeleteFactor removes a factor. When it was the account's last active factor,
+// the recovery codes and paper key go with it and two-factor is no longer
+// required, so that the next enrolment starts afresh; it reports lastGone then.
+func (s *Store) DeleteFactor(ctx context.Context, accountID, id string) (lastGone bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := lockAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE id = $1 AND account_id = $2`, id, accountID)
+		if err != nil {
+			return fmt.Errorf("delete factor: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("factor")
+		}
+		var active int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM factors WHERE account_id = $1 AND status = 'active'`, accountID).Scan(&active); err != nil {
+			return err
+		}
+		if active > 0 {
+			return nil
+		}
+		lastGone = true
+		for _, q := range []string{
+			`DELETE FROM recovery_codes WHERE account_id = $1`,
+			`DELETE FROM paper_keys WHERE account_id = $1`,
+			`UPDATE accounts SET two_factor_required = FALSE WHERE id = $1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, accountID); err != nil {
+				return fmt.Errorf("reset two-factor: %w", err)
+			}
+		}
+		return nil
+	})
+	return lastGone, err
+}
+
+// SealedSecrets returns every factor's id, key id and sealed secret, for key rotation.
+func (s *Store) SealedSecrets(ctx context.Context) ([]twofold.Factor, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id, secret_key_id, secret FROM factors ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("select secrets: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.Factor
+	for rows.Next() {
+		var f twofold.Factor
+		if err := rows.Scan(&f.ID, &f.SecretKeyID, &f.SealedSecret); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// ResealSecret replaces a factor's sealed secret if it is still sealed under oldKeyID.
+func (s *Store) ResealSecret(ctx context.Context, id, oldKeyID, newKeyID string, sealed []byte) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE factors SET secret_key_id = $1, secret = $2 WHERE id = $3 AND secret_key_id = $4`,
+		newKeyID, sealed, id, oldKeyID)
+	if err != nil {
+		return false, fmt.Errorf("reseal: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

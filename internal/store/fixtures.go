@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// Fixtures: bulk writes for the load tool (`twofold bench`) and for tests that
+// need many rows. They write rows as given, bypassing the service's rules (no
+// validation, no audit events), so they must never serve a request.
+
+// fixtureRows is the most rows one multi-row INSERT carries: 500 factor rows
+// of 15 columns are 7,500 parameters, well under SQLite's 32,766 and
+// PostgreSQL's 65,535.
+const fixtureRows = 500
+
+// InsertFixtures inserts accounts and their factors in one transaction, with
+// multi-row INSERTs, skipping every row whose id (or username) already exists,
+// so that an interrupted provisioning can simply be run again.
+func (s *Store) InsertFixtures(ctx context.Context, accounts []twofold.Account, factors []twofold.Factor) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for i := 0; i < len(accounts); i += fixtureRows {
+			batch := accounts[i:min(i+fixtureRows, len(accounts))]
+			args := make([]any, 0, len(batch)*7)
+			for _, a := range batch {
+				args = append(args, a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt))
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, username, email, password_hash, two_factor_required, operator, created_at) VALUES `+s.placeholders(len(batch), 7)+
+				` ON CONFLICT DO NOTHING`, args...); err != nil {
+				return fmt.Errorf("insert accounts: %w", err)
+			}
+		}
+		for i := 0; i < len(factors); i += fixtureRows {
+			batch := factors[i:min(i+fixtureRows, len(factors))]
+			args := make([]any, 0, len(batch)*15)
+			for _, f := range batch {
+				args = append(args, f.ID, f.AccountID, f.Type, f.Label, f.Status, f.SecretKeyID, f.SealedSecret, f.Algorithm, f.Digits,
+					int64(f.Period/time.Second), f.LastStep, f.Drift, micros(f.CreatedAt), nullMicros(f.ConfirmedAt), nullMicros(f.LastUsedAt))
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO factors (id, account_id, type, label, status, secret_key_id, secret, algorithm, digits, period_seconds, last_step, drift, created_at, confirmed_at, last_used_at) VALUES `+s.placeholders(len(batch), 15)+
+				` ON CONFLICT DO NOTHING`, args...); err != nil {
+				return fmt.Errorf("insert factors: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// InsertLogins stores login transactions waiting for their second step, in
+// one transaction with multi-row INSERTs.
+func (s *Store) InsertLogins(ctx context.Context, logins []twofold.Login) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for i := 0; i < len(logins); i += fixtureRows {
+			batch := logins[i:min(i+fixtureRows, len(logins))]
+			args := make([]any, 0, len(batch)*4)
+			for _, l := range batch {
+				args = append(args, l.ID, l.AccountID, micros(l.CreatedAt), micros(l.ExpiresAt))
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO logins (id, account_id, created_at, expires_at) VALUES `+s.placeholders(len(batch), 4), args...); err != nil {
+				return fmt.Errorf("insert logins: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// CountAccountIDs returns how many of ids name an existing account (one
+// primary-key lookup each).
+func (s *Store) CountAccountIDs(ctx context.Context, ids []string) (int, error) {
+	total := 0
+	for i := 0; i < len(ids); i += fixtureRows {
+		batch := ids[i:min(i+fixtureRows, len(ids))]
+		args := make([]any, len(batch))
+		for j, id := range batch {
+			args[j] = id
+		}
+		var n int
+		if err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id IN `+s.placeholders(1, len(batch)), args...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("count accounts: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// CountAccountsWithIDPrefix returns how many accounts have an id that starts
+// with prefix (a scan of the table).
+func (s *Store) CountAccountsWithIDPrefix(ctx context.Context, prefix string) (int, error) {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id LIKE $1 ESCAPE '\'`, escapeLike(prefix)+"%").Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count accounts: %w", err)
+	}
+	return n, nil
+}
+
+// FactorsUsedSince returns the last accepted step of every factor whose last
+// step is at least step, by factor id (a scan of the table).
+func (s *Store) FactorsUsedSince(ctx context.Context, step int64) (map[string]int64, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id, last_step FROM factors WHERE last_step >= $1`, step)
+	if err != nil {
+		return nil, fmt.Errorf("select factors: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var last int64
+		if err := rows.Scan(&id, &last); err != nil {
+			return nil, err
+		}
+		out[id] = last
+	}
+	return out, rows.Err()
+}
+
+// placeholders returns rows parenthesised groups of cols placeholders:
+// "($1, $2), ($3, $4)" on PostgreSQL, "(?, ?), (?, ?)" on SQLite, where
+// numbered parameters cost a search of every earlier one each (quadratic in
+// a statement of thousands).
+func (s *Store) placeholders(rows, cols int) string {
+	var b strings.Builder
+	b.Grow(rows * cols * 6)
+	n := 1
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := 0; c < cols; c++ {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			if s.dialect == SQLite {
+				b.WriteByte('?')
+			} else {
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(n))
+			}
+			n++
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twofold/twofold/internal/keyring"
+)
+
+// Store holds the keyring's data keys and sealed values.
+var _ keyring.RotateStore = (*Store)(nil)
+
+// DataKeys returns every wrapped data key.
+func (s *Store) DataKeys(ctx context.Context) ([]keyring.WrappedKey, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id, master_id, wrapped, created_at FROM data_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("select data keys: %w", err)
+	}
+	defer rows.Close()
+	var out []keyring.WrappedKey
+	for rows.Next() {
+		var k keyring.WrappedKey
+		var created int64
+		if err := rows.Scan(&k.ID, &k.MasterID, &k.Wrapped, &created); err != nil {
+			return nil, err
+		}
+		k.Created = fromMicros(created)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// AddDataKey stores a wrapped data key.
+func (s *Store) AddDataKey(ctx context.Context, k keyring.WrappedKey) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO data_keys (id, master_id, wrapped, created_at) VALUES ($1, $2, $3, $4)`,
+		k.ID, k.MasterID, k.Wrapped, micros(k.Created))
+	if err != nil {
+		return fmt.Errorf("insert data key: %w", err)
+	}
+	return nil
+}
+
+// The sealed values the keyring rotates live in these columns, each bound to
+// its row by keyring.AAD(table, column, id) and with its data key id beside
+// it. A new sealed column (phone numbers, say) is added to SealedValues,
+// Reseal and DeleteDataKey's guard.
+const (
+	factorsTable  = "factors"
+	factorsSecret = "secret"
+)
+
+// SealedValues returns every value sealed by the keyring, with where it lives,
+// for key rotation.
+func (s *Store) SealedValues(ctx context.Context) ([]keyring.Sealed, error) {
+	fs, err := s.SealedSecrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]keyring.Sealed, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, keyring.Sealed{Table: factorsTable, Column: factorsSecret, Row: f.ID, KeyID: f.SecretKeyID, Ciphertext: f.SealedSecret})
+	}
+	return out, nil
+}
+
+// Reseal stores v sealed afresh under data key keyID if it is still sealed
+// under v.KeyID (a compare-and-set), reporting whether it did.
+func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciphertext []byte) (bool, error) {
+	if v.Table == factorsTable && v.Column == factorsSecret {
+		return s.ResealSecret(ctx, v.Row, v.KeyID, keyID, ciphertext)
+	}
+	return false, fmt.Errorf("reseal: %s.%s holds no sealed values", v.Table, v.Column)
+}
+
+// DeleteDataKey deletes data key id unless a stored value is still sealed
+// under it (one conditional statement), reporting whether it did.
+func (s *Store) DeleteDataKey(ctx context.Context, id string) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM data_keys WHERE id = $1
+		AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)`, id)
+	if err != nil {
+		return false, fmt.Errorf("delete data key: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Purge makes a SQLite database forget deleted and overwritten content, such
+// as the data keys and ciphertexts a key rotation replaced: VACUUM rewrites
+// the file with live rows only, and a checkpoint empties the write-ahead log.
+// It reports whether the log could be emptied (a reader holding an old
+// snapshot prevents it; run it again later). On PostgreSQL it does nothing:
+// dead rows there are reclaimed by the server's own VACUUM.
+func (s *Store) Purge(ctx context.Context) (bool, error) {
+	if s.dialect != SQLite {
+		return true, nil
+	}
+	if _, err := s.conn(ctx).ExecContext(ctx, `VACUUM`); err != nil {
+		return false, fmt.Errorf("vacuum: %w", err)
+	}
+	var busy, logFrames, checkpointed int
+	if err := s.conn(ctx).QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
+		return false, fmt.Errorf("checkpoint: %w", err)
+	}
+	return busy == 0, nil
+}

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Mail is a notification email waiting in the outbox.
+type Mail struct {
+	ID        int64
+	To        string // a bare address, alice@example.com
+	Subject   string
+	Body      string
+	CreatedAt time.Time
+	// DueAt is when the mail may next be claimed: its next attempt, or the
+	// end of the current claim.
+	DueAt time.Time
+	// Attempts counts the claims of this mail, the current one included. A
+	// worker passes it back to RetryMail, so that a worker whose lease ran
+	// out cannot reschedule a mail another worker now holds.
+	Attempts  int
+	LastError string
+}
+
+// EnqueueMail adds m to the outbox, due at once (at m.CreatedAt), and returns its id.
+func (s *Store) EnqueueMail(ctx context.Context, m Mail) (int64, error) {
+	var id int64
+	err := s.conn(ctx).QueryRowContext(ctx, `INSERT INTO outbox (recipient, subject, body, created_at, due_at) VALUES ($1, $2, $3, $4, $4) RETURNING id`,
+		m.To, m.Subject, m.Body, micros(m.CreatedAt)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("insert outbox mail: %w", err)
+	}
+	return id, nil
+}
+
+// claimCandidates is how many due mails ClaimMail reads at a time, and
+// claimRounds how often it reads again when other workers won them all.
+const (
+	claimCandidates = 16
+	claimRounds     = 4
+)
+
+// ClaimMail claims the oldest mail due at now for the caller until until, and
+// reports false when none is due. Each claim is one conditional UPDATE checked
+// by its result, so that of several workers on any number of instances exactly
+// one wins a mail; the others move on to the next candidate.
+func (s *Store) ClaimMail(ctx context.Context, now, until time.Time) (Mail, bool, error) {
+	for range claimRounds {
+		ids, err := s.dueMail(ctx, now)
+		if err != nil || len(ids) == 0 {
+			return Mail{}, false, err
+		}
+		for _, id := range ids {
+			m := Mail{ID: id}
+			var created int64
+			err := s.conn(ctx).QueryRowContext(ctx, `UPDATE outbox SET due_at = $1, attempts = attempts + 1 WHERE id = $2 AND due_at <= $3
+				RETURNING recipient, subject, body, created_at, attempts, last_error`, micros(until), id, micros(now)).
+				Scan(&m.To, &m.Subject, &m.Body, &created, &m.Attempts, &m.LastError)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // another worker won it, or it was sent meanwhile
+			}
+			if err != nil {
+				return Mail{}, false, fmt.Errorf("claim mail: %w", err)
+			}
+			m.CreatedAt, m.DueAt = fromMicros(created), fromMicros(micros(until))
+			return m, true, nil
+		}
+	}
+	return Mail{}, false, nil
+}
+
+// dueMail returns the ids of the oldest mails due at now.
+func (s *Store) dueMail(ctx context.Context, now time.Time) ([]int64, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id FROM outbox WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2`, micros(now), claimCandidates)
+	if err != nil {
+		return nil, fmt.Errorf("select due mail: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select due mail: %w", err)
+	}
+	return ids, nil
+}
+
+// DeleteMail removes a mail from the outbox: it was sent, or given up.
+func (s *Store) DeleteMail(ctx context.Context, id int64) error {
+	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM outbox WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("delete mail: %w", err)
+	}
+	return nil
+}
+
+// RetryMail releases a claimed mail after a failed attempt, due again at due,
+// with lastError recorded. It reports false when the claim numbered attempts
+// is no longer the latest (the lease ran out and another worker claimed the
+// mail) or the mail is gone.
+func (s *Store) RetryMail(ctx context.Context, id int64, attempts int, due time.Time, lastError string) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE outbox SET due_at = $1, last_error = $2 WHERE id = $3 AND attempts = $4`,
+		micros(due), lastError, id, attempts)
+	if err != nil {
+		return false, fmt.Errorf("reschedule mail: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Outbox returns every mail in the outbox, oldest first: for operators and tests.
+func (s *Store) Outbox(ctx context.Context) ([]Mail, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id, recipient, subject, body, created_at, due_at, attempts, last_error FROM outbox ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("select outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []Mail
+	for rows.Next() {
+		var m Mail
+		var created, due int64
+		if err := rows.Scan(&m.ID, &m.To, &m.Subject, &m.Body, &created, &due, &m.Attempts, &m.LastError); err != nil {
+			return nil, err
+		}
+		m.CreatedAt, m.DueAt = fromMicros(created), fromMicros(due)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+func replaceRecoveryCodes(ctx context.Context, tx *sql.Tx, accountID string, hashes [][]byte, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE account_id = $1`, accountID); err != nil {
+		return fmt.Errorf("delete recovery codes: %w", err)
+	}
+	for _, h := range hashes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES ($1, $2, $3)`,
+			accountID, h, micros(now)); err != nil {
+			return fmt.Errorf("insert recovery code: %w", err)
+		}
+	}
+	return nil
+}
+
+// ReplaceRecoveryCodes voids the account's recovery codes and stores hashes as the new set.
+func (s *Store) ReplaceRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return replaceRecoveryCodes(ctx, tx, accountID, hashes, now) })
+}
+
+// UseRecoveryCode marks the unused code with hash as used; false when there is none.
+func (s *Store) UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE recovery_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL`,
+		micros(now), accountID, hash)
+	if err != nil {
+		return false, fmt.Errorf("use recovery code: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RecoveryCodesRemaining counts the account's unused recovery codes.
+func (s *Store) RecoveryCodesRemaining(ctx context.Context, accountID string) (int, error) {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL`, accountID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count recovery codes: %w", err)
+	}
+	return n, nil
+}
+
+// PaperKeyHash returns the account's paper key hash, or nil when it has none.
+func (s *Store) PaperKeyHash(ctx context.Context, accountID string) ([]byte, error) {
+	var h []byte
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT key_hash FROM paper_keys WHERE account_id = $1`, accountID).Scan(&h)
+	if err == sql.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("select paper key: %w", err)
+	}
+	return h, nil
+}

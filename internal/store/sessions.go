@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// CreateLogin stores a login transaction waiting for its second step.
+func (s *Store) CreateLogin(ctx context.Context, l twofold.Login) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO logins (id, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		l.ID, l.AccountID, micros(l.CreatedAt), micros(l.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("insert login: %w", err)
+	}
+	return nil
+}
+
+// Login returns the login transaction id.
+func (s *Store) Login(ctx context.Context, id string) (twofold.Login, error) {
+	var l twofold.Login
+	var created, expires int64
+	var used sql.NullInt64
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT id, account_id, created_at, expires_at, used_at FROM logins WHERE id = $1`, id).
+		Scan(&l.ID, &l.AccountID, &created, &expires, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, notFound("login")
+	}
+	if err != nil {
+		return l, fmt.Errorf("select login: %w", err)
+	}
+	l.CreatedAt, l.ExpiresAt, l.Used = fromMicros(created), fromMicros(expires), used.Valid
+	return l, nil
+}
+
+// FinishLogin marks an unused, unexpired login used and creates sess, in one
+// transaction; it reports false, writing nothing, when the login was already
+// used or has expired.
+func (s *Store) FinishLogin(ctx context.Context, loginID string, now time.Time, sess twofold.Session) (bool, error) {
+	ok := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE logins SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $1`, micros(now), loginID)
+		if err != nil {
+			return fmt.Errorf("finish login: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		ok = true
+		return insertSession(ctx, tx, sess)
+	})
+	return ok, err
+}
+
+func insertSession(ctx context.Context, q interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, sess twofold.Session) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until) VALUES ($1, $2, $3, $4, $5, $6)`,
+		sess.TokenHash, sess.ID, sess.AccountID, micros(sess.CreatedAt), micros(sess.ExpiresAt), micros(sess.ElevatedUntil))
+	if err != nil {
+		return fmt.Errorf("insert session: %w", err)
+	}
+	return nil
+}
+
+// CreateSession stores a session.
+func (s *Store) CreateSession(ctx context.Context, sess twofold.Session) error {
+	return insertSession(ctx, s.conn(ctx), sess)
+}
+
+// SessionByTokenHash returns the unexpired session whose token hashes to h.
+func (s *Store) SessionByTokenHash(ctx context.Context, h []byte, now time.Time) (twofold.Session, error) {
+	var sess twofold.Session
+	var created, expires, elevated int64
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT id, account_id, created_at, expires_at, elevated_until FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
+		h, micros(now)).Scan(&sess.ID, &sess.AccountID, &created, &expires, &elevated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sess, notFound("session")
+	}
+	if err != nil {
+		return sess, fmt.Errorf("select session: %w", err)
+	}
+	sess.TokenHash = h
+	sess.CreatedAt, sess.ExpiresAt, sess.ElevatedUntil = fromMicros(created), fromMicros(expires), fromMicros(elevated)
+	return sess, nil
+}
+
+// ElevateSession extends the session's elevation to until.
+func (s *Store) ElevateSession(ctx context.Context, sessionID string, until time.Time) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `UPDATE sessions SET elevated_until = $1 WHERE id = $2 AND elevated_until < $1`, micros(until), sessionID)
+	if err != nil {
+		return fmt.Errorf("elevate session: %w", err)
+	}
+	return nil
+}
+
+// DeleteSession removes a session (logout).
+func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, sessionID)
+	if err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpired removes expired sessions and logins older than before.
+func (s *Store) DeleteExpired(ctx context.Context, before time.Time) error {
+	for _, q := range []string{`DELETE FROM sessions WHERE expires_at < $1`, `DELETE FROM logins WHERE expires_at < $1`} {
+		if _, err := s.conn(ctx).ExecContext(ctx, q, micros(before)); err != nil {
+			return fmt.Errorf("delete expired: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,439 @@
+// Package store is Twofold's only SQL: one Store over SQLite (modernc.org/sqlite,
+// WAL) or PostgreSQL (pgx), with embedded per-dialect migrations applied at open.
+//
+// The same statements serve both dialects ($n placeholders, RETURNING, ON
+// CONFLICT); times are stored as unix microseconds. One-time and counted things
+// are single conditional statements checked by rows affected, never
+// read-then-write (STYLE.md "Storage").
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"modernc.org/sqlite"               // registers "sqlite"
+
+	"github.com/twofold/twofold"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Dialect names a database engine.
+type Dialect string
+
+// Supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB // every write, and transactions; on SQLite one connection
+	rdb     *sql.DB // reads outside transactions; on PostgreSQL the same pool
+	dialect Dialect
+	path    string // the SQLite file
+}
+
+// Open connects to dsn ("sqlite:path", a bare path, or "postgres://…") and
+// applies pending migrations.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	s, err := connect(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	if s.path != "" {
+		// The file holds hashes, ciphertexts and the audit log: owner only.
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Chmod(s.path+suffix, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+				s.db.Close()
+				return nil, fmt.Errorf("restrict database file: %w", err)
+			}
+		}
+	}
+	return s, nil
+}
+
+func connect(dsn string) (*Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(32)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		return &Store{db: db, rdb: db, dialect: Postgres}, nil
+	default:
+		path, opts, _ := strings.Cut(strings.TrimPrefix(dsn, "sqlite:"), "?")
+		if path == "" {
+			return nil, errors.New("sqlite database path is empty")
+		}
+		// synchronous=FULL (the default) syncs the WAL at every commit, so an
+		// accepted code survives a power cut; NORMAL syncs only at checkpoints,
+		// which is faster but may forget the last commits on power loss
+		// (README "Durability").
+		sync := "FULL"
+		if opts != "" {
+			v, err := url.ParseQuery(opts)
+			if err != nil {
+				return nil, fmt.Errorf("sqlite options: %w", err)
+			}
+			for k := range v {
+				if k != "synchronous" {
+					return nil, fmt.Errorf("sqlite option %q is not supported (only synchronous)", k)
+				}
+			}
+			switch strings.ToUpper(v.Get("synchronous")) {
+			case "FULL", "":
+			case "NORMAL":
+				sync = "NORMAL"
+			default:
+				return nil, errors.New("sqlite synchronous must be FULL or NORMAL")
+			}
+		}
+		if err := ensureWAL(path); err != nil {
+			return nil, err
+		}
+		// SQLite has one writer at a time. Rather than let writers meet on
+		// the file lock (whose busy handler sleeps in steps of milliseconds),
+		// all writes go through one connection, queued in Go; reads use a
+		// pool of read-only connections, which WAL never blocks.
+		open := func(readOnly bool) (*sql.DB, error) {
+			q := url.Values{}
+			for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(" + sync + ")"} {
+				q.Add("_pragma", p)
+			}
+			if readOnly {
+				q.Add("_pragma", "query_only(1)")
+			} else {
+				q.Set("_txlock", "immediate")
+			}
+			return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		}
+		db, err := open(false)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxIdleTime(0)
+		rdb, err := open(true)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		rdb.SetMaxOpenConns(8)
+		rdb.SetMaxIdleConns(8)
+		return &Store{db: db, rdb: rdb, dialect: SQLite, path: path}, nil
+	}
+}
+
+// ensureWAL puts the SQLite file at path in WAL mode, creating it if need be,
+// before any pool opens it. Switching a new file to WAL upgrades a read lock
+// to a write lock, which SQLite refuses at once (its busy handler would
+// deadlock) when another process is switching the same file at the same
+// moment, as several instances starting together do; so the switch is retried
+// for a while. Once the file is in WAL mode, which persists, every later
+// connection's journal_mode pragma is a no-op that takes no lock.
+func ensureWAL(path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?"+url.Values{"_pragma": {"busy_timeout(10000)"}}.Encode())
+	if err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		var mode string
+		err := db.QueryRow(`PRAGMA journal_mode=WAL`).Scan(&mode)
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("open sqlite: the file stays in %s journal mode, not WAL", mode)
+		case !isBusy(err) || time.Now().After(deadline):
+			return fmt.Errorf("open sqlite: set WAL mode: %w", err)
+		}
+		time.Sleep(wait)
+	}
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == 5 // SQLITE_BUSY and its extended codes
+}
+
+// Dialect reports which engine the store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close closes the connection pools.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.rdb != s.db {
+		err = errors.Join(err, s.rdb.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+func (s *Store) migrate(ctx context.Context) error {
+	// Under the lock too: on PostgreSQL, concurrent CREATE TABLE IF NOT EXISTS
+	// of one table can fail with a unique violation in the catalog.
+	if err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`)
+		return err
+	}); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	dir := "migrations/" + string(s.dialect)
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for _, e := range entries {
+		v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		body, err := fs.ReadFile(migrations, dir+"/"+e.Name())
+		if err != nil {
+			return err
+		}
+		if err := s.apply(ctx, v, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", e.Name(), err)
+		}
+	}
+	return nil
+}
+
+// apply runs one migration in a transaction, unless another process already did.
+func (s *Store) apply(ctx context.Context, version int, body string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		// Comments go first, so that a semicolon inside one does not split a statement.
+		for _, stmt := range strings.Split(stripComments(body), ";") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, micros(time.Now()))
+		return err
+	})
+}
+
+// lockMigrations serialises concurrent starts of several instances until tx
+// ends. SQLite needs nothing: its write transactions are IMMEDIATE.
+func (s *Store) lockMigrations(ctx context.Context, tx *sql.Tx) error {
+	if s.dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7140001)`); err != nil {
+		return fmt.Errorf("lock migrations: %w", err)
+	}
+	return nil
+}
+
+func stripComments(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i]
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+type txKey struct{}
+
+type txValue struct {
+	owner *Store
+	tx    *sql.Tx
+}
+
+// conn returns the transaction ctx carries for this store, or else a
+// querier that sends writes to the writer and plain SELECTs to the readers.
+func (s *Store) conn(ctx context.Context) querier {
+	if v, ok := ctx.Value(txKey{}).(txValue); ok && v.owner == s {
+		return v.tx
+	}
+	if s.rdb == s.db {
+		return s.db
+	}
+	return router{s}
+}
+
+type router struct{ s *Store }
+
+func (r router) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return r.s.db.ExecContext(ctx, q, args...)
+}
+
+func (r router) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return r.pick(q).QueryContext(ctx, q, args...)
+}
+
+func (r router) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return r.pick(q).QueryRowContext(ctx, q, args...)
+}
+
+// pick sends statements that only read to the read pool.
+func (r router) pick(q string) *sql.DB {
+	q = strings.TrimLeft(q, " \t\r\n")
+	if len(q) >= 6 && strings.EqualFold(q[:6], "SELECT") {
+		return r.s.rdb
+	}
+	return r.s.db
+}
+
+// InTx runs fn in one transaction: every store call made with the context fn
+// receives joins it. It commits when fn returns nil and rolls back otherwise.
+// Inside, calls that would open a transaction of their own join this one.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if v, ok := ctx.Value(txKey{}).(txValue); ok && v.owner == s {
+		return fn(ctx)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(context.WithValue(ctx, txKey{}, txValue{owner: s, tx: tx})); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if v, ok := ctx.Value(txKey{}).(txValue); ok && v.owner == s {
+		return fn(v.tx)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Columns returns table → sorted column names of the schema, for the test that
+// both dialects end with the same schema.
+func (s *Store) Columns(ctx context.Context) (map[string][]string, error) {
+	var q string
+	if s.dialect == Postgres {
+		q = `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()`
+	} else {
+		q = `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`
+	}
+	rows, err := s.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
+			return nil, err
+		}
+		out[t] = append(out[t], c)
+	}
+	for _, cols := range out {
+		sort.Strings(cols)
+	}
+	return out, rows.Err()
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := time.UnixMicro(v.Int64).UTC()
+	return &t
+}
+
+// isUniqueViolation reports whether err is a unique-constraint failure.
+func isUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
+}
+
+func notFound(what string) error { return twofold.Errorf(twofold.CodeNotFound, "%s not found", what) }

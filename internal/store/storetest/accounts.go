@@ -1,0 +1,178 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/store"
+)
+
+func testAccountRoundTrip(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	want := twofold.Account{
+		ID:                "acct-1",
+		Username:          "alice",
+		Email:             "alice@example.com",
+		PasswordHash:      "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+		TwoFactorRequired: true,
+		Operator:          true,
+		CreatedAt:         t0,
+	}
+	if err := s.CreateAccount(ctx, want); err != nil {
+		t.Fatalf("CreateAccount: %v", err)
+	}
+	got, err := s.AccountByID(ctx, want.ID)
+	if err != nil {
+		t.Fatalf("AccountByID: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("AccountByID (-want +got):\n%s", diff)
+	}
+	got, err = s.AccountByUsername(ctx, want.Username)
+	if err != nil {
+		t.Fatalf("AccountByUsername: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("AccountByUsername (-want +got):\n%s", diff)
+	}
+}
+
+func testAccountDuplicateUsername(t *testing.T, s *store.Store) {
+	first := newAccount(t, s, "alice")
+	dup := twofold.Account{ID: "acct-other", Username: "alice", PasswordHash: "x", CreatedAt: t0}
+	wantCode(t, "CreateAccount of a taken username", s.CreateAccount(t.Context(), dup), twofold.CodeConflict)
+	if got, want := getAccount(t, s, first.ID), first; !cmp.Equal(got, want) {
+		t.Errorf("first account after the conflict: got %+v, want %+v", got, want)
+	}
+	if _, err := s.AccountByID(t.Context(), dup.ID); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Errorf("AccountByID of the rejected account: got %v, want code %q", err, twofold.CodeNotFound)
+	}
+}
+
+func testAccountNotFound(t *testing.T, s *store.Store) {
+	newAccount(t, s, "alice")
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"AccountByID", func() error { _, err := s.AccountByID(ctx, "acct-nobody"); return err }},
+		{"AccountByUsername", func() error { _, err := s.AccountByUsername(ctx, "nobody"); return err }},
+		{"AccountByUsernameOtherCase", func() error { _, err := s.AccountByUsername(ctx, "ALICE"); return err }},
+		{"SetTwoFactorRequired", func() error { return s.SetTwoFactorRequired(ctx, "acct-nobody", true) }},
+		{"SetPasswordHash", func() error { return s.SetPasswordHash(ctx, "acct-nobody", "x") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantCode(t, tt.name, tt.call(), twofold.CodeNotFound)
+		})
+	}
+}
+
+func usernames(as []twofold.Account) []string {
+	out := []string{}
+	for _, a := range as {
+		out = append(out, a.Username)
+	}
+	return out
+}
+
+func testAccountSearch(t *testing.T, s *store.Store) {
+	for _, u := range []string{"alice", "bob", "a_b", "a%b", `a\b`, "axb", "ab", "carol_x", "Dave"} {
+		newAccount(t, s, u)
+	}
+	tests := []struct {
+		name  string
+		query string
+		want  []string
+	}{
+		{"Empty", "", []string{"Dave", "a%b", `a\b`, "a_b", "ab", "alice", "axb", "bob", "carol_x"}},
+		{"Plain", "b", []string{"a%b", `a\b`, "a_b", "ab", "axb", "bob"}},
+		{"Exact", "alice", []string{"alice"}},
+		{"Middle", "lic", []string{"alice"}},
+		{"Underscore", "_", []string{"a_b", "carol_x"}},
+		{"UnderscoreInside", "a_b", []string{"a_b"}},
+		{"Percent", "%", []string{"a%b"}},
+		{"PercentInside", "a%b", []string{"a%b"}},
+		{"Backslash", `\`, []string{`a\b`}},
+		{"BackslashInside", `a\b`, []string{`a\b`}},
+		{"BackslashEscape", `\_`, []string{}},
+		{"IgnoresCase", "ALI", []string{"alice"}},
+		{"IgnoresCaseOfStored", "dave", []string{"Dave"}},
+		{"Quote", "'", []string{}},
+		{"None", "zzz", []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Accounts(t.Context(), tt.query, 100)
+			if err != nil {
+				t.Fatalf("Accounts(%q): %v", tt.query, err)
+			}
+			if diff := cmp.Diff(tt.want, usernames(got)); diff != "" {
+				t.Errorf("Accounts(%q) (-want +got):\n%s", tt.query, diff)
+			}
+		})
+	}
+}
+
+func testAccountSearchLimit(t *testing.T, s *store.Store) {
+	want := []twofold.Account{newAccount(t, s, "anna"), newAccount(t, s, "bert")}
+	newAccount(t, s, "cleo")
+	got, err := s.Accounts(t.Context(), "", 2)
+	if err != nil {
+		t.Fatalf("Accounts: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Accounts(\"\", 2) (-want +got):\n%s", diff)
+	}
+}
+
+func testCountAccounts(t *testing.T, s *store.Store) {
+	for i, u := range []string{"", "alice", "bob", "carol"} {
+		if u != "" {
+			newAccount(t, s, u)
+		}
+		got, err := s.CountAccounts(t.Context())
+		if err != nil {
+			t.Fatalf("CountAccounts: %v", err)
+		}
+		if got != i {
+			t.Errorf("CountAccounts after %d accounts: got %d, want %d", i, got, i)
+		}
+	}
+}
+
+func testSetTwoFactorRequired(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	other := newAccount(t, s, "bob")
+	for _, want := range []bool{true, true, false, true} {
+		if err := s.SetTwoFactorRequired(t.Context(), a.ID, want); err != nil {
+			t.Fatalf("SetTwoFactorRequired(%v): %v", want, err)
+		}
+		if got := getAccount(t, s, a.ID).TwoFactorRequired; got != want {
+			t.Errorf("TwoFactorRequired after setting %v: got %v, want %v", want, got, want)
+		}
+	}
+	if got := getAccount(t, s, other.ID).TwoFactorRequired; got {
+		t.Errorf("TwoFactorRequired of another account: got %v, want false", got)
+	}
+}
+
+func testSetPasswordHash(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	other := newAccount(t, s, "bob")
+	const hash = "$argon2id$v=19$new"
+	if err := s.SetPasswordHash(t.Context(), a.ID, hash); err != nil {
+		t.Fatalf("SetPasswordHash: %v", err)
+	}
+	want := a
+	want.PasswordHash = hash
+	if diff := cmp.Diff(want, getAccount(t, s, a.ID)); diff != "" {
+		t.Errorf("account after SetPasswordHash (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(other, getAccount(t, s, other.ID)); diff != "" {
+		t.Errorf("another account after SetPasswordHash (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,173 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/store"
+)
+
+func testDataKeys(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	got, err := s.DataKeys(ctx)
+	if err != nil {
+		t.Fatalf("DataKeys: %v", err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("DataKeys of a fresh store: got %d keys, want 0", len(got))
+	}
+	keys := []keyring.WrappedKey{
+		{ID: "key-c", MasterID: "master-2", Wrapped: []byte{3, 0, 0xff}, Created: t0.Add(time.Hour)},
+		{ID: "key-b", MasterID: "master-1", Wrapped: []byte{2}, Created: t0},
+		{ID: "key-a", MasterID: "master-1", Wrapped: []byte{1}, Created: t0},
+	}
+	for _, k := range keys {
+		if err := s.AddDataKey(ctx, k); err != nil {
+			t.Fatalf("AddDataKey(%q): %v", k.ID, err)
+		}
+	}
+	if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: "key-a", MasterID: "master-9", Wrapped: []byte{9}, Created: t0}); err == nil {
+		t.Errorf("AddDataKey of a taken id: got no error, want one")
+	}
+	got, err = s.DataKeys(ctx)
+	if err != nil {
+		t.Fatalf("DataKeys: %v", err)
+	}
+	// Oldest first; equal times by id.
+	want := []keyring.WrappedKey{keys[2], keys[1], keys[0]}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DataKeys (-want +got):\n%s", diff)
+	}
+}
+
+func addEvents(tb testing.TB, s *store.Store, events []twofold.AuditEvent) {
+	tb.Helper()
+	for _, e := range events {
+		if err := s.AddEvent(tb.Context(), e); err != nil {
+			tb.Fatalf("AddEvent(%q): %v", e.Type, err)
+		}
+	}
+}
+
+func events(tb testing.TB, s *store.Store, accountID string, before int64, limit int) []twofold.AuditEvent {
+	tb.Helper()
+	es, err := s.Events(tb.Context(), accountID, before, limit)
+	if err != nil {
+		tb.Fatalf("Events(%q, %d, %d): %v", accountID, before, limit, err)
+	}
+	return es
+}
+
+func testEventRoundTrip(t *testing.T, s *store.Store) {
+	want := []twofold.AuditEvent{
+		{AccountID: "acct-alice", Type: "login.failed", At: t0, Source: "192.0.2.1", UserAgent: "curl/8.0", Detail: "wrong code"},
+		{AccountID: "", Type: "server.start", At: t0.Add(time.Microsecond)},
+		{AccountID: "acct-bob", Type: "factor.added", At: t0.Add(time.Hour), Source: "2001:db8::1", UserAgent: "Mozilla/5.0 «ü»", Detail: `it's "quoted"`},
+	}
+	addEvents(t, s, want)
+	got := events(t, s, "", 0, 10)
+	if len(got) != len(want) {
+		t.Fatalf("Events: got %d events, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if i > 0 && got[i].ID >= got[i-1].ID {
+			t.Errorf("Events: ids %d then %d, want newest (highest) first", got[i-1].ID, got[i].ID)
+		}
+	}
+	// Newest first: reverse of insertion; ids are the store's.
+	rev := make([]twofold.AuditEvent, len(want))
+	for i, e := range want {
+		rev[len(want)-1-i] = e
+	}
+	if diff := cmp.Diff(rev, got, cmpopts.IgnoreFields(twofold.AuditEvent{}, "ID")); diff != "" {
+		t.Errorf("Events (-want +got):\n%s", diff)
+	}
+}
+
+func testEventPages(t *testing.T, s *store.Store) {
+	var in []twofold.AuditEvent
+	for i := range 12 {
+		account := []string{"acct-alice", "acct-bob", ""}[i%3]
+		in = append(in, twofold.AuditEvent{AccountID: account, Type: fmt.Sprintf("event-%02d", i), At: t0.Add(time.Duration(i) * time.Second)})
+	}
+	addEvents(t, s, in)
+	all := events(t, s, "", 0, 100)
+	if len(all) != len(in) {
+		t.Fatalf("Events: got %d, want %d", len(all), len(in))
+	}
+	of := func(account string) []twofold.AuditEvent {
+		var out []twofold.AuditEvent
+		for _, e := range all {
+			if account == "" || e.AccountID == account {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	types := func(es []twofold.AuditEvent) []string {
+		out := []string{}
+		for _, e := range es {
+			out = append(out, e.Type)
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{"event-10", "event-07", "event-04", "event-01"}, types(of("acct-bob"))); diff != "" {
+		t.Fatalf("bob's events (-want +got):\n%s", diff)
+	}
+
+	tests := []struct {
+		name    string
+		account string
+		limit   int
+	}{
+		{"AllOneByOne", "", 1},
+		{"AllByFive", "", 5},
+		{"AllAtOnce", "", 12},
+		{"AliceByThree", "acct-alice", 3},
+		{"BobByTwo", "acct-bob", 2},
+		{"BobByHundred", "acct-bob", 100},
+		{"Nobody", "acct-nobody", 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []twofold.AuditEvent
+			before := int64(0)
+			for pages := 0; ; pages++ {
+				if pages > len(all)+1 {
+					t.Fatalf("paging does not end")
+				}
+				page := events(t, s, tt.account, before, tt.limit)
+				if len(page) > tt.limit {
+					t.Fatalf("page of %d events, want at most %d", len(page), tt.limit)
+				}
+				if len(page) == 0 {
+					break
+				}
+				got = append(got, page...)
+				before = page[len(page)-1].ID
+			}
+			if diff := cmp.Diff(types(of(tt.account)), types(got)); diff != "" {
+				t.Errorf("events over all pages (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("BeforeBeyondNewest", func(t *testing.T) {
+		for _, before := range []int64{all[0].ID + 1, 1 << 40} {
+			if diff := cmp.Diff(all, events(t, s, "", before, 100)); diff != "" {
+				t.Errorf("Events before %d (-want +got):\n%s", before, diff)
+			}
+		}
+	})
+	t.Run("BeforeOldest", func(t *testing.T) {
+		if got := events(t, s, "", all[len(all)-1].ID, 100); len(got) != 0 {
+			t.Errorf("Events before the oldest: got %d, want 0", len(got))
+		}
+	})
+}

@@ -1,0 +1,108 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/twofold/twofold/internal/store"
+)
+
+func remaining(tb testing.TB, s *store.Store, accountID string) int {
+	tb.Helper()
+	n, err := s.RecoveryCodesRemaining(tb.Context(), accountID)
+	if err != nil {
+		tb.Fatalf("RecoveryCodesRemaining: %v", err)
+	}
+	return n
+}
+
+func replaceCodes(tb testing.TB, s *store.Store, accountID string, hashes [][]byte) {
+	tb.Helper()
+	if err := s.ReplaceRecoveryCodes(tb.Context(), accountID, hashes, t0); err != nil {
+		tb.Fatalf("ReplaceRecoveryCodes: %v", err)
+	}
+}
+
+func testUseRecoveryCodeOnce(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	b := newAccount(t, s, "bob")
+	set := codes("alice", 3)
+	replaceCodes(t, s, a.ID, set)
+	replaceCodes(t, s, b.ID, codes("bob", 2))
+	if got := remaining(t, s, a.ID); got != 3 {
+		t.Fatalf("RecoveryCodesRemaining: got %d, want 3", got)
+	}
+	// The steps run in order against one account.
+	tests := []struct {
+		name          string
+		accountID     string
+		hash          []byte
+		want          bool
+		wantRemaining int
+	}{
+		{"First", a.ID, set[0], true, 2},
+		{"SameAgain", a.ID, set[0], false, 2},
+		{"Unknown", a.ID, []byte("not a code"), false, 2},
+		{"OtherAccountsCode", a.ID, codes("bob", 1)[0], false, 2},
+		{"ByOtherAccount", b.ID, set[1], false, 2},
+		{"Second", a.ID, set[1], true, 1},
+		{"Last", a.ID, set[2], true, 0},
+		{"LastAgain", a.ID, set[2], false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := useCode(t, s, tt.accountID, tt.hash); got != tt.want {
+				t.Errorf("UseRecoveryCode: got %v, want %v", got, tt.want)
+			}
+			if got := remaining(t, s, a.ID); got != tt.wantRemaining {
+				t.Errorf("RecoveryCodesRemaining: got %d, want %d", got, tt.wantRemaining)
+			}
+		})
+	}
+	if got := remaining(t, s, b.ID); got != 2 {
+		t.Errorf("RecoveryCodesRemaining of the other account: got %d, want 2", got)
+	}
+}
+
+func testReplaceRecoveryCodes(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	old := codes("old", 2)
+	replaceCodes(t, s, a.ID, old)
+	if !useCode(t, s, a.ID, old[0]) {
+		t.Fatalf("UseRecoveryCode of the old set: got false, want true")
+	}
+	fresh := codes("new", 4)
+	replaceCodes(t, s, a.ID, fresh)
+	if got := remaining(t, s, a.ID); got != len(fresh) {
+		t.Errorf("RecoveryCodesRemaining after replace: got %d, want %d", got, len(fresh))
+	}
+	for _, h := range old {
+		if useCode(t, s, a.ID, h) {
+			t.Errorf("UseRecoveryCode(%q) of the voided set: got true, want false", h)
+		}
+	}
+	if !useCode(t, s, a.ID, fresh[3]) {
+		t.Errorf("UseRecoveryCode of the new set: got false, want true")
+	}
+	// A used code may be issued again in a later set and is then unused.
+	replaceCodes(t, s, a.ID, [][]byte{fresh[3]})
+	if !useCode(t, s, a.ID, fresh[3]) {
+		t.Errorf("UseRecoveryCode of a reissued code: got false, want true")
+	}
+	replaceCodes(t, s, a.ID, nil)
+	if got := remaining(t, s, a.ID); got != 0 {
+		t.Errorf("RecoveryCodesRemaining after replacing with none: got %d, want 0", got)
+	}
+}
+
+func testNoPaperKey(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	for _, id := range []string{a.ID, "acct-nobody"} {
+		h, err := s.PaperKeyHash(t.Context(), id)
+		if err != nil || h != nil {
+			t.Errorf("PaperKeyHash(%q): got %q, %v, want nil, nil", id, h, err)
+		}
+		if got := remaining(t, s, id); got != 0 {
+			t.Errorf("RecoveryCodesRemaining(%q): got %d, want 0", id, got)
+		}
+	}
+}

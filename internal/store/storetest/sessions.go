@@ -1,0 +1,287 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/store"
+)
+
+// newLogin stores a login transaction id of accountID expiring at t0+5m.
+func newLogin(tb testing.TB, s *store.Store, accountID, id string) twofold.Login {
+	tb.Helper()
+	l := twofold.Login{ID: id, AccountID: accountID, CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)}
+	if err := s.CreateLogin(tb.Context(), l); err != nil {
+		tb.Fatalf("CreateLogin(%q): %v", id, err)
+	}
+	return l
+}
+
+// session returns a session id of accountID (token hash "token-"+id) lasting
+// until t0+12h.
+func session(accountID, id string) twofold.Session {
+	return twofold.Session{
+		ID:        id,
+		AccountID: accountID,
+		TokenHash: []byte("token-" + id),
+		CreatedAt: t0,
+		ExpiresAt: t0.Add(12 * time.Hour),
+	}
+}
+
+func newSession(tb testing.TB, s *store.Store, sess twofold.Session) {
+	tb.Helper()
+	if err := s.CreateSession(tb.Context(), sess); err != nil {
+		tb.Fatalf("CreateSession(%q): %v", sess.ID, err)
+	}
+}
+
+func getLogin(tb testing.TB, s *store.Store, id string) twofold.Login {
+	tb.Helper()
+	l, err := s.Login(tb.Context(), id)
+	if err != nil {
+		tb.Fatalf("Login(%q): %v", id, err)
+	}
+	return l
+}
+
+// sessionAt looks a session up by token hash at now; ok is false when it is not found.
+func sessionAt(tb testing.TB, s *store.Store, hash []byte, now time.Time) (twofold.Session, bool) {
+	tb.Helper()
+	sess, err := s.SessionByTokenHash(tb.Context(), hash, now)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return sess, false
+	}
+	if err != nil {
+		tb.Fatalf("SessionByTokenHash(%q): %v", hash, err)
+	}
+	return sess, true
+}
+
+func testLoginRoundTrip(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	want := newLogin(t, s, a.ID, "login-1")
+	if diff := cmp.Diff(want, getLogin(t, s, want.ID)); diff != "" {
+		t.Errorf("Login (-want +got):\n%s", diff)
+	}
+	_, err := s.Login(t.Context(), "login-nothing")
+	wantCode(t, "Login of an unknown id", err, twofold.CodeNotFound)
+}
+
+func testFinishLoginOnce(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	l := newLogin(t, s, a.ID, "login-1")
+	now := t0.Add(time.Minute)
+	first, second := session(a.ID, "sess-1"), session(a.ID, "sess-2")
+
+	ok, err := s.FinishLogin(t.Context(), l.ID, now, first)
+	if err != nil || !ok {
+		t.Fatalf("FinishLogin: got %v, %v, want true, nil", ok, err)
+	}
+	got, found := sessionAt(t, s, first.TokenHash, now)
+	if !found {
+		t.Fatalf("session of the finished login: not found")
+	}
+	if diff := cmp.Diff(first, got); diff != "" {
+		t.Errorf("session of the finished login (-want +got):\n%s", diff)
+	}
+	if got := getLogin(t, s, l.ID); !got.Used {
+		t.Errorf("Login.Used after FinishLogin: got false, want true")
+	}
+
+	ok, err = s.FinishLogin(t.Context(), l.ID, now.Add(time.Second), second)
+	if err != nil {
+		t.Fatalf("second FinishLogin: %v", err)
+	}
+	if ok {
+		t.Errorf("second FinishLogin: got true, want false")
+	}
+	if _, found := sessionAt(t, s, second.TokenHash, now); found {
+		t.Errorf("second FinishLogin created a session")
+	}
+}
+
+func testFinishLoginExpired(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	tests := []struct {
+		name string
+		now  time.Time
+		want bool
+	}{
+		{"JustBefore", t0.Add(5*time.Minute - time.Microsecond), true},
+		{"AtExpiry", t0.Add(5 * time.Minute), false},
+		{"After", t0.Add(time.Hour), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLogin(t, s, a.ID, "login-"+tt.name)
+			sess := session(a.ID, "sess-"+tt.name)
+			ok, err := s.FinishLogin(t.Context(), l.ID, tt.now, sess)
+			if err != nil {
+				t.Fatalf("FinishLogin: %v", err)
+			}
+			if ok != tt.want {
+				t.Errorf("FinishLogin: got %v, want %v", ok, tt.want)
+			}
+			if _, found := sessionAt(t, s, sess.TokenHash, t0); found != tt.want {
+				t.Errorf("session exists: got %v, want %v", found, tt.want)
+			}
+			if got := getLogin(t, s, l.ID).Used; got != tt.want {
+				t.Errorf("Login.Used: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func testFinishLoginUnknown(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	sess := session(a.ID, "sess-1")
+	ok, err := s.FinishLogin(t.Context(), "login-nothing", t0, sess)
+	if err != nil || ok {
+		t.Errorf("FinishLogin of an unknown login: got %v, %v, want false, nil", ok, err)
+	}
+	if _, found := sessionAt(t, s, sess.TokenHash, t0); found {
+		t.Errorf("FinishLogin of an unknown login created a session")
+	}
+}
+
+func testSessionExpiry(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	want := session(a.ID, "sess-1")
+	want.ElevatedUntil = t0.Add(10 * time.Minute)
+	newSession(t, s, want)
+	newSession(t, s, session(a.ID, "sess-2"))
+	tests := []struct {
+		name string
+		hash []byte
+		now  time.Time
+		want bool
+	}{
+		{"AtCreation", want.TokenHash, t0, true},
+		{"JustBeforeExpiry", want.TokenHash, want.ExpiresAt.Add(-time.Microsecond), true},
+		{"AtExpiry", want.TokenHash, want.ExpiresAt, false},
+		{"AfterExpiry", want.TokenHash, want.ExpiresAt.Add(time.Hour), false},
+		{"UnknownToken", []byte("token-nothing"), t0, false},
+		{"PrefixOfToken", want.TokenHash[:len(want.TokenHash)-1], t0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, found := sessionAt(t, s, tt.hash, tt.now)
+			if found != tt.want {
+				t.Fatalf("SessionByTokenHash found: got %v, want %v", found, tt.want)
+			}
+			if found {
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("SessionByTokenHash (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func testElevateSession(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	sess := session(a.ID, "sess-1")
+	newSession(t, s, sess)
+	other := session(a.ID, "sess-2")
+	newSession(t, s, other)
+	// The steps run in order against one session.
+	tests := []struct {
+		name  string
+		until time.Time
+		want  time.Time
+	}{
+		{"FromNone", t0.Add(10 * time.Minute), t0.Add(10 * time.Minute)},
+		{"Earlier", t0.Add(5 * time.Minute), t0.Add(10 * time.Minute)},
+		{"Same", t0.Add(10 * time.Minute), t0.Add(10 * time.Minute)},
+		{"Later", t0.Add(20 * time.Minute), t0.Add(20 * time.Minute)},
+		{"Zero", time.Time{}, t0.Add(20 * time.Minute)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := s.ElevateSession(t.Context(), sess.ID, tt.until); err != nil {
+				t.Fatalf("ElevateSession: %v", err)
+			}
+			got, _ := sessionAt(t, s, sess.TokenHash, t0)
+			if !got.ElevatedUntil.Equal(tt.want) {
+				t.Errorf("ElevatedUntil: got %v, want %v", got.ElevatedUntil, tt.want)
+			}
+		})
+	}
+	if got, _ := sessionAt(t, s, other.TokenHash, t0); !got.ElevatedUntil.IsZero() {
+		t.Errorf("ElevatedUntil of another session: got %v, want zero", got.ElevatedUntil)
+	}
+	if err := s.ElevateSession(t.Context(), "sess-nothing", t0.Add(time.Hour)); err != nil {
+		t.Errorf("ElevateSession of an unknown session: %v", err)
+	}
+}
+
+func testDeleteSession(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	sess, other := session(a.ID, "sess-1"), session(a.ID, "sess-2")
+	newSession(t, s, sess)
+	newSession(t, s, other)
+	for range 2 { // deleting twice is not an error
+		if err := s.DeleteSession(t.Context(), sess.ID); err != nil {
+			t.Fatalf("DeleteSession: %v", err)
+		}
+		if _, found := sessionAt(t, s, sess.TokenHash, t0); found {
+			t.Errorf("SessionByTokenHash after DeleteSession: found, want not found")
+		}
+	}
+	if _, found := sessionAt(t, s, other.TokenHash, t0); !found {
+		t.Errorf("another session after DeleteSession: not found")
+	}
+}
+
+func testDeleteExpired(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	cut := t0.Add(2 * time.Hour)
+	sessions := []struct {
+		id      string
+		expires time.Time
+		keep    bool
+	}{
+		{"sess-old", t0.Add(time.Hour), false},
+		{"sess-live", t0.Add(3 * time.Hour), true},
+	}
+	for _, c := range sessions {
+		sess := session(a.ID, c.id)
+		sess.ExpiresAt = c.expires
+		newSession(t, s, sess)
+	}
+	logins := []struct {
+		id      string
+		expires time.Time
+		keep    bool
+	}{
+		{"login-old", t0.Add(time.Hour), false},
+		{"login-live", t0.Add(3 * time.Hour), true},
+	}
+	for _, c := range logins {
+		if err := s.CreateLogin(t.Context(), twofold.Login{ID: c.id, AccountID: a.ID, CreatedAt: t0, ExpiresAt: c.expires}); err != nil {
+			t.Fatalf("CreateLogin: %v", err)
+		}
+	}
+	if err := s.DeleteExpired(t.Context(), cut); err != nil {
+		t.Fatalf("DeleteExpired: %v", err)
+	}
+	for _, c := range sessions {
+		// Looked up at t0, when every session was live: only deletion hides it.
+		if _, found := sessionAt(t, s, []byte("token-"+c.id), t0); found != c.keep {
+			t.Errorf("session %s after DeleteExpired: got found=%v, want %v", c.id, found, c.keep)
+		}
+	}
+	for _, c := range logins {
+		_, err := s.Login(t.Context(), c.id)
+		if c.keep && err != nil {
+			t.Errorf("Login(%s) after DeleteExpired: %v", c.id, err)
+		}
+		if !c.keep {
+			wantCode(t, "Login of a deleted login", err, twofold.CodeNotFound)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/store"
+)
+
+func addSetupToken(tb testing.TB, s *store.Store, hash string) {
+	tb.Helper()
+	if err := s.AddSetupToken(tb.Context(), []byte(hash), t0); err != nil {
+		tb.Fatalf("AddSetupToken(%q): %v", hash, err)
+	}
+}
+
+func setupTokenValid(tb testing.TB, s *store.Store, hash string) bool {
+	tb.Helper()
+	ok, err := s.SetupTokenValid(tb.Context(), []byte(hash))
+	if err != nil {
+		tb.Fatalf("SetupTokenValid(%q): %v", hash, err)
+	}
+	return ok
+}
+
+func countAccounts(tb testing.TB, s *store.Store) int {
+	tb.Helper()
+	n, err := s.CountAccounts(tb.Context())
+	if err != nil {
+		tb.Fatalf("CountAccounts: %v", err)
+	}
+	return n
+}
+
+func operator(username string) twofold.Account {
+	return twofold.Account{ID: "acct-" + username, Username: username, PasswordHash: "x", Operator: true, CreatedAt: t0}
+}
+
+func testFirstAccount(t *testing.T, s *store.Store) {
+	addSetupToken(t, s, "token-1")
+	addSetupToken(t, s, "token-2")
+	// The steps run in order against one store.
+	tests := []struct {
+		name      string
+		token     string
+		account   twofold.Account
+		want      bool
+		wantCount int
+	}{
+		{"UnknownToken", "token-nothing", operator("mallory"), false, 0},
+		{"First", "token-1", operator("root"), true, 1},
+		{"SameTokenAgain", "token-1", operator("again"), false, 1},
+		{"OtherToken", "token-2", operator("second"), false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, err := s.CreateFirstAccount(t.Context(), []byte(tt.token), tt.account)
+			if err != nil {
+				t.Fatalf("CreateFirstAccount: %v", err)
+			}
+			if ok != tt.want {
+				t.Errorf("CreateFirstAccount(%q): got %v, want %v", tt.token, ok, tt.want)
+			}
+			if got := countAccounts(t, s); got != tt.wantCount {
+				t.Errorf("CountAccounts: got %d, want %d", got, tt.wantCount)
+			}
+			_, err = s.AccountByID(t.Context(), tt.account.ID)
+			if tt.want && err != nil {
+				t.Errorf("AccountByID of the first account: %v", err)
+			}
+			if !tt.want && twofold.ErrorCode(err) != twofold.CodeNotFound {
+				t.Errorf("AccountByID of a refused account: got %v, want code %q", err, twofold.CodeNotFound)
+			}
+		})
+	}
+	if diff := cmp.Diff(operator("root"), getAccount(t, s, "acct-root")); diff != "" {
+		t.Errorf("first account (-want +got):\n%s", diff)
+	}
+	for _, tok := range []string{"token-1", "token-2"} {
+		if setupTokenValid(t, s, tok) {
+			t.Errorf("SetupTokenValid(%q) after the first account: got true, want false", tok)
+		}
+	}
+}
+
+func testSetupTokenValid(t *testing.T, s *store.Store) {
+	if setupTokenValid(t, s, "token-1") {
+		t.Errorf("SetupTokenValid before AddSetupToken: got true, want false")
+	}
+	addSetupToken(t, s, "token-1")
+	tests := []struct {
+		token string
+		want  bool
+	}{
+		{"token-1", true},
+		{"token-2", false},
+		{"token-", false},
+	}
+	for _, tt := range tests {
+		if got := setupTokenValid(t, s, tt.token); got != tt.want {
+			t.Errorf("SetupTokenValid(%q): got %v, want %v", tt.token, got, tt.want)
+		}
+	}
+	newAccount(t, s, "alice") // any account ends setup
+	if setupTokenValid(t, s, "token-1") {
+		t.Errorf("SetupTokenValid once an account exists: got true, want false")
+	}
+	ok, err := s.CreateFirstAccount(t.Context(), []byte("token-1"), operator("root"))
+	if err != nil || ok {
+		t.Errorf("CreateFirstAccount once an account exists: got %v, %v, want false, nil", ok, err)
+	}
+	if got := countAccounts(t, s); got != 1 {
+		t.Errorf("CountAccounts: got %d, want 1", got)
+	}
+}
+
+// testRaceFirstAccount races first-run setup with a different token each, as
+// from several instances: exactly one account results.
+func testRaceFirstAccount(t *testing.T, s *store.Store) {
+	for i := range racers {
+		addSetupToken(t, s, fmt.Sprintf("token-%d", i))
+	}
+	wins := race(t, func(i int) (bool, error) {
+		return s.CreateFirstAccount(t.Context(), fmt.Appendf(nil, "token-%d", i), operator(fmt.Sprintf("root%d", i)))
+	})
+	if wins != 1 {
+		t.Errorf("CreateFirstAccount raced by %d: got %d winners, want 1", racers, wins)
+	}
+	if got := countAccounts(t, s); got != 1 {
+		t.Errorf("CountAccounts: got %d, want 1", got)
+	}
+}

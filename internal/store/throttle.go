@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Throttle returns the consecutive failures and lock of key (zero when none).
+func (s *Store) Throttle(ctx context.Context, key string) (failures int, lockedUntil time.Time, err error) {
+	var until int64
+	err = s.conn(ctx).QueryRowContext(ctx, `SELECT failures, locked_until FROM throttles WHERE key = $1`, key).Scan(&failures, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("select throttle: %w", err)
+	}
+	return failures, fromMicros(until), nil
+}
+
+// TakeSlot counts one more attempt against key and sets its lock to
+// lockUntil, provided key still has exactly seen failures and is not locked at
+// now. It reports false when another attempt got there first or the key is
+// locked: one conditional statement, so concurrent attempts on any number of
+// instances each take their own slot.
+func (s *Store) TakeSlot(ctx context.Context, key string, seen int, lockUntil, now time.Time) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO throttles (key, failures, locked_until, updated_at) VALUES ($1, 1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET failures = throttles.failures + 1, locked_until = $2, updated_at = $3
+		WHERE throttles.failures = $4 AND throttles.locked_until <= $3`, key, micros(lockUntil), micros(now), seen)
+	if err != nil {
+		return false, fmt.Errorf("take throttle slot: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ResetThrottle clears key's failures and lock (after a success, or an operator's unlock).
+func (s *Store) ResetThrottle(ctx context.Context, key string) error {
+	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM throttles WHERE key = $1`, key); err != nil {
+		return fmt.Errorf("reset throttle: %w", err)
+	}
+	return nil
+}
+
+// ResetThrottlePrefix clears every key that starts with prefix.
+func (s *Store) ResetThrottlePrefix(ctx context.Context, prefix string) error {
+	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM throttles WHERE key LIKE $1 ESCAPE '\'`, escapeLike(prefix)+"%"); err != nil {
+		return fmt.Errorf("reset throttles: %w", err)
+	}
+	return nil
+}
+
+// TakeToken takes one token from the bucket key, which holds up to burst
+// tokens and refills at rate per second. It reports false when the bucket is
+// empty. One conditional statement, shared by every instance.
+func (s *Store) TakeToken(ctx context.Context, key string, burst, rate float64, now time.Time) (bool, error) {
+	// refilled = min(burst, tokens + elapsed seconds × rate)
+	const refilled = `CASE WHEN rate_buckets.tokens + ($3 - rate_buckets.updated_at) / 1000000.0 * CAST($4 AS DOUBLE PRECISION) > $2
+		THEN $2 ELSE rate_buckets.tokens + ($3 - rate_buckets.updated_at) / 1000000.0 * CAST($4 AS DOUBLE PRECISION) END`
+	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO rate_buckets (key, tokens, updated_at) VALUES ($1, CAST($2 AS DOUBLE PRECISION) - 1, $3)
+		ON CONFLICT (key) DO UPDATE SET tokens = `+refilled+` - 1, updated_at = $3
+		WHERE `+refilled+` >= 1`, key, burst, micros(now), rate)
+	if err != nil {
+		return false, fmt.Errorf("take token: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// DeleteStaleThrottles removes unlocked throttle rows and full buckets not
+// touched since before.
+func (s *Store) DeleteStaleThrottles(ctx context.Context, before time.Time) error {
+	for _, q := range []string{
+		`DELETE FROM throttles WHERE updated_at < $1 AND locked_until < $1`,
+		`DELETE FROM rate_buckets WHERE updated_at < $1`,
+	} {
+		if _, err := s.conn(ctx).ExecContext(ctx, q, micros(before)); err != nil {
+			return fmt.Errorf("delete stale throttles: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// AddSetupToken stores the hash of a first-run setup token.
+func (s *Store) AddSetupToken(ctx context.Context, hash []byte, now time.Time) error {
+	if _, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2)`, hash, micros(now)); err != nil {
+		return fmt.Errorf("insert setup token: %w", err)
+	}
+	return nil
+}
+
+// SetupTokenValid reports whether a setup token with hash exists and no
+// account does yet.
+func (s *Store) SetupTokenValid(ctx context.Context, hash []byte) (bool, error) {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM setup_tokens WHERE token_hash = $1 AND NOT EXISTS (SELECT 1 FROM accounts)`, hash).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("select setup token: %w", err)
+	}
+	return n > 0, nil
+}
+
+// CreateFirstAccount creates a, using up the setup token with hash, only while
+// no account exists; it reports false, writing nothing, otherwise. Every setup
+// token is void afterwards. Concurrent calls (from several instances, with
+// different tokens) run one after the other, so exactly one account results.
+func (s *Store) CreateFirstAccount(ctx context.Context, hash []byte, a twofold.Account) (bool, error) {
+	ok := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == Postgres {
+			// Serialise with other first-account transactions: READ COMMITTED
+			// would let two of them each see no account.
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7140002)`); err != nil {
+				return fmt.Errorf("lock setup: %w", err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM setup_tokens WHERE token_hash = $1`, hash)
+		if err != nil {
+			return fmt.Errorf("use setup token: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		res, err = tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BOOLEAN), CAST($6 AS BOOLEAN), CAST($7 AS BIGINT)
+			WHERE NOT EXISTS (SELECT 1 FROM accounts)`,
+			a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("insert first account: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM setup_tokens`); err != nil {
+			return fmt.Errorf("delete setup tokens: %w", err)
+		}
+		ok = true
+		return nil
+	})
+	return ok, err
+}

@@ -1,0 +1,118 @@
+package testenv
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Client is a JSON API client for tests.
+type Client struct {
+	Base  string
+	Token string
+	HTTP  *http.Client
+	// Header is sent with every request.
+	Header http.Header
+}
+
+// Response is a decoded answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	JSON   map[string]any
+}
+
+// NewClient returns a client for the server at base.
+func NewClient(base string) *Client {
+	return &Client{Base: base, HTTP: &http.Client{Timeout: 30 * time.Second}, Header: http.Header{}}
+}
+
+// Do sends a request with body encoded as JSON (a string is sent as is).
+func (c *Client) Do(tb testing.TB, method, path string, body any) Response {
+	tb.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, c.Base+path, r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+	res, err := c.HTTP.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	out := Response{Status: res.StatusCode, Header: res.Header}
+	out.Body, err = io.ReadAll(res.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if ct := res.Header.Get("Content-Type"); strings.Contains(ct, "json") && len(out.Body) > 0 {
+		if err := json.Unmarshal(out.Body, &out.JSON); err != nil {
+			tb.Fatalf("%s %s: response is not a JSON object: %v: %s", method, path, err, out.Body)
+		}
+	}
+	return out
+}
+
+// String returns a top-level string field of the response.
+func (r Response) String(key string) string {
+	s, _ := r.JSON[key].(string)
+	return s
+}
+
+// Problem returns the last path element of a problem response's type.
+func (r Response) Problem() string {
+	t := r.String("type")
+	return t[strings.LastIndex(t, "/")+1:]
+}
+
+// OATHTool runs the real oathtool with args and returns its first line of output.
+func OATHTool(tb testing.TB, args ...string) string {
+	tb.Helper()
+	out, err := exec.Command("oathtool", args...).Output()
+	if err != nil {
+		tb.Fatalf("oathtool %v: %v (install it: apt-get install oathtool)", args, err)
+	}
+	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+}
+
+// TOTP returns the code oathtool computes for a base32 secret at t. extra
+// holds options such as "--totp=sha256", "-d", "8", "-s", "60s"; without a
+// --totp option, plain --totp (SHA1) is used.
+func TOTP(tb testing.TB, secret string, t time.Time, extra ...string) string {
+	tb.Helper()
+	args := []string{"-b", "--now", t.UTC().Format("2006-01-02 15:04:05 UTC")}
+	hasMode := false
+	for _, e := range extra {
+		hasMode = hasMode || strings.HasPrefix(e, "--totp")
+	}
+	if !hasMode {
+		args = append(args, "--totp")
+	}
+	return OATHTool(tb, append(append(args, extra...), secret)...)
+}

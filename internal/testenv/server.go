@@ -1,0 +1,91 @@
+package testenv
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/server"
+)
+
+// Clock is a settable clock for tests: move it, never sleep.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock set to t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Set sets the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// Server is a real Twofold server on 127.0.0.1:0 for a test.
+type Server struct {
+	*server.Server
+	Clock *Clock
+	// DBPath is the SQLite file, when the server runs on SQLite.
+	DBPath string
+}
+
+// ServerOption adjusts a test server's configuration before it starts.
+type ServerOption func(*config.Config)
+
+// NewServer starts a server on dsn with a test clock (at a fixed time in
+// 2026) and cheap Argon2 parameters, and closes it when the test ends.
+func NewServer(tb testing.TB, dsn string, opts ...ServerOption) *Server {
+	tb.Helper()
+	c := config.Default()
+	c.Listen = "127.0.0.1:0"
+	c.DB = dsn
+	c.KeyFile = filepath.Join(tb.TempDir(), "twofold.key")
+	c.Argon2Memory, c.Argon2Time = 8*1024, 1
+	c.ShutdownTimeout = 5 * time.Second
+	c.LoginBurst = 1000 // the test clock stands still, so buckets never refill; tests of the bucket set their own
+	for _, o := range opts {
+		o(&c)
+	}
+	clock := NewClock(time.Date(2026, 11, 23, 12, 0, 10, 0, time.UTC))
+	s := &Server{Server: &server.Server{Config: c, Now: clock.Now}, Clock: clock}
+	if p, ok := sqlitePath(dsn); ok {
+		s.DBPath = p
+	}
+	if err := s.Open(context.Background()); err != nil {
+		tb.Fatalf("start server: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("close server: %v", err)
+		}
+	})
+	return s
+}
+
+func sqlitePath(dsn string) (string, bool) {
+	const p = "sqlite:"
+	if len(dsn) > len(p) && dsn[:len(p)] == p {
+		return dsn[len(p):], true
+	}
+	return "", false
+}

@@ -1,0 +1,281 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath returns the browser the tests drive: $CHROMIUM, or Debian's
+// chromium. Without one the browser tests skip, except under CI, where they fail.
+func chromiumPath(tb testing.TB) string {
+	tb.Helper()
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") != "" {
+		tb.Fatal("chromium is not installed, and under CI the browser tests must run (apt-get install -y chromium)")
+	}
+	tb.Skip("chromium is not installed; browser tests skipped (apt-get install -y chromium)")
+	return ""
+}
+
+// artifactsDir is where screenshots go: $TWOFOLD_ARTIFACTS, or
+// artifacts/screenshots at the top of the repository (gitignored).
+func artifactsDir(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("TWOFOLD_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "artifacts", "screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+// page drives one headless Chromium tab against a server.
+type page struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	// shots is the folder for screenshots, "" to take none.
+	shots string
+}
+
+const wideWidth, narrowWidth = 1280, 390
+
+// newPage starts headless Chromium with a fresh profile, for the length of the test.
+func newPage(t *testing.T, base string) *page {
+	t.Helper()
+	path := chromiumPath(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(wideWidth, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(cancelTab)
+	p := &page{t: t, ctx: bctx, base: base}
+	p.do(chromedp.EmulateViewport(wideWidth, 900))
+	return p
+}
+
+func (p *page) do(steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, steps...); err != nil {
+		p.t.Fatalf("browser: %v", err)
+	}
+}
+
+// open loads path (relative to the server, or a full URL) and returns the status.
+func (p *page) open(path string) int64 {
+	p.t.Helper()
+	if strings.HasPrefix(path, "/") {
+		path = p.base + path
+	}
+	resp, err := chromedp.Run(p.ctx, chromedp.NavigateResponse(path))
+	if err != nil {
+		p.t.Fatalf("open %s: %v", path, err)
+	}
+	return resp.Status
+}
+
+// click clicks the element sel and waits for the page it leads to.
+func (p *page) click(sel string) int64 {
+	p.t.Helper()
+	resp, err := chromedp.RunResponse(p.ctx, chromedp.Click(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("click %s: %v", sel, err)
+	}
+	return resp.Status
+}
+
+// fill types v into the field sel, replacing what it held.
+func (p *page) fill(sel, v string) {
+	p.t.Helper()
+	p.do(chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), v))
+}
+
+// eval runs a JavaScript expression in the page.
+func eval[T any](p *page, expr string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// text returns the visible text of the first element sel, or "" when there is none.
+func (p *page) text(sel string) string {
+	p.t.Helper()
+	v := eval[*string](p, `(() => { const e = document.querySelector(`+jsString(sel)+`); return e ? e.innerText : null })()`)
+	if v == nil {
+		return ""
+	}
+	return *v
+}
+
+// texts returns the text of every element sel.
+func (p *page) texts(sel string) []string {
+	p.t.Helper()
+	return eval[[]string](p, `[...document.querySelectorAll(`+jsString(sel)+`)].map(e => e.textContent.trim())`)
+}
+
+func (p *page) attr(sel, name string) string {
+	p.t.Helper()
+	v := eval[*string](p, `(() => { const e = document.querySelector(`+jsString(sel)+`); return e ? e.getAttribute(`+jsString(name)+`) : null })()`)
+	if v == nil {
+		return ""
+	}
+	return *v
+}
+
+func (p *page) exists(sel string) bool {
+	p.t.Helper()
+	return eval[bool](p, `document.querySelector(`+jsString(sel)+`) !== null`)
+}
+
+// path returns the path and query of the page's address.
+func (p *page) path() string {
+	p.t.Helper()
+	loc, err := chromedp.Run(p.ctx, chromedp.Location())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return u.RequestURI()
+}
+
+// wantPath fails unless the page's address starts with prefix.
+func (p *page) wantPath(prefix string) {
+	p.t.Helper()
+	if got := p.path(); !strings.HasPrefix(got, prefix) {
+		p.t.Fatalf("page is %s, want %s…; it says: %s", got, prefix, p.text("main"))
+	}
+}
+
+// screenshot saves the whole page at a narrow (phone) and a wide width.
+func (p *page) screenshot(name string) {
+	p.t.Helper()
+	if p.shots == "" {
+		return
+	}
+	for _, v := range []struct {
+		width  int64
+		height int64
+		opts   []chromedp.EmulateViewportOption
+	}{
+		{narrowWidth, 844, []chromedp.EmulateViewportOption{chromedp.EmulateScale(2), chromedp.EmulateMobile}},
+		{wideWidth, 900, nil},
+	} {
+		p.do(chromedp.EmulateViewport(v.width, v.height, v.opts...))
+		png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			p.t.Fatalf("screenshot %s: %v", name, err)
+		}
+		file := filepath.Join(p.shots, name+"-"+strconv.FormatInt(v.width, 10)+".png")
+		if err := os.WriteFile(file, png, 0o644); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	p.do(chromedp.EmulateViewport(wideWidth, 900))
+}
+
+// download clicks sel, which must start a download, and returns the file's
+// suggested name and content.
+func (p *page) download(sel string) (string, []byte) {
+	p.t.Helper()
+	dir := p.t.TempDir()
+	if _, err := chromedp.CallBrowser(p.ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: new(true),
+	}); err != nil {
+		p.t.Fatalf("allow downloads: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
+	defer cancel()
+	begins := chromedp.BrowserEvents(ctx, browser.DownloadWillBegin)
+	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	p.do(chromedp.Click(chromedp.CSS(sel)))
+	var name, guid string
+	for ev, err := range begins {
+		if err != nil {
+			p.t.Fatalf("download of %s did not begin: %v", sel, err)
+		}
+		name, guid = ev.SuggestedFilename, ev.GUID
+		break
+	}
+	for ev, err := range progress {
+		if err != nil {
+			p.t.Fatalf("download of %s did not finish: %v", sel, err)
+		}
+		if ev.GUID != guid {
+			continue
+		}
+		if ev.State == browser.DownloadProgressStateCanceled {
+			p.t.Fatalf("download of %s was cancelled", sel)
+		}
+		if ev.State == browser.DownloadProgressStateCompleted {
+			break
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, guid))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return name, b
+}
+
+// media emulates a CSS media type ("print"), or stops emulating ("").
+func (p *page) media(m string) {
+	p.t.Helper()
+	if _, err := chromedp.Call(p.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: m}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// cookies returns the browser's cookies for the server.
+func (p *page) cookies() []*network.Cookie {
+	p.t.Helper()
+	res, err := chromedp.Call(p.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{p.base}})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return res.Cookies
+}

@@ -1,0 +1,151 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// codesBody is the data of the page that shows recovery codes, once. The
+// codes exist only in this response: the server keeps their hashes. Print and
+// download post them back and get them as a sheet or a .txt file.
+type codesBody struct {
+	Codes    []string
+	PaperKey string
+	First    bool   // shown right after the first authenticator was confirmed
+	Label    string // that authenticator's label
+	Username string
+	At       time.Time
+}
+
+func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, a core.Auth, b codesBody) {
+	b.Username, b.At = a.Account.Username, s.svc.Now()
+	title := "Your new recovery codes"
+	if b.First {
+		title = "Save your recovery codes"
+	}
+	s.render(w, r, http.StatusOK, "codes", Page{Title: title, Account: &a.Account, Body: b})
+}
+
+// regeneratePage asks to confirm replacing the recovery codes.
+func (s *Server) regeneratePage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderRegenerate(w, r, a, http.StatusOK, "")
+}
+
+func (s *Server) renderRegenerate(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	self := "/settings/security/recovery-codes"
+	b := confirmBody{
+		Heading: "Generate new recovery codes?", Button: "Generate new codes", Action: self, Cancel: "/settings/security",
+		Text: []string{fmt.Sprintf("You will get %d new codes. The %d %s you have left stop working at once.",
+			core.RecoveryCodeCount, p.RecoveryCodesRemaining, pluralWord(p.RecoveryCodesRemaining, "code", "codes"))},
+		Elevation: s.elevationFor(r, a, p, self),
+	}
+	s.render(w, r, status, "confirm", Page{Title: "New recovery codes", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// regenerate replaces the recovery codes (elevated, SPEC §1 story 5) and
+// shows the new ones.
+func (s *Server) regenerate(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderRegenerate(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	codes, err := s.svc.RegenerateRecoveryCodes(r.Context(), a, httpapi.Meta(r))
+	if err != nil {
+		s.renderRegenerate(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	s.renderCodes(w, r, a, codesBody{Codes: codes})
+}
+
+// keyPattern is the shape of recovery codes and paper keys: lower-case
+// base32 in groups of four. Only such values are echoed back.
+var keyPattern = regexp.MustCompile(`^[a-z2-7]{4}(-[a-z2-7]{1,4}){1,15}$`)
+
+// postedCodes returns the codes (and paper key) a print or download form
+// posted back, or false when they do not look like codes.
+func postedCodes(r *http.Request) (codesBody, bool) {
+	b := codesBody{Codes: r.PostForm["code"], PaperKey: r.PostForm.Get("paper_key")}
+	if len(b.Codes) == 0 || len(b.Codes) > core.RecoveryCodeCount {
+		return b, false
+	}
+	for _, c := range b.Codes {
+		if !keyPattern.MatchString(c) {
+			return b, false
+		}
+	}
+	return b, b.PaperKey == "" || keyPattern.MatchString(b.PaperKey)
+}
+
+// downloadCodes returns the posted codes as a .txt attachment.
+func (s *Server) downloadCodes(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	b, ok := postedCodes(r)
+	if !ok {
+		s.renderError(w, r, &a, http.StatusBadRequest, "Those are not recovery codes.")
+		return
+	}
+	var t strings.Builder
+	fmt.Fprintf(&t, "Twofold recovery codes for %s\nSaved %s\n\n", a.Account.Username, s.svc.Now().Format("2 Jan 2006, 15:04 UTC"))
+	t.WriteString("Each code signs you in once, in place of a code from your authenticator app.\nKeep them somewhere safe, away from your phone.\n\n")
+	for i, c := range b.Codes {
+		fmt.Fprintf(&t, "%2d. %s\n", i+1, c)
+	}
+	if b.PaperKey != "" {
+		fmt.Fprintf(&t, "\nPaper key (a second way in when your phone is gone; it is never shown again):\n%s\n", b.PaperKey)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="twofold-recovery-codes-`+safeFilePart(a.Account.Username)+`.txt"`)
+	w.Write([]byte(strings.ReplaceAll(t.String(), "\n", "\r\n")))
+}
+
+// printCodes shows the posted codes on a sheet made for printing.
+func (s *Server) printCodes(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	b, ok := postedCodes(r)
+	if !ok {
+		s.renderError(w, r, &a, http.StatusBadRequest, "Those are not recovery codes.")
+		return
+	}
+	b.Username, b.At = a.Account.Username, s.svc.Now()
+	s.render(w, r, http.StatusOK, "print", Page{Title: "Recovery codes for " + a.Account.Username, Account: &a.Account, Body: b})
+}
+
+// safeFilePart keeps the characters of a username that are safe in a file name.
+func safeFilePart(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 128 && (r == '-' || r == '_' || r == '.' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// methodName names a second-step method for people.
+func methodName(m twofold.Method) string {
+	switch m {
+	case twofold.MethodTOTP:
+		return "authenticator app"
+	case twofold.MethodRecoveryCode:
+		return "recovery code"
+	case twofold.MethodPaperKey:
+		return "paper key"
+	}
+	return string(m)
+}

@@ -1,0 +1,85 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+
+	"github.com/twofold/twofold/internal/core"
+)
+
+// Cookie names. Each holds an opaque random value; none is readable by scripts.
+const (
+	sessionCookie = "twofold_session" // the core session token
+	loginCookie   = "twofold_login"   // a login transaction waiting for its second step
+	setupCookie   = "twofold_setup"   // the first-run setup token, off the address bar
+	browserCookie = "twofold_csrf"    // per-browser value the CSRF tokens are bound to
+)
+
+// setCookie sets an HttpOnly, SameSite=Lax cookie, Secure when the request
+// came over TLS (or the server is configured as https). Cookies last for the
+// browser session; the server enforces the real lifetime of what they name
+// (sessions, logins), by its own clock.
+func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value, path string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure || r.TLS != nil})
+}
+
+func (s *Server) clearCookie(w http.ResponseWriter, r *http.Request, name, path string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure || r.TLS != nil})
+}
+
+func cookieValue(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// session returns the caller behind the session cookie.
+func (s *Server) session(r *http.Request) (core.Auth, bool) {
+	token := cookieValue(r, sessionCookie)
+	if token == "" {
+		return core.Auth{}, false
+	}
+	a, err := s.svc.Authenticate(r.Context(), token)
+	if err != nil {
+		return core.Auth{}, false
+	}
+	return a, true
+}
+
+// browserID returns the per-browser CSRF binding, setting the cookie (and
+// adding it to r, for this request's forms) when the browser has none yet.
+func (s *Server) browserID(w http.ResponseWriter, r *http.Request) string {
+	if v := cookieValue(r, browserCookie); len(v) >= 32 && len(v) <= 64 {
+		return v
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	v := base64.RawURLEncoding.EncodeToString(b)
+	s.setCookie(w, r, browserCookie, v, "/")
+	others := r.Cookies()
+	r.Header.Del("Cookie")
+	for _, c := range others {
+		if c.Name != browserCookie {
+			r.AddCookie(c)
+		}
+	}
+	r.AddCookie(&http.Cookie{Name: browserCookie, Value: v})
+	return v
+}
+
+// csrfToken is the form token for a browser: a keyed hash of its cookie, so a
+// site that can plant cookies still cannot make a matching token.
+func (s *Server) csrfToken(browser string) string {
+	return base64.RawURLEncoding.EncodeToString(s.hasher.Sum("csrf", browser))
+}
+
+// formToken returns the CSRF token for forms on the page answering r.
+func (s *Server) formToken(r *http.Request) string {
+	return s.csrfToken(cookieValue(r, browserCookie))
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }

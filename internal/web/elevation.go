@@ -1,0 +1,81 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// confirmBody is the data of a confirmation page: a sensitive change, asked
+// once more, with a code field when the session needs elevation first.
+type confirmBody struct {
+	Heading   string
+	Text      []string
+	Warning   string
+	Action    string            // the form's POST URL
+	Fields    map[string]string // hidden fields
+	Button    string
+	Danger    bool
+	Cancel    string
+	Elevation *elevationBody // nil when the session is elevated
+}
+
+// elevationBody is the "confirm it's you" part of a form (SPEC §3.1 elevation).
+type elevationBody struct {
+	Method       twofold.Method
+	Alternatives []twofold.Method
+	Self         string // this page, for links to the other methods
+}
+
+// elevationFor returns the code field for a confirmation page, or nil when
+// the session is still elevated. The method comes from ?method=.
+func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self string) *elevationBody {
+	if a.Elevated(s.svc.Now()) || !p.Enabled {
+		return nil
+	}
+	var have []twofold.Method
+	for _, f := range p.Factors {
+		if f.Status == twofold.FactorActive && f.Type == twofold.FactorTOTP {
+			have = append(have, twofold.MethodTOTP)
+			break
+		}
+	}
+	if p.RecoveryCodesRemaining > 0 {
+		have = append(have, twofold.MethodRecoveryCode)
+	}
+	have = append(have, twofold.MethodPaperKey)
+	want := twofold.Method(r.FormValue("method"))
+	if want == "" {
+		want = twofold.Method(r.FormValue("elevate_method"))
+	}
+	e := &elevationBody{Method: have[0], Self: self}
+	for _, m := range have {
+		if m == want {
+			e.Method = m
+		}
+	}
+	for _, m := range have {
+		if m != e.Method {
+			e.Alternatives = append(e.Alternatives, m)
+		}
+	}
+	return e
+}
+
+// elevateFromForm elevates a's session with the form's code, when the form
+// has one and the session needs it, and updates a to match.
+func (s *Server) elevateFromForm(r *http.Request, a *core.Auth) error {
+	code := r.PostForm.Get("elevate_code")
+	if code == "" || a.Elevated(s.svc.Now()) {
+		return nil
+	}
+	p := core.SecondFactor{Method: twofold.Method(r.PostForm.Get("elevate_method")), Code: code}
+	until, err := s.svc.Elevate(r.Context(), *a, p, httpapi.Meta(r))
+	if err != nil {
+		return err
+	}
+	a.Session.ElevatedUntil = until
+	return nil
+}

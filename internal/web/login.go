@@ -1,0 +1,181 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// notices are the fixed messages a redirect can ask a page to show (?m=…);
+// a query parameter never carries free text into a page.
+var notices = map[string]string{
+	"signin":          "Sign in to continue.",
+	"expired_session": "Your session has ended. Sign in again.",
+	"expired":         "That sign-in took too long and has expired. Start again.",
+	"logged_out":      "You have signed out.",
+	"welcome":         "Your operator account is ready. Now protect it: add an authenticator app below.",
+	"factor_added":    "Authenticator added.",
+	"factor_removed":  "Authenticator removed.",
+	"setup_cancelled": "Authenticator setup cancelled.",
+	"renamed":         "Authenticator renamed.",
+	"required_on":     "Every sign-in now asks for a second factor.",
+	"required_off":    "Sign-in no longer asks for a second factor. Sensitive changes still do.",
+	"recovery_used":   "You signed in with a recovery code. Each code works once.",
+	"enrol_gone":      "That authenticator setup is finished or was cancelled.",
+	"unlocked":        "The account is unlocked.",
+}
+
+func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }
+
+type loginBody struct {
+	Username string
+	Next     string
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	if _, ok := s.session(r); ok {
+		http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
+		return
+	}
+	msg := notice(r)
+	if has, err := s.svc.HasAccounts(r.Context()); err == nil && !has {
+		msg = "No account exists yet. To create the operator account, open the setup link that twofold serve printed when it started."
+	}
+	s.render(w, r, http.StatusOK, "login", Page{Title: "Sign in", Notice: msg, Body: loginBody{Next: next}})
+}
+
+func orDefault(next string) string {
+	if next == "" {
+		return "/settings/security"
+	}
+	return next
+}
+
+// login checks username and password (SPEC §1 story 2): the answer is a
+// session, or the second step.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	username, next := r.PostForm.Get("username"), safeNext(r.PostForm.Get("next"))
+	res, err := s.svc.Login(r.Context(), username, r.PostForm.Get("password"), httpapi.Meta(r))
+	if err != nil {
+		s.render(w, r, s.status(w, r, err), "login", Page{Title: "Sign in", Error: message(err), Body: loginBody{Username: username, Next: next}})
+		return
+	}
+	if res.Authenticated {
+		s.setCookie(w, r, sessionCookie, res.Token, "/")
+		http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
+		return
+	}
+	s.setCookie(w, r, loginCookie, res.LoginID, "/login")
+	target := "/login/verify"
+	if next != "" {
+		target += "?next=" + urlQueryEscape(next)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// verifyBody is the data of the second step.
+type verifyBody struct {
+	Method       twofold.Method   // the method the form asks for
+	Labels       []string         // labels of the TOTP factors
+	Alternatives []twofold.Method // other methods the account can use
+	Next         string
+}
+
+// secondStep describes the methods of a login for the second-step page.
+func secondStep(methods []core.MethodOption, want twofold.Method, next string) verifyBody {
+	b := verifyBody{Next: next}
+	have := map[twofold.Method]bool{}
+	var order []twofold.Method
+	for _, m := range methods {
+		if !have[m.Method] {
+			order = append(order, m.Method)
+		}
+		have[m.Method] = true
+		if m.Method == twofold.MethodTOTP && m.Label != "" {
+			b.Labels = append(b.Labels, m.Label)
+		}
+	}
+	b.Method = want
+	if !have[want] {
+		b.Method = ""
+		if len(order) > 0 {
+			b.Method = order[0]
+		}
+	}
+	for _, m := range order {
+		if m != b.Method && (m == twofold.MethodTOTP || m == twofold.MethodRecoveryCode || m == twofold.MethodPaperKey) {
+			b.Alternatives = append(b.Alternatives, m)
+		}
+	}
+	return b
+}
+
+// verifyPage shows the second step: a field for the chosen method and links
+// to the account's other methods.
+func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
+	s.renderVerify(w, r, http.StatusOK, twofold.Method(r.URL.Query().Get("method")), safeNext(r.URL.Query().Get("next")), "")
+}
+
+func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int, method twofold.Method, next, errMsg string) {
+	loginID := cookieValue(r, loginCookie)
+	if loginID == "" {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	methods, err := s.svc.LoginMethods(r.Context(), loginID)
+	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
+		s.clearCookie(w, r, loginCookie, "/login")
+		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	if method == "" {
+		method = twofold.MethodTOTP
+	}
+	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Body: secondStep(methods, method, next)})
+}
+
+// verify completes the second step. Every failure reads the same; a
+// throttled attempt says how long to wait.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	loginID := cookieValue(r, loginCookie)
+	if loginID == "" {
+		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		return
+	}
+	method, next := twofold.Method(r.PostForm.Get("method")), safeNext(r.PostForm.Get("next"))
+	token, _, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: method, Code: r.PostForm.Get("code")}, httpapi.Meta(r))
+	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
+		s.clearCookie(w, r, loginCookie, "/login")
+		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.renderVerify(w, r, s.status(w, r, err), method, next, message(err))
+		return
+	}
+	s.clearCookie(w, r, loginCookie, "/login")
+	s.setCookie(w, r, sessionCookie, token, "/")
+	if method == twofold.MethodRecoveryCode && next == "" {
+		next = "/settings/security?m=recovery_used"
+	}
+	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
+}
+
+// logout ends the session.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if a, ok := s.session(r); ok {
+		if err := s.svc.Logout(r.Context(), a, httpapi.Meta(r)); err != nil {
+			s.fail(w, r, &a, err)
+			return
+		}
+	}
+	s.clearCookie(w, r, sessionCookie, "/")
+	http.Redirect(w, r, "/login?m=logged_out", http.StatusSeeOther)
+}

@@ -1,0 +1,493 @@
+package web_test
+
+import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// client is a cookie-keeping HTTP client that fills in the CSRF token, like
+// a browser without JavaScript.
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+	csrf string
+}
+
+func newClient(t *testing.T, base string) *client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+// reply is a page as the client got it.
+type reply struct {
+	status int
+	header http.Header
+	body   string
+	url    *url.URL // after redirects
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (c *client) do(req *http.Request) reply {
+	c.t.Helper()
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if m := csrfField.FindStringSubmatch(string(b)); m != nil {
+		c.csrf = m[1]
+	}
+	return reply{status: res.StatusCode, header: res.Header, body: string(b), url: res.Request.URL}
+}
+
+func (c *client) get(path string) reply {
+	c.t.Helper()
+	req, err := http.NewRequest("GET", c.base+path, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.do(req)
+}
+
+// post sends a form with the client's CSRF token (fetching a page first
+// when it has none yet).
+func (c *client) post(path string, form url.Values) reply {
+	c.t.Helper()
+	if c.csrf == "" {
+		c.get("/login")
+	}
+	if form.Get("csrf") == "" {
+		form.Set("csrf", c.csrf)
+	}
+	return c.postRaw(path, form, nil)
+}
+
+func (c *client) postRaw(path string, form url.Values, header http.Header) reply {
+	c.t.Helper()
+	req, err := http.NewRequest("POST", c.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	return c.do(req)
+}
+
+const testPassword = "correct horse battery staple"
+
+// account creates a user; with totp, it also enrols and confirms a TOTP
+// factor through the core and returns its secret.
+func account(t *testing.T, ts *testenv.Server, username string, operator, totp bool) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: username, Password: testPassword, Operator: operator}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if !totp {
+		return ""
+	}
+	res, err := ts.Service.Login(ctx, username, testPassword, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ts.Service.Authenticate(ctx, res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: "totp", Label: "Phone"}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, testenv.TOTP(t, e.Secret, ts.Clock.Now()), core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	ts.Clock.Add(30 * time.Second) // the confirming code is used up
+	return e.Secret
+}
+
+func (c *client) signIn(username string) reply {
+	c.t.Helper()
+	return c.post("/login", url.Values{"username": {username}, "password": {testPassword}})
+}
+
+func TestSafetyHeaders(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	c := newClient(t, ts.URL())
+	r := c.get("/login")
+	if r.status != 200 {
+		t.Fatalf("GET /login: %d", r.status)
+	}
+	want := map[string]string{
+		"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+		"X-Frame-Options":         "DENY",
+		"Referrer-Policy":         "no-referrer",
+		"Cache-Control":           "no-store",
+		"X-Content-Type-Options":  "nosniff",
+	}
+	for k, v := range want {
+		if got := r.header.Get(k); got != v {
+			t.Errorf("%s: got %q, want %q", k, got, v)
+		}
+	}
+	if strings.Contains(r.body, "<script") || strings.Contains(r.body, " style=") {
+		t.Error("the login page has inline script or style, which the CSP forbids")
+	}
+	if !strings.Contains(r.body, `<meta name="viewport"`) {
+		t.Error("the page has no viewport meta")
+	}
+	if r := c.get("/static/"); r.status != http.StatusNotFound {
+		t.Errorf("GET /static/: status %d, want 404 (no folder listing)", r.status)
+	}
+	css := c.get("/static/style.css")
+	if css.status != 200 || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") {
+		t.Errorf("stylesheet: %d %s", css.status, css.header.Get("Content-Type"))
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "alice", false, false)
+	form := url.Values{"username": {"alice"}, "password": {testPassword}}
+	for _, tc := range []struct {
+		name   string
+		csrf   string
+		header http.Header
+	}{
+		{"no token", "", nil},
+		{"wrong token", "forged", nil},
+		{"cross-site", "", http.Header{"Sec-Fetch-Site": {"cross-site"}}},
+		{"other origin", "", http.Header{"Origin": {"https://evil.example"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClient(t, ts.URL())
+			c.get("/login")
+			f := url.Values{}
+			for k, v := range form {
+				f[k] = v
+			}
+			switch tc.csrf {
+			case "":
+				if tc.header != nil {
+					f.Set("csrf", c.csrf) // a valid token; the origin check must still refuse
+				}
+			default:
+				f.Set("csrf", tc.csrf)
+			}
+			r := c.postRaw("/login", f, tc.header)
+			if r.status != http.StatusForbidden {
+				t.Errorf("status %d, want 403", r.status)
+			}
+			if r.url.Path != "/login" || strings.Contains(r.body, "Sign out") {
+				t.Errorf("the forged form signed in: now at %s", r.url)
+			}
+		})
+	}
+	// A token from another browser does not fit this one's cookie.
+	other := newClient(t, ts.URL())
+	other.get("/login")
+	c := newClient(t, ts.URL())
+	c.get("/login")
+	f := url.Values{"username": {"alice"}, "password": {testPassword}, "csrf": {other.csrf}}
+	if r := c.postRaw("/login", f, nil); r.status != http.StatusForbidden {
+		t.Errorf("another browser's token: status %d, want 403", r.status)
+	}
+	// With its own token the same form works.
+	if r := c.signIn("alice"); r.status != 200 || r.url.Path != "/settings/security" {
+		t.Errorf("sign-in with a valid token: %d at %s", r.status, r.url)
+	}
+}
+
+func TestSessionCookie(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		base   string
+		secure bool
+	}{
+		{"plain http", "", false},
+		{"behind tls proxy", "https://twofold.example", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := testenv.NewServer(t, testenv.SQLiteDSN(t), func(c *config.Config) { c.BaseURL = tc.base })
+			account(t, ts, "alice", false, false)
+			c := newClient(t, "http://"+ts.Addr())
+			c.get("/login")
+			c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			r := c.post("/login", url.Values{"username": {"alice"}, "password": {testPassword}})
+			if r.status != http.StatusSeeOther {
+				t.Fatalf("sign-in: status %d, want 303", r.status)
+			}
+			var found bool
+			for _, line := range r.header.Values("Set-Cookie") {
+				if !strings.HasPrefix(line, "twofold_session=") {
+					continue
+				}
+				found = true
+				if !strings.Contains(line, "HttpOnly") || !strings.Contains(line, "SameSite=Lax") || strings.Contains(line, "Secure") != tc.secure {
+					t.Errorf("session cookie %q: want HttpOnly, SameSite=Lax, Secure %v", line, tc.secure)
+				}
+			}
+			if !found {
+				t.Error("sign-in set no session cookie")
+			}
+		})
+	}
+}
+
+func TestSecondStepThrottled(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "alice", false, true)
+	c := newClient(t, ts.URL())
+	if r := c.signIn("alice"); r.url.Path != "/login/verify" {
+		t.Fatalf("sign-in went to %s, want the second step", r.url)
+	}
+	good := testenv.TOTP(t, secret, ts.Clock.Now())
+	wrong := "000000"
+	if good == wrong {
+		wrong = "111111"
+	}
+	var last reply
+	for i := 0; i < 10; i++ {
+		last = c.post("/login/verify", url.Values{"method": {"totp"}, "code": {wrong}})
+		if last.status == http.StatusTooManyRequests {
+			break
+		}
+		if last.status != http.StatusUnauthorized || !strings.Contains(last.body, "That code was not accepted.") {
+			t.Fatalf("wrong code %d: status %d", i+1, last.status)
+		}
+	}
+	if last.status != http.StatusTooManyRequests {
+		t.Fatalf("ten wrong codes in a row were never throttled (last status %d)", last.status)
+	}
+	if last.header.Get("Retry-After") == "" {
+		t.Error("throttled page has no Retry-After")
+	}
+	if !regexp.MustCompile(`Too many attempts\. Wait (a second|\d+ seconds|a minute|\d+ minutes) and try again\.`).MatchString(last.body) {
+		t.Errorf("throttled page does not say how long to wait:\n%s", pageError(last.body))
+	}
+	// Even the right code waits until the lock passes; then it works.
+	if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {good}}); r.status != http.StatusTooManyRequests {
+		t.Errorf("right code while locked: status %d, want 429", r.status)
+	}
+	ts.Clock.Add(time.Minute)
+	if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
+		t.Errorf("right code after the lock: at %s, status %d: %s", r.url, r.status, pageError(r.body))
+	}
+}
+
+func pageError(body string) string {
+	m := regexp.MustCompile(`(?s)id="error"[^>]*>(.*?)</p>`).FindStringSubmatch(body)
+	if m == nil {
+		return "(no error on the page)"
+	}
+	return html.UnescapeString(m[1])
+}
+
+func TestWrongPasswordSaysNothingMore(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "alice", false, false)
+	c := newClient(t, ts.URL())
+	wrongPassword := c.post("/login", url.Values{"username": {"alice"}, "password": {"not the password"}})
+	unknownUser := c.post("/login", url.Values{"username": {"mallory"}, "password": {"not the password"}})
+	for _, r := range []reply{wrongPassword, unknownUser} {
+		if r.status != http.StatusUnauthorized || pageError(r.body) != "Wrong username or password." {
+			t.Errorf("status %d, error %q", r.status, pageError(r.body))
+		}
+	}
+}
+
+func TestOperatorPagesForbidden(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "olivia", true, false)
+	account(t, ts, "bob", false, false)
+	c := newClient(t, ts.URL())
+	c.signIn("bob")
+	for _, path := range []string{"/admin", "/admin/users", "/admin/users/x"} {
+		if r := c.get(path); r.status != http.StatusForbidden {
+			t.Errorf("GET %s as a user: status %d, want 403", path, r.status)
+		}
+	}
+	if r := c.post("/admin/users/x/unlock", url.Values{}); r.status != http.StatusForbidden {
+		t.Errorf("POST unlock as a user: status %d, want 403", r.status)
+	}
+	if r := c.get("/settings/security"); strings.Contains(r.body, `href="/admin/users"`) {
+		t.Error("a user's page links to the operator pages")
+	}
+	// Signed out, the pages send you to sign in.
+	anon := newClient(t, ts.URL())
+	if r := anon.get("/admin/users"); r.url.Path != "/login" {
+		t.Errorf("GET /admin/users signed out: at %s, want /login", r.url)
+	}
+	// The operator sees the users and can unlock one.
+	op := newClient(t, ts.URL())
+	op.signIn("olivia")
+	r := op.get("/admin/users?q=bo")
+	if r.status != 200 || !strings.Contains(r.body, ">bob</a>") || strings.Contains(r.body, ">olivia</a>") {
+		t.Fatalf("operator's search for bo: status %d", r.status)
+	}
+	id := regexp.MustCompile(`href="/admin/users/([a-z0-9]+)"`).FindStringSubmatch(r.body)[1]
+	if r := op.post("/admin/users/"+id+"/unlock", url.Values{}); r.status != 200 || !strings.Contains(r.body, "The account is unlocked.") {
+		t.Errorf("unlock: status %d: %s", r.status, pageError(r.body))
+	}
+	if r := op.get("/admin/users/" + id); !strings.Contains(r.body, "Failed-attempt locks cleared by an operator") {
+		t.Error("the unlock is not in bob's events")
+	}
+}
+
+func TestSetupLink(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	if ts.SetupURL == "" {
+		t.Fatal("no setup link on an empty database")
+	}
+	c := newClient(t, ts.URL())
+	if r := c.get("/setup/not-the-token"); r.status != http.StatusNotFound {
+		t.Errorf("wrong token: status %d, want 404", r.status)
+	}
+	if r := c.get("/setup"); r.status != http.StatusNotFound {
+		t.Errorf("setup page without the link: status %d, want 404", r.status)
+	}
+	r := c.get(strings.TrimPrefix(ts.SetupURL, ts.URL()))
+	if r.status != 200 || r.url.Path != "/setup" {
+		t.Fatalf("setup link: status %d at %s", r.status, r.url)
+	}
+	// Mismatched passwords and a bad username keep the form, with a clear error.
+	r = c.post("/setup", url.Values{"username": {"root"}, "password": {testPassword}, "password2": {"something else"}})
+	if r.status != http.StatusBadRequest || !strings.Contains(pageError(r.body), "passwords differ") {
+		t.Errorf("mismatched passwords: status %d, %q", r.status, pageError(r.body))
+	}
+	r = c.post("/setup", url.Values{"username": {"no spaces"}, "password": {testPassword}, "password2": {testPassword}})
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, `value="no spaces"`) {
+		t.Errorf("bad username: status %d, %q", r.status, pageError(r.body))
+	}
+	r = c.post("/setup", url.Values{"username": {"root"}, "password": {testPassword}, "password2": {testPassword}})
+	if r.url.Path != "/settings/security" || !strings.Contains(r.body, "operator account is ready") {
+		t.Fatalf("setup: at %s: %s", r.url, pageError(r.body))
+	}
+	a, err := ts.Store.AccountByUsername(context.Background(), "root")
+	if err != nil || !a.Operator {
+		t.Fatalf("account root: operator %v, err %v", a.Operator, err)
+	}
+	// The link is spent, in this browser and any other.
+	if r := newClient(t, ts.URL()).get(strings.TrimPrefix(ts.SetupURL, ts.URL())); r.status != http.StatusNotFound {
+		t.Errorf("setup link after setup: status %d, want 404", r.status)
+	}
+	// A server started on a database with accounts prints no link.
+	if ts2 := testenv.NewServer(t, "sqlite:"+ts.DBPath); ts2.SetupURL != "" {
+		t.Errorf("second server on a set-up database has a setup link")
+	}
+}
+
+func TestRecoveryCodesDownloadAndPrint(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "alice", false, false)
+	c := newClient(t, ts.URL())
+	c.signIn("alice")
+	codes := []string{"abcd-efgh-ijkl-mnop", "qrst-uvwx-yz23-4567"}
+	r := c.post("/settings/security/recovery-codes.txt", url.Values{"code": codes, "paper_key": {"aaaa-bbbb-cccc-dddd-eeee-ffff-gggg-hhhh"}})
+	if r.status != 200 || r.header.Get("Content-Type") != "text/plain; charset=utf-8" ||
+		r.header.Get("Content-Disposition") != `attachment; filename="twofold-recovery-codes-alice.txt"` || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("download: %d %v", r.status, r.header)
+	}
+	for _, want := range append(codes, "aaaa-bbbb-cccc-dddd-eeee-ffff-gggg-hhhh", "Twofold recovery codes for alice") {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("download lacks %q:\n%s", want, r.body)
+		}
+	}
+	r = c.post("/settings/security/recovery-codes/print", url.Values{"code": codes})
+	if r.status != 200 || !strings.Contains(r.body, "<code>abcd-efgh-ijkl-mnop</code>") {
+		t.Errorf("print sheet: status %d", r.status)
+	}
+	if r := c.post("/settings/security/recovery-codes.txt", url.Values{"code": {"<b>not a code</b>"}}); r.status != http.StatusBadRequest {
+		t.Errorf("download of something else: status %d, want 400", r.status)
+	}
+	// Signed out, no download at all.
+	anon := newClient(t, ts.URL())
+	anon.get("/login")
+	if r := anon.post("/settings/security/recovery-codes.txt", url.Values{"code": codes}); r.url.Path != "/login" {
+		t.Errorf("download signed out: at %s", r.url)
+	}
+}
+
+func TestEnrolmentPageIsNeverCached(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "alice", false, false)
+	c := newClient(t, ts.URL())
+	c.signIn("alice")
+	r := c.post("/settings/security/totp", url.Values{"label": {"Phone"}})
+	if !strings.HasPrefix(r.url.Path, "/settings/security/totp/") || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("enrolment page at %s, Cache-Control %q", r.url, r.header.Get("Cache-Control"))
+	}
+	qr := c.get(r.url.Path + "/qr.png")
+	if qr.status != 200 || qr.header.Get("Content-Type") != "image/png" || qr.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("QR code: %d %s, Cache-Control %q", qr.status, qr.header.Get("Content-Type"), qr.header.Get("Cache-Control"))
+	}
+	// Another account cannot see it.
+	account(t, ts, "bob", false, false)
+	bob := newClient(t, ts.URL())
+	bob.signIn("bob")
+	if r := bob.get(r.url.Path + "/qr.png"); r.status != http.StatusNotFound {
+		t.Errorf("bob fetching alice's QR code: status %d, want 404", r.status)
+	}
+	// An empty label is refused with the form kept.
+	if r := c.post("/settings/security/totp", url.Values{"label": {"  "}}); r.status != http.StatusBadRequest || pageError(r.body) != "Label is required." {
+		t.Errorf("empty label: %d %q", r.status, pageError(r.body))
+	}
+}
+
+func TestTurningOffTwoFactorNeedsAFreshCode(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "alice", false, true)
+	c := newClient(t, ts.URL())
+	c.signIn("alice")
+	if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
+		t.Fatalf("second step: at %s: %s", r.url, pageError(r.body))
+	}
+	ts.Clock.Add(11 * time.Minute) // the elevation from the sign-in lapses
+	if r := c.get("/settings/security/two-factor"); !strings.Contains(r.body, `name="elevate_code"`) {
+		t.Fatal("the confirmation page asks for no code")
+	}
+	r := c.post("/settings/security/two-factor", url.Values{"required": {"false"}})
+	if r.status != http.StatusForbidden || pageError(r.body) != "Confirm it's you with a code first." {
+		t.Errorf("without a code: status %d, %q", r.status, pageError(r.body))
+	}
+	r = c.post("/settings/security/two-factor", url.Values{"required": {"false"}, "elevate_method": {"totp"}, "elevate_code": {"000000"}})
+	if r.status != http.StatusUnauthorized || pageError(r.body) != "That code was not accepted. Check it and try again." {
+		t.Errorf("with a wrong code: status %d, %q", r.status, pageError(r.body))
+	}
+	ts.Clock.Add(30 * time.Second)
+	r = c.post("/settings/security/two-factor", url.Values{"required": {"false"}, "elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, secret, ts.Clock.Now())}})
+	if r.url.RawQuery != "m=required_off" {
+		t.Fatalf("with the right code: at %s: %s", r.url, pageError(r.body))
+	}
+	// Now sign-in asks for the password only; turning it back on needs no code.
+	c.post("/logout", url.Values{})
+	if r := c.signIn("alice"); r.url.Path != "/settings/security" {
+		t.Errorf("sign-in with two-factor not required went to %s", r.url)
+	}
+	if r := c.post("/settings/security/two-factor", url.Values{"required": {"true"}}); r.url.RawQuery != "m=required_on" {
+		t.Errorf("turning it on: at %s: %s", r.url, pageError(r.body))
+	}
+}

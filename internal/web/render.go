@@ -1,0 +1,263 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+)
+
+// Page is what every template receives.
+type Page struct {
+	Title   string
+	Account *twofold.Account // nil when nobody is logged in
+	CSRF    string
+	Notice  string // a success message
+	Error   string
+	Body    any    // the page's own data
+	Nav     string // the menu entry of the page: "security" or "admin"
+}
+
+// parsePages parses each page in templates/ together with the layout.
+func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "layout.html" {
+			continue
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(templateFS, n)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", n, err)
+		}
+		pages[strings.TrimSuffix(base, ".html")] = t
+	}
+	return pages, nil
+}
+
+// render writes page name with status. Templates render into a buffer first,
+// so that a failing template never leaves half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p Page) {
+	t, ok := s.pages[name]
+	if !ok {
+		s.log.ErrorContext(r.Context(), "no such page template", "name", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if p.CSRF == "" {
+		p.CSRF = s.formToken(r)
+	}
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/settings/"):
+		p.Nav = "security"
+	case strings.HasPrefix(r.URL.Path, "/admin/"):
+		p.Nav = "admin"
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "name", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// errorBody is the data of the error page.
+type errorBody struct {
+	Status  int
+	Heading string
+}
+
+// renderError writes the error page with a message.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, a *core.Auth, status int, msg string) {
+	p := Page{Title: http.StatusText(status), Error: msg, Body: errorBody{Status: status, Heading: errorHeading(status)}}
+	if a != nil {
+		p.Account = &a.Account
+	}
+	s.render(w, r, status, "error", p)
+}
+
+func errorHeading(status int) string {
+	switch status {
+	case http.StatusForbidden:
+		return "Not allowed"
+	case http.StatusNotFound, http.StatusGone:
+		return "Not found"
+	case http.StatusTooManyRequests:
+		return "Slow down"
+	case http.StatusBadRequest:
+		return "Something is wrong with the request"
+	}
+	if status >= 500 {
+		return "Something went wrong"
+	}
+	return http.StatusText(status)
+}
+
+// funcs are the template helpers.
+func (s *Server) funcs() template.FuncMap {
+	return template.FuncMap{
+		"date": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2 Jan 2006, 15:04 UTC")
+		},
+		"datetime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"ago":      func(t time.Time) string { return ago(s.svc.Now(), t) },
+		"deref":    func(t *time.Time) time.Time { return *t },
+		"groups":   groupsOf4,
+		"event":    eventText,
+		"factorKind": func(t twofold.FactorType) string {
+			switch t {
+			case twofold.FactorTOTP:
+				return "Authenticator app (TOTP)"
+			case twofold.FactorHOTP:
+				return "Hardware token (HOTP)"
+			}
+			return string(t)
+		},
+		"plural": func(n int, one, many string) string {
+			if n == 1 {
+				return one
+			}
+			return many
+		},
+		"shortUA": shortUserAgent,
+		"join":    strings.Join,
+		"evlist": func(evs []twofold.AuditEvent, details bool) eventList {
+			return eventList{Events: evs, Details: details}
+		},
+		"failure": func(typ string) bool {
+			return strings.Contains(typ, "failed") || strings.HasSuffix(typ, "throttled")
+		},
+		"method": methodName,
+	}
+}
+
+// ago says how long before now t was, roughly.
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < 2*time.Minute:
+		return "a minute ago"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes ago", int(d/time.Minute))
+	case d < 2*time.Hour:
+		return "an hour ago"
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%d hours ago", int(d/time.Hour))
+	case d < 48*time.Hour:
+		return "yesterday"
+	case d < 60*24*time.Hour:
+		return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+	}
+	return t.UTC().Format("2 Jan 2006")
+}
+
+// groupsOf4 splits a secret into groups of four characters for typing.
+func groupsOf4(s string) []string {
+	var out []string
+	for len(s) > 4 {
+		out = append(out, s[:4])
+		s = s[4:]
+	}
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// eventList is the data of the "eventlist" template: events, with their
+// details (the real causes) for operators.
+type eventList struct {
+	Events  []twofold.AuditEvent
+	Details bool
+}
+
+// eventTexts are the audit event types in words.
+var eventTexts = map[string]string{
+	"account.created":            "Account created",
+	"login.succeeded":            "Signed in",
+	"login.password_succeeded":   "Password accepted, second step asked",
+	"login.password_failed":      "Sign-in failed: wrong username or password",
+	"login.second_factor_failed": "Sign-in failed at the second step",
+	"session.ended":              "Signed out",
+	"session.elevated":           "Confirmed with a second factor",
+	"session.elevation_failed":   "Second-factor confirmation failed",
+	"factor.created":             "Authenticator setup started",
+	"factor.confirmed":           "Authenticator added",
+	"factor.confirm_failed":      "Authenticator setup: code not accepted",
+	"factor.renamed":             "Authenticator renamed",
+	"factor.removed":             "Authenticator removed",
+	"factor.resynchronised":      "Authenticator resynchronised",
+	"factor.resync_failed":       "Authenticator resynchronisation failed",
+	"recovery_code.used":         "Recovery code used",
+	"recovery_codes.regenerated": "New recovery codes generated",
+	"paper_key.used":             "Paper key used",
+	"two_factor.required":        "Two-factor required at every sign-in",
+	"two_factor.not_required":    "Two-factor no longer required at sign-in",
+	"account.unlocked":           "Failed-attempt locks cleared by an operator",
+	"login.throttled":            "Too many attempts: sign-in paused for a while",
+}
+
+func eventText(typ string) string {
+	if t, ok := eventTexts[typ]; ok {
+		return t
+	}
+	return typ
+}
+
+// shortUserAgent names the browser and system of a user agent, roughly.
+func shortUserAgent(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	browser := ""
+	for _, b := range []struct{ key, name string }{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"HeadlessChrome/", "Headless Chrome"},
+		{"Chromium/", "Chromium"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client", "Go client"},
+	} {
+		if strings.Contains(ua, b.key) {
+			browser = b.name
+			break
+		}
+	}
+	system := ""
+	for _, o := range []struct{ key, name string }{
+		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.key) {
+			system = o.name
+			break
+		}
+	}
+	switch {
+	case browser != "" && system != "":
+		return browser + " on " + system
+	case browser != "":
+		return browser
+	case len(ua) > 40:
+		return ua[:40] + "…"
+	}
+	return ua
+}

@@ -1,0 +1,282 @@
+package web
+
+import (
+	"html/template"
+	"net/http"
+	"strconv"
+
+	"github.com/skip2/go-qrcode"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// lowRecoveryCodes is the count at which the page warns (SPEC §1 story 4).
+const lowRecoveryCodes = 3
+
+// securityBody is the data of /settings/security.
+type securityBody struct {
+	Profile  core.Profile
+	Active   []twofold.Factor
+	Pending  []twofold.Factor
+	Events   []twofold.AuditEvent
+	LowCodes bool
+	Label    string // the label field of the enrol form
+}
+
+func (s *Server) security(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderSecurity(w, r, a, http.StatusOK, notice(r), "", "")
+}
+
+func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.Auth, status int, notice, errMsg, label string) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	evs, err := s.svc.Events(r.Context(), a, 0, 8)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := securityBody{Profile: p, Events: evs, Label: label}
+	for _, f := range p.Factors {
+		if f.Status == twofold.FactorActive {
+			b.Active = append(b.Active, f)
+		} else {
+			b.Pending = append(b.Pending, f)
+		}
+	}
+	b.LowCodes = p.Enabled && p.RecoveryCodesRemaining <= lowRecoveryCodes
+	s.render(w, r, status, "security", Page{Title: "Security", Account: &p.Account, Notice: notice, Error: errMsg, Body: b})
+}
+
+// enrol starts adding an authenticator app (SPEC §1 story 1).
+func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	label := r.PostForm.Get("label")
+	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorTOTP, Label: label}, httpapi.Meta(r))
+	if err != nil {
+		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), label)
+		return
+	}
+	http.Redirect(w, r, "/settings/security/totp/"+e.Factor.ID, http.StatusSeeOther)
+}
+
+// enrolBody is the data of the enrolment page. It holds the secret: the page
+// is never cached and nothing of it is logged.
+type enrolBody struct {
+	Factor     twofold.Factor
+	Secret     []string     // in groups of four
+	OTPAuthURI template.URL // otpauth://…, built by the core, not from input
+	Period     int
+	QRURL      string
+	ConfirmURL string
+	CancelURL  string
+}
+
+func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderEnrol(w, r, a, http.StatusOK, "")
+}
+
+func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	e, err := s.svc.PendingEnrolment(r.Context(), a, r.PathValue("id"))
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	base := "/settings/security/totp/" + e.Factor.ID
+	b := enrolBody{
+		Factor: e.Factor, Secret: groupsOf4(e.Secret), OTPAuthURI: template.URL(e.OTPAuthURI), Period: int(e.Factor.Period.Seconds()),
+		QRURL: base + "/qr.png", ConfirmURL: base + "/confirm", CancelURL: "/settings/security/factors/" + e.Factor.ID + "/remove",
+	}
+	s.render(w, r, status, "enrol", Page{Title: "Add an authenticator app", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+// enrolQR serves the QR code of a pending factor's otpauth:// URI as PNG.
+func (s *Server) enrolQR(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	e, err := s.svc.PendingEnrolment(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	png, err := qrcode.Encode(e.OTPAuthURI, qrcode.Medium, 320)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Content-Length", strconv.Itoa(len(png)))
+	w.Write(png)
+}
+
+// confirm activates a pending factor with a code from it; on the first
+// factor it shows the recovery codes and the paper key, once.
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	c, err := s.svc.ConfirmFactor(r.Context(), a, r.PathValue("id"), r.PostForm.Get("code"), httpapi.Meta(r))
+	if twofold.ErrorCode(err) == twofold.CodeConflict {
+		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.renderEnrol(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	if len(c.RecoveryCodes) == 0 {
+		http.Redirect(w, r, "/settings/security?m=factor_added", http.StatusSeeOther)
+		return
+	}
+	s.renderCodes(w, r, a, codesBody{Codes: c.RecoveryCodes, PaperKey: c.PaperKey, First: true, Label: c.Factor.Label})
+}
+
+func (s *Server) rename(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.RenameFactor(r.Context(), a, r.PathValue("id"), r.PostForm.Get("label"), httpapi.Meta(r)); err != nil {
+		s.renderSecurity(w, r, a, s.status(w, r, err), "", "Renaming failed: "+message(err), "")
+		return
+	}
+	http.Redirect(w, r, "/settings/security?m=renamed", http.StatusSeeOther)
+}
+
+// findFactor returns one of the caller's factors and the profile it is part of.
+func (s *Server) findFactor(r *http.Request, a core.Auth, id string) (core.Profile, twofold.Factor, error) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		return p, twofold.Factor{}, err
+	}
+	for _, f := range p.Factors {
+		if f.ID == id {
+			return p, f, nil
+		}
+	}
+	return p, twofold.Factor{}, twofold.Errorf(twofold.CodeNotFound, "no such authenticator: it may have been removed already")
+}
+
+// removePage asks to confirm removing a factor, with a fresh code when the
+// session is not elevated (SPEC §1 story 5).
+func (s *Server) removePage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderRemove(w, r, a, http.StatusOK, "")
+}
+
+func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	id := r.PathValue("id")
+	p, f, err := s.findFactor(r, a, id)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	self := "/settings/security/factors/" + id + "/remove"
+	b := confirmBody{Action: self, Cancel: "/settings/security", Danger: true}
+	if f.Status == twofold.FactorPending {
+		b.Heading, b.Button = "Cancel the setup of “"+f.Label+"”?", "Cancel setup"
+		b.Text = []string{"This authenticator was never confirmed, so it does not protect your account yet."}
+		b.Cancel = "/settings/security/totp/" + id
+		s.render(w, r, status, "confirm", Page{Title: "Cancel setup", Account: &a.Account, Error: errMsg, Body: b})
+		return
+	}
+	b.Heading, b.Button = "Remove “"+f.Label+"”?", "Remove"
+	active := 0
+	for _, g := range p.Factors {
+		if g.Status == twofold.FactorActive {
+			active++
+		}
+	}
+	if active == 1 {
+		b.Text = []string{"Codes from this authenticator will stop working at once."}
+		b.Warning = "This is your only authenticator. Removing it turns two-factor off: your password alone will open your account."
+	} else {
+		b.Text = []string{"Codes from this authenticator will stop working at once. Your other authenticators keep working."}
+	}
+	b.Elevation = s.elevationFor(r, a, p, self)
+	s.render(w, r, status, "confirm", Page{Title: "Remove authenticator", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+func (s *Server) remove(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	id := r.PathValue("id")
+	_, f, err := s.findFactor(r, a, id)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderRemove(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	if err := s.svc.DeleteFactor(r.Context(), a, id, httpapi.Meta(r)); err != nil {
+		s.renderRemove(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	if f.Status == twofold.FactorPending {
+		http.Redirect(w, r, "/settings/security?m=setup_cancelled", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/settings/security?m=factor_removed", http.StatusSeeOther)
+}
+
+// setTwoFactor: the "require two-factor on every login" switch.
+func (s *Server) twoFactorPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderTwoFactor(w, r, a, http.StatusOK, "")
+}
+
+func (s *Server) renderTwoFactor(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	self := "/settings/security/two-factor"
+	b := confirmBody{Action: self, Cancel: "/settings/security"}
+	if p.Required {
+		b.Fields = map[string]string{"required": "false"}
+		b.Heading, b.Button, b.Danger = "Stop asking for a second factor at sign-in?", "Stop asking at sign-in", true
+		b.Text = []string{"Your password alone will then sign you in. Removing authenticators, new recovery codes and other sensitive changes will still ask for a code."}
+		b.Elevation = s.elevationFor(r, a, p, self)
+	} else {
+		b.Fields = map[string]string{"required": "true"}
+		b.Heading, b.Button = "Ask for a second factor at every sign-in?", "Ask at every sign-in"
+		b.Text = []string{"After your password, every sign-in will ask for a code from one of your authenticators."}
+	}
+	s.render(w, r, status, "confirm", Page{Title: "Two-factor at sign-in", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	required := r.PostForm.Get("required") == "true"
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderTwoFactor(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	if err := s.svc.SetTwoFactorRequired(r.Context(), a, required, httpapi.Meta(r)); err != nil {
+		s.renderTwoFactor(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	if required {
+		http.Redirect(w, r, "/settings/security?m=required_on", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/settings/security?m=required_off", http.StatusSeeOther)
+}
+
+// eventsBody is the data of the full audit log page.
+type eventsBody struct {
+	Events []twofold.AuditEvent
+	Next   int64 // "before" of the next page, 0 when there is none
+}
+
+const eventsPerPage = 50
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	evs, err := s.svc.Events(r.Context(), a, max(before, 0), eventsPerPage)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := eventsBody{Events: evs}
+	if len(evs) == eventsPerPage {
+		b.Next = evs[len(evs)-1].ID
+	}
+	s.render(w, r, http.StatusOK, "events", Page{Title: "Security events", Account: &a.Account, Body: b})
+}

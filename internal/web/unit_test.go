@@ -1,0 +1,184 @@
+package web
+
+import (
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+)
+
+func TestMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"wrong code", twofold.Errorf(twofold.CodeInvalidCode, "the code was not accepted"), "That code was not accepted. Check it and try again."},
+		{"wrong password", twofold.Errorf(twofold.CodeInvalidCredentials, "wrong username or password"), "Wrong username or password."},
+		{"throttled seconds", &twofold.Error{Code: twofold.CodeThrottled, RetryAfter: 8 * time.Second}, "Too many attempts. Wait 8 seconds and try again."},
+		{"throttled one second", &twofold.Error{Code: twofold.CodeThrottled, RetryAfter: 300 * time.Millisecond}, "Too many attempts. Wait a second and try again."},
+		{"throttled minutes", &twofold.Error{Code: twofold.CodeThrottled, RetryAfter: 14*time.Minute + time.Second}, "Too many attempts. Wait 15 minutes and try again."},
+		{"throttled a day", &twofold.Error{Code: twofold.CodeThrottled, RetryAfter: 24 * time.Hour}, "Too many attempts. Wait 24 hours and try again."},
+		{"throttled no wait", &twofold.Error{Code: twofold.CodeThrottled}, "Too many attempts. Wait a little and try again."},
+		{"invalid", twofold.Errorf(twofold.CodeInvalid, "label is required"), "Label is required."},
+		{"internal", errTest("disk on fire"), "Something went wrong on our side. Try again in a moment."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := message(tc.err); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+type errTest string
+
+func (e errTest) Error() string { return string(e) }
+
+func TestStatusSetsRetryAfter(t *testing.T) {
+	s := &Server{log: discardLogger()}
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/login/verify", nil)
+	got := s.status(w, r, &twofold.Error{Code: twofold.CodeThrottled, RetryAfter: 1500 * time.Millisecond})
+	if got != 429 || w.Header().Get("Retry-After") != "2" {
+		t.Errorf("got status %d, Retry-After %q; want 429, 2", got, w.Header().Get("Retry-After"))
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/settings/security":        "/settings/security",
+		"/admin/users?q=a":          "/admin/users?q=a",
+		"":                          "",
+		"https://evil.example/":     "",
+		"//evil.example/":           "",
+		"/\\evil.example":           "",
+		"/login?next=/x":            "",
+		"/settings\r\nSet-Cookie:x": "",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestGroupsOf4(t *testing.T) {
+	got := groupsOf4("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+	want := []string{"ABCD", "EFGH", "IJKL", "MNOP", "QRST", "UVWX", "YZ23", "4567"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("groups (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"ABCD", "EF"}, groupsOf4("ABCDEF")); diff != "" {
+		t.Errorf("uneven groups (-want +got):\n%s", diff)
+	}
+}
+
+func TestSecondStep(t *testing.T) {
+	methods := []core.MethodOption{
+		{Method: twofold.MethodTOTP, FactorID: "f1", Label: "Phone"},
+		{Method: twofold.MethodTOTP, FactorID: "f2", Label: "Laptop"},
+		{Method: twofold.MethodRecoveryCode},
+		{Method: twofold.MethodPaperKey},
+	}
+	for _, tc := range []struct {
+		name string
+		want twofold.Method
+		body verifyBody
+	}{
+		{"default", "", verifyBody{Method: twofold.MethodTOTP, Labels: []string{"Phone", "Laptop"}, Alternatives: []twofold.Method{twofold.MethodRecoveryCode, twofold.MethodPaperKey}}},
+		{"recovery", twofold.MethodRecoveryCode, verifyBody{Method: twofold.MethodRecoveryCode, Labels: []string{"Phone", "Laptop"}, Alternatives: []twofold.Method{twofold.MethodTOTP, twofold.MethodPaperKey}}},
+		{"unknown", "carrier-pigeon", verifyBody{Method: twofold.MethodTOTP, Labels: []string{"Phone", "Laptop"}, Alternatives: []twofold.Method{twofold.MethodRecoveryCode, twofold.MethodPaperKey}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.body, secondStep(methods, tc.want, "")); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	// Without recovery codes left, the page does not offer them.
+	b := secondStep(methods[:1], "", "")
+	if len(b.Alternatives) != 0 {
+		t.Errorf("alternatives with only TOTP: %v", b.Alternatives)
+	}
+}
+
+func TestPostedCodes(t *testing.T) {
+	good := "abcd-efgh-ijkl-mnop"
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		ok   bool
+	}{
+		{"codes", url.Values{"code": {good, "qrst-uvwx-yz23-4567"}}, true},
+		{"codes and paper key", url.Values{"code": {good}, "paper_key": {"abcd-efgh-ijkl-mnop-qrst-uvwx-yz23-4567"}}, true},
+		{"none", url.Values{}, false},
+		{"markup", url.Values{"code": {"<script>alert(1)</script>"}}, false},
+		{"upper case", url.Values{"code": {"ABCD-EFGH-IJKL-MNOP"}}, false},
+		{"bad paper key", url.Values{"code": {good}, "paper_key": {"hello\r\nworld"}}, false},
+		{"too many", url.Values{"code": strings.Split(strings.Repeat(good+",", 11), ",")[:11]}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", strings.NewReader(tc.form.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.ParseForm()
+			if _, ok := postedCodes(r); ok != tc.ok {
+				t.Errorf("got %v, want %v", ok, tc.ok)
+			}
+		})
+	}
+}
+
+func TestWaitText(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Second:                "a second",
+		59 * time.Second:           "59 seconds",
+		60 * time.Second:           "a minute",
+		61 * time.Second:           "2 minutes",
+		15 * time.Minute:           "15 minutes",
+		time.Hour:                  "an hour",
+		24*time.Hour - time.Second: "24 hours",
+	} {
+		if got := waitText(d); got != want {
+			t.Errorf("waitText(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestAgo(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for d, want := range map[time.Duration]string{
+		10 * time.Second:     "just now",
+		90 * time.Second:     "a minute ago",
+		5 * time.Minute:      "5 minutes ago",
+		3 * time.Hour:        "3 hours ago",
+		30 * time.Hour:       "yesterday",
+		10 * 24 * time.Hour:  "10 days ago",
+		100 * 24 * time.Hour: "15 Aug 2026",
+	} {
+		if got := ago(now, now.Add(-d)); got != want {
+			t.Errorf("ago(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestEveryTemplateParses(t *testing.T) {
+	s := &Server{}
+	pages, err := parsePages(s.funcs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"login", "verify", "setup", "security", "enrol", "codes", "print", "confirm", "events", "admin_users", "admin_user", "error"} {
+		if pages[name] == nil {
+			t.Errorf("no template for page %s", name)
+		}
+	}
+}

@@ -1,0 +1,317 @@
+// Package web serves Twofold's pages (SPEC §3 "Web pages"): login with the
+// second step, first-run setup, security settings and the operator's pages.
+// Pages are rendered on the server from embedded html/template files, work
+// without JavaScript, and call the same core methods as the JSON API.
+//
+// Safety (issue 5): the session cookie holds the core session token and is
+// HttpOnly, SameSite=Lax and Secure over TLS; every POST carries a CSRF token
+// (a keyed hash of a per-browser cookie) and passes Go's cross-origin check;
+// every page is sent with a strict Content-Security-Policy, X-Frame-Options
+// DENY, Referrer-Policy no-referrer and Cache-Control no-store.
+package web
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options are the collaborators of the pages.
+type Options struct {
+	Service *core.Service
+	// Hasher keys the CSRF tokens. Instances that share a database share the
+	// master key file, hence the hash key, so a form rendered by one instance
+	// posts to any other.
+	Hasher *credhash.Hasher
+	Logger *slog.Logger
+	// SecureCookies marks cookies Secure even on plain-HTTP requests, for a
+	// server behind a TLS-terminating proxy (base URL https://…).
+	SecureCookies bool
+}
+
+// Server serves the pages.
+type Server struct {
+	svc    *core.Service
+	hasher *credhash.Hasher
+	log    *slog.Logger
+	secure bool
+	pages  map[string]*template.Template
+	static http.Handler
+	origin *http.CrossOriginProtection
+}
+
+// New parses the templates and returns the pages' server.
+func New(o Options) (*Server, error) {
+	if o.Service == nil || o.Hasher == nil {
+		return nil, errors.New("web: Service and Hasher are required")
+	}
+	s := &Server{svc: o.Service, hasher: o.Hasher, log: o.Logger, secure: o.SecureCookies, origin: http.NewCrossOriginProtection()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if s.pages, err = parsePages(s.funcs()); err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	s.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+	return s, nil
+}
+
+// Routes lists every page route as "METHOD /path", in one place.
+func (s *Server) Routes() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /{$}":               s.home,
+		"GET /static/":           s.serveStatic,
+		"GET /login":             s.loginPage,
+		"POST /login":            s.login,
+		"GET /login/verify":      s.verifyPage,
+		"POST /login/verify":     s.verify,
+		"POST /logout":           s.logout,
+		"GET /setup/{token}":     s.setupLink,
+		"GET /setup":             s.setupPage,
+		"POST /setup":            s.setup,
+		"GET /settings":          redirectTo("/settings/security").ServeHTTP,
+		"GET /settings/{$}":      redirectTo("/settings/security").ServeHTTP,
+		"GET /settings/security": s.authed(s.security),
+
+		"POST /settings/security/totp":                 s.authed(s.enrol),
+		"GET /settings/security/totp/{id}":             s.authed(s.enrolPage),
+		"GET /settings/security/totp/{id}/qr.png":      s.authed(s.enrolQR),
+		"POST /settings/security/totp/{id}/confirm":    s.authed(s.confirm),
+		"POST /settings/security/factors/{id}/rename":  s.authed(s.rename),
+		"GET /settings/security/factors/{id}/remove":   s.authed(s.removePage),
+		"POST /settings/security/factors/{id}/remove":  s.authed(s.remove),
+		"GET /settings/security/recovery-codes":        s.authed(s.regeneratePage),
+		"POST /settings/security/recovery-codes":       s.authed(s.regenerate),
+		"POST /settings/security/recovery-codes.txt":   s.authed(s.downloadCodes),
+		"POST /settings/security/recovery-codes/print": s.authed(s.printCodes),
+		"GET /settings/security/two-factor":            s.authed(s.twoFactorPage),
+		"POST /settings/security/two-factor":           s.authed(s.twoFactor),
+		"GET /settings/security/events":                s.authed(s.events),
+
+		"GET /admin":                    s.operator(redirectTo("/admin/users").authed),
+		"GET /admin/{$}":                s.operator(redirectTo("/admin/users").authed),
+		"GET /admin/users":              s.operator(s.adminUsers),
+		"GET /admin/users/{id}":         s.operator(s.adminUser),
+		"POST /admin/users/{id}/unlock": s.operator(s.adminUnlock),
+	}
+}
+
+// Register adds the page routes to mux, each behind the pages' safety layer.
+func (s *Server) Register(mux *http.ServeMux) {
+	for pattern, h := range s.Routes() {
+		mux.Handle(pattern, s.guard(h))
+	}
+}
+
+// guard sets the safety headers of every page and checks every POST: same
+// origin (Sec-Fetch-Site/Origin), a bounded body and a valid CSRF token.
+func (s *Server) guard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if strings.HasPrefix(r.URL.Path, "/static/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		hd.Set("Cache-Control", "no-store")
+		browser := s.browserID(w, r)
+		if err := s.origin.Check(r); err != nil {
+			s.renderError(w, r, nil, http.StatusForbidden, "This form was sent from another site, so it was refused. Go back, reload the page and try again.")
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil {
+				s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read. Go back and try again.")
+				return
+			}
+			if !credhash.Equal([]byte(r.PostForm.Get("csrf")), []byte(s.csrfToken(browser))) {
+				s.renderError(w, r, nil, http.StatusForbidden, "This form has expired or did not come from this site. Go back, reload the page and try again.")
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/") {
+		http.NotFound(w, r) // no folder listings
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	s.static.ServeHTTP(w, r)
+}
+
+// redirectTo answers with a redirect to path.
+type redirectTo string
+
+func (p redirectTo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, string(p), http.StatusSeeOther)
+}
+
+// authed is the redirect as an authedHandler, for pages behind a check.
+func (p redirectTo) authed(w http.ResponseWriter, r *http.Request, _ core.Auth) { p.ServeHTTP(w, r) }
+
+// home sends a visitor to their settings, or to the login page.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.session(r); ok {
+		http.Redirect(w, r, "/settings/security", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+type authedHandler func(w http.ResponseWriter, r *http.Request, a core.Auth)
+
+// authed runs h for a caller with a valid session cookie; others are sent to
+// the login page, which brings them back afterwards.
+func (s *Server) authed(h authedHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a, ok := s.session(r)
+		if !ok {
+			s.clearCookie(w, r, sessionCookie, "/")
+			target := "/login?m=signin"
+			if r.Method == http.MethodGet {
+				target += "&next=" + urlQueryEscape(r.URL.RequestURI())
+			} else {
+				target = "/login?m=expired_session"
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		h(w, r, a)
+	}
+}
+
+// operator runs h for operators only; anyone else gets 403.
+func (s *Server) operator(h authedHandler) http.HandlerFunc {
+	return s.authed(func(w http.ResponseWriter, r *http.Request, a core.Auth) {
+		if !a.Account.Operator {
+			s.renderError(w, r, &a, http.StatusForbidden, "These pages are for operators only.")
+			return
+		}
+		h(w, r, a)
+	})
+}
+
+// fail renders err as an error page.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *core.Auth, err error) {
+	s.renderError(w, r, a, s.status(w, r, err), message(err))
+}
+
+// status returns err's HTTP status, logs internal errors with their cause and
+// sets Retry-After when the error carries a wait.
+func (s *Server) status(w http.ResponseWriter, r *http.Request, err error) int {
+	code := twofold.ErrorCode(err)
+	if code == twofold.CodeInternal {
+		s.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.Pattern, "err", err)
+	}
+	if d := retryAfter(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+	}
+	return httpapi.Status(code)
+}
+
+func retryAfter(err error) time.Duration {
+	var te *twofold.Error
+	if errors.As(err, &te) && te.Code == twofold.CodeThrottled {
+		return te.RetryAfter
+	}
+	return 0
+}
+
+// message is what a page says about err: clear, and never more revealing
+// than the core's client-safe message (STYLE.md "Errors").
+func message(err error) string {
+	switch twofold.ErrorCode(err) {
+	case twofold.CodeInvalidCredentials:
+		return "Wrong username or password."
+	case twofold.CodeInvalidCode:
+		return "That code was not accepted. Check it and try again."
+	case twofold.CodeThrottled:
+		if d := retryAfter(err); d > 0 {
+			return "Too many attempts. Wait " + waitText(d) + " and try again."
+		}
+		return "Too many attempts. Wait a little and try again."
+	case twofold.CodeLoginExpired:
+		return "This sign-in has expired. Start again."
+	case twofold.CodeElevationRequired:
+		return "Confirm it's you with a code first."
+	case twofold.CodeInternal:
+		return "Something went wrong on our side. Try again in a moment."
+	}
+	return sentence(twofold.ErrorMessage(err))
+}
+
+// waitText says how long d is, rounded up, in words.
+func waitText(d time.Duration) string {
+	secs := int(math.Ceil(d.Seconds()))
+	switch {
+	case secs <= 1:
+		return "a second"
+	case secs < 60:
+		return fmt.Sprintf("%d seconds", secs)
+	case secs < 3600:
+		m := (secs + 59) / 60
+		if m == 1 {
+			return "a minute"
+		}
+		return fmt.Sprintf("%d minutes", m)
+	default:
+		h := (secs + 3599) / 3600
+		if h == 1 {
+			return "an hour"
+		}
+		return fmt.Sprintf("%d hours", h)
+	}
+}
+
+// sentence capitalises s and ends it with a full stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+// safeNext returns next when it is a path on this site, else "".
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || len(next) > 512 ||
+		strings.ContainsAny(next, "\r\n\\") || strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/logout") {
+		return ""
+	}
+	return next
+}

@@ -1,0 +1,188 @@
+// Package twofold holds the vocabulary of the Twofold two-factor authentication
+// server: accounts, factors, login transactions, sessions and the domain error.
+// It imports only the standard library; every other package speaks in these terms.
+package twofold
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Code is a stable, machine-readable error slug. HTTP packages map it to a status
+// and a problem type; it never changes meaning once published.
+type Code string
+
+// Error codes (STYLE.md "Errors").
+const (
+	CodeInvalid            Code = "invalid"
+	CodeInvalidCredentials Code = "invalid-credentials"
+	CodeInvalidCode        Code = "invalid-code"
+	CodeElevationRequired  Code = "elevation-required"
+	CodeThrottled          Code = "throttled"
+	CodeLoginExpired       Code = "login-expired"
+	CodeNotFound           Code = "not-found"
+	CodeConflict           Code = "conflict"
+	CodeForbidden          Code = "forbidden"
+	CodeUnauthorized       Code = "unauthorized"
+	CodeInternal           Code = "internal"
+)
+
+// Error is the one domain error. Message is safe to show to the client; Err is
+// the cause, for logs and never for clients.
+type Error struct {
+	Code       Code
+	Message    string
+	RetryAfter time.Duration // set with CodeThrottled
+	Err        error
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with code and a client-safe formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or CodeInternal.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// ErrorMessage returns the client-safe message of err; "internal error" unless
+// err carries an *Error.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// Account is a person (or operator) who logs in.
+type Account struct {
+	ID                string
+	Username          string
+	Email             string
+	PasswordHash      string
+	TwoFactorRequired bool // SPEC §3.1: login asks for the second step
+	Operator          bool
+	CreatedAt         time.Time
+}
+
+// FactorType names a kind of second factor.
+type FactorType string
+
+// Factor types (SPEC §2).
+const (
+	FactorTOTP FactorType = "totp"
+	FactorHOTP FactorType = "hotp"
+)
+
+// FactorStatus is pending until a code confirms enrolment.
+type FactorStatus string
+
+// Factor statuses.
+const (
+	FactorPending FactorStatus = "pending"
+	FactorActive  FactorStatus = "active"
+)
+
+// Factor is one enrolled authenticator of an account.
+type Factor struct {
+	ID        string
+	AccountID string
+	Type      FactorType
+	Label     string
+	Status    FactorStatus
+	Secret    Secret // plaintext, in memory only
+	// SecretKeyID and SealedSecret are the secret as stored: AES-256-GCM under
+	// data key SecretKeyID, bound to this factor row.
+	SecretKeyID  string
+	SealedSecret []byte
+	Algorithm    string // SHA1, SHA256, SHA512
+	Digits       int
+	Period       time.Duration
+	LastStep     int64 // last accepted TOTP step (or HOTP counter); -1 when none
+	Drift        int64 // learnt clock drift in steps (RFC 6238 §6)
+	CreatedAt    time.Time
+	ConfirmedAt  *time.Time
+	LastUsedAt   *time.Time
+}
+
+// Secret is key material that must never be printed or logged.
+type Secret []byte
+
+// String implements fmt.Stringer without revealing the secret.
+func (Secret) String() string { return "[redacted]" }
+
+// GoString implements fmt.GoStringer without revealing the secret.
+func (Secret) GoString() string { return "[redacted]" }
+
+// Session is a logged-in client. Only the hash of its token is stored.
+type Session struct {
+	ID            string
+	AccountID     string
+	TokenHash     []byte
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	ElevatedUntil time.Time // zero for a password-only session (SPEC §3.1)
+}
+
+// Login is a login transaction waiting for its second step.
+type Login struct {
+	ID        string
+	AccountID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Used      bool
+}
+
+// AuditEvent is one entry of the audit log (SPEC §1 story 10).
+type AuditEvent struct {
+	ID        int64
+	AccountID string
+	Type      string
+	At        time.Time
+	Source    string // client address
+	UserAgent string
+	Detail    string // the real cause, never a secret
+}
+
+// Method names a way to pass the second step (SPEC §3.1).
+type Method string
+
+// Methods of the second step.
+const (
+	MethodTOTP         Method = "totp"
+	MethodHOTP         Method = "hotp"
+	MethodRecoveryCode Method = "recovery_code"
+	MethodPaperKey     Method = "paper_key"
+)
+
+// Activation is what confirming a pending factor writes, all or nothing
+// (the store does it in one transaction).
+type Activation struct {
+	AccountID string
+	FactorID  string
+	Step      int64
+	Drift     int64
+	Now       time.Time
+	// When the account has no other active factor, these are stored too, the
+	// old ones replaced, and two-factor becomes required (SPEC §3.1).
+	RecoveryHashes [][]byte
+	PaperKeyHash   []byte
+}
