@@ -186,3 +186,39 @@ type Activation struct {
 	RecoveryHashes [][]byte
 	PaperKeyHash   []byte
 }
+
+// SecondStep is what the second step of a login reads, in one query: the
+// login, its account's active TOTP factors, and the account's code throttle.
+type SecondStep struct {
+	Login       Login
+	Factors     []Factor // active TOTP factors, oldest first
+	Failures    int      // consecutive failed codes of the account
+	LockedUntil time.Time
+}
+
+// Completion is a second step whose code was right, to be stored in one write
+// that holds only if nothing read for it has changed meanwhile.
+type Completion struct {
+	LoginID  string
+	FactorID string
+	Step     int64 // the accepted step: after the factor's last one
+	Drift    int64
+	// ThrottleKey had Seen failures and no lock when read; the completion
+	// clears them.
+	ThrottleKey string
+	Seen        int
+	Session     Session
+	Event       AuditEvent
+	Now         time.Time
+}
+
+// Outcome is what became of a Completion.
+type Outcome int
+
+// Outcomes of a Completion.
+const (
+	Completed     Outcome = iota // step, login, throttle, session and event are stored
+	StepUsed                     // the factor accepted this step or a later one meanwhile
+	LoginGone                    // the login expired or was completed meanwhile
+	ThrottleMoved                // another attempt counted against the throttle meanwhile
+)

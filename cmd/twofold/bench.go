@@ -260,6 +260,13 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 		}
 		progress("bench: %d login transactions prepared in %.1fs", rep.Provision.Logins, rep.Provision.LoginsSeconds)
 	}
+	// Fixtures arrive faster than a database's background statistics follow
+	// (and autovacuum may be off); without statistics, PostgreSQL keeps
+	// planning every statement anew instead of reusing a generic plan.
+	if err := st.Analyze(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := st.Close(); err != nil {
 		return nil, err
 	}

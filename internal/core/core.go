@@ -48,6 +48,12 @@ type Store interface {
 	CreateLogin(ctx context.Context, l twofold.Login) error
 	Login(ctx context.Context, id string) (twofold.Login, error)
 	FinishLogin(ctx context.Context, loginID string, now time.Time, sess twofold.Session) (bool, error)
+	// SecondStep reads a login with its account's active TOTP factors and
+	// the throttle keyPrefix + account id + keySuffix, in one query.
+	SecondStep(ctx context.Context, loginID, keyPrefix, keySuffix string) (twofold.SecondStep, error)
+	// CompleteSecondStep stores a right code's outcome in one write whose
+	// every condition is checked as it writes. Never inside InTx.
+	CompleteSecondStep(ctx context.Context, c twofold.Completion) (twofold.Outcome, error)
 	CreateSession(ctx context.Context, sess twofold.Session) error
 	SessionByTokenHash(ctx context.Context, h []byte, now time.Time) (twofold.Session, error)
 	ElevateSession(ctx context.Context, sessionID string, until time.Time) error

@@ -140,9 +140,13 @@ func (s *Service) LoginMethods(ctx context.Context, loginID string) ([]MethodOpt
 func (s *Service) pendingLogin(ctx context.Context, loginID string) (twofold.Login, error) {
 	l, err := s.store.Login(ctx, loginID)
 	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && (l.Used || !s.Now().Before(l.ExpiresAt))) {
-		return l, twofold.Errorf(twofold.CodeLoginExpired, "this login has expired or was already completed; start again")
+		return l, errLoginExpired()
 	}
 	return l, err
+}
+
+func errLoginExpired() error {
+	return twofold.Errorf(twofold.CodeLoginExpired, "this login has expired or was already completed; start again")
 }
 
 // SecondFactor is a proof offered at the second step or for elevation.
@@ -157,6 +161,9 @@ type SecondFactor struct {
 func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFactor, m Meta) (token string, expires time.Time, err error) {
 	if err := s.allowSource(ctx, m); err != nil {
 		return "", time.Time{}, err
+	}
+	if p.Method == twofold.MethodTOTP && p.FactorID == "" {
+		return s.verifyLoginTOTP(ctx, loginID, p, m)
 	}
 	// One transaction per verification: the throttle slot, the accepted step,
 	// the finished login, the session and the audit event commit together.
@@ -184,7 +191,7 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 			return err
 		}
 		if !ok {
-			answer = twofold.Errorf(twofold.CodeLoginExpired, "this login has expired or was already completed; start again")
+			answer = errLoginExpired()
 			return errRollback
 		}
 		expires = sess.ExpiresAt

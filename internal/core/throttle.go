@@ -68,7 +68,10 @@ func passwordDelay(f int) time.Duration {
 	}
 }
 
-func accountKey(accountID string) string { return "2fa:" + accountID + ":codes" }
+// The account's code counter is accountKeyPrefix + account id + accountKeySuffix.
+const accountKeyPrefix, accountKeySuffix = "2fa:", ":codes"
+
+func accountKey(accountID string) string { return accountKeyPrefix + accountID + accountKeySuffix }
 
 func recoveryKey(accountID string) string { return "2fa:" + accountID + ":recovery" }
 

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -293,4 +294,44 @@ func TestTypedUsernameNotStored(t *testing.T) {
 	}
 	// The unknown-username failures were still counted: the 6th from this address is throttled.
 	wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": typed, "password": "whatever12"}), 429, "throttled")
+}
+
+// TestParallelGuessesPayForSlots: guesses sent all at once get no more
+// answers than the counter allows one at a time. With the clock standing
+// still the third failure locks the account, so at most three of sixteen
+// concurrent wrong codes are told "wrong"; the rest are told to wait.
+func TestParallelGuessesPayForSlots(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "gus")
+		c := login(t, s, "gus")
+		enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		s.Clock.Add(30 * time.Second)
+		const guesses = 16
+		ids := make([]string, guesses)
+		for i := range ids {
+			ids[i], _ = startLogin(t, s, "gus")
+		}
+		start := make(chan struct{})
+		statuses := make(chan int, guesses)
+		for i, id := range ids {
+			go func() {
+				<-start
+				statuses <- verify(t, s, id, map[string]string{"method": "totp", "code": fmt.Sprintf("%06d", 100000+i)}).Status
+			}()
+		}
+		close(start)
+		answered := 0
+		for range guesses {
+			switch st := <-statuses; st {
+			case 401:
+				answered++
+			case 429:
+			default:
+				t.Errorf("got status %d, want 401 or 429", st)
+			}
+		}
+		if answered < 1 || answered > 3 {
+			t.Errorf("%d of %d concurrent wrong codes were answered 401, want 1 to 3", answered, guesses)
+		}
+	})
 }

@@ -9,7 +9,13 @@ import (
 
 // AddEvent appends an audit event.
 func (s *Store) AddEvent(ctx context.Context, e twofold.AuditEvent) error {
-	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO audit_events (account_id, type, at, source, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+	return addEvent(ctx, s.conn(ctx), e)
+}
+
+const eventInsertSQL = `INSERT INTO audit_events (account_id, type, at, source, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6)`
+
+func addEvent(ctx context.Context, q querier, e twofold.AuditEvent) error {
+	_, err := q.ExecContext(ctx, eventInsertSQL,
 		e.AccountID, e.Type, micros(e.At), e.Source, e.UserAgent, e.Detail)
 	if err != nil {
 		return fmt.Errorf("insert audit event: %w", err)

@@ -56,10 +56,12 @@ func (s *Store) FinishLogin(ctx context.Context, loginID string, now time.Time, 
 	return ok, err
 }
 
+const sessionInsertSQL = `INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until) VALUES ($1, $2, $3, $4, $5, $6)`
+
 func insertSession(ctx context.Context, q interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, sess twofold.Session) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := q.ExecContext(ctx, sessionInsertSQL,
 		sess.TokenHash, sess.ID, sess.AccountID, micros(sess.CreatedAt), micros(sess.ExpiresAt), micros(sess.ElevatedUntil))
 	if err != nil {
 		return fmt.Errorf("insert session: %w", err)

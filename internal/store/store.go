@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -45,6 +46,9 @@ type Store struct {
 	rdb     *sql.DB // reads outside transactions; on PostgreSQL the same pool
 	dialect Dialect
 	path    string // the SQLite file
+
+	committer *committer // SQLite: group commit of second steps
+	reads     stmtCache  // statements prepared on rdb
 }
 
 // Open connects to dsn ("sqlite:path", a bare path, or "postgres://…") and
@@ -125,6 +129,11 @@ func connect(dsn string) (*Store, error) {
 				q.Add("_pragma", "query_only(1)")
 			} else {
 				q.Set("_txlock", "immediate")
+				// The writer is the one connection every write queues for:
+				// its statement journals (savepoints of the group commit)
+				// stay in memory, and it caches 32 MiB of pages.
+				q.Add("_pragma", "temp_store(2)")
+				q.Add("_pragma", "cache_size(-32768)")
 			}
 			return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 		}
@@ -142,7 +151,7 @@ func connect(dsn string) (*Store, error) {
 		}
 		rdb.SetMaxOpenConns(8)
 		rdb.SetMaxIdleConns(8)
-		return &Store{db: db, rdb: rdb, dialect: SQLite, path: path}, nil
+		return &Store{db: db, rdb: rdb, dialect: SQLite, path: path, committer: newCommitter(db)}, nil
 	}
 }
 
@@ -187,11 +196,49 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Close closes the connection pools.
 func (s *Store) Close() error {
+	if s.committer != nil {
+		s.committer.close()
+	}
+	s.reads.close()
 	err := s.db.Close()
 	if s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
 	}
 	return err
+}
+
+// stmtCache keeps statements prepared on a pool, by their text. It must only
+// serve a pool whose connections no transaction of the caller holds (the read
+// pool), or preparing would wait for a connection that is never released.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.m[q]; st != nil {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[q] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
 }
 
 // Ping checks that the database answers.

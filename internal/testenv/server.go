@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -61,7 +62,9 @@ func NewServer(tb testing.TB, dsn string, opts ...ServerOption) *Server {
 	c.DB = dsn
 	c.KeyFile = filepath.Join(tb.TempDir(), "twofold.key")
 	c.Argon2Memory, c.Argon2Time = 8*1024, 1
-	c.ShutdownTimeout = 5 * time.Second
+	// Above net/http's 5 s after which Shutdown reaps connections that never
+	// sent a request (a client transport may dial one and leave it unused).
+	c.ShutdownTimeout = 10 * time.Second
 	c.LoginBurst = 1000 // the test clock stands still, so buckets never refill; tests of the bucket set their own
 	for _, o := range opts {
 		o(&c)
@@ -75,6 +78,12 @@ func NewServer(tb testing.TB, dsn string, opts ...ServerOption) *Server {
 		tb.Fatalf("start server: %v", err)
 	}
 	tb.Cleanup(func() {
+		// Test clients share the default transport: closing its idle
+		// connections, including any dialed but never used, lets the
+		// server shut down at once.
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			t.CloseIdleConnections()
+		}
 		if err := s.Close(); err != nil {
 			tb.Errorf("close server: %v", err)
 		}

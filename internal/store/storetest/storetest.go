@@ -71,7 +71,11 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Setup/FirstAccount", testFirstAccount},
 		{"Setup/TokenValid", testSetupTokenValid},
 
+		{"SecondStep/Read", testSecondStepRead},
+		{"SecondStep/Complete", testCompleteSecondStep},
+
 		{"Race/AcceptStep", testRaceAcceptStep},
+		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},
 		{"Race/UseRecoveryCode", testRaceUseRecoveryCode},
 		{"Race/FinishLogin", testRaceFinishLogin},
 		{"Race/ActivateFactor", testRaceActivateFactor},

@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// The second step of a login is the hot path of the server (issue 6): one read
+// and one write, each a single statement on PostgreSQL, where every statement
+// is a round trip. The read gathers the login, the account's active TOTP
+// factors and the account's code throttle; the service checks the code; the
+// write then commits the outcome only if nothing it read has changed.
+
+var secondStepSQL = `SELECT l.account_id, l.created_at, l.expires_at, l.used_at,
+	COALESCE(t.failures, 0), COALESCE(t.locked_until, 0), f.id IS NOT NULL, f.` + strings.ReplaceAll(factorColumns, ", ", ", f.") + `
+	FROM logins l
+	LEFT JOIN throttles t ON t.key = $2 || l.account_id || $3
+	LEFT JOIN factors f ON f.account_id = l.account_id AND f.type = 'totp' AND f.status = 'active'
+	WHERE l.id = $1
+	ORDER BY f.created_at, f.id`
+
+// SecondStep reads login loginID, its account's active TOTP factors, and the
+// throttle named keyPrefix + account id + keySuffix, in one query. It returns a
+// not-found error when there is no such login.
+func (s *Store) SecondStep(ctx context.Context, loginID, keyPrefix, keySuffix string) (twofold.SecondStep, error) {
+	var rows *sql.Rows
+	var err error
+	if _, inTx := ctx.Value(txKey{}).(txValue); s.dialect == SQLite && !inTx {
+		var st *sql.Stmt
+		if st, err = s.reads.get(ctx, s.rdb, secondStepSQL); err == nil {
+			rows, err = st.QueryContext(ctx, loginID, keyPrefix, keySuffix)
+		}
+	} else {
+		rows, err = s.conn(ctx).QueryContext(ctx, secondStepSQL, loginID, keyPrefix, keySuffix)
+	}
+	if err != nil {
+		return twofold.SecondStep{}, fmt.Errorf("select second step: %w", err)
+	}
+	defer rows.Close()
+	st := twofold.SecondStep{Login: twofold.Login{ID: loginID}}
+	found := false
+	for rows.Next() {
+		found = true
+		var created, expires, until int64
+		var used sql.NullInt64
+		var hasFactor bool
+		var f factorRow
+		if err := rows.Scan(append([]any{&st.Login.AccountID, &created, &expires, &used, &st.Failures, &until, &hasFactor}, f.dest()...)...); err != nil {
+			return twofold.SecondStep{}, fmt.Errorf("scan second step: %w", err)
+		}
+		st.Login.CreatedAt, st.Login.ExpiresAt, st.Login.Used = fromMicros(created), fromMicros(expires), used.Valid
+		st.LockedUntil = fromMicros(until)
+		if hasFactor {
+			st.Factors = append(st.Factors, f.factor())
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return twofold.SecondStep{}, fmt.Errorf("select second step: %w", err)
+	}
+	if !found {
+		return twofold.SecondStep{}, notFound("login")
+	}
+	return st, nil
+}
+
+// factorRow scans a factor that may be absent (a LEFT JOIN's NULLs).
+type factorRow struct {
+	id, accountID, typ, label, status, keyID, algorithm sql.NullString
+	secret                                              []byte
+	digits, period, lastStep, drift, created            sql.NullInt64
+	confirmed, used                                     sql.NullInt64
+}
+
+func (r *factorRow) dest() []any {
+	return []any{&r.id, &r.accountID, &r.typ, &r.label, &r.status, &r.keyID, &r.secret, &r.algorithm,
+		&r.digits, &r.period, &r.lastStep, &r.drift, &r.created, &r.confirmed, &r.used}
+}
+
+func (r *factorRow) factor() twofold.Factor {
+	return twofold.Factor{
+		ID: r.id.String, AccountID: r.accountID.String, Type: twofold.FactorType(r.typ.String), Label: r.label.String,
+		Status: twofold.FactorStatus(r.status.String), SecretKeyID: r.keyID.String, SealedSecret: r.secret,
+		Algorithm: r.algorithm.String, Digits: int(r.digits.Int64), Period: time.Duration(r.period.Int64) * time.Second,
+		LastStep: r.lastStep.Int64, Drift: r.drift.Int64, CreatedAt: fromMicros(r.created.Int64),
+		ConfirmedAt: fromNullMicros(r.confirmed), LastUsedAt: fromNullMicros(r.used),
+	}
+}
+
+// CompleteSecondStep accepts c's step for its factor, marks its login used,
+// clears its throttle, and stores its session and audit event, each condition
+// checked by the statement that writes it. It must not run inside InTx. On
+// SQLite it writes nothing unless every condition holds, in a transaction
+// shared with the completions of other requests (see committer). On PostgreSQL it is one
+// statement whose writes are chained in that order, each made only when the
+// one before it was: a lost race can leave the step accepted or the login
+// used, which only costs the requester a new code or a new login, and never
+// yields a session.
+func (s *Store) CompleteSecondStep(ctx context.Context, c twofold.Completion) (twofold.Outcome, error) {
+	now := micros(c.Now)
+	if s.dialect == Postgres {
+		var step, login, throttle bool
+		err := s.conn(ctx).QueryRowContext(ctx, `WITH f AS (
+				UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3
+				WHERE id = $4 AND status = 'active' AND last_step < $1 RETURNING 1
+			), l AS (
+				UPDATE logins SET used_at = $3
+				WHERE id = $5 AND used_at IS NULL AND expires_at > $3 AND EXISTS (SELECT 1 FROM f) RETURNING 1
+			), t AS (
+				INSERT INTO throttles (key, failures, locked_until, updated_at) SELECT $6, 0, 0, $3 WHERE EXISTS (SELECT 1 FROM l)
+				ON CONFLICT (key) DO UPDATE SET failures = 0, locked_until = 0, updated_at = $3
+				WHERE throttles.failures = $7 AND throttles.locked_until <= $3 RETURNING 1
+			), s AS (
+				INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until)
+				SELECT $8, $9, $10, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM t) RETURNING 1
+			), a AS (
+				INSERT INTO audit_events (account_id, type, at, source, user_agent, detail)
+				SELECT $10, $14, $15, $16, $17, $18 WHERE EXISTS (SELECT 1 FROM s)
+			)
+			SELECT EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM l), EXISTS (SELECT 1 FROM t)`,
+			c.Step, c.Drift, now, c.FactorID, c.LoginID, c.ThrottleKey, c.Seen,
+			c.Session.TokenHash, c.Session.ID, c.Session.AccountID, micros(c.Session.CreatedAt), micros(c.Session.ExpiresAt), micros(c.Session.ElevatedUntil),
+			c.Event.Type, micros(c.Event.At), c.Event.Source, c.Event.UserAgent, c.Event.Detail).Scan(&step, &login, &throttle)
+		switch {
+		case err != nil:
+			return 0, fmt.Errorf("complete second step: %w", err)
+		case !step:
+			return twofold.StepUsed, nil
+		case !login:
+			return twofold.LoginGone, nil
+		case !throttle:
+			return twofold.ThrottleMoved, nil
+		}
+		return twofold.Completed, nil
+	}
+	return s.committer.complete(ctx, c)
+}
+
+// errLostRace rolls back a transaction whose condition no longer held.
+var errLostRace = errors.New("a condition of the write no longer held")
