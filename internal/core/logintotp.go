@@ -62,8 +62,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, loginID string, p SecondF
 	case twofold.LoginGone:
 		return "", time.Time{}, errLoginExpired()
 	default: // the throttle moved: another attempt took this slot
-		s.audit(ctx, accountID, "login.throttled", m, string(p.Method)+" for login: a concurrent attempt took the slot")
-		return "", time.Time{}, throttled(time.Second, "")
+		return "", time.Time{}, s.lostSlot(ctx, accountID, p, m, "login")
 	}
 }
 
@@ -108,23 +107,22 @@ func (s *Service) failCode(ctx context.Context, accountID, key string, seen int,
 			return err
 		}
 		if !ok {
-			s.audit(ctx, accountID, "login.throttled", m, string(p.Method)+" for "+purpose+": a concurrent attempt took the slot")
-			answer = throttled(time.Second, "")
+			answer = s.lostSlot(ctx, accountID, p, m, purpose)
 			return nil
 		}
-		s.audit(ctx, accountID, "login.second_factor_failed", m, fmt.Sprintf("%s: %s (%d consecutive failures)", p.Method, cause, failures))
-		if failures == 10 || failures == HardCap {
-			s.notify(ctx, accountID, "second step locked after failed attempts",
-				fmt.Sprintf("Someone who knew your password typed %d wrong codes in a row, so the second step of your account is locked for %s.", failures, codeDelay(failures)),
-				"If this was not you, change your password now.")
-		}
-		answer = errBadSecondFactor()
+		answer = s.refuseCode(ctx, accountID, p, m, purpose, cause, failures, codeDelay)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	return answer
+}
+
+// lostSlot answers an attempt whose slot a concurrent attempt took: wait.
+func (s *Service) lostSlot(ctx context.Context, accountID string, p SecondFactor, m Meta, purpose string) error {
+	s.audit(ctx, accountID, "login.throttled", m, string(p.Method)+" for "+purpose+": a concurrent attempt took the slot")
+	return throttled(time.Second, "")
 }
 
 // refuseLocked answers an attempt that meets a lock, and audits it.

@@ -42,17 +42,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, accountID string, p Sec
 		return err
 	}
 	if cause != "" {
-		typ := "login.second_factor_failed"
-		if purpose == "elevation" {
-			typ = "session.elevation_failed"
-		}
-		s.audit(ctx, accountID, typ, m, fmt.Sprintf("%s: %s (%d consecutive failures)", p.Method, cause, failures))
-		if failures == 10 || failures == HardCap {
-			s.notify(ctx, accountID, "second step locked after failed attempts",
-				fmt.Sprintf("Someone who knew your password typed %d wrong codes in a row, so the second step of your account is locked for %s.", failures, delay(failures)),
-				"If this was not you, change your password now.")
-		}
-		return errBadSecondFactor()
+		return s.refuseCode(ctx, accountID, p, m, purpose, cause, failures, delay)
 	}
 	// A success clears the counters; a recovery path also clears the code lock.
 	if recovery {
@@ -60,6 +50,22 @@ func (s *Service) checkSecondFactor(ctx context.Context, accountID string, p Sec
 	}
 	s.resetSlots(ctx, keys...)
 	return nil
+}
+
+// refuseCode audits a refused proof that took the failures-th slot, tells the
+// owner when that locks the second step for long, and answers.
+func (s *Service) refuseCode(ctx context.Context, accountID string, p SecondFactor, m Meta, purpose, cause string, failures int, delay func(int) time.Duration) error {
+	typ := "login.second_factor_failed"
+	if purpose == "elevation" {
+		typ = "session.elevation_failed"
+	}
+	s.audit(ctx, accountID, typ, m, fmt.Sprintf("%s: %s (%d consecutive failures)", p.Method, cause, failures))
+	if failures == 10 || failures == HardCap {
+		s.notify(ctx, accountID, "second step locked after failed attempts",
+			fmt.Sprintf("Someone who knew your password typed %d wrong codes in a row, so the second step of your account is locked for %s.", failures, delay(failures)),
+			"If this was not you, change your password now.")
+	}
+	return errBadSecondFactor()
 }
 
 // verify returns "" when p is accepted, else the cause of refusal.

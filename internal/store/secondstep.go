@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -140,6 +139,3 @@ func (s *Store) CompleteSecondStep(ctx context.Context, c twofold.Completion) (t
 	}
 	return s.committer.complete(ctx, c)
 }
-
-// errLostRace rolls back a transaction whose condition no longer held.
-var errLostRace = errors.New("a condition of the write no longer held")
