@@ -26,7 +26,7 @@ type committer struct {
 	quit  chan struct{}
 	done  chan struct{}
 	once  sync.Once
-	stmts []*sql.Stmt // prepared on the writer, indexed like completionSQL
+	stmts []*sql.Stmt // prepared on the writer: completionSQL, then savepointSQL
 }
 
 type completionJob struct {
@@ -54,6 +54,10 @@ var completionSQL = []struct {
 	{twofold.Completed, sessionInsertSQL},
 	{twofold.Completed, eventInsertSQL},
 }
+
+// savepointSQL set, roll back to and release the savepoint around one
+// completion; they are prepared too, as the writer runs them for every login.
+var savepointSQL = [3]string{`SAVEPOINT completion`, `ROLLBACK TO completion`, `RELEASE completion`}
 
 func newCommitter(db *sql.DB) *committer {
 	c := &committer{db: db, jobs: make(chan *completionJob, 4*maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
@@ -133,8 +137,13 @@ func (cm *committer) write(batch []*completionJob) error {
 	// The statements are prepared outside any transaction: preparing on the
 	// pool while a transaction holds its only connection would wait forever.
 	if cm.stmts == nil {
+		texts := make([]string, 0, len(completionSQL)+len(savepointSQL))
 		for _, s := range completionSQL {
-			st, err := cm.db.PrepareContext(context.Background(), s.q)
+			texts = append(texts, s.q)
+		}
+		texts = append(texts, savepointSQL[:]...)
+		for _, q := range texts {
+			st, err := cm.db.PrepareContext(context.Background(), q)
 			if err != nil {
 				for _, p := range cm.stmts {
 					p.Close()
@@ -157,25 +166,30 @@ func (cm *committer) write(batch []*completionJob) error {
 	for i, st := range cm.stmts {
 		stmts[i] = tx.StmtContext(ctx, st)
 	}
+	completion, sp := stmts[:len(completionSQL)], stmts[len(completionSQL):]
+	savepoint := func(i int) error {
+		if _, err := sp[i].ExecContext(ctx); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("complete second step: %s: %w", savepointSQL[i], err)
+		}
+		return nil
+	}
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			j.err = err // gone before anything was written for it
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT completion`); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("complete second step: savepoint: %w", err)
+		if err := savepoint(0); err != nil {
+			return err
 		}
-		j.outcome, j.err = writeCompletion(ctx, stmts, j.c)
+		j.outcome, j.err = writeCompletion(ctx, completion, j.c)
 		if j.err != nil || j.outcome != twofold.Completed {
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO completion`); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("complete second step: rollback to savepoint: %w", err)
+			if err := savepoint(1); err != nil {
+				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE completion`); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("complete second step: release savepoint: %w", err)
+		if err := savepoint(2); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
