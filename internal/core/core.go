@@ -64,6 +64,8 @@ type Store interface {
 	ResetThrottle(ctx context.Context, key string) error
 	ResetThrottlePrefix(ctx context.Context, prefix string) error
 	TakeToken(ctx context.Context, key string, burst, rate float64, now time.Time) (bool, error)
+	DeleteExpired(ctx context.Context, before time.Time) error
+	DeleteStaleThrottles(ctx context.Context, before time.Time, countedPrefix string) error
 
 	AddSetupToken(ctx context.Context, hash []byte, now time.Time) error
 	SetupTokenValid(ctx context.Context, hash []byte) (bool, error)

@@ -170,3 +170,22 @@ func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, 
 	s.notify(ctx, a.ID, "your account was unlocked", "An operator cleared the failed-attempt locks on your account.")
 	return nil
 }
+
+// StaleAfter is how long an unlocked counter or a rate bucket is kept
+// untouched before Sweep removes it.
+const StaleAfter = 24 * time.Hour
+
+// Sweep removes what has run out: expired sessions and logins, rate buckets
+// and password counters untouched for StaleAfter, and second-factor counters
+// at zero. Second-factor counters that still count failures stay until a
+// success, the recovery path or an operator clears them: were they dropped
+// after a quiet day, an attacker could wait for that instead of for the hard
+// cap's lock. Every instance runs it now and then; running it twice is
+// harmless.
+func (s *Service) Sweep(ctx context.Context) error {
+	now := s.Now()
+	if err := s.store.DeleteExpired(ctx, now); err != nil {
+		return err
+	}
+	return s.store.DeleteStaleThrottles(ctx, now.Add(-StaleAfter), "2fa:")
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
@@ -332,6 +333,48 @@ func TestParallelGuessesPayForSlots(t *testing.T) {
 		}
 		if answered < 1 || answered > 3 {
 			t.Errorf("%d of %d concurrent wrong codes were answered 401, want 1 to 3", answered, guesses)
+		}
+	})
+}
+
+// TestSweep: a running server removes expired logins and stale password
+// counters by itself, and keeps a second-factor counter that still counts
+// failures however long it waits.
+func TestSweep(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "sue")
+		c := login(t, s, "sue")
+		enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		s.Clock.Add(30 * time.Second)
+		loginID, _ := startLogin(t, s, "sue")
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "totp", "code": "000000"}), 401, "invalid-code")
+		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "sue", "password": "wrong password"}), 401, "invalid-credentials")
+		keys := func(prefix string) []string {
+			t.Helper()
+			k, err := s.Store.ThrottleKeys(t.Context(), prefix)
+			if err != nil {
+				t.Fatalf("ThrottleKeys: %v", err)
+			}
+			return k
+		}
+		if len(keys("pw:")) != 1 || len(keys("2fa:")) != 1 {
+			t.Fatalf("counters before: got %v, want one password and one code counter", keys(""))
+		}
+
+		s.Clock.Add(core.StaleAfter + time.Hour)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, err := s.Store.Login(t.Context(), loginID)
+			if twofold.ErrorCode(err) == twofold.CodeNotFound && len(keys("pw:")) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after a day: login %v, counters %v; want the login and the password counter swept", err, keys(""))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if len(keys("2fa:")) != 1 {
+			t.Errorf("the code counter with a failure was swept: counters left %v", keys(""))
 		}
 	})
 }

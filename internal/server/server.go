@@ -34,6 +34,9 @@ type Server struct {
 
 	Store   *store.Store
 	Service *core.Service
+	// SweepEvery is how often expired sessions and logins and stale counters
+	// are removed (0: every minute).
+	SweepEvery time.Duration
 	// SetupURL is the one-time link to create the first operator account,
 	// set by Open when the database has no account yet (SPEC §4).
 	SetupURL string
@@ -42,6 +45,7 @@ type Server struct {
 	http   *http.Server
 	done   chan error
 	worker *notify.Worker
+	sweep  *janitor
 }
 
 // Deps are the parts of a server that do not listen: store, keyring, service,
@@ -138,6 +142,11 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake()}
 	s.worker.Start()
+	every := s.SweepEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	s.sweep = startJanitor(s.Service, s.Logger, every)
 	mux := http.NewServeMux()
 	httpapi.New(s.Service, s.Store, s.Logger).Register(mux)
 	pages.Register(mux)
@@ -206,6 +215,9 @@ func (s *Server) Close() error {
 		if err := <-s.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+	}
+	if s.sweep != nil {
+		s.sweep.close()
 	}
 	if s.worker != nil {
 		errs = append(errs, s.worker.Close())

@@ -70,16 +70,41 @@ func (s *Store) TakeToken(ctx context.Context, key string, burst, rate float64, 
 	return n == 1, err
 }
 
-// DeleteStaleThrottles removes unlocked throttle rows and full buckets not
-// touched since before.
-func (s *Store) DeleteStaleThrottles(ctx context.Context, before time.Time) error {
-	for _, q := range []string{
-		`DELETE FROM throttles WHERE updated_at < $1 AND locked_until < $1`,
-		`DELETE FROM rate_buckets WHERE updated_at < $1`,
+// DeleteStaleThrottles removes rate buckets and unlocked throttle counters
+// not touched since before, except counters under countedPrefix that still
+// count failures: those are kept until a success or an operator clears them,
+// so that waiting never resets a count that a hard cap depends on.
+func (s *Store) DeleteStaleThrottles(ctx context.Context, before time.Time, countedPrefix string) error {
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM throttles WHERE updated_at < $1 AND locked_until < $1 AND (failures = 0 OR key NOT LIKE $2 ESCAPE '\')`,
+			[]any{micros(before), escapeLike(countedPrefix) + "%"}},
+		{`DELETE FROM rate_buckets WHERE updated_at < $1`, []any{micros(before)}},
 	} {
-		if _, err := s.conn(ctx).ExecContext(ctx, q, micros(before)); err != nil {
+		if _, err := s.conn(ctx).ExecContext(ctx, q.sql, q.args...); err != nil {
 			return fmt.Errorf("delete stale throttles: %w", err)
 		}
 	}
 	return nil
+}
+
+// ThrottleKeys returns the keys of the stored counters that start with
+// prefix, sorted, for diagnostics and tests.
+func (s *Store) ThrottleKeys(ctx context.Context, prefix string) ([]string, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT key FROM throttles WHERE key LIKE $1 ESCAPE '\' ORDER BY key`, escapeLike(prefix)+"%")
+	if err != nil {
+		return nil, fmt.Errorf("select throttle keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
 }

@@ -70,7 +70,8 @@ func NewServer(tb testing.TB, dsn string, opts ...ServerOption) *Server {
 		o(&c)
 	}
 	clock := NewClock(time.Date(2026, 11, 23, 12, 0, 10, 0, time.UTC))
-	s := &Server{Server: &server.Server{Config: c, Now: clock.Now}, Clock: clock}
+	// Sweeps run often, so that every test also meets them mid-request.
+	s := &Server{Server: &server.Server{Config: c, Now: clock.Now, SweepEvery: 100 * time.Millisecond}, Clock: clock}
 	if p, ok := sqlitePath(dsn); ok {
 		s.DBPath = p
 	}

@@ -221,3 +221,55 @@ func testRaceCompleteSecondStep(t *testing.T, s *store.Store) {
 		}
 	}
 }
+
+// testDeleteStaleThrottles: stale counters and buckets go, except
+// second-factor counters that still count failures, and locked or recently
+// touched ones.
+func testDeleteStaleThrottles(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	activeFactor(t, s, a.ID, "f-1", 10, "set")
+	// A success leaves alice's code counter at zero.
+	if got := complete(t, s, completion(a.ID, newLogin(t, s, a.ID, "login-1").ID, "f-1", 11, 0, "s-1")); got != twofold.Completed {
+		t.Fatalf("completion: got outcome %d", got)
+	}
+	slot := func(key string, lock, now time.Time) {
+		t.Helper()
+		if ok, err := s.TakeSlot(ctx, key, 0, lock, now); err != nil || !ok {
+			t.Fatalf("TakeSlot(%q): %v, %v", key, ok, err)
+		}
+	}
+	slot("2fa:acct-bob:codes", time.Time{}, t0)           // counts a failure: kept
+	slot("pw:guessed|192.0.2.1", time.Time{}, t0)         // stale password counter: removed
+	slot("pw:locked|192.0.2.1", t0.Add(48*time.Hour), t0) // still locked: kept
+	slot("pw:fresh|192.0.2.1", time.Time{}, t0.Add(30*time.Hour))
+	take := func(key string, now time.Time) bool {
+		t.Helper()
+		ok, err := s.TakeToken(ctx, key, 1, 1e-9, now)
+		if err != nil {
+			t.Fatalf("TakeToken(%q): %v", key, err)
+		}
+		return ok
+	}
+	take("ip:stale", t0)
+	take("ip:fresh", t0.Add(30*time.Hour))
+
+	if err := s.DeleteStaleThrottles(ctx, t0.Add(25*time.Hour), "2fa:"); err != nil {
+		t.Fatalf("DeleteStaleThrottles: %v", err)
+	}
+	keys, err := s.ThrottleKeys(ctx, "")
+	if err != nil {
+		t.Fatalf("ThrottleKeys: %v", err)
+	}
+	want := []string{"2fa:acct-bob:codes", "pw:fresh|192.0.2.1", "pw:locked|192.0.2.1"}
+	if fmt.Sprint(keys) != fmt.Sprint(want) {
+		t.Errorf("counters left: got %v, want %v", keys, want)
+	}
+	// A removed bucket starts full again; a kept one is still empty.
+	if !take("ip:stale", t0.Add(26*time.Hour)) {
+		t.Error("stale bucket was kept")
+	}
+	if take("ip:fresh", t0.Add(30*time.Hour)) {
+		t.Error("fresh bucket was removed")
+	}
+}

@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"SecondStep/Read", testSecondStepRead},
 		{"SecondStep/Complete", testCompleteSecondStep},
+		{"Throttle/DeleteStale", testDeleteStaleThrottles},
 
 		{"Race/AcceptStep", testRaceAcceptStep},
 		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},
