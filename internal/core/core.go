@@ -68,8 +68,8 @@ type Store interface {
 	DeleteStaleThrottles(ctx context.Context, before time.Time, countedPrefix string) error
 
 	AddSetupToken(ctx context.Context, hash []byte, now time.Time) error
-	SetupTokenValid(ctx context.Context, hash []byte) (bool, error)
-	CreateFirstAccount(ctx context.Context, hash []byte, a twofold.Account) (bool, error)
+	SetupTokenValid(ctx context.Context, hash []byte, since time.Time) (bool, error)
+	CreateFirstAccount(ctx context.Context, hash []byte, since time.Time, a twofold.Account) (bool, error)
 
 	AddEvent(ctx context.Context, e twofold.AuditEvent) error
 	Events(ctx context.Context, accountID string, before int64, limit int) ([]twofold.AuditEvent, error)

@@ -17,22 +17,23 @@ func (s *Store) AddSetupToken(ctx context.Context, hash []byte, now time.Time) e
 	return nil
 }
 
-// SetupTokenValid reports whether a setup token with hash exists and no
-// account does yet.
-func (s *Store) SetupTokenValid(ctx context.Context, hash []byte) (bool, error) {
+// SetupTokenValid reports whether a setup token with hash, made at since or
+// later, exists and no account does yet.
+func (s *Store) SetupTokenValid(ctx context.Context, hash []byte, since time.Time) (bool, error) {
 	var n int
-	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM setup_tokens WHERE token_hash = $1 AND NOT EXISTS (SELECT 1 FROM accounts)`, hash).Scan(&n)
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM setup_tokens WHERE token_hash = $1 AND created_at >= $2 AND NOT EXISTS (SELECT 1 FROM accounts)`,
+		hash, micros(since)).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("select setup token: %w", err)
 	}
 	return n > 0, nil
 }
 
-// CreateFirstAccount creates a, using up the setup token with hash, only while
-// no account exists; it reports false, writing nothing, otherwise. Every setup
+// CreateFirstAccount creates a, using up the setup token with hash if it was
+// made at since or later, only while no account exists; it reports false, writing nothing, otherwise. Every setup
 // token is void afterwards. Concurrent calls (from several instances, with
 // different tokens) run one after the other, so exactly one account results.
-func (s *Store) CreateFirstAccount(ctx context.Context, hash []byte, a twofold.Account) (bool, error) {
+func (s *Store) CreateFirstAccount(ctx context.Context, hash []byte, since time.Time, a twofold.Account) (bool, error) {
 	ok := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if s.dialect == Postgres {
@@ -42,7 +43,7 @@ func (s *Store) CreateFirstAccount(ctx context.Context, hash []byte, a twofold.A
 				return fmt.Errorf("lock setup: %w", err)
 			}
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM setup_tokens WHERE token_hash = $1`, hash)
+		res, err := tx.ExecContext(ctx, `DELETE FROM setup_tokens WHERE token_hash = $1 AND created_at >= $2`, hash, micros(since))
 		if err != nil {
 			return fmt.Errorf("use setup token: %w", err)
 		}

@@ -491,3 +491,21 @@ func TestTurningOffTwoFactorNeedsAFreshCode(t *testing.T) {
 		t.Errorf("turning it on: at %s: %s", r.url, pageError(r.body))
 	}
 }
+
+// TestSetupLinkExpires: a setup link works for a day; a restart on the still
+// empty database prints a new one that works.
+func TestSetupLinkExpires(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	old := strings.TrimPrefix(ts.SetupURL, ts.URL())
+	ts.Clock.Add(core.SetupTTL + time.Minute)
+	if r := newClient(t, ts.URL()).get(old); r.status != http.StatusNotFound {
+		t.Errorf("setup link a day later: status %d, want 404", r.status)
+	}
+	again := testenv.NewServer(t, "sqlite:"+ts.DBPath)
+	if again.SetupURL == "" || again.SetupURL == ts.SetupURL {
+		t.Fatalf("restart on an empty database: setup link %q, want a new one", again.SetupURL)
+	}
+	if r := newClient(t, again.URL()).get(strings.TrimPrefix(again.SetupURL, again.URL())); r.status != 200 {
+		t.Errorf("new setup link: status %d, want 200", r.status)
+	}
+}

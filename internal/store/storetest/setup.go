@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -19,7 +20,7 @@ func addSetupToken(tb testing.TB, s *store.Store, hash string) {
 
 func setupTokenValid(tb testing.TB, s *store.Store, hash string) bool {
 	tb.Helper()
-	ok, err := s.SetupTokenValid(tb.Context(), []byte(hash))
+	ok, err := s.SetupTokenValid(tb.Context(), []byte(hash), t0)
 	if err != nil {
 		tb.Fatalf("SetupTokenValid(%q): %v", hash, err)
 	}
@@ -57,7 +58,7 @@ func testFirstAccount(t *testing.T, s *store.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ok, err := s.CreateFirstAccount(t.Context(), []byte(tt.token), tt.account)
+			ok, err := s.CreateFirstAccount(t.Context(), []byte(tt.token), t0, tt.account)
 			if err != nil {
 				t.Fatalf("CreateFirstAccount: %v", err)
 			}
@@ -104,11 +105,22 @@ func testSetupTokenValid(t *testing.T, s *store.Store) {
 			t.Errorf("SetupTokenValid(%q): got %v, want %v", tt.token, got, tt.want)
 		}
 	}
+	// A token made before since has expired, for checking and for use.
+	later := t0.Add(time.Microsecond)
+	if ok, err := s.SetupTokenValid(t.Context(), []byte("token-1"), later); err != nil || ok {
+		t.Errorf("SetupTokenValid of an expired token: got %v, %v, want false, nil", ok, err)
+	}
+	if ok, err := s.CreateFirstAccount(t.Context(), []byte("token-1"), later, operator("late")); err != nil || ok {
+		t.Errorf("CreateFirstAccount with an expired token: got %v, %v, want false, nil", ok, err)
+	}
+	if got := countAccounts(t, s); got != 0 {
+		t.Errorf("accounts after an expired token: got %d, want 0", got)
+	}
 	newAccount(t, s, "alice") // any account ends setup
 	if setupTokenValid(t, s, "token-1") {
 		t.Errorf("SetupTokenValid once an account exists: got true, want false")
 	}
-	ok, err := s.CreateFirstAccount(t.Context(), []byte("token-1"), operator("root"))
+	ok, err := s.CreateFirstAccount(t.Context(), []byte("token-1"), t0, operator("root"))
 	if err != nil || ok {
 		t.Errorf("CreateFirstAccount once an account exists: got %v, %v, want false, nil", ok, err)
 	}
@@ -124,7 +136,7 @@ func testRaceFirstAccount(t *testing.T, s *store.Store) {
 		addSetupToken(t, s, fmt.Sprintf("token-%d", i))
 	}
 	wins := race(t, func(i int) (bool, error) {
-		return s.CreateFirstAccount(t.Context(), fmt.Appendf(nil, "token-%d", i), operator(fmt.Sprintf("root%d", i)))
+		return s.CreateFirstAccount(t.Context(), fmt.Appendf(nil, "token-%d", i), t0, operator(fmt.Sprintf("root%d", i)))
 	})
 	if wins != 1 {
 		t.Errorf("CreateFirstAccount raced by %d: got %d winners, want 1", racers, wins)
