@@ -92,36 +92,40 @@ func (r *factorRow) factor() twofold.Factor {
 }
 
 // CompleteSecondStep accepts c's step for its factor, marks its login used,
-// clears its throttle, and stores its session and audit event, each condition
-// checked by the statement that writes it. It must not run inside InTx. On
-// SQLite it writes nothing unless every condition holds, in a transaction
-// shared with the completions of other requests (see committer). On PostgreSQL it is one
-// statement whose writes are chained in that order, each made only when the
-// one before it was: a lost race can leave the step accepted or the login
-// used, which only costs the requester a new code or a new login, and never
-// yields a session.
+// clears its throttle, and stores its session and audit event, writing
+// nothing unless every condition holds on the newest rows: the step is after
+// the factor's last, the login is unused and unexpired, and the counter is as
+// it was read. It must not run inside InTx. On PostgreSQL it is one
+// statement; on SQLite it runs in a transaction shared with the completions of
+// other requests (see committer).
 func (s *Store) CompleteSecondStep(ctx context.Context, c twofold.Completion) (twofold.Outcome, error) {
 	now := micros(c.Now)
 	if s.dialect == Postgres {
 		var step, login, throttle bool
-		err := s.conn(ctx).QueryRowContext(ctx, `WITH f AS (
-				UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3
-				WHERE id = $4 AND status = 'active' AND last_step < $1 RETURNING 1
-			), l AS (
-				UPDATE logins SET used_at = $3
-				WHERE id = $5 AND used_at IS NULL AND expires_at > $3 AND EXISTS (SELECT 1 FROM f) RETURNING 1
+		// cf and cl lock the factor and the login, in that order in every
+		// completion, and PostgreSQL checks their conditions again on the
+		// newest row once it holds the lock; the counter is claimed only
+		// when both hold, and the rest is written only when it was.
+		err := s.conn(ctx).QueryRowContext(ctx, `WITH cf AS (
+				SELECT 1 FROM factors WHERE id = $4 AND status = 'active' AND last_step < $1 FOR UPDATE
+			), cl AS (
+				SELECT 1 FROM logins WHERE id = $5 AND used_at IS NULL AND expires_at > $3 AND EXISTS (SELECT 1 FROM cf) FOR UPDATE
 			), t AS (
-				INSERT INTO throttles (key, failures, locked_until, updated_at) SELECT $6, 0, 0, $3 WHERE EXISTS (SELECT 1 FROM l)
+				INSERT INTO throttles (key, failures, locked_until, updated_at) SELECT $6, 0, 0, $3 WHERE EXISTS (SELECT 1 FROM cl)
 				ON CONFLICT (key) DO UPDATE SET failures = 0, locked_until = 0, updated_at = $3
 				WHERE throttles.failures = $7 AND throttles.locked_until <= $3 RETURNING 1
+			), f AS (
+				UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3 WHERE id = $4 AND EXISTS (SELECT 1 FROM t)
+			), l AS (
+				UPDATE logins SET used_at = $3 WHERE id = $5 AND EXISTS (SELECT 1 FROM t)
 			), s AS (
 				INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until)
-				SELECT $8, $9, $10, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM t) RETURNING 1
+				SELECT $8, $9, $10, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM t)
 			), a AS (
 				INSERT INTO audit_events (account_id, type, at, source, user_agent, detail)
-				SELECT $10, $14, $15, $16, $17, $18 WHERE EXISTS (SELECT 1 FROM s)
+				SELECT $10, $14, $15, $16, $17, $18 WHERE EXISTS (SELECT 1 FROM t)
 			)
-			SELECT EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM l), EXISTS (SELECT 1 FROM t)`,
+			SELECT EXISTS (SELECT 1 FROM cf), EXISTS (SELECT 1 FROM cl), EXISTS (SELECT 1 FROM t)`,
 			c.Step, c.Drift, now, c.FactorID, c.LoginID, c.ThrottleKey, c.Seen,
 			c.Session.TokenHash, c.Session.ID, c.Session.AccountID, micros(c.Session.CreatedAt), micros(c.Session.ExpiresAt), micros(c.Session.ElevatedUntil),
 			c.Event.Type, micros(c.Event.At), c.Event.Source, c.Event.UserAgent, c.Event.Detail).Scan(&step, &login, &throttle)
