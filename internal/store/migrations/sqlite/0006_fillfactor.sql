@@ -1,0 +1,2 @@
+-- PostgreSQL's 0006 leaves free room in pages for in-place updates; SQLite
+-- has no such setting. Kept so that both dialects count the same versions.
