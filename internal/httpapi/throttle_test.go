@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,23 +241,9 @@ func TestSameCodeRace(t *testing.T) {
 		for round := range 5 {
 			s.Clock.Add(30 * time.Second)
 			code := testenv.TOTP(t, f.secret, s.Clock.Now())
-			ids := make([]string, 6)
-			for i := range ids {
-				ids[i], _ = startLogin(t, s, "sam")
-			}
-			start := make(chan struct{})
-			results := make(chan int, len(ids))
-			for _, id := range ids {
-				go func() {
-					<-start
-					r := verify(t, s, id, map[string]string{"method": "totp", "code": code})
-					results <- r.Status
-				}()
-			}
-			close(start)
 			won := 0
-			for range ids {
-				switch st := <-results; st {
+			for _, st := range verifyAtOnce(t, s, "sam", 6, func(int) string { return code }) {
+				switch st {
 				case 200:
 					won++
 				case 401, 429:
@@ -269,6 +256,29 @@ func TestSameCodeRace(t *testing.T) {
 			}
 		}
 	})
+}
+
+// verifyAtOnce starts n logins of user, then sends the second step of all of
+// them at the same moment, the i-th with TOTP code(i), and returns the
+// statuses.
+func verifyAtOnce(t *testing.T, s *testenv.Server, user string, n int, code func(i int) string) []int {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i], _ = startLogin(t, s, user)
+	}
+	start := make(chan struct{})
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			<-start
+			statuses[i] = verify(t, s, id, map[string]string{"method": "totp", "code": code(i)}).Status
+		})
+	}
+	close(start)
+	wg.Wait()
+	return statuses
 }
 
 // TestTypedUsernameNotStored: a password typed into the username field must
@@ -308,22 +318,9 @@ func TestParallelGuessesPayForSlots(t *testing.T) {
 		enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
 		s.Clock.Add(30 * time.Second)
 		const guesses = 16
-		ids := make([]string, guesses)
-		for i := range ids {
-			ids[i], _ = startLogin(t, s, "gus")
-		}
-		start := make(chan struct{})
-		statuses := make(chan int, guesses)
-		for i, id := range ids {
-			go func() {
-				<-start
-				statuses <- verify(t, s, id, map[string]string{"method": "totp", "code": fmt.Sprintf("%06d", 100000+i)}).Status
-			}()
-		}
-		close(start)
 		answered := 0
-		for range guesses {
-			switch st := <-statuses; st {
+		for _, st := range verifyAtOnce(t, s, "gus", guesses, func(i int) string { return fmt.Sprintf("%06d", 100000+i) }) {
+			switch st {
 			case 401:
 				answered++
 			case 429:
