@@ -94,10 +94,7 @@ func TestStrangerCannotLockOwnerOut(t *testing.T) {
 // passes; at the hard cap only a recovery path works.
 func TestSecondStepThrottle(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		addUser(t, s, "pat")
-		c := login(t, s, "pat")
-		f := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
-		s.Clock.Add(30 * time.Second)
+		c, f := phoneUser(t, s, "pat")
 
 		wrong := func() testenv.Response {
 			loginID, _ := startLogin(t, s, "pat") // a fresh login transaction every time
@@ -155,10 +152,7 @@ func TestSecondStepThrottle(t *testing.T) {
 
 func TestOperatorUnlocks(t *testing.T) {
 	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	addUser(t, s, "quinn")
-	c := login(t, s, "quinn")
-	f := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
-	s.Clock.Add(30 * time.Second)
+	_, f := phoneUser(t, s, "quinn")
 	var locked bool
 	for range 10 {
 		loginID, _ := startLogin(t, s, "quinn")
@@ -258,6 +252,17 @@ func TestSameCodeRace(t *testing.T) {
 	})
 }
 
+// phoneUser adds user with a confirmed TOTP factor labelled "phone" and
+// moves the clock to the next step, so that the confirming code is behind.
+func phoneUser(t *testing.T, s *testenv.Server, user string) (*testenv.Client, enrolled) {
+	t.Helper()
+	addUser(t, s, user)
+	c := login(t, s, user)
+	f := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+	s.Clock.Add(30 * time.Second)
+	return c, f
+}
+
 // verifyAtOnce starts n logins of user, then sends the second step of all of
 // them at the same moment, the i-th with TOTP code(i), and returns the
 // statuses.
@@ -313,10 +318,7 @@ func TestTypedUsernameNotStored(t *testing.T) {
 // concurrent wrong codes are told "wrong"; the rest are told to wait.
 func TestParallelGuessesPayForSlots(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		addUser(t, s, "gus")
-		c := login(t, s, "gus")
-		enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
-		s.Clock.Add(30 * time.Second)
+		phoneUser(t, s, "gus")
 		const guesses = 16
 		answered := 0
 		for _, st := range verifyAtOnce(t, s, "gus", guesses, func(i int) string { return fmt.Sprintf("%06d", 100000+i) }) {
@@ -339,10 +341,7 @@ func TestParallelGuessesPayForSlots(t *testing.T) {
 // failures however long it waits.
 func TestSweep(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		addUser(t, s, "sue")
-		c := login(t, s, "sue")
-		enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
-		s.Clock.Add(30 * time.Second)
+		phoneUser(t, s, "sue")
 		loginID, _ := startLogin(t, s, "sue")
 		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "totp", "code": "000000"}), 401, "invalid-code")
 		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "sue", "password": "wrong password"}), 401, "invalid-credentials")
