@@ -196,29 +196,46 @@ type SecondStep struct {
 	LockedUntil time.Time
 }
 
-// Completion is a second step whose code was right, to be stored in one write
-// that holds only if nothing read for it has changed meanwhile.
+// Verdict is what the second step decides on what it read: complete the
+// login (Complete), count a wrong code (Fail), or, with neither, write nothing.
+type Verdict struct {
+	Complete *Completion
+	Fail     *Failure
+}
+
+// Completion is a second step whose code was right, stored in one write that
+// holds only if nothing read for it has changed meanwhile. The account's code
+// throttle had Seen failures and no lock when read; the completion clears it.
 type Completion struct {
 	LoginID  string
 	FactorID string
 	Step     int64 // the accepted step: after the factor's last one
 	Drift    int64
-	// ThrottleKey had Seen failures and no lock when read; the completion
-	// clears them.
-	ThrottleKey string
-	Seen        int
-	Session     Session
-	Event       AuditEvent
-	Now         time.Time
+	Seen     int
+	Session  Session
+	Event    AuditEvent
+	Now      time.Time
 }
 
-// Outcome is what became of a Completion.
+// Failure is a wrong code: it takes the next failure slot of the account's
+// code throttle, which had Seen failures and no lock when read, locks the
+// throttle until LockUntil (zero: no lock), and stores Event, all in one write.
+type Failure struct {
+	Seen      int
+	LockUntil time.Time
+	Event     AuditEvent
+	Now       time.Time
+}
+
+// Outcome is what became of a Verdict.
 type Outcome int
 
-// Outcomes of a Completion.
+// Outcomes of a Verdict.
 const (
 	Completed     Outcome = iota // step, login, throttle, session and event are stored
 	StepUsed                     // the factor accepted this step or a later one meanwhile
 	LoginGone                    // the login expired or was completed meanwhile
 	ThrottleMoved                // another attempt counted against the throttle meanwhile
+	Counted                      // the failure took its slot and its event is stored
+	Unwritten                    // the verdict asked for no write
 )

@@ -51,9 +51,10 @@ type Store interface {
 	// SecondStep reads a login with its account's active TOTP factors and
 	// the throttle keyPrefix + account id + keySuffix, in one query.
 	SecondStep(ctx context.Context, loginID, keyPrefix, keySuffix string) (twofold.SecondStep, error)
-	// CompleteSecondStep stores a right code's outcome in one write whose
-	// every condition is checked as it writes. Never inside InTx.
-	CompleteSecondStep(ctx context.Context, c twofold.Completion) (twofold.Outcome, error)
+	// DecideSecondStep reads as SecondStep does, lets decide choose a
+	// verdict, and writes it only if what was read still holds. decide may be
+	// called more than once and must not write. Never inside InTx.
+	DecideSecondStep(ctx context.Context, loginID, keyPrefix, keySuffix string, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error)
 	CreateSession(ctx context.Context, sess twofold.Session) error
 	SessionByTokenHash(ctx context.Context, h []byte, now time.Time) (twofold.Session, error)
 	ElevateSession(ctx context.Context, sessionID string, until time.Time) error

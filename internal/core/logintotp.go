@@ -11,58 +11,92 @@ import (
 
 // verifyLoginTOTP is the second step with a TOTP code from any of the
 // account's factors, the path nearly every login takes, done in one read and
-// one write (issue 6: on PostgreSQL each statement is a round trip).
+// one write (issue 6: on PostgreSQL each statement is a round trip; on SQLite
+// both run on the writer, many logins to a transaction).
 //
 // It keeps the rule of checkSecondFactor that every answer about a code was
 // paid for with a throttle slot, in a different order: the code is checked
-// first, and the answer is given only if the write that records it still finds
-// the throttle as it was read. Of several concurrent guesses that read the
-// same throttle, one writes and is answered; the others, right or wrong, are
-// told to wait and learn nothing.
+// first, and the answer is given only if the write that records it, a
+// completion or a failure, still finds the throttle as it was read. Of several
+// concurrent guesses that read the same throttle, one writes and is answered;
+// the others, right or wrong, are told to wait and learn nothing.
 func (s *Service) verifyLoginTOTP(ctx context.Context, loginID string, p SecondFactor, m Meta) (string, time.Time, error) {
-	st, err := s.store.SecondStep(ctx, loginID, accountKeyPrefix, accountKeySuffix)
-	now := s.Now()
-	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && (st.Login.Used || !now.Before(st.Login.ExpiresAt))) {
-		return "", time.Time{}, errLoginExpired()
+	code := normaliseCode(p.Code)
+	// What decide saw and chose. The store may call it more than once (when
+	// it has to redo a shared transaction): every call starts afresh.
+	var d struct {
+		accountID, token, factorID string
+		failures                   int
+		now, lockedUntil           time.Time
+		expired, locked            bool
+		err                        error
+		event                      twofold.AuditEvent
+		expires                    time.Time
 	}
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	accountID, key := st.Login.AccountID, accountKey(st.Login.AccountID)
-	if now.Before(st.LockedUntil) {
-		return "", time.Time{}, s.refuseLocked(ctx, accountID, p, m, "login", st.Failures, st.LockedUntil.Sub(now))
-	}
-	f, step, cause, err := s.matchTOTP(ctx, st.Factors, normaliseCode(p.Code), now)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	if cause != "" {
-		return "", time.Time{}, s.failCode(ctx, accountID, key, st.Failures, p, m, "login", cause)
-	}
-	token, sess, err := s.newSession(accountID, now, now.Add(s.cfg.ElevationTTL))
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	e := twofold.AuditEvent{AccountID: accountID, Type: "login.succeeded", At: now, Source: m.Source, UserAgent: m.UserAgent,
-		Detail: "second factor: " + string(p.Method)}
-	out, err := s.store.CompleteSecondStep(ctx, twofold.Completion{
-		LoginID: loginID, FactorID: f.ID, Step: int64(step),
-		Drift:       clampDrift(int64(step)-int64(otp.Step(now, f.Period)), int64(s.cfg.ResyncWindow)),
-		ThrottleKey: key, Seen: st.Failures, Session: sess, Event: e, Now: now,
+	out, err := s.store.DecideSecondStep(ctx, loginID, accountKeyPrefix, accountKeySuffix, func(st twofold.SecondStep, found bool) twofold.Verdict {
+		d.accountID, d.token, d.factorID, d.err = st.Login.AccountID, "", "", nil
+		d.now, d.failures, d.lockedUntil = s.Now(), st.Failures, st.LockedUntil
+		now := d.now
+		d.expired = !found || st.Login.Used || !now.Before(st.Login.ExpiresAt)
+		d.locked = !d.expired && now.Before(st.LockedUntil)
+		if d.expired || d.locked {
+			return twofold.Verdict{}
+		}
+		f, step, cause, err := s.matchTOTP(ctx, st.Factors, code, now)
+		if err != nil {
+			d.err = err
+			return twofold.Verdict{}
+		}
+		if cause != "" {
+			d.failures = st.Failures + 1
+			lock := time.Time{}
+			if wait := codeDelay(d.failures); wait > 0 {
+				lock = now.Add(wait)
+			}
+			d.event = twofold.AuditEvent{AccountID: d.accountID, Type: "login.second_factor_failed", At: now, Source: m.Source, UserAgent: m.UserAgent,
+				Detail: fmt.Sprintf("%s: %s (%d consecutive failures)", p.Method, cause, d.failures)}
+			return twofold.Verdict{Fail: &twofold.Failure{Seen: st.Failures, LockUntil: lock, Event: d.event, Now: now}}
+		}
+		token, sess, err := s.newSession(d.accountID, now, now.Add(s.cfg.ElevationTTL))
+		if err != nil {
+			d.err = err
+			return twofold.Verdict{}
+		}
+		d.token, d.factorID, d.expires = token, f.ID, sess.ExpiresAt
+		d.event = twofold.AuditEvent{AccountID: d.accountID, Type: "login.succeeded", At: now, Source: m.Source, UserAgent: m.UserAgent,
+			Detail: "second factor: " + string(p.Method)}
+		return twofold.Verdict{Complete: &twofold.Completion{
+			LoginID: loginID, FactorID: f.ID, Step: int64(step),
+			Drift: clampDrift(int64(step)-int64(otp.Step(now, f.Period)), int64(s.cfg.ResyncWindow)),
+			Seen:  st.Failures, Session: sess, Event: d.event, Now: now,
+		}}
 	})
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	key := accountKey(d.accountID)
 	switch out {
 	case twofold.Completed:
-		s.observe(e)
-		return token, sess.ExpiresAt, nil
+		s.observe(d.event)
+		return d.token, d.expires, nil
+	case twofold.Counted:
+		s.observe(d.event)
+		s.warnOwner(ctx, d.accountID, d.failures, codeDelay)
+		return "", time.Time{}, errBadSecondFactor()
 	case twofold.StepUsed:
-		return "", time.Time{}, s.failCode(ctx, accountID, key, st.Failures, p, m, "login", "replayed code for factor "+f.ID)
+		return "", time.Time{}, s.failCode(ctx, d.accountID, key, d.failures, p, m, "login", "replayed code for factor "+d.factorID)
 	case twofold.LoginGone:
 		return "", time.Time{}, errLoginExpired()
-	default: // the throttle moved: another attempt took this slot
-		return "", time.Time{}, s.lostSlot(ctx, accountID, p, m, "login")
+	case twofold.ThrottleMoved: // another attempt took this slot
+		return "", time.Time{}, s.lostSlot(ctx, d.accountID, p, m, "login")
+	}
+	switch {
+	case d.err != nil:
+		return "", time.Time{}, d.err
+	case d.expired:
+		return "", time.Time{}, errLoginExpired()
+	default:
+		return "", time.Time{}, s.refuseLocked(ctx, d.accountID, p, m, "login", d.failures, d.lockedUntil.Sub(d.now))
 	}
 }
 

@@ -60,12 +60,18 @@ func (s *Service) refuseCode(ctx context.Context, accountID string, p SecondFact
 		typ = "session.elevation_failed"
 	}
 	s.audit(ctx, accountID, typ, m, fmt.Sprintf("%s: %s (%d consecutive failures)", p.Method, cause, failures))
+	s.warnOwner(ctx, accountID, failures, delay)
+	return errBadSecondFactor()
+}
+
+// warnOwner tells the account holder when failures wrong codes in a row lock
+// the second step for long.
+func (s *Service) warnOwner(ctx context.Context, accountID string, failures int, delay func(int) time.Duration) {
 	if failures == 10 || failures == HardCap {
 		s.notify(ctx, accountID, "second step locked after failed attempts",
 			fmt.Sprintf("Someone who knew your password typed %d wrong codes in a row, so the second step of your account is locked for %s.", failures, delay(failures)),
 			"If this was not you, change your password now.")
 	}
-	return errBadSecondFactor()
 }
 
 // verify returns "" when p is accepted, else the cause of refusal.

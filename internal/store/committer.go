@@ -10,68 +10,77 @@ import (
 	"github.com/twofold/twofold"
 )
 
-// committer is SQLite's group commit for second steps. With
-// synchronous=FULL every commit waits for the disk, and SQLite has one writer:
-// one commit per login would cap logins at the disk's sync rate. Completions
-// queue here instead; one goroutine takes every queued completion, writes each
-// under a savepoint of one shared transaction (rolled back alone when one of
-// its conditions no longer holds), commits once, and then answers them all.
-// Nothing is answered before the commit is durable, so the durability of
-// every accepted code is the same as with a commit of its own. A lone request
-// waits for no one: the batch is whatever queued while the previous commit
-// ran.
+// committer runs SQLite's second steps on the writer, many to a transaction.
+// With synchronous=FULL every commit waits for the disk, and SQLite has one
+// writer: one commit per login would cap logins at the disk's sync rate.
+// Second steps queue here instead; one goroutine takes every queued step and,
+// in one transaction, reads each step's rows, lets the step decide, and
+// writes its verdict; it commits once, and then answers them all.
+//
+// The read is on the writer, inside the transaction that writes: nothing can
+// change between them, so a verdict never meets a moved throttle, and the
+// writer's page cache, which no other connection's commit invalidates, serves
+// the read. Nothing is answered before the commit is durable, so the
+// durability of every accepted code is the same as with a commit of its own.
+// A lone request waits for no one: the batch is whatever queued while the
+// previous commit ran.
 type committer struct {
 	db    *sql.DB // the store's single writer connection
-	jobs  chan *completionJob
+	jobs  chan *stepJob
 	quit  chan struct{}
 	done  chan struct{}
 	once  sync.Once
-	stmts []*sql.Stmt // prepared on the writer: completionSQL, then savepointSQL
+	stmts []*sql.Stmt // prepared on the writer, in the order of writerSQL
 }
 
-type completionJob struct {
-	ctx     context.Context
-	c       twofold.Completion
-	outcome twofold.Outcome
-	err     error
-	ready   chan struct{}
+type stepJob struct {
+	ctx               context.Context
+	loginID           string
+	keyPrefix, suffix string
+	decide            func(twofold.SecondStep, bool) twofold.Verdict
+	outcome           twofold.Outcome
+	err               error
+	ready             chan struct{}
 }
 
-// maxBatch bounds the completions one commit carries.
+// maxBatch bounds the second steps one commit carries.
 const maxBatch = 64
 
-// completionSQL are the statements of one completion, in order. The first
-// three are conditions; each reports its Outcome when it changes no row.
-var completionSQL = []struct {
-	miss twofold.Outcome
-	q    string
-}{
-	{twofold.StepUsed, `UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3 WHERE id = $4 AND status = 'active' AND last_step < $1`},
-	{twofold.LoginGone, `UPDATE logins SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $1`},
-	{twofold.ThrottleMoved, `INSERT INTO throttles (key, failures, locked_until, updated_at) VALUES ($1, 0, 0, $2)
-		ON CONFLICT (key) DO UPDATE SET failures = 0, locked_until = 0, updated_at = $2
-		WHERE throttles.failures = $3 AND throttles.locked_until <= $2`},
-	{twofold.Completed, sessionInsertSQL},
-	{twofold.Completed, eventInsertSQL},
+// The statements of the writer, prepared once, in the order of writerSQL.
+const (
+	wRead = iota
+	wFactor
+	wLogin
+	wThrottleClear
+	wThrottleFail
+	wSession
+	wEvent
+)
+
+var writerSQL = [...]string{
+	wRead:          secondStepSQL,
+	wFactor:        `UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3 WHERE id = $4`,
+	wLogin:         `UPDATE logins SET used_at = $1 WHERE id = $2`,
+	wThrottleClear: `DELETE FROM throttles WHERE key = $1`,
+	wThrottleFail: `INSERT INTO throttles (key, failures, locked_until, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (key) DO UPDATE SET failures = $2, locked_until = $3, updated_at = $4`,
+	wSession: sessionInsertSQL,
+	wEvent:   eventInsertSQL,
 }
 
-// savepointSQL set, roll back to and release the savepoint around one
-// completion; they are prepared too, as the writer runs them for every login.
-var savepointSQL = [3]string{`SAVEPOINT completion`, `ROLLBACK TO completion`, `RELEASE completion`}
-
 func newCommitter(db *sql.DB) *committer {
-	c := &committer{db: db, jobs: make(chan *completionJob, 4*maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
+	c := &committer{db: db, jobs: make(chan *stepJob, 4*maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
 
-// complete queues c and waits for its outcome.
-func (cm *committer) complete(ctx context.Context, c twofold.Completion) (twofold.Outcome, error) {
-	j := &completionJob{ctx: ctx, c: c, ready: make(chan struct{})}
+// decide queues a second step and waits for its outcome.
+func (cm *committer) decide(ctx context.Context, loginID, keyPrefix, keySuffix string, decide func(twofold.SecondStep, bool) twofold.Verdict) (twofold.Outcome, error) {
+	j := &stepJob{ctx: ctx, loginID: loginID, keyPrefix: keyPrefix, suffix: keySuffix, decide: decide, ready: make(chan struct{})}
 	select {
 	case cm.jobs <- j:
 	case <-cm.quit:
-		return 0, errors.New("complete second step: the store is closed")
+		return 0, errors.New("decide second step: the store is closed")
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
@@ -92,9 +101,9 @@ func (cm *committer) close() {
 
 func (cm *committer) run() {
 	defer close(cm.done)
-	batch := make([]*completionJob, 0, maxBatch)
+	batch := make([]*stepJob, 0, maxBatch)
 	for {
-		var first *completionJob
+		var first *stepJob
 		select {
 		case first = <-cm.jobs:
 		case <-cm.quit:
@@ -102,7 +111,7 @@ func (cm *committer) run() {
 			for {
 				select {
 				case j := <-cm.jobs:
-					cm.commit([]*completionJob{j})
+					cm.commit([]*stepJob{j})
 				default:
 					return
 				}
@@ -122,9 +131,18 @@ func (cm *committer) run() {
 	}
 }
 
-// commit writes batch in one transaction and answers every job.
-func (cm *committer) commit(batch []*completionJob) {
+// commit runs batch in one transaction and answers every job. When a
+// statement fails, the whole transaction is rolled back and, so that one
+// step's error is not every step's, each step is run again on its own.
+func (cm *committer) commit(batch []*stepJob) {
 	err := cm.write(batch)
+	if err != nil && len(batch) > 1 {
+		for _, j := range batch {
+			j.outcome, j.err = 0, nil
+			cm.commit([]*stepJob{j})
+		}
+		return
+	}
 	for _, j := range batch {
 		if err != nil && j.err == nil {
 			j.outcome, j.err = 0, err
@@ -133,23 +151,18 @@ func (cm *committer) commit(batch []*completionJob) {
 	}
 }
 
-func (cm *committer) write(batch []*completionJob) error {
+func (cm *committer) write(batch []*stepJob) error {
 	// The statements are prepared outside any transaction: preparing on the
 	// pool while a transaction holds its only connection would wait forever.
 	if cm.stmts == nil {
-		texts := make([]string, 0, len(completionSQL)+len(savepointSQL))
-		for _, s := range completionSQL {
-			texts = append(texts, s.q)
-		}
-		texts = append(texts, savepointSQL[:]...)
-		for _, q := range texts {
+		for _, q := range writerSQL {
 			st, err := cm.db.PrepareContext(context.Background(), q)
 			if err != nil {
 				for _, p := range cm.stmts {
 					p.Close()
 				}
 				cm.stmts = nil
-				return fmt.Errorf("complete second step: prepare: %w", err)
+				return fmt.Errorf("decide second step: prepare: %w", err)
 			}
 			cm.stmts = append(cm.stmts, st)
 		}
@@ -160,71 +173,109 @@ func (cm *committer) write(batch []*completionJob) error {
 	ctx := context.Background()
 	tx, err := cm.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("complete second step: begin: %w", err)
+		return fmt.Errorf("decide second step: begin: %w", err)
 	}
-	stmts := make([]*sql.Stmt, len(cm.stmts))
+	var stmts [len(writerSQL)]*sql.Stmt
 	for i, st := range cm.stmts {
 		stmts[i] = tx.StmtContext(ctx, st)
 	}
-	completion, sp := stmts[:len(completionSQL)], stmts[len(completionSQL):]
-	savepoint := func(i int) error {
-		if _, err := sp[i].ExecContext(ctx); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("complete second step: %s: %w", savepointSQL[i], err)
-		}
-		return nil
-	}
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
-			j.err = err // gone before anything was written for it
+			j.err = err // gone before anything was read for it
 			continue
 		}
-		if err := savepoint(0); err != nil {
-			return err
-		}
-		j.outcome, j.err = writeCompletion(ctx, completion, j.c)
-		if j.err != nil || j.outcome != twofold.Completed {
-			if err := savepoint(1); err != nil {
-				return err
-			}
-		}
-		if err := savepoint(2); err != nil {
+		if j.outcome, err = step(ctx, &stmts, j); err != nil {
+			tx.Rollback()
 			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("complete second step: commit: %w", err)
+		return fmt.Errorf("decide second step: commit: %w", err)
 	}
 	return nil
 }
 
-// writeCompletion runs the statements of one completion, stopping at the
-// first condition that no longer holds.
-func writeCompletion(ctx context.Context, stmts []*sql.Stmt, c twofold.Completion) (twofold.Outcome, error) {
-	now := micros(c.Now)
-	s, e := c.Session, c.Event
-	args := [][]any{
-		{c.Step, c.Drift, now, c.FactorID},
-		{now, c.LoginID},
-		{c.ThrottleKey, now, c.Seen},
-		{s.TokenHash, s.ID, s.AccountID, micros(s.CreatedAt), micros(s.ExpiresAt), micros(s.ElevatedUntil)},
-		{e.AccountID, e.Type, micros(e.At), e.Source, e.UserAgent, e.Detail},
+// step reads j's second step, lets it decide, and writes the verdict. What it
+// reads is the newest state, and no other writer runs until the commit; the
+// conditions are checked all the same, in case decide based its verdict on
+// something else.
+func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (twofold.Outcome, error) {
+	rows, err := stmts[wRead].QueryContext(ctx, j.loginID, j.keyPrefix, j.suffix)
+	if err != nil {
+		return 0, fmt.Errorf("select second step: %w", err)
 	}
-	for i, st := range stmts {
-		res, err := st.ExecContext(ctx, args[i]...)
+	st, found, err := scanSecondStep(rows, j.loginID)
+	if err != nil {
+		return 0, err
+	}
+	v := j.decide(st, found)
+	if err := checkVerdict(v, st, found); err != nil {
+		return 0, err
+	}
+	key := j.keyPrefix + st.Login.AccountID + j.suffix
+	exec := func(i int, args ...any) error {
+		if _, err := stmts[i].ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("decide second step: %w", err)
+		}
+		return nil
+	}
+	switch {
+	case v.Complete != nil:
+		c := v.Complete
+		now := micros(c.Now)
+		if !stepAfter(st.Factors, c.FactorID, c.Step) {
+			return twofold.StepUsed, nil
+		}
+		if st.Login.Used || micros(st.Login.ExpiresAt) <= now {
+			return twofold.LoginGone, nil
+		}
+		if st.Failures != c.Seen || micros(st.LockedUntil) > now {
+			return twofold.ThrottleMoved, nil
+		}
+		s, e := c.Session, c.Event
+		err := exec(wFactor, c.Step, c.Drift, now, c.FactorID)
+		if err == nil {
+			err = exec(wLogin, now, c.LoginID)
+		}
+		if err == nil && (st.Failures != 0 || !st.LockedUntil.IsZero()) {
+			err = exec(wThrottleClear, key)
+		}
+		if err == nil {
+			err = exec(wSession, s.TokenHash, s.ID, s.AccountID, micros(s.CreatedAt), micros(s.ExpiresAt), micros(s.ElevatedUntil))
+		}
+		if err == nil {
+			err = exec(wEvent, e.AccountID, e.Type, micros(e.At), e.Source, e.UserAgent, e.Detail)
+		}
 		if err != nil {
-			return 0, fmt.Errorf("complete second step: %w", err)
+			return 0, err
 		}
-		if completionSQL[i].miss == twofold.Completed {
-			continue
+		return twofold.Completed, nil
+	case v.Fail != nil:
+		f := v.Fail
+		now := micros(f.Now)
+		if st.Failures != f.Seen || micros(st.LockedUntil) > now {
+			return twofold.ThrottleMoved, nil
 		}
-		n, err := res.RowsAffected()
+		e := f.Event
+		err := exec(wThrottleFail, key, f.Seen+1, micros(f.LockUntil), now)
+		if err == nil {
+			err = exec(wEvent, e.AccountID, e.Type, micros(e.At), e.Source, e.UserAgent, e.Detail)
+		}
 		if err != nil {
-			return 0, fmt.Errorf("complete second step: %w", err)
+			return 0, err
 		}
-		if n != 1 {
-			return completionSQL[i].miss, nil
+		return twofold.Counted, nil
+	}
+	return twofold.Unwritten, nil
+}
+
+// stepAfter reports whether factorID is among factors (the active TOTP
+// factors read) with its last accepted step before step.
+func stepAfter(factors []twofold.Factor, factorID string, step int64) bool {
+	for _, f := range factors {
+		if f.ID == factorID {
+			return f.LastStep < step
 		}
 	}
-	return twofold.Completed, nil
+	return false
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -41,9 +42,18 @@ func (s *Store) SecondStep(ctx context.Context, loginID, keyPrefix, keySuffix st
 	if err != nil {
 		return twofold.SecondStep{}, fmt.Errorf("select second step: %w", err)
 	}
+	st, found, err := scanSecondStep(rows, loginID)
+	if err == nil && !found {
+		err = notFound("login")
+	}
+	return st, err
+}
+
+// scanSecondStep reads the rows of secondStepSQL and closes them; found is
+// false when there are none.
+func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, found bool, err error) {
 	defer rows.Close()
-	st := twofold.SecondStep{Login: twofold.Login{ID: loginID}}
-	found := false
+	st.Login.ID = loginID
 	for rows.Next() {
 		found = true
 		var created, expires, until int64
@@ -51,7 +61,7 @@ func (s *Store) SecondStep(ctx context.Context, loginID, keyPrefix, keySuffix st
 		var hasFactor bool
 		var f factorRow
 		if err := rows.Scan(append([]any{&st.Login.AccountID, &created, &expires, &used, &st.Failures, &until, &hasFactor}, f.dest()...)...); err != nil {
-			return twofold.SecondStep{}, fmt.Errorf("scan second step: %w", err)
+			return twofold.SecondStep{}, false, fmt.Errorf("scan second step: %w", err)
 		}
 		st.Login.CreatedAt, st.Login.ExpiresAt, st.Login.Used = fromMicros(created), fromMicros(expires), used.Valid
 		st.LockedUntil = fromMicros(until)
@@ -60,12 +70,12 @@ func (s *Store) SecondStep(ctx context.Context, loginID, keyPrefix, keySuffix st
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return twofold.SecondStep{}, fmt.Errorf("select second step: %w", err)
+		return twofold.SecondStep{}, false, fmt.Errorf("select second step: %w", err)
 	}
 	if !found {
-		return twofold.SecondStep{}, notFound("login")
+		return twofold.SecondStep{Login: twofold.Login{ID: loginID}}, false, nil
 	}
-	return st, nil
+	return st, true, nil
 }
 
 // factorRow scans a factor that may be absent (a LEFT JOIN's NULLs).
@@ -91,55 +101,121 @@ func (r *factorRow) factor() twofold.Factor {
 	}
 }
 
-// CompleteSecondStep accepts c's step for its factor, marks its login used,
-// clears its throttle, and stores its session and audit event, writing
-// nothing unless every condition holds on the newest rows: the step is after
-// the factor's last, the login is unused and unexpired, and the counter is as
-// it was read. It must not run inside InTx. On PostgreSQL it is one
-// statement; on SQLite it runs in a transaction shared with the completions of
-// other requests (see committer).
-func (s *Store) CompleteSecondStep(ctx context.Context, c twofold.Completion) (twofold.Outcome, error) {
-	now := micros(c.Now)
-	if s.dialect == Postgres {
-		var step, login, throttle bool
-		// cf and cl lock the factor and the login, in that order in every
-		// completion, and PostgreSQL checks their conditions again on the
-		// newest row once it holds the lock; the counter is claimed only
-		// when both hold, and the rest is written only when it was.
-		err := s.conn(ctx).QueryRowContext(ctx, `WITH cf AS (
-				SELECT 1 FROM factors WHERE id = $4 AND status = 'active' AND last_step < $1 FOR UPDATE
-			), cl AS (
-				SELECT 1 FROM logins WHERE id = $5 AND used_at IS NULL AND expires_at > $3 AND EXISTS (SELECT 1 FROM cf) FOR UPDATE
-			), t AS (
-				INSERT INTO throttles (key, failures, locked_until, updated_at) SELECT $6, 0, 0, $3 WHERE EXISTS (SELECT 1 FROM cl)
-				ON CONFLICT (key) DO UPDATE SET failures = 0, locked_until = 0, updated_at = $3
-				WHERE throttles.failures = $7 AND throttles.locked_until <= $3 RETURNING 1
-			), f AS (
-				UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3 WHERE id = $4 AND EXISTS (SELECT 1 FROM t)
-			), l AS (
-				UPDATE logins SET used_at = $3 WHERE id = $5 AND EXISTS (SELECT 1 FROM t)
-			), s AS (
-				INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until)
-				SELECT $8, $9, $10, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM t)
-			), a AS (
-				INSERT INTO audit_events (account_id, type, at, source, user_agent, detail)
-				SELECT $10, $14, $15, $16, $17, $18 WHERE EXISTS (SELECT 1 FROM t)
-			)
-			SELECT EXISTS (SELECT 1 FROM cf), EXISTS (SELECT 1 FROM cl), EXISTS (SELECT 1 FROM t)`,
-			c.Step, c.Drift, now, c.FactorID, c.LoginID, c.ThrottleKey, c.Seen,
-			c.Session.TokenHash, c.Session.ID, c.Session.AccountID, micros(c.Session.CreatedAt), micros(c.Session.ExpiresAt), micros(c.Session.ElevatedUntil),
-			c.Event.Type, micros(c.Event.At), c.Event.Source, c.Event.UserAgent, c.Event.Detail).Scan(&step, &login, &throttle)
-		switch {
-		case err != nil:
-			return 0, fmt.Errorf("complete second step: %w", err)
-		case !step:
-			return twofold.StepUsed, nil
-		case !login:
-			return twofold.LoginGone, nil
-		case !throttle:
-			return twofold.ThrottleMoved, nil
-		}
-		return twofold.Completed, nil
+// DecideSecondStep reads the second step of login loginID as SecondStep does
+// (found is false when there is no such login), lets decide choose a verdict,
+// and writes it. It writes nothing unless every condition still holds on the
+// newest rows: for a completion, the step is after the factor's last, the
+// login is unused and unexpired, and the throttle is as read; for a failure,
+// the throttle is as read. The throttle written is the one read, keyPrefix +
+// account id + keySuffix.
+//
+// On SQLite the read, decide and the write run on the writer, in a
+// transaction shared with other second steps (see committer), so nothing can
+// change in between; decide must then be quick, must not write to the store,
+// and may be called again if the shared transaction has to be redone. On
+// PostgreSQL the read and the write are one statement each, and the write
+// reports what changed in between. It must not run inside InTx.
+func (s *Store) DecideSecondStep(ctx context.Context, loginID, keyPrefix, keySuffix string, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error) {
+	if _, inTx := ctx.Value(txKey{}).(txValue); inTx {
+		return 0, errors.New("decide second step: not inside a transaction")
 	}
-	return s.committer.complete(ctx, c)
+	if s.dialect == SQLite {
+		return s.committer.decide(ctx, loginID, keyPrefix, keySuffix, decide)
+	}
+	st, err := s.SecondStep(ctx, loginID, keyPrefix, keySuffix)
+	found := err == nil
+	if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		return 0, err
+	}
+	v := decide(st, found)
+	if err := checkVerdict(v, st, found); err != nil {
+		return 0, err
+	}
+	key := keyPrefix + st.Login.AccountID + keySuffix
+	switch {
+	case v.Complete != nil:
+		return s.completePostgres(ctx, key, *v.Complete)
+	case v.Fail != nil:
+		return s.failPostgres(ctx, key, *v.Fail)
+	}
+	return twofold.Unwritten, nil
+}
+
+// checkVerdict refuses a verdict that is not for the login read.
+func checkVerdict(v twofold.Verdict, st twofold.SecondStep, found bool) error {
+	switch {
+	case v.Complete != nil && v.Fail != nil:
+		return errors.New("decide second step: a verdict both completes and fails")
+	case (v.Complete != nil || v.Fail != nil) && !found:
+		return errors.New("decide second step: a verdict on a login that does not exist")
+	case v.Complete != nil && (v.Complete.LoginID != st.Login.ID || v.Complete.Session.AccountID != st.Login.AccountID):
+		return errors.New("decide second step: a completion of another login")
+	}
+	return nil
+}
+
+// completePostgres writes c in one statement. cf and cl lock the factor and
+// the login, in that order in every completion, and PostgreSQL checks their
+// conditions again on the newest row once it holds the lock; the counter is
+// claimed only when both hold, and the rest is written only when it was.
+func (s *Store) completePostgres(ctx context.Context, key string, c twofold.Completion) (twofold.Outcome, error) {
+	now := micros(c.Now)
+	var step, login, throttle bool
+	err := s.conn(ctx).QueryRowContext(ctx, `WITH cf AS (
+			SELECT 1 FROM factors WHERE id = $4 AND status = 'active' AND last_step < $1 FOR UPDATE
+		), cl AS (
+			SELECT 1 FROM logins WHERE id = $5 AND used_at IS NULL AND expires_at > $3 AND EXISTS (SELECT 1 FROM cf) FOR UPDATE
+		), t AS (
+			INSERT INTO throttles (key, failures, locked_until, updated_at) SELECT $6, 0, 0, $3 WHERE EXISTS (SELECT 1 FROM cl)
+			ON CONFLICT (key) DO UPDATE SET failures = 0, locked_until = 0, updated_at = $3
+			WHERE throttles.failures = $7 AND throttles.locked_until <= $3 RETURNING 1
+		), f AS (
+			UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3 WHERE id = $4 AND EXISTS (SELECT 1 FROM t)
+		), l AS (
+			UPDATE logins SET used_at = $3 WHERE id = $5 AND EXISTS (SELECT 1 FROM t)
+		), s AS (
+			INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until)
+			SELECT $8, $9, $10, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM t)
+		), a AS (
+			INSERT INTO audit_events (account_id, type, at, source, user_agent, detail)
+			SELECT $10, $14, $15, $16, $17, $18 WHERE EXISTS (SELECT 1 FROM t)
+		)
+		SELECT EXISTS (SELECT 1 FROM cf), EXISTS (SELECT 1 FROM cl), EXISTS (SELECT 1 FROM t)`,
+		c.Step, c.Drift, now, c.FactorID, c.LoginID, key, c.Seen,
+		c.Session.TokenHash, c.Session.ID, c.Session.AccountID, micros(c.Session.CreatedAt), micros(c.Session.ExpiresAt), micros(c.Session.ElevatedUntil),
+		c.Event.Type, micros(c.Event.At), c.Event.Source, c.Event.UserAgent, c.Event.Detail).Scan(&step, &login, &throttle)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("complete second step: %w", err)
+	case !step:
+		return twofold.StepUsed, nil
+	case !login:
+		return twofold.LoginGone, nil
+	case !throttle:
+		return twofold.ThrottleMoved, nil
+	}
+	return twofold.Completed, nil
+}
+
+// failPostgres takes f's slot and stores its event in one statement.
+func (s *Store) failPostgres(ctx context.Context, key string, f twofold.Failure) (twofold.Outcome, error) {
+	var counted bool
+	err := s.conn(ctx).QueryRowContext(ctx, `WITH t AS (
+			INSERT INTO throttles (key, failures, locked_until, updated_at) VALUES ($1, 1, $3, $4)
+			ON CONFLICT (key) DO UPDATE SET failures = throttles.failures + 1, locked_until = $3, updated_at = $4
+			WHERE throttles.failures = $2 AND throttles.locked_until <= $4 RETURNING 1
+		), a AS (
+			INSERT INTO audit_events (account_id, type, at, source, user_agent, detail)
+			SELECT $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM t)
+		)
+		SELECT EXISTS (SELECT 1 FROM t)`,
+		key, f.Seen, micros(f.LockUntil), micros(f.Now),
+		f.Event.AccountID, f.Event.Type, micros(f.Event.At), f.Event.Source, f.Event.UserAgent, f.Event.Detail).Scan(&counted)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("count failed second step: %w", err)
+	case !counted:
+		return twofold.ThrottleMoved, nil
+	}
+	return twofold.Counted, nil
 }

@@ -44,8 +44,8 @@ func benchSecondSteps(b *testing.B, s *store.Store, n int) (accounts, factors, l
 	return accounts, factors, logins
 }
 
-// BenchmarkSecondStep measures the two statements of a TOTP login's second
-// step on each store, from 16 goroutines: the read, and the read followed by
+// BenchmarkSecondStep measures a TOTP login's second step on each store, from
+// 16 goroutines: the read alone, and DecideSecondStep, the read, a verdict and
 // the write of a completion (each on its own account and login).
 func BenchmarkSecondStep(b *testing.B) {
 	for name, dsn := range testenv.DSNs(b) {
@@ -65,7 +65,7 @@ func BenchmarkSecondStep(b *testing.B) {
 				}
 			})
 		})
-		b.Run(name+"/read+complete", func(b *testing.B) {
+		b.Run(name+"/decide", func(b *testing.B) {
 			s := open(b, dsn(b))
 			accounts, factors, logins := benchSecondSteps(b, s, b.N)
 			now := time.Now().UTC()
@@ -75,19 +75,19 @@ func BenchmarkSecondStep(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := next.Add(1) - 1
-					st, err := s.SecondStep(b.Context(), logins[i], "2fa:", ":codes")
-					if err != nil {
-						b.Error(err)
-						return
-					}
 					id := fmt.Sprintf("s%07d", i)
-					out, err := s.CompleteSecondStep(b.Context(), twofold.Completion{
-						LoginID: logins[i], FactorID: factors[i], Step: 11, ThrottleKey: "2fa:" + accounts[i] + ":codes", Seen: st.Failures, Now: now,
-						Session: twofold.Session{ID: id, AccountID: accounts[i], TokenHash: []byte(id), CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-						Event:   twofold.AuditEvent{AccountID: accounts[i], Type: "login.succeeded", At: now},
+					out, err := s.DecideSecondStep(b.Context(), logins[i], "2fa:", ":codes", func(st twofold.SecondStep, found bool) twofold.Verdict {
+						if !found || len(st.Factors) != 1 {
+							return twofold.Verdict{}
+						}
+						return twofold.Verdict{Complete: &twofold.Completion{
+							LoginID: logins[i], FactorID: factors[i], Step: st.Factors[0].LastStep + 1, Seen: st.Failures, Now: now,
+							Session: twofold.Session{ID: id, AccountID: accounts[i], TokenHash: []byte(id), CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+							Event:   twofold.AuditEvent{AccountID: accounts[i], Type: "login.succeeded", At: now},
+						}}
 					})
 					if err != nil || out != twofold.Completed {
-						b.Errorf("completion %d: %d, %v", i, out, err)
+						b.Errorf("second step %d: %d, %v", i, out, err)
 						return
 					}
 				}

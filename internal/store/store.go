@@ -130,10 +130,16 @@ func connect(dsn string) (*Store, error) {
 			} else {
 				q.Set("_txlock", "immediate")
 				// The writer is the one connection every write queues for:
-				// its statement journals (savepoints of the group commit)
-				// stay in memory, and it caches 32 MiB of pages.
+				// its statement journals stay in memory, and it caches 32 MiB
+				// of pages, which serve the second step's reads (committer).
+				// It checkpoints the WAL into the database when the WAL holds
+				// 16,000 pages (64 MiB) rather than SQLite's 1,000: a page
+				// written many times in between is copied once, and the
+				// writer stops for a checkpoint a sixteenth as often
+				// (README "Performance").
 				q.Add("_pragma", "temp_store(2)")
 				q.Add("_pragma", "cache_size(-32768)")
+				q.Add("_pragma", "wal_autocheckpoint(16000)")
 			}
 			return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 		}

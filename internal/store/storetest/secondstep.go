@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,18 +33,26 @@ func completion(accountID, loginID, factorID string, step int64, seen int, sessI
 	now := t0.Add(time.Minute)
 	return twofold.Completion{
 		LoginID: loginID, FactorID: factorID, Step: step, Drift: 1,
-		ThrottleKey: throttleKey(accountID), Seen: seen,
+		Seen:    seen,
 		Session: session(accountID, sessID),
 		Event:   twofold.AuditEvent{AccountID: accountID, Type: "login.succeeded", At: now, Source: "192.0.2.1", UserAgent: "test", Detail: "second factor: totp"},
 		Now:     now,
 	}
 }
 
+// completeWith writes c whatever the second step reads, as a verdict reached
+// on an earlier read would be.
+func completeWith(s *store.Store, ctx context.Context, c twofold.Completion) (twofold.Outcome, error) {
+	return s.DecideSecondStep(ctx, c.LoginID, keyPrefix, keySuffix, func(twofold.SecondStep, bool) twofold.Verdict {
+		return twofold.Verdict{Complete: &c}
+	})
+}
+
 func complete(tb testing.TB, s *store.Store, c twofold.Completion) twofold.Outcome {
 	tb.Helper()
-	out, err := s.CompleteSecondStep(tb.Context(), c)
+	out, err := completeWith(s, tb.Context(), c)
 	if err != nil {
-		tb.Fatalf("CompleteSecondStep(%s): %v", c.LoginID, err)
+		tb.Fatalf("DecideSecondStep(%s): %v", c.LoginID, err)
 	}
 	return out
 }
@@ -181,7 +191,7 @@ func testRaceCompleteSecondStep(t *testing.T, s *store.Store) {
 			logins[i] = newLogin(t, s, a.ID, fmt.Sprintf("login-%d-%d", round, i)).ID
 		}
 		wins := race(t, func(i int) (bool, error) {
-			out, err := s.CompleteSecondStep(t.Context(), completion(a.ID, logins[i], "f-1", step, 0, fmt.Sprintf("same-code-%d-%d", round, i)))
+			out, err := completeWith(s, t.Context(), completion(a.ID, logins[i], "f-1", step, 0, fmt.Sprintf("same-code-%d-%d", round, i)))
 			return out == twofold.Completed, err
 		})
 		if wins != 1 {
@@ -189,7 +199,7 @@ func testRaceCompleteSecondStep(t *testing.T, s *store.Store) {
 		}
 		shared := newLogin(t, s, a.ID, fmt.Sprintf("shared-%d", round)).ID
 		wins = race(t, func(i int) (bool, error) {
-			out, err := s.CompleteSecondStep(t.Context(), completion(a.ID, shared, "f-1", step+1+int64(i), 0, fmt.Sprintf("same-login-%d-%d", round, i)))
+			out, err := completeWith(s, t.Context(), completion(a.ID, shared, "f-1", step+1+int64(i), 0, fmt.Sprintf("same-login-%d-%d", round, i)))
 			return out == twofold.Completed, err
 		})
 		if wins != 1 {
@@ -208,7 +218,7 @@ func testRaceCompleteSecondStep(t *testing.T, s *store.Store) {
 	outs := make([]twofold.Outcome, many)
 	errs := make([]error, many)
 	for i := range many {
-		wg.Go(func() { outs[i], errs[i] = s.CompleteSecondStep(t.Context(), cs[i]) })
+		wg.Go(func() { outs[i], errs[i] = completeWith(s, t.Context(), cs[i]) })
 	}
 	wg.Wait()
 	for i := range many {
@@ -270,5 +280,198 @@ func testDeleteStaleThrottles(t *testing.T, s *store.Store) {
 	}
 	if take("ip:fresh", t0.Add(30*time.Hour)) {
 		t.Error("fresh bucket was removed")
+	}
+}
+
+// decideFromRead decides as the service does, on what was read: a code of
+// step (0: a wrong code) completes the login if the factor has not accepted
+// it yet; else it is a failure, which locks for a minute once the count
+// reaches lockAt (0: never). sessID names the session.
+func decideFromRead(accountID, loginID, sessID string, step int64, lockAt int) func(twofold.SecondStep, bool) twofold.Verdict {
+	return func(st twofold.SecondStep, found bool) twofold.Verdict {
+		now := t0.Add(time.Minute)
+		if !found || st.Login.Used || len(st.Factors) == 0 || now.Before(st.LockedUntil) {
+			return twofold.Verdict{}
+		}
+		if step <= st.Factors[0].LastStep {
+			lock := time.Time{}
+			if lockAt > 0 && st.Failures+1 >= lockAt {
+				lock = now.Add(time.Minute)
+			}
+			return twofold.Verdict{Fail: &twofold.Failure{Seen: st.Failures, LockUntil: lock, Now: now,
+				Event: twofold.AuditEvent{AccountID: accountID, Type: "login.second_factor_failed", At: now, Detail: fmt.Sprintf("failure %d", st.Failures+1)}}}
+		}
+		c := completion(accountID, loginID, st.Factors[0].ID, step, st.Failures, sessID)
+		return twofold.Verdict{Complete: &c}
+	}
+}
+
+func decide(tb testing.TB, s *store.Store, loginID string, d func(twofold.SecondStep, bool) twofold.Verdict) twofold.Outcome {
+	tb.Helper()
+	out, err := s.DecideSecondStep(tb.Context(), loginID, keyPrefix, keySuffix, d)
+	if err != nil {
+		tb.Fatalf("DecideSecondStep(%s): %v", loginID, err)
+	}
+	return out
+}
+
+// testDecideSecondStep: a failure takes the next slot and stores its event,
+// unless the counter moved; a verdict of nothing writes nothing; a verdict
+// that does not fit what was read is refused.
+func testDecideSecondStep(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	activeFactor(t, s, a.ID, "f-1", 10, "set")
+	l := newLogin(t, s, a.ID, "login-1")
+
+	for i := 1; i <= 3; i++ {
+		if got := decide(t, s, l.ID, decideFromRead(a.ID, l.ID, "s-x", 0, 3)); got != twofold.Counted {
+			t.Fatalf("wrong code %d: got outcome %d, want Counted", i, got)
+		}
+		if st := secondStep(t, s, l.ID); st.Failures != i {
+			t.Errorf("after wrong code %d: %d failures", i, st.Failures)
+		}
+	}
+	st := secondStep(t, s, l.ID)
+	if want := t0.Add(2 * time.Minute); !st.LockedUntil.Equal(want) {
+		t.Errorf("lock after the third failure: got %v, want %v", st.LockedUntil, want)
+	}
+	if ev := events(t, s, a.ID, 0, 10); len(ev) != 3 || ev[0].Type != "login.second_factor_failed" || ev[0].Detail != "failure 3" {
+		t.Errorf("failure events: got %+v, want 3, newest first", ev)
+	}
+	// A failure reached on a stale read of the counter takes no slot.
+	stale := func(twofold.SecondStep, bool) twofold.Verdict {
+		return twofold.Verdict{Fail: &twofold.Failure{Seen: 1, Now: t0.Add(3 * time.Minute), Event: twofold.AuditEvent{AccountID: a.ID, Type: "stale"}}}
+	}
+	if got := decide(t, s, l.ID, stale); got != twofold.ThrottleMoved {
+		t.Errorf("failure on a stale count: got outcome %d, want ThrottleMoved", got)
+	}
+	if st := secondStep(t, s, l.ID); st.Failures != 3 {
+		t.Errorf("failure on a stale count: %d failures, want 3", st.Failures)
+	}
+	if ev := events(t, s, a.ID, 0, 10); len(ev) != 3 {
+		t.Errorf("failure on a stale count: its event was stored (%d events)", len(ev))
+	}
+	// Locked: the service decides nothing, and nothing is written.
+	if got := decide(t, s, l.ID, decideFromRead(a.ID, l.ID, "s-1", 11, 0)); got != twofold.Unwritten {
+		t.Errorf("locked: got outcome %d, want Unwritten", got)
+	}
+	if getLogin(t, s, l.ID).Used {
+		t.Error("locked: the login was used up")
+	}
+	// Once the lock is over, a right code completes and clears the counter
+	// (the login lasts five minutes).
+	late := func(st twofold.SecondStep, found bool) twofold.Verdict {
+		c := completion(a.ID, l.ID, "f-1", 11, st.Failures, "s-2")
+		c.Now = t0.Add(3 * time.Minute)
+		return twofold.Verdict{Complete: &c}
+	}
+	if got := decide(t, s, l.ID, late); got != twofold.Completed {
+		t.Fatalf("after the lock: got outcome %d, want Completed", got)
+	}
+	if st := secondStep(t, s, l.ID); st.Failures != 0 || !st.LockedUntil.IsZero() {
+		t.Errorf("after a success: %d failures, lock %v; want none", st.Failures, st.LockedUntil)
+	}
+
+	// Verdicts that do not fit the read are errors, and write nothing.
+	l2 := newLogin(t, s, a.ID, "login-2")
+	bad := map[string]func(twofold.SecondStep, bool) twofold.Verdict{
+		"both": func(st twofold.SecondStep, _ bool) twofold.Verdict {
+			c := completion(a.ID, l2.ID, "f-1", 20, 0, "s-3")
+			return twofold.Verdict{Complete: &c, Fail: &twofold.Failure{Now: t0}}
+		},
+		"another login": func(st twofold.SecondStep, _ bool) twofold.Verdict {
+			c := completion(a.ID, l.ID, "f-1", 20, 0, "s-3")
+			return twofold.Verdict{Complete: &c}
+		},
+	}
+	for name, d := range bad {
+		if _, err := s.DecideSecondStep(t.Context(), l2.ID, keyPrefix, keySuffix, d); err == nil {
+			t.Errorf("verdict %s: no error", name)
+		}
+	}
+	if _, err := s.DecideSecondStep(t.Context(), "no-such-login", keyPrefix, keySuffix, func(_ twofold.SecondStep, found bool) twofold.Verdict {
+		if found {
+			t.Error("an unknown login was found")
+		}
+		return twofold.Verdict{Fail: &twofold.Failure{Now: t0}}
+	}); err == nil {
+		t.Error("a failure on an unknown login: no error")
+	}
+	if getLogin(t, s, l2.ID).Used {
+		t.Error("a refused verdict used the login up")
+	}
+	if _, ok := sessionAt(t, s, session(a.ID, "s-3").TokenHash, t0.Add(time.Minute)); ok {
+		t.Error("a refused verdict stored a session")
+	}
+}
+
+// testRaceDecideSecondStep races second steps that decide on what they read.
+// One right code on several logins: one completes. Several wrong codes on one
+// login: each answered failure took its own slot, so the count equals the
+// answers. And a step whose write fails (a session token already stored)
+// fails alone, whatever else is written with it.
+func testRaceDecideSecondStep(t *testing.T, s *store.Store) {
+	for round := range rounds {
+		a := newAccount(t, s, fmt.Sprintf("alice%d", round))
+		activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
+		logins := make([]string, racers)
+		for i := range logins {
+			logins[i] = newLogin(t, s, a.ID, fmt.Sprintf("login-%d-%d", round, i)).ID
+		}
+		wins := race(t, func(i int) (bool, error) {
+			out, err := s.DecideSecondStep(t.Context(), logins[i], keyPrefix, keySuffix, decideFromRead(a.ID, logins[i], fmt.Sprintf("s-%d-%d", round, i), 11, 0))
+			return out == twofold.Completed, err
+		})
+		if wins != 1 {
+			t.Errorf("round %d: one code on %d logins: got %d completions, want 1", round, racers, wins)
+		}
+
+		b := newAccount(t, s, fmt.Sprintf("bob%d", round))
+		activeFactor(t, s, b.ID, "f-"+b.ID, 10, "set")
+		shared := newLogin(t, s, b.ID, fmt.Sprintf("shared-%d", round)).ID
+		answered := race(t, func(i int) (bool, error) {
+			out, err := s.DecideSecondStep(t.Context(), shared, keyPrefix, keySuffix, decideFromRead(b.ID, shared, "", 0, 0))
+			if err == nil && out != twofold.Counted && out != twofold.ThrottleMoved {
+				t.Errorf("wrong code: got outcome %d, want Counted or ThrottleMoved", out)
+			}
+			return out == twofold.Counted, err
+		})
+		if st := secondStep(t, s, shared); answered == 0 || st.Failures != answered {
+			t.Errorf("round %d: %d wrong codes at once: %d answered, %d failures counted; want as many as answered, at least 1", round, racers, answered, st.Failures)
+		}
+	}
+
+	const many = 24
+	var logins, sessions []string
+	for i := range many {
+		c := newAccount(t, s, fmt.Sprintf("carol%02d", i))
+		activeFactor(t, s, c.ID, "g-"+c.ID, 10, "set")
+		logins = append(logins, newLogin(t, s, c.ID, "login-"+c.ID).ID)
+		sessions = append(sessions, "sess-"+c.ID)
+	}
+	// Login 0's session token is stored already: its write fails.
+	if err := s.CreateSession(t.Context(), session(strings.TrimPrefix(logins[0], "login-"), sessions[0])); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	var wg sync.WaitGroup
+	outs := make([]twofold.Outcome, many)
+	errs := make([]error, many)
+	for i := range many {
+		accountID := strings.TrimPrefix(logins[i], "login-")
+		wg.Go(func() {
+			outs[i], errs[i] = s.DecideSecondStep(t.Context(), logins[i], keyPrefix, keySuffix, decideFromRead(accountID, logins[i], sessions[i], 11, 0))
+		})
+	}
+	wg.Wait()
+	if errs[0] == nil {
+		t.Errorf("the step whose session token was taken: got outcome %d, want an error", outs[0])
+	}
+	if getLogin(t, s, logins[0]).Used {
+		t.Error("the step that failed used its login up")
+	}
+	for i := 1; i < many; i++ {
+		if errs[i] != nil || outs[i] != twofold.Completed {
+			t.Errorf("account %d of %d completing at once: got %d, %v; want Completed", i, many, outs[i], errs[i])
+		}
 	}
 }

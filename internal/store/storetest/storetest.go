@@ -73,10 +73,12 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"SecondStep/Read", testSecondStepRead},
 		{"SecondStep/Complete", testCompleteSecondStep},
+		{"SecondStep/Decide", testDecideSecondStep},
 		{"Throttle/DeleteStale", testDeleteStaleThrottles},
 
 		{"Race/AcceptStep", testRaceAcceptStep},
 		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},
+		{"Race/DecideSecondStep", testRaceDecideSecondStep},
 		{"Race/UseRecoveryCode", testRaceUseRecoveryCode},
 		{"Race/FinishLogin", testRaceFinishLogin},
 		{"Race/ActivateFactor", testRaceActivateFactor},
