@@ -191,7 +191,7 @@ type Activation struct {
 // login, its account's active TOTP factors, and the account's code throttle.
 type SecondStep struct {
 	Login       Login
-	Factors     []Factor // active TOTP factors, oldest first
+	Factors     []Factor // active TOTP factors, oldest first, without label and times of use
 	Failures    int      // consecutive failed codes of the account
 	LockedUntil time.Time
 }

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,13 +19,16 @@ import (
 // factors and the account's code throttle; the service checks the code; the
 // write then commits the outcome only if nothing it read has changed.
 
+// secondStepSQL reads of each factor only what checking a code needs; the
+// factors come in no order (scanSecondStep sorts them), so SQLite needs no
+// sorter.
 var secondStepSQL = `SELECT l.account_id, l.created_at, l.expires_at, l.used_at,
-	COALESCE(t.failures, 0), COALESCE(t.locked_until, 0), f.id IS NOT NULL, f.` + strings.ReplaceAll(factorColumns, ", ", ", f.") + `
+	COALESCE(t.failures, 0), COALESCE(t.locked_until, 0),
+	f.id, f.secret_key_id, f.secret, f.algorithm, f.digits, f.period_seconds, f.last_step, f.drift, f.created_at
 	FROM logins l
 	LEFT JOIN throttles t ON t.key = $2 || l.account_id || $3
 	LEFT JOIN factors f ON f.account_id = l.account_id AND f.type = 'totp' AND f.status = 'active'
-	WHERE l.id = $1
-	ORDER BY f.created_at, f.id`
+	WHERE l.id = $1`
 
 // SecondStep reads login loginID, its account's active TOTP factors, and the
 // throttle named keyPrefix + account id + keySuffix, in one query. It returns a
@@ -50,7 +55,8 @@ func (s *Store) SecondStep(ctx context.Context, loginID, keyPrefix, keySuffix st
 }
 
 // scanSecondStep reads the rows of secondStepSQL and closes them; found is
-// false when there are none.
+// false when there are none. Of the factors it fills what checking a code
+// needs, and their account, type and status, which the query implies.
 func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, found bool, err error) {
 	defer rows.Close()
 	st.Login.ID = loginID
@@ -58,15 +64,22 @@ func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, foun
 		found = true
 		var created, expires, until int64
 		var used sql.NullInt64
-		var hasFactor bool
-		var f factorRow
-		if err := rows.Scan(append([]any{&st.Login.AccountID, &created, &expires, &used, &st.Failures, &until, &hasFactor}, f.dest()...)...); err != nil {
+		var id, keyID, algorithm sql.NullString
+		var secret []byte
+		var digits, period, lastStep, drift, fcreated sql.NullInt64
+		if err := rows.Scan(&st.Login.AccountID, &created, &expires, &used, &st.Failures, &until,
+			&id, &keyID, &secret, &algorithm, &digits, &period, &lastStep, &drift, &fcreated); err != nil {
 			return twofold.SecondStep{}, false, fmt.Errorf("scan second step: %w", err)
 		}
 		st.Login.CreatedAt, st.Login.ExpiresAt, st.Login.Used = fromMicros(created), fromMicros(expires), used.Valid
 		st.LockedUntil = fromMicros(until)
-		if hasFactor {
-			st.Factors = append(st.Factors, f.factor())
+		if id.Valid {
+			st.Factors = append(st.Factors, twofold.Factor{
+				ID: id.String, AccountID: st.Login.AccountID, Type: twofold.FactorTOTP, Status: twofold.FactorActive,
+				SecretKeyID: keyID.String, SealedSecret: secret, Algorithm: algorithm.String,
+				Digits: int(digits.Int64), Period: time.Duration(period.Int64) * time.Second,
+				LastStep: lastStep.Int64, Drift: drift.Int64, CreatedAt: fromMicros(fcreated.Int64),
+			})
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -75,30 +88,10 @@ func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, foun
 	if !found {
 		return twofold.SecondStep{Login: twofold.Login{ID: loginID}}, false, nil
 	}
+	slices.SortFunc(st.Factors, func(a, b twofold.Factor) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
 	return st, true, nil
-}
-
-// factorRow scans a factor that may be absent (a LEFT JOIN's NULLs).
-type factorRow struct {
-	id, accountID, typ, label, status, keyID, algorithm sql.NullString
-	secret                                              []byte
-	digits, period, lastStep, drift, created            sql.NullInt64
-	confirmed, used                                     sql.NullInt64
-}
-
-func (r *factorRow) dest() []any {
-	return []any{&r.id, &r.accountID, &r.typ, &r.label, &r.status, &r.keyID, &r.secret, &r.algorithm,
-		&r.digits, &r.period, &r.lastStep, &r.drift, &r.created, &r.confirmed, &r.used}
-}
-
-func (r *factorRow) factor() twofold.Factor {
-	return twofold.Factor{
-		ID: r.id.String, AccountID: r.accountID.String, Type: twofold.FactorType(r.typ.String), Label: r.label.String,
-		Status: twofold.FactorStatus(r.status.String), SecretKeyID: r.keyID.String, SealedSecret: r.secret,
-		Algorithm: r.algorithm.String, Digits: int(r.digits.Int64), Period: time.Duration(r.period.Int64) * time.Second,
-		LastStep: r.lastStep.Int64, Drift: r.drift.Int64, CreatedAt: fromMicros(r.created.Int64),
-		ConfirmedAt: fromNullMicros(r.confirmed), LastUsedAt: fromNullMicros(r.used),
-	}
 }
 
 // DecideSecondStep reads the second step of login loginID as SecondStep does
