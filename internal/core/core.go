@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"runtime"
@@ -220,6 +221,23 @@ func (s *Service) randomString(n int) (string, error) {
 
 // newID returns a random 128-bit identifier.
 func (s *Service) newID() (string, error) { return s.randomString(16) }
+
+// orderedEncoding keeps the order of the bytes it encodes.
+var orderedEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// newOrderedID returns a 128-bit identifier that sorts by time: 48 bits of
+// milliseconds since 1970, then 80 random bits. A row keyed by it goes to the
+// end of its index instead of to a random page, which on the login path
+// saves writing one more page per session (issue 6). It is for identifiers
+// that are not secret: the time in it is not hidden.
+func (s *Service) newOrderedID(now time.Time) (string, error) {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	if _, err := io.ReadFull(s.rand, b[6:]); err != nil {
+		return "", err
+	}
+	return orderedEncoding.EncodeToString(b[:]), nil
+}
 
 // audit records an event; a failure to record is logged, never fatal to the request.
 func (s *Service) audit(ctx context.Context, accountID, typ string, m Meta, detail string) {

@@ -217,7 +217,7 @@ func (s *Service) newSession(accountID string, now, elevatedUntil time.Time) (st
 	if err != nil {
 		return "", twofold.Session{}, err
 	}
-	id, err := s.newID()
+	id, err := s.newOrderedID(now)
 	if err != nil {
 		return "", twofold.Session{}, err
 	}
