@@ -57,7 +57,8 @@ type Store interface {
 	// called more than once and must not write. Never inside InTx.
 	DecideSecondStep(ctx context.Context, loginID, keyPrefix, keySuffix string, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error)
 	CreateSession(ctx context.Context, sess twofold.Session) error
-	SessionByTokenHash(ctx context.Context, h []byte, now time.Time) (twofold.Session, error)
+	// Session returns an unexpired session with its token's hash.
+	Session(ctx context.Context, id string, now time.Time) (twofold.Session, error)
 	ElevateSession(ctx context.Context, sessionID string, until time.Time) error
 	DeleteSession(ctx context.Context, sessionID string) error
 
@@ -224,6 +225,19 @@ func (s *Service) newID() (string, error) { return s.randomString(16) }
 
 // orderedEncoding keeps the order of the bytes it encodes.
 var orderedEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// isOrderedID reports whether id has the form newOrderedID gives.
+func isOrderedID(id string) bool {
+	if len(id) != 26 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'v') {
+			return false
+		}
+	}
+	return true
+}
 
 // newOrderedID returns a 128-bit identifier that sorts by time: 48 bits of
 // milliseconds since 1970, then 80 random bits. A row keyed by it goes to the

@@ -2,8 +2,10 @@ package core
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -213,14 +215,17 @@ var errRollback = errors.New("rolled back: lost a race")
 
 // newSession makes a session with a fresh 256-bit token; only its hash is kept.
 func (s *Service) newSession(accountID string, now, elevatedUntil time.Time) (string, twofold.Session, error) {
-	token, err := s.randomString(32)
-	if err != nil {
-		return "", twofold.Session{}, err
-	}
+	// The token is the session's ID, which finds the row, a dot, and a
+	// secret; only the token's keyed hash is stored.
 	id, err := s.newOrderedID(now)
 	if err != nil {
 		return "", twofold.Session{}, err
 	}
+	secret, err := s.randomString(32)
+	if err != nil {
+		return "", twofold.Session{}, err
+	}
+	token := id + "." + secret
 	return token, twofold.Session{
 		ID: id, AccountID: accountID, TokenHash: s.hasher.Sum("session", token),
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), ElevatedUntil: elevatedUntil,
@@ -232,12 +237,20 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) 
 	if token == "" || len(token) > 128 {
 		return Auth{}, twofold.Errorf(twofold.CodeUnauthorized, "authentication required")
 	}
-	sess, err := s.store.SessionByTokenHash(ctx, s.hasher.Sum("session", token), s.Now())
+	invalid := twofold.Errorf(twofold.CodeUnauthorized, "session is invalid or has expired")
+	id, _, ok := strings.Cut(token, ".")
+	if !ok || !isOrderedID(id) {
+		return Auth{}, invalid
+	}
+	sess, err := s.store.Session(ctx, id, s.Now())
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		return Auth{}, twofold.Errorf(twofold.CodeUnauthorized, "session is invalid or has expired")
+		return Auth{}, invalid
 	}
 	if err != nil {
 		return Auth{}, err
+	}
+	if !hmac.Equal(sess.TokenHash, s.hasher.Sum("session", token)) {
+		return Auth{}, invalid
 	}
 	a, err := s.store.AccountByID(ctx, sess.AccountID)
 	if err != nil {

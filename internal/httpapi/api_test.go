@@ -412,3 +412,55 @@ func zbarimg(t *testing.T, png []byte) string {
 func base32Decode(s string) ([]byte, error) {
 	return base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
 }
+
+// TestSessionTokens: a token is its session's ID, a dot and a secret. Only
+// the whole token opens the session: a changed secret, another session's ID,
+// a token of the form issued before IDs were part of it, and a token of an
+// ended session are all refused alike.
+func TestSessionTokens(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "alice")
+		addUser(t, s, "bob")
+		a, b := login(t, s, "alice"), login(t, s, "bob")
+		id, secret, ok := strings.Cut(a.Token, ".")
+		if !ok || len(id) != 26 || len(secret) != 52 {
+			t.Fatalf("token %d characters: want a 26-character ID, a dot and a 52-character secret", len(a.Token))
+		}
+		if r := a.Do(t, "GET", "/v1/me", nil); r.Status != 200 || r.String("username") != "alice" {
+			t.Fatalf("GET /v1/me: got %d %s", r.Status, r.Body)
+		}
+		bID, bSecret, _ := strings.Cut(b.Token, ".")
+		flip := func(s string) string {
+			last := s[len(s)-1]
+			if last == 'a' {
+				return s[:len(s)-1] + "b"
+			}
+			return s[:len(s)-1] + "a"
+		}
+		refused := map[string]string{
+			"changed secret":      id + "." + flip(secret),
+			"short secret":        id + "." + secret[:51],
+			"other session's ID":  bID + "." + secret,
+			"other secret":        id + "." + bSecret,
+			"no ID (older form)":  secret,
+			"upper-case ID":       strings.ToUpper(id) + "." + secret,
+			"empty secret":        id + ".",
+			"ID and dot twice":    id + "." + id + "." + secret,
+			"other ID, same time": flip(id) + "." + secret,
+		}
+		for name, token := range refused {
+			t.Run(name, func(t *testing.T) {
+				c := testenv.NewClient(s.URL())
+				c.Token = token
+				wantProblem(t, c.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+			})
+		}
+		if r := b.Do(t, "GET", "/v1/me", nil); r.Status != 200 || r.String("username") != "bob" {
+			t.Fatalf("bob after the refused tokens: got %d %s", r.Status, r.Body)
+		}
+		if r := a.Do(t, "POST", "/v1/logout", nil); r.Status != 204 && r.Status != 200 {
+			t.Fatalf("logout: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, a.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+	})
+}

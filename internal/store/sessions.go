@@ -74,19 +74,19 @@ func (s *Store) CreateSession(ctx context.Context, sess twofold.Session) error {
 	return insertSession(ctx, s.conn(ctx), sess)
 }
 
-// SessionByTokenHash returns the unexpired session whose token hashes to h.
-func (s *Store) SessionByTokenHash(ctx context.Context, h []byte, now time.Time) (twofold.Session, error) {
-	var sess twofold.Session
+// Session returns the unexpired session id, with the hash of its token for
+// the caller to compare.
+func (s *Store) Session(ctx context.Context, id string, now time.Time) (twofold.Session, error) {
+	sess := twofold.Session{ID: id}
 	var created, expires, elevated int64
-	err := s.conn(ctx).QueryRowContext(ctx, `SELECT id, account_id, created_at, expires_at, elevated_until FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
-		h, micros(now)).Scan(&sess.ID, &sess.AccountID, &created, &expires, &elevated)
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT token_hash, account_id, created_at, expires_at, elevated_until FROM sessions WHERE id = $1 AND expires_at > $2`,
+		id, micros(now)).Scan(&sess.TokenHash, &sess.AccountID, &created, &expires, &elevated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return sess, notFound("session")
+		return twofold.Session{}, notFound("session")
 	}
 	if err != nil {
-		return sess, fmt.Errorf("select session: %w", err)
+		return twofold.Session{}, fmt.Errorf("select session: %w", err)
 	}
-	sess.TokenHash = h
 	sess.CreatedAt, sess.ExpiresAt, sess.ElevatedUntil = fromMicros(created), fromMicros(expires), fromMicros(elevated)
 	return sess, nil
 }

@@ -91,7 +91,7 @@ func testRaceFinishLogin(t *testing.T, s *store.Store) {
 		}
 		found := 0
 		for i := range racers {
-			if _, ok := sessionAt(t, s, session(a.ID, name(i)).TokenHash, t0); ok {
+			if _, ok := sessionAt(t, s, session(a.ID, name(i)).ID, t0); ok {
 				found++
 			}
 		}

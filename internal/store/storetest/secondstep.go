@@ -115,7 +115,7 @@ func testCompleteSecondStep(t *testing.T, s *store.Store) {
 	if got := complete(t, s, completion(a.ID, l1.ID, "f-1", 11, 0, "s-1")); got != twofold.Completed {
 		t.Fatalf("first completion: got outcome %d, want Completed", got)
 	}
-	if _, ok := sessionAt(t, s, session(a.ID, "s-1").TokenHash, t0.Add(time.Minute)); !ok {
+	if _, ok := sessionAt(t, s, session(a.ID, "s-1").ID, t0.Add(time.Minute)); !ok {
 		t.Error("the completed login's session is missing")
 	}
 	if !getLogin(t, s, l1.ID).Used {
@@ -130,7 +130,7 @@ func testCompleteSecondStep(t *testing.T, s *store.Store) {
 
 	noSession := func(what, id string) {
 		t.Helper()
-		if _, ok := sessionAt(t, s, session(a.ID, id).TokenHash, t0.Add(time.Minute)); ok {
+		if _, ok := sessionAt(t, s, session(a.ID, id).ID, t0.Add(time.Minute)); ok {
 			t.Errorf("%s: a session was stored", what)
 		}
 	}
@@ -225,7 +225,7 @@ func testRaceCompleteSecondStep(t *testing.T, s *store.Store) {
 		if errs[i] != nil || outs[i] != twofold.Completed {
 			t.Errorf("account %d of %d completing at once: got %d, %v; want Completed", i, many, outs[i], errs[i])
 		}
-		if _, ok := sessionAt(t, s, cs[i].Session.TokenHash, t0.Add(time.Minute)); !ok {
+		if _, ok := sessionAt(t, s, cs[i].Session.ID, t0.Add(time.Minute)); !ok {
 			t.Errorf("account %d: session missing", i)
 		}
 	}
@@ -400,7 +400,7 @@ func testDecideSecondStep(t *testing.T, s *store.Store) {
 	if getLogin(t, s, l2.ID).Used {
 		t.Error("a refused verdict used the login up")
 	}
-	if _, ok := sessionAt(t, s, session(a.ID, "s-3").TokenHash, t0.Add(time.Minute)); ok {
+	if _, ok := sessionAt(t, s, session(a.ID, "s-3").ID, t0.Add(time.Minute)); ok {
 		t.Error("a refused verdict stored a session")
 	}
 }

@@ -48,15 +48,15 @@ func getLogin(tb testing.TB, s *store.Store, id string) twofold.Login {
 	return l
 }
 
-// sessionAt looks a session up by token hash at now; ok is false when it is not found.
-func sessionAt(tb testing.TB, s *store.Store, hash []byte, now time.Time) (twofold.Session, bool) {
+// sessionAt looks session id up at now; ok is false when it is not found.
+func sessionAt(tb testing.TB, s *store.Store, id string, now time.Time) (twofold.Session, bool) {
 	tb.Helper()
-	sess, err := s.SessionByTokenHash(tb.Context(), hash, now)
+	sess, err := s.Session(tb.Context(), id, now)
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
 		return sess, false
 	}
 	if err != nil {
-		tb.Fatalf("SessionByTokenHash(%q): %v", hash, err)
+		tb.Fatalf("Session(%q): %v", id, err)
 	}
 	return sess, true
 }
@@ -81,7 +81,7 @@ func testFinishLoginOnce(t *testing.T, s *store.Store) {
 	if err != nil || !ok {
 		t.Fatalf("FinishLogin: got %v, %v, want true, nil", ok, err)
 	}
-	got, found := sessionAt(t, s, first.TokenHash, now)
+	got, found := sessionAt(t, s, first.ID, now)
 	if !found {
 		t.Fatalf("session of the finished login: not found")
 	}
@@ -99,7 +99,7 @@ func testFinishLoginOnce(t *testing.T, s *store.Store) {
 	if ok {
 		t.Errorf("second FinishLogin: got true, want false")
 	}
-	if _, found := sessionAt(t, s, second.TokenHash, now); found {
+	if _, found := sessionAt(t, s, second.ID, now); found {
 		t.Errorf("second FinishLogin created a session")
 	}
 }
@@ -126,7 +126,7 @@ func testFinishLoginExpired(t *testing.T, s *store.Store) {
 			if ok != tt.want {
 				t.Errorf("FinishLogin: got %v, want %v", ok, tt.want)
 			}
-			if _, found := sessionAt(t, s, sess.TokenHash, t0); found != tt.want {
+			if _, found := sessionAt(t, s, sess.ID, t0); found != tt.want {
 				t.Errorf("session exists: got %v, want %v", found, tt.want)
 			}
 			if got := getLogin(t, s, l.ID).Used; got != tt.want {
@@ -143,7 +143,7 @@ func testFinishLoginUnknown(t *testing.T, s *store.Store) {
 	if err != nil || ok {
 		t.Errorf("FinishLogin of an unknown login: got %v, %v, want false, nil", ok, err)
 	}
-	if _, found := sessionAt(t, s, sess.TokenHash, t0); found {
+	if _, found := sessionAt(t, s, sess.ID, t0); found {
 		t.Errorf("FinishLogin of an unknown login created a session")
 	}
 }
@@ -156,26 +156,27 @@ func testSessionExpiry(t *testing.T, s *store.Store) {
 	newSession(t, s, session(a.ID, "sess-2"))
 	tests := []struct {
 		name string
-		hash []byte
+		id   string
 		now  time.Time
 		want bool
 	}{
-		{"AtCreation", want.TokenHash, t0, true},
-		{"JustBeforeExpiry", want.TokenHash, want.ExpiresAt.Add(-time.Microsecond), true},
-		{"AtExpiry", want.TokenHash, want.ExpiresAt, false},
-		{"AfterExpiry", want.TokenHash, want.ExpiresAt.Add(time.Hour), false},
-		{"UnknownToken", []byte("token-nothing"), t0, false},
-		{"PrefixOfToken", want.TokenHash[:len(want.TokenHash)-1], t0, false},
+		{"AtCreation", want.ID, t0, true},
+		{"JustBeforeExpiry", want.ID, want.ExpiresAt.Add(-time.Microsecond), true},
+		{"AtExpiry", want.ID, want.ExpiresAt, false},
+		{"AfterExpiry", want.ID, want.ExpiresAt.Add(time.Hour), false},
+		{"UnknownID", "sess-nothing", t0, false},
+		{"PrefixOfID", want.ID[:len(want.ID)-1], t0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, found := sessionAt(t, s, tt.hash, tt.now)
+			got, found := sessionAt(t, s, tt.id, tt.now)
 			if found != tt.want {
-				t.Fatalf("SessionByTokenHash found: got %v, want %v", found, tt.want)
+				t.Fatalf("Session found: got %v, want %v", found, tt.want)
 			}
 			if found {
+				// The token's hash comes back for the caller to compare.
 				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("SessionByTokenHash (-want +got):\n%s", diff)
+					t.Errorf("Session (-want +got):\n%s", diff)
 				}
 			}
 		})
@@ -205,13 +206,13 @@ func testElevateSession(t *testing.T, s *store.Store) {
 			if err := s.ElevateSession(t.Context(), sess.ID, tt.until); err != nil {
 				t.Fatalf("ElevateSession: %v", err)
 			}
-			got, _ := sessionAt(t, s, sess.TokenHash, t0)
+			got, _ := sessionAt(t, s, sess.ID, t0)
 			if !got.ElevatedUntil.Equal(tt.want) {
 				t.Errorf("ElevatedUntil: got %v, want %v", got.ElevatedUntil, tt.want)
 			}
 		})
 	}
-	if got, _ := sessionAt(t, s, other.TokenHash, t0); !got.ElevatedUntil.IsZero() {
+	if got, _ := sessionAt(t, s, other.ID, t0); !got.ElevatedUntil.IsZero() {
 		t.Errorf("ElevatedUntil of another session: got %v, want zero", got.ElevatedUntil)
 	}
 	if err := s.ElevateSession(t.Context(), "sess-nothing", t0.Add(time.Hour)); err != nil {
@@ -228,11 +229,11 @@ func testDeleteSession(t *testing.T, s *store.Store) {
 		if err := s.DeleteSession(t.Context(), sess.ID); err != nil {
 			t.Fatalf("DeleteSession: %v", err)
 		}
-		if _, found := sessionAt(t, s, sess.TokenHash, t0); found {
-			t.Errorf("SessionByTokenHash after DeleteSession: found, want not found")
+		if _, found := sessionAt(t, s, sess.ID, t0); found {
+			t.Errorf("Session after DeleteSession: found, want not found")
 		}
 	}
-	if _, found := sessionAt(t, s, other.TokenHash, t0); !found {
+	if _, found := sessionAt(t, s, other.ID, t0); !found {
 		t.Errorf("another session after DeleteSession: not found")
 	}
 }
@@ -271,7 +272,7 @@ func testDeleteExpired(t *testing.T, s *store.Store) {
 	}
 	for _, c := range sessions {
 		// Looked up at t0, when every session was live: only deletion hides it.
-		if _, found := sessionAt(t, s, []byte("token-"+c.id), t0); found != c.keep {
+		if _, found := sessionAt(t, s, c.id, t0); found != c.keep {
 			t.Errorf("session %s after DeleteExpired: got found=%v, want %v", c.id, found, c.keep)
 		}
 	}
