@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -519,7 +520,8 @@ func insertBenchBatch(ctx context.Context, st *store.Store, keys *keyring.Keyrin
 // verifyPlan hands out the verify phase's work: a login transaction and an
 // account whose code for the current time step has not been used yet, so
 // that every code sent is valid and sent once (SPEC §1 story 8). Accounts are
-// taken round-robin; an account is used at most once per time step.
+// taken round-robin in a random order; an account is used at most once per
+// time step.
 type verifyPlan struct {
 	hashKey    []byte
 	offset     time.Duration // server clock minus this clock
@@ -604,6 +606,14 @@ func prepareVerify(ctx context.Context, st *store.Store, hashKey []byte, o bench
 		}
 		p.acct, p.last = append(p.acct, i), append(p.last, lastStep(i))
 	}
+	// Logins come from accounts in no particular order, as on a real server:
+	// accounts taken in the order they were created would keep each batch
+	// of writes on neighbouring rows and pages.
+	fresh := len(p.acct)
+	mrand.Shuffle(fresh, func(i, j int) {
+		p.acct[i], p.acct[j] = p.acct[j], p.acct[i]
+		p.last[i], p.last[j] = p.last[j], p.last[i]
+	})
 	for _, i := range busy[:min(len(busy), n-len(p.acct))] {
 		p.acct, p.last = append(p.acct, i), append(p.last, lastStep(i))
 	}
