@@ -208,7 +208,10 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 	if err != nil {
 		return 0, err
 	}
-	v := j.decide(st, found)
+	v, err := decideSafely(j.decide, st, found)
+	if err != nil {
+		return 0, err
+	}
 	if err := checkVerdict(v, st, found); err != nil {
 		return 0, err
 	}
@@ -267,6 +270,18 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 		return twofold.Counted, nil
 	}
 	return twofold.Unwritten, nil
+}
+
+// decideSafely runs decide, turning a panic into an error of that step
+// alone: on SQLite decide runs on the writer's goroutine, where a panic would
+// stop the server rather than fail one request.
+func decideSafely(decide func(twofold.SecondStep, bool) twofold.Verdict, st twofold.SecondStep, found bool) (v twofold.Verdict, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decide second step: panic: %v", r)
+		}
+	}()
+	return decide(st, found), nil
 }
 
 // stepAfter reports whether factorID is among factors (the active TOTP

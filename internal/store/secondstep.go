@@ -120,7 +120,10 @@ func (s *Store) DecideSecondStep(ctx context.Context, loginID, keyPrefix, keySuf
 	if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
 		return 0, err
 	}
-	v := decide(st, found)
+	v, err := decideSafely(decide, st, found)
+	if err != nil {
+		return 0, err
+	}
 	if err := checkVerdict(v, st, found); err != nil {
 		return 0, err
 	}

@@ -408,8 +408,8 @@ func testDecideSecondStep(t *testing.T, s *store.Store) {
 // testRaceDecideSecondStep races second steps that decide on what they read.
 // One right code on several logins: one completes. Several wrong codes on one
 // login: each answered failure took its own slot, so the count equals the
-// answers. And a step whose write fails (a session token already stored)
-// fails alone, whatever else is written with it.
+// answers. And a step whose write fails (a session already stored) or whose
+// decision panics fails alone, whatever else is written with it.
 func testRaceDecideSecondStep(t *testing.T, s *store.Store) {
 	for round := range rounds {
 		a := newAccount(t, s, fmt.Sprintf("alice%d", round))
@@ -457,19 +457,32 @@ func testRaceDecideSecondStep(t *testing.T, s *store.Store) {
 	outs := make([]twofold.Outcome, many)
 	errs := make([]error, many)
 	for i := range many {
+		if i == 1 {
+			continue
+		}
 		accountID := strings.TrimPrefix(logins[i], "login-")
 		wg.Go(func() {
 			outs[i], errs[i] = s.DecideSecondStep(t.Context(), logins[i], keyPrefix, keySuffix, decideFromRead(accountID, logins[i], sessions[i], 11, 0))
 		})
 	}
+	// Login 1's decision panics: on SQLite it runs on the writer's goroutine,
+	// which must survive it.
+	outs[1], errs[1] = s.DecideSecondStep(t.Context(), logins[1], keyPrefix, keySuffix, func(twofold.SecondStep, bool) twofold.Verdict {
+		panic("a bug in the decision")
+	})
 	wg.Wait()
 	if errs[0] == nil {
 		t.Errorf("the step whose session token was taken: got outcome %d, want an error", outs[0])
 	}
-	if getLogin(t, s, logins[0]).Used {
-		t.Error("the step that failed used its login up")
+	if errs[1] == nil {
+		t.Errorf("the step whose decision panicked: got outcome %d, want an error", outs[1])
 	}
-	for i := 1; i < many; i++ {
+	for i := range 2 {
+		if getLogin(t, s, logins[i]).Used {
+			t.Errorf("step %d failed but used its login up", i)
+		}
+	}
+	for i := 2; i < many; i++ {
 		if errs[i] != nil || outs[i] != twofold.Completed {
 			t.Errorf("account %d of %d completing at once: got %d, %v; want Completed", i, many, outs[i], errs[i])
 		}
