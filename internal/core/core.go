@@ -49,12 +49,10 @@ type Store interface {
 	CreateLogin(ctx context.Context, l twofold.Login) error
 	Login(ctx context.Context, id string) (twofold.Login, error)
 	FinishLogin(ctx context.Context, loginID string, now time.Time, sess twofold.Session) (bool, error)
-	// SecondStep reads a login with its account's active TOTP factors and
-	// the throttle keyPrefix + account id + keySuffix, in one query.
-	SecondStep(ctx context.Context, loginID, keyPrefix, keySuffix string) (twofold.SecondStep, error)
-	// DecideSecondStep reads as SecondStep does, lets decide choose a
-	// verdict, and writes it only if what was read still holds. decide may be
-	// called more than once and must not write. Never inside InTx.
+	// DecideSecondStep reads a login with its account's active TOTP factors
+	// and the throttle keyPrefix + account id + keySuffix, lets decide choose
+	// a verdict, and writes it only if what was read still holds. decide may
+	// be called more than once and must not write. Never inside InTx.
 	DecideSecondStep(ctx context.Context, loginID, keyPrefix, keySuffix string, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error)
 	CreateSession(ctx context.Context, sess twofold.Session) error
 	// Session returns an unexpired session with its token's hash.
