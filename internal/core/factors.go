@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -104,17 +105,24 @@ func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) 
 	if err != nil {
 		return Enrolment{}, err
 	}
-	keyID, sealed, err := s.keys.SealContext(ctx, secret, factorAAD(id))
-	if err != nil {
-		return Enrolment{}, fmt.Errorf("seal secret: %w", err)
-	}
 	f := twofold.Factor{
 		ID: id, AccountID: a.Account.ID, Type: twofold.FactorTOTP, Label: label, Status: twofold.FactorPending,
-		SecretKeyID: keyID, SealedSecret: sealed, Algorithm: p.Algorithm.String(), Digits: p.Digits, Period: p.Period,
-		LastStep: -1, CreatedAt: s.Now(),
+		Algorithm: p.Algorithm.String(), Digits: p.Digits, Period: p.Period, LastStep: -1, CreatedAt: s.Now(),
 	}
-	if err := s.store.CreateFactor(ctx, f); err != nil {
-		return Enrolment{}, err
+	// A key rotation may delete the data key the secret was just sealed
+	// under before the factor is stored (the enrolment stalled for longer
+	// than the rotation's grace period); sealing again picks the new key.
+	for attempt := 1; ; attempt++ {
+		if f.SecretKeyID, f.SealedSecret, err = s.keys.SealContext(ctx, secret, factorAAD(id)); err != nil {
+			return Enrolment{}, fmt.Errorf("seal secret: %w", err)
+		}
+		err = s.store.CreateFactor(ctx, f)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, keyring.ErrKeyGone) || attempt == 3 {
+			return Enrolment{}, err
+		}
 	}
 	s.audit(ctx, a.Account.ID, "factor.created", m, "totp "+id)
 	f.Secret = secret

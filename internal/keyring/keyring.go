@@ -345,6 +345,12 @@ func signature(keys []WrappedKey) string {
 	return b.String()
 }
 
+// ErrKeyGone reports that a sealed value could not be stored because its
+// data key was deleted after it was sealed: a rotation retired the key while
+// the value was on its way to the database. Sealing it again picks the
+// current key.
+var ErrKeyGone = errors.New("the data key the value was sealed under has been deleted; seal it again")
+
 // Seal encrypts plaintext bound to aad under the current data key, returning the
 // key id to store beside the ciphertext. It is SealContext with a background
 // context limited to 10 seconds.

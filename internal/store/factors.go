@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
 )
 
 const factorColumns = `id, account_id, type, label, status, secret_key_id, secret, algorithm, digits, period_seconds, last_step, drift, created_at, confirmed_at, last_used_at`
@@ -31,9 +32,20 @@ func (s *Store) CreateFactor(ctx context.Context, f twofold.Factor) error {
 		f.ID, f.AccountID, f.Type, f.Label, f.Status, f.SecretKeyID, f.SealedSecret, f.Algorithm, f.Digits,
 		int64(f.Period/time.Second), f.LastStep, f.Drift, micros(f.CreatedAt), nullMicros(f.ConfirmedAt), nullMicros(f.LastUsedAt))
 	if err != nil {
+		if s.dataKeyGone(ctx, f.SecretKeyID) {
+			return fmt.Errorf("insert factor: %w", keyring.ErrKeyGone)
+		}
 		return fmt.Errorf("insert factor: %w", err)
 	}
 	return nil
+}
+
+// dataKeyGone reports whether data key id is known not to be stored, as when
+// a rotation deleted it after a value was sealed under it.
+func (s *Store) dataKeyGone(ctx context.Context, id string) bool {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM data_keys WHERE id = $1`, id).Scan(&n)
+	return err == nil && n == 0
 }
 
 // Factors returns the account's factors, oldest first.
