@@ -129,6 +129,10 @@ type BenchPhase struct {
 	Maxms       float64           `json:"max_ms"`
 	Ratio       float64           `json:"ratio_to_baseline,omitempty"`
 	RanOut      bool              `json:"ran_out_of_accounts,omitempty"`
+	// CPUBusy is the share of the machine's CPU time that was busy during
+	// the phase, every process included (from /proc/stat; absent where
+	// there is none). Well below 1, the limit was not the CPUs.
+	CPUBusy *float64 `json:"cpu_busy,omitempty"`
 }
 
 // BenchProcess describes the bench process when it runs the servers itself:
@@ -744,6 +748,7 @@ func (b *bencher) run(ctx context.Context, name string, d time.Duration, limit i
 		wg     sync.WaitGroup
 		lats   []time.Duration
 	)
+	cpu0, cpuOK := readCPUTimes()
 	start := time.Now()
 	deadline := start.Add(d)
 	for w := range b.o.concurrency {
@@ -793,6 +798,11 @@ func (b *bencher) run(ctx context.Context, name string, d time.Duration, limit i
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if cpu1, ok := readCPUTimes(); ok && cpuOK {
+		if busy, ok := cpu0.busyUntil(cpu1); ok {
+			ph.CPUBusy = &busy
+		}
+	}
 	ph.Requests = len(lats)
 	ph.Seconds = elapsed.Seconds()
 	if elapsed > 0 {
@@ -931,13 +941,16 @@ func (r *BenchReport) writeText(w io.Writer) {
 	fmt.Fprintf(w, "provisioning: %d created, %d already there, %.1fs; %d login transactions prepared in %.1fs\n\n",
 		r.Provision.Created, r.Provision.Existing, r.Provision.Seconds, r.Provision.Logins, r.Provision.LoginsSeconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\trequests\treq/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tvs baseline\t")
+	fmt.Fprintln(tw, "phase\trequests\treq/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tvs baseline\tcpu busy\t")
 	for _, p := range r.Phases {
-		ratio := "-"
+		ratio, cpu := "-", "-"
 		if p.Ratio > 0 {
 			ratio = fmt.Sprintf("%.1f%%", 100*p.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t\n", p.Name, p.Requests, p.RPS, p.P50ms, p.P90ms, p.P99ms, p.Maxms, p.Errors, ratio)
+		if p.CPUBusy != nil {
+			cpu = fmt.Sprintf("%.0f%%", 100**p.CPUBusy)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%s\t\n", p.Name, p.Requests, p.RPS, p.P50ms, p.P90ms, p.P99ms, p.Maxms, p.Errors, ratio, cpu)
 	}
 	tw.Flush()
 	for _, p := range r.Phases {

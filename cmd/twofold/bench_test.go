@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,14 @@ func TestBench(t *testing.T) {
 					if ph != "baseline" && p.Ratio <= 0 {
 						t.Errorf("%s: no ratio to the baseline", ph)
 					}
+					if p.CPUBusy != nil && (*p.CPUBusy < 0 || *p.CPUBusy > 1) {
+						t.Errorf("%s: CPU busy share %v out of range", ph, *p.CPUBusy)
+					}
+				}
+				// The password phase spans many clock ticks (Argon2id), so
+				// its CPU share is always measured where /proc/stat exists.
+				if p := benchPhase(t, rep, "password"); runtime.GOOS == "linux" && (p.CPUBusy == nil || *p.CPUBusy <= 0) {
+					t.Errorf("password phase: got CPU busy %v, want a share above 0", p.CPUBusy)
 				}
 			}
 
