@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/credhash"
@@ -152,6 +154,12 @@ func (s *Server) Open(ctx context.Context) error {
 	pages.Register(mux)
 	metrics := httpapi.NewMetrics()
 	s.Service.SetObserver(metrics.ObserveEvent)
+	for name, db := range s.Store.Pools() {
+		metrics.Registry.MustRegister(collectors.NewDBStatsCollector(db, name))
+	}
+	if s.Store.Dialect() == store.SQLite {
+		s.Store.ObserveCommits(metrics.CommitObserver())
+	}
 	mux.Handle("GET /metrics", metrics.Handler())
 	var trusted []netip.Prefix
 	for _, p := range s.Config.TrustedProxies {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/twofold/twofold"
 )
@@ -31,6 +33,8 @@ type committer struct {
 	done  chan struct{}
 	once  sync.Once
 	stmts []*sql.Stmt // prepared on the writer, in the order of writerSQL
+	// observe, when set, is told of every commit (Store.ObserveCommits).
+	observe atomic.Pointer[func(steps int, took time.Duration)]
 }
 
 type stepJob struct {
@@ -152,6 +156,17 @@ func (cm *committer) commit(batch []*stepJob) {
 }
 
 func (cm *committer) write(batch []*stepJob) error {
+	start := time.Now()
+	steps, err := cm.writeBatch(batch)
+	if f := cm.observe.Load(); f != nil && err == nil && steps > 0 {
+		(*f)(steps, time.Since(start))
+	}
+	return err
+}
+
+// writeBatch runs batch in one transaction and returns how many of its steps
+// it ran (those whose request had not gone away).
+func (cm *committer) writeBatch(batch []*stepJob) (steps int, err error) {
 	// The statements are prepared outside any transaction: preparing on the
 	// pool while a transaction holds its only connection would wait forever.
 	if cm.stmts == nil {
@@ -162,7 +177,7 @@ func (cm *committer) write(batch []*stepJob) error {
 					p.Close()
 				}
 				cm.stmts = nil
-				return fmt.Errorf("decide second step: prepare: %w", err)
+				return 0, fmt.Errorf("decide second step: prepare: %w", err)
 			}
 			cm.stmts = append(cm.stmts, st)
 		}
@@ -173,7 +188,7 @@ func (cm *committer) write(batch []*stepJob) error {
 	ctx := context.Background()
 	tx, err := cm.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("decide second step: begin: %w", err)
+		return 0, fmt.Errorf("decide second step: begin: %w", err)
 	}
 	var stmts [len(writerSQL)]*sql.Stmt
 	for i, st := range cm.stmts {
@@ -186,13 +201,14 @@ func (cm *committer) write(batch []*stepJob) error {
 		}
 		if j.outcome, err = step(ctx, &stmts, j); err != nil {
 			tx.Rollback()
-			return err
+			return 0, err
 		}
+		steps++
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("decide second step: commit: %w", err)
+		return 0, fmt.Errorf("decide second step: commit: %w", err)
 	}
-	return nil
+	return steps, nil
 }
 
 // step reads j's second step, lets it decide, and writes the verdict. What it

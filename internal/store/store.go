@@ -200,6 +200,27 @@ func isBusy(err error) bool {
 // Dialect reports which engine the store runs on.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
+// Pools returns the store's connection pools by name, for their statistics
+// (sql.DBStats): on SQLite "writer", the one connection every write and
+// transaction takes turns on, and "reader"; on PostgreSQL "pool".
+func (s *Store) Pools() map[string]*sql.DB {
+	if s.rdb == s.db {
+		return map[string]*sql.DB{"pool": s.db}
+	}
+	return map[string]*sql.DB{"writer": s.db, "reader": s.rdb}
+}
+
+// ObserveCommits sets f to be called after each commit of second steps on
+// SQLite's writer (see committer) with the number of second steps the
+// transaction carried and how long it took from its first statement to the
+// end of the commit, sync included. f runs on the writer and must be quick.
+// On PostgreSQL every second step commits on its own and f is never called.
+func (s *Store) ObserveCommits(f func(steps int, took time.Duration)) {
+	if s.committer != nil {
+		s.committer.observe.Store(&f)
+	}
+}
+
 // Close closes the connection pools.
 func (s *Store) Close() error {
 	if s.committer != nil {

@@ -1,0 +1,102 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/twofold/twofold/internal/store"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// scrape reads the server's /metrics as metric families.
+func scrape(t *testing.T, s *testenv.Server) map[string]*dto.MetricFamily {
+	t.Helper()
+	res, err := http.Get(s.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+// poolValue returns the value of family name's series for pool db.
+func poolValue(t *testing.T, fams map[string]*dto.MetricFamily, name, db string) (float64, bool) {
+	t.Helper()
+	f, ok := fams[name]
+	if !ok {
+		return 0, false
+	}
+	for _, m := range f.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "db_name" && l.GetValue() == db {
+				return m.GetGauge().GetValue() + m.GetCounter().GetValue(), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// TestStoreMetrics: /metrics shows the database pools' statistics on both
+// stores, and on SQLite how many second steps each group commit carried and
+// how long it took (issue 6: what an operator watches when the store is the
+// limit).
+func TestStoreMetrics(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		_, f := phoneUser(t, s, "mo")
+		const logins = 3
+		for range logins {
+			s.Clock.Add(30 * time.Second)
+			id, _ := startLogin(t, s, "mo")
+			if r := verify(t, s, id, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.secret, s.Clock.Now())}); r.Status != 200 {
+				t.Fatalf("verify: got %d %s", r.Status, r.Body)
+			}
+		}
+		fams := scrape(t, s)
+
+		pools := map[string]float64{"pool": 0} // the most open connections each pool allows; 0: no limit
+		if s.Store.Dialect() == store.SQLite {
+			pools = map[string]float64{"writer": 1, "reader": 8}
+		}
+		for db, max := range pools {
+			got, ok := poolValue(t, fams, "go_sql_max_open_connections", db)
+			if !ok {
+				t.Errorf("no go_sql_max_open_connections for pool %q", db)
+			} else if max != 0 && got != max {
+				t.Errorf("pool %q: got at most %v open connections, want %v", db, got, max)
+			}
+			if _, ok := poolValue(t, fams, "go_sql_open_connections", db); !ok {
+				t.Errorf("no go_sql_open_connections for pool %q", db)
+			}
+		}
+
+		steps, took := fams["twofold_store_commit_steps"], fams["twofold_store_commit_duration_seconds"]
+		if s.Store.Dialect() != store.SQLite {
+			if steps != nil || took != nil {
+				t.Error("PostgreSQL has no group commit, yet /metrics shows its histograms")
+			}
+			return
+		}
+		if steps == nil || took == nil {
+			t.Fatal("no group commit histograms on SQLite")
+		}
+		h := steps.GetMetric()[0].GetHistogram()
+		// Each verification above ran alone, so each commit carried one step.
+		if h.GetSampleCount() != logins || h.GetSampleSum() != logins {
+			t.Errorf("commit steps: got %d commits carrying %v steps, want %d carrying %d", h.GetSampleCount(), h.GetSampleSum(), logins, logins)
+		}
+		d := took.GetMetric()[0].GetHistogram()
+		if d.GetSampleCount() != logins || d.GetSampleSum() <= 0 {
+			t.Errorf("commit duration: got %d commits taking %v s in all, want %d taking more than 0", d.GetSampleCount(), d.GetSampleSum(), logins)
+		}
+	})
+}
