@@ -26,6 +26,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/credhash"
@@ -133,6 +136,19 @@ type BenchPhase struct {
 	// the phase, every process included (from /proc/stat; absent where
 	// there is none). Well below 1, the limit was not the CPUs.
 	CPUBusy *float64 `json:"cpu_busy,omitempty"`
+	// Commits is what the servers' SQLite writers committed during the
+	// phase, from their /metrics (absent on PostgreSQL).
+	Commits *BenchCommits `json:"sqlite_commits,omitempty"`
+}
+
+// BenchCommits sums the group commits of the servers' SQLite writers over a
+// phase: with one writer per database, commits per second times steps per
+// commit is the ceiling of verifications per second.
+type BenchCommits struct {
+	Commits        int     `json:"commits"`
+	Steps          int     `json:"steps"`
+	StepsPerCommit float64 `json:"steps_per_commit"`
+	MeanMs         float64 `json:"mean_commit_ms"`
 }
 
 // BenchProcess describes the bench process when it runs the servers itself:
@@ -329,6 +345,11 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 			ph = b.run(ctx, "baseline", o.duration, o.requests, b.timeOp)
 			ph.Endpoint = "GET /v1/time"
 		case "verify":
+			before, err := b.commitTotals(ctx)
+			if err != nil {
+				return nil, err
+			}
+			var profile *os.File
 			if o.cpuprofile != "" {
 				f, err := os.Create(o.cpuprofile)
 				if err != nil {
@@ -338,14 +359,20 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 					f.Close()
 					return nil, err
 				}
-				ph = b.run(ctx, "verify", o.duration, o.requests, b.verifyOp(plan))
+				profile = f
+			}
+			ph = b.run(ctx, "verify", o.duration, o.requests, b.verifyOp(plan))
+			if o.cpuprofile != "" {
 				pprof.StopCPUProfile()
-				if err := f.Close(); err != nil {
+				if err := profile.Close(); err != nil {
 					return nil, err
 				}
-			} else {
-				ph = b.run(ctx, "verify", o.duration, o.requests, b.verifyOp(plan))
 			}
+			after, err := b.commitTotals(ctx)
+			if err != nil {
+				return nil, err
+			}
+			ph.Commits = after.since(before)
 			ph.Endpoint = "POST /v1/login/{id}/verify"
 			ph.RanOut = plan.ranOut()
 			if n := plan.collisions.Load(); n > 0 {
@@ -819,6 +846,59 @@ func (b *bencher) run(ctx context.Context, name string, d time.Duration, limit i
 	return ph
 }
 
+// commitTotals are the servers' SQLite group commit histograms, summed over
+// the servers.
+type commitTotals struct {
+	found                bool
+	commits, steps, secs float64
+}
+
+// commitTotals scrapes every server's /metrics for its SQLite writer's
+// commits so far.
+func (b *bencher) commitTotals(ctx context.Context) (commitTotals, error) {
+	var t commitTotals
+	for _, u := range b.urls {
+		req, err := http.NewRequestWithContext(ctx, "GET", u+"/metrics", nil)
+		if err != nil {
+			return t, err
+		}
+		res, err := b.client.Do(req)
+		if err != nil {
+			return t, fmt.Errorf("bench: metrics of %s: %w", u, err)
+		}
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return t, fmt.Errorf("bench: metrics of %s: %w", u, err)
+		}
+		steps, took := fams["twofold_store_commit_steps"], fams["twofold_store_commit_duration_seconds"]
+		if steps == nil || took == nil || len(steps.GetMetric()) == 0 || len(took.GetMetric()) == 0 {
+			continue
+		}
+		t.found = true
+		h := steps.GetMetric()[0].GetHistogram()
+		t.commits += float64(h.GetSampleCount())
+		t.steps += h.GetSampleSum()
+		t.secs += took.GetMetric()[0].GetHistogram().GetSampleSum()
+	}
+	return t, nil
+}
+
+// since returns the commits between before and t, or nil when the servers
+// have no SQLite writer.
+func (t commitTotals) since(before commitTotals) *BenchCommits {
+	if !t.found {
+		return nil
+	}
+	c := &BenchCommits{Commits: int(t.commits - before.commits), Steps: int(t.steps - before.steps)}
+	if c.Commits > 0 {
+		c.StepsPerCommit = float64(c.Steps) / float64(c.Commits)
+		c.MeanMs = 1000 * (t.secs - before.secs) / float64(c.Commits)
+	}
+	return c
+}
+
 // percentile returns the nearest-rank p-th percentile of sorted, in milliseconds.
 func percentile(sorted []time.Duration, p int) float64 {
 	if len(sorted) == 0 {
@@ -954,6 +1034,9 @@ func (r *BenchReport) writeText(w io.Writer) {
 	}
 	tw.Flush()
 	for _, p := range r.Phases {
+		if c := p.Commits; c != nil && c.Commits > 0 {
+			fmt.Fprintf(w, "  %s: the SQLite writer committed %d times, %.1f second steps and %.2f ms per commit\n", p.Name, c.Commits, c.StepsPerCommit, c.MeanMs)
+		}
 		for k, n := range p.ErrorKinds {
 			fmt.Fprintf(w, "  %s: %d × %s, e.g. %s\n", p.Name, n, k, strings.TrimSpace(p.ErrorSample[k]))
 		}

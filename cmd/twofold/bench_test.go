@@ -90,6 +90,13 @@ func TestBench(t *testing.T) {
 						t.Errorf("%s: CPU busy share %v out of range", ph, *p.CPUBusy)
 					}
 				}
+				// Every verification is one step through the SQLite writer.
+				switch c := benchPhase(t, rep, "verify").Commits; {
+				case name != "sqlite" && c != nil:
+					t.Errorf("verify on %s: got SQLite commits %+v", name, c)
+				case name == "sqlite" && (c == nil || c.Steps != 50 || c.Commits < 1 || c.Commits > 50 || c.MeanMs <= 0):
+					t.Errorf("verify: got SQLite commits %+v, want 50 steps in 1 to 50 commits", c)
+				}
 				// The password phase spans many clock ticks (Argon2id), so
 				// its CPU share is always measured where /proc/stat exists.
 				if p := benchPhase(t, rep, "password"); runtime.GOOS == "linux" && (p.CPUBusy == nil || *p.CPUBusy <= 0) {
@@ -122,6 +129,8 @@ func TestBench(t *testing.T) {
 			if rep.InProcess || rep.Process != nil {
 				t.Errorf("got in-process figures %+v for a --target run", rep.Process)
 			}
+			// Again on the same server: only this run's commits are counted.
+			check(runBenchJSON(t, append(common, "--target", s.URL())...), 1, 0, 400)
 		})
 	}
 }
