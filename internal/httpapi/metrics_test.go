@@ -81,7 +81,7 @@ func TestStoreMetrics(t *testing.T) {
 
 		steps, took := fams["twofold_store_commit_steps"], fams["twofold_store_commit_duration_seconds"]
 		if s.Store.Dialect() != store.SQLite {
-			if steps != nil || took != nil {
+			if steps != nil || took != nil || fams["twofold_store_queued_steps"] != nil {
 				t.Error("PostgreSQL has no group commit, yet /metrics shows its histograms")
 			}
 			return
@@ -93,6 +93,9 @@ func TestStoreMetrics(t *testing.T) {
 		// Each verification above ran alone, so each commit carried one step.
 		if h.GetSampleCount() != logins || h.GetSampleSum() != logins {
 			t.Errorf("commit steps: got %d commits carrying %v steps, want %d carrying %d", h.GetSampleCount(), h.GetSampleSum(), logins, logins)
+		}
+		if q := fams["twofold_store_queued_steps"]; q == nil || q.GetMetric()[0].GetGauge().GetValue() != 0 {
+			t.Errorf("queued second steps: got %v, want a gauge at 0 when nothing runs", q)
 		}
 		d := took.GetMetric()[0].GetHistogram()
 		if d.GetSampleCount() != logins || d.GetSampleSum() <= 0 {

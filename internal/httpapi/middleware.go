@@ -86,7 +86,10 @@ func NewMetrics() *Metrics {
 // the function that feeds them (see store.Store.ObserveCommits): how many
 // second steps each commit carried, and how long each took. With one writer,
 // a commit's duration bounds the store's second steps per second.
-func (m *Metrics) CommitObserver() func(steps int, took time.Duration) {
+//
+// queued, called at each scrape, is how many second steps wait for the
+// writer now.
+func (m *Metrics) CommitObserver(queued func() int) func(steps int, took time.Duration) {
 	steps := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "twofold_store_commit_steps", Help: "Second steps carried by each group commit of SQLite's writer.",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
@@ -95,7 +98,10 @@ func (m *Metrics) CommitObserver() func(steps int, took time.Duration) {
 		Name: "twofold_store_commit_duration_seconds", Help: "Duration of each group commit of SQLite's writer, sync included.",
 		Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .02, .05, .1, .25},
 	})
-	m.Registry.MustRegister(steps, took)
+	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "twofold_store_queued_steps", Help: "Second steps waiting for SQLite's writer to take them into a commit.",
+	}, func() float64 { return float64(queued()) })
+	m.Registry.MustRegister(steps, took, waiting)
 	return func(n int, d time.Duration) {
 		steps.Observe(float64(n))
 		took.Observe(d.Seconds())

@@ -158,7 +158,7 @@ func (s *Server) Open(ctx context.Context) error {
 		metrics.Registry.MustRegister(collectors.NewDBStatsCollector(db, name))
 	}
 	if s.Store.Dialect() == store.SQLite {
-		s.Store.ObserveCommits(metrics.CommitObserver())
+		s.Store.ObserveCommits(metrics.CommitObserver(s.Store.QueuedSteps))
 	}
 	mux.Handle("GET /metrics", metrics.Handler())
 	var trusted []netip.Prefix

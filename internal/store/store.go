@@ -221,6 +221,16 @@ func (s *Store) ObserveCommits(f func(steps int, took time.Duration)) {
 	}
 }
 
+// QueuedSteps reports how many second steps wait for SQLite's writer to take
+// them into a commit (see committer); on PostgreSQL, where every second step
+// commits on its own, it is 0.
+func (s *Store) QueuedSteps() int {
+	if s.committer == nil {
+		return 0
+	}
+	return len(s.committer.jobs)
+}
+
 // Close closes the connection pools.
 func (s *Store) Close() error {
 	if s.committer != nil {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -485,6 +486,91 @@ func testRaceDecideSecondStep(t *testing.T, s *store.Store) {
 	for i := 2; i < many; i++ {
 		if errs[i] != nil || outs[i] != twofold.Completed {
 			t.Errorf("account %d of %d completing at once: got %d, %v; want Completed", i, many, outs[i], errs[i])
+		}
+	}
+}
+
+// testBatchFailsAlone: on SQLite second steps that queue together share one
+// transaction (see the committer); a step whose write fails or whose
+// decision panics must fail alone, and the steps beside it must be written
+// as if it had not been there. The writer is held busy by a decision that
+// waits until the others are all queued, so that they form one batch. On
+// PostgreSQL each step is a transaction of its own, and the same holds.
+func testBatchFailsAlone(t *testing.T, s *store.Store) {
+	ids := func(name string) (accountID, loginID, sessID string) {
+		a := newAccount(t, s, name)
+		activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
+		return a.ID, newLogin(t, s, a.ID, "login-"+a.ID).ID, "sess-" + a.ID
+	}
+	_, holdLogin, _ := ids("holder")
+	const n = 4 // 0: its session is taken; 1: its decision panics; 2, 3: right codes
+	var accounts, logins, sessions [n]string
+	for i := range n {
+		accounts[i], logins[i], sessions[i] = ids(fmt.Sprintf("batch%d", i))
+	}
+	if err := s.CreateSession(t.Context(), session(accounts[0], sessions[0])); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+
+	holding, release := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, err := s.DecideSecondStep(t.Context(), holdLogin, keyPrefix, keySuffix, func(twofold.SecondStep, bool) twofold.Verdict {
+			close(holding)
+			<-release
+			return twofold.Verdict{}
+		})
+		if err != nil {
+			t.Errorf("the holding step: %v", err)
+		}
+	})
+	<-holding
+	var outs [n]twofold.Outcome
+	var errs [n]error
+	for i := range n {
+		d := decideFromRead(accounts[i], logins[i], sessions[i], 11, 0)
+		if i == 1 {
+			d = func(twofold.SecondStep, bool) twofold.Verdict { panic("a bug in the decision") }
+		}
+		wg.Go(func() {
+			outs[i], errs[i] = s.DecideSecondStep(t.Context(), logins[i], keyPrefix, keySuffix, d)
+		})
+	}
+	if s.Dialect() == store.SQLite {
+		for s.QueuedSteps() < n {
+			runtime.Gosched()
+		}
+	}
+	close(release)
+	wg.Wait()
+
+	for i := range 2 {
+		if errs[i] == nil {
+			t.Errorf("step %d (its write or its decision fails): got outcome %d, want an error", i, outs[i])
+		}
+		if getLogin(t, s, logins[i]).Used {
+			t.Errorf("step %d failed but used its login up", i)
+		}
+		if ev := events(t, s, accounts[i], 0, 10); len(ev) != 0 {
+			t.Errorf("step %d failed but stored events %+v", i, ev)
+		}
+	}
+	if _, ok := sessionAt(t, s, sessions[1], t0.Add(time.Minute)); ok {
+		t.Error("the step whose decision panicked stored a session")
+	}
+	for i := 2; i < n; i++ {
+		if errs[i] != nil || outs[i] != twofold.Completed {
+			t.Errorf("step %d beside the failing ones: got %d, %v; want Completed", i, outs[i], errs[i])
+			continue
+		}
+		if !getLogin(t, s, logins[i]).Used {
+			t.Errorf("step %d completed but its login is unused", i)
+		}
+		if _, ok := sessionAt(t, s, sessions[i], t0.Add(time.Minute)); !ok {
+			t.Errorf("step %d completed without its session", i)
+		}
+		if ev := events(t, s, accounts[i], 0, 10); len(ev) != 1 || ev[0].Type != "login.succeeded" {
+			t.Errorf("step %d: got events %+v, want its login.succeeded", i, ev)
 		}
 	}
 }

@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/AcceptStep", testRaceAcceptStep},
 		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},
 		{"Race/DecideSecondStep", testRaceDecideSecondStep},
+		{"Race/BatchFailsAlone", testBatchFailsAlone},
 		{"Race/UseRecoveryCode", testRaceUseRecoveryCode},
 		{"Race/FinishLogin", testRaceFinishLogin},
 		{"Race/ActivateFactor", testRaceActivateFactor},
