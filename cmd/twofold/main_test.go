@@ -410,6 +410,8 @@ func TestUserAdd(t *testing.T) {
 		{name: "short password", args: []string{"bob"}, stdin: "short\n", wantErr: true, wantExit: 1, wantAbsent: "bob"},
 		{name: "no password", args: []string{"bob"}, stdin: "", wantErr: true, wantExit: 1, wantAbsent: "bob"},
 		{name: "bad email", args: []string{"bob", "--email", "not an address"}, stdin: password + "\n", wantErr: true, wantExit: 1, wantAbsent: "bob"},
+		{name: "email with a direction override", args: []string{"bob", "--email", "bob@moc.\u202eexample.com"}, stdin: password + "\n",
+			wantErr: true, wantExit: 1, wantAbsent: "bob"},
 		{name: "bad username", args: []string{"bob smith"}, stdin: password + "\n", wantErr: true, wantExit: 1},
 		{name: "terminal passwords differ", args: []string{"carol"}, terminal: []string{password, password + "!"},
 			wantErr: true, wantExit: 1, wantAbsent: "carol"},

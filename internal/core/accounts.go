@@ -69,7 +69,7 @@ func (s *Service) newAccount(n NewAccount) (twofold.Account, error) {
 		return twofold.Account{}, err
 	}
 	if n.Email != "" {
-		if a, err := mail.ParseAddress(n.Email); err != nil || a.Address != n.Email || len(n.Email) > 254 {
+		if a, err := mail.ParseAddress(n.Email); err != nil || a.Address != n.Email || len(n.Email) > 254 || strings.IndexFunc(n.Email, hiddenRune) >= 0 {
 			return twofold.Account{}, twofold.Errorf(twofold.CodeInvalid, "email is not a valid address")
 		}
 	}

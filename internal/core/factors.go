@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/twofold/twofold"
@@ -39,13 +40,23 @@ type Confirmation struct {
 	PaperKey      string
 }
 
+// hiddenRune reports whether r is a control character (line breaks, tabs,
+// terminal escapes, DEL) or a text-direction mark, override or isolate: in a
+// label they would let a name shown on a page, in a log or in an email look
+// like another.
+func hiddenRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+}
+
+// validateLabel trims label and checks it is a name fit to show: one line of
+// 1 to 64 characters with no hidden ones.
 func validateLabel(label string) (string, error) {
 	label = strings.TrimSpace(label)
 	if label == "" {
 		return "", twofold.Errorf(twofold.CodeInvalid, "label is required")
 	}
-	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > 64 || strings.ContainsAny(label, "\x00\r\n\t") {
-		return "", twofold.Errorf(twofold.CodeInvalid, "label must be at most 64 characters on one line")
+	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > 64 || strings.IndexFunc(label, hiddenRune) >= 0 {
+		return "", twofold.Errorf(twofold.CodeInvalid, "label must be at most 64 characters on one line, without control or text-direction characters")
 	}
 	return label, nil
 }

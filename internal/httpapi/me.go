@@ -230,8 +230,20 @@ type eventJSON struct {
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	q := r.URL.Query()
-	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	limit, _ := strconv.Atoi(q.Get("limit"))
+	before, limit := int64(0), 50
+	var err error
+	if v := q.Get("before"); v != "" {
+		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
+			writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "before must be an event id (a positive integer)"))
+			return
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 200 {
+			writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "limit must be an integer from 1 to 200"))
+			return
+		}
+	}
 	evs, err := s.svc.Events(r.Context(), a, before, limit)
 	if err != nil {
 		writeError(w, r, s.log, err)

@@ -1,0 +1,120 @@
+package httpapi_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// factorLabel returns the label of factor id in the caller's GET /v1/me.
+func factorLabel(t *testing.T, c *testenv.Client, id string) string {
+	t.Helper()
+	r := c.Do(t, "GET", "/v1/me", nil)
+	if r.Status != 200 {
+		t.Fatalf("GET /v1/me: got %d %s", r.Status, r.Body)
+	}
+	for _, x := range r.JSON["factors"].([]any) {
+		if f := x.(map[string]any); f["id"] == id {
+			return f["label"].(string)
+		}
+	}
+	t.Fatalf("factor %s not in GET /v1/me", id)
+	return ""
+}
+
+// TestRenameFactor: a factor's label can be changed by its owner only, to a
+// label of one line of at most 64 characters with no control or
+// text-direction characters (SPEC §1 story 3), and the change is audited.
+func TestRenameFactor(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		c, f := phoneUser(t, s, "rita")
+		r := c.Do(t, "PATCH", "/v1/me/factors/"+f.id, map[string]string{"label": "  work phone "})
+		if r.Status != 200 {
+			t.Fatalf("rename: got %d %s, want 200", r.Status, r.Body)
+		}
+		if got := r.JSON["factor"].(map[string]any)["label"]; got != "work phone" {
+			t.Errorf("rename answered label %q, want %q", got, "work phone")
+		}
+		if got := factorLabel(t, c, f.id); got != "work phone" {
+			t.Errorf("after rename: label %q, want %q", got, "work phone")
+		}
+
+		for name, label := range map[string]string{
+			"empty":              "   ",
+			"too long":           strings.Repeat("é", 65),
+			"two lines":          "phone\nline two",
+			"escape sequence":    "phone\x1b[31m",
+			"delete character":   "phone\x7f",
+			"direction override": "phone\u202eenohp",
+			"direction isolate":  "\u2067phone",
+		} {
+			r := c.Do(t, "PATCH", "/v1/me/factors/"+f.id, map[string]string{"label": label})
+			if r.Status != 400 || r.Problem() != "invalid" {
+				t.Errorf("label %s: got %d %s, want 400 invalid", name, r.Status, r.Body)
+			}
+		}
+		if r := c.Do(t, "PATCH", "/v1/me/factors/"+f.id, map[string]any{"label": 7}); r.Status != 400 {
+			t.Errorf("label of the wrong type: got %d %s, want 400", r.Status, r.Body)
+		}
+		if got := factorLabel(t, c, f.id); got != "work phone" {
+			t.Errorf("after refused renames: label %q, want %q", got, "work phone")
+		}
+
+		// Another account's factor, or none at all, is not found; the
+		// owner's label stays.
+		other, _ := phoneUser(t, s, "mallory")
+		wantProblem(t, other.Do(t, "PATCH", "/v1/me/factors/"+f.id, map[string]string{"label": "mine now"}), 404, "not-found")
+		wantProblem(t, c.Do(t, "PATCH", "/v1/me/factors/no-such-factor", map[string]string{"label": "x"}), 404, "not-found")
+		if got := factorLabel(t, c, f.id); got != "work phone" {
+			t.Errorf("after another account's rename: label %q, want %q", got, "work phone")
+		}
+		anon := testenv.NewClient(s.URL())
+		wantProblem(t, anon.Do(t, "PATCH", "/v1/me/factors/"+f.id, map[string]string{"label": "x"}), 401, "unauthorized")
+
+		renamed := 0
+		for _, e := range c.Do(t, "GET", "/v1/me/events?limit=100", nil).JSON["events"].([]any) {
+			if e.(map[string]any)["type"] == "factor.renamed" {
+				renamed++
+			}
+		}
+		if renamed != 1 {
+			t.Errorf("got %d factor.renamed events, want 1 (refused renames are not changes)", renamed)
+		}
+	})
+}
+
+// TestEventsQuery: the page parameters of GET /v1/me/events are checked, not
+// guessed at: a malformed one is a 400 problem, not silently the first page.
+func TestEventsQuery(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		c, _ := phoneUser(t, s, "eve")
+		for _, q := range []string{"limit=abc", "limit=0", "limit=201", "limit=-1", "before=abc", "before=-5", "before=1.5"} {
+			wantProblem(t, c.Do(t, "GET", "/v1/me/events?"+q, nil), 400, "invalid")
+		}
+		all := c.Do(t, "GET", "/v1/me/events", nil)
+		if all.Status != 200 {
+			t.Fatalf("events: got %d %s", all.Status, all.Body)
+		}
+		list := all.JSON["events"].([]any)
+		if len(list) < 2 {
+			t.Fatalf("got %d events, want at least 2 (login, enrolment)", len(list))
+		}
+		first := c.Do(t, "GET", "/v1/me/events?limit=1", nil)
+		page := first.JSON["events"].([]any)
+		if len(page) != 1 || page[0].(map[string]any)["id"] != list[0].(map[string]any)["id"] {
+			t.Fatalf("limit=1: got %v, want the newest event only", page)
+		}
+		next := c.Do(t, "GET", "/v1/me/events?limit=200&before="+jsonNumber(first.JSON["next_before"]), nil)
+		if rest := next.JSON["events"].([]any); len(rest) != len(list)-1 {
+			t.Errorf("the page after the first: got %d events, want %d", len(rest), len(list)-1)
+		}
+	})
+}
+
+// jsonNumber formats a number decoded from JSON as an integer.
+func jsonNumber(v any) string {
+	f, _ := v.(float64)
+	return strconv.FormatInt(int64(f), 10)
+}
