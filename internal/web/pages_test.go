@@ -509,3 +509,79 @@ func TestSetupLinkExpires(t *testing.T) {
 		t.Errorf("new setup link: status %d, want 200", r.status)
 	}
 }
+
+// TestEventsPages: the full security log shows the signed-in user's own
+// events only, 50 to a page, newest first, with a link to older ones exactly
+// when there are older ones (SPEC §1 story 10).
+func TestEventsPages(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	ctx := context.Background()
+	// Another account, whose enrolment and second step are events that the
+	// password-only accounts below never have.
+	account(t, ts, "other", false, true)
+	res, err := ts.Service.Login(ctx, "other", testPassword, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.LoginID == "" {
+		t.Fatal("other: a password alone completed the login")
+	}
+
+	// signedIn makes user with n events in all, the last its sign-in on
+	// the pages, and returns its page client.
+	signedIn := func(user string, n int) *client {
+		t.Helper()
+		account(t, ts, user, false, false)
+		c := newClient(t, ts.URL())
+		c.signIn(user)
+		a, err := ts.Service.Authenticate(ctx, loginToken(t, ts, user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, err := ts.Service.Events(ctx, a, 0, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n - len(have) {
+			loginToken(t, ts, user)
+		}
+		return c
+	}
+	rows := func(body string) int { return strings.Count(body, "<p class=\"ev-what\">") }
+	older := regexp.MustCompile(`href="/settings/security/events\?before=(\d+)"`)
+
+	c := signedIn("olga", 62)
+	first := c.get("/settings/security/events")
+	if first.status != 200 || rows(first.body) != 50 {
+		t.Fatalf("first page: status %d, %d events; want 200 and 50", first.status, rows(first.body))
+	}
+	m := older.FindStringSubmatch(first.body)
+	if m == nil {
+		t.Fatal("first page of 62 events: no link to older ones")
+	}
+	second := c.get("/settings/security/events?before=" + m[1])
+	if second.status != 200 || rows(second.body) != 12 || older.MatchString(second.body) {
+		t.Errorf("second page: status %d, %d events, link %v; want 200, 12 and none", second.status, rows(second.body), older.FindString(second.body))
+	}
+	for _, r := range []reply{first, second} {
+		if strings.Contains(r.body, "Authenticator") || strings.Contains(r.body, "Password accepted") {
+			t.Error("olga's log shows another account's events")
+		}
+	}
+
+	c = signedIn("paul", 50)
+	if r := c.get("/settings/security/events"); rows(r.body) != 50 || older.MatchString(r.body) {
+		t.Errorf("exactly one page: %d events, link %q; want 50 and none", rows(r.body), older.FindString(r.body))
+	}
+}
+
+// loginToken signs user in with the password through the service (an event
+// each time) and returns the session token.
+func loginToken(t *testing.T, ts *testenv.Server, user string) string {
+	t.Helper()
+	res, err := ts.Service.Login(context.Background(), user, testPassword, core.Meta{})
+	if err != nil || res.Token == "" {
+		t.Fatalf("login %s: %+v, %v", user, res, err)
+	}
+	return res.Token
+}

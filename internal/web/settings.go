@@ -269,14 +269,17 @@ const eventsPerPage = 50
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	evs, err := s.svc.Events(r.Context(), a, max(before, 0), eventsPerPage)
+	// One event more than a page says whether an older page exists, so that
+	// a log of exactly one page links to no empty one.
+	evs, err := s.svc.Events(r.Context(), a, max(before, 0), eventsPerPage+1)
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
 	b := eventsBody{Events: evs}
-	if len(evs) == eventsPerPage {
-		b.Next = evs[len(evs)-1].ID
+	if len(evs) > eventsPerPage {
+		b.Events = evs[:eventsPerPage]
+		b.Next = b.Events[eventsPerPage-1].ID
 	}
 	s.render(w, r, http.StatusOK, "events", Page{Title: "Security events", Account: &a.Account, Body: b})
 }
