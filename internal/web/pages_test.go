@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -584,4 +585,98 @@ func loginToken(t *testing.T, ts *testenv.Server, user string) string {
 		t.Fatalf("login %s: %+v, %v", user, res, err)
 	}
 	return res.Token
+}
+
+// TestFactorPagesRefuse: the pages that rename and remove authenticators
+// refuse what they must, say why, and change nothing: a label with a hidden
+// character, a removal without a fresh code or with a wrong one, another
+// account's authenticator. Cancelling a setup that was never confirmed needs
+// no code (SPEC §1 stories 3 and 5).
+func TestFactorPagesRefuse(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "alice", false, true)
+	bobSecret := account(t, ts, "bob", false, true)
+	removeLink := regexp.MustCompile(`/settings/security/factors/([a-z0-9]+)/remove`)
+	factorIDs := func(c *client) []string {
+		t.Helper()
+		var ids []string
+		for _, m := range removeLink.FindAllStringSubmatch(c.get("/settings/security").body, -1) {
+			if !slices.Contains(ids, m[1]) {
+				ids = append(ids, m[1])
+			}
+		}
+		return ids
+	}
+	signIn := func(user, secret string) *client {
+		t.Helper()
+		c := newClient(t, ts.URL())
+		c.signIn(user)
+		if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
+			t.Fatalf("%s's second step: at %s: %s", user, r.url, pageError(r.body))
+		}
+		return c
+	}
+	c := signIn("alice", secret)
+	ids := factorIDs(c)
+	if len(ids) != 1 {
+		t.Fatalf("alice's security page links to removing %v, want one authenticator", ids)
+	}
+	phone := ids[0]
+
+	r := c.post("/settings/security/factors/"+phone+"/rename", url.Values{"label": {"Phone\u202eenohp"}})
+	if r.status != http.StatusBadRequest || !strings.HasPrefix(pageError(r.body), "Renaming failed: Label must be") {
+		t.Errorf("rename to a label with a direction override: status %d, %q", r.status, pageError(r.body))
+	}
+	if body := c.get("/settings/security").body; strings.Contains(body, "enohp") || !strings.Contains(body, "Phone") {
+		t.Error("a refused rename changed the label")
+	}
+
+	ts.Clock.Add(11 * time.Minute) // the elevation from the sign-in lapses
+	r = c.post("/settings/security/factors/"+phone+"/remove", url.Values{})
+	if r.status != http.StatusForbidden || pageError(r.body) != "Confirm it's you with a code first." {
+		t.Errorf("remove without a code: status %d, %q", r.status, pageError(r.body))
+	}
+	r = c.post("/settings/security/factors/"+phone+"/remove", url.Values{"elevate_method": {"totp"}, "elevate_code": {otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))}})
+	if r.status != http.StatusUnauthorized || pageError(r.body) != "That code was not accepted. Check it and try again." {
+		t.Errorf("remove with a wrong code: status %d, %q", r.status, pageError(r.body))
+	}
+	if got := factorIDs(c); !slices.Equal(got, []string{phone}) {
+		t.Errorf("after refused removals: authenticators %v, want %v", got, []string{phone})
+	}
+
+	// Bob cannot remove or rename Alice's authenticator, even with his own
+	// fresh code.
+	bob := signIn("bob", bobSecret)
+	r = bob.post("/settings/security/factors/"+phone+"/remove", url.Values{})
+	if r.status != http.StatusNotFound {
+		t.Errorf("bob removing alice's authenticator: status %d, %q", r.status, pageError(r.body))
+	}
+	r = bob.post("/settings/security/factors/"+phone+"/rename", url.Values{"label": {"mine"}})
+	if r.status != http.StatusNotFound {
+		t.Errorf("bob renaming alice's authenticator: status %d, %q", r.status, pageError(r.body))
+	}
+	if got := factorIDs(c); !slices.Equal(got, []string{phone}) {
+		t.Errorf("after bob's attempts: alice's authenticators %v, want %v", got, []string{phone})
+	}
+
+	// A setup never confirmed is cancelled without a code.
+	r = c.post("/settings/security/totp", url.Values{"label": {"Tablet"}})
+	pending := ""
+	for _, id := range factorIDs(c) {
+		if id != phone {
+			pending = id
+		}
+	}
+	if pending == "" {
+		t.Fatalf("starting a setup: at %s (%d), no second authenticator listed", r.url, r.status)
+	}
+	if r := c.get("/settings/security/factors/" + pending + "/remove"); !strings.Contains(r.body, "Cancel the setup") || strings.Contains(r.body, `name="elevate_code"`) {
+		t.Error("the page cancelling a pending setup does not say so, or asks for a code")
+	}
+	if r := c.post("/settings/security/factors/"+pending+"/remove", url.Values{}); r.url.RawQuery != "m=setup_cancelled" {
+		t.Errorf("cancel setup: at %s (%d): %s", r.url, r.status, pageError(r.body))
+	}
+	if got := factorIDs(c); !slices.Equal(got, []string{phone}) {
+		t.Errorf("after cancelling the setup: authenticators %v, want %v", got, []string{phone})
+	}
 }
