@@ -1,14 +1,20 @@
 package httpapi_test
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/server"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -18,32 +24,6 @@ import (
 // says only that the process runs, stays 200 throughout.
 func TestReadyzFollowsTheDatabase(t *testing.T) {
 	s := testenv.NewServer(t, testenv.PostgresDSN(t))
-	u, err := url.Parse(s.Config.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	admin, err := sql.Open("pgx", os.Getenv(testenv.PostgresEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() }) // after the cleanup below that lets connections in again
-	allow := func(yes bool) {
-		t.Helper()
-		setting := "false"
-		if yes {
-			setting = "true"
-		}
-		if _, err := admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS " + setting); err != nil {
-			t.Fatal(err)
-		}
-		if !yes {
-			// Cut the connections the server's pool holds.
-			if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	get := func(path string) (int, map[string]any) {
 		t.Helper()
 		res, err := http.Get(s.URL() + path)
@@ -64,20 +44,143 @@ func TestReadyzFollowsTheDatabase(t *testing.T) {
 	if st, _ := get("/readyz"); st != 200 {
 		t.Fatalf("readyz with the database up: got %d, want 200", st)
 	}
-	allow(false)
-	t.Cleanup(func() { allow(true) })
+	cutDatabase(t, s.Config.DB)
 	st, body := get("/readyz")
 	if st != http.StatusServiceUnavailable || !strings.HasSuffix(body["type"].(string), "/not-ready") {
 		t.Errorf("readyz with the database gone: got %d %v, want 503 not-ready", st, body)
 	}
-	if detail, _ := body["detail"].(string); strings.Contains(detail, name) || strings.Contains(detail, "postgres") {
+	if detail, _ := body["detail"].(string); strings.Contains(detail, "twofold_test") || strings.Contains(detail, "postgres") {
 		t.Errorf("readyz problem tells the client about the database: %q", detail)
 	}
 	if st, _ := get("/healthz"); st != 200 {
 		t.Errorf("healthz with the database gone: got %d, want 200", st)
 	}
-	allow(true)
+	allowConnections(t, s.Config.DB)
 	if st, _ := get("/readyz"); st != 200 {
 		t.Errorf("readyz with the database back: got %d, want 200", st)
+	}
+}
+
+// TestFailureLogNamesTheRequest: when the database is gone, a login fails
+// with an internal-error problem that says nothing of the cause, and the
+// server's log line for it carries the X-Request-Id the client got, so that
+// an operator can find it, and nothing the client sent as a secret.
+func TestFailureLogNamesTheRequest(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	logs := &testenv.Buffer{}
+	c := config.Default()
+	c.Listen, c.DB, c.KeyFile = "127.0.0.1:0", dsn, filepath.Join(t.TempDir(), "twofold.key")
+	c.Argon2Memory, c.Argon2Time = 8*1024, 1
+	s := &server.Server{Config: c, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	cutDatabase(t, dsn)
+
+	const secret = "hunter2 is my password"
+	req, _ := http.NewRequest("POST", s.URL()+"/v1/login", strings.NewReader(`{"username":"alice","password":"`+secret+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	json.NewDecoder(res.Body).Decode(&p)
+	res.Body.Close()
+	if res.StatusCode != 500 || p["detail"] != "internal error" {
+		t.Fatalf("login with the database gone: got %d %v, want 500 internal error", res.StatusCode, p)
+	}
+	id := res.Header.Get("X-Request-Id")
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec["msg"] == "request failed" && rec["request_id"] == id && rec["path"] == "POST /v1/login" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no log line of the failed request with request_id %q:\n%s", id, logs)
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Error("the log holds the password the client sent")
+	}
+}
+
+// cutDatabase closes the test database to new connections and ends the open
+// ones, until the test ends.
+func cutDatabase(t *testing.T, dsn string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	admin, err := sql.Open("pgx", os.Getenv(testenv.PostgresEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		allowConnections(t, dsn)
+		admin.Close()
+	})
+	if _, err := admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS false"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// allowConnections opens the test database to connections again.
+func allowConnections(t *testing.T, dsn string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("pgx", os.Getenv(testenv.PostgresEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec("ALTER DATABASE " + strings.TrimPrefix(u.Path, "/") + " ALLOW_CONNECTIONS true"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRequestID: a client's X-Request-Id is kept when it is a short token of
+// letters, digits and . _ -, so that it can be followed through proxies and
+// logs; anything else is replaced by one of the server's, so that nothing a
+// client chooses can forge a log line.
+func TestRequestID(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	generated := regexp.MustCompile(`^[0-9a-f]{16}$`)
+	for sent, kept := range map[string]bool{
+		"":                      false,
+		"lb-7f3a.2_x":           true,
+		strings.Repeat("a", 64): true,
+		strings.Repeat("a", 65): false,
+		"a b":                   false,
+		`a"b`:                   false,
+		"é":                     false,
+		`x","msg":"forged`:      false,
+	} {
+		req, _ := http.NewRequest("GET", s.URL()+"/v1/time", nil)
+		if sent != "" {
+			req.Header.Set("X-Request-Id", sent)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		got := res.Header.Get("X-Request-Id")
+		if kept && got != sent || !kept && !generated.MatchString(got) {
+			t.Errorf("sent X-Request-Id %q: got %q back, want it kept: %v", sent, got, kept)
+		}
 	}
 }

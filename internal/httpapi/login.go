@@ -104,7 +104,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.db.Ping(r.Context()); err != nil {
-		s.log.Error("database not ready", "err", err)
+		s.log.ErrorContext(r.Context(), "database not ready", "request_id", RequestID(r.Context()), "err", err)
 		writeProblem(w, Problem{Type: ProblemTypeBase + "not-ready", Title: "Service Unavailable", Status: http.StatusServiceUnavailable, Detail: "database is not reachable"})
 		return
 	}

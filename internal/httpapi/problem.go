@@ -51,7 +51,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	code := twofold.ErrorCode(err)
 	status := Status(code)
 	if code == twofold.CodeInternal {
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.Pattern, "err", err)
+		log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.Pattern, "err", err)
 	}
 	var te *twofold.Error
 	if errors.As(err, &te) && te.RetryAfter > 0 {

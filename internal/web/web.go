@@ -233,7 +233,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *core.Auth, err 
 func (s *Server) status(w http.ResponseWriter, r *http.Request, err error) int {
 	code := twofold.ErrorCode(err)
 	if code == twofold.CodeInternal {
-		s.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.Pattern, "err", err)
+		s.log.ErrorContext(r.Context(), "page failed", "request_id", httpapi.RequestID(r.Context()), "method", r.Method, "path", r.Pattern, "err", err)
 	}
 	if d := retryAfter(err); d > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
