@@ -7,6 +7,7 @@ import (
 	"errors"
 	"path/filepath"
 	"runtime"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -251,4 +252,47 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestBenchText: the text report, the form the README quotes, carries every
+// figure of the JSON one: the phase table with ratio and CPU share, the SQLite
+// writer's commits, error kinds, the process figures and the notes.
+func TestBenchText(t *testing.T) {
+	busy := 0.66
+	rep := BenchReport{
+		Dialect: "sqlite", Instances: 1, InProcess: true, Concurrency: 16, Accounts: 60000, CPUs: 2,
+		Provision: BenchProvision{Created: 60000, Seconds: 1.25, Logins: 100000, LoginsSeconds: 2.5},
+		Phases: []BenchPhase{
+			{Name: "baseline", Requests: 240000, RPS: 40000, P50ms: 0.3, P90ms: 0.5, P99ms: 3.1, Maxms: 9.9},
+			{Name: "verify", Requests: 42000, RPS: 7000, P50ms: 1.9, P90ms: 3, P99ms: 5.6, Maxms: 50, Errors: 2, Ratio: 0.175, CPUBusy: &busy,
+				ErrorKinds: map[string]int{"429": 2}, ErrorSample: map[string]string{"429": "throttled\n"},
+				Commits: &BenchCommits{Commits: 6000, Steps: 42000, StepsPerCommit: 7, MeanMs: 0.95}},
+		},
+		Process: &BenchProcess{StartupMs: []float64{5, 7}, RSSMB: 108.5, PeakRSSMB: 117.4},
+		Notes:   []string{"something to know"},
+	}
+	var b bytes.Buffer
+	rep.writeText(&b)
+	out := b.String()
+	for _, want := range []string{
+		"twofold bench: sqlite, 1 in-process instance(s), 16 clients, 60000 accounts, 2 CPUs",
+		"provisioning: 60000 created, 0 already there, 1.2s; 100000 login transactions prepared in 2.5s",
+		"  verify: the SQLite writer committed 6000 times, 7.0 second steps and 0.95 ms per commit",
+		"  verify: 2 × 429, e.g. throttled",
+		"start-up to ready (existing database): 5 ms, 7 ms",
+		"resident memory after the load (servers and clients in one process): 108.5 MB, peak 117.4 MB",
+		"note: something to know",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text report lacks %q:\n%s", want, out)
+		}
+	}
+	for _, row := range [][]string{
+		{"baseline", "240000", "40000", "0.30", "0.50", "3.10", "9.90", "0", "-", "-"},
+		{"verify", "42000", "7000", "1.90", "3.00", "5.60", "50.00", "2", "17.5%", "66%"},
+	} {
+		if !regexp.MustCompile(`(?m)^\s*` + strings.Join(row, `\s+`) + `\s*$`).MatchString(out) {
+			t.Errorf("text report lacks the row %v:\n%s", row, out)
+		}
+	}
 }
