@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/httpapi"
 )
@@ -135,17 +134,4 @@ func safeFilePart(s string) string {
 		}
 		return '_'
 	}, s)
-}
-
-// methodName names a second-step method for people.
-func methodName(m twofold.Method) string {
-	switch m {
-	case twofold.MethodTOTP:
-		return "authenticator app"
-	case twofold.MethodRecoveryCode:
-		return "recovery code"
-	case twofold.MethodPaperKey:
-		return "paper key"
-	}
-	return string(m)
 }

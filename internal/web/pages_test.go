@@ -680,3 +680,21 @@ func TestFactorPagesRefuse(t *testing.T) {
 		t.Errorf("after cancelling the setup: authenticators %v, want %v", got, []string{phone})
 	}
 }
+
+// TestHome: the site's root sends a visitor to the login page, and a
+// signed-in one to their security settings.
+func TestHome(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "hana", false, false)
+	c := newClient(t, ts.URL())
+	if r := c.get("/"); r.status != 200 || r.url.Path != "/login" {
+		t.Errorf("signed out: / led to %s (%d), want /login", r.url.Path, r.status)
+	}
+	c.signIn("hana")
+	if r := c.get("/"); r.status != 200 || r.url.Path != "/settings/security" {
+		t.Errorf("signed in: / led to %s (%d), want /settings/security", r.url.Path, r.status)
+	}
+	if r := c.get("/no-such-page"); r.status != http.StatusNotFound {
+		t.Errorf("an unknown page: got %d, want 404", r.status)
+	}
+}

@@ -148,7 +148,6 @@ func (s *Server) funcs() template.FuncMap {
 		"failure": func(typ string) bool {
 			return strings.Contains(typ, "failed") || strings.HasSuffix(typ, "throttled")
 		},
-		"method": methodName,
 	}
 }
 
