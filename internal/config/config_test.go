@@ -2,6 +2,8 @@ package config
 
 import (
 	"flag"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,5 +83,46 @@ func TestUnknownFileSetting(t *testing.T) {
 	os.WriteFile(file, []byte("lisen = x\n"), 0o600)
 	if _, err := parse(t, []string{"--config", file}, nil); err == nil {
 		t.Fatal("unknown setting accepted")
+	}
+}
+
+// TestSecretSetting: the SMTP password follows the same precedence as every
+// setting, and never prints: not with %v, not in the flag's default text,
+// not in a structured log.
+func TestSecretSetting(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "twofold.conf")
+	os.WriteFile(file, []byte("smtp-password = from-file\n"), 0o600)
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+		want Secret
+	}{
+		"file":          {[]string{"--config", file}, nil, "from-file"},
+		"env over file": {[]string{"--config", file}, map[string]string{"TWOFOLD_SMTP_PASSWORD": "from-env"}, "from-env"},
+		"flag over env": {[]string{"--config", file, "--smtp-password", "from-flag"}, map[string]string{"TWOFOLD_SMTP_PASSWORD": "from-env"}, "from-flag"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := parse(t, tc.args, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.SMTPPassword != tc.want {
+				t.Fatalf("got %q, want %q", string(c.SMTPPassword), string(tc.want))
+			}
+			var log strings.Builder
+			slog.New(slog.NewTextHandler(&log, nil)).Info("config", "smtp_password", c.SMTPPassword, "config", c)
+			for _, printed := range []string{fmt.Sprint(c.SMTPPassword), fmt.Sprintf("%v", c), log.String()} {
+				if strings.Contains(printed, string(tc.want)) {
+					t.Errorf("the password shows in %q", printed)
+				}
+			}
+		})
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	c := Default()
+	c.SMTPPassword = "preset"
+	c.Register(fs)
+	if def := fs.Lookup("smtp-password").DefValue; strings.Contains(def, "preset") {
+		t.Errorf("the flag's default text shows the password: %q", def)
 	}
 }

@@ -86,8 +86,3 @@ func (s *Service) newAccount(n NewAccount) (twofold.Account, error) {
 
 // HasAccounts reports whether any account exists (none means first run).
 func (s *Service) HasAccounts(ctx context.Context) (bool, error) { return s.store.HasAccounts(ctx) }
-
-// Account returns the account with id.
-func (s *Service) Account(ctx context.Context, id string) (twofold.Account, error) {
-	return s.store.AccountByID(ctx, id)
-}
