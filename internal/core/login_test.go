@@ -1,0 +1,61 @@
+package core_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// allocated returns the bytes the process allocated while f ran.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestUnknownUsernameCostsAHash: a login with an unknown username runs an
+// Argon2id hash as a wrong password does, so that the time of the answer
+// does not tell whether the account exists (issue 4). Argon2id fills its
+// memory parameter on every hash, so the bytes allocated show whether a hash
+// ran, where a timed assertion could not be trusted. Not parallel: other
+// tests' allocations would count too.
+func TestUnknownUsernameCostsAHash(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	ctx := context.Background()
+	if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "uma", Password: "correct horse battery"}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	hashBytes := uint64(s.Config.Argon2Memory) * 1024
+	login := func(username, password string) func() {
+		return func() {
+			if _, err := s.Service.Login(ctx, username, password, core.Meta{Source: "192.0.2.7"}); twofold.ErrorCode(err) != twofold.CodeInvalidCredentials {
+				t.Errorf("login %q: got %v, want invalid credentials", username, err)
+			}
+		}
+	}
+	login("nobody", "whatever it is")() // the dummy hash is made once, on first use
+	for name, tc := range map[string]struct {
+		f    func()
+		hash bool
+	}{
+		"unknown username": {login("nobody", "whatever it is"), true},
+		"wrong password":   {login("uma", "wrong horse battery"), true},
+		// Refused before any lookup: shows that the measure tells the two apart.
+		"password too long": {login("uma", strings.Repeat("x", 10_000)), false},
+	} {
+		got := allocated(tc.f)
+		if tc.hash && got < hashBytes {
+			t.Errorf("%s: allocated %d bytes, less than one Argon2id hash (%d): no hash ran", name, got, hashBytes)
+		}
+		if !tc.hash && got >= hashBytes/4 {
+			t.Errorf("%s: allocated %d bytes, want far less than a hash (%d)", name, got, hashBytes)
+		}
+	}
+}
