@@ -138,6 +138,12 @@ func TestSecondStepThrottle(t *testing.T) {
 		if !strings.Contains(r.String("detail"), "recovery code") {
 			t.Fatalf("hard-cap answer %q does not point to the recovery path", r.String("detail"))
 		}
+		// Elevation meets the same hard cap, with the same pointer.
+		r = c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, f.secret, s.Clock.Now())})
+		wantProblem(t, r, 429, "throttled")
+		if !strings.Contains(r.String("detail"), "recovery code") {
+			t.Fatalf("hard-cap answer to elevation %q does not point to the recovery path", r.String("detail"))
+		}
 		// The recovery code still works and clears the lock.
 		if r := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": f.codes[0]}); r.Status != 200 {
 			t.Fatalf("recovery code at hard cap: got %d %s", r.Status, r.Body)
@@ -146,6 +152,38 @@ func TestSecondStepThrottle(t *testing.T) {
 		loginID, _ = startLogin(t, s, "pat")
 		if r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.secret, s.Clock.Now())}); r.Status != 200 {
 			t.Fatalf("code after recovery: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestRecoveryGuessesNeverLockForLong: wrong recovery codes are throttled
+// like codes (they cost a slot each, with growing delays), but never for
+// more than 15 minutes and with no hard cap, so that a stranger who knows
+// the password cannot keep the owner from the way back in (SPEC §1 stories
+// 4 and 9).
+func TestRecoveryGuessesNeverLockForLong(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		_, f := phoneUser(t, s, "rhea")
+		failures := 0
+		for failures < core.HardCap+5 {
+			loginID, _ := startLogin(t, s, "rhea")
+			r := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": "aaaa-bbbb-cccc-dddd"})
+			if r.Status == 429 {
+				wait := retryAfter(t, r)
+				if wait > 15*60 {
+					t.Fatalf("after %d wrong recovery codes: Retry-After %d s, more than 15 minutes", failures, wait)
+				}
+				s.Clock.Add(time.Duration(wait) * time.Second)
+				continue
+			}
+			wantProblem(t, r, 401, "invalid-code")
+			failures++
+		}
+		// The lock after the last failure passes, and the right code works.
+		s.Clock.Add(15 * time.Minute)
+		loginID, _ := startLogin(t, s, "rhea")
+		if r := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": f.codes[0]}); r.Status != 200 {
+			t.Fatalf("right recovery code after %d wrong ones: got %d %s", failures, r.Status, r.Body)
 		}
 	})
 }
