@@ -188,6 +188,44 @@ func TestRecoveryGuessesNeverLockForLong(t *testing.T) {
 	})
 }
 
+// TestConfirmThrottle: wrong codes confirming a new authenticator are
+// throttled on that authenticator (issue 4), the right code is refused as
+// well while the lock lasts, and works once it has passed; an authenticator
+// already confirmed cannot be confirmed again.
+func TestConfirmThrottle(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "cleo")
+		c := login(t, s, "cleo")
+		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"})
+		if r.Status != 201 {
+			t.Fatalf("enrol: got %d %s", r.Status, r.Body)
+		}
+		id, secret := r.JSON["factor"].(map[string]any)["id"].(string), r.String("secret")
+		confirm := func(code string) testenv.Response {
+			return c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code})
+		}
+		right := func() string { return testenv.TOTP(t, secret, s.Clock.Now()) }
+		n := 0
+		for n = 1; n <= 10; n++ {
+			if r = confirm(otherCode(right())); r.Status == 429 {
+				break
+			}
+			wantProblem(t, r, 401, "invalid-code")
+		}
+		if r.Status != 429 {
+			t.Fatal("no 429 after 10 wrong confirmation codes")
+		}
+		wait := retryAfter(t, r)
+		wantProblem(t, confirm(right()), 429, "throttled")
+		s.Clock.Add(time.Duration(wait) * time.Second)
+		if r := confirm(right()); r.Status != 200 {
+			t.Fatalf("right code after the lock: got %d %s", r.Status, r.Body)
+		}
+		s.Clock.Add(30 * time.Second)
+		wantProblem(t, confirm(right()), 409, "conflict")
+	})
+}
+
 func TestOperatorUnlocks(t *testing.T) {
 	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	_, f := phoneUser(t, s, "quinn")
@@ -411,4 +449,11 @@ func TestSweep(t *testing.T) {
 			t.Errorf("the code counter with a failure was swept: counters left %v", keys(""))
 		}
 	})
+}
+
+// otherCode returns a code of the same length that differs from code.
+func otherCode(code string) string {
+	b := []byte(code)
+	b[0] = '0' + (b[0]-'0'+5)%10
+	return string(b)
 }
