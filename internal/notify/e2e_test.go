@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -67,4 +68,50 @@ func TestServerNotifies(t *testing.T) {
 			t.Errorf("recovery code used: got subject %q, body %q; want the count left", subject, body)
 		}
 	})
+}
+
+// TestRecoveryCodesRunningLow: each login with a recovery code tells the
+// owner how many are left, and from three left on warns them to make a new
+// set (SPEC §1 story 4); GET /v1/me shows the same count.
+func TestRecoveryCodesRunningLow(t *testing.T) {
+	mailbox := testenv.NewSMTPServer(t)
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t), mailbox.Option("Twofold <twofold@example.com>"))
+	const password = "correct horse battery"
+	if _, err := s.Service.CreateAccount(t.Context(), core.NewAccount{Username: "ivy", Email: "ivy@example.com", Password: password}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	c := testenv.NewClient(s.URL())
+	c.Token = c.Do(t, "POST", "/v1/login", map[string]string{"username": "ivy", "password": password}).String("token")
+	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"})
+	id := r.JSON["factor"].(map[string]any)["id"].(string)
+	r = c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": testenv.TOTP(t, r.String("secret"), s.Clock.Now())})
+	if r.Status != 200 {
+		t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+	}
+	codes := r.JSON["recovery_codes"].([]any)
+	mailbox.Wait(t, 1, 10*time.Second) // the confirmation's message
+
+	for i := range 7 {
+		r := c.Do(t, "POST", "/v1/login", map[string]string{"username": "ivy", "password": password})
+		r = c.Do(t, "POST", "/v1/login/"+r.String("login_id")+"/verify", map[string]string{"method": "recovery_code", "code": codes[i].(string)})
+		if r.Status != 200 {
+			t.Fatalf("recovery code %d: got %d %s", i+1, r.Status, r.Body)
+		}
+		left := len(codes) - i - 1
+		_, _, body := parse(t, mailbox.Wait(t, i+2, 10*time.Second)[i+1])
+		if !strings.Contains(body, fmt.Sprintf("%d recovery codes left", left)) {
+			t.Errorf("after %d used: message %q lacks the count left", i+1, body)
+		}
+		if warned := strings.Contains(body, "generate a new set"); warned != (left <= 3) {
+			t.Errorf("with %d left: warned %v, want %v (%q)", left, warned, left <= 3, body)
+		}
+	}
+	c.Token = ""
+	r = c.Do(t, "POST", "/v1/login", map[string]string{"username": "ivy", "password": password})
+	r = c.Do(t, "POST", "/v1/login/"+r.String("login_id")+"/verify", map[string]string{"method": "recovery_code", "code": codes[9].(string)})
+	c.Token = r.String("token")
+	me := c.Do(t, "GET", "/v1/me", nil)
+	if got := me.JSON["two_factor"].(map[string]any)["recovery_codes_remaining"]; got != float64(2) {
+		t.Errorf("GET /v1/me: %v recovery codes remaining, want 2", got)
+	}
 }
