@@ -698,3 +698,44 @@ func TestHome(t *testing.T) {
 		t.Errorf("an unknown page: got %d, want 404", r.status)
 	}
 }
+
+// TestSecondStepExpires: a sign-in left at its second step for longer than
+// the login lasts (5 minutes) starts over at the login page with a message
+// that says so, whether the code is sent late or the page is opened late;
+// without a sign-in under way the second step's page sends to the login
+// page.
+func TestSecondStepExpires(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "lena", false, true)
+	const expired = "That sign-in took too long and has expired. Start again."
+
+	if r := newClient(t, ts.URL()).get("/login/verify"); r.url.Path != "/login" {
+		t.Errorf("second step without a sign-in: at %s, want /login", r.url)
+	}
+
+	c := newClient(t, ts.URL())
+	if r := c.signIn("lena"); r.url.Path != "/login/verify" {
+		t.Fatalf("sign-in: at %s, want the second step", r.url)
+	}
+	ts.Clock.Add(5*time.Minute + time.Second)
+	r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}})
+	if r.url.Path != "/login" || r.url.RawQuery != "m=expired" || !strings.Contains(html.UnescapeString(r.body), expired) {
+		t.Errorf("a code after the login expired: at %s, want /login?m=expired saying so", r.url)
+	}
+	if r := c.get("/settings/security"); r.url.Path != "/login" {
+		t.Errorf("after the expired sign-in: /settings/security at %s, want the login page", r.url)
+	}
+
+	// The same when the page itself is opened late; then a new sign-in
+	// works with the same code's successor.
+	c.signIn("lena")
+	ts.Clock.Add(5*time.Minute + time.Second)
+	if r := c.get("/login/verify"); r.url.RawQuery != "m=expired" {
+		t.Errorf("the second step's page opened late: at %s, want /login?m=expired", r.url)
+	}
+	c.signIn("lena")
+	ts.Clock.Add(30 * time.Second)
+	if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
+		t.Errorf("a new sign-in in time: at %s: %s", r.url, pageError(r.body))
+	}
+}
