@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
@@ -737,5 +739,65 @@ func TestSecondStepExpires(t *testing.T) {
 	ts.Clock.Add(30 * time.Second)
 	if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
 		t.Errorf("a new sign-in in time: at %s: %s", r.url, pageError(r.body))
+	}
+}
+
+// TestOperatorViewsAUser: the operator's page of one account shows its
+// authenticators, active and unfinished, whether two-factor is on, the
+// recovery codes left and its events with their details; the user list says
+// when a search matched more accounts than it shows.
+func TestOperatorViewsAUser(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "opal", true, false)
+	secret := account(t, ts, "nina", false, true) // an active authenticator, "Phone"
+	ctx := context.Background()
+	res, err := ts.Service.Login(ctx, "nina", testPassword, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := ts.Service.VerifyLogin(ctx, res.LoginID, core.SecondFactor{Method: twofold.MethodTOTP, Code: testenv.TOTP(t, secret, ts.Clock.Now())}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ts.Service.Authenticate(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: "totp", Label: "Tablet"}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+
+	op := newClient(t, ts.URL())
+	op.signIn("opal")
+	r := op.get("/admin/users?q=nina")
+	m := regexp.MustCompile(`href="/admin/users/([a-z0-9]+)"`).FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("operator's search for nina found no link: %d", r.status)
+	}
+	r = op.get("/admin/users/" + m[1])
+	body := html.UnescapeString(r.body)
+	for _, want := range []string{
+		`<span class="pill on">On</span>`,
+		`<dt>Recovery codes left</dt><dd>10</dd>`,
+		`<span class="factor-label">Phone</span>`,
+		`<span class="factor-label">Tablet</span> <span class="tag">Authenticator app (TOTP)</span> <span class="pill off">setup not finished</span>`,
+		"Authenticator added",
+		`<p class="ev-detail">totp `, // the operator sees details
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("operator's view of nina lacks %q", want)
+		}
+	}
+
+	const listed = 100 // the most accounts the list shows
+	for i := range listed + 1 {
+		if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: fmt.Sprintf("many%03d", i), Password: testPassword}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = op.get("/admin/users?q=many")
+	const more = "Only the first 100 matches are shown."
+	if n := strings.Count(r.body, `href="/admin/users/`); n != listed || !strings.Contains(r.body, more) {
+		t.Errorf("a search matching %d accounts: %d shown, notice %v; want %d and a notice", listed+1, n, strings.Contains(r.body, more), listed)
 	}
 }
