@@ -801,3 +801,40 @@ func TestOperatorViewsAUser(t *testing.T) {
 		t.Errorf("a search matching %d accounts: %d shown, notice %v; want %d and a notice", listed+1, n, strings.Contains(r.body, more), listed)
 	}
 }
+
+// TestSignInReturnsToThePage: a page opened signed out leads to the login
+// page and, after both steps, back to that page; a "next" that leaves the
+// site is dropped; the login page opened while signed in goes on at once.
+func TestSignInReturnsToThePage(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "nell", false, true)
+	c := newClient(t, ts.URL())
+	r := c.get("/settings/security/events?before=99")
+	if r.url.Path != "/login" || r.url.Query().Get("next") != "/settings/security/events?before=99" {
+		t.Fatalf("signed out: at %s, want /login with next", r.url)
+	}
+	r = c.post("/login", url.Values{"username": {"nell"}, "password": {testPassword}, "next": {r.url.Query().Get("next")}})
+	if r.url.Path != "/login/verify" {
+		t.Fatalf("password: at %s, want the second step", r.url)
+	}
+	r = c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}, "next": {r.url.Query().Get("next")}})
+	if r.url.RequestURI() != "/settings/security/events?before=99" {
+		t.Errorf("after the second step: at %s, want back at the events page", r.url)
+	}
+	if r := c.get("/login?next=/settings/security/events"); r.url.Path != "/settings/security/events" {
+		t.Errorf("the login page while signed in: at %s, want the next page", r.url)
+	}
+
+	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "/login/verify", "javascript:alert(1)"} {
+		c := newClient(t, ts.URL())
+		ts.Clock.Add(30 * time.Second)
+		r := c.post("/login", url.Values{"username": {"nell"}, "password": {testPassword}, "next": {next}})
+		if strings.Contains(r.url.RawQuery, "evil") {
+			t.Errorf("next %q carried to the second step: %s", next, r.url)
+		}
+		r = c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}, "next": {next}})
+		if r.url.Host != strings.TrimPrefix(ts.URL(), "http://") || r.url.Path != "/settings/security" {
+			t.Errorf("next %q: after the second step at %s, want /settings/security here", next, r.url)
+		}
+	}
+}
