@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -89,10 +90,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		switch {
 		case errors.As(err, &me):
 			return twofold.Errorf(twofold.CodeInvalid, "request body is larger than %d bytes", maxBody)
-		case errors.As(err, &te):
+		case errors.As(err, &te) && te.Field != "":
 			return twofold.Errorf(twofold.CodeInvalid, "field %q must be a %s", te.Field, te.Type.Kind())
 		case errors.As(err, &se):
 			return twofold.Errorf(twofold.CodeInvalid, "request body is not valid JSON (at byte %d)", se.Offset)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return twofold.Errorf(twofold.CodeInvalid, "request body is not valid JSON (it ends too soon)")
 		default:
 			return twofold.Errorf(twofold.CodeInvalid, "request body must be a JSON object")
 		}

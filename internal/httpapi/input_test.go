@@ -1,0 +1,94 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"image/png"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestMalformedBodies: every body that is not one JSON object of the
+// expected shape is a 400 invalid problem that says what is wrong, and
+// nothing is stored (SPEC §5).
+func TestMalformedBodies(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	addUser(t, s, "mia")
+	for name, tc := range map[string]struct{ body, detail string }{
+		"empty":         {"", "request body must be a JSON object"},
+		"not JSON":      {"{", "request body is not valid JSON"},
+		"an array":      {"[]", "request body must be a JSON object"},
+		"a string":      {`"mia"`, "request body must be a JSON object"},
+		"wrong type":    {`{"username": 5, "password": "x"}`, `field "username" must be a string`},
+		"two objects":   {`{"username":"mia","password":"` + password + `"} {}`, "request body must hold a single JSON object"},
+		"over 64 KiB":   {`{"username":"mia","password":"` + strings.Repeat("x", 70<<10) + `"}`, "request body is larger than 65536 bytes"},
+		"trailing junk": {`{"username":"mia","password":"` + password + `"}x`, "request body must hold a single JSON object"},
+	} {
+		r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", tc.body) // a string is sent as is
+		wantProblem(t, r, 400, "invalid")
+		if !strings.HasPrefix(r.String("detail"), tc.detail) {
+			t.Errorf("%s: detail %q, want it to start with %q", name, r.String("detail"), tc.detail)
+		}
+	}
+	// None of them counted as a password attempt or made a session.
+	c := login(t, s, "mia")
+	for _, e := range c.Do(t, "GET", "/v1/me/events?limit=200", nil).JSON["events"].([]any) {
+		if e.(map[string]any)["type"] == "login.password_failed" {
+			t.Errorf("a malformed body was counted as a wrong password: %v", e)
+		}
+	}
+}
+
+// TestMeShowsElevation: GET /v1/me says whether the session is elevated and
+// until when (SPEC §3.1): right after a login with a second step, and no
+// longer 10 minutes later.
+func TestMeShowsElevation(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		_, f := phoneUser(t, s, "max")
+		id, _ := startLogin(t, s, "max")
+		r := verify(t, s, id, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.secret, s.Clock.Now())})
+		c := testenv.NewClient(s.URL())
+		c.Token = r.String("token")
+		me := c.Do(t, "GET", "/v1/me", nil)
+		until, err := time.Parse(time.RFC3339, me.String("elevated_until"))
+		if me.JSON["elevated"] != true || err != nil || !until.Equal(s.Clock.Now().Add(10*time.Minute)) {
+			t.Errorf("after the second step: elevated %v until %q, want true until 10 minutes on", me.JSON["elevated"], me.String("elevated_until"))
+		}
+		s.Clock.Add(10*time.Minute + time.Second)
+		me = c.Do(t, "GET", "/v1/me", nil)
+		if _, has := me.JSON["elevated_until"]; me.JSON["elevated"] != false || has {
+			t.Errorf("11 minutes later: got %s, want elevated false and no elevated_until", me.Body)
+		}
+	})
+}
+
+// TestQRSize: the enrolment QR code is 256 pixels square unless ?size= asks
+// for 128 to 1024; other sizes get the default.
+func TestQRSize(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	addUser(t, s, "quin")
+	c := login(t, s, "quin")
+	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"})
+	url := r.String("qr_png_url")
+	for query, want := range map[string]int{"": 256, "?size=512": 512, "?size=128": 128, "?size=5000": 256, "?size=12": 256, "?size=big": 256} {
+		req, _ := http.NewRequest("GET", s.URL()+url+query, nil)
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		b.ReadFrom(res.Body)
+		res.Body.Close()
+		img, err := png.Decode(&b)
+		if err != nil {
+			t.Fatalf("%q: not a PNG (%d): %v", query, res.StatusCode, err)
+		}
+		if got := img.Bounds().Dx(); got != want || img.Bounds().Dy() != want {
+			t.Errorf("%q: got %dx%d, want %dx%d", query, got, img.Bounds().Dy(), want, want)
+		}
+	}
+}
