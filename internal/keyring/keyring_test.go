@@ -3,8 +3,10 @@ package keyring
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -109,19 +111,47 @@ func TestKeyFileCreatedPrivateAndReloaded(t *testing.T) {
 	}
 }
 
+// TestKeyFileRejectsGarbage: a key file that is not JSON, lacks its primary
+// key, or holds a key of the wrong size or one key twice is refused, and the
+// refusal shows no key material. Each bad file differs from a good one in
+// that one respect.
 func TestKeyFileRejectsGarbage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.key")
+	// Base64 of 32, 31 and 33 bytes: a right-sized master key, a short one,
+	// and a hash key.
+	goodKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	shortKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 31))
+	hashKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 33))
+	file := func(primary, keys, hash string) string {
+		return `{"primary":"` + primary + `","masters":[` + keys + `],"hash_key":"` + hash + `"}`
+	}
+	master := func(id, key string) string { return `{"id":"` + id + `","key":"` + key + `"}` }
+	good := file("m1", master("m1", goodKey), hashKey)
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateFile(path); err != nil {
+		t.Fatalf("the good file: %v", err)
+	}
 	for name, content := range map[string]string{
-		"not json":       "hello",
-		"no primary":     `{"masters":[],"hash_key":"` + string(bytes.Repeat([]byte("A"), 44)) + `"}`,
-		"short hash key": `{"primary":"x","masters":[],"hash_key":"AAAA"}`,
+		"not json":         "hello",
+		"no primary":       file("m2", master("m1", goodKey), hashKey),
+		"short hash key":   file("m1", master("m1", goodKey), "AAAA"),
+		"short master key": file("m1", master("m1", shortKey), hashKey),
+		"master key twice": file("m1", master("m1", goodKey)+","+master("m1", goodKey), hashKey),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := LoadOrCreateFile(path); err == nil {
+			_, _, err := LoadOrCreateFile(path)
+			if err == nil {
 				t.Fatal("got nil error, want one")
+			}
+			for _, secret := range []string{goodKey, shortKey, hashKey} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the error %q shows key material", err)
+				}
 			}
 		})
 	}
