@@ -3,12 +3,15 @@ package keyring
 import (
 	"bytes"
 	"context"
+	"crypto/cipher"
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // memStore keeps data keys and sealed values in memory, with the same
@@ -194,5 +197,49 @@ func TestSealOpenBoundToRow(t *testing.T) {
 	}
 	if got, err := k2.Open(ctx, id, ct, AAD("factors", "secret", "f1")); err != nil || !bytes.Equal(got, secret) {
 		t.Fatalf("second instance Open = %q, %v", got, err)
+	}
+}
+
+// TestCurrentKey: servers seal under the newest data key wrapped by the
+// primary master key (ties broken by id), else the newest they can unwrap,
+// never one they cannot; Rotate relies on the same choice. Two keys under
+// the primary happen when instances start together on a new database.
+func TestCurrentKey(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	aead, err := newAEAD(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &File{Primary: "new"}
+	key := func(id, master string, minutes int) WrappedKey {
+		return WrappedKey{ID: id, MasterID: master, Created: t0.Add(time.Duration(minutes) * time.Minute)}
+	}
+	for name, tc := range map[string]struct {
+		keys        []WrappedKey
+		unwrapped   []string
+		wantID      string
+		wantPrimary bool
+	}{
+		"none":                      {nil, nil, "", false},
+		"one under primary":         {[]WrappedKey{key("a", "new", 0)}, []string{"a"}, "a", true},
+		"primary beats newer other": {[]WrappedKey{key("old", "old", 9), key("a", "new", 0)}, []string{"old", "a"}, "a", true},
+		"newest under primary":      {[]WrappedKey{key("a", "new", 0), key("b", "new", 5), key("c", "new", 3)}, []string{"a", "b", "c"}, "b", true},
+		"tie broken by id":          {[]WrappedKey{key("b", "new", 1), key("a", "new", 1)}, []string{"a", "b"}, "b", true},
+		"newest other":              {[]WrappedKey{key("x", "old", 1), key("y", "old", 2)}, []string{"x", "y"}, "y", false},
+		"unreadable skipped":        {[]WrappedKey{key("a", "new", 9), key("x", "old", 1)}, []string{"x"}, "x", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			data := map[string]cipher.AEAD{}
+			for _, id := range tc.unwrapped {
+				data[id] = aead
+			}
+			for range 2 { // the order of the stored keys must not matter
+				id, primary := currentKey(tc.keys, f, data)
+				if id != tc.wantID || primary != tc.wantPrimary {
+					t.Fatalf("got %q (primary %v), want %q (primary %v)", id, primary, tc.wantID, tc.wantPrimary)
+				}
+				slices.Reverse(tc.keys)
+			}
+		})
 	}
 }
