@@ -838,3 +838,46 @@ func TestSignInReturnsToThePage(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondAuthenticatorPages: adding a second authenticator on the pages
+// (SPEC §1 story 3) confirms it without issuing new recovery codes; the
+// setup page of a finished or cancelled setup, and a second confirmation,
+// lead back to the settings with a notice instead of an error.
+func TestSecondAuthenticatorPages(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	first := account(t, ts, "tess", false, true)
+	c := newClient(t, ts.URL())
+	c.signIn("tess")
+	if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, first, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
+		t.Fatalf("second step: at %s: %s", r.url, pageError(r.body))
+	}
+	r := c.post("/settings/security/totp", url.Values{"label": {"Laptop"}})
+	setup := r.url.Path
+	m := regexp.MustCompile(`<p class="secret" id="secret">(.*?)</p>`).FindStringSubmatch(r.body)
+	if !strings.HasPrefix(setup, "/settings/security/totp/") || m == nil {
+		t.Fatalf("starting a setup: at %s, no secret on the page", r.url)
+	}
+	secret := strings.Join(strings.Fields(regexp.MustCompile(`<[^>]+>`).ReplaceAllString(m[1], " ")), "")
+	code := testenv.TOTP(t, secret, ts.Clock.Now())
+	r = c.post(setup+"/confirm", url.Values{"code": {code}})
+	if r.url.RawQuery != "m=factor_added" || strings.Contains(r.body, `id="recovery-codes"`) {
+		t.Fatalf("confirming the second authenticator: at %s", r.url)
+	}
+	if !strings.Contains(r.body, "Authenticator added.") || !strings.Contains(r.body, "Laptop") {
+		t.Error("the settings do not show the added authenticator")
+	}
+	for _, r := range []reply{c.post(setup+"/confirm", url.Values{"code": {code}}), c.get(setup)} {
+		if r.url.RawQuery != "m=enrol_gone" || !strings.Contains(r.body, "That authenticator setup is finished or was cancelled.") {
+			t.Errorf("the finished setup again: at %s, want the settings with a notice", r.url)
+		}
+	}
+	// Both authenticators now pass the second step.
+	for _, secret := range []string{first, secret} {
+		ts.Clock.Add(30 * time.Second)
+		c := newClient(t, ts.URL())
+		c.signIn("tess")
+		if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
+			t.Errorf("a code from either authenticator: at %s: %s", r.url, pageError(r.body))
+		}
+	}
+}
