@@ -59,6 +59,7 @@ commands:
   user add USERNAME   create an account; the password is read from standard input
   code SECRET|URI     print the current TOTP code (like oathtool --totp)
   keys rotate         add a new master key, re-encrypt every secret under it, retire the old one
+  backup DEST         write a consistent copy of the SQLite database while servers run
   bench               provision bench accounts and measure the API under load (loopback only)
 
 Run "twofold COMMAND -h" for a command's options.`
@@ -80,6 +81,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.bench(ctx, args[1:])
 	case "keys":
 		return m.keys(ctx, args[1:])
+	case "backup":
+		return m.backup(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(m.Stdout, usage)
 		return nil

@@ -25,6 +25,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -214,6 +215,10 @@ type ringState struct {
 	primary bool                   // whether current is wrapped by file.Primary
 }
 
+// ErrForeignKeyFile is returned by Open when none of the stored data keys
+// can be unwrapped with the key file's master keys.
+var ErrForeignKeyFile = errors.New("the key file does not belong to this database")
+
 // Open loads the data keys from store, creating one under the primary master key
 // when none is wrapped by it yet. When f was read from disk (LoadFile,
 // LoadOrCreateFile), the Keyring re-reads that file on reloads.
@@ -226,6 +231,25 @@ func Open(ctx context.Context, f *File, s Store) (*Keyring, error) {
 	}
 	if err := k.install(keys, f); err != nil {
 		return nil, err
+	}
+	if len(keys) > 0 && len(k.state.Load().data) == 0 && k.path != "" {
+		// The file may have changed under a rotation since it was read.
+		if err := k.Reload(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if len(keys) > 0 && len(k.state.Load().data) == 0 {
+		// Not one stored data key opens with this file: it belongs to
+		// another database, or to this one before a key rotation (a restored
+		// backup started with today's key file). Serving would fail every
+		// secret, and sealing would store a data key no right file opens.
+		masters := map[string]bool{}
+		for _, w := range keys {
+			masters[w.MasterID] = true
+		}
+		return nil, fmt.Errorf("%w: the data keys in the database are wrapped by master keys %s, and the key file holds none of them; "+
+			"start with the key file that goes with this database (after a restore, the key file as it was when the backup was made)",
+			ErrForeignKeyFile, strings.Join(slices.Sorted(maps.Keys(masters)), ", "))
 	}
 	if !k.state.Load().primary {
 		if _, err := NewDataKey(ctx, f, s, time.Now()); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/cipher"
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -241,5 +242,41 @@ func TestCurrentKey(t *testing.T) {
 				slices.Reverse(tc.keys)
 			}
 		})
+	}
+}
+
+// TestOpenRefusesAForeignKeyFile: a key file that opens none of the stored
+// data keys (another database's, or this one's from before a rotation with
+// today's file) is refused before anything is written; a file that opens
+// them is accepted.
+func TestOpenRefusesAForeignKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	right, _, err := LoadOrCreateFile(filepath.Join(dir, "right.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong, _, err := LoadOrCreateFile(filepath.Join(dir, "wrong.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &memStore{}
+	if _, err := Open(t.Context(), right, st); err != nil {
+		t.Fatal(err)
+	}
+	stored := len(st.keys)
+	if _, err := Open(t.Context(), wrong, st); !errors.Is(err, ErrForeignKeyFile) {
+		t.Fatalf("Open with another database's key file: got %v, want ErrForeignKeyFile", err)
+	} else if strings.Contains(err.Error(), base64.StdEncoding.EncodeToString(wrong.HashKey)) {
+		t.Error("the error shows key material")
+	}
+	if len(st.keys) != stored {
+		t.Errorf("the refused key file stored %d data keys", len(st.keys)-stored)
+	}
+	if _, err := Open(t.Context(), right, st); err != nil {
+		t.Errorf("Open with the right key file after a refusal: %v", err)
+	}
+	// An empty database takes any key file.
+	if _, err := Open(t.Context(), wrong, &memStore{}); err != nil {
+		t.Errorf("Open on an empty store: %v", err)
 	}
 }

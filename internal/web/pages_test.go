@@ -398,7 +398,7 @@ func TestSetupLink(t *testing.T) {
 		t.Errorf("setup link after setup: status %d, want 404", r.status)
 	}
 	// A server started on a database with accounts prints no link.
-	if ts2 := testenv.NewServer(t, "sqlite:"+ts.DBPath); ts2.SetupURL != "" {
+	if ts2 := testenv.NewServer(t, "sqlite:"+ts.DBPath, sameKeyFile(ts)); ts2.SetupURL != "" {
 		t.Errorf("second server on a set-up database has a setup link")
 	}
 }
@@ -504,7 +504,7 @@ func TestSetupLinkExpires(t *testing.T) {
 	if r := newClient(t, ts.URL()).get(old); r.status != http.StatusNotFound {
 		t.Errorf("setup link a day later: status %d, want 404", r.status)
 	}
-	again := testenv.NewServer(t, "sqlite:"+ts.DBPath)
+	again := testenv.NewServer(t, "sqlite:"+ts.DBPath, sameKeyFile(ts))
 	if again.SetupURL == "" || again.SetupURL == ts.SetupURL {
 		t.Fatalf("restart on an empty database: setup link %q, want a new one", again.SetupURL)
 	}
@@ -880,4 +880,10 @@ func TestSecondAuthenticatorPages(t *testing.T) {
 			t.Errorf("a code from either authenticator: at %s: %s", r.url, pageError(r.body))
 		}
 	}
+}
+
+// sameKeyFile starts a server with ts's key file, as a restart on the same
+// database must be.
+func sameKeyFile(ts *testenv.Server) testenv.ServerOption {
+	return func(c *config.Config) { c.KeyFile = ts.Config.KeyFile }
 }

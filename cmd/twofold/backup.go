@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twofold/twofold/internal/store"
+)
+
+const backupUsage = "backup [--db sqlite:PATH] [--key-file PATH] [--config FILE] DEST"
+
+// backup writes a consistent copy of the SQLite database to DEST while
+// servers run (SPEC §4 "Operations"). The key file is not in the copy.
+func (m *Main) backup(ctx context.Context, args []string) error {
+	fs := m.flags("backup", backupUsage)
+	c, err := m.parseConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: backup takes one argument, the file to write", errUsage)
+	}
+	dest := fs.Arg(0)
+	st, err := store.Open(ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	size, err := st.Backup(ctx, dest)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "backed up %s to %s (%d bytes, checked)\n", c.DB, dest, size)
+	fmt.Fprintf(m.Stdout, "the master key file %s is not in the copy: without it the secrets in the copy cannot be read, so keep a copy of it apart\n", c.KeyFile)
+	return nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/server"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestBackup: `twofold backup` copies a SQLite database that a server is
+// writing to at that moment; the copy is owner-only, and a server started on
+// it with the same key file lets the user log in with password and TOTP, so
+// the sealed secrets came through whole. An existing file is never
+// overwritten, and PostgreSQL is refused (SPEC §4 "Operations").
+func TestBackup(t *testing.T) {
+	dsn := testenv.SQLiteDSN(t)
+	keyFile := filepath.Join(t.TempDir(), "twofold.key")
+	s := testenv.NewServer(t, dsn, keysWithKeyFile(keyFile))
+	if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Email: "alice@example.com", Password: keysPassword}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	c := keysLogin(t, s, "")
+	_, secret := keysEnrolTOTP(t, s, c, "phone", true)
+
+	// Logins keep writing (sessions, counters, audit events) during the copy.
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for !stop.Load() {
+			r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": "wrong password!"})
+			if r.Status != 401 && r.Status != 429 {
+				t.Errorf("login during the backup: got %d %s", r.Status, r.Body)
+				return
+			}
+		}
+	})
+	dest := filepath.Join(t.TempDir(), "copy.db")
+	tm := newTestMain(t, time.Now(), "")
+	err := tm.run(t, "backup", "--db", dsn, "--key-file", keyFile, dest)
+	stop.Store(true)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("backup: %v\n%s", err, tm.stderr)
+	}
+	if !strings.Contains(tm.stdout.String(), keyFile) {
+		t.Errorf("the report does not name the key file to keep apart: %q", tm.stdout)
+	}
+	fi, err := os.Stat(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the copy has mode %v, want 0600", fi.Mode().Perm())
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dest), ".twofold-backup-*")); len(leftovers) > 0 {
+		t.Errorf("temporary files left beside the copy: %v", leftovers)
+	}
+
+	// A server on the copy, with the same key file, is the same account.
+	restored := testenv.NewServer(t, "sqlite:"+dest, keysWithKeyFile(keyFile))
+	restored.Clock.Set(s.Clock.Now().Add(30 * time.Second))
+	keysLogin(t, restored, secret)
+
+	// After a key rotation the key file no longer holds the master key the
+	// copy's data keys are wrapped by: a copy needs the key file of its day
+	// (README "Backup and restore").
+	oldKeys, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm = newTestMain(t, time.Now(), "")
+	tm.Sleep = func(time.Duration) <-chan time.Time { return time.After(0) }
+	if err := tm.run(t, "keys", "rotate", "--db", dsn, "--key-file", keyFile, "--grace", "0s"); err != nil {
+		t.Fatalf("keys rotate: %v\n%s", err, tm.stderr)
+	}
+	other := filepath.Join(t.TempDir(), "copy.db")
+	if err := newTestMain(t, time.Now(), "").run(t, "backup", "--db", "sqlite:"+dest, other); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Listen, cfg.DB, cfg.KeyFile = "127.0.0.1:0", "sqlite:"+other, keyFile
+	if srv := (&server.Server{Config: cfg}); srv.Open(context.Background()) == nil {
+		srv.Close()
+		t.Error("a server started on a copy from before a key rotation with the rotated key file")
+	}
+	oldKeyFile := filepath.Join(t.TempDir(), "old.key")
+	if err := os.WriteFile(oldKeyFile, oldKeys, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again := testenv.NewServer(t, "sqlite:"+other, keysWithKeyFile(oldKeyFile))
+	again.Clock.Set(s.Clock.Now().Add(time.Minute))
+	keysLogin(t, again, secret)
+
+	// Never over an existing file.
+	before, _ := os.ReadFile(dest)
+	tm = newTestMain(t, time.Now(), "")
+	if err := tm.run(t, "backup", "--db", dsn, dest); err == nil || exitCode(err) != 1 {
+		t.Errorf("backup onto an existing file: got %v, want a failure", err)
+	}
+	if after, _ := os.ReadFile(dest); string(after) != string(before) {
+		t.Error("backup changed an existing file")
+	}
+	// Usage mistakes.
+	for _, args := range [][]string{{"backup", "--db", dsn}, {"backup", "--db", dsn, "a.db", "b.db"}} {
+		if err := newTestMain(t, time.Now(), "").run(t, args...); exitCode(err) != 2 {
+			t.Errorf("%v: got %v, want a usage error", args, err)
+		}
+	}
+}
+
+// TestBackupRefusesPostgres: PostgreSQL has its own backup tools; the
+// command says so and writes nothing.
+func TestBackupRefusesPostgres(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	dest := filepath.Join(t.TempDir(), "copy.db")
+	tm := newTestMain(t, time.Now(), "")
+	if err := tm.run(t, "backup", "--db", dsn, dest); err == nil || exitCode(err) != 1 {
+		t.Fatalf("backup of PostgreSQL: got %v, want a failure", err)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Errorf("backup of PostgreSQL wrote %s", dest)
+	}
+}

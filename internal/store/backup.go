@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// ErrBackupUnsupported is returned by Backup on PostgreSQL, whose own tools
+// (pg_dump, base backups) do the job.
+var ErrBackupUnsupported = errors.New("backup: only SQLite databases are backed up by twofold; back up PostgreSQL with pg_dump or a base backup")
+
+// Backup writes a consistent copy of the SQLite database to dest, which must
+// not exist yet, while servers keep using the database (SPEC §4): the copy is
+// the database as it was when the copy began. It is made with VACUUM INTO on
+// a connection of its own, a read transaction that in WAL mode stops no
+// writer; the copy is compacted, owner-only (mode 0600, for it holds hashes
+// and ciphertexts), checked, synced, and put at dest only once whole. It
+// returns the copy's size in bytes. The master key file is not part of the
+// copy and must be kept apart.
+func (s *Store) Backup(ctx context.Context, dest string) (int64, error) {
+	if s.dialect != SQLite {
+		return 0, ErrBackupUnsupported
+	}
+	if _, err := os.Lstat(dest); err == nil {
+		return 0, fmt.Errorf("backup: %s already exists", dest)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	dir := filepath.Dir(dest)
+	tmp, err := os.CreateTemp(dir, ".twofold-backup-*")
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName)
+	if err := tmp.Close(); err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+
+	// Not the store's pools: the writer must stay free for the server's
+	// writes, and the read connections may not write (VACUUM INTO writes
+	// the copy through its connection).
+	src, err := sql.Open("sqlite", "file:"+s.path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	defer src.Close()
+	if _, err := src.ExecContext(ctx, `VACUUM INTO $1`, tmpName); err != nil {
+		return 0, fmt.Errorf("backup: copy: %w", err)
+	}
+	if err := checkCopy(ctx, tmpName); err != nil {
+		return 0, err
+	}
+	f, err := os.Open(tmpName)
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	err = f.Sync()
+	st, statErr := f.Stat()
+	f.Close()
+	if err = errors.Join(err, statErr); err != nil {
+		return 0, fmt.Errorf("backup: sync: %w", err)
+	}
+	// A hard link puts the whole copy at dest, or fails if dest appeared
+	// meanwhile; it never replaces a file.
+	if err := os.Link(tmpName, dest); err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return st.Size(), nil
+}
+
+// checkCopy runs SQLite's integrity check on the copy at path.
+func checkCopy(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return fmt.Errorf("backup: check: %w", err)
+	}
+	defer db.Close()
+	var result string
+	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&result); err != nil {
+		return fmt.Errorf("backup: check: %w", err)
+	}
+	if result != "ok" {
+		return fmt.Errorf("backup: the copy failed SQLite's integrity check: %s", result)
+	}
+	return nil
+}
