@@ -92,6 +92,17 @@ func TestBackup(t *testing.T) {
 		srv.Close()
 		t.Error("a server started on a copy from before a key rotation with the rotated key file")
 	}
+	// Nor with no key file at all: none is made up for a database whose
+	// secrets are sealed already.
+	missing := filepath.Join(t.TempDir(), "missing.key")
+	cfg.KeyFile = missing
+	if srv := (&server.Server{Config: cfg}); srv.Open(context.Background()) == nil {
+		srv.Close()
+		t.Error("a server started on a copy without its key file")
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("starting without the key file made one: %v", err)
+	}
 	oldKeyFile := filepath.Join(t.TempDir(), "old.key")
 	if err := os.WriteFile(oldKeyFile, oldKeys, 0o600); err != nil {
 		t.Fatal(err)

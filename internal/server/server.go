@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -66,6 +67,18 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {
 		return Deps{}, err
+	}
+	// A database whose secrets are sealed already needs its key file: a new
+	// one made here could open none of them (see keyring.ErrForeignKeyFile).
+	if _, err := os.Stat(c.KeyFile); errors.Is(err, os.ErrNotExist) {
+		if keys, err := st.DataKeys(ctx); err != nil || len(keys) > 0 {
+			st.Close()
+			if err == nil {
+				err = fmt.Errorf("%w: the key file %s does not exist, and this database's secrets are sealed under master keys from a key file; pass --key-file with that file",
+					keyring.ErrForeignKeyFile, c.KeyFile)
+			}
+			return Deps{}, err
+		}
 	}
 	kf, created, err := keyring.LoadOrCreateFile(c.KeyFile)
 	if err != nil {
