@@ -51,20 +51,26 @@ type enrolled struct {
 	paperKey   string
 }
 
-// enrol adds and confirms a TOTP factor with oathtool as the app.
-func enrol(t *testing.T, s *testenv.Server, c *testenv.Client, body map[string]any, oathArgs ...string) enrolled {
+// startEnrol adds a TOTP factor and returns it, still pending.
+func startEnrol(t *testing.T, c *testenv.Client, body map[string]any) enrolled {
 	t.Helper()
 	r := c.Do(t, "POST", "/v1/me/factors", body)
 	if r.Status != 201 {
 		t.Fatalf("enrol: got %d %s, want 201", r.Status, r.Body)
 	}
 	f := r.JSON["factor"].(map[string]any)
-	e := enrolled{id: f["id"].(string), secret: r.String("secret")}
 	if f["status"] != "pending" {
 		t.Fatalf("got status %v, want pending", f["status"])
 	}
+	return enrolled{id: f["id"].(string), secret: r.String("secret")}
+}
+
+// enrol adds and confirms a TOTP factor with oathtool as the app.
+func enrol(t *testing.T, s *testenv.Server, c *testenv.Client, body map[string]any, oathArgs ...string) enrolled {
+	t.Helper()
+	e := startEnrol(t, c, body)
 	code := testenv.TOTP(t, e.secret, s.Clock.Now(), oathArgs...)
-	r = c.Do(t, "POST", "/v1/me/factors/"+e.id+"/confirm", map[string]string{"code": code})
+	r := c.Do(t, "POST", "/v1/me/factors/"+e.id+"/confirm", map[string]string{"code": code})
 	if r.Status != 200 {
 		t.Fatalf("confirm: got %d %s, want 200", r.Status, r.Body)
 	}

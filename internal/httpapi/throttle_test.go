@@ -196,15 +196,13 @@ func TestConfirmThrottle(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		addUser(t, s, "cleo")
 		c := login(t, s, "cleo")
-		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"})
-		if r.Status != 201 {
-			t.Fatalf("enrol: got %d %s", r.Status, r.Body)
-		}
-		id, secret := r.JSON["factor"].(map[string]any)["id"].(string), r.String("secret")
+		e := startEnrol(t, c, map[string]any{"type": "totp", "label": "phone"})
+		id, secret := e.id, e.secret
 		confirm := func(code string) testenv.Response {
 			return c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code})
 		}
 		right := func() string { return testenv.TOTP(t, secret, s.Clock.Now()) }
+		var r testenv.Response
 		n := 0
 		for n = 1; n <= 10; n++ {
 			if r = confirm(otherCode(right())); r.Status == 429 {

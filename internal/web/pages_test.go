@@ -137,6 +137,22 @@ func (c *client) signIn(username string) reply {
 	return c.post("/login", url.Values{"username": {username}, "password": {testPassword}})
 }
 
+// totp sends the second step with the code of secret at ts's clock.
+func (c *client) totp(ts *testenv.Server, secret string) reply {
+	c.t.Helper()
+	return c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(c.t, secret, ts.Clock.Now())}})
+}
+
+// signInWithCode signs username in with the password and a code from
+// secret, and fails unless that lands on the security settings.
+func (c *client) signInWithCode(ts *testenv.Server, username, secret string) {
+	c.t.Helper()
+	c.signIn(username)
+	if r := c.totp(ts, secret); r.url.Path != "/settings/security" {
+		c.t.Fatalf("%s's second step: at %s: %s", username, r.url, pageError(r.body))
+	}
+}
+
 func TestSafetyHeaders(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	c := newClient(t, ts.URL())
@@ -296,7 +312,7 @@ func TestSecondStepThrottled(t *testing.T) {
 		t.Errorf("right code while locked: status %d, want 429", r.status)
 	}
 	ts.Clock.Add(time.Minute)
-	if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
+	if r := c.totp(ts, secret); r.url.Path != "/settings/security" {
 		t.Errorf("right code after the lock: at %s, status %d: %s", r.url, r.status, pageError(r.body))
 	}
 }
@@ -464,10 +480,7 @@ func TestTurningOffTwoFactorNeedsAFreshCode(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	secret := account(t, ts, "alice", false, true)
 	c := newClient(t, ts.URL())
-	c.signIn("alice")
-	if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
-		t.Fatalf("second step: at %s: %s", r.url, pageError(r.body))
-	}
+	c.signInWithCode(ts, "alice", secret)
 	ts.Clock.Add(11 * time.Minute) // the elevation from the sign-in lapses
 	if r := c.get("/settings/security/two-factor"); !strings.Contains(r.body, `name="elevate_code"`) {
 		t.Fatal("the confirmation page asks for no code")
@@ -609,16 +622,8 @@ func TestFactorPagesRefuse(t *testing.T) {
 		}
 		return ids
 	}
-	signIn := func(user, secret string) *client {
-		t.Helper()
-		c := newClient(t, ts.URL())
-		c.signIn(user)
-		if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
-			t.Fatalf("%s's second step: at %s: %s", user, r.url, pageError(r.body))
-		}
-		return c
-	}
-	c := signIn("alice", secret)
+	c := newClient(t, ts.URL())
+	c.signInWithCode(ts, "alice", secret)
 	ids := factorIDs(c)
 	if len(ids) != 1 {
 		t.Fatalf("alice's security page links to removing %v, want one authenticator", ids)
@@ -648,7 +653,8 @@ func TestFactorPagesRefuse(t *testing.T) {
 
 	// Bob cannot remove or rename Alice's authenticator, even with his own
 	// fresh code.
-	bob := signIn("bob", bobSecret)
+	bob := newClient(t, ts.URL())
+	bob.signInWithCode(ts, "bob", bobSecret)
 	r = bob.post("/settings/security/factors/"+phone+"/remove", url.Values{})
 	if r.status != http.StatusNotFound {
 		t.Errorf("bob removing alice's authenticator: status %d, %q", r.status, pageError(r.body))
@@ -720,7 +726,7 @@ func TestSecondStepExpires(t *testing.T) {
 		t.Fatalf("sign-in: at %s, want the second step", r.url)
 	}
 	ts.Clock.Add(5*time.Minute + time.Second)
-	r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}})
+	r := c.totp(ts, secret)
 	if r.url.Path != "/login" || r.url.RawQuery != "m=expired" || !strings.Contains(html.UnescapeString(r.body), expired) {
 		t.Errorf("a code after the login expired: at %s, want /login?m=expired saying so", r.url)
 	}
@@ -735,11 +741,8 @@ func TestSecondStepExpires(t *testing.T) {
 	if r := c.get("/login/verify"); r.url.RawQuery != "m=expired" {
 		t.Errorf("the second step's page opened late: at %s, want /login?m=expired", r.url)
 	}
-	c.signIn("lena")
 	ts.Clock.Add(30 * time.Second)
-	if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
-		t.Errorf("a new sign-in in time: at %s: %s", r.url, pageError(r.body))
-	}
+	c.signInWithCode(ts, "lena", secret)
 }
 
 // TestOperatorViewsAUser: the operator's page of one account shows its
@@ -847,10 +850,7 @@ func TestSecondAuthenticatorPages(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	first := account(t, ts, "tess", false, true)
 	c := newClient(t, ts.URL())
-	c.signIn("tess")
-	if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, first, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
-		t.Fatalf("second step: at %s: %s", r.url, pageError(r.body))
-	}
+	c.signInWithCode(ts, "tess", first)
 	r := c.post("/settings/security/totp", url.Values{"label": {"Laptop"}})
 	setup := r.url.Path
 	m := regexp.MustCompile(`<p class="secret" id="secret">(.*?)</p>`).FindStringSubmatch(r.body)
@@ -874,11 +874,7 @@ func TestSecondAuthenticatorPages(t *testing.T) {
 	// Both authenticators now pass the second step.
 	for _, secret := range []string{first, secret} {
 		ts.Clock.Add(30 * time.Second)
-		c := newClient(t, ts.URL())
-		c.signIn("tess")
-		if r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {testenv.TOTP(t, secret, ts.Clock.Now())}}); r.url.Path != "/settings/security" {
-			t.Errorf("a code from either authenticator: at %s: %s", r.url, pageError(r.body))
-		}
+		newClient(t, ts.URL()).signInWithCode(ts, "tess", secret)
 	}
 }
 
