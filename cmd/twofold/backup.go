@@ -22,12 +22,7 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: backup takes one argument, the file to write", errUsage)
 	}
 	dest := fs.Arg(0)
-	st, err := store.Open(ctx, c.DB)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	size, err := st.Backup(ctx, dest)
+	size, err := store.Backup(ctx, c.DB, dest)
 	if err != nil {
 		return err
 	}

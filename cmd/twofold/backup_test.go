@@ -120,6 +120,14 @@ func TestBackup(t *testing.T) {
 	if after, _ := os.ReadFile(dest); string(after) != string(before) {
 		t.Error("backup changed an existing file")
 	}
+	// A database that does not exist is not made up to be copied.
+	typo := filepath.Join(t.TempDir(), "typo.db")
+	if err := newTestMain(t, time.Now(), "").run(t, "backup", "--db", "sqlite:"+typo, filepath.Join(t.TempDir(), "x.db")); err == nil || exitCode(err) != 1 {
+		t.Errorf("backup of a missing database: got %v, want a failure", err)
+	}
+	if _, err := os.Stat(typo); !os.IsNotExist(err) {
+		t.Errorf("backup of a missing database created it: %v", err)
+	}
 	// Usage mistakes.
 	for _, args := range [][]string{{"backup", "--db", dsn}, {"backup", "--db", dsn, "a.db", "b.db"}} {
 		if err := newTestMain(t, time.Now(), "").run(t, args...); exitCode(err) != 2 {

@@ -7,23 +7,31 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ErrBackupUnsupported is returned by Backup on PostgreSQL, whose own tools
 // (pg_dump, base backups) do the job.
 var ErrBackupUnsupported = errors.New("backup: only SQLite databases are backed up by twofold; back up PostgreSQL with pg_dump or a base backup")
 
-// Backup writes a consistent copy of the SQLite database to dest, which must
-// not exist yet, while servers keep using the database (SPEC §4): the copy is
-// the database as it was when the copy began. It is made with VACUUM INTO on
+// Backup writes a consistent copy of the SQLite database dsn names to dest,
+// which must not exist yet, while servers keep using the database (SPEC §4):
+// the copy is the database as it was when the copy began. It neither creates
+// nor migrates the database it copies. The copy is made with VACUUM INTO on
 // a connection of its own, a read transaction that in WAL mode stops no
-// writer; the copy is compacted, owner-only (mode 0600, for it holds hashes
-// and ciphertexts), checked, synced, and put at dest only once whole. It
+// writer; it is compacted, owner-only (mode 0600, for it holds hashes and
+// ciphertexts), checked, synced, and put at dest only once whole. Backup
 // returns the copy's size in bytes. The master key file is not part of the
 // copy and must be kept apart.
-func (s *Store) Backup(ctx context.Context, dest string) (int64, error) {
-	if s.dialect != SQLite {
+func Backup(ctx context.Context, dsn, dest string) (int64, error) {
+	if isPostgres(dsn) {
 		return 0, ErrBackupUnsupported
+	}
+	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "sqlite:"), "?")
+	if fi, err := os.Stat(path); err != nil {
+		return 0, fmt.Errorf("backup: the database: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("backup: the database %s is not a file", path)
 	}
 	if _, err := os.Lstat(dest); err == nil {
 		return 0, fmt.Errorf("backup: %s already exists", dest)
@@ -41,10 +49,10 @@ func (s *Store) Backup(ctx context.Context, dest string) (int64, error) {
 		return 0, fmt.Errorf("backup: %w", err)
 	}
 
-	// Not the store's pools: the writer must stay free for the server's
-	// writes, and the read connections may not write (VACUUM INTO writes
-	// the copy through its connection).
-	src, err := sql.Open("sqlite", "file:"+s.path+"?_pragma=busy_timeout(10000)")
+	// A connection of its own: no server's writer waits for it, and unlike
+	// a server's read connections it may write (VACUUM INTO writes the copy
+	// through it).
+	src, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		return 0, fmt.Errorf("backup: %w", err)
 	}
