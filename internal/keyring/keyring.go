@@ -213,6 +213,8 @@ type ringState struct {
 	stored  string                 // signature of the data_keys rows last read
 	current string                 // the data key Seal uses
 	primary bool                   // whether current is wrapped by file.Primary
+	// unreadable are the stored data keys file holds no master key for.
+	unreadable []string
 }
 
 // ErrForeignKeyFile is returned by Open when none of the stored data keys
@@ -307,12 +309,14 @@ func (k *Keyring) reload(ctx context.Context) error {
 func (k *Keyring) install(keys []WrappedKey, f *File) error {
 	old := k.state.Load()
 	data := maps.Clone(old.data)
+	var unreadable []string
 	for _, w := range keys {
 		if data[w.ID] != nil {
 			continue
 		}
 		mk := f.master(w.MasterID)
 		if mk == nil {
+			unreadable = append(unreadable, w.ID)
 			continue
 		}
 		a, err := unwrap(mk, w)
@@ -322,8 +326,16 @@ func (k *Keyring) install(keys []WrappedKey, f *File) error {
 		data[w.ID] = a
 	}
 	cur, primary := currentKey(keys, f, data)
-	k.state.Store(&ringState{file: f, data: data, stored: signature(keys), current: cur, primary: primary})
+	k.state.Store(&ringState{file: f, data: data, stored: signature(keys), current: cur, primary: primary, unreadable: unreadable})
 	return nil
+}
+
+// Unreadable returns the ids of the stored data keys that the key file, as
+// last read, cannot unwrap: secrets sealed under them cannot be read until
+// the file holds their master key. Normal only for the moment between a
+// rotation on another machine and this one seeing the new file.
+func (k *Keyring) Unreadable() []string {
+	return slices.Clone(k.state.Load().unreadable)
 }
 
 // currentKey picks the data key to seal under: the newest (by creation time,

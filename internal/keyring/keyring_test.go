@@ -279,4 +279,24 @@ func TestOpenRefusesAForeignKeyFile(t *testing.T) {
 	if _, err := Open(t.Context(), wrong, &memStore{}); err != nil {
 		t.Errorf("Open on an empty store: %v", err)
 	}
+	// A file that opens some of the stored keys is taken, and names the
+	// others as unreadable.
+	k, err := Open(t.Context(), right, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := k.Unreadable(); len(got) != 0 {
+		t.Errorf("the right file: unreadable %v, want none", got)
+	}
+	stray, err := NewDataKey(t.Context(), wrong, st, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err = Open(t.Context(), right, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := k.Unreadable(); !slices.Equal(got, []string{stray.ID}) {
+		t.Errorf("beside a key of another file: unreadable %v, want [%s]", got, stray.ID)
+	}
 }

@@ -93,6 +93,10 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 		st.Close()
 		return Deps{}, err
 	}
+	if ids := keys.Unreadable(); len(ids) > 0 {
+		log.Warn("the key file cannot unwrap some of the database's data keys: secrets sealed under them cannot be read until it holds their master key (is this instance's key file older than the others'?)",
+			"key_file", c.KeyFile, "data_keys", strings.Join(ids, ","))
+	}
 	hasher, err := credhash.NewHasher(kf.HashKey)
 	if err != nil {
 		st.Close()
