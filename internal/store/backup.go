@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // ErrBackupUnsupported is returned by Backup on PostgreSQL, whose own tools
@@ -27,7 +26,7 @@ func Backup(ctx context.Context, dsn, dest string) (int64, error) {
 	if isPostgres(dsn) {
 		return 0, ErrBackupUnsupported
 	}
-	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "sqlite:"), "?")
+	path, _ := sqlitePath(dsn)
 	if fi, err := os.Stat(path); err != nil {
 		return 0, fmt.Errorf("backup: the database: %w", err)
 	} else if !fi.Mode().IsRegular() {

@@ -74,6 +74,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
+// sqlitePath splits a SQLite dsn ("sqlite:path?options" or a bare path) into
+// the file's path and its options.
+func sqlitePath(dsn string) (path, opts string) {
+	path, opts, _ = strings.Cut(strings.TrimPrefix(dsn, "sqlite:"), "?")
+	return path, opts
+}
+
 // isPostgres reports whether dsn names a PostgreSQL database.
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
@@ -91,7 +98,7 @@ func connect(dsn string) (*Store, error) {
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		return &Store{db: db, rdb: db, dialect: Postgres}, nil
 	default:
-		path, opts, _ := strings.Cut(strings.TrimPrefix(dsn, "sqlite:"), "?")
+		path, opts := sqlitePath(dsn)
 		if path == "" {
 			return nil, errors.New("sqlite database path is empty")
 		}
