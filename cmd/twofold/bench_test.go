@@ -5,9 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +137,25 @@ func TestBench(t *testing.T) {
 			}
 			// Again on the same server: only this run's commits are counted.
 			check(runBenchJSON(t, append(common, "--target", s.URL())...), 1, 0, 400)
+
+			// Behind a proxy that hides /metrics the run still counts; only
+			// the commit figures are missing, and a note says why.
+			target, _ := url.Parse(s.URL())
+			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/metrics" {
+					http.NotFound(w, r)
+					return
+				}
+				httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+			}))
+			t.Cleanup(proxy.Close)
+			rep = runBenchJSON(t, append(common, "--target", proxy.URL)...)
+			if p := benchPhase(t, rep, "verify"); p.Requests != 50 || p.Errors != 0 || p.Commits != nil {
+				t.Errorf("behind a proxy without /metrics: %d requests, %d errors, commits %+v; want 50, 0 and none", p.Requests, p.Errors, p.Commits)
+			}
+			if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "no SQLite commit figures") }) {
+				t.Errorf("no note on the missing commit figures: %v", rep.Notes)
+			}
 		})
 	}
 }
