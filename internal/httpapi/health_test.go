@@ -2,12 +2,9 @@ package httpapi_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -44,7 +41,7 @@ func TestReadyzFollowsTheDatabase(t *testing.T) {
 	if st, _ := get("/readyz"); st != 200 {
 		t.Fatalf("readyz with the database up: got %d, want 200", st)
 	}
-	cutDatabase(t, s.Config.DB)
+	restore := testenv.CutPostgres(t, s.Config.DB)
 	st, body := get("/readyz")
 	if st != http.StatusServiceUnavailable || !strings.HasSuffix(body["type"].(string), "/not-ready") {
 		t.Errorf("readyz with the database gone: got %d %v, want 503 not-ready", st, body)
@@ -55,7 +52,7 @@ func TestReadyzFollowsTheDatabase(t *testing.T) {
 	if st, _ := get("/healthz"); st != 200 {
 		t.Errorf("healthz with the database gone: got %d, want 200", st)
 	}
-	allowConnections(t, s.Config.DB)
+	restore()
 	if st, _ := get("/readyz"); st != 200 {
 		t.Errorf("readyz with the database back: got %d, want 200", st)
 	}
@@ -76,7 +73,7 @@ func TestFailureLogNamesTheRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	cutDatabase(t, dsn)
+	testenv.CutPostgres(t, dsn)
 
 	const secret = "hunter2 is my password"
 	req, _ := http.NewRequest("POST", s.URL()+"/v1/login", strings.NewReader(`{"username":"alice","password":"`+secret+`"}`))
@@ -107,48 +104,6 @@ func TestFailureLogNamesTheRequest(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), secret) {
 		t.Error("the log holds the password the client sent")
-	}
-}
-
-// cutDatabase closes the test database to new connections and ends the open
-// ones, until the test ends.
-func cutDatabase(t *testing.T, dsn string) {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	admin, err := sql.Open("pgx", os.Getenv(testenv.PostgresEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		allowConnections(t, dsn)
-		admin.Close()
-	})
-	if _, err := admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS false"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// allowConnections opens the test database to connections again.
-func allowConnections(t *testing.T, dsn string) {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := sql.Open("pgx", os.Getenv(testenv.PostgresEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.Exec("ALTER DATABASE " + strings.TrimPrefix(u.Path, "/") + " ALLOW_CONNECTIONS true"); err != nil {
-		t.Error(err)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,4 +78,38 @@ func PostgresDSN(tb testing.TB) string {
 func DSNs(tb testing.TB) map[string]func(testing.TB) string {
 	tb.Helper()
 	return map[string]func(testing.TB) string{"sqlite": SQLiteDSN, "postgres": PostgresDSN}
+}
+
+// CutPostgres makes the test database dsn (from PostgresDSN) refuse new
+// connections and ends the open ones, as if the database had gone away;
+// the returned function, also run when the test ends, lets connections in
+// again.
+func CutPostgres(tb testing.TB, dsn string) (restore func()) {
+	tb.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	admin, err := sql.Open("pgx", os.Getenv(PostgresEnv))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var once sync.Once
+	restore = func() {
+		once.Do(func() {
+			if _, err := admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS true"); err != nil {
+				tb.Error(err)
+			}
+			admin.Close()
+		})
+	}
+	tb.Cleanup(restore)
+	if _, err := admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS false"); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
+		tb.Fatal(err)
+	}
+	return restore
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 )
 
@@ -37,17 +38,24 @@ func cookieValue(r *http.Request, name string) string {
 	return c.Value
 }
 
-// session returns the caller behind the session cookie.
-func (s *Server) session(r *http.Request) (core.Auth, bool) {
+// session returns the caller behind the session cookie; ok is false when
+// there is no cookie or its session is not valid. err is set only when the
+// session could not be checked at all (the database failed): that says
+// nothing about the session, whose cookie must then be kept.
+func (s *Server) session(r *http.Request) (a core.Auth, ok bool, err error) {
 	token := cookieValue(r, sessionCookie)
 	if token == "" {
-		return core.Auth{}, false
+		return core.Auth{}, false, nil
 	}
-	a, err := s.svc.Authenticate(r.Context(), token)
-	if err != nil {
-		return core.Auth{}, false
+	a, err = s.svc.Authenticate(r.Context(), token)
+	switch {
+	case err == nil:
+		return a, true, nil
+	case twofold.ErrorCode(err) == twofold.CodeInternal:
+		// Not a verdict on the session: the database did not answer.
+		return core.Auth{}, false, err
 	}
-	return a, true
+	return core.Auth{}, false, nil
 }
 
 // browserID returns the per-browser CSRF binding, setting the cookie (and

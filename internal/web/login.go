@@ -36,7 +36,7 @@ type loginBody struct {
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
-	if _, ok := s.session(r); ok {
+	if _, ok, _ := s.session(r); ok {
 		http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
 		return
 	}
@@ -170,11 +170,15 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 
 // logout ends the session.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if a, ok := s.session(r); ok {
-		if err := s.svc.Logout(r.Context(), a, httpapi.Meta(r)); err != nil {
-			s.fail(w, r, &a, err)
-			return
-		}
+	a, ok, err := s.session(r)
+	if ok {
+		err = s.svc.Logout(r.Context(), a, httpapi.Meta(r))
+	}
+	if err != nil {
+		// The session may still be valid: keep the cookie, so that signing
+		// out can be tried again.
+		s.fail(w, r, nil, err)
+		return
 	}
 	s.clearCookie(w, r, sessionCookie, "/")
 	http.Redirect(w, r, "/login?m=logged_out", http.StatusSeeOther)

@@ -883,3 +883,37 @@ func TestSecondAuthenticatorPages(t *testing.T) {
 func sameKeyFile(ts *testenv.Server) testenv.ServerOption {
 	return func(c *config.Config) { c.KeyFile = ts.Config.KeyFile }
 }
+
+// TestPagesWhenTheDatabaseIsGone: with PostgreSQL unreachable, the pages
+// answer 500 with a calm page that says nothing of the cause, no one is
+// signed out by it, and everything works again once the database is back.
+func TestPagesWhenTheDatabaseIsGone(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.PostgresDSN(t))
+	account(t, ts, "gina", false, false)
+	c := newClient(t, ts.URL())
+	if r := c.signIn("gina"); r.url.Path != "/settings/security" {
+		t.Fatalf("sign-in: at %s", r.url)
+	}
+	restore := testenv.CutPostgres(t, ts.Config.DB)
+	for _, r := range []reply{c.get("/settings/security"), newClient(t, ts.URL()).signIn("gina")} {
+		body := html.UnescapeString(r.body)
+		if r.status != http.StatusInternalServerError || !strings.Contains(body, "Something went wrong") {
+			t.Errorf("%s with the database gone: status %d, want 500 and a page saying something went wrong (%q)", r.url, r.status, pageError(r.body))
+		}
+		for _, leak := range []string{"twofold_test", "pgx", "postgres", "connect", "SQLSTATE"} {
+			if strings.Contains(body, leak) {
+				t.Errorf("%s: the page tells the visitor %q", r.url.Path, leak)
+			}
+		}
+	}
+	// Signing out cannot end the session now, so it says it failed and
+	// keeps the cookie.
+	if r := c.post("/logout", url.Values{}); r.status != http.StatusInternalServerError {
+		t.Errorf("sign-out with the database gone: status %d at %s, want 500", r.status, r.url)
+	}
+	restore()
+	// The outage signed no one out.
+	if r := c.get("/settings/security"); r.status != 200 || r.url.Path != "/settings/security" {
+		t.Errorf("with the database back: status %d at %s, want the settings, still signed in", r.status, r.url)
+	}
+}

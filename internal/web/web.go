@@ -183,7 +183,7 @@ func (p redirectTo) authed(w http.ResponseWriter, r *http.Request, _ core.Auth) 
 
 // home sends a visitor to their settings, or to the login page.
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.session(r); ok {
+	if _, ok, _ := s.session(r); ok {
 		http.Redirect(w, r, "/settings/security", http.StatusSeeOther)
 		return
 	}
@@ -196,7 +196,11 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, a core.Auth)
 // the login page, which brings them back afterwards.
 func (s *Server) authed(h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		a, ok := s.session(r)
+		a, ok, err := s.session(r)
+		if err != nil {
+			s.fail(w, r, nil, err)
+			return
+		}
 		if !ok {
 			s.clearCookie(w, r, sessionCookie, "/")
 			target := "/login?m=signin"
