@@ -254,12 +254,7 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 		return nil, err
 	}
 	rep.Dialect = string(st.Dialect())
-	kf, _, err := keyring.LoadOrCreateFile(c.KeyFile)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	keys, err := keyring.Open(ctx, kf, &cachedDataKeys{Store: st})
+	kf, keys, _, err := keyring.OpenFile(ctx, c.KeyFile, &cachedDataKeys{Store: st})
 	if err != nil {
 		st.Close()
 		return nil, err

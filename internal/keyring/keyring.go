@@ -89,6 +89,31 @@ func LoadOrCreateFile(path string) (*File, bool, error) {
 	return f, false, nil
 }
 
+// OpenFile reads the key file at path and opens a Keyring over s with it
+// (Open). A missing file is created, with a fresh master key and hash key
+// (mode 0600), only while s holds no data key: a database whose secrets are
+// sealed needs the file they were sealed under, and a new one would open
+// none of them. created reports whether the file was made.
+func OpenFile(ctx context.Context, path string, s Store) (f *File, k *Keyring, created bool, err error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		keys, err := s.DataKeys(ctx)
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("load data keys: %w", err)
+		}
+		if len(keys) > 0 {
+			return nil, nil, false, fmt.Errorf("%w: the key file %s does not exist, and this database's secrets are sealed under master keys from a key file; pass --key-file with that file",
+				ErrForeignKeyFile, path)
+		}
+	}
+	if f, created, err = LoadOrCreateFile(path); err != nil {
+		return nil, nil, false, err
+	}
+	if k, err = Open(ctx, f, s); err != nil {
+		return nil, nil, false, err
+	}
+	return f, k, created, nil
+}
+
 // LoadFile reads and checks the key file at path. A missing file is an error
 // that matches os.ErrNotExist.
 func LoadFile(path string) (*File, error) {

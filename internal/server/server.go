@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
@@ -62,36 +61,20 @@ type Deps struct {
 }
 
 // OpenDeps opens the database (applying migrations), the key file (creating
-// it when missing) and the service.
+// it when missing and the database holds no sealed secret yet) and the
+// service.
 func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func() time.Time, rnd io.Reader) (Deps, error) {
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {
 		return Deps{}, err
 	}
-	// A database whose secrets are sealed already needs its key file: a new
-	// one made here could open none of them (see keyring.ErrForeignKeyFile).
-	if _, err := os.Stat(c.KeyFile); errors.Is(err, os.ErrNotExist) {
-		if keys, err := st.DataKeys(ctx); err != nil || len(keys) > 0 {
-			st.Close()
-			if err == nil {
-				err = fmt.Errorf("%w: the key file %s does not exist, and this database's secrets are sealed under master keys from a key file; pass --key-file with that file",
-					keyring.ErrForeignKeyFile, c.KeyFile)
-			}
-			return Deps{}, err
-		}
-	}
-	kf, created, err := keyring.LoadOrCreateFile(c.KeyFile)
+	kf, keys, created, err := keyring.OpenFile(ctx, c.KeyFile, st)
 	if err != nil {
 		st.Close()
 		return Deps{}, err
 	}
 	if created {
 		log.Info("created master key file", "path", c.KeyFile)
-	}
-	keys, err := keyring.Open(ctx, kf, st)
-	if err != nil {
-		st.Close()
-		return Deps{}, err
 	}
 	if ids := keys.Unreadable(); len(ids) > 0 {
 		log.Warn("the key file cannot unwrap some of the database's data keys: secrets sealed under them cannot be read until it holds their master key (is this instance's key file older than the others'?)",
