@@ -81,6 +81,9 @@ type Account struct {
 	TwoFactorRequired bool // SPEC §3.1: login asks for the second step
 	Operator          bool
 	CreatedAt         time.Time
+	// SessionsValidFrom: sessions created before it no longer authenticate
+	// (the account was signed out everywhere, as a password change does).
+	SessionsValidFrom time.Time
 }
 
 // FactorType names a kind of second factor.

@@ -32,6 +32,10 @@ type Store interface {
 	Accounts(ctx context.Context, query string, limit int) ([]twofold.Account, error)
 	HasAccounts(ctx context.Context) (bool, error)
 	SetTwoFactorRequired(ctx context.Context, accountID string, required bool) error
+	SetPasswordHash(ctx context.Context, accountID, hash string) error
+	// EndSessions ends the account's sessions created before before and
+	// voids its logins waiting for their second step.
+	EndSessions(ctx context.Context, accountID string, before time.Time) error
 
 	CreateFactor(ctx context.Context, f twofold.Factor) error
 	Factors(ctx context.Context, accountID string) ([]twofold.Factor, error)

@@ -256,6 +256,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) 
 	if err != nil {
 		return Auth{}, err
 	}
+	if sess.CreatedAt.Before(a.SessionsValidFrom) {
+		return Auth{}, invalid // signed out everywhere since (ChangePassword)
+	}
 	return Auth{Account: a, Session: sess}, nil
 }
 

@@ -259,3 +259,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
+
+// changePassword replaces the caller's password and answers with the
+// session to go on with: every other session, this one included, has ended.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Current string `json:"current_password"`
+		New     string `json:"new_password"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	token, expires, err := s.svc.ChangePassword(r.Context(), a, req.Current, req.New, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, loginResponse{Status: "authenticated", Token: token, ExpiresAt: expires})
+}

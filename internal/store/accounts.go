@@ -6,24 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/twofold/twofold"
 )
 
-const accountColumns = `id, username, email, password_hash, two_factor_required, operator, created_at`
+const accountColumns = `id, username, email, password_hash, two_factor_required, operator, created_at, sessions_valid_from`
 
 func scanAccount(row interface{ Scan(...any) error }) (twofold.Account, error) {
 	var a twofold.Account
-	var created int64
-	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.PasswordHash, &a.TwoFactorRequired, &a.Operator, &created)
-	a.CreatedAt = fromMicros(created)
+	var created, validFrom int64
+	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.PasswordHash, &a.TwoFactorRequired, &a.Operator, &created, &validFrom)
+	a.CreatedAt, a.SessionsValidFrom = fromMicros(created), fromMicros(validFrom)
 	return a, err
 }
 
 // CreateAccount inserts a; a taken username is a conflict.
 func (s *Store) CreateAccount(ctx context.Context, a twofold.Account) error {
-	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt))
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), micros(a.SessionsValidFrom))
 	if isUniqueViolation(err) {
 		return twofold.Errorf(twofold.CodeConflict, "username %q is taken", a.Username)
 	}
@@ -120,6 +121,27 @@ func (s *Store) SetPasswordHash(ctx context.Context, accountID, hash string) err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return notFound("account")
+	}
+	return nil
+}
+
+// EndSessions signs the account out everywhere: its sessions created before
+// before no longer authenticate (Session callers compare them with the
+// account's SessionsValidFrom), and its logins still waiting for their second
+// step are voided. Logins have no index by account; they are few, as expired
+// ones are swept every minute, and this runs only on a password change.
+func (s *Store) EndSessions(ctx context.Context, accountID string, before time.Time) error {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET sessions_valid_from = $1 WHERE id = $2 AND sessions_valid_from < $1`, micros(before), accountID)
+	if err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.AccountByID(ctx, accountID); err != nil {
+			return err
+		}
+	}
+	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM logins WHERE account_id = $1 AND used_at IS NULL`, accountID); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
 	}
 	return nil
 }

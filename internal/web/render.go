@@ -217,6 +217,8 @@ var eventTexts = map[string]string{
 	"two_factor.not_required":    "Two-factor no longer required at sign-in",
 	"account.unlocked":           "Failed-attempt locks cleared by an operator",
 	"login.throttled":            "Too many attempts: sign-in paused for a while",
+	"password.changed":           "Password changed, other sessions signed out",
+	"password.change_failed":     "Password change failed: wrong current password",
 }
 
 func eventText(typ string) string {

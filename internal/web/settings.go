@@ -283,3 +283,47 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	s.render(w, r, http.StatusOK, "events", Page{Title: "Security events", Account: &a.Account, Body: b})
 }
+
+func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderPassword(w, r, a, http.StatusOK, "")
+}
+
+// passwordBody is the data of the password page.
+type passwordBody struct {
+	Elevation *elevationBody // nil when the change needs no code
+}
+
+func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := passwordBody{Elevation: s.elevationFor(r, a, p, "/settings/security/password")}
+	s.render(w, r, status, "password", Page{Title: "Change your password", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+// changePassword changes the password and swaps the session cookie for the
+// new session: every other session, the old one included, has ended.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	f := r.PostForm
+	if f.Get("new_password") != f.Get("new_password2") {
+		s.renderPassword(w, r, a, http.StatusBadRequest, "The two new passwords differ. Type the same password twice.")
+		return
+	}
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderPassword(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	token, _, err := s.svc.ChangePassword(r.Context(), a, f.Get("current_password"), f.Get("new_password"), httpapi.Meta(r))
+	if err != nil {
+		msg := message(err)
+		if twofold.ErrorCode(err) == twofold.CodeInvalidCredentials {
+			msg = "Your current password is wrong."
+		}
+		s.renderPassword(w, r, a, s.status(w, r, err), msg)
+		return
+	}
+	s.setCookie(w, r, sessionCookie, token, "/")
+	http.Redirect(w, r, "/settings/security?m=password_changed", http.StatusSeeOther)
+}

@@ -111,6 +111,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /settings/security/two-factor":            s.authed(s.twoFactorPage),
 		"POST /settings/security/two-factor":           s.authed(s.twoFactor),
 		"GET /settings/security/events":                s.authed(s.events),
+		"GET /settings/security/password":              s.authed(s.passwordPage),
+		"POST /settings/security/password":             s.authed(s.changePassword),
 
 		"GET /admin":                    s.operator(redirectTo("/admin/users").authed),
 		"GET /admin/{$}":                s.operator(redirectTo("/admin/users").authed),

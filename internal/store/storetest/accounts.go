@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -63,6 +64,7 @@ func testAccountNotFound(t *testing.T, s *store.Store) {
 		{"AccountByUsernameOtherCase", func() error { _, err := s.AccountByUsername(ctx, "ALICE"); return err }},
 		{"SetTwoFactorRequired", func() error { return s.SetTwoFactorRequired(ctx, "acct-nobody", true) }},
 		{"SetPasswordHash", func() error { return s.SetPasswordHash(ctx, "acct-nobody", "x") }},
+		{"EndSessions", func() error { return s.EndSessions(ctx, "acct-nobody", t0) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,5 +176,46 @@ func testSetPasswordHash(t *testing.T, s *store.Store) {
 	}
 	if diff := cmp.Diff(other, getAccount(t, s, other.ID)); diff != "" {
 		t.Errorf("another account after SetPasswordHash (-want +got):\n%s", diff)
+	}
+}
+
+// testEndSessions: the account's sign-out time moves forward only, other
+// accounts keep theirs, and only the account's logins still waiting for their
+// second step are voided.
+func testEndSessions(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	other := newAccount(t, s, "bob")
+	pending := newLogin(t, s, a.ID, "login-pending")
+	finished := newLogin(t, s, a.ID, "login-finished")
+	if ok, err := s.FinishLogin(t.Context(), finished.ID, t0.Add(time.Second), session(a.ID, "sess-1")); err != nil || !ok {
+		t.Fatalf("FinishLogin: %v, %v", ok, err)
+	}
+	otherLogin := newLogin(t, s, other.ID, "login-other")
+
+	at := t0.Add(time.Hour)
+	if err := s.EndSessions(t.Context(), a.ID, at); err != nil {
+		t.Fatalf("EndSessions: %v", err)
+	}
+	if got := getAccount(t, s, a.ID).SessionsValidFrom; !got.Equal(at) {
+		t.Errorf("SessionsValidFrom: got %v, want %v", got, at)
+	}
+	if got := getAccount(t, s, other.ID).SessionsValidFrom; !got.IsZero() {
+		t.Errorf("SessionsValidFrom of another account: got %v, want zero", got)
+	}
+	_, err := s.Login(t.Context(), pending.ID)
+	wantCode(t, "Login of a pending login after EndSessions", err, twofold.CodeNotFound)
+	if _, err := s.Login(t.Context(), finished.ID); err != nil {
+		t.Errorf("Login of a finished login after EndSessions: %v", err)
+	}
+	if _, err := s.Login(t.Context(), otherLogin.ID); err != nil {
+		t.Errorf("Login of another account's login after EndSessions: %v", err)
+	}
+
+	// An earlier time never moves it back.
+	if err := s.EndSessions(t.Context(), a.ID, t0); err != nil {
+		t.Fatalf("EndSessions with an earlier time: %v", err)
+	}
+	if got := getAccount(t, s, a.ID).SessionsValidFrom; !got.Equal(at) {
+		t.Errorf("SessionsValidFrom after an earlier EndSessions: got %v, want %v", got, at)
 	}
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/Count", testCountAccounts},
 		{"Account/SetTwoFactorRequired", testSetTwoFactorRequired},
 		{"Account/SetPasswordHash", testSetPasswordHash},
+		{"Account/EndSessions", testEndSessions},
 
 		{"Factor/RoundTrip", testFactorRoundTrip},
 		{"Factor/Order", testFactorsOrder},

@@ -1,0 +1,88 @@
+package core
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// ChangePassword replaces the caller's password (SPEC §1 story 5) and signs
+// the account out everywhere: every other session ends and logins waiting for
+// their second step are voided. The caller goes on with the session it gets
+// back, which keeps the old one's elevation.
+//
+// The current password is checked on the same counter as password logins
+// from the caller's address, so a stolen session cannot be used to guess it
+// faster than a login could. On an account with two-factor on, the session
+// must also be elevated. Everything is written in one transaction.
+func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next string, m Meta) (token string, expires time.Time, err error) {
+	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if enabled {
+		if err := s.requireElevation(a); err != nil {
+			return "", time.Time{}, err
+		}
+	}
+	if err := ValidatePassword(next); err != nil {
+		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "new %s", twofold.ErrorMessage(err))
+	}
+	if current == "" {
+		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "current password is required")
+	}
+	pwKey := s.passwordKey(a.Account.Username, m.Source)
+	if _, err := s.takeSlot(ctx, pwKey, passwordDelay); err != nil {
+		return "", time.Time{}, err
+	}
+	ok := false
+	if len(current) <= maxPasswordLen {
+		if ok, err = s.checkPassword(current, a.Account.PasswordHash); err != nil {
+			return "", time.Time{}, fmt.Errorf("check password: %w", err)
+		}
+	}
+	if !ok {
+		s.audit(ctx, a.Account.ID, "password.change_failed", m, "wrong current password")
+		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalidCredentials, "the current password is wrong")
+	}
+	s.resetSlots(ctx, pwKey)
+	// Compared only now: before the current password is known to be right,
+	// this answer would tell a guesser when a guess was the password.
+	if subtle.ConstantTimeCompare([]byte(current), []byte(next)) == 1 {
+		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "the new password must differ from the current one")
+	}
+	hash, err := s.hashPassword(next)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	// Sessions are valid from the microsecond after now (the store's unit):
+	// every session made up to now, even within the same microsecond, ends,
+	// and the caller's new one is the first made after it.
+	from := s.Now().Truncate(time.Microsecond).Add(time.Microsecond)
+	token, sess, err := s.newSession(a.Account.ID, from, a.Session.ElevatedUntil)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.SetPasswordHash(ctx, a.Account.ID, hash); err != nil {
+			return err
+		}
+		if err := s.store.EndSessions(ctx, a.Account.ID, from); err != nil {
+			return err
+		}
+		if err := s.store.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "password.changed", m, "other sessions signed out")
+		s.notify(ctx, a.Account.ID, "your password was changed",
+			"The password of your account was changed, and every other session was signed out.")
+		return nil
+	})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return token, sess.ExpiresAt, nil
+}

@@ -1,0 +1,162 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+const newPassword = "a different long passphrase"
+
+// TestChangePassword walks SPEC §1 story 5 for the password: the current one
+// is required and throttled like a login, bad new ones are refused with
+// nothing changed, and a change signs the account out everywhere except for
+// the new session it hands back, voids a login waiting for its second step,
+// and mails the owner.
+func TestChangePassword(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testChangePassword(t, dsn(t))
+		})
+	}
+}
+
+func testChangePassword(t *testing.T, dsn string) {
+	{
+		mailbox := testenv.NewSMTPServer(t)
+		s := testenv.NewServer(t, dsn, mailbox.Option("Twofold <twofold@example.com>"))
+		addUser(t, s, "alice")
+		c := login(t, s, "alice")
+		other := login(t, s, "alice")
+		change := func(c *testenv.Client, current, next string) testenv.Response {
+			return c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": current, "new_password": next})
+		}
+
+		wantProblem(t, change(c, "not the password", newPassword), 401, "invalid-credentials")
+		wantProblem(t, change(c, password, "short"), 400, "invalid")
+		wantProblem(t, change(c, password, password), 400, "invalid")
+		wantProblem(t, change(c, "", newPassword), 400, "invalid")
+		wantProblem(t, c.Do(t, "PUT", "/v1/me/password", map[string]string{"new_password": newPassword}), 400, "invalid")
+		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": newPassword}), 401, "unauthorized")
+		// None of that changed anything.
+		login(t, s, "alice")
+		if r := other.Do(t, "GET", "/v1/me", nil); r.Status != 200 {
+			t.Fatalf("another session after refused changes: got %d %s", r.Status, r.Body)
+		}
+
+		r := change(c, password, newPassword)
+		if r.Status != 200 || r.String("status") != "authenticated" || r.String("token") == "" || r.String("expires_at") == "" {
+			t.Fatalf("change: got %d %s", r.Status, r.Body)
+		}
+		if strings.Contains(string(r.Body), password) || strings.Contains(string(r.Body), newPassword) {
+			t.Fatal("the answer carries a password")
+		}
+		for _, old := range []*testenv.Client{c, other} { // the caller's old session, and another
+			wantProblem(t, old.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		}
+		c.Token = r.String("token")
+		if r := c.Do(t, "GET", "/v1/me", nil); r.Status != 200 || r.String("username") != "alice" {
+			t.Fatalf("the new session: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": password}), 401, "invalid-credentials")
+		r = testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": newPassword})
+		if r.Status != 200 || r.String("status") != "authenticated" {
+			t.Fatalf("login with the new password: got %d %s", r.Status, r.Body)
+		}
+
+		subject, body := mailText(t, mailbox.Wait(t, 1, 10*time.Second)[0])
+		if !strings.Contains(subject, "password was changed") || !strings.Contains(body, "signed out") {
+			t.Errorf("mail: got subject %q, body %q", subject, body)
+		}
+		if strings.Contains(body, password) || strings.Contains(body, newPassword) {
+			t.Error("the mail carries a password")
+		}
+		ev := c.Do(t, "GET", "/v1/me/events?limit=50", nil)
+		var types []string
+		for _, e := range ev.JSON["events"].([]any) {
+			types = append(types, e.(map[string]any)["type"].(string))
+		}
+		if got := strings.Join(types, " "); !strings.Contains(got, "password.changed") || !strings.Contains(got, "password.change_failed") {
+			t.Errorf("events: got %s, want password.changed and password.change_failed", got)
+		}
+	}
+}
+
+// TestChangePasswordWithTwoFactor: with an active factor the session must be
+// elevated, the new session keeps the elevation, and a login that passed the
+// old password but not yet its second step is voided.
+func TestChangePasswordWithTwoFactor(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "bob")
+		c := login(t, s, "bob")
+		phone := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		// The password-only session of before two-factor is not elevated.
+		wantProblem(t, c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": newPassword}), 403, "elevation-required")
+
+		pending, _ := startLogin(t, s, "bob")
+		s.Clock.Add(30 * time.Second)
+		r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, phone.secret, s.Clock.Now())})
+		if r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		r = c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": newPassword})
+		if r.Status != 200 {
+			t.Fatalf("change: got %d %s", r.Status, r.Body)
+		}
+		c.Token = r.String("token")
+		if r := c.Do(t, "GET", "/v1/me", nil); r.Status != 200 || r.JSON["elevated"] != true {
+			t.Fatalf("the new session: got %d %s, want it elevated", r.Status, r.Body)
+		}
+		s.Clock.Add(30 * time.Second)
+		wantProblem(t, verify(t, s, pending, map[string]string{"method": "totp", "code": testenv.TOTP(t, phone.secret, s.Clock.Now())}), 410, "login-expired")
+	})
+}
+
+// TestChangePasswordThrottled: guesses of the current password through a
+// session count on the same counter as password logins from that address.
+func TestChangePasswordThrottled(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "carol")
+		c := login(t, s, "carol")
+		for range 5 {
+			r := c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": "wrong guess", "new_password": newPassword})
+			wantProblem(t, r, 401, "invalid-credentials")
+		}
+		r := c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": newPassword})
+		wantProblem(t, r, 429, "throttled")
+		if r.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "carol", "password": password}), 429, "throttled")
+		// The lock passes, and the right password then works.
+		s.Clock.Add(2 * time.Second)
+		if r := c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": newPassword}); r.Status != 200 {
+			t.Fatalf("change after the lock: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// mailText returns the subject and the decoded body of a received message.
+func mailText(t *testing.T, m testenv.SMTPMessage) (subject, body string) {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatalf("received message does not parse: %v", err)
+	}
+	if subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); err != nil {
+		t.Fatalf("Subject: %v", err)
+	}
+	b, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		t.Fatalf("body: %v", err)
+	}
+	return subject, string(b)
+}
