@@ -9,11 +9,14 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/credhash"
@@ -255,13 +258,36 @@ func (s *Service) newOrderedID(now time.Time) (string, error) {
 	return orderedEncoding.EncodeToString(b[:]), nil
 }
 
-// audit records an event; a failure to record is logged, never fatal to the request.
+// audit records an event. Inside inTx a failure to record fails the
+// transaction: what it would have committed, a throttle slot say, must not
+// stand without its event, nor be rolled back while the request is answered
+// as if it stood. Outside a transaction the failure is logged.
 func (s *Service) audit(ctx context.Context, accountID, typ string, m Meta, detail string) {
-	e := twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(), Source: m.Source, UserAgent: m.UserAgent, Detail: detail}
+	e := twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(),
+		Source: CleanText(m.Source, 256), UserAgent: CleanText(m.UserAgent, 256), Detail: CleanText(detail, 1024)}
 	s.observe(e)
 	if err := s.store.AddEvent(ctx, e); err != nil {
+		if failed, ok := ctx.Value(auditKey{}).(*error); ok {
+			if *failed == nil {
+				*failed = fmt.Errorf("record audit event %s: %w", typ, err)
+			}
+			return
+		}
 		s.log.Error("audit event not recorded", "type", typ, "err", err)
 	}
+}
+
+// CleanText makes s fit a text column and a log line: valid UTF-8 (each
+// invalid byte becomes U+FFFD) of at most max bytes, cut between characters.
+func CleanText(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max]
 }
 
 // Events returns the caller's own audit events, newest first.
@@ -274,11 +300,22 @@ func (s *Service) Events(ctx context.Context, a Auth, before int64, limit int) (
 
 type notesKey struct{}
 
+// auditKey holds, inside inTx, the first failure to record an audit event.
+type auditKey struct{}
+
 // inTx runs fn in one database transaction. Notifications fn queues are sent
-// only after the commit, outside the transaction.
+// only after the commit, outside the transaction. An audit event that could
+// not be recorded rolls the transaction back and is its error.
 func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	var notes []func(context.Context)
-	err := s.store.InTx(context.WithValue(ctx, notesKey{}, &notes), fn)
+	var auditErr error
+	txCtx := context.WithValue(context.WithValue(ctx, notesKey{}, &notes), auditKey{}, &auditErr)
+	err := s.store.InTx(txCtx, func(ctx context.Context) error {
+		if err := fn(ctx); err != nil {
+			return err
+		}
+		return auditErr
+	})
 	if err == nil {
 		for _, n := range notes {
 			n(ctx)

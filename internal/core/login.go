@@ -200,6 +200,11 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 		s.audit(ctx, l.AccountID, "login.succeeded", m, "second factor: "+string(p.Method))
 		return nil
 	})
+	// A refusal is answered only once what it took (a throttle slot) is
+	// committed; errRollback is the one failure that carries an answer.
+	if err != nil && !errors.Is(err, errRollback) {
+		return "", time.Time{}, err
+	}
 	if answer != nil {
 		return "", time.Time{}, answer
 	}
@@ -290,11 +295,11 @@ func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (
 		s.audit(ctx, a.Account.ID, "session.elevated", m, "second factor: "+string(p.Method))
 		return nil
 	})
+	if err != nil { // a refusal is answered only once its throttle slot is committed
+		return time.Time{}, err
+	}
 	if answer != nil {
 		return time.Time{}, answer
-	}
-	if err != nil {
-		return time.Time{}, err
 	}
 	return until, nil
 }

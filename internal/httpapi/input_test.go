@@ -92,3 +92,41 @@ func TestQRSize(t *testing.T) {
 		}
 	}
 }
+
+// TestUserAgentNotUTF8: a User-Agent that is not UTF-8 (or is cut in the
+// middle of a character) is cleaned before it reaches the audit log. On
+// PostgreSQL such an event was refused, which rolled back the throttle slot
+// of every wrong code while the code was still answered: guessing ran
+// unthrottled, and a right code got a 500 and stayed unspent.
+func TestUserAgentNotUTF8(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "uma")
+		c := login(t, s, "uma")
+		phone := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		s.Clock.Add(30 * time.Second)
+		loginID, _ := startLogin(t, s, "uma")
+		bad := testenv.NewClient(s.URL())
+		bad.Header.Set("User-Agent", "x\xff"+strings.Repeat("é", 200))
+		right := testenv.TOTP(t, phone.secret, s.Clock.Now())
+		wrong := otherCode(right)
+		send := func(code string) testenv.Response {
+			return bad.Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "totp", "factor_id": phone.id, "code": code})
+		}
+		for range 3 {
+			wantProblem(t, send(wrong), 401, "invalid-code")
+		}
+		wantProblem(t, send(wrong), 429, "throttled")
+		s.Clock.Add(2 * time.Second)
+		r := send(right)
+		if r.Status != 200 {
+			t.Fatalf("right code: got %d %s", r.Status, r.Body)
+		}
+		c.Token = r.String("token")
+		ev := c.Do(t, "GET", "/v1/me/events?limit=1", nil)
+		e := ev.JSON["events"].([]any)[0].(map[string]any)
+		if ua := e["user_agent"].(string); !strings.HasPrefix(ua, "x\uFFFDé") || len(ua) > 256 {
+			t.Errorf("user agent recorded as %q (%d bytes)", ua, len(ua))
+		}
+	})
+}
+

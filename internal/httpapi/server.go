@@ -104,9 +104,5 @@ func Meta(r *http.Request) core.Meta {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	ua := r.UserAgent()
-	if len(ua) > 256 {
-		ua = ua[:256]
-	}
-	return core.Meta{Source: host, UserAgent: ua}
+	return core.Meta{Source: host, UserAgent: core.CleanText(r.UserAgent(), 256)}
 }
