@@ -129,4 +129,3 @@ func TestUserAgentNotUTF8(t *testing.T) {
 		}
 	})
 }
-
