@@ -46,7 +46,8 @@ type Store interface {
 	AcceptStep(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error)
 	ActivateFactor(ctx context.Context, a twofold.Activation) (ok, first bool, err error)
 	RenameFactor(ctx context.Context, accountID, id, label string) error
-	DeleteFactor(ctx context.Context, accountID, id string) (lastGone bool, err error)
+	// DeleteFactor deletes the factor only while it has status.
+	DeleteFactor(ctx context.Context, accountID, id string, status twofold.FactorStatus) (lastGone bool, err error)
 
 	ReplaceRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte, now time.Time) error
 	UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) (bool, error)

@@ -95,10 +95,14 @@ func (n NewFactor) params() (otp.Params, int, error) {
 func factorAAD(id string) []byte { return keyring.AAD("factors", "secret", id) }
 
 // EnrolFactor creates a pending TOTP factor with a fresh secret (SPEC §1 story 1).
-// It gates no login until ConfirmFactor accepts a code from it.
+// It gates no login until ConfirmFactor accepts a code from it. On an account
+// with two-factor on it needs an elevated session, as ConfirmFactor does.
 func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) (Enrolment, error) {
 	if n.Type != twofold.FactorTOTP {
 		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp")
+	}
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return Enrolment{}, err
 	}
 	label, err := validateLabel(n.Label)
 	if err != nil {
@@ -191,6 +195,11 @@ func factorParams(f twofold.Factor) (otp.Params, error) {
 // code is thereby used and never accepted again. On the account's first
 // factor, recovery codes and a paper key are issued, and two-factor becomes
 // required (SPEC §1 story 1, §3.1).
+//
+// On an account that already has an active factor the session must be
+// elevated: a factor of one's own choosing can elevate a session, so adding
+// one is as sensitive as removing one (else a stolen session could add its
+// own, elevate with it, and remove the owner's).
 func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code string, m Meta) (Confirmation, error) {
 	f, err := s.factor(ctx, a.Account.ID, factorID)
 	if err != nil {
@@ -198,6 +207,9 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	}
 	if f.Status != twofold.FactorPending {
 		return Confirmation{}, twofold.Errorf(twofold.CodeConflict, "factor is already confirmed")
+	}
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return Confirmation{}, err
 	}
 	p, err := factorParams(f)
 	if err != nil {
@@ -273,7 +285,9 @@ func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m M
 			return err
 		}
 	}
-	lastGone, err := s.store.DeleteFactor(ctx, a.Account.ID, factorID)
+	// Deleted only in the status checked: a pending factor confirmed in
+	// between is not removed without elevation.
+	lastGone, err := s.store.DeleteFactor(ctx, a.Account.ID, factorID, f.Status)
 	if err != nil {
 		return err
 	}

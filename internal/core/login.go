@@ -305,6 +305,19 @@ func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (
 }
 
 // requireElevation returns an elevation-required error unless a is elevated.
+// requireElevationIfEnabled asks for elevation when the account has an
+// active factor; without one there is nothing to elevate with.
+func (s *Service) requireElevationIfEnabled(ctx context.Context, a Auth) error {
+	if a.Elevated(s.Now()) {
+		return nil
+	}
+	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
+	if err != nil || !enabled {
+		return err
+	}
+	return s.requireElevation(a)
+}
+
 func (s *Service) requireElevation(a Auth) error {
 	if !a.Elevated(s.Now()) {
 		return twofold.Errorf(twofold.CodeElevationRequired, "this change needs a fresh second-factor check: elevate the session first")

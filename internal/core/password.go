@@ -19,14 +19,8 @@ import (
 // faster than a login could. On an account with two-factor on, the session
 // must also be elevated. Everything is written in one transaction.
 func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next string, m Meta) (token string, expires time.Time, err error) {
-	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
-	if err != nil {
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return "", time.Time{}, err
-	}
-	if enabled {
-		if err := s.requireElevation(a); err != nil {
-			return "", time.Time{}, err
-		}
 	}
 	if err := ValidatePassword(next); err != nil {
 		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "new %s", twofold.ErrorMessage(err))

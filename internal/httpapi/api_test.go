@@ -196,6 +196,12 @@ func TestPaperKeyAndElevation(t *testing.T) {
 		c := login(t, s, "bob")
 		phone := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
 		s.Clock.Add(30 * time.Second)
+		// Another factor needs an elevated session, as removing one does:
+		// else a password-only session could add its own and elevate with it.
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "intruder"}), 403, "elevation-required")
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": phone.paperKey}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
 		// A second factor of the same kind gets no new recovery codes.
 		token := enrol(t, s, c, map[string]any{"type": "totp", "label": "password manager", "secret_size": 32})
 		if token.codes != nil {

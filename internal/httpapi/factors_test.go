@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -117,4 +118,43 @@ func TestEventsQuery(t *testing.T) {
 func jsonNumber(v any) string {
 	f, _ := v.(float64)
 	return strconv.FormatInt(int64(f), 10)
+}
+
+// TestAddingAFactorNeedsElevation: on an account with two-factor on, adding
+// a factor needs an elevated session at both ends, the start and the
+// confirmation. Otherwise a password-only session (two-factor not required
+// at login) or a stolen one could add a factor of its own, elevate with it,
+// and remove the owner's.
+func TestAddingAFactorNeedsElevation(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "gina")
+		c := login(t, s, "gina")
+		phone := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": phone.paperKey}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		if r := c.Do(t, "PUT", "/v1/me/two-factor", map[string]any{"required": false}); r.Status != 200 {
+			t.Fatalf("two-factor off: got %d %s", r.Status, r.Body)
+		}
+		spare := startEnrol(t, c, map[string]any{"type": "totp", "label": "spare"})
+
+		// A password-only session can neither start nor finish an enrolment.
+		intruder := login(t, s, "gina")
+		wantProblem(t, intruder.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "evil"}), 403, "elevation-required")
+		code := testenv.TOTP(t, spare.secret, s.Clock.Now())
+		wantProblem(t, intruder.Do(t, "POST", "/v1/me/factors/"+spare.id+"/confirm", map[string]string{"code": code}), 403, "elevation-required")
+		// Nor can the owner's session once its elevation lapsed.
+		s.Clock.Add(11 * time.Minute)
+		code = testenv.TOTP(t, spare.secret, s.Clock.Now())
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors/"+spare.id+"/confirm", map[string]string{"code": code}), 403, "elevation-required")
+		if r := c.Do(t, "GET", "/v1/me/factors", nil); strings.Count(string(r.Body), `"active"`) != 1 {
+			t.Fatalf("factors after refused confirmations: %s", r.Body)
+		}
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, phone.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		if r := c.Do(t, "POST", "/v1/me/factors/"+spare.id+"/confirm", map[string]string{"code": code}); r.Status != 200 {
+			t.Fatalf("confirm when elevated: got %d %s", r.Status, r.Body)
+		}
+	})
 }

@@ -169,19 +169,25 @@ func (s *Store) RenameFactor(ctx context.Context, accountID, id, label string) e
 	return nil
 }
 
-// DeleteFactor removes a factor. When it was the account's last active factor,
+// DeleteFactor removes a factor, only while it has status (a conflict when it
+// has another, found then by its id). When it was the account's last active factor,
 // the recovery codes and paper key go with it and two-factor is no longer
 // required, so that the next enrolment starts afresh; it reports lastGone then.
-func (s *Store) DeleteFactor(ctx context.Context, accountID, id string) (lastGone bool, err error) {
+func (s *Store) DeleteFactor(ctx context.Context, accountID, id string, status twofold.FactorStatus) (lastGone bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if err := lockAccount(ctx, tx, accountID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE id = $1 AND account_id = $2`, id, accountID)
+		res, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE id = $1 AND account_id = $2 AND status = $3`, id, accountID, string(status))
 		if err != nil {
 			return fmt.Errorf("delete factor: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM factors WHERE id = $1 AND account_id = $2`, id, accountID).Scan(&one)
+			if err == nil {
+				return twofold.Errorf(twofold.CodeConflict, "the factor changed meanwhile; try again")
+			}
 			return notFound("factor")
 		}
 		var active int

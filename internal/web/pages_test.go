@@ -667,8 +667,22 @@ func TestFactorPagesRefuse(t *testing.T) {
 		t.Errorf("after bob's attempts: alice's authenticators %v, want %v", got, []string{phone})
 	}
 
-	// A setup never confirmed is cancelled without a code.
+	// Another authenticator needs a fresh code before its setup starts.
 	r = c.post("/settings/security/totp", url.Values{"label": {"Tablet"}})
+	if r.status != http.StatusOK || !strings.Contains(r.body, `name="elevate_code"`) || !strings.Contains(r.body, `name="label" value="Tablet"`) {
+		t.Errorf("starting a setup without a fresh code: status %d, no code field asked for, or the label lost: %s", r.status, pageError(r.body))
+	}
+	if got := factorIDs(c); !slices.Equal(got, []string{phone}) {
+		t.Fatalf("a setup started without a code: authenticators %v", got)
+	}
+	ts.Clock.Add(30 * time.Second)
+	r = c.post("/settings/security/totp", url.Values{"label": {"Tablet"}, "elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, secret, ts.Clock.Now())}})
+	if !strings.HasPrefix(r.url.Path, "/settings/security/totp/") {
+		t.Fatalf("starting a setup with a code: at %s (%d): %s", r.url, r.status, pageError(r.body))
+	}
+
+	// A setup never confirmed is cancelled without a code.
+	ts.Clock.Add(11 * time.Minute)
 	pending := ""
 	for _, id := range factorIDs(c) {
 		if id != phone {
@@ -677,6 +691,14 @@ func TestFactorPagesRefuse(t *testing.T) {
 	}
 	if pending == "" {
 		t.Fatalf("starting a setup: at %s (%d), no second authenticator listed", r.url, r.status)
+	}
+	// Its confirmation asks for a fresh code too, once the one given lapsed.
+	if r := c.get("/settings/security/totp/" + pending); !strings.Contains(r.body, `name="elevate_code"`) {
+		t.Error("the setup page of another authenticator asks for no code once the elevation lapsed")
+	}
+	r = c.post("/settings/security/totp/"+pending+"/confirm", url.Values{"code": {"123456"}})
+	if r.status != http.StatusForbidden || pageError(r.body) != "Confirm it's you with a code first." {
+		t.Errorf("confirming another authenticator without a fresh code: status %d, %q", r.status, pageError(r.body))
 	}
 	if r := c.get("/settings/security/factors/" + pending + "/remove"); !strings.Contains(r.body, "Cancel the setup") || strings.Contains(r.body, `name="elevate_code"`) {
 		t.Error("the page cancelling a pending setup does not say so, or asks for a code")

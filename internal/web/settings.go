@@ -53,14 +53,40 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 }
 
 // enrol starts adding an authenticator app (SPEC §1 story 1).
+// enrol starts the setup of an authenticator. With two-factor on, that needs
+// a fresh check: without one it asks for a code first, on a page of its own.
 func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	label := r.PostForm.Get("label")
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderAddAnother(w, r, a, label, s.status(w, r, err), message(err))
+		return
+	}
 	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorTOTP, Label: label}, httpapi.Meta(r))
+	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
+		s.renderAddAnother(w, r, a, label, http.StatusOK, "")
+		return
+	}
 	if err != nil {
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), label)
 		return
 	}
 	http.Redirect(w, r, "/settings/security/totp/"+e.Factor.ID, http.StatusSeeOther)
+}
+
+// renderAddAnother asks for a code before another authenticator is added.
+func (s *Server) renderAddAnother(w http.ResponseWriter, r *http.Request, a core.Auth, label string, status int, errMsg string) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	self := "/settings/security/totp"
+	b := confirmBody{
+		Heading: "Add another authenticator?", Action: self, Cancel: "/settings/security", Button: "Continue",
+		Text:   []string{"An authenticator can sign in to your account and approve its sensitive changes, so adding one needs a code from one you already have."},
+		Fields: map[string]string{"label": label}, Elevation: s.elevationFor(r, a, p, self),
+	}
+	s.render(w, r, status, "confirm", Page{Title: "Add an authenticator app", Account: &a.Account, Error: errMsg, Body: b})
 }
 
 // enrolBody is the data of the enrolment page. It holds the secret: the page
@@ -73,6 +99,7 @@ type enrolBody struct {
 	QRURL      string
 	ConfirmURL string
 	CancelURL  string
+	Elevation  *elevationBody // a code from another authenticator, when the session needs one
 }
 
 func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -89,10 +116,16 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, a core.Auth
 		s.fail(w, r, &a, err)
 		return
 	}
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
 	base := "/settings/security/totp/" + e.Factor.ID
 	b := enrolBody{
 		Factor: e.Factor, Secret: groupsOf4(e.Secret), OTPAuthURI: template.URL(e.OTPAuthURI), Period: int(e.Factor.Period.Seconds()),
 		QRURL: base + "/qr.png", ConfirmURL: base + "/confirm", CancelURL: "/settings/security/factors/" + e.Factor.ID + "/remove",
+		Elevation: s.elevationFor(r, a, p, base),
 	}
 	s.render(w, r, status, "enrol", Page{Title: "Add an authenticator app", Account: &a.Account, Error: errMsg, Body: b})
 }
@@ -117,6 +150,10 @@ func (s *Server) enrolQR(w http.ResponseWriter, r *http.Request, a core.Auth) {
 // confirm activates a pending factor with a code from it; on the first
 // factor it shows the recovery codes and the paper key, once.
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderEnrol(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
 	c, err := s.svc.ConfirmFactor(r.Context(), a, r.PathValue("id"), r.PostForm.Get("code"), httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeConflict {
 		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)

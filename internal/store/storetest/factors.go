@@ -101,7 +101,7 @@ func testFactorNotFound(t *testing.T, s *store.Store) {
 			_, err := s.Factor(ctx, tt.accountID, tt.id)
 			wantCode(t, "Factor", err, twofold.CodeNotFound)
 			wantCode(t, "RenameFactor", s.RenameFactor(ctx, tt.accountID, tt.id, "stolen"), twofold.CodeNotFound)
-			_, err = s.DeleteFactor(ctx, tt.accountID, tt.id)
+			_, err = s.DeleteFactor(ctx, tt.accountID, tt.id, twofold.FactorActive)
 			wantCode(t, "DeleteFactor", err, twofold.CodeNotFound)
 		})
 	}
@@ -198,7 +198,7 @@ func testActivateNotPending(t *testing.T, s *store.Store) {
 func testActivateAfterReset(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	activeFactor(t, s, a.ID, "f-1", 10, "old")
-	if gone, err := s.DeleteFactor(t.Context(), a.ID, "f-1"); err != nil || !gone {
+	if gone, err := s.DeleteFactor(t.Context(), a.ID, "f-1", twofold.FactorActive); err != nil || !gone {
 		t.Fatalf("DeleteFactor: got %v, %v, want true, nil", gone, err)
 	}
 	newFactor(t, s, a.ID, "f-2")
@@ -341,7 +341,7 @@ func testDeleteLastActive(t *testing.T, s *store.Store) {
 	activeFactor(t, s, b.ID, "f-bob", 10, "bob")
 	bob := twoFactorState(t, s, b.ID)
 
-	gone, err := s.DeleteFactor(t.Context(), a.ID, "f-1")
+	gone, err := s.DeleteFactor(t.Context(), a.ID, "f-1", twofold.FactorActive)
 	if err != nil {
 		t.Fatalf("DeleteFactor: %v", err)
 	}
@@ -363,7 +363,7 @@ func testDeleteOneOfTwo(t *testing.T, s *store.Store) {
 	activeFactor(t, s, a.ID, "f-2", 10, "ignored")
 	want := twoFactorState(t, s, a.ID)
 
-	gone, err := s.DeleteFactor(t.Context(), a.ID, "f-1")
+	gone, err := s.DeleteFactor(t.Context(), a.ID, "f-1", twofold.FactorActive)
 	if err != nil {
 		t.Fatalf("DeleteFactor: %v", err)
 	}
@@ -379,7 +379,7 @@ func testDeleteOneOfTwo(t *testing.T, s *store.Store) {
 		t.Errorf("Factors after DeleteFactor: got %d factors, want only f-2", len(fs))
 	}
 
-	gone, err = s.DeleteFactor(t.Context(), a.ID, "f-2")
+	gone, err = s.DeleteFactor(t.Context(), a.ID, "f-2", twofold.FactorActive)
 	if err != nil || !gone {
 		t.Errorf("DeleteFactor of the remaining factor: got %v, %v, want true, nil", gone, err)
 	}
@@ -391,7 +391,7 @@ func testDeletePendingBesideActive(t *testing.T, s *store.Store) {
 	activeFactor(t, s, a.ID, "f-1", 10, "alice")
 	newFactor(t, s, a.ID, "f-pending")
 	want := twoFactorState(t, s, a.ID)
-	gone, err := s.DeleteFactor(t.Context(), a.ID, "f-pending")
+	gone, err := s.DeleteFactor(t.Context(), a.ID, "f-pending", twofold.FactorPending)
 	if err != nil {
 		t.Fatalf("DeleteFactor: %v", err)
 	}
@@ -406,7 +406,7 @@ func testDeleteFactorNotFound(t *testing.T, s *store.Store) {
 	b := newAccount(t, s, "bob")
 	activeFactor(t, s, a.ID, "f-1", 10, "alice")
 	want := twoFactorState(t, s, a.ID)
-	_, err := s.DeleteFactor(t.Context(), b.ID, "f-1")
+	_, err := s.DeleteFactor(t.Context(), b.ID, "f-1", twofold.FactorActive)
 	wantCode(t, "DeleteFactor of another account's factor", err, twofold.CodeNotFound)
 	wantTwoFactor(t, s, a.ID, want)
 	getFactor(t, s, a.ID, "f-1")
@@ -467,4 +467,20 @@ func testReseal(t *testing.T, s *store.Store) {
 	if diff := cmp.Diff(fb, getFactor(t, s, b.ID, fb.ID)); diff != "" {
 		t.Errorf("other factor changed (-want +got):\n%s", diff)
 	}
+}
+
+// testDeleteFactorInAnotherStatus: a factor is deleted only in the status
+// the caller checked; one that changed meanwhile stays, as a conflict.
+func testDeleteFactorInAnotherStatus(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	activeFactor(t, s, a.ID, "f-1", 10, "alice")
+	newFactor(t, s, a.ID, "f-pending")
+	want := twoFactorState(t, s, a.ID)
+	_, err := s.DeleteFactor(t.Context(), a.ID, "f-1", twofold.FactorPending)
+	wantCode(t, "DeleteFactor of an active factor as pending", err, twofold.CodeConflict)
+	_, err = s.DeleteFactor(t.Context(), a.ID, "f-pending", twofold.FactorActive)
+	wantCode(t, "DeleteFactor of a pending factor as active", err, twofold.CodeConflict)
+	getFactor(t, s, a.ID, "f-1")
+	getFactor(t, s, a.ID, "f-pending")
+	wantTwoFactor(t, s, a.ID, want)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/store"
 )
 
@@ -155,7 +156,7 @@ func testRaceDeleteFactor(t *testing.T, s *store.Store) {
 			activeFactor(t, s, a.ID, id(i), 10, "set")
 		}
 		last := race(t, func(i int) (bool, error) {
-			return s.DeleteFactor(t.Context(), a.ID, id(i))
+			return s.DeleteFactor(t.Context(), a.ID, id(i), twofold.FactorActive)
 		})
 		if last != 1 {
 			t.Errorf("DeleteFactor raced: got %d reporting lastGone, want 1", last)

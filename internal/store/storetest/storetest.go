@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Factor/DeleteOneOfTwo", testDeleteOneOfTwo},
 		{"Factor/DeletePendingBesideActive", testDeletePendingBesideActive},
 		{"Factor/DeleteNotFound", testDeleteFactorNotFound},
+		{"Factor/DeleteInAnotherStatus", testDeleteFactorInAnotherStatus},
 		{"Factor/Reseal", testReseal},
 
 		{"Recovery/UseOnce", testUseRecoveryCodeOnce},
