@@ -850,7 +850,7 @@ func TestSignInReturnsToThePage(t *testing.T) {
 		t.Errorf("the login page while signed in: at %s, want the next page", r.url)
 	}
 
-	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "/login/verify", "javascript:alert(1)"} {
+	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "/login/verify", "javascript:alert(1)"} {
 		c := newClient(t, ts.URL())
 		ts.Clock.Add(30 * time.Second)
 		r := c.post("/login", url.Values{"username": {"nell"}, "password": {testPassword}, "next": {next}})

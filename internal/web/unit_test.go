@@ -64,6 +64,11 @@ func TestSafeNext(t *testing.T) {
 		"/\\evil.example":           "",
 		"/login?next=/x":            "",
 		"/settings\r\nSet-Cookie:x": "",
+		"/\t/evil.example":          "",
+		"/ /evil.example":           "",
+		"/\x00/evil.example":        "",
+		"/\u00a0/evil.example":      "",
+		"/settings/\x7f":            "",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)

@@ -315,9 +315,17 @@ func sentence(s string) string {
 
 // safeNext returns next when it is a path on this site, else "".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || len(next) > 512 ||
-		strings.ContainsAny(next, "\r\n\\") || strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/logout") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 512 ||
+		strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/logout") {
 		return ""
+	}
+	// Visible ASCII only, and no backslash: browsers drop tabs and line
+	// breaks from a Location and read \ as /, so "/\t/evil.example" or
+	// "/\\evil.example" would lead to another site.
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return ""
+		}
 	}
 	return next
 }
