@@ -123,12 +123,25 @@ func (m *Metrics) ObserveEvent(e twofold.AuditEvent) {
 	m.events.WithLabelValues(e.Type, cause).Inc()
 }
 
-// failureCause maps an audit detail to a small fixed set of labels.
+// failureCauses map audit details to a small fixed set of labels. /metrics
+// is readable by whoever reaches the server, so causes that the answers keep
+// apart from nobody stay together here: a wrong password and an unknown
+// username are both bad_credentials (else the counter would tell which
+// usernames exist), and a wrong, replayed or unknown factor's code are all
+// wrong_code. The audit log keeps the real cause.
+var failureCauses = []struct{ detail, label string }{
+	{"wrong password", "bad_credentials"}, {"unknown username", "bad_credentials"},
+	{"replayed", "wrong_code"}, {"wrong code", "wrong_code"}, {"no such active", "wrong_code"},
+	{"malformed", "malformed"}, {"wrong or used recovery code", "wrong_or_used_recovery_code"},
+	{"wrong paper key", "wrong_paper_key"}, {"unsupported method", "unsupported_method"},
+	{"locked", "locked"}, {"request rate", "request_rate"}, {"password attempts", "password_attempts"},
+}
+
+// failureCause maps an audit detail to its label.
 func failureCause(detail string) string {
-	for _, c := range []string{"wrong password", "unknown username", "replayed", "wrong code", "malformed", "wrong or used recovery code",
-		"wrong paper key", "unsupported method", "no such active", "locked", "request rate", "password attempts"} {
-		if strings.Contains(detail, c) {
-			return strings.ReplaceAll(c, " ", "_")
+	for _, c := range failureCauses {
+		if strings.Contains(detail, c.detail) {
+			return c.label
 		}
 	}
 	return "other"

@@ -288,11 +288,14 @@ func TestAddressBucketAndMetrics(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	for _, want := range []string{`twofold_events_total{cause="request_rate",type="login.throttled"} 1`,
-		`twofold_events_total{cause="unknown_username",type="login.password_failed"} 5`,
+		`twofold_events_total{cause="bad_credentials",type="login.password_failed"} 5`,
 		`twofold_http_request_duration_seconds_bucket{route="POST /v1/login"`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if strings.Contains(string(body), "unknown_username") || strings.Contains(string(body), "wrong_password") {
+		t.Error("/metrics tells an unknown username from a wrong password")
 	}
 	if res.Header.Get("X-Request-Id") == "" {
 		t.Error("no X-Request-Id on the response")
