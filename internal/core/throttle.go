@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -83,7 +84,20 @@ func factorKey(accountID, factorID string) string {
 // address. The username is kept only as a keyed hash: people sometimes type
 // their password into the username field, and nothing typed there is stored.
 func (s *Service) passwordKey(username, source string) string {
-	return s.passwordPrefix(username) + source
+	return s.passwordPrefix(username) + sourceKey(source)
+}
+
+// sourceKey names the client behind source for the counters kept per
+// address: an IPv4 address, or an IPv6 address's /64. A single IPv6 host
+// is commonly given a whole /64, so counting each of its addresses apart
+// would give it 2^64 fresh counters.
+func sourceKey(source string) string {
+	a, err := netip.ParseAddr(source)
+	if err != nil || !a.Unmap().Is6() {
+		return source
+	}
+	p, _ := a.Unmap().Prefix(64)
+	return p.String()
 }
 
 func (s *Service) passwordPrefix(username string) string {
@@ -139,7 +153,7 @@ func (s *Service) allowSource(ctx context.Context, m Meta) error {
 	if s.cfg.LoginRate <= 0 || m.Source == "" {
 		return nil
 	}
-	ok, err := s.store.TakeToken(ctx, "ip:"+m.Source, float64(s.cfg.LoginBurst), s.cfg.LoginRate, s.Now())
+	ok, err := s.store.TakeToken(ctx, "ip:"+sourceKey(m.Source), float64(s.cfg.LoginBurst), s.cfg.LoginRate, s.Now())
 	if err != nil {
 		return err
 	}

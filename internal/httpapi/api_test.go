@@ -16,10 +16,15 @@ import (
 
 // eachStore runs f against a fresh server on SQLite and on PostgreSQL.
 func eachStore(t *testing.T, f func(t *testing.T, s *testenv.Server)) {
+	eachStoreWith(t, nil, f)
+}
+
+// eachStoreWith is eachStore with server options.
+func eachStoreWith(t *testing.T, opts []testenv.ServerOption, f func(t *testing.T, s *testenv.Server)) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f(t, testenv.NewServer(t, dsn(t)))
+			f(t, testenv.NewServer(t, dsn(t), opts...))
 		})
 	}
 }

@@ -458,3 +458,36 @@ func otherCode(code string) string {
 	b[0] = '0' + (b[0]-'0'+5)%10
 	return string(b)
 }
+
+// TestIPv6AddressesCountByPrefix: the addresses of one IPv6 /64, which one
+// host commonly has, share the password counter and the request bucket;
+// another /64 has its own.
+func TestIPv6AddressesCountByPrefix(t *testing.T) {
+	eachStoreWith(t, []testenv.ServerOption{behindProxy, func(c *config.Config) { c.LoginBurst, c.LoginRate = 8, 0.5 }}, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "ivy")
+		throttledAt := 0
+		for i := 1; i <= 8; i++ {
+			c := from(testenv.NewClient(s.URL()), fmt.Sprintf("2001:db8:1:2::%x", i))
+			r := c.Do(t, "POST", "/v1/login", map[string]string{"username": "ivy", "password": "guess " + strconv.Itoa(i)})
+			if r.Status == 429 {
+				throttledAt = i
+				break
+			}
+			wantProblem(t, r, 401, "invalid-credentials")
+		}
+		if throttledAt != 6 {
+			t.Fatalf("wrong passwords from one /64, each from a new address: first 429 at attempt %d, want the 6th", throttledAt)
+		}
+		// Those 6 requests took 6 of the /64's 8 tokens: two more pass.
+		c := from(testenv.NewClient(s.URL()), "2001:db8:1:2:ffff::1")
+		for range 2 {
+			wantProblem(t, c.Do(t, "POST", "/v1/login", map[string]string{"username": "someone", "password": "whatever12"}), 401, "invalid-credentials")
+		}
+		wantProblem(t, c.Do(t, "POST", "/v1/login", map[string]string{"username": "someone", "password": "whatever12"}), 429, "throttled")
+		// Another /64 is another client.
+		other := from(testenv.NewClient(s.URL()), "2001:db8:1:3::1")
+		if r := other.Do(t, "POST", "/v1/login", map[string]string{"username": "ivy", "password": password}); r.Status != 200 {
+			t.Fatalf("login from another /64: got %d %s", r.Status, r.Body)
+		}
+	})
+}
