@@ -105,12 +105,12 @@ func TestAuditFailureFailsTheCheck(t *testing.T) {
 				wrong.Code = "111111"
 			}
 			for i := range 5 {
-				if _, _, err := svc.VerifyLogin(ctx, res.LoginID, wrong, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInternal {
+				if _, err := svc.VerifyLogin(ctx, res.LoginID, wrong, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInternal {
 					t.Fatalf("wrong code %d with the audit table refusing: got %v, want an internal error", i+1, err)
 				}
 			}
 			right := core.SecondFactor{Method: twofold.MethodTOTP, FactorID: enr.Factor.ID, Code: code()}
-			if _, _, err := svc.VerifyLogin(ctx, res.LoginID, right, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInternal {
+			if _, err := svc.VerifyLogin(ctx, res.LoginID, right, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInternal {
 				t.Fatalf("right code with the audit table refusing: got %v, want an internal error", err)
 			}
 			if _, err := svc.Elevate(ctx, auth, wrong, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInternal {
@@ -121,7 +121,7 @@ func TestAuditFailureFailsTheCheck(t *testing.T) {
 			if failures, _, err := st.Throttle(ctx, "2fa:"+acct.ID+":codes"); err != nil || failures != 0 {
 				t.Errorf("code counter after the refused events: %d, %v; want 0", failures, err)
 			}
-			if _, _, err := svc.VerifyLogin(ctx, res.LoginID, right, core.Meta{}); err != nil {
+			if _, err := svc.VerifyLogin(ctx, res.LoginID, right, core.Meta{}); err != nil {
 				t.Fatalf("right code once events are stored again: %v", err)
 			}
 		})

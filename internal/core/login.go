@@ -158,19 +158,53 @@ type SecondFactor struct {
 	Code     string
 }
 
+// Verified is a passed second step: the session, and after a recovery
+// code, how many the account has left (SPEC §1 story 4 shows the count and
+// warns at LowRecoveryCodes or fewer).
+type Verified struct {
+	Token             string
+	ExpiresAt         time.Time
+	RecoveryCodeUsed  bool
+	RecoveryCodesLeft int
+}
+
+// LowRecoveryCodes is the count of recovery codes left at which the owner is
+// warned to make a new set.
+const LowRecoveryCodes = 3
+
+// checkProof refuses, before any throttle slot is taken, a proof that is not
+// an attempt at all: a method this server does not take, or no code. Such a
+// request says nothing about the account, so it costs the owner nothing.
+func checkProof(p SecondFactor) error {
+	switch p.Method {
+	case twofold.MethodTOTP, twofold.MethodRecoveryCode, twofold.MethodPaperKey:
+	default:
+		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, recovery_code or paper_key")
+	}
+	if strings.TrimSpace(p.Code) == "" {
+		return twofold.Errorf(twofold.CodeInvalid, "code is required")
+	}
+	return nil
+}
+
 // VerifyLogin completes a login's second step and returns a session that is
 // elevated from that moment (SPEC §3.1).
-func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFactor, m Meta) (token string, expires time.Time, err error) {
+func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFactor, m Meta) (Verified, error) {
+	if err := checkProof(p); err != nil {
+		return Verified{}, err
+	}
 	if err := s.allowSource(ctx, m); err != nil {
-		return "", time.Time{}, err
+		return Verified{}, err
 	}
 	if p.Method == twofold.MethodTOTP && p.FactorID == "" {
-		return s.verifyLoginTOTP(ctx, loginID, p, m)
+		token, expires, err := s.verifyLoginTOTP(ctx, loginID, p, m)
+		return Verified{Token: token, ExpiresAt: expires}, err
 	}
 	// One transaction per verification: the throttle slot, the accepted step,
 	// the finished login, the session and the audit event commit together.
 	var answer error
-	err = s.inTx(ctx, func(ctx context.Context) error {
+	var v Verified
+	err := s.inTx(ctx, func(ctx context.Context) error {
 		l, err := s.pendingLogin(ctx, loginID)
 		if err == nil {
 			err = s.checkSecondFactor(ctx, l.AccountID, p, m, "login")
@@ -184,7 +218,7 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 		}
 		now := s.Now()
 		var sess twofold.Session
-		token, sess, err = s.newSession(l.AccountID, now, now.Add(s.cfg.ElevationTTL))
+		v.Token, sess, err = s.newSession(l.AccountID, now, now.Add(s.cfg.ElevationTTL))
 		if err != nil {
 			return err
 		}
@@ -196,22 +230,28 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 			answer = errLoginExpired()
 			return errRollback
 		}
-		expires = sess.ExpiresAt
+		v.ExpiresAt = sess.ExpiresAt
+		if p.Method == twofold.MethodRecoveryCode {
+			v.RecoveryCodeUsed = true
+			if v.RecoveryCodesLeft, err = s.store.RecoveryCodesRemaining(ctx, l.AccountID); err != nil {
+				return err
+			}
+		}
 		s.audit(ctx, l.AccountID, "login.succeeded", m, "second factor: "+string(p.Method))
 		return nil
 	})
 	// A refusal is answered only once what it took (a throttle slot) is
 	// committed; errRollback is the one failure that carries an answer.
 	if err != nil && !errors.Is(err, errRollback) {
-		return "", time.Time{}, err
+		return Verified{}, err
 	}
 	if answer != nil {
-		return "", time.Time{}, answer
+		return Verified{}, answer
 	}
 	if err != nil {
-		return "", time.Time{}, err
+		return Verified{}, err
 	}
-	return token, expires, nil
+	return v, nil
 }
 
 // errRollback rolls a transaction back when a concurrent request won the race
@@ -279,6 +319,9 @@ func (s *Service) Logout(ctx context.Context, a Auth, m Meta) error {
 // Elevate checks a second factor for a logged-in caller and elevates its
 // session for the elevation period (SPEC §3.1).
 func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (time.Time, error) {
+	if err := checkProof(p); err != nil {
+		return time.Time{}, err
+	}
 	var answer error
 	until := s.Now().Add(s.cfg.ElevationTTL)
 	err := s.inTx(ctx, func(ctx context.Context) error {

@@ -94,7 +94,7 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 		}
 		s.audit(ctx, accountID, "recovery_code.used", m, fmt.Sprintf("%d left", left))
 		msg := fmt.Sprintf("A recovery code was used to log in to your account. You have %d recovery codes left.", left)
-		if left <= 3 {
+		if left <= LowRecoveryCodes {
 			msg += fmt.Sprintf(" Only %d left: generate a new set in your security settings.", left)
 		}
 		s.notify(ctx, accountID, "a recovery code was used", msg)

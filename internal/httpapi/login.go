@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -20,6 +21,10 @@ type loginResponse struct {
 	LoginID   string       `json:"login_id,omitempty"`
 	ExpiresAt time.Time    `json:"expires_at"`
 	Methods   []methodJSON `json:"methods,omitempty"`
+	// After a recovery code: how many are left, and a warning at
+	// core.LowRecoveryCodes or fewer (SPEC §1 story 4).
+	RecoveryCodesRemaining *int   `json:"recovery_codes_remaining,omitempty"`
+	Warning                string `json:"warning,omitempty"`
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -63,12 +68,19 @@ func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	token, expires, err := s.svc.VerifyLogin(r.Context(), r.PathValue("login_id"), req.proof(), Meta(r))
+	v, err := s.svc.VerifyLogin(r.Context(), r.PathValue("login_id"), req.proof(), Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, loginResponse{Status: "authenticated", Token: token, ExpiresAt: expires})
+	out := loginResponse{Status: "authenticated", Token: v.Token, ExpiresAt: v.ExpiresAt}
+	if v.RecoveryCodeUsed {
+		out.RecoveryCodesRemaining = &v.RecoveryCodesLeft
+		if v.RecoveryCodesLeft <= core.LowRecoveryCodes {
+			out.Warning = fmt.Sprintf("only %d recovery codes left: generate a new set (POST /v1/me/recovery-codes)", v.RecoveryCodesLeft)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, a core.Auth) {

@@ -491,3 +491,28 @@ func TestIPv6AddressesCountByPrefix(t *testing.T) {
 		}
 	})
 }
+
+// TestNoAttemptCostsNoSlot: a second step or an elevation with a method this
+// server does not take, or without a code, is a 400 and takes no throttle
+// slot: it is not a guess, and must not move the owner toward a lock.
+func TestNoAttemptCostsNoSlot(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "noor")
+		c := login(t, s, "noor")
+		phone := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		loginID, _ := startLogin(t, s, "noor")
+		for range 12 {
+			for _, body := range []map[string]string{
+				{"code": "123456"}, {"method": "TOTP", "code": "123456"}, {"method": "hotp", "code": "123456"},
+				{"method": "totp"}, {"method": "recovery_code", "code": "  "}, {"method": "paper_key"},
+			} {
+				wantProblem(t, verify(t, s, loginID, body), 400, "invalid")
+				wantProblem(t, c.Do(t, "POST", "/v1/me/elevate", body), 400, "invalid")
+			}
+		}
+		s.Clock.Add(30 * time.Second)
+		if r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, phone.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("the right code after 144 malformed attempts: got %d %s", r.Status, r.Body)
+		}
+	})
+}

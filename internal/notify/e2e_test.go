@@ -72,7 +72,8 @@ func TestServerNotifies(t *testing.T) {
 
 // TestRecoveryCodesRunningLow: each login with a recovery code tells the
 // owner how many are left, and from three left on warns them to make a new
-// set (SPEC §1 story 4); GET /v1/me shows the same count.
+// set (SPEC §1 story 4), and so does the answer to the second step; GET
+// /v1/me shows the same count.
 func TestRecoveryCodesRunningLow(t *testing.T) {
 	mailbox := testenv.NewSMTPServer(t)
 	s := testenv.NewServer(t, testenv.SQLiteDSN(t), mailbox.Option("Twofold <twofold@example.com>"))
@@ -98,6 +99,13 @@ func TestRecoveryCodesRunningLow(t *testing.T) {
 			t.Fatalf("recovery code %d: got %d %s", i+1, r.Status, r.Body)
 		}
 		left := len(codes) - i - 1
+		// The answer shows the count, and warns from 3 left on.
+		if got := r.JSON["recovery_codes_remaining"]; got != float64(left) {
+			t.Errorf("after %d used: the answer says %v left, want %d", i+1, got, left)
+		}
+		if warned := strings.Contains(r.String("warning"), "generate a new set"); warned != (left <= 3) {
+			t.Errorf("with %d left: the answer warned %v, want %v (%s)", left, warned, left <= 3, r.Body)
+		}
 		_, _, body := parse(t, mailbox.Wait(t, i+2, 10*time.Second)[i+1])
 		if !strings.Contains(body, fmt.Sprintf("%d recovery codes left", left)) {
 			t.Errorf("after %d used: message %q lacks the count left", i+1, body)

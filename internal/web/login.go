@@ -151,7 +151,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method, next := twofold.Method(r.PostForm.Get("method")), safeNext(r.PostForm.Get("next"))
-	token, _, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: method, Code: r.PostForm.Get("code")}, httpapi.Meta(r))
+	v, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: method, Code: r.PostForm.Get("code")}, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
 		s.clearCookie(w, r, loginCookie, "/login")
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
@@ -162,7 +162,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.clearCookie(w, r, loginCookie, "/login")
-	s.setCookie(w, r, sessionCookie, token, "/")
+	s.setCookie(w, r, sessionCookie, v.Token, "/")
 	if method == twofold.MethodRecoveryCode && next == "" {
 		next = "/settings/security?m=recovery_used"
 	}

@@ -780,11 +780,11 @@ func TestOperatorViewsAUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, _, err := ts.Service.VerifyLogin(ctx, res.LoginID, core.SecondFactor{Method: twofold.MethodTOTP, Code: testenv.TOTP(t, secret, ts.Clock.Now())}, core.Meta{})
+	v, err := ts.Service.VerifyLogin(ctx, res.LoginID, core.SecondFactor{Method: twofold.MethodTOTP, Code: testenv.TOTP(t, secret, ts.Clock.Now())}, core.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := ts.Service.Authenticate(ctx, token)
+	a, err := ts.Service.Authenticate(ctx, v.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
