@@ -113,6 +113,9 @@ func wantProblem(t *testing.T, r testenv.Response, status int, problem string) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("got Content-Type %q, want application/problem+json", ct)
 	}
+	if status == 401 && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer ") {
+		t.Fatalf("a 401 with WWW-Authenticate %q, want a Bearer challenge (RFC 9110 §15.5.2)", r.Header.Get("WWW-Authenticate"))
+	}
 }
 
 // TestTOTPStory walks SPEC §1 stories 1, 2, 4, 5 and 8 over HTTP, with zbarimg

@@ -26,6 +26,9 @@ func TestMalformedBodies(t *testing.T) {
 		"two objects":   {`{"username":"mia","password":"` + password + `"} {}`, "request body must hold a single JSON object"},
 		"over 64 KiB":   {`{"username":"mia","password":"` + strings.Repeat("x", 70<<10) + `"}`, "request body is larger than 65536 bytes"},
 		"trailing junk": {`{"username":"mia","password":"` + password + `"}x`, "request body must hold a single JSON object"},
+		"null":          {"null", "request body must be a JSON object"},
+		"unknown field": {`{"username":"mia","password":"` + password + `","passwrd":"x"}`, `unknown field "passwrd"`},
+		"number":        {`{"username":"mia","password":7}`, `field "password" must be a string`},
 	} {
 		r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", tc.body) // a string is sent as is
 		wantProblem(t, r, 400, "invalid")
@@ -128,4 +131,31 @@ func TestUserAgentNotUTF8(t *testing.T) {
 			t.Errorf("user agent recorded as %q (%d bytes)", ua, len(ua))
 		}
 	})
+}
+
+// TestUnknownPathsAndMethods: under /v1/ an unknown path (a trailing slash
+// included) is a 404 problem, and a known path with another method a 405
+// problem that names the allowed methods, as JSON clients expect; the pages
+// keep their own answers.
+func TestUnknownPathsAndMethods(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	c := testenv.NewClient(s.URL())
+	for _, path := range []string{"/v1/nothing", "/v1/me/", "/v1/login/x/y/z"} {
+		wantProblem(t, c.Do(t, "GET", path, nil), 404, "not-found")
+	}
+	for _, tc := range []struct{ method, path, allow string }{
+		{"DELETE", "/v1/me", "GET"},
+		{"POST", "/v1/time", "GET"},
+		{"GET", "/v1/login", "POST"},
+		{"PUT", "/v1/me/factors/abc", "DELETE, PATCH"},
+	} {
+		r := c.Do(t, tc.method, tc.path, nil)
+		wantProblem(t, r, 405, "method-not-allowed")
+		if got := r.Header.Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+	}
+	if r := c.Do(t, "GET", "/no-such-page", nil); r.Status != 404 || r.Header.Get("Content-Type") == "application/problem+json" {
+		t.Errorf("an unknown page: got %d %s, want the pages' own 404", r.Status, r.Header.Get("Content-Type"))
+	}
 }

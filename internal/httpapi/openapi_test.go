@@ -194,7 +194,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 // TestOpenAPIProblemTypes checks that the file lists every stable problem
 // type the problem writer can produce, and no other.
 func TestOpenAPIProblemTypes(t *testing.T) {
-	want := map[string]bool{ProblemTypeBase + "not-ready": true} // GET /readyz
+	want := map[string]bool{ProblemTypeBase + "not-ready": true, // GET /readyz
+		ProblemTypeBase + "method-not-allowed": true} // a known /v1/ path with another method
 	for code := range statuses {
 		want[ProblemTypeBase+string(code)] = true
 	}

@@ -1,15 +1,19 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"math"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
 )
 
 // ProblemTypeBase prefixes every problem type; the code slug follows it.
@@ -54,6 +58,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if code == twofold.CodeInternal {
 		log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.Pattern, "err", err)
 	}
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="twofold"`) // RFC 9110 §15.5.2
+	}
 	var te *twofold.Error
 	if errors.As(err, &te) && te.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(te.RetryAfter.Seconds()))))
@@ -81,21 +88,32 @@ const maxBody = 64 << 10
 
 // decode reads a JSON object body into v; malformed input is an invalid problem.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var me *http.MaxBytesError
+	switch {
+	case errors.As(err, &me):
+		return twofold.Errorf(twofold.CodeInvalid, "request body is larger than %d bytes", maxBody)
+	case err != nil:
+		return twofold.Errorf(twofold.CodeInvalid, "request body could not be read")
+	}
+	// An object, not null or anything else that would leave v as it was.
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return twofold.Errorf(twofold.CodeInvalid, "request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields() // a misspelt option must not pass for its default
 	if err := dec.Decode(v); err != nil {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
-		var me *http.MaxBytesError
 		switch {
-		case errors.As(err, &me):
-			return twofold.Errorf(twofold.CodeInvalid, "request body is larger than %d bytes", maxBody)
 		case errors.As(err, &te) && te.Field != "":
-			return twofold.Errorf(twofold.CodeInvalid, "field %q must be a %s", te.Field, te.Type.Kind())
+			return twofold.Errorf(twofold.CodeInvalid, "field %q must be %s", te.Field, kindName(te.Type.Kind()))
 		case errors.As(err, &se):
 			return twofold.Errorf(twofold.CodeInvalid, "request body is not valid JSON (at byte %d)", se.Offset)
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return twofold.Errorf(twofold.CodeInvalid, "request body is not valid JSON (it ends too soon)")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return twofold.Errorf(twofold.CodeInvalid, "unknown field %s", core.CleanText(strings.TrimPrefix(err.Error(), "json: unknown field "), 66))
 		default:
 			return twofold.Errorf(twofold.CodeInvalid, "request body must be a JSON object")
 		}
@@ -104,4 +122,21 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return twofold.Errorf(twofold.CodeInvalid, "request body must hold a single JSON object")
 	}
 	return nil
+}
+
+// kindName names a JSON value of Go kind k for an error message.
+func kindName(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	default:
+		return "an object"
+	}
 }

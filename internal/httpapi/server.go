@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/twofold/twofold"
@@ -58,11 +59,31 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 	}
 }
 
-// Register adds the API routes to mux.
+// Register adds the API routes to mux, and under /v1/ answers an unknown
+// path with a 404 problem and a known path with another method with a 405
+// problem that lists the methods in Allow.
 func (s *Server) Register(mux *http.ServeMux) {
+	allow := map[string][]string{}
 	for pattern, h := range s.Routes() {
 		mux.HandleFunc(pattern, h)
+		method, path, _ := strings.Cut(pattern, " ")
+		allow[path] = append(allow[path], method)
 	}
+	for path, methods := range allow {
+		if !strings.HasPrefix(path, "/v1/") {
+			continue
+		}
+		slices.Sort(methods)
+		allowed := strings.Join(methods, ", ")
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allowed)
+			writeProblem(w, Problem{Type: ProblemTypeBase + "method-not-allowed", Title: http.StatusText(http.StatusMethodNotAllowed),
+				Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not allowed here; use " + allowed})
+		})
+	}
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.log, twofold.Errorf(twofold.CodeNotFound, "no such API path"))
+	})
 }
 
 type authedHandler func(w http.ResponseWriter, r *http.Request, a core.Auth)
