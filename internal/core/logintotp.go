@@ -54,7 +54,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, loginID string, p SecondF
 				lock = now.Add(wait)
 			}
 			d.event = twofold.AuditEvent{AccountID: d.accountID, Type: "login.second_factor_failed", At: now, Source: m.Source, UserAgent: m.UserAgent,
-				Detail: fmt.Sprintf("%s: %s (%d consecutive failures)", p.Method, cause, d.failures)}
+				Detail: fmt.Sprintf("%s: %s (%s)", p.Method, cause, failuresText(d.failures))}
 			return twofold.Verdict{Fail: &twofold.Failure{Seen: st.Failures, LockUntil: lock, Event: d.event, Now: now}}
 		}
 		token, sess, err := s.newSession(d.accountID, now, now.Add(s.cfg.ElevationTTL))

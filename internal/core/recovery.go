@@ -45,15 +45,16 @@ func group(s string, n int) string {
 // RegenerateRecoveryCodes voids the account's recovery codes and returns a new
 // set; it needs an elevated session (SPEC §1 story 5).
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Auth, m Meta) ([]string, error) {
-	if err := s.requireElevation(a); err != nil {
-		return nil, err
-	}
+	// Without a factor there is nothing to elevate with: say what to do.
 	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
 	if err != nil {
 		return nil, err
 	}
 	if !enabled {
 		return nil, twofold.Errorf(twofold.CodeInvalid, "enable two-factor before generating recovery codes")
+	}
+	if err := s.requireElevation(a); err != nil {
+		return nil, err
 	}
 	codes, hashes, err := s.newRecoveryCodes()
 	if err != nil {

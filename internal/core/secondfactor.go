@@ -59,7 +59,7 @@ func (s *Service) refuseCode(ctx context.Context, accountID string, p SecondFact
 	if purpose == "elevation" {
 		typ = "session.elevation_failed"
 	}
-	s.audit(ctx, accountID, typ, m, fmt.Sprintf("%s: %s (%d consecutive failures)", p.Method, cause, failures))
+	s.audit(ctx, accountID, typ, m, fmt.Sprintf("%s: %s (%s)", p.Method, cause, failuresText(failures)))
 	s.warnOwner(ctx, accountID, failures, delay)
 	return errBadSecondFactor()
 }

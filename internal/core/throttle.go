@@ -109,7 +109,8 @@ func throttled(wait time.Duration, msg string) error {
 		wait = time.Second
 	}
 	if msg == "" {
-		msg = fmt.Sprintf("too many attempts; try again in %d seconds", int(math.Ceil(wait.Seconds())))
+		n := int(math.Ceil(wait.Seconds()))
+		msg = fmt.Sprintf("too many attempts; try again in %d %s", n, plural(n, "second", "seconds"))
 	}
 	return &twofold.Error{Code: twofold.CodeThrottled, Message: msg, RetryAfter: wait}
 }
@@ -202,4 +203,17 @@ func (s *Service) Sweep(ctx context.Context) error {
 		return err
 	}
 	return s.store.DeleteStaleThrottles(ctx, now.Add(-StaleAfter), "2fa:")
+}
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// failuresText says how many consecutive failures there were, for audit details.
+func failuresText(n int) string {
+	return fmt.Sprintf("%d consecutive %s", n, plural(n, "failure", "failures"))
 }

@@ -158,3 +158,17 @@ func TestAddingAFactorNeedsElevation(t *testing.T) {
 		}
 	})
 }
+
+// TestRecoveryCodesNeedAFactor: without an active factor there are no
+// recovery codes to make, and the answer says so (400), rather than asking
+// for an elevation the account has nothing to give.
+func TestRecoveryCodesNeedAFactor(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	addUser(t, s, "hana")
+	c := login(t, s, "hana")
+	r := c.Do(t, "POST", "/v1/me/recovery-codes", nil)
+	wantProblem(t, r, 400, "invalid")
+	if !strings.Contains(r.String("detail"), "enable two-factor") {
+		t.Errorf("detail %q", r.String("detail"))
+	}
+}

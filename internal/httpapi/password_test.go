@@ -132,8 +132,8 @@ func TestChangePasswordThrottled(t *testing.T) {
 		}
 		r := c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": newPassword})
 		wantProblem(t, r, 429, "throttled")
-		if r.Header.Get("Retry-After") == "" {
-			t.Error("429 without Retry-After")
+		if r.Header.Get("Retry-After") != "1" || r.String("detail") != "too many attempts; try again in 1 second" {
+			t.Errorf("429 with Retry-After %q and detail %q, want 1 and 1 second", r.Header.Get("Retry-After"), r.String("detail"))
 		}
 		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "carol", "password": password}), 429, "throttled")
 		// The lock passes, and the right password then works.

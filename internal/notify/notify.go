@@ -30,14 +30,15 @@ type Sender interface {
 }
 
 // Log is the Sender for development, used when no SMTP server is configured:
-// it logs the recipient and the subject, never the body, and sends nothing.
+// it logs the recipient's domain and the subject, never the address or the
+// body, and sends nothing.
 type Log struct {
 	Logger *slog.Logger
 }
 
-// Send logs m's recipient and subject.
+// Send logs m's recipient's domain and subject.
 func (l Log) Send(ctx context.Context, m Message) error {
-	l.Logger.InfoContext(ctx, "notification not sent: no SMTP server configured (--smtp-addr)", "to", m.To, "subject", m.Subject)
+	l.Logger.InfoContext(ctx, "notification not sent: no SMTP server configured (--smtp-addr)", "to_domain", domain(m.To), "subject", m.Subject)
 	return nil
 }
 

@@ -136,7 +136,9 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 			log.Error("outbox: sent mail not removed; it will be sent again", "err", err)
 			return
 		}
-		log.Info("notification sent")
+		if _, discarded := w.Sender.(Log); !discarded { // Log said why it sent nothing
+			log.Info("notification sent")
+		}
 		return
 	}
 	reason := redact(err.Error(), m.To)

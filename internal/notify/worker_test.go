@@ -372,3 +372,28 @@ func TestEnqueueRejects(t *testing.T) {
 		t.Errorf("got %d mails queued, want 0", len(m))
 	}
 }
+
+// TestDeliverWithoutSMTP: with no SMTP server configured the worker takes
+// the mail out of the outbox, and the log says it was not sent, never that
+// it was.
+func TestDeliverWithoutSMTP(t *testing.T) {
+	r := newRig(t, testenv.SQLiteDSN(t))
+	w := &notify.Worker{Queue: r.store, Sender: notify.Log{Logger: newLogger(r.logs)}, Logger: newLogger(r.logs),
+		Now: r.clock.Now, Wake: r.outbox.Wake(), Poll: 10 * time.Millisecond}
+	w.Start()
+	t.Cleanup(func() { w.Close() })
+	if err := r.outbox.Enqueue(t.Context(), "alice@example.com", "Twofold: a new authenticator was added", "Hello alice"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.mails(t)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(r.mails(t)); n != 0 {
+		t.Fatalf("%d mails left in the outbox", n)
+	}
+	out := r.logs.String()
+	if !strings.Contains(out, "notification not sent: no SMTP server configured") || strings.Contains(out, `msg="notification sent"`) {
+		t.Errorf("log %q: want that it was not sent, and no claim that it was", out)
+	}
+}
