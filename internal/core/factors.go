@@ -41,11 +41,32 @@ type Confirmation struct {
 }
 
 // hiddenRune reports whether r is a control character (line breaks, tabs,
-// terminal escapes, DEL) or a text-direction mark, override or isolate: in a
-// label they would let a name shown on a page, in a log or in an email look
-// like another.
+// terminal escapes, DEL), an invisible format character (text-direction
+// marks, overrides and isolates, zero-width spaces and joiners, soft
+// hyphens), a line or paragraph separator, or the replacement character
+// that stands for bytes that were not UTF-8: in a label they would let a
+// name shown on a page, in a log or in an email look like another.
 func hiddenRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Bidi_Control) || r == utf8.RuneError
+}
+
+// maxPendingFactors bounds the setups an account may have started and not
+// finished: each holds a secret.
+const maxPendingFactors = 5
+
+// checkNewLabel refuses label when another of the account's factors (other
+// than except) is called the same, ignoring case: two authenticators of one
+// name could not be told apart at login or in a notice.
+func checkNewLabel(fs []twofold.Factor, label, except string) error {
+	for _, f := range fs {
+		if f.ID != except && strings.EqualFold(f.Label, label) {
+			if f.Status == twofold.FactorPending {
+				return twofold.Errorf(twofold.CodeConflict, "the setup of an authenticator called %q is not finished: finish or cancel it, or choose another name", f.Label)
+			}
+			return twofold.Errorf(twofold.CodeConflict, "you already have an authenticator called %q: choose another name", f.Label)
+		}
+	}
+	return nil
 }
 
 // validateLabel trims label and checks it is a name fit to show: one line of
@@ -56,7 +77,7 @@ func validateLabel(label string) (string, error) {
 		return "", twofold.Errorf(twofold.CodeInvalid, "label is required")
 	}
 	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > 64 || strings.IndexFunc(label, hiddenRune) >= 0 {
-		return "", twofold.Errorf(twofold.CodeInvalid, "label must be at most 64 characters on one line, without control or text-direction characters")
+		return "", twofold.Errorf(twofold.CodeInvalid, "label must be at most 64 characters on one line, without control, invisible or text-direction characters")
 	}
 	return label, nil
 }
@@ -111,6 +132,22 @@ func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) 
 	p, size, err := n.params()
 	if err != nil {
 		return Enrolment{}, err
+	}
+	fs, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	if err := checkNewLabel(fs, label, ""); err != nil {
+		return Enrolment{}, err
+	}
+	pending := 0
+	for _, f := range fs {
+		if f.Status == twofold.FactorPending {
+			pending++
+		}
+	}
+	if pending >= maxPendingFactors {
+		return Enrolment{}, twofold.Errorf(twofold.CodeConflict, "%d authenticator setups are not finished: finish or cancel one first", pending)
 	}
 	secret, err := otp.NewSecret(s.rand, size)
 	if err != nil {
@@ -264,6 +301,13 @@ func (s *Service) Factors(ctx context.Context, accountID string) ([]twofold.Fact
 func (s *Service) RenameFactor(ctx context.Context, a Auth, factorID, label string, m Meta) error {
 	label, err := validateLabel(label)
 	if err != nil {
+		return err
+	}
+	fs, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return err
+	}
+	if err := checkNewLabel(fs, label, factorID); err != nil {
 		return err
 	}
 	if err := s.store.RenameFactor(ctx, a.Account.ID, factorID, label); err != nil {

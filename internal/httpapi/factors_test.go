@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,6 +51,9 @@ func TestRenameFactor(t *testing.T) {
 			"delete character":   "phone\x7f",
 			"direction override": "phone\u202eenohp",
 			"direction isolate":  "\u2067phone",
+			"zero-width space":   "ph\u200bone",
+			"line separator":     "phone\u2028two",
+			"not UTF-8":          "ph\xffone", // the JSON encoder sends it as U+FFFD
 		} {
 			r := c.Do(t, "PATCH", "/v1/me/factors/"+f.id, map[string]string{"label": label})
 			if r.Status != 400 || r.Problem() != "invalid" {
@@ -171,4 +175,36 @@ func TestRecoveryCodesNeedAFactor(t *testing.T) {
 	if !strings.Contains(r.String("detail"), "enable two-factor") {
 		t.Errorf("detail %q", r.String("detail"))
 	}
+}
+
+// TestFactorLabelsAreDistinct: no two of an account's factors share a name,
+// ignoring case, so that one can never pass for the other at login or in a
+// notice; and an account cannot pile up unfinished setups.
+func TestFactorLabelsAreDistinct(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		c, phone := phoneUser(t, s, "lena")
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": phone.paperKey}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		label := factorLabel(t, c, phone.id)
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": strings.ToUpper(label)}), 409, "conflict")
+		tablet := startEnrol(t, c, map[string]any{"type": "totp", "label": "tablet"})
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "Tablet"}), 409, "conflict")
+		wantProblem(t, c.Do(t, "PATCH", "/v1/me/factors/"+tablet.id, map[string]string{"label": label}), 409, "conflict")
+		if r := c.Do(t, "PATCH", "/v1/me/factors/"+tablet.id, map[string]string{"label": "TABLET"}); r.Status != 200 {
+			t.Errorf("renaming a factor to its own name in other case: got %d %s", r.Status, r.Body)
+		}
+		for i := range 4 {
+			startEnrol(t, c, map[string]any{"type": "totp", "label": fmt.Sprintf("spare %d", i)})
+		}
+		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "one too many"})
+		wantProblem(t, r, 409, "conflict")
+		if !strings.Contains(r.String("detail"), "not finished") {
+			t.Errorf("detail %q", r.String("detail"))
+		}
+		if r := c.Do(t, "DELETE", "/v1/me/factors/"+tablet.id, nil); r.Status != 204 {
+			t.Fatalf("cancel a setup: got %d %s", r.Status, r.Body)
+		}
+		startEnrol(t, c, map[string]any{"type": "totp", "label": "one too many"})
+	})
 }
