@@ -186,7 +186,7 @@ func TestKeysRotate(t *testing.T) {
 
 				// Enrol first: Seal must find the new data key by itself, before
 				// an Open of a resealed secret makes the server reload.
-				pendingID, _ := keysEnrolTOTP(t, s, c, "spare", false)
+				pendingID, _ := keysEnrolTOTP(t, s, c, fmt.Sprintf("spare %d", round), false)
 				if _, byRow := keysStored(t, dsn); byRow[pendingID].KeyID != keys[0].ID {
 					t.Fatalf("round %d: the running server sealed a new secret under %s, want the new data key %s", round, byRow[pendingID].KeyID, keys[0].ID)
 				}
