@@ -28,6 +28,11 @@ const (
 	CodeInternal           Code = "internal"
 )
 
+// ErrTxConflict marks a transaction the database ended because it conflicted
+// with a concurrent one (on PostgreSQL, a deadlock or a serialization
+// failure): nothing of it was written, and it can be run again.
+var ErrTxConflict = errors.New("transaction ended in a conflict with a concurrent one")
+
 // Error is the one domain error. Message is safe to show to the client; Err is
 // the cause, for logs and never for clients.
 type Error struct {

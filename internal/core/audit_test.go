@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -42,31 +43,10 @@ func TestAuditFailureFailsTheCheck(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
-			st, err := store.Open(ctx, dsn(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			kf, _, err := keyring.LoadOrCreateFile(filepath.Join(t.TempDir(), "twofold.key"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			keys, err := keyring.Open(ctx, kf, st)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hasher, err := credhash.NewHasher(kf.HashKey)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := openStore(t, dsn(t))
 			rs := &refusingStore{Store: st}
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
 			now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-			svc, err := core.New(core.Options{Store: rs, Keys: keys, Hasher: hasher, Config: cfg, Now: func() time.Time { return now }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := newService(t, rs, st, func() time.Time { return now }, nil)
 			const password = "correct horse battery"
 			acct, err := svc.CreateAccount(ctx, core.NewAccount{Username: "ada", Password: password}, core.Meta{})
 			if err != nil {
@@ -143,5 +123,107 @@ func TestCleanText(t *testing.T) {
 		if got != tc.want || !utf8.ValidString(got) || len(got) > tc.max {
 			t.Errorf("CleanText(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
 		}
+	}
+}
+
+// openStore opens a store on dsn for the length of the test.
+func openStore(t *testing.T, dsn string) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newService builds a service on cs, a wrapper of the real store st, with
+// cheap password hashing.
+func newService(t *testing.T, cs core.Store, st *store.Store, now func() time.Time, n core.Notifier) *core.Service {
+	t.Helper()
+	kf, _, err := keyring.LoadOrCreateFile(filepath.Join(t.TempDir(), "twofold.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := keyring.Open(t.Context(), kf, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := credhash.NewHasher(kf.HashKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := core.DefaultConfig()
+	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+	svc, err := core.New(core.Options{Store: cs, Keys: keys, Hasher: hasher, Config: cfg, Now: now, Notifier: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// conflictingStore is a real store whose EndSessions loses a conflict with a
+// concurrent transaction the first time, as a PostgreSQL deadlock victim does.
+type conflictingStore struct {
+	*store.Store
+	lost atomic.Bool
+}
+
+func (s *conflictingStore) EndSessions(ctx context.Context, accountID string, before time.Time) error {
+	if s.lost.CompareAndSwap(false, true) {
+		return fmt.Errorf("%w: deadlock detected (SQLSTATE 40P01)", twofold.ErrTxConflict)
+	}
+	return s.Store.EndSessions(ctx, accountID, before)
+}
+
+type countingNotifier struct{ subjects []string }
+
+func (n *countingNotifier) Enqueue(_ context.Context, _, subject, _ string) error {
+	n.subjects = append(n.subjects, subject)
+	return nil
+}
+
+// TestConflictRunsAgain: a transaction that loses a conflict is run again
+// from the start, and what the lost run queued (a notification) is not sent
+// twice, nor is its audit event recorded twice.
+func TestConflictRunsAgain(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := openStore(t, dsn(t))
+			notes := &countingNotifier{}
+			svc := newService(t, &conflictingStore{Store: st}, st, time.Now, notes)
+			const password = "correct horse battery"
+			if _, err := svc.CreateAccount(ctx, core.NewAccount{Username: "ada", Email: "ada@example.com", Password: password}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := svc.Login(ctx, "ada", password, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			auth, err := svc.Authenticate(ctx, res.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := svc.ChangePassword(ctx, auth, password, "a different passphrase", core.Meta{}); err != nil {
+				t.Fatalf("ChangePassword that lost a conflict once: %v", err)
+			}
+			if len(notes.subjects) != 1 {
+				t.Errorf("notifications: %q, want one", notes.subjects)
+			}
+			events, err := st.Events(ctx, auth.Account.ID, 0, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			changed := 0
+			for _, e := range events {
+				if e.Type == "password.changed" {
+					changed++
+				}
+			}
+			if changed != 1 {
+				t.Errorf("password.changed events: %d, want 1", changed)
+			}
+		})
 	}
 }

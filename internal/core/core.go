@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -307,16 +308,27 @@ type auditKey struct{}
 // inTx runs fn in one database transaction. Notifications fn queues are sent
 // only after the commit, outside the transaction. An audit event that could
 // not be recorded rolls the transaction back and is its error.
+//
+// A transaction the database ended in a conflict with a concurrent one (a
+// deadlock on PostgreSQL) wrote nothing and is run again, up to three times:
+// fn must start afresh on every run.
 func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	var notes []func(context.Context)
-	var auditErr error
-	txCtx := context.WithValue(context.WithValue(ctx, notesKey{}, &notes), auditKey{}, &auditErr)
-	err := s.store.InTx(txCtx, func(ctx context.Context) error {
-		if err := fn(ctx); err != nil {
-			return err
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		notes = notes[:0]
+		var auditErr error
+		txCtx := context.WithValue(context.WithValue(ctx, notesKey{}, &notes), auditKey{}, &auditErr)
+		err = s.store.InTx(txCtx, func(ctx context.Context) error {
+			if err := fn(ctx); err != nil {
+				return err
+			}
+			return auditErr
+		})
+		if !errors.Is(err, twofold.ErrTxConflict) {
+			break
 		}
-		return auditErr
-	})
+	}
 	if err == nil {
 		for _, n := range notes {
 			n(ctx)

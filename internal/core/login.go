@@ -205,6 +205,7 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 	var answer error
 	var v Verified
 	err := s.inTx(ctx, func(ctx context.Context) error {
+		answer, v = nil, Verified{}
 		l, err := s.pendingLogin(ctx, loginID)
 		if err == nil {
 			err = s.checkSecondFactor(ctx, l.AccountID, p, m, "login")
@@ -325,6 +326,7 @@ func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (
 	var answer error
 	until := s.Now().Add(s.cfg.ElevationTTL)
 	err := s.inTx(ctx, func(ctx context.Context) error {
+		answer = nil
 		if err := s.checkSecondFactor(ctx, a.Account.ID, p, m, "elevation"); err != nil {
 			if isInternal(err) {
 				return err

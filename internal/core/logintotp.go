@@ -130,6 +130,7 @@ func (s *Service) matchTOTP(ctx context.Context, factors []twofold.Factor, code 
 func (s *Service) failCode(ctx context.Context, accountID, key string, seen int, p SecondFactor, m Meta, purpose, cause string) error {
 	var answer error
 	err := s.inTx(ctx, func(ctx context.Context) error {
+		answer = nil
 		now := s.Now()
 		failures := seen + 1
 		lock := time.Time{}

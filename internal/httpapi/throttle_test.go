@@ -516,3 +516,50 @@ func TestNoAttemptCostsNoSlot(t *testing.T) {
 		}
 	})
 }
+
+// TestFastAndSlowPathsRaced: the second step by the hot path (no factor_id)
+// and by the general one (with factor_id) lock the factor, the login and the
+// throttle in different orders, so on PostgreSQL two of them at once for one
+// account can deadlock. The one PostgreSQL ends wrote nothing and runs again:
+// every round has exactly one success and no 500.
+func TestFastAndSlowPathsRaced(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		_, phone := phoneUser(t, s, "dora")
+		acct, err := s.Store.AccountByUsername(t.Context(), "dora")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := range 20 {
+			s.Clock.Add(30 * time.Second)
+			code := testenv.TOTP(t, phone.secret, s.Clock.Now())
+			fast, _ := startLogin(t, s, "dora")
+			slow, _ := startLogin(t, s, "dora")
+			var wg sync.WaitGroup
+			statuses := make([]int, 2)
+			wg.Go(func() {
+				statuses[0] = verify(t, s, fast, map[string]string{"method": "totp", "code": code}).Status
+			})
+			wg.Go(func() {
+				statuses[1] = verify(t, s, slow, map[string]string{"method": "totp", "factor_id": phone.id, "code": code}).Status
+			})
+			wg.Wait()
+			won := 0
+			for _, st := range statuses {
+				switch st {
+				case 200:
+					won++
+				case 401, 429:
+				default:
+					t.Fatalf("round %d: statuses %v, want one 200 and a refusal", round, statuses)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("round %d: statuses %v, want exactly one 200", round, statuses)
+			}
+			// Unlock, so that the refusals do not pile up into a long lock.
+			if err := s.Service.UnlockAccount(t.Context(), core.Auth{Account: twofold.Account{Operator: true}}, acct.ID, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}

@@ -115,6 +115,22 @@ func (s *Store) DecideSecondStep(ctx context.Context, loginID, keyPrefix, keySuf
 	if s.dialect == SQLite {
 		return s.committer.decide(ctx, loginID, keyPrefix, keySuffix, decide)
 	}
+	// The write locks the factor, then the login, then the throttle; other
+	// paths (InTx) may hold them in another order, and PostgreSQL then ends
+	// one of the two. A write that lost wrote nothing: read and decide again.
+	for attempt := 1; ; attempt++ {
+		out, err := s.decidePostgres(ctx, loginID, keyPrefix, keySuffix, decide)
+		if err = txConflict(err); !errors.Is(err, twofold.ErrTxConflict) || attempt == maxTxAttempts {
+			return out, err
+		}
+	}
+}
+
+// maxTxAttempts bounds the runs of a write that keeps losing conflicts.
+const maxTxAttempts = 3
+
+// decidePostgres is one read, decide and write of DecideSecondStep on PostgreSQL.
+func (s *Store) decidePostgres(ctx context.Context, loginID, keyPrefix, keySuffix string, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error) {
 	st, err := s.SecondStep(ctx, loginID, keyPrefix, keySuffix)
 	found := err == nil
 	if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {

@@ -440,10 +440,10 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 	}
 	if err := fn(context.WithValue(ctx, txKey{}, txValue{owner: s, tx: tx})); err != nil {
 		tx.Rollback()
-		return err
+		return txConflict(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return txConflict(fmt.Errorf("commit: %w", err))
 	}
 	return nil
 }
@@ -524,6 +524,19 @@ func fromNullMicros(v sql.NullInt64) *time.Time {
 }
 
 // isUniqueViolation reports whether err is a unique-constraint failure.
+// txConflict marks err with twofold.ErrTxConflict when PostgreSQL ended the
+// transaction as the loser of a deadlock (40P01) or a serialization failure
+// (40001): such a transaction wrote nothing and can be run again.
+func txConflict(err error) error {
+	if err == nil || errors.Is(err, twofold.ErrTxConflict) {
+		return err
+	}
+	if msg := err.Error(); strings.Contains(msg, "SQLSTATE 40P01") || strings.Contains(msg, "SQLSTATE 40001") {
+		return fmt.Errorf("%w: %w", twofold.ErrTxConflict, err)
+	}
+	return err
+}
+
 func isUniqueViolation(err error) bool {
 	if err == nil {
 		return false
