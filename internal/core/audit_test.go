@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,7 +142,24 @@ func openStore(t *testing.T, dsn string) *store.Store {
 // cheap password hashing.
 func newService(t *testing.T, cs core.Store, st *store.Store, now func() time.Time, n core.Notifier) *core.Service {
 	t.Helper()
-	kf, _, err := keyring.LoadOrCreateFile(filepath.Join(t.TempDir(), "twofold.key"))
+	cfg := core.DefaultConfig()
+	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+	return newServiceOpts(t, cs, st, core.Options{Config: cfg, Now: now, Notifier: n})
+}
+
+// keyFiles holds each store's key file: services on one store share it.
+var keyFiles sync.Map
+
+// newServiceWith builds a service with cfg on cs, a wrapper of st.
+func newServiceWith(t *testing.T, cs core.Store, st *store.Store, cfg core.Config) *core.Service {
+	t.Helper()
+	return newServiceOpts(t, cs, st, core.Options{Config: cfg})
+}
+
+func newServiceOpts(t *testing.T, cs core.Store, st *store.Store, o core.Options) *core.Service {
+	t.Helper()
+	path, _ := keyFiles.LoadOrStore(st, filepath.Join(t.TempDir(), "twofold.key"))
+	kf, _, err := keyring.LoadOrCreateFile(path.(string))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,9 +171,8 @@ func newService(t *testing.T, cs core.Store, st *store.Store, now func() time.Ti
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := core.DefaultConfig()
-	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
-	svc, err := core.New(core.Options{Store: cs, Keys: keys, Hasher: hasher, Config: cfg, Now: now, Notifier: n})
+	o.Store, o.Keys, o.Hasher = cs, keys, hasher
+	svc, err := core.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

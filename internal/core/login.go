@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/credhash"
 )
 
 // MethodOption is one way the second step of a login can be passed.
@@ -74,6 +75,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 		return LoginResult{}, errBadCredentials()
 	}
 	s.resetSlots(ctx, pwKey)
+	s.rehash(ctx, a, password)
 	methods, err := s.methods(ctx, a.ID)
 	if err != nil {
 		return LoginResult{}, err
@@ -100,6 +102,24 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	}
 	s.audit(ctx, a.ID, "login.password_succeeded", m, "second factor required")
 	return LoginResult{LoginID: id, ExpiresAt: l.ExpiresAt, Methods: methods}, nil
+}
+
+// rehash stores a new hash of the account's password when its hash was made
+// with other Argon2id parameters than the configured ones (an account made by
+// a CLI with other flags, or before the parameters changed), so that every
+// account's login costs what an unknown username's does. A failure is
+// logged: the login goes on.
+func (s *Service) rehash(ctx context.Context, a twofold.Account, password string) {
+	if !credhash.NeedsRehash(a.PasswordHash, s.cfg.PasswordParams) {
+		return
+	}
+	hash, err := s.hashPassword(password)
+	if err == nil {
+		err = s.store.SetPasswordHash(ctx, a.ID, hash)
+	}
+	if err != nil {
+		s.log.Error("password hash not upgraded", "err", err)
+	}
 }
 
 // methods lists the account's ways to pass the second step.

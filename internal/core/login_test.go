@@ -5,9 +5,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -40,7 +42,7 @@ func TestUnknownUsernameCostsAHash(t *testing.T) {
 			}
 		}
 	}
-	login("nobody", "whatever it is")() // the dummy hash is made once, on first use
+	s.Service.Warm() // the server warms it as it starts; this waits for that
 	for name, tc := range map[string]struct {
 		f    func()
 		hash bool
@@ -57,5 +59,42 @@ func TestUnknownUsernameCostsAHash(t *testing.T) {
 		if !tc.hash && got >= hashBytes/4 {
 			t.Errorf("%s: allocated %d bytes, want far less than a hash (%d)", name, got, hashBytes)
 		}
+	}
+}
+
+// TestPasswordHashFollowsTheConfiguration: an account whose hash was made
+// with other Argon2id parameters (by a CLI with other flags, or before the
+// configuration changed) gets a hash with the configured ones at its next
+// login, so that its logins cost what an unknown username's does.
+func TestPasswordHashFollowsTheConfiguration(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := openStore(t, dsn(t))
+			old := newService(t, st, st, time.Now, nil) // m=8192,t=1,p=1
+			if _, err := old.CreateAccount(ctx, core.NewAccount{Username: "olga", Password: "correct horse battery"}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			cfg := core.DefaultConfig()
+			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 2, Parallelism: 1}
+			svc := newServiceWith(t, st, st, cfg)
+			if _, err := svc.Login(ctx, "olga", "wrong horse battery", core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalidCredentials {
+				t.Fatalf("wrong password: %v", err)
+			}
+			a, _ := st.AccountByUsername(ctx, "olga")
+			if !strings.Contains(a.PasswordHash, "m=8192,t=1,p=1") {
+				t.Fatalf("a wrong password changed the hash: %s", a.PasswordHash)
+			}
+			if _, err := svc.Login(ctx, "olga", "correct horse battery", core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			a, _ = st.AccountByUsername(ctx, "olga")
+			if !strings.Contains(a.PasswordHash, "m=8192,t=2,p=1") {
+				t.Errorf("hash after a login with the configured t=2: %s", a.PasswordHash)
+			}
+			if _, err := svc.Login(ctx, "olga", "correct horse battery", core.Meta{}); err != nil {
+				t.Errorf("login with the new hash: %v", err)
+			}
+		})
 	}
 }

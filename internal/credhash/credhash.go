@@ -59,29 +59,43 @@ func HashPassword(password string, p Params) (string, error) {
 // CheckPassword reports whether password matches the PHC-encoded Argon2id hash,
 // comparing in constant time.
 func CheckPassword(password, encoded string) (bool, error) {
-	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false, errors.New("not an argon2id hash")
-	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return false, errors.New("unsupported argon2 version")
-	}
-	var p Params
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Iterations, &p.Parallelism); err != nil {
-		return false, fmt.Errorf("argon2 parameters: %w", err)
-	}
-	enc := base64.RawStdEncoding
-	salt, err := enc.DecodeString(parts[4])
+	p, salt, want, err := parse(encoded)
 	if err != nil {
-		return false, fmt.Errorf("argon2 salt: %w", err)
-	}
-	want, err := enc.DecodeString(parts[5])
-	if err != nil || len(want) == 0 {
-		return false, errors.New("argon2 hash is malformed")
+		return false, err
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// NeedsRehash reports whether encoded was made with other parameters than
+// p (or cannot be read): after the next successful check it should be made
+// again with p, so that every account's hash costs what the configuration says.
+func NeedsRehash(encoded string, p Params) bool {
+	have, _, _, err := parse(encoded)
+	return err != nil || have != p
+}
+
+// parse splits a PHC-encoded Argon2id hash.
+func parse(encoded string) (p Params, salt, sum []byte, err error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return p, nil, nil, errors.New("not an argon2id hash")
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return p, nil, nil, errors.New("unsupported argon2 version")
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Iterations, &p.Parallelism); err != nil {
+		return p, nil, nil, fmt.Errorf("argon2 parameters: %w", err)
+	}
+	enc := base64.RawStdEncoding
+	if salt, err = enc.DecodeString(parts[4]); err != nil {
+		return p, nil, nil, fmt.Errorf("argon2 salt: %w", err)
+	}
+	if sum, err = enc.DecodeString(parts[5]); err != nil || len(sum) == 0 {
+		return p, nil, nil, errors.New("argon2 hash is malformed")
+	}
+	return p, salt, sum, nil
 }
 
 // Hasher computes keyed hashes of high-entropy secrets. The key lives in the

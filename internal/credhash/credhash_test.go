@@ -77,3 +77,27 @@ func BenchmarkHashPasswordDefault(b *testing.B) {
 		}
 	}
 }
+
+func TestNeedsRehash(t *testing.T) {
+	h, err := HashPassword("correct horse", fastParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := fastParams()
+	other.Iterations = 2
+	for _, tc := range []struct {
+		name    string
+		encoded string
+		p       Params
+		want    bool
+	}{
+		{"same parameters", h, fastParams(), false},
+		{"other parameters", h, other, true},
+		{"default parameters", h, DefaultParams(), true},
+		{"not a hash", "plain", fastParams(), true},
+	} {
+		if got := NeedsRehash(tc.encoded, tc.p); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -144,6 +144,7 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake()}
 	s.worker.Start()
+	go s.Service.Warm() // not in the way of start-up; a login that comes first waits for it
 	every := s.SweepEvery
 	if every <= 0 {
 		every = time.Minute
