@@ -109,6 +109,7 @@ func (s *Service) matchTOTP(ctx context.Context, factors []twofold.Factor, code 
 	if len(factors) == 0 {
 		return twofold.Factor{}, 0, "no such active totp factor", nil
 	}
+	cause := "wrong code"
 	for _, f := range factors {
 		if err := s.open(ctx, &f); err != nil {
 			return twofold.Factor{}, 0, "", err
@@ -120,8 +121,11 @@ func (s *Service) matchTOTP(ctx context.Context, factors []twofold.Factor, code 
 		if step, ok := verifyAfter(f.Secret, code, now, params, f.Drift, s.cfg.TOTPWindow, f.LastStep); ok {
 			return f, step, "", nil
 		}
+		if cause == "wrong code" && usedBefore(f.Secret, code, now, params, f.Drift, s.cfg.TOTPWindow, f.LastStep) {
+			cause = "replayed code for factor " + f.ID
+		}
 	}
-	return twofold.Factor{}, 0, "wrong code", nil
+	return twofold.Factor{}, 0, cause, nil
 }
 
 // failCode records a refused code against key, which had seen failures when

@@ -126,7 +126,7 @@ func (s *Service) verifyTOTP(ctx context.Context, accountID string, p SecondFact
 		return "", err
 	}
 	now := s.Now()
-	tried := 0
+	tried, replayed := 0, ""
 	for _, f := range factors {
 		if f.Type != twofold.FactorTOTP || f.Status != twofold.FactorActive || (p.FactorID != "" && f.ID != p.FactorID) {
 			continue
@@ -141,6 +141,9 @@ func (s *Service) verifyTOTP(ctx context.Context, accountID string, p SecondFact
 		}
 		step, ok := verifyAfter(f.Secret, code, now, params, f.Drift, s.cfg.TOTPWindow, f.LastStep)
 		if !ok {
+			if replayed == "" && usedBefore(f.Secret, code, now, params, f.Drift, s.cfg.TOTPWindow, f.LastStep) {
+				replayed = "replayed code for factor " + f.ID
+			}
 			continue
 		}
 		drift := clampDrift(int64(step)-int64(otp.Step(now, params.Period)), int64(s.cfg.ResyncWindow))
@@ -155,6 +158,9 @@ func (s *Service) verifyTOTP(ctx context.Context, accountID string, p SecondFact
 	}
 	if tried == 0 {
 		return "no such active totp factor", nil
+	}
+	if replayed != "" {
+		return replayed, nil
 	}
 	return "wrong code", nil
 }
@@ -187,6 +193,19 @@ func truncate(s string, n int) string {
 // that come after lastStep. An earlier step whose code happens to be the same
 // (one chance in a million for 6 digits) must not make a fresh code look
 // replayed; the compare-and-set in the store still refuses real replays.
+// usedBefore reports whether code is the factor's code of a step in the
+// window that was already accepted (at or before lastStep): the code is a
+// replay, not a wrong guess. It is asked only after verifyAfter refused.
+func usedBefore(secret []byte, code string, now time.Time, p otp.Params, drift int64, window int, lastStep int64) bool {
+	center := int64(otp.Step(now, p.Period)) + drift
+	lo, hi := max(center-int64(window), 0), min(center+int64(window), lastStep)
+	if hi < lo {
+		return false
+	}
+	_, ok := otp.VerifyRange(secret, code, uint64(lo), uint64(hi), p.Algorithm, p.Digits)
+	return ok
+}
+
 func verifyAfter(secret []byte, code string, now time.Time, p otp.Params, drift int64, window int, lastStep int64) (uint64, bool) {
 	center := int64(otp.Step(now, p.Period)) + drift
 	lo, hi := center-int64(window), center+int64(window)

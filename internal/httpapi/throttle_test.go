@@ -563,3 +563,34 @@ func TestFastAndSlowPathsRaced(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayIsRecordedAsSuch: a code used once and sent again is refused
+// like a wrong one (the same 401), and the audit log records the real cause,
+// on the hot path and on the general one (with factor_id).
+func TestReplayIsRecordedAsSuch(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		c, phone := phoneUser(t, s, "remy")
+		code := testenv.TOTP(t, phone.secret, s.Clock.Now())
+		first, _ := startLogin(t, s, "remy")
+		if r := verify(t, s, first, map[string]string{"method": "totp", "code": code}); r.Status != 200 {
+			t.Fatalf("first use: got %d %s", r.Status, r.Body)
+		}
+		for _, body := range []map[string]string{
+			{"method": "totp", "code": code},
+			{"method": "totp", "factor_id": phone.id, "code": code},
+			{"method": "totp", "code": otherCode(code)},
+		} {
+			l, _ := startLogin(t, s, "remy")
+			wantProblem(t, verify(t, s, l, body), 401, "invalid-code")
+		}
+		var details []string
+		for _, e := range c.Do(t, "GET", "/v1/me/events?limit=10", nil).JSON["events"].([]any) {
+			if ev := e.(map[string]any); ev["type"] == "login.second_factor_failed" {
+				details = append(details, ev["detail"].(string))
+			}
+		}
+		if len(details) != 3 || !strings.Contains(details[0], "wrong code") || !strings.Contains(details[1], "replayed code") || !strings.Contains(details[2], "replayed code") {
+			t.Errorf("failure details, newest first: %q; want wrong, replayed, replayed", details)
+		}
+	})
+}
