@@ -40,7 +40,7 @@ type Config struct {
 	SMTPFrom     string // the From address, "Twofold <twofold@example.com>"
 	SMTPUsername string // AUTH PLAIN when set: only over TLS or to localhost
 	SMTPPassword Secret
-	SMTPStartTLS bool   // upgrade with STARTTLS when the server offers it
+	SMTPStartTLS bool   // upgrade with STARTTLS; required of a server not on loopback
 	SMTPTLS      bool   // TLS from the first byte (port 465) instead
 	SMTPHelo     string // the name Twofold gives in EHLO
 }
@@ -132,7 +132,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMTPFrom, "smtp-from", c.SMTPFrom, "From address of notifications, e.g. 'Twofold <twofold@example.com>'")
 	fs.StringVar(&c.SMTPUsername, "smtp-username", c.SMTPUsername, "user name for SMTP AUTH PLAIN (only over TLS, or to localhost)")
 	fs.Var(secretFlag{&c.SMTPPassword}, "smtp-password", "password for SMTP AUTH (better from TWOFOLD_SMTP_PASSWORD or the config file)")
-	fs.BoolVar(&c.SMTPStartTLS, "smtp-starttls", c.SMTPStartTLS, "upgrade to TLS with STARTTLS when the mail server offers it")
+	fs.BoolVar(&c.SMTPStartTLS, "smtp-starttls", c.SMTPStartTLS, "upgrade to TLS with STARTTLS; a mail server not on this machine must offer it")
 	fs.BoolVar(&c.SMTPTLS, "smtp-tls", c.SMTPTLS, "connect with TLS from the first byte (SMTPS, usually port 465)")
 	fs.StringVar(&c.SMTPHelo, "smtp-helo", c.SMTPHelo, "host name to give in EHLO (default: localhost)")
 }

@@ -25,20 +25,23 @@ const DefaultSMTPTimeout = time.Minute
 // connection per message.
 //
 // With StartTLS the connection is upgraded when the server offers STARTTLS
-// (RFC 3207); with TLS it is TLS from the first byte (port 465). Username
+// (RFC 3207); with RequireTLS too, a server that does not offer it (or a
+// man in the middle that strips the offer) gets no message in the clear;
+// with TLS it is TLS from the first byte (port 465). Username
 // turns on AUTH PLAIN, which net/smtp performs only over TLS or to localhost,
 // so a password never crosses the network in the clear.
 type SMTP struct {
-	Addr      string // host:port
-	From      string // "Twofold <twofold@example.com>" or a bare address
-	Username  string
-	Password  string
-	StartTLS  bool
-	TLS       bool
-	Helo      string        // the name in EHLO; "" is "localhost"
-	TLSConfig *tls.Config   // nil: the system's roots; ServerName defaults to Addr's host
-	Timeout   time.Duration // one conversation; 0 is DefaultSMTPTimeout
-	Rand      io.Reader     // for Message-IDs; nil is crypto/rand
+	Addr       string // host:port
+	From       string // "Twofold <twofold@example.com>" or a bare address
+	Username   string
+	Password   string
+	StartTLS   bool
+	RequireTLS bool // with StartTLS: refuse to go on without it
+	TLS        bool
+	Helo       string        // the name in EHLO; "" is "localhost"
+	TLSConfig  *tls.Config   // nil: the system's roots; ServerName defaults to Addr's host
+	Timeout    time.Duration // one conversation; 0 is DefaultSMTPTimeout
+	Rand       io.Reader     // for Message-IDs; nil is crypto/rand
 }
 
 // Send delivers m in one SMTP conversation. It gives up when ctx is done or
@@ -109,6 +112,8 @@ func (s *SMTP) converse(ctx context.Context, host, from, to string, msg []byte) 
 			if err := c.StartTLS(s.tlsConfig(host)); err != nil {
 				return fmt.Errorf("starttls: %w", err)
 			}
+		} else if s.RequireTLS {
+			return errors.New("the mail server does not offer STARTTLS, and the message would go in the clear (--smtp-starttls=false allows that)")
 		}
 	}
 	if s.Username != "" {

@@ -215,3 +215,26 @@ func TestLogSender(t *testing.T) {
 		t.Errorf("got log %q, want the recipient's domain and the subject, without the address or the body", out)
 	}
 }
+
+// TestSMTPRequireTLS: a mail server that does not offer STARTTLS (or whose
+// offer a man in the middle stripped) gets no message when TLS is required;
+// without the requirement, as for a relay on loopback, it gets it in the clear.
+func TestSMTPRequireTLS(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NewSMTPServer(t)
+	m := notify.Message{To: "alice@example.com", Subject: "s", Body: "b", Date: t0}
+	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com", StartTLS: true, RequireTLS: true, Timeout: 10 * time.Second}
+	if err := send(t, s, m); err == nil || !strings.Contains(err.Error(), "does not offer STARTTLS") {
+		t.Fatalf("Send with TLS required to a server without STARTTLS: got %v", err)
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Fatalf("got %d messages, want 0", n)
+	}
+	s.RequireTLS = false
+	if err := send(t, s, m); err != nil {
+		t.Fatalf("Send without the requirement: %v", err)
+	}
+	if got := srv.Messages(); len(got) != 1 || got[0].TLS {
+		t.Fatalf("got %d messages, want 1 in the clear", len(got))
+	}
+}

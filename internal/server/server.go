@@ -109,7 +109,21 @@ func sender(c config.Config, log *slog.Logger) notify.Sender {
 		return notify.Log{Logger: log}
 	}
 	return &notify.SMTP{Addr: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUsername, Password: string(c.SMTPPassword),
-		StartTLS: c.SMTPStartTLS, TLS: c.SMTPTLS, Helo: c.SMTPHelo}
+		StartTLS: c.SMTPStartTLS, RequireTLS: c.SMTPStartTLS && !onLoopback(c.SMTPAddr), TLS: c.SMTPTLS, Helo: c.SMTPHelo}
+}
+
+// onLoopback reports whether the host of addr is this machine, where a mail
+// relay without TLS is common and nothing crosses the network.
+func onLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 // Open starts the server: it opens its dependencies, listens on
