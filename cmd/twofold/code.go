@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,9 +14,10 @@ import (
 
 // code prints the current TOTP code for a base32 secret or otpauth:// URI, as
 // `oathtool --totp -b` does. With --fresh it waits for the next code when the
-// current one has fewer than 5 seconds left.
+// current one has fewer than 5 seconds left. A SECRET of - is read from the
+// first line of standard input.
 func (m *Main) code(ctx context.Context, args []string) error {
-	fs := m.flags("code", "code [--algorithm SHA1|SHA256|SHA512] [--digits N] [--period SECONDS] [--fresh] SECRET|otpauth-URI")
+	fs := m.flags("code", "code [--algorithm SHA1|SHA256|SHA512] [--digits N] [--period SECONDS] [--fresh] SECRET|otpauth-URI|-")
 	alg := fs.String("algorithm", "", "hash algorithm (default SHA1, or the URI's)")
 	digits := fs.Int("digits", 0, "code length, 6 to 8 (default 6, or the URI's)")
 	period := fs.Int("period", 0, "time step in seconds (default 30, or the URI's)")
@@ -39,6 +41,17 @@ func (m *Main) code(ctx context.Context, args []string) error {
 	if arg == "" {
 		fs.Usage()
 		return fmt.Errorf("%w: SECRET or otpauth URI is required", errUsage)
+	}
+	if arg == "-" {
+		// From standard input: an argument is visible to every user of the
+		// machine (ps, /proc) and stays in the shell's history.
+		line, err := bufio.NewReader(m.Stdin).ReadString('\n')
+		if arg = strings.TrimSpace(line); arg == "" {
+			if err == nil {
+				err = errors.New("empty line")
+			}
+			return fmt.Errorf("%w: no SECRET or otpauth URI on standard input (%v)", errUsage, err)
+		}
 	}
 	var secret []byte
 	p := otp.DefaultParams()

@@ -149,6 +149,29 @@ func TestCodeDefaults(t *testing.T) {
 	}
 }
 
+// TestCodeFromStdin: "-" reads the secret or URI from standard input, so
+// that it need not be on the command line, where every user of the machine
+// can see it.
+func TestCodeFromStdin(t *testing.T) {
+	requireOATHTool(t)
+	now := time.Date(2026, 11, 30, 12, 0, 10, 0, time.UTC)
+	const secret = "JBSWY3DPEHPK3PXP"
+	want := oathtool(t, secret, now, otp.SHA1, 6, 30)
+	for _, in := range []string{secret + "\n", secret, "otpauth://totp/x?secret=" + secret + "\r\n"} {
+		tm := newTestMain(t, now, in)
+		if err := tm.run(t, "code", "-"); err != nil {
+			t.Fatalf("code - with %q on stdin: %v", in, err)
+		}
+		if got := strings.TrimSpace(tm.stdout.String()); got != want {
+			t.Errorf("code - with %q on stdin: got %q, want %q", in, got, want)
+		}
+	}
+	tm := newTestMain(t, now, "")
+	if err := tm.run(t, "code", "-"); err == nil {
+		t.Error("code - with nothing on stdin: got no error")
+	}
+}
+
 func TestCodeURI(t *testing.T) {
 	requireOATHTool(t)
 	const secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
