@@ -171,6 +171,19 @@ func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, 
 	if !op.Account.Operator {
 		return twofold.Errorf(twofold.CodeForbidden, "only operators can unlock accounts")
 	}
+	// Unlocking lifts the limit on guesses at another account's second
+	// factor: a stolen operator session must not be able to, so it takes
+	// the operator's own fresh second factor.
+	enabled, err := s.twoFactorEnabled(ctx, op.Account.ID)
+	if err != nil {
+		return err
+	}
+	if !enabled {
+		return twofold.Errorf(twofold.CodeForbidden, "unlocking an account needs two-factor on your own account: add an authenticator first")
+	}
+	if err := s.requireElevation(op); err != nil {
+		return err
+	}
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
 		return err

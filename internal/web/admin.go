@@ -35,26 +35,48 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request, a core.Auth)
 type adminUserBody struct {
 	core.AccountSummary
 	Enabled bool
+	// Of the operator: unlocking needs their own fresh second factor.
+	OperatorEnabled bool
+	Elevation       *elevationBody
 }
 
 func (s *Server) adminUser(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	sum, err := s.svc.InspectAccount(r.Context(), a, r.PathValue("id"), 50)
+	s.renderAdminUser(w, r, a, http.StatusOK, "")
+}
+
+func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	id := r.PathValue("id")
+	sum, err := s.svc.InspectAccount(r.Context(), a, id, 50)
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
-	b := adminUserBody{AccountSummary: sum}
+	me, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := adminUserBody{AccountSummary: sum, OperatorEnabled: me.Enabled, Elevation: s.elevationFor(r, a, me, "/admin/users/"+id)}
 	for _, f := range sum.Factors {
 		b.Enabled = b.Enabled || f.Status == twofold.FactorActive
 	}
-	s.render(w, r, http.StatusOK, "admin_user", Page{Title: sum.Account.Username, Account: &a.Account, Notice: notice(r), Body: b})
+	s.render(w, r, status, "admin_user", Page{Title: sum.Account.Username, Account: &a.Account, Notice: notice(r), Error: errMsg, Body: b})
 }
 
-// adminUnlock clears the failed-attempt locks of an account (SPEC §1 story 9).
+// adminUnlock clears the failed-attempt locks of an account (SPEC §1 story
+// 9), with the operator's own fresh second factor.
 func (s *Server) adminUnlock(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	id := r.PathValue("id")
-	if err := s.svc.UnlockAccount(r.Context(), a, id, httpapi.Meta(r)); err != nil {
+	err := s.elevateFromForm(r, &a)
+	if err == nil {
+		err = s.svc.UnlockAccount(r.Context(), a, id, httpapi.Meta(r))
+	}
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
 		s.fail(w, r, &a, err)
+		return
+	}
+	if err != nil {
+		s.renderAdminUser(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
 	http.Redirect(w, r, "/admin/users/"+id+"?m=unlocked", http.StatusSeeOther)

@@ -340,7 +340,8 @@ func TestWrongPasswordSaysNothingMore(t *testing.T) {
 
 func TestOperatorPagesForbidden(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	account(t, ts, "olivia", true, false)
+	opSecret := account(t, ts, "olivia", true, true)
+	account(t, ts, "oscar", true, false)
 	account(t, ts, "bob", false, false)
 	c := newClient(t, ts.URL())
 	c.signIn("bob")
@@ -360,16 +361,32 @@ func TestOperatorPagesForbidden(t *testing.T) {
 	if r := anon.get("/admin/users"); r.url.Path != "/login" {
 		t.Errorf("GET /admin/users signed out: at %s, want /login", r.url)
 	}
-	// The operator sees the users and can unlock one.
+	// The operator sees the users and can unlock one, with a fresh code.
 	op := newClient(t, ts.URL())
-	op.signIn("olivia")
+	op.signInWithCode(ts, "olivia", opSecret)
 	r := op.get("/admin/users?q=bo")
 	if r.status != 200 || !strings.Contains(r.body, ">bob</a>") || strings.Contains(r.body, ">olivia</a>") {
 		t.Fatalf("operator's search for bo: status %d", r.status)
 	}
 	id := regexp.MustCompile(`href="/admin/users/([a-z0-9]+)"`).FindStringSubmatch(r.body)[1]
-	if r := op.post("/admin/users/"+id+"/unlock", url.Values{}); r.status != 200 || !strings.Contains(r.body, "The account is unlocked.") {
+	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
+	if r := op.get("/admin/users/" + id); !strings.Contains(r.body, `name="elevate_code"`) {
+		t.Error("the unlock form asks for no code once the operator's elevation lapsed")
+	}
+	if r := op.post("/admin/users/"+id+"/unlock", url.Values{}); r.status != http.StatusForbidden || pageError(r.body) != "Confirm it's you with a code first." {
+		t.Errorf("unlock without a code: status %d: %q", r.status, pageError(r.body))
+	}
+	if r := op.post("/admin/users/"+id+"/unlock", url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, opSecret, ts.Clock.Now())}}); r.status != 200 || !strings.Contains(r.body, "The account is unlocked.") {
 		t.Errorf("unlock: status %d: %s", r.status, pageError(r.body))
+	}
+	// An operator without two-factor is told to add it, and cannot unlock.
+	oscar := newClient(t, ts.URL())
+	oscar.signIn("oscar")
+	if r := oscar.get("/admin/users/" + id); !strings.Contains(r.body, `id="unlock-needs-2fa"`) || strings.Contains(r.body, `id="unlock"`) {
+		t.Error("an operator without two-factor is offered the unlock button")
+	}
+	if r := oscar.post("/admin/users/"+id+"/unlock", url.Values{}); r.status != http.StatusForbidden || !strings.Contains(pageError(r.body), "two-factor on your own account") {
+		t.Errorf("unlock by an operator without two-factor: status %d: %q", r.status, pageError(r.body))
 	}
 	if r := op.get("/admin/users/" + id); !strings.Contains(r.body, "Failed-attempt locks cleared by an operator") {
 		t.Error("the unlock is not in bob's events")
