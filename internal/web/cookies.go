@@ -79,8 +79,13 @@ func (s *Server) browserID(w http.ResponseWriter, r *http.Request) string {
 	return v
 }
 
-// csrfToken is the form token for a browser: a keyed hash of its cookie, so a
-// site that can plant cookies still cannot make a matching token.
+// csrfToken is the form token for a browser: a keyed hash of its cookie, so
+// that the token cannot be made without the server's key. It is not bound to
+// the session: someone who can plant a cookie in the victim's browser (a
+// sibling subdomain) can plant one whose token they fetched for themselves.
+// What stops a forged form from there is guard's cross-origin check, which
+// refuses a state-changing request that the browser marks as coming from
+// another origin, same site or not.
 func (s *Server) csrfToken(browser string) string {
 	return base64.RawURLEncoding.EncodeToString(s.hasher.Sum("csrf", browser))
 }
