@@ -337,6 +337,20 @@ func (s *Service) Logout(ctx context.Context, a Auth, m Meta) error {
 	return nil
 }
 
+// LogoutEverywhere ends every session of the caller's account, the caller's
+// own included, and voids its logins waiting for their second step: for a
+// device lost or a session seen in the events that was not the owner's.
+func (s *Service) LogoutEverywhere(ctx context.Context, a Auth, m Meta) error {
+	from := s.Now().Truncate(time.Microsecond).Add(time.Microsecond) // as ChangePassword
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.EndSessions(ctx, a.Account.ID, from); err != nil {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "session.ended_everywhere", m, "")
+		return nil
+	})
+}
+
 // Elevate checks a second factor for a logged-in caller and elevates its
 // session for the elevation period (SPEC §3.1).
 func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (time.Time, error) {

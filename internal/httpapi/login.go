@@ -91,6 +91,14 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.LogoutEverywhere(r.Context(), a, Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (s *Server) elevate(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	var req secondFactorRequest
 	if err := decode(w, r, &req); err != nil {

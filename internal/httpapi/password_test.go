@@ -160,3 +160,43 @@ func mailText(t *testing.T, m testenv.SMTPMessage) (subject, body string) {
 	}
 	return subject, string(b)
 }
+
+// TestLogoutEverywhere: one call ends every session of the account, the
+// caller's included, and voids a login waiting for its second step; other
+// accounts' sessions are untouched, and the event is recorded.
+func TestLogoutEverywhere(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		c, phone := phoneUser(t, s, "lou")
+		pending, _ := startLogin(t, s, "lou")
+		other := testenv.NewClient(s.URL())
+		l, _ := startLogin(t, s, "lou")
+		r := verify(t, s, l, map[string]string{"method": "totp", "code": testenv.TOTP(t, phone.secret, s.Clock.Now())})
+		if r.Status != 200 {
+			t.Fatalf("second session: got %d %s", r.Status, r.Body)
+		}
+		other.Token = r.String("token")
+		addUser(t, s, "bystander")
+		bystander := login(t, s, "bystander")
+
+		if r := c.Do(t, "POST", "/v1/logout/everywhere", nil); r.Status != 204 {
+			t.Fatalf("logout everywhere: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, c.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		wantProblem(t, other.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		if r := bystander.Do(t, "GET", "/v1/me", nil); r.Status != 200 {
+			t.Errorf("another account's session: got %d", r.Status)
+		}
+		s.Clock.Add(30 * time.Second)
+		wantProblem(t, verify(t, s, pending, map[string]string{"method": "totp", "code": testenv.TOTP(t, phone.secret, s.Clock.Now())}), 410, "login-expired")
+		// A new login works, and the events say what happened.
+		l, _ = startLogin(t, s, "lou")
+		r = verify(t, s, l, map[string]string{"method": "totp", "code": testenv.TOTP(t, phone.secret, s.Clock.Now())})
+		if r.Status != 200 {
+			t.Fatalf("login after: got %d %s", r.Status, r.Body)
+		}
+		c.Token = r.String("token")
+		if !strings.Contains(string(c.Do(t, "GET", "/v1/me/events?limit=5", nil).Body), "session.ended_everywhere") {
+			t.Error("no session.ended_everywhere event")
+		}
+	})
+}

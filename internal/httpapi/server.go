@@ -42,6 +42,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/login":                   s.login,
 		"POST /v1/login/{login_id}/verify": s.verifyLogin,
 		"POST /v1/logout":                  s.authed(s.logout),
+		"POST /v1/logout/everywhere":       s.authed(s.logoutEverywhere),
 		"GET /v1/me":                       s.authed(s.me),
 		"GET /v1/me/events":                s.authed(s.events),
 		"POST /v1/me/elevate":              s.authed(s.elevate),

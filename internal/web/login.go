@@ -11,21 +11,22 @@ import (
 // notices are the fixed messages a redirect can ask a page to show (?m=…);
 // a query parameter never carries free text into a page.
 var notices = map[string]string{
-	"signin":           "Sign in to continue.",
-	"expired_session":  "Your session has ended. Sign in again.",
-	"expired":          "That sign-in took too long and has expired. Start again.",
-	"logged_out":       "You have signed out.",
-	"welcome":          "Your operator account is ready. Now protect it: add an authenticator app below.",
-	"factor_added":     "Authenticator added.",
-	"factor_removed":   "Authenticator removed.",
-	"setup_cancelled":  "Authenticator setup cancelled.",
-	"renamed":          "Authenticator renamed.",
-	"required_on":      "Every sign-in now asks for a second factor.",
-	"required_off":     "Sign-in no longer asks for a second factor. Sensitive changes still do.",
-	"recovery_used":    "You signed in with a recovery code. Each code works once.",
-	"enrol_gone":       "That authenticator setup is finished or was cancelled.",
-	"unlocked":         "The account is unlocked.",
-	"password_changed": "Your password was changed. Every other session was signed out.",
+	"signin":                "Sign in to continue.",
+	"expired_session":       "Your session has ended. Sign in again.",
+	"expired":               "That sign-in took too long and has expired. Start again.",
+	"logged_out":            "You have signed out.",
+	"welcome":               "Your operator account is ready. Now protect it: add an authenticator app below.",
+	"factor_added":          "Authenticator added.",
+	"factor_removed":        "Authenticator removed.",
+	"setup_cancelled":       "Authenticator setup cancelled.",
+	"renamed":               "Authenticator renamed.",
+	"required_on":           "Every sign-in now asks for a second factor.",
+	"required_off":          "Sign-in no longer asks for a second factor. Sensitive changes still do.",
+	"recovery_used":         "You signed in with a recovery code. Each code works once.",
+	"enrol_gone":            "That authenticator setup is finished or was cancelled.",
+	"unlocked":              "The account is unlocked.",
+	"password_changed":      "Your password was changed. Every other session was signed out.",
+	"logged_out_everywhere": "You are signed out everywhere: on every browser and app.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }
@@ -183,4 +184,14 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.clearCookie(w, r, sessionCookie, "/")
 	http.Redirect(w, r, "/login?m=logged_out", http.StatusSeeOther)
+}
+
+// logoutEverywhere ends every session of the account, this one included.
+func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.LogoutEverywhere(r.Context(), a, httpapi.Meta(r)); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	s.clearCookie(w, r, sessionCookie, "/")
+	http.Redirect(w, r, "/login?m=logged_out_everywhere", http.StatusSeeOther)
 }

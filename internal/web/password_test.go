@@ -106,3 +106,26 @@ func TestChangePasswordPageRefuses(t *testing.T) {
 		t.Errorf("the old password after refused changes: at %s", r.url)
 	}
 }
+
+// TestSignOutEverywherePage: the security page's button ends this browser's
+// session and every other one.
+func TestSignOutEverywherePage(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "alice", false, true)
+	c, other := newClient(t, ts.URL()), newClient(t, ts.URL())
+	c.signInWithCode(ts, "alice", secret)
+	ts.Clock.Add(30 * time.Second)
+	other.signInWithCode(ts, "alice", secret)
+	if r := c.get("/settings/security"); !strings.Contains(r.body, `id="logout-everywhere"`) {
+		t.Fatal("no sign-out-everywhere button on the security page")
+	}
+	r := c.post("/logout/everywhere", url.Values{})
+	if r.url.Path != "/login" || !strings.Contains(r.body, "You are signed out everywhere") {
+		t.Fatalf("after signing out everywhere: at %s", r.url)
+	}
+	for name, b := range map[string]*client{"this browser": c, "another browser": other} {
+		if r := b.get("/settings/security"); r.url.Path != "/login" {
+			t.Errorf("%s after signing out everywhere: at %s, want /login", name, r.url)
+		}
+	}
+}

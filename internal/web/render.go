@@ -219,6 +219,7 @@ var eventTexts = map[string]string{
 	"login.throttled":            "Too many attempts: sign-in paused for a while",
 	"password.changed":           "Password changed, other sessions signed out",
 	"password.change_failed":     "Password change failed: wrong current password",
+	"session.ended_everywhere":   "Signed out everywhere",
 }
 
 func eventText(typ string) string {
