@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,7 +44,7 @@ func TestAuditFailureFailsTheCheck(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
 			st := openStore(t, dsn(t))
-			rs := &refusingStore{Store: st}
+			rs := &refusingStore{Store: st.Store}
 			now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 			svc := newService(t, rs, st, func() time.Time { return now }, nil)
 			const password = "correct horse battery"
@@ -127,43 +126,46 @@ func TestCleanText(t *testing.T) {
 	}
 }
 
+// testDB is a real store opened for one test, with the key file that all
+// services on it share.
+type testDB struct {
+	*store.Store
+	keyFile string
+}
+
 // openStore opens a store on dsn for the length of the test.
-func openStore(t *testing.T, dsn string) *store.Store {
+func openStore(t *testing.T, dsn string) testDB {
 	t.Helper()
 	st, err := store.Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return st
+	return testDB{Store: st, keyFile: filepath.Join(t.TempDir(), "twofold.key")}
 }
 
-// newService builds a service on cs, a wrapper of the real store st, with
-// cheap password hashing.
-func newService(t *testing.T, cs core.Store, st *store.Store, now func() time.Time, n core.Notifier) *core.Service {
+// newService builds a service on cs (db, or a wrapper of it) with cheap
+// password hashing.
+func newService(t *testing.T, cs core.Store, db testDB, now func() time.Time, n core.Notifier) *core.Service {
 	t.Helper()
 	cfg := core.DefaultConfig()
 	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
-	return newServiceOpts(t, cs, st, core.Options{Config: cfg, Now: now, Notifier: n})
+	return newServiceOpts(t, cs, db, core.Options{Config: cfg, Now: now, Notifier: n})
 }
 
-// keyFiles holds each store's key file: services on one store share it.
-var keyFiles sync.Map
-
-// newServiceWith builds a service with cfg on cs, a wrapper of st.
-func newServiceWith(t *testing.T, cs core.Store, st *store.Store, cfg core.Config) *core.Service {
+// newServiceWith builds a service with cfg on cs (db, or a wrapper of it).
+func newServiceWith(t *testing.T, cs core.Store, db testDB, cfg core.Config) *core.Service {
 	t.Helper()
-	return newServiceOpts(t, cs, st, core.Options{Config: cfg})
+	return newServiceOpts(t, cs, db, core.Options{Config: cfg})
 }
 
-func newServiceOpts(t *testing.T, cs core.Store, st *store.Store, o core.Options) *core.Service {
+func newServiceOpts(t *testing.T, cs core.Store, db testDB, o core.Options) *core.Service {
 	t.Helper()
-	path, _ := keyFiles.LoadOrStore(st, filepath.Join(t.TempDir(), "twofold.key"))
-	kf, _, err := keyring.LoadOrCreateFile(path.(string))
+	kf, _, err := keyring.LoadOrCreateFile(db.keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := keyring.Open(t.Context(), kf, st)
+	keys, err := keyring.Open(t.Context(), kf, db.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +211,7 @@ func TestConflictRunsAgain(t *testing.T) {
 			ctx := t.Context()
 			st := openStore(t, dsn(t))
 			notes := &countingNotifier{}
-			svc := newService(t, &conflictingStore{Store: st}, st, time.Now, notes)
+			svc := newService(t, &conflictingStore{Store: st.Store}, st, time.Now, notes)
 			const password = "correct horse battery"
 			if _, err := svc.CreateAccount(ctx, core.NewAccount{Username: "ada", Email: "ada@example.com", Password: password}, core.Meta{}); err != nil {
 				t.Fatal(err)
