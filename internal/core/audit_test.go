@@ -47,19 +47,8 @@ func TestAuditFailureFailsTheCheck(t *testing.T) {
 			rs := &refusingStore{Store: st.Store}
 			now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 			svc := newService(t, rs, st, func() time.Time { return now }, nil)
-			const password = "correct horse battery"
-			acct, err := svc.CreateAccount(ctx, core.NewAccount{Username: "ada", Password: password}, core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := svc.Login(ctx, "ada", password, core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			auth, err := svc.Authenticate(ctx, res.Token)
-			if err != nil {
-				t.Fatal(err)
-			}
+			auth := signedIn(t, svc, "ada")
+			acct := auth.Account
 			enr, err := svc.EnrolFactor(ctx, auth, core.NewFactor{Type: twofold.FactorTOTP, Label: "phone"}, core.Meta{})
 			if err != nil {
 				t.Fatal(err)
@@ -74,7 +63,7 @@ func TestAuditFailureFailsTheCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			now = now.Add(30 * time.Second)
-			res, err = svc.Login(ctx, "ada", password, core.Meta{})
+			res, err := svc.Login(ctx, "ada", testPassword, core.Meta{})
 			if err != nil || res.LoginID == "" {
 				t.Fatalf("login: %+v, %v", res, err)
 			}
@@ -212,19 +201,8 @@ func TestConflictRunsAgain(t *testing.T) {
 			st := openStore(t, dsn(t))
 			notes := &countingNotifier{}
 			svc := newService(t, &conflictingStore{Store: st.Store}, st, time.Now, notes)
-			const password = "correct horse battery"
-			if _, err := svc.CreateAccount(ctx, core.NewAccount{Username: "ada", Email: "ada@example.com", Password: password}, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			res, err := svc.Login(ctx, "ada", password, core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			auth, err := svc.Authenticate(ctx, res.Token)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := svc.ChangePassword(ctx, auth, password, "a different passphrase", core.Meta{}); err != nil {
+			auth := signedIn(t, svc, "ada")
+			if _, _, err := svc.ChangePassword(ctx, auth, testPassword, "a different passphrase", core.Meta{}); err != nil {
 				t.Fatalf("ChangePassword that lost a conflict once: %v", err)
 			}
 			if len(notes.subjects) != 1 {
@@ -245,4 +223,25 @@ func TestConflictRunsAgain(t *testing.T) {
 			}
 		})
 	}
+}
+
+const testPassword = "correct horse battery"
+
+// signedIn creates an account username (with an email address) and returns
+// a password-only session of it.
+func signedIn(t *testing.T, svc *core.Service, username string) core.Auth {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := svc.CreateAccount(ctx, core.NewAccount{Username: username, Email: username + "@example.com", Password: testPassword}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Login(ctx, username, testPassword, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := svc.Authenticate(ctx, res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return auth
 }

@@ -72,7 +72,7 @@ func TestPasswordHashFollowsTheConfiguration(t *testing.T) {
 			ctx := t.Context()
 			st := openStore(t, dsn(t))
 			old := newService(t, st, st, time.Now, nil) // m=8192,t=1,p=1
-			if _, err := old.CreateAccount(ctx, core.NewAccount{Username: "olga", Password: "correct horse battery"}, core.Meta{}); err != nil {
+			if _, err := old.CreateAccount(ctx, core.NewAccount{Username: "olga", Password: testPassword}, core.Meta{}); err != nil {
 				t.Fatal(err)
 			}
 			cfg := core.DefaultConfig()
@@ -85,14 +85,14 @@ func TestPasswordHashFollowsTheConfiguration(t *testing.T) {
 			if !strings.Contains(a.PasswordHash, "m=8192,t=1,p=1") {
 				t.Fatalf("a wrong password changed the hash: %s", a.PasswordHash)
 			}
-			if _, err := svc.Login(ctx, "olga", "correct horse battery", core.Meta{}); err != nil {
+			if _, err := svc.Login(ctx, "olga", testPassword, core.Meta{}); err != nil {
 				t.Fatal(err)
 			}
 			a, _ = st.AccountByUsername(ctx, "olga")
 			if !strings.Contains(a.PasswordHash, "m=8192,t=2,p=1") {
 				t.Errorf("hash after a login with the configured t=2: %s", a.PasswordHash)
 			}
-			if _, err := svc.Login(ctx, "olga", "correct horse battery", core.Meta{}); err != nil {
+			if _, err := svc.Login(ctx, "olga", testPassword, core.Meta{}); err != nil {
 				t.Errorf("login with the new hash: %v", err)
 			}
 		})
