@@ -86,9 +86,10 @@ type Account struct {
 	TwoFactorRequired bool // SPEC §3.1: login asks for the second step
 	Operator          bool
 	CreatedAt         time.Time
-	// SessionsValidFrom: sessions created before it no longer authenticate
-	// (the account was signed out everywhere, as a password change does).
-	SessionsValidFrom time.Time
+	// SessionEpoch moves on by one each time the account is signed out
+	// everywhere (a password change does): only sessions of the current
+	// epoch authenticate.
+	SessionEpoch int64
 }
 
 // FactorType names a kind of second factor.
@@ -148,6 +149,7 @@ type Session struct {
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
 	ElevatedUntil time.Time // zero for a password-only session (SPEC §3.1)
+	Epoch         int64     // the account's SessionEpoch when its password was checked
 }
 
 // Login is a login transaction waiting for its second step.
@@ -157,6 +159,7 @@ type Login struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	Used      bool
+	Epoch     int64 // the account's SessionEpoch when the password was checked
 }
 
 // AuditEvent is one entry of the audit log (SPEC §1 story 10).

@@ -170,18 +170,25 @@ func newServiceOpts(t *testing.T, cs core.Store, db testDB, o core.Options) *cor
 	return svc
 }
 
-// conflictingStore is a real store whose EndSessions loses a conflict with a
-// concurrent transaction the first time, as a PostgreSQL deadlock victim does.
+// conflictingStore is a real store whose first transaction loses a
+// conflict with a concurrent one once everything in it has run, as a
+// PostgreSQL deadlock victim at its last statement does: nothing of it is
+// written.
 type conflictingStore struct {
 	*store.Store
-	lost atomic.Bool
+	armed atomic.Bool // the next transaction loses
 }
 
-func (s *conflictingStore) EndSessions(ctx context.Context, accountID string, before time.Time) error {
-	if s.lost.CompareAndSwap(false, true) {
-		return fmt.Errorf("%w: deadlock detected (SQLSTATE 40P01)", twofold.ErrTxConflict)
-	}
-	return s.Store.EndSessions(ctx, accountID, before)
+func (s *conflictingStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.Store.InTx(ctx, func(ctx context.Context) error {
+		if err := fn(ctx); err != nil {
+			return err
+		}
+		if s.armed.CompareAndSwap(true, false) {
+			return fmt.Errorf("%w: deadlock detected (SQLSTATE 40P01)", twofold.ErrTxConflict)
+		}
+		return nil
+	})
 }
 
 type countingNotifier struct{ subjects []string }
@@ -200,8 +207,17 @@ func TestConflictRunsAgain(t *testing.T) {
 			ctx := t.Context()
 			st := openStore(t, dsn(t))
 			notes := &countingNotifier{}
-			svc := newService(t, &conflictingStore{Store: st.Store}, st, time.Now, notes)
+			cs := &conflictingStore{Store: st.Store}
+			var observed atomic.Int32
+			cfg := core.DefaultConfig()
+			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			svc := newServiceOpts(t, cs, st, core.Options{Config: cfg, Notifier: notes, OnEvent: func(e twofold.AuditEvent) {
+				if e.Type == "password.changed" {
+					observed.Add(1)
+				}
+			}})
 			auth := signedIn(t, svc, "ada")
+			cs.armed.Store(true)
 			if _, _, err := svc.ChangePassword(ctx, auth, testPassword, "a different passphrase", core.Meta{}); err != nil {
 				t.Fatalf("ChangePassword that lost a conflict once: %v", err)
 			}
@@ -220,6 +236,12 @@ func TestConflictRunsAgain(t *testing.T) {
 			}
 			if changed != 1 {
 				t.Errorf("password.changed events: %d, want 1", changed)
+			}
+			if n := observed.Load(); n != 1 {
+				t.Errorf("password.changed observed (metrics) %d times, want 1", n)
+			}
+			if cs.armed.Load() {
+				t.Error("fixture: no transaction lost a conflict")
 			}
 		})
 	}
@@ -244,4 +266,51 @@ func signedIn(t *testing.T, svc *core.Service, username string) core.Auth {
 		t.Fatal(err)
 	}
 	return auth
+}
+
+// racingStore runs hook, once armed, before it stores the next session.
+type racingStore struct {
+	*store.Store
+	armed atomic.Bool
+	hook  func()
+}
+
+func (s *racingStore) CreateSession(ctx context.Context, sess twofold.Session) error {
+	if s.armed.CompareAndSwap(true, false) {
+		s.hook()
+	}
+	return s.Store.CreateSession(ctx, sess)
+}
+
+// TestLoginRacingPasswordChange: a login that checked the old password just
+// before the owner changed it, and stores its session just after, gets a
+// session that does not work: it carries the epoch of the account it read.
+func TestLoginRacingPasswordChange(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := openStore(t, dsn(t))
+			rs := &racingStore{Store: st.Store}
+			svc := newService(t, rs, st, time.Now, nil)
+			owner := signedIn(t, svc, "ada")
+			var newToken string
+			rs.hook = func() {
+				var err error
+				if newToken, _, err = svc.ChangePassword(ctx, owner, testPassword, "a different passphrase", core.Meta{}); err != nil {
+					t.Errorf("ChangePassword: %v", err)
+				}
+			}
+			rs.armed.Store(true)
+			res, err := svc.Login(ctx, "ada", testPassword, core.Meta{}) // the old password, read before the change
+			if err != nil {
+				t.Fatalf("login that raced the change: %v", err)
+			}
+			if _, err := svc.Authenticate(ctx, res.Token); twofold.ErrorCode(err) != twofold.CodeUnauthorized {
+				t.Errorf("the session of a login that read the old password: got %v, want it refused", err)
+			}
+			if _, err := svc.Authenticate(ctx, newToken); err != nil {
+				t.Errorf("the session the change handed back: %v", err)
+			}
+		})
+	}
 }

@@ -36,10 +36,12 @@ type Store interface {
 	Accounts(ctx context.Context, query string, limit int) ([]twofold.Account, error)
 	HasAccounts(ctx context.Context) (bool, error)
 	SetTwoFactorRequired(ctx context.Context, accountID string, required bool) error
-	SetPasswordHash(ctx context.Context, accountID, hash string) error
-	// EndSessions ends the account's sessions created before before and
-	// voids its logins waiting for their second step.
-	EndSessions(ctx context.Context, accountID string, before time.Time) error
+	// ReplacePasswordHash replaces hash old, reporting false when the hash
+	// is no longer old.
+	ReplacePasswordHash(ctx context.Context, accountID, old, hash string) (bool, error)
+	// EndSessions moves the account's session epoch on, voids its logins
+	// waiting for their second step, and returns the new epoch.
+	EndSessions(ctx context.Context, accountID string) (epoch int64, err error)
 
 	CreateFactor(ctx context.Context, f twofold.Factor) error
 	Factors(ctx context.Context, accountID string) ([]twofold.Factor, error)
@@ -273,7 +275,11 @@ func (s *Service) newOrderedID(now time.Time) (string, error) {
 func (s *Service) audit(ctx context.Context, accountID, typ string, m Meta, detail string) {
 	e := twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(),
 		Source: CleanText(m.Source, 256), UserAgent: CleanText(m.UserAgent, 256), Detail: CleanText(detail, 1024)}
-	s.observe(e)
+	if q, ok := ctx.Value(notesKey{}).(*[]func(context.Context)); ok {
+		*q = append(*q, func(context.Context) { s.observe(e) }) // counted once committed
+	} else {
+		s.observe(e)
+	}
 	if err := s.store.AddEvent(ctx, e); err != nil {
 		if failed, ok := ctx.Value(auditKey{}).(*error); ok {
 			if *failed == nil {
@@ -311,8 +317,8 @@ type notesKey struct{}
 // auditKey holds, inside inTx, the first failure to record an audit event.
 type auditKey struct{}
 
-// inTx runs fn in one database transaction. Notifications fn queues are sent
-// only after the commit, outside the transaction. An audit event that could
+// inTx runs fn in one database transaction. Notifications fn queues are sent,
+// and its audit events counted in the metrics, only after the commit. An audit event that could
 // not be recorded rolls the transaction back and is its error.
 //
 // A transaction the database ended in a conflict with a concurrent one (a

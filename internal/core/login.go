@@ -82,7 +82,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	}
 	now := s.Now()
 	if !a.TwoFactorRequired || len(methods) == 0 {
-		token, sess, err := s.newSession(a.ID, now, time.Time{})
+		token, sess, err := s.newSession(a.ID, a.SessionEpoch, now, time.Time{})
 		if err != nil {
 			return LoginResult{}, err
 		}
@@ -96,7 +96,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	if err != nil {
 		return LoginResult{}, err
 	}
-	l := twofold.Login{ID: id, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.LoginTTL)}
+	l := twofold.Login{ID: id, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.LoginTTL), Epoch: a.SessionEpoch}
 	if err := s.store.CreateLogin(ctx, l); err != nil {
 		return LoginResult{}, err
 	}
@@ -115,7 +115,9 @@ func (s *Service) rehash(ctx context.Context, a twofold.Account, password string
 	}
 	hash, err := s.hashPassword(password)
 	if err == nil {
-		err = s.store.SetPasswordHash(ctx, a.ID, hash)
+		// Only over the hash just checked: a password changed meanwhile
+		// must not be put back.
+		_, err = s.store.ReplacePasswordHash(ctx, a.ID, a.PasswordHash, hash)
 	}
 	if err != nil {
 		s.log.Error("password hash not upgraded", "err", err)
@@ -239,7 +241,7 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 		}
 		now := s.Now()
 		var sess twofold.Session
-		v.Token, sess, err = s.newSession(l.AccountID, now, now.Add(s.cfg.ElevationTTL))
+		v.Token, sess, err = s.newSession(l.AccountID, l.Epoch, now, now.Add(s.cfg.ElevationTTL))
 		if err != nil {
 			return err
 		}
@@ -280,7 +282,7 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 var errRollback = errors.New("rolled back: lost a race")
 
 // newSession makes a session with a fresh 256-bit token; only its hash is kept.
-func (s *Service) newSession(accountID string, now, elevatedUntil time.Time) (string, twofold.Session, error) {
+func (s *Service) newSession(accountID string, epoch int64, now, elevatedUntil time.Time) (string, twofold.Session, error) {
 	// The token is the session's ID, which finds the row, a dot, and a
 	// secret; only the token's keyed hash is stored.
 	id, err := s.newOrderedID(now)
@@ -294,7 +296,7 @@ func (s *Service) newSession(accountID string, now, elevatedUntil time.Time) (st
 	token := id + "." + secret
 	return token, twofold.Session{
 		ID: id, AccountID: accountID, TokenHash: s.hasher.Sum("session", token),
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), ElevatedUntil: elevatedUntil,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), ElevatedUntil: elevatedUntil, Epoch: epoch,
 	}, nil
 }
 
@@ -322,8 +324,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) 
 	if err != nil {
 		return Auth{}, err
 	}
-	if sess.CreatedAt.Before(a.SessionsValidFrom) {
-		return Auth{}, invalid // signed out everywhere since (ChangePassword)
+	if sess.Epoch != a.SessionEpoch {
+		return Auth{}, invalid // signed out everywhere since (EndSessions)
 	}
 	return Auth{Account: a, Session: sess}, nil
 }
@@ -341,9 +343,8 @@ func (s *Service) Logout(ctx context.Context, a Auth, m Meta) error {
 // own included, and voids its logins waiting for their second step: for a
 // device lost or a session seen in the events that was not the owner's.
 func (s *Service) LogoutEverywhere(ctx context.Context, a Auth, m Meta) error {
-	from := s.Now().Truncate(time.Microsecond).Add(time.Microsecond) // as ChangePassword
 	return s.inTx(ctx, func(ctx context.Context) error {
-		if err := s.store.EndSessions(ctx, a.Account.ID, from); err != nil {
+		if _, err := s.store.EndSessions(ctx, a.Account.ID); err != nil {
 			return err
 		}
 		s.audit(ctx, a.Account.ID, "session.ended_everywhere", m, "")

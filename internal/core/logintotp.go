@@ -57,7 +57,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, loginID string, p SecondF
 				Detail: fmt.Sprintf("%s: %s (%s)", p.Method, cause, failuresText(d.failures))}
 			return twofold.Verdict{Fail: &twofold.Failure{Seen: st.Failures, LockUntil: lock, Event: d.event, Now: now}}
 		}
-		token, sess, err := s.newSession(d.accountID, now, now.Add(s.cfg.ElevationTTL))
+		token, sess, err := s.newSession(d.accountID, st.Login.Epoch, now, now.Add(s.cfg.ElevationTTL))
 		if err != nil {
 			d.err = err
 			return twofold.Verdict{}

@@ -40,7 +40,8 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 	}
 	if !ok {
 		s.audit(ctx, a.Account.ID, "password.change_failed", m, "wrong current password")
-		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalidCredentials, "the current password is wrong")
+		// 403, not 401: the session is fine, and a client must not drop it.
+		return "", time.Time{}, twofold.Errorf(twofold.CodeForbidden, "the current password is wrong")
 	}
 	s.resetSlots(ctx, pwKey)
 	// Compared only now: before the current password is known to be right,
@@ -52,19 +53,23 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	// Sessions are valid from the microsecond after now (the store's unit):
-	// every session made up to now, even within the same microsecond, ends,
-	// and the caller's new one is the first made after it.
-	from := s.Now().Truncate(time.Microsecond).Add(time.Microsecond)
-	token, sess, err := s.newSession(a.Account.ID, from, a.Session.ElevatedUntil)
-	if err != nil {
-		return "", time.Time{}, err
-	}
+	now := s.Now()
+	var sess twofold.Session
 	err = s.inTx(ctx, func(ctx context.Context) error {
-		if err := s.store.SetPasswordHash(ctx, a.Account.ID, hash); err != nil {
+		// Only over the hash that the current password was checked
+		// against: of two changes made at once, one wins.
+		ok, err := s.store.ReplacePasswordHash(ctx, a.Account.ID, a.Account.PasswordHash, hash)
+		if err != nil {
 			return err
 		}
-		if err := s.store.EndSessions(ctx, a.Account.ID, from); err != nil {
+		if !ok {
+			return twofold.Errorf(twofold.CodeConflict, "the password was changed meanwhile: sign in again")
+		}
+		epoch, err := s.store.EndSessions(ctx, a.Account.ID)
+		if err != nil {
+			return err
+		}
+		if token, sess, err = s.newSession(a.Account.ID, epoch, now, a.Session.ElevatedUntil); err != nil {
 			return err
 		}
 		if err := s.store.CreateSession(ctx, sess); err != nil {

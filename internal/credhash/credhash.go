@@ -67,12 +67,13 @@ func CheckPassword(password, encoded string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// NeedsRehash reports whether encoded was made with other parameters than
-// p (or cannot be read): after the next successful check it should be made
-// again with p, so that every account's hash costs what the configuration says.
+// NeedsRehash reports whether encoded was made with less memory or fewer
+// passes than p asks (or cannot be read): after the next successful check it
+// should be made again with p. Only upward: instances configured apart must
+// not keep rewriting each other's hashes.
 func NeedsRehash(encoded string, p Params) bool {
 	have, _, _, err := parse(encoded)
-	return err != nil || have != p
+	return err != nil || have.Memory < p.Memory || have.Iterations < p.Iterations
 }
 
 // parse splits a PHC-encoded Argon2id hash.

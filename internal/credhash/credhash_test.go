@@ -94,6 +94,7 @@ func TestNeedsRehash(t *testing.T) {
 		{"same parameters", h, fastParams(), false},
 		{"other parameters", h, other, true},
 		{"default parameters", h, DefaultParams(), true},
+		{"weaker parameters", h, Params{Memory: 4 * 1024, Iterations: 1, Parallelism: 1}, false},
 		{"not a hash", "plain", fastParams(), true},
 	} {
 		if got := NeedsRehash(tc.encoded, tc.p); got != tc.want {

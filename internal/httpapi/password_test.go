@@ -40,7 +40,7 @@ func testChangePassword(t *testing.T, dsn string) {
 			return c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": current, "new_password": next})
 		}
 
-		wantProblem(t, change(c, "not the password", newPassword), 401, "invalid-credentials")
+		wantProblem(t, change(c, "not the password", newPassword), 403, "forbidden")
 		wantProblem(t, change(c, password, "short"), 400, "invalid")
 		wantProblem(t, change(c, password, password), 400, "invalid")
 		wantProblem(t, change(c, "", newPassword), 400, "invalid")
@@ -128,7 +128,7 @@ func TestChangePasswordThrottled(t *testing.T) {
 		c := login(t, s, "carol")
 		for range 5 {
 			r := c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": "wrong guess", "new_password": newPassword})
-			wantProblem(t, r, 401, "invalid-credentials")
+			wantProblem(t, r, 403, "forbidden")
 		}
 		r := c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": newPassword})
 		wantProblem(t, r, 429, "throttled")

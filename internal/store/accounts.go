@@ -6,25 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/twofold/twofold"
 )
 
-const accountColumns = `id, username, email, password_hash, two_factor_required, operator, created_at, sessions_valid_from`
+const accountColumns = `id, username, email, password_hash, two_factor_required, operator, created_at, session_epoch`
 
 func scanAccount(row interface{ Scan(...any) error }) (twofold.Account, error) {
 	var a twofold.Account
-	var created, validFrom int64
-	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.PasswordHash, &a.TwoFactorRequired, &a.Operator, &created, &validFrom)
-	a.CreatedAt, a.SessionsValidFrom = fromMicros(created), fromMicros(validFrom)
+	var created int64
+	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.PasswordHash, &a.TwoFactorRequired, &a.Operator, &created, &a.SessionEpoch)
+	a.CreatedAt = fromMicros(created)
 	return a, err
 }
 
 // CreateAccount inserts a; a taken username is a conflict.
 func (s *Store) CreateAccount(ctx context.Context, a twofold.Account) error {
 	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), micros(a.SessionsValidFrom))
+		a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch)
 	if isUniqueViolation(err) {
 		return twofold.Errorf(twofold.CodeConflict, "username %q is taken", a.Username)
 	}
@@ -113,37 +112,37 @@ func (s *Store) SetTwoFactorRequired(ctx context.Context, accountID string, requ
 	return nil
 }
 
-// SetPasswordHash replaces the account's password hash.
-func (s *Store) SetPasswordHash(ctx context.Context, accountID, hash string) error {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET password_hash = $1 WHERE id = $2`, hash, accountID)
+// EndSessions signs the account out everywhere: it moves the account's
+// session epoch on, so that no session made so far authenticates, voids its
+// logins waiting for their second step, and returns the new epoch, for a
+// session made in the same transaction. Logins have no index by account;
+// they are few, as expired ones are swept every minute, and this runs only
+// on a password change or a sign-out everywhere.
+func (s *Store) EndSessions(ctx context.Context, accountID string) (epoch int64, err error) {
+	err = s.conn(ctx).QueryRowContext(ctx, `UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = $1 RETURNING session_epoch`, accountID).Scan(&epoch)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, notFound("account")
+	}
 	if err != nil {
-		return fmt.Errorf("update account: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("account")
-	}
-	return nil
-}
-
-// EndSessions signs the account out everywhere: its sessions created before
-// before no longer authenticate (Session callers compare them with the
-// account's SessionsValidFrom), and its logins still waiting for their second
-// step are voided. Logins have no index by account; they are few, as expired
-// ones are swept every minute, and this runs only on a password change.
-func (s *Store) EndSessions(ctx context.Context, accountID string, before time.Time) error {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET sessions_valid_from = $1 WHERE id = $2 AND sessions_valid_from < $1`, micros(before), accountID)
-	if err != nil {
-		return fmt.Errorf("end sessions: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := s.AccountByID(ctx, accountID); err != nil {
-			return err
-		}
+		return 0, fmt.Errorf("end sessions: %w", err)
 	}
 	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM logins WHERE account_id = $1 AND used_at IS NULL`, accountID); err != nil {
-		return fmt.Errorf("end sessions: %w", err)
+		return 0, fmt.Errorf("end sessions: %w", err)
 	}
-	return nil
+	return epoch, nil
+}
+
+// ReplacePasswordHash replaces the account's password hash old with hash; it
+// reports false, writing nothing, when the hash is no longer old (changed
+// meanwhile), so that a change is never lost to another made from an older
+// read.
+func (s *Store) ReplacePasswordHash(ctx context.Context, accountID, old, hash string) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3`, hash, accountID, old)
+	if err != nil {
+		return false, fmt.Errorf("update account: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // likeEscaper escapes LIKE's wildcards and its escape character (\).

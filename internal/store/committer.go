@@ -260,7 +260,7 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 			err = exec(wThrottleClear, key)
 		}
 		if err == nil {
-			err = exec(wSession, s.TokenHash, s.ID, s.AccountID, micros(s.CreatedAt), micros(s.ExpiresAt), micros(s.ElevatedUntil))
+			err = exec(wSession, s.TokenHash, s.ID, s.AccountID, micros(s.CreatedAt), micros(s.ExpiresAt), micros(s.ElevatedUntil), s.Epoch)
 		}
 		if err == nil {
 			err = exec(wEvent, e.AccountID, e.Type, micros(e.At), e.Source, e.UserAgent, e.Detail)

@@ -22,7 +22,7 @@ import (
 // secondStepSQL reads of each factor only what checking a code needs; the
 // factors come in no order (scanSecondStep sorts them), so SQLite needs no
 // sorter.
-var secondStepSQL = `SELECT l.account_id, l.created_at, l.expires_at, l.used_at,
+var secondStepSQL = `SELECT l.account_id, l.created_at, l.expires_at, l.used_at, l.session_epoch,
 	COALESCE(t.failures, 0), COALESCE(t.locked_until, 0),
 	f.id, f.secret_key_id, f.secret, f.algorithm, f.digits, f.period_seconds, f.last_step, f.drift, f.created_at
 	FROM logins l
@@ -67,7 +67,7 @@ func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, foun
 		var id, keyID, algorithm sql.NullString
 		var secret []byte
 		var digits, period, lastStep, drift, fcreated sql.NullInt64
-		if err := rows.Scan(&st.Login.AccountID, &created, &expires, &used, &st.Failures, &until,
+		if err := rows.Scan(&st.Login.AccountID, &created, &expires, &used, &st.Login.Epoch, &st.Failures, &until,
 			&id, &keyID, &secret, &algorithm, &digits, &period, &lastStep, &drift, &fcreated); err != nil {
 			return twofold.SecondStep{}, false, fmt.Errorf("scan second step: %w", err)
 		}
@@ -186,8 +186,8 @@ func (s *Store) completePostgres(ctx context.Context, key string, c twofold.Comp
 		), l AS (
 			UPDATE logins SET used_at = $3 WHERE id = $5 AND EXISTS (SELECT 1 FROM t)
 		), s AS (
-			INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until)
-			SELECT $8, $9, $10, $11, $12, $13 WHERE EXISTS (SELECT 1 FROM t)
+			INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until, session_epoch)
+			SELECT $8, $9, $10, $11, $12, $13, $19 WHERE EXISTS (SELECT 1 FROM t)
 		), a AS (
 			INSERT INTO audit_events (account_id, type, at, source, user_agent, detail)
 			SELECT $10, $14, $15, $16, $17, $18 WHERE EXISTS (SELECT 1 FROM t)
@@ -195,7 +195,7 @@ func (s *Store) completePostgres(ctx context.Context, key string, c twofold.Comp
 		SELECT EXISTS (SELECT 1 FROM cf), EXISTS (SELECT 1 FROM cl), EXISTS (SELECT 1 FROM t)`,
 		c.Step, c.Drift, now, c.FactorID, c.LoginID, key, c.Seen,
 		c.Session.TokenHash, c.Session.ID, c.Session.AccountID, micros(c.Session.CreatedAt), micros(c.Session.ExpiresAt), micros(c.Session.ElevatedUntil),
-		c.Event.Type, micros(c.Event.At), c.Event.Source, c.Event.UserAgent, c.Event.Detail).Scan(&step, &login, &throttle)
+		c.Event.Type, micros(c.Event.At), c.Event.Source, c.Event.UserAgent, c.Event.Detail, c.Session.Epoch).Scan(&step, &login, &throttle)
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("complete second step: %w", err)

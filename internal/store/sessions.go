@@ -12,8 +12,8 @@ import (
 
 // CreateLogin stores a login transaction waiting for its second step.
 func (s *Store) CreateLogin(ctx context.Context, l twofold.Login) error {
-	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO logins (id, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		l.ID, l.AccountID, micros(l.CreatedAt), micros(l.ExpiresAt))
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO logins (id, account_id, created_at, expires_at, session_epoch) VALUES ($1, $2, $3, $4, $5)`,
+		l.ID, l.AccountID, micros(l.CreatedAt), micros(l.ExpiresAt), l.Epoch)
 	if err != nil {
 		return fmt.Errorf("insert login: %w", err)
 	}
@@ -25,8 +25,8 @@ func (s *Store) Login(ctx context.Context, id string) (twofold.Login, error) {
 	var l twofold.Login
 	var created, expires int64
 	var used sql.NullInt64
-	err := s.conn(ctx).QueryRowContext(ctx, `SELECT id, account_id, created_at, expires_at, used_at FROM logins WHERE id = $1`, id).
-		Scan(&l.ID, &l.AccountID, &created, &expires, &used)
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT id, account_id, created_at, expires_at, used_at, session_epoch FROM logins WHERE id = $1`, id).
+		Scan(&l.ID, &l.AccountID, &created, &expires, &used, &l.Epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, notFound("login")
 	}
@@ -56,13 +56,13 @@ func (s *Store) FinishLogin(ctx context.Context, loginID string, now time.Time, 
 	return ok, err
 }
 
-const sessionInsertSQL = `INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until) VALUES ($1, $2, $3, $4, $5, $6)`
+const sessionInsertSQL = `INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until, session_epoch) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 
 func insertSession(ctx context.Context, q interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, sess twofold.Session) error {
 	_, err := q.ExecContext(ctx, sessionInsertSQL,
-		sess.TokenHash, sess.ID, sess.AccountID, micros(sess.CreatedAt), micros(sess.ExpiresAt), micros(sess.ElevatedUntil))
+		sess.TokenHash, sess.ID, sess.AccountID, micros(sess.CreatedAt), micros(sess.ExpiresAt), micros(sess.ElevatedUntil), sess.Epoch)
 	if err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}
@@ -79,8 +79,8 @@ func (s *Store) CreateSession(ctx context.Context, sess twofold.Session) error {
 func (s *Store) Session(ctx context.Context, id string, now time.Time) (twofold.Session, error) {
 	sess := twofold.Session{ID: id}
 	var created, expires, elevated int64
-	err := s.conn(ctx).QueryRowContext(ctx, `SELECT token_hash, account_id, created_at, expires_at, elevated_until FROM sessions WHERE id = $1 AND expires_at > $2`,
-		id, micros(now)).Scan(&sess.TokenHash, &sess.AccountID, &created, &expires, &elevated)
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT token_hash, account_id, created_at, expires_at, elevated_until, session_epoch FROM sessions WHERE id = $1 AND expires_at > $2`,
+		id, micros(now)).Scan(&sess.TokenHash, &sess.AccountID, &created, &expires, &elevated, &sess.Epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return twofold.Session{}, notFound("session")
 	}

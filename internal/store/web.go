@@ -52,7 +52,7 @@ func (s *Store) CreateFirstAccount(ctx context.Context, hash []byte, since time.
 		}
 		res, err = tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BOOLEAN), CAST($6 AS BOOLEAN), CAST($7 AS BIGINT), CAST($8 AS BIGINT)
 			WHERE NOT EXISTS (SELECT 1 FROM accounts)`,
-			a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), micros(a.SessionsValidFrom))
+			a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch)
 		if err != nil {
 			return fmt.Errorf("insert first account: %w", err)
 		}

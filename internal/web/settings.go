@@ -355,7 +355,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, a core.A
 	token, _, err := s.svc.ChangePassword(r.Context(), a, f.Get("current_password"), f.Get("new_password"), httpapi.Meta(r))
 	if err != nil {
 		msg := message(err)
-		if twofold.ErrorCode(err) == twofold.CodeInvalidCredentials {
+		if twofold.ErrorCode(err) == twofold.CodeForbidden {
 			msg = "Your current password is wrong."
 		}
 		s.renderPassword(w, r, a, s.status(w, r, err), msg)

@@ -63,8 +63,7 @@ func testAccountNotFound(t *testing.T, s *store.Store) {
 		{"AccountByUsername", func() error { _, err := s.AccountByUsername(ctx, "nobody"); return err }},
 		{"AccountByUsernameOtherCase", func() error { _, err := s.AccountByUsername(ctx, "ALICE"); return err }},
 		{"SetTwoFactorRequired", func() error { return s.SetTwoFactorRequired(ctx, "acct-nobody", true) }},
-		{"SetPasswordHash", func() error { return s.SetPasswordHash(ctx, "acct-nobody", "x") }},
-		{"EndSessions", func() error { return s.EndSessions(ctx, "acct-nobody", t0) }},
+		{"EndSessions", func() error { _, err := s.EndSessions(ctx, "acct-nobody"); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,26 +161,36 @@ func testSetTwoFactorRequired(t *testing.T, s *store.Store) {
 	}
 }
 
-func testSetPasswordHash(t *testing.T, s *store.Store) {
+func testReplacePasswordHash(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	other := newAccount(t, s, "bob")
 	const hash = "$argon2id$v=19$new"
-	if err := s.SetPasswordHash(t.Context(), a.ID, hash); err != nil {
-		t.Fatalf("SetPasswordHash: %v", err)
+	if ok, err := s.ReplacePasswordHash(t.Context(), a.ID, "$argon2id$v=19$not-the-hash", hash); err != nil || ok {
+		t.Fatalf("ReplacePasswordHash of another hash: got %v, %v, want false, nil", ok, err)
+	}
+	if diff := cmp.Diff(a, getAccount(t, s, a.ID)); diff != "" {
+		t.Errorf("account after a refused ReplacePasswordHash (-want +got):\n%s", diff)
+	}
+	if ok, err := s.ReplacePasswordHash(t.Context(), a.ID, a.PasswordHash, hash); err != nil || !ok {
+		t.Fatalf("ReplacePasswordHash: got %v, %v, want true, nil", ok, err)
 	}
 	want := a
 	want.PasswordHash = hash
 	if diff := cmp.Diff(want, getAccount(t, s, a.ID)); diff != "" {
-		t.Errorf("account after SetPasswordHash (-want +got):\n%s", diff)
+		t.Errorf("account after ReplacePasswordHash (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(other, getAccount(t, s, other.ID)); diff != "" {
-		t.Errorf("another account after SetPasswordHash (-want +got):\n%s", diff)
+		t.Errorf("another account after ReplacePasswordHash (-want +got):\n%s", diff)
+	}
+	if ok, err := s.ReplacePasswordHash(t.Context(), "acct-nobody", a.PasswordHash, hash); err != nil || ok {
+		t.Errorf("ReplacePasswordHash of no account: got %v, %v, want false, nil", ok, err)
 	}
 }
 
-// testEndSessions: the account's sign-out time moves forward only, other
-// accounts keep theirs, and only the account's logins still waiting for their
-// second step are voided.
+// testEndSessions: the account's session epoch moves on by one each time
+// and is returned, other accounts keep theirs, and only the account's logins
+// still waiting for their second step are voided. Logins and sessions keep
+// the epoch they were stored with.
 func testEndSessions(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	other := newAccount(t, s, "bob")
@@ -192,15 +201,17 @@ func testEndSessions(t *testing.T, s *store.Store) {
 	}
 	otherLogin := newLogin(t, s, other.ID, "login-other")
 
-	at := t0.Add(time.Hour)
-	if err := s.EndSessions(t.Context(), a.ID, at); err != nil {
-		t.Fatalf("EndSessions: %v", err)
+	for want := int64(1); want <= 2; want++ {
+		got, err := s.EndSessions(t.Context(), a.ID)
+		if err != nil || got != want {
+			t.Fatalf("EndSessions: got %d, %v, want %d", got, err, want)
+		}
+		if got := getAccount(t, s, a.ID).SessionEpoch; got != want {
+			t.Errorf("SessionEpoch: got %d, want %d", got, want)
+		}
 	}
-	if got := getAccount(t, s, a.ID).SessionsValidFrom; !got.Equal(at) {
-		t.Errorf("SessionsValidFrom: got %v, want %v", got, at)
-	}
-	if got := getAccount(t, s, other.ID).SessionsValidFrom; !got.IsZero() {
-		t.Errorf("SessionsValidFrom of another account: got %v, want zero", got)
+	if got := getAccount(t, s, other.ID).SessionEpoch; got != 0 {
+		t.Errorf("SessionEpoch of another account: got %d, want 0", got)
 	}
 	_, err := s.Login(t.Context(), pending.ID)
 	wantCode(t, "Login of a pending login after EndSessions", err, twofold.CodeNotFound)
@@ -211,11 +222,20 @@ func testEndSessions(t *testing.T, s *store.Store) {
 		t.Errorf("Login of another account's login after EndSessions: %v", err)
 	}
 
-	// An earlier time never moves it back.
-	if err := s.EndSessions(t.Context(), a.ID, t0); err != nil {
-		t.Fatalf("EndSessions with an earlier time: %v", err)
+	// The epochs of logins and sessions round-trip.
+	l := twofold.Login{ID: "login-epoch", AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute), Epoch: 2}
+	if err := s.CreateLogin(t.Context(), l); err != nil {
+		t.Fatal(err)
 	}
-	if got := getAccount(t, s, a.ID).SessionsValidFrom; !got.Equal(at) {
-		t.Errorf("SessionsValidFrom after an earlier EndSessions: got %v, want %v", got, at)
+	if got := getLogin(t, s, l.ID); got.Epoch != 2 {
+		t.Errorf("login epoch: got %d, want 2", got.Epoch)
+	}
+	sess := session(a.ID, "sess-epoch")
+	sess.Epoch = 2
+	if err := s.CreateSession(t.Context(), sess); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := sessionAt(t, s, sess.ID, t0); got.Epoch != 2 {
+		t.Errorf("session epoch: got %d, want 2", got.Epoch)
 	}
 }

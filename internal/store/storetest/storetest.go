@@ -30,7 +30,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/SearchLimit", testAccountSearchLimit},
 		{"Account/Count", testCountAccounts},
 		{"Account/SetTwoFactorRequired", testSetTwoFactorRequired},
-		{"Account/SetPasswordHash", testSetPasswordHash},
+		{"Account/ReplacePasswordHash", testReplacePasswordHash},
 		{"Account/EndSessions", testEndSessions},
 
 		{"Factor/RoundTrip", testFactorRoundTrip},
