@@ -11,11 +11,14 @@ import (
 // confirmBody is the data of a confirmation page: a sensitive change, asked
 // once more, with a code field when the session needs elevation first.
 type confirmBody struct {
-	Heading   string
-	Text      []string
-	Warning   string
-	Action    string            // the form's POST URL
-	Fields    map[string]string // hidden fields
+	Heading string
+	Text    []string
+	Warning string
+	Action  string            // the form's POST URL
+	Fields  map[string]string // hidden fields
+	// AskLabel shows a field for a factor's name, holding Label.
+	AskLabel  bool
+	Label     string
 	Button    string
 	Danger    bool
 	Cancel    string

@@ -689,6 +689,16 @@ func TestFactorPagesRefuse(t *testing.T) {
 	if r.status != http.StatusOK || !strings.Contains(r.body, `name="elevate_code"`) || !strings.Contains(r.body, `name="label" value="Tablet"`) {
 		t.Errorf("starting a setup without a fresh code: status %d, no code field asked for, or the label lost: %s", r.status, pageError(r.body))
 	}
+	// Its links to the other ways of confirming lead to the same page.
+	alt := regexp.MustCompile(`href="(/settings/security/totp\?method=[a-z_]+)"`).FindAllStringSubmatch(r.body, -1)
+	if len(alt) == 0 {
+		t.Fatal("the page offers no other way to confirm")
+	}
+	for _, m := range alt {
+		if r := c.get(html.UnescapeString(m[1])); r.status != http.StatusOK || !strings.Contains(r.body, `name="elevate_code"`) || !strings.Contains(r.body, `name="label"`) {
+			t.Errorf("GET %s: status %d, want the page again", m[1], r.status)
+		}
+	}
 	if got := factorIDs(c); !slices.Equal(got, []string{phone}) {
 		t.Fatalf("a setup started without a code: authenticators %v", got)
 	}

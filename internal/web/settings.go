@@ -73,6 +73,12 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	http.Redirect(w, r, "/settings/security/totp/"+e.Factor.ID, http.StatusSeeOther)
 }
 
+// addAnotherPage is the page renderAddAnother shows, reached by its links to
+// the other ways of confirming.
+func (s *Server) addAnotherPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderAddAnother(w, r, a, r.URL.Query().Get("label"), http.StatusOK, "")
+}
+
 // renderAddAnother asks for a code before another authenticator is added.
 func (s *Server) renderAddAnother(w http.ResponseWriter, r *http.Request, a core.Auth, label string, status int, errMsg string) {
 	p, err := s.svc.Me(r.Context(), a)
@@ -83,8 +89,12 @@ func (s *Server) renderAddAnother(w http.ResponseWriter, r *http.Request, a core
 	self := "/settings/security/totp"
 	b := confirmBody{
 		Heading: "Add another authenticator?", Action: self, Cancel: "/settings/security", Button: "Continue",
-		Text:   []string{"An authenticator can sign in to your account and approve its sensitive changes, so adding one needs a code from one you already have."},
-		Fields: map[string]string{"label": label}, Elevation: s.elevationFor(r, a, p, self),
+		Text:     []string{"An authenticator can sign in to your account and approve its sensitive changes, so adding one needs a code from one you already have."},
+		AskLabel: true, Label: label, Elevation: s.elevationFor(r, a, p, self),
+	}
+	if b.Elevation == nil && r.Method == http.MethodGet { // nothing to confirm: add it from the settings
+		http.Redirect(w, r, "/settings/security", http.StatusSeeOther)
+		return
 	}
 	s.render(w, r, status, "confirm", Page{Title: "Add an authenticator app", Account: &a.Account, Error: errMsg, Body: b})
 }

@@ -98,6 +98,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /settings/{$}":       redirectTo("/settings/security").ServeHTTP,
 		"GET /settings/security":  s.authed(s.security),
 
+		"GET /settings/security/totp":                  s.authed(s.addAnotherPage),
 		"POST /settings/security/totp":                 s.authed(s.enrol),
 		"GET /settings/security/totp/{id}":             s.authed(s.enrolPage),
 		"GET /settings/security/totp/{id}/qr.png":      s.authed(s.enrolQR),
