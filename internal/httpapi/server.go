@@ -69,6 +69,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 		mux.HandleFunc(pattern, h)
 		method, path, _ := strings.Cut(pattern, " ")
 		allow[path] = append(allow[path], method)
+		if method == http.MethodGet { // a GET pattern answers HEAD too
+			allow[path] = append(allow[path], http.MethodHead)
+		}
 	}
 	for path, methods := range allow {
 		if !strings.HasPrefix(path, "/v1/") {

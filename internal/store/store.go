@@ -526,12 +526,16 @@ func fromNullMicros(v sql.NullInt64) *time.Time {
 // isUniqueViolation reports whether err is a unique-constraint failure.
 // txConflict marks err with twofold.ErrTxConflict when PostgreSQL ended the
 // transaction as the loser of a deadlock (40P01) or a serialization failure
-// (40001): such a transaction wrote nothing and can be run again.
+// (40001), or refused a statement because an earlier one failed (25P02): a
+// best-effort step (a throttle reset) logs its error and goes on, and that
+// error may have been a lost deadlock. Such a transaction wrote nothing and
+// can be run again; a failure that is not a conflict fails again, and after
+// the last run is the answer.
 func txConflict(err error) error {
 	if err == nil || errors.Is(err, twofold.ErrTxConflict) {
 		return err
 	}
-	if msg := err.Error(); strings.Contains(msg, "SQLSTATE 40P01") || strings.Contains(msg, "SQLSTATE 40001") {
+	if msg := err.Error(); strings.Contains(msg, "SQLSTATE 40P01") || strings.Contains(msg, "SQLSTATE 40001") || strings.Contains(msg, "SQLSTATE 25P02") {
 		return fmt.Errorf("%w: %w", twofold.ErrTxConflict, err)
 	}
 	return err
