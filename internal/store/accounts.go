@@ -20,17 +20,30 @@ func scanAccount(row interface{ Scan(...any) error }) (twofold.Account, error) {
 	return a, err
 }
 
-// CreateAccount inserts a; a taken username is a conflict.
+// CreateAccount inserts a; a username taken, in any case, is a conflict.
 func (s *Store) CreateAccount(ctx context.Context, a twofold.Account) error {
-	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT `+accountValues+`
+		WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE LOWER(username) = LOWER(CAST($2 AS TEXT)))`,
 		a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch)
-	if isUniqueViolation(err) {
+	if n, _ := rowsAffected(res, err); isUniqueViolation(err) || (err == nil && n == 0) {
 		return twofold.Errorf(twofold.CodeConflict, "username %q is taken", a.Username)
 	}
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
 	return nil
+}
+
+// accountValues are the typed parameters $1 to $8 of an INSERT … SELECT
+// into accountColumns (PostgreSQL cannot infer their types there).
+const accountValues = `CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BOOLEAN), CAST($6 AS BOOLEAN), CAST($7 AS BIGINT), CAST($8 AS BIGINT)`
+
+// rowsAffected is res's count, or 0 when the statement failed.
+func rowsAffected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // AccountByUsername returns the account named username.

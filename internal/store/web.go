@@ -50,7 +50,7 @@ func (s *Store) CreateFirstAccount(ctx context.Context, hash []byte, since time.
 		if n, _ := res.RowsAffected(); n != 1 {
 			return nil
 		}
-		res, err = tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BOOLEAN), CAST($6 AS BOOLEAN), CAST($7 AS BIGINT), CAST($8 AS BIGINT)
+		res, err = tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT `+accountValues+`
 			WHERE NOT EXISTS (SELECT 1 FROM accounts)`,
 			a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch)
 		if err != nil {

@@ -44,6 +44,11 @@ func testAccountDuplicateUsername(t *testing.T, s *store.Store) {
 	first := newAccount(t, s, "alice")
 	dup := twofold.Account{ID: "acct-other", Username: "alice", PasswordHash: "x", CreatedAt: t0}
 	wantCode(t, "CreateAccount of a taken username", s.CreateAccount(t.Context(), dup), twofold.CodeConflict)
+	upper := twofold.Account{ID: "acct-upper", Username: "ALICE", PasswordHash: "x", CreatedAt: t0}
+	wantCode(t, "CreateAccount of a taken username in other case", s.CreateAccount(t.Context(), upper), twofold.CodeConflict)
+	if _, err := s.AccountByID(t.Context(), upper.ID); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Errorf("AccountByID of the account refused for its case: got %v, want code %q", err, twofold.CodeNotFound)
+	}
 	if got, want := getAccount(t, s, first.ID), first; !cmp.Equal(got, want) {
 		t.Errorf("first account after the conflict: got %+v, want %+v", got, want)
 	}
