@@ -230,6 +230,9 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 		answer, v = nil, Verified{}
 		l, err := s.pendingLogin(ctx, loginID)
 		if err == nil {
+			err = s.store.LockSecondStep(ctx, l.AccountID, p.FactorID, loginID, p.Method == twofold.MethodTOTP)
+		}
+		if err == nil {
 			err = s.checkSecondFactor(ctx, l.AccountID, p, m, "login")
 		}
 		if err != nil {
@@ -362,6 +365,9 @@ func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (
 	until := s.Now().Add(s.cfg.ElevationTTL)
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		answer = nil
+		if err := s.store.LockSecondStep(ctx, a.Account.ID, p.FactorID, "", p.Method == twofold.MethodTOTP); err != nil {
+			return err
+		}
 		if err := s.checkSecondFactor(ctx, a.Account.ID, p, m, "elevation"); err != nil {
 			if isInternal(err) {
 				return err

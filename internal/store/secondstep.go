@@ -231,3 +231,38 @@ func (s *Store) failPostgres(ctx context.Context, key string, f twofold.Failure)
 	}
 	return twofold.Counted, nil
 }
+
+// LockSecondStep takes, inside InTx on PostgreSQL, the row locks that a
+// second step or an elevation outside DecideSecondStep is about to take, in
+// the order DecideSecondStep's write takes them: the factor, then the login
+// (then the throttle, which the caller takes next). With withFactors it
+// locks the account's active TOTP factors, only factorID's when it is set,
+// in the order of their ids; with a loginID, then that login. Taken in one
+// order everywhere, two of these never wait for each other, which
+// PostgreSQL would end as a deadlock after deadlock_timeout (a second by
+// default). SQLite's writes are serial: there it does nothing.
+func (s *Store) LockSecondStep(ctx context.Context, accountID, factorID, loginID string, withFactors bool) error {
+	if s.dialect == SQLite {
+		return nil
+	}
+	if _, inTx := ctx.Value(txKey{}).(txValue); !inTx {
+		return errors.New("lock second step: not inside a transaction")
+	}
+	if withFactors {
+		rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id FROM factors
+			WHERE account_id = $1 AND type = 'totp' AND status = 'active' AND ($2 = '' OR id = $2) ORDER BY id FOR UPDATE`, accountID, factorID)
+		if err != nil {
+			return fmt.Errorf("lock factors: %w", err)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("lock factors: %w", err)
+		}
+	}
+	if loginID != "" {
+		if _, err := s.conn(ctx).ExecContext(ctx, `SELECT 1 FROM logins WHERE id = $1 FOR UPDATE`, loginID); err != nil {
+			return fmt.Errorf("lock login: %w", err)
+		}
+	}
+	return nil
+}
