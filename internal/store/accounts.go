@@ -26,7 +26,7 @@ func (s *Store) CreateAccount(ctx context.Context, a twofold.Account) error {
 		WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE LOWER(username) = LOWER(CAST($2 AS TEXT)))`,
 		a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch)
 	if n, _ := rowsAffected(res, err); isUniqueViolation(err) || (err == nil && n == 0) {
-		return twofold.Errorf(twofold.CodeConflict, "username %q is taken", a.Username)
+		return twofold.Errorf(twofold.CodeConflict, "username %q is taken, or differs from a taken one only in case", a.Username)
 	}
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
