@@ -50,6 +50,21 @@ func hiddenRune(r rune) bool {
 	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Bidi_Control) || r == utf8.RuneError
 }
 
+// CheckFactorLabel reports why label cannot name a new factor of the
+// caller's account (malformed, or like another's), before anything is spent
+// on the way to EnrolFactor, such as a recovery code for elevation.
+func (s *Service) CheckFactorLabel(ctx context.Context, a Auth, label string) error {
+	label, err := validateLabel(label)
+	if err != nil {
+		return err
+	}
+	fs, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return err
+	}
+	return checkNewLabel(fs, label, "")
+}
+
 // maxPendingFactors bounds the setups an account may have started and not
 // finished: each holds a secret.
 const maxPendingFactors = 5

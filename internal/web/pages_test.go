@@ -702,7 +702,15 @@ func TestFactorPagesRefuse(t *testing.T) {
 	if got := factorIDs(c); !slices.Equal(got, []string{phone}) {
 		t.Fatalf("a setup started without a code: authenticators %v", got)
 	}
+	// A name like an existing one is refused before the code is spent.
 	ts.Clock.Add(30 * time.Second)
+	dupCode := testenv.TOTP(t, secret, ts.Clock.Now())
+	if r := c.post("/settings/security/totp", url.Values{"label": {"PHONE"}, "elevate_method": {"totp"}, "elevate_code": {dupCode}}); r.status != http.StatusConflict {
+		t.Errorf("a duplicate name with a code: status %d, %q", r.status, pageError(r.body))
+	}
+	if r := c.get("/settings/security/totp?label=Tablet"); !strings.Contains(r.body, `name="elevate_code"`) {
+		t.Error("the code sent with a duplicate name was spent: the session is elevated")
+	}
 	r = c.post("/settings/security/totp", url.Values{"label": {"Tablet"}, "elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, secret, ts.Clock.Now())}})
 	if !strings.HasPrefix(r.url.Path, "/settings/security/totp/") {
 		t.Fatalf("starting a setup with a code: at %s (%d): %s", r.url, r.status, pageError(r.body))

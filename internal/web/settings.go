@@ -57,6 +57,11 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 // a fresh check: without one it asks for a code first, on a page of its own.
 func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	label := r.PostForm.Get("label")
+	// The name first: a code given for elevation is spent once accepted.
+	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), label)
+		return
+	}
 	if err := s.elevateFromForm(r, &a); err != nil {
 		s.renderAddAnother(w, r, a, label, s.status(w, r, err), message(err))
 		return
