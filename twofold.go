@@ -250,3 +250,22 @@ const (
 	Counted                      // the failure took its slot and its event is stored
 	Unwritten                    // the verdict asked for no write
 )
+
+// TwoFactorReset is an operator's reset of an account's two-factor, waiting
+// until Due so that the holder, told at once, can stop a reset they did not
+// ask for (SPEC §1 story 4). When due, the account's authenticators,
+// recovery codes and paper key are removed and its sessions end.
+type TwoFactorReset struct {
+	AccountID   string
+	RequestedBy string // who asked, as the audit log names them ("operator carol")
+	RequestedAt time.Time
+	Due         time.Time
+}
+
+// Counter is a throttle counter: consecutive failures under a key, and the
+// lock the next attempt meets.
+type Counter struct {
+	Key         string
+	Failures    int
+	LockedUntil time.Time
+}

@@ -687,3 +687,79 @@ func TestServe(t *testing.T) {
 		})
 	}
 }
+
+// TestUserResetTwoFactor: the command line resets a user's two-factor at
+// once with --now, or schedules it, the user able to cancel it meanwhile,
+// while a server runs on the same database.
+func TestUserResetTwoFactor(t *testing.T) {
+	for dialect, newDSN := range testenv.DSNs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			flags, c := dbAndKey(t, newDSN(t))
+			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
+			const password = "correct horse battery"
+			withPhone := func(name string) {
+				if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Password: password}, core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+				cl := testenv.NewClient(srv.URL())
+				r := cl.Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": password})
+				cl.Token = r.String("token")
+				e := cl.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"})
+				id := e.JSON["factor"].(map[string]any)["id"].(string)
+				code := testenv.TOTP(t, e.String("secret"), srv.Clock.Now())
+				if r := cl.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); r.Status != http.StatusOK {
+					t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+				}
+			}
+			login := func(name string) string {
+				r := testenv.NewClient(srv.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": password})
+				if r.Status != http.StatusOK {
+					t.Fatalf("login %s: got %d %s", name, r.Status, r.Body)
+				}
+				return r.String("status")
+			}
+			withPhone("dave")
+			withPhone("erin")
+
+			tm := newTestMain(t, time.Now(), "")
+			if err := tm.run(t, append([]string{"user", "reset-two-factor", "dave", "--now"}, flags...)...); err != nil {
+				t.Fatalf("reset --now: %v (stderr %q)", err, tm.stderr.String())
+			}
+			if !strings.Contains(tm.stdout.String(), "reset two-factor of dave") {
+				t.Errorf("stdout %q", tm.stdout.String())
+			}
+			if got := login("dave"); got != "authenticated" {
+				t.Errorf("dave after the reset: got %s, want authenticated by password alone", got)
+			}
+
+			tm = newTestMain(t, time.Now(), "")
+			if err := tm.run(t, append([]string{"user", "reset-two-factor", "erin", "--reset-delay", "24h"}, flags...)...); err != nil {
+				t.Fatalf("reset: %v (stderr %q)", err, tm.stderr.String())
+			}
+			if !strings.Contains(tm.stdout.String(), "scheduled for") {
+				t.Errorf("stdout %q", tm.stdout.String())
+			}
+			if got := login("erin"); got != "second_factor_required" {
+				t.Errorf("erin while the reset waits: got %s, want the second step", got)
+			}
+
+			for _, tt := range []struct {
+				args     []string
+				wantExit int
+			}{
+				{[]string{"user", "reset-two-factor", "erin"}, 1},   // one waits already
+				{[]string{"user", "reset-two-factor", "nobody"}, 1}, // no such user
+				{[]string{"user", "reset-two-factor", "dave"}, 1},   // no two-factor any more
+				{[]string{"user", "reset-two-factor"}, 2},           // no username
+				{[]string{"user", "reset-two-factor", "a", "b"}, 2}, // two
+			} {
+				tm := newTestMain(t, time.Now(), "")
+				err := tm.run(t, append(tt.args, flags...)...)
+				if got := exitCode(err); err == nil || got != tt.wantExit {
+					t.Errorf("%v: got %v (exit %d), want exit %d", tt.args, err, got, tt.wantExit)
+				}
+			}
+		})
+	}
+}

@@ -57,6 +57,9 @@ const usage = `usage: twofold COMMAND [options]
 commands:
   serve               run the server (default: 127.0.0.1:8080, sqlite:twofold.db, twofold.key)
   user add USERNAME   create an account; the password is read from standard input
+  user reset-two-factor USERNAME
+                      remove a user's authenticators, recovery codes and paper key
+                      after --reset-delay (default 72h; the user can cancel), or --now
   code SECRET|URI     print the current TOTP code (like oathtool --totp)
   keys rotate         add a new master key, re-encrypt every secret under it, retire the old one
   backup DEST         write a consistent copy of the SQLite database while servers run

@@ -4,23 +4,60 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
+	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/server"
 )
 
 func (m *Main) user(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "add" {
-		fmt.Fprintln(m.Stderr, "usage: twofold user add USERNAME [--email E] [--operator] [--db DSN] [--key-file PATH]")
-		return fmt.Errorf("%w: want \"user add\"", errUsage)
+	if len(args) > 0 {
+		switch args[0] {
+		case "add":
+			return m.userAdd(ctx, args[1:])
+		case "reset-two-factor":
+			return m.userResetTwoFactor(ctx, args[1:])
+		}
 	}
-	return m.userAdd(ctx, args[1:])
+	fmt.Fprintln(m.Stderr, "usage: twofold user add USERNAME [--email E] [--operator] [--db DSN] [--key-file PATH]")
+	fmt.Fprintln(m.Stderr, "       twofold user reset-two-factor USERNAME [--now] [--reset-delay D] [--db DSN] [--key-file PATH]")
+	return fmt.Errorf("%w: want \"user add\" or \"user reset-two-factor\"", errUsage)
+}
+
+// parseUserArgs parses the options of a user subcommand around its one
+// USERNAME, which may come before the options or right after them.
+func (m *Main) parseUserArgs(fs *flag.FlagSet, args []string) (string, config.Config, error) {
+	var username string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		username, args = args[0], args[1:]
+	}
+	c, err := m.parseConfig(fs, args)
+	if err != nil {
+		return "", c, err
+	}
+	if username == "" && fs.NArg() > 0 {
+		// Flag parsing stops at the username, so options after it would be
+		// silently ignored (a --db after it would write to the default database).
+		username = fs.Arg(0)
+		if fs.NArg() > 1 {
+			return "", c, fmt.Errorf("%w: unexpected argument %q: give options before USERNAME or right after it", errUsage, fs.Arg(1))
+		}
+	} else if fs.NArg() > 0 {
+		return "", c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if username == "" {
+		fs.Usage()
+		return "", c, fmt.Errorf("%w: USERNAME is required", errUsage)
+	}
+	return username, c, nil
 }
 
 // userAdd creates an account. It works while a server runs on the same database.
@@ -28,28 +65,9 @@ func (m *Main) userAdd(ctx context.Context, args []string) error {
 	fs := m.flags("user add", "user add USERNAME [--email E] [--operator] [--db DSN] [--key-file PATH]")
 	email := fs.String("email", "", "email address for notifications")
 	operator := fs.Bool("operator", false, "make the account an operator")
-	// Let the username come before or after the options.
-	var username string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		username, args = args[0], args[1:]
-	}
-	c, err := m.parseConfig(fs, args)
+	username, c, err := m.parseUserArgs(fs, args)
 	if err != nil {
 		return err
-	}
-	if username == "" && fs.NArg() > 0 {
-		// Flag parsing stops at the username, so options after it would be
-		// silently ignored (a --db after it would write to the default database).
-		username = fs.Arg(0)
-		if fs.NArg() > 1 {
-			return fmt.Errorf("%w: unexpected argument %q: give options before USERNAME or right after it", errUsage, fs.Arg(1))
-		}
-	} else if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	if username == "" {
-		fs.Usage()
-		return fmt.Errorf("%w: USERNAME is required", errUsage)
 	}
 	password, err := m.readPassword()
 	if err != nil {
@@ -66,6 +84,35 @@ func (m *Main) userAdd(ctx context.Context, args []string) error {
 		return fmt.Errorf("create %s: %w", username, err)
 	}
 	fmt.Fprintf(m.Stdout, "created user %s (id %s)\n", a.Username, a.ID)
+	return nil
+}
+
+// userResetTwoFactor resets a user's two-factor (SPEC §1 story 4) for whoever
+// holds the database and the master key: after the reset delay, the user
+// told and able to cancel it meanwhile, or with --now at once. A serving
+// instance carries out a delayed reset when it falls due.
+func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
+	fs := m.flags("user reset-two-factor", "user reset-two-factor USERNAME [--now] [--reset-delay D] [--db DSN] [--key-file PATH]")
+	now := fs.Bool("now", false, "carry the reset out at once instead of after --reset-delay")
+	username, c, err := m.parseUserArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	d, err := server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+	if err != nil {
+		return err
+	}
+	defer d.Store.Close()
+	r, err := d.Service.ResetTwoFactorByName(ctx, username, *now, core.Meta{Source: "cli", UserAgent: "twofold user reset-two-factor"})
+	if err != nil {
+		return fmt.Errorf("reset two-factor of %s: %w", username, err)
+	}
+	if !r.Due.After(r.RequestedAt) {
+		fmt.Fprintf(m.Stdout, "reset two-factor of %s: authenticators, recovery codes and paper key removed, every session ended\n", username)
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "reset of %s's two-factor scheduled for %s; the user is emailed and can cancel it until then\n",
+		username, r.Due.Format(time.RFC3339))
 	return nil
 }
 

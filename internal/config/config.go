@@ -34,6 +34,7 @@ type Config struct {
 	LoginBurst      int
 	LoginRate       float64
 	ShutdownTimeout time.Duration
+	ResetDelay      time.Duration // how long an operator's reset of two-factor waits
 
 	// Notifications (issue 4 item 6). Without SMTPAddr they are logged, not sent.
 	SMTPAddr     string // host:port of the mail server
@@ -88,6 +89,7 @@ func Default() Config {
 		LoginBurst:      30,
 		LoginRate:       1,
 		ShutdownTimeout: 15 * time.Second,
+		ResetDelay:      72 * time.Hour,
 		SMTPStartTLS:    true,
 	}
 }
@@ -128,6 +130,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.LoginBurst, "login-burst", c.LoginBurst, "login requests one client address may make at once")
 	fs.Float64Var(&c.LoginRate, "login-rate", c.LoginRate, "login requests per second one client address may make after the burst (0: no limit)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long to wait for requests on shutdown")
+	fs.DurationVar(&c.ResetDelay, "reset-delay", c.ResetDelay, "how long an operator's reset of a user's two-factor waits, the user told and able to cancel it (0: carried out at once)")
 	fs.StringVar(&c.SMTPAddr, "smtp-addr", c.SMTPAddr, "mail server host:port for notifications (default: none, notifications are only logged)")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", c.SMTPFrom, "From address of notifications, e.g. 'Twofold <twofold@example.com>'")
 	fs.StringVar(&c.SMTPUsername, "smtp-username", c.SMTPUsername, "user name for SMTP AUTH PLAIN (only over TLS, or to localhost)")
@@ -252,6 +255,9 @@ func (c Config) Validate() error {
 	}
 	if c.LoginBurst < 1 || c.LoginRate < 0 {
 		errs = append(errs, fmt.Errorf("login-burst %d / login-rate %g: want a burst of at least 1 and a rate of at least 0", c.LoginBurst, c.LoginRate))
+	}
+	if c.ResetDelay < 0 {
+		errs = append(errs, fmt.Errorf("reset-delay %s: want 0 or more", c.ResetDelay))
 	}
 	if c.SessionTTL < time.Minute {
 		errs = append(errs, fmt.Errorf("session-ttl %s: want at least 1m", c.SessionTTL))

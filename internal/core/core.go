@@ -77,10 +77,22 @@ type Store interface {
 	Throttle(ctx context.Context, key string) (failures int, lockedUntil time.Time, err error)
 	TakeSlot(ctx context.Context, key string, seen int, lockUntil, now time.Time) (bool, error)
 	ResetThrottle(ctx context.Context, key string) error
-	ResetThrottlePrefix(ctx context.Context, prefix string) error
+	// ResetThrottlePrefix clears the counters under prefix and returns how
+	// many held failures or a lock.
+	ResetThrottlePrefix(ctx context.Context, prefix string) (int, error)
+	Counters(ctx context.Context, prefix string) ([]twofold.Counter, error)
 	TakeToken(ctx context.Context, key string, burst, rate float64, now time.Time) (bool, error)
 	DeleteExpired(ctx context.Context, before time.Time) error
 	DeleteStaleThrottles(ctx context.Context, before time.Time, countedPrefix string) error
+
+	// AddTwoFactorReset stores a waiting reset; one is waiting already: a conflict.
+	AddTwoFactorReset(ctx context.Context, r twofold.TwoFactorReset) error
+	TwoFactorReset(ctx context.Context, accountID string) (r twofold.TwoFactorReset, found bool, err error)
+	CancelTwoFactorReset(ctx context.Context, accountID string) (bool, error)
+	DueTwoFactorResets(ctx context.Context, now time.Time, limit int) ([]twofold.TwoFactorReset, error)
+	// ResetTwoFactor carries out the account's reset if it is due at now:
+	// one caller of any number does, and the others get done false.
+	ResetTwoFactor(ctx context.Context, accountID string, now time.Time) (r twofold.TwoFactorReset, done bool, err error)
 
 	AddSetupToken(ctx context.Context, hash []byte, now time.Time) error
 	SetupTokenValid(ctx context.Context, hash []byte, since time.Time) (bool, error)
@@ -101,6 +113,7 @@ type Config struct {
 	ResyncWindow   int           // steps searched either side when resynchronising
 	LoginBurst     int           // login requests one address may make at once
 	LoginRate      float64       // and per second after that; 0 turns the bucket off
+	ResetDelay     time.Duration // how long an operator's reset of two-factor waits (SPEC §1 story 4); 0: none
 }
 
 // DefaultConfig returns the defaults of SPEC §3.1 and §1.
@@ -115,6 +128,7 @@ func DefaultConfig() Config {
 		ResyncWindow:   40,
 		LoginBurst:     30,
 		LoginRate:      1,
+		ResetDelay:     DefaultResetDelay,
 	}
 }
 

@@ -66,6 +66,12 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	if err != nil {
 		return LoginResult{}, err
 	}
+	// A reset of two-factor that has fallen due is carried out now rather
+	// than at the next sweep, before the slow password check: the session
+	// this login may make carries the account's epoch as read here.
+	if a, err = s.resetIfDue(ctx, a); err != nil {
+		return LoginResult{}, err
+	}
 	ok, err := s.checkPassword(password, a.PasswordHash)
 	if err != nil {
 		return LoginResult{}, fmt.Errorf("check password: %w", err)

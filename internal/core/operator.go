@@ -35,6 +35,8 @@ type AccountSummary struct {
 	Factors                []twofold.Factor
 	RecoveryCodesRemaining int
 	Events                 []twofold.AuditEvent
+	Locks                  Locks
+	Reset                  *twofold.TwoFactorReset // the reset waiting, if any
 }
 
 // InspectAccount returns an account's factors and recent audit events, for an
@@ -62,9 +64,21 @@ func (s *Service) InspectAccount(ctx context.Context, op Auth, accountID string,
 	if err != nil {
 		return AccountSummary{}, err
 	}
+	locks, err := s.locks(ctx, a)
+	if err != nil {
+		return AccountSummary{}, err
+	}
+	r, found, err := s.store.TwoFactorReset(ctx, a.ID)
+	if err != nil {
+		return AccountSummary{}, err
+	}
 	a.PasswordHash = ""
 	for i := range fs {
 		fs[i].Secret, fs[i].SealedSecret = nil, nil
 	}
-	return AccountSummary{Account: a, Factors: fs, RecoveryCodesRemaining: n, Events: evs}, nil
+	sum := AccountSummary{Account: a, Factors: fs, RecoveryCodesRemaining: n, Events: evs, Locks: locks}
+	if found {
+		sum.Reset = &r
+	}
+	return sum, nil
 }

@@ -89,6 +89,7 @@ type Profile struct {
 	RecoveryCodesRemaining int
 	Factors                []twofold.Factor
 	Elevated               bool
+	Reset                  *twofold.TwoFactorReset // an operator's reset waiting, if any
 }
 
 // Me returns the caller's profile.
@@ -104,6 +105,13 @@ func (s *Service) Me(ctx context.Context, a Auth) (Profile, error) {
 	p := Profile{Account: a.Account, Required: a.Account.TwoFactorRequired, RecoveryCodesRemaining: n, Factors: fs, Elevated: a.Elevated(s.Now())}
 	for _, f := range fs {
 		p.Enabled = p.Enabled || f.Status == twofold.FactorActive
+	}
+	r, found, err := s.store.TwoFactorReset(ctx, a.Account.ID)
+	if err != nil {
+		return Profile{}, err
+	}
+	if found {
+		p.Reset = &r
 	}
 	return p, nil
 }

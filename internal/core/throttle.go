@@ -165,38 +165,39 @@ func (s *Service) allowSource(ctx context.Context, m Meta) error {
 	return nil
 }
 
-// UnlockAccount clears every second-factor throttle of an account: an
-// operator's action, audited, and the owner is told.
-func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, m Meta) error {
-	if !op.Account.Operator {
-		return twofold.Errorf(twofold.CodeForbidden, "only operators can unlock accounts")
-	}
+// UnlockAccount clears every failed-attempt counter of an account, its
+// second factor's and its password's: an operator's action, audited, and the
+// owner is told. It reports false, and records nothing, when there was
+// nothing to clear.
+func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, m Meta) (bool, error) {
 	// Unlocking lifts the limit on guesses at another account's second
 	// factor: a stolen operator session must not be able to, so it takes
 	// the operator's own fresh second factor.
-	enabled, err := s.twoFactorEnabled(ctx, op.Account.ID)
-	if err != nil {
-		return err
-	}
-	if !enabled {
-		return twofold.Errorf(twofold.CodeForbidden, "unlocking an account needs two-factor on your own account: add an authenticator first")
-	}
-	if err := s.requireElevation(op); err != nil {
-		return err
+	if err := s.requireOperatorElevation(ctx, op, "unlocking an account"); err != nil {
+		return false, err
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if err := s.store.ResetThrottlePrefix(ctx, "2fa:"+a.ID+":"); err != nil {
-		return err
-	}
-	if err := s.store.ResetThrottlePrefix(ctx, s.passwordPrefix(a.Username)); err != nil {
-		return err
-	}
-	s.audit(ctx, a.ID, "account.unlocked", m, "by operator "+op.Account.Username)
-	s.notify(ctx, a.ID, "your account was unlocked", "An operator cleared the failed-attempt locks on your account.")
-	return nil
+	var cleared bool
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		codes, err := s.store.ResetThrottlePrefix(ctx, "2fa:"+a.ID+":")
+		if err != nil {
+			return err
+		}
+		passwords, err := s.store.ResetThrottlePrefix(ctx, s.passwordPrefix(a.Username))
+		if err != nil {
+			return err
+		}
+		if cleared = codes+passwords > 0; !cleared {
+			return nil
+		}
+		s.audit(ctx, a.ID, "account.unlocked", m, "by operator "+op.Account.Username)
+		s.notify(ctx, a.ID, "your account was unlocked", "An operator cleared the failed-attempt locks on your account.")
+		return nil
+	})
+	return cleared, err
 }
 
 // StaleAfter is how long an unlocked counter or a rate bucket is kept
@@ -213,6 +214,9 @@ const StaleAfter = 24 * time.Hour
 func (s *Service) Sweep(ctx context.Context) error {
 	now := s.Now()
 	if err := s.store.DeleteExpired(ctx, now); err != nil {
+		return err
+	}
+	if err := s.carryOutDueResets(ctx); err != nil {
 		return err
 	}
 	return s.store.DeleteStaleThrottles(ctx, now.Add(-StaleAfter), "2fa:")

@@ -38,9 +38,35 @@ func factorsJSON(fs []twofold.Factor) []factorJSON {
 }
 
 type twoFactorJSON struct {
-	Enabled                bool `json:"enabled"`
-	Required               bool `json:"required"`
-	RecoveryCodesRemaining int  `json:"recovery_codes_remaining"`
+	Enabled                bool       `json:"enabled"`
+	Required               bool       `json:"required"`
+	RecoveryCodesRemaining int        `json:"recovery_codes_remaining"`
+	Reset                  *resetJSON `json:"reset,omitempty"`
+}
+
+// resetJSON is an operator's reset of two-factor waiting to be carried out.
+type resetJSON struct {
+	RequestedBy string    `json:"requested_by"`
+	RequestedAt time.Time `json:"requested_at"`
+	DueAt       time.Time `json:"due_at"`
+}
+
+func twoFactorOf(p core.Profile) twoFactorJSON {
+	tf := twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining}
+	if r := p.Reset; r != nil {
+		tf.Reset = &resetJSON{RequestedBy: r.RequestedBy, RequestedAt: r.RequestedAt, DueAt: r.Due}
+	}
+	return tf
+}
+
+// cancelReset cancels the operator's reset of the caller's two-factor that
+// is waiting (SPEC §1 story 4).
+func (s *Server) cancelReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.CancelTwoFactorReset(r.Context(), a, Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -51,7 +77,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	out := map[string]any{
 		"id": p.Account.ID, "username": p.Account.Username, "email": p.Account.Email, "operator": p.Account.Operator,
-		"two_factor": twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining},
+		"two_factor": twoFactorOf(p),
 		"factors":    factorsJSON(p.Factors),
 		"elevated":   p.Elevated,
 	}
@@ -216,7 +242,7 @@ func (s *Server) setTwoFactor(w http.ResponseWriter, r *http.Request, a core.Aut
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"two_factor": twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining}})
+	writeJSON(w, http.StatusOK, map[string]any{"two_factor": twoFactorOf(p)})
 }
 
 type eventJSON struct {

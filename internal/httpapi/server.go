@@ -48,6 +48,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/me/elevate":              s.authed(s.elevate),
 		"POST /v1/me/recovery-codes":       s.authed(s.regenerateRecoveryCodes),
 		"PUT /v1/me/two-factor":            s.authed(s.setTwoFactor),
+		"DELETE /v1/me/two-factor/reset":   s.authed(s.cancelReset),
 		"PUT /v1/me/password":              s.authed(s.changePassword),
 		"GET /v1/me/factors":               s.authed(s.listFactors),
 		"POST /v1/me/factors":              s.authed(s.enrolFactor),

@@ -243,7 +243,7 @@ func TestOperatorUnlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Service.UnlockAccount(ctx, core.Auth{Account: qa}, qa.ID, core.Meta{}); err == nil {
+	if _, err := s.Service.UnlockAccount(ctx, core.Auth{Account: qa}, qa.ID, core.Meta{}); err == nil {
 		t.Fatal("a non-operator unlocked an account")
 	}
 	if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "root", Password: password, Operator: true}, core.Meta{}); err != nil {
@@ -259,18 +259,35 @@ func TestOperatorUnlocks(t *testing.T) {
 		}
 		return a
 	}
-	if err := s.Service.UnlockAccount(ctx, opAuth(opc), qa.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeForbidden {
+	if _, err := s.Service.UnlockAccount(ctx, opAuth(opc), qa.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeForbidden {
 		t.Fatalf("unlock by an operator without two-factor: got %v, want forbidden", err)
 	}
 	opPhone := enrol(t, s, opc, map[string]any{"type": "totp", "label": "phone"})
-	if err := s.Service.UnlockAccount(ctx, opAuth(opc), qa.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeElevationRequired {
+	if _, err := s.Service.UnlockAccount(ctx, opAuth(opc), qa.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeElevationRequired {
 		t.Fatalf("unlock by an operator whose session is not elevated: got %v, want elevation required", err)
 	}
 	if r := opc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": opPhone.paperKey}); r.Status != 200 {
 		t.Fatalf("elevate: got %d %s", r.Status, r.Body)
 	}
-	if err := s.Service.UnlockAccount(ctx, opAuth(opc), qa.ID, core.Meta{}); err != nil {
+	if cleared, err := s.Service.UnlockAccount(ctx, opAuth(opc), qa.ID, core.Meta{}); err != nil || !cleared {
+		t.Fatalf("unlock: got %v, %v; want the locks cleared", cleared, err)
+	}
+	// Unlocking again finds nothing to clear: no event, no email.
+	if cleared, err := s.Service.UnlockAccount(ctx, opAuth(opc), qa.ID, core.Meta{}); err != nil || cleared {
+		t.Fatalf("second unlock: got %v, %v; want nothing cleared", cleared, err)
+	}
+	evs, err := s.Store.Events(ctx, qa.ID, 0, 50)
+	if err != nil {
 		t.Fatal(err)
+	}
+	unlocks := 0
+	for _, e := range evs {
+		if e.Type == "account.unlocked" {
+			unlocks++
+		}
+	}
+	if unlocks != 1 {
+		t.Fatalf("got %d account.unlocked events, want 1", unlocks)
 	}
 	loginID, _ := startLogin(t, s, "quinn")
 	if r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.secret, s.Clock.Now())}); r.Status != 200 {

@@ -523,7 +523,6 @@ func fromNullMicros(v sql.NullInt64) *time.Time {
 	return &t
 }
 
-// isUniqueViolation reports whether err is a unique-constraint failure.
 // txConflict marks err with twofold.ErrTxConflict when PostgreSQL ended the
 // transaction as the loser of a deadlock (40P01) or a serialization failure
 // (40001), or refused a statement because an earlier one failed (25P02): a
@@ -541,6 +540,7 @@ func txConflict(err error) error {
 	return err
 }
 
+// isUniqueViolation reports whether err is a unique-constraint failure.
 func isUniqueViolation(err error) bool {
 	if err == nil {
 		return false

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/twofold/twofold"
 )
 
 // Throttle returns the consecutive failures and lock of key (zero when none).
@@ -45,12 +47,51 @@ func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 	return nil
 }
 
-// ResetThrottlePrefix clears every key that starts with prefix.
-func (s *Store) ResetThrottlePrefix(ctx context.Context, prefix string) error {
-	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM throttles WHERE key LIKE $1 ESCAPE '\'`, escapeLike(prefix)+"%"); err != nil {
-		return fmt.Errorf("reset throttles: %w", err)
+// ResetThrottlePrefix clears every key that starts with prefix, and returns
+// how many of them held failures or a lock.
+func (s *Store) ResetThrottlePrefix(ctx context.Context, prefix string) (int, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `DELETE FROM throttles WHERE key LIKE $1 ESCAPE '\' RETURNING failures, locked_until`,
+		escapeLike(prefix)+"%")
+	if err != nil {
+		return 0, fmt.Errorf("reset throttles: %w", err)
 	}
-	return nil
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var failures int
+		var until int64
+		if err := rows.Scan(&failures, &until); err != nil {
+			return 0, fmt.Errorf("reset throttles: %w", err)
+		}
+		if failures > 0 || until > 0 {
+			n++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("reset throttles: %w", err)
+	}
+	return n, nil
+}
+
+// Counters returns every counter whose key starts with prefix, by key.
+func (s *Store) Counters(ctx context.Context, prefix string) ([]twofold.Counter, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT key, failures, locked_until FROM throttles WHERE key LIKE $1 ESCAPE '\' ORDER BY key`,
+		escapeLike(prefix)+"%")
+	if err != nil {
+		return nil, fmt.Errorf("select counters: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.Counter
+	for rows.Next() {
+		var c twofold.Counter
+		var until int64
+		if err := rows.Scan(&c.Key, &c.Failures, &until); err != nil {
+			return nil, fmt.Errorf("scan counter: %w", err)
+		}
+		c.LockedUntil = fromMicros(until)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // TakeToken takes one token from the bucket key, which holds up to burst

@@ -58,9 +58,17 @@ func TestThrottleSlots(t *testing.T) {
 			t.Fatalf("got %d failures after reset, want 0", f)
 		}
 		s.TakeSlot(ctx, "2fa:a%b:1", 0, time.Time{}, now)
+		s.TakeSlot(ctx, "2fa:a%b:2", 0, time.Time{}, now)
 		s.TakeSlot(ctx, "2fa:axb:1", 0, time.Time{}, now)
-		if err := s.ResetThrottlePrefix(ctx, "2fa:a%b:"); err != nil {
-			t.Fatal(err)
+		cs, err := s.Counters(ctx, "2fa:a%b:")
+		if err != nil || len(cs) != 2 || cs[0].Key != "2fa:a%b:1" || cs[0].Failures != 1 || cs[1].Key != "2fa:a%b:2" {
+			t.Fatalf("got counters %+v, %v; want the two under the prefix, %% not a wildcard", cs, err)
+		}
+		if n, err := s.ResetThrottlePrefix(ctx, "2fa:a%b:"); err != nil || n != 2 {
+			t.Fatalf("got %d counters cleared, %v; want 2", n, err)
+		}
+		if n, err := s.ResetThrottlePrefix(ctx, "2fa:a%b:"); err != nil || n != 0 {
+			t.Fatalf("got %d counters cleared the second time, %v; want 0", n, err)
 		}
 		if f, _, _ := s.Throttle(ctx, "2fa:axb:1"); f != 1 {
 			t.Fatal("prefix reset treated % as a wildcard")

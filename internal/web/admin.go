@@ -67,9 +67,10 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, a core.
 // 9), with the operator's own fresh second factor.
 func (s *Server) adminUnlock(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	id := r.PathValue("id")
+	cleared := false
 	err := s.elevateFromForm(r, &a)
 	if err == nil {
-		err = s.svc.UnlockAccount(r.Context(), a, id, httpapi.Meta(r))
+		cleared, err = s.svc.UnlockAccount(r.Context(), a, id, httpapi.Meta(r))
 	}
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
 		s.fail(w, r, &a, err)
@@ -77,6 +78,10 @@ func (s *Server) adminUnlock(w http.ResponseWriter, r *http.Request, a core.Auth
 	}
 	if err != nil {
 		s.renderAdminUser(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	if !cleared {
+		http.Redirect(w, r, "/admin/users/"+id+"?m=nothing_locked", http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/admin/users/"+id+"?m=unlocked", http.StatusSeeOther)

@@ -17,12 +17,14 @@ type confirmBody struct {
 	Action  string            // the form's POST URL
 	Fields  map[string]string // hidden fields
 	// AskLabel shows a field for a factor's name, holding Label.
-	AskLabel  bool
-	Label     string
-	Button    string
-	Danger    bool
-	Cancel    string
-	Elevation *elevationBody // nil when the session is elevated
+	AskLabel bool
+	Label    string
+	Button   string
+	Danger   bool
+	Cancel   string
+	// CancelLabel names the way back when "Cancel" would be ambiguous.
+	CancelLabel string
+	Elevation   *elevationBody // nil when the session is elevated
 }
 
 // elevationBody is the "confirm it's you" part of a form (SPEC §3.1 elevation).

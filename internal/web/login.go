@@ -25,6 +25,10 @@ var notices = map[string]string{
 	"recovery_used":         "You signed in with a recovery code. Each code works once.",
 	"enrol_gone":            "That authenticator setup is finished or was cancelled.",
 	"unlocked":              "The account is unlocked.",
+	"nothing_locked":        "Nothing to unlock: no failed attempts are counted against this account.",
+	"reset_requested":       "The reset of two-factor is scheduled. The holder has been emailed and can cancel it until it is due.",
+	"reset_done":            "Two-factor was reset. The holder can sign in with their password and set up two-factor again.",
+	"reset_cancelled":       "The reset of two-factor was cancelled.",
 	"password_changed":      "Your password was changed. Every other session was signed out.",
 	"logged_out_everywhere": "You are signed out everywhere: on every browser and app.",
 }

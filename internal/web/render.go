@@ -123,6 +123,8 @@ func (s *Server) funcs() template.FuncMap {
 		"datetime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"ago":      func(t time.Time) string { return ago(s.svc.Now(), t) },
 		"deref":    func(t *time.Time) time.Time { return *t },
+		"future":   func(t time.Time) bool { return t.After(s.svc.Now()) },
+		"duration": durationText,
 		"groups":   groupsOf4,
 		"event":    eventText,
 		"factorKind": func(t twofold.FactorType) string {
@@ -216,6 +218,9 @@ var eventTexts = map[string]string{
 	"two_factor.required":        "Two-factor required at every sign-in",
 	"two_factor.not_required":    "Two-factor no longer required at sign-in",
 	"account.unlocked":           "Failed-attempt locks cleared by an operator",
+	"two_factor.reset_requested": "Reset of two-factor requested",
+	"two_factor.reset_cancelled": "Reset of two-factor cancelled",
+	"two_factor.reset":           "Two-factor reset: authenticators, recovery codes and paper key removed",
 	"login.throttled":            "Too many attempts: sign-in paused for a while",
 	"password.changed":           "Password changed, other sessions signed out",
 	"password.change_failed":     "Password change failed: wrong current password",

@@ -121,6 +121,13 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /admin/users":              s.operator(s.adminUsers),
 		"GET /admin/users/{id}":         s.operator(s.adminUser),
 		"POST /admin/users/{id}/unlock": s.operator(s.adminUnlock),
+
+		"GET /admin/users/{id}/reset-two-factor":         s.operator(s.adminResetPage),
+		"POST /admin/users/{id}/reset-two-factor":        s.operator(s.adminReset),
+		"GET /admin/users/{id}/reset-two-factor/cancel":  s.operator(s.adminCancelResetPage),
+		"POST /admin/users/{id}/reset-two-factor/cancel": s.operator(s.adminCancelReset),
+		"GET /settings/security/reset/cancel":            s.authed(s.cancelResetPage),
+		"POST /settings/security/reset/cancel":           s.authed(s.cancelReset),
 	}
 }
 

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SecondStep/Complete", testCompleteSecondStep},
 		{"SecondStep/Decide", testDecideSecondStep},
 		{"Throttle/DeleteStale", testDeleteStaleThrottles},
+		{"Reset/TwoFactor", testTwoFactorReset},
 
 		{"Race/AcceptStep", testRaceAcceptStep},
 		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},
@@ -87,6 +88,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/ActivateFactor", testRaceActivateFactor},
 		{"Race/DeleteFactor", testRaceDeleteFactor},
 		{"Race/FirstAccount", testRaceFirstAccount},
+		{"Race/ResetTwoFactor", testRaceResetTwoFactor},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,267 @@
+package httpapi_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// mailWith waits for a message whose subject contains subject and returns
+// its body; it fails the test when none comes.
+func mailWith(t *testing.T, mb *testenv.SMTPServer, subject string) string {
+	t.Helper()
+	for n := 1; ; n++ {
+		for _, m := range mb.Wait(t, n, 10*time.Second) {
+			if s, body := mailText(t, m); strings.Contains(s, subject) {
+				return body
+			}
+		}
+	}
+}
+
+// resetFixture is an operator with two-factor and an elevated session, and
+// a user with a phone factor and a session.
+type resetFixture struct {
+	s       *testenv.Server
+	mailbox *testenv.SMTPServer
+	op      core.Auth
+	user    *testenv.Client
+	userID  string
+	phone   enrolled
+}
+
+func newResetFixture(t *testing.T, dsn string, opts ...testenv.ServerOption) resetFixture {
+	t.Helper()
+	mb := testenv.NewSMTPServer(t)
+	s := testenv.NewServer(t, dsn, append(opts, mb.Option("Twofold <twofold@example.com>"))...)
+	ctx := context.Background()
+	if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "carol", Password: password, Operator: true}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	opc := login(t, s, "carol")
+	opPhone := enrol(t, s, opc, map[string]any{"type": "totp", "label": "phone"})
+	if r := opc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": opPhone.paperKey}); r.Status != 200 {
+		t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+	}
+	op, err := s.Service.Authenticate(ctx, opc.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addUser(t, s, "dave")
+	user := login(t, s, "dave")
+	phone := enrol(t, s, user, map[string]any{"type": "totp", "label": "phone"})
+	a, err := s.Store.AccountByUsername(ctx, "dave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resetFixture{s: s, mailbox: mb, op: op, user: user, userID: a.ID, phone: phone}
+}
+
+func eachDSN(t *testing.T, f func(t *testing.T, dsn string)) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, dsn(t))
+		})
+	}
+}
+
+// countEvents counts the account's audit events of type typ.
+func countEvents(t *testing.T, s *testenv.Server, accountID, typ string) int {
+	t.Helper()
+	evs, err := s.Store.Events(context.Background(), accountID, 0, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// TestOperatorResetWaits walks SPEC §1 story 4's operator reset: it waits
+// for the delay, the holder is told at once and sees it in /v1/me, and when
+// due the factors, recovery codes and paper key are gone, every session has
+// ended, and the password alone signs in so that the holder can enrol again.
+func TestOperatorResetWaits(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn)
+		s, ctx := f.s, context.Background()
+
+		r, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := s.Clock.Now().Add(core.DefaultResetDelay); !r.Due.Equal(want) || r.RequestedBy != "operator carol" {
+			t.Fatalf("got %+v, want due %s, by operator carol", r, want)
+		}
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeConflict {
+			t.Fatalf("a second request: got %v, want conflict", err)
+		}
+		body := mailWith(t, f.mailbox, "a reset of your two-factor was requested")
+		if !strings.Contains(body, "operator carol") || !strings.Contains(body, "cancel") {
+			t.Errorf("mail body %q: want who asked and how to cancel", body)
+		}
+		me := f.user.Do(t, "GET", "/v1/me", nil)
+		reset, _ := me.JSON["two_factor"].(map[string]any)["reset"].(map[string]any)
+		if reset == nil || reset["requested_by"] != "operator carol" || reset["due_at"] != r.Due.Format(time.RFC3339) {
+			t.Fatalf("/v1/me two_factor: got %s, want the waiting reset", me.Body)
+		}
+
+		// Not yet due: a sweep changes nothing, and login asks for a code.
+		s.Clock.Add(core.DefaultResetDelay - time.Minute)
+		if err := s.Service.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		loginID, _ := startLogin(t, s, "dave")
+		v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())})
+		if v.Status != 200 {
+			t.Fatalf("second step before the reset is due: got %d %s", v.Status, v.Body)
+		}
+		before := testenv.NewClient(s.URL())
+		before.Token = v.String("token")
+
+		// Due: the password alone signs in, the sessions of before have ended.
+		s.Clock.Add(time.Minute)
+		c := login(t, s, "dave")
+		wantProblem(t, before.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		me = c.Do(t, "GET", "/v1/me", nil)
+		tf := me.JSON["two_factor"].(map[string]any)
+		if tf["enabled"] != false || tf["required"] != false || tf["recovery_codes_remaining"] != float64(0) || tf["reset"] != nil {
+			t.Fatalf("after the reset: got %s", me.Body)
+		}
+		if fs := me.JSON["factors"].([]any); len(fs) != 0 {
+			t.Fatalf("after the reset: got factors %v, want none", fs)
+		}
+		if pk, err := s.Store.PaperKeyHash(ctx, f.userID); err != nil || pk != nil {
+			t.Fatalf("paper key after the reset: got %x, %v; want none", pk, err)
+		}
+		mailWith(t, f.mailbox, "two-factor on your account was reset")
+		if countEvents(t, s, f.userID, "two_factor.reset_requested") != 1 || countEvents(t, s, f.userID, "two_factor.reset") != 1 {
+			t.Errorf("want one two_factor.reset_requested and one two_factor.reset event")
+		}
+		// The holder enrols again; the new factor is asked for at login.
+		enrol(t, s, c, map[string]any{"type": "totp", "label": "new phone"})
+		startLogin(t, s, "dave")
+	})
+}
+
+// TestHolderCancelsReset: the holder, with a fresh second factor, cancels a
+// waiting reset; nothing is removed when it would have been due.
+func TestHolderCancelsReset(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn)
+		s, ctx := f.s, context.Background()
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		// dave's session came from before two-factor: not elevated.
+		wantProblem(t, f.user.Do(t, "DELETE", "/v1/me/two-factor/reset", nil), 403, "elevation-required")
+		s.Clock.Add(30 * time.Second)
+		if r := f.user.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		if r := f.user.Do(t, "DELETE", "/v1/me/two-factor/reset", nil); r.Status != 204 {
+			t.Fatalf("cancel: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, f.user.Do(t, "DELETE", "/v1/me/two-factor/reset", nil), 404, "not-found")
+		body := mailWith(t, f.mailbox, "the reset of your two-factor was cancelled")
+		if !strings.Contains(body, "the account holder") {
+			t.Errorf("mail body %q: want who cancelled", body)
+		}
+		// The operator can ask again, and cancel too.
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Service.CancelTwoFactorResetFor(ctx, f.op, f.userID, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		s.Clock.Add(core.DefaultResetDelay)
+		if err := s.Service.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		startLogin(t, s, "dave")
+		if n := countEvents(t, s, f.userID, "two_factor.reset_cancelled"); n != 2 {
+			t.Errorf("got %d cancellations recorded, want 2", n)
+		}
+		if n := countEvents(t, s, f.userID, "two_factor.reset"); n != 0 {
+			t.Errorf("got %d resets carried out, want none", n)
+		}
+	})
+}
+
+// TestResetRules: who may reset, what, and when it is carried out at once.
+func TestResetRules(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, func(c *config.Config) { c.ResetDelay = 0 })
+		s, ctx := f.s, context.Background()
+		userAuth, err := s.Service.Authenticate(ctx, f.user.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Service.RequestTwoFactorReset(ctx, userAuth, f.userID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeForbidden {
+			t.Fatalf("reset by a user: got %v, want forbidden", err)
+		}
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.op.Account.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeForbidden {
+			t.Fatalf("an operator's reset of their own two-factor: got %v, want forbidden", err)
+		}
+		stale := f.op
+		stale.Session.ElevatedUntil = time.Time{}
+		if _, err := s.Service.RequestTwoFactorReset(ctx, stale, f.userID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeElevationRequired {
+			t.Fatalf("reset without elevation: got %v, want elevation required", err)
+		}
+		addUser(t, s, "erin")
+		erin, err := s.Store.AccountByUsername(ctx, "erin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, erin.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
+			t.Fatalf("reset of an account without two-factor: got %v, want invalid", err)
+		}
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, "no-such-account", core.Meta{}); err == nil {
+			t.Fatal("reset of an unknown account succeeded")
+		}
+		// With no delay configured it is carried out at once.
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, f.user.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		login(t, s, "dave")
+	})
+}
+
+// TestResetCarriedOutOnce: instances racing to carry out one due reset (the
+// sweep of each and a login) do it exactly once.
+func TestResetCarriedOutOnce(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn)
+		s, ctx := f.s, context.Background()
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		s.Clock.Add(core.DefaultResetDelay)
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				if err := s.Service.Sweep(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Go(func() { login(t, s, "dave") })
+		wg.Wait()
+		if n := countEvents(t, s, f.userID, "two_factor.reset"); n != 1 {
+			t.Fatalf("got %d two_factor.reset events, want 1", n)
+		}
+	})
+}

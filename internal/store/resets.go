@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+const resetColumns = `account_id, requested_by, requested_at, due_at`
+
+func scanReset(row interface{ Scan(...any) error }) (twofold.TwoFactorReset, error) {
+	var r twofold.TwoFactorReset
+	var at, due int64
+	err := row.Scan(&r.AccountID, &r.RequestedBy, &at, &due)
+	r.RequestedAt, r.Due = fromMicros(at), fromMicros(due)
+	return r, err
+}
+
+// AddTwoFactorReset stores r; a reset already waiting for the account is a
+// conflict.
+func (s *Store) AddTwoFactorReset(ctx context.Context, r twofold.TwoFactorReset) error {
+	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO two_factor_resets (`+resetColumns+`) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (account_id) DO NOTHING`, r.AccountID, r.RequestedBy, micros(r.RequestedAt), micros(r.Due))
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return fmt.Errorf("insert two-factor reset: %w", err)
+	}
+	if n == 0 {
+		return twofold.Errorf(twofold.CodeConflict, "a reset of this account's two-factor is already waiting")
+	}
+	return nil
+}
+
+// TwoFactorReset returns the reset waiting for the account; found is false
+// when there is none.
+func (s *Store) TwoFactorReset(ctx context.Context, accountID string) (r twofold.TwoFactorReset, found bool, err error) {
+	r, err = scanReset(s.conn(ctx).QueryRowContext(ctx, `SELECT `+resetColumns+` FROM two_factor_resets WHERE account_id = $1`, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return twofold.TwoFactorReset{}, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("select two-factor reset: %w", err)
+	}
+	return r, true, nil
+}
+
+// CancelTwoFactorReset removes the reset waiting for the account, reporting
+// false when there was none.
+func (s *Store) CancelTwoFactorReset(ctx context.Context, accountID string) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1`, accountID)
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return false, fmt.Errorf("delete two-factor reset: %w", err)
+	}
+	return n == 1, nil
+}
+
+// DueTwoFactorResets returns up to limit resets due at now, the longest due first.
+func (s *Store) DueTwoFactorResets(ctx context.Context, now time.Time, limit int) ([]twofold.TwoFactorReset, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+resetColumns+` FROM two_factor_resets WHERE due_at <= $1 ORDER BY due_at LIMIT $2`,
+		micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("select due two-factor resets: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.TwoFactorReset
+	for rows.Next() {
+		r, err := scanReset(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan two-factor reset: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ResetTwoFactor carries out the account's reset if it is due at now, in one
+// transaction: it takes the reset out of the waiting ones (a conditional
+// DELETE, so that of concurrent callers exactly one goes on) and removes the
+// account's factors, recovery codes and paper key, with two-factor no longer
+// required. done is false, and nothing is written, when no reset of the
+// account is due.
+func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.Time) (r twofold.TwoFactorReset, done bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := lockAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		r, err = scanReset(tx.QueryRowContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1 AND due_at <= $2
+			RETURNING `+resetColumns, accountID, micros(now)))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("take two-factor reset: %w", err)
+		}
+		done = true
+		for _, q := range []string{
+			`DELETE FROM factors WHERE account_id = $1`,
+			`DELETE FROM recovery_codes WHERE account_id = $1`,
+			`DELETE FROM paper_keys WHERE account_id = $1`,
+			`UPDATE accounts SET two_factor_required = FALSE WHERE id = $1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, accountID); err != nil {
+				return fmt.Errorf("reset two-factor: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil || !done {
+		return twofold.TwoFactorReset{}, false, err
+	}
+	return r, true, nil
+}

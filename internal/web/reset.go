@@ -1,0 +1,180 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// Resetting two-factor (SPEC §1 story 4): an operator asks for it on a
+// confirmation page of its own, with their own second factor; the holder
+// sees the waiting reset on their security page and can cancel it there.
+
+func (s *Server) adminResetPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderAdminReset(w, r, a, http.StatusOK, "")
+}
+
+func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	id := r.PathValue("id")
+	sum, me, ok := s.adminTarget(w, r, a, id)
+	if !ok {
+		return
+	}
+	self := "/admin/users/" + id + "/reset-two-factor"
+	b := confirmBody{Heading: "Reset two-factor of “" + sum.Account.Username + "”?", Action: self, Cancel: "/admin/users/" + id,
+		Button: "Reset two-factor", Danger: true}
+	b.Text = []string{"Their authenticators, recovery codes and paper key will be removed and they will be signed out everywhere. They can then sign in with their password alone and set up two-factor again."}
+	if d := s.svc.ResetDelay(); d > 0 {
+		b.Text = append(b.Text, fmt.Sprintf("The reset waits %s, until %s. They are emailed now and can cancel it until then, should someone else have asked for it in their name.",
+			durationText(d), s.svc.Now().Add(d).Format("2 Jan 2006, 15:04 UTC")))
+	} else {
+		b.Text = append(b.Text, "This server carries resets out at once.")
+	}
+	b.Warning = "Do this only once you have made sure, another way than this request, that you are dealing with the account holder."
+	if !me.Enabled {
+		errMsg = "Resetting two-factor needs two-factor on your own account, so that nobody with only your password or session can strip another account of it. Add an authenticator first."
+		b.Button = ""
+	}
+	b.Elevation = s.elevationFor(r, a, me, self)
+	s.render(w, r, status, "confirm", Page{Title: "Reset two-factor", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	id := r.PathValue("id")
+	err := s.elevateFromForm(r, &a)
+	var reset twofold.TwoFactorReset
+	if err == nil {
+		reset, err = s.svc.RequestTwoFactorReset(r.Context(), a, id, httpapi.Meta(r))
+	}
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if err != nil {
+		s.renderAdminReset(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	m := "reset_requested"
+	if !reset.Due.After(reset.RequestedAt) {
+		m = "reset_done"
+	}
+	http.Redirect(w, r, "/admin/users/"+id+"?m="+m, http.StatusSeeOther)
+}
+
+func (s *Server) adminCancelResetPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderAdminCancelReset(w, r, a, http.StatusOK, "")
+}
+
+func (s *Server) renderAdminCancelReset(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	id := r.PathValue("id")
+	sum, me, ok := s.adminTarget(w, r, a, id)
+	if !ok {
+		return
+	}
+	if sum.Reset == nil {
+		http.Redirect(w, r, "/admin/users/"+id, http.StatusSeeOther)
+		return
+	}
+	self := "/admin/users/" + id + "/reset-two-factor/cancel"
+	b := confirmBody{Heading: "Cancel the reset of “" + sum.Account.Username + "”’s two-factor?", Action: self, Cancel: "/admin/users/" + id,
+		Button: "Cancel the reset", CancelLabel: "Back"}
+	b.Text = []string{resetText(sum.Reset), "Their authenticators, recovery codes and paper key will stay as they are. They are emailed."}
+	b.Elevation = s.elevationFor(r, a, me, self)
+	s.render(w, r, status, "confirm", Page{Title: "Cancel reset", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+func (s *Server) adminCancelReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	id := r.PathValue("id")
+	err := s.elevateFromForm(r, &a)
+	if err == nil {
+		err = s.svc.CancelTwoFactorResetFor(r.Context(), a, id, httpapi.Meta(r))
+	}
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		http.Redirect(w, r, "/admin/users/"+id, http.StatusSeeOther) // no such account, or nothing waits any more
+		return
+	}
+	if err != nil {
+		s.renderAdminCancelReset(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	http.Redirect(w, r, "/admin/users/"+id+"?m=reset_cancelled", http.StatusSeeOther)
+}
+
+// adminTarget reads the account an operator acts on, and the operator's own
+// profile, or answers the request itself and reports false.
+func (s *Server) adminTarget(w http.ResponseWriter, r *http.Request, a core.Auth, id string) (core.AccountSummary, core.Profile, bool) {
+	sum, err := s.svc.InspectAccount(r.Context(), a, id, 1)
+	if err == nil {
+		var me core.Profile
+		if me, err = s.svc.Me(r.Context(), a); err == nil {
+			return sum, me, true
+		}
+	}
+	s.fail(w, r, &a, err)
+	return core.AccountSummary{}, core.Profile{}, false
+}
+
+func (s *Server) cancelResetPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderCancelReset(w, r, a, http.StatusOK, "")
+}
+
+func (s *Server) renderCancelReset(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if p.Reset == nil {
+		http.Redirect(w, r, "/settings/security", http.StatusSeeOther)
+		return
+	}
+	self := "/settings/security/reset/cancel"
+	b := confirmBody{Heading: "Cancel the reset of your two-factor?", Action: self, Cancel: "/settings/security", Button: "Cancel the reset", CancelLabel: "Back"}
+	b.Text = []string{resetText(p.Reset), "Cancelled, it leaves your authenticators, recovery codes and paper key as they are."}
+	b.Warning = "If you did not ask for this reset, someone else may have: once it is cancelled, change your password."
+	b.Elevation = s.elevationFor(r, a, p, self)
+	s.render(w, r, status, "confirm", Page{Title: "Cancel reset", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+func (s *Server) cancelReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	err := s.elevateFromForm(r, &a)
+	if err == nil {
+		err = s.svc.CancelTwoFactorReset(r.Context(), a, httpapi.Meta(r))
+	}
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		http.Redirect(w, r, "/settings/security", http.StatusSeeOther) // carried out or cancelled meanwhile
+		return
+	}
+	if err != nil {
+		s.renderCancelReset(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	http.Redirect(w, r, "/settings/security?m=reset_cancelled", http.StatusSeeOther)
+}
+
+// resetText says who asked for a reset and when it falls due.
+func resetText(r *twofold.TwoFactorReset) string {
+	return fmt.Sprintf("A reset of two-factor was requested by %s on %s. It is due on %s.",
+		r.RequestedBy, r.RequestedAt.UTC().Format("2 Jan 2006, 15:04 UTC"), r.Due.UTC().Format("2 Jan 2006, 15:04 UTC"))
+}
+
+// durationText says d in the largest whole unit that fits: "3 days", "12 hours", "90 minutes".
+func durationText(d time.Duration) string {
+	n, one, many := int(d/time.Minute), "minute", "minutes"
+	switch {
+	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
+		n, one, many = int(d/(24*time.Hour)), "day", "days"
+	case d >= 2*time.Hour && d%time.Hour == 0:
+		n, one, many = int(d/time.Hour), "hour", "hours"
+	case d < time.Minute:
+		n, one, many = int(d/time.Second), "second", "seconds"
+	}
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,96 @@
+package web_test
+
+import (
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestResetPages: an operator asks for a reset of a user's two-factor on a
+// page of its own, with their own code; the user sees it waiting on their
+// security page and cancels it there; the operator can cancel one too.
+func TestResetPages(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	opSecret := account(t, ts, "opal", true, true)
+	account(t, ts, "oscar", true, false)
+	ninaSecret := account(t, ts, "nina", false, true)
+
+	op := newClient(t, ts.URL())
+	op.signInWithCode(ts, "opal", opSecret)
+	r := op.get("/admin/users?q=nina")
+	id := regexp.MustCompile(`href="/admin/users/([a-z0-9]+)"`).FindStringSubmatch(r.body)[1]
+	if r := op.get("/admin/users/" + id); !strings.Contains(r.body, `href="/admin/users/`+id+`/reset-two-factor" id="reset"`) {
+		t.Fatal("the operator's view of nina offers no reset")
+	}
+	page := op.get("/admin/users/" + id + "/reset-two-factor")
+	body := html.UnescapeString(page.body)
+	if page.status != 200 || !strings.Contains(body, "Reset two-factor of “nina”?") || !strings.Contains(body, "The reset waits 3 days") {
+		t.Fatalf("reset page: status %d: %s", page.status, pageError(page.body))
+	}
+	if strings.Contains(body, `name="elevate_code"`) {
+		t.Error("the reset page asks for a code although the operator's sign-in is fresh")
+	}
+	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
+	if r := op.get("/admin/users/" + id + "/reset-two-factor"); !strings.Contains(r.body, `name="elevate_code"`) {
+		t.Error("the reset page asks for no code once the operator's elevation lapsed")
+	}
+	if r := op.post("/admin/users/"+id+"/reset-two-factor", url.Values{}); r.status != http.StatusForbidden || pageError(r.body) != "Confirm it's you with a code first." {
+		t.Errorf("reset without a code: status %d: %q", r.status, pageError(r.body))
+	}
+	r = op.post("/admin/users/"+id+"/reset-two-factor", url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, opSecret, ts.Clock.Now())}})
+	if r.status != 200 || r.url.Path != "/admin/users/"+id || !strings.Contains(r.body, "The reset of two-factor is scheduled.") || !strings.Contains(r.body, `id="reset-pending"`) {
+		t.Fatalf("reset: at %s, status %d: %s", r.url, r.status, pageError(r.body))
+	}
+	if r := op.post("/admin/users/"+id+"/reset-two-factor", url.Values{}); r.status != http.StatusConflict {
+		t.Errorf("a second reset: status %d, want 409: %s", r.status, pageError(r.body))
+	}
+
+	// An operator without two-factor cannot.
+	oscar := newClient(t, ts.URL())
+	oscar.signIn("oscar")
+	if r := oscar.get("/admin/users/" + id + "/reset-two-factor"); !strings.Contains(r.body, "needs two-factor on your own account") || strings.Contains(r.body, `id="confirm"`) {
+		t.Error("an operator without two-factor is offered the reset")
+	}
+
+	// nina sees it waiting, and cancels it with her code.
+	nina := newClient(t, ts.URL())
+	ts.Clock.Add(30 * time.Second)
+	nina.signInWithCode(ts, "nina", ninaSecret)
+	sec := nina.get("/settings/security")
+	if !strings.Contains(sec.body, `id="reset-pending"`) || !strings.Contains(sec.body, "operator opal asked for it") {
+		t.Fatal("nina's security page does not show the waiting reset")
+	}
+	if r := nina.get("/settings/security/reset/cancel"); r.status != 200 || !strings.Contains(r.body, "Cancel the reset of your two-factor?") {
+		t.Fatalf("cancel page: status %d: %s", r.status, pageError(r.body))
+	}
+	r = nina.post("/settings/security/reset/cancel", url.Values{})
+	if r.url.Path != "/settings/security" || !strings.Contains(r.body, "The reset of two-factor was cancelled.") || strings.Contains(r.body, `id="reset-pending"`) {
+		t.Fatalf("cancel: at %s: %s", r.url, pageError(r.body))
+	}
+	if r := nina.get("/settings/security/reset/cancel"); r.url.Path != "/settings/security" {
+		t.Errorf("the cancel page with nothing waiting: at %s, want the security page", r.url)
+	}
+
+	// The operator asks again and cancels it from the user's page.
+	ts.Clock.Add(30 * time.Second)
+	code := url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, opSecret, ts.Clock.Now())}}
+	if r := op.post("/admin/users/"+id+"/reset-two-factor", code); !strings.Contains(r.body, `id="cancel-reset"`) {
+		t.Fatalf("second request: %s", pageError(r.body))
+	}
+	if r := op.get("/admin/users/" + id + "/reset-two-factor/cancel"); r.status != 200 || !strings.Contains(html.UnescapeString(r.body), "requested by operator opal") {
+		t.Fatalf("operator's cancel page: status %d: %s", r.status, pageError(r.body))
+	}
+	r = op.post("/admin/users/"+id+"/reset-two-factor/cancel", url.Values{})
+	if r.url.Path != "/admin/users/"+id || !strings.Contains(r.body, "The reset of two-factor was cancelled.") || strings.Contains(r.body, `id="reset-pending"`) {
+		t.Fatalf("operator's cancel: at %s: %s", r.url, pageError(r.body))
+	}
+	if r := op.get("/admin/users/" + id); strings.Count(r.body, "Reset of two-factor cancelled") != 2 {
+		t.Error("nina's events do not show both cancellations")
+	}
+}
