@@ -94,3 +94,54 @@ func TestResetPages(t *testing.T) {
 		t.Error("nina's events do not show both cancellations")
 	}
 }
+
+// TestBrowserReset: in Chromium, an operator resets a user's two-factor from
+// the user's page, and the user, signing in, sees it waiting and cancels it.
+func TestBrowserReset(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	opSecret := account(t, ts, "opal", true, true)
+	ninaSecret := account(t, ts, "nina", false, true)
+
+	op := newPage(t, ts.URL())
+	op.shots = artifactsDir(t)
+	op.signIn("opal", testPassword)
+	op.fillAndSubmit("#code", testenv.TOTP(t, opSecret, ts.Clock.Now()), "button[type=submit]")
+	op.wantPath("/settings/security")
+	op.open("/admin/users?q=nina")
+	op.click(`table.users a[href^="/admin/users/"]`)
+	if !op.exists("#no-locks") {
+		t.Error("the page of an account without failed attempts does not say so")
+	}
+	op.click("#reset")
+	op.wantPath("/admin/users/")
+	if got := op.text("h1"); got != "Reset two-factor of “nina”?" {
+		t.Errorf("reset page heading %q", got)
+	}
+	op.screenshot("admin-reset")
+	op.click("#confirm")
+	if got := op.text(".flash.ok"); !strings.Contains(got, "The reset of two-factor is scheduled.") {
+		t.Errorf("notice after the reset: %q", got)
+	}
+	if got := op.text("#reset-pending"); !strings.Contains(got, "requested by operator opal") {
+		t.Errorf("the user page after the reset says %q", got)
+	}
+	op.screenshot("admin-user-reset")
+
+	ts.Clock.Add(30 * time.Second)
+	nina := newPage(t, ts.URL())
+	nina.shots = artifactsDir(t)
+	nina.signIn("nina", testPassword)
+	nina.fillAndSubmit("#code", testenv.TOTP(t, ninaSecret, ts.Clock.Now()), "button[type=submit]")
+	nina.wantPath("/settings/security")
+	if got := nina.text("#reset-pending"); !strings.Contains(got, "A reset of your two-factor is waiting.") {
+		t.Fatalf("nina's security page: %q", got)
+	}
+	nina.screenshot("security-reset")
+	nina.click("#cancel-reset")
+	nina.wantPath("/settings/security/reset/cancel")
+	nina.click("#confirm")
+	nina.wantPath("/settings/security?m=reset_cancelled")
+	if nina.exists("#reset-pending") {
+		t.Error("the reset still shows after it was cancelled")
+	}
+}
