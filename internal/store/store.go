@@ -10,6 +10,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -290,8 +291,19 @@ func (c *stmtCache) close() {
 	c.m = nil
 }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+// Ping checks that the database answers. A pooled connection the server
+// closed meanwhile (PostgreSQL restarted, or ended it) fails the ping with
+// driver.ErrBadConn and leaves the pool; the ping is then tried on another,
+// at worst on a new one once every pooled connection has been tried, so that
+// a database that is back is not reported down because of the connections
+// it dropped while it was away.
+func (s *Store) Ping(ctx context.Context) error {
+	err := s.db.PingContext(ctx)
+	for n := s.db.Stats().OpenConnections; n >= 0 && errors.Is(err, driver.ErrBadConn); n-- {
+		err = s.db.PingContext(ctx)
+	}
+	return err
+}
 
 func (s *Store) migrate(ctx context.Context) error {
 	// Under the lock too: on PostgreSQL, concurrent CREATE TABLE IF NOT EXISTS

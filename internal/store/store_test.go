@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -200,5 +201,45 @@ func TestPragmaPostgres(t *testing.T) {
 	s := open(t, testenv.PostgresDSN(t))
 	if _, err := s.Pragma(t.Context(), "foreign_keys"); err == nil {
 		t.Errorf("Pragma on PostgreSQL: got no error, want one")
+	}
+}
+
+// TestPingAfterPostgresDroppedConnections: once PostgreSQL has ended the
+// pool's connections (a restart, pg_terminate_backend) and takes new ones
+// again, Ping answers: the dead connections it meets first leave the pool
+// rather than fail the readiness check (/readyz) of a database that is back.
+func TestPingAfterPostgresDroppedConnections(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	s := open(t, dsn)
+	ctx := context.Background()
+	// Fill the pool with idle connections, all just used: eight
+	// transactions at once, each holding its own until all are open; twice,
+	// so that each connection has been taken from the pool again lately (the
+	// driver checks a connection taken from the pool only when it has been
+	// idle for more than a second).
+	for range 2 {
+		const n = 8
+		var wg, inside sync.WaitGroup
+		inside.Add(n)
+		release := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				if err := s.InTx(ctx, func(ctx context.Context) error {
+					_, _, err := s.Throttle(ctx, "warm")
+					inside.Done()
+					<-release
+					return err
+				}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		inside.Wait()
+		close(release)
+		wg.Wait()
+	}
+	testenv.CutPostgres(t, dsn)() // end every connection, then allow new ones
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping with the database back: %v", err)
 	}
 }
