@@ -16,13 +16,22 @@ import (
 
 // NewFactor describes an authenticator to enrol (SPEC §3.1 POST /v1/me/factors).
 type NewFactor struct {
-	Type       twofold.FactorType
+	Type       twofold.FactorType // totp, or hotp for a counter-based token
 	Label      string
 	Algorithm  string // default SHA1
 	Digits     int    // default 6
-	Period     int    // seconds, default 30
+	Period     int    // seconds, default 30; TOTP only
 	SecretSize int    // bytes, default 20
 }
+
+// HOTPLookAhead is how many counters past the next expected one an HOTP
+// code may be (RFC 4226 §7.4; SPEC §2 allows at most 10): presses of the
+// token's button that never reached the server.
+const HOTPLookAhead = 10
+
+// HOTPResyncWindow is how many counters past the next expected one
+// resynchronisation searches for two consecutive codes (SPEC §2).
+const HOTPResyncWindow = 1000
 
 // Enrolment is a pending factor with what the user needs to add it to an app.
 // The secret is shown only while the factor is pending.
@@ -112,7 +121,12 @@ func (n NewFactor) params() (otp.Params, int, error) {
 		}
 		p.Digits = n.Digits
 	}
-	if n.Period != 0 {
+	if n.Type == twofold.FactorHOTP {
+		if n.Period != 0 {
+			return p, 0, twofold.Errorf(twofold.CodeInvalid, "period applies to totp only: an hotp token counts presses")
+		}
+		p.Period = 0
+	} else if n.Period != 0 {
 		if n.Period != 30 && n.Period != 60 {
 			return p, 0, twofold.Errorf(twofold.CodeInvalid, "period must be 30 or 60 seconds")
 		}
@@ -130,12 +144,13 @@ func (n NewFactor) params() (otp.Params, int, error) {
 
 func factorAAD(id string) []byte { return keyring.AAD("factors", "secret", id) }
 
-// EnrolFactor creates a pending TOTP factor with a fresh secret (SPEC §1 story 1).
-// It gates no login until ConfirmFactor accepts a code from it. On an account
-// with two-factor on it needs an elevated session, as ConfirmFactor does.
+// EnrolFactor creates a pending TOTP or HOTP factor with a fresh secret
+// (SPEC §1 stories 1 and 3). It gates no login until ConfirmFactor accepts a
+// code from it. On an account with two-factor on it needs an elevated
+// session, as ConfirmFactor does.
 func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) (Enrolment, error) {
-	if n.Type != twofold.FactorTOTP {
-		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp")
+	if n.Type != twofold.FactorTOTP && n.Type != twofold.FactorHOTP {
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp or hotp")
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err
@@ -173,7 +188,7 @@ func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) 
 		return Enrolment{}, err
 	}
 	f := twofold.Factor{
-		ID: id, AccountID: a.Account.ID, Type: twofold.FactorTOTP, Label: label, Status: twofold.FactorPending,
+		ID: id, AccountID: a.Account.ID, Type: n.Type, Label: label, Status: twofold.FactorPending,
 		Algorithm: p.Algorithm.String(), Digits: p.Digits, Period: p.Period, LastStep: -1, CreatedAt: s.Now(),
 	}
 	// A key rotation may delete the data key the secret was just sealed
@@ -191,13 +206,17 @@ func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) 
 			return Enrolment{}, err
 		}
 	}
-	s.audit(ctx, a.Account.ID, "factor.created", m, "totp "+id)
+	s.audit(ctx, a.Account.ID, "factor.created", m, string(f.Type)+" "+id)
 	f.Secret = secret
 	return Enrolment{Factor: f, Secret: otp.EncodeSecret(secret), OTPAuthURI: s.keyURI(a.Account, f, p)}, nil
 }
 
 func (s *Service) keyURI(a twofold.Account, f twofold.Factor, p otp.Params) string {
-	return otp.Key{Type: otp.TypeTOTP, Issuer: s.cfg.Issuer, Account: a.Username, Secret: f.Secret, Params: p}.URI()
+	k := otp.Key{Type: otp.TypeTOTP, Issuer: s.cfg.Issuer, Account: a.Username, Secret: f.Secret, Params: p}
+	if f.Type == twofold.FactorHOTP {
+		k.Type, k.Counter = otp.TypeHOTP, uint64(f.LastStep+1)
+	}
+	return k.URI()
 }
 
 // PendingEnrolment returns the enrolment data of a factor that is still
@@ -272,7 +291,15 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 		return Confirmation{}, err
 	}
 	now := s.Now()
-	step, ok := otp.VerifyTOTP(f.Secret, normaliseCode(code), now, p, 0, s.cfg.TOTPWindow)
+	var step uint64
+	var ok bool
+	var drift int64
+	if f.Type == twofold.FactorHOTP {
+		step, ok = otp.VerifyHOTP(f.Secret, normaliseCode(code), uint64(f.LastStep+1), HOTPLookAhead, p.Algorithm, p.Digits)
+	} else {
+		step, ok = otp.VerifyTOTP(f.Secret, normaliseCode(code), now, p, 0, s.cfg.TOTPWindow)
+		drift = int64(step) - int64(otp.Step(now, p.Period))
+	}
 	if !ok {
 		s.audit(ctx, a.Account.ID, "factor.confirm_failed", m, "wrong code for "+f.ID)
 		return Confirmation{}, errBadSecondFactor()
@@ -287,7 +314,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 		return Confirmation{}, err
 	}
 	act := twofold.Activation{
-		AccountID: a.Account.ID, FactorID: f.ID, Step: int64(step), Drift: int64(step) - int64(otp.Step(now, p.Period)), Now: now,
+		AccountID: a.Account.ID, FactorID: f.ID, Step: int64(step), Drift: drift, Now: now,
 		RecoveryHashes: hashes, PaperKeyHash: s.hasher.Sum("paper", normaliseKey(paper)),
 	}
 	ok, first, err := s.store.ActivateFactor(ctx, act)
@@ -297,7 +324,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	if !ok {
 		return Confirmation{}, twofold.Errorf(twofold.CodeConflict, "factor is already confirmed")
 	}
-	s.audit(ctx, a.Account.ID, "factor.confirmed", m, "totp "+f.ID)
+	s.audit(ctx, a.Account.ID, "factor.confirmed", m, string(f.Type)+" "+f.ID)
 	s.notify(ctx, a.Account.ID, "a new authenticator was added", fmt.Sprintf("The authenticator %q was confirmed and can now be used to log in to your account.", f.Label))
 	f.Status, f.LastStep, f.ConfirmedAt = twofold.FactorActive, int64(step), &now
 	c := Confirmation{Factor: f}
@@ -365,15 +392,17 @@ func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m M
 	return nil
 }
 
-// ResyncFactor resynchronises a TOTP factor whose clock drifted beyond the
-// normal window, from two consecutive codes (SPEC §1 story 7, RFC 6238 §6).
+// ResyncFactor resynchronises a factor from two consecutive codes: a TOTP
+// factor whose clock drifted beyond the normal window (SPEC §1 story 7, RFC
+// 6238 §6), or an HOTP token pressed more often than the look-ahead window
+// allows (RFC 4226 §7.4).
 func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, code2 string, m Meta) error {
 	f, err := s.factor(ctx, a.Account.ID, factorID)
 	if err != nil {
 		return err
 	}
-	if f.Status != twofold.FactorActive || f.Type != twofold.FactorTOTP {
-		return twofold.Errorf(twofold.CodeInvalid, "only an active TOTP factor can be resynchronised")
+	if f.Status != twofold.FactorActive || (f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP) {
+		return twofold.Errorf(twofold.CodeInvalid, "only an active TOTP or HOTP factor can be resynchronised")
 	}
 	p, err := factorParams(f)
 	if err != nil {
@@ -384,32 +413,23 @@ func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, cod
 	}
 	now := s.Now()
 	c1, c2 := normaliseCode(code1), normaliseCode(code2)
-	first, ok := otp.VerifyTOTP(f.Secret, c1, now, p, 0, s.cfg.ResyncWindow)
-	// The first code may match more than one step in a wide window; look for
-	// the second code right after each candidate.
-	if ok {
-		ok = false
+	var step uint64
+	var drift int64
+	var ok bool
+	if f.Type == twofold.FactorHOTP {
+		next := uint64(f.LastStep + 1)
+		step, ok = consecutive(f.Secret, c1, c2, next, next+HOTPResyncWindow, p)
+	} else {
 		cur := otp.Step(now, p.Period)
-		lo := int64(cur) - int64(s.cfg.ResyncWindow)
-		if lo < 0 {
-			lo = 0
-		}
-		for st := uint64(lo); st <= cur+uint64(s.cfg.ResyncWindow); st++ {
-			if _, m1 := otp.VerifyRange(f.Secret, c1, st, st, p.Algorithm, p.Digits); !m1 {
-				continue
-			}
-			if _, m2 := otp.VerifyRange(f.Secret, c2, st+1, st+1, p.Algorithm, p.Digits); m2 {
-				first, ok = st, true
-				break
-			}
-		}
+		lo := max(int64(cur)-int64(s.cfg.ResyncWindow), 0)
+		step, ok = consecutive(f.Secret, c1, c2, uint64(lo), cur+uint64(s.cfg.ResyncWindow), p)
+		drift = int64(step) - int64(cur)
 	}
 	if !ok {
 		s.audit(ctx, a.Account.ID, "factor.resync_failed", m, f.ID)
 		return errBadSecondFactor()
 	}
-	step := first + 1
-	accepted, err := s.store.AcceptStep(ctx, f.ID, int64(step), int64(step)-int64(otp.Step(now, p.Period)), now)
+	accepted, err := s.store.AcceptStep(ctx, f.ID, int64(step), drift, now)
 	if err != nil {
 		return err
 	}
@@ -418,8 +438,30 @@ func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, cod
 		return errBadSecondFactor()
 	}
 	s.resetSlots(ctx, accountKey(a.Account.ID))
-	s.audit(ctx, a.Account.ID, "factor.resynchronised", m, fmt.Sprintf("%s drift %d steps", f.ID, int64(step)-int64(otp.Step(now, p.Period))))
+	if f.Type == twofold.FactorHOTP {
+		s.audit(ctx, a.Account.ID, "factor.resynchronised", m, fmt.Sprintf("%s counter %d", f.ID, step))
+	} else {
+		s.audit(ctx, a.Account.ID, "factor.resynchronised", m, fmt.Sprintf("%s drift %d steps", f.ID, drift))
+	}
 	return nil
+}
+
+// consecutive finds the counter (TOTP: time step) in [lo, hi] at which
+// code1 is the code and code2 the code of the next one, and returns that
+// next one. The first code may match several counters of a wide window, so
+// each match is tried in turn.
+func consecutive(secret []byte, code1, code2 string, lo, hi uint64, p otp.Params) (uint64, bool) {
+	for lo <= hi {
+		c, ok := otp.VerifyRange(secret, code1, lo, hi, p.Algorithm, p.Digits)
+		if !ok {
+			return 0, false
+		}
+		if _, ok := otp.VerifyRange(secret, code2, c+1, c+1, p.Algorithm, p.Digits); ok {
+			return c + 1, true
+		}
+		lo = c + 1
+	}
+	return 0, false
 }
 
 // normaliseCode drops spaces and dashes people type inside codes.

@@ -205,9 +205,9 @@ const LowRecoveryCodes = 3
 // request says nothing about the account, so it costs the owner nothing.
 func checkProof(p SecondFactor) error {
 	switch p.Method {
-	case twofold.MethodTOTP, twofold.MethodRecoveryCode, twofold.MethodPaperKey:
+	case twofold.MethodTOTP, twofold.MethodHOTP, twofold.MethodRecoveryCode, twofold.MethodPaperKey:
 	default:
-		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, recovery_code or paper_key")
+		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, recovery_code or paper_key")
 	}
 	if strings.TrimSpace(p.Code) == "" {
 		return twofold.Errorf(twofold.CodeInvalid, "code is required")
@@ -236,7 +236,7 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 		answer, v = nil, Verified{}
 		l, err := s.pendingLogin(ctx, loginID)
 		if err == nil {
-			err = s.store.LockSecondStep(ctx, l.AccountID, p.FactorID, loginID, p.Method == twofold.MethodTOTP)
+			err = s.store.LockSecondStep(ctx, l.AccountID, p.FactorID, loginID, codeMethod(p.Method))
 		}
 		if err == nil {
 			err = s.checkSecondFactor(ctx, l.AccountID, p, m, "login")
@@ -371,7 +371,7 @@ func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (
 	until := s.Now().Add(s.cfg.ElevationTTL)
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		answer = nil
-		if err := s.store.LockSecondStep(ctx, a.Account.ID, p.FactorID, "", p.Method == twofold.MethodTOTP); err != nil {
+		if err := s.store.LockSecondStep(ctx, a.Account.ID, p.FactorID, "", codeMethod(p.Method)); err != nil {
 			return err
 		}
 		if err := s.checkSecondFactor(ctx, a.Account.ID, p, m, "elevation"); err != nil {
@@ -416,3 +416,7 @@ func (s *Service) requireElevation(a Auth) error {
 	}
 	return nil
 }
+
+// codeMethod reports whether m is a code from a TOTP or HOTP factor, whose
+// check locks the account's code factors first.
+func codeMethod(m twofold.Method) bool { return m == twofold.MethodTOTP || m == twofold.MethodHOTP }

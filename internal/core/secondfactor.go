@@ -79,6 +79,8 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 	switch p.Method {
 	case twofold.MethodTOTP:
 		return s.verifyTOTP(ctx, accountID, p)
+	case twofold.MethodHOTP:
+		return s.verifyHOTP(ctx, accountID, p)
 	case twofold.MethodRecoveryCode:
 		key := normaliseKey(p.Code)
 		if key == "" {
@@ -158,6 +160,61 @@ func (s *Service) verifyTOTP(ctx context.Context, accountID string, p SecondFact
 	}
 	if tried == 0 {
 		return "no such active totp factor", nil
+	}
+	if replayed != "" {
+		return replayed, nil
+	}
+	return "wrong code", nil
+}
+
+// verifyHOTP checks an HOTP code against the account's active HOTP tokens:
+// a counter from the next expected one to HOTPLookAhead past it, stored by
+// compare-and-set, so the counter moves only on success and a code is
+// accepted once (SPEC §2, RFC 4226 §7.2).
+func (s *Service) verifyHOTP(ctx context.Context, accountID string, p SecondFactor) (string, error) {
+	code := normaliseCode(p.Code)
+	if code == "" {
+		return "malformed code", nil
+	}
+	factors, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return "", err
+	}
+	tried, replayed := 0, ""
+	for _, f := range factors {
+		if f.Type != twofold.FactorHOTP || f.Status != twofold.FactorActive || (p.FactorID != "" && f.ID != p.FactorID) {
+			continue
+		}
+		tried++
+		if err := s.open(ctx, &f); err != nil {
+			return "", err
+		}
+		params, err := factorParams(f)
+		if err != nil {
+			return "", err
+		}
+		next := uint64(f.LastStep + 1)
+		counter, ok := otp.VerifyHOTP(f.Secret, code, next, HOTPLookAhead, params.Algorithm, params.Digits)
+		if !ok {
+			if replayed == "" && next > 0 {
+				lo := next - min(next, HOTPLookAhead)
+				if _, used := otp.VerifyRange(f.Secret, code, lo, next-1, params.Algorithm, params.Digits); used {
+					replayed = "replayed code for factor " + f.ID
+				}
+			}
+			continue
+		}
+		accepted, err := s.store.AcceptStep(ctx, f.ID, int64(counter), 0, s.Now())
+		if err != nil {
+			return "", err
+		}
+		if !accepted {
+			return "replayed code for factor " + f.ID, nil
+		}
+		return "", nil
+	}
+	if tried == 0 {
+		return "no such active hotp factor", nil
 	}
 	if replayed != "" {
 		return replayed, nil

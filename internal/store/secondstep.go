@@ -236,7 +236,7 @@ func (s *Store) failPostgres(ctx context.Context, key string, f twofold.Failure)
 // second step or an elevation outside DecideSecondStep is about to take, in
 // the order DecideSecondStep's write takes them: the factor, then the login
 // (then the throttle, which the caller takes next). With withFactors it
-// locks the account's active TOTP factors, only factorID's when it is set,
+// locks the account's active TOTP and HOTP factors, only factorID's when it is set,
 // in the order of their ids; with a loginID, then that login. Taken in one
 // order everywhere, two of these never wait for each other, which
 // PostgreSQL would end as a deadlock after deadlock_timeout (a second by
@@ -250,7 +250,7 @@ func (s *Store) LockSecondStep(ctx context.Context, accountID, factorID, loginID
 	}
 	if withFactors {
 		rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id FROM factors
-			WHERE account_id = $1 AND type = 'totp' AND status = 'active' AND ($2 = '' OR id = $2) ORDER BY id FOR UPDATE`, accountID, factorID)
+			WHERE account_id = $1 AND type IN ('totp', 'hotp') AND status = 'active' AND ($2 = '' OR id = $2) ORDER BY id FOR UPDATE`, accountID, factorID)
 		if err != nil {
 			return fmt.Errorf("lock factors: %w", err)
 		}

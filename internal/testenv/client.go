@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,12 @@ func OATHTool(tb testing.TB, args ...string) string {
 		tb.Fatalf("oathtool %v: %v (install it: apt-get install oathtool)", args, err)
 	}
 	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+}
+
+// HOTP returns oathtool's HOTP code (RFC 4226) of the base32 secret at counter.
+func HOTP(tb testing.TB, secret string, counter uint64, extra ...string) string {
+	tb.Helper()
+	return OATHTool(tb, append(append([]string{"-b", "--hotp", "-c", strconv.FormatUint(counter, 10)}, extra...), secret)...)
 }
 
 // TOTP returns the code oathtool computes for a base32 secret at t. extra
