@@ -262,6 +262,16 @@ type TwoFactorReset struct {
 	Due         time.Time
 }
 
+// ResetOutcome is what became of a due TwoFactorReset.
+type ResetOutcome int
+
+// Outcomes of carrying out a TwoFactorReset.
+const (
+	ResetNotDue    ResetOutcome = iota // no reset of the account is due: nothing written
+	ResetDone                          // the factors, recovery codes and paper key are gone
+	ResetWithdrawn                     // a factor or recovery code passed a check after the request: the reset is dropped, nothing else changed
+)
+
 // Counter is a throttle counter: consecutive failures under a key, and the
 // lock the next attempt meets.
 type Counter struct {

@@ -744,15 +744,27 @@ func TestUserResetTwoFactor(t *testing.T) {
 				t.Errorf("erin while the reset waits: got %s, want the second step", got)
 			}
 
+			// --cancel cancels it; scheduled again, --now carries it out.
+			for _, step := range [][]string{{"erin", "--cancel"}, {"erin"}, {"erin", "--now"}} {
+				tm := newTestMain(t, time.Now(), "")
+				if err := tm.run(t, append(append([]string{"user", "reset-two-factor"}, step...), flags...)...); err != nil {
+					t.Fatalf("reset %v: %v (stderr %q)", step, err, tm.stderr.String())
+				}
+			}
+			if got := login("erin"); got != "authenticated" {
+				t.Errorf("erin after reset --now: got %s, want authenticated by password alone", got)
+			}
+
 			for _, tt := range []struct {
 				args     []string
 				wantExit int
 			}{
-				{[]string{"user", "reset-two-factor", "erin"}, 1},   // one waits already
-				{[]string{"user", "reset-two-factor", "nobody"}, 1}, // no such user
-				{[]string{"user", "reset-two-factor", "dave"}, 1},   // no two-factor any more
-				{[]string{"user", "reset-two-factor"}, 2},           // no username
-				{[]string{"user", "reset-two-factor", "a", "b"}, 2}, // two
+				{[]string{"user", "reset-two-factor", "erin", "--cancel"}, 1},          // none waits
+				{[]string{"user", "reset-two-factor", "erin"}, 1},                      // no two-factor any more
+				{[]string{"user", "reset-two-factor", "nobody"}, 1},                    // no such user
+				{[]string{"user", "reset-two-factor", "dave", "--now", "--cancel"}, 2}, // both
+				{[]string{"user", "reset-two-factor"}, 2},                              // no username
+				{[]string{"user", "reset-two-factor", "a", "b"}, 2},                    // two
 			} {
 				tm := newTestMain(t, time.Now(), "")
 				err := tm.run(t, append(tt.args, flags...)...)

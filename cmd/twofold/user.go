@@ -28,7 +28,7 @@ func (m *Main) user(ctx context.Context, args []string) error {
 		}
 	}
 	fmt.Fprintln(m.Stderr, "usage: twofold user add USERNAME [--email E] [--operator] [--db DSN] [--key-file PATH]")
-	fmt.Fprintln(m.Stderr, "       twofold user reset-two-factor USERNAME [--now] [--reset-delay D] [--db DSN] [--key-file PATH]")
+	fmt.Fprintln(m.Stderr, "       twofold user reset-two-factor USERNAME [--now | --cancel] [--reset-delay D] [--db DSN] [--key-file PATH]")
 	return fmt.Errorf("%w: want \"user add\" or \"user reset-two-factor\"", errUsage)
 }
 
@@ -89,21 +89,34 @@ func (m *Main) userAdd(ctx context.Context, args []string) error {
 
 // userResetTwoFactor resets a user's two-factor (SPEC §1 story 4) for whoever
 // holds the database and the master key: after the reset delay, the user
-// told and able to cancel it meanwhile, or with --now at once. A serving
+// told and able to cancel it meanwhile, or with --now at once (a reset
+// already waiting included); --cancel cancels the one waiting. A serving
 // instance carries out a delayed reset when it falls due.
 func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
-	fs := m.flags("user reset-two-factor", "user reset-two-factor USERNAME [--now] [--reset-delay D] [--db DSN] [--key-file PATH]")
-	now := fs.Bool("now", false, "carry the reset out at once instead of after --reset-delay")
+	fs := m.flags("user reset-two-factor", "user reset-two-factor USERNAME [--now | --cancel] [--reset-delay D] [--db DSN] [--key-file PATH]")
+	now := fs.Bool("now", false, "carry the reset out at once instead of after --reset-delay, also one already waiting")
+	cancel := fs.Bool("cancel", false, "cancel the reset waiting for the user")
 	username, c, err := m.parseUserArgs(fs, args)
 	if err != nil {
 		return err
+	}
+	if *now && *cancel {
+		return fmt.Errorf("%w: --now and --cancel exclude each other", errUsage)
 	}
 	d, err := server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
 	if err != nil {
 		return err
 	}
 	defer d.Store.Close()
-	r, err := d.Service.ResetTwoFactorByName(ctx, username, *now, core.Meta{Source: "cli", UserAgent: "twofold user reset-two-factor"})
+	meta := core.Meta{Source: "cli", UserAgent: "twofold user reset-two-factor"}
+	if *cancel {
+		if err := d.Service.CancelTwoFactorResetByName(ctx, username, meta); err != nil {
+			return fmt.Errorf("cancel the reset of %s: %w", username, err)
+		}
+		fmt.Fprintf(m.Stdout, "cancelled the reset of %s's two-factor\n", username)
+		return nil
+	}
+	r, err := d.Service.ResetTwoFactorByName(ctx, username, *now, meta)
 	if err != nil {
 		return fmt.Errorf("reset two-factor of %s: %w", username, err)
 	}

@@ -90,9 +90,10 @@ type Store interface {
 	TwoFactorReset(ctx context.Context, accountID string) (r twofold.TwoFactorReset, found bool, err error)
 	CancelTwoFactorReset(ctx context.Context, accountID string) (bool, error)
 	DueTwoFactorResets(ctx context.Context, now time.Time, limit int) ([]twofold.TwoFactorReset, error)
-	// ResetTwoFactor carries out the account's reset if it is due at now:
-	// one caller of any number does, and the others get done false.
-	ResetTwoFactor(ctx context.Context, accountID string, now time.Time) (r twofold.TwoFactorReset, done bool, err error)
+	// ResetTwoFactor carries out the account's reset if it is due at now,
+	// or withdraws it when a factor was used since the request: one caller
+	// of any number does, and the others get ResetNotDue.
+	ResetTwoFactor(ctx context.Context, accountID string, now time.Time) (twofold.TwoFactorReset, twofold.ResetOutcome, error)
 
 	AddSetupToken(ctx context.Context, hash []byte, now time.Time) error
 	SetupTokenValid(ctx context.Context, hash []byte, since time.Time) (bool, error)
@@ -114,6 +115,7 @@ type Config struct {
 	LoginBurst     int           // login requests one address may make at once
 	LoginRate      float64       // and per second after that; 0 turns the bucket off
 	ResetDelay     time.Duration // how long an operator's reset of two-factor waits (SPEC §1 story 4); 0: none
+	MailSent       bool          // notifications leave the server (an SMTP server is set), rather than only being logged
 }
 
 // DefaultConfig returns the defaults of SPEC §3.1 and §1.

@@ -66,12 +66,6 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	if err != nil {
 		return LoginResult{}, err
 	}
-	// A reset of two-factor that has fallen due is carried out now rather
-	// than at the next sweep, before the slow password check: the session
-	// this login may make carries the account's epoch as read here.
-	if a, err = s.resetIfDue(ctx, a); err != nil {
-		return LoginResult{}, err
-	}
 	ok, err := s.checkPassword(password, a.PasswordHash)
 	if err != nil {
 		return LoginResult{}, fmt.Errorf("check password: %w", err)
@@ -82,6 +76,12 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	}
 	s.resetSlots(ctx, pwKey)
 	s.rehash(ctx, a, password)
+	// A reset of two-factor that has fallen due is carried out now rather
+	// than at the next sweep; the account is read again after it, so that
+	// the session this login may make carries the account's newest epoch.
+	if a, err = s.resetIfDue(ctx, a, m); err != nil {
+		return LoginResult{}, err
+	}
 	methods, err := s.methods(ctx, a.ID)
 	if err != nil {
 		return LoginResult{}, err

@@ -33,11 +33,15 @@ func (s *Service) notify(ctx context.Context, accountID, subject string, lines .
 	if a.Email == "" {
 		return
 	}
-	body := fmt.Sprintf("Hello %s,\n\n%s\n\nWhen: %s\n\nIf this was not you, log in, use a recovery code if you must, change your password and review your security settings.\n\n-- %s\n",
-		a.Username, strings.Join(lines, "\n"), s.Now().Format("2006-01-02 15:04:05 MST"), s.cfg.Issuer)
-	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, body); err != nil {
+	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, lines)); err != nil {
 		s.log.Error("notification not queued", "subject", subject, "err", err)
 	}
+}
+
+// mailBody is the text of a notice to account a's holder.
+func (s *Service) mailBody(a twofold.Account, lines []string) string {
+	return fmt.Sprintf("Hello %s,\n\n%s\n\nWhen: %s\n\nIf this was not you, log in, use a recovery code if you must, change your password and review your security settings.\n\n-- %s\n",
+		a.Username, strings.Join(lines, "\n"), s.Now().Format("2006-01-02 15:04:05 MST"), s.cfg.Issuer)
 }
 
 // observe passes an audit event to the observer (metrics), if any.

@@ -111,6 +111,7 @@ func (s *Service) Me(ctx context.Context, a Auth) (Profile, error) {
 		return Profile{}, err
 	}
 	if found {
+		r.RequestedBy = publicName(r.RequestedBy)
 		p.Reset = &r
 	}
 	return p, nil

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -52,14 +53,19 @@ func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID 
 	if accountID == op.Account.ID {
 		return twofold.TwoFactorReset{}, twofold.Errorf(twofold.CodeForbidden, "you cannot reset your own two-factor: another operator can, or use `twofold user reset-two-factor`")
 	}
-	return s.scheduleReset(ctx, accountID, "operator "+op.Account.Username, s.cfg.ResetDelay, m)
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return twofold.TwoFactorReset{}, err
+	}
+	return s.scheduleReset(ctx, a, "operator "+op.Account.Username, s.cfg.ResetDelay, false, m)
 }
 
 // ResetTwoFactorByName asks for a reset of the two-factor of the account
 // named username on behalf of whoever runs the command line, which holds the
 // database and the master key: no operator account is needed, so that a
 // sole operator who lost their phone can be helped. immediately carries it
-// out at once instead of after Config.ResetDelay.
+// out at once instead of after Config.ResetDelay, a reset already waiting
+// included.
 func (s *Service) ResetTwoFactorByName(ctx context.Context, username string, immediately bool, m Meta) (twofold.TwoFactorReset, error) {
 	a, err := s.store.AccountByUsername(ctx, username)
 	if err != nil {
@@ -69,11 +75,25 @@ func (s *Service) ResetTwoFactorByName(ctx context.Context, username string, imm
 	if immediately {
 		delay = 0
 	}
-	return s.scheduleReset(ctx, a.ID, "the command line", delay, m)
+	return s.scheduleReset(ctx, a, "the command line", delay, immediately, m)
 }
 
-func (s *Service) scheduleReset(ctx context.Context, accountID, by string, delay time.Duration, m Meta) (twofold.TwoFactorReset, error) {
-	enabled, err := s.twoFactorEnabled(ctx, accountID)
+// CancelTwoFactorResetByName cancels the reset waiting for the account named
+// username, for whoever runs the command line.
+func (s *Service) CancelTwoFactorResetByName(ctx context.Context, username string, m Meta) error {
+	a, err := s.store.AccountByUsername(ctx, username)
+	if err != nil {
+		return err
+	}
+	return s.cancelReset(ctx, a.ID, "the command line", m)
+}
+
+// scheduleReset stores a reset of account a's two-factor due after delay,
+// and tells the holder in the same transaction: a reset whose notice could
+// not be queued is not stored. With delay zero it is carried out in that
+// transaction too. replace takes the place of a reset already waiting.
+func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by string, delay time.Duration, replace bool, m Meta) (twofold.TwoFactorReset, error) {
+	enabled, err := s.twoFactorEnabled(ctx, a.ID)
 	if err != nil {
 		return twofold.TwoFactorReset{}, err
 	}
@@ -81,31 +101,72 @@ func (s *Service) scheduleReset(ctx context.Context, accountID, by string, delay
 		return twofold.TwoFactorReset{}, twofold.Errorf(twofold.CodeInvalid, "this account has no two-factor to reset")
 	}
 	now := s.Now()
-	r := twofold.TwoFactorReset{AccountID: accountID, RequestedBy: by, RequestedAt: now, Due: now.Add(delay)}
+	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: by, RequestedAt: now, Due: now.Add(delay)}
 	err = s.inTx(ctx, func(ctx context.Context) error {
+		if replace {
+			if _, err := s.store.CancelTwoFactorReset(ctx, a.ID); err != nil {
+				return err
+			}
+		}
 		if err := s.store.AddTwoFactorReset(ctx, r); err != nil {
 			return err
 		}
 		if delay <= 0 {
-			s.audit(ctx, accountID, "two_factor.reset_requested", m, "by "+by+", to be carried out at once")
-			return nil
+			s.audit(ctx, a.ID, "two_factor.reset_requested", m, "by "+by+", carried out at once")
+			_, err := s.carryOut(ctx, a.ID, m)
+			return err
 		}
-		s.audit(ctx, accountID, "two_factor.reset_requested", m, "by "+by+", due "+r.Due.Format(time.RFC3339))
-		s.notify(ctx, accountID, "a reset of your two-factor was requested",
-			fmt.Sprintf("A reset of two-factor on your account was requested by %s.", by),
-			fmt.Sprintf("Unless it is cancelled, at %s your authenticators, recovery codes and paper key will be removed and you will be signed out everywhere. You can then sign in with your password alone and set up two-factor again.", r.Due.Format("2006-01-02 15:04 MST")),
+		s.audit(ctx, a.ID, "two_factor.reset_requested", m, "by "+by+", due "+r.Due.Format(time.RFC3339))
+		return s.tell(ctx, a, "a reset of your two-factor was requested",
+			fmt.Sprintf("A reset of two-factor on your account was requested by %s.", publicName(by)),
+			fmt.Sprintf("Unless it is cancelled, at %s your authenticators, recovery codes and paper key will be removed and you will be signed out everywhere. You can then sign in with your password alone and set up two-factor again. Signing in with one of your authenticators or a recovery code before then withdraws it.", r.Due.UTC().Format("2006-01-02 15:04 MST")),
 			"If you did not ask for this, sign in now and cancel it on your security page, then change your password.")
-		return nil
 	})
 	if err != nil {
 		return twofold.TwoFactorReset{}, err
 	}
-	if delay <= 0 {
-		if _, err := s.carryOutReset(ctx, accountID); err != nil {
-			return r, err // it stays due: the next sweep carries it out
-		}
-	}
 	return r, nil
+}
+
+// tell queues a notice to account a's holder within the caller's
+// transaction and fails it when the notice cannot be queued, for a change
+// whose safety rests on the holder hearing of it. An account without an
+// email address is told nothing (ResetNotice says so beforehand).
+func (s *Service) tell(ctx context.Context, a twofold.Account, subject string, lines ...string) error {
+	if s.notifier == nil || a.Email == "" {
+		return nil
+	}
+	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, lines)); err != nil {
+		return fmt.Errorf("queue notice %q: %w", subject, err)
+	}
+	return nil
+}
+
+// publicName is how a holder is told who asked for a reset: not an
+// operator's user name, which would tell anyone who reads the notice an
+// account worth attacking.
+func publicName(by string) string {
+	if strings.HasPrefix(by, "operator ") {
+		return "an operator"
+	}
+	return by
+}
+
+// ResetNotice reports whether the holder of account accountID will hear of
+// a reset of their two-factor when it is asked for, and if not, why: the
+// waiting period protects them only if they do.
+func (s *Service) ResetNotice(ctx context.Context, accountID string) (told bool, why string, err error) {
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return false, "", err
+	}
+	switch {
+	case a.Email == "":
+		return false, "the account has no email address", nil
+	case s.notifier == nil || !s.cfg.MailSent:
+		return false, "this server sends no email (no --smtp-addr)", nil
+	}
+	return true, "", nil
 }
 
 // CancelTwoFactorReset cancels the reset waiting for the caller's own
@@ -133,77 +194,96 @@ func (s *Service) cancelReset(ctx context.Context, accountID, by string, m Meta)
 		if err != nil {
 			return err
 		}
+		if found {
+			found, err = s.store.CancelTwoFactorReset(ctx, accountID)
+			if err != nil {
+				return err
+			}
+		}
 		if !found {
 			return twofold.Errorf(twofold.CodeNotFound, "no reset of two-factor is waiting for this account")
 		}
-		if ok, err := s.store.CancelTwoFactorReset(ctx, accountID); err != nil || !ok {
-			if err == nil {
-				err = twofold.Errorf(twofold.CodeNotFound, "no reset of two-factor is waiting for this account")
-			}
-			return err
-		}
 		s.audit(ctx, accountID, "two_factor.reset_cancelled", m, "by "+by+"; it was requested by "+r.RequestedBy)
 		s.notify(ctx, accountID, "the reset of your two-factor was cancelled",
-			fmt.Sprintf("The reset of two-factor on your account that %s requested was cancelled by %s. Your authenticators, recovery codes and paper key stay as they are.", r.RequestedBy, by))
+			fmt.Sprintf("The reset of two-factor on your account that %s requested was cancelled by %s. Your authenticators, recovery codes and paper key stay as they are.", publicName(r.RequestedBy), publicName(by)))
 		return nil
 	})
 }
 
 // carryOutReset carries out the account's reset if it is due, reporting
-// whether it did: the factors, recovery codes and paper key go, every
-// session ends, the second-factor counters are cleared, and the holder is
-// told. Of concurrent callers on any instances exactly one does it.
-func (s *Service) carryOutReset(ctx context.Context, accountID string) (bool, error) {
-	var done bool
+// whether it did; see carryOut.
+func (s *Service) carryOutReset(ctx context.Context, accountID string, m Meta) (twofold.ResetOutcome, error) {
+	var out twofold.ResetOutcome
 	err := s.inTx(ctx, func(ctx context.Context) error {
-		r, ok, err := s.store.ResetTwoFactor(ctx, accountID, s.Now())
-		if err != nil || !ok {
-			done = false
-			return err
-		}
-		done = true
-		if _, err := s.store.EndSessions(ctx, accountID); err != nil {
-			return err
-		}
-		if _, err := s.store.ResetThrottlePrefix(ctx, "2fa:"+accountID+":"); err != nil {
-			return err
-		}
-		s.audit(ctx, accountID, "two_factor.reset", Meta{}, "requested by "+r.RequestedBy+" at "+r.RequestedAt.Format(time.RFC3339))
-		s.notify(ctx, accountID, "two-factor on your account was reset",
-			fmt.Sprintf("As %s requested, your authenticators, recovery codes and paper key were removed, and you were signed out everywhere.", r.RequestedBy),
-			"Sign in with your password and set up two-factor again.")
-		return nil
+		var err error
+		out, err = s.carryOut(ctx, accountID, m)
+		return err
 	})
-	return done, err
+	return out, err
 }
 
-// carryOutDueResets carries out up to a batch of the resets that are due.
+// carryOut, inside a transaction, carries out the account's reset if it is
+// due: the factors, recovery codes and paper key go, every session ends,
+// the second-factor counters are cleared, and the holder is told. When a
+// factor or recovery code of the account passed a check since the request,
+// the holder has not lost every way in: the reset is withdrawn instead. Of
+// concurrent callers on any instances exactly one does either.
+func (s *Service) carryOut(ctx context.Context, accountID string, m Meta) (twofold.ResetOutcome, error) {
+	r, out, err := s.store.ResetTwoFactor(ctx, accountID, s.Now())
+	if err != nil || out == twofold.ResetNotDue {
+		return twofold.ResetNotDue, err
+	}
+	if out == twofold.ResetWithdrawn {
+		s.audit(ctx, accountID, "two_factor.reset_cancelled", m, "withdrawn: a second factor was used after "+r.RequestedBy+" requested it")
+		s.notify(ctx, accountID, "the reset of your two-factor was withdrawn",
+			fmt.Sprintf("The reset of two-factor on your account that %s requested was withdrawn, because one of your authenticators or recovery codes was used after it was requested. Everything stays as it is.", publicName(r.RequestedBy)),
+			"If you still need the reset, ask again.")
+		return out, nil
+	}
+	if _, err := s.store.EndSessions(ctx, accountID); err != nil {
+		return 0, err
+	}
+	if _, err := s.store.ResetThrottlePrefix(ctx, "2fa:"+accountID+":"); err != nil {
+		return 0, err
+	}
+	s.audit(ctx, accountID, "two_factor.reset", m, "requested by "+r.RequestedBy+" at "+r.RequestedAt.Format(time.RFC3339))
+	s.notify(ctx, accountID, "two-factor on your account was reset",
+		fmt.Sprintf("As %s requested, your authenticators, recovery codes and paper key were removed, and you were signed out everywhere.", publicName(r.RequestedBy)),
+		"Sign in with your password and set up two-factor again. If you did not ask for this, change your password now and contact your operator.")
+	return out, nil
+}
+
+// carryOutDueResets carries out up to a batch of the resets that are due;
+// one that fails is reported and the others go on.
 func (s *Service) carryOutDueResets(ctx context.Context) error {
 	due, err := s.store.DueTwoFactorResets(ctx, s.Now(), 100)
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, r := range due {
-		if _, err := s.carryOutReset(ctx, r.AccountID); err != nil {
-			return fmt.Errorf("two-factor reset of %s: %w", r.AccountID, err)
+		if _, err := s.carryOutReset(ctx, r.AccountID, Meta{}); err != nil {
+			errs = append(errs, fmt.Errorf("two-factor reset of %s: %w", r.AccountID, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // resetIfDue carries out the reset of account a if one is due, and returns
-// the account as it is now: a holder who signs in at the moment the reset
-// falls due need not wait for the next sweep.
-func (s *Service) resetIfDue(ctx context.Context, a twofold.Account) (twofold.Account, error) {
+// the account as it is now, read after the reset was looked for: a holder
+// who signs in at the moment the reset falls due need not wait for the next
+// sweep, and a login racing a sweep that carries it out makes its session
+// with the account's new epoch.
+func (s *Service) resetIfDue(ctx context.Context, a twofold.Account, m Meta) (twofold.Account, error) {
 	r, found, err := s.store.TwoFactorReset(ctx, a.ID)
-	if err != nil || !found || s.Now().Before(r.Due) {
+	if err != nil {
 		return a, err
 	}
-	if _, err := s.carryOutReset(ctx, a.ID); err != nil {
-		return a, err
+	if found && !s.Now().Before(r.Due) {
+		if _, err := s.carryOutReset(ctx, a.ID, m); err != nil {
+			return a, err
+		}
 	}
-	// Carried out by this call or, meanwhile, by a sweep: either way the
-	// account has a new session epoch.
 	return s.store.AccountByID(ctx, a.ID)
 }
 
@@ -213,12 +293,15 @@ type Locks struct {
 	RecoveryFailures int       // consecutive failed recovery codes and paper keys
 	PasswordFailures int       // wrong passwords counted, over every address
 	PasswordSources  int       // addresses (IPv6: /64s) with wrong passwords counted
-	LockedUntil      time.Time // the latest lock that still holds; zero when none does
+	LockedUntil      time.Time // the latest lock of the second step (codes, recovery) that still holds; zero when none does
+	// PasswordPausedUntil is the latest pause of passwords from one
+	// address that still holds: it stops only that address, not the owner.
+	PasswordPausedUntil time.Time
 }
 
 // Any reports whether any failure or lock is counted.
 func (l Locks) Any() bool {
-	return l.CodeFailures > 0 || l.RecoveryFailures > 0 || l.PasswordFailures > 0 || !l.LockedUntil.IsZero()
+	return l.CodeFailures > 0 || l.RecoveryFailures > 0 || l.PasswordFailures > 0 || !l.LockedUntil.IsZero() || !l.PasswordPausedUntil.IsZero()
 }
 
 // locks reads the failed-attempt counters of account a.
@@ -248,8 +331,8 @@ func (s *Service) locks(ctx context.Context, a twofold.Account) (Locks, error) {
 			l.PasswordFailures += c.Failures
 			l.PasswordSources++
 		}
-		if c.LockedUntil.After(l.LockedUntil) && c.LockedUntil.After(now) {
-			l.LockedUntil = c.LockedUntil
+		if c.LockedUntil.After(l.PasswordPausedUntil) && c.LockedUntil.After(now) {
+			l.PasswordPausedUntil = c.LockedUntil
 		}
 	}
 	return l, nil

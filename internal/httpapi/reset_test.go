@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -95,46 +96,46 @@ func countEvents(t *testing.T, s *testenv.Server, accountID, typ string) int {
 // ended, and the password alone signs in so that the holder can enrol again.
 func TestOperatorResetWaits(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
-		f := newResetFixture(t, dsn)
+		f := newResetFixture(t, dsn, func(c *config.Config) { c.ResetDelay = time.Hour })
 		s, ctx := f.s, context.Background()
 
+		if told, why, err := s.Service.ResetNotice(ctx, f.userID); err != nil || !told {
+			t.Fatalf("ResetNotice with an email address and a mail server: got %v, %q, %v", told, why, err)
+		}
 		r, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := s.Clock.Now().Add(core.DefaultResetDelay); !r.Due.Equal(want) || r.RequestedBy != "operator carol" {
+		if want := s.Clock.Now().Add(time.Hour); !r.Due.Equal(want) || r.RequestedBy != "operator carol" {
 			t.Fatalf("got %+v, want due %s, by operator carol", r, want)
 		}
 		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeConflict {
 			t.Fatalf("a second request: got %v, want conflict", err)
 		}
 		body := mailWith(t, f.mailbox, "a reset of your two-factor was requested")
-		if !strings.Contains(body, "operator carol") || !strings.Contains(body, "cancel") {
-			t.Errorf("mail body %q: want who asked and how to cancel", body)
+		if !strings.Contains(body, "an operator") || strings.Contains(body, "carol") || !strings.Contains(body, "cancel") {
+			t.Errorf("mail body %q: want who asked, without their user name, and how to cancel", body)
 		}
 		me := f.user.Do(t, "GET", "/v1/me", nil)
 		reset, _ := me.JSON["two_factor"].(map[string]any)["reset"].(map[string]any)
-		if reset == nil || reset["requested_by"] != "operator carol" || reset["due_at"] != r.Due.Format(time.RFC3339) {
+		if reset == nil || reset["requested_by"] != "an operator" || reset["due_at"] != r.Due.Format(time.RFC3339) {
 			t.Fatalf("/v1/me two_factor: got %s, want the waiting reset", me.Body)
 		}
 
 		// Not yet due: a sweep changes nothing, and login asks for a code.
-		s.Clock.Add(core.DefaultResetDelay - time.Minute)
+		s.Clock.Add(time.Hour - time.Minute)
 		if err := s.Service.Sweep(ctx); err != nil {
 			t.Fatal(err)
 		}
-		loginID, _ := startLogin(t, s, "dave")
-		v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())})
-		if v.Status != 200 {
-			t.Fatalf("second step before the reset is due: got %d %s", v.Status, v.Body)
+		startLogin(t, s, "dave")
+		if r := f.user.Do(t, "GET", "/v1/me", nil); r.Status != 200 {
+			t.Fatalf("the session of before, before the reset is due: got %d", r.Status)
 		}
-		before := testenv.NewClient(s.URL())
-		before.Token = v.String("token")
 
 		// Due: the password alone signs in, the sessions of before have ended.
 		s.Clock.Add(time.Minute)
 		c := login(t, s, "dave")
-		wantProblem(t, before.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		wantProblem(t, f.user.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
 		me = c.Do(t, "GET", "/v1/me", nil)
 		tf := me.JSON["two_factor"].(map[string]any)
 		if tf["enabled"] != false || tf["required"] != false || tf["recovery_codes_remaining"] != float64(0) || tf["reset"] != nil {
@@ -153,6 +154,36 @@ func TestOperatorResetWaits(t *testing.T) {
 		// The holder enrols again; the new factor is asked for at login.
 		enrol(t, s, c, map[string]any{"type": "totp", "label": "new phone"})
 		startLogin(t, s, "dave")
+	})
+}
+
+// TestResetWithdrawnWhenAFactorIsUsed: a holder who passes the second step
+// with a factor while a reset waits has not lost every way in; when due, the
+// reset is withdrawn and the factors stay.
+func TestResetWithdrawnWhenAFactorIsUsed(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn)
+		s, ctx := f.s, context.Background()
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		s.Clock.Add(30 * time.Second)
+		loginID, _ := startLogin(t, s, "dave")
+		if v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())}); v.Status != 200 {
+			t.Fatalf("second step while the reset waits: got %d %s", v.Status, v.Body)
+		}
+		s.Clock.Add(core.DefaultResetDelay)
+		if err := s.Service.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		startLogin(t, s, "dave") // still asked for a code
+		if _, found, _ := s.Store.TwoFactorReset(ctx, f.userID); found {
+			t.Error("the reset still waits")
+		}
+		if countEvents(t, s, f.userID, "two_factor.reset") != 0 || countEvents(t, s, f.userID, "two_factor.reset_cancelled") != 1 {
+			t.Error("want the reset withdrawn and recorded as cancelled, never carried out")
+		}
+		mailWith(t, f.mailbox, "the reset of your two-factor was withdrawn")
 	})
 }
 
@@ -228,8 +259,8 @@ func TestResetRules(t *testing.T) {
 		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, erin.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
 			t.Fatalf("reset of an account without two-factor: got %v, want invalid", err)
 		}
-		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, "no-such-account", core.Meta{}); err == nil {
-			t.Fatal("reset of an unknown account succeeded")
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, "no-such-account", core.Meta{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+			t.Fatalf("reset of an unknown account: got %v, want not found", err)
 		}
 		// With no delay configured it is carried out at once.
 		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{}); err != nil {
@@ -240,8 +271,9 @@ func TestResetRules(t *testing.T) {
 	})
 }
 
-// TestResetCarriedOutOnce: instances racing to carry out one due reset (the
-// sweep of each and a login) do it exactly once.
+// TestResetCarriedOutOnce: sweeps (as of several instances) and a login
+// racing to carry out one due reset do it exactly once, and the racing
+// login's session works.
 func TestResetCarriedOutOnce(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
 		f := newResetFixture(t, dsn)
@@ -258,10 +290,65 @@ func TestResetCarriedOutOnce(t *testing.T) {
 				}
 			})
 		}
-		wg.Go(func() { login(t, s, "dave") })
+		var res core.LoginResult
+		var loginErr error
+		wg.Go(func() { res, loginErr = s.Service.Login(ctx, "dave", password, core.Meta{}) })
 		wg.Wait()
+		if loginErr != nil || !res.Authenticated {
+			t.Fatalf("login racing the sweeps: got %+v, %v; want a session", res, loginErr)
+		}
+		if _, err := s.Service.Authenticate(ctx, res.Token); err != nil {
+			t.Errorf("the racing login's session: %v", err)
+		}
 		if n := countEvents(t, s, f.userID, "two_factor.reset"); n != 1 {
 			t.Fatalf("got %d two_factor.reset events, want 1", n)
+		}
+	})
+}
+
+// TestResetRacesRecoveryLogin: a recovery-code login and the carry-out of a
+// due reset at the same moment (on PostgreSQL they lock the same rows)
+// never fail with a 500; the reset is either carried out or, when the
+// recovery code was used first, withdrawn.
+func TestResetRacesRecoveryLogin(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, func(c *config.Config) { c.ResetDelay = time.Minute })
+		s, ctx := f.s, context.Background()
+		codes := f.phone.codes
+		for round := range 4 {
+			if _, err := s.Service.ResetTwoFactorByName(ctx, "dave", false, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			s.Clock.Add(30 * time.Second)
+			loginID, _ := startLogin(t, s, "dave")
+			s.Clock.Add(31 * time.Second) // due
+			var wg sync.WaitGroup
+			var status int
+			wg.Go(func() {
+				status = verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": codes[0]}).Status
+			})
+			wg.Go(func() {
+				if err := s.Service.Sweep(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+			wg.Wait()
+			if status != 200 && status != 401 && status != 410 {
+				t.Fatalf("round %d: recovery login racing the reset: got %d", round, status)
+			}
+			if _, found, _ := s.Store.TwoFactorReset(ctx, f.userID); found {
+				t.Fatalf("round %d: the reset still waits after the sweep", round)
+			}
+			if countEvents(t, s, f.userID, "two_factor.reset") == round {
+				// Withdrawn: the recovery code came first. Reset at once.
+				if _, err := s.Service.ResetTwoFactorByName(ctx, "dave", true, core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Two-factor again, for the next round.
+			c := login(t, s, "dave")
+			codes = enrol(t, s, c, map[string]any{"type": "totp", "label": fmt.Sprint("phone ", round)}).codes
+			s.Clock.Add(30 * time.Second)
 		}
 	})
 }

@@ -91,6 +91,7 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	cfg.PasswordParams = credhash.Params{Memory: uint32(c.Argon2Memory), Iterations: uint32(c.Argon2Time), Parallelism: uint8(c.Argon2Threads)}
 	cfg.LoginBurst, cfg.LoginRate = c.LoginBurst, c.LoginRate
 	cfg.ResetDelay = c.ResetDelay
+	cfg.MailSent = c.SMTPAddr != ""
 	// Notifications go to the database's outbox; a serving instance's worker
 	// sends them, also those queued by CLI commands.
 	outbox := notify.NewOutbox(st, now)

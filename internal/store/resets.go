@@ -82,22 +82,60 @@ func (s *Store) DueTwoFactorResets(ctx context.Context, now time.Time, limit int
 // transaction: it takes the reset out of the waiting ones (a conditional
 // DELETE, so that of concurrent callers exactly one goes on) and removes the
 // account's factors, recovery codes and paper key, with two-factor no longer
-// required. done is false, and nothing is written, when no reset of the
-// account is due.
-func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.Time) (r twofold.TwoFactorReset, done bool, err error) {
+// required. A reset is for a holder who has lost every way in: when one of
+// the account's factors or recovery codes passed a check after the request,
+// the reset is withdrawn instead, and nothing else is written.
+//
+// On PostgreSQL it first locks, after the account, what the second step
+// locks, in the order it does (factors by id, then the logins waiting for
+// their second step, then the second-factor counters), so that the two
+// never wait for each other; the caller may then end the account's
+// sessions and clear its counters in the same transaction.
+func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.Time) (r twofold.TwoFactorReset, out twofold.ResetOutcome, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		out = twofold.ResetNotDue
 		if err := lockAccount(ctx, tx, accountID); err != nil {
 			return err
 		}
+		if s.dialect == Postgres {
+			for _, q := range []struct {
+				sql string
+				arg string
+			}{
+				{`SELECT id FROM factors WHERE account_id = $1 ORDER BY id FOR UPDATE`, accountID},
+				{`SELECT id FROM logins WHERE account_id = $1 AND used_at IS NULL ORDER BY id FOR UPDATE`, accountID},
+				{`SELECT key FROM throttles WHERE key LIKE $1 ESCAPE '\' ORDER BY key FOR UPDATE`, escapeLike("2fa:"+accountID+":") + "%"},
+			} {
+				rows, err := tx.QueryContext(ctx, q.sql, q.arg)
+				if err != nil {
+					return fmt.Errorf("lock for two-factor reset: %w", err)
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil {
+					return fmt.Errorf("lock for two-factor reset: %w", err)
+				}
+			}
+		}
 		r, err = scanReset(tx.QueryRowContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1 AND due_at <= $2
+			AND NOT EXISTS (SELECT 1 FROM factors WHERE account_id = $1 AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
+			AND NOT EXISTS (SELECT 1 FROM recovery_codes WHERE account_id = $1 AND used_at > two_factor_resets.requested_at)
 			RETURNING `+resetColumns, accountID, micros(now)))
 		if errors.Is(err, sql.ErrNoRows) {
+			r, err = scanReset(tx.QueryRowContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1 AND due_at <= $2 RETURNING `+resetColumns,
+				accountID, micros(now)))
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("withdraw two-factor reset: %w", err)
+			}
+			out = twofold.ResetWithdrawn
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("take two-factor reset: %w", err)
 		}
-		done = true
+		out = twofold.ResetDone
 		for _, q := range []string{
 			`DELETE FROM factors WHERE account_id = $1`,
 			`DELETE FROM recovery_codes WHERE account_id = $1`,
@@ -110,8 +148,8 @@ func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.T
 		}
 		return nil
 	})
-	if err != nil || !done {
-		return twofold.TwoFactorReset{}, false, err
+	if err != nil || out == twofold.ResetNotDue {
+		return twofold.TwoFactorReset{}, twofold.ResetNotDue, err
 	}
-	return r, true, nil
+	return r, out, nil
 }

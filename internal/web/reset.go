@@ -28,13 +28,24 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 	b := confirmBody{Heading: "Reset two-factor of “" + sum.Account.Username + "”?", Action: self, Cancel: "/admin/users/" + id,
 		Button: "Reset two-factor", Danger: true}
 	b.Text = []string{"Their authenticators, recovery codes and paper key will be removed and they will be signed out everywhere. They can then sign in with their password alone and set up two-factor again."}
+	told, why, err := s.svc.ResetNotice(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
 	if d := s.svc.ResetDelay(); d > 0 {
-		b.Text = append(b.Text, fmt.Sprintf("The reset waits %s, until %s. They are emailed now and can cancel it until then, should someone else have asked for it in their name.",
-			durationText(d), s.svc.Now().Add(d).Format("2 Jan 2006, 15:04 UTC")))
+		b.Text = append(b.Text, fmt.Sprintf("The reset waits %s, until %s. Should they sign in with an authenticator or a recovery code meanwhile, it is withdrawn.",
+			durationText(d), s.svc.Now().Add(d).UTC().Format("2 Jan 2006, 15:04 UTC")))
+		if told {
+			b.Text = append(b.Text, "They are emailed now and can cancel it until then, should someone else have asked for it in their name.")
+		}
 	} else {
 		b.Text = append(b.Text, "This server carries resets out at once.")
 	}
 	b.Warning = "Do this only once you have made sure, another way than this request, that you are dealing with the account holder."
+	if !told {
+		b.Warning += " They cannot be told of it: " + why + ". Nothing then stops a reset asked for in their name by someone else."
+	}
 	if !me.Enabled {
 		errMsg = "Resetting two-factor needs two-factor on your own account, so that nobody with only your password or session can strip another account of it. Add an authenticator first."
 		b.Button = ""

@@ -36,6 +36,13 @@ func TestResetPages(t *testing.T) {
 	if strings.Contains(body, `name="elevate_code"`) {
 		t.Error("the reset page asks for a code although the operator's sign-in is fresh")
 	}
+	if !strings.Contains(body, "They cannot be told of it: the account has no email address.") || strings.Contains(body, "They are emailed now") {
+		t.Error("the reset page does not warn that nina, without an email address, cannot be told")
+	}
+	opID := regexp.MustCompile(`href="/admin/users/([a-z0-9]+)"`).FindStringSubmatch(op.get("/admin/users?q=opal").body)[1]
+	if r := op.get("/admin/users/" + opID); strings.Contains(r.body, `id="reset"`) {
+		t.Error("the operator's own page offers to reset their own two-factor")
+	}
 	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
 	if r := op.get("/admin/users/" + id + "/reset-two-factor"); !strings.Contains(r.body, `name="elevate_code"`) {
 		t.Error("the reset page asks for no code once the operator's elevation lapsed")
@@ -63,7 +70,7 @@ func TestResetPages(t *testing.T) {
 	ts.Clock.Add(30 * time.Second)
 	nina.signInWithCode(ts, "nina", ninaSecret)
 	sec := nina.get("/settings/security")
-	if !strings.Contains(sec.body, `id="reset-pending"`) || !strings.Contains(sec.body, "operator opal asked for it") {
+	if !strings.Contains(sec.body, `id="reset-pending"`) || !strings.Contains(sec.body, "an operator asked for it") {
 		t.Fatal("nina's security page does not show the waiting reset")
 	}
 	if r := nina.get("/settings/security/reset/cancel"); r.status != 200 || !strings.Contains(r.body, "Cancel the reset of your two-factor?") {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,9 @@ func testTwoFactorReset(t *testing.T, s *store.Store) {
 	if _, found, err := s.TwoFactorReset(ctx, a.ID); err != nil || found {
 		t.Fatalf("TwoFactorReset before any: got found=%v, %v", found, err)
 	}
-	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: "operator carol", RequestedAt: t0, Due: t0.Add(72 * time.Hour)}
+	// Requested after the factors were confirmed (at t0 + 1 minute), and
+	// none used since.
+	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: "operator carol", RequestedAt: t0.Add(time.Hour), Due: t0.Add(73 * time.Hour)}
 	if err := s.AddTwoFactorReset(ctx, r); err != nil {
 		t.Fatalf("AddTwoFactorReset: %v", err)
 	}
@@ -41,8 +44,8 @@ func testTwoFactorReset(t *testing.T, s *store.Store) {
 	if due, err := s.DueTwoFactorResets(ctx, r.Due.Add(-time.Microsecond), 10); err != nil || len(due) != 0 {
 		t.Fatalf("DueTwoFactorResets before due: got %v, %v; want none", due, err)
 	}
-	if _, done, err := s.ResetTwoFactor(ctx, a.ID, r.Due.Add(-time.Microsecond)); err != nil || done {
-		t.Fatalf("ResetTwoFactor before due: got done=%v, %v", done, err)
+	if _, out, err := s.ResetTwoFactor(ctx, a.ID, r.Due.Add(-time.Microsecond)); err != nil || out != twofold.ResetNotDue {
+		t.Fatalf("ResetTwoFactor before due: got %v, %v", out, err)
 	}
 	if len(factorIDs(t, s, a.ID)) != 2 {
 		t.Fatal("ResetTwoFactor before due removed factors")
@@ -52,9 +55,9 @@ func testTwoFactorReset(t *testing.T, s *store.Store) {
 	if err != nil || len(due) != 1 || due[0].AccountID != a.ID {
 		t.Fatalf("DueTwoFactorResets at due: got %v, %v; want alice's", due, err)
 	}
-	got, done, err := s.ResetTwoFactor(ctx, a.ID, r.Due)
-	if err != nil || !done {
-		t.Fatalf("ResetTwoFactor at due: got done=%v, %v", done, err)
+	got, out, err := s.ResetTwoFactor(ctx, a.ID, r.Due)
+	if err != nil || out != twofold.ResetDone {
+		t.Fatalf("ResetTwoFactor at due: got %v, %v", out, err)
 	}
 	if diff := cmp.Diff(r, got); diff != "" {
 		t.Errorf("ResetTwoFactor returned (-want +got):\n%s", diff)
@@ -67,8 +70,8 @@ func testTwoFactorReset(t *testing.T, s *store.Store) {
 	if _, found, _ := s.TwoFactorReset(ctx, a.ID); found {
 		t.Error("the reset still waits after it was carried out")
 	}
-	if _, done, err := s.ResetTwoFactor(ctx, a.ID, r.Due); err != nil || done {
-		t.Errorf("ResetTwoFactor again: got done=%v, %v; want false", done, err)
+	if _, out, err := s.ResetTwoFactor(ctx, a.ID, r.Due); err != nil || out != twofold.ResetNotDue {
+		t.Errorf("ResetTwoFactor again: got %v, %v; want not due", out, err)
 	}
 
 	// Cancelled, it is gone and reports so once.
@@ -82,10 +85,47 @@ func testTwoFactorReset(t *testing.T, s *store.Store) {
 	if ok, err := s.CancelTwoFactorReset(ctx, b.ID); err != nil || ok {
 		t.Fatalf("CancelTwoFactorReset again: got %v, %v; want false", ok, err)
 	}
-	if _, done, _ := s.ResetTwoFactor(ctx, b.ID, r.Due); done {
+	if _, out, _ := s.ResetTwoFactor(ctx, b.ID, r.Due); out != twofold.ResetNotDue {
 		t.Error("a cancelled reset was carried out")
 	}
 	wantTwoFactor(t, s, b.ID, bob)
+}
+
+// testResetWithdrawn: a factor or recovery code used after the request
+// withdraws the reset when it falls due, and nothing else changes.
+func testResetWithdrawn(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	for i, use := range []func(accountID string){
+		func(accountID string) {
+			if ok, err := s.AcceptStep(ctx, "f-"+accountID, 20, 0, t0.Add(time.Hour)); err != nil || !ok {
+				t.Fatalf("AcceptStep: %v, %v", ok, err)
+			}
+		},
+		func(accountID string) {
+			if !useCode(t, s, accountID, []byte(accountID+"-code-0")) {
+				t.Fatal("recovery code refused")
+			}
+		},
+	} {
+		a := newAccount(t, s, fmt.Sprint("user", i))
+		activeFactor(t, s, a.ID, "f-"+a.ID, 10, a.ID)
+		r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: "operator carol", RequestedAt: t0.Add(10 * time.Minute), Due: t0.Add(72 * time.Hour)}
+		if err := s.AddTwoFactorReset(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		use(a.ID) // at t0 + 1 hour
+		after := twoFactorState(t, s, a.ID)
+		if _, out, err := s.ResetTwoFactor(ctx, a.ID, r.Due); err != nil || out != twofold.ResetWithdrawn {
+			t.Fatalf("case %d: ResetTwoFactor after a use: got %v, %v; want withdrawn", i, out, err)
+		}
+		if _, found, _ := s.TwoFactorReset(ctx, a.ID); found {
+			t.Errorf("case %d: a withdrawn reset still waits", i)
+		}
+		if ids := factorIDs(t, s, a.ID); len(ids) != 1 {
+			t.Errorf("case %d: factors after a withdrawn reset: %v", i, ids)
+		}
+		wantTwoFactor(t, s, a.ID, after)
+	}
 }
 
 // testRaceResetTwoFactor: of callers racing to carry out one due reset,
@@ -93,7 +133,7 @@ func testTwoFactorReset(t *testing.T, s *store.Store) {
 func testRaceResetTwoFactor(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	activeFactor(t, s, a.ID, "f-1", 10, "alice")
-	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: "operator carol", RequestedAt: t0, Due: t0}
+	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: "operator carol", RequestedAt: t0.Add(time.Hour), Due: t0.Add(time.Hour)}
 	if err := s.AddTwoFactorReset(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
@@ -101,11 +141,11 @@ func testRaceResetTwoFactor(t *testing.T, s *store.Store) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			_, ok, err := s.ResetTwoFactor(t.Context(), a.ID, t0)
+			_, out, err := s.ResetTwoFactor(t.Context(), a.ID, r.Due)
 			if err != nil {
 				t.Error(err)
 			}
-			if ok {
+			if out == twofold.ResetDone {
 				done.Add(1)
 			}
 		})

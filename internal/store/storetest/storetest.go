@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SecondStep/Decide", testDecideSecondStep},
 		{"Throttle/DeleteStale", testDeleteStaleThrottles},
 		{"Reset/TwoFactor", testTwoFactorReset},
+		{"Reset/Withdrawn", testResetWithdrawn},
 
 		{"Race/AcceptStep", testRaceAcceptStep},
 		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},
