@@ -1,0 +1,138 @@
+package web_test
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// Tests of what a walk through the pages in a browser found.
+
+// keys are an account's first authenticator and what its confirmation
+// showed once: the recovery codes and the paper key.
+type keys struct {
+	secret   string
+	codes    []string
+	paperKey string
+}
+
+// accountWithKeys creates username with a confirmed TOTP factor "Phone"
+// through the core and returns its secret, recovery codes and paper key.
+func accountWithKeys(t *testing.T, ts *testenv.Server, username string) keys {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: username, Password: testPassword}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ts.Service.Login(ctx, username, testPassword, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ts.Service.Authenticate(ctx, res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: "totp", Label: "Phone"}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, testenv.TOTP(t, e.Secret, ts.Clock.Now()), core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.RecoveryCodes) == 0 || c.PaperKey == "" {
+		t.Fatal("the first authenticator's confirmation gave no recovery codes or paper key")
+	}
+	ts.Clock.Add(30 * time.Second) // the confirming code is used up
+	return keys{secret: e.Secret, codes: c.RecoveryCodes, paperKey: c.PaperKey}
+}
+
+// methodLink returns the link of the page in body to the way of confirming
+// method, unescaped, or fails.
+func methodLink(t *testing.T, body string, method string) *url.URL {
+	t.Helper()
+	for _, m := range regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(body, -1) {
+		u, err := url.Parse(html.UnescapeString(m[1]))
+		if err == nil && u.Query().Get("method") == method {
+			return u
+		}
+	}
+	t.Fatalf("the page has no link to confirm with %s", method)
+	return nil
+}
+
+// labelField returns the value of the page's field for the new
+// authenticator's name, unescaped.
+func labelField(t *testing.T, body string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="label" value="([^"]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("the page has no field for the new authenticator's name")
+	}
+	return html.UnescapeString(m[1])
+}
+
+// TestAddAnotherKeepsTheName: on "Add another authenticator?", the links to
+// confirm with a recovery code or the paper key instead carry the name typed
+// for the new authenticator, escaped, so that after confirming with either
+// the setup goes on under that name; a bad name in such a link is told at
+// once, before any code is spent.
+func TestAddAnotherKeepsTheName(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	k := accountWithKeys(t, ts, "walt")
+	c := newClient(t, ts.URL())
+	c.signInWithCode(ts, "walt", k.secret)
+
+	for _, tc := range []struct {
+		method, label, code string
+	}{
+		{"recovery_code", `Tablet & "work" <2>`, k.codes[0]},
+		{"paper_key", "Laptop ?method=totp#x", k.paperKey},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			ts.Clock.Add(11 * time.Minute) // any elevation lapses
+			r := c.post("/settings/security/totp", url.Values{"label": {tc.label}})
+			if r.status != http.StatusOK || !strings.Contains(r.body, `name="elevate_code"`) {
+				t.Fatalf("adding without a fresh code: status %d, want the page asking for one: %s", r.status, pageError(r.body))
+			}
+			link := methodLink(t, r.body, tc.method)
+			if link.Path != "/settings/security/totp" || link.Query().Get("label") != tc.label {
+				t.Fatalf("the link to confirm with %s is %s: want the same page with the name %q", tc.method, link, tc.label)
+			}
+			r = c.get(link.RequestURI())
+			if r.status != http.StatusOK || labelField(t, r.body) != tc.label {
+				t.Fatalf("GET %s: status %d, name field %q, want %q", link, r.status, labelField(t, r.body), tc.label)
+			}
+			if got := methodLink(t, r.body, "totp").Query().Get("label"); got != tc.label {
+				t.Errorf("the way back to the app's code carries the name %q, want %q", got, tc.label)
+			}
+			// The form as the browser sends it.
+			r = c.post("/settings/security/totp", url.Values{"label": {labelField(t, r.body)}, "elevate_method": {tc.method}, "elevate_code": {tc.code}})
+			if !strings.HasPrefix(r.url.Path, "/settings/security/totp/") {
+				t.Fatalf("confirming with %s: at %s (%d): %s", tc.method, r.url, r.status, pageError(r.body))
+			}
+			if want := "Add “" + tc.label + "”"; !strings.Contains(html.UnescapeString(r.body), want) {
+				t.Errorf("the setup page does not say %q", want)
+			}
+		})
+	}
+
+	// A name that no authenticator may have is refused on the page itself.
+	ts.Clock.Add(11 * time.Minute)
+	r := c.get("/settings/security/totp?method=paper_key&label=" + url.QueryEscape("Lap\u200btop"))
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, `name="elevate_code"`) || labelField(t, r.body) != "Lap\u200btop" {
+		t.Errorf("a bad name in the link: status %d, %q; want 400, the page with the name kept", r.status, pageError(r.body))
+	}
+	r = c.get("/settings/security/totp?method=paper_key&label=phone")
+	if r.status != http.StatusConflict {
+		t.Errorf("a name already taken in the link: status %d, %q; want 409", r.status, pageError(r.body))
+	}
+}
