@@ -136,3 +136,15 @@ func TestAddAnotherKeepsTheName(t *testing.T) {
 		t.Errorf("a name already taken in the link: status %d, %q; want 409", r.status, pageError(r.body))
 	}
 }
+
+// TestSignInIgnoresCase: the sign-in form takes a username in any case, as
+// the account was created or not, and signs in to that account.
+func TestSignInIgnoresCase(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "alice", false, false)
+	c := newClient(t, ts.URL())
+	r := c.signIn("ALICE")
+	if r.url.Path != "/settings/security" || !strings.Contains(r.body, "Signed in as <strong>alice</strong>") {
+		t.Errorf("sign-in as ALICE: at %s (%d): %s", r.url, r.status, pageError(r.body))
+	}
+}
