@@ -41,6 +41,7 @@ type twoFactorJSON struct {
 	Enabled                bool `json:"enabled"`
 	Required               bool `json:"required"`
 	RecoveryCodesRemaining int  `json:"recovery_codes_remaining"`
+	PaperKey               bool `json:"paper_key"`
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -51,7 +52,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	out := map[string]any{
 		"id": p.Account.ID, "username": p.Account.Username, "email": p.Account.Email, "operator": p.Account.Operator,
-		"two_factor": twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining},
+		"two_factor": twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining, PaperKey: p.PaperKey},
 		"factors":    factorsJSON(p.Factors),
 		"elevated":   p.Elevated,
 	}
@@ -216,7 +217,7 @@ func (s *Server) setTwoFactor(w http.ResponseWriter, r *http.Request, a core.Aut
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"two_factor": twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining}})
+	writeJSON(w, http.StatusOK, map[string]any{"two_factor": twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining, PaperKey: p.PaperKey}})
 }
 
 type eventJSON struct {

@@ -110,6 +110,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/security/recovery-codes":       s.authed(s.regenerate),
 		"POST /settings/security/recovery-codes.txt":   s.authed(s.downloadCodes),
 		"POST /settings/security/recovery-codes/print": s.authed(s.printCodes),
+		"POST /settings/security/paper-key.txt":        s.authed(s.downloadPaperKey),
+		"POST /settings/security/paper-key/print":      s.authed(s.printPaperKey),
 		"GET /settings/security/two-factor":            s.authed(s.twoFactorPage),
 		"POST /settings/security/two-factor":           s.authed(s.twoFactor),
 		"GET /settings/security/events":                s.authed(s.events),
