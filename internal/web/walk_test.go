@@ -148,3 +148,36 @@ func TestSignInIgnoresCase(t *testing.T) {
 		t.Errorf("sign-in as ALICE: at %s (%d): %s", r.url, r.status, pageError(r.body))
 	}
 }
+
+// TestTwoFactorSettingHasOneControl: "Two-factor at sign-in" on the security
+// page shows its state as text beside one real control, the button that
+// changes it; nothing there looks like a switch that does nothing.
+func TestTwoFactorSettingHasOneControl(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	k := accountWithKeys(t, ts, "tara")
+	c := newClient(t, ts.URL())
+	c.signInWithCode(ts, "tara", k.secret)
+	section := regexp.MustCompile(`(?s)<section class="card" id="required">.*?</section>`)
+	for _, tc := range []struct {
+		state, button, action string
+	}{
+		{"On", `id="required-off"`, ""},
+		{"Off", `id="required-on"`, "false"},
+	} {
+		if tc.action != "" {
+			if r := c.post("/settings/security/two-factor", url.Values{"required": {tc.action}}); r.url.RawQuery != "m=required_off" {
+				t.Fatalf("turning it off: at %s: %s", r.url, pageError(r.body))
+			}
+		}
+		s := section.FindString(c.get("/settings/security").body)
+		if s == "" {
+			t.Fatal("the security page has no two-factor setting")
+		}
+		if !strings.Contains(s, `id="required-state">`+tc.state+`</span>`) || !strings.Contains(s, tc.button) {
+			t.Errorf("%s: the setting does not show its state as text beside its button:\n%s", tc.state, s)
+		}
+		if strings.Contains(s, `class="switch`) || strings.Contains(s, `aria-hidden="true"`) {
+			t.Errorf("%s: the setting has a decorative switch:\n%s", tc.state, s)
+		}
+	}
+}
