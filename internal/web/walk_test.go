@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -179,5 +180,43 @@ func TestTwoFactorSettingHasOneControl(t *testing.T) {
 		if strings.Contains(s, `class="switch`) || strings.Contains(s, `aria-hidden="true"`) {
 			t.Errorf("%s: the setting has a decorative switch:\n%s", tc.state, s)
 		}
+	}
+}
+
+// TestUnknownPagesAnswerWithTheSitesPage: a path that is no page gets the
+// site's own error page with 404 (signed in, with the menu), not Go's bare
+// text, under /static/ too; a page's path with another method gets it with
+// 405 and Allow; paths under /v1/ keep their problem answers.
+func TestUnknownPagesAnswerWithTheSitesPage(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "uma", false, false)
+	c := newClient(t, ts.URL())
+	isErrorPage := func(r reply, status int) bool {
+		return r.status == status && strings.HasPrefix(r.header.Get("Content-Type"), "text/html") &&
+			strings.Contains(r.body, fmt.Sprintf(`<p class="eyebrow">Error %d</p>`, status)) &&
+			r.header.Get("Content-Security-Policy") != "" && r.header.Get("X-Frame-Options") == "DENY"
+	}
+	for _, path := range []string{"/no-such-page", "/settings/security/nothing", "/static/", "/static/nothing.css"} {
+		r := c.get(path)
+		if !isErrorPage(r, http.StatusNotFound) || !strings.Contains(r.body, `href="/login"`) {
+			t.Errorf("GET %s signed out: status %d, %s, want the site's 404 page:\n%s", path, r.status, r.header.Get("Content-Type"), r.body)
+		}
+	}
+	c.signIn("uma")
+	if r := c.get("/no-such-page"); !isErrorPage(r, http.StatusNotFound) || !strings.Contains(r.body, "Sign out") || !strings.Contains(r.body, `href="/settings/security"`) {
+		t.Errorf("GET /no-such-page signed in: status %d, want the 404 page with the menu", r.status)
+	}
+	req, err := http.NewRequest("PUT", ts.URL()+"/login", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.do(req); !isErrorPage(r, http.StatusMethodNotAllowed) || r.header.Get("Allow") != "GET, HEAD, POST" {
+		t.Errorf("PUT /login: status %d, Allow %q, want the 405 page with Allow GET, HEAD, POST", r.status, r.header.Get("Allow"))
+	}
+	if r := c.get("/static/style.css"); r.status != http.StatusOK {
+		t.Errorf("GET /static/style.css: status %d", r.status)
+	}
+	if r := c.get("/v1/nothing"); r.status != http.StatusNotFound || r.header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("GET /v1/nothing: %d %s, want a 404 problem", r.status, r.header.Get("Content-Type"))
 	}
 }
