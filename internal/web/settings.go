@@ -326,8 +326,9 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request, a core.Auth) 
 
 // eventsBody is the data of the full audit log page.
 type eventsBody struct {
-	Events []twofold.AuditEvent
-	Next   int64 // "before" of the next page, 0 when there is none
+	Events  []twofold.AuditEvent
+	Factors []twofold.Factor // the account's, whose labels the events show
+	Next    int64            // "before" of the next page, 0 when there is none
 }
 
 const eventsPerPage = 50
@@ -341,7 +342,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		s.fail(w, r, &a, err)
 		return
 	}
-	b := eventsBody{Events: evs}
+	// One lookup of the account's factors names those the events mention.
+	fs, err := s.svc.Factors(r.Context(), a.Account.ID)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := eventsBody{Events: evs, Factors: fs}
 	if len(evs) > eventsPerPage {
 		b.Events = evs[:eventsPerPage]
 		b.Next = b.Events[eventsPerPage-1].ID

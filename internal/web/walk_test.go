@@ -220,3 +220,59 @@ func TestUnknownPagesAnswerWithTheSitesPage(t *testing.T) {
 		t.Errorf("GET /v1/nothing: %d %s, want a 404 problem", r.status, r.header.Get("Content-Type"))
 	}
 }
+
+// TestEventsNameTheirFactors: the events of a factor show its label while it
+// exists, on the user's pages and the operator's, looked up as the page is
+// made: the stored detail keeps the factor's id, which the operator still
+// sees; a removed factor's events name none.
+func TestEventsNameTheirFactors(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	k := accountWithKeys(t, ts, "vera") // "Phone"
+	opSecret := account(t, ts, "olga", true, true)
+	c := newClient(t, ts.URL())
+	c.signInWithCode(ts, "vera", k.secret)
+	m := regexp.MustCompile(`id="factor-([a-z0-9]+)"`).FindStringSubmatch(c.get("/settings/security").body)
+	if m == nil {
+		t.Fatal("the security page lists no authenticator")
+	}
+	phone := m[1]
+	// A second authenticator, set up and cancelled: its events name none.
+	r := c.post("/settings/security/totp", url.Values{"label": {"Gone tablet"}})
+	if !strings.HasPrefix(r.url.Path, "/settings/security/totp/") {
+		t.Fatalf("starting a setup: at %s: %s", r.url, pageError(r.body))
+	}
+	gone := strings.TrimPrefix(r.url.Path, "/settings/security/totp/")
+	if r := c.post("/settings/security/factors/"+gone+"/remove", url.Values{}); r.url.RawQuery != "m=setup_cancelled" {
+		t.Fatalf("cancelling the setup: at %s: %s", r.url, pageError(r.body))
+	}
+
+	named := `Authenticator added <span class="ev-factor">“Phone”</span>`
+	for _, path := range []string{"/settings/security/events", "/settings/security"} {
+		body := c.get(path).body
+		if !strings.Contains(body, named) || !strings.Contains(body, `Authenticator setup started <span class="ev-factor">“Phone”</span>`) {
+			t.Errorf("%s: the events of Phone do not name it", path)
+		}
+		if !strings.Contains(body, "<p class=\"ev-what\">Authenticator removed</p>") || strings.Contains(body, "Gone tablet") {
+			t.Errorf("%s: the events of the cancelled setup name it, or are missing", path)
+		}
+		if evs := regexp.MustCompile(`(?s)<ol class="events">.*?</ol>`).FindString(body); strings.Contains(evs, phone) || strings.Contains(evs, gone) {
+			t.Errorf("%s: the user's events show a factor's id", path)
+		}
+	}
+
+	op := newClient(t, ts.URL())
+	op.signInWithCode(ts, "olga", opSecret)
+	vera, err := ts.Store.AccountByUsername(context.Background(), "vera")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := op.get("/admin/users/" + vera.ID).body
+	if !strings.Contains(body, named) {
+		t.Error("the operator's view of vera does not name Phone in its events")
+	}
+	for _, detail := range []string{"totp " + phone, "totp " + gone} {
+		if !strings.Contains(body, `<p class="ev-detail">`+detail+`</p>`) {
+			t.Errorf("the operator's view of vera lacks the stored detail %q", detail)
+		}
+	}
+}
