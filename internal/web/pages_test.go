@@ -488,7 +488,7 @@ func TestEnrolmentPageIsNeverCached(t *testing.T) {
 		t.Errorf("bob fetching alice's QR code: status %d, want 404", r.status)
 	}
 	// An empty label is refused with the form kept.
-	if r := c.post("/settings/security/totp", url.Values{"label": {"  "}}); r.status != http.StatusBadRequest || pageError(r.body) != "Label is required." {
+	if r := c.post("/settings/security/totp", url.Values{"label": {"  "}}); r.status != http.StatusBadRequest || pageError(r.body) != "The authenticator needs a name." {
 		t.Errorf("empty label: %d %q", r.status, pageError(r.body))
 	}
 }
@@ -648,7 +648,7 @@ func TestFactorPagesRefuse(t *testing.T) {
 	phone := ids[0]
 
 	r := c.post("/settings/security/factors/"+phone+"/rename", url.Values{"label": {"Phone\u202eenohp"}})
-	if r.status != http.StatusBadRequest || !strings.HasPrefix(pageError(r.body), "Renaming failed: Label must be") {
+	if r.status != http.StatusBadRequest || !strings.HasPrefix(pageError(r.body), "Renaming failed: A name must be") {
 		t.Errorf("rename to a label with a direction override: status %d, %q", r.status, pageError(r.body))
 	}
 	if body := c.get("/settings/security").body; strings.Contains(body, "enohp") || !strings.Contains(body, "Phone") {

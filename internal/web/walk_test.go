@@ -276,3 +276,31 @@ func TestEventsNameTheirFactors(t *testing.T) {
 		}
 	}
 }
+
+// TestNameErrorsSayName: the fields for an authenticator's label are called
+// its name on the pages, and so are they in the errors about them.
+func TestNameErrorsSayName(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	k := accountWithKeys(t, ts, "wanda")
+	c := newClient(t, ts.URL())
+	c.signInWithCode(ts, "wanda", k.secret)
+	id := regexp.MustCompile(`id="factor-([a-z0-9]+)"`).FindStringSubmatch(c.get("/settings/security").body)[1]
+	long := strings.Repeat("x", 65)
+	ts.Clock.Add(11 * time.Minute) // the page with the link asks for a code
+	for _, tc := range []struct {
+		name string
+		r    reply
+	}{
+		{"empty name", c.post("/settings/security/totp", url.Values{"label": {"  "}})},
+		{"long name", c.post("/settings/security/totp", url.Values{"label": {long}})},
+		{"hidden character", c.post("/settings/security/totp", url.Values{"label": {"Tab\u200blet"}})},
+		{"rename to empty", c.post("/settings/security/factors/"+id+"/rename", url.Values{"label": {" "}})},
+		{"rename too long", c.post("/settings/security/factors/"+id+"/rename", url.Values{"label": {long}})},
+		{"link with a bad name", c.get("/settings/security/totp?method=paper_key&label=" + url.QueryEscape("Tab\u200blet"))},
+	} {
+		msg := pageError(tc.r.body)
+		if tc.r.status != http.StatusBadRequest || !strings.Contains(strings.ToLower(msg), "name") || strings.Contains(strings.ToLower(msg), "label") {
+			t.Errorf("%s: status %d, error %q; want 400 and an error about the name", tc.name, tc.r.status, msg)
+		}
+	}
+}
