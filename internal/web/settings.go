@@ -329,6 +329,7 @@ type eventsBody struct {
 	Events  []twofold.AuditEvent
 	Factors []twofold.Factor // the account's, whose labels the events show
 	Next    int64            // "before" of the next page, 0 when there is none
+	Before  int64            // "before" of this page, 0 on the first
 }
 
 const eventsPerPage = 50
@@ -348,7 +349,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		s.fail(w, r, &a, err)
 		return
 	}
-	b := eventsBody{Events: evs, Factors: fs}
+	b := eventsBody{Events: evs, Factors: fs, Before: max(before, 0)}
 	if len(evs) > eventsPerPage {
 		b.Events = evs[:eventsPerPage]
 		b.Next = b.Events[eventsPerPage-1].ID
