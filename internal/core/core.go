@@ -31,7 +31,9 @@ type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 
 	CreateAccount(ctx context.Context, a twofold.Account) error
-	AccountByUsername(ctx context.Context, username string) (twofold.Account, error)
+	// AccountsByUsernameFold returns the accounts whose username equals
+	// username ignoring case, as CreateAccount compares them.
+	AccountsByUsernameFold(ctx context.Context, username string) ([]twofold.Account, error)
 	AccountByID(ctx context.Context, id string) (twofold.Account, error)
 	Accounts(ctx context.Context, query string, limit int) ([]twofold.Account, error)
 	HasAccounts(ctx context.Context) (bool, error)

@@ -94,14 +94,15 @@ func checkNewLabel(fs []twofold.Factor, label, except string) error {
 }
 
 // validateLabel trims label and checks it is a name fit to show: one line of
-// 1 to 64 characters with no hidden ones.
+// 1 to 64 characters with no hidden ones. Its messages call the label a name,
+// as the pages' fields do and checkNewLabel's messages did already.
 func validateLabel(label string) (string, error) {
 	label = strings.TrimSpace(label)
 	if label == "" {
-		return "", twofold.Errorf(twofold.CodeInvalid, "label is required")
+		return "", twofold.Errorf(twofold.CodeInvalid, "the authenticator needs a name")
 	}
 	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > 64 || strings.IndexFunc(label, hiddenRune) >= 0 {
-		return "", twofold.Errorf(twofold.CodeInvalid, "label must be at most 64 characters on one line, without control, invisible or text-direction characters")
+		return "", twofold.Errorf(twofold.CodeInvalid, "a name must be at most 64 characters on one line, without control, invisible or text-direction characters")
 	}
 	return label, nil
 }

@@ -57,14 +57,14 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 		}
 		return LoginResult{}, err
 	}
-	a, err := s.store.AccountByUsername(ctx, username)
-	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		s.checkPassword(password, s.dummyHash())
-		s.audit(ctx, "", "login.password_failed", m, "unknown username")
-		return LoginResult{}, errBadCredentials()
-	}
+	a, found, cause, err := s.accountForLogin(ctx, username)
 	if err != nil {
 		return LoginResult{}, err
+	}
+	if !found {
+		s.checkPassword(password, s.dummyHash())
+		s.audit(ctx, "", "login.password_failed", m, cause)
+		return LoginResult{}, errBadCredentials()
 	}
 	ok, err := s.checkPassword(password, a.PasswordHash)
 	if err != nil {
@@ -108,6 +108,35 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	}
 	s.audit(ctx, a.ID, "login.password_succeeded", m, "second factor required")
 	return LoginResult{LoginID: id, ExpiresAt: l.ExpiresAt, Methods: methods}, nil
+}
+
+// accountForLogin returns the account that a username typed at login names:
+// the account of exactly that name, else the one whose name differs from it
+// only in case, as account creation compares names (which refuses a name
+// that differs from another only in case). Names differing only in case
+// remain from before migration 0012; a name that matches none of such a
+// pair exactly names no account, so that a password is never tried against
+// the wrong one. cause says, for the audit log, why no account was found.
+func (s *Service) accountForLogin(ctx context.Context, username string) (a twofold.Account, found bool, cause string, err error) {
+	if ValidateUsername(username) != nil { // then no account has that name, in any case
+		return a, false, "unknown username", nil
+	}
+	as, err := s.store.AccountsByUsernameFold(ctx, username)
+	if err != nil {
+		return a, false, "", err
+	}
+	for _, x := range as {
+		if x.Username == username {
+			return x, true, "", nil
+		}
+	}
+	switch len(as) {
+	case 0:
+		return a, false, "unknown username", nil
+	case 1:
+		return as[0], true, "", nil
+	}
+	return a, false, fmt.Sprintf("username matches %d accounts only ignoring case", len(as)), nil
 }
 
 // rehash stores a new hash of the account's password when its hash was made

@@ -87,9 +87,12 @@ type Profile struct {
 	Enabled                bool
 	Required               bool
 	RecoveryCodesRemaining int
-	Factors                []twofold.Factor
-	Elevated               bool
-	Reset                  *twofold.TwoFactorReset // an operator's reset waiting, if any
+	// PaperKey reports whether the account has a paper key. The key itself
+	// was shown once and is kept only as a hash.
+	PaperKey bool
+	Factors  []twofold.Factor
+	Elevated bool
+	Reset    *twofold.TwoFactorReset // an operator's reset waiting, if any
 }
 
 // Me returns the caller's profile.
@@ -102,7 +105,11 @@ func (s *Service) Me(ctx context.Context, a Auth) (Profile, error) {
 	if err != nil {
 		return Profile{}, err
 	}
-	p := Profile{Account: a.Account, Required: a.Account.TwoFactorRequired, RecoveryCodesRemaining: n, Factors: fs, Elevated: a.Elevated(s.Now())}
+	pk, err := s.store.PaperKeyHash(ctx, a.Account.ID)
+	if err != nil {
+		return Profile{}, err
+	}
+	p := Profile{Account: a.Account, Required: a.Account.TwoFactorRequired, RecoveryCodesRemaining: n, PaperKey: pk != nil, Factors: fs, Elevated: a.Elevated(s.Now())}
 	for _, f := range fs {
 		p.Enabled = p.Enabled || f.Status == twofold.FactorActive
 	}

@@ -67,7 +67,7 @@ func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID 
 // out at once instead of after Config.ResetDelay, a reset already waiting
 // included.
 func (s *Service) ResetTwoFactorByName(ctx context.Context, username string, immediately bool, m Meta) (twofold.TwoFactorReset, error) {
-	a, err := s.store.AccountByUsername(ctx, username)
+	a, err := s.accountNamed(ctx, username)
 	if err != nil {
 		return twofold.TwoFactorReset{}, err
 	}
@@ -81,11 +81,20 @@ func (s *Service) ResetTwoFactorByName(ctx context.Context, username string, imm
 // CancelTwoFactorResetByName cancels the reset waiting for the account named
 // username, for whoever runs the command line.
 func (s *Service) CancelTwoFactorResetByName(ctx context.Context, username string, m Meta) error {
-	a, err := s.store.AccountByUsername(ctx, username)
+	a, err := s.accountNamed(ctx, username)
 	if err != nil {
 		return err
 	}
 	return s.cancelReset(ctx, a.ID, "the command line", m)
+}
+
+// accountNamed returns the account username names, as at login.
+func (s *Service) accountNamed(ctx context.Context, username string) (twofold.Account, error) {
+	a, found, _, err := s.accountForLogin(ctx, username)
+	if err == nil && !found {
+		err = twofold.Errorf(twofold.CodeNotFound, "no account is named %q", username)
+	}
+	return a, err
 }
 
 // scheduleReset stores a reset of account a's two-factor due after delay,

@@ -83,9 +83,17 @@ func factorKey(accountID, factorID string) string {
 // passwordKey names the password counter of a username typed from an
 // address. The username is kept only as a keyed hash: people sometimes type
 // their password into the username field, and nothing typed there is stored.
+// It is keyed by usernameKey, so that one name typed in any case counts on
+// one counter, as it names one account.
 func (s *Service) passwordKey(username, source string) string {
 	return s.passwordPrefix(username) + sourceKey(source)
 }
+
+// usernameKey is the one form of a username that keys what is counted per
+// username: lower case, since a login takes the name in any case (see
+// accountForLogin). Without it, typing "ALICE", "Alice", "aLICE" … would
+// each get a fresh password counter for the same account.
+func usernameKey(username string) string { return strings.ToLower(username) }
 
 // sourceKey names the client behind source for the counters kept per
 // address: an IPv4 address, or an IPv6 address's /64. A single IPv6 host
@@ -101,7 +109,7 @@ func sourceKey(source string) string {
 }
 
 func (s *Service) passwordPrefix(username string) string {
-	return "pw:" + hex.EncodeToString(s.hasher.Sum("throttle-username", strings.ToLower(truncate(username, 256)))[:16]) + "|"
+	return "pw:" + hex.EncodeToString(s.hasher.Sum("throttle-username", usernameKey(truncate(username, 256)))[:16]) + "|"
 }
 
 func throttled(wait time.Duration, msg string) error {

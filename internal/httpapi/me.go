@@ -41,6 +41,7 @@ type twoFactorJSON struct {
 	Enabled                bool       `json:"enabled"`
 	Required               bool       `json:"required"`
 	RecoveryCodesRemaining int        `json:"recovery_codes_remaining"`
+	PaperKey               bool       `json:"paper_key"`
 	Reset                  *resetJSON `json:"reset,omitempty"`
 }
 
@@ -52,7 +53,7 @@ type resetJSON struct {
 }
 
 func twoFactorOf(p core.Profile) twoFactorJSON {
-	tf := twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining}
+	tf := twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining, PaperKey: p.PaperKey}
 	if r := p.Reset; r != nil {
 		tf.Reset = &resetJSON{RequestedBy: r.RequestedBy, RequestedAt: r.RequestedAt, DueAt: r.Due}
 	}

@@ -58,6 +58,29 @@ func (s *Store) AccountByUsername(ctx context.Context, username string) (twofold
 	return a, nil
 }
 
+// AccountsByUsernameFold returns the accounts whose username equals username
+// ignoring case, as CreateAccount compares them (LOWER on both sides, which
+// the index of migration 0012 serves), by id. Since that migration there is
+// at most one; a database that held names differing only in case before it
+// may return several. Which of them a login means is the core's rule.
+func (s *Store) AccountsByUsernameFold(ctx context.Context, username string) ([]twofold.Account, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts
+		WHERE LOWER(username) = LOWER(CAST($1 AS TEXT)) ORDER BY id`, username)
+	if err != nil {
+		return nil, fmt.Errorf("select accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
 // AccountByID returns the account with id.
 func (s *Store) AccountByID(ctx context.Context, id string) (twofold.Account, error) {
 	a, err := scanAccount(s.conn(ctx).QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))

@@ -13,7 +13,10 @@ import (
 
 // codesBody is the data of the page that shows recovery codes, once. The
 // codes exist only in this response: the server keeps their hashes. Print and
-// download post them back and get them as a sheet or a .txt file.
+// download post them back and get them as a sheet or a .txt file. The paper
+// key, shown beside the codes after the first authenticator, has print and
+// download of its own: the page says to keep the two apart, so no sheet or
+// file ever holds both.
 type codesBody struct {
 	Codes    []string
 	PaperKey string
@@ -79,11 +82,12 @@ func (s *Server) regenerate(w http.ResponseWriter, r *http.Request, a core.Auth)
 // base32 in groups of four. Only such values are echoed back.
 var keyPattern = regexp.MustCompile(`^[a-z2-7]{4}(-[a-z2-7]{1,4}){1,15}$`)
 
-// postedCodes returns the codes (and paper key) a print or download form
-// posted back, or false when they do not look like codes.
+// postedCodes returns the codes a print or download form posted back, or
+// false when they do not look like codes, or come with a paper key, which
+// goes on a sheet of its own.
 func postedCodes(r *http.Request) (codesBody, bool) {
-	b := codesBody{Codes: r.PostForm["code"], PaperKey: r.PostForm.Get("paper_key")}
-	if len(b.Codes) == 0 || len(b.Codes) > core.RecoveryCodeCount {
+	b := codesBody{Codes: r.PostForm["code"]}
+	if len(b.Codes) == 0 || len(b.Codes) > core.RecoveryCodeCount || r.PostForm.Has("paper_key") {
 		return b, false
 	}
 	for _, c := range b.Codes {
@@ -91,7 +95,14 @@ func postedCodes(r *http.Request) (codesBody, bool) {
 			return b, false
 		}
 	}
-	return b, b.PaperKey == "" || keyPattern.MatchString(b.PaperKey)
+	return b, true
+}
+
+// postedPaperKey returns the paper key a print or download form posted
+// back, or false when it does not look like one, or comes with codes.
+func postedPaperKey(r *http.Request) (codesBody, bool) {
+	b := codesBody{PaperKey: r.PostForm.Get("paper_key")}
+	return b, keyPattern.MatchString(b.PaperKey) && !r.PostForm.Has("code")
 }
 
 // downloadCodes returns the posted codes as a .txt attachment.
@@ -107,12 +118,29 @@ func (s *Server) downloadCodes(w http.ResponseWriter, r *http.Request, a core.Au
 	for i, c := range b.Codes {
 		fmt.Fprintf(&t, "%2d. %s\n", i+1, c)
 	}
-	if b.PaperKey != "" {
-		fmt.Fprintf(&t, "\nPaper key (a second way in when your phone is gone; it is never shown again):\n%s\n", b.PaperKey)
+	sendText(w, "twofold-recovery-codes-"+safeFilePart(a.Account.Username)+".txt", t.String())
+}
+
+// downloadPaperKey returns the posted paper key as a .txt attachment of its own.
+func (s *Server) downloadPaperKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	b, ok := postedPaperKey(r)
+	if !ok {
+		s.renderError(w, r, &a, http.StatusBadRequest, "That is not a paper key.")
+		return
 	}
+	var t strings.Builder
+	fmt.Fprintf(&t, "Twofold paper key for %s\nSaved %s\n\n", a.Account.Username, s.svc.Now().Format("2 Jan 2006, 15:04 UTC"))
+	t.WriteString("A second way in when your phone is gone: it signs you in in place of a code\nfrom your authenticator app. It is never shown again, not even to an operator.\nKeep it somewhere safe, apart from your recovery codes and your phone.\n\n")
+	fmt.Fprintf(&t, "%s\n", b.PaperKey)
+	sendText(w, "twofold-paper-key-"+safeFilePart(a.Account.Username)+".txt", t.String())
+}
+
+// sendText sends text as a .txt attachment called name, with CRLF line ends
+// that every editor shows.
+func sendText(w http.ResponseWriter, name, text string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="twofold-recovery-codes-`+safeFilePart(a.Account.Username)+`.txt"`)
-	w.Write([]byte(strings.ReplaceAll(t.String(), "\n", "\r\n")))
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Write([]byte(strings.ReplaceAll(text, "\n", "\r\n")))
 }
 
 // printCodes shows the posted codes on a sheet made for printing.
@@ -124,6 +152,17 @@ func (s *Server) printCodes(w http.ResponseWriter, r *http.Request, a core.Auth)
 	}
 	b.Username, b.At = a.Account.Username, s.svc.Now()
 	s.render(w, r, http.StatusOK, "print", Page{Title: "Recovery codes for " + a.Account.Username, Account: &a.Account, Body: b})
+}
+
+// printPaperKey shows the posted paper key on a sheet of its own.
+func (s *Server) printPaperKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	b, ok := postedPaperKey(r)
+	if !ok {
+		s.renderError(w, r, &a, http.StatusBadRequest, "That is not a paper key.")
+		return
+	}
+	b.Username, b.At = a.Account.Username, s.svc.Now()
+	s.render(w, r, http.StatusOK, "print_paper_key", Page{Title: "Paper key for " + a.Account.Username, Account: &a.Account, Body: b})
 }
 
 // safeFilePart keeps the characters of a username that are safe in a file name.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -32,6 +33,18 @@ type elevationBody struct {
 	Method       twofold.Method
 	Alternatives []twofold.Method
 	Self         string // this page, for links to the other methods
+	// Keep is what the user typed on this page that the links to the other
+	// methods carry along, so that switching methods loses none of it.
+	Keep url.Values
+}
+
+// Href returns the link to this page asking for method m, with Keep.
+func (e *elevationBody) Href(m twofold.Method) string {
+	href := e.Self + "?method=" + url.QueryEscape(string(m))
+	if len(e.Keep) > 0 {
+		href += "&" + e.Keep.Encode()
+	}
+	return href
 }
 
 // elevationFor returns the code field for a confirmation page, or nil when

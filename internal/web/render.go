@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -144,9 +145,7 @@ func (s *Server) funcs() template.FuncMap {
 		},
 		"shortUA": shortUserAgent,
 		"join":    strings.Join,
-		"evlist": func(evs []twofold.AuditEvent, details bool) eventList {
-			return eventList{Events: evs, Details: details}
-		},
+		"evlist":  newEventList,
 		"failure": func(typ string) bool {
 			return strings.Contains(typ, "failed") || strings.HasSuffix(typ, "throttled")
 		},
@@ -189,10 +188,33 @@ func groupsOf4(s string) []string {
 }
 
 // eventList is the data of the "eventlist" template: events, with their
-// details (the real causes) for operators.
+// details (the real causes) for operators, and the labels of the account's
+// factors, by id.
 type eventList struct {
 	Events  []twofold.AuditEvent
 	Details bool
+	Labels  map[string]string
+}
+
+// newEventList lists evs of an account whose factors are factors.
+func newEventList(evs []twofold.AuditEvent, details bool, factors []twofold.Factor) eventList {
+	l := eventList{Events: evs, Details: details, Labels: make(map[string]string, len(factors))}
+	for _, f := range factors {
+		l.Labels[f.ID] = f.Label
+	}
+	return l
+}
+
+// Factor returns the label of the factor that ev's detail names by its id,
+// while the factor still exists, or "". The stored detail stays as it was:
+// the label is the factor's now, looked up as the page is made.
+func (l eventList) Factor(ev twofold.AuditEvent) string {
+	for _, w := range strings.FieldsFunc(ev.Detail, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if label, ok := l.Labels[w]; ok {
+			return label
+		}
+	}
+	return ""
 }
 
 // eventTexts are the audit event types in words.

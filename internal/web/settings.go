@@ -3,6 +3,7 @@ package web
 import (
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/skip2/go-qrcode"
@@ -79,9 +80,18 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
 }
 
 // addAnotherPage is the page renderAddAnother shows, reached by its links to
-// the other ways of confirming.
+// the other ways of confirming, which carry the name typed for the new
+// authenticator. The name is checked as the form's would be, so that a bad
+// one is told before a code is spent on it.
 func (s *Server) addAnotherPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.renderAddAnother(w, r, a, r.URL.Query().Get("label"), http.StatusOK, "")
+	label := r.URL.Query().Get("label")
+	if label != "" {
+		if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+			s.renderAddAnother(w, r, a, label, s.status(w, r, err), message(err))
+			return
+		}
+	}
+	s.renderAddAnother(w, r, a, label, http.StatusOK, "")
 }
 
 // renderAddAnother asks for a code before another authenticator is added.
@@ -100,6 +110,9 @@ func (s *Server) renderAddAnother(w http.ResponseWriter, r *http.Request, a core
 	if b.Elevation == nil && r.Method == http.MethodGet { // nothing to confirm: add it from the settings
 		http.Redirect(w, r, "/settings/security", http.StatusSeeOther)
 		return
+	}
+	if b.Elevation != nil && label != "" {
+		b.Elevation.Keep = url.Values{"label": {label}}
 	}
 	s.render(w, r, status, "confirm", Page{Title: "Add an authenticator app", Account: &a.Account, Error: errMsg, Body: b})
 }
@@ -313,8 +326,10 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request, a core.Auth) 
 
 // eventsBody is the data of the full audit log page.
 type eventsBody struct {
-	Events []twofold.AuditEvent
-	Next   int64 // "before" of the next page, 0 when there is none
+	Events  []twofold.AuditEvent
+	Factors []twofold.Factor // the account's, whose labels the events show
+	Next    int64            // "before" of the next page, 0 when there is none
+	Before  int64            // "before" of this page, 0 on the first
 }
 
 const eventsPerPage = 50
@@ -328,7 +343,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		s.fail(w, r, &a, err)
 		return
 	}
-	b := eventsBody{Events: evs}
+	// One lookup of the account's factors names those the events mention.
+	fs, err := s.svc.Factors(r.Context(), a.Account.ID)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := eventsBody{Events: evs, Factors: fs, Before: max(before, 0)}
 	if len(evs) > eventsPerPage {
 		b.Events = evs[:eventsPerPage]
 		b.Next = b.Events[eventsPerPage-1].ID

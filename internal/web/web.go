@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,6 +111,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/security/recovery-codes":       s.authed(s.regenerate),
 		"POST /settings/security/recovery-codes.txt":   s.authed(s.downloadCodes),
 		"POST /settings/security/recovery-codes/print": s.authed(s.printCodes),
+		"POST /settings/security/paper-key.txt":        s.authed(s.downloadPaperKey),
+		"POST /settings/security/paper-key/print":      s.authed(s.printPaperKey),
 		"GET /settings/security/two-factor":            s.authed(s.twoFactorPage),
 		"POST /settings/security/two-factor":           s.authed(s.twoFactor),
 		"GET /settings/security/events":                s.authed(s.events),
@@ -132,9 +135,56 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 }
 
 // Register adds the page routes to mux, each behind the pages' safety layer.
+// A page's path asked with another method answers 405 with Allow, and any
+// other path the site's own 404 page; the paths under /v1/ are the API's,
+// which answers with problems of its own.
 func (s *Server) Register(mux *http.ServeMux) {
+	allow := map[string][]string{}
 	for pattern, h := range s.Routes() {
 		mux.Handle(pattern, s.guard(h))
+		method, path, _ := strings.Cut(pattern, " ")
+		allow[path] = append(allow[path], method)
+		if method == http.MethodGet { // a GET pattern answers HEAD too
+			allow[path] = append(allow[path], http.MethodHead)
+		}
+	}
+	for path, methods := range allow {
+		slices.Sort(methods)
+		allowed := strings.Join(methods, ", ")
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			s.headers(w, r)
+			w.Header().Set("Allow", allowed)
+			s.renderError(w, r, s.visitor(r), http.StatusMethodNotAllowed, "This page cannot be used that way. Go back and try again.")
+		})
+	}
+	mux.HandleFunc("/", s.notFound)
+}
+
+// notFound answers a path that is no page with the site's error page.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.headers(w, r)
+	s.renderError(w, r, s.visitor(r), http.StatusNotFound, "There is no page at this address. Check it, or start again from the link below.")
+}
+
+// visitor returns the signed-in account of r for a page that needs none,
+// or nil: its menu then matches the visitor's other pages.
+func (s *Server) visitor(r *http.Request) *core.Auth {
+	if a, ok, _ := s.session(r); ok {
+		return &a
+	}
+	return nil
+}
+
+// headers sets the safety headers of every page.
+func (s *Server) headers(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if !strings.HasPrefix(r.URL.Path, "/static/") {
+		hd.Set("Cache-Control", "no-store")
 	}
 }
 
@@ -142,17 +192,11 @@ func (s *Server) Register(mux *http.ServeMux) {
 // origin (Sec-Fetch-Site/Origin), a bounded body and a valid CSRF token.
 func (s *Server) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		s.headers(w, r)
 		if strings.HasPrefix(r.URL.Path, "/static/") {
 			h.ServeHTTP(w, r)
 			return
 		}
-		hd.Set("Cache-Control", "no-store")
 		browser := s.browserID(w, r)
 		if err := s.origin.Check(r); err != nil {
 			s.renderError(w, r, nil, http.StatusForbidden, "This form was sent from another site, so it was refused. Go back, reload the page and try again.")
@@ -174,8 +218,13 @@ func (s *Server) guard(h http.Handler) http.Handler {
 }
 
 func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
-	if strings.HasSuffix(r.URL.Path, "/") {
-		http.NotFound(w, r) // no folder listings
+	name := strings.TrimPrefix(r.URL.Path, "/static/")
+	if !fs.ValidPath(name) || strings.HasSuffix(r.URL.Path, "/") {
+		s.notFound(w, r) // no folder listings
+		return
+	}
+	if _, err := fs.Stat(staticFS, "static/"+name); err != nil {
+		s.notFound(w, r)
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=3600")

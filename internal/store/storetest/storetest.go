@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/RoundTrip", testAccountRoundTrip},
 		{"Account/DuplicateUsername", testAccountDuplicateUsername},
 		{"Account/NotFound", testAccountNotFound},
+		{"Account/ByUsernameFold", testAccountsByUsernameFold},
 		{"Account/Search", testAccountSearch},
 		{"Account/SearchLimit", testAccountSearchLimit},
 		{"Account/Count", testCountAccounts},
