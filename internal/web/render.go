@@ -84,11 +84,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 type errorBody struct {
 	Status  int
 	Heading string
+	Message string // said in the page's card, not again above it as Page.Error
 }
 
 // renderError writes the error page with a message.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, a *core.Auth, status int, msg string) {
-	p := Page{Title: http.StatusText(status), Error: msg, Body: errorBody{Status: status, Heading: errorHeading(status)}}
+	p := Page{Title: http.StatusText(status), Body: errorBody{Status: status, Heading: errorHeading(status), Message: msg}}
 	if a != nil {
 		p.Account = &a.Account
 	}

@@ -304,3 +304,18 @@ func TestNameErrorsSayName(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorPageSaysItOnce: the error page says its message once, in its
+// card, not again in a banner above it.
+func TestErrorPageSaysItOnce(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	c := newClient(t, ts.URL())
+	for _, path := range []string{"/no-such-page", "/setup/not-the-token"} {
+		r := c.get(path)
+		msg := pageError(r.body)
+		if r.status != http.StatusNotFound || strings.Count(r.body, `id="error"`) != 1 || strings.Count(html.UnescapeString(r.body), msg) != 1 {
+			t.Errorf("GET %s: status %d, %d elements with id error, message %q said %d times; want 404, one, once",
+				path, r.status, strings.Count(r.body, `id="error"`), msg, strings.Count(html.UnescapeString(r.body), msg))
+		}
+	}
+}
