@@ -54,16 +54,20 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 		return nil
 	}
 	var have []twofold.Method
-	for _, f := range p.Factors {
-		if f.Status == twofold.FactorActive && f.Type == twofold.FactorTOTP {
-			have = append(have, twofold.MethodTOTP)
-			break
+	for _, t := range []twofold.FactorType{twofold.FactorTOTP, twofold.FactorHOTP} {
+		for _, f := range p.Factors {
+			if f.Status == twofold.FactorActive && f.Type == t {
+				have = append(have, twofold.Method(t))
+				break
+			}
 		}
 	}
 	if p.RecoveryCodesRemaining > 0 {
 		have = append(have, twofold.MethodRecoveryCode)
 	}
-	have = append(have, twofold.MethodPaperKey)
+	if p.PaperKey || len(have) == 0 {
+		have = append(have, twofold.MethodPaperKey)
+	}
 	want := twofold.Method(r.FormValue("method"))
 	if want == "" {
 		want = twofold.Method(r.FormValue("elevate_method"))

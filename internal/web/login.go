@@ -94,14 +94,15 @@ type verifyBody struct {
 func secondStep(methods []core.MethodOption, want twofold.Method, next string) verifyBody {
 	b := verifyBody{Next: next}
 	have := map[twofold.Method]bool{}
+	labels := map[twofold.Method][]string{}
 	var order []twofold.Method
 	for _, m := range methods {
 		if !have[m.Method] {
 			order = append(order, m.Method)
 		}
 		have[m.Method] = true
-		if m.Method == twofold.MethodTOTP && m.Label != "" {
-			b.Labels = append(b.Labels, m.Label)
+		if m.Label != "" {
+			labels[m.Method] = append(labels[m.Method], m.Label)
 		}
 	}
 	b.Method = want
@@ -111,8 +112,9 @@ func secondStep(methods []core.MethodOption, want twofold.Method, next string) v
 			b.Method = order[0]
 		}
 	}
+	b.Labels = labels[b.Method]
 	for _, m := range order {
-		if m != b.Method && (m == twofold.MethodTOTP || m == twofold.MethodRecoveryCode || m == twofold.MethodPaperKey) {
+		if m != b.Method && (m == twofold.MethodTOTP || m == twofold.MethodHOTP || m == twofold.MethodRecoveryCode || m == twofold.MethodPaperKey) {
 			b.Alternatives = append(b.Alternatives, m)
 		}
 	}

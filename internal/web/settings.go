@@ -53,23 +53,23 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 	s.render(w, r, status, "security", Page{Title: "Security", Account: &p.Account, Notice: notice, Error: errMsg, Body: b})
 }
 
-// enrol starts adding an authenticator app (SPEC §1 story 1).
-// enrol starts the setup of an authenticator. With two-factor on, that needs
-// a fresh check: without one it asks for a code first, on a page of its own.
+// enrol starts the setup of an authenticator: an app (TOTP, SPEC §1 story
+// 1) or a hardware token (HOTP). With two-factor on, that needs a fresh
+// check: without one it asks for a code first, on a page of its own.
 func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	label := r.PostForm.Get("label")
+	label, kind := r.PostForm.Get("label"), factorKindOf(r.PostForm.Get("type"))
 	// The name first: a code given for elevation is spent once accepted.
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), label)
 		return
 	}
 	if err := s.elevateFromForm(r, &a); err != nil {
-		s.renderAddAnother(w, r, a, label, s.status(w, r, err), message(err))
+		s.renderAddAnother(w, r, a, label, kind, s.status(w, r, err), message(err))
 		return
 	}
-	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorTOTP, Label: label}, httpapi.Meta(r))
+	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: kind, Label: label}, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
-		s.renderAddAnother(w, r, a, label, http.StatusOK, "")
+		s.renderAddAnother(w, r, a, label, kind, http.StatusOK, "")
 		return
 	}
 	if err != nil {
@@ -84,18 +84,27 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
 // authenticator. The name is checked as the form's would be, so that a bad
 // one is told before a code is spent on it.
 func (s *Server) addAnotherPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	label := r.URL.Query().Get("label")
+	label, kind := r.URL.Query().Get("label"), factorKindOf(r.URL.Query().Get("type"))
 	if label != "" {
 		if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
-			s.renderAddAnother(w, r, a, label, s.status(w, r, err), message(err))
+			s.renderAddAnother(w, r, a, label, kind, s.status(w, r, err), message(err))
 			return
 		}
 	}
-	s.renderAddAnother(w, r, a, label, http.StatusOK, "")
+	s.renderAddAnother(w, r, a, label, kind, http.StatusOK, "")
+}
+
+// factorKindOf is the kind of authenticator the add form asks for: a
+// hardware token (HOTP) when it says so, else an app (TOTP).
+func factorKindOf(v string) twofold.FactorType {
+	if twofold.FactorType(v) == twofold.FactorHOTP {
+		return twofold.FactorHOTP
+	}
+	return twofold.FactorTOTP
 }
 
 // renderAddAnother asks for a code before another authenticator is added.
-func (s *Server) renderAddAnother(w http.ResponseWriter, r *http.Request, a core.Auth, label string, status int, errMsg string) {
+func (s *Server) renderAddAnother(w http.ResponseWriter, r *http.Request, a core.Auth, label string, kind twofold.FactorType, status int, errMsg string) {
 	p, err := s.svc.Me(r.Context(), a)
 	if err != nil {
 		s.fail(w, r, &a, err)
@@ -106,6 +115,7 @@ func (s *Server) renderAddAnother(w http.ResponseWriter, r *http.Request, a core
 		Heading: "Add another authenticator?", Action: self, Cancel: "/settings/security", Button: "Continue",
 		Text:     []string{"An authenticator can sign in to your account and approve its sensitive changes, so adding one needs a code from one you already have."},
 		AskLabel: true, Label: label, Elevation: s.elevationFor(r, a, p, self),
+		Fields: map[string]string{"type": string(kind)},
 	}
 	if b.Elevation == nil && r.Method == http.MethodGet { // nothing to confirm: add it from the settings
 		http.Redirect(w, r, "/settings/security", http.StatusSeeOther)
@@ -113,6 +123,12 @@ func (s *Server) renderAddAnother(w http.ResponseWriter, r *http.Request, a core
 	}
 	if b.Elevation != nil && label != "" {
 		b.Elevation.Keep = url.Values{"label": {label}}
+	}
+	if b.Elevation != nil && kind == twofold.FactorHOTP {
+		if b.Elevation.Keep == nil {
+			b.Elevation.Keep = url.Values{}
+		}
+		b.Elevation.Keep.Set("type", string(kind))
 	}
 	s.render(w, r, status, "confirm", Page{Title: "Add an authenticator app", Account: &a.Account, Error: errMsg, Body: b})
 }
@@ -155,7 +171,11 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, a core.Auth
 		QRURL: base + "/qr.png", ConfirmURL: base + "/confirm", CancelURL: "/settings/security/factors/" + e.Factor.ID + "/remove",
 		Elevation: s.elevationFor(r, a, p, base),
 	}
-	s.render(w, r, status, "enrol", Page{Title: "Add an authenticator app", Account: &a.Account, Error: errMsg, Body: b})
+	title := "Add an authenticator app"
+	if e.Factor.Type == twofold.FactorHOTP {
+		title = "Add a hardware token"
+	}
+	s.render(w, r, status, "enrol", Page{Title: title, Account: &a.Account, Error: errMsg, Body: b})
 }
 
 // enrolQR serves the QR code of a pending factor's otpauth:// URI as PNG.

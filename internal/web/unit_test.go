@@ -91,6 +91,7 @@ func TestSecondStep(t *testing.T) {
 	methods := []core.MethodOption{
 		{Method: twofold.MethodTOTP, FactorID: "f1", Label: "Phone"},
 		{Method: twofold.MethodTOTP, FactorID: "f2", Label: "Laptop"},
+		{Method: twofold.MethodHOTP, FactorID: "f3", Label: "Key fob"},
 		{Method: twofold.MethodRecoveryCode},
 		{Method: twofold.MethodPaperKey},
 	}
@@ -99,9 +100,10 @@ func TestSecondStep(t *testing.T) {
 		want twofold.Method
 		body verifyBody
 	}{
-		{"default", "", verifyBody{Method: twofold.MethodTOTP, Labels: []string{"Phone", "Laptop"}, Alternatives: []twofold.Method{twofold.MethodRecoveryCode, twofold.MethodPaperKey}}},
-		{"recovery", twofold.MethodRecoveryCode, verifyBody{Method: twofold.MethodRecoveryCode, Labels: []string{"Phone", "Laptop"}, Alternatives: []twofold.Method{twofold.MethodTOTP, twofold.MethodPaperKey}}},
-		{"unknown", "carrier-pigeon", verifyBody{Method: twofold.MethodTOTP, Labels: []string{"Phone", "Laptop"}, Alternatives: []twofold.Method{twofold.MethodRecoveryCode, twofold.MethodPaperKey}}},
+		{"default", "", verifyBody{Method: twofold.MethodTOTP, Labels: []string{"Phone", "Laptop"}, Alternatives: []twofold.Method{twofold.MethodHOTP, twofold.MethodRecoveryCode, twofold.MethodPaperKey}}},
+		{"token", twofold.MethodHOTP, verifyBody{Method: twofold.MethodHOTP, Labels: []string{"Key fob"}, Alternatives: []twofold.Method{twofold.MethodTOTP, twofold.MethodRecoveryCode, twofold.MethodPaperKey}}},
+		{"recovery", twofold.MethodRecoveryCode, verifyBody{Method: twofold.MethodRecoveryCode, Alternatives: []twofold.Method{twofold.MethodTOTP, twofold.MethodHOTP, twofold.MethodPaperKey}}},
+		{"unknown", "carrier-pigeon", verifyBody{Method: twofold.MethodTOTP, Labels: []string{"Phone", "Laptop"}, Alternatives: []twofold.Method{twofold.MethodHOTP, twofold.MethodRecoveryCode, twofold.MethodPaperKey}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.body, secondStep(methods, tc.want, "")); diff != "" {
