@@ -119,52 +119,14 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 }
 
 func (s *Service) verifyTOTP(ctx context.Context, accountID string, p SecondFactor) (string, error) {
-	code := normaliseCode(p.Code)
-	if code == "" {
-		return "malformed code", nil
-	}
-	factors, err := s.store.Factors(ctx, accountID)
-	if err != nil {
-		return "", err
-	}
 	now := s.Now()
-	tried, replayed := 0, ""
-	for _, f := range factors {
-		if f.Type != twofold.FactorTOTP || f.Status != twofold.FactorActive || (p.FactorID != "" && f.ID != p.FactorID) {
-			continue
-		}
-		tried++
-		if err := s.open(ctx, &f); err != nil {
-			return "", err
-		}
-		params, err := factorParams(f)
-		if err != nil {
-			return "", err
-		}
-		step, ok := verifyAfter(f.Secret, code, now, params, f.Drift, s.cfg.TOTPWindow, f.LastStep)
+	return s.verifyCode(ctx, accountID, p, twofold.FactorTOTP, func(f twofold.Factor, params otp.Params, code string) (match, used bool, step, drift int64) {
+		st, ok := verifyAfter(f.Secret, code, now, params, f.Drift, s.cfg.TOTPWindow, f.LastStep)
 		if !ok {
-			if replayed == "" && usedBefore(f.Secret, code, now, params, f.Drift, s.cfg.TOTPWindow, f.LastStep) {
-				replayed = "replayed code for factor " + f.ID
-			}
-			continue
+			return false, usedBefore(f.Secret, code, now, params, f.Drift, s.cfg.TOTPWindow, f.LastStep), 0, 0
 		}
-		drift := clampDrift(int64(step)-int64(otp.Step(now, params.Period)), int64(s.cfg.ResyncWindow))
-		accepted, err := s.store.AcceptStep(ctx, f.ID, int64(step), drift, now)
-		if err != nil {
-			return "", err
-		}
-		if !accepted {
-			return "replayed code for factor " + f.ID, nil
-		}
-		return "", nil
-	}
-	if tried == 0 {
-		return "no such active totp factor", nil
-	}
-	if replayed != "" {
-		return replayed, nil
-	}
-	return "wrong code", nil
+		return true, false, int64(st), clampDrift(int64(st)-int64(otp.Step(now, params.Period)), int64(s.cfg.ResyncWindow))
+	})
 }
 
 // verifyHOTP checks an HOTP code against the account's active HOTP tokens:
@@ -172,6 +134,28 @@ func (s *Service) verifyTOTP(ctx context.Context, accountID string, p SecondFact
 // compare-and-set, so the counter moves only on success and a code is
 // accepted once (SPEC §2, RFC 4226 §7.2).
 func (s *Service) verifyHOTP(ctx context.Context, accountID string, p SecondFactor) (string, error) {
+	return s.verifyCode(ctx, accountID, p, twofold.FactorHOTP, func(f twofold.Factor, params otp.Params, code string) (match, used bool, step, drift int64) {
+		next := uint64(f.LastStep + 1)
+		counter, ok := otp.VerifyHOTP(f.Secret, code, next, HOTPLookAhead, params.Algorithm, params.Digits)
+		if !ok {
+			if next == 0 {
+				return false, false, 0, 0
+			}
+			_, used := otp.VerifyRange(f.Secret, code, next-min(next, HOTPLookAhead), next-1, params.Algorithm, params.Digits)
+			return false, used, 0, 0
+		}
+		return true, false, int64(counter), 0
+	})
+}
+
+// verifyCode checks a one-time code against the account's active factors of
+// type typ (only p.FactorID's when set): check says whether code matches a
+// factor at a step (a TOTP time step, an HOTP counter) after the last one
+// accepted, or is the code of one already accepted. The first match is
+// stored by compare-and-set, so of concurrent checks of one code exactly one
+// passes. It returns "" when the code is accepted, else the cause.
+func (s *Service) verifyCode(ctx context.Context, accountID string, p SecondFactor, typ twofold.FactorType,
+	check func(f twofold.Factor, params otp.Params, code string) (match, used bool, step, drift int64)) (string, error) {
 	code := normaliseCode(p.Code)
 	if code == "" {
 		return "malformed code", nil
@@ -182,7 +166,7 @@ func (s *Service) verifyHOTP(ctx context.Context, accountID string, p SecondFact
 	}
 	tried, replayed := 0, ""
 	for _, f := range factors {
-		if f.Type != twofold.FactorHOTP || f.Status != twofold.FactorActive || (p.FactorID != "" && f.ID != p.FactorID) {
+		if f.Type != typ || f.Status != twofold.FactorActive || (p.FactorID != "" && f.ID != p.FactorID) {
 			continue
 		}
 		tried++
@@ -193,18 +177,14 @@ func (s *Service) verifyHOTP(ctx context.Context, accountID string, p SecondFact
 		if err != nil {
 			return "", err
 		}
-		next := uint64(f.LastStep + 1)
-		counter, ok := otp.VerifyHOTP(f.Secret, code, next, HOTPLookAhead, params.Algorithm, params.Digits)
-		if !ok {
-			if replayed == "" && next > 0 {
-				lo := next - min(next, HOTPLookAhead)
-				if _, used := otp.VerifyRange(f.Secret, code, lo, next-1, params.Algorithm, params.Digits); used {
-					replayed = "replayed code for factor " + f.ID
-				}
+		match, used, step, drift := check(f, params, code)
+		if !match {
+			if used && replayed == "" {
+				replayed = "replayed code for factor " + f.ID
 			}
 			continue
 		}
-		accepted, err := s.store.AcceptStep(ctx, f.ID, int64(counter), 0, s.Now())
+		accepted, err := s.store.AcceptStep(ctx, f.ID, step, drift, s.Now())
 		if err != nil {
 			return "", err
 		}
@@ -214,7 +194,7 @@ func (s *Service) verifyHOTP(ctx context.Context, accountID string, p SecondFact
 		return "", nil
 	}
 	if tried == 0 {
-		return "no such active hotp factor", nil
+		return "no such active " + string(typ) + " factor", nil
 	}
 	if replayed != "" {
 		return replayed, nil

@@ -198,18 +198,24 @@ func (s *Store) DeleteFactor(ctx context.Context, accountID, id string, status t
 			return nil
 		}
 		lastGone = true
-		for _, q := range []string{
-			`DELETE FROM recovery_codes WHERE account_id = $1`,
-			`DELETE FROM paper_keys WHERE account_id = $1`,
-			`UPDATE accounts SET two_factor_required = FALSE WHERE id = $1`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, accountID); err != nil {
-				return fmt.Errorf("reset two-factor: %w", err)
-			}
-		}
-		return nil
+		return turnOffTwoFactor(ctx, tx, accountID)
 	})
 	return lastGone, err
+}
+
+// turnOffTwoFactor voids the account's recovery codes and paper key and
+// stops asking for a second step at login: what goes with its last factor.
+func turnOffTwoFactor(ctx context.Context, tx *sql.Tx, accountID string) error {
+	for _, q := range []string{
+		`DELETE FROM recovery_codes WHERE account_id = $1`,
+		`DELETE FROM paper_keys WHERE account_id = $1`,
+		`UPDATE accounts SET two_factor_required = FALSE WHERE id = $1`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, accountID); err != nil {
+			return fmt.Errorf("turn two-factor off: %w", err)
+		}
+	}
+	return nil
 }
 
 // SealedSecrets returns every factor's id, key id and sealed secret, for key rotation.

@@ -136,17 +136,10 @@ func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.T
 			return fmt.Errorf("take two-factor reset: %w", err)
 		}
 		out = twofold.ResetDone
-		for _, q := range []string{
-			`DELETE FROM factors WHERE account_id = $1`,
-			`DELETE FROM recovery_codes WHERE account_id = $1`,
-			`DELETE FROM paper_keys WHERE account_id = $1`,
-			`UPDATE accounts SET two_factor_required = FALSE WHERE id = $1`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, accountID); err != nil {
-				return fmt.Errorf("reset two-factor: %w", err)
-			}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE account_id = $1`, accountID); err != nil {
+			return fmt.Errorf("reset two-factor: %w", err)
 		}
-		return nil
+		return turnOffTwoFactor(ctx, tx, accountID)
 	})
 	if err != nil || out == twofold.ResetNotDue {
 		return twofold.TwoFactorReset{}, twofold.ResetNotDue, err
