@@ -92,6 +92,7 @@ type Store interface {
 	TwoFactorReset(ctx context.Context, accountID string) (r twofold.TwoFactorReset, found bool, err error)
 	CancelTwoFactorReset(ctx context.Context, accountID string) (bool, error)
 	DueTwoFactorResets(ctx context.Context, now time.Time, limit int) ([]twofold.TwoFactorReset, error)
+	TwoFactorResets(ctx context.Context, limit int) ([]twofold.TwoFactorReset, error)
 	// ResetTwoFactor carries out the account's reset if it is due at now,
 	// or withdraws it when a factor was used since the request: one caller
 	// of any number does, and the others get ResetNotDue.

@@ -82,3 +82,34 @@ func (s *Service) InspectAccount(ctx context.Context, op Auth, accountID string,
 	}
 	return sum, nil
 }
+
+// WaitingReset is a reset of two-factor waiting, with the name of its account.
+type WaitingReset struct {
+	twofold.TwoFactorReset
+	Username string
+}
+
+// WaitingResets returns up to 50 of the resets of two-factor waiting, the
+// soonest due first, for an operator (SPEC §3 "operators (users, resets,
+// audit)").
+func (s *Service) WaitingResets(ctx context.Context, op Auth) ([]WaitingReset, error) {
+	if err := requireOperator(op); err != nil {
+		return nil, err
+	}
+	rs, err := s.store.TwoFactorResets(ctx, 50)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]WaitingReset, 0, len(rs))
+	for _, r := range rs {
+		a, err := s.store.AccountByID(ctx, r.AccountID)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			continue // deleted meanwhile, and its reset with it
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, WaitingReset{TwoFactorReset: r, Username: a.Username})
+	}
+	return out, nil
+}

@@ -66,6 +66,19 @@ func (s *Store) DueTwoFactorResets(ctx context.Context, now time.Time, limit int
 	if err != nil {
 		return nil, fmt.Errorf("select due two-factor resets: %w", err)
 	}
+	return scanResets(rows)
+}
+
+// TwoFactorResets returns up to limit of the resets waiting, the soonest due first.
+func (s *Store) TwoFactorResets(ctx context.Context, limit int) ([]twofold.TwoFactorReset, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+resetColumns+` FROM two_factor_resets ORDER BY due_at LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("select two-factor resets: %w", err)
+	}
+	return scanResets(rows)
+}
+
+func scanResets(rows *sql.Rows) ([]twofold.TwoFactorReset, error) {
 	defer rows.Close()
 	var out []twofold.TwoFactorReset
 	for rows.Next() {

@@ -13,6 +13,7 @@ type adminUsersBody struct {
 	Query    string
 	Accounts []twofold.Account
 	More     bool // the list was cut at the limit
+	Resets   []core.WaitingReset
 }
 
 const adminUsersLimit = 100
@@ -24,7 +25,12 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request, a core.Auth)
 		s.fail(w, r, &a, err)
 		return
 	}
-	b := adminUsersBody{Query: q, Accounts: accts}
+	resets, err := s.svc.WaitingResets(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := adminUsersBody{Query: q, Accounts: accts, Resets: resets}
 	if len(accts) > adminUsersLimit {
 		b.Accounts, b.More = accts[:adminUsersLimit], true
 	}

@@ -54,6 +54,9 @@ func TestResetPages(t *testing.T) {
 	if r.status != 200 || r.url.Path != "/admin/users/"+id || !strings.Contains(r.body, "The reset of two-factor is scheduled.") || !strings.Contains(r.body, `id="reset-pending"`) {
 		t.Fatalf("reset: at %s, status %d: %s", r.url, r.status, pageError(r.body))
 	}
+	if r := op.get("/admin/users"); !strings.Contains(r.body, `id="resets"`) || !strings.Contains(r.body, `<td><a href="/admin/users/`+id+`">nina</a></td>`) {
+		t.Error("the user list does not show nina's waiting reset")
+	}
 	if r := op.post("/admin/users/"+id+"/reset-two-factor", url.Values{}); r.status != http.StatusConflict {
 		t.Errorf("a second reset: status %d, want 409: %s", r.status, pageError(r.body))
 	}
@@ -96,6 +99,9 @@ func TestResetPages(t *testing.T) {
 	r = op.post("/admin/users/"+id+"/reset-two-factor/cancel", url.Values{})
 	if r.url.Path != "/admin/users/"+id || !strings.Contains(r.body, "The reset of two-factor was cancelled.") || strings.Contains(r.body, `id="reset-pending"`) {
 		t.Fatalf("operator's cancel: at %s: %s", r.url, pageError(r.body))
+	}
+	if r := op.get("/admin/users"); strings.Contains(r.body, `id="resets"`) {
+		t.Error("the user list shows a waiting reset after both were cancelled")
 	}
 	if r := op.get("/admin/users/" + id); strings.Count(r.body, "Reset of two-factor cancelled") != 2 {
 		t.Error("nina's events do not show both cancellations")

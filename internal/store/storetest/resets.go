@@ -32,6 +32,9 @@ func testTwoFactorReset(t *testing.T, s *store.Store) {
 		t.Fatalf("AddTwoFactorReset: %v", err)
 	}
 	wantCode(t, "a second AddTwoFactorReset", s.AddTwoFactorReset(ctx, r), twofold.CodeConflict)
+	if all, err := s.TwoFactorResets(ctx, 10); err != nil || len(all) != 1 || all[0].AccountID != a.ID {
+		t.Fatalf("TwoFactorResets: got %v, %v; want alice's", all, err)
+	}
 	got, found, err := s.TwoFactorReset(ctx, a.ID)
 	if err != nil || !found {
 		t.Fatalf("TwoFactorReset: got found=%v, %v", found, err)
