@@ -69,16 +69,7 @@ func (s *Store) AccountsByUsernameFold(ctx context.Context, username string) ([]
 	if err != nil {
 		return nil, fmt.Errorf("select accounts: %w", err)
 	}
-	defer rows.Close()
-	var out []twofold.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return scanAccounts(rows)
 }
 
 // AccountByID returns the account with id.
@@ -104,6 +95,11 @@ func (s *Store) Accounts(ctx context.Context, query string, limit int) ([]twofol
 	if err != nil {
 		return nil, fmt.Errorf("select accounts: %w", err)
 	}
+	return scanAccounts(rows)
+}
+
+// scanAccounts reads the rows of a SELECT of accountColumns and closes them.
+func scanAccounts(rows *sql.Rows) ([]twofold.Account, error) {
 	defer rows.Close()
 	var out []twofold.Account
 	for rows.Next() {
