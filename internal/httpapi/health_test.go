@@ -139,3 +139,19 @@ func TestRequestID(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthPathsRefuseOtherMethods: /healthz, /readyz and /metrics asked
+// with another method answer a 405 problem with Allow, not the pages' 404.
+func TestHealthPathsRefuseOtherMethods(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		res, err := http.Post(s.URL()+path, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" || res.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("POST %s: got %d, Allow %q, %q; want a 405 problem allowing GET, HEAD", path, res.StatusCode, res.Header.Get("Allow"), res.Header.Get("Content-Type"))
+		}
+	}
+}

@@ -75,19 +75,22 @@ func (s *Server) Register(mux *http.ServeMux) {
 		}
 	}
 	for path, methods := range allow {
-		if !strings.HasPrefix(path, "/v1/") {
-			continue
-		}
 		slices.Sort(methods)
-		allowed := strings.Join(methods, ", ")
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allowed)
-			writeProblem(w, Problem{Type: ProblemTypeBase + "method-not-allowed", Title: http.StatusText(http.StatusMethodNotAllowed),
-				Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not allowed here; use " + allowed})
-		})
+		mux.Handle(path, MethodNotAllowed(strings.Join(methods, ", ")))
 	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, twofold.Errorf(twofold.CodeNotFound, "no such API path"))
+	})
+}
+
+// MethodNotAllowed answers every request with a 405 problem naming the
+// allowed methods in Allow: the answer for a known path asked with another
+// method (Go's mux would otherwise leave it to a catch-all pattern).
+func MethodNotAllowed(allowed string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allowed)
+		writeProblem(w, Problem{Type: ProblemTypeBase + "method-not-allowed", Title: http.StatusText(http.StatusMethodNotAllowed),
+			Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not allowed here; use " + allowed})
 	})
 }
 

@@ -178,6 +178,7 @@ func (s *Server) Open(ctx context.Context) error {
 		s.Store.ObserveCommits(metrics.CommitObserver(s.Store.QueuedSteps))
 	}
 	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("/metrics", httpapi.MethodNotAllowed("GET, HEAD"))
 	var trusted []netip.Prefix
 	for _, p := range s.Config.TrustedProxies {
 		trusted = append(trusted, netip.MustParsePrefix(p)) // checked by Validate
