@@ -113,23 +113,7 @@ func account(t *testing.T, ts *testenv.Server, username string, operator, totp b
 	if !totp {
 		return ""
 	}
-	res, err := ts.Service.Login(ctx, username, testPassword, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := ts.Service.Authenticate(ctx, res.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: "totp", Label: "Phone"}, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, testenv.TOTP(t, e.Secret, ts.Clock.Now()), core.Meta{}); err != nil {
-		t.Fatal(err)
-	}
-	ts.Clock.Add(30 * time.Second) // the confirming code is used up
-	return e.Secret
+	return enrolPhone(t, ts, username).secret
 }
 
 func (c *client) signIn(username string) reply {

@@ -29,10 +29,22 @@ type keys struct {
 // through the core and returns its secret, recovery codes and paper key.
 func accountWithKeys(t *testing.T, ts *testenv.Server, username string) keys {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: username, Password: testPassword}, core.Meta{}); err != nil {
+	if _, err := ts.Service.CreateAccount(context.Background(), core.NewAccount{Username: username, Password: testPassword}, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
+	k := enrolPhone(t, ts, username)
+	if len(k.codes) == 0 || k.paperKey == "" {
+		t.Fatal("the first authenticator's confirmation gave no recovery codes or paper key")
+	}
+	return k
+}
+
+// enrolPhone signs username in through the core and enrols and confirms a
+// TOTP factor "Phone"; the recovery codes and paper key are there when it
+// was the first.
+func enrolPhone(t *testing.T, ts *testenv.Server, username string) keys {
+	t.Helper()
+	ctx := context.Background()
 	res, err := ts.Service.Login(ctx, username, testPassword, core.Meta{})
 	if err != nil {
 		t.Fatal(err)
@@ -48,9 +60,6 @@ func accountWithKeys(t *testing.T, ts *testenv.Server, username string) keys {
 	c, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, testenv.TOTP(t, e.Secret, ts.Clock.Now()), core.Meta{})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(c.RecoveryCodes) == 0 || c.PaperKey == "" {
-		t.Fatal("the first authenticator's confirmation gave no recovery codes or paper key")
 	}
 	ts.Clock.Add(30 * time.Second) // the confirming code is used up
 	return keys{secret: e.Secret, codes: c.RecoveryCodes, paperKey: c.PaperKey}
