@@ -279,3 +279,31 @@ type Counter struct {
 	Failures    int
 	LockedUntil time.Time
 }
+
+// Permit allows an API key some actions on the resources of one service that
+// its pattern matches (SPEC §1 story 6), for example TXT records at
+// _acme-challenge in example.com: {"dns", "example.com/_acme-challenge/TXT",
+// ["write"]}. internal/permit parses, matches and compares them.
+type Permit struct {
+	Service  string   // "dns", "account" or "keys"
+	Resource string   // a pattern of the service's resources, segments split by "/"
+	Actions  []string // "read", "write"
+}
+
+// APIKey is a credential for scripts: it acts for its account, but only as
+// far as its permits allow, and never on the account's two-factor settings
+// (SPEC §1 story 6). Only a keyed hash of its secret is stored.
+type APIKey struct {
+	ID         string
+	AccountID  string
+	Name       string
+	SecretHash []byte
+	Permits    []Permit
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero: it does not expire
+	LastUsedAt time.Time // zero: never used
+	ParentID   string    // the key that made this one; "" when a person made it
+}
+
+// Expired reports whether the key has expired at now.
+func (k APIKey) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }

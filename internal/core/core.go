@@ -22,6 +22,7 @@ import (
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/permit"
 )
 
 // Store is the storage the service needs; *store.Store implements it.
@@ -236,10 +237,25 @@ type Meta struct {
 	UserAgent string
 }
 
-// Auth is an authenticated caller: an account and its session.
+// Auth is an authenticated caller: an account and either a person's session
+// or an API key.
 type Auth struct {
 	Account twofold.Account
-	Session twofold.Session
+	Session twofold.Session // zero when Key is set
+	Key     *twofold.APIKey // the API key that authenticated the caller; nil for a session
+}
+
+// Allows reports whether the caller may take action on the resource of
+// service (see internal/permit): a person's session may do whatever the
+// account may, an API key only what one of its permits allows.
+func (a Auth) Allows(service, resource, action string) bool {
+	return a.Key == nil || permit.Allows(a.Key.Permits, service, resource, action)
+}
+
+// AllowsSome reports whether the caller may take action on some resource
+// under resource, such as one record of a zone.
+func (a Auth) AllowsSome(service, resource, action string) bool {
+	return a.Key == nil || permit.AllowsSome(a.Key.Permits, service, resource, action)
 }
 
 // Elevated reports whether the session had a second-factor check within the

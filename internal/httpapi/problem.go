@@ -140,3 +140,17 @@ func kindName(k reflect.Kind) string {
 		return "an object"
 	}
 }
+
+// WriteError writes err as a problem, as every /v1 handler does; the other
+// HTTP packages (the DNS API) answer through it so that statuses stay in
+// one table.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	writeError(w, r, log, err)
+}
+
+// WriteJSON writes v as JSON with status, never cached.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// Decode reads a JSON object body into v as the /v1 handlers do: unknown
+// fields, trailing data and bodies over 64 KiB are invalid problems.
+func Decode(w http.ResponseWriter, r *http.Request, v any) error { return decode(w, r, v) }

@@ -117,6 +117,36 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 	}
 }
 
+// Handler is a handler for an authenticated caller.
+type Handler func(w http.ResponseWriter, r *http.Request, a core.Auth)
+
+// Caller authenticates the request by a person's session token or by an
+// API key, and passes the caller to h, which must check what the caller
+// may do (core.Auth.Allows); handlers that manage two-factor settings use
+// authed, which takes sessions only (SPEC §1 story 6).
+func (s *Server) Caller(h Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a, err := s.caller(r)
+		if err != nil {
+			if twofold.ErrorCode(err) == twofold.CodeUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="twofold", Basic realm="twofold"`)
+			}
+			writeError(w, r, s.log, err)
+			return
+		}
+		h(w, r, a)
+	}
+}
+
+// caller authenticates r by a session token as Bearer.
+func (s *Server) caller(r *http.Request) (core.Auth, error) {
+	token, ok := bearer(r)
+	if !ok {
+		return core.Auth{}, twofold.Errorf(twofold.CodeUnauthorized, "send a session token or an API key's token as Authorization: Bearer …, or an API key as HTTP Basic")
+	}
+	return s.svc.Authenticate(r.Context(), token)
+}
+
 func bearer(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")

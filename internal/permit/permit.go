@@ -1,0 +1,271 @@
+// Package permit parses API-key permits, matches them against what a request
+// asks, and tells whether one set of permits stays within another (SPEC §1
+// story 6). Pure functions, standard library only.
+//
+// A permit names a service, a resource pattern and actions. A pattern is the
+// service's resource path, segments split by "/"; each segment is a literal
+// (compared ignoring case), "*" (anything), or a prefix ending in "*"
+// ("_acme-challenge*" matches "_acme-challenge" and "_acme-challenge.www").
+// Segments left off at the end match anything: "example.com" is every record
+// of the zone.
+package permit
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/twofold/twofold"
+)
+
+// Services and their actions.
+const (
+	// DNS is the DNS API; its resources are ZONE/NAME/TYPE, NAME relative to
+	// the zone with "@" for the apex, TYPE a record type such as TXT.
+	DNS = "dns"
+	// Account is the key's own account: reading its profile and events.
+	Account = "account"
+	// Keys is managing API keys: reading them, and making and revoking keys
+	// that stay within the maker's own permits.
+	Keys = "keys"
+
+	Read  = "read"
+	Write = "write"
+)
+
+type service struct {
+	segments int                          // most segments a resource has
+	check    func(i int, seg string) bool // whether seg may stand at position i
+}
+
+var services = map[string]service{
+	DNS:     {segments: 3, check: dnsSegment},
+	Account: {segments: 1, check: func(_ int, seg string) bool { return seg == "*" }},
+	Keys:    {segments: 1, check: func(_ int, seg string) bool { return seg == "*" }},
+}
+
+// Services lists the services a permit can name, sorted.
+func Services() []string {
+	names := make([]string, 0, len(services))
+	for n := range services {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// dnsSegment reports whether seg may stand at position i of a DNS resource:
+// a zone, a name relative to it, a record type, each possibly a prefix
+// pattern.
+func dnsSegment(i int, seg string) bool {
+	lit := strings.TrimSuffix(seg, "*")
+	if strings.Contains(lit, "*") || len(seg) > 253 {
+		return false
+	}
+	for _, c := range lit {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		switch i {
+		case 1:
+			ok = ok || c == '@' && seg == "@"
+		case 2:
+			ok = c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Normalize checks p and returns it in canonical form: lower-case service,
+// resource with the zone and name lower-cased and the type upper-cased,
+// trailing "*" segments dropped, actions sorted without repeats. A problem
+// is an invalid error saying what is wrong.
+func Normalize(p twofold.Permit) (twofold.Permit, error) {
+	name := strings.ToLower(strings.TrimSpace(p.Service))
+	svc, ok := services[name]
+	if !ok {
+		return p, twofold.Errorf(twofold.CodeInvalid, "unknown service %q: use one of %s", truncate(p.Service), strings.Join(Services(), ", "))
+	}
+	res := strings.TrimSpace(p.Resource)
+	if res == "" {
+		res = "*"
+	}
+	segs := strings.Split(res, "/")
+	if len(segs) > svc.segments {
+		return p, twofold.Errorf(twofold.CodeInvalid, "resource %q has more than %d parts for service %s", truncate(res), svc.segments, name)
+	}
+	for i, seg := range segs {
+		switch {
+		case name == DNS && i == 2:
+			seg = strings.ToUpper(seg)
+		case name == DNS:
+			seg = strings.TrimSuffix(strings.ToLower(seg), ".")
+		}
+		if seg == "" || !svc.check(i, seg) {
+			return p, twofold.Errorf(twofold.CodeInvalid, "resource %q: part %q is not a valid pattern for service %s", truncate(res), truncate(seg), name)
+		}
+		segs[i] = seg
+	}
+	for len(segs) > 1 && segs[len(segs)-1] == "*" {
+		segs = segs[:len(segs)-1]
+	}
+	if len(p.Actions) == 0 {
+		return p, twofold.Errorf(twofold.CodeInvalid, "a permit needs at least one action: read or write")
+	}
+	actions := make([]string, 0, len(p.Actions))
+	for _, a := range p.Actions {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a != Read && a != Write {
+			return p, twofold.Errorf(twofold.CodeInvalid, "unknown action %q: use read or write", truncate(a))
+		}
+		actions = append(actions, a)
+	}
+	slices.Sort(actions)
+	return twofold.Permit{Service: name, Resource: strings.Join(segs, "/"), Actions: slices.Compact(actions)}, nil
+}
+
+// NormalizeAll normalizes every permit of ps; a key needs at least one.
+func NormalizeAll(ps []twofold.Permit) ([]twofold.Permit, error) {
+	if len(ps) == 0 {
+		return nil, twofold.Errorf(twofold.CodeInvalid, "an API key needs at least one permit")
+	}
+	if len(ps) > 100 {
+		return nil, twofold.Errorf(twofold.CodeInvalid, "an API key has at most 100 permits")
+	}
+	out := make([]twofold.Permit, 0, len(ps))
+	for i, p := range ps {
+		n, err := Normalize(p)
+		if err != nil {
+			return nil, fmt.Errorf("permit %d: %w", i+1, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// Parse reads a permit written as one line, "SERVICE RESOURCE ACTION[,ACTION]",
+// for example "dns example.com/_acme-challenge/TXT read,write".
+func Parse(line string) (twofold.Permit, error) {
+	f := strings.Fields(line)
+	if len(f) != 3 {
+		return twofold.Permit{}, twofold.Errorf(twofold.CodeInvalid, "write a permit as SERVICE RESOURCE ACTIONS, for example %q", "dns example.com/_acme-challenge/TXT write")
+	}
+	return Normalize(twofold.Permit{Service: f[0], Resource: f[1], Actions: strings.Split(f[2], ",")})
+}
+
+// Format writes p as Parse reads it.
+func Format(p twofold.Permit) string {
+	return p.Service + " " + p.Resource + " " + strings.Join(p.Actions, ",")
+}
+
+// Allows reports whether one of ps allows action on the resource of service.
+// resource is concrete (no patterns); it may have fewer segments than the
+// service's resources, and then it is allowed only where every resource
+// under it is (a permit for example.com/www does not allow all of
+// example.com).
+func Allows(ps []twofold.Permit, service, resource, action string) bool {
+	want := twofold.Permit{Service: service, Resource: resource, Actions: []string{action}}
+	for _, p := range ps {
+		if covers(p, want, false) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsSome reports whether one of ps allows action on some resource under
+// resource, such as one record of a zone: whether the zone is worth showing.
+func AllowsSome(ps []twofold.Permit, service, resource, action string) bool {
+	want := strings.Split(resource, "/")
+	for _, p := range ps {
+		if p.Service != service || !slices.Contains(p.Actions, action) {
+			continue
+		}
+		have := strings.Split(p.Resource, "/")
+		ok := true
+		for i, w := range want {
+			if i < len(have) && !overlaps(have[i], w) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Within reports whether every permit of inner is covered by one of outer:
+// whether a key with outer may make a key with inner.
+func Within(inner, outer []twofold.Permit) bool {
+	for _, in := range inner {
+		found := false
+		for _, out := range outer {
+			if covers(out, in, true) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// covers reports whether permit p allows everything want asks: the same
+// service, every action, and every resource want's pattern matches. With
+// patterns false, want's segments are literals.
+func covers(p, want twofold.Permit, patterns bool) bool {
+	if p.Service != want.Service {
+		return false
+	}
+	for _, a := range want.Actions {
+		if !slices.Contains(p.Actions, a) {
+			return false
+		}
+	}
+	have, need := strings.Split(p.Resource, "/"), strings.Split(want.Resource, "/")
+	for i, h := range have {
+		if h == "*" {
+			continue
+		}
+		if i >= len(need) { // want asks for everything under here; p allows less
+			return false
+		}
+		n := need[i]
+		if !patterns && strings.HasSuffix(n, "*") {
+			return false
+		}
+		if !segmentCovers(h, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// segmentCovers reports whether pattern segment h matches everything segment
+// n does.
+func segmentCovers(h, n string) bool {
+	if prefix, ok := strings.CutSuffix(h, "*"); ok {
+		return strings.HasPrefix(strings.ToLower(n), strings.ToLower(prefix))
+	}
+	return !strings.HasSuffix(n, "*") && strings.EqualFold(h, n)
+}
+
+// overlaps reports whether pattern segment h matches value segment v.
+func overlaps(h, v string) bool {
+	if prefix, ok := strings.CutSuffix(h, "*"); ok {
+		return strings.HasPrefix(strings.ToLower(v), strings.ToLower(prefix))
+	}
+	return strings.EqualFold(h, v)
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

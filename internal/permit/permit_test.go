@@ -1,0 +1,167 @@
+package permit
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/twofold/twofold"
+)
+
+func mustParse(t *testing.T, lines ...string) []twofold.Permit {
+	t.Helper()
+	var ps []twofold.Permit
+	for _, l := range lines {
+		p, err := Parse(l)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", l, err)
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+func TestNormalize(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want twofold.Permit
+	}{
+		{"acme", "DNS Example.COM./_ACME-challenge/txt write", twofold.Permit{Service: "dns", Resource: "example.com/_acme-challenge/TXT", Actions: []string{"write"}}},
+		{"trailing stars dropped", "dns example.com/*/* read", twofold.Permit{Service: "dns", Resource: "example.com", Actions: []string{"read"}}},
+		{"actions sorted once", "dns * write,read,write", twofold.Permit{Service: "dns", Resource: "*", Actions: []string{"read", "write"}}},
+		{"apex", "dns example.com/@/CAA read", twofold.Permit{Service: "dns", Resource: "example.com/@/CAA", Actions: []string{"read"}}},
+		{"prefix", "dns example.com/_acme-challenge*/TXT write", twofold.Permit{Service: "dns", Resource: "example.com/_acme-challenge*/TXT", Actions: []string{"write"}}},
+		{"account", "account * read", twofold.Permit{Service: "account", Resource: "*", Actions: []string{"read"}}},
+		{"keys", "keys * read,write", twofold.Permit{Service: "keys", Resource: "*", Actions: []string{"read", "write"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Parse(%q) (-want +got):\n%s", tt.in, diff)
+			}
+			if again, err := Parse(Format(got)); err != nil || !cmp.Equal(again, got) {
+				t.Errorf("Parse(Format(%v)) = %v, %v", got, again, err)
+			}
+		})
+	}
+}
+
+func TestNormalizeRejects(t *testing.T) {
+	for name, in := range map[string]twofold.Permit{
+		"unknown service":      {Service: "ftp", Resource: "*", Actions: []string{"read"}},
+		"too many parts":       {Service: "dns", Resource: "a.com/b/TXT/x", Actions: []string{"read"}},
+		"star inside":          {Service: "dns", Resource: "*.example.com", Actions: []string{"read"}},
+		"space in name":        {Service: "dns", Resource: "example.com/a b", Actions: []string{"read"}},
+		"empty part":           {Service: "dns", Resource: "example.com//TXT", Actions: []string{"read"}},
+		"no actions":           {Service: "dns", Resource: "example.com"},
+		"unknown action":       {Service: "dns", Resource: "example.com", Actions: []string{"delete"}},
+		"account resource":     {Service: "account", Resource: "alice", Actions: []string{"read"}},
+		"bad type":             {Service: "dns", Resource: "example.com/www/T-XT", Actions: []string{"read"}},
+		"at sign in zone":      {Service: "dns", Resource: "@", Actions: []string{"read"}},
+		"at sign in long name": {Service: "dns", Resource: "example.com/@www", Actions: []string{"read"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Normalize(in); twofold.ErrorCode(err) != twofold.CodeInvalid {
+				t.Errorf("Normalize(%+v) error %v, want invalid", in, err)
+			}
+		})
+	}
+	if _, err := NormalizeAll(nil); twofold.ErrorCode(err) != twofold.CodeInvalid {
+		t.Errorf("NormalizeAll(nil) error %v, want invalid", err)
+	}
+	if _, err := Parse("dns example.com"); twofold.ErrorCode(err) != twofold.CodeInvalid {
+		t.Errorf("Parse of two fields: error %v, want invalid", err)
+	}
+}
+
+func TestAllows(t *testing.T) {
+	acme := mustParse(t, "dns example.com/_acme-challenge/TXT write", "dns example.org/_acme-challenge*/TXT read,write")
+	tests := []struct {
+		name                      string
+		service, resource, action string
+		want                      bool
+	}{
+		{"the record", "dns", "example.com/_acme-challenge/TXT", "write", true},
+		{"case of the record", "dns", "EXAMPLE.com/_Acme-Challenge/TXT", "write", true},
+		{"not read", "dns", "example.com/_acme-challenge/TXT", "read", false},
+		{"another type", "dns", "example.com/_acme-challenge/A", "write", false},
+		{"another name", "dns", "example.com/www/TXT", "write", false},
+		{"a longer name", "dns", "example.com/_acme-challenge.www/TXT", "write", false},
+		{"another zone", "dns", "example.net/_acme-challenge/TXT", "write", false},
+		{"a zone ending alike", "dns", "badexample.com/_acme-challenge/TXT", "write", false},
+		{"the whole zone", "dns", "example.com", "write", false},
+		{"every type of the name", "dns", "example.com/_acme-challenge", "write", false},
+		{"prefix: a longer name", "dns", "example.org/_acme-challenge.www/TXT", "write", true},
+		{"prefix: the name", "dns", "example.org/_acme-challenge/TXT", "read", true},
+		{"prefix: not another", "dns", "example.org/www/TXT", "read", false},
+		{"a wildcard record needs a star", "dns", "example.org/_acme-challenge*/TXT", "read", false},
+		{"another service", "account", "*", "read", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Allows(acme, tt.service, tt.resource, tt.action); got != tt.want {
+				t.Errorf("Allows(%s %s %s) = %v, want %v", tt.service, tt.resource, tt.action, got, tt.want)
+			}
+		})
+	}
+	all := mustParse(t, "dns * read,write")
+	if !Allows(all, "dns", "example.com", "write") || !Allows(all, "dns", "example.com/*/TXT", "write") {
+		t.Error("dns * does not allow a whole zone or a wildcard record")
+	}
+	zone := mustParse(t, "dns example.com read")
+	if !Allows(zone, "dns", "example.com", "read") || !Allows(zone, "dns", "example.com/www/A", "read") {
+		t.Error("a zone's permit does not allow the zone and its records")
+	}
+}
+
+func TestAllowsSome(t *testing.T) {
+	acme := mustParse(t, "dns example.com/_acme-challenge/TXT write")
+	for _, tt := range []struct {
+		resource, action string
+		want             bool
+	}{
+		{"example.com", "write", true},
+		{"example.com", "read", false},
+		{"example.org", "write", false},
+		{"example.com/_acme-challenge", "write", true},
+		{"example.com/www", "write", false},
+	} {
+		if got := AllowsSome(acme, "dns", tt.resource, tt.action); got != tt.want {
+			t.Errorf("AllowsSome(%s %s) = %v, want %v", tt.resource, tt.action, got, tt.want)
+		}
+	}
+}
+
+func TestWithin(t *testing.T) {
+	outer := mustParse(t, "dns example.com read", "dns example.org/_acme-challenge*/TXT write", "keys * write")
+	tests := []struct {
+		name  string
+		inner []string
+		want  bool
+	}{
+		{"same", []string{"dns example.com read"}, true},
+		{"narrower name", []string{"dns example.com/www/A read"}, true},
+		{"narrower prefix", []string{"dns example.org/_acme-challenge.www*/TXT write"}, true},
+		{"the prefix's literal", []string{"dns example.org/_acme-challenge/TXT write"}, true},
+		{"wider action", []string{"dns example.com write"}, false},
+		{"wider zone", []string{"dns * read"}, false},
+		{"wider prefix", []string{"dns example.org/_acme*/TXT write"}, false},
+		{"every name", []string{"dns example.org/*/TXT write"}, false},
+		{"every type", []string{"dns example.org/_acme-challenge write"}, false},
+		{"another service", []string{"account * read"}, false},
+		{"one of two outside", []string{"dns example.com read", "dns example.net read"}, false},
+		{"keys", []string{"keys * write"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Within(mustParse(t, tt.inner...), outer); got != tt.want {
+				t.Errorf("Within(%v) = %v, want %v", tt.inner, got, tt.want)
+			}
+		})
+	}
+}
