@@ -307,3 +307,23 @@ type APIKey struct {
 
 // Expired reports whether the key has expired at now.
 func (k APIKey) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
+
+// Zone is a DNS zone that Twofold serves and that its owner manages through
+// the DNS API (SPEC §3 "DNS API"). Operators create and remove zones; names
+// are unique on the server, lower case, without the trailing dot.
+type Zone struct {
+	Name      string
+	AccountID string
+	// Serial is the SOA serial (RFC 1035 §3.3.13): it moves on with every
+	// change of the zone's records.
+	Serial    uint32
+	CreatedAt time.Time
+}
+
+// Record is one DNS resource record of a zone.
+type Record struct {
+	Host string // relative to the zone, lower case; "@" for the apex
+	Type string // upper case: "A", "TXT", "CAA"
+	TTL  uint32 // seconds
+	Data string // the RDATA in canonical presentation form (RFC 1035 §5.1), names fully qualified
+}

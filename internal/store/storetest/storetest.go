@@ -81,6 +81,13 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Reset/TwoFactor", testTwoFactorReset},
 		{"Reset/Withdrawn", testResetWithdrawn},
 
+		{"DNS/ZoneRoundTrip", testZoneRoundTrip},
+		{"DNS/ZoneOf", testZoneOf},
+		{"DNS/ZoneDelete", testZoneDelete},
+		{"DNS/ZoneSerial", testZoneSerial},
+		{"DNS/Records", testRecords},
+		{"DNS/RecordsTxRollback", testRecordsTxRollback},
+
 		{"Race/AcceptStep", testRaceAcceptStep},
 		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},
 		{"Race/DecideSecondStep", testRaceDecideSecondStep},
@@ -91,6 +98,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/DeleteFactor", testRaceDeleteFactor},
 		{"Race/FirstAccount", testRaceFirstAccount},
 		{"Race/ResetTwoFactor", testRaceResetTwoFactor},
+		{"Race/LockZone", testRaceLockZone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
