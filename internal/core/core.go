@@ -105,6 +105,8 @@ type Store interface {
 
 	AddEvent(ctx context.Context, e twofold.AuditEvent) error
 	Events(ctx context.Context, accountID string, before int64, limit int) ([]twofold.AuditEvent, error)
+
+	DNSStore
 }
 
 // Config holds the service's tunables.
