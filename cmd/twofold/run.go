@@ -60,6 +60,8 @@ commands:
   user reset-two-factor USERNAME
                       remove a user's authenticators, recovery codes and paper key
                       after --reset-delay (default 72h; the user can cancel), or --now
+  dns add-zone ZONE --owner USERNAME | dns remove-zone ZONE | dns zones
+                      create, remove and list the zones of the DNS API
   code SECRET|URI     print the current TOTP code (like oathtool --totp)
   keys rotate         add a new master key, re-encrypt every secret under it, retire the old one
   backup DEST         write a consistent copy of the SQLite database while servers run
@@ -78,6 +80,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.serve(ctx, args[1:])
 	case "user":
 		return m.user(ctx, args[1:])
+	case "dns":
+		return m.dns(ctx, args[1:])
 	case "code":
 		return m.code(ctx, args[1:])
 	case "bench":
