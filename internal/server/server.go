@@ -20,6 +20,7 @@ import (
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/dnsapi"
 	"github.com/twofold/twofold/internal/httpapi"
 	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/notify"
@@ -167,7 +168,9 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	s.sweep = startJanitor(s.Service, s.Logger, every)
 	mux := http.NewServeMux()
-	httpapi.New(s.Service, s.Store, s.Logger).Register(mux)
+	api := httpapi.New(s.Service, s.Store, s.Logger)
+	api.Register(mux)
+	dnsapi.New(s.Service, api, s.Logger).Register(mux)
 	pages.Register(mux)
 	metrics := httpapi.NewMetrics()
 	s.Service.SetObserver(metrics.ObserveEvent)
