@@ -308,6 +308,15 @@ type APIKey struct {
 // Expired reports whether the key has expired at now.
 func (k APIKey) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
 
+// APIToken is a short-lived bearer token that an API key exchanged its
+// secret for; only its keyed hash is stored.
+type APIToken struct {
+	ID        string
+	KeyID     string
+	TokenHash []byte
+	ExpiresAt time.Time
+}
+
 // Zone is a DNS zone that Twofold serves and that its owner manages through
 // the DNS API (SPEC §3 "DNS API"). Operators create and remove zones; names
 // are unique on the server, lower case, without the trailing dot.

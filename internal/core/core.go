@@ -99,6 +99,19 @@ type Store interface {
 	// of any number does, and the others get ResetNotDue.
 	ResetTwoFactor(ctx context.Context, accountID string, now time.Time) (twofold.TwoFactorReset, twofold.ResetOutcome, error)
 
+	CreateAPIKey(ctx context.Context, k twofold.APIKey) error
+	// APIKey returns a key, expired or not; an unknown id is not-found.
+	APIKey(ctx context.Context, id string) (twofold.APIKey, error)
+	APIKeys(ctx context.Context, accountID string) ([]twofold.APIKey, error)
+	// DeleteAPIKey deletes the account's key with the keys it made.
+	DeleteAPIKey(ctx context.Context, accountID, id string) (bool, error)
+	// TouchAPIKey sets the key's last use to now unless it is less than
+	// every ago, reporting whether it wrote.
+	TouchAPIKey(ctx context.Context, id string, now time.Time, every time.Duration) (bool, error)
+	CreateAPIToken(ctx context.Context, t twofold.APIToken) error
+	// APIToken returns an unexpired token; another is not-found.
+	APIToken(ctx context.Context, id string, now time.Time) (twofold.APIToken, error)
+
 	AddSetupToken(ctx context.Context, hash []byte, now time.Time) error
 	SetupTokenValid(ctx context.Context, hash []byte, since time.Time) (bool, error)
 	CreateFirstAccount(ctx context.Context, hash []byte, since time.Time, a twofold.Account) (bool, error)
@@ -346,6 +359,9 @@ func CleanText(s string, max int) string {
 
 // Events returns the caller's own audit events, newest first.
 func (s *Service) Events(ctx context.Context, a Auth, before int64, limit int) ([]twofold.AuditEvent, error) {
+	if !a.Allows(permit.Account, "*", permit.Read) {
+		return nil, twofold.Errorf(twofold.CodeForbidden, "this API key may not read the account: it needs the permit %q", "account * read")
+	}
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}

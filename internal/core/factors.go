@@ -63,6 +63,9 @@ func hiddenRune(r rune) bool {
 // caller's account (malformed, or like another's), before anything is spent
 // on the way to EnrolFactor, such as a recovery code for elevation.
 func (s *Service) CheckFactorLabel(ctx context.Context, a Auth, label string) error {
+	if err := person(a); err != nil {
+		return err
+	}
 	label, err := validateLabel(label)
 	if err != nil {
 		return err
@@ -150,6 +153,9 @@ func factorAAD(id string) []byte { return keyring.AAD("factors", "secret", id) }
 // code from it. On an account with two-factor on it needs an elevated
 // session, as ConfirmFactor does.
 func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) (Enrolment, error) {
+	if err := person(a); err != nil {
+		return Enrolment{}, err
+	}
 	if n.Type != twofold.FactorTOTP && n.Type != twofold.FactorHOTP {
 		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp or hotp")
 	}
@@ -223,6 +229,9 @@ func (s *Service) keyURI(a twofold.Account, f twofold.Factor, p otp.Params) stri
 // PendingEnrolment returns the enrolment data of a factor that is still
 // pending; once active, its secret is never shown again.
 func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string) (Enrolment, error) {
+	if err := person(a); err != nil {
+		return Enrolment{}, err
+	}
 	f, err := s.factor(ctx, a.Account.ID, factorID)
 	if err != nil {
 		return Enrolment{}, err
@@ -273,6 +282,9 @@ func factorParams(f twofold.Factor) (otp.Params, error) {
 // one is as sensitive as removing one (else a stolen session could add its
 // own, elevate with it, and remove the owner's).
 func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code string, m Meta) (Confirmation, error) {
+	if err := person(a); err != nil {
+		return Confirmation{}, err
+	}
 	f, err := s.factor(ctx, a.Account.ID, factorID)
 	if err != nil {
 		return Confirmation{}, err
@@ -342,6 +354,9 @@ func (s *Service) Factors(ctx context.Context, accountID string) ([]twofold.Fact
 
 // RenameFactor changes a factor's label.
 func (s *Service) RenameFactor(ctx context.Context, a Auth, factorID, label string, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
 	label, err := validateLabel(label)
 	if err != nil {
 		return err
@@ -363,6 +378,9 @@ func (s *Service) RenameFactor(ctx context.Context, a Auth, factorID, label stri
 // DeleteFactor removes a factor. Removing an active factor needs an elevated
 // session (SPEC §1 story 5); a pending one weakens nothing and does not.
 func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
 	f, err := s.store.Factor(ctx, a.Account.ID, factorID)
 	if err != nil {
 		return err
@@ -398,6 +416,9 @@ func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m M
 // 6238 §6), or an HOTP token pressed more often than the look-ahead window
 // allows (RFC 4226 §7.4).
 func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, code2 string, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
 	f, err := s.factor(ctx, a.Account.ID, factorID)
 	if err != nil {
 		return err

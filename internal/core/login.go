@@ -370,6 +370,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) 
 
 // Logout ends the caller's session.
 func (s *Service) Logout(ctx context.Context, a Auth, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
 	if err := s.store.DeleteSession(ctx, a.Session.ID); err != nil {
 		return err
 	}
@@ -381,6 +384,9 @@ func (s *Service) Logout(ctx context.Context, a Auth, m Meta) error {
 // own included, and voids its logins waiting for their second step: for a
 // device lost or a session seen in the events that was not the owner's.
 func (s *Service) LogoutEverywhere(ctx context.Context, a Auth, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(ctx context.Context) error {
 		if _, err := s.store.EndSessions(ctx, a.Account.ID); err != nil {
 			return err
@@ -393,6 +399,9 @@ func (s *Service) LogoutEverywhere(ctx context.Context, a Auth, m Meta) error {
 // Elevate checks a second factor for a logged-in caller and elevates its
 // session for the elevation period (SPEC §3.1).
 func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (time.Time, error) {
+	if err := person(a); err != nil {
+		return time.Time{}, err
+	}
 	if err := checkProof(p); err != nil {
 		return time.Time{}, err
 	}

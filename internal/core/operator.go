@@ -8,6 +8,9 @@ import (
 
 // requireOperator returns a forbidden error unless a is an operator.
 func requireOperator(a Auth) error {
+	if err := person(a); err != nil {
+		return err
+	}
 	if !a.Account.Operator {
 		return twofold.Errorf(twofold.CodeForbidden, "only operators may do this")
 	}

@@ -19,6 +19,9 @@ import (
 // faster than a login could. On an account with two-factor on, the session
 // must also be elevated. Everything is written in one transaction.
 func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next string, m Meta) (token string, expires time.Time, err error) {
+	if err := person(a); err != nil {
+		return "", time.Time{}, err
+	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return "", time.Time{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/permit"
 )
 
 // RecoveryCodeCount is how many recovery codes a set holds (SPEC §2).
@@ -45,6 +46,9 @@ func group(s string, n int) string {
 // RegenerateRecoveryCodes voids the account's recovery codes and returns a new
 // set; it needs an elevated session (SPEC §1 story 5).
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Auth, m Meta) ([]string, error) {
+	if err := person(a); err != nil {
+		return nil, err
+	}
 	// Without a factor there is nothing to elevate with: say what to do.
 	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
 	if err != nil {
@@ -97,6 +101,9 @@ type Profile struct {
 
 // Me returns the caller's profile.
 func (s *Service) Me(ctx context.Context, a Auth) (Profile, error) {
+	if !a.Allows(permit.Account, "*", permit.Read) {
+		return Profile{}, twofold.Errorf(twofold.CodeForbidden, "this API key may not read the account: it needs the permit %q", "account * read")
+	}
 	fs, err := s.store.Factors(ctx, a.Account.ID)
 	if err != nil {
 		return Profile{}, err
@@ -127,6 +134,9 @@ func (s *Service) Me(ctx context.Context, a Auth) (Profile, error) {
 // SetTwoFactorRequired turns the second step at login on or off. Turning it on
 // needs an active factor; turning it off needs an elevated session (SPEC §3.1).
 func (s *Service) SetTwoFactorRequired(ctx context.Context, a Auth, required bool, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
 	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
 	if err != nil {
 		return err

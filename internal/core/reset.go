@@ -182,6 +182,9 @@ func (s *Service) ResetNotice(ctx context.Context, accountID string) (told bool,
 // account. While two-factor is on it needs elevation: the holder who still
 // has a factor can stop a reset, a session without one cannot.
 func (s *Service) CancelTwoFactorReset(ctx context.Context, a Auth, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return err
 	}

@@ -43,8 +43,12 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/login/{login_id}/verify": s.verifyLogin,
 		"POST /v1/logout":                  s.authed(s.logout),
 		"POST /v1/logout/everywhere":       s.authed(s.logoutEverywhere),
-		"GET /v1/me":                       s.authed(s.me),
-		"GET /v1/me/events":                s.authed(s.events),
+		"GET /v1/me":                       s.Caller(s.me),
+		"GET /v1/me/events":                s.Caller(s.events),
+		"GET /v1/me/api-keys":              s.Caller(s.listAPIKeys),
+		"POST /v1/me/api-keys":             s.Caller(s.createAPIKey),
+		"DELETE /v1/me/api-keys/{id}":      s.Caller(s.revokeAPIKey),
+		"POST /v1/token":                   s.token,
 		"POST /v1/me/elevate":              s.authed(s.elevate),
 		"POST /v1/me/recovery-codes":       s.authed(s.regenerateRecoveryCodes),
 		"PUT /v1/me/two-factor":            s.authed(s.setTwoFactor),
@@ -96,10 +100,16 @@ func MethodNotAllowed(allowed string) http.Handler {
 
 type authedHandler func(w http.ResponseWriter, r *http.Request, a core.Auth)
 
-// authed authenticates the request by its Bearer session token.
+// authed authenticates the request by its Bearer session token: a person.
+// An API key is refused, whatever its permits: keys never manage two-factor
+// settings, passwords or sessions (SPEC §1 story 6).
 func (s *Server) authed(h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r)
+		if _, _, basic := r.BasicAuth(); basic || ok && (core.IsAPIToken(token) || strings.Contains(token, ":")) {
+			writeError(w, r, s.log, twofold.Errorf(twofold.CodeForbidden, "an API key cannot do this: sign in as a person and send the session token"))
+			return
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="twofold"`)
 			writeError(w, r, s.log, twofold.Errorf(twofold.CodeUnauthorized, "send a session token as Authorization: Bearer …"))
@@ -138,11 +148,22 @@ func (s *Server) Caller(h Handler) http.HandlerFunc {
 	}
 }
 
-// caller authenticates r by a session token as Bearer.
+// caller authenticates r: an API key as HTTP Basic (id and secret) or as
+// Bearer "id:secret", a token of an API key (POST /v1/token) as Bearer, or
+// a person's session token as Bearer.
 func (s *Server) caller(r *http.Request) (core.Auth, error) {
+	if id, secret, ok := r.BasicAuth(); ok {
+		return s.svc.AuthenticateAPIKey(r.Context(), id, secret, Meta(r))
+	}
 	token, ok := bearer(r)
-	if !ok {
+	switch {
+	case !ok:
 		return core.Auth{}, twofold.Errorf(twofold.CodeUnauthorized, "send a session token or an API key's token as Authorization: Bearer …, or an API key as HTTP Basic")
+	case core.IsAPIToken(token):
+		return s.svc.AuthenticateAPIToken(r.Context(), token, Meta(r))
+	case strings.Contains(token, ":"):
+		id, secret, _ := strings.Cut(token, ":")
+		return s.svc.AuthenticateAPIKey(r.Context(), id, secret, Meta(r))
 	}
 	return s.svc.Authenticate(r.Context(), token)
 }

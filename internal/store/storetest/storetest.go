@@ -81,6 +81,11 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Reset/TwoFactor", testTwoFactorReset},
 		{"Reset/Withdrawn", testResetWithdrawn},
 
+		{"APIKey/RoundTrip", testAPIKeyRoundTrip},
+		{"APIKey/RevokeTakesItsKeys", testAPIKeyRevokeTakesItsKeys},
+		{"APIKey/Touch", testAPIKeyTouch},
+		{"APIKey/Tokens", testAPITokens},
+
 		{"DNS/ZoneRoundTrip", testZoneRoundTrip},
 		{"DNS/ZoneOf", testZoneOf},
 		{"DNS/ZoneDelete", testZoneDelete},

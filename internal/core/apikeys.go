@@ -1,0 +1,337 @@
+package core
+
+import (
+	"context"
+	"crypto/hmac"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/permit"
+)
+
+// API keys (SPEC §1 story 6). A key is an id and a 256-bit secret; scripts
+// send them as HTTP Basic (id as user, secret as password), as a Bearer
+// "id:secret", or exchange them for a short-lived Bearer token
+// (IssueAPIToken). Only keyed hashes of secrets and tokens are stored.
+
+const (
+	// MaxAPIKeys bounds the keys of one account.
+	MaxAPIKeys = 100
+	// APITokenTTL is how long a token from IssueAPIToken lasts.
+	APITokenTTL = time.Hour
+	// apiKeyTouchEvery is how often at most a key's last use is written,
+	// with an api_key.used event: a busy script must not cost a write per
+	// request.
+	apiKeyTouchEvery = time.Minute
+	// apiTokenPrefix starts every token from IssueAPIToken, so that it is
+	// told from a session token before any lookup.
+	apiTokenPrefix = "tok_"
+)
+
+// NewAPIKey is what a caller asks of a new key.
+type NewAPIKey struct {
+	Name      string
+	Permits   []twofold.Permit
+	ExpiresAt time.Time // zero: no expiry (for a key made by a key: its maker's)
+}
+
+// person refuses a caller that is an API key: only a person's session may
+// manage two-factor settings, passwords and sessions (SPEC §1 story 6).
+func person(a Auth) error {
+	if a.Key != nil {
+		return twofold.Errorf(twofold.CodeForbidden, "an API key cannot do this: sign in as a person")
+	}
+	return nil
+}
+
+// CreateAPIKey makes a key for the caller's account and returns it with its
+// secret, which is shown this once. A person needs an elevated session when
+// the account has two-factor (SPEC §1 story 5). A key needs a keys write
+// permit, and makes only keys within its own permits that expire no later
+// than itself; revoking it revokes them too.
+func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta) (twofold.APIKey, string, error) {
+	name, err := validateKeyName(n.Name)
+	if err != nil {
+		return twofold.APIKey{}, "", err
+	}
+	permits, err := permit.NormalizeAll(n.Permits)
+	if err != nil {
+		return twofold.APIKey{}, "", err
+	}
+	now := s.Now()
+	if !n.ExpiresAt.IsZero() && !n.ExpiresAt.After(now) {
+		return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be in the future")
+	}
+	if n.ExpiresAt.After(now.AddDate(10, 0, 0)) {
+		return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be within ten years")
+	}
+	k := twofold.APIKey{AccountID: a.Account.ID, Name: name, Permits: permits, CreatedAt: now, ExpiresAt: n.ExpiresAt.UTC().Truncate(time.Microsecond)}
+	if a.Key != nil {
+		if !a.Allows(permit.Keys, "*", permit.Write) {
+			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeForbidden, "this API key may not make keys: it needs the permit %q", "keys * write")
+		}
+		if !permit.Within(permits, a.Key.Permits) {
+			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeForbidden, "a key can only make keys within its own permits")
+		}
+		if !a.Key.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || k.ExpiresAt.After(a.Key.ExpiresAt)) {
+			k.ExpiresAt = a.Key.ExpiresAt
+		}
+		k.ParentID = a.Key.ID
+	} else if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return twofold.APIKey{}, "", err
+	}
+	if k.ID, err = s.newID(); err != nil {
+		return twofold.APIKey{}, "", err
+	}
+	secret, err := s.randomString(32)
+	if err != nil {
+		return twofold.APIKey{}, "", err
+	}
+	k.SecretHash = s.hasher.Sum("api-key", k.ID+":"+secret)
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		keys, err := s.store.APIKeys(ctx, a.Account.ID)
+		if err != nil {
+			return err
+		}
+		if len(keys) >= MaxAPIKeys {
+			return twofold.Errorf(twofold.CodeConflict, "an account has at most %d API keys: revoke one first", MaxAPIKeys)
+		}
+		if err := s.store.CreateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "api_key.created", m, keyDetail(k)+madeBy(a))
+		s.notify(ctx, a.Account.ID, "an API key was created",
+			"An API key called "+quote(k.Name)+" was created for your account"+madeBy(a)+". It may:", permitLines(k.Permits))
+		return nil
+	})
+	if err != nil {
+		return twofold.APIKey{}, "", err
+	}
+	return k, secret, nil
+}
+
+// validateKeyName checks a key's name as a factor's label is checked.
+func validateKeyName(name string) (string, error) {
+	if strings.TrimSpace(name) == "" {
+		return "", twofold.Errorf(twofold.CodeInvalid, "the API key needs a name")
+	}
+	return validateLabel(name)
+}
+
+func quote(s string) string { return "\"" + s + "\"" }
+
+func keyDetail(k twofold.APIKey) string {
+	return "key " + k.ID + " " + quote(k.Name) + ": " + strings.ReplaceAll(permitLines(k.Permits), "\n", "; ")
+}
+
+func madeBy(a Auth) string {
+	if a.Key != nil {
+		return " by API key " + quote(a.Key.Name)
+	}
+	return ""
+}
+
+func permitLines(ps []twofold.Permit) string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = "  " + permit.Format(p)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// APIKeys lists the keys the caller may see: a person, every key of the
+// account; a key with a keys read permit, itself and the keys it made
+// (theirs too).
+func (s *Service) APIKeys(ctx context.Context, a Auth) ([]twofold.APIKey, error) {
+	if a.Key != nil && !a.Allows(permit.Keys, "*", permit.Read) {
+		return nil, twofold.Errorf(twofold.CodeForbidden, "this API key may not list keys: it needs the permit %q", "keys * read")
+	}
+	keys, err := s.store.APIKeys(ctx, a.Account.ID)
+	if err != nil || a.Key == nil {
+		return keys, err
+	}
+	return lineOf(keys, a.Key.ID), nil
+}
+
+// lineOf returns the key root and the keys made from it, at any remove.
+func lineOf(keys []twofold.APIKey, root string) []twofold.APIKey {
+	in := map[string]bool{root: true}
+	for grew := true; grew; {
+		grew = false
+		for _, k := range keys {
+			if !in[k.ID] && in[k.ParentID] {
+				in[k.ID], grew = true, true
+			}
+		}
+	}
+	var out []twofold.APIKey
+	for _, k := range keys {
+		if in[k.ID] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// RevokeAPIKey deletes a key of the caller's account, with the keys it
+// made. A person may revoke any (no elevation: taking power away must be
+// quick); a key with a keys write permit, itself and the keys it made.
+func (s *Service) RevokeAPIKey(ctx context.Context, a Auth, id string, m Meta) error {
+	notFound := twofold.Errorf(twofold.CodeNotFound, "no such API key")
+	if a.Key != nil {
+		if !a.Allows(permit.Keys, "*", permit.Write) {
+			return twofold.Errorf(twofold.CodeForbidden, "this API key may not revoke keys: it needs the permit %q", "keys * write")
+		}
+		keys, err := s.store.APIKeys(ctx, a.Account.ID)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, k := range lineOf(keys, a.Key.ID) {
+			found = found || k.ID == id
+		}
+		if !found {
+			return notFound
+		}
+	}
+	return s.inTx(ctx, func(ctx context.Context) error {
+		k, err := s.store.APIKey(ctx, id)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && k.AccountID != a.Account.ID {
+			return notFound
+		}
+		if err != nil {
+			return err
+		}
+		ok, err := s.store.DeleteAPIKey(ctx, a.Account.ID, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound
+		}
+		s.audit(ctx, a.Account.ID, "api_key.revoked", m, "key "+k.ID+" "+quote(k.Name)+madeBy(a))
+		return nil
+	})
+}
+
+// errBadKey is the one answer to a key or token that does not authenticate,
+// whatever the cause: unknown, wrong secret, expired or revoked.
+func errBadKey() error {
+	return twofold.Errorf(twofold.CodeUnauthorized, "the API key or token is invalid, expired or revoked")
+}
+
+// AuthenticateAPIKey returns the caller behind an API key's id and secret.
+func (s *Service) AuthenticateAPIKey(ctx context.Context, id, secret string, m Meta) (Auth, error) {
+	if len(id) == 0 || len(id) > 64 || len(secret) == 0 || len(secret) > 128 {
+		return Auth{}, errBadKey()
+	}
+	k, err := s.store.APIKey(ctx, id)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		s.hasher.Sum("api-key", id+":"+secret) // as long as a known id
+		return Auth{}, errBadKey()
+	}
+	if err != nil {
+		return Auth{}, err
+	}
+	if !hmac.Equal(k.SecretHash, s.hasher.Sum("api-key", id+":"+secret)) {
+		s.refuseKey(ctx, k, m, "wrong secret")
+		return Auth{}, errBadKey()
+	}
+	return s.keyCaller(ctx, k, m)
+}
+
+// keyCaller returns the caller for an authenticated key unless it has
+// expired, and records its use at most once per apiKeyTouchEvery.
+func (s *Service) keyCaller(ctx context.Context, k twofold.APIKey, m Meta) (Auth, error) {
+	now := s.Now()
+	if k.Expired(now) {
+		s.refuseKey(ctx, k, m, "expired")
+		return Auth{}, errBadKey()
+	}
+	acc, err := s.store.AccountByID(ctx, k.AccountID)
+	if err != nil {
+		return Auth{}, err
+	}
+	wrote, err := s.store.TouchAPIKey(ctx, k.ID, now, apiKeyTouchEvery)
+	if err != nil {
+		s.log.Error("API key use not recorded", "key", k.ID, "err", err)
+	}
+	if wrote {
+		s.audit(ctx, k.AccountID, "api_key.used", m, "key "+k.ID+" "+quote(k.Name))
+		k.LastUsedAt = now
+	}
+	return Auth{Account: acc, Key: &k}, nil
+}
+
+// refuseKey records a refused use of a known key, at most a few a minute
+// per key so that nobody can fill the owner's audit log.
+func (s *Service) refuseKey(ctx context.Context, k twofold.APIKey, m Meta, cause string) {
+	ok, err := s.store.TakeToken(ctx, "key-refused:"+k.ID, 3, 1.0/60, s.Now())
+	if err != nil {
+		s.log.Error("refused API key not recorded", "key", k.ID, "err", err)
+		return
+	}
+	if ok {
+		s.audit(ctx, k.AccountID, "api_key.refused", m, "key "+k.ID+" "+quote(k.Name)+": "+cause)
+	}
+}
+
+// IssueAPIToken exchanges an API key's id and secret for a Bearer token
+// that lasts APITokenTTL, or until the key expires or is revoked (OAuth 2.0
+// client credentials, RFC 6749 §4.4).
+func (s *Service) IssueAPIToken(ctx context.Context, id, secret string, m Meta) (string, time.Time, error) {
+	a, err := s.AuthenticateAPIKey(ctx, id, secret, m)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	now := s.Now()
+	tid, err := s.newOrderedID(now)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	sec, err := s.randomString(32)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	token := apiTokenPrefix + tid + "." + sec
+	expires := now.Add(APITokenTTL)
+	if !a.Key.ExpiresAt.IsZero() && a.Key.ExpiresAt.Before(expires) {
+		expires = a.Key.ExpiresAt
+	}
+	t := twofold.APIToken{ID: tid, KeyID: a.Key.ID, TokenHash: s.hasher.Sum("api-token", token), ExpiresAt: expires}
+	if err := s.store.CreateAPIToken(ctx, t); err != nil {
+		return "", time.Time{}, err
+	}
+	return token, expires, nil
+}
+
+// IsAPIToken reports whether a Bearer token is one IssueAPIToken gives.
+func IsAPIToken(token string) bool { return strings.HasPrefix(token, apiTokenPrefix) }
+
+// AuthenticateAPIToken returns the caller behind a token from IssueAPIToken.
+func (s *Service) AuthenticateAPIToken(ctx context.Context, token string, m Meta) (Auth, error) {
+	rest, ok := strings.CutPrefix(token, apiTokenPrefix)
+	id, _, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || !isOrderedID(id) || len(token) > 128 {
+		return Auth{}, errBadKey()
+	}
+	t, err := s.store.APIToken(ctx, id, s.Now())
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return Auth{}, errBadKey()
+	}
+	if err != nil {
+		return Auth{}, err
+	}
+	if !hmac.Equal(t.TokenHash, s.hasher.Sum("api-token", token)) {
+		return Auth{}, errBadKey()
+	}
+	k, err := s.store.APIKey(ctx, t.KeyID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return Auth{}, errBadKey()
+	}
+	if err != nil {
+		return Auth{}, err
+	}
+	return s.keyCaller(ctx, k, m)
+}

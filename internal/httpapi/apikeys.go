@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+)
+
+type permitJSON struct {
+	Service  string   `json:"service"`
+	Resource string   `json:"resource"`
+	Actions  []string `json:"actions"`
+}
+
+type apiKeyJSON struct {
+	ID         string       `json:"id"`
+	Name       string       `json:"name"`
+	Permits    []permitJSON `json:"permits"`
+	CreatedAt  time.Time    `json:"created_at"`
+	ExpiresAt  *time.Time   `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time   `json:"last_used_at,omitempty"`
+	ParentID   string       `json:"parent_id,omitempty"`
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func toAPIKeyJSON(k twofold.APIKey) apiKeyJSON {
+	ps := make([]permitJSON, len(k.Permits))
+	for i, p := range k.Permits {
+		ps[i] = permitJSON(p)
+	}
+	return apiKeyJSON{ID: k.ID, Name: k.Name, Permits: ps, CreatedAt: k.CreatedAt, ExpiresAt: timeOrNil(k.ExpiresAt),
+		LastUsedAt: timeOrNil(k.LastUsedAt), ParentID: k.ParentID}
+}
+
+func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	keys, err := s.svc.APIKeys(r.Context(), a)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	out := make([]apiKeyJSON, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, toAPIKeyJSON(k))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"api_keys": out})
+}
+
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Name      string       `json:"name"`
+		Permits   []permitJSON `json:"permits"`
+		ExpiresAt *time.Time   `json:"expires_at"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	n := core.NewAPIKey{Name: req.Name}
+	for _, p := range req.Permits {
+		n.Permits = append(n.Permits, twofold.Permit(p))
+	}
+	if req.ExpiresAt != nil {
+		n.ExpiresAt = *req.ExpiresAt
+	}
+	k, secret, err := s.svc.CreateAPIKey(r.Context(), a, n, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"api_key": toAPIKeyJSON(k), "secret": secret})
+}
+
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.RevokeAPIKey(r.Context(), a, r.PathValue("id"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// oauthError is an error answer of the token endpoint (RFC 6749 §5.2),
+// which OAuth clients read instead of a problem.
+type oauthError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// token exchanges an API key for a Bearer token: OAuth 2.0 client
+// credentials (RFC 6749 §4.4), the key's id and secret as HTTP Basic or as
+// client_id and client_secret in the form.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") || r.ParseForm() != nil {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "send grant_type=client_credentials as application/x-www-form-urlencoded"})
+		return
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
+		writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "only grant_type=client_credentials is supported"})
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	token, expires, err := s.svc.IssueAPIToken(r.Context(), id, secret, Meta(r))
+	switch code := twofold.ErrorCode(err); {
+	case err == nil:
+	case code == twofold.CodeUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Basic realm="twofold"`)
+		writeJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", twofold.ErrorMessage(err)})
+		return
+	default:
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": token, "token_type": "bearer",
+		"expires_in": int(expires.Sub(s.svc.Now()).Round(time.Second) / time.Second)})
+}

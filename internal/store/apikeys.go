@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+const apiKeyColumns = `id, account_id, COALESCE(parent_id, ''), name, secret_hash, permits, created_at, expires_at, last_used_at`
+
+func scanAPIKey(row interface{ Scan(...any) error }) (twofold.APIKey, error) {
+	var k twofold.APIKey
+	var permits string
+	var created, expires, used int64
+	if err := row.Scan(&k.ID, &k.AccountID, &k.ParentID, &k.Name, &k.SecretHash, &permits, &created, &expires, &used); err != nil {
+		return k, err
+	}
+	k.CreatedAt, k.ExpiresAt, k.LastUsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
+	if err := json.Unmarshal([]byte(permits), &k.Permits); err != nil {
+		return k, fmt.Errorf("read permits of API key %s: %w", k.ID, err)
+	}
+	return k, nil
+}
+
+// storedPermit is a permit as the permits column holds it.
+type storedPermit struct {
+	Service  string   `json:"service"`
+	Resource string   `json:"resource"`
+	Actions  []string `json:"actions"`
+}
+
+// CreateAPIKey stores k.
+func (s *Store) CreateAPIKey(ctx context.Context, k twofold.APIKey) error {
+	ps := make([]storedPermit, len(k.Permits))
+	for i, p := range k.Permits {
+		ps[i] = storedPermit(p)
+	}
+	permits, err := json.Marshal(ps)
+	if err != nil {
+		return err
+	}
+	var parent sql.NullString
+	if k.ParentID != "" {
+		parent = sql.NullString{String: k.ParentID, Valid: true}
+	}
+	_, err = s.conn(ctx).ExecContext(ctx, `INSERT INTO api_keys (id, account_id, parent_id, name, secret_hash, permits, created_at, expires_at, last_used_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)`,
+		k.ID, k.AccountID, parent, k.Name, k.SecretHash, string(permits), micros(k.CreatedAt), micros(k.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("insert API key: %w", err)
+	}
+	return nil
+}
+
+// APIKey returns the key with id, expired or not; an unknown key is not-found.
+func (s *Store) APIKey(ctx context.Context, id string) (twofold.APIKey, error) {
+	k, err := scanAPIKey(s.conn(ctx).QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, twofold.Errorf(twofold.CodeNotFound, "no such API key")
+	}
+	if err != nil {
+		return k, fmt.Errorf("select API key: %w", err)
+	}
+	return k, nil
+}
+
+// APIKeys returns the account's keys, oldest first.
+func (s *Store) APIKeys(ctx context.Context, accountID string) ([]twofold.APIKey, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE account_id = $1 ORDER BY created_at, id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("select API keys: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("select API keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// DeleteAPIKey deletes the account's key with id, and with it the keys it
+// made and their tokens, reporting false when there was no such key.
+func (s *Store) DeleteAPIKey(ctx context.Context, accountID, id string) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND account_id = $2`, id, accountID)
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return false, fmt.Errorf("delete API key: %w", err)
+	}
+	return n == 1, nil
+}
+
+// TouchAPIKey records that the key was used at now, unless its last use is
+// less than every ago: one write a key makes at most once per period,
+// however busy its script. It reports whether it wrote.
+func (s *Store) TouchAPIKey(ctx context.Context, id string, now time.Time, every time.Duration) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND last_used_at <= $3`,
+		micros(now), id, micros(now.Add(-every)))
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return false, fmt.Errorf("update API key use: %w", err)
+	}
+	return n == 1, nil
+}
+
+// CreateAPIToken stores a bearer token of a key.
+func (s *Store) CreateAPIToken(ctx context.Context, t twofold.APIToken) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO api_tokens (id, key_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)`,
+		t.ID, t.KeyID, t.TokenHash, micros(t.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("insert API token: %w", err)
+	}
+	return nil
+}
+
+// APIToken returns the unexpired token with id; another is not-found.
+func (s *Store) APIToken(ctx context.Context, id string, now time.Time) (twofold.APIToken, error) {
+	var t twofold.APIToken
+	var expires int64
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT id, key_id, token_hash, expires_at FROM api_tokens WHERE id = $1 AND expires_at > $2`,
+		id, micros(now)).Scan(&t.ID, &t.KeyID, &t.TokenHash, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, twofold.Errorf(twofold.CodeNotFound, "no such token")
+	}
+	if err != nil {
+		return t, fmt.Errorf("select API token: %w", err)
+	}
+	t.ExpiresAt = fromMicros(expires)
+	return t, nil
+}
