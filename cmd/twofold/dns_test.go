@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -59,5 +64,61 @@ func TestDNSZones(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+var dnsListeningRE = regexp.MustCompile(`answering DNS on (\S+) `)
+
+// TestServeDNS: twofold serve --dns-addr answers for a zone that the
+// command line adds while it runs.
+func TestServeDNS(t *testing.T) {
+	dir := t.TempDir()
+	db := []string{"--db", "sqlite:" + filepath.Join(dir, "t.db"), "--key-file", filepath.Join(dir, "t.key")}
+	tm := newTestMain(t, time.Now(), "")
+	tm.env = map[string]string{"TWOFOLD_DNS_ADDR": "127.0.0.1:0"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- tm.Run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--dns-nameservers", "ns1.example.net,ns2.example.net"}, db...))
+	}()
+	waitListening(t, tm.stdout, done)
+	var addr string
+	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); {
+		if m := dnsListeningRE.FindStringSubmatch(tm.stdout.String()); m != nil {
+			addr = m[1]
+			break
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+	if addr == "" {
+		t.Fatalf("serve did not print its DNS address; stdout %q", tm.stdout.String())
+	}
+
+	if err := newTestMain(t, time.Now(), "correct horse battery\n").run(t, append([]string{"user", "add", "alice"}, db...)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := newTestMain(t, time.Now(), "").run(t, append([]string{"dns", "add-zone", "example.com", "--owner", "alice"}, db...)...); err != nil {
+		t.Fatal(err)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("example.com.", dns.TypeNS)
+	r, _, err := new(dns.Client).Exchange(m, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rr := range r.Answer {
+		got = append(got, rr.(*dns.NS).Ns)
+	}
+	if !r.Authoritative || strings.Join(got, " ") != "ns1.example.net. ns2.example.net." {
+		t.Errorf("NS of example.com: got %v (aa %v), want ns1 and ns2.example.net, authoritative", got, r.Authoritative)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	if err := tm.Close(); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }
