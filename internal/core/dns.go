@@ -104,7 +104,7 @@ func NormalizeRecordSet(rs RecordSet) (RecordSet, error) {
 // the caller's account; a zone of another account is not found, as one that
 // does not exist. The caller's key must allow action on something in the
 // set, else the answer is forbidden.
-func (s *Service) ownZone(ctx context.Context, a Auth, rs RecordSet, action string) (RecordSet, twofold.Zone, error) {
+func (s *Service) ownZone(ctx context.Context, a Auth, rs RecordSet, action string, m Meta) (RecordSet, twofold.Zone, error) {
 	rs, err := NormalizeRecordSet(rs)
 	if err != nil {
 		return rs, twofold.Zone{}, err
@@ -117,9 +117,18 @@ func (s *Service) ownZone(ctx context.Context, a Auth, rs RecordSet, action stri
 		return rs, z, err
 	}
 	if !a.AllowsSome(permit.DNS, rs.resource(), action) {
-		return rs, z, twofold.Errorf(twofold.CodeForbidden, "this API key may not %s records of %s", action, rs.describe())
+		return rs, z, s.refuseDNS(ctx, a, m, fmt.Sprintf("this API key may not %s records of %s", action, rs.describe()))
 	}
 	return rs, z, nil
+}
+
+// refuseDNS returns a forbidden error saying why, and records the refused
+// use of the caller's key in the audit log (SPEC §1 story 10).
+func (s *Service) refuseDNS(ctx context.Context, a Auth, m Meta, why string) error {
+	if a.Key != nil {
+		s.refuseKey(ctx, *a.Key, m, "DNS API: "+why)
+	}
+	return twofold.Errorf(twofold.CodeForbidden, "%s", why)
 }
 
 // DNSZones returns the names of the caller's zones that the caller may read
@@ -141,8 +150,8 @@ func (s *Service) DNSZones(ctx context.Context, a Auth) ([]string, error) {
 // DNSRecords returns the records of rs that the caller may read, by host,
 // type and data; with data set, only those whose data equals it once both
 // are in canonical form.
-func (s *Service) DNSRecords(ctx context.Context, a Auth, rs RecordSet, data string) ([]twofold.Record, error) {
-	rs, _, err := s.ownZone(ctx, a, rs, permit.Read)
+func (s *Service) DNSRecords(ctx context.Context, a Auth, rs RecordSet, data string, m Meta) ([]twofold.Record, error) {
+	rs, _, err := s.ownZone(ctx, a, rs, permit.Read, m)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +220,7 @@ func (s *Service) parseRecords(rs RecordSet, in []RecordInput) ([]twofold.Record
 // AddDNSRecords adds records to the set rs (Mythic Beasts "POST"): a record
 // the zone holds already is left as it is, its TTL set to the new one.
 func (s *Service) AddDNSRecords(ctx context.Context, a Auth, rs RecordSet, in []RecordInput, m Meta) (Change, error) {
-	rs, _, err := s.ownZone(ctx, a, rs, permit.Write)
+	rs, _, err := s.ownZone(ctx, a, rs, permit.Write, m)
 	if err != nil {
 		return Change{}, err
 	}
@@ -222,7 +231,7 @@ func (s *Service) AddDNSRecords(ctx context.Context, a Auth, rs RecordSet, in []
 	if len(add) == 0 {
 		return Change{}, twofold.Errorf(twofold.CodeInvalid, "no records to add")
 	}
-	if err := s.mayWrite(a, rs.Zone, add); err != nil {
+	if err := s.mayWrite(ctx, a, rs.Zone, add, m); err != nil {
 		return Change{}, err
 	}
 	return s.changeRecords(ctx, a, rs, "added", func(twofold.Record) bool { return false }, add, m)
@@ -231,12 +240,12 @@ func (s *Service) AddDNSRecords(ctx context.Context, a Auth, rs RecordSet, in []
 // ReplaceDNSRecords replaces every record of rs by in, in one transaction
 // (Mythic Beasts "PUT"): the key must allow writing the whole set.
 func (s *Service) ReplaceDNSRecords(ctx context.Context, a Auth, rs RecordSet, in []RecordInput, m Meta) (Change, error) {
-	rs, _, err := s.ownZone(ctx, a, rs, permit.Write)
+	rs, _, err := s.ownZone(ctx, a, rs, permit.Write, m)
 	if err != nil {
 		return Change{}, err
 	}
 	if !a.Allows(permit.DNS, rs.resource(), permit.Write) {
-		return Change{}, twofold.Errorf(twofold.CodeForbidden, "this API key may not replace every record of %s", rs.describe())
+		return Change{}, s.refuseDNS(ctx, a, m, "this API key may not replace every record of "+rs.describe())
 	}
 	add, err := s.parseRecords(rs, in)
 	if err != nil {
@@ -249,12 +258,12 @@ func (s *Service) ReplaceDNSRecords(ctx context.Context, a Auth, rs RecordSet, i
 // whose data equals it (Mythic Beasts "DELETE"): the key must allow writing
 // the whole set.
 func (s *Service) DeleteDNSRecords(ctx context.Context, a Auth, rs RecordSet, data string, m Meta) (Change, error) {
-	rs, _, err := s.ownZone(ctx, a, rs, permit.Write)
+	rs, _, err := s.ownZone(ctx, a, rs, permit.Write, m)
 	if err != nil {
 		return Change{}, err
 	}
 	if !a.Allows(permit.DNS, rs.resource(), permit.Write) {
-		return Change{}, twofold.Errorf(twofold.CodeForbidden, "this API key may not remove records of %s", rs.describe())
+		return Change{}, s.refuseDNS(ctx, a, m, "this API key may not remove records of "+rs.describe())
 	}
 	if len(data) > maxLine {
 		return Change{}, twofold.Errorf(twofold.CodeInvalid, "data is longer than %d bytes", maxLine)
@@ -264,10 +273,10 @@ func (s *Service) DeleteDNSRecords(ctx context.Context, a Auth, rs RecordSet, da
 }
 
 // mayWrite returns a forbidden error unless the caller may write every record of recs.
-func (s *Service) mayWrite(a Auth, zone string, recs []twofold.Record) error {
+func (s *Service) mayWrite(ctx context.Context, a Auth, zone string, recs []twofold.Record, m Meta) error {
 	for _, r := range recs {
 		if !a.Allows(permit.DNS, recordResource(zone, r), permit.Write) {
-			return twofold.Errorf(twofold.CodeForbidden, "this API key may not write %s records at %s in zone %s", r.Type, r.Host, zone)
+			return s.refuseDNS(ctx, a, m, fmt.Sprintf("this API key may not write %s records at %s in zone %s", r.Type, r.Host, zone))
 		}
 	}
 	return nil

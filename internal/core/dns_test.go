@@ -195,7 +195,7 @@ func TestDNSPermits(t *testing.T) {
 					return err
 				}, twofold.CodeForbidden},
 				{"key reads without read", func() error {
-					_, err := f.svc.DNSRecords(ctx, acme, acmeSet, "")
+					_, err := f.svc.DNSRecords(ctx, acme, acmeSet, "", core.Meta{})
 					return err
 				}, twofold.CodeForbidden},
 				{"key writes in another account's zone", func() error {
@@ -203,23 +203,23 @@ func TestDNSPermits(t *testing.T) {
 					return err
 				}, twofold.CodeNotFound},
 				{"key reads another account's zone", func() error {
-					_, err := f.svc.DNSRecords(ctx, withKey(f.alice, dnsPermit("*", "read")), core.RecordSet{Zone: "example.org"}, "")
+					_, err := f.svc.DNSRecords(ctx, withKey(f.alice, dnsPermit("*", "read")), core.RecordSet{Zone: "example.org"}, "", core.Meta{})
 					return err
 				}, twofold.CodeNotFound},
 				{"session reads another account's zone", func() error {
-					_, err := f.svc.DNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.org"}, "")
+					_, err := f.svc.DNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.org"}, "", core.Meta{})
 					return err
 				}, twofold.CodeNotFound},
 				{"unknown zone", func() error {
-					_, err := f.svc.DNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.info"}, "")
+					_, err := f.svc.DNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.info"}, "", core.Meta{})
 					return err
 				}, twofold.CodeNotFound},
 				{"key of another zone", func() error {
-					_, err := f.svc.DNSRecords(ctx, netOnly, core.RecordSet{Zone: "example.com"}, "")
+					_, err := f.svc.DNSRecords(ctx, netOnly, core.RecordSet{Zone: "example.com"}, "", core.Meta{})
 					return err
 				}, twofold.CodeForbidden},
 				{"reader reads its A", func() error {
-					_, err := f.svc.DNSRecords(ctx, reader, core.RecordSet{Zone: "example.com", Host: "www", Type: "A"}, "")
+					_, err := f.svc.DNSRecords(ctx, reader, core.RecordSet{Zone: "example.com", Host: "www", Type: "A"}, "", core.Meta{})
 					return err
 				}, ""},
 				{"reader writes its A", func() error {
@@ -227,7 +227,7 @@ func TestDNSPermits(t *testing.T) {
 					return err
 				}, twofold.CodeForbidden},
 				{"bad zone name", func() error {
-					_, err := f.svc.DNSRecords(ctx, f.alice, core.RecordSet{Zone: "exa mple.com"}, "")
+					_, err := f.svc.DNSRecords(ctx, f.alice, core.RecordSet{Zone: "exa mple.com"}, "", core.Meta{})
 					return err
 				}, twofold.CodeInvalid},
 			}
@@ -239,7 +239,7 @@ func TestDNSPermits(t *testing.T) {
 			}
 
 			// Reads are filtered to what the key may read.
-			recs, err := f.svc.DNSRecords(ctx, reader, core.RecordSet{Zone: "example.com"}, "")
+			recs, err := f.svc.DNSRecords(ctx, reader, core.RecordSet{Zone: "example.com"}, "", core.Meta{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,7 +288,7 @@ func TestDNSChanges(t *testing.T) {
 			}
 			records := func() []twofold.Record {
 				t.Helper()
-				rs, err := f.svc.DNSRecords(ctx, f.alice, zone, "")
+				rs, err := f.svc.DNSRecords(ctx, f.alice, zone, "", core.Meta{})
 				if err != nil {
 					t.Fatal(err)
 				}

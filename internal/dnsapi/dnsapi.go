@@ -111,7 +111,7 @@ type record struct {
 }
 
 func (s *Server) records(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	recs, err := s.svc.DNSRecords(r.Context(), a, set(r), r.URL.Query().Get("data"))
+	recs, err := s.svc.DNSRecords(r.Context(), a, set(r), r.URL.Query().Get("data"), httpapi.Meta(r))
 	if err != nil {
 		httpapi.WriteError(w, r, s.log, err)
 		return
