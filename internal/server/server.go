@@ -24,6 +24,7 @@ import (
 	"github.com/twofold/twofold/internal/dnsapi"
 	"github.com/twofold/twofold/internal/httpapi"
 	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/keystone"
 	"github.com/twofold/twofold/internal/nameserver"
 	"github.com/twofold/twofold/internal/notify"
 	"github.com/twofold/twofold/internal/store"
@@ -175,6 +176,7 @@ func (s *Server) Open(ctx context.Context) error {
 	api.Register(mux)
 	dnsapi.New(s.Service, api, s.Logger).Register(mux)
 	pages.Register(mux)
+	keystone.New(s.Service, s.Logger, s.Config.BaseURL).Register(mux)
 	metrics := httpapi.NewMetrics()
 	s.Service.SetObserver(metrics.ObserveEvent)
 	for name, db := range s.Store.Pools() {

@@ -31,6 +31,7 @@ var notices = map[string]string{
 	"reset_cancelled":       "The reset of two-factor was cancelled.",
 	"password_changed":      "Your password was changed. Every other session was signed out.",
 	"logged_out_everywhere": "You are signed out everywhere: on every browser and app.",
+	"api_key_revoked":       "The API key was revoked, and with it the keys it made.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/permit"
 )
 
 // Page is what every template receives.
@@ -145,6 +146,7 @@ func (s *Server) funcs() template.FuncMap {
 			return many
 		},
 		"shortUA": shortUserAgent,
+		"permit":  permit.Format,
 		"join":    strings.Join,
 		"evlist":  newEventList,
 		"failure": func(typ string) bool {
@@ -248,6 +250,10 @@ var eventTexts = map[string]string{
 	"password.changed":           "Password changed, other sessions signed out",
 	"password.change_failed":     "Password change failed: wrong current password",
 	"session.ended_everywhere":   "Signed out everywhere",
+	"api_key.created":            "API key created",
+	"api_key.revoked":            "API key revoked",
+	"api_key.used":               "API key used",
+	"api_key.refused":            "API key refused: wrong secret or expired",
 }
 
 func eventText(typ string) string {

@@ -118,6 +118,9 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /settings/security/events":                s.authed(s.events),
 		"GET /settings/security/password":              s.authed(s.passwordPage),
 		"POST /settings/security/password":             s.authed(s.changePassword),
+		"GET /settings/security/api-keys":              s.authed(s.apiKeysPage),
+		"POST /settings/security/api-keys":             s.authed(s.createAPIKey),
+		"POST /settings/security/api-keys/{id}/revoke": s.authed(s.revokeAPIKey),
 
 		"GET /admin":                    s.operator(redirectTo("/admin/users").authed),
 		"GET /admin/{$}":                s.operator(redirectTo("/admin/users").authed),

@@ -1,0 +1,105 @@
+package web
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+	"github.com/twofold/twofold/internal/permit"
+)
+
+// apiKeysBody is the data of the API keys page (SPEC §3 "API keys with
+// permits").
+type apiKeysBody struct {
+	Keys      []twofold.APIKey
+	Name      string // what was typed, kept when the form comes back
+	Permits   string
+	Expiry    string
+	Elevation *elevationBody // nil when making a key needs no code
+	// Made is the key just made, with its secret: shown on this answer only.
+	Made   *twofold.APIKey
+	Secret string
+	Host   string // the server's host name as the browser reached it, for the .netrc example
+}
+
+// expiries are the lifetimes the form offers, by value.
+var expiries = map[string]time.Duration{"": 0, "1d": 24 * time.Hour, "30d": 30 * 24 * time.Hour, "90d": 90 * 24 * time.Hour, "365d": 365 * 24 * time.Hour}
+
+func (s *Server) apiKeysPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderAPIKeys(w, r, a, http.StatusOK, apiKeysBody{Expiry: "90d"}, notice(r), "")
+}
+
+func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, a core.Auth, status int, b apiKeysBody, notice, errMsg string) {
+	keys, err := s.svc.APIKeys(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b.Keys = keys
+	if b.Made == nil {
+		b.Elevation = s.elevationFor(r, a, p, "/settings/security/api-keys")
+	}
+	b.Host = r.Host
+	if h, _, err := net.SplitHostPort(r.Host); err == nil {
+		b.Host = h
+	}
+	s.render(w, r, status, "apikeys", Page{Title: "API keys", Account: &p.Account, Notice: notice, Error: errMsg, Body: b, Nav: "security"})
+}
+
+// createAPIKey makes a key from the form and shows its secret once.
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	f := r.PostForm
+	b := apiKeysBody{Name: f.Get("name"), Permits: f.Get("permits"), Expiry: f.Get("expiry")}
+	again := func(err error) { s.renderAPIKeys(w, r, a, s.status(w, r, err), b, "", message(err)) }
+	// The code first: once it is accepted, a mistake in the rest of the
+	// form does not ask for another.
+	if err := s.elevateFromForm(r, &a); err != nil {
+		again(err)
+		return
+	}
+	n := core.NewAPIKey{Name: b.Name}
+	for i, line := range strings.Split(b.Permits, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		p, err := permit.Parse(line)
+		if err != nil {
+			again(twofold.Errorf(twofold.CodeInvalid, "line %d of the permits: %s", i+1, twofold.ErrorMessage(err)))
+			return
+		}
+		n.Permits = append(n.Permits, p)
+	}
+	life, ok := expiries[b.Expiry]
+	if !ok {
+		again(twofold.Errorf(twofold.CodeInvalid, "choose an expiry from the list"))
+		return
+	}
+	if life > 0 {
+		n.ExpiresAt = s.svc.Now().Add(life)
+	}
+	k, secret, err := s.svc.CreateAPIKey(r.Context(), a, n, httpapi.Meta(r))
+	if err != nil {
+		again(err)
+		return
+	}
+	s.renderAPIKeys(w, r, a, http.StatusOK, apiKeysBody{Made: &k, Secret: secret}, "", "")
+}
+
+// revokeAPIKey revokes a key and the keys it made: no code needed, taking
+// power away must be quick.
+func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.RevokeAPIKey(r.Context(), a, r.PathValue("id"), httpapi.Meta(r)); err != nil {
+		s.renderAPIKeys(w, r, a, s.status(w, r, err), apiKeysBody{Expiry: "90d"}, "", message(err))
+		return
+	}
+	http.Redirect(w, r, "/settings/security/api-keys?m=api_key_revoked", http.StatusSeeOther)
+}
