@@ -1,7 +1,10 @@
 package core_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,6 +77,12 @@ func TestParseRecord(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+			// The canonical form reads back as itself, as the DNS server and
+			// ?data= read it.
+			again, err := core.ParseRecord("example.com", in(got.Host, got.Type, int(got.TTL), got.Data))
+			if err != nil || again != got {
+				t.Errorf("canonical form read again: got %+v, %v; want %+v", again, err, got)
 			}
 		})
 	}
@@ -426,4 +435,42 @@ func TestZonesByOperators(t *testing.T) {
 
 func rr(host, typ string, ttl uint32, data string) twofold.Record {
 	return twofold.Record{Host: host, Type: typ, TTL: ttl, Data: data}
+}
+
+// TestDNSChangesTakeTurns: writes to one zone at once all land, each moving
+// the serial on once, on both stores.
+func TestDNSChangesTakeTurns(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newDNSFixture(t, dsn(t))
+			const n = 8
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for i := range n {
+				wg.Go(func() {
+					_, err := f.svc.AddDNSRecords(context.Background(), f.alice, core.RecordSet{Zone: "example.com", Host: "www", Type: "A"},
+						[]core.RecordInput{in("", "", 300, fmt.Sprintf("192.0.2.%d", i+1))}, core.Meta{})
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Errorf("AddDNSRecords: %v", err)
+				}
+			}
+			recs, err := f.svc.DNSRecords(t.Context(), f.alice, core.RecordSet{Zone: "example.com"}, "", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			z, err := f.db.Zone(t.Context(), "example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != n || z.Serial != 1+n {
+				t.Errorf("got %d records at serial %d, want %d at %d", len(recs), z.Serial, n, 1+n)
+			}
+		})
+	}
 }

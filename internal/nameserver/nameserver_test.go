@@ -103,6 +103,10 @@ a.b.deep 300 A 192.0.2.90
 sub 300 NS ns1.sub
 ns1.sub 300 A 192.0.2.53
 _acme-challenge 120 TXT "token"
+_sip._tcp 300 SRV 10 5 5060 sip
+host 300 SSHFP 4 2 abababababababababababababababababababababababababababababababab
+_443._tcp 300 TLSA 3 1 1 ABCDEF
+1 300 PTR host.example.com.
 `)
 			tests := []struct {
 				name, qname string
@@ -137,6 +141,11 @@ _acme-challenge 120 TXT "token"
 				{"wildcard, no such type", "x.dev.example.com.", dns.TypeAAAA, "udp", dns.RcodeSuccess, true, nil, []string{soa}, nil},
 				{"delegation", "host.sub.example.com.", dns.TypeA, "udp", dns.RcodeSuccess, false, nil,
 					[]string{"sub.example.com. NS ns1.sub.example.com."}, []string{"ns1.sub.example.com. A 192.0.2.53"}},
+				{"SRV", "_sip._tcp.example.com.", dns.TypeSRV, "udp", dns.RcodeSuccess, true, []string{"_sip._tcp.example.com. SRV 10 5 5060 sip.example.com."}, nil, nil},
+				{"SSHFP", "host.example.com.", dns.TypeSSHFP, "udp", dns.RcodeSuccess, true,
+					[]string{"host.example.com. SSHFP 4 2 ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB"}, nil, nil},
+				{"TLSA", "_443._tcp.example.com.", dns.TypeTLSA, "udp", dns.RcodeSuccess, true, []string{"_443._tcp.example.com. TLSA 3 1 1 abcdef"}, nil, nil},
+				{"PTR", "1.example.com.", dns.TypePTR, "udp", dns.RcodeSuccess, true, []string{"1.example.com. PTR host.example.com."}, nil, nil},
 				{"outside every zone", "www.example.org.", dns.TypeA, "udp", dns.RcodeRefused, false, nil, nil, nil},
 				{"a parent of the zone", "com.", dns.TypeNS, "udp", dns.RcodeRefused, false, nil, nil, nil},
 			}
@@ -181,5 +190,28 @@ func TestAnswersFollowTheDatabase(t *testing.T) {
 	}
 	if after := serial(); after != before+1 {
 		t.Errorf("serial: got %d after %d, want one more", after, before)
+	}
+}
+
+// TestTruncation: an answer too large for UDP is truncated there, and
+// whole over TCP.
+func TestTruncation(t *testing.T) {
+	s := dnsServer(t, testenv.SQLiteDSN(t))
+	var b strings.Builder
+	for i := range 20 {
+		b.WriteString("big 300 TXT \"" + strings.Repeat(string(rune('a'+i)), 200) + "\"\n")
+	}
+	addRecords(t, s, b.String())
+	m := new(dns.Msg)
+	m.SetQuestion("big.example.com.", dns.TypeTXT) // no EDNS0: 512 bytes over UDP
+	r, _, err := (&dns.Client{Net: "udp"}).Exchange(m, s.DNSAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Truncated || len(r.Answer) >= 20 {
+		t.Errorf("over UDP: got TC %v with %d records, want a truncated answer", r.Truncated, len(r.Answer))
+	}
+	if r := query(t, s, "tcp", "big.example.com.", dns.TypeTXT); r.Truncated || len(r.Answer) != 20 {
+		t.Errorf("over TCP: got TC %v with %d records, want all 20", r.Truncated, len(r.Answer))
 	}
 }
