@@ -86,6 +86,11 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"APIKey/Touch", testAPIKeyTouch},
 		{"APIKey/Tokens", testAPITokens},
 
+		{"Token/RoundTrip", testTokenRoundTrip},
+		{"Token/ImportAllOrNothing", testTokenImportAllOrNothing},
+		{"Token/Claim", testTokenClaim},
+		{"Token/SealedValues", testTokenSealedValues},
+
 		{"Race/AcceptStep", testRaceAcceptStep},
 		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},
 		{"Race/DecideSecondStep", testRaceDecideSecondStep},
@@ -96,6 +101,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/DeleteFactor", testRaceDeleteFactor},
 		{"Race/FirstAccount", testRaceFirstAccount},
 		{"Race/ResetTwoFactor", testRaceResetTwoFactor},
+		{"Race/ClaimToken", testRaceClaimToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
