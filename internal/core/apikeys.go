@@ -253,9 +253,15 @@ func (s *Service) keyCaller(ctx context.Context, k twofold.APIKey, m Meta) (Auth
 	if err != nil {
 		return Auth{}, err
 	}
-	wrote, err := s.store.TouchAPIKey(ctx, k.ID, now, apiKeyTouchEvery)
-	if err != nil {
-		s.log.Error("API key use not recorded", "key", k.ID, "err", err)
+	// The row just read says whether a write is due: most requests of a
+	// busy key then write nothing, and on SQLite do not wait for the one
+	// writer. The conditional UPDATE settles a race between instances.
+	wrote := false
+	if now.Sub(k.LastUsedAt) >= apiKeyTouchEvery {
+		wrote, err = s.store.TouchAPIKey(ctx, k.ID, now, apiKeyTouchEvery)
+		if err != nil {
+			s.log.Error("API key use not recorded", "key", k.ID, "err", err)
+		}
 	}
 	if wrote {
 		s.audit(ctx, k.AccountID, "api_key.used", m, "key "+k.ID+" "+quote(k.Name))
@@ -311,27 +317,60 @@ func IsAPIToken(token string) bool { return strings.HasPrefix(token, apiTokenPre
 
 // AuthenticateAPIToken returns the caller behind a token from IssueAPIToken.
 func (s *Service) AuthenticateAPIToken(ctx context.Context, token string, m Meta) (Auth, error) {
+	a, _, err := s.AuthenticateAPITokenUntil(ctx, token, m)
+	return a, err
+}
+
+// AuthenticateAPITokenUntil is AuthenticateAPIToken that also says when the
+// token expires.
+func (s *Service) AuthenticateAPITokenUntil(ctx context.Context, token string, m Meta) (Auth, time.Time, error) {
 	rest, ok := strings.CutPrefix(token, apiTokenPrefix)
 	id, _, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 || !isOrderedID(id) || len(token) > 128 {
-		return Auth{}, errBadKey()
+		return Auth{}, time.Time{}, errBadKey()
 	}
 	t, err := s.store.APIToken(ctx, id, s.Now())
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		return Auth{}, errBadKey()
+		return Auth{}, time.Time{}, errBadKey()
 	}
 	if err != nil {
-		return Auth{}, err
+		return Auth{}, time.Time{}, err
 	}
 	if !hmac.Equal(t.TokenHash, s.hasher.Sum("api-token", token)) {
-		return Auth{}, errBadKey()
+		return Auth{}, time.Time{}, errBadKey()
 	}
 	k, err := s.store.APIKey(ctx, t.KeyID)
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		return Auth{}, errBadKey()
+		return Auth{}, time.Time{}, errBadKey()
 	}
 	if err != nil {
-		return Auth{}, err
+		return Auth{}, time.Time{}, err
 	}
-	return s.keyCaller(ctx, k, m)
+	a, err := s.keyCaller(ctx, k, m)
+	return a, t.ExpiresAt, err
+}
+
+// RevokeAPIToken ends a token from IssueAPIToken before its time; the
+// caller must be its key's account.
+func (s *Service) RevokeAPIToken(ctx context.Context, a Auth, token string, m Meta) error {
+	t, _, err := s.AuthenticateAPITokenUntil(ctx, token, m)
+	if err != nil || t.Account.ID != a.Account.ID {
+		return twofold.Errorf(twofold.CodeNotFound, "no such token")
+	}
+	id, _, _ := strings.Cut(strings.TrimPrefix(token, apiTokenPrefix), ".")
+	if _, err := s.store.DeleteAPIToken(ctx, id); err != nil {
+		return err
+	}
+	s.audit(ctx, a.Account.ID, "api_key.token_revoked", m, "key "+t.Key.ID+" "+quote(t.Key.Name))
+	return nil
+}
+
+// AccountName returns the username of the account with id; found is false
+// when there is none.
+func (s *Service) AccountName(ctx context.Context, id string) (name string, found bool, err error) {
+	a, err := s.store.AccountByID(ctx, id)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return "", false, nil
+	}
+	return a.Username, err == nil, err
 }

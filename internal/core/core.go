@@ -121,6 +121,7 @@ type Store interface {
 	CreateAPIToken(ctx context.Context, t twofold.APIToken) error
 	// APIToken returns an unexpired token; another is not-found.
 	APIToken(ctx context.Context, id string, now time.Time) (twofold.APIToken, error)
+	DeleteAPIToken(ctx context.Context, id string) (bool, error)
 
 	AddSetupToken(ctx context.Context, hash []byte, now time.Time) error
 	SetupTokenValid(ctx context.Context, hash []byte, since time.Time) (bool, error)

@@ -153,6 +153,11 @@ func factorAAD(id string) []byte { return keyring.AAD("factors", "secret", id) }
 // code from it. On an account with two-factor on it needs an elevated
 // session, as ConfirmFactor does.
 func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) (Enrolment, error) {
+	return s.enrol(ctx, a, n, nil, m)
+}
+
+// enrol is EnrolFactor with the secret given, or a fresh one when nil.
+func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte, m Meta) (Enrolment, error) {
 	if err := person(a); err != nil {
 		return Enrolment{}, err
 	}
@@ -186,9 +191,10 @@ func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) 
 	if pending >= maxPendingFactors {
 		return Enrolment{}, twofold.Errorf(twofold.CodeConflict, "%d authenticator setups are not finished: finish or cancel one first", pending)
 	}
-	secret, err := otp.NewSecret(s.rand, size)
-	if err != nil {
-		return Enrolment{}, err
+	if secret == nil {
+		if secret, err = otp.NewSecret(s.rand, size); err != nil {
+			return Enrolment{}, err
+		}
 	}
 	id, err := s.newID()
 	if err != nil {
@@ -318,6 +324,13 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 		return Confirmation{}, errBadSecondFactor()
 	}
 	s.resetSlots(ctx, confirmKey)
+	return s.activate(ctx, a, f, int64(step), drift, now, m)
+}
+
+// activate makes the pending factor f active with step as its last accepted
+// one; on the account's first factor it issues recovery codes and a paper
+// key, and two-factor becomes required.
+func (s *Service) activate(ctx context.Context, a Auth, f twofold.Factor, step, drift int64, now time.Time, m Meta) (Confirmation, error) {
 	codes, hashes, err := s.newRecoveryCodes()
 	if err != nil {
 		return Confirmation{}, err
@@ -327,7 +340,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 		return Confirmation{}, err
 	}
 	act := twofold.Activation{
-		AccountID: a.Account.ID, FactorID: f.ID, Step: int64(step), Drift: drift, Now: now,
+		AccountID: a.Account.ID, FactorID: f.ID, Step: step, Drift: drift, Now: now,
 		RecoveryHashes: hashes, PaperKeyHash: s.hasher.Sum("paper", normaliseKey(paper)),
 	}
 	ok, first, err := s.store.ActivateFactor(ctx, act)
@@ -339,12 +352,34 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	}
 	s.audit(ctx, a.Account.ID, "factor.confirmed", m, string(f.Type)+" "+f.ID)
 	s.notify(ctx, a.Account.ID, "a new authenticator was added", fmt.Sprintf("The authenticator %q was confirmed and can now be used to log in to your account.", f.Label))
-	f.Status, f.LastStep, f.ConfirmedAt = twofold.FactorActive, int64(step), &now
+	f.Status, f.LastStep, f.ConfirmedAt = twofold.FactorActive, step, &now
 	c := Confirmation{Factor: f}
 	if first {
 		c.RecoveryCodes, c.PaperKey = codes, paper
 	}
 	return c, nil
+}
+
+// AddTOTPWithSecret adds an active TOTP factor (SHA1, 6 digits, 30 s) with
+// a secret the caller chose, for clients that register a secret rather than
+// confirm one (Keystone's TOTP credentials): the caller holds the secret, as
+// it sent it. Any current code works from now on. The rules of EnrolFactor
+// and ConfirmFactor apply; the secret must have at least 128 bits.
+func (s *Service) AddTOTPWithSecret(ctx context.Context, a Auth, label string, secret []byte, m Meta) (Confirmation, error) {
+	if len(secret) < 16 || len(secret) > 64 {
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "a TOTP secret must be 16 to 64 bytes (26 to 103 base32 characters)")
+	}
+	e, err := s.enrol(ctx, a, NewFactor{Type: twofold.FactorTOTP, Label: label}, secret, m)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	now := s.Now()
+	p, err := factorParams(e.Factor)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	last := int64(otp.Step(now, p.Period)) - int64(s.cfg.TOTPWindow) - 1
+	return s.activate(ctx, a, e.Factor, last, 0, now, m)
 }
 
 // Factors returns the account's factors, without secrets.

@@ -196,6 +196,12 @@ func (s *Service) LoginMethods(ctx context.Context, loginID string) ([]MethodOpt
 	return s.methods(ctx, l.AccountID)
 }
 
+// PendingLogin returns a login waiting for its second step; one expired or
+// completed is login-expired.
+func (s *Service) PendingLogin(ctx context.Context, loginID string) (twofold.Login, error) {
+	return s.pendingLogin(ctx, loginID)
+}
+
 func (s *Service) pendingLogin(ctx context.Context, loginID string) (twofold.Login, error) {
 	l, err := s.store.Login(ctx, loginID)
 	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && (l.Used || !s.Now().Before(l.ExpiresAt))) {

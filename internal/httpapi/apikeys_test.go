@@ -86,8 +86,9 @@ func mergeHeader(a, b http.Header) http.Header {
 // Bearer id:secret and through a token from /v1/token; it never manages
 // two-factor; its use is recorded; revoking it ends it and its tokens.
 func TestAPIKeyStory(t *testing.T) {
-	mb := testenv.NewSMTPServer(t)
-	eachStoreWith(t, []testenv.ServerOption{mb.Option("Twofold <twofold@example.com>")}, func(t *testing.T, s *testenv.Server) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		mb := testenv.NewSMTPServer(t)
+		s := testenv.NewServer(t, dsn, mb.Option("Twofold <twofold@example.com>"))
 		addUser(t, s, "alice")
 		c := login(t, s, "alice")
 		phone := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})

@@ -168,8 +168,14 @@ func (s *Server) caller(r *http.Request) (core.Auth, error) {
 	return s.svc.Authenticate(r.Context(), token)
 }
 
+// bearer returns the request's Bearer token, or else its X-Auth-Token, as
+// OpenStack clients send the tokens of the Identity API (internal/keystone).
 func bearer(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
+	if h == "" {
+		t := strings.TrimSpace(r.Header.Get("X-Auth-Token"))
+		return t, t != ""
+	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

@@ -22,6 +22,7 @@ import (
 	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/httpapi"
 	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/keystone"
 	"github.com/twofold/twofold/internal/notify"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/web"
@@ -169,6 +170,7 @@ func (s *Server) Open(ctx context.Context) error {
 	mux := http.NewServeMux()
 	httpapi.New(s.Service, s.Store, s.Logger).Register(mux)
 	pages.Register(mux)
+	keystone.New(s.Service, s.Logger, s.Config.BaseURL).Register(mux)
 	metrics := httpapi.NewMetrics()
 	s.Service.SetObserver(metrics.ObserveEvent)
 	for name, db := range s.Store.Pools() {

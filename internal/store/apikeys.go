@@ -136,3 +136,13 @@ func (s *Store) APIToken(ctx context.Context, id string, now time.Time) (twofold
 	t.ExpiresAt = fromMicros(expires)
 	return t, nil
 }
+
+// DeleteAPIToken deletes a token, reporting false when there was none.
+func (s *Store) DeleteAPIToken(ctx context.Context, id string) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM api_tokens WHERE id = $1`, id)
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return false, fmt.Errorf("delete API token: %w", err)
+	}
+	return n == 1, nil
+}

@@ -1,0 +1,197 @@
+package keystone
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+	"github.com/twofold/twofold/internal/otp"
+)
+
+// userBody is a user as the Identity API shows it, with its multi-factor
+// options: Twofold's "two-factor at sign-in" is multi_factor_auth_enabled
+// with the one rule password + totp.
+func userBody(p core.Profile) map[string]any {
+	rules := [][]string{}
+	if p.Required {
+		rules = [][]string{{"password", "totp"}}
+	}
+	return map[string]any{"user": map[string]any{
+		"id": p.Account.ID, "name": p.Account.Username, "domain_id": DomainID, "enabled": true, "email": p.Account.Email,
+		"password_expires_at": nil,
+		"options":             map[string]any{"multi_factor_auth_enabled": p.Required, "multi_factor_auth_rules": rules},
+	}}
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
+	if err := sameUser(a, r.PathValue("user_id")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, userBody(p))
+}
+
+// patchUser turns multi-factor sign-in on or off
+// (options.multi_factor_auth_enabled), under the rules of PUT
+// /v1/me/two-factor: on needs a factor, off a fresh second factor.
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
+	if err := sameUser(a, r.PathValue("user_id")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req struct {
+		User struct {
+			Options struct {
+				Enabled *bool `json:"multi_factor_auth_enabled"`
+			} `json:"options"`
+		} `json:"user"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if on := req.User.Options.Enabled; on != nil {
+		if err := s.svc.SetTwoFactorRequired(r.Context(), a, *on, httpapi.Meta(r)); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		a.Account.TwoFactorRequired = *on
+	}
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, userBody(p))
+}
+
+// credentialBody is a TOTP credential: a TOTP factor of the account. The
+// blob (the secret) is never shown again: Twofold keeps it encrypted and
+// answers with an empty blob.
+func credentialBody(r *http.Request, f twofold.Factor) map[string]any {
+	return map[string]any{"id": f.ID, "type": "totp", "user_id": f.AccountID, "blob": "", "project_id": nil,
+		"links": map[string]string{"self": "/v3/credentials/" + f.ID}}
+}
+
+// createCredential registers a TOTP secret (type totp, blob the base32
+// secret) as an active authenticator of the caller's account, under the
+// rules of adding one: a fresh second factor when the account has one. On
+// the first, the answer also carries the recovery codes and paper key,
+// shown this once.
+func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
+	var req struct {
+		Credential struct {
+			Type   string `json:"type"`
+			Blob   string `json:"blob"`
+			UserID string `json:"user_id"`
+			Name   string `json:"name"`
+		} `json:"credential"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c := req.Credential
+	if c.Type != "totp" {
+		s.fail(w, r, twofold.Errorf(twofold.CodeInvalid, "Twofold keeps credentials of type totp only"))
+		return
+	}
+	if err := sameUser(a, c.UserID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	secret, err := otp.DecodeSecret(c.Blob)
+	if err != nil {
+		s.fail(w, r, twofold.Errorf(twofold.CodeInvalid, "the blob must be the TOTP secret in base32"))
+		return
+	}
+	label := strings.TrimSpace(c.Name)
+	if label == "" {
+		label = "OpenStack TOTP"
+	}
+	conf, err := s.svc.AddTOTPWithSecret(r.Context(), a, label, secret, httpapi.Meta(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body := map[string]any{"credential": credentialBody(r, conf.Factor)}
+	if conf.RecoveryCodes != nil {
+		body["recovery_codes"], body["paper_key"] = conf.RecoveryCodes, conf.PaperKey
+	}
+	writeJSON(w, http.StatusCreated, body)
+}
+
+// totpFactors returns the caller's active TOTP factors.
+func (s *Server) totpFactors(r *http.Request, a core.Auth) ([]twofold.Factor, error) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		return nil, err
+	}
+	var out []twofold.Factor
+	for _, f := range p.Factors {
+		if f.Type == twofold.FactorTOTP && f.Status == twofold.FactorActive {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
+	q := r.URL.Query()
+	out := []map[string]any{}
+	if t := q.Get("type"); (t == "" || t == "totp") && (q.Get("user_id") == "" || q.Get("user_id") == a.Account.ID) {
+		fs, err := s.totpFactors(r, a)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, f := range fs {
+			out = append(out, credentialBody(r, f))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"credentials": out, "links": map[string]any{"self": "/v3/credentials", "next": nil, "previous": nil}})
+}
+
+func (s *Server) credential(r *http.Request, a core.Auth) (twofold.Factor, error) {
+	fs, err := s.totpFactors(r, a)
+	if err != nil {
+		return twofold.Factor{}, err
+	}
+	for _, f := range fs {
+		if f.ID == r.PathValue("id") {
+			return f, nil
+		}
+	}
+	return twofold.Factor{}, twofold.Errorf(twofold.CodeNotFound, "Could not find credential.")
+}
+
+func (s *Server) getCredential(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
+	f, err := s.credential(r, a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"credential": credentialBody(r, f)})
+}
+
+// deleteCredential removes a TOTP authenticator, under the rules of
+// removing one: a fresh second factor.
+func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
+	f, err := s.credential(r, a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.svc.DeleteFactor(r.Context(), a, f.ID, httpapi.Meta(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,234 @@
+// Package keystone serves the subset of OpenStack's Identity API v3 that
+// lets OpenStack clients (gophercloud, the openstack CLI) sign in to
+// Twofold with two factors (SPEC §3): tokens from password and TOTP, with
+// multi-factor rules and auth receipts; TOTP credentials; application
+// credentials with access rules, which are Twofold API keys with permits.
+//
+// Every rule is core's: a Keystone token is a Twofold session (or an API
+// key's token), a receipt is a login waiting for its second step, and a
+// user is an account in the one domain "default".
+package keystone
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// The one domain every account is in.
+const (
+	DomainID   = "default"
+	DomainName = "Default"
+)
+
+// Header names of the Identity API.
+const (
+	headerAuthToken    = "X-Auth-Token"
+	headerSubjectToken = "X-Subject-Token"
+	headerReceipt      = "Openstack-Auth-Receipt"
+)
+
+// Server is the Identity API subset.
+type Server struct {
+	svc  *core.Service
+	log  *slog.Logger
+	base string // the server's public URL; "" to take it from each request
+}
+
+// New returns the Identity API; base is the server's public URL, or "" to
+// use the scheme and host of each request in the catalog.
+func New(svc *core.Service, log *slog.Logger, base string) *Server {
+	return &Server{svc: svc, log: log, base: strings.TrimSuffix(base, "/")}
+}
+
+// Routes lists the routes as "METHOD /path".
+func (s *Server) Routes() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /v3":                                                 s.version,
+		"GET /v3/{$}":                                             s.version,
+		"POST /v3/auth/tokens":                                    s.createToken,
+		"GET /v3/auth/tokens":                                     s.authed(s.checkToken),
+		"HEAD /v3/auth/tokens":                                    s.authed(s.checkToken),
+		"DELETE /v3/auth/tokens":                                  s.authed(s.revokeToken),
+		"GET /v3/users/{user_id}":                                 s.authed(s.getUser),
+		"PATCH /v3/users/{user_id}":                               s.authed(s.patchUser),
+		"POST /v3/credentials":                                    s.authed(s.createCredential),
+		"GET /v3/credentials":                                     s.authed(s.listCredentials),
+		"GET /v3/credentials/{id}":                                s.authed(s.getCredential),
+		"DELETE /v3/credentials/{id}":                             s.authed(s.deleteCredential),
+		"POST /v3/users/{user_id}/application_credentials":        s.authed(s.createAppCred),
+		"GET /v3/users/{user_id}/application_credentials":         s.authed(s.listAppCreds),
+		"GET /v3/users/{user_id}/application_credentials/{id}":    s.authed(s.getAppCred),
+		"DELETE /v3/users/{user_id}/application_credentials/{id}": s.authed(s.deleteAppCred),
+	}
+}
+
+// Register adds the routes to mux; under /v3/ an unknown path is a 404 and
+// a known one asked with another method a 405, in the Identity API's error
+// form.
+func (s *Server) Register(mux *http.ServeMux) {
+	allow := map[string][]string{}
+	for pattern, h := range s.Routes() {
+		mux.HandleFunc(pattern, h)
+		method, path, _ := strings.Cut(pattern, " ")
+		allow[path] = append(allow[path], method)
+	}
+	for path, methods := range allow {
+		slices.Sort(methods)
+		methods = slices.Compact(methods)
+		allowed := strings.Join(methods, ", ")
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allowed)
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allowed)
+		})
+	}
+	mux.HandleFunc("/v3/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "Twofold serves only a subset of the Identity API v3, without this path")
+	})
+}
+
+// baseURL is the server's public URL for the catalog and links.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.base != "" {
+		return s.base
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"version": map[string]any{
+		"id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
+		"links":       []map[string]string{{"rel": "self", "href": s.baseURL(r) + "/v3/"}},
+		"media-types": []map[string]string{{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}},
+	}})
+}
+
+// errorBody is the Identity API's error form.
+type errorBody struct {
+	Error struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+		Title   string `json:"title"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message, b.Error.Title = status, msg, http.StatusText(status)
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Keystone uri="/v3"`)
+	}
+	writeJSON(w, status, b)
+}
+
+// fail writes err in the Identity API's form, with its status from the one
+// table; internal errors are logged and shown only as "internal error".
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := twofold.ErrorCode(err)
+	if code == twofold.CodeInternal {
+		s.log.ErrorContext(r.Context(), "identity request failed", "request_id", httpapi.RequestID(r.Context()), "path", r.Pattern, "err", err)
+	}
+	var te *twofold.Error
+	if errors.As(err, &te) && te.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(te.RetryAfter.Seconds()))))
+	}
+	writeError(w, httpapi.Status(code), twofold.ErrorMessage(err))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// maxBody bounds request bodies.
+const maxBody = 64 << 10
+
+// decode reads a JSON body into v; unknown fields are allowed, as Identity
+// API clients send fields Twofold has no use for.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return twofold.Errorf(twofold.CodeInvalid, "request body could not be read or is larger than %d bytes", maxBody)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return twofold.Errorf(twofold.CodeInvalid, "request body is not the JSON object expected")
+	}
+	return nil
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, a core.Auth, tok token)
+
+// token is what the caller's X-Auth-Token is, for answers that show it.
+type token struct {
+	value   string
+	expires time.Time
+	methods []string
+}
+
+// authed authenticates the caller by X-Auth-Token: a session token from a
+// password (and TOTP) sign-in, or a token of an application credential.
+func (s *Server) authed(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v := r.Header.Get(headerAuthToken)
+		a, tok, err := s.tokenAuth(r, v)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h(w, r, a, tok)
+	}
+}
+
+// tokenAuth returns the caller behind a token.
+func (s *Server) tokenAuth(r *http.Request, v string) (core.Auth, token, error) {
+	if v == "" {
+		return core.Auth{}, token{}, twofold.Errorf(twofold.CodeUnauthorized, "send a token as X-Auth-Token")
+	}
+	if core.IsAPIToken(v) {
+		a, exp, err := s.svc.AuthenticateAPITokenUntil(r.Context(), v, httpapi.Meta(r))
+		return a, token{value: v, expires: exp, methods: []string{"application_credential"}}, err
+	}
+	a, err := s.svc.Authenticate(r.Context(), v)
+	methods := []string{"password"}
+	if !a.Session.ElevatedUntil.IsZero() {
+		methods = append(methods, "totp")
+	}
+	return a, token{value: v, expires: a.Session.ExpiresAt, methods: methods}, err
+}
+
+// user is a Keystone user: an account in the default domain.
+type user struct {
+	ID                string            `json:"id"`
+	Name              string            `json:"name"`
+	Domain            map[string]string `json:"domain"`
+	PasswordExpiresAt *string           `json:"password_expires_at"`
+}
+
+func userOf(a twofold.Account) user {
+	return user{ID: a.ID, Name: a.Username, Domain: map[string]string{"id": DomainID, "name": DomainName}}
+}
+
+// sameUser refuses a path naming another user than the caller.
+func sameUser(a core.Auth, id string) error {
+	if id != a.Account.ID {
+		return twofold.Errorf(twofold.CodeForbidden, "a user may only manage their own credentials")
+	}
+	return nil
+}

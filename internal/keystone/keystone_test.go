@@ -1,0 +1,336 @@
+package keystone_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/applicationcredentials"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/credentials"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/otp"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+const password = "correct horse battery"
+
+func eachStore(t *testing.T, f func(t *testing.T, s *testenv.Server)) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, testenv.NewServer(t, dsn(t)))
+		})
+	}
+}
+
+// account makes an account; with totp it enrols an app over /v1 (oathtool
+// as the app) and returns its secret, leaving two-factor required.
+func account(t *testing.T, s *testenv.Server, name string, totp bool) (id, secret string) {
+	t.Helper()
+	a, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Email: name + "@example.com", Password: password}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !totp {
+		return a.ID, ""
+	}
+	c := testenv.NewClient(s.URL())
+	r := c.Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": password})
+	c.Token = r.String("token")
+	r = c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"})
+	secret = r.String("secret")
+	id2 := r.JSON["factor"].(map[string]any)["id"].(string)
+	if r := c.Do(t, "POST", "/v1/me/factors/"+id2+"/confirm", map[string]string{"code": testenv.TOTP(t, secret, s.Clock.Now())}); r.Status != 200 {
+		t.Fatalf("confirm: %d %s", r.Status, r.Body)
+	}
+	s.Clock.Add(30 * time.Second) // the confirming code is spent
+	return a.ID, secret
+}
+
+func authOpts(s *testenv.Server, name string) gophercloud.AuthOptions {
+	return gophercloud.AuthOptions{IdentityEndpoint: s.URL() + "/v3/", Username: name, Password: password, DomainName: "Default"}
+}
+
+// identity returns an Identity v3 client authenticated with opts.
+func identity(t *testing.T, opts gophercloud.AuthOptions) (*gophercloud.ServiceClient, error) {
+	t.Helper()
+	pc, err := openstack.AuthenticatedClient(t.Context(), opts)
+	if err != nil {
+		return nil, err
+	}
+	return openstack.NewIdentityV3(pc, gophercloud.EndpointOpts{})
+}
+
+func wantStatus(t *testing.T, what string, err error, status int) {
+	t.Helper()
+	if !gophercloud.ResponseCodeIs(err, status) {
+		t.Fatalf("%s: got %v, want HTTP %d", what, err, status)
+	}
+}
+
+// TestGophercloudPasswordAndTOTP signs in with gophercloud to an account
+// that requires two-factor: password and TOTP at once; the password alone
+// gets an auth receipt that a TOTP code then completes; a wrong code gets
+// nothing; the token is a Twofold session, validated and revoked through
+// the Identity API.
+func TestGophercloudPasswordAndTOTP(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		_, secret := account(t, s, "alice", true)
+
+		opts := authOpts(s, "alice")
+		opts.Passcode = testenv.TOTP(t, secret, s.Clock.Now())
+		id, err := identity(t, opts)
+		if err != nil {
+			t.Fatalf("password and TOTP: %v", err)
+		}
+		tok := id.Token()
+		me := testenv.NewClient(s.URL())
+		me.Token = tok
+		if r := me.Do(t, "GET", "/v1/me", nil); r.Status != 200 || r.String("username") != "alice" || r.JSON["elevated"] != true {
+			t.Fatalf("the Keystone token on /v1/me: %d %s", r.Status, r.Body)
+		}
+		got, err := tokens.Get(t.Context(), id, tok).ExtractToken()
+		if err != nil || got.ID != tok {
+			t.Fatalf("tokens.Get: %v, %v", got, err)
+		}
+		user, err := tokens.Get(t.Context(), id, tok).ExtractUser()
+		if err != nil || user.Name != "alice" || user.Domain.ID != "default" {
+			t.Fatalf("token user: %+v, %v", user, err)
+		}
+
+		// The same code again: replayed, refused.
+		_, err = identity(t, opts)
+		wantStatus(t, "the same TOTP code again", err, http.StatusUnauthorized)
+
+		// The password alone: a receipt.
+		s.Clock.Add(30 * time.Second)
+		_, err = identity(t, authOpts(s, "alice"))
+		wantStatus(t, "the password alone", err, http.StatusUnauthorized)
+		var ue gophercloud.ErrUnexpectedResponseCode
+		errors.As(err, &ue)
+		receipt := ue.ResponseHeader.Get("Openstack-Auth-Receipt")
+		var body struct {
+			Required [][]string `json:"required_auth_methods"`
+		}
+		if receipt == "" || json.Unmarshal(ue.Body, &body) != nil || len(body.Required) != 1 || strings.Join(body.Required[0], "+") != "password+totp" {
+			t.Fatalf("the password alone: receipt %q, body %s", receipt, ue.Body)
+		}
+		// A wrong code with the receipt.
+		client, err := openstack.NewClient(s.URL() + "/v3/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v3, err := openstack.NewIdentityV3(client, gophercloud.EndpointOpts{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v3.MoreHeaders = map[string]string{"Openstack-Auth-Receipt": receipt}
+		code := testenv.TOTP(t, secret, s.Clock.Now())
+		wrong := "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		_, err = tokens.Create(t.Context(), v3, &tokens.AuthOptions{Username: "alice", DomainName: "Default", Passcode: wrong}).ExtractToken()
+		wantStatus(t, "a wrong code with the receipt", err, http.StatusUnauthorized)
+		res := tokens.Create(t.Context(), v3, &tokens.AuthOptions{Username: "alice", DomainName: "Default", Passcode: code})
+		tok2, err := res.ExtractTokenID()
+		if err != nil || tok2 == "" {
+			t.Fatalf("the code with the receipt: %v", err)
+		}
+		cat, err := res.ExtractServiceCatalog()
+		if err != nil || len(cat.Entries) != 2 || cat.Entries[1].Type != "dns" || cat.Entries[1].Endpoints[0].URL != s.URL()+"/dns/v2" {
+			t.Fatalf("catalog: %+v, %v", cat, err)
+		}
+		// The receipt is used up.
+		_, err = tokens.Create(t.Context(), v3, &tokens.AuthOptions{Username: "alice", DomainName: "Default", Passcode: code}).ExtractToken()
+		wantStatus(t, "the receipt again", err, http.StatusUnauthorized)
+
+		// A wrong password gets the same answer as an unknown user.
+		bad := authOpts(s, "alice")
+		bad.Password = "wrong password!"
+		_, err = identity(t, bad)
+		wantStatus(t, "a wrong password", err, http.StatusUnauthorized)
+		_, err = identity(t, authOpts(s, "nobody"))
+		wantStatus(t, "an unknown user", err, http.StatusUnauthorized)
+
+		if err := tokens.Revoke(t.Context(), id, tok2).Err; err != nil {
+			t.Fatalf("revoke: %v", err)
+		}
+		if ok, _ := tokens.Validate(t.Context(), id, tok2); ok {
+			t.Fatal("a revoked token is still valid")
+		}
+		if ok, err := tokens.Validate(t.Context(), id, tok); !ok || err != nil {
+			t.Fatalf("the other token after revoking one: %v, %v", ok, err)
+		}
+	})
+}
+
+// TestGophercloudTOTPCredential registers a TOTP secret as a credential on
+// an account without two-factor: it is active at once, the answer carries
+// the recovery codes, sign-in then requires the code, and the secret is
+// never shown again.
+func TestGophercloudTOTPCredential(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, _ := account(t, s, "bob", false)
+		id, err := identity(t, authOpts(s, "bob"))
+		if err != nil {
+			t.Fatalf("password only: %v", err)
+		}
+		raw, err := otp.NewSecret(strings.NewReader(strings.Repeat("k", 20)), 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret := otp.EncodeSecret(raw)
+		res := credentials.Create(t.Context(), id, credentials.CreateOpts{Type: "totp", Blob: secret, UserID: userID})
+		cred, err := res.Extract()
+		if err != nil || cred.Type != "totp" || cred.Blob != "" {
+			t.Fatalf("create: %+v, %v", cred, err)
+		}
+		var extra struct {
+			Codes []string `json:"recovery_codes"`
+		}
+		if err := res.ExtractInto(&extra); err != nil || len(extra.Codes) != 10 {
+			t.Fatalf("recovery codes in the answer: %v, %v", extra.Codes, err)
+		}
+		_, err = credentials.Create(t.Context(), id, credentials.CreateOpts{Type: "totp", Blob: "tooshort", UserID: userID}).Extract()
+		wantStatus(t, "a short secret", err, http.StatusBadRequest)
+		_, err = credentials.Create(t.Context(), id, credentials.CreateOpts{Type: "ec2", Blob: secret, UserID: userID}).Extract()
+		wantStatus(t, "another type", err, http.StatusBadRequest)
+
+		pages, err := credentials.List(id, credentials.ListOpts{Type: "totp"}).AllPages(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := credentials.ExtractCredentials(pages)
+		if err != nil || len(list) != 1 || list[0].ID != cred.ID || list[0].Blob != "" {
+			t.Fatalf("list: %+v, %v", list, err)
+		}
+
+		_, err = identity(t, authOpts(s, "bob"))
+		wantStatus(t, "the password alone now", err, http.StatusUnauthorized)
+		opts := authOpts(s, "bob")
+		opts.Passcode = testenv.TOTP(t, secret, s.Clock.Now())
+		if _, err := identity(t, opts); err != nil {
+			t.Fatalf("password and the new TOTP: %v", err)
+		}
+		var u struct {
+			User struct {
+				Options struct {
+					Enabled bool       `json:"multi_factor_auth_enabled"`
+					Rules   [][]string `json:"multi_factor_auth_rules"`
+				} `json:"options"`
+			} `json:"user"`
+		}
+		_, err = id.Get(t.Context(), id.ServiceURL("users", userID), &u, nil)
+		if err != nil || !u.User.Options.Enabled || len(u.User.Options.Rules) != 1 {
+			t.Fatalf("the user's multi-factor options: %+v, %v", u, err)
+		}
+	})
+}
+
+// TestGophercloudApplicationCredential makes an application credential
+// whose access rules become a Twofold API key's permits, signs in with it,
+// and finds it refused beyond them and after its deletion.
+func TestGophercloudApplicationCredential(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, secret := account(t, s, "carol", true)
+		opts := authOpts(s, "carol")
+		opts.Passcode = testenv.TOTP(t, secret, s.Clock.Now())
+		id, err := identity(t, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, o := range map[string]applicationcredentials.CreateOpts{
+			"unrestricted":    {Name: "u", Unrestricted: true},
+			"another service": {Name: "c", AccessRules: []applicationcredentials.AccessRule{{Service: "compute", Method: "GET", Path: "/servers"}}},
+			"a short path":    {Name: "p", AccessRules: []applicationcredentials.AccessRule{{Service: "dns", Method: "GET", Path: "/zones/example.com"}}},
+			"its own secret":  {Name: "s", Secret: "hunter2"},
+		} {
+			_, err := applicationcredentials.Create(t.Context(), id, userID, o).Extract()
+			wantStatus(t, name, err, http.StatusBadRequest)
+		}
+		ac, err := applicationcredentials.Create(t.Context(), id, userID, applicationcredentials.CreateOpts{
+			Name: "acme", AccessRules: []applicationcredentials.AccessRule{
+				{Service: "dns", Method: "POST", Path: "/zones/example.com/records/_acme-challenge/TXT"},
+				{Service: "dns", Method: "DELETE", Path: "/zones/example.com/records/_acme-challenge/TXT"},
+			}}).Extract()
+		if err != nil || ac.Secret == "" {
+			t.Fatalf("create: %+v, %v", ac, err)
+		}
+
+		// It is an API key with one permit.
+		person := testenv.NewClient(s.URL())
+		person.Token = id.Token()
+		keys := person.Do(t, "GET", "/v1/me/api-keys", nil).JSON["api_keys"].([]any)
+		if len(keys) != 1 {
+			t.Fatalf("API keys: %v", keys)
+		}
+		ps, _ := json.Marshal(keys[0].(map[string]any)["permits"])
+		if string(ps) != `[{"actions":["write"],"resource":"example.com/_acme-challenge/TXT","service":"dns"}]` {
+			t.Errorf("permits: %s", ps)
+		}
+
+		appID, err := identity(t, gophercloud.AuthOptions{IdentityEndpoint: s.URL() + "/v3/", ApplicationCredentialID: ac.ID, ApplicationCredentialSecret: ac.Secret})
+		if err != nil {
+			t.Fatalf("sign in with the application credential: %v", err)
+		}
+		app := testenv.NewClient(s.URL())
+		app.Header = http.Header{"X-Auth-Token": {appID.Token()}}
+		if r := app.Do(t, "GET", "/v1/me", nil); r.Status != 403 {
+			t.Errorf("the credential's token on /v1/me: %d, want 403 (no account permit)", r.Status)
+		}
+		if r := app.Do(t, "GET", "/v1/me/factors", nil); r.Status != 403 {
+			t.Errorf("the credential's token on /v1/me/factors: %d, want 403", r.Status)
+		}
+		_, err = applicationcredentials.Create(t.Context(), appID, userID, applicationcredentials.CreateOpts{Name: "more"}).Extract()
+		wantStatus(t, "a credential making another", err, http.StatusForbidden)
+		_, err = identity(t, gophercloud.AuthOptions{IdentityEndpoint: s.URL() + "/v3/", ApplicationCredentialID: ac.ID, ApplicationCredentialSecret: ac.Secret + "x"})
+		wantStatus(t, "a wrong secret", err, http.StatusUnauthorized)
+
+		if err := applicationcredentials.Delete(t.Context(), id, userID, ac.ID).ExtractErr(); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		if ok, _ := tokens.Validate(t.Context(), id, appID.Token()); ok {
+			t.Error("the deleted credential's token is still valid")
+		}
+	})
+}
+
+// TestIdentityErrors checks the answers to what the subset does not serve.
+func TestIdentityErrors(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, s, "dave", false)
+	c := testenv.NewClient(s.URL())
+	for _, tt := range []struct {
+		method, path string
+		body         any
+		status       int
+	}{
+		{"GET", "/v3", nil, 200},
+		{"GET", "/v3/projects", nil, 404},
+		{"PUT", "/v3/auth/tokens", nil, 405},
+		{"GET", "/v3/auth/tokens", nil, 401},
+		{"POST", "/v3/auth/tokens", `{"auth":{"identity":{"methods":["token"],"token":{"id":"x"}}}}`, 401},
+		{"POST", "/v3/auth/tokens", `{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"dave","domain":{"id":"default"},"password":"` + password + `"}}},"scope":{"project":{"id":"p"}}}}`, 401},
+		{"POST", "/v3/auth/tokens", `{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"dave","domain":{"id":"other"},"password":"` + password + `"}}}}}`, 401},
+		{"POST", "/v3/auth/tokens", `not json`, 400},
+	} {
+		r := c.Do(t, tt.method, tt.path, tt.body)
+		if r.Status != tt.status {
+			t.Errorf("%s %s: got %d %s, want %d", tt.method, tt.path, r.Status, r.Body, tt.status)
+		}
+		if tt.status >= 400 {
+			if e, ok := r.JSON["error"].(map[string]any); !ok || e["code"] != float64(tt.status) {
+				t.Errorf("%s %s: body %s, want the Identity API's error form", tt.method, tt.path, r.Body)
+			}
+		}
+	}
+}

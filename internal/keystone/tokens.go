@@ -1,0 +1,303 @@
+package keystone
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// userRef names a user in a request: by id, or by name in the default domain.
+type userRef struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	Passcode string `json:"passcode"`
+	Domain   *struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"domain"`
+}
+
+type authRequest struct {
+	Auth struct {
+		Identity struct {
+			Methods  []string `json:"methods"`
+			Password *struct {
+				User userRef `json:"user"`
+			} `json:"password"`
+			TOTP *struct {
+				User userRef `json:"user"`
+			} `json:"totp"`
+			ApplicationCredential *struct {
+				ID     string   `json:"id"`
+				Name   string   `json:"name"`
+				Secret string   `json:"secret"`
+				User   *userRef `json:"user"`
+			} `json:"application_credential"`
+		} `json:"identity"`
+		Scope json.RawMessage `json:"scope"`
+	} `json:"auth"`
+}
+
+// noSuchUser is a username no account can have: a user named by an unknown
+// id or in another domain is checked against it, so that the answer costs
+// the same password hash as a wrong password and is the same.
+const noSuchUser = "\x00"
+
+// username resolves a user reference to the username to sign in as.
+func (s *Server) username(r *http.Request, u userRef) (string, error) {
+	if u.ID != "" {
+		name, found, err := s.svc.AccountName(r.Context(), u.ID)
+		if err != nil || !found {
+			return noSuchUser, err
+		}
+		return name, nil
+	}
+	if d := u.Domain; d == nil || d.ID != "" && d.ID != DomainID || d.Name != "" && !strings.EqualFold(d.Name, DomainName) || d.ID == "" && d.Name == "" {
+		return noSuchUser, nil
+	}
+	return u.Name, nil
+}
+
+// unauthorized is the one answer to a sign-in that fails at the password or
+// the code, as in /v1: it never says which.
+func unauthorized() error {
+	return twofold.Errorf(twofold.CodeUnauthorized, "The request you have made requires authentication.")
+}
+
+// createToken signs in (POST /v3/auth/tokens). A user whose account
+// requires two-factor needs the password and totp methods: both at once,
+// or the password first, which answers 401 with an auth receipt (the login
+// waiting for its second step), then totp with the receipt.
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	var req authRequest
+	if err := decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := req.Auth.Identity
+	if sc := bytes.TrimSpace(req.Auth.Scope); len(sc) > 0 && !bytes.Equal(sc, []byte("null")) && !bytes.Equal(sc, []byte(`"unscoped"`)) && !bytes.Equal(sc, []byte("{}")) {
+		writeError(w, http.StatusUnauthorized, "Twofold has no projects or domains to scope a token to: ask for an unscoped token")
+		return
+	}
+	methods := id.Methods
+	has := func(m string) bool { return slices.Contains(methods, m) }
+	ctx, meta := r.Context(), httpapi.Meta(r)
+	passcode := ""
+	if id.TOTP != nil {
+		passcode = id.TOTP.User.Passcode
+	}
+
+	switch receipt := r.Header.Get(headerReceipt); {
+	case has("application_credential"):
+		ac := id.ApplicationCredential
+		if len(methods) != 1 || ac == nil || ac.ID == "" {
+			writeError(w, http.StatusUnauthorized, "an application credential signs in alone, by its id and secret")
+			return
+		}
+		tok, _, err := s.svc.IssueAPIToken(ctx, ac.ID, ac.Secret, meta)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.answerToken(w, r, http.StatusCreated, tok)
+
+	case receipt != "":
+		if !has("totp") || id.TOTP == nil {
+			writeError(w, http.StatusUnauthorized, "with an auth receipt, send the totp method")
+			return
+		}
+		l, err := s.svc.PendingLogin(ctx, receipt)
+		if err != nil {
+			s.fail(w, r, unauthorized())
+			return
+		}
+		if name, err := s.username(r, id.TOTP.User); err != nil || !s.sameAccount(r, l.AccountID, name) {
+			s.fail(w, r, unauthorized())
+			return
+		}
+		s.secondStep(w, r, receipt, passcode)
+
+	case has("password"):
+		if id.Password == nil {
+			writeError(w, http.StatusBadRequest, "the password method needs auth.identity.password")
+			return
+		}
+		name, err := s.username(r, id.Password.User)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		res, err := s.svc.Login(ctx, name, id.Password.User.Password, meta)
+		if err != nil {
+			if code := twofold.ErrorCode(err); code == twofold.CodeInvalidCredentials {
+				err = unauthorized()
+			}
+			s.fail(w, r, err)
+			return
+		}
+		switch {
+		case res.Authenticated:
+			s.answerToken(w, r, http.StatusCreated, res.Token)
+		case has("totp") && passcode != "":
+			s.secondStep(w, r, res.LoginID, passcode)
+		default:
+			s.receipt(w, r, res)
+		}
+
+	default:
+		writeError(w, http.StatusUnauthorized, "Twofold signs in with the password method, then totp when the account requires it, or with an application credential")
+	}
+}
+
+// sameAccount reports whether username names the account with id.
+func (s *Server) sameAccount(r *http.Request, id, username string) bool {
+	name, found, err := s.svc.AccountName(r.Context(), id)
+	return err == nil && found && strings.EqualFold(name, username)
+}
+
+// secondStep passes the login's second step with a TOTP code and answers
+// the token.
+func (s *Server) secondStep(w http.ResponseWriter, r *http.Request, loginID, passcode string) {
+	v, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: twofold.MethodTOTP, Code: passcode}, httpapi.Meta(r))
+	if err != nil {
+		switch twofold.ErrorCode(err) {
+		case twofold.CodeInvalidCode, twofold.CodeLoginExpired, twofold.CodeInvalid:
+			err = unauthorized()
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.answerToken(w, r, http.StatusCreated, v.Token)
+}
+
+// receipt answers a password accepted for an account that requires a
+// second factor: 401 with the receipt that the totp method completes.
+func (s *Server) receipt(w http.ResponseWriter, r *http.Request, res core.LoginResult) {
+	l, err := s.svc.PendingLogin(r.Context(), res.LoginID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name, _, err := s.svc.AccountName(r.Context(), l.AccountID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set(headerReceipt, res.LoginID)
+	w.Header().Set("WWW-Authenticate", `Keystone uri="/v3"`)
+	var b struct {
+		errorBody
+		Receipt  map[string]any `json:"receipt"`
+		Required [][]string     `json:"required_auth_methods"`
+	}
+	b.Error.Code, b.Error.Title = http.StatusUnauthorized, http.StatusText(http.StatusUnauthorized)
+	b.Error.Message = "Additional authentications steps required."
+	b.Receipt = map[string]any{"methods": []string{"password"}, "user": userOf(twofold.Account{ID: l.AccountID, Username: name}),
+		"expires_at": keystoneTime(l.ExpiresAt), "issued_at": keystoneTime(l.CreatedAt)}
+	b.Required = [][]string{{"password", "totp"}}
+	writeJSON(w, http.StatusUnauthorized, b)
+}
+
+// keystoneTime formats t as the Identity API does.
+func keystoneTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
+
+// answerToken answers a token with its body, the token in X-Subject-Token.
+func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, status int, v string) {
+	a, tok, err := s.tokenAuth(r, v)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set(headerSubjectToken, v)
+	writeJSON(w, status, map[string]any{"token": s.tokenBody(r, a, tok)})
+}
+
+func (s *Server) tokenBody(r *http.Request, a core.Auth, tok token) map[string]any {
+	issued := a.Session.CreatedAt
+	if a.Key != nil {
+		issued = tok.expires.Add(-core.APITokenTTL)
+	}
+	audit := make([]byte, 16)
+	rand.Read(audit)
+	body := map[string]any{
+		"methods": tok.methods, "user": userOf(a.Account), "expires_at": keystoneTime(tok.expires), "issued_at": keystoneTime(issued),
+		"audit_ids": []string{base64.RawURLEncoding.EncodeToString(audit)}, "catalog": s.catalog(r), "roles": []any{},
+	}
+	if a.Key != nil {
+		body["application_credential"] = map[string]any{"id": a.Key.ID, "name": a.Key.Name, "restricted": true}
+	}
+	return body
+}
+
+// catalog lists Twofold's services: identity (this API) and dns.
+func (s *Server) catalog(r *http.Request) []map[string]any {
+	base := s.baseURL(r)
+	entry := func(id, typ, name, url string) map[string]any {
+		eps := []map[string]string{}
+		for _, iface := range []string{"public", "internal"} {
+			eps = append(eps, map[string]string{"id": id + "-" + iface, "interface": iface, "region": "RegionOne", "region_id": "RegionOne", "url": url})
+		}
+		return map[string]any{"id": id, "type": typ, "name": name, "endpoints": eps}
+	}
+	return []map[string]any{
+		entry("identity", "identity", "twofold", base+"/v3/"),
+		entry("dns", "dns", "twofold-dns", base+"/dns/v2"),
+	}
+}
+
+// subject authenticates the X-Subject-Token of a, which must be a's own.
+func (s *Server) subject(r *http.Request, a core.Auth) (core.Auth, token, error) {
+	sa, tok, err := s.tokenAuth(r, r.Header.Get(headerSubjectToken))
+	if err != nil || sa.Account.ID != a.Account.ID {
+		return core.Auth{}, token{}, twofold.Errorf(twofold.CodeNotFound, "Could not find token.")
+	}
+	return sa, tok, nil
+}
+
+// checkToken validates X-Subject-Token (GET and HEAD /v3/auth/tokens).
+func (s *Server) checkToken(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
+	sa, tok, err := s.subject(r, a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set(headerSubjectToken, tok.value)
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": s.tokenBody(r, sa, tok)})
+}
+
+// revokeToken ends X-Subject-Token (DELETE /v3/auth/tokens).
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
+	sa, tok, err := s.subject(r, a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if sa.Key == nil && a.Key != nil {
+		s.fail(w, r, twofold.Errorf(twofold.CodeForbidden, "an application credential cannot end a person's session"))
+		return
+	}
+	if sa.Key != nil {
+		err = s.svc.RevokeAPIToken(r.Context(), a, tok.value, httpapi.Meta(r))
+	} else {
+		err = s.svc.Logout(r.Context(), sa, httpapi.Meta(r))
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
