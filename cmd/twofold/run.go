@@ -63,6 +63,9 @@ commands:
   dns add-zone ZONE --owner USERNAME | dns remove-zone ZONE | dns zones
                       create, remove and list the zones of the DNS API
   code SECRET|URI     print the current TOTP code (like oathtool --totp)
+  tokens import FILE  import hardware token seeds (PSKC or OATH CSV) for their holders to claim;
+                      the key of an encrypted PSKC file in TWOFOLD_PSKC_KEY or --pskc-key
+  tokens list         list the imported hardware tokens (--unclaimed: only those not yet claimed)
   keys rotate         add a new master key, re-encrypt every secret under it, retire the old one
   backup DEST         write a consistent copy of the SQLite database while servers run
   bench               provision bench accounts and measure the API under load (loopback only)
@@ -88,6 +91,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.bench(ctx, args[1:])
 	case "keys":
 		return m.keys(ctx, args[1:])
+	case "tokens":
+		return m.tokens(ctx, args[1:])
 	case "backup":
 		return m.backup(ctx, args[1:])
 	case "help", "-h", "--help":

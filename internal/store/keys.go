@@ -47,6 +47,8 @@ func (s *Store) AddDataKey(ctx context.Context, k keyring.WrappedKey) error {
 const (
 	factorsTable  = "factors"
 	factorsSecret = "secret"
+	tokensTable   = "hardware_tokens"
+	tokensSecret  = "secret"
 )
 
 // SealedValues returns every value sealed by the keyring, with where it lives,
@@ -60,7 +62,11 @@ func (s *Store) SealedValues(ctx context.Context) ([]keyring.Sealed, error) {
 	for _, f := range fs {
 		out = append(out, keyring.Sealed{Table: factorsTable, Column: factorsSecret, Row: f.ID, KeyID: f.SecretKeyID, Ciphertext: f.SealedSecret})
 	}
-	return out, nil
+	ts, err := s.sealedTokenSecrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, ts...), nil
 }
 
 // Reseal stores v sealed afresh under data key keyID if it is still sealed
@@ -69,6 +75,9 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 	if v.Table == factorsTable && v.Column == factorsSecret {
 		return s.ResealSecret(ctx, v.Row, v.KeyID, keyID, ciphertext)
 	}
+	if v.Table == tokensTable && v.Column == tokensSecret {
+		return s.resealTokenSecret(ctx, v.Row, v.KeyID, keyID, ciphertext)
+	}
 	return false, fmt.Errorf("reseal: %s.%s holds no sealed values", v.Table, v.Column)
 }
 
@@ -76,7 +85,8 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 // under it (one conditional statement), reporting whether it did.
 func (s *Store) DeleteDataKey(ctx context.Context, id string) (bool, error) {
 	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM data_keys WHERE id = $1
-		AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)`, id)
+		AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)
+		AND NOT EXISTS (SELECT 1 FROM hardware_tokens WHERE secret_key_id = $1)`, id)
 	if err != nil {
 		return false, fmt.Errorf("delete data key: %w", err)
 	}

@@ -101,6 +101,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 
 		"GET /settings/security/totp":                  s.authed(s.addAnotherPage),
 		"POST /settings/security/totp":                 s.authed(s.enrol),
+		"GET /settings/security/token":                 s.authed(s.claimPage),
+		"POST /settings/security/token":                s.authed(s.claim),
 		"GET /settings/security/totp/{id}":             s.authed(s.enrolPage),
 		"GET /settings/security/totp/{id}/qr.png":      s.authed(s.enrolQR),
 		"POST /settings/security/totp/{id}/confirm":    s.authed(s.confirm),

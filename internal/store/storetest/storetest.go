@@ -86,6 +86,11 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"APIKey/Touch", testAPIKeyTouch},
 		{"APIKey/Tokens", testAPITokens},
 
+		{"Token/RoundTrip", testTokenRoundTrip},
+		{"Token/ImportAllOrNothing", testTokenImportAllOrNothing},
+		{"Token/Claim", testTokenClaim},
+		{"Token/SealedValues", testTokenSealedValues},
+
 		{"DNS/ZoneRoundTrip", testZoneRoundTrip},
 		{"DNS/ZoneOf", testZoneOf},
 		{"DNS/ZoneDelete", testZoneDelete},
@@ -103,6 +108,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/DeleteFactor", testRaceDeleteFactor},
 		{"Race/FirstAccount", testRaceFirstAccount},
 		{"Race/ResetTwoFactor", testRaceResetTwoFactor},
+		{"Race/ClaimToken", testRaceClaimToken},
 		{"Race/LockZone", testRaceLockZone},
 	}
 	for _, tt := range tests {
