@@ -67,6 +67,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/settings/"):
 		p.Nav = "security"
+	case strings.HasPrefix(r.URL.Path, "/admin/tokens"):
+		p.Nav = "tokens"
 	case strings.HasPrefix(r.URL.Path, "/admin/"):
 		p.Nav = "admin"
 	}

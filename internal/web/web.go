@@ -129,6 +129,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /admin/users":              s.operator(s.adminUsers),
 		"GET /admin/users/{id}":         s.operator(s.adminUser),
 		"POST /admin/users/{id}/unlock": s.operator(s.adminUnlock),
+		"GET /admin/tokens":             s.operator(s.adminTokens),
+		"POST /admin/tokens":            s.operator(s.adminImportTokens),
 
 		"GET /admin/users/{id}/reset-two-factor":         s.operator(s.adminResetPage),
 		"POST /admin/users/{id}/reset-two-factor":        s.operator(s.adminReset),
