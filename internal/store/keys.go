@@ -46,7 +46,9 @@ func (s *Store) AddDataKey(ctx context.Context, k keyring.WrappedKey) error {
 // Reseal and DeleteDataKey's guard.
 const (
 	factorsTable  = "factors"
-	factorsSecret = "secret"
+	factorsSecret = "secret" // TOTP/HOTP secrets, and the phone numbers and addresses of sms and email factors
+	outboxTable   = "outbox"
+	outboxBody    = "body" // code mails, bound to their seal_ref
 )
 
 // SealedValues returns every value sealed by the keyring, with where it lives,
@@ -60,7 +62,19 @@ func (s *Store) SealedValues(ctx context.Context) ([]keyring.Sealed, error) {
 	for _, f := range fs {
 		out = append(out, keyring.Sealed{Table: factorsTable, Column: factorsSecret, Row: f.ID, KeyID: f.SecretKeyID, Ciphertext: f.SealedSecret})
 	}
-	return out, nil
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT seal_ref, body_key_id, sealed_body FROM outbox WHERE body_key_id <> '' ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("select sealed mail: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v := keyring.Sealed{Table: outboxTable, Column: outboxBody}
+		if err := rows.Scan(&v.Row, &v.KeyID, &v.Ciphertext); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // Reseal stores v sealed afresh under data key keyID if it is still sealed
@@ -69,6 +83,15 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 	if v.Table == factorsTable && v.Column == factorsSecret {
 		return s.ResealSecret(ctx, v.Row, v.KeyID, keyID, ciphertext)
 	}
+	if v.Table == outboxTable && v.Column == outboxBody {
+		res, err := s.conn(ctx).ExecContext(ctx, `UPDATE outbox SET body_key_id = $1, sealed_body = $2 WHERE seal_ref = $3 AND body_key_id = $4`,
+			keyID, ciphertext, v.Row, v.KeyID)
+		if err != nil {
+			return false, fmt.Errorf("reseal mail: %w", err)
+		}
+		n, err := res.RowsAffected()
+		return n == 1, err
+	}
 	return false, fmt.Errorf("reseal: %s.%s holds no sealed values", v.Table, v.Column)
 }
 
@@ -76,7 +99,8 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 // under it (one conditional statement), reporting whether it did.
 func (s *Store) DeleteDataKey(ctx context.Context, id string) (bool, error) {
 	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM data_keys WHERE id = $1
-		AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)`, id)
+		AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)
+		AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1)`, id)
 	if err != nil {
 		return false, fmt.Errorf("delete data key: %w", err)
 	}
