@@ -50,6 +50,8 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports %s: core never touches HTTP or SQL", dir, p)
 			case dir == "internal/core" && strings.HasPrefix(p, module+"/internal/store"):
 				t.Errorf("internal/core imports %s: the store implements core's interface, not the other way round", p)
+			case (dir == "internal/dnsapi" || dir == "internal/nameserver") && strings.HasPrefix(p, module+"/internal/store"):
+				t.Errorf("%s imports %s: the DNS API and the name server go through core", dir, p)
 			case p == "testing" && dir != "internal/testenv" && !strings.HasSuffix(dir, "storetest"):
 				t.Errorf("%s imports testing: production code must not", dir)
 			case strings.HasPrefix(p, module+"/internal/testenv") && dir != "internal/testenv":

@@ -343,3 +343,58 @@ type APIToken struct {
 	TokenHash []byte
 	ExpiresAt time.Time
 }
+
+// HardwareToken is a hardware token (a key fob, a YubiKey's OATH slot) whose
+// seed an operator imported from its vendor's file (SPEC §2 HOTP: PSKC, OATH
+// CSV), until its holder claims it as an authenticator of their account.
+type HardwareToken struct {
+	Serial       string // printed on the token; unique
+	Manufacturer string
+	Type         FactorType // hotp or totp
+	Algorithm    string     // SHA1, SHA256, SHA512
+	Digits       int
+	Period       time.Duration // TOTP; zero for HOTP
+	Counter      int64         // HOTP: the counter of the token's next code
+	Secret       Secret        // plaintext, in memory only
+	// SecretKeyID and SealedSecret are the secret as stored, sealed like a
+	// factor's but bound to the token's serial; empty once the token is
+	// claimed, when the secret lives on only in its factor.
+	SecretKeyID  string
+	SealedSecret []byte
+	ImportedAt   time.Time
+	ClaimedBy    string // the id of the factor made from it; "" while unclaimed
+	ClaimedAt    *time.Time
+}
+
+// Claimed reports whether the token has been claimed.
+func (t HardwareToken) Claimed() bool { return t.ClaimedBy != "" }
+
+// TokenClaim is what claiming a hardware token writes, all or nothing (the
+// store does it in one transaction): the token marked claimed by Factor and
+// its sealed secret cleared, only while it is unclaimed; Factor stored, with
+// the secret sealed for its own row; and Factor activated as Activation says.
+type TokenClaim struct {
+	Serial     string
+	Factor     Factor // pending until Activation
+	Activation Activation
+}
+
+// Zone is a DNS zone that Twofold serves and that its owner manages through
+// the DNS API (SPEC §3 "DNS API"). Operators create and remove zones; names
+// are unique on the server, lower case, without the trailing dot.
+type Zone struct {
+	Name      string
+	AccountID string
+	// Serial is the SOA serial (RFC 1035 §3.3.13): it moves on with every
+	// change of the zone's records.
+	Serial    uint32
+	CreatedAt time.Time
+}
+
+// Record is one DNS resource record of a zone.
+type Record struct {
+	Host string // relative to the zone, lower case; "@" for the apex
+	Type string // upper case: "A", "TXT", "CAA"
+	TTL  uint32 // seconds
+	Data string // the RDATA in canonical presentation form (RFC 1035 §5.1), names fully qualified
+}

@@ -60,7 +60,12 @@ commands:
   user reset-two-factor USERNAME
                       remove a user's authenticators, recovery codes and paper key
                       after --reset-delay (default 72h; the user can cancel), or --now
+  dns add-zone ZONE --owner USERNAME | dns remove-zone ZONE | dns zones
+                      create, remove and list the zones of the DNS API
   code SECRET|URI     print the current TOTP code (like oathtool --totp)
+  tokens import FILE  import hardware token seeds (PSKC or OATH CSV) for their holders to claim;
+                      the key of an encrypted PSKC file in TWOFOLD_PSKC_KEY or --pskc-key
+  tokens list         list the imported hardware tokens (--unclaimed: only those not yet claimed)
   keys rotate         add a new master key, re-encrypt every secret under it, retire the old one
   backup DEST         write a consistent copy of the SQLite database while servers run
   bench               provision bench accounts and measure the API under load (loopback only)
@@ -78,12 +83,16 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.serve(ctx, args[1:])
 	case "user":
 		return m.user(ctx, args[1:])
+	case "dns":
+		return m.dns(ctx, args[1:])
 	case "code":
 		return m.code(ctx, args[1:])
 	case "bench":
 		return m.bench(ctx, args[1:])
 	case "keys":
 		return m.keys(ctx, args[1:])
+	case "tokens":
+		return m.tokens(ctx, args[1:])
 	case "backup":
 		return m.backup(ctx, args[1:])
 	case "help", "-h", "--help":

@@ -26,6 +26,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("twofold is listening", "url", m.server.URL(), "db", m.server.Store.Dialect())
 	fmt.Fprintf(m.Stdout, "twofold listening on %s\n", m.server.URL())
+	if a := m.server.DNSAddr(); a != "" {
+		fmt.Fprintf(m.Stdout, "answering DNS on %s (UDP and TCP)\n", a)
+	}
 	if m.server.SetupURL != "" {
 		fmt.Fprintf(m.Stdout, "first run: create the operator account at %s\n", m.server.SetupURL)
 	}

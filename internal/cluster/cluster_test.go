@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -336,6 +337,63 @@ func TestCluster(t *testing.T) {
 				// The code B accepted is refused by A, on a fresh login.
 				l2 := startLogin(t, b, u.name)
 				want(t, "B's accepted code on A", verify(t, a, l2, map[string]string{"method": "totp", "code": code}), 401, "invalid-code")
+			})
+
+			t.Run("APIKeysAndReceiptsAreShared", func(t *testing.T) {
+				u := c.enrol(t, a, "cia", 1)
+				onA := a.client()
+				onA.Token = u.token
+				want(t, "elevate on A", onA.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "recovery_code", "code": u.codes[0]}), 200, "")
+				r := onA.Do(t, "POST", "/v1/me/api-keys", map[string]any{"name": "script",
+					"permits": []map[string]any{{"service": "account", "resource": "*", "actions": []string{"read"}}}})
+				want(t, "make a key on A", r, 201, "")
+				id := r.JSON["api_key"].(map[string]any)["id"].(string)
+				keyOnB := b.client()
+				keyOnB.Token = id + ":" + r.String("secret")
+				want(t, "A's key on B", keyOnB.Do(t, "GET", "/v1/me", nil), 200, "")
+				// A token issued by B works on A until A revokes the key.
+				req, _ := http.NewRequest("POST", b.url+"/v1/token", strings.NewReader("grant_type=client_credentials"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(id, r.String("secret"))
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var tok struct {
+					AccessToken string `json:"access_token"`
+				}
+				json.NewDecoder(res.Body).Decode(&tok)
+				res.Body.Close()
+				tokOnA := a.client()
+				tokOnA.Token = tok.AccessToken
+				want(t, "B's token of the key on A", tokOnA.Do(t, "GET", "/v1/me", nil), 200, "")
+				want(t, "revoke the key on A", onA.Do(t, "DELETE", "/v1/me/api-keys/"+id, nil), 204, "")
+				want(t, "the revoked key on B", keyOnB.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+				want(t, "the revoked key's token on A", tokOnA.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+
+				// An auth receipt of the Identity API from A, completed on B.
+				body := `{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"cia","domain":{"id":"default"},"password":"` + password + `"}}}}}`
+				res, err = http.Post(a.url+"/v3/auth/tokens", "application/json", strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				receipt := res.Header.Get("Openstack-Auth-Receipt")
+				if res.StatusCode != 401 || receipt == "" {
+					t.Fatalf("password alone on A: %d, receipt %q", res.StatusCode, receipt)
+				}
+				body = `{"auth":{"identity":{"methods":["totp"],"totp":{"user":{"name":"cia","domain":{"id":"default"},"passcode":"` + b.code(t, u.factors[0].secret) + `"}}}}}`
+				req, _ = http.NewRequest("POST", b.url+"/v3/auth/tokens", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Openstack-Auth-Receipt", receipt)
+				res, err = http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != 201 || res.Header.Get("X-Subject-Token") == "" {
+					t.Fatalf("A's receipt completed on B: %d", res.StatusCode)
+				}
 			})
 
 			t.Run("SessionsElevationRecoveryCodesAreShared", func(t *testing.T) {

@@ -39,6 +39,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	ResetDelay      time.Duration // how long an operator's reset of two-factor waits
 
+	// Authoritative DNS for the zones of the DNS API (SPEC §3 "DNS API").
+	DNSAddr        string   // host:port to answer DNS on, UDP and TCP; "" answers none
+	DNSNameservers []string // the zones' NS records; the first is the SOA's primary
+	DNSHostmaster  string   // the SOA's mailbox, hostmaster@example.net; "": hostmaster@ZONE
+
 	// Notifications (issue 4 item 6). Without SMTPAddr they are logged, not sent.
 	SMTPAddr     string // host:port of the mail server
 	SMTPFrom     string // the From address, "Twofold <twofold@example.com>"
@@ -103,6 +108,7 @@ func Default() Config {
 		ResetDelay:      72 * time.Hour,
 		SMTPStartTLS:    true,
 		SMSCountries:    sms.FormatCountries(sms.DefaultCountries),
+		DNSNameservers:  []string{"localhost"},
 	}
 }
 
@@ -125,6 +131,22 @@ func (l listFlag) Set(s string) error {
 	return nil
 }
 
+// nameserversFlag is a comma-separated list that replaces its default
+// when given.
+type nameserversFlag struct{ v *[]string }
+
+func (l *nameserversFlag) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+
+func (l *nameserversFlag) Set(s string) error {
+	*l.v = nil
+	return listFlag(*l).Set(s)
+}
+
 // Register defines the server flags on fs, writing into c.
 func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on")
@@ -143,6 +165,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.LoginRate, "login-rate", c.LoginRate, "login requests per second one client address may make after the burst (0: no limit)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long to wait for requests on shutdown")
 	fs.DurationVar(&c.ResetDelay, "reset-delay", c.ResetDelay, "how long an operator's reset of a user's two-factor waits, the user told and able to cancel it (0: carried out at once)")
+	fs.StringVar(&c.DNSAddr, "dns-addr", c.DNSAddr, "host:port to answer DNS queries for the DNS API's zones on, over UDP and TCP (default: none)")
+	fs.Var(&nameserversFlag{&c.DNSNameservers}, "dns-nameservers", "the zones' name servers, comma-separated, the first the SOA's primary")
+	fs.StringVar(&c.DNSHostmaster, "dns-hostmaster", c.DNSHostmaster, "the SOA's contact address, e.g. hostmaster@example.net (default: hostmaster@ZONE)")
 	fs.StringVar(&c.SMTPAddr, "smtp-addr", c.SMTPAddr, "mail server host:port for notifications (default: none, notifications are only logged)")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", c.SMTPFrom, "From address of notifications, e.g. 'Twofold <twofold@example.com>'")
 	fs.StringVar(&c.SMTPUsername, "smtp-username", c.SMTPUsername, "user name for SMTP AUTH PLAIN (only over TLS, or to localhost)")
@@ -280,6 +305,25 @@ func (c Config) Validate() error {
 	if c.SessionTTL < time.Minute {
 		errs = append(errs, fmt.Errorf("session-ttl %s: want at least 1m", c.SessionTTL))
 	}
+	if c.DNSAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DNSAddr); err != nil {
+			errs = append(errs, fmt.Errorf("dns-addr %q: want host:port", c.DNSAddr))
+		}
+	}
+	if len(c.DNSNameservers) == 0 {
+		errs = append(errs, errors.New("dns-nameservers: want at least one name server"))
+	}
+	for _, ns := range c.DNSNameservers {
+		if !isHostName(strings.TrimSuffix(ns, ".")) {
+			errs = append(errs, fmt.Errorf("dns-nameservers: %q is not a host name", ns))
+		}
+	}
+	if c.DNSHostmaster != "" {
+		local, domain, ok := strings.Cut(c.DNSHostmaster, "@")
+		if !ok || local == "" || strings.ContainsAny(local, ". \\") || !isHostName(domain) {
+			errs = append(errs, fmt.Errorf("dns-hostmaster %q: want an address such as hostmaster@example.net, without dots before the @", c.DNSHostmaster))
+		}
+	}
 	if c.SMTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
 			errs = append(errs, fmt.Errorf("smtp-addr %q: want host:port", c.SMTPAddr))
@@ -323,4 +367,23 @@ func loopbackHost(host string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.IsLoopback()
+}
+
+// isHostName reports whether s is a host name: labels of letters, digits
+// and inner hyphens (RFC 1123 §2.1).
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

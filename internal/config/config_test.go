@@ -126,3 +126,41 @@ func TestSecretSetting(t *testing.T) {
 		t.Errorf("the flag's default text shows the password: %q", def)
 	}
 }
+
+func TestDNSSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantNS  string
+		wantErr string // a setting the error names; "" for none
+	}{
+		{"defaults", nil, nil, "localhost", ""},
+		{"flags", []string{"--dns-addr", "127.0.0.1:5353", "--dns-nameservers", "ns1.example.net,ns2.example.net.", "--dns-hostmaster", "hostmaster@example.net"}, nil,
+			"ns1.example.net ns2.example.net.", ""},
+		{"env", nil, map[string]string{"TWOFOLD_DNS_ADDR": "127.0.0.1:5353", "TWOFOLD_DNS_NAMESERVERS": "a.example.net"}, "a.example.net", ""},
+		{"bad addr", []string{"--dns-addr", "5353"}, nil, "localhost", "dns-addr"},
+		{"bad name server", []string{"--dns-nameservers", "ns_1.example.net"}, nil, "ns_1.example.net", "dns-nameservers"},
+		{"no name server", []string{"--dns-nameservers", ","}, nil, "", "dns-nameservers"},
+		{"hostmaster without @", []string{"--dns-hostmaster", "hostmaster.example.net"}, nil, "localhost", "dns-hostmaster"},
+		{"hostmaster with a dot", []string{"--dns-hostmaster", "host.master@example.net"}, nil, "localhost", "dns-hostmaster"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(t, tt.args, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(c.DNSNameservers, " "); got != tt.wantNS {
+				t.Errorf("got name servers %q, want %q", got, tt.wantNS)
+			}
+			err = c.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Validate: got %v, want an error naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}

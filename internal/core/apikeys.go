@@ -253,9 +253,15 @@ func (s *Service) keyCaller(ctx context.Context, k twofold.APIKey, m Meta) (Auth
 	if err != nil {
 		return Auth{}, err
 	}
-	wrote, err := s.store.TouchAPIKey(ctx, k.ID, now, apiKeyTouchEvery)
-	if err != nil {
-		s.log.Error("API key use not recorded", "key", k.ID, "err", err)
+	// The row just read says whether a write is due: most requests of a
+	// busy key then write nothing, and on SQLite do not wait for the one
+	// writer. The conditional UPDATE settles a race between instances.
+	wrote := false
+	if now.Sub(k.LastUsedAt) >= apiKeyTouchEvery {
+		wrote, err = s.store.TouchAPIKey(ctx, k.ID, now, apiKeyTouchEvery)
+		if err != nil {
+			s.log.Error("API key use not recorded", "key", k.ID, "err", err)
+		}
 	}
 	if wrote {
 		s.audit(ctx, k.AccountID, "api_key.used", m, "key "+k.ID+" "+quote(k.Name))

@@ -100,6 +100,16 @@ type Store interface {
 	DeleteStaleThrottles(ctx context.Context, before time.Time, countedPrefix string) error
 
 	// AddTwoFactorReset stores a waiting reset; one is waiting already: a conflict.
+	// ImportTokens stores hardware tokens, all or none: a serial stored
+	// already is a conflict.
+	ImportTokens(ctx context.Context, ts []twofold.HardwareToken) error
+	// HardwareToken returns a token by its serial; an unknown one is not-found.
+	HardwareToken(ctx context.Context, serial string) (twofold.HardwareToken, error)
+	HardwareTokens(ctx context.Context, unclaimed bool) ([]twofold.HardwareToken, error)
+	// ClaimToken marks the token claimed, only while unclaimed, and stores
+	// and activates its factor, all or nothing; ok=false: nothing written.
+	ClaimToken(ctx context.Context, c twofold.TokenClaim) (ok, first bool, err error)
+
 	AddTwoFactorReset(ctx context.Context, r twofold.TwoFactorReset) error
 	TwoFactorReset(ctx context.Context, accountID string) (r twofold.TwoFactorReset, found bool, err error)
 	CancelTwoFactorReset(ctx context.Context, accountID string) (bool, error)
@@ -130,6 +140,8 @@ type Store interface {
 
 	AddEvent(ctx context.Context, e twofold.AuditEvent) error
 	Events(ctx context.Context, accountID string, before int64, limit int) ([]twofold.AuditEvent, error)
+
+	DNSStore
 }
 
 // Config holds the service's tunables.

@@ -109,9 +109,15 @@ func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth
 		SecretSize int                `json:"secret_size"`
 		Phone      string             `json:"phone"`
 		Email      string             `json:"email"`
+		Serial     string             `json:"serial"` // claims an imported hardware token
+		Code       string             `json:"code"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		writeError(w, r, s.log, err)
+		return
+	}
+	if req.Serial != "" || req.Code != "" {
+		s.claimToken(w, r, a, req.Type, req.Serial, req.Code, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "")
 		return
 	}
 	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: req.Type, Label: req.Label, Algorithm: req.Algorithm,
@@ -127,6 +133,32 @@ func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth
 	}
 	qr := "/v1/me/factors/" + e.Factor.ID + "/qr.png"
 	writeJSON(w, http.StatusCreated, map[string]any{"factor": toFactorJSON(e.Factor), "secret": e.Secret, "otpauth_uri": e.OTPAuthURI, "qr_png_url": qr})
+}
+
+// claimToken adds an imported hardware token to the caller's account by its
+// serial and current code (SPEC §2 HOTP): the factor is active at once, and
+// the first factor brings recovery codes and the paper key.
+func (s *Server) claimToken(w http.ResponseWriter, r *http.Request, a core.Auth, typ twofold.FactorType, serial, code, label string, params bool) {
+	switch {
+	case typ != twofold.FactorHOTP && typ != twofold.FactorTOTP:
+		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "a hardware token is claimed with type hotp or totp"))
+		return
+	case params:
+		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "a hardware token's algorithm, digits and period come from its imported seed: send only type, serial, code and label"))
+		return
+	}
+	c, err := s.svc.ClaimToken(r.Context(), a, serial, code, label, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	out := map[string]any{"factor": toFactorJSON(c.Factor)}
+	if c.RecoveryCodes != nil {
+		out["recovery_codes"] = c.RecoveryCodes
+		out["paper_key"] = c.PaperKey
+	}
+	w.Header().Set("Location", "/v1/me/factors/"+c.Factor.ID)
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (s *Server) factorQR(w http.ResponseWriter, r *http.Request, a core.Auth) {

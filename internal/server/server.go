@@ -15,15 +15,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/dnsapi"
 	"github.com/twofold/twofold/internal/factor/sms"
 	"github.com/twofold/twofold/internal/httpapi"
 	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/keystone"
+	"github.com/twofold/twofold/internal/nameserver"
 	"github.com/twofold/twofold/internal/notify"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/web"
@@ -47,6 +50,7 @@ type Server struct {
 
 	ln     net.Listener
 	http   *http.Server
+	dns    *nameserver.Server // nil without Config.DNSAddr
 	done   chan error
 	worker *notify.Worker
 	sweep  *janitor
@@ -191,7 +195,9 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	s.sweep = startJanitor(s.Service, s.Logger, every)
 	mux := http.NewServeMux()
-	httpapi.New(s.Service, s.Store, s.Logger).Register(mux)
+	api := httpapi.New(s.Service, s.Store, s.Logger)
+	api.Register(mux)
+	dnsapi.New(s.Service, api, s.Logger).Register(mux)
 	pages.Register(mux)
 	keystone.New(s.Service, s.Logger, s.Config.BaseURL).Register(mux)
 	metrics := httpapi.NewMetrics()
@@ -216,9 +222,46 @@ func (s *Server) Open(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
+	if s.Config.DNSAddr != "" {
+		if err := s.openDNS(); err != nil {
+			s.sweep.close()
+			s.worker.Close()
+			ln.Close()
+			s.Store.Close()
+			return err
+		}
+	}
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.http.Serve(ln) }()
 	return nil
+}
+
+// openDNS starts answering DNS for the zones on Config.DNSAddr.
+func (s *Server) openDNS() error {
+	var nss []string
+	for _, ns := range s.Config.DNSNameservers {
+		nss = append(nss, dns.Fqdn(strings.ToLower(ns)))
+	}
+	mbox := ""
+	if local, domain, ok := strings.Cut(s.Config.DNSHostmaster, "@"); ok { // checked by Validate
+		mbox = dns.Fqdn(strings.ToLower(local + "." + domain))
+	}
+	s.dns = &nameserver.Server{Service: s.Service, Nameservers: nss, Hostmaster: mbox, Logger: s.Logger}
+	if err := s.dns.Start(s.Config.DNSAddr); err != nil {
+		s.dns = nil
+		return err
+	}
+	s.Logger.Info("answering DNS", "addr", s.dns.Addr())
+	return nil
+}
+
+// DNSAddr returns the address the server answers DNS on, UDP and TCP
+// alike; "" when it answers none.
+func (s *Server) DNSAddr() string {
+	if s.dns == nil {
+		return ""
+	}
+	return s.dns.Addr()
 }
 
 // openSetup makes the first-run setup link when no account exists yet. The
@@ -266,6 +309,9 @@ func (s *Server) Close() error {
 		if err := <-s.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+	}
+	if s.dns != nil {
+		errs = append(errs, s.dns.Close())
 	}
 	if s.sweep != nil {
 		s.sweep.close()

@@ -47,6 +47,8 @@ func (s *Store) AddDataKey(ctx context.Context, k keyring.WrappedKey) error {
 const (
 	factorsTable  = "factors"
 	factorsSecret = "secret" // TOTP/HOTP secrets, and the phone numbers and addresses of sms and email factors
+	tokensTable   = "hardware_tokens"
+	tokensSecret  = "secret"
 	outboxTable   = "outbox"
 	outboxBody    = "body" // code mails, bound to their seal_ref
 )
@@ -62,6 +64,11 @@ func (s *Store) SealedValues(ctx context.Context) ([]keyring.Sealed, error) {
 	for _, f := range fs {
 		out = append(out, keyring.Sealed{Table: factorsTable, Column: factorsSecret, Row: f.ID, KeyID: f.SecretKeyID, Ciphertext: f.SealedSecret})
 	}
+	ts, err := s.sealedTokenSecrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, ts...)
 	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT seal_ref, body_key_id, sealed_body FROM outbox WHERE body_key_id <> '' ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("select sealed mail: %w", err)
@@ -83,6 +90,9 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 	if v.Table == factorsTable && v.Column == factorsSecret {
 		return s.ResealSecret(ctx, v.Row, v.KeyID, keyID, ciphertext)
 	}
+	if v.Table == tokensTable && v.Column == tokensSecret {
+		return s.resealTokenSecret(ctx, v.Row, v.KeyID, keyID, ciphertext)
+	}
 	if v.Table == outboxTable && v.Column == outboxBody {
 		res, err := s.conn(ctx).ExecContext(ctx, `UPDATE outbox SET body_key_id = $1, sealed_body = $2 WHERE seal_ref = $3 AND body_key_id = $4`,
 			keyID, ciphertext, v.Row, v.KeyID)
@@ -100,6 +110,7 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 func (s *Store) DeleteDataKey(ctx context.Context, id string) (bool, error) {
 	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM data_keys WHERE id = $1
 		AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)
+		AND NOT EXISTS (SELECT 1 FROM hardware_tokens WHERE secret_key_id = $1)
 		AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1)`, id)
 	if err != nil {
 		return false, fmt.Errorf("delete data key: %w", err)

@@ -58,6 +58,10 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 // check: without one it asks for a code first, on a page of its own.
 func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	label, kind := r.PostForm.Get("label"), factorKindOf(r.PostForm.Get("type"))
+	if r.PostForm.Get("type") == "token" { // a token an operator imported: asks its serial and code
+		http.Redirect(w, r, claimPath+"?"+url.Values{"label": {label}}.Encode(), http.StatusSeeOther)
+		return
+	}
 	// The name first: a code given for elevation is spent once accepted.
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), label)

@@ -89,6 +89,18 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"APIKey/Touch", testAPIKeyTouch},
 		{"APIKey/Tokens", testAPITokens},
 
+		{"Token/RoundTrip", testTokenRoundTrip},
+		{"Token/ImportAllOrNothing", testTokenImportAllOrNothing},
+		{"Token/Claim", testTokenClaim},
+		{"Token/SealedValues", testTokenSealedValues},
+
+		{"DNS/ZoneRoundTrip", testZoneRoundTrip},
+		{"DNS/ZoneOf", testZoneOf},
+		{"DNS/ZoneDelete", testZoneDelete},
+		{"DNS/ZoneSerial", testZoneSerial},
+		{"DNS/Records", testRecords},
+		{"DNS/RecordsTxRollback", testRecordsTxRollback},
+
 		{"Race/AcceptStep", testRaceAcceptStep},
 		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},
 		{"Race/DecideSecondStep", testRaceDecideSecondStep},
@@ -100,6 +112,8 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/DeleteFactor", testRaceDeleteFactor},
 		{"Race/FirstAccount", testRaceFirstAccount},
 		{"Race/ResetTwoFactor", testRaceResetTwoFactor},
+		{"Race/ClaimToken", testRaceClaimToken},
+		{"Race/LockZone", testRaceLockZone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

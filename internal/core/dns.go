@@ -1,0 +1,506 @@
+package core
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/permit"
+)
+
+// DNSStore is the storage of DNS zones and records (SPEC §3 "DNS API");
+// Store includes it.
+type DNSStore interface {
+	// CreateZone stores a zone; a name taken already is a conflict.
+	CreateZone(ctx context.Context, z twofold.Zone) error
+	// DeleteZone removes a zone and its records, reporting false when there was none.
+	DeleteZone(ctx context.Context, name string) (bool, error)
+	Zone(ctx context.Context, name string) (twofold.Zone, error)
+	// Zones returns the account's zones by name; accountID "": every zone.
+	Zones(ctx context.Context, accountID string) ([]twofold.Zone, error)
+	// ZoneOf returns the longest of names that is a zone.
+	ZoneOf(ctx context.Context, names []string) (twofold.Zone, bool, error)
+	// LockZone returns the zone and holds it, inside InTx, until the
+	// transaction ends.
+	LockZone(ctx context.Context, name string) (twofold.Zone, error)
+	SetZoneSerial(ctx context.Context, name string, serial uint32) error
+	Records(ctx context.Context, zone string) ([]twofold.Record, error)
+	AddRecords(ctx context.Context, zone string, recs []twofold.Record) error
+	DeleteRecords(ctx context.Context, zone string, recs []twofold.Record) (int, error)
+}
+
+// RecordSet selects records of a zone: every record of Zone, or those at
+// Host, or those at Host of Type. Host is relative to the zone ("@" for the
+// apex); empty Host or Type select any.
+type RecordSet struct {
+	Zone string
+	Host string
+	Type string
+}
+
+// resource returns the set as a permit resource: ZONE[/HOST[/TYPE]].
+func (rs RecordSet) resource() string {
+	switch {
+	case rs.Host == "":
+		return rs.Zone
+	case rs.Type == "":
+		return rs.Zone + "/" + rs.Host
+	}
+	return rs.Zone + "/" + rs.Host + "/" + rs.Type
+}
+
+// has reports whether r is in the set.
+func (rs RecordSet) has(r twofold.Record) bool {
+	return (rs.Host == "" || r.Host == rs.Host) && (rs.Type == "" || r.Type == rs.Type)
+}
+
+// describe names the set for messages and the audit log.
+func (rs RecordSet) describe() string {
+	s := "zone " + rs.Zone
+	if rs.Host != "" {
+		s += " host " + rs.Host
+	}
+	if rs.Type != "" {
+		s += " type " + rs.Type
+	}
+	return s
+}
+
+// recordResource returns the permit resource of record r of zone.
+func recordResource(zone string, r twofold.Record) string { return zone + "/" + r.Host + "/" + r.Type }
+
+// errNoZone is the answer for a zone that does not exist and for one of
+// another account alike, so that the answer never tells them apart.
+func errNoZone() error { return twofold.Errorf(twofold.CodeNotFound, "no such zone") }
+
+// NormalizeRecordSet checks the names of rs and returns them in canonical
+// form.
+func NormalizeRecordSet(rs RecordSet) (RecordSet, error) {
+	z, err := NormalizeZoneName(rs.Zone)
+	if err != nil {
+		return rs, err
+	}
+	out := RecordSet{Zone: z}
+	if rs.Host != "" {
+		if out.Host, err = NormalizeHost(z, rs.Host); err != nil {
+			return rs, err
+		}
+	}
+	if rs.Type != "" {
+		if rs.Host == "" {
+			return rs, twofold.Errorf(twofold.CodeInvalid, "a record type needs a host")
+		}
+		if out.Type, err = NormalizeType(rs.Type); err != nil {
+			return rs, err
+		}
+	}
+	return out, nil
+}
+
+// ownZone returns the normalized set and its zone when the zone belongs to
+// the caller's account; a zone of another account is not found, as one that
+// does not exist. The caller's key must allow action on something in the
+// set, else the answer is forbidden.
+func (s *Service) ownZone(ctx context.Context, a Auth, rs RecordSet, action string, m Meta) (RecordSet, twofold.Zone, error) {
+	rs, err := NormalizeRecordSet(rs)
+	if err != nil {
+		return rs, twofold.Zone{}, err
+	}
+	z, err := s.store.Zone(ctx, rs.Zone)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && z.AccountID != a.Account.ID {
+		return rs, z, errNoZone()
+	}
+	if err != nil {
+		return rs, z, err
+	}
+	if !a.AllowsSome(permit.DNS, rs.resource(), action) {
+		return rs, z, s.refuseDNS(ctx, a, m, fmt.Sprintf("this API key may not %s records of %s", action, rs.describe()))
+	}
+	return rs, z, nil
+}
+
+// refuseDNS returns a forbidden error saying why, and records the refused
+// use of the caller's key in the audit log (SPEC §1 story 10).
+func (s *Service) refuseDNS(ctx context.Context, a Auth, m Meta, why string) error {
+	if a.Key != nil {
+		s.refuseKey(ctx, *a.Key, m, "DNS API: "+why)
+	}
+	return twofold.Errorf(twofold.CodeForbidden, "%s", why)
+}
+
+// DNSZones returns the names of the caller's zones that the caller may read
+// or write something in (SPEC §3 "DNS API").
+func (s *Service) DNSZones(ctx context.Context, a Auth) ([]string, error) {
+	zs, err := s.store.Zones(ctx, a.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, z := range zs {
+		if a.AllowsSome(permit.DNS, z.Name, permit.Read) || a.AllowsSome(permit.DNS, z.Name, permit.Write) {
+			out = append(out, z.Name)
+		}
+	}
+	return out, nil
+}
+
+// DNSRecords returns the records of rs that the caller may read, by host,
+// type and data; with data set, only those whose data equals it once both
+// are in canonical form.
+func (s *Service) DNSRecords(ctx context.Context, a Auth, rs RecordSet, data string, m Meta) ([]twofold.Record, error) {
+	rs, _, err := s.ownZone(ctx, a, rs, permit.Read, m)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.store.Records(ctx, rs.Zone)
+	if err != nil {
+		return nil, err
+	}
+	out := []twofold.Record{}
+	for _, r := range all {
+		if rs.has(r) && a.Allows(permit.DNS, recordResource(rs.Zone, r), permit.Read) && (data == "" || sameData(rs.Zone, r, data)) {
+			out = append(out, r)
+		}
+	}
+	sortRecords(out)
+	return out, nil
+}
+
+// sameData reports whether data, read as the data of a record like r,
+// is r's data.
+func sameData(zone string, r twofold.Record, data string) bool {
+	c, err := ParseRecord(zone, RecordInput{Host: r.Host, Type: r.Type, TTL: int(r.TTL), Data: data})
+	return err == nil && c.Data == r.Data
+}
+
+func sortRecords(rs []twofold.Record) {
+	slices.SortFunc(rs, func(x, y twofold.Record) int {
+		return cmp.Or(cmp.Compare(x.Host, y.Host), cmp.Compare(x.Type, y.Type), cmp.Compare(x.Data, y.Data))
+	})
+}
+
+// Change is what a write to the DNS API did.
+type Change struct {
+	Added   int // records that were not there before
+	Removed int // records that are no longer there
+}
+
+// parseRecords checks every record of in for rs: a record's host and type
+// default to the set's, and must be within it.
+func (s *Service) parseRecords(rs RecordSet, in []RecordInput) ([]twofold.Record, error) {
+	if len(in) > maxChange {
+		return nil, twofold.Errorf(twofold.CodeInvalid, "at most %d records at once", maxChange)
+	}
+	out := make([]twofold.Record, 0, len(in))
+	for i, ri := range in {
+		if ri.Host == "" {
+			ri.Host = rs.Host
+		}
+		if ri.Type == "" {
+			ri.Type = rs.Type
+		}
+		if ri.Host == "" || ri.Type == "" {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "record %d: give its host and type", i+1)
+		}
+		r, err := ParseRecord(rs.Zone, ri)
+		if err != nil {
+			return nil, twofold.Errorf(twofold.ErrorCode(err), "record %d: %s", i+1, twofold.ErrorMessage(err))
+		}
+		if !rs.has(r) {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "record %d (%s %s) is outside %s of the request's path", i+1, r.Host, r.Type, rs.describe())
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// AddDNSRecords adds records to the set rs (Mythic Beasts "POST"): a record
+// the zone holds already is left as it is, its TTL set to the new one.
+func (s *Service) AddDNSRecords(ctx context.Context, a Auth, rs RecordSet, in []RecordInput, m Meta) (Change, error) {
+	rs, _, err := s.ownZone(ctx, a, rs, permit.Write, m)
+	if err != nil {
+		return Change{}, err
+	}
+	add, err := s.parseRecords(rs, in)
+	if err != nil {
+		return Change{}, err
+	}
+	if len(add) == 0 {
+		return Change{}, twofold.Errorf(twofold.CodeInvalid, "no records to add")
+	}
+	if err := s.mayWrite(ctx, a, rs.Zone, add, m); err != nil {
+		return Change{}, err
+	}
+	return s.changeRecords(ctx, a, rs, "added", func(twofold.Record) bool { return false }, add, m)
+}
+
+// ReplaceDNSRecords replaces every record of rs by in, in one transaction
+// (Mythic Beasts "PUT"): the key must allow writing the whole set.
+func (s *Service) ReplaceDNSRecords(ctx context.Context, a Auth, rs RecordSet, in []RecordInput, m Meta) (Change, error) {
+	rs, _, err := s.ownZone(ctx, a, rs, permit.Write, m)
+	if err != nil {
+		return Change{}, err
+	}
+	if !a.Allows(permit.DNS, rs.resource(), permit.Write) {
+		return Change{}, s.refuseDNS(ctx, a, m, "this API key may not replace every record of "+rs.describe())
+	}
+	add, err := s.parseRecords(rs, in)
+	if err != nil {
+		return Change{}, err
+	}
+	return s.changeRecords(ctx, a, rs, "replaced", rs.has, add, m)
+}
+
+// DeleteDNSRecords removes the records of rs, or with data set only those
+// whose data equals it (Mythic Beasts "DELETE"): the key must allow writing
+// the whole set.
+func (s *Service) DeleteDNSRecords(ctx context.Context, a Auth, rs RecordSet, data string, m Meta) (Change, error) {
+	rs, _, err := s.ownZone(ctx, a, rs, permit.Write, m)
+	if err != nil {
+		return Change{}, err
+	}
+	if !a.Allows(permit.DNS, rs.resource(), permit.Write) {
+		return Change{}, s.refuseDNS(ctx, a, m, "this API key may not remove records of "+rs.describe())
+	}
+	if len(data) > maxLine {
+		return Change{}, twofold.Errorf(twofold.CodeInvalid, "data is longer than %d bytes", maxLine)
+	}
+	remove := func(r twofold.Record) bool { return rs.has(r) && (data == "" || sameData(rs.Zone, r, data)) }
+	return s.changeRecords(ctx, a, rs, "removed", remove, nil, m)
+}
+
+// mayWrite returns a forbidden error unless the caller may write every record of recs.
+func (s *Service) mayWrite(ctx context.Context, a Auth, zone string, recs []twofold.Record, m Meta) error {
+	for _, r := range recs {
+		if !a.Allows(permit.DNS, recordResource(zone, r), permit.Write) {
+			return s.refuseDNS(ctx, a, m, fmt.Sprintf("this API key may not write %s records at %s in zone %s", r.Type, r.Host, zone))
+		}
+	}
+	return nil
+}
+
+// recordKey identifies a record within its zone.
+type recordKey struct{ host, typ, data string }
+
+func keyOf(r twofold.Record) recordKey { return recordKey{r.Host, r.Type, r.Data} }
+
+// changeRecords removes the zone's records that remove matches and adds
+// add, in one transaction that holds the zone: it checks the zone that
+// results (CNAME alone at its name, records per zone), writes only the
+// difference, moves the SOA serial on, and records an audit event. The
+// records of a set one of add joins take add's TTL (RFC 2181 §5.2).
+func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb string, remove func(twofold.Record) bool, add []twofold.Record, m Meta) (Change, error) {
+	var ch Change
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		ch = Change{}
+		z, err := s.store.LockZone(ctx, rs.Zone)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && z.AccountID != a.Account.ID {
+			return errNoZone() // removed or given away meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		old, err := s.store.Records(ctx, z.Name)
+		if err != nil {
+			return err
+		}
+		next := map[recordKey]twofold.Record{}
+		for _, r := range old {
+			if !remove(r) {
+				next[keyOf(r)] = r
+			}
+		}
+		ttls := map[[2]string]uint32{}
+		for _, r := range add {
+			next[keyOf(r)] = r
+			ttls[[2]string{r.Host, r.Type}] = r.TTL
+		}
+		final := make([]twofold.Record, 0, len(next))
+		for k, r := range next {
+			if ttl, ok := ttls[[2]string{r.Host, r.Type}]; ok {
+				r.TTL = ttl
+				next[k] = r
+			}
+			final = append(final, r)
+		}
+		if err := checkZone(z.Name, final); err != nil {
+			return err
+		}
+		oldKeys := map[recordKey]twofold.Record{}
+		var gone, fresh []twofold.Record
+		for _, r := range old {
+			oldKeys[keyOf(r)] = r
+			n, ok := next[keyOf(r)]
+			if !ok {
+				ch.Removed++
+			}
+			if !ok || n.TTL != r.TTL {
+				gone = append(gone, r)
+			}
+		}
+		for k, r := range next {
+			o, ok := oldKeys[k]
+			if !ok {
+				ch.Added++
+			}
+			if !ok || o.TTL != r.TTL {
+				fresh = append(fresh, r)
+			}
+		}
+		sortRecords(gone)
+		sortRecords(fresh)
+		if len(gone)+len(fresh) > 0 {
+			if _, err := s.store.DeleteRecords(ctx, z.Name, gone); err != nil {
+				return err
+			}
+			if err := s.store.AddRecords(ctx, z.Name, fresh); err != nil {
+				return err
+			}
+			if err := s.store.SetZoneSerial(ctx, z.Name, nextSerial(z.Serial)); err != nil {
+				return err
+			}
+		}
+		by := "session"
+		if a.Key != nil {
+			by = "API key " + a.Key.ID
+		}
+		s.audit(ctx, a.Account.ID, "dns.records_changed", m,
+			fmt.Sprintf("%s %s by %s: %d added, %d removed", rs.describe(), verb, by, ch.Added, ch.Removed))
+		return nil
+	})
+	return ch, err
+}
+
+// nextSerial returns the SOA serial after s, in serial number arithmetic
+// (RFC 1982): it wraps, and skips 0, which some secondaries treat as unset.
+func nextSerial(s uint32) uint32 {
+	n := uint32((uint64(s) + 1) % serialWrap)
+	if n == 0 {
+		n = 1
+	}
+	return n
+}
+
+// checkZone checks the rules that span records of a zone: a CNAME is the
+// only record at its name, never at the apex (RFC 1034 §3.6.2, RFC 2181
+// §10.1); the apex's NS records are the server's own; and the zone holds
+// at most maxRecords records.
+func checkZone(zone string, recs []twofold.Record) error {
+	if len(recs) > maxRecords {
+		return twofold.Errorf(twofold.CodeInvalid, "zone %s would hold more than %d records", zone, maxRecords)
+	}
+	byHost := map[string][]string{}
+	for _, r := range recs {
+		byHost[r.Host] = append(byHost[r.Host], r.Type)
+	}
+	for _, r := range recs {
+		switch {
+		case r.Host == "@" && r.Type == "CNAME":
+			return twofold.Errorf(twofold.CodeInvalid, "a CNAME cannot stand at the zone's apex (@), beside its SOA and NS records")
+		case r.Host == "@" && r.Type == "NS":
+			return twofold.Errorf(twofold.CodeInvalid, "the zone's own NS records are the server's; NS records are for delegating names below the apex")
+		case r.Type == "CNAME" && len(byHost[r.Host]) > 1:
+			return twofold.Errorf(twofold.CodeInvalid, "a CNAME must be the only record at %s: remove the others first, or replace them with PUT", r.Host)
+		}
+	}
+	return nil
+}
+
+// ZoneInfo is a zone as operators see it, with its owner's username.
+type ZoneInfo struct {
+	twofold.Zone
+	Owner string
+}
+
+// AddZone creates zone name for the account named owner, for whoever runs
+// the command line (operators create zones, SPEC §3 "DNS API").
+func (s *Service) AddZone(ctx context.Context, name, owner string, m Meta) (twofold.Zone, error) {
+	n, err := NormalizeZoneName(name)
+	if err != nil {
+		return twofold.Zone{}, err
+	}
+	a, err := s.accountNamed(ctx, owner)
+	if err != nil {
+		return twofold.Zone{}, err
+	}
+	z := twofold.Zone{Name: n, AccountID: a.ID, Serial: 1, CreatedAt: s.Now()}
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateZone(ctx, z); err != nil {
+			return err
+		}
+		s.audit(ctx, a.ID, "dns.zone_added", m, "zone "+n)
+		return nil
+	})
+	return z, err
+}
+
+// RemoveZone removes zone name and its records, for whoever runs the
+// command line.
+func (s *Service) RemoveZone(ctx context.Context, name string, m Meta) error {
+	n, err := NormalizeZoneName(name)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(ctx context.Context) error {
+		z, err := s.store.LockZone(ctx, n)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return errNoZone()
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := s.store.DeleteZone(ctx, n); err != nil {
+			return err
+		}
+		s.audit(ctx, z.AccountID, "dns.zone_removed", m, "zone "+n)
+		return nil
+	})
+}
+
+// AllZones returns every zone with its owner's username, by name.
+func (s *Service) AllZones(ctx context.Context) ([]ZoneInfo, error) {
+	zs, err := s.store.Zones(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	out := make([]ZoneInfo, 0, len(zs))
+	for _, z := range zs {
+		owner, ok := names[z.AccountID]
+		if !ok {
+			acct, err := s.store.AccountByID(ctx, z.AccountID)
+			if err != nil {
+				return nil, err
+			}
+			owner, names[z.AccountID] = acct.Username, acct.Username
+		}
+		out = append(out, ZoneInfo{Zone: z, Owner: owner})
+	}
+	return out, nil
+}
+
+// LookupZone returns the zone that the DNS name falls in (the longest zone
+// that is the name or one of its parents) with all its records, for the
+// authoritative DNS server: DNS data is public, so no caller is asked for.
+// found is false when no zone holds the name.
+func (s *Service) LookupZone(ctx context.Context, name string) (z twofold.Zone, recs []twofold.Record, found bool, err error) {
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	var names []string
+	for n := name; n != ""; {
+		names = append(names, n)
+		_, rest, ok := strings.Cut(n, ".")
+		if !ok {
+			break
+		}
+		n = rest
+	}
+	z, found, err = s.store.ZoneOf(ctx, names)
+	if err != nil || !found {
+		return z, nil, found, err
+	}
+	recs, err = s.store.Records(ctx, z.Name)
+	return z, recs, true, err
+}

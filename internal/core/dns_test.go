@@ -1,0 +1,476 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+func TestParseRecord(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	tests := []struct {
+		name     string
+		in       core.RecordInput
+		want     twofold.Record
+		wantCode twofold.Code // "" for success
+	}{
+		{"A", in("WWW", "a", 0, "192.0.2.1"), rr("www", "A", 3600, "192.0.2.1"), ""},
+		{"AAAA shortened", in("www", "AAAA", 300, "2001:DB8:0::0:1"), rr("www", "AAAA", 300, "2001:db8::1"), ""},
+		{"CNAME relative", in("www", "CNAME", 300, "Web"), rr("www", "CNAME", 300, "web.example.com."), ""},
+		{"MX", in("@", "MX", 300, "10 MX.example.net."), rr("@", "MX", 300, "10 mx.example.net."), ""},
+		{"SRV", in("_sip._tcp", "SRV", 300, "10 5 5060 sip"), rr("_sip._tcp", "SRV", 300, "10 5 5060 sip.example.com."), ""},
+		{"CAA", in("@", "CAA", 300, `0 ISSUE "letsencrypt.org"`), rr("@", "CAA", 300, `0 issue "letsencrypt.org"`), ""},
+		{"SSHFP", in("host", "SSHFP", 300, "4 2 "+strings.Repeat("ab", 32)), rr("host", "SSHFP", 300, "4 2 "+strings.Repeat("AB", 32)), ""},
+		{"TLSA", in("_443._tcp", "TLSA", 300, "3 1 1 ABCDEF"), rr("_443._tcp", "TLSA", 300, "3 1 1 abcdef"), ""},
+		{"PTR", in("1", "PTR", 300, "host.example.net."), rr("1", "PTR", 300, "host.example.net."), ""},
+		{"NS delegation", in("sub", "NS", 300, "ns1.Example.net."), rr("sub", "NS", 300, "ns1.example.net."), ""},
+		{"TXT text", in("_acme-challenge", "TXT", 120, `v=spf1 "a" -all; x`), rr("_acme-challenge", "TXT", 120, `"v=spf1 \"a\" -all; x"`), ""},
+		{"TXT presentation", in("@", "TXT", 300, `"a b" "c"`), rr("@", "TXT", 300, `"a b" "c"`), ""},
+		{"TXT split at 255", in("@", "TXT", 300, long), rr("@", "TXT", 300, `"`+long[:255]+`" "`+long[255:]+`"`), ""},
+		{"host fully qualified", in("www.Example.com.", "A", 300, "192.0.2.1"), rr("www", "A", 300, "192.0.2.1"), ""},
+		{"apex fully qualified", in("example.com.", "A", 300, "192.0.2.1"), rr("@", "A", 300, "192.0.2.1"), ""},
+		{"wildcard", in("*.dev", "A", 300, "192.0.2.1"), rr("*.dev", "A", 300, "192.0.2.1"), ""},
+
+		{"bad IPv4", in("www", "A", 300, "192.0.2"), twofold.Record{}, twofold.CodeInvalid},
+		{"IPv6 as A", in("www", "A", 300, "::1"), twofold.Record{}, twofold.CodeInvalid},
+		{"IPv4 as AAAA", in("www", "AAAA", 300, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
+		{"MX without preference", in("@", "MX", 300, "mx.example.net."), twofold.Record{}, twofold.CodeInvalid},
+		{"SSHFP not hex", in("h", "SSHFP", 300, "1 1 zz"), twofold.Record{}, twofold.CodeInvalid},
+		{"SSHFP wrong length", in("h", "SSHFP", 300, "1 2 abcd"), twofold.Record{}, twofold.CodeInvalid},
+		{"TLSA not hex", in("h", "TLSA", 300, "3 1 1 xyz"), twofold.Record{}, twofold.CodeInvalid},
+		{"unsupported type", in("www", "HINFO", 300, `"a" "b"`), twofold.Record{}, twofold.CodeInvalid},
+		{"SOA", in("@", "SOA", 300, "ns. host. 1 2 3 4 5"), twofold.Record{}, twofold.CodeInvalid},
+		{"TTL too low", in("www", "A", 59, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
+		{"TTL too high", in("www", "A", 604801, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
+		{"TTL negative", in("www", "A", -5, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
+		{"empty data", in("www", "A", 300, " "), twofold.Record{}, twofold.CodeInvalid},
+		{"two lines", in("www", "A", 300, "192.0.2.1\nwww 300 A 192.0.2.2"), twofold.Record{}, twofold.CodeInvalid},
+		{"two records", in("www", "A", 300, "192.0.2.1 192.0.2.2"), twofold.Record{}, twofold.CodeInvalid},
+		{"host outside the zone", in("www.example.org.", "A", 300, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
+		{"host with a space", in("w w", "A", 300, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
+		{"host with a slash", in("a/b", "A", 300, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
+		{"empty host", in("", "A", 300, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
+		{"wildcard inside", in("a.*", "A", 300, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
+		{"CAA bad tag", in("@", "CAA", 300, `0 is-sue "x"`), twofold.Record{}, twofold.CodeInvalid},
+		{"data too long", in("@", "TXT", 300, strings.Repeat("x", 5000)), twofold.Record{}, twofold.CodeInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := core.ParseRecord("example.com", tt.in)
+			if tt.wantCode != "" {
+				if code := twofold.ErrorCode(err); code != tt.wantCode {
+					t.Fatalf("got %+v, code %q (%v); want code %q", got, code, err, tt.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			// The canonical form reads back as itself, as the DNS server and
+			// ?data= read it.
+			again, err := core.ParseRecord("example.com", in(got.Host, got.Type, int(got.TTL), got.Data))
+			if err != nil || again != got {
+				t.Errorf("canonical form read again: got %+v, %v; want %+v", again, err, got)
+			}
+		})
+	}
+}
+
+func TestZoneText(t *testing.T) {
+	text := "; a comment\nwww 300 A 192.0.2.1\n\n@ MX 10 mx\n_acme-challenge 120 IN TXT \"token\"\nmail.example.com. 300 AAAA 2001:db8::1\n"
+	got, err := core.ParseZoneText("example.com", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []twofold.Record{
+		rr("www", "A", 300, "192.0.2.1"),
+		rr("@", "MX", core.DefaultTTL, "10 mx.example.com."),
+		rr("_acme-challenge", "TXT", 120, `"token"`),
+		rr("mail", "AAAA", 300, "2001:db8::1"),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ParseZoneText (-want +got):\n%s", diff)
+	}
+	again, err := core.ParseZoneText("example.com", core.FormatZoneText(got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, again); diff != "" {
+		t.Errorf("ParseZoneText of FormatZoneText (-want +got):\n%s", diff)
+	}
+
+	for name, text := range map[string]string{
+		"origin":           "$ORIGIN example.org.\nwww 300 A 192.0.2.1\n",
+		"include":          "$INCLUDE /etc/passwd\n",
+		"generate":         "$GENERATE 1-100 host$ A 192.0.2.$\n",
+		"outside":          "www.example.org. 300 A 192.0.2.1\n",
+		"bad data":         "www 300 A 192.0.2\n",
+		"unsupported":      "www 300 HINFO \"a\" \"b\"\n",
+		"ttl out of range": "www 5 A 192.0.2.1\n",
+	} {
+		if _, err := core.ParseZoneText("example.com", text); twofold.ErrorCode(err) != twofold.CodeInvalid {
+			t.Errorf("ParseZoneText of %s: got %v, want code invalid", name, err)
+		}
+	}
+}
+
+// dnsFixture is a service with two accounts: alice owns example.com and
+// example.net, bob owns example.org.
+type dnsFixture struct {
+	svc   *core.Service
+	db    testDB
+	alice core.Auth
+	bob   core.Auth
+}
+
+func newDNSFixture(t *testing.T, dsn string) dnsFixture {
+	t.Helper()
+	db := openStore(t, dsn)
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	svc := newService(t, db, db, func() time.Time { return now }, nil)
+	f := dnsFixture{svc: svc, db: db, alice: signedIn(t, svc, "alice"), bob: signedIn(t, svc, "bob")}
+	for zone, owner := range map[string]string{"example.com": "alice", "Example.NET.": "alice", "example.org": "bob"} {
+		if _, err := svc.AddZone(t.Context(), zone, owner, core.Meta{}); err != nil {
+			t.Fatalf("AddZone(%s): %v", zone, err)
+		}
+	}
+	return f
+}
+
+// withKey returns a as an API key with permits.
+func withKey(a core.Auth, permits ...twofold.Permit) core.Auth {
+	a.Key = &twofold.APIKey{ID: "key-1", AccountID: a.Account.ID, Permits: permits}
+	return a
+}
+
+func dnsPermit(resource string, actions ...string) twofold.Permit {
+	return twofold.Permit{Service: "dns", Resource: resource, Actions: actions}
+}
+
+func in(host, typ string, ttl int, data string) core.RecordInput {
+	return core.RecordInput{Host: host, Type: typ, TTL: ttl, Data: data}
+}
+
+func TestDNSPermits(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			f := newDNSFixture(t, dsn(t))
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.com"},
+				[]core.RecordInput{in("www", "A", 300, "192.0.2.1"), in("www", "AAAA", 300, "2001:db8::1"), in("_acme-challenge", "TXT", 120, "old")}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			acme := withKey(f.alice, dnsPermit("example.com/_acme-challenge/TXT", "write"))
+			reader := withKey(f.alice, dnsPermit("example.com/www/A", "read"))
+			netOnly := withKey(f.alice, dnsPermit("example.net", "read", "write"))
+			acmeSet := core.RecordSet{Zone: "example.com", Host: "_acme-challenge", Type: "TXT"}
+			token := []core.RecordInput{in("_acme-challenge", "TXT", 120, "token")}
+			tests := []struct {
+				name string
+				op   func() error
+				want twofold.Code // "" for success
+			}{
+				{"key adds its TXT", func() error { _, err := f.svc.AddDNSRecords(ctx, acme, acmeSet, token, core.Meta{}); return err }, ""},
+				{"key deletes its TXT by data", func() error {
+					_, err := f.svc.DeleteDNSRecords(ctx, acme, acmeSet, "token", core.Meta{})
+					return err
+				}, ""},
+				{"key adds an A", func() error {
+					_, err := f.svc.AddDNSRecords(ctx, acme, core.RecordSet{Zone: "example.com", Host: "www", Type: "A"}, []core.RecordInput{in("", "", 300, "192.0.2.9")}, core.Meta{})
+					return err
+				}, twofold.CodeForbidden},
+				{"key adds a TXT elsewhere through the zone path", func() error {
+					_, err := f.svc.AddDNSRecords(ctx, acme, core.RecordSet{Zone: "example.com"}, []core.RecordInput{in("www", "TXT", 300, "x")}, core.Meta{})
+					return err
+				}, twofold.CodeForbidden},
+				{"key replaces the whole zone", func() error {
+					_, err := f.svc.ReplaceDNSRecords(ctx, acme, core.RecordSet{Zone: "example.com"}, token, core.Meta{})
+					return err
+				}, twofold.CodeForbidden},
+				{"key deletes a host", func() error {
+					_, err := f.svc.DeleteDNSRecords(ctx, acme, core.RecordSet{Zone: "example.com", Host: "_acme-challenge"}, "", core.Meta{})
+					return err
+				}, twofold.CodeForbidden},
+				{"key reads without read", func() error {
+					_, err := f.svc.DNSRecords(ctx, acme, acmeSet, "", core.Meta{})
+					return err
+				}, twofold.CodeForbidden},
+				{"key writes in another account's zone", func() error {
+					_, err := f.svc.AddDNSRecords(ctx, withKey(f.alice, dnsPermit("*", "write")), core.RecordSet{Zone: "example.org", Host: "_acme-challenge", Type: "TXT"}, token, core.Meta{})
+					return err
+				}, twofold.CodeNotFound},
+				{"key reads another account's zone", func() error {
+					_, err := f.svc.DNSRecords(ctx, withKey(f.alice, dnsPermit("*", "read")), core.RecordSet{Zone: "example.org"}, "", core.Meta{})
+					return err
+				}, twofold.CodeNotFound},
+				{"session reads another account's zone", func() error {
+					_, err := f.svc.DNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.org"}, "", core.Meta{})
+					return err
+				}, twofold.CodeNotFound},
+				{"unknown zone", func() error {
+					_, err := f.svc.DNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.info"}, "", core.Meta{})
+					return err
+				}, twofold.CodeNotFound},
+				{"key of another zone", func() error {
+					_, err := f.svc.DNSRecords(ctx, netOnly, core.RecordSet{Zone: "example.com"}, "", core.Meta{})
+					return err
+				}, twofold.CodeForbidden},
+				{"reader reads its A", func() error {
+					_, err := f.svc.DNSRecords(ctx, reader, core.RecordSet{Zone: "example.com", Host: "www", Type: "A"}, "", core.Meta{})
+					return err
+				}, ""},
+				{"reader writes its A", func() error {
+					_, err := f.svc.AddDNSRecords(ctx, reader, core.RecordSet{Zone: "example.com", Host: "www", Type: "A"}, []core.RecordInput{in("", "", 300, "192.0.2.9")}, core.Meta{})
+					return err
+				}, twofold.CodeForbidden},
+				{"bad zone name", func() error {
+					_, err := f.svc.DNSRecords(ctx, f.alice, core.RecordSet{Zone: "exa mple.com"}, "", core.Meta{})
+					return err
+				}, twofold.CodeInvalid},
+			}
+			for _, tt := range tests {
+				err := tt.op()
+				if got := twofold.ErrorCode(err); err == nil && tt.want != "" || err != nil && got != tt.want {
+					t.Errorf("%s: got %v, want code %q", tt.name, err, tt.want)
+				}
+			}
+
+			// Reads are filtered to what the key may read.
+			recs, err := f.svc.DNSRecords(ctx, reader, core.RecordSet{Zone: "example.com"}, "", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]twofold.Record{rr("www", "A", 300, "192.0.2.1")}, recs); diff != "" {
+				t.Errorf("records the reader sees (-want +got):\n%s", diff)
+			}
+			// The zone list shows the zones where the key may do something.
+			for _, c := range []struct {
+				name string
+				a    core.Auth
+				want []string
+			}{
+				{"session", f.alice, []string{"example.com", "example.net"}},
+				{"acme key", acme, []string{"example.com"}},
+				{"net key", netOnly, []string{"example.net"}},
+				{"bob", f.bob, []string{"example.org"}},
+				{"account key", withKey(f.alice, twofold.Permit{Service: "account", Resource: "*", Actions: []string{"read"}}), []string{}},
+			} {
+				got, err := f.svc.DNSZones(ctx, c.a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(c.want, got); diff != "" {
+					t.Errorf("zones of %s (-want +got):\n%s", c.name, diff)
+				}
+			}
+		})
+	}
+}
+
+func TestDNSChanges(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			f := newDNSFixture(t, dsn(t))
+			zone := core.RecordSet{Zone: "example.com"}
+			www := core.RecordSet{Zone: "example.com", Host: "www"}
+			wwwA := core.RecordSet{Zone: "example.com", Host: "www", Type: "A"}
+			serial := func() uint32 {
+				t.Helper()
+				z, err := f.db.Zone(ctx, "example.com")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return z.Serial
+			}
+			records := func() []twofold.Record {
+				t.Helper()
+				rs, err := f.svc.DNSRecords(ctx, f.alice, zone, "", core.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rs
+			}
+			change := func(what string, ch core.Change, err error, added, removed int) {
+				t.Helper()
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				if ch.Added != added || ch.Removed != removed {
+					t.Errorf("%s: got %+v, want %d added, %d removed", what, ch, added, removed)
+				}
+			}
+
+			ch, err := f.svc.AddDNSRecords(ctx, f.alice, wwwA, []core.RecordInput{in("", "", 300, "192.0.2.1"), in("www", "A", 300, "192.0.2.2")}, core.Meta{})
+			change("add two", ch, err, 2, 0)
+			if got := serial(); got != 2 {
+				t.Errorf("serial after one change: got %d, want 2", got)
+			}
+			// Adding one that is there is no change of records; a new TTL applies to the set.
+			ch, err = f.svc.AddDNSRecords(ctx, f.alice, wwwA, []core.RecordInput{in("", "", 600, "192.0.2.1")}, core.Meta{})
+			change("add one again", ch, err, 0, 0)
+			want := []twofold.Record{rr("www", "A", 600, "192.0.2.1"), rr("www", "A", 600, "192.0.2.2")}
+			if diff := cmp.Diff(want, records()); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+
+			// A replacement with one bad record writes nothing.
+			before, beforeSerial := records(), serial()
+			_, err = f.svc.ReplaceDNSRecords(ctx, f.alice, wwwA, []core.RecordInput{in("", "", 300, "192.0.2.7"), in("", "", 300, "192.0.2")}, core.Meta{})
+			if twofold.ErrorCode(err) != twofold.CodeInvalid {
+				t.Fatalf("replace with a bad record: got %v, want code invalid", err)
+			}
+			// A record outside the path's set is refused too.
+			_, err = f.svc.ReplaceDNSRecords(ctx, f.alice, wwwA, []core.RecordInput{in("mail", "A", 300, "192.0.2.7")}, core.Meta{})
+			if twofold.ErrorCode(err) != twofold.CodeInvalid {
+				t.Fatalf("replace with a record of another host: got %v, want code invalid", err)
+			}
+			// A CNAME beside other records is refused, whole.
+			_, err = f.svc.AddDNSRecords(ctx, f.alice, zone, []core.RecordInput{in("new", "A", 300, "192.0.2.5"), in("www", "CNAME", 300, "web")}, core.Meta{})
+			if twofold.ErrorCode(err) != twofold.CodeInvalid {
+				t.Fatalf("CNAME beside an A: got %v, want code invalid", err)
+			}
+			for _, bad := range []core.RecordInput{in("@", "CNAME", 300, "web"), in("@", "NS", 300, "ns1.example.net.")} {
+				if _, err := f.svc.AddDNSRecords(ctx, f.alice, zone, []core.RecordInput{bad}, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
+					t.Errorf("%s at the apex: got %v, want code invalid", bad.Type, err)
+				}
+			}
+			if diff := cmp.Diff(before, records()); diff != "" {
+				t.Errorf("records after refused changes (-want +got):\n%s", diff)
+			}
+			if got := serial(); got != beforeSerial {
+				t.Errorf("serial after refused changes: got %d, want %d", got, beforeSerial)
+			}
+
+			// PUT of the host replaces the A records by a CNAME at once.
+			ch, err = f.svc.ReplaceDNSRecords(ctx, f.alice, www, []core.RecordInput{in("", "CNAME", 300, "web")}, core.Meta{})
+			change("replace by a CNAME", ch, err, 1, 2)
+			want = []twofold.Record{rr("www", "CNAME", 300, "web.example.com.")}
+			if diff := cmp.Diff(want, records()); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+			// Delete by data, in any form that means the same.
+			ch, err = f.svc.DeleteDNSRecords(ctx, f.alice, www, "web", core.Meta{})
+			change("delete by data", ch, err, 0, 1)
+			ch, err = f.svc.DeleteDNSRecords(ctx, f.alice, www, "", core.Meta{})
+			change("delete of nothing", ch, err, 0, 0)
+			if got := len(records()); got != 0 {
+				t.Errorf("records left: %d, want none", got)
+			}
+
+			events, err := f.db.Events(ctx, f.alice.Account.ID, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, e := range events {
+				if e.Type == "dns.records_changed" {
+					n++
+					if !strings.Contains(e.Detail, "zone example.com") {
+						t.Errorf("event detail %q does not name the zone", e.Detail)
+					}
+				}
+			}
+			if n != 5 {
+				t.Errorf("dns.records_changed events: got %d, want 5 (one for each write that passed)", n)
+			}
+		})
+	}
+}
+
+func TestZonesByOperators(t *testing.T) {
+	ctx := t.Context()
+	f := newDNSFixture(t, testenv.SQLiteDSN(t))
+	tests := []struct {
+		name, zone, owner string
+		want              twofold.Code
+	}{
+		{"taken", "EXAMPLE.com", "bob", twofold.CodeConflict},
+		{"unknown owner", "example.info", "carol", twofold.CodeNotFound},
+		{"one label", "com", "bob", twofold.CodeInvalid},
+		{"bad label", "-x.example", "bob", twofold.CodeInvalid},
+	}
+	for _, tt := range tests {
+		if _, err := f.svc.AddZone(ctx, tt.zone, tt.owner, core.Meta{}); twofold.ErrorCode(err) != tt.want {
+			t.Errorf("AddZone %s: got %v, want code %q", tt.name, err, tt.want)
+		}
+	}
+	all, err := f.svc.AllZones(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, z := range all {
+		got = append(got, z.Name+" "+z.Owner)
+	}
+	if diff := cmp.Diff([]string{"example.com alice", "example.net alice", "example.org bob"}, got); diff != "" {
+		t.Errorf("AllZones (-want +got):\n%s", diff)
+	}
+	if err := f.svc.RemoveZone(ctx, "example.net.", core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.RemoveZone(ctx, "example.net", core.Meta{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Errorf("RemoveZone twice: got %v, want code not-found", err)
+	}
+	z, recs, found, err := f.svc.LookupZone(ctx, "a.b.Example.COM.")
+	if err != nil || !found || z.Name != "example.com" || len(recs) != 0 {
+		t.Errorf("LookupZone: got %v, %v, %v, %v; want example.com", z, recs, found, err)
+	}
+	if _, _, found, err := f.svc.LookupZone(ctx, "example.net."); err != nil || found {
+		t.Errorf("LookupZone of a removed zone: got found %v, %v", found, err)
+	}
+}
+
+func rr(host, typ string, ttl uint32, data string) twofold.Record {
+	return twofold.Record{Host: host, Type: typ, TTL: ttl, Data: data}
+}
+
+// TestDNSChangesTakeTurns: writes to one zone at once all land, each moving
+// the serial on once, on both stores.
+func TestDNSChangesTakeTurns(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newDNSFixture(t, dsn(t))
+			const n = 8
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for i := range n {
+				wg.Go(func() {
+					_, err := f.svc.AddDNSRecords(context.Background(), f.alice, core.RecordSet{Zone: "example.com", Host: "www", Type: "A"},
+						[]core.RecordInput{in("", "", 300, fmt.Sprintf("192.0.2.%d", i+1))}, core.Meta{})
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Errorf("AddDNSRecords: %v", err)
+				}
+			}
+			recs, err := f.svc.DNSRecords(t.Context(), f.alice, core.RecordSet{Zone: "example.com"}, "", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			z, err := f.db.Zone(t.Context(), "example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != n || z.Serial != 1+n {
+				t.Errorf("got %d records at serial %d, want %d at %d", len(recs), z.Serial, n, 1+n)
+			}
+		})
+	}
+}

@@ -1,0 +1,369 @@
+package core
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/twofold/twofold"
+)
+
+// Bounds of the DNS API (README "DNS API").
+const (
+	MinTTL     = 60      // seconds; lower TTLs only load resolvers
+	MaxTTL     = 604800  // one week (RFC 8767 suggests capping there)
+	DefaultTTL = 3600    // when a record gives none
+	maxData    = 2048    // bytes of one record's canonical data
+	maxLine    = 4096    // bytes of one record as sent
+	maxZoneLen = 253     // a name's text length without the final dot (RFC 1035 §2.3.4)
+	maxChange  = 1000    // records one request may add
+	maxRecords = 10000   // records one zone may hold
+	maxTXTPart = 255     // bytes of one TXT character-string (RFC 1035 §3.3.14)
+	serialWrap = 1 << 32 // SOA serials count modulo 2^32 (RFC 1982)
+)
+
+// recordTypes are the record types the DNS API takes. SOA is the server's
+// own, and NS only below the apex (delegations): the apex's come from the
+// server's configuration.
+var recordTypes = map[string]uint16{
+	"A": dns.TypeA, "AAAA": dns.TypeAAAA, "CNAME": dns.TypeCNAME, "MX": dns.TypeMX, "NS": dns.TypeNS,
+	"TXT": dns.TypeTXT, "SRV": dns.TypeSRV, "CAA": dns.TypeCAA, "SSHFP": dns.TypeSSHFP, "TLSA": dns.TypeTLSA,
+	"PTR": dns.TypePTR,
+}
+
+// RecordTypes lists the record types the DNS API takes, sorted.
+func RecordTypes() []string {
+	out := make([]string, 0, len(recordTypes))
+	for t := range recordTypes {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// NormalizeZoneName returns a zone name lower case without the trailing
+// dot, or an invalid error: a zone is a domain name of at least two labels
+// of letters, digits and hyphens (RFC 1123 §2.1).
+func NormalizeZoneName(name string) (string, error) {
+	n := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+	if n == "" || len(n) > maxZoneLen {
+		return "", twofold.Errorf(twofold.CodeInvalid, "zone name %q is not a domain name", CleanText(name, 80))
+	}
+	labels := strings.Split(n, ".")
+	if len(labels) < 2 {
+		return "", twofold.Errorf(twofold.CodeInvalid, "zone name %q needs at least two labels, such as example.com", CleanText(name, 80))
+	}
+	for _, l := range labels {
+		if !validLabel(l, false) {
+			return "", twofold.Errorf(twofold.CodeInvalid, "zone name %q: label %q is not letters, digits and inner hyphens of at most 63 characters", CleanText(name, 80), CleanText(l, 64))
+		}
+	}
+	return n, nil
+}
+
+// validLabel reports whether l is a label of 1 to 63 letters, digits and
+// inner hyphens (and, with underscore, underscores anywhere, as service
+// names such as _acme-challenge and _443._tcp have).
+func validLabel(l string, underscore bool) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for _, c := range l {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || underscore && c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// NormalizeHost returns host relative to zone, lower case, "@" for the apex:
+// labels of letters, digits, hyphens and underscores, the first of them
+// possibly "*" (a wildcard, RFC 4592). A fully qualified host (ending in a
+// dot) must fall in the zone.
+func NormalizeHost(zone, host string) (string, error) {
+	h := strings.ToLower(strings.TrimSpace(host))
+	if fq, ok := strings.CutSuffix(h, "."); ok {
+		switch {
+		case fq == zone:
+			return "@", nil
+		case strings.HasSuffix(fq, "."+zone):
+			h = strings.TrimSuffix(fq, "."+zone)
+		default:
+			return "", twofold.Errorf(twofold.CodeInvalid, "host %q is not in zone %s", CleanText(host, 80), zone)
+		}
+	}
+	if h == "@" {
+		return h, nil
+	}
+	if h == "" || len(h)+1+len(zone) > maxZoneLen {
+		return "", twofold.Errorf(twofold.CodeInvalid, "host %q is not a name in zone %s: give a name relative to the zone, or @ for the zone itself", CleanText(host, 80), zone)
+	}
+	for i, l := range strings.Split(h, ".") {
+		if i == 0 && l == "*" {
+			continue
+		}
+		if !validLabel(l, true) {
+			return "", twofold.Errorf(twofold.CodeInvalid, "host %q: label %q is not letters, digits, hyphens and underscores of at most 63 characters", CleanText(host, 80), CleanText(l, 64))
+		}
+	}
+	return h, nil
+}
+
+// NormalizeType returns a supported record type, upper case.
+func NormalizeType(typ string) (string, error) {
+	t := strings.ToUpper(strings.TrimSpace(typ))
+	if _, ok := recordTypes[t]; !ok {
+		return "", twofold.Errorf(twofold.CodeInvalid, "record type %q is not supported: use one of %s", CleanText(typ, 16), strings.Join(RecordTypes(), ", "))
+	}
+	return t, nil
+}
+
+// RecordInput is a record as a client sends it: the host relative to the
+// zone (or fully qualified in it), the type, the TTL in seconds (0: the
+// default), and the data in presentation form, names relative to the zone
+// or fully qualified.
+type RecordInput struct {
+	Host string
+	Type string
+	TTL  int
+	Data string
+}
+
+// ParseRecord checks in and returns it in canonical form (see
+// twofold.Record), or an invalid error saying what is wrong.
+func ParseRecord(zone string, in RecordInput) (twofold.Record, error) {
+	host, err := NormalizeHost(zone, in.Host)
+	if err != nil {
+		return twofold.Record{}, err
+	}
+	typ, err := NormalizeType(in.Type)
+	if err != nil {
+		return twofold.Record{}, err
+	}
+	ttl := in.TTL
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	if ttl < MinTTL || ttl > MaxTTL {
+		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "ttl %d of %s %s: want %d to %d seconds", ttl, host, typ, MinTTL, MaxTTL)
+	}
+	data := strings.TrimSpace(in.Data)
+	switch {
+	case data == "":
+		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "%s %s: data is empty", host, typ)
+	case len(data) > maxLine:
+		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "%s %s: data is longer than %d bytes", host, typ, maxLine)
+	case strings.ContainsAny(data, "\r\n"):
+		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "%s %s: data must be one line", host, typ)
+	}
+	var rr dns.RR
+	if typ == "TXT" && !strings.HasPrefix(data, `"`) {
+		// Text as such, as the Mythic Beasts API and lego send it.
+		rr = &dns.TXT{Txt: splitTXT(in.Data)}
+	} else {
+		rr, err = parseRR(zone, fqdn(zone, host)+" "+strconv.Itoa(ttl)+" IN "+typ+" "+data)
+		if err != nil {
+			return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "%s %s: data is not valid: %s", host, typ, twofold.ErrorMessage(err))
+		}
+		if dns.TypeToString[rr.Header().Rrtype] != typ {
+			return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "%s %s: data is not one %s record", host, typ, typ)
+		}
+	}
+	*rr.Header() = dns.RR_Header{Name: fqdn(zone, host), Rrtype: recordTypes[typ], Class: dns.ClassINET, Ttl: uint32(ttl)}
+	return canonical(zone, rr)
+}
+
+// parseRR parses one record in zone-file form with zone as the origin.
+func parseRR(zone, line string) (dns.RR, error) {
+	zp := dns.NewZoneParser(strings.NewReader(line), dns.Fqdn(zone), "")
+	rr, ok := zp.Next()
+	if err := zp.Err(); err != nil {
+		return nil, twofold.Errorf(twofold.CodeInvalid, "%s", CleanText(parseMessage(err), 300))
+	}
+	if !ok {
+		return nil, twofold.Errorf(twofold.CodeInvalid, "no record in %q", CleanText(line, 80))
+	}
+	if _, more := zp.Next(); more {
+		return nil, twofold.Errorf(twofold.CodeInvalid, "more than one record in %q", CleanText(line, 80))
+	}
+	return rr, nil
+}
+
+// parseMessage returns the parser's complaint without its "dns: " prefix
+// and the position, which is of the line the parser was given.
+func parseMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "dns: ")
+	var pe *dns.ParseError
+	if errors.As(err, &pe) {
+		msg, _, _ = strings.Cut(strings.TrimPrefix(pe.Error(), "dns: "), " at line: ")
+	}
+	return msg
+}
+
+// canonical returns rr as a record of zone: names in its data lower case,
+// hexadecimal lower case, and its data checked.
+func canonical(zone string, rr dns.RR) (twofold.Record, error) {
+	h := rr.Header()
+	host := relative(zone, h.Name)
+	typ := dns.TypeToString[h.Rrtype]
+	bad := func(format string, args ...any) (twofold.Record, error) {
+		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "%s %s: %s", host, typ, fmt.Sprintf(format, args...))
+	}
+	switch r := rr.(type) {
+	case *dns.A:
+		if r.A == nil || r.A.To4() == nil {
+			return bad("want an IPv4 address")
+		}
+	case *dns.AAAA:
+		if r.AAAA == nil {
+			return bad("want an IPv6 address")
+		}
+	case *dns.CNAME:
+		r.Target = dns.CanonicalName(r.Target)
+	case *dns.NS:
+		r.Ns = dns.CanonicalName(r.Ns)
+	case *dns.PTR:
+		r.Ptr = dns.CanonicalName(r.Ptr)
+	case *dns.MX:
+		r.Mx = dns.CanonicalName(r.Mx)
+	case *dns.SRV:
+		r.Target = dns.CanonicalName(r.Target)
+	case *dns.CAA:
+		r.Tag = strings.ToLower(r.Tag)
+		if !validCAATag(r.Tag) {
+			return bad("CAA tag %q is not letters and digits (RFC 8659 §4.1)", CleanText(r.Tag, 32))
+		}
+	case *dns.SSHFP:
+		r.FingerPrint = strings.ToUpper(r.FingerPrint) // as miekg/dns prints it
+		want := map[uint8]int{1: 40, 2: 64}[r.Type]
+		if _, err := hex.DecodeString(r.FingerPrint); err != nil || want != 0 && len(r.FingerPrint) != want {
+			return bad("fingerprint must be hexadecimal of the fingerprint type's length (SHA-1: 40, SHA-256: 64 digits)")
+		}
+	case *dns.TLSA:
+		r.Certificate = strings.ToLower(r.Certificate)
+		if _, err := hex.DecodeString(r.Certificate); err != nil || r.Certificate == "" {
+			return bad("certificate association data must be hexadecimal")
+		}
+	case *dns.TXT:
+		if len(r.Txt) == 0 {
+			return bad("no text")
+		}
+	}
+	data := strings.TrimPrefix(rr.String(), h.String())
+	if len(data) > maxData {
+		return bad("data is longer than %d bytes", maxData)
+	}
+	return twofold.Record{Host: host, Type: typ, TTL: h.Ttl, Data: data}, nil
+}
+
+func validCAATag(tag string) bool {
+	if tag == "" || len(tag) > 15 {
+		return false
+	}
+	for _, c := range tag {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// splitTXT cuts text into character-strings of at most 255 bytes.
+func splitTXT(text string) []string {
+	var out []string
+	for len(text) > maxTXTPart {
+		out = append(out, text[:maxTXTPart])
+		text = text[maxTXTPart:]
+	}
+	return append(out, text)
+}
+
+// TXTText returns the text of a TXT record's canonical data, its
+// character-strings joined: the form the Mythic Beasts API speaks.
+func TXTText(data string) string {
+	rr, err := dns.NewRR(". 60 IN TXT " + data)
+	if err != nil {
+		return data
+	}
+	return strings.Join(rr.(*dns.TXT).Txt, "")
+}
+
+// fqdn returns the fully qualified name of host in zone.
+func fqdn(zone, host string) string {
+	if host == "@" {
+		return zone + "."
+	}
+	return host + "." + zone + "."
+}
+
+// relative returns name (fully qualified) relative to zone, "@" for the apex.
+func relative(zone, name string) string {
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	if name == zone {
+		return "@"
+	}
+	return strings.TrimSuffix(name, "."+zone)
+}
+
+// ParseZoneText reads records in zone-file form (RFC 1035 §5.1), one a
+// line, names relative to zone; a line without a TTL takes DefaultTTL.
+// Directives ($ORIGIN, $INCLUDE, $GENERATE, $TTL) are refused, and so is a
+// record outside the zone.
+func ParseZoneText(zone, text string) ([]twofold.Record, error) {
+	var out []twofold.Record
+	for n, line := range strings.Split(text, "\n") {
+		line = strings.TrimRight(line, "\r")
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, ";") {
+			continue
+		}
+		if strings.HasPrefix(trimmed, "$") {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "line %d: directives such as $ORIGIN are not accepted; write one record a line", n+1)
+		}
+		if len(line) > maxLine {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "line %d is longer than %d bytes", n+1, maxLine)
+		}
+		if len(out) >= maxChange {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "at most %d records at once", maxChange)
+		}
+		zp := dns.NewZoneParser(strings.NewReader(line), dns.Fqdn(zone), "")
+		zp.SetDefaultTTL(DefaultTTL)
+		rr, ok := zp.Next()
+		if err := zp.Err(); err != nil {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "line %d: %s", n+1, CleanText(parseMessage(err), 300))
+		}
+		if !ok {
+			continue
+		}
+		if _, more := zp.Next(); more {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "line %d: one record a line", n+1)
+		}
+		name := strings.ToLower(rr.Header().Name)
+		if name != zone+"." && !strings.HasSuffix(name, "."+zone+".") {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "line %d: %s is not in zone %s", n+1, CleanText(rr.Header().Name, 80), zone)
+		}
+		typ := dns.TypeToString[rr.Header().Rrtype]
+		data := strings.TrimPrefix(rr.String(), rr.Header().String())
+		r, err := ParseRecord(zone, RecordInput{Host: relative(zone, name), Type: typ, TTL: int(rr.Header().Ttl), Data: data})
+		if err != nil {
+			return nil, twofold.Errorf(twofold.ErrorCode(err), "line %d: %s", n+1, twofold.ErrorMessage(err))
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// FormatZoneText writes records in zone-file form, one a line, names
+// relative to their zone: "www 3600 A 192.0.2.1".
+func FormatZoneText(recs []twofold.Record) string {
+	var b strings.Builder
+	for _, r := range recs {
+		fmt.Fprintf(&b, "%s %d %s %s\n", r.Host, r.TTL, r.Type, r.Data)
+	}
+	return b.String()
+}

@@ -1,0 +1,272 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/otp"
+)
+
+// Hardware tokens (SPEC §2 HOTP): an operator buys OATH tokens, HOTP key
+// fobs or TOTP ones, and imports the seed file their vendor ships (PSKC,
+// RFC 6030, or OATH CSV; internal/otp reads both). Each token waits,
+// unclaimed, until its holder signs in and claims it by its serial and the
+// code it shows: that makes an active factor of the holder's account with
+// the token's secret, under the rules of adding any factor.
+
+// MaxTokensPerImport bounds one import, which is one transaction.
+const MaxTokensPerImport = 10000
+
+// TokenImport says what an import stored.
+type TokenImport struct {
+	HOTP, TOTP int
+}
+
+// Total returns how many tokens were imported.
+func (t TokenImport) Total() int { return t.HOTP + t.TOTP }
+
+func tokenAAD(serial string) []byte { return keyring.AAD("hardware_tokens", "secret", serial) }
+
+// ImportTokens stores the seeds of a vendor's file as unclaimed hardware
+// tokens, each secret sealed like a factor's and bound to its serial, for
+// whoever holds the database and the master key (`twofold tokens import`).
+// It is all or nothing: a serial imported before is a conflict that names
+// it, and nothing is stored.
+func (s *Service) ImportTokens(ctx context.Context, seeds []otp.Seed, m Meta) (TokenImport, error) {
+	return s.importTokens(ctx, seeds, "the command line", m)
+}
+
+// ImportTokensFor is ImportTokens for an operator.
+func (s *Service) ImportTokensFor(ctx context.Context, op Auth, seeds []otp.Seed, m Meta) (TokenImport, error) {
+	if err := requireOperator(op); err != nil {
+		return TokenImport{}, err
+	}
+	return s.importTokens(ctx, seeds, "operator "+op.Account.Username, m)
+}
+
+func (s *Service) importTokens(ctx context.Context, seeds []otp.Seed, by string, m Meta) (TokenImport, error) {
+	var sum TokenImport
+	if len(seeds) == 0 {
+		return sum, twofold.Errorf(twofold.CodeInvalid, "the file holds no token")
+	}
+	if len(seeds) > MaxTokensPerImport {
+		return sum, twofold.Errorf(twofold.CodeInvalid, "at most %d tokens can be imported at once; split the file", MaxTokensPerImport)
+	}
+	now := s.Now()
+	ts := make([]twofold.HardwareToken, len(seeds))
+	seen := map[string]bool{}
+	for i, sd := range seeds {
+		serial, err := otp.CheckSerial(sd.Serial)
+		if err != nil {
+			return sum, twofold.Errorf(twofold.CodeInvalid, "token %d: a serial number must be 1 to 64 characters, without control or invisible ones", i+1)
+		}
+		if seen[serial] {
+			return sum, twofold.Errorf(twofold.CodeConflict, "the serial %q is in the file twice: nothing was imported", serial)
+		}
+		seen[serial] = true
+		t := twofold.HardwareToken{Serial: serial, Manufacturer: CleanText(sd.Manufacturer, 64), Algorithm: sd.Params.Algorithm.String(),
+			Digits: sd.Params.Digits, Period: sd.Params.Period, ImportedAt: now, Secret: sd.Secret}
+		switch sd.Type {
+		case otp.TypeHOTP:
+			t.Type, t.Counter, t.Period = twofold.FactorHOTP, int64(sd.Counter), 0
+			sum.HOTP++
+		case otp.TypeTOTP:
+			t.Type = twofold.FactorTOTP
+			sum.TOTP++
+		default:
+			return TokenImport{}, twofold.Errorf(twofold.CodeInvalid, "token %q: type must be hotp or totp", serial)
+		}
+		if sd.Counter > 1<<62 || len(sd.Secret) < otp.MinSecretSize || len(sd.Secret) > otp.MaxSecretSize || (t.Digits != 6 && t.Digits != 8) {
+			return TokenImport{}, twofold.Errorf(twofold.CodeInvalid, "token %q cannot be used: check its secret, digits and counter", serial)
+		}
+		ts[i] = t
+	}
+	// A key rotation may delete the data key the secrets were just sealed
+	// under before they are stored; sealing again picks the new key.
+	var err error
+	for attempt := 1; ; attempt++ {
+		for i := range ts {
+			if ts[i].SecretKeyID, ts[i].SealedSecret, err = s.keys.SealContext(ctx, ts[i].Secret, tokenAAD(ts[i].Serial)); err != nil {
+				return TokenImport{}, fmt.Errorf("seal token secret: %w", err)
+			}
+		}
+		err = s.store.ImportTokens(ctx, ts)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, keyring.ErrKeyGone) || attempt == 3 {
+			return TokenImport{}, err
+		}
+	}
+	s.audit(ctx, "", "tokens.imported", m, fmt.Sprintf("%d hotp and %d totp hardware tokens imported by %s", sum.HOTP, sum.TOTP, by))
+	return sum, nil
+}
+
+// HardwareTokens returns the imported hardware tokens, without secrets, only
+// the unclaimed ones when unclaimed is set, for whoever holds the database
+// (`twofold tokens list`).
+func (s *Service) HardwareTokens(ctx context.Context, unclaimed bool) ([]twofold.HardwareToken, error) {
+	ts, err := s.store.HardwareTokens(ctx, unclaimed)
+	for i := range ts {
+		ts[i].SealedSecret, ts[i].SecretKeyID = nil, ""
+	}
+	return ts, err
+}
+
+// HardwareTokensFor is HardwareTokens for an operator.
+func (s *Service) HardwareTokensFor(ctx context.Context, op Auth, unclaimed bool) ([]twofold.HardwareToken, error) {
+	if err := requireOperator(op); err != nil {
+		return nil, err
+	}
+	return s.HardwareTokens(ctx, unclaimed)
+}
+
+// dummyTokenSecret is what a code is checked against when the serial names
+// no claimable token, so that the answer costs about what a wrong code does.
+var dummyTokenSecret = []byte("twofold: no such token, no such code")
+
+// ClaimToken adds an imported hardware token to the caller's account: the
+// token named by serial, with code, the code it shows now (HOTP: one of the
+// 11 from its imported counter on, RFC 4226 §7.4; TOTP: ±1 time step). It
+// becomes an active factor called label, with a copy of the token's secret
+// sealed for the factor, and the token is claimed: once, whoever else
+// claims it at the same time. As with adding any factor, an account with
+// two-factor on needs an elevated session, and the first factor brings
+// recovery codes and a paper key (ConfirmFactor).
+//
+// A serial that names no token, or a claimed one, and a wrong code get the
+// same answer, invalid-code, and each attempt counts on the account's code
+// throttle, as a code typed at login does: serials cannot be enumerated,
+// nor codes guessed, faster than codes at login. The audit event records
+// the real cause.
+func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label string, m Meta) (Confirmation, error) {
+	if err := person(a); err != nil {
+		return Confirmation{}, err
+	}
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return Confirmation{}, err
+	}
+	label, err := validateLabel(label)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	serial, code = strings.TrimSpace(serial), normaliseCode(code)
+	if serial == "" || len(serial) > 256 {
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "give the serial number printed on the token")
+	}
+	if code == "" {
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "give the code the token shows now")
+	}
+	fs, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	if err := checkNewLabel(fs, label, ""); err != nil {
+		return Confirmation{}, err
+	}
+	key := accountKey(a.Account.ID)
+	failures, err := s.takeSlot(ctx, key, codeDelay)
+	if err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeThrottled {
+			s.audit(ctx, a.Account.ID, "token.claim_throttled", m, "locked after "+failuresText(failures))
+		}
+		return Confirmation{}, err
+	}
+	// The holder's own events say only that the claim failed: were the
+	// cause there, they would tell which serials exist. The operators'
+	// record (an event of no account) has it.
+	refuse := func(cause string) error {
+		s.audit(ctx, a.Account.ID, "token.claim_failed", m, fmt.Sprintf("serial %s: unknown, claimed already or wrong code (%s)", truncate(serial, 64), failuresText(failures)))
+		s.audit(ctx, "", "token.claim_failed", m, fmt.Sprintf("account %s: %s", a.Account.ID, cause))
+		s.warnOwner(ctx, a.Account.ID, failures, codeDelay)
+		return errBadSecondFactor()
+	}
+	now := s.Now()
+	t, err := s.store.HardwareToken(ctx, serial)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && t.Claimed() {
+		otp.VerifyHOTP(dummyTokenSecret, code, 0, HOTPLookAhead, otp.SHA1, 6)
+		if err != nil {
+			return Confirmation{}, refuse("no token has serial " + truncate(serial, 64))
+		}
+		return Confirmation{}, refuse("token " + serial + " is claimed already")
+	}
+	if err != nil {
+		return Confirmation{}, err
+	}
+	secret, err := s.keys.Open(ctx, t.SecretKeyID, t.SealedSecret, tokenAAD(t.Serial))
+	if err != nil {
+		return Confirmation{}, fmt.Errorf("open token %s: %w", t.Serial, err)
+	}
+	alg, err := otp.ParseAlgorithm(t.Algorithm)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	p := otp.Params{Algorithm: alg, Digits: t.Digits, Period: t.Period}
+	var step uint64
+	var drift int64
+	var ok bool
+	if t.Type == twofold.FactorHOTP {
+		step, ok = otp.VerifyHOTP(secret, code, uint64(t.Counter), HOTPLookAhead, alg, t.Digits)
+	} else {
+		step, ok = otp.VerifyTOTP(secret, code, now, p, 0, s.cfg.TOTPWindow)
+		drift = int64(step) - int64(otp.Step(now, p.Period))
+	}
+	if !ok {
+		return Confirmation{}, refuse("wrong code for token " + t.Serial)
+	}
+	s.resetSlots(ctx, key)
+
+	codes, hashes, err := s.newRecoveryCodes()
+	if err != nil {
+		return Confirmation{}, err
+	}
+	paper, err := s.newPaperKey()
+	if err != nil {
+		return Confirmation{}, err
+	}
+	id, err := s.newID()
+	if err != nil {
+		return Confirmation{}, err
+	}
+	f := twofold.Factor{
+		ID: id, AccountID: a.Account.ID, Type: t.Type, Label: label, Status: twofold.FactorPending,
+		Algorithm: t.Algorithm, Digits: t.Digits, Period: t.Period, LastStep: -1, CreatedAt: now,
+	}
+	c := twofold.TokenClaim{Serial: t.Serial, Factor: f, Activation: twofold.Activation{
+		AccountID: a.Account.ID, FactorID: id, Step: int64(step), Drift: drift, Now: now,
+		RecoveryHashes: hashes, PaperKeyHash: s.hasher.Sum("paper", normaliseKey(paper)),
+	}}
+	var claimed, first bool
+	for attempt := 1; ; attempt++ {
+		if c.Factor.SecretKeyID, c.Factor.SealedSecret, err = s.keys.SealContext(ctx, secret, factorAAD(id)); err != nil {
+			return Confirmation{}, fmt.Errorf("seal secret: %w", err)
+		}
+		claimed, first, err = s.store.ClaimToken(ctx, c)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, keyring.ErrKeyGone) || attempt == 3 {
+			return Confirmation{}, err
+		}
+	}
+	clear(secret)
+	if !claimed {
+		s.audit(ctx, a.Account.ID, "token.claim_failed", m, fmt.Sprintf("serial %s: unknown, claimed already or wrong code", t.Serial))
+		s.audit(ctx, "", "token.claim_failed", m, fmt.Sprintf("account %s: token %s was claimed meanwhile", a.Account.ID, t.Serial))
+		return Confirmation{}, errBadSecondFactor()
+	}
+	s.audit(ctx, a.Account.ID, "token.claimed", m, fmt.Sprintf("%s token %s as factor %s", t.Type, t.Serial, id))
+	s.notify(ctx, a.Account.ID, "a new authenticator was added",
+		fmt.Sprintf("The hardware token %q (serial %s) was added and can now be used to log in to your account.", label, t.Serial))
+	f.Status, f.LastStep, f.Drift, f.ConfirmedAt, f.LastUsedAt = twofold.FactorActive, int64(step), drift, &now, &now
+	f.SecretKeyID, f.SealedSecret = "", nil
+	out := Confirmation{Factor: f}
+	if first {
+		out.RecoveryCodes, out.PaperKey = codes, paper
+	}
+	return out, nil
+}

@@ -1,0 +1,292 @@
+// Package dnsapi serves the DNS API guarded by permits (SPEC §3 "DNS API"):
+// zones and records under /dns/v2/, compatible with the Mythic Beasts DNS
+// API v2, so that its clients (lego's mythicbeasts provider, curl scripts)
+// work against Twofold. Records travel as JSON, in zone-file form
+// (text/dns), or as form parameters. Handlers decode, make one core call
+// and encode; failures are problems written by httpapi, whose one table
+// maps codes to statuses.
+package dnsapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// Prefix is the path the DNS API is served under.
+const Prefix = "/dns/v2/"
+
+// zoneText is the media type of records in zone-file form.
+const zoneText = "text/dns"
+
+// maxBody bounds request bodies: 1000 records of a typical length.
+const maxBody = 256 << 10
+
+// Server is the DNS API.
+type Server struct {
+	svc *core.Service
+	api *httpapi.Server // authenticates callers
+	log *slog.Logger
+}
+
+// New returns the DNS API; api authenticates its callers.
+func New(svc *core.Service, api *httpapi.Server, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{svc: svc, api: api, log: log}
+}
+
+// Routes lists every route of the DNS API as "METHOD /path".
+func (s *Server) Routes() map[string]http.HandlerFunc {
+	routes := map[string]http.HandlerFunc{"GET /dns/v2/zones": s.api.Caller(s.zones)}
+	for _, p := range []string{"/dns/v2/zones/{zone}/records", "/dns/v2/zones/{zone}/records/{host}", "/dns/v2/zones/{zone}/records/{host}/{type}"} {
+		routes["GET "+p] = s.api.Caller(s.records)
+		routes["POST "+p] = s.api.Caller(s.add)
+		routes["PUT "+p] = s.api.Caller(s.replace)
+		routes["DELETE "+p] = s.api.Caller(s.delete)
+	}
+	return routes
+}
+
+// Register adds the routes to mux, answers a known path asked with another
+// method with a 405 problem and any other path under Prefix with a 404
+// problem.
+func (s *Server) Register(mux *http.ServeMux) {
+	allow := map[string][]string{}
+	for pattern, h := range s.Routes() {
+		mux.HandleFunc(pattern, h)
+		method, path, _ := strings.Cut(pattern, " ")
+		allow[path] = append(allow[path], method)
+		if method == http.MethodGet {
+			allow[path] = append(allow[path], http.MethodHead)
+		}
+	}
+	for path, methods := range allow {
+		slices.Sort(methods)
+		mux.Handle(path, httpapi.MethodNotAllowed(strings.Join(methods, ", ")))
+	}
+	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, r, s.log, twofold.Errorf(twofold.CodeNotFound, "no such DNS API path"))
+	})
+}
+
+// set returns the records the request's path selects.
+func set(r *http.Request) core.RecordSet {
+	return core.RecordSet{Zone: r.PathValue("zone"), Host: r.PathValue("host"), Type: r.PathValue("type")}
+}
+
+func (s *Server) zones(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	names, err := s.svc.DNSZones(r.Context(), a)
+	if err != nil {
+		httpapi.WriteError(w, r, s.log, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string][]string{"zones": names})
+}
+
+// record is a record in JSON. Data is the record's data in presentation
+// form, names fully qualified, except TXT, whose data is its text. On input
+// MX and SRV data may leave out the numbers, given instead as mx_priority,
+// or srv_priority, srv_weight and srv_port, as the Mythic Beasts API has them.
+type record struct {
+	Host        string `json:"host"`
+	TTL         int    `json:"ttl"`
+	Type        string `json:"type"`
+	Data        string `json:"data"`
+	MXPriority  *int   `json:"mx_priority,omitempty"`
+	SRVPriority *int   `json:"srv_priority,omitempty"`
+	SRVWeight   *int   `json:"srv_weight,omitempty"`
+	SRVPort     *int   `json:"srv_port,omitempty"`
+}
+
+func (s *Server) records(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	recs, err := s.svc.DNSRecords(r.Context(), a, set(r), r.URL.Query().Get("data"), httpapi.Meta(r))
+	if err != nil {
+		httpapi.WriteError(w, r, s.log, err)
+		return
+	}
+	if wantsZoneText(r) {
+		w.Header().Set("Content-Type", zoneText)
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, core.FormatZoneText(recs))
+		return
+	}
+	out := make([]record, len(recs))
+	for i, rec := range recs {
+		out[i] = record{Host: rec.Host, TTL: int(rec.TTL), Type: rec.Type, Data: rec.Data}
+		if rec.Type == "TXT" {
+			out[i].Data = core.TXTText(rec.Data)
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string][]record{"records": out})
+}
+
+// wantsZoneText reports whether the client asks for zone-file form.
+func wantsZoneText(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(v, ",") {
+			if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == zoneText {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *Server) add(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	in, err := s.body(w, r)
+	if err != nil {
+		httpapi.WriteError(w, r, s.log, err)
+		return
+	}
+	ch, err := s.svc.AddDNSRecords(r.Context(), a, set(r), in, httpapi.Meta(r))
+	if err != nil {
+		httpapi.WriteError(w, r, s.log, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_added": ch.Added, "message": fmt.Sprintf("%d records added", ch.Added)})
+}
+
+func (s *Server) replace(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	in, err := s.body(w, r)
+	if err != nil {
+		httpapi.WriteError(w, r, s.log, err)
+		return
+	}
+	ch, err := s.svc.ReplaceDNSRecords(r.Context(), a, set(r), in, httpapi.Meta(r))
+	if err != nil {
+		httpapi.WriteError(w, r, s.log, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_added": ch.Added, "records_removed": ch.Removed,
+		"message": fmt.Sprintf("%d records added, %d records removed", ch.Added, ch.Removed)})
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	ch, err := s.svc.DeleteDNSRecords(r.Context(), a, set(r), r.URL.Query().Get("data"), httpapi.Meta(r))
+	if err != nil {
+		httpapi.WriteError(w, r, s.log, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_removed": ch.Removed, "message": fmt.Sprintf("%d records removed", ch.Removed)})
+}
+
+// body reads the records a POST or PUT sends, by its Content-Type: JSON
+// (the default), zone-file form (text/dns), or form parameters (data,
+// repeatable, and ttl) for records at the path's host and type.
+func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInput, error) {
+	mt := "application/json"
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		var err error
+		if mt, _, err = mime.ParseMediaType(ct); err != nil {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "Content-Type %q is not a media type", core.CleanText(ct, 80))
+		}
+	}
+	switch mt {
+	case "application/json":
+		var body struct {
+			Records []record `json:"records"`
+		}
+		if err := httpapi.Decode(w, r, &body); err != nil {
+			return nil, err
+		}
+		in := make([]core.RecordInput, len(body.Records))
+		for i, rec := range body.Records {
+			data, err := joinNumbers(rec)
+			if err != nil {
+				return nil, twofold.Errorf(twofold.CodeInvalid, "record %d: %s", i+1, twofold.ErrorMessage(err))
+			}
+			in[i] = core.RecordInput{Host: rec.Host, Type: rec.Type, TTL: rec.TTL, Data: data}
+		}
+		return in, nil
+	case zoneText:
+		text, err := readBody(w, r)
+		if err != nil {
+			return nil, err
+		}
+		zone, err := core.NormalizeZoneName(r.PathValue("zone"))
+		if err != nil {
+			return nil, err
+		}
+		recs, err := core.ParseZoneText(zone, text)
+		if err != nil {
+			return nil, err
+		}
+		in := make([]core.RecordInput, len(recs))
+		for i, rec := range recs {
+			in[i] = core.RecordInput{Host: rec.Host, Type: rec.Type, TTL: int(rec.TTL), Data: rec.Data}
+		}
+		return in, nil
+	case "application/x-www-form-urlencoded":
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if err := r.ParseForm(); err != nil {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameters could not be read")
+		}
+		for k := range r.PostForm {
+			if k != "data" && k != "ttl" {
+				return nil, twofold.Errorf(twofold.CodeInvalid, "unknown form parameter %q: use data and ttl", core.CleanText(k, 32))
+			}
+		}
+		if r.PathValue("type") == "" {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameters need the host and type in the path: …/records/HOST/TYPE")
+		}
+		ttl := 0
+		if v := r.PostForm.Get("ttl"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, twofold.Errorf(twofold.CodeInvalid, "ttl %q is not a number of seconds", core.CleanText(v, 16))
+			}
+			ttl = n
+		}
+		var in []core.RecordInput
+		for _, d := range r.PostForm["data"] {
+			in = append(in, core.RecordInput{TTL: ttl, Data: d})
+		}
+		return in, nil
+	}
+	return nil, twofold.Errorf(twofold.CodeInvalid, "Content-Type %s is not taken: send application/json, %s or application/x-www-form-urlencoded", core.CleanText(mt, 80), zoneText)
+}
+
+// readBody reads a text body of at most maxBody bytes.
+func readBody(w http.ResponseWriter, r *http.Request) (string, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var me *http.MaxBytesError
+	switch {
+	case errors.As(err, &me):
+		return "", twofold.Errorf(twofold.CodeInvalid, "request body is larger than %d bytes", maxBody)
+	case err != nil:
+		return "", twofold.Errorf(twofold.CodeInvalid, "request body could not be read")
+	}
+	return string(b), nil
+}
+
+// joinNumbers returns rec's data with the numbers MX and SRV records may
+// give in fields of their own put in front.
+func joinNumbers(rec record) (string, error) {
+	typ := strings.ToUpper(strings.TrimSpace(rec.Type))
+	srv := rec.SRVPriority != nil || rec.SRVWeight != nil || rec.SRVPort != nil
+	switch {
+	case rec.MXPriority != nil && typ != "MX":
+		return "", twofold.Errorf(twofold.CodeInvalid, "mx_priority is for MX records")
+	case srv && typ != "SRV":
+		return "", twofold.Errorf(twofold.CodeInvalid, "srv_priority, srv_weight and srv_port are for SRV records")
+	case rec.MXPriority != nil:
+		return strconv.Itoa(*rec.MXPriority) + " " + rec.Data, nil
+	case srv && (rec.SRVPriority == nil || rec.SRVWeight == nil || rec.SRVPort == nil):
+		return "", twofold.Errorf(twofold.CodeInvalid, "give srv_priority, srv_weight and srv_port together")
+	case srv:
+		return fmt.Sprintf("%d %d %d %s", *rec.SRVPriority, *rec.SRVWeight, *rec.SRVPort, rec.Data), nil
+	}
+	return rec.Data, nil
+}

@@ -1,0 +1,262 @@
+package dnsapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+const password = "correct horse battery"
+
+// eachStore runs f against a fresh server on SQLite and on PostgreSQL.
+func eachStore(t *testing.T, f func(t *testing.T, s *testenv.Server)) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, testenv.NewServer(t, dsn(t)))
+		})
+	}
+}
+
+// owner creates account name owning zones, and returns its session token.
+func owner(t *testing.T, s *testenv.Server, name string, zones ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: name, Email: name + "@example.com", Password: password}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, z := range zones {
+		if _, err := s.Service.AddZone(ctx, z, name, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := testenv.NewClient(s.URL())
+	r := c.Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": password})
+	if r.Status != 200 || r.String("token") == "" {
+		t.Fatalf("login: got %d %s", r.Status, r.Body)
+	}
+	return r.String("token")
+}
+
+// answer is an HTTP answer.
+type answer struct {
+	status int
+	header http.Header
+	body   string
+	json   map[string]any
+}
+
+// problem returns the last part of a problem answer's type.
+func (a answer) problem() string {
+	t, _ := a.json["type"].(string)
+	return t[strings.LastIndex(t, "/")+1:]
+}
+
+// call sends a request with the body of content type ct ("" for none) and
+// the header kv pairs.
+func call(t *testing.T, s *testenv.Server, auth, method, path, ct, body string, kv ...string) answer {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, s.URL()+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		req.Header.Set(kv[i], kv[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := answer{status: res.StatusCode, header: res.Header, body: string(b)}
+	if strings.Contains(res.Header.Get("Content-Type"), "json") {
+		if err := json.Unmarshal(b, &a.json); err != nil {
+			t.Fatalf("%s %s: answer is not a JSON object: %s", method, path, b)
+		}
+	}
+	return a
+}
+
+// want fails unless a has status and, when given, the numbers in fields.
+func want(t *testing.T, what string, a answer, status int, fields map[string]float64) {
+	t.Helper()
+	if a.status != status {
+		t.Fatalf("%s: got %d %s, want %d", what, a.status, a.body, status)
+	}
+	for k, v := range fields {
+		if got, _ := a.json[k].(float64); got != v {
+			t.Errorf("%s: got %s %v, want %v (%s)", what, k, a.json[k], v, a.body)
+		}
+	}
+}
+
+func TestRecordsJSON(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		auth := "Bearer " + owner(t, s, "alice", "example.com", "example.net")
+		base := "/dns/v2/zones/example.com/records"
+
+		a := call(t, s, auth, "GET", "/dns/v2/zones", "", "")
+		want(t, "zones", a, 200, nil)
+		if diff := cmp.Diff(map[string]any{"zones": []any{"example.com", "example.net"}}, a.json); diff != "" {
+			t.Errorf("zones (-want +got):\n%s", diff)
+		}
+
+		a = call(t, s, auth, "POST", base, "application/json", `{"records":[
+			{"host":"www","ttl":300,"type":"A","data":"192.0.2.1"},
+			{"host":"www","ttl":300,"type":"A","data":"192.0.2.2"},
+			{"host":"@","ttl":300,"type":"MX","data":"mx.example.net.","mx_priority":10},
+			{"host":"_sip._tcp","ttl":300,"type":"SRV","data":"sip","srv_priority":10,"srv_weight":5,"srv_port":5060},
+			{"host":"@","ttl":300,"type":"CAA","data":"0 issue \"letsencrypt.org\""},
+			{"host":"_acme-challenge","ttl":120,"type":"TXT","data":"token one"}]}`)
+		want(t, "POST zone", a, 200, map[string]float64{"records_added": 6})
+		if msg, _ := a.json["message"].(string); msg == "" {
+			t.Errorf("POST: no message in %s", a.body)
+		}
+		// lego's request: the path names host and type, and so does the record.
+		a = call(t, s, auth, "POST", base+"/_acme-challenge/TXT", "application/json", `{"records":[{"host":"_acme-challenge","ttl":120,"type":"TXT","data":"token two"}]}`)
+		want(t, "POST host/type", a, 200, map[string]float64{"records_added": 1})
+
+		a = call(t, s, auth, "GET", base, "", "")
+		want(t, "GET records", a, 200, nil)
+		wantRecords := []any{
+			rec("@", 300, "CAA", `0 issue "letsencrypt.org"`),
+			rec("@", 300, "MX", "10 mx.example.net."),
+			rec("_acme-challenge", 120, "TXT", "token one"),
+			rec("_acme-challenge", 120, "TXT", "token two"),
+			rec("_sip._tcp", 300, "SRV", "10 5 5060 sip.example.com."),
+			rec("www", 300, "A", "192.0.2.1"),
+			rec("www", 300, "A", "192.0.2.2"),
+		}
+		if diff := cmp.Diff(map[string]any{"records": wantRecords}, a.json); diff != "" {
+			t.Errorf("GET records (-want +got):\n%s", diff)
+		}
+		a = call(t, s, auth, "GET", base+"/www/A", "", "")
+		if diff := cmp.Diff(map[string]any{"records": wantRecords[5:]}, a.json); diff != "" {
+			t.Errorf("GET www/A (-want +got):\n%s", diff)
+		}
+
+		// PUT replaces the set at once.
+		a = call(t, s, auth, "PUT", base+"/www/A", "application/json", `{"records":[{"ttl":600,"data":"192.0.2.3"}]}`)
+		want(t, "PUT www/A", a, 200, map[string]float64{"records_added": 1, "records_removed": 2})
+		a = call(t, s, auth, "GET", base+"/www", "", "")
+		if diff := cmp.Diff(map[string]any{"records": []any{rec("www", 600, "A", "192.0.2.3")}}, a.json); diff != "" {
+			t.Errorf("GET www after PUT (-want +got):\n%s", diff)
+		}
+
+		// DELETE with data removes only the matching record, as lego's CleanUp does.
+		a = call(t, s, auth, "DELETE", base+"/_acme-challenge/TXT?data=token+one", "", "")
+		want(t, "DELETE by data", a, 200, map[string]float64{"records_removed": 1})
+		a = call(t, s, auth, "DELETE", base+"/_acme-challenge/TXT?data=token+one", "", "")
+		want(t, "DELETE by data again", a, 200, map[string]float64{"records_removed": 0})
+		a = call(t, s, auth, "DELETE", base+"/_acme-challenge", "", "")
+		want(t, "DELETE host", a, 200, map[string]float64{"records_removed": 1})
+	})
+}
+
+func rec(host string, ttl float64, typ, data string) map[string]any {
+	return map[string]any{"host": host, "ttl": ttl, "type": typ, "data": data}
+}
+
+func TestZoneTextAndForm(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		auth := "Bearer " + owner(t, s, "alice", "example.com")
+		base := "/dns/v2/zones/example.com/records"
+
+		zone := "www 300 A 192.0.2.1\n@ 3600 MX 10 mx\n_acme-challenge 120 TXT \"a b\" \"c\"\n; a comment\nhost 300 SSHFP 4 2 " + strings.Repeat("ab", 32) + "\n"
+		a := call(t, s, auth, "POST", base, "text/dns", zone)
+		want(t, "POST text/dns", a, 200, map[string]float64{"records_added": 4})
+		a = call(t, s, auth, "GET", base, "", "", "Accept", "text/dns")
+		if a.status != 200 || a.header.Get("Content-Type") != "text/dns" {
+			t.Fatalf("GET text/dns: got %d %q %s", a.status, a.header.Get("Content-Type"), a.body)
+		}
+		wantText := "@ 3600 MX 10 mx.example.com.\n_acme-challenge 120 TXT \"a b\" \"c\"\nhost 300 SSHFP 4 2 " + strings.Repeat("AB", 32) + "\nwww 300 A 192.0.2.1\n"
+		if a.body != wantText {
+			t.Errorf("GET text/dns: got\n%s\nwant\n%s", a.body, wantText)
+		}
+		// PUT in zone-file form replaces the whole zone with what it reads.
+		a = call(t, s, auth, "PUT", base, "text/dns", a.body+"new 300 AAAA 2001:db8::1\n")
+		want(t, "PUT text/dns", a, 200, map[string]float64{"records_added": 1, "records_removed": 0})
+
+		// Form parameters, as curl -d sends them.
+		a = call(t, s, auth, "POST", base+"/www/A", "application/x-www-form-urlencoded", "data=192.0.2.2&ttl=300")
+		want(t, "POST form", a, 200, map[string]float64{"records_added": 1})
+		a = call(t, s, auth, "PUT", base+"/www/A", "application/x-www-form-urlencoded", "data=192.0.2.9")
+		want(t, "PUT form", a, 200, map[string]float64{"records_added": 1, "records_removed": 2})
+		a = call(t, s, auth, "GET", base+"/www/A", "", "", "Accept", "text/dns")
+		if want := "www 3600 A 192.0.2.9\n"; a.body != want {
+			t.Errorf("GET www/A: got %q, want %q", a.body, want)
+		}
+	})
+}
+
+func TestProblems(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		alice := "Bearer " + owner(t, s, "alice", "example.com")
+		bob := "Bearer " + owner(t, s, "bob", "example.org")
+		base := "/dns/v2/zones/example.com/records"
+		tests := []struct {
+			name, auth, method, path, ct, body string
+			status                             int
+			problem                            string
+		}{
+			{"no credentials", "", "GET", "/dns/v2/zones", "", "", 401, "unauthorized"},
+			{"wrong token", "Bearer nope", "GET", base, "", "", 401, "unauthorized"},
+			{"another account's zone", bob, "GET", base, "", "", 404, "not-found"},
+			{"another account's zone, write", bob, "POST", base + "/www/A", "application/x-www-form-urlencoded", "data=192.0.2.1", 404, "not-found"},
+			{"no such zone", alice, "GET", "/dns/v2/zones/example.info/records", "", "", 404, "not-found"},
+			{"bad address", alice, "POST", base + "/www/A", "application/x-www-form-urlencoded", "data=192.0.2", 400, "invalid"},
+			{"unknown type", alice, "GET", base + "/www/HINFO", "", "", 400, "invalid"},
+			{"bad host", alice, "GET", base + "/w%20w/A", "", "", 400, "invalid"},
+			{"unknown field", alice, "POST", base, "application/json", `{"records":[],"extra":1}`, 400, "invalid"},
+			{"not JSON", alice, "POST", base, "application/json", `records`, 400, "invalid"},
+			{"no records", alice, "POST", base, "application/json", `{"records":[]}`, 400, "invalid"},
+			{"record without type", alice, "POST", base, "application/json", `{"records":[{"host":"www","data":"192.0.2.1"}]}`, 400, "invalid"},
+			{"record outside the path", alice, "POST", base + "/www/A", "application/json", `{"records":[{"host":"mail","type":"A","data":"192.0.2.1"}]}`, 400, "invalid"},
+			{"mx_priority on an A", alice, "POST", base, "application/json", `{"records":[{"host":"www","type":"A","data":"192.0.2.1","mx_priority":1}]}`, 400, "invalid"},
+			{"form without a type", alice, "POST", base + "/www", "application/x-www-form-urlencoded", "data=192.0.2.1", 400, "invalid"},
+			{"form unknown parameter", alice, "POST", base + "/www/A", "application/x-www-form-urlencoded", "data=192.0.2.1&host=x", 400, "invalid"},
+			{"form bad ttl", alice, "POST", base + "/www/A", "application/x-www-form-urlencoded", "data=192.0.2.1&ttl=soon", 400, "invalid"},
+			{"zone text directive", alice, "POST", base, "text/dns", "$ORIGIN example.org.\nwww A 192.0.2.1\n", 400, "invalid"},
+			{"other content type", alice, "POST", base, "text/plain", "www A 192.0.2.1", 400, "invalid"},
+			{"CNAME at the apex", alice, "POST", base + "/@/CNAME", "application/x-www-form-urlencoded", "data=web", 400, "invalid"},
+			{"other method", alice, "PATCH", base, "", "", 405, "method-not-allowed"},
+			{"unknown path", alice, "GET", "/dns/v2/nothing", "", "", 404, "not-found"},
+		}
+		for _, tt := range tests {
+			a := call(t, s, tt.auth, tt.method, tt.path, tt.ct, tt.body)
+			if a.status != tt.status || a.problem() != tt.problem {
+				t.Errorf("%s: got %d %s, want %d %s", tt.name, a.status, a.body, tt.status, tt.problem)
+			}
+			if ct := a.header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("%s: got Content-Type %q, want a problem", tt.name, ct)
+			}
+		}
+		// Nothing of the refused writes was stored.
+		a := call(t, s, alice, "GET", base, "", "")
+		if diff := cmp.Diff(map[string]any{"records": []any{}}, a.json); diff != "" {
+			t.Errorf("records after refused writes (-want +got):\n%s", diff)
+		}
+	})
+}

@@ -1,0 +1,197 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/otp"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// importCSV imports an OATH CSV file through the service, as `twofold
+// tokens import` does.
+func importCSV(t *testing.T, s *testenv.Server, csv string) core.TokenImport {
+	t.Helper()
+	seeds, err := otp.ParseOATHCSV([]byte(csv))
+	if err != nil {
+		t.Fatalf("parse CSV: %v", err)
+	}
+	n, err := s.Service.ImportTokens(context.Background(), seeds, core.Meta{Source: "cli"})
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	return n
+}
+
+// Two token secrets, 20 and 32 bytes, as hex for the CSV and base32 for oathtool.
+var (
+	hotpSecret = []byte("key fob secret #0001")
+	totpSecret = []byte("a thirty-two byte c200 secret!!!")
+	hotpB32    = otp.EncodeSecret(hotpSecret)
+	totpB32    = otp.EncodeSecret(totpSecret)
+	tokensCSV  = fmt.Sprintf("# a vendor's batch\nYK-100,%x,hotp,6,5\nC200-7,%x,totp,8,60,SHA256\n", hotpSecret, totpSecret)
+)
+
+// TestClaimHardwareToken walks SPEC §2's hardware tokens over HTTP, with
+// oathtool as the tokens: an operator imports an HOTP key fob and a TOTP
+// token; the holder claims the first with a code within the look-ahead of
+// its imported counter (recovery codes and paper key come with it), signs
+// in with it, and, elevated, claims the second. A wrong serial and a wrong
+// code get one answer and count on the code throttle; a claimed token
+// cannot be claimed again.
+func TestClaimHardwareToken(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		if got := importCSV(t, s, tokensCSV); got != (core.TokenImport{HOTP: 1, TOTP: 1}) {
+			t.Fatalf("imported %+v", got)
+		}
+		addUser(t, s, "tina")
+		addUser(t, s, "uma")
+		c := login(t, s, "tina")
+		hotp := func(n uint64) string { return testenv.HOTP(t, hotpB32, n) }
+		claim := func(c *testenv.Client, body map[string]any) testenv.Response {
+			return c.Do(t, "POST", "/v1/me/factors", body)
+		}
+		fob := func(serial, code string) map[string]any {
+			return map[string]any{"type": "hotp", "serial": serial, "code": code, "label": "key fob"}
+		}
+
+		for _, tt := range []struct {
+			name string
+			body map[string]any
+		}{
+			{"no code", map[string]any{"type": "hotp", "serial": "YK-100", "label": "key fob"}},
+			{"no serial", map[string]any{"type": "hotp", "code": hotp(5), "label": "key fob"}},
+			{"no label", map[string]any{"type": "hotp", "serial": "YK-100", "code": hotp(5)}},
+			{"another type", map[string]any{"type": "sms", "serial": "YK-100", "code": hotp(5), "label": "key fob"}},
+			{"with digits", map[string]any{"type": "hotp", "serial": "YK-100", "code": hotp(5), "label": "key fob", "digits": 8}},
+		} {
+			wantProblem(t, claim(c, tt.body), 400, "invalid")
+		}
+
+		// One answer for a serial that names no token and for a wrong code.
+		unknown := claim(c, fob("YK-999", hotp(5)))
+		wantProblem(t, unknown, 401, "invalid-code")
+		wrong := claim(c, fob("YK-100", hotp(16))) // 11 presses past the imported counter 5
+		wantProblem(t, wrong, 401, "invalid-code")
+		if unknown.String("detail") != wrong.String("detail") || unknown.String("title") != wrong.String("title") {
+			t.Errorf("unknown serial answered %s, wrong code %s: want one answer", unknown.Body, wrong.Body)
+		}
+		// Both counted on the code throttle: a third failure locks it.
+		wantProblem(t, claim(c, fob("YK-100", "000000")), 401, "invalid-code")
+		locked := claim(c, fob("YK-100", hotp(15)))
+		wantProblem(t, locked, 429, "throttled")
+		if locked.Header.Get("Retry-After") == "" {
+			t.Error("throttled claim without Retry-After")
+		}
+		s.Clock.Add(2 * time.Second)
+
+		// Ten presses past the imported counter: the first factor, active at once.
+		r := claim(c, fob(" YK-100 ", hotp(15)))
+		if r.Status != 201 {
+			t.Fatalf("claim: got %d %s", r.Status, r.Body)
+		}
+		f := r.JSON["factor"].(map[string]any)
+		if f["type"] != "hotp" || f["status"] != "active" || f["label"] != "key fob" || f["digits"] != 6.0 {
+			t.Errorf("claimed factor %v", f)
+		}
+		if n := len(r.JSON["recovery_codes"].([]any)); n != 10 || r.String("paper_key") == "" {
+			t.Errorf("first factor: %d recovery codes, paper key %q", n, r.String("paper_key"))
+		}
+		if r.Header.Get("Location") != "/v1/me/factors/"+f["id"].(string) {
+			t.Errorf("Location %q", r.Header.Get("Location"))
+		}
+
+		// Claimed once: not by another account, nor again by its holder.
+		wantProblem(t, claim(login(t, s, "uma"), fob("YK-100", hotp(16))), 401, "invalid-code")
+
+		// The token signs in; the code that claimed it is spent.
+		loginID, _ := startLogin(t, s, "tina")
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "hotp", "code": hotp(15)}), 401, "invalid-code")
+		v := verify(t, s, loginID, map[string]string{"method": "hotp", "code": hotp(16)})
+		if v.Status != 200 {
+			t.Fatalf("verify with the token's next code: got %d %s", v.Status, v.Body)
+		}
+		c.Token = v.String("token")
+
+		// A second token needs an elevated session, as any factor does.
+		s.Clock.Add(11 * time.Minute)
+		totp := func(at time.Time) string {
+			return testenv.TOTP(t, totpB32, at, "--totp=sha256", "-d", "8", "-s", "60s")
+		}
+		body := map[string]any{"type": "totp", "serial": "C200-7", "code": totp(s.Clock.Now()), "label": "desk token"}
+		wantProblem(t, claim(c, body), 403, "elevation-required")
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "hotp", "code": hotp(17)}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		body["code"] = totp(s.Clock.Now().Add(-2 * time.Minute)) // two steps of 60 s behind
+		wantProblem(t, claim(c, body), 401, "invalid-code")
+		body["code"] = totp(s.Clock.Now().Add(-time.Minute)) // one step behind
+		r = claim(c, body)
+		if r.Status != 201 {
+			t.Fatalf("claim the TOTP token: got %d %s", r.Status, r.Body)
+		}
+		f = r.JSON["factor"].(map[string]any)
+		if f["type"] != "totp" || f["algorithm"] != "SHA256" || f["digits"] != 8.0 || f["period"] != 60.0 || f["status"] != "active" {
+			t.Errorf("claimed TOTP factor %v", f)
+		}
+		if _, ok := r.JSON["recovery_codes"]; ok {
+			t.Error("a second factor came with recovery codes")
+		}
+		loginID, _ = startLogin(t, s, "tina")
+		if v := verify(t, s, loginID, map[string]string{"method": "totp", "code": totp(s.Clock.Now())}); v.Status != 200 {
+			t.Fatalf("verify with the TOTP token: got %d %s", v.Status, v.Body)
+		}
+
+		a, err := s.Store.AccountByUsername(context.Background(), "tina")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := countEvents(t, s, a.ID, "token.claimed"); n != 2 {
+			t.Errorf("got %d token.claimed events, want 2", n)
+		}
+		if n := countEvents(t, s, a.ID, "token.claim_failed"); n != 4 {
+			t.Errorf("got %d token.claim_failed events, want 4", n)
+		}
+		left, err := s.Service.HardwareTokens(context.Background(), true)
+		if err != nil || len(left) != 0 {
+			t.Errorf("unclaimed tokens after both claims: %v, %v", left, err)
+		}
+	})
+}
+
+// TestTokenSecretsNotInDatabaseFile: an imported token's secret is stored
+// only sealed, before and after it is claimed.
+func TestTokenSecretsNotInDatabaseFile(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	importCSV(t, s, tokensCSV)
+	check := func(when string) {
+		var db []byte
+		for _, suffix := range []string{"", "-wal"} {
+			b, err := os.ReadFile(s.DBPath + suffix)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			db = append(db, b...)
+		}
+		for _, secret := range [][]byte{hotpSecret, totpSecret} {
+			for _, needle := range [][]byte{secret, []byte(hex.EncodeToString(secret)), []byte(otp.EncodeSecret(secret))} {
+				if bytes.Contains(db, needle) {
+					t.Errorf("%s: the database file holds a token secret", when)
+				}
+			}
+		}
+	}
+	check("after the import")
+	addUser(t, s, "vera")
+	c := login(t, s, "vera")
+	if r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "hotp", "serial": "YK-100", "code": testenv.HOTP(t, hotpB32, 5), "label": "fob"}); r.Status != 201 {
+		t.Fatalf("claim: got %d %s", r.Status, r.Body)
+	}
+	check("after the claim")
+}

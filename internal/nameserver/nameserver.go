@@ -1,0 +1,327 @@
+// Package nameserver answers DNS queries, over UDP and TCP, for the zones of
+// the DNS API (SPEC §3 "DNS API"), authoritatively: the records of the
+// database, and at each zone's apex an SOA and NS records of the server's
+// configuration. Every query reads the database, so that every instance on
+// one database answers the same.
+package nameserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+)
+
+// SOA timers of every zone (RFC 1035 §3.3.13, values of RFC 1912 §2.2's
+// range), and the TTL of the records the server makes itself.
+const (
+	refresh  = 3600
+	retry    = 900
+	expire   = 1209600
+	minimum  = 300 // the TTL of negative answers (RFC 2308 §4)
+	ownTTL   = 3600
+	udpSize  = 1232 // the EDNS payload size DNS Flag Day 2020 advises
+	maxChase = 8    // CNAMEs followed inside a zone
+)
+
+// Server is an authoritative DNS server.
+type Server struct {
+	Service *core.Service
+	// Nameservers are the zones' NS records, fully qualified; the first is
+	// the SOA's primary.
+	Nameservers []string
+	// Hostmaster is the SOA's mailbox as a domain name
+	// (hostmaster.example.net.); empty: hostmaster.ZONE.
+	Hostmaster string
+	Logger     *slog.Logger
+	// Timeout bounds the database reads of one query.
+	Timeout time.Duration
+
+	udp, tcp *dns.Server
+	wg       sync.WaitGroup
+}
+
+// Start listens on addr (host:port; port 0 picks one) over UDP and TCP on
+// the same port, and serves in the background until Close.
+func (s *Server) Start(addr string) error {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(s.Nameservers) == 0 {
+		return errors.New("nameserver: no name servers configured")
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = 5 * time.Second
+	}
+	var err error
+	for range 10 { // with port 0, the port UDP got may be taken for TCP
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", addr); err != nil {
+			return fmt.Errorf("dns listen udp: %w", err)
+		}
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err != nil {
+			pc.Close()
+			if _, port, _ := net.SplitHostPort(addr); port == "0" {
+				continue
+			}
+			return fmt.Errorf("dns listen tcp: %w", err)
+		}
+		started := make(chan struct{}, 2)
+		notify := func() { started <- struct{}{} }
+		s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: udpSize, NotifyStartedFunc: notify}
+		s.tcp = &dns.Server{Listener: ln, Handler: s, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, NotifyStartedFunc: notify}
+		for _, srv := range []*dns.Server{s.udp, s.tcp} {
+			s.wg.Go(func() {
+				if err := srv.ActivateAndServe(); err != nil {
+					s.Logger.Error("dns server stopped", "err", err)
+				}
+			})
+		}
+		<-started // Close must not come before both serve
+		<-started
+		return nil
+	}
+	return fmt.Errorf("dns listen tcp: %w", err)
+}
+
+// Addr returns the address the server listens on, UDP and TCP alike.
+func (s *Server) Addr() string { return s.udp.PacketConn.LocalAddr().String() }
+
+// Close stops serving.
+func (s *Server) Close() error {
+	var errs []error
+	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+		if srv != nil {
+			errs = append(errs, srv.Shutdown())
+		}
+	}
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// ServeDNS answers one query.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	defer cancel()
+	m := s.answer(ctx, req)
+	if opt := req.IsEdns0(); opt != nil {
+		m.SetEdns0(udpSize, false)
+	}
+	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+		size := dns.MinMsgSize
+		if opt := req.IsEdns0(); opt != nil {
+			size = int(min(max(opt.UDPSize(), dns.MinMsgSize), udpSize))
+		}
+		m.Truncate(size)
+	}
+	if err := w.WriteMsg(m); err != nil {
+		s.Logger.Debug("dns answer not sent", "err", err)
+	}
+}
+
+// answer makes the answer to req.
+func (s *Server) answer(ctx context.Context, req *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(req)
+	m.Compress = true
+	switch {
+	case req.Opcode != dns.OpcodeQuery:
+		m.SetRcode(req, dns.RcodeNotImplemented)
+		return m
+	case len(req.Question) != 1:
+		m.SetRcode(req, dns.RcodeFormatError)
+		return m
+	}
+	q := req.Question[0]
+	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
+		m.SetRcode(req, dns.RcodeRefused)
+		return m
+	}
+	z, recs, found, err := s.Service.LookupZone(ctx, q.Name)
+	if err != nil {
+		s.Logger.Error("dns lookup failed", "err", err)
+		m.SetRcode(req, dns.RcodeServerFailure)
+		return m
+	}
+	if !found {
+		m.SetRcode(req, dns.RcodeRefused) // not ours: no recursion either
+		return m
+	}
+	zd := s.zoneData(z, recs)
+	m.Authoritative = true
+	zd.resolve(m, dns.Fqdn(q.Name), q.Qtype, 0)
+	return m
+}
+
+// zoneData is a zone's records by owner (relative, "@" for the apex), with
+// the server's own SOA and NS records at the apex.
+type zoneData struct {
+	zone  string
+	soa   *dns.SOA
+	names map[string][]dns.RR // owner → records
+	exist map[string]bool     // owners and the names between them and the apex
+}
+
+func (s *Server) zoneData(z twofold.Zone, recs []twofold.Record) *zoneData {
+	apex := z.Name + "."
+	mbox := s.Hostmaster
+	if mbox == "" {
+		mbox = "hostmaster." + apex
+	}
+	zd := &zoneData{zone: z.Name, names: map[string][]dns.RR{}, exist: map[string]bool{"@": true}}
+	zd.soa = &dns.SOA{Hdr: dns.RR_Header{Name: apex, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ownTTL},
+		Ns: s.Nameservers[0], Mbox: mbox, Serial: z.Serial, Refresh: refresh, Retry: retry, Expire: expire, Minttl: minimum}
+	zd.names["@"] = append(zd.names["@"], zd.soa)
+	for _, ns := range s.Nameservers {
+		zd.names["@"] = append(zd.names["@"], &dns.NS{Hdr: dns.RR_Header{Name: apex, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: ownTTL}, Ns: ns})
+	}
+	for _, r := range recs {
+		owner := apex
+		if r.Host != "@" {
+			owner = r.Host + "." + apex
+		}
+		rr, err := dns.NewRR(owner + " " + strconv.FormatUint(uint64(r.TTL), 10) + " IN " + r.Type + " " + r.Data)
+		if err != nil || rr == nil {
+			continue // stored by an older version in a form no longer read: leave it out
+		}
+		zd.names[r.Host] = append(zd.names[r.Host], rr)
+		for h := r.Host; h != "@"; h = parent(h) {
+			zd.exist[h] = true
+		}
+	}
+	return zd
+}
+
+// parent returns the name above host, "@" above a single label.
+func parent(host string) string {
+	if _, rest, ok := strings.Cut(host, "."); ok {
+		return rest
+	}
+	return "@"
+}
+
+// host returns qname relative to the zone.
+func (zd *zoneData) host(qname string) string {
+	n := strings.TrimSuffix(strings.ToLower(qname), ".")
+	if n == zd.zone {
+		return "@"
+	}
+	return strings.TrimSuffix(n, "."+zd.zone)
+}
+
+// resolve fills m with the answer for qname and qtype, following CNAMEs
+// inside the zone (depth counts them).
+func (zd *zoneData) resolve(m *dns.Msg, qname string, qtype uint16, depth int) {
+	h := zd.host(qname)
+	// A delegation at the name or above it, below the apex: a referral.
+	for d := h; d != "@"; d = parent(d) {
+		if ns := rrsOf(zd.names[d], dns.TypeNS); len(ns) > 0 && !(d == h && qtype == dns.TypeDS) {
+			m.Authoritative = false
+			m.Ns = append(m.Ns, ns...)
+			m.Extra = append(m.Extra, zd.glue(ns)...)
+			return
+		}
+	}
+	rrs, ok := zd.names[h]
+	if !ok && !zd.exist[h] {
+		// No such name: a wildcard at the closest encloser may stand for it (RFC 4592 §3.3.1).
+		enc := parent(h)
+		for !zd.exist[enc] {
+			enc = parent(enc)
+		}
+		wild := "*"
+		if enc != "@" {
+			wild = "*." + enc
+		}
+		if rrs, ok = zd.names[wild]; !ok {
+			if depth == 0 {
+				m.Rcode = dns.RcodeNameError
+			}
+			zd.negative(m)
+			return
+		}
+	}
+	rrs = named(rrs, qname)
+	if qtype == dns.TypeANY {
+		m.Answer = append(m.Answer, rrs...)
+		if len(rrs) == 0 {
+			zd.negative(m)
+		}
+		return
+	}
+	if ans := rrsOf(rrs, qtype); len(ans) > 0 {
+		m.Answer = append(m.Answer, ans...)
+		return
+	}
+	if c := rrsOf(rrs, dns.TypeCNAME); len(c) > 0 {
+		m.Answer = append(m.Answer, c...)
+		target := c[0].(*dns.CNAME).Target
+		if depth < maxChase && zd.inZone(target) {
+			zd.resolve(m, target, qtype, depth+1)
+		}
+		return
+	}
+	zd.negative(m) // the name is there, the type is not: NODATA (RFC 2308 §2.2)
+}
+
+// named returns copies of rrs owned by name: a wildcard's records stand for
+// the name asked, and answers spell names as the question did.
+func named(rrs []dns.RR, name string) []dns.RR {
+	out := make([]dns.RR, len(rrs))
+	for i, rr := range rrs {
+		out[i] = dns.Copy(rr)
+		out[i].Header().Name = name
+	}
+	return out
+}
+
+// negative puts the SOA in the authority section, its TTL no more than its
+// minimum (RFC 2308 §3).
+func (zd *zoneData) negative(m *dns.Msg) {
+	soa := dns.Copy(zd.soa).(*dns.SOA)
+	soa.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl)
+	m.Ns = append(m.Ns, soa)
+}
+
+// inZone reports whether name falls in the zone.
+func (zd *zoneData) inZone(name string) bool {
+	n := strings.TrimSuffix(strings.ToLower(name), ".")
+	return n == zd.zone || strings.HasSuffix(n, "."+zd.zone)
+}
+
+// glue returns the addresses the zone holds of the name servers of ns.
+func (zd *zoneData) glue(ns []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range ns {
+		target := rr.(*dns.NS).Ns
+		if !zd.inZone(target) {
+			continue
+		}
+		rrs := zd.names[zd.host(target)]
+		out = append(out, rrsOf(rrs, dns.TypeA)...)
+		out = append(out, rrsOf(rrs, dns.TypeAAAA)...)
+	}
+	return out
+}
+
+// rrsOf returns the records of rrs of type t.
+func rrsOf(rrs []dns.RR, t uint16) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == t {
+			out = append(out, rr)
+		}
+	}
+	return out
+}

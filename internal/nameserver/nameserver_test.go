@@ -1,0 +1,217 @@
+package nameserver_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/miekg/dns"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// dnsServer starts a server answering DNS on loopback, with alice owning
+// example.com and its records.
+func dnsServer(t *testing.T, dsn string) *testenv.Server {
+	t.Helper()
+	s := testenv.NewServer(t, dsn, func(c *config.Config) {
+		c.DNSAddr = "127.0.0.1:0"
+		c.DNSNameservers = []string{"ns1.example.net", "NS2.example.net."}
+		c.DNSHostmaster = "dns-admin@example.net"
+	})
+	ctx := context.Background()
+	if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "alice", Email: "alice@example.com", Password: "correct horse battery"}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Service.AddZone(ctx, "example.com", "alice", core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// addRecords adds records in zone-file form to example.com as alice.
+func addRecords(t *testing.T, s *testenv.Server, text string) {
+	t.Helper()
+	ctx := context.Background()
+	acct, err := s.Store.AccountByUsername(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := core.ParseZoneText("example.com", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]core.RecordInput, len(recs))
+	for i, r := range recs {
+		in[i] = core.RecordInput{Host: r.Host, Type: r.Type, TTL: int(r.TTL), Data: r.Data}
+	}
+	if _, err := s.Service.AddDNSRecords(ctx, core.Auth{Account: acct}, core.RecordSet{Zone: "example.com"}, in, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// query asks the server over network (udp or tcp) with a real DNS client.
+func query(t *testing.T, s *testenv.Server, network, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	c := &dns.Client{Net: network}
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.SetEdns0(1232, false)
+	r, _, err := c.Exchange(m, s.DNSAddr())
+	if err != nil {
+		t.Fatalf("query %s %s over %s: %v", name, dns.TypeToString[qtype], network, err)
+	}
+	return r
+}
+
+// brief writes records as "name TYPE data", sorted.
+func brief(rrs []dns.RR) []string {
+	var out []string
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			continue
+		}
+		out = append(out, rr.Header().Name+" "+dns.TypeToString[rr.Header().Rrtype]+" "+strings.TrimPrefix(rr.String(), rr.Header().String()))
+	}
+	slices.Sort(out)
+	return out
+}
+
+const soa = "example.com. SOA ns1.example.net. dns-admin.example.net. 2 3600 900 1209600 300"
+
+func TestAnswers(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := dnsServer(t, dsn(t))
+			addRecords(t, s, `
+www 300 A 192.0.2.1
+www 300 A 192.0.2.2
+www 300 AAAA 2001:db8::1
+@ 300 MX 10 mail
+@ 300 TXT "v=spf1 -all"
+@ 300 CAA 0 issue "letsencrypt.org"
+mail 300 A 192.0.2.25
+alias 300 CNAME www
+ext 300 CNAME other.example.net.
+*.dev 300 A 192.0.2.80
+a.b.deep 300 A 192.0.2.90
+sub 300 NS ns1.sub
+ns1.sub 300 A 192.0.2.53
+_acme-challenge 120 TXT "token"
+_sip._tcp 300 SRV 10 5 5060 sip
+host 300 SSHFP 4 2 abababababababababababababababababababababababababababababababab
+_443._tcp 300 TLSA 3 1 1 ABCDEF
+1 300 PTR host.example.com.
+`)
+			tests := []struct {
+				name, qname string
+				qtype       uint16
+				network     string
+				rcode       int
+				aa          bool
+				answer      []string
+				ns          []string
+				extra       []string
+			}{
+				{"SOA", "example.com.", dns.TypeSOA, "udp", dns.RcodeSuccess, true, []string{soa}, nil, nil},
+				{"NS", "example.com.", dns.TypeNS, "udp", dns.RcodeSuccess, true,
+					[]string{"example.com. NS ns1.example.net.", "example.com. NS ns2.example.net."}, nil, nil},
+				{"A", "www.example.com.", dns.TypeA, "udp", dns.RcodeSuccess, true,
+					[]string{"www.example.com. A 192.0.2.1", "www.example.com. A 192.0.2.2"}, nil, nil},
+				{"A over TCP", "www.example.com.", dns.TypeA, "tcp", dns.RcodeSuccess, true,
+					[]string{"www.example.com. A 192.0.2.1", "www.example.com. A 192.0.2.2"}, nil, nil},
+				{"name in any case", "WWW.Example.COM.", dns.TypeAAAA, "udp", dns.RcodeSuccess, true,
+					[]string{"WWW.Example.COM. AAAA 2001:db8::1"}, nil, nil},
+				{"MX", "example.com.", dns.TypeMX, "udp", dns.RcodeSuccess, true, []string{"example.com. MX 10 mail.example.com."}, nil, nil},
+				{"CAA", "example.com.", dns.TypeCAA, "tcp", dns.RcodeSuccess, true, []string{`example.com. CAA 0 issue "letsencrypt.org"`}, nil, nil},
+				{"TXT", "_acme-challenge.example.com.", dns.TypeTXT, "udp", dns.RcodeSuccess, true, []string{`_acme-challenge.example.com. TXT "token"`}, nil, nil},
+				{"no such type", "www.example.com.", dns.TypeTXT, "udp", dns.RcodeSuccess, true, nil, []string{soa}, nil},
+				{"no such name", "nothing.example.com.", dns.TypeA, "udp", dns.RcodeNameError, true, nil, []string{soa}, nil},
+				{"empty non-terminal", "b.deep.example.com.", dns.TypeA, "udp", dns.RcodeSuccess, true, nil, []string{soa}, nil},
+				{"CNAME followed", "alias.example.com.", dns.TypeA, "udp", dns.RcodeSuccess, true,
+					[]string{"alias.example.com. CNAME www.example.com.", "www.example.com. A 192.0.2.1", "www.example.com. A 192.0.2.2"}, nil, nil},
+				{"CNAME out of the zone", "ext.example.com.", dns.TypeA, "udp", dns.RcodeSuccess, true,
+					[]string{"ext.example.com. CNAME other.example.net."}, nil, nil},
+				{"wildcard", "x.dev.example.com.", dns.TypeA, "udp", dns.RcodeSuccess, true, []string{"x.dev.example.com. A 192.0.2.80"}, nil, nil},
+				{"wildcard, no such type", "x.dev.example.com.", dns.TypeAAAA, "udp", dns.RcodeSuccess, true, nil, []string{soa}, nil},
+				{"delegation", "host.sub.example.com.", dns.TypeA, "udp", dns.RcodeSuccess, false, nil,
+					[]string{"sub.example.com. NS ns1.sub.example.com."}, []string{"ns1.sub.example.com. A 192.0.2.53"}},
+				{"SRV", "_sip._tcp.example.com.", dns.TypeSRV, "udp", dns.RcodeSuccess, true, []string{"_sip._tcp.example.com. SRV 10 5 5060 sip.example.com."}, nil, nil},
+				{"SSHFP", "host.example.com.", dns.TypeSSHFP, "udp", dns.RcodeSuccess, true,
+					[]string{"host.example.com. SSHFP 4 2 ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB"}, nil, nil},
+				{"TLSA", "_443._tcp.example.com.", dns.TypeTLSA, "udp", dns.RcodeSuccess, true, []string{"_443._tcp.example.com. TLSA 3 1 1 abcdef"}, nil, nil},
+				{"PTR", "1.example.com.", dns.TypePTR, "udp", dns.RcodeSuccess, true, []string{"1.example.com. PTR host.example.com."}, nil, nil},
+				{"outside every zone", "www.example.org.", dns.TypeA, "udp", dns.RcodeRefused, false, nil, nil, nil},
+				{"a parent of the zone", "com.", dns.TypeNS, "udp", dns.RcodeRefused, false, nil, nil, nil},
+			}
+			for _, tt := range tests {
+				r := query(t, s, tt.network, tt.qname, tt.qtype)
+				if r.Rcode != tt.rcode || r.Authoritative != tt.aa {
+					t.Errorf("%s: got rcode %s aa %v, want %s aa %v", tt.name, dns.RcodeToString[r.Rcode], r.Authoritative, dns.RcodeToString[tt.rcode], tt.aa)
+				}
+				for _, sec := range []struct {
+					name      string
+					got, want []string
+				}{{"answer", brief(r.Answer), tt.answer}, {"authority", brief(r.Ns), tt.ns}, {"additional", brief(r.Extra), tt.extra}} {
+					if diff := cmp.Diff(sec.want, sec.got); diff != "" {
+						t.Errorf("%s: %s section (-want +got):\n%s", tt.name, sec.name, diff)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestAnswersFollowTheDatabase: a change through the API is answered at
+// once, with the SOA serial moved on.
+func TestAnswersFollowTheDatabase(t *testing.T) {
+	s := dnsServer(t, testenv.SQLiteDSN(t))
+	serial := func() uint32 {
+		t.Helper()
+		r := query(t, s, "udp", "example.com.", dns.TypeSOA)
+		if len(r.Answer) != 1 {
+			t.Fatalf("SOA: got %v", r.Answer)
+		}
+		return r.Answer[0].(*dns.SOA).Serial
+	}
+	before := serial()
+	if r := query(t, s, "udp", "_acme-challenge.example.com.", dns.TypeTXT); r.Rcode != dns.RcodeNameError {
+		t.Fatalf("before: got rcode %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
+	}
+	addRecords(t, s, `_acme-challenge 120 TXT "token"`)
+	r := query(t, s, "tcp", "_acme-challenge.example.com.", dns.TypeTXT)
+	if diff := cmp.Diff([]string{`_acme-challenge.example.com. TXT "token"`}, brief(r.Answer)); diff != "" {
+		t.Errorf("after: (-want +got):\n%s", diff)
+	}
+	if after := serial(); after != before+1 {
+		t.Errorf("serial: got %d after %d, want one more", after, before)
+	}
+}
+
+// TestTruncation: an answer too large for UDP is truncated there, and
+// whole over TCP.
+func TestTruncation(t *testing.T) {
+	s := dnsServer(t, testenv.SQLiteDSN(t))
+	var b strings.Builder
+	for i := range 20 {
+		b.WriteString("big 300 TXT \"" + strings.Repeat(string(rune('a'+i)), 200) + "\"\n")
+	}
+	addRecords(t, s, b.String())
+	m := new(dns.Msg)
+	m.SetQuestion("big.example.com.", dns.TypeTXT) // no EDNS0: 512 bytes over UDP
+	r, _, err := (&dns.Client{Net: "udp"}).Exchange(m, s.DNSAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Truncated || len(r.Answer) >= 20 {
+		t.Errorf("over UDP: got TC %v with %d records, want a truncated answer", r.Truncated, len(r.Answer))
+	}
+	if r := query(t, s, "tcp", "big.example.com.", dns.TypeTXT); r.Truncated || len(r.Answer) != 20 {
+		t.Errorf("over TCP: got TC %v with %d records, want all 20", r.Truncated, len(r.Answer))
+	}
+}

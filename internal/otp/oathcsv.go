@@ -1,0 +1,121 @@
+package otp
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ParseOATHCSV reads token seeds in the OATH CSV format, one token a line:
+//
+//	serial,secret-hex[,type[,digits[,counter-or-period[,algorithm]]]]
+//
+// Fields are separated by commas and trimmed of spaces and tabs; an empty optional field
+// takes its default. type is hotp (the default) or totp; digits 6 (the default) or 8;
+// counter-or-period is the HOTP counter of the token's next code (default 0) or the TOTP
+// period in seconds, 30 (the default) or 60; algorithm is SHA1 (the default), SHA256 or
+// SHA512. Blank lines and lines whose first non-blank character is '#' are skipped; lines
+// may end in CRLF. The grammar is written down in README.md ("Importing hardware tokens").
+//
+// The whole file is refused at its first bad line (a *SeedError naming the line) and when
+// it holds no token: an import is all or nothing. Errors never quote a field's value: in a
+// file whose columns are out of order it could be a secret.
+func ParseOATHCSV(data []byte) ([]Seed, error) {
+	if len(data) > MaxSeedFileSize {
+		return nil, seedErrorf("the file is larger than %d bytes", MaxSeedFileSize)
+	}
+	if !utf8.Valid(data) {
+		return nil, seedErrorf("the file is not UTF-8 text")
+	}
+	var set seedSet
+	for n, line := range bytes.Split(data, []byte("\n")) {
+		where := fmt.Sprintf("line %d", n+1)
+		text := strings.TrimSpace(strings.TrimSuffix(string(line), "\r"))
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		s, err := parseCSVLine(text)
+		if err != nil {
+			return nil, &SeedError{Where: where, Serial: s.Serial, Err: err}
+		}
+		if err := set.add(where, s); err != nil {
+			return nil, err
+		}
+	}
+	if len(set.seeds) == 0 {
+		return nil, seedErrorf("the file holds no token")
+	}
+	return set.seeds, nil
+}
+
+// parseCSVLine parses one token line. The serial it returns, when it got that far, is
+// checked (CheckSerial) so that an error may name it.
+func parseCSVLine(text string) (Seed, error) {
+	fields := strings.Split(text, ",")
+	for i := range fields {
+		fields[i] = strings.Trim(fields[i], " \t")
+	}
+	var s Seed
+	if serial, err := CheckSerial(fields[0]); err == nil {
+		s.Serial = serial
+	} else {
+		return Seed{}, err
+	}
+	if len(fields) < 2 || fields[1] == "" {
+		return s, fmt.Errorf("%w: want serial,secret-hex[,type[,digits[,counter-or-period[,algorithm]]]]", ErrSecret)
+	}
+	if len(fields) > 6 {
+		return s, fmt.Errorf("%w: %d fields, at most 6: serial,secret-hex,type,digits,counter-or-period,algorithm", ErrSeedFile, len(fields))
+	}
+	field := func(i int) string {
+		if i < len(fields) {
+			return fields[i]
+		}
+		return ""
+	}
+	secret, err := hex.DecodeString(fields[1])
+	if err != nil {
+		return s, fmt.Errorf("%w: the secret is not hexadecimal (an even number of 0-9, a-f)", ErrSecret)
+	}
+	s.Secret = secret
+	s.Type, s.Params = TypeHOTP, Params{Algorithm: SHA1, Digits: 6}
+	switch strings.ToLower(field(2)) {
+	case "", TypeHOTP:
+	case TypeTOTP:
+		s.Type, s.Params.Period = TypeTOTP, 30*time.Second
+	default:
+		return s, fmt.Errorf("%w: the type (third field) must be hotp or totp", ErrUnsupported)
+	}
+	if v := field(3); v != "" {
+		d, err := strconv.Atoi(v)
+		if err != nil {
+			return s, fmt.Errorf("%w: the digits (fourth field) must be 6 or 8", ErrDigits)
+		}
+		s.Params.Digits = d
+	}
+	if v := field(4); v != "" {
+		n, err := strconv.ParseUint(v, 10, 63)
+		if err != nil {
+			return s, fmt.Errorf("%w: the counter or period (fifth field) must be a whole number", ErrSeedFile)
+		}
+		if s.Type == TypeHOTP {
+			s.Counter = n
+		} else if n > 3600 {
+			return s, fmt.Errorf("%w: got %ds, Twofold takes 30s or 60s", ErrPeriod, n)
+		} else {
+			s.Params.Period = time.Duration(n) * time.Second
+		}
+	}
+	if v := field(5); v != "" {
+		alg, err := ParseAlgorithm(v)
+		if err != nil {
+			return s, fmt.Errorf("%w: the algorithm (sixth field) must be SHA1, SHA256 or SHA512", ErrAlgorithm)
+		}
+		s.Params.Algorithm = alg
+	}
+	return s, nil
+}

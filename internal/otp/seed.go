@@ -1,0 +1,169 @@
+package otp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Errors of the seed file parsers (ParsePSKC, ParseOATHCSV), for use with errors.Is. Every
+// error of theirs wraps ErrSeedFile and, where one applies, one of these or ErrAlgorithm,
+// ErrDigits, ErrPeriod or ErrSecret. No error message holds key material.
+var (
+	// ErrSeedFile reports a seed file that cannot be imported.
+	ErrSeedFile = errors.New("otp: seed file cannot be imported")
+	// ErrSerial reports a token without a serial number, with a malformed one, or with one
+	// that an earlier token of the same file has.
+	ErrSerial = errors.New("otp: token serial missing, malformed or repeated")
+	// ErrSeedKey reports a pre-shared key that is missing, malformed, or not the one the
+	// file was encrypted with (RFC 6030 §6.1).
+	ErrSeedKey = errors.New("otp: wrong or missing pre-shared key")
+	// ErrSeedMAC reports an encrypted value whose MAC does not match (RFC 6030 §6.1.1): the
+	// file was changed, or another key's MAC key was used.
+	ErrSeedMAC = errors.New("otp: MAC of an encrypted value does not match")
+	// ErrUnsupported reports something a seed file asks for that Twofold cannot honour:
+	// another OTP algorithm, non-decimal codes, a PIN sent with the code, a time origin
+	// other than the Unix epoch, a key derived from a password, and the like.
+	ErrUnsupported = errors.New("otp: not supported")
+)
+
+// MaxSeedFileSize bounds what the parsers read, so that a wrong file (a disk image, say)
+// fails fast.
+const MaxSeedFileSize = 16 << 20
+
+// maxSerialLen bounds a token's serial number in characters.
+const maxSerialLen = 64
+
+// Seed is one hardware token's key material, as read from a seed file: what an operator
+// imports so that the token's holder can claim it later (SPEC §2 HOTP).
+type Seed struct {
+	// Serial is the number printed on the token (PSKC DeviceInfo/SerialNo).
+	Serial string
+	// Manufacturer names the token's maker when the file says; "" otherwise.
+	Manufacturer string
+	// Type is TypeHOTP or TypeTOTP.
+	Type string
+	// Secret is the shared secret K (RFC 4226 §5.1).
+	Secret []byte
+	// Params are the hash, 6 or 8 digits and, for TOTP, a period of 30 or 60 s; HOTP seeds
+	// have a zero Period.
+	Params Params
+	// Counter is the counter of the HOTP token's next code (RFC 6030 §4.2 Counter); 0 for
+	// TOTP.
+	Counter uint64
+}
+
+// String describes s without its secret.
+func (s Seed) String() string {
+	return fmt.Sprintf("%s token %q %v/%d secret [redacted]", s.Type, s.Serial, s.Params.Algorithm, s.Params.Digits)
+}
+
+// GoString describes s without its secret, for %#v.
+func (s Seed) GoString() string { return "otp.Seed{" + s.String() + "}" }
+
+// LogValue implements slog.LogValuer, logging s without its secret.
+func (s Seed) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("serial", s.Serial), slog.String("type", s.Type),
+		slog.String("algorithm", s.Params.Algorithm.String()), slog.Int("digits", s.Params.Digits),
+		slog.String("secret", "[redacted]"))
+}
+
+// SeedError is an error of a seed file at one place in it: a line of an OATH CSV file or a
+// KeyPackage of a PSKC document (both counted from 1), with the serial when it is known.
+type SeedError struct {
+	Where  string // "line 3" or "KeyPackage 2"
+	Serial string
+	Err    error
+}
+
+// Error implements error.
+func (e *SeedError) Error() string {
+	if e.Serial != "" {
+		return fmt.Sprintf("%s (serial %q): %v", e.Where, e.Serial, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Where, e.Err)
+}
+
+// Unwrap returns the cause and ErrSeedFile.
+func (e *SeedError) Unwrap() []error { return []error{e.Err, ErrSeedFile} }
+
+// seedErrorf returns an error of the file as a whole, wrapping ErrSeedFile and the errors
+// among args that %w marks.
+func seedErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrSeedFile}, args...)...)
+}
+
+// CheckSerial trims a token's serial number and reports whether it is fit to store and
+// show: 1 to 64 characters on one line, without control, invisible or text-direction
+// characters. The error wraps ErrSerial.
+func CheckSerial(serial string) (string, error) {
+	serial = strings.TrimSpace(serial)
+	if serial == "" {
+		return "", fmt.Errorf("%w: no serial number", ErrSerial)
+	}
+	if !utf8.ValidString(serial) || utf8.RuneCountInString(serial) > maxSerialLen || strings.IndexFunc(serial, hiddenRune) >= 0 {
+		return "", fmt.Errorf("%w: a serial number is at most %d characters, without control or invisible ones", ErrSerial, maxSerialLen)
+	}
+	return serial, nil
+}
+
+func hiddenRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Bidi_Control) || r == utf8.RuneError
+}
+
+// check validates a seed's parameters as Twofold can honour them: a secret of MinSecretSize
+// to MaxSecretSize bytes (RFC 4226 §4 R6), 6 or 8 digits, and for TOTP a period of 30 or 60 s
+// (SPEC §2).
+func (s *Seed) check() error {
+	if len(s.Secret) < MinSecretSize || len(s.Secret) > MaxSecretSize {
+		return fmt.Errorf("%w: the secret has %d bytes, want %d to %d", ErrSecret, len(s.Secret), MinSecretSize, MaxSecretSize)
+	}
+	if !s.Params.Algorithm.valid() {
+		return fmt.Errorf("%w: %v", ErrAlgorithm, s.Params.Algorithm)
+	}
+	if s.Params.Digits != 6 && s.Params.Digits != 8 {
+		return fmt.Errorf("%w: got %d, Twofold takes 6 or 8", ErrDigits, s.Params.Digits)
+	}
+	switch s.Type {
+	case TypeHOTP:
+		s.Params.Period = 0
+	case TypeTOTP:
+		if s.Params.Period != 30*time.Second && s.Params.Period != 60*time.Second {
+			return fmt.Errorf("%w: got %v, Twofold takes 30s or 60s", ErrPeriod, s.Params.Period)
+		}
+		s.Counter = 0
+	default:
+		return fmt.Errorf("%w: token type %q", ErrUnsupported, s.Type)
+	}
+	return nil
+}
+
+// seedSet collects the seeds of one file, refusing a serial seen before.
+type seedSet struct {
+	seeds []Seed
+	seen  map[string]bool
+}
+
+func (c *seedSet) add(where string, s Seed) error {
+	serial, err := CheckSerial(s.Serial)
+	if err != nil {
+		return &SeedError{Where: where, Err: err}
+	}
+	s.Serial = serial
+	if err := s.check(); err != nil {
+		return &SeedError{Where: where, Serial: serial, Err: err}
+	}
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	if c.seen[serial] {
+		return &SeedError{Where: where, Serial: serial, Err: fmt.Errorf("%w: an earlier token of the file has this serial", ErrSerial)}
+	}
+	c.seen[serial] = true
+	c.seeds = append(c.seeds, s)
+	return nil
+}

@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/twofold/twofold"
+)
+
+const zoneColumns = `name, account_id, serial, created_at`
+
+func scanZone(row interface{ Scan(...any) error }) (twofold.Zone, error) {
+	var z twofold.Zone
+	var serial, at int64
+	err := row.Scan(&z.Name, &z.AccountID, &serial, &at)
+	z.Serial, z.CreatedAt = uint32(serial), fromMicros(at)
+	return z, err
+}
+
+// CreateZone stores a new zone; a zone of that name already stored is a
+// conflict.
+func (s *Store) CreateZone(ctx context.Context, z twofold.Zone) error {
+	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO dns_zones (`+zoneColumns+`) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (name) DO NOTHING`, z.Name, z.AccountID, int64(z.Serial), micros(z.CreatedAt))
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return fmt.Errorf("insert zone: %w", err)
+	}
+	if n == 0 {
+		return twofold.Errorf(twofold.CodeConflict, "zone %s exists already", z.Name)
+	}
+	return nil
+}
+
+// DeleteZone removes a zone with its records, reporting false when there
+// was none of that name.
+func (s *Store) DeleteZone(ctx context.Context, name string) (bool, error) {
+	var found bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Records first: SQLite enforces the cascade only with foreign
+		// keys on, and a zone must never leave records behind.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dns_records WHERE zone = $1`, name); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM dns_zones WHERE name = $1`, name)
+		n, err := rowsAffected(res, err)
+		found = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("delete zone: %w", err)
+	}
+	return found, nil
+}
+
+// Zone returns the zone name.
+func (s *Store) Zone(ctx context.Context, name string) (twofold.Zone, error) {
+	z, err := scanZone(s.conn(ctx).QueryRowContext(ctx, `SELECT `+zoneColumns+` FROM dns_zones WHERE name = $1`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return z, notFound("zone")
+	}
+	if err != nil {
+		return z, fmt.Errorf("select zone: %w", err)
+	}
+	return z, nil
+}
+
+// Zones returns the zones of the account, or with accountID "" every zone,
+// by name.
+func (s *Store) Zones(ctx context.Context, accountID string) ([]twofold.Zone, error) {
+	q, args := `SELECT `+zoneColumns+` FROM dns_zones ORDER BY name`, []any{}
+	if accountID != "" {
+		q, args = `SELECT `+zoneColumns+` FROM dns_zones WHERE account_id = $1 ORDER BY name`, []any{accountID}
+	}
+	rows, err := s.conn(ctx).QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("select zones: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.Zone
+	for rows.Next() {
+		z, err := scanZone(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan zone: %w", err)
+		}
+		out = append(out, z)
+	}
+	return out, rows.Err()
+}
+
+// ZoneOf returns the longest of names that is a stored zone: the zone a
+// DNS name falls in, given the name and each of its parents. found is false
+// when none is.
+func (s *Store) ZoneOf(ctx context.Context, names []string) (z twofold.Zone, found bool, err error) {
+	if len(names) == 0 {
+		return z, false, nil
+	}
+	marks := make([]string, len(names))
+	args := make([]any, len(names))
+	for i, n := range names {
+		marks[i], args[i] = "$"+strconv.Itoa(i+1), n
+	}
+	z, err = scanZone(s.conn(ctx).QueryRowContext(ctx, `SELECT `+zoneColumns+` FROM dns_zones WHERE name IN (`+
+		strings.Join(marks, ", ")+`) ORDER BY LENGTH(name) DESC LIMIT 1`, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return twofold.Zone{}, false, nil
+	}
+	if err != nil {
+		return z, false, fmt.Errorf("select zone of a name: %w", err)
+	}
+	return z, true, nil
+}
+
+// LockZone returns the zone name and, inside InTx, holds it until the
+// transaction ends, so that changes of one zone's records take turns: what
+// the transaction reads of the zone then stays true until it commits.
+func (s *Store) LockZone(ctx context.Context, name string) (twofold.Zone, error) {
+	z, err := scanZone(s.conn(ctx).QueryRowContext(ctx, `UPDATE dns_zones SET serial = serial WHERE name = $1 RETURNING `+zoneColumns, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return z, notFound("zone")
+	}
+	if err != nil {
+		return z, fmt.Errorf("lock zone: %w", err)
+	}
+	return z, nil
+}
+
+// SetZoneSerial sets the zone's SOA serial.
+func (s *Store) SetZoneSerial(ctx context.Context, name string, serial uint32) error {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE dns_zones SET serial = $1 WHERE name = $2`, int64(serial), name)
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return fmt.Errorf("set zone serial: %w", err)
+	}
+	if n == 0 {
+		return notFound("zone")
+	}
+	return nil
+}
+
+// Records returns every record of the zone, by host, type and data.
+func (s *Store) Records(ctx context.Context, zone string) ([]twofold.Record, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT host, type, ttl, data FROM dns_records WHERE zone = $1 ORDER BY host, type, data`, zone)
+	if err != nil {
+		return nil, fmt.Errorf("select records: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.Record
+	for rows.Next() {
+		var r twofold.Record
+		var ttl int64
+		if err := rows.Scan(&r.Host, &r.Type, &ttl, &r.Data); err != nil {
+			return nil, fmt.Errorf("scan record: %w", err)
+		}
+		r.TTL = uint32(ttl)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// AddRecords stores records in the zone, all or none: a record already
+// stored (the same host, type and data) is a conflict.
+func (s *Store) AddRecords(ctx context.Context, zone string, recs []twofold.Record) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, r := range recs {
+			_, err := tx.ExecContext(ctx, `INSERT INTO dns_records (zone, host, type, ttl, data) VALUES ($1, $2, $3, $4, $5)`,
+				zone, r.Host, r.Type, int64(r.TTL), r.Data)
+			switch {
+			case isUniqueViolation(err):
+				return twofold.Errorf(twofold.CodeConflict, "the record %s %s %s exists already", r.Host, r.Type, r.Data)
+			case err != nil && strings.Contains(err.Error(), "FOREIGN KEY"), err != nil && strings.Contains(err.Error(), "SQLSTATE 23503"):
+				return notFound("zone")
+			case err != nil:
+				return fmt.Errorf("insert record: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteRecords removes those of recs (by host, type and data) that the
+// zone holds and returns how many it removed.
+func (s *Store) DeleteRecords(ctx context.Context, zone string, recs []twofold.Record) (int, error) {
+	total := 0
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, r := range recs {
+			res, err := tx.ExecContext(ctx, `DELETE FROM dns_records WHERE zone = $1 AND host = $2 AND type = $3 AND data = $4`,
+				zone, r.Host, r.Type, r.Data)
+			n, err := rowsAffected(res, err)
+			if err != nil {
+				return fmt.Errorf("delete record: %w", err)
+			}
+			total += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return total, nil
+}

@@ -1,0 +1,152 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
+)
+
+const tokenColumns = `serial, manufacturer, type, algorithm, digits, period_seconds, counter, secret_key_id, secret, imported_at, claimed_by, claimed_at`
+
+func scanToken(row interface{ Scan(...any) error }) (twofold.HardwareToken, error) {
+	var t twofold.HardwareToken
+	var period, imported int64
+	var keyID, claimedBy sql.NullString
+	var claimed sql.NullInt64
+	err := row.Scan(&t.Serial, &t.Manufacturer, &t.Type, &t.Algorithm, &t.Digits, &period, &t.Counter, &keyID, &t.SealedSecret,
+		&imported, &claimedBy, &claimed)
+	t.Period = time.Duration(period) * time.Second
+	t.SecretKeyID, t.ClaimedBy = keyID.String, claimedBy.String
+	t.ImportedAt = fromMicros(imported)
+	t.ClaimedAt = fromNullMicros(claimed)
+	return t, err
+}
+
+// ImportTokens stores imported hardware tokens, unclaimed, all or none: a
+// serial already stored is a conflict that names it, and nothing is stored.
+func (s *Store) ImportTokens(ctx context.Context, ts []twofold.HardwareToken) error {
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		for _, t := range ts {
+			res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO hardware_tokens (`+tokenColumns+`)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL) ON CONFLICT (serial) DO NOTHING`,
+				t.Serial, t.Manufacturer, string(t.Type), t.Algorithm, t.Digits, int64(t.Period/time.Second), t.Counter,
+				t.SecretKeyID, t.SealedSecret, micros(t.ImportedAt))
+			if err != nil {
+				return fmt.Errorf("insert token: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return twofold.Errorf(twofold.CodeConflict, "a token with serial %q is imported already: nothing was imported", t.Serial)
+			}
+		}
+		return nil
+	})
+	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal && len(ts) > 0 && s.dataKeyGone(ctx, ts[0].SecretKeyID) {
+		return fmt.Errorf("import tokens: %w", keyring.ErrKeyGone)
+	}
+	return err
+}
+
+// HardwareToken returns the imported token serial; an unknown one is not-found.
+func (s *Store) HardwareToken(ctx context.Context, serial string) (twofold.HardwareToken, error) {
+	t, err := scanToken(s.conn(ctx).QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM hardware_tokens WHERE serial = $1`, serial))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, notFound("token")
+	}
+	if err != nil {
+		return t, fmt.Errorf("select token: %w", err)
+	}
+	return t, nil
+}
+
+// HardwareTokens returns the imported tokens, only the unclaimed ones when
+// unclaimed is set, in the order they were imported (then by serial).
+func (s *Store) HardwareTokens(ctx context.Context, unclaimed bool) ([]twofold.HardwareToken, error) {
+	q := `SELECT ` + tokenColumns + ` FROM hardware_tokens`
+	if unclaimed {
+		q += ` WHERE claimed_by IS NULL`
+	}
+	rows, err := s.conn(ctx).QueryContext(ctx, q+` ORDER BY imported_at, serial`)
+	if err != nil {
+		return nil, fmt.Errorf("select tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.HardwareToken
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// ClaimToken claims a hardware token as c says, all or nothing: one
+// conditional UPDATE marks the token claimed by c.Factor and clears its
+// sealed secret only while it is unclaimed, so that of any number of
+// concurrent claims one succeeds; then the factor is stored and activated
+// (ActivateFactor). It reports ok=false, writing nothing, when the token is
+// unknown or claimed already, and first as ActivateFactor does.
+func (s *Store) ClaimToken(ctx context.Context, c twofold.TokenClaim) (ok, first bool, err error) {
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		ok, first = false, false
+		res, err := s.conn(ctx).ExecContext(ctx, `UPDATE hardware_tokens SET claimed_by = $1, claimed_at = $2, secret_key_id = NULL, secret = NULL
+			WHERE serial = $3 AND claimed_by IS NULL`, c.Factor.ID, micros(c.Activation.Now), c.Serial)
+		if err != nil {
+			return fmt.Errorf("claim token: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		if err := s.CreateFactor(ctx, c.Factor); err != nil {
+			return err
+		}
+		activated, f, err := s.ActivateFactor(ctx, c.Activation)
+		if err != nil {
+			return err
+		}
+		if !activated {
+			return fmt.Errorf("claim token: factor %s of the claim is not pending", c.Factor.ID)
+		}
+		ok, first = true, f
+		return nil
+	})
+	if err != nil {
+		return false, false, err
+	}
+	return ok, first, nil
+}
+
+// sealedTokenSecrets returns the sealed secrets of the unclaimed tokens, for key rotation.
+func (s *Store) sealedTokenSecrets(ctx context.Context) ([]keyring.Sealed, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT serial, secret_key_id, secret FROM hardware_tokens WHERE secret IS NOT NULL ORDER BY serial`)
+	if err != nil {
+		return nil, fmt.Errorf("select token secrets: %w", err)
+	}
+	defer rows.Close()
+	var out []keyring.Sealed
+	for rows.Next() {
+		v := keyring.Sealed{Table: tokensTable, Column: tokensSecret}
+		if err := rows.Scan(&v.Row, &v.KeyID, &v.Ciphertext); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// resealTokenSecret replaces an unclaimed token's sealed secret if it is still sealed under oldKeyID.
+func (s *Store) resealTokenSecret(ctx context.Context, serial, oldKeyID, newKeyID string, sealed []byte) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE hardware_tokens SET secret_key_id = $1, secret = $2 WHERE serial = $3 AND secret_key_id = $4`,
+		newKeyID, sealed, serial, oldKeyID)
+	if err != nil {
+		return false, fmt.Errorf("reseal token: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

@@ -1,0 +1,62 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// claimBody is the data of the page that adds a hardware token an operator
+// imported (SPEC §2 HOTP). It never holds the token's secret.
+type claimBody struct {
+	Label, Serial string
+	Elevation     *elevationBody // a code from another authenticator, when the session needs one
+}
+
+const claimPath = "/settings/security/token"
+
+func (s *Server) claimPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderClaim(w, r, a, http.StatusOK, "", r.URL.Query().Get("label"), r.URL.Query().Get("serial"))
+}
+
+func (s *Server) renderClaim(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg, label, serial string) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := claimBody{Label: label, Serial: serial, Elevation: s.elevationFor(r, a, p, claimPath)}
+	if b.Elevation != nil {
+		b.Elevation.Keep = url.Values{"label": {label}, "serial": {serial}}
+	}
+	s.render(w, r, status, "claim", Page{Title: "Add a hardware token", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+// claim adds the hardware token named by the form's serial to the account,
+// with the code it shows: at once active, and on the first factor with
+// recovery codes and the paper key, shown once. With two-factor on, the
+// form carries a code from another authenticator too.
+func (s *Server) claim(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	label, serial := r.PostForm.Get("label"), r.PostForm.Get("serial")
+	// The name first: a code given for elevation is spent once accepted.
+	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+		s.renderClaim(w, r, a, s.status(w, r, err), message(err), label, serial)
+		return
+	}
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderClaim(w, r, a, s.status(w, r, err), message(err), label, serial)
+		return
+	}
+	c, err := s.svc.ClaimToken(r.Context(), a, serial, r.PostForm.Get("code"), label, httpapi.Meta(r))
+	if err != nil {
+		s.renderClaim(w, r, a, s.status(w, r, err), message(err), label, serial)
+		return
+	}
+	if len(c.RecoveryCodes) == 0 {
+		http.Redirect(w, r, "/settings/security?m=factor_added", http.StatusSeeOther)
+		return
+	}
+	s.renderCodes(w, r, a, codesBody{Codes: c.RecoveryCodes, PaperKey: c.PaperKey, First: true, Label: c.Factor.Label})
+}
