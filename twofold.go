@@ -25,6 +25,7 @@ const (
 	CodeConflict           Code = "conflict"
 	CodeForbidden          Code = "forbidden"
 	CodeUnauthorized       Code = "unauthorized"
+	CodeUnavailable        Code = "unavailable" // a gateway (SMS) did not take a message; try again later
 	CodeInternal           Code = "internal"
 )
 
@@ -97,9 +98,15 @@ type FactorType string
 
 // Factor types (SPEC §2).
 const (
-	FactorTOTP FactorType = "totp"
-	FactorHOTP FactorType = "hotp"
+	FactorTOTP  FactorType = "totp"
+	FactorHOTP  FactorType = "hotp"
+	FactorSMS   FactorType = "sms"   // a phone that receives codes by text message
+	FactorEmail FactorType = "email" // an address that receives codes by email
 )
+
+// SendsCodes reports whether factors of type t receive a code sent by the
+// server (SMS, email) rather than make one themselves (TOTP, HOTP).
+func (t FactorType) SendsCodes() bool { return t == FactorSMS || t == FactorEmail }
 
 // FactorStatus is pending until a code confirms enrolment.
 type FactorStatus string
@@ -117,7 +124,10 @@ type Factor struct {
 	Type      FactorType
 	Label     string
 	Status    FactorStatus
-	Secret    Secret // plaintext, in memory only
+	Secret    Secret // plaintext, in memory only; of an sms or email factor, its phone number (E.164) or address
+	// Hint is an sms or email factor's phone number or address, masked to
+	// be shown ("+44 •••• ••0123", "a•••@example.com"); set by the service.
+	Hint string
 	// SecretKeyID and SealedSecret are the secret as stored: AES-256-GCM under
 	// data key SecretKeyID, bound to this factor row.
 	SecretKeyID  string
@@ -180,9 +190,26 @@ type Method string
 const (
 	MethodTOTP         Method = "totp"
 	MethodHOTP         Method = "hotp"
+	MethodSMS          Method = "sms"
+	MethodEmail        Method = "email"
 	MethodRecoveryCode Method = "recovery_code"
 	MethodPaperKey     Method = "paper_key"
 )
+
+// SentCode is a one-time code sent to an sms or email factor (SPEC §2): only
+// a keyed hash of it is stored. It is good for Scope only (a login, a
+// session's elevation, or confirming the factor), until ExpiresAt, for
+// ChecksLeft more checks; sending another for the factor replaces it.
+type SentCode struct {
+	FactorID   string
+	AccountID  string
+	Method     Method // sms or email
+	Scope      string // "login:ID", "elevate:SESSION", "confirm"
+	Hash       []byte
+	ChecksLeft int
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
 
 // Activation is what confirming a pending factor writes, all or nothing
 // (the store does it in one transaction).

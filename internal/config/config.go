@@ -12,9 +12,12 @@ import (
 	"net"
 	"net/mail"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/twofold/twofold/internal/factor/sms"
 )
 
 // Config is the server's configuration.
@@ -49,6 +52,14 @@ type Config struct {
 	SMTPStartTLS bool   // upgrade with STARTTLS; required of a server not on loopback
 	SMTPTLS      bool   // TLS from the first byte (port 465) instead
 	SMTPHelo     string // the name Twofold gives in EHLO
+
+	// Codes by text message (SPEC §2). Without SMSURL they are logged, not sent.
+	SMSURL       string // base URL of a Twilio-compatible gateway, https://api.twilio.com
+	SMSAccount   string // account SID
+	SMSToken     Secret // auth token
+	SMSFrom      string // sender number (E.164) or sender ID
+	SMSCountries string // country calling codes numbers may have, "1,44,49"
+	SMSLogCodes  bool   // development only: the log sender logs codes and numbers
 }
 
 // Secret is a setting that must never be printed, such as a password.
@@ -96,6 +107,7 @@ func Default() Config {
 		ShutdownTimeout: 15 * time.Second,
 		ResetDelay:      72 * time.Hour,
 		SMTPStartTLS:    true,
+		SMSCountries:    sms.FormatCountries(sms.DefaultCountries),
 		DNSNameservers:  []string{"localhost"},
 	}
 }
@@ -163,6 +175,12 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SMTPStartTLS, "smtp-starttls", c.SMTPStartTLS, "upgrade to TLS with STARTTLS; a mail server not on this machine must offer it")
 	fs.BoolVar(&c.SMTPTLS, "smtp-tls", c.SMTPTLS, "connect with TLS from the first byte (SMTPS, usually port 465)")
 	fs.StringVar(&c.SMTPHelo, "smtp-helo", c.SMTPHelo, "host name to give in EHLO (default: localhost)")
+	fs.StringVar(&c.SMSURL, "sms-url", c.SMSURL, "base URL of a Twilio-compatible SMS gateway, e.g. https://api.twilio.com (default: none, text messages are only logged)")
+	fs.StringVar(&c.SMSAccount, "sms-account", c.SMSAccount, "SMS gateway account SID")
+	fs.Var(secretFlag{&c.SMSToken}, "sms-token", "SMS gateway auth token (better from TWOFOLD_SMS_TOKEN or the config file)")
+	fs.StringVar(&c.SMSFrom, "sms-from", c.SMSFrom, "sender of text messages: a number in E.164 form or a sender ID")
+	fs.StringVar(&c.SMSCountries, "sms-countries", c.SMSCountries, "country calling codes that SMS factors' numbers may have, comma-separated (against SMS pumping)")
+	fs.BoolVar(&c.SMSLogCodes, "sms-log-codes", c.SMSLogCodes, "DEVELOPMENT ONLY: without --sms-url, log each text message with its code and number")
 }
 
 // envName returns the environment variable for flag name.
@@ -319,7 +337,36 @@ func (c Config) Validate() error {
 	if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
 		errs = append(errs, errors.New("smtp-username and smtp-password go together"))
 	}
+	if _, err := sms.ParseCountries(c.SMSCountries); err != nil {
+		errs = append(errs, fmt.Errorf("sms-countries %q: %w", c.SMSCountries, err))
+	}
+	if c.SMSURL != "" {
+		u, err := url.Parse(c.SMSURL)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			errs = append(errs, fmt.Errorf("sms-url %q: want a base URL such as https://api.twilio.com", c.SMSURL))
+		case u.Scheme == "http" && !loopbackHost(u.Hostname()):
+			errs = append(errs, fmt.Errorf("sms-url %q: the token would cross the network in the clear; use https", c.SMSURL))
+		}
+		if c.SMSAccount == "" || c.SMSToken == "" || c.SMSFrom == "" {
+			errs = append(errs, errors.New("sms-url needs sms-account, sms-token and sms-from"))
+		}
+		if c.SMSLogCodes {
+			errs = append(errs, errors.New("sms-log-codes applies only without sms-url"))
+		}
+	} else if c.SMSAccount != "" || c.SMSToken != "" {
+		errs = append(errs, errors.New("sms-account and sms-token need sms-url"))
+	}
 	return errors.Join(errs...)
+}
+
+// loopbackHost reports whether host names this machine.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 // isHostName reports whether s is a host name: labels of letters, digits

@@ -21,6 +21,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/factor/sms"
 	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/permit"
 )
@@ -54,6 +55,16 @@ type Store interface {
 	RenameFactor(ctx context.Context, accountID, id, label string) error
 	// DeleteFactor deletes the factor only while it has status.
 	DeleteFactor(ctx context.Context, accountID, id string, status twofold.FactorStatus) (lastGone bool, err error)
+
+	// PutSentCode stores a sent code, replacing its factor's code before.
+	PutSentCode(ctx context.Context, c twofold.SentCode) error
+	// TakeCodeChecks takes one check from each of the account's unexpired
+	// codes sent by method for scope (only factorID's when set) that has
+	// checks left, and returns them.
+	TakeCodeChecks(ctx context.Context, accountID string, method twofold.Method, scope, factorID string, now time.Time) ([]twofold.SentCode, error)
+	// UseSentCode deletes the factor's code of hash if still there and
+	// unexpired, reporting whether it did: one caller of any number does.
+	UseSentCode(ctx context.Context, factorID string, hash []byte, now time.Time) (bool, error)
 
 	ReplaceRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte, now time.Time) error
 	UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) (bool, error)
@@ -146,6 +157,8 @@ type Config struct {
 	LoginRate      float64       // and per second after that; 0 turns the bucket off
 	ResetDelay     time.Duration // how long an operator's reset of two-factor waits (SPEC §1 story 4); 0: none
 	MailSent       bool          // notifications leave the server (an SMTP server is set), rather than only being logged
+	SMSCountries   []int         // country calling codes text messages may go to (SPEC §2: against SMS pumping)
+	SendLimits     SendLimits    // how many codes are sent by text message or email
 }
 
 // DefaultConfig returns the defaults of SPEC §3.1 and §1.
@@ -161,6 +174,8 @@ func DefaultConfig() Config {
 		LoginBurst:     30,
 		LoginRate:      1,
 		ResetDelay:     DefaultResetDelay,
+		SMSCountries:   sms.DefaultCountries,
+		SendLimits:     DefaultSendLimits(),
 	}
 }
 
@@ -175,6 +190,8 @@ type Service struct {
 	rand   io.Reader
 
 	notifier Notifier
+	texts    TextSender
+	codeMail CodeMailer
 	onEvent  func(twofold.AuditEvent)
 
 	argon     chan struct{} // bounds concurrent Argon2id hashes
@@ -194,6 +211,10 @@ type Options struct {
 	Rand   io.Reader
 	// Notifier queues security notifications by email; nil sends none.
 	Notifier Notifier
+	// Texts sends the codes of sms factors; nil refuses to send them.
+	Texts TextSender
+	// CodeMail queues the codes of email factors; nil refuses to send them.
+	CodeMail CodeMailer
 	// OnEvent, when set, sees every audit event as it is recorded (for metrics).
 	OnEvent func(twofold.AuditEvent)
 }
@@ -201,7 +222,7 @@ type Options struct {
 // New returns a Service.
 func New(o Options) (*Service, error) {
 	s := &Service{store: o.Store, keys: o.Keys, hasher: o.Hasher, cfg: o.Config, log: o.Logger, now: o.Now, rand: o.Rand,
-		notifier: o.Notifier, onEvent: o.OnEvent}
+		notifier: o.Notifier, texts: o.Texts, codeMail: o.CodeMail, onEvent: o.OnEvent}
 	if s.now == nil {
 		s.now = time.Now
 	}

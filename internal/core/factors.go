@@ -16,12 +16,14 @@ import (
 
 // NewFactor describes an authenticator to enrol (SPEC §3.1 POST /v1/me/factors).
 type NewFactor struct {
-	Type       twofold.FactorType // totp, or hotp for a counter-based token
-	Label      string
-	Algorithm  string // default SHA1
-	Digits     int    // default 6
-	Period     int    // seconds, default 30; TOTP only
-	SecretSize int    // bytes, default 20
+	Type       twofold.FactorType // totp, hotp for a counter-based token, sms or email
+	Label      string             // sms and email: default the masked number or address
+	Phone      string             // sms: in international form, "+44 7700 900123"
+	Email      string             // email: default the account's address
+	Algorithm  string             // default SHA1
+	Digits     int                // default 6
+	Period     int                // seconds, default 30; TOTP only
+	SecretSize int                // bytes, default 20
 }
 
 // HOTPLookAhead is how many counters past the next expected one an HOTP
@@ -37,8 +39,11 @@ const HOTPResyncWindow = 1000
 // The secret is shown only while the factor is pending.
 type Enrolment struct {
 	Factor     twofold.Factor
-	Secret     string // base32
+	Secret     string // base32; totp and hotp only
 	OTPAuthURI string
+	// CodeExpiresAt is, for an sms or email factor, when the code sent to
+	// confirm it expires.
+	CodeExpiresAt time.Time
 }
 
 // Confirmation is the result of confirming a factor. Recovery codes and the
@@ -153,6 +158,15 @@ func factorAAD(id string) []byte { return keyring.AAD("factors", "secret", id) }
 // code from it. On an account with two-factor on it needs an elevated
 // session, as ConfirmFactor does.
 func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) (Enrolment, error) {
+	if n.Type.SendsCodes() {
+		if err := person(a); err != nil {
+			return Enrolment{}, err
+		}
+		return s.enrolSent(ctx, a, n, m)
+	}
+	if n.Phone != "" || n.Email != "" {
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "phone and email apply to sms and email factors only")
+	}
 	return s.enrol(ctx, a, n, nil, m)
 }
 
@@ -162,7 +176,7 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 		return Enrolment{}, err
 	}
 	if n.Type != twofold.FactorTOTP && n.Type != twofold.FactorHOTP {
-		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp or hotp")
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp, hotp, sms or email")
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err
@@ -245,6 +259,9 @@ func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string)
 	if f.Status != twofold.FactorPending {
 		return Enrolment{}, twofold.Errorf(twofold.CodeNotFound, "the secret of a confirmed factor is never shown again")
 	}
+	if f.Type.SendsCodes() {
+		return Enrolment{}, twofold.Errorf(twofold.CodeNotFound, "an %s factor has no secret to show: it is sent codes", f.Type)
+	}
 	p, err := factorParams(f)
 	if err != nil {
 		return Enrolment{}, err
@@ -301,11 +318,27 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Confirmation{}, err
 	}
+	confirmKey := factorKey(a.Account.ID, f.ID) + ":confirm"
+	if f.Type.SendsCodes() {
+		if _, err := s.takeSlot(ctx, confirmKey, recoveryDelay); err != nil {
+			return Confirmation{}, err
+		}
+		cause, err := s.verifySentCode(ctx, a.Account.ID, SecondFactor{Method: twofold.Method(f.Type), FactorID: f.ID, Code: code}, confirmScope())
+		if err != nil {
+			return Confirmation{}, err
+		}
+		if cause != "" {
+			s.audit(ctx, a.Account.ID, "factor.confirm_failed", m, f.ID+": "+cause)
+			return Confirmation{}, errBadSecondFactor()
+		}
+		s.resetSlots(ctx, confirmKey)
+		f.Secret, f.Hint = nil, hintOf(f.Type, string(f.Secret))
+		return s.activate(ctx, a, f, -1, 0, s.Now(), m)
+	}
 	p, err := factorParams(f)
 	if err != nil {
 		return Confirmation{}, err
 	}
-	confirmKey := factorKey(a.Account.ID, f.ID) + ":confirm"
 	if _, err := s.takeSlot(ctx, confirmKey, recoveryDelay); err != nil {
 		return Confirmation{}, err
 	}
@@ -384,7 +417,11 @@ func (s *Service) AddTOTPWithSecret(ctx context.Context, a Auth, label string, s
 
 // Factors returns the account's factors, without secrets.
 func (s *Service) Factors(ctx context.Context, accountID string) ([]twofold.Factor, error) {
-	return s.store.Factors(ctx, accountID)
+	fs, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return s.withHints(ctx, fs)
 }
 
 // RenameFactor changes a factor's label.

@@ -17,6 +17,7 @@ type MethodOption struct {
 	Method   twofold.Method
 	FactorID string
 	Label    string
+	Hint     string // sms, email: the masked phone number or address the code goes to
 }
 
 // LoginResult is the answer to a password check: either a session, or a login
@@ -168,7 +169,14 @@ func (s *Service) methods(ctx context.Context, accountID string) ([]MethodOption
 	var out []MethodOption
 	for _, f := range factors {
 		if f.Status == twofold.FactorActive {
-			out = append(out, MethodOption{Method: twofold.Method(f.Type), FactorID: f.ID, Label: f.Label})
+			o := MethodOption{Method: twofold.Method(f.Type), FactorID: f.ID, Label: f.Label}
+			if f.Type.SendsCodes() {
+				if err := s.open(ctx, &f); err != nil {
+					return nil, err
+				}
+				o.Hint = hintOf(f.Type, string(f.Secret))
+			}
+			out = append(out, o)
 		}
 	}
 	if len(out) == 0 {
@@ -219,6 +227,8 @@ type SecondFactor struct {
 	Method   twofold.Method
 	FactorID string // optional: restrict a code to one factor
 	Code     string
+
+	scope string // of a sent code: the login or session it was sent for
 }
 
 // Verified is a passed second step: the session, and after a recovery
@@ -240,9 +250,9 @@ const LowRecoveryCodes = 3
 // request says nothing about the account, so it costs the owner nothing.
 func checkProof(p SecondFactor) error {
 	switch p.Method {
-	case twofold.MethodTOTP, twofold.MethodHOTP, twofold.MethodRecoveryCode, twofold.MethodPaperKey:
+	case twofold.MethodTOTP, twofold.MethodHOTP, twofold.MethodSMS, twofold.MethodEmail, twofold.MethodRecoveryCode, twofold.MethodPaperKey:
 	default:
-		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, recovery_code or paper_key")
+		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, recovery_code or paper_key")
 	}
 	if strings.TrimSpace(p.Code) == "" {
 		return twofold.Errorf(twofold.CodeInvalid, "code is required")
@@ -259,6 +269,7 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 	if err := s.allowSource(ctx, m); err != nil {
 		return Verified{}, err
 	}
+	p.scope = loginScope(loginID)
 	if p.Method == twofold.MethodTOTP && p.FactorID == "" {
 		token, expires, err := s.verifyLoginTOTP(ctx, loginID, p, m)
 		return Verified{Token: token, ExpiresAt: expires}, err
@@ -411,6 +422,7 @@ func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (
 	if err := checkProof(p); err != nil {
 		return time.Time{}, err
 	}
+	p.scope = elevateScope(a.Session.ID)
 	var answer error
 	until := s.Now().Add(s.cfg.ElevationTTL)
 	err := s.inTx(ctx, func(ctx context.Context) error {

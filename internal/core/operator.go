@@ -52,7 +52,7 @@ func (s *Service) InspectAccount(ctx context.Context, op Auth, accountID string,
 	if err != nil {
 		return AccountSummary{}, err
 	}
-	fs, err := s.store.Factors(ctx, accountID)
+	fs, err := s.Factors(ctx, accountID)
 	if err != nil {
 		return AccountSummary{}, err
 	}

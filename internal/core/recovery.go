@@ -104,7 +104,7 @@ func (s *Service) Me(ctx context.Context, a Auth) (Profile, error) {
 	if !a.Allows(permit.Account, "*", permit.Read) {
 		return Profile{}, twofold.Errorf(twofold.CodeForbidden, "this API key may not read the account: it needs the permit %q", "account * read")
 	}
-	fs, err := s.store.Factors(ctx, a.Account.ID)
+	fs, err := s.Factors(ctx, a.Account.ID)
 	if err != nil {
 		return Profile{}, err
 	}

@@ -81,6 +81,8 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 		return s.verifyTOTP(ctx, accountID, p)
 	case twofold.MethodHOTP:
 		return s.verifyHOTP(ctx, accountID, p)
+	case twofold.MethodSMS, twofold.MethodEmail:
+		return s.verifySentCode(ctx, accountID, p, p.scope)
 	case twofold.MethodRecoveryCode:
 		key := normaliseKey(p.Code)
 		if key == "" {

@@ -13,6 +13,9 @@ type methodJSON struct {
 	Method   twofold.Method `json:"method"`
 	FactorID string         `json:"factor_id,omitempty"`
 	Label    string         `json:"label,omitempty"`
+	// Destination is, for sms and email, the masked number or address a
+	// code goes to: "+44 •••• ••0123".
+	Destination string `json:"destination,omitempty"`
 }
 
 type loginResponse struct {
@@ -47,7 +50,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	out := loginResponse{Status: "second_factor_required", LoginID: res.LoginID, ExpiresAt: res.ExpiresAt, Methods: []methodJSON{}}
 	for _, m := range res.Methods {
-		out.Methods = append(out.Methods, methodJSON{Method: m.Method, FactorID: m.FactorID, Label: m.Label})
+		out.Methods = append(out.Methods, methodJSON{Method: m.Method, FactorID: m.FactorID, Label: m.Label, Destination: m.Hint})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -81,6 +84,47 @@ func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// challengeRequest asks for a code to be sent to an sms or email factor.
+type challengeRequest struct {
+	Method   twofold.Method `json:"method"`
+	FactorID string         `json:"factor_id"`
+}
+
+// challengeJSON says where a code went and until when it works; never the code.
+func challengeJSON(c core.Challenge) map[string]any {
+	return map[string]any{"status": "sent", "method": c.Method, "factor_id": c.FactorID, "sent_to": c.SentTo, "expires_at": c.ExpiresAt}
+}
+
+// challengeLogin sends a code for a pending login's second step (SPEC §3.1).
+func (s *Server) challengeLogin(w http.ResponseWriter, r *http.Request) {
+	var req challengeRequest
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	c, err := s.svc.ChallengeLogin(r.Context(), r.PathValue("login_id"), req.Method, req.FactorID, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, challengeJSON(c))
+}
+
+// challengeElevation sends a code to elevate the caller's session with.
+func (s *Server) challengeElevation(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req challengeRequest
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	c, err := s.svc.ChallengeElevation(r.Context(), a, req.Method, req.FactorID, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, challengeJSON(c))
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, a core.Auth) {

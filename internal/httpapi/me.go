@@ -22,11 +22,13 @@ type factorJSON struct {
 	CreatedAt   time.Time            `json:"created_at"`
 	ConfirmedAt *time.Time           `json:"confirmed_at,omitempty"`
 	LastUsedAt  *time.Time           `json:"last_used_at,omitempty"`
+	// Destination is an sms or email factor's masked number or address.
+	Destination string `json:"destination,omitempty"`
 }
 
 func toFactorJSON(f twofold.Factor) factorJSON {
 	return factorJSON{ID: f.ID, Type: f.Type, Label: f.Label, Status: f.Status, Algorithm: f.Algorithm, Digits: f.Digits,
-		Period: int(f.Period / time.Second), CreatedAt: f.CreatedAt, ConfirmedAt: f.ConfirmedAt, LastUsedAt: f.LastUsedAt}
+		Period: int(f.Period / time.Second), CreatedAt: f.CreatedAt, ConfirmedAt: f.ConfirmedAt, LastUsedAt: f.LastUsedAt, Destination: f.Hint}
 }
 
 func factorsJSON(fs []twofold.Factor) []factorJSON {
@@ -105,6 +107,8 @@ func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth
 		Digits     int                `json:"digits"`
 		Period     int                `json:"period"`
 		SecretSize int                `json:"secret_size"`
+		Phone      string             `json:"phone"`
+		Email      string             `json:"email"`
 		Serial     string             `json:"serial"` // claims an imported hardware token
 		Code       string             `json:"code"`
 	}
@@ -113,17 +117,21 @@ func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth
 		return
 	}
 	if req.Serial != "" || req.Code != "" {
-		s.claimToken(w, r, a, req.Type, req.Serial, req.Code, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0)
+		s.claimToken(w, r, a, req.Type, req.Serial, req.Code, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "")
 		return
 	}
 	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: req.Type, Label: req.Label, Algorithm: req.Algorithm,
-		Digits: req.Digits, Period: req.Period, SecretSize: req.SecretSize}, Meta(r))
+		Digits: req.Digits, Period: req.Period, SecretSize: req.SecretSize, Phone: req.Phone, Email: req.Email}, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	qr := "/v1/me/factors/" + e.Factor.ID + "/qr.png"
 	w.Header().Set("Location", "/v1/me/factors/"+e.Factor.ID)
+	if e.Factor.Type.SendsCodes() {
+		writeJSON(w, http.StatusCreated, map[string]any{"factor": toFactorJSON(e.Factor), "code_sent_to": e.Factor.Hint, "code_expires_at": e.CodeExpiresAt})
+		return
+	}
+	qr := "/v1/me/factors/" + e.Factor.ID + "/qr.png"
 	writeJSON(w, http.StatusCreated, map[string]any{"factor": toFactorJSON(e.Factor), "secret": e.Secret, "otpauth_uri": e.OTPAuthURI, "qr_png_url": qr})
 }
 
@@ -192,6 +200,17 @@ func (s *Server) confirmFactor(w http.ResponseWriter, r *http.Request, a core.Au
 		out["paper_key"] = c.PaperKey
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// resendConfirmation sends a pending sms or email factor a new code to
+// confirm it with.
+func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	c, err := s.svc.ResendConfirmation(r.Context(), a, r.PathValue("id"), Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, challengeJSON(c))
 }
 
 func (s *Server) renameFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {

@@ -31,6 +31,7 @@ var statuses = map[twofold.Code]int{
 	twofold.CodeConflict:           http.StatusConflict,
 	twofold.CodeLoginExpired:       http.StatusGone,
 	twofold.CodeThrottled:          http.StatusTooManyRequests,
+	twofold.CodeUnavailable:        http.StatusServiceUnavailable,
 	twofold.CodeInternal:           http.StatusInternalServerError,
 }
 

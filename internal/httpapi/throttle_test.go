@@ -539,7 +539,7 @@ func TestNoAttemptCostsNoSlot(t *testing.T) {
 		loginID, _ := startLogin(t, s, "noor")
 		for range 12 {
 			for _, body := range []map[string]string{
-				{"code": "123456"}, {"method": "TOTP", "code": "123456"}, {"method": "sms", "code": "123456"},
+				{"code": "123456"}, {"method": "TOTP", "code": "123456"}, {"method": "push", "code": "123456"},
 				{"method": "totp"}, {"method": "recovery_code", "code": "  "}, {"method": "paper_key"},
 			} {
 				wantProblem(t, verify(t, s, loginID, body), 400, "invalid")

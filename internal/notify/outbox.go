@@ -2,11 +2,15 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"time"
 
+	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/store"
 )
 
@@ -18,6 +22,13 @@ type Queue interface {
 	RetryMail(ctx context.Context, id int64, attempts int, due time.Time, lastError string) (bool, error)
 }
 
+// Sealer seals the bodies of code mails and opens them again;
+// *keyring.Keyring implements it.
+type Sealer interface {
+	SealContext(ctx context.Context, plaintext, aad []byte) (keyID string, ciphertext []byte, err error)
+	Open(ctx context.Context, keyID string, ciphertext, aad []byte) ([]byte, error)
+}
+
 // Outbox queues notifications in the database for a Worker to send. It
 // implements core.Notifier: Enqueue is one INSERT and never waits for a mail
 // server.
@@ -25,6 +36,10 @@ type Outbox struct {
 	queue Queue
 	now   func() time.Time
 	wake  chan struct{}
+	// Keys seals the bodies of code mails (EnqueueCode); nil refuses them.
+	Keys Sealer
+	// Rand makes the references code mails are bound to; nil is crypto/rand.
+	Rand io.Reader
 }
 
 // NewOutbox returns an outbox over q; now is the clock (nil: time.Now).
@@ -49,11 +64,50 @@ func (o *Outbox) Enqueue(ctx context.Context, to, subject, body string) error {
 	if _, err := o.queue.EnqueueMail(ctx, m); err != nil {
 		return err
 	}
+	o.poke()
+	return nil
+}
+
+// bodyAAD binds a sealed body to its outbox row's seal_ref.
+func bodyAAD(ref string) []byte { return keyring.AAD("outbox", "body", ref) }
+
+// EnqueueCode queues a message that carries a one-time code: its body is
+// stored sealed by Keys, never in the clear, and the message is dropped
+// unsent once discardAt has passed, when the code no longer works.
+func (o *Outbox) EnqueueCode(ctx context.Context, to, subject, body string, discardAt time.Time) error {
+	if o.Keys == nil {
+		return errors.New("outbox: no keys to seal a code mail with")
+	}
+	addr, err := mail.ParseAddress(to)
+	if err != nil {
+		return fmt.Errorf("code mail recipient: %w", err)
+	}
+	r := o.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return err
+	}
+	ref := hex.EncodeToString(b)
+	keyID, sealed, err := o.Keys.SealContext(ctx, []byte(body), bodyAAD(ref))
+	if err != nil {
+		return fmt.Errorf("seal code mail: %w", err)
+	}
+	m := store.Mail{To: addr.Address, Subject: subject, CreatedAt: o.now(), BodyKeyID: keyID, SealRef: ref, SealedBody: sealed, DiscardAt: discardAt}
+	if _, err := o.queue.EnqueueMail(ctx, m); err != nil {
+		return err
+	}
+	o.poke()
+	return nil
+}
+
+func (o *Outbox) poke() {
 	select {
 	case o.wake <- struct{}{}:
 	default: // a wake-up is pending already
 	}
-	return nil
 }
 
 // Wake returns a channel that receives when a message was queued in this

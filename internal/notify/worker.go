@@ -2,6 +2,8 @@ package notify
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"time"
@@ -42,7 +44,9 @@ type Worker struct {
 	Now    func() time.Time // nil: time.Now
 	// Wake receives when this process queued a message (Outbox.Wake), so that
 	// it is sent at once rather than at the next poll. Nil: poll only.
-	Wake        <-chan struct{}
+	Wake <-chan struct{}
+	// Keys opens the sealed bodies of code mails (Outbox.EnqueueCode).
+	Keys        Sealer
 	Poll        time.Duration
 	Lease       time.Duration
 	SendTimeout time.Duration
@@ -124,13 +128,23 @@ func (w *Worker) drain(ctx context.Context) {
 // longer than GiveUp) or reschedules it. Logs name the recipient's domain
 // only, never the address or the body.
 func (w *Worker) deliver(ctx context.Context, m store.Mail) {
-	sctx, cancel := context.WithTimeout(ctx, w.SendTimeout)
-	err := w.Sender.Send(sctx, Message{To: m.To, Subject: m.Subject, Body: m.Body, Date: m.CreatedAt})
-	cancel()
 	// The bookkeeping outlives a stop, so that the claim is not left to expire.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	log := w.Logger.With("outbox_id", m.ID, "to_domain", domain(m.To), "attempt", m.Attempts)
+	if !m.DiscardAt.IsZero() && !w.Now().Before(m.DiscardAt) {
+		log.Warn("code mail dropped unsent: the code in it has expired")
+		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
+			log.Error("outbox: expired mail not removed", "err", err)
+		}
+		return
+	}
+	body, err := w.body(ctx, m)
+	if err == nil {
+		sctx, cancel := context.WithTimeout(ctx, w.SendTimeout)
+		err = w.Sender.Send(sctx, Message{To: m.To, Subject: m.Subject, Body: body, Date: m.CreatedAt})
+		cancel()
+	}
 	if err == nil {
 		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
 			log.Error("outbox: sent mail not removed; it will be sent again", "err", err)
@@ -162,6 +176,21 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 	} else if !ok {
 		log.Warn("outbox: claim ran out before the attempt ended; another worker has the mail")
 	}
+}
+
+// body returns m's body, opened when it is sealed.
+func (w *Worker) body(ctx context.Context, m store.Mail) (string, error) {
+	if m.BodyKeyID == "" {
+		return m.Body, nil
+	}
+	if w.Keys == nil {
+		return "", errors.New("a sealed code mail, and this worker has no keys to open it")
+	}
+	b, err := w.Keys.Open(ctx, m.BodyKeyID, m.SealedBody, bodyAAD(m.SealRef))
+	if err != nil {
+		return "", fmt.Errorf("open sealed code mail: %w", err)
+	}
+	return string(b), nil
 }
 
 // redact replaces the recipient's address in a mail server's answer by its

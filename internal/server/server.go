@@ -22,6 +22,7 @@ import (
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/dnsapi"
+	"github.com/twofold/twofold/internal/factor/sms"
 	"github.com/twofold/twofold/internal/httpapi"
 	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/keystone"
@@ -97,10 +98,17 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	cfg.LoginBurst, cfg.LoginRate = c.LoginBurst, c.LoginRate
 	cfg.ResetDelay = c.ResetDelay
 	cfg.MailSent = c.SMTPAddr != ""
+	if cfg.SMSCountries, err = sms.ParseCountries(c.SMSCountries); err != nil {
+		st.Close()
+		return Deps{}, fmt.Errorf("sms-countries: %w", err)
+	}
 	// Notifications go to the database's outbox; a serving instance's worker
-	// sends them, also those queued by CLI commands.
+	// sends them, also those queued by CLI commands. Code mails wait there
+	// sealed.
 	outbox := notify.NewOutbox(st, now)
-	svc, err := core.New(core.Options{Store: st, Keys: keys, Hasher: hasher, Config: cfg, Logger: log, Now: now, Rand: rnd, Notifier: outbox})
+	outbox.Keys, outbox.Rand = keys, rnd
+	svc, err := core.New(core.Options{Store: st, Keys: keys, Hasher: hasher, Config: cfg, Logger: log, Now: now, Rand: rnd,
+		Notifier: outbox, CodeMail: outbox, Texts: textSender(c, log)})
 	if err != nil {
 		st.Close()
 		return Deps{}, err
@@ -117,6 +125,18 @@ func sender(c config.Config, log *slog.Logger) notify.Sender {
 	}
 	return &notify.SMTP{Addr: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUsername, Password: string(c.SMTPPassword),
 		StartTLS: c.SMTPStartTLS, RequireTLS: c.SMTPStartTLS && !onLoopback(c.SMTPAddr), TLS: c.SMTPTLS, Helo: c.SMTPHelo}
+}
+
+// textSender returns the SMS gateway c configures, or without --sms-url
+// the log sender for development.
+func textSender(c config.Config, log *slog.Logger) notify.TextSender {
+	if c.SMSURL == "" {
+		if c.SMSLogCodes {
+			log.Warn("--sms-log-codes: every text message is logged WITH ITS ONE-TIME CODE AND PHONE NUMBER; for development only, never in production")
+		}
+		return notify.TextLog{Logger: log, LogBodies: c.SMSLogCodes}
+	}
+	return &notify.Twilio{BaseURL: c.SMSURL, AccountSID: c.SMSAccount, Token: string(c.SMSToken), From: c.SMSFrom}
 }
 
 // onLoopback reports whether the host of addr is this machine, where a mail
@@ -163,7 +183,10 @@ func (s *Server) Open(ctx context.Context) error {
 		s.Store.Close()
 		return err
 	}
-	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake()}
+	if s.Config.SMSURL == "" {
+		s.Logger.Info("no --sms-url: text messages are logged, not sent")
+	}
+	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake(), Keys: d.Keys}
 	s.worker.Start()
 	go s.Service.Warm() // not in the way of start-up; a login that comes first waits for it
 	every := s.SweepEvery

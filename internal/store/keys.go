@@ -46,9 +46,11 @@ func (s *Store) AddDataKey(ctx context.Context, k keyring.WrappedKey) error {
 // Reseal and DeleteDataKey's guard.
 const (
 	factorsTable  = "factors"
-	factorsSecret = "secret"
+	factorsSecret = "secret" // TOTP/HOTP secrets, and the phone numbers and addresses of sms and email factors
 	tokensTable   = "hardware_tokens"
 	tokensSecret  = "secret"
+	outboxTable   = "outbox"
+	outboxBody    = "body" // code mails, bound to their seal_ref
 )
 
 // SealedValues returns every value sealed by the keyring, with where it lives,
@@ -66,7 +68,20 @@ func (s *Store) SealedValues(ctx context.Context) ([]keyring.Sealed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, ts...), nil
+	out = append(out, ts...)
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT seal_ref, body_key_id, sealed_body FROM outbox WHERE body_key_id <> '' ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("select sealed mail: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v := keyring.Sealed{Table: outboxTable, Column: outboxBody}
+		if err := rows.Scan(&v.Row, &v.KeyID, &v.Ciphertext); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // Reseal stores v sealed afresh under data key keyID if it is still sealed
@@ -78,6 +93,15 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 	if v.Table == tokensTable && v.Column == tokensSecret {
 		return s.resealTokenSecret(ctx, v.Row, v.KeyID, keyID, ciphertext)
 	}
+	if v.Table == outboxTable && v.Column == outboxBody {
+		res, err := s.conn(ctx).ExecContext(ctx, `UPDATE outbox SET body_key_id = $1, sealed_body = $2 WHERE seal_ref = $3 AND body_key_id = $4`,
+			keyID, ciphertext, v.Row, v.KeyID)
+		if err != nil {
+			return false, fmt.Errorf("reseal mail: %w", err)
+		}
+		n, err := res.RowsAffected()
+		return n == 1, err
+	}
 	return false, fmt.Errorf("reseal: %s.%s holds no sealed values", v.Table, v.Column)
 }
 
@@ -86,7 +110,8 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 func (s *Store) DeleteDataKey(ctx context.Context, id string) (bool, error) {
 	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM data_keys WHERE id = $1
 		AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)
-		AND NOT EXISTS (SELECT 1 FROM hardware_tokens WHERE secret_key_id = $1)`, id)
+		AND NOT EXISTS (SELECT 1 FROM hardware_tokens WHERE secret_key_id = $1)
+		AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1)`, id)
 	if err != nil {
 		return false, fmt.Errorf("delete data key: %w", err)
 	}

@@ -23,13 +23,21 @@ type Mail struct {
 	// out cannot reschedule a mail another worker now holds.
 	Attempts  int
 	LastError string
+	// A mail that carries a one-time code is stored sealed: Body is empty,
+	// SealedBody is the body under data key BodyKeyID, bound to SealRef.
+	BodyKeyID  string
+	SealRef    string
+	SealedBody []byte
+	// DiscardAt, when set, is when the mail is no longer worth sending.
+	DiscardAt time.Time
 }
 
 // EnqueueMail adds m to the outbox, due at once (at m.CreatedAt), and returns its id.
 func (s *Store) EnqueueMail(ctx context.Context, m Mail) (int64, error) {
 	var id int64
-	err := s.conn(ctx).QueryRowContext(ctx, `INSERT INTO outbox (recipient, subject, body, created_at, due_at) VALUES ($1, $2, $3, $4, $4) RETURNING id`,
-		m.To, m.Subject, m.Body, micros(m.CreatedAt)).Scan(&id)
+	err := s.conn(ctx).QueryRowContext(ctx, `INSERT INTO outbox (recipient, subject, body, created_at, due_at, body_key_id, seal_ref, sealed_body, discard_at)
+		VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) RETURNING id`,
+		m.To, m.Subject, m.Body, micros(m.CreatedAt), m.BodyKeyID, m.SealRef, m.SealedBody, micros(m.DiscardAt)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert outbox mail: %w", err)
 	}
@@ -55,17 +63,17 @@ func (s *Store) ClaimMail(ctx context.Context, now, until time.Time) (Mail, bool
 		}
 		for _, id := range ids {
 			m := Mail{ID: id}
-			var created int64
+			var created, discard int64
 			err := s.conn(ctx).QueryRowContext(ctx, `UPDATE outbox SET due_at = $1, attempts = attempts + 1 WHERE id = $2 AND due_at <= $3
-				RETURNING recipient, subject, body, created_at, attempts, last_error`, micros(until), id, micros(now)).
-				Scan(&m.To, &m.Subject, &m.Body, &created, &m.Attempts, &m.LastError)
+				RETURNING recipient, subject, body, created_at, attempts, last_error, body_key_id, seal_ref, sealed_body, discard_at`, micros(until), id, micros(now)).
+				Scan(&m.To, &m.Subject, &m.Body, &created, &m.Attempts, &m.LastError, &m.BodyKeyID, &m.SealRef, &m.SealedBody, &discard)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // another worker won it, or it was sent meanwhile
 			}
 			if err != nil {
 				return Mail{}, false, fmt.Errorf("claim mail: %w", err)
 			}
-			m.CreatedAt, m.DueAt = fromMicros(created), fromMicros(micros(until))
+			m.CreatedAt, m.DueAt, m.DiscardAt = fromMicros(created), fromMicros(micros(until)), fromMicros(discard)
 			return m, true, nil
 		}
 	}
@@ -117,7 +125,8 @@ func (s *Store) RetryMail(ctx context.Context, id int64, attempts int, due time.
 
 // Outbox returns every mail in the outbox, oldest first: for operators and tests.
 func (s *Store) Outbox(ctx context.Context) ([]Mail, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id, recipient, subject, body, created_at, due_at, attempts, last_error FROM outbox ORDER BY id`)
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id, recipient, subject, body, created_at, due_at, attempts, last_error,
+		body_key_id, seal_ref, sealed_body, discard_at FROM outbox ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("select outbox: %w", err)
 	}
@@ -125,11 +134,12 @@ func (s *Store) Outbox(ctx context.Context) ([]Mail, error) {
 	var out []Mail
 	for rows.Next() {
 		var m Mail
-		var created, due int64
-		if err := rows.Scan(&m.ID, &m.To, &m.Subject, &m.Body, &created, &due, &m.Attempts, &m.LastError); err != nil {
+		var created, due, discard int64
+		if err := rows.Scan(&m.ID, &m.To, &m.Subject, &m.Body, &created, &due, &m.Attempts, &m.LastError,
+			&m.BodyKeyID, &m.SealRef, &m.SealedBody, &discard); err != nil {
 			return nil, err
 		}
-		m.CreatedAt, m.DueAt = fromMicros(created), fromMicros(due)
+		m.CreatedAt, m.DueAt, m.DiscardAt = fromMicros(created), fromMicros(due), fromMicros(discard)
 		out = append(out, m)
 	}
 	return out, rows.Err()

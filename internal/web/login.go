@@ -32,6 +32,7 @@ var notices = map[string]string{
 	"password_changed":      "Your password was changed. Every other session was signed out.",
 	"logged_out_everywhere": "You are signed out everywhere: on every browser and app.",
 	"api_key_revoked":       "The API key was revoked, and with it the keys it made.",
+	"code_sent":             "A new code is on its way. The one sent before no longer works.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }
@@ -89,6 +90,10 @@ type verifyBody struct {
 	Labels       []string         // labels of the TOTP factors
 	Alternatives []twofold.Method // other methods the account can use
 	Next         string
+	// Senders are the account's phones (sms) or addresses (email) when
+	// Method is sms or email: each has a button that sends it a code.
+	Senders []core.MethodOption
+	SentTo  string // where a code was just sent: then the page asks for it
 }
 
 // secondStep describes the methods of a login for the second-step page.
@@ -115,8 +120,13 @@ func secondStep(methods []core.MethodOption, want twofold.Method, next string) v
 	}
 	b.Labels = labels[b.Method]
 	for _, m := range order {
-		if m != b.Method && (m == twofold.MethodTOTP || m == twofold.MethodHOTP || m == twofold.MethodRecoveryCode || m == twofold.MethodPaperKey) {
+		if m != b.Method {
 			b.Alternatives = append(b.Alternatives, m)
+		}
+	}
+	for _, m := range methods {
+		if m.Method == b.Method && (m.Method == twofold.MethodSMS || m.Method == twofold.MethodEmail) {
+			b.Senders = append(b.Senders, m)
 		}
 	}
 	return b
@@ -129,6 +139,12 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int, method twofold.Method, next, errMsg string) {
+	s.renderVerifySent(w, r, status, method, next, errMsg, "")
+}
+
+// renderVerifySent is renderVerify after a code was sent to sentTo (a
+// masked number or address), or was meant to be.
+func (s *Server) renderVerifySent(w http.ResponseWriter, r *http.Request, status int, method twofold.Method, next, errMsg, sentTo string) {
 	loginID := cookieValue(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -147,7 +163,12 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int
 	if method == "" {
 		method = twofold.MethodTOTP
 	}
-	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Body: secondStep(methods, method, next)})
+	b := secondStep(methods, method, next)
+	b.SentTo = sentTo
+	if sentTo == "" && errMsg != "" && (b.Method == twofold.MethodSMS || b.Method == twofold.MethodEmail) && r.PostForm.Get("code") != "" {
+		b.SentTo = "your " + map[twofold.Method]string{twofold.MethodSMS: "phone", twofold.MethodEmail: "address"}[b.Method]
+	}
+	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Body: b})
 }
 
 // verify completes the second step. Every failure reads the same; a

@@ -138,6 +138,10 @@ func (s *Server) funcs() template.FuncMap {
 				return "Authenticator app (TOTP)"
 			case twofold.FactorHOTP:
 				return "Hardware token (HOTP)"
+			case twofold.FactorSMS:
+				return "Text message"
+			case twofold.FactorEmail:
+				return "Email"
 			}
 			return string(t)
 		},

@@ -52,6 +52,9 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Factor/DeleteInAnotherStatus", testDeleteFactorInAnotherStatus},
 		{"Factor/Reseal", testReseal},
 
+		{"SentCode/Once", testSentCodeOnce},
+		{"SentCode/Replaced", testSentCodeReplaced},
+
 		{"Recovery/UseOnce", testUseRecoveryCodeOnce},
 		{"Recovery/Replace", testReplaceRecoveryCodes},
 		{"Recovery/NoPaperKey", testNoPaperKey},
@@ -103,6 +106,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/DecideSecondStep", testRaceDecideSecondStep},
 		{"Race/BatchFailsAlone", testBatchFailsAlone},
 		{"Race/UseRecoveryCode", testRaceUseRecoveryCode},
+		{"Race/UseSentCode", testRaceUseSentCode},
 		{"Race/FinishLogin", testRaceFinishLogin},
 		{"Race/ActivateFactor", testRaceActivateFactor},
 		{"Race/DeleteFactor", testRaceDeleteFactor},

@@ -1,0 +1,476 @@
+package core
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/factor/email"
+	"github.com/twofold/twofold/internal/factor/sms"
+	"github.com/twofold/twofold/internal/keyring"
+)
+
+// Codes sent by text message or email (SPEC §2 "SMS code", "email code").
+//
+// A code is 6 digits from the service's random source, stored only as a
+// keyed hash, one per factor (a resend replaces the old one), good for one
+// scope (a login, a session's elevation, or confirming the factor) for
+// SentCodeTTL and SentCodeChecks checks. Each check takes a slot of the same
+// per-account and per-factor code counters as TOTP codes (checkSecondFactor),
+// then one of the code's checks; the right code is used by one conditional
+// DELETE, so of two checks of one code exactly one passes. Sending is
+// limited by token buckets per phone number or address, per account and
+// per client address, against SMS pumping; so is the list of countries.
+
+// TextSender delivers a text message to a phone number in E.164 form;
+// notify.Twilio and notify.TextLog implement it.
+type TextSender interface {
+	SendText(ctx context.Context, to, body string) error
+}
+
+// CodeMailer queues a mail that carries a one-time code, stored sealed and
+// dropped unsent after discardAt; notify.Outbox implements it.
+type CodeMailer interface {
+	EnqueueCode(ctx context.Context, to, subject, body string, discardAt time.Time) error
+}
+
+// SentCodeTTL is how long a sent code is good for (SPEC §2: at most 10 minutes).
+const SentCodeTTL = 10 * time.Minute
+
+// SentCodeChecks is how many times a sent code may be checked (SPEC §2: at most 5).
+const SentCodeChecks = 5
+
+// SendLimit is a token bucket on sending codes: Burst at once, then one
+// every Every.
+type SendLimit struct {
+	Burst int
+	Every time.Duration
+}
+
+// SendLimits bound how many codes are sent (SPEC §2).
+type SendLimits struct {
+	PerDestination SendLimit // one phone number or address, whichever accounts have it
+	PerAccount     SendLimit
+	PerSource      SendLimit // one client address (an IPv6 /64)
+}
+
+// DefaultSendLimits: 5 codes to one number or address, then one each 12
+// minutes (5 an hour); 10 per account, then one each 6 minutes; 20 per
+// client address, then one each 3 minutes.
+func DefaultSendLimits() SendLimits {
+	return SendLimits{
+		PerDestination: SendLimit{Burst: 5, Every: 12 * time.Minute},
+		PerAccount:     SendLimit{Burst: 10, Every: 6 * time.Minute},
+		PerSource:      SendLimit{Burst: 20, Every: 3 * time.Minute},
+	}
+}
+
+// Challenge is a code sent: where to (masked) and until when it works.
+type Challenge struct {
+	FactorID  string
+	Method    twofold.Method
+	SentTo    string // the factor's hint: "+44 •••• ••0123"
+	ExpiresAt time.Time
+}
+
+// Scopes of a sent code.
+func loginScope(loginID string) string     { return "login:" + loginID }
+func elevateScope(sessionID string) string { return "elevate:" + sessionID }
+func confirmScope() string                 { return "confirm" }
+func (s *Service) codeHash(factorID, code string) []byte {
+	return s.hasher.Sum("sent-code", factorID+":"+code)
+}
+
+// newSentCode returns 6 decimal digits drawn uniformly from the service's
+// random source.
+func (s *Service) newSentCode() (string, error) {
+	const limit = math.MaxUint32 - math.MaxUint32%1000000 // below it, every code is equally likely
+	var b [4]byte
+	for {
+		if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+			return "", err
+		}
+		if v := binary.BigEndian.Uint32(b[:]); v < limit {
+			return fmt.Sprintf("%06d", v%1000000), nil
+		}
+	}
+}
+
+// parseDestination checks the phone number or address of a new sms or
+// email factor and returns it in its stored form.
+func (s *Service) parseDestination(a twofold.Account, n NewFactor) (string, error) {
+	switch n.Type {
+	case twofold.FactorSMS:
+		if n.Email != "" {
+			return "", twofold.Errorf(twofold.CodeInvalid, "an sms factor takes a phone, not an email")
+		}
+		p, err := sms.Parse(n.Phone, s.cfg.SMSCountries)
+		if err != nil {
+			return "", twofold.Errorf(twofold.CodeInvalid, "phone: %s", err.Error())
+		}
+		return p, nil
+	default:
+		if n.Phone != "" {
+			return "", twofold.Errorf(twofold.CodeInvalid, "an email factor takes an email, not a phone")
+		}
+		addr := n.Email
+		if strings.TrimSpace(addr) == "" {
+			addr = a.Email
+		}
+		e, err := email.Parse(addr)
+		if err != nil {
+			return "", twofold.Errorf(twofold.CodeInvalid, "email: %s", err.Error())
+		}
+		return e, nil
+	}
+}
+
+// hintOf masks an sms or email factor's phone number or address.
+func hintOf(t twofold.FactorType, destination string) string {
+	if t == twofold.FactorSMS {
+		return sms.Mask(destination)
+	}
+	return email.Mask(destination)
+}
+
+// withHints sets the hint of each sms and email factor of fs (opening its
+// destination) and returns fs.
+func (s *Service) withHints(ctx context.Context, fs []twofold.Factor) ([]twofold.Factor, error) {
+	for i := range fs {
+		if !fs[i].Type.SendsCodes() {
+			continue
+		}
+		f := fs[i]
+		if err := s.open(ctx, &f); err != nil {
+			return nil, err
+		}
+		fs[i].Hint = hintOf(f.Type, string(f.Secret))
+	}
+	return fs, nil
+}
+
+// enrolSent creates a pending sms or email factor and sends it a code to
+// confirm it with (ConfirmFactor). Nothing is stored when the code cannot
+// be sent.
+func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (Enrolment, error) {
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return Enrolment{}, err
+	}
+	if n.Algorithm != "" || n.Digits != 0 || n.Period != 0 || n.SecretSize != 0 {
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "algorithm, digits, period and secret_size apply to totp and hotp only")
+	}
+	dest, err := s.parseDestination(a.Account, n)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	hint := hintOf(n.Type, dest)
+	if strings.TrimSpace(n.Label) == "" {
+		n.Label = hint
+	}
+	label, err := validateLabel(n.Label)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	fs, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	if err := checkNewLabel(fs, label, ""); err != nil {
+		return Enrolment{}, err
+	}
+	pending := 0
+	for _, f := range fs {
+		if f.Status == twofold.FactorPending {
+			pending++
+		}
+		if f.Type == n.Type {
+			if err := s.open(ctx, &f); err != nil {
+				return Enrolment{}, err
+			}
+			if string(f.Secret) == dest {
+				return Enrolment{}, twofold.Errorf(twofold.CodeConflict, "%s is already one of your authenticators (%q)", hint, f.Label)
+			}
+		}
+	}
+	if pending >= maxPendingFactors {
+		return Enrolment{}, twofold.Errorf(twofold.CodeConflict, "%d authenticator setups are not finished: finish or cancel one first", pending)
+	}
+	if err := s.allowSend(ctx, a.Account.ID, n.Type, dest, m); err != nil {
+		return Enrolment{}, err
+	}
+	id, err := s.newID()
+	if err != nil {
+		return Enrolment{}, err
+	}
+	f := twofold.Factor{ID: id, AccountID: a.Account.ID, Type: n.Type, Label: label, Status: twofold.FactorPending,
+		Digits: 6, LastStep: -1, CreatedAt: s.Now()}
+	for attempt := 1; ; attempt++ { // as enrol: a rotation may delete the data key in between
+		if f.SecretKeyID, f.SealedSecret, err = s.keys.SealContext(ctx, []byte(dest), factorAAD(id)); err != nil {
+			return Enrolment{}, fmt.Errorf("seal destination: %w", err)
+		}
+		err = s.store.CreateFactor(ctx, f)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, keyring.ErrKeyGone) || attempt == 3 {
+			return Enrolment{}, err
+		}
+	}
+	f.Secret, f.Hint = twofold.Secret(dest), hint
+	expires, err := s.deliverCode(ctx, a.Account, f, confirmScope(), m)
+	if err != nil {
+		// Nothing half-stored: the factor goes with the code it never got.
+		if _, derr := s.store.DeleteFactor(ctx, a.Account.ID, id, twofold.FactorPending); derr != nil {
+			s.log.Error("pending factor not removed after its code was not sent", "err", derr)
+		}
+		return Enrolment{}, err
+	}
+	s.audit(ctx, a.Account.ID, "factor.created", m, string(f.Type)+" "+id)
+	f.Secret = nil
+	return Enrolment{Factor: f, CodeExpiresAt: expires}, nil
+}
+
+// allowSend takes a token from each send limit that a code to dest for
+// the account meets, or answers throttled with the wait until the first
+// empty bucket has a token again.
+func (s *Service) allowSend(ctx context.Context, accountID string, t twofold.FactorType, dest string, m Meta) error {
+	l := s.cfg.SendLimits
+	buckets := []struct {
+		key   string
+		limit SendLimit
+		what  string
+	}{
+		{"send:to:" + hex.EncodeToString(s.hasher.Sum("send-destination", string(t)+":"+dest)[:16]), l.PerDestination, "codes to this " + destinationNoun(t)},
+		{"send:account:" + accountID, l.PerAccount, "codes for this account"},
+	}
+	if m.Source != "" {
+		buckets = append(buckets, struct {
+			key   string
+			limit SendLimit
+			what  string
+		}{"send:ip:" + sourceKey(m.Source), l.PerSource, "codes asked for from this address"})
+	}
+	now := s.Now()
+	for _, b := range buckets {
+		if b.limit.Burst <= 0 || b.limit.Every <= 0 {
+			continue
+		}
+		ok, err := s.store.TakeToken(ctx, b.key, float64(b.limit.Burst), 1/b.limit.Every.Seconds(), now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			s.audit(ctx, accountID, "code.send_throttled", m, b.what)
+			n := int(math.Ceil(b.limit.Every.Seconds()))
+			return throttled(b.limit.Every, fmt.Sprintf("too many %s were sent; try again in %d seconds", b.what, n))
+		}
+	}
+	return nil
+}
+
+func destinationNoun(t twofold.FactorType) string {
+	if t == twofold.FactorSMS {
+		return "phone number"
+	}
+	return "address"
+}
+
+// deliverCode stores a fresh code for factor f (opened: f.Secret is its
+// destination) in scope, replacing the one before, and sends it. A text
+// message is handed to the gateway before the answer; a mail is queued
+// sealed and sent at once by this instance's outbox worker.
+func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.Factor, scope string, m Meta) (time.Time, error) {
+	code, err := s.newSentCode()
+	if err != nil {
+		return time.Time{}, err
+	}
+	now := s.Now()
+	expires := now.Add(SentCodeTTL)
+	method := twofold.Method(f.Type)
+	c := twofold.SentCode{FactorID: f.ID, AccountID: a.ID, Method: method, Scope: scope, Hash: s.codeHash(f.ID, code),
+		ChecksLeft: SentCodeChecks, CreatedAt: now, ExpiresAt: expires}
+	if err := s.store.PutSentCode(ctx, c); err != nil {
+		return time.Time{}, err
+	}
+	what := purposeText(scope)
+	minutes := int(SentCodeTTL / time.Minute)
+	switch f.Type {
+	case twofold.FactorSMS:
+		if s.texts == nil {
+			return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no text messages")
+		}
+		body := fmt.Sprintf("%s code %s: %s. It expires in %d minutes. Never share it.", s.cfg.Issuer, what, code, minutes)
+		if err := s.texts.SendText(ctx, string(f.Secret), body); err != nil {
+			s.log.Error("text message not sent", "factor", f.ID, "err", err)
+			s.audit(ctx, a.ID, "code.send_failed", m, "sms to "+f.ID+" for "+scopeKind(scope))
+			return time.Time{}, &twofold.Error{Code: twofold.CodeUnavailable, Message: "the text message could not be sent; try again in a minute", RetryAfter: time.Minute}
+		}
+	case twofold.FactorEmail:
+		if s.codeMail == nil {
+			return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no code mails")
+		}
+		body := fmt.Sprintf("Hello %s,\n\nYour %s code %s is:\n\n    %s\n\nIt expires in %d minutes. Never share it: %s will never ask you for it.\nIf you did not ask for it, someone may know your password: change it.\n\n-- %s\n",
+			a.Username, s.cfg.Issuer, what, code, minutes, s.cfg.Issuer, s.cfg.Issuer)
+		if err := s.codeMail.EnqueueCode(ctx, string(f.Secret), fmt.Sprintf("%s: your code %s", s.cfg.Issuer, what), body, expires); err != nil {
+			return time.Time{}, fmt.Errorf("queue code mail: %w", err)
+		}
+	default:
+		return time.Time{}, fmt.Errorf("deliver code: factor type %s sends no codes", f.Type)
+	}
+	s.audit(ctx, a.ID, "code.sent", m, fmt.Sprintf("%s to %s for %s", f.Type, f.ID, scopeKind(scope)))
+	return expires, nil
+}
+
+// purposeText says in a message what a code of scope is for.
+func purposeText(scope string) string {
+	switch scopeKind(scope) {
+	case "login":
+		return "to sign in"
+	case "elevation":
+		return "to confirm a change to your account"
+	default:
+		return "to add this authenticator to your account"
+	}
+}
+
+// scopeKind names a scope for the audit log, without its ids.
+func scopeKind(scope string) string {
+	switch {
+	case strings.HasPrefix(scope, "login:"):
+		return "login"
+	case strings.HasPrefix(scope, "elevate:"):
+		return "elevation"
+	}
+	return "confirmation"
+}
+
+// checkSendMethod checks the method and factor of a request to send a code.
+func checkSendMethod(method twofold.Method, factorID string) error {
+	if method != twofold.MethodSMS && method != twofold.MethodEmail {
+		return twofold.Errorf(twofold.CodeInvalid, "method must be sms or email")
+	}
+	if factorID == "" {
+		return twofold.Errorf(twofold.CodeInvalid, "factor_id is required")
+	}
+	return nil
+}
+
+// sendTo sends a code for scope to the account's active factor factorID of
+// method's type.
+func (s *Service) sendTo(ctx context.Context, a twofold.Account, method twofold.Method, factorID, scope string, m Meta) (Challenge, error) {
+	f, err := s.factor(ctx, a.ID, factorID)
+	if err != nil {
+		return Challenge{}, err
+	}
+	if f.Status != twofold.FactorActive || twofold.Method(f.Type) != method {
+		return Challenge{}, twofold.Errorf(twofold.CodeNotFound, "no active %s factor %q", method, truncate(factorID, 64))
+	}
+	if err := s.allowSend(ctx, a.ID, f.Type, string(f.Secret), m); err != nil {
+		return Challenge{}, err
+	}
+	expires, err := s.deliverCode(ctx, a, f, scope, m)
+	if err != nil {
+		return Challenge{}, err
+	}
+	return Challenge{FactorID: f.ID, Method: method, SentTo: hintOf(f.Type, string(f.Secret)), ExpiresAt: expires}, nil
+}
+
+// ChallengeLogin sends a code for the second step of a pending login to
+// one of its account's sms or email factors (SPEC §3.1 POST
+// /v1/login/{login_id}/challenge). Sending again replaces the code.
+func (s *Service) ChallengeLogin(ctx context.Context, loginID string, method twofold.Method, factorID string, m Meta) (Challenge, error) {
+	if err := checkSendMethod(method, factorID); err != nil {
+		return Challenge{}, err
+	}
+	if err := s.allowSource(ctx, m); err != nil {
+		return Challenge{}, err
+	}
+	l, err := s.pendingLogin(ctx, loginID)
+	if err != nil {
+		return Challenge{}, err
+	}
+	a, err := s.store.AccountByID(ctx, l.AccountID)
+	if err != nil {
+		return Challenge{}, err
+	}
+	return s.sendTo(ctx, a, method, factorID, loginScope(loginID), m)
+}
+
+// ChallengeElevation sends a code to elevate the caller's session with
+// (POST /v1/me/elevate then takes it).
+func (s *Service) ChallengeElevation(ctx context.Context, a Auth, method twofold.Method, factorID string, m Meta) (Challenge, error) {
+	if err := person(a); err != nil {
+		return Challenge{}, err
+	}
+	if err := checkSendMethod(method, factorID); err != nil {
+		return Challenge{}, err
+	}
+	return s.sendTo(ctx, a.Account, method, factorID, elevateScope(a.Session.ID), m)
+}
+
+// ResendConfirmation sends a pending sms or email factor a new code to
+// confirm it with, replacing the one before.
+func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID string, m Meta) (Challenge, error) {
+	if err := person(a); err != nil {
+		return Challenge{}, err
+	}
+	f, err := s.factor(ctx, a.Account.ID, factorID)
+	if err != nil {
+		return Challenge{}, err
+	}
+	if f.Status != twofold.FactorPending || !f.Type.SendsCodes() {
+		return Challenge{}, twofold.Errorf(twofold.CodeConflict, "only an sms or email factor waiting for confirmation is sent a code to confirm it")
+	}
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return Challenge{}, err
+	}
+	if err := s.allowSend(ctx, a.Account.ID, f.Type, string(f.Secret), m); err != nil {
+		return Challenge{}, err
+	}
+	expires, err := s.deliverCode(ctx, a.Account, f, confirmScope(), m)
+	if err != nil {
+		return Challenge{}, err
+	}
+	return Challenge{FactorID: f.ID, Method: twofold.Method(f.Type), SentTo: hintOf(f.Type, string(f.Secret)), ExpiresAt: expires}, nil
+}
+
+// verifySentCode checks a code sent to one of the account's factors of
+// p.Method for scope (only p.FactorID's when set): it returns "" when the
+// code is accepted, and it is then used; else the cause. Each stored code
+// the check meets loses one of its checks.
+func (s *Service) verifySentCode(ctx context.Context, accountID string, p SecondFactor, scope string) (string, error) {
+	code := normaliseCode(p.Code)
+	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
+		return "malformed code", nil
+	}
+	now := s.Now()
+	codes, err := s.store.TakeCodeChecks(ctx, accountID, p.Method, scope, p.FactorID, now)
+	if err != nil {
+		return "", err
+	}
+	if len(codes) == 0 {
+		return "no " + string(p.Method) + " code waiting (none sent, expired, or out of checks)", nil
+	}
+	for _, c := range codes {
+		if !credhash.Equal(c.Hash, s.codeHash(c.FactorID, code)) {
+			continue
+		}
+		ok, err := s.store.UseSentCode(ctx, c.FactorID, c.Hash, now)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "code for factor " + c.FactorID + " used or replaced meanwhile", nil
+		}
+		return "", nil
+	}
+	return fmt.Sprintf("wrong code (%d checks left)", codes[0].ChecksLeft), nil
+}

@@ -1,0 +1,398 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+const phone, phoneE164, phoneMasked = "+44 7700 900123", "+447700900123", "+44 •••• ••0123"
+
+// eachStoreWithGateway runs f on SQLite and PostgreSQL against a server
+// whose text messages go to a fake gateway of its own.
+func eachStoreWithGateway(t *testing.T, f func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway)) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g := testenv.NewSMSGateway(t)
+			f(t, testenv.NewServer(t, dsn(t), g.Option()), g)
+			if r := g.Refused(); len(r) > 0 {
+				t.Errorf("the gateway refused requests: %q", r)
+			}
+		})
+	}
+}
+
+// enrolPhone adds and confirms an sms factor with the code the gateway got,
+// and returns the factor's id.
+func enrolPhone(t *testing.T, c *testenv.Client, g *testenv.SMSGateway, number, e164, label string) (id string, confirm testenv.Response) {
+	t.Helper()
+	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": number, "label": label})
+	if r.Status != 201 {
+		t.Fatalf("enrol sms: got %d %s, want 201", r.Status, r.Body)
+	}
+	id = r.JSON["factor"].(map[string]any)["id"].(string)
+	confirm = c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": g.LastCode(t, e164)})
+	if confirm.Status != 200 {
+		t.Fatalf("confirm sms: got %d %s, want 200", confirm.Status, confirm.Body)
+	}
+	return id, confirm
+}
+
+func challenge(t *testing.T, s *testenv.Server, loginID string, body map[string]string) testenv.Response {
+	t.Helper()
+	return testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/challenge", body)
+}
+
+// TestSMSStory walks SPEC §1 stories 2 and 4 with an sms factor over HTTP:
+// enrolment confirmed by a texted code, the login's methods, a code sent
+// for the second step and checked, one-time use, and elevation with a code.
+func TestSMSStory(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "sam")
+		c := login(t, s, "sam")
+		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": phone, "label": "mobile"})
+		if r.Status != 201 {
+			t.Fatalf("enrol: got %d %s", r.Status, r.Body)
+		}
+		f := r.JSON["factor"].(map[string]any)
+		id := f["id"].(string)
+		if f["status"] != "pending" || f["type"] != "sms" || f["destination"] != phoneMasked || r.String("code_sent_to") != phoneMasked {
+			t.Errorf("enrolment %s, want a pending sms factor sent to %s", r.Body, phoneMasked)
+		}
+		if r.String("code_expires_at") != s.Clock.Now().Add(10*time.Minute).Format(time.RFC3339) {
+			t.Errorf("code_expires_at %q, want 10 minutes from now", r.String("code_expires_at"))
+		}
+		if _, ok := r.JSON["secret"]; ok {
+			t.Errorf("an sms enrolment answered a secret: %s", r.Body)
+		}
+		msgs := g.Messages()
+		if len(msgs) != 1 || msgs[0].To != phoneE164 || msgs[0].From != g.From || !strings.Contains(msgs[0].Body, "to add this authenticator") {
+			t.Fatalf("gateway got %+v, want one message to %s saying what it is for", msgs, phoneE164)
+		}
+		code := g.LastCode(t, phoneE164)
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": otherCode(code)}), 401, "invalid-code")
+		cr := c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code})
+		if cr.Status != 200 || len(cr.JSON["recovery_codes"].([]any)) != 10 || cr.String("paper_key") == "" {
+			t.Fatalf("confirm: got %d %s, want recovery codes and a paper key", cr.Status, cr.Body)
+		}
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}), 409, "conflict")
+
+		loginID, lr := startLogin(t, s, "sam")
+		m := lr.JSON["methods"].([]any)[0].(map[string]any)
+		if m["method"] != "sms" || m["factor_id"] != id || m["label"] != "mobile" || m["destination"] != phoneMasked {
+			t.Errorf("methods %v, want the sms factor first, masked", lr.JSON["methods"])
+		}
+		if strings.Contains(string(lr.Body), "900123") {
+			t.Errorf("the login answer shows the number: %s", lr.Body)
+		}
+		// No code sent for this login yet: the confirming one does not work.
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": code}), 401, "invalid-code")
+		ch := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id})
+		if ch.Status != 202 || ch.String("sent_to") != phoneMasked || ch.String("expires_at") == "" || ch.String("code") != "" {
+			t.Fatalf("challenge: got %d %s, want 202 with where and until when", ch.Status, ch.Body)
+		}
+		if strings.Contains(string(ch.Body), g.LastCode(t, phoneE164)) {
+			t.Fatalf("the challenge answer holds the code: %s", ch.Body)
+		}
+		loginCode := g.LastCode(t, phoneE164)
+		if !strings.Contains(g.Messages()[1].Body, "to sign in") {
+			t.Errorf("login message %q does not say it is for signing in", g.Messages()[1].Body)
+		}
+		v := verify(t, s, loginID, map[string]string{"method": "sms", "factor_id": id, "code": loginCode})
+		if v.Status != 200 || v.String("token") == "" {
+			t.Fatalf("verify: got %d %s", v.Status, v.Body)
+		}
+		// Used once: a new login cannot take it, nor can its own challenge's code be another's.
+		loginID2, _ := startLogin(t, s, "sam")
+		wantProblem(t, verify(t, s, loginID2, map[string]string{"method": "sms", "code": loginCode}), 401, "invalid-code")
+
+		// Elevation with a code sent for it.
+		c.Token = v.String("token")
+		s.Clock.Add(11 * time.Minute)
+		wantProblem(t, c.Do(t, "POST", "/v1/me/recovery-codes", nil), 403, "elevation-required")
+		if r := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("elevate challenge: got %d %s", r.Status, r.Body)
+		}
+		ec := g.LastCode(t, phoneE164)
+		if !strings.Contains(g.Messages()[len(g.Messages())-1].Body, "to confirm a change") {
+			t.Errorf("elevation message does not say what it is for")
+		}
+		// A code sent for elevation is no login's.
+		loginID2, _ = startLogin(t, s, "sam")
+		wantProblem(t, verify(t, s, loginID2, map[string]string{"method": "sms", "code": ec}), 401, "invalid-code")
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "sms", "code": ec}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		if r := c.Do(t, "POST", "/v1/me/recovery-codes", nil); r.Status != 200 {
+			t.Fatalf("recovery codes after elevating: got %d %s", r.Status, r.Body)
+		}
+		me := c.Do(t, "GET", "/v1/me", nil)
+		if f := me.JSON["factors"].([]any)[0].(map[string]any); f["destination"] != phoneMasked || f["status"] != "active" {
+			t.Errorf("GET /v1/me factor %v, want the active sms factor, masked", f)
+		}
+		if strings.Contains(string(me.Body), "900123") {
+			t.Errorf("GET /v1/me shows the number: %s", me.Body)
+		}
+		if n := len(g.Messages()); n != 3 {
+			t.Errorf("gateway got %d messages, want 3", n)
+		}
+	})
+}
+
+// verifyWith logs name in with a code texted to factor id, and returns the session token.
+func verifyWith(t *testing.T, s *testenv.Server, g *testenv.SMSGateway, name, id string) string {
+	t.Helper()
+	loginID, _ := startLogin(t, s, name)
+	if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+		t.Fatalf("challenge: got %d %s", r.Status, r.Body)
+	}
+	v := verify(t, s, loginID, map[string]string{"method": "sms", "code": g.LastCode(t, phoneE164)})
+	if v.Status != 200 {
+		t.Fatalf("verify: got %d %s", v.Status, v.Body)
+	}
+	return v.String("token")
+}
+
+// TestSMSCodeRules: a code expires after 10 minutes (the clock moved, no
+// sleep), is checked at most 5 times, and a resend replaces it; failed
+// checks count on the same code counter as TOTP codes.
+func TestSMSCodeRules(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "tom")
+		c := login(t, s, "tom")
+		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile")
+		send := func(loginID string) string {
+			t.Helper()
+			if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+				t.Fatalf("challenge: got %d %s", r.Status, r.Body)
+			}
+			return g.LastCode(t, phoneE164)
+		}
+
+		t.Run("expiry", func(t *testing.T) {
+			loginID, _ := startLogin(t, s, "tom")
+			code := send(loginID)
+			s.Clock.Add(10*time.Minute + time.Second)
+			loginID2, _ := startLogin(t, s, "tom") // the first login expired too (5 minutes)
+			wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": code}), 410, "login-expired")
+			wantProblem(t, verify(t, s, loginID2, map[string]string{"method": "sms", "code": code}), 401, "invalid-code")
+		})
+		t.Run("resend replaces", func(t *testing.T) {
+			s.Clock.Add(time.Hour) // past the locks of the failures before
+			loginID, _ := startLogin(t, s, "tom")
+			old := send(loginID)
+			fresh := send(loginID)
+			if old == fresh {
+				t.Skip("two codes in a row came out the same (one chance in a million)")
+			}
+			wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": old}), 401, "invalid-code")
+			if v := verify(t, s, loginID, map[string]string{"method": "sms", "code": fresh}); v.Status != 200 {
+				t.Fatalf("verify with the new code: got %d %s", v.Status, v.Body)
+			}
+		})
+		t.Run("five checks", func(t *testing.T) {
+			s.Clock.Add(time.Hour)
+			loginID, _ := startLogin(t, s, "tom")
+			code := send(loginID)
+			for i := range 5 {
+				wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": otherCode(code)}), 401, "invalid-code")
+				if i >= 2 { // the code counter locks from the third failure, as for TOTP
+					s.Clock.Add(time.Minute)
+				}
+			}
+			s.Clock.Add(time.Minute)
+			// The right code after five checks: refused, the code is spent.
+			wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": code}), 401, "invalid-code")
+			a, err := s.Store.AccountByUsername(context.Background(), "tom")
+			if err != nil {
+				t.Fatal(err)
+			}
+			counters, err := s.Store.Counters(context.Background(), "2fa:"+a.ID+":codes")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(counters) != 1 || counters[0].Failures != 6 {
+				t.Errorf("code counters %+v, want the account's TOTP code counter at 6 failures", counters)
+			}
+		})
+		t.Run("throttled like totp", func(t *testing.T) {
+			s.Clock.Add(time.Minute) // past the lock of the sixth failure
+			loginID, _ := startLogin(t, s, "tom")
+			code := send(loginID)
+			// The counter stands at 6 and locks for 8 s after each failure.
+			wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": otherCode(code)}), 401, "invalid-code")
+			r := verify(t, s, loginID, map[string]string{"method": "sms", "code": code})
+			wantProblem(t, r, 429, "throttled")
+			if r.Header.Get("Retry-After") == "" {
+				t.Errorf("a throttled answer without Retry-After")
+			}
+			s.Clock.Add(time.Minute)
+			if v := verify(t, s, loginID, map[string]string{"method": "sms", "code": code}); v.Status != 200 {
+				t.Fatalf("verify after the lock: got %d %s", v.Status, v.Body)
+			}
+		})
+	})
+}
+
+// TestSMSInput: bad numbers, countries not allowed, wrong methods and
+// factors are clear 400s (or 404s) that store nothing and send nothing.
+func TestSMSInput(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "uma")
+		c := login(t, s, "uma")
+		for _, tt := range []struct {
+			name string
+			body map[string]any
+			code int
+		}{
+			{"no phone", map[string]any{"type": "sms", "label": "x"}, 400},
+			{"national form", map[string]any{"type": "sms", "phone": "07700 900123"}, 400},
+			{"not a number", map[string]any{"type": "sms", "phone": "+44 hello"}, 400},
+			{"too short", map[string]any{"type": "sms", "phone": "+44 7700"}, 400},
+			{"landline", map[string]any{"type": "sms", "phone": "+44 20 7946 0000"}, 400},
+			{"country not allowed", map[string]any{"type": "sms", "phone": "+7 912 345 67 89"}, 400},
+			{"premium country", map[string]any{"type": "sms", "phone": "+882 1234 5678"}, 400},
+			{"email on sms", map[string]any{"type": "sms", "phone": phone, "email": "a@example.com"}, 400},
+			{"totp options", map[string]any{"type": "sms", "phone": phone, "digits": 8}, 400},
+			{"phone on totp", map[string]any{"type": "totp", "label": "x", "phone": phone}, 400},
+			{"bad email", map[string]any{"type": "email", "email": "not an address"}, 400},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				wantProblem(t, c.Do(t, "POST", "/v1/me/factors", tt.body), tt.code, "invalid")
+			})
+		}
+		if fs := c.Do(t, "GET", "/v1/me/factors", nil).JSON["factors"].([]any); len(fs) != 0 {
+			t.Errorf("refused enrolments left factors: %v", fs)
+		}
+		if n := len(g.Messages()); n != 0 {
+			t.Errorf("refused enrolments sent %d messages", n)
+		}
+		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile")
+		loginID, _ := startLogin(t, s, "uma")
+		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "totp", "factor_id": id}), 400, "invalid")
+		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "sms"}), 400, "invalid")
+		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id}), 404, "not-found")
+		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": "nope"}), 404, "not-found")
+		wantProblem(t, challenge(t, s, "no-such-login", map[string]string{"method": "sms", "factor_id": id}), 410, "login-expired")
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": "12345"}), 401, "invalid-code")
+		// The same number twice is a conflict.
+		c.Token = verifyWith(t, s, g, "uma", id)
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": "+447700900123", "label": "again"}), 409, "conflict")
+		// An elevation without a code sent for it fails as a wrong code does.
+		s.Clock.Add(11 * time.Minute)
+		wantProblem(t, c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "sms", "code": "000000"}), 401, "invalid-code")
+	})
+}
+
+// TestSMSSendLimits: codes to one number are limited (429 with
+// Retry-After), and so is a gateway failure answered (503), storing no
+// factor.
+func TestSMSSendLimits(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "vic")
+		c := login(t, s, "vic")
+		g.FailNext(1)
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": phone}), 503, "unavailable")
+		if fs := c.Do(t, "GET", "/v1/me/factors", nil).JSON["factors"].([]any); len(fs) != 0 {
+			t.Errorf("an enrolment whose code was not sent left a factor: %v", fs)
+		}
+		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile") // the second message to the number
+		loginID, _ := startLogin(t, s, "vic")
+		for i := range 3 { // 5 to one number at once
+			if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+				t.Fatalf("challenge %d: got %d %s", i, r.Status, r.Body)
+			}
+		}
+		r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id})
+		wantProblem(t, r, 429, "throttled")
+		if r.Header.Get("Retry-After") != "720" {
+			t.Errorf("Retry-After %q, want 720 (one code each 12 minutes)", r.Header.Get("Retry-After"))
+		}
+		if n := len(g.Messages()); n != 4 { // the fifth failed at the gateway
+			t.Errorf("gateway got %d messages, want 4", n)
+		}
+		s.Clock.Add(12 * time.Minute)
+		loginID, _ = startLogin(t, s, "vic")
+		if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("challenge after the refill: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestSMSCodeRace: one code sent to one login and checked by many requests
+// at once passes exactly once.
+func TestSMSCodeRace(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "wes")
+		c := login(t, s, "wes")
+		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile")
+		loginID, _ := startLogin(t, s, "wes")
+		if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("challenge: got %d %s", r.Status, r.Body)
+		}
+		code := g.LastCode(t, phoneE164)
+		const n = 4
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { statuses[i] = verify(t, s, loginID, map[string]string{"method": "sms", "code": code}).Status })
+		}
+		wg.Wait()
+		won := 0
+		for _, st := range statuses {
+			switch st {
+			case 200:
+				won++
+			case 401, 410, 429:
+			default:
+				t.Errorf("got status %d, want 200, 401, 410 or 429", st)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("got %d passes of one code (statuses %v), want 1", won, statuses)
+		}
+	})
+}
+
+// TestSMSSecretsNotInDatabaseFile: the phone number and the codes sent are
+// nowhere in the SQLite file in the clear.
+func TestSMSSecretsNotInDatabaseFile(t *testing.T) {
+	g := testenv.NewSMSGateway(t)
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t), g.Option())
+	addUser(t, s, "xia")
+	c := login(t, s, "xia")
+	id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile")
+	loginID, _ := startLogin(t, s, "xia")
+	if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+		t.Fatalf("challenge: got %d %s", r.Status, r.Body)
+	}
+	var db []byte
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(s.DBPath + suffix)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		db = append(db, b...)
+	}
+	needles := map[string]string{"number": phoneE164, "national number": "7700900123", "typed number": phone}
+	for _, m := range g.Messages() {
+		code := regexp.MustCompile(`[0-9]{6}`).FindString(m.Body)
+		if strings.Trim(code, "234567") == "" {
+			continue // such a run of digits may stand in a base32 id by chance
+		}
+		needles["code in "+m.SID] = code
+	}
+	for name, n := range needles {
+		if bytes.Contains(db, []byte(n)) {
+			t.Errorf("database file contains the %s", name)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// TextSender delivers a text message (SMS) to a phone number in E.164 form,
+// or reports why it could not. It must return once ctx is done.
+type TextSender interface {
+	SendText(ctx context.Context, to, body string) error
+}
+
+// Twilio sends text messages through an HTTP gateway that speaks Twilio's
+// Programmable Messaging API (2010-04-01): POST
+// {BaseURL}/2010-04-01/Accounts/{AccountSID}/Messages.json with the form
+// fields To, From and Body and HTTP Basic authentication (account SID and
+// auth token); the gateway answers 201 with the message as JSON.
+type Twilio struct {
+	BaseURL    string // https://api.twilio.com, or a compatible gateway
+	AccountSID string
+	Token      string
+	From       string        // a sender number in E.164 form, or a messaging service's sender
+	Client     *http.Client  // nil: a client with Timeout
+	Timeout    time.Duration // one request; 0 is 30 s
+}
+
+// twilioError is the body of a gateway's error answer.
+type twilioError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// SendText posts one message. Errors name the HTTP status and the gateway's
+// error code, never the number or the body.
+func (t *Twilio) SendText(ctx context.Context, to, body string) error {
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	u := strings.TrimRight(t.BaseURL, "/") + "/2010-04-01/Accounts/" + url.PathEscape(t.AccountSID) + "/Messages.json"
+	form := url.Values{"To": {to}, "From": {t.From}, "Body": {body}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("sms gateway: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.SetBasicAuth(t.AccountSID, t.Token)
+	c := t.Client
+	if c == nil {
+		c = &http.Client{}
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		// The error of a failed request names the URL, which holds the
+		// account SID but no secret.
+		return fmt.Errorf("sms gateway: %w", err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
+		var e twilioError
+		json.Unmarshal(raw, &e)
+		return fmt.Errorf("sms gateway: status %d, error code %d", res.StatusCode, e.Code)
+	}
+	var m struct {
+		SID       string `json:"sid"`
+		Status    string `json:"status"`
+		ErrorCode *int   `json:"error_code"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil || m.SID == "" {
+		return fmt.Errorf("sms gateway: status %d without a message in the answer", res.StatusCode)
+	}
+	if m.Status == "failed" || m.Status == "undelivered" {
+		return fmt.Errorf("sms gateway: message %s %s", m.SID, m.Status)
+	}
+	return nil
+}
+
+// TextLog is the TextSender for development, used when no gateway is
+// configured: it logs that a message would have been sent, and sends
+// nothing. Only with LogBodies, a development setting that must never be
+// on in production, does it log the message itself, one-time code and
+// phone number included.
+type TextLog struct {
+	Logger    *slog.Logger
+	LogBodies bool
+}
+
+// SendText logs that a text message was not sent.
+func (l TextLog) SendText(ctx context.Context, to, body string) error {
+	if l.LogBodies {
+		l.Logger.WarnContext(ctx, "text message not sent: no SMS gateway configured (--sms-url); logged with its code because of --sms-log-codes", "to", to, "body", body)
+		return nil
+	}
+	l.Logger.InfoContext(ctx, "text message not sent: no SMS gateway configured (--sms-url)")
+	return nil
+}

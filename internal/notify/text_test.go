@@ -1,0 +1,56 @@
+package notify_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/twofold/twofold/internal/notify"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestTwilioAgainstFakeGateway: the Twilio sender's requests are exactly
+// what the gateway knows (path, Basic auth, form), and its failures name
+// neither the number nor the message.
+func TestTwilioAgainstFakeGateway(t *testing.T) {
+	g := testenv.NewSMSGateway(t)
+	const to, body = "+447700900123", "Twofold code to sign in: 123456."
+	tests := []struct {
+		name    string
+		sender  notify.Twilio
+		fail    bool
+		wantErr bool
+	}{
+		{"sent", notify.Twilio{BaseURL: g.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From}, false, false},
+		{"base URL with a slash", notify.Twilio{BaseURL: g.URL + "/", AccountSID: g.AccountSID, Token: g.Token, From: g.From}, false, false},
+		{"wrong token", notify.Twilio{BaseURL: g.URL, AccountSID: g.AccountSID, Token: "wrong", From: g.From}, false, true},
+		{"wrong sender", notify.Twilio{BaseURL: g.URL, AccountSID: g.AccountSID, Token: g.Token, From: "+15005550001"}, false, true},
+		{"gateway down", notify.Twilio{BaseURL: g.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(g.Messages())
+			if tt.fail {
+				g.FailNext(1)
+			}
+			err := tt.sender.SendText(t.Context(), to, body)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("SendText: got %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				for _, secret := range []string{to, "123456", g.Token} {
+					if strings.Contains(err.Error(), secret) {
+						t.Errorf("error %q names %q", err, secret)
+					}
+				}
+				return
+			}
+			msgs := g.Messages()
+			if len(msgs) != before+1 || msgs[before].To != to || msgs[before].Body != body || msgs[before].From != g.From {
+				t.Errorf("gateway holds %+v, want one more message to %s", msgs, to)
+			}
+		})
+	}
+	if got := len(g.Refused()); got != 2 {
+		t.Errorf("gateway refused %d requests (%q), want 2 (the wrong token and sender)", got, g.Refused())
+	}
+}

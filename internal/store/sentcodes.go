@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// PutSentCode stores c as its factor's one code, replacing the one sent
+// before (SPEC §2: a resend replaces the old code).
+func (s *Store) PutSentCode(ctx context.Context, c twofold.SentCode) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO sent_codes (factor_id, account_id, method, scope, code_hash, checks_left, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (factor_id) DO UPDATE SET account_id = excluded.account_id, method = excluded.method, scope = excluded.scope,
+			code_hash = excluded.code_hash, checks_left = excluded.checks_left, created_at = excluded.created_at, expires_at = excluded.expires_at`,
+		c.FactorID, c.AccountID, string(c.Method), c.Scope, c.Hash, c.ChecksLeft, micros(c.CreatedAt), micros(c.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("store sent code: %w", err)
+	}
+	return nil
+}
+
+// TakeCodeChecks takes one check from each unexpired code of the account
+// sent by method for scope (only factorID's when it is set) that has checks
+// left, and returns those codes (with the checks left after this one). Each
+// check is taken by one conditional UPDATE, so no code is checked more often
+// than it allows however many requests race; the caller compares the hashes
+// and uses a match with UseSentCode.
+func (s *Store) TakeCodeChecks(ctx context.Context, accountID string, method twofold.Method, scope, factorID string, now time.Time) ([]twofold.SentCode, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `UPDATE sent_codes SET checks_left = checks_left - 1
+		WHERE account_id = $1 AND method = $2 AND scope = $3 AND ($4 = '' OR factor_id = $4) AND expires_at > $5 AND checks_left > 0
+		RETURNING factor_id, code_hash, checks_left, created_at, expires_at`, accountID, string(method), scope, factorID, micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("take code checks: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.SentCode
+	for rows.Next() {
+		c := twofold.SentCode{AccountID: accountID, Method: method, Scope: scope}
+		var created, expires int64
+		if err := rows.Scan(&c.FactorID, &c.Hash, &c.ChecksLeft, &created, &expires); err != nil {
+			return nil, fmt.Errorf("take code checks: %w", err)
+		}
+		c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("take code checks: %w", err)
+	}
+	return out, nil
+}
+
+// UseSentCode uses the factor's code whose hash is hash, if it is still
+// there and unexpired at now, and marks the factor used: one conditional
+// DELETE, so of concurrent uses of one code exactly one reports true, on
+// any number of instances. A code replaced meanwhile is not used.
+func (s *Store) UseSentCode(ctx context.Context, factorID string, hash []byte, now time.Time) (bool, error) {
+	var ok bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sent_codes WHERE factor_id = $1 AND code_hash = $2 AND expires_at > $3`, factorID, hash, micros(now))
+		if err != nil {
+			return fmt.Errorf("use sent code: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return err
+		}
+		ok = true
+		if _, err := tx.ExecContext(ctx, `UPDATE factors SET last_used_at = $1 WHERE id = $2`, micros(now), factorID); err != nil {
+			return fmt.Errorf("use sent code: %w", err)
+		}
+		return nil
+	})
+	return ok, err
+}
+
+// SentCodes returns the account's stored codes, for tests and diagnostics.
+func (s *Store) SentCodes(ctx context.Context, accountID string) ([]twofold.SentCode, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT factor_id, method, scope, code_hash, checks_left, created_at, expires_at
+		FROM sent_codes WHERE account_id = $1 ORDER BY factor_id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("select sent codes: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.SentCode
+	for rows.Next() {
+		c := twofold.SentCode{AccountID: accountID}
+		var created, expires int64
+		if err := rows.Scan(&c.FactorID, &c.Method, &c.Scope, &c.Hash, &c.ChecksLeft, &created, &expires); err != nil {
+			return nil, err
+		}
+		c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

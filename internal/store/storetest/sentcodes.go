@@ -1,0 +1,162 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/store"
+)
+
+// smsFactor stores an active sms factor id of accountID.
+func smsFactor(tb testing.TB, s *store.Store, accountID, id string) {
+	tb.Helper()
+	f := pendingFactor(accountID, id, t0)
+	f.Type, f.Algorithm, f.Period = twofold.FactorSMS, "", 0
+	if err := s.CreateFactor(tb.Context(), f); err != nil {
+		tb.Fatalf("CreateFactor(%q): %v", id, err)
+	}
+	activate(tb, s, activation(accountID, id, -1, id))
+}
+
+// sentCode is a code for factorID in scope, sent at t0.
+func sentCode(accountID, factorID, scope, hash string) twofold.SentCode {
+	return twofold.SentCode{FactorID: factorID, AccountID: accountID, Method: twofold.MethodSMS, Scope: scope, Hash: []byte(hash),
+		ChecksLeft: 5, CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}
+}
+
+func putCode(tb testing.TB, s *store.Store, c twofold.SentCode) {
+	tb.Helper()
+	if err := s.PutSentCode(tb.Context(), c); err != nil {
+		tb.Fatalf("PutSentCode: %v", err)
+	}
+}
+
+// takeChecks returns the hashes TakeCodeChecks hands out, with the checks left.
+func takeChecks(tb testing.TB, s *store.Store, accountID, scope, factorID string, now time.Time) map[string]int {
+	tb.Helper()
+	cs, err := s.TakeCodeChecks(tb.Context(), accountID, twofold.MethodSMS, scope, factorID, now)
+	if err != nil {
+		tb.Fatalf("TakeCodeChecks: %v", err)
+	}
+	out := map[string]int{}
+	for _, c := range cs {
+		out[string(c.Hash)] = c.ChecksLeft
+	}
+	return out
+}
+
+func useCodeAt(tb testing.TB, s *store.Store, factorID, hash string, now time.Time) bool {
+	tb.Helper()
+	ok, err := s.UseSentCode(tb.Context(), factorID, []byte(hash), now)
+	if err != nil {
+		tb.Fatalf("UseSentCode: %v", err)
+	}
+	return ok
+}
+
+// testSentCodeOnce: a sent code is used once; its checks run out; it works
+// only in its scope, before it expires; the factor is marked used.
+func testSentCodeOnce(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	smsFactor(t, s, a.ID, "sms-1")
+	putCode(t, s, sentCode(a.ID, "sms-1", "login:l1", "h1"))
+	if got := takeChecks(t, s, a.ID, "login:l2", "", t0); len(got) != 0 {
+		t.Errorf("another scope's checks: got %v, want none", got)
+	}
+	if got := takeChecks(t, s, a.ID, "login:l1", "sms-2", t0); len(got) != 0 {
+		t.Errorf("another factor's checks: got %v, want none", got)
+	}
+	if got := takeChecks(t, s, a.ID, "login:l1", "", t0); got["h1"] != 4 {
+		t.Errorf("first check: got %v, want h1 with 4 checks left", got)
+	}
+	if useCodeAt(t, s, "sms-1", "h2", t0) {
+		t.Errorf("UseSentCode with another hash: got true")
+	}
+	if useCodeAt(t, s, "sms-1", "h1", t0.Add(10*time.Minute)) {
+		t.Errorf("UseSentCode when expired: got true")
+	}
+	if !useCodeAt(t, s, "sms-1", "h1", t0.Add(time.Minute)) {
+		t.Fatalf("UseSentCode: got false, want true")
+	}
+	if useCodeAt(t, s, "sms-1", "h1", t0.Add(time.Minute)) {
+		t.Errorf("UseSentCode twice: got true")
+	}
+	if f := getFactor(t, s, a.ID, "sms-1"); f.LastUsedAt == nil || !f.LastUsedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("factor last used %v, want %v", f.LastUsedAt, t0.Add(time.Minute))
+	}
+	// Five checks, then none; none after expiry either.
+	putCode(t, s, sentCode(a.ID, "sms-1", "login:l1", "h3"))
+	for i := 4; i >= 0; i-- {
+		if got := takeChecks(t, s, a.ID, "login:l1", "sms-1", t0); got["h3"] != i || len(got) != 1 {
+			t.Fatalf("check %d: got %v, want h3 with %d left", 5-i, got, i)
+		}
+	}
+	if got := takeChecks(t, s, a.ID, "login:l1", "", t0); len(got) != 0 {
+		t.Errorf("a sixth check: got %v, want none", got)
+	}
+	putCode(t, s, sentCode(a.ID, "sms-1", "login:l1", "h4"))
+	if got := takeChecks(t, s, a.ID, "login:l1", "", t0.Add(10*time.Minute)); len(got) != 0 {
+		t.Errorf("a check when expired: got %v, want none", got)
+	}
+	if err := s.DeleteExpired(t.Context(), t0.Add(11*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := s.SentCodes(t.Context(), a.ID); err != nil || len(cs) != 0 {
+		t.Errorf("codes after DeleteExpired: got %v (%v), want none", cs, err)
+	}
+}
+
+// testSentCodeReplaced: a resend replaces the code, its scope and its
+// checks; a deleted factor takes its code along.
+func testSentCodeReplaced(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	smsFactor(t, s, a.ID, "sms-1")
+	smsFactor(t, s, a.ID, "sms-2")
+	putCode(t, s, sentCode(a.ID, "sms-1", "login:l1", "old"))
+	takeChecks(t, s, a.ID, "login:l1", "", t0)
+	putCode(t, s, sentCode(a.ID, "sms-1", "elevate:s1", "new"))
+	putCode(t, s, sentCode(a.ID, "sms-2", "elevate:s1", "other"))
+	if got := takeChecks(t, s, a.ID, "login:l1", "", t0); len(got) != 0 {
+		t.Errorf("the old scope after a resend: got %v, want none", got)
+	}
+	if got := takeChecks(t, s, a.ID, "elevate:s1", "", t0); got["new"] != 4 || got["other"] != 4 || len(got) != 2 {
+		t.Errorf("after a resend: got %v, want new and other with 4 checks left each", got)
+	}
+	if useCodeAt(t, s, "sms-1", "old", t0) {
+		t.Errorf("the replaced code was used")
+	}
+	if _, err := s.DeleteFactor(t.Context(), a.ID, "sms-2", twofold.FactorActive); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.SentCodes(t.Context(), a.ID)
+	if err != nil || len(cs) != 1 || cs[0].FactorID != "sms-1" || string(cs[0].Hash) != "new" {
+		t.Errorf("codes after deleting sms-2: got %+v (%v), want sms-1's only", cs, err)
+	}
+}
+
+// testRaceUseSentCode: of concurrent uses of one code exactly one wins, and
+// concurrent checks never take more checks than the code has.
+func testRaceUseSentCode(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	smsFactor(t, s, a.ID, "sms-1")
+	for round := range 3 {
+		hash := fmt.Sprintf("code-%d", round)
+		putCode(t, s, sentCode(a.ID, "sms-1", "login:l1", hash))
+		wins := race(t, func(int) (bool, error) {
+			return s.UseSentCode(t.Context(), "sms-1", []byte(hash), t0)
+		})
+		if wins != 1 {
+			t.Errorf("UseSentCode raced by %d: got %d winners, want 1", racers, wins)
+		}
+	}
+	putCode(t, s, sentCode(a.ID, "sms-1", "login:l1", "checked"))
+	checks := race(t, func(int) (bool, error) {
+		cs, err := s.TakeCodeChecks(t.Context(), a.ID, twofold.MethodSMS, "login:l1", "", t0)
+		return len(cs) == 1, err
+	})
+	if want := min(racers, 5); checks != want {
+		t.Errorf("TakeCodeChecks raced by %d: got %d checks, want %d", racers, checks, want)
+	}
+}

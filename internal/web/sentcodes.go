@@ -1,0 +1,132 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// Pages of the factors that are sent codes (SPEC §2 "SMS code", "email
+// code"): adding a phone or an address from the security page, confirming
+// it with the code sent, and asking for a code at the second step.
+
+// sentBody is the data of the page that confirms a phone or an address.
+type sentBody struct {
+	Factor twofold.Factor
+}
+
+// addSent adds a phone number (sms) or an address (email) and sends it a
+// code; with two-factor on, a fresh check first.
+func (s *Server) addSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	kind := twofold.FactorType(r.PostForm.Get("type"))
+	if kind != twofold.FactorEmail {
+		kind = twofold.FactorSMS
+	}
+	dest, label := r.PostForm.Get("destination"), r.PostForm.Get("label")
+	ask := func(status int, errMsg string) {
+		p, err := s.svc.Me(r.Context(), a)
+		if err != nil {
+			s.fail(w, r, &a, err)
+			return
+		}
+		self := "/settings/security/sent"
+		b := confirmBody{
+			Heading: "Add " + map[twofold.FactorType]string{twofold.FactorSMS: "a phone", twofold.FactorEmail: "an email address"}[kind] + "?",
+			Action:  self, Cancel: "/settings/security", Button: "Send a code",
+			Text:      []string{"A phone or an address that is sent codes can sign in to your account and approve its sensitive changes, so adding one needs a code from an authenticator you already have."},
+			Fields:    map[string]string{"type": string(kind), "destination": dest, "label": label},
+			Elevation: s.elevationFor(r, a, p, self),
+		}
+		s.render(w, r, status, "confirm", Page{Title: "Add a phone or address", Account: &a.Account, Error: errMsg, Body: b})
+	}
+	if err := s.elevateFromForm(r, &a); err != nil {
+		ask(s.status(w, r, err), message(err))
+		return
+	}
+	n := core.NewFactor{Type: kind, Label: label}
+	if kind == twofold.FactorSMS {
+		n.Phone = dest
+	} else {
+		n.Email = dest
+	}
+	e, err := s.svc.EnrolFactor(r.Context(), a, n, httpapi.Meta(r))
+	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
+		ask(http.StatusOK, "")
+		return
+	}
+	if err != nil {
+		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		return
+	}
+	http.Redirect(w, r, "/settings/security/sent/"+e.Factor.ID, http.StatusSeeOther)
+}
+
+// sentPage asks for the code sent to a pending phone or address.
+func (s *Server) sentPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderSent(w, r, a, http.StatusOK, notice(r), "")
+}
+
+func (s *Server) renderSent(w http.ResponseWriter, r *http.Request, a core.Auth, status int, note, errMsg string) {
+	_, f, err := s.findFactor(r, a, r.PathValue("id"))
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && (f.Status != twofold.FactorPending || !f.Type.SendsCodes()) {
+		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	title := "Confirm your phone"
+	if f.Type == twofold.FactorEmail {
+		title = "Confirm your email address"
+	}
+	s.render(w, r, status, "sent", Page{Title: title, Account: &a.Account, Notice: note, Error: errMsg, Body: sentBody{Factor: f}})
+}
+
+// confirmSent activates a pending phone or address with the code sent to it.
+func (s *Server) confirmSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	c, err := s.svc.ConfirmFactor(r.Context(), a, r.PathValue("id"), r.PostForm.Get("code"), httpapi.Meta(r))
+	switch {
+	case twofold.ErrorCode(err) == twofold.CodeConflict:
+		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
+	case err != nil:
+		s.renderSent(w, r, a, s.status(w, r, err), "", message(err))
+	case len(c.RecoveryCodes) == 0:
+		http.Redirect(w, r, "/settings/security?m=factor_added", http.StatusSeeOther)
+	default:
+		s.renderCodes(w, r, a, codesBody{Codes: c.RecoveryCodes, PaperKey: c.PaperKey, First: true, Label: c.Factor.Label})
+	}
+}
+
+// resendSent sends a pending phone or address a new code.
+func (s *Server) resendSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if _, err := s.svc.ResendConfirmation(r.Context(), a, r.PathValue("id"), httpapi.Meta(r)); err != nil {
+		s.renderSent(w, r, a, s.status(w, r, err), "", message(err))
+		return
+	}
+	http.Redirect(w, r, "/settings/security/sent/"+r.PathValue("id")+"?m=code_sent", http.StatusSeeOther)
+}
+
+// sendLoginCode sends a code for the second step to the phone or address
+// the form names, then asks for it.
+func (s *Server) sendLoginCode(w http.ResponseWriter, r *http.Request) {
+	loginID := cookieValue(r, loginCookie)
+	if loginID == "" {
+		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		return
+	}
+	method, next := twofold.Method(r.PostForm.Get("method")), safeNext(r.PostForm.Get("next"))
+	c, err := s.svc.ChallengeLogin(r.Context(), loginID, method, r.PostForm.Get("factor_id"), httpapi.Meta(r))
+	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
+		s.clearCookie(w, r, loginCookie, "/login")
+		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.renderVerifySent(w, r, s.status(w, r, err), method, next, message(err), "")
+		return
+	}
+	s.renderVerifySent(w, r, http.StatusOK, method, next, "", c.SentTo)
+}
