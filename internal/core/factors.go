@@ -18,7 +18,7 @@ import (
 type NewFactor struct {
 	Type       twofold.FactorType // totp, hotp for a counter-based token, sms or email
 	Label      string             // sms and email: default the masked number or address
-	Phone      string             // sms: in international form, "+44 7700 900123"
+	Phone      string             // sms: in international form, "+44 7400 123456"
 	Email      string             // email: default the account's address
 	Algorithm  string             // default SHA1
 	Digits     int                // default 6

@@ -78,6 +78,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, loginID string, p SecondF
 	switch out {
 	case twofold.Completed:
 		s.observe(d.event)
+		s.clearFactorCounter(ctx, d.accountID, d.factorID)
 		return d.token, d.expires, nil
 	case twofold.Counted:
 		s.observe(d.event)
@@ -172,4 +173,22 @@ func (s *Service) refuseLocked(ctx context.Context, accountID string, p SecondFa
 		msg = "too many wrong codes: use a recovery code or the paper key, or ask an operator to unlock the account"
 	}
 	return throttled(wait, msg)
+}
+
+// clearFactorCounter clears the failures counted against one factor (by
+// second steps that named it) once a code of that factor passed by the hot
+// path, as a success naming it would: else they would pile up across
+// successes and lock the owner out of naming the factor. It reads before it
+// writes, so that the usual login, with nothing to clear, writes nothing
+// more.
+func (s *Service) clearFactorCounter(ctx context.Context, accountID, factorID string) {
+	key := factorKey(accountID, factorID)
+	failures, locked, err := s.store.Throttle(ctx, key)
+	if err != nil {
+		s.log.Error("throttle not read", "err", err)
+		return
+	}
+	if failures > 0 || !locked.IsZero() {
+		s.resetSlots(ctx, key)
+	}
 }

@@ -77,7 +77,7 @@ func DefaultSendLimits() SendLimits {
 type Challenge struct {
 	FactorID  string
 	Method    twofold.Method
-	SentTo    string // the factor's hint: "+44 •••• ••0123"
+	SentTo    string // the factor's hint: "+44 •••• ••3456"
 	ExpiresAt time.Time
 }
 

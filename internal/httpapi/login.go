@@ -14,7 +14,7 @@ type methodJSON struct {
 	FactorID string         `json:"factor_id,omitempty"`
 	Label    string         `json:"label,omitempty"`
 	// Destination is, for sms and email, the masked number or address a
-	// code goes to: "+44 •••• ••0123".
+	// code goes to: "+44 •••• ••3456".
 	Destination string `json:"destination,omitempty"`
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/twofold/twofold/internal/testenv"
 )
 
-const phone, phoneE164, phoneMasked = "+44 7700 900123", "+447700900123", "+44 •••• ••0123"
+const phone, phoneE164, phoneMasked = "+44 7400 123456", "+447400123456", "+44 •••• ••3456"
 
 // eachStoreWithGateway runs f on SQLite and PostgreSQL against a server
 // whose text messages go to a fake gateway of its own.
@@ -90,7 +90,7 @@ func TestSMSStory(t *testing.T) {
 		if m["method"] != "sms" || m["factor_id"] != id || m["label"] != "mobile" || m["destination"] != phoneMasked {
 			t.Errorf("methods %v, want the sms factor first, masked", lr.JSON["methods"])
 		}
-		if strings.Contains(string(lr.Body), "900123") {
+		if strings.Contains(string(lr.Body), "0123456") {
 			t.Errorf("the login answer shows the number: %s", lr.Body)
 		}
 		// No code sent for this login yet: the confirming one does not work.
@@ -138,7 +138,7 @@ func TestSMSStory(t *testing.T) {
 		if f := me.JSON["factors"].([]any)[0].(map[string]any); f["destination"] != phoneMasked || f["status"] != "active" {
 			t.Errorf("GET /v1/me factor %v, want the active sms factor, masked", f)
 		}
-		if strings.Contains(string(me.Body), "900123") {
+		if strings.Contains(string(me.Body), "0123456") {
 			t.Errorf("GET /v1/me shows the number: %s", me.Body)
 		}
 		if n := len(g.Messages()); n != 3 {
@@ -254,7 +254,7 @@ func TestSMSInput(t *testing.T) {
 			code int
 		}{
 			{"no phone", map[string]any{"type": "sms", "label": "x"}, 400},
-			{"national form", map[string]any{"type": "sms", "phone": "07700 900123"}, 400},
+			{"national form", map[string]any{"type": "sms", "phone": "07400 123456"}, 400},
 			{"not a number", map[string]any{"type": "sms", "phone": "+44 hello"}, 400},
 			{"too short", map[string]any{"type": "sms", "phone": "+44 7700"}, 400},
 			{"landline", map[string]any{"type": "sms", "phone": "+44 20 7946 0000"}, 400},
@@ -285,7 +285,7 @@ func TestSMSInput(t *testing.T) {
 		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": "12345"}), 401, "invalid-code")
 		// The same number twice is a conflict.
 		c.Token = verifyWith(t, s, g, "uma", id)
-		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": "+447700900123", "label": "again"}), 409, "conflict")
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": "+447400123456", "label": "again"}), 409, "conflict")
 		// An elevation without a code sent for it fails as a wrong code does.
 		s.Clock.Add(11 * time.Minute)
 		wantProblem(t, c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "sms", "code": "000000"}), 401, "invalid-code")
@@ -382,7 +382,7 @@ func TestSMSSecretsNotInDatabaseFile(t *testing.T) {
 		}
 		db = append(db, b...)
 	}
-	needles := map[string]string{"number": phoneE164, "national number": "7700900123", "typed number": phone}
+	needles := map[string]string{"number": phoneE164, "national number": "7400123456", "typed number": phone}
 	for _, m := range g.Messages() {
 		code := regexp.MustCompile(`[0-9]{6}`).FindString(m.Body)
 		if strings.Trim(code, "234567") == "" {
@@ -394,5 +394,18 @@ func TestSMSSecretsNotInDatabaseFile(t *testing.T) {
 		if bytes.Contains(db, []byte(n)) {
 			t.Errorf("database file contains the %s", name)
 		}
+	}
+}
+
+// TestSMSWithoutGateway: a server with no SMS gateway refuses to add a
+// phone (503 unavailable) and stores nothing, rather than leave the holder
+// waiting for a code that never comes.
+func TestSMSWithoutGateway(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	addUser(t, s, "gus")
+	c := login(t, s, "gus")
+	wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": phone, "label": "phone"}), 503, "unavailable")
+	if r := c.Do(t, "GET", "/v1/me/factors", nil); r.Status != 200 || len(r.JSON["factors"].([]any)) != 0 {
+		t.Fatalf("factors after the refusal: %d %s, want none", r.Status, r.Body)
 	}
 }

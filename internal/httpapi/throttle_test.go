@@ -623,3 +623,42 @@ func TestReplayIsRecordedAsSuch(t *testing.T) {
 		}
 	})
 }
+
+// TestHotPathClearsTheFactorCounter: wrong codes that named the factor count
+// against it too; a right code of that factor without naming it (the hot
+// path) clears that count as well as the account's, so that failures never
+// pile up across the owner's successes.
+func TestHotPathClearsTheFactorCounter(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		_, phone := phoneUser(t, s, "fern")
+		a, err := s.Store.AccountByUsername(context.Background(), "fern")
+		if err != nil {
+			t.Fatal(err)
+		}
+		loginID, _ := startLogin(t, s, "fern")
+		wrong := otherCode(testenv.TOTP(t, phone.secret, s.Clock.Now()))
+		for range 2 {
+			wantProblem(t, verify(t, s, loginID, map[string]string{"method": "totp", "factor_id": phone.id, "code": wrong}), 401, "invalid-code")
+		}
+		counter := func() int {
+			cs, err := s.Store.Counters(context.Background(), "2fa:"+a.ID+":factor:")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, c := range cs {
+				n += c.Failures
+			}
+			return n
+		}
+		if n := counter(); n != 2 {
+			t.Fatalf("the factor's counter after two wrong codes naming it: %d, want 2", n)
+		}
+		if r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, phone.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("the right code: %d %s", r.Status, r.Body)
+		}
+		if n := counter(); n != 0 {
+			t.Errorf("the factor's counter after a right code by the hot path: %d, want 0", n)
+		}
+	})
+}

@@ -13,7 +13,7 @@ import (
 // neither the number nor the message.
 func TestTwilioAgainstFakeGateway(t *testing.T) {
 	g := testenv.NewSMSGateway(t)
-	const to, body = "+447700900123", "Twofold code to sign in: 123456."
+	const to, body = "+447400123456", "Twofold code to sign in: 123456."
 	tests := []struct {
 		name    string
 		sender  notify.Twilio

@@ -127,14 +127,17 @@ func sender(c config.Config, log *slog.Logger) notify.Sender {
 		StartTLS: c.SMTPStartTLS, RequireTLS: c.SMTPStartTLS && !onLoopback(c.SMTPAddr), TLS: c.SMTPTLS, Helo: c.SMTPHelo}
 }
 
-// textSender returns the SMS gateway c configures, or without --sms-url
-// the log sender for development.
+// textSender returns the SMS gateway c configures; without --sms-url, the
+// log sender for development with --sms-log-codes, else none: a phone
+// cannot then be added, nor a code texted (503 unavailable), rather than
+// have people wait for a code that never comes.
 func textSender(c config.Config, log *slog.Logger) notify.TextSender {
 	if c.SMSURL == "" {
-		if c.SMSLogCodes {
-			log.Warn("--sms-log-codes: every text message is logged WITH ITS ONE-TIME CODE AND PHONE NUMBER; for development only, never in production")
+		if !c.SMSLogCodes {
+			return nil
 		}
-		return notify.TextLog{Logger: log, LogBodies: c.SMSLogCodes}
+		log.Warn("--sms-log-codes: every text message is logged WITH ITS ONE-TIME CODE AND PHONE NUMBER; for development only, never in production")
+		return notify.TextLog{Logger: log, LogBodies: true}
 	}
 	return &notify.Twilio{BaseURL: c.SMSURL, AccountSID: c.SMSAccount, Token: string(c.SMSToken), From: c.SMSFrom}
 }
@@ -184,7 +187,7 @@ func (s *Server) Open(ctx context.Context) error {
 		return err
 	}
 	if s.Config.SMSURL == "" {
-		s.Logger.Info("no --sms-url: text messages are logged, not sent")
+		s.Logger.Info("no --sms-url: no text messages are sent, and no phone can be added for codes")
 	}
 	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake(), Keys: d.Keys}
 	s.worker.Start()

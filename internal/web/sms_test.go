@@ -14,16 +14,16 @@ func TestBrowserTextMessageCodes(t *testing.T) {
 	g := testenv.NewSMSGateway(t)
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), g.Option())
 	account(t, ts, "sue", false, false)
-	const e164 = "+447700900123"
+	const e164 = "+447400123456"
 
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
 	p.signIn("sue", testPassword)
 	p.wantPath("/settings/security")
-	p.fill("#destination", "+44 7700 900123")
+	p.fill("#destination", "+44 7400 123456")
 	p.click("#add-sent-button")
 	p.wantPath("/settings/security/sent/")
-	if got := p.text("#sent-to"); got != "+44 •••• ••0123" {
+	if got := p.text("#sent-to"); got != "+44 •••• ••3456" {
 		t.Errorf("confirm page says the code went to %q, want the masked number", got)
 	}
 	p.screenshot("confirm-sms")
@@ -45,7 +45,7 @@ func TestBrowserTextMessageCodes(t *testing.T) {
 		t.Fatalf("recovery codes shown after the first authenticator: %q", got)
 	}
 	p.open("/settings/security")
-	if got := p.text(".factor-destination"); got != "+44 •••• ••0123" {
+	if got := p.text(".factor-destination"); got != "+44 •••• ••3456" {
 		t.Errorf("the security page shows the phone as %q", got)
 	}
 
@@ -60,7 +60,7 @@ func TestBrowserTextMessageCodes(t *testing.T) {
 	}
 	p.screenshot("verify-sms")
 	p.click("button[id^=send-]")
-	if got := p.text("#sent-to"); !strings.Contains(got, "+44 •••• ••0123") {
+	if got := p.text("#sent-to"); !strings.Contains(got, "+44 •••• ••3456") {
 		t.Errorf("after sending, the page says %q", got)
 	}
 	if n := len(g.Messages()); n != 3 {

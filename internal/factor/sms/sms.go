@@ -63,7 +63,7 @@ type Problem struct {
 func (p *Problem) Error() string { return p.msg }
 
 // Parse reads a phone number typed in international form ("+44 7700
-// 900123", "0044 7700 900123") and returns it in E.164 ("+447700900123").
+// 900123", "0044 7400 123456") and returns it in E.164 ("+447400123456").
 // The number must be a valid mobile number (or one that may be mobile, as in
 // North America) of a country whose calling code is in allowed.
 func Parse(s string, allowed []int) (string, error) {
@@ -78,22 +78,20 @@ func Parse(s string, allowed []int) (string, error) {
 		s = "+" + s[2:]
 	}
 	if !strings.HasPrefix(s, "+") {
-		return "", &Problem{msg: "give the phone number in international form, starting with + and the country code (+44 7700 900123)"}
+		return "", &Problem{msg: "give the phone number in international form, starting with + and the country code (+44 7400 123456)"}
 	}
 	n, err := phonenumbers.Parse(s, "ZZ")
 	if err != nil {
 		return "", &Problem{msg: "this is not a valid phone number"}
 	}
 	e164 := phonenumbers.Format(n, phonenumbers.E164)
-	if !fictional(e164) {
-		if !phonenumbers.IsValidNumber(n) {
-			return "", &Problem{msg: "this is not a valid phone number"}
-		}
-		switch phonenumbers.GetNumberType(n) {
-		case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
-		default:
-			return "", &Problem{msg: "this number cannot receive text messages: give a mobile number"}
-		}
+	if !phonenumbers.IsValidNumber(n) {
+		return "", &Problem{msg: "this is not a valid phone number"}
+	}
+	switch phonenumbers.GetNumberType(n) {
+	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
+	default:
+		return "", &Problem{msg: "this number cannot receive text messages: give a mobile number"}
 	}
 	if !slices.Contains(allowed, int(n.GetCountryCode())) {
 		return "", &Problem{CountryNotAllowed: true, msg: fmt.Sprintf("text messages to numbers starting +%d are not sent by this server", n.GetCountryCode())}
@@ -101,18 +99,9 @@ func Parse(s string, allowed []int) (string, error) {
 	return e164, nil
 }
 
-// fictional reports whether e164 is in Ofcom's range of UK mobile numbers
-// kept for drama and documentation (07700 900000 to 900999): no phone has
-// them, so libphonenumber calls them invalid, yet they are the numbers
-// examples and tests use (+44 7700 900123). Texting one costs at most a
-// refused message.
-func fictional(e164 string) bool {
-	return len(e164) == len("+447700900123") && strings.HasPrefix(e164, "+447700900")
-}
-
 // Mask returns an E.164 number for display with all but its country code
 // and last four digits hidden, grouped as the country writes it: "+44
-// •••• ••0123".
+// •••• ••3456".
 func Mask(e164 string) string {
 	n, err := phonenumbers.Parse(e164, "ZZ")
 	if err != nil {

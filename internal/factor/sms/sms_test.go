@@ -10,11 +10,11 @@ func TestParse(t *testing.T) {
 		name, in, want string
 		country        bool // refused for its country only
 	}{
-		{"UK drama number", "+44 7700 900123", "+447700900123", false},
-		{"international prefix 00", "0044 7700 900123", "+447700900123", false},
+		{"UK mobile", "+44 7400 123456", "+447400123456", false},
+		{"international prefix 00", "0044 7400 123456", "+447400123456", false},
 		{"US", "+1 (415) 555-2671", "+14155552671", false},
 		{"Germany mobile", "+49 1512 3456789", "+4915123456789", false},
-		{"national form", "07700 900123", "", false},
+		{"national form", "07400 123456", "", false},
 		{"letters", "+44 hello", "", false},
 		{"too short", "+44 7700", "", false},
 		{"UK landline", "+44 20 7946 0000", "", false},
@@ -32,14 +32,14 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Parse("+44 7700 900123", []int{1}); err == nil || !err.(*Problem).CountryNotAllowed {
+	if _, err := Parse("+44 7400 123456", []int{1}); err == nil || !err.(*Problem).CountryNotAllowed {
 		t.Errorf("a UK number with only +1 allowed: got %v, want refused for its country", err)
 	}
 }
 
 func TestMask(t *testing.T) {
 	for in, want := range map[string]string{
-		"+447700900123": "+44 •••• ••0123",
+		"+447400123456": "+44 •••• ••3456",
 		"+14155552671":  "+1 •••-•••-2671",
 		"+33612345678":  "+33 • •• •• 56 78",
 	} {
