@@ -8,7 +8,7 @@ import (
 	"github.com/twofold/twofold"
 )
 
-func mustParse(t *testing.T, lines ...string) []twofold.Permit {
+func mustParse(t testing.TB, lines ...string) []twofold.Permit {
 	t.Helper()
 	var ps []twofold.Permit
 	for _, l := range lines {
@@ -163,5 +163,17 @@ func TestWithin(t *testing.T) {
 				t.Errorf("Within(%v) = %v, want %v", tt.inner, got, tt.want)
 			}
 		})
+	}
+}
+
+// BenchmarkAllows is the check every request of an API key makes: a key
+// with a few permits asked about one record set.
+func BenchmarkAllows(b *testing.B) {
+	ps := mustParse(b, "dns example.org read", "dns example.net/www*/A write", "dns example.com/_acme-challenge/TXT write", "account * read")
+	b.ReportAllocs()
+	for b.Loop() {
+		if !Allows(ps, DNS, "example.com/_acme-challenge/TXT", Write) {
+			b.Fatal("not allowed")
+		}
 	}
 }
