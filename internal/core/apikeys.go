@@ -27,6 +27,9 @@ const (
 	// apiTokenPrefix starts every token from IssueAPIToken, so that it is
 	// told from a session token before any lookup.
 	apiTokenPrefix = "tok_"
+	// A key may take apiTokenBurst tokens at once, then one each apiTokenEvery.
+	apiTokenBurst = 30
+	apiTokenEvery = 10 * time.Second
 )
 
 // NewAPIKey is what a caller asks of a new key.
@@ -292,6 +295,13 @@ func (s *Service) IssueAPIToken(ctx context.Context, id, secret string, m Meta) 
 		return "", time.Time{}, err
 	}
 	now := s.Now()
+	// Each token is a row for an hour: a key looping on this must not
+	// write without end.
+	if ok, err := s.store.TakeToken(ctx, "api-token:"+a.Key.ID, apiTokenBurst, 1/apiTokenEvery.Seconds(), now); err != nil {
+		return "", time.Time{}, err
+	} else if !ok {
+		return "", time.Time{}, throttled(apiTokenEvery, "this key asked for too many tokens: reuse one, each lasts an hour")
+	}
 	tid, err := s.newOrderedID(now)
 	if err != nil {
 		return "", time.Time{}, err
@@ -354,8 +364,8 @@ func (s *Service) AuthenticateAPITokenUntil(ctx context.Context, token string, m
 // caller must be its key's account.
 func (s *Service) RevokeAPIToken(ctx context.Context, a Auth, token string, m Meta) error {
 	t, _, err := s.AuthenticateAPITokenUntil(ctx, token, m)
-	if err != nil || t.Account.ID != a.Account.ID {
-		return twofold.Errorf(twofold.CodeNotFound, "no such token")
+	if err != nil || t.Account.ID != a.Account.ID || a.Key != nil && t.Key.ID != a.Key.ID {
+		return twofold.Errorf(twofold.CodeNotFound, "no such token") // a key ends only its own tokens
 	}
 	id, _, _ := strings.Cut(strings.TrimPrefix(token, apiTokenPrefix), ".")
 	if _, err := s.store.DeleteAPIToken(ctx, id); err != nil {

@@ -117,6 +117,12 @@ func (s *Service) ownZone(ctx context.Context, a Auth, rs RecordSet, action stri
 		return rs, z, err
 	}
 	if !a.AllowsSome(permit.DNS, rs.resource(), action) {
+		// A key with no permit in the zone at all learns nothing of it,
+		// as of another account's: else it could probe for its owner's
+		// other zones.
+		if !a.AllowsSome(permit.DNS, z.Name, permit.Read) && !a.AllowsSome(permit.DNS, z.Name, permit.Write) {
+			return rs, z, errNoZone()
+		}
 		return rs, z, s.refuseDNS(ctx, a, m, fmt.Sprintf("this API key may not %s records of %s", action, rs.describe()))
 	}
 	return rs, z, nil
@@ -329,6 +335,9 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 		if err := checkZone(z.Name, final); err != nil {
 			return err
 		}
+		if err := checkKeyGrowth(a, z.Name, old, final); err != nil {
+			return err
+		}
 		oldKeys := map[recordKey]twofold.Record{}
 		var gone, fresh []twofold.Record
 		for _, r := range old {
@@ -404,6 +413,44 @@ func checkZone(zone string, recs []twofold.Record) error {
 			return twofold.Errorf(twofold.CodeInvalid, "the zone's own NS records are the server's; NS records are for delegating names below the apex")
 		case r.Type == "CNAME" && len(byHost[r.Host]) > 1:
 			return twofold.Errorf(twofold.CodeInvalid, "a CNAME must be the only record at %s: remove the others first, or replace them with PUT", r.Host)
+		}
+	}
+	return nil
+}
+
+// An API key may grow a zone only to half of maxRecords, and a record set
+// only to maxKeySet records: a key for one name (an ACME client's, say)
+// must not fill the zone so that its owner can add nothing more.
+const (
+	maxKeyZone = maxRecords / 2
+	maxKeySet  = 50
+)
+
+// checkKeyGrowth applies the limits of API keys to a change by a that takes
+// a zone from old to final records; a person's session and changes that do
+// not add records pass.
+func checkKeyGrowth(a Auth, zone string, old, final []twofold.Record) error {
+	if a.Key == nil || len(final) <= len(old) {
+		return nil
+	}
+	if len(final) > maxKeyZone {
+		return twofold.Errorf(twofold.CodeInvalid, "an API key may not grow zone %s beyond %d records; its owner may", zone, maxKeyZone)
+	}
+	was := map[recordKey]bool{}
+	for _, r := range old {
+		was[keyOf(r)] = true
+	}
+	grown := map[[2]string]bool{} // the record sets the change adds to
+	for _, r := range final {
+		if !was[keyOf(r)] {
+			grown[[2]string{r.Host, r.Type}] = true
+		}
+	}
+	sets := map[[2]string]int{}
+	for _, r := range final {
+		k := [2]string{r.Host, r.Type}
+		if sets[k]++; grown[k] && sets[k] > maxKeySet {
+			return twofold.Errorf(twofold.CodeInvalid, "an API key may not put more than %d %s records at %s", maxKeySet, r.Type, r.Host)
 		}
 	}
 	return nil
@@ -487,6 +534,24 @@ func (s *Service) AllZones(ctx context.Context) ([]ZoneInfo, error) {
 // authoritative DNS server: DNS data is public, so no caller is asked for.
 // found is false when no zone holds the name.
 func (s *Service) LookupZone(ctx context.Context, name string) (z twofold.Zone, recs []twofold.Record, found bool, err error) {
+	z, found, err = s.ZoneFor(ctx, name)
+	if err != nil || !found {
+		return z, nil, found, err
+	}
+	recs, err = s.ZoneRecords(ctx, z.Name)
+	return z, recs, true, err
+}
+
+// ZoneRecords returns every record of the zone named name, for the
+// authoritative DNS server.
+func (s *Service) ZoneRecords(ctx context.Context, name string) ([]twofold.Record, error) {
+	return s.store.Records(ctx, name)
+}
+
+// ZoneFor returns the zone that the DNS name falls in, without its records:
+// one indexed read, so that the DNS server can tell by the serial whether
+// the records it holds are current.
+func (s *Service) ZoneFor(ctx context.Context, name string) (z twofold.Zone, found bool, err error) {
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
 	var names []string
 	for n := name; n != ""; {
@@ -497,10 +562,5 @@ func (s *Service) LookupZone(ctx context.Context, name string) (z twofold.Zone, 
 		}
 		n = rest
 	}
-	z, found, err = s.store.ZoneOf(ctx, names)
-	if err != nil || !found {
-		return z, nil, found, err
-	}
-	recs, err = s.store.Records(ctx, z.Name)
-	return z, recs, true, err
+	return s.store.ZoneOf(ctx, names)
 }

@@ -223,10 +223,10 @@ func TestDNSPermits(t *testing.T) {
 					_, err := f.svc.DNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.info"}, "", core.Meta{})
 					return err
 				}, twofold.CodeNotFound},
-				{"key of another zone", func() error {
+				{"key of another zone: not told this one exists", func() error {
 					_, err := f.svc.DNSRecords(ctx, netOnly, core.RecordSet{Zone: "example.com"}, "", core.Meta{})
 					return err
-				}, twofold.CodeForbidden},
+				}, twofold.CodeNotFound},
 				{"reader reads its A", func() error {
 					_, err := f.svc.DNSRecords(ctx, reader, core.RecordSet{Zone: "example.com", Host: "www", Type: "A"}, "", core.Meta{})
 					return err
@@ -472,5 +472,49 @@ func TestDNSChangesTakeTurns(t *testing.T) {
 				t.Errorf("got %d records at serial %d, want %d at %d", len(recs), z.Serial, n, 1+n)
 			}
 		})
+	}
+}
+
+// TestKeysCannotFillAZone: an API key for one name may put at most 50
+// records in one set, and not grow the zone beyond half its limit, so that
+// its owner can always add records; the owner's session has no such limit.
+func TestKeysCannotFillAZone(t *testing.T) {
+	f := newDNSFixture(t, testenv.SQLiteDSN(t))
+	ctx := t.Context()
+	acme := withKey(f.alice, dnsPermit("example.com/_acme-challenge*/TXT", "write"))
+	many := func(host string, n int) []core.RecordInput {
+		var out []core.RecordInput
+		for i := range n {
+			out = append(out, in(host, "TXT", 120, fmt.Sprintf("token-%d", i)))
+		}
+		return out
+	}
+	zone := core.RecordSet{Zone: "example.com"}
+	if _, err := f.svc.AddDNSRecords(ctx, acme, zone, many("_acme-challenge", 50), core.Meta{}); err != nil {
+		t.Fatalf("a key adds 50 records to one set: %v", err)
+	}
+	_, err := f.svc.AddDNSRecords(ctx, acme, zone, many("_acme-challenge", 51), core.Meta{})
+	if twofold.ErrorCode(err) != twofold.CodeInvalid {
+		t.Fatalf("a key adds a 51st record to one set: %v, want invalid", err)
+	}
+	// The owner may; the key may still remove.
+	if _, err := f.svc.AddDNSRecords(ctx, f.alice, zone, many("_acme-challenge", 60), core.Meta{}); err != nil {
+		t.Fatalf("the owner adds 60 records to one set: %v", err)
+	}
+	if _, err := f.svc.DeleteDNSRecords(ctx, acme, core.RecordSet{Zone: "example.com", Host: "_acme-challenge", Type: "TXT"}, "token-0", core.Meta{}); err != nil {
+		t.Fatalf("a key removes from a set over its limit: %v", err)
+	}
+	// Growing the zone past half its limit.
+	for i := 0; ; i++ {
+		_, err := f.svc.AddDNSRecords(ctx, acme, zone, many(fmt.Sprintf("_acme-challenge.h%d", i), 50), core.Meta{})
+		if err != nil {
+			if twofold.ErrorCode(err) != twofold.CodeInvalid || i < 90 {
+				t.Fatalf("batch %d: %v", i, err)
+			}
+			break
+		}
+	}
+	if _, err := f.svc.AddDNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.com", Host: "www", Type: "A"}, []core.RecordInput{in("", "", 300, "192.0.2.1")}, core.Meta{}); err != nil {
+		t.Fatalf("the owner adds a record after a key filled what keys may: %v", err)
 	}
 }

@@ -203,7 +203,7 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 	if pending >= maxPendingFactors {
 		return Enrolment{}, twofold.Errorf(twofold.CodeConflict, "%d authenticator setups are not finished: finish or cancel one first", pending)
 	}
-	if err := s.allowSend(ctx, a.Account.ID, n.Type, dest, m); err != nil {
+	if err := s.allowSend(ctx, a.Account.ID, n.Type, dest, true, m); err != nil {
 		return Enrolment{}, err
 	}
 	id, err := s.newID()
@@ -241,14 +241,24 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 // allowSend takes a token from each send limit that a code to dest for
 // the account meets, or answers throttled with the wait until the first
 // empty bucket has a token again.
-func (s *Service) allowSend(ctx context.Context, accountID string, t twofold.FactorType, dest string, m Meta) error {
+//
+// The destination's bucket of an enrolment (confirming a factor not yet
+// active) is shared by every account, against SMS pumping through new
+// numbers; that of a sign-in or elevation is the account's own, so that
+// nobody who enrols someone else's number can use up its owner's codes
+// (SPEC §1 story 9).
+func (s *Service) allowSend(ctx context.Context, accountID string, t twofold.FactorType, dest string, enrol bool, m Meta) error {
 	l := s.cfg.SendLimits
+	to := "send:to:" + hex.EncodeToString(s.hasher.Sum("send-destination", string(t)+":"+dest)[:16])
+	if !enrol {
+		to = "send:to:" + accountID + ":" + to[len("send:to:"):]
+	}
 	buckets := []struct {
 		key   string
 		limit SendLimit
 		what  string
 	}{
-		{"send:to:" + hex.EncodeToString(s.hasher.Sum("send-destination", string(t)+":"+dest)[:16]), l.PerDestination, "codes to this " + destinationNoun(t)},
+		{to, l.PerDestination, "codes to this " + destinationNoun(t)},
 		{"send:account:" + accountID, l.PerAccount, "codes for this account"},
 	}
 	if m.Source != "" {
@@ -373,7 +383,7 @@ func (s *Service) sendTo(ctx context.Context, a twofold.Account, method twofold.
 	if f.Status != twofold.FactorActive || twofold.Method(f.Type) != method {
 		return Challenge{}, twofold.Errorf(twofold.CodeNotFound, "no active %s factor %q", method, truncate(factorID, 64))
 	}
-	if err := s.allowSend(ctx, a.ID, f.Type, string(f.Secret), m); err != nil {
+	if err := s.allowSend(ctx, a.ID, f.Type, string(f.Secret), false, m); err != nil {
 		return Challenge{}, err
 	}
 	expires, err := s.deliverCode(ctx, a, f, scope, m)
@@ -432,7 +442,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID strin
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Challenge{}, err
 	}
-	if err := s.allowSend(ctx, a.Account.ID, f.Type, string(f.Secret), m); err != nil {
+	if err := s.allowSend(ctx, a.Account.ID, f.Type, string(f.Secret), true, m); err != nil {
 		return Challenge{}, err
 	}
 	expires, err := s.deliverCode(ctx, a.Account, f, confirmScope(), m)

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -63,18 +62,12 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 // method with a 405 problem and any other path under Prefix with a 404
 // problem.
 func (s *Server) Register(mux *http.ServeMux) {
-	allow := map[string][]string{}
-	for pattern, h := range s.Routes() {
+	routes := s.Routes()
+	for pattern, h := range routes {
 		mux.HandleFunc(pattern, h)
-		method, path, _ := strings.Cut(pattern, " ")
-		allow[path] = append(allow[path], method)
-		if method == http.MethodGet {
-			allow[path] = append(allow[path], http.MethodHead)
-		}
 	}
-	for path, methods := range allow {
-		slices.Sort(methods)
-		mux.Handle(path, httpapi.MethodNotAllowed(strings.Join(methods, ", ")))
+	for path, allowed := range httpapi.Allowed(routes) {
+		mux.Handle(path, httpapi.MethodNotAllowed(allowed))
 	}
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, s.log, twofold.Errorf(twofold.CodeNotFound, "no such DNS API path"))

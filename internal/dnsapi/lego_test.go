@@ -144,7 +144,7 @@ func TestLegoDNS01(t *testing.T) {
 					{"another name through the zone", "POST", "/dns/v2/zones/example.com/records", "application/json", `{"records":[{"host":"www","type":"TXT","data":"x"}]}`, 403},
 					{"the whole host", "DELETE", "/dns/v2/zones/example.com/records/_acme-challenge", "", "", 403},
 					{"reading", "GET", "/dns/v2/zones/example.com/records/_acme-challenge/TXT", "", "", 403},
-					{"its owner's other zone", "POST", "/dns/v2/zones/example.net/records/_acme-challenge/TXT", form, "data=x", 403},
+					{"its owner's other zone: not told it exists", "POST", "/dns/v2/zones/example.net/records/_acme-challenge/TXT", form, "data=x", 404},
 					{"another account's zone", "POST", "/dns/v2/zones/example.org/records/_acme-challenge/TXT", form, "data=x", 404},
 					{"an unknown zone", "POST", "/dns/v2/zones/example.info/records/_acme-challenge/TXT", form, "data=x", 404},
 				} {

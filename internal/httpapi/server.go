@@ -72,22 +72,37 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 // path with a 404 problem and a known path with another method with a 405
 // problem that lists the methods in Allow.
 func (s *Server) Register(mux *http.ServeMux) {
-	allow := map[string][]string{}
-	for pattern, h := range s.Routes() {
+	routes := s.Routes()
+	for pattern, h := range routes {
 		mux.HandleFunc(pattern, h)
-		method, path, _ := strings.Cut(pattern, " ")
-		allow[path] = append(allow[path], method)
-		if method == http.MethodGet { // a GET pattern answers HEAD too
-			allow[path] = append(allow[path], http.MethodHead)
-		}
 	}
-	for path, methods := range allow {
-		slices.Sort(methods)
-		mux.Handle(path, MethodNotAllowed(strings.Join(methods, ", ")))
+	for path, allowed := range Allowed(routes) {
+		mux.Handle(path, MethodNotAllowed(allowed))
 	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, twofold.Errorf(twofold.CodeNotFound, "no such API path"))
 	})
+}
+
+// Allowed maps each path of routes, keyed by "METHOD /path" patterns, to
+// the methods it answers, sorted and comma-separated for an Allow header; a
+// GET pattern answers HEAD too. Every server of routes registers, for each
+// path, an answer to the other methods with it.
+func Allowed[H any](routes map[string]H) map[string]string {
+	byPath := map[string][]string{}
+	for pattern := range routes {
+		method, path, _ := strings.Cut(pattern, " ")
+		byPath[path] = append(byPath[path], method)
+		if method == http.MethodGet {
+			byPath[path] = append(byPath[path], http.MethodHead)
+		}
+	}
+	out := make(map[string]string, len(byPath))
+	for path, methods := range byPath {
+		slices.Sort(methods)
+		out[path] = strings.Join(slices.Compact(methods), ", ")
+	}
+	return out
 }
 
 // MethodNotAllowed answers every request with a 405 problem naming the

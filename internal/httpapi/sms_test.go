@@ -306,7 +306,7 @@ func TestSMSSendLimits(t *testing.T) {
 		}
 		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile") // the second message to the number
 		loginID, _ := startLogin(t, s, "vic")
-		for i := range 3 { // 5 to one number at once
+		for i := range 5 { // 5 to one number at once, for sign-ins apart from enrolments
 			if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
 				t.Fatalf("challenge %d: got %d %s", i, r.Status, r.Body)
 			}
@@ -316,8 +316,8 @@ func TestSMSSendLimits(t *testing.T) {
 		if r.Header.Get("Retry-After") != "720" {
 			t.Errorf("Retry-After %q, want 720 (one code each 12 minutes)", r.Header.Get("Retry-After"))
 		}
-		if n := len(g.Messages()); n != 4 { // the fifth failed at the gateway
-			t.Errorf("gateway got %d messages, want 4", n)
+		if n := len(g.Messages()); n != 6 { // the enrolment's first failed at the gateway
+			t.Errorf("gateway got %d messages, want 6", n)
 		}
 		s.Clock.Add(12 * time.Minute)
 		loginID, _ = startLogin(t, s, "vic")
@@ -408,4 +408,33 @@ func TestSMSWithoutGateway(t *testing.T) {
 	if r := c.Do(t, "GET", "/v1/me/factors", nil); r.Status != 200 || len(r.JSON["factors"].([]any)) != 0 {
 		t.Fatalf("factors after the refusal: %d %s, want none", r.Status, r.Body)
 	}
+}
+
+// TestSMSOthersCannotUseUpTheOwnersCodes: someone who enrols the owner's
+// number in their own account and asks for confirmation codes until the
+// number's enrolment limit is spent does not stop the owner's sign-in
+// codes (SPEC §1 story 9).
+func TestSMSOthersCannotUseUpTheOwnersCodes(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "owner")
+		owner := login(t, s, "owner")
+		id, _ := enrolPhone(t, owner, g, phone, phoneE164, "mobile")
+		addUser(t, s, "mallory")
+		m := login(t, s, "mallory")
+		r := m.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": phone, "label": "not mine"})
+		if r.Status != 201 {
+			t.Fatalf("mallory enrols the owner's number: %d %s", r.Status, r.Body)
+		}
+		mid := r.JSON["factor"].(map[string]any)["id"].(string)
+		for range 10 {
+			if r := m.Do(t, "POST", "/v1/me/factors/"+mid+"/challenge", nil); r.Status == 429 {
+				break
+			}
+		}
+		wantProblem(t, m.Do(t, "POST", "/v1/me/factors/"+mid+"/challenge", nil), 429, "throttled")
+		loginID, _ := startLogin(t, s, "owner")
+		if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("the owner's sign-in code after mallory spent the number's enrolment limit: %d %s", r.Status, r.Body)
+		}
+	})
 }

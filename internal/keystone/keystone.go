@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,16 +77,11 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 // a known one asked with another method a 405, in the Identity API's error
 // form.
 func (s *Server) Register(mux *http.ServeMux) {
-	allow := map[string][]string{}
-	for pattern, h := range s.Routes() {
+	routes := s.Routes()
+	for pattern, h := range routes {
 		mux.HandleFunc(pattern, h)
-		method, path, _ := strings.Cut(pattern, " ")
-		allow[path] = append(allow[path], method)
 	}
-	for path, methods := range allow {
-		slices.Sort(methods)
-		methods = slices.Compact(methods)
-		allowed := strings.Join(methods, ", ")
+	for path, allowed := range httpapi.Allowed(routes) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allowed)
 			writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allowed)

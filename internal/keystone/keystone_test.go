@@ -295,6 +295,22 @@ func TestGophercloudApplicationCredential(t *testing.T) {
 		_, err = identity(t, gophercloud.AuthOptions{IdentityEndpoint: s.URL() + "/v3/", ApplicationCredentialID: ac.ID, ApplicationCredentialSecret: ac.Secret + "x"})
 		wantStatus(t, "a wrong secret", err, http.StatusUnauthorized)
 
+		// Another credential's token cannot end this one's.
+		other, err := applicationcredentials.Create(t.Context(), id, userID, applicationcredentials.CreateOpts{Name: "other",
+			AccessRules: []applicationcredentials.AccessRule{{Service: "dns", Method: "GET", Path: "/zones/example.com/**"}}}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherID, err := identity(t, gophercloud.AuthOptions{IdentityEndpoint: s.URL() + "/v3/", ApplicationCredentialID: other.ID, ApplicationCredentialSecret: other.Secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tokens.Revoke(t.Context(), otherID, appID.Token()).Err
+		wantStatus(t, "a credential revoking another's token", err, http.StatusNotFound)
+		if ok, _ := tokens.Validate(t.Context(), id, appID.Token()); !ok {
+			t.Fatal("another credential ended this one's token")
+		}
+
 		if err := applicationcredentials.Delete(t.Context(), id, userID, ac.ID).ExtractErr(); err != nil {
 			t.Fatalf("delete: %v", err)
 		}

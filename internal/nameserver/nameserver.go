@@ -49,6 +49,11 @@ type Server struct {
 
 	udp, tcp *dns.Server
 	wg       sync.WaitGroup
+
+	mu     sync.Mutex
+	cache  map[string]*zoneData // by zone name
+	second int64                // the second counts are for
+	counts map[string]int       // queries by source in that second
 }
 
 // Start listens on addr (host:port; port 0 picks one) over UDP and TCP on
@@ -112,6 +117,9 @@ func (s *Server) Close() error {
 
 // ServeDNS answers one query.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if !s.allow(w.RemoteAddr(), time.Now()) {
+		return // over the rate: dropped, as a flood's replies would be
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
 	m := s.answer(ctx, req)
@@ -148,7 +156,7 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg) *dns.Msg {
 		m.SetRcode(req, dns.RcodeRefused)
 		return m
 	}
-	z, recs, found, err := s.Service.LookupZone(ctx, q.Name)
+	z, found, err := s.Service.ZoneFor(ctx, q.Name)
 	if err != nil {
 		s.Logger.Error("dns lookup failed", "err", err)
 		m.SetRcode(req, dns.RcodeServerFailure)
@@ -158,19 +166,86 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg) *dns.Msg {
 		m.SetRcode(req, dns.RcodeRefused) // not ours: no recursion either
 		return m
 	}
-	zd := s.zoneData(z, recs)
+	zd, err := s.current(ctx, z)
+	if err != nil {
+		s.Logger.Error("dns lookup failed", "err", err)
+		m.SetRcode(req, dns.RcodeServerFailure)
+		return m
+	}
 	m.Authoritative = true
 	zd.resolve(m, dns.Fqdn(q.Name), q.Qtype, 0)
 	return m
 }
 
+// QueriesPerSecond is how many queries one source (an IPv4 address, an IPv6
+// /56) gets answered each second; more are dropped, so that a flood neither
+// loads the database that sign-ins use nor is reflected at a forged source.
+const QueriesPerSecond = 200
+
+// allow counts a query from addr in the current second and reports whether
+// it is within the source's rate. The counts live in this process only: a
+// limit of load, not a shared security state.
+func (s *Server) allow(addr net.Addr, now time.Time) bool {
+	var ip net.IP
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	}
+	key := ip.String()
+	if ip.To4() == nil && len(ip) == net.IPv6len {
+		key = ip.Mask(net.CIDRMask(56, 128)).String()
+	}
+	sec := now.Unix()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sec != s.second {
+		s.second, s.counts = sec, map[string]int{}
+	}
+	s.counts[key]++
+	return s.counts[key] <= QueriesPerSecond
+}
+
+// maxCachedZones bounds the zones whose records the server keeps parsed.
+const maxCachedZones = 1000
+
+// current returns z's records as the server answers from them: kept parsed
+// while z's serial, which every change moves on in the change's own
+// transaction, stays the same, so that a query costs one indexed read and
+// not the whole zone's, and every instance still answers from the database.
+func (s *Server) current(ctx context.Context, z twofold.Zone) (*zoneData, error) {
+	s.mu.Lock()
+	zd, ok := s.cache[z.Name]
+	s.mu.Unlock()
+	if ok && zd.soa.Serial == z.Serial && zd.owner == z.AccountID && zd.created.Equal(z.CreatedAt) {
+		return zd, nil
+	}
+	recs, err := s.Service.ZoneRecords(ctx, z.Name)
+	if err != nil {
+		return nil, err
+	}
+	zd = s.zoneData(z, recs)
+	s.mu.Lock()
+	if s.cache == nil || len(s.cache) >= maxCachedZones {
+		s.cache = map[string]*zoneData{}
+	}
+	s.cache[z.Name] = zd
+	s.mu.Unlock()
+	return zd, nil
+}
+
 // zoneData is a zone's records by owner (relative, "@" for the apex), with
 // the server's own SOA and NS records at the apex.
 type zoneData struct {
-	zone  string
-	soa   *dns.SOA
-	names map[string][]dns.RR // owner → records
-	exist map[string]bool     // owners and the names between them and the apex
+	zone string
+	// The account and time of creation of the zone read: a zone removed and
+	// added again starts its serial afresh.
+	owner   string
+	created time.Time
+	soa     *dns.SOA
+	names   map[string][]dns.RR // owner → records
+	exist   map[string]bool     // owners and the names between them and the apex
 }
 
 func (s *Server) zoneData(z twofold.Zone, recs []twofold.Record) *zoneData {
@@ -179,7 +254,7 @@ func (s *Server) zoneData(z twofold.Zone, recs []twofold.Record) *zoneData {
 	if mbox == "" {
 		mbox = "hostmaster." + apex
 	}
-	zd := &zoneData{zone: z.Name, names: map[string][]dns.RR{}, exist: map[string]bool{"@": true}}
+	zd := &zoneData{zone: z.Name, owner: z.AccountID, created: z.CreatedAt, names: map[string][]dns.RR{}, exist: map[string]bool{"@": true}}
 	zd.soa = &dns.SOA{Hdr: dns.RR_Header{Name: apex, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ownTTL},
 		Ns: s.Nameservers[0], Mbox: mbox, Serial: z.Serial, Refresh: refresh, Retry: retry, Expire: expire, Minttl: minimum}
 	zd.names["@"] = append(zd.names["@"], zd.soa)

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -152,18 +151,11 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 // other path the site's own 404 page; the paths under /v1/ are the API's,
 // which answers with problems of its own.
 func (s *Server) Register(mux *http.ServeMux) {
-	allow := map[string][]string{}
-	for pattern, h := range s.Routes() {
+	routes := s.Routes()
+	for pattern, h := range routes {
 		mux.Handle(pattern, s.guard(h))
-		method, path, _ := strings.Cut(pattern, " ")
-		allow[path] = append(allow[path], method)
-		if method == http.MethodGet { // a GET pattern answers HEAD too
-			allow[path] = append(allow[path], http.MethodHead)
-		}
 	}
-	for path, methods := range allow {
-		slices.Sort(methods)
-		allowed := strings.Join(methods, ", ")
+	for path, allowed := range httpapi.Allowed(routes) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			s.headers(w, r)
 			w.Header().Set("Allow", allowed)
