@@ -338,6 +338,11 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 		if err := checkKeyGrowth(a, z.Name, old, final); err != nil {
 			return err
 		}
+		if a.Key != nil {
+			if name := hiddenByNewName(old, final); name != "" && !a.Allows(permit.DNS, z.Name+"/"+name, permit.Write) {
+				return s.refuseDNS(ctx, a, m, fmt.Sprintf("this would make %s a name of its own, which the zone's wildcard answers for now: this API key may not change what it answers", name))
+			}
+		}
 		oldKeys := map[recordKey]twofold.Record{}
 		var gone, fresh []twofold.Record
 		for _, r := range old {
@@ -454,6 +459,44 @@ func checkKeyGrowth(a Auth, zone string, old, final []twofold.Record) error {
 		}
 	}
 	return nil
+}
+
+// hiddenByNewName returns a name that the change from old to final brings
+// into being (as the parent of a new owner, with nothing of its own) while
+// a wildcard of the zone answers for it: from then on the wildcard no
+// longer does (RFC 4592 §2.2.2), so a record for _acme-challenge.shop would
+// silence *.example.com for shop.example.com. "" when there is none.
+func hiddenByNewName(old, final []twofold.Record) string {
+	exists := map[string]bool{}
+	for _, r := range old {
+		for h := r.Host; h != "@"; h = parentHost(h) {
+			exists[h] = true
+		}
+	}
+	wildcard := map[string]bool{} // the parents that have a wildcard below them
+	for _, r := range final {
+		if r.Host == "*" {
+			wildcard["@"] = true
+		} else if rest, ok := strings.CutPrefix(r.Host, "*."); ok {
+			wildcard[rest] = true
+		}
+	}
+	for _, r := range final {
+		for h := parentHost(r.Host); h != "@"; h = parentHost(h) {
+			if !exists[h] && wildcard[parentHost(h)] {
+				return h
+			}
+		}
+	}
+	return ""
+}
+
+// parentHost returns the name above a relative host, "@" above one label.
+func parentHost(h string) string {
+	if _, rest, ok := strings.Cut(h, "."); ok {
+		return rest
+	}
+	return "@"
 }
 
 // ZoneInfo is a zone as operators see it, with its owner's username.

@@ -518,3 +518,36 @@ func TestKeysCannotFillAZone(t *testing.T) {
 		t.Fatalf("the owner adds a record after a key filled what keys may: %v", err)
 	}
 }
+
+// TestKeysCannotHideWildcards: a key for _acme-challenge names may not add
+// one whose parent exists only through the zone's wildcard, since the
+// wildcard would then stop answering for the parent (RFC 4592); the owner
+// may, and so may the key where the parent already exists.
+func TestKeysCannotHideWildcards(t *testing.T) {
+	f := newDNSFixture(t, testenv.SQLiteDSN(t))
+	ctx := t.Context()
+	zone := core.RecordSet{Zone: "example.com"}
+	if _, err := f.svc.AddDNSRecords(ctx, f.alice, zone, []core.RecordInput{in("*", "A", 300, "192.0.2.7"), in("www", "A", 300, "192.0.2.1")}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	acme := withKey(f.alice, dnsPermit("example.com/_acme-challenge*/TXT", "write"))
+	add := func(a core.Auth, host string) error {
+		_, err := f.svc.AddDNSRecords(ctx, a, zone, []core.RecordInput{in(host, "TXT", 120, "token")}, core.Meta{})
+		return err
+	}
+	for _, tt := range []struct {
+		auth core.Auth
+		host string
+		want twofold.Code
+	}{
+		{acme, "_acme-challenge", ""},
+		{acme, "_acme-challenge.www", ""},
+		{acme, "_acme-challenge.shop", twofold.CodeForbidden},
+		{acme, "_acme-challenge.a.b", twofold.CodeForbidden},
+		{f.alice, "_acme-challenge.shop", ""},
+	} {
+		if err := add(tt.auth, tt.host); twofold.ErrorCode(err) != tt.want && !(err == nil && tt.want == "") {
+			t.Errorf("%s: got %v, want %q", tt.host, err, tt.want)
+		}
+	}
+}

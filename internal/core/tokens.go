@@ -2,9 +2,11 @@ package core
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/keyring"
@@ -125,6 +127,13 @@ func (s *Service) HardwareTokensFor(ctx context.Context, op Auth, unclaimed bool
 	return s.HardwareTokens(ctx, unclaimed)
 }
 
+// Claims of hardware tokens from one address, and of one serial, may come
+// claimBurst at once, then one each claimEvery.
+const (
+	claimBurst = 10
+	claimEvery = time.Minute
+)
+
 // dummyTokenSecret is what a code is checked against when the serial names
 // no claimable token, so that the answer costs about what a wrong code does.
 var dummyTokenSecret = []byte("twofold: no such token, no such code")
@@ -167,6 +176,20 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	}
 	if err := checkNewLabel(fs, label, ""); err != nil {
 		return Confirmation{}, err
+	}
+	// Besides the account's code counter, claims are rationed per source
+	// address and per serial: many accounts must not multiply the guesses
+	// at one unclaimed token (SPEC §1 story 9).
+	now0 := s.Now()
+	for _, b := range []string{"claim:ip:" + sourceKey(m.Source), "claim:serial:" + hex.EncodeToString(s.hasher.Sum("token-serial", serial)[:16])} {
+		ok, err := s.store.TakeToken(ctx, b, claimBurst, 1/claimEvery.Seconds(), now0)
+		if err != nil {
+			return Confirmation{}, err
+		}
+		if !ok {
+			s.audit(ctx, a.Account.ID, "token.claim_throttled", m, "too many claims from this address or of this serial")
+			return Confirmation{}, throttled(claimEvery, "too many attempts to add a hardware token; try again later")
+		}
 	}
 	key := accountKey(a.Account.ID)
 	failures, err := s.takeSlot(ctx, key, codeDelay)

@@ -195,3 +195,29 @@ func TestTokenSecretsNotInDatabaseFile(t *testing.T) {
 	}
 	check("after the claim")
 }
+
+// TestClaimsAreRationed: guesses at one serial are rationed across
+// accounts, not only per account, so that many accounts do not multiply
+// the guesses at an unclaimed token.
+func TestClaimsAreRationed(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	importCSV(t, s, tokensCSV)
+	body := map[string]any{"type": "hotp", "serial": "YK-100", "code": "000000", "label": "key fob"}
+	if testenv.HOTP(t, hotpB32, 5) == "000000" {
+		body["code"] = "111111"
+	}
+	statuses := []int{}
+	for i := range 11 {
+		name := fmt.Sprintf("guesser%d", i)
+		addUser(t, s, name)
+		statuses = append(statuses, login(t, s, name).Do(t, "POST", "/v1/me/factors", body).Status)
+	}
+	for i, st := range statuses[:10] {
+		if st != 401 {
+			t.Fatalf("guess %d: %d, want 401 (statuses %v)", i+1, st, statuses)
+		}
+	}
+	if statuses[10] != 429 {
+		t.Fatalf("the 11th guess at one serial, from another account: %d, want 429", statuses[10])
+	}
+}
