@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -32,7 +33,11 @@ type confirmBody struct {
 type elevationBody struct {
 	Method       twofold.Method
 	Alternatives []twofold.Method
-	Self         string // this page, for links to the other methods
+	// Of an sms or email method: the factor the code is sent to, its name,
+	// and whether a code was sent for this page.
+	FactorID, FactorLabel string
+	Sent                  bool
+	Self                  string // this page, for links to the other methods
 	// Keep is what the user typed on this page that the links to the other
 	// methods carry along, so that switching methods loses none of it.
 	Keep url.Values
@@ -54,10 +59,14 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 		return nil
 	}
 	var have []twofold.Method
-	for _, t := range []twofold.FactorType{twofold.FactorTOTP, twofold.FactorHOTP} {
+	sends := map[twofold.Method]twofold.Factor{} // the factor each code-sending method uses
+	for _, t := range []twofold.FactorType{twofold.FactorTOTP, twofold.FactorHOTP, twofold.FactorSMS, twofold.FactorEmail} {
 		for _, f := range p.Factors {
 			if f.Status == twofold.FactorActive && f.Type == t {
 				have = append(have, twofold.Method(t))
+				if t.SendsCodes() {
+					sends[twofold.Method(t)] = f
+				}
 				break
 			}
 		}
@@ -83,6 +92,9 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 			e.Alternatives = append(e.Alternatives, m)
 		}
 	}
+	if f, ok := sends[e.Method]; ok {
+		e.FactorID, e.FactorLabel, e.Sent = f.ID, f.Label, r.FormValue("sent") == "1"
+	}
 	return e
 }
 
@@ -93,11 +105,31 @@ func (s *Server) elevateFromForm(r *http.Request, a *core.Auth) error {
 	if code == "" || a.Elevated(s.svc.Now()) {
 		return nil
 	}
-	p := core.SecondFactor{Method: twofold.Method(r.PostForm.Get("elevate_method")), Code: code}
+	p := core.SecondFactor{Method: twofold.Method(r.PostForm.Get("elevate_method")), FactorID: r.PostForm.Get("elevate_factor"), Code: code}
 	until, err := s.svc.Elevate(r.Context(), *a, p, httpapi.Meta(r))
 	if err != nil {
 		return err
 	}
 	a.Session.ElevatedUntil = until
 	return nil
+}
+
+// sendElevationCode texts or emails a code to confirm it's the holder, from
+// the "Text me a code" button of a page's "confirm it's you" fields, and
+// goes back to that page, which then asks for the code.
+func (s *Server) sendElevationCode(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	back := safeNext(r.PostForm.Get("return"))
+	if back == "" {
+		back = "/settings/security"
+	}
+	_, err := s.svc.ChallengeElevation(r.Context(), a, twofold.Method(r.PostForm.Get("elevate_method")), r.PostForm.Get("elevate_factor"), httpapi.Meta(r))
+	if err != nil {
+		s.renderError(w, r, &a, s.status(w, r, err), message(err))
+		return
+	}
+	sep := "?"
+	if strings.Contains(back, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, back+sep+"sent=1", http.StatusSeeOther)
 }

@@ -3,6 +3,7 @@ package web_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -68,6 +69,26 @@ func TestBrowserTextMessageCodes(t *testing.T) {
 	}
 	p.fillAndSubmit("#code", g.LastCode(t, e164), "button[type=submit].primary")
 	p.wantPath("/settings/security")
+
+	// Confirming it's her by a texted code, once the sign-in's elevation
+	// has lapsed: the password page offers "Text me a code".
+	ts.Clock.Add(11 * time.Minute)
+	p.open("/settings/security/password")
+	if got := p.text("label[for=elevate_code]"); !strings.Contains(got, "Code we text to") {
+		t.Fatalf("the password page's confirmation asks %q", got)
+	}
+	p.fill("#current_password", testPassword)
+	p.click("#send-elevation-code")
+	p.wantPath("/settings/security/password?method=sms")
+	if n := len(g.Messages()); n != 4 {
+		t.Fatalf("gateway got %d messages, want 4", n)
+	}
+	const newPassword = "another long passphrase"
+	p.fill("#current_password", testPassword)
+	p.fill("#new_password", newPassword)
+	p.fill("#new_password2", newPassword)
+	p.fillAndSubmit("#elevate_code", g.LastCode(t, e164), "button#change-password")
+	p.wantPath("/settings/security?m=password_changed")
 	if r := g.Refused(); len(r) > 0 {
 		t.Errorf("the gateway refused requests: %q", r)
 	}

@@ -125,6 +125,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /settings/security/events":                s.authed(s.events),
 		"GET /settings/security/password":              s.authed(s.passwordPage),
 		"POST /settings/security/password":             s.authed(s.changePassword),
+		"POST /settings/security/elevate/send":         s.authed(s.sendElevationCode),
 		"GET /settings/security/api-keys":              s.authed(s.apiKeysPage),
 		"POST /settings/security/api-keys":             s.authed(s.createAPIKey),
 		"POST /settings/security/api-keys/{id}/revoke": s.authed(s.revokeAPIKey),
