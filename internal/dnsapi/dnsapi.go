@@ -148,7 +148,7 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		httpapi.WriteError(w, r, s.log, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_added": ch.Added, "message": fmt.Sprintf("%d records added", ch.Added)})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_added": ch.Added, "message": count(ch.Added, "added")})
 }
 
 func (s *Server) replace(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -163,7 +163,7 @@ func (s *Server) replace(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_added": ch.Added, "records_removed": ch.Removed,
-		"message": fmt.Sprintf("%d records added, %d records removed", ch.Added, ch.Removed)})
+		"message": count(ch.Added, "added") + ", " + count(ch.Removed, "removed")})
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -172,7 +172,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		httpapi.WriteError(w, r, s.log, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_removed": ch.Removed, "message": fmt.Sprintf("%d records removed", ch.Removed)})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_removed": ch.Removed, "message": count(ch.Removed, "removed")})
 }
 
 // body reads the records a POST or PUT sends, by its Content-Type: JSON
@@ -282,4 +282,12 @@ func joinNumbers(rec record) (string, error) {
 		return fmt.Sprintf("%d %d %d %s", *rec.SRVPriority, *rec.SRVWeight, *rec.SRVPort, rec.Data), nil
 	}
 	return rec.Data, nil
+}
+
+// count says how many records a change added or removed: "1 record added".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 record " + what
+	}
+	return fmt.Sprintf("%d records %s", n, what)
 }

@@ -158,6 +158,9 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 	reason := redact(err.Error(), m.To)
 	now := w.Now()
 	due := now.Add(Backoff(m.Attempts))
+	if !m.DiscardAt.IsZero() && m.DiscardAt.Before(due) {
+		due = m.DiscardAt // a code mail is not kept past its code: then it is dropped
+	}
 	switch {
 	case ctx.Err() != nil:
 		due = now // interrupted by Close: due again at once
