@@ -218,24 +218,35 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 		ID: id, AccountID: a.Account.ID, Type: n.Type, Label: label, Status: twofold.FactorPending,
 		Algorithm: p.Algorithm.String(), Digits: p.Digits, Period: p.Period, LastStep: -1, CreatedAt: s.Now(),
 	}
-	// A key rotation may delete the data key the secret was just sealed
-	// under before the factor is stored (the enrolment stalled for longer
-	// than the rotation's grace period); sealing again picks the new key.
-	for attempt := 1; ; attempt++ {
+	err = sealAndStore(func() (err error) {
 		if f.SecretKeyID, f.SealedSecret, err = s.keys.SealContext(ctx, secret, factorAAD(id)); err != nil {
-			return Enrolment{}, fmt.Errorf("seal secret: %w", err)
+			return fmt.Errorf("seal secret: %w", err)
 		}
-		err = s.store.CreateFactor(ctx, f)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, keyring.ErrKeyGone) || attempt == 3 {
-			return Enrolment{}, err
-		}
+		return nil
+	}, func() error { return s.store.CreateFactor(ctx, f) })
+	if err != nil {
+		return Enrolment{}, err
 	}
 	s.audit(ctx, a.Account.ID, "factor.created", m, string(f.Type)+" "+id)
 	f.Secret = secret
 	return Enrolment{Factor: f, Secret: otp.EncodeSecret(secret), OTPAuthURI: s.keyURI(a.Account, f, p)}, nil
+}
+
+// sealAndStore runs seal, then store. A key rotation may delete the data
+// key the values were just sealed under before they are stored (the request
+// stalled for longer than the rotation's grace period): then store fails
+// with keyring.ErrKeyGone, and sealing again picks the new key, up to three
+// times.
+func sealAndStore(seal, store func() error) error {
+	for attempt := 1; ; attempt++ {
+		if err := seal(); err != nil {
+			return err
+		}
+		err := store()
+		if err == nil || !errors.Is(err, keyring.ErrKeyGone) || attempt == 3 {
+			return err
+		}
+	}
 }
 
 func (s *Service) keyURI(a twofold.Account, f twofold.Factor, p otp.Params) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -15,7 +14,6 @@ import (
 	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/factor/email"
 	"github.com/twofold/twofold/internal/factor/sms"
-	"github.com/twofold/twofold/internal/keyring"
 )
 
 // Codes sent by text message or email (SPEC §2 "SMS code", "email code").
@@ -212,17 +210,14 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 	}
 	f := twofold.Factor{ID: id, AccountID: a.Account.ID, Type: n.Type, Label: label, Status: twofold.FactorPending,
 		Digits: 6, LastStep: -1, CreatedAt: s.Now()}
-	for attempt := 1; ; attempt++ { // as enrol: a rotation may delete the data key in between
+	err = sealAndStore(func() (err error) {
 		if f.SecretKeyID, f.SealedSecret, err = s.keys.SealContext(ctx, []byte(dest), factorAAD(id)); err != nil {
-			return Enrolment{}, fmt.Errorf("seal destination: %w", err)
+			return fmt.Errorf("seal destination: %w", err)
 		}
-		err = s.store.CreateFactor(ctx, f)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, keyring.ErrKeyGone) || attempt == 3 {
-			return Enrolment{}, err
-		}
+		return nil
+	}, func() error { return s.store.CreateFactor(ctx, f) })
+	if err != nil {
+		return Enrolment{}, err
 	}
 	f.Secret, f.Hint = twofold.Secret(dest), hint
 	expires, err := s.deliverCode(ctx, a.Account, f, confirmScope(), m)

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -87,22 +86,16 @@ func (s *Service) importTokens(ctx context.Context, seeds []otp.Seed, by string,
 		}
 		ts[i] = t
 	}
-	// A key rotation may delete the data key the secrets were just sealed
-	// under before they are stored; sealing again picks the new key.
-	var err error
-	for attempt := 1; ; attempt++ {
+	err := sealAndStore(func() (err error) {
 		for i := range ts {
 			if ts[i].SecretKeyID, ts[i].SealedSecret, err = s.keys.SealContext(ctx, ts[i].Secret, tokenAAD(ts[i].Serial)); err != nil {
-				return TokenImport{}, fmt.Errorf("seal token secret: %w", err)
+				return fmt.Errorf("seal token secret: %w", err)
 			}
 		}
-		err = s.store.ImportTokens(ctx, ts)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, keyring.ErrKeyGone) || attempt == 3 {
-			return TokenImport{}, err
-		}
+		return nil
+	}, func() error { return s.store.ImportTokens(ctx, ts) })
+	if err != nil {
+		return TokenImport{}, err
 	}
 	s.audit(ctx, "", "tokens.imported", m, fmt.Sprintf("%d hotp and %d totp hardware tokens imported by %s", sum.HOTP, sum.TOTP, by))
 	return sum, nil
@@ -264,17 +257,17 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 		RecoveryHashes: hashes, PaperKeyHash: s.hasher.Sum("paper", normaliseKey(paper)),
 	}}
 	var claimed, first bool
-	for attempt := 1; ; attempt++ {
+	err = sealAndStore(func() (err error) {
 		if c.Factor.SecretKeyID, c.Factor.SealedSecret, err = s.keys.SealContext(ctx, secret, factorAAD(id)); err != nil {
-			return Confirmation{}, fmt.Errorf("seal secret: %w", err)
+			return fmt.Errorf("seal secret: %w", err)
 		}
+		return nil
+	}, func() (err error) {
 		claimed, first, err = s.store.ClaimToken(ctx, c)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, keyring.ErrKeyGone) || attempt == 3 {
-			return Confirmation{}, err
-		}
+		return err
+	})
+	if err != nil {
+		return Confirmation{}, err
 	}
 	clear(secret)
 	if !claimed {
