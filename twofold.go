@@ -385,6 +385,9 @@ type TokenClaim struct {
 type Zone struct {
 	Name      string
 	AccountID string
+	// TeamID is the team the zone is shared with, "" for none: its members
+	// reach the zone as their roles allow.
+	TeamID string
 	// Serial is the SOA serial (RFC 1035 §3.3.13): it moves on with every
 	// change of the zone's records.
 	Serial    uint32
@@ -397,4 +400,73 @@ type Record struct {
 	Type string // upper case: "A", "TXT", "CAA"
 	TTL  uint32 // seconds
 	Data string // the RDATA in canonical presentation form (RFC 1035 §5.1), names fully qualified
+}
+
+// Role is what a member may do in a team (SPEC §1 story 6).
+type Role string
+
+// Roles of team members, from most to least power.
+const (
+	// RoleOwner manages everything: members of every role, the team's
+	// two-factor policy, its name, and the team itself.
+	RoleOwner Role = "owner"
+	// RoleAdmin manages members other than owners, and the team's resources.
+	RoleAdmin Role = "admin"
+	// RoleOps changes the team's resources (the records of its zones).
+	RoleOps Role = "ops"
+	// RoleBilling sees the team and its members, not its resources.
+	RoleBilling Role = "billing"
+	// RoleReadOnly reads the team's resources and changes nothing.
+	RoleReadOnly Role = "read-only"
+)
+
+// Roles lists every role, from most to least power.
+var Roles = []Role{RoleOwner, RoleAdmin, RoleOps, RoleBilling, RoleReadOnly}
+
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool {
+	for _, v := range Roles {
+		if r == v {
+			return true
+		}
+	}
+	return false
+}
+
+// ManagesMembers reports whether the role may add, change and remove members.
+func (r Role) ManagesMembers() bool { return r == RoleOwner || r == RoleAdmin }
+
+// WritesResources reports whether the role may change the team's resources.
+func (r Role) WritesResources() bool { return r == RoleOwner || r == RoleAdmin || r == RoleOps }
+
+// ReadsResources reports whether the role may read the team's resources.
+func (r Role) ReadsResources() bool { return r.WritesResources() || r == RoleReadOnly }
+
+// Team is a group of accounts sharing resources, each member with a role.
+type Team struct {
+	ID   string
+	Name string
+	// RequireTwoFactor reports whether every member must pass a second
+	// factor: members' logins ask for it, and a member without one reaches
+	// none of the team's resources (SPEC §1 story 6).
+	RequireTwoFactor bool
+	CreatedAt        time.Time
+}
+
+// TeamMember is an account's membership of a team.
+type TeamMember struct {
+	TeamID    string
+	AccountID string
+	Username  string
+	Role      Role
+	// TwoFactor reports whether the member's account has an active factor.
+	TwoFactor bool
+	CreatedAt time.Time
+}
+
+// Membership is a team as one of its members sees it: the team and the
+// member's role in it.
+type Membership struct {
+	Team Team
+	Role Role
 }

@@ -110,10 +110,13 @@ func (s *Service) ownZone(ctx context.Context, a Auth, rs RecordSet, action stri
 		return rs, twofold.Zone{}, err
 	}
 	z, err := s.store.Zone(ctx, rs.Zone)
-	if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && z.AccountID != a.Account.ID {
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
 		return rs, z, errNoZone()
 	}
 	if err != nil {
+		return rs, z, err
+	}
+	if err := s.zoneAccess(ctx, a, z, action, m); err != nil {
 		return rs, z, err
 	}
 	if !a.AllowsSome(permit.DNS, rs.resource(), action) {
@@ -126,6 +129,26 @@ func (s *Service) ownZone(ctx context.Context, a Auth, rs RecordSet, action stri
 		return rs, z, s.refuseDNS(ctx, a, m, fmt.Sprintf("this API key may not %s records of %s", action, rs.describe()))
 	}
 	return rs, z, nil
+}
+
+// zoneAccess checks that the caller may take action on the zone: its
+// owner may; a member of the team it is shared with may as the role and the
+// team's policy allow. Any other caller learns nothing of it.
+func (s *Service) zoneAccess(ctx context.Context, a Auth, z twofold.Zone, action string, m Meta) error {
+	if z.AccountID == a.Account.ID {
+		return nil
+	}
+	if z.TeamID == "" {
+		return errNoZone()
+	}
+	hidden, err := s.teamAccess(ctx, a, z.TeamID, action)
+	if hidden {
+		return errNoZone()
+	}
+	if err != nil && twofold.ErrorCode(err) == twofold.CodeForbidden {
+		return s.refuseDNS(ctx, a, m, fmt.Sprintf("zone %s: %s", z.Name, twofold.ErrorMessage(err)))
+	}
+	return err
 }
 
 // refuseDNS returns a forbidden error saying why, and records the refused
@@ -144,6 +167,25 @@ func (s *Service) DNSZones(ctx context.Context, a Auth) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	ms, err := s.store.Memberships(ctx, a.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, mb := range ms {
+		if !mb.Role.ReadsResources() {
+			continue
+		}
+		if _, err := s.teamAccess(ctx, a, mb.Team.ID, permit.Read); err != nil {
+			continue // the team's policy keeps the caller out for now
+		}
+		tz, err := s.store.TeamZones(ctx, mb.Team.ID)
+		if err != nil {
+			return nil, err
+		}
+		zs = append(zs, tz...)
+	}
+	slices.SortFunc(zs, func(x, y twofold.Zone) int { return strings.Compare(x.Name, y.Name) })
+	zs = slices.CompactFunc(zs, func(x, y twofold.Zone) bool { return x.Name == y.Name })
 	out := []string{}
 	for _, z := range zs {
 		if a.AllowsSome(permit.DNS, z.Name, permit.Read) || a.AllowsSome(permit.DNS, z.Name, permit.Write) {
@@ -303,11 +345,14 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		ch = Change{}
 		z, err := s.store.LockZone(ctx, rs.Zone)
-		if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && z.AccountID != a.Account.ID {
-			return errNoZone() // removed or given away meanwhile
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return errNoZone() // removed meanwhile
 		}
 		if err != nil {
 			return err
+		}
+		if err := s.zoneAccess(ctx, a, z, permit.Write, m); err != nil {
+			return err // given away or unshared meanwhile
 		}
 		old, err := s.store.Records(ctx, z.Name)
 		if err != nil {

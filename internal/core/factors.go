@@ -472,6 +472,9 @@ func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m M
 		if err := s.requireElevation(a); err != nil {
 			return err
 		}
+		if err := s.keepTeamFactor(ctx, a.Account.ID, f.ID); err != nil {
+			return err
+		}
 	}
 	// Deleted only in the status checked: a pending factor confirmed in
 	// between is not removed without elevation.

@@ -87,8 +87,17 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	if err != nil {
 		return LoginResult{}, err
 	}
+	required := a.TwoFactorRequired
+	if !required && len(methods) > 0 {
+		// A team's policy asks for the second step whatever the member chose.
+		teams, err := s.teamsRequiring(ctx, a.ID)
+		if err != nil {
+			return LoginResult{}, err
+		}
+		required = len(teams) > 0
+	}
 	now := s.Now()
-	if !a.TwoFactorRequired || len(methods) == 0 {
+	if !required || len(methods) == 0 {
 		token, sess, err := s.newSession(a.ID, a.SessionEpoch, now, time.Time{})
 		if err != nil {
 			return LoginResult{}, err

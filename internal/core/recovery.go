@@ -97,6 +97,9 @@ type Profile struct {
 	Factors  []twofold.Factor
 	Elevated bool
 	Reset    *twofold.TwoFactorReset // an operator's reset waiting, if any
+	// RequiredBy names the caller's teams that require two-factor: login
+	// asks for the second step whatever Account.TwoFactorRequired says.
+	RequiredBy []string
 }
 
 // Me returns the caller's profile.
@@ -120,6 +123,10 @@ func (s *Service) Me(ctx context.Context, a Auth) (Profile, error) {
 	for _, f := range fs {
 		p.Enabled = p.Enabled || f.Status == twofold.FactorActive
 	}
+	if p.RequiredBy, err = s.teamsRequiring(ctx, a.Account.ID); err != nil {
+		return Profile{}, err
+	}
+	p.Required = p.Required || len(p.RequiredBy) > 0 && p.Enabled
 	r, found, err := s.store.TwoFactorReset(ctx, a.Account.ID)
 	if err != nil {
 		return Profile{}, err
@@ -143,6 +150,15 @@ func (s *Service) SetTwoFactorRequired(ctx context.Context, a Auth, required boo
 	}
 	if required && !enabled {
 		return twofold.Errorf(twofold.CodeInvalid, "confirm an authenticator before requiring two-factor")
+	}
+	if !required {
+		teams, err := s.teamsRequiring(ctx, a.Account.ID)
+		if err != nil {
+			return err
+		}
+		if len(teams) > 0 {
+			return errTeamRequires(teams, "two-factor login stays on while you are a member")
+		}
 	}
 	if !required && a.Account.TwoFactorRequired {
 		if err := s.requireElevation(a); err != nil {

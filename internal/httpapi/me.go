@@ -45,6 +45,8 @@ type twoFactorJSON struct {
 	RecoveryCodesRemaining int        `json:"recovery_codes_remaining"`
 	PaperKey               bool       `json:"paper_key"`
 	Reset                  *resetJSON `json:"reset,omitempty"`
+	// RequiredBy names the teams whose policy requires two-factor.
+	RequiredBy []string `json:"required_by_teams,omitempty"`
 }
 
 // resetJSON is an operator's reset of two-factor waiting to be carried out.
@@ -55,7 +57,7 @@ type resetJSON struct {
 }
 
 func twoFactorOf(p core.Profile) twoFactorJSON {
-	tf := twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining, PaperKey: p.PaperKey}
+	tf := twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining, PaperKey: p.PaperKey, RequiredBy: p.RequiredBy}
 	if r := p.Reset; r != nil {
 		tf.Reset = &resetJSON{RequestedBy: r.RequestedBy, RequestedAt: r.RequestedAt, DueAt: r.Due}
 	}

@@ -65,6 +65,17 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/me/factors/{id}/resync":     s.authed(s.resyncFactor),
 		"GET /v1/me/factors/{id}/qr.png":      s.authed(s.factorQR),
 		"GET /v1/openapi.yaml":                s.openapi,
+
+		"GET /v1/teams":                                 s.authed(s.listTeams),
+		"POST /v1/teams":                                s.authed(s.createTeam),
+		"GET /v1/teams/{team_id}":                       s.authed(s.getTeam),
+		"PATCH /v1/teams/{team_id}":                     s.authed(s.updateTeam),
+		"DELETE /v1/teams/{team_id}":                    s.authed(s.deleteTeam),
+		"POST /v1/teams/{team_id}/members":              s.authed(s.addTeamMember),
+		"PATCH /v1/teams/{team_id}/members/{username}":  s.authed(s.setTeamRole),
+		"DELETE /v1/teams/{team_id}/members/{username}": s.authed(s.removeTeamMember),
+		"PUT /v1/teams/{team_id}/zones/{zone}":          s.authed(s.shareZone),
+		"DELETE /v1/teams/{team_id}/zones/{zone}":       s.authed(s.unshareZone),
 	}
 }
 

@@ -11,12 +11,12 @@ import (
 	"github.com/twofold/twofold"
 )
 
-const zoneColumns = `name, account_id, serial, created_at`
+const zoneColumns = `name, account_id, serial, created_at, COALESCE(team_id, '')`
 
 func scanZone(row interface{ Scan(...any) error }) (twofold.Zone, error) {
 	var z twofold.Zone
 	var serial, at int64
-	err := row.Scan(&z.Name, &z.AccountID, &serial, &at)
+	err := row.Scan(&z.Name, &z.AccountID, &serial, &at, &z.TeamID)
 	z.Serial, z.CreatedAt = uint32(serial), fromMicros(at)
 	return z, err
 }
@@ -24,7 +24,7 @@ func scanZone(row interface{ Scan(...any) error }) (twofold.Zone, error) {
 // CreateZone stores a new zone; a zone of that name already stored is a
 // conflict.
 func (s *Store) CreateZone(ctx context.Context, z twofold.Zone) error {
-	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO dns_zones (`+zoneColumns+`) VALUES ($1, $2, $3, $4)
+	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO dns_zones (name, account_id, serial, created_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (name) DO NOTHING`, z.Name, z.AccountID, int64(z.Serial), micros(z.CreatedAt))
 	n, err := rowsAffected(res, err)
 	if err != nil {

@@ -11,6 +11,16 @@ import (
 // notices are the fixed messages a redirect can ask a page to show (?m=…);
 // a query parameter never carries free text into a page.
 var notices = map[string]string{
+	"team_created":          "Team created. Add its members below.",
+	"elevated":              "Confirmed. You can make changes for the next few minutes.",
+	"team_updated":          "Team settings saved.",
+	"team_deleted":          "Team deleted.",
+	"team_left":             "You left the team.",
+	"member_added":          "Member added. They have been told by email.",
+	"member_removed":        "Member removed.",
+	"role_changed":          "Role changed.",
+	"zone_shared":           "Zone shared with the team.",
+	"zone_unshared":         "The zone is no longer shared with the team.",
 	"signin":                "Sign in to continue.",
 	"expired_session":       "Your session has ended. Sign in again.",
 	"expired":               "That sign-in took too long and has expired. Start again.",

@@ -24,7 +24,7 @@ type Page struct {
 	Notice  string // a success message
 	Error   string
 	Body    any    // the page's own data
-	Nav     string // the menu entry of the page: "security" or "admin"
+	Nav     string // the menu entry of the page: "security", "teams", "tokens" or "admin"
 }
 
 // parsePages parses each page in templates/ together with the layout.
@@ -65,6 +65,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		p.CSRF = s.formToken(r)
 	}
 	switch {
+	case strings.HasPrefix(r.URL.Path, "/settings/teams"):
+		p.Nav = "teams"
 	case strings.HasPrefix(r.URL.Path, "/settings/"):
 		p.Nav = "security"
 	case strings.HasPrefix(r.URL.Path, "/admin/tokens"):

@@ -130,6 +130,18 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/security/api-keys":             s.authed(s.createAPIKey),
 		"POST /settings/security/api-keys/{id}/revoke": s.authed(s.revokeAPIKey),
 
+		"GET /settings/teams":                                 s.authed(s.teamsPage),
+		"POST /settings/teams":                                s.authed(s.createTeam),
+		"GET /settings/teams/{id}":                            s.authed(s.teamPage),
+		"POST /settings/teams/{id}":                           s.authed(s.updateTeam),
+		"POST /settings/teams/{id}/delete":                    s.authed(s.deleteTeam),
+		"POST /settings/teams/{id}/elevate":                   s.authed(s.elevateForTeam),
+		"POST /settings/teams/{id}/members":                   s.authed(s.addTeamMember),
+		"POST /settings/teams/{id}/members/{username}/role":   s.authed(s.setTeamRole),
+		"POST /settings/teams/{id}/members/{username}/remove": s.authed(s.removeTeamMember),
+		"POST /settings/teams/{id}/zones":                     s.authed(s.shareZone),
+		"POST /settings/teams/{id}/zones/{zone}/unshare":      s.authed(s.unshareZone),
+
 		"GET /admin":                    s.operator(redirectTo("/admin/users").authed),
 		"GET /admin/{$}":                s.operator(redirectTo("/admin/users").authed),
 		"GET /admin/users":              s.operator(s.adminUsers),

@@ -101,6 +101,9 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"DNS/Records", testRecords},
 		{"DNS/RecordsTxRollback", testRecordsTxRollback},
 
+		{"Team/RoundTrip", testTeamRoundTrip},
+		{"Race/TeamOwners", testRaceTeamOwners},
+
 		{"Race/AcceptStep", testRaceAcceptStep},
 		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},
 		{"Race/DecideSecondStep", testRaceDecideSecondStep},

@@ -1,0 +1,566 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/permit"
+)
+
+// TeamStore is the storage of teams; Store includes it.
+type TeamStore interface {
+	// CreateTeam stores a team with its owner, both or neither.
+	CreateTeam(ctx context.Context, t twofold.Team, owner string) error
+	Team(ctx context.Context, id string) (twofold.Team, error)
+	// Memberships returns the account's teams with its role in each.
+	Memberships(ctx context.Context, accountID string) ([]twofold.Membership, error)
+	TeamMembers(ctx context.Context, teamID string) ([]twofold.TeamMember, error)
+	// AddTeamMember adds a member; one already is a conflict.
+	AddTeamMember(ctx context.Context, teamID, accountID string, role twofold.Role, now time.Time) error
+	// SetTeamRole and RemoveTeamMember refuse, as a conflict, to leave a
+	// team without an owner; they return the member's role before.
+	SetTeamRole(ctx context.Context, teamID, accountID string, role twofold.Role) (twofold.Role, error)
+	RemoveTeamMember(ctx context.Context, teamID, accountID string) (twofold.Role, error)
+	UpdateTeam(ctx context.Context, t twofold.Team) error
+	DeleteTeam(ctx context.Context, id string) error
+	TeamsRequiringTwoFactor(ctx context.Context, accountID string) ([]string, error)
+	// SetZoneTeam shares a zone with a team, or with "" with none.
+	SetZoneTeam(ctx context.Context, zone, teamID string) error
+	TeamZones(ctx context.Context, teamID string) ([]twofold.Zone, error)
+}
+
+// Limits of teams, so that one account cannot fill the database.
+const (
+	MaxTeamsPerAccount = 100
+	MaxTeamMembers     = 1000
+)
+
+// TeamView is a team as one of its members sees it (SPEC §1 story 6).
+type TeamView struct {
+	Team    twofold.Team
+	Role    twofold.Role // the caller's
+	Members []twofold.TeamMember
+	Zones   []string // the DNS zones shared with the team
+}
+
+// validateTeamName trims name and checks it is one line of 1 to 64
+// characters with no hidden ones.
+func validateTeamName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", twofold.Errorf(twofold.CodeInvalid, "the team needs a name")
+	}
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > 64 || strings.IndexFunc(name, hiddenRune) >= 0 {
+		return "", twofold.Errorf(twofold.CodeInvalid, "a team name must be at most 64 characters on one line, without control, invisible or text-direction characters")
+	}
+	return name, nil
+}
+
+func parseRole(r string) (twofold.Role, error) {
+	role := twofold.Role(strings.TrimSpace(r))
+	if !role.Valid() {
+		names := make([]string, len(twofold.Roles))
+		for i, v := range twofold.Roles {
+			names[i] = string(v)
+		}
+		return "", twofold.Errorf(twofold.CodeInvalid, "role must be one of %s", strings.Join(names, ", "))
+	}
+	return role, nil
+}
+
+func errNoTeam() error { return twofold.Errorf(twofold.CodeNotFound, "no such team") }
+
+// CreateTeam makes a team whose only member, its owner, is the caller.
+func (s *Service) CreateTeam(ctx context.Context, a Auth, name string, m Meta) (twofold.Team, error) {
+	if err := person(a); err != nil {
+		return twofold.Team{}, err
+	}
+	name, err := validateTeamName(name)
+	if err != nil {
+		return twofold.Team{}, err
+	}
+	ms, err := s.store.Memberships(ctx, a.Account.ID)
+	if err != nil {
+		return twofold.Team{}, err
+	}
+	if len(ms) >= MaxTeamsPerAccount {
+		return twofold.Team{}, twofold.Errorf(twofold.CodeConflict, "an account may belong to at most %d teams", MaxTeamsPerAccount)
+	}
+	id, err := s.newID()
+	if err != nil {
+		return twofold.Team{}, err
+	}
+	t := twofold.Team{ID: id, Name: name, CreatedAt: s.Now()}
+	if err := s.store.CreateTeam(ctx, t, a.Account.ID); err != nil {
+		return twofold.Team{}, err
+	}
+	s.audit(ctx, a.Account.ID, "team.created", m, fmt.Sprintf("team %s %q", t.ID, t.Name))
+	return t, nil
+}
+
+// Teams returns the caller's teams with the caller's role in each.
+func (s *Service) Teams(ctx context.Context, a Auth) ([]twofold.Membership, error) {
+	if err := person(a); err != nil {
+		return nil, err
+	}
+	return s.store.Memberships(ctx, a.Account.ID)
+}
+
+// membership returns the team and the caller's role in it; a team the
+// caller is not a member of is not found, as one that does not exist.
+func (s *Service) membership(ctx context.Context, accountID, teamID string) (twofold.Membership, error) {
+	ms, err := s.store.Memberships(ctx, accountID)
+	if err != nil {
+		return twofold.Membership{}, err
+	}
+	for _, mb := range ms {
+		if mb.Team.ID == teamID {
+			return mb, nil
+		}
+	}
+	return twofold.Membership{}, errNoTeam()
+}
+
+// Team returns the team with its members and zones, for any of its members.
+func (s *Service) Team(ctx context.Context, a Auth, teamID string) (TeamView, error) {
+	if err := person(a); err != nil {
+		return TeamView{}, err
+	}
+	mb, err := s.membership(ctx, a.Account.ID, teamID)
+	if err != nil {
+		return TeamView{}, err
+	}
+	v := TeamView{Team: mb.Team, Role: mb.Role}
+	if v.Members, err = s.store.TeamMembers(ctx, teamID); err != nil {
+		return TeamView{}, err
+	}
+	zs, err := s.store.TeamZones(ctx, teamID)
+	if err != nil {
+		return TeamView{}, err
+	}
+	v.Zones = []string{}
+	for _, z := range zs {
+		v.Zones = append(v.Zones, z.Name)
+	}
+	return v, nil
+}
+
+// TeamChange is a change of a team's settings; nil fields stay as they are.
+type TeamChange struct {
+	Name             *string
+	RequireTwoFactor *bool
+}
+
+// UpdateTeam renames the team or changes its two-factor policy; only its
+// owners may. Changing the policy needs an elevated session, so an owner
+// turning it on has a second factor already (SPEC §1 story 5). Members are
+// told of the new policy, and those without a factor are told to add one.
+func (s *Service) UpdateTeam(ctx context.Context, a Auth, teamID string, c TeamChange, m Meta) (twofold.Team, error) {
+	if err := person(a); err != nil {
+		return twofold.Team{}, err
+	}
+	mb, err := s.membership(ctx, a.Account.ID, teamID)
+	if err != nil {
+		return twofold.Team{}, err
+	}
+	if mb.Role != twofold.RoleOwner {
+		return twofold.Team{}, twofold.Errorf(twofold.CodeForbidden, "only the team's owners may change its settings")
+	}
+	t := mb.Team
+	if c.Name != nil {
+		if t.Name, err = validateTeamName(*c.Name); err != nil {
+			return twofold.Team{}, err
+		}
+	}
+	policyChanged := c.RequireTwoFactor != nil && *c.RequireTwoFactor != t.RequireTwoFactor
+	if policyChanged {
+		if err := s.requireElevation(a); err != nil {
+			return twofold.Team{}, err
+		}
+		t.RequireTwoFactor = *c.RequireTwoFactor
+	}
+	if err := s.store.UpdateTeam(ctx, t); err != nil {
+		return twofold.Team{}, err
+	}
+	if t.Name != mb.Team.Name {
+		s.audit(ctx, a.Account.ID, "team.renamed", m, fmt.Sprintf("team %s %q to %q", t.ID, mb.Team.Name, t.Name))
+	}
+	if policyChanged {
+		s.policyChanged(ctx, a, t, m)
+	}
+	return t, nil
+}
+
+// policyChanged records a change of the team's two-factor policy and tells
+// every member.
+func (s *Service) policyChanged(ctx context.Context, a Auth, t twofold.Team, m Meta) {
+	typ, what := "team.two_factor_required", "now requires"
+	if !t.RequireTwoFactor {
+		typ, what = "team.two_factor_not_required", "no longer requires"
+	}
+	s.audit(ctx, a.Account.ID, typ, m, fmt.Sprintf("team %s %q", t.ID, t.Name))
+	members, err := s.store.TeamMembers(ctx, t.ID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "list team members to notify", "team", t.ID, "err", err)
+		return
+	}
+	for _, mem := range members {
+		lines := []string{fmt.Sprintf("The team %q %s two-factor authentication of its members; %s changed this.", t.Name, what, a.Account.Username)}
+		if t.RequireTwoFactor && !mem.TwoFactor {
+			lines = append(lines, "Your account has no authenticator yet, so you cannot reach the team's resources until you add one in your security settings.")
+		}
+		s.notify(ctx, mem.AccountID, "team two-factor policy changed", lines...)
+	}
+}
+
+// DeleteTeam deletes the team; only its owners may, with an elevated
+// session when their account has two-factor. Its zones stay with their
+// owners.
+func (s *Service) DeleteTeam(ctx context.Context, a Auth, teamID string, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
+	mb, err := s.membership(ctx, a.Account.ID, teamID)
+	if err != nil {
+		return err
+	}
+	if mb.Role != twofold.RoleOwner {
+		return twofold.Errorf(twofold.CodeForbidden, "only the team's owners may delete it")
+	}
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return err
+	}
+	members, err := s.store.TeamMembers(ctx, teamID)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteTeam(ctx, teamID); err != nil {
+		return err
+	}
+	s.audit(ctx, a.Account.ID, "team.deleted", m, fmt.Sprintf("team %s %q", teamID, mb.Team.Name))
+	for _, mem := range members {
+		if mem.AccountID != a.Account.ID {
+			s.notify(ctx, mem.AccountID, "a team was deleted", fmt.Sprintf("%s deleted the team %q; you are no longer a member.", a.Account.Username, mb.Team.Name))
+		}
+	}
+	return nil
+}
+
+// manager returns the team when the caller may manage its members, with an
+// elevated session when the caller's account has two-factor: membership
+// grants access to the team's resources (SPEC §1 story 5).
+func (s *Service) manager(ctx context.Context, a Auth, teamID string) (twofold.Membership, error) {
+	if err := person(a); err != nil {
+		return twofold.Membership{}, err
+	}
+	mb, err := s.membership(ctx, a.Account.ID, teamID)
+	if err != nil {
+		return mb, err
+	}
+	if !mb.Role.ManagesMembers() {
+		return mb, twofold.Errorf(twofold.CodeForbidden, "only the team's owners and admins may manage its members")
+	}
+	return mb, s.requireElevationIfEnabled(ctx, a)
+}
+
+// mayGrant checks that a member of role by may give or take role r: owners
+// any, admins all but owner.
+func mayGrant(by, r twofold.Role) error {
+	if r == twofold.RoleOwner && by != twofold.RoleOwner {
+		return twofold.Errorf(twofold.CodeForbidden, "only an owner may make, change or remove an owner")
+	}
+	return nil
+}
+
+// AddTeamMember adds the account named username to the team with role.
+func (s *Service) AddTeamMember(ctx context.Context, a Auth, teamID, username, role string, m Meta) (twofold.TeamMember, error) {
+	r, err := parseRole(role)
+	if err != nil {
+		return twofold.TeamMember{}, err
+	}
+	mb, err := s.manager(ctx, a, teamID)
+	if err != nil {
+		return twofold.TeamMember{}, err
+	}
+	if err := mayGrant(mb.Role, r); err != nil {
+		return twofold.TeamMember{}, err
+	}
+	who, err := s.accountNamed(ctx, strings.TrimSpace(username))
+	if err != nil {
+		return twofold.TeamMember{}, err
+	}
+	members, err := s.store.TeamMembers(ctx, teamID)
+	if err != nil {
+		return twofold.TeamMember{}, err
+	}
+	if len(members) >= MaxTeamMembers {
+		return twofold.TeamMember{}, twofold.Errorf(twofold.CodeConflict, "a team may have at most %d members", MaxTeamMembers)
+	}
+	theirs, err := s.store.Memberships(ctx, who.ID)
+	if err != nil {
+		return twofold.TeamMember{}, err
+	}
+	if len(theirs) >= MaxTeamsPerAccount {
+		return twofold.TeamMember{}, twofold.Errorf(twofold.CodeConflict, "%s belongs to %d teams already, the most an account may", who.Username, MaxTeamsPerAccount)
+	}
+	now := s.Now()
+	if err := s.store.AddTeamMember(ctx, teamID, who.ID, r, now); err != nil {
+		return twofold.TeamMember{}, err
+	}
+	enabled, err := s.twoFactorEnabled(ctx, who.ID)
+	if err != nil {
+		return twofold.TeamMember{}, err
+	}
+	detail := fmt.Sprintf("team %s %q: %s as %s", teamID, mb.Team.Name, who.Username, r)
+	s.audit(ctx, a.Account.ID, "team.member_added", m, detail)
+	s.audit(ctx, who.ID, "team.joined", m, fmt.Sprintf("team %s %q as %s, added by %s", teamID, mb.Team.Name, r, a.Account.Username))
+	lines := []string{fmt.Sprintf("%s added you to the team %q as %s.", a.Account.Username, mb.Team.Name, r)}
+	if mb.Team.RequireTwoFactor && !enabled {
+		lines = append(lines, "The team requires two-factor authentication: add an authenticator in your security settings to reach its resources.")
+	}
+	s.notify(ctx, who.ID, "you were added to a team", lines...)
+	return twofold.TeamMember{TeamID: teamID, AccountID: who.ID, Username: who.Username, Role: r, TwoFactor: enabled, CreatedAt: now}, nil
+}
+
+// teamMember returns the member of the team named username.
+func (s *Service) teamMember(ctx context.Context, teamID, username string) (twofold.TeamMember, error) {
+	members, err := s.store.TeamMembers(ctx, teamID)
+	if err != nil {
+		return twofold.TeamMember{}, err
+	}
+	for _, mem := range members {
+		if strings.EqualFold(mem.Username, strings.TrimSpace(username)) {
+			return mem, nil
+		}
+	}
+	return twofold.TeamMember{}, twofold.Errorf(twofold.CodeNotFound, "%q is not a member of this team", username)
+}
+
+// SetTeamRole gives the member named username role. A team keeps at least
+// one owner.
+func (s *Service) SetTeamRole(ctx context.Context, a Auth, teamID, username, role string, m Meta) (twofold.TeamMember, error) {
+	r, err := parseRole(role)
+	if err != nil {
+		return twofold.TeamMember{}, err
+	}
+	mb, err := s.manager(ctx, a, teamID)
+	if err != nil {
+		return twofold.TeamMember{}, err
+	}
+	mem, err := s.teamMember(ctx, teamID, username)
+	if err != nil {
+		return mem, err
+	}
+	if err := mayGrant(mb.Role, r); err != nil {
+		return mem, err
+	}
+	if err := mayGrant(mb.Role, mem.Role); err != nil {
+		return mem, err
+	}
+	before, err := s.store.SetTeamRole(ctx, teamID, mem.AccountID, r)
+	if err != nil {
+		return mem, err
+	}
+	mem.Role = r
+	if before == r {
+		return mem, nil
+	}
+	s.audit(ctx, a.Account.ID, "team.role_changed", m, fmt.Sprintf("team %s %q: %s from %s to %s", teamID, mb.Team.Name, mem.Username, before, r))
+	if mem.AccountID != a.Account.ID {
+		s.audit(ctx, mem.AccountID, "team.role_changed", m, fmt.Sprintf("team %s %q: from %s to %s, by %s", teamID, mb.Team.Name, before, r, a.Account.Username))
+		s.notify(ctx, mem.AccountID, "your role in a team changed", fmt.Sprintf("%s changed your role in the team %q from %s to %s.", a.Account.Username, mb.Team.Name, before, r))
+	}
+	return mem, nil
+}
+
+// RemoveTeamMember removes the member named username from the team: a
+// manager removes others, and any member may leave. A team keeps at least
+// one owner.
+func (s *Service) RemoveTeamMember(ctx context.Context, a Auth, teamID, username string, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
+	self := strings.EqualFold(strings.TrimSpace(username), a.Account.Username)
+	var mb twofold.Membership
+	var err error
+	if self {
+		mb, err = s.membership(ctx, a.Account.ID, teamID)
+	} else {
+		mb, err = s.manager(ctx, a, teamID)
+	}
+	if err != nil {
+		return err
+	}
+	mem, err := s.teamMember(ctx, teamID, username)
+	if err != nil {
+		return err
+	}
+	if !self {
+		if err := mayGrant(mb.Role, mem.Role); err != nil {
+			return err
+		}
+	}
+	if _, err := s.store.RemoveTeamMember(ctx, teamID, mem.AccountID); err != nil {
+		return err
+	}
+	if self {
+		s.audit(ctx, a.Account.ID, "team.left", m, fmt.Sprintf("team %s %q", teamID, mb.Team.Name))
+		return nil
+	}
+	s.audit(ctx, a.Account.ID, "team.member_removed", m, fmt.Sprintf("team %s %q: %s", teamID, mb.Team.Name, mem.Username))
+	s.audit(ctx, mem.AccountID, "team.removed", m, fmt.Sprintf("team %s %q, by %s", teamID, mb.Team.Name, a.Account.Username))
+	s.notify(ctx, mem.AccountID, "you were removed from a team", fmt.Sprintf("%s removed you from the team %q.", a.Account.Username, mb.Team.Name))
+	return nil
+}
+
+// ShareZone shares the caller's zone with a team the caller manages: its
+// members reach the zone's records as their roles allow. That grants
+// access, so it needs an elevated session when the caller's account has
+// two-factor. A zone is shared with one team at most; sharing it with
+// another moves it.
+func (s *Service) ShareZone(ctx context.Context, a Auth, zone, teamID string, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
+	z, err := s.zoneNamed(ctx, zone)
+	if err != nil {
+		return err
+	}
+	if z.AccountID != a.Account.ID {
+		return errNoZone()
+	}
+	mb, err := s.manager(ctx, a, teamID)
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetZoneTeam(ctx, z.Name, teamID); err != nil {
+		return err
+	}
+	s.audit(ctx, a.Account.ID, "dns.zone_shared", m, fmt.Sprintf("zone %s shared with team %s %q", z.Name, teamID, mb.Team.Name))
+	return nil
+}
+
+// UnshareZone stops sharing the zone with the team: the zone's owner or a
+// manager of the team may.
+func (s *Service) UnshareZone(ctx context.Context, a Auth, zone, teamID string, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
+	z, err := s.zoneNamed(ctx, zone)
+	if err != nil {
+		return err
+	}
+	if z.AccountID != a.Account.ID {
+		if _, err := s.manager(ctx, a, teamID); err != nil {
+			if c := twofold.ErrorCode(err); c == twofold.CodeNotFound || c == twofold.CodeForbidden {
+				return errNoZone()
+			}
+			return err
+		}
+	}
+	if z.TeamID != teamID {
+		return twofold.Errorf(twofold.CodeNotFound, "zone %s is not shared with this team", z.Name)
+	}
+	if err := s.store.SetZoneTeam(ctx, z.Name, ""); err != nil {
+		return err
+	}
+	s.audit(ctx, a.Account.ID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s", z.Name, teamID))
+	if z.AccountID != a.Account.ID {
+		s.audit(ctx, z.AccountID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s, by %s", z.Name, teamID, a.Account.Username))
+	}
+	return nil
+}
+
+// zoneNamed returns the zone of the name given.
+func (s *Service) zoneNamed(ctx context.Context, zone string) (twofold.Zone, error) {
+	name, err := NormalizeZoneName(zone)
+	if err != nil {
+		return twofold.Zone{}, err
+	}
+	z, err := s.store.Zone(ctx, name)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return z, errNoZone()
+	}
+	return z, err
+}
+
+// OwnZones returns the DNS zones the caller's account owns, by name.
+func (s *Service) OwnZones(ctx context.Context, a Auth) ([]twofold.Zone, error) {
+	if err := person(a); err != nil {
+		return nil, err
+	}
+	return s.store.Zones(ctx, a.Account.ID)
+}
+
+// teamsRequiring returns the names of the account's teams that require
+// two-factor of their members.
+func (s *Service) teamsRequiring(ctx context.Context, accountID string) ([]string, error) {
+	return s.store.TeamsRequiringTwoFactor(ctx, accountID)
+}
+
+// errTeamRequires refuses a change that would leave a member of teams that
+// require two-factor without it.
+func errTeamRequires(teams []string, what string) error {
+	return twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication of its members: %s", teams[0], what)
+}
+
+// teamAccess checks that the caller may take action (permit.Read or
+// permit.Write) on a resource shared with the team: the caller's role must
+// allow it, and when the team requires two-factor the caller's account
+// must have an active factor and a session must have passed one (an API key
+// was made by its holder, and works while the holder keeps a factor).
+// hidden reports that the caller may not even learn the resource exists.
+func (s *Service) teamAccess(ctx context.Context, a Auth, teamID, action string) (hidden bool, err error) {
+	mb, err := s.membership(ctx, a.Account.ID, teamID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return true, err
+	}
+	if err != nil {
+		return false, err
+	}
+	if !mb.Role.ReadsResources() {
+		return true, twofold.Errorf(twofold.CodeNotFound, "no such resource")
+	}
+	if action == permit.Write && !mb.Role.WritesResources() {
+		return false, twofold.Errorf(twofold.CodeForbidden, "your role in the team %q is %s: it may not change the team's resources", mb.Team.Name, mb.Role)
+	}
+	if mb.Team.RequireTwoFactor {
+		enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
+		if err != nil {
+			return false, err
+		}
+		if !enabled {
+			return false, twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: add an authenticator to your account to reach its resources", mb.Team.Name)
+		}
+		if a.Key == nil && a.Session.ElevatedUntil.IsZero() {
+			return false, twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: this session passed none; confirm it's you with a second factor", mb.Team.Name)
+		}
+	}
+	return false, nil
+}
+
+// keepTeamFactor refuses to remove factorID when it is the account's last
+// active factor and a team the account belongs to requires two-factor. (A
+// removal racing
+// with another leaves the member without a factor, which keeps the member
+// out of the team's resources: the policy holds either way.)
+func (s *Service) keepTeamFactor(ctx context.Context, accountID, factorID string) error {
+	fs, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if f.ID != factorID && f.Status == twofold.FactorActive {
+			return nil
+		}
+	}
+	teams, err := s.teamsRequiring(ctx, accountID)
+	if err != nil || len(teams) == 0 {
+		return err
+	}
+	return errTeamRequires(teams, "add another authenticator before removing your last one, or leave the team")
+}

@@ -1,0 +1,166 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+)
+
+type teamJSON struct {
+	ID               string    `json:"id"`
+	Name             string    `json:"name"`
+	RequireTwoFactor bool      `json:"require_two_factor"`
+	CreatedAt        time.Time `json:"created_at"`
+	Role             string    `json:"role,omitempty"` // the caller's
+}
+
+type memberJSON struct {
+	Username  string    `json:"username"`
+	Role      string    `json:"role"`
+	TwoFactor bool      `json:"two_factor"`
+	JoinedAt  time.Time `json:"joined_at"`
+}
+
+func toTeamJSON(t twofold.Team, role twofold.Role) teamJSON {
+	return teamJSON{ID: t.ID, Name: t.Name, RequireTwoFactor: t.RequireTwoFactor, CreatedAt: t.CreatedAt, Role: string(role)}
+}
+
+func toMemberJSON(m twofold.TeamMember) memberJSON {
+	return memberJSON{Username: m.Username, Role: string(m.Role), TwoFactor: m.TwoFactor, JoinedAt: m.CreatedAt}
+}
+
+func (s *Server) listTeams(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	ms, err := s.svc.Teams(r.Context(), a)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	out := make([]teamJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, toTeamJSON(m.Team, m.Role))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"teams": out})
+}
+
+func (s *Server) createTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	t, err := s.svc.CreateTeam(r.Context(), a, req.Name, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"team": toTeamJSON(t, twofold.RoleOwner)})
+}
+
+func (s *Server) writeTeam(w http.ResponseWriter, r *http.Request, a core.Auth, status int) {
+	v, err := s.svc.Team(r.Context(), a, r.PathValue("team_id"))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	members := make([]memberJSON, 0, len(v.Members))
+	for _, m := range v.Members {
+		members = append(members, toMemberJSON(m))
+	}
+	writeJSON(w, status, map[string]any{"team": toTeamJSON(v.Team, v.Role), "members": members, "zones": v.Zones})
+}
+
+func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.writeTeam(w, r, a, http.StatusOK)
+}
+
+func (s *Server) updateTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Name             *string `json:"name"`
+		RequireTwoFactor *bool   `json:"require_two_factor"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if req.Name == nil && req.RequireTwoFactor == nil {
+		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "send name or require_two_factor"))
+		return
+	}
+	t, err := s.svc.UpdateTeam(r.Context(), a, r.PathValue("team_id"), core.TeamChange{Name: req.Name, RequireTwoFactor: req.RequireTwoFactor}, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"team": toTeamJSON(t, twofold.RoleOwner)})
+}
+
+func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.DeleteTeam(r.Context(), a, r.PathValue("team_id"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) addTeamMember(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Username string `json:"username"`
+		Role     string `json:"role"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	m, err := s.svc.AddTeamMember(r.Context(), a, r.PathValue("team_id"), req.Username, req.Role, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"member": toMemberJSON(m)})
+}
+
+func (s *Server) setTeamRole(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Role string `json:"role"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	m, err := s.svc.SetTeamRole(r.Context(), a, r.PathValue("team_id"), r.PathValue("username"), req.Role, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"member": toMemberJSON(m)})
+}
+
+func (s *Server) removeTeamMember(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.RemoveTeamMember(r.Context(), a, r.PathValue("team_id"), r.PathValue("username"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// shareZone shares one of the caller's DNS zones with the team.
+func (s *Server) shareZone(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.ShareZone(r.Context(), a, r.PathValue("zone"), r.PathValue("team_id"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	s.writeTeam(w, r, a, http.StatusOK)
+}
+
+// unshareZone stops sharing the caller's zone with the team.
+func (s *Server) unshareZone(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.UnshareZone(r.Context(), a, r.PathValue("zone"), r.PathValue("team_id"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,331 @@
+package httpapi_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// makeTeam creates a team through c and returns its id.
+func makeTeam(t *testing.T, c *testenv.Client, name string) string {
+	t.Helper()
+	r := c.Do(t, "POST", "/v1/teams", map[string]string{"name": name})
+	if r.Status != 201 {
+		t.Fatalf("create team: got %d %s, want 201", r.Status, r.Body)
+	}
+	team := r.JSON["team"].(map[string]any)
+	if team["role"] != "owner" || team["require_two_factor"] != false {
+		t.Fatalf("new team: got %v, want the creator as owner and no policy", team)
+	}
+	return team["id"].(string)
+}
+
+// addMember adds username to the team with role through c, wanting status.
+func addMember(t *testing.T, c *testenv.Client, team, username, role string, status int) testenv.Response {
+	t.Helper()
+	r := c.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": username, "role": role})
+	if r.Status != status {
+		t.Fatalf("add %s as %s: got %d %s, want %d", username, role, r.Status, r.Body, status)
+	}
+	return r
+}
+
+// roles returns username → role of the team's members as c sees them.
+func roles(t *testing.T, c *testenv.Client, team string) map[string]string {
+	t.Helper()
+	r := c.Do(t, "GET", "/v1/teams/"+team, nil)
+	if r.Status != 200 {
+		t.Fatalf("get team: got %d %s", r.Status, r.Body)
+	}
+	out := map[string]string{}
+	for _, m := range r.JSON["members"].([]any) {
+		m := m.(map[string]any)
+		out[m["username"].(string)] = m["role"].(string)
+	}
+	return out
+}
+
+func elevateWith(t *testing.T, c *testenv.Client, code string) {
+	t.Helper()
+	if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "recovery_code", "code": code}); r.Status != 200 {
+		t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+	}
+}
+
+// TestTeamRoles walks who may do what in a team (SPEC §1 story 6): owners
+// manage everything, admins every member but owners, the other roles no
+// member; a team always keeps an owner; outsiders learn nothing of it.
+func TestTeamRoles(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		for _, n := range []string{"alice", "bob", "carol", "dave", "eve"} {
+			addUser(t, s, n)
+		}
+		alice, bob, carol, eve := login(t, s, "alice"), login(t, s, "bob"), login(t, s, "carol"), login(t, s, "eve")
+		team := makeTeam(t, alice, "Acme hosting")
+
+		addMember(t, alice, team, "bob", "admin", 201)
+		addMember(t, alice, team, "carol", "ops", 201)
+		wantProblem(t, alice.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "carol", "role": "ops"}), 409, "conflict")
+		wantProblem(t, alice.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "nobody", "role": "ops"}), 404, "not-found")
+		wantProblem(t, alice.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "dave", "role": "superuser"}), 400, "invalid")
+
+		// An admin adds and changes members, but never an owner.
+		addMember(t, bob, team, "dave", "billing", 201)
+		wantProblem(t, bob.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "eve", "role": "owner"}), 403, "forbidden")
+		wantProblem(t, bob.Do(t, "PATCH", "/v1/teams/"+team+"/members/alice", map[string]string{"role": "read-only"}), 403, "forbidden")
+		wantProblem(t, bob.Do(t, "PATCH", "/v1/teams/"+team+"/members/carol", map[string]string{"role": "owner"}), 403, "forbidden")
+		wantProblem(t, bob.Do(t, "DELETE", "/v1/teams/"+team+"/members/alice", nil), 403, "forbidden")
+		if r := bob.Do(t, "PATCH", "/v1/teams/"+team+"/members/dave", map[string]string{"role": "read-only"}); r.Status != 200 {
+			t.Fatalf("admin changes a role: got %d %s", r.Status, r.Body)
+		}
+		// Only owners change the team itself.
+		wantProblem(t, bob.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"name": "Mine now"}), 403, "forbidden")
+		wantProblem(t, bob.Do(t, "DELETE", "/v1/teams/"+team, nil), 403, "forbidden")
+		// Ops manage no members.
+		wantProblem(t, carol.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "eve", "role": "read-only"}), 403, "forbidden")
+		wantProblem(t, carol.Do(t, "DELETE", "/v1/teams/"+team+"/members/dave", nil), 403, "forbidden")
+
+		// Outsiders learn nothing, not even that the team exists.
+		for _, r := range []testenv.Response{
+			eve.Do(t, "GET", "/v1/teams/"+team, nil),
+			eve.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"name": "x"}),
+			eve.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "eve", "role": "owner"}),
+			eve.Do(t, "DELETE", "/v1/teams/"+team+"/members/bob", nil),
+		} {
+			wantProblem(t, r, 404, "not-found")
+		}
+		if r := eve.Do(t, "GET", "/v1/teams", nil); r.Status != 200 || len(r.JSON["teams"].([]any)) != 0 {
+			t.Fatalf("eve's teams: got %d %s, want none", r.Status, r.Body)
+		}
+
+		// The last owner can neither leave nor step down; with a second
+		// owner both work.
+		wantProblem(t, alice.Do(t, "PATCH", "/v1/teams/"+team+"/members/alice", map[string]string{"role": "admin"}), 409, "conflict")
+		wantProblem(t, alice.Do(t, "DELETE", "/v1/teams/"+team+"/members/alice", nil), 409, "conflict")
+		if r := alice.Do(t, "PATCH", "/v1/teams/"+team+"/members/bob", map[string]string{"role": "owner"}); r.Status != 200 {
+			t.Fatalf("make bob owner: got %d %s", r.Status, r.Body)
+		}
+		if r := alice.Do(t, "PATCH", "/v1/teams/"+team+"/members/alice", map[string]string{"role": "admin"}); r.Status != 200 {
+			t.Fatalf("alice steps down: got %d %s", r.Status, r.Body)
+		}
+		// Any member may leave.
+		if r := carol.Do(t, "DELETE", "/v1/teams/"+team+"/members/carol", nil); r.Status != 204 {
+			t.Fatalf("carol leaves: got %d %s", r.Status, r.Body)
+		}
+		want := map[string]string{"alice": "admin", "bob": "owner", "dave": "read-only"}
+		if got := roles(t, bob, team); !equalMaps(got, want) {
+			t.Fatalf("members: got %v, want %v", got, want)
+		}
+		wantProblem(t, carol.Do(t, "GET", "/v1/teams/"+team, nil), 404, "not-found")
+
+		// Renaming checks the name; deleting ends every membership.
+		wantProblem(t, bob.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"name": "two\nlines"}), 400, "invalid")
+		if r := bob.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"name": "Acme"}); r.Status != 200 || r.JSON["team"].(map[string]any)["name"] != "Acme" {
+			t.Fatalf("rename: got %d %s", r.Status, r.Body)
+		}
+		if r := alice.Do(t, "GET", "/v1/teams", nil); r.Status != 200 || len(r.JSON["teams"].([]any)) != 1 {
+			t.Fatalf("alice's teams: got %d %s, want one", r.Status, r.Body)
+		}
+		if r := bob.Do(t, "DELETE", "/v1/teams/"+team, nil); r.Status != 204 {
+			t.Fatalf("delete team: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, alice.Do(t, "GET", "/v1/teams/"+team, nil), 404, "not-found")
+		for who, typ := range map[string]string{"alice": "team.created", "dave": "team.joined", "carol": "team.left", "bob": "team.deleted"} {
+			acct, err := s.Store.AccountByUsername(context.Background(), who)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := countEvents(t, s, acct.ID, typ); n != 1 {
+				t.Errorf("%s: got %d %s events, want 1", who, n, typ)
+			}
+		}
+	})
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestTeamZones shares a DNS zone with a team: members reach its records as
+// their roles allow, API keys of members too, and nobody once the sharing
+// or the membership ends.
+func TestTeamZones(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		ctx := context.Background()
+		for _, n := range []string{"alice", "bob", "carol", "dave", "eve"} {
+			addUser(t, s, n)
+		}
+		for _, z := range []string{"example.com", "example.org"} {
+			if _, err := s.Service.AddZone(ctx, z, "alice", core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		alice, bob, carol, dave := login(t, s, "alice"), login(t, s, "bob"), login(t, s, "carol"), login(t, s, "dave")
+		team := makeTeam(t, alice, "Acme")
+		addMember(t, alice, team, "bob", "ops", 201)
+		addMember(t, alice, team, "carol", "read-only", 201)
+		addMember(t, alice, team, "dave", "billing", 201)
+		// Only the zone's owner shares it, and only with a team she manages.
+		wantProblem(t, bob.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.com", nil), 404, "not-found")
+		if r := alice.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.com", nil); r.Status != 200 || len(r.JSON["zones"].([]any)) != 1 {
+			t.Fatalf("share zone: got %d %s", r.Status, r.Body)
+		}
+
+		rec := map[string]any{"records": []map[string]any{{"host": "www", "ttl": 300, "type": "A", "data": "192.0.2.1"}}}
+		base := "/dns/v2/zones/example.com/records"
+		if r := bob.Do(t, "POST", base, rec); r.Status != 200 {
+			t.Fatalf("ops adds a record: got %d %s", r.Status, r.Body)
+		}
+		if r := carol.Do(t, "GET", base, nil); r.Status != 200 || len(r.JSON["records"].([]any)) != 1 {
+			t.Fatalf("read-only reads: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, carol.Do(t, "POST", base, rec), 403, "forbidden")
+		wantProblem(t, dave.Do(t, "GET", base, nil), 404, "not-found")
+		wantProblem(t, bob.Do(t, "GET", "/dns/v2/zones/example.org/records", nil), 404, "not-found")
+		for _, tt := range []struct {
+			c    *testenv.Client
+			want int
+		}{{bob, 1}, {carol, 1}, {dave, 0}} {
+			if r := tt.c.Do(t, "GET", "/dns/v2/zones", nil); r.Status != 200 || len(r.JSON["zones"].([]any)) != tt.want {
+				t.Fatalf("zones: got %d %s, want %d zones", r.Status, r.Body, tt.want)
+			}
+		}
+
+		// A member's key reaches the team's zone within its permits.
+		k := makeKey(t, bob, "acme", nil, "dns example.com/_acme-challenge/TXT write")
+		kc := keyClient(s, k.id, k.secret)
+		txt := map[string]any{"records": []map[string]any{{"host": "_acme-challenge", "ttl": 60, "type": "TXT", "data": "token"}}}
+		if r := kc.Do(t, "POST", base+"/_acme-challenge/TXT", txt); r.Status != 200 {
+			t.Fatalf("member's key: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, kc.Do(t, "POST", base+"/www/A", rec), 403, "forbidden")
+
+		// Demoted, removed, or unshared: the access goes with it.
+		if r := alice.Do(t, "PATCH", "/v1/teams/"+team+"/members/bob", map[string]string{"role": "read-only"}); r.Status != 200 {
+			t.Fatalf("demote bob: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, kc.Do(t, "POST", base+"/_acme-challenge/TXT", txt), 403, "forbidden")
+		if r := alice.Do(t, "DELETE", "/v1/teams/"+team+"/members/bob", nil); r.Status != 204 {
+			t.Fatalf("remove bob: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, kc.Do(t, "GET", base+"/_acme-challenge/TXT", nil), 404, "not-found")
+		wantProblem(t, bob.Do(t, "GET", base, nil), 404, "not-found")
+		if r := alice.Do(t, "DELETE", "/v1/teams/"+team+"/zones/example.com", nil); r.Status != 204 {
+			t.Fatalf("unshare: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, carol.Do(t, "GET", base, nil), 404, "not-found")
+		if r := alice.Do(t, "GET", base, nil); r.Status != 200 || len(r.JSON["records"].([]any)) != 2 {
+			t.Fatalf("the owner keeps her zone: got %d %s", r.Status, r.Body)
+		}
+		// Deleting a team leaves its zones with their owner.
+		if r := alice.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.org", nil); r.Status != 200 {
+			t.Fatalf("share example.org: got %d %s", r.Status, r.Body)
+		}
+		if r := alice.Do(t, "DELETE", "/v1/teams/"+team, nil); r.Status != 204 {
+			t.Fatalf("delete team: got %d %s", r.Status, r.Body)
+		}
+		z, err := s.Store.Zone(ctx, "example.org")
+		if err != nil || z.TeamID != "" || z.AccountID == "" {
+			t.Fatalf("zone after its team went: got %+v, %v", z, err)
+		}
+	})
+}
+
+// TestTeamTwoFactorPolicy: a team that requires two-factor asks its
+// members for the second step whatever they chose, keeps members without a
+// factor (or in a session that passed none) out of its resources, and stops
+// them from dropping their last factor; changing the policy needs a fresh
+// second factor.
+func TestTeamTwoFactorPolicy(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		ctx := context.Background()
+		for _, n := range []string{"alice", "bob", "carol"} {
+			addUser(t, s, n)
+		}
+		if _, err := s.Service.AddZone(ctx, "example.com", "alice", core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		alice, bob, carol := login(t, s, "alice"), login(t, s, "bob"), login(t, s, "carol")
+		team := makeTeam(t, alice, "Acme")
+		addMember(t, alice, team, "bob", "ops", 201)
+		addMember(t, alice, team, "carol", "ops", 201)
+		if r := alice.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.com", nil); r.Status != 200 {
+			t.Fatalf("share: got %d %s", r.Status, r.Body)
+		}
+
+		// An owner without a second factor cannot turn the policy on.
+		policy := map[string]any{"require_two_factor": true}
+		wantProblem(t, alice.Do(t, "PATCH", "/v1/teams/"+team, policy), 403, "elevation-required")
+		af := enrol(t, s, alice, map[string]any{"type": "totp", "label": "phone"})
+		// Carol has a factor but chose password-only login.
+		cf := enrol(t, s, carol, map[string]any{"type": "totp", "label": "phone"})
+		elevateWith(t, carol, cf.codes[0])
+		if r := carol.Do(t, "PUT", "/v1/me/two-factor", map[string]bool{"required": false}); r.Status != 200 {
+			t.Fatalf("carol turns login 2FA off: got %d %s", r.Status, r.Body)
+		}
+		s.Clock.Add(time.Hour)
+		wantProblem(t, alice.Do(t, "PATCH", "/v1/teams/"+team, policy), 403, "elevation-required")
+		elevateWith(t, alice, af.codes[0])
+		if r := alice.Do(t, "PATCH", "/v1/teams/"+team, policy); r.Status != 200 || r.JSON["team"].(map[string]any)["require_two_factor"] != true {
+			t.Fatalf("turn policy on: got %d %s", r.Status, r.Body)
+		}
+
+		// Bob has no factor: he is kept out of the zone and told why.
+		base := "/dns/v2/zones/example.com/records"
+		wantProblem(t, bob.Do(t, "GET", base, nil), 403, "forbidden")
+		me := bob.Do(t, "GET", "/v1/me", nil)
+		tf := me.JSON["two_factor"].(map[string]any)
+		if tf["required"] != false || len(tf["required_by_teams"].([]any)) != 1 {
+			t.Fatalf("bob's two_factor: got %v, want required_by_teams [Acme] and no second step yet", tf)
+		}
+		// Once he adds one, his password-only session still passed none;
+		// confirming it's him lets him in.
+		bf := enrol(t, s, bob, map[string]any{"type": "totp", "label": "phone"})
+		wantProblem(t, bob.Do(t, "GET", base, nil), 403, "forbidden")
+		elevateWith(t, bob, bf.codes[0])
+		if r := bob.Do(t, "GET", base, nil); r.Status != 200 {
+			t.Fatalf("bob after elevating: got %d %s", r.Status, r.Body)
+		}
+		// He may neither turn login 2FA off nor remove his only factor.
+		wantProblem(t, bob.Do(t, "PUT", "/v1/me/two-factor", map[string]bool{"required": false}), 403, "forbidden")
+		wantProblem(t, bob.Do(t, "DELETE", "/v1/me/factors/"+bf.id, nil), 403, "forbidden")
+
+		// Carol's login asks for the second step although she chose not.
+		loginID, _ := startLogin(t, s, "carol")
+		s.Clock.Add(30 * time.Second)
+		r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, cf.secret, s.Clock.Now())})
+		if r.Status != 200 {
+			t.Fatalf("carol's second step: got %d %s", r.Status, r.Body)
+		}
+		c2 := testenv.NewClient(s.URL())
+		c2.Token = r.String("token")
+		if r := c2.Do(t, "GET", base, nil); r.Status != 200 {
+			t.Fatalf("carol after the second step: got %d %s", r.Status, r.Body)
+		}
+
+		// With the policy off, bob may remove his factor again.
+		s.Clock.Add(time.Hour)
+		elevateWith(t, alice, af.codes[1])
+		if r := alice.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"require_two_factor": false}); r.Status != 200 {
+			t.Fatalf("turn policy off: got %d %s", r.Status, r.Body)
+		}
+		elevateWith(t, bob, bf.codes[1])
+		if r := bob.Do(t, "DELETE", "/v1/me/factors/"+bf.id, nil); r.Status != 204 {
+			t.Fatalf("remove factor without the policy: got %d %s", r.Status, r.Body)
+		}
+		if r := bob.Do(t, "GET", base, nil); r.Status != 200 {
+			t.Fatalf("bob without the policy: got %d %s", r.Status, r.Body)
+		}
+	})
+}

@@ -1,0 +1,295 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+const teamColumns = `t.id, t.name, t.require_two_factor, t.created_at`
+
+func scanTeam(row interface{ Scan(...any) error }, extra ...any) (twofold.Team, error) {
+	var t twofold.Team
+	var at int64
+	err := row.Scan(append([]any{&t.ID, &t.Name, &t.RequireTwoFactor, &at}, extra...)...)
+	t.CreatedAt = fromMicros(at)
+	return t, err
+}
+
+// CreateTeam stores a new team with its first member, an owner, both or
+// neither.
+func (s *Store) CreateTeam(ctx context.Context, t twofold.Team, owner string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO teams (id, name, require_two_factor, created_at) VALUES ($1, $2, $3, $4)`,
+			t.ID, t.Name, t.RequireTwoFactor, micros(t.CreatedAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO team_members (team_id, account_id, role, created_at) VALUES ($1, $2, $3, $4)`,
+			t.ID, owner, string(twofold.RoleOwner), micros(t.CreatedAt))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("insert team: %w", err)
+	}
+	return nil
+}
+
+// Team returns the team with id.
+func (s *Store) Team(ctx context.Context, id string) (twofold.Team, error) {
+	t, err := scanTeam(s.conn(ctx).QueryRowContext(ctx, `SELECT `+teamColumns+` FROM teams t WHERE t.id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, notFound("team")
+	}
+	if err != nil {
+		return t, fmt.Errorf("select team: %w", err)
+	}
+	return t, nil
+}
+
+// Memberships returns the teams the account belongs to with its role in
+// each, by name.
+func (s *Store) Memberships(ctx context.Context, accountID string) ([]twofold.Membership, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+teamColumns+`, m.role FROM team_members m JOIN teams t ON t.id = m.team_id
+		WHERE m.account_id = $1 ORDER BY t.name, t.id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("select memberships: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.Membership
+	for rows.Next() {
+		var role string
+		t, err := scanTeam(rows, &role)
+		if err != nil {
+			return nil, fmt.Errorf("scan membership: %w", err)
+		}
+		out = append(out, twofold.Membership{Team: t, Role: twofold.Role(role)})
+	}
+	return out, rows.Err()
+}
+
+// TeamMembers returns the members of the team by username, each with
+// whether their account has an active factor.
+func (s *Store) TeamMembers(ctx context.Context, teamID string) ([]twofold.TeamMember, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT m.account_id, a.username, m.role, m.created_at,
+			EXISTS (SELECT 1 FROM factors f WHERE f.account_id = m.account_id AND f.status = 'active')
+		FROM team_members m JOIN accounts a ON a.id = m.account_id
+		WHERE m.team_id = $1 ORDER BY a.username, m.account_id`, teamID)
+	if err != nil {
+		return nil, fmt.Errorf("select team members: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.TeamMember
+	for rows.Next() {
+		m := twofold.TeamMember{TeamID: teamID}
+		var role string
+		var at int64
+		if err := rows.Scan(&m.AccountID, &m.Username, &role, &at, &m.TwoFactor); err != nil {
+			return nil, fmt.Errorf("scan team member: %w", err)
+		}
+		m.Role, m.CreatedAt = twofold.Role(role), fromMicros(at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// AddTeamMember adds the account to the team; a member already is a
+// conflict, a team gone is not-found.
+func (s *Store) AddTeamMember(ctx context.Context, teamID, accountID string, role twofold.Role, now time.Time) error {
+	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO team_members (team_id, account_id, role, created_at)
+		SELECT id, $2, $3, $4 FROM teams WHERE id = $1
+		ON CONFLICT (team_id, account_id) DO NOTHING`, teamID, accountID, string(role), micros(now))
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return fmt.Errorf("insert team member: %w", err)
+	}
+	if n == 0 {
+		if _, err := s.Team(ctx, teamID); err != nil {
+			return err
+		}
+		return twofold.Errorf(twofold.CodeConflict, "already a member of this team")
+	}
+	return nil
+}
+
+// errLastOwner is the answer to a change that would leave a team without
+// an owner.
+func errLastOwner() error {
+	return twofold.Errorf(twofold.CodeConflict, "a team needs an owner: make another member owner first")
+}
+
+// lockTeam holds the team's row until tx ends (on SQLite the writer lock
+// holds everything), so that changes of its owners take turns: two owners
+// demoting each other at once cannot leave it with none.
+func (s *Store) lockTeam(ctx context.Context, tx *sql.Tx, teamID string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE teams SET name = name WHERE id = $1`, teamID)
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return fmt.Errorf("lock team: %w", err)
+	}
+	if n == 0 {
+		return notFound("team")
+	}
+	return nil
+}
+
+// SetTeamRole gives the member role, unless that leaves the team without
+// an owner (a conflict). It returns the member's role before.
+func (s *Store) SetTeamRole(ctx context.Context, teamID, accountID string, role twofold.Role) (before twofold.Role, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockTeam(ctx, tx, teamID); err != nil {
+			return err
+		}
+		var old string
+		err := tx.QueryRowContext(ctx, `SELECT role FROM team_members WHERE team_id = $1 AND account_id = $2`, teamID, accountID).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("team member")
+		}
+		if err != nil {
+			return err
+		}
+		before = twofold.Role(old)
+		res, err := tx.ExecContext(ctx, `UPDATE team_members SET role = $3 WHERE team_id = $1 AND account_id = $2
+			AND (role <> 'owner' OR $3 = 'owner'
+			     OR EXISTS (SELECT 1 FROM team_members o WHERE o.team_id = $1 AND o.role = 'owner' AND o.account_id <> $2))`,
+			teamID, accountID, string(role))
+		n, err := rowsAffected(res, err)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errLastOwner()
+		}
+		return nil
+	})
+	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
+		err = fmt.Errorf("set team role: %w", err)
+	}
+	return before, err
+}
+
+// RemoveTeamMember removes the member, unless that leaves the team without
+// an owner (a conflict). It returns the member's role.
+func (s *Store) RemoveTeamMember(ctx context.Context, teamID, accountID string) (role twofold.Role, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockTeam(ctx, tx, teamID); err != nil {
+			return err
+		}
+		var r string
+		err := tx.QueryRowContext(ctx, `DELETE FROM team_members WHERE team_id = $1 AND account_id = $2
+			AND (role <> 'owner' OR EXISTS (SELECT 1 FROM team_members o WHERE o.team_id = $1 AND o.role = 'owner' AND o.account_id <> $2))
+			RETURNING role`, teamID, accountID).Scan(&r)
+		if errors.Is(err, sql.ErrNoRows) {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM team_members WHERE team_id = $1 AND account_id = $2`, teamID, accountID).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return notFound("team member")
+			}
+			return errLastOwner()
+		}
+		role = twofold.Role(r)
+		return err
+	})
+	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
+		err = fmt.Errorf("remove team member: %w", err)
+	}
+	return role, err
+}
+
+// UpdateTeam sets the team's name and two-factor policy.
+func (s *Store) UpdateTeam(ctx context.Context, t twofold.Team) error {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE teams SET name = $2, require_two_factor = $3 WHERE id = $1`, t.ID, t.Name, t.RequireTwoFactor)
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return fmt.Errorf("update team: %w", err)
+	}
+	if n == 0 {
+		return notFound("team")
+	}
+	return nil
+}
+
+// DeleteTeam deletes the team with its memberships; its zones stay with
+// their owners.
+func (s *Store) DeleteTeam(ctx context.Context, id string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Explicit rather than by cascade, which SQLite applies only with
+		// foreign keys on.
+		if _, err := tx.ExecContext(ctx, `UPDATE dns_zones SET team_id = NULL WHERE team_id = $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM team_members WHERE team_id = $1`, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM teams WHERE id = $1`, id)
+		n, err := rowsAffected(res, err)
+		if err == nil && n == 0 {
+			return notFound("team")
+		}
+		return err
+	})
+	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
+		err = fmt.Errorf("delete team: %w", err)
+	}
+	return err
+}
+
+// TeamsRequiringTwoFactor returns the names of the account's teams that
+// require two-factor of their members, by name.
+func (s *Store) TeamsRequiringTwoFactor(ctx context.Context, accountID string) ([]string, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT t.name FROM team_members m JOIN teams t ON t.id = m.team_id
+		WHERE m.account_id = $1 AND t.require_two_factor ORDER BY t.name`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("select teams requiring two-factor: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// SetZoneTeam shares the zone with the team, or with teamID "" with none.
+func (s *Store) SetZoneTeam(ctx context.Context, zone, teamID string) error {
+	var team sql.NullString
+	if teamID != "" {
+		team = sql.NullString{String: teamID, Valid: true}
+	}
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE dns_zones SET team_id = $2 WHERE name = $1`, zone, team)
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return fmt.Errorf("share zone: %w", err)
+	}
+	if n == 0 {
+		return notFound("zone")
+	}
+	return nil
+}
+
+// TeamZones returns the zones shared with the team, by name.
+func (s *Store) TeamZones(ctx context.Context, teamID string) ([]twofold.Zone, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+zoneColumns+` FROM dns_zones WHERE team_id = $1 ORDER BY name`, teamID)
+	if err != nil {
+		return nil, fmt.Errorf("select team zones: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.Zone
+	for rows.Next() {
+		z, err := scanZone(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan zone: %w", err)
+		}
+		out = append(out, z)
+	}
+	return out, rows.Err()
+}

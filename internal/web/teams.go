@@ -1,0 +1,182 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// teamsBody is the data of the teams page.
+type teamsBody struct {
+	Teams []twofold.Membership
+	Name  string // what was typed, kept when the form comes back
+}
+
+// teamBody is the data of one team's page.
+type teamBody struct {
+	View core.TeamView
+	// Manager reports whether the caller may manage members; Owner whether
+	// the caller may change the team itself.
+	Manager, Owner bool
+	Self           string // the caller's username
+	Roles          []twofold.Role
+	// Grantable lists the roles the caller may give.
+	Grantable []twofold.Role
+	// Shareable lists the caller's own zones not shared with this team.
+	Shareable []string
+	Username  string // what was typed in the add form
+	Role      string
+	Elevation *elevationBody // nil when the session is elevated
+}
+
+func (s *Server) teamsPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderTeams(w, r, a, http.StatusOK, teamsBody{}, notice(r), "")
+}
+
+func (s *Server) renderTeams(w http.ResponseWriter, r *http.Request, a core.Auth, status int, b teamsBody, notice, errMsg string) {
+	ms, err := s.svc.Teams(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b.Teams = ms
+	s.render(w, r, status, "teams", Page{Title: "Teams", Account: &a.Account, Notice: notice, Error: errMsg, Body: b, Nav: "teams"})
+}
+
+func (s *Server) createTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	name := r.PostForm.Get("name")
+	t, err := s.svc.CreateTeam(r.Context(), a, name, httpapi.Meta(r))
+	if err != nil {
+		s.renderTeams(w, r, a, s.status(w, r, err), teamsBody{Name: name}, "", message(err))
+		return
+	}
+	http.Redirect(w, r, "/settings/teams/"+url.PathEscape(t.ID)+"?m=team_created", http.StatusSeeOther)
+}
+
+func (s *Server) teamPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderTeam(w, r, a, http.StatusOK, teamBody{Role: string(twofold.RoleReadOnly)}, notice(r), "")
+}
+
+func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, a core.Auth, status int, b teamBody, notice, errMsg string) {
+	v, err := s.svc.Team(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b.View, b.Self, b.Roles = v, a.Account.Username, twofold.Roles
+	b.Manager, b.Owner = v.Role.ManagesMembers(), v.Role == twofold.RoleOwner
+	for _, role := range twofold.Roles {
+		if role != twofold.RoleOwner || b.Owner {
+			b.Grantable = append(b.Grantable, role)
+		}
+	}
+	if b.Manager {
+		own, err := s.svc.OwnZones(r.Context(), a)
+		if err != nil {
+			s.fail(w, r, &a, err)
+			return
+		}
+		for _, z := range own {
+			if z.TeamID != v.Team.ID {
+				b.Shareable = append(b.Shareable, z.Name)
+			}
+		}
+		b.Elevation = s.elevationFor(r, a, p, "/settings/teams/"+v.Team.ID)
+	}
+	s.render(w, r, status, "team", Page{Title: v.Team.Name, Account: &p.Account, Notice: notice, Error: errMsg, Body: b, Nav: "teams"})
+}
+
+// elevateForTeam elevates the session with the code of the team page's
+// "confirm it's you" form, for the changes of the team that need it.
+func (s *Server) elevateForTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.teamAction(w, r, a, teamBody{}, "elevated", func(core.Auth) error {
+		if r.PostForm.Get("elevate_code") == "" {
+			return twofold.Errorf(twofold.CodeInvalid, "type the code")
+		}
+		return s.elevateFromForm(r, &a)
+	})
+}
+
+// teamAction runs do, then shows the team's page again: with the error, or
+// with the notice done.
+func (s *Server) teamAction(w http.ResponseWriter, r *http.Request, a core.Auth, b teamBody, done string, do func(a core.Auth) error) {
+	if err := do(a); err != nil {
+		s.renderTeam(w, r, a, s.status(w, r, err), b, "", message(err))
+		return
+	}
+	http.Redirect(w, r, "/settings/teams/"+url.PathEscape(r.PathValue("id"))+"?m="+done, http.StatusSeeOther)
+}
+
+func (s *Server) addTeamMember(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	f := r.PostForm
+	b := teamBody{Username: f.Get("username"), Role: f.Get("role")}
+	s.teamAction(w, r, a, b, "member_added", func(a core.Auth) error {
+		_, err := s.svc.AddTeamMember(r.Context(), a, r.PathValue("id"), b.Username, b.Role, httpapi.Meta(r))
+		return err
+	})
+}
+
+func (s *Server) setTeamRole(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.teamAction(w, r, a, teamBody{}, "role_changed", func(a core.Auth) error {
+		_, err := s.svc.SetTeamRole(r.Context(), a, r.PathValue("id"), r.PathValue("username"), r.PostForm.Get("role"), httpapi.Meta(r))
+		return err
+	})
+}
+
+func (s *Server) removeTeamMember(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	id, who := r.PathValue("id"), r.PathValue("username")
+	err := s.svc.RemoveTeamMember(r.Context(), a, id, who, httpapi.Meta(r))
+	switch {
+	case err != nil:
+		s.renderTeam(w, r, a, s.status(w, r, err), teamBody{}, "", message(err))
+	case who == a.Account.Username:
+		http.Redirect(w, r, "/settings/teams?m=team_left", http.StatusSeeOther)
+	default:
+		http.Redirect(w, r, "/settings/teams/"+url.PathEscape(id)+"?m=member_removed", http.StatusSeeOther)
+	}
+}
+
+func (s *Server) updateTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	f := r.PostForm
+	var c core.TeamChange
+	if f.Has("name") {
+		name := f.Get("name")
+		c.Name = &name
+	}
+	if f.Has("require_two_factor") {
+		on := f.Get("require_two_factor") == "on"
+		c.RequireTwoFactor = &on
+	}
+	s.teamAction(w, r, a, teamBody{}, "team_updated", func(a core.Auth) error {
+		_, err := s.svc.UpdateTeam(r.Context(), a, r.PathValue("id"), c, httpapi.Meta(r))
+		return err
+	})
+}
+
+func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.DeleteTeam(r.Context(), a, r.PathValue("id"), httpapi.Meta(r)); err != nil {
+		s.renderTeam(w, r, a, s.status(w, r, err), teamBody{}, "", message(err))
+		return
+	}
+	http.Redirect(w, r, "/settings/teams?m=team_deleted", http.StatusSeeOther)
+}
+
+func (s *Server) shareZone(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.teamAction(w, r, a, teamBody{}, "zone_shared", func(a core.Auth) error {
+		return s.svc.ShareZone(r.Context(), a, r.PostForm.Get("zone"), r.PathValue("id"), httpapi.Meta(r))
+	})
+}
+
+func (s *Server) unshareZone(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.teamAction(w, r, a, teamBody{}, "zone_unshared", func(a core.Auth) error {
+		return s.svc.UnshareZone(r.Context(), a, r.PathValue("zone"), r.PathValue("id"), httpapi.Meta(r))
+	})
+}

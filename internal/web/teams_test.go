@@ -1,0 +1,105 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// setSelect chooses value in a select box.
+func setSelect(p *page, sel, value string) {
+	p.t.Helper()
+	eval[bool](p, `(document.querySelector(`+jsString(sel)+`).value = `+jsString(value)+`, true)`)
+}
+
+// TestBrowserTeams runs a team in Chromium: alice makes one, adds bob, shares
+// her zone with it and requires two-factor; once her elevation lapses the
+// page asks her to confirm it's her before changing bob's role. Bob sees
+// the team, is kept out of its zone until he has a factor, and others learn
+// nothing of it.
+func TestBrowserTeams(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	ctx := context.Background()
+	secret := account(t, ts, "alice", false, true)
+	account(t, ts, "bob", false, false)
+	account(t, ts, "eve", false, false)
+	if _, err := ts.Service.AddZone(ctx, "example.com", "alice", core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+
+	p := newPage(t, ts.URL())
+	p.shots = artifactsDir(t)
+	p.signIn("alice", testPassword)
+	p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
+	p.wantPath("/settings/security")
+	p.click(`nav a[href="/settings/teams"]`)
+	p.wantPath("/settings/teams")
+	if !p.exists("#no-teams") {
+		t.Fatal("a new account is listed in a team")
+	}
+	p.fillAndSubmit("#team-name", "Acme hosting", "#create-team")
+	p.wantPath("/settings/teams/")
+	teamPath := strings.SplitN(p.path(), "?", 2)[0]
+	if got := p.text("#my-role"); got != "owner" {
+		t.Fatalf("the maker's role: %q", got)
+	}
+
+	setSelect(p, "#member-role", "ops")
+	p.fillAndSubmit("#member-username", "bob", "#add-member-button")
+	if got := p.text("#member-bob .role"); got != "ops" {
+		t.Fatalf("bob's role on the page: %q", got)
+	}
+	p.click("#share-zone-button")
+	if !p.exists("#zone-example\\.com") {
+		t.Fatal("the shared zone is not listed")
+	}
+	p.click("#policy-button")
+	if got := p.text("#policy h2"); got != "Two-factor is required" {
+		t.Fatalf("policy: %q", got)
+	}
+	p.screenshot("team")
+
+	// Bob sees the team, and is kept out of its zone without a factor.
+	bob := newClient(t, ts.URL())
+	bob.signIn("bob")
+	if r := bob.get("/settings/teams"); !strings.Contains(r.body, "Acme hosting") {
+		t.Fatal("bob's teams page does not list the team")
+	}
+	api := testenv.NewClient(ts.URL())
+	lr := api.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": testPassword})
+	api.Token = lr.String("token")
+	if r := api.Do(t, "GET", "/dns/v2/zones/example.com/records", nil); r.Status != http.StatusForbidden {
+		t.Fatalf("bob without a factor: %d %s, want 403", r.Status, r.Body)
+	}
+	eve := newClient(t, ts.URL())
+	eve.signIn("eve")
+	if r := eve.get(teamPath); r.status != http.StatusNotFound {
+		t.Fatalf("eve on the team's page: %d, want 404", r.status)
+	}
+
+	// Once the elevation lapses, changing a role asks for a code first.
+	ts.Clock.Add(11 * time.Minute)
+	p.open(teamPath)
+	if !p.exists("#elevate_code") {
+		t.Fatal("no code asked once the elevation lapsed")
+	}
+	setSelect(p, "#member-bob select", "read-only")
+	p.click("#member-bob button[type=submit]")
+	if got := p.text("#error"); got == "" {
+		t.Fatal("a role changed without a fresh second factor")
+	}
+	p.fillAndSubmit("#elevate_code", testenv.TOTP(t, secret, ts.Clock.Now()), "#elevate-button")
+	if p.exists("#elevate_code") {
+		t.Fatalf("still asking for a code after confirming: %s", p.text("main"))
+	}
+	setSelect(p, "#member-bob select", "read-only")
+	p.click("#member-bob button[type=submit]")
+	if got := p.text("#member-bob .role"); got != "read-only" {
+		t.Fatalf("bob's role after the change: %q (%s)", got, p.text("main"))
+	}
+}
