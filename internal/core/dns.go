@@ -195,6 +195,20 @@ func (s *Service) DNSZones(ctx context.Context, a Auth) ([]string, error) {
 	return out, nil
 }
 
+// MayWriteZone reports whether the caller may change records of the zone,
+// which the caller may read: the zone's owner may, and a member of the team
+// it is shared with whose role and the team's policy allow it.
+func (s *Service) MayWriteZone(ctx context.Context, a Auth, zone string, m Meta) (bool, error) {
+	if _, _, err := s.ownZone(ctx, a, RecordSet{Zone: zone}, permit.Read, m); err != nil {
+		return false, err
+	}
+	_, _, err := s.ownZone(ctx, a, RecordSet{Zone: zone}, permit.Write, m)
+	if twofold.ErrorCode(err) == twofold.CodeForbidden {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // DNSRecords returns the records of rs that the caller may read, by host,
 // type and data; with data set, only those whose data equals it once both
 // are in canonical form.

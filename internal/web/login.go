@@ -13,6 +13,8 @@ import (
 var notices = map[string]string{
 	"team_created":          "Team created. Add its members below.",
 	"elevated":              "Confirmed. You can make changes for the next few minutes.",
+	"record_added":          "Record added.",
+	"record_removed":        "Record removed.",
 	"team_updated":          "Team settings saved.",
 	"team_deleted":          "Team deleted.",
 	"team_left":             "You left the team.",

@@ -24,7 +24,7 @@ type Page struct {
 	Notice  string // a success message
 	Error   string
 	Body    any    // the page's own data
-	Nav     string // the menu entry of the page: "security", "teams", "tokens" or "admin"
+	Nav     string // the menu entry of the page: "security", "teams", "dns", "tokens" or "admin"
 }
 
 // parsePages parses each page in templates/ together with the layout.
@@ -67,6 +67,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/settings/teams"):
 		p.Nav = "teams"
+	case strings.HasPrefix(r.URL.Path, "/settings/dns"):
+		p.Nav = "dns"
 	case strings.HasPrefix(r.URL.Path, "/settings/"):
 		p.Nav = "security"
 	case strings.HasPrefix(r.URL.Path, "/admin/tokens"):

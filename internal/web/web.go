@@ -130,6 +130,10 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/security/api-keys":             s.authed(s.createAPIKey),
 		"POST /settings/security/api-keys/{id}/revoke": s.authed(s.revokeAPIKey),
 
+		"GET /settings/dns":                                   s.authed(s.dnsZonesPage),
+		"GET /settings/dns/{zone}":                            s.authed(s.dnsZonePage),
+		"POST /settings/dns/{zone}/records":                   s.authed(s.addDNSRecord),
+		"POST /settings/dns/{zone}/delete":                    s.authed(s.deleteDNSRecord),
 		"GET /settings/teams":                                 s.authed(s.teamsPage),
 		"POST /settings/teams":                                s.authed(s.createTeam),
 		"GET /settings/teams/{id}":                            s.authed(s.teamPage),

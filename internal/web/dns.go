@@ -1,0 +1,97 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// dnsZonesBody is the data of the DNS zones page.
+type dnsZonesBody struct {
+	Zones []string
+}
+
+// dnsZoneBody is the data of one zone's page: its records, and a form to
+// add one when the caller may change them.
+type dnsZoneBody struct {
+	Zone     string
+	Records  []twofold.Record
+	Writable bool
+	Types    []string
+	// What was typed in the add form, kept when it comes back.
+	Host, Type, TTL, Data string
+}
+
+func (s *Server) dnsZonesPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	zs, err := s.svc.DNSZones(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "dns", Page{Title: "DNS zones", Account: &a.Account, Notice: notice(r), Body: dnsZonesBody{Zones: zs}})
+}
+
+func (s *Server) dnsZonePage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderZone(w, r, a, http.StatusOK, dnsZoneBody{Type: "A", TTL: strconv.Itoa(core.DefaultTTL)}, notice(r), "")
+}
+
+func (s *Server) renderZone(w http.ResponseWriter, r *http.Request, a core.Auth, status int, b dnsZoneBody, notice, errMsg string) {
+	zone := r.PathValue("zone")
+	recs, err := s.svc.DNSRecords(r.Context(), a, core.RecordSet{Zone: zone}, "", httpapi.Meta(r))
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writable, err := s.svc.MayWriteZone(r.Context(), a, zone, httpapi.Meta(r))
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b.Zone, b.Records, b.Writable, b.Types = strings.ToLower(strings.TrimSuffix(zone, ".")), recs, writable, core.RecordTypes()
+	s.render(w, r, status, "dns_zone", Page{Title: b.Zone, Account: &a.Account, Notice: notice, Error: errMsg, Body: b})
+}
+
+// addDNSRecord adds the record of the form to the zone.
+func (s *Server) addDNSRecord(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	f := r.PostForm
+	b := dnsZoneBody{Host: f.Get("host"), Type: f.Get("type"), TTL: f.Get("ttl"), Data: f.Get("data")}
+	ttl, err := strconv.Atoi(strings.TrimSpace(b.TTL))
+	if err != nil {
+		err = twofold.Errorf(twofold.CodeInvalid, "the TTL must be a number of seconds")
+	} else {
+		_, err = s.svc.AddDNSRecords(r.Context(), a, core.RecordSet{Zone: r.PathValue("zone")},
+			[]core.RecordInput{{Host: b.Host, Type: b.Type, TTL: ttl, Data: b.Data}}, httpapi.Meta(r))
+	}
+	if err != nil {
+		s.renderZone(w, r, a, s.status(w, r, err), b, "", message(err))
+		return
+	}
+	http.Redirect(w, r, "/settings/dns/"+url.PathEscape(r.PathValue("zone"))+"?m=record_added", http.StatusSeeOther)
+}
+
+// deleteDNSRecord removes one record, named by host, type and data.
+func (s *Server) deleteDNSRecord(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	f := r.PostForm
+	rs := core.RecordSet{Zone: r.PathValue("zone"), Host: f.Get("host"), Type: f.Get("type")}
+	data := f.Get("data")
+	var err error
+	if rs.Host == "" || rs.Type == "" || data == "" {
+		err = twofold.Errorf(twofold.CodeInvalid, "say which record to remove")
+	} else {
+		var ch core.Change
+		ch, err = s.svc.DeleteDNSRecords(r.Context(), a, rs, data, httpapi.Meta(r))
+		if err == nil && ch.Removed == 0 {
+			err = twofold.Errorf(twofold.CodeNotFound, "that record is gone already")
+		}
+	}
+	if err != nil {
+		s.renderZone(w, r, a, s.status(w, r, err), dnsZoneBody{Type: "A", TTL: strconv.Itoa(core.DefaultTTL)}, "", message(err))
+		return
+	}
+	http.Redirect(w, r, "/settings/dns/"+url.PathEscape(r.PathValue("zone"))+"?m=record_removed", http.StatusSeeOther)
+}
