@@ -65,6 +65,11 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/me/factors/{id}/resync":     s.authed(s.resyncFactor),
 		"GET /v1/me/factors/{id}/qr.png":      s.authed(s.factorQR),
 		"GET /v1/openapi.yaml":                s.openapi,
+
+		"POST /v1/me/factors/{id}/enrolment": s.authed(s.renewPushEnrolment),
+		"POST /v1/push/enrol":                s.enrolPushDevice,
+		"GET /v1/push/challenges":            s.device(s.pushChallenges),
+		"POST /v1/push/challenges/{id}":      s.device(s.answerPush),
 	}
 }
 

@@ -93,6 +93,7 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	}
 	cfg := core.DefaultConfig()
 	cfg.Issuer = c.Issuer
+	cfg.BaseURL = c.BaseURL
 	cfg.SessionTTL = c.SessionTTL
 	cfg.PasswordParams = credhash.Params{Memory: uint32(c.Argon2Memory), Iterations: uint32(c.Argon2Time), Parallelism: uint8(c.Argon2Threads)}
 	cfg.LoginBurst, cfg.LoginRate = c.LoginBurst, c.LoginRate
