@@ -25,7 +25,7 @@ const (
 	CodeConflict           Code = "conflict"
 	CodeForbidden          Code = "forbidden"
 	CodeUnauthorized       Code = "unauthorized"
-	CodeUnavailable        Code = "unavailable" // a gateway (SMS) did not take a message; try again later
+	CodeUnavailable        Code = "unavailable"  // a gateway (SMS) did not take a message; try again later
 	CodePushPending        Code = "push-pending" // a push request was not answered yet: ask again shortly
 	CodeInternal           Code = "internal"
 )
