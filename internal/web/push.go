@@ -166,9 +166,7 @@ func (s *Server) sendLoginPush(w http.ResponseWriter, r *http.Request) {
 // renderPushSent is the second step while a push waits: the number, and
 // "I approved it".
 func (s *Server) renderPushSent(w http.ResponseWriter, r *http.Request, status int, next, msg, number, label string) {
-	if len(number) != 2 || strings.Trim(number, "0123456789") != "" {
-		number = "" // only ever two digits go back into the page
-	}
+	number = twoDigits(number)
 	s.renderVerifyWith(w, r, status, twofold.MethodPush, next, msg, func(b *verifyBody) {
 		b.PushNumber, b.PushLabel = number, core.CleanText(label, 64)
 	})
@@ -184,4 +182,33 @@ func (s *Server) verifyPushFailed(w http.ResponseWriter, r *http.Request, next s
 		return
 	}
 	s.renderVerify(w, r, s.status(w, r, err), twofold.MethodPush, next, message(err))
+}
+
+// twoDigits returns n when it is two digits, else "": only that ever goes
+// back into a page.
+func twoDigits(n string) string {
+	if len(n) != 2 || strings.Trim(n, "0123456789") != "" {
+		return ""
+	}
+	return n
+}
+
+// sendElevationPush sends a push to confirm it's the holder, from the "Send
+// a push" button of a page's "confirm it's you" fields, and goes back to that
+// page, which then shows the number to type on the device.
+func (s *Server) sendElevationPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	back := safeNext(r.PostForm.Get("return"))
+	if back == "" {
+		back = "/settings/security"
+	}
+	p, err := s.svc.PushElevation(r.Context(), a, r.PostForm.Get("elevate_factor"), httpapi.Meta(r))
+	if err != nil {
+		s.renderError(w, r, &a, s.status(w, r, err), message(err))
+		return
+	}
+	sep := "?"
+	if strings.Contains(back, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, back+sep+"sent=1&number="+p.Number, http.StatusSeeOther)
 }

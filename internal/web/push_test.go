@@ -89,6 +89,34 @@ func TestBrowserPush(t *testing.T) {
 	p.click("#push-approved")
 	p.wantPath("/settings/security")
 
+	// Past the sign-in's elevation, adding an app asks to confirm it's her:
+	// by push, with the number shown on the page.
+	ts.Clock.Add(11 * time.Minute)
+	p.open("/settings/security")
+	p.fill("#label", "Phone app")
+	p.click("#add-totp")
+	p.wantPath("/settings/security/totp")
+	p.click("#send-elevation-push")
+	number = p.text("#elevate-number")
+	if !regexp.MustCompile(`^[1-9][0-9]$`).MatchString(number) {
+		t.Fatalf("the confirm page shows %q, want a two-digit number", number)
+	}
+	p.screenshot("elevate-push")
+	cs, err = d.Challenges(context.Background(), time.Second)
+	if err != nil || len(cs) != 1 || cs[0].What != "confirm it's you" {
+		t.Fatalf("device sees %+v (%v), want a request to confirm it's her", cs, err)
+	}
+	// Continuing before the approval says so and keeps the number.
+	p.click("#confirm")
+	if p.text("#elevate-number") != number || !strings.Contains(p.text(".flash"), "not answered yet") {
+		t.Fatalf("continuing before approval: page says %q, number %q", p.text(".flash"), p.text("#elevate-number"))
+	}
+	if _, err := d.Approve(context.Background(), cs[0].ID, number); err != nil {
+		t.Fatal(err)
+	}
+	p.click("#confirm")
+	p.wantPath("/settings/security/totp/")
+
 	// Denied on the device: the sign-in does not complete.
 	p.click("form[action='/logout'] button")
 	p.signIn("pam", testPassword)

@@ -130,6 +130,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /settings/security/password":              s.authed(s.passwordPage),
 		"POST /settings/security/password":             s.authed(s.changePassword),
 		"POST /settings/security/elevate/send":         s.authed(s.sendElevationCode),
+		"POST /settings/security/elevate/push":         s.authed(s.sendElevationPush),
 		"GET /settings/security/api-keys":              s.authed(s.apiKeysPage),
 		"POST /settings/security/api-keys":             s.authed(s.createAPIKey),
 		"POST /settings/security/api-keys/{id}/revoke": s.authed(s.revokeAPIKey),
