@@ -85,8 +85,41 @@ type PushStore interface {
 // for it is made here; polls re-read the database anyway, for challenges
 // made on other instances.
 type pushWaiters struct {
-	mu sync.Mutex
-	m  map[string]map[chan struct{}]struct{}
+	mu     sync.Mutex
+	m      map[string]map[chan struct{}]struct{}
+	ending bool // the server is shutting down: polls answer at once
+}
+
+// EndPushWaits answers every device's long poll at once, and every later
+// one without waiting: for a graceful shutdown, which would otherwise wait
+// for them.
+func (s *Service) EndPushWaits() {
+	w := &s.pushWaiters
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ending = true
+	for _, chs := range w.m {
+		for ch := range chs {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// PushPolling reports whether a device's long poll waits on this instance.
+func (s *Service) PushPolling() bool {
+	w := &s.pushWaiters
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.m) > 0
+}
+
+func (w *pushWaiters) isEnding() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ending
 }
 
 func (w *pushWaiters) subscribe(factorID string) (chan struct{}, func()) {
@@ -511,7 +544,7 @@ func (s *Service) PushRequests(ctx context.Context, d Device, wait time.Duration
 		if err != nil {
 			return nil, err
 		}
-		if len(cs) > 0 || wait == 0 {
+		if len(cs) > 0 || wait == 0 || s.pushWaiters.isEnding() {
 			out := make([]PushRequest, 0, len(cs))
 			for _, c := range cs {
 				what := "sign in"

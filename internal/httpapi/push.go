@@ -147,6 +147,10 @@ func (s *Server) pushChallenges(w http.ResponseWriter, r *http.Request, d core.D
 			return
 		}
 	}
+	if wait > 0 {
+		// Past the server's write timeout, which is shorter than the longest wait.
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 15*time.Second))
+	}
 	reqs, err := s.svc.PushRequests(r.Context(), d, wait)
 	if err != nil {
 		if r.Context().Err() != nil {

@@ -491,7 +491,35 @@ func TestPushLongPoll(t *testing.T) {
 			t.Fatalf("long poll: %+v %v", cs, err)
 		}
 		wantDeviceRefused(t, testenv.NewClient(s.URL()).Do(t, "GET", "/v1/push/challenges?wait=2h", nil))
+		if _, err := d.Challenges(context.Background(), 2*time.Hour); !isProblem(err, 400, "invalid") {
+			t.Errorf("wait=2h: %v, want 400", err)
+		}
+		// A shutting-down server answers its waiting polls at once.
+		if _, err := d.Deny(context.Background(), ch.String("challenge_id")); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			cs, err := d.Challenges(context.Background(), 55*time.Second)
+			got <- cs
+			errs <- err
+		}()
+		waitPolling(t, s)
+		s.Service.EndPushWaits()
+		if cs, err := <-got, <-errs; err != nil || len(cs) != 0 {
+			t.Fatalf("poll at shutdown: %+v %v, want an empty answer", cs, err)
+		}
 	})
+}
+
+// waitPolling waits until a device's long poll is under way on s.
+func waitPolling(t *testing.T, s *testenv.Server) {
+	t.Helper()
+	for i := 0; !s.Service.PushPolling(); i++ {
+		if i > 3000 {
+			t.Fatal("no long poll under way after 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func login2(t *testing.T, s *testenv.Server, token string) *testenv.Client {

@@ -226,6 +226,7 @@ func (s *Server) Open(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
+	s.http.RegisterOnShutdown(s.Service.EndPushWaits) // devices' long polls answer at once, not at the shutdown timeout
 	if s.Config.DNSAddr != "" {
 		if err := s.openDNS(); err != nil {
 			s.sweep.close()
