@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/twofold/twofold/internal/pushdevice"
 )
@@ -95,8 +96,8 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 			return fmt.Errorf("poll: %w", err)
 		}
 		for _, ch := range cs {
-			fmt.Fprintf(m.Stdout, "\n%s: a request to %s as %s\n  from %s (%s)\n  at %s, until %s\n", ch.Issuer, ch.What, ch.Account,
-				ch.Source, ch.UserAgent, ch.CreatedAt.Local().Format(time.DateTime), ch.ExpiresAt.Local().Format(time.TimeOnly))
+			fmt.Fprintf(m.Stdout, "\n%s: a request to %s as %s\n  from %s (%s)\n  at %s, until %s\n", shown(ch.Issuer), shown(ch.What), shown(ch.Account),
+				shown(ch.Source), shown(ch.UserAgent), ch.CreatedAt.Local().Format(time.DateTime), ch.ExpiresAt.Local().Format(time.TimeOnly))
 			fmt.Fprint(m.Stdout, "Type the number shown on the sign-in screen to approve, or d to deny: ")
 			line, rerr := in.ReadString('\n')
 			answer := strings.TrimSpace(line)
@@ -129,4 +130,17 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 			}
 		}
 	}
+}
+
+// shown makes text from the server fit to print on a terminal: the user
+// agent of a sign-in is whatever its client sent, so control characters
+// (terminal escapes) and invisible or text-direction characters, which
+// could make a request look like another, are shown as "?".
+func shown(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Bidi_Control) || r == unicode.ReplacementChar {
+			return '?'
+		}
+		return r
+	}, s)
 }

@@ -109,3 +109,16 @@ func TestDeviceCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestDeviceShowsNoEscapes(t *testing.T) {
+	for in, want := range map[string]string{
+		"Mozilla/5.0 (X11)":        "Mozilla/5.0 (X11)",
+		"evil\x1b[2J\x1b[Hclean":   "evil?[2J?[Hclean",
+		"abc\u202egnp.exe":         "abc?gnp.exe",
+		"line\nbreak\tand\u200bzw": "line?break?and?zw",
+	} {
+		if got := shown(in); got != want {
+			t.Errorf("shown(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
