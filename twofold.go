@@ -25,7 +25,8 @@ const (
 	CodeConflict           Code = "conflict"
 	CodeForbidden          Code = "forbidden"
 	CodeUnauthorized       Code = "unauthorized"
-	CodeUnavailable        Code = "unavailable" // a gateway (SMS) did not take a message; try again later
+	CodeUnavailable        Code = "unavailable"  // a gateway (SMS) did not take a message; try again later
+	CodePushPending        Code = "push-pending" // a push request was not answered yet: ask again shortly
 	CodeInternal           Code = "internal"
 )
 
@@ -102,6 +103,7 @@ const (
 	FactorHOTP  FactorType = "hotp"
 	FactorSMS   FactorType = "sms"   // a phone that receives codes by text message
 	FactorEmail FactorType = "email" // an address that receives codes by email
+	FactorPush  FactorType = "push"  // a device that approves sign-ins with its Ed25519 key
 )
 
 // SendsCodes reports whether factors of type t receive a code sent by the
@@ -194,6 +196,7 @@ const (
 	MethodEmail        Method = "email"
 	MethodRecoveryCode Method = "recovery_code"
 	MethodPaperKey     Method = "paper_key"
+	MethodPush         Method = "push"
 )
 
 // SentCode is a one-time code sent to an sms or email factor (SPEC §2): only

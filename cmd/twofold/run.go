@@ -63,6 +63,10 @@ commands:
   dns add-zone ZONE --owner USERNAME | dns remove-zone ZONE | dns zones
                       create, remove and list the zones of the DNS API
   code SECRET|URI     print the current TOTP code (like oathtool --totp)
+  device enrol --state FILE URI
+                      be a push-approval device: register a new key with an enrolment URI
+  device watch --state FILE [--once]
+                      wait for sign-in requests and approve (type the number shown) or deny them
   tokens import FILE  import hardware token seeds (PSKC or OATH CSV) for their holders to claim;
                       the key of an encrypted PSKC file in TWOFOLD_PSKC_KEY or --pskc-key
   tokens list         list the imported hardware tokens (--unclaimed: only those not yet claimed)
@@ -87,6 +91,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.dns(ctx, args[1:])
 	case "code":
 		return m.code(ctx, args[1:])
+	case "device":
+		return m.device(ctx, args[1:])
 	case "bench":
 		return m.bench(ctx, args[1:])
 	case "keys":

@@ -143,6 +143,7 @@ type Store interface {
 
 	DNSStore
 	TeamStore
+	PushStore
 }
 
 // Config holds the service's tunables.
@@ -160,6 +161,7 @@ type Config struct {
 	MailSent       bool          // notifications leave the server (an SMTP server is set), rather than only being logged
 	SMSCountries   []int         // country calling codes text messages may go to (SPEC §2: against SMS pumping)
 	SendLimits     SendLimits    // how many codes are sent by text message or email
+	BaseURL        string        // the server's public URL, for push enrolment URIs; "" to take it from each request
 }
 
 // DefaultConfig returns the defaults of SPEC §3.1 and §1.
@@ -194,6 +196,8 @@ type Service struct {
 	texts    TextSender
 	codeMail CodeMailer
 	onEvent  func(twofold.AuditEvent)
+
+	pushWaiters pushWaiters // wakes this instance's device long polls
 
 	argon     chan struct{} // bounds concurrent Argon2id hashes
 	dummyOnce sync.Once

@@ -270,6 +270,9 @@ func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string)
 	if f.Status != twofold.FactorPending {
 		return Enrolment{}, twofold.Errorf(twofold.CodeNotFound, "the secret of a confirmed factor is never shown again")
 	}
+	if f.Type == twofold.FactorPush {
+		return Enrolment{}, twofold.Errorf(twofold.CodeNotFound, "a push device's enrolment code is shown once: make a new one")
+	}
 	if f.Type.SendsCodes() {
 		return Enrolment{}, twofold.Errorf(twofold.CodeNotFound, "an %s factor has no secret to show: it is sent codes", f.Type)
 	}
@@ -325,6 +328,9 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	}
 	if f.Status != twofold.FactorPending {
 		return Confirmation{}, twofold.Errorf(twofold.CodeConflict, "factor is already confirmed")
+	}
+	if f.Type == twofold.FactorPush {
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "a push device is confirmed by enrolling it with its enrolment code (twofold device enrol)")
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Confirmation{}, err

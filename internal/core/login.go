@@ -272,6 +272,9 @@ func checkProof(p SecondFactor) error {
 // VerifyLogin completes a login's second step and returns a session that is
 // elevated from that moment (SPEC §3.1).
 func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFactor, m Meta) (Verified, error) {
+	if p.Method == twofold.MethodPush {
+		return s.verifyLoginPush(ctx, loginID, p, m)
+	}
 	if err := checkProof(p); err != nil {
 		return Verified{}, err
 	}
@@ -427,6 +430,9 @@ func (s *Service) LogoutEverywhere(ctx context.Context, a Auth, m Meta) error {
 func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (time.Time, error) {
 	if err := person(a); err != nil {
 		return time.Time{}, err
+	}
+	if p.Method == twofold.MethodPush {
+		return s.elevatePush(ctx, a, p, m)
 	}
 	if err := checkProof(p); err != nil {
 		return time.Time{}, err

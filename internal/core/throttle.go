@@ -227,6 +227,9 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if err := s.carryOutDueResets(ctx); err != nil {
 		return err
 	}
+	if err := s.sweepPush(ctx, now); err != nil {
+		return err
+	}
 	return s.store.DeleteStaleThrottles(ctx, now.Add(-StaleAfter), "2fa:")
 }
 

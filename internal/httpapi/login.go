@@ -104,6 +104,11 @@ func (s *Server) challengeLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
+	if req.Method == twofold.MethodPush {
+		p, err := s.svc.PushLogin(r.Context(), r.PathValue("login_id"), req.FactorID, Meta(r))
+		s.writePushSent(w, r, p, err)
+		return
+	}
 	c, err := s.svc.ChallengeLogin(r.Context(), r.PathValue("login_id"), req.Method, req.FactorID, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
@@ -117,6 +122,11 @@ func (s *Server) challengeElevation(w http.ResponseWriter, r *http.Request, a co
 	var req challengeRequest
 	if err := decode(w, r, &req); err != nil {
 		writeError(w, r, s.log, err)
+		return
+	}
+	if req.Method == twofold.MethodPush {
+		p, err := s.svc.PushElevation(r.Context(), a, req.FactorID, Meta(r))
+		s.writePushSent(w, r, p, err)
 		return
 	}
 	c, err := s.svc.ChallengeElevation(r.Context(), a, req.Method, req.FactorID, Meta(r))

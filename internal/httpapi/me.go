@@ -118,6 +118,10 @@ func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth
 		writeError(w, r, s.log, err)
 		return
 	}
+	if req.Type == twofold.FactorPush {
+		s.enrolPush(w, r, a, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "" || req.Serial != "" || req.Code != "")
+		return
+	}
 	if req.Serial != "" || req.Code != "" {
 		s.claimToken(w, r, a, req.Type, req.Serial, req.Code, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "")
 		return

@@ -32,6 +32,7 @@ var statuses = map[twofold.Code]int{
 	twofold.CodeLoginExpired:       http.StatusGone,
 	twofold.CodeThrottled:          http.StatusTooManyRequests,
 	twofold.CodeUnavailable:        http.StatusServiceUnavailable,
+	twofold.CodePushPending:        http.StatusConflict,
 	twofold.CodeInternal:           http.StatusInternalServerError,
 }
 

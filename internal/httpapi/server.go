@@ -66,6 +66,11 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v1/me/factors/{id}/qr.png":      s.authed(s.factorQR),
 		"GET /v1/openapi.yaml":                s.openapi,
 
+		"POST /v1/me/factors/{id}/enrolment": s.authed(s.renewPushEnrolment),
+		"POST /v1/push/enrol":                s.enrolPushDevice,
+		"GET /v1/push/challenges":            s.device(s.pushChallenges),
+		"POST /v1/push/challenges/{id}":      s.device(s.answerPush),
+
 		"GET /v1/teams":                                 s.authed(s.listTeams),
 		"POST /v1/teams":                                s.authed(s.createTeam),
 		"GET /v1/teams/{team_id}":                       s.authed(s.getTeam),

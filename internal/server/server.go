@@ -93,6 +93,7 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	}
 	cfg := core.DefaultConfig()
 	cfg.Issuer = c.Issuer
+	cfg.BaseURL = c.BaseURL
 	cfg.SessionTTL = c.SessionTTL
 	cfg.PasswordParams = credhash.Params{Memory: uint32(c.Argon2Memory), Iterations: uint32(c.Argon2Time), Parallelism: uint8(c.Argon2Threads)}
 	cfg.LoginBurst, cfg.LoginRate = c.LoginBurst, c.LoginRate
@@ -225,6 +226,7 @@ func (s *Server) Open(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
+	s.http.RegisterOnShutdown(s.Service.EndPushWaits) // devices' long polls answer at once, not at the shutdown timeout
 	if s.Config.DNSAddr != "" {
 		if err := s.openDNS(); err != nil {
 			s.sweep.close()

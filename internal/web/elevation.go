@@ -37,7 +37,10 @@ type elevationBody struct {
 	// and whether a code was sent for this page.
 	FactorID, FactorLabel string
 	Sent                  bool
-	Self                  string // this page, for links to the other methods
+	// Number is, after a push was sent for this page, the number to type
+	// on the device (push.go).
+	Number string
+	Self   string // this page, for links to the other methods
 	// Keep is what the user typed on this page that the links to the other
 	// methods carry along, so that switching methods loses none of it.
 	Keep url.Values
@@ -60,11 +63,11 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	}
 	var have []twofold.Method
 	sends := map[twofold.Method]twofold.Factor{} // the factor each code-sending method uses
-	for _, t := range []twofold.FactorType{twofold.FactorTOTP, twofold.FactorHOTP, twofold.FactorSMS, twofold.FactorEmail} {
+	for _, t := range []twofold.FactorType{twofold.FactorTOTP, twofold.FactorHOTP, twofold.FactorSMS, twofold.FactorEmail, twofold.FactorPush} {
 		for _, f := range p.Factors {
 			if f.Status == twofold.FactorActive && f.Type == t {
 				have = append(have, twofold.Method(t))
-				if t.SendsCodes() {
+				if t.SendsCodes() || t == twofold.FactorPush {
 					sends[twofold.Method(t)] = f
 				}
 				break
@@ -95,6 +98,9 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	if f, ok := sends[e.Method]; ok {
 		e.FactorID, e.FactorLabel, e.Sent = f.ID, f.Label, r.FormValue("sent") == "1"
 	}
+	if e.Method == twofold.MethodPush && e.Sent {
+		e.Number = twoDigits(r.FormValue("number"))
+	}
 	return e
 }
 
@@ -102,10 +108,15 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 // has one and the session needs it, and updates a to match.
 func (s *Server) elevateFromForm(r *http.Request, a *core.Auth) error {
 	code := r.PostForm.Get("elevate_code")
-	if code == "" || a.Elevated(s.svc.Now()) {
+	method := twofold.Method(r.PostForm.Get("elevate_method"))
+	push := method == twofold.MethodPush && r.PostForm.Get("elevate_push") != "" // "I approved it"
+	if (code == "" && !push) || a.Elevated(s.svc.Now()) {
 		return nil
 	}
-	p := core.SecondFactor{Method: twofold.Method(r.PostForm.Get("elevate_method")), FactorID: r.PostForm.Get("elevate_factor"), Code: code}
+	if push {
+		code = ""
+	}
+	p := core.SecondFactor{Method: method, FactorID: r.PostForm.Get("elevate_factor"), Code: code}
 	until, err := s.svc.Elevate(r.Context(), *a, p, httpapi.Meta(r))
 	if err != nil {
 		return err

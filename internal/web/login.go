@@ -106,6 +106,9 @@ type verifyBody struct {
 	// Method is sms or email: each has a button that sends it a code.
 	Senders []core.MethodOption
 	SentTo  string // where a code was just sent: then the page asks for it
+	// PushNumber is the number to type on the push device PushLabel, when
+	// a push was just sent (push.go).
+	PushNumber, PushLabel string
 }
 
 // secondStep describes the methods of a login for the second-step page.
@@ -137,7 +140,7 @@ func secondStep(methods []core.MethodOption, want twofold.Method, next string) v
 		}
 	}
 	for _, m := range methods {
-		if m.Method == b.Method && (m.Method == twofold.MethodSMS || m.Method == twofold.MethodEmail) {
+		if m.Method == b.Method && (m.Method == twofold.MethodSMS || m.Method == twofold.MethodEmail || m.Method == twofold.MethodPush) {
 			b.Senders = append(b.Senders, m)
 		}
 	}
@@ -157,6 +160,16 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int
 // renderVerifySent is renderVerify after a code was sent to sentTo (a
 // masked number or address), or was meant to be.
 func (s *Server) renderVerifySent(w http.ResponseWriter, r *http.Request, status int, method twofold.Method, next, errMsg, sentTo string) {
+	s.renderVerifyWith(w, r, status, method, next, errMsg, func(b *verifyBody) {
+		b.SentTo = sentTo
+		if sentTo == "" && errMsg != "" && (b.Method == twofold.MethodSMS || b.Method == twofold.MethodEmail) && r.PostForm.Get("code") != "" {
+			b.SentTo = "your " + map[twofold.Method]string{twofold.MethodSMS: "phone", twofold.MethodEmail: "address"}[b.Method]
+		}
+	})
+}
+
+// renderVerifyWith renders the second step, with set adjusting its data.
+func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status int, method twofold.Method, next, errMsg string, set func(*verifyBody)) {
 	loginID := cookieValue(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -176,10 +189,7 @@ func (s *Server) renderVerifySent(w http.ResponseWriter, r *http.Request, status
 		method = twofold.MethodTOTP
 	}
 	b := secondStep(methods, method, next)
-	b.SentTo = sentTo
-	if sentTo == "" && errMsg != "" && (b.Method == twofold.MethodSMS || b.Method == twofold.MethodEmail) && r.PostForm.Get("code") != "" {
-		b.SentTo = "your " + map[twofold.Method]string{twofold.MethodSMS: "phone", twofold.MethodEmail: "address"}[b.Method]
-	}
+	set(&b)
 	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Body: b})
 }
 
@@ -196,6 +206,10 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
 		s.clearCookie(w, r, loginCookie, "/login")
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		return
+	}
+	if err != nil && method == twofold.MethodPush {
+		s.verifyPushFailed(w, r, next, err)
 		return
 	}
 	if err != nil {

@@ -146,6 +146,8 @@ func (s *Server) funcs() template.FuncMap {
 				return "Text message"
 			case twofold.FactorEmail:
 				return "Email"
+			case twofold.FactorPush:
+				return "Push device"
 			}
 			return string(t)
 		},

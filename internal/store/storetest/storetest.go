@@ -55,6 +55,10 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SentCode/Once", testSentCodeOnce},
 		{"SentCode/Replaced", testSentCodeReplaced},
 
+		{"Push/EnrolOnce", testPushEnrolOnce},
+		{"Push/NonceOnce", testPushNonceOnce},
+		{"Push/AnswerAndUseOnce", testPushAnswerAndUseOnce},
+
 		{"Recovery/UseOnce", testUseRecoveryCodeOnce},
 		{"Recovery/Replace", testReplaceRecoveryCodes},
 		{"Recovery/NoPaperKey", testNoPaperKey},

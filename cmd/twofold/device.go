@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/twofold/twofold/internal/pushdevice"
+)
+
+// device is a push-approval device (SPEC §2 "push approval") on the command
+// line: `device enrol` registers a new key with the enrolment URI the
+// security page or POST /v1/me/factors {"type":"push"} shows, keeping the
+// private key in a state file of mode 0600; `device watch` waits for
+// sign-in requests, shows what and where they are from, and answers each
+// with the number typed from the sign-in screen, or denies it.
+func (m *Main) device(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: device enrol|watch", errUsage)
+	}
+	switch args[0] {
+	case "enrol", "enroll":
+		return m.deviceEnrol(ctx, args[1:])
+	case "watch":
+		return m.deviceWatch(ctx, args[1:])
+	}
+	return fmt.Errorf("%w: unknown device command %q (enrol, watch)", errUsage, args[0])
+}
+
+func (m *Main) deviceEnrol(ctx context.Context, args []string) error {
+	fs := m.flags("device enrol", "device enrol --state FILE URI|-")
+	state := fs.String("state", "twofold-device.json", "file to keep the device's key in (created with mode 0600; never overwritten)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: want one enrolment URI (twofold-push://enrol?…), or - to read it from standard input", errUsage)
+	}
+	uri := fs.Arg(0)
+	if uri == "-" {
+		line, _ := bufio.NewReader(m.Stdin).ReadString('\n')
+		uri = strings.TrimSpace(line)
+	}
+	if pushdevice.Exists(*state) {
+		return fmt.Errorf("%w: %s exists already: a device's key is never overwritten; choose another --state", errUsage, *state)
+	}
+	st, e, err := pushdevice.Enrol(ctx, &http.Client{Timeout: 30 * time.Second}, uri)
+	if err != nil {
+		return fmt.Errorf("enrol: %w", err)
+	}
+	if err := pushdevice.Save(*state, st); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "enrolled %q for %s at %s; the key is in %s\n", st.Label, st.Account, st.Server, *state)
+	if len(e.RecoveryCodes) > 0 {
+		fmt.Fprintln(m.Stdout, "\nThis is your first authenticator. Keep these recovery codes somewhere safe; each works once, and they are not shown again:")
+		for _, c := range e.RecoveryCodes {
+			fmt.Fprintln(m.Stdout, "  "+c)
+		}
+		fmt.Fprintf(m.Stdout, "\nPaper key (a second way in when this device is gone; not shown again):\n  %s\n", e.PaperKey)
+	}
+	return nil
+}
+
+func (m *Main) deviceWatch(ctx context.Context, args []string) error {
+	fs := m.flags("device watch", "device watch --state FILE [--once] [--server URL] [--wait 25s]")
+	state := fs.String("state", "twofold-device.json", "the device's state file, from device enrol")
+	once := fs.Bool("once", false, "stop after answering one request")
+	server := fs.String("server", "", "server URL to use instead of the one enrolled with (another instance on the same database)")
+	wait := fs.Duration("wait", 25*time.Second, "how long each poll waits for a request")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%w: device watch takes no arguments", errUsage)
+	}
+	st, err := pushdevice.Load(*state)
+	if err != nil {
+		return err
+	}
+	c := &pushdevice.Client{State: st, HTTP: &http.Client{Timeout: *wait + 30*time.Second}, Now: m.Now, Server: *server}
+	in := bufio.NewReader(m.Stdin)
+	fmt.Fprintf(m.Stdout, "waiting for sign-in requests to %q (%s at %s)\n", st.Label, st.Account, c.State.Server)
+	for {
+		cs, err := c.Challenges(ctx, *wait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("poll: %w", err)
+		}
+		for _, ch := range cs {
+			fmt.Fprintf(m.Stdout, "\n%s: a request to %s as %s\n  from %s (%s)\n  at %s, until %s\n", shown(ch.Issuer), shown(ch.What), shown(ch.Account),
+				shown(ch.Source), shown(ch.UserAgent), ch.CreatedAt.Local().Format(time.DateTime), ch.ExpiresAt.Local().Format(time.TimeOnly))
+			fmt.Fprint(m.Stdout, "Type the number shown on the sign-in screen to approve, or d to deny: ")
+			line, rerr := in.ReadString('\n')
+			answer := strings.TrimSpace(line)
+			if answer == "" && rerr != nil {
+				fmt.Fprintln(m.Stdout, "\nno answer given; the request was left unanswered")
+				return nil
+			}
+			var status string
+			if strings.EqualFold(answer, "d") || strings.EqualFold(answer, "deny") || strings.EqualFold(answer, "n") {
+				status, err = c.Deny(ctx, ch.ID)
+			} else {
+				status, err = c.Approve(ctx, ch.ID, answer)
+			}
+			var pe *pushdevice.Error
+			if errors.As(err, &pe) && pe.Status == http.StatusConflict {
+				fmt.Fprintln(m.Stdout, "too late: the request was answered, replaced or has expired")
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("answer: %w", err)
+			}
+			switch status {
+			case "approved":
+				fmt.Fprintln(m.Stdout, "approved")
+			default:
+				fmt.Fprintln(m.Stdout, "denied")
+			}
+			if *once {
+				return nil
+			}
+		}
+	}
+}
+
+// shown makes text from the server fit to print on a terminal: the user
+// agent of a sign-in is whatever its client sent, so control characters
+// (terminal escapes) and invisible or text-direction characters, which
+// could make a request look like another, are shown as "?".
+func shown(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Bidi_Control) || r == unicode.ReplacementChar {
+			return '?'
+		}
+		return r
+	}, s)
+}

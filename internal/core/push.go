@@ -1,0 +1,768 @@
+package core
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/factor/push"
+)
+
+// Push approval (SPEC §2 "push approval").
+//
+// A push factor is a device holding an Ed25519 key. Adding one creates a
+// pending factor and a one-time enrolment token (kept as a keyed hash),
+// handed to the device as a twofold-push://enrol URI or its QR code; the
+// device registers its public key with the token, signing the enrolment
+// challenge with the key, and only then is the factor active. Every later
+// request of the device is signed (internal/factor/push): its timestamp must
+// be within PushClockSkew of the server's clock and its nonce new, which one
+// INSERT checks, so a request cannot be sent twice.
+//
+// A push challenge lives in the database (any instance can create, show,
+// answer or use it): it says what for (a sign-in or confirming it's you),
+// from where and when, and holds a keyed hash of a two-digit number that
+// the sign-in screen shows and the person types on the device. The answer
+// is one conditional UPDATE from pending; a wrong number is a denial. The
+// second step uses an approval by one conditional UPDATE in the same
+// transaction that completes the login. PushDenialLimit denials within
+// PushDenialWindow pause push requests to the account for PushLockout and
+// tell the owner by email; the account's other factors are untouched.
+
+// PushTTL is how long a push request waits for its answer, and how long an
+// approval then waits to be used.
+const PushTTL = 2 * time.Minute
+
+// PushEnrolTTL is how long an enrolment token works.
+const PushEnrolTTL = 10 * time.Minute
+
+// PushClockSkew is how far a device's request time may be from the server's.
+const PushClockSkew = time.Minute
+
+// Push bombing defence: PushDenialLimit denials within PushDenialWindow
+// pause push requests to the account for PushLockout.
+const (
+	PushDenialLimit  = 3
+	PushDenialWindow = 15 * time.Minute
+	PushLockout      = 30 * time.Minute
+)
+
+// PushSendLimit bounds the push requests of one account: 5 at once, then
+// one a minute.
+var PushSendLimit = SendLimit{Burst: 5, Every: time.Minute}
+
+// PushStore is the storage of push devices and challenges; *store.Store
+// implements it.
+type PushStore interface {
+	CreatePushDevice(ctx context.Context, d twofold.PushDevice) error
+	PushDevice(ctx context.Context, factorID string) (twofold.PushDevice, error)
+	// EnrolPushDevice sets the key if the token's hash matches, unexpired,
+	// and no key is set yet: one caller of any number does.
+	EnrolPushDevice(ctx context.Context, factorID string, hash, publicKey []byte, now time.Time) (bool, error)
+	RenewPushEnrolment(ctx context.Context, factorID string, hash []byte, challenge string, expires time.Time) (bool, error)
+	// TakePushNonce reports false when the device used nonce already.
+	TakePushNonce(ctx context.Context, factorID, nonce string, expires time.Time) (bool, error)
+	CreatePushChallenge(ctx context.Context, c twofold.PushChallenge) error
+	PendingPushChallenges(ctx context.Context, factorID string, now time.Time) ([]twofold.PushChallenge, error)
+	PushChallenge(ctx context.Context, id string) (twofold.PushChallenge, error)
+	LatestPushChallenge(ctx context.Context, accountID, scope string) (twofold.PushChallenge, bool, error)
+	// AnswerPushChallenge moves a pending, unexpired challenge of the device
+	// to status: one caller of any number does.
+	AnswerPushChallenge(ctx context.Context, id, factorID string, status twofold.PushStatus, cause string, now, usableUntil time.Time) (bool, error)
+	// UsePushApproval uses an approved challenge for scope: one caller of any number does.
+	UsePushApproval(ctx context.Context, accountID, scope, factorID string, now time.Time) (bool, error)
+	PushDenials(ctx context.Context, accountID string, since time.Time) (int, error)
+	DeleteExpiredPush(ctx context.Context, now, keepUntil time.Time) error
+}
+
+// pushWaiters wakes this instance's long polls of a device when a challenge
+// for it is made here; polls re-read the database anyway, for challenges
+// made on other instances.
+type pushWaiters struct {
+	mu     sync.Mutex
+	m      map[string]map[chan struct{}]struct{}
+	ending bool // the server is shutting down: polls answer at once
+}
+
+// EndPushWaits answers every device's long poll at once, and every later
+// one without waiting: for a graceful shutdown, which would otherwise wait
+// for them.
+func (s *Service) EndPushWaits() {
+	w := &s.pushWaiters
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ending = true
+	for _, chs := range w.m {
+		for ch := range chs {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// PushPolling reports whether a device's long poll waits on this instance.
+func (s *Service) PushPolling() bool {
+	w := &s.pushWaiters
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.m) > 0
+}
+
+func (w *pushWaiters) isEnding() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ending
+}
+
+func (w *pushWaiters) subscribe(factorID string) (chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = map[string]map[chan struct{}]struct{}{}
+	}
+	if w.m[factorID] == nil {
+		w.m[factorID] = map[chan struct{}]struct{}{}
+	}
+	w.m[factorID][ch] = struct{}{}
+	return ch, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		delete(w.m[factorID], ch)
+		if len(w.m[factorID]) == 0 {
+			delete(w.m, factorID)
+		}
+	}
+}
+
+func (w *pushWaiters) wake(factorID string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ch := range w.m[factorID] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// PushEnrolment is a pending push factor with what its device needs to
+// enrol: the token (shown once) and the enrolment URI that carries it.
+type PushEnrolment struct {
+	Factor    twofold.Factor
+	Token     string
+	URI       string
+	ExpiresAt time.Time
+}
+
+func (s *Service) pushEnrolment(a twofold.Account, f twofold.Factor, server string, expires time.Time) (PushEnrolment, []byte, string, error) {
+	token, err := s.randomString(20)
+	if err != nil {
+		return PushEnrolment{}, nil, "", err
+	}
+	challenge, err := s.randomString(16)
+	if err != nil {
+		return PushEnrolment{}, nil, "", err
+	}
+	e := push.Enrolment{Server: strings.TrimRight(server, "/"), DeviceID: f.ID, Token: token, Challenge: challenge,
+		Issuer: s.cfg.Issuer, Account: a.Username, Label: f.Label}
+	return PushEnrolment{Factor: f, Token: token, URI: e.URI(), ExpiresAt: expires}, s.hasher.Sum("push-enrol", f.ID+":"+token), challenge, nil
+}
+
+// EnrolPush adds a pending push factor labelled label and returns its
+// enrolment, whose URI names server as the device's server. The rules of
+// EnrolFactor apply: on an account with two-factor on, the session must be
+// elevated.
+func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m Meta) (PushEnrolment, error) {
+	if err := person(a); err != nil {
+		return PushEnrolment{}, err
+	}
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return PushEnrolment{}, err
+	}
+	label, err := validateLabel(label)
+	if err != nil {
+		return PushEnrolment{}, err
+	}
+	fs, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return PushEnrolment{}, err
+	}
+	if err := checkNewLabel(fs, label, ""); err != nil {
+		return PushEnrolment{}, err
+	}
+	pending := 0
+	for _, f := range fs {
+		if f.Status == twofold.FactorPending {
+			pending++
+		}
+	}
+	if pending >= maxPendingFactors {
+		return PushEnrolment{}, twofold.Errorf(twofold.CodeConflict, "%d authenticator setups are not finished: finish or cancel one first", pending)
+	}
+	id, err := s.newID()
+	if err != nil {
+		return PushEnrolment{}, err
+	}
+	now := s.Now()
+	f := twofold.Factor{ID: id, AccountID: a.Account.ID, Type: twofold.FactorPush, Label: label, Status: twofold.FactorPending,
+		LastStep: -1, CreatedAt: now}
+	e, hash, challenge, err := s.pushEnrolment(a.Account, f, server, now.Add(PushEnrolTTL))
+	if err != nil {
+		return PushEnrolment{}, err
+	}
+	d := twofold.PushDevice{FactorID: id, AccountID: a.Account.ID, EnrolHash: hash, EnrolChallenge: challenge, EnrolExpiresAt: e.ExpiresAt}
+	// The factor's sealed secret is empty: a device's key is public, and
+	// lives in push_devices.
+	err = sealAndStore(func() (err error) {
+		if f.SecretKeyID, f.SealedSecret, err = s.keys.SealContext(ctx, []byte{}, factorAAD(id)); err != nil {
+			return fmt.Errorf("seal push factor: %w", err)
+		}
+		return nil
+	}, func() error {
+		return s.inTx(ctx, func(ctx context.Context) error {
+			if err := s.store.CreateFactor(ctx, f); err != nil {
+				return err
+			}
+			return s.store.CreatePushDevice(ctx, d)
+		})
+	})
+	if err != nil {
+		return PushEnrolment{}, err
+	}
+	s.audit(ctx, a.Account.ID, "factor.created", m, "push "+id)
+	e.Factor = f
+	return e, nil
+}
+
+// RenewPushEnrolment makes a new enrolment token for a push factor whose
+// device has not enrolled yet; the old token stops working.
+func (s *Service) RenewPushEnrolment(ctx context.Context, a Auth, factorID, server string, m Meta) (PushEnrolment, error) {
+	if err := person(a); err != nil {
+		return PushEnrolment{}, err
+	}
+	f, err := s.store.Factor(ctx, a.Account.ID, factorID)
+	if err != nil {
+		return PushEnrolment{}, err
+	}
+	if f.Type != twofold.FactorPush || f.Status != twofold.FactorPending {
+		return PushEnrolment{}, twofold.Errorf(twofold.CodeNotFound, "no push device waiting to enrol %q", truncate(factorID, 64))
+	}
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return PushEnrolment{}, err
+	}
+	e, hash, challenge, err := s.pushEnrolment(a.Account, f, server, s.Now().Add(PushEnrolTTL))
+	if err != nil {
+		return PushEnrolment{}, err
+	}
+	ok, err := s.store.RenewPushEnrolment(ctx, f.ID, hash, challenge, e.ExpiresAt)
+	if err != nil {
+		return PushEnrolment{}, err
+	}
+	if !ok {
+		return PushEnrolment{}, twofold.Errorf(twofold.CodeConflict, "the device has enrolled already")
+	}
+	s.audit(ctx, a.Account.ID, "push.enrolment_renewed", m, f.ID)
+	return e, nil
+}
+
+// errEnrolRefused is the one answer to a refused device enrolment.
+func errEnrolRefused() error {
+	return twofold.Errorf(twofold.CodeInvalidCode, "the enrolment was refused: the token is wrong, used or expired, or the signature does not match; make a new enrolment code")
+}
+
+// EnrolPushDevice registers a device's Ed25519 public key for push factor
+// deviceID with its enrolment token; sig is the key's signature of
+// push.EnrolMessage, proving possession. The factor becomes active; on the
+// account's first factor the answer carries the recovery codes and paper key,
+// shown on the device once (SPEC §1 story 1).
+func (s *Service) EnrolPushDevice(ctx context.Context, deviceID, token string, pub, sig []byte, m Meta) (Confirmation, error) {
+	if deviceID == "" || len(deviceID) > 64 || token == "" || len(token) > 128 {
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "device_id and token are required")
+	}
+	if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "public_key must be an Ed25519 public key and signature an Ed25519 signature, in base64url")
+	}
+	if err := s.allowSource(ctx, m); err != nil {
+		return Confirmation{}, err
+	}
+	d, err := s.store.PushDevice(ctx, deviceID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		s.audit(ctx, "", "push.enrol_failed", m, "unknown device")
+		return Confirmation{}, errEnrolRefused()
+	}
+	if err != nil {
+		return Confirmation{}, err
+	}
+	key := factorKey(d.AccountID, d.FactorID) + ":confirm"
+	if _, err := s.takeSlot(ctx, key, recoveryDelay); err != nil {
+		return Confirmation{}, err
+	}
+	if !ed25519.Verify(pub, push.EnrolMessage(deviceID, d.EnrolChallenge, pub), sig) {
+		s.audit(ctx, d.AccountID, "push.enrol_failed", m, d.FactorID+": the signature does not match the key")
+		return Confirmation{}, errEnrolRefused()
+	}
+	a, err := s.store.AccountByID(ctx, d.AccountID)
+	if err != nil {
+		return Confirmation{}, err
+	}
+	var c Confirmation
+	var refused bool
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		refused = false
+		now := s.Now()
+		ok, err := s.store.EnrolPushDevice(ctx, d.FactorID, s.hasher.Sum("push-enrol", d.FactorID+":"+token), pub, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			refused = true
+			return nil
+		}
+		f, err := s.store.Factor(ctx, a.ID, d.FactorID)
+		if err != nil {
+			return err
+		}
+		if c, err = s.activate(ctx, Auth{Account: a}, f, -1, 0, now, m); err != nil {
+			return err
+		}
+		s.audit(ctx, a.ID, "push.enrolled", m, d.FactorID)
+		return nil
+	})
+	if err != nil {
+		return Confirmation{}, err
+	}
+	if refused {
+		s.audit(ctx, d.AccountID, "push.enrol_failed", m, d.FactorID+": wrong, used or expired token")
+		return Confirmation{}, errEnrolRefused()
+	}
+	s.resetSlots(ctx, key)
+	c.Factor.Secret = nil
+	return c, nil
+}
+
+// Device is a push device that authenticated a request.
+type Device struct {
+	FactorID string
+	Account  twofold.Account
+	Label    string
+}
+
+func errDeviceAuth(msg string) error { return twofold.Errorf(twofold.CodeUnauthorized, "%s", msg) }
+
+// AuthenticateDevice checks the signature of a device's request: the
+// Authorization header, the method, the path with its query and the body.
+// A request more than PushClockSkew from the server's time, or whose nonce
+// the device used before, is refused.
+func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method, pathQuery string, body []byte, m Meta) (Device, error) {
+	sig, err := push.ParseAuthorization(authorization)
+	if err != nil {
+		return Device{}, errDeviceAuth("sign the request with the device key: " + err.Error())
+	}
+	now := s.Now()
+	if d := now.Sub(sig.Time); d > PushClockSkew || d < -PushClockSkew {
+		return Device{}, errDeviceAuth(fmt.Sprintf("the request's time is more than %d seconds from the server's: check the device's clock (GET /v1/time)", int(PushClockSkew.Seconds())))
+	}
+	d, err := s.store.PushDevice(ctx, sig.DeviceID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && d.PublicKey == nil) {
+		return Device{}, errDeviceAuth("unknown device")
+	}
+	if err != nil {
+		return Device{}, err
+	}
+	if !sig.Verify(d.PublicKey, method, pathQuery, body) {
+		s.audit(ctx, d.AccountID, "push.device_auth_failed", m, d.FactorID+": bad signature")
+		return Device{}, errDeviceAuth("the signature does not match")
+	}
+	f, err := s.store.Factor(ctx, d.AccountID, d.FactorID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && f.Status != twofold.FactorActive) {
+		return Device{}, errDeviceAuth("unknown device")
+	}
+	if err != nil {
+		return Device{}, err
+	}
+	fresh, err := s.store.TakePushNonce(ctx, d.FactorID, sig.Nonce, now.Add(2*PushClockSkew))
+	if err != nil {
+		return Device{}, err
+	}
+	if !fresh {
+		s.audit(ctx, d.AccountID, "push.device_auth_failed", m, d.FactorID+": replayed request")
+		return Device{}, errDeviceAuth("this request was sent before: sign each request afresh")
+	}
+	a, err := s.store.AccountByID(ctx, d.AccountID)
+	if err != nil {
+		return Device{}, err
+	}
+	return Device{FactorID: d.FactorID, Account: a, Label: f.Label}, nil
+}
+
+// PushSent is a push request made: its id, the number the sign-in screen
+// shows for the person to type on the device, and until when it works.
+type PushSent struct {
+	ChallengeID string
+	FactorID    string
+	Label       string
+	Number      string
+	ExpiresAt   time.Time
+}
+
+func (s *Service) pushKey(accountID string) string { return "2fa:" + accountID + ":push" }
+
+func (s *Service) numberHash(challengeID, number string) []byte {
+	return s.hasher.Sum("push-number", challengeID+":"+number)
+}
+
+// newNumber returns a number from 10 to 99, uniformly.
+func (s *Service) newNumber() (string, error) {
+	var b [1]byte
+	for {
+		if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+			return "", err
+		}
+		if b[0] < 180 { // 180 = 2 × 90: every number equally likely
+			return fmt.Sprintf("%02d", 10+int(b[0])%90), nil
+		}
+	}
+}
+
+// PushLogin sends a push request for the second step of a pending login to
+// the account's push device factorID (its oldest one when empty).
+func (s *Service) PushLogin(ctx context.Context, loginID, factorID string, m Meta) (PushSent, error) {
+	if err := s.allowSource(ctx, m); err != nil {
+		return PushSent{}, err
+	}
+	l, err := s.pendingLogin(ctx, loginID)
+	if err != nil {
+		return PushSent{}, err
+	}
+	return s.sendPush(ctx, l.AccountID, factorID, loginScope(loginID), m)
+}
+
+// PushElevation sends a push request to confirm it's the caller, to
+// elevate the caller's session with (POST /v1/me/elevate {"method":"push"}).
+func (s *Service) PushElevation(ctx context.Context, a Auth, factorID string, m Meta) (PushSent, error) {
+	if err := person(a); err != nil {
+		return PushSent{}, err
+	}
+	return s.sendPush(ctx, a.Account.ID, factorID, elevateScope(a.Session.ID), m)
+}
+
+func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope string, m Meta) (PushSent, error) {
+	now := s.Now()
+	_, until, err := s.store.Throttle(ctx, s.pushKey(accountID))
+	if err != nil {
+		return PushSent{}, err
+	}
+	if now.Before(until) {
+		s.audit(ctx, accountID, "push.throttled", m, "push requests paused after repeated denials")
+		return PushSent{}, throttled(until.Sub(now), "push requests to this account are paused after repeated denials: sign in another way, or try again later")
+	}
+	fs, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return PushSent{}, err
+	}
+	var f *twofold.Factor
+	for i := range fs {
+		if fs[i].Type == twofold.FactorPush && fs[i].Status == twofold.FactorActive && (factorID == "" || fs[i].ID == factorID) {
+			f = &fs[i]
+			break
+		}
+	}
+	if f == nil {
+		return PushSent{}, twofold.Errorf(twofold.CodeNotFound, "no active push device %q", truncate(factorID, 64))
+	}
+	if l := PushSendLimit; l.Burst > 0 {
+		ok, err := s.store.TakeToken(ctx, "push:send:"+accountID, float64(l.Burst), 1/l.Every.Seconds(), now)
+		if err != nil {
+			return PushSent{}, err
+		}
+		if !ok {
+			s.audit(ctx, accountID, "push.throttled", m, "too many push requests")
+			return PushSent{}, throttled(l.Every, fmt.Sprintf("too many push requests were sent; try again in %d seconds", int(l.Every.Seconds())))
+		}
+	}
+	id, err := s.newOrderedID(now)
+	if err != nil {
+		return PushSent{}, err
+	}
+	number, err := s.newNumber()
+	if err != nil {
+		return PushSent{}, err
+	}
+	c := twofold.PushChallenge{ID: id, FactorID: f.ID, AccountID: accountID, Scope: scope, NumberHash: s.numberHash(id, number),
+		Status: twofold.PushPending, Source: CleanText(m.Source, 256), UserAgent: CleanText(m.UserAgent, 256), CreatedAt: now, ExpiresAt: now.Add(PushTTL)}
+	if err := s.store.CreatePushChallenge(ctx, c); err != nil {
+		return PushSent{}, err
+	}
+	s.audit(ctx, accountID, "push.sent", m, fmt.Sprintf("to %s for %s (request %s)", f.ID, scopeKind(scope), id))
+	s.pushWaiters.wake(f.ID)
+	return PushSent{ChallengeID: id, FactorID: f.ID, Label: f.Label, Number: number, ExpiresAt: c.ExpiresAt}, nil
+}
+
+// PushRequest is a push challenge as its device shows it: what for, for
+// which account, from where and when; never the number.
+type PushRequest struct {
+	ID        string
+	What      string // "sign in" or "confirm it's you"
+	Issuer    string
+	Account   string
+	Source    string
+	UserAgent string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// MaxPushWait bounds a device's long poll.
+const MaxPushWait = 60 * time.Second
+
+// pushRecheck is how often a long poll reads the database again, for
+// challenges made on other instances.
+const pushRecheck = time.Second
+
+// PushRequests returns the device's requests waiting for an answer. With
+// none and wait > 0 it waits up to wait (at most MaxPushWait) for one: woken
+// at once by a request made on this instance, and reading the database
+// every pushRecheck for those made on others.
+func (s *Service) PushRequests(ctx context.Context, d Device, wait time.Duration) ([]PushRequest, error) {
+	wait = min(max(wait, 0), MaxPushWait)
+	woken, done := s.pushWaiters.subscribe(d.FactorID)
+	defer done()
+	deadline := time.NewTimer(wait) // real time: the poll waits for the network, not for a code's step
+	defer deadline.Stop()
+	tick := time.NewTicker(pushRecheck)
+	defer tick.Stop()
+	for {
+		cs, err := s.store.PendingPushChallenges(ctx, d.FactorID, s.Now())
+		if err != nil {
+			return nil, err
+		}
+		if len(cs) > 0 || wait == 0 || s.pushWaiters.isEnding() {
+			out := make([]PushRequest, 0, len(cs))
+			for _, c := range cs {
+				what := "sign in"
+				if scopeKind(c.Scope) == "elevation" {
+					what = "confirm it's you"
+				}
+				out = append(out, PushRequest{ID: c.ID, What: what, Issuer: s.cfg.Issuer, Account: d.Account.Username,
+					Source: c.Source, UserAgent: c.UserAgent, CreatedAt: c.CreatedAt, ExpiresAt: c.ExpiresAt})
+			}
+			return out, nil
+		}
+		select {
+		case <-woken:
+		case <-tick.C:
+		case <-deadline.C:
+			wait = 0
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// AnswerPush records the device's answer to one of its requests: approve
+// with the number shown on the sign-in screen, or deny. A wrong number is a
+// denial. It returns the status recorded.
+func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, approve bool, number string, m Meta) (twofold.PushStatus, error) {
+	c, err := s.store.PushChallenge(ctx, challengeID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && c.FactorID != d.FactorID) {
+		return "", twofold.Errorf(twofold.CodeNotFound, "no such push request for this device")
+	}
+	if err != nil {
+		return "", err
+	}
+	status, cause := twofold.PushApproved, ""
+	switch number = strings.TrimSpace(number); {
+	case !approve:
+		status, cause = twofold.PushDenied, "denied on the device"
+	case len(number) != 2 || !credhash.Equal(c.NumberHash, s.numberHash(c.ID, number)):
+		status, cause = twofold.PushDenied, "wrong number"
+	}
+	now := s.Now()
+	ok, err := s.store.AnswerPushChallenge(ctx, c.ID, d.FactorID, status, cause, now, now.Add(PushTTL))
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", twofold.Errorf(twofold.CodeConflict, "this request was answered already, replaced by a newer one, or has expired")
+	}
+	if status == twofold.PushApproved {
+		s.audit(ctx, d.Account.ID, "push.approved", m, fmt.Sprintf("request %s for %s on %s", c.ID, scopeKind(c.Scope), d.FactorID))
+		return status, nil
+	}
+	s.audit(ctx, d.Account.ID, "push.denied", m, fmt.Sprintf("request %s for %s on %s: %s", c.ID, scopeKind(c.Scope), d.FactorID, cause))
+	s.countDenial(ctx, d.Account.ID, m)
+	return status, nil
+}
+
+// countDenial pauses push requests to the account when it has had
+// PushDenialLimit denials within PushDenialWindow, and tells the owner.
+func (s *Service) countDenial(ctx context.Context, accountID string, m Meta) {
+	now := s.Now()
+	n, err := s.store.PushDenials(ctx, accountID, now.Add(-PushDenialWindow))
+	if err != nil {
+		s.log.Error("push denials not counted", "err", err)
+		return
+	}
+	if n < PushDenialLimit {
+		return
+	}
+	key := s.pushKey(accountID)
+	f, until, err := s.store.Throttle(ctx, key)
+	if err != nil || now.Before(until) {
+		return
+	}
+	ok, err := s.store.TakeSlot(ctx, key, f, now.Add(PushLockout), now)
+	if err != nil || !ok {
+		return
+	}
+	s.audit(ctx, accountID, "push.locked", m, fmt.Sprintf("%d denials within %s: push requests paused for %s", n, PushDenialWindow, PushLockout))
+	s.notify(ctx, accountID, "someone who knows your password is trying to sign in",
+		fmt.Sprintf("%d sign-in requests sent to your push device were denied within %d minutes, so push requests to your account are paused for %d minutes.", n, int(PushDenialWindow.Minutes()), int(PushLockout.Minutes())),
+		"Someone who knows your password is probably trying to sign in: change your password now. Your other authenticators still work.")
+}
+
+// pushNotApproved answers a second step by push that found no approval:
+// push-pending while the newest request for scope still waits, else the
+// one failure answer, with the real cause in the audit log.
+func (s *Service) pushNotApproved(ctx context.Context, accountID, scope, typ string, m Meta) error {
+	c, found, err := s.store.LatestPushChallenge(ctx, accountID, scope)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	cause := "no push request sent"
+	if found {
+		switch {
+		case c.Status == twofold.PushPending && now.Before(c.ExpiresAt):
+			return &twofold.Error{Code: twofold.CodePushPending, Message: "the push request was not answered yet: approve it on your device, then try again", RetryAfter: 2 * time.Second}
+		case c.Status == twofold.PushDenied:
+			cause = "push request denied: " + c.Cause
+		case c.Status == twofold.PushUsed:
+			cause = "push approval used already"
+		case !now.Before(c.ExpiresAt):
+			cause = "push request expired"
+		default:
+			cause = "push request " + string(c.Status)
+		}
+	}
+	s.audit(ctx, accountID, typ, m, "push: "+cause)
+	return errBadSecondFactor()
+}
+
+// checkPushProof refuses a second step by push that carries a code: the
+// device's approval is the proof, and the number is typed on the device.
+func checkPushProof(p SecondFactor) error {
+	if p.Code != "" {
+		return twofold.Errorf(twofold.CodeInvalid, "push takes no code: approve the request on your device, then verify")
+	}
+	return nil
+}
+
+// verifyLoginPush completes a login's second step with an approved push
+// request: the approval is used, the login finished and the session made in
+// one transaction.
+func (s *Service) verifyLoginPush(ctx context.Context, loginID string, p SecondFactor, m Meta) (Verified, error) {
+	if err := checkPushProof(p); err != nil {
+		return Verified{}, err
+	}
+	if err := s.allowSource(ctx, m); err != nil {
+		return Verified{}, err
+	}
+	var answer error
+	var v Verified
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		answer, v = nil, Verified{}
+		l, err := s.pendingLogin(ctx, loginID)
+		if err != nil {
+			answer = err
+			return nil
+		}
+		now := s.Now()
+		ok, err := s.store.UsePushApproval(ctx, l.AccountID, loginScope(loginID), p.FactorID, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			answer = s.pushNotApproved(ctx, l.AccountID, loginScope(loginID), "login.second_factor_failed", m)
+			if isInternal(answer) {
+				return answer
+			}
+			return nil
+		}
+		var sess twofold.Session
+		if v.Token, sess, err = s.newSession(l.AccountID, l.Epoch, now, now.Add(s.cfg.ElevationTTL)); err != nil {
+			return err
+		}
+		finished, err := s.store.FinishLogin(ctx, loginID, now, sess)
+		if err != nil {
+			return err
+		}
+		if !finished {
+			answer = errLoginExpired()
+			return errRollback
+		}
+		v.ExpiresAt = sess.ExpiresAt
+		s.audit(ctx, l.AccountID, "login.succeeded", m, "second factor: push")
+		return nil
+	})
+	if answer != nil {
+		return Verified{}, answer
+	}
+	if err != nil {
+		return Verified{}, err
+	}
+	return v, nil
+}
+
+// elevatePush elevates the caller's session with an approved push request
+// made for it.
+func (s *Service) elevatePush(ctx context.Context, a Auth, p SecondFactor, m Meta) (time.Time, error) {
+	if err := checkPushProof(p); err != nil {
+		return time.Time{}, err
+	}
+	now := s.Now()
+	until := now.Add(s.cfg.ElevationTTL)
+	var answer error
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		answer = nil
+		ok, err := s.store.UsePushApproval(ctx, a.Account.ID, elevateScope(a.Session.ID), p.FactorID, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			answer = s.pushNotApproved(ctx, a.Account.ID, elevateScope(a.Session.ID), "session.elevation_failed", m)
+			if isInternal(answer) {
+				return answer
+			}
+			return nil
+		}
+		if err := s.store.ElevateSession(ctx, a.Session.ID, until); err != nil {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "session.elevated", m, "second factor: push")
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if answer != nil {
+		return time.Time{}, answer
+	}
+	return until, nil
+}
+
+// sweepPush removes expired nonces, and challenges past the denial window.
+func (s *Service) sweepPush(ctx context.Context, now time.Time) error {
+	return s.store.DeleteExpiredPush(ctx, now, now.Add(-PushDenialWindow-PushTTL))
+}
+
+// BaseURL returns the server's configured public URL, "" when none is set.
+func (s *Service) BaseURL() string { return s.cfg.BaseURL }

@@ -1,0 +1,539 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/factor/push"
+	"github.com/twofold/twofold/internal/pushdevice"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// pushDevice is an enrolled push device for a test server: the real device
+// client, on the server's clock.
+func pushDevice(t *testing.T, s *testenv.Server, st pushdevice.State) *pushdevice.Client {
+	return &pushdevice.Client{State: st, HTTP: &http.Client{Timeout: 30 * time.Second}, Now: s.Clock.Now}
+}
+
+// startPush adds a push factor through the API and returns the answer.
+func startPush(t *testing.T, c *testenv.Client, label string) testenv.Response {
+	t.Helper()
+	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "push", "label": label})
+	if r.Status != 201 {
+		t.Fatalf("enrol push: got %d %s, want 201", r.Status, r.Body)
+	}
+	return r
+}
+
+// enrolPush adds a push factor and enrols the device client with its URI.
+func enrolPush(t *testing.T, s *testenv.Server, c *testenv.Client, label string) (*pushdevice.Client, pushdevice.Enrolled) {
+	t.Helper()
+	r := startPush(t, c, label)
+	st, e, err := pushdevice.Enrol(context.Background(), http.DefaultClient, r.String("enrolment_uri"))
+	if err != nil {
+		t.Fatalf("device enrol: %v", err)
+	}
+	if e.Status != "active" || e.FactorID != st.DeviceID {
+		t.Fatalf("enrolled %+v, want active factor %s", e, st.DeviceID)
+	}
+	return pushDevice(t, s, st), e
+}
+
+func pushChallenge(t *testing.T, s *testenv.Server, loginID string) testenv.Response {
+	t.Helper()
+	r := challenge(t, s, loginID, map[string]string{"method": "push"})
+	if r.Status != 202 || len(r.String("number")) != 2 || r.String("challenge_id") == "" {
+		t.Fatalf("push challenge: got %d %s, want 202 with a two-digit number", r.Status, r.Body)
+	}
+	return r
+}
+
+// waiting returns the one request the device has waiting.
+func waiting(t *testing.T, d *pushdevice.Client) pushdevice.Challenge {
+	t.Helper()
+	cs, err := d.Challenges(context.Background(), 0)
+	if err != nil {
+		t.Fatalf("device poll: %v", err)
+	}
+	if len(cs) != 1 {
+		t.Fatalf("device sees %d requests, want 1: %+v", len(cs), cs)
+	}
+	return cs[0]
+}
+
+func otherNumber(n string) string {
+	if n == "42" {
+		return "43"
+	}
+	return "42"
+}
+
+func eventTypes(t *testing.T, c *testenv.Client) []string {
+	t.Helper()
+	r := c.Do(t, "GET", "/v1/me/events?limit=200", nil)
+	var out []string
+	for _, e := range r.JSON["events"].([]any) {
+		out = append(out, e.(map[string]any)["type"].(string))
+	}
+	return out
+}
+
+// TestPushStory walks SPEC §2 push approval over HTTP with the real device
+// client: enrolment by URI (also read from the QR code by zbarimg) as the
+// first factor, the login's methods, a push with number matching, "still
+// waiting", approval, one-time use, and elevation by push.
+func TestPushStory(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "pat")
+		c := login(t, s, "pat")
+		r := startPush(t, c, "phone")
+		f := r.JSON["factor"].(map[string]any)
+		if f["status"] != "pending" || f["type"] != "push" || r.String("enrolment_token") == "" {
+			t.Fatalf("enrolment %s, want a pending push factor and a token", r.Body)
+		}
+		uri := r.String("enrolment_uri")
+		png, err := base64.StdEncoding.DecodeString(r.String("qr_png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := zbarimg(t, png); got != uri {
+			t.Fatalf("QR code holds %q, want the enrolment URI %q", got, uri)
+		}
+		e, err := push.ParseURI(uri)
+		if err != nil || e.Server != s.URL() || e.DeviceID != f["id"] || e.Token != r.String("enrolment_token") || e.Account != "pat" {
+			t.Fatalf("enrolment URI %q parses as %+v (%v)", uri, e, err)
+		}
+		// Not usable before the device enrols, and confirmed by no code.
+		if lr := c.Do(t, "POST", "/v1/login", map[string]string{"username": "pat", "password": password}); lr.String("status") != "authenticated" {
+			t.Fatalf("login before enrolment: %s, want password only", lr.Body)
+		}
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors/"+e.DeviceID+"/confirm", map[string]string{"code": "123456"}), 400, "invalid")
+		wantProblem(t, c.Do(t, "GET", "/v1/me/factors/"+e.DeviceID+"/qr.png", nil), 404, "not-found")
+
+		st, en, err := pushdevice.Enrol(context.Background(), http.DefaultClient, zbarimg(t, png))
+		if err != nil {
+			t.Fatalf("device enrol: %v", err)
+		}
+		if len(en.RecoveryCodes) != 10 || en.PaperKey == "" {
+			t.Fatalf("first factor enrolled without recovery codes: %+v", en)
+		}
+		// The token works once.
+		if _, _, err := pushdevice.Enrol(context.Background(), http.DefaultClient, uri); !isProblem(err, 401, "invalid-code") {
+			t.Fatalf("second enrolment with one token: %v, want 401 invalid-code", err)
+		}
+		d := pushDevice(t, s, st)
+
+		loginID, lr := startLogin(t, s, "pat")
+		m := lr.JSON["methods"].([]any)[0].(map[string]any)
+		if m["method"] != "push" || m["factor_id"] != st.DeviceID || m["label"] != "phone" {
+			t.Fatalf("methods %v, want push first", lr.JSON["methods"])
+		}
+		// Nothing sent yet: no approval.
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "push"}), 401, "invalid-code")
+		ch := pushChallenge(t, s, loginID)
+		number := ch.String("number")
+		v := verify(t, s, loginID, map[string]string{"method": "push"})
+		wantProblem(t, v, 409, "push-pending")
+		if v.Header.Get("Retry-After") == "" {
+			t.Errorf("push-pending without Retry-After")
+		}
+		req := waiting(t, d)
+		if req.ID != ch.String("challenge_id") || req.What != "sign in" || req.Account != "pat" || req.Source != "127.0.0.1" || req.UserAgent == "" {
+			t.Errorf("device sees %+v, want the sign-in's context", req)
+		}
+		// The device's view never holds the number: the person types it.
+		if raw := signedRequest(t, s, deviceKey(t, d), st.DeviceID, "GET", "/v1/push/challenges", nil, s.Clock.Now(), "nonce-story-0000000000", ""); raw.Status != 200 || bytes.Contains(raw.Body, []byte(`"number"`)) {
+			t.Fatalf("device poll: %d %s, want 200 without the number", raw.Status, raw.Body)
+		}
+		if status, err := d.Approve(context.Background(), req.ID, number); err != nil || status != "approved" {
+			t.Fatalf("approve: %q %v", status, err)
+		}
+		// Answered once.
+		if _, err := d.Deny(context.Background(), req.ID); !isProblem(err, 409, "conflict") {
+			t.Fatalf("second answer: %v, want 409", err)
+		}
+		v = verify(t, s, loginID, map[string]string{"method": "push"})
+		if v.Status != 200 || v.String("token") == "" {
+			t.Fatalf("verify after approval: got %d %s", v.Status, v.Body)
+		}
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "push"}), 410, "login-expired")
+		// The approval was used: a new login needs a new push.
+		loginID2, _ := startLogin(t, s, "pat")
+		wantProblem(t, verify(t, s, loginID2, map[string]string{"method": "push"}), 401, "invalid-code")
+
+		// Elevation by push.
+		c.Token = v.String("token")
+		s.Clock.Add(11 * time.Minute)
+		wantProblem(t, c.Do(t, "POST", "/v1/me/recovery-codes", nil), 403, "elevation-required")
+		ec := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "push"})
+		if ec.Status != 202 {
+			t.Fatalf("elevation push: got %d %s", ec.Status, ec.Body)
+		}
+		if req := waiting(t, d); req.What != "confirm it's you" {
+			t.Errorf("elevation request shows %q", req.What)
+		}
+		wantProblem(t, c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "push"}), 409, "push-pending")
+		if _, err := d.Approve(context.Background(), ec.String("challenge_id"), ec.String("number")); err != nil {
+			t.Fatal(err)
+		}
+		// An elevation's approval is no login's.
+		loginID3, _ := startLogin(t, s, "pat")
+		wantProblem(t, verify(t, s, loginID3, map[string]string{"method": "push"}), 401, "invalid-code")
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "push"}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		if r := c.Do(t, "POST", "/v1/me/recovery-codes", nil); r.Status != 200 {
+			t.Fatalf("recovery codes after elevating: got %d %s", r.Status, r.Body)
+		}
+		ev := eventTypes(t, c)
+		for _, want := range []string{"push.enrolled", "push.sent", "push.approved", "factor.confirmed"} {
+			if !slices.Contains(ev, want) {
+				t.Errorf("events %v lack %s", ev, want)
+			}
+		}
+		// Revoking the device is deleting its factor: it can no longer poll.
+		if r := c.Do(t, "DELETE", "/v1/me/factors/"+st.DeviceID, nil); r.Status != 204 {
+			t.Fatalf("delete push factor: got %d %s", r.Status, r.Body)
+		}
+		if _, err := d.Challenges(context.Background(), 0); !isProblem(err, 401, "unauthorized") {
+			t.Fatalf("poll after removal: %v, want 401", err)
+		}
+	})
+}
+
+func isProblem(err error, status int, problem string) bool {
+	var pe *pushdevice.Error
+	return errors.As(err, &pe) && pe.Status == status && pe.Problem() == problem
+}
+
+// TestPushDenyWrongNumberExpiry: a denial, a wrong number and an expired
+// request all fail the second step; requests of another login or another
+// account are not the device's to answer or the login's to use.
+func TestPushDenyWrongNumberExpiry(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "dan")
+		addUser(t, s, "eve")
+		d, _ := enrolPush(t, s, login(t, s, "dan"), "phone")
+		de, _ := enrolPush(t, s, login(t, s, "eve"), "eve's phone")
+
+		// Denied.
+		loginID, _ := startLogin(t, s, "dan")
+		ch := pushChallenge(t, s, loginID)
+		if st, err := d.Deny(context.Background(), ch.String("challenge_id")); err != nil || st != "denied" {
+			t.Fatalf("deny: %q %v", st, err)
+		}
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "push"}), 401, "invalid-code")
+
+		// A wrong number is a denial, and cannot be corrected.
+		ch = pushChallenge(t, s, loginID)
+		if st, err := d.Approve(context.Background(), ch.String("challenge_id"), otherNumber(ch.String("number"))); err != nil || st != "denied" {
+			t.Fatalf("approve with a wrong number: %q %v, want denied", st, err)
+		}
+		if _, err := d.Approve(context.Background(), ch.String("challenge_id"), ch.String("number")); !isProblem(err, 409, "conflict") {
+			t.Fatalf("approve after a wrong number: %v, want 409", err)
+		}
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "push"}), 401, "invalid-code")
+
+		// Another account's device neither sees nor answers it.
+		ch = pushChallenge(t, s, loginID)
+		if cs, err := de.Challenges(context.Background(), 0); err != nil || len(cs) != 0 {
+			t.Fatalf("eve's device sees %+v (%v)", cs, err)
+		}
+		if _, err := de.Approve(context.Background(), ch.String("challenge_id"), ch.String("number")); !isProblem(err, 404, "not-found") {
+			t.Fatalf("eve's device answering dan's request: %v, want 404", err)
+		}
+		// Approved for one login, it completes no other.
+		if _, err := d.Approve(context.Background(), ch.String("challenge_id"), ch.String("number")); err != nil {
+			t.Fatal(err)
+		}
+		other, _ := startLogin(t, s, "dan")
+		wantProblem(t, verify(t, s, other, map[string]string{"method": "push"}), 401, "invalid-code")
+		eveLogin, _ := startLogin(t, s, "eve")
+		wantProblem(t, verify(t, s, eveLogin, map[string]string{"method": "push"}), 401, "invalid-code")
+		if v := verify(t, s, loginID, map[string]string{"method": "push"}); v.Status != 200 {
+			t.Fatalf("verify the approved login: %d %s", v.Status, v.Body)
+		}
+
+		// Expired: the device no longer sees it nor may answer, and the
+		// login fails.
+		loginID, _ = startLogin(t, s, "dan")
+		ch = pushChallenge(t, s, loginID)
+		s.Clock.Add(2*time.Minute + time.Second)
+		if cs, err := d.Challenges(context.Background(), 0); err != nil || len(cs) != 0 {
+			t.Fatalf("device sees %+v (%v) after expiry", cs, err)
+		}
+		if _, err := d.Approve(context.Background(), ch.String("challenge_id"), ch.String("number")); !isProblem(err, 409, "conflict") {
+			t.Fatalf("approve after expiry: %v, want 409", err)
+		}
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "push"}), 401, "invalid-code")
+
+		// A newer push replaces the older one of the same login.
+		first := pushChallenge(t, s, loginID)
+		second := pushChallenge(t, s, loginID)
+		if _, err := d.Approve(context.Background(), first.String("challenge_id"), first.String("number")); !isProblem(err, 409, "conflict") {
+			t.Fatalf("approve a replaced request: %v, want 409", err)
+		}
+		if _, err := d.Approve(context.Background(), second.String("challenge_id"), second.String("number")); err != nil {
+			t.Fatal(err)
+		}
+		if v := verify(t, s, loginID, map[string]string{"method": "push"}); v.Status != 200 {
+			t.Fatalf("verify: %d %s", v.Status, v.Body)
+		}
+	})
+}
+
+// signedRequest sends a device request signed by key as device id, at ts
+// with nonce; header overrides the Authorization header when set.
+func signedRequest(t *testing.T, s *testenv.Server, key ed25519.PrivateKey, id, method, path string, body []byte, ts time.Time, nonce, header string) testenv.Response {
+	t.Helper()
+	c := testenv.NewClient(s.URL())
+	if header == "" {
+		header = push.Sign(key, id, method, path, ts, nonce, body)
+	}
+	c.Header.Set("Authorization", header)
+	var b any
+	if body != nil {
+		b = string(body)
+	}
+	return c.Do(t, method, path, b)
+}
+
+// TestPushDeviceSignatures: a device request signed by another key, at a
+// stale time, sent twice, or with its body changed is refused; no bearer
+// token stands in for the signature.
+func TestPushDeviceSignatures(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "fay")
+		c := login(t, s, "fay")
+		d, _ := enrolPush(t, s, c, "phone")
+		priv := deviceKey(t, d)
+		_, forged, _ := ed25519.GenerateKey(rand.Reader)
+		id, now := d.State.DeviceID, s.Clock.Now()
+		const path = "/v1/push/challenges"
+
+		if r := signedRequest(t, s, priv, id, "GET", path, nil, now, "nonce-aaaaaaaaaaaaaaaa", ""); r.Status != 200 {
+			t.Fatalf("a well signed request: got %d %s", r.Status, r.Body)
+		}
+		// The same request again is a replay.
+		r := signedRequest(t, s, priv, id, "GET", path, nil, now, "nonce-aaaaaaaaaaaaaaaa", "")
+		wantDeviceRefused(t, r)
+		wantDeviceRefused(t, signedRequest(t, s, forged, id, "GET", path, nil, now, "nonce-bbbbbbbbbbbbbbbb", ""))
+		wantDeviceRefused(t, signedRequest(t, s, priv, id, "GET", path, nil, now.Add(-2*time.Minute), "nonce-cccccccccccccccc", ""))
+		wantDeviceRefused(t, signedRequest(t, s, priv, id, "GET", path, nil, now.Add(2*time.Minute), "nonce-dddddddddddddddd", ""))
+		// Signed for another path (the query is signed too).
+		h := push.Sign(priv, id, "GET", path+"?wait=1s", now, "nonce-eeeeeeeeeeeeeeee", nil)
+		wantDeviceRefused(t, signedRequest(t, s, priv, id, "GET", path, nil, now, "", h))
+		// A changed body.
+		loginID, _ := startLogin(t, s, "fay")
+		ch := pushChallenge(t, s, loginID)
+		apath := "/v1/push/challenges/" + ch.String("challenge_id")
+		h = push.Sign(priv, id, "POST", apath, now, "nonce-ffffffffffffffff", []byte(`{"decision":"deny"}`))
+		wantDeviceRefused(t, signedRequest(t, s, priv, id, "POST", apath, []byte(`{"decision":"approve","number":"`+ch.String("number")+`"}`), now, "", h))
+		// A session token is no device's signature.
+		c2 := testenv.NewClient(s.URL())
+		c2.Token = c.Token
+		wantDeviceRefused(t, c2.Do(t, "GET", path, nil))
+		// Nothing was answered.
+		if req := waiting(t, d); req.ID != ch.String("challenge_id") {
+			t.Fatalf("waiting %+v", req)
+		}
+		if ev := eventTypes(t, c); !slices.Contains(ev, "push.device_auth_failed") {
+			t.Errorf("events %v lack push.device_auth_failed", ev)
+		}
+	})
+}
+
+func wantDeviceRefused(t *testing.T, r testenv.Response) {
+	t.Helper()
+	if r.Status != 401 || r.Problem() != "unauthorized" || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), push.AuthScheme) {
+		t.Fatalf("got %d %s (WWW-Authenticate %q), want 401 unauthorized with a %s challenge", r.Status, r.Body, r.Header.Get("WWW-Authenticate"), push.AuthScheme)
+	}
+}
+
+// TestPushEnrolmentRefused: a wrong token, a signature by another key and
+// an expired token enrol nothing; a renewed enrolment works.
+func TestPushEnrolmentRefused(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "gil")
+		c := login(t, s, "gil")
+		r := startPush(t, c, "phone")
+		e, _ := push.ParseURI(r.String("enrolment_uri"))
+		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+		_, other, _ := ed25519.GenerateKey(rand.Reader)
+		post := func(token string, signer ed25519.PrivateKey) testenv.Response {
+			return testenv.NewClient(s.URL()).Do(t, "POST", "/v1/push/enrol", map[string]string{"device_id": e.DeviceID, "token": token,
+				"public_key": push.Encode(pub), "signature": push.Encode(ed25519.Sign(signer, push.EnrolMessage(e.DeviceID, e.Challenge, pub)))})
+		}
+		wantProblem(t, post(e.Token+"x", priv), 401, "invalid-code")
+		wantProblem(t, post(e.Token, other), 401, "invalid-code")
+		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/push/enrol", map[string]string{"device_id": e.DeviceID, "token": e.Token,
+			"public_key": "short", "signature": "x"}), 400, "invalid")
+		s.Clock.Add(10*time.Minute + time.Second)
+		wantProblem(t, post(e.Token, priv), 401, "invalid-code")
+		// A new code for the same device.
+		nr := c.Do(t, "POST", "/v1/me/factors/"+e.DeviceID+"/enrolment", nil)
+		if nr.Status != 200 {
+			t.Fatalf("renew: %d %s", nr.Status, nr.Body)
+		}
+		s.Clock.Add(time.Minute) // past the lock that three refusals set
+		if _, _, err := pushdevice.Enrol(context.Background(), http.DefaultClient, r.String("enrolment_uri")); !isProblem(err, 401, "invalid-code") {
+			t.Fatalf("the old URI after renewal: %v", err)
+		}
+		s.Clock.Add(time.Minute)
+		if _, en, err := pushdevice.Enrol(context.Background(), http.DefaultClient, nr.String("enrolment_uri")); err != nil || en.Status != "active" {
+			t.Fatalf("enrol with the new URI: %+v %v", en, err)
+		}
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors/"+e.DeviceID+"/enrolment", nil), 404, "not-found")
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "push", "label": "x", "digits": 6}), 400, "invalid")
+	})
+}
+
+// TestPushBombing: three denials within 15 minutes pause push requests to
+// the account (429 with Retry-After) and mail the owner, while the owner's
+// TOTP still signs in; after the pause, pushes work again.
+func TestPushBombing(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mb := testenv.NewSMTPServer(t)
+			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
+			addUser(t, s, "hal")
+			c := login(t, s, "hal")
+			totp := enrol(t, s, c, map[string]any{"type": "totp", "label": "app"})
+			if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": totp.paperKey}); r.Status != 200 {
+				t.Fatalf("elevate: %d %s", r.Status, r.Body)
+			}
+			d, _ := enrolPush(t, s, c, "phone")
+			before := len(mb.Messages())
+
+			loginID, _ := startLogin(t, s, "hal")
+			for i := range 3 {
+				ch := pushChallenge(t, s, loginID)
+				if _, err := d.Deny(context.Background(), ch.String("challenge_id")); err != nil {
+					t.Fatalf("deny %d: %v", i, err)
+				}
+				s.Clock.Add(time.Minute)
+			}
+			r := challenge(t, s, loginID, map[string]string{"method": "push"})
+			wantProblem(t, r, 429, "throttled")
+			if r.Header.Get("Retry-After") == "" {
+				t.Errorf("429 without Retry-After")
+			}
+			msgs := mb.Wait(t, before+1, 30*time.Second)
+			found := false
+			for _, m := range msgs[before:] {
+				if subject, _ := mailText(t, m); strings.Contains(subject, "someone who knows your password") {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no warning mail among %d messages", len(msgs)-before)
+			}
+			// The owner's other factor still works, on this login.
+			step := s.Clock.Now()
+			v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, totp.secret, step)})
+			if v.Status != 200 {
+				t.Fatalf("TOTP while pushes are paused: %d %s", v.Status, v.Body)
+			}
+			// After the pause, a push goes out again.
+			s.Clock.Add(31 * time.Minute)
+			loginID, _ = startLogin(t, s, "hal")
+			pushChallenge(t, s, loginID)
+			ev := eventTypes(t, login2(t, s, v.String("token")))
+			if !slices.Contains(ev, "push.locked") || !slices.Contains(ev, "push.denied") || !slices.Contains(ev, "push.throttled") {
+				t.Errorf("events %v lack push.locked, push.denied or push.throttled", ev)
+			}
+		})
+	}
+}
+
+// TestPushSendLimit: an account's push requests are rationed.
+func TestPushSendLimit(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "ivy")
+		enrolPush(t, s, login(t, s, "ivy"), "phone")
+		loginID, _ := startLogin(t, s, "ivy")
+		for range 5 {
+			pushChallenge(t, s, loginID)
+		}
+		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "push"}), 429, "throttled")
+		s.Clock.Add(time.Minute)
+		pushChallenge(t, s, loginID)
+	})
+}
+
+// TestPushLongPoll: a device waiting in a long poll is answered when a push
+// is made for it.
+func TestPushLongPoll(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "joe")
+		d, _ := enrolPush(t, s, login(t, s, "joe"), "phone")
+		loginID, _ := startLogin(t, s, "joe")
+		got := make(chan []pushdevice.Challenge, 1)
+		errs := make(chan error, 1)
+		go func() {
+			cs, err := d.Challenges(context.Background(), 50*time.Second)
+			got <- cs
+			errs <- err
+		}()
+		ch := pushChallenge(t, s, loginID)
+		cs := <-got
+		if err := <-errs; err != nil || len(cs) != 1 || cs[0].ID != ch.String("challenge_id") {
+			t.Fatalf("long poll: %+v %v", cs, err)
+		}
+		wantDeviceRefused(t, testenv.NewClient(s.URL()).Do(t, "GET", "/v1/push/challenges?wait=2h", nil))
+		if _, err := d.Challenges(context.Background(), 2*time.Hour); !isProblem(err, 400, "invalid") {
+			t.Errorf("wait=2h: %v, want 400", err)
+		}
+		// A shutting-down server answers its waiting polls at once.
+		if _, err := d.Deny(context.Background(), ch.String("challenge_id")); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			cs, err := d.Challenges(context.Background(), 55*time.Second)
+			got <- cs
+			errs <- err
+		}()
+		waitPolling(t, s)
+		s.Service.EndPushWaits()
+		if cs, err := <-got, <-errs; err != nil || len(cs) != 0 {
+			t.Fatalf("poll at shutdown: %+v %v, want an empty answer", cs, err)
+		}
+	})
+}
+
+// waitPolling waits until a device's long poll is under way on s.
+func waitPolling(t *testing.T, s *testenv.Server) {
+	t.Helper()
+	for i := 0; !s.Service.PushPolling(); i++ {
+		if i > 3000 {
+			t.Fatal("no long poll under way after 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func login2(t *testing.T, s *testenv.Server, token string) *testenv.Client {
+	c := testenv.NewClient(s.URL())
+	c.Token = token
+	return c
+}
+
+// deviceKey returns the private key the device client keeps.
+func deviceKey(t *testing.T, d *pushdevice.Client) ed25519.PrivateKey {
+	t.Helper()
+	seed, err := push.Decode(d.State.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ed25519.NewKeyFromSeed(seed)
+}

@@ -1,0 +1,289 @@
+// Package pushdevice is a push-approval device (SPEC §2 "push approval"): it
+// enrols with the URI a Twofold server shows, keeps its Ed25519 private key
+// in a state file only its owner can read, long-polls the server for
+// sign-in requests and answers them, signing every request. `twofold device`
+// is its command line; tests drive it as a package or as that process.
+package pushdevice
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold/internal/factor/push"
+)
+
+// State is what a device keeps between runs. Key is the Ed25519 private
+// key's seed: the file holding it is created with mode 0600.
+type State struct {
+	Server   string `json:"server"`
+	DeviceID string `json:"device_id"`
+	Issuer   string `json:"issuer,omitempty"`
+	Account  string `json:"account,omitempty"`
+	Label    string `json:"label,omitempty"`
+	Key      string `json:"private_key_seed"` // base64url, 32 bytes
+}
+
+// String implements fmt.Stringer without the key.
+func (s State) String() string {
+	return fmt.Sprintf("device %s (%q) of %s at %s", s.DeviceID, s.Label, s.Account, s.Server)
+}
+
+func (s State) private() (ed25519.PrivateKey, error) {
+	seed, err := push.Decode(s.Key)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, errors.New("the state file holds no valid private key")
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// Save writes st to path, creating it with mode 0600; an existing file is
+// not overwritten (a device's key is not replaced by accident).
+func Save(path string, st State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create device state: %w", err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("write device state: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write device state: %w", err)
+	}
+	return nil
+}
+
+// Load reads the state file at path. A file that others may read is
+// refused: it holds the device's private key.
+func Load(path string) (State, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return State{}, fmt.Errorf("device state: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return State{}, fmt.Errorf("device state %s is readable by others (mode %v): chmod 600 it", filepath.Base(path), fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return State{}, fmt.Errorf("device state: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return State{}, fmt.Errorf("device state %s is not valid JSON", filepath.Base(path))
+	}
+	if _, err := st.private(); err != nil {
+		return State{}, err
+	}
+	return st, nil
+}
+
+// Exists reports whether a file is at path.
+func Exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// Error is a problem the server answered (RFC 9457).
+type Error struct {
+	Status     int
+	Type       string
+	Detail     string
+	RetryAfter string
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	return fmt.Sprintf("server answered %d: %s", e.Status, e.Detail)
+}
+
+// Problem returns the last element of the problem type: "unauthorized".
+func (e *Error) Problem() string { return e.Type[strings.LastIndex(e.Type, "/")+1:] }
+
+// Enrolled is the server's answer to an enrolment: the factor, and on the
+// account's first factor its recovery codes and paper key, shown once.
+type Enrolled struct {
+	FactorID      string
+	Status        string
+	RecoveryCodes []string
+	PaperKey      string
+}
+
+// Enrol makes a new key and registers it with the enrolment URI, signing
+// the server's challenge. It returns the state to keep; nothing is written.
+func Enrol(ctx context.Context, hc *http.Client, uri string) (State, Enrolled, error) {
+	e, err := push.ParseURI(uri)
+	if err != nil {
+		return State{}, Enrolled{}, err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return State{}, Enrolled{}, err
+	}
+	body, _ := json.Marshal(map[string]string{"device_id": e.DeviceID, "token": e.Token, "public_key": push.Encode(pub),
+		"signature": push.Encode(ed25519.Sign(priv, push.EnrolMessage(e.DeviceID, e.Challenge, pub)))})
+	var out struct {
+		Factor struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"factor"`
+		RecoveryCodes []string `json:"recovery_codes"`
+		PaperKey      string   `json:"paper_key"`
+	}
+	if err := do(ctx, hc, http.MethodPost, strings.TrimRight(e.Server, "/")+"/v1/push/enrol", body, nil, &out); err != nil {
+		return State{}, Enrolled{}, err
+	}
+	st := State{Server: e.Server, DeviceID: e.DeviceID, Issuer: e.Issuer, Account: e.Account, Label: e.Label, Key: push.Encode(priv.Seed())}
+	return st, Enrolled{FactorID: out.Factor.ID, Status: out.Factor.Status, RecoveryCodes: out.RecoveryCodes, PaperKey: out.PaperKey}, nil
+}
+
+// Client makes the signed requests of an enrolled device.
+type Client struct {
+	State State
+	HTTP  *http.Client
+	// Now is the device's clock; nil is the real one.
+	Now func() time.Time
+	// Server, when set, is used instead of State.Server (another instance
+	// behind the same database).
+	Server string
+}
+
+// Challenge is a sign-in request as the device shows it.
+type Challenge struct {
+	ID        string    `json:"id"`
+	What      string    `json:"what"`
+	Issuer    string    `json:"issuer"`
+	Account   string    `json:"account"`
+	Source    string    `json:"source"`
+	UserAgent string    `json:"user_agent"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (c *Client) base() string {
+	if c.Server != "" {
+		return strings.TrimRight(c.Server, "/")
+	}
+	return strings.TrimRight(c.State.Server, "/")
+}
+
+// signed sends a request signed with the device's key.
+func (c *Client) signed(ctx context.Context, method, pathQuery string, body []byte, out any) error {
+	key, err := c.State.private()
+	if err != nil {
+		return err
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	n := make([]byte, 16)
+	if _, err := rand.Read(n); err != nil {
+		return err
+	}
+	u, err := url.Parse(c.base() + pathQuery)
+	if err != nil {
+		return err
+	}
+	auth := push.Sign(key, c.State.DeviceID, method, u.RequestURI(), now(), push.Encode(n), body)
+	return do(ctx, c.HTTP, method, u.String(), body, http.Header{"Authorization": {auth}}, out)
+}
+
+// Challenges returns the requests waiting for an answer, waiting up to wait
+// for one when there is none.
+func (c *Client) Challenges(ctx context.Context, wait time.Duration) ([]Challenge, error) {
+	var out struct {
+		Challenges []Challenge `json:"challenges"`
+	}
+	q := ""
+	if wait > 0 {
+		q = "?wait=" + url.QueryEscape(wait.String())
+	}
+	if err := c.signed(ctx, http.MethodGet, "/v1/push/challenges"+q, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Challenges, nil
+}
+
+// Approve approves request id with the number the sign-in screen shows, and
+// returns the status the server recorded ("approved", or "denied" when the
+// number was wrong).
+func (c *Client) Approve(ctx context.Context, id, number string) (string, error) {
+	return c.answer(ctx, id, map[string]string{"decision": "approve", "number": number})
+}
+
+// Deny denies request id.
+func (c *Client) Deny(ctx context.Context, id string) (string, error) {
+	return c.answer(ctx, id, map[string]string{"decision": "deny"})
+}
+
+func (c *Client) answer(ctx context.Context, id string, req map[string]string) (string, error) {
+	body, _ := json.Marshal(req)
+	var out struct {
+		Status string `json:"status"`
+	}
+	if err := c.signed(ctx, http.MethodPost, "/v1/push/challenges/"+url.PathEscape(id), body, &out); err != nil {
+		return "", err
+	}
+	return out.Status, nil
+}
+
+func do(ctx context.Context, hc *http.Client, method, u string, body []byte, h http.Header, out any) error {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", "twofold-device/1")
+	res, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if res.StatusCode >= 300 {
+		var p struct {
+			Type   string `json:"type"`
+			Detail string `json:"detail"`
+		}
+		json.Unmarshal(b, &p)
+		return &Error{Status: res.StatusCode, Type: p.Type, Detail: p.Detail, RetryAfter: res.Header.Get("Retry-After")}
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("the server's answer is not JSON: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,217 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// CreatePushDevice stores the enrolment of a push factor's device; the
+// factor is created first, in the same transaction (InTx).
+func (s *Store) CreatePushDevice(ctx context.Context, d twofold.PushDevice) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO push_devices (factor_id, account_id, enrol_hash, enrol_challenge, enrol_expires_at)
+		VALUES ($1, $2, $3, $4, $5)`, d.FactorID, d.AccountID, d.EnrolHash, d.EnrolChallenge, micros(d.EnrolExpiresAt))
+	if err != nil {
+		return fmt.Errorf("insert push device: %w", err)
+	}
+	return nil
+}
+
+// PushDevice returns the device of push factor factorID; an unknown one is
+// not-found.
+func (s *Store) PushDevice(ctx context.Context, factorID string) (twofold.PushDevice, error) {
+	d := twofold.PushDevice{FactorID: factorID}
+	var expires int64
+	var enrolled sql.NullInt64
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT account_id, enrol_hash, enrol_challenge, enrol_expires_at, public_key, enrolled_at
+		FROM push_devices WHERE factor_id = $1`, factorID).Scan(&d.AccountID, &d.EnrolHash, &d.EnrolChallenge, &expires, &d.PublicKey, &enrolled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, notFound("push device")
+	}
+	if err != nil {
+		return d, fmt.Errorf("select push device: %w", err)
+	}
+	d.EnrolExpiresAt, d.EnrolledAt = fromMicros(expires), fromNullMicros(enrolled)
+	return d, nil
+}
+
+// EnrolPushDevice sets the device's public key, only if the enrolment token
+// hashed to hash is the device's, unexpired at now, and no key is set yet:
+// one conditional UPDATE, so a token registers one key once. The token's
+// hash is cleared with it.
+func (s *Store) EnrolPushDevice(ctx context.Context, factorID string, hash, publicKey []byte, now time.Time) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE push_devices SET public_key = $1, enrolled_at = $2, enrol_hash = NULL
+		WHERE factor_id = $3 AND enrol_hash = $4 AND enrol_expires_at > $2 AND public_key IS NULL`, publicKey, micros(now), factorID, hash)
+	if err != nil {
+		return false, fmt.Errorf("enrol push device: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RenewPushEnrolment replaces the enrolment token and challenge of a device
+// that has not enrolled yet, reporting false when it has.
+func (s *Store) RenewPushEnrolment(ctx context.Context, factorID string, hash []byte, challenge string, expires time.Time) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE push_devices SET enrol_hash = $1, enrol_challenge = $2, enrol_expires_at = $3
+		WHERE factor_id = $4 AND public_key IS NULL`, hash, challenge, micros(expires), factorID)
+	if err != nil {
+		return false, fmt.Errorf("renew push enrolment: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// TakePushNonce records the nonce of a device's signed request until
+// expires, reporting false when the device used it already: one INSERT, so
+// of a request and its replays exactly one passes, on any instance.
+func (s *Store) TakePushNonce(ctx context.Context, factorID, nonce string, expires time.Time) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO push_nonces (factor_id, nonce, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (factor_id, nonce) DO NOTHING`, factorID, nonce, micros(expires))
+	if err != nil {
+		return false, fmt.Errorf("take push nonce: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// CreatePushChallenge stores c, pending, and voids the challenges of the
+// same account and scope that were not used yet (pending or approved), so
+// that one sign-in has one live push at a time.
+func (s *Store) CreatePushChallenge(ctx context.Context, c twofold.PushChallenge) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE push_challenges SET status = 'replaced'
+			WHERE account_id = $1 AND scope = $2 AND status IN ('pending', 'approved')`, c.AccountID, c.Scope); err != nil {
+			return fmt.Errorf("replace push challenges: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO push_challenges (id, factor_id, account_id, scope, number_hash, status, source, user_agent, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, c.ID, c.FactorID, c.AccountID, c.Scope, c.NumberHash, string(c.Status),
+			c.Source, c.UserAgent, micros(c.CreatedAt), micros(c.ExpiresAt)); err != nil {
+			return fmt.Errorf("insert push challenge: %w", err)
+		}
+		return nil
+	})
+}
+
+const pushColumns = `id, factor_id, account_id, scope, number_hash, status, source, user_agent, created_at, expires_at, answered_at, cause`
+
+func scanPush(sc interface{ Scan(...any) error }) (twofold.PushChallenge, error) {
+	var c twofold.PushChallenge
+	var created, expires int64
+	var answered sql.NullInt64
+	var status string
+	err := sc.Scan(&c.ID, &c.FactorID, &c.AccountID, &c.Scope, &c.NumberHash, &status, &c.Source, &c.UserAgent, &created, &expires, &answered, &c.Cause)
+	c.Status, c.CreatedAt, c.ExpiresAt, c.AnsweredAt = twofold.PushStatus(status), fromMicros(created), fromMicros(expires), fromNullMicros(answered)
+	return c, err
+}
+
+// PendingPushChallenges returns the device's challenges waiting for an
+// answer at now, oldest first.
+func (s *Store) PendingPushChallenges(ctx context.Context, factorID string, now time.Time) ([]twofold.PushChallenge, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+pushColumns+` FROM push_challenges
+		WHERE factor_id = $1 AND status = 'pending' AND expires_at > $2 ORDER BY created_at, id`, factorID, micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("select push challenges: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.PushChallenge
+	for rows.Next() {
+		c, err := scanPush(rows)
+		if err != nil {
+			return nil, fmt.Errorf("select push challenges: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// PushChallenge returns a challenge by id; an unknown one is not-found.
+func (s *Store) PushChallenge(ctx context.Context, id string) (twofold.PushChallenge, error) {
+	c, err := scanPush(s.conn(ctx).QueryRowContext(ctx, `SELECT `+pushColumns+` FROM push_challenges WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, notFound("push challenge")
+	}
+	if err != nil {
+		return c, fmt.Errorf("select push challenge: %w", err)
+	}
+	return c, nil
+}
+
+// LatestPushChallenge returns the newest challenge of the account for scope.
+func (s *Store) LatestPushChallenge(ctx context.Context, accountID, scope string) (twofold.PushChallenge, bool, error) {
+	c, err := scanPush(s.conn(ctx).QueryRowContext(ctx, `SELECT `+pushColumns+` FROM push_challenges
+		WHERE account_id = $1 AND scope = $2 ORDER BY created_at DESC, id DESC LIMIT 1`, accountID, scope))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("select push challenge: %w", err)
+	}
+	return c, true, nil
+}
+
+// AnswerPushChallenge records the device's answer: status (approved or
+// denied) with its cause, only while the challenge of that device is pending
+// and unexpired at now; an approval may then be used until usableUntil. One
+// conditional UPDATE: of two answers, one counts.
+func (s *Store) AnswerPushChallenge(ctx context.Context, id, factorID string, status twofold.PushStatus, cause string, now, usableUntil time.Time) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE push_challenges SET status = $1, cause = $2, answered_at = $3, expires_at = $4
+		WHERE id = $5 AND factor_id = $6 AND status = 'pending' AND expires_at > $3`, string(status), cause, micros(now), micros(usableUntil), id, factorID)
+	if err != nil {
+		return false, fmt.Errorf("answer push challenge: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// UsePushApproval uses the account's approved, unexpired challenge for
+// scope (only factorID's when set), and marks its factor used: one
+// conditional UPDATE, so an approval completes one second step, once.
+func (s *Store) UsePushApproval(ctx context.Context, accountID, scope, factorID string, now time.Time) (bool, error) {
+	var ok bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var fid string
+		err := tx.QueryRowContext(ctx, `UPDATE push_challenges SET status = 'used'
+			WHERE account_id = $1 AND scope = $2 AND ($3 = '' OR factor_id = $3) AND status = 'approved' AND expires_at > $4
+			RETURNING factor_id`, accountID, scope, factorID, micros(now)).Scan(&fid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("use push approval: %w", err)
+		}
+		ok = true
+		if _, err := tx.ExecContext(ctx, `UPDATE factors SET last_used_at = $1 WHERE id = $2`, micros(now), fid); err != nil {
+			return fmt.Errorf("use push approval: %w", err)
+		}
+		return nil
+	})
+	return ok, err
+}
+
+// PushDenials counts the account's challenges denied since since.
+func (s *Store) PushDenials(ctx context.Context, accountID string, since time.Time) (int, error) {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM push_challenges
+		WHERE account_id = $1 AND status = 'denied' AND answered_at > $2`, accountID, micros(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count push denials: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteExpiredPush removes nonces expired at now and challenges expired
+// before keepUntil (the denials counted against push bombing must stay
+// that long).
+func (s *Store) DeleteExpiredPush(ctx context.Context, now, keepUntil time.Time) error {
+	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM push_nonces WHERE expires_at < $1`, micros(now)); err != nil {
+		return fmt.Errorf("delete expired push nonces: %w", err)
+	}
+	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM push_challenges WHERE expires_at < $1`, micros(keepUntil)); err != nil {
+		return fmt.Errorf("delete expired push challenges: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/store"
+)
+
+// pushFactor stores a pending push factor id of accountID with its device,
+// whose enrolment token hashes to hash and expires at t0+10m.
+func pushFactor(tb testing.TB, s *store.Store, accountID, id string, hash []byte) {
+	tb.Helper()
+	f := pendingFactor(accountID, id, t0)
+	f.Type, f.Algorithm, f.Digits, f.Period = twofold.FactorPush, "", 0, 0
+	if err := s.CreateFactor(tb.Context(), f); err != nil {
+		tb.Fatalf("CreateFactor: %v", err)
+	}
+	d := twofold.PushDevice{FactorID: id, AccountID: accountID, EnrolHash: hash, EnrolChallenge: "ch-" + id, EnrolExpiresAt: t0.Add(10 * time.Minute)}
+	if err := s.CreatePushDevice(tb.Context(), d); err != nil {
+		tb.Fatalf("CreatePushDevice: %v", err)
+	}
+}
+
+func pushChallenge(accountID, factorID, id, scope string, created time.Time) twofold.PushChallenge {
+	return twofold.PushChallenge{ID: id, FactorID: factorID, AccountID: accountID, Scope: scope, NumberHash: []byte("n-" + id),
+		Status: twofold.PushPending, Source: "192.0.2.1", UserAgent: "test", CreatedAt: created, ExpiresAt: created.Add(2 * time.Minute)}
+}
+
+// testPushEnrolOnce: a device's key is set once, only with its token's hash,
+// before the token expires.
+func testPushEnrolOnce(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	pushFactor(t, s, a.ID, "push-1", []byte("token-hash"))
+	for _, c := range []struct {
+		name string
+		hash string
+		at   time.Time
+	}{{"wrong token", "other-hash", t0}, {"expired", "token-hash", t0.Add(10 * time.Minute)}} {
+		if ok, err := s.EnrolPushDevice(ctx, "push-1", []byte(c.hash), []byte("key-1"), c.at); err != nil || ok {
+			t.Errorf("%s: EnrolPushDevice = %v, %v; want false", c.name, ok, err)
+		}
+	}
+	if ok, err := s.EnrolPushDevice(ctx, "push-1", []byte("token-hash"), []byte("key-1"), t0.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("EnrolPushDevice = %v, %v; want true", ok, err)
+	}
+	if ok, err := s.EnrolPushDevice(ctx, "push-1", []byte("token-hash"), []byte("key-2"), t0.Add(time.Minute)); err != nil || ok {
+		t.Errorf("second EnrolPushDevice = %v, %v; want false", ok, err)
+	}
+	d, err := s.PushDevice(ctx, "push-1")
+	if err != nil || string(d.PublicKey) != "key-1" || d.EnrolHash != nil || d.EnrolledAt == nil || !d.EnrolledAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("PushDevice = %+v, %v; want key-1 enrolled at t0+1m, no token", d, err)
+	}
+	if ok, err := s.RenewPushEnrolment(ctx, "push-1", []byte("new"), "c", t0.Add(time.Hour)); err != nil || ok {
+		t.Errorf("RenewPushEnrolment after enrolment = %v, %v; want false", ok, err)
+	}
+	if _, err := s.PushDevice(ctx, "nope"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Errorf("PushDevice(unknown): %v, want not-found", err)
+	}
+}
+
+// testPushNonceOnce: a nonce is taken once per device.
+func testPushNonceOnce(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	pushFactor(t, s, a.ID, "push-1", []byte("h1"))
+	pushFactor(t, s, a.ID, "push-2", []byte("h2"))
+	for i, c := range []struct {
+		factor, nonce string
+		want          bool
+	}{{"push-1", "n1", true}, {"push-1", "n1", false}, {"push-2", "n1", true}, {"push-1", "n2", true}} {
+		if ok, err := s.TakePushNonce(ctx, c.factor, c.nonce, t0.Add(2*time.Minute)); err != nil || ok != c.want {
+			t.Errorf("%d: TakePushNonce(%s, %s) = %v, %v; want %v", i, c.factor, c.nonce, ok, err, c.want)
+		}
+	}
+	// Swept once expired, and then takeable again (its time would be refused by then).
+	if err := s.DeleteExpiredPush(ctx, t0.Add(3*time.Minute), t0); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.TakePushNonce(ctx, "push-1", "n1", t0.Add(5*time.Minute)); err != nil || !ok {
+		t.Errorf("TakePushNonce after the sweep = %v, %v; want true", ok, err)
+	}
+}
+
+// testPushAnswerAndUseOnce: a challenge is answered once, while pending and
+// unexpired, by its own device; an approval is used once, for its scope; a
+// newer challenge of the scope voids the older.
+func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	pushFactor(t, s, a.ID, "push-1", []byte("h1"))
+	pushFactor(t, s, a.ID, "push-2", []byte("h2"))
+	if err := s.CreatePushChallenge(ctx, pushChallenge(a.ID, "push-1", "c1", "login:l1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := s.PendingPushChallenges(ctx, "push-1", t0); err != nil || len(cs) != 1 || cs[0].ID != "c1" || cs[0].Source != "192.0.2.1" {
+		t.Fatalf("PendingPushChallenges = %+v, %v", cs, err)
+	}
+	if cs, _ := s.PendingPushChallenges(ctx, "push-2", t0); len(cs) != 0 {
+		t.Errorf("another device's pending: %+v", cs)
+	}
+	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l1", "", t0); ok {
+		t.Errorf("UsePushApproval of a pending challenge: true")
+	}
+	if ok, _ := s.AnswerPushChallenge(ctx, "c1", "push-2", twofold.PushApproved, "", t0, t0.Add(2*time.Minute)); ok {
+		t.Errorf("answer by another device: true")
+	}
+	if ok, err := s.AnswerPushChallenge(ctx, "c1", "push-1", twofold.PushApproved, "", t0.Add(time.Minute), t0.Add(3*time.Minute)); err != nil || !ok {
+		t.Fatalf("AnswerPushChallenge = %v, %v", ok, err)
+	}
+	if ok, _ := s.AnswerPushChallenge(ctx, "c1", "push-1", twofold.PushDenied, "x", t0.Add(time.Minute), t0.Add(3*time.Minute)); ok {
+		t.Errorf("second answer: true")
+	}
+	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l2", "", t0.Add(time.Minute)); ok {
+		t.Errorf("UsePushApproval for another scope: true")
+	}
+	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l1", "push-2", t0.Add(time.Minute)); ok {
+		t.Errorf("UsePushApproval for another device: true")
+	}
+	if ok, err := s.UsePushApproval(ctx, a.ID, "login:l1", "", t0.Add(2*time.Minute)); err != nil || !ok {
+		t.Fatalf("UsePushApproval = %v, %v", ok, err)
+	}
+	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l1", "", t0.Add(2*time.Minute)); ok {
+		t.Errorf("UsePushApproval twice: true")
+	}
+	if f := getFactor(t, s, a.ID, "push-1"); f.LastUsedAt == nil || !f.LastUsedAt.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("factor last used %v", f.LastUsedAt)
+	}
+
+	// Expired: neither pending for the device nor answerable.
+	if err := s.CreatePushChallenge(ctx, pushChallenge(a.ID, "push-1", "c2", "login:l2", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if cs, _ := s.PendingPushChallenges(ctx, "push-1", t0.Add(2*time.Minute)); len(cs) != 0 {
+		t.Errorf("pending after expiry: %+v", cs)
+	}
+	if ok, _ := s.AnswerPushChallenge(ctx, "c2", "push-1", twofold.PushApproved, "", t0.Add(2*time.Minute), t0.Add(4*time.Minute)); ok {
+		t.Errorf("answer after expiry: true")
+	}
+	// A newer challenge replaces the older, approved or not.
+	if err := s.CreatePushChallenge(ctx, pushChallenge(a.ID, "push-1", "c3", "login:l3", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.AnswerPushChallenge(ctx, "c3", "push-1", twofold.PushApproved, "", t0, t0.Add(2*time.Minute)); !ok {
+		t.Fatal("approve c3: false")
+	}
+	if err := s.CreatePushChallenge(ctx, pushChallenge(a.ID, "push-1", "c4", "login:l3", t0.Add(time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l3", "", t0.Add(time.Second)); ok {
+		t.Errorf("UsePushApproval of a replaced approval: true")
+	}
+	if c, found, err := s.LatestPushChallenge(ctx, a.ID, "login:l3"); err != nil || !found || c.ID != "c4" {
+		t.Errorf("LatestPushChallenge = %+v, %v, %v; want c4", c, found, err)
+	}
+	if c, _ := s.PushChallenge(ctx, "c3"); c.Status != twofold.PushReplaced {
+		t.Errorf("c3 status %q, want replaced", c.Status)
+	}
+
+	// Denials are counted by when they were answered.
+	if ok, _ := s.AnswerPushChallenge(ctx, "c4", "push-1", twofold.PushDenied, "wrong number", t0.Add(time.Minute), t0.Add(3*time.Minute)); !ok {
+		t.Fatal("deny c4: false")
+	}
+	if n, err := s.PushDenials(ctx, a.ID, t0); err != nil || n != 1 {
+		t.Errorf("PushDenials since t0 = %d, %v; want 1", n, err)
+	}
+	if n, _ := s.PushDenials(ctx, a.ID, t0.Add(time.Minute)); n != 0 {
+		t.Errorf("PushDenials since the denial = %d; want 0", n)
+	}
+}

@@ -1,0 +1,214 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/skip2/go-qrcode"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// Pages of push approval (SPEC §2): adding a push device from the security
+// page (its enrolment QR code and URI, shown once), and at the second step
+// "Send a push", the number to type on the device, and "I approved it".
+
+// pushEnrolBody is the page that shows a push device's enrolment, once.
+type pushEnrolBody struct {
+	Factor    twofold.Factor
+	URI       string
+	QR        template.HTML // inline SVG: the token is never stored, so no image URL could draw it again
+	ExpiresAt time.Time
+	Command   string
+	RenewURL  string
+	CancelURL string
+}
+
+// qrSVG draws the QR code of text as an inline SVG, black modules on white.
+func qrSVG(text string) (template.HTML, error) {
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		return "", err
+	}
+	bm := q.Bitmap()
+	var d strings.Builder
+	for y, row := range bm {
+		for x, dark := range row {
+			if dark {
+				fmt.Fprintf(&d, "M%d %dh1v1h-1z", x, y)
+			}
+		}
+	}
+	n := len(bm)
+	return template.HTML(fmt.Sprintf(`<svg class="qr" id="qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="240" height="240" shape-rendering="crispEdges" role="img" aria-label="QR code that enrols a push device"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="%s"/></svg>`,
+		n, n, n, n, d.String())), nil
+}
+
+func (s *Server) renderPushEnrol(w http.ResponseWriter, r *http.Request, a core.Auth, e core.PushEnrolment) {
+	qr, err := qrSVG(e.URI)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := pushEnrolBody{Factor: e.Factor, URI: e.URI, QR: qr, ExpiresAt: e.ExpiresAt,
+		Command:  "twofold device enrol --state " + stateFileName(e.Factor.Label) + " '" + e.URI + "'",
+		RenewURL: "/settings/security/push/" + e.Factor.ID + "/renew", CancelURL: "/settings/security/factors/" + e.Factor.ID + "/remove"}
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, r, http.StatusOK, "pushenrol", Page{Title: "Add a push device", Account: &a.Account, Body: b})
+}
+
+// stateFileName suggests a state file named after the device's label.
+func stateFileName(label string) string {
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case 'a' <= r && r <= 'z', '0' <= r && r <= '9', r == '-':
+			return r
+		case 'A' <= r && r <= 'Z':
+			return r - 'A' + 'a'
+		}
+		return '-'
+	}, label)
+	if strings.Trim(name, "-") == "" {
+		name = "device"
+	}
+	return name + ".json"
+}
+
+// addPush adds a push device; with two-factor on, a fresh check first.
+func (s *Server) addPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	label := r.PostForm.Get("label")
+	ask := func(status int, errMsg string) {
+		p, err := s.svc.Me(r.Context(), a)
+		if err != nil {
+			s.fail(w, r, &a, err)
+			return
+		}
+		self := "/settings/security/push"
+		b := confirmBody{
+			Heading: "Add a push device?", Action: self, Cancel: "/settings/security", Button: "Add the device",
+			Text:      []string{"A push device approves sign-ins to your account and its sensitive changes, so adding one needs a code from an authenticator you already have."},
+			Fields:    map[string]string{"label": label},
+			Elevation: s.elevationFor(r, a, p, self),
+		}
+		s.render(w, r, status, "confirm", Page{Title: "Add a push device", Account: &a.Account, Error: errMsg, Body: b})
+	}
+	if err := s.elevateFromForm(r, &a); err != nil {
+		ask(s.status(w, r, err), message(err))
+		return
+	}
+	e, err := s.svc.EnrolPush(r.Context(), a, label, s.baseURL(r), httpapi.Meta(r))
+	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
+		ask(http.StatusOK, "")
+		return
+	}
+	if err != nil {
+		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		return
+	}
+	s.renderPushEnrol(w, r, a, e)
+}
+
+// renewPush shows a new enrolment code for a push device not enrolled yet.
+func (s *Server) renewPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	e, err := s.svc.RenewPushEnrolment(r.Context(), a, r.PathValue("id"), s.baseURL(r), httpapi.Meta(r))
+	switch twofold.ErrorCode(err) {
+	case twofold.CodeNotFound, twofold.CodeConflict:
+		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		return
+	}
+	s.renderPushEnrol(w, r, a, e)
+}
+
+// baseURL is the URL a device reaches this server at: the configured one,
+// else the one the page was asked at.
+func (s *Server) baseURL(r *http.Request) string {
+	if u := s.svc.BaseURL(); u != "" {
+		return u
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// sendLoginPush sends a push for the second step to the device the form
+// names, then shows the number to type on it.
+func (s *Server) sendLoginPush(w http.ResponseWriter, r *http.Request) {
+	loginID := cookieValue(r, loginCookie)
+	if loginID == "" {
+		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		return
+	}
+	next := safeNext(r.PostForm.Get("next"))
+	p, err := s.svc.PushLogin(r.Context(), loginID, r.PostForm.Get("factor_id"), httpapi.Meta(r))
+	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
+		s.clearCookie(w, r, loginCookie, "/login")
+		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.renderVerify(w, r, s.status(w, r, err), twofold.MethodPush, next, message(err))
+		return
+	}
+	s.renderPushSent(w, r, http.StatusOK, next, "", p.Number, p.Label)
+}
+
+// renderPushSent is the second step while a push waits: the number, and
+// "I approved it".
+func (s *Server) renderPushSent(w http.ResponseWriter, r *http.Request, status int, next, msg, number, label string) {
+	number = twoDigits(number)
+	s.renderVerifyWith(w, r, status, twofold.MethodPush, next, msg, func(b *verifyBody) {
+		b.PushNumber, b.PushLabel = number, core.CleanText(label, 64)
+	})
+}
+
+// verifyPushFailed answers "I approved it" that did not complete the login:
+// not answered yet shows the number again; anything else is the usual
+// failure.
+func (s *Server) verifyPushFailed(w http.ResponseWriter, r *http.Request, next string, err error) {
+	if twofold.ErrorCode(err) == twofold.CodePushPending {
+		s.renderPushSent(w, r, http.StatusOK, next, "Not approved yet. Approve the request on your device, then press “I approved it” again.",
+			r.PostForm.Get("number"), r.PostForm.Get("label"))
+		return
+	}
+	s.renderVerify(w, r, s.status(w, r, err), twofold.MethodPush, next, message(err))
+}
+
+// twoDigits returns n when it is two digits, else "": only that ever goes
+// back into a page.
+func twoDigits(n string) string {
+	if len(n) != 2 || strings.Trim(n, "0123456789") != "" {
+		return ""
+	}
+	return n
+}
+
+// sendElevationPush sends a push to confirm it's the holder, from the "Send
+// a push" button of a page's "confirm it's you" fields, and goes back to that
+// page, which then shows the number to type on the device.
+func (s *Server) sendElevationPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	back := safeNext(r.PostForm.Get("return"))
+	if back == "" {
+		back = "/settings/security"
+	}
+	p, err := s.svc.PushElevation(r.Context(), a, r.PostForm.Get("elevate_factor"), httpapi.Meta(r))
+	if err != nil {
+		s.renderError(w, r, &a, s.status(w, r, err), message(err))
+		return
+	}
+	sep := "?"
+	if strings.Contains(back, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, back+sep+"sent=1&number="+p.Number, http.StatusSeeOther)
+}
