@@ -102,6 +102,9 @@ const (
 	FactorHOTP  FactorType = "hotp"
 	FactorSMS   FactorType = "sms"   // a phone that receives codes by text message
 	FactorEmail FactorType = "email" // an address that receives codes by email
+	// FactorWebAuthn is a security key or passkey (WebAuthn); its credential
+	// is a SecurityKey.
+	FactorWebAuthn FactorType = "webauthn"
 )
 
 // SendsCodes reports whether factors of type t receive a code sent by the
@@ -194,6 +197,7 @@ const (
 	MethodEmail        Method = "email"
 	MethodRecoveryCode Method = "recovery_code"
 	MethodPaperKey     Method = "paper_key"
+	MethodWebAuthn     Method = "webauthn" // an assertion signed by a security key
 )
 
 // SentCode is a one-time code sent to an sms or email factor (SPEC §2): only
