@@ -3,8 +3,8 @@ package core
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"

@@ -48,7 +48,7 @@ type webauthnOptions struct {
 		RP        struct {
 			ID string `json:"id"`
 		} `json:"rp"`
-		RPID  string `json:"rpId"`
+		RPID  string              `json:"rpId"`
 		User  struct{ ID string } `json:"user"`
 		Allow []struct {
 			ID string `json:"id"`

@@ -197,7 +197,9 @@ func begun(options any, session *webauthn.SessionData) (Begun, error) {
 }
 
 // Registration is a parsed response of navigator.credentials.create.
-type Registration struct{ p *protocol.ParsedCredentialCreationData }
+type Registration struct {
+	p *protocol.ParsedCredentialCreationData
+}
 
 // ParseRegistration parses the JSON of a PublicKeyCredential made by
 // navigator.credentials.create.
@@ -238,7 +240,9 @@ func (rp *RelyingParty) FinishRegistration(u User, session []byte, r Registratio
 }
 
 // Assertion is a parsed response of navigator.credentials.get.
-type Assertion struct{ p *protocol.ParsedCredentialAssertionData }
+type Assertion struct {
+	p *protocol.ParsedCredentialAssertionData
+}
 
 // ParseAssertion parses the JSON of a PublicKeyCredential made by
 // navigator.credentials.get.
