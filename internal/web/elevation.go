@@ -37,7 +37,10 @@ type elevationBody struct {
 	// and whether a code was sent for this page.
 	FactorID, FactorLabel string
 	Sent                  bool
-	Self                  string // this page, for links to the other methods
+	// KeyOptions are, for webauthn, the options of an assertion for this
+	// session's elevation; "" when none could be had.
+	KeyOptions string
+	Self       string // this page, for links to the other methods
 	// Keep is what the user typed on this page that the links to the other
 	// methods carry along, so that switching methods loses none of it.
 	Keep url.Values
@@ -60,7 +63,7 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	}
 	var have []twofold.Method
 	sends := map[twofold.Method]twofold.Factor{} // the factor each code-sending method uses
-	for _, t := range []twofold.FactorType{twofold.FactorTOTP, twofold.FactorHOTP, twofold.FactorSMS, twofold.FactorEmail} {
+	for _, t := range []twofold.FactorType{twofold.FactorTOTP, twofold.FactorHOTP, twofold.FactorWebAuthn, twofold.FactorSMS, twofold.FactorEmail} {
 		for _, f := range p.Factors {
 			if f.Status == twofold.FactorActive && f.Type == t {
 				have = append(have, twofold.Method(t))
@@ -95,17 +98,21 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	if f, ok := sends[e.Method]; ok {
 		e.FactorID, e.FactorLabel, e.Sent = f.ID, f.Label, r.FormValue("sent") == "1"
 	}
+	if e.Method == twofold.MethodWebAuthn {
+		e.KeyOptions = s.keyOptions(r, "", &a)
+	}
 	return e
 }
 
 // elevateFromForm elevates a's session with the form's code, when the form
 // has one and the session needs it, and updates a to match.
 func (s *Server) elevateFromForm(r *http.Request, a *core.Auth) error {
-	code := r.PostForm.Get("elevate_code")
-	if code == "" || a.Elevated(s.svc.Now()) {
+	code, credential := r.PostForm.Get("elevate_code"), r.PostForm.Get("elevate_credential")
+	if code == "" && credential == "" || a.Elevated(s.svc.Now()) {
 		return nil
 	}
-	p := core.SecondFactor{Method: twofold.Method(r.PostForm.Get("elevate_method")), FactorID: r.PostForm.Get("elevate_factor"), Code: code}
+	p := core.SecondFactor{Method: twofold.Method(r.PostForm.Get("elevate_method")), FactorID: r.PostForm.Get("elevate_factor"), Code: code,
+		Credential: []byte(credential)}
 	until, err := s.svc.Elevate(r.Context(), *a, p, httpapi.Meta(r))
 	if err != nil {
 		return err

@@ -94,6 +94,9 @@ type verifyBody struct {
 	// Method is sms or email: each has a button that sends it a code.
 	Senders []core.MethodOption
 	SentTo  string // where a code was just sent: then the page asks for it
+	// KeyOptions are, when Method is webauthn, the options of the
+	// assertion for navigator.credentials.get; "" when none could be had.
+	KeyOptions string
 }
 
 // secondStep describes the methods of a login for the second-step page.
@@ -165,6 +168,9 @@ func (s *Server) renderVerifySent(w http.ResponseWriter, r *http.Request, status
 	}
 	b := secondStep(methods, method, next)
 	b.SentTo = sentTo
+	if b.Method == twofold.MethodWebAuthn {
+		b.KeyOptions = s.keyOptions(r, loginID, nil)
+	}
 	if sentTo == "" && errMsg != "" && (b.Method == twofold.MethodSMS || b.Method == twofold.MethodEmail) && r.PostForm.Get("code") != "" {
 		b.SentTo = "your " + map[twofold.Method]string{twofold.MethodSMS: "phone", twofold.MethodEmail: "address"}[b.Method]
 	}
@@ -180,7 +186,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method, next := twofold.Method(r.PostForm.Get("method")), safeNext(r.PostForm.Get("next"))
-	v, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: method, Code: r.PostForm.Get("code")}, httpapi.Meta(r))
+	v, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: method, Code: r.PostForm.Get("code"),
+		Credential: []byte(r.PostForm.Get("credential"))}, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
 		s.clearCookie(w, r, loginCookie, "/login")
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)

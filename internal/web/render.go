@@ -142,6 +142,8 @@ func (s *Server) funcs() template.FuncMap {
 				return "Text message"
 			case twofold.FactorEmail:
 				return "Email"
+			case twofold.FactorWebAuthn:
+				return "Security key"
 			}
 			return string(t)
 		},
