@@ -55,6 +55,10 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SentCode/Once", testSentCodeOnce},
 		{"SentCode/Replaced", testSentCodeReplaced},
 
+		{"SecurityKey/CeremonyOnce", testCeremonyOnce},
+		{"SecurityKey/Activate", testSecurityKeyActivate},
+		{"SecurityKey/Counter", testSecurityKeyCounter},
+
 		{"Recovery/UseOnce", testUseRecoveryCodeOnce},
 		{"Recovery/Replace", testReplaceRecoveryCodes},
 		{"Recovery/NoPaperKey", testNoPaperKey},
@@ -107,6 +111,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/BatchFailsAlone", testBatchFailsAlone},
 		{"Race/UseRecoveryCode", testRaceUseRecoveryCode},
 		{"Race/UseSentCode", testRaceUseSentCode},
+		{"Race/TakeCeremony", testRaceTakeCeremony},
 		{"Race/FinishLogin", testRaceFinishLogin},
 		{"Race/ActivateFactor", testRaceActivateFactor},
 		{"Race/DeleteFactor", testRaceDeleteFactor},
