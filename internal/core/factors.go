@@ -184,7 +184,7 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 		return Enrolment{}, err
 	}
 	if n.Type != twofold.FactorTOTP && n.Type != twofold.FactorHOTP {
-		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp, hotp, sms or email")
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp, hotp, sms, email or webauthn")
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err
