@@ -159,8 +159,8 @@ func TestSafetyHeaders(t *testing.T) {
 	if strings.Contains(r.body, " style=") {
 		t.Error("the login page has inline style, which the CSP forbids")
 	}
-	// Scripts only from this site's static files (the security keys' one):
-	// no inline script, which the CSP forbids.
+	// Scripts only from this site's static files (the security keys' one,
+	// on the pages that use a key): no inline script, which the CSP forbids.
 	for rest := r.body; strings.Contains(rest, "<script"); {
 		rest = rest[strings.Index(rest, "<script"):]
 		tag, _, _ := strings.Cut(rest, ">")
