@@ -104,6 +104,9 @@ const (
 	FactorSMS   FactorType = "sms"   // a phone that receives codes by text message
 	FactorEmail FactorType = "email" // an address that receives codes by email
 	FactorPush  FactorType = "push"  // a device that approves sign-ins with its Ed25519 key
+	// FactorWebAuthn is a security key or passkey (WebAuthn); its credential
+	// is a SecurityKey.
+	FactorWebAuthn FactorType = "webauthn"
 )
 
 // SendsCodes reports whether factors of type t receive a code sent by the
@@ -197,6 +200,7 @@ const (
 	MethodRecoveryCode Method = "recovery_code"
 	MethodPaperKey     Method = "paper_key"
 	MethodPush         Method = "push"
+	MethodWebAuthn     Method = "webauthn" // an assertion signed by a security key
 )
 
 // SentCode is a one-time code sent to an sms or email factor (SPEC §2): only

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twofold/twofold/internal/factor/securitykey"
 	"github.com/twofold/twofold/internal/factor/sms"
 )
 
@@ -60,6 +61,11 @@ type Config struct {
 	SMSFrom      string // sender number (E.164) or sender ID
 	SMSCountries string // country calling codes numbers may have, "1,44,49"
 	SMSLogCodes  bool   // development only: the log sender logs codes and numbers
+
+	// Security keys (SPEC §2, WebAuthn): the relying party ID and the
+	// origins of the pages; by default from BaseURL (see WebAuthn).
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
 }
 
 // Secret is a setting that must never be printed, such as a password.
@@ -181,6 +187,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMSFrom, "sms-from", c.SMSFrom, "sender of text messages: a number in E.164 form or a sender ID")
 	fs.StringVar(&c.SMSCountries, "sms-countries", c.SMSCountries, "country calling codes that SMS factors' numbers may have, comma-separated (against SMS pumping)")
 	fs.BoolVar(&c.SMSLogCodes, "sms-log-codes", c.SMSLogCodes, "DEVELOPMENT ONLY: without --sms-url, log each text message with its code and number")
+	fs.StringVar(&c.WebAuthnRPID, "webauthn-rp-id", c.WebAuthnRPID, "WebAuthn relying party ID of security keys, a domain such as example.com (default: the host of --base-url)")
+	fs.Var(listFlag{&c.WebAuthnOrigins}, "webauthn-origins", "origins the pages are served from, comma-separated, e.g. https://login.example.com (default: that of --base-url)")
 }
 
 // envName returns the environment variable for flag name.
@@ -357,7 +365,50 @@ func (c Config) Validate() error {
 	} else if c.SMSAccount != "" || c.SMSToken != "" {
 		errs = append(errs, errors.New("sms-account and sms-token need sms-url"))
 	}
+	if c.WebAuthnRPID != "" || len(c.WebAuthnOrigins) > 0 {
+		if _, err := c.WebAuthn(c.Listen); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// WebAuthn returns the relying party of security keys for a server
+// listening on listenAddr: --webauthn-rp-id and --webauthn-origins when
+// given; else the origin of --base-url, and its host as the RP ID; else,
+// for a server on loopback, http://localhost with its port (browsers allow
+// WebAuthn there without TLS, never on an IP address). The error says
+// what to set when none can be found.
+func (c Config) WebAuthn(listenAddr string) (securitykey.Config, error) {
+	rp := securitykey.Config{RPID: c.WebAuthnRPID, RPName: c.Issuer, Origins: c.WebAuthnOrigins}
+	if len(rp.Origins) == 0 {
+		switch {
+		case c.BaseURL != "":
+			u, err := url.Parse(c.BaseURL)
+			if err != nil || u.Host == "" {
+				return rp, fmt.Errorf("webauthn: base-url %q is no URL: set --webauthn-origins", c.BaseURL)
+			}
+			rp.Origins = []string{u.Scheme + "://" + u.Host}
+		default:
+			host, port, err := net.SplitHostPort(listenAddr)
+			if err != nil {
+				return rp, fmt.Errorf("webauthn: listen %q: want host:port", listenAddr)
+			}
+			if a, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !(a.IsLoopback() || a.IsUnspecified())) {
+				return rp, fmt.Errorf("webauthn: a server on %s has no origin browsers accept for security keys: set --base-url (or --webauthn-rp-id and --webauthn-origins)", listenAddr)
+			}
+			rp.Origins = []string{"http://localhost:" + port}
+		}
+	}
+	if rp.RPID == "" {
+		if u, err := url.Parse(rp.Origins[0]); err == nil {
+			rp.RPID = u.Hostname()
+		}
+	}
+	if err := rp.Validate(); err != nil {
+		return rp, fmt.Errorf("webauthn (webauthn-rp-id, webauthn-origins, base-url): %w", err)
+	}
+	return rp, nil
 }
 
 // loopbackHost reports whether host names this machine.

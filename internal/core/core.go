@@ -21,6 +21,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/factor/securitykey"
 	"github.com/twofold/twofold/internal/factor/sms"
 	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/permit"
@@ -65,6 +66,20 @@ type Store interface {
 	// UseSentCode deletes the factor's code of hash if still there and
 	// unexpired, reporting whether it did: one caller of any number does.
 	UseSentCode(ctx context.Context, factorID string, hash []byte, now time.Time) (bool, error)
+
+	// PutCeremony stores a WebAuthn ceremony, replacing its scope's one before.
+	PutCeremony(ctx context.Context, c twofold.Ceremony) error
+	// TakeCeremony deletes the account's unexpired ceremony in scope with
+	// challenge and returns its session data: one caller of any number does.
+	TakeCeremony(ctx context.Context, scope, accountID, challenge string, now time.Time) (session []byte, ok bool, err error)
+	// SecurityKeys returns the credentials of the account's active webauthn factors.
+	SecurityKeys(ctx context.Context, accountID string) ([]twofold.SecurityKey, error)
+	// ActivateSecurityKey stores a key's credential and activates its
+	// factor as ActivateFactor does, all or nothing.
+	ActivateSecurityKey(ctx context.Context, k twofold.SecurityKey, a twofold.Activation) (ok, first bool, err error)
+	// UseSecurityKey moves a key's signature counter forward to count,
+	// reporting false, writing nothing, when it is at count or past it.
+	UseSecurityKey(ctx context.Context, factorID string, count uint32, flags byte, now time.Time) (bool, error)
 
 	ReplaceRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte, now time.Time) error
 	UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) (bool, error)
@@ -162,6 +177,9 @@ type Config struct {
 	SMSCountries   []int         // country calling codes text messages may go to (SPEC §2: against SMS pumping)
 	SendLimits     SendLimits    // how many codes are sent by text message or email
 	BaseURL        string        // the server's public URL, for push enrolment URIs; "" to take it from each request
+	// SecurityKeys is the WebAuthn relying party; without an RP ID no
+	// security key can be added or used (see SetRelyingParty).
+	SecurityKeys securitykey.Config
 }
 
 // DefaultConfig returns the defaults of SPEC §3.1 and §1.
@@ -196,6 +214,7 @@ type Service struct {
 	texts    TextSender
 	codeMail CodeMailer
 	onEvent  func(twofold.AuditEvent)
+	rp       *securitykey.RelyingParty // nil: no security keys
 
 	pushWaiters pushWaiters // wakes this instance's device long polls
 
@@ -241,6 +260,11 @@ func New(o Options) (*Service, error) {
 		return nil, err
 	}
 	s.argon = make(chan struct{}, runtime.GOMAXPROCS(0))
+	if s.cfg.SecurityKeys.RPID != "" {
+		if err := s.SetRelyingParty(s.cfg.SecurityKeys); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 

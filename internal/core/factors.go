@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -44,6 +45,10 @@ type Enrolment struct {
 	// CodeExpiresAt is, for an sms or email factor, when the code sent to
 	// confirm it expires.
 	CodeExpiresAt time.Time
+	// Options are, for a webauthn factor, the options for
+	// navigator.credentials.create ({"publicKey":{…}}), good until
+	// CodeExpiresAt.
+	Options json.RawMessage
 }
 
 // Confirmation is the result of confirming a factor. Recovery codes and the
@@ -164,6 +169,9 @@ func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) 
 		}
 		return s.enrolSent(ctx, a, n, m)
 	}
+	if n.Type == twofold.FactorWebAuthn {
+		return s.enrolSecurityKey(ctx, a, n, m)
+	}
 	if n.Phone != "" || n.Email != "" {
 		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "phone and email apply to sms and email factors only")
 	}
@@ -176,7 +184,7 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 		return Enrolment{}, err
 	}
 	if n.Type != twofold.FactorTOTP && n.Type != twofold.FactorHOTP {
-		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp, hotp, sms or email")
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp, hotp, sms, email or webauthn")
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err
@@ -276,6 +284,9 @@ func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string)
 	if f.Type.SendsCodes() {
 		return Enrolment{}, twofold.Errorf(twofold.CodeNotFound, "an %s factor has no secret to show: it is sent codes", f.Type)
 	}
+	if f.Type == twofold.FactorWebAuthn {
+		return Enrolment{}, twofold.Errorf(twofold.CodeNotFound, "a security key has no secret to show")
+	}
 	p, err := factorParams(f)
 	if err != nil {
 		return Enrolment{}, err
@@ -335,6 +346,9 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Confirmation{}, err
 	}
+	if f.Type == twofold.FactorWebAuthn {
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "a security key is confirmed with the credential its browser made, not a code")
+	}
 	confirmKey := factorKey(a.Account.ID, f.ID) + ":confirm"
 	if f.Type.SendsCodes() {
 		if _, err := s.takeSlot(ctx, confirmKey, recoveryDelay); err != nil {
@@ -381,6 +395,13 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 // one; on the account's first factor it issues recovery codes and a paper
 // key, and two-factor becomes required.
 func (s *Service) activate(ctx context.Context, a Auth, f twofold.Factor, step, drift int64, now time.Time, m Meta) (Confirmation, error) {
+	return s.activateWith(ctx, a, f, step, drift, now, m, s.store.ActivateFactor)
+}
+
+// activateWith is activate with the store's write given: ActivateFactor,
+// or a write that stores more with it.
+func (s *Service) activateWith(ctx context.Context, a Auth, f twofold.Factor, step, drift int64, now time.Time, m Meta,
+	write func(context.Context, twofold.Activation) (ok, first bool, err error)) (Confirmation, error) {
 	codes, hashes, err := s.newRecoveryCodes()
 	if err != nil {
 		return Confirmation{}, err
@@ -393,7 +414,7 @@ func (s *Service) activate(ctx context.Context, a Auth, f twofold.Factor, step, 
 		AccountID: a.Account.ID, FactorID: f.ID, Step: step, Drift: drift, Now: now,
 		RecoveryHashes: hashes, PaperKeyHash: s.hasher.Sum("paper", normaliseKey(paper)),
 	}
-	ok, first, err := s.store.ActivateFactor(ctx, act)
+	ok, first, err := write(ctx, act)
 	if err != nil {
 		return Confirmation{}, err
 	}

@@ -236,6 +236,9 @@ type SecondFactor struct {
 	Method   twofold.Method
 	FactorID string // optional: restrict a code to one factor
 	Code     string
+	// Credential is, for webauthn, the JSON of the PublicKeyCredential
+	// that navigator.credentials.get made.
+	Credential []byte
 
 	scope string // of a sent code: the login or session it was sent for
 }
@@ -260,8 +263,10 @@ const LowRecoveryCodes = 3
 func checkProof(p SecondFactor) error {
 	switch p.Method {
 	case twofold.MethodTOTP, twofold.MethodHOTP, twofold.MethodSMS, twofold.MethodEmail, twofold.MethodRecoveryCode, twofold.MethodPaperKey:
+	case twofold.MethodWebAuthn:
+		return checkAssertion(p)
 	default:
-		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, recovery_code or paper_key")
+		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, webauthn, recovery_code or paper_key")
 	}
 	if strings.TrimSpace(p.Code) == "" {
 		return twofold.Errorf(twofold.CodeInvalid, "code is required")

@@ -83,6 +83,8 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 		return s.verifyHOTP(ctx, accountID, p)
 	case twofold.MethodSMS, twofold.MethodEmail:
 		return s.verifySentCode(ctx, accountID, p, p.scope)
+	case twofold.MethodWebAuthn:
+		return s.verifySecurityKey(ctx, accountID, p, m)
 	case twofold.MethodRecoveryCode:
 		key := normaliseKey(p.Code)
 		if key == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -77,6 +78,9 @@ type Challenge struct {
 	Method    twofold.Method
 	SentTo    string // the factor's hint: "+44 •••• ••3456"
 	ExpiresAt time.Time
+	// Options are, for webauthn, the options for navigator.credentials.get
+	// (or create, to confirm a key): {"publicKey":{…}}.
+	Options json.RawMessage
 }
 
 // Scopes of a sent code.
@@ -392,6 +396,9 @@ func (s *Service) sendTo(ctx context.Context, a twofold.Account, method twofold.
 // one of its account's sms or email factors (SPEC §3.1 POST
 // /v1/login/{login_id}/challenge). Sending again replaces the code.
 func (s *Service) ChallengeLogin(ctx context.Context, loginID string, method twofold.Method, factorID string, m Meta) (Challenge, error) {
+	if method == twofold.MethodWebAuthn {
+		return s.challengeLoginSecurityKey(ctx, loginID, m)
+	}
 	if err := checkSendMethod(method, factorID); err != nil {
 		return Challenge{}, err
 	}
@@ -415,6 +422,9 @@ func (s *Service) ChallengeElevation(ctx context.Context, a Auth, method twofold
 	if err := person(a); err != nil {
 		return Challenge{}, err
 	}
+	if method == twofold.MethodWebAuthn {
+		return s.challengeSecurityKey(ctx, a.Account, elevateScope(a.Session.ID), s.Now().Add(s.cfg.LoginTTL), m)
+	}
 	if err := checkSendMethod(method, factorID); err != nil {
 		return Challenge{}, err
 	}
@@ -430,6 +440,9 @@ func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID strin
 	f, err := s.factor(ctx, a.Account.ID, factorID)
 	if err != nil {
 		return Challenge{}, err
+	}
+	if f.Status == twofold.FactorPending && f.Type == twofold.FactorWebAuthn {
+		return s.restartRegistration(ctx, a, f, m)
 	}
 	if f.Status != twofold.FactorPending || !f.Type.SendsCodes() {
 		return Challenge{}, twofold.Errorf(twofold.CodeConflict, "only an sms or email factor waiting for confirmation is sent a code to confirm it")

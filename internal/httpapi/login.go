@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -56,13 +57,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 type secondFactorRequest struct {
-	Method   twofold.Method `json:"method"`
-	FactorID string         `json:"factor_id"`
-	Code     string         `json:"code"`
+	Method     twofold.Method  `json:"method"`
+	FactorID   string          `json:"factor_id"`
+	Code       string          `json:"code"`
+	Credential json.RawMessage `json:"credential"` // webauthn: the PublicKeyCredential of navigator.credentials.get
 }
 
 func (q secondFactorRequest) proof() core.SecondFactor {
-	return core.SecondFactor{Method: q.Method, FactorID: q.FactorID, Code: q.Code}
+	return core.SecondFactor{Method: q.Method, FactorID: q.FactorID, Code: q.Code, Credential: q.Credential}
 }
 
 func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +96,23 @@ type challengeRequest struct {
 
 // challengeJSON says where a code went and until when it works; never the code.
 func challengeJSON(c core.Challenge) map[string]any {
+	if c.Options != nil { // webauthn: the options for the browser, to sign and send back
+		out := map[string]any{"status": "challenge", "method": c.Method, "options": c.Options, "expires_at": c.ExpiresAt}
+		if c.FactorID != "" {
+			out["factor_id"] = c.FactorID
+		}
+		return out
+	}
 	return map[string]any{"status": "sent", "method": c.Method, "factor_id": c.FactorID, "sent_to": c.SentTo, "expires_at": c.ExpiresAt}
+}
+
+// challengeStatus is 202 for a code sent (it is on its way), 200 for a
+// security key's options (here they are).
+func challengeStatus(c core.Challenge) int {
+	if c.Options != nil {
+		return http.StatusOK
+	}
+	return http.StatusAccepted
 }
 
 // challengeLogin sends a code for a pending login's second step (SPEC §3.1).
@@ -114,7 +132,7 @@ func (s *Server) challengeLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, challengeJSON(c))
+	writeJSON(w, challengeStatus(c), challengeJSON(c))
 }
 
 // challengeElevation sends a code to elevate the caller's session with.
@@ -134,7 +152,7 @@ func (s *Server) challengeElevation(w http.ResponseWriter, r *http.Request, a co
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, challengeJSON(c))
+	writeJSON(w, challengeStatus(c), challengeJSON(c))
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, a core.Auth) {

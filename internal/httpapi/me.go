@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -137,6 +138,10 @@ func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth
 		writeJSON(w, http.StatusCreated, map[string]any{"factor": toFactorJSON(e.Factor), "code_sent_to": e.Factor.Hint, "code_expires_at": e.CodeExpiresAt})
 		return
 	}
+	if e.Options != nil {
+		writeJSON(w, http.StatusCreated, map[string]any{"factor": toFactorJSON(e.Factor), "options": e.Options, "options_expire_at": e.CodeExpiresAt})
+		return
+	}
 	qr := "/v1/me/factors/" + e.Factor.ID + "/qr.png"
 	writeJSON(w, http.StatusCreated, map[string]any{"factor": toFactorJSON(e.Factor), "secret": e.Secret, "otpauth_uri": e.OTPAuthURI, "qr_png_url": qr})
 }
@@ -189,13 +194,20 @@ func (s *Server) factorQR(w http.ResponseWriter, r *http.Request, a core.Auth) {
 
 func (s *Server) confirmFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	var req struct {
-		Code string `json:"code"`
+		Code       string          `json:"code"`
+		Credential json.RawMessage `json:"credential"` // a security key's PublicKeyCredential
 	}
 	if err := decode(w, r, &req); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	c, err := s.svc.ConfirmFactor(r.Context(), a, r.PathValue("id"), req.Code, Meta(r))
+	var c core.Confirmation
+	var err error
+	if req.Credential != nil {
+		c, err = s.svc.ConfirmSecurityKey(r.Context(), a, r.PathValue("id"), req.Credential, Meta(r))
+	} else {
+		c, err = s.svc.ConfirmFactor(r.Context(), a, r.PathValue("id"), req.Code, Meta(r))
+	}
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -216,7 +228,7 @@ func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request, a co
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, challengeJSON(c))
+	writeJSON(w, challengeStatus(c), challengeJSON(c))
 }
 
 func (s *Server) renameFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {

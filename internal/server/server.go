@@ -182,6 +182,7 @@ func (s *Server) Open(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	s.ln = ln
+	s.openSecurityKeys()
 	if err := s.openSetup(ctx); err != nil {
 		ln.Close()
 		s.Store.Close()
@@ -239,6 +240,21 @@ func (s *Server) Open(ctx context.Context) error {
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.http.Serve(ln) }()
 	return nil
+}
+
+// openSecurityKeys sets the WebAuthn relying party of security keys, which
+// may take the listener's port; without one, security keys are off (an
+// explicit but wrong setting was refused by Validate).
+func (s *Server) openSecurityKeys() {
+	rp, err := s.Config.WebAuthn(s.ln.Addr().String())
+	if err == nil {
+		err = s.Service.SetRelyingParty(rp)
+	}
+	if err != nil {
+		s.Logger.Warn("security keys are off", "err", err)
+		return
+	}
+	s.Logger.Info("security keys", "rp_id", rp.RPID, "origins", strings.Join(rp.Origins, ","))
 }
 
 // openDNS starts answering DNS for the zones on Config.DNSAddr.

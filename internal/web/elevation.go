@@ -40,7 +40,10 @@ type elevationBody struct {
 	// Number is, after a push was sent for this page, the number to type
 	// on the device (push.go).
 	Number string
-	Self   string // this page, for links to the other methods
+	// KeyOptions are, for webauthn, the options of an assertion for this
+	// session's elevation; "" when none could be had.
+	KeyOptions string
+	Self       string // this page, for links to the other methods
 	// Keep is what the user typed on this page that the links to the other
 	// methods carry along, so that switching methods loses none of it.
 	Keep url.Values
@@ -63,7 +66,7 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	}
 	var have []twofold.Method
 	sends := map[twofold.Method]twofold.Factor{} // the factor each code-sending method uses
-	for _, t := range []twofold.FactorType{twofold.FactorTOTP, twofold.FactorHOTP, twofold.FactorSMS, twofold.FactorEmail, twofold.FactorPush} {
+	for _, t := range []twofold.FactorType{twofold.FactorTOTP, twofold.FactorHOTP, twofold.FactorWebAuthn, twofold.FactorSMS, twofold.FactorEmail, twofold.FactorPush} {
 		for _, f := range p.Factors {
 			if f.Status == twofold.FactorActive && f.Type == t {
 				have = append(have, twofold.Method(t))
@@ -101,22 +104,25 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	if e.Method == twofold.MethodPush && e.Sent {
 		e.Number = twoDigits(r.FormValue("number"))
 	}
+	if e.Method == twofold.MethodWebAuthn {
+		e.KeyOptions = s.keyOptions(r, "", &a)
+	}
 	return e
 }
 
 // elevateFromForm elevates a's session with the form's code, when the form
 // has one and the session needs it, and updates a to match.
 func (s *Server) elevateFromForm(r *http.Request, a *core.Auth) error {
-	code := r.PostForm.Get("elevate_code")
+	code, credential := r.PostForm.Get("elevate_code"), r.PostForm.Get("elevate_credential")
 	method := twofold.Method(r.PostForm.Get("elevate_method"))
 	push := method == twofold.MethodPush && r.PostForm.Get("elevate_push") != "" // "I approved it"
-	if (code == "" && !push) || a.Elevated(s.svc.Now()) {
+	if (code == "" && credential == "" && !push) || a.Elevated(s.svc.Now()) {
 		return nil
 	}
 	if push {
 		code = ""
 	}
-	p := core.SecondFactor{Method: method, FactorID: r.PostForm.Get("elevate_factor"), Code: code}
+	p := core.SecondFactor{Method: method, FactorID: r.PostForm.Get("elevate_factor"), Code: code, Credential: []byte(credential)}
 	until, err := s.svc.Elevate(r.Context(), *a, p, httpapi.Meta(r))
 	if err != nil {
 		return err

@@ -109,6 +109,9 @@ type verifyBody struct {
 	// PushNumber is the number to type on the push device PushLabel, when
 	// a push was just sent (push.go).
 	PushNumber, PushLabel string
+	// KeyOptions are, when Method is webauthn, the options of the
+	// assertion for navigator.credentials.get; "" when none could be had.
+	KeyOptions string
 }
 
 // secondStep describes the methods of a login for the second-step page.
@@ -190,6 +193,9 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 	}
 	b := secondStep(methods, method, next)
 	set(&b)
+	if b.Method == twofold.MethodWebAuthn {
+		b.KeyOptions = s.keyOptions(r, loginID, nil)
+	}
 	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Body: b})
 }
 
@@ -202,7 +208,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method, next := twofold.Method(r.PostForm.Get("method")), safeNext(r.PostForm.Get("next"))
-	v, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: method, Code: r.PostForm.Get("code")}, httpapi.Meta(r))
+	v, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: method, Code: r.PostForm.Get("code"),
+		Credential: []byte(r.PostForm.Get("credential"))}, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
 		s.clearCookie(w, r, loginCookie, "/login")
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)

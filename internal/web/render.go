@@ -148,6 +148,8 @@ func (s *Server) funcs() template.FuncMap {
 				return "Email"
 			case twofold.FactorPush:
 				return "Push device"
+			case twofold.FactorWebAuthn:
+				return "Security key"
 			}
 			return string(t)
 		},

@@ -115,6 +115,10 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /settings/security/push":                  redirectTo("/settings/security").ServeHTTP,
 		"POST /settings/security/push":                 s.authed(s.addPush),
 		"POST /settings/security/push/{id}/renew":      s.authed(s.renewPush),
+		"POST /settings/security/webauthn":             s.authed(s.addKey),
+		"GET /settings/security/webauthn":              redirectTo("/settings/security").ServeHTTP,
+		"GET /settings/security/webauthn/{id}":         s.authed(s.keyPage),
+		"POST /settings/security/webauthn/{id}":        s.authed(s.confirmKey),
 		"POST /settings/security/factors/{id}/rename":  s.authed(s.rename),
 		"GET /settings/security/factors/{id}/remove":   s.authed(s.removePage),
 		"POST /settings/security/factors/{id}/remove":  s.authed(s.remove),
@@ -205,7 +209,7 @@ func (s *Server) visitor(r *http.Request) *core.Auth {
 // headers sets the safety headers of every page.
 func (s *Server) headers(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Content-Type-Options", "nosniff")

@@ -58,6 +58,9 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Push/EnrolOnce", testPushEnrolOnce},
 		{"Push/NonceOnce", testPushNonceOnce},
 		{"Push/AnswerAndUseOnce", testPushAnswerAndUseOnce},
+		{"SecurityKey/CeremonyOnce", testCeremonyOnce},
+		{"SecurityKey/Activate", testSecurityKeyActivate},
+		{"SecurityKey/Counter", testSecurityKeyCounter},
 
 		{"Recovery/UseOnce", testUseRecoveryCodeOnce},
 		{"Recovery/Replace", testReplaceRecoveryCodes},
@@ -114,6 +117,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/BatchFailsAlone", testBatchFailsAlone},
 		{"Race/UseRecoveryCode", testRaceUseRecoveryCode},
 		{"Race/UseSentCode", testRaceUseSentCode},
+		{"Race/TakeCeremony", testRaceTakeCeremony},
 		{"Race/FinishLogin", testRaceFinishLogin},
 		{"Race/ActivateFactor", testRaceActivateFactor},
 		{"Race/DeleteFactor", testRaceDeleteFactor},

@@ -1,0 +1,171 @@
+package testenv
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"testing"
+
+	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
+)
+
+// SecurityKey is a software WebAuthn authenticator for API tests: it
+// answers the options of a registration with a real "none" attestation
+// and those of an assertion with a real ES256 signature, as a browser
+// hands them over (the JSON of a PublicKeyCredential). Its counter moves
+// up by one per signature; set Counter to make it go backwards.
+type SecurityKey struct {
+	Origin       string // the origin the "browser" puts in the client data
+	CredentialID []byte
+	Key          *ecdsa.PrivateKey
+	Counter      uint32
+	Transports   []string
+}
+
+// NewSecurityKey returns a key with a fresh credential for pages at origin.
+func NewSecurityKey(tb testing.TB, origin string) *SecurityKey {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id := make([]byte, 32)
+	rand.Read(id)
+	return &SecurityKey{Origin: origin, CredentialID: id, Key: key, Transports: []string{"usb"}}
+}
+
+var b64 = base64.RawURLEncoding
+
+// webauthnOptions is what the key reads of {"publicKey":{…}}.
+type webauthnOptions struct {
+	PublicKey struct {
+		Challenge string `json:"challenge"`
+		RP        struct {
+			ID string `json:"id"`
+		} `json:"rp"`
+		RPID  string              `json:"rpId"`
+		User  struct{ ID string } `json:"user"`
+		Allow []struct {
+			ID string `json:"id"`
+		} `json:"allowCredentials"`
+		Exclude []struct {
+			ID string `json:"id"`
+		} `json:"excludeCredentials"`
+	} `json:"publicKey"`
+}
+
+func parseOptions(tb testing.TB, options []byte) webauthnOptions {
+	tb.Helper()
+	var o webauthnOptions
+	if err := json.Unmarshal(options, &o); err != nil {
+		tb.Fatalf("webauthn options %s: %v", options, err)
+	}
+	if o.PublicKey.Challenge == "" {
+		tb.Fatalf("webauthn options without a challenge: %s", options)
+	}
+	return o
+}
+
+// Excluded reports whether options (of a registration) exclude this key.
+func (k *SecurityKey) Excluded(tb testing.TB, options []byte) bool {
+	tb.Helper()
+	for _, c := range parseOptions(tb, options).PublicKey.Exclude {
+		if c.ID == b64.EncodeToString(k.CredentialID) {
+			return true
+		}
+	}
+	return false
+}
+
+// Allowed reports whether options (of an assertion) allow this key.
+func (k *SecurityKey) Allowed(tb testing.TB, options []byte) bool {
+	tb.Helper()
+	for _, c := range parseOptions(tb, options).PublicKey.Allow {
+		if c.ID == b64.EncodeToString(k.CredentialID) {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *SecurityKey) clientData(typ, challenge string) []byte {
+	cd, _ := json.Marshal(map[string]any{"type": typ, "challenge": challenge, "origin": k.Origin, "crossOrigin": false})
+	return cd
+}
+
+// Create answers registration options with the key's credential, as
+// navigator.credentials.create does (attestation "none").
+func (k *SecurityKey) Create(tb testing.TB, options []byte) json.RawMessage {
+	tb.Helper()
+	o := parseOptions(tb, options)
+	cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
+		PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
+		Curve:         1, // P-256
+		XCoord:        k.Key.PublicKey.X.FillBytes(make([]byte, 32)),
+		YCoord:        k.Key.PublicKey.Y.FillBytes(make([]byte, 32)),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rpHash := sha256.Sum256([]byte(o.PublicKey.RP.ID))
+	auth := append([]byte{}, rpHash[:]...)
+	auth = append(auth, 0x41) // UP, AT
+	auth = binary.BigEndian.AppendUint32(auth, k.Counter)
+	auth = append(auth, make([]byte, 16)...) // AAGUID
+	auth = binary.BigEndian.AppendUint16(auth, uint16(len(k.CredentialID)))
+	auth = append(auth, k.CredentialID...)
+	auth = append(auth, cose...)
+	att, err := webauthncbor.Marshal(struct {
+		Fmt      string         `cbor:"fmt"`
+		AttStmt  map[string]any `cbor:"attStmt"`
+		AuthData []byte         `cbor:"authData"`
+	}{"none", map[string]any{}, auth})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, _ := json.Marshal(map[string]any{
+		"id": b64.EncodeToString(k.CredentialID), "rawId": b64.EncodeToString(k.CredentialID), "type": "public-key",
+		"response": map[string]any{
+			"clientDataJSON":    b64.EncodeToString(k.clientData("webauthn.create", o.PublicKey.Challenge)),
+			"attestationObject": b64.EncodeToString(att),
+			"transports":        k.Transports,
+		},
+		"clientExtensionResults": map[string]any{}, "authenticatorAttachment": "cross-platform",
+	})
+	return out
+}
+
+// Get answers assertion options with a signature, as
+// navigator.credentials.get does, whether or not the options allow this
+// key (a test may want a wrong key to try). The counter moves up first.
+func (k *SecurityKey) Get(tb testing.TB, options []byte) json.RawMessage {
+	tb.Helper()
+	o := parseOptions(tb, options)
+	k.Counter++
+	rpHash := sha256.Sum256([]byte(o.PublicKey.RPID))
+	auth := append([]byte{}, rpHash[:]...)
+	auth = append(auth, 0x01) // UP
+	auth = binary.BigEndian.AppendUint32(auth, k.Counter)
+	cd := k.clientData("webauthn.get", o.PublicKey.Challenge)
+	cdHash := sha256.Sum256(cd)
+	digest := sha256.Sum256(append(append([]byte{}, auth...), cdHash[:]...))
+	sig, err := ecdsa.SignASN1(rand.Reader, k.Key, digest[:])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, _ := json.Marshal(map[string]any{
+		"id": b64.EncodeToString(k.CredentialID), "rawId": b64.EncodeToString(k.CredentialID), "type": "public-key",
+		"response": map[string]any{
+			"clientDataJSON":    b64.EncodeToString(cd),
+			"authenticatorData": b64.EncodeToString(auth),
+			"signature":         b64.EncodeToString(sig),
+		},
+		"clientExtensionResults": map[string]any{}, "authenticatorAttachment": "cross-platform",
+	})
+	return out
+}

@@ -1,0 +1,153 @@
+package web_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestBrowserSecurityKey registers a security key and signs in with it in
+// a real headless Chromium, whose virtual authenticator (CDP WebAuthn
+// domain: a CTAP2 USB key that the user touches at once) plays the key:
+// the security page adds it through webauthn.js, the first key brings the
+// recovery codes, the same key cannot be registered twice (it is
+// excluded), the second step signs in with it, and "confirm it's you"
+// with it removes it. On SQLite and PostgreSQL.
+func TestBrowserSecurityKey(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			if _, err := ts.Service.CreateAccount(t.Context(), core.NewAccount{Username: "kim", Email: "kim@example.com", Password: "correct horse battery staple"}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			// WebAuthn works on localhost, never on 127.0.0.1: the test
+			// server's relying party is localhost at its port.
+			_, port, _ := net.SplitHostPort(ts.Addr())
+			p := newPage(t, "http://localhost:"+port)
+			runSecurityKey(t, ts, p)
+		})
+	}
+}
+
+func runSecurityKey(t *testing.T, ts *testenv.Server, p *page) {
+	const password = "correct horse battery staple"
+	p.open("/login")
+	if _, err := chromedp.Call(p.ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		t.Fatalf("WebAuthn.enable: %v", err)
+	}
+	va, err := chromedp.Call(p.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+		Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21, Transport: webauthn.AuthenticatorTransportUsb,
+		HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
+	}})
+	if err != nil {
+		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
+	}
+	credentials := func() []*webauthn.Credential {
+		t.Helper()
+		res, err := chromedp.Call(p.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: va.AuthenticatorID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Credentials
+	}
+	// submit clicks the submit button sel, whose form webauthn.js sends
+	// once the key has answered, and waits for the page that leads to.
+	submit := func(sel, wantPath string) {
+		t.Helper()
+		before := p.path()
+		eval[bool](p, `window.beforeSubmit = true`) // gone with the page that was here
+		p.do(chromedp.Click(chromedp.CSS(sel)))
+		ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+		defer cancel()
+		for {
+			if eval[bool](p, `window.beforeSubmit !== true && document.readyState === "complete"`) || p.exists(".webauthn-error") {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("after %s the page stayed at %s: %s", sel, before, p.text("main"))
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		p.do(chromedp.WaitReady(chromedp.CSS("footer")))
+		p.wantPath(wantPath)
+	}
+
+	p.fill("#username", "kim")
+	p.fill("#password", password)
+	p.click(`button[type=submit]`)
+	p.wantPath("/settings/security")
+
+	// Add a key: the page registers it; the first factor shows recovery codes.
+	p.fill("#key-label", "YubiKey")
+	p.click("#add-key-button")
+	if !p.exists("input[data-webauthn-create]") {
+		t.Fatalf("no registration on the page: %s", p.text("main"))
+	}
+	submit("#webauthn-register", "/settings/security/webauthn/")
+	if n := len(p.texts("#recovery-codes li")); n != 10 {
+		t.Fatalf("after registering the key: %d recovery codes shown, want 10; page: %s", n, p.text("main"))
+	}
+	creds := credentials()
+	if len(creds) != 1 || creds[0].RpID != "localhost" {
+		t.Fatalf("virtual authenticator holds %+v, want one credential for localhost", creds)
+	}
+	p.open("/settings/security")
+	if got := p.texts(".factor .factor-label"); len(got) != 1 || got[0] != "YubiKey" {
+		t.Fatalf("factors listed: %q", got)
+	}
+
+	// The same key again: excluded, so the authenticator refuses and the
+	// page says so; nothing is added.
+	// Adding a second factor needs "confirm it's you" first: with the key.
+	p.fill("#key-label", "YubiKey again")
+	p.click("#add-key-button")
+	if !p.exists("input[data-webauthn-get][name=elevate_credential]") {
+		t.Fatalf("adding a second key: no security key to confirm it's you with: %s", p.text("main"))
+	}
+	submit("#confirm", "/settings/security/webauthn")
+	if !p.exists("input[data-webauthn-create]") {
+		t.Fatalf("no registration on the page after confirming: %s", p.text("main"))
+	}
+	submit("#webauthn-register", "/settings/security/webauthn")
+	if got := p.text(".webauthn-error"); got == "" {
+		t.Fatalf("registering the same key twice: no error shown; page: %s", p.text("main"))
+	}
+	if len(credentials()) != 1 {
+		t.Fatal("the authenticator made a second credential for an excluded key")
+	}
+	p.open(p.attr(`#add-key a[href$="/remove"]`, "href")) // cancel the setup
+	p.click("#confirm")
+
+	// Sign out and in: the second step asks for the key.
+	p.click(".nav-button")
+	p.open("/login")
+	p.fill("#username", "kim")
+	p.fill("#password", password)
+	p.click(`button[type=submit]`)
+	p.wantPath("/login/verify")
+	if !p.exists("input[data-webauthn-get]") {
+		t.Fatalf("the second step offers no security key: %s", p.text("main"))
+	}
+	submit("#verify", "/settings/security")
+
+	// Later, removing the key needs "confirm it's you": done with the key.
+	ts.Clock.Add(11 * time.Minute)
+	p.open("/settings/security")
+	p.click(`.factor a[href$="/remove"]`)
+	if !p.exists("input[data-webauthn-get][name=elevate_credential]") {
+		t.Fatalf("confirm it's you offers no security key: %s", p.text("main"))
+	}
+	submit("#confirm", "/settings/security")
+	if p.exists(".factor") {
+		t.Fatalf("the key is still listed: %s", p.text("main"))
+	}
+}

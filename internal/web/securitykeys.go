@@ -1,0 +1,122 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// Pages of security keys (SPEC §2 "security key", WebAuthn): adding one
+// from the security page and confirming it with the browser's credential.
+// The browser's part is /static/webauthn.js: it finds a hidden input with
+// data-webauthn-create or data-webauthn-get (the options), calls
+// navigator.credentials.create or get when its form is sent, puts the JSON
+// of the credential in the input and sends the form, CSRF token and all.
+// Without JavaScript the pages say so, and every other way still works.
+
+// keyBody is the data of the page that registers a pending key.
+type keyBody struct {
+	Factor  twofold.Factor
+	Options string // JSON for navigator.credentials.create
+}
+
+// addKey adds a security key: it creates the pending factor and shows the
+// page that registers it; with two-factor on, a fresh check first.
+func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	label := r.PostForm.Get("label")
+	ask := func(status int, errMsg string) {
+		p, err := s.svc.Me(r.Context(), a)
+		if err != nil {
+			s.fail(w, r, &a, err)
+			return
+		}
+		self := "/settings/security/webauthn"
+		b := confirmBody{
+			Heading: "Add a security key?", Action: self, Cancel: "/settings/security", Button: "Continue",
+			Text:     []string{"A security key can sign in to your account and approve its sensitive changes, so adding one needs a check with an authenticator you already have."},
+			AskLabel: true, Label: label, Elevation: s.elevationFor(r, a, p, self),
+		}
+		s.render(w, r, status, "confirm", Page{Title: "Add a security key", Account: &a.Account, Error: errMsg, Body: b})
+	}
+	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		return
+	}
+	if err := s.elevateFromForm(r, &a); err != nil {
+		ask(s.status(w, r, err), message(err))
+		return
+	}
+	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorWebAuthn, Label: label}, httpapi.Meta(r))
+	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
+		ask(http.StatusOK, "")
+		return
+	}
+	if err != nil {
+		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		return
+	}
+	s.render(w, r, http.StatusOK, "securitykey", Page{Title: "Add a security key", Account: &a.Account,
+		Body: keyBody{Factor: e.Factor, Options: string(e.Options)}})
+}
+
+// keyPage registers a pending key again, with a fresh challenge: for a
+// setup left unfinished.
+func (s *Server) keyPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderKey(w, r, a, http.StatusOK, "")
+}
+
+func (s *Server) renderKey(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	_, f, err := s.findFactor(r, a, r.PathValue("id"))
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && (f.Status != twofold.FactorPending || f.Type != twofold.FactorWebAuthn) {
+		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	c, err := s.svc.ResendConfirmation(r.Context(), a, f.ID, httpapi.Meta(r))
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	s.render(w, r, status, "securitykey", Page{Title: "Add a security key", Account: &a.Account, Error: errMsg,
+		Body: keyBody{Factor: f, Options: string(c.Options)}})
+}
+
+// confirmKey activates a pending key with the credential its browser made.
+func (s *Server) confirmKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	c, err := s.svc.ConfirmSecurityKey(r.Context(), a, r.PathValue("id"), []byte(r.PostForm.Get("credential")), httpapi.Meta(r))
+	switch {
+	case twofold.ErrorCode(err) == twofold.CodeInvalidCode:
+		s.renderKey(w, r, a, s.status(w, r, err), "Your security key was not accepted. Try again, or try another key.")
+	case err != nil:
+		s.renderKey(w, r, a, s.status(w, r, err), message(err))
+	case len(c.RecoveryCodes) == 0:
+		http.Redirect(w, r, "/settings/security?m=factor_added", http.StatusSeeOther)
+	default:
+		s.renderCodes(w, r, a, codesBody{Codes: c.RecoveryCodes, PaperKey: c.PaperKey, First: true, Label: c.Factor.Label})
+	}
+}
+
+// keyOptions begins an assertion for a page's "use your security key":
+// for a login, or for the session's elevation. It returns the options, or
+// "" when none can be had (the page then offers the other ways).
+func (s *Server) keyOptions(r *http.Request, loginID string, a *core.Auth) string {
+	var c core.Challenge
+	var err error
+	if a == nil {
+		c, err = s.svc.ChallengeLogin(r.Context(), loginID, twofold.MethodWebAuthn, "", httpapi.Meta(r))
+	} else {
+		c, err = s.svc.ChallengeElevation(r.Context(), *a, twofold.MethodWebAuthn, "", httpapi.Meta(r))
+	}
+	if err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeInternal {
+			s.log.ErrorContext(r.Context(), "security key challenge", "request_id", httpapi.RequestID(r.Context()), "err", err)
+		}
+		return ""
+	}
+	return string(c.Options)
+}

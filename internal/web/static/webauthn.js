@@ -1,0 +1,114 @@
+// Twofold's security keys (WebAuthn). A form holding a hidden input with
+// data-webauthn-create or data-webauthn-get (the options the server made,
+// {"publicKey":{...}} with base64url binary members) asks the browser for
+// a credential when it is sent: the JSON of the credential goes into the
+// input and the form is sent as usual, with its CSRF token. Nothing else on
+// the pages needs JavaScript.
+(function () {
+  "use strict";
+
+  function toBytes(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+
+  function toB64(buf) {
+    var bytes = new Uint8Array(buf), bin = "";
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function descriptors(list) {
+    return (list || []).map(function (c) {
+      var d = { type: c.type, id: toBytes(c.id) };
+      if (c.transports) d.transports = c.transports;
+      return d;
+    });
+  }
+
+  function publicKey(options, create) {
+    var pk = Object.assign({}, options.publicKey);
+    pk.challenge = toBytes(pk.challenge);
+    if (create) {
+      pk.user = Object.assign({}, pk.user, { id: toBytes(pk.user.id) });
+      pk.excludeCredentials = descriptors(pk.excludeCredentials);
+    } else {
+      pk.allowCredentials = descriptors(pk.allowCredentials);
+    }
+    return pk;
+  }
+
+  function credentialJSON(cred) {
+    if (typeof cred.toJSON === "function") return cred.toJSON();
+    var r = cred.response, out = {
+      id: cred.id, rawId: toB64(cred.rawId), type: cred.type,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      response: { clientDataJSON: toB64(r.clientDataJSON) }
+    };
+    if (r.attestationObject) {
+      out.response.attestationObject = toB64(r.attestationObject);
+      if (r.getTransports) out.response.transports = r.getTransports();
+    } else {
+      out.response.authenticatorData = toB64(r.authenticatorData);
+      out.response.signature = toB64(r.signature);
+      if (r.userHandle) out.response.userHandle = toB64(r.userHandle);
+    }
+    return out;
+  }
+
+  function showError(form, text) {
+    var p = form.querySelector(".webauthn-error");
+    if (!p) {
+      p = document.createElement("p");
+      p.className = "flash err webauthn-error";
+      p.setAttribute("role", "alert");
+      form.insertBefore(p, form.firstChild);
+    }
+    p.textContent = text;
+  }
+
+  function attach(input) {
+    var create = input.hasAttribute("data-webauthn-create");
+    var raw = input.getAttribute(create ? "data-webauthn-create" : "data-webauthn-get");
+    var form = input.form;
+    if (!form || !raw) return;
+    if (!window.PublicKeyCredential || !navigator.credentials) {
+      showError(form, "This browser cannot use security keys. Use another way.");
+      return;
+    }
+    var busy = false;
+    form.addEventListener("submit", function (ev) {
+      if (input.value) return; // the credential is in: send the form
+      ev.preventDefault();
+      if (busy) return;
+      busy = true;
+      var submitter = ev.submitter || null;
+      var options = JSON.parse(raw);
+      var call = create
+        ? navigator.credentials.create({ publicKey: publicKey(options, true) })
+        : navigator.credentials.get({ publicKey: publicKey(options, false) });
+      call.then(function (cred) {
+        input.value = JSON.stringify(credentialJSON(cred));
+        if (form.requestSubmit) form.requestSubmit(submitter); else form.submit();
+      }).catch(function (err) {
+        busy = false;
+        var why = err && err.name === "InvalidStateError"
+          ? "This security key is registered already."
+          : "The security key did not answer, or the request was cancelled.";
+        showError(form, why + " Try again, or use another way.");
+      });
+    });
+  }
+
+  function init() {
+    var inputs = document.querySelectorAll("input[data-webauthn-create], input[data-webauthn-get]");
+    for (var i = 0; i < inputs.length; i++) attach(inputs[i]);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
