@@ -142,6 +142,7 @@ type Store interface {
 	Events(ctx context.Context, accountID string, before int64, limit int) ([]twofold.AuditEvent, error)
 
 	DNSStore
+	SSHKeyStore
 }
 
 // Config holds the service's tunables.

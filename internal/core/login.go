@@ -192,7 +192,8 @@ func (s *Service) methods(ctx context.Context, accountID string) ([]MethodOption
 	} else if h != nil {
 		out = append(out, MethodOption{Method: twofold.MethodPaperKey})
 	}
-	return out, nil
+	ssh, err := s.sshKeyOption(ctx, accountID)
+	return append(out, ssh...), err
 }
 
 // LoginMethods returns the second-step methods of a pending login.
@@ -227,6 +228,9 @@ type SecondFactor struct {
 	Method   twofold.Method
 	FactorID string // optional: restrict a code to one factor
 	Code     string
+	// Signature is, for ssh_key, the armored signature of the challenge
+	// (ssh-keygen -Y sign).
+	Signature string
 
 	scope string // of a sent code: the login or session it was sent for
 }
@@ -251,8 +255,13 @@ const LowRecoveryCodes = 3
 func checkProof(p SecondFactor) error {
 	switch p.Method {
 	case twofold.MethodTOTP, twofold.MethodHOTP, twofold.MethodSMS, twofold.MethodEmail, twofold.MethodRecoveryCode, twofold.MethodPaperKey:
+	case twofold.MethodSSHKey:
+		if strings.TrimSpace(p.Signature) == "" {
+			return twofold.Errorf(twofold.CodeInvalid, "signature is required")
+		}
+		return nil
 	default:
-		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, recovery_code or paper_key")
+		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, recovery_code, paper_key or ssh_key")
 	}
 	if strings.TrimSpace(p.Code) == "" {
 		return twofold.Errorf(twofold.CodeInvalid, "code is required")

@@ -59,10 +59,12 @@ type secondFactorRequest struct {
 	Method   twofold.Method `json:"method"`
 	FactorID string         `json:"factor_id"`
 	Code     string         `json:"code"`
+	// Signature is, for ssh_key, the armored ssh-keygen -Y sign signature.
+	Signature string `json:"signature"`
 }
 
 func (q secondFactorRequest) proof() core.SecondFactor {
-	return core.SecondFactor{Method: q.Method, FactorID: q.FactorID, Code: q.Code}
+	return core.SecondFactor{Method: q.Method, FactorID: q.FactorID, Code: q.Code, Signature: q.Signature}
 }
 
 func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
@@ -104,6 +106,10 @@ func (s *Server) challengeLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
+	if req.Method == twofold.MethodSSHKey && req.FactorID == "" {
+		s.challengeLoginSSH(w, r)
+		return
+	}
 	c, err := s.svc.ChallengeLogin(r.Context(), r.PathValue("login_id"), req.Method, req.FactorID, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
@@ -117,6 +123,10 @@ func (s *Server) challengeElevation(w http.ResponseWriter, r *http.Request, a co
 	var req challengeRequest
 	if err := decode(w, r, &req); err != nil {
 		writeError(w, r, s.log, err)
+		return
+	}
+	if req.Method == twofold.MethodSSHKey && req.FactorID == "" {
+		s.challengeElevationSSH(w, r, a)
 		return
 	}
 	c, err := s.svc.ChallengeElevation(r.Context(), a, req.Method, req.FactorID, Meta(r))

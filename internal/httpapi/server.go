@@ -65,6 +65,11 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/me/factors/{id}/resync":     s.authed(s.resyncFactor),
 		"GET /v1/me/factors/{id}/qr.png":      s.authed(s.factorQR),
 		"GET /v1/openapi.yaml":                s.openapi,
+		"GET /v1/me/ssh-keys":                 s.authed(s.listSSHKeys),
+		"POST /v1/me/ssh-keys":                s.authed(s.addSSHKey),
+		"DELETE /v1/me/ssh-keys/{id}":         s.authed(s.removeSSHKey),
+		"POST /v1/me/ssh-keys/{id}/challenge": s.authed(s.sshKeyChallenge),
+		"POST /v1/me/ssh-keys/{id}/confirm":   s.authed(s.confirmSSHKey),
 	}
 }
 

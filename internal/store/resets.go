@@ -132,6 +132,7 @@ func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.T
 		r, err = scanReset(tx.QueryRowContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1 AND due_at <= $2
 			AND NOT EXISTS (SELECT 1 FROM factors WHERE account_id = $1 AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
 			AND NOT EXISTS (SELECT 1 FROM recovery_codes WHERE account_id = $1 AND used_at > two_factor_resets.requested_at)
+			AND NOT EXISTS (SELECT 1 FROM ssh_keys WHERE account_id = $1 AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
 			RETURNING `+resetColumns, accountID, micros(now)))
 		if errors.Is(err, sql.ErrNoRows) {
 			r, err = scanReset(tx.QueryRowContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1 AND due_at <= $2 RETURNING `+resetColumns,
@@ -150,6 +151,9 @@ func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.T
 		}
 		out = twofold.ResetDone
 		if _, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE account_id = $1`, accountID); err != nil {
+			return fmt.Errorf("reset two-factor: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM ssh_keys WHERE account_id = $1`, accountID); err != nil {
 			return fmt.Errorf("reset two-factor: %w", err)
 		}
 		return turnOffTwoFactor(ctx, tx, accountID)
