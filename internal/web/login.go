@@ -33,6 +33,10 @@ var notices = map[string]string{
 	"logged_out_everywhere": "You are signed out everywhere: on every browser and app.",
 	"api_key_revoked":       "The API key was revoked, and with it the keys it made.",
 	"code_sent":             "A new code is on its way. The one sent before no longer works.",
+	"ssh_key_used":          "You signed in with your SSH key. If you lost your authenticator, remove it and add a new one below.",
+	"ssh_key_added":         "SSH key added: a challenge signed with it can now sign you in.",
+	"ssh_key_removed":       "SSH key removed.",
+	"ssh_key_cancelled":     "SSH key setup cancelled.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }
@@ -94,6 +98,9 @@ type verifyBody struct {
 	// Method is sms or email: each has a button that sends it a code.
 	Senders []core.MethodOption
 	SentTo  string // where a code was just sent: then the page asks for it
+	// SSH is, when Method is ssh_key, the login's challenge waiting for a
+	// signature; nil until one is asked for.
+	SSH *core.SSHKeyChallenge
 }
 
 // secondStep describes the methods of a login for the second-step page.
@@ -168,6 +175,10 @@ func (s *Server) renderVerifySent(w http.ResponseWriter, r *http.Request, status
 	if sentTo == "" && errMsg != "" && (b.Method == twofold.MethodSMS || b.Method == twofold.MethodEmail) && r.PostForm.Get("code") != "" {
 		b.SentTo = "your " + map[twofold.Method]string{twofold.MethodSMS: "phone", twofold.MethodEmail: "address"}[b.Method]
 	}
+	if b.SSH, err = s.loginSSHChallenge(r, loginID, b.Method); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
 	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Body: b})
 }
 
@@ -180,7 +191,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method, next := twofold.Method(r.PostForm.Get("method")), safeNext(r.PostForm.Get("next"))
-	v, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: method, Code: r.PostForm.Get("code")}, httpapi.Meta(r))
+	v, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: method, Code: r.PostForm.Get("code"), Signature: r.PostForm.Get("signature")}, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
 		s.clearCookie(w, r, loginCookie, "/login")
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
@@ -194,6 +205,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, r, sessionCookie, v.Token, "/")
 	if method == twofold.MethodRecoveryCode && next == "" {
 		next = "/settings/security?m=recovery_used"
+	}
+	if method == twofold.MethodSSHKey && next == "" {
+		next = "/settings/security?m=ssh_key_used"
 	}
 	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
 }
