@@ -19,6 +19,14 @@ func sshUser(t *testing.T, s *testenv.Server, user, keyType string) (*testenv.Cl
 	c, f := phoneUser(t, s, user)
 	elevate(t, s, c, f)
 	kp := testenv.SSHKeygen(t, keyType, 0)
+	registerSSHKey(t, c, kp)
+	return c, f, kp
+}
+
+// registerSSHKey adds kp's public key to c's account and confirms it with
+// the real ssh-keygen's signature over its challenge; c must be elevated.
+func registerSSHKey(t *testing.T, c *testenv.Client, kp testenv.SSHKeyPair) {
+	t.Helper()
 	r := c.Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "laptop", "public_key": kp.Public})
 	if r.Status != 201 {
 		t.Fatalf("add ssh key: got %d %s", r.Status, r.Body)
@@ -29,7 +37,6 @@ func sshUser(t *testing.T, s *testenv.Server, user, keyType string) (*testenv.Cl
 	if r := c.Do(t, "POST", "/v1/me/ssh-keys/"+id+"/confirm", map[string]string{"signature": sig}); r.Status != 200 {
 		t.Fatalf("confirm ssh key: got %d %s", r.Status, r.Body)
 	}
-	return c, f, kp
 }
 
 // elevate elevates c's session with the TOTP factor's next code.
@@ -291,6 +298,53 @@ func TestSSHKeyThrottle(t *testing.T) {
 		loginID, text := loginChallenge(t, s, "tess")
 		if r := verify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, text)}); r.Status != 200 {
 			t.Fatalf("right signature after the lock: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestResetAndSSHKeys: an SSH key used while an operator's reset waits
+// withdraws it, as a used factor does; a reset carried out removes the keys
+// with the authenticators.
+func TestResetAndSSHKeys(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn)
+		s, ctx := f.s, context.Background()
+		elevate(t, s, f.user, f.phone)
+		kp := testenv.SSHKeygen(t, "ed25519", 0)
+		registerSSHKey(t, f.user, kp)
+
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		s.Clock.Add(time.Minute)
+		loginID, text := loginChallenge(t, s, "dave")
+		if v := verify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, text)}); v.Status != 200 {
+			t.Fatalf("ssh key while the reset waits: got %d %s", v.Status, v.Body)
+		}
+		s.Clock.Add(core.DefaultResetDelay)
+		if err := s.Service.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if countEvents(t, s, f.userID, "two_factor.reset") != 0 || countEvents(t, s, f.userID, "two_factor.reset_cancelled") != 1 {
+			t.Fatal("want the reset withdrawn after the key's use")
+		}
+
+		// Asked again (by the operator, as if elevated afresh) and not
+		// withdrawn: the keys go with the rest.
+		op := f.op
+		op.Session.ElevatedUntil = s.Clock.Now().Add(time.Minute)
+		if _, err := s.Service.RequestTwoFactorReset(ctx, op, f.userID, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		s.Clock.Add(core.DefaultResetDelay)
+		if err := s.Service.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if countEvents(t, s, f.userID, "two_factor.reset") != 1 {
+			t.Fatal("want the reset carried out")
+		}
+		if keys, err := s.Store.SSHKeys(ctx, f.userID); err != nil || len(keys) != 0 {
+			t.Fatalf("ssh keys after the reset: %v, %v; want none", keys, err)
 		}
 	})
 }

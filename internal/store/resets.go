@@ -94,7 +94,7 @@ func scanResets(rows *sql.Rows) ([]twofold.TwoFactorReset, error) {
 // ResetTwoFactor carries out the account's reset if it is due at now, in one
 // transaction: it takes the reset out of the waiting ones (a conditional
 // DELETE, so that of concurrent callers exactly one goes on) and removes the
-// account's factors, recovery codes and paper key, with two-factor no longer
+// account's factors, recovery codes, paper key and SSH keys, with two-factor no longer
 // required. A reset is for a holder who has lost every way in: when one of
 // the account's factors or recovery codes passed a check after the request,
 // the reset is withdrawn instead, and nothing else is written.
