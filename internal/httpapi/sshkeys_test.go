@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -345,6 +346,43 @@ func TestResetAndSSHKeys(t *testing.T) {
 		}
 		if keys, err := s.Store.SSHKeys(ctx, f.userID); err != nil || len(keys) != 0 {
 			t.Fatalf("ssh keys after the reset: %v, %v; want none", keys, err)
+		}
+	})
+}
+
+// TestSSHChallengeRace: one signed challenge sent by several requests at
+// once elevates exactly one of them, on any store.
+func TestSSHChallengeRace(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		c, _, kp := sshUser(t, s, "rita", "ed25519")
+		s.Clock.Add(11 * time.Minute)
+		r := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "ssh_key"})
+		sig := testenv.SSHSign(t, kp.File, sshkey.Namespace, r.String("challenge"))
+		const n = 6
+		statuses := make(chan int, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				<-start
+				statuses <- c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "ssh_key", "signature": sig}).Status
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(statuses)
+		ok := 0
+		for st := range statuses {
+			switch st {
+			case 200:
+				ok++
+			case 401, 429:
+			default:
+				t.Errorf("a racing elevation got %d", st)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d of %d racing elevations with one signature passed, want 1", ok, n)
 		}
 	})
 }
