@@ -135,6 +135,9 @@ func TestSSHKeyStory(t *testing.T) {
 			if cr.Status != 200 || !strings.Contains(loginText, loginID) || !strings.Contains(cr.String("command"), "ssh-keygen -Y sign") {
 				t.Fatalf("challenge: got %d %s", cr.Status, cr.Body)
 			}
+			if cr.String("expires_at") != lr.String("expires_at") {
+				t.Errorf("a login's challenge expires at %s, want with its login at %s", cr.String("expires_at"), lr.String("expires_at"))
+			}
 			otherLogin, otherText := loginChallenge(t, s, "sally")
 			for name, sig := range map[string]string{
 				"unregistered key":        testenv.SSHSign(t, other.File, sshkey.Namespace, loginText),
