@@ -70,6 +70,19 @@ type SSHKeyEnrolment struct {
 
 func sshKeyScope(keyID string) string { return "ssh-key:" + keyID }
 
+// requireTwoFactorAndElevation refuses to add a key to an account without
+// an active authenticator, and asks for elevation otherwise.
+func (s *Service) requireTwoFactorAndElevation(ctx context.Context, a Auth) error {
+	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
+	if err != nil {
+		return err
+	}
+	if !enabled {
+		return twofold.Errorf(twofold.CodeInvalid, "add an authenticator before an SSH key: a key is a way back in when the authenticator is lost")
+	}
+	return s.requireElevation(a)
+}
+
 // SSHKeys returns the caller's SSH keys, oldest first.
 func (s *Service) SSHKeys(ctx context.Context, a Auth) ([]twofold.SSHKey, error) {
 	if err := person(a); err != nil {
@@ -79,9 +92,11 @@ func (s *Service) SSHKeys(ctx context.Context, a Auth) ([]twofold.SSHKey, error)
 }
 
 // AddSSHKey registers a public key (an authorized_keys line) as pending and
-// returns a challenge to sign with it (ConfirmSSHKey). On an account with
-// two-factor on it needs an elevated session, as adding an authenticator
-// does (SPEC §1 story 5): a key is a way in.
+// returns a challenge to sign with it (ConfirmSSHKey). Like recovery codes,
+// a key is for an account with two-factor on, and adding one needs an
+// elevated session, as adding an authenticator does (SPEC §1 story 5): a key
+// is a way in. So nobody who has only the password can leave a key behind
+// for when the owner turns two-factor on.
 func (s *Service) AddSSHKey(ctx context.Context, a Auth, label, publicKey string, m Meta) (SSHKeyEnrolment, error) {
 	if err := person(a); err != nil {
 		return SSHKeyEnrolment{}, err
@@ -94,7 +109,7 @@ func (s *Service) AddSSHKey(ctx context.Context, a Auth, label, publicKey string
 	if err != nil {
 		return SSHKeyEnrolment{}, twofold.Errorf(twofold.CodeInvalid, "public_key: %s", err.Error())
 	}
-	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+	if err := s.requireTwoFactorAndElevation(ctx, a); err != nil {
 		return SSHKeyEnrolment{}, err
 	}
 	keys, err := s.store.SSHKeys(ctx, a.Account.ID)
@@ -160,7 +175,7 @@ func (s *Service) PendingSSHKeyChallenge(ctx context.Context, a Auth, id string)
 
 // ConfirmSSHKey activates a pending key when signature is its signature
 // over the key's challenge, which is then used. It needs an elevated
-// session on an account with two-factor on, as AddSSHKey does.
+// session, as AddSSHKey does.
 func (s *Service) ConfirmSSHKey(ctx context.Context, a Auth, id, signature string, m Meta) (twofold.SSHKey, error) {
 	if err := person(a); err != nil {
 		return twofold.SSHKey{}, err
@@ -175,7 +190,7 @@ func (s *Service) ConfirmSSHKey(ctx context.Context, a Auth, id, signature strin
 	if k.Status != twofold.FactorPending {
 		return twofold.SSHKey{}, twofold.Errorf(twofold.CodeConflict, "this SSH key is confirmed already")
 	}
-	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+	if err := s.requireTwoFactorAndElevation(ctx, a); err != nil {
 		return twofold.SSHKey{}, err
 	}
 	now := s.Now()

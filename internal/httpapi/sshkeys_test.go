@@ -70,8 +70,11 @@ func TestSSHKeyStory(t *testing.T) {
 			t.Parallel()
 			mb := testenv.NewSMTPServer(t)
 			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			c, f := phoneUser(t, s, "sally")
 			kp := testenv.SSHKeygen(t, "ed25519", 0)
+			// Without an authenticator there is nothing to recover: no key.
+			addUser(t, s, "nora")
+			wantProblem(t, login(t, s, "nora").Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "laptop", "public_key": kp.Public}), 400, "invalid")
+			c, f := phoneUser(t, s, "sally")
 
 			// Registering: a fresh second factor first, a key worth taking.
 			s.Clock.Add(11 * time.Minute)

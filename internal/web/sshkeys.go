@@ -86,6 +86,7 @@ type sshKeysBody struct {
 	Label     string // what was typed, kept when the form comes back
 	PublicKey string
 	Elevation *elevationBody // nil when adding a key needs no code
+	Enabled   bool           // the account has an authenticator: keys can be added
 }
 
 func (s *Server) sshKeysPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -103,7 +104,7 @@ func (s *Server) renderSSHKeys(w http.ResponseWriter, r *http.Request, a core.Au
 		s.fail(w, r, &a, err)
 		return
 	}
-	b.Keys = keys
+	b.Keys, b.Enabled = keys, p.Enabled
 	b.Elevation = s.elevationFor(r, a, p, sshKeysPath)
 	s.render(w, r, status, "sshkeys", Page{Title: "SSH keys", Account: &p.Account, Notice: notice, Error: errMsg, Body: b, Nav: "security"})
 }
