@@ -201,6 +201,7 @@ const (
 	MethodPaperKey     Method = "paper_key"
 	MethodPush         Method = "push"
 	MethodWebAuthn     Method = "webauthn" // an assertion signed by a security key
+	MethodSSHKey       Method = "ssh_key"  // a challenge signed with a registered SSH key (SPEC §1 story 4)
 )
 
 // SentCode is a one-time code sent to an sms or email factor (SPEC §2): only
@@ -476,4 +477,32 @@ type TeamMember struct {
 type Membership struct {
 	Team Team
 	Role Role
+}
+
+// SSHKey is an SSH public key an account holder registered as a way back in
+// when the authenticators are lost (SPEC §1 story 4): a challenge signed
+// with it by `ssh-keygen -Y sign` passes the second step. It is pending until
+// a signature over a challenge proves its holder has the private key.
+type SSHKey struct {
+	ID          string
+	AccountID   string
+	Label       string
+	Type        string // "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"…
+	Fingerprint string // "SHA256:…"
+	PublicKey   string // authorized_keys form without comment
+	Status      FactorStatus
+	CreatedAt   time.Time
+	ConfirmedAt *time.Time
+	LastUsedAt  *time.Time
+}
+
+// SSHChallenge is a text for an SSH key to sign, good once for Scope (a
+// login, a session's elevation, or confirming a pending key) until
+// ExpiresAt. A new challenge for a scope replaces the one before.
+type SSHChallenge struct {
+	Scope     string // "login:ID", "elevate:SESSION", "ssh-key:KEY"
+	AccountID string
+	Text      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }

@@ -159,6 +159,7 @@ type Store interface {
 	DNSStore
 	TeamStore
 	PushStore
+	SSHKeyStore
 }
 
 // Config holds the service's tunables.

@@ -201,7 +201,8 @@ func (s *Service) methods(ctx context.Context, accountID string) ([]MethodOption
 	} else if h != nil {
 		out = append(out, MethodOption{Method: twofold.MethodPaperKey})
 	}
-	return out, nil
+	ssh, err := s.sshKeyOption(ctx, accountID)
+	return append(out, ssh...), err
 }
 
 // LoginMethods returns the second-step methods of a pending login.
@@ -239,6 +240,9 @@ type SecondFactor struct {
 	// Credential is, for webauthn, the JSON of the PublicKeyCredential
 	// that navigator.credentials.get made.
 	Credential []byte
+	// Signature is, for ssh_key, the armored signature of the challenge
+	// (ssh-keygen -Y sign).
+	Signature string
 
 	scope string // of a sent code: the login or session it was sent for
 }
@@ -265,8 +269,13 @@ func checkProof(p SecondFactor) error {
 	case twofold.MethodTOTP, twofold.MethodHOTP, twofold.MethodSMS, twofold.MethodEmail, twofold.MethodRecoveryCode, twofold.MethodPaperKey:
 	case twofold.MethodWebAuthn:
 		return checkAssertion(p)
+	case twofold.MethodSSHKey:
+		if strings.TrimSpace(p.Signature) == "" {
+			return twofold.Errorf(twofold.CodeInvalid, "signature is required")
+		}
+		return nil
 	default:
-		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, webauthn, recovery_code or paper_key")
+		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, webauthn, recovery_code, paper_key or ssh_key")
 	}
 	if strings.TrimSpace(p.Code) == "" {
 		return twofold.Errorf(twofold.CodeInvalid, "code is required")

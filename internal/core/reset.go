@@ -16,7 +16,7 @@ import (
 // it is carried out, and the holder is told at once: someone who talked an
 // operator into resetting another person's account must then also get past
 // the real holder, who can cancel it until it is due. When due, the
-// account's authenticators, recovery codes and paper key are removed,
+// account's authenticators, recovery codes, paper key and SSH keys are removed,
 // two-factor is no longer required, every session ends, and the holder signs
 // in with the password alone and sets up two-factor again.
 
@@ -128,7 +128,7 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 		s.audit(ctx, a.ID, "two_factor.reset_requested", m, "by "+by+", due "+r.Due.Format(time.RFC3339))
 		return s.tell(ctx, a, "a reset of your two-factor was requested",
 			fmt.Sprintf("A reset of two-factor on your account was requested by %s.", publicName(by)),
-			fmt.Sprintf("Unless it is cancelled, at %s your authenticators, recovery codes and paper key will be removed and you will be signed out everywhere. You can then sign in with your password alone and set up two-factor again. Signing in with one of your authenticators or a recovery code before then withdraws it.", r.Due.UTC().Format("2006-01-02 15:04 MST")),
+			fmt.Sprintf("Unless it is cancelled, at %s your authenticators, recovery codes, paper key and SSH keys will be removed and you will be signed out everywhere. You can then sign in with your password alone and set up two-factor again. Signing in with one of your authenticators, a recovery code or an SSH key before then withdraws it.", r.Due.UTC().Format("2006-01-02 15:04 MST")),
 			"If you did not ask for this, sign in now and cancel it on your security page, then change your password.")
 	})
 	if err != nil {
@@ -260,7 +260,7 @@ func (s *Service) carryOut(ctx context.Context, accountID string, m Meta) (twofo
 	}
 	s.audit(ctx, accountID, "two_factor.reset", m, "requested by "+r.RequestedBy+" at "+r.RequestedAt.Format(time.RFC3339))
 	s.notify(ctx, accountID, "two-factor on your account was reset",
-		fmt.Sprintf("As %s requested, your authenticators, recovery codes and paper key were removed, and you were signed out everywhere.", publicName(r.RequestedBy)),
+		fmt.Sprintf("As %s requested, your authenticators, recovery codes, paper key and SSH keys were removed, and you were signed out everywhere.", publicName(r.RequestedBy)),
 		"Sign in with your password and set up two-factor again. If you did not ask for this, change your password now and contact your operator.")
 	return out, nil
 }

@@ -14,7 +14,7 @@ import (
 // checkSecondFactor verifies p for the account. Every failure gives the same
 // error; the audit event records the real cause.
 func (s *Service) checkSecondFactor(ctx context.Context, accountID string, p SecondFactor, m Meta, purpose string) error {
-	recovery := p.Method == twofold.MethodRecoveryCode || p.Method == twofold.MethodPaperKey
+	recovery := p.Method == twofold.MethodRecoveryCode || p.Method == twofold.MethodPaperKey || p.Method == twofold.MethodSSHKey
 	key, delay := accountKey(accountID), codeDelay
 	if recovery {
 		key, delay = recoveryKey(accountID), recoveryDelay
@@ -117,6 +117,8 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 		s.audit(ctx, accountID, "paper_key.used", m, "")
 		s.notify(ctx, accountID, "your paper key was used", "Your paper key was used to pass the second step of a login.")
 		return "", nil
+	case twofold.MethodSSHKey:
+		return s.verifySSHKey(ctx, accountID, p, m)
 	default:
 		return "unsupported method " + truncate(string(p.Method), 32), nil
 	}

@@ -61,10 +61,12 @@ type secondFactorRequest struct {
 	FactorID   string          `json:"factor_id"`
 	Code       string          `json:"code"`
 	Credential json.RawMessage `json:"credential"` // webauthn: the PublicKeyCredential of navigator.credentials.get
+	// Signature is, for ssh_key, the armored ssh-keygen -Y sign signature.
+	Signature string `json:"signature"`
 }
 
 func (q secondFactorRequest) proof() core.SecondFactor {
-	return core.SecondFactor{Method: q.Method, FactorID: q.FactorID, Code: q.Code, Credential: q.Credential}
+	return core.SecondFactor{Method: q.Method, FactorID: q.FactorID, Code: q.Code, Credential: q.Credential, Signature: q.Signature}
 }
 
 func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
@@ -127,6 +129,10 @@ func (s *Server) challengeLogin(w http.ResponseWriter, r *http.Request) {
 		s.writePushSent(w, r, p, err)
 		return
 	}
+	if req.Method == twofold.MethodSSHKey && req.FactorID == "" {
+		s.challengeLoginSSH(w, r)
+		return
+	}
 	c, err := s.svc.ChallengeLogin(r.Context(), r.PathValue("login_id"), req.Method, req.FactorID, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
@@ -145,6 +151,10 @@ func (s *Server) challengeElevation(w http.ResponseWriter, r *http.Request, a co
 	if req.Method == twofold.MethodPush {
 		p, err := s.svc.PushElevation(r.Context(), a, req.FactorID, Meta(r))
 		s.writePushSent(w, r, p, err)
+		return
+	}
+	if req.Method == twofold.MethodSSHKey && req.FactorID == "" {
+		s.challengeElevationSSH(w, r, a)
 		return
 	}
 	c, err := s.svc.ChallengeElevation(r.Context(), a, req.Method, req.FactorID, Meta(r))

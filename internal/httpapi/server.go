@@ -81,6 +81,11 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"DELETE /v1/teams/{team_id}/members/{username}": s.authed(s.removeTeamMember),
 		"PUT /v1/teams/{team_id}/zones/{zone}":          s.authed(s.shareZone),
 		"DELETE /v1/teams/{team_id}/zones/{zone}":       s.authed(s.unshareZone),
+		"GET /v1/me/ssh-keys":                           s.authed(s.listSSHKeys),
+		"POST /v1/me/ssh-keys":                          s.authed(s.addSSHKey),
+		"DELETE /v1/me/ssh-keys/{id}":                   s.authed(s.removeSSHKey),
+		"POST /v1/me/ssh-keys/{id}/challenge":           s.authed(s.sshKeyChallenge),
+		"POST /v1/me/ssh-keys/{id}/confirm":             s.authed(s.confirmSSHKey),
 	}
 }
 

@@ -94,7 +94,7 @@ func scanResets(rows *sql.Rows) ([]twofold.TwoFactorReset, error) {
 // ResetTwoFactor carries out the account's reset if it is due at now, in one
 // transaction: it takes the reset out of the waiting ones (a conditional
 // DELETE, so that of concurrent callers exactly one goes on) and removes the
-// account's factors, recovery codes and paper key, with two-factor no longer
+// account's factors, recovery codes, paper key and SSH keys, with two-factor no longer
 // required. A reset is for a holder who has lost every way in: when one of
 // the account's factors or recovery codes passed a check after the request,
 // the reset is withdrawn instead, and nothing else is written.
@@ -132,6 +132,7 @@ func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.T
 		r, err = scanReset(tx.QueryRowContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1 AND due_at <= $2
 			AND NOT EXISTS (SELECT 1 FROM factors WHERE account_id = $1 AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
 			AND NOT EXISTS (SELECT 1 FROM recovery_codes WHERE account_id = $1 AND used_at > two_factor_resets.requested_at)
+			AND NOT EXISTS (SELECT 1 FROM ssh_keys WHERE account_id = $1 AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
 			RETURNING `+resetColumns, accountID, micros(now)))
 		if errors.Is(err, sql.ErrNoRows) {
 			r, err = scanReset(tx.QueryRowContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1 AND due_at <= $2 RETURNING `+resetColumns,
@@ -150,6 +151,9 @@ func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.T
 		}
 		out = twofold.ResetDone
 		if _, err := tx.ExecContext(ctx, `DELETE FROM factors WHERE account_id = $1`, accountID); err != nil {
+			return fmt.Errorf("reset two-factor: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM ssh_keys WHERE account_id = $1`, accountID); err != nil {
 			return fmt.Errorf("reset two-factor: %w", err)
 		}
 		return turnOffTwoFactor(ctx, tx, accountID)

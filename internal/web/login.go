@@ -45,6 +45,10 @@ var notices = map[string]string{
 	"logged_out_everywhere": "You are signed out everywhere: on every browser and app.",
 	"api_key_revoked":       "The API key was revoked, and with it the keys it made.",
 	"code_sent":             "A new code is on its way. The one sent before no longer works.",
+	"ssh_key_used":          "You signed in with your SSH key. If you lost your authenticator, remove it and add a new one below.",
+	"ssh_key_added":         "SSH key added: a challenge signed with it can now sign you in.",
+	"ssh_key_removed":       "SSH key removed.",
+	"ssh_key_cancelled":     "SSH key setup cancelled.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }
@@ -112,6 +116,9 @@ type verifyBody struct {
 	// KeyOptions are, when Method is webauthn, the options of the
 	// assertion for navigator.credentials.get; "" when none could be had.
 	KeyOptions string
+	// SSH is, when Method is ssh_key, the login's challenge waiting for a
+	// signature; nil until one is asked for.
+	SSH *core.SSHKeyChallenge
 }
 
 // secondStep describes the methods of a login for the second-step page.
@@ -196,6 +203,10 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 	if b.Method == twofold.MethodWebAuthn {
 		b.KeyOptions = s.keyOptions(r, loginID, nil)
 	}
+	if b.SSH, err = s.loginSSHChallenge(r, loginID, b.Method); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
 	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Body: b})
 }
 
@@ -209,7 +220,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	method, next := twofold.Method(r.PostForm.Get("method")), safeNext(r.PostForm.Get("next"))
 	v, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: method, Code: r.PostForm.Get("code"),
-		Credential: []byte(r.PostForm.Get("credential"))}, httpapi.Meta(r))
+		Credential: []byte(r.PostForm.Get("credential")), Signature: r.PostForm.Get("signature")}, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
 		s.clearCookie(w, r, loginCookie, "/login")
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
@@ -227,6 +238,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, r, sessionCookie, v.Token, "/")
 	if method == twofold.MethodRecoveryCode && next == "" {
 		next = "/settings/security?m=recovery_used"
+	}
+	if method == twofold.MethodSSHKey && next == "" {
+		next = "/settings/security?m=ssh_key_used"
 	}
 	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
 }

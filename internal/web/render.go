@@ -262,7 +262,7 @@ var eventTexts = map[string]string{
 	"account.unlocked":           "Failed-attempt locks cleared by an operator",
 	"two_factor.reset_requested": "Reset of two-factor requested",
 	"two_factor.reset_cancelled": "Reset of two-factor cancelled",
-	"two_factor.reset":           "Two-factor reset: authenticators, recovery codes and paper key removed",
+	"two_factor.reset":           "Two-factor reset: authenticators, recovery codes, paper key and SSH keys removed",
 	"login.throttled":            "Too many attempts: sign-in paused for a while",
 	"password.changed":           "Password changed, other sessions signed out",
 	"password.change_failed":     "Password change failed: wrong current password",
@@ -271,6 +271,11 @@ var eventTexts = map[string]string{
 	"api_key.revoked":            "API key revoked",
 	"api_key.used":               "API key used",
 	"api_key.refused":            "API key refused: wrong secret or expired",
+	"ssh_key.created":            "SSH key setup started",
+	"ssh_key.added":              "SSH key added",
+	"ssh_key.confirm_failed":     "SSH key setup: signature not accepted",
+	"ssh_key.removed":            "SSH key removed",
+	"ssh_key.used":               "SSH key used",
 }
 
 func eventText(typ string) string {

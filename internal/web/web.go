@@ -169,6 +169,16 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /admin/users/{id}/reset-two-factor/cancel": s.operator(s.adminCancelReset),
 		"GET /settings/security/reset/cancel":            s.authed(s.cancelResetPage),
 		"POST /settings/security/reset/cancel":           s.authed(s.cancelReset),
+
+		"POST /login/verify/ssh":                          s.sshLoginChallenge,
+		"GET /login/verify/challenge.txt":                 s.sshLoginChallengeFile,
+		"GET /settings/security/ssh-keys":                 s.authed(s.sshKeysPage),
+		"POST /settings/security/ssh-keys":                s.authed(s.addSSHKey),
+		"GET /settings/security/ssh-keys/{id}":            s.authed(s.sshKeyPage),
+		"POST /settings/security/ssh-keys/{id}":           s.authed(s.confirmSSHKey),
+		"POST /settings/security/ssh-keys/{id}/challenge": s.authed(s.newSSHKeyChallenge),
+		"GET /settings/security/ssh-keys/{id}/remove":     s.authed(s.removeSSHKeyPage),
+		"POST /settings/security/ssh-keys/{id}/remove":    s.authed(s.removeSSHKey),
 	}
 }
 

@@ -54,6 +54,9 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"SentCode/Once", testSentCodeOnce},
 		{"SentCode/Replaced", testSentCodeReplaced},
+		{"SSHKey/RoundTrip", testSSHKeyRoundTrip},
+		{"SSHKey/ChallengeOnce", testSSHChallengeOnce},
+		{"Race/UseSSHChallenge", testRaceUseSSHChallenge},
 
 		{"Push/EnrolOnce", testPushEnrolOnce},
 		{"Push/NonceOnce", testPushNonceOnce},

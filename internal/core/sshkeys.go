@@ -1,0 +1,481 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/factor/sshkey"
+)
+
+// SSH keys (SPEC §1 story 4: "a challenge signed with a registered SSH key
+// (ssh-keygen -Y sign)").
+//
+// An SSH key is a way back in, like recovery codes and the paper key, not an
+// authenticator: it does not turn two-factor on, it is offered at the second
+// step only of an account that has an authenticator, and its failures count
+// on the account's recovery counter, which never locks the owner out for
+// long. Registering one proves possession: the key stays pending until a
+// signature over a challenge made for it passes. A challenge is a line of
+// text with a random nonce, bound to its scope (a login, a session's
+// elevation, a pending key) and stored in the database, so that any instance
+// checks it; it expires, and is used once, by a conditional DELETE.
+
+// SSHKeyStore is the storage of SSH keys and their challenges.
+type SSHKeyStore interface {
+	// CreateSSHKey stores a pending key; a key of the same fingerprint on
+	// the account is a conflict.
+	CreateSSHKey(ctx context.Context, k twofold.SSHKey) error
+	SSHKeys(ctx context.Context, accountID string) ([]twofold.SSHKey, error)
+	// ActivateSSHKey makes a pending key active, reporting false when it was
+	// not pending.
+	ActivateSSHKey(ctx context.Context, accountID, id string, now time.Time) (bool, error)
+	// DeleteSSHKey deletes the key only while it has status.
+	DeleteSSHKey(ctx context.Context, accountID, id string, status twofold.FactorStatus) error
+	TouchSSHKey(ctx context.Context, id string, now time.Time) error
+	// PutSSHChallenge stores a challenge, replacing its scope's one before.
+	PutSSHChallenge(ctx context.Context, c twofold.SSHChallenge) error
+	SSHChallenge(ctx context.Context, accountID, scope string, now time.Time) (twofold.SSHChallenge, bool, error)
+	// UseSSHChallenge deletes the scope's challenge of text if still there
+	// and unexpired, reporting whether it did: one caller of any number does.
+	UseSSHChallenge(ctx context.Context, scope, text string, now time.Time) (bool, error)
+}
+
+// SSHChallengeTTL is how long a challenge can be answered; one for a login
+// expires with the login, if sooner.
+const SSHChallengeTTL = 10 * time.Minute
+
+// maxSSHKeys bounds the keys of an account, pending ones included.
+const maxSSHKeys = 10
+
+// SSHKeyChallenge is a challenge to sign and how: the text to save as
+// challenge.txt, the namespace, and the command that signs it.
+type SSHKeyChallenge struct {
+	Text      string
+	Namespace string
+	Command   string
+	ExpiresAt time.Time
+}
+
+// SSHKeyEnrolment is a pending key with the challenge that confirms it.
+type SSHKeyEnrolment struct {
+	Key       twofold.SSHKey
+	Challenge SSHKeyChallenge
+}
+
+func sshKeyScope(keyID string) string { return "ssh-key:" + keyID }
+
+// requireTwoFactorAndElevation refuses to add a key to an account without
+// an active authenticator, and asks for elevation otherwise.
+func (s *Service) requireTwoFactorAndElevation(ctx context.Context, a Auth) error {
+	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
+	if err != nil {
+		return err
+	}
+	if !enabled {
+		return twofold.Errorf(twofold.CodeInvalid, "add an authenticator before an SSH key: a key is a way back in when the authenticator is lost")
+	}
+	return s.requireElevation(a)
+}
+
+// SSHKeys returns the caller's SSH keys, oldest first.
+func (s *Service) SSHKeys(ctx context.Context, a Auth) ([]twofold.SSHKey, error) {
+	if err := person(a); err != nil {
+		return nil, err
+	}
+	return s.store.SSHKeys(ctx, a.Account.ID)
+}
+
+// AddSSHKey registers a public key (an authorized_keys line) as pending and
+// returns a challenge to sign with it (ConfirmSSHKey). Like recovery codes,
+// a key is for an account with two-factor on, and adding one needs an
+// elevated session, as adding an authenticator does (SPEC §1 story 5): a key
+// is a way in. So nobody who has only the password can leave a key behind
+// for when the owner turns two-factor on.
+func (s *Service) AddSSHKey(ctx context.Context, a Auth, label, publicKey string, m Meta) (SSHKeyEnrolment, error) {
+	if err := person(a); err != nil {
+		return SSHKeyEnrolment{}, err
+	}
+	label, err := validateLabel(label)
+	if err != nil {
+		return SSHKeyEnrolment{}, err
+	}
+	k, err := sshkey.Parse(publicKey)
+	if err != nil {
+		return SSHKeyEnrolment{}, twofold.Errorf(twofold.CodeInvalid, "public_key: %s", err.Error())
+	}
+	if err := s.requireTwoFactorAndElevation(ctx, a); err != nil {
+		return SSHKeyEnrolment{}, err
+	}
+	keys, err := s.store.SSHKeys(ctx, a.Account.ID)
+	if err != nil {
+		return SSHKeyEnrolment{}, err
+	}
+	if len(keys) >= maxSSHKeys {
+		return SSHKeyEnrolment{}, twofold.Errorf(twofold.CodeConflict, "an account has at most %d SSH keys: remove one first", maxSSHKeys)
+	}
+	for _, o := range keys {
+		if o.Fingerprint == k.Fingerprint {
+			return SSHKeyEnrolment{}, twofold.Errorf(twofold.CodeConflict, "this key is registered already, as %q", o.Label)
+		}
+		if strings.EqualFold(o.Label, label) {
+			return SSHKeyEnrolment{}, twofold.Errorf(twofold.CodeConflict, "you already have an SSH key called %q: choose another name", o.Label)
+		}
+	}
+	id, err := s.newID()
+	if err != nil {
+		return SSHKeyEnrolment{}, err
+	}
+	key := twofold.SSHKey{ID: id, AccountID: a.Account.ID, Label: label, Type: k.Type, Fingerprint: k.Fingerprint,
+		PublicKey: k.AuthorizedKey(), Status: twofold.FactorPending, CreatedAt: s.Now()}
+	if err := s.store.CreateSSHKey(ctx, key); err != nil {
+		return SSHKeyEnrolment{}, err
+	}
+	c, err := s.newSSHChallenge(ctx, a.Account, sshKeyScope(id), "register", "key="+k.Fingerprint, time.Time{}, k.Type)
+	if err != nil {
+		return SSHKeyEnrolment{}, err
+	}
+	s.audit(ctx, a.Account.ID, "ssh_key.created", m, key.Type+" "+key.Fingerprint+" "+id+" (pending)")
+	return SSHKeyEnrolment{Key: key, Challenge: c}, nil
+}
+
+// SSHKeyChallenge returns a fresh challenge to confirm a pending key with,
+// replacing the one before (which may have expired).
+func (s *Service) SSHKeyChallenge(ctx context.Context, a Auth, id string) (SSHKeyChallenge, error) {
+	if err := person(a); err != nil {
+		return SSHKeyChallenge{}, err
+	}
+	k, err := s.sshKey(ctx, a.Account.ID, id)
+	if err != nil {
+		return SSHKeyChallenge{}, err
+	}
+	if k.Status != twofold.FactorPending {
+		return SSHKeyChallenge{}, twofold.Errorf(twofold.CodeConflict, "this SSH key is confirmed already")
+	}
+	return s.newSSHChallenge(ctx, a.Account, sshKeyScope(id), "register", "key="+k.Fingerprint, time.Time{}, k.Type)
+}
+
+// PendingSSHKeyChallenge returns the challenge waiting for a pending key,
+// if it has one that has not expired.
+func (s *Service) PendingSSHKeyChallenge(ctx context.Context, a Auth, id string) (SSHKeyChallenge, bool, error) {
+	if err := person(a); err != nil {
+		return SSHKeyChallenge{}, false, err
+	}
+	k, err := s.sshKey(ctx, a.Account.ID, id)
+	if err != nil {
+		return SSHKeyChallenge{}, false, err
+	}
+	return s.waitingSSHChallenge(ctx, a.Account.ID, sshKeyScope(id), []twofold.SSHKey{k})
+}
+
+// ConfirmSSHKey activates a pending key when signature is its signature
+// over the key's challenge, which is then used. It needs an elevated
+// session, as AddSSHKey does.
+func (s *Service) ConfirmSSHKey(ctx context.Context, a Auth, id, signature string, m Meta) (twofold.SSHKey, error) {
+	if err := person(a); err != nil {
+		return twofold.SSHKey{}, err
+	}
+	if strings.TrimSpace(signature) == "" {
+		return twofold.SSHKey{}, twofold.Errorf(twofold.CodeInvalid, "signature is required")
+	}
+	k, err := s.sshKey(ctx, a.Account.ID, id)
+	if err != nil {
+		return twofold.SSHKey{}, err
+	}
+	if k.Status != twofold.FactorPending {
+		return twofold.SSHKey{}, twofold.Errorf(twofold.CodeConflict, "this SSH key is confirmed already")
+	}
+	if err := s.requireTwoFactorAndElevation(ctx, a); err != nil {
+		return twofold.SSHKey{}, err
+	}
+	now := s.Now()
+	c, found, err := s.store.SSHChallenge(ctx, a.Account.ID, sshKeyScope(id), now)
+	if err != nil {
+		return twofold.SSHKey{}, err
+	}
+	if !found {
+		return twofold.SSHKey{}, twofold.Errorf(twofold.CodeInvalid, "the challenge has expired: ask for a new one")
+	}
+	pub, err := publicKeyOf(k)
+	if err != nil {
+		return twofold.SSHKey{}, err
+	}
+	if _, err := sshkey.Verify(signature, []byte(c.Text), []ssh.PublicKey{pub}); err != nil {
+		s.audit(ctx, a.Account.ID, "ssh_key.confirm_failed", m, k.Fingerprint+" "+id+": "+signatureCause(err))
+		return twofold.SSHKey{}, twofold.Errorf(twofold.CodeInvalid, "the signature was not accepted: %s", signatureAdvice(err))
+	}
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		ok, err := s.store.UseSSHChallenge(ctx, c.Scope, c.Text, now)
+		if err != nil {
+			return err
+		}
+		if ok {
+			ok, err = s.store.ActivateSSHKey(ctx, a.Account.ID, id, now)
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return twofold.Errorf(twofold.CodeConflict, "this SSH key was confirmed or its challenge replaced meanwhile")
+		}
+		s.audit(ctx, a.Account.ID, "ssh_key.added", m, k.Type+" "+k.Fingerprint+" "+id)
+		s.notify(ctx, a.Account.ID, "an SSH key was added",
+			fmt.Sprintf("The SSH key %q (%s) was added to your account. A challenge signed with it can now sign in instead of an authenticator.", k.Label, k.Fingerprint),
+			"If this was not you, remove it in your security settings and change your password.")
+		return nil
+	})
+	if err != nil {
+		return twofold.SSHKey{}, err
+	}
+	k.Status, k.ConfirmedAt = twofold.FactorActive, &now
+	return k, nil
+}
+
+// RemoveSSHKey removes a key. Removing an active one needs an elevated
+// session when the account has two-factor on (SPEC §1 story 5); a pending
+// one weakens nothing and does not.
+func (s *Service) RemoveSSHKey(ctx context.Context, a Auth, id string, m Meta) error {
+	if err := person(a); err != nil {
+		return err
+	}
+	k, err := s.sshKey(ctx, a.Account.ID, id)
+	if err != nil {
+		return err
+	}
+	if k.Status == twofold.FactorActive {
+		if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+			return err
+		}
+	}
+	if err := s.store.DeleteSSHKey(ctx, a.Account.ID, id, k.Status); err != nil {
+		return err
+	}
+	s.audit(ctx, a.Account.ID, "ssh_key.removed", m, fmt.Sprintf("%s %s %s (%s)", k.Type, k.Fingerprint, id, k.Status))
+	if k.Status == twofold.FactorActive {
+		s.notify(ctx, a.Account.ID, "an SSH key was removed",
+			fmt.Sprintf("The SSH key %q (%s) was removed from your account: challenges signed with it no longer sign in.", k.Label, k.Fingerprint))
+	}
+	return nil
+}
+
+// ChallengeLoginSSH makes a challenge for the second step of a pending
+// login, to sign with one of its account's active SSH keys (POST
+// /v1/login/{login_id}/challenge {"method":"ssh_key"}), replacing the
+// login's challenge before.
+func (s *Service) ChallengeLoginSSH(ctx context.Context, loginID string, m Meta) (SSHKeyChallenge, error) {
+	if err := s.allowSource(ctx, m); err != nil {
+		return SSHKeyChallenge{}, err
+	}
+	l, err := s.pendingLogin(ctx, loginID)
+	if err != nil {
+		return SSHKeyChallenge{}, err
+	}
+	a, err := s.store.AccountByID(ctx, l.AccountID)
+	if err != nil {
+		return SSHKeyChallenge{}, err
+	}
+	keys, err := s.activeSSHKeys(ctx, a.ID)
+	if err != nil {
+		return SSHKeyChallenge{}, err
+	}
+	if len(keys) == 0 {
+		return SSHKeyChallenge{}, twofold.Errorf(twofold.CodeNotFound, "this account has no SSH key to sign in with")
+	}
+	return s.newSSHChallenge(ctx, a, loginScope(loginID), "login", "login="+loginID, l.ExpiresAt, keys[0].Type)
+}
+
+// PendingLoginSSHChallenge returns the login's challenge waiting for a
+// signature, if it has one.
+func (s *Service) PendingLoginSSHChallenge(ctx context.Context, loginID string) (SSHKeyChallenge, bool, error) {
+	l, err := s.pendingLogin(ctx, loginID)
+	if err != nil {
+		return SSHKeyChallenge{}, false, err
+	}
+	keys, err := s.activeSSHKeys(ctx, l.AccountID)
+	if err != nil || len(keys) == 0 {
+		return SSHKeyChallenge{}, false, err
+	}
+	return s.waitingSSHChallenge(ctx, l.AccountID, loginScope(loginID), keys)
+}
+
+// ChallengeElevationSSH makes a challenge to elevate the caller's session
+// with (POST /v1/me/elevate then takes its signature).
+func (s *Service) ChallengeElevationSSH(ctx context.Context, a Auth) (SSHKeyChallenge, error) {
+	if err := person(a); err != nil {
+		return SSHKeyChallenge{}, err
+	}
+	keys, err := s.activeSSHKeys(ctx, a.Account.ID)
+	if err != nil {
+		return SSHKeyChallenge{}, err
+	}
+	if len(keys) == 0 {
+		return SSHKeyChallenge{}, twofold.Errorf(twofold.CodeNotFound, "this account has no SSH key")
+	}
+	return s.newSSHChallenge(ctx, a.Account, elevateScope(a.Session.ID), "elevation", "", time.Time{}, keys[0].Type)
+}
+
+// verifySSHKey checks a signature over the challenge waiting for scope by
+// one of the account's active keys: "" when accepted, and the challenge is
+// then used; else the cause.
+func (s *Service) verifySSHKey(ctx context.Context, accountID string, p SecondFactor, m Meta) (string, error) {
+	now := s.Now()
+	c, found, err := s.store.SSHChallenge(ctx, accountID, p.scope, now)
+	if err != nil || !found {
+		return "no ssh challenge waiting (none asked for, expired, or used)", err
+	}
+	keys, err := s.activeSSHKeys(ctx, accountID)
+	if err != nil {
+		return "", err
+	}
+	pubs := make([]ssh.PublicKey, 0, len(keys))
+	for _, k := range keys {
+		pub, err := publicKeyOf(k)
+		if err != nil {
+			return "", err
+		}
+		pubs = append(pubs, pub)
+	}
+	i, err := sshkey.Verify(p.Signature, []byte(c.Text), pubs)
+	if err != nil {
+		return signatureCause(err), nil
+	}
+	ok, err := s.store.UseSSHChallenge(ctx, c.Scope, c.Text, now)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "ssh challenge used or replaced meanwhile", nil
+	}
+	k := keys[i]
+	if err := s.store.TouchSSHKey(ctx, k.ID, now); err != nil {
+		return "", err
+	}
+	s.audit(ctx, accountID, "ssh_key.used", m, fmt.Sprintf("%s %s for %s", k.Fingerprint, k.ID, scopeKind(p.scope)))
+	s.notify(ctx, accountID, "your SSH key was used",
+		fmt.Sprintf("A challenge signed with your SSH key %q (%s) was used %s.", k.Label, k.Fingerprint, map[bool]string{true: "to pass the second step of a login", false: "to confirm a change to your account"}[scopeKind(p.scope) == "login"]),
+		"If this was not you, remove the key in your security settings and change your password.")
+	return "", nil
+}
+
+// sshKeyOption is the second-step method of an account with an active SSH
+// key.
+func (s *Service) sshKeyOption(ctx context.Context, accountID string) ([]MethodOption, error) {
+	keys, err := s.activeSSHKeys(ctx, accountID)
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	return []MethodOption{{Method: twofold.MethodSSHKey}}, nil
+}
+
+func (s *Service) activeSSHKeys(ctx context.Context, accountID string) ([]twofold.SSHKey, error) {
+	keys, err := s.store.SSHKeys(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := keys[:0]
+	for _, k := range keys {
+		if k.Status == twofold.FactorActive {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) sshKey(ctx context.Context, accountID, id string) (twofold.SSHKey, error) {
+	keys, err := s.store.SSHKeys(ctx, accountID)
+	if err != nil {
+		return twofold.SSHKey{}, err
+	}
+	for _, k := range keys {
+		if k.ID == id {
+			return k, nil
+		}
+	}
+	return twofold.SSHKey{}, twofold.Errorf(twofold.CodeNotFound, "no such SSH key")
+}
+
+// newSSHChallenge stores a fresh challenge for scope, replacing the one
+// before. It expires after SSHChallengeTTL, or at until when that is sooner.
+// The text is one line of characters that are safe between single quotes
+// in a shell, so that `echo '…' | ssh-keygen -Y sign …` works too.
+func (s *Service) newSSHChallenge(ctx context.Context, a twofold.Account, scope, purpose, ref string, until time.Time, keyType string) (SSHKeyChallenge, error) {
+	nonce, err := s.randomString(20) // 160 bits
+	if err != nil {
+		return SSHKeyChallenge{}, err
+	}
+	now := s.Now()
+	expires := now.Add(SSHChallengeTTL)
+	if !until.IsZero() && until.Before(expires) {
+		expires = until
+	}
+	parts := []string{"twofold-ssh-challenge", "v1", "for=" + purpose, "account=" + a.Username}
+	if ref != "" {
+		parts = append(parts, ref)
+	}
+	parts = append(parts, "nonce="+nonce, "expires="+expires.Format(time.RFC3339))
+	c := twofold.SSHChallenge{Scope: scope, AccountID: a.ID, Text: strings.Join(parts, " "), CreatedAt: now, ExpiresAt: expires}
+	if err := s.store.PutSSHChallenge(ctx, c); err != nil {
+		return SSHKeyChallenge{}, err
+	}
+	return challengeOf(c, keyType), nil
+}
+
+// waitingSSHChallenge returns scope's unexpired challenge, if any, with the
+// command for the first of keys.
+func (s *Service) waitingSSHChallenge(ctx context.Context, accountID, scope string, keys []twofold.SSHKey) (SSHKeyChallenge, bool, error) {
+	c, found, err := s.store.SSHChallenge(ctx, accountID, scope, s.Now())
+	if err != nil || !found {
+		return SSHKeyChallenge{}, false, err
+	}
+	t := ""
+	if len(keys) > 0 {
+		t = keys[0].Type
+	}
+	return challengeOf(c, t), true, nil
+}
+
+func challengeOf(c twofold.SSHChallenge, keyType string) SSHKeyChallenge {
+	return SSHKeyChallenge{Text: c.Text, Namespace: sshkey.Namespace, Command: sshkey.Command(sshkey.DefaultFile(keyType)), ExpiresAt: c.ExpiresAt}
+}
+
+func publicKeyOf(k twofold.SSHKey) (ssh.PublicKey, error) {
+	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k.PublicKey))
+	if err != nil {
+		return nil, fmt.Errorf("stored ssh key %s: %w", k.ID, err)
+	}
+	return pub, nil
+}
+
+// signatureCause names why a signature was refused, for the audit log.
+func signatureCause(err error) string {
+	switch {
+	case errors.Is(err, sshkey.ErrMalformed):
+		return "malformed ssh signature"
+	case errors.Is(err, sshkey.ErrNamespace):
+		return "ssh signature in another namespace"
+	case errors.Is(err, sshkey.ErrOtherKey):
+		return "ssh signature by a key not registered (active) on the account"
+	case errors.Is(err, sshkey.ErrMessage):
+		return "ssh signature over another text than the challenge"
+	}
+	return "ssh signature refused"
+}
+
+// signatureAdvice tells the holder of a pending key what went wrong; the
+// key is theirs, so the cause is no secret.
+func signatureAdvice(err error) string {
+	switch {
+	case errors.Is(err, sshkey.ErrMalformed):
+		return "paste the whole content of challenge.txt.sig, from -----BEGIN SSH SIGNATURE----- to -----END SSH SIGNATURE-----"
+	case errors.Is(err, sshkey.ErrNamespace):
+		return "sign with -n " + sshkey.Namespace
+	case errors.Is(err, sshkey.ErrOtherKey):
+		return "it was made with another key than this one"
+	}
+	return "it was made over another text than this challenge"
+}
