@@ -83,12 +83,19 @@ type PushStore interface {
 
 // pushWaiters wakes this instance's long polls of a device when a challenge
 // for it is made here; polls re-read the database anyway, for challenges
-// made on other instances.
+// made on other instances. A device has one long poll at a time on an
+// instance: a new one ends the one before, so that a device (or whoever
+// holds its key) cannot hold many connections and database reads open.
 type pushWaiters struct {
 	mu     sync.Mutex
 	m      map[string]map[chan struct{}]struct{}
+	n      int  // polls waiting, of every device
 	ending bool // the server is shutting down: polls answer at once
 }
+
+// MaxPushPolls is how many device long polls one instance holds at once;
+// beyond it a poll is refused as unavailable, to be tried again.
+const MaxPushPolls = 10000
 
 // EndPushWaits answers every device's long poll at once, and every later
 // one without waiting: for a graceful shutdown, which would otherwise wait
@@ -122,25 +129,36 @@ func (w *pushWaiters) isEnding() bool {
 	return w.ending
 }
 
-func (w *pushWaiters) subscribe(factorID string) (chan struct{}, func()) {
+// subscribe registers a long poll of the device, ending the device's polls
+// before it: their channels are closed, which their loops read as the end.
+// It refuses when the instance holds MaxPushPolls already.
+func (w *pushWaiters) subscribe(factorID string) (chan struct{}, func(), error) {
 	ch := make(chan struct{}, 1)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.m == nil {
 		w.m = map[string]map[chan struct{}]struct{}{}
 	}
-	if w.m[factorID] == nil {
-		w.m[factorID] = map[chan struct{}]struct{}{}
+	for old := range w.m[factorID] {
+		close(old)
+		w.n--
 	}
-	w.m[factorID][ch] = struct{}{}
+	if w.n >= MaxPushPolls {
+		return nil, nil, twofold.Errorf(twofold.CodeUnavailable, "too many devices are waiting on this server: try again shortly")
+	}
+	w.m[factorID] = map[chan struct{}]struct{}{ch: {}}
+	w.n++
 	return ch, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		delete(w.m[factorID], ch)
+		if _, ok := w.m[factorID][ch]; ok {
+			delete(w.m[factorID], ch)
+			w.n--
+		}
 		if len(w.m[factorID]) == 0 {
 			delete(w.m, factorID)
 		}
-	}
+	}, nil
 }
 
 func (w *pushWaiters) wake(factorID string) {
@@ -356,6 +374,12 @@ type Device struct {
 	Label    string
 }
 
+// A device's requests: a burst of devicesBurst, then devicesRate a second.
+const (
+	devicesBurst = 30
+	devicesRate  = 0.5
+)
+
 func errDeviceAuth(msg string) error { return twofold.Errorf(twofold.CodeUnauthorized, "%s", msg) }
 
 // AuthenticateDevice checks the signature of a device's request: the
@@ -379,8 +403,22 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 		return Device{}, err
 	}
 	if !sig.Verify(d.PublicKey, method, pathQuery, body) {
-		s.audit(ctx, d.AccountID, "push.device_auth_failed", m, d.FactorID+": bad signature")
+		// A flood of forged requests costs its source its request rate,
+		// and fills the owner's log with a few events a minute at most.
+		if err := s.allowSource(ctx, m); err != nil {
+			return Device{}, err
+		}
+		if ok, err := s.store.TakeToken(ctx, "push:auth-failed:"+d.FactorID, 3, 1.0/60, now); err == nil && ok {
+			s.audit(ctx, d.AccountID, "push.device_auth_failed", m, d.FactorID+": bad signature")
+		}
 		return Device{}, errDeviceAuth("the signature does not match")
+	}
+	// A device asks a few times a minute; one that asks far more (a leaked
+	// key, or a broken client) is rationed, on every instance alike.
+	if ok, err := s.store.TakeToken(ctx, "push:device:"+d.FactorID, devicesBurst, devicesRate, now); err != nil {
+		return Device{}, err
+	} else if !ok {
+		return Device{}, throttled(time.Duration(float64(time.Second)/devicesRate), "this device is asking too often: wait a little")
 	}
 	f, err := s.store.Factor(ctx, d.AccountID, d.FactorID)
 	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && f.Status != twofold.FactorActive) {
@@ -533,7 +571,10 @@ const pushRecheck = time.Second
 // every pushRecheck for those made on others.
 func (s *Service) PushRequests(ctx context.Context, d Device, wait time.Duration) ([]PushRequest, error) {
 	wait = min(max(wait, 0), MaxPushWait)
-	woken, done := s.pushWaiters.subscribe(d.FactorID)
+	woken, done, err := s.pushWaiters.subscribe(d.FactorID)
+	if err != nil {
+		return nil, err
+	}
 	defer done()
 	deadline := time.NewTimer(wait) // real time: the poll waits for the network, not for a code's step
 	defer deadline.Stop()
@@ -557,7 +598,10 @@ func (s *Service) PushRequests(ctx context.Context, d Device, wait time.Duration
 			return out, nil
 		}
 		select {
-		case <-woken:
+		case _, open := <-woken:
+			if !open { // a newer poll of the device took over
+				wait = 0
+			}
 		case <-tick.C:
 		case <-deadline.C:
 			wait = 0

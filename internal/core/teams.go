@@ -134,15 +134,22 @@ func (s *Service) Team(ctx context.Context, a Auth, teamID string) (TeamView, er
 	if err != nil {
 		return TeamView{}, err
 	}
-	v := TeamView{Team: mb.Team, Role: mb.Role}
+	v := TeamView{Team: mb.Team, Role: mb.Role, Zones: []string{}}
 	if v.Members, err = s.store.TeamMembers(ctx, teamID); err != nil {
 		return TeamView{}, err
+	}
+	// The zones only to those who may reach them now: not billing, and not
+	// a member the team's policy keeps out.
+	if _, err := s.teamAccess(ctx, a, teamID, permit.Read); err != nil {
+		if c := twofold.ErrorCode(err); c != twofold.CodeNotFound && c != twofold.CodeForbidden {
+			return TeamView{}, err
+		}
+		return v, nil
 	}
 	zs, err := s.store.TeamZones(ctx, teamID)
 	if err != nil {
 		return TeamView{}, err
 	}
-	v.Zones = []string{}
 	for _, z := range zs {
 		v.Zones = append(v.Zones, z.Name)
 	}
@@ -326,16 +333,26 @@ func (s *Service) AddTeamMember(ctx context.Context, a Auth, teamID, username, r
 	return twofold.TeamMember{TeamID: teamID, AccountID: who.ID, Username: who.Username, Role: r, TwoFactor: enabled, CreatedAt: now}, nil
 }
 
-// teamMember returns the member of the team named username.
+// teamMember returns the member of the team named username: the one of
+// exactly that name, else the only one whose name differs from it in case
+// (names differing only in case remain from before migration 0012).
 func (s *Service) teamMember(ctx context.Context, teamID, username string) (twofold.TeamMember, error) {
 	members, err := s.store.TeamMembers(ctx, teamID)
 	if err != nil {
 		return twofold.TeamMember{}, err
 	}
+	username = strings.TrimSpace(username)
+	var folded []twofold.TeamMember
 	for _, mem := range members {
-		if strings.EqualFold(mem.Username, strings.TrimSpace(username)) {
+		if mem.Username == username {
 			return mem, nil
 		}
+		if strings.EqualFold(mem.Username, username) {
+			folded = append(folded, mem)
+		}
+	}
+	if len(folded) == 1 {
+		return folded[0], nil
 	}
 	return twofold.TeamMember{}, twofold.Errorf(twofold.CodeNotFound, "%q is not a member of this team", username)
 }
@@ -384,14 +401,7 @@ func (s *Service) RemoveTeamMember(ctx context.Context, a Auth, teamID, username
 	if err := person(a); err != nil {
 		return err
 	}
-	self := strings.EqualFold(strings.TrimSpace(username), a.Account.Username)
-	var mb twofold.Membership
-	var err error
-	if self {
-		mb, err = s.membership(ctx, a.Account.ID, teamID)
-	} else {
-		mb, err = s.manager(ctx, a, teamID)
-	}
+	mb, err := s.membership(ctx, a.Account.ID, teamID)
 	if err != nil {
 		return err
 	}
@@ -399,7 +409,12 @@ func (s *Service) RemoveTeamMember(ctx context.Context, a Auth, teamID, username
 	if err != nil {
 		return err
 	}
+	// Who is leaving is decided by account, never by name.
+	self := mem.AccountID == a.Account.ID
 	if !self {
+		if mb, err = s.manager(ctx, a, teamID); err != nil {
+			return err
+		}
 		if err := mayGrant(mb.Role, mem.Role); err != nil {
 			return err
 		}
@@ -463,7 +478,9 @@ func (s *Service) UnshareZone(ctx context.Context, a Auth, zone, teamID string, 
 		}
 	}
 	if z.TeamID != teamID {
-		return twofold.Errorf(twofold.CodeNotFound, "zone %s is not shared with this team", z.Name)
+		// As for a zone that does not exist: a manager of some team must
+		// not learn which zones exist elsewhere.
+		return errNoZone()
 	}
 	if err := s.store.SetZoneTeam(ctx, z.Name, ""); err != nil {
 		return err

@@ -538,3 +538,53 @@ func deviceKey(t *testing.T, d *pushdevice.Client) ed25519.PrivateKey {
 	}
 	return ed25519.NewKeyFromSeed(seed)
 }
+
+// TestDevicePollsAreBounded: a device holds one long poll at a time (a new
+// one ends the one before), and a device asking far more often than a
+// device does is rationed with 429, on its own key only.
+func TestDevicePollsAreBounded(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "ida")
+		c := login(t, s, "ida")
+		d, _ := enrolPush(t, s, c, "phone")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+
+		first := make(chan error, 1)
+		go func() {
+			_, err := d.Challenges(ctx, time.Minute)
+			first <- err
+		}()
+		for !s.Service.PushPolling() {
+			time.Sleep(10 * time.Millisecond) // until the first poll waits
+		}
+		second := make(chan error, 1)
+		go func() {
+			_, err := d.Challenges(ctx, time.Minute)
+			second <- err
+		}()
+		// The first poll ends long before its minute: the second took over.
+		if err := <-first; err != nil {
+			t.Fatalf("the first poll: %v, want an empty answer once the second began", err)
+		}
+		s.Service.EndPushWaits()
+		if err := <-second; err != nil {
+			t.Fatalf("the second poll: %v", err)
+		}
+
+		// 30 at once (the two polls above took two), then one every 2 s.
+		var err error
+		n := 0
+		for ; n < 40 && err == nil; n++ {
+			_, err = d.Challenges(context.Background(), 0)
+		}
+		var pe *pushdevice.Error
+		if !errors.As(err, &pe) || pe.Status != 429 || n != 29 {
+			t.Fatalf("after %d requests: %v, want 429 at the 29th", n, err)
+		}
+		s.Clock.Add(time.Minute)
+		if _, err := d.Challenges(context.Background(), 0); err != nil {
+			t.Fatalf("a minute later: %v", err)
+		}
+	})
+}

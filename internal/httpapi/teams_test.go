@@ -192,6 +192,20 @@ func TestTeamZones(t *testing.T) {
 		}
 		wantProblem(t, carol.Do(t, "POST", base, rec), 403, "forbidden")
 		wantProblem(t, dave.Do(t, "GET", base, nil), 404, "not-found")
+		// Billing sees the team, not its zones.
+		if r := dave.Do(t, "GET", "/v1/teams/"+team, nil); r.Status != 200 || len(r.JSON["zones"].([]any)) != 0 {
+			t.Fatalf("billing's view of the team: got %d %s, want no zones", r.Status, r.Body)
+		}
+		// A manager of another team learns nothing of zones outside it.
+		eve := login(t, s, "eve")
+		own := makeTeam(t, eve, "Eve's")
+		shared := eve.Do(t, "DELETE", "/v1/teams/"+own+"/zones/example.com", nil)
+		missing := eve.Do(t, "DELETE", "/v1/teams/"+own+"/zones/no-such-zone.com", nil)
+		wantProblem(t, shared, 404, "not-found")
+		wantProblem(t, missing, 404, "not-found")
+		if shared.JSON["detail"] != missing.JSON["detail"] {
+			t.Fatalf("an existing zone answers %q, a missing one %q: they must not differ", shared.JSON["detail"], missing.JSON["detail"])
+		}
 		wantProblem(t, bob.Do(t, "GET", "/dns/v2/zones/example.org/records", nil), 404, "not-found")
 		for _, tt := range []struct {
 			c    *testenv.Client

@@ -2,9 +2,11 @@ package web
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -16,6 +18,7 @@ const (
 	loginCookie   = "twofold_login"   // a login transaction waiting for its second step
 	setupCookie   = "twofold_setup"   // the first-run setup token, off the address bar
 	browserCookie = "twofold_csrf"    // per-browser value the CSRF tokens are bound to
+	pushCookie    = "twofold_push"    // the number of a push sent to confirm it's the holder, bound to the session
 )
 
 // setCookie sets an HttpOnly, SameSite=Lax cookie, Secure when the request
@@ -93,6 +96,27 @@ func (s *Server) csrfToken(browser string) string {
 // formToken returns the CSRF token for forms on the page answering r.
 func (s *Server) formToken(r *http.Request) string {
 	return s.csrfToken(cookieValue(r, browserCookie))
+}
+
+// pushNumberValue is the push cookie's value for number: the number with a
+// keyed hash binding it to the browser's session, so that only the page that
+// sent the push can show it. A number never comes from the address: a link
+// could then show a page of this site asking to type an attacker's number
+// on the owner's device, approving the attacker's sign-in.
+func (s *Server) pushNumberValue(r *http.Request, number string) string {
+	return number + "." + base64.RawURLEncoding.EncodeToString(s.hasher.Sum("push-number", cookieValue(r, sessionCookie)+"|"+number))
+}
+
+// pushNumber returns the number of the push this session sent to confirm
+// it's the holder, or "" when there is none or the cookie was not made for
+// this session.
+func (s *Server) pushNumber(r *http.Request) string {
+	v := cookieValue(r, pushCookie)
+	n, _, ok := strings.Cut(v, ".")
+	if !ok || twoDigits(n) == "" || subtle.ConstantTimeCompare([]byte(v), []byte(s.pushNumberValue(r, n))) != 1 {
+		return ""
+	}
+	return n
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -102,7 +102,7 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 		e.FactorID, e.FactorLabel, e.Sent = f.ID, f.Label, r.FormValue("sent") == "1"
 	}
 	if e.Method == twofold.MethodPush && e.Sent {
-		e.Number = twoDigits(r.FormValue("number"))
+		e.Number = s.pushNumber(r)
 	}
 	if e.Method == twofold.MethodWebAuthn {
 		e.KeyOptions = s.keyOptions(r, "", &a)

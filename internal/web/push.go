@@ -210,5 +210,6 @@ func (s *Server) sendElevationPush(w http.ResponseWriter, r *http.Request, a cor
 	if strings.Contains(back, "?") {
 		sep = "&"
 	}
-	http.Redirect(w, r, back+sep+"sent=1&number="+p.Number, http.StatusSeeOther)
+	s.setCookie(w, r, pushCookie, s.pushNumberValue(r, p.Number), "/")
+	http.Redirect(w, r, back+sep+"sent=1", http.StatusSeeOther)
 }

@@ -106,6 +106,21 @@ func TestBrowserPush(t *testing.T) {
 	if err != nil || len(cs) != 1 || cs[0].What != "confirm it's you" {
 		t.Fatalf("device sees %+v (%v), want a request to confirm it's her", cs, err)
 	}
+	// A link cannot make a page of the site show a number of its choosing
+	// (an attacker's own sign-in's): only the push this session sent.
+	other := "42"
+	if number == other {
+		other = "43"
+	}
+	confirmPage := p.path()
+	p.open("/settings/security/password?method=push&sent=1&number=" + other)
+	if got := p.text("#elevate-number"); got != number {
+		t.Fatalf("a linked page shows number %q, want the session's own %q", got, number)
+	}
+	p.open(confirmPage)
+	if got := p.text("#elevate-number"); got != number {
+		t.Fatalf("back on the confirm page: number %q, want %q", got, number)
+	}
 	// Continuing before the approval says so and keeps the number.
 	p.click("#confirm")
 	if p.text("#elevate-number") != number || !strings.Contains(p.text(".flash"), "not answered yet") {
