@@ -271,8 +271,27 @@ func (s *Service) manager(ctx context.Context, a Auth, teamID string) (twofold.M
 	if !mb.Role.ManagesMembers() {
 		return mb, twofold.Errorf(twofold.CodeForbidden, "only the team's owners and admins may manage its members")
 	}
-	return mb, s.requireElevationIfEnabled(ctx, a)
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return mb, err
+	}
+	// Each change may mail someone: a manager makes a few a minute at
+	// most, so that adding and removing in a loop cannot flood an inbox.
+	ok, err := s.store.TakeToken(ctx, "team:manage:"+a.Account.ID, teamChangesBurst, teamChangesRate, s.Now())
+	if err != nil {
+		return mb, err
+	}
+	if !ok {
+		return mb, throttled(time.Duration(float64(time.Second)/teamChangesRate), "too many changes of team members: wait a little")
+	}
+	return mb, nil
 }
+
+// Changes of team members one account may make: a burst, then one every
+// 20 seconds.
+const (
+	teamChangesBurst = 30
+	teamChangesRate  = 1.0 / 20
+)
 
 // mayGrant checks that a member of role by may give or take role r: owners
 // any, admins all but owner.

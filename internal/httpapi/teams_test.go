@@ -343,3 +343,34 @@ func TestTeamTwoFactorPolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestTeamChangesAreRationed: adding and removing a member in a loop, which
+// mails them each time, is rationed per manager.
+func TestTeamChangesAreRationed(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "alice")
+		addUser(t, s, "bob")
+		alice := login(t, s, "alice")
+		team := makeTeam(t, alice, "Acme")
+		var r testenv.Response
+		n := 0
+		for ; n < 40; n++ {
+			if n%2 == 0 {
+				r = alice.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "bob", "role": "ops"})
+			} else {
+				r = alice.Do(t, "DELETE", "/v1/teams/"+team+"/members/bob", nil)
+			}
+			if r.Status == 429 {
+				break
+			}
+		}
+		wantProblem(t, r, 429, "throttled")
+		if n != 30 || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("throttled after %d changes (Retry-After %q), want after 30 with Retry-After", n, r.Header.Get("Retry-After"))
+		}
+		s.Clock.Add(time.Minute)
+		if r := alice.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "bob", "role": "ops"}); r.Status != 201 && r.Status != 409 {
+			t.Fatalf("a minute later: got %d %s", r.Status, r.Body)
+		}
+	})
+}
