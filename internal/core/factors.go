@@ -189,29 +189,13 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err
 	}
-	label, err := validateLabel(n.Label)
+	label, err := s.newFactorLabel(ctx, a.Account.ID, n.Label)
 	if err != nil {
 		return Enrolment{}, err
 	}
 	p, size, err := n.params()
 	if err != nil {
 		return Enrolment{}, err
-	}
-	fs, err := s.store.Factors(ctx, a.Account.ID)
-	if err != nil {
-		return Enrolment{}, err
-	}
-	if err := checkNewLabel(fs, label, ""); err != nil {
-		return Enrolment{}, err
-	}
-	pending := 0
-	for _, f := range fs {
-		if f.Status == twofold.FactorPending {
-			pending++
-		}
-	}
-	if pending >= maxPendingFactors {
-		return Enrolment{}, twofold.Errorf(twofold.CodeConflict, "%d authenticator setups are not finished: finish or cancel one first", pending)
 	}
 	if secret == nil {
 		if secret, err = otp.NewSecret(s.rand, size); err != nil {
@@ -610,4 +594,37 @@ func normaliseCode(c string) string {
 		}
 		return r
 	}, c)
+}
+
+// newFactorLabel checks a new factor's label against the account's factors
+// (distinct names) and that the account has fewer than maxPendingFactors
+// setups unfinished; it returns the trimmed label.
+func (s *Service) newFactorLabel(ctx context.Context, accountID, label string) (string, error) {
+	label, err := validateLabel(label)
+	if err != nil {
+		return "", err
+	}
+	fs, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return "", err
+	}
+	if err := checkNewLabel(fs, label, ""); err != nil {
+		return "", err
+	}
+	return label, checkPending(fs)
+}
+
+// checkPending refuses a new factor while maxPendingFactors setups are
+// unfinished.
+func checkPending(fs []twofold.Factor) error {
+	pending := 0
+	for _, f := range fs {
+		if f.Status == twofold.FactorPending {
+			pending++
+		}
+	}
+	if pending >= maxPendingFactors {
+		return twofold.Errorf(twofold.CodeConflict, "%d authenticator setups are not finished: finish or cancel one first", pending)
+	}
+	return nil
 }

@@ -206,25 +206,9 @@ func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return PushEnrolment{}, err
 	}
-	label, err := validateLabel(label)
+	label, err := s.newFactorLabel(ctx, a.Account.ID, label)
 	if err != nil {
 		return PushEnrolment{}, err
-	}
-	fs, err := s.store.Factors(ctx, a.Account.ID)
-	if err != nil {
-		return PushEnrolment{}, err
-	}
-	if err := checkNewLabel(fs, label, ""); err != nil {
-		return PushEnrolment{}, err
-	}
-	pending := 0
-	for _, f := range fs {
-		if f.Status == twofold.FactorPending {
-			pending++
-		}
-	}
-	if pending >= maxPendingFactors {
-		return PushEnrolment{}, twofold.Errorf(twofold.CodeConflict, "%d authenticator setups are not finished: finish or cancel one first", pending)
 	}
 	id, err := s.newID()
 	if err != nil {

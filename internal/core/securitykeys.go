@@ -91,25 +91,9 @@ func (s *Service) enrolSecurityKey(ctx context.Context, a Auth, n NewFactor, m M
 	if n.Algorithm != "" || n.Digits != 0 || n.Period != 0 || n.SecretSize != 0 || n.Phone != "" || n.Email != "" {
 		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "a security key takes only a label: algorithm, digits, period, secret_size, phone and email apply to other factors")
 	}
-	label, err := validateLabel(n.Label)
+	label, err := s.newFactorLabel(ctx, a.Account.ID, n.Label)
 	if err != nil {
 		return Enrolment{}, err
-	}
-	fs, err := s.store.Factors(ctx, a.Account.ID)
-	if err != nil {
-		return Enrolment{}, err
-	}
-	if err := checkNewLabel(fs, label, ""); err != nil {
-		return Enrolment{}, err
-	}
-	pending := 0
-	for _, f := range fs {
-		if f.Status == twofold.FactorPending {
-			pending++
-		}
-	}
-	if pending >= maxPendingFactors {
-		return Enrolment{}, twofold.Errorf(twofold.CodeConflict, "%d authenticator setups are not finished: finish or cancel one first", pending)
 	}
 	u, err := s.keyUser(ctx, a.Account)
 	if err != nil {

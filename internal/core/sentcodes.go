@@ -188,11 +188,10 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 	if err := checkNewLabel(fs, label, ""); err != nil {
 		return Enrolment{}, err
 	}
-	pending := 0
+	if err := checkPending(fs); err != nil {
+		return Enrolment{}, err
+	}
 	for _, f := range fs {
-		if f.Status == twofold.FactorPending {
-			pending++
-		}
 		if f.Type == n.Type {
 			if err := s.open(ctx, &f); err != nil {
 				return Enrolment{}, err
@@ -201,9 +200,6 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 				return Enrolment{}, twofold.Errorf(twofold.CodeConflict, "%s is already one of your authenticators (%q)", hint, f.Label)
 			}
 		}
-	}
-	if pending >= maxPendingFactors {
-		return Enrolment{}, twofold.Errorf(twofold.CodeConflict, "%d authenticator setups are not finished: finish or cancel one first", pending)
 	}
 	if err := s.allowSend(ctx, a.Account.ID, n.Type, dest, true, m); err != nil {
 		return Enrolment{}, err
