@@ -76,6 +76,11 @@ func (s *Store) Zones(ctx context.Context, accountID string) ([]twofold.Zone, er
 	if accountID != "" {
 		q, args = `SELECT `+zoneColumns+` FROM dns_zones WHERE account_id = $1 ORDER BY name`, []any{accountID}
 	}
+	return s.queryZones(ctx, q, args...)
+}
+
+// queryZones returns the zones query q selects (zoneColumns).
+func (s *Store) queryZones(ctx context.Context, q string, args ...any) ([]twofold.Zone, error) {
 	rows, err := s.conn(ctx).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("select zones: %w", err)

@@ -278,18 +278,5 @@ func (s *Store) SetZoneTeam(ctx context.Context, zone, teamID string) error {
 
 // TeamZones returns the zones shared with the team, by name.
 func (s *Store) TeamZones(ctx context.Context, teamID string) ([]twofold.Zone, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+zoneColumns+` FROM dns_zones WHERE team_id = $1 ORDER BY name`, teamID)
-	if err != nil {
-		return nil, fmt.Errorf("select team zones: %w", err)
-	}
-	defer rows.Close()
-	var out []twofold.Zone
-	for rows.Next() {
-		z, err := scanZone(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan zone: %w", err)
-		}
-		out = append(out, z)
-	}
-	return out, rows.Err()
+	return s.queryZones(ctx, `SELECT `+zoneColumns+` FROM dns_zones WHERE team_id = $1 ORDER BY name`, teamID)
 }
