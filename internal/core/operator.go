@@ -40,6 +40,7 @@ type AccountSummary struct {
 	Events                 []twofold.AuditEvent
 	Locks                  Locks
 	Reset                  *twofold.TwoFactorReset // the reset waiting, if any
+	Teams                  []twofold.Membership    // the account's teams and its role in each
 }
 
 // InspectAccount returns an account's factors and recent audit events, for an
@@ -79,7 +80,11 @@ func (s *Service) InspectAccount(ctx context.Context, op Auth, accountID string,
 	for i := range fs {
 		fs[i].Secret, fs[i].SealedSecret = nil, nil
 	}
-	sum := AccountSummary{Account: a, Factors: fs, RecoveryCodesRemaining: n, Events: evs, Locks: locks}
+	ms, err := s.store.Memberships(ctx, a.ID)
+	if err != nil {
+		return AccountSummary{}, err
+	}
+	sum := AccountSummary{Account: a, Factors: fs, RecoveryCodesRemaining: n, Events: evs, Locks: locks, Teams: ms}
 	if found {
 		sum.Reset = &r
 	}

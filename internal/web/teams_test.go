@@ -103,3 +103,32 @@ func TestBrowserTeams(t *testing.T) {
 		t.Fatalf("bob's role after the change: %q (%s)", got, p.text("main"))
 	}
 }
+
+// TestOperatorSeesTeams: an operator's page of a user lists the user's
+// teams with the role in each.
+func TestOperatorSeesTeams(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	opSecret := account(t, ts, "olivia", true, true)
+	account(t, ts, "bob", false, false)
+	bob := testenv.NewClient(ts.URL())
+	bob.Token = bob.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": testPassword}).String("token")
+	if r := bob.Do(t, "POST", "/v1/teams", map[string]string{"name": "Bob's crew"}); r.Status != 201 {
+		t.Fatalf("make team: %d %s", r.Status, r.Body)
+	}
+	acct, err := ts.Store.AccountByUsername(context.Background(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newClient(t, ts.URL())
+	op.signInWithCode(ts, "olivia", opSecret)
+	r := op.get("/admin/users/" + acct.ID)
+	if r.status != 200 || !strings.Contains(r.body, "Bob&#39;s crew") || !strings.Contains(r.body, `<span class="tag">owner</span>`) {
+		t.Fatalf("operator's page of bob: status %d, team listed %v", r.status, strings.Contains(r.body, "crew"))
+	}
+	if r := op.get("/admin/users/" + func() string {
+		a, _ := ts.Store.AccountByUsername(context.Background(), "olivia")
+		return a.ID
+	}()); !strings.Contains(r.body, "Not a member of any team.") {
+		t.Fatal("an account in no team is not said to be so")
+	}
+}
