@@ -185,6 +185,15 @@ func (s *Service) UpdateTeam(ctx context.Context, a Auth, teamID string, c TeamC
 	}
 	policyChanged := c.RequireTwoFactor != nil && *c.RequireTwoFactor != t.RequireTwoFactor
 	if policyChanged {
+		if *c.RequireTwoFactor {
+			enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
+			if err != nil {
+				return twofold.Team{}, err
+			}
+			if !enabled {
+				return twofold.Team{}, twofold.Errorf(twofold.CodeInvalid, "add an authenticator to your own account before requiring two-factor of the team")
+			}
+		}
 		if err := s.requireElevation(a); err != nil {
 			return twofold.Team{}, err
 		}

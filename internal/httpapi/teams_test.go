@@ -278,9 +278,10 @@ func TestTeamTwoFactorPolicy(t *testing.T) {
 			t.Fatalf("share: got %d %s", r.Status, r.Body)
 		}
 
-		// An owner without a second factor cannot turn the policy on.
+		// An owner without a second factor cannot turn the policy on, and
+		// is told what to do first.
 		policy := map[string]any{"require_two_factor": true}
-		wantProblem(t, alice.Do(t, "PATCH", "/v1/teams/"+team, policy), 403, "elevation-required")
+		wantProblem(t, alice.Do(t, "PATCH", "/v1/teams/"+team, policy), 400, "invalid")
 		af := enrol(t, s, alice, map[string]any{"type": "totp", "label": "phone"})
 		// Carol has a factor but chose password-only login.
 		cf := enrol(t, s, carol, map[string]any{"type": "totp", "label": "phone"})
