@@ -479,6 +479,31 @@ type Membership struct {
 	Role Role
 }
 
+// TeamInvitation is an offer to join a team with a role, made by one of its
+// managers. Nobody becomes a member without accepting one: an invitation
+// grants nothing until its invitee accepts it, and it lapses at ExpiresAt.
+type TeamInvitation struct {
+	ID       string
+	TeamID   string
+	TeamName string
+	// RequireTwoFactor is the team's policy, which the invitee agrees to by
+	// accepting.
+	RequireTwoFactor bool
+	// Username is the invitee's name as the manager typed it. AccountID is
+	// the account of that name, "" when none had it: such an invitation
+	// reaches nobody and lapses, and the team's managers cannot tell it
+	// from any other.
+	Username  string
+	AccountID string
+	Role      Role
+	// InvitedBy is the account of the manager who made it; InvitedByName
+	// its username.
+	InvitedBy     string
+	InvitedByName string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
 // SSHKey is an SSH public key an account holder registered as a way back in
 // when the authenticators are lost (SPEC §1 story 4): a challenge signed
 // with it by `ssh-keygen -Y sign` passes the second step. It is pending until

@@ -19,8 +19,17 @@ type TeamStore interface {
 	// Memberships returns the account's teams with its role in each.
 	Memberships(ctx context.Context, accountID string) ([]twofold.Membership, error)
 	TeamMembers(ctx context.Context, teamID string) ([]twofold.TeamMember, error)
-	// AddTeamMember adds a member; one already is a conflict.
-	AddTeamMember(ctx context.Context, teamID, accountID string, role twofold.Role, now time.Time) error
+	// CreateTeamInvitation stores an invitation keyed by the invitee's
+	// folded name; one pending for that name, or more than max pending in
+	// the team, is a conflict.
+	CreateTeamInvitation(ctx context.Context, v twofold.TeamInvitation, usernameKey string, max int) error
+	TeamInvitation(ctx context.Context, id string) (twofold.TeamInvitation, error)
+	TeamInvitations(ctx context.Context, teamID string, now time.Time) ([]twofold.TeamInvitation, error)
+	InvitationsFor(ctx context.Context, accountID string, now time.Time) ([]twofold.TeamInvitation, error)
+	// AcceptTeamInvitation uses the account's invitation once, making it a
+	// member; a member already is a conflict.
+	AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time) (twofold.TeamInvitation, error)
+	DeleteTeamInvitation(ctx context.Context, id string) error
 	// SetTeamRole and RemoveTeamMember refuse, as a conflict, to leave a
 	// team without an owner; they return the member's role before.
 	SetTeamRole(ctx context.Context, teamID, accountID string, role twofold.Role) (twofold.Role, error)
@@ -45,6 +54,9 @@ type TeamView struct {
 	Role    twofold.Role // the caller's
 	Members []twofold.TeamMember
 	Zones   []string // the DNS zones shared with the team
+	// Invitations are those waiting for an answer, shown to the team's
+	// managers only.
+	Invitations []twofold.TeamInvitation
 }
 
 // validateTeamName trims name and checks it is one line of 1 to 64
@@ -137,6 +149,11 @@ func (s *Service) Team(ctx context.Context, a Auth, teamID string) (TeamView, er
 	v := TeamView{Team: mb.Team, Role: mb.Role, Zones: []string{}}
 	if v.Members, err = s.store.TeamMembers(ctx, teamID); err != nil {
 		return TeamView{}, err
+	}
+	if mb.Role.ManagesMembers() {
+		if v.Invitations, err = s.store.TeamInvitations(ctx, teamID, s.Now()); err != nil {
+			return TeamView{}, err
+		}
 	}
 	// The zones only to those who may reach them now: not billing, and not
 	// a member the team's policy keeps out.
@@ -309,56 +326,6 @@ func mayGrant(by, r twofold.Role) error {
 		return twofold.Errorf(twofold.CodeForbidden, "only an owner may make, change or remove an owner")
 	}
 	return nil
-}
-
-// AddTeamMember adds the account named username to the team with role.
-func (s *Service) AddTeamMember(ctx context.Context, a Auth, teamID, username, role string, m Meta) (twofold.TeamMember, error) {
-	r, err := parseRole(role)
-	if err != nil {
-		return twofold.TeamMember{}, err
-	}
-	mb, err := s.manager(ctx, a, teamID)
-	if err != nil {
-		return twofold.TeamMember{}, err
-	}
-	if err := mayGrant(mb.Role, r); err != nil {
-		return twofold.TeamMember{}, err
-	}
-	who, err := s.accountNamed(ctx, strings.TrimSpace(username))
-	if err != nil {
-		return twofold.TeamMember{}, err
-	}
-	members, err := s.store.TeamMembers(ctx, teamID)
-	if err != nil {
-		return twofold.TeamMember{}, err
-	}
-	if len(members) >= MaxTeamMembers {
-		return twofold.TeamMember{}, twofold.Errorf(twofold.CodeConflict, "a team may have at most %d members", MaxTeamMembers)
-	}
-	theirs, err := s.store.Memberships(ctx, who.ID)
-	if err != nil {
-		return twofold.TeamMember{}, err
-	}
-	if len(theirs) >= MaxTeamsPerAccount {
-		return twofold.TeamMember{}, twofold.Errorf(twofold.CodeConflict, "%s belongs to %d teams already, the most an account may", who.Username, MaxTeamsPerAccount)
-	}
-	now := s.Now()
-	if err := s.store.AddTeamMember(ctx, teamID, who.ID, r, now); err != nil {
-		return twofold.TeamMember{}, err
-	}
-	enabled, err := s.twoFactorEnabled(ctx, who.ID)
-	if err != nil {
-		return twofold.TeamMember{}, err
-	}
-	detail := fmt.Sprintf("team %s %q: %s as %s", teamID, mb.Team.Name, who.Username, r)
-	s.audit(ctx, a.Account.ID, "team.member_added", m, detail)
-	s.audit(ctx, who.ID, "team.joined", m, fmt.Sprintf("team %s %q as %s, added by %s", teamID, mb.Team.Name, r, a.Account.Username))
-	lines := []string{fmt.Sprintf("%s added you to the team %q as %s.", a.Account.Username, mb.Team.Name, r)}
-	if mb.Team.RequireTwoFactor && !enabled {
-		lines = append(lines, "The team requires two-factor authentication: add an authenticator in your security settings to reach its resources.")
-	}
-	s.notify(ctx, who.ID, "you were added to a team", lines...)
-	return twofold.TeamMember{TeamID: teamID, AccountID: who.ID, Username: who.Username, Role: r, TwoFactor: enabled, CreatedAt: now}, nil
 }
 
 // teamMember returns the member of the team named username: the one of

@@ -70,7 +70,15 @@ func (s *Server) writeTeam(w http.ResponseWriter, r *http.Request, a core.Auth, 
 	for _, m := range v.Members {
 		members = append(members, toMemberJSON(m))
 	}
-	writeJSON(w, status, map[string]any{"team": toTeamJSON(v.Team, v.Role), "members": members, "zones": v.Zones})
+	out := map[string]any{"team": toTeamJSON(v.Team, v.Role), "members": members, "zones": v.Zones}
+	if v.Role.ManagesMembers() {
+		invitations := make([]invitationJSON, 0, len(v.Invitations))
+		for _, inv := range v.Invitations {
+			invitations = append(invitations, toInvitationJSON(inv))
+		}
+		out["invitations"] = invitations
+	}
+	writeJSON(w, status, out)
 }
 
 func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -104,23 +112,6 @@ func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request, a core.Auth)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) addTeamMember(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	var req struct {
-		Username string `json:"username"`
-		Role     string `json:"role"`
-	}
-	if err := decode(w, r, &req); err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
-	m, err := s.svc.AddTeamMember(r.Context(), a, r.PathValue("team_id"), req.Username, req.Role, Meta(r))
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"member": toMemberJSON(m)})
 }
 
 func (s *Server) setTeamRole(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -159,6 +150,94 @@ func (s *Server) shareZone(w http.ResponseWriter, r *http.Request, a core.Auth) 
 // unshareZone stops sharing the caller's zone with the team.
 func (s *Server) unshareZone(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	if err := s.svc.UnshareZone(r.Context(), a, r.PathValue("zone"), r.PathValue("team_id"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type invitationJSON struct {
+	ID               string    `json:"id"`
+	TeamID           string    `json:"team_id"`
+	TeamName         string    `json:"team_name"`
+	RequireTwoFactor bool      `json:"require_two_factor"`
+	Username         string    `json:"username"`
+	Role             string    `json:"role"`
+	InvitedBy        string    `json:"invited_by"`
+	CreatedAt        time.Time `json:"created_at"`
+	ExpiresAt        time.Time `json:"expires_at"`
+}
+
+func toInvitationJSON(v twofold.TeamInvitation) invitationJSON {
+	return invitationJSON{ID: v.ID, TeamID: v.TeamID, TeamName: v.TeamName, RequireTwoFactor: v.RequireTwoFactor,
+		Username: v.Username, Role: string(v.Role), InvitedBy: v.InvitedByName, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt}
+}
+
+func writeInvitations(w http.ResponseWriter, vs []twofold.TeamInvitation) {
+	out := make([]invitationJSON, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, toInvitationJSON(v))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"invitations": out})
+}
+
+// inviteTeamMember invites an account to the team; it becomes a member
+// when its holder accepts.
+func (s *Server) inviteTeamMember(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Username string `json:"username"`
+		Role     string `json:"role"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	v, err := s.svc.InviteTeamMember(r.Context(), a, r.PathValue("team_id"), req.Username, req.Role, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"invitation": toInvitationJSON(v)})
+}
+
+func (s *Server) listTeamInvitations(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	vs, err := s.svc.TeamInvitations(r.Context(), a, r.PathValue("team_id"))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeInvitations(w, vs)
+}
+
+func (s *Server) revokeTeamInvitation(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.RevokeTeamInvitation(r.Context(), a, r.PathValue("team_id"), r.PathValue("invitation_id"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) myInvitations(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	vs, err := s.svc.MyInvitations(r.Context(), a)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeInvitations(w, vs)
+}
+
+// acceptInvitation makes the caller a member of the invitation's team.
+func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	mb, err := s.svc.AcceptTeamInvitation(r.Context(), a, r.PathValue("invitation_id"), Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"team": toTeamJSON(mb.Team, mb.Role)})
+}
+
+func (s *Server) declineInvitation(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.DeclineTeamInvitation(r.Context(), a, r.PathValue("invitation_id"), Meta(r)); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}

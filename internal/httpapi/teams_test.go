@@ -23,14 +23,26 @@ func makeTeam(t *testing.T, c *testenv.Client, name string) string {
 	return team["id"].(string)
 }
 
-// addMember adds username to the team with role through c, wanting status.
-func addMember(t *testing.T, c *testenv.Client, team, username, role string, status int) testenv.Response {
+// invite invites username to the team with role through c, wanting 201,
+// and returns the invitation's id.
+func invite(t *testing.T, c *testenv.Client, team, username, role string) string {
 	t.Helper()
-	r := c.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": username, "role": role})
-	if r.Status != status {
-		t.Fatalf("add %s as %s: got %d %s, want %d", username, role, r.Status, r.Body, status)
+	r := c.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": username, "role": role})
+	if r.Status != 201 {
+		t.Fatalf("invite %s as %s: got %d %s, want 201", username, role, r.Status, r.Body)
 	}
-	return r
+	return r.JSON["invitation"].(map[string]any)["id"].(string)
+}
+
+// addMember invites username through c and accepts as invitee, username's
+// client.
+func addMember(t *testing.T, c, invitee *testenv.Client, team, username, role string) {
+	t.Helper()
+	id := invite(t, c, team, username, role)
+	r := invitee.Do(t, "POST", "/v1/me/invitations/"+id+"/accept", nil)
+	if r.Status != 200 || r.JSON["team"].(map[string]any)["role"] != role {
+		t.Fatalf("%s accepts: got %d %s, want 200 as %s", username, r.Status, r.Body, role)
+	}
 }
 
 // roles returns username → role of the team's members as c sees them.
@@ -63,18 +75,18 @@ func TestTeamRoles(t *testing.T) {
 		for _, n := range []string{"alice", "bob", "carol", "dave", "eve"} {
 			addUser(t, s, n)
 		}
-		alice, bob, carol, eve := login(t, s, "alice"), login(t, s, "bob"), login(t, s, "carol"), login(t, s, "eve")
+		alice, bob, carol, dave, eve := login(t, s, "alice"), login(t, s, "bob"), login(t, s, "carol"), login(t, s, "dave"), login(t, s, "eve")
 		team := makeTeam(t, alice, "Acme hosting")
 
-		addMember(t, alice, team, "bob", "admin", 201)
-		addMember(t, alice, team, "carol", "ops", 201)
-		wantProblem(t, alice.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "carol", "role": "ops"}), 409, "conflict")
-		wantProblem(t, alice.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "nobody", "role": "ops"}), 404, "not-found")
-		wantProblem(t, alice.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "dave", "role": "superuser"}), 400, "invalid")
+		addMember(t, alice, bob, team, "bob", "admin")
+		addMember(t, alice, carol, team, "carol", "ops")
+		wantProblem(t, alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "Carol", "role": "ops"}), 409, "conflict")
+		wantProblem(t, alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "dave", "role": "superuser"}), 400, "invalid")
+		wantProblem(t, alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "no body", "role": "ops"}), 400, "invalid")
 
-		// An admin adds and changes members, but never an owner.
-		addMember(t, bob, team, "dave", "billing", 201)
-		wantProblem(t, bob.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "eve", "role": "owner"}), 403, "forbidden")
+		// An admin invites and changes members, but never an owner.
+		addMember(t, bob, dave, team, "dave", "billing")
+		wantProblem(t, bob.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "eve", "role": "owner"}), 403, "forbidden")
 		wantProblem(t, bob.Do(t, "PATCH", "/v1/teams/"+team+"/members/alice", map[string]string{"role": "read-only"}), 403, "forbidden")
 		wantProblem(t, bob.Do(t, "PATCH", "/v1/teams/"+team+"/members/carol", map[string]string{"role": "owner"}), 403, "forbidden")
 		wantProblem(t, bob.Do(t, "DELETE", "/v1/teams/"+team+"/members/alice", nil), 403, "forbidden")
@@ -85,14 +97,16 @@ func TestTeamRoles(t *testing.T) {
 		wantProblem(t, bob.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"name": "Mine now"}), 403, "forbidden")
 		wantProblem(t, bob.Do(t, "DELETE", "/v1/teams/"+team, nil), 403, "forbidden")
 		// Ops manage no members.
-		wantProblem(t, carol.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "eve", "role": "read-only"}), 403, "forbidden")
+		wantProblem(t, carol.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "eve", "role": "read-only"}), 403, "forbidden")
+		wantProblem(t, carol.Do(t, "GET", "/v1/teams/"+team+"/invitations", nil), 403, "forbidden")
 		wantProblem(t, carol.Do(t, "DELETE", "/v1/teams/"+team+"/members/dave", nil), 403, "forbidden")
 
 		// Outsiders learn nothing, not even that the team exists.
 		for _, r := range []testenv.Response{
 			eve.Do(t, "GET", "/v1/teams/"+team, nil),
 			eve.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"name": "x"}),
-			eve.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "eve", "role": "owner"}),
+			eve.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "eve", "role": "owner"}),
+			eve.Do(t, "GET", "/v1/teams/"+team+"/invitations", nil),
 			eve.Do(t, "DELETE", "/v1/teams/"+team+"/members/bob", nil),
 		} {
 			wantProblem(t, r, 404, "not-found")
@@ -173,9 +187,9 @@ func TestTeamZones(t *testing.T) {
 		}
 		alice, bob, carol, dave := login(t, s, "alice"), login(t, s, "bob"), login(t, s, "carol"), login(t, s, "dave")
 		team := makeTeam(t, alice, "Acme")
-		addMember(t, alice, team, "bob", "ops", 201)
-		addMember(t, alice, team, "carol", "read-only", 201)
-		addMember(t, alice, team, "dave", "billing", 201)
+		addMember(t, alice, bob, team, "bob", "ops")
+		addMember(t, alice, carol, team, "carol", "read-only")
+		addMember(t, alice, dave, team, "dave", "billing")
 		// Only the zone's owner shares it, and only with a team she manages.
 		wantProblem(t, bob.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.com", nil), 404, "not-found")
 		if r := alice.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.com", nil); r.Status != 200 || len(r.JSON["zones"].([]any)) != 1 {
@@ -272,8 +286,8 @@ func TestTeamTwoFactorPolicy(t *testing.T) {
 		}
 		alice, bob, carol := login(t, s, "alice"), login(t, s, "bob"), login(t, s, "carol")
 		team := makeTeam(t, alice, "Acme")
-		addMember(t, alice, team, "bob", "ops", 201)
-		addMember(t, alice, team, "carol", "ops", 201)
+		addMember(t, alice, bob, team, "bob", "ops")
+		addMember(t, alice, carol, team, "carol", "ops")
 		if r := alice.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.com", nil); r.Status != 200 {
 			t.Fatalf("share: got %d %s", r.Status, r.Body)
 		}
@@ -345,8 +359,8 @@ func TestTeamTwoFactorPolicy(t *testing.T) {
 	})
 }
 
-// TestTeamChangesAreRationed: adding and removing a member in a loop, which
-// mails them each time, is rationed per manager.
+// TestTeamChangesAreRationed: inviting and revoking in a loop, which mails
+// the invitee each time, is rationed per manager.
 func TestTeamChangesAreRationed(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		addUser(t, s, "alice")
@@ -354,23 +368,29 @@ func TestTeamChangesAreRationed(t *testing.T) {
 		alice := login(t, s, "alice")
 		team := makeTeam(t, alice, "Acme")
 		var r testenv.Response
-		n := 0
-		for ; n < 40; n++ {
+		n, id := 0, ""
+		for ; n < 80; n++ {
 			if n%2 == 0 {
-				r = alice.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "bob", "role": "ops"})
+				r = alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "bob", "role": "ops"})
+				if r.Status == 201 {
+					id = r.JSON["invitation"].(map[string]any)["id"].(string)
+				}
 			} else {
-				r = alice.Do(t, "DELETE", "/v1/teams/"+team+"/members/bob", nil)
+				// Revoking grants nothing and mails nobody: not rationed.
+				if r := alice.Do(t, "DELETE", "/v1/teams/"+team+"/invitations/"+id, nil); r.Status != 204 {
+					t.Fatalf("revoke: got %d %s", r.Status, r.Body)
+				}
 			}
 			if r.Status == 429 {
 				break
 			}
 		}
 		wantProblem(t, r, 429, "throttled")
-		if n != 30 || r.Header.Get("Retry-After") == "" {
-			t.Fatalf("throttled after %d changes (Retry-After %q), want after 30 with Retry-After", n, r.Header.Get("Retry-After"))
+		if n != 60 || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("throttled after %d changes (Retry-After %q), want after 30 invitations with Retry-After", n, r.Header.Get("Retry-After"))
 		}
 		s.Clock.Add(time.Minute)
-		if r := alice.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "bob", "role": "ops"}); r.Status != 201 && r.Status != 409 {
+		if r := alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "bob", "role": "ops"}); r.Status != 201 {
 			t.Fatalf("a minute later: got %d %s", r.Status, r.Body)
 		}
 	})

@@ -226,6 +226,9 @@ func (s *Store) DeleteTeam(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM team_members WHERE team_id = $1`, id); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM team_invitations WHERE team_id = $1`, id); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM teams WHERE id = $1`, id)
 		n, err := rowsAffected(res, err)
 		if err == nil && n == 0 {

@@ -77,8 +77,14 @@ func TestDNSPagesFollowRoles(t *testing.T) {
 	alice := testenv.NewClient(ts.URL())
 	alice.Token = alice.Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": testPassword}).String("token")
 	team := alice.Do(t, "POST", "/v1/teams", map[string]string{"name": "Acme"}).JSON["team"].(map[string]any)["id"].(string)
-	if r := alice.Do(t, "POST", "/v1/teams/"+team+"/members", map[string]string{"username": "carol", "role": "read-only"}); r.Status != 201 {
-		t.Fatalf("add carol: %d %s", r.Status, r.Body)
+	inv := alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "carol", "role": "read-only"})
+	if inv.Status != 201 {
+		t.Fatalf("invite carol: %d %s", inv.Status, inv.Body)
+	}
+	carolAPI := testenv.NewClient(ts.URL())
+	carolAPI.Token = carolAPI.Do(t, "POST", "/v1/login", map[string]string{"username": "carol", "password": testPassword}).String("token")
+	if r := carolAPI.Do(t, "POST", "/v1/me/invitations/"+inv.JSON["invitation"].(map[string]any)["id"].(string)+"/accept", nil); r.Status != 200 {
+		t.Fatalf("carol accepts: %d %s", r.Status, r.Body)
 	}
 	if r := alice.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.com", nil); r.Status != 200 {
 		t.Fatalf("share: %d %s", r.Status, r.Body)

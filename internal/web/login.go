@@ -11,14 +11,17 @@ import (
 // notices are the fixed messages a redirect can ask a page to show (?m=…);
 // a query parameter never carries free text into a page.
 var notices = map[string]string{
-	"team_created":          "Team created. Add its members below.",
+	"team_created":          "Team created. Invite its members below.",
 	"elevated":              "Confirmed. You can make changes for the next few minutes.",
 	"record_added":          "Record added.",
 	"record_removed":        "Record removed.",
 	"team_updated":          "Team settings saved.",
 	"team_deleted":          "Team deleted.",
 	"team_left":             "You left the team.",
-	"member_added":          "Member added. They have been told by email.",
+	"invited":               "Invitation sent. They join once they accept it.",
+	"invitation_revoked":    "Invitation withdrawn.",
+	"invitation_accepted":   "You joined the team.",
+	"invitation_declined":   "Invitation declined.",
 	"member_removed":        "Member removed.",
 	"role_changed":          "Role changed.",
 	"zone_shared":           "Zone shared with the team.",

@@ -12,7 +12,12 @@ import (
 // teamsBody is the data of the teams page.
 type teamsBody struct {
 	Teams []twofold.Membership
-	Name  string // what was typed, kept when the form comes back
+	// Invitations are those to the caller waiting for an answer; NoFactor
+	// reports whether the caller has no active factor, for the warning on
+	// invitations of teams that require one.
+	Invitations []twofold.TeamInvitation
+	NoFactor    bool
+	Name        string // what was typed, kept when the form comes back
 }
 
 // teamBody is the data of one team's page.
@@ -43,6 +48,18 @@ func (s *Server) renderTeams(w http.ResponseWriter, r *http.Request, a core.Auth
 		return
 	}
 	b.Teams = ms
+	if b.Invitations, err = s.svc.MyInvitations(r.Context(), a); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if len(b.Invitations) > 0 {
+		p, err := s.svc.Me(r.Context(), a)
+		if err != nil {
+			s.fail(w, r, &a, err)
+			return
+		}
+		b.NoFactor = !p.Enabled
+	}
 	s.render(w, r, status, "teams", Page{Title: "Teams", Account: &a.Account, Notice: notice, Error: errMsg, Body: b, Nav: "teams"})
 }
 
@@ -115,13 +132,37 @@ func (s *Server) teamAction(w http.ResponseWriter, r *http.Request, a core.Auth,
 	http.Redirect(w, r, "/settings/teams/"+url.PathEscape(r.PathValue("id"))+"?m="+done, http.StatusSeeOther)
 }
 
-func (s *Server) addTeamMember(w http.ResponseWriter, r *http.Request, a core.Auth) {
+func (s *Server) inviteTeamMember(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	f := r.PostForm
 	b := teamBody{Username: f.Get("username"), Role: f.Get("role")}
-	s.teamAction(w, r, a, b, "member_added", func(a core.Auth) error {
-		_, err := s.svc.AddTeamMember(r.Context(), a, r.PathValue("id"), b.Username, b.Role, httpapi.Meta(r))
+	s.teamAction(w, r, a, b, "invited", func(a core.Auth) error {
+		_, err := s.svc.InviteTeamMember(r.Context(), a, r.PathValue("id"), b.Username, b.Role, httpapi.Meta(r))
 		return err
 	})
+}
+
+func (s *Server) revokeTeamInvitation(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.teamAction(w, r, a, teamBody{}, "invitation_revoked", func(a core.Auth) error {
+		return s.svc.RevokeTeamInvitation(r.Context(), a, r.PathValue("id"), r.PathValue("inv"), httpapi.Meta(r))
+	})
+}
+
+// acceptInvitation joins the invitation's team and goes to its page.
+func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	mb, err := s.svc.AcceptTeamInvitation(r.Context(), a, r.PathValue("inv"), httpapi.Meta(r))
+	if err != nil {
+		s.renderTeams(w, r, a, s.status(w, r, err), teamsBody{}, "", message(err))
+		return
+	}
+	http.Redirect(w, r, "/settings/teams/"+url.PathEscape(mb.Team.ID)+"?m=invitation_accepted", http.StatusSeeOther)
+}
+
+func (s *Server) declineInvitation(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.DeclineTeamInvitation(r.Context(), a, r.PathValue("inv"), httpapi.Meta(r)); err != nil {
+		s.renderTeams(w, r, a, s.status(w, r, err), teamsBody{}, "", message(err))
+		return
+	}
+	http.Redirect(w, r, "/settings/teams?m=invitation_declined", http.StatusSeeOther)
 }
 
 func (s *Server) setTeamRole(w http.ResponseWriter, r *http.Request, a core.Auth) {

@@ -3,6 +3,8 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +19,12 @@ func setSelect(p *page, sel, value string) {
 	eval[bool](p, `(document.querySelector(`+jsString(sel)+`).value = `+jsString(value)+`, true)`)
 }
 
-// TestBrowserTeams runs a team in Chromium: alice makes one, adds bob, shares
-// her zone with it and requires two-factor; once her elevation lapses the
-// page asks her to confirm it's her before changing bob's role. Bob sees
-// the team, is kept out of its zone until he has a factor, and others learn
-// nothing of it.
+// TestBrowserTeams runs a team in Chromium: alice makes one, invites bob,
+// shares her zone with it and requires two-factor; bob, in his own browser,
+// finds the invitation with that warning and joins; once her elevation
+// lapses the page asks her to confirm it's her before changing bob's role.
+// Bob is kept out of its zone until he has a factor, and others learn
+// nothing of the team.
 func TestBrowserTeams(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	ctx := context.Background()
@@ -50,9 +53,12 @@ func TestBrowserTeams(t *testing.T) {
 	}
 
 	setSelect(p, "#member-role", "ops")
-	p.fillAndSubmit("#member-username", "bob", "#add-member-button")
-	if got := p.text("#member-bob .role"); got != "ops" {
-		t.Fatalf("bob's role on the page: %q", got)
+	p.fillAndSubmit("#member-username", "bob", "#invite-button")
+	if got := p.text("#invitation-bob"); !strings.Contains(got, "as ops") {
+		t.Fatalf("bob's invitation on the page: %q", got)
+	}
+	if p.exists("#member-bob") {
+		t.Fatal("bob is a member before accepting")
 	}
 	p.click("#share-zone-button")
 	if !p.exists("#zone-example\\.com") {
@@ -64,12 +70,31 @@ func TestBrowserTeams(t *testing.T) {
 	}
 	p.screenshot("team")
 
-	// Bob sees the team, and is kept out of its zone without a factor.
-	bob := newClient(t, ts.URL())
-	bob.signIn("bob")
-	if r := bob.get("/settings/teams"); !strings.Contains(r.body, "Acme hosting") {
-		t.Fatal("bob's teams page does not list the team")
+	// Bob finds the invitation among his teams, told that the team
+	// requires two-factor which he has not, and joins.
+	bp := newPage(t, ts.URL())
+	bp.shots = p.shots
+	bp.signIn("bob", testPassword)
+	bp.open("/settings/teams")
+	if got := bp.text("#invitations"); !strings.Contains(got, "Acme hosting") || !strings.Contains(got, "Invited by alice") ||
+		!strings.Contains(got, "two-factor required") || !strings.Contains(got, "add an authenticator") {
+		t.Fatalf("bob's invitations: %q", got)
 	}
+	bp.screenshot("team-invitation")
+	bp.click(`#invitations button[aria-label="Join Acme hosting"]`)
+	bp.wantPath(teamPath)
+	if got := bp.text("#my-role"); got != "ops" {
+		t.Fatalf("bob's role once he joined: %q", got)
+	}
+	if bp.exists("#invitations") {
+		t.Fatal("the invitation is still offered after joining")
+	}
+	p.open(teamPath)
+	if got := p.text("#member-bob .role"); got != "ops" || p.exists("#invitation-bob") {
+		t.Fatalf("bob on alice's page after joining: role %q, invitation still listed: %v", got, p.exists("#invitation-bob"))
+	}
+
+	// Bob is kept out of the zone without a factor.
 	api := testenv.NewClient(ts.URL())
 	lr := api.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": testPassword})
 	api.Token = lr.String("token")
@@ -130,5 +155,68 @@ func TestOperatorSeesTeams(t *testing.T) {
 		return a.ID
 	}()); !strings.Contains(r.body, "Not a member of any team.") {
 		t.Fatal("an account in no team is not said to be so")
+	}
+}
+
+// TestTeamInvitationPages: on the pages, an invitee declines and a manager
+// withdraws an invitation; another account cannot answer one that is not
+// its own, by posting directly.
+func TestTeamInvitationPages(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	for _, n := range []string{"alice", "carol", "dave", "eve"} {
+		account(t, ts, n, false, false)
+	}
+	alice := newClient(t, ts.URL())
+	alice.signIn("alice")
+	r := alice.post("/settings/teams", url.Values{"name": {"Acme"}})
+	teamPath := r.url.Path
+	if !strings.HasPrefix(teamPath, "/settings/teams/") {
+		t.Fatalf("making a team landed on %s", r.url)
+	}
+	for _, who := range []string{"carol", "dave"} {
+		if r := alice.post(teamPath+"/invitations", url.Values{"username": {who}, "role": {"ops"}}); !strings.Contains(r.body, "Invitation sent") {
+			t.Fatalf("inviting %s: %d %s", who, r.status, r.body)
+		}
+	}
+	// An invitation already waiting is refused with the reason, and what
+	// was typed is kept.
+	if r := alice.post(teamPath+"/invitations", url.Values{"username": {"carol"}, "role": {"admin"}}); r.status != http.StatusConflict || !strings.Contains(r.body, "invited already") || !strings.Contains(r.body, `value="carol"`) {
+		t.Fatalf("inviting carol twice: %d", r.status)
+	}
+
+	invitationOf := func(c *client) string {
+		t.Helper()
+		m := regexp.MustCompile(`/settings/invitations/([^/"]+)/decline`).FindStringSubmatch(c.get("/settings/teams").body)
+		if m == nil {
+			t.Fatal("no invitation on the teams page")
+		}
+		return m[1]
+	}
+	carol := newClient(t, ts.URL())
+	carol.signIn("carol")
+	carolInv := invitationOf(carol)
+
+	// Eve cannot answer carol's invitation.
+	eve := newClient(t, ts.URL())
+	eve.signIn("eve")
+	if r := eve.post("/settings/invitations/"+carolInv+"/accept", url.Values{}); r.status != http.StatusNotFound {
+		t.Fatalf("eve accepting carol's invitation: %d, want 404", r.status)
+	}
+	if r := carol.post("/settings/invitations/"+carolInv+"/decline", url.Values{}); !strings.Contains(r.body, "Invitation declined") || strings.Contains(r.body, `id="invitations"`) {
+		t.Fatalf("carol declines: %d %s", r.status, r.body)
+	}
+
+	// Alice withdraws dave's; he is offered nothing then.
+	dave := newClient(t, ts.URL())
+	dave.signIn("dave")
+	daveInv := invitationOf(dave)
+	if r := alice.post(teamPath+"/invitations/"+daveInv+"/revoke", url.Values{}); !strings.Contains(r.body, "Invitation withdrawn") || strings.Contains(r.body, `id="invitation-dave"`) || strings.Contains(r.body, `id="invitation-carol"`) {
+		t.Fatalf("alice withdraws: %d", r.status)
+	}
+	if r := dave.post("/settings/invitations/"+daveInv+"/accept", url.Values{}); r.status != http.StatusNotFound || !strings.Contains(r.body, "No such invitation") {
+		t.Fatalf("dave accepting a withdrawn invitation: %d", r.status)
+	}
+	if r := dave.get(teamPath); r.status != http.StatusNotFound {
+		t.Fatalf("dave on the team's page: %d, want 404", r.status)
 	}
 }

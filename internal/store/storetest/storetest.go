@@ -113,6 +113,8 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"Team/RoundTrip", testTeamRoundTrip},
 		{"Race/TeamOwners", testRaceTeamOwners},
+		{"Team/Invitations", testInvitationRoundTrip},
+		{"Race/InvitationAccept", testRaceInvitationAccept},
 
 		{"Race/AcceptStep", testRaceAcceptStep},
 		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},

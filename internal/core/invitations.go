@@ -1,0 +1,239 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// Invitations to teams. Nobody is made a member without consent: a manager
+// invites a username with a role, and the holder of that account accepts or
+// declines. The answer to an invitation is the same whether or not an
+// account has the name, so that inviting cannot be used to learn who has an
+// account; only an existing account is told, by mail.
+const (
+	// TeamInvitationTTL is how long an invitation waits for an answer.
+	TeamInvitationTTL = 7 * 24 * time.Hour
+	// MaxTeamInvitations is how many invitations a team may have waiting.
+	MaxTeamInvitations = 100
+)
+
+func errNoInvitation() error {
+	return twofold.Errorf(twofold.CodeNotFound, "no such invitation: it may have been answered, revoked, or have lapsed")
+}
+
+// managesTeam returns the caller's membership of the team when the caller
+// may manage its members, for reading and revoking invitations: neither
+// grants anything, so neither needs elevation.
+func (s *Service) managesTeam(ctx context.Context, a Auth, teamID string) (twofold.Membership, error) {
+	if err := person(a); err != nil {
+		return twofold.Membership{}, err
+	}
+	mb, err := s.membership(ctx, a.Account.ID, teamID)
+	if err != nil {
+		return mb, err
+	}
+	if !mb.Role.ManagesMembers() {
+		return mb, twofold.Errorf(twofold.CodeForbidden, "only the team's owners and admins may manage its members")
+	}
+	return mb, nil
+}
+
+// InviteTeamMember invites the account named username to the team with
+// role. Like adding a member did, it needs a manager of the team who may
+// give that role, in an elevated session when the manager has two-factor,
+// and it is rationed per manager, since it may mail someone.
+func (s *Service) InviteTeamMember(ctx context.Context, a Auth, teamID, username, role string, m Meta) (twofold.TeamInvitation, error) {
+	r, err := parseRole(role)
+	if err != nil {
+		return twofold.TeamInvitation{}, err
+	}
+	username = strings.TrimSpace(username)
+	if err := ValidateUsername(username); err != nil {
+		return twofold.TeamInvitation{}, err
+	}
+	mb, err := s.manager(ctx, a, teamID)
+	if err != nil {
+		return twofold.TeamInvitation{}, err
+	}
+	if err := mayGrant(mb.Role, r); err != nil {
+		return twofold.TeamInvitation{}, err
+	}
+	members, err := s.store.TeamMembers(ctx, teamID)
+	if err != nil {
+		return twofold.TeamInvitation{}, err
+	}
+	if len(members) >= MaxTeamMembers {
+		return twofold.TeamInvitation{}, twofold.Errorf(twofold.CodeConflict, "a team may have at most %d members", MaxTeamMembers)
+	}
+	for _, mem := range members {
+		if strings.EqualFold(mem.Username, username) {
+			return twofold.TeamInvitation{}, twofold.Errorf(twofold.CodeConflict, "%s is a member of this team already", mem.Username)
+		}
+	}
+	// Whether an account has the name changes only who is told; the
+	// answer, and what the team's managers see, is the same either way.
+	who, found, _, err := s.accountForLogin(ctx, username)
+	if err != nil {
+		return twofold.TeamInvitation{}, err
+	}
+	id, err := s.newID()
+	if err != nil {
+		return twofold.TeamInvitation{}, err
+	}
+	now := s.Now()
+	v := twofold.TeamInvitation{
+		ID: id, TeamID: teamID, TeamName: mb.Team.Name, RequireTwoFactor: mb.Team.RequireTwoFactor,
+		Username: username, Role: r, InvitedBy: a.Account.ID, InvitedByName: a.Account.Username,
+		CreatedAt: now, ExpiresAt: now.Add(TeamInvitationTTL),
+	}
+	if found {
+		v.AccountID = who.ID
+	}
+	if err := s.store.CreateTeamInvitation(ctx, v, strings.ToLower(username), MaxTeamInvitations); err != nil {
+		return twofold.TeamInvitation{}, err
+	}
+	s.audit(ctx, a.Account.ID, "team.invited", m, fmt.Sprintf("team %s %q: %s as %s, invitation %s", teamID, mb.Team.Name, username, r, id))
+	if found {
+		s.audit(ctx, who.ID, "team.invitation_received", m, fmt.Sprintf("team %s %q as %s, from %s", teamID, mb.Team.Name, r, a.Account.Username))
+		lines := []string{
+			fmt.Sprintf("%s invited you to the team %q as %s.", a.Account.Username, mb.Team.Name, r),
+			"You are not a member until you accept. To answer, sign in and open Teams in your settings; the invitation lapses on " + v.ExpiresAt.UTC().Format("2 January 2006 at 15:04 UTC") + ".",
+			"If you do not know " + a.Account.Username + ", decline it.",
+		}
+		if mb.Team.RequireTwoFactor {
+			lines = append(lines, "The team requires two-factor authentication of its members: once you accept, every sign-in asks for your second factor.")
+		}
+		s.notify(ctx, who.ID, "you were invited to a team", lines...)
+	}
+	return v, nil
+}
+
+// TeamInvitations returns the team's invitations waiting for an answer,
+// for its managers.
+func (s *Service) TeamInvitations(ctx context.Context, a Auth, teamID string) ([]twofold.TeamInvitation, error) {
+	if _, err := s.managesTeam(ctx, a, teamID); err != nil {
+		return nil, err
+	}
+	return s.store.TeamInvitations(ctx, teamID, s.Now())
+}
+
+// RevokeTeamInvitation withdraws an invitation of the team before it is
+// answered. Any manager of the team may, but an owner's invitation to be
+// an owner only an owner.
+func (s *Service) RevokeTeamInvitation(ctx context.Context, a Auth, teamID, invitationID string, m Meta) error {
+	mb, err := s.managesTeam(ctx, a, teamID)
+	if err != nil {
+		return err
+	}
+	v, err := s.store.TeamInvitation(ctx, invitationID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && v.TeamID != teamID) {
+		return errNoInvitation()
+	}
+	if err != nil {
+		return err
+	}
+	if err := mayGrant(mb.Role, v.Role); err != nil {
+		return err
+	}
+	if err := s.store.DeleteTeamInvitation(ctx, v.ID); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return errNoInvitation()
+		}
+		return err
+	}
+	s.audit(ctx, a.Account.ID, "team.invitation_revoked", m, fmt.Sprintf("team %s %q: %s as %s, invitation %s", teamID, mb.Team.Name, v.Username, v.Role, v.ID))
+	return nil
+}
+
+// MyInvitations returns the invitations to the caller waiting for an
+// answer.
+func (s *Service) MyInvitations(ctx context.Context, a Auth) ([]twofold.TeamInvitation, error) {
+	if err := person(a); err != nil {
+		return nil, err
+	}
+	return s.store.InvitationsFor(ctx, a.Account.ID, s.Now())
+}
+
+// invitationFor returns the caller's invitation with id while it waits for
+// an answer; anyone else's, or one gone or lapsed, is not found.
+func (s *Service) invitationFor(ctx context.Context, a Auth, id string) (twofold.TeamInvitation, error) {
+	if err := person(a); err != nil {
+		return twofold.TeamInvitation{}, err
+	}
+	v, err := s.store.TeamInvitation(ctx, id)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && (v.AccountID != a.Account.ID || !s.Now().Before(v.ExpiresAt))) {
+		return v, errNoInvitation()
+	}
+	return v, err
+}
+
+// AcceptTeamInvitation makes the caller a member of the invitation's team
+// with its role. The invitation stands only while whoever made it still
+// manages the team and may give that role; otherwise it is void and
+// deleted. Accepting a team that requires two-factor turns on the
+// caller's own requirement through the team's policy.
+func (s *Service) AcceptTeamInvitation(ctx context.Context, a Auth, id string, m Meta) (twofold.Membership, error) {
+	v, err := s.invitationFor(ctx, a, id)
+	if err != nil {
+		return twofold.Membership{}, err
+	}
+	by, err := s.membership(ctx, v.InvitedBy, v.TeamID)
+	if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		return twofold.Membership{}, err
+	}
+	if err != nil || !by.Role.ManagesMembers() || mayGrant(by.Role, v.Role) != nil {
+		if err := s.store.DeleteTeamInvitation(ctx, v.ID); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+			return twofold.Membership{}, err
+		}
+		s.audit(ctx, a.Account.ID, "team.invitation_void", m, fmt.Sprintf("team %s %q: %s no longer may give the role %s", v.TeamID, v.TeamName, v.InvitedByName, v.Role))
+		return twofold.Membership{}, twofold.Errorf(twofold.CodeConflict, "this invitation no longer stands: %s no longer manages the team or may give that role; ask the team's owners to invite you again", v.InvitedByName)
+	}
+	mine, err := s.store.Memberships(ctx, a.Account.ID)
+	if err != nil {
+		return twofold.Membership{}, err
+	}
+	if len(mine) >= MaxTeamsPerAccount {
+		return twofold.Membership{}, twofold.Errorf(twofold.CodeConflict, "an account may belong to at most %d teams: leave one first", MaxTeamsPerAccount)
+	}
+	members, err := s.store.TeamMembers(ctx, v.TeamID)
+	if err != nil {
+		return twofold.Membership{}, err
+	}
+	if len(members) >= MaxTeamMembers {
+		return twofold.Membership{}, twofold.Errorf(twofold.CodeConflict, "the team has %d members, the most it may", MaxTeamMembers)
+	}
+	if _, err := s.store.AcceptTeamInvitation(ctx, v.ID, a.Account.ID, s.Now()); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return twofold.Membership{}, errNoInvitation()
+		}
+		return twofold.Membership{}, err
+	}
+	s.audit(ctx, a.Account.ID, "team.joined", m, fmt.Sprintf("team %s %q as %s, invited by %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
+	s.audit(ctx, v.InvitedBy, "team.invitation_accepted", m, fmt.Sprintf("team %s %q: %s as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
+	t, err := s.store.Team(ctx, v.TeamID)
+	if err != nil {
+		return twofold.Membership{}, err
+	}
+	return twofold.Membership{Team: t, Role: v.Role}, nil
+}
+
+// DeclineTeamInvitation deletes the caller's invitation unanswered.
+func (s *Service) DeclineTeamInvitation(ctx context.Context, a Auth, id string, m Meta) error {
+	v, err := s.invitationFor(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteTeamInvitation(ctx, v.ID); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return errNoInvitation()
+		}
+		return err
+	}
+	s.audit(ctx, a.Account.ID, "team.invitation_declined", m, fmt.Sprintf("team %s %q as %s, from %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
+	s.audit(ctx, v.InvitedBy, "team.invitation_declined", m, fmt.Sprintf("team %s %q: %s declined to join as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
+	return nil
+}

@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+const invitationColumns = `i.id, i.team_id, t.name, t.require_two_factor, i.username, COALESCE(i.account_id, ''), i.role,
+	i.invited_by, a.username, i.created_at, i.expires_at`
+
+const invitationFrom = ` FROM team_invitations i JOIN teams t ON t.id = i.team_id JOIN accounts a ON a.id = i.invited_by `
+
+func scanInvitation(row interface{ Scan(...any) error }) (twofold.TeamInvitation, error) {
+	var v twofold.TeamInvitation
+	var role string
+	var created, expires int64
+	err := row.Scan(&v.ID, &v.TeamID, &v.TeamName, &v.RequireTwoFactor, &v.Username, &v.AccountID, &role,
+		&v.InvitedBy, &v.InvitedByName, &created, &expires)
+	v.Role, v.CreatedAt, v.ExpiresAt = twofold.Role(role), fromMicros(created), fromMicros(expires)
+	return v, err
+}
+
+func (s *Store) queryInvitations(ctx context.Context, where string, args ...any) ([]twofold.TeamInvitation, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+invitationColumns+invitationFrom+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("select team invitations: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.TeamInvitation
+	for rows.Next() {
+		v, err := scanInvitation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan team invitation: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// CreateTeamInvitation stores the invitation, keyed by the invitee's name
+// folded to lower case, after dropping any lapsed one of the same team and
+// name. A pending invitation of that name is a conflict, as are more than
+// max pending invitations of the team, and a team gone is not-found.
+func (s *Store) CreateTeamInvitation(ctx context.Context, v twofold.TeamInvitation, usernameKey string, max int) error {
+	var account sql.NullString
+	if v.AccountID != "" {
+		account = sql.NullString{String: v.AccountID, Valid: true}
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockTeam(ctx, tx, v.TeamID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM team_invitations WHERE team_id = $1 AND expires_at <= $2`,
+			v.TeamID, micros(v.CreatedAt)); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM team_invitations WHERE team_id = $1`, v.TeamID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= max {
+			return twofold.Errorf(twofold.CodeConflict, "a team may have at most %d invitations waiting: revoke some first", max)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO team_invitations (id, team_id, username, username_key, account_id, role, invited_by, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			v.ID, v.TeamID, v.Username, usernameKey, account, string(v.Role), v.InvitedBy, micros(v.CreatedAt), micros(v.ExpiresAt))
+		if isUniqueViolation(err) {
+			return twofold.Errorf(twofold.CodeConflict, "%s is invited already: revoke that invitation to send another", v.Username)
+		}
+		return err
+	})
+	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
+		err = fmt.Errorf("insert team invitation: %w", err)
+	}
+	return err
+}
+
+// TeamInvitation returns the invitation with id, lapsed or not.
+func (s *Store) TeamInvitation(ctx context.Context, id string) (twofold.TeamInvitation, error) {
+	v, err := scanInvitation(s.conn(ctx).QueryRowContext(ctx, `SELECT `+invitationColumns+invitationFrom+`WHERE i.id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, notFound("invitation")
+	}
+	if err != nil {
+		return v, fmt.Errorf("select team invitation: %w", err)
+	}
+	return v, nil
+}
+
+// TeamInvitations returns the team's invitations that have not lapsed at
+// now, by username.
+func (s *Store) TeamInvitations(ctx context.Context, teamID string, now time.Time) ([]twofold.TeamInvitation, error) {
+	return s.queryInvitations(ctx, `WHERE i.team_id = $1 AND i.expires_at > $2 ORDER BY i.username_key, i.id`, teamID, micros(now))
+}
+
+// InvitationsFor returns the invitations to the account that have not
+// lapsed at now, by team name.
+func (s *Store) InvitationsFor(ctx context.Context, accountID string, now time.Time) ([]twofold.TeamInvitation, error) {
+	return s.queryInvitations(ctx, `WHERE i.account_id = $1 AND i.expires_at > $2 ORDER BY t.name, i.id`, accountID, micros(now))
+}
+
+// AcceptTeamInvitation uses the invitation once: it is deleted and its
+// invitee made a member with its role in one transaction. An invitation
+// that is not the account's, is gone or has lapsed at now is not-found; an
+// invitee who is a member already is a conflict, and the invitation is
+// used all the same.
+func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time) (twofold.TeamInvitation, error) {
+	var v twofold.TeamInvitation
+	member := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var role string
+		err := tx.QueryRowContext(ctx, `DELETE FROM team_invitations WHERE id = $1 AND account_id = $2 AND expires_at > $3
+			RETURNING team_id, role`, id, accountID, micros(now)).Scan(&v.TeamID, &role)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("invitation")
+		}
+		if err != nil {
+			return err
+		}
+		v.ID, v.AccountID, v.Role = id, accountID, twofold.Role(role)
+		res, err := tx.ExecContext(ctx, `INSERT INTO team_members (team_id, account_id, role, created_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (team_id, account_id) DO NOTHING`, v.TeamID, accountID, role, micros(now))
+		n, err := rowsAffected(res, err)
+		member = err == nil && n == 0
+		return err
+	})
+	if err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeInternal {
+			err = fmt.Errorf("accept team invitation: %w", err)
+		}
+		return v, err
+	}
+	if member {
+		return v, twofold.Errorf(twofold.CodeConflict, "you are a member of this team already")
+	}
+	return v, nil
+}
+
+// DeleteTeamInvitation deletes the invitation; one already gone is
+// not-found.
+func (s *Store) DeleteTeamInvitation(ctx context.Context, id string) error {
+	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM team_invitations WHERE id = $1`, id)
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return fmt.Errorf("delete team invitation: %w", err)
+	}
+	if n == 0 {
+		return notFound("invitation")
+	}
+	return nil
+}
