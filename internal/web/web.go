@@ -136,6 +136,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/security/password":               s.authed(s.changePassword),
 		"POST /settings/security/elevate/send":           s.authed(s.sendElevationCode),
 		"POST /settings/security/elevate/push":           s.authed(s.sendElevationPush),
+		"POST /settings/security/elevate/ssh":            s.authed(s.sshElevationChallenge),
+		"GET /settings/security/elevate/challenge.txt":   s.authed(s.sshElevationChallengeFile),
 		"GET /settings/security/api-keys":                s.authed(s.apiKeysPage),
 		"POST /settings/security/api-keys":               s.authed(s.createAPIKey),
 		"POST /settings/security/api-keys/{id}/revoke":   s.authed(s.revokeAPIKey),
