@@ -319,6 +319,30 @@ func (s *Service) ChallengeElevationSSH(ctx context.Context, a Auth) (SSHKeyChal
 	return s.newSSHChallenge(ctx, a.Account, elevateScope(a.Session.ID), "elevation", "", time.Time{}, keys[0].Type)
 }
 
+// PendingElevationSSHChallenge returns the challenge waiting for a
+// signature to elevate the caller's session with (ChallengeElevationSSH),
+// if it has one and the account still has an active key.
+func (s *Service) PendingElevationSSHChallenge(ctx context.Context, a Auth) (SSHKeyChallenge, bool, error) {
+	if err := person(a); err != nil {
+		return SSHKeyChallenge{}, false, err
+	}
+	keys, err := s.activeSSHKeys(ctx, a.Account.ID)
+	if err != nil || len(keys) == 0 {
+		return SSHKeyChallenge{}, false, err
+	}
+	return s.waitingSSHChallenge(ctx, a.Account.ID, elevateScope(a.Session.ID), keys)
+}
+
+// HasSSHKey reports whether the caller's account has an active SSH key,
+// which "confirm it's you" then offers.
+func (s *Service) HasSSHKey(ctx context.Context, a Auth) (bool, error) {
+	if err := person(a); err != nil {
+		return false, err
+	}
+	keys, err := s.activeSSHKeys(ctx, a.Account.ID)
+	return len(keys) > 0, err
+}
+
 // verifySSHKey checks a signature over the challenge waiting for scope by
 // one of the account's active keys: "" when accepted, and the challenge is
 // then used; else the cause.

@@ -155,3 +155,79 @@ func TestSecurityKeyAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestSecurityKeyRemovedMidChallenge: a key removed between a challenge
+// and its answer does not spoil the answer of a key the account still has,
+// and never verifies itself: with two keys, two logins and an elevation
+// are challenged (both keys allowed), then the first key is removed; the
+// second key's answers sign in and elevate, the removed key's is refused.
+func TestSecurityKeyRemovedMidChallenge(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "kim")
+		c := login(t, s, "kim")
+		origin := keyOrigin(t, s)
+		add := func(label string) (string, *testenv.SecurityKey) {
+			t.Helper()
+			r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": label})
+			if r.Status != 201 {
+				t.Fatalf("enrol %s: got %d %s", label, r.Status, r.Body)
+			}
+			id := r.JSON["factor"].(map[string]any)["id"].(string)
+			k := testenv.NewSecurityKey(t, origin)
+			if cr := c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]any{"credential": k.Create(t, options(t, r))}); cr.Status != 200 {
+				t.Fatalf("confirm %s: got %d %s", label, cr.Status, cr.Body)
+			}
+			return id, k
+		}
+		idA, keyA := add("Key A")
+		er := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "webauthn"})
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]any{"method": "webauthn", "credential": keyA.Get(t, options(t, er))}); r.Status != 200 {
+			t.Fatalf("elevate with key A: got %d %s", r.Status, r.Body)
+		}
+		_, keyB := add("Key B")
+		s.Clock.Add(11 * time.Minute) // c's elevation lapses
+
+		anon := testenv.NewClient(s.URL())
+		allowsBoth := func(r testenv.Response) json.RawMessage {
+			t.Helper()
+			if r.Status != 200 {
+				t.Fatalf("challenge: got %d %s", r.Status, r.Body)
+			}
+			opts := options(t, r)
+			if !keyA.Allowed(t, opts) || !keyB.Allowed(t, opts) {
+				t.Fatalf("the challenge does not allow both keys: %s", opts)
+			}
+			return opts
+		}
+		challenge := func(loginID string) json.RawMessage {
+			t.Helper()
+			return allowsBoth(anon.Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "webauthn"}))
+		}
+		first, _ := startLogin(t, s, "kim")
+		second, _ := startLogin(t, s, "kim")
+		optsFirst, optsSecond := challenge(first), challenge(second)
+		optsElevate := allowsBoth(c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "webauthn"}))
+
+		// Key A is removed from another session, signed in with key B.
+		third, _ := startLogin(t, s, "kim")
+		v := anon.Do(t, "POST", "/v1/login/"+third+"/verify", map[string]any{"method": "webauthn", "credential": keyB.Get(t, challenge(third))})
+		if v.Status != 200 {
+			t.Fatalf("sign in with key B: got %d %s", v.Status, v.Body)
+		}
+		other := testenv.NewClient(s.URL())
+		other.Token = v.String("token")
+		if r := other.Do(t, "DELETE", "/v1/me/factors/"+idA, nil); r.Status != 204 {
+			t.Fatalf("remove key A: got %d %s", r.Status, r.Body)
+		}
+
+		s.Clock.Add(20 * time.Second) // past the throttle's short waits
+		if r := anon.Do(t, "POST", "/v1/login/"+first+"/verify", map[string]any{"method": "webauthn", "credential": keyB.Get(t, optsFirst)}); r.Status != 200 || r.String("status") != "authenticated" {
+			t.Fatalf("key B answering a login challenged before key A was removed: got %d %s, want 200", r.Status, r.Body)
+		}
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]any{"method": "webauthn", "credential": keyB.Get(t, optsElevate)}); r.Status != 200 {
+			t.Fatalf("key B answering an elevation challenged before key A was removed: got %d %s, want 200", r.Status, r.Body)
+		}
+		s.Clock.Add(20 * time.Second)
+		wantProblem(t, anon.Do(t, "POST", "/v1/login/"+second+"/verify", map[string]any{"method": "webauthn", "credential": keyA.Get(t, optsSecond)}), 401, "invalid-code")
+	})
+}

@@ -43,7 +43,11 @@ type elevationBody struct {
 	// KeyOptions are, for webauthn, the options of an assertion for this
 	// session's elevation; "" when none could be had.
 	KeyOptions string
-	Self       string // this page, for links to the other methods
+	// SSH is, for ssh_key, the challenge waiting to be signed for this
+	// session's elevation; nil until one is asked for ("Get a challenge",
+	// a POST: making one replaces the one before, so a GET never does).
+	SSH  *core.SSHKeyChallenge
+	Self string // this page, for links to the other methods
 	// Keep is what the user typed on this page that the links to the other
 	// methods carry along, so that switching methods loses none of it.
 	Keep url.Values
@@ -83,6 +87,9 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	if p.PaperKey || len(have) == 0 {
 		have = append(have, twofold.MethodPaperKey)
 	}
+	if s.hasSSHKey(r, a) {
+		have = append(have, twofold.MethodSSHKey)
+	}
 	want := twofold.Method(r.FormValue("method"))
 	if want == "" {
 		want = twofold.Method(r.FormValue("elevate_method"))
@@ -107,22 +114,51 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	if e.Method == twofold.MethodWebAuthn {
 		e.KeyOptions = s.keyOptions(r, "", &a)
 	}
+	if e.Method == twofold.MethodSSHKey {
+		e.SSH = s.elevationSSHChallenge(r, a)
+	}
 	return e
+}
+
+// hasSSHKey reports whether the account has an active SSH key to confirm
+// it's the holder with; when that cannot be told, the page offers the
+// other ways.
+func (s *Server) hasSSHKey(r *http.Request, a core.Auth) bool {
+	ok, err := s.svc.HasSSHKey(r.Context(), a)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "ssh keys for elevation", "request_id", httpapi.RequestID(r.Context()), "err", err)
+	}
+	return ok
+}
+
+// elevationSSHChallenge returns the challenge waiting for the session's
+// elevation, or nil.
+func (s *Server) elevationSSHChallenge(r *http.Request, a core.Auth) *core.SSHKeyChallenge {
+	c, found, err := s.svc.PendingElevationSSHChallenge(r.Context(), a)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "ssh challenge for elevation", "request_id", httpapi.RequestID(r.Context()), "err", err)
+	}
+	if !found {
+		return nil
+	}
+	return &c
 }
 
 // elevateFromForm elevates a's session with the form's code, when the form
 // has one and the session needs it, and updates a to match.
 func (s *Server) elevateFromForm(r *http.Request, a *core.Auth) error {
 	code, credential := r.PostForm.Get("elevate_code"), r.PostForm.Get("elevate_credential")
+	signature := r.PostForm.Get("elevate_signature")
 	method := twofold.Method(r.PostForm.Get("elevate_method"))
 	push := method == twofold.MethodPush && r.PostForm.Get("elevate_push") != "" // "I approved it"
-	if (code == "" && credential == "" && !push) || a.Elevated(s.svc.Now()) {
+	if (code == "" && credential == "" && signature == "" && !push) || a.Elevated(s.svc.Now()) {
 		return nil
 	}
 	if push {
 		code = ""
 	}
-	p := core.SecondFactor{Method: method, FactorID: r.PostForm.Get("elevate_factor"), Code: code, Credential: []byte(credential)}
+	p := core.SecondFactor{Method: method, FactorID: r.PostForm.Get("elevate_factor"), Code: code, Credential: []byte(credential),
+		Signature: signature}
 	until, err := s.svc.Elevate(r.Context(), *a, p, httpapi.Meta(r))
 	if err != nil {
 		return err
@@ -135,18 +171,73 @@ func (s *Server) elevateFromForm(r *http.Request, a *core.Auth) error {
 // the "Text me a code" button of a page's "confirm it's you" fields, and
 // goes back to that page, which then asks for the code.
 func (s *Server) sendElevationCode(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	back := safeNext(r.PostForm.Get("return"))
-	if back == "" {
-		back = "/settings/security"
-	}
 	_, err := s.svc.ChallengeElevation(r.Context(), a, twofold.Method(r.PostForm.Get("elevate_method")), r.PostForm.Get("elevate_factor"), httpapi.Meta(r))
 	if err != nil {
 		s.renderError(w, r, &a, s.status(w, r, err), message(err))
 		return
 	}
-	sep := "?"
-	if strings.Contains(back, "?") {
-		sep = "&"
+	http.Redirect(w, r, elevationReturn(r, "sent"), http.StatusSeeOther)
+}
+
+// sshElevationChallenge makes a challenge to sign with an SSH key for the
+// session's elevation, from the "Get a challenge" button of a page's
+// "confirm it's you" fields (replacing the one before), and goes back to
+// that page, which then shows it.
+func (s *Server) sshElevationChallenge(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if _, err := s.svc.ChallengeElevationSSH(r.Context(), a); err != nil {
+		s.renderError(w, r, &a, s.status(w, r, err), message(err))
+		return
 	}
-	http.Redirect(w, r, back+sep+"sent=1", http.StatusSeeOther)
+	http.Redirect(w, r, elevationReturn(r, ""), http.StatusSeeOther)
+}
+
+// sshElevationChallengeFile serves the challenge waiting for the session's
+// elevation as challenge.txt, the exact bytes to sign.
+func (s *Server) sshElevationChallengeFile(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	c, found, err := s.svc.PendingElevationSSHChallenge(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if !found {
+		s.renderError(w, r, &a, http.StatusNotFound, "No challenge is waiting: ask for one on the page you came from.")
+		return
+	}
+	serveChallenge(w, c)
+}
+
+// elevationReturn is the page to go back to after a button of the "confirm
+// it's you" fields (the form's "return": the page asking for its method,
+// with Keep), carrying what the user has typed since into the fields Keep
+// names (the form's "keep"), and flag=1 when flag is set.
+func elevationReturn(r *http.Request, flag string) string {
+	back := safeNext(r.PostForm.Get("return"))
+	if back == "" {
+		back = "/settings/security"
+	}
+	u, err := url.Parse(back)
+	if err != nil {
+		return "/settings/security"
+	}
+	q := u.Query()
+	for _, name := range r.PostForm["keep"] {
+		if vs, ok := r.PostForm[name]; ok && len(vs) > 0 && !reservedField(name) {
+			q.Set(name, vs[0])
+		}
+	}
+	if flag != "" {
+		q.Set(flag, "1")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// reservedField reports whether a form field is one of the page's own
+// machinery, never carried along as typed text.
+func reservedField(name string) bool {
+	switch name {
+	case "csrf", "return", "keep", "method", "sent", "next":
+		return true
+	}
+	return strings.HasPrefix(name, "elevate_")
 }

@@ -197,19 +197,11 @@ func twoDigits(n string) string {
 // a push" button of a page's "confirm it's you" fields, and goes back to that
 // page, which then shows the number to type on the device.
 func (s *Server) sendElevationPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	back := safeNext(r.PostForm.Get("return"))
-	if back == "" {
-		back = "/settings/security"
-	}
 	p, err := s.svc.PushElevation(r.Context(), a, r.PostForm.Get("elevate_factor"), httpapi.Meta(r))
 	if err != nil {
 		s.renderError(w, r, &a, s.status(w, r, err), message(err))
 		return
 	}
-	sep := "?"
-	if strings.Contains(back, "?") {
-		sep = "&"
-	}
 	s.setCookie(w, r, pushCookie, s.pushNumberValue(r, p.Number), "/")
-	http.Redirect(w, r, back+sep+"sent=1", http.StatusSeeOther)
+	http.Redirect(w, r, elevationReturn(r, "sent"), http.StatusSeeOther)
 }

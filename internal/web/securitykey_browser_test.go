@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,46 +41,16 @@ func TestBrowserSecurityKey(t *testing.T) {
 func runSecurityKey(t *testing.T, ts *testenv.Server, p *page) {
 	const password = "correct horse battery staple"
 	p.open("/login")
-	if _, err := chromedp.Call(p.ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
-		t.Fatalf("WebAuthn.enable: %v", err)
-	}
-	va, err := chromedp.Call(p.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
-		Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21, Transport: webauthn.AuthenticatorTransportUsb,
-		HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
-	}})
-	if err != nil {
-		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
-	}
+	va := virtualAuthenticator(t, p)
 	credentials := func() []*webauthn.Credential {
 		t.Helper()
-		res, err := chromedp.Call(p.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: va.AuthenticatorID})
+		res, err := chromedp.Call(p.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: va})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res.Credentials
 	}
-	// submit clicks the submit button sel, whose form webauthn.js sends
-	// once the key has answered, and waits for the page that leads to.
-	submit := func(sel, wantPath string) {
-		t.Helper()
-		before := p.path()
-		eval[bool](p, `window.beforeSubmit = true`) // gone with the page that was here
-		p.do(chromedp.Click(chromedp.CSS(sel)))
-		ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
-		defer cancel()
-		for {
-			if eval[bool](p, `window.beforeSubmit !== true && document.readyState === "complete"`) || p.exists(".webauthn-error") {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatalf("after %s the page stayed at %s: %s", sel, before, p.text("main"))
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		p.do(chromedp.WaitReady(chromedp.CSS("footer")))
-		p.wantPath(wantPath)
-	}
+	submit := p.submitKey
 
 	p.fill("#username", "kim")
 	p.fill("#password", password)
@@ -149,5 +120,120 @@ func runSecurityKey(t *testing.T, ts *testenv.Server, p *page) {
 	submit("#confirm", "/settings/security")
 	if p.exists(".factor") {
 		t.Fatalf("the key is still listed: %s", p.text("main"))
+	}
+}
+
+// virtualAuthenticator gives the page's tab a CDP virtual authenticator, a
+// CTAP2 USB key that the user touches at once, and returns its id.
+func virtualAuthenticator(t *testing.T, p *page) webauthn.AuthenticatorID {
+	t.Helper()
+	if _, err := chromedp.Call(p.ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		t.Fatalf("WebAuthn.enable: %v", err)
+	}
+	va, err := chromedp.Call(p.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+		Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21, Transport: webauthn.AuthenticatorTransportUsb,
+		HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
+	}})
+	if err != nil {
+		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
+	}
+	return va.AuthenticatorID
+}
+
+// submitKey clicks the submit button sel, whose form webauthn.js sends
+// once the key has answered, and waits for the page that leads to.
+func (p *page) submitKey(sel, wantPath string) {
+	t := p.t
+	t.Helper()
+	before := p.path()
+	eval[bool](p, `window.beforeSubmit = true`) // gone with the page that was here
+	p.do(chromedp.Click(chromedp.CSS(sel)))
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	for {
+		if eval[bool](p, `window.beforeSubmit !== true && document.readyState === "complete"`) || p.exists(".webauthn-error") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("after %s the page stayed at %s: %s", sel, before, p.text("main"))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	p.do(chromedp.WaitReady(chromedp.CSS("footer")))
+	p.wantPath(wantPath)
+}
+
+// TestBrowserSecurityKeyFinishSetup: a security key's setup left unfinished
+// is finished from the security page after the session's elevation has
+// lapsed: "Finish setup" asks to confirm it's you (an app's code), then
+// registers the key. Opening the page of the pending key by a GET, in
+// another tab as a link from another site would, begins nothing: the
+// registration under way in the first tab still succeeds. On SQLite and
+// PostgreSQL.
+func TestBrowserSecurityKeyFinishSetup(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			secret := account(t, ts, "kim", false, true)
+			_, port, _ := net.SplitHostPort(ts.Addr())
+			p := newPage(t, "http://localhost:"+port)
+			p.open("/login")
+			virtualAuthenticator(t, p)
+			p.signIn("kim", testPassword)
+			p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
+			p.wantPath("/settings/security")
+
+			// Begin adding a key, then leave it.
+			p.fill("#key-label", "YubiKey")
+			p.click("#add-key-button")
+			if !p.exists("input[data-webauthn-create]") {
+				t.Fatalf("no registration on the page: %s", p.text("main"))
+			}
+			id := strings.TrimPrefix(p.attr("#add-key form", "action"), "/settings/security/webauthn/")
+
+			// Later: "Finish setup" asks to confirm it's you, then registers.
+			ts.Clock.Add(11 * time.Minute)
+			p.open("/settings/security")
+			p.click("#finish-" + id)
+			if got := p.attr("input[name=elevate_method]", "value"); got != "totp" {
+				t.Fatalf("finishing the setup after the elevation lapsed: elevate_method %q, want a totp code; page: %s", got, p.text("main"))
+			}
+			if p.exists("input[data-webauthn-create]") {
+				t.Fatal("a registration is offered before confirming it's you")
+			}
+			p.fill("#elevate_code", otherCode(testenv.TOTP(t, secret, ts.Clock.Now())))
+			p.click("#confirm")
+			if got := p.text(".flash"); !strings.Contains(got, "not accepted") || !p.exists("#elevate_code") {
+				t.Fatalf("a wrong code: the page says %q", got)
+			}
+			p.fill("#elevate_code", testenv.TOTP(t, secret, ts.Clock.Now()))
+			p.click("#confirm")
+			if !p.exists("input[data-webauthn-create]") {
+				t.Fatalf("no registration after confirming it's you: %s", p.text("main"))
+			}
+
+			// The pending key's page opened by a GET in another tab shows
+			// a button and begins no ceremony.
+			tab, cancel := chromedp.NewContext(p.ctx)
+			defer cancel()
+			q := &page{t: t, ctx: tab, base: p.base}
+			if status := q.open("/settings/security/webauthn/" + id); status != 200 {
+				t.Fatalf("GET of the pending key's page: status %d", status)
+			}
+			if q.exists("input[data-webauthn-create]") || !q.exists("#confirm") || q.exists("input[name=elevate_method]") {
+				t.Fatalf("GET of the pending key's page: %s", q.text("main"))
+			}
+
+			// The first tab's registration still goes through.
+			p.submitKey("#webauthn-register", "/settings/security")
+			if got := p.texts(".factor .factor-label"); len(got) != 2 || got[1] != "YubiKey" {
+				t.Fatalf("factors after finishing the setup: %q; page: %s", got, p.text("main"))
+			}
+			if p.exists(".pending") {
+				t.Fatalf("a setup is still pending: %s", p.text(".pending"))
+			}
+		})
 	}
 }

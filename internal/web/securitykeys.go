@@ -61,23 +61,82 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		Body: keyBody{Factor: e.Factor, Options: string(e.Options)}})
 }
 
-// keyPage registers a pending key again, with a fresh challenge: for a
-// setup left unfinished.
+// A pending key's setup is finished in two requests. GET
+// /settings/security/webauthn/{id} only shows what is left to do ("confirm
+// it's you" first when the session's elevation has lapsed) and writes
+// nothing; the POST to …/register begins the registration ceremony and
+// shows the page that answers it. The ceremony is begun by a POST, behind
+// the CSRF token, because beginning one replaces the one before (core keeps
+// one per pending key): were a GET to begin it, any site could send the
+// user's browser to that address (SameSite=Lax cookies go along with a
+// top-level GET) and so spoil a registration the user is in the middle
+// of. Keeping the old ceremony valid beside a new one would mean several
+// live challenges per key for no gain; a page that only reads cannot be
+// used against the user at all.
+
+const keysPath = "/settings/security/webauthn/"
+
+// keyPage shows the pending key's "Finish setup" page: a button that
+// begins the registration, with "confirm it's you" when the session needs
+// it. It begins nothing itself.
 func (s *Server) keyPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.renderKey(w, r, a, http.StatusOK, "")
+	s.askKey(w, r, a, http.StatusOK, "")
 }
 
-func (s *Server) renderKey(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
-	_, f, err := s.findFactor(r, a, r.PathValue("id"))
+// askKey renders the pending key's "Finish setup" page.
+func (s *Server) askKey(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	p, f, ok := s.pendingKey(w, r, a)
+	if !ok {
+		return
+	}
+	b := confirmBody{
+		Heading: "Finish adding the security key “" + f.Label + "”?", Action: keysPath + f.ID + "/register",
+		Cancel: "/settings/security", CancelLabel: "Back", Button: "Continue",
+		Text:      []string{"Have the key at hand: the next page asks you to touch it."},
+		Elevation: s.elevationFor(r, a, p, keysPath+f.ID),
+	}
+	s.render(w, r, status, "confirm", Page{Title: "Add a security key", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+// pendingKey returns the caller's profile and the pending security key of
+// the request's {id}; when there is none it has answered already.
+func (s *Server) pendingKey(w http.ResponseWriter, r *http.Request, a core.Auth) (core.Profile, twofold.Factor, bool) {
+	p, f, err := s.findFactor(r, a, r.PathValue("id"))
 	if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && (f.Status != twofold.FactorPending || f.Type != twofold.FactorWebAuthn) {
 		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
-		return
+		return p, f, false
 	}
 	if err != nil {
 		s.fail(w, r, &a, err)
+		return p, f, false
+	}
+	return p, f, true
+}
+
+// registerKey begins the registration of a pending key again (for a setup
+// left unfinished), after "confirm it's you" when the form has it, and
+// shows the page that registers the key.
+func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.askKey(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	s.renderKey(w, r, a, http.StatusOK, "")
+}
+
+// renderKey begins the registration of the pending key and shows the page
+// that answers it; it runs on POSTs only (see above). When the session
+// needs elevation first, it asks for it instead.
+func (s *Server) renderKey(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	_, f, ok := s.pendingKey(w, r, a)
+	if !ok {
 		return
 	}
 	c, err := s.svc.ResendConfirmation(r.Context(), a, f.ID, httpapi.Meta(r))
+	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
+		s.askKey(w, r, a, status, errMsg)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
@@ -92,6 +151,8 @@ func (s *Server) confirmKey(w http.ResponseWriter, r *http.Request, a core.Auth)
 	switch {
 	case twofold.ErrorCode(err) == twofold.CodeInvalidCode:
 		s.renderKey(w, r, a, s.status(w, r, err), "Your security key was not accepted. Try again, or try another key.")
+	case twofold.ErrorCode(err) == twofold.CodeElevationRequired: // lapsed while the page was open
+		s.askKey(w, r, a, http.StatusOK, message(err))
 	case err != nil:
 		s.renderKey(w, r, a, s.status(w, r, err), message(err))
 	case len(c.RecoveryCodes) == 0:

@@ -189,3 +189,31 @@ func TestEveryTemplateParses(t *testing.T) {
 		}
 	}
 }
+
+// TestElevationReturn: a button of the "confirm it's you" fields goes back
+// to the page it names, never elsewhere, with what was typed since in the
+// fields the page keeps, and never the page's machinery or a code.
+func TestElevationReturn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		flag string
+		want string
+	}{
+		{"typed since", url.Values{"return": {"/settings/security/totp?label=Tablet&method=ssh_key"}, "keep": {"label"}, "label": {"Tablet 2"}}, "",
+			"/settings/security/totp?label=Tablet+2&method=ssh_key"},
+		{"flag once", url.Values{"return": {"/settings/security/totp?method=sms&sent=1"}}, "sent", "/settings/security/totp?method=sms&sent=1"},
+		{"not kept", url.Values{"return": {"/x?method=totp"}, "label": {"Tablet"}}, "", "/x?method=totp"},
+		{"machinery", url.Values{"return": {"/x?method=ssh_key"}, "keep": {"method", "elevate_code", "csrf"}, "method": {"totp"}, "elevate_code": {"123456"}, "csrf": {"t"}}, "",
+			"/x?method=ssh_key"},
+		{"elsewhere", url.Values{"return": {"//evil.example/"}}, "", "/settings/security"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/settings/security/elevate/ssh", nil)
+			r.PostForm = tc.form
+			if got := elevationReturn(r, tc.flag); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

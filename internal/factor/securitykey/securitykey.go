@@ -268,11 +268,33 @@ type Use struct {
 }
 
 // FinishLogin verifies an assertion against the session data of its
-// ceremony and u's keys.
+// ceremony and u's keys, which are the account's keys now, not when the
+// ceremony began: a key removed since then no longer verifies, and the
+// ones left still do. (The session's allowCredentials list was taken at
+// the beginning; the library refuses any assertion, even by a key still
+// held, while that list names a credential the user no longer has, so the
+// list is narrowed to u's keys first.)
 func (rp *RelyingParty) FinishLogin(u User, session []byte, a Assertion) (Use, error) {
 	var sd webauthn.SessionData
 	if err := json.Unmarshal(session, &sd); err != nil {
 		return Use{}, fmt.Errorf("webauthn session: %w", err)
+	}
+	if len(sd.AllowedCredentialIDs) > 0 {
+		var still [][]byte
+		for _, id := range sd.AllowedCredentialIDs {
+			for _, k := range u.Keys {
+				if bytes.Equal(k.CredentialID, id) {
+					still = append(still, id)
+					break
+				}
+			}
+		}
+		// An empty list would let the library skip its check of the
+		// credential against the list: refuse here instead.
+		if len(still) == 0 {
+			return Use{}, &Error{Reason: "assertion refused: none of the keys the challenge allowed is still the account's"}
+		}
+		sd.AllowedCredentialIDs = still
 	}
 	c, err := rp.w.ValidateLogin(newUser(u), sd, a.p)
 	if err != nil {
