@@ -151,7 +151,7 @@ func (s *Server) elevateFromForm(r *http.Request, a *core.Auth) error {
 	signature := r.PostForm.Get("elevate_signature")
 	method := twofold.Method(r.PostForm.Get("elevate_method"))
 	push := method == twofold.MethodPush && r.PostForm.Get("elevate_push") != "" // "I approved it"
-	if (code == "" && credential == "" && signature == "" && !push) || a.Elevated(s.svc.Now()) {
+	if !elevationAnswered(r) || a.Elevated(s.svc.Now()) {
 		return nil
 	}
 	if push {
@@ -165,6 +165,15 @@ func (s *Server) elevateFromForm(r *http.Request, a *core.Auth) error {
 	}
 	a.Session.ElevatedUntil = until
 	return nil
+}
+
+// elevationAnswered reports whether the form carries an answer of its
+// "confirm it's you" fields: a code, a security key's credential, an SSH
+// signature, or "I approved it" of a push.
+func elevationAnswered(r *http.Request) bool {
+	f := r.PostForm
+	push := twofold.Method(f.Get("elevate_method")) == twofold.MethodPush && f.Get("elevate_push") != ""
+	return f.Get("elevate_code") != "" || f.Get("elevate_credential") != "" || f.Get("elevate_signature") != "" || push
 }
 
 // sendElevationCode texts or emails a code to confirm it's the holder, from

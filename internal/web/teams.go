@@ -115,8 +115,8 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, a core.Auth,
 // "confirm it's you" form, for the changes of the team that need it.
 func (s *Server) elevateForTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	s.teamAction(w, r, a, teamBody{}, "elevated", func(core.Auth) error {
-		if r.PostForm.Get("elevate_code") == "" {
-			return twofold.Errorf(twofold.CodeInvalid, "type the code")
+		if !elevationAnswered(r) {
+			return twofold.Errorf(twofold.CodeInvalid, "confirm it's you first")
 		}
 		return s.elevateFromForm(r, &a)
 	})

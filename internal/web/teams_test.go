@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/factor/sshkey"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -218,5 +220,37 @@ func TestTeamInvitationPages(t *testing.T) {
 	}
 	if r := dave.get(teamPath); r.status != http.StatusNotFound {
 		t.Fatalf("dave on the team's page: %d, want 404", r.status)
+	}
+}
+
+// TestTeamPageElevatesWithSSHKey: the team page's one "confirm it's you"
+// box takes any second factor the account offers, not only a typed code:
+// here a challenge signed with the real ssh-keygen.
+func TestTeamPageElevatesWithSSHKey(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "alice", false, true)
+	account(t, ts, "bob", false, false)
+	kp := testenv.SSHKeygen(t, "ed25519", 0)
+	registerSSHKey(t, ts, "alice", secret, kp)
+
+	alice := newClient(t, ts.URL())
+	alice.signInWithCode(ts, "alice", secret)
+	teamPath := alice.post("/settings/teams", url.Values{"name": {"Acme"}}).url.Path
+	ts.Clock.Add(11 * time.Minute)
+	if r := alice.get(teamPath + "?method=ssh_key"); !strings.Contains(r.body, `id="elevation-ssh-challenge"`) {
+		t.Fatalf("the team page offers no SSH key to confirm it's you: %d", r.status)
+	}
+	r := alice.post("/settings/security/elevate/ssh", url.Values{"elevate_method": {"ssh_key"}, "return": {teamPath + "?method=ssh_key"}})
+	m := regexp.MustCompile(`(?s)id="elevate-ssh-challenge">([^<]+)</pre>`).FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("no challenge on the team page after asking for one: %s", r.url)
+	}
+	sig := testenv.SSHSign(t, kp.File, sshkey.Namespace, html.UnescapeString(m[1]))
+	r = alice.post(teamPath+"/elevate", url.Values{"elevate_method": {"ssh_key"}, "elevate_signature": {sig}})
+	if !strings.Contains(r.body, "Confirmed.") || strings.Contains(r.body, `id="elevate"`) {
+		t.Fatalf("confirming with a signature: %d %s", r.status, r.body)
+	}
+	if r := alice.post(teamPath+"/invitations", url.Values{"username": {"bob"}, "role": {"ops"}}); !strings.Contains(r.body, "Invitation sent") {
+		t.Fatalf("inviting once confirmed: %d", r.status)
 	}
 }
