@@ -219,6 +219,9 @@ type Service struct {
 
 	pushWaiters pushWaiters // wakes this instance's device long polls
 
+	// background is the work done after a request is answered (later).
+	background sync.WaitGroup
+
 	argon     chan struct{} // bounds concurrent Argon2id hashes
 	dummyOnce sync.Once
 	dummy     string
@@ -471,3 +474,14 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 // transaction back, rather than an answer for the client, which is committed
 // with the counters and audit events that led to it.
 func isInternal(err error) bool { return err != nil && twofold.ErrorCode(err) == twofold.CodeInternal }
+
+// later runs fn after the request that calls it, on a context that outlives
+// the request, so that its cost does not show in the answer's timing.
+func (s *Service) later(ctx context.Context, fn func(ctx context.Context)) {
+	ctx = context.WithoutCancel(ctx)
+	s.background.Go(func() { fn(ctx) })
+}
+
+// Wait waits for the work the service does after answering requests (the
+// invitee's side of a team invitation). Call it before closing the store.
+func (s *Service) Wait() { s.background.Wait() }

@@ -98,18 +98,42 @@ func (s *Service) InviteTeamMember(ctx context.Context, a Auth, teamID, username
 	}
 	s.audit(ctx, a.Account.ID, "team.invited", m, fmt.Sprintf("team %s %q: %s as %s, invitation %s", teamID, mb.Team.Name, username, r, id))
 	if found {
-		s.audit(ctx, who.ID, "team.invitation_received", m, fmt.Sprintf("team %s %q as %s, from %s", teamID, mb.Team.Name, r, a.Account.Username))
-		lines := []string{
-			fmt.Sprintf("%s invited you to the team %q as %s.", a.Account.Username, mb.Team.Name, r),
-			"You are not a member until you accept. To answer, sign in and open Teams in your settings; the invitation lapses on " + v.ExpiresAt.UTC().Format("2 January 2006 at 15:04 UTC") + ".",
-			"If you do not know " + a.Account.Username + ", decline it.",
-		}
-		if mb.Team.RequireTwoFactor {
-			lines = append(lines, "The team requires two-factor authentication of its members: once you accept, every sign-in asks for your second factor.")
-		}
-		s.notify(ctx, who.ID, "you were invited to a team", lines...)
+		// The invitee's side happens after the answer: done before it, its
+		// writes would make inviting a real account measurably slower than
+		// inviting a name nobody has.
+		s.later(ctx, func(ctx context.Context) { s.tellInvitee(ctx, v, m) })
 	}
 	return v, nil
+}
+
+// Mails of invitations to one account from one team: one a day, so that
+// withdrawing and inviting again in a loop cannot flood an inbox.
+const (
+	invitationMailBurst = 1
+	invitationMailRate  = 1.0 / (24 * 60 * 60)
+)
+
+// tellInvitee records the invitation in the invitee's audit log and mails
+// them, at most once a day per team.
+func (s *Service) tellInvitee(ctx context.Context, v twofold.TeamInvitation, m Meta) {
+	s.audit(ctx, v.AccountID, "team.invitation_received", m, fmt.Sprintf("team %s %q as %s, from %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
+	ok, err := s.store.TakeToken(ctx, "team:invitation-mail:"+v.TeamID+":"+v.AccountID, invitationMailBurst, invitationMailRate, s.Now())
+	if err != nil {
+		s.log.ErrorContext(ctx, "invitation mail not queued", "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	lines := []string{
+		fmt.Sprintf("%s invited you to the team %q as %s.", v.InvitedByName, v.TeamName, v.Role),
+		"You are not a member until you accept. To answer, sign in and open Teams in your settings; the invitation lapses on " + v.ExpiresAt.UTC().Format("2 January 2006 at 15:04 UTC") + ".",
+		"If you do not know " + v.InvitedByName + ", decline it.",
+	}
+	if v.RequireTwoFactor {
+		lines = append(lines, "The team requires two-factor authentication of its members: once you accept, every sign-in asks for your second factor.")
+	}
+	s.notify(ctx, v.AccountID, "you were invited to a team", lines...)
 }
 
 // TeamInvitations returns the team's invitations waiting for an answer,

@@ -223,3 +223,54 @@ func wantEvent(t *testing.T, c *testenv.Client, typ string) {
 	}
 	t.Errorf("no %s event in the account's log", typ)
 }
+
+// TestInvitationMailsRationed: withdrawing and inviting again mails the
+// invitee once a day per team; each invitation is still in their log.
+func TestInvitationMailsRationed(t *testing.T) {
+	mb := testenv.NewSMTPServer(t)
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))
+	addUser(t, s, "alice")
+	addUser(t, s, "bob")
+	alice := login(t, s, "alice")
+	team := makeTeam(t, alice, "Acme")
+	for range 3 {
+		id := invite(t, alice, team, "bob", "ops")
+		if r := alice.Do(t, "DELETE", "/v1/teams/"+team+"/invitations/"+id, nil); r.Status != 204 {
+			t.Fatalf("withdraw: got %d %s", r.Status, r.Body)
+		}
+	}
+	s.Service.Wait()
+	bob, err := s.Store.AccountByUsername(t.Context(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countEvents(t, s, bob.ID, "team.invitation_received"); n != 3 {
+		t.Fatalf("bob's log holds %d invitations, want 3", n)
+	}
+	s.Clock.Add(25 * time.Hour)
+	alice = login(t, s, "alice")
+	invite(t, alice, team, "bob", "ops")
+	s.Service.Wait()
+	// Every mail queued has been delivered once the outbox is empty.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		left, err := s.Store.Outbox(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d mails still queued after 30 s", len(left))
+		}
+	}
+	n := 0
+	for _, m := range mb.Messages() {
+		if subject, _ := mailText(t, m); strings.HasSuffix(subject, "you were invited to a team") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("got %d invitation mails to bob, want 2: one for the three invitations of the first day, one the next day", n)
+	}
+}

@@ -337,6 +337,9 @@ func (s *Server) Close() error {
 	if s.sweep != nil {
 		s.sweep.close()
 	}
+	if s.Service != nil {
+		s.Service.Wait()
+	}
 	if s.worker != nil {
 		errs = append(errs, s.worker.Close())
 	}

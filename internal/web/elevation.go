@@ -238,7 +238,12 @@ func elevationReturn(r *http.Request, flag string) string {
 		q.Set(flag, "1")
 	}
 	u.RawQuery = q.Encode()
-	return u.String()
+	// Parsing and printing again can change the path (an escaped slash
+	// printed as one), so the result is checked as the input was.
+	if out := safeNext(u.String()); out != "" {
+		return out
+	}
+	return "/settings/security"
 }
 
 // reservedField reports whether a form field is one of the page's own

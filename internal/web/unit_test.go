@@ -207,6 +207,9 @@ func TestElevationReturn(t *testing.T) {
 		{"machinery", url.Values{"return": {"/x?method=ssh_key"}, "keep": {"method", "elevate_code", "csrf"}, "method": {"totp"}, "elevate_code": {"123456"}, "csrf": {"t"}}, "",
 			"/x?method=ssh_key"},
 		{"elsewhere", url.Values{"return": {"//evil.example/"}}, "", "/settings/security"},
+		// Parsed and printed again, an escaped slash and a character the
+		// path may not hold make "//evil.example/…": never sent.
+		{"elsewhere once printed", url.Values{"return": {"/%2Fevil.example/<"}}, "sent", "/settings/security"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("POST", "/settings/security/elevate/ssh", nil)
