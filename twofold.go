@@ -504,6 +504,18 @@ type TeamInvitation struct {
 	ExpiresAt     time.Time
 }
 
+// TeamSummary is a team as an operator's list of every team shows it: its
+// counts and its owners, not its members.
+type TeamSummary struct {
+	Team    Team
+	Members int
+	// WithoutFactor counts the members whose account has no active factor:
+	// those a team that requires two-factor keeps from its resources.
+	WithoutFactor int
+	Zones         int          // the DNS zones shared with the team
+	Owners        []TeamMember // by username
+}
+
 // SSHKey is an SSH public key an account holder registered as a way back in
 // when the authenticators are lost (SPEC §1 story 4): a challenge signed
 // with it by `ssh-keygen -Y sign` passes the second step. It is pending until

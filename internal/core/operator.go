@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/twofold/twofold"
 )
@@ -120,4 +122,87 @@ func (s *Service) WaitingResets(ctx context.Context, op Auth) ([]WaitingReset, e
 		out = append(out, WaitingReset{TwoFactorReset: r, Username: a.Username})
 	}
 	return out, nil
+}
+
+// SearchTeams returns up to limit teams whose name contains query, with
+// their counts and owners, for an operator: every team on the server, not
+// only the operator's own (SPEC §1 story 6). It reads and changes nothing
+// else.
+func (s *Service) SearchTeams(ctx context.Context, op Auth, query string, limit int) ([]twofold.TeamSummary, error) {
+	if err := requireOperator(op); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	query = strings.TrimSpace(strings.ToValidUTF8(query, ""))
+	if utf8.RuneCountInString(query) > 64 { // no team name is longer
+		query = string([]rune(query)[:64])
+	}
+	return s.store.TeamSummaries(ctx, query, limit)
+}
+
+// TeamInspection is what an operator sees of one team: its members with
+// their roles and whether each has two-factor, and the zones shared with it.
+type TeamInspection struct {
+	Team    twofold.Team
+	Members []twofold.TeamMember // by username
+	Zones   []SharedZone         // by name
+}
+
+// WithoutFactor counts the members whose account has no active factor.
+func (t TeamInspection) WithoutFactor() int {
+	n := 0
+	for _, m := range t.Members {
+		if !m.TwoFactor {
+			n++
+		}
+	}
+	return n
+}
+
+// SharedZone is a zone shared with a team, with its owner's username.
+type SharedZone struct {
+	Zone  twofold.Zone
+	Owner string
+}
+
+// InspectTeam returns a team with its members and shared zones, for an
+// operator, who need not be a member; it changes nothing.
+func (s *Service) InspectTeam(ctx context.Context, op Auth, teamID string) (TeamInspection, error) {
+	if err := requireOperator(op); err != nil {
+		return TeamInspection{}, err
+	}
+	t, err := s.store.Team(ctx, teamID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return TeamInspection{}, errNoTeam()
+	}
+	if err != nil {
+		return TeamInspection{}, err
+	}
+	members, err := s.store.TeamMembers(ctx, teamID)
+	if err != nil {
+		return TeamInspection{}, err
+	}
+	zs, err := s.store.TeamZones(ctx, teamID)
+	if err != nil {
+		return TeamInspection{}, err
+	}
+	names := map[string]string{}
+	for _, m := range members {
+		names[m.AccountID] = m.Username
+	}
+	v := TeamInspection{Team: t, Members: members, Zones: make([]SharedZone, 0, len(zs))}
+	for _, z := range zs {
+		owner, ok := names[z.AccountID]
+		if !ok { // a zone's owner may have left the team since sharing it
+			a, err := s.store.AccountByID(ctx, z.AccountID)
+			if err != nil {
+				return TeamInspection{}, err
+			}
+			owner, names[z.AccountID] = a.Username, a.Username
+		}
+		v.Zones = append(v.Zones, SharedZone{Zone: z, Owner: owner})
+	}
+	return v, nil
 }

@@ -77,7 +77,12 @@ type PushStore interface {
 	AnswerPushChallenge(ctx context.Context, id, factorID string, status twofold.PushStatus, cause string, now, usableUntil time.Time) (bool, error)
 	// UsePushApproval uses an approved challenge for scope: one caller of any number does.
 	UsePushApproval(ctx context.Context, accountID, scope, factorID string, now time.Time) (bool, error)
+	// PushDenials counts the account's denials answered after since that
+	// were not forgiven.
 	PushDenials(ctx context.Context, accountID string, since time.Time) (int, error)
+	// ForgivePushDenials stops counting the account's denials answered
+	// after since, returning how many it forgave.
+	ForgivePushDenials(ctx context.Context, accountID string, since time.Time) (int, error)
 	DeleteExpiredPush(ctx context.Context, now, keepUntil time.Time) error
 }
 

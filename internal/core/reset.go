@@ -309,11 +309,18 @@ type Locks struct {
 	// PasswordPausedUntil is the latest pause of passwords from one
 	// address that still holds: it stops only that address, not the owner.
 	PasswordPausedUntil time.Time
+	// PushDenials counts the push requests denied within PushDenialWindow
+	// that count towards pausing pushes (an unlock forgives them).
+	PushDenials int
+	// PushPausedUntil is the end of a pause of push requests after repeated
+	// denials that still holds; zero when none does.
+	PushPausedUntil time.Time
 }
 
 // Any reports whether any failure or lock is counted.
 func (l Locks) Any() bool {
-	return l.CodeFailures > 0 || l.RecoveryFailures > 0 || l.PasswordFailures > 0 || !l.LockedUntil.IsZero() || !l.PasswordPausedUntil.IsZero()
+	return l.CodeFailures > 0 || l.RecoveryFailures > 0 || l.PasswordFailures > 0 || !l.LockedUntil.IsZero() || !l.PasswordPausedUntil.IsZero() ||
+		l.PushDenials > 0 || !l.PushPausedUntil.IsZero()
 }
 
 // locks reads the failed-attempt counters of account a.
@@ -329,6 +336,13 @@ func (s *Service) locks(ctx context.Context, a twofold.Account) (Locks, error) {
 		return l, err
 	}
 	for _, c := range codes {
+		if c.Key == s.pushKey(a.ID) {
+			// Counts pauses, not failed codes.
+			if c.LockedUntil.After(now) {
+				l.PushPausedUntil = c.LockedUntil
+			}
+			continue
+		}
 		if strings.HasSuffix(c.Key, ":recovery") {
 			l.RecoveryFailures = max(l.RecoveryFailures, c.Failures)
 		} else {
@@ -337,6 +351,9 @@ func (s *Service) locks(ctx context.Context, a twofold.Account) (Locks, error) {
 		if c.LockedUntil.After(l.LockedUntil) && c.LockedUntil.After(now) {
 			l.LockedUntil = c.LockedUntil
 		}
+	}
+	if l.PushDenials, err = s.store.PushDenials(ctx, a.ID, now.Add(-PushDenialWindow)); err != nil {
+		return l, err
 	}
 	for _, c := range pw {
 		if c.Failures > 0 {

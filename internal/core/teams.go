@@ -40,6 +40,9 @@ type TeamStore interface {
 	// SetZoneTeam shares a zone with a team, or with "" with none.
 	SetZoneTeam(ctx context.Context, zone, teamID string) error
 	TeamZones(ctx context.Context, teamID string) ([]twofold.Zone, error)
+	// TeamSummaries returns up to limit teams whose name contains query,
+	// with their counts and owners, by name.
+	TeamSummaries(ctx context.Context, query string, limit int) ([]twofold.TeamSummary, error)
 }
 
 // Limits of teams, so that one account cannot fill the database.

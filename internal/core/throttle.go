@@ -174,9 +174,10 @@ func (s *Service) allowSource(ctx context.Context, m Meta) error {
 }
 
 // UnlockAccount clears every failed-attempt counter of an account, its
-// second factor's and its password's: an operator's action, audited, and the
-// owner is told. It reports false, and records nothing, when there was
-// nothing to clear.
+// second factor's and its password's, and forgives the push denials counted
+// against push bombing, so that pushes do not pause again at the next
+// denial: an operator's action, audited, and the owner is told. It reports
+// false, and records nothing, when there was nothing to clear.
 func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, m Meta) (bool, error) {
 	// Unlocking lifts the limit on guesses at another account's second
 	// factor: a stolen operator session must not be able to, so it takes
@@ -198,7 +199,11 @@ func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, 
 		if err != nil {
 			return err
 		}
-		if cleared = codes+passwords > 0; !cleared {
+		denials, err := s.store.ForgivePushDenials(ctx, a.ID, s.Now().Add(-PushDenialWindow))
+		if err != nil {
+			return err
+		}
+		if cleared = codes+passwords+denials > 0; !cleared {
 			return nil
 		}
 		s.audit(ctx, a.ID, "account.unlocked", m, "by operator "+op.Account.Username)

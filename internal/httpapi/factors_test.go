@@ -208,3 +208,81 @@ func TestFactorLabelsAreDistinct(t *testing.T) {
 		startEnrol(t, c, map[string]any{"type": "totp", "label": "one too many"})
 	})
 }
+
+// TestFactorFieldsByType: a factor's JSON carries the fields of its kind
+// only. TOTP has algorithm, digits and period, HOTP algorithm and digits;
+// push devices, security keys and sms and email factors have none of them
+// (no "algorithm":"" or "digits":0), and only sms and email a destination.
+// Checked where factors are shown: the enrolment's answer, GET
+// /v1/me/factors and GET /v1/me.
+func TestFactorFieldsByType(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "fia")
+		c := login(t, s, "fia")
+		app := enrol(t, s, c, map[string]any{"type": "totp", "label": "app", "algorithm": "SHA256", "digits": 8, "period": 60}, "--totp=sha256", "-d", "8", "-s", "60s")
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": app.paperKey}); r.Status != 200 {
+			t.Fatalf("elevate: %d %s", r.Status, r.Body)
+		}
+		want := map[string]map[string]any{ // by type: the kind's own fields, with their values when fixed
+			"totp":     {"algorithm": "SHA256", "digits": 8.0, "period": 60.0},
+			"hotp":     {"algorithm": "SHA1", "digits": 6.0},
+			"sms":      {"destination": phoneMasked},
+			"email":    {"destination": "f•••@example.com"},
+			"webauthn": {},
+			"push":     {},
+		}
+		check := func(where string, f map[string]any) {
+			t.Helper()
+			typ, _ := f["type"].(string)
+			own, ok := want[typ]
+			if !ok {
+				t.Fatalf("%s: factor of unexpected type %q", where, typ)
+			}
+			for _, k := range []string{"algorithm", "digits", "period", "destination"} {
+				got, present := f[k]
+				wantV, wantPresent := own[k]
+				switch {
+				case present != wantPresent:
+					t.Errorf("%s: %s factor has %q: %v, want it present %v (%v)", where, typ, k, present, wantPresent, f)
+				case present && got != wantV:
+					t.Errorf("%s: %s factor's %q = %v, want %v", where, typ, k, got, wantV)
+				}
+			}
+			for _, k := range []string{"id", "type", "label", "status", "created_at"} {
+				if _, ok := f[k]; !ok {
+					t.Errorf("%s: %s factor lacks %q (SPEC §3.1): %v", where, typ, k, f)
+				}
+			}
+		}
+		for _, body := range []map[string]any{
+			{"type": "hotp", "label": "token"},
+			{"type": "sms", "label": "mobile", "phone": phone},
+			{"type": "email", "label": "mail"},
+			{"type": "webauthn", "label": "key"},
+			{"type": "push", "label": "phone"},
+		} {
+			r := c.Do(t, "POST", "/v1/me/factors", body)
+			if r.Status != 201 {
+				t.Fatalf("enrol %v: got %d %s, want 201", body, r.Status, r.Body)
+			}
+			check("enrolment", r.JSON["factor"].(map[string]any))
+		}
+		seen := map[string]bool{}
+		for _, path := range []string{"/v1/me/factors", "/v1/me"} {
+			r := c.Do(t, "GET", path, nil)
+			if r.Status != 200 {
+				t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+			}
+			for _, x := range r.JSON["factors"].([]any) {
+				f := x.(map[string]any)
+				check("GET "+path, f)
+				seen[f["type"].(string)] = true
+			}
+		}
+		for typ := range want {
+			if !seen[typ] {
+				t.Errorf("no %s factor listed", typ)
+			}
+		}
+	})
+}

@@ -12,24 +12,37 @@ import (
 	"github.com/twofold/twofold/internal/core"
 )
 
+// factorJSON is a factor as the API shows it. The fields of one kind of
+// factor are left out of the others: no "algorithm":"" or "digits":0 on a
+// push device or a security key.
 type factorJSON struct {
-	ID          string               `json:"id"`
-	Type        twofold.FactorType   `json:"type"`
-	Label       string               `json:"label"`
-	Status      twofold.FactorStatus `json:"status"`
-	Algorithm   string               `json:"algorithm"`
-	Digits      int                  `json:"digits"`
-	Period      int                  `json:"period"`
-	CreatedAt   time.Time            `json:"created_at"`
-	ConfirmedAt *time.Time           `json:"confirmed_at,omitempty"`
-	LastUsedAt  *time.Time           `json:"last_used_at,omitempty"`
+	ID     string               `json:"id"`
+	Type   twofold.FactorType   `json:"type"`
+	Label  string               `json:"label"`
+	Status twofold.FactorStatus `json:"status"`
+	// Algorithm and Digits are a TOTP or HOTP factor's; Period, in
+	// seconds, a TOTP factor's.
+	Algorithm   string     `json:"algorithm,omitempty"`
+	Digits      int        `json:"digits,omitempty"`
+	Period      int        `json:"period,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ConfirmedAt *time.Time `json:"confirmed_at,omitempty"`
+	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
 	// Destination is an sms or email factor's masked number or address.
 	Destination string `json:"destination,omitempty"`
 }
 
 func toFactorJSON(f twofold.Factor) factorJSON {
-	return factorJSON{ID: f.ID, Type: f.Type, Label: f.Label, Status: f.Status, Algorithm: f.Algorithm, Digits: f.Digits,
-		Period: int(f.Period / time.Second), CreatedAt: f.CreatedAt, ConfirmedAt: f.ConfirmedAt, LastUsedAt: f.LastUsedAt, Destination: f.Hint}
+	j := factorJSON{ID: f.ID, Type: f.Type, Label: f.Label, Status: f.Status, CreatedAt: f.CreatedAt, ConfirmedAt: f.ConfirmedAt, LastUsedAt: f.LastUsedAt}
+	switch f.Type {
+	case twofold.FactorTOTP:
+		j.Algorithm, j.Digits, j.Period = f.Algorithm, f.Digits, int(f.Period/time.Second)
+	case twofold.FactorHOTP:
+		j.Algorithm, j.Digits = f.Algorithm, f.Digits
+	case twofold.FactorSMS, twofold.FactorEmail:
+		j.Destination = f.Hint
+	}
+	return j
 }
 
 func factorsJSON(fs []twofold.Factor) []factorJSON {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/factor/push"
 	"github.com/twofold/twofold/internal/pushdevice"
 	"github.com/twofold/twofold/internal/testenv"
@@ -455,6 +456,97 @@ func TestPushBombing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPushBombingUnlock: an operator's unlock lifts the pause of pushes and
+// forgets the denials before it, so that the next denial does not pause
+// pushes again at once; three new denials within 15 minutes still do.
+func TestPushBombingUnlock(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		ctx := context.Background()
+		addUser(t, s, "una")
+		d, _ := enrolPush(t, s, login(t, s, "una"), "phone")
+		acct, err := s.Store.AccountByUsername(ctx, "una")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "root", Password: password, Operator: true}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		opc := login(t, s, "root")
+		opPhone := enrol(t, s, opc, map[string]any{"type": "totp", "label": "phone"})
+		if r := opc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": opPhone.paperKey}); r.Status != 200 {
+			t.Fatalf("elevate: %d %s", r.Status, r.Body)
+		}
+		op, err := s.Service.Authenticate(ctx, opc.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		locks := func() core.Locks {
+			t.Helper()
+			sum, err := s.Service.InspectAccount(ctx, op, acct.ID, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sum.Locks
+		}
+		// deny sends a push for a new login and denies it on the device.
+		deny := func(n int) {
+			t.Helper()
+			for i := range n {
+				loginID, _ := startLogin(t, s, "una")
+				ch := pushChallenge(t, s, loginID)
+				if _, err := d.Deny(ctx, ch.String("challenge_id")); err != nil {
+					t.Fatalf("deny %d: %v", i, err)
+				}
+				s.Clock.Add(time.Minute)
+			}
+		}
+		paused := func() bool {
+			t.Helper()
+			loginID, _ := startLogin(t, s, "una")
+			r := challenge(t, s, loginID, map[string]string{"method": "push"})
+			switch r.Status {
+			case 202:
+				return false
+			case 429:
+				wantProblem(t, r, 429, "throttled")
+				return true
+			}
+			t.Fatalf("push: got %d %s, want 202 or 429", r.Status, r.Body)
+			return false
+		}
+
+		deny(3)
+		if !paused() {
+			t.Fatal("pushes not paused after 3 denials")
+		}
+		if l := locks(); l.PushDenials != 3 || l.PushPausedUntil.IsZero() || !l.Any() {
+			t.Fatalf("operator sees %+v, want 3 push denials and a pause", l)
+		}
+		if cleared, err := s.Service.UnlockAccount(ctx, op, acct.ID, core.Meta{}); err != nil || !cleared {
+			t.Fatalf("unlock: %v, %v; want cleared", cleared, err)
+		}
+		if l := locks(); l.Any() {
+			t.Fatalf("operator sees %+v after the unlock, want nothing", l)
+		}
+		s.Clock.Add(time.Minute)
+		if paused() {
+			t.Fatal("pushes still paused after the unlock")
+		}
+		s.Clock.Add(time.Minute)
+		// All within 15 minutes of the first denials: only those after the
+		// unlock count.
+		deny(1)
+		if paused() {
+			t.Fatal("one denial after the unlock paused pushes again")
+		}
+		s.Clock.Add(time.Minute)
+		deny(2)
+		if !paused() {
+			t.Fatal("pushes not paused after 3 denials following the unlock")
+		}
+	})
 }
 
 // TestPushSendLimit: an account's push requests are rationed.

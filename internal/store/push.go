@@ -192,15 +192,30 @@ func (s *Store) UsePushApproval(ctx context.Context, accountID, scope, factorID 
 	return ok, err
 }
 
-// PushDenials counts the account's challenges denied since since.
+// PushDenials counts the account's challenges denied since since and not
+// forgiven.
 func (s *Store) PushDenials(ctx context.Context, accountID string, since time.Time) (int, error) {
 	var n int
 	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM push_challenges
-		WHERE account_id = $1 AND status = 'denied' AND answered_at > $2`, accountID, micros(since)).Scan(&n)
+		WHERE account_id = $1 AND status = 'denied' AND answered_at > $2 AND NOT forgiven`, accountID, micros(since)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count push denials: %w", err)
 	}
 	return n, nil
+}
+
+// ForgivePushDenials stops counting the account's challenges denied since
+// since, and returns how many were counted: one UPDATE, so that a denial
+// is counted or forgiven, never both. The challenges stay, with their
+// answers.
+func (s *Store) ForgivePushDenials(ctx context.Context, accountID string, since time.Time) (int, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE push_challenges SET forgiven = TRUE
+		WHERE account_id = $1 AND status = 'denied' AND answered_at > $2 AND NOT forgiven`, accountID, micros(since))
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return 0, fmt.Errorf("forgive push denials: %w", err)
+	}
+	return int(n), nil
 }
 
 // DeleteExpiredPush removes nonces expired at now and challenges expired

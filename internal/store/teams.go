@@ -71,6 +71,67 @@ func (s *Store) Memberships(ctx context.Context, accountID string) ([]twofold.Me
 	return out, rows.Err()
 }
 
+// TeamSummaries returns up to limit teams whose name contains query,
+// ignoring case (of ASCII letters only on SQLite), by name: each with its
+// numbers of members, of members without an active factor and of shared
+// zones, and its owners. LIKE wildcards in query stand for themselves.
+func (s *Store) TeamSummaries(ctx context.Context, query string, limit int) ([]twofold.TeamSummary, error) {
+	// As in Accounts: LOWER on both sides, and an escape named for SQLite.
+	const match = `LOWER(t.name) LIKE LOWER(CAST($1 AS TEXT)) ESCAPE '\'`
+	pattern := "%" + escapeLike(query) + "%"
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+teamColumns+`,
+			(SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id),
+			(SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id
+				AND NOT EXISTS (SELECT 1 FROM factors f WHERE f.account_id = m.account_id AND f.status = 'active')),
+			(SELECT COUNT(*) FROM dns_zones z WHERE z.team_id = t.id)
+		FROM teams t WHERE `+match+` ORDER BY t.name, t.id LIMIT $2`, pattern, limit)
+	if err != nil {
+		return nil, fmt.Errorf("select teams: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.TeamSummary
+	index := map[string]int{}
+	for rows.Next() {
+		var ts twofold.TeamSummary
+		if ts.Team, err = scanTeam(rows, &ts.Members, &ts.WithoutFactor, &ts.Zones); err != nil {
+			return nil, fmt.Errorf("scan team: %w", err)
+		}
+		index[ts.Team.ID] = len(out)
+		out = append(out, ts)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select teams: %w", err)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	// The owners of the same teams; a team changed in between is shown as
+	// each statement found it.
+	owners, err := s.conn(ctx).QueryContext(ctx, `SELECT m.team_id, m.account_id, a.username, m.created_at
+		FROM team_members m JOIN accounts a ON a.id = m.account_id
+		WHERE m.role = 'owner' AND m.team_id IN (SELECT t.id FROM teams t WHERE `+match+` ORDER BY t.name, t.id LIMIT $2)
+		ORDER BY a.username, m.account_id`, pattern, limit)
+	if err != nil {
+		return nil, fmt.Errorf("select team owners: %w", err)
+	}
+	defer owners.Close()
+	for owners.Next() {
+		m := twofold.TeamMember{Role: twofold.RoleOwner}
+		var at int64
+		if err := owners.Scan(&m.TeamID, &m.AccountID, &m.Username, &at); err != nil {
+			return nil, fmt.Errorf("scan team owner: %w", err)
+		}
+		m.CreatedAt = fromMicros(at)
+		if i, ok := index[m.TeamID]; ok {
+			out[i].Owners = append(out[i].Owners, m)
+		}
+	}
+	if err := owners.Err(); err != nil {
+		return nil, fmt.Errorf("select team owners: %w", err)
+	}
+	return out, nil
+}
+
 // TeamMembers returns the members of the team by username, each with
 // whether their account has an active factor.
 func (s *Store) TeamMembers(ctx context.Context, teamID string) ([]twofold.TeamMember, error) {

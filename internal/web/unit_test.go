@@ -183,7 +183,7 @@ func TestEveryTemplateParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"login", "verify", "setup", "security", "enrol", "codes", "print", "confirm", "events", "admin_users", "admin_user", "error"} {
+	for _, name := range []string{"login", "verify", "setup", "security", "enrol", "codes", "print", "confirm", "events", "admin_users", "admin_user", "admin_teams", "admin_team", "error"} {
 		if pages[name] == nil {
 			t.Errorf("no template for page %s", name)
 		}

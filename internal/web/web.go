@@ -166,6 +166,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /admin/users":              s.operator(s.adminUsers),
 		"GET /admin/users/{id}":         s.operator(s.adminUser),
 		"POST /admin/users/{id}/unlock": s.operator(s.adminUnlock),
+		"GET /admin/teams":              s.operator(s.adminTeams),
+		"GET /admin/teams/{id}":         s.operator(s.adminTeam),
 		"GET /admin/tokens":             s.operator(s.adminTokens),
 		"POST /admin/tokens":            s.operator(s.adminImportTokens),
 

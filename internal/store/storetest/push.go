@@ -169,4 +169,18 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	if n, _ := s.PushDenials(ctx, a.ID, t0.Add(time.Minute)); n != 0 {
 		t.Errorf("PushDenials since the denial = %d; want 0", n)
 	}
+	// Forgiven denials (an operator's unlock) count no more, once; the
+	// challenge keeps its answer.
+	if n, err := s.ForgivePushDenials(ctx, a.ID, t0); err != nil || n != 1 {
+		t.Errorf("ForgivePushDenials = %d, %v; want 1", n, err)
+	}
+	if n, _ := s.ForgivePushDenials(ctx, a.ID, t0); n != 0 {
+		t.Errorf("ForgivePushDenials again = %d; want 0", n)
+	}
+	if n, err := s.PushDenials(ctx, a.ID, t0); err != nil || n != 0 {
+		t.Errorf("PushDenials after forgiving = %d, %v; want 0", n, err)
+	}
+	if c, _ := s.PushChallenge(ctx, "c4"); c.Status != twofold.PushDenied || c.Cause != "wrong number" {
+		t.Errorf("c4 after forgiving: status %q cause %q, want denied, wrong number", c.Status, c.Cause)
+	}
 }

@@ -112,6 +112,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"DNS/RecordsTxRollback", testRecordsTxRollback},
 
 		{"Team/RoundTrip", testTeamRoundTrip},
+		{"Team/Summaries", testTeamSummaries},
 		{"Race/TeamOwners", testRaceTeamOwners},
 		{"Team/Invitations", testInvitationRoundTrip},
 		{"Race/InvitationAccept", testRaceInvitationAccept},

@@ -122,3 +122,82 @@ func testRaceTeamOwners(t *testing.T, s *store.Store) {
 		}
 	}
 }
+
+// testTeamSummaries: the operator's list of teams, searched by name
+// ignoring case (LIKE wildcards taken literally), with each team's counts
+// and owners, cut at the limit.
+func testTeamSummaries(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a, b, c := newAccount(t, s, "alice"), newAccount(t, s, "bob"), newAccount(t, s, "carol")
+	activeFactor(t, s, a.ID, "fa", 1, "a")
+	newFactor(t, s, b.ID, "fb") // pending: bob has no active factor
+	if got, err := s.TeamSummaries(ctx, "", 10); err != nil || len(got) != 0 {
+		t.Fatalf("no teams: got %+v, %v", got, err)
+	}
+	for _, tm := range []twofold.Team{
+		{ID: "t1", Name: "Acme hosting", RequireTwoFactor: true, CreatedAt: t0},
+		{ID: "t2", Name: "Night_crew", CreatedAt: t0},
+		{ID: "t3", Name: "Nightly builds", CreatedAt: t0},
+	} {
+		if err := s.CreateTeam(ctx, tm, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []struct {
+		team, account string
+		role          twofold.Role
+	}{{"t1", b.ID, twofold.RoleOwner}, {"t1", c.ID, twofold.RoleOps}, {"t2", b.ID, twofold.RoleReadOnly}} {
+		if err := s.AddTeamMember(ctx, m.team, m.account, m.role, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newZone(t, s, a.ID, "example.com")
+	newZone(t, s, a.ID, "example.org")
+	for _, z := range []string{"example.com", "example.org"} {
+		if err := s.SetZoneTeam(ctx, z, "t1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got, err := s.TeamSummaries(ctx, "ACME", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := func(acct twofold.Account) twofold.TeamMember {
+		return twofold.TeamMember{TeamID: "t1", AccountID: acct.ID, Username: acct.Username, Role: twofold.RoleOwner, CreatedAt: t0}
+	}
+	want := []twofold.TeamSummary{{
+		Team:    twofold.Team{ID: "t1", Name: "Acme hosting", RequireTwoFactor: true, CreatedAt: t0},
+		Members: 3, WithoutFactor: 2, Zones: 2,
+		Owners: []twofold.TeamMember{owner(a), owner(b)},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("TeamSummaries(ACME) (-want +got):\n%s", diff)
+	}
+	for _, tt := range []struct {
+		query string
+		limit int
+		want  []string
+	}{
+		{"", 10, []string{"Acme hosting", "Night_crew", "Nightly builds"}},
+		{"night", 10, []string{"Night_crew", "Nightly builds"}},
+		{"t_c", 10, []string{"Night_crew"}}, // _ is no wildcard
+		{"%", 10, nil},
+		{"", 2, []string{"Acme hosting", "Night_crew"}},
+	} {
+		got, err := s.TeamSummaries(ctx, tt.query, tt.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, ts := range got {
+			names = append(names, ts.Team.Name)
+			if len(ts.Owners) != map[string]int{"t1": 2, "t2": 1, "t3": 1}[ts.Team.ID] {
+				t.Errorf("query %q: team %s has owners %+v", tt.query, ts.Team.ID, ts.Owners)
+			}
+		}
+		if diff := cmp.Diff(tt.want, names); diff != "" {
+			t.Errorf("TeamSummaries(%q, %d) (-want +got):\n%s", tt.query, tt.limit, diff)
+		}
+	}
+}
