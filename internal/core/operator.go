@@ -148,6 +148,8 @@ type TeamInspection struct {
 	Team    twofold.Team
 	Members []twofold.TeamMember // by username
 	Zones   []SharedZone         // by name
+	// Invitations are those waiting for an answer, by username.
+	Invitations []twofold.TeamInvitation
 }
 
 // WithoutFactor counts the members whose account has no active factor.
@@ -188,11 +190,15 @@ func (s *Service) InspectTeam(ctx context.Context, op Auth, teamID string) (Team
 	if err != nil {
 		return TeamInspection{}, err
 	}
+	invitations, err := s.store.TeamInvitations(ctx, teamID, s.Now())
+	if err != nil {
+		return TeamInspection{}, err
+	}
 	names := map[string]string{}
 	for _, m := range members {
 		names[m.AccountID] = m.Username
 	}
-	v := TeamInspection{Team: t, Members: members, Zones: make([]SharedZone, 0, len(zs))}
+	v := TeamInspection{Team: t, Members: members, Zones: make([]SharedZone, 0, len(zs)), Invitations: invitations}
 	for _, z := range zs {
 		owner, ok := names[z.AccountID]
 		if !ok { // a zone's owner may have left the team since sharing it

@@ -29,7 +29,8 @@ func apiSession(t *testing.T, ts *testenv.Server, username, secret string) *test
 }
 
 // teamsFixture makes two teams: alice's "Acme hosting", which requires
-// two-factor, with bob (no authenticator) as ops and alice's zone shared;
+// two-factor, with bob (no authenticator) as ops, carol invited as
+// read-only, and alice's zone shared;
 // and bob's "Night crew", with no policy. It returns Acme's id and alice's
 // account.
 func teamsFixture(t *testing.T, ts *testenv.Server) (string, twofold.Account) {
@@ -49,11 +50,18 @@ func teamsFixture(t *testing.T, ts *testenv.Server) (string, twofold.Account) {
 		t.Fatalf("make team: %d %s", r.Status, r.Body)
 	}
 	id := r.JSON["team"].(map[string]any)["id"].(string)
+	inv := alice.Do(t, "POST", "/v1/teams/"+id+"/invitations", map[string]string{"username": "bob", "role": "ops"})
+	if inv.Status != 201 {
+		t.Fatalf("invite bob: %d %s", inv.Status, inv.Body)
+	}
+	if r := apiSession(t, ts, "bob", "").Do(t, "POST", "/v1/me/invitations/"+inv.JSON["invitation"].(map[string]any)["id"].(string)+"/accept", nil); r.Status != 200 {
+		t.Fatalf("bob accepts: %d %s", r.Status, r.Body)
+	}
 	for _, step := range []struct {
 		method, path string
 		body         any
 	}{
-		{"POST", "/v1/teams/" + id + "/members", map[string]string{"username": "bob", "role": "ops"}},
+		{"POST", "/v1/teams/" + id + "/invitations", map[string]string{"username": "carol", "role": "read-only"}},
 		{"PUT", "/v1/teams/" + id + "/zones/example.com", nil},
 		{"PATCH", "/v1/teams/" + id, map[string]any{"require_two_factor": true}},
 	} {
@@ -138,6 +146,9 @@ func TestBrowserAdminTeams(t *testing.T) {
 			}
 			if !p.exists(`#zone-example\.com`) || !strings.Contains(p.text(`#zone-example\.com`), "alice") {
 				t.Errorf("shared zone: %q", p.text("#zones"))
+			}
+			if got := p.text("#invitation-carol"); !strings.Contains(got, "read-only") || !strings.Contains(got, "alice") {
+				t.Errorf("carol's invitation on the operator's page: %q", got)
 			}
 			if p.exists("main form[method=post]") {
 				t.Error("the operator's team page offers a change")
