@@ -290,15 +290,9 @@ func (s *Service) DeleteTeam(ctx context.Context, a Auth, teamID string, m Meta)
 // elevated session when the caller's account has two-factor: membership
 // grants access to the team's resources (SPEC §1 story 5).
 func (s *Service) manager(ctx context.Context, a Auth, teamID string) (twofold.Membership, error) {
-	if err := person(a); err != nil {
-		return twofold.Membership{}, err
-	}
-	mb, err := s.membership(ctx, a.Account.ID, teamID)
+	mb, err := s.managesTeam(ctx, a, teamID)
 	if err != nil {
 		return mb, err
-	}
-	if !mb.Role.ManagesMembers() {
-		return mb, twofold.Errorf(twofold.CodeForbidden, "only the team's owners and admins may manage its members")
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return mb, err
