@@ -40,9 +40,6 @@ type elevationBody struct {
 	// Number is, after a push was sent for this page, the number to type
 	// on the device (push.go).
 	Number string
-	// KeyOptions are, for webauthn, the options of an assertion for this
-	// session's elevation; "" when none could be had.
-	KeyOptions string
 	// SSH is, for ssh_key, the challenge waiting to be signed for this
 	// session's elevation; nil until one is asked for ("Get a challenge",
 	// a POST: making one replaces the one before, so a GET never does).
@@ -110,9 +107,6 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	}
 	if e.Method == twofold.MethodPush && e.Sent {
 		e.Number = s.pushNumber(r)
-	}
-	if e.Method == twofold.MethodWebAuthn {
-		e.KeyOptions = s.keyOptions(r, "", &a)
 	}
 	if e.Method == twofold.MethodSSHKey {
 		e.SSH = s.elevationSSHChallenge(r, a)

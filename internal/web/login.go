@@ -204,7 +204,7 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 	b := secondStep(methods, method, next)
 	set(&b)
 	if b.Method == twofold.MethodWebAuthn {
-		b.KeyOptions = s.keyOptions(r, loginID, nil)
+		b.KeyOptions = s.keyOptions(r, loginID)
 	}
 	if b.SSH, err = s.loginSSHChallenge(r, loginID, b.Method); err != nil {
 		s.fail(w, r, nil, err)

@@ -3,10 +3,13 @@ package web_test
 import (
 	"context"
 	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
@@ -235,5 +238,113 @@ func TestBrowserSecurityKeyFinishSetup(t *testing.T) {
 				t.Fatalf("a setup is still pending: %s", p.text(".pending"))
 			}
 		})
+	}
+}
+
+// TestBrowserSecurityKeyElevationGET: showing a page whose "confirm it's
+// you" asks for the security key begins no ceremony. With the password
+// page open in Chromium and the key being asked (held back by the test
+// until then), the same page is fetched with the session's cookie by
+// another client, as a link from another site would open it (SameSite=Lax
+// cookies go along with a top-level GET); the key's answer in the first
+// tab still confirms it's you and the password is changed. On SQLite and
+// PostgreSQL.
+func TestBrowserSecurityKeyElevationGET(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			account(t, ts, "kim", false, false)
+			_, port, _ := net.SplitHostPort(ts.Addr())
+			p := newPage(t, "http://localhost:"+port)
+			p.open("/login")
+			virtualAuthenticator(t, p)
+			p.signIn("kim", testPassword)
+			p.wantPath("/settings/security")
+			p.fill("#key-label", "YubiKey")
+			p.click("#add-key-button")
+			p.submitKey("#webauthn-register", "/settings/security/webauthn/")
+
+			ts.Clock.Add(11 * time.Minute)
+			const self = "/settings/security/password?method=webauthn"
+			p.open(self)
+			if !p.exists("input[data-webauthn-get][name=elevate_credential]") {
+				t.Fatalf("the password page asks for no security key: %s", p.text("main"))
+			}
+			p.fill("#current_password", testPassword)
+			p.fill("#new_password", "a new horse battery")
+			p.fill("#new_password2", "a new horse battery")
+
+			// Hold the key's touch back until the other client has been.
+			eval[bool](p, `(function () {
+				var get = navigator.credentials.get.bind(navigator.credentials);
+				window.touch = new Promise(function (resolve) { window.letTouch = resolve; });
+				navigator.credentials.get = function (o) { window.keyAsked = true; return window.touch.then(function () { return get(o); }); };
+				window.beforeSubmit = true;
+				return true;
+			})()`)
+			p.do(chromedp.Click(chromedp.CSS("#change-password")))
+			p.waitFor(`window.keyAsked === true`)
+
+			other := newClient(t, p.base)
+			u, _ := url.Parse(p.base)
+			for _, c := range p.cookies() {
+				other.http.Jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value, Path: c.Path}})
+			}
+			if r := other.get(self); r.status != http.StatusOK || r.url.Path != "/settings/security/password" || !strings.Contains(r.body, "elevate_credential") {
+				t.Fatalf("the other client's GET of the page: %d at %s", r.status, r.url)
+			}
+
+			eval[bool](p, `window.letTouch(), true`)
+			p.waitFor(`(window.beforeSubmit !== true && document.readyState === "complete") || !!document.querySelector(".webauthn-error")`)
+			p.do(chromedp.WaitReady(chromedp.CSS("footer")))
+			if p.exists(".webauthn-error") {
+				t.Fatalf("the key's touch: %s", p.text(".webauthn-error"))
+			}
+			p.wantPath("/settings/security?m=password_changed")
+
+			// The teams page's one "confirm it's you" box takes the key too.
+			p.open("/settings/teams")
+			p.fill("#team-name", "Ops")
+			p.click("#create-team")
+			p.wantPath("/settings/teams/")
+			team := strings.SplitN(strings.TrimPrefix(p.path(), "/settings/teams/"), "?", 2)[0]
+			ts.Clock.Add(11 * time.Minute)
+			p.open("/settings/teams/" + team + "?method=webauthn")
+			if !p.exists("#elevate input[data-webauthn-get][name=elevate_credential]") {
+				t.Fatalf("the team page asks for no security key: %s", p.text("main"))
+			}
+			p.submitKey("#elevate-button", "/settings/teams/"+team+"?m=elevated")
+
+			// When the options are refused (here the session has ended),
+			// the page says why in the form and stays.
+			ts.Clock.Add(11 * time.Minute)
+			p.open("/settings/teams/" + team + "?method=webauthn")
+			if _, err := chromedp.Call(p.ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "twofold_session", URL: p.base}); err != nil {
+				t.Fatal(err)
+			}
+			p.do(chromedp.Click(chromedp.CSS("#elevate-button")))
+			p.waitFor(`!!document.querySelector("#elevate .webauthn-error")`)
+			if got := p.text("#elevate .webauthn-error"); !strings.Contains(got, "sign in again") {
+				t.Fatalf("options refused without a session: the page says %q", got)
+			}
+			if got := p.path(); !strings.HasPrefix(got, "/settings/teams/"+team) {
+				t.Fatalf("options refused: the page went to %s", got)
+			}
+		})
+	}
+}
+
+// waitFor waits until the JavaScript expression cond is true in the page.
+func (p *page) waitFor(cond string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	for !eval[bool](p, cond) {
+		select {
+		case <-ctx.Done():
+			p.t.Fatalf("waiting for %s: the page is %s: %s", cond, p.path(), p.text("main"))
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

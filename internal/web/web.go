@@ -137,6 +137,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/security/elevate/send":           s.authed(s.sendElevationCode),
 		"POST /settings/security/elevate/push":           s.authed(s.sendElevationPush),
 		"POST /settings/security/elevate/ssh":            s.authed(s.sshElevationChallenge),
+		"POST /settings/security/elevate/webauthn":       s.elevationKeyOptions,
 		"GET /settings/security/elevate/challenge.txt":   s.authed(s.sshElevationChallengeFile),
 		"GET /settings/security/api-keys":                s.authed(s.apiKeysPage),
 		"POST /settings/security/api-keys":               s.authed(s.createAPIKey),
@@ -227,7 +228,7 @@ func (s *Server) visitor(r *http.Request) *core.Auth {
 // headers sets the safety headers of every page.
 func (s *Server) headers(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Content-Type-Options", "nosniff")

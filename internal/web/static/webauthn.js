@@ -2,8 +2,13 @@
 // data-webauthn-create or data-webauthn-get (the options the server made,
 // {"publicKey":{...}} with base64url binary members) asks the browser for
 // a credential when it is sent: the JSON of the credential goes into the
-// input and the form is sent as usual, with its CSRF token. Nothing else on
-// the pages needs JavaScript.
+// input and the form is sent as usual, with its CSRF token. An input with
+// data-webauthn-from instead (the "confirm it's you" fields) has no options
+// in the page: showing a page begins no ceremony, since beginning one
+// replaces the session's one in progress. When its form is sent, the
+// script first POSTs the form's CSRF token to that address (same origin)
+// and uses the options it answers; an error it answers ({"error": "..."})
+// is shown in the form. Nothing else on the pages needs JavaScript.
 (function () {
   "use strict";
 
@@ -71,11 +76,37 @@
     p.textContent = text;
   }
 
+  // fetchOptions POSTs the CSRF token of form to url and resolves to the
+  // options it answers; a refusal rejects with an error marked fromServer,
+  // whose message is the server's, or a general one when it gave none.
+  function fetchOptions(form, url) {
+    var csrf = form.elements.namedItem("csrf");
+    var body = new URLSearchParams();
+    body.set("csrf", csrf && csrf.value ? csrf.value : "");
+    return fetch(url, {
+      method: "POST", body: body, credentials: "same-origin", redirect: "error",
+      headers: { Accept: "application/json" }
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (res.ok && data && data.publicKey) return data;
+        var e = new Error(data && data.error ? data.error
+          : "Your security key could not be asked. Reload the page and try again, or use another way.");
+        e.fromServer = true;
+        throw e;
+      });
+    }, function () {
+      var e = new Error("Your security key could not be asked: the server did not answer. Try again, or use another way.");
+      e.fromServer = true;
+      throw e;
+    });
+  }
+
   function attach(input) {
     var create = input.hasAttribute("data-webauthn-create");
     var raw = input.getAttribute(create ? "data-webauthn-create" : "data-webauthn-get");
+    var from = create ? null : input.getAttribute("data-webauthn-from");
     var form = input.form;
-    if (!form || !raw) return;
+    if (!form || !(raw || from)) return;
     if (!window.PublicKeyCredential || !navigator.credentials) {
       showError(form, "This browser cannot use security keys. Use another way.");
       return;
@@ -87,15 +118,20 @@
       if (busy) return;
       busy = true;
       var submitter = ev.submitter || null;
-      var options = JSON.parse(raw);
-      var call = create
-        ? navigator.credentials.create({ publicKey: publicKey(options, true) })
-        : navigator.credentials.get({ publicKey: publicKey(options, false) });
-      call.then(function (cred) {
+      var options = from ? fetchOptions(form, from) : Promise.resolve(JSON.parse(raw));
+      options.then(function (options) {
+        return create
+          ? navigator.credentials.create({ publicKey: publicKey(options, true) })
+          : navigator.credentials.get({ publicKey: publicKey(options, false) });
+      }).then(function (cred) {
         input.value = JSON.stringify(credentialJSON(cred));
         if (form.requestSubmit) form.requestSubmit(submitter); else form.submit();
       }).catch(function (err) {
         busy = false;
+        if (err && err.fromServer) {
+          showError(form, err.message);
+          return;
+        }
         var why = err && err.name === "InvalidStateError"
           ? "This security key is registered already."
           : "The security key did not answer, or the request was cancelled.";
