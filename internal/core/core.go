@@ -475,11 +475,12 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 // with the counters and audit events that led to it.
 func isInternal(err error) bool { return err != nil && twofold.ErrorCode(err) == twofold.CodeInternal }
 
-// later runs fn after the request that calls it, on a context that outlives
-// the request, so that its cost does not show in the answer's timing.
-func (s *Service) later(ctx context.Context, fn func(ctx context.Context)) {
-	ctx = context.WithoutCancel(ctx)
-	s.background.Go(func() { fn(ctx) })
+// later runs fn after the request that calls it, so that its cost does not
+// show in the answer's timing. fn gets a context of its own, which outlives
+// the request and carries none of its values: no transaction of the
+// request's, nor its list of notifications to send after a commit.
+func (s *Service) later(fn func(ctx context.Context)) {
+	s.background.Go(func() { fn(context.Background()) })
 }
 
 // Wait waits for the work the service does after answering requests (the

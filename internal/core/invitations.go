@@ -101,7 +101,7 @@ func (s *Service) InviteTeamMember(ctx context.Context, a Auth, teamID, username
 		// The invitee's side happens after the answer: done before it, its
 		// writes would make inviting a real account measurably slower than
 		// inviting a name nobody has.
-		s.later(ctx, func(ctx context.Context) { s.tellInvitee(ctx, v, m) })
+		s.later(func(ctx context.Context) { s.tellInvitee(ctx, v, m) })
 	}
 	return v, nil
 }
