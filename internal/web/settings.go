@@ -24,6 +24,9 @@ type securityBody struct {
 	Events   []twofold.AuditEvent
 	LowCodes bool
 	Label    string // the label field of the enrol form
+	// Invitations counts the invitations to teams waiting for the
+	// account's answer, shown on the page people land on after sign-in.
+	Invitations int
 }
 
 func (s *Server) security(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -41,7 +44,12 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 		s.fail(w, r, &a, err)
 		return
 	}
-	b := securityBody{Profile: p, Events: evs, Label: label}
+	invitations, err := s.svc.MyInvitations(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := securityBody{Profile: p, Events: evs, Label: label, Invitations: len(invitations)}
 	for _, f := range p.Factors {
 		if f.Status == twofold.FactorActive {
 			b.Active = append(b.Active, f)

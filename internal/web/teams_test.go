@@ -77,7 +77,12 @@ func TestBrowserTeams(t *testing.T) {
 	bp := newPage(t, ts.URL())
 	bp.shots = p.shots
 	bp.signIn("bob", testPassword)
-	bp.open("/settings/teams")
+	bp.wantPath("/settings/security")
+	if got := bp.text("#invitations-waiting"); !strings.Contains(got, "1 invitation to a team is waiting") {
+		t.Fatalf("bob's security page does not tell of the invitation: %q", got)
+	}
+	bp.click("#invitations-waiting a")
+	bp.wantPath("/settings/teams")
 	if got := bp.text("#invitations"); !strings.Contains(got, "Acme hosting") || !strings.Contains(got, "Invited by alice") ||
 		!strings.Contains(got, "two-factor required") || !strings.Contains(got, "add an authenticator") {
 		t.Fatalf("bob's invitations: %q", got)
@@ -90,6 +95,10 @@ func TestBrowserTeams(t *testing.T) {
 	}
 	if bp.exists("#invitations") {
 		t.Fatal("the invitation is still offered after joining")
+	}
+	bp.open("/settings/security")
+	if bp.exists("#invitations-waiting") {
+		t.Fatal("the security page still tells of an invitation after joining")
 	}
 	p.open(teamPath)
 	if got := p.text("#member-bob .role"); got != "ops" || p.exists("#invitation-bob") {
