@@ -240,7 +240,10 @@ func (s *Service) AcceptTeamInvitation(ctx context.Context, a Auth, id string, m
 	s.audit(ctx, v.InvitedBy, "team.invitation_accepted", m, fmt.Sprintf("team %s %q: %s as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
 	t, err := s.store.Team(ctx, v.TeamID)
 	if err != nil {
-		return twofold.Membership{}, err
+		// The caller joined: answer with what the invitation said of the
+		// team rather than fail what succeeded.
+		s.log.ErrorContext(ctx, "team after joining", "err", err)
+		t = twofold.Team{ID: v.TeamID, Name: v.TeamName, RequireTwoFactor: v.RequireTwoFactor}
 	}
 	return twofold.Membership{Team: t, Role: v.Role}, nil
 }
