@@ -59,6 +59,19 @@ func (e *elevationBody) Href(m twofold.Method) string {
 	return href
 }
 
+// askToConfirm shows the confirmation page b, whose form posts to
+// b.Action, with the "confirm it's you" fields when the session needs them
+// and errMsg when the last try failed.
+func (s *Server) askToConfirm(w http.ResponseWriter, r *http.Request, a core.Auth, status int, title, errMsg string, b confirmBody) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b.Elevation = s.elevationFor(r, a, p, b.Action)
+	s.render(w, r, status, "confirm", Page{Title: title, Account: &a.Account, Error: errMsg, Body: b})
+}
+
 // elevationFor returns the code field for a confirmation page, or nil when
 // the session is still elevated. The method comes from ?method=.
 func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self string) *elevationBody {

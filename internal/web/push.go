@@ -83,19 +83,11 @@ func stateFileName(label string) string {
 func (s *Server) addPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	label := r.PostForm.Get("label")
 	ask := func(status int, errMsg string) {
-		p, err := s.svc.Me(r.Context(), a)
-		if err != nil {
-			s.fail(w, r, &a, err)
-			return
-		}
-		self := "/settings/security/push"
-		b := confirmBody{
-			Heading: "Add a push device?", Action: self, Cancel: "/settings/security", Button: "Add the device",
-			Text:      []string{"A push device approves sign-ins to your account and its sensitive changes, so adding one needs a code from an authenticator you already have."},
-			Fields:    map[string]string{"label": label},
-			Elevation: s.elevationFor(r, a, p, self),
-		}
-		s.render(w, r, status, "confirm", Page{Title: "Add a push device", Account: &a.Account, Error: errMsg, Body: b})
+		s.askToConfirm(w, r, a, status, "Add a push device", errMsg, confirmBody{
+			Heading: "Add a push device?", Action: "/settings/security/push", Cancel: "/settings/security", Button: "Add the device",
+			Text:   []string{"A push device approves sign-ins to your account and its sensitive changes, so adding one needs a code from an authenticator you already have."},
+			Fields: map[string]string{"label": label},
+		})
 	}
 	if err := s.elevateFromForm(r, &a); err != nil {
 		ask(s.status(w, r, err), message(err))

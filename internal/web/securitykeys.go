@@ -28,18 +28,11 @@ type keyBody struct {
 func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	label := r.PostForm.Get("label")
 	ask := func(status int, errMsg string) {
-		p, err := s.svc.Me(r.Context(), a)
-		if err != nil {
-			s.fail(w, r, &a, err)
-			return
-		}
-		self := "/settings/security/webauthn"
-		b := confirmBody{
-			Heading: "Add a security key?", Action: self, Cancel: "/settings/security", Button: "Continue",
+		s.askToConfirm(w, r, a, status, "Add a security key", errMsg, confirmBody{
+			Heading: "Add a security key?", Action: "/settings/security/webauthn", Cancel: "/settings/security", Button: "Continue",
 			Text:     []string{"A security key can sign in to your account and approve its sensitive changes, so adding one needs a check with an authenticator you already have."},
-			AskLabel: true, Label: label, Elevation: s.elevationFor(r, a, p, self),
-		}
-		s.render(w, r, status, "confirm", Page{Title: "Add a security key", Account: &a.Account, Error: errMsg, Body: b})
+			AskLabel: true, Label: label,
+		})
 	}
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")

@@ -26,20 +26,12 @@ func (s *Server) addSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	dest, label := r.PostForm.Get("destination"), r.PostForm.Get("label")
 	ask := func(status int, errMsg string) {
-		p, err := s.svc.Me(r.Context(), a)
-		if err != nil {
-			s.fail(w, r, &a, err)
-			return
-		}
-		self := "/settings/security/sent"
-		b := confirmBody{
+		s.askToConfirm(w, r, a, status, "Add a phone or address", errMsg, confirmBody{
 			Heading: "Add " + map[twofold.FactorType]string{twofold.FactorSMS: "a phone", twofold.FactorEmail: "an email address"}[kind] + "?",
-			Action:  self, Cancel: "/settings/security", Button: "Send a code",
-			Text:      []string{"A phone or an address that is sent codes can sign in to your account and approve its sensitive changes, so adding one needs a code from an authenticator you already have."},
-			Fields:    map[string]string{"type": string(kind), "destination": dest, "label": label},
-			Elevation: s.elevationFor(r, a, p, self),
-		}
-		s.render(w, r, status, "confirm", Page{Title: "Add a phone or address", Account: &a.Account, Error: errMsg, Body: b})
+			Action:  "/settings/security/sent", Cancel: "/settings/security", Button: "Send a code",
+			Text:   []string{"A phone or an address that is sent codes can sign in to your account and approve its sensitive changes, so adding one needs a code from an authenticator you already have."},
+			Fields: map[string]string{"type": string(kind), "destination": dest, "label": label},
+		})
 	}
 	if err := s.elevateFromForm(r, &a); err != nil {
 		ask(s.status(w, r, err), message(err))
