@@ -64,12 +64,8 @@ func (s *Store) AccountByUsername(ctx context.Context, username string) (twofold
 // at most one; a database that held names differing only in case before it
 // may return several. Which of them a login means is the core's rule.
 func (s *Store) AccountsByUsernameFold(ctx context.Context, username string) ([]twofold.Account, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts
+	return queryAll(ctx, s, "accounts", scanAccount, `SELECT `+accountColumns+` FROM accounts
 		WHERE LOWER(username) = LOWER(CAST($1 AS TEXT)) ORDER BY id`, username)
-	if err != nil {
-		return nil, fmt.Errorf("select accounts: %w", err)
-	}
-	return scanAccounts(rows)
 }
 
 // AccountByID returns the account with id.
@@ -89,27 +85,9 @@ func (s *Store) AccountByID(ctx context.Context, id string) (twofold.Account, er
 func (s *Store) Accounts(ctx context.Context, query string, limit int) ([]twofold.Account, error) {
 	// SQLite's LIKE ignores ASCII case and PostgreSQL's does not: LOWER on both
 	// sides makes them agree. SQLite has no default LIKE escape: name one.
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts
+	return queryAll(ctx, s, "accounts", scanAccount, `SELECT `+accountColumns+` FROM accounts
 		WHERE LOWER(username) LIKE LOWER(CAST($1 AS TEXT)) ESCAPE '\' ORDER BY username LIMIT $2`,
 		"%"+escapeLike(query)+"%", limit)
-	if err != nil {
-		return nil, fmt.Errorf("select accounts: %w", err)
-	}
-	return scanAccounts(rows)
-}
-
-// scanAccounts reads the rows of a SELECT of accountColumns and closes them.
-func scanAccounts(rows *sql.Rows) ([]twofold.Account, error) {
-	defer rows.Close()
-	var out []twofold.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }
 
 // CountAccounts returns the number of accounts.

@@ -71,20 +71,7 @@ func (s *Store) APIKey(ctx context.Context, id string) (twofold.APIKey, error) {
 
 // APIKeys returns the account's keys, oldest first.
 func (s *Store) APIKeys(ctx context.Context, accountID string) ([]twofold.APIKey, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE account_id = $1 ORDER BY created_at, id`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("select API keys: %w", err)
-	}
-	defer rows.Close()
-	var out []twofold.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("select API keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "API keys", scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys WHERE account_id = $1 ORDER BY created_at, id`, accountID)
 }
 
 // DeleteAPIKey deletes the account's key with id, and with it the keys it

@@ -81,20 +81,7 @@ func (s *Store) Zones(ctx context.Context, accountID string) ([]twofold.Zone, er
 
 // queryZones returns the zones query q selects (zoneColumns).
 func (s *Store) queryZones(ctx context.Context, q string, args ...any) ([]twofold.Zone, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("select zones: %w", err)
-	}
-	defer rows.Close()
-	var out []twofold.Zone
-	for rows.Next() {
-		z, err := scanZone(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan zone: %w", err)
-		}
-		out = append(out, z)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "zones", scanZone, q, args...)
 }
 
 // ZoneOf returns the longest of names that is a stored zone: the zone a

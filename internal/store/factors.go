@@ -50,20 +50,7 @@ func (s *Store) dataKeyGone(ctx context.Context, id string) bool {
 
 // Factors returns the account's factors, oldest first.
 func (s *Store) Factors(ctx context.Context, accountID string) ([]twofold.Factor, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+factorColumns+` FROM factors WHERE account_id = $1 ORDER BY created_at, id`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("select factors: %w", err)
-	}
-	defer rows.Close()
-	var out []twofold.Factor
-	for rows.Next() {
-		f, err := scanFactor(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "factors", scanFactor, `SELECT `+factorColumns+` FROM factors WHERE account_id = $1 ORDER BY created_at, id`, accountID)
 }
 
 // Factor returns the account's factor id.

@@ -26,20 +26,7 @@ func scanInvitation(row interface{ Scan(...any) error }) (twofold.TeamInvitation
 }
 
 func (s *Store) queryInvitations(ctx context.Context, where string, args ...any) ([]twofold.TeamInvitation, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+invitationColumns+invitationFrom+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("select team invitations: %w", err)
-	}
-	defer rows.Close()
-	var out []twofold.TeamInvitation
-	for rows.Next() {
-		v, err := scanInvitation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan team invitation: %w", err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "team invitations", scanInvitation, `SELECT `+invitationColumns+invitationFrom+where, args...)
 }
 
 // CreateTeamInvitation stores the invitation, keyed by the invitee's name

@@ -111,21 +111,8 @@ func scanPush(sc interface{ Scan(...any) error }) (twofold.PushChallenge, error)
 // PendingPushChallenges returns the device's challenges waiting for an
 // answer at now, oldest first.
 func (s *Store) PendingPushChallenges(ctx context.Context, factorID string, now time.Time) ([]twofold.PushChallenge, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+pushColumns+` FROM push_challenges
+	return queryAll(ctx, s, "push challenges", scanPush, `SELECT `+pushColumns+` FROM push_challenges
 		WHERE factor_id = $1 AND status = 'pending' AND expires_at > $2 ORDER BY created_at, id`, factorID, micros(now))
-	if err != nil {
-		return nil, fmt.Errorf("select push challenges: %w", err)
-	}
-	defer rows.Close()
-	var out []twofold.PushChallenge
-	for rows.Next() {
-		c, err := scanPush(rows)
-		if err != nil {
-			return nil, fmt.Errorf("select push challenges: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // PushChallenge returns a challenge by id; an unknown one is not-found.

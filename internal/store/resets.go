@@ -61,34 +61,13 @@ func (s *Store) CancelTwoFactorReset(ctx context.Context, accountID string) (boo
 
 // DueTwoFactorResets returns up to limit resets due at now, the longest due first.
 func (s *Store) DueTwoFactorResets(ctx context.Context, now time.Time, limit int) ([]twofold.TwoFactorReset, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+resetColumns+` FROM two_factor_resets WHERE due_at <= $1 ORDER BY due_at LIMIT $2`,
+	return queryAll(ctx, s, "due two-factor resets", scanReset, `SELECT `+resetColumns+` FROM two_factor_resets WHERE due_at <= $1 ORDER BY due_at LIMIT $2`,
 		micros(now), limit)
-	if err != nil {
-		return nil, fmt.Errorf("select due two-factor resets: %w", err)
-	}
-	return scanResets(rows)
 }
 
 // TwoFactorResets returns up to limit of the resets waiting, the soonest due first.
 func (s *Store) TwoFactorResets(ctx context.Context, limit int) ([]twofold.TwoFactorReset, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+resetColumns+` FROM two_factor_resets ORDER BY due_at LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("select two-factor resets: %w", err)
-	}
-	return scanResets(rows)
-}
-
-func scanResets(rows *sql.Rows) ([]twofold.TwoFactorReset, error) {
-	defer rows.Close()
-	var out []twofold.TwoFactorReset
-	for rows.Next() {
-		r, err := scanReset(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan two-factor reset: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "two-factor resets", scanReset, `SELECT `+resetColumns+` FROM two_factor_resets ORDER BY due_at LIMIT $1`, limit)
 }
 
 // ResetTwoFactor carries out the account's reset if it is due at now, in one

@@ -37,20 +37,7 @@ func (s *Store) CreateSSHKey(ctx context.Context, k twofold.SSHKey) error {
 
 // SSHKeys returns the account's SSH keys, oldest first.
 func (s *Store) SSHKeys(ctx context.Context, accountID string) ([]twofold.SSHKey, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+sshKeyColumns+` FROM ssh_keys WHERE account_id = $1 ORDER BY created_at, id`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("select ssh keys: %w", err)
-	}
-	defer rows.Close()
-	var out []twofold.SSHKey
-	for rows.Next() {
-		k, err := scanSSHKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("select ssh keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "ssh keys", scanSSHKey, `SELECT `+sshKeyColumns+` FROM ssh_keys WHERE account_id = $1 ORDER BY created_at, id`, accountID)
 }
 
 // ActivateSSHKey makes the account's pending key active at now, reporting

@@ -562,3 +562,25 @@ func isUniqueViolation(err error) bool {
 }
 
 func notFound(what string) error { return twofold.Errorf(twofold.CodeNotFound, "%s not found", what) }
+
+// queryAll runs q and reads every row it returns with scan; what names the
+// rows in errors.
+func queryAll[T any](ctx context.Context, s *Store, what string, scan func(interface{ Scan(...any) error }) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("select %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select %s: %w", what, err)
+	}
+	return out, nil
+}

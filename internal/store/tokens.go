@@ -70,20 +70,7 @@ func (s *Store) HardwareTokens(ctx context.Context, unclaimed bool) ([]twofold.H
 	if unclaimed {
 		q += ` WHERE claimed_by IS NULL`
 	}
-	rows, err := s.conn(ctx).QueryContext(ctx, q+` ORDER BY imported_at, serial`)
-	if err != nil {
-		return nil, fmt.Errorf("select tokens: %w", err)
-	}
-	defer rows.Close()
-	var out []twofold.HardwareToken
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "tokens", scanToken, q+` ORDER BY imported_at, serial`)
 }
 
 // ClaimToken claims a hardware token as c says, all or nothing: one
