@@ -133,7 +133,7 @@ func (s *Service) tellInvitee(ctx context.Context, v twofold.TeamInvitation, m M
 	if v.RequireTwoFactor {
 		lines = append(lines, "The team requires two-factor authentication of its members: once you accept, every sign-in asks for your second factor.")
 	}
-	s.notify(ctx, v.AccountID, "you were invited to a team", lines...)
+	s.inform(ctx, v.AccountID, "you were invited to a team", lines...)
 }
 
 // TeamInvitations returns the team's invitations waiting for an answer,

@@ -18,11 +18,27 @@ type Notifier interface {
 // notify tells the account holder about a security-relevant change. It never
 // fails the request: a queueing error is logged.
 func (s *Service) notify(ctx context.Context, accountID, subject string, lines ...string) {
+	s.mail(ctx, accountID, subject, securityFooter, lines)
+}
+
+// inform mails the account holder something that is not a change of their
+// account (an invitation), without the footer telling them what to do if
+// the change was not theirs.
+func (s *Service) inform(ctx context.Context, accountID, subject string, lines ...string) {
+	s.mail(ctx, accountID, subject, "", lines)
+}
+
+// securityFooter ends every notice of a security-relevant change.
+const securityFooter = "If this was not you, log in, use a recovery code if you must, change your password and review your security settings."
+
+// mail queues a message to the account holder: lines, then footer when it
+// is not "".
+func (s *Service) mail(ctx context.Context, accountID, subject, footer string, lines []string) {
 	if s.notifier == nil {
 		return
 	}
 	if q, ok := ctx.Value(notesKey{}).(*[]func(context.Context)); ok {
-		*q = append(*q, func(ctx context.Context) { s.notify(ctx, accountID, subject, lines...) })
+		*q = append(*q, func(ctx context.Context) { s.mail(ctx, accountID, subject, footer, lines) })
 		return
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
@@ -33,15 +49,18 @@ func (s *Service) notify(ctx context.Context, accountID, subject string, lines .
 	if a.Email == "" {
 		return
 	}
-	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, lines)); err != nil {
+	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, footer, lines)); err != nil {
 		s.log.Error("notification not queued", "subject", subject, "err", err)
 	}
 }
 
-// mailBody is the text of a notice to account a's holder.
-func (s *Service) mailBody(a twofold.Account, lines []string) string {
-	return fmt.Sprintf("Hello %s,\n\n%s\n\nWhen: %s\n\nIf this was not you, log in, use a recovery code if you must, change your password and review your security settings.\n\n-- %s\n",
-		a.Username, strings.Join(lines, "\n"), s.Now().Format("2006-01-02 15:04:05 MST"), s.cfg.Issuer)
+// mailBody is the text of a message to account a's holder.
+func (s *Service) mailBody(a twofold.Account, footer string, lines []string) string {
+	if footer != "" {
+		footer += "\n\n"
+	}
+	return fmt.Sprintf("Hello %s,\n\n%s\n\nWhen: %s\n\n%s-- %s\n",
+		a.Username, strings.Join(lines, "\n"), s.Now().Format("2006-01-02 15:04:05 MST"), footer, s.cfg.Issuer)
 }
 
 // observe passes an audit event to the observer (metrics), if any.

@@ -145,7 +145,7 @@ func (s *Service) tell(ctx context.Context, a twofold.Account, subject string, l
 	if s.notifier == nil || a.Email == "" {
 		return nil
 	}
-	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, lines)); err != nil {
+	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, securityFooter, lines)); err != nil {
 		return fmt.Errorf("queue notice %q: %w", subject, err)
 	}
 	return nil

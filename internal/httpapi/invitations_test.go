@@ -46,7 +46,8 @@ func TestTeamInvitations(t *testing.T) {
 			msgs := mb.Wait(t, before+1, 30*time.Second)
 			subject, body := mailText(t, msgs[before])
 			if msgs[before].To[0] != "bob@example.com" || !strings.HasSuffix(subject, "you were invited to a team") ||
-				!strings.Contains(body, `alice invited you to the team "Acme hosting" as ops`) || !strings.Contains(body, "not a member until you accept") {
+				!strings.Contains(body, `alice invited you to the team "Acme hosting" as ops`) || !strings.Contains(body, "not a member until you accept") ||
+				strings.Contains(body, "change your password") {
 				t.Fatalf("mail to bob: to %v, %q\n%s", msgs[before].To, subject, body)
 			}
 			// Invited, bob is no member yet: the team is hidden from him.
@@ -134,6 +135,16 @@ func TestTeamInvitations(t *testing.T) {
 				t.Fatalf("carol's invitations after 7 days: %v, want none", ids)
 			}
 			wantProblem(t, carol.Do(t, "POST", "/v1/me/invitations/"+late+"/accept", nil), 404, "not-found")
+
+			// A change of bob's membership is a security notice, with its
+			// footer; the invitation above was not.
+			alice = login(t, s, "alice")
+			if r := alice.Do(t, "PATCH", "/v1/teams/"+team+"/members/bob", map[string]string{"role": "read-only"}); r.Status != 200 {
+				t.Fatalf("change bob's role: %d %s", r.Status, r.Body)
+			}
+			if body := mailWith(t, mb, "your role in a team changed"); !strings.Contains(body, "change your password") {
+				t.Fatalf("the notice of a changed role has no security footer:\n%s", body)
+			}
 		})
 	}
 }
