@@ -176,13 +176,8 @@ func (s *Server) claimToken(w http.ResponseWriter, r *http.Request, a core.Auth,
 		writeError(w, r, s.log, err)
 		return
 	}
-	out := map[string]any{"factor": toFactorJSON(c.Factor)}
-	if c.RecoveryCodes != nil {
-		out["recovery_codes"] = c.RecoveryCodes
-		out["paper_key"] = c.PaperKey
-	}
 	w.Header().Set("Location", "/v1/me/factors/"+c.Factor.ID)
-	writeJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusCreated, confirmationJSON(c))
 }
 
 func (s *Server) factorQR(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -225,12 +220,7 @@ func (s *Server) confirmFactor(w http.ResponseWriter, r *http.Request, a core.Au
 		writeError(w, r, s.log, err)
 		return
 	}
-	out := map[string]any{"factor": toFactorJSON(c.Factor)}
-	if c.RecoveryCodes != nil {
-		out["recovery_codes"] = c.RecoveryCodes
-		out["paper_key"] = c.PaperKey
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, confirmationJSON(c))
 }
 
 // resendConfirmation sends a pending sms or email factor a new code to
@@ -386,4 +376,16 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, a core.A
 		return
 	}
 	writeJSON(w, http.StatusOK, loginResponse{Status: "authenticated", Token: token, ExpiresAt: expires})
+}
+
+// confirmationJSON is the answer to a factor made active: the factor, and
+// with the account's first factor its recovery codes and paper key, shown
+// this once (SPEC §3.1).
+func confirmationJSON(c core.Confirmation) map[string]any {
+	out := map[string]any{"factor": toFactorJSON(c.Factor)}
+	if c.RecoveryCodes != nil {
+		out["recovery_codes"] = c.RecoveryCodes
+		out["paper_key"] = c.PaperKey
+	}
+	return out
 }

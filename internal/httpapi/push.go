@@ -104,12 +104,7 @@ func (s *Server) enrolPushDevice(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	out := map[string]any{"factor": toFactorJSON(c.Factor)}
-	if c.RecoveryCodes != nil {
-		out["recovery_codes"] = c.RecoveryCodes
-		out["paper_key"] = c.PaperKey
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, confirmationJSON(c))
 }
 
 type deviceHandler func(w http.ResponseWriter, r *http.Request, d core.Device, body []byte)

@@ -584,3 +584,10 @@ func queryAll[T any](ctx context.Context, s *Store, what string, scan func(inter
 	}
 	return out, nil
 }
+
+// scanString reads a row of one text column, for queryAll.
+func scanString(row interface{ Scan(...any) error }) (string, error) {
+	var v string
+	err := row.Scan(&v)
+	return v, err
+}

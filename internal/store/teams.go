@@ -306,21 +306,8 @@ func (s *Store) DeleteTeam(ctx context.Context, id string) error {
 // TeamsRequiringTwoFactor returns the names of the account's teams that
 // require two-factor of their members, by name.
 func (s *Store) TeamsRequiringTwoFactor(ctx context.Context, accountID string) ([]string, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT t.name FROM team_members m JOIN teams t ON t.id = m.team_id
+	return queryAll(ctx, s, "teams requiring two-factor", scanString, `SELECT t.name FROM team_members m JOIN teams t ON t.id = m.team_id
 		WHERE m.account_id = $1 AND t.require_two_factor ORDER BY t.name`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("select teams requiring two-factor: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // SetZoneTeam shares the zone with the team, or with teamID "" with none.

@@ -134,18 +134,5 @@ func (s *Store) DeleteStaleThrottles(ctx context.Context, before time.Time, coun
 // ThrottleKeys returns the keys of the stored counters that start with
 // prefix, sorted, for diagnostics and tests.
 func (s *Store) ThrottleKeys(ctx context.Context, prefix string) ([]string, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT key FROM throttles WHERE key LIKE $1 ESCAPE '\' ORDER BY key`, escapeLike(prefix)+"%")
-	if err != nil {
-		return nil, fmt.Errorf("select throttle keys: %w", err)
-	}
-	defer rows.Close()
-	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+	return queryAll(ctx, s, "throttle keys", scanString, `SELECT key FROM throttles WHERE key LIKE $1 ESCAPE '\' ORDER BY key`, escapeLike(prefix)+"%")
 }
