@@ -543,3 +543,15 @@ type SSHChallenge struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
+
+// PasswordReset is a mailed link that lets an account holder who forgot
+// their password choose a new one. Only its token's keyed hash is kept; it
+// works once, until ExpiresAt, and an account has at most one: asking again
+// replaces it.
+type PasswordReset struct {
+	ID        string // the token's first part, which finds the row
+	AccountID string
+	TokenHash []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}

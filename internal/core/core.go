@@ -160,6 +160,7 @@ type Store interface {
 	TeamStore
 	PushStore
 	SSHKeyStore
+	PasswordResetStore
 }
 
 // Config holds the service's tunables.
@@ -214,6 +215,7 @@ type Service struct {
 	notifier Notifier
 	texts    TextSender
 	codeMail CodeMailer
+	linkBase string // the start of mailed links (SetLinkBase)
 	onEvent  func(twofold.AuditEvent)
 	rp       *securitykey.RelyingParty // nil: no security keys
 

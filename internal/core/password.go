@@ -78,6 +78,9 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 		if err := s.store.CreateSession(ctx, sess); err != nil {
 			return err
 		}
+		if err := s.store.DeletePasswordResets(ctx, a.Account.ID); err != nil {
+			return err
+		}
 		s.audit(ctx, a.Account.ID, "password.changed", m, "other sessions signed out")
 		s.notify(ctx, a.Account.ID, "your password was changed",
 			"The password of your account was changed, and every other session was signed out.")

@@ -56,8 +56,11 @@ func (s *Service) checkSecondFactor(ctx context.Context, accountID string, p Sec
 // owner when that locks the second step for long, and answers.
 func (s *Service) refuseCode(ctx context.Context, accountID string, p SecondFactor, m Meta, purpose, cause string, failures int, delay func(int) time.Duration) error {
 	typ := "login.second_factor_failed"
-	if purpose == "elevation" {
+	switch purpose {
+	case "elevation":
 		typ = "session.elevation_failed"
+	case "password reset":
+		typ = "password.reset_failed"
 	}
 	s.audit(ctx, accountID, typ, m, fmt.Sprintf("%s: %s (%s)", p.Method, cause, failuresText(failures)))
 	s.warnOwner(ctx, accountID, failures, delay)

@@ -341,6 +341,8 @@ func purposeText(scope string) string {
 		return "to sign in"
 	case "elevation":
 		return "to confirm a change to your account"
+	case "password reset":
+		return "to confirm your new password"
 	default:
 		return "to add this authenticator to your account"
 	}
@@ -353,6 +355,8 @@ func scopeKind(scope string) string {
 		return "login"
 	case strings.HasPrefix(scope, "elevate:"):
 		return "elevation"
+	case strings.HasPrefix(scope, "reset:"):
+		return "password reset"
 	}
 	return "confirmation"
 }

@@ -1,0 +1,316 @@
+package core
+
+import (
+	"context"
+	"crypto/hmac"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// PasswordResetStore keeps the mailed links that let a holder who forgot
+// their password choose a new one.
+type PasswordResetStore interface {
+	// PutPasswordReset stores a link, replacing the account's link before.
+	PutPasswordReset(ctx context.Context, r twofold.PasswordReset) error
+	// PasswordReset returns the unexpired link with id; another is not-found.
+	PasswordReset(ctx context.Context, id string, now time.Time) (twofold.PasswordReset, error)
+	// UsePasswordReset deletes the unexpired link with id and hash,
+	// reporting whether it did: of any number of callers, one does.
+	UsePasswordReset(ctx context.Context, id string, hash []byte, now time.Time) (bool, error)
+	// DeletePasswordResets deletes the account's link, if any.
+	DeletePasswordResets(ctx context.Context, accountID string) error
+}
+
+// PasswordResetTTL is how long a mailed password-reset link works.
+const PasswordResetTTL = 30 * time.Minute
+
+// How often one address may ask for links (whatever the names it types),
+// and how often one account is mailed one: a burst, then one every so many
+// seconds. The first keeps a stranger from mailing every account; the second
+// keeps one holder's mailbox from being flooded.
+const (
+	resetAskBurst, resetAskRate   = 5, 1.0 / 60
+	resetMailBurst, resetMailRate = 3, 1.0 / 900
+)
+
+// resetMethods are the second factors that confirm a password reset: those
+// a holder can answer without a session or a login, by typing a code.
+var resetMethods = map[twofold.Method]bool{
+	twofold.MethodTOTP: true, twofold.MethodHOTP: true, twofold.MethodSMS: true, twofold.MethodEmail: true,
+	twofold.MethodRecoveryCode: true, twofold.MethodPaperKey: true,
+}
+
+func resetScope(id string) string { return "reset:" + id }
+
+// SetLinkBase sets the server's public URL, which starts the links the
+// service mails. It is the configured base URL or the listener's address,
+// never a request's Host header, which anyone can set: a mailed link must
+// lead to this server. Call it before the service handles requests.
+func (s *Service) SetLinkBase(u string) { s.linkBase = strings.TrimRight(u, "/") }
+
+// RequestPasswordReset mails a link to choose a new password to the holder
+// of the account named username, if there is one and it has an address. The
+// answer is the same whether or not there is, and comes before the account
+// is even looked up, so that neither it nor its timing tells the caller who
+// has an account.
+func (s *Service) RequestPasswordReset(ctx context.Context, username string, m Meta) error {
+	if err := ValidateUsername(username); err != nil {
+		return err
+	}
+	if !s.cfg.MailSent || s.codeMail == nil || s.linkBase == "" {
+		return twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail, so it cannot send a link: ask an operator to help you back in")
+	}
+	ok, err := s.store.TakeToken(ctx, "password-reset:"+sourceKey(m.Source), resetAskBurst, resetAskRate, s.Now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.audit(ctx, "", "password.reset_throttled", m, "address over its rate of password-reset requests")
+		return throttled(time.Duration(float64(time.Second)/resetAskRate), "")
+	}
+	s.later(func(ctx context.Context) {
+		if err := s.mailPasswordReset(ctx, username, m); err != nil {
+			s.log.Error("password-reset link not sent", "err", err)
+		}
+	})
+	return nil
+}
+
+// mailPasswordReset makes a new link for the account named username,
+// replacing its link before, and mails it.
+func (s *Service) mailPasswordReset(ctx context.Context, username string, m Meta) error {
+	a, found, _, err := s.accountForLogin(ctx, username)
+	if err != nil || !found {
+		return err
+	}
+	if a.Email == "" {
+		s.audit(ctx, a.ID, "password.reset_requested", m, "not sent: the account has no email address")
+		return nil
+	}
+	now := s.Now()
+	if ok, err := s.store.TakeToken(ctx, "password-reset-mail:"+a.ID, resetMailBurst, resetMailRate, now); err != nil || !ok {
+		if err == nil {
+			s.audit(ctx, a.ID, "password.reset_requested", m, "not sent: links were mailed moments ago")
+		}
+		return err
+	}
+	id, err := s.newID()
+	if err != nil {
+		return err
+	}
+	secret, err := s.randomString(32)
+	if err != nil {
+		return err
+	}
+	token := id + "." + secret
+	r := twofold.PasswordReset{ID: id, AccountID: a.ID, TokenHash: s.hasher.Sum("password-reset", token),
+		CreatedAt: now, ExpiresAt: now.Add(PasswordResetTTL)}
+	if err := s.store.PutPasswordReset(ctx, r); err != nil {
+		return err
+	}
+	enabled, err := s.twoFactorEnabled(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	also := ""
+	if enabled {
+		also = "\nYou will also need a code from one of your authenticators, a recovery code or your paper key.\n"
+	}
+	body := fmt.Sprintf("Hello %s,\n\nSomeone asked to reset the password of your %s account from %s.\n"+
+		"To choose a new password, open this link within %d minutes:\n\n    %s/password-reset/%s\n%s\n"+
+		"If you did not ask for this, ignore this mail: your password stays as it is, and the link lapses.\n"+
+		"Never forward this mail: the link is a way into your account.\n\n-- %s\n",
+		a.Username, s.cfg.Issuer, CleanText(m.Source, 64), int(PasswordResetTTL/time.Minute), s.linkBase, token, also, s.cfg.Issuer)
+	if err := s.codeMail.EnqueueCode(ctx, a.Email, s.cfg.Issuer+": reset your password", body, r.ExpiresAt); err != nil {
+		return fmt.Errorf("queue password-reset mail: %w", err)
+	}
+	s.audit(ctx, a.ID, "password.reset_requested", m, "link mailed")
+	return nil
+}
+
+// errResetLinkGone answers a password-reset link that is unknown, lapsed or
+// used.
+func errResetLinkGone() error {
+	return twofold.Errorf(twofold.CodeLoginExpired, "this password-reset link has lapsed or was used: ask for a new one")
+}
+
+// resetLink returns the unexpired link of token.
+func (s *Service) resetLink(ctx context.Context, token string) (twofold.PasswordReset, error) {
+	id, _, ok := strings.Cut(token, ".")
+	if !ok || len(token) > 128 || id == "" {
+		return twofold.PasswordReset{}, errResetLinkGone()
+	}
+	r, err := s.store.PasswordReset(ctx, id, s.Now())
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return r, errResetLinkGone()
+	}
+	if err != nil {
+		return r, err
+	}
+	if !hmac.Equal(r.TokenHash, s.hasher.Sum("password-reset", token)) {
+		return twofold.PasswordReset{}, errResetLinkGone()
+	}
+	return r, nil
+}
+
+// PasswordResetForm is what the holder of a password-reset link is asked
+// for besides the new password.
+type PasswordResetForm struct {
+	Username string
+	// SecondFactor reports whether the account has two-factor on, so that
+	// a second factor must confirm the new password; Methods are those
+	// that can.
+	SecondFactor bool
+	Methods      []MethodOption
+	ExpiresAt    time.Time
+}
+
+// CheckPasswordReset returns what completing the reset of token needs,
+// without using the link.
+func (s *Service) CheckPasswordReset(ctx context.Context, token string, m Meta) (PasswordResetForm, error) {
+	if err := s.allowSource(ctx, m); err != nil {
+		return PasswordResetForm{}, err
+	}
+	r, err := s.resetLink(ctx, token)
+	if err != nil {
+		return PasswordResetForm{}, err
+	}
+	a, err := s.store.AccountByID(ctx, r.AccountID)
+	if err != nil {
+		return PasswordResetForm{}, err
+	}
+	all, err := s.methods(ctx, a.ID)
+	if err != nil {
+		return PasswordResetForm{}, err
+	}
+	f := PasswordResetForm{Username: a.Username, ExpiresAt: r.ExpiresAt}
+	f.SecondFactor, err = s.twoFactorEnabled(ctx, a.ID)
+	for _, o := range all {
+		if resetMethods[o.Method] {
+			f.Methods = append(f.Methods, o)
+		}
+	}
+	return f, err
+}
+
+// ChallengePasswordReset sends a code that confirms the reset of token to
+// one of the account's sms or email factors.
+func (s *Service) ChallengePasswordReset(ctx context.Context, token string, method twofold.Method, factorID string, m Meta) (Challenge, error) {
+	if err := checkSendMethod(method, factorID); err != nil {
+		return Challenge{}, err
+	}
+	if err := s.allowSource(ctx, m); err != nil {
+		return Challenge{}, err
+	}
+	r, err := s.resetLink(ctx, token)
+	if err != nil {
+		return Challenge{}, err
+	}
+	a, err := s.store.AccountByID(ctx, r.AccountID)
+	if err != nil {
+		return Challenge{}, err
+	}
+	return s.sendTo(ctx, a, method, factorID, resetScope(r.ID), m)
+}
+
+// CompletePasswordReset sets the password of the account of token's link
+// to password, and uses the link up. On an account with two-factor on, p
+// must pass the second step first: a mailbox alone does not open the
+// account, nor change its password. It signs the account out everywhere,
+// clears the password's failure counters (a stranger's wrong guesses no
+// longer slow the holder down) and tells the holder. The holder then signs
+// in as always, second step included.
+func (s *Service) CompletePasswordReset(ctx context.Context, token, password string, p SecondFactor, m Meta) error {
+	if err := s.allowSource(ctx, m); err != nil {
+		return err
+	}
+	r, err := s.resetLink(ctx, token)
+	if err != nil {
+		return err
+	}
+	if err := ValidatePassword(password); err != nil {
+		return twofold.Errorf(twofold.CodeInvalid, "new %s", twofold.ErrorMessage(err))
+	}
+	a, err := s.store.AccountByID(ctx, r.AccountID)
+	if err != nil {
+		return err
+	}
+	enabled, err := s.twoFactorEnabled(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if enabled {
+		if err := s.confirmReset(ctx, a.ID, r.ID, p, m); err != nil {
+			return err
+		}
+	}
+	hash, err := s.hashPassword(password)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(ctx context.Context) error {
+		used, err := s.store.UsePasswordReset(ctx, r.ID, r.TokenHash, s.Now())
+		if err != nil {
+			return err
+		}
+		if !used {
+			return errResetLinkGone()
+		}
+		ok, err := s.store.ReplacePasswordHash(ctx, a.ID, a.PasswordHash, hash)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return twofold.Errorf(twofold.CodeConflict, "the password was changed meanwhile: sign in with it, or ask for a new link")
+		}
+		if _, err := s.store.EndSessions(ctx, a.ID); err != nil {
+			return err
+		}
+		if _, err := s.store.ResetThrottlePrefix(ctx, s.passwordPrefix(a.Username)); err != nil {
+			return err
+		}
+		detail := "with a mailed link; every session signed out"
+		if enabled {
+			detail += "; confirmed by " + string(p.Method)
+		}
+		s.audit(ctx, a.ID, "password.reset", m, detail)
+		s.notify(ctx, a.ID, "your password was reset",
+			"The password of your account was reset with a link mailed to you, and every session was signed out.")
+		return nil
+	})
+}
+
+// confirmReset checks the second factor p that confirms a password reset
+// of the account, as an elevation would: on the account's counters, so
+// that a reset link adds no guesses to what the second step allows.
+func (s *Service) confirmReset(ctx context.Context, accountID, resetID string, p SecondFactor, m Meta) error {
+	if p.Method == "" {
+		return twofold.Errorf(twofold.CodeInvalid, "this account has two-factor on: give a code from an authenticator, a recovery code or the paper key (method and code)")
+	}
+	if !resetMethods[p.Method] {
+		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, recovery_code or paper_key")
+	}
+	if err := checkProof(p); err != nil {
+		return err
+	}
+	p.scope = resetScope(resetID)
+	var answer error
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		answer = nil
+		if err := s.store.LockSecondStep(ctx, accountID, p.FactorID, "", codeMethod(p.Method)); err != nil {
+			return err
+		}
+		answer = s.checkSecondFactor(ctx, accountID, p, m, "password reset")
+		if isInternal(answer) {
+			return answer
+		}
+		return nil
+	})
+	if err != nil { // a refusal is answered only once its throttle slot is committed
+		return err
+	}
+	return answer
+}

@@ -1,0 +1,150 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime/quotedprintable"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// resetLinkPath waits until the mailbox holds n messages and returns the
+// path of the password-reset link in the newest one.
+func resetLinkPath(t *testing.T, ts *testenv.Server, mb *testenv.SMTPServer, n int) string {
+	t.Helper()
+	msgs := mb.Wait(t, n, 30*time.Second)
+	link := regexp.MustCompile(regexp.QuoteMeta(ts.URL()) + `(/password-reset/[a-z2-7]+\.[a-z2-7]+)\b`)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m, err := mail.ReadMessage(bytes.NewReader(msgs[i].Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(quotedprintable.NewReader(m.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := link.FindStringSubmatch(string(b)); l != nil {
+			return l[1]
+		}
+	}
+	t.Fatalf("no password-reset link among %d mails", len(msgs))
+	return ""
+}
+
+// mailedAccount creates username with an email address; with totp, it also
+// enrols a TOTP factor and returns its keys.
+func mailedAccount(t *testing.T, ts *testenv.Server, username string, totp bool) keys {
+	t.Helper()
+	n := core.NewAccount{Username: username, Email: username + "@example.com", Password: testPassword}
+	if _, err := ts.Service.CreateAccount(context.Background(), n, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if !totp {
+		return keys{}
+	}
+	return enrolPhone(t, ts, username)
+}
+
+// TestBrowserPasswordReset: in Chromium, a holder with two-factor on asks
+// for a link from the sign-in page, opens the mailed link, sets a new
+// password confirmed by a code, and signs in with it, second step included.
+func TestBrowserPasswordReset(t *testing.T) {
+	const newPassword = "a brand new passphrase"
+	mb := testenv.NewSMTPServer(t)
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))
+	k := mailedAccount(t, ts, "alice", true)
+	sent := len(mb.Wait(t, 1, 30*time.Second)) // the notice of the new authenticator
+
+	p := newPage(t, ts.URL())
+	p.shots = artifactsDir(t)
+	p.open("/login")
+	p.click("#forgot-password")
+	p.wantPath("/password-reset")
+	p.fillAndSubmit("#username", "alice", "#send-link")
+	if got := p.text("#reset-sent"); !strings.Contains(got, "alice") {
+		t.Errorf("after asking, the page says %q", got)
+	}
+	p.screenshot("reset-asked")
+
+	p.open(resetLinkPath(t, ts, mb, sent+1))
+	p.wantPath("/new-password")
+	if !p.exists("#code") {
+		t.Fatal("the form asks for no second factor on an account with two-factor on")
+	}
+	p.fill("#password", newPassword)
+	p.fill("#password2", newPassword)
+	p.fillAndSubmit("#code", otherCode(testenv.TOTP(t, k.secret, ts.Clock.Now())), "#set-password")
+	if got := p.text("#error"); !strings.Contains(got, "code was not accepted") {
+		t.Errorf("a wrong code: the page says %q", got)
+	}
+	p.screenshot("reset-new")
+	p.fill("#password", newPassword)
+	p.fill("#password2", newPassword)
+	p.fillAndSubmit("#code", testenv.TOTP(t, k.secret, ts.Clock.Now()), "#set-password")
+	p.wantPath("/login?m=password_reset")
+	if got := p.text(".flash.ok"); !strings.Contains(got, "Sign in with the new password") {
+		t.Errorf("notice after the reset: %q", got)
+	}
+	ts.Clock.Add(30 * time.Second)
+	p.signIn("alice", newPassword)
+	p.wantPath("/login/verify")
+	p.fillAndSubmit("#code", testenv.TOTP(t, k.secret, ts.Clock.Now()), "button[type=submit]")
+	p.wantPath("/settings/security")
+}
+
+// TestPasswordResetPages: without JavaScript, asking for an unknown name
+// shows the same page as for a known one; the link's token leaves the
+// address bar; a recovery code confirms the new password; and the link then
+// is gone.
+func TestPasswordResetPages(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mb := testenv.NewSMTPServer(t)
+			ts := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
+			k := mailedAccount(t, ts, "bob", true)
+			sent := len(mb.Wait(t, 1, 30*time.Second))
+
+			c := newClient(t, ts.URL())
+			known := c.post("/password-reset", url.Values{"username": {"bob"}})
+			unknown := c.post("/password-reset", url.Values{"username": {"nobody"}})
+			strip := regexp.MustCompile(`name="csrf" value="[^"]+"|nobody|bob`)
+			if known.status != 200 || strip.ReplaceAllString(known.body, "") != strip.ReplaceAllString(unknown.body, "") {
+				t.Fatalf("asking for bob and for nobody give different pages (%d, %d)", known.status, unknown.status)
+			}
+			link := resetLinkPath(t, ts, mb, sent+1)
+			r := c.get(link)
+			if r.url.Path != "/new-password" || strings.Contains(r.url.String(), strings.TrimPrefix(link, "/password-reset/")) {
+				t.Fatalf("the link leads to %s", r.url)
+			}
+			r = c.get("/new-password?method=recovery_code")
+			if !strings.Contains(r.body, `name="method" value="recovery_code"`) {
+				t.Fatalf("the form does not ask for a recovery code:\n%s", pageError(r.body))
+			}
+			form := url.Values{"password": {"a brand new passphrase"}, "password2": {"another passphrase"}, "method": {"recovery_code"}, "code": {k.codes[0]}}
+			if r := c.post("/new-password", form); r.status != http.StatusBadRequest {
+				t.Fatalf("two different passwords: status %d", r.status)
+			}
+			form.Set("password2", "a brand new passphrase")
+			if r := c.post("/new-password", form); r.url.Path != "/login" || r.url.Query().Get("m") != "password_reset" {
+				t.Fatalf("the reset: at %s: %s", r.url, pageError(r.body))
+			}
+			if r := c.get(link); r.status != http.StatusGone {
+				t.Errorf("the used link: status %d, want 410", r.status)
+			}
+			r = c.post("/login", url.Values{"username": {"bob"}, "password": {"a brand new passphrase"}})
+			if r.url.Path != "/login/verify" {
+				t.Errorf("the new password: at %s: %s", r.url, pageError(r.body))
+			}
+		})
+	}
+}
