@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -152,5 +154,62 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 	if !bytes.HasPrefix(OpenAPI, []byte("# ")) || !bytes.Contains(OpenAPI, []byte("\nopenapi: 3.1.")) {
 		t.Errorf("openapi.yaml does not declare openapi: 3.1.x")
+	}
+}
+
+// TestOpenAPIIsValidYAML parses the file as YAML, as every client generator
+// will, and checks that each $ref names a part of it and each operation has
+// an operationId of its own. (A summary with an unquoted ": " once made the
+// whole file unreadable to them.)
+func TestOpenAPIIsValidYAML(t *testing.T) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml is not valid YAML: %v", err)
+	}
+	var walk func(where string, v any)
+	refs := map[string]string{}
+	walk = func(where string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if ref, ok := x.(string); ok && k == "$ref" {
+					refs[ref] = where
+				}
+				walk(where+"/"+k, x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(where, x)
+			}
+		}
+	}
+	walk("", doc)
+	for _, ref := range sortedKeys(refs) {
+		var node any = doc
+		for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+			m, _ := node.(map[string]any)
+			node = m[part]
+		}
+		if !strings.HasPrefix(ref, "#/") || node == nil {
+			t.Errorf("%s: $ref %q names nothing in the file", refs[ref], ref)
+		}
+	}
+	ids := map[string]string{}
+	paths, _ := doc["paths"].(map[string]any)
+	for _, path := range sortedKeys(paths) {
+		ops, _ := paths[path].(map[string]any)
+		for method, op := range ops {
+			o, ok := op.(map[string]any)
+			if !ok || method == "parameters" {
+				continue
+			}
+			id, _ := o["operationId"].(string)
+			if id == "" {
+				t.Errorf("%s %s has no operationId", method, path)
+			} else if other, dup := ids[id]; dup {
+				t.Errorf("operationId %q of %s %s is also that of %s", id, method, path, other)
+			}
+			ids[id] = method + " " + path
+		}
 	}
 }
