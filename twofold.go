@@ -555,3 +555,14 @@ type PasswordReset struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
+
+// EmailChange is a new email address waiting for its holder to type the
+// code mailed to it; only then does it replace the account's address.
+type EmailChange struct {
+	AccountID  string
+	Email      string
+	CodeHash   []byte
+	ChecksLeft int
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -69,8 +68,8 @@ func (s *Service) newAccount(n NewAccount) (twofold.Account, error) {
 		return twofold.Account{}, err
 	}
 	if n.Email != "" {
-		if a, err := mail.ParseAddress(n.Email); err != nil || a.Address != n.Email || len(n.Email) > 254 || strings.IndexFunc(n.Email, hiddenRune) >= 0 {
-			return twofold.Account{}, twofold.Errorf(twofold.CodeInvalid, "email is not a valid address")
+		if err := validEmail(n.Email); err != nil {
+			return twofold.Account{}, err
 		}
 	}
 	hash, err := s.hashPassword(n.Password)

@@ -161,6 +161,7 @@ type Store interface {
 	PushStore
 	SSHKeyStore
 	PasswordResetStore
+	EmailChangeStore
 }
 
 // Config holds the service's tunables.

@@ -61,6 +61,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"PUT /v1/me/two-factor":               s.authed(s.setTwoFactor),
 		"DELETE /v1/me/two-factor/reset":      s.authed(s.cancelReset),
 		"PUT /v1/me/password":                 s.authed(s.changePassword),
+		"PUT /v1/me/email":                    s.authed(s.startEmailChange),
+		"POST /v1/me/email/confirm":           s.authed(s.confirmEmailChange),
 		"GET /v1/me/factors":                  s.authed(s.listFactors),
 		"POST /v1/me/factors":                 s.authed(s.enrolFactor),
 		"PATCH /v1/me/factors/{id}":           s.authed(s.renameFactor),

@@ -148,3 +148,97 @@ func TestPasswordResetPages(t *testing.T) {
 		})
 	}
 }
+
+// mailCode waits until the mailbox holds n messages and returns the 6-digit
+// code in the newest one to address.
+func mailCode(t *testing.T, mb *testenv.SMTPServer, n int, address string) string {
+	t.Helper()
+	msgs := mb.Wait(t, n, 30*time.Second)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if len(msgs[i].To) == 1 && msgs[i].To[0] == address {
+			m, err := mail.ReadMessage(bytes.NewReader(msgs[i].Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(quotedprintable.NewReader(m.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(string(b)); c != "" {
+				return c
+			}
+		}
+	}
+	t.Fatalf("no code mailed to %s among %d mails", address, len(msgs))
+	return ""
+}
+
+// TestBrowserEmailChange: in Chromium, a holder changes the account's
+// address from the security page: the code mailed to the new address makes
+// the change.
+func TestBrowserEmailChange(t *testing.T) {
+	mb := testenv.NewSMTPServer(t)
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))
+	k := mailedAccount(t, ts, "alice", true)
+	sent := len(mb.Wait(t, 1, 30*time.Second))
+
+	p := newPage(t, ts.URL())
+	p.shots = artifactsDir(t)
+	p.signIn("alice", testPassword)
+	p.fillAndSubmit("#code", testenv.TOTP(t, k.secret, ts.Clock.Now()), "button[type=submit]")
+	if got := p.text("#account-email"); got != "alice@example.com" {
+		t.Errorf("the security page shows the address %q", got)
+	}
+	p.click("#change-email")
+	p.wantPath("/settings/security/email")
+	p.fillAndSubmit("#email", "alice@new.example", "#send-email-code")
+	if got := p.text("#sent-to"); !strings.Contains(got, "a•••@new.example") {
+		t.Errorf("after sending, the page says %q", got)
+	}
+	p.screenshot("email-code")
+	// The current address is told at once, and the new one gets the code.
+	code := mailCode(t, mb, sent+2, "alice@new.example")
+	p.fillAndSubmit("#code", otherCode(code), "#confirm-email")
+	if got := p.text("#error"); !strings.Contains(got, "code was not accepted") {
+		t.Errorf("a wrong code: the page says %q", got)
+	}
+	p.fillAndSubmit("#code", code, "#confirm-email")
+	p.wantPath("/settings/security?m=email_changed")
+	if got := p.text("#account-email"); got != "alice@new.example" {
+		t.Errorf("after the change the security page shows %q", got)
+	}
+}
+
+// TestEmailChangePageAsksForAFreshCode: without JavaScript, once the
+// sign-in's elevation has lapsed, the page asks for a code with the new
+// address, and nothing is sent without it.
+func TestEmailChangePageAsksForAFreshCode(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mb := testenv.NewSMTPServer(t)
+			ts := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
+			k := mailedAccount(t, ts, "bob", true)
+			sent := len(mb.Wait(t, 1, 30*time.Second))
+			c := newClient(t, ts.URL())
+			c.signInWithCode(ts, "bob", k.secret)
+			ts.Clock.Add(11 * time.Minute)
+			r := c.get("/settings/security/email")
+			if !strings.Contains(r.body, `name="elevate_code"`) {
+				t.Fatalf("the page asks for no code once the elevation has lapsed:\n%s", pageError(r.body))
+			}
+			if r := c.post("/settings/security/email", url.Values{"email": {"bob@new.example"}}); r.status != http.StatusForbidden {
+				t.Fatalf("without a code: status %d, want 403", r.status)
+			}
+			r = c.post("/settings/security/email", url.Values{"email": {"bob@new.example"}, "elevate_method": {"totp"},
+				"elevate_code": {testenv.TOTP(t, k.secret, ts.Clock.Now())}})
+			if !strings.Contains(r.body, `id="sent-to"`) {
+				t.Fatalf("with a code: %d %s", r.status, pageError(r.body))
+			}
+			code := mailCode(t, mb, sent+2, "bob@new.example")
+			if r := c.post("/settings/security/email/confirm", url.Values{"code": {code}}); r.url.Query().Get("m") != "email_changed" {
+				t.Fatalf("confirm: at %s: %s", r.url, pageError(r.body))
+			}
+		})
+	}
+}

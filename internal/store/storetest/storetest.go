@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/ReplacePasswordHash", testReplacePasswordHash},
 		{"Account/EndSessions", testEndSessions},
 		{"Account/PasswordReset", testPasswordReset},
+		{"Account/EmailChange", testEmailChange},
 
 		{"Factor/RoundTrip", testFactorRoundTrip},
 		{"Factor/Order", testFactorsOrder},

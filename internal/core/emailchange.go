@@ -1,0 +1,184 @@
+package core
+
+import (
+	"context"
+	"crypto/hmac"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// EmailChangeStore keeps changes of address waiting for the code mailed to
+// the new address.
+type EmailChangeStore interface {
+	// PutEmailChange stores a change, replacing the account's change before.
+	PutEmailChange(ctx context.Context, c twofold.EmailChange) error
+	// EmailChange returns the account's unexpired change; none is not-found.
+	EmailChange(ctx context.Context, accountID string, now time.Time) (twofold.EmailChange, error)
+	// TakeEmailChangeCheck takes one check from the account's unexpired
+	// change that has checks left, and returns it; none is not-found.
+	TakeEmailChangeCheck(ctx context.Context, accountID string, now time.Time) (twofold.EmailChange, error)
+	// ApplyEmailChange deletes the account's change of code hash hash and
+	// gives the account its address, all or nothing; ok is false, and
+	// nothing written, when that change is gone.
+	ApplyEmailChange(ctx context.Context, accountID string, hash []byte) (email string, ok bool, err error)
+}
+
+// EmailChangeTTL is how long the code mailed to a new address works, and
+// EmailChangeChecks how many codes may be typed for it.
+const (
+	EmailChangeTTL    = 30 * time.Minute
+	EmailChangeChecks = 5
+)
+
+// How often one account may ask for a change of address: a burst, then one
+// every so many seconds, so that a session cannot be used to mail codes to
+// any number of addresses.
+const emailChangeBurst, emailChangeRate = 3, 1.0 / 600
+
+// validEmail reports why address cannot be an account's address: it must be
+// a bare address (no name, no angle brackets), at most 254 bytes, without
+// hidden characters.
+func validEmail(address string) error {
+	if a, err := mail.ParseAddress(address); err != nil || a.Address != address || len(address) > 254 || strings.IndexFunc(address, hiddenRune) >= 0 {
+		return twofold.Errorf(twofold.CodeInvalid, "email is not a valid address")
+	}
+	return nil
+}
+
+// EmailChangeSent says where the code confirming a change of address went
+// (masked) and until when it works.
+type EmailChangeSent struct {
+	SentTo    string
+	ExpiresAt time.Time
+}
+
+// StartEmailChange mails a code to a new address for the caller's account
+// (SPEC §1 story 5: a change of address needs a fresh second factor when
+// two-factor is on). The address changes only once the code comes back
+// (ConfirmEmailChange), so that nobody can move the account's notices to an
+// address they cannot read, nor to one that is not theirs. The current
+// address is told at once.
+func (s *Service) StartEmailChange(ctx context.Context, a Auth, email string, m Meta) (EmailChangeSent, error) {
+	if err := person(a); err != nil {
+		return EmailChangeSent{}, err
+	}
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return EmailChangeSent{}, err
+	}
+	if email == "" {
+		return EmailChangeSent{}, twofold.Errorf(twofold.CodeInvalid, "email is required")
+	}
+	if err := validEmail(email); err != nil {
+		return EmailChangeSent{}, err
+	}
+	if strings.EqualFold(email, a.Account.Email) {
+		return EmailChangeSent{}, twofold.Errorf(twofold.CodeInvalid, "that is the account's address already")
+	}
+	if !s.cfg.MailSent || s.codeMail == nil {
+		return EmailChangeSent{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail, so it cannot confirm a new address: ask an operator")
+	}
+	now := s.Now()
+	if ok, err := s.store.TakeToken(ctx, "email-change:"+a.Account.ID, emailChangeBurst, emailChangeRate, now); err != nil {
+		return EmailChangeSent{}, err
+	} else if !ok {
+		return EmailChangeSent{}, throttled(time.Duration(float64(time.Second)/emailChangeRate), "")
+	}
+	code, err := s.newSentCode()
+	if err != nil {
+		return EmailChangeSent{}, err
+	}
+	c := twofold.EmailChange{AccountID: a.Account.ID, Email: email, CodeHash: s.emailCodeHash(a.Account.ID, code),
+		ChecksLeft: EmailChangeChecks, CreatedAt: now, ExpiresAt: now.Add(EmailChangeTTL)}
+	hint := hintOf(twofold.FactorEmail, email)
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.PutEmailChange(ctx, c); err != nil {
+			return err
+		}
+		body := fmt.Sprintf("Hello %s,\n\nTo make this the email address of your %s account, type this code where you asked for the change:\n\n    %s\n\n"+
+			"It works for %d minutes. Never share it.\nIf you did not ask for this, ignore this mail: nothing changes without the code.\n\n-- %s\n",
+			a.Account.Username, s.cfg.Issuer, code, int(EmailChangeTTL/time.Minute), s.cfg.Issuer)
+		if err := s.codeMail.EnqueueCode(ctx, email, s.cfg.Issuer+": confirm your new email address", body, c.ExpiresAt); err != nil {
+			return fmt.Errorf("queue email-change code: %w", err)
+		}
+		s.audit(ctx, a.Account.ID, "account.email_change_requested", m, "to "+hint)
+		s.notify(ctx, a.Account.ID, "a change of your email address was asked for",
+			fmt.Sprintf("Someone signed in to your account asked to change its email address to %s. It changes once the code we sent there is typed in.", hint))
+		return nil
+	})
+	if err != nil {
+		return EmailChangeSent{}, err
+	}
+	return EmailChangeSent{SentTo: hint, ExpiresAt: c.ExpiresAt}, nil
+}
+
+func (s *Service) emailCodeHash(accountID, code string) []byte {
+	return s.hasher.Sum("email-change", accountID+":"+code)
+}
+
+// PendingEmailChange returns where the caller's waiting change of address
+// goes (masked) and until when; found is false when none waits.
+func (s *Service) PendingEmailChange(ctx context.Context, a Auth) (sent EmailChangeSent, found bool, err error) {
+	c, err := s.store.EmailChange(ctx, a.Account.ID, s.Now())
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return sent, false, nil
+	}
+	if err != nil {
+		return sent, false, err
+	}
+	return EmailChangeSent{SentTo: hintOf(twofold.FactorEmail, c.Email), ExpiresAt: c.ExpiresAt}, true, nil
+}
+
+// ConfirmEmailChange gives the caller's account the new address that code
+// was mailed to, and returns it. Each change takes at most
+// EmailChangeChecks codes; the old address is told of the change.
+func (s *Service) ConfirmEmailChange(ctx context.Context, a Auth, code string, m Meta) (string, error) {
+	if err := person(a); err != nil {
+		return "", err
+	}
+	code = strings.TrimSpace(code)
+	if code == "" {
+		return "", twofold.Errorf(twofold.CodeInvalid, "code is required")
+	}
+	c, err := s.store.TakeEmailChangeCheck(ctx, a.Account.ID, s.Now())
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return "", twofold.Errorf(twofold.CodeNotFound, "no change of address is waiting, or its code has lapsed or taken too many tries: ask again")
+	}
+	if err != nil {
+		return "", err
+	}
+	if !hmac.Equal(c.CodeHash, s.emailCodeHash(a.Account.ID, truncate(code, 64))) {
+		s.audit(ctx, a.Account.ID, "account.email_change_failed", m, fmt.Sprintf("wrong code (%d tries left)", c.ChecksLeft))
+		return "", errBadSecondFactor()
+	}
+	old := a.Account.Email
+	var email string
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		var ok bool
+		if email, ok, err = s.store.ApplyEmailChange(ctx, a.Account.ID, c.CodeHash); err != nil {
+			return err
+		}
+		if !ok {
+			return twofold.Errorf(twofold.CodeNotFound, "no change of address is waiting: ask again")
+		}
+		from := "none"
+		if old != "" {
+			from = hintOf(twofold.FactorEmail, old)
+		}
+		s.audit(ctx, a.Account.ID, "account.email_changed", m, "from "+from+" to "+hintOf(twofold.FactorEmail, email))
+		s.notify(ctx, a.Account.ID, "this is now your account's email address",
+			"Security notices of your account now come to this address.")
+		if old != "" && s.notifier != nil {
+			body := s.mailBody(a.Account, securityFooter, []string{fmt.Sprintf(
+				"The email address of your account was changed to %s. Security notices no longer come here.", hintOf(twofold.FactorEmail, email))})
+			if err := s.notifier.Enqueue(ctx, old, s.cfg.Issuer+": your email address was changed", body); err != nil {
+				return fmt.Errorf("queue notice to the old address: %w", err)
+			}
+		}
+		return nil
+	})
+	return email, err
+}

@@ -1,0 +1,60 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// emailBody is the data of the page that changes the account's address.
+type emailBody struct {
+	Email     string                // the new address as typed
+	Pending   *core.EmailChangeSent // a change waiting for its code
+	Elevation *elevationBody        // nil when the change needs no code
+}
+
+func (s *Server) emailPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderEmail(w, r, a, http.StatusOK, "", "")
+}
+
+func (s *Server) renderEmail(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg, typed string) {
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := emailBody{Email: typed, Elevation: s.elevationFor(r, a, p, "/settings/security/email")}
+	sent, found, err := s.svc.PendingEmailChange(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if found {
+		b.Pending = &sent
+	}
+	s.render(w, r, status, "email", Page{Title: "Change your email address", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+// changeEmail mails a code to the new address.
+func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	email := r.PostForm.Get("email")
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderEmail(w, r, a, s.status(w, r, err), message(err), email)
+		return
+	}
+	if _, err := s.svc.StartEmailChange(r.Context(), a, email, httpapi.Meta(r)); err != nil {
+		s.renderEmail(w, r, a, s.status(w, r, err), message(err), email)
+		return
+	}
+	s.renderEmail(w, r, a, http.StatusOK, "", "")
+}
+
+// confirmEmail gives the account the new address the code went to.
+func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if _, err := s.svc.ConfirmEmailChange(r.Context(), a, r.PostForm.Get("code"), httpapi.Meta(r)); err != nil {
+		s.renderEmail(w, r, a, s.status(w, r, err), message(err), "")
+		return
+	}
+	http.Redirect(w, r, "/settings/security?m=email_changed", http.StatusSeeOther)
+}
