@@ -122,6 +122,17 @@ func (s *Store) SetTwoFactorRequired(ctx context.Context, accountID string, requ
 	return nil
 }
 
+// SetOperator sets whether the account is an operator, reporting false,
+// writing nothing, when it already was as asked.
+func (s *Store) SetOperator(ctx context.Context, accountID string, on bool) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET operator = $1 WHERE id = $2 AND operator <> $1`, on, accountID)
+	if err != nil {
+		return false, fmt.Errorf("update account: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
 // EndSessions signs the account out everywhere: it moves the account's
 // session epoch on, so that no session made so far authenticates, voids its
 // logins waiting for their second step, and returns the new epoch, for a
