@@ -47,7 +47,10 @@ func (s *Service) requireAdminWrite(ctx context.Context, op Auth, resource, what
 // actor names the operator behind op, as audit details and a reset's
 // RequestedBy do: "operator carol", with the API key when one was used.
 func actor(op Auth) string {
-	return "operator " + op.Account.Username + madeBy(op)
+	if op.Key != nil {
+		return "operator " + op.Account.Username + " with API key " + quote(op.Key.Name) + " (" + op.Key.ID + ")"
+	}
+	return "operator " + op.Account.Username
 }
 
 // CreateAccountFor creates an account as CreateAccount does, for an
