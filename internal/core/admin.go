@@ -136,3 +136,62 @@ const (
 	keyUnlocks     = 3
 	keyUnlockEvery = 8 * time.Hour
 )
+
+// SetSuspended suspends account accountID, or with on false lifts its
+// suspension, for an operator, and returns the account as it is now. A
+// suspended account cannot sign in, every session of it ends at once
+// (pending second steps included), and its API keys and their tokens stop
+// working; lifting the suspension lets its holder sign in again and its
+// keys work again, but brings no session back. The holder is told either
+// way. Neither the caller's own account nor an operator's is suspended: an
+// operator stops being one first (`twofold user operator --remove`), so
+// that no key or session can lock every operator out. Asking for what
+// already holds changes and records nothing.
+func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, on bool, m Meta) (twofold.Account, error) {
+	what := "suspending an account"
+	if !on {
+		what = "lifting a suspension"
+	}
+	if err := s.requireAdminWrite(ctx, op, "users", what); err != nil {
+		return twofold.Account{}, err
+	}
+	if accountID == op.Account.ID {
+		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "you cannot suspend your own account")
+	}
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return twofold.Account{}, err
+	}
+	if a.Operator && on {
+		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "an operator's account is not suspended: make it no longer an operator first (`twofold user operator USERNAME --remove`)")
+	}
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		changed, err := s.store.SetSuspended(ctx, a.ID, on)
+		if err != nil || !changed {
+			return err
+		}
+		if !on {
+			s.audit(ctx, a.ID, "account.unsuspended", m, "by "+actor(op))
+			s.notify(ctx, a.ID, "your account's suspension was lifted", "You can sign in again, and your API keys work again.")
+			return nil
+		}
+		if _, err := s.store.EndSessions(ctx, a.ID); err != nil {
+			return err
+		}
+		s.audit(ctx, a.ID, "account.suspended", m, "by "+actor(op))
+		s.notify(ctx, a.ID, "your account was suspended",
+			"An operator suspended your account: you were signed out everywhere, and until the suspension is lifted you cannot sign in and your API keys do not work.")
+		return nil
+	})
+	if err != nil {
+		return twofold.Account{}, err
+	}
+	a.Suspended, a.PasswordHash = on, ""
+	return a, nil
+}
+
+// errSuspended is the answer to the holder of a suspended account who
+// signs in with the right password.
+func errSuspended() error {
+	return twofold.Errorf(twofold.CodeForbidden, "this account is suspended: ask your operator")
+}

@@ -272,6 +272,10 @@ func (s *Service) keyCaller(ctx context.Context, k twofold.APIKey, m Meta) (Auth
 	if err != nil {
 		return Auth{}, err
 	}
+	if acc.Suspended {
+		s.refuseKey(ctx, k, m, "the account is suspended")
+		return Auth{}, errBadKey()
+	}
 	// The row just read says whether a write is due: most requests of a
 	// busy key then write nothing, and on SQLite do not wait for the one
 	// writer. The conditional UPDATE settles a race between instances.

@@ -19,12 +19,13 @@ type userJSON struct {
 	Username          string    `json:"username"`
 	Email             string    `json:"email"`
 	Operator          bool      `json:"operator"`
+	Suspended         bool      `json:"suspended"`
 	TwoFactorRequired bool      `json:"two_factor_required"`
 	CreatedAt         time.Time `json:"created_at"`
 }
 
 func toUserJSON(a twofold.Account) userJSON {
-	return userJSON{ID: a.ID, Username: a.Username, Email: a.Email, Operator: a.Operator, TwoFactorRequired: a.TwoFactorRequired, CreatedAt: a.CreatedAt}
+	return userJSON{ID: a.ID, Username: a.Username, Email: a.Email, Operator: a.Operator, Suspended: a.Suspended, TwoFactorRequired: a.TwoFactorRequired, CreatedAt: a.CreatedAt}
 }
 
 type locksJSON struct {
@@ -157,6 +158,23 @@ func (s *Server) adminUnlock(w http.ResponseWriter, r *http.Request, a core.Auth
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"unlocked": cleared})
+}
+
+func (s *Server) adminSuspend(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.setSuspended(w, r, a, true)
+}
+
+func (s *Server) adminUnsuspend(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.setSuspended(w, r, a, false)
+}
+
+func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, a core.Auth, on bool) {
+	acct, err := s.svc.SetSuspended(r.Context(), a, r.PathValue("id"), on, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": toUserJSON(acct)})
 }
 
 func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth) {

@@ -219,6 +219,8 @@ func TestOperatorAPIWritesNeedElevation(t *testing.T) {
 					{"POST", "/v1/admin/users/" + f.userID + "/unlock"},
 					{"POST", "/v1/admin/users/" + f.userID + "/two-factor-reset"},
 					{"DELETE", "/v1/admin/users/" + f.userID + "/two-factor-reset"},
+					{"POST", "/v1/admin/users/" + f.userID + "/suspend"},
+					{"POST", "/v1/admin/users/" + f.userID + "/unsuspend"},
 				} {
 					var body any
 					if w.path == "/v1/admin/users" {
@@ -348,6 +350,8 @@ func TestOperatorAPIKeys(t *testing.T) {
 			{"POST", "/v1/admin/users/" + f.userID + "/unlock"},
 			{"POST", "/v1/admin/users/" + f.userID + "/two-factor-reset"},
 			{"DELETE", "/v1/admin/users/" + f.userID + "/two-factor-reset"},
+			{"POST", "/v1/admin/users/" + f.userID + "/suspend"},
+			{"POST", "/v1/admin/users/" + f.userID + "/unsuspend"},
 		} {
 			wantProblem(t, reader.Do(t, w.method, w.path, nil), 403, "forbidden")
 		}
@@ -530,5 +534,93 @@ func TestOperatorAPIEventsPaging(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("paged ids %v, want %v", got, want)
 		}
+	})
+}
+
+// TestOperatorAPISuspend: a suspended account cannot sign in, its sessions,
+// pending second steps, API keys and their tokens stop working at once;
+// lifting the suspension lets it sign in and its keys work again, but no
+// session comes back. Operators and the caller's own account are not
+// suspended; a key with admin users write suspends as a session does.
+func TestOperatorAPISuspend(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s, op := f.s, f.opc
+		s.Clock.Add(30 * time.Second)
+		if r := f.user.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		k := makeKey(t, f.user, "script", nil, "account * read")
+		key := keyClient(s, k.id, k.secret)
+		_, _, tok := token(t, s, k.id, k.secret, map[string][]string{"grant_type": {"client_credentials"}})
+		tokClient := testenv.NewClient(s.URL())
+		tokClient.Token, _ = tok["access_token"].(string)
+		pending, _ := startLogin(t, s, "dave")
+		works := func(c *testenv.Client) bool { return c.Do(t, "GET", "/v1/me", nil).Status == 200 }
+		if !works(f.user) || !works(key) || !works(tokClient) {
+			t.Fatal("the session, key or token does not work before the suspension")
+		}
+
+		r := op.Do(t, "POST", "/v1/admin/users/"+f.userID+"/suspend", nil)
+		if r.Status != 200 || r.JSON["user"].(map[string]any)["suspended"] != true {
+			t.Fatalf("suspend: got %d %s", r.Status, r.Body)
+		}
+		mailWith(t, f.mailbox, "your account was suspended")
+		if d := eventWith(t, s, f.userID, "account.suspended"); d != "by operator carol" {
+			t.Errorf("account.suspended detail %q", d)
+		}
+		wantProblem(t, f.user.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		wantProblem(t, key.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		wantProblem(t, tokClient.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		if status, _, _ := token(t, s, k.id, k.secret, map[string][]string{"grant_type": {"client_credentials"}}); status != 401 {
+			t.Errorf("a token for the key of a suspended account: got %d, want 401", status)
+		}
+		if v := verify(t, s, pending, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now().Add(30*time.Second))}); v.Status == 200 {
+			t.Errorf("a second step started before the suspension: got %d %s", v.Status, v.Body)
+		}
+		r = testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "dave", "password": password})
+		wantProblem(t, r, 403, "forbidden")
+		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "dave", "password": "wrong guess"}), 401, "invalid-credentials")
+		if r := op.Do(t, "GET", "/v1/admin/users?q=dave", nil); objects(t, r, "users")[0]["suspended"] != true {
+			t.Errorf("search: got %s, want dave suspended", r.Body)
+		}
+		// Again: nothing changes, nothing is recorded.
+		if r := op.Do(t, "POST", "/v1/admin/users/"+f.userID+"/suspend", nil); r.Status != 200 {
+			t.Fatalf("suspend again: got %d %s", r.Status, r.Body)
+		}
+		if n := countEvents(t, s, f.userID, "account.suspended"); n != 1 {
+			t.Errorf("got %d account.suspended events, want 1", n)
+		}
+
+		// Lifted by a key with admin users write.
+		panel := makeKey(t, op, "panel", nil, "admin users write")
+		r = keyClient(s, panel.id, panel.secret).Do(t, "POST", "/v1/admin/users/"+f.userID+"/unsuspend", nil)
+		if r.Status != 200 || r.JSON["user"].(map[string]any)["suspended"] != false {
+			t.Fatalf("unsuspend by key: got %d %s", r.Status, r.Body)
+		}
+		mailWith(t, f.mailbox, "your account's suspension was lifted")
+		if d := eventWith(t, s, f.userID, "account.unsuspended"); !strings.Contains(d, `API key "panel"`) {
+			t.Errorf("account.unsuspended detail %q: want the key named", d)
+		}
+		if !works(key) {
+			t.Error("the key does not work after the suspension was lifted")
+		}
+		wantProblem(t, f.user.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		if _, r := startLogin(t, s, "dave"); r.String("status") != "second_factor_required" {
+			t.Errorf("login after the suspension was lifted: got %s", r.Body)
+		}
+
+		// Never the caller's own account, nor an operator's.
+		wantProblem(t, op.Do(t, "POST", "/v1/admin/users/"+f.op.Account.ID+"/suspend", nil), 403, "forbidden")
+		if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "oscar", Password: password, Operator: true}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		oscar, err := s.Store.AccountByUsername(context.Background(), "oscar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, op.Do(t, "POST", "/v1/admin/users/"+oscar.ID+"/suspend", nil), 403, "forbidden")
+		login(t, s, "oscar")
+		wantProblem(t, op.Do(t, "POST", "/v1/admin/users/no-such-account/suspend", nil), 404, "not-found")
 	})
 }

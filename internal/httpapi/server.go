@@ -98,6 +98,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/admin/users":                         s.Caller(s.adminCreateUser),
 		"GET /v1/admin/users/{id}":                     s.Caller(s.adminUser),
 		"POST /v1/admin/users/{id}/unlock":             s.Caller(s.adminUnlock),
+		"POST /v1/admin/users/{id}/suspend":            s.Caller(s.adminSuspend),
+		"POST /v1/admin/users/{id}/unsuspend":          s.Caller(s.adminUnsuspend),
 		"POST /v1/admin/users/{id}/two-factor-reset":   s.Caller(s.adminReset),
 		"DELETE /v1/admin/users/{id}/two-factor-reset": s.Caller(s.adminCancelReset),
 		"GET /v1/admin/resets":                         s.Caller(s.adminResets),
