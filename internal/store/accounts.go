@@ -125,21 +125,22 @@ func (s *Store) SetTwoFactorRequired(ctx context.Context, accountID string, requ
 // SetOperator sets whether the account is an operator, reporting false,
 // writing nothing, when it already was as asked.
 func (s *Store) SetOperator(ctx context.Context, accountID string, on bool) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET operator = $1 WHERE id = $2 AND operator <> $1`, on, accountID)
-	if err != nil {
-		return false, fmt.Errorf("update account: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return s.setAccountFlag(ctx, "operator", accountID, on)
 }
 
 // SetSuspended sets whether the account is suspended, reporting false,
-// writing nothing, when it already was as asked; an unknown account is
-// not-found.
+// writing nothing, when it already was as asked.
 func (s *Store) SetSuspended(ctx context.Context, accountID string, on bool) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET suspended = $1 WHERE id = $2 AND suspended <> $1`, on, accountID)
+	return s.setAccountFlag(ctx, "suspended", accountID, on)
+}
+
+// setAccountFlag sets the account's boolean column to on, reporting false,
+// writing nothing, when it already was on. column is a constant of the
+// callers, never input.
+func (s *Store) setAccountFlag(ctx context.Context, column, accountID string, on bool) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET `+column+` = $1 WHERE id = $2 AND `+column+` <> $1`, on, accountID)
 	if err != nil {
-		return false, fmt.Errorf("update account: %w", err)
+		return false, fmt.Errorf("update account %s: %w", column, err)
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
