@@ -87,7 +87,11 @@ type Account struct {
 	PasswordHash      string
 	TwoFactorRequired bool // SPEC §3.1: login asks for the second step
 	Operator          bool
-	CreatedAt         time.Time
+	// Suspended reports whether an operator suspended the account: it
+	// cannot sign in, and no session or API key of it works, until an
+	// operator lifts the suspension.
+	Suspended bool
+	CreatedAt time.Time
 	// SessionEpoch moves on by one each time the account is signed out
 	// everywhere (a password change does): only sessions of the current
 	// epoch authenticate.

@@ -775,3 +775,61 @@ func TestUserResetTwoFactor(t *testing.T) {
 		})
 	}
 }
+
+// TestUserOperator: the command line makes an account an operator and
+// takes it back, while a server runs on the same database, which sees the
+// change at the account's next request.
+func TestUserOperator(t *testing.T) {
+	for dialect, newDSN := range testenv.DSNs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			flags, c := dbAndKey(t, newDSN(t))
+			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
+			const password = "correct horse battery"
+			if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: "olive", Password: password}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			cl := testenv.NewClient(srv.URL())
+			cl.Token = cl.Do(t, "POST", "/v1/login", map[string]string{"username": "olive", "password": password}).String("token")
+			adminStatus := func() int { return cl.Do(t, "GET", "/v1/admin/users", nil).Status }
+			if got := adminStatus(); got != http.StatusForbidden {
+				t.Fatalf("the operator API before: got %d, want 403", got)
+			}
+			for _, tt := range []struct {
+				args       []string
+				wantOut    string
+				wantStatus int
+			}{
+				{[]string{"olive"}, "olive is an operator", http.StatusOK},
+				{[]string{"olive"}, "olive was an operator already", http.StatusOK},
+				{[]string{"olive", "--remove"}, "olive is no longer an operator", http.StatusForbidden},
+				{[]string{"olive", "--remove"}, "olive was not an operator", http.StatusForbidden},
+			} {
+				tm := newTestMain(t, time.Now(), "")
+				if err := tm.run(t, append(append([]string{"user", "operator"}, tt.args...), flags...)...); err != nil {
+					t.Fatalf("user operator %v: %v (stderr %q)", tt.args, err, tm.stderr.String())
+				}
+				if got := strings.TrimSpace(tm.stdout.String()); got != tt.wantOut {
+					t.Errorf("user operator %v: got %q, want %q", tt.args, got, tt.wantOut)
+				}
+				if got := adminStatus(); got != tt.wantStatus {
+					t.Errorf("the operator API after user operator %v: got %d, want %d", tt.args, got, tt.wantStatus)
+				}
+			}
+			for _, tt := range []struct {
+				args     []string
+				wantExit int
+			}{
+				{[]string{"user", "operator", "nobody"}, 1},
+				{[]string{"user", "operator"}, 2},
+				{[]string{"user", "operator", "a", "b"}, 2},
+			} {
+				tm := newTestMain(t, time.Now(), "")
+				err := tm.run(t, append(tt.args, flags...)...)
+				if got := exitCode(err); err == nil || got != tt.wantExit {
+					t.Errorf("%v: got %v (exit %d), want exit %d", tt.args, err, got, tt.wantExit)
+				}
+			}
+		})
+	}
+}

@@ -25,11 +25,14 @@ func (m *Main) user(ctx context.Context, args []string) error {
 			return m.userAdd(ctx, args[1:])
 		case "reset-two-factor":
 			return m.userResetTwoFactor(ctx, args[1:])
+		case "operator":
+			return m.userOperator(ctx, args[1:])
 		}
 	}
 	fmt.Fprintln(m.Stderr, "usage: twofold user add USERNAME [--email E] [--operator] [--db DSN] [--key-file PATH]")
 	fmt.Fprintln(m.Stderr, "       twofold user reset-two-factor USERNAME [--now | --cancel] [--reset-delay D] [--db DSN] [--key-file PATH]")
-	return fmt.Errorf("%w: want \"user add\" or \"user reset-two-factor\"", errUsage)
+	fmt.Fprintln(m.Stderr, "       twofold user operator USERNAME [--remove] [--db DSN] [--key-file PATH]")
+	return fmt.Errorf("%w: want \"user add\", \"user reset-two-factor\" or \"user operator\"", errUsage)
 }
 
 // parseUserArgs parses the options of a user subcommand around its one
@@ -126,6 +129,39 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "reset of %s's two-factor scheduled for %s; the user is emailed and can cancel it until then\n",
 		username, r.Due.Format(time.RFC3339))
+	return nil
+}
+
+// userOperator makes an account an operator, or with --remove no longer
+// one: from its next request on, the account and its API keys' admin
+// permits lose the operator API and pages. It works while a server runs on
+// the same database.
+func (m *Main) userOperator(ctx context.Context, args []string) error {
+	fs := m.flags("user operator", "user operator USERNAME [--remove] [--db DSN] [--key-file PATH]")
+	remove := fs.Bool("remove", false, "make the account no longer an operator")
+	username, c, err := m.parseUserArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	d, err := server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+	if err != nil {
+		return err
+	}
+	defer d.Store.Close()
+	changed, err := d.Service.SetOperatorByName(ctx, username, !*remove, core.Meta{Source: "cli", UserAgent: "twofold user operator"})
+	if err != nil {
+		return fmt.Errorf("operator %s: %w", username, err)
+	}
+	switch {
+	case !changed && *remove:
+		fmt.Fprintf(m.Stdout, "%s was not an operator\n", username)
+	case !changed:
+		fmt.Fprintf(m.Stdout, "%s was an operator already\n", username)
+	case *remove:
+		fmt.Fprintf(m.Stdout, "%s is no longer an operator\n", username)
+	default:
+		fmt.Fprintf(m.Stdout, "%s is an operator\n", username)
+	}
 	return nil
 }
 

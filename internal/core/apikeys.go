@@ -52,7 +52,9 @@ func person(a Auth) error {
 // secret, which is shown this once. A person needs an elevated session when
 // the account has two-factor (SPEC §1 story 5). A key needs a keys write
 // permit, and makes only keys within its own permits that expire no later
-// than itself; revoking it revokes them too.
+// than itself; revoking it revokes them too. Admin permits (the operator
+// API) are an operator's only, and a person makes a key with them only
+// with two-factor and an elevated session, as operators' changes need.
 func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta) (twofold.APIKey, string, error) {
 	name, err := validateKeyName(n.Name)
 	if err != nil {
@@ -70,6 +72,13 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be within ten years")
 	}
 	k := twofold.APIKey{AccountID: a.Account.ID, Name: name, Permits: permits, CreatedAt: now, ExpiresAt: n.ExpiresAt.UTC().Truncate(time.Microsecond)}
+	// A person has every permit but admin ones, which only an operator
+	// has; a key, only its own, and admin ones only while its owner is an
+	// operator (adminAllowed).
+	admin := permit.Grants(permits, permit.Admin)
+	if admin && !a.Account.Operator {
+		return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeForbidden, "only an operator may make a key with admin permits")
+	}
 	if a.Key != nil {
 		if !a.Allows(permit.Keys, "*", permit.Write) {
 			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeForbidden, "this API key may not make keys: it needs the permit %q", "keys * write")
@@ -81,6 +90,13 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 			k.ExpiresAt = a.Key.ExpiresAt
 		}
 		k.ParentID = a.Key.ID
+	} else if admin {
+		// The key will do what the operator's pages do only with a fresh
+		// second factor: making it takes one, and two-factor on the
+		// operator's own account.
+		if err := s.requireOperatorElevation(ctx, a, "making a key with admin permits"); err != nil {
+			return twofold.APIKey{}, "", err
+		}
 	} else if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return twofold.APIKey{}, "", err
 	}
@@ -255,6 +271,10 @@ func (s *Service) keyCaller(ctx context.Context, k twofold.APIKey, m Meta) (Auth
 	acc, err := s.store.AccountByID(ctx, k.AccountID)
 	if err != nil {
 		return Auth{}, err
+	}
+	if acc.Suspended {
+		s.refuseKey(ctx, k, m, "the account is suspended")
+		return Auth{}, errBadKey()
 	}
 	// The row just read says whether a write is due: most requests of a
 	// busy key then write nothing, and on SQLite do not wait for the one

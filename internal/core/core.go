@@ -41,6 +41,12 @@ type Store interface {
 	Accounts(ctx context.Context, query string, limit int) ([]twofold.Account, error)
 	HasAccounts(ctx context.Context) (bool, error)
 	SetTwoFactorRequired(ctx context.Context, accountID string, required bool) error
+	// SetOperator sets whether the account is an operator, reporting false
+	// when it already was as asked.
+	SetOperator(ctx context.Context, accountID string, on bool) (bool, error)
+	// SetSuspended sets whether the account is suspended, reporting false
+	// when it already was as asked.
+	SetSuspended(ctx context.Context, accountID string, on bool) (bool, error)
 	// ReplacePasswordHash replaces hash old, reporting false when the hash
 	// is no longer old.
 	ReplacePasswordHash(ctx context.Context, accountID, old, hash string) (bool, error)

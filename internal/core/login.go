@@ -83,6 +83,13 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	if a, err = s.resetIfDue(ctx, a, m); err != nil {
 		return LoginResult{}, err
 	}
+	if a.Suspended {
+		// Told only to whoever knows the password. A suspension made
+		// after this read moves the epoch on, so that the session or
+		// second step made here never works.
+		s.audit(ctx, a.ID, "login.refused", m, "account suspended")
+		return LoginResult{}, errSuspended()
+	}
 	methods, err := s.methods(ctx, a.ID)
 	if err != nil {
 		return LoginResult{}, err
@@ -405,8 +412,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) 
 	if err != nil {
 		return Auth{}, err
 	}
-	if sess.Epoch != a.SessionEpoch {
-		return Auth{}, invalid // signed out everywhere since (EndSessions)
+	if sess.Epoch != a.SessionEpoch || a.Suspended {
+		return Auth{}, invalid // signed out everywhere since (EndSessions), or suspended
 	}
 	return Auth{Account: a, Session: sess}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/permit"
 )
 
 // requireOperator returns a forbidden error unless a is an operator.
@@ -22,7 +23,7 @@ func requireOperator(a Auth) error {
 // SearchAccounts returns up to limit accounts whose username contains query,
 // for an operator (SPEC §3 "operators (users, resets, audit)").
 func (s *Service) SearchAccounts(ctx context.Context, op Auth, query string, limit int) ([]twofold.Account, error) {
-	if err := requireOperator(op); err != nil {
+	if err := adminAllowed(op, "users", permit.Read); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > 200 {
@@ -46,9 +47,10 @@ type AccountSummary struct {
 }
 
 // InspectAccount returns an account's factors and recent audit events, for an
-// operator.
+// operator; for an API key, the events only when it may read the audit
+// log (admin events read).
 func (s *Service) InspectAccount(ctx context.Context, op Auth, accountID string, eventLimit int) (AccountSummary, error) {
-	if err := requireOperator(op); err != nil {
+	if err := adminAllowed(op, "users", permit.Read); err != nil {
 		return AccountSummary{}, err
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
@@ -66,9 +68,11 @@ func (s *Service) InspectAccount(ctx context.Context, op Auth, accountID string,
 	if eventLimit <= 0 || eventLimit > 200 {
 		eventLimit = 50
 	}
-	evs, err := s.store.Events(ctx, accountID, 0, eventLimit)
-	if err != nil {
-		return AccountSummary{}, err
+	var evs []twofold.AuditEvent
+	if op.Allows(permit.Admin, "events", permit.Read) {
+		if evs, err = s.store.Events(ctx, accountID, 0, eventLimit); err != nil {
+			return AccountSummary{}, err
+		}
 	}
 	locks, err := s.locks(ctx, a)
 	if err != nil {
@@ -103,7 +107,7 @@ type WaitingReset struct {
 // soonest due first, for an operator (SPEC §3 "operators (users, resets,
 // audit)").
 func (s *Service) WaitingResets(ctx context.Context, op Auth) ([]WaitingReset, error) {
-	if err := requireOperator(op); err != nil {
+	if err := adminAllowed(op, "resets", permit.Read); err != nil {
 		return nil, err
 	}
 	rs, err := s.store.TwoFactorResets(ctx, 50)
@@ -129,7 +133,7 @@ func (s *Service) WaitingResets(ctx context.Context, op Auth) ([]WaitingReset, e
 // only the operator's own (SPEC §1 story 6). It reads and changes nothing
 // else.
 func (s *Service) SearchTeams(ctx context.Context, op Auth, query string, limit int) ([]twofold.TeamSummary, error) {
-	if err := requireOperator(op); err != nil {
+	if err := adminAllowed(op, "teams", permit.Read); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > 200 {
@@ -172,7 +176,7 @@ type SharedZone struct {
 // InspectTeam returns a team with its members and shared zones, for an
 // operator, who need not be a member; it changes nothing.
 func (s *Service) InspectTeam(ctx context.Context, op Auth, teamID string) (TeamInspection, error) {
-	if err := requireOperator(op); err != nil {
+	if err := adminAllowed(op, "teams", permit.Read); err != nil {
 		return TeamInspection{}, err
 	}
 	t, err := s.store.Team(ctx, teamID)

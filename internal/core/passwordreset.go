@@ -86,8 +86,12 @@ func (s *Service) mailPasswordReset(ctx context.Context, username string, m Meta
 	if err != nil || !found {
 		return err
 	}
-	if a.Email == "" {
-		s.audit(ctx, a.ID, "password.reset_requested", m, "not sent: the account has no email address")
+	if a.Email == "" || a.Suspended {
+		why := "not sent: the account has no email address"
+		if a.Suspended {
+			why = "not sent: the account is suspended"
+		}
+		s.audit(ctx, a.ID, "password.reset_requested", m, why)
 		return nil
 	}
 	now := s.Now()
@@ -237,6 +241,9 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 	a, err := s.store.AccountByID(ctx, r.AccountID)
 	if err != nil {
 		return err
+	}
+	if a.Suspended {
+		return errSuspended()
 	}
 	enabled, err := s.twoFactorEnabled(ctx, a.ID)
 	if err != nil {

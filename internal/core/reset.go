@@ -46,8 +46,14 @@ func (s *Service) requireOperatorElevation(ctx context.Context, op Auth, what st
 // accountID, due after Config.ResetDelay (at once when that is zero): an
 // operator's action, with the operator's own fresh second factor, audited,
 // and the holder is told. A reset already waiting is a conflict.
+//
+// An API key with admin users write may ask too, but only for a reset that
+// waits and that the holder hears of: the waiting period and the notice
+// are what stand, for a key, in the place of the operator's fresh second
+// factor. A reset at once, or of a holder who cannot be told, takes an
+// operator's session.
 func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID string, m Meta) (twofold.TwoFactorReset, error) {
-	if err := s.requireOperatorElevation(ctx, op, "resetting two-factor"); err != nil {
+	if err := s.requireAdminWrite(ctx, op, "users", "resetting two-factor"); err != nil {
 		return twofold.TwoFactorReset{}, err
 	}
 	if accountID == op.Account.ID {
@@ -57,7 +63,19 @@ func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID 
 	if err != nil {
 		return twofold.TwoFactorReset{}, err
 	}
-	return s.scheduleReset(ctx, a, "operator "+op.Account.Username, s.cfg.ResetDelay, false, m)
+	if op.Key != nil {
+		if s.cfg.ResetDelay <= 0 {
+			return twofold.TwoFactorReset{}, twofold.Errorf(twofold.CodeForbidden, "this server carries resets of two-factor out at once, and an API key cannot ask for such a reset: an operator signed in with a fresh second factor can")
+		}
+		told, why, err := s.ResetNotice(ctx, a.ID)
+		if err != nil {
+			return twofold.TwoFactorReset{}, err
+		}
+		if !told {
+			return twofold.TwoFactorReset{}, twofold.Errorf(twofold.CodeForbidden, "the holder cannot be told of a reset (%s), and an API key cannot ask for one they would not hear of: an operator signed in with a fresh second factor can", why)
+		}
+	}
+	return s.scheduleReset(ctx, a, actor(op), s.cfg.ResetDelay, false, m)
 }
 
 // ResetTwoFactorByName asks for a reset of the two-factor of the account
@@ -192,12 +210,13 @@ func (s *Service) CancelTwoFactorReset(ctx context.Context, a Auth, m Meta) erro
 }
 
 // CancelTwoFactorResetFor cancels the reset waiting for account accountID:
-// an operator's action, with their own fresh second factor.
+// an operator's action, with their own fresh second factor, or an API key's
+// with admin users write.
 func (s *Service) CancelTwoFactorResetFor(ctx context.Context, op Auth, accountID string, m Meta) error {
-	if err := s.requireOperatorElevation(ctx, op, "cancelling a reset"); err != nil {
+	if err := s.requireAdminWrite(ctx, op, "users", "cancelling a reset"); err != nil {
 		return err
 	}
-	return s.cancelReset(ctx, accountID, "operator "+op.Account.Username, m)
+	return s.cancelReset(ctx, accountID, actor(op), m)
 }
 
 func (s *Service) cancelReset(ctx context.Context, accountID, by string, m Meta) error {

@@ -181,8 +181,10 @@ func (s *Service) allowSource(ctx context.Context, m Meta) error {
 func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, m Meta) (bool, error) {
 	// Unlocking lifts the limit on guesses at another account's second
 	// factor: a stolen operator session must not be able to, so it takes
-	// the operator's own fresh second factor.
-	if err := s.requireOperatorElevation(ctx, op, "unlocking an account"); err != nil {
+	// the operator's own fresh second factor; an API key, with no second
+	// factor behind it, unlocks one account only keyUnlocks times in
+	// keyUnlockEvery.
+	if err := s.requireAdminWrite(ctx, op, "users", "unlocking an account"); err != nil {
 		return false, err
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
@@ -206,7 +208,16 @@ func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, 
 		if cleared = codes+passwords+denials > 0; !cleared {
 			return nil
 		}
-		s.audit(ctx, a.ID, "account.unlocked", m, "by operator "+op.Account.Username)
+		if op.Key != nil {
+			ok, err := s.store.TakeToken(ctx, "key-unlock:"+a.ID, keyUnlocks, keyUnlocks/keyUnlockEvery.Seconds(), s.Now())
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return throttled(keyUnlockEvery/keyUnlocks, fmt.Sprintf("API keys may unlock an account at most %d times in %d hours: an operator signed in with a fresh second factor can unlock it", keyUnlocks, int(keyUnlockEvery.Hours())))
+			}
+		}
+		s.audit(ctx, a.ID, "account.unlocked", m, "by "+actor(op))
 		s.notify(ctx, a.ID, "your account was unlocked", "An operator cleared the failed-attempt locks on your account.")
 		return nil
 	})

@@ -327,21 +327,15 @@ type eventJSON struct {
 	Detail    string    `json:"detail,omitempty"`
 }
 
+func toEventJSON(e twofold.AuditEvent) eventJSON {
+	return eventJSON{ID: e.ID, Type: e.Type, At: e.At, Source: e.Source, UserAgent: e.UserAgent, Detail: e.Detail}
+}
+
 func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	q := r.URL.Query()
-	before, limit := int64(0), 50
-	var err error
-	if v := q.Get("before"); v != "" {
-		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
-			writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "before must be an event id (a positive integer)"))
-			return
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 200 {
-			writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "limit must be an integer from 1 to 200"))
-			return
-		}
+	before, limit, err := pageParams(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
 	}
 	evs, err := s.svc.Events(r.Context(), a, before, limit)
 	if err != nil {
@@ -350,13 +344,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	out := make([]eventJSON, 0, len(evs))
 	for _, e := range evs {
-		out = append(out, eventJSON{ID: e.ID, Type: e.Type, At: e.At, Source: e.Source, UserAgent: e.UserAgent, Detail: e.Detail})
+		out = append(out, toEventJSON(e))
 	}
-	resp := map[string]any{"events": out}
-	if len(out) > 0 {
-		resp["next_before"] = out[len(out)-1].ID
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, eventsPage(evs, out))
 }
 
 // changePassword replaces the caller's password and answers with the

@@ -275,3 +275,34 @@ func TestPasswordResetLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestPasswordResetSuspended: a suspended account gets no link, and a link
+// mailed before the suspension sets no password.
+func TestPasswordResetSuspended(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mb := testenv.NewSMTPServer(t)
+			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
+			addUser(t, s, "hank")
+			askReset(t, s, "hank")
+			token, _ := resetMail(t, s, mb, 1)
+			a, err := s.Store.AccountByUsername(context.Background(), "hank")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Store.SetSuspended(context.Background(), a.ID, true); err != nil {
+				t.Fatal(err)
+			}
+			wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase"}), 403, "forbidden")
+			if r := askReset(t, s, "hank"); r.Status != 202 {
+				t.Fatalf("ask: got %d %s, want the same 202 as for anyone", r.Status, r.Body)
+			}
+			s.Service.Wait()
+			evs, err := s.Store.Events(context.Background(), a.ID, 0, 50)
+			if err != nil || len(evs) == 0 || evs[0].Type != "password.reset_requested" || evs[0].Detail != "not sent: the account is suspended" {
+				t.Fatalf("newest event %+v, %v: want the request recorded as not sent", evs, err)
+			}
+		})
+	}
+}

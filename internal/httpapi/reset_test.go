@@ -33,6 +33,8 @@ type resetFixture struct {
 	s       *testenv.Server
 	mailbox *testenv.SMTPServer
 	op      core.Auth
+	opc     *testenv.Client // the operator's elevated session
+	opPhone enrolled
 	user    *testenv.Client
 	userID  string
 	phone   enrolled
@@ -62,7 +64,7 @@ func newResetFixture(t *testing.T, dsn string, opts ...testenv.ServerOption) res
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resetFixture{s: s, mailbox: mb, op: op, user: user, userID: a.ID, phone: phone}
+	return resetFixture{s: s, mailbox: mb, op: op, opc: opc, opPhone: opPhone, user: user, userID: a.ID, phone: phone}
 }
 
 func eachDSN(t *testing.T, f func(t *testing.T, dsn string)) {

@@ -97,6 +97,21 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"DELETE /v1/me/ssh-keys/{id}":                            s.authed(s.removeSSHKey),
 		"POST /v1/me/ssh-keys/{id}/challenge":                    s.authed(s.sshKeyChallenge),
 		"POST /v1/me/ssh-keys/{id}/confirm":                      s.authed(s.confirmSSHKey),
+
+		// The operator API: an operator's session, or an API key with
+		// admin permits (core checks which).
+		"GET /v1/admin/users":                          s.Caller(s.adminUsers),
+		"POST /v1/admin/users":                         s.Caller(s.adminCreateUser),
+		"GET /v1/admin/users/{id}":                     s.Caller(s.adminUser),
+		"POST /v1/admin/users/{id}/unlock":             s.Caller(s.adminUnlock),
+		"POST /v1/admin/users/{id}/suspend":            s.Caller(s.adminSuspend),
+		"POST /v1/admin/users/{id}/unsuspend":          s.Caller(s.adminUnsuspend),
+		"POST /v1/admin/users/{id}/two-factor-reset":   s.Caller(s.adminReset),
+		"DELETE /v1/admin/users/{id}/two-factor-reset": s.Caller(s.adminCancelReset),
+		"GET /v1/admin/resets":                         s.Caller(s.adminResets),
+		"GET /v1/admin/teams":                          s.Caller(s.adminTeams),
+		"GET /v1/admin/teams/{id}":                     s.Caller(s.adminTeam),
+		"GET /v1/admin/events":                         s.Caller(s.adminEvents),
 	}
 }
 

@@ -28,6 +28,11 @@ const (
 	// Keys is managing API keys: reading them, and making and revoking keys
 	// that stay within the maker's own permits.
 	Keys = "keys"
+	// Admin is the operator API (/v1/admin): its resources are the kinds
+	// of things an operator manages, AdminResources. Only an operator may
+	// make a key with an admin permit, and it grants nothing once its
+	// owner is no longer one (internal/core checks both).
+	Admin = "admin"
 
 	Read  = "read"
 	Write = "write"
@@ -42,6 +47,17 @@ var services = map[string]service{
 	DNS:     {segments: 3, check: dnsSegment},
 	Account: {segments: 1, check: func(_ int, seg string) bool { return seg == "*" }},
 	Keys:    {segments: 1, check: func(_ int, seg string) bool { return seg == "*" }},
+	Admin:   {segments: 1, check: func(_ int, seg string) bool { return seg == "*" || slices.Contains(AdminResources, seg) }},
+}
+
+// AdminResources are the resources of the Admin service: accounts, teams,
+// the audit log of every account, and the resets of two-factor waiting.
+var AdminResources = []string{"users", "teams", "events", "resets"}
+
+// Grants reports whether one of ps names service, whatever its resource
+// and actions.
+func Grants(ps []twofold.Permit, service string) bool {
+	return slices.ContainsFunc(ps, func(p twofold.Permit) bool { return p.Service == service })
 }
 
 // Services lists the services a permit can name, sorted.
@@ -101,6 +117,8 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 			seg = strings.ToUpper(seg)
 		case name == DNS:
 			seg = strings.TrimSuffix(strings.ToLower(seg), ".")
+		case name == Admin:
+			seg = strings.ToLower(seg)
 		}
 		if seg == "" || !svc.check(i, seg) {
 			return p, twofold.Errorf(twofold.CodeInvalid, "resource %q: part %q is not a valid pattern for service %s", truncate(res), truncate(seg), name)

@@ -177,3 +177,48 @@ func BenchmarkAllows(b *testing.B) {
 		}
 	}
 }
+
+// TestAdminPermits: the operator API's permits name one of its resources or
+// all of them, read and write apart, and stay within each other as any
+// permit does.
+func TestAdminPermits(t *testing.T) {
+	for _, in := range []string{"admin users read", "admin TEAMS read", "admin events read", "admin resets read,write", "admin * write"} {
+		if _, err := Parse(in); err != nil {
+			t.Errorf("Parse(%q): %v", in, err)
+		}
+	}
+	for _, in := range []string{"admin zones read", "admin users/x read", "admin us* read", "admin users delete"} {
+		if p, err := Parse(in); twofold.ErrorCode(err) != twofold.CodeInvalid {
+			t.Errorf("Parse(%q) = %v, %v; want invalid", in, p, err)
+		}
+	}
+	readUsers := mustParse(t, "admin users read", "dns * read,write")
+	for _, tt := range []struct {
+		resource, action string
+		want             bool
+	}{
+		{"users", "read", true},
+		{"users", "write", false},
+		{"teams", "read", false},
+		{"events", "read", false},
+	} {
+		if got := Allows(readUsers, Admin, tt.resource, tt.action); got != tt.want {
+			t.Errorf("Allows(admin users read; admin %s %s) = %v, want %v", tt.resource, tt.action, got, tt.want)
+		}
+	}
+	all := mustParse(t, "admin * read,write")
+	for _, res := range AdminResources {
+		if !Allows(all, Admin, res, Write) || !Allows(all, Admin, res, Read) {
+			t.Errorf("admin * read,write does not allow %s", res)
+		}
+	}
+	if Allows(mustParse(t, "dns * read,write", "keys * write", "account * read"), Admin, "users", Read) {
+		t.Error("permits of other services allow admin users read")
+	}
+	if !Within(mustParse(t, "admin users read"), all) || Within(all, readUsers) || Within(mustParse(t, "admin teams read"), readUsers) {
+		t.Error("Within does not hold admin permits within their own")
+	}
+	if !Grants(readUsers, Admin) || Grants(mustParse(t, "dns * read"), Admin) {
+		t.Error("Grants does not tell the permits naming admin")
+	}
+}

@@ -10,12 +10,12 @@ import (
 	"github.com/twofold/twofold"
 )
 
-const accountColumns = `id, username, email, password_hash, two_factor_required, operator, created_at, session_epoch`
+const accountColumns = `id, username, email, password_hash, two_factor_required, operator, created_at, session_epoch, suspended`
 
 func scanAccount(row interface{ Scan(...any) error }) (twofold.Account, error) {
 	var a twofold.Account
 	var created int64
-	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.PasswordHash, &a.TwoFactorRequired, &a.Operator, &created, &a.SessionEpoch)
+	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.PasswordHash, &a.TwoFactorRequired, &a.Operator, &created, &a.SessionEpoch, &a.Suspended)
 	a.CreatedAt = fromMicros(created)
 	return a, err
 }
@@ -24,7 +24,7 @@ func scanAccount(row interface{ Scan(...any) error }) (twofold.Account, error) {
 func (s *Store) CreateAccount(ctx context.Context, a twofold.Account) error {
 	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT `+accountValues+`
 		WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE LOWER(username) = LOWER(CAST($2 AS TEXT)))`,
-		a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch)
+		a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch, a.Suspended)
 	if n, _ := rowsAffected(res, err); isUniqueViolation(err) || (err == nil && n == 0) {
 		return twofold.Errorf(twofold.CodeConflict, "username %q is taken, or differs from a taken one only in case", a.Username)
 	}
@@ -34,9 +34,9 @@ func (s *Store) CreateAccount(ctx context.Context, a twofold.Account) error {
 	return nil
 }
 
-// accountValues are the typed parameters $1 to $8 of an INSERT … SELECT
+// accountValues are the typed parameters $1 to $9 of an INSERT … SELECT
 // into accountColumns (PostgreSQL cannot infer their types there).
-const accountValues = `CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BOOLEAN), CAST($6 AS BOOLEAN), CAST($7 AS BIGINT), CAST($8 AS BIGINT)`
+const accountValues = `CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BOOLEAN), CAST($6 AS BOOLEAN), CAST($7 AS BIGINT), CAST($8 AS BIGINT), CAST($9 AS BOOLEAN)`
 
 // rowsAffected is res's count, or 0 when the statement failed.
 func rowsAffected(res sql.Result, err error) (int64, error) {
@@ -120,6 +120,30 @@ func (s *Store) SetTwoFactorRequired(ctx context.Context, accountID string, requ
 		return notFound("account")
 	}
 	return nil
+}
+
+// SetOperator sets whether the account is an operator, reporting false,
+// writing nothing, when it already was as asked.
+func (s *Store) SetOperator(ctx context.Context, accountID string, on bool) (bool, error) {
+	return s.setAccountFlag(ctx, "operator", accountID, on)
+}
+
+// SetSuspended sets whether the account is suspended, reporting false,
+// writing nothing, when it already was as asked.
+func (s *Store) SetSuspended(ctx context.Context, accountID string, on bool) (bool, error) {
+	return s.setAccountFlag(ctx, "suspended", accountID, on)
+}
+
+// setAccountFlag sets the account's boolean column to on, reporting false,
+// writing nothing, when it already was on. column is a constant of the
+// callers, never input.
+func (s *Store) setAccountFlag(ctx context.Context, column, accountID string, on bool) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET `+column+` = $1 WHERE id = $2 AND `+column+` <> $1`, on, accountID)
+	if err != nil {
+		return false, fmt.Errorf("update account %s: %w", column, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // EndSessions signs the account out everywhere: it moves the account's

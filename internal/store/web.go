@@ -52,7 +52,7 @@ func (s *Store) CreateFirstAccount(ctx context.Context, hash []byte, since time.
 		}
 		res, err = tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT `+accountValues+`
 			WHERE NOT EXISTS (SELECT 1 FROM accounts)`,
-			a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch)
+			a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch, a.Suspended)
 		if err != nil {
 			return fmt.Errorf("insert first account: %w", err)
 		}

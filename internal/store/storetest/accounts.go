@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -242,5 +243,37 @@ func testEndSessions(t *testing.T, s *store.Store) {
 	}
 	if got, _ := sessionAt(t, s, sess.ID, t0); got.Epoch != 2 {
 		t.Errorf("session epoch: got %d, want 2", got.Epoch)
+	}
+}
+
+// testAccountFlags: the operator and suspended flags are set once, report
+// whether they changed, and touch nothing else of the account.
+func testAccountFlags(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	for _, step := range []struct {
+		name            string
+		set             func(context.Context, string, bool) (bool, error)
+		on, wantChanged bool
+	}{
+		{"SetOperator on", s.SetOperator, true, true},
+		{"SetOperator on again", s.SetOperator, true, false},
+		{"SetOperator off", s.SetOperator, false, true},
+		{"SetOperator on once more", s.SetOperator, true, true},
+		{"SetSuspended on", s.SetSuspended, true, true},
+		{"SetSuspended on again", s.SetSuspended, true, false},
+	} {
+		changed, err := step.set(ctx, a.ID, step.on)
+		if err != nil || changed != step.wantChanged {
+			t.Fatalf("%s: got %v, %v; want %v", step.name, changed, err, step.wantChanged)
+		}
+	}
+	want := a
+	want.Operator, want.Suspended = true, true
+	if diff := cmp.Diff(want, getAccount(t, s, a.ID)); diff != "" {
+		t.Errorf("account after the flags (-want +got):\n%s", diff)
+	}
+	if changed, err := s.SetSuspended(ctx, "no-such-account", true); err != nil || changed {
+		t.Errorf("SetSuspended of an unknown account: got %v, %v; want false, nil", changed, err)
 	}
 }

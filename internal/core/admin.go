@@ -1,0 +1,197 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/permit"
+)
+
+// The operator API (SPEC §3 "operators (users, resets, audit)"): what the
+// operator's pages do, for a control panel that drives Twofold without
+// them. Its caller is an operator's session, or an API key with admin
+// permits (permit.Admin). A session may write only when elevated, with
+// two-factor on the operator's own account, as the pages require. A key
+// is never elevated: its admin write permit stands for that check, and
+// what weakens another account's protection at once stays with sessions
+// (see RequestTwoFactorReset and UnlockAccount).
+
+// adminAllowed refuses a caller who may not take action on resource of
+// the operator API: anyone but an operator, and a key without an admin
+// permit for it. The account is read afresh with each request, so a key
+// of an operator who is one no more grants nothing from then on.
+func adminAllowed(a Auth, resource, action string) error {
+	if !a.Account.Operator {
+		if a.Key != nil && permit.Grants(a.Key.Permits, permit.Admin) {
+			return twofold.Errorf(twofold.CodeForbidden, "the owner of this API key is no longer an operator: its admin permits grant nothing")
+		}
+		return twofold.Errorf(twofold.CodeForbidden, "only operators may do this")
+	}
+	if !a.Allows(permit.Admin, resource, action) {
+		return twofold.Errorf(twofold.CodeForbidden, "this API key may not do this: it needs the permit %q", permit.Admin+" "+resource+" "+action)
+	}
+	return nil
+}
+
+// requireAdminWrite refuses a caller who may not change resource through
+// the operator API: a session needs requireOperatorElevation, a key an
+// admin write permit.
+func (s *Service) requireAdminWrite(ctx context.Context, op Auth, resource, what string) error {
+	if op.Key == nil {
+		return s.requireOperatorElevation(ctx, op, what)
+	}
+	return adminAllowed(op, resource, permit.Write)
+}
+
+// actor names the operator behind op, as audit details and a reset's
+// RequestedBy do: "operator carol", with the API key when one was used.
+func actor(op Auth) string {
+	if op.Key != nil {
+		return "operator " + op.Account.Username + " with API key " + quote(op.Key.Name) + " (" + op.Key.ID + ")"
+	}
+	return "operator " + op.Account.Username
+}
+
+// CreateAccountFor creates an account as CreateAccount does, for an
+// operator: the same rules for the username, email address and password,
+// audited on the new account with who made it. An operator account is
+// not made this way, only by `twofold user add --operator` or at first-run
+// setup: a key or session that can create accounts must not be able to
+// create operators, who could then do everything.
+func (s *Service) CreateAccountFor(ctx context.Context, op Auth, n NewAccount, m Meta) (twofold.Account, error) {
+	if err := s.requireAdminWrite(ctx, op, "users", "creating an account"); err != nil {
+		return twofold.Account{}, err
+	}
+	if n.Operator {
+		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "operators are made with `twofold user add --operator` or at first-run setup, not through the API")
+	}
+	a, err := s.newAccount(n)
+	if err != nil {
+		return twofold.Account{}, err
+	}
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateAccount(ctx, a); err != nil {
+			return err
+		}
+		s.audit(ctx, a.ID, "account.created", m, "by "+actor(op))
+		return nil
+	})
+	if err != nil {
+		return twofold.Account{}, err
+	}
+	a.PasswordHash = ""
+	return a, nil
+}
+
+// AuditEvents returns up to limit audit events of every account, or of
+// account accountID when it is not "", newest first, with ids below before
+// (0: from the newest), for an operator (SPEC §1 story 10: "the operator
+// (all)"). Paging by the last id seen returns each event once, however
+// many are added meanwhile.
+func (s *Service) AuditEvents(ctx context.Context, op Auth, accountID string, before int64, limit int) ([]twofold.AuditEvent, error) {
+	if err := adminAllowed(op, "events", permit.Read); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	if len(accountID) > 64 {
+		return nil, nil // no id is longer
+	}
+	return s.store.Events(ctx, accountID, max(before, 0), limit)
+}
+
+// SetOperatorByName makes the account named username an operator, or with
+// on false no longer one, for whoever runs the command line: API keys of
+// the account with admin permits grant nothing from the next request on.
+// It reports false, recording nothing, when the account already was as
+// asked.
+func (s *Service) SetOperatorByName(ctx context.Context, username string, on bool, m Meta) (bool, error) {
+	a, err := s.accountNamed(ctx, username)
+	if err != nil {
+		return false, err
+	}
+	var changed bool
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if changed, err = s.store.SetOperator(ctx, a.ID, on); err != nil || !changed {
+			return err
+		}
+		if on {
+			s.audit(ctx, a.ID, "account.operator_granted", m, "by the command line")
+			s.notify(ctx, a.ID, "your account was made an operator", "Your account may now manage every account of this server.")
+			return nil
+		}
+		s.audit(ctx, a.ID, "account.operator_removed", m, "by the command line")
+		s.notify(ctx, a.ID, "your account is no longer an operator", "Your account may no longer manage other accounts; its API keys' admin permits grant nothing any more.")
+		return nil
+	})
+	return changed, err
+}
+
+// keyUnlocks bounds how often API keys may unlock one account: unlocking
+// lifts the cap on guesses at its second factor, and a key, unlike a
+// session, has no fresh second factor behind it.
+const (
+	keyUnlocks     = 3
+	keyUnlockEvery = 8 * time.Hour
+)
+
+// SetSuspended suspends account accountID, or with on false lifts its
+// suspension, for an operator, and returns the account as it is now. A
+// suspended account cannot sign in, every session of it ends at once
+// (pending second steps included), and its API keys and their tokens stop
+// working; lifting the suspension lets its holder sign in again and its
+// keys work again, but brings no session back. The holder is told either
+// way. Neither the caller's own account nor an operator's is suspended: an
+// operator stops being one first (`twofold user operator --remove`), so
+// that no key or session can lock every operator out. Asking for what
+// already holds changes and records nothing.
+func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, on bool, m Meta) (twofold.Account, error) {
+	what := "suspending an account"
+	if !on {
+		what = "lifting a suspension"
+	}
+	if err := s.requireAdminWrite(ctx, op, "users", what); err != nil {
+		return twofold.Account{}, err
+	}
+	if accountID == op.Account.ID {
+		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "you cannot suspend your own account")
+	}
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return twofold.Account{}, err
+	}
+	if a.Operator && on {
+		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "an operator's account is not suspended: make it no longer an operator first (`twofold user operator USERNAME --remove`)")
+	}
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		changed, err := s.store.SetSuspended(ctx, a.ID, on)
+		if err != nil || !changed {
+			return err
+		}
+		if !on {
+			s.audit(ctx, a.ID, "account.unsuspended", m, "by "+actor(op))
+			s.notify(ctx, a.ID, "your account's suspension was lifted", "You can sign in again, and your API keys work again.")
+			return nil
+		}
+		if _, err := s.store.EndSessions(ctx, a.ID); err != nil {
+			return err
+		}
+		s.audit(ctx, a.ID, "account.suspended", m, "by "+actor(op))
+		s.notify(ctx, a.ID, "your account was suspended",
+			"An operator suspended your account: you were signed out everywhere, and until the suspension is lifted you cannot sign in and your API keys do not work.")
+		return nil
+	})
+	if err != nil {
+		return twofold.Account{}, err
+	}
+	a.Suspended, a.PasswordHash = on, ""
+	return a, nil
+}
+
+// errSuspended is the answer to the holder of a suspended account who
+// signs in with the right password.
+func errSuspended() error {
+	return twofold.Errorf(twofold.CodeForbidden, "this account is suspended: ask your operator")
+}

@@ -1,0 +1,293 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+)
+
+// The operator API (/v1/admin): what the operator's pages show and do, for
+// a control panel. Every rule, who may call it included, is in core.
+
+// userJSON is an account as the operator API shows it: never its password
+// hash.
+type userJSON struct {
+	ID                string    `json:"id"`
+	Username          string    `json:"username"`
+	Email             string    `json:"email"`
+	Operator          bool      `json:"operator"`
+	Suspended         bool      `json:"suspended"`
+	TwoFactorRequired bool      `json:"two_factor_required"`
+	CreatedAt         time.Time `json:"created_at"`
+}
+
+func toUserJSON(a twofold.Account) userJSON {
+	return userJSON{ID: a.ID, Username: a.Username, Email: a.Email, Operator: a.Operator, Suspended: a.Suspended, TwoFactorRequired: a.TwoFactorRequired, CreatedAt: a.CreatedAt}
+}
+
+type locksJSON struct {
+	Any                 bool       `json:"any"`
+	CodeFailures        int        `json:"code_failures"`
+	RecoveryFailures    int        `json:"recovery_failures"`
+	PasswordFailures    int        `json:"password_failures"`
+	PasswordSources     int        `json:"password_sources"`
+	LockedUntil         *time.Time `json:"locked_until,omitempty"`
+	PasswordPausedUntil *time.Time `json:"password_paused_until,omitempty"`
+	PushDenials         int        `json:"push_denials"`
+	PushPausedUntil     *time.Time `json:"push_paused_until,omitempty"`
+}
+
+func toLocksJSON(l core.Locks) locksJSON {
+	return locksJSON{Any: l.Any(), CodeFailures: l.CodeFailures, RecoveryFailures: l.RecoveryFailures, PasswordFailures: l.PasswordFailures,
+		PasswordSources: l.PasswordSources, LockedUntil: timeOrNil(l.LockedUntil), PasswordPausedUntil: timeOrNil(l.PasswordPausedUntil),
+		PushDenials: l.PushDenials, PushPausedUntil: timeOrNil(l.PushPausedUntil)}
+}
+
+// toResetJSON shows a waiting reset to an operator, who may see which
+// operator asked for it (the holder sees only "an operator").
+func toResetJSON(r twofold.TwoFactorReset) *resetJSON {
+	return &resetJSON{RequestedBy: r.RequestedBy, RequestedAt: r.RequestedAt, DueAt: r.Due}
+}
+
+// adminEventJSON is an audit event of any account.
+type adminEventJSON struct {
+	AccountID string `json:"account_id"`
+	eventJSON
+}
+
+// limitParam reads the optional query parameter limit, 1 to 200; 0 when
+// it is absent.
+func limitParam(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 200 {
+		return 0, twofold.Errorf(twofold.CodeInvalid, "limit must be an integer from 1 to 200")
+	}
+	return n, nil
+}
+
+// pageParams reads the optional query parameters of a page of audit
+// events: before, an event id (0 when absent), and limit (see limitParam).
+func pageParams(r *http.Request) (before int64, limit int, err error) {
+	if v := r.URL.Query().Get("before"); v != "" {
+		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
+			return 0, 0, twofold.Errorf(twofold.CodeInvalid, "before must be an event id (a positive integer)")
+		}
+	}
+	limit, err = limitParam(r)
+	return before, limit, err
+}
+
+// eventsPage is the answer with a page of events evs, shown as out: with
+// the id to ask for the next page before, unless the page is empty.
+func eventsPage[E any](evs []twofold.AuditEvent, out []E) map[string]any {
+	page := map[string]any{"events": out}
+	if len(evs) > 0 {
+		page["next_before"] = evs[len(evs)-1].ID
+	}
+	return page
+}
+
+func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	limit, err := limitParam(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	accts, err := s.svc.SearchAccounts(r.Context(), a, r.URL.Query().Get("q"), limit)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	out := make([]userJSON, 0, len(accts))
+	for _, acct := range accts {
+		out = append(out, toUserJSON(acct))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+}
+
+func (s *Server) adminUser(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	sum, err := s.svc.InspectAccount(r.Context(), a, r.PathValue("id"), 50)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	teams := make([]teamJSON, 0, len(sum.Teams))
+	for _, m := range sum.Teams {
+		teams = append(teams, toTeamJSON(m.Team, m.Role))
+	}
+	out := map[string]any{"user": toUserJSON(sum.Account), "factors": factorsJSON(sum.Factors),
+		"recovery_codes_remaining": sum.RecoveryCodesRemaining, "locks": toLocksJSON(sum.Locks), "teams": teams,
+		"events": adminEventsJSON(sum.Events)}
+	if sum.Reset != nil {
+		out["reset"] = toResetJSON(*sum.Reset)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Username string `json:"username"`
+		Email    string `json:"email"`
+		Password string `json:"password"`
+		Operator bool   `json:"operator"` // refused: see core.CreateAccountFor
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	acct, err := s.svc.CreateAccountFor(r.Context(), a, core.NewAccount{Username: req.Username, Email: req.Email, Password: req.Password, Operator: req.Operator}, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/admin/users/"+acct.ID)
+	writeJSON(w, http.StatusCreated, map[string]any{"user": toUserJSON(acct)})
+}
+
+func (s *Server) adminUnlock(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	cleared, err := s.svc.UnlockAccount(r.Context(), a, r.PathValue("id"), Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"unlocked": cleared})
+}
+
+func (s *Server) adminSuspend(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.setSuspended(w, r, a, true)
+}
+
+func (s *Server) adminUnsuspend(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.setSuspended(w, r, a, false)
+}
+
+func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, a core.Auth, on bool) {
+	acct, err := s.svc.SetSuspended(r.Context(), a, r.PathValue("id"), on, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": toUserJSON(acct)})
+}
+
+func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	reset, err := s.svc.RequestTwoFactorReset(r.Context(), a, r.PathValue("id"), Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	status := "scheduled"
+	if !reset.Due.After(reset.RequestedAt) {
+		status = "carried_out"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": status, "reset": toResetJSON(reset)})
+}
+
+func (s *Server) adminCancelReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.CancelTwoFactorResetFor(r.Context(), a, r.PathValue("id"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) adminResets(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	rs, err := s.svc.WaitingResets(r.Context(), a)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	type waitingJSON struct {
+		UserID   string `json:"user_id"`
+		Username string `json:"username"`
+		resetJSON
+	}
+	out := make([]waitingJSON, 0, len(rs))
+	for _, w := range rs {
+		out = append(out, waitingJSON{UserID: w.AccountID, Username: w.Username, resetJSON: *toResetJSON(w.TwoFactorReset)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"resets": out})
+}
+
+func (s *Server) adminTeams(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	limit, err := limitParam(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	ts, err := s.svc.SearchTeams(r.Context(), a, r.URL.Query().Get("q"), limit)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	type summaryJSON struct {
+		teamJSON
+		Members       int      `json:"members"`
+		WithoutFactor int      `json:"members_without_two_factor"`
+		Zones         int      `json:"zones"`
+		Owners        []string `json:"owners"`
+	}
+	out := make([]summaryJSON, 0, len(ts))
+	for _, t := range ts {
+		owners := make([]string, 0, len(t.Owners))
+		for _, o := range t.Owners {
+			owners = append(owners, o.Username)
+		}
+		out = append(out, summaryJSON{teamJSON: toTeamJSON(t.Team, ""), Members: t.Members, WithoutFactor: t.WithoutFactor, Zones: t.Zones, Owners: owners})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"teams": out})
+}
+
+func (s *Server) adminTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	v, err := s.svc.InspectTeam(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	members := make([]memberJSON, 0, len(v.Members))
+	for _, m := range v.Members {
+		members = append(members, toMemberJSON(m))
+	}
+	type zoneJSON struct {
+		Name  string `json:"name"`
+		Owner string `json:"owner"`
+	}
+	zones := make([]zoneJSON, 0, len(v.Zones))
+	for _, z := range v.Zones {
+		zones = append(zones, zoneJSON{Name: z.Zone.Name, Owner: z.Owner})
+	}
+	invitations := make([]invitationJSON, 0, len(v.Invitations))
+	for _, inv := range v.Invitations {
+		invitations = append(invitations, toInvitationJSON(inv))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"team": toTeamJSON(v.Team, ""), "members": members, "zones": zones, "invitations": invitations})
+}
+
+func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	before, limit, err := pageParams(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	evs, err := s.svc.AuditEvents(r.Context(), a, r.URL.Query().Get("account"), before, limit)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, eventsPage(evs, adminEventsJSON(evs)))
+}
+
+func adminEventsJSON(evs []twofold.AuditEvent) []adminEventJSON {
+	out := make([]adminEventJSON, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, adminEventJSON{AccountID: e.AccountID, eventJSON: toEventJSON(e)})
+	}
+	return out
+}

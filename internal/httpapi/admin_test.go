@@ -1,0 +1,626 @@
+package httpapi_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// adminDelay is the waiting period of resets in the operator API's tests.
+var adminDelay = func(c *config.Config) { c.ResetDelay = time.Hour }
+
+// eventWith returns the detail of the account's latest audit event of type
+// typ, failing the test when there is none.
+func eventWith(t *testing.T, s *testenv.Server, accountID, typ string) string {
+	t.Helper()
+	evs, err := s.Store.Events(context.Background(), accountID, 0, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Type == typ {
+			return e.Detail
+		}
+	}
+	t.Fatalf("no %s event of account %s", typ, accountID)
+	return ""
+}
+
+// objects returns the objects of the response's array field key.
+func objects(t *testing.T, r testenv.Response, key string) []map[string]any {
+	t.Helper()
+	arr, ok := r.JSON[key].([]any)
+	if !ok {
+		t.Fatalf("%s: not an array in %s", key, r.Body)
+	}
+	out := make([]map[string]any, 0, len(arr))
+	for _, v := range arr {
+		out = append(out, v.(map[string]any))
+	}
+	return out
+}
+
+// wrongPassword signs in as name with a wrong password, which the
+// account's locks count.
+func wrongPassword(t *testing.T, s *testenv.Server, name string) {
+	t.Helper()
+	r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": "wrong guess"})
+	wantProblem(t, r, 401, "invalid-credentials")
+}
+
+// TestOperatorAPISession walks the operator API with an operator's elevated
+// session: search, inspect, create, unlock, reset and cancel, teams and
+// events, with the holder told by mail as the pages tell them.
+func TestOperatorAPISession(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s, op := f.s, f.opc
+
+		// Search and inspect.
+		r := op.Do(t, "GET", "/v1/admin/users?q=DAV", nil)
+		if users := objects(t, r, "users"); r.Status != 200 || len(users) != 1 || users[0]["id"] != f.userID || users[0]["username"] != "dave" {
+			t.Fatalf("search: got %d %s, want dave alone", r.Status, r.Body)
+		}
+		if r := op.Do(t, "GET", "/v1/admin/users?limit=1", nil); len(objects(t, r, "users")) != 1 {
+			t.Fatalf("search with limit 1: got %s", r.Body)
+		}
+		wantProblem(t, op.Do(t, "GET", "/v1/admin/users?limit=201", nil), 400, "invalid")
+		r = op.Do(t, "GET", "/v1/admin/users/"+f.userID, nil)
+		if r.Status != 200 || r.JSON["user"].(map[string]any)["username"] != "dave" || r.JSON["recovery_codes_remaining"] != float64(10) ||
+			len(objects(t, r, "factors")) != 1 || len(objects(t, r, "events")) == 0 || r.JSON["reset"] != nil {
+			t.Fatalf("inspect: got %d %s", r.Status, r.Body)
+		}
+		for _, secret := range []string{f.phone.secret, f.phone.paperKey, password, "password_hash", "secret"} {
+			if strings.Contains(string(r.Body), secret) {
+				t.Errorf("inspect shows %q: %s", secret, r.Body)
+			}
+		}
+		wantProblem(t, op.Do(t, "GET", "/v1/admin/users/no-such-account", nil), 404, "not-found")
+
+		// Create: the rules of `twofold user add`, and never an operator.
+		r = op.Do(t, "POST", "/v1/admin/users", map[string]any{"username": "erin", "email": "erin@example.com", "password": password})
+		if r.Status != 201 || r.JSON["user"].(map[string]any)["username"] != "erin" || r.JSON["user"].(map[string]any)["operator"] != false {
+			t.Fatalf("create: got %d %s, want 201 erin", r.Status, r.Body)
+		}
+		erinID := r.JSON["user"].(map[string]any)["id"].(string)
+		if loc := r.Header.Get("Location"); loc != "/v1/admin/users/"+erinID {
+			t.Errorf("Location: got %q", loc)
+		}
+		login(t, s, "erin")
+		if d := eventWith(t, s, erinID, "account.created"); !strings.Contains(d, "operator carol") {
+			t.Errorf("account.created detail %q: want the operator named", d)
+		}
+		for name, tt := range map[string]struct {
+			body    map[string]any
+			status  int
+			problem string
+		}{
+			"taken in another case": {map[string]any{"username": "ERIN", "password": password}, 409, "conflict"},
+			"short password":        {map[string]any{"username": "frank", "password": "short"}, 400, "invalid"},
+			"bad username":          {map[string]any{"username": "fr ank", "password": password}, 400, "invalid"},
+			"bad email":             {map[string]any{"username": "frank", "email": "not an address", "password": password}, 400, "invalid"},
+			"unknown field":         {map[string]any{"username": "frank", "password": password, "admin": true}, 400, "invalid"},
+			"an operator":           {map[string]any{"username": "frank", "password": password, "operator": true}, 403, "forbidden"},
+		} {
+			t.Run(name, func(t *testing.T) {
+				wantProblem(t, op.Do(t, "POST", "/v1/admin/users", tt.body), tt.status, tt.problem)
+			})
+		}
+		if _, err := s.Store.AccountByUsername(context.Background(), "frank"); err == nil {
+			t.Fatal("a refused account was stored")
+		}
+
+		// Unlock.
+		wrongPassword(t, s, "dave")
+		if r := op.Do(t, "GET", "/v1/admin/users/"+f.userID, nil); r.JSON["locks"].(map[string]any)["password_failures"] != float64(1) {
+			t.Fatalf("locks before the unlock: got %s", r.Body)
+		}
+		if r := op.Do(t, "POST", "/v1/admin/users/"+f.userID+"/unlock", nil); r.Status != 200 || r.JSON["unlocked"] != true {
+			t.Fatalf("unlock: got %d %s", r.Status, r.Body)
+		}
+		if r := op.Do(t, "POST", "/v1/admin/users/"+f.userID+"/unlock", nil); r.Status != 200 || r.JSON["unlocked"] != false {
+			t.Fatalf("unlock with nothing locked: got %d %s", r.Status, r.Body)
+		}
+		mailWith(t, f.mailbox, "your account was unlocked")
+		if d := eventWith(t, s, f.userID, "account.unlocked"); d != "by operator carol" {
+			t.Errorf("account.unlocked detail %q", d)
+		}
+
+		// Reset, as the page does: delayed, the holder told; then cancelled.
+		r = op.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil)
+		reset, _ := r.JSON["reset"].(map[string]any)
+		if r.Status != 200 || r.JSON["status"] != "scheduled" || reset["due_at"] != s.Clock.Now().Add(time.Hour).UTC().Format(time.RFC3339) || reset["requested_by"] != "operator carol" {
+			t.Fatalf("reset: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, op.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 409, "conflict")
+		if body := mailWith(t, f.mailbox, "a reset of your two-factor was requested"); strings.Contains(body, "carol") {
+			t.Errorf("the holder's notice names the operator: %q", body)
+		}
+		r = op.Do(t, "GET", "/v1/admin/resets", nil)
+		if rs := objects(t, r, "resets"); len(rs) != 1 || rs[0]["user_id"] != f.userID || rs[0]["username"] != "dave" {
+			t.Fatalf("resets: got %s", r.Body)
+		}
+		if r := op.Do(t, "GET", "/v1/admin/users/"+f.userID, nil); r.JSON["reset"] == nil {
+			t.Fatalf("inspect while a reset waits: got %s", r.Body)
+		}
+		if r := op.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil); r.Status != 204 {
+			t.Fatalf("cancel: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, op.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 404, "not-found")
+		mailWith(t, f.mailbox, "the reset of your two-factor was cancelled")
+		if r := op.Do(t, "GET", "/v1/admin/resets", nil); len(objects(t, r, "resets")) != 0 {
+			t.Fatalf("resets after the cancel: got %s", r.Body)
+		}
+		wantProblem(t, op.Do(t, "POST", "/v1/admin/users/no-such-account/two-factor-reset", nil), 404, "not-found")
+		wantProblem(t, op.Do(t, "POST", "/v1/admin/users/no-such-account/unlock", nil), 404, "not-found")
+
+		// Teams: every team, the operator a member of none.
+		team := f.user.Do(t, "POST", "/v1/teams", map[string]string{"name": "Ops crew"})
+		teamID := team.JSON["team"].(map[string]any)["id"].(string)
+		r = op.Do(t, "GET", "/v1/admin/teams?q=crew", nil)
+		if ts := objects(t, r, "teams"); len(ts) != 1 || ts[0]["id"] != teamID || ts[0]["members"] != float64(1) || !slices.Equal(ts[0]["owners"].([]any), []any{"dave"}) {
+			t.Fatalf("teams: got %s", r.Body)
+		}
+		r = op.Do(t, "GET", "/v1/admin/teams/"+teamID, nil)
+		if ms := objects(t, r, "members"); r.Status != 200 || len(ms) != 1 || ms[0]["username"] != "dave" || ms[0]["role"] != "owner" {
+			t.Fatalf("team: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, op.Do(t, "GET", "/v1/admin/teams/no-such-team", nil), 404, "not-found")
+
+		// Events of one account, and of all.
+		r = op.Do(t, "GET", "/v1/admin/events?account="+erinID, nil)
+		evs := objects(t, r, "events")
+		if len(evs) == 0 {
+			t.Fatalf("erin's events: got %s", r.Body)
+		}
+		for _, e := range evs {
+			if e["account_id"] != erinID {
+				t.Fatalf("erin's events: got one of %v", e["account_id"])
+			}
+		}
+		wantProblem(t, op.Do(t, "GET", "/v1/admin/events?before=x", nil), 400, "invalid")
+	})
+}
+
+// TestOperatorAPIWritesNeedElevation: an operator's session reads without
+// elevation but writes only elevated, and only with two-factor on their
+// own account, as the pages require.
+func TestOperatorAPIWritesNeedElevation(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s := f.s
+		wrongPassword(t, s, "dave")
+		s.Clock.Add(11 * time.Minute) // past the operator's elevation
+		if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "oscar", Password: password, Operator: true}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		oscar := login(t, s, "oscar") // an operator without two-factor
+		for _, tt := range []struct {
+			name    string
+			c       *testenv.Client
+			problem string
+		}{
+			{"not elevated", f.opc, "elevation-required"},
+			{"without two-factor", oscar, "forbidden"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				if r := tt.c.Do(t, "GET", "/v1/admin/users/"+f.userID, nil); r.Status != 200 {
+					t.Fatalf("read: got %d %s", r.Status, r.Body)
+				}
+				for _, w := range []struct{ method, path string }{
+					{"POST", "/v1/admin/users"},
+					{"POST", "/v1/admin/users/" + f.userID + "/unlock"},
+					{"POST", "/v1/admin/users/" + f.userID + "/two-factor-reset"},
+					{"DELETE", "/v1/admin/users/" + f.userID + "/two-factor-reset"},
+					{"POST", "/v1/admin/users/" + f.userID + "/suspend"},
+					{"POST", "/v1/admin/users/" + f.userID + "/unsuspend"},
+				} {
+					var body any
+					if w.path == "/v1/admin/users" {
+						body = map[string]any{"username": "frank", "password": password}
+					}
+					wantProblem(t, tt.c.Do(t, w.method, w.path, body), 403, tt.problem)
+				}
+			})
+		}
+		if _, err := s.Store.AccountByUsername(context.Background(), "frank"); err == nil {
+			t.Error("an account was created without elevation")
+		}
+		// Nor does a key with admin permits come from such a session: the
+		// operator without two-factor makes other keys, not these.
+		wantProblem(t, oscar.Do(t, "POST", "/v1/me/api-keys", keyRequest("panel", nil, "admin users write")), 403, "forbidden")
+		makeKey(t, oscar, "dns", nil, "dns * read")
+		if n := countEvents(t, s, f.userID, "account.unlocked") + countEvents(t, s, f.userID, "two_factor.reset_requested"); n != 0 {
+			t.Errorf("got %d writes recorded without elevation, want none", n)
+		}
+	})
+}
+
+// adminRoutes are the operator API's routes with ids filled in: userID
+// for {id} under users, teamID under teams.
+func adminRoutes(t *testing.T, userID, teamID string) []struct{ method, path string } {
+	t.Helper()
+	var out []struct{ method, path string }
+	for pattern := range httpapi.New(nil, nil, nil).Routes() {
+		method, path, _ := strings.Cut(pattern, " ")
+		if !strings.HasPrefix(path, "/v1/admin/") {
+			continue
+		}
+		id := userID
+		if strings.HasPrefix(path, "/v1/admin/teams/") {
+			id = teamID
+		}
+		out = append(out, struct{ method, path string }{method, strings.ReplaceAll(path, "{id}", id)})
+	}
+	if len(out) < 10 {
+		t.Fatalf("got %d operator API routes, want at least 10", len(out))
+	}
+	return out
+}
+
+// TestOperatorAPIRefusesOthers: every route of the operator API answers 403
+// to a person who is not an operator, elevated or not, and to API keys
+// without an admin permit, an operator's included; 401 without
+// credentials. Nothing is written.
+func TestOperatorAPIRefusesOthers(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s := f.s
+		team := f.user.Do(t, "POST", "/v1/teams", map[string]string{"name": "crew"}).JSON["team"].(map[string]any)["id"].(string)
+		s.Clock.Add(30 * time.Second)
+		if r := f.user.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		daveKey := makeKey(t, f.user, "everything", nil, "dns * read,write", "account * read", "keys * read,write")
+		opKey := makeKey(t, f.opc, "not admin", nil, "dns * read,write", "account * read", "keys * read,write")
+		callers := map[string]*testenv.Client{
+			"a user's elevated session": f.user,
+			"a user's key":              keyClient(s, daveKey.id, daveKey.secret),
+			"an operator's other key":   keyClient(s, opKey.id, opKey.secret),
+		}
+		bearer := testenv.NewClient(s.URL())
+		bearer.Token = opKey.id + ":" + opKey.secret
+		callers["an operator's other key as Bearer"] = bearer
+		for name, c := range callers {
+			t.Run(name, func(t *testing.T) {
+				for _, rt := range adminRoutes(t, f.op.Account.ID, team) {
+					var body any
+					if rt.method == "POST" && rt.path == "/v1/admin/users" {
+						body = map[string]any{"username": "mallory", "password": password}
+					}
+					r := c.Do(t, rt.method, rt.path, body)
+					if r.Status != 403 || r.Problem() != "forbidden" {
+						t.Errorf("%s %s: got %d %s, want 403 forbidden", rt.method, rt.path, r.Status, r.Body)
+					}
+				}
+			})
+		}
+		for _, rt := range adminRoutes(t, f.op.Account.ID, team) {
+			if r := testenv.NewClient(s.URL()).Do(t, rt.method, rt.path, nil); r.Status != 401 {
+				t.Errorf("%s %s without credentials: got %d, want 401", rt.method, rt.path, r.Status)
+			}
+		}
+		if _, err := s.Store.AccountByUsername(context.Background(), "mallory"); err == nil {
+			t.Error("a refused caller created an account")
+		}
+		// A person who is not an operator makes no key with admin permits,
+		// nor does their key.
+		wantProblem(t, f.user.Do(t, "POST", "/v1/me/api-keys", keyRequest("panel", nil, "admin users read")), 403, "forbidden")
+		wantProblem(t, keyClient(s, daveKey.id, daveKey.secret).Do(t, "POST", "/v1/me/api-keys", keyRequest("panel", nil, "admin * read")), 403, "forbidden")
+		// Nor does an operator's key without them.
+		wantProblem(t, keyClient(s, opKey.id, opKey.secret).Do(t, "POST", "/v1/me/api-keys", keyRequest("panel", nil, "admin * read")), 403, "forbidden")
+	})
+}
+
+// TestOperatorAPIKeys: an operator's API key with admin permits drives the
+// operator API as far as its permits go, with every write audited naming
+// the operator and the key; it schedules a reset the holder is told of but
+// never one at once; and it grants nothing once its owner is no longer an
+// operator.
+func TestOperatorAPIKeys(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s, ctx := f.s, context.Background()
+
+		// Making one needs elevation and two-factor, as operators' writes do.
+		s.Clock.Add(11 * time.Minute)
+		wantProblem(t, f.opc.Do(t, "POST", "/v1/me/api-keys", keyRequest("panel", nil, "admin users read")), 403, "elevation-required")
+		if r := f.opc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, f.opPhone.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		read := makeKey(t, f.opc, "panel read", nil, "admin * read", "keys * write")
+		write := makeKey(t, f.opc, "panel", nil, "admin users read,write")
+		reader, writer := keyClient(s, read.id, read.secret), keyClient(s, write.id, write.secret)
+
+		// The read key reads everything and writes nothing.
+		for _, path := range []string{"/v1/admin/users", "/v1/admin/users/" + f.userID, "/v1/admin/resets", "/v1/admin/teams", "/v1/admin/events"} {
+			if r := reader.Do(t, "GET", path, nil); r.Status != 200 {
+				t.Errorf("read key: GET %s: got %d %s", path, r.Status, r.Body)
+			}
+		}
+		wrongPassword(t, s, "dave")
+		for _, w := range []struct{ method, path string }{
+			{"POST", "/v1/admin/users/" + f.userID + "/unlock"},
+			{"POST", "/v1/admin/users/" + f.userID + "/two-factor-reset"},
+			{"DELETE", "/v1/admin/users/" + f.userID + "/two-factor-reset"},
+			{"POST", "/v1/admin/users/" + f.userID + "/suspend"},
+			{"POST", "/v1/admin/users/" + f.userID + "/unsuspend"},
+		} {
+			wantProblem(t, reader.Do(t, w.method, w.path, nil), 403, "forbidden")
+		}
+		wantProblem(t, reader.Do(t, "POST", "/v1/admin/users", map[string]any{"username": "frank", "password": password}), 403, "forbidden")
+		// A key made by it stays within its permits.
+		wantProblem(t, reader.Do(t, "POST", "/v1/me/api-keys", keyRequest("wider", nil, "admin users write")), 403, "forbidden")
+		if r := reader.Do(t, "POST", "/v1/me/api-keys", keyRequest("narrower", nil, "admin users read")); r.Status != 201 {
+			t.Fatalf("a narrower admin key made by a key: got %d %s", r.Status, r.Body)
+		}
+
+		// The write key: users only, and the user summary without events.
+		wantProblem(t, writer.Do(t, "GET", "/v1/admin/teams", nil), 403, "forbidden")
+		wantProblem(t, writer.Do(t, "GET", "/v1/admin/events", nil), 403, "forbidden")
+		if r := writer.Do(t, "GET", "/v1/admin/users/"+f.userID, nil); r.Status != 200 || len(objects(t, r, "events")) != 0 {
+			t.Fatalf("inspect by a key without admin events read: got %d %s, want no events", r.Status, r.Body)
+		}
+		r := writer.Do(t, "POST", "/v1/admin/users", map[string]any{"username": "erin", "email": "erin@example.com", "password": password})
+		if r.Status != 201 {
+			t.Fatalf("create by key: got %d %s", r.Status, r.Body)
+		}
+		keyNamed := `operator carol with API key "panel" (` + write.id + `)`
+		if d := eventWith(t, s, r.JSON["user"].(map[string]any)["id"].(string), "account.created"); d != "by "+keyNamed {
+			t.Errorf("account.created detail %q, want the operator and the key", d)
+		}
+		r = writer.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil)
+		if r.Status != 200 || r.JSON["status"] != "scheduled" || r.JSON["reset"].(map[string]any)["requested_by"] != keyNamed {
+			t.Fatalf("reset by key: got %d %s", r.Status, r.Body)
+		}
+		if body := mailWith(t, f.mailbox, "a reset of your two-factor was requested"); strings.Contains(body, "carol") || strings.Contains(body, "panel") {
+			t.Errorf("the holder's notice names the operator or the key: %q", body)
+		}
+		if d := eventWith(t, s, f.userID, "two_factor.reset_requested"); !strings.HasPrefix(d, "by "+keyNamed) {
+			t.Errorf("two_factor.reset_requested detail %q", d)
+		}
+		if r := writer.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil); r.Status != 204 {
+			t.Fatalf("cancel by key: got %d %s", r.Status, r.Body)
+		}
+		mailWith(t, f.mailbox, "the reset of your two-factor was cancelled")
+
+		// A key unlocks one account a few times, then an operator must.
+		for i := range 3 {
+			if i > 0 {
+				wrongPassword(t, s, "dave")
+			}
+			if r := writer.Do(t, "POST", "/v1/admin/users/"+f.userID+"/unlock", nil); r.Status != 200 || r.JSON["unlocked"] != true {
+				t.Fatalf("unlock %d by key: got %d %s", i+1, r.Status, r.Body)
+			}
+		}
+		if d := eventWith(t, s, f.userID, "account.unlocked"); d != "by "+keyNamed {
+			t.Errorf("account.unlocked detail %q", d)
+		}
+		wrongPassword(t, s, "dave")
+		r = writer.Do(t, "POST", "/v1/admin/users/"+f.userID+"/unlock", nil)
+		wantProblem(t, r, 429, "throttled")
+		retryAfter(t, r)
+		if r := writer.Do(t, "GET", "/v1/admin/users/"+f.userID, nil); r.JSON["locks"].(map[string]any)["password_failures"] != float64(1) {
+			t.Fatalf("locks after a refused unlock: got %s, want them kept", r.Body)
+		}
+		if n := countEvents(t, s, f.userID, "account.unlocked"); n != 3 {
+			t.Errorf("got %d unlocks recorded, want 3", n)
+		}
+
+		// Its owner no longer an operator: the keys grant nothing, at once.
+		if _, err := s.Service.SetOperatorByName(ctx, "carol", false, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, reader.Do(t, "GET", "/v1/admin/users", nil), 403, "forbidden")
+		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 403, "forbidden")
+		wantProblem(t, f.opc.Do(t, "GET", "/v1/admin/users", nil), 403, "forbidden")
+		_, _, tok := token(t, s, read.id, read.secret, map[string][]string{"grant_type": {"client_credentials"}})
+		tokClient := testenv.NewClient(s.URL())
+		tokClient.Token, _ = tok["access_token"].(string)
+		wantProblem(t, tokClient.Do(t, "GET", "/v1/admin/events", nil), 403, "forbidden")
+		// Nor may it make keys with admin permits any more.
+		wantProblem(t, reader.Do(t, "POST", "/v1/me/api-keys", keyRequest("narrower still", nil, "admin events read")), 403, "forbidden")
+		if _, found, _ := s.Store.TwoFactorReset(ctx, f.userID); found {
+			t.Error("a reset was stored by a key whose owner is no longer an operator")
+		}
+		if _, err := s.Service.SetOperatorByName(ctx, "carol", true, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		if r := tokClient.Do(t, "GET", "/v1/admin/events", nil); r.Status != 200 {
+			t.Errorf("an operator again: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestOperatorAPIKeyNeverResetsAtOnce: a key asks only for a reset that
+// waits and that the holder is told of; without a waiting period, or for a
+// holder without an email address, only an elevated operator's session can.
+func TestOperatorAPIKeyNeverResetsAtOnce(t *testing.T) {
+	for name, delay := range map[string]time.Duration{"no waiting period": 0, "a holder who cannot be told": time.Hour} {
+		t.Run(name, func(t *testing.T) {
+			eachDSN(t, func(t *testing.T, dsn string) {
+				f := newResetFixture(t, dsn, func(c *config.Config) { c.ResetDelay = delay })
+				s := f.s
+				target := f.userID
+				if delay > 0 {
+					if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "nomail", Password: password}, core.Meta{}); err != nil {
+						t.Fatal(err)
+					}
+					enrol(t, s, login(t, s, "nomail"), map[string]any{"type": "totp", "label": "phone"})
+					a, err := s.Store.AccountByUsername(context.Background(), "nomail")
+					if err != nil {
+						t.Fatal(err)
+					}
+					target = a.ID
+				}
+				k := makeKey(t, f.opc, "panel", nil, "admin * read,write")
+				wantProblem(t, keyClient(s, k.id, k.secret).Do(t, "POST", "/v1/admin/users/"+target+"/two-factor-reset", nil), 403, "forbidden")
+				if n := countEvents(t, s, target, "two_factor.reset_requested"); n != 0 {
+					t.Fatalf("got %d resets recorded, want none", n)
+				}
+				r := f.opc.Do(t, "POST", "/v1/admin/users/"+target+"/two-factor-reset", nil)
+				want := "scheduled"
+				if delay == 0 {
+					want = "carried_out"
+				}
+				if r.Status != 200 || r.JSON["status"] != want {
+					t.Fatalf("the operator's session: got %d %s, want %s", r.Status, r.Body, want)
+				}
+			})
+		})
+	}
+}
+
+// TestOperatorAPIEventsPaging: paging through every account's events by
+// next_before returns each event once, newest first, while new events are
+// added between pages.
+func TestOperatorAPIEventsPaging(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s := f.s
+		for _, name := range []string{"u1", "u2", "u3", "u4"} {
+			addUser(t, s, name)
+		}
+		all, err := s.Store.Events(context.Background(), "", 0, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		seen := map[int64]bool{}
+		path := "/v1/admin/events?limit=3"
+		for page := 0; ; page++ {
+			if page > len(all) {
+				t.Fatal("paging does not end")
+			}
+			r := f.opc.Do(t, "GET", path, nil)
+			if r.Status != 200 {
+				t.Fatalf("page %d: got %d %s", page, r.Status, r.Body)
+			}
+			evs := objects(t, r, "events")
+			if len(evs) == 0 {
+				if _, ok := r.JSON["next_before"]; ok {
+					t.Errorf("an empty page with next_before: %s", r.Body)
+				}
+				break
+			}
+			if len(evs) > 3 {
+				t.Fatalf("page %d: got %d events, want at most 3", page, len(evs))
+			}
+			for _, e := range evs {
+				id := int64(e["id"].(float64))
+				if seen[id] {
+					t.Fatalf("event %d returned twice", id)
+				}
+				seen[id] = true
+				got = append(got, id)
+			}
+			if next := int64(r.JSON["next_before"].(float64)); next != got[len(got)-1] {
+				t.Fatalf("next_before %d, want the page's last id %d", next, got[len(got)-1])
+			}
+			path = "/v1/admin/events?limit=3&before=" + jsonNumber(r.JSON["next_before"])
+			addUser(t, s, "late"+jsonNumber(float64(page))) // comes before the first page
+		}
+		want := make([]int64, 0, len(all))
+		for _, e := range all {
+			want = append(want, e.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("paged ids %v, want %v", got, want)
+		}
+	})
+}
+
+// TestOperatorAPISuspend: a suspended account cannot sign in, its sessions,
+// pending second steps, API keys and their tokens stop working at once;
+// lifting the suspension lets it sign in and its keys work again, but no
+// session comes back. Operators and the caller's own account are not
+// suspended; a key with admin users write suspends as a session does.
+func TestOperatorAPISuspend(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s, op := f.s, f.opc
+		s.Clock.Add(30 * time.Second)
+		if r := f.user.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		k := makeKey(t, f.user, "script", nil, "account * read")
+		key := keyClient(s, k.id, k.secret)
+		_, _, tok := token(t, s, k.id, k.secret, map[string][]string{"grant_type": {"client_credentials"}})
+		tokClient := testenv.NewClient(s.URL())
+		tokClient.Token, _ = tok["access_token"].(string)
+		pending, _ := startLogin(t, s, "dave")
+		works := func(c *testenv.Client) bool { return c.Do(t, "GET", "/v1/me", nil).Status == 200 }
+		if !works(f.user) || !works(key) || !works(tokClient) {
+			t.Fatal("the session, key or token does not work before the suspension")
+		}
+
+		r := op.Do(t, "POST", "/v1/admin/users/"+f.userID+"/suspend", nil)
+		if r.Status != 200 || r.JSON["user"].(map[string]any)["suspended"] != true {
+			t.Fatalf("suspend: got %d %s", r.Status, r.Body)
+		}
+		mailWith(t, f.mailbox, "your account was suspended")
+		if d := eventWith(t, s, f.userID, "account.suspended"); d != "by operator carol" {
+			t.Errorf("account.suspended detail %q", d)
+		}
+		wantProblem(t, f.user.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		wantProblem(t, key.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		wantProblem(t, tokClient.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		if status, _, _ := token(t, s, k.id, k.secret, map[string][]string{"grant_type": {"client_credentials"}}); status != 401 {
+			t.Errorf("a token for the key of a suspended account: got %d, want 401", status)
+		}
+		if v := verify(t, s, pending, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now().Add(30*time.Second))}); v.Status == 200 {
+			t.Errorf("a second step started before the suspension: got %d %s", v.Status, v.Body)
+		}
+		r = testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "dave", "password": password})
+		wantProblem(t, r, 403, "forbidden")
+		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "dave", "password": "wrong guess"}), 401, "invalid-credentials")
+		if r := op.Do(t, "GET", "/v1/admin/users?q=dave", nil); objects(t, r, "users")[0]["suspended"] != true {
+			t.Errorf("search: got %s, want dave suspended", r.Body)
+		}
+		// Again: nothing changes, nothing is recorded.
+		if r := op.Do(t, "POST", "/v1/admin/users/"+f.userID+"/suspend", nil); r.Status != 200 {
+			t.Fatalf("suspend again: got %d %s", r.Status, r.Body)
+		}
+		if n := countEvents(t, s, f.userID, "account.suspended"); n != 1 {
+			t.Errorf("got %d account.suspended events, want 1", n)
+		}
+
+		// Lifted by a key with admin users write.
+		panel := makeKey(t, op, "panel", nil, "admin users write")
+		r = keyClient(s, panel.id, panel.secret).Do(t, "POST", "/v1/admin/users/"+f.userID+"/unsuspend", nil)
+		if r.Status != 200 || r.JSON["user"].(map[string]any)["suspended"] != false {
+			t.Fatalf("unsuspend by key: got %d %s", r.Status, r.Body)
+		}
+		mailWith(t, f.mailbox, "your account's suspension was lifted")
+		if d := eventWith(t, s, f.userID, "account.unsuspended"); !strings.Contains(d, `API key "panel"`) {
+			t.Errorf("account.unsuspended detail %q: want the key named", d)
+		}
+		if !works(key) {
+			t.Error("the key does not work after the suspension was lifted")
+		}
+		wantProblem(t, f.user.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		if _, r := startLogin(t, s, "dave"); r.String("status") != "second_factor_required" {
+			t.Errorf("login after the suspension was lifted: got %s", r.Body)
+		}
+
+		// Never the caller's own account, nor an operator's.
+		wantProblem(t, op.Do(t, "POST", "/v1/admin/users/"+f.op.Account.ID+"/suspend", nil), 403, "forbidden")
+		if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "oscar", Password: password, Operator: true}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		oscar, err := s.Store.AccountByUsername(context.Background(), "oscar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, op.Do(t, "POST", "/v1/admin/users/"+oscar.ID+"/suspend", nil), 403, "forbidden")
+		login(t, s, "oscar")
+		wantProblem(t, op.Do(t, "POST", "/v1/admin/users/no-such-account/suspend", nil), 404, "not-found")
+	})
+}
