@@ -314,3 +314,44 @@ func TestLoginRacingPasswordChange(t *testing.T) {
 		})
 	}
 }
+
+// cancellingStore is a real store whose transactions, once committed,
+// cancel the caller's context, as a client that hangs up just then does.
+type cancellingStore struct {
+	*store.Store
+	cancel context.CancelFunc
+}
+
+func (s *cancellingStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	err := s.Store.InTx(ctx, fn)
+	if err == nil && s.cancel != nil {
+		s.cancel()
+	}
+	return err
+}
+
+// TestNoticeOutlivesTheCaller: a committed change is told to the holder even
+// when the caller's context ends right after the commit (a sweep's time ran
+// out as it carried out a reset, and the holder never heard of it).
+func TestNoticeOutlivesTheCaller(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			st := openStore(t, dsn(t))
+			notes := &countingNotifier{}
+			cs := &cancellingStore{Store: st.Store}
+			svc := newService(t, cs, st, nil, notes)
+			auth := signedIn(t, svc, "ada")
+			ctx, cancel := context.WithCancel(t.Context())
+			cs.cancel = cancel
+			if _, _, err := svc.ChangePassword(ctx, auth, testPassword, "a different passphrase", core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			if ctx.Err() == nil {
+				t.Fatal("fixture: the context was not cancelled after the commit")
+			}
+			if len(notes.subjects) != 1 {
+				t.Errorf("notifications after the caller's context ended: %q, want the password change's", notes.subjects)
+			}
+		})
+	}
+}

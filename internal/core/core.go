@@ -471,13 +471,21 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 			break
 		}
 	}
-	if err == nil {
+	if err == nil && len(notes) > 0 {
+		// The change is committed: its notices are queued even when the
+		// caller has gone meanwhile (a client that hung up, a sweep whose
+		// time ran out), on a context that outlives the caller's.
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noticeTimeout)
+		defer cancel()
 		for _, n := range notes {
-			n(ctx)
+			n(nctx)
 		}
 	}
 	return err
 }
+
+// noticeTimeout bounds the queueing of a committed change's notices.
+const noticeTimeout = 10 * time.Second
 
 // isInternal reports whether err is an internal failure, which rolls a
 // transaction back, rather than an answer for the client, which is committed
