@@ -142,8 +142,9 @@ const (
 // suspended account cannot sign in, every session of it ends at once
 // (pending second steps included), and its API keys and their tokens stop
 // working; lifting the suspension lets its holder sign in again and its
-// keys work again, but brings no session back. The holder is told either
-// way. Neither the caller's own account nor an operator's is suspended: an
+// keys work again, but brings no session back. Suspending also cancels a
+// waiting reset of two-factor and voids a password-reset link. The holder
+// is told either way. Neither the caller's own account nor an operator's is suspended: an
 // operator stops being one first (`twofold user operator --remove`), so
 // that no key or session can lock every operator out. Asking for what
 // already holds changes and records nothing.
@@ -178,9 +179,24 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 		if _, err := s.store.EndSessions(ctx, a.ID); err != nil {
 			return err
 		}
+		// A suspended holder cannot sign in to cancel a waiting reset of
+		// two-factor, nor be the one who answers a password-reset link: a
+		// suspension must not let a reset pass unopposed (a key that asks
+		// for a reset and then suspends the holder until it is due).
+		cancelled, err := s.store.CancelTwoFactorReset(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.store.DeletePasswordResets(ctx, a.ID); err != nil {
+			return err
+		}
 		s.audit(ctx, a.ID, "account.suspended", m, "by "+actor(op))
-		s.notify(ctx, a.ID, "your account was suspended",
-			"An operator suspended your account: you were signed out everywhere, and until the suspension is lifted you cannot sign in and your API keys do not work.")
+		lines := []string{"An operator suspended your account: you were signed out everywhere, and until the suspension is lifted you cannot sign in and your API keys do not work."}
+		if cancelled {
+			s.audit(ctx, a.ID, "two_factor.reset_cancelled", m, "the account was suspended, so its holder could not have cancelled it")
+			lines = append(lines, "The reset of your two-factor that was waiting is cancelled.")
+		}
+		s.notify(ctx, a.ID, "your account was suspended", lines...)
 		return nil
 	})
 	if err != nil {

@@ -58,11 +58,11 @@ type EmailChangeSent struct {
 
 // StartEmailChange mails a code to a new address for the caller's account
 // (SPEC §1 story 5: a change of address needs a fresh second factor when
-// two-factor is on). The address changes only once the code comes back
+// two-factor is on), given the account's current password. The address changes only once the code comes back
 // (ConfirmEmailChange), so that nobody can move the account's notices to an
 // address they cannot read, nor to one that is not theirs. The current
 // address is told at once.
-func (s *Service) StartEmailChange(ctx context.Context, a Auth, email string, m Meta) (EmailChangeSent, error) {
+func (s *Service) StartEmailChange(ctx context.Context, a Auth, email, password string, m Meta) (EmailChangeSent, error) {
 	if err := person(a); err != nil {
 		return EmailChangeSent{}, err
 	}
@@ -80,6 +80,11 @@ func (s *Service) StartEmailChange(ctx context.Context, a Auth, email string, m 
 	}
 	if !s.cfg.MailSent || s.codeMail == nil {
 		return EmailChangeSent{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail, so it cannot confirm a new address: ask an operator")
+	}
+	// The address receives the password-reset links: with it and a stolen
+	// session alone, whoever holds the session would own the account.
+	if err := s.checkCurrentPassword(ctx, a, password, "account.email_change_failed", m); err != nil {
+		return EmailChangeSent{}, err
 	}
 	now := s.Now()
 	if ok, err := s.store.TakeToken(ctx, "email-change:"+a.Account.ID, emailChangeBurst, emailChangeRate, now); err != nil {
@@ -163,6 +168,10 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a Auth, code string, m
 		}
 		if !ok {
 			return twofold.Errorf(twofold.CodeNotFound, "no change of address is waiting: ask again")
+		}
+		// A password-reset link mailed to the old address stops working.
+		if err := s.store.DeletePasswordResets(ctx, a.Account.ID); err != nil {
+			return err
 		}
 		from := "none"
 		if old != "" {

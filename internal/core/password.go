@@ -28,25 +28,9 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 	if err := ValidatePassword(next); err != nil {
 		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "new %s", twofold.ErrorMessage(err))
 	}
-	if current == "" {
-		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "current password is required")
-	}
-	pwKey := s.passwordKey(a.Account.Username, m.Source)
-	if _, err := s.takeSlot(ctx, pwKey, passwordDelay); err != nil {
+	if err := s.checkCurrentPassword(ctx, a, current, "password.change_failed", m); err != nil {
 		return "", time.Time{}, err
 	}
-	ok := false
-	if len(current) <= maxPasswordLen {
-		if ok, err = s.checkPassword(current, a.Account.PasswordHash); err != nil {
-			return "", time.Time{}, fmt.Errorf("check password: %w", err)
-		}
-	}
-	if !ok {
-		s.audit(ctx, a.Account.ID, "password.change_failed", m, "wrong current password")
-		// 403, not 401: the session is fine, and a client must not drop it.
-		return "", time.Time{}, twofold.Errorf(twofold.CodeForbidden, "the current password is wrong")
-	}
-	s.resetSlots(ctx, pwKey)
 	// Compared only now: before the current password is known to be right,
 	// this answer would tell a guesser when a guess was the password.
 	if subtle.ConstantTimeCompare([]byte(current), []byte(next)) == 1 {
@@ -90,4 +74,33 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 		return "", time.Time{}, err
 	}
 	return token, sess.ExpiresAt, nil
+}
+
+// checkCurrentPassword checks the caller's current password before a
+// change that a stolen session alone must not make. It counts on the same
+// counter as password logins from the caller's address, so that a session
+// cannot be used to guess the password faster than a login could; a wrong
+// one is recorded as failedEvent.
+func (s *Service) checkCurrentPassword(ctx context.Context, a Auth, current, failedEvent string, m Meta) error {
+	if current == "" {
+		return twofold.Errorf(twofold.CodeInvalid, "current password is required")
+	}
+	pwKey := s.passwordKey(a.Account.Username, m.Source)
+	if _, err := s.takeSlot(ctx, pwKey, passwordDelay); err != nil {
+		return err
+	}
+	ok := false
+	if len(current) <= maxPasswordLen {
+		var err error
+		if ok, err = s.checkPassword(current, a.Account.PasswordHash); err != nil {
+			return fmt.Errorf("check password: %w", err)
+		}
+	}
+	if !ok {
+		s.audit(ctx, a.Account.ID, failedEvent, m, "wrong current password")
+		// 403, not 401: the session is fine, and a client must not drop it.
+		return twofold.Errorf(twofold.CodeForbidden, "the current password is wrong")
+	}
+	s.resetSlots(ctx, pwKey)
+	return nil
 }

@@ -46,9 +46,11 @@ var resetMethods = map[twofold.Method]bool{
 func resetScope(id string) string { return "reset:" + id }
 
 // SetLinkBase sets the server's public URL, which starts the links the
-// service mails. It is the configured base URL or the listener's address,
+// service mails: the configured base URL, or a loopback listener's address;
 // never a request's Host header, which anyone can set: a mailed link must
-// lead to this server. Call it before the service handles requests.
+// lead to this server. "" (a server on a public address without a base URL,
+// which may sit behind a TLS proxy) mails no links. Call it before the
+// service handles requests.
 func (s *Service) SetLinkBase(u string) { s.linkBase = strings.TrimRight(u, "/") }
 
 // RequestPasswordReset mails a link to choose a new password to the holder
@@ -60,8 +62,11 @@ func (s *Service) RequestPasswordReset(ctx context.Context, username string, m M
 	if err := ValidateUsername(username); err != nil {
 		return err
 	}
-	if !s.cfg.MailSent || s.codeMail == nil || s.linkBase == "" {
+	if !s.cfg.MailSent || s.codeMail == nil {
 		return twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail, so it cannot send a link: ask an operator to help you back in")
+	}
+	if s.linkBase == "" {
+		return twofold.Errorf(twofold.CodeUnavailable, "this server does not know its public address (--base-url), so it cannot send a link: ask an operator to help you back in")
 	}
 	ok, err := s.store.TakeToken(ctx, "password-reset:"+sourceKey(m.Source), resetAskBurst, resetAskRate, s.Now())
 	if err != nil {
@@ -160,6 +165,23 @@ func (s *Service) resetLink(ctx context.Context, token string) (twofold.Password
 	return r, nil
 }
 
+// resetAccount returns the unexpired link of token and its account, which
+// must not be suspended.
+func (s *Service) resetAccount(ctx context.Context, token string) (twofold.PasswordReset, twofold.Account, error) {
+	r, err := s.resetLink(ctx, token)
+	if err != nil {
+		return r, twofold.Account{}, err
+	}
+	a, err := s.store.AccountByID(ctx, r.AccountID)
+	if err != nil {
+		return r, a, err
+	}
+	if a.Suspended {
+		return r, a, errSuspended()
+	}
+	return r, a, nil
+}
+
 // PasswordResetForm is what the holder of a password-reset link is asked
 // for besides the new password.
 type PasswordResetForm struct {
@@ -178,11 +200,7 @@ func (s *Service) CheckPasswordReset(ctx context.Context, token string, m Meta) 
 	if err := s.allowSource(ctx, m); err != nil {
 		return PasswordResetForm{}, err
 	}
-	r, err := s.resetLink(ctx, token)
-	if err != nil {
-		return PasswordResetForm{}, err
-	}
-	a, err := s.store.AccountByID(ctx, r.AccountID)
+	r, a, err := s.resetAccount(ctx, token)
 	if err != nil {
 		return PasswordResetForm{}, err
 	}
@@ -209,11 +227,7 @@ func (s *Service) ChallengePasswordReset(ctx context.Context, token string, meth
 	if err := s.allowSource(ctx, m); err != nil {
 		return Challenge{}, err
 	}
-	r, err := s.resetLink(ctx, token)
-	if err != nil {
-		return Challenge{}, err
-	}
-	a, err := s.store.AccountByID(ctx, r.AccountID)
+	r, a, err := s.resetAccount(ctx, token)
 	if err != nil {
 		return Challenge{}, err
 	}
@@ -231,26 +245,19 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 	if err := s.allowSource(ctx, m); err != nil {
 		return err
 	}
-	r, err := s.resetLink(ctx, token)
+	r, a, err := s.resetAccount(ctx, token)
 	if err != nil {
 		return err
 	}
 	if err := ValidatePassword(password); err != nil {
 		return twofold.Errorf(twofold.CodeInvalid, "new %s", twofold.ErrorMessage(err))
 	}
-	a, err := s.store.AccountByID(ctx, r.AccountID)
-	if err != nil {
-		return err
-	}
-	if a.Suspended {
-		return errSuspended()
-	}
 	enabled, err := s.twoFactorEnabled(ctx, a.ID)
 	if err != nil {
 		return err
 	}
 	if enabled {
-		if err := s.confirmReset(ctx, a.ID, r.ID, p, m); err != nil {
+		if err := checkResetProof(&p, r.ID); err != nil {
 			return err
 		}
 	}
@@ -258,7 +265,26 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(ctx context.Context) error {
+	// One transaction: the second factor is spent only with the link and
+	// the password change, and a refused one is committed with its
+	// throttle slot and audit event, and nothing else.
+	var answer error
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		answer = nil
+		if enabled {
+			if err := s.store.LockSecondStep(ctx, a.ID, p.FactorID, "", codeMethod(p.Method)); err != nil {
+				return err
+			}
+			// On the account's usual counters: a link adds no guesses to
+			// what the second step allows.
+			if err := s.checkSecondFactor(ctx, a.ID, p, m, "password reset"); err != nil {
+				if isInternal(err) {
+					return err
+				}
+				answer = err
+				return nil
+			}
+		}
 		used, err := s.store.UsePasswordReset(ctx, r.ID, r.TokenHash, s.Now())
 		if err != nil {
 			return err
@@ -288,36 +314,24 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 			"The password of your account was reset with a link mailed to you, and every session was signed out.")
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return answer
 }
 
-// confirmReset checks the second factor p that confirms a password reset
-// of the account, as an elevation would: on the account's counters, so
-// that a reset link adds no guesses to what the second step allows.
-func (s *Service) confirmReset(ctx context.Context, accountID, resetID string, p SecondFactor, m Meta) error {
+// checkResetProof checks the form of the second factor p that confirms
+// the password reset resetID, and scopes it to that reset.
+func checkResetProof(p *SecondFactor, resetID string) error {
 	if p.Method == "" {
 		return twofold.Errorf(twofold.CodeInvalid, "this account has two-factor on: give a code from an authenticator, a recovery code or the paper key (method and code)")
 	}
 	if !resetMethods[p.Method] {
 		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, recovery_code or paper_key")
 	}
-	if err := checkProof(p); err != nil {
+	if err := checkProof(*p); err != nil {
 		return err
 	}
 	p.scope = resetScope(resetID)
-	var answer error
-	err := s.inTx(ctx, func(ctx context.Context) error {
-		answer = nil
-		if err := s.store.LockSecondStep(ctx, accountID, p.FactorID, "", codeMethod(p.Method)); err != nil {
-			return err
-		}
-		answer = s.checkSecondFactor(ctx, accountID, p, m, "password reset")
-		if isInternal(answer) {
-			return answer
-		}
-		return nil
-	})
-	if err != nil { // a refusal is answered only once its throttle slot is committed
-		return err
-	}
-	return answer
+	return nil
 }

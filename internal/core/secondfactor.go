@@ -102,7 +102,7 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 			return "", err
 		}
 		s.audit(ctx, accountID, "recovery_code.used", m, fmt.Sprintf("%d left", left))
-		msg := fmt.Sprintf("A recovery code was used to log in to your account. You have %d recovery codes left.", left)
+		msg := fmt.Sprintf("A recovery code was used %s. You have %d recovery codes left.", usedFor(p, "to log in to your account"), left)
 		if left <= LowRecoveryCodes {
 			msg += fmt.Sprintf(" Only %d left: generate a new set in your security settings.", left)
 		}
@@ -118,7 +118,7 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 			return "wrong paper key", nil
 		}
 		s.audit(ctx, accountID, "paper_key.used", m, "")
-		s.notify(ctx, accountID, "your paper key was used", "Your paper key was used to pass the second step of a login.")
+		s.notify(ctx, accountID, "your paper key was used", "Your paper key was used "+usedFor(p, "to pass the second step of a login")+".")
 		return "", nil
 	case twofold.MethodSSHKey:
 		return s.verifySSHKey(ctx, accountID, p, m)
@@ -271,4 +271,14 @@ func verifyAfter(secret []byte, code string, now time.Time, p otp.Params, drift 
 // ever further from the clock one step per login.
 func clampDrift(d, limit int64) int64 {
 	return max(-limit, min(limit, d))
+}
+
+// usedFor says in a notice what a recovery code or the paper key was used
+// for: to confirm a new password when p was checked for a password reset,
+// else what.
+func usedFor(p SecondFactor, what string) string {
+	if strings.HasPrefix(p.scope, "reset:") {
+		return "to confirm a new password for your account"
+	}
+	return what
 }

@@ -624,3 +624,40 @@ func TestOperatorAPISuspend(t *testing.T) {
 		wantProblem(t, op.Do(t, "POST", "/v1/admin/users/no-such-account/suspend", nil), 404, "not-found")
 	})
 }
+
+// TestSuspensionCancelsWaitingReset: a holder cannot cancel a reset of
+// two-factor while suspended, so a suspension cancels it: a key cannot ask
+// for a reset, then suspend the holder until it falls due.
+func TestSuspensionCancelsWaitingReset(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s, ctx := f.s, context.Background()
+		panel := makeKey(t, f.opc, "panel", nil, "admin users write")
+		key := keyClient(s, panel.id, panel.secret)
+		if r := key.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil); r.Status/100 != 2 {
+			t.Fatalf("reset by key: got %d %s", r.Status, r.Body)
+		}
+		if r := key.Do(t, "POST", "/v1/admin/users/"+f.userID+"/suspend", nil); r.Status != 200 {
+			t.Fatalf("suspend by key: got %d %s", r.Status, r.Body)
+		}
+		if _, found, err := s.Store.TwoFactorReset(ctx, f.userID); err != nil || found {
+			t.Fatalf("after the suspension a reset still waits (%v, %v)", found, err)
+		}
+		if d := eventWith(t, s, f.userID, "two_factor.reset_cancelled"); !strings.Contains(d, "suspended") {
+			t.Errorf("two_factor.reset_cancelled detail %q", d)
+		}
+		if body := mailWith(t, f.mailbox, "your account was suspended"); !strings.Contains(body, "reset of your two-factor that was waiting is cancelled") {
+			t.Errorf("the suspension mail does not say the reset was cancelled:\n%s", body)
+		}
+		s.Clock.Add(2 * time.Hour)
+		if r := key.Do(t, "POST", "/v1/admin/users/"+f.userID+"/unsuspend", nil); r.Status != 200 {
+			t.Fatalf("unsuspend: got %d %s", r.Status, r.Body)
+		}
+		if err := s.Service.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, r := startLogin(t, s, "dave"); r.String("status") != "second_factor_required" {
+			t.Errorf("after the suspension, login: got %s, want the holder's factors still asked for", r.Body)
+		}
+	})
+}

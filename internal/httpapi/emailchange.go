@@ -10,13 +10,14 @@ import (
 // changes once the code comes back.
 func (s *Server) startEmailChange(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	var req struct {
-		Email string `json:"email"`
+		Email    string `json:"email"`
+		Password string `json:"password"` // the current one
 	}
 	if err := decode(w, r, &req); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	sent, err := s.svc.StartEmailChange(r.Context(), a, req.Email, Meta(r))
+	sent, err := s.svc.StartEmailChange(r.Context(), a, req.Email, req.Password, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

@@ -40,15 +40,19 @@ func TestEmailChange(t *testing.T) {
 			n := len(mb.Wait(t, 1, 30*time.Second))
 
 			const next = "frank@new.example"
-			wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": next}), 403, "elevation-required")
+			wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": next, "password": password}), 403, "elevation-required")
 			s.Clock.Add(30 * time.Second)
 			if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, e.secret, s.Clock.Now())}); r.Status != 200 {
 				t.Fatalf("elevate: got %d %s", r.Status, r.Body)
 			}
 			for _, bad := range []string{"", "not an address", "Frank <frank@new.example>", "FRANK@example.com"} {
-				wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": bad}), 400, "invalid")
+				wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": bad, "password": password}), 400, "invalid")
 			}
-			r := c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": next})
+			// A stolen session, even elevated, does not move the address
+			// that password-reset links go to.
+			wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": next}), 400, "invalid")
+			wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": next, "password": "not the password"}), 403, "forbidden")
+			r := c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": next, "password": password})
 			if r.Status != 202 || r.String("sent_to") != "f•••@new.example" {
 				t.Fatalf("change: got %d %s, want 202 sent to f•••@new.example", r.Status, r.Body)
 			}
@@ -76,7 +80,7 @@ func TestEmailChange(t *testing.T) {
 			}
 
 			// Five wrong codes use a change up: the right one then finds none.
-			if r := c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "frank@third.example"}); r.Status != 202 {
+			if r := c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "frank@third.example", "password": password}); r.Status != 202 {
 				t.Fatalf("second change: got %d %s", r.Status, r.Body)
 			}
 			_, body = mailTo(t, mb, n+6, "frank@third.example")
@@ -86,10 +90,10 @@ func TestEmailChange(t *testing.T) {
 			}
 			wantProblem(t, c.Do(t, "POST", "/v1/me/email/confirm", map[string]string{"code": code}), 404, "not-found")
 			// Three changes, then one every ten minutes.
-			if r := c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "frank@fourth.example"}); r.Status != 202 {
+			if r := c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "frank@fourth.example", "password": password}); r.Status != 202 {
 				t.Fatalf("third change: got %d %s", r.Status, r.Body)
 			}
-			wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "frank@fifth.example"}), 429, "throttled")
+			wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "frank@fifth.example", "password": password}), 429, "throttled")
 		})
 	}
 }
@@ -100,6 +104,6 @@ func TestEmailChangeWithoutMail(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		addUser(t, s, "gina")
 		c := login(t, s, "gina")
-		wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "gina@new.example"}), 503, "unavailable")
+		wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "gina@new.example", "password": password}), 503, "unavailable")
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -305,4 +306,43 @@ func TestPasswordResetSuspended(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPasswordResetLinkVoidedByEmailChange: a link mailed to the old address
+// stops working once the account has another.
+func TestPasswordResetLinkVoidedByEmailChange(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mb := testenv.NewSMTPServer(t)
+			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
+			addUser(t, s, "ivy")
+			c := login(t, s, "ivy")
+			askReset(t, s, "ivy")
+			token, _ := resetMail(t, s, mb, 1)
+			if r := c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "ivy@new.example", "password": password}); r.Status != 202 {
+				t.Fatalf("change: got %d %s", r.Status, r.Body)
+			}
+			_, body := mailTo(t, mb, 3, "ivy@new.example")
+			code := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(body)
+			if r := c.Do(t, "POST", "/v1/me/email/confirm", map[string]string{"code": code}); r.Status != 200 {
+				t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+			}
+			wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase"}), 410, "login-expired")
+		})
+	}
+}
+
+// TestPasswordResetNeedsItsAddress: a server on a public address without
+// --base-url does not know what address a mailed link should carry (it may
+// sit behind a TLS proxy), so it mails none. (On loopback, as in the other
+// tests, the link carries the listener's address.)
+func TestPasswordResetNeedsItsAddress(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		mb := testenv.NewSMTPServer(t)
+		public := func(c *config.Config) { c.Listen = "0.0.0.0:0" }
+		s := testenv.NewServer(t, dsn, mb.Option("Twofold <twofold@example.com>"), public)
+		addUser(t, s, "jo")
+		wantProblem(t, testenv.NewClient("http://"+s.Addr()).Do(t, "POST", "/v1/password-reset", map[string]string{"username": "jo"}), 503, "unavailable")
+	})
 }

@@ -182,7 +182,9 @@ func (s *Server) Open(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	s.ln = ln
-	s.Service.SetLinkBase(s.URL())
+	if s.Config.BaseURL != "" || onLoopback(s.Addr()) {
+		s.Service.SetLinkBase(s.URL())
+	}
 	s.openSecurityKeys()
 	if err := s.openSetup(ctx); err != nil {
 		ln.Close()

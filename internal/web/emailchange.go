@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 
+	"github.com/twofold/twofold"
+
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/httpapi"
 )
@@ -43,8 +45,12 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, a core.Auth
 		s.renderEmail(w, r, a, s.status(w, r, err), message(err), email)
 		return
 	}
-	if _, err := s.svc.StartEmailChange(r.Context(), a, email, httpapi.Meta(r)); err != nil {
-		s.renderEmail(w, r, a, s.status(w, r, err), message(err), email)
+	if _, err := s.svc.StartEmailChange(r.Context(), a, email, r.PostForm.Get("current_password"), httpapi.Meta(r)); err != nil {
+		msg := message(err)
+		if twofold.ErrorCode(err) == twofold.CodeForbidden {
+			msg = "Your current password is wrong."
+		}
+		s.renderEmail(w, r, a, s.status(w, r, err), msg, email)
 		return
 	}
 	s.renderEmail(w, r, a, http.StatusOK, "", "")

@@ -191,7 +191,8 @@ func TestBrowserEmailChange(t *testing.T) {
 	}
 	p.click("#change-email")
 	p.wantPath("/settings/security/email")
-	p.fillAndSubmit("#email", "alice@new.example", "#send-email-code")
+	p.fill("#email", "alice@new.example")
+	p.fillAndSubmit("#current_password", testPassword, "#send-email-code")
 	if got := p.text("#sent-to"); !strings.Contains(got, "a•••@new.example") {
 		t.Errorf("after sending, the page says %q", got)
 	}
@@ -227,10 +228,10 @@ func TestEmailChangePageAsksForAFreshCode(t *testing.T) {
 			if !strings.Contains(r.body, `name="elevate_code"`) {
 				t.Fatalf("the page asks for no code once the elevation has lapsed:\n%s", pageError(r.body))
 			}
-			if r := c.post("/settings/security/email", url.Values{"email": {"bob@new.example"}}); r.status != http.StatusForbidden {
+			if r := c.post("/settings/security/email", url.Values{"email": {"bob@new.example"}, "current_password": {testPassword}}); r.status != http.StatusForbidden {
 				t.Fatalf("without a code: status %d, want 403", r.status)
 			}
-			r = c.post("/settings/security/email", url.Values{"email": {"bob@new.example"}, "elevate_method": {"totp"},
+			r = c.post("/settings/security/email", url.Values{"email": {"bob@new.example"}, "current_password": {testPassword}, "elevate_method": {"totp"},
 				"elevate_code": {testenv.TOTP(t, k.secret, ts.Clock.Now())}})
 			if !strings.Contains(r.body, `id="sent-to"`) {
 				t.Fatalf("with a code: %d %s", r.status, pageError(r.body))
