@@ -26,7 +26,7 @@ func newRP(t *testing.T) *securitykey.RelyingParty {
 func TestCeremonies(t *testing.T) {
 	rp := newRP(t)
 	u := securitykey.User{Handle: []byte("account-id"), Name: "ada", DisplayName: "ada"}
-	b, err := rp.BeginRegistration(u)
+	b, err := rp.BeginRegistration(u, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestCeremonies(t *testing.T) {
 	if reg.Challenge() != b.Challenge {
 		t.Fatalf("challenge %q, want %q", reg.Challenge(), b.Challenge)
 	}
-	k, err := rp.FinishRegistration(u, b.Session, reg)
+	k, err := rp.FinishRegistration(u, b.Session, reg, false)
 	if err != nil {
 		t.Fatal(err)
 	}
