@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -263,4 +265,135 @@ func TestPasskeyThrottle(t *testing.T) {
 			t.Fatalf("after the wait: got %d %s", r.Status, r.Body)
 		}
 	})
+}
+
+// enrolPasskey adds a passkey to name's account (password-only so far)
+// and returns it with an elevated session of the account.
+func enrolPasskey(t *testing.T, s *testenv.Server, name string) (*testenv.SecurityKey, *testenv.Client) {
+	t.Helper()
+	c := login(t, s, name)
+	key := testenv.NewPasskey(t, keyOrigin(t, s))
+	if _, cr := addKey(t, c, "Phone", true, key); cr.Status != 200 {
+		t.Fatalf("add the passkey: got %d %s", cr.Status, cr.Body)
+	}
+	return key, c
+}
+
+// signInWithPasskey begins and finishes a sign-in with key on s.
+func signInWithPasskey(t *testing.T, s *testenv.Server, key *testenv.SecurityKey) testenv.Response {
+	t.Helper()
+	anon := testenv.NewClient(s.URL())
+	loginID, opts := passkeyOptions(t, anon)
+	return anon.Do(t, "POST", "/v1/login/passkey/finish", map[string]any{"login_id": loginID, "credential": key.Get(t, opts)})
+}
+
+// TestPasskeyAndReset: a passkey sign-in is judged as the password login
+// and second step are. Signing in with the passkey while an operator's
+// reset of two-factor waits withdraws it, as any factor passing a check
+// does; once a reset has fallen due, the passkey is refused (the reset is
+// carried out, and the passkey with the account's factors is gone) and
+// the password alone signs in.
+func TestPasskeyAndReset(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "kim")
+		key, _ := enrolPasskey(t, s, "kim")
+		reset := func() {
+			t.Helper()
+			if _, err := s.Service.ResetTwoFactorByName(t.Context(), "kim", false, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reset()
+		s.Clock.Add(time.Second)
+		v := signInWithPasskey(t, s, key)
+		if v.Status != 200 {
+			t.Fatalf("passkey sign-in while a reset waits: got %d %s", v.Status, v.Body)
+		}
+		s.Clock.Add(core.DefaultResetDelay + time.Minute)
+		if r := signInWithPasskey(t, s, key); r.Status != 200 {
+			t.Fatalf("after the reset's due time, having signed in with the passkey before: got %d %s, want the reset withdrawn", r.Status, r.Body)
+		}
+
+		reset()
+		s.Clock.Add(core.DefaultResetDelay + time.Minute)
+		wantProblem(t, signInWithPasskey(t, s, key), 401, "invalid-credentials")
+		login(t, s, "kim") // the password alone
+	})
+}
+
+// TestPasskeyLockedSecondStep: while the account's second step is locked
+// after failed attempts, a passkey sign-in is refused as the second step
+// is (429), and works once the lock is over; the failures of a stranger
+// claiming the account's user handle never lock it.
+func TestPasskeyLockedSecondStep(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "kim")
+		key, _ := enrolPasskey(t, s, "kim")
+		stranger := testenv.NewPasskey(t, keyOrigin(t, s))
+		stranger.UserHandle = key.UserHandle
+		for range 4 { // below the address's own limit
+			wantProblem(t, signInWithPasskey(t, s, stranger), 401, "invalid-credentials")
+		}
+		if r := signInWithPasskey(t, s, key); r.Status != 200 {
+			t.Fatalf("after a stranger's failures: got %d %s", r.Status, r.Body)
+		}
+
+		anon := testenv.NewClient(s.URL())
+		for range 3 { // three wrong answers at the second step lock it for a second
+			loginID, _ := startLogin(t, s, "kim")
+			ch := anon.Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "webauthn"})
+			wantProblem(t, anon.Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]any{"method": "webauthn", "credential": stranger.Get(t, options(t, ch))}), 401, "invalid-code")
+		}
+		r := signInWithPasskey(t, s, key)
+		wantProblem(t, r, 429, "throttled")
+		if r.Header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+		s.Clock.Add(2 * time.Second)
+		if r := signInWithPasskey(t, s, key); r.Status != 200 {
+			t.Fatalf("after the lock: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestPasskeyAcrossInstances: two servers on one database are one server
+// for passkey sign-ins: one begun on the first is finished on the second
+// and is then used on both, and failed attempts from one address count on
+// one counter whichever instance they reach.
+func TestPasskeyAcrossInstances(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db := dsn(t)
+			a := testenv.NewServer(t, db)
+			b := testenv.NewServer(t, db, func(c *config.Config) { c.KeyFile = a.Config.KeyFile })
+			addUser(t, a, "kim")
+			key, _ := enrolPasskey(t, a, "kim")
+			onA, onB := testenv.NewClient(a.URL()), testenv.NewClient(b.URL())
+
+			// The browser's origin is the one both instances serve; here each
+			// has its own port, so the key signs for the one it answers.
+			loginID, opts := passkeyOptions(t, onA)
+			key.Origin = keyOrigin(t, b)
+			cred := key.Get(t, opts)
+			if r := onB.Do(t, "POST", "/v1/login/passkey/finish", map[string]any{"login_id": loginID, "credential": cred}); r.Status != 200 {
+				t.Fatalf("begun on A, finished on B: got %d %s", r.Status, r.Body)
+			}
+			key.Origin = keyOrigin(t, a)
+			wantProblem(t, onA.Do(t, "POST", "/v1/login/passkey/finish", map[string]any{"login_id": loginID, "credential": key.Get(t, opts)}), 410, "login-expired")
+
+			// The replay on A was the address's first failure; four more,
+			// alternating, make five, which lock the address on both (each
+			// instance alone has seen at most three, under the limit).
+			stranger := testenv.NewPasskey(t, keyOrigin(t, a))
+			stranger.UserHandle = key.UserHandle
+			for i := range 4 {
+				s := []*testenv.Server{a, b}[i%2]
+				stranger.Origin = keyOrigin(t, s)
+				wantProblem(t, signInWithPasskey(t, s, stranger), 401, "invalid-credentials")
+			}
+			key.Origin = keyOrigin(t, b)
+			wantProblem(t, signInWithPasskey(t, b, key), 429, "throttled")
+		})
+	}
 }
