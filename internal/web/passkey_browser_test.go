@@ -36,16 +36,7 @@ func TestBrowserPasskey(t *testing.T) {
 
 func runPasskey(t *testing.T, p *page) {
 	p.open("/login")
-	if _, err := chromedp.Call(p.ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
-		t.Fatalf("WebAuthn.enable: %v", err)
-	}
-	va, err := chromedp.Call(p.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
-		Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21, Transport: webauthn.AuthenticatorTransportInternal,
-		HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
-	}})
-	if err != nil {
-		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
-	}
+	va := addAuthenticator(t, p, webauthn.AuthenticatorTransportInternal, true)
 	p.signIn("kim", testPassword)
 	p.wantPath("/settings/security")
 
@@ -58,7 +49,7 @@ func runPasskey(t *testing.T, p *page) {
 	if n := len(p.texts("#recovery-codes li")); n != 10 {
 		t.Fatalf("after registering the passkey: %d recovery codes shown, want 10; page: %s", n, p.text("main"))
 	}
-	res, err := chromedp.Call(p.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: va.AuthenticatorID})
+	res, err := chromedp.Call(p.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: va})
 	if err != nil {
 		t.Fatal(err)
 	}
