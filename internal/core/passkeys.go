@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -120,43 +121,12 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, creden
 	if err != nil {
 		return refuse("", refusal(err))
 	}
-	handle := asr.UserHandle()
-	if len(handle) == 0 || len(handle) > 64 {
-		return refuse("", "the assertion carries no user handle: not a passkey")
-	}
-	a, err := s.store.AccountByID(ctx, string(handle))
-	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		return refuse("", "the user handle names no account")
-	}
+	a, u, cause, err := s.passkeyAccount(ctx, asr, m)
 	if err != nil {
 		return Verified{}, err
 	}
-	// As at a password login: a reset that has fallen due is carried out
-	// now, and the passkey, removed with the account's factors, then no
-	// longer verifies.
-	if a, err = s.resetIfDue(ctx, a, m); err != nil {
-		return Verified{}, err
-	}
-	u, err := s.keyUser(ctx, a)
-	if err != nil {
-		return Verified{}, err
-	}
-	// The rules first, on what the client claims; the signature then
-	// proves the claim.
-	k, found := twofold.SecurityKey{}, false
-	for _, x := range u.Keys {
-		if bytes.Equal(x.CredentialID, asr.CredentialID()) {
-			k, found = x, true
-		}
-	}
-	switch {
-	case !found:
-		return refuse(a.ID, "the credential is not an active security key of the account (unknown, another's, or removed)")
-	case !k.Passkey():
-		return refuse(a.ID, fmt.Sprintf("security key %s is not a passkey (discoverable %t, registered with user verification %t)",
-			k.FactorID, k.Discoverable, k.UserVerified))
-	case !asr.UserVerified():
-		return refuse(a.ID, "passkey "+k.FactorID+" signed without user verification")
+	if cause != "" {
+		return refuse(a.ID, cause)
 	}
 	use, err := rp.FinishPasskeyLogin(u, l.Session, asr)
 	if err != nil {
@@ -170,23 +140,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, creden
 	} else if now.Before(until) {
 		return Verified{}, s.refuseLocked(ctx, a.ID, SecondFactor{Method: twofold.MethodWebAuthn}, m, "passkey sign-in", fails, until.Sub(now))
 	}
-	var v Verified
-	var cause string
-	err = s.inTx(ctx, func(ctx context.Context) error {
-		if cause, err = s.useKey(ctx, use, now); err != nil || cause != "" {
-			return err
-		}
-		var sess twofold.Session
-		if v.Token, sess, err = s.newSession(a.ID, a.SessionEpoch, now, now.Add(s.cfg.ElevationTTL)); err != nil {
-			return err
-		}
-		if err := s.store.CreateSession(ctx, sess); err != nil {
-			return err
-		}
-		v.ExpiresAt = sess.ExpiresAt
-		s.audit(ctx, a.ID, "login.succeeded", m, "passkey "+use.FactorID)
-		return nil
-	})
+	v, cause, err := s.passkeySession(ctx, a, use, now, m)
 	if err != nil {
 		return Verified{}, err
 	}
@@ -195,4 +149,66 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, creden
 	}
 	s.resetSlots(ctx, key)
 	return v, nil
+}
+
+// passkeyAccount returns the account an assertion's user handle names, as
+// the relying party sees it, once the rules that need no signature hold:
+// the credential is an active passkey of that account and signed with
+// user verification. Else cause says why not (a.ID is set when the
+// account is known). As at a password login, a reset of two-factor that
+// has fallen due is carried out first, and the passkey, removed with the
+// account's factors, is then refused.
+func (s *Service) passkeyAccount(ctx context.Context, asr securitykey.Assertion, m Meta) (a twofold.Account, u securitykey.User, cause string, err error) {
+	handle := asr.UserHandle()
+	if len(handle) == 0 || len(handle) > 64 {
+		return a, u, "the assertion carries no user handle: not a passkey", nil
+	}
+	a, err = s.store.AccountByID(ctx, string(handle))
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return twofold.Account{}, u, "the user handle names no account", nil
+	}
+	if err != nil {
+		return a, u, "", err
+	}
+	if a, err = s.resetIfDue(ctx, a, m); err != nil {
+		return a, u, "", err
+	}
+	if u, err = s.keyUser(ctx, a); err != nil {
+		return a, u, "", err
+	}
+	i := slices.IndexFunc(u.Keys, func(k twofold.SecurityKey) bool { return bytes.Equal(k.CredentialID, asr.CredentialID()) })
+	switch {
+	case i < 0:
+		return a, u, "the credential is not an active security key of the account (unknown, another's, or removed)", nil
+	case !u.Keys[i].Passkey():
+		k := u.Keys[i]
+		return a, u, fmt.Sprintf("security key %s is not a passkey (discoverable %t, registered with user verification %t)", k.FactorID, k.Discoverable, k.UserVerified), nil
+	case !asr.UserVerified():
+		return a, u, "passkey " + u.Keys[i].FactorID + " signed without user verification", nil
+	}
+	return a, u, "", nil
+}
+
+// passkeySession moves the signature counter of the key that signed use
+// forward and makes an elevated session, in one transaction; cause says
+// why not when the counter had moved past the assertion meanwhile.
+func (s *Service) passkeySession(ctx context.Context, a twofold.Account, use securitykey.Use, now time.Time, m Meta) (v Verified, cause string, err error) {
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		c, err := s.useKey(ctx, use, now)
+		if err != nil || c != "" {
+			cause = c
+			return err
+		}
+		token, sess, err := s.newSession(a.ID, a.SessionEpoch, now, now.Add(s.cfg.ElevationTTL))
+		if err != nil {
+			return err
+		}
+		if err := s.store.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		v = Verified{Token: token, ExpiresAt: sess.ExpiresAt}
+		s.audit(ctx, a.ID, "login.succeeded", m, "passkey "+use.FactorID)
+		return nil
+	})
+	return v, cause, err
 }
