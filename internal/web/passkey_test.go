@@ -5,8 +5,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -93,4 +95,42 @@ func hasCookie(c *client, ts *testenv.Server, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestAddPasskeyAfterConfirming: on an account with two-factor on, "Add a
+// passkey" asks to confirm it's you first, and the passkey choice goes
+// through that page: the registration that follows is a passkey's (a
+// resident key and user verification required), and so is the one that
+// "Finish setup" begins again. On SQLite and PostgreSQL.
+func TestAddPasskeyAfterConfirming(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			secret := account(t, ts, "tess", false, true)
+			c := newClient(t, ts.URL())
+			c.signInWithCode(ts, "tess", secret)
+			ts.Clock.Add(11 * time.Minute) // the sign-in's elevation lapses
+			r := c.post("/settings/security/webauthn", url.Values{"label": {"Laptop"}, "passkey": {"1"}})
+			if !strings.Contains(r.body, `name="passkey" value="1"`) || !strings.Contains(r.body, `name="elevate_code"`) {
+				t.Fatalf("adding a passkey with two-factor on: no confirmation carrying the choice:\n%s", r.body)
+			}
+			ts.Clock.Add(30 * time.Second)
+			r = c.post("/settings/security/webauthn", url.Values{"label": {"Laptop"}, "passkey": {"1"},
+				"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, secret, ts.Clock.Now())}})
+			wantPasskeyRegistration := func(r reply) {
+				t.Helper()
+				if !strings.Contains(r.body, "Add your passkey") || !strings.Contains(r.body, `residentKey&#34;:&#34;required`) ||
+					!strings.Contains(r.body, `userVerification&#34;:&#34;required`) {
+					t.Fatalf("not a passkey's registration:\n%s", r.body)
+				}
+			}
+			wantPasskeyRegistration(r)
+			m := regexp.MustCompile(`action="/settings/security/webauthn/([a-z0-9]+)"`).FindStringSubmatch(r.body)
+			if m == nil {
+				t.Fatalf("no pending key's form:\n%s", r.body)
+			}
+			wantPasskeyRegistration(c.post("/settings/security/webauthn/"+m[1]+"/register", url.Values{}))
+		})
+	}
 }
