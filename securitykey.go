@@ -20,7 +20,18 @@ type SecurityKey struct {
 	Flags             byte     // authenticator data flags as last seen: UP 0x01, UV 0x04, BE 0x08, BS 0x10
 	AttestationType   string   // "none", "basic_full", …
 	AttestationFormat string   // "none", "packed", …
+	// Discoverable reports whether the credential was registered as a
+	// client-side discoverable credential (a resident key, WebAuthn §6.2.2):
+	// asked for as required and not denied by the client's credProps output.
+	Discoverable bool
+	// UserVerified reports whether the authenticator verified the user (a PIN
+	// or biometric, the UV flag) when the credential was registered.
+	UserVerified bool
 }
+
+// Passkey reports whether k can sign in on its own, without username and
+// password: a discoverable credential registered with user verification.
+func (k SecurityKey) Passkey() bool { return k.Discoverable && k.UserVerified }
 
 // Authenticator data flags (WebAuthn §6.1) kept in SecurityKey.Flags.
 const (
@@ -39,6 +50,19 @@ const (
 type Ceremony struct {
 	Scope     string // "register:FACTOR", "login:LOGIN", "elevate:SESSION"
 	AccountID string
+	Challenge string // base64url, as in the client data
+	Session   []byte // the relying party's session data, JSON
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// PasskeyLogin is a sign-in with a passkey begun and not yet finished: no
+// username, no password, a WebAuthn assertion with an empty allowCredentials
+// list whose user handle names the account. Its ID is random and unguessable,
+// known only to the client that began it; it is good until ExpiresAt, and
+// once: finishing it, whatever the outcome, deletes it.
+type PasskeyLogin struct {
+	ID        string
 	Challenge string // base64url, as in the client data
 	Session   []byte // the relying party's session data, JSON
 	CreatedAt time.Time

@@ -149,6 +149,10 @@ type Factor struct {
 	CreatedAt    time.Time
 	ConfirmedAt  *time.Time
 	LastUsedAt   *time.Time
+	// Passkey reports whether a webauthn factor is a passkey: registered as
+	// a discoverable credential with user verification, so that it signs
+	// in without username and password, and is a second factor as well.
+	Passkey bool
 }
 
 // Secret is key material that must never be printed or logged.

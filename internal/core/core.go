@@ -80,6 +80,11 @@ type Store interface {
 	TakeCeremony(ctx context.Context, scope, accountID, challenge string, now time.Time) (session []byte, ok bool, err error)
 	// SecurityKeys returns the credentials of the account's active webauthn factors.
 	SecurityKeys(ctx context.Context, accountID string) ([]twofold.SecurityKey, error)
+	// PutPasskeyLogin stores a sign-in with a passkey begun.
+	PutPasskeyLogin(ctx context.Context, l twofold.PasskeyLogin) error
+	// TakePasskeyLogin deletes the unexpired sign-in with a passkey id and
+	// returns it; ok=false when there is none (expired, used, or unknown).
+	TakePasskeyLogin(ctx context.Context, id string, now time.Time) (l twofold.PasskeyLogin, ok bool, err error)
 	// ActivateSecurityKey stores a key's credential and activates its
 	// factor as ActivateFactor does, all or nothing.
 	ActivateSecurityKey(ctx context.Context, k twofold.SecurityKey, a twofold.Activation) (ok, first bool, err error)

@@ -25,6 +25,9 @@ type NewFactor struct {
 	Digits     int                // default 6
 	Period     int                // seconds, default 30; TOTP only
 	SecretSize int                // bytes, default 20
+	// Passkey asks, for webauthn, for a passkey: a discoverable credential
+	// made with user verification, which also signs in on its own.
+	Passkey bool
 }
 
 // HOTPLookAhead is how many counters past the next expected one an HOTP
@@ -163,6 +166,9 @@ func factorAAD(id string) []byte { return keyring.AAD("factors", "secret", id) }
 // code from it. On an account with two-factor on it needs an elevated
 // session, as ConfirmFactor does.
 func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) (Enrolment, error) {
+	if n.Passkey && n.Type != twofold.FactorWebAuthn {
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "passkey applies to webauthn factors only")
+	}
 	if n.Type.SendsCodes() {
 		if err := person(a); err != nil {
 			return Enrolment{}, err
@@ -405,8 +411,12 @@ func (s *Service) activateWith(ctx context.Context, a Auth, f twofold.Factor, st
 	if !ok {
 		return Confirmation{}, twofold.Errorf(twofold.CodeConflict, "factor is already confirmed")
 	}
-	s.audit(ctx, a.Account.ID, "factor.confirmed", m, string(f.Type)+" "+f.ID)
-	s.notify(ctx, a.Account.ID, "a new authenticator was added", fmt.Sprintf("The authenticator %q was confirmed and can now be used to log in to your account.", f.Label))
+	s.audit(ctx, a.Account.ID, "factor.confirmed", m, kindOf(f)+" "+f.ID)
+	if f.Passkey {
+		s.notify(ctx, a.Account.ID, "a new passkey was added", fmt.Sprintf("The passkey %q was added: it can now sign in to your account on its own, without your password, and pass the second step of a login.", f.Label))
+	} else {
+		s.notify(ctx, a.Account.ID, "a new authenticator was added", fmt.Sprintf("The authenticator %q was confirmed and can now be used to log in to your account.", f.Label))
+	}
 	f.Status, f.LastStep, f.ConfirmedAt = twofold.FactorActive, step, &now
 	c := Confirmation{Factor: f}
 	if first {

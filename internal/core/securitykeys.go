@@ -99,7 +99,7 @@ func (s *Service) enrolSecurityKey(ctx context.Context, a Auth, n NewFactor, m M
 	if err != nil {
 		return Enrolment{}, err
 	}
-	b, err := rp.BeginRegistration(u)
+	b, err := rp.BeginRegistration(u, n.Passkey)
 	if err != nil {
 		return Enrolment{}, err
 	}
@@ -111,7 +111,7 @@ func (s *Service) enrolSecurityKey(ctx context.Context, a Auth, n NewFactor, m M
 	// A key holds no secret on the server; its factor row seals an empty
 	// one, so that every factor reads and rotates alike.
 	f := twofold.Factor{ID: id, AccountID: a.Account.ID, Type: twofold.FactorWebAuthn, Label: label, Status: twofold.FactorPending,
-		LastStep: -1, CreatedAt: now}
+		LastStep: -1, CreatedAt: now, Passkey: n.Passkey}
 	expires := now.Add(rp.Config().Timeout)
 	err = sealAndStore(func() (err error) {
 		if f.SecretKeyID, f.SealedSecret, err = s.keys.SealContext(ctx, []byte{}, factorAAD(id)); err != nil {
@@ -130,7 +130,7 @@ func (s *Service) enrolSecurityKey(ctx context.Context, a Auth, n NewFactor, m M
 		}
 		return Enrolment{}, err
 	}
-	s.audit(ctx, a.Account.ID, "factor.created", m, string(f.Type)+" "+id)
+	s.audit(ctx, a.Account.ID, "factor.created", m, kindOf(f)+" "+id)
 	return Enrolment{Factor: f, Options: b.Options, CodeExpiresAt: expires}, nil
 }
 
@@ -149,7 +149,7 @@ func (s *Service) restartRegistration(ctx context.Context, a Auth, f twofold.Fac
 	if err != nil {
 		return Challenge{}, err
 	}
-	b, err := rp.BeginRegistration(u)
+	b, err := rp.BeginRegistration(u, f.Passkey)
 	if err != nil {
 		return Challenge{}, err
 	}
@@ -216,7 +216,7 @@ func (s *Service) ConfirmSecurityKey(ctx context.Context, a Auth, factorID strin
 	if err != nil {
 		return Confirmation{}, err
 	}
-	k, err := rp.FinishRegistration(u, session, reg)
+	k, err := rp.FinishRegistration(u, session, reg, f.Passkey)
 	if err != nil {
 		return refuse(refusal(err))
 	}
@@ -225,6 +225,15 @@ func (s *Service) ConfirmSecurityKey(ctx context.Context, a Auth, factorID strin
 	return s.activateWith(ctx, a, f, -1, 0, now, m, func(ctx context.Context, act twofold.Activation) (bool, bool, error) {
 		return s.store.ActivateSecurityKey(ctx, k, act)
 	})
+}
+
+// kindOf names a factor's kind in audit events: its type, or for a
+// passkey "webauthn passkey".
+func kindOf(f twofold.Factor) string {
+	if f.Passkey {
+		return string(f.Type) + " passkey"
+	}
+	return string(f.Type)
 }
 
 // refusal returns the cause of a refused WebAuthn response for the audit
@@ -336,19 +345,30 @@ func (s *Service) verifySecurityKey(ctx context.Context, accountID string, p Sec
 	if p.FactorID != "" && use.FactorID != p.FactorID {
 		return "signed by security key " + use.FactorID + ", not " + truncate(p.FactorID, 64), nil
 	}
-	if use.CloneWarning {
-		var stored uint32
-		for _, k := range u.Keys {
-			if k.FactorID == use.FactorID {
-				stored = k.SignCount
-			}
-		}
-		s.audit(ctx, accountID, "security_key.clone_warning", m, fmt.Sprintf("%s: signature counter %d after %d", use.FactorID, use.SignCount, stored))
-		s.notify(ctx, accountID, "a security key may have been copied",
-			"A sign-in with one of your security keys was refused: the key's signature counter went backwards, which happens when a copy of the key is in use.",
-			"If you did not copy the key, remove it from your account and add a new one.")
-		return fmt.Sprintf("signature counter of %s did not move forward (%d after %d): possibly a cloned key", use.FactorID, use.SignCount, stored), nil
+	if cause := s.cloneWarning(ctx, accountID, use, m); cause != "" {
+		return cause, nil
 	}
+	return s.useKey(ctx, use, now)
+}
+
+// cloneWarning returns, when use's signature counter did not move forward,
+// the cause of refusal, having audited it and told the owner (a sign of a
+// cloned key, WebAuthn §6.1.1); else "".
+func (s *Service) cloneWarning(ctx context.Context, accountID string, use securitykey.Use, m Meta) string {
+	if !use.CloneWarning {
+		return ""
+	}
+	stored := use.Key.SignCount
+	s.audit(ctx, accountID, "security_key.clone_warning", m, fmt.Sprintf("%s: signature counter %d after %d", use.FactorID, use.SignCount, stored))
+	s.notify(ctx, accountID, "a security key may have been copied",
+		"A sign-in with one of your security keys was refused: the key's signature counter went backwards, which happens when a copy of the key is in use.",
+		"If you did not copy the key, remove it from your account and add a new one.")
+	return fmt.Sprintf("signature counter of %s did not move forward (%d after %d): possibly a cloned key", use.FactorID, use.SignCount, stored)
+}
+
+// useKey records an accepted assertion: the key's signature counter moves
+// forward by compare-and-set. It returns "" when it did, else the cause.
+func (s *Service) useKey(ctx context.Context, use securitykey.Use, now time.Time) (string, error) {
 	moved, err := s.store.UseSecurityKey(ctx, use.FactorID, use.SignCount, use.Flags, now)
 	if err != nil {
 		return "", err

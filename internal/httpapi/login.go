@@ -56,6 +56,35 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// beginPasskeyLogin begins a sign-in with a passkey: no username, no
+// password (README "Signing in with a passkey").
+func (s *Server) beginPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.BeginPasskeyLogin(r.Context(), Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "challenge", "login_id": c.LoginID, "expires_at": c.ExpiresAt, "options": c.Options})
+}
+
+// finishPasskeyLogin finishes a sign-in with a passkey with the assertion.
+func (s *Server) finishPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		LoginID    string          `json:"login_id"`
+		Credential json.RawMessage `json:"credential"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	v, err := s.svc.FinishPasskeyLogin(r.Context(), req.LoginID, req.Credential, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, loginResponse{Status: "authenticated", Token: v.Token, ExpiresAt: v.ExpiresAt})
+}
+
 type secondFactorRequest struct {
 	Method     twofold.Method  `json:"method"`
 	FactorID   string          `json:"factor_id"`

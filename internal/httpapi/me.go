@@ -30,6 +30,8 @@ type factorJSON struct {
 	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
 	// Destination is an sms or email factor's masked number or address.
 	Destination string `json:"destination,omitempty"`
+	// Passkey is true for a security key enrolled as a passkey.
+	Passkey bool `json:"passkey,omitempty"`
 }
 
 func toFactorJSON(f twofold.Factor) factorJSON {
@@ -41,6 +43,8 @@ func toFactorJSON(f twofold.Factor) factorJSON {
 		j.Algorithm, j.Digits = f.Algorithm, f.Digits
 	case twofold.FactorSMS, twofold.FactorEmail:
 		j.Destination = f.Hint
+	case twofold.FactorWebAuthn:
+		j.Passkey = f.Passkey
 	}
 	return j
 }
@@ -127,21 +131,22 @@ func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth
 		Email      string             `json:"email"`
 		Serial     string             `json:"serial"` // claims an imported hardware token
 		Code       string             `json:"code"`
+		Passkey    bool               `json:"passkey"` // webauthn: a passkey, which also signs in on its own
 	}
 	if err := decode(w, r, &req); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
 	if req.Type == twofold.FactorPush {
-		s.enrolPush(w, r, a, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "" || req.Serial != "" || req.Code != "")
+		s.enrolPush(w, r, a, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "" || req.Serial != "" || req.Code != "" || req.Passkey)
 		return
 	}
 	if req.Serial != "" || req.Code != "" {
-		s.claimToken(w, r, a, req.Type, req.Serial, req.Code, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "")
+		s.claimToken(w, r, a, req.Type, req.Serial, req.Code, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "" || req.Passkey)
 		return
 	}
 	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: req.Type, Label: req.Label, Algorithm: req.Algorithm,
-		Digits: req.Digits, Period: req.Period, SecretSize: req.SecretSize, Phone: req.Phone, Email: req.Email}, Meta(r))
+		Digits: req.Digits, Period: req.Period, SecretSize: req.SecretSize, Phone: req.Phone, Email: req.Email, Passkey: req.Passkey}, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

@@ -40,6 +40,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v1/time": s.time,
 
 		"POST /v1/login":                      s.login,
+		"POST /v1/login/passkey":              s.beginPasskeyLogin,
+		"POST /v1/login/passkey/finish":       s.finishPasskeyLogin,
 		"POST /v1/login/{login_id}/verify":    s.verifyLogin,
 		"POST /v1/login/{login_id}/challenge": s.challengeLogin,
 		"POST /v1/me/elevate/challenge":       s.authed(s.challengeElevation),

@@ -11,14 +11,14 @@ import (
 	"github.com/twofold/twofold/internal/keyring"
 )
 
-const factorColumns = `id, account_id, type, label, status, secret_key_id, secret, algorithm, digits, period_seconds, last_step, drift, created_at, confirmed_at, last_used_at`
+const factorColumns = `id, account_id, type, label, status, secret_key_id, secret, algorithm, digits, period_seconds, last_step, drift, created_at, confirmed_at, last_used_at, passkey`
 
 func scanFactor(row interface{ Scan(...any) error }) (twofold.Factor, error) {
 	var f twofold.Factor
 	var period, created int64
 	var confirmed, used sql.NullInt64
 	err := row.Scan(&f.ID, &f.AccountID, &f.Type, &f.Label, &f.Status, &f.SecretKeyID, &f.SealedSecret, &f.Algorithm,
-		&f.Digits, &period, &f.LastStep, &f.Drift, &created, &confirmed, &used)
+		&f.Digits, &period, &f.LastStep, &f.Drift, &created, &confirmed, &used, &f.Passkey)
 	f.Period = time.Duration(period) * time.Second
 	f.CreatedAt = fromMicros(created)
 	f.ConfirmedAt = fromNullMicros(confirmed)
@@ -28,9 +28,9 @@ func scanFactor(row interface{ Scan(...any) error }) (twofold.Factor, error) {
 
 // CreateFactor inserts a pending factor with its sealed secret.
 func (s *Store) CreateFactor(ctx context.Context, f twofold.Factor) error {
-	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO factors (`+factorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO factors (`+factorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		f.ID, f.AccountID, f.Type, f.Label, f.Status, f.SecretKeyID, f.SealedSecret, f.Algorithm, f.Digits,
-		int64(f.Period/time.Second), f.LastStep, f.Drift, micros(f.CreatedAt), nullMicros(f.ConfirmedAt), nullMicros(f.LastUsedAt))
+		int64(f.Period/time.Second), f.LastStep, f.Drift, micros(f.CreatedAt), nullMicros(f.ConfirmedAt), nullMicros(f.LastUsedAt), f.Passkey)
 	if err != nil {
 		if s.dataKeyGone(ctx, f.SecretKeyID) {
 			return fmt.Errorf("insert factor: %w", keyring.ErrKeyGone)

@@ -42,13 +42,41 @@ func (s *Store) TakeCeremony(ctx context.Context, scope, accountID, challenge st
 	return session, true, nil
 }
 
-const securityKeyColumns = `factor_id, account_id, credential_id, public_key, sign_count, aaguid, transports, flags, attestation_type, attestation_format`
+// PutPasskeyLogin stores a sign-in with a passkey begun.
+func (s *Store) PutPasskeyLogin(ctx context.Context, l twofold.PasskeyLogin) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO passkey_logins (id, challenge, session_data, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5)`, l.ID, l.Challenge, l.Session, micros(l.CreatedAt), micros(l.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("store passkey login: %w", err)
+	}
+	return nil
+}
+
+// TakePasskeyLogin deletes the sign-in with a passkey id, if it is
+// unexpired at now, and returns it: one conditional DELETE, so of any
+// number of requests that finish one, on any number of instances, exactly
+// one gets it (ok); the others get ok=false.
+func (s *Store) TakePasskeyLogin(ctx context.Context, id string, now time.Time) (l twofold.PasskeyLogin, ok bool, err error) {
+	var created, expires int64
+	err = s.conn(ctx).QueryRowContext(ctx, `DELETE FROM passkey_logins WHERE id = $1 AND expires_at > $2
+		RETURNING id, challenge, session_data, created_at, expires_at`, id, micros(now)).Scan(&l.ID, &l.Challenge, &l.Session, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, false, nil
+	}
+	if err != nil {
+		return l, false, fmt.Errorf("take passkey login: %w", err)
+	}
+	l.CreatedAt, l.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return l, true, nil
+}
+
+const securityKeyColumns = `factor_id, account_id, credential_id, public_key, sign_count, aaguid, transports, flags, attestation_type, attestation_format, discoverable, user_verified`
 
 // SecurityKeys returns the credentials of the account's active webauthn
 // factors, oldest factor first.
 func (s *Store) SecurityKeys(ctx context.Context, accountID string) ([]twofold.SecurityKey, error) {
 	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT c.factor_id, c.account_id, c.credential_id, c.public_key, c.sign_count, c.aaguid,
-			c.transports, c.flags, c.attestation_type, c.attestation_format
+			c.transports, c.flags, c.attestation_type, c.attestation_format, c.discoverable, c.user_verified
 		FROM webauthn_credentials c JOIN factors f ON f.id = c.factor_id
 		WHERE c.account_id = $1 AND f.status = 'active' ORDER BY f.created_at, f.id`, accountID)
 	if err != nil {
@@ -62,7 +90,7 @@ func (s *Store) SecurityKeys(ctx context.Context, accountID string) ([]twofold.S
 		var transports string
 		var flags int
 		if err := rows.Scan(&k.FactorID, &k.AccountID, &k.CredentialID, &k.PublicKey, &count, &k.AAGUID, &transports, &flags,
-			&k.AttestationType, &k.AttestationFormat); err != nil {
+			&k.AttestationType, &k.AttestationFormat, &k.Discoverable, &k.UserVerified); err != nil {
 			return nil, fmt.Errorf("select security keys: %w", err)
 		}
 		k.SignCount, k.Flags = uint32(count), byte(flags)
@@ -85,9 +113,9 @@ func (s *Store) ActivateSecurityKey(ctx context.Context, k twofold.SecurityKey, 
 			return err
 		}
 		_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO webauthn_credentials (`+securityKeyColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			k.FactorID, k.AccountID, k.CredentialID, k.PublicKey, int64(k.SignCount), k.AAGUID, strings.Join(k.Transports, ","),
-			int(k.Flags), k.AttestationType, k.AttestationFormat)
+			int(k.Flags), k.AttestationType, k.AttestationFormat, k.Discoverable, k.UserVerified)
 		if isUniqueViolation(err) {
 			return twofold.Errorf(twofold.CodeConflict, "this security key is registered already")
 		}

@@ -113,7 +113,7 @@ func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time) error {
 	for _, q := range []string{`DELETE FROM sessions WHERE expires_at < $1`, `DELETE FROM logins WHERE expires_at < $1`,
 		`DELETE FROM api_tokens WHERE expires_at < $1`, `DELETE FROM sent_codes WHERE expires_at < $1`,
-		`DELETE FROM webauthn_ceremonies WHERE expires_at < $1`,
+		`DELETE FROM webauthn_ceremonies WHERE expires_at < $1`, `DELETE FROM passkey_logins WHERE expires_at < $1`,
 		`DELETE FROM ssh_challenges WHERE expires_at < $1`, `DELETE FROM password_resets WHERE expires_at < $1`,
 		`DELETE FROM email_changes WHERE expires_at < $1`} {
 		if _, err := s.conn(ctx).ExecContext(ctx, q, micros(before)); err != nil {

@@ -19,12 +19,39 @@ import (
 // and those of an assertion with a real ES256 signature, as a browser
 // hands them over (the JSON of a PublicKeyCredential). Its counter moves
 // up by one per signature; set Counter to make it go backwards.
+//
+// A passkey (NewPasskey) is Resident: it keeps the user handle of the
+// registration options and answers assertions with it, and reports
+// {"credProps":{"rk":…}} when asked; with UV its authenticator data says
+// the user was verified (a PIN or biometric).
 type SecurityKey struct {
 	Origin       string // the origin the "browser" puts in the client data
 	CredentialID []byte
 	Key          *ecdsa.PrivateKey
 	Counter      uint32
 	Transports   []string
+	Resident     bool   // a discoverable credential: Get sends UserHandle
+	UV           bool   // the UV flag is set in the authenticator data
+	UserHandle   []byte // kept by Create when Resident; a test may change it
+}
+
+// NewPasskey returns a key that makes discoverable credentials and
+// verifies its user, as a platform authenticator or a FIDO2 key with a PIN.
+func NewPasskey(tb testing.TB, origin string) *SecurityKey {
+	tb.Helper()
+	k := NewSecurityKey(tb, origin)
+	k.Resident, k.UV, k.Transports = true, true, []string{"internal"}
+	return k
+}
+
+// flags returns the authenticator data flags of the key's answers: UP,
+// UV when it verifies its user, and more.
+func (k *SecurityKey) flags(more byte) byte {
+	f := 0x01 | more
+	if k.UV {
+		f |= 0x04
+	}
+	return f
 }
 
 // NewSecurityKey returns a key with a fresh credential for pages at origin.
@@ -48,8 +75,11 @@ type webauthnOptions struct {
 		RP        struct {
 			ID string `json:"id"`
 		} `json:"rp"`
-		RPID  string              `json:"rpId"`
-		User  struct{ ID string } `json:"user"`
+		RPID       string              `json:"rpId"`
+		User       struct{ ID string } `json:"user"`
+		Extensions struct {
+			CredProps bool `json:"credProps"`
+		} `json:"extensions"`
 		Allow []struct {
 			ID string `json:"id"`
 		} `json:"allowCredentials"`
@@ -114,7 +144,7 @@ func (k *SecurityKey) Create(tb testing.TB, options []byte) json.RawMessage {
 	}
 	rpHash := sha256.Sum256([]byte(o.PublicKey.RP.ID))
 	auth := append([]byte{}, rpHash[:]...)
-	auth = append(auth, 0x41) // UP, AT
+	auth = append(auth, k.flags(0x40)) // UP, AT, UV
 	auth = binary.BigEndian.AppendUint32(auth, k.Counter)
 	auth = append(auth, make([]byte, 16)...) // AAGUID
 	auth = binary.BigEndian.AppendUint16(auth, uint16(len(k.CredentialID)))
@@ -128,6 +158,15 @@ func (k *SecurityKey) Create(tb testing.TB, options []byte) json.RawMessage {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	ext := map[string]any{}
+	if o.PublicKey.Extensions.CredProps {
+		ext["credProps"] = map[string]bool{"rk": k.Resident}
+	}
+	if k.Resident {
+		if k.UserHandle, err = b64.DecodeString(o.PublicKey.User.ID); err != nil {
+			tb.Fatalf("user id %q: %v", o.PublicKey.User.ID, err)
+		}
+	}
 	out, _ := json.Marshal(map[string]any{
 		"id": b64.EncodeToString(k.CredentialID), "rawId": b64.EncodeToString(k.CredentialID), "type": "public-key",
 		"response": map[string]any{
@@ -135,7 +174,7 @@ func (k *SecurityKey) Create(tb testing.TB, options []byte) json.RawMessage {
 			"attestationObject": b64.EncodeToString(att),
 			"transports":        k.Transports,
 		},
-		"clientExtensionResults": map[string]any{}, "authenticatorAttachment": "cross-platform",
+		"clientExtensionResults": ext, "authenticatorAttachment": "cross-platform",
 	})
 	return out
 }
@@ -149,7 +188,7 @@ func (k *SecurityKey) Get(tb testing.TB, options []byte) json.RawMessage {
 	k.Counter++
 	rpHash := sha256.Sum256([]byte(o.PublicKey.RPID))
 	auth := append([]byte{}, rpHash[:]...)
-	auth = append(auth, 0x01) // UP
+	auth = append(auth, k.flags(0)) // UP, UV
 	auth = binary.BigEndian.AppendUint32(auth, k.Counter)
 	cd := k.clientData("webauthn.get", o.PublicKey.Challenge)
 	cdHash := sha256.Sum256(cd)
@@ -158,13 +197,17 @@ func (k *SecurityKey) Get(tb testing.TB, options []byte) json.RawMessage {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	response := map[string]any{
+		"clientDataJSON":    b64.EncodeToString(cd),
+		"authenticatorData": b64.EncodeToString(auth),
+		"signature":         b64.EncodeToString(sig),
+	}
+	if k.UserHandle != nil {
+		response["userHandle"] = b64.EncodeToString(k.UserHandle)
+	}
 	out, _ := json.Marshal(map[string]any{
 		"id": b64.EncodeToString(k.CredentialID), "rawId": b64.EncodeToString(k.CredentialID), "type": "public-key",
-		"response": map[string]any{
-			"clientDataJSON":    b64.EncodeToString(cd),
-			"authenticatorData": b64.EncodeToString(auth),
-			"signature":         b64.EncodeToString(sig),
-		},
+		"response":               response,
 		"clientExtensionResults": map[string]any{}, "authenticatorAttachment": "cross-platform",
 	})
 	return out

@@ -16,6 +16,7 @@ import (
 const (
 	sessionCookie = "twofold_session" // the core session token
 	loginCookie   = "twofold_login"   // a login transaction waiting for its second step
+	passkeyCookie = "twofold_passkey" // a sign-in with a passkey begun, waiting for the key's answer
 	setupCookie   = "twofold_setup"   // the first-run setup token, off the address bar
 	browserCookie = "twofold_csrf"    // per-browser value the CSRF tokens are bound to
 	pushCookie    = "twofold_push"    // the number of a push sent to confirm it's the holder, bound to the session

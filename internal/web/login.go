@@ -250,6 +250,53 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
 }
 
+// Signing in with a passkey (README "Signing in with a passkey"). The
+// login page's "Sign in with a passkey" form holds a hidden input with
+// data-webauthn-from: when it is sent, webauthn.js POSTs its CSRF token to
+// /login/passkey/options, which begins the sign-in and keeps its id in a
+// cookie (the ceremony starts on a POST behind the CSRF token, never on a
+// GET), asks the authenticator with the options answered, and sends the
+// form with the credential to /login/passkey, which finishes it.
+
+// passkeyOptions begins a sign-in with a passkey and answers its options
+// as JSON; a failure is {"error": "…"} with the error's status.
+func (s *Server) passkeyOptions(w http.ResponseWriter, r *http.Request) {
+	c, err := s.svc.BeginPasskeyLogin(r.Context(), httpapi.Meta(r))
+	if err != nil {
+		httpapi.WriteJSON(w, s.status(w, r, err), keyOptionsError{Error: message(err)})
+		return
+	}
+	s.setCookie(w, r, passkeyCookie, c.LoginID, "/login")
+	httpapi.WriteJSON(w, http.StatusOK, c.Options)
+}
+
+// passkeyLogin finishes a sign-in with a passkey with the credential the
+// browser made, and signs in; every refusal reads the same.
+func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.PostForm.Get("next"))
+	loginID, credential := cookieValue(r, passkeyCookie), r.PostForm.Get("credential")
+	if loginID == "" || credential == "" {
+		s.render(w, r, http.StatusBadRequest, "login", Page{Title: "Sign in", Body: loginBody{Next: next},
+			Error: "Signing in with a passkey needs JavaScript in this browser. Sign in with your username and password instead."})
+		return
+	}
+	s.clearCookie(w, r, passkeyCookie, "/login")
+	v, err := s.svc.FinishPasskeyLogin(r.Context(), loginID, []byte(credential), httpapi.Meta(r))
+	if err != nil {
+		msg := message(err)
+		switch twofold.ErrorCode(err) {
+		case twofold.CodeInvalidCredentials:
+			msg = "Your passkey was not accepted. Try again, or sign in with your username and password."
+		case twofold.CodeLoginExpired:
+			msg = notices["expired"]
+		}
+		s.render(w, r, s.status(w, r, err), "login", Page{Title: "Sign in", Error: msg, Body: loginBody{Next: next}})
+		return
+	}
+	s.setCookie(w, r, sessionCookie, v.Token, "/")
+	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
+}
+
 // logout ends the session.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	a, ok, err := s.session(r)

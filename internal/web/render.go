@@ -284,6 +284,7 @@ var eventTexts = map[string]string{
 	"ssh_key.confirm_failed":         "SSH key setup: signature not accepted",
 	"ssh_key.removed":                "SSH key removed",
 	"ssh_key.used":                   "SSH key used",
+	"login.passkey_failed":           "Sign-in with a passkey refused",
 }
 
 func eventText(typ string) string {

@@ -130,12 +130,20 @@ func runSecurityKey(t *testing.T, ts *testenv.Server, p *page) {
 // CTAP2 USB key that the user touches at once, and returns its id.
 func virtualAuthenticator(t *testing.T, p *page) webauthn.AuthenticatorID {
 	t.Helper()
+	return addAuthenticator(t, p, webauthn.AuthenticatorTransportUsb, false)
+}
+
+// addAuthenticator gives the page's tab a CDP virtual CTAP2 authenticator
+// on transport that verifies its user and is touched at once; resident
+// says whether it keeps discoverable credentials (passkeys).
+func addAuthenticator(t *testing.T, p *page, transport webauthn.AuthenticatorTransport, resident bool) webauthn.AuthenticatorID {
+	t.Helper()
 	if _, err := chromedp.Call(p.ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
 		t.Fatalf("WebAuthn.enable: %v", err)
 	}
 	va, err := chromedp.Call(p.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
-		Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21, Transport: webauthn.AuthenticatorTransportUsb,
-		HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
+		Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21, Transport: transport,
+		HasResidentKey: resident, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
 	}})
 	if err != nil {
 		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)

@@ -26,13 +26,18 @@ type keyBody struct {
 // addKey adds a security key: it creates the pending factor and shows the
 // page that registers it; with two-factor on, a fresh check first.
 func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	label := r.PostForm.Get("label")
+	label, passkey := r.PostForm.Get("label"), r.PostForm.Get("passkey") == "1"
+	kind := keyKind(passkey)
 	ask := func(status int, errMsg string) {
-		s.askToConfirm(w, r, a, status, "Add a security key", errMsg, confirmBody{
-			Heading: "Add a security key?", Action: "/settings/security/webauthn", Cancel: "/settings/security", Button: "Continue",
-			Text:     []string{"A security key can sign in to your account and approve its sensitive changes, so adding one needs a check with an authenticator you already have."},
+		b := confirmBody{
+			Heading: "Add a " + kind + "?", Action: "/settings/security/webauthn", Cancel: "/settings/security", Button: "Continue",
+			Text:     []string{"A " + kind + " can sign in to your account and approve its sensitive changes, so adding one needs a check with an authenticator you already have."},
 			AskLabel: true, Label: label,
-		})
+		}
+		if passkey {
+			b.Fields = map[string]string{"passkey": "1"}
+		}
+		s.askToConfirm(w, r, a, status, "Add a "+kind, errMsg, b)
 	}
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
@@ -42,7 +47,7 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		ask(s.status(w, r, err), message(err))
 		return
 	}
-	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorWebAuthn, Label: label}, httpapi.Meta(r))
+	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorWebAuthn, Label: label, Passkey: passkey}, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
 		ask(http.StatusOK, "")
 		return
@@ -51,8 +56,16 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
 		return
 	}
-	s.render(w, r, http.StatusOK, "securitykey", Page{Title: "Add a security key", Account: &a.Account,
+	s.render(w, r, http.StatusOK, "securitykey", Page{Title: "Add a " + kind, Account: &a.Account,
 		Body: keyBody{Factor: e.Factor, Options: string(e.Options)}})
+}
+
+// keyKind names a security key enrolled as a passkey, or not, on the pages.
+func keyKind(passkey bool) string {
+	if passkey {
+		return "passkey"
+	}
+	return "security key"
 }
 
 // A pending key's setup is finished in two requests. GET
@@ -84,12 +97,12 @@ func (s *Server) askKey(w http.ResponseWriter, r *http.Request, a core.Auth, sta
 		return
 	}
 	b := confirmBody{
-		Heading: "Finish adding the security key “" + f.Label + "”?", Action: keysPath + f.ID + "/register",
+		Heading: "Finish adding the " + keyKind(f.Passkey) + " “" + f.Label + "”?", Action: keysPath + f.ID + "/register",
 		Cancel: "/settings/security", CancelLabel: "Back", Button: "Continue",
 		Text:      []string{"Have the key at hand: the next page asks you to touch it."},
 		Elevation: s.elevationFor(r, a, p, keysPath+f.ID),
 	}
-	s.render(w, r, status, "confirm", Page{Title: "Add a security key", Account: &a.Account, Error: errMsg, Body: b})
+	s.render(w, r, status, "confirm", Page{Title: "Add a " + keyKind(f.Passkey), Account: &a.Account, Error: errMsg, Body: b})
 }
 
 // pendingKey returns the caller's profile and the pending security key of
@@ -135,7 +148,7 @@ func (s *Server) renderKey(w http.ResponseWriter, r *http.Request, a core.Auth, 
 		s.fail(w, r, &a, err)
 		return
 	}
-	s.render(w, r, status, "securitykey", Page{Title: "Add a security key", Account: &a.Account, Error: errMsg,
+	s.render(w, r, status, "securitykey", Page{Title: "Add a " + keyKind(f.Passkey), Account: &a.Account, Error: errMsg,
 		Body: keyBody{Factor: f, Options: string(c.Options)}})
 }
 

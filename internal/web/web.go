@@ -83,15 +83,18 @@ func New(o Options) (*Server, error) {
 // Routes lists every page route as "METHOD /path", in one place.
 func (s *Server) Routes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
-		"GET /{$}":                s.home,
-		"GET /static/":            s.serveStatic,
-		"GET /login":              s.loginPage,
-		"POST /login":             s.login,
-		"GET /login/verify":       s.verifyPage,
-		"POST /login/verify":      s.verify,
-		"POST /login/verify/send": s.sendLoginCode,
-		"POST /login/verify/push": s.sendLoginPush,
-		"POST /logout":            s.logout,
+		"GET /{$}":                    s.home,
+		"GET /static/":                s.serveStatic,
+		"GET /login":                  s.loginPage,
+		"POST /login":                 s.login,
+		"GET /login/verify":           s.verifyPage,
+		"POST /login/verify":          s.verify,
+		"POST /login/verify/send":     s.sendLoginCode,
+		"POST /login/verify/push":     s.sendLoginPush,
+		"POST /login/passkey":         s.passkeyLogin,
+		"POST /login/passkey/options": s.passkeyOptions,
+		"GET /login/passkey":          redirectTo("/login").ServeHTTP,
+		"POST /logout":                s.logout,
 
 		"GET /password-reset":         s.resetAskPage,
 		"POST /password-reset":        s.resetAsk,

@@ -161,10 +161,22 @@ type Begun struct {
 
 // BeginRegistration begins registering a new key for u; u's keys are
 // excluded, so that a key registered already is not registered twice
-// (WebAuthn §5.4 excludeCredentials).
-func (rp *RelyingParty) BeginRegistration(u User) (Begun, error) {
+// (WebAuthn §5.4 excludeCredentials). A passkey is asked for as a
+// discoverable credential (residentKey "required") made with user
+// verification (a PIN or biometric, "required"), and the client is asked
+// to report whether it made one (the credProps extension, WebAuthn
+// §10.1.3).
+func (rp *RelyingParty) BeginRegistration(u User, passkey bool) (Begun, error) {
 	wu := newUser(u)
-	creation, session, err := rp.w.BeginRegistration(wu, webauthn.WithExclusions(webauthn.Credentials(wu.creds).CredentialDescriptors()))
+	opts := []webauthn.RegistrationOption{webauthn.WithExclusions(webauthn.Credentials(wu.creds).CredentialDescriptors())}
+	if passkey {
+		required := true
+		opts = append(opts, webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
+			ResidentKey: protocol.ResidentKeyRequirementRequired, RequireResidentKey: &required,
+			UserVerification: protocol.VerificationRequired,
+		}), webauthn.WithExtensions(webauthn.WithExtensionCredProps()))
+	}
+	creation, session, err := rp.w.BeginRegistration(wu, opts...)
 	if err != nil {
 		return Begun{}, fmt.Errorf("begin webauthn registration: %w", err)
 	}
@@ -216,11 +228,16 @@ func (r Registration) Challenge() string { return r.p.Response.CollectedClientDa
 
 // FinishRegistration verifies a registration against the session data of
 // its ceremony and returns the key's credential (without its factor and
-// account ids).
-func (rp *RelyingParty) FinishRegistration(u User, session []byte, r Registration) (twofold.SecurityKey, error) {
+// account ids). The registration of a passkey (as begun by
+// BeginRegistration) is refused unless the authenticator verified the user
+// and the client did not report a credential that is not discoverable.
+func (rp *RelyingParty) FinishRegistration(u User, session []byte, r Registration, passkey bool) (twofold.SecurityKey, error) {
 	var sd webauthn.SessionData
 	if err := json.Unmarshal(session, &sd); err != nil {
 		return twofold.SecurityKey{}, fmt.Errorf("webauthn session: %w", err)
+	}
+	if passkey && sd.UserVerification != protocol.VerificationRequired {
+		return twofold.SecurityKey{}, &Error{Reason: "registration refused: the ceremony was not begun for a passkey"}
 	}
 	c, err := rp.w.CreateCredential(newUser(u), sd, r.p)
 	if err != nil {
@@ -229,6 +246,18 @@ func (rp *RelyingParty) FinishRegistration(u User, session []byte, r Registratio
 	k := twofold.SecurityKey{
 		CredentialID: c.ID, PublicKey: c.PublicKey, SignCount: c.Authenticator.SignCount, AAGUID: c.Authenticator.AAGUID,
 		Flags: byte(c.Flags.ProtocolValue()), AttestationType: c.AttestationType, AttestationFormat: c.AttestationFormat,
+		UserVerified: r.p.Response.AttestationObject.AuthData.Flags.HasUserVerified(),
+	}
+	if props := r.p.ClientExtensionResults.CredProps; props != nil && props.RK != nil {
+		k.Discoverable = *props.RK
+	} else {
+		// A client that does not report credProps made a discoverable
+		// credential if, and only if, one was required: it fails the
+		// ceremony when the authenticator cannot (WebAuthn §5.1.3 step 22).
+		k.Discoverable = passkey
+	}
+	if passkey && !k.Passkey() {
+		return twofold.SecurityKey{}, &Error{Reason: fmt.Sprintf("registration refused: not a passkey (discoverable %t, user verified %t)", k.Discoverable, k.UserVerified)}
 	}
 	if k.AAGUID == nil {
 		k.AAGUID = []byte{}
@@ -258,13 +287,15 @@ func ParseAssertion(response []byte) (Assertion, error) {
 func (a Assertion) Challenge() string { return a.p.Response.CollectedClientData.Challenge }
 
 // Use is a verified assertion: the key that signed it, the signature
-// counter and flags its authenticator data carried, and whether the
-// counter did not move forward (a sign of a cloned key, WebAuthn §6.1.1).
+// counter its authenticator data carried, the key's flags updated by them,
+// and whether the counter did not move forward (a sign of a cloned key,
+// WebAuthn §6.1.1).
 type Use struct {
 	FactorID     string
 	SignCount    uint32
 	Flags        byte
 	CloneWarning bool
+	Key          twofold.SecurityKey // the key as stored before this assertion
 }
 
 // FinishLogin verifies an assertion against the session data of its
@@ -300,13 +331,67 @@ func (rp *RelyingParty) FinishLogin(u User, session []byte, a Assertion) (Use, e
 	if err != nil {
 		return Use{}, errorOf("assertion", err)
 	}
+	return useOf(u, c, a)
+}
+
+// useOf is the Use of u's key that verified a as credential c.
+func useOf(u User, c *webauthn.Credential, a Assertion) (Use, error) {
 	for _, k := range u.Keys {
 		if bytes.Equal(k.CredentialID, c.ID) {
 			return Use{FactorID: k.FactorID, SignCount: a.p.Response.AuthenticatorData.Counter,
-				Flags: byte(c.Flags.ProtocolValue()), CloneWarning: c.Authenticator.CloneWarning}, nil
+				Flags: byte(c.Flags.ProtocolValue()), CloneWarning: c.Authenticator.CloneWarning, Key: k}, nil
 		}
 	}
 	return Use{}, errors.New("webauthn assertion: verified by a credential the account does not have")
+}
+
+// BeginPasskeyLogin begins a sign-in with a passkey: an assertion with an
+// empty allowCredentials list, so that the authenticator offers the
+// discoverable credentials it holds for the relying party, with user
+// verification required (WebAuthn §5.1.4, "client-side discoverable").
+func (rp *RelyingParty) BeginPasskeyLogin() (Begun, error) {
+	assertion, session, err := rp.w.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return Begun{}, fmt.Errorf("begin webauthn passkey login: %w", err)
+	}
+	return begun(assertion, session)
+}
+
+// UserHandle returns the user handle the assertion carries: the account
+// its authenticator says it signs for, not yet verified.
+func (a Assertion) UserHandle() []byte { return a.p.Response.UserHandle }
+
+// CredentialID returns the ID of the credential the assertion says signed
+// it, not yet verified.
+func (a Assertion) CredentialID() []byte { return a.p.RawID }
+
+// UserVerified reports whether the assertion's authenticator data carries
+// the UV flag (the authenticator verified its user), not yet verified.
+func (a Assertion) UserVerified() bool { return a.p.Response.AuthenticatorData.Flags.HasUserVerified() }
+
+// FinishPasskeyLogin verifies an assertion of a sign-in with a passkey
+// against the session data of its ceremony and the keys of u, the account
+// its user handle names (the caller looked it up): the handle must be u's
+// and the credential one of u's keys, which must have signed with user
+// verification, as the ceremony required.
+func (rp *RelyingParty) FinishPasskeyLogin(u User, session []byte, a Assertion) (Use, error) {
+	var sd webauthn.SessionData
+	if err := json.Unmarshal(session, &sd); err != nil {
+		return Use{}, fmt.Errorf("webauthn session: %w", err)
+	}
+	if sd.UserVerification != protocol.VerificationRequired {
+		return Use{}, &Error{Reason: "assertion refused: the ceremony was not begun for a passkey"}
+	}
+	_, c, err := rp.w.ValidatePasskeyLogin(func(_, handle []byte) (webauthn.User, error) {
+		if !bytes.Equal(handle, u.Handle) {
+			return nil, errors.New("the user handle is not the account's")
+		}
+		return newUser(u), nil
+	}, sd, a.p)
+	if err != nil {
+		return Use{}, errorOf("assertion", err)
+	}
+	return useOf(u, c, a)
 }
 
 // Error is a response the relying party refused: Reason says why, for the

@@ -2,8 +2,10 @@ package securitykey_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/factor/securitykey"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -26,7 +28,7 @@ func newRP(t *testing.T) *securitykey.RelyingParty {
 func TestCeremonies(t *testing.T) {
 	rp := newRP(t)
 	u := securitykey.User{Handle: []byte("account-id"), Name: "ada", DisplayName: "ada"}
-	b, err := rp.BeginRegistration(u)
+	b, err := rp.BeginRegistration(u, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +40,7 @@ func TestCeremonies(t *testing.T) {
 	if reg.Challenge() != b.Challenge {
 		t.Fatalf("challenge %q, want %q", reg.Challenge(), b.Challenge)
 	}
-	k, err := rp.FinishRegistration(u, b.Session, reg)
+	k, err := rp.FinishRegistration(u, b.Session, reg, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,5 +109,85 @@ func TestValidate(t *testing.T) {
 		if err := tc.c.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%s: got %v, want ok %v", tc.name, err, tc.ok)
 		}
+	}
+}
+
+// TestPasskeyCeremonies: a passkey's registration asks for a resident key
+// and user verification and records both; one that is not resident, or
+// made without user verification, is refused; a sign-in with a passkey
+// has no allowCredentials, requires user verification, and is refused for
+// a user handle that is not the account's or an assertion without UV.
+func TestPasskeyCeremonies(t *testing.T) {
+	rp := newRP(t)
+	u := securitykey.User{Handle: []byte("account-id"), Name: "ada", DisplayName: "ada"}
+	register := func(key *testenv.SecurityKey) (twofold.SecurityKey, error) {
+		t.Helper()
+		b, err := rp.BeginRegistration(u, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg, err := securitykey.ParseRegistration(key.Create(t, b.Options))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rp.FinishRegistration(u, b.Session, reg, true)
+	}
+	var ke *securitykey.Error
+	for name, change := range map[string]func(*testenv.SecurityKey){
+		"not resident":         func(k *testenv.SecurityKey) { k.Resident = false },
+		"no user verification": func(k *testenv.SecurityKey) { k.UV = false },
+	} {
+		k := testenv.NewPasskey(t, origin)
+		change(k)
+		if _, err := register(k); !errors.As(err, &ke) {
+			t.Errorf("%s: got %v, want *Error", name, err)
+		}
+	}
+	key := testenv.NewPasskey(t, origin)
+	k, err := register(key)
+	if err != nil || !k.Discoverable || !k.UserVerified || !k.Passkey() {
+		t.Fatalf("passkey registered as %+v, %v", k, err)
+	}
+	k.FactorID = "p1"
+	u.Keys = []twofold.SecurityKey{k}
+
+	signIn := func(key *testenv.SecurityKey) (securitykey.Use, error) {
+		t.Helper()
+		b, err := rp.BeginPasskeyLogin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if key.Allowed(t, b.Options) || !strings.Contains(string(b.Options), `"userVerification":"required"`) {
+			t.Fatalf("passkey sign-in options %s", b.Options)
+		}
+		a, err := securitykey.ParseAssertion(key.Get(t, b.Options))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(a.UserHandle()) != string(key.UserHandle) || string(a.CredentialID()) != string(key.CredentialID) || a.UserVerified() != key.UV {
+			t.Fatalf("assertion says handle %q, credential %x, UV %v", a.UserHandle(), a.CredentialID(), a.UserVerified())
+		}
+		return rp.FinishPasskeyLogin(u, b.Session, a)
+	}
+	if use, err := signIn(key); err != nil || use.FactorID != "p1" || use.Key.FactorID != "p1" {
+		t.Fatalf("passkey sign-in: %+v, %v", use, err)
+	}
+	key.UV = false
+	if _, err := signIn(key); !errors.As(err, &ke) {
+		t.Fatalf("no user verification: got %v, want *Error", err)
+	}
+	key.UV, key.UserHandle = true, []byte("another-account")
+	if _, err := signIn(key); !errors.As(err, &ke) {
+		t.Fatalf("another user handle: got %v, want *Error", err)
+	}
+	// A plain login's session does not finish a passkey sign-in.
+	key.UserHandle = []byte("account-id")
+	b, err := rp.BeginLogin(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := securitykey.ParseAssertion(key.Get(t, b.Options))
+	if _, err := rp.FinishPasskeyLogin(u, b.Session, a); !errors.As(err, &ke) {
+		t.Fatalf("a plain login's session: got %v, want *Error", err)
 	}
 }

@@ -193,3 +193,90 @@ func testRaceTakeCeremony(t *testing.T, s *store.Store) {
 		t.Fatalf("%d takes won, want 1", wins)
 	}
 }
+
+// testPasskeyStored: a factor's passkey flag and its credential's
+// discoverable and user-verified facts are stored and read back.
+func testPasskeyStored(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	ada := newAccount(t, s, "ada")
+	f := pendingFactor(ada.ID, "p1", t0)
+	f.Type, f.Algorithm, f.Digits, f.Period, f.Passkey = twofold.FactorWebAuthn, "", 0, 0, true
+	if err := s.CreateFactor(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Factor(ctx, ada.ID, "p1"); err != nil || !got.Passkey {
+		t.Fatalf("pending passkey factor read back: passkey %v, %v", got.Passkey, err)
+	}
+	pendingKey(t, s, ada.ID, "k1")
+	if got, err := s.Factor(ctx, ada.ID, "k1"); err != nil || got.Passkey {
+		t.Fatalf("plain key factor read back: passkey %v, %v", got.Passkey, err)
+	}
+	k := securityKey(ada.ID, "p1", "cred-p")
+	k.Discoverable, k.UserVerified = true, true
+	if ok, _, err := s.ActivateSecurityKey(ctx, k, activation(ada.ID, "p1", -1, "a")); err != nil || !ok {
+		t.Fatalf("ActivateSecurityKey: %v %v", ok, err)
+	}
+	keys, err := s.SecurityKeys(ctx, ada.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]twofold.SecurityKey{k}, keys); diff != "" {
+		t.Fatalf("keys (-want +got):\n%s", diff)
+	}
+}
+
+func passkeyLogin(id string) twofold.PasskeyLogin {
+	return twofold.PasskeyLogin{ID: id, Challenge: "c-" + id, Session: []byte(`{"challenge":"c-` + id + `"}`), CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)}
+}
+
+// testPasskeyLoginOnce: a sign-in with a passkey is taken once, by its id,
+// before it expires; expired ones are swept.
+func testPasskeyLoginOnce(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"l1", "l2"} {
+		if err := s.PutPasskeyLogin(ctx, passkeyLogin(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	take := func(id string, now time.Time) (twofold.PasskeyLogin, bool) {
+		t.Helper()
+		l, ok, err := s.TakePasskeyLogin(ctx, id, now)
+		if err != nil {
+			t.Fatalf("TakePasskeyLogin: %v", err)
+		}
+		return l, ok
+	}
+	if _, ok := take("l3", t0); ok {
+		t.Error("an unknown id was taken")
+	}
+	if _, ok := take("l1", t0.Add(5*time.Minute)); ok {
+		t.Error("an expired sign-in was taken")
+	}
+	l, ok := take("l1", t0.Add(time.Minute))
+	if diff := cmp.Diff(passkeyLogin("l1"), l); !ok || diff != "" {
+		t.Fatalf("take: ok %v, (-want +got):\n%s", ok, diff)
+	}
+	if _, ok := take("l1", t0.Add(time.Minute)); ok {
+		t.Fatal("taken twice")
+	}
+	if err := s.DeleteExpired(ctx, t0.Add(6*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := take("l2", t0); ok {
+		t.Error("an expired sign-in survived the sweep")
+	}
+}
+
+// testRaceTakePasskeyLogin: of many takes of one sign-in with a passkey,
+// one wins.
+func testRaceTakePasskeyLogin(t *testing.T, s *store.Store) {
+	if err := s.PutPasskeyLogin(t.Context(), passkeyLogin("l1")); err != nil {
+		t.Fatal(err)
+	}
+	if wins := race(t, func(int) (bool, error) {
+		_, ok, err := s.TakePasskeyLogin(t.Context(), "l1", t0)
+		return ok, err
+	}); wins != 1 {
+		t.Fatalf("%d takes won, want 1", wins)
+	}
+}

@@ -67,6 +67,8 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SecurityKey/CeremonyOnce", testCeremonyOnce},
 		{"SecurityKey/Activate", testSecurityKeyActivate},
 		{"SecurityKey/Counter", testSecurityKeyCounter},
+		{"SecurityKey/PasskeyStored", testPasskeyStored},
+		{"SecurityKey/PasskeyLoginOnce", testPasskeyLoginOnce},
 
 		{"Recovery/UseOnce", testUseRecoveryCodeOnce},
 		{"Recovery/Replace", testReplaceRecoveryCodes},
@@ -127,6 +129,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/UseRecoveryCode", testRaceUseRecoveryCode},
 		{"Race/UseSentCode", testRaceUseSentCode},
 		{"Race/TakeCeremony", testRaceTakeCeremony},
+		{"Race/TakePasskeyLogin", testRaceTakePasskeyLogin},
 		{"Race/FinishLogin", testRaceFinishLogin},
 		{"Race/ActivateFactor", testRaceActivateFactor},
 		{"Race/DeleteFactor", testRaceDeleteFactor},

@@ -8,7 +8,9 @@
 // replaces the session's one in progress. When its form is sent, the
 // script first POSTs the form's CSRF token to that address (same origin)
 // and uses the options it answers; an error it answers ({"error": "..."})
-// is shown in the form. Nothing else on the pages needs JavaScript.
+// is shown in the form. The login page's "Sign in with a passkey" is such
+// a form: its options come from /login/passkey/options, which begins the
+// sign-in. Nothing else on the pages needs JavaScript.
 (function () {
   "use strict";
 
@@ -108,7 +110,7 @@
     var form = input.form;
     if (!form || !(raw || from)) return;
     if (!window.PublicKeyCredential || !navigator.credentials) {
-      showError(form, "This browser cannot use security keys. Use another way.");
+      showError(form, "This browser cannot use security keys or passkeys. Use another way.");
       return;
     }
     var busy = false;

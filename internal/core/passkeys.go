@@ -1,0 +1,217 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/factor/securitykey"
+)
+
+// Signing in with a passkey (README "Signing in with a passkey"): no
+// username, no password. BeginPasskeyLogin stores a login transaction under
+// a random id with the challenge of an assertion whose allowCredentials is
+// empty and which requires user verification; the authenticator offers the
+// passkeys it holds for this server, and its answer's user handle names the
+// account. FinishPasskeyLogin takes the transaction (one conditional
+// DELETE: each challenge is used once, whatever the outcome) and accepts
+// the assertion only from an active passkey of that account, signed with
+// user verification and with a signature counter that moved forward. A
+// passkey is something held and the PIN or biometric that unlocks it, so
+// the session it makes is elevated, as after a login's second step.
+//
+// Failures are counted per source address (passkeySourceKey), never per
+// account: the user handle is the client's claim until the signature is
+// checked, and anyone who learnt it must not be able to lock the owner out
+// of anything. The counter is apart from the password's, so failed passkey
+// sign-ins never keep the owner from signing in with their password. What
+// would refuse the account's second step refuses a passkey too: a reset of
+// two-factor that has fallen due is carried out first (the passkey is then
+// gone), and a second step locked after failed codes is locked for the
+// passkey as well (told only to the holder of the passkey, once its
+// signature is checked).
+
+// PasskeyChallenge is a sign-in with a passkey begun: the login
+// transaction's id, when it expires, and the options for
+// navigator.credentials.get ({"publicKey":{…}}).
+type PasskeyChallenge struct {
+	LoginID   string
+	ExpiresAt time.Time
+	Options   json.RawMessage
+}
+
+// passkeySourceKey names the counter of failed passkey sign-ins from source.
+func passkeySourceKey(source string) string { return "passkey:" + sourceKey(source) }
+
+// errBadPasskey is the one answer for every refused passkey sign-in; the
+// audit event records the real cause.
+func errBadPasskey() error {
+	return twofold.Errorf(twofold.CodeInvalidCredentials, "the passkey was not accepted")
+}
+
+// BeginPasskeyLogin begins a sign-in with a passkey, good for the relying
+// party's timeout or the login lifetime, whichever is shorter.
+func (s *Service) BeginPasskeyLogin(ctx context.Context, m Meta) (PasskeyChallenge, error) {
+	rp, err := s.relyingParty()
+	if err != nil {
+		return PasskeyChallenge{}, err
+	}
+	if err := s.allowSource(ctx, m); err != nil {
+		return PasskeyChallenge{}, err
+	}
+	b, err := rp.BeginPasskeyLogin()
+	if err != nil {
+		return PasskeyChallenge{}, err
+	}
+	id, err := s.newID()
+	if err != nil {
+		return PasskeyChallenge{}, err
+	}
+	now := s.Now()
+	l := twofold.PasskeyLogin{ID: id, Challenge: b.Challenge, Session: b.Session, CreatedAt: now,
+		ExpiresAt: now.Add(min(rp.Config().Timeout, s.cfg.LoginTTL))}
+	if err := s.store.PutPasskeyLogin(ctx, l); err != nil {
+		return PasskeyChallenge{}, err
+	}
+	return PasskeyChallenge{LoginID: id, ExpiresAt: l.ExpiresAt, Options: b.Options}, nil
+}
+
+// FinishPasskeyLogin finishes the sign-in with a passkey loginID with
+// credential, the JSON of the PublicKeyCredential that
+// navigator.credentials.get made, and returns an elevated session. Every
+// refusal is invalid-credentials, but for a transaction expired or used
+// (login-expired) and throttling.
+func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, credential []byte, m Meta) (Verified, error) {
+	if len(credential) == 0 {
+		return Verified{}, twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.get, as JSON")
+	}
+	rp, err := s.relyingParty()
+	if err != nil {
+		return Verified{}, err
+	}
+	if err := s.allowSource(ctx, m); err != nil {
+		return Verified{}, err
+	}
+	key := passkeySourceKey(m.Source)
+	failures, err := s.takeSlot(ctx, key, passwordDelay)
+	if err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeThrottled {
+			s.audit(ctx, "", "login.throttled", m, "passkey sign-ins from one address")
+		}
+		return Verified{}, err
+	}
+	refuse := func(accountID, cause string) (Verified, error) {
+		s.audit(ctx, accountID, "login.passkey_failed", m, fmt.Sprintf("%s (%s from this address)", cause, failuresText(failures)))
+		return Verified{}, errBadPasskey()
+	}
+	now := s.Now()
+	l, ok, err := s.store.TakePasskeyLogin(ctx, truncate(loginID, 64), now)
+	if err != nil {
+		return Verified{}, err
+	}
+	if !ok {
+		s.audit(ctx, "", "login.passkey_failed", m, "no such sign-in with a passkey (expired, used, or unknown)")
+		return Verified{}, errLoginExpired()
+	}
+	asr, err := securitykey.ParseAssertion(credential)
+	if err != nil {
+		return refuse("", refusal(err))
+	}
+	a, u, cause, err := s.passkeyAccount(ctx, asr, m)
+	if err != nil {
+		return Verified{}, err
+	}
+	if cause != "" {
+		return refuse(a.ID, cause)
+	}
+	use, err := rp.FinishPasskeyLogin(u, l.Session, asr)
+	if err != nil {
+		return refuse(a.ID, refusal(err))
+	}
+	if cause := s.cloneWarning(ctx, a.ID, use, m); cause != "" {
+		return refuse(a.ID, cause)
+	}
+	if fails, until, err := s.store.Throttle(ctx, accountKey(a.ID)); err != nil {
+		return Verified{}, err
+	} else if now.Before(until) {
+		return Verified{}, s.refuseLocked(ctx, a.ID, SecondFactor{Method: twofold.MethodWebAuthn}, m, "passkey sign-in", fails, until.Sub(now))
+	}
+	v, cause, err := s.passkeySession(ctx, a, use, now, m)
+	if err != nil {
+		return Verified{}, err
+	}
+	if cause != "" {
+		return refuse(a.ID, cause)
+	}
+	s.resetSlots(ctx, key)
+	return v, nil
+}
+
+// passkeyAccount returns the account an assertion's user handle names, as
+// the relying party sees it, once the rules that need no signature hold:
+// the credential is an active passkey of that account and signed with
+// user verification. Else cause says why not (a.ID is set when the
+// account is known). As at a password login, a reset of two-factor that
+// has fallen due is carried out first, and the passkey, removed with the
+// account's factors, is then refused.
+func (s *Service) passkeyAccount(ctx context.Context, asr securitykey.Assertion, m Meta) (a twofold.Account, u securitykey.User, cause string, err error) {
+	handle := asr.UserHandle()
+	if len(handle) == 0 || len(handle) > 64 {
+		return a, u, "the assertion carries no user handle: not a passkey", nil
+	}
+	a, err = s.store.AccountByID(ctx, string(handle))
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return twofold.Account{}, u, "the user handle names no account", nil
+	}
+	if err != nil {
+		return a, u, "", err
+	}
+	if a, err = s.resetIfDue(ctx, a, m); err != nil {
+		return a, u, "", err
+	}
+	if a.Suspended {
+		return a, u, "account suspended", nil
+	}
+	if u, err = s.keyUser(ctx, a); err != nil {
+		return a, u, "", err
+	}
+	i := slices.IndexFunc(u.Keys, func(k twofold.SecurityKey) bool { return bytes.Equal(k.CredentialID, asr.CredentialID()) })
+	switch {
+	case i < 0:
+		return a, u, "the credential is not an active security key of the account (unknown, another's, or removed)", nil
+	case !u.Keys[i].Passkey():
+		k := u.Keys[i]
+		return a, u, fmt.Sprintf("security key %s is not a passkey (discoverable %t, registered with user verification %t)", k.FactorID, k.Discoverable, k.UserVerified), nil
+	case !asr.UserVerified():
+		return a, u, "passkey " + u.Keys[i].FactorID + " signed without user verification", nil
+	}
+	return a, u, "", nil
+}
+
+// passkeySession moves the signature counter of the key that signed use
+// forward and makes an elevated session, in one transaction; cause says
+// why not when the counter had moved past the assertion meanwhile.
+func (s *Service) passkeySession(ctx context.Context, a twofold.Account, use securitykey.Use, now time.Time, m Meta) (v Verified, cause string, err error) {
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		c, err := s.useKey(ctx, use, now)
+		if err != nil || c != "" {
+			cause = c
+			return err
+		}
+		token, sess, err := s.newSession(a.ID, a.SessionEpoch, now, now.Add(s.cfg.ElevationTTL))
+		if err != nil {
+			return err
+		}
+		if err := s.store.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		v = Verified{Token: token, ExpiresAt: sess.ExpiresAt}
+		s.audit(ctx, a.ID, "login.succeeded", m, "passkey "+use.FactorID)
+		return nil
+	})
+	return v, cause, err
+}

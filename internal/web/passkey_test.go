@@ -1,0 +1,136 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestPasskeySignInPages drives the login page's "Sign in with a passkey"
+// over plain HTTP, as webauthn.js would, with a software passkey: the page
+// has the form (and password sign-in needs no script); the ceremony begins
+// only on a POST with the CSRF token, not on a GET; without a credential
+// (no JavaScript) the page says so; a passkey's answer signs in; a refused
+// one reads the same whatever the cause. On SQLite and PostgreSQL.
+func TestPasskeySignInPages(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			account(t, ts, "kim", false, false)
+			_, port, _ := net.SplitHostPort(ts.Addr())
+			key := testenv.NewPasskey(t, "http://localhost:"+port)
+			api := testenv.NewClient(ts.URL())
+			r := api.Do(t, "POST", "/v1/login", map[string]string{"username": "kim", "password": testPassword})
+			api.Token = r.String("token")
+			r = api.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Phone", "passkey": true})
+			var enrolled struct {
+				Factor  struct{ ID string }
+				Options json.RawMessage
+			}
+			if err := json.Unmarshal(r.Body, &enrolled); err != nil || r.Status != 201 {
+				t.Fatalf("enrol: %d %s", r.Status, r.Body)
+			}
+			if cr := api.Do(t, "POST", "/v1/me/factors/"+enrolled.Factor.ID+"/confirm", map[string]any{"credential": key.Create(t, enrolled.Options)}); cr.Status != 200 {
+				t.Fatalf("confirm: %d %s", cr.Status, cr.Body)
+			}
+
+			c := newClient(t, ts.URL())
+			page := c.get("/login")
+			if !strings.Contains(page.body, `action="/login/passkey"`) || !strings.Contains(page.body, `data-webauthn-from="/login/passkey/options"`) {
+				t.Fatalf("the login page has no passkey form:\n%s", page.body)
+			}
+			if r := c.get("/login/passkey"); r.url.Path != "/login" || hasCookie(c, ts, "twofold_passkey") {
+				t.Fatalf("GET /login/passkey: at %s, passkey cookie %v; want the login page and nothing begun", r.url.Path, hasCookie(c, ts, "twofold_passkey"))
+			}
+			if r := c.postRaw("/login/passkey/options", url.Values{}, nil); r.status != http.StatusForbidden || hasCookie(c, ts, "twofold_passkey") {
+				t.Fatalf("options without the CSRF token: %d, cookie %v; want 403 and nothing begun", r.status, hasCookie(c, ts, "twofold_passkey"))
+			}
+			if r := c.post("/login/passkey", url.Values{}); r.status != http.StatusBadRequest || !strings.Contains(pageError(r.body), "needs JavaScript") {
+				t.Fatalf("no credential: %d %q", r.status, pageError(r.body))
+			}
+
+			options := func() []byte {
+				t.Helper()
+				r := c.post("/login/passkey/options", url.Values{})
+				if r.status != 200 || !strings.Contains(r.header.Get("Content-Type"), "json") || !hasCookie(c, ts, "twofold_passkey") {
+					t.Fatalf("options: %d %s", r.status, r.body)
+				}
+				return []byte(r.body)
+			}
+			stranger := testenv.NewPasskey(t, key.Origin)
+			stranger.UserHandle = key.UserHandle
+			r2 := c.post("/login/passkey", url.Values{"credential": {string(stranger.Get(t, options()))}})
+			if r2.status != http.StatusUnauthorized || !strings.Contains(pageError(r2.body), "passkey was not accepted") {
+				t.Fatalf("a stranger's passkey: %d %q", r2.status, pageError(r2.body))
+			}
+			if r := c.post("/login/passkey", url.Values{"credential": {string(key.Get(t, options()))}, "next": {"/settings/security/api-keys"}}); r.url.Path != "/settings/security/api-keys" {
+				t.Fatalf("signed in with the passkey: at %s, %q", r.url.Path, pageError(r.body))
+			}
+			if hasCookie(c, ts, "twofold_passkey") {
+				t.Error("the passkey sign-in's cookie outlived it")
+			}
+			// Password sign-in, without any script, still works.
+			other := newClient(t, ts.URL())
+			if r := other.signIn("kim"); r.url.Path != "/login/verify" {
+				t.Fatalf("password sign-in: at %s", r.url.Path)
+			}
+		})
+	}
+}
+
+// hasCookie reports whether c holds cookie name for ts's login pages.
+func hasCookie(c *client, ts *testenv.Server, name string) bool {
+	u, _ := url.Parse(ts.URL() + "/login/passkey")
+	for _, k := range c.http.Jar.Cookies(u) {
+		if k.Name == name && k.Value != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAddPasskeyAfterConfirming: on an account with two-factor on, "Add a
+// passkey" asks to confirm it's you first, and the passkey choice goes
+// through that page: the registration that follows is a passkey's (a
+// resident key and user verification required), and so is the one that
+// "Finish setup" begins again. On SQLite and PostgreSQL.
+func TestAddPasskeyAfterConfirming(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			secret := account(t, ts, "tess", false, true)
+			c := newClient(t, ts.URL())
+			c.signInWithCode(ts, "tess", secret)
+			ts.Clock.Add(11 * time.Minute) // the sign-in's elevation lapses
+			r := c.post("/settings/security/webauthn", url.Values{"label": {"Laptop"}, "passkey": {"1"}})
+			if !strings.Contains(r.body, `name="passkey" value="1"`) || !strings.Contains(r.body, `name="elevate_code"`) {
+				t.Fatalf("adding a passkey with two-factor on: no confirmation carrying the choice:\n%s", r.body)
+			}
+			ts.Clock.Add(30 * time.Second)
+			r = c.post("/settings/security/webauthn", url.Values{"label": {"Laptop"}, "passkey": {"1"},
+				"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, secret, ts.Clock.Now())}})
+			wantPasskeyRegistration := func(r reply) {
+				t.Helper()
+				if !strings.Contains(r.body, "Add your passkey") || !strings.Contains(r.body, `residentKey&#34;:&#34;required`) ||
+					!strings.Contains(r.body, `userVerification&#34;:&#34;required`) {
+					t.Fatalf("not a passkey's registration:\n%s", r.body)
+				}
+			}
+			wantPasskeyRegistration(r)
+			m := regexp.MustCompile(`action="/settings/security/webauthn/([a-z0-9]+)"`).FindStringSubmatch(r.body)
+			if m == nil {
+				t.Fatalf("no pending key's form:\n%s", r.body)
+			}
+			wantPasskeyRegistration(c.post("/settings/security/webauthn/"+m[1]+"/register", url.Values{}))
+		})
+	}
+}
