@@ -194,6 +194,11 @@ type AuditEvent struct {
 	Source    string // client address
 	UserAgent string
 	Detail    string // the real cause, never a secret
+	// SessionID is the session the event made (a login's, or the one a
+	// password change goes on with); "" for other events. It names the
+	// session, and is no credential: a session's token is its ID and a
+	// secret.
+	SessionID string
 }
 
 // Method names a way to pass the second step (SPEC §3.1).

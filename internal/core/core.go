@@ -165,6 +165,9 @@ type Store interface {
 	CreateFirstAccount(ctx context.Context, hash []byte, since time.Time, a twofold.Account) (bool, error)
 
 	AddEvent(ctx context.Context, e twofold.AuditEvent) error
+	// SessionEvents returns up to limit events of the account that made a
+	// session at or after since, newest first.
+	SessionEvents(ctx context.Context, accountID string, since time.Time, limit int) ([]twofold.AuditEvent, error)
 	Events(ctx context.Context, accountID string, before int64, limit int) ([]twofold.AuditEvent, error)
 
 	DNSStore
@@ -405,8 +408,14 @@ func (s *Service) newOrderedID(now time.Time) (string, error) {
 // stand without its event, nor be rolled back while the request is answered
 // as if it stood. Outside a transaction the failure is logged.
 func (s *Service) audit(ctx context.Context, accountID, typ string, m Meta, detail string) {
+	s.auditSession(ctx, accountID, typ, m, detail, "")
+}
+
+// auditSession records an event that made the session sessionID (a login,
+// a password change), by which the account's sessions are listed.
+func (s *Service) auditSession(ctx context.Context, accountID, typ string, m Meta, detail, sessionID string) {
 	e := twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(),
-		Source: CleanText(m.Source, 256), UserAgent: CleanText(m.UserAgent, 256), Detail: CleanText(detail, 1024)}
+		Source: CleanText(m.Source, 256), UserAgent: CleanText(m.UserAgent, 256), Detail: CleanText(detail, 1024), SessionID: sessionID}
 	if q, ok := ctx.Value(notesKey{}).(*[]func(context.Context)); ok {
 		*q = append(*q, func(context.Context) { s.observe(e) }) // counted once committed
 	} else {

@@ -112,7 +112,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 		if err := s.store.CreateSession(ctx, sess); err != nil {
 			return LoginResult{}, err
 		}
-		s.audit(ctx, a.ID, "login.succeeded", m, "password only")
+		s.auditSession(ctx, a.ID, "login.succeeded", m, "password only", sess.ID)
 		return LoginResult{Authenticated: true, Token: token, ExpiresAt: sess.ExpiresAt}, nil
 	}
 	id, err := s.newID()
@@ -348,7 +348,7 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 				return err
 			}
 		}
-		s.audit(ctx, l.AccountID, "login.succeeded", m, "second factor: "+string(p.Method))
+		s.auditSession(ctx, l.AccountID, "login.succeeded", m, "second factor: "+string(p.Method), sess.ID)
 		return nil
 	})
 	// A refusal is answered only once what it took (a throttle slot) is

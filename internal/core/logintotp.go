@@ -64,7 +64,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, loginID string, p SecondF
 		}
 		d.token, d.factorID, d.expires = token, f.ID, sess.ExpiresAt
 		d.event = twofold.AuditEvent{AccountID: d.accountID, Type: "login.succeeded", At: now, Source: m.Source, UserAgent: m.UserAgent,
-			Detail: "second factor: " + string(p.Method)}
+			Detail: "second factor: " + string(p.Method), SessionID: sess.ID}
 		return twofold.Verdict{Complete: &twofold.Completion{
 			LoginID: loginID, FactorID: f.ID, Step: int64(step),
 			Drift: clampDrift(int64(step)-int64(otp.Step(now, f.Period)), int64(s.cfg.ResyncWindow)),

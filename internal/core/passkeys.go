@@ -210,7 +210,7 @@ func (s *Service) passkeySession(ctx context.Context, a twofold.Account, use sec
 			return err
 		}
 		v = Verified{Token: token, ExpiresAt: sess.ExpiresAt}
-		s.audit(ctx, a.ID, "login.succeeded", m, "passkey "+use.FactorID)
+		s.auditSession(ctx, a.ID, "login.succeeded", m, "passkey "+use.FactorID, sess.ID)
 		return nil
 	})
 	return v, cause, err

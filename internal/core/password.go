@@ -65,7 +65,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 		if err := s.store.DeletePasswordResets(ctx, a.Account.ID); err != nil {
 			return err
 		}
-		s.audit(ctx, a.Account.ID, "password.changed", m, "other sessions signed out")
+		s.auditSession(ctx, a.Account.ID, "password.changed", m, "other sessions signed out", sess.ID)
 		s.notify(ctx, a.Account.ID, "your password was changed",
 			"The password of your account was changed, and every other session was signed out.")
 		return nil

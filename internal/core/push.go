@@ -743,7 +743,7 @@ func (s *Service) verifyLoginPush(ctx context.Context, loginID string, p SecondF
 			return errRollback
 		}
 		v.ExpiresAt = sess.ExpiresAt
-		s.audit(ctx, l.AccountID, "login.succeeded", m, "second factor: push")
+		s.auditSession(ctx, l.AccountID, "login.succeeded", m, "second factor: push", sess.ID)
 		return nil
 	})
 	if answer != nil {

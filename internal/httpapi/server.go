@@ -48,6 +48,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/me/factors/{id}/challenge":  s.authed(s.resendConfirmation),
 		"POST /v1/logout":                     s.authed(s.logout),
 		"POST /v1/logout/everywhere":          s.authed(s.logoutEverywhere),
+		"GET /v1/me/sessions":                 s.authed(s.listSessions),
+		"DELETE /v1/me/sessions/{id}":         s.authed(s.endSession),
 		"GET /v1/me":                          s.Caller(s.me),
 		"GET /v1/me/events":                   s.Caller(s.events),
 		"GET /v1/me/api-keys":                 s.Caller(s.listAPIKeys),

@@ -189,8 +189,8 @@ func (s *Store) completePostgres(ctx context.Context, key string, c twofold.Comp
 			INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until, session_epoch)
 			SELECT $8, $9, $10, $11, $12, $13, $19 WHERE EXISTS (SELECT 1 FROM t)
 		), a AS (
-			INSERT INTO audit_events (account_id, type, at, source, user_agent, detail)
-			SELECT $10, $14, $15, $16, $17, $18 WHERE EXISTS (SELECT 1 FROM t)
+			INSERT INTO audit_events (account_id, type, at, source, user_agent, detail, session_id)
+			SELECT $10, $14, $15, $16, $17, $18, $9 WHERE EXISTS (SELECT 1 FROM t)
 		)
 		SELECT EXISTS (SELECT 1 FROM cf), EXISTS (SELECT 1 FROM cl), EXISTS (SELECT 1 FROM t)`,
 		c.Step, c.Drift, now, c.FactorID, c.LoginID, key, c.Seen,

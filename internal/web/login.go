@@ -45,6 +45,7 @@ var notices = map[string]string{
 	"reset_done":            "Two-factor was reset. The holder can sign in with their password and set up two-factor again.",
 	"reset_cancelled":       "The reset of two-factor was cancelled.",
 	"password_changed":      "Your password was changed. Every other session was signed out.",
+	"session_ended":         "That session is signed out.",
 	"email_changed":         "Your email address was changed. Security notices now go to the new address.",
 	"password_reset":        "Your password was changed, and every session was signed out. Sign in with the new password.",
 	"logged_out_everywhere": "You are signed out everywhere: on every browser and app.",

@@ -243,6 +243,7 @@ var eventTexts = map[string]string{
 	"login.password_succeeded":       "Password accepted, second step asked",
 	"login.password_failed":          "Sign-in failed: wrong username or password",
 	"login.second_factor_failed":     "Sign-in failed at the second step",
+	"session.revoked":                "A session signed out from the list of sessions",
 	"session.ended":                  "Signed out",
 	"session.elevated":               "Confirmed with a second factor",
 	"session.elevation_failed":       "Second-factor confirmation failed",

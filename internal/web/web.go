@@ -144,6 +144,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /settings/security/events":                  s.authed(s.events),
 		"GET /settings/security/password":                s.authed(s.passwordPage),
 		"POST /settings/security/password":               s.authed(s.changePassword),
+		"GET /settings/security/sessions":                s.authed(s.sessionsPage),
+		"POST /settings/security/sessions/{id}/end":      s.authed(s.endSession),
 		"GET /settings/security/email":                   s.authed(s.emailPage),
 		"POST /settings/security/email":                  s.authed(s.changeEmail),
 		"POST /settings/security/email/confirm":          s.authed(s.confirmEmail),

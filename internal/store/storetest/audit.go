@@ -171,3 +171,35 @@ func testEventPages(t *testing.T, s *store.Store) {
 		}
 	})
 }
+
+// testSessionEvents: the events that made a session are found by account,
+// newest first, from a time on; other events and other accounts' are not.
+func testSessionEvents(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
+	for i, e := range []twofold.AuditEvent{
+		{AccountID: a.ID, Type: "login.succeeded", At: t0, SessionID: "s-old"},
+		{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s1", Source: "192.0.2.1", UserAgent: "laptop", Detail: "password only"},
+		{AccountID: a.ID, Type: "factor.created", At: t0.Add(time.Hour)},
+		{AccountID: b.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s-bob"},
+		{AccountID: a.ID, Type: "password.changed", At: t0.Add(2 * time.Hour), SessionID: "s2"},
+	} {
+		if err := s.AddEvent(ctx, e); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	got, err := s.SessionEvents(ctx, a.ID, t0.Add(time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].SessionID != "s2" || got[1].SessionID != "s1" || got[1].Source != "192.0.2.1" ||
+		got[1].UserAgent != "laptop" || got[1].Detail != "password only" || got[0].Type != "password.changed" {
+		t.Fatalf("got %+v, want s2 then s1", got)
+	}
+	if got, _ := s.SessionEvents(ctx, a.ID, t0, 1); len(got) != 1 || got[0].SessionID != "s2" {
+		t.Fatalf("limit 1: got %+v", got)
+	}
+	if all, _ := s.Events(ctx, a.ID, 0, 10); len(all) != 4 || all[0].SessionID != "s2" || all[1].SessionID != "" {
+		t.Fatalf("Events: got %+v, want the session ids kept", all)
+	}
+}

@@ -1,0 +1,109 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// sessionsOf lists c's account's sessions by their signed_in_with, keyed by
+// user agent.
+func sessionsOf(t *testing.T, c *testenv.Client) map[string]map[string]any {
+	t.Helper()
+	r := c.Do(t, "GET", "/v1/me/sessions", nil)
+	if r.Status != 200 {
+		t.Fatalf("sessions: got %d %s", r.Status, r.Body)
+	}
+	out := map[string]map[string]any{}
+	for _, x := range r.JSON["sessions"].([]any) {
+		s := x.(map[string]any)
+		out[s["user_agent"].(string)] = s
+	}
+	return out
+}
+
+// signInAs logs name in with the user agent ua, password only.
+func signInAs(t *testing.T, s *testenv.Server, name, ua string) *testenv.Client {
+	t.Helper()
+	c := testenv.NewClient(s.URL())
+	c.Header = http.Header{"User-Agent": {ua}}
+	r := c.Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": password})
+	if r.String("status") != "authenticated" {
+		t.Fatalf("login: got %d %s", r.Status, r.Body)
+	}
+	c.Token = r.String("token")
+	return c
+}
+
+// TestSessions: a holder sees every live session of the account (where,
+// with what, and which is this one), including those made by a second step
+// through the store's one-statement and batched paths, and signs one out;
+// another's session, an ended one, or one from before a sign-out
+// everywhere is not there.
+func TestSessions(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "mia")
+		addUser(t, s, "ned")
+		laptop := signInAs(t, s, "mia", "laptop")
+		phone := signInAs(t, s, "mia", "phone")
+		ned := signInAs(t, s, "ned", "ned's")
+
+		got := sessionsOf(t, laptop)
+		if len(got) != 2 || got["laptop"]["current"] != true || got["phone"]["current"] != false ||
+			got["phone"]["signed_in_with"] != "password only" || got["phone"]["source"] != "127.0.0.1" {
+			t.Fatalf("mia's sessions: %v", got)
+		}
+		phoneID := got["phone"]["id"].(string)
+		wantProblem(t, ned.Do(t, "DELETE", "/v1/me/sessions/"+phoneID, nil), 404, "not-found")
+		wantProblem(t, laptop.Do(t, "DELETE", "/v1/me/sessions/"+sessionsOf(t, ned)["ned's"]["id"].(string), nil), 404, "not-found")
+		wantProblem(t, laptop.Do(t, "DELETE", "/v1/me/sessions/not-an-id", nil), 404, "not-found")
+		if r := laptop.Do(t, "DELETE", "/v1/me/sessions/"+phoneID, nil); r.Status != 204 {
+			t.Fatalf("end the phone's session: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, phone.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		wantProblem(t, laptop.Do(t, "DELETE", "/v1/me/sessions/"+phoneID, nil), 404, "not-found")
+		if n := countEvents(t, s, accountID(t, s, "mia"), "session.revoked"); n != 1 {
+			t.Errorf("session.revoked events: %d, want 1", n)
+		}
+
+		// A second step's session, written by the store's second-step path.
+		e := enrol(t, s, laptop, map[string]any{"type": "totp", "label": "phone"})
+		s.Clock.Add(30 * time.Second)
+		loginID, _ := startLogin(t, s, "mia")
+		tablet := testenv.NewClient(s.URL())
+		tablet.Header = http.Header{"User-Agent": {"tablet"}}
+		v := tablet.Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "totp", "code": testenv.TOTP(t, e.secret, s.Clock.Now())})
+		if v.Status != 200 {
+			t.Fatalf("second step: got %d %s", v.Status, v.Body)
+		}
+		tablet.Token = v.String("token")
+		got = sessionsOf(t, tablet)
+		if got["tablet"]["signed_in_with"] != "second factor: totp" || got["tablet"]["elevated_until"] == nil || got["laptop"] == nil {
+			t.Fatalf("after a second step: %v", got)
+		}
+
+		// Signed out everywhere: only sessions made since are listed.
+		if r := tablet.Do(t, "POST", "/v1/logout/everywhere", nil); r.Status != 204 {
+			t.Fatalf("logout everywhere: got %d", r.Status)
+		}
+		s.Clock.Add(30 * time.Second)
+		loginID, _ = startLogin(t, s, "mia")
+		v = verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, e.secret, s.Clock.Now())})
+		fresh := testenv.NewClient(s.URL())
+		fresh.Token = v.String("token")
+		if got := sessionsOf(t, fresh); len(got) != 1 {
+			t.Fatalf("after signing out everywhere: %v, want the new session only", got)
+		}
+	})
+}
+
+func accountID(t *testing.T, s *testenv.Server, name string) string {
+	t.Helper()
+	a, err := s.Store.AccountByUsername(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
+}
