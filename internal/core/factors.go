@@ -28,6 +28,10 @@ type NewFactor struct {
 	// Passkey asks, for webauthn, for a passkey: a discoverable credential
 	// made with user verification, which also signs in on its own.
 	Passkey bool
+	// Password is, for a passkey, the account's current password: a
+	// passkey is a way in on its own, which a stolen session alone must
+	// not be able to add.
+	Password string
 }
 
 // HOTPLookAhead is how many counters past the next expected one an HOTP

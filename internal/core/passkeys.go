@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -24,10 +25,11 @@ import (
 // passkey is something held and the PIN or biometric that unlocks it, so
 // the session it makes is elevated, as after a login's second step.
 //
-// Failures are counted per source address (passkeySourceKey), never per
-// account: the user handle is the client's claim until the signature is
-// checked, and anyone who learnt it must not be able to lock the owner out
-// of anything. The counter is apart from the password's, so failed passkey
+// Failures are counted per source address and claimed account
+// (passkeyKey), never per account alone: the user handle is the client's
+// claim until the signature is checked, and anyone who learnt it must not be
+// able to lock the owner out of anything, nor junk from a shared address
+// lock out everyone behind it. The counter is apart from the password's, so failed passkey
 // sign-ins never keep the owner from signing in with their password. What
 // would refuse the account's second step refuses a passkey too: a reset of
 // two-factor that has fallen due is carried out first (the passkey is then
@@ -44,8 +46,11 @@ type PasskeyChallenge struct {
 	Options   json.RawMessage
 }
 
-// passkeySourceKey names the counter of failed passkey sign-ins from source.
-func passkeySourceKey(source string) string { return "passkey:" + sourceKey(source) }
+// passkeyKey names the counter of failed passkey sign-ins from source
+// claiming the account of handle (kept as a keyed hash).
+func (s *Service) passkeyKey(source string, handle []byte) string {
+	return "passkey:" + sourceKey(source) + "|" + hex.EncodeToString(s.hasher.Sum("passkey-handle", string(handle))[:12])
+}
 
 // errBadPasskey is the one answer for every refused passkey sign-in; the
 // audit event records the real cause.
@@ -96,18 +101,6 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, creden
 	if err := s.allowSource(ctx, m); err != nil {
 		return Verified{}, err
 	}
-	key := passkeySourceKey(m.Source)
-	failures, err := s.takeSlot(ctx, key, passwordDelay)
-	if err != nil {
-		if twofold.ErrorCode(err) == twofold.CodeThrottled {
-			s.audit(ctx, "", "login.throttled", m, "passkey sign-ins from one address")
-		}
-		return Verified{}, err
-	}
-	refuse := func(accountID, cause string) (Verified, error) {
-		s.audit(ctx, accountID, "login.passkey_failed", m, fmt.Sprintf("%s (%s from this address)", cause, failuresText(failures)))
-		return Verified{}, errBadPasskey()
-	}
 	now := s.Now()
 	l, ok, err := s.store.TakePasskeyLogin(ctx, truncate(loginID, 64), now)
 	if err != nil {
@@ -119,7 +112,24 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, creden
 	}
 	asr, err := securitykey.ParseAssertion(credential)
 	if err != nil {
-		return refuse("", refusal(err))
+		s.audit(ctx, "", "login.passkey_failed", m, refusal(err))
+		return Verified{}, errBadPasskey()
+	}
+	// Counted only for an answer to a sign-in begun here (each begin takes
+	// from the address's bucket), and per address and claimed account:
+	// junk sent from a shared address (an office, a carrier's NAT) locks
+	// no one else's passkey out, and nobody's password.
+	key := s.passkeyKey(m.Source, asr.UserHandle())
+	failures, err := s.takeSlot(ctx, key, passwordDelay)
+	if err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeThrottled {
+			s.audit(ctx, "", "login.throttled", m, "passkey sign-ins from one address")
+		}
+		return Verified{}, err
+	}
+	refuse := func(accountID, cause string) (Verified, error) {
+		s.audit(ctx, accountID, "login.passkey_failed", m, fmt.Sprintf("%s (%s from this address)", cause, failuresText(failures)))
+		return Verified{}, errBadPasskey()
 	}
 	a, u, cause, err := s.passkeyAccount(ctx, asr, m)
 	if err != nil {

@@ -45,7 +45,9 @@ func (s *Service) requireOperatorElevation(ctx context.Context, op Auth, what st
 // RequestTwoFactorReset asks for a reset of the two-factor of account
 // accountID, due after Config.ResetDelay (at once when that is zero): an
 // operator's action, with the operator's own fresh second factor, audited,
-// and the holder is told. A reset already waiting is a conflict.
+// and the holder is told. A reset already waiting is a conflict, and so is
+// a suspended account (a suspension cancels a waiting reset, see
+// SetSuspended).
 //
 // An API key with admin users write may ask too, but only for a reset that
 // waits and that the holder hears of: the waiting period and the notice
@@ -62,6 +64,11 @@ func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID 
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
 		return twofold.TwoFactorReset{}, err
+	}
+	if a.Suspended {
+		// A suspended holder cannot sign in to cancel it, nor withdraw it
+		// by using a factor: the waiting period would protect nobody.
+		return twofold.TwoFactorReset{}, twofold.Errorf(twofold.CodeConflict, "the account is suspended, so its holder could not cancel a reset: lift the suspension first")
 	}
 	if op.Key != nil {
 		if s.cfg.ResetDelay <= 0 {

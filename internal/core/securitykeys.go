@@ -91,6 +91,17 @@ func (s *Service) enrolSecurityKey(ctx context.Context, a Auth, n NewFactor, m M
 	if n.Algorithm != "" || n.Digits != 0 || n.Period != 0 || n.SecretSize != 0 || n.Phone != "" || n.Email != "" {
 		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "a security key takes only a label: algorithm, digits, period, secret_size, phone and email apply to other factors")
 	}
+	if n.Passkey {
+		// A passkey signs in without the password, for as long as it is
+		// kept: with a stolen session alone (of an account without
+		// two-factor, which asks for no elevation) a thief would mint a
+		// way in that outlives the session.
+		if err := s.checkCurrentPassword(ctx, a, n.Password, "factor.passkey_refused", m); err != nil {
+			return Enrolment{}, err
+		}
+	} else if n.Password != "" {
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "password applies to a passkey only")
+	}
 	label, err := s.newFactorLabel(ctx, a.Account.ID, n.Label)
 	if err != nil {
 		return Enrolment{}, err

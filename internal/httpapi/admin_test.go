@@ -661,3 +661,22 @@ func TestSuspensionCancelsWaitingReset(t *testing.T) {
 		}
 	})
 }
+
+// TestNoResetOfASuspendedAccount: a suspended holder could neither cancel
+// a reset nor withdraw it by using a factor, so none is asked for while the
+// suspension lasts: a key cannot suspend first and ask for a reset after.
+func TestNoResetOfASuspendedAccount(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		k := makeKey(t, f.opc, "panel", nil, "admin users write")
+		key := keyClient(f.s, k.id, k.secret)
+		if r := key.Do(t, "POST", "/v1/admin/users/"+f.userID+"/suspend", nil); r.Status != 200 {
+			t.Fatalf("suspend: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, key.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 409, "conflict")
+		wantProblem(t, f.opc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 409, "conflict")
+		if _, found, err := f.s.Store.TwoFactorReset(t.Context(), f.userID); err != nil || found {
+			t.Fatalf("a reset waits on a suspended account (%v, %v)", found, err)
+		}
+	})
+}

@@ -131,22 +131,23 @@ func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth
 		Email      string             `json:"email"`
 		Serial     string             `json:"serial"` // claims an imported hardware token
 		Code       string             `json:"code"`
-		Passkey    bool               `json:"passkey"` // webauthn: a passkey, which also signs in on its own
+		Passkey    bool               `json:"passkey"`  // webauthn: a passkey, which also signs in on its own
+		Password   string             `json:"password"` // passkey: the account's current password
 	}
 	if err := decode(w, r, &req); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
 	if req.Type == twofold.FactorPush {
-		s.enrolPush(w, r, a, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "" || req.Serial != "" || req.Code != "" || req.Passkey)
+		s.enrolPush(w, r, a, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "" || req.Serial != "" || req.Code != "" || req.Passkey || req.Password != "")
 		return
 	}
 	if req.Serial != "" || req.Code != "" {
-		s.claimToken(w, r, a, req.Type, req.Serial, req.Code, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "" || req.Passkey)
+		s.claimToken(w, r, a, req.Type, req.Serial, req.Code, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "" || req.Passkey || req.Password != "")
 		return
 	}
 	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: req.Type, Label: req.Label, Algorithm: req.Algorithm,
-		Digits: req.Digits, Period: req.Period, SecretSize: req.SecretSize, Phone: req.Phone, Email: req.Email, Passkey: req.Passkey}, Meta(r))
+		Digits: req.Digits, Period: req.Period, SecretSize: req.SecretSize, Phone: req.Phone, Email: req.Email, Passkey: req.Passkey, Password: req.Password}, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

@@ -15,7 +15,11 @@ import (
 // key as its authenticator, and returns the confirmation's answer.
 func addKey(t *testing.T, c *testenv.Client, label string, passkey bool, key *testenv.SecurityKey) (string, testenv.Response) {
 	t.Helper()
-	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": label, "passkey": passkey})
+	body := map[string]any{"type": "webauthn", "label": label, "passkey": passkey}
+	if passkey {
+		body["password"] = password
+	}
+	r := c.Do(t, "POST", "/v1/me/factors", body)
 	if r.Status != 201 {
 		t.Fatalf("enrol %s: got %d %s", label, r.Status, r.Body)
 	}
@@ -76,7 +80,11 @@ func testPasskeyAPI(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
 	anon := testenv.NewClient(s.URL())
 	wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "x", "passkey": true}), 400, "invalid")
 
-	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Phone", "passkey": true})
+	// A passkey signs in on its own: a session alone does not add one.
+	wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Phone", "passkey": true}), 400, "invalid")
+	wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Phone", "passkey": true, "password": "not it"}), 403, "forbidden")
+	wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Phone", "password": password}), 400, "invalid")
+	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Phone", "passkey": true, "password": password})
 	if r.Status != 201 || r.JSON["factor"].(map[string]any)["passkey"] != true {
 		t.Fatalf("enrol a passkey: got %d %s", r.Status, r.Body)
 	}
@@ -382,12 +390,13 @@ func TestPasskeyAcrossInstances(t *testing.T) {
 			key.Origin = keyOrigin(t, a)
 			wantProblem(t, onA.Do(t, "POST", "/v1/login/passkey/finish", map[string]any{"login_id": loginID, "credential": key.Get(t, opts)}), 410, "login-expired")
 
-			// The replay on A was the address's first failure; four more,
-			// alternating, make five, which lock the address on both (each
-			// instance alone has seen at most three, under the limit).
+			// Five failures from this address claiming the account,
+			// alternating, lock it on both (each instance alone has seen at
+			// most three, under the limit); the replay above was not counted,
+			// as an answer to no open sign-in.
 			stranger := testenv.NewPasskey(t, keyOrigin(t, a))
 			stranger.UserHandle = key.UserHandle
-			for i := range 4 {
+			for i := range 5 {
 				s := []*testenv.Server{a, b}[i%2]
 				stranger.Origin = keyOrigin(t, s)
 				wantProblem(t, signInWithPasskey(t, s, stranger), 401, "invalid-credentials")
@@ -421,6 +430,29 @@ func TestPasskeySuspended(t *testing.T) {
 		}
 		if r := signInWithPasskey(t, s, key); r.Status != 200 {
 			t.Fatalf("after the suspension: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestPasskeyThrottleSharedAddress: failures from an address claiming one
+// account lock passkey sign-ins to that account from there, not those of
+// another holder behind the same address (an office, a carrier's NAT).
+func TestPasskeyThrottleSharedAddress(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "kim")
+		key, _ := enrolPasskey(t, s, "kim")
+		junk := testenv.NewPasskey(t, keyOrigin(t, s))
+		junk.UserHandle = []byte("someone-else")
+		throttled := false
+		for i := 0; i < 20 && !throttled; i++ {
+			r := signInWithPasskey(t, s, junk)
+			throttled = r.Status == 429
+		}
+		if !throttled {
+			t.Fatal("20 failed passkey sign-ins were never throttled")
+		}
+		if r := signInWithPasskey(t, s, key); r.Status != 200 {
+			t.Fatalf("another holder from the same address: got %d %s", r.Status, r.Body)
 		}
 	})
 }

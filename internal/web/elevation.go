@@ -21,9 +21,11 @@ type confirmBody struct {
 	// AskLabel shows a field for a factor's name, holding Label.
 	AskLabel bool
 	Label    string
-	Button   string
-	Danger   bool
-	Cancel   string
+	// AskPassword shows a field for the account's current password.
+	AskPassword bool
+	Button      string
+	Danger      bool
+	Cancel      string
 	// CancelLabel names the way back when "Cancel" would be ambiguous.
 	CancelLabel string
 	Elevation   *elevationBody // nil when the session is elevated

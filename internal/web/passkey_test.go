@@ -30,7 +30,7 @@ func TestPasskeySignInPages(t *testing.T) {
 			api := testenv.NewClient(ts.URL())
 			r := api.Do(t, "POST", "/v1/login", map[string]string{"username": "kim", "password": testPassword})
 			api.Token = r.String("token")
-			r = api.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Phone", "passkey": true})
+			r = api.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Phone", "passkey": true, "password": testPassword})
 			var enrolled struct {
 				Factor  struct{ ID string }
 				Options json.RawMessage
@@ -112,12 +112,17 @@ func TestAddPasskeyAfterConfirming(t *testing.T) {
 			c.signInWithCode(ts, "tess", secret)
 			ts.Clock.Add(11 * time.Minute) // the sign-in's elevation lapses
 			r := c.post("/settings/security/webauthn", url.Values{"label": {"Laptop"}, "passkey": {"1"}})
-			if !strings.Contains(r.body, `name="passkey" value="1"`) || !strings.Contains(r.body, `name="elevate_code"`) {
+			if !strings.Contains(r.body, `name="passkey" value="1"`) || !strings.Contains(r.body, `name="elevate_code"`) || !strings.Contains(r.body, `name="current_password"`) {
 				t.Fatalf("adding a passkey with two-factor on: no confirmation carrying the choice:\n%s", r.body)
 			}
 			ts.Clock.Add(30 * time.Second)
-			r = c.post("/settings/security/webauthn", url.Values{"label": {"Laptop"}, "passkey": {"1"},
+			r = c.post("/settings/security/webauthn", url.Values{"label": {"Laptop"}, "passkey": {"1"}, "current_password": {"not it"},
 				"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, secret, ts.Clock.Now())}})
+			if r.status != http.StatusForbidden || !strings.Contains(r.body, "Your password is wrong") {
+				t.Fatalf("a wrong password: status %d:\n%s", r.status, pageError(r.body))
+			}
+			// The code elevated the session: the right password alone now.
+			r = c.post("/settings/security/webauthn", url.Values{"label": {"Laptop"}, "passkey": {"1"}, "current_password": {testPassword}})
 			wantPasskeyRegistration := func(r reply) {
 				t.Helper()
 				if !strings.Contains(r.body, "Add your passkey") || !strings.Contains(r.body, `residentKey&#34;:&#34;required`) ||

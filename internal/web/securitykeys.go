@@ -27,6 +27,7 @@ type keyBody struct {
 // page that registers it; with two-factor on, a fresh check first.
 func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	label, passkey := r.PostForm.Get("label"), r.PostForm.Get("passkey") == "1"
+	password := r.PostForm.Get("current_password")
 	kind := keyKind(passkey)
 	ask := func(status int, errMsg string) {
 		b := confirmBody{
@@ -36,6 +37,8 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		}
 		if passkey {
 			b.Fields = map[string]string{"passkey": "1"}
+			b.AskPassword = true
+			b.Text = []string{"A passkey signs in to your account on its own, without your password, so adding one takes your password, and a check with an authenticator you already have."}
 		}
 		s.askToConfirm(w, r, a, status, "Add a "+kind, errMsg, b)
 	}
@@ -43,13 +46,21 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
 		return
 	}
+	if passkey && password == "" {
+		ask(http.StatusOK, "")
+		return
+	}
 	if err := s.elevateFromForm(r, &a); err != nil {
 		ask(s.status(w, r, err), message(err))
 		return
 	}
-	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorWebAuthn, Label: label, Passkey: passkey}, httpapi.Meta(r))
+	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorWebAuthn, Label: label, Passkey: passkey, Password: password}, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
 		ask(http.StatusOK, "")
+		return
+	}
+	if passkey && twofold.ErrorCode(err) == twofold.CodeForbidden {
+		ask(http.StatusForbidden, "Your password is wrong.")
 		return
 	}
 	if err != nil {
