@@ -585,7 +585,7 @@ func TestEventsPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		have, err := ts.Service.Events(ctx, a, 0, 200)
+		have, err := ts.Service.Events(ctx, a, twofold.EventQuery{Limit: 200})
 		if err != nil {
 			t.Fatal(err)
 		}
