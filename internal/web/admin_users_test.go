@@ -91,6 +91,7 @@ func TestBrowserSuspend(t *testing.T) {
 	if got := op.text("table.users .suspended"); got != "suspended" {
 		t.Errorf("the list shows nina as %q, want suspended", got)
 	}
+	op.screenshot("admin-users-suspended")
 
 	op.click(`table.users a[href^="/admin/users/"]`)
 	op.click("#unsuspend")
@@ -118,17 +119,26 @@ func TestBrowserSuspend(t *testing.T) {
 	}
 }
 
-// TestSuspendPagesRefuse: an operator cannot suspend their own account or
-// another operator's, the pages say so and offer no button; an operator
-// without two-factor is told to add it; a suspension asked without the
-// code once the confirmation lapsed changes nothing.
-func TestSuspendPagesRefuse(t *testing.T) {
+// operatorFixture starts a server with opal, an operator with TOTP signed
+// in as op with its secret, oscar, an operator without two-factor, and
+// nina, a user.
+func operatorFixture(t *testing.T) (*testenv.Server, string, *client) {
+	t.Helper()
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	opSecret := account(t, ts, "opal", true, true)
 	account(t, ts, "oscar", true, false)
 	account(t, ts, "nina", false, false)
 	op := newClient(t, ts.URL())
 	op.signInWithCode(ts, "opal", opSecret)
+	return ts, opSecret, op
+}
+
+// TestSuspendPagesRefuse: an operator cannot suspend their own account or
+// another operator's, the pages say so and offer no button; an operator
+// without two-factor is told to add it; a suspension asked without the
+// code once the confirmation lapsed changes nothing.
+func TestSuspendPagesRefuse(t *testing.T) {
+	ts, opSecret, op := operatorFixture(t)
 	for _, name := range []string{"opal", "oscar"} {
 		id := userID(t, ts, name)
 		if r := op.get("/admin/users/" + id); strings.Contains(r.body, `id="suspend"`) {
@@ -171,12 +181,7 @@ func TestSuspendPagesRefuse(t *testing.T) {
 // form kept (never the passwords) and nothing made; the new account's page
 // follows, and its holder signs in with the password.
 func TestCreateAccountPage(t *testing.T) {
-	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	opSecret := account(t, ts, "opal", true, true)
-	account(t, ts, "oscar", true, false)
-	account(t, ts, "nina", false, false)
-	op := newClient(t, ts.URL())
-	op.signInWithCode(ts, "opal", opSecret)
+	ts, opSecret, op := operatorFixture(t)
 	if r := op.get("/admin/users"); !strings.Contains(r.body, `id="create-account"`) || strings.Contains(r.body, `name="elevate_code"`) {
 		t.Fatal("the user list offers no form to create an account, or asks for a code although the sign-in is fresh")
 	}
