@@ -201,6 +201,22 @@ type AuditEvent struct {
 	SessionID string
 }
 
+// EventQuery selects audit events (SPEC §1 story 10): those of account
+// AccountID, or of every account when it is ""; of the given Types only,
+// when there are any; at most Limit of them. A page is either newest first
+// with ids below Before (0: from the newest), or, with After set, oldest
+// first with ids above After (0: from the oldest), so that a reader who
+// polls by the last id seen gets each new event once.
+type EventQuery struct {
+	AccountID string
+	Types     []string
+	Before    int64
+	After     int64
+	// Forward reports whether After is set: the page runs forward from it.
+	Forward bool
+	Limit   int
+}
+
 // Method names a way to pass the second step (SPEC §3.1).
 type Method string
 

@@ -84,22 +84,24 @@ func (s *Service) CreateAccountFor(ctx context.Context, op Auth, n NewAccount, m
 	return a, nil
 }
 
-// AuditEvents returns up to limit audit events of every account, or of
-// account accountID when it is not "", newest first, with ids below before
-// (0: from the newest), for an operator (SPEC §1 story 10: "the operator
-// (all)"). Paging by the last id seen returns each event once, however
-// many are added meanwhile.
-func (s *Service) AuditEvents(ctx context.Context, op Auth, accountID string, before int64, limit int) ([]twofold.AuditEvent, error) {
+// AuditEvents returns the audit events q selects, of every account or of
+// account q.AccountID when it is not "", for an operator (SPEC §1 story
+// 10: "the operator (all)"): newest first with ids below q.Before, or
+// oldest first with ids above q.After (see checkEventQuery). Paging by
+// the last id seen returns each event once, however many are added
+// meanwhile, in either direction: so a control panel polls for what is
+// new.
+func (s *Service) AuditEvents(ctx context.Context, op Auth, q twofold.EventQuery) ([]twofold.AuditEvent, error) {
 	if err := adminAllowed(op, "events", permit.Read); err != nil {
 		return nil, err
 	}
-	if limit <= 0 || limit > 200 {
-		limit = 50
+	if err := checkEventQuery(&q); err != nil {
+		return nil, err
 	}
-	if len(accountID) > 64 {
+	if len(q.AccountID) > 64 {
 		return nil, nil // no id is longer
 	}
-	return s.store.Events(ctx, accountID, max(before, 0), limit)
+	return s.store.QueryEvents(ctx, q)
 }
 
 // SetOperatorByName makes the account named username an operator, or with

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -168,7 +169,8 @@ type Store interface {
 	// SessionEvents returns up to limit events of the account that made a
 	// session at or after since, newest first.
 	SessionEvents(ctx context.Context, accountID string, since time.Time, limit int) ([]twofold.AuditEvent, error)
-	Events(ctx context.Context, accountID string, before int64, limit int) ([]twofold.AuditEvent, error)
+	// QueryEvents returns the events q selects, in q's order.
+	QueryEvents(ctx context.Context, q twofold.EventQuery) ([]twofold.AuditEvent, error)
 
 	DNSStore
 	TeamStore
@@ -445,15 +447,66 @@ func CleanText(s string, max int) string {
 	return s[:max]
 }
 
-// Events returns the caller's own audit events, newest first.
-func (s *Service) Events(ctx context.Context, a Auth, before int64, limit int) ([]twofold.AuditEvent, error) {
+// Events returns the caller's own audit events that q selects (its
+// AccountID is ignored): newest first, or oldest first after an id for a
+// reader that polls (see checkEventQuery).
+func (s *Service) Events(ctx context.Context, a Auth, q twofold.EventQuery) ([]twofold.AuditEvent, error) {
 	if !a.Allows(permit.Account, "*", permit.Read) {
 		return nil, twofold.Errorf(twofold.CodeForbidden, "this API key may not read the account: it needs the permit %q", "account * read")
 	}
-	if limit <= 0 || limit > 200 {
-		limit = 50
+	if err := checkEventQuery(&q); err != nil {
+		return nil, err
 	}
-	return s.store.Events(ctx, a.Account.ID, before, limit)
+	q.AccountID = a.Account.ID
+	return s.store.QueryEvents(ctx, q)
+}
+
+// MaxEventTypes bounds the event types one query of the audit log may name.
+const MaxEventTypes = 20
+
+// checkEventQuery refuses a query of the audit log that makes no sense, and
+// sets its limit to 50 when it is out of 1 to 200: a page runs either back
+// from Before or forward from After, never both; a type is an exact name
+// of letters, dots and underscores ("login.failed"), and names repeated
+// count once.
+func checkEventQuery(q *twofold.EventQuery) error {
+	if q.Limit <= 0 || q.Limit > 200 {
+		q.Limit = 50
+	}
+	if q.Forward && q.Before != 0 {
+		return twofold.Errorf(twofold.CodeInvalid, "ask for events before an id or after one, not both")
+	}
+	if q.Before < 0 || q.After < 0 {
+		return twofold.Errorf(twofold.CodeInvalid, "an event id is a positive integer")
+	}
+	var types []string
+	for _, t := range q.Types {
+		if !eventTypeName(t) {
+			return twofold.Errorf(twofold.CodeInvalid, "an event type is a name of letters, dots and underscores, such as login.failed, of at most 64 characters")
+		}
+		if !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	if len(types) > MaxEventTypes {
+		return twofold.Errorf(twofold.CodeInvalid, "ask for at most %d event types at once", MaxEventTypes)
+	}
+	q.Types = types
+	return nil
+}
+
+// eventTypeName reports whether t may name an event type: 1 to 64 ASCII
+// letters, dots and underscores.
+func eventTypeName(t string) bool {
+	if t == "" || len(t) > 64 {
+		return false
+	}
+	for _, c := range t {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && c != '.' && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 type notesKey struct{}

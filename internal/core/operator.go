@@ -70,7 +70,7 @@ func (s *Service) InspectAccount(ctx context.Context, op Auth, accountID string,
 	}
 	var evs []twofold.AuditEvent
 	if op.Allows(permit.Admin, "events", permit.Read) {
-		if evs, err = s.store.Events(ctx, accountID, 0, eventLimit); err != nil {
+		if evs, err = s.store.QueryEvents(ctx, twofold.EventQuery{AccountID: accountID, Limit: eventLimit}); err != nil {
 			return AccountSummary{}, err
 		}
 	}

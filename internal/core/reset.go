@@ -187,8 +187,9 @@ func publicName(by string) string {
 }
 
 // ResetNotice reports whether the holder of account accountID will hear of
-// a reset of their two-factor when it is asked for, and if not, why: the
-// waiting period protects them only if they do.
+// a reset of their two-factor when it is asked for, or of any other change
+// an operator makes to the account (a suspension), and if not, why: the
+// waiting period of a reset protects them only if they do.
 func (s *Service) ResetNotice(ctx context.Context, accountID string) (told bool, why string, err error) {
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {

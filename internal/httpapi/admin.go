@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -72,23 +73,47 @@ func limitParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// pageParams reads the optional query parameters of a page of audit
-// events: before, an event id (0 when absent), and limit (see limitParam).
-func pageParams(r *http.Request) (before int64, limit int, err error) {
-	if v := r.URL.Query().Get("before"); v != "" {
-		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
-			return 0, 0, twofold.Errorf(twofold.CodeInvalid, "before must be an event id (a positive integer)")
+// eventQuery reads the query parameters of a page of audit events: before
+// or after, an event id; type, an event type, repeated or separated by
+// commas for several; and limit (see limitParam). The core checks what
+// they mean together.
+func eventQuery(r *http.Request) (twofold.EventQuery, error) {
+	var q twofold.EventQuery
+	v := r.URL.Query()
+	if s := v.Get("before"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			return q, twofold.Errorf(twofold.CodeInvalid, "before must be an event id (a positive integer)")
 		}
+		q.Before = n
 	}
-	limit, err = limitParam(r)
-	return before, limit, err
+	if v.Has("after") {
+		n, err := strconv.ParseInt(v.Get("after"), 10, 64)
+		if err != nil || n < 0 {
+			return q, twofold.Errorf(twofold.CodeInvalid, "after must be an event id (a positive integer), or 0 for the oldest")
+		}
+		q.After, q.Forward = n, true
+	}
+	for _, t := range v["type"] {
+		q.Types = append(q.Types, strings.Split(t, ",")...)
+	}
+	var err error
+	q.Limit, err = limitParam(r)
+	return q, err
 }
 
-// eventsPage is the answer with a page of events evs, shown as out: with
-// the id to ask for the next page before, unless the page is empty.
-func eventsPage[E any](evs []twofold.AuditEvent, out []E) map[string]any {
+// eventsPage is the answer with a page of events evs that q selected,
+// shown as out: newest first, with the id to ask for the next page before
+// unless the page is empty; forward, with the id to ask after next time,
+// the page's newest, or q's own when nothing is new.
+func eventsPage[E any](q twofold.EventQuery, evs []twofold.AuditEvent, out []E) map[string]any {
 	page := map[string]any{"events": out}
-	if len(evs) > 0 {
+	switch {
+	case q.Forward && len(evs) > 0:
+		page["next_after"] = evs[len(evs)-1].ID
+	case q.Forward:
+		page["next_after"] = q.After
+	case len(evs) > 0:
 		page["next_before"] = evs[len(evs)-1].ID
 	}
 	return page
@@ -271,17 +296,18 @@ func (s *Server) adminTeam(w http.ResponseWriter, r *http.Request, a core.Auth) 
 }
 
 func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	before, limit, err := pageParams(r)
+	q, err := eventQuery(r)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	evs, err := s.svc.AuditEvents(r.Context(), a, r.URL.Query().Get("account"), before, limit)
+	q.AccountID = r.URL.Query().Get("account")
+	evs, err := s.svc.AuditEvents(r.Context(), a, q)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, eventsPage(evs, adminEventsJSON(evs)))
+	writeJSON(w, http.StatusOK, eventsPage(q, evs, adminEventsJSON(evs)))
 }
 
 func adminEventsJSON(evs []twofold.AuditEvent) []adminEventJSON {

@@ -338,12 +338,12 @@ func toEventJSON(e twofold.AuditEvent) eventJSON {
 }
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	before, limit, err := pageParams(r)
+	q, err := eventQuery(r)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	evs, err := s.svc.Events(r.Context(), a, before, limit)
+	evs, err := s.svc.Events(r.Context(), a, q)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -352,7 +352,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	for _, e := range evs {
 		out = append(out, toEventJSON(e))
 	}
-	writeJSON(w, http.StatusOK, eventsPage(evs, out))
+	writeJSON(w, http.StatusOK, eventsPage(q, evs, out))
 }
 
 // changePassword replaces the caller's password and answers with the

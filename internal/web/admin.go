@@ -2,39 +2,89 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/httpapi"
 )
 
-// adminUsersBody is the data of the operator's user list.
+// adminUsersBody is the data of the operator's user list, with the form
+// that creates an account.
 type adminUsersBody struct {
 	Query    string
 	Accounts []twofold.Account
 	More     bool // the list was cut at the limit
 	Resets   []core.WaitingReset
+	// Username and Email are what the form to create an account was sent
+	// with, kept when it is refused (the passwords never are).
+	Username, Email string
+	// Of the operator: creating an account needs their own fresh second
+	// factor.
+	OperatorEnabled bool
+	Elevation       *elevationBody
 }
 
 const adminUsersLimit = 100
 
 func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	q := r.URL.Query().Get("q")
-	accts, err := s.svc.SearchAccounts(r.Context(), a, q, adminUsersLimit+1)
+	q := r.URL.Query() // the form's fields, when its "confirm it's you" method was switched
+	s.renderAdminUsers(w, r, a, http.StatusOK, "", adminUsersBody{Username: q.Get("username"), Email: q.Get("email")})
+}
+
+// renderAdminUsers shows the user list searched by ?q=, with b's form
+// values and errMsg when creating an account failed.
+func (s *Server) renderAdminUsers(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string, b adminUsersBody) {
+	b.Query = r.URL.Query().Get("q")
+	accts, err := s.svc.SearchAccounts(r.Context(), a, b.Query, adminUsersLimit+1)
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
-	resets, err := s.svc.WaitingResets(r.Context(), a)
+	if b.Resets, err = s.svc.WaitingResets(r.Context(), a); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	me, err := s.svc.Me(r.Context(), a)
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
-	b := adminUsersBody{Query: q, Accounts: accts, Resets: resets}
+	b.Accounts, b.OperatorEnabled, b.Elevation = accts, me.Enabled, s.elevationFor(r, a, me, "/admin/users")
+	if b.Elevation != nil {
+		b.Elevation.Keep = url.Values{}
+		for k, v := range map[string]string{"username": b.Username, "email": b.Email} {
+			if v != "" {
+				b.Elevation.Keep.Set(k, v)
+			}
+		}
+	}
 	if len(accts) > adminUsersLimit {
 		b.Accounts, b.More = accts[:adminUsersLimit], true
 	}
-	s.render(w, r, http.StatusOK, "admin_users", Page{Title: "Users", Account: &a.Account, Body: b})
+	s.render(w, r, status, "admin_users", Page{Title: "Users", Account: &a.Account, Notice: notice(r), Error: errMsg, Body: b})
+}
+
+// adminCreateUser creates an account for an operator, with the rules of
+// POST /v1/admin/users (core.CreateAccountFor) and the operator's own
+// fresh second factor, and goes to its page.
+func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	f := r.PostForm
+	b := adminUsersBody{Username: f.Get("username"), Email: f.Get("email")}
+	if f.Get("password") != f.Get("password2") {
+		s.renderAdminUsers(w, r, a, http.StatusBadRequest, "The two passwords differ. Type the same password twice.", b)
+		return
+	}
+	var acct twofold.Account
+	err := s.elevateFromForm(r, &a)
+	if err == nil {
+		acct, err = s.svc.CreateAccountFor(r.Context(), a, core.NewAccount{Username: b.Username, Email: b.Email, Password: f.Get("password")}, httpapi.Meta(r))
+	}
+	if err != nil {
+		s.renderAdminUsers(w, r, a, s.status(w, r, err), message(err), b)
+		return
+	}
+	http.Redirect(w, r, "/admin/users/"+acct.ID+"?m=account_created", http.StatusSeeOther)
 }
 
 // adminUserBody is the data of the operator's view of one account.

@@ -39,7 +39,7 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 		s.fail(w, r, &a, err)
 		return
 	}
-	evs, err := s.svc.Events(r.Context(), a, 0, 8)
+	evs, err := s.svc.Events(r.Context(), a, twofold.EventQuery{Limit: 8})
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
@@ -370,7 +370,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 	// One event more than a page says whether an older page exists, so that
 	// a log of exactly one page links to no empty one.
-	evs, err := s.svc.Events(r.Context(), a, max(before, 0), eventsPerPage+1)
+	evs, err := s.svc.Events(r.Context(), a, twofold.EventQuery{Before: max(before, 0), Limit: eventsPerPage + 1})
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return

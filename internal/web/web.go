@@ -180,6 +180,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /admin":                    s.operator(redirectTo("/admin/users").authed),
 		"GET /admin/{$}":                s.operator(redirectTo("/admin/users").authed),
 		"GET /admin/users":              s.operator(s.adminUsers),
+		"POST /admin/users":             s.operator(s.adminCreateUser),
 		"GET /admin/users/{id}":         s.operator(s.adminUser),
 		"POST /admin/users/{id}/unlock": s.operator(s.adminUnlock),
 		"GET /admin/teams":              s.operator(s.adminTeams),
@@ -191,6 +192,10 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /admin/users/{id}/reset-two-factor":        s.operator(s.adminReset),
 		"GET /admin/users/{id}/reset-two-factor/cancel":  s.operator(s.adminCancelResetPage),
 		"POST /admin/users/{id}/reset-two-factor/cancel": s.operator(s.adminCancelReset),
+		"GET /admin/users/{id}/suspend":                  s.operator(s.adminSuspendPage),
+		"POST /admin/users/{id}/suspend":                 s.operator(s.adminSuspend),
+		"GET /admin/users/{id}/unsuspend":                s.operator(s.adminUnsuspendPage),
+		"POST /admin/users/{id}/unsuspend":               s.operator(s.adminUnsuspend),
 		"GET /settings/security/reset/cancel":            s.authed(s.cancelResetPage),
 		"POST /settings/security/reset/cancel":           s.authed(s.cancelReset),
 

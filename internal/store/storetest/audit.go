@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -201,5 +202,98 @@ func testSessionEvents(t *testing.T, s *store.Store) {
 	}
 	if all, _ := s.Events(ctx, a.ID, 0, 10); len(all) != 4 || all[0].SessionID != "s2" || all[1].SessionID != "" {
 		t.Fatalf("Events: got %+v, want the session ids kept", all)
+	}
+}
+
+// testEventFilter: a type filter keeps only events of those types, paging
+// newest first by Before or oldest first from After, of one account or all;
+// reading forward from the last id seen returns each event once while more
+// are added between the reads.
+func testEventFilter(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	kinds := []string{"login.succeeded", "login.failed", "account.suspended"}
+	n := 0 // events added: event i has detail i
+	add := func() {
+		addEvents(t, s, []twofold.AuditEvent{{AccountID: []string{"acct-alice", "acct-bob"}[n%2], Type: kinds[n%3], At: t0.Add(time.Duration(n) * time.Second), Detail: fmt.Sprint(n)}})
+		n++
+	}
+	query := func(t *testing.T, q twofold.EventQuery) []twofold.AuditEvent {
+		t.Helper()
+		es, err := s.QueryEvents(ctx, q)
+		if err != nil {
+			t.Fatalf("QueryEvents(%+v): %v", q, err)
+		}
+		return es
+	}
+	details := func(es []twofold.AuditEvent) []string {
+		out := []string{}
+		for _, e := range es {
+			out = append(out, e.Detail)
+		}
+		return out
+	}
+	for range 12 {
+		add()
+	}
+	all := query(t, twofold.EventQuery{Limit: 100}) // newest first: all[11-i] has detail i
+	id := func(i int) int64 { return all[len(all)-1-i].ID }
+	tests := []struct {
+		name string
+		q    twofold.EventQuery
+		want []string
+	}{
+		{"OneType", twofold.EventQuery{Types: []string{"login.failed"}, Limit: 10}, []string{"10", "7", "4", "1"}},
+		{"TwoTypes", twofold.EventQuery{Types: []string{"login.failed", "account.suspended"}, Limit: 5}, []string{"11", "10", "8", "7", "5"}},
+		{"TypeOfAccount", twofold.EventQuery{AccountID: "acct-bob", Types: []string{"login.failed"}, Limit: 10}, []string{"7", "1"}},
+		{"TypeBefore", twofold.EventQuery{Types: []string{"login.succeeded"}, Before: id(6), Limit: 10}, []string{"3", "0"}},
+		{"UnknownType", twofold.EventQuery{Types: []string{"no.such"}, Limit: 10}, []string{}},
+		{"TypeIsExact", twofold.EventQuery{Types: []string{"login"}, Limit: 10}, []string{}},
+		{"ForwardFromStart", twofold.EventQuery{Forward: true, Limit: 4}, []string{"0", "1", "2", "3"}},
+		{"ForwardAfter", twofold.EventQuery{Forward: true, After: id(8), Limit: 10}, []string{"9", "10", "11"}},
+		{"ForwardTypeOfAccount", twofold.EventQuery{AccountID: "acct-alice", Types: []string{"login.succeeded", "account.suspended"}, Forward: true, After: id(0), Limit: 3}, []string{"2", "6", "8"}},
+		{"ForwardPastNewest", twofold.EventQuery{Forward: true, After: id(11) + 1<<40, Limit: 10}, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, details(query(t, tt.q))); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	for name, account := range map[string]string{"Polling/All": "", "Polling/Bob": "acct-bob"} {
+		t.Run(name, func(t *testing.T) {
+			q := twofold.EventQuery{AccountID: account, Types: []string{"login.failed", "login.succeeded"}, Forward: true, Limit: 2}
+			var got []string
+			stop := n + 12
+			for polls := 0; ; polls++ {
+				if polls > 40 {
+					t.Fatal("polling does not end")
+				}
+				page := query(t, q)
+				if len(page) > q.Limit {
+					t.Fatalf("page of %d, want at most %d", len(page), q.Limit)
+				}
+				for i, e := range page {
+					if i > 0 && e.ID <= page[i-1].ID {
+						t.Fatalf("ids %d then %d, want oldest first", page[i-1].ID, e.ID)
+					}
+					got = append(got, e.Detail)
+				}
+				if len(page) > 0 {
+					q.After = page[len(page)-1].ID
+				} else if n >= stop {
+					break
+				}
+				if n < stop { // an event arrives between two polls
+					add()
+				}
+			}
+			want := details(query(t, twofold.EventQuery{AccountID: account, Types: q.Types, Limit: 100}))
+			slices.Reverse(want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("polled (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -89,6 +89,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Audit/RoundTrip", testEventRoundTrip},
 		{"Audit/Pages", testEventPages},
 		{"Audit/SessionEvents", testSessionEvents},
+		{"Audit/Filter", testEventFilter},
 
 		{"Setup/FirstAccount", testFirstAccount},
 		{"Setup/TokenValid", testSetupTokenValid},

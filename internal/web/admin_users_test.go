@@ -1,0 +1,300 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/testenv"
+	"github.com/twofold/twofold/internal/web"
+)
+
+// userID returns the id of the account named username, as the operator's
+// search finds it.
+func userID(t *testing.T, ts *testenv.Server, username string) string {
+	t.Helper()
+	a, err := ts.Store.AccountByUsername(context.Background(), username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
+}
+
+// TestBrowserSuspend: in Chromium, an operator whose confirmation has
+// lapsed suspends a user from the user's page, confirming with a code
+// from oathtool on a page that says what happens; the user is signed out
+// and cannot sign in, the list and the page show the suspension; the
+// operator lifts it, and the user signs in again. The holder is mailed
+// both times.
+func TestBrowserSuspend(t *testing.T) {
+	mb := testenv.NewSMTPServer(t)
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))
+	opSecret := account(t, ts, "opal", true, true)
+	if _, err := ts.Service.CreateAccount(context.Background(), core.NewAccount{Username: "nina", Email: "nina@example.com", Password: testPassword}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	nina := newClient(t, ts.URL())
+	if r := nina.signIn("nina"); r.url.Path != "/settings/security" {
+		t.Fatalf("nina signs in: at %s: %s", r.url, pageError(r.body))
+	}
+
+	op := newPage(t, ts.URL())
+	op.shots = artifactsDir(t)
+	op.signIn("opal", testPassword)
+	op.fillAndSubmit("#code", testenv.TOTP(t, opSecret, ts.Clock.Now()), "button[type=submit]")
+	op.wantPath("/settings/security")
+	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
+	op.open("/admin/users?q=nina")
+	if op.exists("table.users .suspended") {
+		t.Error("the list shows nina suspended before she is")
+	}
+	op.click(`table.users a[href^="/admin/users/"]`)
+	if op.exists("#suspended-note") || op.exists("#unsuspend") {
+		t.Error("nina's page shows a suspension before there is one")
+	}
+	op.click("#suspend")
+	op.wantPath("/admin/users/" + userID(t, ts, "nina") + "/suspend")
+	if got := op.text("h1"); got != "Suspend “nina”?" {
+		t.Errorf("suspend page heading %q", got)
+	}
+	says := strings.Join(op.texts(".card p"), "\n")
+	for _, want := range []string{"signed out everywhere", "API keys", "reset of their two-factor that is waiting is cancelled", "They are emailed."} {
+		if !strings.Contains(says, want) {
+			t.Errorf("the suspend page does not say %q:\n%s", want, says)
+		}
+	}
+	op.screenshot("admin-suspend")
+	op.fillAndSubmit("#elevate_code", testenv.TOTP(t, opSecret, ts.Clock.Now()), "#confirm")
+	op.wantPath("/admin/users/" + userID(t, ts, "nina") + "?m=suspended")
+	if got := op.text(".flash.ok"); !strings.Contains(got, "The account is suspended") {
+		t.Errorf("notice after suspending: %q", got)
+	}
+	if !op.exists("#suspended-note") || !op.exists("h1 #suspended") || op.exists("#suspend") {
+		t.Error("nina's page does not show her suspended, or still offers to suspend")
+	}
+	op.screenshot("admin-user-suspended")
+
+	if r := nina.get("/settings/security"); r.url.Path != "/login" {
+		t.Errorf("nina's session after the suspension: at %s, want /login", r.url)
+	}
+	if r := nina.signIn("nina"); r.status != http.StatusForbidden || !strings.Contains(pageError(r.body), "suspended") {
+		t.Errorf("nina signing in while suspended: status %d: %q", r.status, pageError(r.body))
+	}
+	op.open("/admin/users?q=nina")
+	if got := op.text("table.users .suspended"); got != "suspended" {
+		t.Errorf("the list shows nina as %q, want suspended", got)
+	}
+	op.screenshot("admin-users-suspended")
+
+	op.click(`table.users a[href^="/admin/users/"]`)
+	op.click("#unsuspend")
+	if got := op.text("h1"); got != "Lift the suspension of “nina”?" {
+		t.Errorf("lift page heading %q", got)
+	}
+	if op.exists("#elevate_code") {
+		t.Error("lifting asks for a code again within the confirmation's few minutes")
+	}
+	op.click("#confirm")
+	op.wantPath("/admin/users/" + userID(t, ts, "nina") + "?m=unsuspended")
+	if op.exists("#suspended-note") || !op.exists("#suspend") {
+		t.Error("nina's page still shows her suspended after the suspension was lifted")
+	}
+	events := strings.Join(op.texts(".events li"), "\n")
+	if !strings.Contains(events, "Account suspended by an operator") || !strings.Contains(events, "Suspension lifted by an operator") {
+		t.Errorf("nina's events do not show the suspension and its lifting:\n%s", events)
+	}
+	if r := nina.signIn("nina"); r.url.Path != "/settings/security" {
+		t.Errorf("nina signing in after the suspension was lifted: at %s: %s", r.url, pageError(r.body))
+	}
+	msgs := mb.Wait(t, 2, 30*time.Second)
+	if !bytes.Contains(msgs[0].Data, []byte("your account was suspended")) || !bytes.Contains(msgs[1].Data, []byte("suspension was lifted")) {
+		t.Errorf("mails to nina:\n%s\n%s", msgs[0].Data, msgs[1].Data)
+	}
+}
+
+// operatorFixture starts a server with opal, an operator with TOTP signed
+// in as op with its secret, oscar, an operator without two-factor, and
+// nina, a user.
+func operatorFixture(t *testing.T) (*testenv.Server, string, *client) {
+	t.Helper()
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	opSecret := account(t, ts, "opal", true, true)
+	account(t, ts, "oscar", true, false)
+	account(t, ts, "nina", false, false)
+	op := newClient(t, ts.URL())
+	op.signInWithCode(ts, "opal", opSecret)
+	return ts, opSecret, op
+}
+
+// TestSuspendPagesRefuse: an operator cannot suspend their own account or
+// another operator's, the pages say so and offer no button; an operator
+// without two-factor is told to add it; a suspension asked without the
+// code once the confirmation lapsed changes nothing.
+func TestSuspendPagesRefuse(t *testing.T) {
+	ts, opSecret, op := operatorFixture(t)
+	for _, name := range []string{"opal", "oscar"} {
+		id := userID(t, ts, name)
+		if r := op.get("/admin/users/" + id); strings.Contains(r.body, `id="suspend"`) {
+			t.Errorf("%s's page offers to suspend", name)
+		}
+		if r := op.get("/admin/users/" + id + "/suspend"); strings.Contains(r.body, `id="confirm"`) || pageError(r.body) == "(no error on the page)" {
+			t.Errorf("the page to suspend %s offers the button, or says nothing", name)
+		}
+		if r := op.post("/admin/users/"+id+"/suspend", url.Values{}); r.status != http.StatusForbidden {
+			t.Errorf("suspending %s: status %d, want 403", name, r.status)
+		}
+	}
+	nina := userID(t, ts, "nina")
+	if r := op.get("/admin/users/" + nina + "/unsuspend"); strings.Contains(r.body, `id="confirm"`) {
+		t.Error("the page to lift a suspension that is not there offers the button")
+	}
+	ts.Clock.Add(11 * time.Minute)
+	if r := op.post("/admin/users/"+nina+"/suspend", url.Values{}); r.status != http.StatusForbidden || pageError(r.body) != "Confirm it's you with a code first." {
+		t.Errorf("suspending without a code: status %d: %q", r.status, pageError(r.body))
+	}
+	if r := op.post("/admin/users/nope/suspend", url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, opSecret, ts.Clock.Now())}}); r.status != http.StatusNotFound {
+		t.Errorf("suspending no account: status %d, want 404", r.status)
+	}
+	oscar := newClient(t, ts.URL())
+	oscar.signIn("oscar")
+	if r := oscar.get("/admin/users/" + nina + "/suspend"); strings.Contains(r.body, `id="confirm"`) || !strings.Contains(pageError(r.body), "two-factor on your own account") {
+		t.Errorf("an operator without two-factor is offered the suspension: %q", pageError(r.body))
+	}
+	if r := oscar.post("/admin/users/"+nina+"/suspend", url.Values{}); r.status != http.StatusForbidden {
+		t.Errorf("suspension by an operator without two-factor: status %d, want 403", r.status)
+	}
+	if a, err := ts.Store.AccountByID(context.Background(), nina); err != nil || a.Suspended {
+		t.Errorf("nina suspended by a refused request (%v)", err)
+	}
+}
+
+// TestCreateAccountPage: an operator creates an account from the user
+// list with the rules of POST /v1/admin/users: a taken name, a bad
+// password or name, and two passwords that differ are refused with the
+// form kept (never the passwords) and nothing made; the new account's page
+// follows, and its holder signs in with the password.
+func TestCreateAccountPage(t *testing.T) {
+	ts, opSecret, op := operatorFixture(t)
+	if r := op.get("/admin/users"); !strings.Contains(r.body, `id="create-account"`) || strings.Contains(r.body, `name="elevate_code"`) {
+		t.Fatal("the user list offers no form to create an account, or asks for a code although the sign-in is fresh")
+	}
+	form := func(username, password, password2 string) url.Values {
+		return url.Values{"username": {username}, "email": {username + "@example.com"}, "password": {password}, "password2": {password2}}
+	}
+	tests := []struct {
+		name   string
+		form   url.Values
+		status int
+	}{
+		{"PasswordsDiffer", form("newton", testPassword, testPassword+"!"), http.StatusBadRequest},
+		{"NameTaken", form("nina", testPassword, testPassword), http.StatusConflict},
+		{"NameTakenOtherCase", form("NINA", testPassword, testPassword), http.StatusConflict},
+		{"PasswordTooShort", form("newton", "short", "short"), http.StatusBadRequest},
+		{"BadName", form("new ton", testPassword, testPassword), http.StatusBadRequest},
+		{"BadEmail", url.Values{"username": {"newton"}, "email": {"not an address"}, "password": {testPassword}, "password2": {testPassword}}, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := op.post("/admin/users", tt.form)
+			if r.status != tt.status || pageError(r.body) == "(no error on the page)" {
+				t.Errorf("status %d, error %q; want %d with an error", r.status, pageError(r.body), tt.status)
+			}
+			if !strings.Contains(r.body, `value="`+html.EscapeString(tt.form.Get("username"))+`"`) {
+				t.Error("the form does not keep the username")
+			}
+			if strings.Contains(r.body, tt.form.Get("password")) {
+				t.Error("the page shows the password typed")
+			}
+		})
+	}
+	if r := op.get("/admin/users?q=newton"); strings.Contains(r.body, ">newton</a>") {
+		t.Fatal("a refused form made an account")
+	}
+
+	ts.Clock.Add(11 * time.Minute) // the elevation lapses: the form asks for a code
+	if r := op.get("/admin/users"); !strings.Contains(r.body, `name="elevate_code"`) {
+		t.Error("the form asks for no code once the operator's confirmation lapsed")
+	}
+	if r := op.post("/admin/users", form("newton", testPassword, testPassword)); r.status != http.StatusForbidden || pageError(r.body) != "Confirm it's you with a code first." {
+		t.Errorf("without a code: status %d: %q", r.status, pageError(r.body))
+	}
+	f := form("newton", testPassword, testPassword)
+	f.Set("elevate_method", "totp")
+	f.Set("elevate_code", testenv.TOTP(t, opSecret, ts.Clock.Now()))
+	r := op.post("/admin/users", f)
+	id := userID(t, ts, "newton")
+	if r.status != 200 || r.url.Path != "/admin/users/"+id || !strings.Contains(r.body, "Account created.") || !strings.Contains(r.body, "<h1>newton") {
+		t.Fatalf("create: at %s, status %d: %s", r.url, r.status, pageError(r.body))
+	}
+	if !strings.Contains(r.body, "Account created</") {
+		t.Error("the new account's events do not show its creation")
+	}
+	newton := newClient(t, ts.URL())
+	if r := newton.signIn("newton"); r.url.Path != "/settings/security" {
+		t.Errorf("newton signs in: at %s: %s", r.url, pageError(r.body))
+	}
+
+	// An operator without two-factor is told to add it, and cannot.
+	oscar := newClient(t, ts.URL())
+	oscar.signIn("oscar")
+	if r := oscar.get("/admin/users"); !strings.Contains(r.body, `id="create-needs-2fa"`) || strings.Contains(r.body, `id="create-account"`) {
+		t.Error("an operator without two-factor is offered the form")
+	}
+	if r := oscar.post("/admin/users", form("olga", testPassword, testPassword)); r.status != http.StatusForbidden {
+		t.Errorf("create by an operator without two-factor: status %d, want 403", r.status)
+	}
+}
+
+// walkOperatorRoutes asks every operator page, read or write, as c, a
+// signed-in person who is no operator, with {id} as id, and wants 403
+// from each; and again signed out, wanting the sign-in page (or 403 to a
+// write). It checks that a write made no account.
+func walkOperatorRoutes(t *testing.T, ts *testenv.Server, c *client, id string) {
+	t.Helper()
+	h, err := credhash.NewHasher(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := web.New(web.Options{Service: ts.Service, Hasher: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for pattern := range pages.Routes() {
+		method, path, _ := strings.Cut(pattern, " ")
+		if path != "/admin" && !strings.HasPrefix(path, "/admin/") {
+			continue
+		}
+		n++
+		path = strings.ReplaceAll(strings.ReplaceAll(path, "{$}", ""), "{id}", id)
+		form := url.Values{"username": {"mallory"}, "password": {testPassword}, "password2": {testPassword}}
+		anon := newClient(t, ts.URL())
+		for _, who := range []*client{c, anon} {
+			var r reply
+			if method == "GET" {
+				r = who.get(path)
+			} else {
+				r = who.post(path, form)
+			}
+			switch {
+			case who == c && r.status != http.StatusForbidden:
+				t.Errorf("%s %s as a user: status %d, want 403", method, path, r.status)
+			case who == anon && r.url.Path != "/login" && (method == "GET" || r.status != http.StatusForbidden):
+				t.Errorf("%s %s signed out: at %s, status %d; want /login (or 403 to a POST)", method, path, r.url, r.status)
+			}
+		}
+	}
+	if n < 16 {
+		t.Errorf("walked %d operator routes, want at least 16", n)
+	}
+	if _, err := ts.Store.AccountByUsername(context.Background(), "mallory"); err == nil {
+		t.Error("a refused POST made an account")
+	}
+}
