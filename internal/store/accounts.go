@@ -171,12 +171,7 @@ func (s *Store) EndSessions(ctx context.Context, accountID string) (epoch int64,
 // meanwhile), so that a change is never lost to another made from an older
 // read.
 func (s *Store) ReplacePasswordHash(ctx context.Context, accountID, old, hash string) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3`, hash, accountID, old)
-	if err != nil {
-		return false, fmt.Errorf("update account: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return s.execOne(ctx, "update account", `UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3`, hash, accountID, old)
 }
 
 // likeEscaper escapes LIKE's wildcards and its escape character (\).

@@ -67,17 +67,6 @@ func (s *Store) ApplyEmailChange(ctx context.Context, accountID string, hash []b
 	return email, ok, nil
 }
 
-// DeleteEmailChange deletes the account's waiting change of address,
-// reporting whether there was one.
-func (s *Store) DeleteEmailChange(ctx context.Context, accountID string) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM email_changes WHERE account_id = $1`, accountID)
-	if err != nil {
-		return false, fmt.Errorf("delete email change: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
-}
-
 // EmailChange returns the account's unexpired change of address; none is
 // not-found.
 func (s *Store) EmailChange(ctx context.Context, accountID string, now time.Time) (twofold.EmailChange, error) {

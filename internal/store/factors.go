@@ -70,13 +70,8 @@ func (s *Store) Factor(ctx context.Context, accountID, id string) (twofold.Facto
 // factor already accepted this step or a later one: the compare-and-set that
 // makes a code one-time across every instance (SPEC §1 story 8).
 func (s *Store) AcceptStep(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3
+	return s.execOne(ctx, "accept step", `UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3
 		WHERE id = $4 AND status = 'active' AND last_step < $1`, step, drift, micros(now), factorID)
-	if err != nil {
-		return false, fmt.Errorf("accept step: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // ActivateFactor turns a pending factor active with its first accepted step. It
@@ -225,11 +220,6 @@ func (s *Store) SealedSecrets(ctx context.Context) ([]twofold.Factor, error) {
 
 // ResealSecret replaces a factor's sealed secret if it is still sealed under oldKeyID.
 func (s *Store) ResealSecret(ctx context.Context, id, oldKeyID, newKeyID string, sealed []byte) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE factors SET secret_key_id = $1, secret = $2 WHERE id = $3 AND secret_key_id = $4`,
+	return s.execOne(ctx, "reseal", `UPDATE factors SET secret_key_id = $1, secret = $2 WHERE id = $3 AND secret_key_id = $4`,
 		newKeyID, sealed, id, oldKeyID)
-	if err != nil {
-		return false, fmt.Errorf("reseal: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }

@@ -108,15 +108,10 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 // DeleteDataKey deletes data key id unless a stored value is still sealed
 // under it (one conditional statement), reporting whether it did.
 func (s *Store) DeleteDataKey(ctx context.Context, id string) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM data_keys WHERE id = $1
+	return s.execOne(ctx, "delete data key", `DELETE FROM data_keys WHERE id = $1
 		AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)
 		AND NOT EXISTS (SELECT 1 FROM hardware_tokens WHERE secret_key_id = $1)
 		AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1)`, id)
-	if err != nil {
-		return false, fmt.Errorf("delete data key: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // Purge makes a SQLite database forget deleted and overwritten content, such

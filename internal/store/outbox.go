@@ -114,13 +114,8 @@ func (s *Store) DeleteMail(ctx context.Context, id int64) error {
 // is no longer the latest (the lease ran out and another worker claimed the
 // mail) or the mail is gone.
 func (s *Store) RetryMail(ctx context.Context, id int64, attempts int, due time.Time, lastError string) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE outbox SET due_at = $1, last_error = $2 WHERE id = $3 AND attempts = $4`,
+	return s.execOne(ctx, "reschedule mail", `UPDATE outbox SET due_at = $1, last_error = $2 WHERE id = $3 AND attempts = $4`,
 		micros(due), lastError, id, attempts)
-	if err != nil {
-		return false, fmt.Errorf("reschedule mail: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // Outbox returns every mail in the outbox, oldest first: for operators and tests.

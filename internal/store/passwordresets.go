@@ -45,13 +45,8 @@ func (s *Store) PasswordReset(ctx context.Context, id string, now time.Time) (tw
 // UsePasswordReset deletes the unexpired link with id and hash, reporting
 // whether it did: of any number of callers, one does.
 func (s *Store) UsePasswordReset(ctx context.Context, id string, hash []byte, now time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM password_resets WHERE id = $1 AND token_hash = $2 AND expires_at > $3`,
+	return s.execOne(ctx, "use password reset", `DELETE FROM password_resets WHERE id = $1 AND token_hash = $2 AND expires_at > $3`,
 		id, hash, micros(now))
-	if err != nil {
-		return false, fmt.Errorf("use password reset: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
 }
 
 // DeletePasswordResets deletes the account's password-reset link, if any.

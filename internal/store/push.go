@@ -44,38 +44,23 @@ func (s *Store) PushDevice(ctx context.Context, factorID string) (twofold.PushDe
 // one conditional UPDATE, so a token registers one key once. The token's
 // hash is cleared with it.
 func (s *Store) EnrolPushDevice(ctx context.Context, factorID string, hash, publicKey []byte, now time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE push_devices SET public_key = $1, enrolled_at = $2, enrol_hash = NULL
+	return s.execOne(ctx, "enrol push device", `UPDATE push_devices SET public_key = $1, enrolled_at = $2, enrol_hash = NULL
 		WHERE factor_id = $3 AND enrol_hash = $4 AND enrol_expires_at > $2 AND public_key IS NULL`, publicKey, micros(now), factorID, hash)
-	if err != nil {
-		return false, fmt.Errorf("enrol push device: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // RenewPushEnrolment replaces the enrolment token and challenge of a device
 // that has not enrolled yet, reporting false when it has.
 func (s *Store) RenewPushEnrolment(ctx context.Context, factorID string, hash []byte, challenge string, expires time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE push_devices SET enrol_hash = $1, enrol_challenge = $2, enrol_expires_at = $3
+	return s.execOne(ctx, "renew push enrolment", `UPDATE push_devices SET enrol_hash = $1, enrol_challenge = $2, enrol_expires_at = $3
 		WHERE factor_id = $4 AND public_key IS NULL`, hash, challenge, micros(expires), factorID)
-	if err != nil {
-		return false, fmt.Errorf("renew push enrolment: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // TakePushNonce records the nonce of a device's signed request until
 // expires, reporting false when the device used it already: one INSERT, so
 // of a request and its replays exactly one passes, on any instance.
 func (s *Store) TakePushNonce(ctx context.Context, factorID, nonce string, expires time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO push_nonces (factor_id, nonce, expires_at) VALUES ($1, $2, $3)
+	return s.execOne(ctx, "take push nonce", `INSERT INTO push_nonces (factor_id, nonce, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (factor_id, nonce) DO NOTHING`, factorID, nonce, micros(expires))
-	if err != nil {
-		return false, fmt.Errorf("take push nonce: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // CreatePushChallenge stores c, pending, and voids the challenges of the
@@ -145,13 +130,8 @@ func (s *Store) LatestPushChallenge(ctx context.Context, accountID, scope string
 // and unexpired at now; an approval may then be used until usableUntil. One
 // conditional UPDATE: of two answers, one counts.
 func (s *Store) AnswerPushChallenge(ctx context.Context, id, factorID string, status twofold.PushStatus, cause string, now, usableUntil time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE push_challenges SET status = $1, cause = $2, answered_at = $3, expires_at = $4
+	return s.execOne(ctx, "answer push challenge", `UPDATE push_challenges SET status = $1, cause = $2, answered_at = $3, expires_at = $4
 		WHERE id = $5 AND factor_id = $6 AND status = 'pending' AND expires_at > $3`, string(status), cause, micros(now), micros(usableUntil), id, factorID)
-	if err != nil {
-		return false, fmt.Errorf("answer push challenge: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // UsePushApproval uses the account's approved, unexpired challenge for

@@ -27,13 +27,8 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, accountID string, hash
 
 // UseRecoveryCode marks the unused code with hash as used; false when there is none.
 func (s *Store) UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE recovery_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL`,
+	return s.execOne(ctx, "use recovery code", `UPDATE recovery_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL`,
 		micros(now), accountID, hash)
-	if err != nil {
-		return false, fmt.Errorf("use recovery code: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // RecoveryCodesRemaining counts the account's unused recovery codes.

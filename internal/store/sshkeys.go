@@ -43,13 +43,8 @@ func (s *Store) SSHKeys(ctx context.Context, accountID string) ([]twofold.SSHKey
 // ActivateSSHKey makes the account's pending key active at now, reporting
 // false when it is not (or no longer) pending.
 func (s *Store) ActivateSSHKey(ctx context.Context, accountID, id string, now time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE ssh_keys SET status = 'active', confirmed_at = $1 WHERE id = $2 AND account_id = $3 AND status = 'pending'`,
+	return s.execOne(ctx, "activate ssh key", `UPDATE ssh_keys SET status = 'active', confirmed_at = $1 WHERE id = $2 AND account_id = $3 AND status = 'pending'`,
 		micros(now), id, accountID)
-	if err != nil {
-		return false, fmt.Errorf("activate ssh key: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // DeleteSSHKey removes the account's key, only while it has status: a
@@ -114,10 +109,5 @@ func (s *Store) SSHChallenge(ctx context.Context, accountID, scope string, now t
 // concurrent uses of one challenge exactly one reports true, on any number
 // of instances. A challenge replaced meanwhile is not used.
 func (s *Store) UseSSHChallenge(ctx context.Context, scope, text string, now time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM ssh_challenges WHERE scope = $1 AND text = $2 AND expires_at > $3`, scope, text, micros(now))
-	if err != nil {
-		return false, fmt.Errorf("use ssh challenge: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return s.execOne(ctx, "use ssh challenge", `DELETE FROM ssh_challenges WHERE scope = $1 AND text = $2 AND expires_at > $3`, scope, text, micros(now))
 }

@@ -591,3 +591,15 @@ func scanString(row interface{ Scan(...any) error }) (string, error) {
 	err := row.Scan(&v)
 	return v, err
 }
+
+// execOne runs a statement that changes at most one row and reports whether
+// it changed one: of any number of callers of a conditional write on one
+// row, the one that wins (STYLE "one-time and counted things").
+func (s *Store) execOne(ctx context.Context, what, q string, args ...any) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, q, args...)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

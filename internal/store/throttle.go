@@ -29,14 +29,9 @@ func (s *Store) Throttle(ctx context.Context, key string) (failures int, lockedU
 // locked: one conditional statement, so concurrent attempts on any number of
 // instances each take their own slot.
 func (s *Store) TakeSlot(ctx context.Context, key string, seen int, lockUntil, now time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO throttles (key, failures, locked_until, updated_at) VALUES ($1, 1, $2, $3)
+	return s.execOne(ctx, "take throttle slot", `INSERT INTO throttles (key, failures, locked_until, updated_at) VALUES ($1, 1, $2, $3)
 		ON CONFLICT (key) DO UPDATE SET failures = throttles.failures + 1, locked_until = $2, updated_at = $3
 		WHERE throttles.failures = $4 AND throttles.locked_until <= $3`, key, micros(lockUntil), micros(now), seen)
-	if err != nil {
-		return false, fmt.Errorf("take throttle slot: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // ResetThrottle clears key's failures and lock (after a success, or an operator's unlock).
@@ -101,14 +96,9 @@ func (s *Store) TakeToken(ctx context.Context, key string, burst, rate float64, 
 	// refilled = min(burst, tokens + elapsed seconds × rate)
 	const refilled = `CASE WHEN rate_buckets.tokens + ($3 - rate_buckets.updated_at) / 1000000.0 * CAST($4 AS DOUBLE PRECISION) > $2
 		THEN $2 ELSE rate_buckets.tokens + ($3 - rate_buckets.updated_at) / 1000000.0 * CAST($4 AS DOUBLE PRECISION) END`
-	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO rate_buckets (key, tokens, updated_at) VALUES ($1, CAST($2 AS DOUBLE PRECISION) - 1, $3)
+	return s.execOne(ctx, "take token", `INSERT INTO rate_buckets (key, tokens, updated_at) VALUES ($1, CAST($2 AS DOUBLE PRECISION) - 1, $3)
 		ON CONFLICT (key) DO UPDATE SET tokens = `+refilled+` - 1, updated_at = $3
 		WHERE `+refilled+` >= 1`, key, burst, micros(now), rate)
-	if err != nil {
-		return false, fmt.Errorf("take token: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // DeleteStaleThrottles removes rate buckets and unlocked throttle counters

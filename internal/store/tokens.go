@@ -129,11 +129,6 @@ func (s *Store) sealedTokenSecrets(ctx context.Context) ([]keyring.Sealed, error
 
 // resealTokenSecret replaces an unclaimed token's sealed secret if it is still sealed under oldKeyID.
 func (s *Store) resealTokenSecret(ctx context.Context, serial, oldKeyID, newKeyID string, sealed []byte) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE hardware_tokens SET secret_key_id = $1, secret = $2 WHERE serial = $3 AND secret_key_id = $4`,
+	return s.execOne(ctx, "reseal token", `UPDATE hardware_tokens SET secret_key_id = $1, secret = $2 WHERE serial = $3 AND secret_key_id = $4`,
 		newKeyID, sealed, serial, oldKeyID)
-	if err != nil {
-		return false, fmt.Errorf("reseal token: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
