@@ -595,3 +595,11 @@ type EmailChange struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 }
+
+// LiveSession is a session that still works, with the audit event that
+// made it (where from, with what): what its holder sees in the list of
+// sessions. Never its token.
+type LiveSession struct {
+	Session Session
+	Made    AuditEvent
+}

@@ -166,9 +166,10 @@ type Store interface {
 	CreateFirstAccount(ctx context.Context, hash []byte, since time.Time, a twofold.Account) (bool, error)
 
 	AddEvent(ctx context.Context, e twofold.AuditEvent) error
-	// SessionEvents returns up to limit events of the account that made a
-	// session at or after since, newest first.
-	SessionEvents(ctx context.Context, accountID string, since time.Time, limit int) ([]twofold.AuditEvent, error)
+	// LiveSessions returns up to limit sessions of the account, of its
+	// session epoch, that still work at now, newest first, each with the
+	// event that made it at or after since.
+	LiveSessions(ctx context.Context, accountID string, epoch int64, since, now time.Time, limit int) ([]twofold.LiveSession, error)
 	// QueryEvents returns the events q selects, in q's order.
 	QueryEvents(ctx context.Context, q twofold.EventQuery) ([]twofold.AuditEvent, error)
 

@@ -147,14 +147,21 @@ func (s *Service) enrolSecurityKey(ctx context.Context, a Auth, n NewFactor, m M
 
 // restartRegistration begins the registration of a pending webauthn factor
 // again, replacing the ceremony begun before: for a browser that was closed
-// or a key that was not at hand.
-func (s *Service) restartRegistration(ctx context.Context, a Auth, f twofold.Factor, m Meta) (Challenge, error) {
+// or a key that was not at hand. A pending passkey takes the account's
+// password again, as adding it did: else a session alone would finish a
+// passkey its holder began and left, with the thief's own key.
+func (s *Service) restartRegistration(ctx context.Context, a Auth, f twofold.Factor, password string, m Meta) (Challenge, error) {
 	rp, err := s.relyingParty()
 	if err != nil {
 		return Challenge{}, err
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Challenge{}, err
+	}
+	if f.Passkey {
+		if err := s.checkCurrentPassword(ctx, a, password, "factor.passkey_refused", m); err != nil {
+			return Challenge{}, err
+		}
 	}
 	u, err := s.keyUser(ctx, a.Account)
 	if err != nil {

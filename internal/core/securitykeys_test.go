@@ -216,7 +216,7 @@ func TestSecurityKeyLifecycle(t *testing.T) {
 				t.Fatalf("the same key again: got %v, want conflict", err)
 			}
 			backup := testenv.NewSecurityKey(t, keyOrigin)
-			ch, err = w.svc.ResendConfirmation(ctx, w.auth, e.Factor.ID, core.Meta{})
+			ch, err = w.svc.ResendConfirmation(ctx, w.auth, e.Factor.ID, "", core.Meta{})
 			if err != nil {
 				t.Fatal(err)
 			}

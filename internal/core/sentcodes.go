@@ -433,7 +433,7 @@ func (s *Service) ChallengeElevation(ctx context.Context, a Auth, method twofold
 
 // ResendConfirmation sends a pending sms or email factor a new code to
 // confirm it with, replacing the one before.
-func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID string, m Meta) (Challenge, error) {
+func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID, password string, m Meta) (Challenge, error) {
 	if err := person(a); err != nil {
 		return Challenge{}, err
 	}
@@ -442,7 +442,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID strin
 		return Challenge{}, err
 	}
 	if f.Status == twofold.FactorPending && f.Type == twofold.FactorWebAuthn {
-		return s.restartRegistration(ctx, a, f, m)
+		return s.restartRegistration(ctx, a, f, password, m)
 	}
 	if f.Status != twofold.FactorPending || !f.Type.SendsCodes() {
 		return Challenge{}, twofold.Errorf(twofold.CodeConflict, "only an sms or email factor waiting for confirmation is sent a code to confirm it")

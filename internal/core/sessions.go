@@ -24,49 +24,33 @@ type SessionInfo struct {
 	ElevatedUntil time.Time
 }
 
-// maxListedSessions bounds the sessions Sessions lists, newest first, and
-// sessionEventsRead the events it reads to find them.
-const (
-	maxListedSessions = 50
-	sessionEventsRead = 200
-)
+// maxListedSessions bounds the sessions Sessions lists, newest first.
+const maxListedSessions = 50
 
 // Sessions returns the caller's live sessions, newest first: every
 // browser, app and script signed in as the account by a session token. They
 // are found through the events that made them, by the account's index of
-// events, so that no login writes an index of sessions by account.
+// events, so that no login writes an index of sessions by account; ended
+// ones are left out in the query, so that however many sessions were made
+// and ended since, none that still works is missed.
 func (s *Service) Sessions(ctx context.Context, a Auth) ([]SessionInfo, error) {
 	if err := person(a); err != nil {
 		return nil, err
 	}
 	now := s.Now()
-	evs, err := s.store.SessionEvents(ctx, a.Account.ID, now.Add(-s.cfg.SessionTTL), sessionEventsRead)
+	live, err := s.store.LiveSessions(ctx, a.Account.ID, a.Account.SessionEpoch, now.Add(-s.cfg.SessionTTL), now, maxListedSessions)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	var out []SessionInfo
-	for _, e := range evs {
-		if seen[e.SessionID] || len(out) == maxListedSessions {
-			continue
-		}
-		seen[e.SessionID] = true
-		sess, err := s.store.Session(ctx, e.SessionID, now)
-		if twofold.ErrorCode(err) == twofold.CodeNotFound {
-			continue // ended, or expired
-		}
-		if err != nil {
-			return nil, err
-		}
-		if sess.AccountID != a.Account.ID || sess.Epoch != a.Account.SessionEpoch {
-			continue // signed out everywhere since
-		}
-		how := e.Detail
-		if e.Type == "password.changed" {
+	out := make([]SessionInfo, 0, len(live))
+	for _, l := range live {
+		how := l.Made.Detail
+		if l.Made.Type == "password.changed" {
 			how = "password change"
 		}
-		out = append(out, SessionInfo{ID: sess.ID, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, Source: e.Source,
-			UserAgent: e.UserAgent, How: how, Current: sess.ID == a.Session.ID, ElevatedUntil: sess.ElevatedUntil})
+		out = append(out, SessionInfo{ID: l.Session.ID, CreatedAt: l.Session.CreatedAt, ExpiresAt: l.Session.ExpiresAt,
+			Source: l.Made.Source, UserAgent: l.Made.UserAgent, How: how, Current: l.Session.ID == a.Session.ID,
+			ElevatedUntil: l.Session.ElevatedUntil})
 	}
 	return out, nil
 }

@@ -232,7 +232,16 @@ func (s *Server) confirmFactor(w http.ResponseWriter, r *http.Request, a core.Au
 // resendConfirmation sends a pending sms or email factor a new code to
 // confirm it with.
 func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	c, err := s.svc.ResendConfirmation(r.Context(), a, r.PathValue("id"), Meta(r))
+	var req struct {
+		Password string `json:"password"` // a pending passkey: the account's current password
+	}
+	if r.ContentLength != 0 {
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+	}
+	c, err := s.svc.ResendConfirmation(r.Context(), a, r.PathValue("id"), req.Password, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

@@ -456,3 +456,29 @@ func TestPasskeyThrottleSharedAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestPasskeySetupRestartTakesThePassword: a passkey its holder began to
+// add and left pending is not finished with a session alone: beginning its
+// registration again takes the password, as adding it did.
+func TestPasskeySetupRestartTakesThePassword(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "max")
+		owner := login(t, s, "max")
+		r := owner.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Laptop", "passkey": true, "password": password})
+		if r.Status != 201 {
+			t.Fatalf("enrol: got %d %s", r.Status, r.Body)
+		}
+		id := r.JSON["factor"].(map[string]any)["id"].(string)
+		thief := login(t, s, "max") // another session of the account, without the password
+		wantProblem(t, thief.Do(t, "POST", "/v1/me/factors/"+id+"/challenge", nil), 400, "invalid")
+		wantProblem(t, thief.Do(t, "POST", "/v1/me/factors/"+id+"/challenge", map[string]string{"password": "not it"}), 403, "forbidden")
+		r = owner.Do(t, "POST", "/v1/me/factors/"+id+"/challenge", map[string]string{"password": password})
+		if r.Status != 200 {
+			t.Fatalf("restart with the password: got %d %s", r.Status, r.Body)
+		}
+		key := testenv.NewPasskey(t, keyOrigin(t, s))
+		if cr := owner.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]any{"credential": key.Create(t, options(t, r))}); cr.Status != 200 {
+			t.Fatalf("confirm: got %d %s", cr.Status, cr.Body)
+		}
+	})
+}

@@ -107,3 +107,25 @@ func accountID(t *testing.T, s *testenv.Server, name string) string {
 	}
 	return a.ID
 }
+
+// TestSessionsNotHiddenByManyLogins: a session kept by someone who then
+// signs in and out many times is still listed: the list leaves ended
+// sessions out in its query rather than after reading a fixed number of
+// events.
+func TestSessionsNotHiddenByManyLogins(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "ora")
+		signInAs(t, s, "ora", "kept")
+		for range 210 {
+			c := signInAs(t, s, "ora", "churn")
+			if r := c.Do(t, "POST", "/v1/logout", nil); r.Status != 204 {
+				t.Fatalf("logout: got %d", r.Status)
+			}
+		}
+		owner := signInAs(t, s, "ora", "owner")
+		got := sessionsOf(t, owner)
+		if got["kept"] == nil || len(got) != 2 {
+			t.Fatalf("sessions after 210 sign-ins and sign-outs: %v, want kept and owner", got)
+		}
+	})
+}

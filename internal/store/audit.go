@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -90,16 +91,56 @@ func (s *Store) QueryEvents(ctx context.Context, q twofold.EventQuery) ([]twofol
 // nullString is s, or NULL for "".
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-// SessionEvents returns up to limit events of the account that made a
-// session at or after since, newest first: where its live sessions were
-// made, by the account's index of events.
-func (s *Store) SessionEvents(ctx context.Context, accountID string, since time.Time, limit int) ([]twofold.AuditEvent, error) {
-	return queryAll(ctx, s, "session events", func(row interface{ Scan(...any) error }) (twofold.AuditEvent, error) {
-		e := twofold.AuditEvent{AccountID: accountID}
+// LiveSessions returns up to limit sessions of the account that still work
+// at now (unexpired, of the account's session epoch), newest first, each with
+// the event that made it at or after since. They are read through the
+// account's index of events, from the first event of since on, joined to
+// the sessions by their keys: no index of sessions by account, which every
+// login would write, and no scan of the account's older events.
+func (s *Store) LiveSessions(ctx context.Context, accountID string, epoch int64, since, now time.Time, limit int) ([]twofold.LiveSession, error) {
+	from, err := s.firstEventSince(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	return queryAll(ctx, s, "live sessions", func(row interface{ Scan(...any) error }) (twofold.LiveSession, error) {
+		var l twofold.LiveSession
+		var at, created, expires, elevated int64
+		err := row.Scan(&l.Made.ID, &l.Made.Type, &at, &l.Made.Source, &l.Made.UserAgent, &l.Made.Detail, &l.Session.ID,
+			&created, &expires, &elevated)
+		l.Made.AccountID, l.Made.SessionID, l.Made.At = accountID, l.Session.ID, fromMicros(at)
+		l.Session.AccountID, l.Session.Epoch = accountID, epoch
+		l.Session.CreatedAt, l.Session.ExpiresAt, l.Session.ElevatedUntil = fromMicros(created), fromMicros(expires), fromMicros(elevated)
+		return l, err
+	}, `SELECT e.id, e.type, e.at, e.source, e.user_agent, e.detail, s.id, s.created_at, s.expires_at, s.elevated_until
+		FROM audit_events e JOIN sessions s ON s.id = e.session_id
+		WHERE e.account_id = $1 AND e.id >= CAST($2 AS BIGINT) AND s.account_id = $1 AND s.session_epoch = $3 AND s.expires_at > $4
+		ORDER BY e.id DESC LIMIT $5`, accountID, from, epoch, micros(now), limit)
+}
+
+// firstEventSince returns the least event id from which on every event was
+// recorded at or after since: a binary search over the ids, which grow
+// with time, each step one lookup by the primary key. (Events of
+// transactions that overlap may be recorded a moment out of order; a
+// minute's margin covers that.)
+func (s *Store) firstEventSince(ctx context.Context, since time.Time) (int64, error) {
+	since = since.Add(-time.Minute)
+	var hi int64
+	if err := s.conn(ctx).QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM audit_events`).Scan(&hi); err != nil {
+		return 0, fmt.Errorf("select last event: %w", err)
+	}
+	lo := int64(0)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
 		var at int64
-		err := row.Scan(&e.ID, &e.Type, &at, &e.Source, &e.UserAgent, &e.Detail, &e.SessionID)
-		e.At = fromMicros(at)
-		return e, err
-	}, `SELECT id, type, at, source, user_agent, detail, session_id FROM audit_events
-		WHERE account_id = $1 AND session_id IS NOT NULL AND at >= $2 ORDER BY id DESC LIMIT $3`, accountID, micros(since), limit)
+		err := s.conn(ctx).QueryRowContext(ctx, `SELECT at FROM audit_events WHERE id >= CAST($1 AS BIGINT) ORDER BY id LIMIT 1`, mid).Scan(&at)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || err == nil && at >= micros(since):
+			hi = mid
+		case err != nil:
+			return 0, fmt.Errorf("select event by id: %w", err)
+		default:
+			lo = mid + 1
+		}
+	}
+	return lo, nil
 }

@@ -20,17 +20,26 @@ func scanReset(row interface{ Scan(...any) error }) (twofold.TwoFactorReset, err
 	return r, err
 }
 
-// AddTwoFactorReset stores r; a reset already waiting for the account is a
-// conflict.
+// AddTwoFactorReset stores r; a reset already waiting for the account, or
+// a suspended account, is a conflict.
 func (s *Store) AddTwoFactorReset(ctx context.Context, r twofold.TwoFactorReset) error {
-	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO two_factor_resets (`+resetColumns+`) VALUES ($1, $2, $3, $4)
+	// Only for an account not suspended, whose row it shares a lock on
+	// (PostgreSQL; SQLite's one writer orders them anyway): a suspension
+	// made at the same moment either waits for this reset and then cancels
+	// it, or is seen here.
+	lock := ""
+	if s.dialect != SQLite {
+		lock = " FOR SHARE"
+	}
+	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO two_factor_resets (`+resetColumns+`)
+		SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND NOT suspended`+lock+`)
 		ON CONFLICT (account_id) DO NOTHING`, r.AccountID, r.RequestedBy, micros(r.RequestedAt), micros(r.Due))
 	n, err := rowsAffected(res, err)
 	if err != nil {
 		return fmt.Errorf("insert two-factor reset: %w", err)
 	}
 	if n == 0 {
-		return twofold.Errorf(twofold.CodeConflict, "a reset of this account's two-factor is already waiting")
+		return twofold.Errorf(twofold.CodeConflict, "a reset of this account's two-factor is already waiting, or the account is suspended")
 	}
 	return nil
 }

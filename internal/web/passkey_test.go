@@ -135,7 +135,11 @@ func TestAddPasskeyAfterConfirming(t *testing.T) {
 			if m == nil {
 				t.Fatalf("no pending key's form:\n%s", r.body)
 			}
-			wantPasskeyRegistration(c.post("/settings/security/webauthn/"+m[1]+"/register", url.Values{}))
+			// Begun again, a passkey's setup takes the password again.
+			if r := c.post("/settings/security/webauthn/"+m[1]+"/register", url.Values{}); !strings.Contains(r.body, `name="current_password"`) {
+				t.Fatalf("Finish setup of a passkey without the password:\n%s", pageError(r.body))
+			}
+			wantPasskeyRegistration(c.post("/settings/security/webauthn/"+m[1]+"/register", url.Values{"current_password": {testPassword}}))
 		})
 	}
 }

@@ -110,8 +110,9 @@ func (s *Server) askKey(w http.ResponseWriter, r *http.Request, a core.Auth, sta
 	b := confirmBody{
 		Heading: "Finish adding the " + keyKind(f.Passkey) + " “" + f.Label + "”?", Action: keysPath + f.ID + "/register",
 		Cancel: "/settings/security", CancelLabel: "Back", Button: "Continue",
-		Text:      []string{"Have the key at hand: the next page asks you to touch it."},
-		Elevation: s.elevationFor(r, a, p, keysPath+f.ID),
+		Text:        []string{"Have the key at hand: the next page asks you to touch it."},
+		Elevation:   s.elevationFor(r, a, p, keysPath+f.ID),
+		AskPassword: f.Passkey, // a passkey signs in on its own: its setup takes the password
 	}
 	s.render(w, r, status, "confirm", Page{Title: "Add a " + keyKind(f.Passkey), Account: &a.Account, Error: errMsg, Body: b})
 }
@@ -150,9 +151,18 @@ func (s *Server) renderKey(w http.ResponseWriter, r *http.Request, a core.Auth, 
 	if !ok {
 		return
 	}
-	c, err := s.svc.ResendConfirmation(r.Context(), a, f.ID, httpapi.Meta(r))
+	password := r.PostForm.Get("current_password")
+	c, err := s.svc.ResendConfirmation(r.Context(), a, f.ID, password, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
 		s.askKey(w, r, a, status, errMsg)
+		return
+	}
+	if f.Passkey && password == "" && twofold.ErrorCode(err) == twofold.CodeInvalid {
+		s.askKey(w, r, a, status, errMsg) // the password, first or again
+		return
+	}
+	if f.Passkey && twofold.ErrorCode(err) == twofold.CodeForbidden {
+		s.askKey(w, r, a, http.StatusForbidden, "Your password is wrong.")
 		return
 	}
 	if err != nil {

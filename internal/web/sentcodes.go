@@ -94,7 +94,7 @@ func (s *Server) confirmSent(w http.ResponseWriter, r *http.Request, a core.Auth
 
 // resendSent sends a pending phone or address a new code.
 func (s *Server) resendSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if _, err := s.svc.ResendConfirmation(r.Context(), a, r.PathValue("id"), httpapi.Meta(r)); err != nil {
+	if _, err := s.svc.ResendConfirmation(r.Context(), a, r.PathValue("id"), "", httpapi.Meta(r)); err != nil {
 		s.renderSent(w, r, a, s.status(w, r, err), "", message(err))
 		return
 	}

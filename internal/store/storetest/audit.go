@@ -173,35 +173,68 @@ func testEventPages(t *testing.T, s *store.Store) {
 	})
 }
 
-// testSessionEvents: the events that made a session are found by account,
-// newest first, from a time on; other events and other accounts' are not.
-func testSessionEvents(t *testing.T, s *store.Store) {
+// testLiveSessions: an account's sessions that still work are found through
+// the events that made them, newest first, from a time on; ended, expired
+// or signed-out sessions, other events and other accounts' are not, however
+// many events came between.
+func testLiveSessions(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
-	for i, e := range []twofold.AuditEvent{
-		{AccountID: a.ID, Type: "login.succeeded", At: t0, SessionID: "s-old"},
-		{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s1", Source: "192.0.2.1", UserAgent: "laptop", Detail: "password only"},
-		{AccountID: a.ID, Type: "factor.created", At: t0.Add(time.Hour)},
-		{AccountID: b.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s-bob"},
-		{AccountID: a.ID, Type: "password.changed", At: t0.Add(2 * time.Hour), SessionID: "s2"},
-	} {
+	now := t0.Add(3 * time.Hour)
+	session := func(id, account string, epoch int64, expires time.Time) {
+		t.Helper()
+		if err := s.CreateSession(ctx, twofold.Session{ID: id, AccountID: account, TokenHash: []byte("h-" + id), CreatedAt: t0,
+			ExpiresAt: expires, ElevatedUntil: t0.Add(10 * time.Minute), Epoch: epoch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := t0.Add(24 * time.Hour)
+	session("s-old", a.ID, 0, day)
+	session("s1", a.ID, 0, day)
+	session("s-expired", a.ID, 0, now)
+	session("s-epoch", a.ID, 1, day)
+	session("s-bob", b.ID, 0, day)
+	session("s2", a.ID, 0, day)
+	var evs []twofold.AuditEvent
+	add := func(e twofold.AuditEvent) { evs = append(evs, e) }
+	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0, SessionID: "s-old"})
+	for i := range 30 { // events between, of both accounts
+		add(twofold.AuditEvent{AccountID: []string{a.ID, b.ID}[i%2], Type: "factor.created", At: t0.Add(time.Duration(i) * time.Minute)})
+	}
+	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s1", Source: "192.0.2.1", UserAgent: "laptop", Detail: "password only"})
+	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s-ended"})
+	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s-expired"})
+	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s-epoch"})
+	add(twofold.AuditEvent{AccountID: b.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s-bob"})
+	add(twofold.AuditEvent{AccountID: a.ID, Type: "password.changed", At: t0.Add(2 * time.Hour), SessionID: "s2"})
+	for i, e := range evs {
 		if err := s.AddEvent(ctx, e); err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
 	}
-	got, err := s.SessionEvents(ctx, a.ID, t0.Add(time.Minute), 10)
+	got, err := s.LiveSessions(ctx, a.ID, 0, t0.Add(30*time.Minute), now, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0].SessionID != "s2" || got[1].SessionID != "s1" || got[1].Source != "192.0.2.1" ||
-		got[1].UserAgent != "laptop" || got[1].Detail != "password only" || got[0].Type != "password.changed" {
-		t.Fatalf("got %+v, want s2 then s1", got)
+	ids := []string{}
+	for _, l := range got {
+		ids = append(ids, l.Session.ID)
 	}
-	if got, _ := s.SessionEvents(ctx, a.ID, t0, 1); len(got) != 1 || got[0].SessionID != "s2" {
+	if diff := cmp.Diff([]string{"s2", "s1"}, ids); diff != "" {
+		t.Fatalf("live sessions (-want +got):\n%s", diff)
+	}
+	if l := got[1]; l.Made.Source != "192.0.2.1" || l.Made.UserAgent != "laptop" || l.Made.Detail != "password only" ||
+		!l.Session.ExpiresAt.Equal(day) || !l.Session.ElevatedUntil.Equal(t0.Add(10*time.Minute)) || got[0].Made.Type != "password.changed" {
+		t.Fatalf("s1 as listed: %+v", l)
+	}
+	if got, _ := s.LiveSessions(ctx, a.ID, 0, t0.Add(-time.Hour), now, 1); len(got) != 1 || got[0].Session.ID != "s2" {
 		t.Fatalf("limit 1: got %+v", got)
 	}
-	if all, _ := s.Events(ctx, a.ID, 0, 10); len(all) != 4 || all[0].SessionID != "s2" || all[1].SessionID != "" {
-		t.Fatalf("Events: got %+v, want the session ids kept", all)
+	if got, _ := s.LiveSessions(ctx, a.ID, 0, t0.Add(-time.Hour), now, 10); len(got) != 3 {
+		t.Fatalf("from before the first event: got %d sessions, want s2, s1 and s-old", len(got))
+	}
+	if all, _ := s.Events(ctx, a.ID, 0, 100); all[0].SessionID != "s2" || all[1].SessionID != "s-epoch" {
+		t.Fatalf("Events: got %+v, want the session ids kept", all[:2])
 	}
 }
 

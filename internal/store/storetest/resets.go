@@ -171,3 +171,23 @@ func factorIDs(tb testing.TB, s *store.Store, accountID string) []string {
 	}
 	return ids
 }
+
+// testNoResetOfSuspended: a suspended account gets no waiting reset, which
+// its holder could not cancel.
+func testNoResetOfSuspended(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	if _, err := s.SetSuspended(ctx, a.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: "operator carol", RequestedAt: t0, Due: t0.Add(time.Hour)}
+	if err := s.AddTwoFactorReset(ctx, r); twofold.ErrorCode(err) != twofold.CodeConflict {
+		t.Fatalf("a reset of a suspended account: got %v, want a conflict", err)
+	}
+	if _, err := s.SetSuspended(ctx, a.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddTwoFactorReset(ctx, r); err != nil {
+		t.Fatalf("after the suspension: %v", err)
+	}
+}

@@ -88,7 +88,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"Audit/RoundTrip", testEventRoundTrip},
 		{"Audit/Pages", testEventPages},
-		{"Audit/SessionEvents", testSessionEvents},
+		{"Audit/LiveSessions", testLiveSessions},
 		{"Audit/Filter", testEventFilter},
 
 		{"Setup/FirstAccount", testFirstAccount},
@@ -99,6 +99,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SecondStep/Decide", testDecideSecondStep},
 		{"Throttle/DeleteStale", testDeleteStaleThrottles},
 		{"Reset/TwoFactor", testTwoFactorReset},
+		{"Reset/NotOfSuspended", testNoResetOfSuspended},
 		{"Reset/Withdrawn", testResetWithdrawn},
 
 		{"APIKey/RoundTrip", testAPIKeyRoundTrip},
