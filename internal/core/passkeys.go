@@ -68,6 +68,9 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, m Meta) (PasskeyChallen
 	if err := s.allowSource(ctx, m); err != nil {
 		return PasskeyChallenge{}, err
 	}
+	if err := s.allowSite(ctx, m); err != nil {
+		return PasskeyChallenge{}, err
+	}
 	b, err := rp.BeginPasskeyLogin()
 	if err != nil {
 		return PasskeyChallenge{}, err

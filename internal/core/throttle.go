@@ -261,3 +261,39 @@ func plural(n int, one, many string) string {
 func failuresText(n int) string {
 	return fmt.Sprintf("%d consecutive %s", n, plural(n, "failure", "failures"))
 }
+
+// siteShare is how many clients' worth of requests one IPv6 /48 (a site)
+// may make to an endpoint that stores something for anyone who asks: a
+// holder of a /48 has 65,536 /64s, each counted as a client by allowSource.
+const siteShare = 16
+
+// allowSite takes a token from the bucket of source's IPv6 /48, siteShare
+// times a client's, refusing a flood spread over a site's /64s. IPv4
+// addresses pass (allowSource counts them one by one). Only where a request
+// stores something for anyone (a passkey sign-in begun): on the second
+// step it would be one more write per login.
+func (s *Service) allowSite(ctx context.Context, m Meta) error {
+	site, ok := siteKey(m.Source)
+	if s.cfg.LoginRate <= 0 || !ok {
+		return nil
+	}
+	allowed, err := s.store.TakeToken(ctx, "site:"+site, siteShare*float64(s.cfg.LoginBurst), siteShare*s.cfg.LoginRate, s.Now())
+	if err != nil {
+		return err
+	}
+	if !allowed {
+		s.audit(ctx, "", "login.throttled", m, "IPv6 /48 over its request rate")
+		return throttled(time.Duration(float64(time.Second)/(siteShare*s.cfg.LoginRate)), "")
+	}
+	return nil
+}
+
+// siteKey names the IPv6 /48 of source; ok is false for anything else.
+func siteKey(source string) (string, bool) {
+	a, err := netip.ParseAddr(source)
+	if err != nil || !a.Unmap().Is6() {
+		return "", false
+	}
+	p, _ := a.Unmap().Prefix(48)
+	return p.String(), true
+}

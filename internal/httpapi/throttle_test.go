@@ -662,3 +662,23 @@ func TestHotPathClearsTheFactorCounter(t *testing.T) {
 		}
 	})
 }
+
+// TestPasskeyBeginsCountBySite: a sign-in with a passkey stores a row for
+// anyone who asks, so begins spread over the /64s of one IPv6 /48 are
+// counted together too, at 16 clients' worth; another /48 is unaffected.
+func TestPasskeyBeginsCountBySite(t *testing.T) {
+	eachStoreWith(t, []testenv.ServerOption{behindProxy, func(c *config.Config) { c.LoginBurst, c.LoginRate = 2, 0.01 }}, func(t *testing.T, s *testenv.Server) {
+		begin := func(addr string) testenv.Response {
+			return from(testenv.NewClient(s.URL()), addr).Do(t, "POST", "/v1/login/passkey", nil)
+		}
+		for i := range 32 { // 16 /64s of 2 each: the /48's 32
+			if r := begin(fmt.Sprintf("2001:db8:1:%x::1", i/2)); r.Status != 200 {
+				t.Fatalf("begin %d: got %d %s", i, r.Status, r.Body)
+			}
+		}
+		wantProblem(t, begin("2001:db8:1:ff::1"), 429, "throttled")
+		if r := begin("2001:db8:2::1"); r.Status != 200 {
+			t.Fatalf("from another /48: got %d %s", r.Status, r.Body)
+		}
+	})
+}
