@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -78,8 +79,13 @@ func (s *Service) EndSession(ctx context.Context, a Auth, sessionID string, m Me
 	}
 	detail := "session " + sessionID
 	if sessionID == a.Session.ID {
-		detail += " (this one)"
+		s.audit(ctx, a.Account.ID, "session.revoked", m, detail+" (this one)")
+		return nil
 	}
 	s.audit(ctx, a.Account.ID, "session.revoked", m, detail)
+	// Told, as one session can now end another while keeping itself: a
+	// holder who did not do it should change the password.
+	s.notify(ctx, a.Account.ID, "a session of your account was signed out",
+		fmt.Sprintf("A browser or app signed in to your account (from %s) signed out another of its sessions.", CleanText(m.Source, 64)))
 	return nil
 }
