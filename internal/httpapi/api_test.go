@@ -29,6 +29,18 @@ func eachStoreWith(t *testing.T, opts []testenv.ServerOption, f func(t *testing.
 	}
 }
 
+// eachStoreWithMail is eachStore with the server's mail going to a mailbox
+// of its own, over SMTP.
+func eachStoreWithMail(t *testing.T, f func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer)) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mb := testenv.NewSMTPServer(t)
+			f(t, testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>")), mb)
+		})
+	}
+}
+
 const password = "correct horse battery"
 
 func addUser(t *testing.T, s *testenv.Server, name string) {

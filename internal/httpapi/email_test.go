@@ -32,81 +32,76 @@ func codeMail(t *testing.T, mb *testenv.SMTPServer, n int) (code, body string) {
 // and elevates with codes sent over SMTP through the outbox, which never
 // holds a code in the clear.
 func TestEmailCodeStory(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			mb := testenv.NewSMTPServer(t)
-			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			addUser(t, s, "eve")
-			c := login(t, s, "eve")
-			r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"})
-			if r.Status != 201 || r.String("code_sent_to") != "e•••@example.com" {
-				t.Fatalf("enrol email: got %d %s, want 201 sent to e•••@example.com", r.Status, r.Body)
-			}
-			id := r.JSON["factor"].(map[string]any)["id"].(string)
-			code, body := codeMail(t, mb, 1)
-			if !strings.Contains(body, "to add this authenticator") {
-				t.Errorf("confirmation mail does not say what the code is for:\n%s", body)
-			}
-			if msgs := mb.Messages(); len(msgs[0].To) != 1 || msgs[0].To[0] != "eve@example.com" {
-				t.Errorf("code mail went to %v, want eve@example.com", msgs[0].To)
-			}
-			if out, err := s.Store.Outbox(context.Background()); err != nil {
-				t.Fatal(err)
-			} else {
-				for _, m := range out {
-					if strings.Contains(m.Body, code) || m.BodyKeyID == "" && strings.Contains(m.Subject, "your code") {
-						t.Errorf("the outbox holds a code mail in the clear: %+v", m)
-					}
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "eve")
+		c := login(t, s, "eve")
+		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"})
+		if r.Status != 201 || r.String("code_sent_to") != "e•••@example.com" {
+			t.Fatalf("enrol email: got %d %s, want 201 sent to e•••@example.com", r.Status, r.Body)
+		}
+		id := r.JSON["factor"].(map[string]any)["id"].(string)
+		code, body := codeMail(t, mb, 1)
+		if !strings.Contains(body, "to add this authenticator") {
+			t.Errorf("confirmation mail does not say what the code is for:\n%s", body)
+		}
+		if msgs := mb.Messages(); len(msgs[0].To) != 1 || msgs[0].To[0] != "eve@example.com" {
+			t.Errorf("code mail went to %v, want eve@example.com", msgs[0].To)
+		}
+		if out, err := s.Store.Outbox(context.Background()); err != nil {
+			t.Fatal(err)
+		} else {
+			for _, m := range out {
+				if strings.Contains(m.Body, code) || m.BodyKeyID == "" && strings.Contains(m.Subject, "your code") {
+					t.Errorf("the outbox holds a code mail in the clear: %+v", m)
 				}
 			}
-			wantProblem(t, c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": otherCode(code)}), 401, "invalid-code")
-			if r := c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); r.Status != 200 {
-				t.Fatalf("confirm: got %d %s", r.Status, r.Body)
-			}
-			n := len(mb.Wait(t, 2, 30*time.Second)) // and the notice of a new authenticator
+		}
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": otherCode(code)}), 401, "invalid-code")
+		if r := c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); r.Status != 200 {
+			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+		}
+		n := len(mb.Wait(t, 2, 30*time.Second)) // and the notice of a new authenticator
 
-			loginID, lr := startLogin(t, s, "eve")
-			if m := lr.JSON["methods"].([]any)[0].(map[string]any); m["method"] != "email" || m["destination"] != "e•••@example.com" {
-				t.Errorf("methods %v, want the email factor, masked", lr.JSON["methods"])
+		loginID, lr := startLogin(t, s, "eve")
+		if m := lr.JSON["methods"].([]any)[0].(map[string]any); m["method"] != "email" || m["destination"] != "e•••@example.com" {
+			t.Errorf("methods %v, want the email factor, masked", lr.JSON["methods"])
+		}
+		if r := challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("challenge: got %d %s", r.Status, r.Body)
+		}
+		code, body = codeMail(t, mb, n+1)
+		if !strings.Contains(body, "to sign in") {
+			t.Errorf("login mail does not say what the code is for:\n%s", body)
+		}
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": code}), 401, "invalid-code")
+		v := verify(t, s, loginID, map[string]string{"method": "email", "factor_id": id, "code": code})
+		if v.Status != 200 {
+			t.Fatalf("verify: got %d %s", v.Status, v.Body)
+		}
+		c.Token = v.String("token")
+		s.Clock.Add(11 * time.Minute)
+		if r := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "email", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("elevate challenge: got %d %s", r.Status, r.Body)
+		}
+		code, _ = codeMail(t, mb, n+2)
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "email", "code": code}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		if s.DBPath == "" {
+			return
+		}
+		var db []byte
+		for _, suffix := range []string{"", "-wal"} {
+			b, err := os.ReadFile(s.DBPath + suffix)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
 			}
-			if r := challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id}); r.Status != 202 {
-				t.Fatalf("challenge: got %d %s", r.Status, r.Body)
-			}
-			code, body = codeMail(t, mb, n+1)
-			if !strings.Contains(body, "to sign in") {
-				t.Errorf("login mail does not say what the code is for:\n%s", body)
-			}
-			wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": code}), 401, "invalid-code")
-			v := verify(t, s, loginID, map[string]string{"method": "email", "factor_id": id, "code": code})
-			if v.Status != 200 {
-				t.Fatalf("verify: got %d %s", v.Status, v.Body)
-			}
-			c.Token = v.String("token")
-			s.Clock.Add(11 * time.Minute)
-			if r := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "email", "factor_id": id}); r.Status != 202 {
-				t.Fatalf("elevate challenge: got %d %s", r.Status, r.Body)
-			}
-			code, _ = codeMail(t, mb, n+2)
-			if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "email", "code": code}); r.Status != 200 {
-				t.Fatalf("elevate: got %d %s", r.Status, r.Body)
-			}
-			if s.DBPath == "" {
-				return
-			}
-			var db []byte
-			for _, suffix := range []string{"", "-wal"} {
-				b, err := os.ReadFile(s.DBPath + suffix)
-				if err != nil && !os.IsNotExist(err) {
-					t.Fatal(err)
-				}
-				db = append(db, b...)
-			}
-			if strings.Trim(code, "234567") != "" && bytes.Contains(db, []byte(code)) {
-				t.Errorf("the database file holds a code that was mailed")
-			}
-		})
-	}
+			db = append(db, b...)
+		}
+		if strings.Trim(code, "234567") != "" && bytes.Contains(db, []byte(code)) {
+			t.Errorf("the database file holds a code that was mailed")
+		}
+	})
 }
 
 // TestEmailCodeDroppedWhenExpired: a code mail that could not be sent

@@ -30,123 +30,118 @@ func invitationIDs(t *testing.T, r testenv.Response) []string {
 // only the invitee may answer; and inviting a name nobody has answers as
 // for one somebody has.
 func TestTeamInvitations(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			mb := testenv.NewSMTPServer(t)
-			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			for _, n := range []string{"alice", "bob", "carol", "mallory"} {
-				addUser(t, s, n)
-			}
-			alice, bob, carol, mallory := login(t, s, "alice"), login(t, s, "bob"), login(t, s, "carol"), login(t, s, "mallory")
-			team := makeTeam(t, alice, "Acme hosting")
-			before := len(mb.Messages())
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		for _, n := range []string{"alice", "bob", "carol", "mallory"} {
+			addUser(t, s, n)
+		}
+		alice, bob, carol, mallory := login(t, s, "alice"), login(t, s, "bob"), login(t, s, "carol"), login(t, s, "mallory")
+		team := makeTeam(t, alice, "Acme hosting")
+		before := len(mb.Messages())
 
-			id := invite(t, alice, team, "bob", "ops")
-			msgs := mb.Wait(t, before+1, 30*time.Second)
-			subject, body := mailText(t, msgs[before])
-			if msgs[before].To[0] != "bob@example.com" || !strings.HasSuffix(subject, "you were invited to a team") ||
-				!strings.Contains(body, `alice invited you to the team "Acme hosting" as ops`) || !strings.Contains(body, "not a member until you accept") ||
-				strings.Contains(body, "change your password") {
-				t.Fatalf("mail to bob: to %v, %q\n%s", msgs[before].To, subject, body)
-			}
-			// Invited, bob is no member yet: the team is hidden from him.
-			wantProblem(t, bob.Do(t, "GET", "/v1/teams/"+team, nil), 404, "not-found")
-			if got := roles(t, alice, team); !reflect.DeepEqual(got, map[string]string{"alice": "owner"}) {
-				t.Fatalf("members before bob accepts: got %v", got)
-			}
-			r := bob.Do(t, "GET", "/v1/me/invitations", nil)
-			if ids := invitationIDs(t, r); len(ids) != 1 || ids[0] != id {
-				t.Fatalf("bob's invitations: got %v, want [%s]", ids, id)
-			}
-			v := r.JSON["invitations"].([]any)[0].(map[string]any)
-			if v["team_name"] != "Acme hosting" || v["role"] != "ops" || v["invited_by"] != "alice" || v["team_id"] != team {
-				t.Fatalf("bob's invitation: got %v", v)
-			}
+		id := invite(t, alice, team, "bob", "ops")
+		msgs := mb.Wait(t, before+1, 30*time.Second)
+		subject, body := mailText(t, msgs[before])
+		if msgs[before].To[0] != "bob@example.com" || !strings.HasSuffix(subject, "you were invited to a team") ||
+			!strings.Contains(body, `alice invited you to the team "Acme hosting" as ops`) || !strings.Contains(body, "not a member until you accept") ||
+			strings.Contains(body, "change your password") {
+			t.Fatalf("mail to bob: to %v, %q\n%s", msgs[before].To, subject, body)
+		}
+		// Invited, bob is no member yet: the team is hidden from him.
+		wantProblem(t, bob.Do(t, "GET", "/v1/teams/"+team, nil), 404, "not-found")
+		if got := roles(t, alice, team); !reflect.DeepEqual(got, map[string]string{"alice": "owner"}) {
+			t.Fatalf("members before bob accepts: got %v", got)
+		}
+		r := bob.Do(t, "GET", "/v1/me/invitations", nil)
+		if ids := invitationIDs(t, r); len(ids) != 1 || ids[0] != id {
+			t.Fatalf("bob's invitations: got %v, want [%s]", ids, id)
+		}
+		v := r.JSON["invitations"].([]any)[0].(map[string]any)
+		if v["team_name"] != "Acme hosting" || v["role"] != "ops" || v["invited_by"] != "alice" || v["team_id"] != team {
+			t.Fatalf("bob's invitation: got %v", v)
+		}
 
-			// A name nobody has gets the same answer, and the managers see
-			// it waiting like any other; nobody is mailed.
-			ghost := alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "nobody", "role": "ops"})
-			if ghost.Status != 201 {
-				t.Fatalf("inviting a name nobody has: got %d %s, want 201 as for anyone", ghost.Status, ghost.Body)
-			}
-			gv := ghost.JSON["invitation"].(map[string]any)
-			if keys(gv) != keys(v) {
-				t.Fatalf("invitation of nobody has fields %s, of bob %s", keys(gv), keys(v))
-			}
-			carolID := invite(t, alice, team, "carol", "read-only")
-			got := invitationIDs(t, alice.Do(t, "GET", "/v1/teams/"+team+"/invitations", nil))
-			want := []string{id, carolID, gv["id"].(string)}
-			sort.Strings(got)
-			sort.Strings(want)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("team's invitations: got %v, want %v", got, want)
-			}
-			if r := alice.Do(t, "GET", "/v1/teams/"+team, nil); len(r.JSON["invitations"].([]any)) != 3 {
-				t.Fatalf("the team's page for its owner lists %v, want 3 invitations", r.JSON["invitations"])
-			}
-			wantProblem(t, alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "BOB", "role": "admin"}), 409, "conflict")
+		// A name nobody has gets the same answer, and the managers see
+		// it waiting like any other; nobody is mailed.
+		ghost := alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "nobody", "role": "ops"})
+		if ghost.Status != 201 {
+			t.Fatalf("inviting a name nobody has: got %d %s, want 201 as for anyone", ghost.Status, ghost.Body)
+		}
+		gv := ghost.JSON["invitation"].(map[string]any)
+		if keys(gv) != keys(v) {
+			t.Fatalf("invitation of nobody has fields %s, of bob %s", keys(gv), keys(v))
+		}
+		carolID := invite(t, alice, team, "carol", "read-only")
+		got := invitationIDs(t, alice.Do(t, "GET", "/v1/teams/"+team+"/invitations", nil))
+		want := []string{id, carolID, gv["id"].(string)}
+		sort.Strings(got)
+		sort.Strings(want)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("team's invitations: got %v, want %v", got, want)
+		}
+		if r := alice.Do(t, "GET", "/v1/teams/"+team, nil); len(r.JSON["invitations"].([]any)) != 3 {
+			t.Fatalf("the team's page for its owner lists %v, want 3 invitations", r.JSON["invitations"])
+		}
+		wantProblem(t, alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "BOB", "role": "admin"}), 409, "conflict")
 
-			// Only the invitee answers; to anyone else it does not exist.
-			for _, r := range []testenv.Response{
-				mallory.Do(t, "POST", "/v1/me/invitations/"+id+"/accept", nil),
-				mallory.Do(t, "DELETE", "/v1/me/invitations/"+id, nil),
-				alice.Do(t, "POST", "/v1/me/invitations/"+id+"/accept", nil),
-				mallory.Do(t, "DELETE", "/v1/teams/"+team+"/invitations/"+id, nil),
-			} {
-				wantProblem(t, r, 404, "not-found")
-			}
-			// An API key answers nothing: joining is a person's consent.
-			key := makeKey(t, bob, "script", nil, "dns example.com read")
-			k := keyClient(s, key.id, key.secret)
-			wantProblem(t, k.Do(t, "POST", "/v1/me/invitations/"+id+"/accept", nil), 403, "forbidden")
+		// Only the invitee answers; to anyone else it does not exist.
+		for _, r := range []testenv.Response{
+			mallory.Do(t, "POST", "/v1/me/invitations/"+id+"/accept", nil),
+			mallory.Do(t, "DELETE", "/v1/me/invitations/"+id, nil),
+			alice.Do(t, "POST", "/v1/me/invitations/"+id+"/accept", nil),
+			mallory.Do(t, "DELETE", "/v1/teams/"+team+"/invitations/"+id, nil),
+		} {
+			wantProblem(t, r, 404, "not-found")
+		}
+		// An API key answers nothing: joining is a person's consent.
+		key := makeKey(t, bob, "script", nil, "dns example.com read")
+		k := keyClient(s, key.id, key.secret)
+		wantProblem(t, k.Do(t, "POST", "/v1/me/invitations/"+id+"/accept", nil), 403, "forbidden")
 
-			// Carol declines: she is not a member, and the invitation is gone.
-			if r := carol.Do(t, "DELETE", "/v1/me/invitations/"+carolID, nil); r.Status != 204 {
-				t.Fatalf("carol declines: got %d %s", r.Status, r.Body)
-			}
-			wantProblem(t, carol.Do(t, "POST", "/v1/me/invitations/"+carolID+"/accept", nil), 404, "not-found")
-			// Alice withdraws the invitation of nobody.
-			if r := alice.Do(t, "DELETE", "/v1/teams/"+team+"/invitations/"+gv["id"].(string), nil); r.Status != 204 {
-				t.Fatalf("withdraw: got %d %s", r.Status, r.Body)
-			}
+		// Carol declines: she is not a member, and the invitation is gone.
+		if r := carol.Do(t, "DELETE", "/v1/me/invitations/"+carolID, nil); r.Status != 204 {
+			t.Fatalf("carol declines: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, carol.Do(t, "POST", "/v1/me/invitations/"+carolID+"/accept", nil), 404, "not-found")
+		// Alice withdraws the invitation of nobody.
+		if r := alice.Do(t, "DELETE", "/v1/teams/"+team+"/invitations/"+gv["id"].(string), nil); r.Status != 204 {
+			t.Fatalf("withdraw: got %d %s", r.Status, r.Body)
+		}
 
-			// Bob accepts, once, and is a member with the role offered.
-			if r := bob.Do(t, "POST", "/v1/me/invitations/"+id+"/accept", nil); r.Status != 200 || r.JSON["team"].(map[string]any)["role"] != "ops" {
-				t.Fatalf("bob accepts: got %d %s", r.Status, r.Body)
-			}
-			wantProblem(t, bob.Do(t, "POST", "/v1/me/invitations/"+id+"/accept", nil), 404, "not-found")
-			if got := roles(t, bob, team); !reflect.DeepEqual(got, map[string]string{"alice": "owner", "bob": "ops"}) {
-				t.Fatalf("members after: got %v", got)
-			}
-			if ids := invitationIDs(t, alice.Do(t, "GET", "/v1/teams/"+team+"/invitations", nil)); len(ids) != 0 {
-				t.Fatalf("invitations left: %v, want none", ids)
-			}
-			// Bob's record shows where he came from; alice's what she did.
-			wantEvent(t, bob, "team.joined")
-			wantEvent(t, alice, "team.invitation_accepted")
-			wantEvent(t, alice, "team.invitation_declined")
+		// Bob accepts, once, and is a member with the role offered.
+		if r := bob.Do(t, "POST", "/v1/me/invitations/"+id+"/accept", nil); r.Status != 200 || r.JSON["team"].(map[string]any)["role"] != "ops" {
+			t.Fatalf("bob accepts: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, bob.Do(t, "POST", "/v1/me/invitations/"+id+"/accept", nil), 404, "not-found")
+		if got := roles(t, bob, team); !reflect.DeepEqual(got, map[string]string{"alice": "owner", "bob": "ops"}) {
+			t.Fatalf("members after: got %v", got)
+		}
+		if ids := invitationIDs(t, alice.Do(t, "GET", "/v1/teams/"+team+"/invitations", nil)); len(ids) != 0 {
+			t.Fatalf("invitations left: %v, want none", ids)
+		}
+		// Bob's record shows where he came from; alice's what she did.
+		wantEvent(t, bob, "team.joined")
+		wantEvent(t, alice, "team.invitation_accepted")
+		wantEvent(t, alice, "team.invitation_declined")
 
-			// An invitation lapses after 7 days.
-			late := invite(t, alice, team, "carol", "ops")
-			s.Clock.Add(7*24*time.Hour + time.Minute)
-			carol = login(t, s, "carol")
-			if ids := invitationIDs(t, carol.Do(t, "GET", "/v1/me/invitations", nil)); len(ids) != 0 {
-				t.Fatalf("carol's invitations after 7 days: %v, want none", ids)
-			}
-			wantProblem(t, carol.Do(t, "POST", "/v1/me/invitations/"+late+"/accept", nil), 404, "not-found")
+		// An invitation lapses after 7 days.
+		late := invite(t, alice, team, "carol", "ops")
+		s.Clock.Add(7*24*time.Hour + time.Minute)
+		carol = login(t, s, "carol")
+		if ids := invitationIDs(t, carol.Do(t, "GET", "/v1/me/invitations", nil)); len(ids) != 0 {
+			t.Fatalf("carol's invitations after 7 days: %v, want none", ids)
+		}
+		wantProblem(t, carol.Do(t, "POST", "/v1/me/invitations/"+late+"/accept", nil), 404, "not-found")
 
-			// A change of bob's membership is a security notice, with its
-			// footer; the invitation above was not.
-			alice = login(t, s, "alice")
-			if r := alice.Do(t, "PATCH", "/v1/teams/"+team+"/members/bob", map[string]string{"role": "read-only"}); r.Status != 200 {
-				t.Fatalf("change bob's role: %d %s", r.Status, r.Body)
-			}
-			if body := mailWith(t, mb, "your role in a team changed"); !strings.Contains(body, "change your password") {
-				t.Fatalf("the notice of a changed role has no security footer:\n%s", body)
-			}
-		})
-	}
+		// A change of bob's membership is a security notice, with its
+		// footer; the invitation above was not.
+		alice = login(t, s, "alice")
+		if r := alice.Do(t, "PATCH", "/v1/teams/"+team+"/members/bob", map[string]string{"role": "read-only"}); r.Status != 200 {
+			t.Fatalf("change bob's role: %d %s", r.Status, r.Body)
+		}
+		if body := mailWith(t, mb, "your role in a team changed"); !strings.Contains(body, "change your password") {
+			t.Fatalf("the notice of a changed role has no security footer:\n%s", body)
+		}
+	})
 }
 
 // keys returns the sorted keys of m, joined.

@@ -45,79 +45,74 @@ func completeReset(t *testing.T, s *testenv.Server, body map[string]string) test
 // clears the password's failure counters; the answer to asking is the same
 // for a name nobody has.
 func TestPasswordReset(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			mb := testenv.NewSMTPServer(t)
-			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			addUser(t, s, "bob")
-			old := login(t, s, "bob")
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "bob")
+		old := login(t, s, "bob")
 
-			known, unknown := askReset(t, s, "bob"), askReset(t, s, "nobody")
-			if known.Status != 202 || unknown.Status != 202 || string(known.Body) != string(unknown.Body) {
-				t.Fatalf("asking for a known and an unknown name: got %d %s and %d %s, want the same 202",
-					known.Status, known.Body, unknown.Status, unknown.Body)
+		known, unknown := askReset(t, s, "bob"), askReset(t, s, "nobody")
+		if known.Status != 202 || unknown.Status != 202 || string(known.Body) != string(unknown.Body) {
+			t.Fatalf("asking for a known and an unknown name: got %d %s and %d %s, want the same 202",
+				known.Status, known.Body, unknown.Status, unknown.Body)
+		}
+		wantProblem(t, askReset(t, s, ""), 400, "invalid")
+		token, body := resetMail(t, s, mb, 1)
+		if msgs := mb.Messages(); len(msgs) != 1 || msgs[0].To[0] != "bob@example.com" {
+			t.Fatalf("mails: got %d, first to %v; want one, to bob@example.com", len(msgs), msgs[0].To)
+		}
+		if !strings.Contains(body, "30 minutes") || strings.Contains(body, "authenticators") {
+			t.Errorf("mail to an account without two-factor:\n%s", body)
+		}
+		out, err := s.Store.Outbox(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out {
+			if strings.Contains(m.Body, token) || strings.Contains(m.Subject, "reset") && m.BodyKeyID == "" {
+				t.Errorf("the outbox holds a password-reset link in the clear: %+v", m)
 			}
-			wantProblem(t, askReset(t, s, ""), 400, "invalid")
-			token, body := resetMail(t, s, mb, 1)
-			if msgs := mb.Messages(); len(msgs) != 1 || msgs[0].To[0] != "bob@example.com" {
-				t.Fatalf("mails: got %d, first to %v; want one, to bob@example.com", len(msgs), msgs[0].To)
-			}
-			if !strings.Contains(body, "30 minutes") || strings.Contains(body, "authenticators") {
-				t.Errorf("mail to an account without two-factor:\n%s", body)
-			}
-			out, err := s.Store.Outbox(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range out {
-				if strings.Contains(m.Body, token) || strings.Contains(m.Subject, "reset") && m.BodyKeyID == "" {
-					t.Errorf("the outbox holds a password-reset link in the clear: %+v", m)
-				}
-			}
+		}
 
-			c := testenv.NewClient(s.URL())
-			r := c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": token})
-			if r.Status != 200 || r.String("username") != "bob" || r.JSON["second_factor_required"] != false {
-				t.Fatalf("check: got %d %s, want bob without a second factor", r.Status, r.Body)
-			}
-			for _, bad := range []string{"", "x", token + "x", strings.Split(token, ".")[0] + ".aaaa"} {
-				wantProblem(t, c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": bad}), 410, "login-expired")
-			}
+		c := testenv.NewClient(s.URL())
+		r := c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": token})
+		if r.Status != 200 || r.String("username") != "bob" || r.JSON["second_factor_required"] != false {
+			t.Fatalf("check: got %d %s, want bob without a second factor", r.Status, r.Body)
+		}
+		for _, bad := range []string{"", "x", token + "x", strings.Split(token, ".")[0] + ".aaaa"} {
+			wantProblem(t, c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": bad}), 410, "login-expired")
+		}
 
-			// Wrong passwords typed by a stranger lock the password for a
-			// while; the reset lifts that.
-			for range 10 {
-				c.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": "not the password"})
-			}
-			wantProblem(t, c.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": password}), 429, "throttled")
-			wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "short"}), 400, "invalid")
-			const fresh = "a brand new passphrase"
-			if r := completeReset(t, s, map[string]string{"token": token, "password": fresh}); r.Status != 200 || r.String("status") != "password_changed" {
-				t.Fatalf("complete: got %d %s, want 200 password_changed", r.Status, r.Body)
-			}
-			wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "yet another passphrase"}), 410, "login-expired")
+		// Wrong passwords typed by a stranger lock the password for a
+		// while; the reset lifts that.
+		for range 10 {
+			c.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": "not the password"})
+		}
+		wantProblem(t, c.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": password}), 429, "throttled")
+		wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "short"}), 400, "invalid")
+		const fresh = "a brand new passphrase"
+		if r := completeReset(t, s, map[string]string{"token": token, "password": fresh}); r.Status != 200 || r.String("status") != "password_changed" {
+			t.Fatalf("complete: got %d %s, want 200 password_changed", r.Status, r.Body)
+		}
+		wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "yet another passphrase"}), 410, "login-expired")
 
-			wantProblem(t, old.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
-			wantProblem(t, c.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": password}), 401, "invalid-credentials")
-			if r := c.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": fresh}); r.Status != 200 || r.String("status") != "authenticated" {
-				t.Fatalf("login with the new password: got %d %s, want 200 authenticated", r.Status, r.Body)
+		wantProblem(t, old.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		wantProblem(t, c.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": password}), 401, "invalid-credentials")
+		if r := c.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": fresh}); r.Status != 200 || r.String("status") != "authenticated" {
+			t.Fatalf("login with the new password: got %d %s, want 200 authenticated", r.Status, r.Body)
+		}
+		msgs := mb.Wait(t, 2, 30*time.Second)
+		if subject, _ := mailText(t, msgs[1]); !strings.Contains(subject, "your password was reset") {
+			t.Errorf("second mail %q, want the notice of the reset", subject)
+		}
+		a, err := s.Store.AccountByUsername(context.Background(), "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for typ, want := range map[string]int{"password.reset_requested": 1, "password.reset": 1} {
+			if got := countEvents(t, s, a.ID, typ); got != want {
+				t.Errorf("%s events: got %d, want %d", typ, got, want)
 			}
-			msgs := mb.Wait(t, 2, 30*time.Second)
-			if subject, _ := mailText(t, msgs[1]); !strings.Contains(subject, "your password was reset") {
-				t.Errorf("second mail %q, want the notice of the reset", subject)
-			}
-			a, err := s.Store.AccountByUsername(context.Background(), "bob")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for typ, want := range map[string]int{"password.reset_requested": 1, "password.reset": 1} {
-				if got := countEvents(t, s, a.ID, typ); got != want {
-					t.Errorf("%s events: got %d, want %d", typ, got, want)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestPasswordResetNeedsSecondFactor: on an account with two-factor on, a
@@ -125,212 +120,191 @@ func TestPasswordReset(t *testing.T) {
 // second factor, on the account's counters, and the next sign-in still asks
 // for the second step.
 func TestPasswordResetNeedsSecondFactor(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			mb := testenv.NewSMTPServer(t)
-			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			addUser(t, s, "carol")
-			e := enrol(t, s, login(t, s, "carol"), map[string]any{"type": "totp", "label": "phone"})
-			n := len(mb.Wait(t, 1, 30*time.Second)) // the notice of the new authenticator
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "carol")
+		e := enrol(t, s, login(t, s, "carol"), map[string]any{"type": "totp", "label": "phone"})
+		n := len(mb.Wait(t, 1, 30*time.Second)) // the notice of the new authenticator
 
-			if r := askReset(t, s, "Carol"); r.Status != 202 {
-				t.Fatalf("ask: got %d %s", r.Status, r.Body)
-			}
-			token, body := resetMail(t, s, mb, n+1)
-			if !strings.Contains(body, "authenticators") {
-				t.Errorf("the mail does not say a second factor is needed:\n%s", body)
-			}
-			c := testenv.NewClient(s.URL())
-			r := c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": token})
-			methods := map[string]bool{}
-			for _, m := range r.JSON["methods"].([]any) {
-				methods[m.(map[string]any)["method"].(string)] = true
-			}
-			if r.JSON["second_factor_required"] != true || !methods["totp"] || !methods["recovery_code"] || !methods["paper_key"] {
-				t.Fatalf("check: got %d %s, want a second factor among totp, recovery_code and paper_key", r.Status, r.Body)
-			}
+		if r := askReset(t, s, "Carol"); r.Status != 202 {
+			t.Fatalf("ask: got %d %s", r.Status, r.Body)
+		}
+		token, body := resetMail(t, s, mb, n+1)
+		if !strings.Contains(body, "authenticators") {
+			t.Errorf("the mail does not say a second factor is needed:\n%s", body)
+		}
+		c := testenv.NewClient(s.URL())
+		r := c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": token})
+		methods := map[string]bool{}
+		for _, m := range r.JSON["methods"].([]any) {
+			methods[m.(map[string]any)["method"].(string)] = true
+		}
+		if r.JSON["second_factor_required"] != true || !methods["totp"] || !methods["recovery_code"] || !methods["paper_key"] {
+			t.Fatalf("check: got %d %s, want a second factor among totp, recovery_code and paper_key", r.Status, r.Body)
+		}
 
-			const fresh = "a brand new passphrase"
-			wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": fresh}), 400, "invalid")
-			wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": fresh, "method": "webauthn", "code": "x"}), 400, "invalid")
-			s.Clock.Add(30 * time.Second)
-			code := testenv.TOTP(t, e.secret, s.Clock.Now())
-			wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": fresh, "method": "totp", "code": otherCode(code)}), 401, "invalid-code")
-			// Neither refusal used the link, nor changed the password.
-			if _, r := startLogin(t, s, "carol"); r.Status != 200 {
-				t.Fatalf("login with the old password: got %d", r.Status)
+		const fresh = "a brand new passphrase"
+		wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": fresh}), 400, "invalid")
+		wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": fresh, "method": "webauthn", "code": "x"}), 400, "invalid")
+		s.Clock.Add(30 * time.Second)
+		code := testenv.TOTP(t, e.secret, s.Clock.Now())
+		wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": fresh, "method": "totp", "code": otherCode(code)}), 401, "invalid-code")
+		// Neither refusal used the link, nor changed the password.
+		if _, r := startLogin(t, s, "carol"); r.Status != 200 {
+			t.Fatalf("login with the old password: got %d", r.Status)
+		}
+		if r := completeReset(t, s, map[string]string{"token": token, "password": fresh, "method": "totp", "code": code}); r.Status != 200 {
+			t.Fatalf("complete with a fresh code: got %d %s, want 200", r.Status, r.Body)
+		}
+		r = c.Do(t, "POST", "/v1/login", map[string]string{"username": "carol", "password": fresh})
+		if r.Status != 200 || r.String("status") != "second_factor_required" {
+			t.Fatalf("login with the new password: got %d %s, want the second step", r.Status, r.Body)
+		}
+		// The code that confirmed the reset is spent, like any other.
+		wantProblem(t, verify(t, s, r.String("login_id"), map[string]string{"method": "totp", "code": code}), 401, "invalid-code")
+		a, err := s.Store.AccountByUsername(context.Background(), "carol")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for typ, want := range map[string]int{"password.reset_failed": 1, "password.reset": 1} {
+			if got := countEvents(t, s, a.ID, typ); got != want {
+				t.Errorf("%s events: got %d, want %d", typ, got, want)
 			}
-			if r := completeReset(t, s, map[string]string{"token": token, "password": fresh, "method": "totp", "code": code}); r.Status != 200 {
-				t.Fatalf("complete with a fresh code: got %d %s, want 200", r.Status, r.Body)
-			}
-			r = c.Do(t, "POST", "/v1/login", map[string]string{"username": "carol", "password": fresh})
-			if r.Status != 200 || r.String("status") != "second_factor_required" {
-				t.Fatalf("login with the new password: got %d %s, want the second step", r.Status, r.Body)
-			}
-			// The code that confirmed the reset is spent, like any other.
-			wantProblem(t, verify(t, s, r.String("login_id"), map[string]string{"method": "totp", "code": code}), 401, "invalid-code")
-			a, err := s.Store.AccountByUsername(context.Background(), "carol")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for typ, want := range map[string]int{"password.reset_failed": 1, "password.reset": 1} {
-				if got := countEvents(t, s, a.ID, typ); got != want {
-					t.Errorf("%s events: got %d, want %d", typ, got, want)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestPasswordResetByEmailCode: a code sent to an email factor confirms a
 // reset; it is good for that reset only.
 func TestPasswordResetByEmailCode(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			mb := testenv.NewSMTPServer(t)
-			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			addUser(t, s, "dave")
-			c := login(t, s, "dave")
-			r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"})
-			id := r.JSON["factor"].(map[string]any)["id"].(string)
-			code, _ := codeMail(t, mb, 1)
-			if r := c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); r.Status != 200 {
-				t.Fatalf("confirm: got %d %s", r.Status, r.Body)
-			}
-			n := len(mb.Wait(t, 2, 30*time.Second))
-			askReset(t, s, "dave")
-			token, _ := resetMail(t, s, mb, n+1)
-			if r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/password-reset/challenge",
-				map[string]string{"token": token, "method": "email", "factor_id": id}); r.Status != 202 {
-				t.Fatalf("challenge: got %d %s, want 202", r.Status, r.Body)
-			}
-			code, body := codeMail(t, mb, n+2)
-			if !strings.Contains(body, "to confirm your new password") {
-				t.Errorf("the code mail does not say what it is for:\n%s", body)
-			}
-			// A code sent for a reset does not pass a login's second step.
-			loginID, _ := startLogin(t, s, "dave")
-			wantProblem(t, verify(t, s, loginID, map[string]string{"method": "email", "code": code}), 401, "invalid-code")
-			if r := completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase", "method": "email", "code": code}); r.Status != 200 {
-				t.Fatalf("complete: got %d %s, want 200", r.Status, r.Body)
-			}
-		})
-	}
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "dave")
+		c := login(t, s, "dave")
+		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"})
+		id := r.JSON["factor"].(map[string]any)["id"].(string)
+		code, _ := codeMail(t, mb, 1)
+		if r := c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); r.Status != 200 {
+			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+		}
+		n := len(mb.Wait(t, 2, 30*time.Second))
+		askReset(t, s, "dave")
+		token, _ := resetMail(t, s, mb, n+1)
+		if r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/password-reset/challenge",
+			map[string]string{"token": token, "method": "email", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("challenge: got %d %s, want 202", r.Status, r.Body)
+		}
+		code, body := codeMail(t, mb, n+2)
+		if !strings.Contains(body, "to confirm your new password") {
+			t.Errorf("the code mail does not say what it is for:\n%s", body)
+		}
+		// A code sent for a reset does not pass a login's second step.
+		loginID, _ := startLogin(t, s, "dave")
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "email", "code": code}), 401, "invalid-code")
+		if r := completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase", "method": "email", "code": code}); r.Status != 200 {
+			t.Fatalf("complete: got %d %s, want 200", r.Status, r.Body)
+		}
+	})
 }
 
 // TestPasswordResetLimits: a new link replaces the one before; one address
-// cannot ask without end; one account's mailbox is not flooded; and without
-// mail there is no link to send.
+// cannot ask without end; one account's mailbox is not flooded.
 func TestPasswordResetLimits(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			mb := testenv.NewSMTPServer(t)
-			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			addUser(t, s, "erin")
-			askReset(t, s, "erin")
-			first, _ := resetMail(t, s, mb, 1)
-			askReset(t, s, "erin")
-			second, _ := resetMail(t, s, mb, 2)
-			c := testenv.NewClient(s.URL())
-			wantProblem(t, c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": first}), 410, "login-expired")
-			if r := c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": second}); r.Status != 200 {
-				t.Fatalf("check the newer link: got %d %s", r.Status, r.Body)
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "erin")
+		askReset(t, s, "erin")
+		first, _ := resetMail(t, s, mb, 1)
+		askReset(t, s, "erin")
+		second, _ := resetMail(t, s, mb, 2)
+		c := testenv.NewClient(s.URL())
+		wantProblem(t, c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": first}), 410, "login-expired")
+		if r := c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": second}); r.Status != 200 {
+			t.Fatalf("check the newer link: got %d %s", r.Status, r.Body)
+		}
+		for i := 3; i <= 5; i++ {
+			if r := askReset(t, s, "erin"); r.Status != 202 {
+				t.Fatalf("ask %d: got %d %s, want 202", i, r.Status, r.Body)
 			}
-			for i := 3; i <= 5; i++ {
-				if r := askReset(t, s, "erin"); r.Status != 202 {
-					t.Fatalf("ask %d: got %d %s, want 202", i, r.Status, r.Body)
-				}
+		}
+		wantProblem(t, askReset(t, s, "erin"), 429, "throttled")
+		s.Service.Wait()
+		a, err := s.Store.AccountByUsername(context.Background(), "erin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Five asked, three mailed: the clock stands still, so the
+		// account's ration never refills.
+		evs, err := s.Store.Events(context.Background(), a.ID, 0, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mailed, held := 0, 0
+		for _, e := range evs {
+			switch {
+			case e.Type != "password.reset_requested":
+			case e.Detail == "link mailed":
+				mailed++
+			default:
+				held++
 			}
-			wantProblem(t, askReset(t, s, "erin"), 429, "throttled")
-			s.Service.Wait()
-			a, err := s.Store.AccountByUsername(context.Background(), "erin")
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Five asked, three mailed: the clock stands still, so the
-			// account's ration never refills.
-			evs, err := s.Store.Events(context.Background(), a.ID, 0, 200)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mailed, held := 0, 0
-			for _, e := range evs {
-				switch {
-				case e.Type != "password.reset_requested":
-				case e.Detail == "link mailed":
-					mailed++
-				default:
-					held++
-				}
-			}
-			if mailed != 3 || held != 2 {
-				t.Errorf("of 5 requests: %d mailed and %d held back, want 3 and 2", mailed, held)
-			}
+		}
+		if mailed != 3 || held != 2 {
+			t.Errorf("of 5 requests: %d mailed and %d held back, want 3 and 2", mailed, held)
+		}
+	})
+}
 
-			quiet := testenv.NewServer(t, dsn(t))
-			addUser(t, quiet, "erin")
-			wantProblem(t, askReset(t, quiet, "erin"), 503, "unavailable")
-		})
-	}
+// TestPasswordResetWithoutMail: a server that sends no mail has no way to
+// send a link, and says so.
+func TestPasswordResetWithoutMail(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "erin")
+		wantProblem(t, askReset(t, s, "erin"), 503, "unavailable")
+	})
 }
 
 // TestPasswordResetSuspended: a suspended account gets no link, and a link
 // mailed before the suspension sets no password.
 func TestPasswordResetSuspended(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			mb := testenv.NewSMTPServer(t)
-			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			addUser(t, s, "hank")
-			askReset(t, s, "hank")
-			token, _ := resetMail(t, s, mb, 1)
-			a, err := s.Store.AccountByUsername(context.Background(), "hank")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.Store.SetSuspended(context.Background(), a.ID, true); err != nil {
-				t.Fatal(err)
-			}
-			wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase"}), 403, "forbidden")
-			if r := askReset(t, s, "hank"); r.Status != 202 {
-				t.Fatalf("ask: got %d %s, want the same 202 as for anyone", r.Status, r.Body)
-			}
-			s.Service.Wait()
-			evs, err := s.Store.Events(context.Background(), a.ID, 0, 50)
-			if err != nil || len(evs) == 0 || evs[0].Type != "password.reset_requested" || evs[0].Detail != "not sent: the account is suspended" {
-				t.Fatalf("newest event %+v, %v: want the request recorded as not sent", evs, err)
-			}
-		})
-	}
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "hank")
+		askReset(t, s, "hank")
+		token, _ := resetMail(t, s, mb, 1)
+		a, err := s.Store.AccountByUsername(context.Background(), "hank")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Store.SetSuspended(context.Background(), a.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase"}), 403, "forbidden")
+		if r := askReset(t, s, "hank"); r.Status != 202 {
+			t.Fatalf("ask: got %d %s, want the same 202 as for anyone", r.Status, r.Body)
+		}
+		s.Service.Wait()
+		evs, err := s.Store.Events(context.Background(), a.ID, 0, 50)
+		if err != nil || len(evs) == 0 || evs[0].Type != "password.reset_requested" || evs[0].Detail != "not sent: the account is suspended" {
+			t.Fatalf("newest event %+v, %v: want the request recorded as not sent", evs, err)
+		}
+	})
 }
 
 // TestPasswordResetLinkVoidedByEmailChange: a link mailed to the old address
 // stops working once the account has another.
 func TestPasswordResetLinkVoidedByEmailChange(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			mb := testenv.NewSMTPServer(t)
-			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			addUser(t, s, "ivy")
-			c := login(t, s, "ivy")
-			askReset(t, s, "ivy")
-			token, _ := resetMail(t, s, mb, 1)
-			if r := c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "ivy@new.example", "password": password}); r.Status != 202 {
-				t.Fatalf("change: got %d %s", r.Status, r.Body)
-			}
-			_, body := mailTo(t, mb, 3, "ivy@new.example")
-			code := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(body)
-			if r := c.Do(t, "POST", "/v1/me/email/confirm", map[string]string{"code": code}); r.Status != 200 {
-				t.Fatalf("confirm: got %d %s", r.Status, r.Body)
-			}
-			wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase"}), 410, "login-expired")
-		})
-	}
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "ivy")
+		c := login(t, s, "ivy")
+		askReset(t, s, "ivy")
+		token, _ := resetMail(t, s, mb, 1)
+		if r := c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "ivy@new.example", "password": password}); r.Status != 202 {
+			t.Fatalf("change: got %d %s", r.Status, r.Body)
+		}
+		_, body := mailTo(t, mb, 3, "ivy@new.example")
+		code := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(body)
+		if r := c.Do(t, "POST", "/v1/me/email/confirm", map[string]string{"code": code}); r.Status != 200 {
+			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase"}), 410, "login-expired")
+	})
 }
 
 // TestPasswordResetNeedsItsAddress: a server on a public address without

@@ -402,60 +402,55 @@ func TestPushEnrolmentRefused(t *testing.T) {
 // the account (429 with Retry-After) and mail the owner, while the owner's
 // TOTP still signs in; after the pause, pushes work again.
 func TestPushBombing(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			mb := testenv.NewSMTPServer(t)
-			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			addUser(t, s, "hal")
-			c := login(t, s, "hal")
-			totp := enrol(t, s, c, map[string]any{"type": "totp", "label": "app"})
-			if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": totp.paperKey}); r.Status != 200 {
-				t.Fatalf("elevate: %d %s", r.Status, r.Body)
-			}
-			d, _ := enrolPush(t, s, c, "phone")
-			before := len(mb.Messages())
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "hal")
+		c := login(t, s, "hal")
+		totp := enrol(t, s, c, map[string]any{"type": "totp", "label": "app"})
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": totp.paperKey}); r.Status != 200 {
+			t.Fatalf("elevate: %d %s", r.Status, r.Body)
+		}
+		d, _ := enrolPush(t, s, c, "phone")
+		before := len(mb.Messages())
 
-			loginID, _ := startLogin(t, s, "hal")
-			for i := range 3 {
-				ch := pushChallenge(t, s, loginID)
-				if _, err := d.Deny(context.Background(), ch.String("challenge_id")); err != nil {
-					t.Fatalf("deny %d: %v", i, err)
-				}
-				s.Clock.Add(time.Minute)
+		loginID, _ := startLogin(t, s, "hal")
+		for i := range 3 {
+			ch := pushChallenge(t, s, loginID)
+			if _, err := d.Deny(context.Background(), ch.String("challenge_id")); err != nil {
+				t.Fatalf("deny %d: %v", i, err)
 			}
-			r := challenge(t, s, loginID, map[string]string{"method": "push"})
-			wantProblem(t, r, 429, "throttled")
-			if r.Header.Get("Retry-After") == "" {
-				t.Errorf("429 without Retry-After")
-			}
-			// Other mails (the new device's) may come first, in any order:
-			// wait for one more at a time until the warning is among them.
-			found := false
-			for n := before + 1; !found && n <= before+5; n++ {
-				msgs := mb.Wait(t, n, 30*time.Second)
-				subject, _ := mailText(t, msgs[n-1])
-				found = strings.Contains(subject, "someone who knows your password")
-			}
-			if !found {
-				t.Errorf("no warning mail among the next 5 messages")
-			}
-			// The owner's other factor still works, on this login.
-			step := s.Clock.Now()
-			v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, totp.secret, step)})
-			if v.Status != 200 {
-				t.Fatalf("TOTP while pushes are paused: %d %s", v.Status, v.Body)
-			}
-			// After the pause, a push goes out again.
-			s.Clock.Add(31 * time.Minute)
-			loginID, _ = startLogin(t, s, "hal")
-			pushChallenge(t, s, loginID)
-			ev := eventTypes(t, login2(t, s, v.String("token")))
-			if !slices.Contains(ev, "push.locked") || !slices.Contains(ev, "push.denied") || !slices.Contains(ev, "push.throttled") {
-				t.Errorf("events %v lack push.locked, push.denied or push.throttled", ev)
-			}
-		})
-	}
+			s.Clock.Add(time.Minute)
+		}
+		r := challenge(t, s, loginID, map[string]string{"method": "push"})
+		wantProblem(t, r, 429, "throttled")
+		if r.Header.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After")
+		}
+		// Other mails (the new device's) may come first, in any order:
+		// wait for one more at a time until the warning is among them.
+		found := false
+		for n := before + 1; !found && n <= before+5; n++ {
+			msgs := mb.Wait(t, n, 30*time.Second)
+			subject, _ := mailText(t, msgs[n-1])
+			found = strings.Contains(subject, "someone who knows your password")
+		}
+		if !found {
+			t.Errorf("no warning mail among the next 5 messages")
+		}
+		// The owner's other factor still works, on this login.
+		step := s.Clock.Now()
+		v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, totp.secret, step)})
+		if v.Status != 200 {
+			t.Fatalf("TOTP while pushes are paused: %d %s", v.Status, v.Body)
+		}
+		// After the pause, a push goes out again.
+		s.Clock.Add(31 * time.Minute)
+		loginID, _ = startLogin(t, s, "hal")
+		pushChallenge(t, s, loginID)
+		ev := eventTypes(t, login2(t, s, v.String("token")))
+		if !slices.Contains(ev, "push.locked") || !slices.Contains(ev, "push.denied") || !slices.Contains(ev, "push.throttled") {
+			t.Errorf("events %v lack push.locked, push.denied or push.throttled", ev)
+		}
+	})
 }
 
 // TestPushBombingUnlock: an operator's unlock lifts the pause of pushes and

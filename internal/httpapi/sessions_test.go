@@ -135,21 +135,16 @@ func TestSessionsNotHiddenByManyLogins(t *testing.T) {
 // to the holder, as it could be a thief's keeping itself while ending the
 // owner's.
 func TestEndingASessionTellsTheHolder(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			mb := testenv.NewSMTPServer(t)
-			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			addUser(t, s, "pia")
-			first := signInAs(t, s, "pia", "first")
-			signInAs(t, s, "pia", "second")
-			id := sessionsOf(t, first)["second"]["id"].(string)
-			if r := first.Do(t, "DELETE", "/v1/me/sessions/"+id, nil); r.Status != 204 {
-				t.Fatalf("end: got %d %s", r.Status, r.Body)
-			}
-			if subject, body := mailTo(t, mb, 1, "pia@example.com"); !strings.Contains(subject, "a session of your account was signed out") || !strings.Contains(body, "127.0.0.1") {
-				t.Errorf("mail %q:\n%s", subject, body)
-			}
-		})
-	}
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "pia")
+		first := signInAs(t, s, "pia", "first")
+		signInAs(t, s, "pia", "second")
+		id := sessionsOf(t, first)["second"]["id"].(string)
+		if r := first.Do(t, "DELETE", "/v1/me/sessions/"+id, nil); r.Status != 204 {
+			t.Fatalf("end: got %d %s", r.Status, r.Body)
+		}
+		if subject, body := mailTo(t, mb, 1, "pia@example.com"); !strings.Contains(subject, "a session of your account was signed out") || !strings.Contains(body, "127.0.0.1") {
+			t.Errorf("mail %q:\n%s", subject, body)
+		}
+	})
 }

@@ -65,174 +65,169 @@ func loginChallenge(t *testing.T, s *testenv.Server, user string) (loginID, text
 // ssh-keygen -Y sign made, and is refused whenever the signature is not
 // its own over this very challenge (SPEC §1 story 4).
 func TestSSHKeyStory(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			mb := testenv.NewSMTPServer(t)
-			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
-			kp := testenv.SSHKeygen(t, "ed25519", 0)
-			// Without an authenticator there is nothing to recover: no key.
-			addUser(t, s, "nora")
-			wantProblem(t, login(t, s, "nora").Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "laptop", "public_key": kp.Public}), 400, "invalid")
-			c, f := phoneUser(t, s, "sally")
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		kp := testenv.SSHKeygen(t, "ed25519", 0)
+		// Without an authenticator there is nothing to recover: no key.
+		addUser(t, s, "nora")
+		wantProblem(t, login(t, s, "nora").Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "laptop", "public_key": kp.Public}), 400, "invalid")
+		c, f := phoneUser(t, s, "sally")
 
-			// Registering: a fresh second factor first, a key worth taking.
-			s.Clock.Add(11 * time.Minute)
-			wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "laptop", "public_key": kp.Public}), 403, "elevation-required")
-			elevate(t, s, c, f)
-			short := testenv.SSHKeygen(t, "rsa", 1024)
-			for _, bad := range []map[string]string{
-				{"label": "laptop", "public_key": short.Public},
-				{"label": "laptop", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAnot"},
-				{"label": "", "public_key": kp.Public},
-				{"label": "laptop"},
-			} {
-				wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys", bad), 400, "invalid")
-			}
-			r := c.Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "laptop", "public_key": kp.Public})
-			if r.Status != 201 {
-				t.Fatalf("add: got %d %s", r.Status, r.Body)
-			}
-			key := r.JSON["ssh_key"].(map[string]any)
-			id := key["id"].(string)
-			if key["status"] != "pending" || key["type"] != "ssh-ed25519" || key["fingerprint"] != testenv.SSHFingerprint(t, kp.File+".pub") {
-				t.Fatalf("added key %v, want a pending ssh-ed25519 key with ssh-keygen's fingerprint", key)
-			}
-			ch := r.JSON["challenge"].(map[string]any)
-			text := ch["challenge"].(string)
-			if want := "ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n " + sshkey.Namespace + " challenge.txt"; ch["command"] != want {
-				t.Errorf("command %q, want %q", ch["command"], want)
-			}
-			wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "again", "public_key": kp.Public}), 409, "conflict")
-			// A pending key does not sign in.
-			loginID, _ := startLogin(t, s, "sally")
-			wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "ssh_key"}), 404, "not-found")
-			// Proof of possession: only this key, this namespace, this text.
-			other := testenv.SSHKeygen(t, "ed25519", 0)
-			for _, sig := range []string{
-				testenv.SSHSign(t, other.File, sshkey.Namespace, text),
-				testenv.SSHSign(t, kp.File, "file", text),
-				testenv.SSHSign(t, kp.File, sshkey.Namespace, text+" and more"),
-				"-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n",
-			} {
-				wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys/"+id+"/confirm", map[string]string{"signature": sig}), 400, "invalid")
-			}
-			if r := c.Do(t, "POST", "/v1/me/ssh-keys/"+id+"/confirm", map[string]string{"signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, text)}); r.Status != 200 ||
-				r.JSON["ssh_key"].(map[string]any)["status"] != "active" {
-				t.Fatalf("confirm: got %d %s", r.Status, r.Body)
-			}
-			wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys/"+id+"/confirm", map[string]string{"signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, text)}), 409, "conflict")
-			mb.Wait(t, 1, 10*time.Second)
+		// Registering: a fresh second factor first, a key worth taking.
+		s.Clock.Add(11 * time.Minute)
+		wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "laptop", "public_key": kp.Public}), 403, "elevation-required")
+		elevate(t, s, c, f)
+		short := testenv.SSHKeygen(t, "rsa", 1024)
+		for _, bad := range []map[string]string{
+			{"label": "laptop", "public_key": short.Public},
+			{"label": "laptop", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAnot"},
+			{"label": "", "public_key": kp.Public},
+			{"label": "laptop"},
+		} {
+			wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys", bad), 400, "invalid")
+		}
+		r := c.Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "laptop", "public_key": kp.Public})
+		if r.Status != 201 {
+			t.Fatalf("add: got %d %s", r.Status, r.Body)
+		}
+		key := r.JSON["ssh_key"].(map[string]any)
+		id := key["id"].(string)
+		if key["status"] != "pending" || key["type"] != "ssh-ed25519" || key["fingerprint"] != testenv.SSHFingerprint(t, kp.File+".pub") {
+			t.Fatalf("added key %v, want a pending ssh-ed25519 key with ssh-keygen's fingerprint", key)
+		}
+		ch := r.JSON["challenge"].(map[string]any)
+		text := ch["challenge"].(string)
+		if want := "ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n " + sshkey.Namespace + " challenge.txt"; ch["command"] != want {
+			t.Errorf("command %q, want %q", ch["command"], want)
+		}
+		wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "again", "public_key": kp.Public}), 409, "conflict")
+		// A pending key does not sign in.
+		loginID, _ := startLogin(t, s, "sally")
+		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "ssh_key"}), 404, "not-found")
+		// Proof of possession: only this key, this namespace, this text.
+		other := testenv.SSHKeygen(t, "ed25519", 0)
+		for _, sig := range []string{
+			testenv.SSHSign(t, other.File, sshkey.Namespace, text),
+			testenv.SSHSign(t, kp.File, "file", text),
+			testenv.SSHSign(t, kp.File, sshkey.Namespace, text+" and more"),
+			"-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n",
+		} {
+			wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys/"+id+"/confirm", map[string]string{"signature": sig}), 400, "invalid")
+		}
+		if r := c.Do(t, "POST", "/v1/me/ssh-keys/"+id+"/confirm", map[string]string{"signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, text)}); r.Status != 200 ||
+			r.JSON["ssh_key"].(map[string]any)["status"] != "active" {
+			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys/"+id+"/confirm", map[string]string{"signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, text)}), 409, "conflict")
+		mb.Wait(t, 1, 10*time.Second)
 
-			// Another account with its own key: its signatures are no use here.
-			_, _, bobKey := sshUser(t, s, "bob", "ecdsa")
+		// Another account with its own key: its signatures are no use here.
+		_, _, bobKey := sshUser(t, s, "bob", "ecdsa")
 
-			// The second step offers the key; a challenge is bound to its login.
-			loginID, lr := startLogin(t, s, "sally")
-			if !hasMethod(lr, "ssh_key") {
-				t.Fatalf("methods %v lack ssh_key", lr.JSON["methods"])
+		// The second step offers the key; a challenge is bound to its login.
+		loginID, lr := startLogin(t, s, "sally")
+		if !hasMethod(lr, "ssh_key") {
+			t.Fatalf("methods %v lack ssh_key", lr.JSON["methods"])
+		}
+		wantProblem(t, patientVerify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, text)}), 401, "invalid-code") // no challenge asked for
+		cr := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "ssh_key"})
+		loginText := cr.String("challenge")
+		if cr.Status != 200 || !strings.Contains(loginText, loginID) || !strings.Contains(cr.String("command"), "ssh-keygen -Y sign") {
+			t.Fatalf("challenge: got %d %s", cr.Status, cr.Body)
+		}
+		if cr.String("expires_at") != lr.String("expires_at") {
+			t.Errorf("a login's challenge expires at %s, want with its login at %s", cr.String("expires_at"), lr.String("expires_at"))
+		}
+		otherLogin, otherText := loginChallenge(t, s, "sally")
+		for name, sig := range map[string]string{
+			"unregistered key":        testenv.SSHSign(t, other.File, sshkey.Namespace, loginText),
+			"another account's key":   testenv.SSHSign(t, bobKey.File, sshkey.Namespace, loginText),
+			"another login's text":    testenv.SSHSign(t, kp.File, sshkey.Namespace, otherText),
+			"the registration's text": testenv.SSHSign(t, kp.File, sshkey.Namespace, text),
+			"wrong namespace":         testenv.SSHSign(t, kp.File, "git", loginText),
+			"garbage":                 "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----",
+		} {
+			r := patientVerify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": sig})
+			if r.Status != 401 || r.Problem() != "invalid-code" {
+				t.Fatalf("%s: got %d %s, want 401 invalid-code", name, r.Status, r.Body)
 			}
-			wantProblem(t, patientVerify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, text)}), 401, "invalid-code") // no challenge asked for
-			cr := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "ssh_key"})
-			loginText := cr.String("challenge")
-			if cr.Status != 200 || !strings.Contains(loginText, loginID) || !strings.Contains(cr.String("command"), "ssh-keygen -Y sign") {
-				t.Fatalf("challenge: got %d %s", cr.Status, cr.Body)
-			}
-			if cr.String("expires_at") != lr.String("expires_at") {
-				t.Errorf("a login's challenge expires at %s, want with its login at %s", cr.String("expires_at"), lr.String("expires_at"))
-			}
-			otherLogin, otherText := loginChallenge(t, s, "sally")
-			for name, sig := range map[string]string{
-				"unregistered key":        testenv.SSHSign(t, other.File, sshkey.Namespace, loginText),
-				"another account's key":   testenv.SSHSign(t, bobKey.File, sshkey.Namespace, loginText),
-				"another login's text":    testenv.SSHSign(t, kp.File, sshkey.Namespace, otherText),
-				"the registration's text": testenv.SSHSign(t, kp.File, sshkey.Namespace, text),
-				"wrong namespace":         testenv.SSHSign(t, kp.File, "git", loginText),
-				"garbage":                 "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----",
-			} {
-				r := patientVerify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": sig})
-				if r.Status != 401 || r.Problem() != "invalid-code" {
-					t.Fatalf("%s: got %d %s, want 401 invalid-code", name, r.Status, r.Body)
-				}
-			}
-			wantProblem(t, verify(t, s, loginID, map[string]string{"method": "ssh_key"}), 400, "invalid")
-			good := testenv.SSHSign(t, kp.File, sshkey.Namespace, loginText)
-			v := patientVerify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": good})
-			if v.Status != 200 || v.String("status") != "authenticated" {
-				t.Fatalf("verify: got %d %s", v.Status, v.Body)
-			}
-			wantProblem(t, verify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": good}), 410, "login-expired")
-			// The other login's challenge still works, once.
-			if r := verify(t, s, otherLogin, map[string]string{"method": "ssh_key", "signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, otherText+"\n")}); r.Status != 200 {
-				t.Fatalf("other login: got %d %s", r.Status, r.Body)
-			}
+		}
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "ssh_key"}), 400, "invalid")
+		good := testenv.SSHSign(t, kp.File, sshkey.Namespace, loginText)
+		v := patientVerify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": good})
+		if v.Status != 200 || v.String("status") != "authenticated" {
+			t.Fatalf("verify: got %d %s", v.Status, v.Body)
+		}
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": good}), 410, "login-expired")
+		// The other login's challenge still works, once.
+		if r := verify(t, s, otherLogin, map[string]string{"method": "ssh_key", "signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, otherText+"\n")}); r.Status != 200 {
+			t.Fatalf("other login: got %d %s", r.Status, r.Body)
+		}
 
-			// Elevation: one challenge, one use; an expired one is refused.
-			sc := testenv.NewClient(s.URL())
-			sc.Token = v.String("token")
-			s.Clock.Add(11 * time.Minute)
-			er := sc.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "ssh_key"})
-			if er.Status != 200 {
-				t.Fatalf("elevation challenge: got %d %s", er.Status, er.Body)
-			}
-			esig := testenv.SSHSign(t, kp.File, sshkey.Namespace, er.String("challenge"))
-			if r := sc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "ssh_key", "signature": esig}); r.Status != 200 {
-				t.Fatalf("elevate: got %d %s", r.Status, r.Body)
-			}
-			wantProblem(t, sc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "ssh_key", "signature": esig}), 401, "invalid-code") // replayed
-			er = sc.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "ssh_key"})
-			s.Clock.Add(core.SSHChallengeTTL + time.Second)
-			wantProblem(t, sc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "ssh_key", "signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, er.String("challenge"))}), 401, "invalid-code")
+		// Elevation: one challenge, one use; an expired one is refused.
+		sc := testenv.NewClient(s.URL())
+		sc.Token = v.String("token")
+		s.Clock.Add(11 * time.Minute)
+		er := sc.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "ssh_key"})
+		if er.Status != 200 {
+			t.Fatalf("elevation challenge: got %d %s", er.Status, er.Body)
+		}
+		esig := testenv.SSHSign(t, kp.File, sshkey.Namespace, er.String("challenge"))
+		if r := sc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "ssh_key", "signature": esig}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, sc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "ssh_key", "signature": esig}), 401, "invalid-code") // replayed
+		er = sc.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "ssh_key"})
+		s.Clock.Add(core.SSHChallengeTTL + time.Second)
+		wantProblem(t, sc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "ssh_key", "signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, er.String("challenge"))}), 401, "invalid-code")
 
-			// The list says when the key was last used.
-			lst := c.Do(t, "GET", "/v1/me/ssh-keys", nil)
-			keys := lst.JSON["ssh_keys"].([]any)
-			if lst.Status != 200 || len(keys) != 1 || keys[0].(map[string]any)["last_used_at"] == nil || keys[0].(map[string]any)["label"] != "laptop" {
-				t.Fatalf("list: got %d %s", lst.Status, lst.Body)
-			}
+		// The list says when the key was last used.
+		lst := c.Do(t, "GET", "/v1/me/ssh-keys", nil)
+		keys := lst.JSON["ssh_keys"].([]any)
+		if lst.Status != 200 || len(keys) != 1 || keys[0].(map[string]any)["last_used_at"] == nil || keys[0].(map[string]any)["label"] != "laptop" {
+			t.Fatalf("list: got %d %s", lst.Status, lst.Body)
+		}
 
-			// Removing needs a fresh second factor; a challenge asked for
-			// before is then of no use.
-			pending, pendingText := loginChallenge(t, s, "sally")
-			wantProblem(t, c.Do(t, "DELETE", "/v1/me/ssh-keys/"+id, nil), 403, "elevation-required")
-			elevate(t, s, c, f)
-			if r := c.Do(t, "DELETE", "/v1/me/ssh-keys/"+id, nil); r.Status != 204 {
-				t.Fatalf("remove: got %d %s", r.Status, r.Body)
-			}
-			wantProblem(t, c.Do(t, "DELETE", "/v1/me/ssh-keys/"+id, nil), 404, "not-found")
-			wantProblem(t, verify(t, s, pending, map[string]string{"method": "ssh_key", "signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, pendingText)}), 401, "invalid-code")
-			if _, lr := startLogin(t, s, "sally"); hasMethod(lr, "ssh_key") {
-				t.Fatalf("methods %v still offer ssh_key", lr.JSON["methods"])
-			}
+		// Removing needs a fresh second factor; a challenge asked for
+		// before is then of no use.
+		pending, pendingText := loginChallenge(t, s, "sally")
+		wantProblem(t, c.Do(t, "DELETE", "/v1/me/ssh-keys/"+id, nil), 403, "elevation-required")
+		elevate(t, s, c, f)
+		if r := c.Do(t, "DELETE", "/v1/me/ssh-keys/"+id, nil); r.Status != 204 {
+			t.Fatalf("remove: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, c.Do(t, "DELETE", "/v1/me/ssh-keys/"+id, nil), 404, "not-found")
+		wantProblem(t, verify(t, s, pending, map[string]string{"method": "ssh_key", "signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, pendingText)}), 401, "invalid-code")
+		if _, lr := startLogin(t, s, "sally"); hasMethod(lr, "ssh_key") {
+			t.Fatalf("methods %v still offer ssh_key", lr.JSON["methods"])
+		}
 
-			// On the record, and the owner was told.
-			evs := c.Do(t, "GET", "/v1/me/events?limit=200", nil).Body
-			for _, typ := range []string{"ssh_key.created", "ssh_key.confirm_failed", "ssh_key.added", "ssh_key.used", "ssh_key.removed", "login.second_factor_failed", "session.elevation_failed"} {
-				if !strings.Contains(string(evs), `"`+typ+`"`) {
-					t.Errorf("events lack %s", typ)
-				}
+		// On the record, and the owner was told.
+		evs := c.Do(t, "GET", "/v1/me/events?limit=200", nil).Body
+		for _, typ := range []string{"ssh_key.created", "ssh_key.confirm_failed", "ssh_key.added", "ssh_key.used", "ssh_key.removed", "login.second_factor_failed", "session.elevation_failed"} {
+			if !strings.Contains(string(evs), `"`+typ+`"`) {
+				t.Errorf("events lack %s", typ)
 			}
-			if strings.Contains(string(evs), "BEGIN SSH SIGNATURE") || strings.Contains(string(evs), "U1NIU0lH") {
-				t.Error("an event holds a signature")
+		}
+		if strings.Contains(string(evs), "BEGIN SSH SIGNATURE") || strings.Contains(string(evs), "U1NIU0lH") {
+			t.Error("an event holds a signature")
+		}
+		var subjects []string
+		for _, m := range mb.Wait(t, 6, 10*time.Second) {
+			subj, body := mailText(t, m)
+			if strings.HasPrefix(m.To[0], "sally") {
+				subjects = append(subjects, subj)
 			}
-			var subjects []string
-			for _, m := range mb.Wait(t, 6, 10*time.Second) {
-				subj, body := mailText(t, m)
-				if strings.HasPrefix(m.To[0], "sally") {
-					subjects = append(subjects, subj)
-				}
-				if strings.Contains(body, "BEGIN SSH") {
-					t.Error("a mail holds a signature")
-				}
+			if strings.Contains(body, "BEGIN SSH") {
+				t.Error("a mail holds a signature")
 			}
-			joined := strings.Join(subjects, "|")
-			for _, want := range []string{"an SSH key was added", "your SSH key was used", "an SSH key was removed"} {
-				if !strings.Contains(joined, want) {
-					t.Errorf("mails to sally %q lack %q", joined, want)
-				}
+		}
+		joined := strings.Join(subjects, "|")
+		for _, want := range []string{"an SSH key was added", "your SSH key was used", "an SSH key was removed"} {
+			if !strings.Contains(joined, want) {
+				t.Errorf("mails to sally %q lack %q", joined, want)
 			}
-		})
-	}
+		}
+	})
 }
 
 // patientVerify is verify that waits out the short locks of the recovery
