@@ -53,6 +53,12 @@ func resetScope(id string) string { return "reset:" + id }
 // service handles requests.
 func (s *Service) SetLinkBase(u string) { s.linkBase = strings.TrimRight(u, "/") }
 
+// PasswordResetByMail reports whether this server can mail password-reset
+// links: it sends mail, and knows its public address.
+func (s *Service) PasswordResetByMail() bool {
+	return s.cfg.MailSent && s.codeMail != nil && s.linkBase != ""
+}
+
 // RequestPasswordReset mails a link to choose a new password to the holder
 // of the account named username, if there is one and it has an address. The
 // answer is the same whether or not there is, and comes before the account

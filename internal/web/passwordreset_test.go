@@ -101,6 +101,20 @@ func TestBrowserPasswordReset(t *testing.T) {
 	p.wantPath("/settings/security")
 }
 
+// TestNoForgotLinkWithoutMail: a server that cannot mail a link offers no
+// "Forgot your password?" on the sign-in page; one that can, does.
+func TestNoForgotLinkWithoutMail(t *testing.T) {
+	quiet := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	if r := newClient(t, quiet.URL()).get("/login"); strings.Contains(r.body, "forgot-password") {
+		t.Error("a server without mail offers a password reset by mail")
+	}
+	mb := testenv.NewSMTPServer(t)
+	mailing := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))
+	if r := newClient(t, mailing.URL()).get("/login"); !strings.Contains(r.body, "forgot-password") {
+		t.Error("a server with mail offers no password reset")
+	}
+}
+
 // TestPasswordResetPages: without JavaScript, asking for an unknown name
 // shows the same page as for a known one; the link's token leaves the
 // address bar; a recovery code confirms the new password; and the link then

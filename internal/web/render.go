@@ -133,11 +133,13 @@ func (s *Server) funcs() template.FuncMap {
 		},
 		"datetime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"ago":      func(t time.Time) string { return ago(s.svc.Now(), t) },
-		"deref":    func(t *time.Time) time.Time { return *t },
-		"future":   func(t time.Time) bool { return t.After(s.svc.Now()) },
-		"duration": durationText,
-		"groups":   groupsOf4,
-		"event":    eventText,
+		// resetByMail reports whether "Forgot your password?" can work here.
+		"resetByMail": s.svc.PasswordResetByMail,
+		"deref":       func(t *time.Time) time.Time { return *t },
+		"future":      func(t time.Time) bool { return t.After(s.svc.Now()) },
+		"duration":    durationText,
+		"groups":      groupsOf4,
+		"event":       eventText,
 		"factorKind": func(t twofold.FactorType) string {
 			switch t {
 			case twofold.FactorTOTP:
