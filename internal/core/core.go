@@ -419,6 +419,9 @@ func (s *Service) audit(ctx context.Context, accountID, typ string, m Meta, deta
 func (s *Service) auditSession(ctx context.Context, accountID, typ string, m Meta, detail, sessionID string) {
 	e := twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(),
 		Source: CleanText(m.Source, 256), UserAgent: CleanText(m.UserAgent, 256), Detail: CleanText(detail, 1024), SessionID: sessionID}
+	if typ == "login.succeeded" && sessionID != "" {
+		s.signedIn(ctx, accountID, sessionID, m)
+	}
 	if q, ok := ctx.Value(notesKey{}).(*[]func(context.Context)); ok {
 		*q = append(*q, func(context.Context) { s.observe(e) }) // counted once committed
 	} else {

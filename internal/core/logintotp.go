@@ -79,6 +79,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, loginID string, p SecondF
 	case twofold.Completed:
 		s.observe(d.event)
 		s.clearFactorCounter(ctx, d.accountID, d.factorID)
+		s.signedIn(ctx, d.accountID, d.event.SessionID, m)
 		return d.token, d.expires, nil
 	case twofold.Counted:
 		s.observe(d.event)

@@ -143,8 +143,30 @@ func TestEndingASessionTellsTheHolder(t *testing.T) {
 		if r := first.Do(t, "DELETE", "/v1/me/sessions/"+id, nil); r.Status != 204 {
 			t.Fatalf("end: got %d %s", r.Status, r.Body)
 		}
-		if subject, body := mailTo(t, mb, 1, "pia@example.com"); !strings.Contains(subject, "a session of your account was signed out") || !strings.Contains(body, "127.0.0.1") {
-			t.Errorf("mail %q:\n%s", subject, body)
+		if body := mailWith(t, mb, "a session of your account was signed out"); !strings.Contains(body, "127.0.0.1") {
+			t.Errorf("mail:\n%s", body)
+		}
+	})
+}
+
+// TestNewSignInIsTold: a sign-in from a browser or network the account was
+// not signed in from lately is mailed to the holder; the account's first
+// sign-in, and one from a familiar browser on the same network, are not.
+func TestNewSignInIsTold(t *testing.T) {
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "quinn")
+		signInAs(t, s, "quinn", "laptop") // the first: news to nobody
+		signInAs(t, s, "quinn", "laptop") // familiar
+		s.Service.Wait()
+		signInAs(t, s, "quinn", "phone") // new
+		subject, body := mailTo(t, mb, 1, "quinn@example.com")
+		if !strings.Contains(subject, "a sign-in from a new browser or place") || !strings.Contains(body, "phone") || !strings.Contains(body, "127.0.0.1") {
+			t.Fatalf("mail %q:\n%s", subject, body)
+		}
+		// The mails of the first two sign-ins, had there been any, were
+		// queued before this one's and sent first.
+		if n := len(mb.Messages()); n != 1 {
+			t.Errorf("mails: %d, want only the new sign-in's", n)
 		}
 	})
 }
