@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/permit"
 )
 
 // SessionInfo is one of an account's live sessions as its holder sees it:
@@ -88,4 +89,41 @@ func (s *Service) EndSession(ctx context.Context, a Auth, sessionID string, m Me
 	s.notify(ctx, a.Account.ID, "a session of your account was signed out",
 		fmt.Sprintf("A browser or app signed in to your account (from %s) signed out another of its sessions.", CleanText(m.Source, 64)))
 	return nil
+}
+
+// SessionsOf returns the live sessions of account accountID, newest first,
+// for an operator (a session, or an API key with admin users read).
+func (s *Service) SessionsOf(ctx context.Context, op Auth, accountID string) ([]SessionInfo, error) {
+	if err := adminAllowed(op, "users", permit.Read); err != nil {
+		return nil, err
+	}
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Sessions(ctx, Auth{Account: a})
+}
+
+// SignOutEverywhereFor ends every session of account accountID and voids
+// its logins waiting for their second step, for an operator who fears its
+// password or a device is in other hands. Its API keys keep working
+// (suspending the account stops them too). Audited with who did it; the
+// holder is told.
+func (s *Service) SignOutEverywhereFor(ctx context.Context, op Auth, accountID string, m Meta) error {
+	if err := s.requireAdminWrite(ctx, op, "users", "signing an account out everywhere"); err != nil {
+		return err
+	}
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if _, err := s.store.EndSessions(ctx, a.ID); err != nil {
+			return err
+		}
+		s.audit(ctx, a.ID, "session.ended_everywhere", m, "by "+actor(op))
+		s.notify(ctx, a.ID, "you were signed out everywhere",
+			"An operator signed your account out on every browser and app. Sign in again; if you did not expect this, change your password.")
+		return nil
+	})
 }

@@ -680,3 +680,35 @@ func TestNoResetOfASuspendedAccount(t *testing.T) {
 		}
 	})
 }
+
+// TestOperatorAPISignsAUserOut: an operator lists a user's sessions and
+// signs them out everywhere; a key with admin users read may list but not
+// sign out; the holder is told and the event names the operator.
+func TestOperatorAPISignsAUserOut(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s := f.s
+		r := f.opc.Do(t, "GET", "/v1/admin/users/"+f.userID+"/sessions", nil)
+		if r.Status != 200 || len(r.JSON["sessions"].([]any)) == 0 {
+			t.Fatalf("sessions: got %d %s", r.Status, r.Body)
+		}
+		k := makeKey(t, f.opc, "reader", nil, "admin users read")
+		reader := keyClient(s, k.id, k.secret)
+		if r := reader.Do(t, "GET", "/v1/admin/users/"+f.userID+"/sessions", nil); r.Status != 200 {
+			t.Fatalf("sessions by a reading key: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, reader.Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil), 403, "forbidden")
+		wantProblem(t, f.user.Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil), 403, "forbidden")
+		if r := f.opc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil); r.Status != 204 {
+			t.Fatalf("sign out: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, f.user.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		if r := f.opc.Do(t, "GET", "/v1/admin/users/"+f.userID+"/sessions", nil); len(r.JSON["sessions"].([]any)) != 0 {
+			t.Errorf("sessions after signing out: %s", r.Body)
+		}
+		mailWith(t, f.mailbox, "you were signed out everywhere")
+		if d := eventWith(t, s, f.userID, "session.ended_everywhere"); d != "by operator carol" {
+			t.Errorf("session.ended_everywhere detail %q", d)
+		}
+	})
+}

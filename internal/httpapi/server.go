@@ -108,6 +108,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/admin/users":                         s.Caller(s.adminCreateUser),
 		"GET /v1/admin/users/{id}":                     s.Caller(s.adminUser),
 		"POST /v1/admin/users/{id}/unlock":             s.Caller(s.adminUnlock),
+		"GET /v1/admin/users/{id}/sessions":            s.Caller(s.adminSessions),
+		"POST /v1/admin/users/{id}/logout":             s.Caller(s.adminSignOut),
 		"POST /v1/admin/users/{id}/suspend":            s.Caller(s.adminSuspend),
 		"POST /v1/admin/users/{id}/unsuspend":          s.Caller(s.adminUnsuspend),
 		"POST /v1/admin/users/{id}/two-factor-reset":   s.Caller(s.adminReset),

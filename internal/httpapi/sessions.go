@@ -21,6 +21,11 @@ type sessionJSON struct {
 // listSessions lists the caller's live sessions.
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	ss, err := s.svc.Sessions(r.Context(), a)
+	s.writeSessions(w, r, ss, err)
+}
+
+// writeSessions answers with the sessions ss, or err.
+func (s *Server) writeSessions(w http.ResponseWriter, r *http.Request, ss []core.SessionInfo, err error) {
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -36,6 +41,21 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, a core.Aut
 		out = append(out, j)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+// adminSessions lists an account's live sessions, for an operator.
+func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	ss, err := s.svc.SessionsOf(r.Context(), a, r.PathValue("id"))
+	s.writeSessions(w, r, ss, err)
+}
+
+// adminSignOut ends every session of an account, for an operator.
+func (s *Server) adminSignOut(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.SignOutEverywhereFor(r.Context(), a, r.PathValue("id"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // endSession signs one of the caller's sessions out.

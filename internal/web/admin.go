@@ -94,6 +94,7 @@ type adminUserBody struct {
 	// Of the operator: unlocking needs their own fresh second factor.
 	OperatorEnabled bool
 	Elevation       *elevationBody
+	Sessions        []core.SessionInfo // the account's live sessions
 }
 
 func (s *Server) adminUser(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -113,6 +114,10 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, a core.
 		return
 	}
 	b := adminUserBody{AccountSummary: sum, OperatorEnabled: me.Enabled, Elevation: s.elevationFor(r, a, me, "/admin/users/"+id)}
+	if b.Sessions, err = s.svc.SessionsOf(r.Context(), a, id); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
 	for _, f := range sum.Factors {
 		b.Enabled = b.Enabled || f.Status == twofold.FactorActive
 	}

@@ -298,3 +298,34 @@ func walkOperatorRoutes(t *testing.T, ts *testenv.Server, c *client, id string) 
 		t.Error("a refused POST made an account")
 	}
 }
+
+// TestOperatorSignsAUserOut: an operator sees where a user is signed in on
+// the user's page and, with a fresh code, signs them out everywhere; the
+// user's browser is then signed out.
+func TestOperatorSignsAUserOut(t *testing.T) {
+	ts, opSecret, op := operatorFixture(t)
+	nina := newClient(t, ts.URL())
+	nina.signIn("nina")
+	id := userID(t, ts, "nina")
+	r := op.get("/admin/users/" + id)
+	if !strings.Contains(r.body, `id="user-sessions"`) || !strings.Contains(r.body, "Signed in (1)") {
+		t.Fatalf("the user's page does not list the session:\n%s", pageError(r.body))
+	}
+	ts.Clock.Add(11 * time.Minute) // the operator's sign-in elevation lapses
+	if r := op.post("/admin/users/"+id+"/logout", url.Values{}); r.status != http.StatusForbidden {
+		t.Fatalf("without a code: status %d, want 403", r.status)
+	}
+	if r := nina.get("/settings/security"); r.url.Path != "/settings/security" {
+		t.Fatalf("nina is signed out by a refused request: at %s", r.url)
+	}
+	r = op.post("/admin/users/"+id+"/logout", url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, opSecret, ts.Clock.Now())}})
+	if r.url.Query().Get("m") != "signed_out_everywhere" || !strings.Contains(r.body, "No session.") {
+		t.Fatalf("sign out: at %s: %s", r.url, pageError(r.body))
+	}
+	if r := nina.get("/settings/security"); r.url.Path != "/login" {
+		t.Errorf("nina after being signed out: at %s, want /login", r.url)
+	}
+	if r := nina.post("/admin/users/"+id+"/logout", url.Values{}); r.status != http.StatusForbidden && r.url.Path != "/login" {
+		t.Errorf("a non-operator signing someone out: status %d at %s", r.status, r.url)
+	}
+}

@@ -48,6 +48,7 @@ var notices = map[string]string{
 	"unsuspended":           "The suspension is lifted: its holder can sign in again.",
 	"account_created":       "Account created. Its holder signs in with the password you chose: ask them to change it and to add two-factor.",
 	"password_changed":      "Your password was changed. Every other session was signed out.",
+	"signed_out_everywhere": "The account is signed out everywhere. The holder has been emailed.",
 	"session_ended":         "That session is signed out.",
 	"email_changed":         "Your email address was changed. Security notices now go to the new address.",
 	"password_reset":        "Your password was changed, and every session was signed out. Sign in with the new password.",

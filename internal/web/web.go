@@ -192,6 +192,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /admin/users/{id}/reset-two-factor":        s.operator(s.adminReset),
 		"GET /admin/users/{id}/reset-two-factor/cancel":  s.operator(s.adminCancelResetPage),
 		"POST /admin/users/{id}/reset-two-factor/cancel": s.operator(s.adminCancelReset),
+		"GET /admin/users/{id}/logout":                   s.operator(s.adminSignOutPage),
+		"POST /admin/users/{id}/logout":                  s.operator(s.adminSignOut),
 		"GET /admin/users/{id}/suspend":                  s.operator(s.adminSuspendPage),
 		"POST /admin/users/{id}/suspend":                 s.operator(s.adminSuspend),
 		"GET /admin/users/{id}/unsuspend":                s.operator(s.adminUnsuspendPage),
