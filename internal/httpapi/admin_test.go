@@ -712,3 +712,39 @@ func TestOperatorAPISignsAUserOut(t *testing.T) {
 		}
 	})
 }
+
+// TestOperatorAPIRevokesAUsersKey: an operator lists a user's API keys and
+// revokes one, with the keys it made; a key of another account is not
+// found through this user; a reading key may list but not revoke; the
+// holder is told and the event names the operator.
+func TestOperatorAPIRevokesAUsersKey(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s := f.s
+		s.Clock.Add(30 * time.Second)
+		if r := f.user.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		script := makeKey(t, f.user, "deploy", nil, "account * read")
+		r := f.opc.Do(t, "GET", "/v1/admin/users/"+f.userID+"/api-keys", nil)
+		if keys := objects(t, r, "api_keys"); len(keys) != 1 || keys[0]["id"] != script.id || keys[0]["secret"] != nil {
+			t.Fatalf("the user's keys: %s", r.Body)
+		}
+		reader := makeKey(t, f.opc, "reader", nil, "admin users read")
+		readerClient := keyClient(s, reader.id, reader.secret)
+		if r := readerClient.Do(t, "GET", "/v1/admin/users/"+f.userID+"/api-keys", nil); r.Status != 200 {
+			t.Fatalf("list by a reading key: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, readerClient.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/api-keys/"+script.id, nil), 403, "forbidden")
+		wantProblem(t, f.opc.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/api-keys/"+reader.id, nil), 404, "not-found")
+		wantProblem(t, f.user.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/api-keys/"+script.id, nil), 403, "forbidden")
+		if r := f.opc.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/api-keys/"+script.id, nil); r.Status != 204 {
+			t.Fatalf("revoke: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, keyClient(s, script.id, script.secret).Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		mailWith(t, f.mailbox, "one of your API keys was revoked")
+		if d := eventWith(t, s, f.userID, "api_key.revoked"); !strings.Contains(d, "by operator carol") {
+			t.Errorf("api_key.revoked detail %q", d)
+		}
+	})
+}

@@ -43,6 +43,26 @@ func toAPIKeyJSON(k twofold.APIKey) apiKeyJSON {
 
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	keys, err := s.svc.APIKeys(r.Context(), a)
+	s.writeAPIKeys(w, r, keys, err)
+}
+
+// adminAPIKeys lists an account's API keys, for an operator.
+func (s *Server) adminAPIKeys(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	keys, err := s.svc.APIKeysOf(r.Context(), a, r.PathValue("id"))
+	s.writeAPIKeys(w, r, keys, err)
+}
+
+// adminRevokeAPIKey revokes one of an account's API keys, for an operator.
+func (s *Server) adminRevokeAPIKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.RevokeAPIKeyFor(r.Context(), a, r.PathValue("id"), r.PathValue("key_id"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeAPIKeys answers with keys, or err.
+func (s *Server) writeAPIKeys(w http.ResponseWriter, r *http.Request, keys []twofold.APIKey, err error) {
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

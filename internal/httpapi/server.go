@@ -104,20 +104,22 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 
 		// The operator API: an operator's session, or an API key with
 		// admin permits (core checks which).
-		"GET /v1/admin/users":                          s.Caller(s.adminUsers),
-		"POST /v1/admin/users":                         s.Caller(s.adminCreateUser),
-		"GET /v1/admin/users/{id}":                     s.Caller(s.adminUser),
-		"POST /v1/admin/users/{id}/unlock":             s.Caller(s.adminUnlock),
-		"GET /v1/admin/users/{id}/sessions":            s.Caller(s.adminSessions),
-		"POST /v1/admin/users/{id}/logout":             s.Caller(s.adminSignOut),
-		"POST /v1/admin/users/{id}/suspend":            s.Caller(s.adminSuspend),
-		"POST /v1/admin/users/{id}/unsuspend":          s.Caller(s.adminUnsuspend),
-		"POST /v1/admin/users/{id}/two-factor-reset":   s.Caller(s.adminReset),
-		"DELETE /v1/admin/users/{id}/two-factor-reset": s.Caller(s.adminCancelReset),
-		"GET /v1/admin/resets":                         s.Caller(s.adminResets),
-		"GET /v1/admin/teams":                          s.Caller(s.adminTeams),
-		"GET /v1/admin/teams/{id}":                     s.Caller(s.adminTeam),
-		"GET /v1/admin/events":                         s.Caller(s.adminEvents),
+		"GET /v1/admin/users":                           s.Caller(s.adminUsers),
+		"POST /v1/admin/users":                          s.Caller(s.adminCreateUser),
+		"GET /v1/admin/users/{id}":                      s.Caller(s.adminUser),
+		"POST /v1/admin/users/{id}/unlock":              s.Caller(s.adminUnlock),
+		"GET /v1/admin/users/{id}/sessions":             s.Caller(s.adminSessions),
+		"GET /v1/admin/users/{id}/api-keys":             s.Caller(s.adminAPIKeys),
+		"DELETE /v1/admin/users/{id}/api-keys/{key_id}": s.Caller(s.adminRevokeAPIKey),
+		"POST /v1/admin/users/{id}/logout":              s.Caller(s.adminSignOut),
+		"POST /v1/admin/users/{id}/suspend":             s.Caller(s.adminSuspend),
+		"POST /v1/admin/users/{id}/unsuspend":           s.Caller(s.adminUnsuspend),
+		"POST /v1/admin/users/{id}/two-factor-reset":    s.Caller(s.adminReset),
+		"DELETE /v1/admin/users/{id}/two-factor-reset":  s.Caller(s.adminCancelReset),
+		"GET /v1/admin/resets":                          s.Caller(s.adminResets),
+		"GET /v1/admin/teams":                           s.Caller(s.adminTeams),
+		"GET /v1/admin/teams/{id}":                      s.Caller(s.adminTeam),
+		"GET /v1/admin/events":                          s.Caller(s.adminEvents),
 	}
 }
 

@@ -95,6 +95,7 @@ type adminUserBody struct {
 	OperatorEnabled bool
 	Elevation       *elevationBody
 	Sessions        []core.SessionInfo // the account's live sessions
+	APIKeys         []twofold.APIKey   // the account's API keys, never a secret
 }
 
 func (s *Server) adminUser(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -115,6 +116,10 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, a core.
 	}
 	b := adminUserBody{AccountSummary: sum, OperatorEnabled: me.Enabled, Elevation: s.elevationFor(r, a, me, "/admin/users/"+id)}
 	if b.Sessions, err = s.svc.SessionsOf(r.Context(), a, id); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if b.APIKeys, err = s.svc.APIKeysOf(r.Context(), a, id); err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/testenv"
@@ -324,6 +325,18 @@ func TestOperatorSignsAUserOut(t *testing.T) {
 	}
 	if r := nina.get("/settings/security"); r.url.Path != "/login" {
 		t.Errorf("nina after being signed out: at %s, want /login", r.url)
+	}
+	// Her API keys are listed on her page too, never their secrets.
+	a, err := ts.Service.Authenticate(t.Context(), loginToken(t, ts, "nina"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := ts.Service.CreateAPIKey(t.Context(), a, core.NewAPIKey{Name: "deploy", Permits: []twofold.Permit{{Service: "account", Resource: "*", Actions: []string{"read"}}}}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := op.get("/admin/users/" + id); !strings.Contains(r.body, `id="user-api-keys"`) || !strings.Contains(r.body, "deploy") || strings.Contains(r.body, secret) {
+		t.Errorf("the user's page does not list the key, or shows its secret")
 	}
 	if r := nina.post("/admin/users/"+id+"/logout", url.Values{}); r.status != http.StatusForbidden && r.url.Path != "/login" {
 		t.Errorf("a non-operator signing someone out: status %d at %s", r.status, r.url)
