@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -53,4 +54,60 @@ func (s *Server) adminSignOut(w http.ResponseWriter, r *http.Request, a core.Aut
 		return
 	}
 	http.Redirect(w, r, "/admin/users/"+id+"?m=signed_out_everywhere", http.StatusSeeOther)
+}
+
+// Revoking one of a user's API keys, for an operator, on a confirmation
+// page with the operator's own second factor; core.RevokeAPIKeyFor says
+// what it does.
+
+func (s *Server) adminRevokeKeyPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderAdminRevokeKey(w, r, a, http.StatusOK, "")
+}
+
+func (s *Server) renderAdminRevokeKey(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	id, keyID := r.PathValue("id"), r.PathValue("key")
+	sum, me, ok := s.adminTarget(w, r, a, id)
+	if !ok {
+		return
+	}
+	keys, err := s.svc.APIKeysOf(r.Context(), a, id)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	i := slices.IndexFunc(keys, func(k twofold.APIKey) bool { return k.ID == keyID })
+	if i < 0 {
+		s.renderError(w, r, &a, http.StatusNotFound, "This account has no such API key: it was revoked already, or never was.")
+		return
+	}
+	b := confirmBody{Action: "/admin/users/" + id + "/api-keys/" + keyID + "/revoke", Cancel: "/admin/users/" + id,
+		Heading: "Revoke the API key “" + keys[i].Name + "” of “" + sum.Account.Username + "”?", Button: "Revoke the key", Danger: true,
+		Text: []string{
+			"The key stops working at once, and so do the keys made with it and their tokens. Scripts that use them fail.",
+			"The holder is emailed, if the account has an address.",
+		}}
+	if !me.Enabled {
+		errMsg, b.Button = "Revoking a user's API key needs two-factor on your own account. Add an authenticator first.", ""
+	}
+	b.Elevation = s.elevationFor(r, a, me, b.Action)
+	s.render(w, r, status, "confirm", Page{Title: "Revoke API key", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+// adminRevokeKey revokes the key of the path, with the operator's own
+// fresh second factor.
+func (s *Server) adminRevokeKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	id := r.PathValue("id")
+	err := s.elevateFromForm(r, &a)
+	if err == nil {
+		err = s.svc.RevokeAPIKeyFor(r.Context(), a, id, r.PathValue("key"), httpapi.Meta(r))
+	}
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if err != nil {
+		s.renderAdminRevokeKey(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	http.Redirect(w, r, "/admin/users/"+id+"?m=api_key_revoked_for_user", http.StatusSeeOther)
 }

@@ -331,12 +331,31 @@ func TestOperatorSignsAUserOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, secret, err := ts.Service.CreateAPIKey(t.Context(), a, core.NewAPIKey{Name: "deploy", Permits: []twofold.Permit{{Service: "account", Resource: "*", Actions: []string{"read"}}}}, core.Meta{})
+	key, secret, err := ts.Service.CreateAPIKey(t.Context(), a, core.NewAPIKey{Name: "deploy", Permits: []twofold.Permit{{Service: "account", Resource: "*", Actions: []string{"read"}}}}, core.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := op.get("/admin/users/" + id); !strings.Contains(r.body, `id="user-api-keys"`) || !strings.Contains(r.body, "deploy") || strings.Contains(r.body, secret) {
 		t.Errorf("the user's page does not list the key, or shows its secret")
+	}
+	// And revoked from there, with a fresh code.
+	revoke := "/admin/users/" + id + "/api-keys/" + key.ID + "/revoke"
+	if r := op.get(revoke); !strings.Contains(r.body, `id="confirm"`) || !strings.Contains(r.body, "deploy") {
+		t.Fatalf("the revoke page: %s", pageError(r.body))
+	}
+	ts.Clock.Add(11 * time.Minute)
+	if r := op.post(revoke, url.Values{}); r.status != http.StatusForbidden {
+		t.Fatalf("revoke without a code: status %d, want 403", r.status)
+	}
+	r = op.post(revoke, url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, opSecret, ts.Clock.Now())}})
+	if r.url.Query().Get("m") != "api_key_revoked_for_user" || strings.Contains(r.body, `id="user-api-keys"`) {
+		t.Fatalf("revoke: at %s: %s", r.url, pageError(r.body))
+	}
+	if _, err := ts.Service.AuthenticateAPIKey(t.Context(), key.ID, secret, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeUnauthorized {
+		t.Errorf("the revoked key still authenticates: %v", err)
+	}
+	if r := op.get(revoke); r.status != http.StatusNotFound {
+		t.Errorf("the revoke page of a revoked key: status %d, want 404", r.status)
 	}
 	if r := nina.post("/admin/users/"+id+"/logout", url.Values{}); r.status != http.StatusForbidden && r.url.Path != "/login" {
 		t.Errorf("a non-operator signing someone out: status %d at %s", r.status, r.url)
