@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -138,6 +139,35 @@ const (
 	keyUnlocks     = 3
 	keyUnlockEvery = 8 * time.Hour
 )
+
+// keyActions bounds how often API keys may sign one account out or revoke
+// its keys: each mails the holder, and a leaked key must not be able to
+// keep an account from ever finishing a sign-in.
+const (
+	keyActions     = 5
+	keyActionEvery = time.Hour
+)
+
+// keyMayActOn refuses an API key's action on account a when a is an
+// operator's (a leaked key must not sign every operator out, nor revoke
+// their keys, over and over: an operator's elevated session may), and
+// rations a key's actions on any one account; a session passes.
+func (s *Service) keyMayActOn(ctx context.Context, op Auth, a twofold.Account, what string) error {
+	if op.Key == nil {
+		return nil
+	}
+	if a.Operator {
+		return twofold.Errorf(twofold.CodeForbidden, "an API key cannot do this to an operator's account (%s): an operator signed in with a fresh second factor can", what)
+	}
+	ok, err := s.store.TakeToken(ctx, "key-action:"+a.ID, keyActions, keyActions/keyActionEvery.Seconds(), s.Now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return throttled(keyActionEvery/keyActions, fmt.Sprintf("API keys may act on one account at most %d times an hour", keyActions))
+	}
+	return nil
+}
 
 // SetSuspended suspends account accountID, or with on false lifts its
 // suspension, for an operator, and returns the account as it is now. A

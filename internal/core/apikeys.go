@@ -256,6 +256,13 @@ func (s *Service) RevokeAPIKeyFor(ctx context.Context, op Auth, accountID, keyID
 		return err
 	}
 	notFound := twofold.Errorf(twofold.CodeNotFound, "no such API key of this account")
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if err := s.keyMayActOn(ctx, op, a, "revoking its API keys"); err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(ctx context.Context) error {
 		k, err := s.store.APIKey(ctx, keyID)
 		if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && k.AccountID != accountID {

@@ -45,6 +45,10 @@ func (s *Service) signedIn(ctx context.Context, accountID, sessionID string, m M
 // sessionID is the account's first from its browser and network within
 // knownSignInWindow; an account's very first sign-in is news to nobody.
 func (s *Service) tellNewSignIn(ctx context.Context, accountID, sessionID string, m Meta) error {
+	// Bounded: an account's events can be many (failed sign-ins by
+	// strangers among them), and this runs after every sign-in.
+	ctx, cancel := context.WithTimeout(ctx, noticeTimeout)
+	defer cancel()
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil || a.Email == "" {
 		return err
@@ -56,11 +60,11 @@ func (s *Service) tellNewSignIn(ctx context.Context, accountID, sessionID string
 	since := s.Now().Add(-knownSignInWindow)
 	ua, earlier := CleanText(m.UserAgent, 256), false
 	for _, e := range evs {
-		if e.SessionID == sessionID || e.At.Before(since) {
+		if e.SessionID == sessionID {
 			continue
 		}
-		earlier = true
-		if e.UserAgent == ua && sameNetwork(e.Source, m.Source) {
+		earlier = true // of any age: an account quiet for long is news too
+		if !e.At.Before(since) && e.UserAgent == ua && sameNetwork(e.Source, m.Source) {
 			return nil // a familiar browser and network
 		}
 	}

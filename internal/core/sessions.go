@@ -117,6 +117,9 @@ func (s *Service) SignOutEverywhereFor(ctx context.Context, op Auth, accountID s
 	if err != nil {
 		return err
 	}
+	if err := s.keyMayActOn(ctx, op, a, "signing it out"); err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(ctx context.Context) error {
 		if _, err := s.store.EndSessions(ctx, a.ID); err != nil {
 			return err

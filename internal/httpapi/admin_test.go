@@ -710,6 +710,19 @@ func TestOperatorAPISignsAUserOut(t *testing.T) {
 		if d := eventWith(t, s, f.userID, "session.ended_everywhere"); d != "by operator carol" {
 			t.Errorf("session.ended_everywhere detail %q", d)
 		}
+		// A key may not sign an operator out (a leaked one would keep every
+		// operator from ever finishing a sign-in), nor act on one account
+		// without end.
+		wk := makeKey(t, f.opc, "writer", nil, "admin users write")
+		writer := keyClient(s, wk.id, wk.secret)
+		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.op.Account.ID+"/logout", nil), 403, "forbidden")
+		wantProblem(t, writer.Do(t, "DELETE", "/v1/admin/users/"+f.op.Account.ID+"/api-keys/"+wk.id, nil), 403, "forbidden")
+		for i := range 5 {
+			if r := writer.Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil); r.Status != 204 {
+				t.Fatalf("sign-out %d by a key: got %d %s", i, r.Status, r.Body)
+			}
+		}
+		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil), 429, "throttled")
 	})
 }
 

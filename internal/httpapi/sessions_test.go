@@ -168,5 +168,10 @@ func TestNewSignInIsTold(t *testing.T) {
 		if n := len(mb.Messages()); n != 1 {
 			t.Errorf("mails: %d, want only the new sign-in's", n)
 		}
+		// An account quiet for longer than the window: its next sign-in,
+		// even from the browser and network of before, is news.
+		s.Clock.Add(91 * 24 * time.Hour)
+		signInAs(t, s, "quinn", "laptop")
+		mb.Wait(t, 2, 30*time.Second)
 	})
 }
