@@ -78,7 +78,7 @@ func (s *Service) StartEmailChange(ctx context.Context, a Auth, email, password 
 	if strings.EqualFold(email, a.Account.Email) {
 		return EmailChangeSent{}, twofold.Errorf(twofold.CodeInvalid, "that is the account's address already")
 	}
-	if !s.cfg.MailSent || s.codeMail == nil {
+	if !s.EmailChangeByMail() {
 		return EmailChangeSent{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail, so it cannot confirm a new address: ask an operator")
 	}
 	// The address receives the password-reset links: with it and a stolen
@@ -119,6 +119,10 @@ func (s *Service) StartEmailChange(ctx context.Context, a Auth, email, password 
 	}
 	return EmailChangeSent{SentTo: hint, ExpiresAt: c.ExpiresAt}, nil
 }
+
+// EmailChangeByMail reports whether this server can confirm a new address:
+// it sends mail.
+func (s *Service) EmailChangeByMail() bool { return s.cfg.MailSent && s.codeMail != nil }
 
 func (s *Service) emailCodeHash(accountID, code string) []byte {
 	return s.hasher.Sum("email-change", accountID+":"+code)

@@ -56,7 +56,7 @@ func (s *Service) SetLinkBase(u string) { s.linkBase = strings.TrimRight(u, "/")
 // PasswordResetByMail reports whether this server can mail password-reset
 // links: it sends mail, and knows its public address.
 func (s *Service) PasswordResetByMail() bool {
-	return s.cfg.MailSent && s.codeMail != nil && s.linkBase != ""
+	return s.EmailChangeByMail() && s.linkBase != ""
 }
 
 // RequestPasswordReset mails a link to choose a new password to the holder
@@ -68,7 +68,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, username string, m M
 	if err := ValidateUsername(username); err != nil {
 		return err
 	}
-	if !s.cfg.MailSent || s.codeMail == nil {
+	if !s.EmailChangeByMail() {
 		return twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail, so it cannot send a link: ask an operator to help you back in")
 	}
 	if s.linkBase == "" {

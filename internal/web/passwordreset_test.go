@@ -108,11 +108,18 @@ func TestBrowserPasswordReset(t *testing.T) {
 }
 
 // TestNoForgotLinkWithoutMail: a server that cannot mail a link offers no
-// "Forgot your password?" on the sign-in page; one that can, does.
+// "Forgot your password?" on the sign-in page, nor a change of address
+// confirmed by mail; one that can, does.
 func TestNoForgotLinkWithoutMail(t *testing.T) {
 	quiet := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	if r := newClient(t, quiet.URL()).get("/login"); strings.Contains(r.body, "forgot-password") {
 		t.Error("a server without mail offers a password reset by mail")
+	}
+	account(t, quiet, "quiet", false, false)
+	c := newClient(t, quiet.URL())
+	c.signIn("quiet")
+	if r := c.get("/settings/security"); strings.Contains(r.body, `id="change-email"`) || !strings.Contains(r.body, `id="email-needs-mail"`) {
+		t.Error("a server without mail offers to change the address by a mailed code")
 	}
 	mb := testenv.NewSMTPServer(t)
 	mailing := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))

@@ -135,6 +135,8 @@ func (s *Server) funcs() template.FuncMap {
 		"ago":      func(t time.Time) string { return ago(s.svc.Now(), t) },
 		// resetByMail reports whether "Forgot your password?" can work here.
 		"resetByMail": s.svc.PasswordResetByMail,
+		// emailByMail reports whether the account's address can be changed.
+		"emailByMail": s.svc.EmailChangeByMail,
 		"deref":       func(t *time.Time) time.Time { return *t },
 		"future":      func(t time.Time) bool { return t.After(s.svc.Now()) },
 		"duration":    durationText,
