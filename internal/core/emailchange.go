@@ -79,7 +79,7 @@ func (s *Service) StartEmailChange(ctx context.Context, a Auth, email, password 
 		return EmailChangeSent{}, twofold.Errorf(twofold.CodeInvalid, "that is the account's address already")
 	}
 	if !s.EmailChangeByMail() {
-		return EmailChangeSent{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail, so it cannot confirm a new address: ask an operator")
+		return EmailChangeSent{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail, so it cannot confirm a new address")
 	}
 	// The address receives the password-reset links: with it and a stolen
 	// session alone, whoever holds the session would own the account.
