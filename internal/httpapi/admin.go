@@ -317,3 +317,21 @@ func adminEventsJSON(evs []twofold.AuditEvent) []adminEventJSON {
 	}
 	return out
 }
+
+// adminUpdateUser changes what an operator may change of an account: its
+// email address.
+func (s *Server) adminUpdateUser(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Email string `json:"email"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	acct, err := s.svc.SetEmailFor(r.Context(), a, r.PathValue("id"), req.Email, Meta(r))
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": toUserJSON(acct)})
+}

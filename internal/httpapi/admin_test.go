@@ -295,6 +295,9 @@ func TestOperatorAPIRefusesOthers(t *testing.T) {
 					if rt.method == "POST" && rt.path == "/v1/admin/users" {
 						body = map[string]any{"username": "mallory", "password": password}
 					}
+					if rt.method == "PATCH" {
+						body = map[string]any{"email": "mallory@example.com"}
+					}
 					r := c.Do(t, rt.method, rt.path, body)
 					if r.Status != 403 || r.Problem() != "forbidden" {
 						t.Errorf("%s %s: got %d %s, want 403 forbidden", rt.method, rt.path, r.Status, r.Body)
@@ -759,5 +762,38 @@ func TestOperatorAPIRevokesAUsersKey(t *testing.T) {
 		if d := eventWith(t, s, f.userID, "api_key.revoked"); !strings.Contains(d, "by operator carol") {
 			t.Errorf("api_key.revoked detail %q", d)
 		}
+	})
+}
+
+// TestOperatorAPIChangesAnEmail: an operator changes a user's address; both
+// addresses are told, a waiting reset link dies, bad input is refused, and
+// a key may not change an operator's address.
+func TestOperatorAPIChangesAnEmail(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s := f.s
+		askReset(t, s, "dave")
+		token, _ := resetMail(t, s, f.mailbox, 1)
+		wantProblem(t, f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "not an address"}), 400, "invalid")
+		wantProblem(t, f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"name": "x"}), 400, "invalid")
+		wantProblem(t, f.user.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "dave@evil.example"}), 403, "forbidden")
+		r := f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "dave@new.example"})
+		if r.Status != 200 || r.JSON["user"].(map[string]any)["email"] != "dave@new.example" {
+			t.Fatalf("change: got %d %s", r.Status, r.Body)
+		}
+		mailWith(t, f.mailbox, "your email address was changed")           // to the old address
+		mailWith(t, f.mailbox, "this is now your account's email address") // to the new one
+		for _, m := range f.mailbox.Messages() {
+			if subject, _ := mailText(t, m); strings.Contains(subject, "your email address was changed") && m.To[0] != "dave@example.com" ||
+				strings.Contains(subject, "this is now your account's") && m.To[0] != "dave@new.example" {
+				t.Errorf("%q went to %v", subject, m.To)
+			}
+		}
+		wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase"}), 410, "login-expired")
+		if d := eventWith(t, s, f.userID, "account.email_changed"); !strings.Contains(d, "by operator carol") {
+			t.Errorf("account.email_changed detail %q", d)
+		}
+		k := makeKey(t, f.opc, "writer", nil, "admin users write")
+		wantProblem(t, keyClient(s, k.id, k.secret).Do(t, "PATCH", "/v1/admin/users/"+f.op.Account.ID, map[string]string{"email": "carol@evil.example"}), 403, "forbidden")
 	})
 }

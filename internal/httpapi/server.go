@@ -106,6 +106,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		// admin permits (core checks which).
 		"GET /v1/admin/users":                           s.Caller(s.adminUsers),
 		"POST /v1/admin/users":                          s.Caller(s.adminCreateUser),
+		"PATCH /v1/admin/users/{id}":                    s.Caller(s.adminUpdateUser),
 		"GET /v1/admin/users/{id}":                      s.Caller(s.adminUser),
 		"POST /v1/admin/users/{id}/unlock":              s.Caller(s.adminUnlock),
 		"GET /v1/admin/users/{id}/sessions":             s.Caller(s.adminSessions),

@@ -110,6 +110,16 @@ func (s *Store) HasAccounts(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// SetEmail sets the account's email address; an unknown account is
+// not-found.
+func (s *Store) SetEmail(ctx context.Context, accountID, email string) error {
+	ok, err := s.execOne(ctx, "update account email", `UPDATE accounts SET email = $1 WHERE id = $2`, email, accountID)
+	if err == nil && !ok {
+		return notFound("account")
+	}
+	return err
+}
+
 // SetTwoFactorRequired sets whether login asks for the second step.
 func (s *Store) SetTwoFactorRequired(ctx context.Context, accountID string, required bool) error {
 	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET two_factor_required = $1 WHERE id = $2`, required, accountID)

@@ -84,3 +84,11 @@ func (s *Store) EmailChange(ctx context.Context, accountID string, now time.Time
 	c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return c, nil
 }
+
+// DeleteEmailChange deletes the account's waiting change of address, if any.
+func (s *Store) DeleteEmailChange(ctx context.Context, accountID string) error {
+	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM email_changes WHERE account_id = $1`, accountID); err != nil {
+		return fmt.Errorf("delete email change: %w", err)
+	}
+	return nil
+}
