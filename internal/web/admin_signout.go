@@ -6,7 +6,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/httpapi"
 )
 
 // Signing an account out everywhere, for an operator: on a confirmation
@@ -30,30 +29,15 @@ func (s *Server) renderAdminSignOut(w http.ResponseWriter, r *http.Request, a co
 			"Its API keys keep working: suspend the account to stop them too.",
 			"The holder is emailed, if the account has an address.",
 		}}
-	if !me.Enabled {
-		errMsg, b.Button = "Signing an account out needs two-factor on your own account. Add an authenticator first.", ""
-	}
-	b.Elevation = s.elevationFor(r, a, me, b.Action)
-	s.render(w, r, status, "confirm", Page{Title: "Sign out everywhere", Account: &a.Account, Error: errMsg, Body: b})
+	s.renderOperatorConfirm(w, r, a, me, status, "Sign out everywhere", errMsg, "Signing an account out", b)
 }
 
 // adminSignOut signs the account of the path out everywhere, with the
 // operator's own fresh second factor.
 func (s *Server) adminSignOut(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	id := r.PathValue("id")
-	err := s.elevateFromForm(r, &a)
-	if err == nil {
-		err = s.svc.SignOutEverywhereFor(r.Context(), a, id, httpapi.Meta(r))
-	}
-	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		s.fail(w, r, &a, err)
-		return
-	}
-	if err != nil {
-		s.renderAdminSignOut(w, r, a, s.status(w, r, err), message(err))
-		return
-	}
-	http.Redirect(w, r, "/admin/users/"+id+"?m=signed_out_everywhere", http.StatusSeeOther)
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
+		return s.svc.SignOutEverywhereFor(r.Context(), a, r.PathValue("id"), m)
+	}, func(status int, errMsg string) { s.renderAdminSignOut(w, r, a, status, errMsg) }, "signed_out_everywhere")
 }
 
 // Revoking one of a user's API keys, for an operator, on a confirmation
@@ -86,28 +70,13 @@ func (s *Server) renderAdminRevokeKey(w http.ResponseWriter, r *http.Request, a 
 			"The key stops working at once, and so do the keys made with it and their tokens. Scripts that use them fail.",
 			"The holder is emailed, if the account has an address.",
 		}}
-	if !me.Enabled {
-		errMsg, b.Button = "Revoking a user's API key needs two-factor on your own account. Add an authenticator first.", ""
-	}
-	b.Elevation = s.elevationFor(r, a, me, b.Action)
-	s.render(w, r, status, "confirm", Page{Title: "Revoke API key", Account: &a.Account, Error: errMsg, Body: b})
+	s.renderOperatorConfirm(w, r, a, me, status, "Revoke API key", errMsg, "Revoking a user's API key", b)
 }
 
 // adminRevokeKey revokes the key of the path, with the operator's own
 // fresh second factor.
 func (s *Server) adminRevokeKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	id := r.PathValue("id")
-	err := s.elevateFromForm(r, &a)
-	if err == nil {
-		err = s.svc.RevokeAPIKeyFor(r.Context(), a, id, r.PathValue("key"), httpapi.Meta(r))
-	}
-	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		s.fail(w, r, &a, err)
-		return
-	}
-	if err != nil {
-		s.renderAdminRevokeKey(w, r, a, s.status(w, r, err), message(err))
-		return
-	}
-	http.Redirect(w, r, "/admin/users/"+id+"?m=api_key_revoked_for_user", http.StatusSeeOther)
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
+		return s.svc.RevokeAPIKeyFor(r.Context(), a, r.PathValue("id"), r.PathValue("key"), m)
+	}, func(status int, errMsg string) { s.renderAdminRevokeKey(w, r, a, status, errMsg) }, "api_key_revoked_for_user")
 }

@@ -3,9 +3,7 @@ package web
 import (
 	"net/http"
 
-	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/httpapi"
 )
 
 // Suspending an account, and lifting a suspension: an operator asks for
@@ -65,11 +63,8 @@ func (s *Server) renderAdminSuspend(w http.ResponseWriter, r *http.Request, a co
 		if id == a.Account.ID {
 			errMsg = "You cannot suspend your own account."
 		}
-	case !me.Enabled:
-		errMsg, b.Button = "Suspending an account, or lifting a suspension, needs two-factor on your own account. Add an authenticator first.", ""
 	}
-	b.Elevation = s.elevationFor(r, a, me, b.Action)
-	s.render(w, r, status, "confirm", Page{Title: title, Account: &a.Account, Error: errMsg, Body: b})
+	s.renderOperatorConfirm(w, r, a, me, status, title, errMsg, "Suspending an account, or lifting a suspension,", b)
 }
 
 func (s *Server) adminSuspend(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -83,22 +78,12 @@ func (s *Server) adminUnsuspend(w http.ResponseWriter, r *http.Request, a core.A
 // setSuspended suspends the account of the path, or with on false lifts
 // its suspension, with the operator's own fresh second factor.
 func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, a core.Auth, on bool) {
-	id := r.PathValue("id")
-	err := s.elevateFromForm(r, &a)
-	if err == nil {
-		_, err = s.svc.SetSuspended(r.Context(), a, id, on, httpapi.Meta(r))
-	}
-	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		s.fail(w, r, &a, err)
-		return
-	}
-	if err != nil {
-		s.renderAdminSuspend(w, r, a, on, s.status(w, r, err), message(err))
-		return
-	}
-	m := "suspended"
+	done := "suspended"
 	if !on {
-		m = "unsuspended"
+		done = "unsuspended"
 	}
-	http.Redirect(w, r, "/admin/users/"+id+"?m="+m, http.StatusSeeOther)
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
+		_, err := s.svc.SetSuspended(r.Context(), a, r.PathValue("id"), on, m)
+		return err
+	}, func(status int, errMsg string) { s.renderAdminSuspend(w, r, a, on, status, errMsg) }, done)
 }

@@ -1,0 +1,45 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// An operator's change of another account (a reset, a suspension, a
+// sign-out, a key revoked) is asked for on a confirmation page of its own
+// and made with the operator's own fresh second factor; these two serve
+// every such page.
+
+// renderOperatorConfirm shows b, the confirmation of a change an operator
+// makes to another account, with the "confirm it's you" box; an operator
+// without two-factor is told to add it first (needs names the change) and
+// offered no button.
+func (s *Server) renderOperatorConfirm(w http.ResponseWriter, r *http.Request, a core.Auth, me core.Profile, status int, title, errMsg, needs string, b confirmBody) {
+	if !me.Enabled {
+		errMsg, b.Button = needs+" needs two-factor on your own account. Add an authenticator first.", ""
+	}
+	b.Elevation = s.elevationFor(r, a, me, b.Action)
+	s.render(w, r, status, "confirm", Page{Title: title, Account: &a.Account, Error: errMsg, Body: b})
+}
+
+// operatorAct makes a change an operator confirmed: it elevates the session
+// with the form's code, runs act, and goes back to the account's page with
+// the notice done; a refusal shows the confirmation again (again), an
+// unknown account or key is a 404.
+func (s *Server) operatorAct(w http.ResponseWriter, r *http.Request, a core.Auth, act func(core.Auth, core.Meta) error, again func(status int, errMsg string), done string) {
+	err := s.elevateFromForm(r, &a)
+	if err == nil {
+		err = act(a, httpapi.Meta(r))
+	}
+	switch {
+	case twofold.ErrorCode(err) == twofold.CodeNotFound:
+		s.fail(w, r, &a, err)
+	case err != nil:
+		again(s.status(w, r, err), message(err))
+	default:
+		http.Redirect(w, r, "/admin/users/"+r.PathValue("id")+"?m="+done, http.StatusSeeOther)
+	}
+}
