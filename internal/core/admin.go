@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -20,7 +21,8 @@ import (
 
 // adminAllowed refuses a caller who may not take action on resource of
 // the operator API: anyone but an operator, and a key without an admin
-// permit for it. The account is read afresh with each request, so a key
+// permit for it. A permit for users covers their resets too: a key that
+// may suspend or sign out an account may also ask for its reset. The account is read afresh with each request, so a key
 // of an operator who is one no more grants nothing from then on.
 func adminAllowed(a Auth, resource, action string) error {
 	if !a.Account.Operator {
@@ -29,7 +31,7 @@ func adminAllowed(a Auth, resource, action string) error {
 		}
 		return twofold.Errorf(twofold.CodeForbidden, "only operators may do this")
 	}
-	if !a.Allows(permit.Admin, resource, action) {
+	if !a.Allows(permit.Admin, resource, action) && !(resource == "resets" && a.Allows(permit.Admin, "users", action)) {
 		return twofold.Errorf(twofold.CodeForbidden, "this API key may not do this: it needs the permit %q", permit.Admin+" "+resource+" "+action)
 	}
 	return nil
@@ -106,8 +108,8 @@ func (s *Service) AuditEvents(ctx context.Context, op Auth, q twofold.EventQuery
 }
 
 // SetOperatorByName makes the account named username an operator, or with
-// on false no longer one, for whoever runs the command line: API keys of
-// the account with admin permits grant nothing from the next request on.
+// on false no longer one, for whoever runs the command line: the
+// account's API keys with admin permits are revoked (revokeAdminKeys).
 // It reports false, recording nothing, when the account already was as
 // asked.
 func (s *Service) SetOperatorByName(ctx context.Context, username string, on bool, m Meta) (bool, error) {
@@ -126,10 +128,44 @@ func (s *Service) SetOperatorByName(ctx context.Context, username string, on boo
 			return nil
 		}
 		s.audit(ctx, a.ID, "account.operator_removed", m, "by the command line")
-		s.notify(ctx, a.ID, "your account is no longer an operator", "Your account may no longer manage other accounts; its API keys' admin permits grant nothing any more.")
+		revoked, err := s.revokeAdminKeys(ctx, a.ID, m)
+		if err != nil {
+			return err
+		}
+		body := "Your account may no longer manage other accounts."
+		if len(revoked) > 0 {
+			body += " Its API keys with admin permits were revoked, with the keys they made: " + strings.Join(revoked, ", ") + "."
+		}
+		s.notify(ctx, a.ID, "your account is no longer an operator", body)
 		return nil
 	})
 	return changed, err
+}
+
+// revokeAdminKeys deletes the account's API keys that have an admin
+// permit, and with them the keys they made, returning their names. An
+// operator no more keeps no key that would come back to life, unseen, were
+// the account made an operator again.
+func (s *Service) revokeAdminKeys(ctx context.Context, accountID string, m Meta) ([]string, error) {
+	keys, err := s.store.APIKeys(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, k := range keys {
+		if !permit.Grants(k.Permits, permit.Admin) {
+			continue
+		}
+		ok, err := s.store.DeleteAPIKey(ctx, accountID, k.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok { // not already gone with the key that made it
+			s.audit(ctx, accountID, "api_key.revoked", m, "key "+k.ID+" "+quote(k.Name)+": its owner is no longer an operator")
+			names = append(names, quote(k.Name))
+		}
+	}
+	return names, nil
 }
 
 // keyUnlocks bounds how often API keys may unlock one account: unlocking
