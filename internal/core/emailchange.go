@@ -216,6 +216,11 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 	if err := validEmail(email); err != nil {
 		return twofold.Account{}, err
 	}
+	if accountID == op.Account.ID {
+		// One's own address moves only with the password and a code sent
+		// to the new one (RequestEmailChange), operators' included.
+		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "change your own address on your security page: it takes your password and a code sent to the new address")
+	}
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
 		return twofold.Account{}, err

@@ -813,6 +813,7 @@ func TestOperatorAPIChangesAnEmail(t *testing.T) {
 		wantProblem(t, f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "not an address"}), 400, "invalid")
 		wantProblem(t, f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"name": "x"}), 400, "invalid")
 		wantProblem(t, f.user.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "dave@evil.example"}), 403, "forbidden")
+		wantProblem(t, f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.op.Account.ID, map[string]string{"email": "carol@new.example"}), 403, "forbidden") // one's own: by the security page
 		r := f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "dave@new.example"})
 		if r.Status != 200 || r.JSON["user"].(map[string]any)["email"] != "dave@new.example" {
 			t.Fatalf("change: got %d %s", r.Status, r.Body)
