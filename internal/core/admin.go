@@ -153,17 +153,16 @@ func (s *Service) revokeAdminKeys(ctx context.Context, accountID string, m Meta)
 	}
 	var names []string
 	for _, k := range keys {
-		if !permit.Grants(k.Permits, permit.Admin) {
+		// A key made by a key holds its maker's permits at most, so an
+		// admin key made by a key goes with its maker.
+		if !permit.Grants(k.Permits, permit.Admin) || k.ParentID != "" {
 			continue
 		}
-		ok, err := s.store.DeleteAPIKey(ctx, accountID, k.ID)
-		if err != nil {
+		if _, err := s.store.DeleteAPIKey(ctx, accountID, k.ID); err != nil {
 			return nil, err
 		}
-		if ok { // not already gone with the key that made it
-			s.audit(ctx, accountID, "api_key.revoked", m, "key "+k.ID+" "+quote(k.Name)+": its owner is no longer an operator")
-			names = append(names, quote(k.Name))
-		}
+		s.audit(ctx, accountID, "api_key.revoked", m, "key "+k.ID+" "+quote(k.Name)+" and the keys it made: its owner is no longer an operator")
+		names = append(names, quote(k.Name))
 	}
 	return names, nil
 }
@@ -176,31 +175,42 @@ const (
 	keyUnlockEvery = 8 * time.Hour
 )
 
-// keyActions bounds how often API keys may sign one account out or revoke
-// its keys: each mails the holder, and a leaked key must not be able to
-// keep an account from ever finishing a sign-in.
+// keyActions bounds how often one API key may sign one account out or
+// revoke its keys: each mails the holder, and a leaked key must not be
+// able to keep an account from ever finishing a sign-in. The bound is each
+// key's own, so that a leaked key cannot use up the control panel's.
 const (
 	keyActions     = 5
 	keyActionEvery = time.Hour
 )
 
-// keyMayActOn refuses an API key's action on account a when a is an
-// operator's (a leaked key must not sign every operator out, nor revoke
-// their keys, over and over: an operator's elevated session may), and
-// rations a key's actions on any one account; a session passes.
-func (s *Service) keyMayActOn(ctx context.Context, op Auth, a twofold.Account, what string) error {
-	if op.Key == nil {
+// keyMayTouch refuses an API key's action on account a when a is an
+// operator's: a leaked key must not sign operators out, revoke their keys,
+// unlock them for more guesses nor ask for their resets (an operator's
+// elevated session may). A refusal is on a's record, so that operators see
+// a key probing them. A session passes.
+func (s *Service) keyMayTouch(ctx context.Context, op Auth, a twofold.Account, what string, m Meta) error {
+	if op.Key == nil || !a.Operator {
 		return nil
 	}
-	if a.Operator {
-		return twofold.Errorf(twofold.CodeForbidden, "an API key cannot do this to an operator's account (%s): an operator signed in with a fresh second factor can", what)
+	s.audit(ctx, a.ID, "admin.key_refused", m, what+" by "+actor(op)+": the account is an operator's")
+	return twofold.Errorf(twofold.CodeForbidden, "an API key cannot do this to an operator's account (%s): an operator signed in with a fresh second factor can", what)
+}
+
+// keyMayActOn is keyMayTouch, and rations one key's actions on any one
+// account (keyActions); call it once the action's target is known to
+// exist, so that a miss costs nothing. A refusal is on a's record.
+func (s *Service) keyMayActOn(ctx context.Context, op Auth, a twofold.Account, what string, m Meta) error {
+	if err := s.keyMayTouch(ctx, op, a, what, m); err != nil || op.Key == nil {
+		return err
 	}
-	ok, err := s.store.TakeToken(ctx, "key-action:"+a.ID, keyActions, keyActions/keyActionEvery.Seconds(), s.Now())
+	ok, err := s.store.TakeToken(ctx, "key-action:"+op.Key.ID+":"+a.ID, keyActions, keyActions/keyActionEvery.Seconds(), s.Now())
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return throttled(keyActionEvery/keyActions, fmt.Sprintf("API keys may act on one account at most %d times an hour", keyActions))
+		s.audit(ctx, a.ID, "admin.key_refused", m, what+" by "+actor(op)+": too many actions of the key on the account")
+		return throttled(keyActionEvery/keyActions, fmt.Sprintf("an API key may act on one account at most %d times an hour", keyActions))
 	}
 	return nil
 }

@@ -65,6 +65,9 @@ func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID 
 	if err != nil {
 		return twofold.TwoFactorReset{}, err
 	}
+	if err := s.keyMayTouch(ctx, op, a, "resetting its two-factor", m); err != nil {
+		return twofold.TwoFactorReset{}, err
+	}
 	if a.Suspended {
 		// A suspended holder cannot sign in to cancel it, nor withdraw it
 		// by using a factor: the waiting period would protect nobody.
@@ -219,10 +222,19 @@ func (s *Service) CancelTwoFactorReset(ctx context.Context, a Auth, m Meta) erro
 
 // CancelTwoFactorResetFor cancels the reset waiting for account accountID:
 // an operator's action, with their own fresh second factor, or an API key's
-// with admin users write.
+// with admin resets write (never on an operator's account).
 func (s *Service) CancelTwoFactorResetFor(ctx context.Context, op Auth, accountID string, m Meta) error {
 	if err := s.requireAdminWrite(ctx, op, "resets", "cancelling a reset"); err != nil {
 		return err
+	}
+	if op.Key != nil {
+		a, err := s.store.AccountByID(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		if err := s.keyMayTouch(ctx, op, a, "cancelling its reset", m); err != nil {
+			return err
+		}
 	}
 	return s.cancelReset(ctx, accountID, actor(op), m)
 }

@@ -762,6 +762,26 @@ func TestOperatorAPISignsAUserOut(t *testing.T) {
 			}
 		}
 		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil), 429, "throttled")
+		// The bound is each key's own: a leaked key that used it up does
+		// not keep the panel's own key from acting on the account.
+		pk := makeKey(t, f.opc, "panel", nil, "admin users write")
+		if r := keyClient(s, pk.id, pk.secret).Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil); r.Status != 204 {
+			t.Fatalf("another key after the first's bound: got %d %s", r.Status, r.Body)
+		}
+		if n := countEvents(t, s, f.userID, "admin.key_refused"); n != 1 {
+			t.Errorf("got %d admin.key_refused events on the user, want 1 (the 429)", n)
+		}
+		// Nor may a key unlock an operator for more guesses, nor ask for or
+		// cancel an operator's reset; each refusal is on the operator's record.
+		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.op.Account.ID+"/unlock", nil), 403, "forbidden")
+		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.op.Account.ID+"/two-factor-reset", nil), 403, "forbidden")
+		wantProblem(t, writer.Do(t, "DELETE", "/v1/admin/users/"+f.op.Account.ID+"/two-factor-reset", nil), 403, "forbidden")
+		if n := countEvents(t, s, f.op.Account.ID, "admin.key_refused"); n != 4 { // the reset is refused as the key owner's own first
+			t.Errorf("got %d admin.key_refused events on the operator, want 4", n)
+		}
+		if _, found, _ := s.Store.TwoFactorReset(context.Background(), f.op.Account.ID); found {
+			t.Error("a key asked for an operator's reset")
+		}
 	})
 }
 
@@ -830,7 +850,15 @@ func TestOperatorAPIChangesAnEmail(t *testing.T) {
 		if d := eventWith(t, s, f.userID, "account.email_changed"); !strings.Contains(d, "by operator carol") {
 			t.Errorf("account.email_changed detail %q", d)
 		}
+		// Never by an API key: whoever holds the address can reset the
+		// password, and would hear of a reset of two-factor in the
+		// holder's place, so a leaked key would take the account over.
 		k := makeKey(t, f.opc, "writer", nil, "admin users write")
-		wantProblem(t, keyClient(s, k.id, k.secret).Do(t, "PATCH", "/v1/admin/users/"+f.op.Account.ID, map[string]string{"email": "carol@evil.example"}), 403, "forbidden")
+		for _, id := range []string{f.userID, f.op.Account.ID} {
+			wantProblem(t, keyClient(s, k.id, k.secret).Do(t, "PATCH", "/v1/admin/users/"+id, map[string]string{"email": "mallory@evil.example"}), 403, "forbidden")
+			if a, _ := s.Store.AccountByID(context.Background(), id); a.Email == "mallory@evil.example" {
+				t.Errorf("a key changed the address of %s", a.Username)
+			}
+		}
 	})
 }
