@@ -2,14 +2,22 @@ package httpapi_test
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
 	"io"
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -197,6 +205,42 @@ func TestLogoutEverywhere(t *testing.T) {
 		c.Token = r.String("token")
 		if !strings.Contains(string(c.Do(t, "GET", "/v1/me/events?limit=5", nil).Body), "session.ended_everywhere") {
 			t.Error("no session.ended_everywhere event")
+		}
+	})
+}
+
+// TestPasswordBlocklist: with --password-blocklist, a new password in the
+// list is refused with a clear problem, as are common words and patterns
+// and the account's own name, with or without a list; a good one passes.
+func TestPasswordBlocklist(t *testing.T) {
+	var lines []string
+	for _, pw := range []string{"Tr0ub4dor&3x", "horse staple battery", "another listed one"} {
+		sum := sha1.Sum([]byte(pw))
+		lines = append(lines, strings.ToUpper(hex.EncodeToString(sum[:]))+":42")
+	}
+	slices.Sort(lines)
+	path := filepath.Join(t.TempDir(), "pwned-passwords-sha1-ordered-by-hash.txt")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\r\n")+"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eachStoreWith(t, []testenv.ServerOption{func(c *config.Config) { c.PasswordBlocklist = path }}, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "alice")
+		c := login(t, s, "alice")
+		for _, next := range []string{"Tr0ub4dor&3x", "horse staple battery", "Password2024!", "12345678", "alice-rocks-99"} {
+			r := c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": next})
+			wantProblem(t, r, 400, "invalid")
+			if bytes.Contains(r.Body, []byte(next)) {
+				t.Errorf("the problem repeats the password: %s", r.Body)
+			}
+		}
+		login(t, s, "alice") // nothing changed
+		if r := c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": "Tr0ub4dor&3y"}); r.Status != 200 {
+			t.Fatalf("a password not in the list: got %d %s", r.Status, r.Body)
+		}
+		// Accounts made by others are screened alike.
+		_, err := s.Service.CreateAccount(t.Context(), core.NewAccount{Username: "bob", Password: "another listed one"}, core.Meta{})
+		if twofold.ErrorCode(err) != twofold.CodeInvalid {
+			t.Errorf("an account made with a listed password: %v", err)
 		}
 	})
 }
