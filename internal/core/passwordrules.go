@@ -1,8 +1,10 @@
 package core
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/twofold/twofold"
@@ -94,4 +96,36 @@ func easyPattern(p string) bool {
 		}
 	}
 	return false
+}
+
+// listedWarnEvery is how often a holder signing in with a password in the
+// list hears of it.
+const listedWarnEvery = 7 * 24 * time.Hour
+
+// warnIfListed tells the holder of account a, after the sign-in is
+// answered, that the password just used is in the list of passwords known
+// to attackers: set before the list was given, or listed since. At most
+// once every listedWarnEvery, on the record as password.listed.
+func (s *Service) warnIfListed(a twofold.Account, password string, m Meta) {
+	if s.passwords == nil {
+		return
+	}
+	s.later(func(ctx context.Context) {
+		listed, err := s.passwords.Contains(password)
+		if err != nil {
+			s.log.Error("password blocklist unreadable", "err", err)
+			return
+		}
+		if !listed {
+			return
+		}
+		ok, err := s.store.TakeToken(ctx, "pw-listed:"+a.ID, 1, 1/listedWarnEvery.Seconds(), s.Now())
+		if err != nil || !ok {
+			return
+		}
+		s.audit(ctx, a.ID, "password.listed", m, "the password used to sign in is in the list of passwords known to attackers")
+		s.notify(ctx, a.ID, "change your password: it is known to attackers",
+			"You signed in with a password that is in a list of passwords known to attackers from breaches of other sites. Anyone may try it.",
+			"Change it now, on your security page, to one you use nowhere else.")
+	})
 }

@@ -244,3 +244,46 @@ func TestPasswordBlocklist(t *testing.T) {
 		}
 	})
 }
+
+// TestListedPasswordIsTold: a holder who signs in with a password that is
+// in the list (set before the list held it) is told to change it, once a
+// week at most, and the sign-in goes on.
+func TestListedPasswordIsTold(t *testing.T) {
+	line := func(pw string) []byte {
+		sum := sha1.Sum([]byte(pw))
+		return []byte(strings.ToUpper(hex.EncodeToString(sum[:])) + ":42\r\n")
+	}
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "pwned.txt")
+			if err := os.WriteFile(path, line("not anyone's password"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			mb := testenv.NewSMTPServer(t)
+			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"), func(c *config.Config) { c.PasswordBlocklist = path })
+			addUser(t, s, "alice")
+			login(t, s, "alice")
+			s.Service.Wait()
+			// The list is searched on disk: a line of the same length
+			// written in place stands for a password listed since.
+			if err := os.WriteFile(path, line(password), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			login(t, s, "alice")
+			body := mailWith(t, mb, "change your password: it is known to attackers")
+			if strings.Contains(body, password) {
+				t.Error("the mail holds the password")
+			}
+			login(t, s, "alice")
+			s.Service.Wait()
+			a, err := s.Store.AccountByUsername(t.Context(), "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := countEvents(t, s, a.ID, "password.listed"); n != 1 {
+				t.Errorf("got %d password.listed events after two listed sign-ins, want 1", n)
+			}
+		})
+	}
+}
