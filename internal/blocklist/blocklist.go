@@ -9,7 +9,10 @@
 //   - plain passwords, one per line, compared without regard to case. They
 //     are held in memory as 64-bit keyed hashes, about 40 bytes each.
 //
-// The form is told from the first line. Standard library only.
+// The form is told from the first line; a list of hashes in another form
+// (NTLM, other separators) is refused rather than read as passwords that
+// would never match. The file is read as it was when opened: a new list
+// takes a restart. Standard library only.
 package blocklist
 
 import (
@@ -28,6 +31,10 @@ import (
 // MaxPlain is the most passwords a plain list may hold: beyond it, the
 // ordered SHA-1 form serves without memory.
 const MaxPlain = 5_000_000
+
+// maxLine is the longest line of the ordered SHA-1 form: a hash, a colon
+// and a count.
+const maxLine = 100
 
 // checkedLines is how many lines of an ordered SHA-1 file Open reads to
 // check its form and order.
@@ -60,11 +67,29 @@ func Open(path string) (*List, error) {
 		f.Close()
 		return nil, fmt.Errorf("password blocklist %s: %w", path, err)
 	}
-	if _, ok := hashLine([]byte(strings.TrimRight(first, "\r\n"))); ok {
+	if _, ok := hashLine([]byte(strings.TrimRight(strings.TrimPrefix(first, bom), "\r\n"))); ok {
+		if strings.HasPrefix(first, bom) {
+			f.Close()
+			return nil, fmt.Errorf("password blocklist %s: the SHA-1 list starts with a byte order mark: remove it", path)
+		}
 		return openOrdered(f, path)
 	}
 	defer f.Close()
 	return readPlain(f, path)
+}
+
+// bom is the byte order mark some tools put at the start of a text file.
+const bom = "\ufeff"
+
+// hashLike reports whether line starts like a hash list in a form Open
+// does not read: 32 (NTLM) or 40 hexadecimal digits followed by anything
+// but the SHA-1 form's colon.
+func hashLike(line string) bool {
+	n := 0
+	for n < len(line) && strings.IndexByte("0123456789abcdefABCDEF", line[n]) >= 0 {
+		n++
+	}
+	return n == 32 || n == 40 && (len(line) == 40 || line[40] != ':') || n > 40
 }
 
 // openOrdered checks the first lines of an ordered SHA-1 file and keeps it
@@ -78,8 +103,9 @@ func openOrdered(f *os.File, path string) (*List, error) {
 	sc := bufio.NewScanner(f)
 	var prev []byte
 	for n := 1; n <= checkedLines && sc.Scan(); n++ {
-		key, ok := hashLine(bytes.TrimRight(sc.Bytes(), "\r"))
-		if !ok {
+		line := bytes.TrimRight(sc.Bytes(), "\r")
+		key, ok := hashLine(line)
+		if !ok || len(line) > maxLine || len(line) > 41 && bytes.IndexFunc(line[41:], func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
 			f.Close()
 			return nil, fmt.Errorf("password blocklist %s: line %d is not HASH:COUNT with a SHA-1 hash of 40 hexadecimal digits", path, n)
 		}
@@ -100,10 +126,17 @@ func openOrdered(f *os.File, path string) (*List, error) {
 func readPlain(r io.Reader, path string) (*List, error) {
 	l := &List{seed: maphash.MakeSeed(), set: make(map[uint64]struct{})}
 	sc := bufio.NewScanner(r)
+	hashes, lines := 0, 0
 	for sc.Scan() {
 		pw := strings.TrimRight(sc.Text(), "\r")
+		if lines == 0 {
+			pw = strings.TrimPrefix(pw, bom)
+		}
 		if pw == "" {
 			continue
+		}
+		if lines++; lines <= checkedLines && hashLike(pw) {
+			hashes++
 		}
 		if len(l.set) >= MaxPlain {
 			return nil, fmt.Errorf("password blocklist %s: more than %d passwords; use the Pwned Passwords SHA-1 file ordered by hash, which is searched on disk", path, MaxPlain)
@@ -112,6 +145,10 @@ func readPlain(r io.Reader, path string) (*List, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("password blocklist %s: %w", path, err)
+	}
+	if hashes*2 > min(lines, checkedLines) {
+		// A list of hashes read as passwords would never match.
+		return nil, fmt.Errorf("password blocklist %s: its lines look like hashes, but not the Pwned Passwords SHA-1 form HASH:COUNT ordered by hash (NTLM hashes cannot be checked)", path)
 	}
 	return l, nil
 }
@@ -194,7 +231,10 @@ func (l *List) lineAt(off int64) (int64, []byte, error) {
 		b, start = b[i+1:], from+int64(i)+1
 	}
 	if len(b) < 40 {
-		return start, nil, nil
+		if n == len(buf) {
+			return 0, nil, errors.New("read password blocklist: a line longer than the SHA-1 form's")
+		}
+		return start, nil, nil // a truncated last line
 	}
 	key, ok := hashLine(b[:40])
 	if !ok {

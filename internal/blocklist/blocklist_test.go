@@ -113,10 +113,16 @@ func TestPlain(t *testing.T) {
 func TestOpenRefuses(t *testing.T) {
 	dir := t.TempDir()
 	a, b := strings.Repeat("B", 40), strings.Repeat("A", 40)
+	ntlm := func(c string) string { return strings.Repeat(c, 32) }
 	for name, body := range map[string]string{
-		"out of order": a + ":1\n" + b + ":2\n",
-		"a bad line":   b + ":1\nnot a hash\n",
-		"repeated":     b + ":1\n" + b + ":1\n",
+		"out of order":      a + ":1\n" + b + ":2\n",
+		"a bad line":        b + ":1\nnot a hash\n",
+		"repeated":          b + ":1\n" + b + ":1\n",
+		"spaces":            b + " 1\n" + a + " 2\n" + a + "B 3\n",
+		"NTLM":              ntlm("C") + ":1\n" + ntlm("D") + ":2\n" + ntlm("E") + ":3\n",
+		"a header":          "hash,count\n" + b + ",1\n" + a + ",2\n" + a + "B,3\n",
+		"byte order mark":   "\ufeff" + b + ":1\n" + a + ":2\n",
+		"a line over 120 B": b + ":1\n" + a + ":" + strings.Repeat("9", 100) + "\n" + strings.Repeat("C", 40) + ":1\n",
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {

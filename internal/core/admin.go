@@ -187,32 +187,59 @@ const (
 // keyMayTouch refuses an API key's action on account a when a is an
 // operator's: a leaked key must not sign operators out, revoke their keys,
 // unlock them for more guesses nor ask for their resets (an operator's
-// elevated session may). A refusal is on a's record, so that operators see
-// a key probing them. A session passes.
+// elevated session may). A session passes.
 func (s *Service) keyMayTouch(ctx context.Context, op Auth, a twofold.Account, what string, m Meta) error {
 	if op.Key == nil || !a.Operator {
 		return nil
 	}
-	s.audit(ctx, a.ID, "admin.key_refused", m, what+" by "+actor(op)+": the account is an operator's")
+	s.keyRefused(ctx, op, a, what+": the account is an operator's", m)
 	return twofold.Errorf(twofold.CodeForbidden, "an API key cannot do this to an operator's account (%s): an operator signed in with a fresh second factor can", what)
 }
 
-// keyMayActOn is keyMayTouch, and rations one key's actions on any one
-// account (keyActions); call it once the action's target is known to
-// exist, so that a miss costs nothing. A refusal is on a's record.
+// keyMayActOn is keyMayTouch, and rations the actions on any one account
+// of a key and the keys made from it (keyActions): a key that may make
+// keys must not get round the bound by making new ones. Call it once the
+// action's target is known to exist, so that a miss costs nothing.
 func (s *Service) keyMayActOn(ctx context.Context, op Auth, a twofold.Account, what string, m Meta) error {
 	if err := s.keyMayTouch(ctx, op, a, what, m); err != nil || op.Key == nil {
 		return err
 	}
-	ok, err := s.store.TakeToken(ctx, "key-action:"+op.Key.ID+":"+a.ID, keyActions, keyActions/keyActionEvery.Seconds(), s.Now())
+	ok, err := s.store.TakeToken(ctx, "key-action:"+s.rootKey(ctx, *op.Key)+":"+a.ID, keyActions, keyActions/keyActionEvery.Seconds(), s.Now())
 	if err != nil {
 		return err
 	}
 	if !ok {
-		s.audit(ctx, a.ID, "admin.key_refused", m, what+" by "+actor(op)+": too many actions of the key on the account")
-		return throttled(keyActionEvery/keyActions, fmt.Sprintf("an API key may act on one account at most %d times an hour", keyActions))
+		s.keyRefused(ctx, op, a, what+": too many actions of the key on the account", m)
+		return throttled(keyActionEvery/keyActions, fmt.Sprintf("an API key and the keys made from it may act on one account at most %d times an hour", keyActions))
 	}
 	return nil
+}
+
+// rootKey returns the ID of the key k was made from, through any number of
+// keys made from keys: k's own when a person made it.
+func (s *Service) rootKey(ctx context.Context, k twofold.APIKey) string {
+	for range 32 {
+		if k.ParentID == "" {
+			break
+		}
+		parent, err := s.store.APIKey(ctx, k.ParentID)
+		if err != nil {
+			return k.ParentID // gone: so is k, once the revocation commits
+		}
+		k = parent
+	}
+	return k.ID
+}
+
+// keyRefused puts a key's refused action on a's record, so that operators
+// see a key probing accounts, once an hour per key and account: refusals
+// must not push the account's other events out of sight.
+func (s *Service) keyRefused(ctx context.Context, op Auth, a twofold.Account, why string, m Meta) {
+	ok, err := s.store.TakeToken(ctx, "key-refused:"+op.Key.ID+":"+a.ID, 1, 1/time.Hour.Seconds(), s.Now())
+	if err != nil || !ok {
+		return
+	}
+	s.audit(ctx, a.ID, "admin.key_refused", m, why+" (by "+actor(op)+"; further refusals of this key on the account within the hour are not recorded)")
 }
 
 // SetSuspended suspends account accountID, or with on false lifts its

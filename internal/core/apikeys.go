@@ -109,6 +109,18 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 	}
 	k.SecretHash = s.hasher.Sum("api-key", k.ID+":"+secret)
 	err = s.inTx(ctx, func(ctx context.Context) error {
+		if admin {
+			// Read again, and held: an operator made no more while this
+			// request ran would otherwise keep a key revokeAdminKeys
+			// never saw.
+			op, err := s.store.IsOperator(ctx, a.Account.ID)
+			if err != nil {
+				return err
+			}
+			if !op {
+				return twofold.Errorf(twofold.CodeForbidden, "only an operator may make a key with admin permits")
+			}
+		}
 		keys, err := s.store.APIKeys(ctx, a.Account.ID)
 		if err != nil {
 			return err

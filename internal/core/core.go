@@ -45,6 +45,7 @@ type Store interface {
 	// SetOperator sets whether the account is an operator, reporting false
 	// when it already was as asked.
 	SetOperator(ctx context.Context, accountID string, on bool) (bool, error)
+	IsOperator(ctx context.Context, accountID string) (bool, error)
 	// SetSuspended sets whether the account is suspended, reporting false
 	// when it already was as asked.
 	SetSuspended(ctx context.Context, accountID string, on bool) (bool, error)

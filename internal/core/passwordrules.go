@@ -6,14 +6,16 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/twofold/twofold"
 )
 
 // Screening a new password (NIST SP 800-63B §3.1.1.2): besides its length,
-// a password is refused when it is a common word or a pattern with digits
-// or symbols around it, when it holds the account's name or the local part
-// of its address, and when the operator's list of passwords known to
+// a password is refused when it is a common word or a pattern with a few
+// digits or symbols around it, or short and of digits and symbols alone,
+// when it holds the account's name or the local part of its address as a
+// word, and when the operator's list of passwords known to
 // attackers (Config via Options.Passwords, internal/blocklist) holds it. No
 // rule asks for a mix of character classes: length and the list do more.
 
@@ -54,13 +56,21 @@ func (s *Service) screenPassword(password, username, email string) error {
 	if easyPattern(folded) {
 		return twofold.Errorf(twofold.CodeInvalid, "password is too easy to guess: a run of keys, letters or digits, or a few characters repeated")
 	}
-	core := leet.Replace(strings.TrimFunc(folded, func(r rune) bool { return !unicode.IsLetter(r) }))
-	if core == "" || slices.Contains(commonWords, core) || core == strings.ToLower(s.cfg.Issuer) || easyPattern(core) {
+	bare := strings.TrimFunc(folded, func(r rune) bool { return !unicode.IsLetter(r) })
+	if bare == "" && utf8.RuneCountInString(folded) < minBareSymbols {
+		return twofold.Errorf(twofold.CodeInvalid, "password is too easy to guess: of digits and symbols alone, it needs at least %d of them", minBareSymbols)
+	}
+	// A common word with a few digits or symbols around it; many around
+	// it make a password as strong as they are.
+	core := leet.Replace(bare)
+	if bare != "" && utf8.RuneCountInString(folded)-utf8.RuneCountInString(bare) <= maxAround &&
+		(slices.Contains(commonWords, core) || core == strings.ToLower(s.cfg.Issuer) || easyPattern(core)) {
 		return twofold.Errorf(twofold.CodeInvalid, "password is too easy to guess: a common word or pattern with digits or symbols around it")
 	}
+	words := append(letterRuns(folded), letterRuns(leet.Replace(folded))...)
 	local, _, _ := strings.Cut(strings.ToLower(email), "@")
-	for _, own := range []string{strings.ToLower(username), local} {
-		if len(own) >= 4 && (strings.Contains(folded, own) || strings.Contains(core, own)) {
+	for _, own := range append(letterRuns(strings.ToLower(username)), letterRuns(local)...) {
+		if utf8.RuneCountInString(own) >= 4 && slices.Contains(words, own) {
 			return twofold.Errorf(twofold.CodeInvalid, "password must not contain the account's name or email address")
 		}
 	}
@@ -73,6 +83,20 @@ func (s *Service) screenPassword(password, username, email string) error {
 		}
 	}
 	return nil
+}
+
+// minBareSymbols is how long a password of digits and symbols alone must
+// be; maxAround is how many digits and symbols around a common word still
+// make an easy password of it ("Password2024!" has five).
+const (
+	minBareSymbols = 12
+	maxAround      = 8
+)
+
+// letterRuns splits s into its runs of letters: the words a name in it
+// would stand as ("alice" in "alice1990!", not "mark" in "remarkable").
+func letterRuns(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) })
 }
 
 // easyPattern reports whether p (lower case) is a few characters repeated,
@@ -119,8 +143,10 @@ func (s *Service) warnIfListed(a twofold.Account, password string, m Meta) {
 		if !listed {
 			return
 		}
-		ok, err := s.store.TakeToken(ctx, "pw-listed:"+a.ID, 1, 1/listedWarnEvery.Seconds(), s.Now())
-		if err != nil || !ok {
+		// The last warning is on the record (a counter would be swept
+		// after a day); only sign-ins with a listed password look.
+		last, err := s.store.QueryEvents(ctx, twofold.EventQuery{AccountID: a.ID, Types: []string{"password.listed"}, Limit: 1})
+		if err != nil || len(last) > 0 && s.Now().Sub(last[0].At) < listedWarnEvery {
 			return
 		}
 		s.audit(ctx, a.ID, "password.listed", m, "the password used to sign in is in the list of passwords known to attackers")

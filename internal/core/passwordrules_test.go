@@ -40,7 +40,9 @@ func TestScreenPassword(t *testing.T) {
 		"two repeated":         "abababab",
 		"four repeated":        "abcdabcdabcd",
 		"the issuer":           "acme cloud2024",
-		"the username":         "xalice1990x",
+		"the username":         "alice1990!",
+		"short digits":         "19900101",
+		"date around a word":   "password19900101",
 		"the username in caps": "ALICE-is-here",
 		"the username in leet": "al1ce in wonderland",
 		"the email's local":    "mybob.smith!",
@@ -59,6 +61,22 @@ func TestScreenPassword(t *testing.T) {
 	} {
 		if err := s.screenPassword(pw, "alice", "Bob.Smith@example.com"); err != nil {
 			t.Errorf("screenPassword(%q) = %v, want nil", pw, err)
+		}
+	}
+	// Strong passwords the rules must not catch: long digits and symbols,
+	// a short word in much else, a name inside a longer word.
+	for _, tc := range []struct{ pw, username, email string }{
+		{"90210473829104738291", "alice", ""},
+		{"#8&1(4)0=2%7@3*5$", "alice", ""},
+		{"4829 1736 5502 9184 3307", "alice", ""},
+		{"48291736550291843307abc", "alice", ""},
+		{"7391-2847-5510 love 2938-4471", "alice", ""},
+		{"remarkable orange tractor", "mark", ""},
+		{"understand the constant hum", "stan", ""},
+		{"information overload tuesday", "bob", "info@example.com"},
+	} {
+		if err := s.screenPassword(tc.pw, tc.username, tc.email); err != nil {
+			t.Errorf("screenPassword(%q) for %s <%s> = %v, want nil", tc.pw, tc.username, tc.email, err)
 		}
 	}
 	// A short name is no rule: "al" would refuse half the dictionary.

@@ -65,7 +65,7 @@ func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID 
 	if err != nil {
 		return twofold.TwoFactorReset{}, err
 	}
-	if err := s.keyMayTouch(ctx, op, a, "resetting its two-factor", m); err != nil {
+	if err := s.keyMayActOn(ctx, op, a, "resetting its two-factor", m); err != nil {
 		return twofold.TwoFactorReset{}, err
 	}
 	if a.Suspended {
@@ -232,7 +232,7 @@ func (s *Service) CancelTwoFactorResetFor(ctx context.Context, op Auth, accountI
 		if err != nil {
 			return err
 		}
-		if err := s.keyMayTouch(ctx, op, a, "cancelling its reset", m); err != nil {
+		if err := s.keyMayActOn(ctx, op, a, "cancelling its reset", m); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/httpapi"
@@ -464,6 +465,17 @@ func TestOperatorAPIKeys(t *testing.T) {
 			wantProblem(t, c.Do(t, "GET", "/v1/admin/users", nil), 401, "unauthorized")
 		}
 		wantProblem(t, f.opc.Do(t, "GET", "/v1/admin/users", nil), 403, "forbidden")
+		// A request that read the account before the demotion makes no
+		// admin key after it: the flag is read again as the key is stored.
+		stale, err := s.Service.Authenticate(ctx, f.opc.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale.Account.Operator = true
+		_, _, err = s.Service.CreateAPIKey(ctx, stale, core.NewAPIKey{Name: "late", Permits: []twofold.Permit{{Service: "admin", Resource: "users", Actions: []string{"write"}}}}, core.Meta{})
+		if twofold.ErrorCode(err) != twofold.CodeForbidden {
+			t.Errorf("an admin key made with the account read before its demotion: %v", err)
+		}
 		if n := countEvents(t, s, f.op.Account.ID, "api_key.revoked"); n != 3 { // the one the read key made goes with it
 			t.Errorf("got %d api_key.revoked events, want 3", n)
 		}
@@ -776,8 +788,8 @@ func TestOperatorAPISignsAUserOut(t *testing.T) {
 		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.op.Account.ID+"/unlock", nil), 403, "forbidden")
 		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.op.Account.ID+"/two-factor-reset", nil), 403, "forbidden")
 		wantProblem(t, writer.Do(t, "DELETE", "/v1/admin/users/"+f.op.Account.ID+"/two-factor-reset", nil), 403, "forbidden")
-		if n := countEvents(t, s, f.op.Account.ID, "admin.key_refused"); n != 4 { // the reset is refused as the key owner's own first
-			t.Errorf("got %d admin.key_refused events on the operator, want 4", n)
+		if n := countEvents(t, s, f.op.Account.ID, "admin.key_refused"); n != 1 { // one an hour per key and account
+			t.Errorf("got %d admin.key_refused events on the operator, want 1", n)
 		}
 		if _, found, _ := s.Store.TwoFactorReset(context.Background(), f.op.Account.ID); found {
 			t.Error("a key asked for an operator's reset")
@@ -859,6 +871,46 @@ func TestOperatorAPIChangesAnEmail(t *testing.T) {
 			if a, _ := s.Store.AccountByID(context.Background(), id); a.Email == "mallory@evil.example" {
 				t.Errorf("a key changed the address of %s", a.Username)
 			}
+		}
+	})
+}
+
+// TestKeyBoundCoversItsLine: the hourly bound on a key's actions on one
+// account holds for the keys made from it too, so that a leaked key that
+// may make keys cannot get round it; asking for and cancelling resets are
+// bounded alike, each of which mails the holder.
+func TestKeyBoundCoversItsLine(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s := f.s
+		root := makeKey(t, f.opc, "panel", nil, "admin users write", "keys * write")
+		rc := keyClient(s, root.id, root.secret)
+		for i := range 5 {
+			if r := rc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil); r.Status != 204 {
+				t.Fatalf("sign-out %d: got %d %s", i, r.Status, r.Body)
+			}
+		}
+		wantProblem(t, rc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil), 429, "throttled")
+		child := makeKey(t, rc, "fresh", nil, "admin users write", "keys * write")
+		cc := keyClient(s, child.id, child.secret)
+		wantProblem(t, cc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil), 429, "throttled")
+		grandchild := makeKey(t, cc, "fresher", nil, "admin users write")
+		wantProblem(t, keyClient(s, grandchild.id, grandchild.secret).Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 429, "throttled")
+
+		other := makeKey(t, f.opc, "resets", nil, "admin resets write")
+		oc := keyClient(s, other.id, other.secret)
+		for i := range 5 {
+			method, want := "POST", 200
+			if i%2 == 1 {
+				method, want = "DELETE", 204
+			}
+			if r := oc.Do(t, method, "/v1/admin/users/"+f.userID+"/two-factor-reset", nil); r.Status != want {
+				t.Fatalf("reset action %d: got %d %s", i, r.Status, r.Body)
+			}
+		}
+		wantProblem(t, oc.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 429, "throttled")
+		if _, found, _ := s.Store.TwoFactorReset(t.Context(), f.userID); !found {
+			t.Error("the refused cancel cancelled the reset")
 		}
 	})
 }

@@ -275,14 +275,25 @@ func TestListedPasswordIsTold(t *testing.T) {
 			if strings.Contains(body, password) {
 				t.Error("the mail holds the password")
 			}
-			login(t, s, "alice")
-			s.Service.Wait()
 			a, err := s.Store.AccountByUsername(t.Context(), "alice")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := countEvents(t, s, a.ID, "password.listed"); n != 1 {
-				t.Errorf("got %d password.listed events after two listed sign-ins, want 1", n)
+			// Once a week at most, however the counters are swept.
+			for day := range 8 {
+				s.Clock.Add(24 * time.Hour)
+				if err := s.Service.Sweep(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				login(t, s, "alice")
+				s.Service.Wait()
+				want := 1
+				if day >= 6 { // a week after the first
+					want = 2
+				}
+				if n := countEvents(t, s, a.ID, "password.listed"); n != want {
+					t.Fatalf("day %d: got %d password.listed events, want %d", day+1, n, want)
+				}
 			}
 		})
 	}

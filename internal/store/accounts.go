@@ -132,6 +132,26 @@ func (s *Store) SetTwoFactorRequired(ctx context.Context, accountID string, requ
 	return nil
 }
 
+// IsOperator reports whether the account is an operator now, holding on
+// PostgreSQL a shared lock on its row until the transaction ends, so that
+// a change of the flag waits for what is decided on it (SQLite's one
+// writer orders them anyway). An unknown account is not-found.
+func (s *Store) IsOperator(ctx context.Context, accountID string) (bool, error) {
+	lock := ""
+	if s.dialect != SQLite {
+		lock = " FOR SHARE"
+	}
+	var on bool
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT operator FROM accounts WHERE id = $1`+lock, accountID).Scan(&on)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, notFound("account")
+	}
+	if err != nil {
+		return false, fmt.Errorf("select account operator: %w", err)
+	}
+	return on, nil
+}
+
 // SetOperator sets whether the account is an operator, reporting false,
 // writing nothing, when it already was as asked.
 func (s *Store) SetOperator(ctx context.Context, accountID string, on bool) (bool, error) {
