@@ -179,6 +179,7 @@ type Store interface {
 	SSHKeyStore
 	PasswordResetStore
 	EmailChangeStore
+	AccountDeletionStore
 }
 
 // Config holds the service's tunables.
