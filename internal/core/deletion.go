@@ -155,6 +155,8 @@ func (s *Service) deleteAccount(ctx context.Context, accountID, by string, m Met
 		if err := s.store.DeleteAccount(ctx, a.ID, s.Now()); err != nil {
 			return err
 		}
+		// Like the account's other events, this one keeps no user agent.
+		m.UserAgent = ""
 		s.audit(ctx, a.ID, "account.deleted", m, fmt.Sprintf("%s, by %s", a.Username, by))
 		return s.tellClosed(ctx, a, by)
 	})
