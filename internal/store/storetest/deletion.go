@@ -197,3 +197,23 @@ func testRaceDeleteOperators(t *testing.T, s *store.Store) {
 		}
 	}
 }
+
+// testFirstAccountAfterDeletion: once every account is deleted, the setup
+// link may make a first account again, but not under a closed account's
+// name, and such a try leaves the link working.
+func testFirstAccountAfterDeletion(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	if err := s.DeleteAccount(ctx, a.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	addSetupToken(t, s, "token-1")
+	_, err := s.CreateFirstAccount(ctx, []byte("token-1"), t0, operator("Alice"))
+	wantCode(t, "CreateFirstAccount with a closed account's name", err, twofold.CodeConflict)
+	if ok, err := s.SetupTokenValid(ctx, []byte("token-1"), t0); err != nil || !ok {
+		t.Fatalf("the setup link after a refused name: valid %v, %v; want still valid", ok, err)
+	}
+	if ok, err := s.CreateFirstAccount(ctx, []byte("token-1"), t0, operator("root")); err != nil || !ok {
+		t.Fatalf("CreateFirstAccount with a free name: %v, %v", ok, err)
+	}
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/Flags", testAccountFlags},
 		{"Account/Delete", testDeleteAccount},
 		{"Account/DeletionRules", testDeletionRules},
+		{"Setup/FirstAccountAfterDeletion", testFirstAccountAfterDeletion},
 		{"Race/DeleteOperators", testRaceDeleteOperators},
 
 		{"Factor/RoundTrip", testFactorRoundTrip},
