@@ -206,8 +206,15 @@ func TestOperatorDeletesAccount(t *testing.T) {
 		wantProblem(t, f.user.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
 		wantProblem(t, op.Do(t, "GET", "/v1/admin/users/"+f.userID, nil), 404, "not-found")
 		wantProblem(t, op.Do(t, "DELETE", "/v1/admin/users/"+f.userID, nil), 404, "not-found")
-		if r := op.Do(t, "GET", "/v1/admin/events?account_id="+f.userID, nil); r.Status != 200 || len(objects(t, r, "events")) == 0 {
-			t.Errorf("the deleted account's events: got %d %s, want them kept for the operator", r.Status, r.Body)
+		r := op.Do(t, "GET", "/v1/admin/events?account="+f.userID, nil)
+		evs := objects(t, r, "events")
+		if r.Status != 200 || len(evs) == 0 || evs[0]["type"] != "account.deleted" {
+			t.Errorf("the deleted account's events: got %d %s, want them kept for the operator, account.deleted the newest", r.Status, r.Body)
+		}
+		for _, e := range evs {
+			if e["account_id"] != f.userID {
+				t.Errorf("event of another account %v", e)
+			}
 		}
 		wantProblem(t, op.Do(t, "POST", "/v1/admin/users", map[string]any{"username": "Dave", "password": password}), 409, "conflict")
 
