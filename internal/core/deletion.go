@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/permit"
 )
 
 // Closing an account (README "Closing an account"): its holder closes it,
@@ -85,13 +86,19 @@ func (s *Service) DeleteAccountFor(ctx context.Context, op Auth, accountID strin
 
 // DeletionBlocked returns the conflict that keeps account accountID from
 // being closed now (see deletionBlocked), or nil, for a page that asks to
-// confirm a deletion before anything is typed. The deletion checks again.
-func (s *Service) DeletionBlocked(ctx context.Context, accountID string) error {
-	a, err := s.store.AccountByID(ctx, accountID)
+// confirm a deletion before anything is typed; the caller's own account,
+// or any for an operator. The deletion checks again.
+func (s *Service) DeletionBlocked(ctx context.Context, a Auth, accountID string) error {
+	if accountID != a.Account.ID {
+		if err := adminAllowed(a, "users", permit.Read); err != nil {
+			return err
+		}
+	}
+	acct, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
 		return err
 	}
-	return s.deletionBlocked(ctx, a)
+	return s.deletionBlocked(ctx, acct)
 }
 
 // deletionBlocked refuses to close account a while others rely on it: as

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -183,7 +184,20 @@ func TestOperatorDeletesAccount(t *testing.T) {
 		wantProblem(t, f.user.Do(t, "DELETE", "/v1/admin/users/"+f.userID, nil), 403, "forbidden")
 		wantProblem(t, op.Do(t, "DELETE", "/v1/admin/users/"+f.op.Account.ID, nil), 403, "forbidden")
 		wantProblem(t, op.Do(t, "DELETE", "/v1/admin/users/no-such-account", nil), 404, "not-found")
+		userAuth, err := s.Service.Authenticate(ctx, f.user.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Service.DeletionBlocked(ctx, userAuth, f.op.Account.ID); twofold.ErrorCode(err) != twofold.CodeForbidden {
+			t.Errorf("a user asking what blocks another account's deletion: got %v, want forbidden", err)
+		}
+		if err := s.Service.DeletionBlocked(ctx, f.op, f.userID); err != nil {
+			t.Errorf("what blocks dave's deletion, before his team: %v, want nothing", err)
+		}
 		team := makeTeam(t, f.user, "Dave's")
+		if err := s.Service.DeletionBlocked(ctx, f.op, f.userID); twofold.ErrorCode(err) != twofold.CodeConflict {
+			t.Errorf("what blocks dave's deletion as his team's only owner: %v, want a conflict", err)
+		}
 		wantProblem(t, op.Do(t, "DELETE", "/v1/admin/users/"+f.userID, nil), 409, "conflict")
 		elevateWith(t, f.user, f.phone.codes[0])
 		if r := f.user.Do(t, "DELETE", "/v1/teams/"+team, nil); r.Status != 204 {

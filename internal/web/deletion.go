@@ -26,10 +26,17 @@ func (s *Server) renderClose(w http.ResponseWriter, r *http.Request, a core.Auth
 		"Your account " + a.Account.Username + " is deleted at once, with its authenticators, recovery codes, paper key, security keys, SSH keys, API keys, sessions and team memberships. This cannot be undone.",
 		"Your name stays reserved: nobody else can take it. The record of what was done with your account stays with the operator, without your browsers' details.",
 	}
-	if a.Account.Email != "" {
-		b.Text = append(b.Text, "A notice is mailed to "+a.Account.Email+".")
+	told, why, err := s.svc.ResetNotice(r.Context(), a.Account.ID)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
 	}
-	if err := s.svc.DeletionBlocked(r.Context(), a.Account.ID); err != nil {
+	if told {
+		b.Text = append(b.Text, "A notice is mailed to "+a.Account.Email+".")
+	} else {
+		b.Text = append(b.Text, "No notice can be mailed: "+why+".")
+	}
+	if err := s.svc.DeletionBlocked(r.Context(), a, a.Account.ID); err != nil {
 		if twofold.ErrorCode(err) != twofold.CodeConflict {
 			s.fail(w, r, &a, err)
 			return
@@ -76,14 +83,19 @@ func (s *Server) renderAdminDelete(w http.ResponseWriter, r *http.Request, a cor
 		"The account is deleted at once, with its authenticators, recovery codes, security keys, SSH keys, API keys, sessions and team memberships. This cannot be undone.",
 		"Its name stays reserved, and its audit events stay, without user agents.",
 	}
-	if sum.Account.Email != "" {
+	told, why, err := s.svc.ResetNotice(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if told {
 		b.Text = append(b.Text, "The holder is emailed.")
 	} else {
-		b.Text = append(b.Text, "The holder cannot be told: the account has no email address.")
+		b.Text = append(b.Text, "The holder cannot be told: "+why+".")
 	}
 	if id == a.Account.ID {
 		errMsg, b.Button = "You cannot delete your own account here: close it on your own security page.", ""
-	} else if err := s.svc.DeletionBlocked(r.Context(), id); err != nil {
+	} else if err := s.svc.DeletionBlocked(r.Context(), a, id); err != nil {
 		if twofold.ErrorCode(err) != twofold.CodeConflict {
 			s.fail(w, r, &a, err)
 			return
