@@ -76,6 +76,11 @@ func (s *Service) DeleteAccountFor(ctx context.Context, op Auth, accountID strin
 		return err
 	}
 	if op.Key != nil {
+		// On the record of the account it aimed at, as other refusals of
+		// keys are, so that operators see a leaked key probing.
+		if a, err := s.store.AccountByID(ctx, accountID); err == nil {
+			s.audit(ctx, a.ID, "admin.key_refused", m, "deleting an account by "+actor(op)+": API keys never delete accounts")
+		}
 		return twofold.Errorf(twofold.CodeForbidden, "an API key cannot delete an account, which cannot be undone: an operator signed in with a fresh second factor can")
 	}
 	if accountID == op.Account.ID {

@@ -181,6 +181,9 @@ func TestOperatorDeletesAccount(t *testing.T) {
 
 		key := makeKey(t, op, "panel", nil, "admin users read,write")
 		wantProblem(t, keyClient(s, key.id, key.secret).Do(t, "DELETE", "/v1/admin/users/"+f.userID, nil), 403, "forbidden")
+		if d := eventWith(t, s, f.userID, "admin.key_refused"); !strings.Contains(d, key.id) {
+			t.Errorf("admin.key_refused detail %q: want the key named", d)
+		}
 		wantProblem(t, f.user.Do(t, "DELETE", "/v1/admin/users/"+f.userID, nil), 403, "forbidden")
 		wantProblem(t, op.Do(t, "DELETE", "/v1/admin/users/"+f.op.Account.ID, nil), 403, "forbidden")
 		wantProblem(t, op.Do(t, "DELETE", "/v1/admin/users/no-such-account", nil), 404, "not-found")
