@@ -180,6 +180,7 @@ type Store interface {
 	SSHKeyStore
 	PasswordResetStore
 	EmailChangeStore
+	AccountDeletionStore
 }
 
 // Config holds the service's tunables.

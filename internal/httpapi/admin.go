@@ -335,3 +335,13 @@ func (s *Server) adminUpdateUser(w http.ResponseWriter, r *http.Request, a core.
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"user": toUserJSON(acct)})
 }
+
+// adminDeleteUser closes an account for good, for an operator's elevated
+// session (never an API key).
+func (s *Server) adminDeleteUser(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.svc.DeleteAccountFor(r.Context(), a, r.PathValue("id"), Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

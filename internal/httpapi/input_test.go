@@ -144,7 +144,7 @@ func TestUnknownPathsAndMethods(t *testing.T) {
 		wantProblem(t, c.Do(t, "GET", path, nil), 404, "not-found")
 	}
 	for _, tc := range []struct{ method, path, allow string }{
-		{"DELETE", "/v1/me", "GET, HEAD"},
+		{"PUT", "/v1/me", "DELETE, GET, HEAD"},
 		{"POST", "/v1/time", "GET, HEAD"},
 		{"GET", "/v1/login", "POST"},
 		{"PUT", "/v1/me/factors/abc", "DELETE, PATCH"},

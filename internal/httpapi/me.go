@@ -394,3 +394,21 @@ func confirmationJSON(c core.Confirmation) map[string]any {
 	}
 	return out
 }
+
+// deleteMe closes the caller's account for good (README "Closing an
+// account"): the current password, and an elevated session when the
+// account has two-factor.
+func (s *Server) deleteMe(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var req struct {
+		Password string `json:"password"` // the current one
+	}
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if err := s.svc.DeleteOwnAccount(r.Context(), a, req.Password, Meta(r)); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

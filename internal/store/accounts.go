@@ -20,13 +20,15 @@ func scanAccount(row interface{ Scan(...any) error }) (twofold.Account, error) {
 	return a, err
 }
 
-// CreateAccount inserts a; a username taken, in any case, is a conflict.
+// CreateAccount inserts a; a username taken, in any case, is a conflict,
+// and so is the name of an account since deleted (DeleteAccount).
 func (s *Store) CreateAccount(ctx context.Context, a twofold.Account) error {
 	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT `+accountValues+`
-		WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE LOWER(username) = LOWER(CAST($2 AS TEXT)))`,
+		WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE LOWER(username) = LOWER(CAST($2 AS TEXT)))
+		AND NOT EXISTS (SELECT 1 FROM deleted_accounts WHERE username_key = LOWER(CAST($2 AS TEXT)))`,
 		a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch, a.Suspended)
 	if n, _ := rowsAffected(res, err); isUniqueViolation(err) || (err == nil && n == 0) {
-		return twofold.Errorf(twofold.CodeConflict, "username %q is taken, or differs from a taken one only in case", a.Username)
+		return twofold.Errorf(twofold.CodeConflict, "username %q is taken, differs from a taken one only in case, or was the name of a closed account", a.Username)
 	}
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)

@@ -43,6 +43,15 @@ func (s *Store) CreateFirstAccount(ctx context.Context, hash []byte, since time.
 				return fmt.Errorf("lock setup: %w", err)
 			}
 		}
+		// The name of a closed account stays reserved, even once no
+		// account is left (DeleteAccount): refused before the token is used.
+		var reserved int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM deleted_accounts WHERE username_key = LOWER(CAST($1 AS TEXT))`, a.Username).Scan(&reserved); err != nil {
+			return fmt.Errorf("select deleted accounts: %w", err)
+		}
+		if reserved > 0 {
+			return twofold.Errorf(twofold.CodeConflict, "username %q was the name of a closed account: choose another", a.Username)
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM setup_tokens WHERE token_hash = $1 AND created_at >= $2`, hash, micros(since))
 		if err != nil {
 			return fmt.Errorf("use setup token: %w", err)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -27,8 +28,8 @@ func (s *Server) renderOperatorConfirm(w http.ResponseWriter, r *http.Request, a
 
 // operatorAct makes a change an operator confirmed: it elevates the session
 // with the form's code, runs act, and goes back to the account's page with
-// the notice done; a refusal shows the confirmation again (again), an
-// unknown account or key is a 404.
+// the notice done (or, when done is a path, to that path); a refusal shows
+// the confirmation again (again), an unknown account or key is a 404.
 func (s *Server) operatorAct(w http.ResponseWriter, r *http.Request, a core.Auth, act func(core.Auth, core.Meta) error, again func(status int, errMsg string), done string) {
 	err := s.elevateFromForm(r, &a)
 	if err == nil {
@@ -39,6 +40,8 @@ func (s *Server) operatorAct(w http.ResponseWriter, r *http.Request, a core.Auth
 		s.fail(w, r, &a, err)
 	case err != nil:
 		again(s.status(w, r, err), message(err))
+	case strings.HasPrefix(done, "/"):
+		http.Redirect(w, r, done, http.StatusSeeOther)
 	default:
 		http.Redirect(w, r, "/admin/users/"+r.PathValue("id")+"?m="+done, http.StatusSeeOther)
 	}

@@ -61,6 +61,8 @@ var notices = map[string]string{
 	"ssh_key_added":            "SSH key added: a challenge signed with it can now sign you in.",
 	"ssh_key_removed":          "SSH key removed.",
 	"ssh_key_cancelled":        "SSH key setup cancelled.",
+	"account_closed":           "Your account is closed, and you are signed out. A notice is on its way to its email address.",
+	"account_deleted":          "The account is deleted. Its holder has been emailed, if it had an address.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }

@@ -294,6 +294,8 @@ var eventTexts = map[string]string{
 	"ssh_key.removed":                "SSH key removed",
 	"ssh_key.used":                   "SSH key used",
 	"login.passkey_failed":           "Sign-in with a passkey refused",
+	"account.delete_failed":          "Closing the account refused: wrong password",
+	"account.deleted":                "Account closed",
 }
 
 func eventText(typ string) string {

@@ -154,6 +154,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/security/elevate/ssh":            s.authed(s.sshElevationChallenge),
 		"POST /settings/security/elevate/webauthn":       s.elevationKeyOptions,
 		"GET /settings/security/elevate/challenge.txt":   s.authed(s.sshElevationChallengeFile),
+		"GET /settings/security/close":                   s.authed(s.closePage),
+		"POST /settings/security/close":                  s.authed(s.closeAccount),
 		"GET /settings/security/api-keys":                s.authed(s.apiKeysPage),
 		"POST /settings/security/api-keys":               s.authed(s.createAPIKey),
 		"POST /settings/security/api-keys/{id}/revoke":   s.authed(s.revokeAPIKey),
@@ -202,6 +204,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /admin/users/{id}/suspend":                 s.operator(s.adminSuspend),
 		"GET /admin/users/{id}/unsuspend":                s.operator(s.adminUnsuspendPage),
 		"POST /admin/users/{id}/unsuspend":               s.operator(s.adminUnsuspend),
+		"GET /admin/users/{id}/delete":                   s.operator(s.adminDeletePage),
+		"POST /admin/users/{id}/delete":                  s.operator(s.adminDelete),
 		"GET /settings/security/reset/cancel":            s.authed(s.cancelResetPage),
 		"POST /settings/security/reset/cancel":           s.authed(s.cancelReset),
 

@@ -36,6 +36,10 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/PasswordReset", testPasswordReset},
 		{"Account/EmailChange", testEmailChange},
 		{"Account/Flags", testAccountFlags},
+		{"Account/Delete", testDeleteAccount},
+		{"Account/DeletionRules", testDeletionRules},
+		{"Setup/FirstAccountAfterDeletion", testFirstAccountAfterDeletion},
+		{"Race/DeleteOperators", testRaceDeleteOperators},
 
 		{"Factor/RoundTrip", testFactorRoundTrip},
 		{"Factor/Order", testFactorsOrder},

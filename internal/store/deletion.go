@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// Closing an account (README "Closing an account"): the core locks what the
+// rules of a deletion read, checks them, and deletes the account's row, which
+// takes every row of the account with it by cascade, leaving a tombstone that
+// keeps the username reserved. All of it runs in the caller's transaction.
+
+// LockAccountForDeletion holds, until the transaction ends, the account's row
+// and the row of every operator, in the order of their ids,
+// so that two operators' accounts deleted at once cannot leave the server
+// without one, and no row of the account is added meanwhile (PostgreSQL's
+// foreign-key checks wait for the lock). On SQLite the transaction's writer
+// lock holds everything already. An unknown account is not-found.
+func (s *Store) LockAccountForDeletion(ctx context.Context, accountID string) error {
+	q := `SELECT id FROM accounts WHERE id = $1 OR operator ORDER BY id`
+	if s.dialect == Postgres {
+		q += ` FOR UPDATE`
+	}
+	ids, err := queryAll(ctx, s, "accounts to lock", scanString, q, accountID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(ids, accountID) {
+		return notFound("account")
+	}
+	return nil
+}
+
+// CountOperators returns the number of operators' accounts.
+func (s *Store) CountOperators(ctx context.Context) (int, error) {
+	var n int
+	if err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE operator`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count operators: %w", err)
+	}
+	return n, nil
+}
+
+// SoleOwnedTeams returns, by name, the teams of which the account is the
+// only owner. On PostgreSQL it first locks every team the account owns, as
+// changes of owners do (lockTeam), so that another owner cannot step down
+// between this answer and the end of the transaction.
+func (s *Store) SoleOwnedTeams(ctx context.Context, accountID string) ([]twofold.Team, error) {
+	if s.dialect == Postgres {
+		if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE teams SET name = name WHERE id IN
+			(SELECT team_id FROM team_members WHERE account_id = $1 AND role = 'owner')`, accountID); err != nil {
+			return nil, fmt.Errorf("lock owned teams: %w", err)
+		}
+	}
+	return queryAll(ctx, s, "sole-owned teams", func(row interface{ Scan(...any) error }) (twofold.Team, error) { return scanTeam(row) },
+		`SELECT `+teamColumns+` FROM teams t JOIN team_members m ON m.team_id = t.id
+		WHERE m.account_id = $1 AND m.role = 'owner'
+		AND NOT EXISTS (SELECT 1 FROM team_members o WHERE o.team_id = t.id AND o.role = 'owner' AND o.account_id <> $1)
+		ORDER BY t.name, t.id`, accountID)
+}
+
+// ScrubEvents clears what the account's audit events hold of its holder
+// beyond the record itself: the user agent of every event, and the detail
+// of the events of the types named (those whose detail holds the holder's
+// masked addresses). Their ids, types, times, source addresses and sessions
+// stay.
+func (s *Store) ScrubEvents(ctx context.Context, accountID string, clearDetailOf []string) error {
+	if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE audit_events SET user_agent = '' WHERE account_id = $1 AND user_agent <> ''`, accountID); err != nil {
+		return fmt.Errorf("scrub audit events: %w", err)
+	}
+	for _, typ := range clearDetailOf {
+		if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE audit_events SET detail = '' WHERE account_id = $1 AND type = $2`, accountID, typ); err != nil {
+			return fmt.Errorf("scrub audit events: %w", err)
+		}
+	}
+	return nil
+}
+
+// DeleteAccount deletes the account's row, and by cascade every row that
+// refers to it, and leaves a tombstone in its place that keeps its username
+// reserved (CreateAccount refuses it). An unknown account is not-found.
+func (s *Store) DeleteAccount(ctx context.Context, accountID string, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO deleted_accounts (account_id, username, username_key, deleted_at)
+			SELECT id, username, LOWER(username), $2 FROM accounts WHERE id = $1`, accountID, micros(now))
+		if n, err := rowsAffected(res, err); err != nil {
+			return err
+		} else if n == 0 {
+			return notFound("account")
+		}
+		res, err = tx.ExecContext(ctx, `DELETE FROM accounts WHERE id = $1`, accountID)
+		if n, err := rowsAffected(res, err); err != nil {
+			return err
+		} else if n == 0 {
+			return notFound("account")
+		}
+		return nil
+	})
+	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
+		err = fmt.Errorf("delete account: %w", err)
+	}
+	return err
+}
+
+// AccountRows counts, table by table, the rows that refer to the account:
+// in every column named account_id and every column with a foreign key to
+// accounts, found in the schema itself, so that a table added later is
+// counted too. It is for the check that a deleted account leaves nothing
+// behind but its tombstone and audit events.
+func (s *Store) AccountRows(ctx context.Context, accountID string) (map[string]int, error) {
+	refs, err := s.accountColumns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, r := range refs {
+		var n int
+		// Names from the schema, never input; quoted all the same.
+		q := `SELECT COUNT(*) FROM "` + strings.ReplaceAll(r[0], `"`, `""`) + `" WHERE "` + strings.ReplaceAll(r[1], `"`, `""`) + `" = $1`
+		if err := s.db.QueryRowContext(ctx, q, accountID).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count rows of %s.%s: %w", r[0], r[1], err)
+		}
+		if n > 0 {
+			out[r[0]+"."+r[1]] += n
+		}
+	}
+	return out, nil
+}
+
+// accountColumns returns the (table, column) pairs that may refer to an
+// account: columns named account_id, and columns with a foreign key to
+// accounts(id).
+func (s *Store) accountColumns(ctx context.Context) ([][2]string, error) {
+	var q string
+	if s.dialect == Postgres {
+		q = `SELECT table_name, column_name FROM information_schema.columns
+			WHERE table_schema = current_schema() AND column_name = 'account_id'
+			UNION
+			SELECT kcu.table_name, kcu.column_name FROM information_schema.referential_constraints rc
+			JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = rc.constraint_name AND kcu.constraint_schema = rc.constraint_schema
+			JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = rc.unique_constraint_name AND ccu.constraint_schema = rc.unique_constraint_schema
+			WHERE kcu.table_schema = current_schema() AND ccu.table_name = 'accounts'`
+	} else {
+		q = `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+			WHERE m.type = 'table' AND p.name = 'account_id'
+			UNION
+			SELECT m.name, f."from" FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f
+			WHERE m.type = 'table' AND f."table" = 'accounts'`
+	}
+	rows, err := s.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("find account columns: %w", err)
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var r [2]string
+		if err := rows.Scan(&r[0], &r[1]); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

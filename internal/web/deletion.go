@@ -1,0 +1,114 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
+)
+
+// Closing an account (README "Closing an account"): its holder asks on a
+// confirmation page of its own, with the password and, with two-factor on,
+// a fresh second factor; an operator asks on one beside the account's
+// page, with their own fresh second factor (admin_act.go). Each page says
+// at once what keeps the account from being closed, if anything.
+
+func (s *Server) closePage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderClose(w, r, a, http.StatusOK, "")
+}
+
+// renderClose shows the page that confirms closing the caller's account.
+func (s *Server) renderClose(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	b := confirmBody{Action: "/settings/security/close", Cancel: "/settings/security",
+		Heading: "Close your account?", Button: "Close my account for good", Danger: true, AskPassword: true}
+	b.Text = []string{
+		"Your account " + a.Account.Username + " is deleted at once, with its authenticators, recovery codes, paper key, security keys, SSH keys, API keys, sessions and team memberships. This cannot be undone.",
+		"Your name stays reserved: nobody else can take it. The record of what was done with your account stays with the operator, without your browsers' details.",
+	}
+	told, why, err := s.svc.ResetNotice(r.Context(), a.Account.ID)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if told {
+		b.Text = append(b.Text, "A notice is mailed to "+a.Account.Email+".")
+	} else {
+		b.Text = append(b.Text, "No notice can be mailed: "+why+".")
+	}
+	if err := s.svc.DeletionBlocked(r.Context(), a, a.Account.ID); err != nil {
+		if twofold.ErrorCode(err) != twofold.CodeConflict {
+			s.fail(w, r, &a, err)
+			return
+		}
+		errMsg, b.Button, b.AskPassword = "Your account cannot be closed yet: "+twofold.ErrorMessage(err)+".", "", false
+	}
+	s.askToConfirm(w, r, a, status, "Close your account", errMsg, b)
+}
+
+// closeAccount closes the caller's account and signs the browser out.
+func (s *Server) closeAccount(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderClose(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	if err := s.svc.DeleteOwnAccount(r.Context(), a, r.PostForm.Get("current_password"), httpapi.Meta(r)); err != nil {
+		msg := message(err)
+		if twofold.ErrorCode(err) == twofold.CodeForbidden {
+			msg = "Your password is wrong."
+		}
+		s.renderClose(w, r, a, s.status(w, r, err), msg)
+		return
+	}
+	s.clearCookie(w, r, sessionCookie, "/")
+	http.Redirect(w, r, "/login?m=account_closed", http.StatusSeeOther)
+}
+
+func (s *Server) adminDeletePage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderAdminDelete(w, r, a, http.StatusOK, "")
+}
+
+// renderAdminDelete shows the page that confirms deleting the account of
+// the path, for an operator.
+func (s *Server) renderAdminDelete(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	id := r.PathValue("id")
+	sum, me, ok := s.adminTarget(w, r, a, id)
+	if !ok {
+		return
+	}
+	name := "“" + sum.Account.Username + "”"
+	b := confirmBody{Action: "/admin/users/" + id + "/delete", Cancel: "/admin/users/" + id,
+		Heading: "Delete the account " + name + "?", Button: "Delete the account for good", Danger: true}
+	b.Text = []string{
+		"The account is deleted at once, with its authenticators, recovery codes, security keys, SSH keys, API keys, sessions and team memberships. This cannot be undone.",
+		"Its name stays reserved, and its audit events stay, without user agents.",
+	}
+	told, why, err := s.svc.ResetNotice(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if told {
+		b.Text = append(b.Text, "The holder is emailed.")
+	} else {
+		b.Text = append(b.Text, "The holder cannot be told: "+why+".")
+	}
+	if id == a.Account.ID {
+		errMsg, b.Button = "You cannot delete your own account here: close it on your own security page.", ""
+	} else if err := s.svc.DeletionBlocked(r.Context(), a, id); err != nil {
+		if twofold.ErrorCode(err) != twofold.CodeConflict {
+			s.fail(w, r, &a, err)
+			return
+		}
+		errMsg, b.Button = "This account cannot be deleted yet: "+twofold.ErrorMessage(err)+".", ""
+	}
+	s.renderOperatorConfirm(w, r, a, me, status, "Delete account", errMsg, "Deleting an account", b)
+}
+
+// adminDelete deletes the account of the path with the operator's own
+// fresh second factor, and goes back to the list of accounts.
+func (s *Server) adminDelete(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
+		return s.svc.DeleteAccountFor(r.Context(), a, r.PathValue("id"), m)
+	}, func(status int, errMsg string) { s.renderAdminDelete(w, r, a, status, errMsg) }, "/admin/users?m=account_deleted")
+}
