@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -216,6 +217,7 @@ func TestGophercloudTOTPCredential(t *testing.T) {
 
 		_, err = identity(t, authOpts(s, "bob"))
 		wantStatus(t, "the password alone now", err, http.StatusUnauthorized)
+		s.Clock.Add(time.Minute) // a secret given by value passes from the next step on
 		opts := authOpts(s, "bob")
 		opts.Passcode = testenv.TOTP(t, secret, s.Clock.Now())
 		if _, err := identity(t, opts); err != nil {
@@ -232,6 +234,71 @@ func TestGophercloudTOTPCredential(t *testing.T) {
 		_, err = id.Get(t.Context(), id.ServiceURL("users", userID), &u, nil)
 		if err != nil || !u.User.Options.Enabled || len(u.User.Options.Rules) != 1 {
 			t.Fatalf("the user's multi-factor options: %+v, %v", u, err)
+		}
+	})
+}
+
+// TestTOTPCredentialCodesOnce: a secret given by value never lets a code
+// pass twice (SPEC §1 story 8). The secret of another of the account's
+// factors is a conflict; a new credential passes no code that could have
+// passed before it was registered, only those of later time steps; and a
+// credential removed and registered again does not pass again the code
+// spent on it.
+func TestTOTPCredentialCodesOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, phone := account(t, s, "erin", true)
+		opts := authOpts(s, "erin")
+		opts.Passcode = testenv.TOTP(t, phone, s.Clock.Now())
+		id, err := identity(t, opts) // elevated, as adding a factor needs
+		if err != nil {
+			t.Fatal(err)
+		}
+		add := func(blob string) (*credentials.Credential, error) {
+			return credentials.Create(t.Context(), id, credentials.CreateOpts{Type: "totp", Blob: blob, UserID: userID}).Extract()
+		}
+		signIn := func(blob string, at time.Time) error {
+			o := authOpts(s, "erin")
+			o.Passcode = testenv.TOTP(t, blob, at)
+			_, err := identity(t, o)
+			return err
+		}
+
+		_, err = add(phone)
+		wantStatus(t, "the phone's secret as a credential", err, http.StatusConflict)
+		_, err = add(strings.ToLower(phone))
+		wantStatus(t, "the phone's secret in lower case", err, http.StatusConflict)
+
+		raw, err := otp.NewSecret(strings.NewReader(strings.Repeat("e", 20)), 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blob := otp.EncodeSecret(raw)
+		cred, err := add(blob)
+		if err != nil {
+			t.Fatalf("a new secret: %v", err)
+		}
+		_, err = add(blob)
+		wantStatus(t, "the same secret twice", err, http.StatusConflict)
+		now := s.Clock.Now()
+		for _, d := range []time.Duration{-30 * time.Second, 0, 30 * time.Second} {
+			wantStatus(t, fmt.Sprintf("the code of %v at once", d), signIn(blob, now.Add(d)), http.StatusUnauthorized)
+		}
+
+		s.Clock.Add(time.Minute)
+		spent := s.Clock.Now()
+		if err := signIn(blob, spent); err != nil {
+			t.Fatalf("a code of a later step: %v", err)
+		}
+		if err := credentials.Delete(t.Context(), id, cred.ID).ExtractErr(); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		if _, err := add(blob); err != nil {
+			t.Fatalf("the secret again after its removal: %v", err)
+		}
+		wantStatus(t, "the spent code on the secret registered again", signIn(blob, spent), http.StatusUnauthorized)
+		s.Clock.Add(time.Minute)
+		if err := signIn(blob, s.Clock.Now()); err != nil {
+			t.Fatalf("a code of a later step: %v", err)
 		}
 	})
 }
