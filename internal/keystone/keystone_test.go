@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/applicationcredentials"
@@ -299,6 +300,67 @@ func TestTOTPCredentialCodesOnce(t *testing.T) {
 		s.Clock.Add(time.Minute)
 		if err := signIn(blob, s.Clock.Now()); err != nil {
 			t.Fatalf("a code of a later step: %v", err)
+		}
+	})
+}
+
+// TestPatchUserChangesOnlyMFA: PATCH /v3/users/{id} changes one thing,
+// options.multi_factor_auth_enabled; a body with any other field (password,
+// enabled, email, name, the rules) is refused whole with the Identity API's
+// 400, so that no script believes a change it did not get.
+func TestPatchUserChangesOnlyMFA(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, phone := account(t, s, "frank", true)
+		opts := authOpts(s, "frank")
+		opts.Passcode = testenv.TOTP(t, phone, s.Clock.Now())
+		id, err := identity(t, opts) // elevated: turning MFA off needs it
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := testenv.NewClient(s.URL())
+		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		path := "/v3/users/" + userID
+		user := func() map[string]any {
+			t.Helper()
+			r := c.Do(t, "GET", path, nil)
+			if r.Status != 200 {
+				t.Fatalf("GET user: %d %s", r.Status, r.Body)
+			}
+			return r.JSON["user"].(map[string]any)
+		}
+		mfa := func(u map[string]any) any { return u["options"].(map[string]any)["multi_factor_auth_enabled"] }
+		before := user()
+		for name, body := range map[string]string{
+			"password":              `{"user":{"password":"a brand new password 123"}}`,
+			"enabled":               `{"user":{"enabled":false}}`,
+			"email with the option": `{"user":{"email":"x@evil.test","options":{"multi_factor_auth_enabled":false}}}`,
+			"name":                  `{"user":{"name":"mallory"}}`,
+			"rules":                 `{"user":{"options":{"multi_factor_auth_enabled":false,"multi_factor_auth_rules":[["password"]]}}}`,
+			"another option":        `{"user":{"options":{"ignore_lockout_failure_attempts":true}}}`,
+			"outside user":          `{"user":{"options":{"multi_factor_auth_enabled":false}},"domain":{"id":"x"}}`,
+			"option null":           `{"user":{"options":{"multi_factor_auth_enabled":null}}}`,
+			"option not a boolean":  `{"user":{"options":{"multi_factor_auth_enabled":"no"}}}`,
+			"options not an object": `{"user":{"options":[]}}`,
+			"nothing":               `{"user":{}}`,
+		} {
+			r := c.Do(t, "PATCH", path, body)
+			e, ok := r.JSON["error"].(map[string]any)
+			if r.Status != 400 || !ok || e["code"] != 400.0 {
+				t.Errorf("%s: got %d %s, want the Identity API's 400", name, r.Status, r.Body)
+			}
+		}
+		if diff := cmp.Diff(before, user()); diff != "" {
+			t.Errorf("the user after refused changes (-before +after):\n%s", diff)
+		}
+		if r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "frank", "password": password}); r.Status != 200 {
+			t.Errorf("the password after a refused PATCH named another: got %d %s", r.Status, r.Body)
+		}
+
+		for _, on := range []bool{false, true} {
+			r := c.Do(t, "PATCH", path, fmt.Sprintf(`{"user":{"options":{"multi_factor_auth_enabled":%v}}}`, on))
+			if r.Status != 200 || mfa(r.JSON["user"].(map[string]any)) != on || mfa(user()) != on {
+				t.Fatalf("multi_factor_auth_enabled %v: got %d %s", on, r.Status, r.Body)
+			}
 		}
 	})
 }
