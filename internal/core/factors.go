@@ -455,9 +455,12 @@ func (s *Service) AddTOTPWithSecret(ctx context.Context, a Auth, label string, s
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Confirmation{}, err
 	}
-	if err := s.checkNewSecret(ctx, a.Account.ID, secret); err != nil {
+	refused := func(err error) (Confirmation, error) {
 		s.audit(ctx, a.Account.ID, "factor.create_refused", m, "totp secret given by value: already the secret of another factor")
 		return Confirmation{}, err
+	}
+	if err := s.checkNewSecret(ctx, a.Account.ID, secret, ""); err != nil {
+		return refused(err)
 	}
 	e, err := s.enrol(ctx, a, NewFactor{Type: twofold.FactorTOTP, Label: label}, secret, m)
 	if err != nil {
@@ -469,21 +472,53 @@ func (s *Service) AddTOTPWithSecret(ctx context.Context, a Auth, label string, s
 		return Confirmation{}, err
 	}
 	last := int64(otp.Step(now, p.Period)) + int64(s.cfg.TOTPWindow)
-	return s.activate(ctx, a, e.Factor, last, 0, now, m)
+	c, err := s.activateWith(ctx, a, e.Factor, last, 0, now, m, func(ctx context.Context, act twofold.Activation) (ok, first bool, err error) {
+		return s.activateUniqueSecret(ctx, act, secret)
+	})
+	if twofold.ErrorCode(err) == twofold.CodeConflict {
+		// Another request registered the secret meanwhile: this one's
+		// setup goes, as it never was.
+		if _, derr := s.store.DeleteFactor(ctx, a.Account.ID, e.Factor.ID, twofold.FactorPending); derr != nil {
+			s.log.Error("pending factor not removed", "factor", e.Factor.ID, "err", derr)
+		}
+		return refused(err)
+	}
+	return c, err
+}
+
+// activateUniqueSecret activates the pending factor of act, whose secret is
+// secret, unless another factor of the account has that secret by the time
+// it holds the account: ActivateFactor holds the account's row until the
+// transaction ends, so of concurrent requests that add one secret each sees
+// the others' factors, and none adds a second factor of a secret.
+func (s *Service) activateUniqueSecret(ctx context.Context, act twofold.Activation, secret []byte) (ok, first bool, err error) {
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		ok, first = false, false
+		var err error
+		if ok, first, err = s.store.ActivateFactor(ctx, act); err != nil || !ok {
+			return err
+		}
+		return s.checkNewSecret(ctx, act.AccountID, secret, act.FactorID)
+	})
+	if err != nil {
+		return false, false, err
+	}
+	return ok, first, nil
 }
 
 // checkNewSecret refuses secret, about to become a factor of the account,
 // when it is already the secret of one of the account's TOTP or HOTP
 // factors, pending or active: each factor keeps its own last accepted step
 // or counter, so a code spent on one would pass again on the other (SPEC §1
-// story 8). Secrets are compared in constant time.
-func (s *Service) checkNewSecret(ctx context.Context, accountID string, secret []byte) error {
+// story 8). Secrets are compared in constant time. The factor except (the
+// new one, once stored) is not compared.
+func (s *Service) checkNewSecret(ctx context.Context, accountID string, secret []byte, except string) error {
 	fs, err := s.store.Factors(ctx, accountID)
 	if err != nil {
 		return err
 	}
 	for _, f := range fs {
-		if f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP {
+		if f.ID == except || f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP {
 			continue
 		}
 		if err := s.open(ctx, &f); err != nil {

@@ -274,7 +274,7 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	s.resetSlots(ctx, key)
 	// The code proved the token is at hand; a token whose seed is already
 	// one of the account's factors would let each code pass twice.
-	if err := s.checkNewSecret(ctx, a.Account.ID, secret); err != nil {
+	if err := s.checkNewSecret(ctx, a.Account.ID, secret, ""); err != nil {
 		s.audit(ctx, a.Account.ID, "token.claim_failed", m, fmt.Sprintf("serial %s: its secret is already the secret of another factor", t.Serial))
 		return Confirmation{}, err
 	}
@@ -305,10 +305,21 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 			return fmt.Errorf("seal secret: %w", err)
 		}
 		return nil
-	}, func() (err error) {
-		claimed, first, err = s.store.ClaimToken(ctx, c)
-		return err
+	}, func() error {
+		// As in activateUniqueSecret: the claim holds the account, and
+		// is undone if another factor of the secret was added meanwhile.
+		return s.inTx(ctx, func(ctx context.Context) error {
+			var err error
+			if claimed, first, err = s.store.ClaimToken(ctx, c); err != nil || !claimed {
+				return err
+			}
+			return s.checkNewSecret(ctx, a.Account.ID, secret, id)
+		})
 	})
+	if twofold.ErrorCode(err) == twofold.CodeConflict {
+		s.audit(ctx, a.Account.ID, "token.claim_failed", m, fmt.Sprintf("serial %s: its secret was added as another factor meanwhile", t.Serial))
+		return Confirmation{}, err
+	}
 	if err != nil {
 		return Confirmation{}, err
 	}

@@ -304,6 +304,63 @@ func TestTOTPCredentialCodesOnce(t *testing.T) {
 	})
 }
 
+// TestTOTPCredentialRace: of concurrent registrations of one secret at
+// most one makes a factor, and the others leave nothing behind.
+func TestTOTPCredentialRace(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, phone := account(t, s, "gina", true)
+		opts := authOpts(s, "gina")
+		opts.Passcode = testenv.TOTP(t, phone, s.Clock.Now())
+		id, err := identity(t, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := otp.NewSecret(strings.NewReader(strings.Repeat("g", 20)), 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		statuses := make(chan int, n)
+		for i := range n {
+			// Each under a name of its own: one name twice is refused too.
+			body := fmt.Sprintf(`{"credential":{"type":"totp","user_id":%q,"blob":%q,"name":"copy %d"}}`, userID, otp.EncodeSecret(raw), i)
+			go func() {
+				req, err := http.NewRequest("POST", s.URL()+"/v3/credentials", strings.NewReader(body))
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Auth-Token", id.Token())
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				res.Body.Close()
+				statuses <- res.StatusCode
+			}()
+		}
+		made := 0
+		for range n {
+			switch st := <-statuses; st {
+			case http.StatusCreated:
+				made++
+			case http.StatusConflict:
+			default:
+				t.Errorf("a concurrent registration: got %d, want 201 or 409", st)
+			}
+		}
+		fs, err := s.Service.Factors(t.Context(), userID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if made > 1 || len(fs) != 1+made {
+			t.Fatalf("%d of %d concurrent registrations of one secret succeeded, leaving %d factors: want at most one, and nothing else", made, n, len(fs))
+		}
+	})
+}
+
 // TestPatchUserChangesOnlyMFA: PATCH /v3/users/{id} changes one thing,
 // options.multi_factor_auth_enabled; a body with any other field (password,
 // enabled, email, name, the rules) is refused whole with the Identity API's
