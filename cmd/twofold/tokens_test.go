@@ -32,9 +32,11 @@ func TestTokens(t *testing.T) {
 			t.Parallel()
 			flags, c := dbAndKey(t, newDSN(t))
 			dir := t.TempDir()
-			secret := []byte("a hardware token key")
+			secret, secret2 := []byte("a hardware token key"), []byte("another token's key!")
 			csv := filepath.Join(dir, "batch.csv")
-			writeFile(t, csv, fmt.Sprintf("# batch 7\nFOB-1,%x\nFOB-2,%x,totp,8,60,sha256\n", secret, secret))
+			writeFile(t, csv, fmt.Sprintf("# batch 7\nFOB-1,%x\nFOB-2,%x,totp,8,60,sha256\n", secret, secret2))
+			dup := filepath.Join(dir, "dup.csv")
+			writeFile(t, dup, fmt.Sprintf("FOB-8,%x\nFOB-9,%x\n", secret2, secret2))
 			run := func(env map[string]string, args ...string) (string, string, error) {
 				tm := newTestMain(t, time.Now(), "")
 				for k, v := range env {
@@ -68,6 +70,7 @@ func TestTokens(t *testing.T) {
 				wantExit int
 			}{
 				{"again", nil, []string{"tokens", "import", csv}, 1},
+				{"a secret twice", nil, []string{"tokens", "import", dup}, 1},
 				{"wrong key", nil, []string{"tokens", "import", rfc6030Figure6, "--pskc-key", wrongKey}, 1},
 				{"no key", nil, []string{"tokens", "import", rfc6030Figure6}, 1},
 				{"key not hex", map[string]string{"TWOFOLD_PSKC_KEY": "not-hex-" + wrongKey}, []string{"tokens", "import", rfc6030Figure6}, 2},
@@ -82,7 +85,7 @@ func TestTokens(t *testing.T) {
 				if got := exitCode(err); err == nil || got != tt.wantExit {
 					t.Errorf("%s: got %v (exit %d), want exit %d", tt.name, err, got, tt.wantExit)
 				}
-				if err != nil && (strings.Contains(err.Error()+out+stderr, wrongKey) || strings.Contains(err.Error()+out+stderr, fmt.Sprintf("%x", secret))) {
+				if err != nil && (strings.Contains(err.Error()+out+stderr, wrongKey) || strings.Contains(err.Error()+out+stderr, fmt.Sprintf("%x", secret)) || strings.Contains(err.Error()+out+stderr, fmt.Sprintf("%x", secret2))) {
 					t.Errorf("%s: the output shows a key or secret: %v %s %s", tt.name, err, out, stderr)
 				}
 			}

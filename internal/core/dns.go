@@ -116,16 +116,17 @@ func (s *Service) ownZone(ctx context.Context, a Auth, rs RecordSet, action stri
 	if err != nil {
 		return rs, z, err
 	}
+	// A key with no permit in the zone at all learns nothing of it, as of
+	// another account's, before any check of a team role could say that
+	// it exists and whose it is: else it could probe for its owner's other
+	// zones and their teams.
+	if !a.AllowsSome(permit.DNS, z.Name, permit.Read) && !a.AllowsSome(permit.DNS, z.Name, permit.Write) {
+		return rs, z, errNoZone()
+	}
 	if err := s.zoneAccess(ctx, a, z, action, m); err != nil {
 		return rs, z, err
 	}
 	if !a.AllowsSome(permit.DNS, rs.resource(), action) {
-		// A key with no permit in the zone at all learns nothing of it,
-		// as of another account's: else it could probe for its owner's
-		// other zones.
-		if !a.AllowsSome(permit.DNS, z.Name, permit.Read) && !a.AllowsSome(permit.DNS, z.Name, permit.Write) {
-			return rs, z, errNoZone()
-		}
 		return rs, z, s.refuseDNS(ctx, a, m, fmt.Sprintf("this API key may not %s records of %s", action, rs.describe()))
 	}
 	return rs, z, nil

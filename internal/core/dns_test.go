@@ -36,6 +36,8 @@ func TestParseRecord(t *testing.T) {
 		{"TXT text", in("_acme-challenge", "TXT", 120, `v=spf1 "a" -all; x`), rr("_acme-challenge", "TXT", 120, `"v=spf1 \"a\" -all; x"`), ""},
 		{"TXT presentation", in("@", "TXT", 300, `"a b" "c"`), rr("@", "TXT", 300, `"a b" "c"`), ""},
 		{"TXT split at 255", in("@", "TXT", 300, long), rr("@", "TXT", 300, `"`+long[:255]+`" "`+long[255:]+`"`), ""},
+		{"TXT text trimmed", in("_acme-challenge", "TXT", 120, "tok\n"), rr("_acme-challenge", "TXT", 120, `"tok"`), ""},
+		{"TXT spaces trimmed", in("_acme-challenge", "TXT", 120, "  lead and tail \t"), rr("_acme-challenge", "TXT", 120, `"lead and tail"`), ""},
 		{"host fully qualified", in("www.Example.com.", "A", 300, "192.0.2.1"), rr("www", "A", 300, "192.0.2.1"), ""},
 		{"apex fully qualified", in("example.com.", "A", 300, "192.0.2.1"), rr("@", "A", 300, "192.0.2.1"), ""},
 		{"wildcard", in("*.dev", "A", 300, "192.0.2.1"), rr("*.dev", "A", 300, "192.0.2.1"), ""},
@@ -62,6 +64,13 @@ func TestParseRecord(t *testing.T) {
 		{"wildcard inside", in("a.*", "A", 300, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
 		{"CAA bad tag", in("@", "CAA", 300, `0 is-sue "x"`), twofold.Record{}, twofold.CodeInvalid},
 		{"data too long", in("@", "TXT", 300, strings.Repeat("x", 5000)), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT tab inside", in("@", "TXT", 300, "a\tb"), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT NUL", in("@", "TXT", 300, "a\x00b"), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT escape", in("@", "TXT", 300, "a\x1b[2Jb"), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT C1 control", in("@", "TXT", 300, "a\u0085b"), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT quoted control", in("@", "TXT", 300, `"a\010b"`), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT quoted tab", in("@", "TXT", 300, "\"a\tb\""), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT quoted DEL", in("@", "TXT", 300, `"a" "\127"`), twofold.Record{}, twofold.CodeInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

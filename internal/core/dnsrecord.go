@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/miekg/dns"
 
@@ -164,7 +165,7 @@ func ParseRecord(zone string, in RecordInput) (twofold.Record, error) {
 	var rr dns.RR
 	if typ == "TXT" && !strings.HasPrefix(data, `"`) {
 		// Text as such, as the Mythic Beasts API and lego send it.
-		rr = &dns.TXT{Txt: splitTXT(in.Data)}
+		rr = &dns.TXT{Txt: splitTXT(data)}
 	} else {
 		rr, err = parseRR(zone, fqdn(zone, host)+" "+strconv.Itoa(ttl)+" IN "+typ+" "+data)
 		if err != nil {
@@ -253,6 +254,11 @@ func canonical(zone string, rr dns.RR) (twofold.Record, error) {
 		if len(r.Txt) == 0 {
 			return bad("no text")
 		}
+		for _, part := range r.Txt {
+			if strings.IndexFunc(string(unescapeTXT(part)), unicode.IsControl) >= 0 {
+				return bad("text must not hold control characters (line breaks, tabs, NUL, escapes such as \\010)")
+			}
+		}
 	}
 	data := strings.TrimPrefix(rr.String(), h.String())
 	if len(data) > maxData {
@@ -282,6 +288,32 @@ func splitTXT(text string) []string {
 	}
 	return append(out, text)
 }
+
+// unescapeTXT returns the bytes of a TXT character-string in the escaped
+// form miekg/dns keeps it in: \DDD is the byte of that decimal value, a
+// backslash before any other character is that character (RFC 1035 §5.1).
+func unescapeTXT(s string) []byte {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			out = append(out, c)
+			continue
+		}
+		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+			if n, err := strconv.Atoi(s[i+1 : i+4]); err == nil && n < 256 {
+				out = append(out, byte(n))
+				i += 3
+				continue
+			}
+		}
+		out = append(out, s[i+1])
+		i++
+	}
+	return out
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // TXTText returns the text of a TXT record's canonical data, its
 // character-strings joined: the form the Mythic Beasts API speaks.

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -432,11 +433,34 @@ func (s *Service) activateWith(ctx context.Context, a Auth, f twofold.Factor, st
 // AddTOTPWithSecret adds an active TOTP factor (SHA1, 6 digits, 30 s) with
 // a secret the caller chose, for clients that register a secret rather than
 // confirm one (Keystone's TOTP credentials): the caller holds the secret, as
-// it sent it. Any current code works from now on. The rules of EnrolFactor
-// and ConfirmFactor apply; the secret must have at least 128 bits.
+// it sent it. The rules of EnrolFactor and ConfirmFactor apply; the secret
+// must have at least 128 bits.
+//
+// A code is never accepted twice (SPEC §1 story 8), yet nothing says where
+// a secret given by value was before: it may be a removed factor's, whose
+// codes of the last moments were spent. So the secret of another TOTP or
+// HOTP factor of the account is a conflict (with two factors of one secret,
+// a code spent on one would pass on the other), and the new factor starts
+// with its last accepted step the current one plus the accepted window:
+// no code that could have passed until now passes on it, and it accepts
+// codes from the next time step on (up to a minute with the default window
+// of one 30 s step).
 func (s *Service) AddTOTPWithSecret(ctx context.Context, a Auth, label string, secret []byte, m Meta) (Confirmation, error) {
 	if len(secret) < 16 || len(secret) > 64 {
 		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "a TOTP secret must be 16 to 64 bytes (26 to 103 base32 characters)")
+	}
+	if err := person(a); err != nil {
+		return Confirmation{}, err
+	}
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return Confirmation{}, err
+	}
+	refused := func(err error) (Confirmation, error) {
+		s.audit(ctx, a.Account.ID, "factor.create_refused", m, "totp secret given by value: already the secret of another factor")
+		return Confirmation{}, err
+	}
+	if err := s.checkNewSecret(ctx, a.Account.ID, secret, ""); err != nil {
+		return refused(err)
 	}
 	e, err := s.enrol(ctx, a, NewFactor{Type: twofold.FactorTOTP, Label: label}, secret, m)
 	if err != nil {
@@ -447,8 +471,66 @@ func (s *Service) AddTOTPWithSecret(ctx context.Context, a Auth, label string, s
 	if err != nil {
 		return Confirmation{}, err
 	}
-	last := int64(otp.Step(now, p.Period)) - int64(s.cfg.TOTPWindow) - 1
-	return s.activate(ctx, a, e.Factor, last, 0, now, m)
+	last := int64(otp.Step(now, p.Period)) + int64(s.cfg.TOTPWindow)
+	c, err := s.activateWith(ctx, a, e.Factor, last, 0, now, m, func(ctx context.Context, act twofold.Activation) (ok, first bool, err error) {
+		return s.activateUniqueSecret(ctx, act, secret)
+	})
+	if twofold.ErrorCode(err) == twofold.CodeConflict {
+		// Another request registered the secret meanwhile: this one's
+		// setup goes, as it never was.
+		if _, derr := s.store.DeleteFactor(ctx, a.Account.ID, e.Factor.ID, twofold.FactorPending); derr != nil {
+			s.log.Error("pending factor not removed", "factor", e.Factor.ID, "err", derr)
+		}
+		return refused(err)
+	}
+	return c, err
+}
+
+// activateUniqueSecret activates the pending factor of act, whose secret is
+// secret, unless another factor of the account has that secret by the time
+// it holds the account: ActivateFactor holds the account's row until the
+// transaction ends, so of concurrent requests that add one secret each sees
+// the others' factors, and none adds a second factor of a secret.
+func (s *Service) activateUniqueSecret(ctx context.Context, act twofold.Activation, secret []byte) (ok, first bool, err error) {
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		ok, first = false, false
+		var err error
+		if ok, first, err = s.store.ActivateFactor(ctx, act); err != nil || !ok {
+			return err
+		}
+		return s.checkNewSecret(ctx, act.AccountID, secret, act.FactorID)
+	})
+	if err != nil {
+		return false, false, err
+	}
+	return ok, first, nil
+}
+
+// checkNewSecret refuses secret, about to become a factor of the account,
+// when it is already the secret of one of the account's TOTP or HOTP
+// factors, pending or active: each factor keeps its own last accepted step
+// or counter, so a code spent on one would pass again on the other (SPEC §1
+// story 8). Secrets are compared in constant time. The factor except (the
+// new one, once stored) is not compared.
+func (s *Service) checkNewSecret(ctx context.Context, accountID string, secret []byte, except string) error {
+	fs, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if f.ID == except || f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP {
+			continue
+		}
+		if err := s.open(ctx, &f); err != nil {
+			return err
+		}
+		same := subtle.ConstantTimeCompare(f.Secret, secret) == 1
+		clear(f.Secret)
+		if same {
+			return twofold.Errorf(twofold.CodeConflict, "this secret is already the secret of your authenticator %q: one secret can make only one authenticator, else its codes would work twice", f.Label)
+		}
+	}
+	return nil
 }
 
 // Factors returns the account's factors, without secrets.

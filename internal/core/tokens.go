@@ -86,6 +86,9 @@ func (s *Service) importTokens(ctx context.Context, seeds []otp.Seed, by string,
 		}
 		ts[i] = t
 	}
+	if err := s.checkTokenSecrets(ctx, ts); err != nil {
+		return TokenImport{}, err
+	}
 	err := sealAndStore(func() (err error) {
 		for i := range ts {
 			if ts[i].SecretKeyID, ts[i].SealedSecret, err = s.keys.SealContext(ctx, ts[i].Secret, tokenAAD(ts[i].Serial)); err != nil {
@@ -99,6 +102,40 @@ func (s *Service) importTokens(ctx context.Context, seeds []otp.Seed, by string,
 	}
 	s.audit(ctx, "", "tokens.imported", m, fmt.Sprintf("%d hotp and %d totp hardware tokens imported by %s", sum.HOTP, sum.TOTP, by))
 	return sum, nil
+}
+
+// checkTokenSecrets refuses an import in which two tokens share a secret,
+// or a token has the secret of an unclaimed token imported before: each
+// token counts on its own (an HOTP counter, a TOTP last step), so codes
+// spent on one would pass again on the other, and whoever holds one would
+// hold both (SPEC §1 story 8). Secrets are told apart by a keyed hash, so
+// that no secret is compared byte by byte.
+func (s *Service) checkTokenSecrets(ctx context.Context, ts []twofold.HardwareToken) error {
+	seen := make(map[string]string, len(ts))
+	sum := func(secret []byte) string { return string(s.hasher.Sum("token-secret", string(secret))) }
+	for _, t := range ts {
+		k := sum(t.Secret)
+		if other, ok := seen[k]; ok {
+			return twofold.Errorf(twofold.CodeConflict, "the tokens %q and %q have the same secret: nothing was imported", other, t.Serial)
+		}
+		seen[k] = t.Serial
+	}
+	stored, err := s.store.HardwareTokens(ctx, true)
+	if err != nil {
+		return err
+	}
+	for _, old := range stored {
+		secret, err := s.keys.Open(ctx, old.SecretKeyID, old.SealedSecret, tokenAAD(old.Serial))
+		if err != nil {
+			return fmt.Errorf("open token %s: %w", old.Serial, err)
+		}
+		k := sum(secret)
+		clear(secret)
+		if serial, ok := seen[k]; ok && serial != old.Serial {
+			return twofold.Errorf(twofold.CodeConflict, "the token %q has the same secret as the token %q imported before: nothing was imported", serial, old.Serial)
+		}
+	}
+	return nil
 }
 
 // HardwareTokens returns the imported hardware tokens, without secrets, only
@@ -235,6 +272,12 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 		return Confirmation{}, refuse("wrong code for token " + t.Serial)
 	}
 	s.resetSlots(ctx, key)
+	// The code proved the token is at hand; a token whose seed is already
+	// one of the account's factors would let each code pass twice.
+	if err := s.checkNewSecret(ctx, a.Account.ID, secret, ""); err != nil {
+		s.audit(ctx, a.Account.ID, "token.claim_failed", m, fmt.Sprintf("serial %s: its secret is already the secret of another factor", t.Serial))
+		return Confirmation{}, err
+	}
 
 	codes, hashes, err := s.newRecoveryCodes()
 	if err != nil {
@@ -262,10 +305,21 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 			return fmt.Errorf("seal secret: %w", err)
 		}
 		return nil
-	}, func() (err error) {
-		claimed, first, err = s.store.ClaimToken(ctx, c)
-		return err
+	}, func() error {
+		// As in activateUniqueSecret: the claim holds the account, and
+		// is undone if another factor of the secret was added meanwhile.
+		return s.inTx(ctx, func(ctx context.Context) error {
+			var err error
+			if claimed, first, err = s.store.ClaimToken(ctx, c); err != nil || !claimed {
+				return err
+			}
+			return s.checkNewSecret(ctx, a.Account.ID, secret, id)
+		})
 	})
+	if twofold.ErrorCode(err) == twofold.CodeConflict {
+		s.audit(ctx, a.Account.ID, "token.claim_failed", m, fmt.Sprintf("serial %s: its secret was added as another factor meanwhile", t.Serial))
+		return Confirmation{}, err
+	}
 	if err != nil {
 		return Confirmation{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -167,12 +168,65 @@ func (s *Server) replace(w http.ResponseWriter, r *http.Request, a core.Auth) {
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	ch, err := s.svc.DeleteDNSRecords(r.Context(), a, set(r), r.URL.Query().Get("data"), httpapi.Meta(r))
+	data, err := deleteData(w, r)
+	if err != nil {
+		httpapi.WriteError(w, r, s.log, err)
+		return
+	}
+	ch, err := s.svc.DeleteDNSRecords(r.Context(), a, set(r), data, httpapi.Meta(r))
 	if err != nil {
 		httpapi.WriteError(w, r, s.log, err)
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_removed": ch.Removed, "message": count(ch.Removed, "removed")})
+}
+
+// deleteData returns the data a DELETE names, the one record of the set to
+// remove ("" for the whole set): the data parameter of the URL's query or of
+// a form body (curl -X DELETE -d data=…). A DELETE that names data is never
+// taken for one of the whole set: a body of another kind, a parameter other
+// than data, data given twice, or query and body that disagree are refused.
+func deleteData(w http.ResponseWriter, r *http.Request) (string, error) {
+	query := r.URL.Query()["data"]
+	text, err := readBody(w, r)
+	if err != nil {
+		return "", err
+	}
+	var form []string
+	if strings.TrimSpace(text) != "" {
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if mt != "application/x-www-form-urlencoded" {
+			return "", twofold.Errorf(twofold.CodeInvalid, "a DELETE takes the data of the record to remove as a form parameter (application/x-www-form-urlencoded) or in the query, and no other body")
+		}
+		vs, err := url.ParseQuery(text)
+		if err != nil {
+			return "", twofold.Errorf(twofold.CodeInvalid, "form parameters could not be read")
+		}
+		for k := range vs {
+			if k != "data" {
+				return "", twofold.Errorf(twofold.CodeInvalid, "unknown form parameter %q: a DELETE takes data only", core.CleanText(k, 32))
+			}
+		}
+		form = vs["data"]
+	}
+	if len(query) > 1 || len(form) > 1 {
+		return "", twofold.Errorf(twofold.CodeInvalid, "data is given more than once: a DELETE removes one record, or the whole set without data")
+	}
+	var data []string
+	switch {
+	case len(query) == 1 && len(form) == 1 && query[0] != form[0]:
+		return "", twofold.Errorf(twofold.CodeInvalid, "data in the query and in the body differ: give it once")
+	case len(form) == 1:
+		data = form
+	case len(query) == 1:
+		data = query
+	default:
+		return "", nil
+	}
+	if strings.TrimSpace(data[0]) == "" {
+		return "", twofold.Errorf(twofold.CodeInvalid, "data is empty: leave it out to remove the whole set")
+	}
+	return data[0], nil
 }
 
 // body reads the records a POST or PUT sends, by its Content-Type: JSON

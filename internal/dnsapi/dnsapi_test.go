@@ -2,6 +2,7 @@ package dnsapi_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -240,6 +241,8 @@ func TestProblems(t *testing.T) {
 			{"form bad ttl", alice, "POST", base + "/www/A", "application/x-www-form-urlencoded", "data=192.0.2.1&ttl=soon", 400, "invalid"},
 			{"zone text directive", alice, "POST", base, "text/dns", "$ORIGIN example.org.\nwww A 192.0.2.1\n", 400, "invalid"},
 			{"other content type", alice, "POST", base, "text/plain", "www A 192.0.2.1", 400, "invalid"},
+			{"TXT with a tab", alice, "POST", base + "/_acme-challenge/TXT", "application/x-www-form-urlencoded", "data=a%09b", 400, "invalid"},
+			{"TXT with an escape", alice, "POST", base + "/_acme-challenge/TXT", "application/json", `{"records":[{"data":"a\u001b[2Jb"}]}`, 400, "invalid"},
 			{"CNAME at the apex", alice, "POST", base + "/@/CNAME", "application/x-www-form-urlencoded", "data=web", 400, "invalid"},
 			{"other method", alice, "PATCH", base, "", "", 405, "method-not-allowed"},
 			{"unknown path", alice, "GET", "/dns/v2/nothing", "", "", 404, "not-found"},
@@ -257,6 +260,42 @@ func TestProblems(t *testing.T) {
 		a := call(t, s, alice, "GET", base, "", "")
 		if diff := cmp.Diff(map[string]any{"records": []any{}}, a.json); diff != "" {
 			t.Errorf("records after refused writes (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestDeleteData: a DELETE removes one record when it names its data, in
+// the query or in a form body (curl -X DELETE -d data=…), and refuses what
+// it cannot take for sure rather than remove the whole set.
+func TestDeleteData(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		sess := "Bearer " + owner(t, s, "alice", "example.com")
+		base := "/dns/v2/zones/example.com/records"
+		set := base + "/_acme-challenge/TXT"
+		form := "application/x-www-form-urlencoded"
+		want(t, "seed", call(t, s, sess, "PUT", base, "text/dns", "_acme-challenge 300 TXT tokA\n_acme-challenge 300 TXT tokB\n_acme-challenge 300 TXT tokC\n"), 200, nil)
+		id, secret := makeKey(t, s, sess[len("Bearer "):], "dns example.com/_acme-challenge/TXT write")
+		key := "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+
+		want(t, "DELETE with data in a form body", call(t, s, key, "DELETE", set, form, "data=tokA"), 200, map[string]float64{"records_removed": 1})
+		for _, tt := range []struct{ name, path, ct, body string }{
+			{"query and body differ", set + "?data=tokB", form, "data=tokC"},
+			{"data twice in the body", set, form, "data=tokB&data=tokC"},
+			{"data twice in the query", set + "?data=tokB&data=tokC", "", ""},
+			{"empty data", set, form, "data="},
+			{"empty data in the query", set + "?data=", "", ""},
+			{"another parameter", set, form, "data=tokB&ttl=60"},
+			{"a JSON body", set, "application/json", `{"records":[{"data":"tokB"}]}`},
+		} {
+			a := call(t, s, key, "DELETE", tt.path, tt.ct, tt.body)
+			if a.status != 400 || a.problem() != "invalid" {
+				t.Errorf("%s: got %d %s, want 400 invalid", tt.name, a.status, a.body)
+			}
+		}
+		want(t, "DELETE with the same data in query and body", call(t, s, key, "DELETE", set+"?data=tokB", form, "data=tokB"), 200, map[string]float64{"records_removed": 1})
+		a := call(t, s, sess, "GET", set, "", "", "Accept", "text/dns")
+		if want := "_acme-challenge 300 TXT \"tokC\"\n"; a.body != want {
+			t.Errorf("records left: got %q, want %q", a.body, want)
 		}
 	})
 }

@@ -270,6 +270,45 @@ func TestTeamZones(t *testing.T) {
 	})
 }
 
+// TestTeamZoneHiddenFromKeys: an API key with no permit in a team's zone
+// gets the answer of a zone that does not exist, whatever its holder's role
+// would say: it learns neither that the zone exists nor the team's name.
+func TestTeamZoneHiddenFromKeys(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		ctx := context.Background()
+		for _, n := range []string{"alice", "rob"} {
+			addUser(t, s, n)
+		}
+		for z, owner := range map[string]string{"secret-project.com": "alice", "rob.com": "rob"} {
+			if _, err := s.Service.AddZone(ctx, z, owner, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		alice, rob := login(t, s, "alice"), login(t, s, "rob")
+		team := makeTeam(t, alice, "Internal Ops Team")
+		if r := alice.Do(t, "PUT", "/v1/teams/"+team+"/zones/secret-project.com", nil); r.Status != 200 {
+			t.Fatalf("share zone: got %d %s", r.Status, r.Body)
+		}
+		addMember(t, alice, rob, team, "rob", "read-only")
+
+		k := makeKey(t, rob, "acme", nil, "dns rob.com/_acme-challenge/TXT write")
+		kc := keyClient(s, k.id, k.secret)
+		for _, method := range []string{"GET", "DELETE"} {
+			shared := kc.Do(t, method, "/dns/v2/zones/secret-project.com/records/_acme-challenge/TXT", nil)
+			missing := kc.Do(t, method, "/dns/v2/zones/no-such-zone.com/records/_acme-challenge/TXT", nil)
+			wantProblem(t, shared, 404, "not-found")
+			wantProblem(t, missing, 404, "not-found")
+			if shared.JSON["detail"] != missing.JSON["detail"] {
+				t.Fatalf("%s: the team's zone answers %q, a missing one %q: they must not differ", method, shared.JSON["detail"], missing.JSON["detail"])
+			}
+		}
+		// Rob himself, in a session, reads the zone as his role allows.
+		if r := rob.Do(t, "GET", "/dns/v2/zones/secret-project.com/records", nil); r.Status != 200 {
+			t.Fatalf("read-only member reads: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
 // TestTeamTwoFactorPolicy: a team that requires two-factor asks its
 // members for the second step whatever they chose, keeps members without a
 // factor (or in a session that passed none) out of its resources, and stops

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/testenv"
@@ -220,4 +221,64 @@ func TestClaimsAreRationed(t *testing.T) {
 	if statuses[10] != 429 {
 		t.Fatalf("the 11th guess at one serial, from another account: %d, want 429", statuses[10])
 	}
+}
+
+// TestTokenSeedsOnce: one token seed never makes two counters, for each
+// would accept the same codes (SPEC §1 story 8). A file with a seed twice,
+// and a seed of a token still unclaimed, are refused whole; a seed imported
+// again after its token was claimed cannot be claimed by the same account,
+// whose factor already counts its codes.
+func TestTokenSeedsOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		ctx := context.Background()
+		imp := func(csv string) error {
+			t.Helper()
+			seeds, err := otp.ParseOATHCSV([]byte(csv))
+			if err != nil {
+				t.Fatalf("parse CSV: %v", err)
+			}
+			_, err = s.Service.ImportTokens(ctx, seeds, core.Meta{Source: "cli"})
+			return err
+		}
+		twice := fmt.Sprintf("YK-1,%x,hotp,6,0\nYK-2,%x,hotp,6,0\n", hotpSecret, hotpSecret)
+		if err := imp(twice); twofold.ErrorCode(err) != twofold.CodeConflict {
+			t.Fatalf("a seed twice in one file: got %v, want a conflict", err)
+		}
+		if left, err := s.Service.HardwareTokens(ctx, true); err != nil || len(left) != 0 {
+			t.Fatalf("tokens after the refused file: %v, %v", left, err)
+		}
+		importCSV(t, s, tokensCSV)
+		again := fmt.Sprintf("YK-200,%x,hotp,6,0\n", hotpSecret)
+		if err := imp(again); twofold.ErrorCode(err) != twofold.CodeConflict {
+			t.Fatalf("the seed of an unclaimed token again: got %v, want a conflict", err)
+		}
+
+		addUser(t, s, "tina")
+		c := login(t, s, "tina")
+		hotp := func(n uint64) string { return testenv.HOTP(t, hotpB32, n) }
+		if r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "hotp", "serial": "YK-100", "code": hotp(5), "label": "fob"}); r.Status != 201 {
+			t.Fatalf("claim: got %d %s", r.Status, r.Body)
+		}
+		loginID, _ := startLogin(t, s, "tina")
+		v := verify(t, s, loginID, map[string]string{"method": "hotp", "code": hotp(6)})
+		if v.Status != 200 {
+			t.Fatalf("sign in with the fob: got %d %s", v.Status, v.Body)
+		}
+		c.Token = v.String("token")
+
+		// Claimed, its secret is gone from the tokens: an import cannot
+		// see it, the claim can.
+		if err := imp(again); err != nil {
+			t.Fatalf("the seed of a claimed token under a new serial: %v", err)
+		}
+		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "hotp", "serial": "YK-200", "code": hotp(6), "label": "fob again"})
+		wantProblem(t, r, 409, "conflict")
+		a, err := s.Store.AccountByUsername(ctx, "tina")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fs, err := s.Service.Factors(ctx, a.ID); err != nil || len(fs) != 1 {
+			t.Fatalf("tina's factors after the refused claim: %v, %v", fs, err)
+		}
+	})
 }

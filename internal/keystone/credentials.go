@@ -1,7 +1,10 @@
 package keystone
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/twofold/twofold"
@@ -40,36 +43,85 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a core.Auth, _ 
 
 // patchUser turns multi-factor sign-in on or off
 // (options.multi_factor_auth_enabled), under the rules of PUT
-// /v1/me/two-factor: on needs a factor, off a fresh second factor.
+// /v1/me/two-factor: on needs a factor, off a fresh second factor. That is
+// the one field it changes: any other (password, enabled, email, name…) is
+// refused with a 400 naming it, so that no script believes a change it did
+// not get.
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
 	if err := sameUser(a, r.PathValue("user_id")); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	var req struct {
-		User struct {
-			Options struct {
-				Enabled *bool `json:"multi_factor_auth_enabled"`
-			} `json:"options"`
-		} `json:"user"`
-	}
+	var req map[string]json.RawMessage
 	if err := decode(w, r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if on := req.User.Options.Enabled; on != nil {
-		if err := s.svc.SetTwoFactorRequired(r.Context(), a, *on, httpapi.Meta(r)); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		a.Account.TwoFactorRequired = *on
+	on, err := mfaEnabled(req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
+	if err := s.svc.SetTwoFactorRequired(r.Context(), a, on, httpapi.Meta(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	a.Account.TwoFactorRequired = on
 	p, err := s.svc.Me(r.Context(), a)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, userBody(p))
+}
+
+// mfaEnabled returns user.options.multi_factor_auth_enabled of a PATCH
+// /v3/users/{id} body, or an invalid error naming the first other field the
+// body holds (Twofold changes nothing else of a user through the Identity
+// API), or saying the field is missing or not a boolean.
+func mfaEnabled(body map[string]json.RawMessage) (bool, error) {
+	const field = "user.options.multi_factor_auth_enabled"
+	other := func(name string) error {
+		return twofold.Errorf(twofold.CodeInvalid, "%s cannot be changed here: PATCH /v3/users/{id} changes only %s", core.CleanText(name, 80), field)
+	}
+	object := func(prefix string, raw json.RawMessage, only string) (json.RawMessage, error) {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "%s must be an object holding %s", prefix, field)
+		}
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if k != only {
+				return nil, other(prefix + "." + k)
+			}
+		}
+		v, ok := m[only]
+		if !ok {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "nothing to change: PATCH /v3/users/{id} takes %s", field)
+		}
+		return v, nil
+	}
+	for _, k := range slices.Sorted(maps.Keys(body)) {
+		if k != "user" {
+			return false, other(k)
+		}
+	}
+	user, ok := body["user"]
+	if !ok {
+		return false, twofold.Errorf(twofold.CodeInvalid, "nothing to change: PATCH /v3/users/{id} takes %s", field)
+	}
+	options, err := object("user", user, "options")
+	if err != nil {
+		return false, err
+	}
+	v, err := object("user.options", options, "multi_factor_auth_enabled")
+	if err != nil {
+		return false, err
+	}
+	var on *bool
+	if err := json.Unmarshal(v, &on); err != nil || on == nil {
+		return false, twofold.Errorf(twofold.CodeInvalid, "%s must be true or false", field)
+	}
+	return *on, nil
 }
 
 // credentialBody is a TOTP credential: a TOTP factor of the account. The

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/applicationcredentials"
@@ -216,6 +218,7 @@ func TestGophercloudTOTPCredential(t *testing.T) {
 
 		_, err = identity(t, authOpts(s, "bob"))
 		wantStatus(t, "the password alone now", err, http.StatusUnauthorized)
+		s.Clock.Add(time.Minute) // a secret given by value passes from the next step on
 		opts := authOpts(s, "bob")
 		opts.Passcode = testenv.TOTP(t, secret, s.Clock.Now())
 		if _, err := identity(t, opts); err != nil {
@@ -232,6 +235,189 @@ func TestGophercloudTOTPCredential(t *testing.T) {
 		_, err = id.Get(t.Context(), id.ServiceURL("users", userID), &u, nil)
 		if err != nil || !u.User.Options.Enabled || len(u.User.Options.Rules) != 1 {
 			t.Fatalf("the user's multi-factor options: %+v, %v", u, err)
+		}
+	})
+}
+
+// TestTOTPCredentialCodesOnce: a secret given by value never lets a code
+// pass twice (SPEC §1 story 8). The secret of another of the account's
+// factors is a conflict; a new credential passes no code that could have
+// passed before it was registered, only those of later time steps; and a
+// credential removed and registered again does not pass again the code
+// spent on it.
+func TestTOTPCredentialCodesOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, phone := account(t, s, "erin", true)
+		opts := authOpts(s, "erin")
+		opts.Passcode = testenv.TOTP(t, phone, s.Clock.Now())
+		id, err := identity(t, opts) // elevated, as adding a factor needs
+		if err != nil {
+			t.Fatal(err)
+		}
+		add := func(blob string) (*credentials.Credential, error) {
+			return credentials.Create(t.Context(), id, credentials.CreateOpts{Type: "totp", Blob: blob, UserID: userID}).Extract()
+		}
+		signIn := func(blob string, at time.Time) error {
+			o := authOpts(s, "erin")
+			o.Passcode = testenv.TOTP(t, blob, at)
+			_, err := identity(t, o)
+			return err
+		}
+
+		_, err = add(phone)
+		wantStatus(t, "the phone's secret as a credential", err, http.StatusConflict)
+		_, err = add(strings.ToLower(phone))
+		wantStatus(t, "the phone's secret in lower case", err, http.StatusConflict)
+
+		raw, err := otp.NewSecret(strings.NewReader(strings.Repeat("e", 20)), 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blob := otp.EncodeSecret(raw)
+		cred, err := add(blob)
+		if err != nil {
+			t.Fatalf("a new secret: %v", err)
+		}
+		_, err = add(blob)
+		wantStatus(t, "the same secret twice", err, http.StatusConflict)
+		now := s.Clock.Now()
+		for _, d := range []time.Duration{-30 * time.Second, 0, 30 * time.Second} {
+			wantStatus(t, fmt.Sprintf("the code of %v at once", d), signIn(blob, now.Add(d)), http.StatusUnauthorized)
+		}
+
+		s.Clock.Add(time.Minute)
+		spent := s.Clock.Now()
+		if err := signIn(blob, spent); err != nil {
+			t.Fatalf("a code of a later step: %v", err)
+		}
+		if err := credentials.Delete(t.Context(), id, cred.ID).ExtractErr(); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		if _, err := add(blob); err != nil {
+			t.Fatalf("the secret again after its removal: %v", err)
+		}
+		wantStatus(t, "the spent code on the secret registered again", signIn(blob, spent), http.StatusUnauthorized)
+		s.Clock.Add(time.Minute)
+		if err := signIn(blob, s.Clock.Now()); err != nil {
+			t.Fatalf("a code of a later step: %v", err)
+		}
+	})
+}
+
+// TestTOTPCredentialRace: of concurrent registrations of one secret at
+// most one makes a factor, and the others leave nothing behind.
+func TestTOTPCredentialRace(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, phone := account(t, s, "gina", true)
+		opts := authOpts(s, "gina")
+		opts.Passcode = testenv.TOTP(t, phone, s.Clock.Now())
+		id, err := identity(t, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := otp.NewSecret(strings.NewReader(strings.Repeat("g", 20)), 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		statuses := make(chan int, n)
+		for i := range n {
+			// Each under a name of its own: one name twice is refused too.
+			body := fmt.Sprintf(`{"credential":{"type":"totp","user_id":%q,"blob":%q,"name":"copy %d"}}`, userID, otp.EncodeSecret(raw), i)
+			go func() {
+				req, err := http.NewRequest("POST", s.URL()+"/v3/credentials", strings.NewReader(body))
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Auth-Token", id.Token())
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				res.Body.Close()
+				statuses <- res.StatusCode
+			}()
+		}
+		made := 0
+		for range n {
+			switch st := <-statuses; st {
+			case http.StatusCreated:
+				made++
+			case http.StatusConflict:
+			default:
+				t.Errorf("a concurrent registration: got %d, want 201 or 409", st)
+			}
+		}
+		fs, err := s.Service.Factors(t.Context(), userID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if made > 1 || len(fs) != 1+made {
+			t.Fatalf("%d of %d concurrent registrations of one secret succeeded, leaving %d factors: want at most one, and nothing else", made, n, len(fs))
+		}
+	})
+}
+
+// TestPatchUserChangesOnlyMFA: PATCH /v3/users/{id} changes one thing,
+// options.multi_factor_auth_enabled; a body with any other field (password,
+// enabled, email, name, the rules) is refused whole with the Identity API's
+// 400, so that no script believes a change it did not get.
+func TestPatchUserChangesOnlyMFA(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, phone := account(t, s, "frank", true)
+		opts := authOpts(s, "frank")
+		opts.Passcode = testenv.TOTP(t, phone, s.Clock.Now())
+		id, err := identity(t, opts) // elevated: turning MFA off needs it
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := testenv.NewClient(s.URL())
+		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		path := "/v3/users/" + userID
+		user := func() map[string]any {
+			t.Helper()
+			r := c.Do(t, "GET", path, nil)
+			if r.Status != 200 {
+				t.Fatalf("GET user: %d %s", r.Status, r.Body)
+			}
+			return r.JSON["user"].(map[string]any)
+		}
+		mfa := func(u map[string]any) any { return u["options"].(map[string]any)["multi_factor_auth_enabled"] }
+		before := user()
+		for name, body := range map[string]string{
+			"password":              `{"user":{"password":"a brand new password 123"}}`,
+			"enabled":               `{"user":{"enabled":false}}`,
+			"email with the option": `{"user":{"email":"x@evil.test","options":{"multi_factor_auth_enabled":false}}}`,
+			"name":                  `{"user":{"name":"mallory"}}`,
+			"rules":                 `{"user":{"options":{"multi_factor_auth_enabled":false,"multi_factor_auth_rules":[["password"]]}}}`,
+			"another option":        `{"user":{"options":{"ignore_lockout_failure_attempts":true}}}`,
+			"outside user":          `{"user":{"options":{"multi_factor_auth_enabled":false}},"domain":{"id":"x"}}`,
+			"option null":           `{"user":{"options":{"multi_factor_auth_enabled":null}}}`,
+			"option not a boolean":  `{"user":{"options":{"multi_factor_auth_enabled":"no"}}}`,
+			"options not an object": `{"user":{"options":[]}}`,
+			"nothing":               `{"user":{}}`,
+		} {
+			r := c.Do(t, "PATCH", path, body)
+			e, ok := r.JSON["error"].(map[string]any)
+			if r.Status != 400 || !ok || e["code"] != 400.0 {
+				t.Errorf("%s: got %d %s, want the Identity API's 400", name, r.Status, r.Body)
+			}
+		}
+		if diff := cmp.Diff(before, user()); diff != "" {
+			t.Errorf("the user after refused changes (-before +after):\n%s", diff)
+		}
+		if r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "frank", "password": password}); r.Status != 200 {
+			t.Errorf("the password after a refused PATCH named another: got %d %s", r.Status, r.Body)
+		}
+
+		for _, on := range []bool{false, true} {
+			r := c.Do(t, "PATCH", path, fmt.Sprintf(`{"user":{"options":{"multi_factor_auth_enabled":%v}}}`, on))
+			if r.Status != 200 || mfa(r.JSON["user"].(map[string]any)) != on || mfa(user()) != on {
+				t.Fatalf("multi_factor_auth_enabled %v: got %d %s", on, r.Status, r.Body)
+			}
 		}
 	})
 }

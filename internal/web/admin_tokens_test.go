@@ -19,7 +19,7 @@ func TestAdminTokens(t *testing.T) {
 	op := newClient(t, ts.URL())
 	op.signInWithCode(ts, "olga", secret)
 
-	csv := "# two tokens\nTOK-1,3132333435363738393031323334353637383930,hotp\nTOK-2,3132333435363738393031323334353637383930,totp,6,30\n"
+	csv := "# two tokens\nTOK-1,3132333435363738393031323334353637383930,hotp\nTOK-2,3132333435363738393031323334353637383931,totp,6,30\n"
 	r := op.post("/admin/tokens", url.Values{"format": {"csv"}, "seeds": {csv}})
 	if r.status != http.StatusOK || !strings.Contains(r.body, "2 hardware tokens imported (1 HOTP, 1 TOTP)") {
 		t.Fatalf("import: status %d, error %q", r.status, pageError(r.body))
@@ -29,7 +29,7 @@ func TestAdminTokens(t *testing.T) {
 			t.Errorf("the list lacks %s", serial)
 		}
 	}
-	if strings.Contains(r.body, "3132333435363738393031323334353637383930") {
+	if strings.Contains(r.body, "3132333435363738393031323334353637383930") || strings.Contains(r.body, "3132333435363738393031323334353637383931") {
 		t.Error("the page shows a secret after the import")
 	}
 
@@ -37,7 +37,9 @@ func TestAdminTokens(t *testing.T) {
 		form   url.Values
 		status int
 	}{
-		"a serial imported before": {url.Values{"format": {"csv"}, "seeds": {"TOK-3,3132333435363738393031323334353637383930\nTOK-1,3132333435363738393031323334353637383930\n"}}, http.StatusConflict},
+		"a serial imported before": {url.Values{"format": {"csv"}, "seeds": {"TOK-3,3132333435363738393031323334353637383932\nTOK-1,3132333435363738393031323334353637383933\n"}}, http.StatusConflict},
+		"a secret imported before": {url.Values{"format": {"csv"}, "seeds": {"TOK-3,3132333435363738393031323334353637383931,totp\n"}}, http.StatusConflict},
+		"a secret twice":           {url.Values{"format": {"csv"}, "seeds": {"TOK-3,3132333435363738393031323334353637383934\nTOK-5,3132333435363738393031323334353637383934\n"}}, http.StatusConflict},
 		"not hexadecimal":          {url.Values{"format": {"csv"}, "seeds": {"TOK-4,zz\n"}}, http.StatusBadRequest},
 		"a key for a CSV file":     {url.Values{"format": {"csv"}, "seeds": {csv}, "pskc_key": {"000102030405060708090a0b0c0d0e0f"}}, http.StatusBadRequest},
 		"a short PSKC key":         {url.Values{"format": {"pskc"}, "seeds": {"<x/>"}, "pskc_key": {"0001"}}, http.StatusBadRequest},
