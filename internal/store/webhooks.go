@@ -33,11 +33,12 @@ import (
 // login) would have to update. Instead the scan is bounded by id: Low is
 // an id below which every event is delivered. Since an event's id is
 // taken only after its transaction has an id (0031), every id the
-// sequence had handed out before a snapshot belongs to a transaction
-// whose id is below that snapshot's xmax. So each read notes the
-// sequence's last id Q, then the snapshot's xmax Y (a pending pair);
-// once the cursor has passed every transaction below Y, every event up
-// to Q is delivered, and Low becomes Q.
+// sequence had handed out before a moment belongs to a transaction that
+// had its id before it. So each read notes the sequence's last id Q, and
+// then Y, a transaction id above that of every transaction that had one
+// when Q was read (see xidBound): a pending pair. Once the cursor has
+// passed every transaction below Y, every event up to Q is delivered, and
+// Low becomes Q.
 
 // webhookCols are the columns of a webhook, in scanWebhook's order.
 const webhookCols = `id, url, events, description, created_at, created_by, secret_key_id, sealed_secret, disabled_at,
@@ -93,16 +94,45 @@ func (s *Store) webhookStart(ctx context.Context) (twofold.WebhookCursor, error)
 		c.Low = c.ID
 		return c, nil
 	}
-	q, err := s.lastEventID(ctx)
+	q, y, err := s.pendingBounds(ctx)
 	if err != nil {
 		return c, err
+	}
+	c.TxID, c.Low = y, q
+	return c, nil
+}
+
+// pendingBounds returns the sequence's last id q and a transaction id y
+// above that of every transaction that took an event id up to q: read in
+// this order, in statements of their own, q first.
+//
+// A snapshot's xmax is not such a bound: it is one above the newest
+// transaction to have ended, and a transaction that is running may have
+// a greater id, listed nowhere in the snapshot. So y is the greatest of
+// the ids of the transactions running in this database once q is read
+// (from pg_stat_activity, read before the snapshot; those of other
+// databases take no event id here) and the xmax of a snapshot
+// taken after: a transaction that had its id when q was read is either
+// still running when its backend is read, or has ended by then, and so
+// before the snapshot. (pg_stat_activity shows 32-bit ids; each is
+// widened to 64 bits beside the xmax of the statement's own snapshot,
+// which is within 2^31 of every running transaction's id.)
+func (s *Store) pendingBounds(ctx context.Context) (q, y int64, err error) {
+	if q, err = s.lastEventID(ctx); err != nil {
+		return 0, 0, err
+	}
+	var running int64
+	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(m + ((a.backend_xid::text::bigint - m % 4294967296 + 6442450944) % 4294967296 - 2147483648)) + 1, 0)
+		FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS m) AS s CROSS JOIN pg_stat_activity a
+		WHERE a.backend_xid IS NOT NULL AND a.datid IS NOT DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&running)
+	if err != nil {
+		return 0, 0, fmt.Errorf("select running transactions: %w", err)
 	}
 	_, xmax, err := s.snapshotBounds(ctx)
 	if err != nil {
-		return c, err
+		return 0, 0, err
 	}
-	c.TxID, c.Low = xmax, q
-	return c, nil
+	return q, max(running, xmax), nil
 }
 
 // lastEventID returns the last id the events' sequence handed out (to a
@@ -240,12 +270,13 @@ func (s *Store) WebhookFeed(ctx context.Context, c twofold.WebhookCursor, types 
 		q = cols + `0 FROM audit_events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ` + arg(limit)
 		next.ID, next.Low = last, last
 	} else {
-		// The sequence first, then the snapshot (see the top of the file).
-		last, err := s.lastEventID(ctx)
+		// The pending pair first, then the snapshot (see the top of the
+		// file).
+		last, y, err := s.pendingBounds(ctx)
 		if err != nil {
 			return nil, c, err
 		}
-		xmin, xmax, err := s.snapshotBounds(ctx)
+		xmin, _, err := s.snapshotBounds(ctx)
 		if err != nil {
 			return nil, c, err
 		}
@@ -262,7 +293,7 @@ func (s *Store) WebhookFeed(ctx context.Context, c twofold.WebhookCursor, types 
 			next.Low, next.PendingXmax = max(next.Low, next.PendingLow), 0
 		}
 		if next.PendingXmax == 0 {
-			next.PendingLow, next.PendingXmax = last, xmax
+			next.PendingLow, next.PendingXmax = last, y
 		}
 	}
 	rows, err := s.conn(ctx).QueryContext(ctx, q, args...)
