@@ -479,14 +479,42 @@ func TestWebhookPrivateAddresses(t *testing.T) {
 	})
 }
 
-// TestWebhookHTTPS checks that without --webhook-allow-http a webhook must
-// be https.
-func TestWebhookHTTPS(t *testing.T) {
+// TestWebhookHTTPSAndKeys checks that without --webhook-allow-http a
+// webhook must be https, and what API keys may do: read with admin
+// webhooks read; change with admin webhooks write and, since an endpoint
+// receives the audit log, admin events read.
+func TestWebhookHTTPSAndKeys(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
 		f := newResetFixture(t, dsn)
 		wantProblem(t, f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "http://panel.example.com/hook"}), 400, "invalid")
-		if r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "https://panel.example.com/hook"}); r.Status != 201 {
-			t.Errorf("https: got %d %s", r.Status, r.Body)
+		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "https://panel.example.com/hook"})
+		if r.Status != 201 {
+			t.Fatalf("https: got %d %s", r.Status, r.Body)
+		}
+		id := r.JSON["webhook"].(map[string]any)["id"].(string)
+
+		reader := makeKey(t, f.opc, "hooks read", nil, "admin webhooks read")
+		blind := makeKey(t, f.opc, "hooks write", nil, "admin webhooks read,write")
+		panel := makeKey(t, f.opc, "panel", nil, "admin webhooks read,write", "admin events read")
+		rc, bc, pc := keyClient(f.s, reader.id, reader.secret), keyClient(f.s, blind.id, blind.secret), keyClient(f.s, panel.id, panel.secret)
+		if r := rc.Do(t, "GET", "/v1/admin/webhooks/"+id, nil); r.Status != 200 {
+			t.Errorf("read key: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, rc.Do(t, "GET", "/v1/admin/events", nil), 403, "forbidden")
+		body := map[string]any{"url": "https://panel.example.com/other"}
+		for _, c := range []*testenv.Client{rc, bc} {
+			wantProblem(t, c.Do(t, "POST", "/v1/admin/webhooks", body), 403, "forbidden")
+			wantProblem(t, c.Do(t, "POST", "/v1/admin/webhooks/"+id+"/rotate-secret", nil), 403, "forbidden")
+			wantProblem(t, c.Do(t, "DELETE", "/v1/admin/webhooks/"+id, nil), 403, "forbidden")
+		}
+		if r := pc.Do(t, "POST", "/v1/admin/webhooks", body); r.Status != 201 || r.String("secret") == "" {
+			t.Errorf("panel key: got %d %s", r.Status, r.Body)
+		}
+		if r := pc.Do(t, "DELETE", "/v1/admin/webhooks/"+id, nil); r.Status != 204 {
+			t.Errorf("panel key delete: got %d %s", r.Status, r.Body)
+		}
+		if d := eventWith(t, f.s, f.op.Account.ID, "webhook.deleted"); !strings.Contains(d, panel.id) || strings.Contains(d, "/hook") {
+			t.Errorf("webhook.deleted detail %q: want the key named, and no path", d)
 		}
 	})
 }

@@ -283,7 +283,7 @@ func (s *Store) WebhookFeed(ctx context.Context, c twofold.WebhookCursor, types 
 		where = append(where, "id > CAST("+arg(c.Low)+" AS BIGINT)",
 			"(txid, id) > (CAST("+arg(strconv.FormatInt(c.TxID, 10))+" AS TEXT)::xid8, CAST("+arg(c.ID)+" AS BIGINT))",
 			"txid < CAST("+arg(strconv.FormatInt(xmin, 10))+" AS TEXT)::xid8")
-		q = cols + `txid::text::bigint FROM audit_events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY txid, id LIMIT ` + arg(limit)
+		q = cols + `txid::text::bigint AS tx FROM audit_events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY audit_events.txid, id LIMIT ` + arg(limit)
 		if xmin > next.TxID {
 			next.TxID, next.ID = xmin, 0
 		}
