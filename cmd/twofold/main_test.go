@@ -802,7 +802,7 @@ func TestUserOperator(t *testing.T) {
 			}{
 				{[]string{"olive"}, "olive is an operator", http.StatusOK},
 				{[]string{"olive"}, "olive was an operator already", http.StatusOK},
-				{[]string{"olive", "--remove"}, "olive is no longer an operator", http.StatusForbidden},
+				{[]string{"olive", "--remove"}, "olive is no longer an operator; its API keys with admin permits are revoked", http.StatusForbidden},
 				{[]string{"olive", "--remove"}, "olive was not an operator", http.StatusForbidden},
 			} {
 				tm := newTestMain(t, time.Now(), "")

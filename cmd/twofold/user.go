@@ -133,8 +133,8 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 }
 
 // userOperator makes an account an operator, or with --remove no longer
-// one: from its next request on, the account and its API keys' admin
-// permits lose the operator API and pages. It works while a server runs on
+// one: from its next request on, the account loses the operator API and
+// pages, and its API keys with admin permits are revoked. It works while a server runs on
 // the same database.
 func (m *Main) userOperator(ctx context.Context, args []string) error {
 	fs := m.flags("user operator", "user operator USERNAME [--remove] [--db DSN] [--key-file PATH]")
@@ -158,7 +158,7 @@ func (m *Main) userOperator(ctx context.Context, args []string) error {
 	case !changed:
 		fmt.Fprintf(m.Stdout, "%s was an operator already\n", username)
 	case *remove:
-		fmt.Fprintf(m.Stdout, "%s is no longer an operator\n", username)
+		fmt.Fprintf(m.Stdout, "%s is no longer an operator; its API keys with admin permits are revoked\n", username)
 	default:
 		fmt.Fprintf(m.Stdout, "%s is an operator\n", username)
 	}

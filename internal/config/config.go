@@ -39,6 +39,9 @@ type Config struct {
 	LoginRate       float64
 	ShutdownTimeout time.Duration
 	ResetDelay      time.Duration // how long an operator's reset of two-factor waits
+	// PasswordBlocklist is a file of passwords known to attackers that new
+	// passwords are screened against (internal/blocklist); "" uses none.
+	PasswordBlocklist string
 
 	// Authoritative DNS for the zones of the DNS API (SPEC §3 "DNS API").
 	DNSAddr        string   // host:port to answer DNS on, UDP and TCP; "" answers none
@@ -176,6 +179,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.LoginRate, "login-rate", c.LoginRate, "login requests per second one client address may make after the burst (0: no limit)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long to wait for requests on shutdown")
 	fs.DurationVar(&c.ResetDelay, "reset-delay", c.ResetDelay, "how long an operator's reset of a user's two-factor waits, the user told and able to cancel it (0: carried out at once)")
+	fs.StringVar(&c.PasswordBlocklist, "password-blocklist", c.PasswordBlocklist, "file of passwords known to attackers, refused as new passwords: the Pwned Passwords SHA-1 file ordered by hash (searched on disk), or one password per line (default: none)")
 	fs.StringVar(&c.DNSAddr, "dns-addr", c.DNSAddr, "host:port to answer DNS queries for the DNS API's zones on, over UDP and TCP (default: none)")
 	fs.Var(&nameserversFlag{&c.DNSNameservers}, "dns-nameservers", "the zones' name servers, comma-separated, the first the SOA's primary")
 	fs.StringVar(&c.DNSHostmaster, "dns-hostmaster", c.DNSHostmaster, "the SOA's contact address, e.g. hostmaster@example.net (default: hostmaster@ZONE)")

@@ -64,13 +64,13 @@ func (s *Service) newAccount(n NewAccount) (twofold.Account, error) {
 	if err := ValidateUsername(n.Username); err != nil {
 		return twofold.Account{}, err
 	}
-	if err := ValidatePassword(n.Password); err != nil {
-		return twofold.Account{}, err
-	}
 	if n.Email != "" {
 		if err := validEmail(n.Email); err != nil {
 			return twofold.Account{}, err
 		}
+	}
+	if err := s.screenPassword(n.Password, n.Username, n.Email); err != nil {
+		return twofold.Account{}, err
 	}
 	hash, err := s.hashPassword(n.Password)
 	if err != nil {

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -20,7 +21,8 @@ import (
 
 // adminAllowed refuses a caller who may not take action on resource of
 // the operator API: anyone but an operator, and a key without an admin
-// permit for it. The account is read afresh with each request, so a key
+// permit for it. A permit for users covers their resets too: a key that
+// may suspend or sign out an account may also ask for its reset. The account is read afresh with each request, so a key
 // of an operator who is one no more grants nothing from then on.
 func adminAllowed(a Auth, resource, action string) error {
 	if !a.Account.Operator {
@@ -29,7 +31,7 @@ func adminAllowed(a Auth, resource, action string) error {
 		}
 		return twofold.Errorf(twofold.CodeForbidden, "only operators may do this")
 	}
-	if !a.Allows(permit.Admin, resource, action) {
+	if !a.Allows(permit.Admin, resource, action) && !(resource == "resets" && a.Allows(permit.Admin, "users", action)) {
 		return twofold.Errorf(twofold.CodeForbidden, "this API key may not do this: it needs the permit %q", permit.Admin+" "+resource+" "+action)
 	}
 	return nil
@@ -106,8 +108,8 @@ func (s *Service) AuditEvents(ctx context.Context, op Auth, q twofold.EventQuery
 }
 
 // SetOperatorByName makes the account named username an operator, or with
-// on false no longer one, for whoever runs the command line: API keys of
-// the account with admin permits grant nothing from the next request on.
+// on false no longer one, for whoever runs the command line: the
+// account's API keys with admin permits are revoked (revokeAdminKeys).
 // It reports false, recording nothing, when the account already was as
 // asked.
 func (s *Service) SetOperatorByName(ctx context.Context, username string, on bool, m Meta) (bool, error) {
@@ -126,10 +128,43 @@ func (s *Service) SetOperatorByName(ctx context.Context, username string, on boo
 			return nil
 		}
 		s.audit(ctx, a.ID, "account.operator_removed", m, "by the command line")
-		s.notify(ctx, a.ID, "your account is no longer an operator", "Your account may no longer manage other accounts; its API keys' admin permits grant nothing any more.")
+		revoked, err := s.revokeAdminKeys(ctx, a.ID, m)
+		if err != nil {
+			return err
+		}
+		body := "Your account may no longer manage other accounts."
+		if len(revoked) > 0 {
+			body += " Its API keys with admin permits were revoked, with the keys they made: " + strings.Join(revoked, ", ") + "."
+		}
+		s.notify(ctx, a.ID, "your account is no longer an operator", body)
 		return nil
 	})
 	return changed, err
+}
+
+// revokeAdminKeys deletes the account's API keys that have an admin
+// permit, and with them the keys they made, returning their names. An
+// operator no more keeps no key that would come back to life, unseen, were
+// the account made an operator again.
+func (s *Service) revokeAdminKeys(ctx context.Context, accountID string, m Meta) ([]string, error) {
+	keys, err := s.store.APIKeys(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, k := range keys {
+		// A key made by a key holds its maker's permits at most, so an
+		// admin key made by a key goes with its maker.
+		if !permit.Grants(k.Permits, permit.Admin) || k.ParentID != "" {
+			continue
+		}
+		if _, err := s.store.DeleteAPIKey(ctx, accountID, k.ID); err != nil {
+			return nil, err
+		}
+		s.audit(ctx, accountID, "api_key.revoked", m, "key "+k.ID+" "+quote(k.Name)+" and the keys it made: its owner is no longer an operator")
+		names = append(names, quote(k.Name))
+	}
+	return names, nil
 }
 
 // keyUnlocks bounds how often API keys may unlock one account: unlocking
@@ -140,31 +175,42 @@ const (
 	keyUnlockEvery = 8 * time.Hour
 )
 
-// keyActions bounds how often API keys may sign one account out or revoke
-// its keys: each mails the holder, and a leaked key must not be able to
-// keep an account from ever finishing a sign-in.
+// keyActions bounds how often one API key may sign one account out or
+// revoke its keys: each mails the holder, and a leaked key must not be
+// able to keep an account from ever finishing a sign-in. The bound is each
+// key's own, so that a leaked key cannot use up the control panel's.
 const (
 	keyActions     = 5
 	keyActionEvery = time.Hour
 )
 
-// keyMayActOn refuses an API key's action on account a when a is an
-// operator's (a leaked key must not sign every operator out, nor revoke
-// their keys, over and over: an operator's elevated session may), and
-// rations a key's actions on any one account; a session passes.
-func (s *Service) keyMayActOn(ctx context.Context, op Auth, a twofold.Account, what string) error {
-	if op.Key == nil {
+// keyMayTouch refuses an API key's action on account a when a is an
+// operator's: a leaked key must not sign operators out, revoke their keys,
+// unlock them for more guesses nor ask for their resets (an operator's
+// elevated session may). A refusal is on a's record, so that operators see
+// a key probing them. A session passes.
+func (s *Service) keyMayTouch(ctx context.Context, op Auth, a twofold.Account, what string, m Meta) error {
+	if op.Key == nil || !a.Operator {
 		return nil
 	}
-	if a.Operator {
-		return twofold.Errorf(twofold.CodeForbidden, "an API key cannot do this to an operator's account (%s): an operator signed in with a fresh second factor can", what)
+	s.audit(ctx, a.ID, "admin.key_refused", m, what+" by "+actor(op)+": the account is an operator's")
+	return twofold.Errorf(twofold.CodeForbidden, "an API key cannot do this to an operator's account (%s): an operator signed in with a fresh second factor can", what)
+}
+
+// keyMayActOn is keyMayTouch, and rations one key's actions on any one
+// account (keyActions); call it once the action's target is known to
+// exist, so that a miss costs nothing. A refusal is on a's record.
+func (s *Service) keyMayActOn(ctx context.Context, op Auth, a twofold.Account, what string, m Meta) error {
+	if err := s.keyMayTouch(ctx, op, a, what, m); err != nil || op.Key == nil {
+		return err
 	}
-	ok, err := s.store.TakeToken(ctx, "key-action:"+a.ID, keyActions, keyActions/keyActionEvery.Seconds(), s.Now())
+	ok, err := s.store.TakeToken(ctx, "key-action:"+op.Key.ID+":"+a.ID, keyActions, keyActions/keyActionEvery.Seconds(), s.Now())
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return throttled(keyActionEvery/keyActions, fmt.Sprintf("API keys may act on one account at most %d times an hour", keyActions))
+		s.audit(ctx, a.ID, "admin.key_refused", m, what+" by "+actor(op)+": too many actions of the key on the account")
+		return throttled(keyActionEvery/keyActions, fmt.Sprintf("an API key may act on one account at most %d times an hour", keyActions))
 	}
 	return nil
 }

@@ -260,17 +260,20 @@ func (s *Service) RevokeAPIKeyFor(ctx context.Context, op Auth, accountID, keyID
 	if err != nil {
 		return err
 	}
-	if err := s.keyMayActOn(ctx, op, a, "revoking its API keys"); err != nil {
+	if err := s.keyMayTouch(ctx, op, a, "revoking its API keys", m); err != nil {
+		return err
+	}
+	k, err := s.store.APIKey(ctx, keyID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && k.AccountID != accountID {
+		return notFound
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.keyMayActOn(ctx, op, a, "revoking its API keys", m); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context) error {
-		k, err := s.store.APIKey(ctx, keyID)
-		if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && k.AccountID != accountID {
-			return notFound
-		}
-		if err != nil {
-			return err
-		}
 		ok, err := s.store.DeleteAPIKey(ctx, accountID, keyID)
 		if err != nil {
 			return err

@@ -237,12 +237,13 @@ type Service struct {
 	now    func() time.Time
 	rand   io.Reader
 
-	notifier Notifier
-	texts    TextSender
-	codeMail CodeMailer
-	linkBase string // the start of mailed links (SetLinkBase)
-	onEvent  func(twofold.AuditEvent)
-	rp       *securitykey.RelyingParty // nil: no security keys
+	notifier  Notifier
+	texts     TextSender
+	codeMail  CodeMailer
+	linkBase  string // the start of mailed links (SetLinkBase)
+	onEvent   func(twofold.AuditEvent)
+	passwords PasswordList
+	rp        *securitykey.RelyingParty // nil: no security keys
 
 	pushWaiters pushWaiters // wakes this instance's device long polls
 
@@ -272,12 +273,15 @@ type Options struct {
 	CodeMail CodeMailer
 	// OnEvent, when set, sees every audit event as it is recorded (for metrics).
 	OnEvent func(twofold.AuditEvent)
+	// Passwords, when set, is the list of passwords known to attackers that
+	// new passwords are screened against (screenPassword).
+	Passwords PasswordList
 }
 
 // New returns a Service.
 func New(o Options) (*Service, error) {
 	s := &Service{store: o.Store, keys: o.Keys, hasher: o.Hasher, cfg: o.Config, log: o.Logger, now: o.Now, rand: o.Rand,
-		notifier: o.Notifier, texts: o.Texts, codeMail: o.CodeMail, onEvent: o.OnEvent}
+		notifier: o.Notifier, texts: o.Texts, codeMail: o.CodeMail, onEvent: o.OnEvent, passwords: o.Passwords}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/permit"
 )
 
 // EmailChangeStore keeps changes of address waiting for the code mailed to
@@ -83,7 +84,7 @@ func (s *Service) StartEmailChange(ctx context.Context, a Auth, email, password 
 		return EmailChangeSent{}, twofold.Errorf(twofold.CodeInvalid, "that is the account's address already")
 	}
 	if !s.EmailChangeByMail() {
-		return EmailChangeSent{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail, so it cannot confirm a new address")
+		return EmailChangeSent{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail, so it cannot confirm a new address: an operator can change it")
 	}
 	// The address receives the password-reset links: with it and a stolen
 	// session alone, whoever holds the session would own the account.
@@ -201,12 +202,19 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a Auth, code string, m
 }
 
 // SetEmailFor sets the email address of account accountID, for an operator
-// (a control panel whose customer's address changed): without a mailed
-// code, so it takes what a change of another's account takes, and an API
-// key may not change an operator's address (whoever holds the address gets
-// the account's password-reset links). Both the old and the new address are
-// told; a password-reset link or a change of address waiting is voided.
+// (a customer who lost the old mailbox): without a mailed code, so it
+// takes an operator's session with a fresh second factor. Never an API
+// key: whoever holds the address can have the password reset, and the
+// holder would hear of a reset of two-factor only at the new address, so a
+// leaked key could take the account over. Both the old and the new address
+// are told; a password-reset link or a change of address waiting is voided.
 func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email string, m Meta) (twofold.Account, error) {
+	if op.Key != nil {
+		if err := adminAllowed(op, "users", permit.Write); err != nil {
+			return twofold.Account{}, err
+		}
+		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "an API key cannot change an account's email address (whoever holds it can reset the password): an operator signed in with a fresh second factor can")
+	}
 	if err := s.requireAdminWrite(ctx, op, "users", "changing an account's email address"); err != nil {
 		return twofold.Account{}, err
 	}
@@ -216,18 +224,27 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 	if err := validEmail(email); err != nil {
 		return twofold.Account{}, err
 	}
+	if accountID == op.Account.ID {
+		// One's own address moves only with the password and a code sent
+		// to the new one (RequestEmailChange), operators' included.
+		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "change your own address on your security page: it takes your password and a code sent to the new address")
+	}
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
-		return twofold.Account{}, err
-	}
-	if err := s.keyMayActOn(ctx, op, a, "changing its email address"); err != nil {
 		return twofold.Account{}, err
 	}
 	if email == a.Email {
 		return a, nil
 	}
-	old := a.Email
+	var old string
 	err = s.inTx(ctx, func(ctx context.Context) error {
+		// The address as it is now: the holder may have just confirmed a
+		// change of their own.
+		cur, err := s.store.AccountByID(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		old = cur.Email
 		if err := s.store.SetEmail(ctx, a.ID, email); err != nil {
 			return err
 		}

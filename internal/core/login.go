@@ -77,6 +77,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	}
 	s.resetSlots(ctx, pwKey)
 	s.rehash(ctx, a, password)
+	s.warnIfListed(a, password, m)
 	// A reset of two-factor that has fallen due is carried out now rather
 	// than at the next sweep; the account is read again after it, so that
 	// the session this login may make carries the account's newest epoch.

@@ -25,7 +25,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return "", time.Time{}, err
 	}
-	if err := ValidatePassword(next); err != nil {
+	if err := s.screenPassword(next, a.Account.Username, a.Account.Email); err != nil {
 		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "new %s", twofold.ErrorMessage(err))
 	}
 	if err := s.checkCurrentPassword(ctx, a, current, "password.change_failed", m); err != nil {

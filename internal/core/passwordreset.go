@@ -255,7 +255,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 	if err != nil {
 		return err
 	}
-	if err := ValidatePassword(password); err != nil {
+	if err := s.screenPassword(password, a.Username, a.Email); err != nil {
 		return twofold.Errorf(twofold.CodeInvalid, "new %s", twofold.ErrorMessage(err))
 	}
 	enabled, err := s.twoFactorEnabled(ctx, a.ID)

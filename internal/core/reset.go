@@ -49,13 +49,13 @@ func (s *Service) requireOperatorElevation(ctx context.Context, op Auth, what st
 // a suspended account (a suspension cancels a waiting reset, see
 // SetSuspended).
 //
-// An API key with admin users write may ask too, but only for a reset that
+// An API key with admin resets write (or users write) may ask too, but only for a reset that
 // waits and that the holder hears of: the waiting period and the notice
 // are what stand, for a key, in the place of the operator's fresh second
 // factor. A reset at once, or of a holder who cannot be told, takes an
 // operator's session.
 func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID string, m Meta) (twofold.TwoFactorReset, error) {
-	if err := s.requireAdminWrite(ctx, op, "users", "resetting two-factor"); err != nil {
+	if err := s.requireAdminWrite(ctx, op, "resets", "resetting two-factor"); err != nil {
 		return twofold.TwoFactorReset{}, err
 	}
 	if accountID == op.Account.ID {
@@ -63,6 +63,9 @@ func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID 
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
+		return twofold.TwoFactorReset{}, err
+	}
+	if err := s.keyMayTouch(ctx, op, a, "resetting its two-factor", m); err != nil {
 		return twofold.TwoFactorReset{}, err
 	}
 	if a.Suspended {
@@ -219,10 +222,19 @@ func (s *Service) CancelTwoFactorReset(ctx context.Context, a Auth, m Meta) erro
 
 // CancelTwoFactorResetFor cancels the reset waiting for account accountID:
 // an operator's action, with their own fresh second factor, or an API key's
-// with admin users write.
+// with admin resets write (never on an operator's account).
 func (s *Service) CancelTwoFactorResetFor(ctx context.Context, op Auth, accountID string, m Meta) error {
-	if err := s.requireAdminWrite(ctx, op, "users", "cancelling a reset"); err != nil {
+	if err := s.requireAdminWrite(ctx, op, "resets", "cancelling a reset"); err != nil {
 		return err
+	}
+	if op.Key != nil {
+		a, err := s.store.AccountByID(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		if err := s.keyMayTouch(ctx, op, a, "cancelling its reset", m); err != nil {
+			return err
+		}
 	}
 	return s.cancelReset(ctx, accountID, actor(op), m)
 }

@@ -117,7 +117,7 @@ func (s *Service) SignOutEverywhereFor(ctx context.Context, op Auth, accountID s
 	if err != nil {
 		return err
 	}
-	if err := s.keyMayActOn(ctx, op, a, "signing it out"); err != nil {
+	if err := s.keyMayActOn(ctx, op, a, "signing the account out", m); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context) error {

@@ -191,6 +191,9 @@ func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, 
 	if err != nil {
 		return false, err
 	}
+	if err := s.keyMayTouch(ctx, op, a, "unlocking the account", m); err != nil {
+		return false, err
+	}
 	var cleared bool
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		codes, err := s.store.ResetThrottlePrefix(ctx, "2fa:"+a.ID+":")

@@ -343,7 +343,28 @@ func TestOperatorAPIKeys(t *testing.T) {
 		}
 		read := makeKey(t, f.opc, "panel read", nil, "admin * read", "keys * write")
 		write := makeKey(t, f.opc, "panel", nil, "admin users read,write")
+		resets := makeKey(t, f.opc, "panel resets", nil, "admin resets read,write")
+		plain := makeKey(t, f.opc, "plain", nil, "account * read")
 		reader, writer := keyClient(s, read.id, read.secret), keyClient(s, write.id, write.secret)
+		resetter := keyClient(s, resets.id, resets.secret)
+
+		// A resets key asks for and cancels resets, and nothing else.
+		if r := resetter.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil); r.Status != 200 || r.JSON["status"] != "scheduled" {
+			t.Fatalf("reset by a resets key: got %d %s", r.Status, r.Body)
+		}
+		mailWith(t, f.mailbox, "a reset of your two-factor was requested")
+		if r := resetter.Do(t, "GET", "/v1/admin/resets", nil); r.Status != 200 || len(objects(t, r, "resets")) != 1 {
+			t.Fatalf("resets read by a resets key: got %d %s", r.Status, r.Body)
+		}
+		if r := resetter.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil); r.Status != 204 {
+			t.Fatalf("cancel by a resets key: got %d %s", r.Status, r.Body)
+		}
+		mailWith(t, f.mailbox, "the reset of your two-factor was cancelled")
+		wantProblem(t, resetter.Do(t, "POST", "/v1/admin/users/"+f.userID+"/unlock", nil), 403, "forbidden")
+		wantProblem(t, resetter.Do(t, "POST", "/v1/admin/users/"+f.userID+"/suspend", nil), 403, "forbidden")
+		wantProblem(t, resetter.Do(t, "GET", "/v1/admin/users", nil), 403, "forbidden")
+		// Nothing is written under teams or events: no key may say so.
+		wantProblem(t, f.opc.Do(t, "POST", "/v1/me/api-keys", keyRequest("teams", nil, "admin teams write")), 400, "invalid")
 
 		// The read key reads everything and writes nothing.
 		for _, path := range []string{"/v1/admin/users", "/v1/admin/users/" + f.userID, "/v1/admin/resets", "/v1/admin/teams", "/v1/admin/events"} {
@@ -420,28 +441,43 @@ func TestOperatorAPIKeys(t *testing.T) {
 			t.Errorf("got %d unlocks recorded, want 3", n)
 		}
 
-		// Its owner no longer an operator: the keys grant nothing, at once.
-		if _, err := s.Service.SetOperatorByName(ctx, "carol", false, core.Meta{}); err != nil {
-			t.Fatal(err)
-		}
-		wantProblem(t, reader.Do(t, "GET", "/v1/admin/users", nil), 403, "forbidden")
-		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 403, "forbidden")
-		wantProblem(t, f.opc.Do(t, "GET", "/v1/admin/users", nil), 403, "forbidden")
+		// Its owner no longer an operator: the keys with admin permits are
+		// revoked, with the keys they made and their tokens, and do not
+		// come back when the account is made an operator again. Its other
+		// keys work on.
 		_, _, tok := token(t, s, read.id, read.secret, map[string][]string{"grant_type": {"client_credentials"}})
 		tokClient := testenv.NewClient(s.URL())
 		tokClient.Token, _ = tok["access_token"].(string)
-		wantProblem(t, tokClient.Do(t, "GET", "/v1/admin/events", nil), 403, "forbidden")
-		// Nor may it make keys with admin permits any more.
-		wantProblem(t, reader.Do(t, "POST", "/v1/me/api-keys", keyRequest("narrower still", nil, "admin events read")), 403, "forbidden")
-		if _, found, _ := s.Store.TwoFactorReset(ctx, f.userID); found {
-			t.Error("a reset was stored by a key whose owner is no longer an operator")
+		if r := tokClient.Do(t, "GET", "/v1/admin/events", nil); r.Status != 200 {
+			t.Fatalf("the read key's token: got %d %s", r.Status, r.Body)
+		}
+		if err := s.Store.SetEmail(ctx, f.op.Account.ID, "carol@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Service.SetOperatorByName(ctx, "carol", false, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		body := mailWith(t, f.mailbox, "your account is no longer an operator")
+		for _, name := range []string{"panel read", "panel", "panel resets"} {
+			if !strings.Contains(body, `"`+name+`"`) {
+				t.Errorf("the notice does not name the revoked key %q: %q", name, body)
+			}
+		}
+		for _, c := range []*testenv.Client{reader, writer, resetter, tokClient} {
+			wantProblem(t, c.Do(t, "GET", "/v1/admin/users", nil), 401, "unauthorized")
+		}
+		wantProblem(t, f.opc.Do(t, "GET", "/v1/admin/users", nil), 403, "forbidden")
+		if n := countEvents(t, s, f.op.Account.ID, "api_key.revoked"); n != 3 { // the one the read key made goes with it
+			t.Errorf("got %d api_key.revoked events, want 3", n)
+		}
+		if r := keyClient(s, plain.id, plain.secret).Do(t, "GET", "/v1/me", nil); r.Status != 200 {
+			t.Errorf("a key without admin permits after its owner's demotion: got %d %s", r.Status, r.Body)
 		}
 		if _, err := s.Service.SetOperatorByName(ctx, "carol", true, core.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if r := tokClient.Do(t, "GET", "/v1/admin/events", nil); r.Status != 200 {
-			t.Errorf("an operator again: got %d %s", r.Status, r.Body)
-		}
+		wantProblem(t, reader.Do(t, "GET", "/v1/admin/events", nil), 401, "unauthorized")
+		wantProblem(t, tokClient.Do(t, "GET", "/v1/admin/events", nil), 401, "unauthorized")
 	})
 }
 
@@ -729,6 +765,26 @@ func TestOperatorAPISignsAUserOut(t *testing.T) {
 			}
 		}
 		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil), 429, "throttled")
+		// The bound is each key's own: a leaked key that used it up does
+		// not keep the panel's own key from acting on the account.
+		pk := makeKey(t, f.opc, "panel", nil, "admin users write")
+		if r := keyClient(s, pk.id, pk.secret).Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil); r.Status != 204 {
+			t.Fatalf("another key after the first's bound: got %d %s", r.Status, r.Body)
+		}
+		if n := countEvents(t, s, f.userID, "admin.key_refused"); n != 1 {
+			t.Errorf("got %d admin.key_refused events on the user, want 1 (the 429)", n)
+		}
+		// Nor may a key unlock an operator for more guesses, nor ask for or
+		// cancel an operator's reset; each refusal is on the operator's record.
+		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.op.Account.ID+"/unlock", nil), 403, "forbidden")
+		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+f.op.Account.ID+"/two-factor-reset", nil), 403, "forbidden")
+		wantProblem(t, writer.Do(t, "DELETE", "/v1/admin/users/"+f.op.Account.ID+"/two-factor-reset", nil), 403, "forbidden")
+		if n := countEvents(t, s, f.op.Account.ID, "admin.key_refused"); n != 4 { // the reset is refused as the key owner's own first
+			t.Errorf("got %d admin.key_refused events on the operator, want 4", n)
+		}
+		if _, found, _ := s.Store.TwoFactorReset(context.Background(), f.op.Account.ID); found {
+			t.Error("a key asked for an operator's reset")
+		}
 	})
 }
 
@@ -780,6 +836,7 @@ func TestOperatorAPIChangesAnEmail(t *testing.T) {
 		wantProblem(t, f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "not an address"}), 400, "invalid")
 		wantProblem(t, f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"name": "x"}), 400, "invalid")
 		wantProblem(t, f.user.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "dave@evil.example"}), 403, "forbidden")
+		wantProblem(t, f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.op.Account.ID, map[string]string{"email": "carol@new.example"}), 403, "forbidden") // one's own: by the security page
 		r := f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "dave@new.example"})
 		if r.Status != 200 || r.JSON["user"].(map[string]any)["email"] != "dave@new.example" {
 			t.Fatalf("change: got %d %s", r.Status, r.Body)
@@ -796,7 +853,15 @@ func TestOperatorAPIChangesAnEmail(t *testing.T) {
 		if d := eventWith(t, s, f.userID, "account.email_changed"); !strings.Contains(d, "by operator carol") {
 			t.Errorf("account.email_changed detail %q", d)
 		}
+		// Never by an API key: whoever holds the address can reset the
+		// password, and would hear of a reset of two-factor in the
+		// holder's place, so a leaked key would take the account over.
 		k := makeKey(t, f.opc, "writer", nil, "admin users write")
-		wantProblem(t, keyClient(s, k.id, k.secret).Do(t, "PATCH", "/v1/admin/users/"+f.op.Account.ID, map[string]string{"email": "carol@evil.example"}), 403, "forbidden")
+		for _, id := range []string{f.userID, f.op.Account.ID} {
+			wantProblem(t, keyClient(s, k.id, k.secret).Do(t, "PATCH", "/v1/admin/users/"+id, map[string]string{"email": "mallory@evil.example"}), 403, "forbidden")
+			if a, _ := s.Store.AccountByID(context.Background(), id); a.Email == "mallory@evil.example" {
+				t.Errorf("a key changed the address of %s", a.Username)
+			}
+		}
 	})
 }

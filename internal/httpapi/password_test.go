@@ -2,14 +2,22 @@ package httpapi_test
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
 	"io"
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -199,4 +207,83 @@ func TestLogoutEverywhere(t *testing.T) {
 			t.Error("no session.ended_everywhere event")
 		}
 	})
+}
+
+// TestPasswordBlocklist: with --password-blocklist, a new password in the
+// list is refused with a clear problem, as are common words and patterns
+// and the account's own name, with or without a list; a good one passes.
+func TestPasswordBlocklist(t *testing.T) {
+	var lines []string
+	for _, pw := range []string{"Tr0ub4dor&3x", "horse staple battery", "another listed one"} {
+		sum := sha1.Sum([]byte(pw))
+		lines = append(lines, strings.ToUpper(hex.EncodeToString(sum[:]))+":42")
+	}
+	slices.Sort(lines)
+	path := filepath.Join(t.TempDir(), "pwned-passwords-sha1-ordered-by-hash.txt")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\r\n")+"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eachStoreWith(t, []testenv.ServerOption{func(c *config.Config) { c.PasswordBlocklist = path }}, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "alice")
+		c := login(t, s, "alice")
+		for _, next := range []string{"Tr0ub4dor&3x", "horse staple battery", "Password2024!", "12345678", "alice-rocks-99"} {
+			r := c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": next})
+			wantProblem(t, r, 400, "invalid")
+			if bytes.Contains(r.Body, []byte(next)) {
+				t.Errorf("the problem repeats the password: %s", r.Body)
+			}
+		}
+		login(t, s, "alice") // nothing changed
+		if r := c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": "Tr0ub4dor&3y"}); r.Status != 200 {
+			t.Fatalf("a password not in the list: got %d %s", r.Status, r.Body)
+		}
+		// Accounts made by others are screened alike.
+		_, err := s.Service.CreateAccount(t.Context(), core.NewAccount{Username: "bob", Password: "another listed one"}, core.Meta{})
+		if twofold.ErrorCode(err) != twofold.CodeInvalid {
+			t.Errorf("an account made with a listed password: %v", err)
+		}
+	})
+}
+
+// TestListedPasswordIsTold: a holder who signs in with a password that is
+// in the list (set before the list held it) is told to change it, once a
+// week at most, and the sign-in goes on.
+func TestListedPasswordIsTold(t *testing.T) {
+	line := func(pw string) []byte {
+		sum := sha1.Sum([]byte(pw))
+		return []byte(strings.ToUpper(hex.EncodeToString(sum[:])) + ":42\r\n")
+	}
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "pwned.txt")
+			if err := os.WriteFile(path, line("not anyone's password"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			mb := testenv.NewSMTPServer(t)
+			s := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"), func(c *config.Config) { c.PasswordBlocklist = path })
+			addUser(t, s, "alice")
+			login(t, s, "alice")
+			s.Service.Wait()
+			// The list is searched on disk: a line of the same length
+			// written in place stands for a password listed since.
+			if err := os.WriteFile(path, line(password), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			login(t, s, "alice")
+			body := mailWith(t, mb, "change your password: it is known to attackers")
+			if strings.Contains(body, password) {
+				t.Error("the mail holds the password")
+			}
+			login(t, s, "alice")
+			s.Service.Wait()
+			a, err := s.Store.AccountByUsername(t.Context(), "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := countEvents(t, s, a.ID, "password.listed"); n != 1 {
+				t.Errorf("got %d password.listed events after two listed sign-ins, want 1", n)
+			}
+		})
+	}
 }

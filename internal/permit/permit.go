@@ -55,6 +55,10 @@ var services = map[string]service{
 // the webhooks the audit log is pushed to.
 var AdminResources = []string{"users", "teams", "events", "resets", "webhooks"}
 
+// AdminReadOnly are the AdminResources the operator API only reads: a
+// write permit for one would grant nothing, so none is made.
+var AdminReadOnly = []string{"teams", "events"}
+
 // Grants reports whether one of ps names service, whatever its resource
 // and actions.
 func Grants(ps []twofold.Permit, service string) bool {
@@ -141,6 +145,9 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 		actions = append(actions, a)
 	}
 	slices.Sort(actions)
+	if name == Admin && slices.Contains(AdminReadOnly, segs[0]) && slices.Contains(actions, Write) {
+		return p, twofold.Errorf(twofold.CodeInvalid, "the operator API changes nothing under %q: use read", segs[0])
+	}
 	return twofold.Permit{Service: name, Resource: strings.Join(segs, "/"), Actions: slices.Compact(actions)}, nil
 }
 

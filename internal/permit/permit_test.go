@@ -187,7 +187,7 @@ func TestAdminPermits(t *testing.T) {
 			t.Errorf("Parse(%q): %v", in, err)
 		}
 	}
-	for _, in := range []string{"admin zones read", "admin users/x read", "admin us* read", "admin users delete"} {
+	for _, in := range []string{"admin zones read", "admin users/x read", "admin us* read", "admin users delete", "admin teams write", "admin events read,write"} {
 		if p, err := Parse(in); twofold.ErrorCode(err) != twofold.CodeInvalid {
 			t.Errorf("Parse(%q) = %v, %v; want invalid", in, p, err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/twofold/twofold/internal/blocklist"
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/credhash"
@@ -61,6 +62,8 @@ type Server struct {
 	worker *notify.Worker
 	sweep  *janitor
 	hooks  *janitor
+	// passwords is the open --password-blocklist, closed with the server.
+	passwords *blocklist.List
 
 	closeOnce sync.Once
 	closeErr  error
@@ -74,6 +77,8 @@ type Deps struct {
 	Service *core.Service
 	Outbox  *notify.Outbox
 	Hasher  *credhash.Hasher // keyed hashes, also of the pages' CSRF tokens
+	// Passwords is the open --password-blocklist, nil without one.
+	Passwords *blocklist.List
 }
 
 // OpenDeps opens the database (applying migrations), the key file (creating
@@ -119,13 +124,30 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	// sealed.
 	outbox := notify.NewOutbox(st, now)
 	outbox.Keys, outbox.Rand = keys, rnd
-	svc, err := core.New(core.Options{Store: st, Keys: keys, Hasher: hasher, Config: cfg, Logger: log, Now: now, Rand: rnd,
-		Notifier: outbox, CodeMail: outbox, Texts: textSender(c, log)})
+	o := core.Options{Store: st, Keys: keys, Hasher: hasher, Config: cfg, Logger: log, Now: now, Rand: rnd,
+		Notifier: outbox, CodeMail: outbox, Texts: textSender(c, log)}
+	var passwords *blocklist.List
+	if c.PasswordBlocklist != "" {
+		if passwords, err = blocklist.Open(c.PasswordBlocklist); err != nil {
+			st.Close()
+			return Deps{}, err
+		}
+		if n := passwords.Len(); n >= 0 {
+			log.Info("new passwords are screened against a list", "path", c.PasswordBlocklist, "passwords", n)
+		} else {
+			log.Info("new passwords are screened against a SHA-1 list ordered by hash", "path", c.PasswordBlocklist)
+		}
+		o.Passwords = passwords
+	}
+	svc, err := core.New(o)
 	if err != nil {
+		if passwords != nil {
+			passwords.Close()
+		}
 		st.Close()
 		return Deps{}, err
 	}
-	return Deps{Store: st, Keys: keys, Service: svc, Outbox: outbox, Hasher: hasher}, nil
+	return Deps{Store: st, Keys: keys, Service: svc, Outbox: outbox, Hasher: hasher, Passwords: passwords}, nil
 }
 
 // sender returns the SMTP sender c configures, or without --smtp-addr the
@@ -181,7 +203,7 @@ func (s *Server) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.Store, s.Service = d.Store, d.Service
+	s.Store, s.Service, s.passwords = d.Store, d.Service, d.Passwords
 	pages, err := web.New(web.Options{Service: s.Service, Hasher: d.Hasher, Logger: s.Logger, SecureCookies: strings.HasPrefix(s.Config.BaseURL, "https://")})
 	if err != nil {
 		s.Store.Close()
@@ -380,6 +402,9 @@ func (s *Server) close() error {
 	}
 	if s.Store != nil {
 		errs = append(errs, s.Store.Close())
+	}
+	if s.passwords != nil {
+		errs = append(errs, s.passwords.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -133,11 +133,15 @@ func (k *SecurityKey) clientData(typ, challenge string) []byte {
 func (k *SecurityKey) Create(tb testing.TB, options []byte) json.RawMessage {
 	tb.Helper()
 	o := parseOptions(tb, options)
+	point, err := k.Key.PublicKey.Bytes() // 0x04, X, Y (SEC 1 uncompressed)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
 		PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
 		Curve:         1, // P-256
-		XCoord:        k.Key.PublicKey.X.FillBytes(make([]byte, 32)),
-		YCoord:        k.Key.PublicKey.Y.FillBytes(make([]byte, 32)),
+		XCoord:        point[1:33],
+		YCoord:        point[33:65],
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -361,3 +361,48 @@ func TestOperatorSignsAUserOut(t *testing.T) {
 		t.Errorf("a non-operator signing someone out: status %d at %s", r.status, r.url)
 	}
 }
+
+// TestOperatorChangesAnEmail: an operator changes a user's email address
+// from the user's page, with a fresh code; a bad address is refused with
+// the form kept, and the operator's own address is not changed this way.
+func TestOperatorChangesAnEmail(t *testing.T) {
+	ts, opSecret, op := operatorFixture(t)
+	id := userID(t, ts, "nina")
+	page := "/admin/users/" + id + "/email"
+	if r := op.get("/admin/users/" + id); !strings.Contains(r.body, `id="change-email"`) {
+		t.Fatalf("the user's page offers no change of address:\n%s", pageError(r.body))
+	}
+	if r := op.get(page); !strings.Contains(r.body, `id="confirm"`) || !strings.Contains(r.body, `name="email"`) {
+		t.Fatalf("the change page: %s", pageError(r.body))
+	}
+	ts.Clock.Add(11 * time.Minute) // the operator's sign-in elevation lapses
+	if r := op.post(page, url.Values{"email": {"nina@new.example"}}); r.status != http.StatusForbidden {
+		t.Fatalf("without a code: status %d, want 403", r.status)
+	}
+	code := func() string { return testenv.TOTP(t, opSecret, ts.Clock.Now()) }
+	r := op.post(page, url.Values{"email": {"not an address"}, "elevate_method": {"totp"}, "elevate_code": {code()}})
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, `value="not an address"`) {
+		t.Fatalf("a bad address: status %d: %s", r.status, pageError(r.body))
+	}
+	if a, _ := ts.Store.AccountByID(t.Context(), id); a.Email != "" {
+		t.Fatalf("a refused change stored %q", a.Email)
+	}
+	ts.Clock.Add(31 * time.Second) // a fresh code; the elevation holds anyway
+	r = op.post(page, url.Values{"email": {"nina@new.example"}, "elevate_method": {"totp"}, "elevate_code": {code()}})
+	if r.url.Query().Get("m") != "email_changed_for_user" || !strings.Contains(r.body, "nina@new.example") {
+		t.Fatalf("change: at %s: %s", r.url, pageError(r.body))
+	}
+	if a, _ := ts.Store.AccountByID(t.Context(), id); a.Email != "nina@new.example" {
+		t.Errorf("stored address %q", a.Email)
+	}
+	self := userID(t, ts, "opal")
+	if r := op.get("/admin/users/" + self); strings.Contains(r.body, `id="change-email"`) {
+		t.Error("the operator's own page offers the operators' change of address")
+	}
+	if r := op.post("/admin/users/"+self+"/email", url.Values{"email": {"opal@new.example"}}); r.status != http.StatusForbidden {
+		t.Errorf("changing one's own address as an operator: status %d, want 403", r.status)
+	}
+	if a, _ := ts.Store.AccountByID(t.Context(), self); a.Email == "opal@new.example" {
+		t.Error("the operator's own address was changed")
+	}
+}

@@ -21,6 +21,9 @@ type confirmBody struct {
 	// AskLabel shows a field for a factor's name, holding Label.
 	AskLabel bool
 	Label    string
+	// AskEmail shows a field for a new email address, holding Email.
+	AskEmail bool
+	Email    string
 	// AskPassword shows a field for the account's current password.
 	AskPassword bool
 	Button      string

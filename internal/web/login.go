@@ -52,6 +52,7 @@ var notices = map[string]string{
 	"password_changed":         "Your password was changed. Every other session was signed out.",
 	"api_key_revoked_for_user": "The API key is revoked, with the keys made with it. The holder has been emailed.",
 	"signed_out_everywhere":    "The account is signed out everywhere. The holder has been emailed.",
+	"email_changed_for_user":   "The email address is changed. Both the old and the new address have been told.",
 	"session_ended":            "That session is signed out.",
 	"email_changed":            "Your email address was changed. Security notices now go to the new address.",
 	"password_reset":           "Your password was changed, and every session was signed out. Sign in with the new password.",

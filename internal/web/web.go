@@ -198,6 +198,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /admin/users/{id}/reset-two-factor/cancel":  s.operator(s.adminCancelResetPage),
 		"POST /admin/users/{id}/reset-two-factor/cancel": s.operator(s.adminCancelReset),
 		"GET /admin/users/{id}/logout":                   s.operator(s.adminSignOutPage),
+		"GET /admin/users/{id}/email":                    s.operator(s.adminEmailPage),
+		"POST /admin/users/{id}/email":                   s.operator(s.adminEmail),
 		"GET /admin/users/{id}/api-keys/{key}/revoke":    s.operator(s.adminRevokeKeyPage),
 		"POST /admin/users/{id}/api-keys/{key}/revoke":   s.operator(s.adminRevokeKey),
 		"POST /admin/users/{id}/logout":                  s.operator(s.adminSignOut),

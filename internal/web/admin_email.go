@@ -1,0 +1,46 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/twofold/twofold/internal/core"
+)
+
+// Changing a user's email address, for an operator (a customer who lost
+// the old mailbox): on a confirmation page of its own, with the
+// operator's own fresh second factor; core.SetEmailFor says what it does.
+
+func (s *Server) adminEmailPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderAdminEmail(w, r, a, http.StatusOK, "", "")
+}
+
+func (s *Server) renderAdminEmail(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg, email string) {
+	id := r.PathValue("id")
+	sum, me, ok := s.adminTarget(w, r, a, id)
+	if !ok {
+		return
+	}
+	now := "The account has no email address now, so its holder gets no security notices and no password-reset link."
+	if sum.Account.Email != "" {
+		now = "Its address now is " + sum.Account.Email + "."
+	}
+	b := confirmBody{Action: "/admin/users/" + id + "/email", Cancel: "/admin/users/" + id,
+		Heading: "Change the email address of “" + sum.Account.Username + "”?", Button: "Change the address",
+		AskEmail: true, Email: email,
+		Text: []string{
+			now,
+			"The new address takes effect at once, without a code sent to it: make sure it is the holder's. Whoever reads it gets the account's security notices and can ask for a password-reset link.",
+			"Both the old and the new address are told, and a password-reset link waiting is voided.",
+		}}
+	s.renderOperatorConfirm(w, r, a, me, status, "Change email address", errMsg, "Changing an account's email address", b)
+}
+
+// adminEmail sets the email address of the account of the path, with the
+// operator's own fresh second factor.
+func (s *Server) adminEmail(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	email := r.PostFormValue("email")
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
+		_, err := s.svc.SetEmailFor(r.Context(), a, r.PathValue("id"), email, m)
+		return err
+	}, func(status int, errMsg string) { s.renderAdminEmail(w, r, a, status, errMsg, email) }, "email_changed_for_user")
+}
