@@ -603,3 +603,47 @@ type LiveSession struct {
 	Session Session
 	Made    AuditEvent
 }
+
+// Webhook is an operator's endpoint that audit events are pushed to
+// (README "Webhooks"): a batch of events per POST, signed with its secret,
+// in commit order, none skipped.
+type Webhook struct {
+	ID          string
+	URL         string
+	Events      []string // event types and prefixes ("login.*") it receives; none: every event
+	Description string
+	CreatedAt   time.Time
+	CreatedBy   string // the operator account that made it
+	// The secret signs each delivery; sealed by the keyring, never shown
+	// after creation or rotation.
+	SecretKeyID  string
+	SealedSecret []byte
+	Secret       []byte // opened, only while delivering; never stored or shown
+	// DisabledAt is when delivery stopped after failing too long; zero
+	// while it is on.
+	DisabledAt time.Time
+	Cursor     WebhookCursor // where delivery stands in the audit log
+	Status     WebhookStatus
+}
+
+// WebhookStatus is how a webhook's deliveries have gone.
+type WebhookStatus struct {
+	LastDeliveredAt time.Time // the last delivery a receiver accepted
+	LastAttemptAt   time.Time
+	LastError       string    // the class of the last failure ("timeout", "status-500", …); "" after a success
+	Failures        int       // failed attempts in a row
+	FailingSince    time.Time // the first of those failures
+	NextAttemptAt   time.Time // the next try after a failure; zero: at once
+}
+
+// WebhookCursor is a webhook's place in the audit log: every event up to
+// it, in (TxID, ID) order, has been delivered. On SQLite TxID stays 0 and
+// ID orders the log; on PostgreSQL events are taken in the order of their
+// transactions' ids (see the store). Low and the pending pair bound the
+// reader's scan by event id.
+type WebhookCursor struct {
+	TxID, ID    int64
+	Low         int64 // every event with an id up to Low is delivered
+	PendingLow  int64 // becomes Low once TxID reaches PendingXmax
+	PendingXmax int64
+}

@@ -66,6 +66,7 @@ const password = "correct horse battery"
 // cluster is one database and key file with server processes on it.
 type cluster struct {
 	dsn, keyFile, dir string
+	flags             []string // more settings for every command
 	nodes             []*node
 }
 
@@ -79,10 +80,11 @@ type node struct {
 }
 
 // newCluster creates the database, the key file and the first account's
-// schema with `twofold user add`, then starts n servers on it.
-func newCluster(t *testing.T, dsn string, n int) *cluster {
+// schema with `twofold user add`, then starts n servers on it; flags are
+// more settings for every command and server.
+func newCluster(t *testing.T, dsn string, n int, flags ...string) *cluster {
 	t.Helper()
-	c := &cluster{dsn: dsn, dir: t.TempDir()}
+	c := &cluster{dsn: dsn, dir: t.TempDir(), flags: flags}
 	c.keyFile = filepath.Join(c.dir, "twofold.key")
 	// The first command creates the schema and the key file, so that the
 	// servers start on both and never race to create them.
@@ -96,7 +98,7 @@ func newCluster(t *testing.T, dsn string, n int) *cluster {
 // common are the options every command gets: the shared database and key
 // file, and cheap Argon2 so that password logins do not dominate.
 func (c *cluster) common() []string {
-	return []string{"--db", c.dsn, "--key-file", c.keyFile, "--argon2-memory", "8192", "--argon2-iterations", "1"}
+	return append([]string{"--db", c.dsn, "--key-file", c.keyFile, "--argon2-memory", "8192", "--argon2-iterations", "1"}, c.flags...)
 }
 
 // env is the process environment without TWOFOLD_* settings, so that only

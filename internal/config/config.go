@@ -69,6 +69,11 @@ type Config struct {
 	// origins of the pages; by default from BaseURL (see WebAuthn).
 	WebAuthnRPID    string
 	WebAuthnOrigins []string
+
+	// Webhooks (README "Webhooks"): endpoints may be http, not only https;
+	// and may be at loopback or private addresses. Both off by default.
+	WebhookAllowHTTP    bool
+	WebhookAllowPrivate bool
 }
 
 // Secret is a setting that must never be printed, such as a password.
@@ -192,6 +197,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMSCountries, "sms-countries", c.SMSCountries, "country calling codes that SMS factors' numbers may have, comma-separated (against SMS pumping)")
 	fs.BoolVar(&c.SMSLogCodes, "sms-log-codes", c.SMSLogCodes, "DEVELOPMENT ONLY: without --sms-url, log each text message with its code and number")
 	fs.StringVar(&c.WebAuthnRPID, "webauthn-rp-id", c.WebAuthnRPID, "WebAuthn relying party ID of security keys, a domain such as example.com (default: the host of --base-url)")
+	fs.BoolVar(&c.WebhookAllowHTTP, "webhook-allow-http", c.WebhookAllowHTTP, "allow webhooks at http:// URLs, not only https:// (for receivers on a trusted network, and tests)")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "allow webhooks to loopback, private and link-local addresses (refused by default, against request forgery)")
 	fs.Var(listFlag{&c.WebAuthnOrigins}, "webauthn-origins", "origins the pages are served from, comma-separated, e.g. https://login.example.com (default: that of --base-url)")
 }
 

@@ -181,6 +181,7 @@ type Store interface {
 	PasswordResetStore
 	EmailChangeStore
 	AccountDeletionStore
+	WebhookStore
 }
 
 // Config holds the service's tunables.
@@ -202,6 +203,12 @@ type Config struct {
 	// SecurityKeys is the WebAuthn relying party; without an RP ID no
 	// security key can be added or used (see SetRelyingParty).
 	SecurityKeys securitykey.Config
+	// Webhooks (README "Webhooks"): whether an endpoint may be http, not
+	// only https; whether it may be at a loopback or private address; and
+	// how long an endpoint may fail before it is disabled (0: three days).
+	WebhookAllowHTTP    bool
+	WebhookAllowPrivate bool
+	WebhookDisableAfter time.Duration
 }
 
 // DefaultConfig returns the defaults of SPEC §3.1 and §1.

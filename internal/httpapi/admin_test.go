@@ -296,6 +296,9 @@ func TestOperatorAPIRefusesOthers(t *testing.T) {
 					if rt.method == "POST" && rt.path == "/v1/admin/users" {
 						body = map[string]any{"username": "mallory", "password": password}
 					}
+					if rt.method == "POST" && rt.path == "/v1/admin/webhooks" {
+						body = map[string]any{"url": "https://mallory.example/hook"}
+					}
 					if rt.method == "PATCH" {
 						body = map[string]any{"email": "mallory@example.com"}
 					}

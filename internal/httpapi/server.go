@@ -123,6 +123,12 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v1/admin/teams":                           s.Caller(s.adminTeams),
 		"GET /v1/admin/teams/{id}":                      s.Caller(s.adminTeam),
 		"GET /v1/admin/events":                          s.Caller(s.adminEvents),
+		"GET /v1/admin/webhooks":                        s.Caller(s.adminWebhooks),
+		"POST /v1/admin/webhooks":                       s.Caller(s.adminCreateWebhook),
+		"GET /v1/admin/webhooks/{id}":                   s.Caller(s.adminWebhook),
+		"DELETE /v1/admin/webhooks/{id}":                s.Caller(s.adminDeleteWebhook),
+		"POST /v1/admin/webhooks/{id}/rotate-secret":    s.Caller(s.adminRotateWebhookSecret),
+		"POST /v1/admin/webhooks/{id}/enable":           s.Caller(s.adminEnableWebhook),
 	}
 }
 

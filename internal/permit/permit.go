@@ -51,8 +51,9 @@ var services = map[string]service{
 }
 
 // AdminResources are the resources of the Admin service: accounts, teams,
-// the audit log of every account, and the resets of two-factor waiting.
-var AdminResources = []string{"users", "teams", "events", "resets"}
+// the audit log of every account, the resets of two-factor waiting, and
+// the webhooks the audit log is pushed to.
+var AdminResources = []string{"users", "teams", "events", "resets", "webhooks"}
 
 // AdminReadOnly are the AdminResources the operator API only reads: a
 // write permit for one would grant nothing, so none is made.

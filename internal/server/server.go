@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -31,6 +32,7 @@ import (
 	"github.com/twofold/twofold/internal/notify"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/web"
+	"github.com/twofold/twofold/internal/webhook"
 )
 
 // Server is a running Twofold server.
@@ -45,6 +47,10 @@ type Server struct {
 	// SweepEvery is how often expired sessions and logins and stale counters
 	// are removed (0: every minute).
 	SweepEvery time.Duration
+	// WebhookEvery is how often this instance looks for audit events to
+	// push to webhooks (0: every second; below 0: never, for tests that
+	// deliver themselves).
+	WebhookEvery time.Duration
 	// SetupURL is the one-time link to create the first operator account,
 	// set by Open when the database has no account yet (SPEC §4).
 	SetupURL string
@@ -55,8 +61,12 @@ type Server struct {
 	done   chan error
 	worker *notify.Worker
 	sweep  *janitor
+	hooks  *janitor
 	// passwords is the open --password-blocklist, closed with the server.
 	passwords *blocklist.List
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Deps are the parts of a server that do not listen: store, keyring, service,
@@ -104,6 +114,7 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	cfg.LoginBurst, cfg.LoginRate = c.LoginBurst, c.LoginRate
 	cfg.ResetDelay = c.ResetDelay
 	cfg.MailSent = c.SMTPAddr != ""
+	cfg.WebhookAllowHTTP, cfg.WebhookAllowPrivate = c.WebhookAllowHTTP, c.WebhookAllowPrivate
 	if cfg.SMSCountries, err = sms.ParseCountries(c.SMSCountries); err != nil {
 		st.Close()
 		return Deps{}, fmt.Errorf("sms-countries: %w", err)
@@ -224,6 +235,16 @@ func (s *Server) Open(ctx context.Context) error {
 		every = time.Minute
 	}
 	s.sweep = startJanitor(s.Service, s.Logger, every)
+	if s.WebhookEvery >= 0 {
+		s.hooks, err = startWebhooks(s.Service, s.Logger, s.WebhookEvery, webhook.NewSender(s.Config.WebhookAllowPrivate))
+		if err != nil {
+			s.sweep.close()
+			s.worker.Close()
+			ln.Close()
+			s.Store.Close()
+			return err
+		}
+	}
 	mux := http.NewServeMux()
 	api := httpapi.New(s.Service, s.Store, s.Logger)
 	api.Register(mux)
@@ -255,6 +276,9 @@ func (s *Server) Open(ctx context.Context) error {
 	s.http.RegisterOnShutdown(s.Service.EndPushWaits) // devices' long polls answer at once, not at the shutdown timeout
 	if s.Config.DNSAddr != "" {
 		if err := s.openDNS(); err != nil {
+			if s.hooks != nil {
+				s.hooks.close()
+			}
 			s.sweep.close()
 			s.worker.Close()
 			ln.Close()
@@ -339,8 +363,13 @@ func (s *Server) Done() <-chan error { return s.done }
 
 // Close shuts down gracefully: it stops accepting, waits for requests in
 // flight up to the shutdown timeout, stops the outbox worker, and closes the
-// database.
+// database. Calls after the first return the first's result.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	var errs []error
 	if s.http != nil {
 		timeout := s.Config.ShutdownTimeout
@@ -361,6 +390,9 @@ func (s *Server) Close() error {
 	}
 	if s.sweep != nil {
 		s.sweep.close()
+	}
+	if s.hooks != nil {
+		s.hooks.close()
 	}
 	if s.Service != nil {
 		s.Service.Wait()

@@ -51,6 +51,8 @@ const (
 	tokensSecret  = "secret"
 	outboxTable   = "outbox"
 	outboxBody    = "body" // code mails, bound to their seal_ref
+	webhooksTable = "webhooks"
+	webhookSecret = "secret" // the secrets that sign webhook deliveries
 )
 
 // SealedValues returns every value sealed by the keyring, with where it lives,
@@ -81,7 +83,14 @@ func (s *Store) SealedValues(ctx context.Context) ([]keyring.Sealed, error) {
 		}
 		out = append(out, v)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ws, err := queryAll(ctx, s, "sealed webhook secrets", func(row interface{ Scan(...any) error }) (keyring.Sealed, error) {
+		v := keyring.Sealed{Table: webhooksTable, Column: webhookSecret}
+		return v, row.Scan(&v.Row, &v.KeyID, &v.Ciphertext)
+	}, `SELECT id, secret_key_id, sealed_secret FROM webhooks ORDER BY id`)
+	return append(out, ws...), err
 }
 
 // Reseal stores v sealed afresh under data key keyID if it is still sealed
@@ -102,6 +111,10 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 		n, err := res.RowsAffected()
 		return n == 1, err
 	}
+	if v.Table == webhooksTable && v.Column == webhookSecret {
+		return s.execOne(ctx, "reseal webhook secret", `UPDATE webhooks SET secret_key_id = $1, sealed_secret = $2 WHERE id = $3 AND secret_key_id = $4 AND sealed_secret = $5`,
+			keyID, ciphertext, v.Row, v.KeyID, v.Ciphertext) // not a secret rotated meanwhile
+	}
 	return false, fmt.Errorf("reseal: %s.%s holds no sealed values", v.Table, v.Column)
 }
 
@@ -111,7 +124,8 @@ func (s *Store) DeleteDataKey(ctx context.Context, id string) (bool, error) {
 	return s.execOne(ctx, "delete data key", `DELETE FROM data_keys WHERE id = $1
 		AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)
 		AND NOT EXISTS (SELECT 1 FROM hardware_tokens WHERE secret_key_id = $1)
-		AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1)`, id)
+		AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1)
+		AND NOT EXISTS (SELECT 1 FROM webhooks WHERE secret_key_id = $1)`, id)
 }
 
 // Purge makes a SQLite database forget deleted and overwritten content, such

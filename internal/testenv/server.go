@@ -54,8 +54,22 @@ type Server struct {
 type ServerOption func(*config.Config)
 
 // NewServer starts a server on dsn with a test clock (at a fixed time in
-// 2026) and cheap Argon2 parameters, and closes it when the test ends.
+// 2026) and cheap Argon2 parameters, and closes it when the test ends. It
+// pushes nothing to webhooks by itself: a test drives deliveries with
+// Service.DeliverWebhooks, or starts its server with NewWebhookServer.
 func NewServer(tb testing.TB, dsn string, opts ...ServerOption) *Server {
+	tb.Helper()
+	return newServer(tb, dsn, -1, opts...)
+}
+
+// NewWebhookServer is NewServer with the server's own delivery to
+// webhooks running, every 20 ms.
+func NewWebhookServer(tb testing.TB, dsn string, opts ...ServerOption) *Server {
+	tb.Helper()
+	return newServer(tb, dsn, 20*time.Millisecond, opts...)
+}
+
+func newServer(tb testing.TB, dsn string, webhookEvery time.Duration, opts ...ServerOption) *Server {
 	tb.Helper()
 	c := config.Default()
 	c.Listen = "127.0.0.1:0"
@@ -71,7 +85,7 @@ func NewServer(tb testing.TB, dsn string, opts ...ServerOption) *Server {
 	}
 	clock := NewClock(time.Date(2026, 11, 23, 12, 0, 10, 0, time.UTC))
 	// Sweeps run often, so that every test also meets them mid-request.
-	s := &Server{Server: &server.Server{Config: c, Now: clock.Now, SweepEvery: 100 * time.Millisecond}, Clock: clock}
+	s := &Server{Server: &server.Server{Config: c, Now: clock.Now, SweepEvery: 100 * time.Millisecond, WebhookEvery: webhookEvery}, Clock: clock}
 	if p, ok := sqlitePath(dsn); ok {
 		s.DBPath = p
 	}

@@ -12,6 +12,8 @@ import (
 // a query parameter never carries free text into a page.
 var notices = map[string]string{
 	"team_created":             "Team created. Invite its members below.",
+	"webhook_deleted":          "Webhook deleted: nothing more is sent to it.",
+	"webhook_enabled":          "Webhook enabled: delivery goes on with the first event not delivered.",
 	"elevated":                 "Confirmed. You can make changes for the next few minutes.",
 	"record_added":             "Record added.",
 	"record_removed":           "Record removed.",

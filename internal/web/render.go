@@ -24,7 +24,7 @@ type Page struct {
 	Notice  string // a success message
 	Error   string
 	Body    any    // the page's own data
-	Nav     string // the menu entry of the page: "security", "teams", "dns", "admin", "admin-teams" or "tokens"
+	Nav     string // the menu entry of the page: "security", "teams", "dns", "admin", "admin-teams", "tokens" or "webhooks"
 }
 
 // parsePages parses each page in templates/ together with the layout.
@@ -73,6 +73,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		p.Nav = "security"
 	case strings.HasPrefix(r.URL.Path, "/admin/tokens"):
 		p.Nav = "tokens"
+	case strings.HasPrefix(r.URL.Path, "/admin/webhooks"):
+		p.Nav = "webhooks"
 	case strings.HasPrefix(r.URL.Path, "/admin/teams"):
 		p.Nav = "admin-teams"
 	case strings.HasPrefix(r.URL.Path, "/admin/"):

@@ -144,6 +144,10 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/ResetTwoFactor", testRaceResetTwoFactor},
 		{"Race/ClaimToken", testRaceClaimToken},
 		{"Race/LockZone", testRaceLockZone},
+
+		{"Webhook/FeedConcurrent", testWebhookFeedConcurrent},
+		{"Webhook/Lease", testWebhookLease},
+		{"Webhook/SealedValues", testWebhookSealedValues},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

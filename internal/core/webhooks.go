@@ -1,0 +1,511 @@
+package core
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/permit"
+)
+
+// Webhooks push the audit log to an operator's control panel instead of
+// its polling GET /v1/admin/events (README "Webhooks"): each endpoint
+// receives batches of events in commit order, none skipped and, but for a
+// crash between a delivery and its record, none twice. Of several
+// instances on one database, the one that leases an endpoint delivers to
+// it; its cursor moves by a compare-and-set.
+
+// WebhookStore is the storage of webhooks; *store.Store implements it.
+type WebhookStore interface {
+	// CreateWebhook stores a webhook that starts with the events committed
+	// from now on.
+	CreateWebhook(ctx context.Context, w twofold.Webhook) error
+	Webhooks(ctx context.Context) ([]twofold.Webhook, error)
+	// Webhook returns a webhook; an unknown id is not-found.
+	Webhook(ctx context.Context, id string) (twofold.Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) (bool, error)
+	SetWebhookSecret(ctx context.Context, id, keyID string, sealed []byte) (bool, error)
+	// EnableWebhook turns a disabled webhook on, reporting false when it
+	// is unknown or was on.
+	EnableWebhook(ctx context.Context, id string) (bool, error)
+	// DueWebhooks returns the webhooks on and due at now that no other
+	// instance than owner leases.
+	DueWebhooks(ctx context.Context, owner string, now time.Time) ([]string, error)
+	// ClaimWebhook leases a webhook on and due to owner until until, or
+	// extends owner's lease; false: another instance holds it.
+	ClaimWebhook(ctx context.Context, id, owner string, now, until time.Time) (bool, error)
+	// ReleaseWebhook ends owner's lease of a webhook.
+	ReleaseWebhook(ctx context.Context, id, owner string) error
+	// WebhookFeed returns up to limit events after c that a webhook of
+	// types receives, in delivery order, and the cursor after them.
+	WebhookFeed(ctx context.Context, c twofold.WebhookCursor, types []string, limit int) ([]twofold.AuditEvent, twofold.WebhookCursor, error)
+	// AdvanceWebhook moves the cursor from from to to while owner leases
+	// the webhook and the cursor is at from.
+	AdvanceWebhook(ctx context.Context, id, owner string, from, to twofold.WebhookCursor, now time.Time, delivered bool) (bool, error)
+	// FailWebhook records a failure and the next try, and disables the
+	// webhook when disable is set, while owner leases it.
+	FailWebhook(ctx context.Context, id, owner string, now, next time.Time, errClass string, disable bool) (bool, error)
+}
+
+// Webhook delivery tunables.
+const (
+	// WebhookBatch bounds the events of one delivery.
+	WebhookBatch = 100
+	// WebhookTimeout bounds one delivery, answer included.
+	WebhookTimeout = 10 * time.Second
+	// webhookLease is how long an instance holds an endpoint from its last
+	// claim: well over WebhookTimeout, so that a lease taken before a
+	// delivery outlives it.
+	webhookLease = 60 * time.Second
+	// webhookRetryFirst and webhookRetryMax are the first wait after a
+	// failure and the most it grows to, doubling with each failure.
+	webhookRetryFirst = 5 * time.Second
+	webhookRetryMax   = 10 * time.Minute
+	// DefaultWebhookDisableAfter is how long an endpoint may fail before it
+	// is disabled.
+	DefaultWebhookDisableAfter = 72 * time.Hour
+	// maxWebhookURL bounds a webhook's URL.
+	maxWebhookURL = 2048
+)
+
+// NewWebhook is what an operator gives to add a webhook.
+type NewWebhook struct {
+	URL         string
+	Events      []string // event types, and prefixes such as "login.*"; none: every event
+	Description string
+}
+
+// webhookAAD binds a webhook's sealed secret to its row.
+func webhookAAD(id string) []byte { return keyring.AAD("webhooks", "secret", id) }
+
+// CreateWebhook adds a webhook for an operator and returns it with its
+// signing secret, shown this once. A caller needs admin webhooks write
+// and, since the endpoint receives the audit log, admin events read.
+func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Meta) (twofold.Webhook, string, error) {
+	if err := s.requireWebhookWrite(ctx, op, "adding a webhook"); err != nil {
+		return twofold.Webhook{}, "", err
+	}
+	u, err := s.checkWebhookURL(n.URL)
+	if err != nil {
+		return twofold.Webhook{}, "", err
+	}
+	events, err := checkWebhookEvents(n.Events)
+	if err != nil {
+		return twofold.Webhook{}, "", err
+	}
+	id, err := s.newID()
+	if err != nil {
+		return twofold.Webhook{}, "", err
+	}
+	w := twofold.Webhook{ID: "wh_" + id, URL: u, Events: events, Description: CleanText(strings.TrimSpace(n.Description), 200),
+		CreatedAt: s.Now(), CreatedBy: op.Account.ID}
+	secret, err := s.webhookSecret()
+	if err != nil {
+		return twofold.Webhook{}, "", err
+	}
+	if w.SecretKeyID, w.SealedSecret, err = s.keys.SealContext(ctx, []byte(secret), webhookAAD(w.ID)); err != nil {
+		return twofold.Webhook{}, "", err
+	}
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateWebhook(ctx, w); err != nil {
+			return err
+		}
+		s.audit(ctx, op.Account.ID, "webhook.created", m, webhookDetail(w)+" by "+actor(op))
+		return nil
+	})
+	if err != nil {
+		return twofold.Webhook{}, "", err
+	}
+	w.SealedSecret, w.SecretKeyID = nil, ""
+	return w, secret, nil
+}
+
+// requireWebhookWrite refuses a caller who may not change webhooks: as
+// requireAdminWrite, and a key also needs admin events read, as a webhook
+// hands out the audit log.
+func (s *Service) requireWebhookWrite(ctx context.Context, op Auth, what string) error {
+	if err := s.requireAdminWrite(ctx, op, "webhooks", what); err != nil {
+		return err
+	}
+	return adminAllowed(op, "events", permit.Read)
+}
+
+// webhookDetail names a webhook in an audit event: its id and where it
+// delivers, without the URL's path and query, which may hold a token of
+// the receiver's.
+func webhookDetail(w twofold.Webhook) string {
+	host := w.URL
+	if u, err := url.Parse(w.URL); err == nil {
+		host = u.Scheme + "://" + u.Host
+	}
+	return "webhook " + w.ID + " to " + host
+}
+
+// webhookSecret returns a new signing secret: "whsec_" and 32 random bytes
+// in base64url.
+func (s *Service) webhookSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := s.rand.Read(b); err != nil {
+		return "", err
+	}
+	return "whsec_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Webhooks returns every webhook, for an operator: never a secret.
+func (s *Service) Webhooks(ctx context.Context, op Auth) ([]twofold.Webhook, error) {
+	if err := adminAllowed(op, "webhooks", permit.Read); err != nil {
+		return nil, err
+	}
+	ws, err := s.store.Webhooks(ctx)
+	for i := range ws {
+		ws[i].SealedSecret, ws[i].SecretKeyID = nil, ""
+	}
+	return ws, err
+}
+
+// Webhook returns one webhook with its status, for an operator: never its
+// secret.
+func (s *Service) Webhook(ctx context.Context, op Auth, id string) (twofold.Webhook, error) {
+	if err := adminAllowed(op, "webhooks", permit.Read); err != nil {
+		return twofold.Webhook{}, err
+	}
+	w, err := s.store.Webhook(ctx, id)
+	w.SealedSecret, w.SecretKeyID = nil, ""
+	return w, err
+}
+
+// DeleteWebhook deletes a webhook: nothing more is delivered to it.
+func (s *Service) DeleteWebhook(ctx context.Context, op Auth, id string, m Meta) error {
+	if err := s.requireWebhookWrite(ctx, op, "deleting a webhook"); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(ctx context.Context) error {
+		w, err := s.store.Webhook(ctx, id)
+		if err != nil {
+			return err
+		}
+		if ok, err := s.store.DeleteWebhook(ctx, id); err != nil {
+			return err
+		} else if !ok {
+			return twofold.Errorf(twofold.CodeNotFound, "no such webhook")
+		}
+		s.audit(ctx, op.Account.ID, "webhook.deleted", m, webhookDetail(w)+" by "+actor(op))
+		return nil
+	})
+}
+
+// RotateWebhookSecret gives a webhook a new signing secret, returned this
+// once; deliveries from then on are signed with it.
+func (s *Service) RotateWebhookSecret(ctx context.Context, op Auth, id string, m Meta) (twofold.Webhook, string, error) {
+	if err := s.requireWebhookWrite(ctx, op, "rotating a webhook's secret"); err != nil {
+		return twofold.Webhook{}, "", err
+	}
+	secret, err := s.webhookSecret()
+	if err != nil {
+		return twofold.Webhook{}, "", err
+	}
+	keyID, sealed, err := s.keys.SealContext(ctx, []byte(secret), webhookAAD(id))
+	if err != nil {
+		return twofold.Webhook{}, "", err
+	}
+	var w twofold.Webhook
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if ok, err := s.store.SetWebhookSecret(ctx, id, keyID, sealed); err != nil {
+			return err
+		} else if !ok {
+			return twofold.Errorf(twofold.CodeNotFound, "no such webhook")
+		}
+		if w, err = s.store.Webhook(ctx, id); err != nil {
+			return err
+		}
+		s.audit(ctx, op.Account.ID, "webhook.secret_rotated", m, webhookDetail(w)+" by "+actor(op))
+		return nil
+	})
+	w.SealedSecret, w.SecretKeyID = nil, ""
+	return w, secret, err
+}
+
+// EnableWebhook turns a webhook that was disabled after failing too long
+// back on: delivery goes on from the first event not delivered.
+func (s *Service) EnableWebhook(ctx context.Context, op Auth, id string, m Meta) (twofold.Webhook, error) {
+	if err := s.requireWebhookWrite(ctx, op, "enabling a webhook"); err != nil {
+		return twofold.Webhook{}, err
+	}
+	var w twofold.Webhook
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		var err error
+		if w, err = s.store.Webhook(ctx, id); err != nil {
+			return err
+		}
+		ok, err := s.store.EnableWebhook(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return twofold.Errorf(twofold.CodeConflict, "the webhook is not disabled")
+		}
+		s.audit(ctx, op.Account.ID, "webhook.enabled", m, webhookDetail(w)+" by "+actor(op))
+		w, err = s.store.Webhook(ctx, id)
+		return err
+	})
+	w.SealedSecret, w.SecretKeyID = nil, ""
+	return w, err
+}
+
+// checkWebhookURL returns the URL a webhook may deliver to: absolute,
+// https (http only with Config.WebhookAllowHTTP), without credentials or
+// fragment, and not at an address of this machine or a private network
+// written as an IP (names are resolved, and checked, at each delivery).
+func (s *Service) checkWebhookURL(raw string) (string, error) {
+	bad := func(msg string) error { return twofold.Errorf(twofold.CodeInvalid, "url: %s", msg) }
+	raw = strings.TrimSpace(raw)
+	if raw == "" || len(raw) > maxWebhookURL {
+		return "", bad("give the URL events are posted to, https://… of at most 2048 characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
+		return "", bad("not an absolute URL such as https://panel.example.com/twofold-events")
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && s.cfg.WebhookAllowHTTP:
+	case u.Scheme == "http":
+		return "", bad("must be https (this server does not allow http webhooks)")
+	default:
+		return "", bad("must be https")
+	}
+	if u.User != nil {
+		return "", bad("must not hold a user name or password; the signature authenticates deliveries")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return "", bad("must not have a fragment (#…)")
+	}
+	if a, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !WebhookAddrAllowed(a, s.cfg.WebhookAllowPrivate) {
+		return "", bad("must not point at this machine or a private, link-local or multicast address")
+	}
+	return u.String(), nil
+}
+
+// cgnat is the shared address space of RFC 6598, private in effect.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// WebhookAddrAllowed reports whether a webhook may be delivered to a: a
+// public unicast address, or with allowPrivate any unicast address
+// (against server-side request forgery: a webhook must not reach the
+// services of this machine or its network).
+func WebhookAddrAllowed(a netip.Addr, allowPrivate bool) bool {
+	a = a.Unmap()
+	if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || a.IsInterfaceLocalMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return false
+	}
+	if allowPrivate {
+		return true
+	}
+	return !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() && !cgnat.Contains(a) &&
+		!(a.Is4() && a.As4()[0] == 0)
+}
+
+// checkWebhookEvents returns the event types a webhook receives: names as
+// the audit log's (login.failed) or prefixes of them ending in ".*"
+// (login.*), at most MaxEventTypes, repeats dropped; "*" alone, or none,
+// is every event.
+func checkWebhookEvents(in []string) ([]string, error) {
+	var out []string
+	for _, t := range in {
+		t = strings.TrimSpace(t)
+		if t == "*" {
+			return nil, nil
+		}
+		name, prefix := strings.CutSuffix(t, ".*")
+		if !eventTypeName(name) || !prefix && strings.HasSuffix(name, ".") {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "events: an entry is an event type such as login.failed, or a prefix such as login.*")
+		}
+		if prefix {
+			t = name + ".*"
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	if len(out) > MaxEventTypes {
+		return nil, twofold.Errorf(twofold.CodeInvalid, "events: at most %d entries", MaxEventTypes)
+	}
+	return out, nil
+}
+
+// WebhookSender posts one delivery. An error may carry a class for the
+// webhook's status (WebhookErrorClass), which never holds the secret.
+type WebhookSender interface {
+	SendWebhook(ctx context.Context, d WebhookDelivery) error
+}
+
+// WebhookDelivery is one POST of a batch of events to a webhook.
+type WebhookDelivery struct {
+	WebhookID  string
+	DeliveryID string
+	URL        string
+	At         time.Time // the timestamp signed with the body
+	Body       []byte
+	Secret     []byte
+}
+
+// webhookEventJSON is an event as a webhook receives it: as GET
+// /v1/admin/events shows it.
+type webhookEventJSON struct {
+	AccountID string    `json:"account_id"`
+	ID        int64     `json:"id"`
+	Type      string    `json:"type"`
+	At        time.Time `json:"at"`
+	Source    string    `json:"source"`
+	UserAgent string    `json:"user_agent"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// errorClass returns the class of a failed delivery for the status: the
+// sender's, or "error".
+func errorClass(err error) string {
+	var c interface{ WebhookErrorClass() string }
+	if errors.As(err, &c) {
+		return c.WebhookErrorClass()
+	}
+	return "error"
+}
+
+// WebhookOwner returns a new name for an instance that delivers webhooks,
+// by which it leases them.
+func (s *Service) WebhookOwner() (string, error) { return s.newID() }
+
+// DeliverWebhooks delivers, as instance owner, what is waiting for every
+// webhook that is due and not leased to another instance, each in its own
+// goroutine, and returns when all are done.
+func (s *Service) DeliverWebhooks(ctx context.Context, sender WebhookSender, owner string) error {
+	ids, err := s.store.DueWebhooks(ctx, owner, s.Now())
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			if err := s.deliverWebhook(ctx, sender, owner, id); err != nil && ctx.Err() == nil {
+				s.log.Error("webhook delivery failed", "webhook", id, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// deliverWebhook delivers batches to one webhook while it has events
+// waiting, up to ten batches a round: each time it takes the lease (or
+// extends it), reads the next batch, posts it and moves the cursor past
+// it only if the cursor has not moved meanwhile. When ctx ends (the
+// instance shuts down) it stops before the next batch; a batch being sent
+// is finished and recorded, so that a shutdown does not deliver it twice.
+func (s *Service) deliverWebhook(ctx context.Context, sender WebhookSender, owner, id string) error {
+	for range 10 {
+		if ctx.Err() != nil {
+			return nil
+		}
+		done, err := s.deliverBatch(context.WithoutCancel(ctx), sender, owner, id)
+		if err != nil || done {
+			return err
+		}
+	}
+	return nil
+}
+
+// deliverBatch delivers one batch to a webhook, reporting whether nothing
+// more waits (or it may not go on).
+func (s *Service) deliverBatch(ctx context.Context, sender WebhookSender, owner, id string) (done bool, err error) {
+	now := s.Now()
+	ok, err := s.store.ClaimWebhook(ctx, id, owner, now, now.Add(webhookLease))
+	if err != nil || !ok {
+		return true, err
+	}
+	w, err := s.store.Webhook(ctx, id)
+	if err != nil {
+		return true, err
+	}
+	evs, next, err := s.store.WebhookFeed(ctx, w.Cursor, w.Events, WebhookBatch)
+	if err != nil {
+		return true, err
+	}
+	if len(evs) == 0 {
+		if next != w.Cursor {
+			_, err = s.store.AdvanceWebhook(ctx, id, owner, w.Cursor, next, now, false)
+		}
+		return true, err
+	}
+	secret, err := s.keys.Open(ctx, w.SecretKeyID, w.SealedSecret, webhookAAD(w.ID))
+	if err != nil {
+		return true, err
+	}
+	d, err := s.webhookDelivery(w, secret, evs)
+	if err != nil {
+		return true, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, WebhookTimeout)
+	err = sender.SendWebhook(sctx, d)
+	cancel()
+	if err != nil {
+		return true, s.webhookFailed(ctx, w, owner, errorClass(err))
+	}
+	ok, err = s.store.AdvanceWebhook(ctx, id, owner, w.Cursor, next, s.Now(), true)
+	return err != nil || !ok || len(evs) < WebhookBatch, err
+}
+
+// webhookDelivery makes the POST of evs to w.
+func (s *Service) webhookDelivery(w twofold.Webhook, secret []byte, evs []twofold.AuditEvent) (WebhookDelivery, error) {
+	did, err := s.newID()
+	if err != nil {
+		return WebhookDelivery{}, err
+	}
+	out := make([]webhookEventJSON, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, webhookEventJSON{AccountID: e.AccountID, ID: e.ID, Type: e.Type, At: e.At, Source: e.Source, UserAgent: e.UserAgent, Detail: e.Detail})
+	}
+	body, err := json.Marshal(map[string]any{"webhook_id": w.ID, "delivery_id": did, "events": out})
+	if err != nil {
+		return WebhookDelivery{}, err
+	}
+	return WebhookDelivery{WebhookID: w.ID, DeliveryID: did, URL: w.URL, At: s.Now(), Body: body, Secret: secret}, nil
+}
+
+// webhookFailed records a failed delivery: the next try waits 5 s,
+// doubling with each failure in a row up to 10 minutes; once the webhook
+// has failed for Config.WebhookDisableAfter it is disabled, audited.
+func (s *Service) webhookFailed(ctx context.Context, w twofold.Webhook, owner, class string) error {
+	now := s.Now()
+	n := w.Status.Failures // failures before this one
+	wait := webhookRetryMax
+	if n < 20 {
+		wait = min(webhookRetryFirst<<n, webhookRetryMax)
+	}
+	since := w.Status.FailingSince
+	if since.IsZero() {
+		since = now
+	}
+	after := s.cfg.WebhookDisableAfter
+	if after <= 0 {
+		after = DefaultWebhookDisableAfter
+	}
+	disable := now.Sub(since) >= after
+	s.log.Warn("webhook delivery failed", "webhook", w.ID, "error_class", class, "failures", n+1, "disabled", disable)
+	return s.inTx(ctx, func(ctx context.Context) error {
+		ok, err := s.store.FailWebhook(ctx, w.ID, owner, now, now.Add(wait), class, disable)
+		if err != nil || !ok || !disable {
+			return err
+		}
+		s.audit(ctx, w.CreatedBy, "webhook.disabled", Meta{}, webhookDetail(w)+": failing since "+since.Format(time.RFC3339)+" ("+class+")")
+		return nil
+	})
+}

@@ -1,0 +1,570 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/store"
+	"github.com/twofold/twofold/internal/testenv"
+	"github.com/twofold/twofold/internal/webhook"
+)
+
+// allowLoopbackWebhooks lets webhooks go to the test's receiver: http, on
+// 127.0.0.1.
+var allowLoopbackWebhooks = func(c *config.Config) { c.WebhookAllowHTTP, c.WebhookAllowPrivate = true, true }
+
+// receiver is a webhook receiver on loopback: it records every request,
+// answers 500 to as many as it is told to fail, 204 to the others.
+type receiver struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	fail    int
+	tries   int         // requests, failed ones included
+	got     []delivered // the requests answered 204
+	changed chan struct{}
+}
+
+type delivered struct {
+	header http.Header
+	body   []byte
+	events []map[string]any
+}
+
+func newReceiver(t *testing.T) *receiver {
+	rc := &receiver{changed: make(chan struct{}, 1)}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		defer func() {
+			rc.mu.Unlock()
+			select {
+			case rc.changed <- struct{}{}:
+			default:
+			}
+		}()
+		rc.tries++
+		if rc.fail > 0 {
+			rc.fail--
+			w.WriteHeader(500)
+			return
+		}
+		var b struct {
+			Events []map[string]any `json:"events"`
+		}
+		if err := json.Unmarshal(body, &b); err != nil || r.Method != "POST" || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("receiver: got %s %q %q: %v", r.Method, r.Header.Get("Content-Type"), body, err)
+		}
+		rc.got = append(rc.got, delivered{header: r.Header.Clone(), body: body, events: b.Events})
+		w.WriteHeader(204)
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+// failNext makes the next n requests fail.
+func (rc *receiver) failNext(n int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.fail = n
+}
+
+// state returns the number of requests and the deliveries accepted.
+func (rc *receiver) state() (int, []delivered) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.tries, slices.Clone(rc.got)
+}
+
+// events returns every event accepted, in the order received.
+func (rc *receiver) events() []map[string]any {
+	_, got := rc.state()
+	var out []map[string]any
+	for _, d := range got {
+		out = append(out, d.events...)
+	}
+	return out
+}
+
+// waitFor waits until cond holds of what the receiver got, failing the
+// test if it does not within a minute (deliveries run in the background).
+func (rc *receiver) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	for !cond() {
+		select {
+		case <-rc.changed:
+		case <-deadline:
+			t.Fatalf("receiver: %s did not happen", what)
+		}
+	}
+}
+
+// deliver runs one round of webhook deliveries as instance "test".
+func deliver(t *testing.T, s *testenv.Server, allowPrivate bool) {
+	t.Helper()
+	if err := s.Service.DeliverWebhooks(context.Background(), webhook.NewSender(allowPrivate), "test"); err != nil {
+		t.Fatalf("DeliverWebhooks: %v", err)
+	}
+}
+
+// deliverUntil runs rounds of webhook deliveries as deliver does until
+// cond holds, failing the test if it does not within a minute. On
+// PostgreSQL a round delivers only the events of transactions older than
+// every one still running in the database, and the server's own sweeps
+// run short transactions at any time: a single round may find an event
+// not yet deliverable.
+func deliverUntil(t *testing.T, s *testenv.Server, allowPrivate bool, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for deliver(t, s, allowPrivate); !cond(); deliver(t, s, allowPrivate) {
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries: %s did not happen", what)
+		}
+		time.Sleep(5 * time.Millisecond) // a pause between rounds, not a time step
+	}
+}
+
+// eventIDs returns the events' ids, in order.
+func eventIDs(evs []map[string]any) []int64 {
+	out := make([]int64, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, int64(e["id"].(float64)))
+	}
+	return out
+}
+
+// addEvents records n events of type typ from each of k goroutines at once.
+func addEvents(t *testing.T, s *testenv.Server, typ string, k, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for g := range k {
+		wg.Go(func() {
+			for i := range n {
+				e := twofold.AuditEvent{Type: typ, At: s.Clock.Now(), Detail: fmt.Sprintf("writer %d event %d", g, i)}
+				if err := s.Store.AddEvent(context.Background(), e); err != nil {
+					t.Errorf("AddEvent: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestWebhooks walks the webhooks of the operator API on both stores: who
+// may manage them, what is refused, the secret shown once, deliveries
+// signed, complete and in commit order while events are written at once
+// (on PostgreSQL with a transaction of a lower event id committing last),
+// a retry after a failure, the endpoint disabled after failing three days
+// and enabled again with nothing skipped, secret rotation and deletion.
+func TestWebhooks(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
+		s, op, ctx := f.s, f.opc, context.Background()
+		rc := newReceiver(t)
+
+		// Only operators.
+		wantProblem(t, f.user.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.srv.URL}), 403, "forbidden")
+		wantProblem(t, f.user.Do(t, "GET", "/v1/admin/webhooks", nil), 403, "forbidden")
+
+		for name, body := range map[string]map[string]any{
+			"no url":          {"events": []string{}},
+			"ftp":             {"url": "ftp://example.com/x"},
+			"relative":        {"url": "/hook"},
+			"credentials":     {"url": "https://user:pw@example.com/hook"},
+			"fragment":        {"url": "https://example.com/hook#x"},
+			"bad event type":  {"url": "https://example.com/hook", "events": []string{"login failed"}},
+			"bad prefix":      {"url": "https://example.com/hook", "events": []string{"login*"}},
+			"unknown field":   {"url": "https://example.com/hook", "secret": "mine"},
+			"too many events": {"url": "https://example.com/hook", "events": strings.Split("a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u", ",")},
+		} {
+			t.Run(name, func(t *testing.T) {
+				wantProblem(t, op.Do(t, "POST", "/v1/admin/webhooks", body), 400, "invalid")
+			})
+		}
+
+		// Made: the secret once.
+		r := op.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.srv.URL + "/hook", "description": "panel"})
+		secret := r.String("secret")
+		if r.Status != 201 || !strings.HasPrefix(secret, "whsec_") {
+			t.Fatalf("create: got %d %s", r.Status, r.Body)
+		}
+		hook := r.JSON["webhook"].(map[string]any)
+		id := hook["id"].(string)
+		if r.Header.Get("Location") != "/v1/admin/webhooks/"+id || hook["enabled"] != true || hook["description"] != "panel" {
+			t.Errorf("create: got %s", r.Body)
+		}
+		status := func() map[string]any {
+			t.Helper()
+			r := op.Do(t, "GET", "/v1/admin/webhooks/"+id, nil)
+			if r.Status != 200 || strings.Contains(string(r.Body), secret) || strings.Contains(string(r.Body), "secret") {
+				t.Fatalf("GET webhook: got %d %s", r.Status, r.Body)
+			}
+			return r.JSON["webhook"].(map[string]any)
+		}
+		st := status()["status"].(map[string]any)
+		if st["failures"] != float64(0) {
+			t.Errorf("status: got %v", st)
+		}
+		if r := op.Do(t, "GET", "/v1/admin/webhooks", nil); len(objects(t, r, "webhooks")) != 1 || strings.Contains(string(r.Body), secret) {
+			t.Errorf("list: got %s", r.Body)
+		}
+		wantProblem(t, op.Do(t, "GET", "/v1/admin/webhooks/wh_nothing", nil), 404, "not-found")
+
+		// Events written at once, from many goroutines; on PostgreSQL one
+		// transaction takes its event id first and commits last.
+		var held chan struct{}
+		heldDone := make(chan error, 1)
+		if s.Store.Dialect() == store.Postgres {
+			held = make(chan struct{})
+			wrote := make(chan struct{})
+			go func() {
+				heldDone <- s.Store.InTx(ctx, func(ctx context.Context) error {
+					if err := s.Store.AddEvent(ctx, twofold.AuditEvent{Type: "test.held", At: s.Clock.Now()}); err != nil {
+						return err
+					}
+					close(wrote)
+					<-held
+					return nil
+				})
+			}()
+			<-wrote
+		}
+		addEvents(t, s, "test.concurrent", 8, 10)
+		wrongPassword(t, s, "dave")
+		if held != nil {
+			deliverUntil(t, s, true, "the event before the held transaction", func() bool { return len(rc.events()) > 0 })
+			for range 3 {
+				deliver(t, s, true)
+			}
+			for _, e := range rc.events() {
+				if e["type"] != "webhook.created" {
+					t.Fatalf("delivered %v while an older transaction was open: the feed must wait for it", e)
+				}
+			}
+			close(held)
+			if err := <-heldDone; err != nil {
+				t.Fatal(err)
+			}
+		}
+		// What the audit log holds from the webhook's creation on, as
+		// GET /v1/admin/events shows it (the GET itself is no event).
+		all := objects(t, op.Do(t, "GET", "/v1/admin/events?after=0&limit=200", nil), "events")
+		var want []map[string]any
+		for _, e := range all {
+			if e["type"] == "webhook.created" || len(want) > 0 {
+				want = append(want, e)
+			}
+		}
+		deliverUntil(t, s, true, "every event", func() bool { return len(rc.events()) >= len(want) })
+		deliver(t, s, true) // nothing new: nothing sent
+		got := rc.events()
+		byID := func(evs []map[string]any) map[int64]map[string]any {
+			m := map[int64]map[string]any{}
+			for _, e := range evs {
+				m[int64(e["id"].(float64))] = e
+			}
+			return m
+		}
+		if len(got) != len(want) || len(byID(got)) != len(got) {
+			t.Fatalf("delivered %d events (%d distinct), want %d: %v", len(got), len(byID(got)), len(want), eventIDs(got))
+		}
+		if diff := cmp.Diff(byID(want), byID(got)); diff != "" {
+			t.Errorf("delivered events differ from GET /v1/admin/events (-want +got):\n%s", diff)
+		}
+		if s.Store.Dialect() == store.SQLite && !slices.IsSorted(eventIDs(got)) {
+			t.Errorf("SQLite: delivered out of id order: %v", eventIDs(got))
+		}
+		if held != nil {
+			at := slices.IndexFunc(got, func(e map[string]any) bool { return e["type"] == "test.held" })
+			for i, e := range got {
+				if e["type"] == "test.concurrent" && i < at {
+					t.Fatalf("an event committed after the held transaction's came before it: %v", eventIDs(got))
+				}
+			}
+		}
+		_, ds := rc.state()
+		for _, d := range ds {
+			ts, sig := d.header.Get(webhook.HeaderTimestamp), d.header.Get(webhook.HeaderSignature)
+			if !webhook.Verify([]byte(secret), ts, sig, d.body, s.Clock.Now(), 5*time.Minute) {
+				t.Errorf("signature %q of %s does not verify", sig, d.body)
+			}
+			if webhook.Verify([]byte(secret), ts, sig, append(slices.Clone(d.body), ' '), s.Clock.Now(), 5*time.Minute) ||
+				webhook.Verify([]byte(secret), ts, sig, d.body, s.Clock.Now().Add(time.Hour), 5*time.Minute) {
+				t.Errorf("a changed body or an old timestamp verifies")
+			}
+			if d.header.Get(webhook.HeaderID) != id || d.header.Get(webhook.HeaderDelivery) == "" {
+				t.Errorf("headers: got %v", d.header)
+			}
+		}
+		if st := status()["status"].(map[string]any); st["last_delivered_at"] == nil || st["cursor"] == nil {
+			t.Errorf("status after deliveries: got %v", st)
+		}
+
+		// A failure, then the retry after the backoff.
+		rc.failNext(1)
+		addEvents(t, s, "test.retried", 1, 1)
+		tries, _ := rc.state()
+		deliverUntil(t, s, true, "a try", func() bool { n, _ := rc.state(); return n > tries })
+		tries, _ = rc.state()
+		st = status()["status"].(map[string]any)
+		if st["failures"] != float64(1) || st["last_error"] != "status-500" || st["next_attempt_at"] == nil {
+			t.Fatalf("status after a 500: got %v", st)
+		}
+		deliver(t, s, true) // not due yet
+		if n, _ := rc.state(); n != tries {
+			t.Fatalf("tried again before the backoff: %d requests, want %d", n, tries)
+		}
+		s.Clock.Add(6 * time.Second)
+		deliverUntil(t, s, true, "the retry", func() bool { return len(rc.events()) > len(got) })
+		if evs := rc.events(); evs[len(evs)-1]["type"] != "test.retried" || len(evs) != len(got)+1 {
+			t.Fatalf("after the retry: got %v", eventIDs(evs))
+		}
+		if st := status()["status"].(map[string]any); st["failures"] != float64(0) || st["last_error"] != nil {
+			t.Errorf("status after the retry: got %v", st)
+		}
+
+		// Failing for three days: disabled, audited; enabled again,
+		// delivery resumes where it stopped.
+		rc.failNext(1 << 20)
+		addEvents(t, s, "test.while.failing", 1, 1)
+		tried := func() {
+			t.Helper()
+			tries, _ := rc.state()
+			deliverUntil(t, s, true, "a try", func() bool { n, _ := rc.state(); return n > tries })
+		}
+		tried()
+		for range 3 {
+			s.Clock.Add(24 * time.Hour)
+			tried()
+		}
+		// The operator's session has expired meanwhile: a new one.
+		signIn := func() {
+			t.Helper()
+			loginID, _ := startLogin(t, s, "carol")
+			r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.opPhone.secret, s.Clock.Now())})
+			if r.Status != 200 {
+				t.Fatalf("sign in again: got %d %s", r.Status, r.Body)
+			}
+			op.Token = r.String("token")
+		}
+		signIn()
+		if h := status(); h["enabled"] != false || h["disabled_at"] == nil {
+			t.Fatalf("after three days of failures: got %v", h)
+		}
+		if countEvents(t, s, f.op.Account.ID, "webhook.disabled") != 1 {
+			t.Error("no webhook.disabled event")
+		}
+		tries, _ = rc.state()
+		s.Clock.Add(time.Hour)
+		deliver(t, s, true)
+		if n, _ := rc.state(); n != tries {
+			t.Fatal("a disabled webhook was tried")
+		}
+		rc.failNext(0)
+		signIn()
+		if r := op.Do(t, "POST", "/v1/admin/webhooks/"+id+"/enable", nil); r.Status != 200 || r.JSON["webhook"].(map[string]any)["enabled"] != true {
+			t.Fatalf("enable: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, op.Do(t, "POST", "/v1/admin/webhooks/"+id+"/enable", nil), 409, "conflict")
+		deliverUntil(t, s, true, "the events held back", func() bool { return len(rc.events()) >= len(got)+8 })
+		var types []any
+		for _, e := range rc.events()[len(got)+1:] {
+			types = append(types, e["type"])
+		}
+		signedIn := []any{"login.password_succeeded", "login.succeeded"} // the operator's two sign-ins
+		if want := slices.Concat([]any{"test.while.failing", "webhook.disabled"}, signedIn, signedIn, []any{"webhook.enabled"}); !slices.Equal(types, want) {
+			t.Fatalf("after enabling: got %v, want %v", types, want)
+		}
+
+		// A new secret signs from then on.
+		r = op.Do(t, "POST", "/v1/admin/webhooks/"+id+"/rotate-secret", nil)
+		secret2 := r.String("secret")
+		if r.Status != 200 || secret2 == secret || !strings.HasPrefix(secret2, "whsec_") {
+			t.Fatalf("rotate: got %d %s", r.Status, r.Body)
+		}
+		n := len(rc.events())
+		deliverUntil(t, s, true, "a delivery", func() bool { return len(rc.events()) > n })
+		_, ds = rc.state()
+		last := ds[len(ds)-1]
+		ts, sig := last.header.Get(webhook.HeaderTimestamp), last.header.Get(webhook.HeaderSignature)
+		if !webhook.Verify([]byte(secret2), ts, sig, last.body, s.Clock.Now(), time.Minute) || webhook.Verify([]byte(secret), ts, sig, last.body, s.Clock.Now(), time.Minute) {
+			t.Errorf("after rotation: the delivery is not signed with the new secret alone")
+		}
+
+		// Deleted: nothing more.
+		if r := op.Do(t, "DELETE", "/v1/admin/webhooks/"+id, nil); r.Status != 204 {
+			t.Fatalf("delete: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, op.Do(t, "GET", "/v1/admin/webhooks/"+id, nil), 404, "not-found")
+		wantProblem(t, op.Do(t, "DELETE", "/v1/admin/webhooks/"+id, nil), 404, "not-found")
+		tries, _ = rc.state()
+		addEvents(t, s, "test.after.delete", 1, 1)
+		deliver(t, s, true)
+		if n, _ := rc.state(); n != tries {
+			t.Error("a deleted webhook was tried")
+		}
+		for _, typ := range []string{"webhook.created", "webhook.secret_rotated", "webhook.enabled", "webhook.deleted"} {
+			if n := countEvents(t, s, f.op.Account.ID, typ); n != 1 {
+				t.Errorf("%s events: got %d, want 1", typ, n)
+			}
+		}
+	})
+}
+
+// TestWebhookTypes checks that a webhook receives only the types and
+// prefixes it names, and the events of other types do not hold it back.
+func TestWebhookTypes(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
+		rc := newReceiver(t)
+		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.srv.URL, "events": []string{"test.a", "test.b.*"}})
+		if r.Status != 201 || fmt.Sprint(r.JSON["webhook"].(map[string]any)["events"]) != "[test.a test.b.*]" {
+			t.Fatalf("create: got %d %s", r.Status, r.Body)
+		}
+		for _, typ := range []string{"test.a", "test.ab", "test.b", "test.b.x", "test.c", "test.b.y"} {
+			addEvents(t, f.s, typ, 1, 1)
+		}
+		addEvents(t, f.s, "test.other", 2, 150) // more than a batch of events it does not take
+		addEvents(t, f.s, "test.a", 1, 1)
+		deliverUntil(t, f.s, true, "four events", func() bool { return len(rc.events()) >= 4 })
+		var types []string
+		for _, e := range rc.events() {
+			types = append(types, e["type"].(string))
+		}
+		if want := []string{"test.a", "test.b.x", "test.b.y", "test.a"}; !slices.Equal(types, want) {
+			t.Errorf("delivered %v, want %v", types, want)
+		}
+	})
+}
+
+// TestWebhookPrivateAddresses checks the defence against request forgery:
+// without --webhook-allow-private an address of this machine or a private
+// network is refused when given as an IP, and when a name resolves to one
+// the delivery is refused and nothing reaches it.
+func TestWebhookPrivateAddresses(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, func(c *config.Config) { c.WebhookAllowHTTP = true })
+		rc := newReceiver(t)
+		for _, u := range []string{rc.srv.URL, "http://[::1]/", "http://10.1.2.3/", "http://169.254.169.254/latest", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/"} {
+			wantProblem(t, f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": u}), 400, "invalid")
+		}
+		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": strings.Replace(rc.srv.URL, "127.0.0.1", "localhost", 1)})
+		if r.Status != 201 {
+			t.Fatalf("create with a name: got %d %s", r.Status, r.Body)
+		}
+		id := r.JSON["webhook"].(map[string]any)["id"].(string)
+		addEvents(t, f.s, "test.event", 1, 1)
+		deliverUntil(t, f.s, false, "a failure", func() bool {
+			w, err := f.s.Store.Webhook(context.Background(), id)
+			return err != nil || w.Status.LastError != ""
+		})
+		st := f.opc.Do(t, "GET", "/v1/admin/webhooks/"+id, nil).JSON["webhook"].(map[string]any)["status"].(map[string]any)
+		if tries, _ := rc.state(); tries != 0 || st["last_error"] != "refused-address" {
+			t.Errorf("delivery to localhost: %d requests, status %v; want none, refused-address", tries, st)
+		}
+	})
+}
+
+// TestWebhookHTTPSAndKeys checks that without --webhook-allow-http a
+// webhook must be https, and what API keys may do: read with admin
+// webhooks read; change with admin webhooks write and, since an endpoint
+// receives the audit log, admin events read.
+func TestWebhookHTTPSAndKeys(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn)
+		wantProblem(t, f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "http://panel.example.com/hook"}), 400, "invalid")
+		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "https://panel.example.com/hook"})
+		if r.Status != 201 {
+			t.Fatalf("https: got %d %s", r.Status, r.Body)
+		}
+		id := r.JSON["webhook"].(map[string]any)["id"].(string)
+
+		reader := makeKey(t, f.opc, "hooks read", nil, "admin webhooks read")
+		blind := makeKey(t, f.opc, "hooks write", nil, "admin webhooks read,write")
+		panel := makeKey(t, f.opc, "panel", nil, "admin webhooks read,write", "admin events read")
+		rc, bc, pc := keyClient(f.s, reader.id, reader.secret), keyClient(f.s, blind.id, blind.secret), keyClient(f.s, panel.id, panel.secret)
+		if r := rc.Do(t, "GET", "/v1/admin/webhooks/"+id, nil); r.Status != 200 {
+			t.Errorf("read key: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, rc.Do(t, "GET", "/v1/admin/events", nil), 403, "forbidden")
+		body := map[string]any{"url": "https://panel.example.com/other"}
+		for _, c := range []*testenv.Client{rc, bc} {
+			wantProblem(t, c.Do(t, "POST", "/v1/admin/webhooks", body), 403, "forbidden")
+			wantProblem(t, c.Do(t, "POST", "/v1/admin/webhooks/"+id+"/rotate-secret", nil), 403, "forbidden")
+			wantProblem(t, c.Do(t, "DELETE", "/v1/admin/webhooks/"+id, nil), 403, "forbidden")
+		}
+		if r := pc.Do(t, "POST", "/v1/admin/webhooks", body); r.Status != 201 || r.String("secret") == "" {
+			t.Errorf("panel key: got %d %s", r.Status, r.Body)
+		}
+		if r := pc.Do(t, "DELETE", "/v1/admin/webhooks/"+id, nil); r.Status != 204 {
+			t.Errorf("panel key delete: got %d %s", r.Status, r.Body)
+		}
+		if d := eventWith(t, f.s, f.op.Account.ID, "webhook.deleted"); !strings.Contains(d, panel.id) || strings.Contains(d, "/hook") {
+			t.Errorf("webhook.deleted detail %q: want the key named, and no path", d)
+		}
+	})
+}
+
+// TestWebhookTwoInstances runs two servers on one database, each with its
+// own delivery loop: every event reaches the one receiver exactly once,
+// also when the instance that held the endpoint stops and the other takes
+// it over once the lease has run out.
+func TestWebhookTwoInstances(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		a := testenv.NewWebhookServer(t, dsn, allowLoopbackWebhooks)
+		b := testenv.NewWebhookServer(t, dsn, allowLoopbackWebhooks, func(c *config.Config) { c.KeyFile = a.Config.KeyFile })
+		ctx := context.Background()
+		if _, err := a.Service.CreateAccount(ctx, core.NewAccount{Username: "carol", Password: password, Operator: true}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		opc := login(t, b, "carol")
+		phone := enrol(t, b, opc, map[string]any{"type": "totp", "label": "phone"})
+		if r := opc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": phone.paperKey}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		rc := newReceiver(t)
+		if r := opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.srv.URL, "events": []string{"test.*"}}); r.Status != 201 {
+			t.Fatalf("create: got %d %s", r.Status, r.Body)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { addEvents(t, a, "test.a", 4, 25) })
+		wg.Go(func() { addEvents(t, b, "test.b", 4, 25) })
+		wg.Wait()
+		rc.waitFor(t, "200 events", func() bool { return len(rc.events()) >= 200 })
+
+		// The holder stops; the other takes over after the lease.
+		a.Close()
+		addEvents(t, b, "test.after", 2, 10)
+		b.Clock.Add(2 * time.Minute)
+		addEvents(t, b, "test.last", 1, 1)
+		rc.waitFor(t, "the last event", func() bool {
+			evs := rc.events()
+			return len(evs) > 0 && evs[len(evs)-1]["type"] == "test.last"
+		})
+		got := eventIDs(rc.events())
+		seen := map[int64]bool{}
+		for _, id := range got {
+			if seen[id] {
+				t.Fatalf("event %d delivered twice: %v", id, got)
+			}
+			seen[id] = true
+		}
+		if len(got) != 221 {
+			t.Errorf("delivered %d events, want 221", len(got))
+		}
+	})
+}

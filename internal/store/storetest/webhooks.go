@@ -1,0 +1,278 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/store"
+)
+
+// newWebhook stores webhook id, starting now, with its secret sealed
+// (in name) under key-1.
+func newWebhook(tb testing.TB, s *store.Store, id string, events ...string) twofold.Webhook {
+	tb.Helper()
+	w := twofold.Webhook{ID: id, URL: "https://panel.example.com/" + id, Events: events, CreatedAt: t0, CreatedBy: "acct-op",
+		SecretKeyID: "key-1", SealedSecret: []byte("sealed " + id)}
+	if err := s.CreateWebhook(tb.Context(), w); err != nil {
+		tb.Fatal(err)
+	}
+	got, err := s.Webhook(tb.Context(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return got
+}
+
+// testWebhookFeedConcurrent writes events from many transactions at once,
+// of one to three events each, while a reader takes the feed as the
+// dispatcher does: every event arrives once, each transaction's events
+// together, and (on SQLite) in id order; the cursor's scan bound moves on.
+func testWebhookFeedConcurrent(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	before := twofold.AuditEvent{Type: "test.before", At: t0}
+	if err := s.AddEvent(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	w := newWebhook(t, s, "wh-1")
+	const writers, txs = 12, 15
+	var wg sync.WaitGroup
+	written := make(chan int, writers*txs)
+	for g := range writers {
+		wg.Go(func() {
+			for i := range txs {
+				n := 1 + (g+i)%3
+				err := s.InTx(ctx, func(ctx context.Context) error {
+					for k := range n {
+						if k == 1 {
+							// Something else in between, so that
+							// transactions overlap.
+							if _, err := s.Webhooks(ctx); err != nil {
+								return err
+							}
+						}
+						e := twofold.AuditEvent{Type: "test.event", At: t0, Detail: fmt.Sprintf("w%d t%d e%d", g, i, k)}
+						if err := s.AddEvent(ctx, e); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				written <- n
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+
+	var got []twofold.AuditEvent
+	total, finished := 0, false
+	deadline := time.Now().Add(time.Minute)
+	cur := w.Cursor
+	for !finished || len(got) < total {
+		if time.Now().After(deadline) {
+			t.Fatalf("the feed gave %d of %d events", len(got), total)
+		}
+		if !finished {
+			select {
+			case <-done:
+				finished = true
+				close(written)
+				for n := range written {
+					total += n
+				}
+			default:
+			}
+		}
+		if ok, err := s.ClaimWebhook(ctx, w.ID, "reader", t0, t0.Add(time.Minute)); err != nil || !ok {
+			t.Fatalf("ClaimWebhook: %v, %v", ok, err)
+		}
+		evs, next, err := s.WebhookFeed(ctx, cur, nil, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 && next == cur {
+			continue
+		}
+		ok, err := s.AdvanceWebhook(ctx, w.ID, "reader", cur, next, t0, len(evs) > 0)
+		if err != nil || !ok {
+			t.Fatalf("AdvanceWebhook: %v, %v", ok, err)
+		}
+		got, cur = append(got, evs...), next
+	}
+	if len(got) != total {
+		t.Fatalf("the feed gave %d events, want %d", len(got), total)
+	}
+	seen := map[int64]bool{}
+	lastOf := map[string]int{} // the index of each transaction's last event
+	for i, e := range got {
+		if seen[e.ID] || e.Type != "test.event" {
+			t.Fatalf("event %d (%s) twice, or not written by the test", e.ID, e.Type)
+		}
+		seen[e.ID] = true
+		tx := e.Detail[:strings.LastIndex(e.Detail, " ")]
+		if j, ok := lastOf[tx]; ok && j != i-1 {
+			t.Errorf("the events of transaction %q are not together", tx)
+		}
+		lastOf[tx] = i
+	}
+	if s.Dialect() == store.SQLite {
+		if !slices.IsSortedFunc(got, func(a, b twofold.AuditEvent) int { return int(a.ID - b.ID) }) {
+			t.Error("SQLite: the feed is not in id order")
+		}
+	}
+	w, err := s.Webhook(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Cursor != cur || w.Status.LastDeliveredAt != t0 {
+		t.Errorf("stored cursor %+v, status %+v; want %+v, delivered at t0", w.Cursor, w.Status, cur)
+	}
+	// The scan bound moves past the events delivered, a round or two
+	// behind the cursor.
+	minID := slices.MinFunc(got, func(a, b twofold.AuditEvent) int { return int(a.ID - b.ID) }).ID
+	for cur.Low < minID {
+		if time.Now().After(deadline) {
+			t.Fatalf("scan bound %d, want at least the first event's id %d", cur.Low, minID)
+		}
+		evs, next, err := s.WebhookFeed(ctx, cur, nil, 7)
+		if err != nil || len(evs) > 0 {
+			t.Fatalf("WebhookFeed at the end: %v, %v", evs, err)
+		}
+		if next != cur {
+			if ok, err := s.AdvanceWebhook(ctx, w.ID, "reader", cur, next, t0, false); err != nil || !ok {
+				t.Fatalf("AdvanceWebhook: %v, %v", ok, err)
+			}
+			cur = next
+		}
+	}
+}
+
+// testWebhookLease checks that of several instances one leases a webhook,
+// that only it may move the cursor, and only from where the cursor is.
+func testWebhookLease(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	w := newWebhook(t, s, "wh-1")
+	if wins := race(t, func(i int) (bool, error) {
+		return s.ClaimWebhook(ctx, w.ID, fmt.Sprint("owner-", i), t0, t0.Add(time.Minute))
+	}); wins != 1 {
+		t.Fatalf("claims won: %d, want 1", wins)
+	}
+	holder := ""
+	for i := range racers {
+		if ok, _ := s.ClaimWebhook(ctx, w.ID, fmt.Sprint("owner-", i), t0.Add(time.Second), t0.Add(time.Minute)); ok {
+			holder = fmt.Sprint("owner-", i)
+		}
+	}
+	if holder == "" {
+		t.Fatal("the holder could not extend its lease")
+	}
+	if err := s.AddEvent(ctx, twofold.AuditEvent{Type: "test.event", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	to := w.Cursor
+	to.ID++
+	if ok, err := s.AdvanceWebhook(ctx, w.ID, "someone-else", w.Cursor, to, t0, true); err != nil || ok {
+		t.Fatalf("AdvanceWebhook by another owner: got %v, %v; want false", ok, err)
+	}
+	if wins := race(t, func(int) (bool, error) { return s.AdvanceWebhook(ctx, w.ID, holder, w.Cursor, to, t0, true) }); wins != 1 {
+		t.Fatalf("advances won: %d, want 1", wins)
+	}
+	if ok, err := s.FailWebhook(ctx, w.ID, "someone-else", t0, t0, "timeout", true); err != nil || ok {
+		t.Fatalf("FailWebhook by another owner: got %v, %v; want false", ok, err)
+	}
+	// Failing, then disabled: not due, not claimed, until enabled.
+	if ok, err := s.FailWebhook(ctx, w.ID, holder, t0, t0.Add(time.Minute), "status-500", false); err != nil || !ok {
+		t.Fatalf("FailWebhook: %v, %v", ok, err)
+	}
+	if ids, _ := s.DueWebhooks(ctx, holder, t0.Add(time.Second)); len(ids) != 0 {
+		t.Errorf("due during the backoff: %v", ids)
+	}
+	if ok, err := s.ClaimWebhook(ctx, w.ID, "owner-x", t0.Add(2*time.Minute), t0.Add(3*time.Minute)); err != nil || !ok {
+		t.Fatalf("claim after a failure released the lease: %v, %v", ok, err)
+	}
+	if ok, err := s.FailWebhook(ctx, w.ID, "owner-x", t0.Add(2*time.Minute), t0.Add(3*time.Minute), "timeout", true); err != nil || !ok {
+		t.Fatalf("FailWebhook disabling: %v, %v", ok, err)
+	}
+	got, err := s.Webhook(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DisabledAt.IsZero() || got.Status.Failures != 2 || got.Status.FailingSince != t0 || got.Status.LastError != "timeout" || got.Cursor != to {
+		t.Errorf("after two failures: got %+v %+v", got.Status, got.Cursor)
+	}
+	if ids, _ := s.DueWebhooks(ctx, "owner-x", t0.Add(time.Hour)); len(ids) != 0 {
+		t.Errorf("a disabled webhook is due: %v", ids)
+	}
+	if ok, err := s.EnableWebhook(ctx, w.ID); err != nil || !ok {
+		t.Fatalf("EnableWebhook: %v, %v", ok, err)
+	}
+	if ok, _ := s.EnableWebhook(ctx, w.ID); ok {
+		t.Error("EnableWebhook of an enabled webhook: got true")
+	}
+	if ids, _ := s.DueWebhooks(ctx, "owner-y", t0.Add(time.Hour)); !slices.Equal(ids, []string{w.ID}) {
+		t.Errorf("due after enabling: got %v", ids)
+	}
+}
+
+// testWebhookSealedValues checks that key rotation sees webhook secrets:
+// listed, resealed only from the value read, and their data key kept.
+func testWebhookSealedValues(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"key-1", "key-2"} {
+		if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: id, MasterID: "master-1", Wrapped: []byte{1}, Created: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newWebhook(t, s, "wh-1")
+	vs, err := s.SealedValues(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hooks []keyring.Sealed
+	for _, v := range vs {
+		if v.Table == "webhooks" {
+			hooks = append(hooks, v)
+		}
+	}
+	if len(hooks) != 1 || hooks[0].Row != "wh-1" || hooks[0].KeyID != "key-1" || string(hooks[0].Ciphertext) != "sealed wh-1" {
+		t.Fatalf("sealed webhook secrets: got %+v", hooks)
+	}
+	if ok, err := s.DeleteDataKey(ctx, "key-1"); err != nil || ok {
+		t.Fatalf("DeleteDataKey of a key a webhook secret is sealed under: got %v, %v", ok, err)
+	}
+	// Rotated meanwhile: the reseal of the old value must not win.
+	if ok, err := s.SetWebhookSecret(ctx, "wh-1", "key-1", []byte("rotated")); err != nil || !ok {
+		t.Fatalf("SetWebhookSecret: %v, %v", ok, err)
+	}
+	if ok, err := s.Reseal(ctx, hooks[0], "key-2", []byte("old resealed")); err != nil || ok {
+		t.Fatalf("Reseal of a replaced secret: got %v, %v; want false", ok, err)
+	}
+	hooks[0].Ciphertext = []byte("rotated")
+	if ok, err := s.Reseal(ctx, hooks[0], "key-2", []byte("resealed")); err != nil || !ok {
+		t.Fatalf("Reseal: got %v, %v; want true", ok, err)
+	}
+	w, _ := s.Webhook(ctx, "wh-1")
+	if w.SecretKeyID != "key-2" || string(w.SealedSecret) != "resealed" {
+		t.Errorf("after Reseal: got %s %q", w.SecretKeyID, w.SealedSecret)
+	}
+	if ok, err := s.DeleteDataKey(ctx, "key-1"); err != nil || !ok {
+		t.Fatalf("DeleteDataKey of the key no secret is sealed under any more: got %v, %v", ok, err)
+	}
+	if ok, err := s.DeleteWebhook(ctx, "wh-1"); err != nil || !ok {
+		t.Fatalf("DeleteWebhook: %v, %v", ok, err)
+	}
+	if _, err := s.Webhook(ctx, "wh-1"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Errorf("Webhook after delete: got %v, want not-found", err)
+	}
+}

@@ -1,0 +1,362 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// Webhooks read the audit log in commit order, never skipping an event
+// (README "Webhooks").
+//
+// On SQLite every write goes through one writer (and across processes
+// SQLite's write lock), and an event's id is taken inside the transaction
+// that commits it (AUTOINCREMENT: never reused): events commit in id
+// order, and once id M is visible, so is every id below it. The cursor is
+// an id.
+//
+// On PostgreSQL an id is taken from a sequence before its transaction
+// commits, so id order is not commit order. Each event carries its
+// transaction's id (txid, migration 0031), and the reader takes only
+// events of transactions older than the oldest still running in this
+// database (about the xmin of its snapshot, see snapshotBounds), ordered by
+// (txid, id): such a transaction has ended, so no event can later appear
+// before the cursor.
+//
+// That alone would need an index on txid, which every event (every
+// login) would have to update. Instead the scan is bounded by id: Low is
+// an id below which every event is delivered. Since an event's id is
+// taken only after its transaction has an id (0031), every id the
+// sequence had handed out before a moment belongs to a transaction that
+// had its id before it. So each read notes the sequence's last id Q, and
+// then Y, a transaction id above that of every transaction that had one
+// when Q was read (see xidBound): a pending pair. Once the cursor has
+// passed every transaction below Y, every event up to Q is delivered, and
+// Low becomes Q.
+
+// webhookCols are the columns of a webhook, in scanWebhook's order.
+const webhookCols = `id, url, events, description, created_at, created_by, secret_key_id, sealed_secret, disabled_at,
+	cursor_txid, cursor_id, low_id, pending_low_id, pending_xmax,
+	last_delivered_at, last_attempt_at, last_error, failures, failing_since, next_attempt_at`
+
+func scanWebhook(row interface{ Scan(...any) error }) (twofold.Webhook, error) {
+	var w twofold.Webhook
+	var events string
+	var created, disabled, delivered, attempt, since, next int64
+	c := &w.Cursor
+	err := row.Scan(&w.ID, &w.URL, &events, &w.Description, &created, &w.CreatedBy, &w.SecretKeyID, &w.SealedSecret, &disabled,
+		&c.TxID, &c.ID, &c.Low, &c.PendingLow, &c.PendingXmax,
+		&delivered, &attempt, &w.Status.LastError, &w.Status.Failures, &since, &next)
+	if events != "" {
+		w.Events = strings.Split(events, ",")
+	}
+	w.CreatedAt, w.DisabledAt = fromMicros(created), fromMicros(disabled)
+	w.Status.LastDeliveredAt, w.Status.LastAttemptAt = fromMicros(delivered), fromMicros(attempt)
+	w.Status.FailingSince, w.Status.NextAttemptAt = fromMicros(since), fromMicros(next)
+	return w, err
+}
+
+// CreateWebhook stores a new webhook whose delivery starts with the events
+// committed from now on.
+func (s *Store) CreateWebhook(ctx context.Context, w twofold.Webhook) error {
+	c, err := s.webhookStart(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.conn(ctx).ExecContext(ctx, `INSERT INTO webhooks (id, url, events, description, created_at, created_by, secret_key_id, sealed_secret,
+		cursor_txid, cursor_id, low_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		w.ID, w.URL, strings.Join(w.Events, ","), w.Description, micros(w.CreatedAt), w.CreatedBy, w.SecretKeyID, w.SealedSecret,
+		c.TxID, c.ID, c.Low)
+	if err != nil {
+		return fmt.Errorf("insert webhook: %w", err)
+	}
+	return nil
+}
+
+// webhookStart returns the cursor of a webhook that starts now. On SQLite:
+// the newest event. On PostgreSQL: every transaction that had an id when
+// the snapshot was taken counts as before (cursor (xmax, 0)); the events
+// of later ones have ids taken after the sequence's last id read before
+// it (Low).
+func (s *Store) webhookStart(ctx context.Context) (twofold.WebhookCursor, error) {
+	var c twofold.WebhookCursor
+	if s.dialect == SQLite {
+		err := s.conn(ctx).QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM audit_events`).Scan(&c.ID)
+		if err != nil {
+			return c, fmt.Errorf("select last event: %w", err)
+		}
+		c.Low = c.ID
+		return c, nil
+	}
+	q, y, err := s.pendingBounds(ctx)
+	if err != nil {
+		return c, err
+	}
+	c.TxID, c.Low = y, q
+	return c, nil
+}
+
+// pendingBounds returns the sequence's last id q and a transaction id y
+// above that of every transaction that took an event id up to q: read in
+// this order, in statements of their own, q first.
+//
+// A snapshot's xmax is not such a bound: it is one above the newest
+// transaction to have ended, and a transaction that is running may have
+// a greater id, listed nowhere in the snapshot. So y is the greatest of
+// the ids of the transactions running in this database once q is read
+// (from pg_stat_activity, read before the snapshot; those of other
+// databases take no event id here) and the xmax of a snapshot
+// taken after: a transaction that had its id when q was read is either
+// still running when its backend is read, or has ended by then, and so
+// before the snapshot. (pg_stat_activity shows 32-bit ids; each is
+// widened to 64 bits beside the xmax of the statement's own snapshot,
+// which is within 2^31 of every running transaction's id.)
+func (s *Store) pendingBounds(ctx context.Context) (q, y int64, err error) {
+	if q, err = s.lastEventID(ctx); err != nil {
+		return 0, 0, err
+	}
+	var running int64
+	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(m + ((a.backend_xid::text::bigint - m % 4294967296 + 6442450944) % 4294967296 - 2147483648)) + 1, 0)
+		FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS m) AS s CROSS JOIN pg_stat_activity a
+		WHERE a.backend_xid IS NOT NULL AND a.datid IS NOT DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&running)
+	if err != nil {
+		return 0, 0, fmt.Errorf("select running transactions: %w", err)
+	}
+	_, xmax, err := s.snapshotBounds(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return q, max(running, xmax), nil
+}
+
+// lastEventID returns the last id the events' sequence handed out (to a
+// transaction that may still run).
+func (s *Store) lastEventID(ctx context.Context) (int64, error) {
+	var q int64
+	err := s.db.QueryRowContext(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM audit_events_seq`).Scan(&q)
+	if err != nil {
+		return 0, fmt.Errorf("select event sequence: %w", err)
+	}
+	return q, nil
+}
+
+// snapshotBounds returns the bounds of a fresh snapshot: below xmin every
+// transaction that may write to this database has ended (the least id of
+// those still running, but those of other databases of the server, which
+// pg_stat_activity names, are no matter: an idle-in-transaction session
+// of another application must not hold deliveries back), and from xmax on
+// every transaction began after. A running transaction it cannot place
+// (a prepared one, or one that ended meanwhile) counts as of this
+// database.
+func (s *Store) snapshotBounds(ctx context.Context) (xmin, xmax int64, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT COALESCE((SELECT MIN(x) FROM pg_snapshot_xip(s) AS x WHERE NOT EXISTS (
+			SELECT 1 FROM pg_stat_activity a WHERE a.backend_xid = x::xid
+				AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))),
+			pg_snapshot_xmax(s))::text::bigint, pg_snapshot_xmax(s)::text::bigint
+		FROM (SELECT pg_current_snapshot() AS s) AS t`).Scan(&xmin, &xmax)
+	if err != nil {
+		return 0, 0, fmt.Errorf("select snapshot: %w", err)
+	}
+	return xmin, xmax, nil
+}
+
+// Webhooks returns every webhook, oldest first.
+func (s *Store) Webhooks(ctx context.Context) ([]twofold.Webhook, error) {
+	return queryAll(ctx, s, "webhooks", scanWebhook, `SELECT `+webhookCols+` FROM webhooks ORDER BY created_at, id`)
+}
+
+// Webhook returns a webhook; an unknown id is not-found.
+func (s *Store) Webhook(ctx context.Context, id string) (twofold.Webhook, error) {
+	w, err := scanWebhook(s.conn(ctx).QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return w, twofold.Errorf(twofold.CodeNotFound, "no such webhook")
+	}
+	if err != nil {
+		return w, fmt.Errorf("select webhook: %w", err)
+	}
+	return w, nil
+}
+
+// DeleteWebhook deletes a webhook, reporting whether it was there.
+func (s *Store) DeleteWebhook(ctx context.Context, id string) (bool, error) {
+	return s.execOne(ctx, "delete webhook", `DELETE FROM webhooks WHERE id = $1`, id)
+}
+
+// SetWebhookSecret replaces a webhook's sealed secret, reporting whether
+// the webhook was there.
+func (s *Store) SetWebhookSecret(ctx context.Context, id, keyID string, sealed []byte) (bool, error) {
+	return s.execOne(ctx, "set webhook secret", `UPDATE webhooks SET secret_key_id = $1, sealed_secret = $2 WHERE id = $3`, keyID, sealed, id)
+}
+
+// EnableWebhook turns a disabled webhook back on, its failures forgotten,
+// reporting false when it is unknown or was not disabled. Delivery goes
+// on from where it stopped.
+func (s *Store) EnableWebhook(ctx context.Context, id string) (bool, error) {
+	return s.execOne(ctx, "enable webhook", `UPDATE webhooks SET disabled_at = 0, failures = 0, failing_since = 0, next_attempt_at = 0
+		WHERE id = $1 AND disabled_at <> 0`, id)
+}
+
+// DueWebhooks returns the ids of the webhooks that are on, due at now, and
+// not leased to another instance than owner.
+func (s *Store) DueWebhooks(ctx context.Context, owner string, now time.Time) ([]string, error) {
+	return queryAll(ctx, s, "due webhooks", func(row interface{ Scan(...any) error }) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT id FROM webhooks WHERE disabled_at = 0 AND next_attempt_at <= $1 AND (lease_until <= $1 OR lease_owner = $2) ORDER BY id`,
+		micros(now), owner)
+}
+
+// ClaimWebhook leases a webhook that is on and due to owner until until,
+// or extends owner's lease, reporting false when another instance holds
+// it (one conditional statement: of several instances, one holds it).
+func (s *Store) ClaimWebhook(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
+	return s.execOne(ctx, "claim webhook", `UPDATE webhooks SET lease_owner = $1, lease_until = $2
+		WHERE id = $3 AND disabled_at = 0 AND next_attempt_at <= $4 AND (lease_until <= $4 OR lease_owner = $1)`,
+		owner, micros(until), id, micros(now))
+}
+
+// ReleaseWebhook ends owner's lease of a webhook, so that another
+// instance may take it at once.
+func (s *Store) ReleaseWebhook(ctx context.Context, id, owner string) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `UPDATE webhooks SET lease_until = 0 WHERE id = $1 AND lease_owner = $2`, id, owner)
+	if err != nil {
+		return fmt.Errorf("release webhook: %w", err)
+	}
+	return nil
+}
+
+// WebhookFeed returns up to limit events after cursor c that a webhook of
+// types (exact types, or prefixes ending in ".*"; none: every event)
+// receives, in delivery order, and the cursor once they are delivered.
+// An event not yet returned is never behind that cursor.
+func (s *Store) WebhookFeed(ctx context.Context, c twofold.WebhookCursor, types []string, limit int) ([]twofold.AuditEvent, twofold.WebhookCursor, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if len(types) > 0 {
+		var or []string
+		for _, t := range types {
+			if p, ok := strings.CutSuffix(t, "*"); ok {
+				or = append(or, "substr(type, 1, "+strconv.Itoa(len(p))+") = "+arg(p))
+			} else {
+				or = append(or, "type = "+arg(t))
+			}
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
+	const cols = `SELECT id, account_id, type, at, source, user_agent, detail, COALESCE(session_id, ''), `
+	next := c
+	var q string
+	if s.dialect == SQLite {
+		// The newest id first: every event up to it is committed, and
+		// the query that follows sees them all.
+		var last int64
+		if err := s.conn(ctx).QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM audit_events`).Scan(&last); err != nil {
+			return nil, c, fmt.Errorf("select last event: %w", err)
+		}
+		if last <= c.ID {
+			return nil, c, nil
+		}
+		where = append(where, "id > CAST("+arg(c.ID)+" AS BIGINT)", "id <= CAST("+arg(last)+" AS BIGINT)")
+		q = cols + `0 FROM audit_events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ` + arg(limit)
+		next.ID, next.Low = last, last
+	} else {
+		// The pending pair first, then the snapshot (see the top of the
+		// file).
+		last, y, err := s.pendingBounds(ctx)
+		if err != nil {
+			return nil, c, err
+		}
+		xmin, _, err := s.snapshotBounds(ctx)
+		if err != nil {
+			return nil, c, err
+		}
+		where = append(where, "id > CAST("+arg(c.Low)+" AS BIGINT)",
+			"(txid, id) > (CAST("+arg(strconv.FormatInt(c.TxID, 10))+" AS TEXT)::xid8, CAST("+arg(c.ID)+" AS BIGINT))",
+			"txid < CAST("+arg(strconv.FormatInt(xmin, 10))+" AS TEXT)::xid8")
+		q = cols + `txid::text::bigint AS tx FROM audit_events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY audit_events.txid, id LIMIT ` + arg(limit)
+		if xmin > next.TxID {
+			next.TxID, next.ID = xmin, 0
+		}
+		// The pending pair becomes Low once the cursor passes its xmax,
+		// and a new pair is taken.
+		if next.PendingXmax != 0 && next.TxID >= next.PendingXmax {
+			next.Low, next.PendingXmax = max(next.Low, next.PendingLow), 0
+		}
+		if next.PendingXmax == 0 {
+			next.PendingLow, next.PendingXmax = last, y
+		}
+	}
+	rows, err := s.conn(ctx).QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, c, fmt.Errorf("select webhook events: %w", err)
+	}
+	defer rows.Close()
+	var out []twofold.AuditEvent
+	var txid int64
+	for rows.Next() {
+		var e twofold.AuditEvent
+		var at int64
+		if err := rows.Scan(&e.ID, &e.AccountID, &e.Type, &at, &e.Source, &e.UserAgent, &e.Detail, &e.SessionID, &txid); err != nil {
+			return nil, c, err
+		}
+		e.At = fromMicros(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, c, err
+	}
+	if len(out) == limit {
+		// A full batch: the cursor stops at its last event, and the
+		// bounds are taken again next time.
+		next = c
+		next.TxID, next.ID = txid, out[len(out)-1].ID
+		if s.dialect == SQLite {
+			next.Low = next.ID
+		}
+	}
+	return out, next, nil
+}
+
+// AdvanceWebhook moves a webhook's cursor from from to to after a
+// delivery, recording it (delivered: a receiver accepted events), and
+// clears its failures; only while owner leases it and the cursor is at
+// from (one conditional statement: of two instances, one advances it).
+func (s *Store) AdvanceWebhook(ctx context.Context, id, owner string, from, to twofold.WebhookCursor, now time.Time, delivered bool) (bool, error) {
+	at := int64(0)
+	if delivered {
+		at = micros(now)
+	}
+	return s.execOne(ctx, "advance webhook", `UPDATE webhooks SET cursor_txid = $1, cursor_id = $2, low_id = $3, pending_low_id = $4, pending_xmax = $5,
+		last_delivered_at = CASE WHEN CAST($6 AS BIGINT) > 0 THEN CAST($6 AS BIGINT) ELSE last_delivered_at END,
+		last_attempt_at = CASE WHEN CAST($6 AS BIGINT) > 0 THEN CAST($6 AS BIGINT) ELSE last_attempt_at END,
+		last_error = CASE WHEN CAST($6 AS BIGINT) > 0 THEN '' ELSE last_error END,
+		failures = CASE WHEN CAST($6 AS BIGINT) > 0 THEN 0 ELSE failures END,
+		failing_since = CASE WHEN CAST($6 AS BIGINT) > 0 THEN 0 ELSE failing_since END
+		WHERE id = $7 AND lease_owner = $8 AND cursor_txid = $9 AND cursor_id = $10 AND low_id = $11 AND pending_xmax = $12`,
+		to.TxID, to.ID, to.Low, to.PendingLow, to.PendingXmax, at, id, owner, from.TxID, from.ID, from.Low, from.PendingXmax)
+}
+
+// FailWebhook records a failed delivery of class errClass and the time of
+// the next try, and when disable is set turns the webhook off; only while
+// owner leases it. It reports whether it wrote.
+func (s *Store) FailWebhook(ctx context.Context, id, owner string, now, next time.Time, errClass string, disable bool) (bool, error) {
+	disabledAt := int64(0)
+	if disable {
+		disabledAt = micros(now)
+	}
+	return s.execOne(ctx, "record webhook failure", `UPDATE webhooks SET failures = failures + 1,
+		failing_since = CASE WHEN failing_since = 0 THEN $1 ELSE failing_since END,
+		last_attempt_at = $1, last_error = $2, next_attempt_at = $3, disabled_at = $4, lease_until = 0
+		WHERE id = $5 AND lease_owner = $6 AND disabled_at = 0`,
+		micros(now), errClass, micros(next), disabledAt, id, owner)
+}

@@ -1,0 +1,160 @@
+// Package webhook posts the deliveries of webhooks (README "Webhooks"):
+// signed with HMAC-SHA256, over a client that follows no redirect, uses no
+// proxy, and connects only to the addresses core.WebhookAddrAllowed
+// allows, checked on the address it dials after resolving the name, so
+// that a name that resolves to this machine is refused too.
+package webhook
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twofold/twofold/internal/core"
+)
+
+// The headers of a delivery.
+const (
+	HeaderID        = "Twofold-Webhook-Id"
+	HeaderDelivery  = "Twofold-Delivery-Id"
+	HeaderTimestamp = "Twofold-Timestamp" // unix seconds
+	HeaderSignature = "Twofold-Signature" // "v1=" and the hex HMAC-SHA256 of timestamp "." body
+)
+
+// Sign returns the signature header value of body sent at unix time ts
+// with secret: "v1=" and the hex HMAC-SHA256 of ts + "." + body.
+func Sign(secret []byte, ts int64, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(strconv.FormatInt(ts, 10)))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return "v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify reports whether sig (a Twofold-Signature header) signs body at
+// timestamp ts (a Twofold-Timestamp header) with secret, and ts is within
+// tolerance of now: what a receiver checks, in constant time.
+func Verify(secret []byte, ts, sig string, body []byte, now time.Time, tolerance time.Duration) bool {
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return false
+	}
+	if d := now.Sub(time.Unix(n, 0)); d > tolerance || d < -tolerance {
+		return false
+	}
+	want := Sign(secret, n, body)
+	return subtle.ConstantTimeCompare([]byte(sig), []byte(want)) == 1
+}
+
+// Sender posts deliveries over HTTP. Its zero value refuses loopback and
+// private addresses.
+type Sender struct {
+	// AllowPrivate lets deliveries go to loopback and private addresses
+	// (for tests, and receivers on the operator's own network).
+	AllowPrivate bool
+	client       *http.Client
+}
+
+// NewSender returns a sender; allowPrivate as Sender.AllowPrivate.
+func NewSender(allowPrivate bool) *Sender {
+	s := &Sender{AllowPrivate: allowPrivate}
+	d := &net.Dialer{Timeout: core.WebhookTimeout, Control: s.control}
+	s.client = &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 nil, // never through a proxy, which would dial for us unchecked
+			DialContext:           d.DialContext,
+			TLSHandshakeTimeout:   core.WebhookTimeout,
+			ResponseHeaderTimeout: core.WebhookTimeout,
+			MaxIdleConnsPerHost:   2,
+			IdleConnTimeout:       90 * time.Second,
+			ForceAttemptHTTP2:     true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return s
+}
+
+// refusedAddress is a dial to an address webhooks may not reach.
+var refusedAddress = errors.New("webhook address refused")
+
+// control refuses, before connecting, an address webhooks may not reach.
+func (s *Sender) control(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || !core.WebhookAddrAllowed(ap.Addr(), s.AllowPrivate) {
+		return refusedAddress
+	}
+	return nil
+}
+
+// Error is a failed delivery, with its class for the webhook's status.
+type Error struct {
+	Class string // "timeout", "refused-address", "dns", "connect", "tls", "status-NNN", "error"
+	Err   error
+}
+
+func (e *Error) Error() string { return "webhook delivery: " + e.Class + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// WebhookErrorClass returns the class (see core.WebhookSender).
+func (e *Error) WebhookErrorClass() string { return e.Class }
+
+// SendWebhook posts d, signed; any answer but 2xx is an error.
+func (s *Sender) SendWebhook(ctx context.Context, d core.WebhookDelivery) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, strings.NewReader(string(d.Body)))
+	if err != nil {
+		return &Error{Class: "error", Err: err}
+	}
+	ts := d.At.Unix()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Twofold-Webhook/1")
+	req.Header.Set(HeaderID, d.WebhookID)
+	req.Header.Set(HeaderDelivery, d.DeliveryID)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderSignature, Sign(d.Secret, ts, d.Body))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return &Error{Class: classOf(err), Err: err}
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so that the connection is reused
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &Error{Class: "status-" + strconv.Itoa(resp.StatusCode), Err: fmt.Errorf("answered %d", resp.StatusCode)}
+	}
+	return nil
+}
+
+// classOf names the kind of a transport failure, never its text.
+func classOf(err error) string {
+	var dns *net.DNSError
+	var op *net.OpError
+	var ne net.Error
+	var cert *tls.CertificateVerificationError
+	var header tls.RecordHeaderError
+	var alert tls.AlertError
+	switch {
+	case errors.Is(err, refusedAddress):
+		return "refused-address"
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &dns):
+		return "dns"
+	case errors.As(err, &op) && op.Op == "dial":
+		return "connect"
+	case errors.As(err, &cert), errors.As(err, &header), errors.As(err, &alert):
+		return "tls"
+	}
+	return "error"
+}
