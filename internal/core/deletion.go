@@ -86,6 +86,15 @@ func (s *Service) DeleteAccountFor(ctx context.Context, op Auth, accountID strin
 	if accountID == op.Account.ID {
 		return twofold.Errorf(twofold.CodeForbidden, "you cannot delete your own account as an operator: close it from your own security settings (DELETE /v1/me)")
 	}
+	target, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if target.Operator {
+		// As with suspension: one stolen operator session must not rid
+		// the server of every other operator.
+		return twofold.Errorf(twofold.CodeForbidden, "an operator's account is not deleted by another operator: make it no operator first (`twofold user operator USERNAME --remove`), or its holder closes it")
+	}
 	return s.deleteAccount(ctx, accountID, actor(op), m)
 }
 
@@ -165,6 +174,11 @@ func (s *Service) deleteAccount(ctx context.Context, accountID, by string, m Met
 			return err
 		}
 		if err := s.store.DeleteAccount(ctx, a.ID, s.Now()); err != nil {
+			return err
+		}
+		// The second factor's failure counters are kept past the sweep
+		// while they count; with the account gone nothing would end them.
+		if _, err := s.store.ResetThrottlePrefix(ctx, "2fa:"+a.ID+":"); err != nil {
 			return err
 		}
 		// Like the account's other events, this one keeps no user agent.

@@ -111,7 +111,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 			return LoginResult{}, err
 		}
 		if err := s.store.CreateSession(ctx, sess); err != nil {
-			return LoginResult{}, err
+			return LoginResult{}, goneIsBadCredentials(err)
 		}
 		s.auditSession(ctx, a.ID, "login.succeeded", m, "password only", sess.ID)
 		return LoginResult{Authenticated: true, Token: token, ExpiresAt: sess.ExpiresAt}, nil
@@ -122,7 +122,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	}
 	l := twofold.Login{ID: id, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.LoginTTL), Epoch: a.SessionEpoch}
 	if err := s.store.CreateLogin(ctx, l); err != nil {
-		return LoginResult{}, err
+		return LoginResult{}, goneIsBadCredentials(err)
 	}
 	s.audit(ctx, a.ID, "login.password_succeeded", m, "second factor required")
 	return LoginResult{LoginID: id, ExpiresAt: l.ExpiresAt, Methods: methods}, nil
@@ -513,3 +513,12 @@ func (s *Service) requireElevation(a Auth) error {
 // codeMethod reports whether m is a code from a TOTP or HOTP factor, whose
 // check locks the account's code factors first.
 func codeMethod(m twofold.Method) bool { return m == twofold.MethodTOTP || m == twofold.MethodHOTP }
+
+// goneIsBadCredentials answers a sign-in whose account was closed while it
+// ran as an unknown name is answered: not found is no internal error.
+func goneIsBadCredentials(err error) error {
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return errBadCredentials()
+	}
+	return err
+}

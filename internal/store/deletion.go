@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,10 +23,24 @@ import (
 // without one, and no row of the account is added meanwhile (PostgreSQL's
 // foreign-key checks wait for the lock). On SQLite the transaction's writer
 // lock holds everything already. An unknown account is not-found.
+//
+// Only an operator's deletion locks the other operators (through the
+// partial index accounts_operators), and on SQLite nothing is scanned.
 func (s *Store) LockAccountForDeletion(ctx context.Context, accountID string) error {
-	q := `SELECT id FROM accounts WHERE id = $1 OR operator ORDER BY id`
-	if s.dialect == Postgres {
-		q += ` FOR UPDATE`
+	var operator bool
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT operator FROM accounts WHERE id = $1`, accountID).Scan(&operator)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("account")
+	}
+	if err != nil {
+		return fmt.Errorf("select account to delete: %w", err)
+	}
+	if s.dialect == SQLite {
+		return nil
+	}
+	q := `SELECT id FROM accounts WHERE id = $1 FOR UPDATE`
+	if operator {
+		q = `SELECT id FROM accounts WHERE id = $1 OR operator ORDER BY id FOR UPDATE`
 	}
 	ids, err := queryAll(ctx, s, "accounts to lock", scanString, q, accountID)
 	if err != nil {

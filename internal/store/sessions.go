@@ -15,6 +15,9 @@ func (s *Store) CreateLogin(ctx context.Context, l twofold.Login) error {
 	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO logins (id, account_id, created_at, expires_at, session_epoch) VALUES ($1, $2, $3, $4, $5)`,
 		l.ID, l.AccountID, micros(l.CreatedAt), micros(l.ExpiresAt), l.Epoch)
 	if err != nil {
+		if isForeignKeyViolation(err) {
+			return notFound("account") // deleted meanwhile
+		}
 		return fmt.Errorf("insert login: %w", err)
 	}
 	return nil
@@ -69,9 +72,14 @@ func insertSession(ctx context.Context, q interface {
 	return nil
 }
 
-// CreateSession stores a session.
+// CreateSession stores a session; an account deleted meanwhile is
+// not-found.
 func (s *Store) CreateSession(ctx context.Context, sess twofold.Session) error {
-	return insertSession(ctx, s.conn(ctx), sess)
+	err := insertSession(ctx, s.conn(ctx), sess)
+	if isForeignKeyViolation(err) {
+		return notFound("account")
+	}
+	return err
 }
 
 // Session returns the unexpired session id, with the hash of its token for

@@ -561,6 +561,16 @@ func isUniqueViolation(err error) bool {
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
 }
 
+// isForeignKeyViolation reports whether err is a foreign-key failure: a
+// row that refers to one deleted meanwhile.
+func isForeignKeyViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "FOREIGN KEY constraint failed") || strings.Contains(msg, "SQLSTATE 23503")
+}
+
 func notFound(what string) error { return twofold.Errorf(twofold.CodeNotFound, "%s not found", what) }
 
 // queryAll runs q and reads every row it returns with scan; what names the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -78,6 +79,10 @@ func testDeleteAccount(t *testing.T, s *store.Store) {
 	wantCode(t, "AccountByID of a deleted account", err, twofold.CodeNotFound)
 	wantCode(t, "DeleteAccount again", s.DeleteAccount(ctx, a.ID, t0), twofold.CodeNotFound)
 	wantCode(t, "LockAccountForDeletion of a deleted account", s.InTx(ctx, func(ctx context.Context) error { return s.LockAccountForDeletion(ctx, a.ID) }), twofold.CodeNotFound)
+	// A sign-in that read the account before it went finds it gone, not
+	// an internal error.
+	wantCode(t, "CreateSession of a deleted account", s.CreateSession(ctx, session(a.ID, "sess-late")), twofold.CodeNotFound)
+	wantCode(t, "CreateLogin of a deleted account", s.CreateLogin(ctx, twofold.Login{ID: "login-late", AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}), twofold.CodeNotFound)
 	for _, name := range []string{"alice", "ALICE"} {
 		err := s.CreateAccount(ctx, twofold.Account{ID: "acct-new-" + name, Username: name, PasswordHash: "h", CreatedAt: t0})
 		wantCode(t, "CreateAccount with a deleted account's name "+name, err, twofold.CodeConflict)
