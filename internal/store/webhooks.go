@@ -256,6 +256,7 @@ func (s *Store) WebhookFeed(ctx context.Context, c twofold.WebhookCursor, types 
 	const cols = `SELECT id, account_id, type, at, source, user_agent, detail, COALESCE(session_id, ''), `
 	next := c
 	var q string
+	var last, y, xmin int64 // the pending pair read now, and the snapshot's xmin (PostgreSQL)
 	if s.dialect == SQLite {
 		// The newest id first: every event up to it is committed, and
 		// the query that follows sees them all.
@@ -272,12 +273,11 @@ func (s *Store) WebhookFeed(ctx context.Context, c twofold.WebhookCursor, types 
 	} else {
 		// The pending pair first, then the snapshot (see the top of the
 		// file).
-		last, y, err := s.pendingBounds(ctx)
-		if err != nil {
+		var err error
+		if last, y, err = s.pendingBounds(ctx); err != nil {
 			return nil, c, err
 		}
-		xmin, _, err := s.snapshotBounds(ctx)
-		if err != nil {
+		if xmin, _, err = s.snapshotBounds(ctx); err != nil {
 			return nil, c, err
 		}
 		where = append(where, "id > CAST("+arg(c.Low)+" AS BIGINT)",
@@ -287,14 +287,7 @@ func (s *Store) WebhookFeed(ctx context.Context, c twofold.WebhookCursor, types 
 		if xmin > next.TxID {
 			next.TxID, next.ID = xmin, 0
 		}
-		// The pending pair becomes Low once the cursor passes its xmax,
-		// and a new pair is taken.
-		if next.PendingXmax != 0 && next.TxID >= next.PendingXmax {
-			next.Low, next.PendingXmax = max(next.Low, next.PendingLow), 0
-		}
-		if next.PendingXmax == 0 {
-			next.PendingLow, next.PendingXmax = last, y
-		}
+		movePending(&next, last, y)
 	}
 	rows, err := s.conn(ctx).QueryContext(ctx, q, args...)
 	if err != nil {
@@ -322,9 +315,57 @@ func (s *Store) WebhookFeed(ctx context.Context, c twofold.WebhookCursor, types 
 		next.TxID, next.ID = txid, out[len(out)-1].ID
 		if s.dialect == SQLite {
 			next.Low = next.ID
+		} else {
+			// Low moves on here too: through a backlog every batch is
+			// full, and a Low left behind would have each read scan the
+			// whole backlog again.
+			movePending(&next, last, y)
+		}
+	}
+	if s.dialect != SQLite {
+		if next.Low, err = s.tightLow(ctx, next, last, y, xmin); err != nil {
+			return nil, c, err
 		}
 	}
 	return out, next, nil
+}
+
+// tightLow returns the highest id below which every event is behind
+// cursor c, from what this read knows: every id up to last (the pair read
+// with y) belongs to a transaction below y, so once xmin has reached y
+// those events are all committed or gone, and visible; then Low can move
+// up to the first of them the cursor has not passed, found along the
+// primary key. Through a backlog this keeps each read's scan to about a
+// batch, where the pending pair alone would move Low only once the whole
+// backlog is behind the cursor.
+func (s *Store) tightLow(ctx context.Context, c twofold.WebhookCursor, last, y, xmin int64) (int64, error) {
+	if xmin < y || last <= c.Low {
+		return c.Low, nil
+	}
+	var first sql.NullInt64
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT MIN(id) FROM (SELECT id FROM audit_events
+		WHERE id > CAST($1 AS BIGINT) AND id <= CAST($2 AS BIGINT) AND (txid, id) > (CAST($3 AS TEXT)::xid8, CAST($4 AS BIGINT))
+		ORDER BY id LIMIT 1) AS f`, c.Low, last, strconv.FormatInt(c.TxID, 10), c.ID).Scan(&first)
+	if err != nil {
+		return c.Low, fmt.Errorf("select first event not delivered: %w", err)
+	}
+	if first.Valid {
+		last = first.Int64 - 1
+	}
+	return max(c.Low, last), nil
+}
+
+// movePending makes c's pending pair its Low once the cursor has passed
+// every transaction below the pair's xmax (each of them ended, its events
+// all behind the cursor), and takes the pair read now (last, y) when it
+// has none: the PostgreSQL half of the bound on the feed's scan.
+func movePending(c *twofold.WebhookCursor, last, y int64) {
+	if c.PendingXmax != 0 && c.TxID >= c.PendingXmax {
+		c.Low, c.PendingXmax = max(c.Low, c.PendingLow), 0
+	}
+	if c.PendingXmax == 0 {
+		c.PendingLow, c.PendingXmax = last, y
+	}
 }
 
 // AdvanceWebhook moves a webhook's cursor from from to to after a

@@ -147,6 +147,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"Webhook/FeedConcurrent", testWebhookFeedConcurrent},
 		{"Webhook/Lease", testWebhookLease},
+		{"Webhook/Backlog", testWebhookBacklog},
 		{"Webhook/SealedValues", testWebhookSealedValues},
 	}
 	for _, tt := range tests {

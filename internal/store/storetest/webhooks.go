@@ -276,3 +276,43 @@ func testWebhookSealedValues(t *testing.T, s *store.Store) {
 		t.Errorf("Webhook after delete: got %v, want not-found", err)
 	}
 }
+
+// testWebhookBacklog: through a backlog, where every batch is full, the
+// scan bound keeps up with the cursor, so that each read scans about a
+// batch rather than the whole backlog again.
+func testWebhookBacklog(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	w := newWebhook(t, s, "wh-1")
+	for i := range 12 {
+		err := s.InTx(ctx, func(ctx context.Context) error {
+			for k := range 50 {
+				if err := s.AddEvent(ctx, twofold.AuditEvent{Type: "test.event", At: t0, Detail: fmt.Sprintf("t%d e%d", i, k)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur, total := w.Cursor, 0
+	for batch := 1; ; batch++ {
+		evs, next, err := s.WebhookFeed(ctx, cur, nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(evs)
+		if len(evs) < 100 {
+			break
+		}
+		// Every event up to Low is delivered, and Low is close behind.
+		if behind := evs[len(evs)-1].ID - next.Low; next.Low > evs[len(evs)-1].ID || behind > 100 {
+			t.Fatalf("batch %d: scan bound %d, last event delivered %d; want the bound at most a batch behind", batch, next.Low, evs[len(evs)-1].ID)
+		}
+		cur = next
+	}
+	if total != 600 {
+		t.Errorf("the feed gave %d events, want 600", total)
+	}
+}
