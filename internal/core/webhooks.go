@@ -36,7 +36,7 @@ type WebhookStore interface {
 	SetWebhookSecret(ctx context.Context, id, keyID string, sealed []byte) (bool, error)
 	// EnableWebhook turns a disabled webhook on, reporting false when it
 	// is unknown or was on.
-	EnableWebhook(ctx context.Context, id string) (bool, error)
+	EnableWebhook(ctx context.Context, id, by string) (bool, error)
 	// DueWebhooks returns the webhooks on and due at now that no other
 	// instance than owner leases.
 	DueWebhooks(ctx context.Context, owner string, now time.Time) ([]string, error)
@@ -116,6 +116,13 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 		return twofold.Webhook{}, "", err
 	}
 	err = s.inTx(ctx, func(ctx context.Context) error {
+		ws, err := s.store.Webhooks(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ws) >= MaxWebhooks {
+			return twofold.Errorf(twofold.CodeConflict, "a server has at most %d webhooks: delete one first", MaxWebhooks)
+		}
 		if err := s.store.CreateWebhook(ctx, w); err != nil {
 			return err
 		}
@@ -128,6 +135,10 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 	w.SealedSecret, w.SecretKeyID = nil, ""
 	return w, secret, nil
 }
+
+// MaxWebhooks is how many webhooks a server delivers to: each is read and
+// delivered every second by every instance that may lease it.
+const MaxWebhooks = 20
 
 // requireWebhookWrite refuses a caller who may not change webhooks: as
 // requireAdminWrite, and a key also needs admin events read, as a webhook
@@ -246,7 +257,7 @@ func (s *Service) EnableWebhook(ctx context.Context, op Auth, id string, m Meta)
 		if w, err = s.store.Webhook(ctx, id); err != nil {
 			return err
 		}
-		ok, err := s.store.EnableWebhook(ctx, id)
+		ok, err := s.store.EnableWebhook(ctx, id, op.Account.ID)
 		if err != nil {
 			return err
 		}
@@ -295,23 +306,51 @@ func (s *Service) checkWebhookURL(raw string) (string, error) {
 	return u.String(), nil
 }
 
-// cgnat is the shared address space of RFC 6598, private in effect.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+// notPublic are the ranges of special-purpose addresses (IANA's registries)
+// a webhook never reaches unless private targets are allowed: shared
+// address space, benchmarking, protocol assignments, documentation,
+// reserved, discard-only, IPv4-compatible and local-use NAT64, 6to4 and
+// Teredo (whose IPv4 inside could be anything).
+var notPublic = prefixes("100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24",
+	"203.0.113.0/24", "240.0.0.0/4", "0.0.0.0/8", "::/96", "100::/64", "64:ff9b:1::/48", "2001::/32", "2001:db8::/32",
+	"2002::/16")
+
+// metadata are the addresses of clouds' instance metadata and platform
+// services, refused even when private targets are allowed: with link-local
+// addresses, what a forged request would most want to reach.
+var metadata = []netip.Addr{netip.MustParseAddr("168.63.129.16"), netip.MustParseAddr("fd00:ec2::254")}
+
+// nat64 is the well-known NAT64 prefix (RFC 6052): its last 32 bits are
+// an IPv4 address, which is what is reached.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+func prefixes(s ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(s))
+	for i, p := range s {
+		out[i] = netip.MustParsePrefix(p)
+	}
+	return out
+}
 
 // WebhookAddrAllowed reports whether a webhook may be delivered to a: a
-// public unicast address, or with allowPrivate any unicast address
-// (against server-side request forgery: a webhook must not reach the
-// services of this machine or its network).
+// public unicast address, or with allowPrivate any unicast address but a
+// link-local one or a cloud's metadata service (against server-side
+// request forgery: a webhook must not reach the services of this machine
+// or its network).
 func WebhookAddrAllowed(a netip.Addr, allowPrivate bool) bool {
 	a = a.Unmap()
-	if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || a.IsInterfaceLocalMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+	if nat64.Contains(a) {
+		b := a.As16()
+		a = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	}
+	if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || a.IsInterfaceLocalMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) ||
+		a.IsLinkLocalUnicast() || slices.Contains(metadata, a) {
 		return false
 	}
 	if allowPrivate {
 		return true
 	}
-	return !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() && !cgnat.Contains(a) &&
-		!(a.Is4() && a.As4()[0] == 0)
+	return !a.IsLoopback() && !a.IsPrivate() && !slices.ContainsFunc(notPublic, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
 // checkWebhookEvents returns the event types a webhook receives: names as
@@ -423,6 +462,29 @@ func (s *Service) deliverWebhook(ctx context.Context, sender WebhookSender, owne
 	return nil
 }
 
+// webhookOwned reports whether webhook w may still deliver: the operator
+// who made it (or last turned it on) still is one. A webhook hands out the
+// whole audit log, which only operators read: made by an account that is
+// no operator any more (demoted, or closed), it is disabled, on the
+// record, until an operator turns it on again and answers for it.
+func (s *Service) webhookOwned(ctx context.Context, w twofold.Webhook, owner string, now time.Time) (bool, error) {
+	a, err := s.store.AccountByID(ctx, w.CreatedBy)
+	if err == nil && a.Operator {
+		return true, nil
+	}
+	if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		return false, err
+	}
+	return false, s.inTx(ctx, func(ctx context.Context) error {
+		ok, err := s.store.FailWebhook(ctx, w.ID, owner, now, now, "owner-not-operator", true)
+		if err != nil || !ok {
+			return err
+		}
+		s.audit(ctx, w.CreatedBy, "webhook.disabled", Meta{}, webhookDetail(w)+": the operator who made it or turned it on is no operator any more")
+		return nil
+	})
+}
+
 // deliverBatch delivers one batch to a webhook, reporting whether nothing
 // more waits (or it may not go on).
 func (s *Service) deliverBatch(ctx context.Context, sender WebhookSender, owner, id string) (done bool, err error) {
@@ -433,6 +495,9 @@ func (s *Service) deliverBatch(ctx context.Context, sender WebhookSender, owner,
 	}
 	w, err := s.store.Webhook(ctx, id)
 	if err != nil {
+		return true, err
+	}
+	if ok, err := s.webhookOwned(ctx, w, owner, now); err != nil || !ok {
 		return true, err
 	}
 	evs, next, err := s.store.WebhookFeed(ctx, w.Cursor, w.Events, WebhookBatch)

@@ -568,3 +568,67 @@ func TestWebhookTwoInstances(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookOutlivesNoOperator: a webhook hands out the whole audit log,
+// so once the operator who made it is no operator any more it stops
+// (disabled, on the record) until another operator turns it on and
+// answers for it.
+func TestWebhookOutlivesNoOperator(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
+		s, ctx := f.s, context.Background()
+		rc := newReceiver(t)
+		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.srv.URL, "events": []string{"test.a"}})
+		if r.Status != 201 {
+			t.Fatalf("create: got %d %s", r.Status, r.Body)
+		}
+		id := r.JSON["webhook"].(map[string]any)["id"].(string)
+		addEvents(t, s, "test.a", 1, 1)
+		deliverUntil(t, s, true, "the first event", func() bool { return len(rc.events()) == 1 })
+
+		if _, err := s.Service.SetOperatorByName(ctx, "carol", false, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		addEvents(t, s, "test.a", 1, 1)
+		for range 3 {
+			deliver(t, s, true)
+		}
+		if n := len(rc.events()); n != 1 {
+			t.Fatalf("the receiver got %d events after its maker's demotion, want 1", n)
+		}
+		w, err := s.Store.Webhook(ctx, id)
+		if err != nil || w.DisabledAt.IsZero() {
+			t.Fatalf("the webhook after its maker's demotion: disabled at %v (%v), want disabled", w.DisabledAt, err)
+		}
+		if n := countEvents(t, s, f.op.Account.ID, "webhook.disabled"); n != 1 {
+			t.Errorf("got %d webhook.disabled events, want 1", n)
+		}
+
+		// Another operator turns it on, and answers for it: nothing skipped.
+		if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "olga", Password: password, Operator: true}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		olga := login(t, s, "olga")
+		phone := enrol(t, s, olga, map[string]any{"type": "totp", "label": "phone"})
+		if r := olga.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": phone.paperKey}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		if r := olga.Do(t, "POST", "/v1/admin/webhooks/"+id+"/enable", nil); r.Status != 200 {
+			t.Fatalf("enable: got %d %s", r.Status, r.Body)
+		}
+		deliverUntil(t, s, true, "the second event", func() bool { return len(rc.events()) == 2 })
+	})
+}
+
+// TestWebhookLimit: a server has at most core.MaxWebhooks endpoints.
+func TestWebhookLimit(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
+		for i := range core.MaxWebhooks {
+			if r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": fmt.Sprintf("https://panel.example.com/hook/%d", i)}); r.Status != 201 {
+				t.Fatalf("webhook %d: got %d %s", i+1, r.Status, r.Body)
+			}
+		}
+		wantProblem(t, f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "https://panel.example.com/one-more"}), 409, "conflict")
+	})
+}

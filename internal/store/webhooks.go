@@ -194,12 +194,13 @@ func (s *Store) SetWebhookSecret(ctx context.Context, id, keyID string, sealed [
 	return s.execOne(ctx, "set webhook secret", `UPDATE webhooks SET secret_key_id = $1, sealed_secret = $2 WHERE id = $3`, keyID, sealed, id)
 }
 
-// EnableWebhook turns a disabled webhook back on, its failures forgotten,
-// reporting false when it is unknown or was not disabled. Delivery goes
-// on from where it stopped.
-func (s *Store) EnableWebhook(ctx context.Context, id string) (bool, error) {
-	return s.execOne(ctx, "enable webhook", `UPDATE webhooks SET disabled_at = 0, failures = 0, failing_since = 0, next_attempt_at = 0
-		WHERE id = $1 AND disabled_at <> 0`, id)
+// EnableWebhook turns a disabled webhook back on, its failures forgotten
+// and the operator by its own (who answers for it from then on), reporting
+// false when it is unknown or was not disabled. Delivery goes on from
+// where it stopped.
+func (s *Store) EnableWebhook(ctx context.Context, id, by string) (bool, error) {
+	return s.execOne(ctx, "enable webhook", `UPDATE webhooks SET disabled_at = 0, failures = 0, failing_since = 0, next_attempt_at = 0, created_by = $2
+		WHERE id = $1 AND disabled_at <> 0`, id, by)
 }
 
 // DueWebhooks returns the ids of the webhooks that are on, due at now, and

@@ -214,10 +214,10 @@ func testWebhookLease(t *testing.T, s *store.Store) {
 	if ids, _ := s.DueWebhooks(ctx, "owner-x", t0.Add(time.Hour)); len(ids) != 0 {
 		t.Errorf("a disabled webhook is due: %v", ids)
 	}
-	if ok, err := s.EnableWebhook(ctx, w.ID); err != nil || !ok {
+	if ok, err := s.EnableWebhook(ctx, w.ID, "acct-op"); err != nil || !ok {
 		t.Fatalf("EnableWebhook: %v, %v", ok, err)
 	}
-	if ok, _ := s.EnableWebhook(ctx, w.ID); ok {
+	if ok, _ := s.EnableWebhook(ctx, w.ID, "acct-op"); ok {
 		t.Error("EnableWebhook of an enabled webhook: got true")
 	}
 	if ids, _ := s.DueWebhooks(ctx, "owner-y", t0.Add(time.Hour)); !slices.Equal(ids, []string{w.ID}) {

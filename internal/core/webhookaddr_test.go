@@ -1,0 +1,51 @@
+package core
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// TestWebhookAddrAllowed: the addresses a webhook may reach, without and
+// with private targets allowed.
+func TestWebhookAddrAllowed(t *testing.T) {
+	for _, tc := range []struct {
+		addr            string
+		public, private bool
+	}{
+		{"203.0.114.7", true, true},
+		{"2a00:1450:4001:80b::200e", true, true},
+		{"127.0.0.1", false, true},
+		{"::1", false, true},
+		{"10.0.0.1", false, true},
+		{"192.168.1.1", false, true},
+		{"fd12:3456::1", false, true},
+		{"100.100.100.200", false, true}, // shared address space
+		{"::ffff:127.0.0.1", false, true},
+		{"64:ff9b::a00:1", false, true},    // NAT64 of 10.0.0.1
+		{"64:ff9b::cb00:7207", true, true}, // NAT64 of 203.0.114.7
+		{"64:ff9b:1::1", false, true},
+		{"2002:a00:1::1", false, true}, // 6to4
+		{"2001:0:4136:e378::1", false, true},
+		{"198.18.0.1", false, true},
+		{"192.0.0.8", false, true},
+		{"240.0.0.1", false, true},
+		{"::a00:1", false, true},
+		{"0.0.0.0", false, false},
+		{"::", false, false},
+		{"224.0.0.1", false, false},
+		{"255.255.255.255", false, false},
+		{"169.254.169.254", false, false}, // metadata: never
+		{"fe80::1", false, false},
+		{"fd00:ec2::254", false, false},
+		{"168.63.129.16", false, false},
+		{"64:ff9b::a9fe:a9fe", false, false}, // NAT64 of 169.254.169.254
+	} {
+		a := netip.MustParseAddr(tc.addr)
+		if got := WebhookAddrAllowed(a, false); got != tc.public {
+			t.Errorf("WebhookAddrAllowed(%s, false) = %v, want %v", tc.addr, got, tc.public)
+		}
+		if got := WebhookAddrAllowed(a, true); got != tc.private {
+			t.Errorf("WebhookAddrAllowed(%s, true) = %v, want %v", tc.addr, got, tc.private)
+		}
+	}
+}
