@@ -425,23 +425,69 @@ func (s *Service) WebhookOwner() (string, error) { return s.newID() }
 
 // DeliverWebhooks delivers, as instance owner, what is waiting for every
 // webhook that is due and not leased to another instance, each in its own
-// goroutine, and returns when all are done.
+// goroutine, and returns when all are done: one round, for tests and
+// tools. A serving instance uses a WebhookDispatcher, which waits for no
+// endpoint.
 func (s *Service) DeliverWebhooks(ctx context.Context, sender WebhookSender, owner string) error {
-	ids, err := s.store.DueWebhooks(ctx, owner, s.Now())
+	d := s.NewWebhookDispatcher(sender, owner)
+	err := d.Start(ctx)
+	d.Wait()
+	return err
+}
+
+// WebhookDispatcher delivers to webhooks as one instance, each endpoint
+// in a goroutine of its own that runs while the endpoint has events
+// waiting (ten batches at most, then a later Start takes it up again): a
+// slow receiver holds back its own deliveries only, never another
+// endpoint's.
+type WebhookDispatcher struct {
+	s      *Service
+	sender WebhookSender
+	owner  string
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	busy   map[string]bool // the webhooks with a delivery in flight
+}
+
+// NewWebhookDispatcher returns a dispatcher that delivers with sender as
+// instance owner (WebhookOwner).
+func (s *Service) NewWebhookDispatcher(sender WebhookSender, owner string) *WebhookDispatcher {
+	return &WebhookDispatcher{s: s, sender: sender, owner: owner, busy: map[string]bool{}}
+}
+
+// Start starts a delivery to every webhook that is due, not leased to
+// another instance and has no delivery of d's in flight, and returns
+// without waiting for them. Once ctx ends, each delivery stops before its
+// next batch; a batch being sent is finished and recorded (within
+// WebhookTimeout). Start is not called at the same time as Wait.
+func (d *WebhookDispatcher) Start(ctx context.Context) error {
+	ids, err := d.s.store.DueWebhooks(ctx, d.owner, d.s.Now())
 	if err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, id := range ids {
-		wg.Go(func() {
-			if err := s.deliverWebhook(ctx, sender, owner, id); err != nil && ctx.Err() == nil {
-				s.log.Error("webhook delivery failed", "webhook", id, "err", err)
+		if d.busy[id] {
+			continue
+		}
+		d.busy[id] = true
+		d.wg.Go(func() {
+			defer func() {
+				d.mu.Lock()
+				delete(d.busy, id)
+				d.mu.Unlock()
+			}()
+			if err := d.s.deliverWebhook(ctx, d.sender, d.owner, id); err != nil && ctx.Err() == nil {
+				d.s.log.Error("webhook delivery failed", "webhook", id, "err", err)
 			}
 		})
 	}
-	wg.Wait()
 	return nil
 }
+
+// Wait returns when no delivery started by d is in flight.
+func (d *WebhookDispatcher) Wait() { d.wg.Wait() }
 
 // deliverWebhook delivers batches to one webhook while it has events
 // waiting, up to ten batches a round: each time it takes the lease (or

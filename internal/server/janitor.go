@@ -38,10 +38,11 @@ func startJanitor(svc *core.Service, log *slog.Logger, every time.Duration) *jan
 	return j
 }
 
-// startWebhooks delivers the audit events waiting for webhooks every
-// interval (0: every second), as one instance of its own name, until closed;
-// closing lets a batch in flight finish (within core.WebhookTimeout) and
-// starts no other.
+// startWebhooks starts, every interval (0: every second), a delivery to
+// each webhook that is due and has none in flight, as one instance of its
+// own name, without waiting for any: a slow receiver holds back no other
+// endpoint. Closing starts no other delivery and waits for those in flight,
+// each finishing the batch it is sending (within core.WebhookTimeout).
 func startWebhooks(svc *core.Service, log *slog.Logger, every time.Duration, sender core.WebhookSender) (*janitor, error) {
 	if every <= 0 {
 		every = time.Second
@@ -50,9 +51,11 @@ func startWebhooks(svc *core.Service, log *slog.Logger, every time.Duration, sen
 	if err != nil {
 		return nil, err
 	}
+	d := svc.NewWebhookDispatcher(sender, owner)
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &janitor{quit: make(chan struct{}), cancel: cancel}
 	j.wg.Go(func() {
+		defer d.Wait() // after the last Start
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -60,7 +63,7 @@ func startWebhooks(svc *core.Service, log *slog.Logger, every time.Duration, sen
 			case <-j.quit:
 				return
 			case <-t.C:
-				if err := svc.DeliverWebhooks(ctx, sender, owner); err != nil && ctx.Err() == nil {
+				if err := d.Start(ctx); err != nil && ctx.Err() == nil {
 					log.Error("webhook deliveries failed", "err", err)
 				}
 			}

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode"
 
@@ -19,10 +21,17 @@ type adminWebhooksBody struct {
 	// Secret is the signing secret just made for the webhook SecretFor,
 	// shown this once.
 	Secret, SecretFor string
+	// Elevation is the form's "confirm it's you" fields, nil while the
+	// session is elevated (or the operator has no two-factor, which core
+	// refuses with why): then each webhook's buttons act at once, else
+	// they lead to a confirmation page asking for a code.
+	Elevation *elevationBody
 }
 
 func (s *Server) adminWebhooks(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.renderAdminWebhooks(w, r, a, http.StatusOK, adminWebhooksBody{}, notice(r), "")
+	q := r.URL.Query() // the form's fields, when its "confirm it's you" method was switched
+	b := adminWebhooksBody{URL: q.Get("url"), Events: q.Get("events"), Description: q.Get("description")}
+	s.renderAdminWebhooks(w, r, a, http.StatusOK, b, notice(r), "")
 }
 
 func (s *Server) renderAdminWebhooks(w http.ResponseWriter, r *http.Request, a core.Auth, status int, b adminWebhooksBody, notice, errMsg string) {
@@ -31,16 +40,30 @@ func (s *Server) renderAdminWebhooks(w http.ResponseWriter, r *http.Request, a c
 		s.fail(w, r, &a, err)
 		return
 	}
+	me, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
 	b.Webhooks = ws
+	if b.Elevation = s.elevationFor(r, a, me, "/admin/webhooks"); b.Elevation != nil {
+		b.Elevation.Keep = url.Values{"url": {b.URL}, "events": {b.Events}, "description": {b.Description}}
+	}
 	s.render(w, r, status, "admin_webhooks", Page{Title: "Webhooks", Account: &a.Account, Notice: notice, Error: errMsg, Body: b})
 }
 
-// adminCreateWebhook adds a webhook from the form and shows its secret once.
+// adminCreateWebhook adds a webhook from the form, with the operator's own
+// fresh second factor, and shows its secret once.
 func (s *Server) adminCreateWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	f := r.PostForm
 	b := adminWebhooksBody{URL: f.Get("url"), Events: f.Get("events"), Description: f.Get("description")}
 	events := strings.FieldsFunc(b.Events, func(c rune) bool { return c == ',' || unicode.IsSpace(c) })
-	wh, secret, err := s.svc.CreateWebhook(r.Context(), a, core.NewWebhook{URL: b.URL, Events: events, Description: b.Description}, httpapi.Meta(r))
+	var wh twofold.Webhook
+	var secret string
+	err := s.elevateFromForm(r, &a)
+	if err == nil {
+		wh, secret, err = s.svc.CreateWebhook(r.Context(), a, core.NewWebhook{URL: b.URL, Events: events, Description: b.Description}, httpapi.Meta(r))
+	}
 	if err != nil {
 		s.renderAdminWebhooks(w, r, a, s.status(w, r, err), b, "", message(err))
 		return
@@ -49,39 +72,90 @@ func (s *Server) adminCreateWebhook(w http.ResponseWriter, r *http.Request, a co
 		"Webhook added. Copy its signing secret now: it is not shown again.", "")
 }
 
-// adminRotateWebhook gives a webhook a new secret and shows it once.
-func (s *Server) adminRotateWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	wh, secret, err := s.svc.RotateWebhookSecret(r.Context(), a, r.PathValue("id"), httpapi.Meta(r))
+// A change of one webhook (a new secret, enabling, deleting) is a button
+// on the page while the session is elevated; otherwise, or when the
+// elevation lapsed meanwhile, it is asked for on a confirmation page with
+// the operator's own second factor, as other operator changes are.
+
+// webhookChange is one of the changes of a webhook, for its confirmation
+// page.
+type webhookChange struct {
+	action  string // the last path element
+	title   string
+	heading string
+	text    []string
+	button  string
+	danger  bool
+	needs   string // names the change for an operator without two-factor
+}
+
+var (
+	rotateWebhookChange = webhookChange{action: "rotate-secret", title: "New webhook secret", heading: "Make a new signing secret for %s?",
+		text:   []string{"Deliveries begun from now on are signed with the new secret, shown once on the next page. Give it to the receiver at once: it rejects them until it has it."},
+		button: "Make a new secret", needs: "Changing a webhook's secret"}
+	enableWebhookChange = webhookChange{action: "enable", title: "Enable webhook", heading: "Enable %s again?",
+		text:   []string{"Delivery goes on with the first event not delivered: the receiver gets every event since it was disabled."},
+		button: "Enable", needs: "Enabling a webhook"}
+	deleteWebhookChange = webhookChange{action: "delete", title: "Delete webhook", heading: "Delete %s?",
+		text:   []string{"Nothing more is sent to it, and the events not yet delivered never are. To receive the audit log there again, add it anew (with a new secret)."},
+		button: "Delete the webhook", danger: true, needs: "Deleting a webhook"}
+)
+
+// adminWebhookPage is the confirmation page of change c of the webhook of
+// the path.
+func (s *Server) adminWebhookPage(c webhookChange) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, a core.Auth) {
+		s.renderWebhookConfirm(w, r, a, c, http.StatusOK, "")
+	}
+}
+
+func (s *Server) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, a core.Auth, c webhookChange, status int, errMsg string) {
+	id := r.PathValue("id")
+	wh, err := s.svc.Webhook(r.Context(), a, id)
 	if err != nil {
-		s.webhookRefused(w, r, a, err)
-		return
-	}
-	s.renderAdminWebhooks(w, r, a, http.StatusOK, adminWebhooksBody{Secret: secret, SecretFor: wh.ID},
-		"New signing secret made; deliveries are signed with it from now on. Copy it now: it is not shown again.", "")
-}
-
-func (s *Server) adminDeleteWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.svc.DeleteWebhook(r.Context(), a, r.PathValue("id"), httpapi.Meta(r)); err != nil {
-		s.webhookRefused(w, r, a, err)
-		return
-	}
-	http.Redirect(w, r, "/admin/webhooks?m=webhook_deleted", http.StatusSeeOther)
-}
-
-func (s *Server) adminEnableWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if _, err := s.svc.EnableWebhook(r.Context(), a, r.PathValue("id"), httpapi.Meta(r)); err != nil {
-		s.webhookRefused(w, r, a, err)
-		return
-	}
-	http.Redirect(w, r, "/admin/webhooks?m=webhook_enabled", http.StatusSeeOther)
-}
-
-// webhookRefused shows the page again with why a change of a webhook was
-// refused; an unknown webhook is a 404 page.
-func (s *Server) webhookRefused(w http.ResponseWriter, r *http.Request, a core.Auth, err error) {
-	if twofold.ErrorCode(err) == twofold.CodeNotFound {
 		s.fail(w, r, &a, err)
 		return
 	}
-	s.renderAdminWebhooks(w, r, a, s.status(w, r, err), adminWebhooksBody{}, "", message(err))
+	me, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	name := "the webhook to " + wh.URL
+	b := confirmBody{Action: "/admin/webhooks/" + id + "/" + c.action, Cancel: "/admin/webhooks", CancelLabel: "Back to webhooks",
+		Heading: fmt.Sprintf(c.heading, name), Text: c.text, Button: c.button, Danger: c.danger}
+	s.renderOperatorConfirm(w, r, a, me, status, c.title, errMsg, c.needs, b)
+}
+
+// adminRotateWebhook gives a webhook a new secret, with the operator's own
+// fresh second factor, and shows it once.
+func (s *Server) adminRotateWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	var wh twofold.Webhook
+	var secret string
+	err := s.elevateFromForm(r, &a)
+	if err == nil {
+		wh, secret, err = s.svc.RotateWebhookSecret(r.Context(), a, r.PathValue("id"), httpapi.Meta(r))
+	}
+	switch {
+	case twofold.ErrorCode(err) == twofold.CodeNotFound:
+		s.fail(w, r, &a, err)
+	case err != nil:
+		s.renderWebhookConfirm(w, r, a, rotateWebhookChange, s.status(w, r, err), message(err))
+	default:
+		s.renderAdminWebhooks(w, r, a, http.StatusOK, adminWebhooksBody{Secret: secret, SecretFor: wh.ID},
+			"New signing secret made; deliveries are signed with it from now on. Copy it now: it is not shown again.", "")
+	}
+}
+
+func (s *Server) adminDeleteWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
+		return s.svc.DeleteWebhook(r.Context(), a, r.PathValue("id"), m)
+	}, func(status int, errMsg string) { s.renderWebhookConfirm(w, r, a, deleteWebhookChange, status, errMsg) }, "/admin/webhooks?m=webhook_deleted")
+}
+
+func (s *Server) adminEnableWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
+		_, err := s.svc.EnableWebhook(r.Context(), a, r.PathValue("id"), m)
+		return err
+	}, func(status int, errMsg string) { s.renderWebhookConfirm(w, r, a, enableWebhookChange, status, errMsg) }, "/admin/webhooks?m=webhook_enabled")
 }

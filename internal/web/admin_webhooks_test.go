@@ -4,11 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -83,6 +86,32 @@ func TestBrowserAdminWebhooks(t *testing.T) {
 				t.Errorf("after delete: %d webhooks stored", len(ws))
 			}
 
+			// Once the sign-in's elevation has lapsed, adding asks for a code,
+			// and deleting goes through a confirmation page that does.
+			ts.Clock.Add(11 * time.Minute)
+			p.open("/admin/webhooks")
+			p.fill("#url", "https://panel.example.com/later")
+			p.fill("#elevate_code", testenv.TOTP(t, opSecret, ts.Clock.Now()))
+			p.click("#add-webhook")
+			if got := p.text("#webhook-secret"); !strings.HasPrefix(got, "whsec_") {
+				t.Fatalf("secret shown after confirming with a code: %q", got)
+			}
+			ws, err = ts.Store.Webhooks(context.Background())
+			if err != nil || len(ws) != 1 {
+				t.Fatalf("stored: %+v, %v", ws, err)
+			}
+			ts.Clock.Add(11 * time.Minute)
+			p.open("/admin/webhooks")
+			p.do(chromedp.Click(chromedp.CSS("#webhook-" + ws[0].ID + " summary")))
+			p.click("#delete-" + ws[0].ID)
+			p.wantPath("/admin/webhooks/" + ws[0].ID + "/delete")
+			p.fill("#elevate_code", testenv.TOTP(t, opSecret, ts.Clock.Now()))
+			p.click("#confirm")
+			p.wantPath("/admin/webhooks")
+			if ws, _ := ts.Store.Webhooks(context.Background()); len(ws) != 0 {
+				t.Errorf("after delete with a code: %d webhooks stored", len(ws))
+			}
+
 			user := newClient(t, ts.URL())
 			user.signIn("pete")
 			if r := user.get("/admin/webhooks"); r.status != http.StatusForbidden {
@@ -90,6 +119,144 @@ func TestBrowserAdminWebhooks(t *testing.T) {
 			}
 			if r := user.post("/admin/webhooks", url.Values{"url": {"https://evil.example/hook"}}); r.status != http.StatusForbidden {
 				t.Errorf("a user who is not an operator adds: status %d", r.status)
+			}
+		})
+	}
+}
+
+// TestAdminWebhooksReconfirm: once the operator's sign-in elevation has
+// lapsed, the webhooks page asks for a code: adding, a new secret,
+// deleting and enabling without one are refused (403, the code field
+// offered, nothing changed), and with a TOTP code they are made, a new
+// secret shown once.
+func TestAdminWebhooksReconfirm(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			opSecret := account(t, ts, "opal", true, true)
+			op := newClient(t, ts.URL())
+			op.signInWithCode(ts, "opal", opSecret)
+			ctx := context.Background()
+			stored := func() map[string]twofold.Webhook {
+				t.Helper()
+				ws, err := ts.Store.Webhooks(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := map[string]twofold.Webhook{}
+				for _, w := range ws {
+					out[w.URL] = w
+				}
+				return out
+			}
+			withCode := func(f url.Values) url.Values {
+				f.Set("elevate_method", "totp")
+				f.Set("elevate_code", testenv.TOTP(t, opSecret, ts.Clock.Now()))
+				return f
+			}
+			const codeField = `name="elevate_code"`
+
+			// Fresh from the sign-in: no code asked, the buttons act.
+			if r := op.get("/admin/webhooks"); strings.Contains(r.body, codeField) {
+				t.Error("the page asks for a code although the sign-in is fresh")
+			}
+			if r := op.post("/admin/webhooks", url.Values{"url": {"https://panel.example.com/a"}}); r.status != 200 || !strings.Contains(r.body, `id="webhook-secret"`) {
+				t.Fatalf("add while elevated: status %d: %s", r.status, pageError(r.body))
+			}
+			a := stored()["https://panel.example.com/a"]
+
+			// Lapsed: the page asks; adding without a code is refused, with one made.
+			ts.Clock.Add(11 * time.Minute)
+			r := op.get("/admin/webhooks")
+			if !strings.Contains(r.body, codeField) {
+				t.Error("the page asks for no code once the elevation lapsed")
+			}
+			if !strings.Contains(r.body, `href="/admin/webhooks/`+a.ID+`/rotate-secret"`) || strings.Contains(r.body, `action="/admin/webhooks/`+a.ID+`/rotate-secret"`) {
+				t.Error("a new secret does not lead to a confirmation page")
+			}
+			add := url.Values{"url": {"https://panel.example.com/b"}, "events": {"login.*"}}
+			r = op.post("/admin/webhooks", add)
+			if r.status != http.StatusForbidden || !strings.Contains(r.body, codeField) || !strings.Contains(r.body, `value="login.*"`) {
+				t.Errorf("add without a code: status %d, code field or form lost: %s", r.status, pageError(r.body))
+			}
+			if _, ok := stored()["https://panel.example.com/b"]; ok {
+				t.Fatal("a webhook was added without a code")
+			}
+			r = op.post("/admin/webhooks", withCode(add))
+			if r.status != 200 || !strings.Contains(r.body, `id="webhook-secret"`) || strings.Contains(r.body, codeField) {
+				t.Fatalf("add with a code: status %d: %s", r.status, pageError(r.body))
+			}
+			if _, ok := stored()["https://panel.example.com/b"]; !ok {
+				t.Fatal("the webhook added with a code is not stored")
+			}
+
+			// A new secret: on its confirmation page, with a code.
+			ts.Clock.Add(11 * time.Minute)
+			rotate := "/admin/webhooks/" + a.ID + "/rotate-secret"
+			if r := op.get(rotate); r.status != 200 || !strings.Contains(r.body, `id="confirm"`) || !strings.Contains(r.body, codeField) {
+				t.Errorf("the confirmation of a new secret: status %d: %s", r.status, pageError(r.body))
+			}
+			if r := op.post(rotate, url.Values{}); r.status != http.StatusForbidden || !strings.Contains(r.body, codeField) {
+				t.Errorf("new secret without a code: status %d", r.status)
+			}
+			if got := stored()[a.URL]; !slices.Equal(got.SealedSecret, a.SealedSecret) {
+				t.Fatal("the secret changed without a code")
+			}
+			r = op.post(rotate, withCode(url.Values{}))
+			if r.status != 200 || !strings.Contains(r.body, `id="webhook-secret"`) {
+				t.Fatalf("new secret with a code: status %d: %s", r.status, pageError(r.body))
+			}
+			if got := stored()[a.URL]; slices.Equal(got.SealedSecret, a.SealedSecret) {
+				t.Error("the secret did not change")
+			}
+
+			// Enabling a disabled webhook, with a code.
+			now := ts.Clock.Now()
+			if ok, err := ts.Store.ClaimWebhook(ctx, a.ID, "test", now, now.Add(time.Minute)); err != nil || !ok {
+				t.Fatalf("claim: %v %v", ok, err)
+			}
+			if ok, err := ts.Store.FailWebhook(ctx, a.ID, "test", now, now.Add(time.Minute), "timeout", true); err != nil || !ok {
+				t.Fatalf("disable: %v %v", ok, err)
+			}
+			ts.Clock.Add(11 * time.Minute)
+			enable := "/admin/webhooks/" + a.ID + "/enable"
+			if r := op.get("/admin/webhooks"); !strings.Contains(r.body, `href="`+enable+`"`) {
+				t.Error("the disabled webhook offers no way to enable it")
+			}
+			if r := op.post(enable, url.Values{}); r.status != http.StatusForbidden || !strings.Contains(r.body, codeField) {
+				t.Errorf("enable without a code: status %d", r.status)
+			}
+			if stored()[a.URL].DisabledAt.IsZero() {
+				t.Fatal("enabled without a code")
+			}
+			if r := op.post(enable, withCode(url.Values{})); r.url.Query().Get("m") != "webhook_enabled" {
+				t.Fatalf("enable with a code: at %s, status %d: %s", r.url, r.status, pageError(r.body))
+			}
+			if !stored()[a.URL].DisabledAt.IsZero() {
+				t.Error("still disabled")
+			}
+
+			// Deleting, with a code; an unknown webhook is a 404.
+			ts.Clock.Add(11 * time.Minute)
+			del := "/admin/webhooks/" + a.ID + "/delete"
+			if r := op.post(del, url.Values{}); r.status != http.StatusForbidden || !strings.Contains(r.body, codeField) {
+				t.Errorf("delete without a code: status %d", r.status)
+			}
+			if _, ok := stored()[a.URL]; !ok {
+				t.Fatal("deleted without a code")
+			}
+			if r := op.get("/admin/webhooks/nope/delete"); r.status != http.StatusNotFound {
+				t.Errorf("the confirmation for no webhook: status %d, want 404", r.status)
+			}
+			if r := op.post(del, withCode(url.Values{})); r.url.Query().Get("m") != "webhook_deleted" {
+				t.Fatalf("delete with a code: at %s, status %d: %s", r.url, r.status, pageError(r.body))
+			}
+			if _, ok := stored()[a.URL]; ok {
+				t.Error("not deleted")
+			}
+			if r := op.post("/admin/webhooks/nope/delete", url.Values{}); r.status != http.StatusNotFound {
+				t.Errorf("deleting no webhook: status %d, want 404", r.status)
 			}
 		})
 	}

@@ -191,8 +191,11 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /admin/tokens":                      s.operator(s.adminImportTokens),
 		"GET /admin/webhooks":                     s.operator(s.adminWebhooks),
 		"POST /admin/webhooks":                    s.operator(s.adminCreateWebhook),
+		"GET /admin/webhooks/{id}/rotate-secret":  s.operator(s.adminWebhookPage(rotateWebhookChange)),
 		"POST /admin/webhooks/{id}/rotate-secret": s.operator(s.adminRotateWebhook),
+		"GET /admin/webhooks/{id}/delete":         s.operator(s.adminWebhookPage(deleteWebhookChange)),
 		"POST /admin/webhooks/{id}/delete":        s.operator(s.adminDeleteWebhook),
+		"GET /admin/webhooks/{id}/enable":         s.operator(s.adminWebhookPage(enableWebhookChange)),
 		"POST /admin/webhooks/{id}/enable":        s.operator(s.adminEnableWebhook),
 
 		"GET /admin/users/{id}/reset-two-factor":         s.operator(s.adminResetPage),
