@@ -558,7 +558,10 @@ func (s *Service) deliverBatch(ctx context.Context, sender WebhookSender, owner,
 	}
 	secret, err := s.keys.Open(ctx, w.SecretKeyID, w.SealedSecret, webhookAAD(w.ID))
 	if err != nil {
-		return true, err
+		// An instance whose key file lacks the secret's key: a failure
+		// like any other, retried with the back-off, not every second.
+		s.log.Error("webhook secret unreadable", "webhook", w.ID, "err", err)
+		return true, s.webhookFailed(ctx, w, owner, "secret-unreadable")
 	}
 	d, err := s.webhookDelivery(w, secret, evs)
 	if err != nil {

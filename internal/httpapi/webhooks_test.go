@@ -632,3 +632,37 @@ func TestWebhookLimit(t *testing.T) {
 		wantProblem(t, f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "https://panel.example.com/one-more"}), 409, "conflict")
 	})
 }
+
+// TestWebhookSecretUnreadable: an instance that cannot open a webhook's
+// secret (its key file lacks the key) records a failure and backs off,
+// rather than trying again every second; nothing is sent unsigned.
+func TestWebhookSecretUnreadable(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
+		s, ctx := f.s, context.Background()
+		rc := newReceiver(t)
+		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.srv.URL, "events": []string{"test.a"}})
+		if r.Status != 201 {
+			t.Fatalf("create: got %d %s", r.Status, r.Body)
+		}
+		id := r.JSON["webhook"].(map[string]any)["id"].(string)
+		if ok, err := s.Store.SetWebhookSecret(ctx, id, "no-such-key", []byte("sealed under a key nobody has")); err != nil || !ok {
+			t.Fatalf("SetWebhookSecret: %v, %v", ok, err)
+		}
+		addEvents(t, s, "test.a", 1, 1)
+		deliverUntil(t, s, true, "the failure recorded", func() bool {
+			w, err := s.Store.Webhook(ctx, id)
+			return err == nil && w.Status.LastError != ""
+		})
+		w, err := s.Store.Webhook(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Status.LastError != "secret-unreadable" || !w.Status.NextAttemptAt.After(s.Clock.Now()) {
+			t.Errorf("status %+v, want the failure recorded and the next attempt later", w.Status)
+		}
+		if n, _ := rc.state(); n != 0 {
+			t.Errorf("the receiver got %d requests", n)
+		}
+	})
+}
