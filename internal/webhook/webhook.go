@@ -87,14 +87,14 @@ func NewSender(allowPrivate bool) *Sender {
 	return s
 }
 
-// refusedAddress is a dial to an address webhooks may not reach.
-var refusedAddress = errors.New("webhook address refused")
+// errRefusedAddress is a dial to an address webhooks may not reach.
+var errRefusedAddress = errors.New("webhook address refused")
 
 // control refuses, before connecting, an address webhooks may not reach.
 func (s *Sender) control(network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil || !core.WebhookAddrAllowed(ap.Addr(), s.AllowPrivate) {
-		return refusedAddress
+		return errRefusedAddress
 	}
 	return nil
 }
@@ -145,7 +145,7 @@ func classOf(err error) string {
 	var header tls.RecordHeaderError
 	var alert tls.AlertError
 	switch {
-	case errors.Is(err, refusedAddress):
+	case errors.Is(err, errRefusedAddress):
 		return "refused-address"
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
