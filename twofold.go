@@ -619,6 +619,12 @@ type Webhook struct {
 	SecretKeyID  string
 	SealedSecret []byte
 	Secret       []byte // opened, only while delivering; never stored or shown
+	// The secret a rotation replaced still signs deliveries, beside the
+	// new one, until PreviousSecretUntil (zero: there is none); sealed
+	// like the secret, bound to its row, never shown.
+	PreviousSecretKeyID  string
+	PreviousSealedSecret []byte
+	PreviousSecretUntil  time.Time
 	// DisabledAt is when delivery stopped after failing too long; zero
 	// while it is on.
 	DisabledAt time.Time

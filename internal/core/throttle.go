@@ -231,9 +231,9 @@ func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, 
 // untouched before Sweep removes it.
 const StaleAfter = 24 * time.Hour
 
-// Sweep removes what has run out: expired sessions and logins, rate buckets
-// and password counters untouched for StaleAfter, and second-factor counters
-// at zero. Second-factor counters that still count failures stay until a
+// Sweep removes what has run out: expired sessions and logins, webhooks'
+// previous secrets past their grace, rate buckets and password counters
+// untouched for StaleAfter, and second-factor counters at zero. Second-factor counters that still count failures stay until a
 // success, the recovery path or an operator clears them: were they dropped
 // after a quiet day, an attacker could wait for that instead of for the hard
 // cap's lock. Every instance runs it now and then; running it twice is
@@ -247,6 +247,9 @@ func (s *Service) Sweep(ctx context.Context) error {
 		return err
 	}
 	if err := s.sweepPush(ctx, now); err != nil {
+		return err
+	}
+	if _, err := s.store.ClearWebhookPreviousSecrets(ctx, now); err != nil {
 		return err
 	}
 	return s.store.DeleteStaleThrottles(ctx, now.Add(-StaleAfter), "2fa:")

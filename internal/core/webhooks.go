@@ -33,7 +33,14 @@ type WebhookStore interface {
 	// Webhook returns a webhook; an unknown id is not-found.
 	Webhook(ctx context.Context, id string) (twofold.Webhook, error)
 	DeleteWebhook(ctx context.Context, id string) (bool, error)
-	SetWebhookSecret(ctx context.Context, id, keyID string, sealed []byte) (bool, error)
+	// SetWebhookSecret replaces a webhook's secret if it is still sealed
+	// as fromKeyID/fromSealed, keeping the one it replaces, sealed as
+	// prevKeyID/prevSealed, until prevUntil (zero: keeping none).
+	SetWebhookSecret(ctx context.Context, id, fromKeyID string, fromSealed []byte, keyID string, sealed []byte,
+		prevKeyID string, prevSealed []byte, prevUntil time.Time) (bool, error)
+	// ClearWebhookPreviousSecrets forgets the previous secrets that no
+	// longer sign at now.
+	ClearWebhookPreviousSecrets(ctx context.Context, now time.Time) (int64, error)
 	// EnableWebhook turns a disabled webhook on, reporting false when it
 	// is unknown or was on.
 	EnableWebhook(ctx context.Context, id, by string) (bool, error)
@@ -75,6 +82,10 @@ const (
 	DefaultWebhookDisableAfter = 72 * time.Hour
 	// maxWebhookURL bounds a webhook's URL.
 	maxWebhookURL = 2048
+	// WebhookSecretGrace is how long, after a rotation, the secret it
+	// replaced still signs deliveries beside the new one, so that a
+	// receiver that has either accepts them.
+	WebhookSecretGrace = 24 * time.Hour
 )
 
 // NewWebhook is what an operator gives to add a webhook.
@@ -86,6 +97,21 @@ type NewWebhook struct {
 
 // webhookAAD binds a webhook's sealed secret to its row.
 func webhookAAD(id string) []byte { return keyring.AAD("webhooks", "secret", id) }
+
+// webhookPrevAAD binds a webhook's previous secret to its row, apart
+// from the current one.
+func webhookPrevAAD(id string) []byte { return keyring.AAD("webhooks", "previous_secret", id) }
+
+// redactWebhook returns w as an operator sees it: no secret, and
+// PreviousSecretUntil only while the previous secret still signs at now.
+func redactWebhook(w twofold.Webhook, now time.Time) twofold.Webhook {
+	w.SealedSecret, w.SecretKeyID, w.Secret = nil, "", nil
+	w.PreviousSealedSecret, w.PreviousSecretKeyID = nil, ""
+	if !now.Before(w.PreviousSecretUntil) {
+		w.PreviousSecretUntil = time.Time{}
+	}
+	return w
+}
 
 // CreateWebhook adds a webhook for an operator and returns it with its
 // signing secret, shown this once. A caller needs admin webhooks write
@@ -132,8 +158,7 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 	if err != nil {
 		return twofold.Webhook{}, "", err
 	}
-	w.SealedSecret, w.SecretKeyID = nil, ""
-	return w, secret, nil
+	return redactWebhook(w, s.Now()), secret, nil
 }
 
 // MaxWebhooks is how many webhooks a server delivers to: each is read and
@@ -178,7 +203,7 @@ func (s *Service) Webhooks(ctx context.Context, op Auth) ([]twofold.Webhook, err
 	}
 	ws, err := s.store.Webhooks(ctx)
 	for i := range ws {
-		ws[i].SealedSecret, ws[i].SecretKeyID = nil, ""
+		ws[i] = redactWebhook(ws[i], s.Now())
 	}
 	return ws, err
 }
@@ -190,8 +215,7 @@ func (s *Service) Webhook(ctx context.Context, op Auth, id string) (twofold.Webh
 		return twofold.Webhook{}, err
 	}
 	w, err := s.store.Webhook(ctx, id)
-	w.SealedSecret, w.SecretKeyID = nil, ""
-	return w, err
+	return redactWebhook(w, s.Now()), err
 }
 
 // DeleteWebhook deletes a webhook: nothing more is delivered to it.
@@ -215,7 +239,9 @@ func (s *Service) DeleteWebhook(ctx context.Context, op Auth, id string, m Meta)
 }
 
 // RotateWebhookSecret gives a webhook a new signing secret, returned this
-// once; deliveries from then on are signed with it.
+// once; deliveries from then on are signed with it and, for
+// WebhookSecretGrace, with the secret it replaces too (a rotation within
+// that time replaces the previous secret with the then-current one).
 func (s *Service) RotateWebhookSecret(ctx context.Context, op Auth, id string, m Meta) (twofold.Webhook, string, error) {
 	if err := s.requireWebhookWrite(ctx, op, "rotating a webhook's secret"); err != nil {
 		return twofold.Webhook{}, "", err
@@ -228,21 +254,52 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, op Auth, id string, m
 	if err != nil {
 		return twofold.Webhook{}, "", err
 	}
-	var w twofold.Webhook
-	err = s.inTx(ctx, func(ctx context.Context) error {
-		if ok, err := s.store.SetWebhookSecret(ctx, id, keyID, sealed); err != nil {
-			return err
-		} else if !ok {
-			return twofold.Errorf(twofold.CodeNotFound, "no such webhook")
+	// The secret being replaced is sealed afresh for its own column, and
+	// the new one stored only if the current one has not changed since it
+	// was read (another rotation, or a key rotation's reseal): else read
+	// again.
+	for range 5 {
+		w, err := s.store.Webhook(ctx, id)
+		if err != nil {
+			return twofold.Webhook{}, "", err
 		}
-		if w, err = s.store.Webhook(ctx, id); err != nil {
-			return err
+		now := s.Now()
+		var prevKeyID string
+		var prevSealed []byte
+		var prevUntil time.Time
+		if old, err := s.keys.Open(ctx, w.SecretKeyID, w.SealedSecret, webhookAAD(id)); err != nil {
+			// This instance's key file lacks the current secret's key: no
+			// grace, as before it; deliveries failed with it anyway.
+			s.log.Warn("webhook secret unreadable: rotated without a grace period", "webhook", id, "err", err)
+		} else {
+			prevKeyID, prevSealed, err = s.keys.SealContext(ctx, old, webhookPrevAAD(id))
+			clear(old)
+			if err != nil {
+				return twofold.Webhook{}, "", err
+			}
+			prevUntil = now.Add(WebhookSecretGrace)
 		}
-		s.audit(ctx, op.Account.ID, "webhook.secret_rotated", m, webhookDetail(w)+" by "+actor(op))
-		return nil
-	})
-	w.SealedSecret, w.SecretKeyID = nil, ""
-	return w, secret, err
+		var done bool
+		err = s.inTx(ctx, func(ctx context.Context) error {
+			ok, err := s.store.SetWebhookSecret(ctx, id, w.SecretKeyID, w.SealedSecret, keyID, sealed, prevKeyID, prevSealed, prevUntil)
+			if err != nil || !ok {
+				return err
+			}
+			done = true
+			if w, err = s.store.Webhook(ctx, id); err != nil {
+				return err
+			}
+			s.audit(ctx, op.Account.ID, "webhook.secret_rotated", m, webhookDetail(w)+" by "+actor(op))
+			return nil
+		})
+		if err != nil {
+			return twofold.Webhook{}, "", err
+		}
+		if done {
+			return redactWebhook(w, now), secret, nil
+		}
+	}
+	return twofold.Webhook{}, "", twofold.Errorf(twofold.CodeConflict, "the webhook's secret changed meanwhile: try again")
 }
 
 // EnableWebhook turns a webhook that was disabled after failing too long
@@ -268,8 +325,7 @@ func (s *Service) EnableWebhook(ctx context.Context, op Auth, id string, m Meta)
 		w, err = s.store.Webhook(ctx, id)
 		return err
 	})
-	w.SealedSecret, w.SecretKeyID = nil, ""
-	return w, err
+	return redactWebhook(w, s.Now()), err
 }
 
 // checkWebhookURL returns the URL a webhook may deliver to: absolute,
@@ -395,6 +451,9 @@ type WebhookDelivery struct {
 	At         time.Time // the timestamp signed with the body
 	Body       []byte
 	Secret     []byte
+	// PreviousSecret, while a rotation's grace lasts, signs the delivery
+	// too (README "Webhooks"); nil otherwise.
+	PreviousSecret []byte
 }
 
 // webhookEventJSON is an event as a webhook receives it: as GET
@@ -567,6 +626,9 @@ func (s *Service) deliverBatch(ctx context.Context, sender WebhookSender, owner,
 	if err != nil {
 		return true, err
 	}
+	if d.PreviousSecret, err = s.previousWebhookSecret(ctx, w, d.At); err != nil {
+		return true, err
+	}
 	sctx, cancel := context.WithTimeout(ctx, WebhookTimeout)
 	err = sender.SendWebhook(sctx, d)
 	cancel()
@@ -575,6 +637,26 @@ func (s *Service) deliverBatch(ctx context.Context, sender WebhookSender, owner,
 	}
 	ok, err = s.store.AdvanceWebhook(ctx, id, owner, w.Cursor, next, s.Now(), true)
 	return err != nil || !ok || len(evs) < WebhookBatch, err
+}
+
+// previousWebhookSecret returns w's previous secret while it still signs
+// at now, and nil otherwise; an expired one is cleared (of every webhook,
+// by one conditional statement, which the sweeper runs too). One this
+// instance cannot open only leaves the delivery with the new signature.
+func (s *Service) previousWebhookSecret(ctx context.Context, w twofold.Webhook, now time.Time) ([]byte, error) {
+	if w.PreviousSealedSecret == nil && w.PreviousSecretUntil.IsZero() {
+		return nil, nil
+	}
+	if !now.Before(w.PreviousSecretUntil) {
+		_, err := s.store.ClearWebhookPreviousSecrets(ctx, now)
+		return nil, err
+	}
+	prev, err := s.keys.Open(ctx, w.PreviousSecretKeyID, w.PreviousSealedSecret, webhookPrevAAD(w.ID))
+	if err != nil {
+		s.log.Warn("webhook previous secret unreadable: signing with the new one only", "webhook", w.ID, "err", err)
+		return nil, nil
+	}
+	return prev, nil
 }
 
 // webhookDelivery makes the POST of evs to w.

@@ -14,14 +14,17 @@ import (
 
 // webhookJSON is a webhook as the operator API shows it: never its secret.
 type webhookJSON struct {
-	ID          string            `json:"id"`
-	URL         string            `json:"url"`
-	Events      []string          `json:"events"`
-	Description string            `json:"description"`
-	CreatedAt   time.Time         `json:"created_at"`
-	Enabled     bool              `json:"enabled"`
-	DisabledAt  *time.Time        `json:"disabled_at,omitempty"`
-	Status      webhookStatusJSON `json:"status"`
+	ID          string     `json:"id"`
+	URL         string     `json:"url"`
+	Events      []string   `json:"events"`
+	Description string     `json:"description"`
+	CreatedAt   time.Time  `json:"created_at"`
+	Enabled     bool       `json:"enabled"`
+	DisabledAt  *time.Time `json:"disabled_at,omitempty"`
+	// PreviousSecretUntil is until when the secret a rotation replaced
+	// still signs deliveries beside the new one; absent when none does.
+	PreviousSecretUntil *time.Time        `json:"previous_secret_until,omitempty"`
+	Status              webhookStatusJSON `json:"status"`
 }
 
 type webhookStatusJSON struct {
@@ -48,7 +51,7 @@ func toWebhookJSON(w twofold.Webhook) webhookJSON {
 	}
 	st := w.Status
 	return webhookJSON{ID: w.ID, URL: w.URL, Events: events, Description: w.Description, CreatedAt: w.CreatedAt,
-		Enabled: w.DisabledAt.IsZero(), DisabledAt: timeOrNil(w.DisabledAt),
+		Enabled: w.DisabledAt.IsZero(), DisabledAt: timeOrNil(w.DisabledAt), PreviousSecretUntil: timeOrNil(w.PreviousSecretUntil),
 		Status: webhookStatusJSON{LastDeliveredAt: timeOrNil(st.LastDeliveredAt), LastAttemptAt: timeOrNil(st.LastAttemptAt),
 			LastError: st.LastError, Failures: st.Failures, FailingSince: timeOrNil(st.FailingSince), NextAttemptAt: timeOrNil(st.NextAttemptAt),
 			Cursor: cursorJSON{TxID: w.Cursor.TxID, EventID: w.Cursor.ID}}}

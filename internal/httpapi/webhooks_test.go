@@ -18,6 +18,7 @@ import (
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 	"github.com/twofold/twofold/internal/webhook"
@@ -390,7 +391,8 @@ func TestWebhooks(t *testing.T) {
 			t.Fatalf("after enabling: got %v, want %v", types, want)
 		}
 
-		// A new secret signs from then on.
+		// A new secret signs from then on, and the old one still does for a
+		// while (TestWebhookSecretGrace).
 		r = op.Do(t, "POST", "/v1/admin/webhooks/"+id+"/rotate-secret", nil)
 		secret2 := r.String("secret")
 		if r.Status != 200 || secret2 == secret || !strings.HasPrefix(secret2, "whsec_") {
@@ -401,8 +403,8 @@ func TestWebhooks(t *testing.T) {
 		_, ds = rc.state()
 		last := ds[len(ds)-1]
 		ts, sig := last.header.Get(webhook.HeaderTimestamp), last.header.Get(webhook.HeaderSignature)
-		if !webhook.Verify([]byte(secret2), ts, sig, last.body, s.Clock.Now(), time.Minute) || webhook.Verify([]byte(secret), ts, sig, last.body, s.Clock.Now(), time.Minute) {
-			t.Errorf("after rotation: the delivery is not signed with the new secret alone")
+		if !webhook.Verify([]byte(secret2), ts, sig, last.body, s.Clock.Now(), time.Minute) || !webhook.Verify([]byte(secret), ts, sig, last.body, s.Clock.Now(), time.Minute) {
+			t.Errorf("after rotation: the delivery is not signed with both the new and the old secret")
 		}
 
 		// Deleted: nothing more.
@@ -646,7 +648,11 @@ func TestWebhookSecretUnreadable(t *testing.T) {
 			t.Fatalf("create: got %d %s", r.Status, r.Body)
 		}
 		id := r.JSON["webhook"].(map[string]any)["id"].(string)
-		if ok, err := s.Store.SetWebhookSecret(ctx, id, "no-such-key", []byte("sealed under a key nobody has")); err != nil || !ok {
+		w, err := s.Store.Webhook(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.Store.SetWebhookSecret(ctx, id, w.SecretKeyID, w.SealedSecret, "no-such-key", []byte("sealed under a key nobody has"), "", nil, time.Time{}); err != nil || !ok {
 			t.Fatalf("SetWebhookSecret: %v, %v", ok, err)
 		}
 		addEvents(t, s, "test.a", 1, 1)
@@ -654,7 +660,7 @@ func TestWebhookSecretUnreadable(t *testing.T) {
 			w, err := s.Store.Webhook(ctx, id)
 			return err == nil && w.Status.LastError != ""
 		})
-		w, err := s.Store.Webhook(ctx, id)
+		w, err = s.Store.Webhook(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -663,6 +669,133 @@ func TestWebhookSecretUnreadable(t *testing.T) {
 		}
 		if n, _ := rc.state(); n != 0 {
 			t.Errorf("the receiver got %d requests", n)
+		}
+	})
+}
+
+// TestWebhookSecretGrace checks the grace period of a rotated secret on
+// both stores: for 24 hours each delivery carries the new and the old
+// signature, so that a receiver holding either accepts it; a second
+// rotation meanwhile keeps the then-current secret as the previous one;
+// `keys rotate` reseals the previous secret and its data key goes; once
+// the grace ends only the new secret signs and the old one is cleared.
+// Neither secret is ever shown by GET.
+func TestWebhookSecretGrace(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
+		s, op, ctx := f.s, f.opc, context.Background()
+		rc := newReceiver(t)
+		r := op.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.srv.URL, "events": []string{"test.a"}})
+		if r.Status != 201 {
+			t.Fatalf("create: got %d %s", r.Status, r.Body)
+		}
+		id, secret1 := r.JSON["webhook"].(map[string]any)["id"].(string), r.String("secret")
+		if _, ok := r.JSON["webhook"].(map[string]any)["previous_secret_until"]; ok {
+			t.Errorf("a new webhook shows previous_secret_until: %s", r.Body)
+		}
+		rotate := func() string {
+			t.Helper()
+			r := op.Do(t, "POST", "/v1/admin/webhooks/"+id+"/rotate-secret", nil)
+			if r.Status != 200 || !strings.HasPrefix(r.String("secret"), "whsec_") {
+				t.Fatalf("rotate: got %d %s", r.Status, r.Body)
+			}
+			want := s.Clock.Now().Add(24 * time.Hour).Format(time.RFC3339Nano)
+			if got, _ := r.JSON["webhook"].(map[string]any)["previous_secret_until"].(string); got != want {
+				t.Errorf("rotate: previous_secret_until %q, want %q", got, want)
+			}
+			return r.String("secret")
+		}
+		// next delivers one more event and returns the signature header and
+		// whether each of secrets verifies the delivery.
+		next := func(secrets ...string) (string, []bool) {
+			t.Helper()
+			_, ds := rc.state()
+			addEvents(t, s, "test.a", 1, 1)
+			deliverUntil(t, s, true, "a delivery", func() bool { _, got := rc.state(); return len(got) > len(ds) })
+			_, ds = rc.state()
+			last := ds[len(ds)-1]
+			ts, sig := last.header.Get(webhook.HeaderTimestamp), last.header.Get(webhook.HeaderSignature)
+			var ok []bool
+			for _, sec := range secrets {
+				ok = append(ok, webhook.Verify([]byte(sec), ts, sig, last.body, s.Clock.Now(), time.Minute))
+			}
+			return sig, ok
+		}
+
+		secret2 := rotate()
+		r = op.Do(t, "GET", "/v1/admin/webhooks/"+id, nil)
+		if r.Status != 200 || r.JSON["webhook"].(map[string]any)["previous_secret_until"] == nil {
+			t.Fatalf("GET after rotation: got %d %s, want previous_secret_until", r.Status, r.Body)
+		}
+		for _, path := range []string{"/v1/admin/webhooks/" + id, "/v1/admin/webhooks"} {
+			body := string(op.Do(t, "GET", path, nil).Body)
+			for _, sec := range []string{secret1, secret2, strings.TrimPrefix(secret1, "whsec_"), strings.TrimPrefix(secret2, "whsec_")} {
+				if strings.Contains(body, sec) {
+					t.Fatalf("GET %s shows a secret", path)
+				}
+			}
+		}
+		sig, ok := next(secret1, secret2, "whsec_neither")
+		if want := []bool{true, true, false}; !slices.Equal(ok, want) || strings.Count(sig, "v1=") != 2 {
+			t.Fatalf("after rotation: old, new, other secret verify %v, want %v (header with %d entries)", ok, want, strings.Count(sig, "v1="))
+		}
+
+		// keys rotate reseals the previous secret too, and the data key it
+		// was sealed under goes.
+		before, err := s.Store.Webhook(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := keyring.Rotate(ctx, s.Config.KeyFile, s.Store, keyring.RotateOptions{})
+		if err != nil {
+			t.Fatalf("keys rotate: %v", err)
+		}
+		after, err := s.Store.Webhook(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.PreviousSecretKeyID != res.DataKey || after.PreviousSecretKeyID == before.PreviousSecretKeyID ||
+			slices.Equal(after.PreviousSealedSecret, before.PreviousSealedSecret) || !after.PreviousSecretUntil.Equal(before.PreviousSecretUntil) {
+			t.Fatalf("keys rotate: previous secret under %s (was %s), want resealed under %s", after.PreviousSecretKeyID, before.PreviousSecretKeyID, res.DataKey)
+		}
+		keys, err := s.Store.DataKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if k.ID == before.PreviousSecretKeyID {
+				t.Errorf("keys rotate kept the data key %s the previous secret was sealed under", k.ID)
+			}
+		}
+		if _, ok := next(secret1, secret2); !slices.Equal(ok, []bool{true, true}) {
+			t.Fatalf("after keys rotate: old, new secret verify %v, want both", ok)
+		}
+
+		// A second rotation within the grace: the then-current secret is
+		// the previous one.
+		s.Clock.Add(time.Minute) // within the elevation
+		secret3 := rotate()
+		if _, ok := next(secret1, secret2, secret3); !slices.Equal(ok, []bool{false, true, true}) {
+			t.Fatalf("after a second rotation: first, second, third secret verify %v, want the last two", ok)
+		}
+
+		// The grace over (24 h after the second rotation): the new secret
+		// alone, the old one cleared.
+		s.Clock.Add(24 * time.Hour)
+		sig, ok = next(secret2, secret3)
+		if !slices.Equal(ok, []bool{false, true}) || strings.Count(sig, "v1=") != 1 {
+			t.Fatalf("after the grace: old, new secret verify %v, want the new alone (header with %d entries)", ok, strings.Count(sig, "v1="))
+		}
+		w, err := s.Store.Webhook(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.PreviousSealedSecret != nil || w.PreviousSecretKeyID != "" || !w.PreviousSecretUntil.IsZero() {
+			t.Errorf("after the grace: previous secret still stored (under %q until %v)", w.PreviousSecretKeyID, w.PreviousSecretUntil)
+		}
+		shown, err := s.Service.Webhook(ctx, f.op, id)
+		if err != nil || !shown.PreviousSecretUntil.IsZero() {
+			t.Errorf("after the grace: Webhook shows previous secret until %v, %v", shown.PreviousSecretUntil, err)
 		}
 	})
 }

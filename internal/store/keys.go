@@ -45,14 +45,15 @@ func (s *Store) AddDataKey(ctx context.Context, k keyring.WrappedKey) error {
 // it. A new sealed column (phone numbers, say) is added to SealedValues,
 // Reseal and DeleteDataKey's guard.
 const (
-	factorsTable  = "factors"
-	factorsSecret = "secret" // TOTP/HOTP secrets, and the phone numbers and addresses of sms and email factors
-	tokensTable   = "hardware_tokens"
-	tokensSecret  = "secret"
-	outboxTable   = "outbox"
-	outboxBody    = "body" // code mails, bound to their seal_ref
-	webhooksTable = "webhooks"
-	webhookSecret = "secret" // the secrets that sign webhook deliveries
+	factorsTable      = "factors"
+	factorsSecret     = "secret" // TOTP/HOTP secrets, and the phone numbers and addresses of sms and email factors
+	tokensTable       = "hardware_tokens"
+	tokensSecret      = "secret"
+	outboxTable       = "outbox"
+	outboxBody        = "body" // code mails, bound to their seal_ref
+	webhooksTable     = "webhooks"
+	webhookSecret     = "secret"          // the secrets that sign webhook deliveries
+	webhookPrevSecret = "previous_secret" // a webhook's previous secret, for a while after a rotation
 )
 
 // SealedValues returns every value sealed by the keyring, with where it lives,
@@ -90,7 +91,15 @@ func (s *Store) SealedValues(ctx context.Context) ([]keyring.Sealed, error) {
 		v := keyring.Sealed{Table: webhooksTable, Column: webhookSecret}
 		return v, row.Scan(&v.Row, &v.KeyID, &v.Ciphertext)
 	}, `SELECT id, secret_key_id, sealed_secret FROM webhooks ORDER BY id`)
-	return append(out, ws...), err
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, ws...)
+	ps, err := queryAll(ctx, s, "sealed previous webhook secrets", func(row interface{ Scan(...any) error }) (keyring.Sealed, error) {
+		v := keyring.Sealed{Table: webhooksTable, Column: webhookPrevSecret}
+		return v, row.Scan(&v.Row, &v.KeyID, &v.Ciphertext)
+	}, `SELECT id, previous_secret_key_id, previous_sealed_secret FROM webhooks WHERE previous_sealed_secret IS NOT NULL ORDER BY id`)
+	return append(out, ps...), err
 }
 
 // Reseal stores v sealed afresh under data key keyID if it is still sealed
@@ -115,6 +124,11 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 		return s.execOne(ctx, "reseal webhook secret", `UPDATE webhooks SET secret_key_id = $1, sealed_secret = $2 WHERE id = $3 AND secret_key_id = $4 AND sealed_secret = $5`,
 			keyID, ciphertext, v.Row, v.KeyID, v.Ciphertext) // not a secret rotated meanwhile
 	}
+	if v.Table == webhooksTable && v.Column == webhookPrevSecret {
+		return s.execOne(ctx, "reseal previous webhook secret", `UPDATE webhooks SET previous_secret_key_id = $1, previous_sealed_secret = $2
+			WHERE id = $3 AND previous_secret_key_id = $4 AND previous_sealed_secret = $5`,
+			keyID, ciphertext, v.Row, v.KeyID, v.Ciphertext) // not rotated or cleared meanwhile
+	}
 	return false, fmt.Errorf("reseal: %s.%s holds no sealed values", v.Table, v.Column)
 }
 
@@ -125,7 +139,7 @@ func (s *Store) DeleteDataKey(ctx context.Context, id string) (bool, error) {
 		AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)
 		AND NOT EXISTS (SELECT 1 FROM hardware_tokens WHERE secret_key_id = $1)
 		AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1)
-		AND NOT EXISTS (SELECT 1 FROM webhooks WHERE secret_key_id = $1)`, id)
+		AND NOT EXISTS (SELECT 1 FROM webhooks WHERE secret_key_id = $1 OR previous_secret_key_id = $1)`, id)
 }
 
 // Purge makes a SQLite database forget deleted and overwritten content, such

@@ -43,22 +43,25 @@ import (
 // webhookCols are the columns of a webhook, in scanWebhook's order.
 const webhookCols = `id, url, events, description, created_at, created_by, secret_key_id, sealed_secret, disabled_at,
 	cursor_txid, cursor_id, low_id, pending_low_id, pending_xmax,
-	last_delivered_at, last_attempt_at, last_error, failures, failing_since, next_attempt_at`
+	last_delivered_at, last_attempt_at, last_error, failures, failing_since, next_attempt_at,
+	previous_secret_key_id, previous_sealed_secret, previous_secret_until`
 
 func scanWebhook(row interface{ Scan(...any) error }) (twofold.Webhook, error) {
 	var w twofold.Webhook
 	var events string
-	var created, disabled, delivered, attempt, since, next int64
+	var created, disabled, delivered, attempt, since, next, prevUntil int64
 	c := &w.Cursor
 	err := row.Scan(&w.ID, &w.URL, &events, &w.Description, &created, &w.CreatedBy, &w.SecretKeyID, &w.SealedSecret, &disabled,
 		&c.TxID, &c.ID, &c.Low, &c.PendingLow, &c.PendingXmax,
-		&delivered, &attempt, &w.Status.LastError, &w.Status.Failures, &since, &next)
+		&delivered, &attempt, &w.Status.LastError, &w.Status.Failures, &since, &next,
+		&w.PreviousSecretKeyID, &w.PreviousSealedSecret, &prevUntil)
 	if events != "" {
 		w.Events = strings.Split(events, ",")
 	}
 	w.CreatedAt, w.DisabledAt = fromMicros(created), fromMicros(disabled)
 	w.Status.LastDeliveredAt, w.Status.LastAttemptAt = fromMicros(delivered), fromMicros(attempt)
 	w.Status.FailingSince, w.Status.NextAttemptAt = fromMicros(since), fromMicros(next)
+	w.PreviousSecretUntil = fromMicros(prevUntil)
 	return w, err
 }
 
@@ -188,10 +191,32 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) (bool, error) {
 	return s.execOne(ctx, "delete webhook", `DELETE FROM webhooks WHERE id = $1`, id)
 }
 
-// SetWebhookSecret replaces a webhook's sealed secret, reporting whether
-// the webhook was there.
-func (s *Store) SetWebhookSecret(ctx context.Context, id, keyID string, sealed []byte) (bool, error) {
-	return s.execOne(ctx, "set webhook secret", `UPDATE webhooks SET secret_key_id = $1, sealed_secret = $2 WHERE id = $3`, keyID, sealed, id)
+// SetWebhookSecret replaces a webhook's sealed secret if it is still
+// sealed as fromKeyID/fromSealed (a compare-and-set: not rotated or
+// resealed meanwhile), and keeps the secret it replaces, sealed afresh as
+// prevKeyID/prevSealed, as the previous one until prevUntil (a zero
+// prevUntil keeps none), reporting whether it did.
+func (s *Store) SetWebhookSecret(ctx context.Context, id, fromKeyID string, fromSealed []byte, keyID string, sealed []byte,
+	prevKeyID string, prevSealed []byte, prevUntil time.Time) (bool, error) {
+	if prevUntil.IsZero() {
+		prevKeyID, prevSealed = "", nil
+	}
+	return s.execOne(ctx, "set webhook secret", `UPDATE webhooks SET secret_key_id = $1, sealed_secret = $2,
+		previous_secret_key_id = $3, previous_sealed_secret = $4, previous_secret_until = $5
+		WHERE id = $6 AND secret_key_id = $7 AND sealed_secret = $8`,
+		keyID, sealed, prevKeyID, prevSealed, micros(prevUntil), id, fromKeyID, fromSealed)
+}
+
+// ClearWebhookPreviousSecrets forgets every webhook's previous secret
+// that no longer signs at now (one conditional statement), returning how
+// many it cleared.
+func (s *Store) ClearWebhookPreviousSecrets(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE webhooks SET previous_secret_key_id = '', previous_sealed_secret = NULL, previous_secret_until = 0
+		WHERE previous_secret_until <> 0 AND previous_secret_until <= $1`, micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("clear webhook previous secrets: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // EnableWebhook turns a disabled webhook back on, its failures forgotten

@@ -76,6 +76,9 @@ func TestBrowserAdminWebhooks(t *testing.T) {
 			if again := p.text("#webhook-secret"); !strings.HasPrefix(again, "whsec_") || again == secret {
 				t.Errorf("new secret: %q", again)
 			}
+			if !p.exists("#previous-secret-" + id) {
+				t.Error("after a new secret, the page does not say until when the previous one signs")
+			}
 			p.do(chromedp.Click(chromedp.CSS("#webhook-" + id + " summary"))) // opens the details: no page
 			p.click("#delete-" + id)
 			p.wantPath("/admin/webhooks")

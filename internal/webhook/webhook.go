@@ -31,8 +31,11 @@ const (
 	HeaderID        = "Twofold-Webhook-Id"
 	HeaderDelivery  = "Twofold-Delivery-Id"
 	HeaderTimestamp = "Twofold-Timestamp" // unix seconds
-	HeaderSignature = "Twofold-Signature" // "v1=" and the hex HMAC-SHA256 of timestamp "." body
+	HeaderSignature = "Twofold-Signature" // "v1=" and the hex HMAC-SHA256 of timestamp "." body; several entries split by ","
 )
+
+// maxSignatures bounds the entries of a signature header Verify reads.
+const maxSignatures = 8
 
 // Sign returns the signature header value of body sent at unix time ts
 // with secret: "v1=" and the hex HMAC-SHA256 of ts + "." + body.
@@ -44,9 +47,12 @@ func Sign(secret []byte, ts int64, body []byte) string {
 	return "v1=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// Verify reports whether sig (a Twofold-Signature header) signs body at
-// timestamp ts (a Twofold-Timestamp header) with secret, and ts is within
-// tolerance of now: what a receiver checks, in constant time.
+// Verify reports whether sig (a Twofold-Signature header: one or more
+// "v1=" entries split by commas, as during a rotation's grace period)
+// signs body at timestamp ts (a Twofold-Timestamp header) with secret, and
+// ts is within tolerance of now: what a receiver checks. It succeeds if
+// any entry matches, each compared in constant time; entries of other
+// schemes are skipped, and a header with more than 8 entries fails.
 func Verify(secret []byte, ts, sig string, body []byte, now time.Time, tolerance time.Duration) bool {
 	n, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
@@ -55,8 +61,16 @@ func Verify(secret []byte, ts, sig string, body []byte, now time.Time, tolerance
 	if d := now.Sub(time.Unix(n, 0)); d > tolerance || d < -tolerance {
 		return false
 	}
-	want := Sign(secret, n, body)
-	return subtle.ConstantTimeCompare([]byte(sig), []byte(want)) == 1
+	entries := strings.Split(sig, ",")
+	if len(entries) > maxSignatures {
+		return false
+	}
+	want := []byte(Sign(secret, n, body))
+	ok := 0
+	for _, e := range entries {
+		ok |= subtle.ConstantTimeCompare([]byte(strings.TrimSpace(e)), want)
+	}
+	return ok == 1
 }
 
 // Sender posts deliveries over HTTP. Its zero value refuses loopback and
@@ -123,7 +137,11 @@ func (s *Sender) SendWebhook(ctx context.Context, d core.WebhookDelivery) error 
 	req.Header.Set(HeaderID, d.WebhookID)
 	req.Header.Set(HeaderDelivery, d.DeliveryID)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(d.Secret, ts, d.Body))
+	sig := Sign(d.Secret, ts, d.Body)
+	if d.PreviousSecret != nil {
+		sig += "," + Sign(d.PreviousSecret, ts, d.Body) // the new secret's first
+	}
+	req.Header.Set(HeaderSignature, sig)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return &Error{Class: classOf(err), Err: err}

@@ -149,6 +149,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Webhook/Lease", testWebhookLease},
 		{"Webhook/Backlog", testWebhookBacklog},
 		{"Webhook/SealedValues", testWebhookSealedValues},
+		{"Webhook/PreviousSecret", testWebhookPreviousSecret},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -252,7 +252,7 @@ func testWebhookSealedValues(t *testing.T, s *store.Store) {
 		t.Fatalf("DeleteDataKey of a key a webhook secret is sealed under: got %v, %v", ok, err)
 	}
 	// Rotated meanwhile: the reseal of the old value must not win.
-	if ok, err := s.SetWebhookSecret(ctx, "wh-1", "key-1", []byte("rotated")); err != nil || !ok {
+	if ok, err := s.SetWebhookSecret(ctx, "wh-1", "key-1", []byte("sealed wh-1"), "key-1", []byte("rotated"), "", nil, time.Time{}); err != nil || !ok {
 		t.Fatalf("SetWebhookSecret: %v, %v", ok, err)
 	}
 	if ok, err := s.Reseal(ctx, hooks[0], "key-2", []byte("old resealed")); err != nil || ok {
@@ -314,5 +314,86 @@ func testWebhookBacklog(t *testing.T, s *store.Store) {
 	}
 	if total != 600 {
 		t.Errorf("the feed gave %d events, want 600", total)
+	}
+}
+
+// testWebhookPreviousSecret checks a rotation's previous secret: stored
+// by a compare-and-set on the current one, listed and resealed by key
+// rotation, its data key kept while it is there, and cleared once expired.
+func testWebhookPreviousSecret(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"key-1", "key-2", "key-3"} {
+		if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: id, MasterID: "master-1", Wrapped: []byte{1}, Created: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newWebhook(t, s, "wh-1")
+	until := t0.Add(24 * time.Hour)
+	if ok, err := s.SetWebhookSecret(ctx, "wh-1", "key-1", []byte("not the current one"), "key-2", []byte("new"), "key-1", []byte("prev"), until); err != nil || ok {
+		t.Fatalf("SetWebhookSecret from a stale value: got %v, %v; want false", ok, err)
+	}
+	if ok, err := s.SetWebhookSecret(ctx, "wh-1", "key-1", []byte("sealed wh-1"), "key-2", []byte("new"), "key-1", []byte("prev"), until); err != nil || !ok {
+		t.Fatalf("SetWebhookSecret: got %v, %v; want true", ok, err)
+	}
+	w, err := s.Webhook(ctx, "wh-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.SecretKeyID != "key-2" || string(w.SealedSecret) != "new" || w.PreviousSecretKeyID != "key-1" ||
+		string(w.PreviousSealedSecret) != "prev" || !w.PreviousSecretUntil.Equal(until) {
+		t.Fatalf("after SetWebhookSecret: got %s %q, previous %s %q until %v", w.SecretKeyID, w.SealedSecret,
+			w.PreviousSecretKeyID, w.PreviousSealedSecret, w.PreviousSecretUntil)
+	}
+	prev := func() []keyring.Sealed {
+		t.Helper()
+		vs, err := s.SealedValues(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []keyring.Sealed
+		for _, v := range vs {
+			if v.Table == "webhooks" && v.Column == "previous_secret" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	ps := prev()
+	if len(ps) != 1 || ps[0].Row != "wh-1" || ps[0].KeyID != "key-1" || string(ps[0].Ciphertext) != "prev" {
+		t.Fatalf("sealed previous webhook secrets: got %+v", ps)
+	}
+	if ok, err := s.DeleteDataKey(ctx, "key-1"); err != nil || ok {
+		t.Fatalf("DeleteDataKey of a key only a previous secret is sealed under: got %v, %v; want false", ok, err)
+	}
+	stale := ps[0]
+	stale.Ciphertext = []byte("other")
+	if ok, err := s.Reseal(ctx, stale, "key-3", []byte("prev resealed")); err != nil || ok {
+		t.Fatalf("Reseal of a replaced previous secret: got %v, %v; want false", ok, err)
+	}
+	if ok, err := s.Reseal(ctx, ps[0], "key-3", []byte("prev resealed")); err != nil || !ok {
+		t.Fatalf("Reseal of the previous secret: got %v, %v; want true", ok, err)
+	}
+	w, _ = s.Webhook(ctx, "wh-1")
+	if w.PreviousSecretKeyID != "key-3" || string(w.PreviousSealedSecret) != "prev resealed" || string(w.SealedSecret) != "new" {
+		t.Fatalf("after Reseal: got previous %s %q, current %q", w.PreviousSecretKeyID, w.PreviousSealedSecret, w.SealedSecret)
+	}
+	if ok, err := s.DeleteDataKey(ctx, "key-1"); err != nil || !ok {
+		t.Fatalf("DeleteDataKey of the key nothing is sealed under any more: got %v, %v", ok, err)
+	}
+	if n, err := s.ClearWebhookPreviousSecrets(ctx, until.Add(-time.Microsecond)); err != nil || n != 0 {
+		t.Fatalf("ClearWebhookPreviousSecrets before expiry: got %d, %v; want 0", n, err)
+	}
+	if n, err := s.ClearWebhookPreviousSecrets(ctx, until); err != nil || n != 1 {
+		t.Fatalf("ClearWebhookPreviousSecrets at expiry: got %d, %v; want 1", n, err)
+	}
+	w, _ = s.Webhook(ctx, "wh-1")
+	if w.PreviousSecretKeyID != "" || w.PreviousSealedSecret != nil || !w.PreviousSecretUntil.IsZero() || string(w.SealedSecret) != "new" {
+		t.Fatalf("after clearing: got previous %s %q until %v, current %q", w.PreviousSecretKeyID, w.PreviousSealedSecret, w.PreviousSecretUntil, w.SealedSecret)
+	}
+	if ps := prev(); len(ps) != 0 {
+		t.Errorf("sealed previous webhook secrets after clearing: got %+v, want none", ps)
+	}
+	if ok, err := s.DeleteDataKey(ctx, "key-3"); err != nil || !ok {
+		t.Fatalf("DeleteDataKey of the cleared previous secret's key: got %v, %v", ok, err)
 	}
 }

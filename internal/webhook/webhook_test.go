@@ -1,0 +1,64 @@
+package webhook_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/webhook"
+)
+
+// TestVerify checks what a receiver accepts: a header of one or more
+// "v1=" entries (as during a rotation's grace period) that any matches,
+// and nothing malformed, unmatched or out of time.
+func TestVerify(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	ts := now.Unix()
+	body := []byte(`{"webhook_id":"wh_1","events":[]}`)
+	newSecret, oldSecret, other := []byte("whsec_new"), []byte("whsec_old"), []byte("whsec_other")
+	sigNew, sigOld, sigOther := webhook.Sign(newSecret, ts, body), webhook.Sign(oldSecret, ts, body), webhook.Sign(other, ts, body)
+	tests := []struct {
+		name string
+		sig  string
+		ts   int64
+		want bool
+	}{
+		{"one entry", sigNew, ts, true},
+		{"new then old", sigNew + "," + sigOld, ts, true},
+		{"old then new", sigOld + "," + sigNew, ts, true},
+		{"spaces after commas", sigOther + ", " + sigNew, ts, true},
+		{"another scheme beside", "v0=abc," + sigNew, ts, true},
+		{"no match", sigOld + "," + sigOther, ts, false},
+		{"empty", "", ts, false},
+		{"no scheme", strings.TrimPrefix(sigNew, "v1="), ts, false},
+		{"other scheme", "v2=" + strings.TrimPrefix(sigNew, "v1="), ts, false},
+		{"semicolons", sigOld + ";" + sigNew, ts, false},
+		{"upper-case hex", "v1=" + strings.ToUpper(strings.TrimPrefix(sigNew, "v1=")), ts, false},
+		{"truncated", sigNew[:len(sigNew)-2], ts, false},
+		{"only commas", ",,,", ts, false},
+		{"too many entries", strings.Repeat(sigOther+",", 8) + sigNew, ts, false},
+		{"too old", sigNew, ts - 301, false},
+		{"from the future", sigNew, ts + 301, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sig := tt.sig
+			if tt.ts != ts {
+				sig = webhook.Sign(newSecret, tt.ts, body)
+			}
+			if got := webhook.Verify(newSecret, strconv.FormatInt(tt.ts, 10), sig, body, now, 5*time.Minute); got != tt.want {
+				t.Errorf("Verify(%q): got %v, want %v", sig, got, tt.want)
+			}
+		})
+	}
+	if webhook.Verify(newSecret, "12x", sigNew, body, now, 5*time.Minute) {
+		t.Error("Verify with a malformed timestamp: got true")
+	}
+	if webhook.Verify(newSecret, strconv.FormatInt(ts, 10), sigNew+","+sigOld, append(body, ' '), now, 5*time.Minute) {
+		t.Error("Verify of a changed body: got true")
+	}
+	if !webhook.Verify(oldSecret, strconv.FormatInt(ts, 10), sigNew+","+sigOld, body, now, 5*time.Minute) {
+		t.Error("Verify with the old secret of a header signed with both: got false")
+	}
+}
