@@ -35,7 +35,8 @@ func (s *Store) Events(ctx context.Context, accountID string, before int64, limi
 }
 
 // QueryEvents returns the events q selects, newest first, or oldest first
-// when q.Forward. Of one account, the rows are read along the index
+// when q.Forward; a forward page on PostgreSQL ends at finalEventID, so
+// that polling with After never passes over an event. Of one account, the rows are read along the index
 // audit_events_account (account_id, id); of every account, along the
 // primary key. A type filter is applied to the rows so read: no index on
 // type, which every login's event would have to update (README "Audit log
@@ -62,6 +63,18 @@ func (s *Store) QueryEvents(ctx context.Context, q twofold.EventQuery) ([]twofol
 	case q.Forward:
 		// The casts keep PostgreSQL from typing an id as a 32-bit integer.
 		where, order = append(where, "id > CAST("+arg(q.After)+" AS BIGINT)"), "ASC"
+		if s.dialect != SQLite {
+			// Only ids below which no event can still appear: a page
+			// never passes over an event committed after it.
+			final, err := s.finalEventID(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if final <= q.After {
+				return nil, nil
+			}
+			where = append(where, "id <= CAST("+arg(final)+" AS BIGINT)")
+		}
 	case q.Before > 0:
 		where = append(where, "id < CAST("+arg(q.Before)+" AS BIGINT)")
 	}

@@ -138,6 +138,36 @@ func (s *Store) pendingBounds(ctx context.Context) (q, y int64, err error) {
 	return q, max(running, xmax), nil
 }
 
+// finalEventID returns an id up to which every event is committed or
+// never will be (PostgreSQL): the sequence's last id, once every
+// transaction that could hold an id up to it has ended (see the top of the
+// file). It waits a few milliseconds for the transactions running as it
+// looks to end; while a long one runs, it answers 0, and a poll finds
+// nothing new until it ends, as webhooks wait.
+func (s *Store) finalEventID(ctx context.Context) (int64, error) {
+	for try := 0; ; try++ {
+		q, y, err := s.pendingBounds(ctx)
+		if err != nil {
+			return 0, err
+		}
+		xmin, _, err := s.snapshotBounds(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if xmin >= y {
+			return q, nil
+		}
+		if try == 20 {
+			return 0, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // lastEventID returns the last id the events' sequence handed out (to a
 // transaction that may still run).
 func (s *Store) lastEventID(ctx context.Context) (int64, error) {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -328,5 +329,63 @@ func testEventFilter(t *testing.T, s *store.Store) {
 				t.Errorf("polled (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// testEventsForwardNeverSkip: polling forward from an id never passes over
+// an event. On PostgreSQL a transaction that took a lower id and commits
+// later holds the page back until it commits (SQLite's one writer commits
+// in id order, so the same polls simply see each event as it commits).
+func testEventsForwardNeverSkip(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	add := func(ctx context.Context, typ string) {
+		t.Helper()
+		if err := s.AddEvent(ctx, twofold.AuditEvent{Type: typ, At: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll := func(after int64) []string {
+		t.Helper()
+		evs, err := s.QueryEvents(ctx, twofold.EventQuery{Forward: true, After: after, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var types []string
+		for _, e := range evs {
+			types = append(types, e.Type)
+		}
+		return types
+	}
+	add(ctx, "test.first")
+	evs, err := s.QueryEvents(ctx, twofold.EventQuery{Limit: 1})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("the first event: %v, %v", evs, err)
+	}
+	first := evs[0].ID
+	if s.Dialect() == store.Postgres {
+		held, wrote, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			done <- s.InTx(ctx, func(ctx context.Context) error {
+				add(ctx, "test.held")
+				close(wrote)
+				<-held
+				return nil
+			})
+		}()
+		<-wrote
+		add(ctx, "test.later") // a higher id, committed first
+		if got := poll(first); len(got) != 0 {
+			t.Fatalf("a poll while an older transaction is open: %v, want nothing (it would pass over test.held)", got)
+		}
+		close(held)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		add(ctx, "test.held")
+		add(ctx, "test.later")
+	}
+	if got := poll(first); !slices.Equal(got, []string{"test.held", "test.later"}) {
+		t.Errorf("a poll after both committed: %v, want test.held, test.later", got)
 	}
 }

@@ -92,6 +92,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"Audit/RoundTrip", testEventRoundTrip},
 		{"Audit/Pages", testEventPages},
+		{"Audit/ForwardNeverSkips", testEventsForwardNeverSkip},
 		{"Audit/LiveSessions", testLiveSessions},
 		{"Audit/Filter", testEventFilter},
 
