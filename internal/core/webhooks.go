@@ -557,7 +557,9 @@ func (d *WebhookDispatcher) Wait() { d.wg.Wait() }
 func (s *Service) deliverWebhook(ctx context.Context, sender WebhookSender, owner, id string) error {
 	for range 10 {
 		if ctx.Err() != nil {
-			return nil
+			// Shutting down: hand the webhook over at once rather than
+			// when the lease runs out.
+			return s.store.ReleaseWebhook(context.WithoutCancel(ctx), id, owner)
 		}
 		done, err := s.deliverBatch(context.WithoutCancel(ctx), sender, owner, id)
 		if err != nil || done {
@@ -648,8 +650,10 @@ func (s *Service) previousWebhookSecret(ctx context.Context, w twofold.Webhook, 
 		return nil, nil
 	}
 	if !now.Before(w.PreviousSecretUntil) {
-		_, err := s.store.ClearWebhookPreviousSecrets(ctx, now)
-		return nil, err
+		if _, err := s.store.ClearWebhookPreviousSecrets(ctx, now); err != nil {
+			s.log.Error("clear webhooks' previous secrets", "err", err) // the sweep clears them too
+		}
+		return nil, nil
 	}
 	prev, err := s.keys.Open(ctx, w.PreviousSecretKeyID, w.PreviousSealedSecret, webhookPrevAAD(w.ID))
 	if err != nil {

@@ -145,11 +145,14 @@ func (s *Store) pendingBounds(ctx context.Context) (q, y int64, err error) {
 // looks to end; while a long one runs, it answers 0, and a poll finds
 // nothing new until it ends, as webhooks wait.
 func (s *Store) finalEventID(ctx context.Context) (int64, error) {
+	// The pair once; then the snapshot again until the transactions that
+	// ran as it was read have ended (a pair read anew each time would
+	// never be passed under steady load).
+	q, y, err := s.pendingBounds(ctx)
+	if err != nil {
+		return 0, err
+	}
 	for try := 0; ; try++ {
-		q, y, err := s.pendingBounds(ctx)
-		if err != nil {
-			return 0, err
-		}
 		xmin, _, err := s.snapshotBounds(ctx)
 		if err != nil {
 			return 0, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -387,5 +388,62 @@ func testEventsForwardNeverSkip(t *testing.T, s *store.Store) {
 	}
 	if got := poll(first); !slices.Equal(got, []string{"test.held", "test.later"}) {
 		t.Errorf("a poll after both committed: %v, want test.held, test.later", got)
+	}
+	if s.Dialect() != store.Postgres {
+		return
+	}
+	// Under steady load, where transactions always overlap (each one
+	// commits only once three newer ones have written, and they start a
+	// couple of milliseconds apart), polls still move on: they wait for
+	// the transactions open as they look, not for a moment with none open
+	// below the newest, which never comes.
+	stop, chained := make(chan struct{}), make(chan error, 1)
+	go func() {
+		var open []chan struct{} // a release for each transaction still open, oldest first
+		var wg sync.WaitGroup
+		defer func() {
+			for _, c := range open {
+				close(c)
+			}
+			wg.Wait()
+			chained <- nil
+		}()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond): // the pace of the load, not a time step
+			}
+			release, wrote := make(chan struct{}), make(chan struct{})
+			wg.Go(func() {
+				err := s.InTx(ctx, func(ctx context.Context) error {
+					if err := s.AddEvent(ctx, twofold.AuditEvent{Type: "test.load", At: t0}); err != nil {
+						return err
+					}
+					close(wrote)
+					<-release
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+			<-wrote
+			if open = append(open, release); len(open) > 3 {
+				close(open[0])
+				open = open[1:]
+			}
+		}
+	}()
+	moved := 0
+	for range 10 {
+		if len(poll(first)) > 2 {
+			moved++
+		}
+	}
+	close(stop)
+	<-chained
+	if moved == 0 {
+		t.Error("no poll moved on while transactions kept overlapping")
 	}
 }
