@@ -554,12 +554,19 @@ func (d *WebhookDispatcher) Wait() { d.wg.Wait() }
 // it only if the cursor has not moved meanwhile. When ctx ends (the
 // instance shuts down) it stops before the next batch; a batch being sent
 // is finished and recorded, so that a shutdown does not deliver it twice.
-func (s *Service) deliverWebhook(ctx context.Context, sender WebhookSender, owner, id string) error {
-	for range 10 {
+func (s *Service) deliverWebhook(ctx context.Context, sender WebhookSender, owner, id string) (err error) {
+	defer func() {
 		if ctx.Err() != nil {
 			// Shutting down: hand the webhook over at once rather than
 			// when the lease runs out.
-			return s.store.ReleaseWebhook(context.WithoutCancel(ctx), id, owner)
+			if rerr := s.store.ReleaseWebhook(context.WithoutCancel(ctx), id, owner); err == nil {
+				err = rerr
+			}
+		}
+	}()
+	for range 10 {
+		if ctx.Err() != nil {
+			return nil
 		}
 		done, err := s.deliverBatch(context.WithoutCancel(ctx), sender, owner, id)
 		if err != nil || done {

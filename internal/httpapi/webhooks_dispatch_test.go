@@ -12,6 +12,7 @@ import (
 
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
+	"github.com/twofold/twofold/internal/webhook"
 )
 
 // heldReceiver is a webhook receiver on loopback that holds every request
@@ -109,6 +110,48 @@ func TestWebhookSlowReceiver(t *testing.T) {
 		}
 		if want := []string{"test.first", "test.second", "test.second", "test.second"}; !slices.Equal(types, want) {
 			t.Errorf("fast receiver got %v, want %v", types, want)
+		}
+	})
+}
+
+// TestWebhookLeaseReleasedOnShutdown: an instance that stops while a
+// delivery is in flight finishes it and hands the endpoint over at once,
+// so that another instance need not wait for the lease to run out.
+func TestWebhookLeaseReleasedOnShutdown(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
+		s := f.s
+		held := newHeldReceiver(t)
+		t.Cleanup(held.let)
+		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": held.srv.URL, "events": []string{"test.*"}})
+		if r.Status != 201 {
+			t.Fatalf("create: got %d %s", r.Status, r.Body)
+		}
+		id := r.JSON["webhook"].(map[string]any)["id"].(string)
+		addEvents(t, s, "test.one", 1, 1)
+		ctx, stop := context.WithCancel(context.Background())
+		d := s.Service.NewWebhookDispatcher(webhook.NewSender(true), "instance-a")
+		deadline := time.Now().Add(time.Minute)
+	wait:
+		for {
+			if err := d.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-held.arrived:
+				break wait
+			case <-time.After(10 * time.Millisecond): // a pause between rounds, not a time step
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no delivery arrived")
+			}
+		}
+		stop() // shutting down while the delivery is in flight
+		held.let()
+		d.Wait()
+		now := s.Clock.Now()
+		if ok, err := s.Store.ClaimWebhook(context.Background(), id, "instance-b", now, now.Add(time.Minute)); err != nil || !ok {
+			t.Errorf("another instance claims the endpoint after the first stopped: %v, %v; want it at once", ok, err)
 		}
 	})
 }
