@@ -123,11 +123,7 @@ func TestWebhookLeaseReleasedOnShutdown(t *testing.T) {
 		s := f.s
 		held := newHeldReceiver(t)
 		t.Cleanup(held.let)
-		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": held.srv.URL, "events": []string{"test.*"}})
-		if r.Status != 201 {
-			t.Fatalf("create: got %d %s", r.Status, r.Body)
-		}
-		id := r.JSON["webhook"].(map[string]any)["id"].(string)
+		id := addWebhook(t, f.opc, held.srv.URL, "test.*")
 		addEvents(t, s, "test.one", 1, 1)
 		ctx, stop := context.WithCancel(context.Background())
 		d := s.Service.NewWebhookDispatcher(webhook.NewSender(true), "instance-a")

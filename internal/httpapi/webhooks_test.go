@@ -139,6 +139,17 @@ func deliverUntil(t *testing.T, s *testenv.Server, allowPrivate bool, what strin
 	}
 }
 
+// addWebhook adds a webhook to url for the event types given, as operator
+// client c, and returns its id.
+func addWebhook(t *testing.T, c *testenv.Client, url string, events ...string) string {
+	t.Helper()
+	r := c.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": url, "events": events})
+	if r.Status != 201 {
+		t.Fatalf("add webhook: got %d %s", r.Status, r.Body)
+	}
+	return r.JSON["webhook"].(map[string]any)["id"].(string)
+}
+
 // eventIDs returns the events' ids, in order.
 func eventIDs(evs []map[string]any) []int64 {
 	out := make([]int64, 0, len(evs))
@@ -580,11 +591,7 @@ func TestWebhookOutlivesNoOperator(t *testing.T) {
 		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
 		s, ctx := f.s, context.Background()
 		rc := newReceiver(t)
-		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.srv.URL, "events": []string{"test.a"}})
-		if r.Status != 201 {
-			t.Fatalf("create: got %d %s", r.Status, r.Body)
-		}
-		id := r.JSON["webhook"].(map[string]any)["id"].(string)
+		id := addWebhook(t, f.opc, rc.srv.URL, "test.a")
 		addEvents(t, s, "test.a", 1, 1)
 		deliverUntil(t, s, true, "the first event", func() bool { return len(rc.events()) == 1 })
 
@@ -643,11 +650,7 @@ func TestWebhookSecretUnreadable(t *testing.T) {
 		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
 		s, ctx := f.s, context.Background()
 		rc := newReceiver(t)
-		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.srv.URL, "events": []string{"test.a"}})
-		if r.Status != 201 {
-			t.Fatalf("create: got %d %s", r.Status, r.Body)
-		}
-		id := r.JSON["webhook"].(map[string]any)["id"].(string)
+		id := addWebhook(t, f.opc, rc.srv.URL, "test.a")
 		w, err := s.Store.Webhook(ctx, id)
 		if err != nil {
 			t.Fatal(err)
