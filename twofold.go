@@ -608,12 +608,16 @@ type LiveSession struct {
 // (README "Webhooks"): a batch of events per POST, signed with its secret,
 // in commit order, none skipped.
 type Webhook struct {
-	ID          string
-	URL         string
-	Events      []string // event types and prefixes ("login.*") it receives; none: every event
-	Description string
-	CreatedAt   time.Time
-	CreatedBy   string // the operator account that made it
+	ID  string
+	URL string
+	// URLShortened reports whether URL shows only the endpoint's scheme
+	// and host, as it does to a caller who may read webhooks but not
+	// change them: a path or query may hold a token of the receiver's.
+	URLShortened bool
+	Events       []string // event types and prefixes ("login.*") it receives; none: every event
+	Description  string
+	CreatedAt    time.Time
+	CreatedBy    string // the operator account that made it
 	// The secret signs each delivery; sealed by the keyring, never shown
 	// after creation or rotation.
 	SecretKeyID  string

@@ -104,8 +104,15 @@ func webhookPrevAAD(id string) []byte { return keyring.AAD("webhooks", "previous
 
 // redactWebhook returns w as an operator sees it: no secret, and
 // PreviousSecretUntil only while the previous secret still signs at now.
-func redactWebhook(w twofold.Webhook, now time.Time) twofold.Webhook {
+// A caller who may not change webhooks (a key with admin webhooks read
+// alone) sees the URL's scheme and host only.
+func redactWebhook(w twofold.Webhook, now time.Time, op Auth) twofold.Webhook {
 	w.SealedSecret, w.SecretKeyID, w.Secret = nil, "", nil
+	if adminAllowed(op, "webhooks", permit.Write) != nil || adminAllowed(op, "events", permit.Read) != nil {
+		if u, err := url.Parse(w.URL); err == nil {
+			w.URL, w.URLShortened = u.Scheme+"://"+u.Host, true
+		}
+	}
 	w.PreviousSealedSecret, w.PreviousSecretKeyID = nil, ""
 	if !now.Before(w.PreviousSecretUntil) {
 		w.PreviousSecretUntil = time.Time{}
@@ -158,7 +165,7 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 	if err != nil {
 		return twofold.Webhook{}, "", err
 	}
-	return redactWebhook(w, s.Now()), secret, nil
+	return redactWebhook(w, s.Now(), op), secret, nil
 }
 
 // MaxWebhooks is how many webhooks a server delivers to: each is read and
@@ -203,7 +210,7 @@ func (s *Service) Webhooks(ctx context.Context, op Auth) ([]twofold.Webhook, err
 	}
 	ws, err := s.store.Webhooks(ctx)
 	for i := range ws {
-		ws[i] = redactWebhook(ws[i], s.Now())
+		ws[i] = redactWebhook(ws[i], s.Now(), op)
 	}
 	return ws, err
 }
@@ -215,7 +222,7 @@ func (s *Service) Webhook(ctx context.Context, op Auth, id string) (twofold.Webh
 		return twofold.Webhook{}, err
 	}
 	w, err := s.store.Webhook(ctx, id)
-	return redactWebhook(w, s.Now()), err
+	return redactWebhook(w, s.Now(), op), err
 }
 
 // DeleteWebhook deletes a webhook: nothing more is delivered to it.
@@ -296,7 +303,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, op Auth, id string, m
 			return twofold.Webhook{}, "", err
 		}
 		if done {
-			return redactWebhook(w, now), secret, nil
+			return redactWebhook(w, now, op), secret, nil
 		}
 	}
 	return twofold.Webhook{}, "", twofold.Errorf(twofold.CodeConflict, "the webhook's secret changed meanwhile: try again")
@@ -325,7 +332,7 @@ func (s *Service) EnableWebhook(ctx context.Context, op Auth, id string, m Meta)
 		w, err = s.store.Webhook(ctx, id)
 		return err
 	})
-	return redactWebhook(w, s.Now()), err
+	return redactWebhook(w, s.Now(), op), err
 }
 
 // checkWebhookURL returns the URL a webhook may deliver to: absolute,

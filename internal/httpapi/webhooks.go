@@ -14,13 +14,16 @@ import (
 
 // webhookJSON is a webhook as the operator API shows it: never its secret.
 type webhookJSON struct {
-	ID          string     `json:"id"`
-	URL         string     `json:"url"`
-	Events      []string   `json:"events"`
-	Description string     `json:"description"`
-	CreatedAt   time.Time  `json:"created_at"`
-	Enabled     bool       `json:"enabled"`
-	DisabledAt  *time.Time `json:"disabled_at,omitempty"`
+	ID  string `json:"id"`
+	URL string `json:"url"`
+	// URLShortened: url is the endpoint's scheme and host only, for a
+	// caller who may read webhooks but not change them.
+	URLShortened bool       `json:"url_shortened,omitempty"`
+	Events       []string   `json:"events"`
+	Description  string     `json:"description"`
+	CreatedAt    time.Time  `json:"created_at"`
+	Enabled      bool       `json:"enabled"`
+	DisabledAt   *time.Time `json:"disabled_at,omitempty"`
 	// PreviousSecretUntil is until when the secret a rotation replaced
 	// still signs deliveries beside the new one; absent when none does.
 	PreviousSecretUntil *time.Time        `json:"previous_secret_until,omitempty"`
@@ -50,7 +53,7 @@ func toWebhookJSON(w twofold.Webhook) webhookJSON {
 		events = []string{}
 	}
 	st := w.Status
-	return webhookJSON{ID: w.ID, URL: w.URL, Events: events, Description: w.Description, CreatedAt: w.CreatedAt,
+	return webhookJSON{ID: w.ID, URL: w.URL, URLShortened: w.URLShortened, Events: events, Description: w.Description, CreatedAt: w.CreatedAt,
 		Enabled: w.DisabledAt.IsZero(), DisabledAt: timeOrNil(w.DisabledAt), PreviousSecretUntil: timeOrNil(w.PreviousSecretUntil),
 		Status: webhookStatusJSON{LastDeliveredAt: timeOrNil(st.LastDeliveredAt), LastAttemptAt: timeOrNil(st.LastAttemptAt),
 			LastError: st.LastError, Failures: st.Failures, FailingSince: timeOrNil(st.FailingSince), NextAttemptAt: timeOrNil(st.NextAttemptAt),

@@ -500,7 +500,8 @@ func TestWebhookHTTPSAndKeys(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
 		f := newResetFixture(t, dsn)
 		wantProblem(t, f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "http://panel.example.com/hook"}), 400, "invalid")
-		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "https://panel.example.com/hook"})
+		const full = "https://panel.example.com/hook?token=receivers-own"
+		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": full})
 		if r.Status != 201 {
 			t.Fatalf("https: got %d %s", r.Status, r.Body)
 		}
@@ -510,8 +511,28 @@ func TestWebhookHTTPSAndKeys(t *testing.T) {
 		blind := makeKey(t, f.opc, "hooks write", nil, "admin webhooks read,write")
 		panel := makeKey(t, f.opc, "panel", nil, "admin webhooks read,write", "admin events read")
 		rc, bc, pc := keyClient(f.s, reader.id, reader.secret), keyClient(f.s, blind.id, blind.secret), keyClient(f.s, panel.id, panel.secret)
-		if r := rc.Do(t, "GET", "/v1/admin/webhooks/"+id, nil); r.Status != 200 {
-			t.Errorf("read key: got %d %s", r.Status, r.Body)
+		// A reader sees where the endpoint is, not the path and query that
+		// may hold the receiver's token; whoever may change webhooks sees
+		// it whole.
+		for _, c := range []struct {
+			name      string
+			c         *testenv.Client
+			url       string
+			shortened bool
+		}{{"read key", rc, "https://panel.example.com", true}, {"write key without events", bc, "https://panel.example.com", true},
+			{"panel key", pc, full, false}, {"operator session", f.opc, full, false}} {
+			r := c.c.Do(t, "GET", "/v1/admin/webhooks/"+id, nil)
+			if r.Status != 200 {
+				t.Fatalf("%s: got %d %s", c.name, r.Status, r.Body)
+			}
+			wh := r.JSON["webhook"].(map[string]any)
+			if got, short := wh["url"], wh["url_shortened"] == true; got != c.url || short != c.shortened {
+				t.Errorf("%s: url %v shortened %v; want %s %v", c.name, got, short, c.url, c.shortened)
+			}
+			r = c.c.Do(t, "GET", "/v1/admin/webhooks", nil)
+			if list := r.JSON["webhooks"].([]any); len(list) != 1 || list[0].(map[string]any)["url"] != c.url {
+				t.Errorf("%s: list %s; want url %s", c.name, r.Body, c.url)
+			}
 		}
 		wantProblem(t, rc.Do(t, "GET", "/v1/admin/events", nil), 403, "forbidden")
 		body := map[string]any{"url": "https://panel.example.com/other"}
