@@ -653,6 +653,19 @@ func TestServe(t *testing.T) {
 			if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.HasSuffix(url, ":0") || strings.HasSuffix(url, ":8080") {
 				t.Errorf("got URL %q, want http://127.0.0.1:<ephemeral port>", url)
 			}
+			// On loopback without --base-url, the pages and the first-run
+			// link are given under localhost, where security keys work.
+			port := url[strings.LastIndex(url, ":"):]
+			out := tm.stdout.String()
+			for end := time.Now().Add(10 * time.Second); !strings.Contains(out, "/setup/") && time.Now().Before(end); out = tm.stdout.String() {
+				time.Sleep(5 * time.Millisecond) // the lines after "listening on" are printed a moment later
+			}
+			if want := "open the pages at http://localhost" + port + " "; !strings.Contains(out, want) {
+				t.Errorf("stdout %q: want %q", out, want)
+			}
+			if want := "create the operator account at http://localhost" + port + "/setup/"; !strings.Contains(out, want) {
+				t.Errorf("stdout %q: want %q", out, want)
+			}
 			res, err := http.Get(url + "/healthz")
 			if err != nil {
 				t.Fatal(err)

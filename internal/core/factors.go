@@ -195,7 +195,7 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 		return Enrolment{}, err
 	}
 	if n.Type != twofold.FactorTOTP && n.Type != twofold.FactorHOTP {
-		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp, hotp, sms, email or webauthn")
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp, hotp, sms, email, push or webauthn")
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err

@@ -283,7 +283,7 @@ func checkProof(p SecondFactor) error {
 		}
 		return nil
 	default:
-		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, webauthn, recovery_code, paper_key or ssh_key")
+		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, push, webauthn, recovery_code, paper_key or ssh_key")
 	}
 	if strings.TrimSpace(p.Code) == "" {
 		return twofold.Errorf(twofold.CodeInvalid, "code is required")

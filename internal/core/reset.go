@@ -156,7 +156,7 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 		s.audit(ctx, a.ID, "two_factor.reset_requested", m, "by "+by+", due "+r.Due.Format(time.RFC3339))
 		return s.tell(ctx, a, "a reset of your two-factor was requested",
 			fmt.Sprintf("A reset of two-factor on your account was requested by %s.", publicName(by)),
-			fmt.Sprintf("Unless it is cancelled, at %s your authenticators, recovery codes, paper key and SSH keys will be removed and you will be signed out everywhere. You can then sign in with your password alone and set up two-factor again. Signing in with one of your authenticators, a recovery code or an SSH key before then withdraws it.", r.Due.UTC().Format("2006-01-02 15:04 MST")),
+			fmt.Sprintf("Unless it is cancelled, at %s your authenticators, recovery codes, paper key and SSH keys will be removed and you will be signed out everywhere. You can then sign in with your password alone and set up two-factor again. Signing in with one of your authenticators, a recovery code, the paper key or an SSH key before then withdraws it.", r.Due.UTC().Format("2006-01-02 15:04 MST")),
 			"If you did not ask for this, sign in now and cancel it on your security page, then change your password.")
 	})
 	if err != nil {
@@ -276,7 +276,7 @@ func (s *Service) carryOutReset(ctx context.Context, accountID string, m Meta) (
 // carryOut, inside a transaction, carries out the account's reset if it is
 // due: the factors, recovery codes and paper key go, every session ends,
 // the second-factor counters are cleared, and the holder is told. When a
-// factor or recovery code of the account passed a check since the request,
+// factor, recovery code, SSH key or the paper key of the account passed a check since the request (the paper key by its paper_key.used event),
 // the holder has not lost every way in: the reset is withdrawn instead. Of
 // concurrent callers on any instances exactly one does either.
 func (s *Service) carryOut(ctx context.Context, accountID string, m Meta) (twofold.ResetOutcome, error) {
@@ -287,7 +287,7 @@ func (s *Service) carryOut(ctx context.Context, accountID string, m Meta) (twofo
 	if out == twofold.ResetWithdrawn {
 		s.audit(ctx, accountID, "two_factor.reset_cancelled", m, "withdrawn: a second factor was used after "+r.RequestedBy+" requested it")
 		s.notify(ctx, accountID, "the reset of your two-factor was withdrawn",
-			fmt.Sprintf("The reset of two-factor on your account that %s requested was withdrawn, because one of your authenticators or recovery codes was used after it was requested. Everything stays as it is.", publicName(r.RequestedBy)),
+			fmt.Sprintf("The reset of two-factor on your account that %s requested was withdrawn, because one of your authenticators, recovery codes, SSH keys or the paper key was used after it was requested. Everything stays as it is.", publicName(r.RequestedBy)),
 			"If you still need the reset, ask again.")
 		return out, nil
 	}

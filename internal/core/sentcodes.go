@@ -159,6 +159,26 @@ func (s *Service) withHints(ctx context.Context, fs []twofold.Factor) ([]twofold
 	return fs, nil
 }
 
+// SendsCodes reports whether this server can send codes of a factor of
+// type t: text messages need a gateway, mails an SMTP server.
+func (s *Service) SendsCodes(t twofold.FactorType) bool {
+	switch t {
+	case twofold.FactorSMS:
+		return s.texts != nil
+	case twofold.FactorEmail:
+		return s.sendsMail()
+	}
+	return false
+}
+
+// sentKind names what carries codes of factor type t.
+func sentKind(t twofold.FactorType) string {
+	if t == twofold.FactorSMS {
+		return "text messages"
+	}
+	return "mail"
+}
+
 // enrolSent creates a pending sms or email factor and sends it a code to
 // confirm it with (ConfirmFactor). Nothing is stored when the code cannot
 // be sent.
@@ -172,6 +192,9 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 	dest, err := s.parseDestination(a.Account, n)
 	if err != nil {
 		return Enrolment{}, err
+	}
+	if !s.SendsCodes(n.Type) {
+		return Enrolment{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no %s, so it cannot confirm an %s factor", sentKind(n.Type), n.Type)
 	}
 	hint := hintOf(n.Type, dest)
 	if strings.TrimSpace(n.Label) == "" {
@@ -319,8 +342,8 @@ func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.
 			return time.Time{}, &twofold.Error{Code: twofold.CodeUnavailable, Message: "the text message could not be sent; try again in a minute", RetryAfter: time.Minute}
 		}
 	case twofold.FactorEmail:
-		if s.codeMail == nil {
-			return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no code mails")
+		if !s.sendsMail() {
+			return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail (no SMTP server is set), so it cannot send a code by email")
 		}
 		body := fmt.Sprintf("Hello %s,\n\nYour %s code %s is:\n\n    %s\n\nIt expires in %d minutes. Never share it: %s will never ask you for it.\nIf you did not ask for it, someone may know your password: change it.\n\n-- %s\n",
 			a.Username, s.cfg.Issuer, what, code, minutes, s.cfg.Issuer, s.cfg.Issuer)

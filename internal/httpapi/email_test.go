@@ -142,3 +142,18 @@ func TestEmailCodeDroppedWhenExpired(t *testing.T) {
 		t.Errorf("an expired code mail was sent: %d messages", n)
 	}
 }
+
+// TestEmailCodesNeedMail: on a server that sends no mail (no SMTP server)
+// an email factor cannot be added: its confirmation code would reach
+// nobody, and the factor would wait for ever. Nothing is stored.
+func TestEmailCodesNeedMail(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "eve")
+		c := login(t, s, "eve")
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"}), 503, "unavailable")
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email", "email": "x@example.com"}), 503, "unavailable")
+		if r := c.Do(t, "GET", "/v1/me", nil); r.Status != 200 || len(r.JSON["factors"].([]any)) != 0 {
+			t.Errorf("after refused enrolments: got %d %s, want no factors", r.Status, r.Body)
+		}
+	})
+}

@@ -163,6 +163,15 @@ func TestOperatorResetWaits(t *testing.T) {
 // with a factor while a reset waits has not lost every way in; when due, the
 // reset is withdrawn and the factors stay.
 func TestResetWithdrawnWhenAFactorIsUsed(t *testing.T) {
+	for _, method := range []string{"totp", "paper_key"} {
+		t.Run(method, func(t *testing.T) { testResetWithdrawn(t, method) })
+	}
+}
+
+// testResetWithdrawn is TestResetWithdrawnWhenAFactorIsUsed with the
+// second step passed by method: a code, or the paper key, which the holder
+// of a lost account would not have either.
+func testResetWithdrawn(t *testing.T, method string) {
 	eachDSN(t, func(t *testing.T, dsn string) {
 		f := newResetFixture(t, dsn)
 		s, ctx := f.s, context.Background()
@@ -171,7 +180,11 @@ func TestResetWithdrawnWhenAFactorIsUsed(t *testing.T) {
 		}
 		s.Clock.Add(30 * time.Second)
 		loginID, _ := startLogin(t, s, "dave")
-		if v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())}); v.Status != 200 {
+		proof := map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())}
+		if method == "paper_key" {
+			proof = map[string]string{"method": "paper_key", "code": f.phone.paperKey}
+		}
+		if v := verify(t, s, loginID, proof); v.Status != 200 {
 			t.Fatalf("second step while the reset waits: got %d %s", v.Status, v.Body)
 		}
 		s.Clock.Add(core.DefaultResetDelay)

@@ -121,6 +121,7 @@ func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.T
 			AND NOT EXISTS (SELECT 1 FROM factors WHERE account_id = $1 AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
 			AND NOT EXISTS (SELECT 1 FROM recovery_codes WHERE account_id = $1 AND used_at > two_factor_resets.requested_at)
 			AND NOT EXISTS (SELECT 1 FROM ssh_keys WHERE account_id = $1 AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
+			AND NOT EXISTS (SELECT 1 FROM audit_events WHERE account_id = $1 AND type = 'paper_key.used' AND at > two_factor_resets.requested_at)
 			RETURNING `+resetColumns, accountID, micros(now)))
 		if errors.Is(err, sql.ErrNoRows) {
 			r, err = scanReset(tx.QueryRowContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1 AND due_at <= $2 RETURNING `+resetColumns,

@@ -22,7 +22,10 @@ type adminUsersBody struct {
 	// Of the operator: creating an account needs their own fresh second
 	// factor.
 	OperatorEnabled bool
-	Elevation       *elevationBody
+	// Unmailed says why the holder cannot be emailed (no address, or
+	// no mail leaves this server); "" when they can.
+	Unmailed  string
+	Elevation *elevationBody
 }
 
 const adminUsersLimit = 100
@@ -93,9 +96,12 @@ type adminUserBody struct {
 	Enabled bool
 	// Of the operator: unlocking needs their own fresh second factor.
 	OperatorEnabled bool
-	Elevation       *elevationBody
-	Sessions        []core.SessionInfo // the account's live sessions
-	APIKeys         []twofold.APIKey   // the account's API keys, never a secret
+	// Unmailed says why the holder cannot be emailed (no address, or
+	// no mail leaves this server); "" when they can.
+	Unmailed  string
+	Elevation *elevationBody
+	Sessions  []core.SessionInfo // the account's live sessions
+	APIKeys   []twofold.APIKey   // the account's API keys, never a secret
 }
 
 func (s *Server) adminUser(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -126,7 +132,26 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, a core.
 	for _, f := range sum.Factors {
 		b.Enabled = b.Enabled || f.Status == twofold.FactorActive
 	}
-	s.render(w, r, status, "admin_user", Page{Title: sum.Account.Username, Account: &a.Account, Notice: notice(r), Error: errMsg, Body: b})
+	switch {
+	case !s.svc.EmailChangeByMail():
+		b.Unmailed = "this server sends no mail"
+	case sum.Account.Email == "":
+		b.Unmailed = "the account has no email address"
+	}
+	msg := notice(r)
+	if m, ok := unmailedNotices[r.URL.Query().Get("m")]; ok && b.Unmailed != "" {
+		msg = m + " The holder was not emailed (" + b.Unmailed + "): tell them another way."
+	}
+	s.render(w, r, status, "admin_user", Page{Title: sum.Account.Username, Account: &a.Account, Notice: msg, Error: errMsg, Body: b})
+}
+
+// unmailedNotices are the notices of operators' actions that say the
+// holder was emailed, as they read when the holder could not be.
+var unmailedNotices = map[string]string{
+	"reset_requested":          "The reset of two-factor is scheduled. The holder can cancel it until it is due.",
+	"api_key_revoked_for_user": "The API key is revoked, with the keys made with it.",
+	"signed_out_everywhere":    "The account is signed out everywhere.",
+	"email_changed_for_user":   "The email address is changed.",
 }
 
 // adminUnlock clears the failed-attempt locks of an account (SPEC §1 story

@@ -139,11 +139,14 @@ func (s *Server) funcs() template.FuncMap {
 		"resetByMail": s.svc.PasswordResetByMail,
 		// emailByMail reports whether the account's address can be changed.
 		"emailByMail": s.svc.EmailChangeByMail,
-		"deref":       func(t *time.Time) time.Time { return *t },
-		"future":      func(t time.Time) bool { return t.After(s.svc.Now()) },
-		"duration":    durationText,
-		"groups":      groupsOf4,
-		"event":       eventText,
+		// sendsCodes reports whether codes of a factor type ("sms",
+		// "email") can be sent.
+		"sendsCodes": func(t string) bool { return s.svc.SendsCodes(twofold.FactorType(t)) },
+		"deref":      func(t *time.Time) time.Time { return *t },
+		"future":     func(t time.Time) bool { return t.After(s.svc.Now()) },
+		"duration":   durationText,
+		"groups":     groupsOf4,
+		"event":      eventText,
 		"factorKind": func(t twofold.FactorType) string {
 			switch t {
 			case twofold.FactorTOTP:
