@@ -60,6 +60,8 @@ commands:
   user reset-two-factor USERNAME
                       remove a user's authenticators, recovery codes and paper key
                       after --reset-delay (default 72h; the user can cancel), or --now
+  user operator USERNAME [--remove]
+                      make a user an operator, or (--remove) no longer one: their admin keys are revoked
   dns add-zone ZONE --owner USERNAME | dns remove-zone ZONE | dns zones
                       create, remove and list the zones of the DNS API
   code SECRET|URI     print the current TOTP code (like oathtool --totp)

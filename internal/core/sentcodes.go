@@ -197,14 +197,20 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 		return Enrolment{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no %s, so it cannot confirm an %s factor", sentKind(n.Type), n.Type)
 	}
 	hint := hintOf(n.Type, dest)
-	if strings.TrimSpace(n.Label) == "" {
-		n.Label = hint
-	}
-	label, err := validateLabel(n.Label)
+	fs, err := s.store.Factors(ctx, a.Account.ID)
 	if err != nil {
 		return Enrolment{}, err
 	}
-	fs, err := s.store.Factors(ctx, a.Account.ID)
+	if strings.TrimSpace(n.Label) == "" {
+		// The masked destination, numbered when another factor has that
+		// name already (two addresses can mask alike): a name the holder
+		// did not choose is never refused as taken.
+		n.Label = hint
+		for i := 2; checkNewLabel(fs, n.Label, "") != nil; i++ {
+			n.Label = fmt.Sprintf("%s (%d)", hint, i)
+		}
+	}
+	label, err := validateLabel(n.Label)
 	if err != nil {
 		return Enrolment{}, err
 	}

@@ -87,6 +87,12 @@ func TestEmailCodeStory(t *testing.T) {
 		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "email", "code": code}); r.Status != 200 {
 			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
 		}
+		// A second address that masks like the first gets a numbered name,
+		// not a conflict over a name eve never chose.
+		r = c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email", "email": "ed@example.com"})
+		if r.Status != 201 || r.JSON["factor"].(map[string]any)["label"] != "e•••@example.com (2)" {
+			t.Errorf("second email factor without a name: got %d %s, want 201 named e•••@example.com (2)", r.Status, r.Body)
+		}
 		if s.DBPath == "" {
 			return
 		}
