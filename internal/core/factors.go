@@ -262,11 +262,18 @@ func (s *Service) keyURI(a twofold.Account, f twofold.Factor, p otp.Params) stri
 
 // PendingEnrolment returns the enrolment data of a factor that is still
 // pending; once active, its secret is never shown again.
+//
+// The secret, its otpauth:// URI and so its QR code are shown under the rule
+// that adding a factor follows (EnrolFactor, ConfirmFactor): on an account
+// with an active factor the session must be elevated. Else a session signed
+// in with the password only (two-factor not required, SPEC §3.1) could read
+// the secret of a factor the owner is setting up, and once the owner
+// confirmed it make its codes and elevate with them.
 func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string) (Enrolment, error) {
 	if err := person(a); err != nil {
 		return Enrolment{}, err
 	}
-	f, err := s.factor(ctx, a.Account.ID, factorID)
+	f, err := s.store.Factor(ctx, a.Account.ID, factorID)
 	if err != nil {
 		return Enrolment{}, err
 	}
@@ -281,6 +288,12 @@ func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string)
 	}
 	if f.Type == twofold.FactorWebAuthn {
 		return Enrolment{}, twofold.Errorf(twofold.CodeNotFound, "a security key has no secret to show")
+	}
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return Enrolment{}, err
+	}
+	if err := s.open(ctx, &f); err != nil {
+		return Enrolment{}, err
 	}
 	p, err := factorParams(f)
 	if err != nil {

@@ -41,9 +41,14 @@ func (s *Service) ImportTokens(ctx context.Context, seeds []otp.Seed, m Meta) (T
 	return s.importTokens(ctx, seeds, "the command line", m)
 }
 
-// ImportTokensFor is ImportTokens for an operator.
+// ImportTokensFor is ImportTokens for an operator, who needs two-factor on
+// their own account and an elevated session, as for every other operator
+// write (requireOperatorElevation): the tokens imported are the ones
+// holders claim and then sign in with, so a stolen or password-only session
+// must not choose them. The command line's ImportTokens runs with the
+// database and the master key in hand, and needs neither.
 func (s *Service) ImportTokensFor(ctx context.Context, op Auth, seeds []otp.Seed, m Meta) (TokenImport, error) {
-	if err := requireOperator(op); err != nil {
+	if err := s.requireOperatorElevation(ctx, op, "importing hardware tokens"); err != nil {
 		return TokenImport{}, err
 	}
 	return s.importTokens(ctx, seeds, "operator "+op.Account.Username, m)

@@ -163,6 +163,56 @@ func TestAddingAFactorNeedsElevation(t *testing.T) {
 	})
 }
 
+// TestPendingSecretNeedsElevation: the QR code of a factor being added
+// shows its secret, so on an account with two-factor on it takes an
+// elevated session, as adding the factor does (SPEC §3.1). Else a session
+// signed in with the password only (two-factor not required) could read
+// the secret of the owner's new factor and, once the owner confirmed it,
+// make codes and elevate with them. An account with no factor yet may read
+// it, as it may add one.
+func TestPendingSecretNeedsElevation(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "hana")
+		c := login(t, s, "hana")
+		first := startEnrol(t, c, map[string]any{"type": "totp", "label": "phone"})
+		if r := c.Do(t, "GET", "/v1/me/factors/"+first.id+"/qr.png", nil); r.Status != 200 || r.Header.Get("Content-Type") != "image/png" {
+			t.Fatalf("QR code of the first factor, password-only session: got %d %s, want 200", r.Status, r.Body)
+		}
+		code := testenv.TOTP(t, first.secret, s.Clock.Now())
+		if r := c.Do(t, "POST", "/v1/me/factors/"+first.id+"/confirm", map[string]string{"code": code}); r.Status != 200 {
+			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+		}
+		s.Clock.Add(30 * time.Second)
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, first.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		if r := c.Do(t, "PUT", "/v1/me/two-factor", map[string]any{"required": false}); r.Status != 200 {
+			t.Fatalf("two-factor off: got %d %s", r.Status, r.Body)
+		}
+		for _, typ := range []string{"totp", "hotp"} {
+			laptop := startEnrol(t, c, map[string]any{"type": typ, "label": "laptop " + typ})
+			qr := "/v1/me/factors/" + laptop.id + "/qr.png"
+			if r := c.Do(t, "GET", qr, nil); r.Status != 200 {
+				t.Fatalf("%s: QR code, elevated session: got %d %s", typ, r.Status, r.Body)
+			}
+			intruder := login(t, s, "hana")
+			wantProblem(t, intruder.Do(t, "GET", qr, nil), 403, "elevation-required")
+			wantProblem(t, intruder.Do(t, "GET", qr+"?size=512", nil), 403, "elevation-required")
+		}
+		// Nor the owner's session once its elevation lapsed, until it
+		// elevates again.
+		laptop := startEnrol(t, c, map[string]any{"type": "totp", "label": "laptop"})
+		s.Clock.Add(11 * time.Minute)
+		wantProblem(t, c.Do(t, "GET", "/v1/me/factors/"+laptop.id+"/qr.png", nil), 403, "elevation-required")
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, first.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		if r := c.Do(t, "GET", "/v1/me/factors/"+laptop.id+"/qr.png", nil); r.Status != 200 {
+			t.Fatalf("QR code, elevated again: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
 // TestRecoveryCodesNeedAFactor: without an active factor there are no
 // recovery codes to make, and the answer says so (400), rather than asking
 // for an elevation the account has nothing to give.

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/twofold/twofold"
@@ -19,10 +20,23 @@ type adminTokensBody struct {
 	Claimed   int  // of all tokens, how many are claimed
 	Format    string
 	Seeds     string // what was pasted, kept when the form comes back
+	// Of the operator: importing needs their own two-factor and a fresh
+	// second factor, as other operator changes do.
+	OperatorEnabled bool
+	// Elevation is the import form's "confirm it's you" fields, nil while
+	// the session is elevated. Its links to the other ways of confirming
+	// carry the format only: the seed file holds secrets, never put in a
+	// URL, so it is pasted again after switching.
+	Elevation *elevationBody
 }
 
 func (s *Server) adminTokens(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.renderAdminTokens(w, r, a, http.StatusOK, adminTokensBody{Unclaimed: r.URL.Query().Get("unclaimed") != "", Format: "csv"}, notice(r), "")
+	q := r.URL.Query()
+	b := adminTokensBody{Unclaimed: q.Get("unclaimed") != "", Format: "csv"}
+	if q.Get("format") == "pskc" { // the form's format, when its "confirm it's you" method was switched
+		b.Format = "pskc"
+	}
+	s.renderAdminTokens(w, r, a, http.StatusOK, b, notice(r), "")
 }
 
 func (s *Server) renderAdminTokens(w http.ResponseWriter, r *http.Request, a core.Auth, status int, b adminTokensBody, notice, errMsg string) {
@@ -39,13 +53,23 @@ func (s *Server) renderAdminTokens(w http.ResponseWriter, r *http.Request, a cor
 			b.Tokens = append(b.Tokens, t)
 		}
 	}
+	me, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b.OperatorEnabled = me.Enabled
+	if b.Elevation = s.elevationFor(r, a, me, "/admin/tokens"); b.Elevation != nil {
+		b.Elevation.Keep = url.Values{"format": {b.Format}}
+	}
 	s.render(w, r, status, "admin_tokens", Page{Title: "Hardware tokens", Account: &a.Account, Notice: notice, Error: errMsg, Body: b})
 }
 
 // adminImportTokens imports the seeds pasted into the form: an OATH CSV
 // file, or a PSKC file with its pre-shared key when it is encrypted. All or
 // nothing, as `twofold tokens import`, which also takes files larger than a
-// form does.
+// form does. The file is read before the operator's code is checked, so
+// that a file that cannot be read spends no code.
 func (s *Server) adminImportTokens(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	f := r.PostForm
 	b := adminTokensBody{Format: f.Get("format"), Seeds: f.Get("seeds")}
@@ -80,7 +104,10 @@ func (s *Server) adminImportTokens(w http.ResponseWriter, r *http.Request, a cor
 		again(err)
 		return
 	}
-	n, err := s.svc.ImportTokensFor(r.Context(), a, seeds, httpapi.Meta(r))
+	var n core.TokenImport
+	if err = s.elevateFromForm(r, &a); err == nil {
+		n, err = s.svc.ImportTokensFor(r.Context(), a, seeds, httpapi.Meta(r))
+	}
 	for i := range seeds {
 		clear(seeds[i].Secret)
 	}

@@ -5,13 +5,16 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twofold/twofold/internal/testenv"
 )
 
 // TestAdminTokens imports hardware tokens on the operators' page: the list
 // shows them, a file naming a serial imported before changes nothing, bad
-// input says what is wrong, and people who are not operators are refused.
+// input says what is wrong, an import needs the operator's fresh second
+// factor (and two-factor on their account), and people who are not
+// operators are refused.
 func TestAdminTokens(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	secret := account(t, ts, "olga", true, true)
@@ -54,6 +57,52 @@ func TestAdminTokens(t *testing.T) {
 	r = op.get("/admin/tokens?unclaimed=1")
 	if strings.Contains(r.body, "TOK-3") || strings.Count(r.body, `id="token-`) != 2 {
 		t.Errorf("after the refused imports the list is not the two tokens: %s", r.body)
+	}
+
+	// Once the elevation of the sign-in lapsed, an import needs a fresh
+	// code, as other operator changes do; a file that cannot be read is
+	// told first, with no code spent.
+	ts.Clock.Add(11 * time.Minute)
+	tok6 := url.Values{"format": {"csv"}, "seeds": {"TOK-6,3132333435363738393031323334353637383936\n"}}
+	if r := op.get("/admin/tokens"); !strings.Contains(r.body, `name="elevate_code"`) {
+		t.Error("the import form asks for no code once the elevation lapsed")
+	}
+	if r := op.post("/admin/tokens", tok6); r.status != http.StatusForbidden || pageError(r.body) != "Confirm it's you with a code first." || !strings.Contains(r.body, `name="elevate_code"`) {
+		t.Errorf("an import without a fresh code: status %d, %q", r.status, pageError(r.body))
+	}
+	withCode := func(form url.Values, code string) url.Values {
+		f := url.Values{"elevate_method": {"totp"}, "elevate_code": {code}}
+		for k, v := range form {
+			f[k] = v
+		}
+		return f
+	}
+	if r := op.post("/admin/tokens", withCode(tok6, otherCode(testenv.TOTP(t, secret, ts.Clock.Now())))); r.status != http.StatusUnauthorized {
+		t.Errorf("an import with a wrong code: status %d, %q", r.status, pageError(r.body))
+	}
+	if r := op.get("/admin/tokens"); strings.Contains(r.body, "TOK-6") {
+		t.Fatal("a token was imported without a fresh code")
+	}
+	r = op.post("/admin/tokens", withCode(tok6, testenv.TOTP(t, secret, ts.Clock.Now())))
+	if r.status != http.StatusOK || !strings.Contains(r.body, "1 hardware token imported") || !strings.Contains(r.body, `id="token-TOK-6"`) {
+		t.Errorf("an import with a fresh code: status %d, %q", r.status, pageError(r.body))
+	}
+
+	// An operator without two-factor of their own imports nothing: the
+	// page says why instead of offering the form.
+	account(t, ts, "otto", true, false)
+	plain := newClient(t, ts.URL())
+	if r := plain.signIn("otto"); r.url.Path != "/settings/security" {
+		t.Fatalf("otto signs in: at %s", r.url)
+	}
+	if r := plain.get("/admin/tokens"); r.status != http.StatusOK || !strings.Contains(r.body, `id="import-needs-2fa"`) || strings.Contains(r.body, `id="import-tokens"`) {
+		t.Errorf("an operator without two-factor: status %d, or the page offers the import form", r.status)
+	}
+	if r := plain.post("/admin/tokens", url.Values{"format": {"csv"}, "seeds": {"TOK-7,3132333435363738393031323334353637383937\n"}}); r.status != http.StatusForbidden {
+		t.Errorf("an operator without two-factor imports: status %d, %q", r.status, pageError(r.body))
+	}
+	if r := op.get("/admin/tokens"); strings.Contains(r.body, "TOK-7") {
+		t.Error("an operator without two-factor imported a token")
 	}
 
 	user := newClient(t, ts.URL())

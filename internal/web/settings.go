@@ -146,7 +146,11 @@ func (s *Server) renderAddAnother(w http.ResponseWriter, r *http.Request, a core
 }
 
 // enrolBody is the data of the enrolment page. It holds the secret: the page
-// is never cached and nothing of it is logged.
+// is never cached and nothing of it is logged. The core shows the secret
+// only to a session that may add the factor (elevated, on an account with
+// two-factor on), so the confirmation form needs no "confirm it's you"
+// fields: when the elevation lapses meanwhile, confirming it fails and the
+// page asks for them instead of showing the secret.
 type enrolBody struct {
 	Factor     twofold.Factor
 	Secret     []string     // in groups of four
@@ -155,24 +159,26 @@ type enrolBody struct {
 	QRURL      string
 	ConfirmURL string
 	CancelURL  string
-	Elevation  *elevationBody // a code from another authenticator, when the session needs one
 }
 
 func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	s.renderEnrol(w, r, a, http.StatusOK, "")
 }
 
+// renderEnrol shows the setup page of a pending authenticator: its secret
+// and the form that confirms it, or, when the session must confirm it's
+// the holder first (core.PendingEnrolment), the "confirm it's you" fields
+// in the secret's place.
 func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
 	e, err := s.svc.PendingEnrolment(r.Context(), a, r.PathValue("id"))
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
 		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
 		return
 	}
-	if err != nil {
-		s.fail(w, r, &a, err)
+	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
+		s.renderEnrolElevation(w, r, a, status, errMsg)
 		return
 	}
-	p, err := s.svc.Me(r.Context(), a)
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
@@ -181,13 +187,41 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, a core.Auth
 	b := enrolBody{
 		Factor: e.Factor, Secret: groupsOf4(e.Secret), OTPAuthURI: template.URL(e.OTPAuthURI), Period: int(e.Factor.Period.Seconds()),
 		QRURL: base + "/qr.png", ConfirmURL: base + "/confirm", CancelURL: "/settings/security/factors/" + e.Factor.ID + "/remove",
-		Elevation: s.elevationFor(r, a, p, base),
 	}
 	title := "Add an authenticator app"
 	if e.Factor.Type == twofold.FactorHOTP {
 		title = "Add a hardware token"
 	}
 	s.render(w, r, status, "enrol", Page{Title: title, Account: &a.Account, Error: errMsg, Body: b})
+}
+
+// renderEnrolElevation asks a session that is not elevated to confirm it's
+// the holder before the setup page of a pending authenticator shows its
+// secret; the form posts to enrolElevate.
+func (s *Server) renderEnrolElevation(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	p, f, err := s.findFactor(r, a, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	self := "/settings/security/totp/" + f.ID
+	b := confirmBody{
+		Heading: "Continue adding “" + f.Label + "”?", Action: self, Button: "Continue", Cancel: "/settings/security",
+		Text:      []string{"The key of an authenticator being set up can make codes for your account once it is confirmed, so it is shown only after a code from an authenticator you already have."},
+		Elevation: s.elevationFor(r, a, p, self),
+	}
+	s.render(w, r, status, "confirm", Page{Title: "Add an authenticator", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+// enrolElevate takes the "confirm it's you" fields of renderEnrolElevation
+// and goes back to the setup page, which then shows the secret (or, when
+// nothing was answered, asks again).
+func (s *Server) enrolElevate(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderEnrol(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
+	http.Redirect(w, r, "/settings/security/totp/"+url.PathEscape(r.PathValue("id")), http.StatusSeeOther)
 }
 
 // enrolQR serves the QR code of a pending factor's otpauth:// URI as PNG.

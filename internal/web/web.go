@@ -115,6 +115,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /settings/security/token":                   s.authed(s.claimPage),
 		"POST /settings/security/token":                  s.authed(s.claim),
 		"GET /settings/security/totp/{id}":               s.authed(s.enrolPage),
+		"POST /settings/security/totp/{id}":              s.authed(s.enrolElevate),
 		"GET /settings/security/totp/{id}/qr.png":        s.authed(s.enrolQR),
 		"POST /settings/security/totp/{id}/confirm":      s.authed(s.confirm),
 		"GET /settings/security/sent":                    redirectTo("/settings/security").ServeHTTP,
