@@ -129,9 +129,6 @@ type verifyBody struct {
 	// PushNumber is the number to type on the push device PushLabel, when
 	// a push was just sent (push.go).
 	PushNumber, PushLabel string
-	// KeyOptions are, when Method is webauthn, the options of the
-	// assertion for navigator.credentials.get; "" when none could be had.
-	KeyOptions string
 	// SSH is, when Method is ssh_key, the login's challenge waiting for a
 	// signature; nil until one is asked for.
 	SSH *core.SSHKeyChallenge
@@ -216,9 +213,6 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 	}
 	b := secondStep(methods, method, next)
 	set(&b)
-	if b.Method == twofold.MethodWebAuthn {
-		b.KeyOptions = s.keyOptions(r, loginID)
-	}
 	if b.SSH, err = s.loginSSHChallenge(r, loginID, b.Method); err != nil {
 		s.fail(w, r, nil, err)
 		return
