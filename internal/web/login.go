@@ -193,7 +193,7 @@ func (s *Server) renderVerifySent(w http.ResponseWriter, r *http.Request, status
 
 // renderVerifyWith renders the second step, with set adjusting its data.
 func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status int, method twofold.Method, next, errMsg string, set func(*verifyBody)) {
-	loginID := cookieValue(r, loginCookie)
+	loginID := s.cookieValue(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
@@ -223,7 +223,7 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 // verify completes the second step. Every failure reads the same; a
 // throttled attempt says how long to wait.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	loginID := cookieValue(r, loginCookie)
+	loginID := s.cookieValue(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return
@@ -279,7 +279,7 @@ func (s *Server) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 // browser made, and signs in; every refusal reads the same.
 func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostForm.Get("next"))
-	loginID, credential := cookieValue(r, passkeyCookie), r.PostForm.Get("credential")
+	loginID, credential := s.cookieValue(r, passkeyCookie), r.PostForm.Get("credential")
 	if loginID == "" || credential == "" {
 		s.render(w, r, http.StatusBadRequest, "login", Page{Title: "Sign in", Body: loginBody{Next: next},
 			Error: "Signing in with a passkey needs JavaScript in this browser. Sign in with your username and password instead."})

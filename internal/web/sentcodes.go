@@ -120,7 +120,7 @@ func (s *Server) resendSent(w http.ResponseWriter, r *http.Request, a core.Auth)
 // sendLoginCode sends a code for the second step to the phone or address
 // the form names, then asks for it.
 func (s *Server) sendLoginCode(w http.ResponseWriter, r *http.Request) {
-	loginID := cookieValue(r, loginCookie)
+	loginID := s.cookieValue(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return
