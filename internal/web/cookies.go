@@ -133,11 +133,12 @@ func (s *Server) browserID(w http.ResponseWriter, r *http.Request) string {
 
 // csrfToken is the form token for a browser: a keyed hash of its cookie, so
 // that the token cannot be made without the server's key. It is not bound to
-// the session: someone who can plant a cookie in the victim's browser (a
-// sibling subdomain) can plant one whose token they fetched for themselves.
-// What stops a forged form from there is guard's cross-origin check, which
-// refuses a state-changing request that the browser marks as coming from
-// another origin, same site or not.
+// the session: someone who can plant a cookie in the victim's browser can
+// plant one whose token they fetched for themselves. With Secure cookies
+// the cookie's name has the __Host- prefix, which no sibling subdomain or
+// plain-http answer can set (wireName); on plain http, and in any case,
+// guard's cross-origin check also refuses a state-changing request that
+// the browser marks as coming from another origin, same site or not.
 func (s *Server) csrfToken(browser string) string {
 	return base64.RawURLEncoding.EncodeToString(s.hasher.Sum("csrf", browser))
 }
