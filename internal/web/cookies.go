@@ -12,30 +12,77 @@ import (
 	"github.com/twofold/twofold/internal/core"
 )
 
-// Cookie names. Each holds an opaque random value; none is readable by scripts.
+// cookieName is the plain name of one of the pages' cookies. Each holds an
+// opaque random value; none is readable by scripts.
+type cookieName string
+
+// The pages' cookies.
 const (
-	sessionCookie = "twofold_session" // the core session token
-	loginCookie   = "twofold_login"   // a login transaction waiting for its second step
-	passkeyCookie = "twofold_passkey" // a sign-in with a passkey begun, waiting for the key's answer
-	setupCookie   = "twofold_setup"   // the first-run setup token, off the address bar
-	browserCookie = "twofold_csrf"    // per-browser value the CSRF tokens are bound to
-	pushCookie    = "twofold_push"    // the number of a push sent to confirm it's the holder, bound to the session
+	sessionCookie cookieName = "twofold_session" // the core session token
+	loginCookie   cookieName = "twofold_login"   // a login transaction waiting for its second step
+	passkeyCookie cookieName = "twofold_passkey" // a sign-in with a passkey begun, waiting for the key's answer
+	setupCookie   cookieName = "twofold_setup"   // the first-run setup token, off the address bar
+	browserCookie cookieName = "twofold_csrf"    // per-browser value the CSRF tokens are bound to
+	pushCookie    cookieName = "twofold_push"    // the number of a push sent to confirm it's the holder, bound to the session
+	resetCookie   cookieName = "twofold_reset"   // a password-reset link's token, off the address bar
 )
 
+// path is the Path the cookie is set with: only the pages that use it get
+// it back.
+func (n cookieName) path() string {
+	switch n {
+	case loginCookie, passkeyCookie:
+		return "/login"
+	case setupCookie:
+		return "/setup"
+	case resetCookie:
+		return "/new-password"
+	}
+	return "/"
+}
+
+// secureCookies reports whether the cookies of the answer to r are
+// Secure: when the request came over TLS, or the server is configured as
+// https (behind a TLS-terminating proxy).
+func (s *Server) secureCookies(r *http.Request) bool { return s.secure || r.TLS != nil }
+
+// wireName is the name cookie n goes by in the answer to r and in the
+// requests that follow. With Secure cookies it has a prefix that browsers
+// enforce: "__Host-" for a cookie of the whole site (Path=/), which a
+// browser then takes only Secure, from this host, with Path=/ and no
+// Domain, so that neither a sibling subdomain nor a plain-http answer (an
+// attacker on the network) can plant one, such as a session of the
+// attacker's own account; "__Secure-" for a cookie of narrower Path, which
+// a browser takes only Secure, from https. On plain http (development on
+// 127.0.0.1) the names are plain. A cookie is read only by the name of the
+// mode it was set in: a plain-named one planted beside a prefixed one is
+// never looked at.
+func (s *Server) wireName(r *http.Request, n cookieName) string {
+	switch {
+	case !s.secureCookies(r):
+		return string(n)
+	case n.path() == "/":
+		return "__Host-" + string(n)
+	}
+	return "__Secure-" + string(n)
+}
+
 // setCookie sets an HttpOnly, SameSite=Lax cookie, Secure when the request
-// came over TLS (or the server is configured as https). Cookies last for the
-// browser session; the server enforces the real lifetime of what they name
-// (sessions, logins), by its own clock.
-func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value, path string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure || r.TLS != nil})
+// came over TLS (or the server is configured as https), under its wireName.
+// path must be the cookie's own (cookieName.path), which its prefix
+// follows. Cookies last for the browser session; the server enforces the
+// real lifetime of what they name (sessions, logins), by its own clock.
+func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name cookieName, value, path string) {
+	http.SetCookie(w, &http.Cookie{Name: s.wireName(r, name), Value: value, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secureCookies(r)})
 }
 
-func (s *Server) clearCookie(w http.ResponseWriter, r *http.Request, name, path string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure || r.TLS != nil})
+func (s *Server) clearCookie(w http.ResponseWriter, r *http.Request, name cookieName, path string) {
+	http.SetCookie(w, &http.Cookie{Name: s.wireName(r, name), Value: "", Path: path, MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secureCookies(r)})
 }
 
-func cookieValue(r *http.Request, name string) string {
-	c, err := r.Cookie(name)
+// cookieValue returns the value of cookie name in r, by its wireName, or "".
+func (s *Server) cookieValue(r *http.Request, name cookieName) string {
+	c, err := r.Cookie(s.wireName(r, name))
 	if err != nil {
 		return ""
 	}
@@ -47,7 +94,7 @@ func cookieValue(r *http.Request, name string) string {
 // session could not be checked at all (the database failed): that says
 // nothing about the session, whose cookie must then be kept.
 func (s *Server) session(r *http.Request) (a core.Auth, ok bool, err error) {
-	token := cookieValue(r, sessionCookie)
+	token := s.cookieValue(r, sessionCookie)
 	if token == "" {
 		return core.Auth{}, false, nil
 	}
@@ -65,38 +112,40 @@ func (s *Server) session(r *http.Request) (a core.Auth, ok bool, err error) {
 // browserID returns the per-browser CSRF binding, setting the cookie (and
 // adding it to r, for this request's forms) when the browser has none yet.
 func (s *Server) browserID(w http.ResponseWriter, r *http.Request) string {
-	if v := cookieValue(r, browserCookie); len(v) >= 32 && len(v) <= 64 {
+	if v := s.cookieValue(r, browserCookie); len(v) >= 32 && len(v) <= 64 {
 		return v
 	}
 	b := make([]byte, 32)
 	rand.Read(b)
 	v := base64.RawURLEncoding.EncodeToString(b)
 	s.setCookie(w, r, browserCookie, v, "/")
+	name := s.wireName(r, browserCookie)
 	others := r.Cookies()
 	r.Header.Del("Cookie")
 	for _, c := range others {
-		if c.Name != browserCookie {
+		if c.Name != name {
 			r.AddCookie(c)
 		}
 	}
-	r.AddCookie(&http.Cookie{Name: browserCookie, Value: v})
+	r.AddCookie(&http.Cookie{Name: name, Value: v})
 	return v
 }
 
 // csrfToken is the form token for a browser: a keyed hash of its cookie, so
 // that the token cannot be made without the server's key. It is not bound to
-// the session: someone who can plant a cookie in the victim's browser (a
-// sibling subdomain) can plant one whose token they fetched for themselves.
-// What stops a forged form from there is guard's cross-origin check, which
-// refuses a state-changing request that the browser marks as coming from
-// another origin, same site or not.
+// the session: someone who can plant a cookie in the victim's browser can
+// plant one whose token they fetched for themselves. With Secure cookies
+// the cookie's name has the __Host- prefix, which no sibling subdomain or
+// plain-http answer can set (wireName); on plain http, and in any case,
+// guard's cross-origin check also refuses a state-changing request that
+// the browser marks as coming from another origin, same site or not.
 func (s *Server) csrfToken(browser string) string {
 	return base64.RawURLEncoding.EncodeToString(s.hasher.Sum("csrf", browser))
 }
 
 // formToken returns the CSRF token for forms on the page answering r.
 func (s *Server) formToken(r *http.Request) string {
-	return s.csrfToken(cookieValue(r, browserCookie))
+	return s.csrfToken(s.cookieValue(r, browserCookie))
 }
 
 // pushNumberValue is the push cookie's value for number: the number with a
@@ -105,14 +154,14 @@ func (s *Server) formToken(r *http.Request) string {
 // could then show a page of this site asking to type an attacker's number
 // on the owner's device, approving the attacker's sign-in.
 func (s *Server) pushNumberValue(r *http.Request, number string) string {
-	return number + "." + base64.RawURLEncoding.EncodeToString(s.hasher.Sum("push-number", cookieValue(r, sessionCookie)+"|"+number))
+	return number + "." + base64.RawURLEncoding.EncodeToString(s.hasher.Sum("push-number", s.cookieValue(r, sessionCookie)+"|"+number))
 }
 
 // pushNumber returns the number of the push this session sent to confirm
 // it's the holder, or "" when there is none or the cookie was not made for
 // this session.
 func (s *Server) pushNumber(r *http.Request) string {
-	v := cookieValue(r, pushCookie)
+	v := s.cookieValue(r, pushCookie)
 	n, _, ok := strings.Cut(v, ".")
 	if !ok || twoDigits(n) == "" || subtle.ConstantTimeCompare([]byte(v), []byte(s.pushNumberValue(r, n))) != 1 {
 		return ""

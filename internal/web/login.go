@@ -129,9 +129,6 @@ type verifyBody struct {
 	// PushNumber is the number to type on the push device PushLabel, when
 	// a push was just sent (push.go).
 	PushNumber, PushLabel string
-	// KeyOptions are, when Method is webauthn, the options of the
-	// assertion for navigator.credentials.get; "" when none could be had.
-	KeyOptions string
 	// SSH is, when Method is ssh_key, the login's challenge waiting for a
 	// signature; nil until one is asked for.
 	SSH *core.SSHKeyChallenge
@@ -196,7 +193,7 @@ func (s *Server) renderVerifySent(w http.ResponseWriter, r *http.Request, status
 
 // renderVerifyWith renders the second step, with set adjusting its data.
 func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status int, method twofold.Method, next, errMsg string, set func(*verifyBody)) {
-	loginID := cookieValue(r, loginCookie)
+	loginID := s.cookieValue(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
@@ -216,9 +213,6 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 	}
 	b := secondStep(methods, method, next)
 	set(&b)
-	if b.Method == twofold.MethodWebAuthn {
-		b.KeyOptions = s.keyOptions(r, loginID)
-	}
 	if b.SSH, err = s.loginSSHChallenge(r, loginID, b.Method); err != nil {
 		s.fail(w, r, nil, err)
 		return
@@ -229,7 +223,7 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 // verify completes the second step. Every failure reads the same; a
 // throttled attempt says how long to wait.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	loginID := cookieValue(r, loginCookie)
+	loginID := s.cookieValue(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return
@@ -285,7 +279,7 @@ func (s *Server) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 // browser made, and signs in; every refusal reads the same.
 func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostForm.Get("next"))
-	loginID, credential := cookieValue(r, passkeyCookie), r.PostForm.Get("credential")
+	loginID, credential := s.cookieValue(r, passkeyCookie), r.PostForm.Get("credential")
 	if loginID == "" || credential == "" {
 		s.render(w, r, http.StatusBadRequest, "login", Page{Title: "Sign in", Body: loginBody{Next: next},
 			Error: "Signing in with a passkey needs JavaScript in this browser. Sign in with your username and password instead."})

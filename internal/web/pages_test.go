@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -234,7 +235,28 @@ func TestCSRF(t *testing.T) {
 	}
 }
 
-func TestSessionCookie(t *testing.T) {
+// httpsJar keeps cookies as a browser does behind a TLS-terminating proxy:
+// the pages are https to it, so Secure cookies go back over the test's
+// plain-http connection.
+type httpsJar struct{ http.CookieJar }
+
+func asHTTPS(u *url.URL) *url.URL {
+	v := *u
+	v.Scheme = "https"
+	return &v
+}
+
+func (j httpsJar) SetCookies(u *url.URL, cs []*http.Cookie) { j.CookieJar.SetCookies(asHTTPS(u), cs) }
+func (j httpsJar) Cookies(u *url.URL) []*http.Cookie        { return j.CookieJar.Cookies(asHTTPS(u)) }
+
+// TestCookieNames: on plain http (development on 127.0.0.1) the cookies
+// have plain names; with an https base URL they are Secure and prefixed,
+// "__Host-" for those of the whole site (Path=/, no Domain) and "__Secure-"
+// for those of narrower Path, so that browsers refuse them from a sibling
+// subdomain or a plain-http answer. Each mode reads only its own names: a
+// session or CSRF cookie planted under the other name is not taken. All
+// are HttpOnly and SameSite=Lax.
+func TestCookieNames(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		base   string
@@ -245,26 +267,114 @@ func TestSessionCookie(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := testenv.NewServer(t, testenv.SQLiteDSN(t), func(c *config.Config) { c.BaseURL = tc.base })
-			account(t, ts, "alice", false, false)
-			c := newClient(t, "http://"+ts.Addr())
-			c.get("/login")
-			c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-			r := c.post("/login", url.Values{"username": {"alice"}, "password": {testPassword}})
-			if r.status != http.StatusSeeOther {
-				t.Fatalf("sign-in: status %d, want 303", r.status)
+			secret := account(t, ts, "alice", false, true)
+			wire := func(name, path string) string {
+				switch {
+				case !tc.secure:
+					return name
+				case path == "/":
+					return "__Host-" + name
+				}
+				return "__Secure-" + name
 			}
-			var found bool
-			for _, line := range r.header.Values("Set-Cookie") {
-				if !strings.HasPrefix(line, "twofold_session=") {
+			other := func(name, path string) string { // the name of the other mode
+				if tc.secure {
+					return name
+				}
+				return "__Host-" + name
+			}
+
+			c := newClient(t, "http://"+ts.Addr())
+			if tc.secure {
+				c.http.Jar = httpsJar{c.http.Jar}
+			}
+			// Every cookie set on the way in, redirects included: its name,
+			// path and flags.
+			set := map[string]*http.Cookie{}
+			recordHeader := func(h http.Header) {
+				for _, line := range h.Values("Set-Cookie") {
+					k, err := http.ParseSetCookie(line)
+					if err != nil {
+						t.Fatalf("Set-Cookie %q: %v", line, err)
+					}
+					set[k.Name] = k
+					if !strings.Contains(line, "HttpOnly") || !strings.Contains(line, "SameSite=Lax") || k.Secure != tc.secure || k.Domain != "" {
+						t.Errorf("cookie %q: want HttpOnly, SameSite=Lax, Secure %v, no Domain", line, tc.secure)
+					}
+				}
+			}
+			c.http.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+				recordHeader(req.Response.Header)
+				return nil
+			}
+			record := func(r reply) { recordHeader(r.header) }
+			record(c.get("/login"))
+			record(c.signIn("alice"))
+			r := c.totp(ts, secret)
+			record(r)
+			if r.url.Path != "/settings/security" {
+				t.Fatalf("signing in: at %s: %s", r.url, pageError(r.body))
+			}
+			for _, want := range []struct{ name, path string }{
+				{"twofold_csrf", "/"}, {"twofold_login", "/login"}, {"twofold_session", "/"},
+			} {
+				k := set[wire(want.name, want.path)]
+				if k == nil {
+					t.Errorf("no cookie %s among %v", wire(want.name, want.path), slices.Collect(maps.Keys(set)))
 					continue
 				}
-				found = true
-				if !strings.Contains(line, "HttpOnly") || !strings.Contains(line, "SameSite=Lax") || strings.Contains(line, "Secure") != tc.secure {
-					t.Errorf("session cookie %q: want HttpOnly, SameSite=Lax, Secure %v", line, tc.secure)
+				if k.Path != want.path {
+					t.Errorf("cookie %s: path %q, want %q", k.Name, k.Path, want.path)
+				}
+				if k.Secure != tc.secure {
+					t.Errorf("cookie %s: Secure %v, want %v", k.Name, k.Secure, tc.secure)
+				}
+				if _, ok := set[other(want.name, want.path)]; ok {
+					t.Errorf("cookie %s is set too", other(want.name, want.path))
 				}
 			}
-			if !found {
-				t.Error("sign-in set no session cookie")
+
+			// A valid session under its own name is taken; under the other
+			// mode's name it is not.
+			account(t, ts, "bob", false, false)
+			token := loginToken(t, ts, "bob")
+			for name, want := range map[string]string{wire("twofold_session", "/"): "/settings/security", other("twofold_session", "/"): "/login"} {
+				req, err := http.NewRequest("GET", "http://"+ts.Addr()+"/settings/security", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.AddCookie(&http.Cookie{Name: name, Value: token})
+				if r := newClient(t, "http://"+ts.Addr()).do(req); r.url.Path != want {
+					t.Errorf("session cookie %s: at %s, want %s", name, r.url.Path, want)
+				}
+			}
+
+			// A CSRF cookie planted under the other mode's name, with the
+			// token that fits its value, does not make a form valid: the
+			// login form (login CSRF, into the planter's account) is refused.
+			planter := newClient(t, "http://"+ts.Addr())
+			if tc.secure {
+				planter.http.Jar = httpsJar{planter.http.Jar}
+			}
+			planter.get("/login")
+			var value string
+			u, _ := url.Parse("https://" + ts.Addr() + "/login")
+			for _, k := range planter.http.Jar.Cookies(u) {
+				if k.Name == wire("twofold_csrf", "/") {
+					value = k.Value
+				}
+			}
+			if value == "" {
+				t.Fatal("the planter has no CSRF cookie")
+			}
+			form := url.Values{"username": {"alice"}, "password": {testPassword}, "csrf": {planter.csrf}}
+			for name, want := range map[string]int{wire("twofold_csrf", "/"): http.StatusOK, other("twofold_csrf", "/"): http.StatusForbidden} {
+				victim := newClient(t, "http://"+ts.Addr())
+				victim.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+				r := victim.postRaw("/login", form, http.Header{"Cookie": {name + "=" + value}})
+				if got := r.status; got != want && !(want == http.StatusOK && got == http.StatusSeeOther) {
+					t.Errorf("login form with the CSRF cookie as %s: status %d, want %d", name, got, want)
+				}
 			}
 		})
 	}

@@ -9,10 +9,6 @@ import (
 	"github.com/twofold/twofold/internal/httpapi"
 )
 
-// resetCookie holds a password-reset link's token, out of the address bar
-// and history, for the pages under /new-password.
-const resetCookie = "twofold_reset"
-
 // resetAskBody is the data of the page that asks for a link.
 type resetAskBody struct {
 	Username string
@@ -78,7 +74,7 @@ func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) {
 // showReset renders the form for the link in the cookie, asking for method
 // when the account has it, else for its first method.
 func (s *Server) showReset(w http.ResponseWriter, r *http.Request, status int, errMsg string, method twofold.Method, sentTo string) {
-	f, err := s.svc.CheckPasswordReset(r.Context(), cookieValue(r, resetCookie), httpapi.Meta(r))
+	f, err := s.svc.CheckPasswordReset(r.Context(), s.cookieValue(r, resetCookie), httpapi.Meta(r))
 	if err != nil {
 		s.resetFailed(w, r, err)
 		return
@@ -106,7 +102,7 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := core.SecondFactor{Method: method, Code: f.Get("code")}
-	err := s.svc.CompletePasswordReset(r.Context(), cookieValue(r, resetCookie), f.Get("password"), p, httpapi.Meta(r))
+	err := s.svc.CompletePasswordReset(r.Context(), s.cookieValue(r, resetCookie), f.Get("password"), p, httpapi.Meta(r))
 	switch {
 	case twofold.ErrorCode(err) == twofold.CodeLoginExpired:
 		s.resetFailed(w, r, err)
@@ -121,7 +117,7 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 // resetSend sends a code that confirms the reset to a phone or address.
 func (s *Server) resetSend(w http.ResponseWriter, r *http.Request) {
 	method := twofold.Method(r.PostForm.Get("method"))
-	c, err := s.svc.ChallengePasswordReset(r.Context(), cookieValue(r, resetCookie), method, r.PostForm.Get("factor_id"), httpapi.Meta(r))
+	c, err := s.svc.ChallengePasswordReset(r.Context(), s.cookieValue(r, resetCookie), method, r.PostForm.Get("factor_id"), httpapi.Meta(r))
 	switch {
 	case twofold.ErrorCode(err) == twofold.CodeLoginExpired:
 		s.resetFailed(w, r, err)

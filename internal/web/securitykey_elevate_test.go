@@ -124,3 +124,84 @@ func TestElevationKeyOptions(t *testing.T) {
 		})
 	}
 }
+
+const loginKeyPath = "/login/verify/webauthn"
+
+// TestLoginKeyOptions: the second step's security key gets its assertion
+// options from POST /login/verify/webauthn, answered only to the browser
+// holding the login, with the form's CSRF token, from the site itself.
+// Showing the second step begins no ceremony, so a link from another site
+// to it (a top-level GET carries the SameSite=Lax login cookie) leaves the
+// options had before good, and the key's answer to them signs in. On
+// SQLite and PostgreSQL.
+func TestLoginKeyOptions(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			k, _ := keyAccount(t, ts, "kim")
+
+			// Without a login: 410 with an error, no options.
+			anon := newClient(t, ts.URL())
+			r := anon.post(loginKeyPath, url.Values{})
+			if r.status != http.StatusGone || strings.Contains(r.body, "publicKey") || !strings.Contains(r.header.Get("Content-Type"), "json") {
+				t.Fatalf("without a login: %d %s %s", r.status, r.header.Get("Content-Type"), r.body)
+			}
+
+			c := newClient(t, ts.URL())
+			page := c.signIn("kim")
+			if page.url.Path != "/login/verify" || !strings.Contains(page.body, `data-webauthn-from="`+loginKeyPath+`"`) {
+				t.Fatalf("the second step asks for no key: at %s: %s", page.url, pageError(page.body))
+			}
+			if strings.Contains(page.body, "challenge") {
+				t.Fatalf("the second step holds a challenge: %s", page.body)
+			}
+
+			// Refused: no CSRF token, a wrong one, another site, a GET.
+			for name, try := range map[string]func() reply{
+				"no csrf":    func() reply { return c.postRaw(loginKeyPath, url.Values{}, nil) },
+				"wrong csrf": func() reply { return c.postRaw(loginKeyPath, url.Values{"csrf": {"x" + c.csrf}}, nil) },
+				"other site": func() reply {
+					return c.postRaw(loginKeyPath, url.Values{"csrf": {c.csrf}}, http.Header{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}})
+				},
+				"get": func() reply { return c.get(loginKeyPath) },
+			} {
+				r := try()
+				want := http.StatusForbidden
+				if name == "get" {
+					want = http.StatusMethodNotAllowed
+				}
+				if r.status != want || strings.Contains(r.body, "publicKey") {
+					t.Errorf("%s: status %d, want %d; body %.200s", name, r.status, want, r.body)
+				}
+			}
+
+			r = c.post(loginKeyPath, url.Values{})
+			if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+				t.Fatalf("with the login and its CSRF token: %d %s %s", r.status, r.header.Get("Content-Type"), r.body)
+			}
+			options := []byte(r.body)
+			if !k.Allowed(t, options) {
+				t.Fatalf("the options do not allow the account's key: %s", options)
+			}
+
+			// A link from another site to the second step, asking for the
+			// key, while the key is being touched.
+			cross := c.do(func() *http.Request {
+				req, err := http.NewRequest("GET", ts.URL()+"/login/verify?method=webauthn", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Sec-Fetch-Site", "cross-site")
+				return req
+			}())
+			if cross.status != http.StatusOK || !strings.Contains(cross.body, "data-webauthn-from") {
+				t.Fatalf("the second step opened from another site: %d %s", cross.status, pageError(cross.body))
+			}
+			r = c.post("/login/verify", url.Values{"method": {"webauthn"}, "credential": {string(k.Get(t, options))}})
+			if r.url.Path != "/settings/security" {
+				t.Fatalf("signing in with the key's answer: at %s: %s", r.url, pageError(r.body))
+			}
+		})
+	}
+}

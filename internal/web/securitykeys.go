@@ -11,8 +11,9 @@ import (
 // Pages of security keys (SPEC §2 "security key", WebAuthn): adding one
 // from the security page and confirming it with the browser's credential.
 // The browser's part is /static/webauthn.js: it finds a hidden input with
-// data-webauthn-create or data-webauthn-get (the options, or for "confirm
-// it's you" the address to POST for them, see elevationKeyOptions), calls
+// data-webauthn-create or data-webauthn-get (the options, or for the second
+// step and "confirm it's you" the address to POST for them, see
+// loginKeyOptions and elevationKeyOptions), calls
 // navigator.credentials.create or get when its form is sent, puts the JSON
 // of the credential in the input and sends the form, CSRF token and all.
 // Without JavaScript the pages say so, and every other way still works.
@@ -190,35 +191,39 @@ func (s *Server) confirmKey(w http.ResponseWriter, r *http.Request, a core.Auth)
 	}
 }
 
-// keyOptions begins an assertion for the second step of login loginID,
-// for its page's "use your security key". It returns the options, or ""
-// when none can be had (the page then offers the other ways). The login
-// page may begin it on a GET: its ceremony is bound to the login, whose id
-// only that browser holds, so no other site can make a page replace it.
-func (s *Server) keyOptions(r *http.Request, loginID string) string {
-	c, err := s.svc.ChallengeLogin(r.Context(), loginID, twofold.MethodWebAuthn, "", httpapi.Meta(r))
-	if err != nil {
-		if twofold.ErrorCode(err) == twofold.CodeInternal {
-			s.log.ErrorContext(r.Context(), "security key challenge", "request_id", httpapi.RequestID(r.Context()), "err", err)
-		}
-		return ""
-	}
-	return string(c.Options)
-}
-
-// The "confirm it's you" fields never begin an assertion when a page is
-// shown: the session has one elevation ceremony at a time, and beginning
-// one replaces the one before, so a GET that began one would let any site
-// (sending the user's browser to such a page, SameSite=Lax cookies and
-// all) spoil a key touch in progress in the user's open tab. Instead
-// webauthn.js, when the form is sent, POSTs its CSRF token to
-// elevationKeyOptions (same origin, checked by guard as any form) and
-// asks the key with the options it answers.
+// Neither the second step of a sign-in nor the "confirm it's you" fields
+// begin an assertion when a page is shown: a login, like a session's
+// elevation, has one ceremony at a time, and beginning one replaces the one
+// before, so a GET that began one would let any site (sending the user's
+// browser to such a page: a top-level link carries the SameSite=Lax login
+// and session cookies) spoil a key touch in progress in the user's open tab.
+// Instead webauthn.js, when the form is sent, POSTs its CSRF token to
+// loginKeyOptions or elevationKeyOptions (same origin, checked by guard as
+// any form) and asks the key with the options answered.
 
 // keyOptionsError is the JSON answer of elevationKeyOptions when it has no
 // options: what webauthn.js shows in the page's error spot.
 type keyOptionsError struct {
 	Error string `json:"error"`
+}
+
+// loginKeyOptions begins an assertion for the second step of the login in
+// the browser's login cookie and answers its options ({"publicKey":{…}})
+// as JSON, replacing the ceremony before; webauthn.js calls it when the
+// second step's "Use my security key" form is sent. A failure is
+// {"error": "…"} with the error's status; with no login, 410.
+func (s *Server) loginKeyOptions(w http.ResponseWriter, r *http.Request) {
+	loginID := s.cookieValue(r, loginCookie)
+	var c core.Challenge
+	var err error = twofold.Errorf(twofold.CodeLoginExpired, "the sign-in has expired: start again")
+	if loginID != "" {
+		c, err = s.svc.ChallengeLogin(r.Context(), loginID, twofold.MethodWebAuthn, "", httpapi.Meta(r))
+	}
+	if err != nil {
+		httpapi.WriteJSON(w, s.status(w, r, err), keyOptionsError{Error: message(err)})
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, c.Options)
 }
 
 // elevationKeyOptions begins an assertion for the session's elevation and

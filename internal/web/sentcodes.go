@@ -15,6 +15,11 @@ import (
 // sentBody is the data of the page that confirms a phone or an address.
 type sentBody struct {
 	Factor twofold.Factor
+	// Elevation is the "confirm it's you" fields, nil while the session is
+	// elevated: confirming the factor and sending it a new code both need
+	// a fresh check once two-factor is on, and the 10 minutes of the check
+	// that added it may well run out before the code arrives and is typed.
+	Elevation *elevationBody
 }
 
 // addSent adds a phone number (sms) or an address (email) and sends it a
@@ -61,7 +66,7 @@ func (s *Server) sentPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
 }
 
 func (s *Server) renderSent(w http.ResponseWriter, r *http.Request, a core.Auth, status int, note, errMsg string) {
-	_, f, err := s.findFactor(r, a, r.PathValue("id"))
+	p, f, err := s.findFactor(r, a, r.PathValue("id"))
 	if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && (f.Status != twofold.FactorPending || !f.Type.SendsCodes()) {
 		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
 		return
@@ -74,11 +79,17 @@ func (s *Server) renderSent(w http.ResponseWriter, r *http.Request, a core.Auth,
 	if f.Type == twofold.FactorEmail {
 		title = "Confirm your email address"
 	}
-	s.render(w, r, status, "sent", Page{Title: title, Account: &a.Account, Notice: note, Error: errMsg, Body: sentBody{Factor: f}})
+	b := sentBody{Factor: f, Elevation: s.elevationFor(r, a, p, "/settings/security/sent/"+f.ID)}
+	s.render(w, r, status, "sent", Page{Title: title, Account: &a.Account, Notice: note, Error: errMsg, Body: b})
 }
 
-// confirmSent activates a pending phone or address with the code sent to it.
+// confirmSent activates a pending phone or address with the code sent to
+// it, after a fresh check when the session needs one.
 func (s *Server) confirmSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderSent(w, r, a, s.status(w, r, err), "", message(err))
+		return
+	}
 	c, err := s.svc.ConfirmFactor(r.Context(), a, r.PathValue("id"), r.PostForm.Get("code"), httpapi.Meta(r))
 	switch {
 	case twofold.ErrorCode(err) == twofold.CodeConflict:
@@ -92,8 +103,13 @@ func (s *Server) confirmSent(w http.ResponseWriter, r *http.Request, a core.Auth
 	}
 }
 
-// resendSent sends a pending phone or address a new code.
+// resendSent sends a pending phone or address a new code, after a fresh
+// check when the session needs one.
 func (s *Server) resendSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.elevateFromForm(r, &a); err != nil {
+		s.renderSent(w, r, a, s.status(w, r, err), "", message(err))
+		return
+	}
 	if _, err := s.svc.ResendConfirmation(r.Context(), a, r.PathValue("id"), "", httpapi.Meta(r)); err != nil {
 		s.renderSent(w, r, a, s.status(w, r, err), "", message(err))
 		return
@@ -104,7 +120,7 @@ func (s *Server) resendSent(w http.ResponseWriter, r *http.Request, a core.Auth)
 // sendLoginCode sends a code for the second step to the phone or address
 // the form names, then asks for it.
 func (s *Server) sendLoginCode(w http.ResponseWriter, r *http.Request) {
-	loginID := cookieValue(r, loginCookie)
+	loginID := s.cookieValue(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return

@@ -38,7 +38,7 @@ func (s *Server) setupFailed(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) {
-	if err := s.svc.CheckSetupToken(r.Context(), cookieValue(r, setupCookie)); err != nil {
+	if err := s.svc.CheckSetupToken(r.Context(), s.cookieValue(r, setupCookie)); err != nil {
 		s.setupFailed(w, r, err)
 		return
 	}
@@ -47,7 +47,7 @@ func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) {
 
 // setup creates the first operator account and signs it in.
 func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
-	token := cookieValue(r, setupCookie)
+	token := s.cookieValue(r, setupCookie)
 	f := r.PostForm
 	body := setupBody{Username: f.Get("username"), Email: f.Get("email")}
 	if f.Get("password") != f.Get("password2") {

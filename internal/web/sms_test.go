@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +91,98 @@ func TestBrowserTextMessageCodes(t *testing.T) {
 	p.fill("#new_password2", newPassword)
 	p.fillAndSubmit("#elevate_code", g.LastCode(t, e164), "button#change-password")
 	p.wantPath("/settings/security?m=password_changed")
+
+	// A second phone, whose confirmation waits past the check that added
+	// it: the page asks to confirm it's her, here by a code texted to the
+	// first phone, for a new code and then takes the new code.
+	const e164b = "+447400654321"
+	p.fill("#destination", e164b)
+	p.click("#add-sent-button")
+	p.wantPath("/settings/security/sent/")
+	page := p.path()
+	ts.Clock.Add(11 * time.Minute)
+	p.open(page)
+	if !p.exists("#elevate_code") {
+		t.Fatal("the confirmation page after the check lapsed asks nothing to confirm it's her")
+	}
+	p.screenshot("confirm-sms-elevate")
+	p.click("#send-elevation-code")
+	p.wantPath(page + "?method=sms")
+	p.fill("#elevate_code", g.LastCode(t, e164))
+	p.click("#resend")
+	p.wantPath(page + "?m=code_sent")
+	if p.exists("#elevate_code") {
+		t.Error("the confirmation page asks again right after the check")
+	}
+	p.fillAndSubmit("#code", g.LastCode(t, e164b), "#confirm")
+	p.wantPath("/settings/security?m=factor_added")
+	if got := p.texts(".factor-destination"); len(got) != 2 {
+		t.Errorf("the security page shows the phones as %q, want two", got)
+	}
 	if r := g.Refused(); len(r) > 0 {
 		t.Errorf("the gateway refused requests: %q", r)
+	}
+}
+
+// TestConfirmPhoneAfterElevationLapses: the code texted to a phone being
+// added works for 10 minutes, and the check that added it lapses 10 minutes
+// after it was made, often first. The confirmation page then asks to
+// confirm it's you in its own form: confirming and sending a new code each
+// work with a code from the app typed there, and neither without.
+func TestConfirmPhoneAfterElevationLapses(t *testing.T) {
+	g := testenv.NewSMSGateway(t)
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), g.Option())
+	secret := account(t, ts, "tom", false, true)
+	c := newClient(t, ts.URL())
+	c.signInWithCode(ts, "tom", secret)
+	elevation := func(r reply) bool { return strings.Contains(r.body, `name="elevate_code"`) }
+	appCode := func() url.Values {
+		return url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, secret, ts.Clock.Now())}}
+	}
+	// add adds a phone 5 minutes into the check that the last step made,
+	// then lets that check lapse, and returns the phone's page: its code
+	// has 4 minutes left.
+	add := func(e164 string) string {
+		t.Helper()
+		ts.Clock.Add(5 * time.Minute)
+		r := c.post("/settings/security/sent", url.Values{"type": {"sms"}, "destination": {e164}, "label": {"Mobile " + e164[len(e164)-4:]}})
+		page := r.url.Path
+		if !strings.HasPrefix(page, "/settings/security/sent/") || elevation(r) {
+			t.Fatalf("adding a phone within the last check: at %s, elevation fields %v: %s", r.url, elevation(r), pageError(r.body))
+		}
+		ts.Clock.Add(6 * time.Minute)
+		if r := c.get(page); !elevation(r) {
+			t.Fatal("the confirmation page after the check lapsed has no \"confirm it's you\" fields")
+		}
+		// Without a code from the app, neither a new code nor the confirmation.
+		if r := c.post(page+"/resend", url.Values{}); r.status != http.StatusForbidden || !elevation(r) {
+			t.Errorf("a new code without a fresh check: status %d, elevation fields %v; want 403 asking for them", r.status, elevation(r))
+		}
+		if r := c.post(page+"/confirm", url.Values{"code": {g.LastCode(t, e164)}}); r.status != http.StatusForbidden || !elevation(r) {
+			t.Errorf("confirming without a fresh check: status %d, elevation fields %v; want 403 asking for them", r.status, elevation(r))
+		}
+		return page
+	}
+
+	// Confirming, with the app's code typed on the page.
+	const phone1, phone2 = "+447400123456", "+447400654321"
+	page := add(phone1)
+	f := appCode()
+	f.Set("code", g.LastCode(t, phone1))
+	if r := c.post(page+"/confirm", f); r.url.Path != "/settings/security" || r.url.Query().Get("m") != "factor_added" {
+		t.Fatalf("confirming with a fresh check: at %s: %s", r.url, pageError(r.body))
+	}
+
+	// A new code, with the app's code typed on the page.
+	page = add(phone2)
+	sent := len(g.Messages())
+	if r := c.post(page+"/resend", appCode()); r.url.Path != page || r.url.Query().Get("m") != "code_sent" {
+		t.Fatalf("a new code with a fresh check: at %s: %s", r.url, pageError(r.body))
+	}
+	if n := len(g.Messages()); n != sent+1 {
+		t.Fatalf("gateway got %d messages, want %d", n, sent+1)
+	}
+	if r := c.post(page+"/confirm", url.Values{"code": {g.LastCode(t, phone2)}}); r.url.Query().Get("m") != "factor_added" {
+		t.Fatalf("confirming the new code: at %s: %s", r.url, pageError(r.body))
 	}
 }

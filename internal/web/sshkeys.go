@@ -31,7 +31,7 @@ func (s *Server) loginSSHChallenge(r *http.Request, loginID string, method twofo
 // sshLoginChallenge makes a challenge for the login (the "Get a challenge"
 // button), replacing the one before, and shows it.
 func (s *Server) sshLoginChallenge(w http.ResponseWriter, r *http.Request) {
-	loginID := cookieValue(r, loginCookie)
+	loginID := s.cookieValue(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return
@@ -57,7 +57,7 @@ func (s *Server) sshLoginChallenge(w http.ResponseWriter, r *http.Request) {
 // sshLoginChallengeFile serves the login's challenge as challenge.txt, the
 // exact bytes to sign.
 func (s *Server) sshLoginChallengeFile(w http.ResponseWriter, r *http.Request) {
-	loginID := cookieValue(r, loginCookie)
+	loginID := s.cookieValue(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return

@@ -91,6 +91,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /login/verify":          s.verify,
 		"POST /login/verify/send":     s.sendLoginCode,
 		"POST /login/verify/push":     s.sendLoginPush,
+		"POST /login/verify/webauthn": s.loginKeyOptions,
 		"POST /login/passkey":         s.passkeyLogin,
 		"POST /login/passkey/options": s.passkeyOptions,
 		"GET /login/passkey":          redirectTo("/login").ServeHTTP,

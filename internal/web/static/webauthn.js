@@ -3,9 +3,10 @@
 // {"publicKey":{...}} with base64url binary members) asks the browser for
 // a credential when it is sent: the JSON of the credential goes into the
 // input and the form is sent as usual, with its CSRF token. An input with
-// data-webauthn-from instead (the "confirm it's you" fields) has no options
-// in the page: showing a page begins no ceremony, since beginning one
-// replaces the session's one in progress. When its form is sent, the
+// data-webauthn-from instead (the second step of a sign-in, the "confirm
+// it's you" fields) has no options in the page: showing a page begins no
+// ceremony, since beginning one replaces the login's or the session's one
+// in progress. When its form is sent, the
 // script first POSTs the form's CSRF token to that address (same origin)
 // and uses the options it answers; an error it answers ({"error": "..."})
 // is shown in the form. The login page's "Sign in with a passkey" is such
