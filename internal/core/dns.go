@@ -398,10 +398,8 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 		if err := checkKeyGrowth(a, z.Name, old, final); err != nil {
 			return err
 		}
-		if a.Key != nil {
-			if name := hiddenByNewName(old, final); name != "" && !a.Allows(permit.DNS, z.Name+"/"+name, permit.Write) {
-				return s.refuseDNS(ctx, a, m, fmt.Sprintf("this would make %s a name of its own, which the zone's wildcard answers for now: this API key may not change what it answers", name))
-			}
+		if err := s.checkKeyReach(ctx, a, z.Name, old, final, m); err != nil {
+			return err
 		}
 		oldKeys := map[recordKey]twofold.Record{}
 		var gone, fresh []twofold.Record
@@ -441,8 +439,13 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 		if a.Key != nil {
 			by = "API key " + a.Key.ID
 		}
-		s.audit(ctx, a.Account.ID, "dns.records_changed", m,
-			fmt.Sprintf("%s %s by %s: %d added, %d removed", rs.describe(), verb, by, ch.Added, ch.Removed))
+		counts := fmt.Sprintf("%d added, %d removed", ch.Added, ch.Removed)
+		s.audit(ctx, a.Account.ID, "dns.records_changed", m, fmt.Sprintf("%s %s by %s: %s", rs.describe(), verb, by, counts))
+		if z.AccountID != a.Account.ID {
+			// A teammate's change: the zone's owner sees it in the owner's own log.
+			s.audit(ctx, z.AccountID, "dns.records_changed", m,
+				fmt.Sprintf("%s %s by %s's %s: %s", rs.describe(), verb, a.Account.Username, by, counts))
+		}
 		return nil
 	})
 	return ch, err
@@ -521,18 +524,88 @@ func checkKeyGrowth(a Auth, zone string, old, final []twofold.Record) error {
 	return nil
 }
 
-// hiddenByNewName returns a name that the change from old to final brings
-// into being (as the parent of a new owner, with nothing of its own) while
-// a wildcard of the zone answers for it: from then on the wildcard no
-// longer does (RFC 4592 §2.2.2), so a record for _acme-challenge.shop would
-// silence *.example.com for shop.example.com. "" when there is none.
-func hiddenByNewName(old, final []twofold.Record) string {
-	exists := map[string]bool{}
-	for _, r := range old {
+// checkKeyReach refuses a change by an API key from old to final records
+// of zone whose effect reaches beyond the names it writes, unless the key
+// may write there too (a person's session may):
+//
+//   - a name the change brings into being between a new record and the
+//     zone's wildcard, which the wildcard then no longer answers for
+//     (hiddenByNewName): the key must be allowed to write every record at it;
+//   - a name the change makes vanish, which a wildcard then answers for
+//     (uncoveredByGoneName): the same;
+//   - a new NS record below the apex (newDelegations): a delegation hands
+//     the name and every name below it to other servers, which answer for
+//     them in place of the zone's records, so the key must be allowed to
+//     write every record of the zone. No narrower permit covers every name
+//     below a name: a name pattern matches a name's start, and names below
+//     shop differ in their first label, so only "*" matches them all.
+func (s *Service) checkKeyReach(ctx context.Context, a Auth, zone string, old, final []twofold.Record, m Meta) error {
+	if a.Key == nil {
+		return nil
+	}
+	for _, name := range hiddenByNewName(old, final) {
+		if !a.Allows(permit.DNS, zone+"/"+name, permit.Write) {
+			return s.refuseDNS(ctx, a, m, fmt.Sprintf("this would make %s a name of its own, which the zone's wildcard answers for now: this API key may not change what it answers", name))
+		}
+	}
+	for _, name := range uncoveredByGoneName(old, final) {
+		if !a.Allows(permit.DNS, zone+"/"+name, permit.Write) {
+			return s.refuseDNS(ctx, a, m, fmt.Sprintf("this would leave %s with no records below it, so that the zone's wildcard would answer for it: this API key may not change what it answers", name))
+		}
+	}
+	if names := newDelegations(old, final); len(names) > 0 && !a.Allows(permit.DNS, zone, permit.Write) {
+		return s.refuseDNS(ctx, a, m, fmt.Sprintf("an NS record at %s delegates it and every name below it to other servers: only an API key that may write all of zone %s may add one", names[0], zone))
+	}
+	return nil
+}
+
+// namesOf returns the names that exist with recs (RFC 4592 §2.2.2): the
+// apex, the records' owners, and every name between them and the apex.
+func namesOf(recs []twofold.Record) map[string]bool {
+	exists := map[string]bool{"@": true}
+	for _, r := range recs {
 		for h := r.Host; h != "@"; h = parentHost(h) {
 			exists[h] = true
 		}
 	}
+	return exists
+}
+
+// wildcardFor returns the wildcard owner that answers for host, a name that
+// does not exist among names, in a zone whose records are at hosts: the one
+// below the closest encloser (RFC 4592 §3.3.1), as the name server picks
+// it; "" when there is none.
+func wildcardFor(host string, names, hosts map[string]bool) string {
+	enc := parentHost(host)
+	for !names[enc] {
+		enc = parentHost(enc)
+	}
+	wild := "*"
+	if enc != "@" {
+		wild = "*." + enc
+	}
+	if hosts[wild] {
+		return wild
+	}
+	return ""
+}
+
+// hostsOf returns the owners of recs.
+func hostsOf(recs []twofold.Record) map[string]bool {
+	hosts := map[string]bool{}
+	for _, r := range recs {
+		hosts[r.Host] = true
+	}
+	return hosts
+}
+
+// hiddenByNewName returns the names that the change from old to final
+// brings into being (as the parent of a new owner, with nothing of its own)
+// while a wildcard of the zone answers for them: from then on the wildcard
+// no longer does (RFC 4592 §2.2.2), so a record for _acme-challenge.shop
+// would silence *.example.com for shop.example.com. Sorted.
+func hiddenByNewName(old, final []twofold.Record) []string {
+	exists := namesOf(old)
 	wildcard := map[string]bool{} // the parents that have a wildcard below them
 	for _, r := range final {
 		if r.Host == "*" {
@@ -541,14 +614,56 @@ func hiddenByNewName(old, final []twofold.Record) string {
 			wildcard[rest] = true
 		}
 	}
+	var out []string
 	for _, r := range final {
 		for h := parentHost(r.Host); h != "@"; h = parentHost(h) {
 			if !exists[h] && wildcard[parentHost(h)] {
-				return h
+				out = append(out, h)
 			}
 		}
 	}
-	return ""
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// uncoveredByGoneName returns the names that exist before the change from
+// old to final only as parents of other names (with no records of their
+// own), and after it not at all, while a wildcard of final answers for
+// them: the reverse of hiddenByNewName, so that removing the last record
+// of _acme-challenge.shop would let *.example.com answer for
+// shop.example.com. A name whose own records the change removes is not
+// one: whoever may remove them may add them. Sorted.
+func uncoveredByGoneName(old, final []twofold.Record) []string {
+	was, is := namesOf(old), namesOf(final)
+	own, hosts := hostsOf(old), hostsOf(final)
+	var out []string
+	for h := range was {
+		if h == "@" || own[h] || is[h] {
+			continue
+		}
+		if wildcardFor(h, is, hosts) != "" {
+			out = append(out, h)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// newDelegations returns the names below the apex at which final has an NS
+// record that old has not (a delegation made or pointed elsewhere), sorted.
+func newDelegations(old, final []twofold.Record) []string {
+	was := map[recordKey]bool{}
+	for _, r := range old {
+		was[keyOf(r)] = true
+	}
+	var out []string
+	for _, r := range final {
+		if r.Type == "NS" && r.Host != "@" && !was[keyOf(r)] {
+			out = append(out, r.Host)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // parentHost returns the name above a relative host, "@" above one label.

@@ -559,4 +559,13 @@ func TestKeysCannotHideWildcards(t *testing.T) {
 			t.Errorf("%s: got %v, want %q", tt.host, err, tt.want)
 		}
 	}
+	// One request making two such parents, of which the key may write only
+	// one, is refused whichever of them comes first.
+	acmeA := withKey(f.alice, dnsPermit("example.com/_acme-challenge*/TXT", "write"), dnsPermit("example.com/a", "write"))
+	both := []core.RecordInput{in("_acme-challenge.a", "TXT", 120, "token"), in("_acme-challenge.b", "TXT", 120, "token")}
+	for range 16 { // the zone's records come in no set order
+		if _, err := f.svc.AddDNSRecords(ctx, acmeA, zone, both, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeForbidden {
+			t.Fatalf("a key for a adds below a and b: got %v, want forbidden", err)
+		}
+	}
 }
