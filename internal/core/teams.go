@@ -520,8 +520,10 @@ func errTeamRequires(teams []string, what string) error {
 // teamAccess checks that the caller may take action (permit.Read or
 // permit.Write) on a resource shared with the team: the caller's role must
 // allow it, and when the team requires two-factor the caller's account
-// must have an active factor and a session must have passed one (an API key
-// was made by its holder, and works while the holder keeps a factor).
+// must have an active factor and the caller must have come through one: a
+// session that passed one, or an API key made with one (a key made from a
+// password-only session, or by such a key, stays out even after its holder
+// adds a factor).
 // hidden reports that the caller may not even learn the resource exists.
 func (s *Service) teamAccess(ctx context.Context, a Auth, teamID, action string) (hidden bool, err error) {
 	mb, err := s.membership(ctx, a.Account.ID, teamID)
@@ -545,7 +547,10 @@ func (s *Service) teamAccess(ctx context.Context, a Auth, teamID, action string)
 		if !enabled {
 			return false, twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: add an authenticator to your account to reach its resources", mb.Team.Name)
 		}
-		if a.Key == nil && a.Session.ElevatedUntil.IsZero() {
+		if a.Key != nil && !a.Key.SecondFactor {
+			return false, twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: this API key was made without a second factor; make a new key from a session that passed one", mb.Team.Name)
+		}
+		if a.Key == nil && !a.PassedSecondFactor() {
 			return false, twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: this session passed none; confirm it's you with a second factor", mb.Team.Name)
 		}
 	}

@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -431,6 +433,86 @@ func TestTeamChangesAreRationed(t *testing.T) {
 		s.Clock.Add(time.Minute)
 		if r := alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "bob", "role": "ops"}); r.Status != 201 {
 			t.Fatalf("a minute later: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestTeamTwoFactorPolicyKeys: a team that requires two-factor refuses an
+// API key made without a second factor, and the keys and tokens it made,
+// even once its holder has a factor, and tells the holder to make a new
+// key; a key made from a session that passed a second factor, and the keys
+// it makes, reach the team's zone.
+func TestTeamTwoFactorPolicyKeys(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		ctx := context.Background()
+		for _, n := range []string{"alice", "carol"} {
+			addUser(t, s, n)
+		}
+		if _, err := s.Service.AddZone(ctx, "example.com", "alice", core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		alice, carol := login(t, s, "alice"), login(t, s, "carol")
+		team := makeTeam(t, alice, "Acme")
+		addMember(t, alice, carol, team, "carol", "ops")
+		if r := alice.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.com", nil); r.Status != 200 {
+			t.Fatalf("share: got %d %s", r.Status, r.Body)
+		}
+		// Carol, without a factor, makes a key in her password-only
+		// session, and that key makes another.
+		old := makeKey(t, carol, "old", nil, "dns * read,write", "keys * read,write")
+		oldc := keyClient(s, old.id, old.secret)
+		child := makeKey(t, oldc, "old-child", nil, "dns * read,write")
+		_, _, tok := token(t, s, old.id, old.secret, url.Values{"grant_type": {"client_credentials"}})
+		tokc := testenv.NewClient(s.URL())
+		tokc.Token, _ = tok["access_token"].(string)
+		if tokc.Token == "" {
+			t.Fatalf("token of the old key: got %v", tok)
+		}
+		for _, k := range carol.Do(t, "GET", "/v1/me/api-keys", nil).JSON["api_keys"].([]any) {
+			if k := k.(map[string]any); k["second_factor"] != false {
+				t.Fatalf("key %v made without a second factor: got second_factor %v, want false", k["name"], k["second_factor"])
+			}
+		}
+
+		cf := enrol(t, s, carol, map[string]any{"type": "totp", "label": "phone"})
+		af := enrol(t, s, alice, map[string]any{"type": "totp", "label": "phone"})
+		elevateWith(t, alice, af.codes[0])
+		if r := alice.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"require_two_factor": true}); r.Status != 200 {
+			t.Fatalf("turn policy on: got %d %s", r.Status, r.Body)
+		}
+
+		base := "/dns/v2/zones/example.com/records"
+		rec := map[string]any{"records": []map[string]any{{"host": "www", "ttl": 300, "type": "A", "data": "192.0.2.1"}}}
+		wantProblem(t, carol.Do(t, "GET", base, nil), 403, "forbidden")
+		for name, c := range map[string]*testenv.Client{"old key": oldc, "its child": keyClient(s, child.id, child.secret), "its token": tokc} {
+			r := c.Do(t, "GET", base, nil)
+			wantProblem(t, r, 403, "forbidden")
+			if d, _ := r.JSON["detail"].(string); !strings.Contains(d, "make a new key") {
+				t.Errorf("%s: detail %q does not tell the holder to make a new key", name, d)
+			}
+			wantProblem(t, c.Do(t, "POST", base+"/www/A", rec), 403, "forbidden")
+		}
+
+		// A key made with a second factor, and the keys it makes, reach
+		// the zone.
+		elevateWith(t, carol, cf.codes[0])
+		fresh := makeKey(t, carol, "fresh", nil, "dns * read,write", "keys * read,write")
+		freshc := keyClient(s, fresh.id, fresh.secret)
+		grand := makeKey(t, freshc, "fresh-child", nil, "dns * read,write")
+		for name, c := range map[string]*testenv.Client{"new key": freshc, "its child": keyClient(s, grand.id, grand.secret)} {
+			if r := c.Do(t, "POST", base+"/www/A", rec); r.Status != 200 {
+				t.Fatalf("%s writes: got %d %s", name, r.Status, r.Body)
+			}
+			if r := c.Do(t, "GET", base, nil); r.Status != 200 {
+				t.Fatalf("%s reads: got %d %s", name, r.Status, r.Body)
+			}
+		}
+		want := map[string]any{"old": false, "old-child": false, "fresh": true, "fresh-child": true}
+		for _, k := range carol.Do(t, "GET", "/v1/me/api-keys", nil).JSON["api_keys"].([]any) {
+			k := k.(map[string]any)
+			if k["second_factor"] != want[k["name"].(string)] {
+				t.Errorf("key %v: got second_factor %v, want %v", k["name"], k["second_factor"], want[k["name"].(string)])
+			}
 		}
 	})
 }
