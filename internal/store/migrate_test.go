@@ -9,11 +9,12 @@ import (
 	"github.com/twofold/twofold/internal/testenv"
 )
 
-// TestMigrationKeySecondFactor: migration 0037 counts a key from before it
+// TestMigrationTeamKeysAndZones: migration 0037 counts a key from before it
 // as made with a second factor when its account had an active factor
 // confirmed before the first key of its line was made, and a key made by a
-// key as its maker was.
-func TestMigrationKeySecondFactor(t *testing.T) {
+// key as its maker was; and it stops sharing zones with teams their owners
+// are no longer members of.
+func TestMigrationTeamKeysAndZones(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for name, dsn := range testenv.DSNs(t) {
@@ -63,6 +64,20 @@ func TestMigrationKeySecondFactor(t *testing.T) {
 			factor("acct-carol", "fc", twofold.FactorPending, time.Time{})
 			key("acct-carol", "carol-root", "", t0.Add(time.Hour))
 
+			// Bob shared a zone with alice's team and left it before members
+			// took their zones along; alice's own zone stays shared.
+			if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, "acct-alice"); err != nil {
+				t.Fatal(err)
+			}
+			for zone, owner := range map[string]string{"alice.com": "acct-alice", "bob.net": "acct-bob"} {
+				if err := s.CreateZone(ctx, twofold.Zone{Name: zone, AccountID: owner, Serial: 1, CreatedAt: t0}); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.SetZoneTeam(ctx, zone, "t1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+
 			if err := s.UndoMigrationForTest(ctx, 37, `ALTER TABLE api_keys DROP COLUMN second_factor`); err != nil {
 				t.Fatalf("undo migration 0037: %v", err)
 			}
@@ -80,6 +95,15 @@ func TestMigrationKeySecondFactor(t *testing.T) {
 				}
 				if k.SecondFactor != want {
 					t.Errorf("key %s: got SecondFactor %v, want %v", id, k.SecondFactor, want)
+				}
+			}
+			for zone, want := range map[string]string{"alice.com": "t1", "bob.net": ""} {
+				z, err := s.Zone(ctx, zone)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if z.TeamID != want {
+					t.Errorf("zone %s: shared with %q, want %q", zone, z.TeamID, want)
 				}
 			}
 		})

@@ -14,3 +14,9 @@ UPDATE api_keys SET second_factor = TRUE WHERE id IN (
     SELECT line.id FROM line WHERE EXISTS (SELECT 1 FROM factors f WHERE f.account_id = line.account_id
         AND f.status = 'active' AND f.confirmed_at IS NOT NULL AND f.confirmed_at < line.made_at)
 );
+
+-- A member who leaves or is removed from a team takes their zones along
+-- (README "Teams"). Zones still shared with a team their owner left before
+-- that stop being shared.
+UPDATE dns_zones SET team_id = NULL WHERE team_id IS NOT NULL AND NOT EXISTS
+    (SELECT 1 FROM team_members m WHERE m.team_id = dns_zones.team_id AND m.account_id = dns_zones.account_id);
