@@ -367,6 +367,10 @@ type APIKey struct {
 	ExpiresAt  time.Time // zero: it does not expire
 	LastUsedAt time.Time // zero: never used
 	ParentID   string    // the key that made this one; "" when a person made it
+	// SecondFactor reports whether the key was made with a second factor:
+	// by a session that passed one, or by a key that was. A team that
+	// requires two-factor refuses keys made without.
+	SecondFactor bool
 }
 
 // Expired reports whether the key has expired at now.

@@ -71,7 +71,10 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 	if n.ExpiresAt.After(now.AddDate(10, 0, 0)) {
 		return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be within ten years")
 	}
-	k := twofold.APIKey{AccountID: a.Account.ID, Name: name, Permits: permits, CreatedAt: now, ExpiresAt: n.ExpiresAt.UTC().Truncate(time.Microsecond)}
+	// A key made with a second factor may reach what a team requiring
+	// two-factor shares; a key made by a key inherits its maker's answer.
+	k := twofold.APIKey{AccountID: a.Account.ID, Name: name, Permits: permits, CreatedAt: now, ExpiresAt: n.ExpiresAt.UTC().Truncate(time.Microsecond),
+		SecondFactor: a.PassedSecondFactor()}
 	// A person has every permit but admin ones, which only an operator
 	// has; a key, only its own, and admin ones only while its owner is an
 	// operator (adminAllowed).

@@ -375,6 +375,16 @@ func (a Auth) AllowsSome(service, resource, action string) bool {
 // elevation period (SPEC §1 story 5).
 func (a Auth) Elevated(now time.Time) bool { return now.Before(a.Session.ElevatedUntil) }
 
+// PassedSecondFactor reports whether the caller came through a second
+// factor: a session whose login or an elevation checked one, however long
+// ago, or an API key made with one (twofold.APIKey.SecondFactor).
+func (a Auth) PassedSecondFactor() bool {
+	if a.Key != nil {
+		return a.Key.SecondFactor
+	}
+	return !a.Session.ElevatedUntil.IsZero()
+}
+
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // randomString returns n random bytes in lower-case base32.

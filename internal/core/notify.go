@@ -28,6 +28,12 @@ func (s *Service) inform(ctx context.Context, accountID, subject string, lines .
 	s.mail(ctx, accountID, subject, "", lines)
 }
 
+// keysStillWork tells a holder whose sessions were ended (a password reset
+// or change, an operator's reset of two-factor) that their API keys were
+// not: scripts keep running, so a key that may have leaked must be revoked
+// by hand.
+const keysStillWork = "Your API keys were not revoked and still work, so that your scripts keep running. If one may have leaked, revoke it in your security settings under API keys (/settings/security/api-keys)."
+
 // securityFooter ends every notice of a security-relevant change.
 const securityFooter = "If this was not you, log in, use a recovery code if you must, change your password and review your security settings."
 

@@ -67,7 +67,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 		}
 		s.auditSession(ctx, a.Account.ID, "password.changed", m, "other sessions signed out", sess.ID)
 		s.notify(ctx, a.Account.ID, "your password was changed",
-			"The password of your account was changed, and every other session was signed out.")
+			"The password of your account was changed, and every other session was signed out.", keysStillWork)
 		return nil
 	})
 	if err != nil {

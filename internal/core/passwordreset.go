@@ -317,7 +317,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 		}
 		s.audit(ctx, a.ID, "password.reset", m, detail)
 		s.notify(ctx, a.ID, "your password was reset",
-			"The password of your account was reset with a link mailed to you, and every session was signed out.")
+			"The password of your account was reset with a link mailed to you, and every session was signed out.", keysStillWork)
 		return nil
 	})
 	if err != nil {

@@ -156,7 +156,7 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 		s.audit(ctx, a.ID, "two_factor.reset_requested", m, "by "+by+", due "+r.Due.Format(time.RFC3339))
 		return s.tell(ctx, a, "a reset of your two-factor was requested",
 			fmt.Sprintf("A reset of two-factor on your account was requested by %s.", publicName(by)),
-			fmt.Sprintf("Unless it is cancelled, at %s your authenticators, recovery codes, paper key and SSH keys will be removed and you will be signed out everywhere. You can then sign in with your password alone and set up two-factor again. Signing in with one of your authenticators, a recovery code, the paper key or an SSH key before then withdraws it.", r.Due.UTC().Format("2006-01-02 15:04 MST")),
+			fmt.Sprintf("Unless it is cancelled, at %s your authenticators, recovery codes, paper key and SSH keys will be removed and you will be signed out everywhere. Your API keys will not be revoked. You can then sign in with your password alone and set up two-factor again. Signing in with one of your authenticators, a recovery code, the paper key or an SSH key before then withdraws it.", r.Due.UTC().Format("2006-01-02 15:04 MST")),
 			"If you did not ask for this, sign in now and cancel it on your security page, then change your password.")
 	})
 	if err != nil {
@@ -300,6 +300,7 @@ func (s *Service) carryOut(ctx context.Context, accountID string, m Meta) (twofo
 	s.audit(ctx, accountID, "two_factor.reset", m, "requested by "+r.RequestedBy+" at "+r.RequestedAt.Format(time.RFC3339))
 	s.notify(ctx, accountID, "two-factor on your account was reset",
 		fmt.Sprintf("As %s requested, your authenticators, recovery codes, paper key and SSH keys were removed, and you were signed out everywhere.", publicName(r.RequestedBy)),
+		keysStillWork,
 		"Sign in with your password and set up two-factor again. If you did not ask for this, change your password now and contact your operator.")
 	return out, nil
 }

@@ -33,7 +33,9 @@ type TeamStore interface {
 	// SetTeamRole and RemoveTeamMember refuse, as a conflict, to leave a
 	// team without an owner; they return the member's role before.
 	SetTeamRole(ctx context.Context, teamID, accountID string, role twofold.Role) (twofold.Role, error)
-	RemoveTeamMember(ctx context.Context, teamID, accountID string) (twofold.Role, error)
+	// RemoveTeamMember also stops sharing with the team the zones the
+	// member owns, in the same transaction, and returns their names.
+	RemoveTeamMember(ctx context.Context, teamID, accountID string) (role twofold.Role, unshared []string, err error)
 	UpdateTeam(ctx context.Context, t twofold.Team) error
 	DeleteTeam(ctx context.Context, id string) error
 	TeamsRequiringTwoFactor(ctx context.Context, accountID string) ([]string, error)
@@ -388,7 +390,8 @@ func (s *Service) SetTeamRole(ctx context.Context, a Auth, teamID, username, rol
 
 // RemoveTeamMember removes the member named username from the team: a
 // manager removes others, and any member may leave. A team keeps at least
-// one owner.
+// one owner. The member takes their zones along: those they shared with the
+// team are no longer shared with it, in the same transaction.
 func (s *Service) RemoveTeamMember(ctx context.Context, a Auth, teamID, username string, m Meta) error {
 	if err := person(a); err != nil {
 		return err
@@ -411,17 +414,40 @@ func (s *Service) RemoveTeamMember(ctx context.Context, a Auth, teamID, username
 			return err
 		}
 	}
-	if _, err := s.store.RemoveTeamMember(ctx, teamID, mem.AccountID); err != nil {
-		return err
-	}
-	if self {
-		s.audit(ctx, a.Account.ID, "team.left", m, fmt.Sprintf("team %s %q", teamID, mb.Team.Name))
+	return s.inTx(ctx, func(ctx context.Context) error {
+		_, zones, err := s.store.RemoveTeamMember(ctx, teamID, mem.AccountID)
+		if err != nil {
+			return err
+		}
+		var took string
+		if len(zones) > 0 {
+			took = fmt.Sprintf("The zones you had shared with it are no longer shared with it: %s.", strings.Join(zones, ", "))
+		}
+		if self {
+			s.audit(ctx, a.Account.ID, "team.left", m, fmt.Sprintf("team %s %q", teamID, mb.Team.Name))
+		} else {
+			s.audit(ctx, a.Account.ID, "team.member_removed", m, fmt.Sprintf("team %s %q: %s", teamID, mb.Team.Name, mem.Username))
+			s.audit(ctx, mem.AccountID, "team.removed", m, fmt.Sprintf("team %s %q, by %s", teamID, mb.Team.Name, a.Account.Username))
+		}
+		// As UnshareZone records it, on both sides.
+		for _, z := range zones {
+			s.audit(ctx, a.Account.ID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s", z, teamID))
+			if !self {
+				s.audit(ctx, mem.AccountID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s, by %s", z, teamID, a.Account.Username))
+			}
+		}
+		switch {
+		case !self:
+			lines := []string{fmt.Sprintf("%s removed you from the team %q.", a.Account.Username, mb.Team.Name)}
+			if took != "" {
+				lines = append(lines, took)
+			}
+			s.notify(ctx, mem.AccountID, "you were removed from a team", lines...)
+		case took != "":
+			s.notify(ctx, a.Account.ID, "you left a team", fmt.Sprintf("You left the team %q.", mb.Team.Name), took)
+		}
 		return nil
-	}
-	s.audit(ctx, a.Account.ID, "team.member_removed", m, fmt.Sprintf("team %s %q: %s", teamID, mb.Team.Name, mem.Username))
-	s.audit(ctx, mem.AccountID, "team.removed", m, fmt.Sprintf("team %s %q, by %s", teamID, mb.Team.Name, a.Account.Username))
-	s.notify(ctx, mem.AccountID, "you were removed from a team", fmt.Sprintf("%s removed you from the team %q.", a.Account.Username, mb.Team.Name))
-	return nil
+	})
 }
 
 // ShareZone shares the caller's zone with a team the caller manages: its
@@ -520,8 +546,10 @@ func errTeamRequires(teams []string, what string) error {
 // teamAccess checks that the caller may take action (permit.Read or
 // permit.Write) on a resource shared with the team: the caller's role must
 // allow it, and when the team requires two-factor the caller's account
-// must have an active factor and a session must have passed one (an API key
-// was made by its holder, and works while the holder keeps a factor).
+// must have an active factor and the caller must have come through one: a
+// session that passed one, or an API key made with one (a key made from a
+// password-only session, or by such a key, stays out even after its holder
+// adds a factor).
 // hidden reports that the caller may not even learn the resource exists.
 func (s *Service) teamAccess(ctx context.Context, a Auth, teamID, action string) (hidden bool, err error) {
 	mb, err := s.membership(ctx, a.Account.ID, teamID)
@@ -545,7 +573,10 @@ func (s *Service) teamAccess(ctx context.Context, a Auth, teamID, action string)
 		if !enabled {
 			return false, twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: add an authenticator to your account to reach its resources", mb.Team.Name)
 		}
-		if a.Key == nil && a.Session.ElevatedUntil.IsZero() {
+		if a.Key != nil && !a.Key.SecondFactor {
+			return false, twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: this API key was made without a second factor; make a new key from a session that passed one", mb.Team.Name)
+		}
+		if a.Key == nil && !a.PassedSecondFactor() {
 			return false, twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: this session passed none; confirm it's you with a second factor", mb.Team.Name)
 		}
 	}

@@ -23,6 +23,9 @@ type apiKeyJSON struct {
 	ExpiresAt  *time.Time   `json:"expires_at,omitempty"`
 	LastUsedAt *time.Time   `json:"last_used_at,omitempty"`
 	ParentID   string       `json:"parent_id,omitempty"`
+	// SecondFactor reports whether the key was made with a second factor,
+	// which teams requiring two-factor ask of it.
+	SecondFactor bool `json:"second_factor"`
 }
 
 func timeOrNil(t time.Time) *time.Time {
@@ -38,7 +41,7 @@ func toAPIKeyJSON(k twofold.APIKey) apiKeyJSON {
 		ps[i] = permitJSON(p)
 	}
 	return apiKeyJSON{ID: k.ID, Name: k.Name, Permits: ps, CreatedAt: k.CreatedAt, ExpiresAt: timeOrNil(k.ExpiresAt),
-		LastUsedAt: timeOrNil(k.LastUsedAt), ParentID: k.ParentID}
+		LastUsedAt: timeOrNil(k.LastUsedAt), ParentID: k.ParentID, SecondFactor: k.SecondFactor}
 }
 
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, a core.Auth) {

@@ -44,6 +44,7 @@ func testChangePassword(t *testing.T, dsn string) {
 		addUser(t, s, "alice")
 		c := login(t, s, "alice")
 		other := login(t, s, "alice")
+		key := makeKey(t, c, "script", nil, "account * read")
 		change := func(c *testenv.Client, current, next string) testenv.Response {
 			return c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": current, "new_password": next})
 		}
@@ -80,10 +81,15 @@ func testChangePassword(t *testing.T, dsn string) {
 			t.Fatalf("login with the new password: got %d %s", r.Status, r.Body)
 		}
 
-		subject, body := mailText(t, mailbox.Wait(t, 1, 10*time.Second)[0])
-		if !strings.Contains(subject, "password was changed") || !strings.Contains(body, "signed out") {
-			t.Errorf("mail: got subject %q, body %q", subject, body)
+		// Keys are no sessions: they still work, and the mail says so.
+		if r := keyClient(s, key.id, key.secret).Do(t, "GET", "/v1/me", nil); r.Status != 200 {
+			t.Fatalf("the API key after the change: got %d %s, want 200", r.Status, r.Body)
 		}
+		body := mailWith(t, mailbox, "your password was changed")
+		if !strings.Contains(body, "signed out") {
+			t.Errorf("mail: got body %q", body)
+		}
+		wantKeysStillWork(t, body)
 		if strings.Contains(body, password) || strings.Contains(body, newPassword) {
 			t.Error("the mail carries a password")
 		}

@@ -67,6 +67,15 @@ func newResetFixture(t *testing.T, dsn string, opts ...testenv.ServerOption) res
 	return resetFixture{s: s, mailbox: mb, op: op, opc: opc, opPhone: opPhone, user: user, userID: a.ID, phone: phone}
 }
 
+// wantKeysStillWork checks that the mail body of an event that ended every
+// session tells the holder that API keys still work, and where to revoke them.
+func wantKeysStillWork(t *testing.T, body string) {
+	t.Helper()
+	if !strings.Contains(body, "API keys were not revoked and still work") || !strings.Contains(body, "/settings/security/api-keys") {
+		t.Errorf("the mail does not say that API keys still work, and where to revoke them:\n%s", body)
+	}
+}
+
 func eachDSN(t *testing.T, f func(t *testing.T, dsn string)) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -100,6 +109,9 @@ func TestOperatorResetWaits(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
 		f := newResetFixture(t, dsn, func(c *config.Config) { c.ResetDelay = time.Hour })
 		s, ctx := f.s, context.Background()
+		elevateWith(t, f.user, f.phone.codes[0])
+		key := makeKey(t, f.user, "script", nil, "account * read")
+		s.Clock.Add(time.Minute) // the recovery code was used before the request
 
 		if told, why, err := s.Service.ResetNotice(ctx, f.userID); err != nil || !told {
 			t.Fatalf("ResetNotice with an email address and a mail server: got %v, %q, %v", told, why, err)
@@ -117,6 +129,9 @@ func TestOperatorResetWaits(t *testing.T) {
 		body := mailWith(t, f.mailbox, "a reset of your two-factor was requested")
 		if !strings.Contains(body, "an operator") || strings.Contains(body, "carol") || !strings.Contains(body, "cancel") {
 			t.Errorf("mail body %q: want who asked, without their user name, and how to cancel", body)
+		}
+		if !strings.Contains(body, "API keys will not be revoked") {
+			t.Errorf("mail body %q: want it to say the API keys stay", body)
 		}
 		me := f.user.Do(t, "GET", "/v1/me", nil)
 		reset, _ := me.JSON["two_factor"].(map[string]any)["reset"].(map[string]any)
@@ -149,7 +164,11 @@ func TestOperatorResetWaits(t *testing.T) {
 		if pk, err := s.Store.PaperKeyHash(ctx, f.userID); err != nil || pk != nil {
 			t.Fatalf("paper key after the reset: got %x, %v; want none", pk, err)
 		}
-		mailWith(t, f.mailbox, "two-factor on your account was reset")
+		// Keys are no sessions: they still work, and the notice says so.
+		if r := keyClient(s, key.id, key.secret).Do(t, "GET", "/v1/me", nil); r.Status != 200 {
+			t.Fatalf("the API key after the reset: got %d %s, want 200", r.Status, r.Body)
+		}
+		wantKeysStillWork(t, mailWith(t, f.mailbox, "two-factor on your account was reset"))
 		if countEvents(t, s, f.userID, "two_factor.reset_requested") != 1 || countEvents(t, s, f.userID, "two_factor.reset") != 1 {
 			t.Errorf("want one two_factor.reset_requested and one two_factor.reset event")
 		}

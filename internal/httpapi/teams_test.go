@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -431,6 +433,179 @@ func TestTeamChangesAreRationed(t *testing.T) {
 		s.Clock.Add(time.Minute)
 		if r := alice.Do(t, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "bob", "role": "ops"}); r.Status != 201 {
 			t.Fatalf("a minute later: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestTeamTwoFactorPolicyKeys: a team that requires two-factor refuses an
+// API key made without a second factor, and the keys and tokens it made,
+// even once its holder has a factor, and tells the holder to make a new
+// key; a key made from a session that passed a second factor, and the keys
+// it makes, reach the team's zone.
+func TestTeamTwoFactorPolicyKeys(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		ctx := context.Background()
+		for _, n := range []string{"alice", "carol"} {
+			addUser(t, s, n)
+		}
+		if _, err := s.Service.AddZone(ctx, "example.com", "alice", core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		alice, carol := login(t, s, "alice"), login(t, s, "carol")
+		team := makeTeam(t, alice, "Acme")
+		addMember(t, alice, carol, team, "carol", "ops")
+		if r := alice.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.com", nil); r.Status != 200 {
+			t.Fatalf("share: got %d %s", r.Status, r.Body)
+		}
+		// Carol, without a factor, makes a key in her password-only
+		// session, and that key makes another.
+		old := makeKey(t, carol, "old", nil, "dns * read,write", "keys * read,write")
+		oldc := keyClient(s, old.id, old.secret)
+		child := makeKey(t, oldc, "old-child", nil, "dns * read,write")
+		_, _, tok := token(t, s, old.id, old.secret, url.Values{"grant_type": {"client_credentials"}})
+		tokc := testenv.NewClient(s.URL())
+		tokc.Token, _ = tok["access_token"].(string)
+		if tokc.Token == "" {
+			t.Fatalf("token of the old key: got %v", tok)
+		}
+		for _, k := range carol.Do(t, "GET", "/v1/me/api-keys", nil).JSON["api_keys"].([]any) {
+			if k := k.(map[string]any); k["second_factor"] != false {
+				t.Fatalf("key %v made without a second factor: got second_factor %v, want false", k["name"], k["second_factor"])
+			}
+		}
+
+		cf := enrol(t, s, carol, map[string]any{"type": "totp", "label": "phone"})
+		af := enrol(t, s, alice, map[string]any{"type": "totp", "label": "phone"})
+		elevateWith(t, alice, af.codes[0])
+		if r := alice.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"require_two_factor": true}); r.Status != 200 {
+			t.Fatalf("turn policy on: got %d %s", r.Status, r.Body)
+		}
+
+		base := "/dns/v2/zones/example.com/records"
+		rec := map[string]any{"records": []map[string]any{{"host": "www", "ttl": 300, "type": "A", "data": "192.0.2.1"}}}
+		wantProblem(t, carol.Do(t, "GET", base, nil), 403, "forbidden")
+		for name, c := range map[string]*testenv.Client{"old key": oldc, "its child": keyClient(s, child.id, child.secret), "its token": tokc} {
+			r := c.Do(t, "GET", base, nil)
+			wantProblem(t, r, 403, "forbidden")
+			if d, _ := r.JSON["detail"].(string); !strings.Contains(d, "make a new key") {
+				t.Errorf("%s: detail %q does not tell the holder to make a new key", name, d)
+			}
+			wantProblem(t, c.Do(t, "POST", base+"/www/A", rec), 403, "forbidden")
+		}
+
+		// A key made with a second factor, and the keys it makes, reach
+		// the zone.
+		elevateWith(t, carol, cf.codes[0])
+		fresh := makeKey(t, carol, "fresh", nil, "dns * read,write", "keys * read,write")
+		freshc := keyClient(s, fresh.id, fresh.secret)
+		grand := makeKey(t, freshc, "fresh-child", nil, "dns * read,write")
+		for name, c := range map[string]*testenv.Client{"new key": freshc, "its child": keyClient(s, grand.id, grand.secret)} {
+			if r := c.Do(t, "POST", base+"/www/A", rec); r.Status != 200 {
+				t.Fatalf("%s writes: got %d %s", name, r.Status, r.Body)
+			}
+			if r := c.Do(t, "GET", base, nil); r.Status != 200 {
+				t.Fatalf("%s reads: got %d %s", name, r.Status, r.Body)
+			}
+		}
+		want := map[string]any{"old": false, "old-child": false, "fresh": true, "fresh-child": true}
+		for _, k := range carol.Do(t, "GET", "/v1/me/api-keys", nil).JSON["api_keys"].([]any) {
+			k := k.(map[string]any)
+			if k["second_factor"] != want[k["name"].(string)] {
+				t.Errorf("key %v: got second_factor %v, want %v", k["name"], k["second_factor"], want[k["name"].(string)])
+			}
+		}
+	})
+}
+
+// TestTeamMemberTakesZones: a member who is removed from a team, or leaves
+// it, takes the zones they shared with it along: the team's members, owners
+// and keys lose them at once, both sides have the events of the unsharing,
+// and the member's mail says so.
+func TestTeamMemberTakesZones(t *testing.T) {
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		ctx := context.Background()
+		for _, n := range []string{"alice", "bob", "carol", "dave"} {
+			addUser(t, s, n)
+		}
+		for z, owner := range map[string]string{"alice.com": "alice", "bob.net": "bob", "dave.org": "dave"} {
+			if _, err := s.Service.AddZone(ctx, z, owner, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		alice, bob, carol, dave := login(t, s, "alice"), login(t, s, "bob"), login(t, s, "carol"), login(t, s, "dave")
+		team := makeTeam(t, alice, "Acme")
+		addMember(t, alice, bob, team, "bob", "admin")
+		addMember(t, alice, carol, team, "carol", "ops")
+		addMember(t, alice, dave, team, "dave", "admin")
+		for c, z := range map[*testenv.Client]string{alice: "alice.com", bob: "bob.net", dave: "dave.org"} {
+			if r := c.Do(t, "PUT", "/v1/teams/"+team+"/zones/"+z, nil); r.Status != 200 {
+				t.Fatalf("share %s: got %d %s", z, r.Status, r.Body)
+			}
+		}
+		ck := makeKey(t, carol, "carol", nil, "dns * read,write")
+		carolKey := keyClient(s, ck.id, ck.secret)
+		rec := map[string]any{"records": []map[string]any{{"host": "www", "ttl": 300, "type": "A", "data": "192.0.2.1"}}}
+		for _, z := range []string{"bob.net", "dave.org"} {
+			if r := alice.Do(t, "PUT", "/dns/v2/zones/"+z+"/records/www/A", rec); r.Status != 200 {
+				t.Fatalf("the owner writes %s while shared: got %d %s", z, r.Status, r.Body)
+			}
+		}
+
+		// The owner removes bob; then dave leaves.
+		if r := alice.Do(t, "DELETE", "/v1/teams/"+team+"/members/bob", nil); r.Status != 204 {
+			t.Fatalf("remove bob: got %d %s", r.Status, r.Body)
+		}
+		if r := dave.Do(t, "DELETE", "/v1/teams/"+team+"/members/dave", nil); r.Status != 204 {
+			t.Fatalf("dave leaves: got %d %s", r.Status, r.Body)
+		}
+		for _, z := range []string{"bob.net", "dave.org"} {
+			wantProblem(t, alice.Do(t, "PUT", "/dns/v2/zones/"+z+"/records/www/A", rec), 404, "not-found")
+			wantProblem(t, carolKey.Do(t, "GET", "/dns/v2/zones/"+z+"/records", nil), 404, "not-found")
+			wantProblem(t, carol.Do(t, "GET", "/dns/v2/zones/"+z+"/records", nil), 404, "not-found")
+		}
+		if r := carolKey.Do(t, "GET", "/dns/v2/zones/alice.com/records", nil); r.Status != 200 {
+			t.Fatalf("the owner's own zone stays shared: got %d %s", r.Status, r.Body)
+		}
+		if r := alice.Do(t, "GET", "/v1/teams/"+team, nil); r.Status != 200 || len(r.JSON["zones"].([]any)) != 1 {
+			t.Fatalf("the team's zones: got %d %s, want alice.com alone", r.Status, r.Body)
+		}
+		if r := bob.Do(t, "GET", "/dns/v2/zones/bob.net/records", nil); r.Status != 200 {
+			t.Fatalf("bob keeps his zone: got %d %s", r.Status, r.Body)
+		}
+
+		details := func(name, typ string) []string {
+			t.Helper()
+			acc, err := s.Store.AccountByUsername(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := s.Store.Events(ctx, acc.ID, 0, 200)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, e := range evs {
+				if e.Type == typ {
+					out = append(out, e.Detail)
+				}
+			}
+			return out
+		}
+		want := map[string]string{
+			"alice": "zone bob.net no longer shared with team " + team,
+			"bob":   "zone bob.net no longer shared with team " + team + ", by alice",
+			"dave":  "zone dave.org no longer shared with team " + team,
+		}
+		for name, detail := range want {
+			if got := details(name, "dns.zone_unshared"); len(got) != 1 || got[0] != detail {
+				t.Errorf("%s's dns.zone_unshared events: got %q, want [%q]", name, got, detail)
+			}
+		}
+		if body := mailWith(t, mb, "you were removed from a team"); !strings.Contains(body, "no longer shared with it: bob.net.") {
+			t.Errorf("bob's mail does not say his zone went with him:\n%s", body)
+		}
+		if body := mailWith(t, mb, "you left a team"); !strings.Contains(body, "no longer shared with it: dave.org.") {
+			t.Errorf("dave's mail does not say his zone went with him:\n%s", body)
 		}
 	})
 }

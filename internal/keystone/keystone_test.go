@@ -536,3 +536,80 @@ func TestIdentityErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestApplicationCredentialTeamTwoFactor: an application credential made
+// with a password-only Keystone token is an API key made without a second
+// factor: a team that requires two-factor refuses its tokens, even once its
+// holder has a factor; one made with password and TOTP reaches the team's
+// zone.
+func TestApplicationCredentialTeamTwoFactor(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		account(t, s, "alice", false)
+		carolID, _ := account(t, s, "carol", false)
+		if _, err := s.Service.AddZone(t.Context(), "example.com", "alice", core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		v1 := func(name string) *testenv.Client {
+			c := testenv.NewClient(s.URL())
+			c.Token = c.Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": password}).String("token")
+			return c
+		}
+		do := func(c *testenv.Client, method, path string, body any, want int) testenv.Response {
+			t.Helper()
+			r := c.Do(t, method, path, body)
+			if r.Status != want {
+				t.Fatalf("%s %s: got %d %s, want %d", method, path, r.Status, r.Body, want)
+			}
+			return r
+		}
+		enrolTOTP := func(c *testenv.Client) string {
+			r := do(c, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"}, 201)
+			secret := r.String("secret")
+			do(c, "POST", "/v1/me/factors/"+r.JSON["factor"].(map[string]any)["id"].(string)+"/confirm",
+				map[string]string{"code": testenv.TOTP(t, secret, s.Clock.Now())}, 200)
+			return secret
+		}
+		alice, carol := v1("alice"), v1("carol")
+		team := do(alice, "POST", "/v1/teams", map[string]string{"name": "Acme"}, 201).JSON["team"].(map[string]any)["id"].(string)
+		inv := do(alice, "POST", "/v1/teams/"+team+"/invitations", map[string]string{"username": "carol", "role": "ops"}, 201)
+		do(carol, "POST", "/v1/me/invitations/"+inv.JSON["invitation"].(map[string]any)["id"].(string)+"/accept", nil, 200)
+		do(alice, "PUT", "/v1/teams/"+team+"/zones/example.com", nil, 200)
+
+		appToken := func(id *gophercloud.ServiceClient, name string) *testenv.Client {
+			t.Helper()
+			ac, err := applicationcredentials.Create(t.Context(), id, carolID, applicationcredentials.CreateOpts{Name: name}).Extract()
+			if err != nil {
+				t.Fatalf("create %s: %v", name, err)
+			}
+			appID, err := identity(t, gophercloud.AuthOptions{IdentityEndpoint: s.URL() + "/v3/", ApplicationCredentialID: ac.ID, ApplicationCredentialSecret: ac.Secret})
+			if err != nil {
+				t.Fatalf("sign in with %s: %v", name, err)
+			}
+			c := testenv.NewClient(s.URL())
+			c.Header = http.Header{"X-Auth-Token": {appID.Token()}}
+			return c
+		}
+		// Carol, without a factor, signs in with her password alone.
+		pw, err := identity(t, authOpts(s, "carol"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := appToken(pw, "old")
+
+		carolSecret := enrolTOTP(carol)
+		aliceSecret := enrolTOTP(alice)
+		s.Clock.Add(30 * time.Second) // the confirming codes are spent
+		do(alice, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, aliceSecret, s.Clock.Now())}, 200)
+		do(alice, "PATCH", "/v1/teams/"+team, map[string]any{"require_two_factor": true}, 200)
+
+		records := "/dns/v2/zones/example.com/records"
+		do(old, "GET", records, nil, 403)
+		opts := authOpts(s, "carol")
+		opts.Passcode = testenv.TOTP(t, carolSecret, s.Clock.Now())
+		both, err := identity(t, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		do(appToken(both, "fresh"), "GET", records, nil, 200)
+	})
+}

@@ -11,13 +11,13 @@ import (
 	"github.com/twofold/twofold"
 )
 
-const apiKeyColumns = `id, account_id, COALESCE(parent_id, ''), name, secret_hash, permits, created_at, expires_at, last_used_at`
+const apiKeyColumns = `id, account_id, COALESCE(parent_id, ''), name, secret_hash, permits, created_at, expires_at, last_used_at, second_factor`
 
 func scanAPIKey(row interface{ Scan(...any) error }) (twofold.APIKey, error) {
 	var k twofold.APIKey
 	var permits string
 	var created, expires, used int64
-	if err := row.Scan(&k.ID, &k.AccountID, &k.ParentID, &k.Name, &k.SecretHash, &permits, &created, &expires, &used); err != nil {
+	if err := row.Scan(&k.ID, &k.AccountID, &k.ParentID, &k.Name, &k.SecretHash, &permits, &created, &expires, &used, &k.SecondFactor); err != nil {
 		return k, err
 	}
 	k.CreatedAt, k.ExpiresAt, k.LastUsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
@@ -48,9 +48,9 @@ func (s *Store) CreateAPIKey(ctx context.Context, k twofold.APIKey) error {
 	if k.ParentID != "" {
 		parent = sql.NullString{String: k.ParentID, Valid: true}
 	}
-	_, err = s.conn(ctx).ExecContext(ctx, `INSERT INTO api_keys (id, account_id, parent_id, name, secret_hash, permits, created_at, expires_at, last_used_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)`,
-		k.ID, k.AccountID, parent, k.Name, k.SecretHash, string(permits), micros(k.CreatedAt), micros(k.ExpiresAt))
+	_, err = s.conn(ctx).ExecContext(ctx, `INSERT INTO api_keys (id, account_id, parent_id, name, secret_hash, permits, created_at, expires_at, last_used_at, second_factor)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)`,
+		k.ID, k.AccountID, parent, k.Name, k.SecretHash, string(permits), micros(k.CreatedAt), micros(k.ExpiresAt), k.SecondFactor)
 	if err != nil {
 		return fmt.Errorf("insert API key: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -233,8 +234,10 @@ func (s *Store) SetTeamRole(ctx context.Context, teamID, accountID string, role 
 }
 
 // RemoveTeamMember removes the member, unless that leaves the team without
-// an owner (a conflict). It returns the member's role.
-func (s *Store) RemoveTeamMember(ctx context.Context, teamID, accountID string) (role twofold.Role, err error) {
+// an owner (a conflict), and stops sharing with the team the zones the
+// member owns, in one transaction. It returns the member's role and the
+// names of those zones, by name.
+func (s *Store) RemoveTeamMember(ctx context.Context, teamID, accountID string) (role twofold.Role, unshared []string, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockTeam(ctx, tx, teamID); err != nil {
 			return err
@@ -253,13 +256,35 @@ func (s *Store) RemoveTeamMember(ctx context.Context, teamID, accountID string) 
 			}
 			return errLastOwner()
 		}
+		if err != nil {
+			return err
+		}
 		role = twofold.Role(r)
-		return err
+		rows, err := tx.QueryContext(ctx, `UPDATE dns_zones SET team_id = NULL WHERE team_id = $1 AND account_id = $2 RETURNING name`, teamID, accountID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				return err
+			}
+			unshared = append(unshared, name)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		slices.Sort(unshared)
+		return nil
 	})
-	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
-		err = fmt.Errorf("remove team member: %w", err)
+	if err != nil {
+		role, unshared = "", nil
+		if twofold.ErrorCode(err) == twofold.CodeInternal {
+			err = fmt.Errorf("remove team member: %w", err)
+		}
 	}
-	return role, err
+	return role, unshared, err
 }
 
 // UpdateTeam sets the team's name and two-factor policy.

@@ -30,7 +30,8 @@ func testAPIKeyRoundTrip(t *testing.T, s *store.Store) {
 	b := newAccount(t, s, "bob")
 	want := apiKey(t, s, a.ID, "k1", "")
 	forever := twofold.APIKey{ID: "k2", AccountID: a.ID, Name: "forever", SecretHash: []byte("h2"),
-		Permits: []twofold.Permit{{Service: "account", Resource: "*", Actions: []string{"read"}}}, CreatedAt: t0.Add(time.Second)}
+		Permits: []twofold.Permit{{Service: "account", Resource: "*", Actions: []string{"read"}}}, CreatedAt: t0.Add(time.Second),
+		SecondFactor: true}
 	if err := s.CreateAPIKey(ctx, forever); err != nil {
 		t.Fatal(err)
 	}

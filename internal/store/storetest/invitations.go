@@ -132,7 +132,7 @@ func testRaceInvitationAccept(t *testing.T, s *store.Store) {
 		t.Fatal(err)
 	}
 	for round := range 5 {
-		if _, err := s.RemoveTeamMember(ctx, "t1", b.ID); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		if _, _, err := s.RemoveTeamMember(ctx, "t1", b.ID); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
 			t.Fatal(err)
 		}
 		id := "i" + string(rune('0'+round))

@@ -126,6 +126,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"Team/RoundTrip", testTeamRoundTrip},
 		{"Team/Summaries", testTeamSummaries},
+		{"Team/RemovedMemberTakesZones", testTeamRemovedMemberTakesZones},
 		{"Race/TeamOwners", testRaceTeamOwners},
 		{"Team/Invitations", testInvitationRoundTrip},
 		{"Race/InvitationAccept", testRaceInvitationAccept},

@@ -50,13 +50,13 @@ func testTeamRoundTrip(t *testing.T, s *store.Store) {
 	if _, err := s.SetTeamRole(ctx, "t1", a.ID, twofold.RoleAdmin); twofold.ErrorCode(err) != twofold.CodeConflict {
 		t.Fatalf("demote the last owner: got %v, want a conflict", err)
 	}
-	if _, err := s.RemoveTeamMember(ctx, "t1", a.ID); twofold.ErrorCode(err) != twofold.CodeConflict {
+	if _, _, err := s.RemoveTeamMember(ctx, "t1", a.ID); twofold.ErrorCode(err) != twofold.CodeConflict {
 		t.Fatalf("remove the last owner: got %v, want a conflict", err)
 	}
-	if role, err := s.RemoveTeamMember(ctx, "t1", b.ID); err != nil || role != twofold.RoleOps {
+	if role, _, err := s.RemoveTeamMember(ctx, "t1", b.ID); err != nil || role != twofold.RoleOps {
 		t.Fatalf("remove bob: got %v, %v", role, err)
 	}
-	if _, err := s.RemoveTeamMember(ctx, "t1", b.ID); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, _, err := s.RemoveTeamMember(ctx, "t1", b.ID); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("remove bob again: got %v, want not-found", err)
 	}
 	// A zone shared with the team stays with its owner when the team goes.
@@ -198,6 +198,53 @@ func testTeamSummaries(t *testing.T, s *store.Store) {
 		}
 		if diff := cmp.Diff(tt.want, names); diff != "" {
 			t.Errorf("TeamSummaries(%q, %d) (-want +got):\n%s", tt.query, tt.limit, diff)
+		}
+	}
+}
+
+// testTeamRemovedMemberTakesZones: a member removed from a team takes the
+// zones they shared with it along, in the same transaction; the zones of
+// others, and the member's zones shared with other teams, stay shared; a
+// refused removal unshares nothing.
+func testTeamRemovedMemberTakesZones(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
+	for _, id := range []string{"t1", "t2"} {
+		if err := s.CreateTeam(ctx, twofold.Team{ID: id, Name: "Team " + id, CreatedAt: t0}, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddTeamMember(ctx, id, b.ID, twofold.RoleAdmin, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for zone, owner := range map[string]string{"alice.com": a.ID, "bob.net": b.ID, "bob.org": b.ID, "bob-elsewhere.net": b.ID} {
+		newZone(t, s, owner, zone)
+		team := "t1"
+		if zone == "bob-elsewhere.net" {
+			team = "t2"
+		}
+		if err := s.SetZoneTeam(ctx, zone, team); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Alice is the last owner: refused, and her zone stays shared.
+	if _, unshared, err := s.RemoveTeamMember(ctx, "t1", a.ID); twofold.ErrorCode(err) != twofold.CodeConflict || unshared != nil {
+		t.Fatalf("remove the last owner: got %v, %v, want a conflict and nothing unshared", unshared, err)
+	}
+	role, unshared, err := s.RemoveTeamMember(ctx, "t1", b.ID)
+	if err != nil || role != twofold.RoleAdmin {
+		t.Fatalf("remove bob: got %v, %v", role, err)
+	}
+	if diff := cmp.Diff([]string{"bob.net", "bob.org"}, unshared); diff != "" {
+		t.Errorf("unshared (-want +got):\n%s", diff)
+	}
+	for zone, want := range map[string]string{"alice.com": "t1", "bob.net": "", "bob.org": "", "bob-elsewhere.net": "t2"} {
+		z, err := s.Zone(ctx, zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if z.TeamID != want {
+			t.Errorf("zone %s: shared with %q, want %q", zone, z.TeamID, want)
 		}
 	}
 }

@@ -1,0 +1,22 @@
+package store
+
+import "context"
+
+// UndoMigrationForTest runs the statements undo and forgets
+// that migration version was applied, so that the next MigrateForTest
+// applies it again to the rows the test stored: how a migration's backfill
+// of older rows is tested.
+func (s *Store) UndoMigrationForTest(ctx context.Context, version int, undo ...string) error {
+	return s.InTx(ctx, func(ctx context.Context) error {
+		for _, q := range undo {
+			if _, err := s.conn(ctx).ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		_, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM schema_migrations WHERE version = $1`, version)
+		return err
+	})
+}
+
+// MigrateForTest applies the migrations not yet applied.
+func (s *Store) MigrateForTest(ctx context.Context) error { return s.migrate(ctx) }

@@ -1,0 +1,111 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestMigrationTeamKeysAndZones: migration 0037 counts a key from before it
+// as made with a second factor when its account had an active factor
+// confirmed before the first key of its line was made, and a key made by a
+// key as its maker was; and it stops sharing zones with teams their owners
+// are no longer members of.
+func TestMigrationTeamKeysAndZones(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := open(t, dsn(t))
+			if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: "key-1", MasterID: "m", Wrapped: []byte("wrapped"), Created: t0}); err != nil {
+				t.Fatal(err)
+			}
+			factor := func(account, id string, status twofold.FactorStatus, confirmed time.Time) {
+				t.Helper()
+				f := twofold.Factor{ID: id, AccountID: account, Type: twofold.FactorTOTP, Label: id, Status: status,
+					SecretKeyID: "key-1", SealedSecret: []byte("sealed"), Algorithm: "SHA1", Digits: 6, Period: 30 * time.Second,
+					LastStep: -1, CreatedAt: t0}
+				if !confirmed.IsZero() {
+					f.ConfirmedAt = &confirmed
+				}
+				if err := s.CreateFactor(ctx, f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			key := func(account, id, parent string, at time.Time) {
+				t.Helper()
+				// Stored the opposite of what the backfill must find.
+				k := twofold.APIKey{ID: id, AccountID: account, ParentID: parent, Name: id, SecretHash: []byte(id),
+					Permits: []twofold.Permit{{Service: "dns", Resource: "*", Actions: []string{"read"}}}, CreatedAt: at, SecondFactor: true}
+				if err := s.CreateAPIKey(ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, n := range []string{"alice", "bob", "carol"} {
+				if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-" + n, Username: n, PasswordHash: "x", CreatedAt: t0}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Alice confirmed her factor before her keys.
+			factor("acct-alice", "fa", twofold.FactorActive, t0.Add(time.Minute))
+			key("acct-alice", "alice-root", "", t0.Add(time.Hour))
+			key("acct-alice", "alice-child", "alice-root", t0.Add(2*time.Hour))
+			key("acct-alice", "alice-grandchild", "alice-child", t0.Add(3*time.Hour))
+			// Bob confirmed his after his first key, before its child.
+			factor("acct-bob", "fb", twofold.FactorActive, t0.Add(90*time.Minute))
+			key("acct-bob", "bob-root", "", t0.Add(time.Hour))
+			key("acct-bob", "bob-child", "bob-root", t0.Add(2*time.Hour))
+			// Carol's factor was never confirmed.
+			factor("acct-carol", "fc", twofold.FactorPending, time.Time{})
+			key("acct-carol", "carol-root", "", t0.Add(time.Hour))
+
+			// Bob shared a zone with alice's team and left it before members
+			// took their zones along; alice's own zone stays shared.
+			if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, "acct-alice"); err != nil {
+				t.Fatal(err)
+			}
+			for zone, owner := range map[string]string{"alice.com": "acct-alice", "bob.net": "acct-bob"} {
+				if err := s.CreateZone(ctx, twofold.Zone{Name: zone, AccountID: owner, Serial: 1, CreatedAt: t0}); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.SetZoneTeam(ctx, zone, "t1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			if err := s.UndoMigrationForTest(ctx, 37, `ALTER TABLE api_keys DROP COLUMN second_factor`); err != nil {
+				t.Fatalf("undo migration 0037: %v", err)
+			}
+			if err := s.MigrateForTest(ctx); err != nil {
+				t.Fatalf("migrate again: %v", err)
+			}
+			for id, want := range map[string]bool{
+				"alice-root": true, "alice-child": true, "alice-grandchild": true,
+				"bob-root": false, "bob-child": false,
+				"carol-root": false,
+			} {
+				k, err := s.APIKey(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if k.SecondFactor != want {
+					t.Errorf("key %s: got SecondFactor %v, want %v", id, k.SecondFactor, want)
+				}
+			}
+			for zone, want := range map[string]string{"alice.com": "t1", "bob.net": ""} {
+				z, err := s.Zone(ctx, zone)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if z.TeamID != want {
+					t.Errorf("zone %s: shared with %q, want %q", zone, z.TeamID, want)
+				}
+			}
+		})
+	}
+}
