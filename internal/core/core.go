@@ -124,6 +124,8 @@ type Store interface {
 	ResetThrottlePrefix(ctx context.Context, prefix string) (int, error)
 	Counters(ctx context.Context, prefix string) ([]twofold.Counter, error)
 	TakeToken(ctx context.Context, key string, burst, rate float64, now time.Time) (bool, error)
+	// Bucket returns the tokens of a bucket as last stored and when.
+	Bucket(ctx context.Context, key string) (tokens float64, updatedAt time.Time, found bool, err error)
 	DeleteExpired(ctx context.Context, before time.Time) error
 	DeleteStaleThrottles(ctx context.Context, before time.Time, countedPrefix string) error
 

@@ -357,6 +357,9 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	if f.Type == twofold.FactorWebAuthn {
 		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "a security key is confirmed with the credential its browser made, not a code")
 	}
+	if err := s.allowSource(ctx, m); err != nil {
+		return Confirmation{}, err
+	}
 	confirmKey := factorKey(a.Account.ID, f.ID) + ":confirm"
 	if f.Type.SendsCodes() {
 		if _, err := s.takeSlot(ctx, confirmKey, recoveryDelay); err != nil {
@@ -634,6 +637,9 @@ func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, cod
 	}
 	p, err := factorParams(f)
 	if err != nil {
+		return err
+	}
+	if err := s.allowSource(ctx, m); err != nil {
 		return err
 	}
 	if _, err := s.takeSlot(ctx, accountKey(a.Account.ID), codeDelay); err != nil {

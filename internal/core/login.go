@@ -459,6 +459,9 @@ func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (
 	if err := checkProof(p); err != nil {
 		return time.Time{}, err
 	}
+	if err := s.allowSource(ctx, m); err != nil {
+		return time.Time{}, err
+	}
 	p.scope = elevateScope(a.Session.ID)
 	var answer error
 	until := s.Now().Add(s.cfg.ElevationTTL)

@@ -171,7 +171,7 @@ func (s *Service) refuseLocked(ctx context.Context, accountID string, p SecondFa
 	s.audit(ctx, accountID, "login.throttled", m, string(p.Method)+" for "+purpose+": locked after "+fmt.Sprint(failures)+" failures")
 	msg := ""
 	if failures >= HardCap {
-		msg = "too many wrong codes: use a recovery code or the paper key, or ask an operator to unlock the account"
+		msg = hardCapMessage
 	}
 	return throttled(wait, msg)
 }

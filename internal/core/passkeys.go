@@ -148,11 +148,10 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, creden
 	if cause := s.cloneWarning(ctx, a.ID, use, m); cause != "" {
 		return refuse(a.ID, cause)
 	}
-	if fails, until, err := s.store.Throttle(ctx, accountKey(a.ID)); err != nil {
-		return Verified{}, err
-	} else if now.Before(until) {
-		return Verified{}, s.refuseLocked(ctx, a.ID, SecondFactor{Method: twofold.MethodWebAuthn}, m, "passkey sign-in", fails, until.Sub(now))
-	}
+	// The account's code counter is not looked at: a passkey's signature
+	// cannot be guessed, so a lock of the codes, which anyone with the
+	// password can set, must not keep its holder out; the sign-in clears it,
+	// as the recovery path does.
 	v, cause, err := s.passkeySession(ctx, a, use, now, m)
 	if err != nil {
 		return Verified{}, err
@@ -161,6 +160,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, creden
 		return refuse(a.ID, cause)
 	}
 	s.resetSlots(ctx, key)
+	s.clearCodeCounters(ctx, a.ID)
 	return v, nil
 }
 

@@ -342,10 +342,10 @@ func (s *Service) resetIfDue(ctx context.Context, a twofold.Account, m Meta) (tw
 // Locks is what an operator sees of an account's failed-attempt counters.
 type Locks struct {
 	CodeFailures     int       // consecutive failed codes, the most of the account's code counters
-	RecoveryFailures int       // consecutive failed recovery codes and paper keys
+	RecoveryFailures int       // consecutive failed proofs nobody can guess (recovery codes, paper key, SSH and security keys), the most from one address
 	PasswordFailures int       // wrong passwords counted, over every address
 	PasswordSources  int       // addresses (IPv6: /64s) with wrong passwords counted
-	LockedUntil      time.Time // the latest lock of the second step (codes, recovery) that still holds; zero when none does
+	LockedUntil      time.Time // the latest lock of the second step (codes; the others from one address) that still holds, a century away at the hard cap; zero when none does
 	// PasswordPausedUntil is the latest pause of passwords from one
 	// address that still holds: it stops only that address, not the owner.
 	PasswordPausedUntil time.Time
@@ -383,7 +383,7 @@ func (s *Service) locks(ctx context.Context, a twofold.Account) (Locks, error) {
 			}
 			continue
 		}
-		if strings.HasSuffix(c.Key, ":recovery") {
+		if strings.Contains(c.Key, ":recovery:") || strings.Contains(c.Key, ":webauthn:") {
 			l.RecoveryFailures = max(l.RecoveryFailures, c.Failures)
 		} else {
 			l.CodeFailures = max(l.CodeFailures, c.Failures)

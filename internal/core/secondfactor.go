@@ -13,14 +13,21 @@ import (
 
 // checkSecondFactor verifies p for the account. Every failure gives the same
 // error; the audit event records the real cause.
+//
+// A code takes a slot of the account's code counter (and of the factor's,
+// when named); a proof nobody can guess (unguessable) takes one of a counter
+// of the account and the client's address only, so that whoever has the
+// password cannot lock the owner out of it, and a locked code counter does
+// not stop it. Its success clears the code counters too: the hard cap is
+// lifted by the way back in it points to.
 func (s *Service) checkSecondFactor(ctx context.Context, accountID string, p SecondFactor, m Meta, purpose string) error {
-	recovery := p.Method == twofold.MethodRecoveryCode || p.Method == twofold.MethodPaperKey || p.Method == twofold.MethodSSHKey
-	key, delay := accountKey(accountID), codeDelay
-	if recovery {
-		key, delay = recoveryKey(accountID), recoveryDelay
-	}
-	keys := []string{key}
-	if p.FactorID != "" && !recovery {
+	keys, delay := []string{accountKey(accountID)}, codeDelay
+	switch {
+	case p.Method == twofold.MethodWebAuthn:
+		keys, delay = []string{securityKeyKey(accountID, m.Source)}, recoveryDelay
+	case unguessable(p.Method):
+		keys, delay = []string{recoveryKey(accountID, m.Source)}, recoveryDelay
+	case p.FactorID != "":
 		keys = append(keys, factorKey(accountID, p.FactorID))
 	}
 	failures := 0
@@ -29,9 +36,6 @@ func (s *Service) checkSecondFactor(ctx context.Context, accountID string, p Sec
 		if err != nil {
 			if twofold.ErrorCode(err) == twofold.CodeThrottled {
 				s.audit(ctx, accountID, "login.throttled", m, string(p.Method)+" for "+purpose+": locked after "+fmt.Sprint(n)+" failures")
-				if !recovery && n >= HardCap {
-					err.(*twofold.Error).Message = "too many wrong codes: use a recovery code or the paper key, or ask an operator to unlock the account"
-				}
 			}
 			return err
 		}
@@ -44,12 +48,28 @@ func (s *Service) checkSecondFactor(ctx context.Context, accountID string, p Sec
 	if cause != "" {
 		return s.refuseCode(ctx, accountID, p, m, purpose, cause, failures, delay)
 	}
-	// A success clears the counters; a recovery path also clears the code lock.
-	if recovery {
-		keys = append(keys, accountKey(accountID))
-	}
 	s.resetSlots(ctx, keys...)
+	if p.Method == twofold.MethodWebAuthn || unguessable(p.Method) {
+		s.clearCodeCounters(ctx, accountID)
+	}
 	return nil
+}
+
+// unguessable reports whether m is a proof of the recovery path that nobody
+// can guess online (a recovery code, the paper key, an SSH key's signature),
+// whose failures are counted per account and client address.
+func unguessable(m twofold.Method) bool {
+	return m == twofold.MethodRecoveryCode || m == twofold.MethodPaperKey || m == twofold.MethodSSHKey
+}
+
+// clearCodeCounters clears the account's code counter and its factors'
+// counters, the hard cap's lock with them, after the owner passed the
+// second step with a proof nobody can guess.
+func (s *Service) clearCodeCounters(ctx context.Context, accountID string) {
+	s.resetSlots(ctx, accountKey(accountID))
+	if _, err := s.store.ResetThrottlePrefix(ctx, factorKeysPrefix(accountID)); err != nil {
+		s.log.Error("throttle not reset", "err", err)
+	}
 }
 
 // refuseCode audits a refused proof that took the failures-th slot, tells the
@@ -68,11 +88,17 @@ func (s *Service) refuseCode(ctx context.Context, accountID string, p SecondFact
 }
 
 // warnOwner tells the account holder when failures wrong codes in a row lock
-// the second step for long.
+// the second step for long: at the tenth (15 minutes) and at the hard cap
+// (until the recovery path is used or an operator unlocks the account).
 func (s *Service) warnOwner(ctx context.Context, accountID string, failures int, delay func(int) time.Duration) {
-	if failures == 10 || failures == HardCap {
+	switch {
+	case failures == 10:
 		s.notify(ctx, accountID, "second step locked after failed attempts",
 			fmt.Sprintf("Someone who knew your password typed %d wrong codes in a row, so the second step of your account is locked for %s.", failures, delay(failures)),
+			"If this was not you, change your password now.")
+	case failures == HardCap && delay(failures) > maxRetryAfter:
+		s.notify(ctx, accountID, "codes refused after failed attempts",
+			fmt.Sprintf("Someone who knew your password typed %d wrong codes in a row, so codes from your authenticators are refused until you pass the second step with a recovery code, your paper key, an SSH key or a security key, or an operator unlocks your account.", failures),
 			"If this was not you, change your password now.")
 	}
 }

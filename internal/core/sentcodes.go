@@ -303,11 +303,28 @@ func (s *Service) allowSend(ctx context.Context, accountID string, t twofold.Fac
 		}
 		if !ok {
 			s.audit(ctx, accountID, "code.send_throttled", m, b.what)
-			n := int(math.Ceil(b.limit.Every.Seconds()))
-			return throttled(b.limit.Every, fmt.Sprintf("too many %s were sent; try again in %d seconds", b.what, n))
+			wait, err := s.nextToken(ctx, b.key, b.limit, now)
+			if err != nil {
+				return err
+			}
+			n := int(math.Ceil(wait.Seconds()))
+			return throttled(wait, fmt.Sprintf("too many %s were sent; try again in %d %s", b.what, n, plural(n, "second", "seconds")))
 		}
 	}
 	return nil
+}
+
+// nextToken returns how long from now the bucket key, refused a token, takes
+// to hold one again: never more than the limit's Every, never under a
+// second.
+func (s *Service) nextToken(ctx context.Context, key string, l SendLimit, now time.Time) (time.Duration, error) {
+	tokens, at, found, err := s.store.Bucket(ctx, key)
+	if err != nil || !found {
+		return l.Every, err
+	}
+	refilled := tokens + max(now.Sub(at).Seconds(), 0)/l.Every.Seconds()
+	wait := time.Duration((1 - refilled) * float64(l.Every)).Round(time.Millisecond) // no float dust in whole seconds
+	return max(min(wait, l.Every), time.Second), nil
 }
 
 func destinationNoun(t twofold.FactorType) string {

@@ -19,20 +19,47 @@ import (
 // attempt moved it meanwhile, so that the limit holds across login
 // transactions, concurrent requests and server instances. Taking a slot sets
 // the lock that the next attempt will meet if this one fails; a success
-// clears the counter. Second-factor codes, recovery codes and passwords are
-// counted apart, so that a stranger typing wrong passwords never locks the
-// owner's second factor, and a locked code factor still leaves the recovery
-// codes and paper key usable.
+// clears the counter. Second-factor codes, the proofs nobody can guess and
+// passwords are counted apart, so that a stranger typing wrong passwords
+// never locks the owner's second factor, and a locked code factor still
+// leaves the recovery codes, the paper key, SSH keys and security keys
+// usable.
+//
+// Only codes (TOTP, HOTP, SMS, email: a million values) are counted per
+// account, since only there does a lock shared by every address stop
+// guessing. The proofs nobody can guess (a recovery code, 80 bits; the paper
+// key, 160; an SSH key's or a security key's signature) are counted per
+// account and client address (IPv6: /64), as wrong passwords are: a lock of
+// the account would buy nothing against guessing and would let whoever has
+// the password shut the owner out of every way in (README "Guessing,
+// throttling and lock-outs").
 
 // HardCap is the number of consecutive failed second-factor codes after which
-// codes are refused for a day at a time until a recovery code or the paper
-// key is used, a code succeeds after the lock, or an operator unlocks the
-// account.
+// codes are refused, with no end, until a recovery code, the paper key, an
+// SSH key or a security key passes the second step, or an operator unlocks
+// the account (SPEC §1.9: well under NIST's 100). Twenty keeps an online
+// guesser who has the password to a chance of 20 × 3×10⁻⁶ = 6×10⁻⁵ (three
+// codes valid in the ±1 step window) before the owner must take the recovery
+// path, and is mailed; and it is far enough above a typing owner's worst
+// morning (the lock of 15 minutes from the tenth already stops a fumbling
+// hand) that the owner meets it only when someone else is guessing.
 const HardCap = 20
 
-// codeDelay is the lock after f consecutive failed TOTP/HOTP codes: none for
-// two, then 1 s doubling to 64 s, then 15 minutes from the tenth, then a day
-// from the hard cap.
+// hardCapLock is the lock set at the hard cap. No wait lifts it: it stands
+// for "until cleared", and a locked counter answers with at most
+// maxRetryAfter.
+const hardCapLock = 100 * 365 * 24 * time.Hour
+
+// maxRetryAfter bounds the Retry-After of a throttled answer: any lock
+// longer than it is the hard cap's, which no wait lifts.
+const maxRetryAfter = 24 * time.Hour
+
+// hardCapMessage is the answer to a code at the hard cap.
+const hardCapMessage = "too many wrong codes: use a recovery code, the paper key, an SSH key or a security key, or ask an operator to unlock the account"
+
+// codeDelay is the lock after f consecutive failed codes: none for two, then
+// 1 s doubling to 64 s, then 15 minutes from the tenth, then no end from the
+// hard cap.
 func codeDelay(f int) time.Duration {
 	switch {
 	case f < 3:
@@ -42,13 +69,12 @@ func codeDelay(f int) time.Duration {
 	case f < HardCap:
 		return 15 * time.Minute
 	default:
-		return 24 * time.Hour
+		return hardCapLock
 	}
 }
 
-// recoveryDelay is the lock after f failed recovery codes or paper keys: like
-// codeDelay without the hard cap (they hold 80 and 160 bits; the owner must
-// never be locked out of them for long).
+// recoveryDelay is the lock after f failed proofs nobody can guess, from one
+// address: like codeDelay without the hard cap.
 func recoveryDelay(f int) time.Duration {
 	if d := codeDelay(f); d < 15*time.Minute {
 		return d
@@ -74,10 +100,23 @@ const accountKeyPrefix, accountKeySuffix = "2fa:", ":codes"
 
 func accountKey(accountID string) string { return accountKeyPrefix + accountID + accountKeySuffix }
 
-func recoveryKey(accountID string) string { return "2fa:" + accountID + ":recovery" }
+// recoveryKey names the counter of failed recovery codes, paper keys and
+// SSH-key signatures for the account from the client behind source.
+func recoveryKey(accountID, source string) string {
+	return "2fa:" + accountID + ":recovery:" + sourceKey(truncate(source, 64))
+}
+
+// securityKeyKey names the counter of failed security-key assertions for
+// the account from the client behind source.
+func securityKeyKey(accountID, source string) string {
+	return "2fa:" + accountID + ":webauthn:" + sourceKey(truncate(source, 64))
+}
+
+// factorKeysPrefix is the prefix of the account's per-factor counters.
+func factorKeysPrefix(accountID string) string { return "2fa:" + accountID + ":factor:" }
 
 func factorKey(accountID, factorID string) string {
-	return "2fa:" + accountID + ":factor:" + truncate(factorID, 64)
+	return factorKeysPrefix(accountID) + truncate(factorID, 64)
 }
 
 // passwordKey names the password counter of a username typed from an
@@ -115,6 +154,12 @@ func (s *Service) passwordPrefix(username string) string {
 func throttled(wait time.Duration, msg string) error {
 	if wait < time.Second {
 		wait = time.Second
+	}
+	if wait > maxRetryAfter {
+		wait = maxRetryAfter
+		if msg == "" {
+			msg = hardCapMessage
+		}
 	}
 	if msg == "" {
 		n := int(math.Ceil(wait.Seconds()))

@@ -319,7 +319,15 @@ func TestSMSSendLimits(t *testing.T) {
 		if n := len(g.Messages()); n != 6 { // the enrolment's first failed at the gateway
 			t.Errorf("gateway got %d messages, want 6", n)
 		}
-		s.Clock.Add(12 * time.Minute)
+		// Retry-After is the wait until the next code, not a whole interval.
+		s.Clock.Add(5 * time.Minute)
+		loginID, _ = startLogin(t, s, "vic")
+		r = challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id})
+		wantProblem(t, r, 429, "throttled")
+		if r.Header.Get("Retry-After") != "420" || !strings.Contains(r.String("detail"), "420 seconds") {
+			t.Errorf("5 minutes on: Retry-After %q (%s), want 420", r.Header.Get("Retry-After"), r.String("detail"))
+		}
+		s.Clock.Add(7 * time.Minute)
 		loginID, _ = startLogin(t, s, "vic")
 		if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
 			t.Fatalf("challenge after the refill: got %d %s", r.Status, r.Body)

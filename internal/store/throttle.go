@@ -101,6 +101,21 @@ func (s *Store) TakeToken(ctx context.Context, key string, burst, rate float64, 
 		WHERE `+refilled+` >= 1`, key, burst, micros(now), rate)
 }
 
+// Bucket returns the tokens of the bucket key as last stored and when they
+// were (found is false when there is no such bucket), so that a refusal can
+// say when the next token comes.
+func (s *Store) Bucket(ctx context.Context, key string) (tokens float64, updatedAt time.Time, found bool, err error) {
+	var at int64
+	err = s.conn(ctx).QueryRowContext(ctx, `SELECT tokens, updated_at FROM rate_buckets WHERE key = $1`, key).Scan(&tokens, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, false, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("select rate bucket: %w", err)
+	}
+	return tokens, fromMicros(at), true, nil
+}
+
 // DeleteStaleThrottles removes rate buckets and unlocked throttle counters
 // not touched since before, except counters under countedPrefix that still
 // count failures: those are kept until a success or an operator clears them,

@@ -263,6 +263,14 @@ func testDeleteStaleThrottles(t *testing.T, s *store.Store) {
 	}
 	take("ip:stale", t0)
 	take("ip:fresh", t0.Add(30*time.Hour))
+	// Bucket reads a bucket as last stored, so that a refusal can say when
+	// the next token comes; none is not found.
+	if tokens, at, found, err := s.Bucket(ctx, "ip:fresh"); err != nil || !found || tokens != 0 || !at.Equal(t0.Add(30*time.Hour)) {
+		t.Errorf("Bucket(ip:fresh): got %v, %v, %v, %v; want 0 tokens at %v", tokens, at, found, err, t0.Add(30*time.Hour))
+	}
+	if _, _, found, err := s.Bucket(ctx, "ip:none"); err != nil || found {
+		t.Errorf("Bucket(ip:none): got found %v, %v; want not found", found, err)
+	}
 
 	if err := s.DeleteStaleThrottles(ctx, t0.Add(25*time.Hour), "2fa:"); err != nil {
 		t.Fatalf("DeleteStaleThrottles: %v", err)
