@@ -357,6 +357,10 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	if f.Type == twofold.FactorWebAuthn {
 		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "a security key is confirmed with the credential its browser made, not a code")
 	}
+	if strings.TrimSpace(code) == "" {
+		// No attempt at all (checkProof's rule): it costs no slot.
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "code is required")
+	}
 	if err := s.allowSource(ctx, m); err != nil {
 		return Confirmation{}, err
 	}

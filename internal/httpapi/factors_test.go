@@ -336,3 +336,20 @@ func TestFactorFieldsByType(t *testing.T) {
 		}
 	})
 }
+
+// TestConfirmWithoutCodeCostsNothing: a confirmation without a code is no
+// attempt: 400, and no slot of the confirmation's throttle is taken, so the
+// right code still passes after many of them.
+func TestConfirmWithoutCodeCostsNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "cleo")
+		c := login(t, s, "cleo")
+		e := startEnrol(t, c, map[string]any{"type": "totp", "label": "phone"})
+		for _, body := range []map[string]string{{}, {"code": ""}, {"code": "  "}, {}, {"code": ""}} {
+			wantProblem(t, c.Do(t, "POST", "/v1/me/factors/"+e.id+"/confirm", body), 400, "invalid")
+		}
+		if r := c.Do(t, "POST", "/v1/me/factors/"+e.id+"/confirm", map[string]string{"code": testenv.TOTP(t, e.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("confirm with the right code after empty ones: got %d %s", r.Status, r.Body)
+		}
+	})
+}
