@@ -357,6 +357,10 @@ type Locks struct {
 	PushPausedUntil time.Time
 }
 
+// CodesCapped reports whether the codes are refused until a recovery
+// proof, a security key or an unlock: the hard cap is reached.
+func (l Locks) CodesCapped() bool { return l.CodeFailures >= HardCap }
+
 // Any reports whether any failure or lock is counted.
 func (l Locks) Any() bool {
 	return l.CodeFailures > 0 || l.RecoveryFailures > 0 || l.PasswordFailures > 0 || !l.LockedUntil.IsZero() || !l.PasswordPausedUntil.IsZero() ||
