@@ -127,7 +127,7 @@ type Store interface {
 	// Bucket returns the tokens of a bucket as last stored and when.
 	Bucket(ctx context.Context, key string) (tokens float64, updatedAt time.Time, found bool, err error)
 	DeleteExpired(ctx context.Context, before time.Time) error
-	DeleteStaleThrottles(ctx context.Context, before time.Time, countedPrefix string) error
+	DeleteStaleThrottles(ctx context.Context, before time.Time, kept []string) error
 
 	// AddTwoFactorReset stores a waiting reset; one is waiting already: a conflict.
 	// ImportTokens stores hardware tokens, all or none: a serial stored

@@ -364,7 +364,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	if err := s.allowSource(ctx, m); err != nil {
 		return Confirmation{}, err
 	}
-	confirmKey := factorKey(a.Account.ID, f.ID) + ":confirm"
+	confirmKey := confirmKey(a.Account.ID, f.ID)
 	if f.Type.SendsCodes() {
 		if _, err := s.takeSlot(ctx, confirmKey, recoveryDelay); err != nil {
 			return Confirmation{}, err
@@ -646,7 +646,8 @@ func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, cod
 	if err := s.allowSource(ctx, m); err != nil {
 		return err
 	}
-	if _, err := s.takeSlot(ctx, accountKey(a.Account.ID), codeDelay); err != nil {
+	failures, err := s.takeSlot(ctx, accountKey(a.Account.ID), codeDelay)
+	if err != nil {
 		return err
 	}
 	now := s.Now()
@@ -664,7 +665,8 @@ func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, cod
 		drift = int64(step) - int64(cur)
 	}
 	if !ok {
-		s.audit(ctx, a.Account.ID, "factor.resync_failed", m, f.ID)
+		s.audit(ctx, a.Account.ID, "factor.resync_failed", m, f.ID+" ("+failuresText(failures)+")")
+		s.warnOwner(ctx, a.Account.ID, failures, codeDelay)
 		return errBadSecondFactor()
 	}
 	accepted, err := s.store.AcceptStep(ctx, f.ID, int64(step), drift, now)

@@ -309,7 +309,7 @@ func (s *Service) EnrolPushDevice(ctx context.Context, deviceID, token string, p
 	if err != nil {
 		return Confirmation{}, err
 	}
-	key := factorKey(d.AccountID, d.FactorID) + ":confirm"
+	key := confirmKey(d.AccountID, d.FactorID)
 	if _, err := s.takeSlot(ctx, key, recoveryDelay); err != nil {
 		return Confirmation{}, err
 	}

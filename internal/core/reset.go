@@ -355,11 +355,11 @@ type Locks struct {
 	// PushPausedUntil is the end of a pause of push requests after repeated
 	// denials that still holds; zero when none does.
 	PushPausedUntil time.Time
+	// CodesCapped is whether the account's code counter is at the hard
+	// cap: codes are refused until a recovery proof, a security key or an
+	// unlock.
+	CodesCapped bool
 }
-
-// CodesCapped reports whether the codes are refused until a recovery
-// proof, a security key or an unlock: the hard cap is reached.
-func (l Locks) CodesCapped() bool { return l.CodeFailures >= HardCap }
 
 // Any reports whether any failure or lock is counted.
 func (l Locks) Any() bool {
@@ -387,10 +387,16 @@ func (s *Service) locks(ctx context.Context, a twofold.Account) (Locks, error) {
 			}
 			continue
 		}
-		if strings.Contains(c.Key, ":recovery:") || strings.Contains(c.Key, ":webauthn:") {
-			l.RecoveryFailures = max(l.RecoveryFailures, c.Failures)
-		} else {
+		switch rest := strings.TrimPrefix(c.Key, "2fa:"+a.ID); {
+		case rest == accountKeySuffix || strings.HasPrefix(rest, ":factor:") && !strings.HasSuffix(rest, ":confirm"):
 			l.CodeFailures = max(l.CodeFailures, c.Failures)
+			l.CodesCapped = l.CodesCapped || rest == accountKeySuffix && c.Failures >= HardCap && c.LockedUntil.After(now)
+		case strings.HasPrefix(rest, ":recovery") || strings.HasPrefix(rest, ":webauthn:"):
+			// ":recovery" alone: the account-wide counter of before the
+			// counters per address; it goes with the next unlock.
+			l.RecoveryFailures = max(l.RecoveryFailures, c.Failures)
+		default:
+			continue // confirmations of a pending factor: no lock of the second step
 		}
 		if c.LockedUntil.After(l.LockedUntil) && c.LockedUntil.After(now) {
 			l.LockedUntil = c.LockedUntil

@@ -21,25 +21,31 @@ import (
 // not stop it. Its success clears the code counters too: the hard cap is
 // lifted by the way back in it points to.
 func (s *Service) checkSecondFactor(ctx context.Context, accountID string, p SecondFactor, m Meta, purpose string) error {
-	keys, delay := []string{accountKey(accountID)}, codeDelay
+	keys, delays := []string{accountKey(accountID)}, []func(int) time.Duration{codeDelay}
 	switch {
 	case p.Method == twofold.MethodWebAuthn:
-		keys, delay = []string{securityKeyKey(accountID, m.Source)}, recoveryDelay
+		keys, delays = []string{securityKeyKey(accountID, m.Source)}, []func(int) time.Duration{recoveryDelay}
 	case unguessable(p.Method):
-		keys, delay = []string{recoveryKey(accountID, m.Source)}, recoveryDelay
+		keys, delays = []string{recoveryKey(accountID, m.Source)}, []func(int) time.Duration{recoveryDelay}
 	case p.FactorID != "":
-		keys = append(keys, factorKey(accountID, p.FactorID))
+		// A factor's own counter slows guesses at it, but only the
+		// account's counter holds the hard cap: a factor named by a
+		// guesser across the owner's sign-ins with another one must not
+		// end up refused for good.
+		keys, delays = append(keys, factorKey(accountID, p.FactorID)), append(delays, recoveryDelay)
 	}
-	failures := 0
-	for _, k := range keys {
-		n, err := s.takeSlot(ctx, k, delay)
+	failures, delay := 0, delays[0]
+	for i, k := range keys {
+		n, err := s.takeSlot(ctx, k, delays[i])
 		if err != nil {
 			if twofold.ErrorCode(err) == twofold.CodeThrottled {
 				s.audit(ctx, accountID, "login.throttled", m, string(p.Method)+" for "+purpose+": locked after "+fmt.Sprint(n)+" failures")
 			}
 			return err
 		}
-		failures = max(failures, n)
+		if i == 0 {
+			failures = n // the count the owner is warned of
+		}
 	}
 	cause, err := s.verify(ctx, accountID, p, m)
 	if err != nil {
@@ -64,11 +70,14 @@ func unguessable(m twofold.Method) bool {
 
 // clearCodeCounters clears the account's code counter and its factors'
 // counters, the hard cap's lock with them, after the owner passed the
-// second step with a proof nobody can guess.
+// second step with a proof nobody can guess; and the counters of such
+// proofs from every address, which have done their work.
 func (s *Service) clearCodeCounters(ctx context.Context, accountID string) {
 	s.resetSlots(ctx, accountKey(accountID))
-	if _, err := s.store.ResetThrottlePrefix(ctx, factorKeysPrefix(accountID)); err != nil {
-		s.log.Error("throttle not reset", "err", err)
+	for _, prefix := range []string{factorKeysPrefix(accountID), recoveryKeysPrefix(accountID), securityKeyKeysPrefix(accountID)} {
+		if _, err := s.store.ResetThrottlePrefix(ctx, prefix); err != nil {
+			s.log.Error("throttle not reset", "err", err)
+		}
 	}
 }
 
@@ -83,7 +92,12 @@ func (s *Service) refuseCode(ctx context.Context, accountID string, p SecondFact
 		typ = "password.reset_failed"
 	}
 	s.audit(ctx, accountID, typ, m, fmt.Sprintf("%s: %s (%s)", p.Method, cause, failuresText(failures)))
-	s.warnOwner(ctx, accountID, failures, delay)
+	if p.Method != twofold.MethodWebAuthn && !unguessable(p.Method) {
+		// Only the code counters lock the account's second step; the
+		// others count one address's failures and lock nothing of the
+		// owner's (a mail per address would be false, and a flood).
+		s.warnOwner(ctx, accountID, failures, delay)
+	}
 	return errBadSecondFactor()
 }
 

@@ -210,7 +210,7 @@ func (s *Service) ConfirmSecurityKey(ctx context.Context, a Auth, factorID strin
 	if len(credential) == 0 {
 		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.create, as JSON")
 	}
-	confirmKey := factorKey(a.Account.ID, f.ID) + ":confirm"
+	confirmKey := confirmKey(a.Account.ID, f.ID)
 	if _, err := s.takeSlot(ctx, confirmKey, recoveryDelay); err != nil {
 		return Confirmation{}, err
 	}

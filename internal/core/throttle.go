@@ -103,14 +103,34 @@ func accountKey(accountID string) string { return accountKeyPrefix + accountID +
 // recoveryKey names the counter of failed recovery codes, paper keys and
 // SSH-key signatures for the account from the client behind source.
 func recoveryKey(accountID, source string) string {
-	return "2fa:" + accountID + ":recovery:" + sourceKey(truncate(source, 64))
+	return recoveryKeysPrefix(accountID) + sourceKey(truncate(source, 64))
 }
+
+// recoveryKeysPrefix is the prefix of the account's recoveryKey counters.
+func recoveryKeysPrefix(accountID string) string { return "2fa:" + accountID + ":recovery:" }
 
 // securityKeyKey names the counter of failed security-key assertions for
 // the account from the client behind source.
 func securityKeyKey(accountID, source string) string {
-	return "2fa:" + accountID + ":webauthn:" + sourceKey(truncate(source, 64))
+	return securityKeyKeysPrefix(accountID) + sourceKey(truncate(source, 64))
 }
+
+// securityKeyKeysPrefix is the prefix of the account's securityKeyKey
+// counters.
+func securityKeyKeysPrefix(accountID string) string { return "2fa:" + accountID + ":webauthn:" }
+
+// confirmKey names the counter of failed confirmations of the account's
+// pending factor: apart from the factor counters (factorKeysPrefix), which
+// the hard cap counts and the sweep keeps.
+func confirmKey(accountID, factorID string) string {
+	return "2fa:" + accountID + ":confirm:" + truncate(factorID, 64)
+}
+
+// hardCappedKeys are LIKE patterns of the counters the hard cap counts: the
+// account's code counter. The sweep keeps them while they
+// count failures, so that waiting never lifts the cap; the others go once
+// stale and unlocked.
+var hardCappedKeys = []string{"2fa:%" + accountKeySuffix}
 
 // factorKeysPrefix is the prefix of the account's per-factor counters.
 func factorKeysPrefix(accountID string) string { return "2fa:" + accountID + ":factor:" }
@@ -155,12 +175,7 @@ func throttled(wait time.Duration, msg string) error {
 	if wait < time.Second {
 		wait = time.Second
 	}
-	if wait > maxRetryAfter {
-		wait = maxRetryAfter
-		if msg == "" {
-			msg = hardCapMessage
-		}
-	}
+	wait = min(wait, maxRetryAfter)
 	if msg == "" {
 		n := int(math.Ceil(wait.Seconds()))
 		msg = fmt.Sprintf("too many attempts; try again in %d %s", n, plural(n, "second", "seconds"))
@@ -177,7 +192,11 @@ func (s *Service) takeSlot(ctx context.Context, key string, delay func(int) time
 		return 0, err
 	}
 	if now.Before(until) {
-		return f, throttled(until.Sub(now), "")
+		msg := ""
+		if until.Sub(now) > maxRetryAfter && f >= HardCap {
+			msg = hardCapMessage // no wait lifts this lock
+		}
+		return f, throttled(until.Sub(now), msg)
 	}
 	lock := time.Time{}
 	if d := delay(f + 1); d > 0 {
@@ -298,7 +317,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 		// Not worth the rest of the sweep: deliveries clear them too.
 		s.log.Error("clear webhooks' previous secrets", "err", err)
 	}
-	return s.store.DeleteStaleThrottles(ctx, now.Add(-StaleAfter), "2fa:")
+	return s.store.DeleteStaleThrottles(ctx, now.Add(-StaleAfter), hardCappedKeys)
 }
 
 // plural returns one when n is 1, else many.

@@ -266,7 +266,8 @@ func TestFactorLabelsAreDistinct(t *testing.T) {
 // Checked where factors are shown: the enrolment's answer, GET
 // /v1/me/factors and GET /v1/me.
 func TestFactorFieldsByType(t *testing.T) {
-	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+	// A server that sends texts and mail: each kind of factor can be added.
+	eachStoreWith(t, []testenv.ServerOption{testenv.NewSMSGateway(t).Option(), testenv.NewSMTPServer(t).Option("Twofold <twofold@example.com>")}, func(t *testing.T, s *testenv.Server) {
 		addUser(t, s, "fia")
 		c := login(t, s, "fia")
 		app := enrol(t, s, c, map[string]any{"type": "totp", "label": "app", "algorithm": "SHA256", "digits": 8, "period": 60}, "--totp=sha256", "-d", "8", "-s", "60s")

@@ -112,9 +112,12 @@ func TestStrangerCannotLockOwnerOutOfSecondStep(t *testing.T) {
 		if v := owner.Do(t, "POST", "/v1/login/"+id+"/verify", map[string]any{"method": "recovery_code", "code": f.phone.codes[2]}); v.Status != 200 {
 			t.Fatalf("owner's recovery code: got %d %s", v.Status, v.Body)
 		}
-		// The stranger's address is still held back.
+		// The owner's recovery cleared the counters of every address,
+		// which have done their work (a recovery code cannot be guessed):
+		// the stranger's next wrong one is counted anew.
+		s.Clock.Add(3 * time.Second)
 		id = loginFrom(t, s, "dave", stranger)
-		wantProblem(t, sc.Do(t, "POST", "/v1/login/"+id+"/verify", map[string]any{"method": "recovery_code", "code": f.phone.codes[3]}), 429, "throttled")
+		wantProblem(t, sc.Do(t, "POST", "/v1/login/"+id+"/verify", map[string]any{"method": "recovery_code", "code": "aaaa-bbbb-cccc-dddd"}), 401, "invalid-code")
 	})
 }
 
@@ -215,5 +218,51 @@ func TestSecondFactorChecksTakeFromAddressBucket(t *testing.T) {
 				t.Fatalf("%s: Retry-After %d, want the bucket's 1000 s", tc.name, n)
 			}
 		}
+	})
+}
+
+// TestLockoutBookkeeping: failed proofs nobody can guess, counted per
+// address, mail the owner nothing (they lock nothing of the owner's) and go
+// from every address when the owner passes the recovery path; failed
+// resynchronisations take the code counter and warn the owner as wrong
+// codes do.
+func TestLockoutBookkeeping(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, behindProxy)
+		s, ctx := f.s, context.Background()
+		for _, addr := range []string{"203.0.113.5", "203.0.113.6"} {
+			failFrom(t, s, "dave", addr, 10, func(string) map[string]any {
+				return map[string]any{"method": "recovery_code", "code": "aaaa-bbbb-cccc-dddd"}
+			})
+		}
+		prefix := "2fa:" + f.userID + ":recovery:"
+		if keys, err := s.Store.ThrottleKeys(ctx, prefix); err != nil || len(keys) != 2 {
+			t.Fatalf("recovery counters %v (%v), want one per address", keys, err)
+		}
+		owner := from(testenv.NewClient(s.URL()), "198.51.100.7")
+		id := loginFrom(t, s, "dave", "198.51.100.7")
+		if v := owner.Do(t, "POST", "/v1/login/"+id+"/verify", map[string]any{"method": "recovery_code", "code": f.phone.codes[0]}); v.Status != 200 {
+			t.Fatalf("owner's recovery code: got %d %s", v.Status, v.Body)
+		}
+		if keys, err := s.Store.ThrottleKeys(ctx, prefix); err != nil || len(keys) != 0 {
+			t.Errorf("recovery counters after the owner's recovery code: %v (%v), want none", keys, err)
+		}
+		mailWith(t, f.mailbox, "a recovery code was used")
+		for _, m := range f.mailbox.Messages() {
+			if subject, _ := mailText(t, m); strings.Contains(subject, "locked") {
+				t.Errorf("mail %q after wrong recovery codes, which lock nothing of the owner's", subject)
+			}
+		}
+
+		for failures := 0; failures < 10; {
+			r := f.user.Do(t, "POST", "/v1/me/factors/"+f.phone.id+"/resync", map[string]string{"code": "000000", "next_code": "000001"})
+			if r.Status == 429 {
+				s.Clock.Add(time.Duration(retryAfter(t, r)) * time.Second)
+				continue
+			}
+			wantProblem(t, r, 401, "invalid-code")
+			failures++
+		}
+		mailWith(t, f.mailbox, "second step locked after failed attempts")
 	})
 }

@@ -117,16 +117,21 @@ func (s *Store) Bucket(ctx context.Context, key string) (tokens float64, updated
 }
 
 // DeleteStaleThrottles removes rate buckets and unlocked throttle counters
-// not touched since before, except counters under countedPrefix that still
-// count failures: those are kept until a success or an operator clears them,
-// so that waiting never resets a count that a hard cap depends on.
-func (s *Store) DeleteStaleThrottles(ctx context.Context, before time.Time, countedPrefix string) error {
+// not touched since before, except counters whose key matches one of the
+// LIKE patterns kept and that still count failures: those are kept until a
+// success or an operator clears them, so that waiting never resets a count
+// that a hard cap depends on.
+func (s *Store) DeleteStaleThrottles(ctx context.Context, before time.Time, kept []string) error {
+	keep, args := "FALSE", []any{micros(before)}
+	for _, p := range kept {
+		args = append(args, p)
+		keep += fmt.Sprintf(" OR key LIKE $%d", len(args))
+	}
 	for _, q := range []struct {
 		sql  string
 		args []any
 	}{
-		{`DELETE FROM throttles WHERE updated_at < $1 AND locked_until < $1 AND (failures = 0 OR key NOT LIKE $2 ESCAPE '\')`,
-			[]any{micros(before), escapeLike(countedPrefix) + "%"}},
+		{`DELETE FROM throttles WHERE updated_at < $1 AND locked_until < $1 AND (failures = 0 OR NOT (` + keep + `))`, args},
 		{`DELETE FROM rate_buckets WHERE updated_at < $1`, []any{micros(before)}},
 	} {
 		if _, err := s.conn(ctx).ExecContext(ctx, q.sql, q.args...); err != nil {

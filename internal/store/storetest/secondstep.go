@@ -249,9 +249,12 @@ func testDeleteStaleThrottles(t *testing.T, s *store.Store) {
 			t.Fatalf("TakeSlot(%q): %v, %v", key, ok, err)
 		}
 	}
-	slot("2fa:acct-bob:codes", time.Time{}, t0)           // counts a failure: kept
-	slot("pw:guessed|192.0.2.1", time.Time{}, t0)         // stale password counter: removed
-	slot("pw:locked|192.0.2.1", t0.Add(48*time.Hour), t0) // still locked: kept
+	slot("2fa:acct-bob:codes", time.Time{}, t0)              // counts a failure: kept
+	slot("2fa:acct-bob:factor:f-9", time.Time{}, t0)         // the same
+	slot("2fa:acct-bob:recovery:192.0.2.9", time.Time{}, t0) // counts, but matches no kept pattern: removed
+	slot("2fa:acct-bob:confirm:f-9", time.Time{}, t0)        // the same
+	slot("pw:guessed|192.0.2.1", time.Time{}, t0)            // stale password counter: removed
+	slot("pw:locked|192.0.2.1", t0.Add(48*time.Hour), t0)    // still locked: kept
 	slot("pw:fresh|192.0.2.1", time.Time{}, t0.Add(30*time.Hour))
 	take := func(key string, now time.Time) bool {
 		t.Helper()
@@ -272,14 +275,14 @@ func testDeleteStaleThrottles(t *testing.T, s *store.Store) {
 		t.Errorf("Bucket(ip:none): got found %v, %v; want not found", found, err)
 	}
 
-	if err := s.DeleteStaleThrottles(ctx, t0.Add(25*time.Hour), "2fa:"); err != nil {
+	if err := s.DeleteStaleThrottles(ctx, t0.Add(25*time.Hour), []string{"2fa:%:codes", "2fa:%:factor:%"}); err != nil {
 		t.Fatalf("DeleteStaleThrottles: %v", err)
 	}
 	keys, err := s.ThrottleKeys(ctx, "")
 	if err != nil {
 		t.Fatalf("ThrottleKeys: %v", err)
 	}
-	want := []string{"2fa:acct-bob:codes", "pw:fresh|192.0.2.1", "pw:locked|192.0.2.1"}
+	want := []string{"2fa:acct-bob:codes", "2fa:acct-bob:factor:f-9", "pw:fresh|192.0.2.1", "pw:locked|192.0.2.1"}
 	if fmt.Sprint(keys) != fmt.Sprint(want) {
 		t.Errorf("counters left: got %v, want %v", keys, want)
 	}
