@@ -600,24 +600,19 @@ func hostsOf(recs []twofold.Record) map[string]bool {
 }
 
 // hiddenByNewName returns the names that the change from old to final
-// brings into being (as the parent of a new owner, with nothing of its own)
-// while a wildcard of the zone answers for them: from then on the wildcard
-// no longer does (RFC 4592 §2.2.2), so a record for _acme-challenge.shop
-// would silence *.example.com for shop.example.com. Sorted.
+// brings into being (as a parent of an owner, at any depth, and so also
+// every empty non-terminal between an owner and its closest encloser) while a wildcard of the zone answers for them: from then on
+// the wildcard no longer does (RFC 4592 §2.2.2), so a record for
+// _acme-challenge.shop would silence *.example.com for shop.example.com, and
+// one for x.y.x would silence it for y.x. The wildcard is the one below the
+// closest encloser before the change (wildcardFor), as the name server
+// picks it. Sorted.
 func hiddenByNewName(old, final []twofold.Record) []string {
-	exists := namesOf(old)
-	wildcard := map[string]bool{} // the parents that have a wildcard below them
-	for _, r := range final {
-		if r.Host == "*" {
-			wildcard["@"] = true
-		} else if rest, ok := strings.CutPrefix(r.Host, "*."); ok {
-			wildcard[rest] = true
-		}
-	}
+	was, hosts := namesOf(old), hostsOf(final)
 	var out []string
 	for _, r := range final {
 		for h := parentHost(r.Host); h != "@"; h = parentHost(h) {
-			if !exists[h] && wildcard[parentHost(h)] {
+			if !was[h] && wildcardFor(h, was, hosts) != "" {
 				out = append(out, h)
 			}
 		}

@@ -39,7 +39,9 @@ type TeamStore interface {
 	UpdateTeam(ctx context.Context, t twofold.Team) error
 	DeleteTeam(ctx context.Context, id string) error
 	TeamsRequiringTwoFactor(ctx context.Context, accountID string) ([]string, error)
-	// SetZoneTeam shares a zone with a team, or with "" with none.
+	// SetZoneTeam shares a zone with a team, or with "" with none; it
+	// shares only with a team the zone's owner is a member of as it runs,
+	// else it is a conflict.
 	SetZoneTeam(ctx context.Context, zone, teamID string) error
 	TeamZones(ctx context.Context, teamID string) ([]twofold.Zone, error)
 	// TeamSummaries returns up to limit teams whose name contains query,
@@ -470,7 +472,13 @@ func (s *Service) ShareZone(ctx context.Context, a Auth, zone, teamID string, m 
 	if err != nil {
 		return err
 	}
+	// The store shares the zone only while its owner is still a member of
+	// the team, in the same statement: a removal from the team between the
+	// check above and here must not leave the zone shared with it.
 	if err := s.store.SetZoneTeam(ctx, z.Name, teamID); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeConflict {
+			return twofold.Errorf(twofold.CodeConflict, "you are no longer a member of this team: zone %s was not shared with it", z.Name)
+		}
 		return err
 	}
 	s.audit(ctx, a.Account.ID, "dns.zone_shared", m, fmt.Sprintf("zone %s shared with team %s %q", z.Name, teamID, mb.Team.Name))

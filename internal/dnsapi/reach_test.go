@@ -152,6 +152,39 @@ func TestKeysCannotUncoverWildcards(t *testing.T) {
 	})
 }
 
+// TestKeysCannotHideWildcardsDeep: a new name brings into being every name
+// between it and its closest encloser, not only its parent: a key that may
+// write x* may not add x.y.x, which would make y.x (which it may not write)
+// a name of its own that the zone's wildcard no longer answers for.
+func TestKeysCannotHideWildcardsDeep(t *testing.T) {
+	eachDNSStore(t, func(t *testing.T, s *testenv.Server) {
+		token := owner(t, s, "alice", "a.example")
+		sess := "Bearer " + token
+		base := "/dns/v2/zones/a.example/records"
+		form := "application/x-www-form-urlencoded"
+		want(t, "seed", call(t, s, sess, "PUT", base, "text/dns", "* 300 A 192.0.2.9\n"), 200, nil)
+		x := keyAuth(t, s, token, "dns a.example/x* read,write")
+		xy := keyAuth(t, s, token, "dns a.example/x* read,write", "dns a.example/y.x write")
+
+		for _, tt := range []struct {
+			name, auth, method, path, ct, body string
+			status                             int
+		}{
+			{"the key may not write y.x", x, "POST", "/y.x/TXT", form, "data=hello", 403},
+			{"nor hide it by POST below it", x, "POST", "/x.y.x/TXT", form, "data=hello", 403},
+			{"nor by PUT", x, "PUT", "/x.y.x/TXT", form, "data=hello", 403},
+		} {
+			if a := call(t, s, tt.auth, tt.method, base+tt.path, tt.ct, tt.body); a.status != tt.status {
+				t.Errorf("%s: got %d %s, want %d", tt.name, a.status, a.body, tt.status)
+			}
+		}
+		wantAnswer(t, s, "y.x.a.example.", "192.0.2.9")
+		wantAnswer(t, s, "x.a.example.", "192.0.2.9")
+		want(t, "a key that may write y.x", call(t, s, xy, "POST", base+"/x.y.x/TXT", form, "data=hello"), 200, nil)
+		wantAnswer(t, s, "y.x.a.example.") // NODATA: a name of its own now
+	})
+}
+
 // TestTeammatesChangesInOwnersLog: a change to a zone by a member of the
 // team it is shared with, by session or API key, is in the zone owner's
 // audit log too, naming the member.

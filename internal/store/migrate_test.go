@@ -69,6 +69,11 @@ func TestMigrationTeamKeysAndZones(t *testing.T) {
 			if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, "acct-alice"); err != nil {
 				t.Fatal(err)
 			}
+			// Bob was a member then (a share needs one); the membership
+			// goes below, with the undo, as it went before migration 0037.
+			if err := s.AddTeamMember(ctx, "t1", "acct-bob", twofold.RoleAdmin, t0); err != nil {
+				t.Fatal(err)
+			}
 			for zone, owner := range map[string]string{"alice.com": "acct-alice", "bob.net": "acct-bob"} {
 				if err := s.CreateZone(ctx, twofold.Zone{Name: zone, AccountID: owner, Serial: 1, CreatedAt: t0}); err != nil {
 					t.Fatal(err)
@@ -78,7 +83,8 @@ func TestMigrationTeamKeysAndZones(t *testing.T) {
 				}
 			}
 
-			if err := s.UndoMigrationForTest(ctx, 37, `ALTER TABLE api_keys DROP COLUMN second_factor`); err != nil {
+			if err := s.UndoMigrationForTest(ctx, 37, `ALTER TABLE api_keys DROP COLUMN second_factor`,
+				`DELETE FROM team_members WHERE team_id = 't1' AND account_id = 'acct-bob'`); err != nil {
 				t.Fatalf("undo migration 0037: %v", err)
 			}
 			if err := s.MigrateForTest(ctx); err != nil {

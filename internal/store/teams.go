@@ -336,20 +336,45 @@ func (s *Store) TeamsRequiringTwoFactor(ctx context.Context, accountID string) (
 }
 
 // SetZoneTeam shares the zone with the team, or with teamID "" with none.
+// It shares a zone only with a team its owner is a member of as the
+// statement runs, holding the team's row as RemoveTeamMember does, so that
+// a share cannot outlast the owner's removal from the team (which stops
+// sharing their zones): when the owner is not a member it is a conflict.
 func (s *Store) SetZoneTeam(ctx context.Context, zone, teamID string) error {
-	var team sql.NullString
-	if teamID != "" {
-		team = sql.NullString{String: teamID, Valid: true}
-	}
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE dns_zones SET team_id = $2 WHERE name = $1`, zone, team)
-	n, err := rowsAffected(res, err)
-	if err != nil {
-		return fmt.Errorf("share zone: %w", err)
-	}
-	if n == 0 {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var (
+			res sql.Result
+			err error
+		)
+		if teamID == "" {
+			res, err = tx.ExecContext(ctx, `UPDATE dns_zones SET team_id = NULL WHERE name = $1`, zone)
+		} else {
+			if err := s.lockTeam(ctx, tx, teamID); err != nil {
+				return err
+			}
+			res, err = tx.ExecContext(ctx, `UPDATE dns_zones SET team_id = $2 WHERE name = $1
+				AND EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = $2 AND m.account_id = dns_zones.account_id)`, zone, teamID)
+		}
+		n, err := rowsAffected(res, err)
+		if err != nil || n > 0 {
+			return err
+		}
+		if teamID != "" {
+			var owner string
+			err := tx.QueryRowContext(ctx, `SELECT account_id FROM dns_zones WHERE name = $1`, zone).Scan(&owner)
+			if err == nil {
+				return twofold.Errorf(twofold.CodeConflict, "the zone's owner is not a member of the team")
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
 		return notFound("zone")
+	})
+	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
+		err = fmt.Errorf("share zone: %w", err)
 	}
-	return nil
+	return err
 }
 
 // TeamZones returns the zones shared with the team, by name.

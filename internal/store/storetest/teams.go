@@ -205,7 +205,8 @@ func testTeamSummaries(t *testing.T, s *store.Store) {
 // testTeamRemovedMemberTakesZones: a member removed from a team takes the
 // zones they shared with it along, in the same transaction; the zones of
 // others, and the member's zones shared with other teams, stay shared; a
-// refused removal unshares nothing.
+// refused removal unshares nothing; and a share that runs after the
+// removal is a conflict.
 func testTeamRemovedMemberTakesZones(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
@@ -246,5 +247,22 @@ func testTeamRemovedMemberTakesZones(t *testing.T, s *store.Store) {
 		if z.TeamID != want {
 			t.Errorf("zone %s: shared with %q, want %q", zone, z.TeamID, want)
 		}
+	}
+	// A share that runs after the removal (its manager check passed
+	// before) shares nothing: bob is no longer a member of t1.
+	if err := s.SetZoneTeam(ctx, "bob.net", "t1"); twofold.ErrorCode(err) != twofold.CodeConflict {
+		t.Fatalf("share with a team the owner left: got %v, want a conflict", err)
+	}
+	if z, err := s.Zone(ctx, "bob.net"); err != nil || z.TeamID != "" {
+		t.Fatalf("bob.net after the refused share: got %+v, %v, want it unshared", z, err)
+	}
+	if err := s.SetZoneTeam(ctx, "nothing.example", "t1"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Fatalf("share no zone: got %v, want not-found", err)
+	}
+	if err := s.SetZoneTeam(ctx, "bob.net", "t2"); err != nil {
+		t.Fatalf("share with a team bob is in: %v", err)
+	}
+	if err := s.SetZoneTeam(ctx, "bob.net", ""); err != nil {
+		t.Fatalf("unshare: %v", err)
 	}
 }
