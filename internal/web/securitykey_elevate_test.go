@@ -77,30 +77,7 @@ func TestElevationKeyOptions(t *testing.T) {
 			}
 			ts.Clock.Add(11 * time.Minute) // the sign-in's elevation lapses
 
-			// Refused: no CSRF token, a wrong one, another site, a GET.
-			for name, try := range map[string]func() reply{
-				"no csrf":    func() reply { return c.postRaw(elevateKeyPath, url.Values{}, nil) },
-				"wrong csrf": func() reply { return c.postRaw(elevateKeyPath, url.Values{"csrf": {"x" + c.csrf}}, nil) },
-				"other site": func() reply {
-					return c.postRaw(elevateKeyPath, url.Values{"csrf": {c.csrf}}, http.Header{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}})
-				},
-				"get": func() reply { return c.get(elevateKeyPath) },
-			} {
-				r := try()
-				want := http.StatusForbidden
-				if name == "get" {
-					want = http.StatusMethodNotAllowed
-				}
-				if r.status != want || strings.Contains(r.body, "publicKey") {
-					t.Errorf("%s: status %d, want %d; body %.200s", name, r.status, want, r.body)
-				}
-			}
-
-			r = c.post(elevateKeyPath, url.Values{})
-			if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
-				t.Fatalf("with the session and its CSRF token: %d %s %s", r.status, r.header.Get("Content-Type"), r.body)
-			}
-			options := []byte(r.body)
+			options := keyOptionsByPost(t, c, elevateKeyPath, "session")
 			if !k.Allowed(t, options) {
 				t.Fatalf("the options do not allow the account's key: %s", options)
 			}
@@ -157,30 +134,7 @@ func TestLoginKeyOptions(t *testing.T) {
 				t.Fatalf("the second step holds a challenge: %s", page.body)
 			}
 
-			// Refused: no CSRF token, a wrong one, another site, a GET.
-			for name, try := range map[string]func() reply{
-				"no csrf":    func() reply { return c.postRaw(loginKeyPath, url.Values{}, nil) },
-				"wrong csrf": func() reply { return c.postRaw(loginKeyPath, url.Values{"csrf": {"x" + c.csrf}}, nil) },
-				"other site": func() reply {
-					return c.postRaw(loginKeyPath, url.Values{"csrf": {c.csrf}}, http.Header{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}})
-				},
-				"get": func() reply { return c.get(loginKeyPath) },
-			} {
-				r := try()
-				want := http.StatusForbidden
-				if name == "get" {
-					want = http.StatusMethodNotAllowed
-				}
-				if r.status != want || strings.Contains(r.body, "publicKey") {
-					t.Errorf("%s: status %d, want %d; body %.200s", name, r.status, want, r.body)
-				}
-			}
-
-			r = c.post(loginKeyPath, url.Values{})
-			if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
-				t.Fatalf("with the login and its CSRF token: %d %s %s", r.status, r.header.Get("Content-Type"), r.body)
-			}
-			options := []byte(r.body)
+			options := keyOptionsByPost(t, c, loginKeyPath, "login")
 			if !k.Allowed(t, options) {
 				t.Fatalf("the options do not allow the account's key: %s", options)
 			}
@@ -204,4 +158,33 @@ func TestLoginKeyOptions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keyOptionsByPost checks that a security key's options come from path
+// only by a POST of the page's session with its CSRF token (never without
+// one, with a wrong one, from another site, or by GET), and returns them.
+func keyOptionsByPost(t *testing.T, c *client, path, who string) []byte {
+	t.Helper()
+	for name, try := range map[string]func() reply{
+		"no csrf":    func() reply { return c.postRaw(path, url.Values{}, nil) },
+		"wrong csrf": func() reply { return c.postRaw(path, url.Values{"csrf": {"x" + c.csrf}}, nil) },
+		"other site": func() reply {
+			return c.postRaw(path, url.Values{"csrf": {c.csrf}}, http.Header{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}})
+		},
+		"get": func() reply { return c.get(path) },
+	} {
+		r := try()
+		want := http.StatusForbidden
+		if name == "get" {
+			want = http.StatusMethodNotAllowed
+		}
+		if r.status != want || strings.Contains(r.body, "publicKey") {
+			t.Errorf("%s: status %d, want %d; body %.200s", name, r.status, want, r.body)
+		}
+	}
+	r := c.post(path, url.Values{})
+	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+		t.Fatalf("with the %s and its CSRF token: %d %s %s", who, r.status, r.header.Get("Content-Type"), r.body)
+	}
+	return []byte(r.body)
 }
