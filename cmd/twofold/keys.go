@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -36,6 +37,14 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	}
 	if *grace < 0 {
 		return fmt.Errorf("%w: --grace must not be negative", errUsage)
+	}
+	// Nothing has started yet: say so, rather than "run it again to
+	// finish", and make no empty database at a mistyped path.
+	if store.Missing(c.DB) {
+		return fmt.Errorf("no database at %s: nothing rotated", c.DB)
+	}
+	if _, err := os.Stat(c.KeyFile); err != nil {
+		return fmt.Errorf("key file %s: %w: nothing rotated", c.KeyFile, err)
 	}
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {

@@ -252,14 +252,32 @@ func TestKeysUsage(t *testing.T) {
 	}
 
 	// A missing key file is an error, not a new key file: that would orphan
-	// every stored secret.
-	keyFile := filepath.Join(dir, "missing.key")
-	var stdout, stderr bytes.Buffer
-	err := keysMain(&stdout, &stderr).Run(t.Context(), []string{"keys", "rotate", "--db", "sqlite:" + filepath.Join(dir, "y.db"), "--key-file", keyFile})
-	if err == nil || exitCode(err) != 1 {
-		t.Fatalf("got %v, want an error", err)
+	// every stored secret. A mistyped database path is one too, not a new
+	// empty database. Neither says to run it again: nothing has started.
+	dbPath := filepath.Join(dir, "y.db")
+	st, err := store.Open(t.Context(), "sqlite:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(keyFile); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("keys rotate created %s", keyFile)
+	st.Close()
+	keyFile := filepath.Join(dir, "missing.key")
+	for _, args := range [][]string{
+		{"--db", "sqlite:" + dbPath, "--key-file", keyFile},
+		{"--db", "sqlite:" + filepath.Join(dir, "typo.db"), "--key-file", keyFile},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := keysMain(&stdout, &stderr).Run(t.Context(), append([]string{"keys", "rotate"}, args...))
+		if err == nil || exitCode(err) != 1 {
+			t.Fatalf("%v: got %v, want an error", args, err)
+		}
+		if !strings.Contains(err.Error(), "nothing rotated") || strings.Contains(err.Error(), "again") {
+			t.Errorf("%v: got %q, want it to say nothing was rotated", args, err)
+		}
+		if _, err := os.Stat(keyFile); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("keys rotate created %s", keyFile)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "typo.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("keys rotate created a database at a mistyped path")
 	}
 }

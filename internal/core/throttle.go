@@ -186,18 +186,11 @@ func throttled(wait time.Duration, msg string) error {
 // takeSlot counts an attempt against key, or returns a throttled error. It
 // returns the number of consecutive failures this attempt would make.
 func (s *Service) takeSlot(ctx context.Context, key string, delay func(int) time.Duration) (int, error) {
-	now := s.Now()
-	f, until, err := s.store.Throttle(ctx, key)
+	f, err := s.slotOpen(ctx, key)
 	if err != nil {
-		return 0, err
+		return f, err
 	}
-	if now.Before(until) {
-		msg := ""
-		if until.Sub(now) > maxRetryAfter && f >= HardCap {
-			msg = hardCapMessage // no wait lifts this lock
-		}
-		return f, throttled(until.Sub(now), msg)
-	}
+	now := s.Now()
 	lock := time.Time{}
 	if d := delay(f + 1); d > 0 {
 		lock = now.Add(d)
@@ -210,6 +203,23 @@ func (s *Service) takeSlot(ctx context.Context, key string, delay func(int) time
 		return f, throttled(time.Second, "") // a concurrent attempt took this slot
 	}
 	return f + 1, nil
+}
+
+// slotOpen returns the failures counted against key, or a throttled error
+// while key is locked, taking nothing.
+func (s *Service) slotOpen(ctx context.Context, key string) (int, error) {
+	f, until, err := s.store.Throttle(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	if now := s.Now(); now.Before(until) {
+		msg := ""
+		if until.Sub(now) > maxRetryAfter && f >= HardCap {
+			msg = hardCapMessage // no wait lifts this lock
+		}
+		return f, throttled(until.Sub(now), msg)
+	}
+	return f, nil
 }
 
 func (s *Service) resetSlots(ctx context.Context, keys ...string) {

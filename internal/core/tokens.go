@@ -214,7 +214,17 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	}
 	// Besides the account's code counter, claims are rationed per source
 	// address and per serial: many accounts must not multiply the guesses
-	// at one unclaimed token (SPEC §1 story 9).
+	// at one unclaimed token (SPEC §1 story 9). An account that may not try
+	// a code now takes nothing from those rations: else, one request a
+	// minute from a throttled account would keep a serial drained, and its
+	// holder refused.
+	key := accountKey(a.Account.ID)
+	if failures, err := s.slotOpen(ctx, key); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeThrottled {
+			s.audit(ctx, a.Account.ID, "token.claim_throttled", m, "locked after "+failuresText(failures))
+		}
+		return Confirmation{}, err
+	}
 	now0 := s.Now()
 	for _, b := range []string{"claim:ip:" + sourceKey(m.Source), "claim:serial:" + hex.EncodeToString(s.hasher.Sum("token-serial", serial)[:16])} {
 		ok, err := s.store.TakeToken(ctx, b, claimBurst, 1/claimEvery.Seconds(), now0)
@@ -226,7 +236,6 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 			return Confirmation{}, throttled(claimEvery, "too many attempts to add a hardware token; try again later")
 		}
 	}
-	key := accountKey(a.Account.ID)
 	failures, err := s.takeSlot(ctx, key, codeDelay)
 	if err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeThrottled {

@@ -282,3 +282,80 @@ func TestTokenSeedsOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestThrottledClaimsSpareTheSerial: a claim from an account that may not
+// try a code now takes nothing from the serial's ration, so that one
+// throttled account sending a claim a minute cannot keep the token's
+// holder from claiming it.
+func TestThrottledClaimsSpareTheSerial(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		importCSV(t, s, tokensCSV)
+		addUser(t, s, "ivan")
+		addUser(t, s, "judy")
+		wrong := "000000"
+		if testenv.HOTP(t, hotpB32, 5) == wrong {
+			wrong = "111111"
+		}
+		ivan := login(t, s, "ivan")
+		throttledSeen := 0
+		for range 14 {
+			r := ivan.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "hotp", "serial": "YK-100", "code": wrong, "label": "fob"})
+			switch r.Status {
+			case 401:
+			case 429:
+				throttledSeen++
+			default:
+				t.Fatalf("a wrong claim: got %d %s", r.Status, r.Body)
+			}
+		}
+		if throttledSeen < 5 {
+			t.Fatalf("ivan was throttled %d times in 14 wrong claims; the test needs his account locked", throttledSeen)
+		}
+		r := login(t, s, "judy").Do(t, "POST", "/v1/me/factors", map[string]any{"type": "hotp", "serial": "YK-100", "code": testenv.HOTP(t, hotpB32, 5), "label": "fob"})
+		if r.Status != 201 {
+			t.Fatalf("the holder's claim after another account's throttled ones: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestClaimFailuresOneCauseOnMetrics: /metrics, readable by whoever reaches
+// the server, counts a refused claim alike whether the serial is unknown,
+// its token claimed already or the code wrong, as the answers do; else its
+// counters would tell which serials exist and which are free.
+func TestClaimFailuresOneCauseOnMetrics(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	importCSV(t, s, tokensCSV)
+	addUser(t, s, "kim")
+	addUser(t, s, "lou")
+	if r := login(t, s, "kim").Do(t, "POST", "/v1/me/factors", map[string]any{"type": "hotp", "serial": "YK-100", "code": testenv.HOTP(t, hotpB32, 5), "label": "fob"}); r.Status != 201 {
+		t.Fatalf("claim: got %d %s", r.Status, r.Body)
+	}
+	lou := login(t, s, "lou")
+	for _, serial := range []string{"NO-SUCH-SERIAL", "YK-100", "C200-7"} {
+		s.Clock.Add(time.Hour) // past any lock of lou's code counter
+		r := lou.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "serial": serial, "code": "00000000", "label": "token"})
+		wantProblem(t, r, 401, "invalid-code")
+	}
+	fam := scrape(t, s)["twofold_events_total"]
+	if fam == nil {
+		t.Fatal("no twofold_events_total on /metrics")
+	}
+	counted := 0.0
+	for _, m := range fam.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["type"] != "token.claim_failed" {
+			continue
+		}
+		if labels["cause"] != "wrong_code" {
+			t.Errorf("token.claim_failed counted with cause %q (%v): the serials can be told apart", labels["cause"], m.GetCounter().GetValue())
+		}
+		counted += m.GetCounter().GetValue()
+	}
+	// Each refusal is an event of the holder and one of the operators'.
+	if counted != 6 {
+		t.Errorf("token.claim_failed counted %v times, want 6", counted)
+	}
+}

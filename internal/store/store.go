@@ -82,6 +82,18 @@ func sqlitePath(dsn string) (path, opts string) {
 	return path, opts
 }
 
+// Missing reports whether dsn names a SQLite file that does not exist, which
+// Open would create: for commands that only make sense on a database that
+// has been in use, a mistyped path must not become a new, empty one.
+func Missing(dsn string) bool {
+	if isPostgres(dsn) {
+		return false
+	}
+	path, _ := sqlitePath(dsn)
+	_, err := os.Stat(path)
+	return errors.Is(err, os.ErrNotExist)
+}
+
 // isPostgres reports whether dsn names a PostgreSQL database.
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
