@@ -579,8 +579,8 @@ type SSHChallenge struct {
 
 // PasswordReset is a mailed link that lets an account holder who forgot
 // their password choose a new one. Only its token's keyed hash is kept; it
-// works once, until ExpiresAt, and an account has at most one: asking again
-// replaces it.
+// works until ExpiresAt. An account keeps a few: asking again leaves the
+// links already mailed working, and using any one voids them all.
 type PasswordReset struct {
 	ID        string // the token's first part, which finds the row
 	AccountID string

@@ -13,19 +13,27 @@ import (
 // PasswordResetStore keeps the mailed links that let a holder who forgot
 // their password choose a new one.
 type PasswordResetStore interface {
-	// PutPasswordReset stores a link, replacing the account's link before.
-	PutPasswordReset(ctx context.Context, r twofold.PasswordReset) error
+	// PutPasswordReset stores a link beside the account's links before,
+	// then drops the account's lapsed links and all but its newest keep.
+	PutPasswordReset(ctx context.Context, r twofold.PasswordReset, keep int) error
 	// PasswordReset returns the unexpired link with id; another is not-found.
 	PasswordReset(ctx context.Context, id string, now time.Time) (twofold.PasswordReset, error)
 	// UsePasswordReset deletes the unexpired link with id and hash,
 	// reporting whether it did: of any number of callers, one does.
 	UsePasswordReset(ctx context.Context, id string, hash []byte, now time.Time) (bool, error)
-	// DeletePasswordResets deletes the account's link, if any.
+	// DeletePasswordResets deletes every link of the account.
 	DeletePasswordResets(ctx context.Context, accountID string) error
 }
 
 // PasswordResetTTL is how long a mailed password-reset link works.
 const PasswordResetTTL = 30 * time.Minute
+
+// passwordResetLinks is how many unexpired links an account keeps: a new
+// request leaves the links already mailed working (else a stranger who
+// knows the username could void the holder's link every time the mail
+// ration refills), and drops the oldest beyond these. Using any one voids
+// them all.
+const passwordResetLinks = 3
 
 // How often one address may ask for links (whatever the names it types),
 // and how often one account is mailed one: a burst, then one every so many
@@ -90,8 +98,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, username string, m M
 	return nil
 }
 
-// mailPasswordReset makes a new link for the account named username,
-// replacing its link before, and mails it.
+// mailPasswordReset makes a new link for the account named username, beside
+// the links mailed before (up to passwordResetLinks), and mails it.
 func (s *Service) mailPasswordReset(ctx context.Context, username string, m Meta) error {
 	a, found, _, err := s.accountForLogin(ctx, username)
 	if err != nil || !found {
@@ -123,7 +131,7 @@ func (s *Service) mailPasswordReset(ctx context.Context, username string, m Meta
 	token := id + "." + secret
 	r := twofold.PasswordReset{ID: id, AccountID: a.ID, TokenHash: s.hasher.Sum("password-reset", token),
 		CreatedAt: now, ExpiresAt: now.Add(PasswordResetTTL)}
-	if err := s.store.PutPasswordReset(ctx, r); err != nil {
+	if err := s.store.PutPasswordReset(ctx, r, passwordResetLinks); err != nil {
 		return err
 	}
 	enabled, err := s.twoFactorEnabled(ctx, a.ID)
@@ -241,7 +249,8 @@ func (s *Service) ChallengePasswordReset(ctx context.Context, token string, meth
 }
 
 // CompletePasswordReset sets the password of the account of token's link
-// to password, and uses the link up. On an account with two-factor on, p
+// to password, and uses the link up, with every other link of the
+// account. On an account with two-factor on, p
 // must pass the second step first: a mailbox alone does not open the
 // account, nor change its password. It signs the account out everywhere,
 // clears the password's failure counters (a stranger's wrong guesses no
@@ -297,6 +306,10 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 		}
 		if !used {
 			return errResetLinkGone()
+		}
+		// The other links mailed to the account go with the one used.
+		if err := s.store.DeletePasswordResets(ctx, a.ID); err != nil {
+			return err
 		}
 		ok, err := s.store.ReplacePasswordHash(ctx, a.ID, a.PasswordHash, hash)
 		if err != nil {

@@ -208,20 +208,70 @@ func TestPasswordResetByEmailCode(t *testing.T) {
 	})
 }
 
-// TestPasswordResetLimits: a new link replaces the one before; one address
-// cannot ask without end; one account's mailbox is not flooded.
+// TestPasswordResetLinksKept: asking again leaves the links already mailed
+// working, so a stranger who knows the name cannot void the holder's link;
+// an account keeps its three newest, and using any one voids the others.
+func TestPasswordResetLinksKept(t *testing.T) {
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "fay")
+		c := testenv.NewClient(s.URL())
+		check := func(what, token string, want int) {
+			t.Helper()
+			r := c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": token})
+			if r.Status != want {
+				t.Errorf("check the %s link: got %d %s, want %d", what, r.Status, r.Body, want)
+			}
+		}
+		var links []string
+		for i := 1; i <= 3; i++ {
+			if r := askReset(t, s, "fay"); r.Status != 202 {
+				t.Fatalf("ask %d: got %d %s, want 202", i, r.Status, r.Body)
+			}
+			token, _ := resetMail(t, s, mb, i)
+			links = append(links, token)
+			s.Clock.Add(time.Minute)
+		}
+		check("first", links[0], 200)
+		check("second", links[1], 200)
+		check("third", links[2], 200)
+
+		// The account's ration of mails refills one in 15 minutes; all
+		// three links still work then, and a fourth drops the oldest.
+		s.Clock.Add(15 * time.Minute)
+		if r := askReset(t, s, "fay"); r.Status != 202 {
+			t.Fatalf("ask 4: got %d %s, want 202", r.Status, r.Body)
+		}
+		token, _ := resetMail(t, s, mb, 4)
+		links = append(links, token)
+		wantProblem(t, c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": links[0]}), 410, "login-expired")
+		check("second", links[1], 200)
+		check("third", links[2], 200)
+		check("fourth", links[3], 200)
+
+		const fresh = "a brand new passphrase"
+		if r := completeReset(t, s, map[string]string{"token": links[1], "password": fresh}); r.Status != 200 {
+			t.Fatalf("complete with the second link: got %d %s, want 200", r.Status, r.Body)
+		}
+		for i, token := range links {
+			if r := completeReset(t, s, map[string]string{"token": token, "password": "yet another passphrase"}); r.Status != 410 || r.Problem() != "login-expired" {
+				t.Errorf("link %d after the second was used: got %d %s, want 410 login-expired", i+1, r.Status, r.Body)
+			}
+		}
+		if r := c.Do(t, "POST", "/v1/login", map[string]string{"username": "fay", "password": fresh}); r.Status != 200 {
+			t.Fatalf("login with the password of the used link: got %d %s, want 200", r.Status, r.Body)
+		}
+	})
+}
+
+// TestPasswordResetLimits: one address cannot ask without end; one
+// account's mailbox is not flooded.
 func TestPasswordResetLimits(t *testing.T) {
 	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
 		addUser(t, s, "erin")
 		askReset(t, s, "erin")
-		first, _ := resetMail(t, s, mb, 1)
+		resetMail(t, s, mb, 1)
 		askReset(t, s, "erin")
-		second, _ := resetMail(t, s, mb, 2)
-		c := testenv.NewClient(s.URL())
-		wantProblem(t, c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": first}), 410, "login-expired")
-		if r := c.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": second}); r.Status != 200 {
-			t.Fatalf("check the newer link: got %d %s", r.Status, r.Body)
-		}
+		resetMail(t, s, mb, 2)
 		for i := 3; i <= 5; i++ {
 			if r := askReset(t, s, "erin"); r.Status != 202 {
 				t.Fatalf("ask %d: got %d %s, want 202", i, r.Status, r.Body)
@@ -290,22 +340,25 @@ func TestPasswordResetSuspended(t *testing.T) {
 	})
 }
 
-// TestPasswordResetLinkVoidedByEmailChange: a link mailed to the old address
-// stops working once the account has another.
+// TestPasswordResetLinkVoidedByEmailChange: the links mailed to the old
+// address stop working once the account has another.
 func TestPasswordResetLinkVoidedByEmailChange(t *testing.T) {
 	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
 		addUser(t, s, "ivy")
 		c := login(t, s, "ivy")
 		askReset(t, s, "ivy")
-		token, _ := resetMail(t, s, mb, 1)
+		first, _ := resetMail(t, s, mb, 1)
+		askReset(t, s, "ivy")
+		token, _ := resetMail(t, s, mb, 2)
 		if r := c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "ivy@new.example", "password": password}); r.Status != 202 {
 			t.Fatalf("change: got %d %s", r.Status, r.Body)
 		}
-		_, body := mailTo(t, mb, 3, "ivy@new.example")
+		_, body := mailTo(t, mb, 4, "ivy@new.example")
 		code := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(body)
 		if r := c.Do(t, "POST", "/v1/me/email/confirm", map[string]string{"code": code}); r.Status != 200 {
 			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
 		}
+		wantProblem(t, completeReset(t, s, map[string]string{"token": first, "password": "a brand new passphrase"}), 410, "login-expired")
 		wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase"}), 410, "login-expired")
 	})
 }

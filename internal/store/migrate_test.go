@@ -115,3 +115,64 @@ func TestMigrationTeamKeysAndZones(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationPasswordResetsKept: migration 0041 keeps the password-reset
+// links stored under the one-link-per-account schema before it, and lets
+// an account hold several.
+func TestMigrationPasswordResetsKept(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	// The table as migration 0027 made it.
+	undo := map[string][]string{
+		"sqlite": {
+			`CREATE TABLE password_resets_old (
+				account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+				id         TEXT NOT NULL UNIQUE,
+				token_hash BLOB NOT NULL,
+				created_at BIGINT NOT NULL,
+				expires_at BIGINT NOT NULL)`,
+			`DROP TABLE password_resets`,
+			`ALTER TABLE password_resets_old RENAME TO password_resets`,
+		},
+		"postgres": {
+			`DROP INDEX password_resets_account`,
+			`ALTER TABLE password_resets DROP CONSTRAINT password_resets_pkey`,
+			`ALTER TABLE password_resets ADD PRIMARY KEY (account_id)`,
+			`ALTER TABLE password_resets ADD CONSTRAINT password_resets_id_key UNIQUE (id)`,
+		},
+	}
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := open(t, dsn(t))
+			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", PasswordHash: "x", CreatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UndoMigrationForTest(ctx, 41, undo[name]...); err != nil {
+				t.Fatalf("undo migration 0041: %v", err)
+			}
+			old := twofold.PasswordReset{ID: "r1", AccountID: "acct-alice", TokenHash: []byte("hash-1"), CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute)}
+			if err := s.PutPasswordReset(ctx, old, 3); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.MigrateForTest(ctx); err != nil {
+				t.Fatalf("migrate again: %v", err)
+			}
+			got, err := s.PasswordReset(ctx, "r1", t0)
+			if err != nil || got.AccountID != old.AccountID || string(got.TokenHash) != "hash-1" || !got.ExpiresAt.Equal(old.ExpiresAt) {
+				t.Fatalf("the link from before: got %+v, %v; want it kept", got, err)
+			}
+			second := old
+			second.ID, second.TokenHash, second.CreatedAt = "r2", []byte("hash-2"), t0.Add(time.Minute)
+			if err := s.PutPasswordReset(ctx, second, 3); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"r1", "r2"} {
+				if _, err := s.PasswordReset(ctx, id, t0.Add(time.Minute)); err != nil {
+					t.Errorf("link %s after a second was made: %v", id, err)
+				}
+			}
+		})
+	}
+}

@@ -10,18 +10,26 @@ import (
 	"github.com/twofold/twofold"
 )
 
-// PutPasswordReset stores a password-reset link, replacing the account's
-// link before, which stops working.
-func (s *Store) PutPasswordReset(ctx context.Context, r twofold.PasswordReset) error {
-	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO password_resets (account_id, id, token_hash, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (account_id) DO UPDATE SET id = excluded.id, token_hash = excluded.token_hash,
-			created_at = excluded.created_at, expires_at = excluded.expires_at`,
-		r.AccountID, r.ID, r.TokenHash, micros(r.CreatedAt), micros(r.ExpiresAt))
-	if err != nil {
-		return fmt.Errorf("put password reset: %w", err)
-	}
-	return nil
+// PutPasswordReset stores a password-reset link beside the account's links
+// before, which keep working, and then drops the account's lapsed links and
+// all but its newest keep (by creation, ties by id).
+func (s *Store) PutPasswordReset(ctx context.Context, r twofold.PasswordReset, keep int) error {
+	return s.InTx(ctx, func(ctx context.Context) error {
+		_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO password_resets (id, account_id, token_hash, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5)`,
+			r.ID, r.AccountID, r.TokenHash, micros(r.CreatedAt), micros(r.ExpiresAt))
+		if err != nil {
+			return fmt.Errorf("put password reset: %w", err)
+		}
+		_, err = s.conn(ctx).ExecContext(ctx, `DELETE FROM password_resets WHERE account_id = $1
+			AND (expires_at <= $2 OR id NOT IN (SELECT id FROM password_resets WHERE account_id = $1
+				ORDER BY created_at DESC, id DESC LIMIT $3))`,
+			r.AccountID, micros(r.CreatedAt), keep)
+		if err != nil {
+			return fmt.Errorf("drop older password resets: %w", err)
+		}
+		return nil
+	})
 }
 
 // PasswordReset returns the unexpired password-reset link with id; another
@@ -43,13 +51,14 @@ func (s *Store) PasswordReset(ctx context.Context, id string, now time.Time) (tw
 }
 
 // UsePasswordReset deletes the unexpired link with id and hash, reporting
-// whether it did: of any number of callers, one does.
+// whether it did: of any number of callers, one does. The account's other
+// links stay: voiding them is the caller's (DeletePasswordResets).
 func (s *Store) UsePasswordReset(ctx context.Context, id string, hash []byte, now time.Time) (bool, error) {
 	return s.execOne(ctx, "use password reset", `DELETE FROM password_resets WHERE id = $1 AND token_hash = $2 AND expires_at > $3`,
 		id, hash, micros(now))
 }
 
-// DeletePasswordResets deletes the account's password-reset link, if any.
+// DeletePasswordResets deletes every password-reset link of the account.
 func (s *Store) DeletePasswordResets(ctx context.Context, accountID string) error {
 	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM password_resets WHERE account_id = $1`, accountID); err != nil {
 		return fmt.Errorf("delete password resets: %w", err)

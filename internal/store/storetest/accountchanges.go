@@ -4,34 +4,69 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/store"
 )
 
-// testPasswordReset: a link is found by id until it lapses, a new one
-// replaces the account's link before, and one use of any number wins.
+// testPasswordReset: a link is found by id until it lapses; a new one
+// leaves the account's links before working, up to the newest keep, and
+// drops lapsed ones; one use of any number wins; DeletePasswordResets
+// deletes them all.
 func testPasswordReset(t *testing.T, s *store.Store) {
 	ctx := t.Context()
-	a := newAccount(t, s, "alice")
-	first := twofold.PasswordReset{ID: "r1", AccountID: a.ID, TokenHash: []byte("hash-1"), CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute)}
-	if err := s.PutPasswordReset(ctx, first); err != nil {
-		t.Fatal(err)
+	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
+	link := func(id, account string, at time.Time) twofold.PasswordReset {
+		return twofold.PasswordReset{ID: id, AccountID: account, TokenHash: []byte("hash-" + id), CreatedAt: at, ExpiresAt: at.Add(30 * time.Minute)}
 	}
+	put := func(r twofold.PasswordReset) {
+		t.Helper()
+		if err := s.PutPasswordReset(ctx, r, 3); err != nil {
+			t.Fatalf("put %s: %v", r.ID, err)
+		}
+	}
+	// found reports which of ids are found at the time at.
+	found := func(at time.Time, ids ...string) map[string]bool {
+		t.Helper()
+		out := map[string]bool{}
+		for _, id := range ids {
+			_, err := s.PasswordReset(ctx, id, at)
+			switch {
+			case err == nil:
+				out[id] = true
+			case twofold.ErrorCode(err) != twofold.CodeNotFound:
+				t.Fatalf("PasswordReset(%s): %v", id, err)
+			}
+		}
+		return out
+	}
+	check := func(what string, at time.Time, want ...string) {
+		t.Helper()
+		wantSet := map[string]bool{}
+		for _, id := range want {
+			wantSet[id] = true
+		}
+		if diff := cmp.Diff(wantSet, found(at, "r1", "r2", "r3", "r4", "r5", "b1")); diff != "" {
+			t.Errorf("%s: links found (-want +got):\n%s", what, diff)
+		}
+	}
+
+	put(link("r1", a.ID, t0))
 	got, err := s.PasswordReset(ctx, "r1", t0)
-	if err != nil || got.AccountID != a.ID || string(got.TokenHash) != "hash-1" || !got.ExpiresAt.Equal(first.ExpiresAt) {
+	if err != nil || got.AccountID != a.ID || string(got.TokenHash) != "hash-r1" || !got.ExpiresAt.Equal(t0.Add(30*time.Minute)) {
 		t.Fatalf("got %+v, %v; want the first link", got, err)
 	}
-	if _, err := s.PasswordReset(ctx, "r1", first.ExpiresAt); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.PasswordReset(ctx, "r1", got.ExpiresAt); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("a lapsed link: got %v, want not-found", err)
 	}
-	second := first
-	second.ID, second.TokenHash = "r2", []byte("hash-2")
-	if err := s.PutPasswordReset(ctx, second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.PasswordReset(ctx, "r1", t0); twofold.ErrorCode(err) != twofold.CodeNotFound {
-		t.Fatalf("a replaced link: got %v, want not-found", err)
-	}
+	put(link("b1", b.ID, t0))
+	put(link("r2", a.ID, t0.Add(time.Minute)))
+	check("after a second link", t0.Add(time.Minute), "r1", "r2", "b1")
+	put(link("r3", a.ID, t0.Add(2*time.Minute)))
+	put(link("r4", a.ID, t0.Add(3*time.Minute)))
+	check("after a fourth link", t0.Add(3*time.Minute), "r2", "r3", "r4", "b1")
+
 	for _, c := range []struct {
 		name string
 		id   string
@@ -39,25 +74,29 @@ func testPasswordReset(t *testing.T, s *store.Store) {
 		at   time.Time
 		want bool
 	}{
-		{"replaced", "r1", "hash-1", t0, false},
-		{"wrong hash", "r2", "hash-1", t0, false},
-		{"lapsed", "r2", "hash-2", second.ExpiresAt, false},
-		{"first use", "r2", "hash-2", t0, true},
-		{"second use", "r2", "hash-2", t0, false},
+		{"dropped", "r1", "hash-r1", t0, false},
+		{"wrong hash", "r2", "hash-r3", t0, false},
+		{"other account's", "b1", "hash-r2", t0, false},
+		{"lapsed", "r2", "hash-r2", t0.Add(31 * time.Minute), false},
+		{"first use", "r2", "hash-r2", t0, true},
+		{"second use", "r2", "hash-r2", t0, false},
 	} {
 		if ok, err := s.UsePasswordReset(ctx, c.id, []byte(c.hash), c.at); err != nil || ok != c.want {
 			t.Errorf("%s: got %v, %v; want %v", c.name, ok, err, c.want)
 		}
 	}
-	if err := s.PutPasswordReset(ctx, first); err != nil {
-		t.Fatal(err)
-	}
+	check("after a use", t0.Add(3*time.Minute), "r3", "r4", "b1")
+
+	// A link made once the others lapsed drops them.
+	later := t0.Add(40 * time.Minute)
+	put(link("r5", a.ID, later))
+	check("after the others lapsed", t0.Add(3*time.Minute), "r5", "b1")
+
+	put(link("r1", a.ID, later))
 	if err := s.DeletePasswordResets(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PasswordReset(ctx, "r1", t0); twofold.ErrorCode(err) != twofold.CodeNotFound {
-		t.Fatalf("after DeletePasswordResets: got %v, want not-found", err)
-	}
+	check("after DeletePasswordResets", t0.Add(3*time.Minute), "b1")
 }
 
 // testEmailChange: a change takes checks until none is left or it lapses,
