@@ -351,7 +351,7 @@ type Counter struct {
 type Permit struct {
 	Service  string   // "dns", "account" or "keys"
 	Resource string   // a pattern of the service's resources, segments split by "/"
-	Actions  []string // "read", "write"
+	Actions  []string // "read", "write"; for "dns" also "add", "replace", "delete", the parts of write
 }
 
 // APIKey is a credential for scripts: it acts for its account, but only as

@@ -120,7 +120,7 @@ func (s *Service) ownZone(ctx context.Context, a Auth, rs RecordSet, action stri
 	// another account's, before any check of a team role could say that
 	// it exists and whose it is: else it could probe for its owner's other
 	// zones and their teams.
-	if !a.AllowsSome(permit.DNS, z.Name, permit.Read) && !a.AllowsSome(permit.DNS, z.Name, permit.Write) {
+	if !allowsAny(a, z.Name) {
 		return rs, z, errNoZone()
 	}
 	if err := s.zoneAccess(ctx, a, z, action, m); err != nil {
@@ -130,6 +130,17 @@ func (s *Service) ownZone(ctx context.Context, a Auth, rs RecordSet, action stri
 		return rs, z, s.refuseDNS(ctx, a, m, fmt.Sprintf("this API key may not %s records of %s", action, rs.describe()))
 	}
 	return rs, z, nil
+}
+
+// allowsAny reports whether the caller may take some action on some
+// record of zone: read, or one of the parts of write.
+func allowsAny(a Auth, zone string) bool {
+	for _, action := range []string{permit.Read, permit.Add, permit.Replace, permit.Delete} {
+		if a.AllowsSome(permit.DNS, zone, action) {
+			return true
+		}
+	}
+	return false
 }
 
 // zoneAccess checks that the caller may take action on the zone: its
@@ -189,7 +200,7 @@ func (s *Service) DNSZones(ctx context.Context, a Auth) ([]string, error) {
 	zs = slices.CompactFunc(zs, func(x, y twofold.Zone) bool { return x.Name == y.Name })
 	out := []string{}
 	for _, z := range zs {
-		if a.AllowsSome(permit.DNS, z.Name, permit.Read) || a.AllowsSome(permit.DNS, z.Name, permit.Write) {
+		if allowsAny(a, z.Name) {
 			out = append(out, z.Name)
 		}
 	}
@@ -283,7 +294,7 @@ func (s *Service) parseRecords(rs RecordSet, in []RecordInput) ([]twofold.Record
 // AddDNSRecords adds records to the set rs (Mythic Beasts "POST"): a record
 // the zone holds already is left as it is, its TTL set to the new one.
 func (s *Service) AddDNSRecords(ctx context.Context, a Auth, rs RecordSet, in []RecordInput, m Meta) (Change, error) {
-	rs, _, err := s.ownZone(ctx, a, rs, permit.Write, m)
+	rs, _, err := s.ownZone(ctx, a, rs, permit.Add, m)
 	if err != nil {
 		return Change{}, err
 	}
@@ -294,20 +305,20 @@ func (s *Service) AddDNSRecords(ctx context.Context, a Auth, rs RecordSet, in []
 	if len(add) == 0 {
 		return Change{}, twofold.Errorf(twofold.CodeInvalid, "no records to add")
 	}
-	if err := s.mayWrite(ctx, a, rs.Zone, add, m); err != nil {
+	if err := s.mayAdd(ctx, a, rs.Zone, add, m); err != nil {
 		return Change{}, err
 	}
 	return s.changeRecords(ctx, a, rs, "added", func(twofold.Record) bool { return false }, add, m)
 }
 
 // ReplaceDNSRecords replaces every record of rs by in, in one transaction
-// (Mythic Beasts "PUT"): the key must allow writing the whole set.
+// (Mythic Beasts "PUT"): the key must allow replacing the whole set.
 func (s *Service) ReplaceDNSRecords(ctx context.Context, a Auth, rs RecordSet, in []RecordInput, m Meta) (Change, error) {
-	rs, _, err := s.ownZone(ctx, a, rs, permit.Write, m)
+	rs, _, err := s.ownZone(ctx, a, rs, permit.Replace, m)
 	if err != nil {
 		return Change{}, err
 	}
-	if !a.Allows(permit.DNS, rs.resource(), permit.Write) {
+	if !a.Allows(permit.DNS, rs.resource(), permit.Replace) {
 		return Change{}, s.refuseDNS(ctx, a, m, "this API key may not replace every record of "+rs.describe())
 	}
 	add, err := s.parseRecords(rs, in)
@@ -318,14 +329,14 @@ func (s *Service) ReplaceDNSRecords(ctx context.Context, a Auth, rs RecordSet, i
 }
 
 // DeleteDNSRecords removes the records of rs, or with data set only those
-// whose data equals it (Mythic Beasts "DELETE"): the key must allow writing
-// the whole set.
+// whose data equals it (Mythic Beasts "DELETE"): the key must allow
+// deleting the whole set.
 func (s *Service) DeleteDNSRecords(ctx context.Context, a Auth, rs RecordSet, data string, m Meta) (Change, error) {
-	rs, _, err := s.ownZone(ctx, a, rs, permit.Write, m)
+	rs, _, err := s.ownZone(ctx, a, rs, permit.Delete, m)
 	if err != nil {
 		return Change{}, err
 	}
-	if !a.Allows(permit.DNS, rs.resource(), permit.Write) {
+	if !a.Allows(permit.DNS, rs.resource(), permit.Delete) {
 		return Change{}, s.refuseDNS(ctx, a, m, "this API key may not remove records of "+rs.describe())
 	}
 	if len(data) > maxLine {
@@ -335,11 +346,11 @@ func (s *Service) DeleteDNSRecords(ctx context.Context, a Auth, rs RecordSet, da
 	return s.changeRecords(ctx, a, rs, "removed", remove, nil, m)
 }
 
-// mayWrite returns a forbidden error unless the caller may write every record of recs.
-func (s *Service) mayWrite(ctx context.Context, a Auth, zone string, recs []twofold.Record, m Meta) error {
+// mayAdd returns a forbidden error unless the caller may add every record of recs.
+func (s *Service) mayAdd(ctx context.Context, a Auth, zone string, recs []twofold.Record, m Meta) error {
 	for _, r := range recs {
-		if !a.Allows(permit.DNS, recordResource(zone, r), permit.Write) {
-			return s.refuseDNS(ctx, a, m, fmt.Sprintf("this API key may not write %s records at %s in zone %s", r.Type, r.Host, zone))
+		if !a.Allows(permit.DNS, recordResource(zone, r), permit.Add) {
+			return s.refuseDNS(ctx, a, m, fmt.Sprintf("this API key may not add %s records at %s in zone %s", r.Type, r.Host, zone))
 		}
 	}
 	return nil
@@ -526,7 +537,8 @@ func checkKeyGrowth(a Auth, zone string, old, final []twofold.Record) error {
 
 // checkKeyReach refuses a change by an API key from old to final records
 // of zone whose effect reaches beyond the names it writes, unless the key
-// may write there too (a person's session may):
+// may write there too, every part of write (a person's session may): a
+// key that may only add, say, changes nothing beyond what it adds:
 //
 //   - a name the change brings into being between a new record and the
 //     zone's wildcard, which the wildcard then no longer answers for

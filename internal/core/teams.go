@@ -551,9 +551,9 @@ func errTeamRequires(teams []string, what string) error {
 	return twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication of its members: %s", teams[0], what)
 }
 
-// teamAccess checks that the caller may take action (permit.Read or
-// permit.Write) on a resource shared with the team: the caller's role must
-// allow it, and when the team requires two-factor the caller's account
+// teamAccess checks that the caller may take action (permit.Read, or
+// permit.Write or one of its parts) on a resource shared with the team:
+// the caller's role must allow it (any action but read is a change), and when the team requires two-factor the caller's account
 // must have an active factor and the caller must have come through one: a
 // session that passed one, or an API key made with one (a key made from a
 // password-only session, or by such a key, stays out even after its holder
@@ -570,7 +570,7 @@ func (s *Service) teamAccess(ctx context.Context, a Auth, teamID, action string)
 	if !mb.Role.ReadsResources() {
 		return true, twofold.Errorf(twofold.CodeNotFound, "no such resource")
 	}
-	if action == permit.Write && !mb.Role.WritesResources() {
+	if action != permit.Read && !mb.Role.WritesResources() {
 		return false, twofold.Errorf(twofold.CodeForbidden, "your role in the team %q is %s: it may not change the team's resources", mb.Team.Name, mb.Role)
 	}
 	if mb.Team.RequireTwoFactor {

@@ -228,7 +228,8 @@ func TestAPIKeyInput(t *testing.T) {
 		for name, body := range map[string]any{
 			"no name":           keyRequest(" ", nil, "account * read"),
 			"no permits":        keyRequest("x", nil),
-			"unknown action":    keyRequest("x", nil, "dns example.com delete"),
+			"unknown action":    keyRequest("x", nil, "dns example.com patch"),
+			"add for keys":      keyRequest("x", nil, "keys * add"),
 			"unknown field":     keyRequest("x", map[string]any{"scope": "all"}, "account * read"),
 			"bad pattern":       keyRequest("x", nil, "dns exa*mple.com read"),
 			"expired":           keyRequest("x", map[string]any{"expires_at": past}, "account * read"),

@@ -272,6 +272,50 @@ func TestTeamZones(t *testing.T) {
 	})
 }
 
+// TestTeamZoneKeyParts: a member's key that may only add records (one
+// part of write, as an OpenStack POST rule makes) adds them to the team's
+// zone but neither replaces nor removes them, and once its holder's role
+// no longer changes the team's resources it adds nothing either.
+func TestTeamZoneKeyParts(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		for _, n := range []string{"alice", "bob"} {
+			addUser(t, s, n)
+		}
+		if _, err := s.Service.AddZone(context.Background(), "example.com", "alice", core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		alice, bob := login(t, s, "alice"), login(t, s, "bob")
+		team := makeTeam(t, alice, "Acme")
+		addMember(t, alice, bob, team, "bob", "ops")
+		if r := alice.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.com", nil); r.Status != 200 {
+			t.Fatalf("share zone: got %d %s", r.Status, r.Body)
+		}
+		k := makeKey(t, bob, "acme", nil, "dns example.com/_acme-challenge/TXT add")
+		kc := keyClient(s, k.id, k.secret)
+		path := "/dns/v2/zones/example.com/records/_acme-challenge/TXT"
+		txt := func(data string) map[string]any {
+			return map[string]any{"records": []map[string]any{{"ttl": 60, "data": data}}}
+		}
+		if r := kc.Do(t, "POST", path, txt("one")); r.Status != 200 {
+			t.Fatalf("add-only key adds: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, kc.Do(t, "PUT", path, txt("two")), 403, "forbidden")
+		wantProblem(t, kc.Do(t, "DELETE", path, nil), 403, "forbidden")
+		wantProblem(t, kc.Do(t, "GET", path, nil), 403, "forbidden")
+
+		if r := alice.Do(t, "PATCH", "/v1/teams/"+team+"/members/bob", map[string]string{"role": "read-only"}); r.Status != 200 {
+			t.Fatalf("demote bob: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, kc.Do(t, "POST", path, txt("three")), 403, "forbidden")
+		// The role is checked first, as for a key that may write: nothing
+		// of the request is looked at before.
+		wantProblem(t, kc.Do(t, "POST", path, map[string]any{"records": []any{}}), 403, "forbidden")
+		if r := alice.Do(t, "GET", path, nil); r.Status != 200 || len(r.JSON["records"].([]any)) != 1 {
+			t.Fatalf("records: got %d %s, want the first alone", r.Status, r.Body)
+		}
+	})
+}
+
 // TestTeamZoneHiddenFromKeys: an API key with no permit in a team's zone
 // gets the answer of a zone that does not exist, whatever its holder's role
 // would say: it learns neither that the zone exists nor the team's name.

@@ -24,8 +24,11 @@ type accessRule struct {
 // ruleToPermit turns an access rule of the dns service into a permit.
 // Paths are those of the DNS API under its endpoint:
 // /zones/ZONE/records/NAME/TYPE, where a part may be * (any one) and the
-// path may end in /** (anything below). GET and HEAD read; POST, PUT, PATCH
-// and DELETE write.
+// path may end in /** (anything below). GET and HEAD read (a HEAD is a GET
+// without its body); POST adds, PUT replaces and DELETE deletes, each only
+// that (permit.Add, permit.Replace, permit.Delete), never all of write.
+// The DNS API has no PATCH, so a rule for it is refused rather than
+// turned into something else.
 func ruleToPermit(ru accessRule) (twofold.Permit, error) {
 	bad := func(why string) (twofold.Permit, error) {
 		return twofold.Permit{}, twofold.Errorf(twofold.CodeInvalid, "access rule %s %s %s: %s", ru.Service, ru.Method, ru.Path, why)
@@ -37,10 +40,16 @@ func ruleToPermit(ru accessRule) (twofold.Permit, error) {
 	switch strings.ToUpper(ru.Method) {
 	case http.MethodGet, http.MethodHead:
 		action = permit.Read
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		action = permit.Write
+	case http.MethodPost:
+		action = permit.Add
+	case http.MethodPut:
+		action = permit.Replace
+	case http.MethodDelete:
+		action = permit.Delete
+	case http.MethodPatch:
+		return bad("the DNS API has no PATCH: POST adds records, PUT replaces them, DELETE removes them")
 	default:
-		return bad("the method must be GET, HEAD, POST, PUT, PATCH or DELETE")
+		return bad("the method must be GET, HEAD, POST, PUT or DELETE")
 	}
 	parts := strings.Split(strings.Trim(ru.Path, "/"), "/")
 	rest := false
@@ -75,7 +84,17 @@ func ruleToPermit(ru accessRule) (twofold.Permit, error) {
 	return permit.Normalize(twofold.Permit{Service: permit.DNS, Resource: strings.Join(segs, "/"), Actions: []string{action}})
 }
 
-// permitRules shows a key's dns permits as access rules.
+// ruleMethods are the methods of the DNS API each action allows.
+var ruleMethods = map[string][]string{
+	permit.Read:    {http.MethodGet, http.MethodHead},
+	permit.Write:   {http.MethodPost, http.MethodPut, http.MethodDelete},
+	permit.Add:     {http.MethodPost},
+	permit.Replace: {http.MethodPut},
+	permit.Delete:  {http.MethodDelete},
+}
+
+// permitRules shows a key's dns permits as access rules: a rule for every
+// method a permit allows, and no other.
 func permitRules(ps []twofold.Permit) []accessRule {
 	out := []accessRule{}
 	for _, p := range ps {
@@ -92,11 +111,7 @@ func permitRules(ps []twofold.Permit) []accessRule {
 			path = "/zones/" + segs[0] + "/**"
 		}
 		for _, a := range p.Actions {
-			methods := []string{http.MethodGet}
-			if a == permit.Write {
-				methods = []string{http.MethodPost, http.MethodPut, http.MethodDelete}
-			}
-			for _, m := range methods {
+			for _, m := range ruleMethods[a] {
 				out = append(out, accessRule{Service: permit.DNS, Method: m, Path: path})
 			}
 		}
@@ -165,8 +180,16 @@ func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, a core.Au
 			s.fail(w, r, err)
 			return
 		}
-		if !slices.ContainsFunc(n.Permits, func(q twofold.Permit) bool { return q.Resource == p.Resource && slices.Equal(q.Actions, p.Actions) }) {
+		// The rules of one path make one permit with their actions.
+		i := slices.IndexFunc(n.Permits, func(q twofold.Permit) bool { return q.Resource == p.Resource })
+		if i < 0 {
 			n.Permits = append(n.Permits, p)
+			continue
+		}
+		if n.Permits[i], err = permit.Normalize(twofold.Permit{Service: p.Service, Resource: p.Resource,
+			Actions: append(slices.Clone(n.Permits[i].Actions), p.Actions...)}); err != nil {
+			s.fail(w, r, err)
+			return
 		}
 	}
 	if len(c.AccessRules) == 0 {

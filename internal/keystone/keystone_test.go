@@ -460,7 +460,7 @@ func TestGophercloudApplicationCredential(t *testing.T) {
 			t.Fatalf("API keys: %v", keys)
 		}
 		ps, _ := json.Marshal(keys[0].(map[string]any)["permits"])
-		if string(ps) != `[{"actions":["write"],"resource":"example.com/_acme-challenge/TXT","service":"dns"}]` {
+		if string(ps) != `[{"actions":["add","delete"],"resource":"example.com/_acme-challenge/TXT","service":"dns"}]` {
 			t.Errorf("permits: %s", ps)
 		}
 
@@ -503,6 +503,96 @@ func TestGophercloudApplicationCredential(t *testing.T) {
 		if ok, _ := tokens.Validate(t.Context(), id, appID.Token()); ok {
 			t.Error("the deleted credential's token is still valid")
 		}
+	})
+}
+
+// TestApplicationCredentialMethods: an access rule allows its one method
+// and no other. A credential made with POST alone adds records through the
+// DNS API but neither replaces (PUT) nor removes (DELETE) them, and reads
+// back as that POST rule alone; one made with POST, PUT and DELETE does
+// each, and reads back as the three.
+func TestApplicationCredentialMethods(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, _ := account(t, s, "carol", false)
+		if _, err := s.Service.AddZone(t.Context(), "example.com", "carol", core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		id, err := identity(t, authOpts(s, "carol"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const path = "/zones/example.com/records/_acme-challenge/TXT"
+		records := "/dns/v2" + path
+		rule := func(method string) applicationcredentials.AccessRule {
+			return applicationcredentials.AccessRule{Service: "dns", Method: method, Path: path}
+		}
+		// made returns the credential's rules as created and as read back,
+		// and a client with the credential's token.
+		made := func(name string, rules ...applicationcredentials.AccessRule) (created, read []string, c *testenv.Client) {
+			t.Helper()
+			ac, err := applicationcredentials.Create(t.Context(), id, userID, applicationcredentials.CreateOpts{Name: name, AccessRules: rules}).Extract()
+			if err != nil {
+				t.Fatalf("create %s: %v", name, err)
+			}
+			got, err := applicationcredentials.Get(t.Context(), id, userID, ac.ID).Extract()
+			if err != nil {
+				t.Fatalf("get %s: %v", name, err)
+			}
+			methods := func(rs []applicationcredentials.AccessRule) []string {
+				var out []string
+				for _, r := range rs {
+					if r.Service != "dns" || r.Path != path {
+						t.Errorf("%s: rule %+v, want service dns and path %s", name, r, path)
+					}
+					out = append(out, r.Method)
+				}
+				return out
+			}
+			appID, err := identity(t, gophercloud.AuthOptions{IdentityEndpoint: s.URL() + "/v3/", ApplicationCredentialID: ac.ID, ApplicationCredentialSecret: ac.Secret})
+			if err != nil {
+				t.Fatalf("sign in with %s: %v", name, err)
+			}
+			c = testenv.NewClient(s.URL())
+			c.Header = http.Header{"X-Auth-Token": {appID.Token()}}
+			return methods(ac.AccessRules), methods(got.AccessRules), c
+		}
+		do := func(c *testenv.Client, method string, body any, want int) {
+			t.Helper()
+			if r := c.Do(t, method, records, body); r.Status != want {
+				t.Fatalf("%s %s: got %d %s, want %d", method, records, r.Status, r.Body, want)
+			}
+		}
+		txt := func(data string) map[string]any {
+			return map[string]any{"records": []map[string]any{{"ttl": 300, "data": data}}}
+		}
+
+		created, read, post := made("post", rule("POST"))
+		if diff := cmp.Diff([]string{"POST"}, created); diff != "" {
+			t.Errorf("rules as created (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"POST"}, read); diff != "" {
+			t.Errorf("rules read back (-want +got):\n%s", diff)
+		}
+		do(post, "POST", txt("first"), 200)
+		do(post, "PUT", txt("second"), 403)
+		do(post, "DELETE", nil, 403)
+		do(post, "GET", nil, 403)
+		// Its POST went through; the PUT and DELETE it was refused did not.
+		person := testenv.NewClient(s.URL())
+		person.Token = id.Token()
+		if r := person.Do(t, "GET", records, nil); r.Status != 200 || !strings.Contains(string(r.Body), `"data":"first"`) || len(r.JSON["records"].([]any)) != 1 {
+			t.Errorf("records after the POST-only credential: %d %s, want the first alone", r.Status, r.Body)
+		}
+
+		created, read, all := made("all", rule("POST"), rule("PUT"), rule("DELETE"))
+		for what, got := range map[string][]string{"as created": created, "read back": read} {
+			if diff := cmp.Diff([]string{"POST", "PUT", "DELETE"}, got); diff != "" {
+				t.Errorf("rules %s (-want +got):\n%s", what, diff)
+			}
+		}
+		do(all, "PUT", txt("second"), 200)
+		do(all, "DELETE", nil, 200)
+		do(all, "GET", nil, 403)
 	})
 }
 

@@ -7,7 +7,8 @@
 // (compared ignoring case), "*" (anything), or a prefix ending in "*"
 // ("_acme-challenge*" matches "_acme-challenge" and "_acme-challenge.www").
 // Segments left off at the end match anything: "example.com" is every record
-// of the zone.
+// of the zone. Actions are read and write; a DNS permit may also hold one
+// part of write alone (add, replace, delete: one request of the DNS API each).
 package permit
 
 import (
@@ -36,7 +37,34 @@ const (
 
 	Read  = "read"
 	Write = "write"
+
+	// Add, Replace and Delete are the parts of Write on the DNS service,
+	// one request of the DNS API each: POST adds records, PUT replaces a
+	// set, DELETE removes records. A permit with one of them allows that
+	// request only (an OpenStack access rule names one method); Write
+	// stands for all three.
+	Add     = "add"
+	Replace = "replace"
+	Delete  = "delete"
 )
+
+// writeParts are the actions Write stands for on the DNS service.
+var writeParts = []string{Add, Replace, Delete}
+
+// has reports whether actions, a permit's, include action: itself, or
+// Write when action is one of its parts, or every part when action is
+// Write.
+func has(actions []string, action string) bool {
+	switch {
+	case slices.Contains(actions, action):
+		return true
+	case slices.Contains(writeParts, action):
+		return slices.Contains(actions, Write)
+	case action == Write:
+		return !slices.ContainsFunc(writeParts, func(a string) bool { return !slices.Contains(actions, a) })
+	}
+	return false
+}
 
 type service struct {
 	segments int                          // most segments a resource has
@@ -100,7 +128,9 @@ func dnsSegment(i int, seg string) bool {
 
 // Normalize checks p and returns it in canonical form: lower-case service,
 // resource with the zone and name lower-cased and the type upper-cased,
-// trailing "*" segments dropped, actions sorted without repeats. A problem
+// trailing "*" segments dropped, actions sorted without repeats, and the
+// three parts of write (add, replace, delete) written as write when all
+// are there or write is. A problem
 // is an invalid error saying what is wrong.
 func Normalize(p twofold.Permit) (twofold.Permit, error) {
 	name := strings.ToLower(strings.TrimSpace(p.Service))
@@ -139,10 +169,21 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 	actions := make([]string, 0, len(p.Actions))
 	for _, a := range p.Actions {
 		a = strings.ToLower(strings.TrimSpace(a))
-		if a != Read && a != Write {
+		switch {
+		case a == Read || a == Write:
+		case slices.Contains(writeParts, a) && name == DNS:
+		case slices.Contains(writeParts, a):
+			return p, twofold.Errorf(twofold.CodeInvalid, "action %q is for service %s only: use read or write", a, DNS)
+		case name == DNS:
+			return p, twofold.Errorf(twofold.CodeInvalid, "unknown action %q: use read, write, or one part of write: add, replace, delete", truncate(a))
+		default:
 			return p, twofold.Errorf(twofold.CodeInvalid, "unknown action %q: use read or write", truncate(a))
 		}
 		actions = append(actions, a)
+	}
+	if has(actions, Write) { // the parts of write are written as write
+		actions = slices.DeleteFunc(actions, func(a string) bool { return slices.Contains(writeParts, a) })
+		actions = append(actions, Write)
 	}
 	slices.Sort(actions)
 	if name == Admin && slices.Contains(AdminReadOnly, segs[0]) && slices.Contains(actions, Write) {
@@ -205,7 +246,7 @@ func Allows(ps []twofold.Permit, service, resource, action string) bool {
 func AllowsSome(ps []twofold.Permit, service, resource, action string) bool {
 	want := strings.Split(resource, "/")
 	for _, p := range ps {
-		if p.Service != service || !slices.Contains(p.Actions, action) {
+		if p.Service != service || !has(p.Actions, action) {
 			continue
 		}
 		have := strings.Split(p.Resource, "/")
@@ -242,14 +283,15 @@ func Within(inner, outer []twofold.Permit) bool {
 }
 
 // covers reports whether permit p allows everything want asks: the same
-// service, every action, and every resource want's pattern matches. With
-// patterns false, want's segments are literals.
+// service, every action (write allows each of its parts), and every
+// resource want's pattern matches. With patterns false, want's segments
+// are literals.
 func covers(p, want twofold.Permit, patterns bool) bool {
 	if p.Service != want.Service {
 		return false
 	}
 	for _, a := range want.Actions {
-		if !slices.Contains(p.Actions, a) {
+		if !has(p.Actions, a) {
 			return false
 		}
 	}

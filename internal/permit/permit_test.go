@@ -1,6 +1,7 @@
 package permit
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -34,6 +35,10 @@ func TestNormalize(t *testing.T) {
 		{"prefix", "dns example.com/_acme-challenge*/TXT write", twofold.Permit{Service: "dns", Resource: "example.com/_acme-challenge*/TXT", Actions: []string{"write"}}},
 		{"account", "account * read", twofold.Permit{Service: "account", Resource: "*", Actions: []string{"read"}}},
 		{"keys", "keys * read,write", twofold.Permit{Service: "keys", Resource: "*", Actions: []string{"read", "write"}}},
+		{"one part of write", "dns example.com/_acme-challenge/TXT Add", twofold.Permit{Service: "dns", Resource: "example.com/_acme-challenge/TXT", Actions: []string{"add"}}},
+		{"two parts of write", "dns example.com delete,read,add", twofold.Permit{Service: "dns", Resource: "example.com", Actions: []string{"add", "delete", "read"}}},
+		{"every part is write", "dns example.com delete,replace,add", twofold.Permit{Service: "dns", Resource: "example.com", Actions: []string{"write"}}},
+		{"write takes in its parts", "dns example.com add,write", twofold.Permit{Service: "dns", Resource: "example.com", Actions: []string{"write"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,17 +58,18 @@ func TestNormalize(t *testing.T) {
 
 func TestNormalizeRejects(t *testing.T) {
 	for name, in := range map[string]twofold.Permit{
-		"unknown service":      {Service: "ftp", Resource: "*", Actions: []string{"read"}},
-		"too many parts":       {Service: "dns", Resource: "a.com/b/TXT/x", Actions: []string{"read"}},
-		"star inside":          {Service: "dns", Resource: "*.example.com", Actions: []string{"read"}},
-		"space in name":        {Service: "dns", Resource: "example.com/a b", Actions: []string{"read"}},
-		"empty part":           {Service: "dns", Resource: "example.com//TXT", Actions: []string{"read"}},
-		"no actions":           {Service: "dns", Resource: "example.com"},
-		"unknown action":       {Service: "dns", Resource: "example.com", Actions: []string{"delete"}},
-		"account resource":     {Service: "account", Resource: "alice", Actions: []string{"read"}},
-		"bad type":             {Service: "dns", Resource: "example.com/www/T-XT", Actions: []string{"read"}},
-		"at sign in zone":      {Service: "dns", Resource: "@", Actions: []string{"read"}},
-		"at sign in long name": {Service: "dns", Resource: "example.com/@www", Actions: []string{"read"}},
+		"unknown service":           {Service: "ftp", Resource: "*", Actions: []string{"read"}},
+		"too many parts":            {Service: "dns", Resource: "a.com/b/TXT/x", Actions: []string{"read"}},
+		"star inside":               {Service: "dns", Resource: "*.example.com", Actions: []string{"read"}},
+		"space in name":             {Service: "dns", Resource: "example.com/a b", Actions: []string{"read"}},
+		"empty part":                {Service: "dns", Resource: "example.com//TXT", Actions: []string{"read"}},
+		"no actions":                {Service: "dns", Resource: "example.com"},
+		"unknown action":            {Service: "dns", Resource: "example.com", Actions: []string{"patch"}},
+		"a part of write elsewhere": {Service: "keys", Resource: "*", Actions: []string{"delete"}},
+		"account resource":          {Service: "account", Resource: "alice", Actions: []string{"read"}},
+		"bad type":                  {Service: "dns", Resource: "example.com/www/T-XT", Actions: []string{"read"}},
+		"at sign in zone":           {Service: "dns", Resource: "@", Actions: []string{"read"}},
+		"at sign in long name":      {Service: "dns", Resource: "example.com/@www", Actions: []string{"read"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Normalize(in); twofold.ErrorCode(err) != twofold.CodeInvalid {
@@ -119,6 +125,33 @@ func TestAllows(t *testing.T) {
 	}
 }
 
+// TestAllowsParts: write allows each of its parts; a part allows itself
+// only, never write or another part.
+func TestAllowsParts(t *testing.T) {
+	const rec = "example.com/_acme-challenge/TXT"
+	for _, tt := range []struct {
+		permit string
+		allows []string
+	}{
+		{"dns " + rec + " write", []string{"write", "add", "replace", "delete"}},
+		{"dns " + rec + " add", []string{"add"}},
+		{"dns " + rec + " replace", []string{"replace"}},
+		{"dns " + rec + " delete,read", []string{"delete", "read"}},
+		{"dns " + rec + " add,delete", []string{"add", "delete"}},
+	} {
+		ps := mustParse(t, tt.permit)
+		for _, action := range []string{"read", "write", "add", "replace", "delete"} {
+			want := slices.Contains(tt.allows, action)
+			if got := Allows(ps, "dns", rec, action); got != want {
+				t.Errorf("%s: Allows(%s) = %v, want %v", tt.permit, action, got, want)
+			}
+			if got := AllowsSome(ps, "dns", "example.com", action); got != want {
+				t.Errorf("%s: AllowsSome(example.com, %s) = %v, want %v", tt.permit, action, got, want)
+			}
+		}
+	}
+}
+
 func TestAllowsSome(t *testing.T) {
 	acme := mustParse(t, "dns example.com/_acme-challenge/TXT write")
 	for _, tt := range []struct {
@@ -156,6 +189,9 @@ func TestWithin(t *testing.T) {
 		{"another service", []string{"account * read"}, false},
 		{"one of two outside", []string{"dns example.com read", "dns example.net read"}, false},
 		{"keys", []string{"keys * write"}, true},
+		{"a part of write", []string{"dns example.org/_acme-challenge/TXT add"}, true},
+		{"every part of write", []string{"dns example.org/_acme-challenge/TXT add", "dns example.org/_acme-challenge/TXT replace,delete"}, true},
+		{"a part where only read", []string{"dns example.com/www/A delete"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,5 +256,19 @@ func TestAdminPermits(t *testing.T) {
 	}
 	if !Grants(readUsers, Admin) || Grants(mustParse(t, "dns * read"), Admin) {
 		t.Error("Grants does not tell the permits naming admin")
+	}
+}
+
+// TestWithinParts: a key that may only add makes no key that may write,
+// replace or delete.
+func TestWithinParts(t *testing.T) {
+	outer := mustParse(t, "dns example.com/_acme-challenge/TXT add")
+	for _, inner := range []string{"dns example.com/_acme-challenge/TXT write", "dns example.com/_acme-challenge/TXT replace", "dns example.com/_acme-challenge/TXT delete", "dns example.com/_acme-challenge/TXT add,delete"} {
+		if Within(mustParse(t, inner), outer) {
+			t.Errorf("Within(%s) under an add-only key = true, want false", inner)
+		}
+	}
+	if !Within(mustParse(t, "dns example.com/_acme-challenge/TXT add"), outer) {
+		t.Error("an add-only key cannot make its like")
 	}
 }
