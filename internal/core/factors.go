@@ -339,7 +339,7 @@ func (s *Service) checkSetupSession(a Auth, f twofold.Factor, unknownOK bool) er
 		return nil
 	}
 	return &twofold.Error{Code: twofold.CodeNotFound, Err: ErrOtherSession,
-		Message: "the setup of this authenticator was started in another session, and only that session can see its key or confirm it: cancel it and start again here"}
+		Message: "the key of this authenticator is shown, and the setup confirmed, only in the session that started the setup (or one that has passed a second factor): cancel it and start again here"}
 }
 
 // factor loads and decrypts one of the account's factors.
@@ -379,8 +379,8 @@ func factorParams(f twofold.Factor) (otp.Params, error) {
 // own, elevate with it, and remove the owner's).
 //
 // A TOTP or HOTP factor is confirmed only by the session that started its
-// setup, or an elevated one (checkSetupSession; one whose setup session is
-// not known by any session, as before it was recorded): confirming the
+// setup, or an elevated one (checkSetupSession); one whose setup session is
+// not known, from before it was recorded, by any session: confirming the
 // account's first factor hands out its recovery codes and paper key, which
 // belong to whoever set the factor up, and guesses from another session
 // would spend the throttle slots of the owner's confirmation.
