@@ -220,6 +220,7 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 	f := twofold.Factor{
 		ID: id, AccountID: a.Account.ID, Type: n.Type, Label: label, Status: twofold.FactorPending,
 		Algorithm: p.Algorithm.String(), Digits: p.Digits, Period: p.Period, LastStep: -1, CreatedAt: s.Now(),
+		PendingSessionID: a.Session.ID, // person(a): a session, never a key
 	}
 	err = sealAndStore(func() (err error) {
 		if f.SecretKeyID, f.SealedSecret, err = s.keys.SealContext(ctx, secret, factorAAD(id)); err != nil {
@@ -269,6 +270,13 @@ func (s *Service) keyURI(a twofold.Account, f twofold.Factor, p otp.Params) stri
 // in with the password only (two-factor not required, SPEC §3.1) could read
 // the secret of a factor the owner is setting up, and once the owner
 // confirmed it make its codes and elevate with them.
+//
+// On an account without an active factor no session can be elevated, so
+// that rule asks nothing there: the secret is then shown only to the
+// session that started the setup (checkSetupSession), else anyone holding
+// the password could sign in on their own and copy the key of the owner's
+// first authenticator. A factor whose setup session is not known (started
+// before it was recorded) shows its secret to an elevated session only.
 func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string) (Enrolment, error) {
 	if err := person(a); err != nil {
 		return Enrolment{}, err
@@ -292,6 +300,9 @@ func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string)
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err
 	}
+	if err := s.checkSetupSession(a, f, false); err != nil {
+		return Enrolment{}, err
+	}
 	if err := s.open(ctx, &f); err != nil {
 		return Enrolment{}, err
 	}
@@ -300,6 +311,35 @@ func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string)
 		return Enrolment{}, err
 	}
 	return Enrolment{Factor: f, Secret: otp.EncodeSecret(f.Secret), OTPAuthURI: s.keyURI(a.Account, f, p)}, nil
+}
+
+// ErrOtherSession is the cause of the not-found error that refuses the
+// secret of a pending TOTP or HOTP factor, or its confirmation, to a
+// session other than the one that started its setup (checkSetupSession):
+// pages tell it apart from a setup that is gone.
+var ErrOtherSession = errors.New("setup started by another session")
+
+// checkSetupSession refuses the caller the pending TOTP or HOTP factor f
+// unless the caller is the session that started its setup, or an elevated
+// session, which has proved a second factor of the account. A factor whose
+// setup session is not known (f.PendingSessionID "", from before it was
+// recorded) is refused too, unless unknownOK: its holder, mid-setup when
+// it was recorded, may have the key in an app already and confirm it,
+// while no session without elevation may read the key anew. API keys make
+// no such factors (person), so only a session can match. The answer is
+// not-found, as for a setup that is gone, and names no secret.
+func (s *Service) checkSetupSession(a Auth, f twofold.Factor, unknownOK bool) error {
+	if f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP || a.Elevated(s.Now()) {
+		return nil
+	}
+	if f.PendingSessionID == "" && unknownOK {
+		return nil
+	}
+	if a.Key == nil && f.PendingSessionID != "" && subtle.ConstantTimeCompare([]byte(a.Session.ID), []byte(f.PendingSessionID)) == 1 {
+		return nil
+	}
+	return &twofold.Error{Code: twofold.CodeNotFound, Err: ErrOtherSession,
+		Message: "the key of this authenticator is shown, and the setup confirmed, only in the session that started the setup (or one that has passed a second factor): cancel it and start again here"}
 }
 
 // factor loads and decrypts one of the account's factors.
@@ -337,6 +377,13 @@ func factorParams(f twofold.Factor) (otp.Params, error) {
 // elevated: a factor of one's own choosing can elevate a session, so adding
 // one is as sensitive as removing one (else a stolen session could add its
 // own, elevate with it, and remove the owner's).
+//
+// A TOTP or HOTP factor is confirmed only by the session that started its
+// setup, or an elevated one (checkSetupSession); one whose setup session is
+// not known, from before it was recorded, by any session: confirming the
+// account's first factor hands out its recovery codes and paper key, which
+// belong to whoever set the factor up, and guesses from another session
+// would spend the throttle slots of the owner's confirmation.
 func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code string, m Meta) (Confirmation, error) {
 	if err := person(a); err != nil {
 		return Confirmation{}, err
@@ -352,6 +399,9 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "a push device is confirmed by enrolling it with its enrolment code (twofold device enrol)")
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return Confirmation{}, err
+	}
+	if err := s.checkSetupSession(a, f, true); err != nil {
 		return Confirmation{}, err
 	}
 	if f.Type == twofold.FactorWebAuthn {

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -209,6 +210,69 @@ func TestPendingSecretNeedsElevation(t *testing.T) {
 		}
 		if r := c.Do(t, "GET", "/v1/me/factors/"+laptop.id+"/qr.png", nil); r.Status != 200 {
 			t.Fatalf("QR code, elevated again: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestPendingSecretBoundToSession: on an account without an active factor
+// no session can be elevated, so the secret of a factor being set up is
+// shown, and the factor confirmed, only by the session that started the
+// setup. Another session signed in with the password alone gets 404 for the
+// QR code and the confirmation, naming no secret: else it could copy the
+// key of the owner's first authenticator and make its codes. A session
+// elevated by a second factor may see it.
+func TestPendingSecretBoundToSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "ivy")
+		owner := login(t, s, "ivy")
+		phone := startEnrol(t, owner, map[string]any{"type": "totp", "label": "phone"})
+		token := startEnrol(t, owner, map[string]any{"type": "hotp", "label": "token"})
+
+		other := login(t, s, "ivy")
+		for _, f := range []enrolled{phone, token} {
+			qr := "/v1/me/factors/" + f.id + "/qr.png"
+			for _, path := range []string{qr, qr + "?size=512"} {
+				r := other.Do(t, "GET", path, nil)
+				wantProblem(t, r, 404, "not-found")
+				if bytes.Contains(r.Body, []byte(f.secret)) || bytes.Contains(r.Body, []byte("otpauth")) {
+					t.Errorf("GET %s, another session: the problem names the secret: %s", path, r.Body)
+				}
+			}
+		}
+		// Nor may it confirm with a code (one it has from elsewhere): the
+		// first factor's recovery codes and paper key are the owner's.
+		r := other.Do(t, "POST", "/v1/me/factors/"+phone.id+"/confirm", map[string]string{"code": testenv.TOTP(t, phone.secret, s.Clock.Now())})
+		wantProblem(t, r, 404, "not-found")
+		if bytes.Contains(r.Body, []byte(phone.secret)) {
+			t.Errorf("confirm, another session: the problem names the secret: %s", r.Body)
+		}
+
+		// The session that started the setup sees the QR code and confirms.
+		for _, f := range []enrolled{phone, token} {
+			if r := owner.Do(t, "GET", "/v1/me/factors/"+f.id+"/qr.png", nil); r.Status != 200 || r.Header.Get("Content-Type") != "image/png" {
+				t.Fatalf("QR code, the session that started the setup: got %d %s", r.Status, r.Body)
+			}
+		}
+		r = owner.Do(t, "POST", "/v1/me/factors/"+phone.id+"/confirm", map[string]string{"code": testenv.TOTP(t, phone.secret, s.Clock.Now())})
+		if r.Status != 200 || r.String("paper_key") == "" {
+			t.Fatalf("confirm, the session that started the setup: got %d %s", r.Status, r.Body)
+		}
+
+		// A session elevated by the second step of its login sees the
+		// token's QR code, and may confirm it.
+		s.Clock.Add(30 * time.Second)
+		loginID, _ := startLogin(t, s, "ivy")
+		v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, phone.secret, s.Clock.Now())})
+		if v.Status != 200 {
+			t.Fatalf("second step: got %d %s", v.Status, v.Body)
+		}
+		elevated := testenv.NewClient(s.URL())
+		elevated.Token = v.String("token")
+		if r := elevated.Do(t, "GET", "/v1/me/factors/"+token.id+"/qr.png", nil); r.Status != 200 || r.Header.Get("Content-Type") != "image/png" {
+			t.Fatalf("QR code, another session elevated: got %d %s", r.Status, r.Body)
+		}
+		if r := elevated.Do(t, "POST", "/v1/me/factors/"+token.id+"/confirm", map[string]string{"code": testenv.HOTP(t, token.secret, 0)}); r.Status != 200 {
+			t.Fatalf("confirm, another session elevated: got %d %s", r.Status, r.Body)
 		}
 	})
 }

@@ -11,14 +11,14 @@ import (
 	"github.com/twofold/twofold/internal/keyring"
 )
 
-const factorColumns = `id, account_id, type, label, status, secret_key_id, secret, algorithm, digits, period_seconds, last_step, drift, created_at, confirmed_at, last_used_at, passkey`
+const factorColumns = `id, account_id, type, label, status, secret_key_id, secret, algorithm, digits, period_seconds, last_step, drift, created_at, confirmed_at, last_used_at, passkey, pending_session_id`
 
 func scanFactor(row interface{ Scan(...any) error }) (twofold.Factor, error) {
 	var f twofold.Factor
 	var period, created int64
 	var confirmed, used sql.NullInt64
 	err := row.Scan(&f.ID, &f.AccountID, &f.Type, &f.Label, &f.Status, &f.SecretKeyID, &f.SealedSecret, &f.Algorithm,
-		&f.Digits, &period, &f.LastStep, &f.Drift, &created, &confirmed, &used, &f.Passkey)
+		&f.Digits, &period, &f.LastStep, &f.Drift, &created, &confirmed, &used, &f.Passkey, &f.PendingSessionID)
 	f.Period = time.Duration(period) * time.Second
 	f.CreatedAt = fromMicros(created)
 	f.ConfirmedAt = fromNullMicros(confirmed)
@@ -26,11 +26,12 @@ func scanFactor(row interface{ Scan(...any) error }) (twofold.Factor, error) {
 	return f, err
 }
 
-// CreateFactor inserts a pending factor with its sealed secret.
+// CreateFactor inserts a pending factor with its sealed secret and the
+// session that started its setup.
 func (s *Store) CreateFactor(ctx context.Context, f twofold.Factor) error {
-	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO factors (`+factorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO factors (`+factorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		f.ID, f.AccountID, f.Type, f.Label, f.Status, f.SecretKeyID, f.SealedSecret, f.Algorithm, f.Digits,
-		int64(f.Period/time.Second), f.LastStep, f.Drift, micros(f.CreatedAt), nullMicros(f.ConfirmedAt), nullMicros(f.LastUsedAt), f.Passkey)
+		int64(f.Period/time.Second), f.LastStep, f.Drift, micros(f.CreatedAt), nullMicros(f.ConfirmedAt), nullMicros(f.LastUsedAt), f.Passkey, f.PendingSessionID)
 	if err != nil {
 		if s.dataKeyGone(ctx, f.SecretKeyID) {
 			return fmt.Errorf("insert factor: %w", keyring.ErrKeyGone)
@@ -77,13 +78,14 @@ func (s *Store) AcceptStep(ctx context.Context, factorID string, step, drift int
 // ActivateFactor turns a pending factor active with its first accepted step. It
 // reports first=true when no other factor of the account was active, in which
 // case the recovery codes and paper key of a are stored and two-factor turns on.
-// It reports ok=false, writing nothing, when the factor is not pending.
+// It reports ok=false, writing nothing, when the factor is not pending. The
+// session that started the setup is forgotten: it matters only while pending.
 func (s *Store) ActivateFactor(ctx context.Context, a twofold.Activation) (ok, first bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if err := lockAccount(ctx, tx, a.AccountID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE factors SET status = 'active', last_step = $1, drift = $2, confirmed_at = $3, last_used_at = $3
+		res, err := tx.ExecContext(ctx, `UPDATE factors SET status = 'active', last_step = $1, drift = $2, confirmed_at = $3, last_used_at = $3, pending_session_id = ''
 			WHERE id = $4 AND account_id = $5 AND status = 'pending'`, a.Step, a.Drift, micros(a.Now), a.FactorID, a.AccountID)
 		if err != nil {
 			return fmt.Errorf("activate factor: %w", err)

@@ -1,10 +1,12 @@
 package store_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -111,6 +113,111 @@ func TestMigrationTeamKeysAndZones(t *testing.T) {
 				if z.TeamID != want {
 					t.Errorf("zone %s: shared with %q, want %q", zone, z.TeamID, want)
 				}
+			}
+		})
+	}
+}
+
+// TestMigrationPendingSession: migration 0038 leaves the setup session of
+// the factors pending before it empty, "not known" (core.PendingEnrolment
+// then shows their secret to an elevated session only), and new factors
+// keep theirs.
+func TestMigrationPendingSession(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := open(t, dsn(t))
+			if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: "key-1", MasterID: "m", Wrapped: []byte("wrapped"), Created: t0}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", PasswordHash: "x", CreatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			f := twofold.Factor{ID: "f-old", AccountID: "acct-alice", Type: twofold.FactorTOTP, Label: "old", Status: twofold.FactorPending,
+				SecretKeyID: "key-1", SealedSecret: []byte("sealed"), Algorithm: "SHA1", Digits: 6, Period: 30 * time.Second,
+				LastStep: -1, CreatedAt: t0, PendingSessionID: "session-before"}
+			if err := s.CreateFactor(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UndoMigrationForTest(ctx, 38, `ALTER TABLE factors DROP COLUMN pending_session_id`); err != nil {
+				t.Fatalf("undo migration 0038: %v", err)
+			}
+			if err := s.MigrateForTest(ctx); err != nil {
+				t.Fatalf("migrate again: %v", err)
+			}
+			got, err := s.Factor(ctx, "acct-alice", "f-old")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != twofold.FactorPending || got.PendingSessionID != "" {
+				t.Errorf("factor pending before 0038: got status %q, setup session %q; want %q and none", got.Status, got.PendingSessionID, twofold.FactorPending)
+			}
+			f.ID, f.Label, f.PendingSessionID = "f-new", "new", "session-after"
+			if err := s.CreateFactor(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Factor(ctx, "acct-alice", "f-new"); err != nil || got.PendingSessionID != "session-after" {
+				t.Errorf("factor pending after 0038: got setup session %q (%v), want %q", got.PendingSessionID, err, "session-after")
+			}
+		})
+	}
+}
+
+// TestPendingFromBeforeMigration: a TOTP factor pending when migration 0038
+// ran has no known setup session. Its secret is then shown to no session
+// without elevation, not even the owner's (who starts again, or elevates
+// once the account has another factor), so that nobody who read nothing
+// before reads it now; but a session may still confirm it with a code, so
+// an owner who scanned the key before the upgrade finishes the setup.
+func TestPendingFromBeforeMigration(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			ts := testenv.NewServer(t, dsn(t))
+			if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: "olga", Password: "correct horse battery"}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			session := func() core.Auth {
+				t.Helper()
+				r, err := ts.Service.Login(ctx, "olga", "correct horse battery", core.Meta{})
+				if err != nil || !r.Authenticated {
+					t.Fatalf("login: %+v, %v", r, err)
+				}
+				a, err := ts.Service.Authenticate(ctx, r.Token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return a
+			}
+			owner := session()
+			e, err := ts.Service.EnrolFactor(ctx, owner, core.NewFactor{Type: twofold.FactorTOTP, Label: "phone"}, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ts.Service.PendingEnrolment(ctx, owner, e.Factor.ID); err != nil {
+				t.Fatalf("PendingEnrolment, the session that started the setup: %v", err)
+			}
+			if err := ts.Store.UndoMigrationForTest(ctx, 38, `ALTER TABLE factors DROP COLUMN pending_session_id`); err != nil {
+				t.Fatalf("undo migration 0038: %v", err)
+			}
+			if err := ts.Store.MigrateForTest(ctx); err != nil {
+				t.Fatalf("migrate again: %v", err)
+			}
+			other := session()
+			for who, a := range map[string]core.Auth{"owner": owner, "another session": other} {
+				_, err := ts.Service.PendingEnrolment(ctx, a, e.Factor.ID)
+				if twofold.ErrorCode(err) != twofold.CodeNotFound || !errors.Is(err, core.ErrOtherSession) {
+					t.Errorf("PendingEnrolment, %s, setup session not known: got %v, want not-found (another session)", who, err)
+				}
+			}
+			c, err := ts.Service.ConfirmFactor(ctx, owner, e.Factor.ID, testenv.TOTP(t, e.Secret, ts.Clock.Now()), core.Meta{})
+			if err != nil || c.Factor.Status != twofold.FactorActive || len(c.RecoveryCodes) == 0 {
+				t.Fatalf("ConfirmFactor with a code, setup session not known: status %q, %d recovery codes, %v", c.Factor.Status, len(c.RecoveryCodes), err)
 			}
 		})
 	}

@@ -104,3 +104,91 @@ func TestPendingKeyNeedsElevation(t *testing.T) {
 		t.Errorf("confirming the new authenticator: at %s (%d): %s", r.url, r.status, pageError(r.body))
 	}
 }
+
+// TestPendingKeyOfAnotherSession: on an account without an active factor,
+// where no session can be elevated, the setup page of an authenticator
+// being added, its QR code and its confirmation are for the session that
+// started the setup. Another session signed in with the password alone is
+// sent to the security page, which says why and offers to cancel the setup
+// and start again; its QR code is 404. A session elevated by a code from
+// another authenticator sees the key. On SQLite and PostgreSQL.
+func TestPendingKeyOfAnotherSession(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			account(t, ts, "amy", false, false)
+			owner := newClient(t, ts.URL())
+			if r := owner.signIn("amy"); r.url.Path != "/settings/security" {
+				t.Fatalf("owner's sign-in: at %s", r.url)
+			}
+			start := func(c *client, label string) (string, string) {
+				t.Helper()
+				r := c.post("/settings/security/totp", url.Values{"label": {label}})
+				if !strings.HasPrefix(r.url.Path, "/settings/security/totp/") || setupKey(r.body) == "" {
+					t.Fatalf("starting the setup of %s: at %s (%d), no key shown: %s", label, r.url, r.status, pageError(r.body))
+				}
+				return r.url.Path, setupKey(r.body)
+			}
+			phone, phoneKey := start(owner, "Phone")
+			tablet, tabletKey := start(owner, "Tablet")
+
+			other := newClient(t, ts.URL())
+			if r := other.signIn("amy"); r.url.Path != "/settings/security" {
+				t.Fatalf("another password-only sign-in: at %s", r.url)
+			}
+			noKey := func(who string, r reply, keys ...string) {
+				t.Helper()
+				for _, k := range keys {
+					if strings.Contains(r.body, k[:8]) {
+						t.Errorf("%s: the page shows the key", who)
+					}
+				}
+				if setupKey(r.body) != "" || strings.Contains(r.body, "otpauth:") || strings.Contains(r.body, `id="qr"`) {
+					t.Errorf("%s: the page shows a key, its URI or its QR code", who)
+				}
+			}
+			id := strings.TrimPrefix(phone, "/settings/security/totp/")
+			r := other.get(phone)
+			if r.url.Path != "/settings/security" || r.url.RawQuery != "m=enrol_elsewhere" {
+				t.Errorf("another session on the setup page: at %s (%d), want the security page saying why", r.url, r.status)
+			}
+			noKey("another session on the setup page", r, phoneKey, tabletKey)
+			if !strings.Contains(r.body, "started in another session") || !strings.Contains(r.body, `href="/settings/security/factors/`+id+`/remove"`) {
+				t.Errorf("another session on the setup page: the security page neither says why nor offers to cancel the setup")
+			}
+			if r := other.get(phone + "/qr.png"); r.status != http.StatusNotFound || r.header.Get("Content-Type") == "image/png" {
+				t.Errorf("another session fetching the QR code: status %d, %s; want 404", r.status, r.header.Get("Content-Type"))
+			}
+			r = other.post(phone+"/confirm", url.Values{"code": {testenv.TOTP(t, phoneKey, ts.Clock.Now())}})
+			if r.url.RawQuery != "m=enrol_elsewhere" {
+				t.Errorf("another session confirming the setup: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			noKey("another session confirming the setup", r, phoneKey, tabletKey)
+			// It may start a setup of its own.
+			start(other, "Laptop")
+
+			// The owner's session still sees the key and confirms it.
+			if r := owner.get(phone); setupKey(r.body) != phoneKey {
+				t.Errorf("owner's session on the setup page: key %q, want %q", setupKey(r.body), phoneKey)
+			}
+			if r := owner.get(phone + "/qr.png"); r.status != http.StatusOK || r.header.Get("Content-Type") != "image/png" {
+				t.Errorf("owner's session fetching the QR code: status %d, %s", r.status, r.header.Get("Content-Type"))
+			}
+			if r := owner.post(phone+"/confirm", url.Values{"code": {testenv.TOTP(t, phoneKey, ts.Clock.Now())}}); r.status != http.StatusOK || !strings.Contains(r.body, "recovery") {
+				t.Fatalf("owner confirming: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+
+			// A session elevated by the phone's code sees the tablet's key.
+			ts.Clock.Add(30 * time.Second)
+			elevated := newClient(t, ts.URL())
+			elevated.signInWithCode(ts, "amy", phoneKey)
+			if r := elevated.get(tablet); setupKey(r.body) != tabletKey {
+				t.Errorf("elevated session on the setup page: key %q, want %q (%s)", setupKey(r.body), tabletKey, r.url)
+			}
+			if r := elevated.get(tablet + "/qr.png"); r.status != http.StatusOK || r.header.Get("Content-Type") != "image/png" {
+				t.Errorf("elevated session fetching the QR code: status %d, %s", r.status, r.header.Get("Content-Type"))
+			}
+		})
+	}
+}

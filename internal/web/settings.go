@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -168,9 +169,14 @@ func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request, a core.Auth) 
 // renderEnrol shows the setup page of a pending authenticator: its secret
 // and the form that confirms it, or, when the session must confirm it's
 // the holder first (core.PendingEnrolment), the "confirm it's you" fields
-// in the secret's place.
+// in the secret's place. A setup another session started goes back to the
+// security page, which says so and offers to cancel it and start again.
 func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
 	e, err := s.svc.PendingEnrolment(r.Context(), a, r.PathValue("id"))
+	if errors.Is(err, core.ErrOtherSession) {
+		http.Redirect(w, r, "/settings/security?m=enrol_elsewhere", http.StatusSeeOther)
+		return
+	}
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
 		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
 		return

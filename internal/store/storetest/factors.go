@@ -48,6 +48,41 @@ func testFactorRoundTrip(t *testing.T, s *store.Store) {
 	}
 }
 
+// testFactorPendingSession: a pending factor keeps the session that started
+// its setup, read back by Factor and Factors, kept apart from another
+// pending factor's; activating it forgets the session.
+func testFactorPendingSession(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	ctx := t.Context()
+	mine, theirs, unknown := pendingFactor(a.ID, "f-mine", t0), pendingFactor(a.ID, "f-theirs", t0), pendingFactor(a.ID, "f-unknown", t0)
+	mine.PendingSessionID, theirs.PendingSessionID = "session-1", "session-2"
+	for _, f := range []twofold.Factor{mine, theirs, unknown} {
+		if err := s.CreateFactor(ctx, f); err != nil {
+			t.Fatalf("CreateFactor(%q): %v", f.ID, err)
+		}
+	}
+	for _, f := range []twofold.Factor{mine, theirs, unknown} {
+		if got := getFactor(t, s, a.ID, f.ID).PendingSessionID; got != f.PendingSessionID {
+			t.Errorf("Factor(%q): got setup session %q, want %q", f.ID, got, f.PendingSessionID)
+		}
+	}
+	fs, err := s.Factors(ctx, a.ID)
+	if err != nil {
+		t.Fatalf("Factors: %v", err)
+	}
+	if diff := cmp.Diff([]twofold.Factor{mine, theirs, unknown}, fs); diff != "" {
+		t.Errorf("Factors (-want +got):\n%s", diff)
+	}
+
+	activate(t, s, activation(a.ID, mine.ID, 10, "first"))
+	if got := getFactor(t, s, a.ID, mine.ID); got.Status != twofold.FactorActive || got.PendingSessionID != "" {
+		t.Errorf("after ActivateFactor: got status %q, setup session %q; want %q and none", got.Status, got.PendingSessionID, twofold.FactorActive)
+	}
+	if got := getFactor(t, s, a.ID, theirs.ID).PendingSessionID; got != "session-2" {
+		t.Errorf("the other pending factor after ActivateFactor: got setup session %q, want %q", got, "session-2")
+	}
+}
+
 func testFactorsOrder(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	other := newAccount(t, s, "bob")

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Factor/DeleteNotFound", testDeleteFactorNotFound},
 		{"Factor/DeleteInAnotherStatus", testDeleteFactorInAnotherStatus},
 		{"Factor/Reseal", testReseal},
+		{"Factor/PendingSession", testFactorPendingSession},
 
 		{"SentCode/Once", testSentCodeOnce},
 		{"SentCode/Replaced", testSentCodeReplaced},
