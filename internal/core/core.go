@@ -114,6 +114,10 @@ type Store interface {
 	// Session returns an unexpired session with its token's hash.
 	Session(ctx context.Context, id string, now time.Time) (twofold.Session, error)
 	ElevateSession(ctx context.Context, sessionID string, until time.Time) error
+	// RenewSession replaces an unexpired session's token hash oldHash by
+	// newHash and extends its elevation to until, in one statement;
+	// false when the session has ended or was renewed meanwhile.
+	RenewSession(ctx context.Context, sessionID string, oldHash, newHash []byte, until, now time.Time) (bool, error)
 	DeleteSession(ctx context.Context, sessionID string) error
 
 	Throttle(ctx context.Context, key string) (failures int, lockedUntil time.Time, err error)

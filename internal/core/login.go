@@ -372,22 +372,33 @@ var errRollback = errors.New("rolled back: lost a race")
 
 // newSession makes a session with a fresh 256-bit token; only its hash is kept.
 func (s *Service) newSession(accountID string, epoch int64, now, elevatedUntil time.Time) (string, twofold.Session, error) {
-	// The token is the session's ID, which finds the row, a dot, and a
-	// secret; only the token's keyed hash is stored.
 	id, err := s.newOrderedID(now)
 	if err != nil {
 		return "", twofold.Session{}, err
 	}
-	secret, err := s.randomString(32)
+	token, err := s.newSessionToken(id)
 	if err != nil {
 		return "", twofold.Session{}, err
 	}
-	token := id + "." + secret
 	return token, twofold.Session{
-		ID: id, AccountID: accountID, TokenHash: s.hasher.Sum("session", token),
+		ID: id, AccountID: accountID, TokenHash: s.sessionTokenHash(token),
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), ElevatedUntil: elevatedUntil, Epoch: epoch,
 	}, nil
 }
+
+// newSessionToken returns a fresh token for session id: the session's ID,
+// which finds the row, a dot, and a 256-bit secret; only the token's keyed
+// hash (sessionTokenHash) is stored.
+func (s *Service) newSessionToken(id string) (string, error) {
+	secret, err := s.randomString(32)
+	if err != nil {
+		return "", err
+	}
+	return id + "." + secret, nil
+}
+
+// sessionTokenHash is the keyed hash of a session token that is stored.
+func (s *Service) sessionTokenHash(token string) []byte { return s.hasher.Sum("session", token) }
 
 // Authenticate returns the caller behind a session token.
 func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) {
@@ -406,7 +417,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) 
 	if err != nil {
 		return Auth{}, err
 	}
-	if !hmac.Equal(sess.TokenHash, s.hasher.Sum("session", token)) {
+	if !hmac.Equal(sess.TokenHash, s.sessionTokenHash(token)) {
 		return Auth{}, invalid
 	}
 	a, err := s.store.AccountByID(ctx, sess.AccountID)
@@ -448,13 +459,60 @@ func (s *Service) LogoutEverywhere(ctx context.Context, a Auth, m Meta) error {
 }
 
 // Elevate checks a second factor for a logged-in caller and elevates its
-// session for the elevation period (SPEC §3.1).
+// session for the elevation period (SPEC §3.1). The session keeps its
+// token (the JSON API's bearer token).
 func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (time.Time, error) {
 	if err := person(a); err != nil {
 		return time.Time{}, err
 	}
+	return s.elevate(ctx, a, p, m, nil)
+}
+
+// ElevateRenewing elevates the caller's session as Elevate does and, in
+// the same transaction, gives it a new token, returned, in place of the one
+// it was presented with, which stops working at once: a copy of the old
+// token (a cookie read off a shared machine, a log, a proxy) never becomes
+// elevated when the holder confirms it's them. The session keeps its ID,
+// expiry and everything scoped by its ID. For the pages, whose cookie is
+// set anew; when the session was renewed or ended meanwhile (another tab
+// elevated it first), the answer is a conflict and nothing is written.
+func (s *Service) ElevateRenewing(ctx context.Context, a Auth, p SecondFactor, m Meta) (until time.Time, token string, err error) {
+	if err := person(a); err != nil {
+		return time.Time{}, "", err
+	}
+	if token, err = s.newSessionToken(a.Session.ID); err != nil {
+		return time.Time{}, "", err
+	}
+	renew := &renewal{oldHash: a.Session.TokenHash, newHash: s.sessionTokenHash(token)}
+	if until, err = s.elevate(ctx, a, p, m, renew); err != nil {
+		return time.Time{}, "", err
+	}
+	return until, token, nil
+}
+
+// renewal is a session token replaced as the session is elevated.
+type renewal struct{ oldHash, newHash []byte }
+
+// elevateSession extends a's session's elevation to until, inside InTx;
+// with renew, its token is replaced in the same statement.
+func (s *Service) elevateSession(ctx context.Context, a Auth, until time.Time, renew *renewal) error {
+	if renew == nil {
+		return s.store.ElevateSession(ctx, a.Session.ID, until)
+	}
+	ok, err := s.store.RenewSession(ctx, a.Session.ID, renew.oldHash, renew.newHash, until, s.Now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return twofold.Errorf(twofold.CodeConflict, "this session was renewed or ended meanwhile: load the page again")
+	}
+	return nil
+}
+
+// elevate checks p and elevates a's session, renewing its token with renew.
+func (s *Service) elevate(ctx context.Context, a Auth, p SecondFactor, m Meta, renew *renewal) (time.Time, error) {
 	if p.Method == twofold.MethodPush {
-		return s.elevatePush(ctx, a, p, m)
+		return s.elevatePush(ctx, a, p, m, renew)
 	}
 	if err := checkProof(p); err != nil {
 		return time.Time{}, err
@@ -477,7 +535,7 @@ func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (
 			answer = err
 			return nil
 		}
-		if err := s.store.ElevateSession(ctx, a.Session.ID, until); err != nil {
+		if err := s.elevateSession(ctx, a, until, renew); err != nil {
 			return err
 		}
 		s.audit(ctx, a.Account.ID, "session.elevated", m, "second factor: "+string(p.Method))

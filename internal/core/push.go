@@ -756,8 +756,8 @@ func (s *Service) verifyLoginPush(ctx context.Context, loginID string, p SecondF
 }
 
 // elevatePush elevates the caller's session with an approved push request
-// made for it.
-func (s *Service) elevatePush(ctx context.Context, a Auth, p SecondFactor, m Meta) (time.Time, error) {
+// made for it, renewing its token with renew.
+func (s *Service) elevatePush(ctx context.Context, a Auth, p SecondFactor, m Meta, renew *renewal) (time.Time, error) {
 	if err := checkPushProof(p); err != nil {
 		return time.Time{}, err
 	}
@@ -777,7 +777,7 @@ func (s *Service) elevatePush(ctx context.Context, a Auth, p SecondFactor, m Met
 			}
 			return nil
 		}
-		if err := s.store.ElevateSession(ctx, a.Session.ID, until); err != nil {
+		if err := s.elevateSession(ctx, a, until, renew); err != nil {
 			return err
 		}
 		s.audit(ctx, a.Account.ID, "session.elevated", m, "second factor: push")

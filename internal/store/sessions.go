@@ -108,6 +108,27 @@ func (s *Store) ElevateSession(ctx context.Context, sessionID string, until time
 	return nil
 }
 
+// RenewSession gives session sessionID the token hash newHash in place of
+// oldHash and extends its elevation to elevatedUntil, in one statement, so
+// that the token it had stops working the moment the new one works; its ID,
+// expiry and epoch stay, and with them what is scoped by its ID. It reports
+// false, changing nothing, when the session has expired at now, has ended,
+// or no longer has oldHash (renewed meanwhile).
+func (s *Store) RenewSession(ctx context.Context, sessionID string, oldHash, newHash []byte, elevatedUntil, now time.Time) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE sessions SET token_hash = $1,
+		elevated_until = CASE WHEN elevated_until < $2 THEN $2 ELSE elevated_until END
+		WHERE id = $3 AND token_hash = $4 AND expires_at > $5`,
+		newHash, micros(elevatedUntil), sessionID, oldHash, micros(now))
+	if err != nil {
+		return false, fmt.Errorf("renew session: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("renew session: %w", err)
+	}
+	return n == 1, nil
+}
+
 // DeleteSession removes a session (logout).
 func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {
 	_, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, sessionID)

@@ -79,7 +79,7 @@ func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, a core.
 		return
 	}
 	var acct twofold.Account
-	err := s.elevateFromForm(r, &a)
+	err := s.elevateFromForm(w, r, &a)
 	if err == nil {
 		acct, err = s.svc.CreateAccountFor(r.Context(), a, core.NewAccount{Username: b.Username, Email: b.Email, Password: f.Get("password")}, httpapi.Meta(r))
 	}
@@ -159,7 +159,7 @@ var unmailedNotices = map[string]string{
 func (s *Server) adminUnlock(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	id := r.PathValue("id")
 	cleared := false
-	err := s.elevateFromForm(r, &a)
+	err := s.elevateFromForm(w, r, &a)
 	if err == nil {
 		cleared, err = s.svc.UnlockAccount(r.Context(), a, id, httpapi.Meta(r))
 	}

@@ -31,7 +31,7 @@ func (s *Server) renderOperatorConfirm(w http.ResponseWriter, r *http.Request, a
 // the notice done (or, when done is a path, to that path); a refusal shows
 // the confirmation again (again), an unknown account or key is a 404.
 func (s *Server) operatorAct(w http.ResponseWriter, r *http.Request, a core.Auth, act func(core.Auth, core.Meta) error, again func(status int, errMsg string), done string) {
-	err := s.elevateFromForm(r, &a)
+	err := s.elevateFromForm(w, r, &a)
 	if err == nil {
 		err = act(a, httpapi.Meta(r))
 	}

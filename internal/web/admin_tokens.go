@@ -105,7 +105,7 @@ func (s *Server) adminImportTokens(w http.ResponseWriter, r *http.Request, a cor
 		return
 	}
 	var n core.TokenImport
-	if err = s.elevateFromForm(r, &a); err == nil {
+	if err = s.elevateFromForm(w, r, &a); err == nil {
 		n, err = s.svc.ImportTokensFor(r.Context(), a, seeds, httpapi.Meta(r))
 	}
 	for i := range seeds {

@@ -60,7 +60,7 @@ func (s *Server) adminCreateWebhook(w http.ResponseWriter, r *http.Request, a co
 	events := strings.FieldsFunc(b.Events, func(c rune) bool { return c == ',' || unicode.IsSpace(c) })
 	var wh twofold.Webhook
 	var secret string
-	err := s.elevateFromForm(r, &a)
+	err := s.elevateFromForm(w, r, &a)
 	if err == nil {
 		wh, secret, err = s.svc.CreateWebhook(r.Context(), a, core.NewWebhook{URL: b.URL, Events: events, Description: b.Description}, httpapi.Meta(r))
 	}
@@ -132,7 +132,7 @@ func (s *Server) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, a 
 func (s *Server) adminRotateWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	var wh twofold.Webhook
 	var secret string
-	err := s.elevateFromForm(r, &a)
+	err := s.elevateFromForm(w, r, &a)
 	if err == nil {
 		wh, secret, err = s.svc.RotateWebhookSecret(r.Context(), a, r.PathValue("id"), httpapi.Meta(r))
 	}

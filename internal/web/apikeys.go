@@ -62,7 +62,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, a core.Aut
 	again := func(err error) { s.renderAPIKeys(w, r, a, s.status(w, r, err), b, "", message(err)) }
 	// The code first: once it is accepted, a mistake in the rest of the
 	// form does not ask for another.
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		again(err)
 		return
 	}

@@ -66,7 +66,7 @@ func pluralWord(n int, one, many string) string {
 // regenerate replaces the recovery codes (elevated, SPEC §1 story 5) and
 // shows the new ones.
 func (s *Server) regenerate(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderRegenerate(w, r, a, s.status(w, r, err), message(err))
 		return
 	}

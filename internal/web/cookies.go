@@ -119,16 +119,22 @@ func (s *Server) browserID(w http.ResponseWriter, r *http.Request) string {
 	rand.Read(b)
 	v := base64.RawURLEncoding.EncodeToString(b)
 	s.setCookie(w, r, browserCookie, v, "/")
-	name := s.wireName(r, browserCookie)
+	s.replaceRequestCookie(r, browserCookie, v)
+	return v
+}
+
+// replaceRequestCookie makes r carry value as cookie name, in place of
+// any it came with, for the rest of the request answering r that reads it.
+func (s *Server) replaceRequestCookie(r *http.Request, name cookieName, value string) {
+	wire := s.wireName(r, name)
 	others := r.Cookies()
 	r.Header.Del("Cookie")
 	for _, c := range others {
-		if c.Name != name {
+		if c.Name != wire {
 			r.AddCookie(c)
 		}
 	}
-	r.AddCookie(&http.Cookie{Name: name, Value: v})
-	return v
+	r.AddCookie(&http.Cookie{Name: wire, Value: value})
 }
 
 // csrfToken is the form token for a browser: a keyed hash of its cookie, so

@@ -48,7 +48,7 @@ func (s *Server) renderClose(w http.ResponseWriter, r *http.Request, a core.Auth
 
 // closeAccount closes the caller's account and signs the browser out.
 func (s *Server) closeAccount(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderClose(w, r, a, s.status(w, r, err), message(err))
 		return
 	}

@@ -157,8 +157,12 @@ func (s *Server) elevationSSHChallenge(r *http.Request, a core.Auth) *core.SSHKe
 }
 
 // elevateFromForm elevates a's session with the form's code, when the form
-// has one and the session needs it, and updates a to match.
-func (s *Server) elevateFromForm(r *http.Request, a *core.Auth) error {
+// has one and the session needs it, and updates a to match. The session
+// gets a new token as it is elevated, set as its cookie on w (and in r,
+// for the rest of this request): the old cookie stops working, so that a
+// copy of it never becomes elevated. Forms open in other tabs carry the
+// same CSRF token as before (it is bound to the browser, not the session).
+func (s *Server) elevateFromForm(w http.ResponseWriter, r *http.Request, a *core.Auth) error {
 	code, credential := r.PostForm.Get("elevate_code"), r.PostForm.Get("elevate_credential")
 	signature := r.PostForm.Get("elevate_signature")
 	method := twofold.Method(r.PostForm.Get("elevate_method"))
@@ -171,10 +175,12 @@ func (s *Server) elevateFromForm(r *http.Request, a *core.Auth) error {
 	}
 	p := core.SecondFactor{Method: method, FactorID: r.PostForm.Get("elevate_factor"), Code: code, Credential: []byte(credential),
 		Signature: signature}
-	until, err := s.svc.Elevate(r.Context(), *a, p, httpapi.Meta(r))
+	until, token, err := s.svc.ElevateRenewing(r.Context(), *a, p, httpapi.Meta(r))
 	if err != nil {
 		return err
 	}
+	s.setCookie(w, r, sessionCookie, token, "/")
+	s.replaceRequestCookie(r, sessionCookie, token)
 	a.Session.ElevatedUntil = until
 	return nil
 }

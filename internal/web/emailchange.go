@@ -41,7 +41,7 @@ func (s *Server) renderEmail(w http.ResponseWriter, r *http.Request, a core.Auth
 // changeEmail mails a code to the new address.
 func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	email := r.PostForm.Get("email")
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderEmail(w, r, a, s.status(w, r, err), message(err), email)
 		return
 	}

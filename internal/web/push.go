@@ -89,7 +89,7 @@ func (s *Server) addPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
 			Fields: map[string]string{"label": label},
 		})
 	}
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		ask(s.status(w, r, err), message(err))
 		return
 	}

@@ -56,7 +56,7 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 
 func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	id := r.PathValue("id")
-	err := s.elevateFromForm(r, &a)
+	err := s.elevateFromForm(w, r, &a)
 	var reset twofold.TwoFactorReset
 	if err == nil {
 		reset, err = s.svc.RequestTwoFactorReset(r.Context(), a, id, httpapi.Meta(r))
@@ -100,7 +100,7 @@ func (s *Server) renderAdminCancelReset(w http.ResponseWriter, r *http.Request, 
 
 func (s *Server) adminCancelReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	id := r.PathValue("id")
-	err := s.elevateFromForm(r, &a)
+	err := s.elevateFromForm(w, r, &a)
 	if err == nil {
 		err = s.svc.CancelTwoFactorResetFor(r.Context(), a, id, httpapi.Meta(r))
 	}
@@ -152,7 +152,7 @@ func (s *Server) renderCancelReset(w http.ResponseWriter, r *http.Request, a cor
 }
 
 func (s *Server) cancelReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	err := s.elevateFromForm(r, &a)
+	err := s.elevateFromForm(w, r, &a)
 	if err == nil {
 		err = s.svc.CancelTwoFactorReset(r.Context(), a, httpapi.Meta(r))
 	}

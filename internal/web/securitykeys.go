@@ -51,7 +51,7 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		ask(http.StatusOK, "")
 		return
 	}
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		ask(s.status(w, r, err), message(err))
 		return
 	}
@@ -137,7 +137,7 @@ func (s *Server) pendingKey(w http.ResponseWriter, r *http.Request, a core.Auth)
 // left unfinished), after "confirm it's you" when the form has it, and
 // shows the page that registers the key.
 func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.askKey(w, r, a, s.status(w, r, err), message(err))
 		return
 	}

@@ -38,7 +38,7 @@ func (s *Server) addSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
 			Fields: map[string]string{"type": string(kind), "destination": dest, "label": label},
 		})
 	}
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		ask(s.status(w, r, err), message(err))
 		return
 	}
@@ -86,7 +86,7 @@ func (s *Server) renderSent(w http.ResponseWriter, r *http.Request, a core.Auth,
 // confirmSent activates a pending phone or address with the code sent to
 // it, after a fresh check when the session needs one.
 func (s *Server) confirmSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderSent(w, r, a, s.status(w, r, err), "", message(err))
 		return
 	}
@@ -106,7 +106,7 @@ func (s *Server) confirmSent(w http.ResponseWriter, r *http.Request, a core.Auth
 // resendSent sends a pending phone or address a new code, after a fresh
 // check when the session needs one.
 func (s *Server) resendSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderSent(w, r, a, s.status(w, r, err), "", message(err))
 		return
 	}

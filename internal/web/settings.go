@@ -76,7 +76,7 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), label)
 		return
 	}
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderAddAnother(w, r, a, label, kind, s.status(w, r, err), message(err))
 		return
 	}
@@ -223,7 +223,7 @@ func (s *Server) renderEnrolElevation(w http.ResponseWriter, r *http.Request, a 
 // and goes back to the setup page, which then shows the secret (or, when
 // nothing was answered, asks again).
 func (s *Server) enrolElevate(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderEnrol(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
@@ -250,7 +250,7 @@ func (s *Server) enrolQR(w http.ResponseWriter, r *http.Request, a core.Auth) {
 // confirm activates a pending factor with a code from it; on the first
 // factor it shows the recovery codes and the paper key, once.
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderEnrol(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
@@ -338,7 +338,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		s.fail(w, r, &a, err)
 		return
 	}
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderRemove(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
@@ -381,7 +381,7 @@ func (s *Server) renderTwoFactor(w http.ResponseWriter, r *http.Request, a core.
 
 func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	required := r.PostForm.Get("required") == "true"
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderTwoFactor(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
@@ -456,7 +456,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, a core.A
 		s.renderPassword(w, r, a, http.StatusBadRequest, "The two new passwords differ. Type the same password twice.")
 		return
 	}
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderPassword(w, r, a, s.status(w, r, err), message(err))
 		return
 	}

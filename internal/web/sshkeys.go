@@ -113,7 +113,7 @@ func (s *Server) renderSSHKeys(w http.ResponseWriter, r *http.Request, a core.Au
 // which shows the challenge to sign.
 func (s *Server) addSSHKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	b := sshKeysBody{Label: r.PostForm.Get("label"), PublicKey: r.PostForm.Get("public_key")}
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderSSHKeys(w, r, a, s.status(w, r, err), b, "", message(err))
 		return
 	}
@@ -186,7 +186,7 @@ func (s *Server) renderSSHKey(w http.ResponseWriter, r *http.Request, a core.Aut
 
 // confirmSSHKey takes the signature over the pending key's challenge.
 func (s *Server) confirmSSHKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderSSHKey(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
@@ -248,7 +248,7 @@ func (s *Server) renderRemoveSSHKey(w http.ResponseWriter, r *http.Request, a co
 }
 
 func (s *Server) removeSSHKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderRemoveSSHKey(w, r, a, s.status(w, r, err), message(err))
 		return
 	}

@@ -118,7 +118,7 @@ func (s *Server) elevateForTeam(w http.ResponseWriter, r *http.Request, a core.A
 		if !elevationAnswered(r) {
 			return twofold.Errorf(twofold.CodeInvalid, "confirm it's you first")
 		}
-		return s.elevateFromForm(r, &a)
+		return s.elevateFromForm(w, r, &a)
 	})
 }
 

@@ -45,7 +45,7 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		s.renderClaim(w, r, a, s.status(w, r, err), message(err), label, serial)
 		return
 	}
-	if err := s.elevateFromForm(r, &a); err != nil {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderClaim(w, r, a, s.status(w, r, err), message(err), label, serial)
 		return
 	}

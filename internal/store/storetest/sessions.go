@@ -220,6 +220,62 @@ func testElevateSession(t *testing.T, s *store.Store) {
 	}
 }
 
+// testRenewSession: a session's token hash is replaced only over the hash
+// it has, and only while it lives, in the same statement that extends its
+// elevation (never shortens it); its ID, account, expiry and epoch stay, and
+// other sessions are untouched.
+func testRenewSession(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	sess := session(a.ID, "sess-1")
+	sess.Epoch = 3
+	newSession(t, s, sess)
+	other := session(a.ID, "sess-2")
+	newSession(t, s, other)
+	// The steps run in order against one session.
+	tests := []struct {
+		name           string
+		id             string
+		old, new       string
+		until, now     time.Time
+		want           bool
+		wantHash       string
+		wantElevatedTo time.Time
+	}{
+		{"Renewed", sess.ID, "token-sess-1", "token-2", t0.Add(10 * time.Minute), t0, true, "token-2", t0.Add(10 * time.Minute)},
+		{"OldHashAgain", sess.ID, "token-sess-1", "token-3", t0.Add(20 * time.Minute), t0, false, "token-2", t0.Add(10 * time.Minute)},
+		{"ElevationNeverShortened", sess.ID, "token-2", "token-4", t0.Add(5 * time.Minute), t0, true, "token-4", t0.Add(10 * time.Minute)},
+		{"Expired", sess.ID, "token-4", "token-5", t0.Add(13 * time.Hour), t0.Add(12 * time.Hour), false, "token-4", t0.Add(10 * time.Minute)},
+		{"Unknown", "sess-nothing", "token-4", "token-6", t0.Add(time.Hour), t0, false, "token-4", t0.Add(10 * time.Minute)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, err := s.RenewSession(t.Context(), tt.id, []byte(tt.old), []byte(tt.new), tt.until, tt.now)
+			if err != nil {
+				t.Fatalf("RenewSession: %v", err)
+			}
+			if ok != tt.want {
+				t.Errorf("RenewSession: got %v, want %v", ok, tt.want)
+			}
+			got, found := sessionAt(t, s, sess.ID, t0)
+			if !found {
+				t.Fatal("the session is gone")
+			}
+			if string(got.TokenHash) != tt.wantHash {
+				t.Errorf("TokenHash: got %q, want %q", got.TokenHash, tt.wantHash)
+			}
+			if !got.ElevatedUntil.Equal(tt.wantElevatedTo) {
+				t.Errorf("ElevatedUntil: got %v, want %v", got.ElevatedUntil, tt.wantElevatedTo)
+			}
+			if got.AccountID != a.ID || !got.ExpiresAt.Equal(sess.ExpiresAt) || !got.CreatedAt.Equal(sess.CreatedAt) || got.Epoch != sess.Epoch {
+				t.Errorf("session after renewal: got %+v, want account, times and epoch of %+v", got, sess)
+			}
+		})
+	}
+	if got, _ := sessionAt(t, s, other.ID, t0); string(got.TokenHash) != "token-sess-2" || !got.ElevatedUntil.IsZero() {
+		t.Errorf("another session: hash %q, elevated until %v; want untouched", got.TokenHash, got.ElevatedUntil)
+	}
+}
+
 func testDeleteSession(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	sess, other := session(a.ID, "sess-1"), session(a.ID, "sess-2")
