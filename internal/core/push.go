@@ -31,10 +31,11 @@ import (
 // check (on an account with no factor, where none can be asked) never
 // activates once the account has an active factor: else whoever held the
 // password for a moment could keep the URI, wait for the owner to turn
-// two-factor on, and then add a device of their own (SPEC §1 story 5). Every later
-// request of the device is signed (internal/factor/push): its timestamp must
-// be within PushClockSkew of the server's clock and its nonce new, which one
-// INSERT checks, so a request cannot be sent twice.
+// two-factor on, and then add a device of their own (SPEC §1 story 5).
+//
+// Every later request of the device is signed (internal/factor/push): its
+// timestamp must be within PushClockSkew of the server's clock and its nonce
+// new, which one INSERT checks, so a request cannot be sent twice.
 //
 // A push challenge lives in the database (any instance can create, show,
 // answer or use it): it says what for (a sign-in or confirming it's you),
@@ -197,10 +198,11 @@ type PushEnrolment struct {
 	ExpiresAt time.Time
 }
 
-// pushEnrolHash is the keyed hash of enrolment token, which is kept: it
+// pushEnrolHash is the keyed hash of an enrolment token, which is kept: it
 // binds the token to its device, to the account's session epoch and to
-// whether the session that made it was elevated, so that EnrolPushDevice
-// learns both from the hash that matches.
+// whether the session that made it was elevated. A token of an earlier
+// epoch matches no hash EnrolPushDevice makes, and which of its two hashes
+// matches tells whether the session was elevated.
 func (s *Service) pushEnrolHash(factorID string, epoch int64, elevated bool, token string) []byte {
 	check := "password"
 	if elevated {
@@ -311,7 +313,7 @@ func (s *Service) RenewPushEnrolment(ctx context.Context, a Auth, factorID, serv
 
 // errEnrolRefused is the one answer to a refused device enrolment.
 func errEnrolRefused() error {
-	return twofold.Errorf(twofold.CodeInvalidCode, "the enrolment was refused: the token is wrong, used or expired, the signature does not match, or the account changed since the code was made (signed out everywhere, or two-factor turned on while the code was made without it); make a new enrolment code")
+	return twofold.Errorf(twofold.CodeInvalidCode, "the enrolment was refused: the token is wrong, used or expired, the signature does not match, or the account changed since the code was made (signed out everywhere, or two-factor turned on after a code made without a second-factor check); make a new enrolment code")
 }
 
 // errPushEnrolVoid rolls back a device enrolment that the account's state
