@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -47,15 +48,28 @@ func (m *Main) deviceEnrol(ctx context.Context, args []string) error {
 		line, _ := bufio.NewReader(m.Stdin).ReadString('\n')
 		uri = strings.TrimSpace(line)
 	}
-	if pushdevice.Exists(*state) {
-		return fmt.Errorf("%w: %s exists already: a device's key is never overwritten; choose another --state", errUsage, *state)
-	}
-	st, e, err := pushdevice.Enrol(ctx, &http.Client{Timeout: 30 * time.Second}, uri)
+	// The key is saved before the server sees it: a device the server
+	// accepted whose key was then lost would be a factor no one holds,
+	// with the account's recovery codes shown to no one.
+	st, en, err := pushdevice.Prepare(uri)
 	if err != nil {
 		return fmt.Errorf("enrol: %w", err)
 	}
-	if err := pushdevice.Save(*state, st); err != nil {
-		return err
+	if err := pushdevice.Save(*state, st); errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%w: %s exists already: a device's key is never overwritten; choose another --state", errUsage, *state)
+	} else if err != nil {
+		return fmt.Errorf("%w; nothing was enrolled, and the enrolment code still works", err)
+	}
+	e, err := pushdevice.Register(ctx, &http.Client{Timeout: 30 * time.Second}, st, en)
+	if pushdevice.Refused(err) {
+		if rerr := os.Remove(*state); rerr != nil {
+			return fmt.Errorf("enrol: %w (and the unused key in %s could not be removed: %v)", err, *state, rerr)
+		}
+		return fmt.Errorf("enrol: %w", err)
+	}
+	if err != nil {
+		return fmt.Errorf("enrol: %w; the server may have enrolled the device all the same, so its key is kept in %s: "+
+			"if `twofold device watch --state %s` is refused, remove the file and enrol with a new code", err, *state, *state)
 	}
 	fmt.Fprintf(m.Stdout, "enrolled %q for %s at %s; the key is in %s\n", st.Label, st.Account, st.Server, *state)
 	if len(e.RecoveryCodes) > 0 {

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/factor/push"
+	"github.com/twofold/twofold/internal/pushdevice"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -120,5 +124,80 @@ func TestDeviceShowsNoEscapes(t *testing.T) {
 		if got := shown(in); got != want {
 			t.Errorf("shown(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestDeviceEnrolKeepsKeyFirst: `twofold device enrol` saves the device's
+// key before it registers it, so a state file that cannot be written fails
+// with nothing registered (no factor active, two-factor still off, the
+// code still good) instead of a factor whose key and recovery codes are
+// lost; a refused enrolment leaves no state file behind.
+func TestDeviceEnrolKeepsKeyFirst(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.NewServer(t, dsn(t))
+			ctx := context.Background()
+			if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "lee", Email: "lee@example.com", Password: "correct horse battery"}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			c := testenv.NewClient(s.URL())
+			c.Token = c.Do(t, "POST", "/v1/login", map[string]string{"username": "lee", "password": "correct horse battery"}).String("token")
+			r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "push", "label": "laptop"})
+			if r.Status != 201 {
+				t.Fatalf("enrol push: %d %s", r.Status, r.Body)
+			}
+			uri := r.String("enrolment_uri")
+			enrol := func(state, uri string) (*testMain, error) {
+				tm := newTestMain(t, s.Clock.Now(), uri+"\n")
+				return tm, tm.Run(ctx, []string{"device", "enrol", "--state", state, "-"})
+			}
+			nothingEnrolled := func(when string) {
+				t.Helper()
+				me := c.Do(t, "GET", "/v1/me", nil)
+				fs := me.JSON["factors"].([]any)
+				if me.JSON["two_factor"].(map[string]any)["enabled"] != false || len(fs) != 1 || fs[0].(map[string]any)["status"] != "pending" {
+					t.Fatalf("%s: %s, want two-factor off and the device pending", when, me.Body)
+				}
+			}
+
+			unwritable := filepath.Join(t.TempDir(), "no-such-dir", "device.json")
+			tm, err := enrol(unwritable, uri)
+			if exitCode(err) != 1 {
+				t.Fatalf("enrol into an unwritable state file: %v, want exit 1", err)
+			}
+			nothingEnrolled("after a state file that could not be written")
+			if !strings.Contains(err.Error(), "nothing was enrolled") || strings.Contains(tm.stdout.String(), "enrolled") {
+				t.Fatalf("enrol into an unwritable state file: %v\n%s, want nothing enrolled", err, tm.stdout.String())
+			}
+
+			// Refused by the server: the key it never took is not kept.
+			e, err := push.ParseURI(uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Token += "x"
+			refused := filepath.Join(t.TempDir(), "device.json")
+			if _, err := enrol(refused, e.URI()); exitCode(err) != 1 || !strings.Contains(err.Error(), "401") {
+				t.Fatalf("enrol with a wrong token: %v, want the server's refusal", err)
+			}
+			if _, err := os.Stat(refused); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("state file after a refused enrolment: %v, want none", err)
+			}
+			nothingEnrolled("after a refused enrolment")
+
+			s.Clock.Add(time.Minute) // past the pause a refused enrolment sets
+			state := filepath.Join(t.TempDir(), "device.json")
+			tm, err = enrol(state, uri)
+			if err != nil {
+				t.Fatalf("enrol with the same code afterwards: %v\n%s", err, tm.stderr.String())
+			}
+			if out := tm.stdout.String(); len(regexp.MustCompile(`(?m)^  [a-z0-9]{4}-`).FindAllString(out, -1)) < 10 || !strings.Contains(out, "Paper key") {
+				t.Fatalf("device enrol printed:\n%s\nwant 10 recovery codes and the paper key", out)
+			}
+			if _, err := pushdevice.Load(state); err != nil {
+				t.Fatalf("state file: %v", err)
+			}
+		})
 	}
 }

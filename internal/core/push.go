@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -20,10 +21,21 @@ import (
 // pending factor and a one-time enrolment token (kept as a keyed hash),
 // handed to the device as a twofold-push://enrol URI or its QR code; the
 // device registers its public key with the token, signing the enrolment
-// challenge with the key, and only then is the factor active. Every later
-// request of the device is signed (internal/factor/push): its timestamp must
-// be within PushClockSkew of the server's clock and its nonce new, which one
-// INSERT checks, so a request cannot be sent twice.
+// challenge with the key, and only then is the factor active.
+//
+// The device activates its factor without a session, later, so the rules a
+// session would meet then are bound into the token's hash (pushEnrolHash):
+// the account's session epoch, so that signing out everywhere (a password
+// change does) voids the enrolments its sessions made, and whether the
+// session that made it was elevated. One made without a second-factor
+// check (on an account with no factor, where none can be asked) never
+// activates once the account has an active factor: else whoever held the
+// password for a moment could keep the URI, wait for the owner to turn
+// two-factor on, and then add a device of their own (SPEC §1 story 5).
+//
+// Every later request of the device is signed (internal/factor/push): its
+// timestamp must be within PushClockSkew of the server's clock and its nonce
+// new, which one INSERT checks, so a request cannot be sent twice.
 //
 // A push challenge lives in the database (any instance can create, show,
 // answer or use it): it says what for (a sign-in or confirming it's you),
@@ -186,7 +198,21 @@ type PushEnrolment struct {
 	ExpiresAt time.Time
 }
 
-func (s *Service) pushEnrolment(a twofold.Account, f twofold.Factor, server string, expires time.Time) (PushEnrolment, []byte, string, error) {
+// pushEnrolHash is the keyed hash of an enrolment token, which is kept: it
+// binds the token to its device, to the account's session epoch and to
+// whether the session that made it was elevated. A token of an earlier
+// epoch matches no hash EnrolPushDevice makes, and which of its two hashes
+// matches tells whether the session was elevated.
+func (s *Service) pushEnrolHash(factorID string, epoch int64, elevated bool, token string) []byte {
+	check := "password"
+	if elevated {
+		check = "elevated"
+	}
+	return s.hasher.Sum("push-enrol", fmt.Sprintf("%s:%d:%s:%s", factorID, epoch, check, token))
+}
+
+// pushEnrolment makes a new enrolment of push factor f for the caller a.
+func (s *Service) pushEnrolment(a Auth, f twofold.Factor, server string, expires time.Time) (PushEnrolment, []byte, string, error) {
 	token, err := s.randomString(20)
 	if err != nil {
 		return PushEnrolment{}, nil, "", err
@@ -196,14 +222,17 @@ func (s *Service) pushEnrolment(a twofold.Account, f twofold.Factor, server stri
 		return PushEnrolment{}, nil, "", err
 	}
 	e := push.Enrolment{Server: strings.TrimRight(server, "/"), DeviceID: f.ID, Token: token, Challenge: challenge,
-		Issuer: s.cfg.Issuer, Account: a.Username, Label: f.Label}
-	return PushEnrolment{Factor: f, Token: token, URI: e.URI(), ExpiresAt: expires}, s.hasher.Sum("push-enrol", f.ID+":"+token), challenge, nil
+		Issuer: s.cfg.Issuer, Account: a.Account.Username, Label: f.Label}
+	hash := s.pushEnrolHash(f.ID, a.Account.SessionEpoch, a.Elevated(s.Now()), token)
+	return PushEnrolment{Factor: f, Token: token, URI: e.URI(), ExpiresAt: expires}, hash, challenge, nil
 }
 
 // EnrolPush adds a pending push factor labelled label and returns its
 // enrolment, whose URI names server as the device's server. The rules of
 // EnrolFactor apply: on an account with two-factor on, the session must be
-// elevated.
+// elevated. The enrolment works only while the account's sessions are not
+// ended everywhere, and, when the session was not elevated, only while the
+// account has no other active factor (EnrolPushDevice).
 func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m Meta) (PushEnrolment, error) {
 	if err := person(a); err != nil {
 		return PushEnrolment{}, err
@@ -222,7 +251,7 @@ func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m
 	now := s.Now()
 	f := twofold.Factor{ID: id, AccountID: a.Account.ID, Type: twofold.FactorPush, Label: label, Status: twofold.FactorPending,
 		LastStep: -1, CreatedAt: now}
-	e, hash, challenge, err := s.pushEnrolment(a.Account, f, server, now.Add(PushEnrolTTL))
+	e, hash, challenge, err := s.pushEnrolment(a, f, server, now.Add(PushEnrolTTL))
 	if err != nil {
 		return PushEnrolment{}, err
 	}
@@ -251,7 +280,8 @@ func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m
 }
 
 // RenewPushEnrolment makes a new enrolment token for a push factor whose
-// device has not enrolled yet; the old token stops working.
+// device has not enrolled yet; the old token stops working. The new one is
+// bound as EnrolPush binds one, to the renewing session.
 func (s *Service) RenewPushEnrolment(ctx context.Context, a Auth, factorID, server string, m Meta) (PushEnrolment, error) {
 	if err := person(a); err != nil {
 		return PushEnrolment{}, err
@@ -266,7 +296,7 @@ func (s *Service) RenewPushEnrolment(ctx context.Context, a Auth, factorID, serv
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return PushEnrolment{}, err
 	}
-	e, hash, challenge, err := s.pushEnrolment(a.Account, f, server, s.Now().Add(PushEnrolTTL))
+	e, hash, challenge, err := s.pushEnrolment(a, f, server, s.Now().Add(PushEnrolTTL))
 	if err != nil {
 		return PushEnrolment{}, err
 	}
@@ -283,14 +313,26 @@ func (s *Service) RenewPushEnrolment(ctx context.Context, a Auth, factorID, serv
 
 // errEnrolRefused is the one answer to a refused device enrolment.
 func errEnrolRefused() error {
-	return twofold.Errorf(twofold.CodeInvalidCode, "the enrolment was refused: the token is wrong, used or expired, or the signature does not match; make a new enrolment code")
+	return twofold.Errorf(twofold.CodeInvalidCode, "the enrolment was refused: the token is wrong, used or expired, the signature does not match, or the account changed since the code was made (signed out everywhere, or two-factor turned on after a code made without a second-factor check); make a new enrolment code")
 }
+
+// errPushEnrolVoid rolls back a device enrolment that the account's state
+// refuses, once the account's row is held: its cause is the message.
+type errPushEnrolVoid string
+
+func (e errPushEnrolVoid) Error() string { return string(e) }
 
 // EnrolPushDevice registers a device's Ed25519 public key for push factor
 // deviceID with its enrolment token; sig is the key's signature of
 // push.EnrolMessage, proving possession. The factor becomes active; on the
 // account's first factor the answer carries the recovery codes and paper key,
 // shown on the device once (SPEC §1 story 1).
+//
+// The device acts without a session, so the rules are those the token was
+// bound to when it was made (pushEnrolHash), checked while the account's row
+// is held: the account's session epoch must be the same (no password change
+// or signing out everywhere since), and a token made by a session that was
+// not elevated activates only the account's first factor.
 func (s *Service) EnrolPushDevice(ctx context.Context, deviceID, token string, pub, sig []byte, m Meta) (Confirmation, error) {
 	if deviceID == "" || len(deviceID) > 64 || token == "" || len(token) > 128 {
 		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "device_id and token are required")
@@ -321,12 +363,18 @@ func (s *Service) EnrolPushDevice(ctx context.Context, deviceID, token string, p
 	if err != nil {
 		return Confirmation{}, err
 	}
+	elevated := true
+	hash := s.pushEnrolHash(d.FactorID, a.SessionEpoch, elevated, token)
+	if !credhash.Equal(d.EnrolHash, hash) {
+		elevated = false
+		hash = s.pushEnrolHash(d.FactorID, a.SessionEpoch, elevated, token)
+	}
 	var c Confirmation
 	var refused bool
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		refused = false
 		now := s.Now()
-		ok, err := s.store.EnrolPushDevice(ctx, d.FactorID, s.hasher.Sum("push-enrol", d.FactorID+":"+token), pub, now)
+		ok, err := s.store.EnrolPushDevice(ctx, d.FactorID, hash, pub, now)
 		if err != nil {
 			return err
 		}
@@ -338,17 +386,39 @@ func (s *Service) EnrolPushDevice(ctx context.Context, deviceID, token string, p
 		if err != nil {
 			return err
 		}
-		if c, err = s.activate(ctx, Auth{Account: a}, f, -1, 0, now, m); err != nil {
+		c, err = s.activateWith(ctx, Auth{Account: a}, f, -1, 0, now, m, func(ctx context.Context, act twofold.Activation) (bool, bool, error) {
+			ok, first, err := s.store.ActivateFactor(ctx, act) // holds the account's row
+			if err != nil || !ok {
+				return ok, first, err
+			}
+			if !elevated && !first {
+				return false, false, errPushEnrolVoid("made by a session without a second-factor check, and the account has another active factor now")
+			}
+			held, err := s.store.AccountByID(ctx, a.ID)
+			if err != nil {
+				return false, false, err
+			}
+			if held.SessionEpoch != a.SessionEpoch {
+				return false, false, errPushEnrolVoid("the account was signed out everywhere meanwhile")
+			}
+			return ok, first, nil
+		})
+		if err != nil {
 			return err
 		}
 		s.audit(ctx, a.ID, "push.enrolled", m, d.FactorID)
 		return nil
 	})
+	var void errPushEnrolVoid
+	if errors.As(err, &void) {
+		s.audit(ctx, d.AccountID, "push.enrol_failed", m, d.FactorID+": "+string(void))
+		return Confirmation{}, errEnrolRefused()
+	}
 	if err != nil {
 		return Confirmation{}, err
 	}
 	if refused {
-		s.audit(ctx, d.AccountID, "push.enrol_failed", m, d.FactorID+": wrong, used or expired token")
+		s.audit(ctx, d.AccountID, "push.enrol_failed", m, d.FactorID+": wrong, used or expired token, or made before the account was signed out everywhere")
 		return Confirmation{}, errEnrolRefused()
 	}
 	s.resetSlots(ctx, key)

@@ -398,6 +398,117 @@ func TestPushEnrolmentRefused(t *testing.T) {
 	})
 }
 
+// TestPushEnrolmentWithoutSecondFactor: an enrolment code made by a
+// session without a second-factor check, while the account had no factor,
+// never enrols once the owner has turned two-factor on (else whoever had
+// the password for a moment could keep the URI and add a device of their
+// own later), and cannot be renewed without elevation; the owner, elevated,
+// adds a device as before.
+func TestPushEnrolmentWithoutSecondFactor(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "ida")
+		thief := login(t, s, "ida") // the password only
+		uri := startPush(t, thief, "evil").String("enrolment_uri")
+		e, _ := push.ParseURI(uri)
+
+		owner := login(t, s, "ida")
+		totp := enrol(t, s, owner, map[string]any{"type": "totp", "label": "phone"})
+		if len(totp.codes) != 10 {
+			t.Fatalf("the owner's TOTP got %d recovery codes, want 10: it is the first factor", len(totp.codes))
+		}
+		if _, _, err := pushdevice.Enrol(context.Background(), http.DefaultClient, uri); !isProblem(err, 401, "invalid-code") {
+			t.Fatalf("the thief's device after two-factor was turned on: %v, want 401 invalid-code", err)
+		}
+		wantProblem(t, thief.Do(t, "POST", "/v1/me/factors/"+e.DeviceID+"/enrolment", nil), 403, "elevation-required")
+		for _, f := range owner.Do(t, "GET", "/v1/me", nil).JSON["factors"].([]any) {
+			if f := f.(map[string]any); f["type"] == "push" && f["status"] != "pending" {
+				t.Fatalf("the thief's device is %v, want pending", f["status"])
+			}
+		}
+		loginID, lr := startLogin(t, s, "ida")
+		for _, m := range lr.JSON["methods"].([]any) {
+			if m.(map[string]any)["method"] == "push" {
+				t.Fatalf("methods %v, want no push", lr.JSON["methods"])
+			}
+		}
+		s.Clock.Add(30 * time.Second)
+		if r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, totp.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("the owner's login: %d %s", r.Status, r.Body)
+		}
+		if got := eventTypes(t, owner); !slices.Contains(got, "push.enrol_failed") || slices.Contains(got, "push.enrolled") {
+			t.Fatalf("events %v, want push.enrol_failed and no push.enrolled", got)
+		}
+
+		// The owner, elevated, renews the code: the new one enrols.
+		s.Clock.Add(30 * time.Second)
+		if r := owner.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, totp.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: %d %s", r.Status, r.Body)
+		}
+		nr := owner.Do(t, "POST", "/v1/me/factors/"+e.DeviceID+"/enrolment", nil)
+		if nr.Status != 200 {
+			t.Fatalf("renew, elevated: %d %s", nr.Status, nr.Body)
+		}
+		s.Clock.Add(time.Minute) // past the pause a refused enrolment sets
+		if _, en, err := pushdevice.Enrol(context.Background(), http.DefaultClient, nr.String("enrolment_uri")); err != nil || en.Status != "active" || len(en.RecoveryCodes) != 0 {
+			t.Fatalf("enrol with the code renewed by the elevated owner: %+v %v, want active without recovery codes", en, err)
+		}
+		// And a device added from the elevated session enrols at once.
+		if _, en := enrolPush(t, s, owner, "tablet"); len(en.RecoveryCodes) != 0 {
+			t.Fatalf("a second factor came with recovery codes: %+v", en)
+		}
+	})
+}
+
+// TestPushEnrolmentAfterSignOut: signing out everywhere, as a password
+// change does, voids the enrolment codes the account's sessions made, so a
+// thief's code kept from before does not outlive the thief's session; a
+// code made afterwards enrols.
+func TestPushEnrolmentAfterSignOut(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		end  func(t *testing.T, owner *testenv.Client) // ends every session, leaving the owner's client signed in
+	}{
+		{"password change", func(t *testing.T, owner *testenv.Client) {
+			r := owner.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": "a new horse battery staple"})
+			if r.Status != 200 {
+				t.Fatalf("change password: %d %s", r.Status, r.Body)
+			}
+			owner.Token = r.String("token")
+		}},
+		{"signing out everywhere", func(t *testing.T, owner *testenv.Client) {
+			if r := owner.Do(t, "POST", "/v1/logout/everywhere", nil); r.Status != 204 {
+				t.Fatalf("logout everywhere: %d %s", r.Status, r.Body)
+			}
+			r := owner.Do(t, "POST", "/v1/login", map[string]string{"username": "joe", "password": password})
+			if r.Status != 200 || r.String("status") != "authenticated" {
+				t.Fatalf("login: %d %s", r.Status, r.Body)
+			}
+			owner.Token = r.String("token")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			eachStore(t, func(t *testing.T, s *testenv.Server) {
+				addUser(t, s, "joe")
+				thief := login(t, s, "joe")
+				uri := startPush(t, thief, "evil").String("enrolment_uri")
+				owner := login(t, s, "joe")
+				tt.end(t, owner)
+				wantProblem(t, thief.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+				if _, _, err := pushdevice.Enrol(context.Background(), http.DefaultClient, uri); !isProblem(err, 401, "invalid-code") {
+					t.Fatalf("the thief's device after the sessions ended: %v, want 401 invalid-code", err)
+				}
+				if me := owner.Do(t, "GET", "/v1/me", nil); me.JSON["two_factor"].(map[string]any)["enabled"] != false {
+					t.Fatalf("after the refused enrolment: %s, want two-factor off", me.Body)
+				}
+				s.Clock.Add(time.Minute) // past the pause a refused enrolment sets
+				if _, en := enrolPush(t, s, owner, "phone"); len(en.RecoveryCodes) != 10 || en.PaperKey == "" {
+					t.Fatalf("the owner's first device: %+v, want recovery codes and a paper key", en)
+				}
+			})
+		})
+	}
+}
+
 // TestPushBombing: three denials within 15 minutes pause push requests to
 // the account (429 with Retry-After) and mail the owner, while the owner's
 // TOTP still signs in; after the pause, pushes work again.

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -49,8 +48,9 @@ func (s State) private() (ed25519.PrivateKey, error) {
 	return ed25519.NewKeyFromSeed(seed), nil
 }
 
-// Save writes st to path, creating it with mode 0600; an existing file is
-// not overwritten (a device's key is not replaced by accident).
+// Save writes st to path, creating it with mode 0600, and syncs it to
+// disk; an existing file is not overwritten (a device's key is not
+// replaced by accident), and errors.Is(err, os.ErrExist) tells that case.
 func Save(path string, st State) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
@@ -60,12 +60,14 @@ func Save(path string, st State) error {
 	if err != nil {
 		return fmt.Errorf("create device state: %w", err)
 	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		os.Remove(path)
-		return fmt.Errorf("write device state: %w", err)
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Close(); err != nil {
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		os.Remove(path)
 		return fmt.Errorf("write device state: %w", err)
 	}
@@ -96,12 +98,6 @@ func Load(path string) (State, error) {
 	return st, nil
 }
 
-// Exists reports whether a file is at path.
-func Exists(path string) bool {
-	_, err := os.Stat(path)
-	return !errors.Is(err, fs.ErrNotExist)
-}
-
 // Error is a problem the server answered (RFC 9457).
 type Error struct {
 	Status     int
@@ -130,14 +126,44 @@ type Enrolled struct {
 // Enrol makes a new key and registers it with the enrolment URI, signing
 // the server's challenge. It returns the state to keep; nothing is written.
 func Enrol(ctx context.Context, hc *http.Client, uri string) (State, Enrolled, error) {
+	st, e, err := Prepare(uri)
+	if err != nil {
+		return State{}, Enrolled{}, err
+	}
+	en, err := Register(ctx, hc, st, e)
+	if err != nil {
+		return State{}, Enrolled{}, err
+	}
+	return st, en, nil
+}
+
+// Prepare makes a new key for the enrolment URI, registering nothing: the
+// state to keep (which holds no token), and the enrolment to register it
+// with. A device saves the state before Register, so that the key the
+// server accepts is never one it failed to keep.
+func Prepare(uri string) (State, push.Enrolment, error) {
 	e, err := push.ParseURI(uri)
 	if err != nil {
-		return State{}, Enrolled{}, err
+		return State{}, push.Enrolment{}, err
 	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return State{}, Enrolled{}, err
+		return State{}, push.Enrolment{}, err
 	}
+	st := State{Server: e.Server, DeviceID: e.DeviceID, Issuer: e.Issuer, Account: e.Account, Label: e.Label, Key: push.Encode(priv.Seed())}
+	return st, e, nil
+}
+
+// Register registers the key of st with enrolment e (from Prepare),
+// signing the server's challenge. An *Error with a Status below 500 is the
+// server's refusal: nothing was registered. Any other error leaves it
+// unknown whether the server registered the key.
+func Register(ctx context.Context, hc *http.Client, st State, e push.Enrolment) (Enrolled, error) {
+	priv, err := st.private()
+	if err != nil {
+		return Enrolled{}, err
+	}
+	pub := priv.Public().(ed25519.PublicKey)
 	body, _ := json.Marshal(map[string]string{"device_id": e.DeviceID, "token": e.Token, "public_key": push.Encode(pub),
 		"signature": push.Encode(ed25519.Sign(priv, push.EnrolMessage(e.DeviceID, e.Challenge, pub)))})
 	var out struct {
@@ -149,10 +175,16 @@ func Enrol(ctx context.Context, hc *http.Client, uri string) (State, Enrolled, e
 		PaperKey      string   `json:"paper_key"`
 	}
 	if err := do(ctx, hc, http.MethodPost, strings.TrimRight(e.Server, "/")+"/v1/push/enrol", body, nil, &out); err != nil {
-		return State{}, Enrolled{}, err
+		return Enrolled{}, err
 	}
-	st := State{Server: e.Server, DeviceID: e.DeviceID, Issuer: e.Issuer, Account: e.Account, Label: e.Label, Key: push.Encode(priv.Seed())}
-	return st, Enrolled{FactorID: out.Factor.ID, Status: out.Factor.Status, RecoveryCodes: out.RecoveryCodes, PaperKey: out.PaperKey}, nil
+	return Enrolled{FactorID: out.Factor.ID, Status: out.Factor.Status, RecoveryCodes: out.RecoveryCodes, PaperKey: out.PaperKey}, nil
+}
+
+// Refused reports whether err, from Register, is the server's refusal, so
+// that nothing was registered.
+func Refused(err error) bool {
+	var pe *Error
+	return errors.As(err, &pe) && pe.Status >= 400 && pe.Status < 500
 }
 
 // Client makes the signed requests of an enrolled device.
