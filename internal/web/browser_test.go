@@ -108,14 +108,57 @@ func (p *page) open(path string) int64 {
 	return resp.Status
 }
 
-// click clicks the element sel and waits for the page it leads to.
+// clickMark is a global that click sets on the page before it clicks: the
+// page the click leads to lacks it.
+const clickMark = "__twofoldBeforeClick"
+
+// click clicks the element sel, waits until the page it leads to has
+// loaded, and returns that page's HTTP status. It does not wait for the
+// browser's response event (RunResponse), which a loaded machine once
+// missed, so that a click waited out the whole test: it marks the page,
+// clicks, and polls for a loaded document without the mark.
 func (p *page) click(sel string) int64 {
 	p.t.Helper()
-	resp, err := chromedp.RunResponse(p.ctx, chromedp.Click(chromedp.CSS(sel)))
-	if err != nil {
+	if err := chromedp.Do(p.ctx, chromedp.Evaluate[chromedp.Void]("window."+clickMark+" = true"), chromedp.Click(chromedp.CSS(sel))); err != nil {
 		p.t.Fatalf("click %s: %v", sel, err)
 	}
-	return resp.Status
+	return p.loaded("click " + sel)
+}
+
+// loaded polls until the tab holds a new document (one without clickMark)
+// that has loaded, and returns the HTTP status of its response (Navigation
+// Timing's responseStatus, the status after any redirects). A check that
+// fails while the old document goes away counts as "not yet".
+func (p *page) loaded(what string) int64 {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Minute)
+	defer cancel()
+	check := chromedp.Evaluate[int64](`(() => {
+		if (window.` + clickMark + ` || document.readyState !== "complete") return -1;
+		const nav = performance.getEntriesByType("navigation")[0];
+		return nav ? nav.responseStatus : 0;
+	})()`)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+		status, err := chromedp.Run(actx, check)
+		acancel()
+		switch {
+		case err != nil:
+			last = err
+		case status == 0:
+			p.t.Fatalf("%s: the page it led to has no HTTP status (it did not load): %s", what, p.text("body"))
+		case status > 0:
+			return status
+		}
+		select {
+		case <-ctx.Done():
+			p.t.Fatalf("%s: no new page loaded (last error: %v)", what, last)
+		case <-tick.C:
+		}
+	}
 }
 
 // fill types v into the field sel, replacing what it held.
