@@ -95,21 +95,24 @@ func (p *page) do(steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// open loads path (relative to the server, or a full URL) and returns the status.
+// open loads path (relative to the server, or a full URL) and returns the
+// status. Like click, it marks the current document, sends the tab to path
+// and polls for a loaded document without the mark, rather than waiting for
+// the browser's response event.
 func (p *page) open(path string) int64 {
 	p.t.Helper()
 	if strings.HasPrefix(path, "/") {
 		path = p.base + path
 	}
-	resp, err := chromedp.Run(p.ctx, chromedp.NavigateResponse(path))
-	if err != nil {
+	nav := "window." + clickMark + " = true; window.location.assign(" + jsString(path) + ")"
+	if err := chromedp.Do(p.ctx, chromedp.Evaluate[chromedp.Void](nav)); err != nil {
 		p.t.Fatalf("open %s: %v", path, err)
 	}
-	return resp.Status
+	return p.loaded("open " + path)
 }
 
-// clickMark is a global that click sets on the page before it clicks: the
-// page the click leads to lacks it.
+// clickMark is a global that click and open set on the page before they
+// leave it: the page they lead to lacks it.
 const clickMark = "__twofoldBeforeClick"
 
 // click clicks the element sel, waits until the page it leads to has
