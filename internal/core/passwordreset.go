@@ -45,9 +45,13 @@ const (
 )
 
 // resetMethods are the second factors that confirm a password reset: those
-// a holder can answer without a session or a login, by typing a code.
+// a holder can answer without a session or a login, by typing a code. Not
+// an email code: the link itself came by mail, and an email factor's
+// address may be the account's own, an alias of it (a "+tag", a dot) or a
+// mailbox that forwards there, so that whoever reads the account's mail
+// could get both; a mailbox alone must change nothing.
 var resetMethods = map[twofold.Method]bool{
-	twofold.MethodTOTP: true, twofold.MethodHOTP: true, twofold.MethodSMS: true, twofold.MethodEmail: true,
+	twofold.MethodTOTP: true, twofold.MethodHOTP: true, twofold.MethodSMS: true,
 	twofold.MethodRecoveryCode: true, twofold.MethodPaperKey: true,
 }
 
@@ -238,6 +242,9 @@ func (s *Service) ChallengePasswordReset(ctx context.Context, token string, meth
 	if err := checkSendMethod(method, factorID); err != nil {
 		return Challenge{}, err
 	}
+	if !resetMethods[method] {
+		return Challenge{}, errResetByEmail()
+	}
 	if err := s.allowSource(ctx, m); err != nil {
 		return Challenge{}, err
 	}
@@ -339,14 +346,22 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 	return answer
 }
 
+// errResetByEmail refuses an email code as the proof of a reset.
+func errResetByEmail() error {
+	return twofold.Errorf(twofold.CodeInvalid, "an email code cannot confirm a password reset, as the link came by mail: use an authenticator, a text message, a recovery code or the paper key")
+}
+
 // checkResetProof checks the form of the second factor p that confirms
 // the password reset resetID, and scopes it to that reset.
 func checkResetProof(p *SecondFactor, resetID string) error {
 	if p.Method == "" {
 		return twofold.Errorf(twofold.CodeInvalid, "this account has two-factor on: give a code from an authenticator, a recovery code or the paper key (method and code)")
 	}
+	if p.Method == twofold.MethodEmail {
+		return errResetByEmail()
+	}
 	if !resetMethods[p.Method] {
-		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, recovery_code or paper_key")
+		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, recovery_code or paper_key")
 	}
 	if err := checkProof(*p); err != nil {
 		return err
