@@ -7,7 +7,14 @@ import (
 	"time"
 )
 
+// replaceRecoveryCodes replaces the account's set under the account's row
+// lock: two replacements at once (two tabs, a double submit) then follow
+// each other, and the second voids the first's set, where each would
+// otherwise delete only the codes it saw and leave both sets working.
 func replaceRecoveryCodes(ctx context.Context, tx *sql.Tx, accountID string, hashes [][]byte, now time.Time) error {
+	if err := lockAccount(ctx, tx, accountID); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE account_id = $1`, accountID); err != nil {
 		return fmt.Errorf("delete recovery codes: %w", err)
 	}

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/twofold/twofold/internal/store"
@@ -91,6 +93,31 @@ func testReplaceRecoveryCodes(t *testing.T, s *store.Store) {
 	replaceCodes(t, s, a.ID, nil)
 	if got := remaining(t, s, a.ID); got != 0 {
 		t.Errorf("RecoveryCodesRemaining after replacing with none: got %d, want 0", got)
+	}
+}
+
+// testReplaceRecoveryCodesAtOnce: of replacements at the same moment, the
+// last voids the others' sets: exactly one set is left.
+func testReplaceRecoveryCodesAtOnce(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	for round := range 8 {
+		var wg sync.WaitGroup
+		errs := make(chan error, 6)
+		for i := range 6 {
+			wg.Go(func() {
+				errs <- s.ReplaceRecoveryCodes(t.Context(), a.ID, codes(fmt.Sprintf("r%d-%d", round, i), 10), t0)
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("ReplaceRecoveryCodes: %v", err)
+			}
+		}
+		if got := remaining(t, s, a.ID); got != 10 {
+			t.Fatalf("round %d: RecoveryCodesRemaining after 6 replacements at once: got %d, want 10", round, got)
+		}
 	}
 }
 

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"Recovery/UseOnce", testUseRecoveryCodeOnce},
 		{"Recovery/Replace", testReplaceRecoveryCodes},
+		{"Recovery/ReplaceAtOnce", testReplaceRecoveryCodesAtOnce},
 		{"Recovery/NoPaperKey", testNoPaperKey},
 
 		{"Login/RoundTrip", testLoginRoundTrip},
