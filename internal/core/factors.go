@@ -580,7 +580,8 @@ func (s *Service) activateUniqueSecret(ctx context.Context, act twofold.Activati
 // when it is already the secret of one of the account's TOTP or HOTP
 // factors, pending or active: each factor keeps its own last accepted step
 // or counter, so a code spent on one would pass again on the other (SPEC §1
-// story 8). Secrets are compared in constant time. The factor except (the
+// story 8), also when the two differ only in what HMAC makes one key of.
+// Secrets are compared in constant time. The factor except (the
 // new one, once stored) is not compared.
 func (s *Service) checkNewSecret(ctx context.Context, accountID string, secret []byte, except string) error {
 	fs, err := s.store.Factors(ctx, accountID)
@@ -594,7 +595,12 @@ func (s *Service) checkNewSecret(ctx context.Context, accountID string, secret [
 		if err := s.open(ctx, &f); err != nil {
 			return err
 		}
-		same := subtle.ConstantTimeCompare(f.Secret, secret) == 1
+		// Under the factor's hash: HMAC pads a short key with zero bytes and
+		// hashes a long one, so S and S followed by zero bytes make the
+		// same codes (an unknown name is SHA1's zero value: still a
+		// conservative comparison).
+		alg, _ := otp.ParseAlgorithm(f.Algorithm)
+		same := otp.SameKey(f.Secret, secret, alg)
 		clear(f.Secret)
 		if same {
 			return twofold.Errorf(twofold.CodeConflict, "this secret is already the secret of your authenticator %q: one secret can make only one authenticator, else its codes would work twice", f.Label)

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -117,7 +118,12 @@ func (s *Service) importTokens(ctx context.Context, seeds []otp.Seed, by string,
 // that no secret is compared byte by byte.
 func (s *Service) checkTokenSecrets(ctx context.Context, ts []twofold.HardwareToken) error {
 	seen := make(map[string]string, len(ts))
-	sum := func(secret []byte) string { return string(s.hasher.Sum("token-secret", string(secret))) }
+	// Trailing zero bytes dropped: HMAC pads a key shorter than its block
+	// (64 bytes at least, the longest token secret) with zeros, so S and S
+	// followed by zeros make the same codes (otp.SameKey).
+	sum := func(secret []byte) string {
+		return string(s.hasher.Sum("token-secret", string(bytes.TrimRight(secret, "\x00"))))
+	}
 	for _, t := range ts {
 		k := sum(t.Secret)
 		if other, ok := seen[k]; ok {

@@ -252,6 +252,15 @@ func TestTokenSeedsOnce(t *testing.T) {
 		if err := imp(again); twofold.ErrorCode(err) != twofold.CodeConflict {
 			t.Fatalf("the seed of an unclaimed token again: got %v, want a conflict", err)
 		}
+		// With a zero byte added the seed makes the same codes (HMAC pads
+		// short keys with zeros): it is the same seed.
+		padded := fmt.Sprintf("YK-201,%x00,hotp,6,0\n", hotpSecret)
+		if err := imp(padded); twofold.ErrorCode(err) != twofold.CodeConflict {
+			t.Fatalf("the seed of an unclaimed token with a zero byte added: got %v, want a conflict", err)
+		}
+		if err := imp(fmt.Sprintf("YK-202,%x,hotp,6,0\nYK-203,%x0000,hotp,6,0\n", []byte("another fob secret 02"), []byte("another fob secret 02"))); twofold.ErrorCode(err) != twofold.CodeConflict {
+			t.Fatalf("a seed and the seed with zero bytes added in one file: got %v, want a conflict", err)
+		}
 
 		addUser(t, s, "tina")
 		c := login(t, s, "tina")

@@ -293,6 +293,14 @@ func TestTOTPCredentialCodesOnce(t *testing.T) {
 		if err := credentials.Delete(t.Context(), id, cred.ID).ExtractErr(); err != nil {
 			t.Fatalf("delete: %v", err)
 		}
+		// HMAC pads a short key with zero bytes: the phone's secret with a
+		// zero byte added makes the phone's codes, so it is the same secret.
+		phoneRaw, err := otp.DecodeSecret(phone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = add(otp.EncodeSecret(append(phoneRaw, 0)))
+		wantStatus(t, "the phone's secret with a zero byte added", err, http.StatusConflict)
 		if _, err := add(blob); err != nil {
 			t.Fatalf("the secret again after its removal: %v", err)
 		}

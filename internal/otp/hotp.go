@@ -194,3 +194,15 @@ func dynamicTruncate(h []byte) uint32 {
 	off := h[len(h)-1] & 0x0f
 	return binary.BigEndian.Uint32(h[off:off+4]) & 0x7fffffff
 }
+
+// SameKey reports whether secrets a and b make the same codes under alg:
+// HMAC pads a key shorter than the hash's block with zero bytes and hashes a
+// longer one first (RFC 2104 §2), so a secret and the same secret with zero
+// bytes added, or a long secret and its hash, are one key. The keys are
+// compared in constant time.
+func SameKey(a, b []byte, alg Algorithm) bool {
+	var ma, mb mac
+	ma.init(a, alg)
+	mb.init(b, alg)
+	return subtle.ConstantTimeCompare(ma.ipad[:], mb.ipad[:]) == 1
+}

@@ -1,6 +1,8 @@
 package otp_test
 
 import (
+	"bytes"
+	"crypto/sha1"
 	"math"
 	"testing"
 	"time"
@@ -212,4 +214,38 @@ func wrongCode(codes ...string) string {
 		}
 	}
 	panic("unreachable")
+}
+
+// TestSameKey: secrets that HMAC turns into one key make the same codes,
+// and SameKey says so; others do not.
+func TestSameKey(t *testing.T) {
+	s := []byte("12345678901234567890")
+	long := bytes.Repeat([]byte("k"), 65)
+	longSum := sha1.Sum(long)
+	tests := []struct {
+		name string
+		a, b []byte
+		alg  otp.Algorithm
+		want bool
+	}{
+		{"equal", s, bytes.Clone(s), otp.SHA1, true},
+		{"a zero byte added", s, append(bytes.Clone(s), 0), otp.SHA1, true},
+		{"zero bytes added, SHA256", s, append(bytes.Clone(s), 0, 0, 0), otp.SHA256, true},
+		{"zero bytes added, SHA512", s, append(bytes.Clone(s), 0, 0), otp.SHA512, true},
+		{"another byte added", s, append(bytes.Clone(s), 1), otp.SHA1, false},
+		{"a long secret and its hash", long, longSum[:], otp.SHA1, true},
+		{"a long secret and its hash under SHA256", long, longSum[:], otp.SHA256, false},
+		{"another secret", s, []byte("12345678901234567891"), otp.SHA1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := otp.SameKey(tt.a, tt.b, tt.alg); got != tt.want {
+				t.Errorf("SameKey: got %v, want %v", got, tt.want)
+			}
+			same := otp.HOTP(tt.a, 7, tt.alg, 8) == otp.HOTP(tt.b, 7, tt.alg, 8)
+			if same != tt.want {
+				t.Errorf("the codes agree: %v, want %v", same, tt.want)
+			}
+		})
+	}
 }
