@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,8 +22,12 @@ import (
 // ClientAddr rewrites r.RemoteAddr to the client's address from
 // X-Forwarded-For, but only when the connection comes from a trusted proxy;
 // it takes the rightmost address that is not itself a trusted proxy, so a
-// client cannot choose its address by sending the header itself.
-func ClientAddr(trusted []netip.Prefix, next http.Handler) http.Handler {
+// client cannot choose its address by sending the header itself. A hop may
+// carry a port ("203.0.113.5:4444", "[2001:db8::1]:4444"), as some
+// balancers write it. A hop that is no address leaves the request with the
+// proxy's address, and is logged (once per process), since every such
+// client then shares the proxy's counters.
+func ClientAddr(trusted []netip.Prefix, log *slog.Logger, next http.Handler) http.Handler {
 	if len(trusted) == 0 {
 		return next
 	}
@@ -35,14 +40,19 @@ func ClientAddr(trusted []netip.Prefix, next http.Handler) http.Handler {
 		}
 		return false
 	}
+	var warn sync.Once
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		peer, perr := netip.ParseAddr(host)
 		if err == nil && perr == nil && isTrusted(peer) {
 			hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 			for i := len(hops) - 1; i >= 0; i-- {
-				a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-				if err != nil {
+				a, ok := hopAddr(hops[i])
+				if !ok {
+					warn.Do(func() {
+						log.Warn("a trusted proxy sent an X-Forwarded-For hop that is not an address: such requests keep the proxy's address, and share its counters",
+							"proxy", peer.String(), "hop", strings.ToValidUTF8(truncateHop(hops[i]), "?"))
+					})
 					break
 				}
 				if !isTrusted(a) || i == 0 {
@@ -53,6 +63,33 @@ func ClientAddr(trusted []netip.Prefix, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// hopAddr parses one hop of X-Forwarded-For: an address, with or without a
+// port, IPv6 with or without brackets.
+func hopAddr(hop string) (netip.Addr, bool) {
+	hop = strings.TrimSpace(hop)
+	if a, err := netip.ParseAddr(hop); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr(), true
+	}
+	if strings.HasPrefix(hop, "[") && strings.HasSuffix(hop, "]") {
+		if a, err := netip.ParseAddr(hop[1 : len(hop)-1]); err == nil {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// truncateHop shortens a hop for the log.
+func truncateHop(h string) string {
+	h = strings.TrimSpace(h)
+	if len(h) > 64 {
+		return h[:64]
+	}
+	return h
 }
 
 // Metrics are the server's Prometheus metrics, on a registry of their own.

@@ -266,7 +266,7 @@ func (s *Server) Open(ctx context.Context) error {
 		trusted = append(trusted, netip.MustParsePrefix(p)) // checked by Validate
 	}
 	s.http = &http.Server{
-		Handler:           httpapi.ClientAddr(trusted, httpapi.Observe(s.Logger, metrics, mux)),
+		Handler:           httpapi.ClientAddr(trusted, s.Logger, httpapi.Observe(s.Logger, metrics, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
