@@ -205,6 +205,14 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a Auth, code string, m
 	return email, err
 }
 
+// errOperatorEmail refuses to move another operator's address: whoever
+// holds it can have that operator's password reset, so one stolen operator
+// session must not reach every other operator's account (as it cannot
+// suspend or delete them).
+func errOperatorEmail() error {
+	return twofold.Errorf(twofold.CodeForbidden, "an operator's email address is changed only by that operator, on their security page (or make the account no longer an operator first: `twofold user operator USERNAME --remove`)")
+}
+
 // SetEmailFor sets the email address of account accountID, for an operator
 // (a customer who lost the old mailbox): without a mailed code, so it
 // takes an operator's session with a fresh second factor. Never an API
@@ -237,6 +245,9 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 	if err != nil {
 		return twofold.Account{}, err
 	}
+	if a.Operator {
+		return twofold.Account{}, errOperatorEmail()
+	}
 	if email == a.Email {
 		return a, nil
 	}
@@ -247,6 +258,9 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 		cur, err := s.store.AccountByID(ctx, a.ID)
 		if err != nil {
 			return err
+		}
+		if cur.Operator {
+			return errOperatorEmail()
 		}
 		old = cur.Email
 		if err := s.store.SetEmail(ctx, a.ID, email); err != nil {

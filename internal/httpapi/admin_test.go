@@ -875,6 +875,23 @@ func TestOperatorAPIChangesAnEmail(t *testing.T) {
 				t.Errorf("a key changed the address of %s", a.Username)
 			}
 		}
+		// Nor another operator's address: whoever holds it can have that
+		// operator's password reset (as an operator cannot suspend or
+		// delete another); once no longer an operator, it can.
+		ctx := context.Background()
+		if _, err := s.Service.SetOperatorByName(ctx, "dave", true, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "mallory@evil.example"}), 403, "forbidden")
+		if a, _ := s.Store.AccountByID(ctx, f.userID); a.Email != "dave@new.example" {
+			t.Errorf("another operator's address: got %q, want dave@new.example", a.Email)
+		}
+		if _, err := s.Service.SetOperatorByName(ctx, "dave", false, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		if r := f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "dave@other.example"}); r.Status != 200 {
+			t.Errorf("change once no longer an operator: got %d %s", r.Status, r.Body)
+		}
 	})
 }
 
