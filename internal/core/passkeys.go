@@ -94,7 +94,7 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, m Meta) (PasskeyChallen
 // refusal is invalid-credentials, but for a transaction expired or used
 // (login-expired) and throttling.
 func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, credential []byte, m Meta) (Verified, error) {
-	if len(credential) == 0 {
+	if !isJSONObject(credential) {
 		return Verified{}, twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.get, as JSON")
 	}
 	rp, err := s.relyingParty()

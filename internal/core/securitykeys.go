@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -207,7 +208,7 @@ func (s *Service) ConfirmSecurityKey(ctx context.Context, a Auth, factorID strin
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Confirmation{}, err
 	}
-	if len(credential) == 0 {
+	if !isJSONObject(credential) {
 		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.create, as JSON")
 	}
 	confirmKey := confirmKey(a.Account.ID, f.ID)
@@ -316,8 +317,16 @@ func (s *Service) challengeSecurityKey(ctx context.Context, a twofold.Account, s
 
 // checkAssertion refuses a webauthn proof without a credential before it
 // costs a throttle slot.
+// isJSONObject reports whether b looks like a JSON object, as a
+// PublicKeyCredential is: "null", a string or nothing is no credential, and
+// is refused before it takes a throttle slot.
+func isJSONObject(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 0 && b[0] == '{'
+}
+
 func checkAssertion(p SecondFactor) error {
-	if len(p.Credential) == 0 {
+	if !isJSONObject(p.Credential) {
 		return twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.get, as JSON")
 	}
 	if p.Code != "" {

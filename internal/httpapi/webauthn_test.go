@@ -92,6 +92,11 @@ func TestSecurityKeyAPI(t *testing.T) {
 			t.Fatalf("assertion options do not allow the key: %s", opts)
 		}
 		wantProblem(t, anon.Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]any{"method": "webauthn"}), 400, "invalid")
+		// null, or anything but an object, is no credential: 400, before
+		// any throttle slot or the ceremony is used.
+		for _, cred := range []string{`null`, `"x"`, `[]`} {
+			wantProblem(t, anon.Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]any{"method": "webauthn", "credential": json.RawMessage(cred)}), 400, "invalid")
+		}
 		wantProblem(t, verifyKey(loginID, testenv.NewSecurityKey(t, origin).Get(t, opts)), 401, "invalid-code")
 		wantProblem(t, verifyKey(loginID, yubi.Get(t, opts)), 401, "invalid-code") // that challenge is used
 		other, _ := startLogin(t, s, "kim")
