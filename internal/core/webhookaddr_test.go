@@ -19,7 +19,7 @@ func TestWebhookAddrAllowed(t *testing.T) {
 		{"10.0.0.1", false, true},
 		{"192.168.1.1", false, true},
 		{"fd12:3456::1", false, true},
-		{"100.100.100.200", false, true}, // shared address space
+		{"100.64.0.1", false, true}, // shared address space
 		{"::ffff:127.0.0.1", false, true},
 		{"64:ff9b::a00:1", false, true},    // NAT64 of 10.0.0.1
 		{"64:ff9b::cb00:7207", true, true}, // NAT64 of 203.0.114.7
@@ -38,6 +38,8 @@ func TestWebhookAddrAllowed(t *testing.T) {
 		{"fe80::1", false, false},
 		{"fd00:ec2::254", false, false},
 		{"168.63.129.16", false, false},
+		{"100.100.100.200", false, false}, // Alibaba Cloud metadata, inside shared address space
+		{"fd20:ce::254", false, false},
 		{"64:ff9b::a9fe:a9fe", false, false}, // NAT64 of 169.254.169.254
 	} {
 		a := netip.MustParseAddr(tc.addr)

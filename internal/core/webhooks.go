@@ -381,7 +381,12 @@ var notPublic = prefixes("100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.1
 // metadata are the addresses of clouds' instance metadata and platform
 // services, refused even when private targets are allowed: with link-local
 // addresses, what a forged request would most want to reach.
-var metadata = []netip.Addr{netip.MustParseAddr("168.63.129.16"), netip.MustParseAddr("fd00:ec2::254")}
+var metadata = []netip.Addr{
+	netip.MustParseAddr("168.63.129.16"),   // Azure's platform services
+	netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud's metadata
+	netip.MustParseAddr("fd00:ec2::254"),   // AWS's metadata over IPv6
+	netip.MustParseAddr("fd20:ce::254"),    // Google Cloud's metadata over IPv6
+}
 
 // nat64 is the well-known NAT64 prefix (RFC 6052): its last 32 bits are
 // an IPv4 address, which is what is reached.
