@@ -332,6 +332,10 @@ func TestPasswordResetSuspended(t *testing.T) {
 		addUser(t, s, "hank")
 		askReset(t, s, "hank")
 		token, _ := resetMail(t, s, mb, 1)
+		// The mail can arrive before the request's audit event is written
+		// (after the mail is queued): let that finish, so that the newest
+		// event below is the second request's.
+		s.Service.Wait()
 		a, err := s.Store.AccountByUsername(context.Background(), "hank")
 		if err != nil {
 			t.Fatal(err)
