@@ -250,7 +250,7 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		}
 		in := make([]core.RecordInput, len(body.Records))
 		for i, rec := range body.Records {
-			data, err := joinNumbers(rec)
+			data, err := joinNumbers(rec, r.PathValue("type"))
 			if err != nil {
 				return nil, twofold.Errorf(twofold.CodeInvalid, "record %d: %s", i+1, twofold.ErrorMessage(err))
 			}
@@ -319,9 +319,13 @@ func readBody(w http.ResponseWriter, r *http.Request) (string, error) {
 }
 
 // joinNumbers returns rec's data with the numbers MX and SRV records may
-// give in fields of their own put in front.
-func joinNumbers(rec record) (string, error) {
+// give in fields of their own put in front. A record without a type has
+// the path's, pathType, as core gives it.
+func joinNumbers(rec record, pathType string) (string, error) {
 	typ := strings.ToUpper(strings.TrimSpace(rec.Type))
+	if typ == "" {
+		typ = strings.ToUpper(strings.TrimSpace(pathType))
+	}
 	srv := rec.SRVPriority != nil || rec.SRVWeight != nil || rec.SRVPort != nil
 	switch {
 	case rec.MXPriority != nil && typ != "MX":

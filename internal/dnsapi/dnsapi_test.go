@@ -173,6 +173,23 @@ func TestRecordsJSON(t *testing.T) {
 		want(t, "DELETE by data again", a, 200, map[string]float64{"records_removed": 0})
 		a = call(t, s, auth, "DELETE", base+"/_acme-challenge", "", "")
 		want(t, "DELETE host", a, 200, map[string]float64{"records_removed": 1})
+
+		// A record's type defaults to the path's, also for the numbers MX
+		// and SRV records give apart.
+		a = call(t, s, auth, "POST", base+"/mx1/MX", "application/json", `{"records":[{"data":"mx.example.net.","mx_priority":10}]}`)
+		want(t, "POST mx1/MX with mx_priority", a, 200, map[string]float64{"records_added": 1})
+		a = call(t, s, auth, "PUT", base+"/_xmpp._tcp/SRV", "application/json", `{"records":[{"ttl":300,"data":"xmpp","srv_priority":5,"srv_weight":0,"srv_port":5222}]}`)
+		want(t, "PUT _xmpp._tcp/SRV with srv_*", a, 200, map[string]float64{"records_added": 1})
+		a = call(t, s, auth, "POST", base+"/mx2/A", "application/json", `{"records":[{"data":"192.0.2.1","mx_priority":10}]}`)
+		want(t, "POST mx2/A with mx_priority", a, 400, nil)
+		a = call(t, s, auth, "GET", base+"/mx1", "", "")
+		if diff := cmp.Diff(map[string]any{"records": []any{rec("mx1", 3600, "MX", "10 mx.example.net.")}}, a.json); diff != "" {
+			t.Errorf("GET mx1 (-want +got):\n%s", diff)
+		}
+		a = call(t, s, auth, "GET", base+"/_xmpp._tcp", "", "")
+		if diff := cmp.Diff(map[string]any{"records": []any{rec("_xmpp._tcp", 300, "SRV", "5 0 5222 xmpp.example.com.")}}, a.json); diff != "" {
+			t.Errorf("GET _xmpp._tcp (-want +got):\n%s", diff)
+		}
 	})
 }
 
