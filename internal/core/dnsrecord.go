@@ -240,15 +240,26 @@ func canonical(zone string, rr dns.RR) (twofold.Record, error) {
 			return bad("CAA tag %q is not letters and digits (RFC 8659 §4.1)", CleanText(r.Tag, 32))
 		}
 	case *dns.SSHFP:
+		// Fingerprint types (RFC 4255, RFC 6594): 1 SHA-1, 2 SHA-256; 0 is
+		// reserved and the others are unassigned, so of no known length.
 		r.FingerPrint = strings.ToUpper(r.FingerPrint) // as miekg/dns prints it
-		want := map[uint8]int{1: 40, 2: 64}[r.Type]
-		if _, err := hex.DecodeString(r.FingerPrint); err != nil || want != 0 && len(r.FingerPrint) != want {
-			return bad("fingerprint must be hexadecimal of the fingerprint type's length (SHA-1: 40, SHA-256: 64 digits)")
+		want, ok := map[uint8]int{1: 40, 2: 64}[r.Type]
+		if !ok {
+			return bad("fingerprint type %d is not 1 (SHA-1) or 2 (SHA-256)", r.Type)
+		}
+		if _, err := hex.DecodeString(r.FingerPrint); err != nil || len(r.FingerPrint) != want {
+			return bad("fingerprint must be %d hexadecimal digits for fingerprint type %d (SHA-1: 40, SHA-256: 64)", want, r.Type)
 		}
 	case *dns.TLSA:
+		// Matching types (RFC 6698 §2.1.3): 0 the full data, 1 its SHA-256,
+		// 2 its SHA-512.
 		r.Certificate = strings.ToLower(r.Certificate)
-		if _, err := hex.DecodeString(r.Certificate); err != nil || r.Certificate == "" {
-			return bad("certificate association data must be hexadecimal")
+		want, ok := map[uint8]int{0: 0, 1: 64, 2: 128}[r.MatchingType]
+		if !ok {
+			return bad("matching type %d is not 0 (full), 1 (SHA-256) or 2 (SHA-512)", r.MatchingType)
+		}
+		if _, err := hex.DecodeString(r.Certificate); err != nil || r.Certificate == "" || want != 0 && len(r.Certificate) != want {
+			return bad("certificate association data must be hexadecimal of the matching type's length (full: any, SHA-256: 64, SHA-512: 128 digits)")
 		}
 	case *dns.TXT:
 		if len(r.Txt) == 0 {

@@ -260,6 +260,8 @@ func TestProblems(t *testing.T) {
 			{"other content type", alice, "POST", base, "text/plain", "www A 192.0.2.1", 400, "invalid"},
 			{"TXT with a tab", alice, "POST", base + "/_acme-challenge/TXT", "application/x-www-form-urlencoded", "data=a%09b", 400, "invalid"},
 			{"TXT with an escape", alice, "POST", base + "/_acme-challenge/TXT", "application/json", `{"records":[{"data":"a\u001b[2Jb"}]}`, 400, "invalid"},
+			{"SSHFP of reserved type 0", alice, "POST", base + "/host/SSHFP", "application/x-www-form-urlencoded", "data=1+0+abcd", 400, "invalid"},
+			{"TLSA SHA-256 of 1 byte", alice, "POST", base + "/_443._tcp/TLSA", "application/x-www-form-urlencoded", "data=3+1+1+ab", 400, "invalid"},
 			{"CNAME at the apex", alice, "POST", base + "/@/CNAME", "application/x-www-form-urlencoded", "data=web", 400, "invalid"},
 			{"other method", alice, "PATCH", base, "", "", 405, "method-not-allowed"},
 			{"unknown path", alice, "GET", "/dns/v2/nothing", "", "", 404, "not-found"},
