@@ -40,6 +40,10 @@ func TestParseRecord(t *testing.T) {
 		{"TXT presentation", in("@", "TXT", 300, `"a b" "c"`), rr("@", "TXT", 300, `"a b" "c"`), ""},
 		{"TXT split at 255", in("@", "TXT", 300, long), rr("@", "TXT", 300, `"`+long[:255]+`" "`+long[255:]+`"`), ""},
 		{"TXT text trimmed", in("_acme-challenge", "TXT", 120, "tok\n"), rr("_acme-challenge", "TXT", 120, `"tok"`), ""},
+		{"TXT text with a backslash", in("@", "TXT", 300, `c:\d \010`), rr("@", "TXT", 300, `"c:\\d \\010"`), ""},
+		{"TXT text in UTF-8", in("@", "TXT", 300, "café ✓"), rr("@", "TXT", 300, `"caf\195\169 \226\156\147"`), ""},
+		{"TXT UTF-8 escaped", in("@", "TXT", 300, `"caf\195\169"`), rr("@", "TXT", 300, `"caf\195\169"`), ""},
+		{"TXT UTF-8 across strings", in("@", "TXT", 300, `"caf\195" "\169"`), rr("@", "TXT", 300, `"caf\195" "\169"`), ""},
 		{"TXT spaces trimmed", in("_acme-challenge", "TXT", 120, "  lead and tail \t"), rr("_acme-challenge", "TXT", 120, `"lead and tail"`), ""},
 		{"host fully qualified", in("www.Example.com.", "A", 300, "192.0.2.1"), rr("www", "A", 300, "192.0.2.1"), ""},
 		{"apex fully qualified", in("example.com.", "A", 300, "192.0.2.1"), rr("@", "A", 300, "192.0.2.1"), ""},
@@ -80,6 +84,10 @@ func TestParseRecord(t *testing.T) {
 		{"TXT quoted control", in("@", "TXT", 300, `"a\010b"`), twofold.Record{}, twofold.CodeInvalid},
 		{"TXT quoted tab", in("@", "TXT", 300, "\"a\tb\""), twofold.Record{}, twofold.CodeInvalid},
 		{"TXT quoted DEL", in("@", "TXT", 300, `"a" "\127"`), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT quoted 8-bit CSI", in("@", "TXT", 300, `"a\155[31mb"`), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT quoted C1 in UTF-8", in("@", "TXT", 300, `"a\194\155[31mb"`), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT quoted byte not UTF-8", in("@", "TXT", 300, `"caf\233"`), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT text not UTF-8", in("@", "TXT", 300, "caf\xe9"), twofold.Record{}, twofold.CodeInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +111,44 @@ func TestParseRecord(t *testing.T) {
 				t.Errorf("canonical form read again: got %+v, %v; want %+v", again, err, got)
 			}
 		})
+	}
+}
+
+// TestTXTText: the JSON form of a TXT record reads back as the same
+// record, the text itself when that does.
+func TestTXTText(t *testing.T) {
+	long := strings.Repeat("x", 254) + `\d` + strings.Repeat("é", 200)
+	for _, tt := range []struct{ data, want string }{
+		{`c:\d`, `c:\d`},
+		{`say "hi"`, `say "hi"`},
+		{`\"quoted\" \\ `, `\"quoted\" \\`},
+		{"café ✓", "café ✓"},
+		{long, long},
+		{`"a b"`, "a b"},
+		{`"a b" "c"`, `"a b" "c"`},               // not cut as text is
+		{`"\"hi\" there"`, `"\"hi\" there"`},     // text that starts with a quote
+		{`" padded "`, `" padded "`},             // text that would be trimmed
+		{`""`, `""`},                             // no text
+		{`"caf\195" "\169"`, `"caf\195" "\169"`}, // a character across strings
+	} {
+		r, err := core.ParseRecord("example.com", in("@", "TXT", 300, tt.data))
+		if err != nil {
+			t.Errorf("ParseRecord(%q): %v", tt.data, err)
+			continue
+		}
+		got := core.TXTText(r.Data)
+		if got != tt.want {
+			t.Errorf("TXTText of %q (stored %s): got %q, want %q", tt.data, r.Data, got, tt.want)
+		}
+		if again, err := core.ParseRecord("example.com", in("@", "TXT", 300, got)); err != nil || again != r {
+			t.Errorf("TXTText of %q read back: got %+v, %v; want %+v", tt.data, again, err, r)
+		}
+	}
+	// Records stored before today's checks give their zone-file form.
+	for _, data := range []string{`"a\155b"`, `"a\009b"`} {
+		if got := core.TXTText(data); got != data {
+			t.Errorf("TXTText(%s): got %q, want it as stored", data, got)
+		}
 	}
 }
 

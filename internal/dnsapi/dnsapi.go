@@ -90,7 +90,8 @@ func (s *Server) zones(w http.ResponseWriter, r *http.Request, a core.Auth) {
 }
 
 // record is a record in JSON. Data is the record's data in presentation
-// form, names fully qualified, except TXT, whose data is its text. On input
+// form, names fully qualified, except TXT, whose data is its text itself
+// when that reads back as the same record (core.TXTText). On input
 // MX and SRV data may leave out the numbers, given instead as mx_priority,
 // or srv_priority, srv_weight and srv_port, as the Mythic Beasts API has them.
 type record struct {

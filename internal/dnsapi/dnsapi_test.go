@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -315,6 +316,57 @@ func TestDeleteData(t *testing.T) {
 		a := call(t, s, sess, "GET", set, "", "", "Accept", "text/dns")
 		if want := "_acme-challenge 300 TXT \"tokC\"\n"; a.body != want {
 			t.Errorf("records left: got %q, want %q", a.body, want)
+		}
+	})
+}
+
+// TestTXTText: TXT data in JSON is the text itself, read back as written
+// (a backslash and a quote are themselves); the zone-file form escapes it
+// as RFC 1035 says, and ?data= takes the text.
+func TestTXTText(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		auth := "Bearer " + owner(t, s, "alice", "example.com")
+		set := "/dns/v2/zones/example.com/records/txt/TXT"
+		texts := []string{`c:\d \010`, "café ✓", `say "hi"`} // as the zone-file form sorts
+		body, err := json.Marshal(map[string]any{"records": []any{
+			map[string]any{"data": texts[0]}, map[string]any{"data": texts[1]}, map[string]any{"data": texts[2]}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, "POST texts", call(t, s, auth, "POST", set, "application/json", string(body)), 200, map[string]float64{"records_added": 3})
+		a := call(t, s, auth, "GET", set, "", "")
+		var got []string
+		for _, r := range a.json["records"].([]any) {
+			got = append(got, r.(map[string]any)["data"].(string))
+		}
+		if diff := cmp.Diff(texts, got); diff != "" {
+			t.Errorf("GET JSON (-want +got):\n%s", diff)
+		}
+		a = call(t, s, auth, "GET", set, "", "", "Accept", "text/dns")
+		if want := "txt 3600 TXT \"c:\\\\d \\\\010\"\ntxt 3600 TXT \"caf\\195\\169 \\226\\156\\147\"\ntxt 3600 TXT \"say \\\"hi\\\"\"\n"; a.body != want {
+			t.Errorf("GET text/dns: got\n%s\nwant\n%s", a.body, want)
+		}
+		// What a read gives, written again, is the same record.
+		a = call(t, s, auth, "POST", set, "application/json", string(body))
+		want(t, "POST the texts again", a, 200, map[string]float64{"records_added": 0})
+		for _, text := range texts {
+			a = call(t, s, auth, "DELETE", set+"?data="+url.QueryEscape(text), "", "")
+			want(t, "DELETE "+text, a, 200, map[string]float64{"records_removed": 1})
+		}
+
+		// A C1 control as an escape is refused like one sent as such, and so
+		// is a byte that is not part of a UTF-8 character.
+		for _, data := range []string{`"a\155[31mb"`, `"a\194\155[31mb"`, "a\u009b[31mb", `"caf\233"`} {
+			body, _ := json.Marshal(map[string]any{"records": []any{map[string]any{"data": data}}})
+			if a := call(t, s, auth, "POST", set, "application/json", string(body)); a.status != 400 || a.problem() != "invalid" {
+				t.Errorf("POST %q: got %d %s, want 400 invalid", data, a.status, a.body)
+			}
+		}
+		if a := call(t, s, auth, "POST", set, "application/x-www-form-urlencoded", "data=caf%E9"); a.status != 400 || a.problem() != "invalid" {
+			t.Errorf("POST form caf%%E9: got %d %s, want 400 invalid", a.status, a.body)
+		}
+		if a := call(t, s, auth, "GET", set, "", ""); len(a.json["records"].([]any)) != 0 {
+			t.Errorf("records after refusals: %s", a.body)
 		}
 	})
 }
