@@ -36,7 +36,7 @@ const (
 type NewAPIKey struct {
 	Name      string
 	Permits   []twofold.Permit
-	ExpiresAt time.Time // zero: no expiry (for a key made by a key: its maker's)
+	ExpiresAt *time.Time // nil: no expiry (for a key made by a key: its maker's); else a time to come
 }
 
 // person refuses a caller that is an API key: only a person's session may
@@ -65,15 +65,21 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		return twofold.APIKey{}, "", err
 	}
 	now := s.Now()
-	if !n.ExpiresAt.IsZero() && !n.ExpiresAt.After(now) {
-		return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be in the future")
-	}
-	if n.ExpiresAt.After(now.AddDate(10, 0, 0)) {
-		return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be within ten years")
+	// Only an absent expiry means none: a time given, even the zero time
+	// (year 1), must be one to come.
+	var expires time.Time
+	if n.ExpiresAt != nil {
+		if !n.ExpiresAt.After(now) {
+			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be in the future")
+		}
+		if n.ExpiresAt.After(now.AddDate(10, 0, 0)) {
+			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be within ten years")
+		}
+		expires = n.ExpiresAt.UTC().Truncate(time.Microsecond)
 	}
 	// A key made with a second factor may reach what a team requiring
 	// two-factor shares; a key made by a key inherits its maker's answer.
-	k := twofold.APIKey{AccountID: a.Account.ID, Name: name, Permits: permits, CreatedAt: now, ExpiresAt: n.ExpiresAt.UTC().Truncate(time.Microsecond),
+	k := twofold.APIKey{AccountID: a.Account.ID, Name: name, Permits: permits, CreatedAt: now, ExpiresAt: expires,
 		SecondFactor: a.PassedSecondFactor()}
 	// A person has every permit but admin ones, which only an operator
 	// has; a key, only its own, and admin ones only while its owner is an

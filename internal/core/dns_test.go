@@ -30,13 +30,20 @@ func TestParseRecord(t *testing.T) {
 		{"SRV", in("_sip._tcp", "SRV", 300, "10 5 5060 sip"), rr("_sip._tcp", "SRV", 300, "10 5 5060 sip.example.com."), ""},
 		{"CAA", in("@", "CAA", 300, `0 ISSUE "letsencrypt.org"`), rr("@", "CAA", 300, `0 issue "letsencrypt.org"`), ""},
 		{"SSHFP", in("host", "SSHFP", 300, "4 2 "+strings.Repeat("ab", 32)), rr("host", "SSHFP", 300, "4 2 "+strings.Repeat("AB", 32)), ""},
-		{"TLSA", in("_443._tcp", "TLSA", 300, "3 1 1 ABCDEF"), rr("_443._tcp", "TLSA", 300, "3 1 1 abcdef"), ""},
+		{"SSHFP SHA-1", in("host", "SSHFP", 300, "1 1 "+strings.Repeat("Cd", 20)), rr("host", "SSHFP", 300, "1 1 "+strings.Repeat("CD", 20)), ""},
+		{"TLSA full", in("_443._tcp", "TLSA", 300, "3 1 0 ABCDEF"), rr("_443._tcp", "TLSA", 300, "3 1 0 abcdef"), ""},
+		{"TLSA SHA-256", in("_443._tcp", "TLSA", 300, "3 1 1 "+strings.Repeat("AB", 32)), rr("_443._tcp", "TLSA", 300, "3 1 1 "+strings.Repeat("ab", 32)), ""},
+		{"TLSA SHA-512", in("_443._tcp", "TLSA", 300, "3 0 2 "+strings.Repeat("AB", 64)), rr("_443._tcp", "TLSA", 300, "3 0 2 "+strings.Repeat("ab", 64)), ""},
 		{"PTR", in("1", "PTR", 300, "host.example.net."), rr("1", "PTR", 300, "host.example.net."), ""},
 		{"NS delegation", in("sub", "NS", 300, "ns1.Example.net."), rr("sub", "NS", 300, "ns1.example.net."), ""},
 		{"TXT text", in("_acme-challenge", "TXT", 120, `v=spf1 "a" -all; x`), rr("_acme-challenge", "TXT", 120, `"v=spf1 \"a\" -all; x"`), ""},
 		{"TXT presentation", in("@", "TXT", 300, `"a b" "c"`), rr("@", "TXT", 300, `"a b" "c"`), ""},
 		{"TXT split at 255", in("@", "TXT", 300, long), rr("@", "TXT", 300, `"`+long[:255]+`" "`+long[255:]+`"`), ""},
 		{"TXT text trimmed", in("_acme-challenge", "TXT", 120, "tok\n"), rr("_acme-challenge", "TXT", 120, `"tok"`), ""},
+		{"TXT text with a backslash", in("@", "TXT", 300, `c:\d \010`), rr("@", "TXT", 300, `"c:\\d \\010"`), ""},
+		{"TXT text in UTF-8", in("@", "TXT", 300, "café ✓"), rr("@", "TXT", 300, `"caf\195\169 \226\156\147"`), ""},
+		{"TXT UTF-8 escaped", in("@", "TXT", 300, `"caf\195\169"`), rr("@", "TXT", 300, `"caf\195\169"`), ""},
+		{"TXT UTF-8 across strings", in("@", "TXT", 300, `"caf\195" "\169"`), rr("@", "TXT", 300, `"caf\195" "\169"`), ""},
 		{"TXT spaces trimmed", in("_acme-challenge", "TXT", 120, "  lead and tail \t"), rr("_acme-challenge", "TXT", 120, `"lead and tail"`), ""},
 		{"host fully qualified", in("www.Example.com.", "A", 300, "192.0.2.1"), rr("www", "A", 300, "192.0.2.1"), ""},
 		{"apex fully qualified", in("example.com.", "A", 300, "192.0.2.1"), rr("@", "A", 300, "192.0.2.1"), ""},
@@ -48,7 +55,13 @@ func TestParseRecord(t *testing.T) {
 		{"MX without preference", in("@", "MX", 300, "mx.example.net."), twofold.Record{}, twofold.CodeInvalid},
 		{"SSHFP not hex", in("h", "SSHFP", 300, "1 1 zz"), twofold.Record{}, twofold.CodeInvalid},
 		{"SSHFP wrong length", in("h", "SSHFP", 300, "1 2 abcd"), twofold.Record{}, twofold.CodeInvalid},
+		{"SSHFP reserved type 0", in("h", "SSHFP", 300, "1 0 abcd"), twofold.Record{}, twofold.CodeInvalid},
+		{"SSHFP unassigned type", in("h", "SSHFP", 300, "1 3 "+strings.Repeat("ab", 32)), twofold.Record{}, twofold.CodeInvalid},
+		{"SSHFP SHA-1 too long", in("h", "SSHFP", 300, "1 1 "+strings.Repeat("ab", 32)), twofold.Record{}, twofold.CodeInvalid},
 		{"TLSA not hex", in("h", "TLSA", 300, "3 1 1 xyz"), twofold.Record{}, twofold.CodeInvalid},
+		{"TLSA SHA-256 of 1 byte", in("h", "TLSA", 300, "3 1 1 ab"), twofold.Record{}, twofold.CodeInvalid},
+		{"TLSA SHA-512 of 32 bytes", in("h", "TLSA", 300, "3 1 2 "+strings.Repeat("ab", 32)), twofold.Record{}, twofold.CodeInvalid},
+		{"TLSA unassigned matching type", in("h", "TLSA", 300, "3 1 3 "+strings.Repeat("ab", 32)), twofold.Record{}, twofold.CodeInvalid},
 		{"unsupported type", in("www", "HINFO", 300, `"a" "b"`), twofold.Record{}, twofold.CodeInvalid},
 		{"SOA", in("@", "SOA", 300, "ns. host. 1 2 3 4 5"), twofold.Record{}, twofold.CodeInvalid},
 		{"TTL too low", in("www", "A", 59, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
@@ -71,6 +84,10 @@ func TestParseRecord(t *testing.T) {
 		{"TXT quoted control", in("@", "TXT", 300, `"a\010b"`), twofold.Record{}, twofold.CodeInvalid},
 		{"TXT quoted tab", in("@", "TXT", 300, "\"a\tb\""), twofold.Record{}, twofold.CodeInvalid},
 		{"TXT quoted DEL", in("@", "TXT", 300, `"a" "\127"`), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT quoted 8-bit CSI", in("@", "TXT", 300, `"a\155[31mb"`), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT quoted C1 in UTF-8", in("@", "TXT", 300, `"a\194\155[31mb"`), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT quoted byte not UTF-8", in("@", "TXT", 300, `"caf\233"`), twofold.Record{}, twofold.CodeInvalid},
+		{"TXT text not UTF-8", in("@", "TXT", 300, "caf\xe9"), twofold.Record{}, twofold.CodeInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,6 +111,44 @@ func TestParseRecord(t *testing.T) {
 				t.Errorf("canonical form read again: got %+v, %v; want %+v", again, err, got)
 			}
 		})
+	}
+}
+
+// TestTXTText: the JSON form of a TXT record reads back as the same
+// record, the text itself when that does.
+func TestTXTText(t *testing.T) {
+	long := strings.Repeat("x", 254) + `\d` + strings.Repeat("é", 200)
+	for _, tt := range []struct{ data, want string }{
+		{`c:\d`, `c:\d`},
+		{`say "hi"`, `say "hi"`},
+		{`\"quoted\" \\ `, `\"quoted\" \\`},
+		{"café ✓", "café ✓"},
+		{long, long},
+		{`"a b"`, "a b"},
+		{`"a b" "c"`, `"a b" "c"`},               // not cut as text is
+		{`"\"hi\" there"`, `"\"hi\" there"`},     // text that starts with a quote
+		{`" padded "`, `" padded "`},             // text that would be trimmed
+		{`""`, `""`},                             // no text
+		{`"caf\195" "\169"`, `"caf\195" "\169"`}, // a character across strings
+	} {
+		r, err := core.ParseRecord("example.com", in("@", "TXT", 300, tt.data))
+		if err != nil {
+			t.Errorf("ParseRecord(%q): %v", tt.data, err)
+			continue
+		}
+		got := core.TXTText(r.Data)
+		if got != tt.want {
+			t.Errorf("TXTText of %q (stored %s): got %q, want %q", tt.data, r.Data, got, tt.want)
+		}
+		if again, err := core.ParseRecord("example.com", in("@", "TXT", 300, got)); err != nil || again != r {
+			t.Errorf("TXTText of %q read back: got %+v, %v; want %+v", tt.data, again, err, r)
+		}
+	}
+	// Records stored before today's checks give their zone-file form.
+	for _, data := range []string{`"a\155b"`, `"a\009b"`} {
+		if got := core.TXTText(data); got != data {
+			t.Errorf("TXTText(%s): got %q, want it as stored", data, got)
+		}
 	}
 }
 

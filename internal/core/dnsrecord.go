@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/miekg/dns"
 
@@ -164,8 +166,9 @@ func ParseRecord(zone string, in RecordInput) (twofold.Record, error) {
 	}
 	var rr dns.RR
 	if typ == "TXT" && !strings.HasPrefix(data, `"`) {
-		// Text as such, as the Mythic Beasts API and lego send it.
-		rr = &dns.TXT{Txt: splitTXT(data)}
+		// Text as such, as the Mythic Beasts API and lego send it: every
+		// byte is itself, a backslash too.
+		rr = textTXT(data)
 	} else {
 		rr, err = parseRR(zone, fqdn(zone, host)+" "+strconv.Itoa(ttl)+" IN "+typ+" "+data)
 		if err != nil {
@@ -240,24 +243,41 @@ func canonical(zone string, rr dns.RR) (twofold.Record, error) {
 			return bad("CAA tag %q is not letters and digits (RFC 8659 §4.1)", CleanText(r.Tag, 32))
 		}
 	case *dns.SSHFP:
+		// Fingerprint types (RFC 4255, RFC 6594): 1 SHA-1, 2 SHA-256; 0 is
+		// reserved and the others are unassigned, so of no known length.
 		r.FingerPrint = strings.ToUpper(r.FingerPrint) // as miekg/dns prints it
-		want := map[uint8]int{1: 40, 2: 64}[r.Type]
-		if _, err := hex.DecodeString(r.FingerPrint); err != nil || want != 0 && len(r.FingerPrint) != want {
-			return bad("fingerprint must be hexadecimal of the fingerprint type's length (SHA-1: 40, SHA-256: 64 digits)")
+		want, ok := map[uint8]int{1: 40, 2: 64}[r.Type]
+		if !ok {
+			return bad("fingerprint type %d is not 1 (SHA-1) or 2 (SHA-256)", r.Type)
+		}
+		if _, err := hex.DecodeString(r.FingerPrint); err != nil || len(r.FingerPrint) != want {
+			return bad("fingerprint must be %d hexadecimal digits for fingerprint type %d (SHA-1: 40, SHA-256: 64)", want, r.Type)
 		}
 	case *dns.TLSA:
+		// Matching types (RFC 6698 §2.1.3): 0 the full data, 1 its SHA-256,
+		// 2 its SHA-512.
 		r.Certificate = strings.ToLower(r.Certificate)
-		if _, err := hex.DecodeString(r.Certificate); err != nil || r.Certificate == "" {
-			return bad("certificate association data must be hexadecimal")
+		want, ok := map[uint8]int{0: 0, 1: 64, 2: 128}[r.MatchingType]
+		if !ok {
+			return bad("matching type %d is not 0 (full), 1 (SHA-256) or 2 (SHA-512)", r.MatchingType)
+		}
+		if _, err := hex.DecodeString(r.Certificate); err != nil || r.Certificate == "" || want != 0 && len(r.Certificate) != want {
+			return bad("certificate association data must be hexadecimal of the matching type's length (full: any, SHA-256: 64, SHA-512: 128 digits)")
 		}
 	case *dns.TXT:
 		if len(r.Txt) == 0 {
 			return bad("no text")
 		}
-		for _, part := range r.Txt {
-			if strings.IndexFunc(string(unescapeTXT(part)), unicode.IsControl) >= 0 {
-				return bad("text must not hold control characters (line breaks, tabs, NUL, escapes such as \\010)")
-			}
+		// The strings joined are the text the JSON form gives: UTF-8
+		// (which JSON carries) without control characters, whether sent
+		// as such or as \DDD escapes (\155 alone, a C1 control's byte, is
+		// not UTF-8). A character may straddle two strings.
+		text := txtBytes(r.Txt)
+		if !utf8.Valid(text) {
+			return bad("text must be UTF-8 (\\DDD escapes too: bytes 128 to 255 only as parts of UTF-8 characters)")
+		}
+		if bytes.IndexFunc(text, unicode.IsControl) >= 0 {
+			return bad("text must not hold control characters (line breaks, tabs, NUL, escapes such as \\010)")
 		}
 	}
 	data := strings.TrimPrefix(rr.String(), h.String())
@@ -289,6 +309,29 @@ func splitTXT(text string) []string {
 	return append(out, text)
 }
 
+// textTXT returns a TXT record of text as such, cut into character-strings
+// of at most 255 bytes. miekg/dns keeps each string in escaped form, where
+// a backslash starts an escape: so a backslash of the text is written \\,
+// and a quote \" (as it prints them).
+func textTXT(text string) *dns.TXT {
+	parts := splitTXT(text)
+	for i, p := range parts {
+		parts[i] = txtEscaper.Replace(p)
+	}
+	return &dns.TXT{Txt: parts}
+}
+
+var txtEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
+// txtBytes returns the bytes of character-strings in escaped form, joined.
+func txtBytes(parts []string) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, unescapeTXT(p)...)
+	}
+	return out
+}
+
 // unescapeTXT returns the bytes of a TXT character-string in the escaped
 // form miekg/dns keeps it in: \DDD is the byte of that decimal value, a
 // backslash before any other character is that character (RFC 1035 §5.1).
@@ -315,14 +358,34 @@ func unescapeTXT(s string) []byte {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// TXTText returns the text of a TXT record's canonical data, its
-// character-strings joined: the form the Mythic Beasts API speaks.
+// TXTText returns a TXT record's canonical data as the JSON form gives it,
+// the form the Mythic Beasts API speaks: its text, the character-strings
+// joined and unescaped, when ParseRecord reads that text back as the same
+// record; else the data itself, quoted strings in zone-file form: for
+// text that is empty, starts with a quote, a space or another character
+// ParseRecord trims, is cut other than every 255 bytes, or holds what
+// ParseRecord refuses, as records stored before its checks may.
 func TXTText(data string) string {
 	rr, err := dns.NewRR(". 60 IN TXT " + data)
 	if err != nil {
 		return data
 	}
-	return strings.Join(rr.(*dns.TXT).Txt, "")
+	parts := rr.(*dns.TXT).Txt
+	text := string(txtBytes(parts))
+	if text == "" || strings.HasPrefix(text, `"`) || strings.TrimSpace(text) != text || len(text) > maxLine ||
+		!utf8.ValidString(text) || strings.IndexFunc(text, unicode.IsControl) >= 0 {
+		return data
+	}
+	cut := splitTXT(text)
+	if len(cut) != len(parts) {
+		return data
+	}
+	for i, p := range parts {
+		if string(unescapeTXT(p)) != cut[i] {
+			return data
+		}
+	}
+	return text
 }
 
 // fqdn returns the fully qualified name of host in zone.

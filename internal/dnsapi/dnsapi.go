@@ -90,7 +90,8 @@ func (s *Server) zones(w http.ResponseWriter, r *http.Request, a core.Auth) {
 }
 
 // record is a record in JSON. Data is the record's data in presentation
-// form, names fully qualified, except TXT, whose data is its text. On input
+// form, names fully qualified, except TXT, whose data is its text itself
+// when that reads back as the same record (core.TXTText). On input
 // MX and SRV data may leave out the numbers, given instead as mx_priority,
 // or srv_priority, srv_weight and srv_port, as the Mythic Beasts API has them.
 type record struct {
@@ -250,7 +251,7 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		}
 		in := make([]core.RecordInput, len(body.Records))
 		for i, rec := range body.Records {
-			data, err := joinNumbers(rec)
+			data, err := joinNumbers(rec, r.PathValue("type"))
 			if err != nil {
 				return nil, twofold.Errorf(twofold.CodeInvalid, "record %d: %s", i+1, twofold.ErrorMessage(err))
 			}
@@ -319,9 +320,13 @@ func readBody(w http.ResponseWriter, r *http.Request) (string, error) {
 }
 
 // joinNumbers returns rec's data with the numbers MX and SRV records may
-// give in fields of their own put in front.
-func joinNumbers(rec record) (string, error) {
+// give in fields of their own put in front. A record without a type has
+// the path's, pathType, as core gives it.
+func joinNumbers(rec record, pathType string) (string, error) {
 	typ := strings.ToUpper(strings.TrimSpace(rec.Type))
+	if typ == "" {
+		typ = strings.ToUpper(strings.TrimSpace(pathType))
+	}
 	srv := rec.SRVPriority != nil || rec.SRVWeight != nil || rec.SRVPort != nil
 	switch {
 	case rec.MXPriority != nil && typ != "MX":

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -173,6 +174,23 @@ func TestRecordsJSON(t *testing.T) {
 		want(t, "DELETE by data again", a, 200, map[string]float64{"records_removed": 0})
 		a = call(t, s, auth, "DELETE", base+"/_acme-challenge", "", "")
 		want(t, "DELETE host", a, 200, map[string]float64{"records_removed": 1})
+
+		// A record's type defaults to the path's, also for the numbers MX
+		// and SRV records give apart.
+		a = call(t, s, auth, "POST", base+"/mx1/MX", "application/json", `{"records":[{"data":"mx.example.net.","mx_priority":10}]}`)
+		want(t, "POST mx1/MX with mx_priority", a, 200, map[string]float64{"records_added": 1})
+		a = call(t, s, auth, "PUT", base+"/_xmpp._tcp/SRV", "application/json", `{"records":[{"ttl":300,"data":"xmpp","srv_priority":5,"srv_weight":0,"srv_port":5222}]}`)
+		want(t, "PUT _xmpp._tcp/SRV with srv_*", a, 200, map[string]float64{"records_added": 1})
+		a = call(t, s, auth, "POST", base+"/mx2/A", "application/json", `{"records":[{"data":"192.0.2.1","mx_priority":10}]}`)
+		want(t, "POST mx2/A with mx_priority", a, 400, nil)
+		a = call(t, s, auth, "GET", base+"/mx1", "", "")
+		if diff := cmp.Diff(map[string]any{"records": []any{rec("mx1", 3600, "MX", "10 mx.example.net.")}}, a.json); diff != "" {
+			t.Errorf("GET mx1 (-want +got):\n%s", diff)
+		}
+		a = call(t, s, auth, "GET", base+"/_xmpp._tcp", "", "")
+		if diff := cmp.Diff(map[string]any{"records": []any{rec("_xmpp._tcp", 300, "SRV", "5 0 5222 xmpp.example.com.")}}, a.json); diff != "" {
+			t.Errorf("GET _xmpp._tcp (-want +got):\n%s", diff)
+		}
 	})
 }
 
@@ -243,6 +261,8 @@ func TestProblems(t *testing.T) {
 			{"other content type", alice, "POST", base, "text/plain", "www A 192.0.2.1", 400, "invalid"},
 			{"TXT with a tab", alice, "POST", base + "/_acme-challenge/TXT", "application/x-www-form-urlencoded", "data=a%09b", 400, "invalid"},
 			{"TXT with an escape", alice, "POST", base + "/_acme-challenge/TXT", "application/json", `{"records":[{"data":"a\u001b[2Jb"}]}`, 400, "invalid"},
+			{"SSHFP of reserved type 0", alice, "POST", base + "/host/SSHFP", "application/x-www-form-urlencoded", "data=1+0+abcd", 400, "invalid"},
+			{"TLSA SHA-256 of 1 byte", alice, "POST", base + "/_443._tcp/TLSA", "application/x-www-form-urlencoded", "data=3+1+1+ab", 400, "invalid"},
 			{"CNAME at the apex", alice, "POST", base + "/@/CNAME", "application/x-www-form-urlencoded", "data=web", 400, "invalid"},
 			{"other method", alice, "PATCH", base, "", "", 405, "method-not-allowed"},
 			{"unknown path", alice, "GET", "/dns/v2/nothing", "", "", 404, "not-found"},
@@ -296,6 +316,57 @@ func TestDeleteData(t *testing.T) {
 		a := call(t, s, sess, "GET", set, "", "", "Accept", "text/dns")
 		if want := "_acme-challenge 300 TXT \"tokC\"\n"; a.body != want {
 			t.Errorf("records left: got %q, want %q", a.body, want)
+		}
+	})
+}
+
+// TestTXTText: TXT data in JSON is the text itself, read back as written
+// (a backslash and a quote are themselves); the zone-file form escapes it
+// as RFC 1035 says, and ?data= takes the text.
+func TestTXTText(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		auth := "Bearer " + owner(t, s, "alice", "example.com")
+		set := "/dns/v2/zones/example.com/records/txt/TXT"
+		texts := []string{`c:\d \010`, "café ✓", `say "hi"`} // as the zone-file form sorts
+		body, err := json.Marshal(map[string]any{"records": []any{
+			map[string]any{"data": texts[0]}, map[string]any{"data": texts[1]}, map[string]any{"data": texts[2]}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, "POST texts", call(t, s, auth, "POST", set, "application/json", string(body)), 200, map[string]float64{"records_added": 3})
+		a := call(t, s, auth, "GET", set, "", "")
+		var got []string
+		for _, r := range a.json["records"].([]any) {
+			got = append(got, r.(map[string]any)["data"].(string))
+		}
+		if diff := cmp.Diff(texts, got); diff != "" {
+			t.Errorf("GET JSON (-want +got):\n%s", diff)
+		}
+		a = call(t, s, auth, "GET", set, "", "", "Accept", "text/dns")
+		if want := "txt 3600 TXT \"c:\\\\d \\\\010\"\ntxt 3600 TXT \"caf\\195\\169 \\226\\156\\147\"\ntxt 3600 TXT \"say \\\"hi\\\"\"\n"; a.body != want {
+			t.Errorf("GET text/dns: got\n%s\nwant\n%s", a.body, want)
+		}
+		// What a read gives, written again, is the same record.
+		a = call(t, s, auth, "POST", set, "application/json", string(body))
+		want(t, "POST the texts again", a, 200, map[string]float64{"records_added": 0})
+		for _, text := range texts {
+			a = call(t, s, auth, "DELETE", set+"?data="+url.QueryEscape(text), "", "")
+			want(t, "DELETE "+text, a, 200, map[string]float64{"records_removed": 1})
+		}
+
+		// A C1 control as an escape is refused like one sent as such, and so
+		// is a byte that is not part of a UTF-8 character.
+		for _, data := range []string{`"a\155[31mb"`, `"a\194\155[31mb"`, "a\u009b[31mb", `"caf\233"`} {
+			body, _ := json.Marshal(map[string]any{"records": []any{map[string]any{"data": data}}})
+			if a := call(t, s, auth, "POST", set, "application/json", string(body)); a.status != 400 || a.problem() != "invalid" {
+				t.Errorf("POST %q: got %d %s, want 400 invalid", data, a.status, a.body)
+			}
+		}
+		if a := call(t, s, auth, "POST", set, "application/x-www-form-urlencoded", "data=caf%E9"); a.status != 400 || a.problem() != "invalid" {
+			t.Errorf("POST form caf%%E9: got %d %s, want 400 invalid", a.status, a.body)
+		}
+		if a := call(t, s, auth, "GET", set, "", ""); len(a.json["records"].([]any)) != 0 {
+			t.Errorf("records after refusals: %s", a.body)
 		}
 	})
 }

@@ -87,12 +87,9 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, a core.Aut
 		writeError(w, r, s.log, err)
 		return
 	}
-	n := core.NewAPIKey{Name: req.Name}
+	n := core.NewAPIKey{Name: req.Name, ExpiresAt: req.ExpiresAt}
 	for _, p := range req.Permits {
 		n.Permits = append(n.Permits, twofold.Permit(p))
-	}
-	if req.ExpiresAt != nil {
-		n.ExpiresAt = *req.ExpiresAt
 	}
 	k, secret, err := s.svc.CreateAPIKey(r.Context(), a, n, Meta(r))
 	if err != nil {

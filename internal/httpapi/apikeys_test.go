@@ -233,6 +233,7 @@ func TestAPIKeyInput(t *testing.T) {
 			"unknown field":     keyRequest("x", map[string]any{"scope": "all"}, "account * read"),
 			"bad pattern":       keyRequest("x", nil, "dns exa*mple.com read"),
 			"expired":           keyRequest("x", map[string]any{"expires_at": past}, "account * read"),
+			"expiry in year 1":  keyRequest("x", map[string]any{"expires_at": "0001-01-01T00:00:00Z"}, "account * read"),
 			"expiry not a time": keyRequest("x", map[string]any{"expires_at": "tomorrow"}, "account * read"),
 		} {
 			t.Run(name, func(t *testing.T) {

@@ -172,7 +172,7 @@ func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, a core.Au
 			s.fail(w, r, err)
 			return
 		}
-		n.ExpiresAt = t
+		n.ExpiresAt = &t
 	}
 	for _, ru := range c.AccessRules {
 		p, err := ruleToPermit(ru)

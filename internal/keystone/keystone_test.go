@@ -447,6 +447,10 @@ func TestGophercloudApplicationCredential(t *testing.T) {
 			"another service": {Name: "c", AccessRules: []applicationcredentials.AccessRule{{Service: "compute", Method: "GET", Path: "/servers"}}},
 			"a short path":    {Name: "p", AccessRules: []applicationcredentials.AccessRule{{Service: "dns", Method: "GET", Path: "/zones/example.com"}}},
 			"its own secret":  {Name: "s", Secret: "hunter2"},
+			// Only a credential without expires_at never expires: the
+			// zero time is a time long past, not "no expiry".
+			"expiry in year 1":   {Name: "y", ExpiresAt: &time.Time{}},
+			"expiry in the past": {Name: "e", ExpiresAt: new(s.Clock.Now().Add(-time.Hour))},
 		} {
 			_, err := applicationcredentials.Create(t.Context(), id, userID, o).Extract()
 			wantStatus(t, name, err, http.StatusBadRequest)

@@ -105,7 +105,7 @@ ns1.sub 300 A 192.0.2.53
 _acme-challenge 120 TXT "token"
 _sip._tcp 300 SRV 10 5 5060 sip
 host 300 SSHFP 4 2 abababababababababababababababababababababababababababababababab
-_443._tcp 300 TLSA 3 1 1 ABCDEF
+_443._tcp 300 TLSA 3 1 0 ABCDEF
 1 300 PTR host.example.com.
 `)
 			tests := []struct {
@@ -144,7 +144,7 @@ _443._tcp 300 TLSA 3 1 1 ABCDEF
 				{"SRV", "_sip._tcp.example.com.", dns.TypeSRV, "udp", dns.RcodeSuccess, true, []string{"_sip._tcp.example.com. SRV 10 5 5060 sip.example.com."}, nil, nil},
 				{"SSHFP", "host.example.com.", dns.TypeSSHFP, "udp", dns.RcodeSuccess, true,
 					[]string{"host.example.com. SSHFP 4 2 ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB"}, nil, nil},
-				{"TLSA", "_443._tcp.example.com.", dns.TypeTLSA, "udp", dns.RcodeSuccess, true, []string{"_443._tcp.example.com. TLSA 3 1 1 abcdef"}, nil, nil},
+				{"TLSA", "_443._tcp.example.com.", dns.TypeTLSA, "udp", dns.RcodeSuccess, true, []string{"_443._tcp.example.com. TLSA 3 1 0 abcdef"}, nil, nil},
 				{"PTR", "1.example.com.", dns.TypePTR, "udp", dns.RcodeSuccess, true, []string{"1.example.com. PTR host.example.com."}, nil, nil},
 				{"outside every zone", "www.example.org.", dns.TypeA, "udp", dns.RcodeRefused, false, nil, nil, nil},
 				{"a parent of the zone", "com.", dns.TypeNS, "udp", dns.RcodeRefused, false, nil, nil, nil},

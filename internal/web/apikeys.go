@@ -84,7 +84,8 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, a core.Aut
 		return
 	}
 	if life > 0 {
-		n.ExpiresAt = s.svc.Now().Add(life)
+		t := s.svc.Now().Add(life)
+		n.ExpiresAt = &t
 	}
 	k, secret, err := s.svc.CreateAPIKey(r.Context(), a, n, httpapi.Meta(r))
 	if err != nil {
