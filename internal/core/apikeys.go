@@ -317,7 +317,7 @@ func errBadKey() error {
 
 // AuthenticateAPIKey returns the caller behind an API key's id and secret.
 func (s *Service) AuthenticateAPIKey(ctx context.Context, id, secret string, m Meta) (Auth, error) {
-	if len(id) == 0 || len(id) > 64 || len(secret) == 0 || len(secret) > 128 {
+	if !wellFormedID(id) || len(secret) == 0 || len(secret) > 128 {
 		return Auth{}, errBadKey()
 	}
 	k, err := s.store.APIKey(ctx, id)

@@ -405,6 +405,14 @@ func (s *Service) randomString(n int) (string, error) {
 // newID returns a random 128-bit identifier.
 func (s *Service) newID() (string, error) { return s.randomString(16) }
 
+// wellFormedID reports whether id, from a request, can name a row: at most
+// 64 bytes of UTF-8 without a NUL, as every id Twofold makes is. Anything
+// else names nothing, and is answered so without a look-up (PostgreSQL
+// would refuse it in a text parameter).
+func wellFormedID(id string) bool {
+	return id != "" && len(id) <= 64 && utf8.ValidString(id) && strings.IndexByte(id, 0) < 0
+}
+
 // orderedEncoding keeps the order of the bytes it encodes.
 var orderedEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
 
@@ -468,9 +476,10 @@ func (s *Service) auditSession(ctx context.Context, accountID, typ string, m Met
 }
 
 // CleanText makes s fit a text column and a log line: valid UTF-8 (each
-// invalid byte becomes U+FFFD) of at most max bytes, cut between characters.
+// invalid byte becomes U+FFFD) without NUL bytes, which PostgreSQL refuses
+// in text, of at most max bytes, cut between characters.
 func CleanText(s string, max int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 	if len(s) <= max {
 		return s
 	}

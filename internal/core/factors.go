@@ -344,6 +344,9 @@ func (s *Service) checkSetupSession(a Auth, f twofold.Factor, unknownOK bool) er
 
 // factor loads and decrypts one of the account's factors.
 func (s *Service) factor(ctx context.Context, accountID, id string) (twofold.Factor, error) {
+	if !wellFormedID(id) {
+		return twofold.Factor{}, twofold.Errorf(twofold.CodeNotFound, "factor not found")
+	}
 	f, err := s.store.Factor(ctx, accountID, id)
 	if err != nil {
 		return f, err

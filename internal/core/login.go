@@ -229,6 +229,9 @@ func (s *Service) PendingLogin(ctx context.Context, loginID string) (twofold.Log
 }
 
 func (s *Service) pendingLogin(ctx context.Context, loginID string) (twofold.Login, error) {
+	if !wellFormedID(loginID) {
+		return twofold.Login{}, errLoginExpired()
+	}
 	l, err := s.store.Login(ctx, loginID)
 	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && (l.Used || !s.Now().Before(l.ExpiresAt))) {
 		return l, errLoginExpired()

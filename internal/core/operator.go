@@ -29,10 +29,7 @@ func (s *Service) SearchAccounts(ctx context.Context, op Auth, query string, lim
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	if len(query) > 64 {
-		query = query[:64]
-	}
-	return s.store.Accounts(ctx, query, limit)
+	return s.store.Accounts(ctx, searchText(query), limit)
 }
 
 // AccountSummary is what an operator sees of one account: never a secret.
@@ -139,11 +136,18 @@ func (s *Service) SearchTeams(ctx context.Context, op Auth, query string, limit 
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	query = strings.TrimSpace(strings.ToValidUTF8(query, ""))
-	if utf8.RuneCountInString(query) > 64 { // no team name is longer
+	return s.store.TeamSummaries(ctx, searchText(query), limit)
+}
+
+// searchText is an operator's search as it is looked for: valid UTF-8
+// without NUL bytes, trimmed, and cut to 64 characters (never inside one),
+// as no username or team name is longer.
+func searchText(query string) string {
+	query = strings.TrimSpace(strings.ReplaceAll(strings.ToValidUTF8(query, ""), "\x00", ""))
+	if utf8.RuneCountInString(query) > 64 {
 		query = string([]rune(query)[:64])
 	}
-	return s.store.TeamSummaries(ctx, query, limit)
+	return query
 }
 
 // TeamInspection is what an operator sees of one team: its members with

@@ -176,6 +176,9 @@ func (s *Service) passkeyAccount(ctx context.Context, asr securitykey.Assertion,
 	if len(handle) == 0 || len(handle) > 64 {
 		return a, u, "the assertion carries no user handle: not a passkey", nil
 	}
+	if !wellFormedID(string(handle)) { // a handle Twofold never gave
+		return a, u, "the user handle names no account", nil
+	}
 	a, err = s.store.AccountByID(ctx, string(handle))
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
 		return twofold.Account{}, u, "the user handle names no account", nil

@@ -167,7 +167,7 @@ func errResetLinkGone() error {
 // resetLink returns the unexpired link of token.
 func (s *Service) resetLink(ctx context.Context, token string) (twofold.PasswordReset, error) {
 	id, _, ok := strings.Cut(token, ".")
-	if !ok || len(token) > 128 || id == "" {
+	if !ok || len(token) > 128 || !wellFormedID(id) {
 		return twofold.PasswordReset{}, errResetLinkGone()
 	}
 	r, err := s.store.PasswordReset(ctx, id, s.Now())

@@ -454,6 +454,9 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 	if d := now.Sub(sig.Time); d > PushClockSkew || d < -PushClockSkew {
 		return Device{}, errDeviceAuth(fmt.Sprintf("the request's time is more than %d seconds from the server's: check the device's clock (GET /v1/time)", int(PushClockSkew.Seconds())))
 	}
+	if !wellFormedID(sig.DeviceID) {
+		return Device{}, errDeviceAuth("unknown device")
+	}
 	d, err := s.store.PushDevice(ctx, sig.DeviceID)
 	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && d.PublicKey == nil) {
 		return Device{}, errDeviceAuth("unknown device")

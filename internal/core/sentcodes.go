@@ -407,13 +407,17 @@ func scopeKind(scope string) string {
 	return "confirmation"
 }
 
-// checkSendMethod checks the method and factor of a request to send a code.
+// checkSendMethod checks the method and factor of a request to send a code,
+// before anything is counted or looked up.
 func checkSendMethod(method twofold.Method, factorID string) error {
 	if method != twofold.MethodSMS && method != twofold.MethodEmail {
 		return twofold.Errorf(twofold.CodeInvalid, "method must be sms or email")
 	}
 	if factorID == "" {
 		return twofold.Errorf(twofold.CodeInvalid, "factor_id is required")
+	}
+	if !wellFormedID(factorID) { // names no factor: refused before any rate is counted
+		return twofold.Errorf(twofold.CodeNotFound, "no active %s factor %q", method, truncate(factorID, 64))
 	}
 	return nil
 }

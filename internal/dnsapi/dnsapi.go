@@ -278,8 +278,8 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		return in, nil
 	case "application/x-www-form-urlencoded":
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		if err := r.ParseForm(); err != nil {
-			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameters could not be read")
+		if err := r.ParseForm(); err != nil || !httpapi.TextValues(r.PostForm) {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameters could not be read as UTF-8 text without NUL bytes")
 		}
 		for k := range r.PostForm {
 			if k != "data" && k != "ttl" {

@@ -123,6 +123,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "send grant_type=client_credentials as application/x-www-form-urlencoded"})
 		return
 	}
+	if !TextValues(r.PostForm) {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "the form's values must be UTF-8 text without NUL bytes"})
+		return
+	}
 	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
 		writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "only grant_type=client_credentials is supported"})
 		return
@@ -131,7 +135,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
-	token, expires, err := s.svc.IssueAPIToken(r.Context(), id, secret, Meta(r))
+	var token string
+	var expires time.Time
+	var err error
+	if Text(id) && Text(secret) {
+		token, expires, err = s.svc.IssueAPIToken(r.Context(), id, secret, Meta(r))
+	} else {
+		err = errBadKey() // no key's id or secret, from HTTP Basic
+	}
 	switch code := twofold.ErrorCode(err); {
 	case err == nil:
 	case code == twofold.CodeUnauthorized:

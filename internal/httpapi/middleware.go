@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -277,4 +279,58 @@ func itoa(n int) string {
 		return string([]byte{digits[n/100], digits[n/10%10], digits[n%10]})
 	}
 	return "other"
+}
+
+// Text reports whether s is text a request may carry into the service:
+// valid UTF-8 without a NUL byte. PostgreSQL refuses anything else in a
+// text value, and no identifier, token, name or query of Twofold's holds it.
+func Text(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// TextValues reports whether every key and value of v is Text.
+func TextValues(v url.Values) bool {
+	for k, vs := range v {
+		if !Text(k) {
+			return false
+		}
+		for _, s := range vs {
+			if !Text(s) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// WellFormed refuses a request whose decoded path or query values are not
+// Text, before any handler sees it: ids, tokens and queries come from
+// them. The refusal is the one of the longest prefix of refusals that
+// begins the path, and otherwise a 400 invalid problem; each API answers
+// in its own form.
+func WellFormed(next http.Handler, refusals map[string]http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if Text(r.URL.Path) && TextValues(r.URL.Query()) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var refuse http.Handler = http.HandlerFunc(RefuseMalformed)
+		longest := -1
+		for prefix, h := range refusals {
+			if strings.HasPrefix(r.URL.Path, prefix) && len(prefix) > longest {
+				refuse, longest = h, len(prefix)
+			}
+		}
+		refuse.ServeHTTP(w, r)
+	})
+}
+
+// MalformedMessage says why a request that WellFormed refuses was refused.
+const MalformedMessage = "the request's path or query is not valid UTF-8 text or holds a NUL byte"
+
+// RefuseMalformed answers a request that is not well-formed text (see
+// WellFormed) with a 400 invalid problem.
+func RefuseMalformed(w http.ResponseWriter, r *http.Request) {
+	writeProblem(w, Problem{Type: ProblemTypeBase + string(twofold.CodeInvalid), Title: http.StatusText(http.StatusBadRequest),
+		Status: http.StatusBadRequest, Detail: MalformedMessage})
 }

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -123,7 +124,30 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if dec.More() {
 		return twofold.Errorf(twofold.CodeInvalid, "request body must hold a single JSON object")
 	}
-	return nil
+	return JSONText(body)
+}
+
+// JSONText refuses, as invalid, a JSON body that is not UTF-8 (RFC 8259
+// §8.1; encoding/json would quietly turn the bytes into U+FFFD) or that has
+// a string holding a NUL ("\u0000"), which no field of Twofold's takes and
+// PostgreSQL refuses in text. body must be valid JSON.
+func JSONText(body []byte) error {
+	if !utf8.Valid(body) {
+		return twofold.Errorf(twofold.CodeInvalid, "request body is not valid UTF-8")
+	}
+	if !bytes.Contains(body, []byte(`\u0000`)) {
+		return nil // the only way to write a NUL in valid JSON
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		t, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF: every string was checked
+		}
+		if s, ok := t.(string); ok && strings.IndexByte(s, 0) >= 0 {
+			return twofold.Errorf(twofold.CodeInvalid, "request body holds a NUL character (\\u0000) in a string")
+		}
+	}
 }
 
 // kindName names a JSON value of Go kind k for an error message.

@@ -197,7 +197,7 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 			writeError(w, r, s.log, twofold.Errorf(twofold.CodeUnauthorized, "send a session token as Authorization: Bearer …"))
 			return
 		}
-		a, err := s.svc.Authenticate(r.Context(), token)
+		a, err := s.authenticate(r, token)
 		if err != nil {
 			if twofold.ErrorCode(err) == twofold.CodeUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="twofold", error="invalid_token"`)
@@ -235,19 +235,43 @@ func (s *Server) Caller(h Handler) http.HandlerFunc {
 // a person's session token as Bearer.
 func (s *Server) caller(r *http.Request) (core.Auth, error) {
 	if id, secret, ok := r.BasicAuth(); ok {
+		if !Text(id) || !Text(secret) {
+			return core.Auth{}, errBadKey()
+		}
 		return s.svc.AuthenticateAPIKey(r.Context(), id, secret, Meta(r))
 	}
 	token, ok := bearer(r)
 	switch {
 	case !ok:
 		return core.Auth{}, twofold.Errorf(twofold.CodeUnauthorized, "send a session token or an API key's token as Authorization: Bearer …, or an API key as HTTP Basic")
+	case (core.IsAPIToken(token) || strings.Contains(token, ":")) && !Text(token):
+		return core.Auth{}, errBadKey()
 	case core.IsAPIToken(token):
 		return s.svc.AuthenticateAPIToken(r.Context(), token, Meta(r))
 	case strings.Contains(token, ":"):
 		id, secret, _ := strings.Cut(token, ":")
 		return s.svc.AuthenticateAPIKey(r.Context(), id, secret, Meta(r))
 	}
+	return s.authenticate(r, token)
+}
+
+// authenticate returns the person whose session token is token.
+func (s *Server) authenticate(r *http.Request, token string) (core.Auth, error) {
+	if !Text(token) {
+		return core.Auth{}, errBadSession()
+	}
 	return s.svc.Authenticate(r.Context(), token)
+}
+
+// errBadSession and errBadKey answer a credential that cannot be one,
+// being no text (see Text), as core answers an unknown one, without
+// looking it up.
+func errBadSession() error {
+	return twofold.Errorf(twofold.CodeUnauthorized, "session is invalid or has expired")
+}
+
+func errBadKey() error {
+	return twofold.Errorf(twofold.CodeUnauthorized, "the API key or token is invalid, expired or revoked")
 }
 
 // bearer returns the request's Bearer token, or else its X-Auth-Token, as

@@ -164,7 +164,13 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		return twofold.Errorf(twofold.CodeInvalid, "request body is not the JSON object expected")
 	}
-	return nil
+	return httpapi.JSONText(body)
+}
+
+// Malformed answers a request whose path or query is not text (see
+// httpapi.WellFormed) in the Identity API's error form.
+func Malformed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusBadRequest, httpapi.MalformedMessage)
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, a core.Auth, tok token)
@@ -194,6 +200,9 @@ func (s *Server) authed(h handler) http.HandlerFunc {
 func (s *Server) tokenAuth(r *http.Request, v string) (core.Auth, token, error) {
 	if v == "" {
 		return core.Auth{}, token{}, twofold.Errorf(twofold.CodeUnauthorized, "send a token as X-Auth-Token")
+	}
+	if !httpapi.Text(v) { // no token: refused as an unknown one is, unlooked-up
+		return core.Auth{}, token{}, twofold.Errorf(twofold.CodeUnauthorized, "the token is invalid, expired or revoked")
 	}
 	if core.IsAPIToken(v) {
 		a, exp, err := s.svc.AuthenticateAPITokenUntil(r.Context(), v, httpapi.Meta(r))

@@ -261,12 +261,22 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("/metrics", httpapi.MethodNotAllowed("GET, HEAD"))
+	// A path or query that is not text is refused before any handler, in
+	// the form of the API it was sent to; a path of none is a page's.
+	refusals := map[string]http.Handler{
+		"/":           http.HandlerFunc(pages.Malformed),
+		"/v1/":        http.HandlerFunc(httpapi.RefuseMalformed),
+		dnsapi.Prefix: http.HandlerFunc(httpapi.RefuseMalformed),
+		"/v3":         http.HandlerFunc(keystone.Malformed),
+		"/healthz":    http.HandlerFunc(httpapi.RefuseMalformed),
+		"/readyz":     http.HandlerFunc(httpapi.RefuseMalformed),
+	}
 	var trusted []netip.Prefix
 	for _, p := range s.Config.TrustedProxies {
 		trusted = append(trusted, netip.MustParsePrefix(p)) // checked by Validate
 	}
 	s.http = &http.Server{
-		Handler:           httpapi.ClientAddr(trusted, s.Logger, httpapi.Observe(s.Logger, metrics, mux)),
+		Handler:           httpapi.ClientAddr(trusted, s.Logger, httpapi.Observe(s.Logger, metrics, httpapi.WellFormed(mux, refusals))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -23,8 +23,7 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
-	"modernc.org/sqlite"               // registers "sqlite"
+	"modernc.org/sqlite" // registers "sqlite"
 
 	"github.com/twofold/twofold"
 )
@@ -102,7 +101,7 @@ func isPostgres(dsn string) bool {
 func connect(dsn string) (*Store, error) {
 	switch {
 	case isPostgres(dsn):
-		db, err := sql.Open("pgx", dsn)
+		db, err := openPostgres(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}

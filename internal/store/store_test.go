@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -241,5 +242,30 @@ func TestPingAfterPostgresDroppedConnections(t *testing.T) {
 	testenv.CutPostgres(t, dsn)() // end every connection, then allow new ones
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping with the database back: %v", err)
+	}
+}
+
+// TestTextPostgresRefuses: text that PostgreSQL refuses in a parameter (not
+// UTF-8, or with a NUL byte) is an invalid error there, not an internal one,
+// whether a statement reads a row, reads rows or writes; SQLite takes it.
+func TestTextPostgresRefuses(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t, dsn(t))
+			ctx := t.Context()
+			for _, text := range []string{"a\x00b", "\xff", "a\xc3"} {
+				_, err1 := s.AccountByID(ctx, text)
+				_, err2 := s.Accounts(ctx, text, 10)
+				_, err3 := s.TakeToken(ctx, text, 1, 1, time.Now())
+				for i, err := range []error{err1, err2, err3} {
+					code := twofold.ErrorCode(err)
+					if s.Dialect() == store.Postgres && code != twofold.CodeInvalid || err != nil && code == twofold.CodeInternal {
+						t.Errorf("statement %d with %q: got %v (%s), want on PostgreSQL an invalid error and never an internal one", i+1, text, err, code)
+					}
+				}
+			}
+		})
 	}
 }

@@ -294,7 +294,7 @@ func (s *Server) guard(h http.Handler) http.Handler {
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-			if err := r.ParseForm(); err != nil {
+			if err := r.ParseForm(); err != nil || !httpapi.TextValues(r.PostForm) {
 				s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read. Go back and try again.")
 				return
 			}
@@ -305,6 +305,13 @@ func (s *Server) guard(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// Malformed answers a request whose path or query is not text (see
+// httpapi.WellFormed) with a plain 400 page.
+func (s *Server) Malformed(w http.ResponseWriter, r *http.Request) {
+	s.headers(w, r)
+	s.renderError(w, r, nil, http.StatusBadRequest, "This address is not valid: it holds bytes that are not text. Check the link and try again.")
 }
 
 func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {

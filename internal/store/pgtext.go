@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/twofold/twofold"
+)
+
+// openPostgres opens a pool over dsn whose statements answer text that
+// PostgreSQL cannot hold with an invalid error rather than an internal one
+// (see textError).
+func openPostgres(dsn string) (*sql.DB, error) {
+	c, err := stdlib.GetDefaultDriver().(driver.DriverContext).OpenConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(textConnector{c}), nil
+}
+
+// textError makes err, when PostgreSQL refused a text parameter that is
+// not UTF-8 or holds a NUL byte (SQLSTATE 22021, character not in
+// repertoire) or that it cannot convert (22P05, untranslatable character),
+// an invalid error: the request carried such text, which SQLite would have
+// taken. Requests are checked before they reach the store (httpapi.Text);
+// this is the last guard, so that no such request is a 500.
+func textError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "22021" || pe.Code == "22P05") {
+		return &twofold.Error{Code: twofold.CodeInvalid, Message: "the request holds text that is not valid UTF-8 or holds a NUL byte",
+			Err: fmt.Errorf("postgres: %w", err)}
+	}
+	return err
+}
+
+// textConnector opens connections whose statements' errors pass textError.
+type textConnector struct{ driver.Connector }
+
+func (c textConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return textConn{conn.(*stdlib.Conn)}, nil
+}
+
+// textConn is a pgx connection whose statements' errors pass textError.
+type textConn struct{ *stdlib.Conn }
+
+func (c textConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	r, err := c.Conn.ExecContext(ctx, q, args)
+	return r, textError(err)
+}
+
+func (c textConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	r, err := c.Conn.QueryContext(ctx, q, args)
+	return r, textError(err)
+}
+
+func (c textConn) Prepare(q string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), q)
+}
+
+func (c textConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	st, err := c.Conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return textStmt{st.(*stdlib.Stmt)}, nil
+}
+
+// textStmt is a prepared statement whose errors pass textError.
+type textStmt struct{ *stdlib.Stmt }
+
+func (s textStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	r, err := s.Stmt.ExecContext(ctx, args)
+	return r, textError(err)
+}
+
+func (s textStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	r, err := s.Stmt.QueryContext(ctx, args)
+	return r, textError(err)
+}
