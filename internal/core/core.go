@@ -203,7 +203,7 @@ type Config struct {
 	LoginRate      float64       // and per second after that; 0 turns the bucket off
 	ResetDelay     time.Duration // how long an operator's reset of two-factor waits (SPEC §1 story 4); 0: none
 	MailSent       bool          // notifications leave the server (an SMTP server is set), rather than only being logged
-	SMSCountries   []int         // country calling codes text messages may go to (SPEC §2: against SMS pumping)
+	SMSCountries   sms.Countries // where text messages may go (SPEC §2: against SMS pumping)
 	SendLimits     SendLimits    // how many codes are sent by text message or email
 	BaseURL        string        // the server's public URL, for push enrolment URIs; "" to take it from each request
 	// SecurityKeys is the WebAuthn relying party; without an RP ID no
@@ -230,7 +230,7 @@ func DefaultConfig() Config {
 		LoginBurst:     30,
 		LoginRate:      1,
 		ResetDelay:     DefaultResetDelay,
-		SMSCountries:   sms.DefaultCountries,
+		SMSCountries:   sms.DefaultCountries(),
 		SendLimits:     DefaultSendLimits(),
 	}
 }

@@ -338,7 +338,16 @@ func destinationNoun(t twofold.FactorType) string {
 // destination) in scope, replacing the one before, and sends it. A text
 // message is handed to the gateway before the answer; a mail is queued
 // sealed and sent at once by this instance's outbox worker.
+//
+// A phone number is checked against the allow-list at every send, not only
+// when it is added: one added before --sms-countries was narrowed is sent
+// nothing, and its code, if any, is left as it was. The answer does not
+// name the region, which a login's masked number hides.
 func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.Factor, scope string, m Meta) (time.Time, error) {
+	if f.Type == twofold.FactorSMS && !s.cfg.SMSCountries.Allows(string(f.Secret)) {
+		s.audit(ctx, a.ID, "code.send_refused", m, "sms to "+f.ID+" for "+scopeKind(scope)+": its region is not on --sms-countries")
+		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server no longer sends text messages to this number's country: use another authenticator")
+	}
 	code, err := s.newSentCode()
 	if err != nil {
 		return time.Time{}, err
