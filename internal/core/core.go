@@ -65,15 +65,17 @@ type Store interface {
 	// DeleteFactor deletes the factor only while it has status.
 	DeleteFactor(ctx context.Context, accountID, id string, status twofold.FactorStatus) (lastGone bool, err error)
 
-	// PutSentCode stores a sent code, replacing its factor's code before.
+	// PutSentCode stores a sent code, replacing its factor's code for its
+	// scope before.
 	PutSentCode(ctx context.Context, c twofold.SentCode) error
 	// TakeCodeChecks takes one check from each of the account's unexpired
 	// codes sent by method for scope (only factorID's when set) that has
 	// checks left, and returns them.
 	TakeCodeChecks(ctx context.Context, accountID string, method twofold.Method, scope, factorID string, now time.Time) ([]twofold.SentCode, error)
-	// UseSentCode deletes the factor's code of hash if still there and
-	// unexpired, reporting whether it did: one caller of any number does.
-	UseSentCode(ctx context.Context, factorID string, hash []byte, now time.Time) (bool, error)
+	// UseSentCode deletes the factor's code for scope of hash if still
+	// there and unexpired, reporting whether it did: one caller of any
+	// number does.
+	UseSentCode(ctx context.Context, factorID, scope string, hash []byte, now time.Time) (bool, error)
 
 	// PutCeremony stores a WebAuthn ceremony, replacing its scope's one before.
 	PutCeremony(ctx context.Context, c twofold.Ceremony) error

@@ -20,8 +20,10 @@ import (
 // Codes sent by text message or email (SPEC §2 "SMS code", "email code").
 //
 // A code is 6 digits from the service's random source, stored only as a
-// keyed hash, one per factor (a resend replaces the old one), good for one
-// scope (a login, a session's elevation, or confirming the factor) for
+// keyed hash, one per factor and scope (a resend replaces the old one; a
+// code for a login leaves the session's elevation code), good for its
+// scope (a login, a session's elevation, a password reset, or confirming
+// the factor) for
 // SentCodeTTL and SentCodeChecks checks. Each check takes a slot of the same
 // per-account and per-factor code counters as TOTP codes (checkSecondFactor),
 // then one of the code's checks; the right code is used by one conditional
@@ -536,7 +538,7 @@ func (s *Service) verifySentCode(ctx context.Context, accountID string, p Second
 		if !credhash.Equal(c.Hash, s.codeHash(c.FactorID, code)) {
 			continue
 		}
-		ok, err := s.store.UseSentCode(ctx, c.FactorID, c.Hash, now)
+		ok, err := s.store.UseSentCode(ctx, c.FactorID, scope, c.Hash, now)
 		if err != nil {
 			return "", err
 		}

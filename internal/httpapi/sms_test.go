@@ -511,3 +511,28 @@ func TestSMSCountries(t *testing.T) {
 		}
 	})
 }
+
+// TestSMSLoginCodeLeavesElevationCode: whoever knows the password and asks
+// for a sign-in code to the holder's phone does not void the code the
+// holder was sent to confirm a change: each works for what it was sent for.
+func TestSMSLoginCodeLeavesElevationCode(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "ivy")
+		c := login(t, s, "ivy")
+		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile")
+		c.Token = verifyWith(t, s, g, "ivy", id)
+		s.Clock.Add(11 * time.Minute)
+		if r := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("elevate challenge: got %d %s", r.Status, r.Body)
+		}
+		elevation := g.LastCode(t, phoneE164)
+		loginID, _ := startLogin(t, s, "ivy") // someone else, with the password
+		if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("login challenge: got %d %s", r.Status, r.Body)
+		}
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "sms", "code": elevation}); r.Status != 200 {
+			t.Fatalf("elevate with the code sent for it, after a sign-in code was sent: got %d %s, want 200", r.Status, r.Body)
+		}
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": elevation}), 401, "invalid-code")
+	})
+}
