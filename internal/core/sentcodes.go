@@ -23,13 +23,13 @@ import (
 // keyed hash, one per factor and scope (a resend replaces the old one; a
 // code for a login leaves the session's elevation code), good for its
 // scope (a login, a session's elevation, a password reset, or confirming
-// the factor) for
-// SentCodeTTL and SentCodeChecks checks. Each check takes a slot of the same
-// per-account and per-factor code counters as TOTP codes (checkSecondFactor),
-// then one of the code's checks; the right code is used by one conditional
-// DELETE, so of two checks of one code exactly one passes. Sending is
-// limited by token buckets per phone number or address, per account and
-// per client address, against SMS pumping; so is the list of countries.
+// the factor) for SentCodeTTL and SentCodeChecks checks. Each check takes
+// a slot of the same per-account and per-factor code counters as TOTP codes
+// (checkSecondFactor), then one of the code's checks; the right code is
+// used by one conditional DELETE, so of two checks of one code exactly one
+// passes. Sending is limited by token buckets per phone number or address,
+// per account and per client address, against SMS pumping; so are the
+// regions texted, at every send (--sms-countries).
 
 // TextSender delivers a text message to a phone number in E.164 form;
 // notify.Twilio and notify.TextLog implement it.
