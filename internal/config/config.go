@@ -62,7 +62,7 @@ type Config struct {
 	SMSAccount   string // account SID
 	SMSToken     Secret // auth token
 	SMSFrom      string // sender number (E.164) or sender ID
-	SMSCountries string // country calling codes numbers may have, "1,44,49"
+	SMSCountries string // regions and country calling codes numbers may be of, "US,CA,GB,49"
 	SMSLogCodes  bool   // development only: the log sender logs codes and numbers
 
 	// Security keys (SPEC §2, WebAuthn): the relying party ID and the
@@ -121,7 +121,7 @@ func Default() Config {
 		ShutdownTimeout: 15 * time.Second,
 		ResetDelay:      72 * time.Hour,
 		SMTPStartTLS:    true,
-		SMSCountries:    sms.FormatCountries(sms.DefaultCountries),
+		SMSCountries:    sms.DefaultCountries().String(),
 		DNSNameservers:  []string{"localhost"},
 	}
 }
@@ -194,7 +194,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMSAccount, "sms-account", c.SMSAccount, "SMS gateway account SID")
 	fs.Var(secretFlag{&c.SMSToken}, "sms-token", "SMS gateway auth token (better from TWOFOLD_SMS_TOKEN or the config file)")
 	fs.StringVar(&c.SMSFrom, "sms-from", c.SMSFrom, "sender of text messages: a number in E.164 form or a sender ID")
-	fs.StringVar(&c.SMSCountries, "sms-countries", c.SMSCountries, "country calling codes that SMS factors' numbers may have, comma-separated (against SMS pumping)")
+	fs.StringVar(&c.SMSCountries, "sms-countries", c.SMSCountries, "regions (US,CA,GB) and country calling codes (44) that SMS factors' numbers may be of, comma-separated, against SMS pumping; a calling code admits every region that shares it, so 1 the Caribbean too")
 	fs.BoolVar(&c.SMSLogCodes, "sms-log-codes", c.SMSLogCodes, "DEVELOPMENT ONLY: without --sms-url, log each text message with its code and number")
 	fs.StringVar(&c.WebAuthnRPID, "webauthn-rp-id", c.WebAuthnRPID, "WebAuthn relying party ID of security keys, a domain such as example.com (default: the host of --base-url)")
 	fs.BoolVar(&c.WebhookAllowHTTP, "webhook-allow-http", c.WebhookAllowHTTP, "allow webhooks at http:// URLs, not only https:// (for receivers on a trusted network, and tests)")

@@ -65,15 +65,17 @@ type Store interface {
 	// DeleteFactor deletes the factor only while it has status.
 	DeleteFactor(ctx context.Context, accountID, id string, status twofold.FactorStatus) (lastGone bool, err error)
 
-	// PutSentCode stores a sent code, replacing its factor's code before.
+	// PutSentCode stores a sent code, replacing its factor's code for its
+	// scope before.
 	PutSentCode(ctx context.Context, c twofold.SentCode) error
 	// TakeCodeChecks takes one check from each of the account's unexpired
 	// codes sent by method for scope (only factorID's when set) that has
 	// checks left, and returns them.
 	TakeCodeChecks(ctx context.Context, accountID string, method twofold.Method, scope, factorID string, now time.Time) ([]twofold.SentCode, error)
-	// UseSentCode deletes the factor's code of hash if still there and
-	// unexpired, reporting whether it did: one caller of any number does.
-	UseSentCode(ctx context.Context, factorID string, hash []byte, now time.Time) (bool, error)
+	// UseSentCode deletes the factor's code for scope of hash if still
+	// there and unexpired, reporting whether it did: one caller of any
+	// number does.
+	UseSentCode(ctx context.Context, factorID, scope string, hash []byte, now time.Time) (bool, error)
 
 	// PutCeremony stores a WebAuthn ceremony, replacing its scope's one before.
 	PutCeremony(ctx context.Context, c twofold.Ceremony) error
@@ -203,7 +205,7 @@ type Config struct {
 	LoginRate      float64       // and per second after that; 0 turns the bucket off
 	ResetDelay     time.Duration // how long an operator's reset of two-factor waits (SPEC §1 story 4); 0: none
 	MailSent       bool          // notifications leave the server (an SMTP server is set), rather than only being logged
-	SMSCountries   []int         // country calling codes text messages may go to (SPEC §2: against SMS pumping)
+	SMSCountries   sms.Countries // where text messages may go (SPEC §2: against SMS pumping)
 	SendLimits     SendLimits    // how many codes are sent by text message or email
 	BaseURL        string        // the server's public URL, for push enrolment URIs; "" to take it from each request
 	// SecurityKeys is the WebAuthn relying party; without an RP ID no
@@ -230,7 +232,7 @@ func DefaultConfig() Config {
 		LoginBurst:     30,
 		LoginRate:      1,
 		ResetDelay:     DefaultResetDelay,
-		SMSCountries:   sms.DefaultCountries,
+		SMSCountries:   sms.DefaultCountries(),
 		SendLimits:     DefaultSendLimits(),
 	}
 }

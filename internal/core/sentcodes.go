@@ -20,14 +20,16 @@ import (
 // Codes sent by text message or email (SPEC §2 "SMS code", "email code").
 //
 // A code is 6 digits from the service's random source, stored only as a
-// keyed hash, one per factor (a resend replaces the old one), good for one
-// scope (a login, a session's elevation, or confirming the factor) for
-// SentCodeTTL and SentCodeChecks checks. Each check takes a slot of the same
-// per-account and per-factor code counters as TOTP codes (checkSecondFactor),
-// then one of the code's checks; the right code is used by one conditional
-// DELETE, so of two checks of one code exactly one passes. Sending is
-// limited by token buckets per phone number or address, per account and
-// per client address, against SMS pumping; so is the list of countries.
+// keyed hash, one per factor and scope (a resend replaces the old one; a
+// code for a login leaves the session's elevation code), good for its
+// scope (a login, a session's elevation, a password reset, or confirming
+// the factor) for SentCodeTTL and SentCodeChecks checks. Each check takes
+// a slot of the same per-account and per-factor code counters as TOTP codes
+// (checkSecondFactor), then one of the code's checks; the right code is
+// used by one conditional DELETE, so of two checks of one code exactly one
+// passes. Sending is limited by token buckets per phone number or address,
+// per account and per client address, against SMS pumping; so are the
+// regions texted, at every send (--sms-countries).
 
 // TextSender delivers a text message to a phone number in E.164 form;
 // notify.Twilio and notify.TextLog implement it.
@@ -338,7 +340,16 @@ func destinationNoun(t twofold.FactorType) string {
 // destination) in scope, replacing the one before, and sends it. A text
 // message is handed to the gateway before the answer; a mail is queued
 // sealed and sent at once by this instance's outbox worker.
+//
+// A phone number is checked against the allow-list at every send, not only
+// when it is added: one added before --sms-countries was narrowed is sent
+// nothing, and its code, if any, is left as it was. The answer does not
+// name the region, which a login's masked number hides.
 func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.Factor, scope string, m Meta) (time.Time, error) {
+	if f.Type == twofold.FactorSMS && !s.cfg.SMSCountries.Allows(string(f.Secret)) {
+		s.audit(ctx, a.ID, "code.send_refused", m, "sms to "+f.ID+" for "+scopeKind(scope)+": its region is not on --sms-countries")
+		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server no longer sends text messages to this number's country: use another authenticator")
+	}
 	code, err := s.newSentCode()
 	if err != nil {
 		return time.Time{}, err
@@ -531,7 +542,7 @@ func (s *Service) verifySentCode(ctx context.Context, accountID string, p Second
 		if !credhash.Equal(c.Hash, s.codeHash(c.FactorID, code)) {
 			continue
 		}
-		ok, err := s.store.UseSentCode(ctx, c.FactorID, c.Hash, now)
+		ok, err := s.store.UseSentCode(ctx, c.FactorID, scope, c.Hash, now)
 		if err != nil {
 			return "", err
 		}

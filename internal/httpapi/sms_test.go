@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -444,5 +445,94 @@ func TestSMSOthersCannotUseUpTheOwnersCodes(t *testing.T) {
 		if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
 			t.Fatalf("the owner's sign-in code after mallory spent the number's enrolment limit: %d %s", r.Status, r.Body)
 		}
+	})
+}
+
+// TestSMSCountries: the allow-list works by region, so that the default
+// admits the United States and Canada but not the Caribbean numbers of +1
+// that SMS pumping targets, and a bare calling code still admits every
+// region that shares it; and it is checked at every send, so that a number
+// added by an instance with a wider list is sent nothing by one with the
+// default list: no sign-in, elevation or confirmation code.
+func TestSMSCountries(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		const jamaica, jamaicaE164, dominican = "+1 876 210 1234", "+18762101234", "+1 809 234 5678"
+		addUser(t, s, "ann")
+		c := login(t, s, "ann")
+		for _, n := range []string{jamaica, dominican, "+1 268 464 1234"} {
+			wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": n}), 400, "invalid")
+		}
+		if n := len(g.Messages()); n != 0 {
+			t.Fatalf("refused numbers were sent %d messages", n)
+		}
+		if r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": "+1 415 555 2671"}); r.Status != 201 {
+			t.Fatalf("a US number: got %d %s, want 201", r.Status, r.Body)
+		}
+
+		wide := testenv.NewServer(t, s.Config.DB, g.Option(), func(c *config.Config) {
+			c.KeyFile, c.SMSCountries = s.Config.KeyFile, "1,44"
+		})
+		addUser(t, wide, "bob")
+		bob := login(t, wide, "bob")
+		r := bob.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": jamaica})
+		if r.Status != 201 {
+			t.Fatalf("a Jamaican number with calling code 1 allowed: got %d %s, want 201", r.Status, r.Body)
+		}
+		id := r.JSON["factor"].(map[string]any)["id"].(string)
+		if r := bob.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": g.LastCode(t, jamaicaE164)}); r.Status != 200 {
+			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+		}
+		addUser(t, wide, "cat")
+		cat := login(t, wide, "cat")
+		r = cat.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": dominican})
+		if r.Status != 201 {
+			t.Fatalf("a Dominican number with calling code 1 allowed: got %d %s, want 201", r.Status, r.Body)
+		}
+		pending := r.JSON["factor"].(map[string]any)["id"].(string)
+		loginID, _ := startLogin(t, wide, "bob")
+		if r := challenge(t, wide, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("sign-in code with calling code 1 allowed: got %d %s, want 202", r.Status, r.Body)
+		}
+		token := verify(t, wide, loginID, map[string]string{"method": "sms", "code": g.LastCode(t, jamaicaE164)}).String("token")
+
+		// The default list, on the instance s: nothing more is sent to them.
+		sent := len(g.Messages())
+		loginID, _ = startLogin(t, s, "bob")
+		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}), 503, "unavailable")
+		bobOnS := testenv.NewClient(s.URL())
+		bobOnS.Token = token
+		s.Clock.Add(11 * time.Minute) // past the sign-in's fresh elevation
+		wantProblem(t, bobOnS.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "sms", "factor_id": id}), 503, "unavailable")
+		catOnS := testenv.NewClient(s.URL())
+		catOnS.Token = cat.Token
+		wantProblem(t, catOnS.Do(t, "POST", "/v1/me/factors/"+pending+"/challenge", nil), 503, "unavailable")
+		if n := len(g.Messages()); n != sent {
+			t.Errorf("the gateway got %d more messages, want none", n-sent)
+		}
+	})
+}
+
+// TestSMSLoginCodeLeavesElevationCode: whoever knows the password and asks
+// for a sign-in code to the holder's phone does not void the code the
+// holder was sent to confirm a change: each works for what it was sent for.
+func TestSMSLoginCodeLeavesElevationCode(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "ivy")
+		c := login(t, s, "ivy")
+		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile")
+		c.Token = verifyWith(t, s, g, "ivy", id)
+		s.Clock.Add(11 * time.Minute)
+		if r := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("elevate challenge: got %d %s", r.Status, r.Body)
+		}
+		elevation := g.LastCode(t, phoneE164)
+		loginID, _ := startLogin(t, s, "ivy") // someone else, with the password
+		if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("login challenge: got %d %s", r.Status, r.Body)
+		}
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "sms", "code": elevation}); r.Status != 200 {
+			t.Fatalf("elevate with the code sent for it, after a sign-in code was sent: got %d %s, want 200", r.Status, r.Body)
+		}
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": elevation}), 401, "invalid-code")
 	})
 }

@@ -176,6 +176,23 @@ func textSender(c config.Config, log *slog.Logger) notify.TextSender {
 	return &notify.Twilio{BaseURL: c.SMSURL, AccountSID: c.SMSAccount, Token: string(c.SMSToken), From: c.SMSFrom}
 }
 
+// logTextMessages says at start where text messages go and warns of an
+// allow-list that admits more than it seems to.
+func (s *Server) logTextMessages() {
+	switch {
+	case s.Config.SMSURL != "":
+	case s.Config.SMSLogCodes:
+		s.Logger.Info("no --sms-url: text messages are not sent but logged (--sms-log-codes); phones can be added and codes asked for")
+	default:
+		s.Logger.Info("no --sms-url: no text messages are sent, and no phone can be added for codes")
+	}
+	if c, err := sms.ParseCountries(s.Config.SMSCountries); err == nil { // Validate refused it otherwise
+		for _, w := range c.Warnings() {
+			s.Logger.Warn("--sms-countries: "+w, "sms_countries", s.Config.SMSCountries)
+		}
+	}
+}
+
 // onLoopback reports whether the host of addr is this machine, where a mail
 // relay without TLS is common and nothing crosses the network.
 func onLoopback(addr string) bool {
@@ -224,9 +241,7 @@ func (s *Server) Open(ctx context.Context) error {
 		s.Store.Close()
 		return err
 	}
-	if s.Config.SMSURL == "" {
-		s.Logger.Info("no --sms-url: no text messages are sent, and no phone can be added for codes")
-	}
+	s.logTextMessages()
 	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake(), Keys: d.Keys}
 	s.worker.Start()
 	go s.Service.Warm() // not in the way of start-up; a login that comes first waits for it

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -278,6 +279,73 @@ func TestMigrationPasswordResetsKept(t *testing.T) {
 			for _, id := range []string{"r1", "r2"} {
 				if _, err := s.PasswordReset(ctx, id, t0.Add(time.Minute)); err != nil {
 					t.Errorf("link %s after a second was made: %v", id, err)
+				}
+			}
+		})
+	}
+}
+
+// TestMigrationSentCodesPerScope: migration 0043 keeps the codes stored
+// under the one-code-per-factor schema before it, and lets a factor hold a
+// code per scope.
+func TestMigrationSentCodesPerScope(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	// The table as migration 0017 made it, with a code sent under it.
+	old := fmt.Sprintf(`INSERT INTO sent_codes (factor_id, account_id, method, scope, code_hash, checks_left, created_at, expires_at)
+		VALUES ('sms-1', 'acct-alice', 'sms', 'login:l1', %%s, 5, %d, %d)`, t0.UnixMicro(), t0.Add(10*time.Minute).UnixMicro())
+	undo := map[string][]string{
+		"sqlite": {
+			`CREATE TABLE sent_codes_old (
+				factor_id   TEXT PRIMARY KEY REFERENCES factors(id) ON DELETE CASCADE,
+				account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+				method      TEXT NOT NULL,
+				scope       TEXT NOT NULL,
+				code_hash   BLOB NOT NULL,
+				checks_left INTEGER NOT NULL,
+				created_at  BIGINT NOT NULL,
+				expires_at  BIGINT NOT NULL)`,
+			`DROP TABLE sent_codes`,
+			`ALTER TABLE sent_codes_old RENAME TO sent_codes`,
+			fmt.Sprintf(old, `X'6265666f7265'`), // "before"
+		},
+		"postgres": {
+			`ALTER TABLE sent_codes DROP CONSTRAINT sent_codes_pkey`,
+			`ALTER TABLE sent_codes ADD PRIMARY KEY (factor_id)`,
+			fmt.Sprintf(old, `'\x6265666f7265'::bytea`),
+		},
+	}
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := open(t, dsn(t))
+			if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: "key-1", MasterID: "m", Wrapped: []byte("wrapped"), Created: t0}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", PasswordHash: "x", CreatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			f := twofold.Factor{ID: "sms-1", AccountID: "acct-alice", Type: twofold.FactorSMS, Label: "phone", Status: twofold.FactorActive,
+				Digits: 6, LastStep: -1, SecretKeyID: "key-1", SealedSecret: []byte("sealed"), CreatedAt: t0}
+			if err := s.CreateFactor(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UndoMigrationForTest(ctx, 43, undo[name]...); err != nil {
+				t.Fatalf("undo migration 0043: %v", err)
+			}
+			if err := s.MigrateForTest(ctx); err != nil {
+				t.Fatalf("migrate again: %v", err)
+			}
+			elevation := twofold.SentCode{FactorID: "sms-1", AccountID: "acct-alice", Method: twofold.MethodSMS, Scope: "elevate:s1",
+				Hash: []byte("elevation"), ChecksLeft: 5, CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}
+			if err := s.PutSentCode(ctx, elevation); err != nil {
+				t.Fatal(err)
+			}
+			for scope, hash := range map[string]string{"login:l1": "before", "elevate:s1": "elevation"} {
+				ok, err := s.UseSentCode(ctx, "sms-1", scope, []byte(hash), t0)
+				if err != nil || !ok {
+					t.Errorf("the code for %s: got %v, %v; want it used", scope, ok, err)
 				}
 			}
 		})

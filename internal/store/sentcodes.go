@@ -9,12 +9,14 @@ import (
 	"github.com/twofold/twofold"
 )
 
-// PutSentCode stores c as its factor's one code, replacing the one sent
-// before (SPEC §2: a resend replaces the old code).
+// PutSentCode stores c as its factor's code for its scope, replacing the
+// one sent for that scope before (SPEC §2: a resend replaces the old code)
+// and leaving those of other scopes: a sign-in code asked for by whoever
+// knows the password does not void the holder's elevation code.
 func (s *Store) PutSentCode(ctx context.Context, c twofold.SentCode) error {
 	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO sent_codes (factor_id, account_id, method, scope, code_hash, checks_left, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (factor_id) DO UPDATE SET account_id = excluded.account_id, method = excluded.method, scope = excluded.scope,
+		ON CONFLICT (factor_id, scope) DO UPDATE SET account_id = excluded.account_id, method = excluded.method,
 			code_hash = excluded.code_hash, checks_left = excluded.checks_left, created_at = excluded.created_at, expires_at = excluded.expires_at`,
 		c.FactorID, c.AccountID, string(c.Method), c.Scope, c.Hash, c.ChecksLeft, micros(c.CreatedAt), micros(c.ExpiresAt))
 	if err != nil {
@@ -53,14 +55,16 @@ func (s *Store) TakeCodeChecks(ctx context.Context, accountID string, method two
 	return out, nil
 }
 
-// UseSentCode uses the factor's code whose hash is hash, if it is still
-// there and unexpired at now, and marks the factor used: one conditional
-// DELETE, so of concurrent uses of one code exactly one reports true, on
-// any number of instances. A code replaced meanwhile is not used.
-func (s *Store) UseSentCode(ctx context.Context, factorID string, hash []byte, now time.Time) (bool, error) {
+// UseSentCode uses the factor's code for scope whose hash is hash, if it is
+// still there and unexpired at now, and marks the factor used: one
+// conditional DELETE, so of concurrent uses of one code exactly one reports
+// true, on any number of instances. A code replaced meanwhile is not used,
+// nor is one of another scope that happens to be the same.
+func (s *Store) UseSentCode(ctx context.Context, factorID, scope string, hash []byte, now time.Time) (bool, error) {
 	var ok bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM sent_codes WHERE factor_id = $1 AND code_hash = $2 AND expires_at > $3`, factorID, hash, micros(now))
+		res, err := tx.ExecContext(ctx, `DELETE FROM sent_codes WHERE factor_id = $1 AND scope = $2 AND code_hash = $3 AND expires_at > $4`,
+			factorID, scope, hash, micros(now))
 		if err != nil {
 			return fmt.Errorf("use sent code: %w", err)
 		}
@@ -79,7 +83,7 @@ func (s *Store) UseSentCode(ctx context.Context, factorID string, hash []byte, n
 // SentCodes returns the account's stored codes, for tests and diagnostics.
 func (s *Store) SentCodes(ctx context.Context, accountID string) ([]twofold.SentCode, error) {
 	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT factor_id, method, scope, code_hash, checks_left, created_at, expires_at
-		FROM sent_codes WHERE account_id = $1 ORDER BY factor_id`, accountID)
+		FROM sent_codes WHERE account_id = $1 ORDER BY factor_id, scope`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("select sent codes: %w", err)
 	}

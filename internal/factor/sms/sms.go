@@ -1,7 +1,7 @@
 // Package sms holds the rules of the SMS code factor that need neither SQL
 // nor HTTP (SPEC §2 "SMS code"): phone numbers parsed and validated with
-// libphonenumber's rules, kept as E.164, limited to an allow-list of country
-// calling codes against SMS pumping, and masked for display.
+// libphonenumber's rules, kept as E.164, limited to an allow-list of regions
+// against SMS pumping, and masked for display.
 package sms
 
 import (
@@ -14,48 +14,105 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// DefaultCountries is the default allow-list of country calling codes: North
-// America (1), most of western Europe, Australia and New Zealand. Operators
-// widen or narrow it with --sms-countries; every country on it is one whose
-// numbers an attacker could make the server text at the operator's expense.
-var DefaultCountries = []int{1, 31, 32, 33, 34, 39, 41, 43, 44, 45, 46, 47, 49, 61, 64, 353, 358}
+// defaultCountries is the default allow-list: the United States and
+// Canada, most of western Europe, Australia and New Zealand. It names
+// regions rather than the calling codes they use, so that +1 admits neither
+// the Caribbean's nor the Pacific territories' numbers, nor +44 those of
+// the Channel Islands and the Isle of Man, all known targets of SMS pumping.
+const defaultCountries = "US,CA,GB,IE,NL,BE,FR,ES,IT,CH,AT,DE,DK,SE,NO,FI,AU,NZ"
 
-// ParseCountries parses a comma-separated list of country calling codes
-// ("44,1,+49").
-func ParseCountries(s string) ([]int, error) {
-	var out []int
+// Countries is an allow-list of where text messages may go, against SMS
+// pumping (SPEC §2): regions, as libphonenumber names them (ISO 3166-1
+// alpha-2: "US", "GB"), and whole country calling codes ("44"), each of
+// which admits every region that shares it. The zero value admits nothing.
+type Countries struct {
+	entries []string // "US", or a calling code's digits "44"
+}
+
+// DefaultCountries returns the default allow-list of --sms-countries.
+func DefaultCountries() Countries {
+	return Countries{entries: strings.Split(defaultCountries, ",")}
+}
+
+// ParseCountries parses a comma-separated list of regions and country
+// calling codes ("US, ca, GB, +49"); regions are upper-cased, a calling
+// code's "+" dropped.
+func ParseCountries(s string) (Countries, error) {
+	var c Countries
+	regions := phonenumbers.GetSupportedRegions()
 	for _, p := range strings.Split(s, ",") {
-		p = strings.TrimPrefix(strings.TrimSpace(p), "+")
+		p = strings.TrimSpace(p)
 		if p == "" {
 			continue
 		}
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 999 {
-			return nil, fmt.Errorf("%q is not a country calling code (1 to 999)", p)
+		var e string
+		if d := strings.TrimPrefix(p, "+"); d != "" && strings.Trim(d, "0123456789") == "" {
+			n, err := strconv.Atoi(d)
+			if err != nil || d[0] == '0' || n > 999 || len(phonenumbers.GetRegionCodesForCountryCode(n)) == 0 {
+				return Countries{}, fmt.Errorf("%q is not a country calling code", p)
+			}
+			e = strconv.Itoa(n)
+		} else {
+			e = strings.ToUpper(p)
+			if !regions[e] {
+				return Countries{}, fmt.Errorf("%q is neither a region (two letters: US, GB) nor a country calling code (44)", p)
+			}
 		}
-		if !slices.Contains(out, n) {
-			out = append(out, n)
+		if !slices.Contains(c.entries, e) {
+			c.entries = append(c.entries, e)
 		}
 	}
-	if len(out) == 0 {
-		return nil, errors.New("no country calling code given")
+	if len(c.entries) == 0 {
+		return Countries{}, errors.New("no region or country calling code given")
 	}
-	return out, nil
+	return c, nil
 }
 
-// FormatCountries is the inverse of ParseCountries.
-func FormatCountries(cc []int) string {
-	s := make([]string, len(cc))
-	for i, c := range cc {
-		s[i] = strconv.Itoa(c)
+// String is the inverse of ParseCountries.
+func (c Countries) String() string { return strings.Join(c.entries, ",") }
+
+// allows reports whether a valid number n may be texted.
+func (c Countries) allows(n *phonenumbers.PhoneNumber) bool {
+	return slices.Contains(c.entries, phonenumbers.GetRegionCodeForNumber(n)) ||
+		slices.Contains(c.entries, strconv.Itoa(int(n.GetCountryCode())))
+}
+
+// Allows reports whether the number e164, as Parse returned it, may be
+// texted: a number added while the list was wider is not.
+func (c Countries) Allows(e164 string) bool {
+	n, err := phonenumbers.Parse(e164, "ZZ")
+	return err == nil && c.allows(n)
+}
+
+// Warnings says, for each calling code on the list that regions share, that
+// it admits all of them: "1" admits the whole North American Numbering
+// Plan, the Caribbean's premium-rate ranges included.
+func (c Countries) Warnings() []string {
+	var out []string
+	for _, e := range c.entries {
+		n, err := strconv.Atoi(e)
+		if err != nil {
+			continue
+		}
+		rs := phonenumbers.GetRegionCodesForCountryCode(n)
+		if len(rs) < 2 {
+			continue
+		}
+		w := fmt.Sprintf("calling code %d admits the numbers of every region that shares it (%s); name the regions to admit instead (%s)",
+			n, strings.Join(rs, ","), rs[0])
+		if n == 1 {
+			w = "calling code 1 admits the whole North American Numbering Plan, the Caribbean's ranges that SMS pumping targets included (" +
+				strings.Join(rs, ",") + "); name the regions to admit instead (US,CA)"
+		}
+		out = append(out, w)
 	}
-	return strings.Join(s, ",")
+	return out
 }
 
 // Problem is why a phone number was refused; its text is fit for the user.
 type Problem struct {
-	// CountryNotAllowed is set when the number is valid but its country
-	// calling code is not on the allow-list.
+	// CountryNotAllowed is set when the number is valid but its region is
+	// not on the allow-list.
 	CountryNotAllowed bool
 	msg               string
 }
@@ -65,8 +122,8 @@ func (p *Problem) Error() string { return p.msg }
 // Parse reads a phone number typed in international form ("+44 7700
 // 900123", "0044 7400 123456") and returns it in E.164 ("+447400123456").
 // The number must be a valid mobile number (or one that may be mobile, as in
-// North America) of a country whose calling code is in allowed.
-func Parse(s string, allowed []int) (string, error) {
+// North America) of a region on the allow-list.
+func Parse(s string, allowed Countries) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", &Problem{msg: "a phone number is required"}
@@ -93,8 +150,8 @@ func Parse(s string, allowed []int) (string, error) {
 	default:
 		return "", &Problem{msg: "this number cannot receive text messages: give a mobile number"}
 	}
-	if !slices.Contains(allowed, int(n.GetCountryCode())) {
-		return "", &Problem{CountryNotAllowed: true, msg: fmt.Sprintf("text messages to numbers starting +%d are not sent by this server", n.GetCountryCode())}
+	if !allowed.allows(n) {
+		return "", &Problem{CountryNotAllowed: true, msg: fmt.Sprintf("this server sends no text messages to numbers of %s (+%d)", phonenumbers.GetRegionCodeForNumber(n), n.GetCountryCode())}
 	}
 	return e164, nil
 }

@@ -47,9 +47,9 @@ func takeChecks(tb testing.TB, s *store.Store, accountID, scope, factorID string
 	return out
 }
 
-func useCodeAt(tb testing.TB, s *store.Store, factorID, hash string, now time.Time) bool {
+func useCodeAt(tb testing.TB, s *store.Store, factorID, scope, hash string, now time.Time) bool {
 	tb.Helper()
-	ok, err := s.UseSentCode(tb.Context(), factorID, []byte(hash), now)
+	ok, err := s.UseSentCode(tb.Context(), factorID, scope, []byte(hash), now)
 	if err != nil {
 		tb.Fatalf("UseSentCode: %v", err)
 	}
@@ -71,16 +71,16 @@ func testSentCodeOnce(t *testing.T, s *store.Store) {
 	if got := takeChecks(t, s, a.ID, "login:l1", "", t0); got["h1"] != 4 {
 		t.Errorf("first check: got %v, want h1 with 4 checks left", got)
 	}
-	if useCodeAt(t, s, "sms-1", "h2", t0) {
+	if useCodeAt(t, s, "sms-1", "login:l1", "h2", t0) {
 		t.Errorf("UseSentCode with another hash: got true")
 	}
-	if useCodeAt(t, s, "sms-1", "h1", t0.Add(10*time.Minute)) {
+	if useCodeAt(t, s, "sms-1", "login:l1", "h1", t0.Add(10*time.Minute)) {
 		t.Errorf("UseSentCode when expired: got true")
 	}
-	if !useCodeAt(t, s, "sms-1", "h1", t0.Add(time.Minute)) {
+	if !useCodeAt(t, s, "sms-1", "login:l1", "h1", t0.Add(time.Minute)) {
 		t.Fatalf("UseSentCode: got false, want true")
 	}
-	if useCodeAt(t, s, "sms-1", "h1", t0.Add(time.Minute)) {
+	if useCodeAt(t, s, "sms-1", "login:l1", "h1", t0.Add(time.Minute)) {
 		t.Errorf("UseSentCode twice: got true")
 	}
 	if f := getFactor(t, s, a.ID, "sms-1"); f.LastUsedAt == nil || !f.LastUsedAt.Equal(t0.Add(time.Minute)) {
@@ -108,24 +108,37 @@ func testSentCodeOnce(t *testing.T, s *store.Store) {
 	}
 }
 
-// testSentCodeReplaced: a resend replaces the code, its scope and its
-// checks; a deleted factor takes its code along.
+// testSentCodeReplaced: a resend for a scope replaces the factor's code
+// for that scope, with its checks, and leaves its codes for other scopes,
+// so that a sign-in code asked for by whoever knows the password does not
+// void the holder's elevation code; a deleted factor takes its codes along.
 func testSentCodeReplaced(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	smsFactor(t, s, a.ID, "sms-1")
 	smsFactor(t, s, a.ID, "sms-2")
+	putCode(t, s, sentCode(a.ID, "sms-1", "elevate:s1", "elevation"))
 	putCode(t, s, sentCode(a.ID, "sms-1", "login:l1", "old"))
 	takeChecks(t, s, a.ID, "login:l1", "", t0)
-	putCode(t, s, sentCode(a.ID, "sms-1", "elevate:s1", "new"))
-	putCode(t, s, sentCode(a.ID, "sms-2", "elevate:s1", "other"))
-	if got := takeChecks(t, s, a.ID, "login:l1", "", t0); len(got) != 0 {
-		t.Errorf("the old scope after a resend: got %v, want none", got)
-	}
-	if got := takeChecks(t, s, a.ID, "elevate:s1", "", t0); got["new"] != 4 || got["other"] != 4 || len(got) != 2 {
+	putCode(t, s, sentCode(a.ID, "sms-1", "login:l1", "new"))
+	putCode(t, s, sentCode(a.ID, "sms-2", "login:l1", "other"))
+	if got := takeChecks(t, s, a.ID, "login:l1", "", t0); got["new"] != 4 || got["other"] != 4 || len(got) != 2 {
 		t.Errorf("after a resend: got %v, want new and other with 4 checks left each", got)
 	}
-	if useCodeAt(t, s, "sms-1", "old", t0) {
+	if useCodeAt(t, s, "sms-1", "login:l1", "old", t0) {
 		t.Errorf("the replaced code was used")
+	}
+	if useCodeAt(t, s, "sms-1", "login:l1", "elevation", t0) {
+		t.Errorf("the elevation code was used for a login")
+	}
+	putCode(t, s, sentCode(a.ID, "sms-1", "login:l2", "elevation")) // the same code, by chance, for another scope
+	if !useCodeAt(t, s, "sms-1", "login:l2", "elevation", t0) {
+		t.Errorf("login l2's code: got false, want true")
+	}
+	if got := takeChecks(t, s, a.ID, "elevate:s1", "", t0); got["elevation"] != 4 || len(got) != 1 {
+		t.Errorf("the elevation code after login codes were sent and used: got %v, want it with 4 checks left", got)
+	}
+	if !useCodeAt(t, s, "sms-1", "elevate:s1", "elevation", t0) {
+		t.Errorf("the elevation code after login codes were sent: got false, want true")
 	}
 	if _, err := s.DeleteFactor(t.Context(), a.ID, "sms-2", twofold.FactorActive); err != nil {
 		t.Fatal(err)
@@ -145,7 +158,7 @@ func testRaceUseSentCode(t *testing.T, s *store.Store) {
 		hash := fmt.Sprintf("code-%d", round)
 		putCode(t, s, sentCode(a.ID, "sms-1", "login:l1", hash))
 		wins := race(t, func(int) (bool, error) {
-			return s.UseSentCode(t.Context(), "sms-1", []byte(hash), t0)
+			return s.UseSentCode(t.Context(), "sms-1", "login:l1", []byte(hash), t0)
 		})
 		if wins != 1 {
 			t.Errorf("UseSentCode raced by %d: got %d winners, want 1", racers, wins)

@@ -1,0 +1,61 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/server"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestStartLogTextMessages: what the server says at start about text
+// messages is true of how it is configured: without a gateway, that no
+// phone can be added, except with --sms-log-codes, where phones are added
+// and messages logged; and an allow-list with calling code 1 is warned
+// about, as it admits the Caribbean's numbers too.
+func TestStartLogTextMessages(t *testing.T) {
+	tests := []struct {
+		name      string
+		set       func(c *config.Config)
+		want, not []string
+	}{
+		{"no gateway", func(c *config.Config) {},
+			[]string{"no phone can be added"}, []string{"--sms-countries"}},
+		{"log codes", func(c *config.Config) { c.SMSLogCodes = true },
+			[]string{"logged (--sms-log-codes)", "phones can be added"}, []string{"no phone can be added"}},
+		{"calling code 1", func(c *config.Config) { c.SMSCountries = "1,GB" },
+			[]string{"--sms-countries: calling code 1", "JM"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c := config.Default()
+			c.Listen, c.DB, c.KeyFile = "127.0.0.1:0", "sqlite:"+filepath.Join(dir, "t.db"), filepath.Join(dir, "t.key")
+			c.Argon2Memory, c.Argon2Time = 8*1024, 1
+			tt.set(&c)
+			var log testenv.Buffer
+			s := &server.Server{Config: c, Logger: slog.New(slog.NewTextHandler(&log, nil)), Now: time.Now, WebhookEvery: -1}
+			if err := s.Open(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(log.String(), w) {
+					t.Errorf("start-up log %q: want %q", log.String(), w)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(log.String(), w) {
+					t.Errorf("start-up log %q: want no %q", log.String(), w)
+				}
+			}
+		})
+	}
+}
