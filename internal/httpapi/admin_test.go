@@ -145,8 +145,25 @@ func TestOperatorAPISession(t *testing.T) {
 			t.Errorf("the holder's notice names the operator: %q", body)
 		}
 		r = op.Do(t, "GET", "/v1/admin/resets", nil)
-		if rs := objects(t, r, "resets"); len(rs) != 1 || rs[0]["user_id"] != f.userID || rs[0]["username"] != "dave" {
+		if rs := objects(t, r, "resets"); len(rs) != 1 || rs[0]["user_id"] != f.userID || rs[0]["username"] != "dave" || r.JSON["more"] != false {
 			t.Fatalf("resets: got %s", r.Body)
+		}
+		// A page of resets says when more wait.
+		enrol(t, s, login(t, s, "erin"), map[string]any{"type": "totp", "label": "phone"})
+		s.Clock.Add(time.Minute)
+		if r := op.Do(t, "POST", "/v1/admin/users/"+erinID+"/two-factor-reset", nil); r.Status != 200 {
+			t.Fatalf("erin's reset: got %d %s", r.Status, r.Body)
+		}
+		r = op.Do(t, "GET", "/v1/admin/resets?limit=1", nil)
+		if rs := objects(t, r, "resets"); len(rs) != 1 || rs[0]["username"] != "dave" || r.JSON["more"] != true {
+			t.Fatalf("resets, limit 1 of 2: got %s", r.Body)
+		}
+		if r := op.Do(t, "GET", "/v1/admin/resets", nil); len(objects(t, r, "resets")) != 2 || r.JSON["more"] != false {
+			t.Fatalf("resets, 2 of 2: got %s", r.Body)
+		}
+		wantProblem(t, op.Do(t, "GET", "/v1/admin/resets?limit=0", nil), 400, "invalid")
+		if r := op.Do(t, "DELETE", "/v1/admin/users/"+erinID+"/two-factor-reset", nil); r.Status != 204 {
+			t.Fatalf("cancel erin's reset: got %d %s", r.Status, r.Body)
 		}
 		if r := op.Do(t, "GET", "/v1/admin/users/"+f.userID, nil); r.JSON["reset"] == nil {
 			t.Fatalf("inspect while a reset waits: got %s", r.Body)
