@@ -204,6 +204,14 @@ type AuditEvent struct {
 	// session, and is no credential: a session's token is its ID and a
 	// secret.
 	SessionID string
+	// ByOperator reports whether an operator's action on the account made
+	// the event: Source and UserAgent are the operator's, which the
+	// account's holder is not shown (README "Audit log and operations").
+	ByOperator bool
+	// HolderDetail is Detail as the account's holder reads it, when Detail
+	// names an operator ("by an operator" for "by operator carol"); "" when
+	// the holder reads Detail as it is.
+	HolderDetail string
 }
 
 // EventQuery selects audit events (SPEC §1 story 10): those of account

@@ -77,7 +77,7 @@ func (s *Service) CreateAccountFor(ctx context.Context, op Auth, n NewAccount, m
 		if err := s.store.CreateAccount(ctx, a); err != nil {
 			return err
 		}
-		s.audit(ctx, a.ID, "account.created", m, "by "+actor(op))
+		s.auditOperator(ctx, a.ID, "account.created", m, true, "by "+actor(op), "by an operator")
 		return nil
 	})
 	if err != nil {
@@ -239,7 +239,8 @@ func (s *Service) keyRefused(ctx context.Context, op Auth, a twofold.Account, wh
 	if err != nil || !ok {
 		return
 	}
-	s.audit(ctx, a.ID, "admin.key_refused", m, why+" (by "+actor(op)+"; further refusals of this key on the account within the hour are not recorded)")
+	const more = "; further refusals of this key on the account within the hour are not recorded)"
+	s.auditOperator(ctx, a.ID, "admin.key_refused", m, true, why+" (by "+actor(op)+more, why+" (by an operator's API key"+more)
 }
 
 // SetSuspended suspends account accountID, or with on false lifts its
@@ -277,7 +278,7 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 			return err
 		}
 		if !on {
-			s.audit(ctx, a.ID, "account.unsuspended", m, "by "+actor(op))
+			s.auditOperator(ctx, a.ID, "account.unsuspended", m, true, "by "+actor(op), "by an operator")
 			s.notify(ctx, a.ID, "your account's suspension was lifted", "You can sign in again, and your API keys work again.")
 			return nil
 		}
@@ -295,10 +296,11 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 		if err := s.store.DeletePasswordResets(ctx, a.ID); err != nil {
 			return err
 		}
-		s.audit(ctx, a.ID, "account.suspended", m, "by "+actor(op))
+		s.auditOperator(ctx, a.ID, "account.suspended", m, true, "by "+actor(op), "by an operator")
 		lines := []string{"An operator suspended your account: you were signed out everywhere, and until the suspension is lifted you cannot sign in and your API keys do not work."}
 		if cancelled {
-			s.audit(ctx, a.ID, "two_factor.reset_cancelled", m, "the account was suspended, so its holder could not have cancelled it")
+			const why = "the account was suspended, so its holder could not have cancelled it"
+			s.auditOperator(ctx, a.ID, "two_factor.reset_cancelled", m, true, why, why)
 			lines = append(lines, "The reset of your two-factor that was waiting is cancelled.")
 		}
 		s.notify(ctx, a.ID, "your account was suspended", lines...)

@@ -302,7 +302,7 @@ func (s *Service) RevokeAPIKeyFor(ctx context.Context, op Auth, accountID, keyID
 		if !ok {
 			return notFound
 		}
-		s.audit(ctx, accountID, "api_key.revoked", m, "key "+k.ID+" "+quote(k.Name)+" by "+actor(op))
+		s.auditOperator(ctx, accountID, "api_key.revoked", m, true, "key "+k.ID+" "+quote(k.Name)+" by "+actor(op), "key "+k.ID+" "+quote(k.Name)+" by an operator")
 		s.notify(ctx, accountID, "one of your API keys was revoked",
 			"An operator revoked your API key "+quote(k.Name)+" and the keys it made: scripts that use them stop working.")
 		return nil

@@ -456,8 +456,33 @@ func (s *Service) audit(ctx context.Context, accountID, typ string, m Meta, deta
 // auditSession records an event that made the session sessionID (a login,
 // a password change), by which the account's sessions are listed.
 func (s *Service) auditSession(ctx context.Context, accountID, typ string, m Meta, detail, sessionID string) {
-	e := twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(),
+	s.record(ctx, s.event(accountID, typ, m, detail, sessionID), m)
+}
+
+// auditOperator records an event on account accountID that names an
+// operator, or that an operator's action made (byOperator: m is the
+// operator's): detail names the operator as operators read it ("by
+// operator carol"), holderDetail says the same to the account's holder,
+// who is told only "an operator" (README "Audit log and operations"; see
+// holderView).
+func (s *Service) auditOperator(ctx context.Context, accountID, typ string, m Meta, byOperator bool, detail, holderDetail string) {
+	e := s.event(accountID, typ, m, detail, "")
+	e.ByOperator = byOperator
+	if holderDetail = CleanText(holderDetail, 1024); holderDetail != e.Detail {
+		e.HolderDetail = holderDetail
+	}
+	s.record(ctx, e, m)
+}
+
+// event is an audit event of now, its texts made to fit their columns.
+func (s *Service) event(accountID, typ string, m Meta, detail, sessionID string) twofold.AuditEvent {
+	return twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(),
 		Source: CleanText(m.Source, 256), UserAgent: CleanText(m.UserAgent, 256), Detail: CleanText(detail, 1024), SessionID: sessionID}
+}
+
+// record stores audit event e of a request with m (see audit).
+func (s *Service) record(ctx context.Context, e twofold.AuditEvent, m Meta) {
+	accountID, typ, sessionID := e.AccountID, e.Type, e.SessionID
 	if typ == "login.succeeded" && sessionID != "" {
 		s.signedIn(ctx, accountID, sessionID, m)
 	}
@@ -502,7 +527,27 @@ func (s *Service) Events(ctx context.Context, a Auth, q twofold.EventQuery) ([]t
 		return nil, err
 	}
 	q.AccountID = a.Account.ID
-	return s.store.QueryEvents(ctx, q)
+	evs, err := s.store.QueryEvents(ctx, q)
+	for i := range evs {
+		evs[i] = holderView(evs[i])
+	}
+	return evs, err
+}
+
+// holderView is event e as its account's holder reads it: of an event an
+// operator's action made, neither the operator's address nor their user
+// agent, and a detail that says "an operator" where operators read the
+// operator's name and API key (README "Audit log and operations").
+// Operators read events as they are (AuditEvents, InspectAccount).
+func holderView(e twofold.AuditEvent) twofold.AuditEvent {
+	if e.ByOperator {
+		e.Source, e.UserAgent = "", ""
+	}
+	if e.HolderDetail != "" {
+		e.Detail = e.HolderDetail
+	}
+	e.HolderDetail = ""
+	return e
 }
 
 // MaxEventTypes bounds the event types one query of the audit log may name.

@@ -276,7 +276,8 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 		if old != "" {
 			from = hintOf(twofold.FactorEmail, old)
 		}
-		s.audit(ctx, a.ID, "account.email_changed", m, "from "+from+" to "+hintOf(twofold.FactorEmail, email)+" by "+actor(op))
+		change := "from " + from + " to " + hintOf(twofold.FactorEmail, email)
+		s.auditOperator(ctx, a.ID, "account.email_changed", m, true, change+" by "+actor(op), change+" by an operator")
 		s.notify(ctx, a.ID, "this is now your account's email address",
 			"An operator made this the address of your account: security notices now come here.")
 		if old != "" && s.notifier != nil {

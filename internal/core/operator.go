@@ -100,16 +100,23 @@ type WaitingReset struct {
 	Username string
 }
 
-// WaitingResets returns up to 50 of the resets of two-factor waiting, the
-// soonest due first, for an operator (SPEC §3 "operators (users, resets,
-// audit)").
-func (s *Service) WaitingResets(ctx context.Context, op Auth) ([]WaitingReset, error) {
+// WaitingResets returns up to limit of the resets of two-factor waiting
+// (50 when limit is out of 1 to 200), the soonest due first, for an
+// operator (SPEC §3 "operators (users, resets, audit)"), and reports
+// whether more are waiting than it returns.
+func (s *Service) WaitingResets(ctx context.Context, op Auth, limit int) (_ []WaitingReset, more bool, _ error) {
 	if err := adminAllowed(op, "resets", permit.Read); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	rs, err := s.store.TwoFactorResets(ctx, 50)
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	rs, err := s.store.TwoFactorResets(ctx, limit+1)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if len(rs) > limit {
+		rs, more = rs[:limit], true
 	}
 	out := make([]WaitingReset, 0, len(rs))
 	for _, r := range rs {
@@ -118,11 +125,11 @@ func (s *Service) WaitingResets(ctx context.Context, op Auth) ([]WaitingReset, e
 			continue // deleted meanwhile, and its reset with it
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out = append(out, WaitingReset{TwoFactorReset: r, Username: a.Username})
 	}
-	return out, nil
+	return out, more, nil
 }
 
 // SearchTeams returns up to limit teams whose name contains query, with

@@ -149,11 +149,12 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 			return err
 		}
 		if delay <= 0 {
-			s.audit(ctx, a.ID, "two_factor.reset_requested", m, "by "+by+", carried out at once")
-			_, err := s.carryOut(ctx, a.ID, m)
+			s.auditOperator(ctx, a.ID, "two_factor.reset_requested", m, isOperator(by), "by "+by+", carried out at once", "by "+publicName(by)+", carried out at once")
+			_, err := s.carryOut(ctx, a.ID, m, isOperator(by))
 			return err
 		}
-		s.audit(ctx, a.ID, "two_factor.reset_requested", m, "by "+by+", due "+r.Due.Format(time.RFC3339))
+		due := ", due " + r.Due.Format(time.RFC3339)
+		s.auditOperator(ctx, a.ID, "two_factor.reset_requested", m, isOperator(by), "by "+by+due, "by "+publicName(by)+due)
 		return s.tell(ctx, a, "a reset of your two-factor was requested",
 			fmt.Sprintf("A reset of two-factor on your account was requested by %s.", publicName(by)),
 			fmt.Sprintf("Unless it is cancelled, at %s your authenticators, recovery codes, paper key and SSH keys will be removed and you will be signed out everywhere. Your API keys will not be revoked. You can then sign in with your password alone and set up two-factor again. Signing in with one of your authenticators, a recovery code, the paper key or an SSH key before then withdraws it.", r.Due.UTC().Format("2006-01-02 15:04 MST")),
@@ -183,11 +184,15 @@ func (s *Service) tell(ctx context.Context, a twofold.Account, subject string, l
 // operator's user name, which would tell anyone who reads the notice an
 // account worth attacking.
 func publicName(by string) string {
-	if strings.HasPrefix(by, "operator ") {
+	if isOperator(by) {
 		return "an operator"
 	}
 	return by
 }
+
+// isOperator reports whether by, who asked for or cancelled a reset,
+// names an operator, as actor does.
+func isOperator(by string) bool { return strings.HasPrefix(by, "operator ") }
 
 // ResetNotice reports whether the holder of account accountID will hear of
 // a reset of their two-factor when it is asked for, or of any other change
@@ -254,7 +259,8 @@ func (s *Service) cancelReset(ctx context.Context, accountID, by string, m Meta)
 		if !found {
 			return twofold.Errorf(twofold.CodeNotFound, "no reset of two-factor is waiting for this account")
 		}
-		s.audit(ctx, accountID, "two_factor.reset_cancelled", m, "by "+by+"; it was requested by "+r.RequestedBy)
+		s.auditOperator(ctx, accountID, "two_factor.reset_cancelled", m, isOperator(by),
+			"by "+by+"; it was requested by "+r.RequestedBy, "by "+publicName(by)+"; it was requested by "+publicName(r.RequestedBy))
 		s.notify(ctx, accountID, "the reset of your two-factor was cancelled",
 			fmt.Sprintf("The reset of two-factor on your account that %s requested was cancelled by %s. Your authenticators, recovery codes and paper key stay as they are.", publicName(r.RequestedBy), publicName(by)))
 		return nil
@@ -267,7 +273,7 @@ func (s *Service) carryOutReset(ctx context.Context, accountID string, m Meta) (
 	var out twofold.ResetOutcome
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		var err error
-		out, err = s.carryOut(ctx, accountID, m)
+		out, err = s.carryOut(ctx, accountID, m, false)
 		return err
 	})
 	return out, err
@@ -278,14 +284,17 @@ func (s *Service) carryOutReset(ctx context.Context, accountID string, m Meta) (
 // the second-factor counters are cleared, and the holder is told. When a
 // factor, recovery code, SSH key or the paper key of the account passed a check since the request (the paper key by its paper_key.used event),
 // the holder has not lost every way in: the reset is withdrawn instead. Of
-// concurrent callers on any instances exactly one does either.
-func (s *Service) carryOut(ctx context.Context, accountID string, m Meta) (twofold.ResetOutcome, error) {
+// concurrent callers on any instances exactly one does either. byOperator
+// reports whether m is the operator's, whose request carries it out at once.
+func (s *Service) carryOut(ctx context.Context, accountID string, m Meta, byOperator bool) (twofold.ResetOutcome, error) {
 	r, out, err := s.store.ResetTwoFactor(ctx, accountID, s.Now())
 	if err != nil || out == twofold.ResetNotDue {
 		return twofold.ResetNotDue, err
 	}
 	if out == twofold.ResetWithdrawn {
-		s.audit(ctx, accountID, "two_factor.reset_cancelled", m, "withdrawn: a second factor was used after "+r.RequestedBy+" requested it")
+		s.auditOperator(ctx, accountID, "two_factor.reset_cancelled", m, byOperator,
+			"withdrawn: a second factor was used after "+r.RequestedBy+" requested it",
+			"withdrawn: a second factor was used after "+publicName(r.RequestedBy)+" requested it")
 		s.notify(ctx, accountID, "the reset of your two-factor was withdrawn",
 			fmt.Sprintf("The reset of two-factor on your account that %s requested was withdrawn, because one of your authenticators, recovery codes, SSH keys or the paper key was used after it was requested. Everything stays as it is.", publicName(r.RequestedBy)),
 			"If you still need the reset, ask again.")
@@ -297,7 +306,8 @@ func (s *Service) carryOut(ctx context.Context, accountID string, m Meta) (twofo
 	if _, err := s.store.ResetThrottlePrefix(ctx, "2fa:"+accountID+":"); err != nil {
 		return 0, err
 	}
-	s.audit(ctx, accountID, "two_factor.reset", m, "requested by "+r.RequestedBy+" at "+r.RequestedAt.Format(time.RFC3339))
+	at := " at " + r.RequestedAt.Format(time.RFC3339)
+	s.auditOperator(ctx, accountID, "two_factor.reset", m, byOperator, "requested by "+r.RequestedBy+at, "requested by "+publicName(r.RequestedBy)+at)
 	s.notify(ctx, accountID, "two-factor on your account was reset",
 		fmt.Sprintf("As %s requested, your authenticators, recovery codes, paper key and SSH keys were removed, and you were signed out everywhere.", publicName(r.RequestedBy)),
 		keysStillWork,

@@ -124,7 +124,7 @@ func (s *Service) SignOutEverywhereFor(ctx context.Context, op Auth, accountID s
 		if _, err := s.store.EndSessions(ctx, a.ID); err != nil {
 			return err
 		}
-		s.audit(ctx, a.ID, "session.ended_everywhere", m, "by "+actor(op))
+		s.auditOperator(ctx, a.ID, "session.ended_everywhere", m, true, "by "+actor(op), "by an operator")
 		s.notify(ctx, a.ID, "you were signed out everywhere",
 			"An operator signed your account out on every browser and app. Sign in again; if you did not expect this, change your password.")
 		return nil

@@ -294,7 +294,7 @@ func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, 
 				return throttled(keyUnlockEvery/keyUnlocks, fmt.Sprintf("API keys may unlock an account at most %d times in %d hours: an operator signed in with a fresh second factor can unlock it", keyUnlocks, int(keyUnlockEvery.Hours())))
 			}
 		}
-		s.audit(ctx, a.ID, "account.unlocked", m, "by "+actor(op))
+		s.auditOperator(ctx, a.ID, "account.unlocked", m, true, "by "+actor(op), "by an operator")
 		s.notify(ctx, a.ID, "your account was unlocked", "An operator cleared the failed-attempt locks on your account.")
 		return nil
 	})

@@ -225,7 +225,12 @@ func (s *Server) adminCancelReset(w http.ResponseWriter, r *http.Request, a core
 }
 
 func (s *Server) adminResets(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	rs, err := s.svc.WaitingResets(r.Context(), a)
+	limit, err := limitParam(r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	rs, more, err := s.svc.WaitingResets(r.Context(), a, limit)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -239,7 +244,7 @@ func (s *Server) adminResets(w http.ResponseWriter, r *http.Request, a core.Auth
 	for _, w := range rs {
 		out = append(out, waitingJSON{UserID: w.AccountID, Username: w.Username, resetJSON: *toResetJSON(w.TwoFactorReset)})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"resets": out})
+	writeJSON(w, http.StatusOK, map[string]any{"resets": out, "more": more})
 }
 
 func (s *Server) adminTeams(w http.ResponseWriter, r *http.Request, a core.Auth) {

@@ -145,8 +145,25 @@ func TestOperatorAPISession(t *testing.T) {
 			t.Errorf("the holder's notice names the operator: %q", body)
 		}
 		r = op.Do(t, "GET", "/v1/admin/resets", nil)
-		if rs := objects(t, r, "resets"); len(rs) != 1 || rs[0]["user_id"] != f.userID || rs[0]["username"] != "dave" {
+		if rs := objects(t, r, "resets"); len(rs) != 1 || rs[0]["user_id"] != f.userID || rs[0]["username"] != "dave" || r.JSON["more"] != false {
 			t.Fatalf("resets: got %s", r.Body)
+		}
+		// A page of resets says when more wait.
+		enrol(t, s, login(t, s, "erin"), map[string]any{"type": "totp", "label": "phone"})
+		s.Clock.Add(time.Minute)
+		if r := op.Do(t, "POST", "/v1/admin/users/"+erinID+"/two-factor-reset", nil); r.Status != 200 {
+			t.Fatalf("erin's reset: got %d %s", r.Status, r.Body)
+		}
+		r = op.Do(t, "GET", "/v1/admin/resets?limit=1", nil)
+		if rs := objects(t, r, "resets"); len(rs) != 1 || rs[0]["username"] != "dave" || r.JSON["more"] != true {
+			t.Fatalf("resets, limit 1 of 2: got %s", r.Body)
+		}
+		if r := op.Do(t, "GET", "/v1/admin/resets", nil); len(objects(t, r, "resets")) != 2 || r.JSON["more"] != false {
+			t.Fatalf("resets, 2 of 2: got %s", r.Body)
+		}
+		wantProblem(t, op.Do(t, "GET", "/v1/admin/resets?limit=0", nil), 400, "invalid")
+		if r := op.Do(t, "DELETE", "/v1/admin/users/"+erinID+"/two-factor-reset", nil); r.Status != 204 {
+			t.Fatalf("cancel erin's reset: got %d %s", r.Status, r.Body)
 		}
 		if r := op.Do(t, "GET", "/v1/admin/users/"+f.userID, nil); r.JSON["reset"] == nil {
 			t.Fatalf("inspect while a reset waits: got %s", r.Body)
@@ -931,6 +948,88 @@ func TestKeyBoundCoversItsLine(t *testing.T) {
 		wantProblem(t, oc.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 429, "throttled")
 		if _, found, _ := s.Store.TwoFactorReset(t.Context(), f.userID); !found {
 			t.Error("the refused cancel cancelled the reset")
+		}
+	})
+}
+
+// TestHolderEventsNameNoOperator: the events an operator's actions record
+// on an account show its holder "an operator", without the operator's
+// name, API key, address or user agent; operators read them whole.
+func TestHolderEventsNameNoOperator(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s, op := f.s, f.opc
+		key := makeKey(t, op, "panel", nil, "admin users read,write")
+		wrongPassword(t, s, "dave")
+		for _, w := range []struct{ method, path string }{
+			{"POST", "/v1/admin/users/" + f.userID + "/unlock"},
+			{"POST", "/v1/admin/users/" + f.userID + "/two-factor-reset"},
+			{"DELETE", "/v1/admin/users/" + f.userID + "/two-factor-reset"},
+		} {
+			if r := op.Do(t, w.method, w.path, nil); r.Status >= 300 {
+				t.Fatalf("%s %s: got %d %s", w.method, w.path, r.Status, r.Body)
+			}
+		}
+		wantProblem(t, keyClient(s, key.id, key.secret).Do(t, "DELETE", "/v1/admin/users/"+f.userID, nil), 403, "forbidden")
+		due := s.Clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+
+		want := map[string]string{
+			"account.unlocked":           "by an operator",
+			"two_factor.reset_requested": "by an operator, due " + due,
+			"two_factor.reset_cancelled": "by an operator; it was requested by an operator",
+			"admin.key_refused":          "deleting the account",
+		}
+		r := f.user.Do(t, "GET", "/v1/me/events?limit=200", nil)
+		if r.Status != 200 {
+			t.Fatalf("the holder's events: got %d %s", r.Status, r.Body)
+		}
+		for _, secret := range []string{"carol", "panel", key.id} {
+			if strings.Contains(string(r.Body), secret) {
+				t.Errorf("the holder's events show %q: %s", secret, r.Body)
+			}
+		}
+		seen := map[string]bool{}
+		for _, e := range objects(t, r, "events") {
+			typ, _ := e["type"].(string)
+			w, ok := want[typ]
+			if !ok {
+				continue
+			}
+			seen[typ] = true
+			if d, _ := e["detail"].(string); !strings.HasPrefix(d, w) || !strings.Contains(d, "operator") {
+				t.Errorf("%s: the holder reads %q, want %q", typ, d, w)
+			}
+			if e["source"] != "" || e["user_agent"] != "" {
+				t.Errorf("%s: the holder reads the operator's source %q and user agent %q", typ, e["source"], e["user_agent"])
+			}
+		}
+		if len(seen) != len(want) {
+			t.Errorf("the holder's events: got %v of %v", seen, want)
+		}
+
+		// Operators read the same events whole.
+		r = op.Do(t, "GET", "/v1/admin/events?account="+f.userID+"&limit=200", nil)
+		seen = map[string]bool{}
+		for _, e := range objects(t, r, "events") {
+			typ, _ := e["type"].(string)
+			if _, ok := want[typ]; !ok {
+				continue
+			}
+			seen[typ] = true
+			if d, _ := e["detail"].(string); !strings.Contains(d, "operator carol") {
+				t.Errorf("%s: operators read %q, want the operator named", typ, d)
+			}
+			if e["source"] == "" || e["user_agent"] == "" {
+				t.Errorf("%s: operators read no source or user agent: %v", typ, e)
+			}
+		}
+		if len(seen) != len(want) {
+			t.Errorf("the operator's view: got %v of %v", seen, want)
+		}
+		// The holder's own events keep their address.
+		r = f.user.Do(t, "GET", "/v1/me/events?type=login.succeeded", nil)
+		if evs := objects(t, r, "events"); len(evs) == 0 || evs[0]["source"] == "" {
+			t.Errorf("the holder's own sign-in: got %s", r.Body)
 		}
 	})
 }

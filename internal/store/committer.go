@@ -263,7 +263,7 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 			err = exec(wSession, s.TokenHash, s.ID, s.AccountID, micros(s.CreatedAt), micros(s.ExpiresAt), micros(s.ElevatedUntil), s.Epoch)
 		}
 		if err == nil {
-			err = exec(wEvent, e.AccountID, e.Type, micros(e.At), e.Source, e.UserAgent, e.Detail, nullString(e.SessionID))
+			err = exec(wEvent, eventArgs(e)...)
 		}
 		if err != nil {
 			return 0, err
@@ -278,7 +278,7 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 		e := f.Event
 		err := exec(wThrottleFail, key, f.Seen+1, micros(f.LockUntil), now)
 		if err == nil {
-			err = exec(wEvent, e.AccountID, e.Type, micros(e.At), e.Source, e.UserAgent, e.Detail, nullString(e.SessionID))
+			err = exec(wEvent, eventArgs(e)...)
 		}
 		if err != nil {
 			return 0, err

@@ -351,3 +351,59 @@ func TestMigrationSentCodesPerScope(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationEventOperator: migration 0045 marks the events of operators'
+// actions recorded before it by their type and by how their detail names
+// the operator, and gives their holder a detail that names none.
+func TestMigrationEventOperator(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	type want struct {
+		byOperator   bool
+		holderDetail string
+	}
+	events := []struct {
+		typ, detail string
+		want        want
+	}{
+		{"account.unlocked", "by operator carol", want{true, "by an operator"}},
+		{"account.suspended", `by operator carol with API key "panel" (k9)`, want{true, "by an operator"}},
+		{"api_key.revoked", `key k1 "ci" by operator carol`, want{true, "by an operator"}},
+		{"api_key.revoked", `key k1 "ci"`, want{}},
+		{"admin.key_refused", `deleting the account: API keys never delete accounts (by operator carol with API key "panel" (k9); further refusals ...)`, want{true, "by an operator"}},
+		{"two_factor.reset_requested", "by operator carol, due 2026-03-04T12:00:00Z", want{true, "by an operator"}},
+		{"two_factor.reset_requested", "by the command line, due 2026-03-04T12:00:00Z", want{}},
+		{"two_factor.reset_cancelled", "the account was suspended, so its holder could not have cancelled it", want{true, ""}},
+		{"two_factor.reset_cancelled", "by the account holder; it was requested by operator carol", want{false, "by the account holder, requested by an operator"}},
+		{"two_factor.reset_cancelled", "withdrawn: a second factor was used after operator carol requested it", want{false, "withdrawn: a second factor was used after an operator requested it"}},
+		{"two_factor.reset", "requested by operator carol at 2026-03-01T12:00:00Z", want{false, "requested by an operator"}},
+		{"login.succeeded", "second factor: totp by operator carol", want{}},
+	}
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := open(t, dsn(t))
+			for _, e := range events {
+				if err := s.AddEvent(ctx, twofold.AuditEvent{AccountID: "acct-alice", Type: e.typ, At: t0, Source: "192.0.2.1", Detail: e.detail}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.UndoMigrationForTest(ctx, 45, `ALTER TABLE audit_events DROP COLUMN by_operator`, `ALTER TABLE audit_events DROP COLUMN holder_detail`); err != nil {
+				t.Fatalf("undo migration 0045: %v", err)
+			}
+			if err := s.MigrateForTest(ctx); err != nil {
+				t.Fatalf("migrate again: %v", err)
+			}
+			got, err := s.QueryEvents(ctx, twofold.EventQuery{AccountID: "acct-alice", Forward: true, Limit: 100})
+			if err != nil || len(got) != len(events) {
+				t.Fatalf("events: got %d, %v; want %d", len(got), err, len(events))
+			}
+			for i, e := range events {
+				if g := (want{got[i].ByOperator, got[i].HolderDetail}); g != e.want || got[i].Detail != e.detail {
+					t.Errorf("%s %q: got %+v (detail %q), want %+v", e.typ, e.detail, g, got[i].Detail, e.want)
+				}
+			}
+		})
+	}
+}

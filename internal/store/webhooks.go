@@ -429,7 +429,7 @@ func movePending(c *twofold.WebhookCursor, last, y int64) {
 
 // AdvanceWebhook moves a webhook's cursor from from to to after a
 // delivery, recording it (delivered: a receiver accepted events), and
-// clears its failures; only while owner leases it and the cursor is at
+// clears its failures and the time of the next try they set; only while owner leases it and the cursor is at
 // from (one conditional statement: of two instances, one advances it).
 func (s *Store) AdvanceWebhook(ctx context.Context, id, owner string, from, to twofold.WebhookCursor, now time.Time, delivered bool) (bool, error) {
 	at := int64(0)
@@ -441,7 +441,8 @@ func (s *Store) AdvanceWebhook(ctx context.Context, id, owner string, from, to t
 		last_attempt_at = CASE WHEN CAST($6 AS BIGINT) > 0 THEN CAST($6 AS BIGINT) ELSE last_attempt_at END,
 		last_error = CASE WHEN CAST($6 AS BIGINT) > 0 THEN '' ELSE last_error END,
 		failures = CASE WHEN CAST($6 AS BIGINT) > 0 THEN 0 ELSE failures END,
-		failing_since = CASE WHEN CAST($6 AS BIGINT) > 0 THEN 0 ELSE failing_since END
+		failing_since = CASE WHEN CAST($6 AS BIGINT) > 0 THEN 0 ELSE failing_since END,
+		next_attempt_at = CASE WHEN CAST($6 AS BIGINT) > 0 THEN 0 ELSE next_attempt_at END
 		WHERE id = $7 AND lease_owner = $8 AND cursor_txid = $9 AND cursor_id = $10 AND low_id = $11 AND pending_xmax = $12`,
 		to.TxID, to.ID, to.Low, to.PendingLow, to.PendingXmax, at, id, owner, from.TxID, from.ID, from.Low, from.PendingXmax)
 }

@@ -16,6 +16,9 @@ type adminUsersBody struct {
 	Accounts []twofold.Account
 	More     bool // the list was cut at the limit
 	Resets   []core.WaitingReset
+	// MoreResets reports whether more resets wait than Resets lists, the
+	// 200 soonest due.
+	MoreResets bool
 	// Username and Email are what the form to create an account was sent
 	// with, kept when it is refused (the passwords never are).
 	Username, Email string
@@ -44,7 +47,7 @@ func (s *Server) renderAdminUsers(w http.ResponseWriter, r *http.Request, a core
 		s.fail(w, r, &a, err)
 		return
 	}
-	if b.Resets, err = s.svc.WaitingResets(r.Context(), a); err != nil {
+	if b.Resets, b.MoreResets, err = s.svc.WaitingResets(r.Context(), a, 200); err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}

@@ -75,6 +75,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		p.Nav = "tokens"
 	case strings.HasPrefix(r.URL.Path, "/admin/webhooks"):
 		p.Nav = "webhooks"
+	case strings.HasPrefix(r.URL.Path, "/admin/events"):
+		p.Nav = "admin-events"
 	case strings.HasPrefix(r.URL.Path, "/admin/teams"):
 		p.Nav = "admin-teams"
 	case strings.HasPrefix(r.URL.Path, "/admin/"):

@@ -188,6 +188,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /admin/users/{id}":                   s.operator(s.adminUser),
 		"POST /admin/users/{id}/unlock":           s.operator(s.adminUnlock),
 		"GET /admin/teams":                        s.operator(s.adminTeams),
+		"GET /admin/events":                       s.operator(s.adminEvents),
 		"GET /admin/teams/{id}":                   s.operator(s.adminTeam),
 		"GET /admin/tokens":                       s.operator(s.adminTokens),
 		"POST /admin/tokens":                      s.operator(s.adminImportTokens),

@@ -71,6 +71,8 @@ func testEventRoundTrip(t *testing.T, s *store.Store) {
 	want := []twofold.AuditEvent{
 		{AccountID: "acct-alice", Type: "login.failed", At: t0, Source: "192.0.2.1", UserAgent: "curl/8.0", Detail: "wrong code"},
 		{AccountID: "", Type: "server.start", At: t0.Add(time.Microsecond)},
+		{AccountID: "acct-alice", Type: "account.unlocked", At: t0.Add(time.Minute), Source: "192.0.2.9", Detail: "by operator carol",
+			ByOperator: true, HolderDetail: "by an operator"},
 		{AccountID: "acct-bob", Type: "factor.added", At: t0.Add(time.Hour), Source: "2001:db8::1", UserAgent: "Mozilla/5.0 «ü»", Detail: `it's "quoted"`},
 	}
 	addEvents(t, s, want)

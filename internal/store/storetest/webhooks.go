@@ -223,6 +223,25 @@ func testWebhookLease(t *testing.T, s *store.Store) {
 	if ids, _ := s.DueWebhooks(ctx, "owner-y", t0.Add(time.Hour)); !slices.Equal(ids, []string{w.ID}) {
 		t.Errorf("due after enabling: got %v", ids)
 	}
+	// A delivery after a failure clears the failure and its next try.
+	if ok, err := s.ClaimWebhook(ctx, w.ID, "owner-y", t0.Add(time.Hour), t0.Add(2*time.Hour)); err != nil || !ok {
+		t.Fatalf("claim after enabling: %v, %v", ok, err)
+	}
+	if ok, err := s.FailWebhook(ctx, w.ID, "owner-y", t0.Add(time.Hour), t0.Add(90*time.Minute), "timeout", false); err != nil || !ok {
+		t.Fatalf("FailWebhook: %v, %v", ok, err)
+	}
+	if ok, err := s.ClaimWebhook(ctx, w.ID, "owner-y", t0.Add(2*time.Hour), t0.Add(3*time.Hour)); err != nil || !ok {
+		t.Fatalf("claim after the backoff: %v, %v", ok, err)
+	}
+	if ok, err := s.AdvanceWebhook(ctx, w.ID, "owner-y", to, to, t0.Add(2*time.Hour), true); err != nil || !ok {
+		t.Fatalf("AdvanceWebhook after a failure: %v, %v", ok, err)
+	}
+	if got, err = s.Webhook(ctx, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st := got.Status; st.Failures != 0 || !st.FailingSince.IsZero() || st.LastError != "" || !st.NextAttemptAt.IsZero() || st.LastDeliveredAt != t0.Add(2*time.Hour) {
+		t.Errorf("after a delivery that followed a failure: got %+v, want no failure and no next attempt", st)
+	}
 }
 
 // testWebhookSealedValues checks that key rotation sees webhook secrets:

@@ -1,0 +1,126 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestBrowserAdminEvents: in Chromium, an operator opens the audit log from
+// the menu, sees events of no account (a sign-in with an unknown username)
+// beside every account's, filters them by type and by account, and pages
+// back and forth through more than a page; a malformed type is said so.
+// On SQLite and PostgreSQL.
+func TestBrowserAdminEvents(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			ctx := context.Background()
+			opSecret := account(t, ts, "olivia", true, true)
+			account(t, ts, "alice", false, false)
+			alice, err := ts.Store.AccountByUsername(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := testenv.NewClient(ts.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "nobody", "password": testPassword}); r.Status != 401 {
+				t.Fatalf("unknown username: got %d %s", r.Status, r.Body)
+			}
+			for i := range 60 {
+				e := twofold.AuditEvent{AccountID: alice.ID, Type: "test.paging", At: ts.Clock.Now().Add(time.Duration(i) * time.Second), Detail: fmt.Sprintf("n%02d", i)}
+				if err := ts.Store.AddEvent(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			p := newPage(t, ts.URL())
+			if name == "sqlite" {
+				p.shots = artifactsDir(t)
+			}
+			p.signIn("olivia", testPassword)
+			p.fillAndSubmit("#code", testenv.TOTP(t, opSecret, ts.Clock.Now()), "button[type=submit]")
+			p.wantPath("/settings/security")
+			p.click(`nav a[href="/admin/events"]`)
+			p.wantPath("/admin/events")
+			if got := p.attr(`nav a[href="/admin/events"]`, "aria-current"); got != "page" {
+				t.Errorf("menu entry of the page: aria-current %q", got)
+			}
+
+			// Of no account: the unknown username's failure.
+			p.fillAndSubmit("#type", "login.password_failed", "#event-filter button[type=submit]")
+			if got := p.texts("#events tbody .type code"); len(got) == 0 || slices.ContainsFunc(got, func(s string) bool { return s != "login.password_failed" }) {
+				t.Fatalf("events of type login.password_failed: %q", got)
+			}
+			if got := p.texts("#events tbody .account"); !slices.Contains(got, "none") {
+				t.Errorf("the unknown username's failure, of no account: accounts %q", got)
+			}
+			p.screenshot("admin-events")
+
+			// One type of one account, paged.
+			p.fill("#type", "test.paging")
+			p.fillAndSubmit("#account", alice.ID, "#event-filter button[type=submit]")
+			details := func() []string { return p.texts("#events tbody .detail") }
+			first := details()
+			if len(first) != 50 || first[0] != "n59" || first[49] != "n10" || p.exists("#newer") || p.exists("#newest") {
+				t.Fatalf("first page: %d events %q…, newer link %v", len(first), first[:min(len(first), 2)], p.exists("#newer"))
+			}
+			p.click("#older")
+			if got := details(); !slices.Equal(got, []string{"n09", "n08", "n07", "n06", "n05", "n04", "n03", "n02", "n01", "n00"}) || p.exists("#older") {
+				t.Fatalf("older page: %q, older link %v", got, p.exists("#older"))
+			}
+			if got := p.attr("#newer", "href"); !strings.Contains(got, "type=test.paging") || !strings.Contains(got, "account="+alice.ID) {
+				t.Errorf("newer link %q: want the filters kept", got)
+			}
+			p.click("#newer")
+			if got := details(); !slices.Equal(got, first) {
+				t.Fatalf("back to the newer page: %q…", got[:min(len(got), 2)])
+			}
+			p.click("#newest")
+			if got := details(); !slices.Equal(got, first) || p.exists("#newest") {
+				t.Fatalf("newest page: %q…", got[:min(len(got), 2)])
+			}
+
+			p.fillAndSubmit("#type", "not a type!", "#event-filter button[type=submit]")
+			if !p.exists("#error") {
+				t.Error("a malformed type: no error shown")
+			}
+		})
+	}
+}
+
+// TestAdminEventsOperatorsOnly: the audit log page is refused to others
+// than operators, and malformed filters are a 400 page. On SQLite and
+// PostgreSQL.
+func TestAdminEventsOperatorsOnly(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			opSecret := account(t, ts, "olivia", true, true)
+			account(t, ts, "bob", false, false)
+			bob := newClient(t, ts.URL())
+			bob.signIn("bob")
+			if r := bob.get("/admin/events"); r.status != http.StatusForbidden {
+				t.Errorf("GET /admin/events as a user: status %d, want 403", r.status)
+			}
+			if r := bob.get("/settings/security"); strings.Contains(r.body, `href="/admin/events"`) {
+				t.Error("a user's page links to the audit log")
+			}
+			op := newClient(t, ts.URL())
+			op.signInWithCode(ts, "olivia", opSecret)
+			if r := op.get("/admin/events?type=a,b&before=1&after=2"); r.status != http.StatusBadRequest {
+				t.Errorf("before and after: status %d, want 400", r.status)
+			}
+			if r := op.get("/admin/events"); r.status != http.StatusOK || !strings.Contains(r.body, "login.succeeded") {
+				t.Errorf("GET /admin/events: status %d, want 200 with olivia's sign-in", r.status)
+			}
+		})
+	}
+}
