@@ -35,6 +35,11 @@ func ValidatePassword(password string) error {
 	if !utf8.ValidString(password) || n < minPasswordLen || len(password) > maxPasswordLen {
 		return twofold.Errorf(twofold.CodeInvalid, "password must be %d to %d characters", minPasswordLen, maxPasswordLen)
 	}
+	// Requests holding a NUL byte are refused at the edge (httpapi), so a
+	// password with one could be set here and never typed in again.
+	if strings.ContainsRune(password, 0) {
+		return twofold.Errorf(twofold.CodeInvalid, "password must not contain a NUL character")
+	}
 	return nil
 }
 

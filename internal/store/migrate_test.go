@@ -370,13 +370,15 @@ func TestMigrationEventOperator(t *testing.T) {
 		{"account.suspended", `by operator carol with API key "panel" (k9)`, want{true, "by an operator"}},
 		{"api_key.revoked", `key k1 "ci" by operator carol`, want{true, "by an operator"}},
 		{"api_key.revoked", `key k1 "ci"`, want{}},
+		{"api_key.revoked", `key k1 "x by operator y"`, want{}}, // the holder's own key, so named
 		{"admin.key_refused", `deleting the account: API keys never delete accounts (by operator carol with API key "panel" (k9); further refusals ...)`, want{true, "by an operator"}},
 		{"two_factor.reset_requested", "by operator carol, due 2026-03-04T12:00:00Z", want{true, "by an operator"}},
 		{"two_factor.reset_requested", "by the command line, due 2026-03-04T12:00:00Z", want{}},
 		{"two_factor.reset_cancelled", "the account was suspended, so its holder could not have cancelled it", want{true, ""}},
 		{"two_factor.reset_cancelled", "by the account holder; it was requested by operator carol", want{false, "by the account holder, requested by an operator"}},
 		{"two_factor.reset_cancelled", "withdrawn: a second factor was used after operator carol requested it", want{false, "withdrawn: a second factor was used after an operator requested it"}},
-		{"two_factor.reset", "requested by operator carol at 2026-03-01T12:00:00Z", want{false, "requested by an operator"}},
+		{"two_factor.reset", "requested by operator carol at 2026-03-01T12:00:00Z", want{true, "requested by an operator"}},
+		{"two_factor.reset_cancelled", "by the command line; it was requested by operator carol", want{false, "by the command line, requested by an operator"}},
 		{"login.succeeded", "second factor: totp by operator carol", want{}},
 	}
 	for name, dsn := range testenv.DSNs(t) {

@@ -15,11 +15,15 @@ UPDATE audit_events SET by_operator = TRUE, holder_detail = 'by an operator'
     OR type IN ('account.created', 'account.suspended', 'account.unsuspended', 'account.unlocked',
         'session.ended_everywhere', 'two_factor.reset_requested', 'two_factor.reset_cancelled')
         AND detail LIKE 'by operator %'
-    OR type IN ('api_key.revoked', 'account.email_changed') AND detail LIKE '% by operator %';
+    OR type = 'api_key.revoked' AND detail LIKE '%" by operator %'
+    OR type = 'account.email_changed' AND detail LIKE '% by operator %';
 UPDATE audit_events SET by_operator = TRUE
     WHERE type = 'two_factor.reset_cancelled' AND detail LIKE 'the account was suspended%';
-UPDATE audit_events SET holder_detail = 'requested by an operator'
+-- A reset carried out at once recorded the requesting operator's address.
+UPDATE audit_events SET by_operator = TRUE, holder_detail = 'requested by an operator'
     WHERE type = 'two_factor.reset' AND detail LIKE 'requested by operator %';
+UPDATE audit_events SET holder_detail = 'by the command line, requested by an operator'
+    WHERE type = 'two_factor.reset_cancelled' AND detail LIKE 'by the command line_ it was requested by operator %';
 UPDATE audit_events SET holder_detail = 'by the account holder, requested by an operator'
     WHERE type = 'two_factor.reset_cancelled' AND detail LIKE 'by the account holder_ it was requested by operator %';
 UPDATE audit_events SET holder_detail = 'withdrawn: a second factor was used after an operator requested it'
