@@ -310,7 +310,9 @@ func TextValues(v url.Values) bool {
 // in its own form.
 func WellFormed(next http.Handler, refusals map[string]http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if Text(r.URL.Path) && TextValues(r.URL.Query()) {
+		// Most requests (the second step among them) have no query: no
+		// map is made for them.
+		if Text(r.URL.Path) && (r.URL.RawQuery == "" || TextValues(r.URL.Query())) {
 			next.ServeHTTP(w, r)
 			return
 		}
