@@ -3,19 +3,28 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/inspector"
 	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/twofold/twofold/internal/testenv"
 )
 
 // chromiumPath returns the browser the tests drive: $CHROMIUM, or Debian's
@@ -58,6 +67,35 @@ type page struct {
 	base string
 	// shots is the folder for screenshots, "" to take none.
 	shots string
+	// crashes counts the tab's renderer crashes (Inspector.targetCrashed).
+	crashes *atomic.Int32
+	// browserErrs keeps what chromedp itself reported, for a failure's message.
+	browserErrs *errLog
+}
+
+// errLog collects chromedp's own error messages for the lifetime of a tab,
+// to be shown when a step fails. It never writes to the test's log, which
+// must not be written after the test ends.
+type errLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *errLog) add(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.msgs) < 20 {
+		l.msgs = append(l.msgs, fmt.Sprintf(format, args...))
+	}
+}
+
+func (l *errLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.msgs) == 0 {
+		return "none"
+	}
+	return strings.Join(l.msgs, "; ")
 }
 
 const wideWidth, narrowWidth = 1280, 390
@@ -81,9 +119,16 @@ func newPage(t *testing.T, base string) *page {
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(cancelAlloc)
-	bctx, cancelTab := chromedp.NewContext(actx)
+	crashes, errs := new(atomic.Int32), new(errLog)
+	bctx, cancelTab := chromedp.NewContext(actx,
+		chromedp.WithErrorf(errs.add),
+		chromedp.WithListener(func(ev any) {
+			if _, ok := ev.(*inspector.EventTargetCrashed); ok {
+				crashes.Add(1)
+			}
+		}))
 	t.Cleanup(cancelTab)
-	p := &page{t: t, ctx: bctx, base: base}
+	p := &page{t: t, ctx: bctx, base: base, crashes: crashes, browserErrs: errs}
 	p.do(chromedp.EmulateViewport(wideWidth, 900))
 	return p
 }
@@ -144,6 +189,8 @@ func (p *page) loaded(what string) int64 {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var last error
+	var failingSince time.Time
+	reloaded := false
 	for {
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 		status, err := chromedp.Run(actx, check)
@@ -151,17 +198,58 @@ func (p *page) loaded(what string) int64 {
 		switch {
 		case err != nil:
 			last = err
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
 		case status == 0:
 			p.t.Fatalf("%s: the page it led to has no HTTP status (it did not load): %s", what, p.text("body"))
 		case status > 0:
 			return status
+		default:
+			failingSince = time.Time{}
+		}
+		// A renderer that crashed, or that answers nothing for half a
+		// minute, is the browser's fault, not the page's: reload the tab once
+		// (the browser process does that) and go on waiting. Our forms
+		// redirect after a POST, so the address reloaded is a GET.
+		if !reloaded && (p.crashes.Load() > 0 || (!failingSince.IsZero() && time.Since(failingSince) > 30*time.Second)) {
+			reloaded = true
+			p.t.Logf("%s: the tab stopped answering (renderer crashes: %d, last error: %v, at %s); reloading it", what, p.crashes.Load(), last, p.targetURL())
+			p.crashes.Store(0)
+			rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+			if _, err := chromedp.Call(rctx, cdppage.Reload, cdppage.ReloadParams{}); err != nil {
+				p.t.Logf("%s: reload: %v", what, err)
+			}
+			rcancel()
+			failingSince = time.Time{}
 		}
 		select {
 		case <-ctx.Done():
-			p.t.Fatalf("%s: no new page loaded (last error: %v)", what, last)
+			p.t.Fatalf("%s: no new page loaded (last error: %v; renderer crashes: %d; tab at %s; browser errors: %s)", what, last, p.crashes.Load(), p.targetURL(), p.browserErrs)
 		case <-tick.C:
 		}
 	}
+}
+
+// targetURL asks the browser process, not the page, where the tab is: it
+// answers when the page does not.
+func (p *page) targetURL() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	c := chromedp.FromContext(p.ctx)
+	if c == nil || c.Target == nil {
+		return "(no tab)"
+	}
+	infos, err := chromedp.Targets(ctx)
+	if err != nil {
+		return "(unknown: " + err.Error() + ")"
+	}
+	for _, in := range infos {
+		if in.TargetID == c.Target.TargetID {
+			return in.URL
+		}
+	}
+	return "(tab not listed)"
 }
 
 // fill types v into the field sel, replacing what it held.
@@ -324,4 +412,25 @@ func (p *page) cookies() []*network.Cookie {
 		p.t.Fatal(err)
 	}
 	return res.Cookies
+}
+
+// TestBrowserHarnessCrash: when the tab's renderer crashes while a test
+// waits for a page, the harness reloads the tab once and goes on, rather
+// than waiting out the test's time on a tab that can no longer answer.
+func TestBrowserHarnessCrash(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	p := newPage(t, ts.URL())
+	if status := p.open("/login"); status != http.StatusOK {
+		t.Fatalf("open /login: status %d", status)
+	}
+	p.do(chromedp.Evaluate[chromedp.Void]("window." + clickMark + " = true"))
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	_, _ = chromedp.Call(ctx, cdppage.Crash, cdp.Empty{}) // no answer comes from a crashed renderer
+	cancel()
+	if status := p.loaded("crash"); status != http.StatusOK {
+		t.Errorf("after the crash: status %d", status)
+	}
+	if !p.exists("#username") {
+		t.Errorf("after the crash the tab is at %s without the sign-in form", p.path())
+	}
 }
