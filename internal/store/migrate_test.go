@@ -371,6 +371,8 @@ func TestMigrationEventOperator(t *testing.T) {
 		{"api_key.revoked", `key k1 "ci" by operator carol`, want{true, "by an operator"}},
 		{"api_key.revoked", `key k1 "ci"`, want{}},
 		{"api_key.revoked", `key k1 "x by operator y"`, want{}}, // the holder's own key, so named
+		{"api_key.revoked", `key k1 "x" BY OPERATOR y`, want{}}, // the holder's own key, named to look like one; both dialects alike
+		{"account.unlocked", "By operator carol", want{}},
 		{"admin.key_refused", `deleting the account: API keys never delete accounts (by operator carol with API key "panel" (k9); further refusals ...)`, want{true, "by an operator"}},
 		{"two_factor.reset_requested", "by operator carol, due 2026-03-04T12:00:00Z", want{true, "by an operator"}},
 		{"two_factor.reset_requested", "by the command line, due 2026-03-04T12:00:00Z", want{}},
