@@ -172,7 +172,7 @@ func (m *Metrics) ObserveEvent(e twofold.AuditEvent) {
 // usernames exist), and a wrong, replayed or unknown factor's code are all
 // wrong_code. The audit log keeps the real cause.
 var failureCauses = []struct{ detail, label string }{
-	{"wrong password", "bad_credentials"}, {"unknown username", "bad_credentials"},
+	{"wrong password", "bad_credentials"}, {"unknown username", "bad_credentials"}, {"accounts only ignoring case", "bad_credentials"},
 	{"replayed", "wrong_code"}, {"wrong code", "wrong_code"}, {"no such active", "wrong_code"},
 	{"malformed", "malformed"}, {"wrong or used recovery code", "wrong_or_used_recovery_code"},
 	{"wrong paper key", "wrong_paper_key"}, {"unsupported method", "unsupported_method"},
