@@ -149,7 +149,10 @@ func countsAfter(t *testing.T, s *testenv.Server, do func()) map[string]float64 
 func TestMetricsKeepUsernamesSecret(t *testing.T) {
 	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
 		addUser(t, s, "bob")
+		addUser(t, s, "alice")
 		c := testenv.NewClient(s.URL())
+		alice := login(t, s, "alice")
+		team := makeTeam(t, alice, "Acme hosting")
 		for _, tc := range []struct {
 			name         string
 			known, other func()
@@ -161,6 +164,7 @@ func TestMetricsKeepUsernamesSecret(t *testing.T) {
 				func() {
 					c.Do(t, "POST", "/v1/login", map[string]string{"username": "nobody", "password": "wrong password here"})
 				}},
+			{"team invitation", func() { invite(t, alice, team, "bob", "ops") }, func() { invite(t, alice, team, "nobody", "ops") }},
 		} {
 			known, unknown := countsAfter(t, s, tc.known), countsAfter(t, s, tc.other)
 			if diff := cmp.Diff(known, unknown); diff != "" || len(known) == 0 {

@@ -156,6 +156,9 @@ func (m *Metrics) Handler() http.Handler {
 // ObserveEvent counts an audit event; the cause label is the kind of
 // failure (never anything the client chose).
 func (m *Metrics) ObserveEvent(e twofold.AuditEvent) {
+	if uncounted[e.Type] {
+		return
+	}
 	cause := ""
 	if c, ok := oneCause[e.Type]; ok {
 		cause = c
@@ -184,6 +187,13 @@ var failureCauses = []struct{ detail, label string }{
 // serial, a claimed token and a wrong code, and the operators' record of it
 // (which names the cause) must not tell the serials apart on /metrics.
 var oneCause = map[string]string{"token.claim_failed": "wrong_code"}
+
+// uncounted are the events recorded only when a username names an account,
+// after an answer that is the same whether or not it does: counted, they
+// would tell readers of /metrics which names exist. An invitation to a
+// team answers alike for a name nobody has (team.invited is counted for
+// both); only a real invitee's log records team.invitation_received.
+var uncounted = map[string]bool{"team.invitation_received": true}
 
 // failureCause maps an audit detail to its label.
 func failureCause(detail string) string {
