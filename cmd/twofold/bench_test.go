@@ -28,7 +28,7 @@ import (
 func benchMain(stdout, stderr *bytes.Buffer) *Main {
 	return &Main{
 		Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr,
-		Getenv: func(string) string { return "" }, Now: time.Now,
+		LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now,
 		IsTerminal:   func() bool { return false },
 		ReadPassword: func() (string, error) { return "", errors.New("no terminal") },
 	}

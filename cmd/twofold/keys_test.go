@@ -26,7 +26,7 @@ const keysPassword = "correct horse battery"
 func keysMain(stdout, stderr *bytes.Buffer) *Main {
 	return &Main{
 		Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr,
-		Getenv: func(string) string { return "" }, Now: time.Now,
+		LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now,
 		IsTerminal: func() bool { return false },
 		Sleep: func(d time.Duration) <-chan time.Time {
 			c := make(chan time.Time, 1)

@@ -42,7 +42,7 @@ func newTestMain(tb testing.TB, now time.Time, stdin string) *testMain {
 		Stdin:      strings.NewReader(stdin),
 		Stdout:     tm.stdout,
 		Stderr:     tm.stderr,
-		Getenv:     func(k string) string { return tm.env[k] },
+		LookupEnv:  func(k string) (string, bool) { v, ok := tm.env[k]; return v, ok },
 		Now:        func() time.Time { return now },
 		IsTerminal: func() bool { return false },
 		ReadPassword: func() (string, error) {
@@ -412,6 +412,7 @@ func TestUserAdd(t *testing.T) {
 		flagsFirst bool     // put --db and --key-file before args
 		args       []string // after "user add"
 		stdin      string
+		env        map[string]string
 		terminal   []string // passwords typed on a terminal; nil: not a terminal
 		wantErr    bool
 		wantExit   int
@@ -428,6 +429,9 @@ func TestUserAdd(t *testing.T) {
 		{name: "options after a trailing username", args: []string{"--email", "a@example.com", "alice"}, stdin: password + "\n",
 			wantErr: true, wantExit: 2, wantAbsent: "alice"},
 		{name: "operator", args: []string{"root", "--operator"}, stdin: password + "\n", wantUser: "root"},
+		// A switch comes from the command line only, not the environment.
+		{name: "operator from the environment", args: []string{"carol"}, env: map[string]string{"TWOFOLD_OPERATOR": "true"},
+			stdin: password + "\n", wantUser: "carol"},
 		{name: "duplicate username", existing: []string{"alice"}, args: []string{"alice", "--email", "other@example.com"},
 			stdin: "another password\n", wantErr: true, wantExit: 1},
 		{name: "short password", args: []string{"bob"}, stdin: "short\n", wantErr: true, wantExit: 1, wantAbsent: "bob"},
@@ -457,6 +461,9 @@ func TestUserAdd(t *testing.T) {
 						}
 					}
 					tm := newTestMain(t, time.Now(), tt.stdin)
+					for k, v := range tt.env {
+						tm.env[k] = v
+					}
 					if tt.terminal != nil {
 						typed := tt.terminal
 						tm.IsTerminal = func() bool { return true }

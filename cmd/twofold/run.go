@@ -21,8 +21,10 @@ type Main struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	Getenv func(string) string
-	Now    func() time.Time
+	// LookupEnv reads the environment (os.LookupEnv): a variable set but
+	// empty is a value, not an absent one.
+	LookupEnv func(string) (string, bool)
+	Now       func() time.Time
 	// IsTerminal reports whether Stdin is a terminal (for password prompts).
 	IsTerminal func() bool
 	// ReadPassword reads a password from the terminal without echo.
@@ -37,7 +39,7 @@ type Main struct {
 // NewMain returns a Main wired to the process's standard streams.
 func NewMain() *Main {
 	return &Main{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv, Now: time.Now,
 		IsTerminal: stdinIsTerminal, ReadPassword: readTerminalPassword,
 	}
 }
@@ -135,7 +137,7 @@ func (m *Main) flags(name, synopsis string) *flag.FlagSet {
 func (m *Main) parseConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
 	c := config.Default()
 	c.Register(fs)
-	if err := config.Parse(fs, args, m.Getenv); err != nil {
+	if err := config.Parse(fs, args, m.LookupEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
 		}

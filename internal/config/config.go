@@ -211,15 +211,21 @@ func envName(name string) string {
 }
 
 // Parse parses args into fs (which must carry flags registered by Register and
-// may carry more), then fills every flag not given on the command line from
-// the environment, then from the config file named by --config or
-// TWOFOLD_CONFIG (lines "name = value", # comments).
-func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+// may carry more), then fills each server setting (a flag Register defines)
+// not given on the command line from the environment, then from the config
+// file named by --config or TWOFOLD_CONFIG (lines "name = value", # comments).
+// A variable that is set, or a file line, with an empty value gives the
+// setting the empty value, never its default (Validate then refuses an empty
+// db or key-file). A subcommand's own flags (--operator, --force, …) come
+// only from its command line, except those fromEnv names.
+func Parse(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) error {
 	var file string
-	fs.StringVar(&file, "config", getenv("TWOFOLD_CONFIG"), "config file of name = value lines")
+	envFile, _ := lookupEnv("TWOFOLD_CONFIG")
+	fs.StringVar(&file, "config", envFile, "config file of name = value lines")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	settings := settingNames()
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	fileValues := map[string]string{}
@@ -229,28 +235,51 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 			return err
 		}
 		for name := range fileValues {
-			if fs.Lookup(name) == nil {
-				return fmt.Errorf("config file %s: unknown setting %q", file, name)
+			if !settings[name] || fs.Lookup(name) == nil {
+				return fmt.Errorf("config file %s: unknown setting %q (a config file holds server settings only)", file, name)
 			}
 		}
 	}
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || f.Name == "config" {
+		if set[f.Name] || f.Name == "config" || !settings[f.Name] && !fromEnv(f.Name) {
 			return
 		}
-		v, ok := getenv(envName(f.Name)), true
-		if v == "" {
+		from := envName(f.Name)
+		v, ok := lookupEnv(from)
+		if !ok && settings[f.Name] {
+			from = "config file " + file
 			v, ok = fileValues[f.Name]
 		}
-		if ok && v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
+		if !ok {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			if v == "" {
+				err = errors.New("empty: give a value, or leave the setting out for its default")
 			}
+			errs = append(errs, fmt.Errorf("%s (from %s): %w", f.Name, from, err))
 		}
 	})
 	return errors.Join(errs...)
 }
+
+// settingNames returns the names of the server settings, the flags that
+// Register defines: only these come from the environment and the config
+// file.
+func settingNames() map[string]bool {
+	c := Default()
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	c.Register(fs)
+	names := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { names[f.Name] = true })
+	return names
+}
+
+// fromEnv reports whether a subcommand's flag name also comes from the
+// environment: --pskc-key of "tokens import", a key better kept out of the
+// process list (README "Importing hardware tokens").
+func fromEnv(name string) bool { return name == "pskc-key" }
 
 func readFile(path string) (map[string]string, error) {
 	f, err := os.Open(path)
@@ -284,14 +313,16 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen %q: want host:port", c.Listen))
 	}
-	switch {
-	case strings.HasPrefix(c.DB, "postgres://"), strings.HasPrefix(c.DB, "postgresql://"):
-	case strings.HasPrefix(c.DB, "sqlite:") && len(c.DB) > len("sqlite:"):
-	default:
-		errs = append(errs, fmt.Errorf("db %q: want sqlite:PATH or postgres://…", c.DB))
+	if err := checkDB(c.DB); err != nil {
+		errs = append(errs, err)
 	}
 	if c.KeyFile == "" {
-		errs = append(errs, errors.New("key-file must not be empty"))
+		errs = append(errs, errors.New("key-file is empty: name the master key file (default twofold.key), or leave the setting out"))
+	}
+	if c.BaseURL != "" {
+		if _, err := c.PublicURL(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
@@ -355,6 +386,9 @@ func (c Config) Validate() error {
 	}
 	if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
 		errs = append(errs, errors.New("smtp-username and smtp-password go together"))
+	}
+	if host, _, err := net.SplitHostPort(c.SMTPAddr); err == nil && c.SMTPUsername != "" && !c.SMTPTLS && !c.SMTPStartTLS && !smtpLocalhost(host) {
+		errs = append(errs, fmt.Errorf("smtp-username: AUTH sends the password, never in the clear to %s: keep smtp-starttls on, set smtp-tls, or use a mail server on localhost", host))
 	}
 	if _, err := sms.ParseCountries(c.SMSCountries); err != nil {
 		errs = append(errs, fmt.Errorf("sms-countries %q: %w", c.SMSCountries, err))
@@ -420,6 +454,71 @@ func (c Config) WebAuthn(listenAddr string) (securitykey.Config, error) {
 		return rp, fmt.Errorf("webauthn (webauthn-rp-id, webauthn-origins, base-url): %w", err)
 	}
 	return rp, nil
+}
+
+// checkDB reports what is wrong with the database setting dsn. It never
+// quotes dsn, which may hold a password (postgres://u:PASSWORD@host/db).
+func checkDB(dsn string) error {
+	const want = "want sqlite:PATH or postgres://…"
+	scheme, rest, _ := strings.Cut(dsn, ":")
+	switch {
+	case dsn == "":
+		return errors.New("db is empty: " + want + ", or leave the setting out for sqlite:twofold.db")
+	case scheme == "postgres" || scheme == "postgresql":
+		if !strings.HasPrefix(rest, "//") {
+			return errors.New("db: a PostgreSQL database is a URL starting postgres://")
+		}
+	case scheme == "sqlite":
+		if rest == "" {
+			return errors.New("db: sqlite: names no file: want sqlite:PATH")
+		}
+	case isScheme(scheme):
+		return fmt.Errorf("db: the scheme %q is neither sqlite nor postgres: %s", scheme, want)
+	default:
+		return errors.New("db: not a URL (a key=value connection string is not accepted): " + want)
+	}
+	return nil
+}
+
+// isScheme reports whether s is a URL scheme (RFC 3986 §3.1) of the
+// length of one worth naming.
+func isScheme(s string) bool {
+	if s == "" || len(s) > 16 || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// PublicURL returns --base-url parsed: http or https (in any case; the
+// returned scheme is lower case), a host, and neither user information, a
+// query nor a fragment. The error says what is wrong.
+func (c Config) PublicURL() (*url.URL, error) {
+	const want = "want the server's public URL, such as https://login.example.com"
+	u, err := url.Parse(c.BaseURL)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("base-url: not a URL: %s", want)
+	case u.User != nil: // not quoted: it may hold a password
+		return nil, fmt.Errorf("base-url: user information (user@host) has no place in it: %s", want)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("base-url %q: the scheme must be https (or http): %s", c.BaseURL, want)
+	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("base-url %q: no host: %s", c.BaseURL, want)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(c.BaseURL, "#"):
+		return nil, fmt.Errorf("base-url %q: a query or fragment has no place in it: %s", c.BaseURL, want)
+	}
+	return u, nil
+}
+
+// smtpLocalhost reports whether net/smtp performs AUTH PLAIN without TLS to
+// host: only to these names (net/smtp's isLocalhost).
+func smtpLocalhost(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 // loopbackHost reports whether host names this machine.

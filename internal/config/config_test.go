@@ -16,7 +16,7 @@ func parse(t *testing.T, args []string, env map[string]string) (Config, error) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.SetOutput(new(strings.Builder))
 	c.Register(fs)
-	err := Parse(fs, args, func(k string) string { return env[k] })
+	err := Parse(fs, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	return c, err
 }
 
@@ -162,5 +162,193 @@ func TestDNSSettings(t *testing.T) {
 				t.Errorf("Validate: got %v, want an error naming %s", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestEmptyValueIsAValue: a config file line or an environment variable
+// set with an empty value gives the setting that value, never its default,
+// so that "db =" cannot start a server on a new ./twofold.db; Validate
+// then refuses an empty db or key-file.
+func TestEmptyValueIsAValue(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.conf")
+	os.WriteFile(empty, []byte("db =\nkey-file = \"\"\n"), 0o600)
+	full := filepath.Join(dir, "full.conf")
+	os.WriteFile(full, []byte("db = sqlite:file.db\nkey-file = file.key\n"), 0o600)
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		wantParse  string // a setting Parse's error names; "" for none
+		wantDB     string
+		wantKey    string
+		wantRefuse []string // settings Validate's error names
+	}{
+		{"file", []string{"--config", empty}, nil, "", "", "", []string{"db", "key-file"}},
+		{"env", nil, map[string]string{"TWOFOLD_DB": "", "TWOFOLD_KEY_FILE": ""}, "", "", "", []string{"db", "key-file"}},
+		{"empty env over file", []string{"--config", full}, map[string]string{"TWOFOLD_DB": ""}, "", "", "file.key", []string{"db"}},
+		{"empty bool", nil, map[string]string{"TWOFOLD_SMTP_STARTTLS": ""}, "smtp-starttls", "sqlite:twofold.db", "twofold.key", nil},
+		{"empty duration", []string{"--config", empty}, map[string]string{"TWOFOLD_SESSION_TTL": ""}, "session-ttl", "", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parse(t, tc.args, tc.env)
+			if tc.wantParse != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantParse) {
+					t.Fatalf("Parse: got %v, want an error naming %s", err, tc.wantParse)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.DB != tc.wantDB || c.KeyFile != tc.wantKey {
+				t.Fatalf("got db %q key-file %q, want %q %q", c.DB, c.KeyFile, tc.wantDB, tc.wantKey)
+			}
+			err = c.Validate()
+			for _, want := range tc.wantRefuse {
+				if err == nil || !strings.Contains(err.Error(), want+" is empty") {
+					t.Errorf("Validate: got %v, want an error saying %s is empty", err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestSubcommandFlagsOnlyFromCommandLine: the environment and the config
+// file give server settings only; a subcommand's switches (twofold user add
+// --operator, --force, …) come from its command line, so that a stray
+// TWOFOLD_OPERATOR=true makes nobody an operator. TWOFOLD_PSKC_KEY is the
+// one documented exception.
+func TestSubcommandFlagsOnlyFromCommandLine(t *testing.T) {
+	newFlags := func() (*flag.FlagSet, *bool, *string) {
+		c := Default()
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(new(strings.Builder))
+		c.Register(fs)
+		return fs, fs.Bool("operator", false, ""), fs.String("pskc-key", "", "")
+	}
+	env := map[string]string{"TWOFOLD_OPERATOR": "true", "TWOFOLD_PSKC_KEY": "00ff"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	fs, operator, key := newFlags()
+	if err := Parse(fs, nil, lookup); err != nil {
+		t.Fatal(err)
+	}
+	if *operator || *key != "00ff" {
+		t.Errorf("got operator %v and pskc-key %q, want false (only from the command line) and 00ff (from TWOFOLD_PSKC_KEY)", *operator, *key)
+	}
+	fs, operator, _ = newFlags()
+	if err := Parse(fs, []string{"--operator"}, lookup); err != nil || !*operator {
+		t.Errorf("--operator on the command line: got %v, %v", *operator, err)
+	}
+	file := filepath.Join(t.TempDir(), "c")
+	os.WriteFile(file, []byte("operator = true\n"), 0o600)
+	fs, operator, _ = newFlags()
+	if err := Parse(fs, []string{"--config", file}, lookup); err == nil || *operator {
+		t.Errorf("operator in the config file: got operator %v, error %v; want it refused as no setting", *operator, err)
+	}
+}
+
+// TestBaseURL: --base-url must be an http or https URL with a host and no
+// user information, query or fragment; the scheme may be in any case, and
+// PublicURL gives it in lower case.
+func TestBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		url        string
+		wantScheme string // "" when refused
+	}{
+		{"https://login.example.com", "https"},
+		{"HTTPS://login.example.com/", "https"},
+		{"Http://127.0.0.1:8080", "http"},
+		{"https://example.com/twofold", "https"},
+		{"login.example.com", ""},
+		{"//login.example.com", ""},
+		{"ftp://login.example.com", ""},
+		{"https://", ""},
+		{"https:login.example.com", ""},
+		{"https://:8443", ""},
+		{"https://login.example.com/?next=x", ""},
+		{"https://login.example.com/?", ""},
+		{"https://login.example.com/#top", ""},
+		{"https://admin:hunter2@login.example.com", ""},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			c := Default()
+			c.BaseURL = tc.url
+			err := c.Validate()
+			u, perr := c.PublicURL()
+			if tc.wantScheme == "" {
+				if err == nil || perr == nil || !strings.Contains(err.Error(), "base-url") {
+					t.Fatalf("Validate: got %v, want an error naming base-url", err)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("the error shows the password: %v", err)
+				}
+				return
+			}
+			if err != nil || perr != nil {
+				t.Fatalf("Validate: %v; PublicURL: %v", err, perr)
+			}
+			if u.Scheme != tc.wantScheme {
+				t.Errorf("got scheme %q, want %q", u.Scheme, tc.wantScheme)
+			}
+		})
+	}
+}
+
+// TestDBNeverQuoted: what is wrong with --db is said without quoting it,
+// for it may carry the database's password.
+func TestDBNeverQuoted(t *testing.T) {
+	for _, dsn := range []string{"host=db user=twofold password=hunter2", "mysql://twofold:hunter2@db/twofold",
+		"postgres:twofold:hunter2@db", "postgres:hunter2", "host=db password=a:hunter2"} {
+		c := Default()
+		c.DB = dsn
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), "db") {
+			t.Errorf("%s: got %v, want an error naming db", dsn, err)
+		} else if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+	for _, dsn := range []string{"postgres://twofold:hunter2@db/twofold", "postgresql://db/twofold", "sqlite:/var/lib/twofold.db"} {
+		c := Default()
+		c.DB = dsn
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s refused: %v", dsn, err)
+		}
+	}
+}
+
+// TestSMTPAuthNeedsTLS: a user name and password for the mail server are
+// sent only over TLS or to localhost (as net/smtp insists), so Validate
+// refuses them otherwise rather than let every mail fail.
+func TestSMTPAuthNeedsTLS(t *testing.T) {
+	for _, tc := range []struct {
+		addr          string
+		startTLS, tls bool
+		ok            bool
+	}{
+		{"mail.example.com:587", true, false, true},
+		{"mail.example.com:465", false, true, true},
+		{"mail.example.com:25", false, false, false},
+		{"192.0.2.2:25", false, false, false},
+		{"127.0.0.2:25", false, false, false}, // loopback, but net/smtp will not send the password
+		{"localhost:25", false, false, true},
+		{"127.0.0.1:25", false, false, true},
+		{"[::1]:25", false, false, true},
+	} {
+		c := Default()
+		c.SMTPAddr, c.SMTPFrom, c.SMTPUsername, c.SMTPPassword = tc.addr, "Twofold <twofold@example.com>", "twofold", "secret"
+		c.SMTPStartTLS, c.SMTPTLS = tc.startTLS, tc.tls
+		err := c.Validate()
+		if tc.ok && err != nil {
+			t.Errorf("%s starttls=%v tls=%v: %v", tc.addr, tc.startTLS, tc.tls, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "smtp-username")) {
+			t.Errorf("%s starttls=%v tls=%v: got %v, want an error naming smtp-username", tc.addr, tc.startTLS, tc.tls, err)
+		}
+		c.SMTPUsername, c.SMTPPassword = "", ""
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s without a user name: %v", tc.addr, err)
+		}
 	}
 }

@@ -106,8 +106,14 @@ func (s *Service) RequestPasswordReset(ctx context.Context, username string, m M
 // the links mailed before (up to passwordResetLinks), and mails it.
 func (s *Service) mailPasswordReset(ctx context.Context, username string, m Meta) error {
 	a, found, _, err := s.accountForLogin(ctx, username)
-	if err != nil || !found {
+	if err != nil {
 		return err
+	}
+	if !found {
+		// Recorded all the same, under no account: /metrics counts events
+		// by type, and readers of it must not learn which names exist.
+		s.audit(ctx, "", "password.reset_requested", m, "not sent: no account has that name")
+		return nil
 	}
 	if a.Email == "" || a.Suspended {
 		why := "not sent: the account has no email address"

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -100,6 +101,75 @@ func TestStoreMetrics(t *testing.T) {
 		d := took.GetMetric()[0].GetHistogram()
 		if d.GetSampleCount() != logins || d.GetSampleSum() <= 0 {
 			t.Errorf("commit duration: got %d commits taking %v s in all, want %d taking more than 0", d.GetSampleCount(), d.GetSampleSum(), logins)
+		}
+	})
+}
+
+// eventCounts returns twofold_events_total by "type/cause".
+func eventCounts(t *testing.T, s *testenv.Server) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	f, ok := scrape(t, s)["twofold_events_total"]
+	if !ok {
+		return out
+	}
+	for _, m := range f.GetMetric() {
+		var typ, cause string
+		for _, l := range m.GetLabel() {
+			switch l.GetName() {
+			case "type":
+				typ = l.GetValue()
+			case "cause":
+				cause = l.GetValue()
+			}
+		}
+		out[typ+"/"+cause] += m.GetCounter().GetValue()
+	}
+	return out
+}
+
+// countsAfter returns how twofold_events_total moved while do ran.
+func countsAfter(t *testing.T, s *testenv.Server, do func()) map[string]float64 {
+	t.Helper()
+	before := eventCounts(t, s)
+	do()
+	s.Service.Wait() // a password-reset request looks the account up after answering
+	after := eventCounts(t, s)
+	for k, v := range before {
+		if after[k] -= v; after[k] == 0 {
+			delete(after, k)
+		}
+	}
+	return after
+}
+
+// TestMetricsKeepUsernamesSecret: /metrics answers whoever reaches the
+// server, so a request whose answer is the same for a known and an unknown
+// username moves the event counters alike for both.
+func TestMetricsKeepUsernamesSecret(t *testing.T) {
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "bob")
+		addUser(t, s, "alice")
+		c := testenv.NewClient(s.URL())
+		alice := login(t, s, "alice")
+		team := makeTeam(t, alice, "Acme hosting")
+		for _, tc := range []struct {
+			name         string
+			known, other func()
+		}{
+			{"password reset", func() { askReset(t, s, "bob") }, func() { askReset(t, s, "nobody") }},
+			{"login", func() {
+				c.Do(t, "POST", "/v1/login", map[string]string{"username": "bob", "password": "wrong password here"})
+			},
+				func() {
+					c.Do(t, "POST", "/v1/login", map[string]string{"username": "nobody", "password": "wrong password here"})
+				}},
+			{"team invitation", func() { invite(t, alice, team, "bob", "ops") }, func() { invite(t, alice, team, "nobody", "ops") }},
+		} {
+			known, unknown := countsAfter(t, s, tc.known), countsAfter(t, s, tc.other)
+			if diff := cmp.Diff(known, unknown); diff != "" || len(known) == 0 {
+				t.Errorf("%s: the counters move apart for a known and an unknown username (-known +unknown):\n%s\nknown: %v", tc.name, diff, known)
+			}
 		}
 	})
 }

@@ -156,6 +156,9 @@ func (m *Metrics) Handler() http.Handler {
 // ObserveEvent counts an audit event; the cause label is the kind of
 // failure (never anything the client chose).
 func (m *Metrics) ObserveEvent(e twofold.AuditEvent) {
+	if uncounted[e.Type] {
+		return
+	}
 	cause := ""
 	if c, ok := oneCause[e.Type]; ok {
 		cause = c
@@ -172,7 +175,7 @@ func (m *Metrics) ObserveEvent(e twofold.AuditEvent) {
 // usernames exist), and a wrong, replayed or unknown factor's code are all
 // wrong_code. The audit log keeps the real cause.
 var failureCauses = []struct{ detail, label string }{
-	{"wrong password", "bad_credentials"}, {"unknown username", "bad_credentials"},
+	{"wrong password", "bad_credentials"}, {"unknown username", "bad_credentials"}, {"accounts only ignoring case", "bad_credentials"},
 	{"replayed", "wrong_code"}, {"wrong code", "wrong_code"}, {"no such active", "wrong_code"},
 	{"malformed", "malformed"}, {"wrong or used recovery code", "wrong_or_used_recovery_code"},
 	{"wrong paper key", "wrong_paper_key"}, {"unsupported method", "unsupported_method"},
@@ -184,6 +187,13 @@ var failureCauses = []struct{ detail, label string }{
 // serial, a claimed token and a wrong code, and the operators' record of it
 // (which names the cause) must not tell the serials apart on /metrics.
 var oneCause = map[string]string{"token.claim_failed": "wrong_code"}
+
+// uncounted are the events recorded only when a username names an account,
+// after an answer that is the same whether or not it does: counted, they
+// would tell readers of /metrics which names exist. An invitation to a
+// team answers alike for a name nobody has (team.invited is counted for
+// both); only a real invitee's log records team.invitation_received.
+var uncounted = map[string]bool{"team.invitation_received": true}
 
 // failureCause maps an audit detail to its label.
 func failureCause(detail string) string {

@@ -221,7 +221,11 @@ func (s *Server) Open(ctx context.Context) error {
 		return err
 	}
 	s.Store, s.Service, s.passwords = d.Store, d.Service, d.Passwords
-	pages, err := web.New(web.Options{Service: s.Service, Hasher: d.Hasher, Logger: s.Logger, SecureCookies: strings.HasPrefix(s.Config.BaseURL, "https://")})
+	secure := false
+	if u, err := s.Config.PublicURL(); err == nil { // Validate refused a base URL that is not
+		secure = u.Scheme == "https"
+	}
+	pages, err := web.New(web.Options{Service: s.Service, Hasher: d.Hasher, Logger: s.Logger, SecureCookies: secure})
 	if err != nil {
 		s.Store.Close()
 		return err

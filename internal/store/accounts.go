@@ -21,7 +21,10 @@ func scanAccount(row interface{ Scan(...any) error }) (twofold.Account, error) {
 }
 
 // CreateAccount inserts a; a username taken, in any case, is a conflict,
-// and so is the name of an account since deleted (DeleteAccount).
+// and so is the name of an account since deleted (DeleteAccount). The check
+// below keeps a name off every account's; migration 0047's unique index
+// keeps two creations at once from both passing it (PostgreSQL's READ
+// COMMITTED), the loser's violation a conflict too.
 func (s *Store) CreateAccount(ctx context.Context, a twofold.Account) error {
 	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT `+accountValues+`
 		WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE LOWER(username) = LOWER(CAST($2 AS TEXT)))
@@ -64,7 +67,7 @@ func (s *Store) AccountByUsername(ctx context.Context, username string) (twofold
 // ignoring case, as CreateAccount compares them (LOWER on both sides, which
 // the index of migration 0012 serves), by id. Since that migration there is
 // at most one; a database that held names differing only in case before it
-// may return several. Which of them a login means is the core's rule.
+// may return several (migration 0047 marks them case_twin). Which of them a login means is the core's rule.
 func (s *Store) AccountsByUsernameFold(ctx context.Context, username string) ([]twofold.Account, error) {
 	return queryAll(ctx, s, "accounts", scanAccount, `SELECT `+accountColumns+` FROM accounts
 		WHERE LOWER(username) = LOWER(CAST($1 AS TEXT)) ORDER BY id`, username)

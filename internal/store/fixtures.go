@@ -22,16 +22,22 @@ const fixtureRows = 500
 
 // InsertFixtures inserts accounts and their factors in one transaction, with
 // multi-row INSERTs, skipping every row whose id (or username) already exists,
-// so that an interrupted provisioning can simply be run again.
+// so that an interrupted provisioning can simply be run again. Accounts whose
+// usernames differ only in case, among them or from stored ones, are written
+// as migration 0047 marks such a pair from before migration 0012: case_twin.
 func (s *Store) InsertFixtures(ctx context.Context, accounts []twofold.Account, factors []twofold.Factor) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for i := 0; i < len(accounts); i += fixtureRows {
 			batch := accounts[i:min(i+fixtureRows, len(accounts))]
-			args := make([]any, 0, len(batch)*7)
-			for _, a := range batch {
-				args = append(args, a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt))
+			twins, err := s.caseTwins(ctx, tx, batch)
+			if err != nil {
+				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, username, email, password_hash, two_factor_required, operator, created_at) VALUES `+s.placeholders(len(batch), 7)+
+			args := make([]any, 0, len(batch)*8)
+			for _, a := range batch {
+				args = append(args, a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), twins[strings.ToLower(a.Username)])
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, username, email, password_hash, two_factor_required, operator, created_at, case_twin) VALUES `+s.placeholders(len(batch), 8)+
 				` ON CONFLICT DO NOTHING`, args...); err != nil {
 				return fmt.Errorf("insert accounts: %w", err)
 			}
@@ -50,6 +56,51 @@ func (s *Store) InsertFixtures(ctx context.Context, accounts []twofold.Account, 
 		}
 		return nil
 	})
+}
+
+// caseTwins returns the lower-case usernames that batch would give to
+// accounts differing only in case (among themselves or from stored ones),
+// and marks the stored ones of them case_twin.
+func (s *Store) caseTwins(ctx context.Context, tx *sql.Tx, batch []twofold.Account) (map[string]bool, error) {
+	names := map[string]map[string]bool{} // lower case → the spellings
+	args := make([]any, 0, len(batch))
+	for _, a := range batch {
+		k := strings.ToLower(a.Username)
+		if names[k] == nil {
+			names[k] = map[string]bool{}
+			args = append(args, k)
+		}
+		names[k][a.Username] = true
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT username FROM accounts WHERE LOWER(username) IN `+s.placeholders(1, len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("select usernames: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, fmt.Errorf("select usernames: %w", err)
+		}
+		names[strings.ToLower(u)][u] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select usernames: %w", err)
+	}
+	twins := map[string]bool{}
+	var mark []any
+	for k, spellings := range names {
+		if len(spellings) > 1 {
+			twins[k] = true
+			mark = append(mark, k)
+		}
+	}
+	if len(mark) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET case_twin = TRUE WHERE LOWER(username) IN `+s.placeholders(1, len(mark)), mark...); err != nil {
+			return nil, fmt.Errorf("mark case twins: %w", err)
+		}
+	}
+	return twins, nil
 }
 
 // InsertLogins stores login transactions waiting for their second step, in

@@ -411,3 +411,40 @@ func TestMigrationEventOperator(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationUsernameFold: migration 0047 makes usernames unique ignoring
+// case in an index, yet migrates a database that holds names differing only
+// in case from before migration 0012: those keep signing in by their exact
+// names, and no new account takes a name that differs from theirs, or from
+// any other, only in case.
+func TestMigrationUsernameFold(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := open(t, dsn(t))
+			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-carol", Username: "carol", PasswordHash: "x"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UndoMigrationForTest(ctx, 47, `DROP INDEX accounts_username_fold`, `ALTER TABLE accounts DROP COLUMN case_twin`,
+				`INSERT INTO accounts (id, username, password_hash, created_at) VALUES ('acct-bob1', 'Bob', 'x', 0), ('acct-bob2', 'bob', 'x', 0)`); err != nil {
+				t.Fatalf("undo migration 0047: %v", err)
+			}
+			if err := s.MigrateForTest(ctx); err != nil {
+				t.Fatalf("migrate again over names differing only in case: %v", err)
+			}
+			if as, err := s.AccountsByUsernameFold(ctx, "BOB"); err != nil || len(as) != 2 {
+				t.Errorf("accounts named bob in any case: got %d, %v; want the 2 from before", len(as), err)
+			}
+			for _, name := range []string{"BOB", "bOb", "Carol", "carol"} {
+				err := s.CreateAccount(ctx, twofold.Account{ID: "acct-" + name, Username: name, PasswordHash: "x"})
+				if twofold.ErrorCode(err) != twofold.CodeConflict {
+					t.Errorf("create %s: got %v, want a conflict", name, err)
+				}
+			}
+			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-dave", Username: "dave", PasswordHash: "x"}); err != nil {
+				t.Errorf("create dave: %v", err)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -264,6 +265,45 @@ func TestTextPostgresRefuses(t *testing.T) {
 					if s.Dialect() == store.Postgres && code != twofold.CodeInvalid || err != nil && code == twofold.CodeInternal {
 						t.Errorf("statement %d with %q: got %v (%s), want on PostgreSQL an invalid error and never an internal one", i+1, text, err, code)
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestCreateAccountCaseRace: accounts whose names differ only in case,
+// created at the same moment, make one account; the other is a conflict
+// (on PostgreSQL, under READ COMMITTED, both passed the check of names
+// before migration 0047's index).
+func TestCreateAccountCaseRace(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := open(t, dsn(t))
+			for i := range 30 {
+				var wg sync.WaitGroup
+				errs := make([]error, 2)
+				for j, name := range []string{fmt.Sprintf("alice%d", i), fmt.Sprintf("ALICE%d", i)} {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						errs[j] = s.CreateAccount(ctx, twofold.Account{ID: fmt.Sprintf("acct-%d-%d", i, j), Username: name, PasswordHash: "x"})
+					}()
+				}
+				wg.Wait()
+				made := 0
+				for _, err := range errs {
+					switch {
+					case err == nil:
+						made++
+					case twofold.ErrorCode(err) != twofold.CodeConflict:
+						t.Fatalf("round %d: got %v, want a conflict or success", i, err)
+					}
+				}
+				if made != 1 {
+					t.Fatalf("round %d: %d accounts made of alice%d and ALICE%d, want 1", i, made, i, i)
 				}
 			}
 		})

@@ -264,6 +264,7 @@ func TestCookieNames(t *testing.T) {
 	}{
 		{"plain http", "", false},
 		{"behind tls proxy", "https://twofold.example", true},
+		{"scheme in upper case", "HTTPS://twofold.example", true}, // schemes know no case (RFC 3986 §3.1)
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := testenv.NewServer(t, testenv.SQLiteDSN(t), func(c *config.Config) { c.BaseURL = tc.base })
