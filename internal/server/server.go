@@ -292,7 +292,14 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	var trusted []netip.Prefix
 	for _, p := range s.Config.TrustedProxies {
-		trusted = append(trusted, netip.MustParsePrefix(p)) // checked by Validate
+		pfx := netip.MustParsePrefix(p) // checked by Validate
+		trusted = append(trusted, pfx)
+		if pfx.Bits() == 0 {
+			// Every client is then a "proxy": whatever it writes in
+			// X-Forwarded-For is the address that throttling counts it
+			// under, so it can spread its guesses over made-up addresses.
+			s.Logger.Warn("--trusted-proxy "+p+" believes the X-Forwarded-For of every client: any client can choose the address its attempts are counted under; name the proxies' own addresses instead", "trusted_proxy", p)
+		}
 	}
 	s.http = &http.Server{
 		Handler:           httpapi.ClientAddr(trusted, s.Logger, httpapi.Observe(s.Logger, metrics, httpapi.WellFormed(mux, refusals))),

@@ -17,7 +17,8 @@ import (
 // messages is true of how it is configured: without a gateway, that no
 // phone can be added, except with --sms-log-codes, where phones are added
 // and messages logged; and an allow-list with calling code 1 is warned
-// about, as it admits the Caribbean's numbers too.
+// about, as it admits the Caribbean's numbers too. So is a trusted proxy
+// range that takes in every address.
 func TestStartLogTextMessages(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -30,6 +31,10 @@ func TestStartLogTextMessages(t *testing.T) {
 			[]string{"logged (--sms-log-codes)", "phones can be added"}, []string{"no phone can be added"}},
 		{"calling code 1", func(c *config.Config) { c.SMSCountries = "1,GB" },
 			[]string{"--sms-countries: calling code 1", "JM"}, nil},
+		{"every address a proxy", func(c *config.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "0.0.0.0/0"} },
+			[]string{"--trusted-proxy 0.0.0.0/0 believes the X-Forwarded-For of every client"}, []string{"--trusted-proxy 10.0.0.0/8"}},
+		{"proxies named", func(c *config.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "::1/128"} },
+			nil, []string{"--trusted-proxy"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
