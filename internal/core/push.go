@@ -89,7 +89,9 @@ type PushStore interface {
 	CreatePushChallenge(ctx context.Context, c twofold.PushChallenge) error
 	PendingPushChallenges(ctx context.Context, factorID string, now time.Time) ([]twofold.PushChallenge, error)
 	PushChallenge(ctx context.Context, id string) (twofold.PushChallenge, error)
-	LatestPushChallenge(ctx context.Context, accountID, scope string) (twofold.PushChallenge, bool, error)
+	// LatestPushChallenge returns the newest challenge for scope whose
+	// requester's secret hashes to requesterHash.
+	LatestPushChallenge(ctx context.Context, accountID, scope string, requesterHash []byte) (twofold.PushChallenge, bool, error)
 	// AnswerPushChallenge moves a pending, unexpired challenge of the device
 	// to status: one caller of any number does.
 	AnswerPushChallenge(ctx context.Context, id, factorID string, status twofold.PushStatus, cause string, now, usableUntil time.Time) (bool, error)
@@ -761,21 +763,18 @@ func (s *Service) countDenial(ctx context.Context, accountID string, m Meta) {
 }
 
 // pushNotApproved answers a second step by push that found no approval:
-// push-pending while the newest request for scope, sent to this requester
-// (its secret hashes to requester), still waits, else the one failure
-// answer, with the real cause in the audit log. To anyone else the newest
-// request is as if never sent: whether it waits or was approved is not
-// theirs to know.
+// push-pending while this requester's newest request for scope (its
+// secret hashes to requester) still waits, else the one failure answer,
+// with the real cause in the audit log. Another requester's requests are
+// as if never sent: whether one waits or was approved is not theirs to
+// know.
 func (s *Service) pushNotApproved(ctx context.Context, accountID, scope string, requester []byte, typ string, m Meta) error {
-	c, found, err := s.store.LatestPushChallenge(ctx, accountID, scope)
+	c, found, err := s.store.LatestPushChallenge(ctx, accountID, scope, requester)
 	if err != nil {
 		return err
 	}
 	now := s.Now()
-	cause := "no push request sent"
-	if found && (len(c.RequesterHash) == 0 || !credhash.Equal(c.RequesterHash, requester)) {
-		found, cause = false, "no push request sent to this requester (without the secret the push was sent with)"
-	}
+	cause := "no push request sent to this requester (none, or not with this push secret)"
 	if found {
 		switch {
 		case c.Status == twofold.PushPending && now.Before(c.ExpiresAt):

@@ -112,10 +112,12 @@ func (s *Store) PushChallenge(ctx context.Context, id string) (twofold.PushChall
 	return c, nil
 }
 
-// LatestPushChallenge returns the newest challenge of the account for scope.
-func (s *Store) LatestPushChallenge(ctx context.Context, accountID, scope string) (twofold.PushChallenge, bool, error) {
+// LatestPushChallenge returns the newest challenge of the account for
+// scope whose requester's secret hashes to requesterHash: another
+// requester's challenges are not found.
+func (s *Store) LatestPushChallenge(ctx context.Context, accountID, scope string, requesterHash []byte) (twofold.PushChallenge, bool, error) {
 	c, err := scanPush(s.conn(ctx).QueryRowContext(ctx, `SELECT `+pushColumns+` FROM push_challenges
-		WHERE account_id = $1 AND scope = $2 ORDER BY created_at DESC, id DESC LIMIT 1`, accountID, scope))
+		WHERE account_id = $1 AND scope = $2 AND requester_hash = $3 ORDER BY created_at DESC, id DESC LIMIT 1`, accountID, scope, requesterHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}

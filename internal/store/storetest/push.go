@@ -158,8 +158,18 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l3", "", []byte("r-c3"), t0.Add(time.Second)); ok {
 		t.Errorf("UsePushApproval of a replaced approval: true")
 	}
-	if c, found, err := s.LatestPushChallenge(ctx, a.ID, "login:l3"); err != nil || !found || c.ID != "c4" || string(c.RequesterHash) != "r-c4" {
+	if c, found, err := s.LatestPushChallenge(ctx, a.ID, "login:l3", []byte("r-c4")); err != nil || !found || c.ID != "c4" || string(c.RequesterHash) != "r-c4" {
 		t.Errorf("LatestPushChallenge = %+v, %v, %v; want c4", c, found, err)
+	}
+	// Only the requester's own: the replaced one for its requester, none
+	// for a secret no push was sent with.
+	if c, found, err := s.LatestPushChallenge(ctx, a.ID, "login:l3", []byte("r-c3")); err != nil || !found || c.ID != "c3" || c.Status != twofold.PushReplaced {
+		t.Errorf("LatestPushChallenge of c3's requester = %+v, %v, %v; want c3, replaced", c, found, err)
+	}
+	for _, h := range [][]byte{[]byte("r-c1"), nil} {
+		if c, found, err := s.LatestPushChallenge(ctx, a.ID, "login:l3", h); err != nil || found {
+			t.Errorf("LatestPushChallenge with %q = %+v, %v, %v; want none", h, c, found, err)
+		}
 	}
 	if c, _ := s.PushChallenge(ctx, "c3"); c.Status != twofold.PushReplaced {
 		t.Errorf("c3 status %q, want replaced", c.Status)
