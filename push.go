@@ -47,4 +47,7 @@ type PushChallenge struct {
 	ExpiresAt  time.Time
 	AnsweredAt *time.Time
 	Cause      string // why it was denied: "denied on the device", "wrong number"
+	// RequesterHash is the keyed hash of the secret that only the push's
+	// requester was given: its approval is used only with that secret.
+	RequesterHash []byte
 }

@@ -71,8 +71,9 @@ func TestDeviceCommand(t *testing.T) {
 				}
 				return r
 			}
-			verify := func(loginID string) testenv.Response {
-				return testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push"})
+			verify := func(loginID string, ch testenv.Response) testenv.Response {
+				return testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify",
+					map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
 			}
 
 			loginID := login()
@@ -85,12 +86,12 @@ func TestDeviceCommand(t *testing.T) {
 			if !strings.Contains(out, "a request to sign in as kim") || !strings.Contains(out, "from 127.0.0.1") || !strings.HasSuffix(strings.TrimSpace(out), "approved") {
 				t.Fatalf("device watch printed:\n%s\nwant the request's context and approved", out)
 			}
-			if v := verify(loginID); v.Status != 200 || v.String("token") == "" {
+			if v := verify(loginID, ch); v.Status != 200 || v.String("token") == "" {
 				t.Fatalf("verify after approval on the device: %d %s", v.Status, v.Body)
 			}
 
 			loginID = login()
-			push(loginID)
+			ch = push(loginID)
 			tm = newTestMain(t, s.Clock.Now(), "d\n")
 			if err := tm.Run(ctx, []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
 				t.Fatalf("device watch: %v", err)
@@ -98,7 +99,7 @@ func TestDeviceCommand(t *testing.T) {
 			if !strings.HasSuffix(strings.TrimSpace(tm.stdout.String()), "denied") {
 				t.Fatalf("device watch printed:\n%s\nwant denied", tm.stdout.String())
 			}
-			if v := verify(loginID); v.Status != 401 {
+			if v := verify(loginID, ch); v.Status != 401 {
 				t.Fatalf("verify after denial: %d %s", v.Status, v.Body)
 			}
 

@@ -59,7 +59,7 @@ func TestPushAcrossInstances(t *testing.T) {
 			loginID := startLogin(t, a, "pia")
 			ch := a.client().Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "push"})
 			want(t, "push on A", ch, 202, "")
-			want(t, "verify before the answer", verify(t, b, loginID, map[string]string{"method": "push"}), 409, "push-pending")
+			want(t, "verify before the answer", verify(t, b, loginID, map[string]string{"method": "push", "push_secret": ch.String("push_secret")}), 409, "push-pending")
 			waitFor(t, stdout, "Type the number")
 			if _, err := io.WriteString(stdin, ch.String("number")+"\n"); err != nil {
 				t.Fatal(err)
@@ -82,7 +82,7 @@ func TestPushAcrossInstances(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					results[i] = n.client().Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push"})
+					results[i] = n.client().Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
 				}()
 			}
 			wg.Wait()

@@ -254,6 +254,9 @@ type SecondFactor struct {
 	// Signature is, for ssh_key, the armored signature of the challenge
 	// (ssh-keygen -Y sign).
 	Signature string
+	// PushSecret is, for push, the secret of the push request
+	// (PushSent.Secret): only its requester uses its approval.
+	PushSecret string
 
 	scope string // of a sent code: the login or session it was sent for
 }

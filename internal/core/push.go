@@ -43,7 +43,13 @@ import (
 // the sign-in screen shows and the person types on the device. The answer
 // is one conditional UPDATE from pending; a wrong number is a denial. The
 // second step uses an approval by one conditional UPDATE in the same
-// transaction that completes the login. PushDenialLimit denials within
+// transaction that completes the login.
+//
+// An approval belongs to whoever asked for the push: sending one makes a
+// random secret, given only to the requester (PushSent.Secret) and kept as
+// a keyed hash, and the second step needs it back (SecondFactor.PushSecret).
+// The login id travels in URLs and a session's token may have been copied;
+// neither alone takes the approval the owner gave to their own screen. PushDenialLimit denials within
 // PushDenialWindow pause push requests to the account for PushLockout and
 // tell the owner by email; the account's other factors are untouched.
 
@@ -83,12 +89,15 @@ type PushStore interface {
 	CreatePushChallenge(ctx context.Context, c twofold.PushChallenge) error
 	PendingPushChallenges(ctx context.Context, factorID string, now time.Time) ([]twofold.PushChallenge, error)
 	PushChallenge(ctx context.Context, id string) (twofold.PushChallenge, error)
-	LatestPushChallenge(ctx context.Context, accountID, scope string) (twofold.PushChallenge, bool, error)
+	// LatestPushChallenge returns the newest challenge for scope whose
+	// requester's secret hashes to requesterHash.
+	LatestPushChallenge(ctx context.Context, accountID, scope string, requesterHash []byte) (twofold.PushChallenge, bool, error)
 	// AnswerPushChallenge moves a pending, unexpired challenge of the device
 	// to status: one caller of any number does.
 	AnswerPushChallenge(ctx context.Context, id, factorID string, status twofold.PushStatus, cause string, now, usableUntil time.Time) (bool, error)
-	// UsePushApproval uses an approved challenge for scope: one caller of any number does.
-	UsePushApproval(ctx context.Context, accountID, scope, factorID string, now time.Time) (bool, error)
+	// UsePushApproval uses an approved challenge for scope whose requester's
+	// secret hashes to requesterHash: one caller of any number does.
+	UsePushApproval(ctx context.Context, accountID, scope, factorID string, requesterHash []byte, now time.Time) (bool, error)
 	// PushDenials counts the account's denials answered after since that
 	// were not forgiven.
 	PushDenials(ctx context.Context, accountID string, since time.Time) (int, error)
@@ -506,11 +515,14 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 
 // PushSent is a push request made: its id, the number the sign-in screen
 // shows for the person to type on the device, and until when it works.
+// Secret is for the requester alone: the second step gives it back
+// (SecondFactor.PushSecret), so that only the requester uses the approval.
 type PushSent struct {
 	ChallengeID string
 	FactorID    string
 	Label       string
 	Number      string
+	Secret      string
 	ExpiresAt   time.Time
 }
 
@@ -519,6 +531,16 @@ func (s *Service) pushKey(accountID string) string { return "2fa:" + accountID +
 func (s *Service) numberHash(challengeID, number string) []byte {
 	return s.hasher.Sum("push-number", challengeID+":"+number)
 }
+
+// pushRequesterHash is the keyed hash of a push's requester secret, which
+// is kept.
+func (s *Service) pushRequesterHash(secret string) []byte {
+	return s.hasher.Sum("push-requester", secret)
+}
+
+// maxPushSecret bounds the push secret a second step may carry; the ones
+// sendPush makes are 32 characters.
+const maxPushSecret = 128
 
 // newNumber returns a number from 10 to 99, uniformly.
 func (s *Service) newNumber() (string, error) {
@@ -597,14 +619,19 @@ func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope strin
 	if err != nil {
 		return PushSent{}, err
 	}
+	secret, err := s.randomString(20)
+	if err != nil {
+		return PushSent{}, err
+	}
 	c := twofold.PushChallenge{ID: id, FactorID: f.ID, AccountID: accountID, Scope: scope, NumberHash: s.numberHash(id, number),
-		Status: twofold.PushPending, Source: CleanText(m.Source, 256), UserAgent: CleanText(m.UserAgent, 256), CreatedAt: now, ExpiresAt: now.Add(PushTTL)}
+		RequesterHash: s.pushRequesterHash(secret), Status: twofold.PushPending, Source: CleanText(m.Source, 256),
+		UserAgent: CleanText(m.UserAgent, 256), CreatedAt: now, ExpiresAt: now.Add(PushTTL)}
 	if err := s.store.CreatePushChallenge(ctx, c); err != nil {
 		return PushSent{}, err
 	}
 	s.audit(ctx, accountID, "push.sent", m, fmt.Sprintf("to %s for %s (request %s)", f.ID, scopeKind(scope), id))
 	s.pushWaiters.wake(f.ID)
-	return PushSent{ChallengeID: id, FactorID: f.ID, Label: f.Label, Number: number, ExpiresAt: c.ExpiresAt}, nil
+	return PushSent{ChallengeID: id, FactorID: f.ID, Label: f.Label, Number: number, Secret: secret, ExpiresAt: c.ExpiresAt}, nil
 }
 
 // PushRequest is a push challenge as its device shows it: what for, for
@@ -736,15 +763,18 @@ func (s *Service) countDenial(ctx context.Context, accountID string, m Meta) {
 }
 
 // pushNotApproved answers a second step by push that found no approval:
-// push-pending while the newest request for scope still waits, else the
-// one failure answer, with the real cause in the audit log.
-func (s *Service) pushNotApproved(ctx context.Context, accountID, scope, typ string, m Meta) error {
-	c, found, err := s.store.LatestPushChallenge(ctx, accountID, scope)
+// push-pending while this requester's newest request for scope (its
+// secret hashes to requester) still waits, else the one failure answer,
+// with the real cause in the audit log. Another requester's requests are
+// as if never sent: whether one waits or was approved is not theirs to
+// know.
+func (s *Service) pushNotApproved(ctx context.Context, accountID, scope string, requester []byte, typ string, m Meta) error {
+	c, found, err := s.store.LatestPushChallenge(ctx, accountID, scope, requester)
 	if err != nil {
 		return err
 	}
 	now := s.Now()
-	cause := "no push request sent"
+	cause := "no push request sent to this requester (none, or not with this push secret)"
 	if found {
 		switch {
 		case c.Status == twofold.PushPending && now.Before(c.ExpiresAt):
@@ -765,20 +795,26 @@ func (s *Service) pushNotApproved(ctx context.Context, accountID, scope, typ str
 
 // checkPushProof refuses a second step by push that carries a code: the
 // device's approval is the proof, and the number is typed on the device.
+// The push's secret is checked with the approval: a missing one reads as a
+// wrong one.
 func checkPushProof(p SecondFactor) error {
 	if p.Code != "" {
 		return twofold.Errorf(twofold.CodeInvalid, "push takes no code: approve the request on your device, then verify")
+	}
+	if len(p.PushSecret) > maxPushSecret {
+		return twofold.Errorf(twofold.CodeInvalid, "push_secret is at most %d characters: send the one the push's answer gave", maxPushSecret)
 	}
 	return nil
 }
 
 // verifyLoginPush completes a login's second step with an approved push
-// request: the approval is used, the login finished and the session made in
-// one transaction.
+// request sent to this requester (p.PushSecret): the approval is used, the
+// login finished and the session made in one transaction.
 func (s *Service) verifyLoginPush(ctx context.Context, loginID string, p SecondFactor, m Meta) (Verified, error) {
 	if err := checkPushProof(p); err != nil {
 		return Verified{}, err
 	}
+	requester := s.pushRequesterHash(p.PushSecret)
 	if err := s.allowSource(ctx, m); err != nil {
 		return Verified{}, err
 	}
@@ -792,12 +828,12 @@ func (s *Service) verifyLoginPush(ctx context.Context, loginID string, p SecondF
 			return nil
 		}
 		now := s.Now()
-		ok, err := s.store.UsePushApproval(ctx, l.AccountID, loginScope(loginID), p.FactorID, now)
+		ok, err := s.store.UsePushApproval(ctx, l.AccountID, loginScope(loginID), p.FactorID, requester, now)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			answer = s.pushNotApproved(ctx, l.AccountID, loginScope(loginID), "login.second_factor_failed", m)
+			answer = s.pushNotApproved(ctx, l.AccountID, loginScope(loginID), requester, "login.second_factor_failed", m)
 			if isInternal(answer) {
 				return answer
 			}
@@ -829,22 +865,25 @@ func (s *Service) verifyLoginPush(ctx context.Context, loginID string, p SecondF
 }
 
 // elevatePush elevates the caller's session with an approved push request
-// made for it, renewing its token with renew.
+// made for it and sent to this requester (p.PushSecret), renewing its token
+// with renew: a copy of the session's token, without the secret, cannot
+// take the approval its holder gave.
 func (s *Service) elevatePush(ctx context.Context, a Auth, p SecondFactor, m Meta, renew *renewal) (time.Time, error) {
 	if err := checkPushProof(p); err != nil {
 		return time.Time{}, err
 	}
+	requester := s.pushRequesterHash(p.PushSecret)
 	now := s.Now()
 	until := now.Add(s.cfg.ElevationTTL)
 	var answer error
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		answer = nil
-		ok, err := s.store.UsePushApproval(ctx, a.Account.ID, elevateScope(a.Session.ID), p.FactorID, now)
+		ok, err := s.store.UsePushApproval(ctx, a.Account.ID, elevateScope(a.Session.ID), p.FactorID, requester, now)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			answer = s.pushNotApproved(ctx, a.Account.ID, elevateScope(a.Session.ID), "session.elevation_failed", m)
+			answer = s.pushNotApproved(ctx, a.Account.ID, elevateScope(a.Session.ID), requester, "session.elevation_failed", m)
 			if isInternal(answer) {
 				return answer
 			}

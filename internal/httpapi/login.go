@@ -92,10 +92,14 @@ type secondFactorRequest struct {
 	Credential json.RawMessage `json:"credential"` // webauthn: the PublicKeyCredential of navigator.credentials.get
 	// Signature is, for ssh_key, the armored ssh-keygen -Y sign signature.
 	Signature string `json:"signature"`
+	// PushSecret is, for push, the push_secret of the answer that sent
+	// the push: only its requester uses the approval.
+	PushSecret string `json:"push_secret"`
 }
 
 func (q secondFactorRequest) proof() core.SecondFactor {
-	return core.SecondFactor{Method: q.Method, FactorID: q.FactorID, Code: q.Code, Credential: q.Credential, Signature: q.Signature}
+	return core.SecondFactor{Method: q.Method, FactorID: q.FactorID, Code: q.Code, Credential: q.Credential, Signature: q.Signature,
+		PushSecret: q.PushSecret}
 }
 
 func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {

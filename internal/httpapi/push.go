@@ -187,12 +187,13 @@ func (s *Server) answerPush(w http.ResponseWriter, r *http.Request, d core.Devic
 }
 
 // writePushSent answers a push request made for a login or an elevation:
-// the number to show, which the person types on the device.
+// the number to show, which the person types on the device, and the
+// secret that the verify or elevate call must send back (push_secret).
 func (s *Server) writePushSent(w http.ResponseWriter, r *http.Request, p core.PushSent, err error) {
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"status": "sent", "method": twofold.MethodPush, "factor_id": p.FactorID,
-		"label": p.Label, "challenge_id": p.ChallengeID, "number": p.Number, "expires_at": p.ExpiresAt})
+		"label": p.Label, "challenge_id": p.ChallengeID, "number": p.Number, "push_secret": p.Secret, "expires_at": p.ExpiresAt})
 }

@@ -52,10 +52,16 @@ func enrolPush(t *testing.T, s *testenv.Server, c *testenv.Client, label string)
 func pushChallenge(t *testing.T, s *testenv.Server, loginID string) testenv.Response {
 	t.Helper()
 	r := challenge(t, s, loginID, map[string]string{"method": "push"})
-	if r.Status != 202 || len(r.String("number")) != 2 || r.String("challenge_id") == "" {
-		t.Fatalf("push challenge: got %d %s, want 202 with a two-digit number", r.Status, r.Body)
+	if r.Status != 202 || len(r.String("number")) != 2 || r.String("challenge_id") == "" || len(r.String("push_secret")) < 32 {
+		t.Fatalf("push challenge: got %d %s, want 202 with a two-digit number and a push secret", r.Status, r.Body)
 	}
 	return r
+}
+
+// pushProof is the second step by push with the secret of the answer ch
+// that sent the push.
+func pushProof(ch testenv.Response) map[string]string {
+	return map[string]string{"method": "push", "push_secret": ch.String("push_secret")}
 }
 
 // waiting returns the one request the device has waiting.
@@ -142,7 +148,7 @@ func TestPushStory(t *testing.T) {
 		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "push"}), 401, "invalid-code")
 		ch := pushChallenge(t, s, loginID)
 		number := ch.String("number")
-		v := verify(t, s, loginID, map[string]string{"method": "push"})
+		v := verify(t, s, loginID, pushProof(ch))
 		wantProblem(t, v, 409, "push-pending")
 		if v.Header.Get("Retry-After") == "" {
 			t.Errorf("push-pending without Retry-After")
@@ -162,14 +168,14 @@ func TestPushStory(t *testing.T) {
 		if _, err := d.Deny(context.Background(), req.ID); !isProblem(err, 409, "conflict") {
 			t.Fatalf("second answer: %v, want 409", err)
 		}
-		v = verify(t, s, loginID, map[string]string{"method": "push"})
+		v = verify(t, s, loginID, pushProof(ch))
 		if v.Status != 200 || v.String("token") == "" {
 			t.Fatalf("verify after approval: got %d %s", v.Status, v.Body)
 		}
-		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "push"}), 410, "login-expired")
+		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 410, "login-expired")
 		// The approval was used: a new login needs a new push.
 		loginID2, _ := startLogin(t, s, "pat")
-		wantProblem(t, verify(t, s, loginID2, map[string]string{"method": "push"}), 401, "invalid-code")
+		wantProblem(t, verify(t, s, loginID2, pushProof(ch)), 401, "invalid-code")
 
 		// Elevation by push.
 		c.Token = v.String("token")
@@ -182,14 +188,14 @@ func TestPushStory(t *testing.T) {
 		if req := waiting(t, d); req.What != "confirm it's you" {
 			t.Errorf("elevation request shows %q", req.What)
 		}
-		wantProblem(t, c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "push"}), 409, "push-pending")
+		wantProblem(t, c.Do(t, "POST", "/v1/me/elevate", pushProof(ec)), 409, "push-pending")
 		if _, err := d.Approve(context.Background(), ec.String("challenge_id"), ec.String("number")); err != nil {
 			t.Fatal(err)
 		}
 		// An elevation's approval is no login's.
 		loginID3, _ := startLogin(t, s, "pat")
-		wantProblem(t, verify(t, s, loginID3, map[string]string{"method": "push"}), 401, "invalid-code")
-		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "push"}); r.Status != 200 {
+		wantProblem(t, verify(t, s, loginID3, pushProof(ec)), 401, "invalid-code")
+		if r := c.Do(t, "POST", "/v1/me/elevate", pushProof(ec)); r.Status != 200 {
 			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
 		}
 		if r := c.Do(t, "POST", "/v1/me/recovery-codes", nil); r.Status != 200 {
@@ -232,7 +238,7 @@ func TestPushDenyWrongNumberExpiry(t *testing.T) {
 		if st, err := d.Deny(context.Background(), ch.String("challenge_id")); err != nil || st != "denied" {
 			t.Fatalf("deny: %q %v", st, err)
 		}
-		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "push"}), 401, "invalid-code")
+		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 401, "invalid-code")
 
 		// A wrong number is a denial, and cannot be corrected.
 		ch = pushChallenge(t, s, loginID)
@@ -242,7 +248,7 @@ func TestPushDenyWrongNumberExpiry(t *testing.T) {
 		if _, err := d.Approve(context.Background(), ch.String("challenge_id"), ch.String("number")); !isProblem(err, 409, "conflict") {
 			t.Fatalf("approve after a wrong number: %v, want 409", err)
 		}
-		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "push"}), 401, "invalid-code")
+		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 401, "invalid-code")
 
 		// Another account's device neither sees nor answers it.
 		ch = pushChallenge(t, s, loginID)
@@ -257,10 +263,10 @@ func TestPushDenyWrongNumberExpiry(t *testing.T) {
 			t.Fatal(err)
 		}
 		other, _ := startLogin(t, s, "dan")
-		wantProblem(t, verify(t, s, other, map[string]string{"method": "push"}), 401, "invalid-code")
+		wantProblem(t, verify(t, s, other, pushProof(ch)), 401, "invalid-code")
 		eveLogin, _ := startLogin(t, s, "eve")
-		wantProblem(t, verify(t, s, eveLogin, map[string]string{"method": "push"}), 401, "invalid-code")
-		if v := verify(t, s, loginID, map[string]string{"method": "push"}); v.Status != 200 {
+		wantProblem(t, verify(t, s, eveLogin, pushProof(ch)), 401, "invalid-code")
+		if v := verify(t, s, loginID, pushProof(ch)); v.Status != 200 {
 			t.Fatalf("verify the approved login: %d %s", v.Status, v.Body)
 		}
 
@@ -275,7 +281,7 @@ func TestPushDenyWrongNumberExpiry(t *testing.T) {
 		if _, err := d.Approve(context.Background(), ch.String("challenge_id"), ch.String("number")); !isProblem(err, 409, "conflict") {
 			t.Fatalf("approve after expiry: %v, want 409", err)
 		}
-		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "push"}), 401, "invalid-code")
+		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 401, "invalid-code")
 
 		// A newer push replaces the older one of the same login.
 		first := pushChallenge(t, s, loginID)
@@ -286,8 +292,86 @@ func TestPushDenyWrongNumberExpiry(t *testing.T) {
 		if _, err := d.Approve(context.Background(), second.String("challenge_id"), second.String("number")); err != nil {
 			t.Fatal(err)
 		}
-		if v := verify(t, s, loginID, map[string]string{"method": "push"}); v.Status != 200 {
+		// Only the newer one's secret uses it.
+		wantProblem(t, verify(t, s, loginID, pushProof(first)), 401, "invalid-code")
+		if v := verify(t, s, loginID, pushProof(second)); v.Status != 200 {
 			t.Fatalf("verify: %d %s", v.Status, v.Body)
+		}
+	})
+}
+
+// TestPushApprovalNeedsItsSecret: a push's approval is used only with the
+// push_secret of the answer that sent the push, which only its requester
+// got. Without it, or with another, the second step reads as if no push
+// had been sent (401, never push-pending, whether the push waits or was
+// approved) and leaves the approval to its requester: the login id (which
+// travels in URLs) finishes no login, and a copy of a session's token is
+// not elevated by the push its holder sent. Nor does the secret show in
+// the audit log.
+func TestPushApprovalNeedsItsSecret(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "pia")
+		c := login(t, s, "pia")
+		d, _ := enrolPush(t, s, c, "phone")
+		wrong := []map[string]string{{"method": "push"}, {"method": "push", "push_secret": ""},
+			{"method": "push", "push_secret": "abcdefghijklmnopqrstuvwxyz234567"}}
+
+		loginID, _ := startLogin(t, s, "pia")
+		ch := pushChallenge(t, s, loginID)
+		if other := pushChallenge(t, s, loginID); other.String("push_secret") == ch.String("push_secret") {
+			t.Fatalf("two pushes with one secret %q", ch.String("push_secret"))
+		} else {
+			ch = other
+		}
+		for _, body := range wrong {
+			wantProblem(t, verify(t, s, loginID, body), 401, "invalid-code")
+		}
+		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 409, "push-pending")
+		if _, err := d.Approve(context.Background(), ch.String("challenge_id"), ch.String("number")); err != nil {
+			t.Fatal(err)
+		}
+		for _, body := range wrong {
+			wantProblem(t, verify(t, s, loginID, body), 401, "invalid-code")
+		}
+		long := pushProof(ch)
+		long["push_secret"] = strings.Repeat("a", 129)
+		wantProblem(t, verify(t, s, loginID, long), 400, "invalid")
+		v := verify(t, s, loginID, pushProof(ch))
+		if v.Status != 200 || v.String("token") == "" {
+			t.Fatalf("verify with the push's secret: %d %s", v.Status, v.Body)
+		}
+
+		// Elevation: a copy of the token, polling, cannot take the
+		// approval its holder's push gets.
+		c.Token = v.String("token")
+		s.Clock.Add(11 * time.Minute)
+		cp := testenv.NewClient(s.URL())
+		cp.Token = c.Token
+		ec := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "push"})
+		if ec.Status != 202 || len(ec.String("push_secret")) < 32 {
+			t.Fatalf("elevation push: %d %s", ec.Status, ec.Body)
+		}
+		for _, body := range wrong {
+			wantProblem(t, cp.Do(t, "POST", "/v1/me/elevate", body), 401, "invalid-code")
+		}
+		if _, err := d.Approve(context.Background(), ec.String("challenge_id"), ec.String("number")); err != nil {
+			t.Fatal(err)
+		}
+		for _, body := range append(wrong, pushProof(ch)) {
+			wantProblem(t, cp.Do(t, "POST", "/v1/me/elevate", body), 401, "invalid-code")
+		}
+		wantProblem(t, cp.Do(t, "POST", "/v1/me/recovery-codes", nil), 403, "elevation-required")
+		if r := c.Do(t, "POST", "/v1/me/elevate", pushProof(ec)); r.Status != 200 {
+			t.Fatalf("elevate with the push's secret: %d %s", r.Status, r.Body)
+		}
+		if r := c.Do(t, "POST", "/v1/me/recovery-codes", nil); r.Status != 200 {
+			t.Fatalf("recovery codes after elevating: %d %s", r.Status, r.Body)
+		}
+		events := c.Do(t, "GET", "/v1/me/events?limit=200", nil)
+		for _, sec := range []string{ch.String("push_secret"), ec.String("push_secret")} {
+			if bytes.Contains(events.Body, []byte(sec)) {
+				t.Errorf("the audit log holds a push secret: %s", events.Body)
+			}
 		}
 	})
 }

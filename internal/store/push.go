@@ -72,8 +72,8 @@ func (s *Store) CreatePushChallenge(ctx context.Context, c twofold.PushChallenge
 			WHERE account_id = $1 AND scope = $2 AND status IN ('pending', 'approved')`, c.AccountID, c.Scope); err != nil {
 			return fmt.Errorf("replace push challenges: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO push_challenges (id, factor_id, account_id, scope, number_hash, status, source, user_agent, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, c.ID, c.FactorID, c.AccountID, c.Scope, c.NumberHash, string(c.Status),
+		if _, err := tx.ExecContext(ctx, `INSERT INTO push_challenges (id, factor_id, account_id, scope, number_hash, requester_hash, status, source, user_agent, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, c.ID, c.FactorID, c.AccountID, c.Scope, c.NumberHash, c.RequesterHash, string(c.Status),
 			c.Source, c.UserAgent, micros(c.CreatedAt), micros(c.ExpiresAt)); err != nil {
 			return fmt.Errorf("insert push challenge: %w", err)
 		}
@@ -81,14 +81,14 @@ func (s *Store) CreatePushChallenge(ctx context.Context, c twofold.PushChallenge
 	})
 }
 
-const pushColumns = `id, factor_id, account_id, scope, number_hash, status, source, user_agent, created_at, expires_at, answered_at, cause`
+const pushColumns = `id, factor_id, account_id, scope, number_hash, requester_hash, status, source, user_agent, created_at, expires_at, answered_at, cause`
 
 func scanPush(sc interface{ Scan(...any) error }) (twofold.PushChallenge, error) {
 	var c twofold.PushChallenge
 	var created, expires int64
 	var answered sql.NullInt64
 	var status string
-	err := sc.Scan(&c.ID, &c.FactorID, &c.AccountID, &c.Scope, &c.NumberHash, &status, &c.Source, &c.UserAgent, &created, &expires, &answered, &c.Cause)
+	err := sc.Scan(&c.ID, &c.FactorID, &c.AccountID, &c.Scope, &c.NumberHash, &c.RequesterHash, &status, &c.Source, &c.UserAgent, &created, &expires, &answered, &c.Cause)
 	c.Status, c.CreatedAt, c.ExpiresAt, c.AnsweredAt = twofold.PushStatus(status), fromMicros(created), fromMicros(expires), fromNullMicros(answered)
 	return c, err
 }
@@ -112,10 +112,12 @@ func (s *Store) PushChallenge(ctx context.Context, id string) (twofold.PushChall
 	return c, nil
 }
 
-// LatestPushChallenge returns the newest challenge of the account for scope.
-func (s *Store) LatestPushChallenge(ctx context.Context, accountID, scope string) (twofold.PushChallenge, bool, error) {
+// LatestPushChallenge returns the newest challenge of the account for
+// scope whose requester's secret hashes to requesterHash: another
+// requester's challenges are not found.
+func (s *Store) LatestPushChallenge(ctx context.Context, accountID, scope string, requesterHash []byte) (twofold.PushChallenge, bool, error) {
 	c, err := scanPush(s.conn(ctx).QueryRowContext(ctx, `SELECT `+pushColumns+` FROM push_challenges
-		WHERE account_id = $1 AND scope = $2 ORDER BY created_at DESC, id DESC LIMIT 1`, accountID, scope))
+		WHERE account_id = $1 AND scope = $2 AND requester_hash = $3 ORDER BY created_at DESC, id DESC LIMIT 1`, accountID, scope, requesterHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
@@ -135,15 +137,18 @@ func (s *Store) AnswerPushChallenge(ctx context.Context, id, factorID string, st
 }
 
 // UsePushApproval uses the account's approved, unexpired challenge for
-// scope (only factorID's when set), and marks its factor used: one
-// conditional UPDATE, so an approval completes one second step, once.
-func (s *Store) UsePushApproval(ctx context.Context, accountID, scope, factorID string, now time.Time) (bool, error) {
+// scope (only factorID's when set) whose requester's secret hashes to
+// requesterHash, and marks its factor used: one conditional UPDATE, so an
+// approval completes one second step, once, for whoever asked for it. A
+// challenge without a requester hash (made before there was one) is never
+// used.
+func (s *Store) UsePushApproval(ctx context.Context, accountID, scope, factorID string, requesterHash []byte, now time.Time) (bool, error) {
 	var ok bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var fid string
 		err := tx.QueryRowContext(ctx, `UPDATE push_challenges SET status = 'used'
-			WHERE account_id = $1 AND scope = $2 AND ($3 = '' OR factor_id = $3) AND status = 'approved' AND expires_at > $4
-			RETURNING factor_id`, accountID, scope, factorID, micros(now)).Scan(&fid)
+			WHERE account_id = $1 AND scope = $2 AND ($3 = '' OR factor_id = $3) AND requester_hash = $4 AND status = 'approved' AND expires_at > $5
+			RETURNING factor_id`, accountID, scope, factorID, requesterHash, micros(now)).Scan(&fid)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

@@ -18,20 +18,21 @@ type cookieName string
 
 // The pages' cookies.
 const (
-	sessionCookie cookieName = "twofold_session" // the core session token
-	loginCookie   cookieName = "twofold_login"   // a login transaction waiting for its second step
-	passkeyCookie cookieName = "twofold_passkey" // a sign-in with a passkey begun, waiting for the key's answer
-	setupCookie   cookieName = "twofold_setup"   // the first-run setup token, off the address bar
-	browserCookie cookieName = "twofold_csrf"    // per-browser value the CSRF tokens are bound to
-	pushCookie    cookieName = "twofold_push"    // the number of a push sent to confirm it's the holder, bound to the session
-	resetCookie   cookieName = "twofold_reset"   // a password-reset link's token, off the address bar
+	sessionCookie   cookieName = "twofold_session"    // the core session token
+	loginCookie     cookieName = "twofold_login"      // a login transaction waiting for its second step
+	passkeyCookie   cookieName = "twofold_passkey"    // a sign-in with a passkey begun, waiting for the key's answer
+	setupCookie     cookieName = "twofold_setup"      // the first-run setup token, off the address bar
+	browserCookie   cookieName = "twofold_csrf"       // per-browser value the CSRF tokens are bound to
+	pushCookie      cookieName = "twofold_push"       // the number and secret of a push sent to confirm it's the holder, bound to the session
+	loginPushCookie cookieName = "twofold_login_push" // the secret of a push sent for the second step of a login
+	resetCookie     cookieName = "twofold_reset"      // a password-reset link's token, off the address bar
 )
 
 // path is the Path the cookie is set with: only the pages that use it get
 // it back.
 func (n cookieName) path() string {
 	switch n {
-	case loginCookie, passkeyCookie:
+	case loginCookie, passkeyCookie, loginPushCookie:
 		return "/login"
 	case setupCookie:
 		return "/setup"
@@ -154,25 +155,29 @@ func (s *Server) formToken(r *http.Request) string {
 	return s.csrfToken(s.cookieValue(r, browserCookie))
 }
 
-// pushNumberValue is the push cookie's value for number: the number with a
-// keyed hash binding it to the browser's session, so that only the page that
-// sent the push can show it. A number never comes from the address: a link
-// could then show a page of this site asking to type an attacker's number
-// on the owner's device, approving the attacker's sign-in.
-func (s *Server) pushNumberValue(r *http.Request, number string) string {
-	return number + "." + base64.RawURLEncoding.EncodeToString(s.hasher.Sum("push-number", s.cookieValue(r, sessionCookie)+"|"+number))
+// pushCookieValue is the push cookie's value for a push sent to confirm
+// it's the holder: its number and its secret (core.PushSent.Secret, which
+// "I approved it" gives back: only this browser uses the approval), with a
+// keyed hash binding them to the browser's session, so that only the page
+// that sent the push can show the number. A number never comes from the
+// address: a link could then show a page of this site asking to type an
+// attacker's number on the owner's device, approving the attacker's
+// sign-in.
+func (s *Server) pushCookieValue(r *http.Request, number, secret string) string {
+	return number + "." + secret + "." + base64.RawURLEncoding.EncodeToString(s.hasher.Sum("push-number", s.cookieValue(r, sessionCookie)+"|"+number+"|"+secret))
 }
 
-// pushNumber returns the number of the push this session sent to confirm
-// it's the holder, or "" when there is none or the cookie was not made for
-// this session.
-func (s *Server) pushNumber(r *http.Request) string {
+// pushSent returns the number and secret of the push this session sent to
+// confirm it's the holder, or "" when there is none or the cookie was not
+// made for this session.
+func (s *Server) pushSent(r *http.Request) (number, secret string) {
 	v := s.cookieValue(r, pushCookie)
-	n, _, ok := strings.Cut(v, ".")
-	if !ok || twoDigits(n) == "" || subtle.ConstantTimeCompare([]byte(v), []byte(s.pushNumberValue(r, n))) != 1 {
-		return ""
+	n, rest, ok := strings.Cut(v, ".")
+	sec, _, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || twoDigits(n) == "" || sec == "" || subtle.ConstantTimeCompare([]byte(v), []byte(s.pushCookieValue(r, n, sec))) != 1 {
+		return "", ""
 	}
-	return n
+	return n, sec
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -124,7 +124,7 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 		e.FactorID, e.FactorLabel, e.Sent = f.ID, f.Label, r.FormValue("sent") == "1"
 	}
 	if e.Method == twofold.MethodPush && e.Sent {
-		e.Number = s.pushNumber(r)
+		e.Number, _ = s.pushSent(r)
 	}
 	if e.Method == twofold.MethodSSHKey {
 		e.SSH = s.elevationSSHChallenge(r, a)
@@ -170,11 +170,13 @@ func (s *Server) elevateFromForm(w http.ResponseWriter, r *http.Request, a *core
 	if !elevationAnswered(r) || a.Elevated(s.svc.Now()) {
 		return nil
 	}
+	var pushSecret string
 	if push {
 		code = ""
+		_, pushSecret = s.pushSent(r)
 	}
 	p := core.SecondFactor{Method: method, FactorID: r.PostForm.Get("elevate_factor"), Code: code, Credential: []byte(credential),
-		Signature: signature}
+		Signature: signature, PushSecret: pushSecret}
 	until, token, err := s.svc.ElevateRenewing(r.Context(), *a, p, httpapi.Meta(r))
 	if err != nil {
 		return err

@@ -230,8 +230,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method, next := twofold.Method(r.PostForm.Get("method")), safeNext(r.PostForm.Get("next"))
-	v, err := s.svc.VerifyLogin(r.Context(), loginID, core.SecondFactor{Method: method, Code: r.PostForm.Get("code"),
-		Credential: []byte(r.PostForm.Get("credential")), Signature: r.PostForm.Get("signature")}, httpapi.Meta(r))
+	p := core.SecondFactor{Method: method, Code: r.PostForm.Get("code"), Credential: []byte(r.PostForm.Get("credential")),
+		Signature: r.PostForm.Get("signature")}
+	if method == twofold.MethodPush {
+		p.PushSecret = s.cookieValue(r, loginPushCookie)
+	}
+	v, err := s.svc.VerifyLogin(r.Context(), loginID, p, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
 		s.clearCookie(w, r, loginCookie, "/login")
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
@@ -246,6 +250,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.clearCookie(w, r, loginCookie, "/login")
+	if method == twofold.MethodPush {
+		s.clearCookie(w, r, loginPushCookie, "/login")
+	}
 	s.setCookie(w, r, sessionCookie, v.Token, "/")
 	if method == twofold.MethodRecoveryCode && next == "" {
 		next = "/settings/security?m=recovery_used"

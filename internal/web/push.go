@@ -152,6 +152,9 @@ func (s *Server) sendLoginPush(w http.ResponseWriter, r *http.Request) {
 		s.renderVerify(w, r, s.status(w, r, err), twofold.MethodPush, next, message(err))
 		return
 	}
+	// Only this browser gets the push's secret, which "I approved it"
+	// gives back: the login id alone does not take the approval.
+	s.setCookie(w, r, loginPushCookie, p.Secret, "/login")
 	s.renderPushSent(w, r, http.StatusOK, next, "", p.Number, p.Label)
 }
 
@@ -194,6 +197,6 @@ func (s *Server) sendElevationPush(w http.ResponseWriter, r *http.Request, a cor
 		s.renderError(w, r, &a, s.status(w, r, err), message(err))
 		return
 	}
-	s.setCookie(w, r, pushCookie, s.pushNumberValue(r, p.Number), "/")
+	s.setCookie(w, r, pushCookie, s.pushCookieValue(r, p.Number, p.Secret), "/")
 	http.Redirect(w, r, elevationReturn(r, "sent"), http.StatusSeeOther)
 }

@@ -25,7 +25,7 @@ func pushFactor(tb testing.TB, s *store.Store, accountID, id string, hash []byte
 
 func pushChallenge(accountID, factorID, id, scope string, created time.Time) twofold.PushChallenge {
 	return twofold.PushChallenge{ID: id, FactorID: factorID, AccountID: accountID, Scope: scope, NumberHash: []byte("n-" + id),
-		Status: twofold.PushPending, Source: "192.0.2.1", UserAgent: "test", CreatedAt: created, ExpiresAt: created.Add(2 * time.Minute)}
+		RequesterHash: []byte("r-" + id), Status: twofold.PushPending, Source: "192.0.2.1", UserAgent: "test", CreatedAt: created, ExpiresAt: created.Add(2 * time.Minute)}
 }
 
 // testPushEnrolOnce: a device's key is set once, only with its token's hash,
@@ -101,7 +101,7 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	if cs, _ := s.PendingPushChallenges(ctx, "push-2", t0); len(cs) != 0 {
 		t.Errorf("another device's pending: %+v", cs)
 	}
-	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l1", "", t0); ok {
+	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l1", "", []byte("r-c1"), t0); ok {
 		t.Errorf("UsePushApproval of a pending challenge: true")
 	}
 	if ok, _ := s.AnswerPushChallenge(ctx, "c1", "push-2", twofold.PushApproved, "", t0, t0.Add(2*time.Minute)); ok {
@@ -113,16 +113,22 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	if ok, _ := s.AnswerPushChallenge(ctx, "c1", "push-1", twofold.PushDenied, "x", t0.Add(time.Minute), t0.Add(3*time.Minute)); ok {
 		t.Errorf("second answer: true")
 	}
-	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l2", "", t0.Add(time.Minute)); ok {
+	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l2", "", []byte("r-c1"), t0.Add(time.Minute)); ok {
 		t.Errorf("UsePushApproval for another scope: true")
 	}
-	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l1", "push-2", t0.Add(time.Minute)); ok {
+	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l1", "push-2", []byte("r-c1"), t0.Add(time.Minute)); ok {
 		t.Errorf("UsePushApproval for another device: true")
 	}
-	if ok, err := s.UsePushApproval(ctx, a.ID, "login:l1", "", t0.Add(2*time.Minute)); err != nil || !ok {
+	// Only the requester's secret uses the approval: not another's, nor none.
+	for _, h := range [][]byte{[]byte("r-c2"), []byte("r-c"), nil, {}} {
+		if ok, err := s.UsePushApproval(ctx, a.ID, "login:l1", "", h, t0.Add(time.Minute)); err != nil || ok {
+			t.Errorf("UsePushApproval with requester hash %q = %v, %v; want false", h, ok, err)
+		}
+	}
+	if ok, err := s.UsePushApproval(ctx, a.ID, "login:l1", "", []byte("r-c1"), t0.Add(2*time.Minute)); err != nil || !ok {
 		t.Fatalf("UsePushApproval = %v, %v", ok, err)
 	}
-	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l1", "", t0.Add(2*time.Minute)); ok {
+	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l1", "", []byte("r-c1"), t0.Add(2*time.Minute)); ok {
 		t.Errorf("UsePushApproval twice: true")
 	}
 	if f := getFactor(t, s, a.ID, "push-1"); f.LastUsedAt == nil || !f.LastUsedAt.Equal(t0.Add(2*time.Minute)) {
@@ -149,11 +155,21 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	if err := s.CreatePushChallenge(ctx, pushChallenge(a.ID, "push-1", "c4", "login:l3", t0.Add(time.Second))); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l3", "", t0.Add(time.Second)); ok {
+	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l3", "", []byte("r-c3"), t0.Add(time.Second)); ok {
 		t.Errorf("UsePushApproval of a replaced approval: true")
 	}
-	if c, found, err := s.LatestPushChallenge(ctx, a.ID, "login:l3"); err != nil || !found || c.ID != "c4" {
+	if c, found, err := s.LatestPushChallenge(ctx, a.ID, "login:l3", []byte("r-c4")); err != nil || !found || c.ID != "c4" || string(c.RequesterHash) != "r-c4" {
 		t.Errorf("LatestPushChallenge = %+v, %v, %v; want c4", c, found, err)
+	}
+	// Only the requester's own: the replaced one for its requester, none
+	// for a secret no push was sent with.
+	if c, found, err := s.LatestPushChallenge(ctx, a.ID, "login:l3", []byte("r-c3")); err != nil || !found || c.ID != "c3" || c.Status != twofold.PushReplaced {
+		t.Errorf("LatestPushChallenge of c3's requester = %+v, %v, %v; want c3, replaced", c, found, err)
+	}
+	for _, h := range [][]byte{[]byte("r-c1"), nil} {
+		if c, found, err := s.LatestPushChallenge(ctx, a.ID, "login:l3", h); err != nil || found {
+			t.Errorf("LatestPushChallenge with %q = %+v, %v, %v; want none", h, c, found, err)
+		}
 	}
 	if c, _ := s.PushChallenge(ctx, "c3"); c.Status != twofold.PushReplaced {
 		t.Errorf("c3 status %q, want replaced", c.Status)
@@ -182,5 +198,21 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	}
 	if c, _ := s.PushChallenge(ctx, "c4"); c.Status != twofold.PushDenied || c.Cause != "wrong number" {
 		t.Errorf("c4 after forgiving: status %q cause %q, want denied, wrong number", c.Status, c.Cause)
+	}
+
+	// A challenge without a requester hash (made before migration 0046) is
+	// never used: the empty hash matches nothing, not even itself.
+	old := pushChallenge(a.ID, "push-1", "c5", "login:l5", t0)
+	old.RequesterHash = nil
+	if err := s.CreatePushChallenge(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.AnswerPushChallenge(ctx, "c5", "push-1", twofold.PushApproved, "", t0, t0.Add(2*time.Minute)); !ok {
+		t.Fatal("approve c5: false")
+	}
+	for _, h := range [][]byte{nil, {}} {
+		if ok, err := s.UsePushApproval(ctx, a.ID, "login:l5", "", h, t0.Add(time.Second)); err != nil || ok {
+			t.Errorf("UsePushApproval of a challenge without a requester, with %q = %v, %v; want false", h, ok, err)
+		}
 	}
 }
