@@ -35,6 +35,13 @@ const (
 // failure): nothing of it was written, and it can be run again.
 var ErrTxConflict = errors.New("transaction ended in a conflict with a concurrent one")
 
+// ErrStale marks a change the store refused because what it was decided on
+// (a team member's role, say) changed between the reading and the writing:
+// nothing of it was written. The caller decides it again on what is there
+// now, so that the change gets the answer it would have had then. It comes
+// wrapped in a conflict, for callers that do not decide again.
+var ErrStale = errors.New("changed since it was read")
+
 // Error is the one domain error. Message is safe to show to the client; Err is
 // the cause, for logs and never for clients.
 type Error struct {

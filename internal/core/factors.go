@@ -503,11 +503,18 @@ func (s *Service) activateWith(ctx context.Context, a Auth, f twofold.Factor, st
 	return c, nil
 }
 
+// errWeakSecret refuses a secret given by value that otp.CheckSecret
+// refuses, naming what has it (never the secret).
+func errWeakSecret(what string) error {
+	return twofold.Errorf(twofold.CodeInvalid, "%s must be %d to %d bytes, not counting zero bytes at its end (HMAC adds those to a short key anyway, so they add no strength); an all-zero secret is none", what, otp.MinSecretSize, otp.MaxSecretSize)
+}
+
 // AddTOTPWithSecret adds an active TOTP factor (SHA1, 6 digits, 30 s) with
 // a secret the caller chose, for clients that register a secret rather than
 // confirm one (Keystone's TOTP credentials): the caller holds the secret, as
 // it sent it. The rules of EnrolFactor and ConfirmFactor apply; the secret
-// must have at least 128 bits.
+// must have at least 128 bits without the zero bytes at its end
+// (otp.CheckSecret).
 //
 // A code is never accepted twice (SPEC §1 story 8), yet nothing says where
 // a secret given by value was before: it may be a removed factor's, whose
@@ -519,8 +526,8 @@ func (s *Service) activateWith(ctx context.Context, a Auth, f twofold.Factor, st
 // codes from the next time step on (up to a minute with the default window
 // of one 30 s step).
 func (s *Service) AddTOTPWithSecret(ctx context.Context, a Auth, label string, secret []byte, m Meta) (Confirmation, error) {
-	if len(secret) < 16 || len(secret) > 64 {
-		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "a TOTP secret must be 16 to 64 bytes (26 to 103 base32 characters)")
+	if err := otp.CheckSecret(secret); err != nil {
+		return Confirmation{}, errWeakSecret("a TOTP secret")
 	}
 	if err := person(a); err != nil {
 		return Confirmation{}, err

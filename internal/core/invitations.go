@@ -199,8 +199,15 @@ func (s *Service) invitationFor(ctx context.Context, a Auth, id string) (twofold
 // with its role. The invitation stands only while whoever made it still
 // manages the team and may give that role; otherwise it is void and
 // deleted. Accepting a team that requires two-factor turns on the
-// caller's own requirement through the team's policy.
+// caller's own requirement through the team's policy. The store makes the
+// caller a member only while the inviter's role is still the one checked
+// here: an invitation racing a change of the inviter's role is checked
+// again on what is there after it.
 func (s *Service) AcceptTeamInvitation(ctx context.Context, a Auth, id string, m Meta) (twofold.Membership, error) {
+	return decideAgain(func() (twofold.Membership, error) { return s.acceptTeamInvitation(ctx, a, id, m) })
+}
+
+func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m Meta) (twofold.Membership, error) {
 	v, err := s.invitationFor(ctx, a, id)
 	if err != nil {
 		return twofold.Membership{}, err
@@ -230,7 +237,7 @@ func (s *Service) AcceptTeamInvitation(ctx context.Context, a Auth, id string, m
 	if len(members) >= MaxTeamMembers {
 		return twofold.Membership{}, twofold.Errorf(twofold.CodeConflict, "the team has %d members, the most it may", MaxTeamMembers)
 	}
-	if _, err := s.store.AcceptTeamInvitation(ctx, v.ID, a.Account.ID, s.Now()); err != nil {
+	if _, err := s.store.AcceptTeamInvitation(ctx, v.ID, a.Account.ID, s.Now(), twofold.TeamMember{AccountID: v.InvitedBy, Role: by.Role}); err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
 			return twofold.Membership{}, errNoInvitation()
 		}

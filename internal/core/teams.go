@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -27,16 +28,25 @@ type TeamStore interface {
 	TeamInvitations(ctx context.Context, teamID string, now time.Time) ([]twofold.TeamInvitation, error)
 	InvitationsFor(ctx context.Context, accountID string, now time.Time) ([]twofold.TeamInvitation, error)
 	// AcceptTeamInvitation uses the account's invitation once, making it a
-	// member; a member already is a conflict.
-	AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time) (twofold.TeamInvitation, error)
+	// member; a member already is a conflict. It is decided on by, the
+	// inviter as read: when by's role changed since, nothing is written and
+	// the error wraps twofold.ErrStale.
+	AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember) (twofold.TeamInvitation, error)
 	DeleteTeamInvitation(ctx context.Context, id string) error
 	// SetTeamRole and RemoveTeamMember refuse, as a conflict, to leave a
-	// team without an owner; they return the member's role before.
-	SetTeamRole(ctx context.Context, teamID, accountID string, role twofold.Role) (twofold.Role, error)
+	// team without an owner; they return the member's role before. They
+	// are decided on the member mem and the member by who makes the change
+	// as read (a Role of "" for any, an AccountID of "" for no one): when
+	// either changed since, nothing is written and the error wraps
+	// twofold.ErrStale.
+	SetTeamRole(ctx context.Context, teamID string, mem twofold.TeamMember, role twofold.Role, by twofold.TeamMember) (twofold.Role, error)
 	// RemoveTeamMember also stops sharing with the team the zones the
 	// member owns, in the same transaction, and returns their names.
-	RemoveTeamMember(ctx context.Context, teamID, accountID string) (role twofold.Role, unshared []string, err error)
-	UpdateTeam(ctx context.Context, t twofold.Team) error
+	RemoveTeamMember(ctx context.Context, teamID string, mem, by twofold.TeamMember) (role twofold.Role, unshared []string, err error)
+	// UpdateTeam changes the team's name and two-factor policy, each when
+	// not nil, leaving the other as it is, and returns the team before and
+	// after. It is decided on by as read, as SetTeamRole.
+	UpdateTeam(ctx context.Context, teamID string, name *string, requireTwoFactor *bool, by twofold.TeamMember) (before, after twofold.Team, err error)
 	DeleteTeam(ctx context.Context, id string) error
 	TeamsRequiringTwoFactor(ctx context.Context, accountID string) ([]string, error)
 	// SetZoneTeam shares a zone with a team, or with "" with none; it
@@ -190,10 +200,16 @@ type TeamChange struct {
 // owners may. Changing the policy needs an elevated session, so an owner
 // turning it on has a second factor already (SPEC §1 story 5). Members are
 // told of the new policy, and those without a factor are told to add one.
+// Only what the change changes is written: a rename never writes back the
+// policy as it was read, which another owner may have changed meanwhile.
 func (s *Service) UpdateTeam(ctx context.Context, a Auth, teamID string, c TeamChange, m Meta) (twofold.Team, error) {
 	if err := person(a); err != nil {
 		return twofold.Team{}, err
 	}
+	return decideAgain(func() (twofold.Team, error) { return s.updateTeam(ctx, a, teamID, c, m) })
+}
+
+func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamChange, m Meta) (twofold.Team, error) {
 	mb, err := s.membership(ctx, a.Account.ID, teamID)
 	if err != nil {
 		return twofold.Team{}, err
@@ -201,14 +217,18 @@ func (s *Service) UpdateTeam(ctx context.Context, a Auth, teamID string, c TeamC
 	if mb.Role != twofold.RoleOwner {
 		return twofold.Team{}, twofold.Errorf(twofold.CodeForbidden, "only the team's owners may change its settings")
 	}
-	t := mb.Team
+	var name *string
 	if c.Name != nil {
-		if t.Name, err = validateTeamName(*c.Name); err != nil {
+		n, err := validateTeamName(*c.Name)
+		if err != nil {
 			return twofold.Team{}, err
 		}
+		if n != mb.Team.Name {
+			name = &n
+		}
 	}
-	policyChanged := c.RequireTwoFactor != nil && *c.RequireTwoFactor != t.RequireTwoFactor
-	if policyChanged {
+	var policy *bool
+	if c.RequireTwoFactor != nil && *c.RequireTwoFactor != mb.Team.RequireTwoFactor {
 		if *c.RequireTwoFactor {
 			enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
 			if err != nil {
@@ -221,18 +241,38 @@ func (s *Service) UpdateTeam(ctx context.Context, a Auth, teamID string, c TeamC
 		if err := s.requireElevation(a); err != nil {
 			return twofold.Team{}, err
 		}
-		t.RequireTwoFactor = *c.RequireTwoFactor
+		policy = c.RequireTwoFactor
 	}
-	if err := s.store.UpdateTeam(ctx, t); err != nil {
+	if name == nil && policy == nil {
+		return mb.Team, nil
+	}
+	before, t, err := s.store.UpdateTeam(ctx, teamID, name, policy, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role})
+	if err != nil {
 		return twofold.Team{}, err
 	}
-	if t.Name != mb.Team.Name {
-		s.audit(ctx, a.Account.ID, "team.renamed", m, fmt.Sprintf("team %s %q to %q", t.ID, mb.Team.Name, t.Name))
+	if t.Name != before.Name {
+		s.audit(ctx, a.Account.ID, "team.renamed", m, fmt.Sprintf("team %s %q to %q", t.ID, before.Name, t.Name))
 	}
-	if policyChanged {
+	// Another owner may have made the same change meanwhile: it is told
+	// of once, by whoever made it.
+	if t.RequireTwoFactor != before.RequireTwoFactor {
 		s.policyChanged(ctx, a, t, m)
 	}
 	return t, nil
+}
+
+// decideAgain runs decide, which reads a team, checks a change against
+// what it read and makes it in a store call decided on that, once more
+// while the store finds what it read changed meanwhile (twofold.ErrStale):
+// so that a change racing another gets the answer it would have had after
+// it. After three tries the conflict stands.
+func decideAgain[T any](decide func() (T, error)) (T, error) {
+	for try := 1; ; try++ {
+		v, err := decide()
+		if try == 3 || !errors.Is(err, twofold.ErrStale) {
+			return v, err
+		}
+	}
 }
 
 // policyChanged records a change of the team's two-factor policy and tells
@@ -354,7 +394,10 @@ func (s *Service) teamMember(ctx context.Context, teamID, username string) (twof
 }
 
 // SetTeamRole gives the member named username role. A team keeps at least
-// one owner.
+// one owner. The store changes the role only while the member's role and
+// the caller's are still those checked here: a change racing another (an
+// owner making the member an owner as an admin demotes them) is checked
+// again on what is there after it.
 func (s *Service) SetTeamRole(ctx context.Context, a Auth, teamID, username, role string, m Meta) (twofold.TeamMember, error) {
 	r, err := parseRole(role)
 	if err != nil {
@@ -364,6 +407,20 @@ func (s *Service) SetTeamRole(ctx context.Context, a Auth, teamID, username, rol
 	if err != nil {
 		return twofold.TeamMember{}, err
 	}
+	first := true
+	return decideAgain(func() (twofold.TeamMember, error) {
+		if !first {
+			if mb, err = s.managesTeam(ctx, a, teamID); err != nil {
+				return twofold.TeamMember{}, err
+			}
+		}
+		first = false
+		return s.setTeamRole(ctx, a, mb, username, r, m)
+	})
+}
+
+func (s *Service) setTeamRole(ctx context.Context, a Auth, mb twofold.Membership, username string, r twofold.Role, m Meta) (twofold.TeamMember, error) {
+	teamID := mb.Team.ID
 	mem, err := s.teamMember(ctx, teamID, username)
 	if err != nil {
 		return mem, err
@@ -374,7 +431,7 @@ func (s *Service) SetTeamRole(ctx context.Context, a Auth, teamID, username, rol
 	if err := mayGrant(mb.Role, mem.Role); err != nil {
 		return mem, err
 	}
-	before, err := s.store.SetTeamRole(ctx, teamID, mem.AccountID, r)
+	before, err := s.store.SetTeamRole(ctx, teamID, mem, r, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role})
 	if err != nil {
 		return mem, err
 	}
@@ -393,11 +450,21 @@ func (s *Service) SetTeamRole(ctx context.Context, a Auth, teamID, username, rol
 // RemoveTeamMember removes the member named username from the team: a
 // manager removes others, and any member may leave. A team keeps at least
 // one owner. The member takes their zones along: those they shared with the
-// team are no longer shared with it, in the same transaction.
+// team are no longer shared with it, in the same transaction. As with
+// SetTeamRole, a removal racing a change of roles is checked again on what
+// is there after it.
 func (s *Service) RemoveTeamMember(ctx context.Context, a Auth, teamID, username string, m Meta) error {
 	if err := person(a); err != nil {
 		return err
 	}
+	managed := false // the elevation is checked and a token taken once
+	_, err := decideAgain(func() (struct{}, error) {
+		return struct{}{}, s.removeTeamMember(ctx, a, teamID, username, &managed, m)
+	})
+	return err
+}
+
+func (s *Service) removeTeamMember(ctx context.Context, a Auth, teamID, username string, managed *bool, m Meta) error {
 	mb, err := s.membership(ctx, a.Account.ID, teamID)
 	if err != nil {
 		return err
@@ -408,16 +475,26 @@ func (s *Service) RemoveTeamMember(ctx context.Context, a Auth, teamID, username
 	}
 	// Who is leaving is decided by account, never by name.
 	self := mem.AccountID == a.Account.ID
-	if !self {
-		if mb, err = s.manager(ctx, a, teamID); err != nil {
+	var by twofold.TeamMember
+	if self {
+		mem.Role = "" // anyone may leave, as whatever role
+	} else {
+		if *managed {
+			mb, err = s.managesTeam(ctx, a, teamID)
+		} else {
+			mb, err = s.manager(ctx, a, teamID)
+		}
+		if err != nil {
 			return err
 		}
+		*managed = true
 		if err := mayGrant(mb.Role, mem.Role); err != nil {
 			return err
 		}
+		by = twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}
 	}
 	return s.inTx(ctx, func(ctx context.Context) error {
-		_, zones, err := s.store.RemoveTeamMember(ctx, teamID, mem.AccountID)
+		_, zones, err := s.store.RemoveTeamMember(ctx, teamID, mem, by)
 		if err != nil {
 			return err
 		}

@@ -87,7 +87,12 @@ func (s *Service) importTokens(ctx context.Context, seeds []otp.Seed, by string,
 		default:
 			return TokenImport{}, twofold.Errorf(twofold.CodeInvalid, "token %q: type must be hotp or totp", serial)
 		}
-		if sd.Counter > 1<<62 || len(sd.Secret) < otp.MinSecretSize || len(sd.Secret) > otp.MaxSecretSize || (t.Digits != 6 && t.Digits != 8) {
+		// The seed parsers check the secret as well; a seed made some
+		// other way is checked here, by the same rule.
+		if err := otp.CheckSecret(sd.Secret); err != nil {
+			return TokenImport{}, errWeakSecret(fmt.Sprintf("token %q", serial))
+		}
+		if sd.Counter > 1<<62 || (t.Digits != 6 && t.Digits != 8) {
 			return TokenImport{}, twofold.Errorf(twofold.CodeInvalid, "token %q cannot be used: check its secret, digits and counter", serial)
 		}
 		ts[i] = t

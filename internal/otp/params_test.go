@@ -137,6 +137,46 @@ func TestNewSecret(t *testing.T) {
 	}
 }
 
+// TestCheckSecret: the 128-bit minimum counts the bytes of a secret that
+// make its HMAC key, without the zero bytes at its end that HMAC adds to a
+// short key anyway.
+func TestCheckSecret(t *testing.T) {
+	tests := []struct {
+		name   string
+		secret []byte
+		ok     bool
+	}{
+		{"16 bytes", bytes.Repeat([]byte{0xA5}, 16), true},
+		{"64 bytes", bytes.Repeat([]byte{0xA5}, 64), true},
+		{"16 bytes and zeros", append(bytes.Repeat([]byte{0xA5}, 16), 0, 0, 0, 0), true},
+		{"zeros inside", append([]byte{1}, append(make([]byte, 14), 1)...), true},
+		{"empty", nil, false},
+		{"15 bytes", bytes.Repeat([]byte{0xA5}, 15), false},
+		{"65 bytes", bytes.Repeat([]byte{0xA5}, 65), false},
+		{"1 byte and 15 zeros", append([]byte{1}, make([]byte, 15)...), false},
+		{"15 bytes and a zero", append(bytes.Repeat([]byte{0xA5}, 15), 0), false},
+		{"16 zeros", make([]byte, 16), false},
+		{"64 zeros", make([]byte, 64), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := otp.CheckSecret(tt.secret)
+			if tt.ok && err != nil {
+				t.Errorf("CheckSecret: %v, want none", err)
+			}
+			if !tt.ok && !errors.Is(err, otp.ErrSecret) {
+				t.Errorf("CheckSecret: %v, want ErrSecret", err)
+			}
+		})
+	}
+	// The refused ones are refused because they are weak: as keys they
+	// make the codes of a shorter one.
+	short := append([]byte{1}, make([]byte, 15)...)
+	if !otp.SameKey(short, []byte{1}, otp.SHA1) || !otp.SameKey(make([]byte, 16), nil, otp.SHA1) {
+		t.Error("a secret and the same secret with zero bytes added are not the same key")
+	}
+}
+
 func TestNewSecretReaderErrors(t *testing.T) {
 	tests := []struct {
 		name string

@@ -1,6 +1,7 @@
 package otp
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
@@ -15,6 +16,28 @@ const (
 	MinSecretSize     = 16
 	MaxSecretSize     = 64
 )
+
+// CheckSecret reports whether secret is fit to share with an authenticator or token: MinSecretSize
+// to MaxSecretSize bytes once the zero bytes at its end are left off. HMAC pads a key shorter
+// than the hash's block with zero bytes (RFC 2104 §2, as SameKey relies on), so those add
+// nothing: 01 and fifteen zero bytes is a 1-byte key, and a secret of zero bytes only is the
+// empty key. The error wraps ErrSecret and never holds the secret.
+func CheckSecret(secret []byte) error {
+	if len(secret) > MaxSecretSize {
+		return fmt.Errorf("%w: the secret has %d bytes, want %d to %d", ErrSecret, len(secret), MinSecretSize, MaxSecretSize)
+	}
+	n := len(bytes.TrimRight(secret, "\x00"))
+	if n == 0 && len(secret) > 0 {
+		return fmt.Errorf("%w: the secret is all zero bytes", ErrSecret)
+	}
+	if n < MinSecretSize {
+		if n < len(secret) {
+			return fmt.Errorf("%w: the secret has %d bytes but ends in %d zero bytes, which HMAC adds anyway: %d bytes count, want %d to %d", ErrSecret, len(secret), len(secret)-n, n, MinSecretSize, MaxSecretSize)
+		}
+		return fmt.Errorf("%w: the secret has %d bytes, want %d to %d", ErrSecret, n, MinSecretSize, MaxSecretSize)
+	}
+	return nil
+}
 
 // secretEncoding is base32 (RFC 4648 §6) without padding, as authenticator apps expect.
 var secretEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

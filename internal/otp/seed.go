@@ -116,11 +116,11 @@ func hiddenRune(r rune) bool {
 }
 
 // check validates a seed's parameters as Twofold can honour them: a secret of MinSecretSize
-// to MaxSecretSize bytes (RFC 4226 §4 R6), 6 or 8 digits, and for TOTP a period of 30 or 60 s
-// (SPEC §2).
+// to MaxSecretSize bytes (RFC 4226 §4 R6) without counting the zero bytes at its end
+// (CheckSecret), 6 or 8 digits, and for TOTP a period of 30 or 60 s (SPEC §2).
 func (s *Seed) check() error {
-	if len(s.Secret) < MinSecretSize || len(s.Secret) > MaxSecretSize {
-		return fmt.Errorf("%w: the secret has %d bytes, want %d to %d", ErrSecret, len(s.Secret), MinSecretSize, MaxSecretSize)
+	if err := CheckSecret(s.Secret); err != nil {
+		return err
 	}
 	if !s.Params.Algorithm.valid() {
 		return fmt.Errorf("%w: %v", ErrAlgorithm, s.Params.Algorithm)

@@ -95,8 +95,10 @@ func (s *Store) InvitationsFor(ctx context.Context, accountID string, now time.T
 // invitee made a member with its role in one transaction. An invitation
 // that is not the account's, is gone or has lapsed at now is not-found; an
 // invitee who is a member already is a conflict, and the invitation is
-// used all the same.
-func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time) (twofold.TeamInvitation, error) {
+// used all the same. It is decided on by, its inviter as read (unless by's
+// AccountID is ""): when by's role in the team changed since, nothing is
+// written and the error wraps twofold.ErrStale.
+func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember) (twofold.TeamInvitation, error) {
 	var v twofold.TeamInvitation
 	member := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -110,6 +112,14 @@ func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, 
 			return err
 		}
 		v.ID, v.AccountID, v.Role = id, accountID, twofold.Role(role)
+		// The team's row held, as changes of its members hold it, while the
+		// inviter's right to give the role is checked.
+		if err := s.lockTeam(ctx, tx, v.TeamID); err != nil {
+			return err
+		}
+		if err := checkRoles(ctx, tx, v.TeamID, by); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO team_members (team_id, account_id, role, created_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (team_id, account_id) DO NOTHING`, v.TeamID, accountID, role, micros(now))
 		n, err := rowsAffected(res, err)

@@ -198,26 +198,69 @@ func (s *Store) lockTeam(ctx context.Context, tx *sql.Tx, teamID string) error {
 	return nil
 }
 
-// SetTeamRole gives the member role, unless that leaves the team without
-// an owner (a conflict). It returns the member's role before.
-func (s *Store) SetTeamRole(ctx context.Context, teamID, accountID string, role twofold.Role) (before twofold.Role, err error) {
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if err := s.lockTeam(ctx, tx, teamID); err != nil {
-			return err
+// errStale is the answer to a change of a team decided on roles that
+// changed since they were read.
+func errStale() error {
+	return &twofold.Error{Code: twofold.CodeConflict, Message: "the team's members changed meanwhile: try again", Err: twofold.ErrStale}
+}
+
+// memberRole returns the member's role, in tx; no such member is
+// not-found.
+func memberRole(ctx context.Context, tx *sql.Tx, teamID, accountID string) (twofold.Role, error) {
+	var role string
+	err := tx.QueryRowContext(ctx, `SELECT role FROM team_members WHERE team_id = $1 AND account_id = $2`, teamID, accountID).Scan(&role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound("team member")
+	}
+	return twofold.Role(role), err
+}
+
+// checkRoles checks, in tx holding the team's row (lockTeam), that the
+// members a change was decided on are still as they were read: each of
+// members with an account is still a member of the team, with the role
+// given unless that is "". Otherwise it is a conflict wrapping
+// twofold.ErrStale, and the change must not be written. Holding the row,
+// the check and the change that follows are one step: every change of the
+// team's members holds it.
+func checkRoles(ctx context.Context, tx *sql.Tx, teamID string, members ...twofold.TeamMember) error {
+	for _, m := range members {
+		if m.AccountID == "" {
+			continue
 		}
-		var old string
-		err := tx.QueryRowContext(ctx, `SELECT role FROM team_members WHERE team_id = $1 AND account_id = $2`, teamID, accountID).Scan(&old)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("team member")
+		role, err := memberRole(ctx, tx, teamID, m.AccountID)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && m.Role != "" && role != m.Role) {
+			return errStale()
 		}
 		if err != nil {
 			return err
 		}
-		before = twofold.Role(old)
+	}
+	return nil
+}
+
+// SetTeamRole gives the member mem.AccountID role, unless that leaves the
+// team without an owner (a conflict). It returns the member's role before.
+// The change is decided on mem's role (unless "") and on by, the member who
+// makes it (unless its AccountID is ""), as read: when either changed
+// since, nothing is written and the error wraps twofold.ErrStale.
+func (s *Store) SetTeamRole(ctx context.Context, teamID string, mem twofold.TeamMember, role twofold.Role, by twofold.TeamMember) (before twofold.Role, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockTeam(ctx, tx, teamID); err != nil {
+			return err
+		}
+		if before, err = memberRole(ctx, tx, teamID, mem.AccountID); err != nil {
+			return err
+		}
+		if mem.Role != "" && before != mem.Role {
+			return errStale()
+		}
+		if err := checkRoles(ctx, tx, teamID, by); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE team_members SET role = $3 WHERE team_id = $1 AND account_id = $2
 			AND (role <> 'owner' OR $3 = 'owner'
 			     OR EXISTS (SELECT 1 FROM team_members o WHERE o.team_id = $1 AND o.role = 'owner' AND o.account_id <> $2))`,
-			teamID, accountID, string(role))
+			teamID, mem.AccountID, string(role))
 		n, err := rowsAffected(res, err)
 		if err != nil {
 			return err
@@ -227,40 +270,47 @@ func (s *Store) SetTeamRole(ctx context.Context, teamID, accountID string, role 
 		}
 		return nil
 	})
-	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
-		err = fmt.Errorf("set team role: %w", err)
+	if err != nil {
+		before = ""
+		if twofold.ErrorCode(err) == twofold.CodeInternal {
+			err = fmt.Errorf("set team role: %w", err)
+		}
 	}
 	return before, err
 }
 
-// RemoveTeamMember removes the member, unless that leaves the team without
-// an owner (a conflict), and stops sharing with the team the zones the
-// member owns, in one transaction. It returns the member's role and the
-// names of those zones, by name.
-func (s *Store) RemoveTeamMember(ctx context.Context, teamID, accountID string) (role twofold.Role, unshared []string, err error) {
+// RemoveTeamMember removes the member mem.AccountID, unless that leaves the
+// team without an owner (a conflict), and stops sharing with the team the
+// zones the member owns, in one transaction. It returns the member's role
+// and the names of those zones, by name. As SetTeamRole, it is decided on
+// mem's role and on by as read (ErrStale when they changed since).
+func (s *Store) RemoveTeamMember(ctx context.Context, teamID string, mem, by twofold.TeamMember) (role twofold.Role, unshared []string, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockTeam(ctx, tx, teamID); err != nil {
 			return err
 		}
+		was, err := memberRole(ctx, tx, teamID, mem.AccountID)
+		if err != nil {
+			return err
+		}
+		if mem.Role != "" && was != mem.Role {
+			return errStale()
+		}
+		if err := checkRoles(ctx, tx, teamID, by); err != nil {
+			return err
+		}
 		var r string
-		err := tx.QueryRowContext(ctx, `DELETE FROM team_members WHERE team_id = $1 AND account_id = $2
+		err = tx.QueryRowContext(ctx, `DELETE FROM team_members WHERE team_id = $1 AND account_id = $2
 			AND (role <> 'owner' OR EXISTS (SELECT 1 FROM team_members o WHERE o.team_id = $1 AND o.role = 'owner' AND o.account_id <> $2))
-			RETURNING role`, teamID, accountID).Scan(&r)
+			RETURNING role`, teamID, mem.AccountID).Scan(&r)
 		if errors.Is(err, sql.ErrNoRows) {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM team_members WHERE team_id = $1 AND account_id = $2`, teamID, accountID).Scan(&n); err != nil {
-				return err
-			}
-			if n == 0 {
-				return notFound("team member")
-			}
 			return errLastOwner()
 		}
 		if err != nil {
 			return err
 		}
 		role = twofold.Role(r)
-		rows, err := tx.QueryContext(ctx, `UPDATE dns_zones SET team_id = NULL WHERE team_id = $1 AND account_id = $2 RETURNING name`, teamID, accountID)
+		rows, err := tx.QueryContext(ctx, `UPDATE dns_zones SET team_id = NULL WHERE team_id = $1 AND account_id = $2 RETURNING name`, teamID, mem.AccountID)
 		if err != nil {
 			return err
 		}
@@ -287,17 +337,38 @@ func (s *Store) RemoveTeamMember(ctx context.Context, teamID, accountID string) 
 	return role, unshared, err
 }
 
-// UpdateTeam sets the team's name and two-factor policy.
-func (s *Store) UpdateTeam(ctx context.Context, t twofold.Team) error {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE teams SET name = $2, require_two_factor = $3 WHERE id = $1`, t.ID, t.Name, t.RequireTwoFactor)
-	n, err := rowsAffected(res, err)
+// UpdateTeam renames the team when name is not nil and sets its two-factor
+// policy when requireTwoFactor is not nil, leaving the other as it is: a
+// change of one never writes back the other as it was read. It is decided
+// on by as read (ErrStale when by's role changed since). It returns the
+// team before and after, read in the same transaction, so that the caller
+// tells what this change changed.
+func (s *Store) UpdateTeam(ctx context.Context, teamID string, name *string, requireTwoFactor *bool, by twofold.TeamMember) (before, after twofold.Team, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockTeam(ctx, tx, teamID); err != nil {
+			return err
+		}
+		if err := checkRoles(ctx, tx, teamID, by); err != nil {
+			return err
+		}
+		const q = `SELECT ` + teamColumns + ` FROM teams t WHERE t.id = $1`
+		if before, err = scanTeam(tx.QueryRowContext(ctx, q, teamID)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE teams SET name = COALESCE($2, name), require_two_factor = COALESCE($3, require_two_factor) WHERE id = $1`,
+			teamID, name, requireTwoFactor); err != nil {
+			return err
+		}
+		after, err = scanTeam(tx.QueryRowContext(ctx, q, teamID))
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("update team: %w", err)
+		before, after = twofold.Team{}, twofold.Team{}
+		if twofold.ErrorCode(err) == twofold.CodeInternal {
+			err = fmt.Errorf("update team: %w", err)
+		}
 	}
-	if n == 0 {
-		return notFound("team")
-	}
-	return nil
+	return before, after, err
 }
 
 // DeleteTeam deletes the team with its memberships; its zones stay with

@@ -72,7 +72,7 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	if list, err := s.InvitationsFor(ctx, b.ID, later); err != nil || len(list) != 0 {
 		t.Fatalf("bob's invitations a day later: got %+v, %v; want none", list, err)
 	}
-	if _, err := s.AcceptTeamInvitation(ctx, "i1", b.ID, later); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.AcceptTeamInvitation(ctx, "i1", b.ID, later, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("accepting a lapsed invitation: got %v, want not-found", err)
 	}
 	again := invitation("i6", "bob", b.ID, a.ID, twofold.RoleReadOnly)
@@ -81,10 +81,10 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 		t.Fatalf("inviting bob again after the first lapsed: %v", err)
 	}
 	// Only its invitee accepts it, once.
-	if _, err := s.AcceptTeamInvitation(ctx, "i6", a.ID, later); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.AcceptTeamInvitation(ctx, "i6", a.ID, later, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("alice accepting bob's invitation: got %v, want not-found", err)
 	}
-	acc, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later)
+	acc, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later, twofold.TeamMember{})
 	if err != nil || acc.TeamID != "t1" || acc.Role != twofold.RoleReadOnly {
 		t.Fatalf("bob accepts: got %+v, %v", acc, err)
 	}
@@ -92,7 +92,7 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	if err != nil || len(ms) != 1 || ms[0].Role != twofold.RoleReadOnly {
 		t.Fatalf("bob's memberships: got %+v, %v", ms, err)
 	}
-	if _, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("accepting twice: got %v, want not-found", err)
 	}
 	// A member invited again and accepting is a conflict, and the
@@ -102,7 +102,7 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	if err := s.CreateTeamInvitation(ctx, third, "bob", 3); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AcceptTeamInvitation(ctx, "i7", b.ID, later); twofold.ErrorCode(err) != twofold.CodeConflict {
+	if _, err := s.AcceptTeamInvitation(ctx, "i7", b.ID, later, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeConflict {
 		t.Fatalf("a member accepting: got %v, want a conflict", err)
 	}
 	if _, err := s.TeamInvitation(ctx, "i7"); twofold.ErrorCode(err) != twofold.CodeNotFound {
@@ -132,7 +132,7 @@ func testRaceInvitationAccept(t *testing.T, s *store.Store) {
 		t.Fatal(err)
 	}
 	for round := range 5 {
-		if _, _, err := s.RemoveTeamMember(ctx, "t1", b.ID); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		if _, _, err := s.RemoveTeamMember(ctx, "t1", twofold.TeamMember{AccountID: b.ID}, twofold.TeamMember{}); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
 			t.Fatal(err)
 		}
 		id := "i" + string(rune('0'+round))
@@ -140,7 +140,7 @@ func testRaceInvitationAccept(t *testing.T, s *store.Store) {
 			t.Fatal(err)
 		}
 		wins := race(t, func(int) (bool, error) {
-			_, err := s.AcceptTeamInvitation(ctx, id, b.ID, t0)
+			_, err := s.AcceptTeamInvitation(ctx, id, b.ID, t0, twofold.TeamMember{})
 			if twofold.ErrorCode(err) == twofold.CodeNotFound {
 				return false, nil
 			}

@@ -128,6 +128,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"DNS/RecordsTxRollback", testRecordsTxRollback},
 
 		{"Team/RoundTrip", testTeamRoundTrip},
+		{"Team/ChangesDecidedOnRoles", testTeamChangesDecidedOnRoles},
 		{"Team/Summaries", testTeamSummaries},
 		{"Team/RemovedMemberTakesZones", testTeamRemovedMemberTakesZones},
 		{"Race/TeamOwners", testRaceTeamOwners},

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -32,9 +33,21 @@ func testTeamRoundTrip(t *testing.T, s *store.Store) {
 	if diff := cmp.Diff([]twofold.Membership{{Team: team, Role: twofold.RoleOps}}, ms); diff != "" {
 		t.Errorf("memberships (-want +got):\n%s", diff)
 	}
-	team.RequireTwoFactor, team.Name = true, "Acme Ltd"
-	if err := s.UpdateTeam(ctx, team); err != nil {
+	// Each field changes alone; the other stays as it is.
+	on, name := true, "Acme Ltd"
+	before, after, err := s.UpdateTeam(ctx, "t1", nil, &on, twofold.TeamMember{AccountID: a.ID, Role: twofold.RoleOwner})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]twofold.Team{team, {ID: "t1", Name: "Acme", RequireTwoFactor: true, CreatedAt: t0}}, []twofold.Team{before, after}); diff != "" {
+		t.Errorf("policy change: before and after (-want +got):\n%s", diff)
+	}
+	team.RequireTwoFactor, team.Name = true, name
+	if _, after, err = s.UpdateTeam(ctx, "t1", &name, nil, twofold.TeamMember{}); err != nil || after != team {
+		t.Fatalf("rename: got %+v, %v; want %+v", after, err, team)
+	}
+	if _, _, err := s.UpdateTeam(ctx, "t9", &name, nil, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Fatalf("update no team: got %v, want not-found", err)
 	}
 	if got, err := s.TeamsRequiringTwoFactor(ctx, b.ID); err != nil || len(got) != 1 || got[0] != "Acme Ltd" {
 		t.Fatalf("teams requiring two-factor: got %v, %v", got, err)
@@ -47,16 +60,16 @@ func testTeamRoundTrip(t *testing.T, s *store.Store) {
 		t.Fatalf("members: got %+v", members)
 	}
 	// The last owner stays.
-	if _, err := s.SetTeamRole(ctx, "t1", a.ID, twofold.RoleAdmin); twofold.ErrorCode(err) != twofold.CodeConflict {
+	if _, err := s.SetTeamRole(ctx, "t1", twofold.TeamMember{AccountID: a.ID}, twofold.RoleAdmin, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeConflict {
 		t.Fatalf("demote the last owner: got %v, want a conflict", err)
 	}
-	if _, _, err := s.RemoveTeamMember(ctx, "t1", a.ID); twofold.ErrorCode(err) != twofold.CodeConflict {
+	if _, _, err := s.RemoveTeamMember(ctx, "t1", twofold.TeamMember{AccountID: a.ID}, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeConflict {
 		t.Fatalf("remove the last owner: got %v, want a conflict", err)
 	}
-	if role, _, err := s.RemoveTeamMember(ctx, "t1", b.ID); err != nil || role != twofold.RoleOps {
+	if role, _, err := s.RemoveTeamMember(ctx, "t1", twofold.TeamMember{AccountID: b.ID}, twofold.TeamMember{}); err != nil || role != twofold.RoleOps {
 		t.Fatalf("remove bob: got %v, %v", role, err)
 	}
-	if _, _, err := s.RemoveTeamMember(ctx, "t1", b.ID); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, _, err := s.RemoveTeamMember(ctx, "t1", twofold.TeamMember{AccountID: b.ID}, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("remove bob again: got %v, want not-found", err)
 	}
 	// A zone shared with the team stays with its owner when the team goes.
@@ -82,6 +95,115 @@ func testTeamRoundTrip(t *testing.T, s *store.Store) {
 	}
 }
 
+// testTeamChangesDecidedOnRoles: a change of a team decided on roles read
+// before is written only while they hold; otherwise it is a conflict
+// wrapping ErrStale, and nothing of it is written.
+func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a, b, c, d := newAccount(t, s, "alice"), newAccount(t, s, "bob"), newAccount(t, s, "carol"), newAccount(t, s, "dave")
+	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		id   string
+		role twofold.Role
+	}{{b.ID, twofold.RoleAdmin}, {c.ID, twofold.RoleOwner}} {
+		if err := s.AddTeamMember(ctx, "t1", m.id, m.role, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner := func(id string) twofold.TeamMember { return twofold.TeamMember{AccountID: id, Role: twofold.RoleOwner} }
+	admin := func(id string) twofold.TeamMember { return twofold.TeamMember{AccountID: id, Role: twofold.RoleAdmin} }
+	if err := s.CreateTeamInvitation(ctx, invitation("i1", "dave", d.ID, b.ID, twofold.RoleOps), "dave", 3); err != nil {
+		t.Fatal(err)
+	}
+	on, name := true, "Renamed"
+	stale := []struct {
+		name   string
+		change func() error
+	}{
+		// carol is an owner, not the admin bob read her as.
+		{"role of a member read as another", func() error {
+			_, err := s.SetTeamRole(ctx, "t1", admin(c.ID), twofold.RoleReadOnly, admin(b.ID))
+			return err
+		}},
+		{"removal of a member read as another", func() error {
+			_, _, err := s.RemoveTeamMember(ctx, "t1", admin(c.ID), admin(b.ID))
+			return err
+		}},
+		// bob is an admin, not the owner he was read as.
+		{"role given by a member read as another", func() error {
+			_, err := s.SetTeamRole(ctx, "t1", owner(c.ID), twofold.RoleReadOnly, owner(b.ID))
+			return err
+		}},
+		{"removal by a member read as another", func() error {
+			_, _, err := s.RemoveTeamMember(ctx, "t1", owner(c.ID), owner(b.ID))
+			return err
+		}},
+		{"settings changed by a member read as an owner", func() error {
+			_, _, err := s.UpdateTeam(ctx, "t1", &name, &on, owner(b.ID))
+			return err
+		}},
+		{"invitation by a member read as another", func() error {
+			_, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, owner(b.ID))
+			return err
+		}},
+		// dave is not a member at all.
+		{"role given by no member", func() error {
+			_, err := s.SetTeamRole(ctx, "t1", owner(c.ID), twofold.RoleReadOnly, owner(d.ID))
+			return err
+		}},
+	}
+	for _, tt := range stale {
+		if err := tt.change(); !errors.Is(err, twofold.ErrStale) || twofold.ErrorCode(err) != twofold.CodeConflict {
+			t.Errorf("%s: got %v, want a conflict wrapping ErrStale", tt.name, err)
+		}
+	}
+	want := []twofold.TeamMember{admin(b.ID), owner(c.ID), owner(a.ID)}
+	check := func(when string) {
+		t.Helper()
+		members, err := s.TeamMembers(ctx, "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]twofold.Role{}
+		for _, m := range members {
+			got[m.AccountID] = m.Role
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: got members %v, want %d", when, got, len(want))
+		}
+		for _, m := range want {
+			if got[m.AccountID] != m.Role {
+				t.Errorf("%s: member %s is %q, want %s", when, m.AccountID, got[m.AccountID], m.Role)
+			}
+		}
+	}
+	check("after the stale changes")
+	if tm, err := s.Team(ctx, "t1"); err != nil || tm.Name != "Acme" || tm.RequireTwoFactor {
+		t.Errorf("team after a stale change of its settings: got %+v, %v", tm, err)
+	}
+	if _, err := s.TeamInvitation(ctx, "i1"); err != nil {
+		t.Errorf("invitation after a stale acceptance: %v, want it still there", err)
+	}
+	// As read, the same changes are made.
+	if _, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if before, err := s.SetTeamRole(ctx, "t1", twofold.TeamMember{AccountID: d.ID, Role: twofold.RoleOps}, twofold.RoleReadOnly, admin(b.ID)); err != nil || before != twofold.RoleOps {
+		t.Fatalf("role change as read: got %v, %v", before, err)
+	}
+	if _, _, err := s.RemoveTeamMember(ctx, "t1", owner(c.ID), owner(a.ID)); err != nil {
+		t.Fatal(err)
+	}
+	want = []twofold.TeamMember{admin(b.ID), {AccountID: d.ID, Role: twofold.RoleReadOnly}, owner(a.ID)}
+	check("after the changes as read")
+	// A member gone is not found, as before.
+	if _, err := s.SetTeamRole(ctx, "t1", owner(c.ID), twofold.RoleOps, owner(a.ID)); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Errorf("role of a member gone: got %v, want not-found", err)
+	}
+}
+
 // testRaceTeamOwners: two owners stepping down at once leave one, round
 // after round.
 func testRaceTeamOwners(t *testing.T, s *store.Store) {
@@ -96,7 +218,7 @@ func testRaceTeamOwners(t *testing.T, s *store.Store) {
 	owners := []string{a.ID, b.ID}
 	for round := range 10 {
 		wins := race(t, func(i int) (bool, error) {
-			_, err := s.SetTeamRole(ctx, "t1", owners[i%2], twofold.RoleAdmin)
+			_, err := s.SetTeamRole(ctx, "t1", twofold.TeamMember{AccountID: owners[i%2]}, twofold.RoleAdmin, twofold.TeamMember{})
 			if twofold.ErrorCode(err) == twofold.CodeConflict {
 				return false, nil
 			}
@@ -116,7 +238,7 @@ func testRaceTeamOwners(t *testing.T, s *store.Store) {
 			t.Fatalf("round %d: got %d owners left after %d demotions, want 1", round, n, wins)
 		}
 		for _, id := range owners {
-			if _, err := s.SetTeamRole(ctx, "t1", id, twofold.RoleOwner); err != nil {
+			if _, err := s.SetTeamRole(ctx, "t1", twofold.TeamMember{AccountID: id}, twofold.RoleOwner, twofold.TeamMember{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -229,10 +351,10 @@ func testTeamRemovedMemberTakesZones(t *testing.T, s *store.Store) {
 		}
 	}
 	// Alice is the last owner: refused, and her zone stays shared.
-	if _, unshared, err := s.RemoveTeamMember(ctx, "t1", a.ID); twofold.ErrorCode(err) != twofold.CodeConflict || unshared != nil {
+	if _, unshared, err := s.RemoveTeamMember(ctx, "t1", twofold.TeamMember{AccountID: a.ID}, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeConflict || unshared != nil {
 		t.Fatalf("remove the last owner: got %v, %v, want a conflict and nothing unshared", unshared, err)
 	}
-	role, unshared, err := s.RemoveTeamMember(ctx, "t1", b.ID)
+	role, unshared, err := s.RemoveTeamMember(ctx, "t1", twofold.TeamMember{AccountID: b.ID}, twofold.TeamMember{})
 	if err != nil || role != twofold.RoleAdmin {
 		t.Fatalf("remove bob: got %v, %v", role, err)
 	}

@@ -1,0 +1,396 @@
+package core_test
+
+import (
+	"context"
+	"encoding/base32"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/otp"
+	"github.com/twofold/twofold/internal/store"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// teamRaceStore is a real store that runs hook, once armed, just before
+// the next call of the method named on: after the service read the team
+// and decided on a change, before the store writes it. A change the
+// service writes in a transaction of its own is raced at InTx, outside it.
+type teamRaceStore struct {
+	*store.Store
+	armed atomic.Bool
+	on    string
+	hook  func()
+}
+
+func (s *teamRaceStore) fire(method string) {
+	if method == s.on && s.armed.CompareAndSwap(true, false) {
+		s.hook()
+	}
+}
+
+func (s *teamRaceStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	s.fire("InTx")
+	return s.Store.InTx(ctx, fn)
+}
+
+func (s *teamRaceStore) UpdateTeam(ctx context.Context, teamID string, name *string, policy *bool, by twofold.TeamMember) (twofold.Team, twofold.Team, error) {
+	s.fire("UpdateTeam")
+	return s.Store.UpdateTeam(ctx, teamID, name, policy, by)
+}
+
+func (s *teamRaceStore) SetTeamRole(ctx context.Context, teamID string, mem twofold.TeamMember, role twofold.Role, by twofold.TeamMember) (twofold.Role, error) {
+	s.fire("SetTeamRole")
+	return s.Store.SetTeamRole(ctx, teamID, mem, role, by)
+}
+
+func (s *teamRaceStore) RemoveTeamMember(ctx context.Context, teamID string, mem, by twofold.TeamMember) (twofold.Role, []string, error) {
+	s.fire("RemoveTeamMember")
+	return s.Store.RemoveTeamMember(ctx, teamID, mem, by)
+}
+
+func (s *teamRaceStore) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember) (twofold.TeamInvitation, error) {
+	s.fire("AcceptTeamInvitation")
+	return s.Store.AcceptTeamInvitation(ctx, id, accountID, now, by)
+}
+
+// withFactor gives a's account an active HOTP factor and returns a with an
+// elevated session.
+func withFactor(t *testing.T, svc *core.Service, a core.Auth) core.Auth {
+	t.Helper()
+	ctx := t.Context()
+	e, err := svc.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorHOTP, Label: "fob"}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(e.Secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ConfirmFactor(ctx, a, e.Factor.ID, otp.HOTP(secret, 0, otp.SHA1, 6), core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	a.Session.ElevatedUntil = time.Now().Add(time.Hour)
+	return a
+}
+
+// teamFixture is a team "ops" of owner ada (with a factor, elevated) and,
+// by invitation, the members given with their roles.
+type teamFixture struct {
+	svc    *core.Service
+	st     testDB
+	rs     *teamRaceStore
+	teamID string
+	users  map[string]core.Auth
+}
+
+func newTeamFixture(t *testing.T, dsn string, members ...string) teamFixture {
+	t.Helper()
+	ctx := t.Context()
+	st := openStore(t, dsn)
+	rs := &teamRaceStore{Store: st.Store}
+	svc := newService(t, rs, st, time.Now, nil)
+	f := teamFixture{svc: svc, st: st, rs: rs, users: map[string]core.Auth{}}
+	f.users["ada"] = withFactor(t, svc, signedIn(t, svc, "ada"))
+	tm, err := svc.CreateTeam(ctx, f.users["ada"], "ops", core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.teamID = tm.ID
+	for _, m := range members {
+		name, role, _ := strings.Cut(m, ":")
+		f.users[name] = signedIn(t, svc, name)
+		f.join(t, name, role)
+	}
+	return f
+}
+
+// join invites name with role, by ada, and accepts.
+func (f teamFixture) join(t *testing.T, name, role string) {
+	t.Helper()
+	v, err := f.svc.InviteTeamMember(t.Context(), f.users["ada"], f.teamID, name, role, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.AcceptTeamInvitation(t.Context(), f.users[name], v.ID, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// race arms the store to run hook just before the next call of method.
+func (f teamFixture) race(t *testing.T, method string, hook func()) {
+	f.rs.on = method
+	f.rs.hook = func() {
+		hook()
+		f.rs.hook = nil
+	}
+	f.rs.armed.Store(true)
+	t.Cleanup(func() {
+		if f.rs.armed.Load() {
+			t.Error("fixture: the racing change never ran")
+		}
+	})
+}
+
+// roles returns the team's members by name with their roles.
+func (f teamFixture) roles(t *testing.T) map[string]twofold.Role {
+	t.Helper()
+	v, err := f.svc.Team(t.Context(), f.users["ada"], f.teamID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]twofold.Role{}
+	for _, m := range v.Members {
+		out[m.Username] = m.Role
+	}
+	return out
+}
+
+// TestRenameKeepsPolicy: an owner's rename that read the team just before
+// another owner required two-factor of its members leaves the policy on: a
+// rename writes the name only, never the policy as it was read.
+func TestRenameKeepsPolicy(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			f := newTeamFixture(t, dsn(t), "bob:owner") // bob: password only, not elevated
+			on, renamed := true, "ops-renamed"
+			f.race(t, "UpdateTeam", func() {
+				if _, err := f.svc.UpdateTeam(ctx, f.users["ada"], f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+					t.Errorf("ada requires two-factor: %v", err)
+				}
+			})
+			// As a settings form sends it: the policy as bob saw it, and a
+			// new name.
+			off := false
+			got, err := f.svc.UpdateTeam(ctx, f.users["bob"], f.teamID, core.TeamChange{Name: &renamed, RequireTwoFactor: &off}, core.Meta{})
+			if err != nil {
+				t.Fatalf("bob renames: %v", err)
+			}
+			if !got.RequireTwoFactor || got.Name != renamed {
+				t.Errorf("bob's rename answered %+v, want the new name with the policy on", got)
+			}
+			v, err := f.svc.Team(ctx, f.users["ada"], f.teamID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !v.Team.RequireTwoFactor || v.Team.Name != renamed {
+				t.Errorf("team after both changes: %+v, want renamed with two-factor required", v.Team)
+			}
+			for _, who := range []string{"ada", "bob"} {
+				events, err := f.st.Events(ctx, f.users[who].Account.ID, 0, 50)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range events {
+					if e.Type == "team.two_factor_not_required" {
+						t.Errorf("%s's log has %s: %s", who, e.Type, e.Detail)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSamePolicyTwiceToldOnce: two owners requiring two-factor at once
+// change it once, and it is recorded once.
+func TestSamePolicyTwiceToldOnce(t *testing.T) {
+	ctx := t.Context()
+	f := newTeamFixture(t, testenv.SQLiteDSN(t), "bob:owner")
+	bob := withFactor(t, f.svc, f.users["bob"])
+	on := true
+	f.race(t, "UpdateTeam", func() {
+		if _, err := f.svc.UpdateTeam(ctx, bob, f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+			t.Errorf("bob requires two-factor: %v", err)
+		}
+	})
+	if _, err := f.svc.UpdateTeam(ctx, f.users["ada"], f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, who := range []core.Auth{f.users["ada"], bob} {
+		events, err := f.st.Events(ctx, who.Account.ID, 0, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if e.Type == "team.two_factor_required" {
+				n++
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("team.two_factor_required recorded %d times, want once", n)
+	}
+}
+
+// TestTeamChangesDecidedOnRoles: a change of a team's members is checked
+// against the roles as they are when it is written. One that raced another
+// change gets the answer it would have had after it, and changes nothing
+// it may not.
+func TestTeamChangesDecidedOnRoles(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			tests := []struct {
+				name    string
+				members []string
+				// meanwhile runs between the checks of change and its write.
+				meanwhile func(f teamFixture) error
+				at        string // the store method before which it runs
+				change    func(f teamFixture) error
+				want      twofold.Code
+				roles     map[string]twofold.Role
+			}{
+				{
+					name:    "admin demotes a member made owner meanwhile",
+					members: []string{"cat:admin", "dan:ops"},
+					at:      "SetTeamRole",
+					meanwhile: func(f teamFixture) error {
+						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "dan", "owner", core.Meta{})
+						return err
+					},
+					change: func(f teamFixture) error {
+						_, err := f.svc.SetTeamRole(t.Context(), f.users["cat"], f.teamID, "dan", "read-only", core.Meta{})
+						return err
+					},
+					want:  twofold.CodeForbidden,
+					roles: map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleAdmin, "dan": twofold.RoleOwner},
+				},
+				{
+					name:    "admin removes a member made owner meanwhile",
+					members: []string{"cat:admin", "dan:ops"},
+					at:      "InTx",
+					meanwhile: func(f teamFixture) error {
+						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "dan", "owner", core.Meta{})
+						return err
+					},
+					change: func(f teamFixture) error {
+						return f.svc.RemoveTeamMember(t.Context(), f.users["cat"], f.teamID, "dan", core.Meta{})
+					},
+					want:  twofold.CodeForbidden,
+					roles: map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleAdmin, "dan": twofold.RoleOwner},
+				},
+				{
+					name:    "admin demoted meanwhile changes a role",
+					members: []string{"cat:admin", "dan:ops"},
+					at:      "SetTeamRole",
+					meanwhile: func(f teamFixture) error {
+						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "cat", "ops", core.Meta{})
+						return err
+					},
+					change: func(f teamFixture) error {
+						_, err := f.svc.SetTeamRole(t.Context(), f.users["cat"], f.teamID, "dan", "read-only", core.Meta{})
+						return err
+					},
+					want:  twofold.CodeForbidden,
+					roles: map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleOps, "dan": twofold.RoleOps},
+				},
+				{
+					name:    "admin removed meanwhile removes a member",
+					members: []string{"cat:admin", "dan:ops"},
+					at:      "InTx",
+					meanwhile: func(f teamFixture) error {
+						return f.svc.RemoveTeamMember(t.Context(), f.users["ada"], f.teamID, "cat", core.Meta{})
+					},
+					change: func(f teamFixture) error {
+						return f.svc.RemoveTeamMember(t.Context(), f.users["cat"], f.teamID, "dan", core.Meta{})
+					},
+					want:  twofold.CodeNotFound,
+					roles: map[string]twofold.Role{"ada": twofold.RoleOwner, "dan": twofold.RoleOps},
+				},
+				{
+					name:    "owner demoted meanwhile renames the team",
+					members: []string{"bob:owner"},
+					at:      "UpdateTeam",
+					meanwhile: func(f teamFixture) error {
+						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "bob", "ops", core.Meta{})
+						return err
+					},
+					change: func(f teamFixture) error {
+						renamed := "bob's team"
+						_, err := f.svc.UpdateTeam(t.Context(), f.users["bob"], f.teamID, core.TeamChange{Name: &renamed}, core.Meta{})
+						return err
+					},
+					want:  twofold.CodeForbidden,
+					roles: map[string]twofold.Role{"ada": twofold.RoleOwner, "bob": twofold.RoleOps},
+				},
+				{
+					// Reordered as it ran, the change is still allowed.
+					name:    "admin's change of a member whose other change came first",
+					members: []string{"cat:admin", "dan:ops"},
+					at:      "SetTeamRole",
+					meanwhile: func(f teamFixture) error {
+						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "dan", "billing", core.Meta{})
+						return err
+					},
+					change: func(f teamFixture) error {
+						_, err := f.svc.SetTeamRole(t.Context(), f.users["cat"], f.teamID, "dan", "read-only", core.Meta{})
+						return err
+					},
+					roles: map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleAdmin, "dan": twofold.RoleReadOnly},
+				},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					f := newTeamFixture(t, dsn(t), tt.members...)
+					f.race(t, tt.at, func() {
+						if err := tt.meanwhile(f); err != nil {
+							t.Errorf("the change meanwhile: %v", err)
+						}
+					})
+					err := tt.change(f)
+					if got := twofold.ErrorCode(err); (tt.want == "" && err != nil) || (tt.want != "" && got != tt.want) {
+						t.Errorf("got %v, want code %q", err, tt.want)
+					}
+					if got := f.roles(t); !mapsEqual(got, tt.roles) {
+						t.Errorf("members after: got %v, want %v", got, tt.roles)
+					}
+				})
+			}
+		})
+	}
+}
+
+func mapsEqual(a, b map[string]twofold.Role) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestInvitationOfInviterDemotedMeanwhile: an invitation whose inviter is
+// demoted, as its invitee accepts, out of the right to give its role is
+// void: the invitee does not join.
+func TestInvitationOfInviterDemotedMeanwhile(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			f := newTeamFixture(t, dsn(t), "cat:admin")
+			f.users["dan"] = signedIn(t, f.svc, "dan")
+			v, err := f.svc.InviteTeamMember(ctx, f.users["cat"], f.teamID, "dan", "admin", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.race(t, "AcceptTeamInvitation", func() {
+				if _, err := f.svc.SetTeamRole(ctx, f.users["ada"], f.teamID, "cat", "ops", core.Meta{}); err != nil {
+					t.Errorf("ada demotes cat: %v", err)
+				}
+			})
+			if _, err := f.svc.AcceptTeamInvitation(ctx, f.users["dan"], v.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeConflict {
+				t.Errorf("accepting an invitation of an inviter demoted meanwhile: got %v, want a conflict", err)
+			}
+			want := map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleOps}
+			if got := f.roles(t); !mapsEqual(got, want) {
+				t.Errorf("members after: got %v, want %v", got, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,62 @@
+package core_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/otp"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestWeakSecretsRefused: a secret a user or an operator gives is at least
+// 128 bits without the zero bytes at its end, which HMAC adds to a short
+// key anyway: 01 and fifteen zeros is a 1-byte key, sixteen zeros the empty
+// one. An import with such a seed is refused whole, naming the token, and
+// never the secret.
+func TestWeakSecretsRefused(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := openStore(t, dsn(t))
+			svc := newService(t, st, st, time.Now, nil)
+			good := bytes.Repeat([]byte{0xA5}, 20)
+			seed := func(serial string, secret []byte) otp.Seed {
+				return otp.Seed{Serial: serial, Type: otp.TypeHOTP, Secret: secret, Params: otp.Params{Algorithm: otp.SHA1, Digits: 6}}
+			}
+			for _, tt := range []struct {
+				name   string
+				secret []byte
+			}{
+				{"a 1-byte key", append([]byte{1}, make([]byte, 15)...)},
+				{"a 15-byte key", append(bytes.Repeat([]byte{0xA5}, 15), make([]byte, 5)...)},
+				{"an all-zero secret", make([]byte, 20)},
+			} {
+				_, err := svc.ImportTokens(ctx, []otp.Seed{seed("GOOD1", good), seed("WEAK1", tt.secret)}, core.Meta{})
+				if twofold.ErrorCode(err) != twofold.CodeInvalid {
+					t.Errorf("import with %s: got %v, want invalid", tt.name, err)
+					continue
+				}
+				if msg := twofold.ErrorMessage(err); !strings.Contains(msg, "WEAK1") {
+					t.Errorf("import with %s: message %q does not name the token", tt.name, msg)
+				}
+				a := signedIn(t, svc, "user"+strings.NewReplacer(" ", "", "-", "").Replace(tt.name))
+				if _, err := svc.AddTOTPWithSecret(ctx, a, "app", tt.secret, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
+					t.Errorf("TOTP factor with %s: got %v, want invalid", tt.name, err)
+				}
+			}
+			if ts, err := svc.HardwareTokens(ctx, false); err != nil || len(ts) != 0 {
+				t.Errorf("tokens after refused imports: got %d, %v; want none", len(ts), err)
+			}
+			// Zero bytes at the end of a secret long enough without them
+			// are no reason to refuse it.
+			padded := append(bytes.Repeat([]byte{0xA5}, 16), 0, 0, 0, 0)
+			if n, err := svc.ImportTokens(ctx, []otp.Seed{seed("PADDED1", padded)}, core.Meta{}); err != nil || n.Total() != 1 {
+				t.Errorf("import of 16 bytes and 4 zeros: got %d, %v; want 1", n.Total(), err)
+			}
+		})
+	}
+}
