@@ -506,14 +506,14 @@ func (s *Service) activateWith(ctx context.Context, a Auth, f twofold.Factor, st
 // errWeakSecret refuses a secret given by value that otp.CheckSecret
 // refuses, naming what has it (never the secret).
 func errWeakSecret(what string) error {
-	return twofold.Errorf(twofold.CodeInvalid, "%s must be %d to %d bytes, not counting zero bytes at its end (HMAC adds those to a short key anyway, so they add no strength); an all-zero secret is none", what, otp.MinSecretSize, otp.MaxSecretSize)
+	return twofold.Errorf(twofold.CodeInvalid, "%s must be %d to %d bytes, of which at least %d are left without the zero bytes at its end (HMAC adds those to a short key anyway, so they add no strength); an all-zero secret is none", what, otp.MinSecretSize, otp.MaxSecretSize, otp.MinSecretSize-4)
 }
 
 // AddTOTPWithSecret adds an active TOTP factor (SHA1, 6 digits, 30 s) with
 // a secret the caller chose, for clients that register a secret rather than
 // confirm one (Keystone's TOTP credentials): the caller holds the secret, as
 // it sent it. The rules of EnrolFactor and ConfirmFactor apply; the secret
-// must have at least 128 bits without the zero bytes at its end
+// must have at least 128 bits, and 96 without the zero bytes at its end
 // (otp.CheckSecret).
 //
 // A code is never accepted twice (SPEC §1 story 8), yet nothing says where

@@ -17,24 +17,27 @@ const (
 	MaxSecretSize     = 64
 )
 
+// minKeySize is the fewest bytes a secret may have as a key, once the zero bytes at its end are
+// left off. It is under MinSecretSize on purpose: a random secret ends in a zero byte once in 256
+// times, and a vendor's 16-byte seed that does is sound; four such bytes by chance happen once in
+// 2^32, while a secret that is mostly padding (01 and fifteen zero bytes) is refused.
+const minKeySize = MinSecretSize - 4
+
 // CheckSecret reports whether secret is fit to share with an authenticator or token: MinSecretSize
-// to MaxSecretSize bytes once the zero bytes at its end are left off. HMAC pads a key shorter
-// than the hash's block with zero bytes (RFC 2104 §2, as SameKey relies on), so those add
-// nothing: 01 and fifteen zero bytes is a 1-byte key, and a secret of zero bytes only is the
-// empty key. The error wraps ErrSecret and never holds the secret.
+// to MaxSecretSize bytes, of which at least minKeySize remain once the zero bytes at its end are
+// left off. HMAC pads a key shorter than the hash's block with zero bytes (RFC 2104 §2, as SameKey
+// relies on), so those add nothing: 01 and fifteen zero bytes is a 1-byte key, and a secret of
+// zero bytes only is the empty key. The error wraps ErrSecret and never holds the secret.
 func CheckSecret(secret []byte) error {
-	if len(secret) > MaxSecretSize {
+	if len(secret) < MinSecretSize || len(secret) > MaxSecretSize {
 		return fmt.Errorf("%w: the secret has %d bytes, want %d to %d", ErrSecret, len(secret), MinSecretSize, MaxSecretSize)
 	}
 	n := len(bytes.TrimRight(secret, "\x00"))
-	if n == 0 && len(secret) > 0 {
+	if n == 0 {
 		return fmt.Errorf("%w: the secret is all zero bytes", ErrSecret)
 	}
-	if n < MinSecretSize {
-		if n < len(secret) {
-			return fmt.Errorf("%w: the secret has %d bytes but ends in %d zero bytes, which HMAC adds anyway: %d bytes count, want %d to %d", ErrSecret, len(secret), len(secret)-n, n, MinSecretSize, MaxSecretSize)
-		}
-		return fmt.Errorf("%w: the secret has %d bytes, want %d to %d", ErrSecret, n, MinSecretSize, MaxSecretSize)
+	if n < minKeySize {
+		return fmt.Errorf("%w: the secret has %d bytes but ends in %d zero bytes, which HMAC adds anyway: %d bytes count, want at least %d", ErrSecret, len(secret), len(secret)-n, n, minKeySize)
 	}
 	return nil
 }

@@ -308,7 +308,7 @@ func TestParseOATHCSVRejects(t *testing.T) {
 		{"short secret", "S1,31323334\n", otp.ErrSecret, "line 1"},
 		{"1-byte key padded with zeros", "S1,01000000000000000000000000000000\n", otp.ErrSecret, "line 1"},
 		{"all-zero secret", "S1,0000000000000000000000000000000000000000\n", otp.ErrSecret, "line 1"},
-		{"weak secret after a good one", "S1," + secret + "\nS2,31323334353637383930313233343500\n", otp.ErrSecret, "line 2"},
+		{"weak secret after a good one", "S1," + secret + "\nS2,31323334353637383930310000000000\n", otp.ErrSecret, "line 2"},
 		{"unknown type", "S1," + secret + ",ocra\n", otp.ErrUnsupported, "line 1"},
 		{"7 digits", "S1," + secret + ",hotp,7\n", otp.ErrDigits, "line 1"},
 		{"digits not a number", "S1," + secret + ",hotp,six\n", otp.ErrDigits, "line 1"},
