@@ -20,11 +20,15 @@ import (
 // attempt moved it meanwhile, so that the limit holds across login
 // transactions, concurrent requests and server instances. Taking a slot sets
 // the lock that the next attempt will meet if this one fails; a success
-// clears the counter. Second-factor codes, the proofs nobody can guess and
-// passwords are counted apart, so that a stranger typing wrong passwords
-// never locks the owner's second factor, and a locked code factor still
-// leaves the recovery codes, the paper key, SSH keys and security keys
-// usable.
+// clears the counter. An attempt that another took the slot before reads
+// the counter again and tries for the next (takeSlot), and a password
+// attempt that meets a lock set by an attempt still under way on this
+// instance waits for its outcome (takePasswordSlot): concurrent attempts
+// get exactly the budget of attempts made one after another. Second-factor
+// codes, the proofs nobody can guess and passwords are counted apart, so
+// that a stranger typing wrong passwords never locks the owner's second
+// factor, and a locked code factor still leaves the recovery codes, the
+// paper key, SSH keys and security keys usable.
 //
 // Only codes (TOTP, HOTP, SMS, email: a million values) are counted per
 // account, since only there does a lock shared by every address stop
