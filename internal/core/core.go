@@ -255,7 +255,8 @@ type Service struct {
 	passwords PasswordList
 	rp        *securitykey.RelyingParty // nil: no security keys
 
-	pushWaiters pushWaiters // wakes this instance's device long polls
+	pushWaiters    pushWaiters // wakes this instance's device long polls
+	passwordChecks underWay    // this instance's password attempts under way, by counter
 
 	// background is the work done after a request is answered (later).
 	background sync.WaitGroup

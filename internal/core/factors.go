@@ -732,7 +732,7 @@ func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, cod
 	}
 	if !ok {
 		s.audit(ctx, a.Account.ID, "factor.resync_failed", m, f.ID+" ("+failuresText(failures)+")")
-		s.warnOwner(ctx, a.Account.ID, failures, codeDelay)
+		s.warnOwner(ctx, a.Account.ID, "resync", failures, codeDelay)
 		return errBadSecondFactor()
 	}
 	accepted, err := s.store.AcceptStep(ctx, f.ID, int64(step), drift, now)

@@ -52,12 +52,14 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	// Wrong passwords are counted per username and address, apart from the
 	// second factor, so a stranger elsewhere cannot lock the owner out.
 	pwKey := s.passwordKey(username, m.Source)
-	if _, err := s.takeSlot(ctx, pwKey, passwordDelay); err != nil {
+	done, err := s.takePasswordSlot(ctx, pwKey)
+	if err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeThrottled {
 			s.audit(ctx, "", "login.throttled", m, "password attempts for one username")
 		}
 		return LoginResult{}, err
 	}
+	defer done()
 	a, found, cause, err := s.accountForLogin(ctx, username)
 	if err != nil {
 		return LoginResult{}, err

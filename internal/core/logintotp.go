@@ -83,7 +83,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, loginID string, p SecondF
 		return d.token, d.expires, nil
 	case twofold.Counted:
 		s.observe(d.event)
-		s.warnOwner(ctx, d.accountID, d.failures, codeDelay)
+		s.warnOwner(ctx, d.accountID, "login", d.failures, codeDelay)
 		return "", time.Time{}, errBadSecondFactor()
 	case twofold.StepUsed:
 		return "", time.Time{}, s.failCode(ctx, d.accountID, key, d.failures, p, m, "login", "replayed code for factor "+d.factorID)

@@ -86,9 +86,11 @@ func (s *Service) checkCurrentPassword(ctx context.Context, a Auth, current, fai
 		return twofold.Errorf(twofold.CodeInvalid, "current password is required")
 	}
 	pwKey := s.passwordKey(a.Account.Username, m.Source)
-	if _, err := s.takeSlot(ctx, pwKey, passwordDelay); err != nil {
+	done, err := s.takePasswordSlot(ctx, pwKey)
+	if err != nil {
 		return err
 	}
+	defer done()
 	ok := false
 	if len(current) <= maxPasswordLen {
 		var err error

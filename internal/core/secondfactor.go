@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -96,7 +97,7 @@ func (s *Service) refuseCode(ctx context.Context, accountID string, p SecondFact
 		// Only the code counters lock the account's second step; the
 		// others count one address's failures and lock nothing of the
 		// owner's (a mail per address would be false, and a flood).
-		s.warnOwner(ctx, accountID, failures, delay)
+		s.warnOwner(ctx, accountID, purpose, failures, delay)
 	}
 	return errBadSecondFactor()
 }
@@ -104,16 +105,44 @@ func (s *Service) refuseCode(ctx context.Context, accountID string, p SecondFact
 // warnOwner tells the account holder when failures wrong codes in a row lock
 // the second step for long: at the tenth (15 minutes) and at the hard cap
 // (until the recovery path is used or an operator unlocks the account).
-func (s *Service) warnOwner(ctx context.Context, accountID string, failures int, delay func(int) time.Duration) {
+// purpose is what the codes were typed for, which says what whoever typed
+// them had: "login", the password; "password reset", a link mailed to the
+// owner, and maybe no password; anything else (an elevation, a resync, a
+// token claim), a session of the account, which may be stolen.
+func (s *Service) warnOwner(ctx context.Context, accountID, purpose string, failures int, delay func(int) time.Duration) {
+	who, advice := "Someone signed in to your account", "If this was not you, change your password now, which signs out every other session."
+	switch purpose {
+	case "login":
+		who, advice = "Someone who knew your password", "If this was not you, change your password now."
+	case "password reset":
+		who, advice = "Someone with a password-reset link mailed to you", "If this was not you, someone may be reading your mail: secure your email account."
+	}
 	switch {
 	case failures == 10:
 		s.notify(ctx, accountID, "second step locked after failed attempts",
-			fmt.Sprintf("Someone who knew your password typed %d wrong codes in a row, so the second step of your account is locked for %s.", failures, delay(failures)),
-			"If this was not you, change your password now.")
+			fmt.Sprintf("%s typed %d wrong codes in a row, so the second step of your account is locked for %s.", who, failures, durationText(delay(failures))),
+			advice)
 	case failures == HardCap && delay(failures) > maxRetryAfter:
 		s.notify(ctx, accountID, "codes refused after failed attempts",
-			fmt.Sprintf("Someone who knew your password typed %d wrong codes in a row, so codes from your authenticators are refused until you pass the second step with a recovery code, your paper key, an SSH key or a security key, or an operator unlocks your account.", failures),
-			"If this was not you, change your password now.")
+			fmt.Sprintf("%s typed %d wrong codes in a row, so codes from your authenticators are refused until you pass the second step with a recovery code, your paper key, an SSH key or a security key, or an operator unlocks your account.", who, failures),
+			advice)
+	}
+}
+
+// durationText writes d in words for people: "15 minutes", "1 hour",
+// "30 seconds" (in whole hours or minutes when it is, else seconds, rounded
+// up).
+func durationText(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		n := int(d / time.Hour)
+		return fmt.Sprintf("%d %s", n, plural(n, "hour", "hours"))
+	case d >= time.Minute && d%time.Minute == 0:
+		n := int(d / time.Minute)
+		return fmt.Sprintf("%d %s", n, plural(n, "minute", "minutes"))
+	default:
+		n := int(math.Ceil(d.Seconds()))
+		return fmt.Sprintf("%d %s", n, plural(n, "second", "seconds"))
 	}
 }
 

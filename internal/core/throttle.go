@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -19,11 +20,15 @@ import (
 // attempt moved it meanwhile, so that the limit holds across login
 // transactions, concurrent requests and server instances. Taking a slot sets
 // the lock that the next attempt will meet if this one fails; a success
-// clears the counter. Second-factor codes, the proofs nobody can guess and
-// passwords are counted apart, so that a stranger typing wrong passwords
-// never locks the owner's second factor, and a locked code factor still
-// leaves the recovery codes, the paper key, SSH keys and security keys
-// usable.
+// clears the counter. An attempt that another took the slot before reads
+// the counter again and tries for the next (takeSlot), and a password
+// attempt that meets a lock set by an attempt still under way on this
+// instance waits for its outcome (takePasswordSlot): concurrent attempts
+// get exactly the budget of attempts made one after another. Second-factor
+// codes, the proofs nobody can guess and passwords are counted apart, so
+// that a stranger typing wrong passwords never locks the owner's second
+// factor, and a locked code factor still leaves the recovery codes, the
+// paper key, SSH keys and security keys usable.
 //
 // Only codes (TOTP, HOTP, SMS, email: a million values) are counted per
 // account, since only there does a lock shared by every address stop
@@ -183,26 +188,127 @@ func throttled(wait time.Duration, msg string) error {
 	return &twofold.Error{Code: twofold.CodeThrottled, Message: msg, RetryAfter: wait}
 }
 
+// maxSlotTries bounds how many times takeSlot reads a counter again after
+// concurrent attempts took the slot it tried for.
+const maxSlotTries = 16
+
 // takeSlot counts an attempt against key, or returns a throttled error. It
-// returns the number of consecutive failures this attempt would make.
+// returns the number of consecutive failures this attempt would make. When
+// a concurrent attempt took the slot first, it reads the counter again and
+// tries for the next one, unless that one is locked: every slot taken is one
+// attempt counted and sets the lock its failure would earn, so concurrent
+// attempts get the budget that attempts one after another would, no more
+// (the lock set by the last attempt the budget allows stops the rest) and
+// no less (the owner's concurrent sign-ins do not refuse each other).
 func (s *Service) takeSlot(ctx context.Context, key string, delay func(int) time.Duration) (int, error) {
-	f, err := s.slotOpen(ctx, key)
-	if err != nil {
-		return f, err
+	f := 0
+	for range maxSlotTries {
+		var err error
+		if f, err = s.slotOpen(ctx, key); err != nil {
+			return f, err
+		}
+		now := s.Now()
+		lock := time.Time{}
+		if d := delay(f + 1); d > 0 {
+			lock = now.Add(d)
+		}
+		ok, err := s.store.TakeSlot(ctx, key, f, lock, now)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			return f + 1, nil
+		}
 	}
-	now := s.Now()
-	lock := time.Time{}
-	if d := delay(f + 1); d > 0 {
-		lock = now.Add(d)
+	return f, throttled(time.Second, "") // concurrent attempts kept taking the slots first
+}
+
+// maxPasswordWaits bounds how many times takePasswordSlot waits for another
+// attempt to end.
+const maxPasswordWaits = 16
+
+// takePasswordSlot takes a slot on the password counter key as takeSlot
+// does, and returns done, to be called once the password is checked (and,
+// when right, the counter reset). An attempt holding a slot has set the
+// lock that its failure would earn: once the attempts that the budget lets
+// run at once are under way, the next meets that lock although none of
+// them may fail. So an attempt refused while others on this instance are
+// under way for key waits for one to end and tries again: the owner's
+// concurrent sign-ins with the right password (automation signing in from
+// several workers) wait for a slot instead of being refused, each success
+// clearing the counter, while concurrent wrong guesses still meet the lock
+// once those before them have failed, and no more passwords are checked
+// than one attempt after another could have.
+func (s *Service) takePasswordSlot(ctx context.Context, key string) (done func(), err error) {
+	for range maxPasswordWaits {
+		s.passwordChecks.begin(key)
+		if _, err = s.takeSlot(ctx, key, passwordDelay); err == nil {
+			return sync.OnceFunc(func() { s.passwordChecks.end(key, true) }), nil
+		}
+		ended, others := s.passwordChecks.end(key, false)
+		if twofold.ErrorCode(err) != twofold.CodeThrottled || !others {
+			return nil, err
+		}
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	ok, err := s.store.TakeSlot(ctx, key, f, lock, now)
-	if err != nil {
-		return 0, err
+	return nil, err
+}
+
+// underWay counts, per counter key, the attempts on this instance from
+// trying for a slot to their outcome, so that an attempt refused by a lock
+// one of them may have set can wait for it to end (takePasswordSlot).
+type underWay struct {
+	mu sync.Mutex
+	m  map[string]*attempts
+}
+
+type attempts struct {
+	n     int           // attempts under way
+	ended chan struct{} // closed when one that took a slot ends, or the last one
+}
+
+// begin counts an attempt on key as under way, before it tries for a slot:
+// whoever meets the lock that its slot sets finds it counted.
+func (u *underWay) begin(key string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil {
+		u.m = map[string]*attempts{}
 	}
-	if !ok {
-		return f, throttled(time.Second, "") // a concurrent attempt took this slot
+	a := u.m[key]
+	if a == nil {
+		a = &attempts{ended: make(chan struct{})}
+		u.m[key] = a
 	}
-	return f + 1, nil
+	a.n++
+}
+
+// end ends an attempt on key, which took a slot or was refused one, and
+// returns what is closed when the next attempt that took a slot ends (or
+// the last one under way), and whether others are still under way. Those
+// waiting are woken by an attempt that took a slot, whose outcome may have
+// cleared or lifted the lock, and by the last one, after which none will
+// be; not by every refusal, which would have them try again in a loop
+// while the passwords are being checked.
+func (u *underWay) end(key string, took bool) (<-chan struct{}, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	a := u.m[key]
+	a.n--
+	if a.n == 0 {
+		close(a.ended)
+		delete(u.m, key)
+		return nil, false
+	}
+	if took {
+		close(a.ended)
+		a.ended = make(chan struct{})
+	}
+	return a.ended, true
 }
 
 // slotOpen returns the failures counted against key, or a throttled error

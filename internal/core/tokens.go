@@ -260,7 +260,7 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	refuse := func(cause string) error {
 		s.audit(ctx, a.Account.ID, "token.claim_failed", m, fmt.Sprintf("serial %s: unknown, claimed already or wrong code (%s)", truncate(serial, 64), failuresText(failures)))
 		s.audit(ctx, "", "token.claim_failed", m, fmt.Sprintf("account %s: %s", a.Account.ID, cause))
-		s.warnOwner(ctx, a.Account.ID, failures, codeDelay)
+		s.warnOwner(ctx, a.Account.ID, "token claim", failures, codeDelay)
 		return errBadSecondFactor()
 	}
 	now := s.Now()

@@ -266,3 +266,80 @@ func TestLockoutBookkeeping(t *testing.T) {
 		mailWith(t, f.mailbox, "second step locked after failed attempts")
 	})
 }
+
+// TestLockWarningSaysWhoTyped: the mail that tells the owner their second
+// step is locked after ten wrong codes says what whoever typed them had,
+// by what the codes were typed for (the password at login; a reset link
+// mailed to the owner, which needs no password; a session, when elevating),
+// and writes the lock's length in words.
+func TestLockWarningSaysWhoTyped(t *testing.T) {
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		token := "" // the reset link in use
+		for i, tt := range []struct {
+			purpose string
+			attempt func(user string, c *testenv.Client, code string) testenv.Response
+			want    []string // in the mail
+		}{
+			{"login", func(user string, _ *testenv.Client, code string) testenv.Response {
+				id, _ := startLogin(t, s, user)
+				return verify(t, s, id, map[string]string{"method": "totp", "code": code})
+			}, []string{"Someone who knew your password typed 10 wrong codes", "locked for 15 minutes.", "change your password"}},
+			{"password reset", func(user string, _ *testenv.Client, code string) testenv.Response {
+				for {
+					if token == "" {
+						if r := askReset(t, s, user); r.Status != 202 {
+							t.Fatalf("asking for a reset: got %d %s", r.Status, r.Body)
+						}
+						token, _ = resetMail(t, s, mb, len(mb.Messages())+1)
+					}
+					r := completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase", "method": "totp", "code": code})
+					if r.Status != 410 {
+						return r
+					}
+					token = "" // the link lapsed while the second step was locked
+				}
+			}, []string{"Someone with a password-reset link mailed to you typed 10 wrong codes", "locked for 15 minutes.", "secure your email account"}},
+			{"elevation", func(_ string, c *testenv.Client, code string) testenv.Response {
+				return c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": code})
+			}, []string{"Someone signed in to your account typed 10 wrong codes", "locked for 15 minutes.", "change your password"}},
+		} {
+			user := fmt.Sprintf("user%d", i)
+			c, f := phoneUser(t, s, user)
+			for failures := 0; failures < 10; {
+				r := tt.attempt(user, c, otherCode(testenv.TOTP(t, f.secret, s.Clock.Now())))
+				if r.Status == 429 {
+					s.Clock.Add(time.Duration(retryAfter(t, r)) * time.Second)
+					continue
+				}
+				wantProblem(t, r, 401, "invalid-code")
+				failures++
+			}
+			body := lockMail(t, mb, i+1)
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("%s: the lock's mail lacks %q:\n%s", tt.purpose, w, body)
+				}
+			}
+			if tt.purpose != "login" && strings.Contains(body, "knew your password") {
+				t.Errorf("%s: the lock's mail says someone knew the password:\n%s", tt.purpose, body)
+			}
+		}
+	})
+}
+
+// lockMail waits for the n-th mail that says the second step is locked and
+// returns its body.
+func lockMail(t *testing.T, mb *testenv.SMTPServer, n int) string {
+	t.Helper()
+	for k := 1; ; k++ {
+		var bodies []string
+		for _, m := range mb.Wait(t, k, 30*time.Second) {
+			if subject, body := mailText(t, m); strings.Contains(subject, "second step locked") {
+				bodies = append(bodies, body)
+			}
+		}
+		if len(bodies) >= n {
+			return bodies[n-1]
+		}
+	}
+}

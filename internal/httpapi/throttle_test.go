@@ -450,6 +450,46 @@ func TestParallelGuessesPayForSlots(t *testing.T) {
 	})
 }
 
+// TestParallelPasswords: the owner's sign-ins sent all at once from one
+// host with the right password all pass, however many more than the
+// password budget lets run at once (automation signing in from several
+// workers); wrong passwords sent all at once still get no more answers than
+// one at a time would: with the clock standing still, five, after which the
+// fifth failure's lock stands.
+func TestParallelPasswords(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "pia")
+		const logins = 12
+		loginAtOnce := func(pw func(i int) string) map[int]int {
+			t.Helper()
+			start := make(chan struct{})
+			statuses := make([]int, logins)
+			var wg sync.WaitGroup
+			for i := range statuses {
+				wg.Go(func() {
+					<-start
+					statuses[i] = testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "pia", "password": pw(i)}).Status
+				})
+			}
+			close(start)
+			wg.Wait()
+			got := map[int]int{}
+			for _, st := range statuses {
+				got[st]++
+			}
+			return got
+		}
+		if got := loginAtOnce(func(int) string { return password }); got[200] != logins {
+			t.Errorf("%d concurrent sign-ins with the right password: got statuses %v, want all 200", logins, got)
+		}
+		got := loginAtOnce(func(i int) string { return fmt.Sprintf("guess %d", i) })
+		if got[401] != 5 || got[429] != logins-5 {
+			t.Errorf("%d concurrent wrong passwords: got statuses %v, want 5 answered 401 and the rest 429", logins, got)
+		}
+		wantProblem(t, testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "pia", "password": password}), 429, "throttled")
+	})
+}
+
 // TestSweep: a running server removes expired logins and stale password
 // counters by itself, and keeps a second-factor counter that still counts
 // failures however long it waits.

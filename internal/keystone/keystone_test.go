@@ -639,6 +639,56 @@ func TestIdentityErrors(t *testing.T) {
 	}
 }
 
+// TestUnknownUserIDsCountApart: a user named by an id that no account has,
+// or by a name in another domain, gets the answers a known user with a
+// wrong password gets: each its own password counter, so that junk ids
+// sent before lock neither one another nor the next, and one sent again
+// and again is locked as a known id is. Were they all counted as one, the
+// next unknown id would answer 429 at once beside a known id's 401, and
+// tell whether an id exists.
+func TestUnknownUserIDsCountApart(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		known, _ := account(t, s, "alice", false)
+		c := testenv.NewClient(s.URL())
+		signIn := func(user map[string]any) int {
+			t.Helper()
+			user["password"] = "wrong wrong wrong"
+			return c.Do(t, "POST", "/v3/auth/tokens", map[string]any{"auth": map[string]any{"identity": map[string]any{
+				"methods": []string{"password"}, "password": map[string]any{"user": user}}}}).Status
+		}
+		byID := func(id string) map[string]any { return map[string]any{"id": id} }
+		elsewhere := func(name string) map[string]any {
+			return map[string]any{"name": name, "domain": map[string]any{"id": "other"}}
+		}
+		for i := range 10 {
+			if got := signIn(byID(fmt.Sprintf("%026d", i))); got != http.StatusUnauthorized {
+				t.Fatalf("unknown id %d: got %d, want 401", i, got)
+			}
+			if got := signIn(elsewhere(fmt.Sprintf("user%d", i))); got != http.StatusUnauthorized {
+				t.Fatalf("user %d of another domain: got %d, want 401", i, got)
+			}
+		}
+		for _, tt := range []struct {
+			name string
+			user map[string]any
+		}{
+			{"known id", byID(known)},
+			{"unknown id", byID("zzzzzzzzzzzzzzzzzzzzzzzzzz")},
+			{"name in another domain", elsewhere("alice")},
+		} {
+			for i := 1; i <= 6; i++ {
+				want := http.StatusUnauthorized
+				if i == 6 { // the fifth failure's lock: the test clock stands still
+					want = http.StatusTooManyRequests
+				}
+				if got := signIn(tt.user); got != want {
+					t.Errorf("%s, attempt %d: got %d, want %d", tt.name, i, got, want)
+				}
+			}
+		}
+	})
+}
+
 // TestApplicationCredentialTeamTwoFactor: an application credential made
 // with a password-only Keystone token is an API key made without a second
 // factor: a team that requires two-factor refuses its tokens, even once its

@@ -48,22 +48,37 @@ type authRequest struct {
 	} `json:"auth"`
 }
 
-// noSuchUser is a username no account can have: a user named by an unknown
-// id or in another domain is checked against it, so that the answer costs
-// the same password hash as a wrong password and is the same.
+// noSuchUser starts a username no account can have: a user named by an
+// unknown id or in another domain signs in as noSuchUser and what named it
+// (noUser), so that the answer costs the same password hash as a wrong
+// password and is the same, and counts on a password counter of its own,
+// as a known user's does. Were every such user one name, their shared
+// counter would lock after a few of them, and a locked answer (429) to an
+// unknown id beside a wrong-password answer (401) to a known one would
+// tell which ids exist.
 const noSuchUser = "\x00"
+
+// noUser returns the username to sign in as for a user named by ref that
+// is not Twofold's: never an account's, one per ref (up to the length of
+// an id, beyond which none exists either).
+func noUser(ref string) string {
+	if len(ref) > 64 {
+		ref = ref[:64]
+	}
+	return noSuchUser + ref
+}
 
 // username resolves a user reference to the username to sign in as.
 func (s *Server) username(r *http.Request, u userRef) (string, error) {
 	if u.ID != "" {
 		name, found, err := s.svc.AccountName(r.Context(), u.ID)
 		if err != nil || !found {
-			return noSuchUser, err
+			return noUser("id:" + u.ID), err
 		}
 		return name, nil
 	}
 	if d := u.Domain; d == nil || d.ID != "" && d.ID != DomainID || d.Name != "" && !strings.EqualFold(d.Name, DomainName) || d.ID == "" && d.Name == "" {
-		return noSuchUser, nil
+		return noUser("name:" + u.Name), nil
 	}
 	return u.Name, nil
 }
