@@ -154,7 +154,7 @@ func TestCheckSecret(t *testing.T) {
 		{"15 bytes", bytes.Repeat([]byte{0xA5}, 15), false},
 		{"65 bytes", bytes.Repeat([]byte{0xA5}, 65), false},
 		{"1 byte and 15 zeros", append([]byte{1}, make([]byte, 15)...), false},
-		{"15 bytes and a zero", append(bytes.Repeat([]byte{0xA5}, 15), 0), true},      // a random seed, once in 256
+		{"15 bytes and a zero", append(bytes.Repeat([]byte{0xA5}, 15), 0), true},           // a random seed, once in 256
 		{"12 bytes and 4 zeros", append(bytes.Repeat([]byte{0xA5}, 12), 0, 0, 0, 0), true}, // once in 2^32
 		{"11 bytes and 5 zeros", append(bytes.Repeat([]byte{0xA5}, 11), 0, 0, 0, 0, 0), false},
 		{"16 zeros", make([]byte, 16), false},
