@@ -40,6 +40,27 @@ func (s *Store) AddDataKey(ctx context.Context, k keyring.WrappedKey) error {
 	return nil
 }
 
+// AddFirstDataKey stores a wrapped data key only while none is stored,
+// reporting whether it did: of instances starting together on a new
+// database, one stores the first data key (one conditional statement; on
+// PostgreSQL after an advisory lock, as two such statements in concurrent
+// transactions would both find the table empty).
+func (s *Store) AddFirstDataKey(ctx context.Context, k keyring.WrappedKey) (bool, error) {
+	var ok bool
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		if s.dialect == Postgres {
+			if _, err := s.conn(ctx).ExecContext(ctx, `SELECT pg_advisory_xact_lock(7140003)`); err != nil {
+				return fmt.Errorf("lock data keys: %w", err)
+			}
+		}
+		var err error
+		ok, err = s.execOne(ctx, "insert first data key", `INSERT INTO data_keys (id, master_id, wrapped, created_at)
+			SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM data_keys)`, k.ID, k.MasterID, k.Wrapped, micros(k.Created))
+		return err
+	})
+	return ok, err
+}
+
 // The sealed values the keyring rotates live in these columns, each bound to
 // its row by keyring.AAD(table, column, id) and with its data key id beside
 // it. A new sealed column (phone numbers, say) is added to SealedValues,
