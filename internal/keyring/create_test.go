@@ -199,6 +199,41 @@ func TestFirstDataKeyRace(t *testing.T) {
 	}
 }
 
+// TestExposed: a key file readable or writable by group or others is
+// reported, with its mode; one of mode 0600 (as Twofold makes it) is not.
+func TestExposed(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no mode bits")
+	}
+	path := filepath.Join(t.TempDir(), "twofold.key")
+	if _, _, err := LoadOrCreateFile(path); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		mode os.FileMode
+		want bool
+	}{
+		{0o600, false},
+		{0o400, false},
+		{0o640, true},
+		{0o604, true},
+		{0o620, true},
+		{0o644, true},
+	}
+	for _, tt := range tests {
+		if err := os.Chmod(path, tt.mode); err != nil {
+			t.Fatal(err)
+		}
+		mode, exposed, err := Exposed(path)
+		if err != nil || mode != tt.mode || exposed != tt.want {
+			t.Errorf("mode %04o: Exposed = %04o, %v, %v; want %04o, %v", tt.mode, mode, exposed, err, tt.mode, tt.want)
+		}
+	}
+	if _, _, err := Exposed(filepath.Join(t.TempDir(), "missing.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Exposed of a missing file: got %v, want ErrNotExist", err)
+	}
+}
+
 // gatedStore holds back every data key stored until DataKeys has been
 // called reads times.
 type gatedStore struct {

@@ -26,6 +26,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -124,6 +125,21 @@ func OpenFile(ctx context.Context, path string, s Store) (f *File, k *Keyring, c
 		return nil, nil, false, err
 	}
 	return f, k, created, nil
+}
+
+// Exposed reports whether the key file at path may be read or written by
+// users other than its owner (any of mode 0o077), with its permission bits.
+// Twofold creates it 0600; a looser mode is warned about at start, not
+// refused, as some deployments share it on purpose (a group the service runs
+// in, a mounted secret). On Windows, whose files have no such bits, it
+// reports false.
+func Exposed(path string) (mode fs.FileMode, exposed bool, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, false, fmt.Errorf("key file: %w", err)
+	}
+	mode = st.Mode().Perm()
+	return mode, runtime.GOOS != "windows" && mode&0o077 != 0, nil
 }
 
 // LoadFile reads and checks the key file at path. A missing file is an error
