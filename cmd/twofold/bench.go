@@ -438,6 +438,13 @@ func (c *cachedDataKeys) AddDataKey(ctx context.Context, k keyring.WrappedKey) e
 	return c.Store.AddDataKey(ctx, k)
 }
 
+func (c *cachedDataKeys) AddFirstDataKey(ctx context.Context, k keyring.WrappedKey) (bool, error) {
+	c.mu.Lock()
+	c.keys = nil
+	c.mu.Unlock()
+	return c.Store.AddFirstDataKey(ctx, k)
+}
+
 // provisionBench makes sure bench accounts 0…n-1 exist, each with its active
 // TOTP factor, writing batches of benchBatch accounts in one transaction
 // each. Batches already present are skipped, so it is idempotent, and a run

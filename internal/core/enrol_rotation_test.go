@@ -12,6 +12,7 @@ import (
 	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/otp"
+	"github.com/twofold/twofold/internal/permit"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -21,17 +22,33 @@ import (
 // enrolment stalled for longer than the rotation's grace period.
 type stallingStore struct {
 	*store.Store
+	on     string // the method that stalls: "CreateFactor", or "InTx" (the transaction that stores a webhook's secret)
 	once   sync.Once
 	rotate func() error
 	err    error
 }
 
-func (s *stallingStore) CreateFactor(ctx context.Context, f twofold.Factor) error {
+// stall runs the rotation the first time method is called, if it is s.on.
+func (s *stallingStore) stall(method string) error {
+	if method != s.on {
+		return nil
+	}
 	s.once.Do(func() { s.err = s.rotate() })
-	if s.err != nil {
-		return s.err
+	return s.err
+}
+
+func (s *stallingStore) CreateFactor(ctx context.Context, f twofold.Factor) error {
+	if err := s.stall("CreateFactor"); err != nil {
+		return err
 	}
 	return s.Store.CreateFactor(ctx, f)
+}
+
+func (s *stallingStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if err := s.stall("InTx"); err != nil {
+		return err
+	}
+	return s.Store.InTx(ctx, fn)
 }
 
 func TestEnrolStalledPastRotation(t *testing.T) {
@@ -57,7 +74,7 @@ func TestEnrolStalledPastRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 			var rotated keyring.RotateResult
-			stalling := &stallingStore{Store: st, rotate: func() (err error) {
+			stalling := &stallingStore{Store: st, on: "CreateFactor", rotate: func() (err error) {
 				rotated, err = keyring.Rotate(ctx, path, st, keyring.RotateOptions{})
 				return err
 			}}
@@ -100,5 +117,87 @@ func TestEnrolStalledPastRotation(t *testing.T) {
 				t.Fatalf("ConfirmFactor with a code from the shown secret: %v", err)
 			}
 		})
+	}
+}
+
+// TestWebhookStalledPastRotation: a webhook secret sealed just before a key
+// rotation deleted its data key is sealed again under the rotation's key
+// and stored, when the webhook is created and when its secret is rotated:
+// never stored under a deleted key, where no instance could open it.
+func TestWebhookStalledPastRotation(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		for _, on := range []string{"CreateWebhook", "RotateWebhookSecret"} {
+			t.Run(name+"/"+on, func(t *testing.T) {
+				ctx := t.Context()
+				st, err := store.Open(ctx, dsn(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer st.Close()
+				path := filepath.Join(t.TempDir(), "twofold.key")
+				kf, keys, _, err := keyring.OpenFile(ctx, path, st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				hasher, err := credhash.NewHasher(kf.HashKey)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var rotated keyring.RotateResult
+				stalling := &stallingStore{Store: st, rotate: func() (err error) {
+					rotated, err = keyring.Rotate(ctx, path, st, keyring.RotateOptions{})
+					return err
+				}}
+				cfg := core.DefaultConfig()
+				cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+				svc, err := core.New(core.Options{Store: stalling, Keys: keys, Hasher: hasher, Config: cfg, Now: time.Now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var permits []twofold.Permit
+				for _, line := range []string{"admin webhooks read,write", "admin events read"} {
+					p, err := permit.Parse(line)
+					if err != nil {
+						t.Fatal(err)
+					}
+					permits = append(permits, p)
+				}
+				op := core.Auth{Account: twofold.Account{ID: "acct-op", Username: "op", Operator: true},
+					Key: &twofold.APIKey{ID: "key-op", Name: "hooks", Permits: permits}}
+
+				if on == "CreateWebhook" {
+					stalling.on = "InTx"
+				}
+				w, secret, err := svc.CreateWebhook(ctx, op, core.NewWebhook{URL: "https://panel.example.com/hook"}, core.Meta{})
+				if err != nil {
+					t.Fatalf("CreateWebhook: %v", err)
+				}
+				if on == "RotateWebhookSecret" {
+					stalling.on = "InTx"
+					if w, secret, err = svc.RotateWebhookSecret(ctx, op, w.ID, core.Meta{}); err != nil {
+						t.Fatalf("RotateWebhookSecret across a key rotation: %v", err)
+					}
+				}
+				if rotated.DataKeysDeleted == 0 {
+					t.Fatalf("fixture: the rotation deleted no data key (%+v): the webhook's secret did not meet a deleted key", rotated)
+				}
+				// A fresh instance, with the key file as the rotation left it.
+				_, fresh, _, err := keyring.OpenFile(ctx, path, st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored, err := st.Webhook(ctx, w.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := fresh.Open(ctx, stored.SecretKeyID, stored.SealedSecret, keyring.AAD("webhooks", "secret", w.ID))
+				if err != nil {
+					t.Fatalf("the stored secret does not open (data key %s, the rotation's is %s): %v", stored.SecretKeyID, rotated.DataKey, err)
+				}
+				if string(got) != secret {
+					t.Error("the stored secret is not the one shown")
+				}
+			})
+		}
 	}
 }

@@ -145,22 +145,24 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 	if err != nil {
 		return twofold.Webhook{}, "", err
 	}
-	if w.SecretKeyID, w.SealedSecret, err = s.keys.SealContext(ctx, []byte(secret), webhookAAD(w.ID)); err != nil {
-		return twofold.Webhook{}, "", err
-	}
-	err = s.inTx(ctx, func(ctx context.Context) error {
-		ws, err := s.store.Webhooks(ctx)
-		if err != nil {
-			return err
-		}
-		if len(ws) >= MaxWebhooks {
-			return twofold.Errorf(twofold.CodeConflict, "a server has at most %d webhooks: delete one first", MaxWebhooks)
-		}
-		if err := s.store.CreateWebhook(ctx, w); err != nil {
-			return err
-		}
-		s.audit(ctx, op.Account.ID, "webhook.created", m, webhookDetail(w)+" by "+actor(op))
-		return nil
+	err = sealAndStore(func() (err error) {
+		w.SecretKeyID, w.SealedSecret, err = s.keys.SealContext(ctx, []byte(secret), webhookAAD(w.ID))
+		return err
+	}, func() error {
+		return s.inTx(ctx, func(ctx context.Context) error {
+			ws, err := s.store.Webhooks(ctx)
+			if err != nil {
+				return err
+			}
+			if len(ws) >= MaxWebhooks {
+				return twofold.Errorf(twofold.CodeConflict, "a server has at most %d webhooks: delete one first", MaxWebhooks)
+			}
+			if err := s.store.CreateWebhook(ctx, w); err != nil {
+				return err
+			}
+			s.audit(ctx, op.Account.ID, "webhook.created", m, webhookDetail(w)+" by "+actor(op))
+			return nil
+		})
 	})
 	if err != nil {
 		return twofold.Webhook{}, "", err
@@ -264,7 +266,8 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, op Auth, id string, m
 	// The secret being replaced is sealed afresh for its own column, and
 	// the new one stored only if the current one has not changed since it
 	// was read (another rotation, or a key rotation's reseal): else read
-	// again.
+	// again. A key rotation that deleted the data key the new secret was
+	// sealed under meanwhile (keyring.ErrKeyGone) has it sealed again.
 	for range 5 {
 		w, err := s.store.Webhook(ctx, id)
 		if err != nil {
@@ -299,6 +302,12 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, op Auth, id string, m
 			s.audit(ctx, op.Account.ID, "webhook.secret_rotated", m, webhookDetail(w)+" by "+actor(op))
 			return nil
 		})
+		if errors.Is(err, keyring.ErrKeyGone) {
+			if keyID, sealed, err = s.keys.SealContext(ctx, []byte(secret), webhookAAD(id)); err != nil {
+				return twofold.Webhook{}, "", err
+			}
+			continue
+		}
 		if err != nil {
 			return twofold.Webhook{}, "", err
 		}

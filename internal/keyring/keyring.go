@@ -21,10 +21,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -72,21 +74,27 @@ func (f *File) LogValue() slog.Value { return slog.StringValue(f.String()) }
 func (f *File) Path() string { return f.path }
 
 // LoadOrCreateFile reads the key file at path, creating it with a fresh master
-// key and hash key (mode 0600) when it does not exist.
-func LoadOrCreateFile(path string) (*File, bool, error) {
-	f, err := LoadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		f := &File{HashKey: randomBytes(32)}
-		f.AddMaster(time.Now())
-		if err := f.Save(path); err != nil {
-			return nil, false, err
-		}
-		return f, true, nil
+// key and hash key (mode 0600) when it does not exist. created reports whether
+// this call made the file.
+//
+// Instances starting together may all find no file: each writes a candidate
+// in full and links it into place (os.Link fails when the path exists, so one
+// wins), and every one of them then uses the keys read back from disk. Keys
+// that no file holds are never used.
+func LoadOrCreateFile(path string) (f *File, created bool, err error) {
+	f, err = LoadFile(path)
+	if !errors.Is(err, os.ErrNotExist) {
+		return f, false, err
 	}
-	if err != nil {
+	nf := &File{HashKey: randomBytes(32)}
+	nf.AddMaster(time.Now())
+	if created, err = nf.create(path); err != nil {
 		return nil, false, err
 	}
-	return f, false, nil
+	if f, err = LoadFile(path); err != nil {
+		return nil, false, err
+	}
+	return f, created, nil
 }
 
 // OpenFile reads the key file at path and opens a Keyring over s with it
@@ -95,23 +103,43 @@ func LoadOrCreateFile(path string) (*File, bool, error) {
 // sealed needs the file they were sealed under, and a new one would open
 // none of them. created reports whether the file was made.
 func OpenFile(ctx context.Context, path string, s Store) (f *File, k *Keyring, created bool, err error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		keys, err := s.DataKeys(ctx)
-		if err != nil {
+	f, err = LoadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		var keys []WrappedKey
+		if keys, err = s.DataKeys(ctx); err != nil {
 			return nil, nil, false, fmt.Errorf("load data keys: %w", err)
 		}
-		if len(keys) > 0 {
+		if len(keys) == 0 {
+			f, created, err = LoadOrCreateFile(path)
+		} else if f, err = LoadFile(path); errors.Is(err, os.ErrNotExist) {
+			// Not even now: another instance starting beside this one would
+			// have made the file before its first data key.
 			return nil, nil, false, fmt.Errorf("%w: the key file %s does not exist, and this database's secrets are sealed under master keys from a key file; pass --key-file with that file",
 				ErrForeignKeyFile, path)
 		}
 	}
-	if f, created, err = LoadOrCreateFile(path); err != nil {
+	if err != nil {
 		return nil, nil, false, err
 	}
 	if k, err = Open(ctx, f, s); err != nil {
 		return nil, nil, false, err
 	}
 	return f, k, created, nil
+}
+
+// Exposed reports whether the key file at path may be read or written by
+// users other than its owner (any of mode 0o077), with its permission bits.
+// Twofold creates it 0600; a looser mode is warned about at start, not
+// refused, as some deployments share it on purpose (a group the service runs
+// in, a mounted secret). On Windows, whose files have no such bits, it
+// reports false.
+func Exposed(path string) (mode fs.FileMode, exposed bool, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, false, fmt.Errorf("key file: %w", err)
+	}
+	mode = st.Mode().Perm()
+	return mode, runtime.GOOS != "windows" && mode&0o077 != 0, nil
 }
 
 // LoadFile reads and checks the key file at path. A missing file is an error
@@ -164,40 +192,114 @@ func (f *File) AddMaster(now time.Time) MasterKey {
 // Save writes the file atomically with mode 0600: a reader sees the old file
 // or the new one, never a mix, and a crash leaves one of the two.
 func (f *File) Save(path string) error {
-	b, err := json.MarshalIndent(f, "", "  ")
+	tmp, err := f.writeTemp(path)
 	if err != nil {
 		return err
 	}
+	defer os.Remove(tmp)
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	syncDir(path)
+	f.path = path
+	return nil
+}
+
+// create writes the file at path only if nothing is there, reporting whether
+// it did. The file appears whole (mode 0600) or not at all: it is written
+// beside path and hard-linked to it, which fails when path exists. Where the
+// file system has no hard links, it is created exclusively (O_EXCL) and
+// written in place, and a reader at that moment may see it incomplete.
+func (f *File) create(path string) (bool, error) {
+	tmp, err := f.writeTemp(path)
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(tmp)
+	err = os.Link(tmp, path)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	case err != nil:
+		return f.createInPlace(path)
+	}
+	syncDir(path)
+	f.path = path
+	return true, nil
+}
+
+// createInPlace is create without hard links.
+func (f *File) createInPlace(path string) (bool, error) {
+	b, err := f.marshal()
+	if err != nil {
+		return false, err
+	}
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("create key file: %w", err)
+	}
+	_, err = out.Write(b)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path) // not left half written
+		return false, fmt.Errorf("create key file: %w", err)
+	}
+	syncDir(path)
+	f.path = path
+	return true, nil
+}
+
+func (f *File) marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// writeTemp writes the file, synced and with mode 0600, to a new temporary
+// file in path's directory and returns its name; the caller removes it.
+func (f *File) writeTemp(path string) (string, error) {
+	b, err := f.marshal()
+	if err != nil {
+		return "", err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".twofold-key-*")
 	if err != nil {
-		return fmt.Errorf("write key file: %w", err)
+		return "", fmt.Errorf("write key file: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write key file: %w", err)
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.Write(b)
 	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write key file: %w", err)
+	if err == nil {
+		err = tmp.Sync()
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write key file: %w", err)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write key file: %w", err)
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("write key file: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write key file: %w", err)
-	}
-	// Make the rename itself durable before anything relies on the new file.
+	return tmp.Name(), nil
+}
+
+// syncDir makes a rename or link in path's directory durable before anything
+// relies on the new file.
+func syncDir(path string) {
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	f.path = path
-	return nil
 }
 
 // WrappedKey is a data key as stored in the database.
@@ -212,6 +314,11 @@ type WrappedKey struct {
 type Store interface {
 	DataKeys(ctx context.Context) ([]WrappedKey, error)
 	AddDataKey(ctx context.Context, k WrappedKey) error
+	// AddFirstDataKey stores k only while no data key is stored, reporting
+	// whether it did, atomically across processes: of instances that start
+	// together on a new database, each with a key file of its own, one
+	// stores the first data key and the others find it.
+	AddFirstDataKey(ctx context.Context, k WrappedKey) (bool, error)
 }
 
 // Keyring seals and opens values. It is safe for concurrent use.
@@ -270,27 +377,63 @@ func Open(ctx context.Context, f *File, s Store) (*Keyring, error) {
 		// another database, or to this one before a key rotation (a restored
 		// backup started with today's key file). Serving would fail every
 		// secret, and sealing would store a data key no right file opens.
-		masters := map[string]bool{}
-		for _, w := range keys {
-			masters[w.MasterID] = true
-		}
 		return nil, fmt.Errorf("%w: the data keys in the database are wrapped by master keys %s, and the key file holds none of them; "+
 			"start with the key file that goes with this database (after a restore, the key file as it was when the backup was made)",
-			ErrForeignKeyFile, strings.Join(slices.Sorted(maps.Keys(masters)), ", "))
+			ErrForeignKeyFile, masterIDs(keys))
 	}
 	if !k.state.Load().primary {
-		if _, err := NewDataKey(ctx, f, s, time.Now()); err != nil {
+		if len(keys) == 0 {
+			// The database's first data key: only if no other instance
+			// stored one meanwhile, perhaps under another key file's master
+			// key, which this one could not open.
+			w, err := wrapDataKey(f, time.Now())
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.AddFirstDataKey(ctx, w); err != nil {
+				return nil, fmt.Errorf("store data key: %w", err)
+			}
+		} else if _, err := NewDataKey(ctx, f, s, time.Now()); err != nil {
 			return nil, err
 		}
 		if err := k.Reload(ctx); err != nil {
 			return nil, err
 		}
+		if k.state.Load().current == "" {
+			keys, err := s.DataKeys(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("load data keys: %w", err)
+			}
+			return nil, fmt.Errorf("%w: another instance, started at the same time with another key file, stored this database's first data key, wrapped by master key %s; "+
+				"give every instance that instance's key file", ErrForeignKeyFile, masterIDs(keys))
+		}
 	}
 	return k, nil
 }
 
+// masterIDs lists the master keys that wrap keys, sorted, comma-separated.
+func masterIDs(keys []WrappedKey) string {
+	masters := map[string]bool{}
+	for _, w := range keys {
+		masters[w.MasterID] = true
+	}
+	return strings.Join(slices.Sorted(maps.Keys(masters)), ", ")
+}
+
 // NewDataKey creates a data key wrapped by f's primary master key and stores it.
 func NewDataKey(ctx context.Context, f *File, s Store, now time.Time) (WrappedKey, error) {
+	w, err := wrapDataKey(f, now)
+	if err != nil {
+		return WrappedKey{}, err
+	}
+	if err := s.AddDataKey(ctx, w); err != nil {
+		return WrappedKey{}, fmt.Errorf("store data key: %w", err)
+	}
+	return w, nil
+}
+
+// wrapDataKey makes a data key wrapped by f's primary master key.
+func wrapDataKey(f *File, now time.Time) (WrappedKey, error) {
 	raw := randomBytes(32)
 	defer clear(raw)
 	id := "d" + base64.RawURLEncoding.EncodeToString(randomBytes(6))
@@ -298,11 +441,7 @@ func NewDataKey(ctx context.Context, f *File, s Store, now time.Time) (WrappedKe
 	if err != nil {
 		return WrappedKey{}, err
 	}
-	w := WrappedKey{ID: id, MasterID: f.Primary, Wrapped: wrapped, Created: now.UTC()}
-	if err := s.AddDataKey(ctx, w); err != nil {
-		return WrappedKey{}, fmt.Errorf("store data key: %w", err)
-	}
-	return w, nil
+	return WrappedKey{ID: id, MasterID: f.Primary, Wrapped: wrapped, Created: now.UTC()}, nil
 }
 
 // Reload reads the data keys again and, when the Keyring has a key file path,

@@ -39,6 +39,16 @@ func (m *memStore) AddDataKey(_ context.Context, k WrappedKey) error {
 	return nil
 }
 
+func (m *memStore) AddFirstDataKey(_ context.Context, k WrappedKey) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.keys) > 0 {
+		return false, nil
+	}
+	m.keys = append(m.keys, k)
+	return true, nil
+}
+
 func (m *memStore) SealedValues(context.Context) ([]Sealed, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

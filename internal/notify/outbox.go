@@ -91,13 +91,21 @@ func (o *Outbox) EnqueueCode(ctx context.Context, to, subject, body string, disc
 		return err
 	}
 	ref := hex.EncodeToString(b)
-	keyID, sealed, err := o.Keys.SealContext(ctx, []byte(body), bodyAAD(ref))
-	if err != nil {
-		return fmt.Errorf("seal code mail: %w", err)
-	}
-	m := store.Mail{To: addr.Address, Subject: subject, CreatedAt: o.now(), BodyKeyID: keyID, SealRef: ref, SealedBody: sealed, DiscardAt: discardAt}
-	if _, err := o.queue.EnqueueMail(ctx, m); err != nil {
-		return err
+	m := store.Mail{To: addr.Address, Subject: subject, CreatedAt: o.now(), SealRef: ref, DiscardAt: discardAt}
+	// A key rotation may delete the data key the body was just sealed under
+	// before it is stored: then the queue refuses it (keyring.ErrKeyGone),
+	// and sealing again picks the current key, up to three times.
+	for attempt := 1; ; attempt++ {
+		if m.BodyKeyID, m.SealedBody, err = o.Keys.SealContext(ctx, []byte(body), bodyAAD(ref)); err != nil {
+			return fmt.Errorf("seal code mail: %w", err)
+		}
+		_, err = o.queue.EnqueueMail(ctx, m)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, keyring.ErrKeyGone) || attempt == 3 {
+			return err
+		}
 	}
 	o.poke()
 	return nil

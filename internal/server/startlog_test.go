@@ -2,13 +2,17 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/server"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -62,5 +66,54 @@ func TestStartLogTextMessages(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStartLogKeyFileMode: a key file that users other than its owner may
+// read or write is warned about at start, naming its path and mode and
+// nothing of its content; one of mode 0600 (as Twofold makes it) is not.
+func TestStartLogKeyFileMode(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no mode bits")
+	}
+	dir := t.TempDir()
+	c := config.Default()
+	c.Listen, c.DB, c.KeyFile = "127.0.0.1:0", "sqlite:"+filepath.Join(dir, "t.db"), filepath.Join(dir, "t.key")
+	c.Argon2Memory, c.Argon2Time = 8*1024, 1
+	start := func() string {
+		t.Helper()
+		var log testenv.Buffer
+		s := &server.Server{Config: c, Logger: slog.New(slog.NewTextHandler(&log, nil)), Now: time.Now, WebhookEvery: -1}
+		if err := s.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return log.String()
+	}
+	const warning = "may be read or written by users other than its owner"
+	if got := start(); strings.Contains(got, warning) {
+		t.Errorf("start-up log with a new key file (0600): %q; want no warning about its mode", got)
+	}
+	if err := os.Chmod(c.KeyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := start()
+	if !strings.Contains(got, "level=WARN") || !strings.Contains(got, warning) || !strings.Contains(got, "path="+c.KeyFile) || !strings.Contains(got, "mode=0644") {
+		t.Errorf("start-up log with a key file of mode 0644: %q; want a warning naming its path and mode", got)
+	}
+	f, err := keyring.LoadFile(c.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{base64.StdEncoding.EncodeToString(f.HashKey)}
+	for _, m := range f.Masters {
+		secrets = append(secrets, base64.StdEncoding.EncodeToString(m.Key))
+	}
+	for _, s := range secrets {
+		if strings.Contains(got, s) {
+			t.Fatal("the start-up log holds key material")
+		}
 	}
 }

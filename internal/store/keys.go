@@ -40,6 +40,27 @@ func (s *Store) AddDataKey(ctx context.Context, k keyring.WrappedKey) error {
 	return nil
 }
 
+// AddFirstDataKey stores a wrapped data key only while none is stored,
+// reporting whether it did: of instances starting together on a new
+// database, one stores the first data key (one conditional statement; on
+// PostgreSQL after an advisory lock, as two such statements in concurrent
+// transactions would both find the table empty).
+func (s *Store) AddFirstDataKey(ctx context.Context, k keyring.WrappedKey) (bool, error) {
+	var ok bool
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		if s.dialect == Postgres {
+			if _, err := s.conn(ctx).ExecContext(ctx, `SELECT pg_advisory_xact_lock(7140003)`); err != nil {
+				return fmt.Errorf("lock data keys: %w", err)
+			}
+		}
+		var err error
+		ok, err = s.execOne(ctx, "insert first data key", `INSERT INTO data_keys (id, master_id, wrapped, created_at)
+			SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM data_keys)`, k.ID, k.MasterID, k.Wrapped, micros(k.Created))
+		return err
+	})
+	return ok, err
+}
+
 // The sealed values the keyring rotates live in these columns, each bound to
 // its row by keyring.AAD(table, column, id) and with its data key id beside
 // it. A new sealed column (phone numbers, say) is added to SealedValues,
@@ -134,12 +155,47 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 
 // DeleteDataKey deletes data key id unless a stored value is still sealed
 // under it (one conditional statement), reporting whether it did.
+//
+// On PostgreSQL the key's row is locked first, in a statement of its own:
+// a statement storing a value under the key shares that lock until its
+// transaction ends (a foreign key's check for factors and tokens,
+// keyStored for webhooks and mail), so it has either committed before the
+// DELETE below takes its snapshot, which then sees the value, or it waits
+// and finds the key gone (keyring.ErrKeyGone). Without the lock, a value
+// committed between the DELETE's snapshot and its row lock would be left
+// under a deleted key.
 func (s *Store) DeleteDataKey(ctx context.Context, id string) (bool, error) {
-	return s.execOne(ctx, "delete data key", `DELETE FROM data_keys WHERE id = $1
-		AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)
-		AND NOT EXISTS (SELECT 1 FROM hardware_tokens WHERE secret_key_id = $1)
-		AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1)
-		AND NOT EXISTS (SELECT 1 FROM webhooks WHERE secret_key_id = $1 OR previous_secret_key_id = $1)`, id)
+	var ok bool
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		if s.dialect == Postgres {
+			if _, err := s.conn(ctx).ExecContext(ctx, `SELECT id FROM data_keys WHERE id = $1 FOR UPDATE`, id); err != nil {
+				return fmt.Errorf("lock data key: %w", err)
+			}
+		}
+		var err error
+		ok, err = s.execOne(ctx, "delete data key", `DELETE FROM data_keys WHERE id = $1
+			AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)
+			AND NOT EXISTS (SELECT 1 FROM hardware_tokens WHERE secret_key_id = $1)
+			AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1)
+			AND NOT EXISTS (SELECT 1 FROM webhooks WHERE secret_key_id = $1 OR previous_secret_key_id = $1)`, id)
+		return err
+	})
+	return ok, err
+}
+
+// keyStored returns an SQL condition that holds while the data key named by
+// placeholder arg is stored, for statements storing a value sealed under it
+// in a column no foreign key guards (webhook secrets, sealed mail): such a
+// statement stores nothing when the key is gone, and its caller returns
+// keyring.ErrKeyGone. On PostgreSQL the condition shares a lock on the
+// key's row until the transaction ends, as a foreign key's check does (see
+// DeleteDataKey); SQLite's one writer orders them anyway.
+func (s *Store) keyStored(arg string) string {
+	lock := ""
+	if s.dialect == Postgres {
+		lock = " FOR KEY SHARE"
+	}
+	return `EXISTS (SELECT 1 FROM data_keys WHERE id = ` + arg + lock + `)`
 }
 
 // Purge makes a SQLite database forget deleted and overwritten content, such

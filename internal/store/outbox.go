@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/twofold/twofold/internal/keyring"
 )
 
 // Mail is a notification email waiting in the outbox.
@@ -32,12 +34,18 @@ type Mail struct {
 	DiscardAt time.Time
 }
 
-// EnqueueMail adds m to the outbox, due at once (at m.CreatedAt), and returns its id.
+// EnqueueMail adds m to the outbox, due at once (at m.CreatedAt), and returns
+// its id. A sealed mail whose data key is no longer stored (a key rotation
+// deleted it after the body was sealed) is not stored, and the error is
+// keyring.ErrKeyGone.
 func (s *Store) EnqueueMail(ctx context.Context, m Mail) (int64, error) {
 	var id int64
 	err := s.conn(ctx).QueryRowContext(ctx, `INSERT INTO outbox (recipient, subject, body, created_at, due_at, body_key_id, seal_ref, sealed_body, discard_at)
-		VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) RETURNING id`,
+		SELECT $1, $2, $3, $4, $4, $5, $6, $7, $8 WHERE $5 = '' OR `+s.keyStored("$5")+` RETURNING id`,
 		m.To, m.Subject, m.Body, micros(m.CreatedAt), m.BodyKeyID, m.SealRef, m.SealedBody, micros(m.DiscardAt)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("insert outbox mail: %w", keyring.ErrKeyGone)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("insert outbox mail: %w", err)
 	}

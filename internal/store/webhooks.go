@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
 )
 
 // Webhooks read the audit log in commit order, never skipping an event
@@ -72,12 +73,15 @@ func (s *Store) CreateWebhook(ctx context.Context, w twofold.Webhook) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.conn(ctx).ExecContext(ctx, `INSERT INTO webhooks (id, url, events, description, created_at, created_by, secret_key_id, sealed_secret,
-		cursor_txid, cursor_id, low_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	n, err := rowsAffected(s.conn(ctx).ExecContext(ctx, `INSERT INTO webhooks (id, url, events, description, created_at, created_by, secret_key_id, sealed_secret,
+		cursor_txid, cursor_id, low_id) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE `+s.keyStored("$7"),
 		w.ID, w.URL, strings.Join(w.Events, ","), w.Description, micros(w.CreatedAt), w.CreatedBy, w.SecretKeyID, w.SealedSecret,
-		c.TxID, c.ID, c.Low)
+		c.TxID, c.ID, c.Low))
 	if err != nil {
 		return fmt.Errorf("insert webhook: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("insert webhook: %w", keyring.ErrKeyGone)
 	}
 	return nil
 }
@@ -228,16 +232,22 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) (bool, error) {
 // sealed as fromKeyID/fromSealed (a compare-and-set: not rotated or
 // resealed meanwhile), and keeps the secret it replaces, sealed afresh as
 // prevKeyID/prevSealed, as the previous one until prevUntil (a zero
-// prevUntil keeps none), reporting whether it did.
+// prevUntil keeps none), reporting whether it did. When keyID or prevKeyID
+// is no longer stored (a key rotation deleted it after the values were
+// sealed), nothing is stored and the error is keyring.ErrKeyGone.
 func (s *Store) SetWebhookSecret(ctx context.Context, id, fromKeyID string, fromSealed []byte, keyID string, sealed []byte,
 	prevKeyID string, prevSealed []byte, prevUntil time.Time) (bool, error) {
 	if prevUntil.IsZero() {
 		prevKeyID, prevSealed = "", nil
 	}
-	return s.execOne(ctx, "set webhook secret", `UPDATE webhooks SET secret_key_id = $1, sealed_secret = $2,
+	ok, err := s.execOne(ctx, "set webhook secret", `UPDATE webhooks SET secret_key_id = $1, sealed_secret = $2,
 		previous_secret_key_id = $3, previous_sealed_secret = $4, previous_secret_until = $5
-		WHERE id = $6 AND secret_key_id = $7 AND sealed_secret = $8`,
+		WHERE id = $6 AND secret_key_id = $7 AND sealed_secret = $8 AND `+s.keyStored("$1")+` AND ($3 = '' OR `+s.keyStored("$3")+`)`,
 		keyID, sealed, prevKeyID, prevSealed, micros(prevUntil), id, fromKeyID, fromSealed)
+	if err == nil && !ok && (s.dataKeyGone(ctx, keyID) || prevKeyID != "" && s.dataKeyGone(ctx, prevKeyID)) {
+		return false, fmt.Errorf("set webhook secret: %w", keyring.ErrKeyGone)
+	}
+	return ok, err
 }
 
 // ClearWebhookPreviousSecrets forgets every webhook's previous secret

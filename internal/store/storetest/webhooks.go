@@ -15,9 +15,10 @@ import (
 )
 
 // newWebhook stores webhook id, starting now, with its secret sealed
-// (in name) under key-1.
+// (in name) under key-1, which it stores if no data key is.
 func newWebhook(tb testing.TB, s *store.Store, id string, events ...string) twofold.Webhook {
 	tb.Helper()
+	ensureDataKeys(tb, s)
 	w := twofold.Webhook{ID: id, URL: "https://panel.example.com/" + id, Events: events, CreatedAt: t0, CreatedBy: "acct-op",
 		SecretKeyID: "key-1", SealedSecret: []byte("sealed " + id)}
 	if err := s.CreateWebhook(tb.Context(), w); err != nil {
