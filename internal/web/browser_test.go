@@ -120,17 +120,30 @@ func newPage(t *testing.T, base string) *page {
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(cancelAlloc)
 	crashes, errs := new(atomic.Int32), new(errLog)
-	bctx, cancelTab := chromedp.NewContext(actx,
-		chromedp.WithErrorf(errs.add),
-		chromedp.WithListener(func(ev any) {
-			if _, ok := ev.(*inspector.EventTargetCrashed); ok {
-				crashes.Add(1)
-			}
-		}))
+	bctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(errs.add), countCrashes(crashes))
 	t.Cleanup(cancelTab)
 	p := &page{t: t, ctx: bctx, base: base, crashes: crashes, browserErrs: errs}
 	p.do(chromedp.EmulateViewport(wideWidth, 900))
 	return p
+}
+
+// countCrashes counts the renderer crashes of a tab.
+func countCrashes(n *atomic.Int32) chromedp.ContextOption {
+	return chromedp.WithListener(func(ev any) {
+		if _, ok := ev.(*inspector.EventTargetCrashed); ok {
+			n.Add(1)
+		}
+	})
+}
+
+// newTab opens another tab of p's browser (its cookies are p's), closed at
+// the end of the test.
+func (p *page) newTab() *page {
+	p.t.Helper()
+	crashes := new(atomic.Int32)
+	tab, cancel := chromedp.NewContext(p.ctx, countCrashes(crashes))
+	p.t.Cleanup(cancel)
+	return &page{t: p.t, ctx: tab, base: p.base, crashes: crashes, browserErrs: p.browserErrs}
 }
 
 func (p *page) do(steps ...chromedp.Action[chromedp.Void]) {

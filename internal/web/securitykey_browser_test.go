@@ -227,9 +227,7 @@ func TestBrowserSecurityKeyFinishSetup(t *testing.T) {
 
 			// The pending key's page opened by a GET in another tab shows
 			// a button and begins no ceremony.
-			tab, cancel := chromedp.NewContext(p.ctx)
-			defer cancel()
-			q := &page{t: t, ctx: tab, base: p.base}
+			q := p.newTab()
 			if status := q.open("/settings/security/webauthn/" + id); status != 200 {
 				t.Fatalf("GET of the pending key's page: status %d", status)
 			}
