@@ -32,6 +32,16 @@ type confirmBody struct {
 	// CancelLabel names the way back when "Cancel" would be ambiguous.
 	CancelLabel string
 	Elevation   *elevationBody // nil when the session is elevated
+	// Keep is what the links of the "confirm it's you" fields to the other
+	// methods, and the return of their buttons, carry along (see
+	// elevationBody.Keep): the page's fields, so that its own GET, which
+	// those lead to, shows them again. Never a password or an elevate_
+	// field.
+	Keep url.Values
+	// Unasked is, for a page that asks only to confirm it's you before a
+	// change made from another page, where its GET sends a session that
+	// has nothing to confirm; "" shows the page anyway.
+	Unasked string
 }
 
 // elevationBody is the "confirm it's you" part of a form (SPEC §3.1 elevation).
@@ -66,7 +76,8 @@ func (e *elevationBody) Href(m twofold.Method) string {
 
 // askToConfirm shows the confirmation page b, whose form posts to
 // b.Action, with the "confirm it's you" fields when the session needs them
-// and errMsg when the last try failed.
+// and errMsg when the last try failed. Their links to the other methods
+// lead to GET b.Action, which must show the same page.
 func (s *Server) askToConfirm(w http.ResponseWriter, r *http.Request, a core.Auth, status int, title, errMsg string, b confirmBody) {
 	p, err := s.svc.Me(r.Context(), a)
 	if err != nil {
@@ -74,6 +85,13 @@ func (s *Server) askToConfirm(w http.ResponseWriter, r *http.Request, a core.Aut
 		return
 	}
 	b.Elevation = s.elevationFor(r, a, p, b.Action)
+	if b.Elevation == nil && b.Unasked != "" && r.Method == http.MethodGet {
+		http.Redirect(w, r, b.Unasked, http.StatusSeeOther)
+		return
+	}
+	if b.Elevation != nil {
+		b.Elevation.Keep = b.Keep
+	}
 	s.render(w, r, status, "confirm", Page{Title: title, Account: &a.Account, Error: errMsg, Body: b})
 }
 
