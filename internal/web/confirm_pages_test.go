@@ -221,3 +221,57 @@ func TestPushOnlyAddsAnotherDevice(t *testing.T) {
 		})
 	}
 }
+
+// TestRenewPushAsksToConfirm: "Show a new enrolment code" of a push device
+// not enrolled yet, once the elevation has lapsed, asks to confirm it's
+// you on its own page, whose other methods lead back to it; confirmed, it
+// shows a new code. With nothing to confirm that page goes to the security
+// page, and so does one of a device that is gone. On SQLite and PostgreSQL.
+func TestRenewPushAsksToConfirm(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			k := accountWithKeys(t, ts, "rita")
+			c := newClient(t, ts.URL())
+			c.signInWithCode(ts, "rita", k.secret)
+			r := c.post("/settings/security/push", url.Values{"label": {"Laptop"}})
+			uri := regexp.MustCompile(`id="enrol-uri">([^<]+)<`).FindStringSubmatch(r.body)
+			if uri == nil {
+				t.Fatalf("add push: %d %s", r.status, pageError(r.body))
+			}
+			ts.Clock.Add(11 * time.Minute)
+			m := regexp.MustCompile(`id="renew-([a-z0-9]+)"`).FindStringSubmatch(c.get("/settings/security").body)
+			if m == nil {
+				t.Fatal("the security page offers no new enrolment code")
+			}
+			renew := "/settings/security/push/" + m[1] + "/renew"
+			r = c.post(renew, url.Values{})
+			if r.status != http.StatusOK || !strings.Contains(r.body, `name="elevate_code"`) || !strings.Contains(html.UnescapeString(r.body), "Show a new enrolment code for “Laptop”?") {
+				t.Fatalf("a new code without a fresh check: status %d, want the page asking to confirm: %s", r.status, pageError(r.body))
+			}
+			link := methodLink(t, r.body, "recovery_code")
+			if link.Path != renew {
+				t.Errorf("the link to confirm with a recovery code leads to %s, want %s", link.Path, renew)
+			}
+			r = c.get(link.RequestURI())
+			if r.url.Path != renew || !strings.Contains(r.body, "A recovery code") {
+				t.Fatalf("GET %s: at %s (%d), want the same page asking for a recovery code", link, r.url, r.status)
+			}
+			f := formFields(t, r.body, renew)
+			f.Set("elevate_code", k.codes[0])
+			r = c.post(renew, f)
+			again := regexp.MustCompile(`id="enrol-uri">([^<]+)<`).FindStringSubmatch(r.body)
+			if again == nil || again[1] == uri[1] {
+				t.Fatalf("confirmed: at %s (%d), want a new enrolment code: %s", r.url, r.status, pageError(r.body))
+			}
+			if r := c.get(renew); r.url.Path != "/settings/security" {
+				t.Errorf("GET %s, elevated: at %s, want the security page", renew, r.url)
+			}
+			ts.Clock.Add(11 * time.Minute)
+			if r := c.get("/settings/security/push/nosuchdevice/renew"); r.url.RawQuery != "m=enrol_gone" {
+				t.Errorf("the page of a device that is gone: at %s, want the security page saying so", r.url)
+			}
+		})
+	}
+}

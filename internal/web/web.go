@@ -126,6 +126,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/security/sent/{id}/resend":       s.authed(s.resendSent),
 		"GET /settings/security/push":                    s.authed(s.addPushPage),
 		"POST /settings/security/push":                   s.authed(s.addPush),
+		"GET /settings/security/push/{id}/renew":         s.authed(s.renewPushPage),
 		"POST /settings/security/push/{id}/renew":        s.authed(s.renewPush),
 		"POST /settings/security/webauthn":               s.authed(s.addKey),
 		"GET /settings/security/webauthn":                s.authed(s.addKeyPage),
