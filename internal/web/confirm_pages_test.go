@@ -275,3 +275,70 @@ func TestRenewPushAsksToConfirm(t *testing.T) {
 		})
 	}
 }
+
+// TestConfirmSwitchKeepsTyping: on the API keys page and the page that
+// changes the email address, the links to the other ways of confirming
+// carry what was typed (the key's name, permits and expiry; the new
+// address), never the password, and the page they lead to shows it again;
+// the form sent from there does what was asked. On SQLite and PostgreSQL.
+func TestConfirmSwitchKeepsTyping(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mb := testenv.NewSMTPServer(t)
+			ts := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
+			mailedAccount(t, ts, "emma", false)
+			k := enrolPhone(t, ts, "emma")
+			c := newClient(t, ts.URL())
+			c.signInWithCode(ts, "emma", k.secret)
+
+			for i, tc := range []struct {
+				name, path string
+				form       url.Values
+				keep       []string
+				done       func(r reply) bool
+			}{
+				{"api key", "/settings/security/api-keys",
+					url.Values{"name": {"certbot & co"}, "permits": {"dns example.com/_acme-challenge/TXT write\naccount * read"}, "expiry": {"30d"}},
+					[]string{"name", "permits", "expiry"},
+					func(r reply) bool { return strings.Contains(r.body, `id="key-secret"`) }},
+				{"email", "/settings/security/email",
+					url.Values{"email": {"emma+new@example.com"}, "current_password": {testPassword}},
+					[]string{"email"},
+					func(r reply) bool { return strings.Contains(r.body, `id="sent-to"`) }},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					ts.Clock.Add(11 * time.Minute) // any elevation lapses
+					r := c.post(tc.path, tc.form)
+					link := methodLink(t, r.body, "recovery_code")
+					if link.Path != tc.path || strings.Contains(link.RawQuery, "password") {
+						t.Errorf("the link to confirm with a recovery code is %s: want %s, without the password", link, tc.path)
+					}
+					for _, k := range tc.keep {
+						if got := link.Query().Get(k); got != tc.form.Get(k) {
+							t.Errorf("the link carries %s=%q, want %q", k, got, tc.form.Get(k))
+						}
+					}
+					r = c.get(link.RequestURI())
+					if r.status != http.StatusOK || !strings.Contains(r.body, "A recovery code") {
+						t.Fatalf("GET %s: status %d, want the page asking for a recovery code", link, r.status)
+					}
+					f := formFields(t, r.body, tc.path)
+					for _, k := range tc.keep {
+						if got := strings.ReplaceAll(f.Get(k), "\r\n", "\n"); got != tc.form.Get(k) {
+							t.Errorf("after switching, the form holds %s=%q, want %q", k, got, tc.form.Get(k))
+						}
+					}
+					if f.Has("current_password") {
+						t.Error("after switching, the form holds the password")
+					}
+					f.Set("current_password", tc.form.Get("current_password"))
+					f.Set("elevate_code", k.codes[i])
+					if r = c.post(tc.path, f); !tc.done(r) {
+						t.Errorf("confirming with a recovery code: at %s (%d): %s", r.url, r.status, pageError(r.body))
+					}
+				})
+			}
+		})
+	}
+}
