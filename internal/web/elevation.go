@@ -254,33 +254,47 @@ func (s *Server) sshElevationChallengeFile(w http.ResponseWriter, r *http.Reques
 // elevationReturn is the page to go back to after a button of the "confirm
 // it's you" fields (the form's "return": the page asking for its method,
 // with Keep), carrying what the user has typed since into the fields Keep
-// names (the form's "keep"), and flag=1 when flag is set.
+// names (the form's "keep"), and flag=1 when flag is set. When what was
+// typed makes the address longer than maxReturn, the page comes back
+// without it, with its method and flag: the flow goes on, and only the
+// typing is lost.
 func elevationReturn(r *http.Request, flag string) string {
-	back := safeNext(r.PostForm.Get("return"))
+	back := safePath(r.PostForm.Get("return"), maxForm)
 	if back == "" {
-		back = "/settings/security"
+		return "/settings/security"
 	}
 	u, err := url.Parse(back)
 	if err != nil {
 		return "/settings/security"
 	}
-	q := u.Query()
+	typed, bare := u.Query(), url.Values{}
 	for _, name := range r.PostForm["keep"] {
 		if vs, ok := r.PostForm[name]; ok && len(vs) > 0 && !reservedField(name) {
-			q.Set(name, vs[0])
+			typed.Set(name, vs[0])
 		}
 	}
-	if flag != "" {
-		q.Set(flag, "1")
+	if m := typed.Get("method"); m != "" {
+		bare.Set("method", m)
 	}
-	u.RawQuery = q.Encode()
+	if flag != "" {
+		typed.Set(flag, "1")
+		bare.Set(flag, "1")
+	}
 	// Parsing and printing again can change the path (an escaped slash
 	// printed as one), so the result is checked as the input was.
-	if out := safeNext(u.String()); out != "" {
-		return out
+	for _, q := range []url.Values{typed, bare} {
+		u.RawQuery = q.Encode()
+		if out := safePath(u.String(), maxReturn); out != "" {
+			return out
+		}
 	}
 	return "/settings/security"
 }
+
+// maxReturn bounds the address a button of the "confirm it's you" fields
+// goes back to: room for what a form keeps (a name, an address, a few
+// permits), not for a pasted file.
+const maxReturn = 4096
 
 // reservedField reports whether a form field is one of the page's own
 // machinery, never carried along as typed text.

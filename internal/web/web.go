@@ -280,6 +280,9 @@ func (s *Server) headers(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// maxForm bounds the body of a form.
+const maxForm = 64 << 10
+
 // guard sets the safety headers of every page and checks every POST: same
 // origin (Sec-Fetch-Site/Origin), a bounded body and a valid CSRF token.
 func (s *Server) guard(h http.Handler) http.Handler {
@@ -295,7 +298,7 @@ func (s *Server) guard(h http.Handler) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if err := r.ParseForm(); err != nil || !httpapi.TextValues(r.PostForm) {
 				s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read. Go back and try again.")
 				return
@@ -471,8 +474,12 @@ func sentence(s string) string {
 }
 
 // safeNext returns next when it is a path on this site, else "".
-func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 512 ||
+func safeNext(next string) string { return safePath(next, 512) }
+
+// safePath returns next when it is a path on this site of at most max
+// bytes, else "".
+func safePath(next string, max int) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > max ||
 		strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/logout") {
 		return ""
 	}
