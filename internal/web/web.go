@@ -7,7 +7,8 @@
 // HttpOnly, SameSite=Lax and Secure over TLS; every POST carries a CSRF token
 // (a keyed hash of a per-browser cookie) and passes Go's cross-origin check;
 // every page is sent with a strict Content-Security-Policy, X-Frame-Options
-// DENY, Referrer-Policy no-referrer and Cache-Control no-store.
+// DENY, Referrer-Policy no-referrer and Cache-Control no-store (only a
+// static file is cacheable).
 package web
 
 import (
@@ -267,7 +268,7 @@ func (s *Server) visitor(r *http.Request) *core.Auth {
 	return nil
 }
 
-// headers sets the safety headers of every page.
+// headers sets the safety headers of every page and error page.
 func (s *Server) headers(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -275,9 +276,10 @@ func (s *Server) headers(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	if !strings.HasPrefix(r.URL.Path, "/static/") {
-		hd.Set("Cache-Control", "no-store")
-	}
+	// Every answer, an error page under /static/ too, shows the visitor's
+	// menu and a CSRF token: none may be kept by a cache. serveStatic
+	// makes a file it serves cacheable.
+	hd.Set("Cache-Control", "no-store")
 }
 
 // maxForm bounds the body of a form.
@@ -319,13 +321,16 @@ func (s *Server) Malformed(w http.ResponseWriter, r *http.Request) {
 	s.renderError(w, r, nil, http.StatusBadRequest, "This address is not valid: it holds bytes that are not text. Check the link and try again.")
 }
 
+// serveStatic serves a file of the site's own static/, the only answer a
+// cache may keep; anything else under /static/ is the site's 404 page,
+// which shows the visitor's menu and is never stored (headers).
 func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/static/")
 	if !fs.ValidPath(name) || strings.HasSuffix(r.URL.Path, "/") {
 		s.notFound(w, r) // no folder listings
 		return
 	}
-	if _, err := fs.Stat(staticFS, "static/"+name); err != nil {
+	if fi, err := fs.Stat(staticFS, "static/"+name); err != nil || fi.IsDir() {
 		s.notFound(w, r)
 		return
 	}
