@@ -213,6 +213,28 @@ func TestCacheControl(t *testing.T) {
 	}
 }
 
+// TestStrictTransportSecurity: with an https base URL every answer of the
+// pages, a static file and an error page too, tells the browser to come
+// back over https only, for a year; on plain http it is not sent.
+func TestStrictTransportSecurity(t *testing.T) {
+	for _, tc := range []struct {
+		name, base, want string
+	}{
+		{"plain http", "", ""},
+		{"https base url", "https://twofold.example", "max-age=31536000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := testenv.NewServer(t, testenv.SQLiteDSN(t), func(c *config.Config) { c.BaseURL = tc.base })
+			c := newClient(t, "http://"+ts.Addr())
+			for _, path := range []string{"/login", "/static/style.css", "/static/x.css", "/nowhere"} {
+				if got := c.get(path).header.Get("Strict-Transport-Security"); got != tc.want {
+					t.Errorf("GET %s: Strict-Transport-Security %q, want %q", path, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
 func TestCSRF(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	account(t, ts, "alice", false, false)

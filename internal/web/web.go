@@ -8,7 +8,7 @@
 // (a keyed hash of a per-browser cookie) and passes Go's cross-origin check;
 // every page is sent with a strict Content-Security-Policy, X-Frame-Options
 // DENY, Referrer-Policy no-referrer and Cache-Control no-store (only a
-// static file is cacheable).
+// static file is cacheable), and over https with Strict-Transport-Security.
 package web
 
 import (
@@ -280,6 +280,9 @@ func (s *Server) headers(w http.ResponseWriter, r *http.Request) {
 	// menu and a CSRF token: none may be kept by a cache. serveStatic
 	// makes a file it serves cacheable.
 	hd.Set("Cache-Control", "no-store")
+	if s.secureCookies(r) { // https (RFC 6797): browsers come back over https only
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 }
 
 // maxForm bounds the body of a form.
