@@ -276,11 +276,12 @@ func TestRenewPushAsksToConfirm(t *testing.T) {
 	}
 }
 
-// TestConfirmSwitchKeepsTyping: on the API keys page and the page that
-// changes the email address, the links to the other ways of confirming
-// carry what was typed (the key's name, permits and expiry; the new
-// address), never the password, and the page they lead to shows it again;
-// the form sent from there does what was asked. On SQLite and PostgreSQL.
+// TestConfirmSwitchKeepsTyping: on the API keys page, the page that
+// changes the email address and the SSH keys page, the links to the other
+// ways of confirming carry what was typed (the key's name, permits and
+// expiry; the new address; the SSH key's name and public key), never the
+// password, and the page they lead to shows it again; the form sent from
+// there does what was asked. On SQLite and PostgreSQL.
 func TestConfirmSwitchKeepsTyping(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -289,6 +290,7 @@ func TestConfirmSwitchKeepsTyping(t *testing.T) {
 			ts := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
 			mailedAccount(t, ts, "emma", false)
 			k := enrolPhone(t, ts, "emma")
+			kp := testenv.SSHKeygen(t, "ed25519", 0)
 			c := newClient(t, ts.URL())
 			c.signInWithCode(ts, "emma", k.secret)
 
@@ -306,6 +308,10 @@ func TestConfirmSwitchKeepsTyping(t *testing.T) {
 					url.Values{"email": {"emma+new@example.com"}, "current_password": {testPassword}},
 					[]string{"email"},
 					func(r reply) bool { return strings.Contains(r.body, `id="sent-to"`) }},
+				{"ssh key", "/settings/security/ssh-keys",
+					url.Values{"label": {"laptop & co"}, "public_key": {strings.TrimSpace(kp.Public)}},
+					[]string{"label", "public_key"},
+					func(r reply) bool { return strings.HasPrefix(r.url.Path, "/settings/security/ssh-keys/") }},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					ts.Clock.Add(11 * time.Minute) // any elevation lapses
