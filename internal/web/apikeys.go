@@ -3,6 +3,7 @@ package web
 import (
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -30,7 +31,13 @@ type apiKeysBody struct {
 var expiries = map[string]time.Duration{"": 0, "1d": 24 * time.Hour, "30d": 30 * 24 * time.Hour, "90d": 90 * 24 * time.Hour, "365d": 365 * 24 * time.Hour}
 
 func (s *Server) apiKeysPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.renderAPIKeys(w, r, a, http.StatusOK, apiKeysBody{Expiry: "90d"}, notice(r), "")
+	// The form's fields, when its "confirm it's you" method was switched.
+	q, b := r.URL.Query(), apiKeysBody{Expiry: "90d"}
+	b.Name, b.Permits = q.Get("name"), q.Get("permits")
+	if _, ok := q["expiry"]; ok {
+		b.Expiry = q.Get("expiry")
+	}
+	s.renderAPIKeys(w, r, a, http.StatusOK, b, notice(r), "")
 }
 
 func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, a core.Auth, status int, b apiKeysBody, notice, errMsg string) {
@@ -47,6 +54,9 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, a core.Au
 	b.Keys = keys
 	if b.Made == nil {
 		b.Elevation = s.elevationFor(r, a, p, "/settings/security/api-keys")
+	}
+	if b.Elevation != nil {
+		b.Elevation.Keep = url.Values{"name": {b.Name}, "permits": {b.Permits}, "expiry": {b.Expiry}}
 	}
 	b.Host = r.Host
 	if h, _, err := net.SplitHostPort(r.Host); err == nil {

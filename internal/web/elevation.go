@@ -32,6 +32,16 @@ type confirmBody struct {
 	// CancelLabel names the way back when "Cancel" would be ambiguous.
 	CancelLabel string
 	Elevation   *elevationBody // nil when the session is elevated
+	// Keep is what the links of the "confirm it's you" fields to the other
+	// methods, and the return of their buttons, carry along (see
+	// elevationBody.Keep): the page's fields, so that its own GET, which
+	// those lead to, shows them again. Never a password or an elevate_
+	// field.
+	Keep url.Values
+	// Unasked is, for a page that asks only to confirm it's you before a
+	// change made from another page, where its GET sends a session that
+	// has nothing to confirm; "" shows the page anyway.
+	Unasked string
 }
 
 // elevationBody is the "confirm it's you" part of a form (SPEC §3.1 elevation).
@@ -66,7 +76,8 @@ func (e *elevationBody) Href(m twofold.Method) string {
 
 // askToConfirm shows the confirmation page b, whose form posts to
 // b.Action, with the "confirm it's you" fields when the session needs them
-// and errMsg when the last try failed.
+// and errMsg when the last try failed. Their links to the other methods
+// lead to GET b.Action, which must show the same page.
 func (s *Server) askToConfirm(w http.ResponseWriter, r *http.Request, a core.Auth, status int, title, errMsg string, b confirmBody) {
 	p, err := s.svc.Me(r.Context(), a)
 	if err != nil {
@@ -74,6 +85,13 @@ func (s *Server) askToConfirm(w http.ResponseWriter, r *http.Request, a core.Aut
 		return
 	}
 	b.Elevation = s.elevationFor(r, a, p, b.Action)
+	if b.Elevation == nil && b.Unasked != "" && r.Method == http.MethodGet {
+		http.Redirect(w, r, b.Unasked, http.StatusSeeOther)
+		return
+	}
+	if b.Elevation != nil {
+		b.Elevation.Keep = b.Keep
+	}
 	s.render(w, r, status, "confirm", Page{Title: title, Account: &a.Account, Error: errMsg, Body: b})
 }
 
@@ -238,33 +256,47 @@ func (s *Server) sshElevationChallengeFile(w http.ResponseWriter, r *http.Reques
 // elevationReturn is the page to go back to after a button of the "confirm
 // it's you" fields (the form's "return": the page asking for its method,
 // with Keep), carrying what the user has typed since into the fields Keep
-// names (the form's "keep"), and flag=1 when flag is set.
+// names (the form's "keep"), and flag=1 when flag is set. When what was
+// typed makes the address longer than maxReturn, the page comes back
+// without it, with its method and flag: the flow goes on, and only the
+// typing is lost.
 func elevationReturn(r *http.Request, flag string) string {
-	back := safeNext(r.PostForm.Get("return"))
+	back := safePath(r.PostForm.Get("return"), maxForm)
 	if back == "" {
-		back = "/settings/security"
+		return "/settings/security"
 	}
 	u, err := url.Parse(back)
 	if err != nil {
 		return "/settings/security"
 	}
-	q := u.Query()
+	typed, bare := u.Query(), url.Values{}
 	for _, name := range r.PostForm["keep"] {
 		if vs, ok := r.PostForm[name]; ok && len(vs) > 0 && !reservedField(name) {
-			q.Set(name, vs[0])
+			typed.Set(name, vs[0])
 		}
 	}
-	if flag != "" {
-		q.Set(flag, "1")
+	if m := typed.Get("method"); m != "" {
+		bare.Set("method", m)
 	}
-	u.RawQuery = q.Encode()
+	if flag != "" {
+		typed.Set(flag, "1")
+		bare.Set(flag, "1")
+	}
 	// Parsing and printing again can change the path (an escaped slash
 	// printed as one), so the result is checked as the input was.
-	if out := safeNext(u.String()); out != "" {
-		return out
+	for _, q := range []url.Values{typed, bare} {
+		u.RawQuery = q.Encode()
+		if out := safePath(u.String(), maxReturn); out != "" {
+			return out
+		}
 	}
 	return "/settings/security"
 }
+
+// maxReturn bounds the address a button of the "confirm it's you" fields
+// goes back to: room for what a form keeps (a name, an address, a few
+// permits), not for a pasted file.
+const maxReturn = 4096
 
 // reservedField reports whether a form field is one of the page's own
 // machinery, never carried along as typed text.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/twofold/twofold"
 
@@ -17,7 +18,9 @@ type emailBody struct {
 }
 
 func (s *Server) emailPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.renderEmail(w, r, a, http.StatusOK, "", "")
+	// The new address, when the form's "confirm it's you" method was
+	// switched (never the password).
+	s.renderEmail(w, r, a, http.StatusOK, "", r.URL.Query().Get("email"))
 }
 
 func (s *Server) renderEmail(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg, typed string) {
@@ -27,6 +30,9 @@ func (s *Server) renderEmail(w http.ResponseWriter, r *http.Request, a core.Auth
 		return
 	}
 	b := emailBody{Email: typed, Elevation: s.elevationFor(r, a, p, "/settings/security/email")}
+	if b.Elevation != nil {
+		b.Elevation.Keep = url.Values{"email": {typed}}
+	}
 	sent, found, err := s.svc.PendingEmailChange(r.Context(), a)
 	if err != nil {
 		s.fail(w, r, &a, err)

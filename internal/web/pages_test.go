@@ -182,6 +182,59 @@ func TestSafetyHeaders(t *testing.T) {
 	}
 }
 
+// TestCacheControl: only a static file may be kept by a cache; every other
+// answer, a 404 under /static/ included (it shows the visitor's menu and a
+// CSRF token), is no-store.
+func TestCacheControl(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "sam", false, true)
+	c := newClient(t, ts.URL())
+	c.signInWithCode(ts, "sam", secret)
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/static/style.css", http.StatusOK, "public, max-age=3600"},
+		{"/static/x.css", http.StatusNotFound, "no-store"},
+		{"/static/", http.StatusNotFound, "no-store"},
+		{"/static/style.css/", http.StatusNotFound, "no-store"},
+		{"/static", http.StatusNotFound, "no-store"},
+		{"/nowhere", http.StatusNotFound, "no-store"},
+		{"/settings/security", http.StatusOK, "no-store"},
+	} {
+		r := c.get(tc.path)
+		if r.status != tc.status || r.header.Get("Cache-Control") != tc.want {
+			t.Errorf("GET %s: status %d, Cache-Control %q; want %d, %q", tc.path, r.status, r.header.Get("Cache-Control"), tc.status, tc.want)
+		}
+	}
+	if r := c.post("/static/style.css", url.Values{}); r.status != http.StatusMethodNotAllowed || r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("POST /static/style.css: status %d, Cache-Control %q; want 405, no-store", r.status, r.header.Get("Cache-Control"))
+	}
+}
+
+// TestStrictTransportSecurity: with an https base URL every answer of the
+// pages, a static file and an error page too, tells the browser to come
+// back over https only, for a year; on plain http it is not sent.
+func TestStrictTransportSecurity(t *testing.T) {
+	for _, tc := range []struct {
+		name, base, want string
+	}{
+		{"plain http", "", ""},
+		{"https base url", "https://twofold.example", "max-age=31536000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := testenv.NewServer(t, testenv.SQLiteDSN(t), func(c *config.Config) { c.BaseURL = tc.base })
+			c := newClient(t, "http://"+ts.Addr())
+			for _, path := range []string{"/login", "/static/style.css", "/static/x.css", "/nowhere"} {
+				if got := c.get(path).header.Get("Strict-Transport-Security"); got != tc.want {
+					t.Errorf("GET %s: Strict-Transport-Security %q, want %q", path, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
 func TestCSRF(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	account(t, ts, "alice", false, false)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -82,20 +83,13 @@ func stateFileName(label string) string {
 // addPush adds a push device; with two-factor on, a fresh check first.
 func (s *Server) addPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	label := r.PostForm.Get("label")
-	ask := func(status int, errMsg string) {
-		s.askToConfirm(w, r, a, status, "Add a push device", errMsg, confirmBody{
-			Heading: "Add a push device?", Action: "/settings/security/push", Cancel: "/settings/security", Button: "Add the device",
-			Text:   []string{"A push device approves sign-ins to your account and its sensitive changes, so adding one needs a code from an authenticator you already have."},
-			Fields: map[string]string{"label": label},
-		})
-	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
-		ask(s.status(w, r, err), message(err))
+		s.askPush(w, r, a, label, s.status(w, r, err), message(err))
 		return
 	}
 	e, err := s.svc.EnrolPush(r.Context(), a, label, s.baseURL(r), httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
-		ask(http.StatusOK, "")
+		s.askPush(w, r, a, label, http.StatusOK, "")
 		return
 	}
 	if err != nil {
@@ -105,12 +99,49 @@ func (s *Server) addPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	s.renderPushEnrol(w, r, a, e)
 }
 
-// renewPush shows a new enrolment code for a push device not enrolled yet.
+// addPushPage is the page askPush shows, reached by the links of its
+// "confirm it's you" fields to the other methods and by the return of
+// their buttons ("Send a push", "Text me a code"), which carry the
+// device's name. With nothing to confirm it goes to the security page,
+// where the device is added.
+func (s *Server) addPushPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.askPush(w, r, a, r.URL.Query().Get("label"), http.StatusOK, "")
+}
+
+// askPush asks to confirm it's the holder before a push device called
+// label is added.
+func (s *Server) askPush(w http.ResponseWriter, r *http.Request, a core.Auth, label string, status int, errMsg string) {
+	heading := "Add a push device?"
+	if label != "" { // a hidden field, which a link may have filled in
+		heading = "Add the push device “" + label + "”?"
+	}
+	s.askToConfirm(w, r, a, status, "Add a push device", errMsg, confirmBody{
+		Heading: heading, Action: pushPath, Cancel: "/settings/security", Button: "Add the device",
+		Text:    []string{"A push device approves sign-ins to your account and its sensitive changes, so adding one needs a code from an authenticator you already have."},
+		Fields:  map[string]string{"label": label},
+		Keep:    url.Values{"label": {label}},
+		Unasked: "/settings/security",
+	})
+}
+
+// pushPath is the address of adding a push device.
+const pushPath = "/settings/security/push"
+
+// renewPush shows a new enrolment code for a push device not enrolled yet;
+// with two-factor on, a fresh check first, as for adding one: the code
+// makes whichever device uses it first the account's push device.
 func (s *Server) renewPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
+		s.askRenewPush(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
 	e, err := s.svc.RenewPushEnrolment(r.Context(), a, r.PathValue("id"), s.baseURL(r), httpapi.Meta(r))
 	switch twofold.ErrorCode(err) {
 	case twofold.CodeNotFound, twofold.CodeConflict:
 		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
+		return
+	case twofold.CodeElevationRequired:
+		s.askRenewPush(w, r, a, http.StatusOK, "")
 		return
 	}
 	if err != nil {
@@ -118,6 +149,35 @@ func (s *Server) renewPush(w http.ResponseWriter, r *http.Request, a core.Auth) 
 		return
 	}
 	s.renderPushEnrol(w, r, a, e)
+}
+
+// renewPushPage is the page askRenewPush shows, reached by the links of
+// its "confirm it's you" fields to the other methods and by the return of
+// their buttons. With nothing to confirm it goes to the security page,
+// where the new code is asked for.
+func (s *Server) renewPushPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.askRenewPush(w, r, a, http.StatusOK, "")
+}
+
+// askRenewPush asks to confirm it's the holder before a new enrolment code
+// of the pending push device {id} is shown; a device that is gone, or
+// enrolled meanwhile, goes back to the security page, which says so.
+func (s *Server) askRenewPush(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	_, f, err := s.findFactor(r, a, r.PathValue("id"))
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && (f.Status != twofold.FactorPending || f.Type != twofold.FactorPush) {
+		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	s.askToConfirm(w, r, a, status, "Add a push device", errMsg, confirmBody{
+		Heading: "Show a new enrolment code for “" + f.Label + "”?", Action: pushPath + "/" + f.ID + "/renew",
+		Cancel: "/settings/security", Button: "Show a new code",
+		Text:    []string{"The enrolment code makes the device that uses it your push device, which approves sign-ins to your account and its sensitive changes, so a new one needs a code from an authenticator you already have."},
+		Unasked: "/settings/security",
+	})
 }
 
 // baseURL is the URL a device reaches this server at: the configured one,

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -30,19 +31,7 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	label, passkey := r.PostForm.Get("label"), r.PostForm.Get("passkey") == "1"
 	password := r.PostForm.Get("current_password")
 	kind := keyKind(passkey)
-	ask := func(status int, errMsg string) {
-		b := confirmBody{
-			Heading: "Add a " + kind + "?", Action: "/settings/security/webauthn", Cancel: "/settings/security", Button: "Continue",
-			Text:     []string{"A " + kind + " can sign in to your account and approve its sensitive changes, so adding one needs a check with an authenticator you already have."},
-			AskLabel: true, Label: label,
-		}
-		if passkey {
-			b.Fields = map[string]string{"passkey": "1"}
-			b.AskPassword = true
-			b.Text = []string{"A passkey signs in to your account on its own, without your password, so adding one takes your password, and a check with an authenticator you already have."}
-		}
-		s.askToConfirm(w, r, a, status, "Add a "+kind, errMsg, b)
-	}
+	ask := func(status int, errMsg string) { s.askAddKey(w, r, a, label, passkey, status, errMsg) }
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
 		return
@@ -70,6 +59,44 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	s.render(w, r, http.StatusOK, "securitykey", Page{Title: "Add a " + kind, Account: &a.Account,
 		Body: keyBody{Factor: e.Factor, Options: string(e.Options)}})
+}
+
+// addKeyPage is the page askAddKey shows, reached by the links of its
+// "confirm it's you" fields to the other methods and by the return of
+// their buttons, which carry the key's name and whether it is a passkey
+// (never the password). A bad name is told on the page, before a code is
+// spent on it. With nothing to confirm it goes to the security page, where
+// the key is added.
+func (s *Server) addKeyPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	q := r.URL.Query()
+	label, passkey := q.Get("label"), q.Get("passkey") == "1"
+	if label != "" {
+		if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+			s.askAddKey(w, r, a, label, passkey, s.status(w, r, err), message(err))
+			return
+		}
+	}
+	s.askAddKey(w, r, a, label, passkey, http.StatusOK, "")
+}
+
+// askAddKey asks to confirm it's the holder (and, for a passkey, the
+// password) before a security key called label is added.
+func (s *Server) askAddKey(w http.ResponseWriter, r *http.Request, a core.Auth, label string, passkey bool, status int, errMsg string) {
+	kind := keyKind(passkey)
+	b := confirmBody{
+		Heading: "Add a " + kind + "?", Action: "/settings/security/webauthn", Cancel: "/settings/security", Button: "Continue",
+		Text:     []string{"A " + kind + " can sign in to your account and approve its sensitive changes, so adding one needs a check with an authenticator you already have."},
+		AskLabel: true, Label: label,
+		Keep:    url.Values{"label": {label}},
+		Unasked: "/settings/security",
+	}
+	if passkey {
+		b.Fields = map[string]string{"passkey": "1"}
+		b.Keep.Set("passkey", "1")
+		b.AskPassword = true
+		b.Text = []string{"A passkey signs in to your account on its own, without your password, so adding one takes your password, and a check with an authenticator you already have."}
+	}
+	s.askToConfirm(w, r, a, status, "Add a "+kind, errMsg, b)
 }
 
 // keyKind names a security key enrolled as a passkey, or not, on the pages.

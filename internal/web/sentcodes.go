@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -25,21 +26,10 @@ type sentBody struct {
 // addSent adds a phone number (sms) or an address (email) and sends it a
 // code; with two-factor on, a fresh check first.
 func (s *Server) addSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	kind := twofold.FactorType(r.PostForm.Get("type"))
-	if kind != twofold.FactorEmail {
-		kind = twofold.FactorSMS
-	}
+	kind := sentKindOf(r.PostForm.Get("type"))
 	dest, label := r.PostForm.Get("destination"), r.PostForm.Get("label")
-	ask := func(status int, errMsg string) {
-		s.askToConfirm(w, r, a, status, "Add a phone or address", errMsg, confirmBody{
-			Heading: "Add " + map[twofold.FactorType]string{twofold.FactorSMS: "a phone", twofold.FactorEmail: "an email address"}[kind] + "?",
-			Action:  "/settings/security/sent", Cancel: "/settings/security", Button: "Send a code",
-			Text:   []string{"A phone or an address that is sent codes can sign in to your account and approve its sensitive changes, so adding one needs a code from an authenticator you already have."},
-			Fields: map[string]string{"type": string(kind), "destination": dest, "label": label},
-		})
-	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
-		ask(s.status(w, r, err), message(err))
+		s.askSent(w, r, a, kind, dest, label, s.status(w, r, err), message(err))
 		return
 	}
 	n := core.NewFactor{Type: kind, Label: label}
@@ -50,7 +40,7 @@ func (s *Server) addSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	e, err := s.svc.EnrolFactor(r.Context(), a, n, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
-		ask(http.StatusOK, "")
+		s.askSent(w, r, a, kind, dest, label, http.StatusOK, "")
 		return
 	}
 	if err != nil {
@@ -58,6 +48,45 @@ func (s *Server) addSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		return
 	}
 	http.Redirect(w, r, "/settings/security/sent/"+e.Factor.ID, http.StatusSeeOther)
+}
+
+// sentKindOf is the kind of factor the add form asks for: an address
+// (email) when it says so, else a phone (sms).
+func sentKindOf(v string) twofold.FactorType {
+	if twofold.FactorType(v) == twofold.FactorEmail {
+		return twofold.FactorEmail
+	}
+	return twofold.FactorSMS
+}
+
+// addSentPage is the page askSent shows, reached by the links of its
+// "confirm it's you" fields to the other methods and by the return of
+// their buttons ("Text me a code", "Send a push"), which carry the kind,
+// the phone or address and the name. With nothing to confirm it goes to
+// the security page, where the phone or address is added.
+func (s *Server) addSentPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	q := r.URL.Query()
+	s.askSent(w, r, a, sentKindOf(q.Get("type")), q.Get("destination"), q.Get("label"), http.StatusOK, "")
+}
+
+// askSent asks to confirm it's the holder before the phone or address
+// dest is added.
+func (s *Server) askSent(w http.ResponseWriter, r *http.Request, a core.Auth, kind twofold.FactorType, dest, label string, status int, errMsg string) {
+	// The phone or address is a hidden field: the heading shows it, since
+	// a link may have filled it in.
+	heading := map[twofold.FactorType]string{twofold.FactorSMS: "Add a phone?", twofold.FactorEmail: "Add an email address?"}[kind]
+	if dest != "" {
+		heading = map[twofold.FactorType]string{twofold.FactorSMS: "Add the phone “", twofold.FactorEmail: "Add the email address “"}[kind] + dest + "”?"
+	}
+	fields := map[string]string{"type": string(kind), "destination": dest, "label": label}
+	s.askToConfirm(w, r, a, status, "Add a phone or address", errMsg, confirmBody{
+		Heading: heading,
+		Action:  "/settings/security/sent", Cancel: "/settings/security", Button: "Send a code",
+		Text:    []string{"A phone or an address that is sent codes can sign in to your account and approve its sensitive changes, so adding one needs a code from an authenticator you already have."},
+		Fields:  fields,
+		Keep:    url.Values{"type": {fields["type"]}, "destination": {dest}, "label": {label}},
+		Unasked: "/settings/security",
+	})
 }
 
 // sentPage asks for the code sent to a pending phone or address.

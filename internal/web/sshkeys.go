@@ -90,7 +90,9 @@ type sshKeysBody struct {
 }
 
 func (s *Server) sshKeysPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.renderSSHKeys(w, r, a, http.StatusOK, sshKeysBody{}, notice(r), "")
+	// The form's fields, when its "confirm it's you" method was switched.
+	q := r.URL.Query()
+	s.renderSSHKeys(w, r, a, http.StatusOK, sshKeysBody{Label: q.Get("label"), PublicKey: q.Get("public_key")}, notice(r), "")
 }
 
 func (s *Server) renderSSHKeys(w http.ResponseWriter, r *http.Request, a core.Auth, status int, b sshKeysBody, notice, errMsg string) {
@@ -105,7 +107,9 @@ func (s *Server) renderSSHKeys(w http.ResponseWriter, r *http.Request, a core.Au
 		return
 	}
 	b.Keys, b.Enabled = keys, p.Enabled
-	b.Elevation = s.elevationFor(r, a, p, sshKeysPath)
+	if b.Elevation = s.elevationFor(r, a, p, sshKeysPath); b.Elevation != nil {
+		b.Elevation.Keep = url.Values{"label": {b.Label}, "public_key": {b.PublicKey}}
+	}
 	s.render(w, r, status, "sshkeys", Page{Title: "SSH keys", Account: &p.Account, Notice: notice, Error: errMsg, Body: b, Nav: "security"})
 }
 

@@ -207,6 +207,12 @@ func TestElevationReturn(t *testing.T) {
 		{"machinery", url.Values{"return": {"/x?method=ssh_key"}, "keep": {"method", "elevate_code", "csrf"}, "method": {"totp"}, "elevate_code": {"123456"}, "csrf": {"t"}}, "",
 			"/x?method=ssh_key"},
 		{"elsewhere", url.Values{"return": {"//evil.example/"}}, "", "/settings/security"},
+		// What a form keeps goes along well past a sign-in's next=, and
+		// typing too much loses only the typing, never the page.
+		{"long", url.Values{"return": {"/settings/security/api-keys?method=sms"}, "keep": {"permits"}, "permits": {strings.Repeat("p", 1000)}}, "sent",
+			"/settings/security/api-keys?method=sms&permits=" + strings.Repeat("p", 1000) + "&sent=1"},
+		{"too long", url.Values{"return": {"/settings/security/api-keys?method=sms&name=x"}, "keep": {"permits"}, "permits": {strings.Repeat("p", 5000)}}, "sent",
+			"/settings/security/api-keys?method=sms&sent=1"},
 		// Parsed and printed again, an escaped slash and a character the
 		// path may not hold make "//evil.example/…": never sent.
 		{"elsewhere once printed", url.Values{"return": {"/%2Fevil.example/<"}}, "sent", "/settings/security"},

@@ -7,7 +7,8 @@
 // HttpOnly, SameSite=Lax and Secure over TLS; every POST carries a CSRF token
 // (a keyed hash of a per-browser cookie) and passes Go's cross-origin check;
 // every page is sent with a strict Content-Security-Policy, X-Frame-Options
-// DENY, Referrer-Policy no-referrer and Cache-Control no-store.
+// DENY, Referrer-Policy no-referrer and Cache-Control no-store (only a
+// static file is cacheable), and over https with Strict-Transport-Security.
 package web
 
 import (
@@ -119,16 +120,17 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/security/totp/{id}":              s.authed(s.enrolElevate),
 		"GET /settings/security/totp/{id}/qr.png":        s.authed(s.enrolQR),
 		"POST /settings/security/totp/{id}/confirm":      s.authed(s.confirm),
-		"GET /settings/security/sent":                    redirectTo("/settings/security").ServeHTTP,
+		"GET /settings/security/sent":                    s.authed(s.addSentPage),
 		"POST /settings/security/sent":                   s.authed(s.addSent),
 		"GET /settings/security/sent/{id}":               s.authed(s.sentPage),
 		"POST /settings/security/sent/{id}/confirm":      s.authed(s.confirmSent),
 		"POST /settings/security/sent/{id}/resend":       s.authed(s.resendSent),
-		"GET /settings/security/push":                    redirectTo("/settings/security").ServeHTTP,
+		"GET /settings/security/push":                    s.authed(s.addPushPage),
 		"POST /settings/security/push":                   s.authed(s.addPush),
+		"GET /settings/security/push/{id}/renew":         s.authed(s.renewPushPage),
 		"POST /settings/security/push/{id}/renew":        s.authed(s.renewPush),
 		"POST /settings/security/webauthn":               s.authed(s.addKey),
-		"GET /settings/security/webauthn":                redirectTo("/settings/security").ServeHTTP,
+		"GET /settings/security/webauthn":                s.authed(s.addKeyPage),
 		"GET /settings/security/webauthn/{id}":           s.authed(s.keyPage),
 		"POST /settings/security/webauthn/{id}":          s.authed(s.confirmKey),
 		"POST /settings/security/webauthn/{id}/register": s.authed(s.registerKey),
@@ -266,7 +268,7 @@ func (s *Server) visitor(r *http.Request) *core.Auth {
 	return nil
 }
 
-// headers sets the safety headers of every page.
+// headers sets the safety headers of every page and error page.
 func (s *Server) headers(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -274,10 +276,17 @@ func (s *Server) headers(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	if !strings.HasPrefix(r.URL.Path, "/static/") {
-		hd.Set("Cache-Control", "no-store")
+	// Every answer, an error page under /static/ too, shows the visitor's
+	// menu and a CSRF token: none may be kept by a cache. serveStatic
+	// makes a file it serves cacheable.
+	hd.Set("Cache-Control", "no-store")
+	if s.secureCookies(r) { // https (RFC 6797): browsers come back over https only
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 }
+
+// maxForm bounds the body of a form.
+const maxForm = 64 << 10
 
 // guard sets the safety headers of every page and checks every POST: same
 // origin (Sec-Fetch-Site/Origin), a bounded body and a valid CSRF token.
@@ -294,7 +303,7 @@ func (s *Server) guard(h http.Handler) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if err := r.ParseForm(); err != nil || !httpapi.TextValues(r.PostForm) {
 				s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read. Go back and try again.")
 				return
@@ -315,13 +324,16 @@ func (s *Server) Malformed(w http.ResponseWriter, r *http.Request) {
 	s.renderError(w, r, nil, http.StatusBadRequest, "This address is not valid: it holds bytes that are not text. Check the link and try again.")
 }
 
+// serveStatic serves a file of the site's own static/, the only answer a
+// cache may keep; anything else under /static/ is the site's 404 page,
+// which shows the visitor's menu and is never stored (headers).
 func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/static/")
 	if !fs.ValidPath(name) || strings.HasSuffix(r.URL.Path, "/") {
 		s.notFound(w, r) // no folder listings
 		return
 	}
-	if _, err := fs.Stat(staticFS, "static/"+name); err != nil {
+	if fi, err := fs.Stat(staticFS, "static/"+name); err != nil || fi.IsDir() {
 		s.notFound(w, r)
 		return
 	}
@@ -470,8 +482,12 @@ func sentence(s string) string {
 }
 
 // safeNext returns next when it is a path on this site, else "".
-func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 512 ||
+func safeNext(next string) string { return safePath(next, 512) }
+
+// safePath returns next when it is a path on this site of at most max
+// bytes, else "".
+func safePath(next string, max int) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > max ||
 		strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/logout") {
 		return ""
 	}
