@@ -319,6 +319,9 @@ func (c Config) Validate() error {
 	if c.KeyFile == "" {
 		errs = append(errs, errors.New("key-file is empty: name the master key file (default twofold.key), or leave the setting out"))
 	}
+	if strings.TrimSpace(c.Issuer) == "" {
+		errs = append(errs, errors.New("issuer is empty: authenticator apps and security keys show it; name the service (default Twofold), or leave the setting out"))
+	}
 	if c.BaseURL != "" {
 		if _, err := c.PublicURL(); err != nil {
 			errs = append(errs, err)

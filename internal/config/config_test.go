@@ -189,6 +189,7 @@ func TestEmptyValueIsAValue(t *testing.T) {
 		{"empty env over file", []string{"--config", full}, map[string]string{"TWOFOLD_DB": ""}, "", "", "file.key", []string{"db"}},
 		{"empty bool", nil, map[string]string{"TWOFOLD_SMTP_STARTTLS": ""}, "smtp-starttls", "sqlite:twofold.db", "twofold.key", nil},
 		{"empty duration", []string{"--config", empty}, map[string]string{"TWOFOLD_SESSION_TTL": ""}, "session-ttl", "", "", nil},
+		{"empty issuer", nil, map[string]string{"TWOFOLD_ISSUER": " "}, "", "sqlite:twofold.db", "twofold.key", []string{"issuer"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parse(t, tc.args, tc.env)

@@ -241,12 +241,20 @@ const maxPasswordWaits = 16
 // than one attempt after another could have.
 func (s *Service) takePasswordSlot(ctx context.Context, key string) (done func(), err error) {
 	for range maxPasswordWaits {
-		s.passwordChecks.begin(key)
+		before := s.passwordChecks.begin(key)
 		if _, err = s.takeSlot(ctx, key, passwordDelay); err == nil {
-			return sync.OnceFunc(func() { s.passwordChecks.end(key, true) }), nil
+			return sync.OnceFunc(func() { s.passwordChecks.end(key, true, nil) }), nil
 		}
-		ended, others := s.passwordChecks.end(key, false)
-		if twofold.ErrorCode(err) != twofold.CodeThrottled || !others {
+		ended, others, missed := s.passwordChecks.end(key, false, before)
+		if twofold.ErrorCode(err) != twofold.CodeThrottled {
+			return nil, err
+		}
+		if missed {
+			// One that held a slot ended while this one tried: its
+			// outcome may have cleared the lock this one met.
+			continue
+		}
+		if !others {
 			return nil, err
 		}
 		select {
@@ -272,8 +280,9 @@ type attempts struct {
 }
 
 // begin counts an attempt on key as under way, before it tries for a slot:
-// whoever meets the lock that its slot sets finds it counted.
-func (u *underWay) begin(key string) {
+// whoever meets the lock that its slot sets finds it counted. It returns
+// what is closed when an attempt that took a slot ends from now on.
+func (u *underWay) begin(key string) <-chan struct{} {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.m == nil {
@@ -285,6 +294,7 @@ func (u *underWay) begin(key string) {
 		u.m[key] = a
 	}
 	a.n++
+	return a.ended
 }
 
 // end ends an attempt on key, which took a slot or was refused one, and
@@ -293,22 +303,31 @@ func (u *underWay) begin(key string) {
 // waiting are woken by an attempt that took a slot, whose outcome may have
 // cleared or lifted the lock, and by the last one, after which none will
 // be; not by every refusal, which would have them try again in a loop
-// while the passwords are being checked.
-func (u *underWay) end(key string, took bool) (<-chan struct{}, bool) {
+// while the passwords are being checked. missed reports whether before
+// (what begin returned) was closed by then: an attempt that took a slot
+// ended while this one tried, so the lock this one met may be gone.
+func (u *underWay) end(key string, took bool, before <-chan struct{}) (ended <-chan struct{}, others, missed bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if before != nil {
+		select {
+		case <-before:
+			missed = true
+		default:
+		}
+	}
 	a := u.m[key]
 	a.n--
 	if a.n == 0 {
 		close(a.ended)
 		delete(u.m, key)
-		return nil, false
+		return nil, false, missed
 	}
 	if took {
 		close(a.ended)
 		a.ended = make(chan struct{})
 	}
-	return a.ended, true
+	return a.ended, true, missed
 }
 
 // slotOpen returns the failures counted against key, or a throttled error
