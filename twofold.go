@@ -422,6 +422,10 @@ type HardwareToken struct {
 	// claimed, when the secret lives on only in its factor.
 	SecretKeyID  string
 	SealedSecret []byte
+	// SecretDigest is a keyed hash of the secret, stored at import and kept
+	// when the token is claimed, so that the seed of a token in use is
+	// known again when imported under another serial.
+	SecretDigest []byte
 	ImportedAt   time.Time
 	ClaimedBy    string // the id of the factor made from it; "" while unclaimed
 	ClaimedAt    *time.Time

@@ -142,6 +142,9 @@ type Store interface {
 	// HardwareToken returns a token by its serial; an unknown one is not-found.
 	HardwareToken(ctx context.Context, serial string) (twofold.HardwareToken, error)
 	HardwareTokens(ctx context.Context, unclaimed bool) ([]twofold.HardwareToken, error)
+	// ClaimedTokenDigests returns the secret digests of the claimed tokens
+	// whose factor still exists, by serial.
+	ClaimedTokenDigests(ctx context.Context) (map[string][]byte, error)
 	// ClaimToken marks the token claimed, only while unclaimed, and stores
 	// and activates its factor, all or nothing; ok=false: nothing written.
 	ClaimToken(ctx context.Context, c twofold.TokenClaim) (ok, first bool, err error)

@@ -129,12 +129,24 @@ func (s *Service) checkTokenSecrets(ctx context.Context, ts []twofold.HardwareTo
 	sum := func(secret []byte) string {
 		return string(s.hasher.Sum("token-secret", string(bytes.TrimRight(secret, "\x00"))))
 	}
-	for _, t := range ts {
+	for i, t := range ts {
 		k := sum(t.Secret)
 		if other, ok := seen[k]; ok {
 			return twofold.Errorf(twofold.CodeConflict, "the tokens %q and %q have the same secret: nothing was imported", other, t.Serial)
 		}
 		seen[k] = t.Serial
+		ts[i].SecretDigest = []byte(k)
+	}
+	// A claimed token's secret lives on in its factor: while that exists, a
+	// token of the same seed would be a second way to its codes.
+	claimed, err := s.store.ClaimedTokenDigests(ctx)
+	if err != nil {
+		return err
+	}
+	for old, digest := range claimed {
+		if serial, ok := seen[string(digest)]; ok && serial != old {
+			return twofold.Errorf(twofold.CodeConflict, "the token %q has the same secret as the token %q, claimed and in use: nothing was imported", serial, old)
+		}
 	}
 	stored, err := s.store.HardwareTokens(ctx, true)
 	if err != nil {

@@ -32,10 +32,10 @@ func scanToken(row interface{ Scan(...any) error }) (twofold.HardwareToken, erro
 func (s *Store) ImportTokens(ctx context.Context, ts []twofold.HardwareToken) error {
 	err := s.InTx(ctx, func(ctx context.Context) error {
 		for _, t := range ts {
-			res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO hardware_tokens (`+tokenColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL) ON CONFLICT (serial) DO NOTHING`,
+			res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO hardware_tokens (`+tokenColumns+`, secret_digest)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11) ON CONFLICT (serial) DO NOTHING`,
 				t.Serial, t.Manufacturer, string(t.Type), t.Algorithm, t.Digits, int64(t.Period/time.Second), t.Counter,
-				t.SecretKeyID, t.SealedSecret, micros(t.ImportedAt))
+				t.SecretKeyID, t.SealedSecret, micros(t.ImportedAt), t.SecretDigest)
 			if err != nil {
 				return fmt.Errorf("insert token: %w", err)
 			}
@@ -71,6 +71,31 @@ func (s *Store) HardwareTokens(ctx context.Context, unclaimed bool) ([]twofold.H
 		q += ` WHERE claimed_by IS NULL`
 	}
 	return queryAll(ctx, s, "tokens", scanToken, q+` ORDER BY imported_at, serial`)
+}
+
+// ClaimedTokenDigests returns the secret digests of the claimed tokens whose
+// factor still exists, by serial; tokens imported without a digest are left
+// out.
+func (s *Store) ClaimedTokenDigests(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT t.serial, t.secret_digest FROM hardware_tokens t
+		JOIN factors f ON f.id = t.claimed_by WHERE t.secret_digest IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("select token digests: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var serial string
+		var digest []byte
+		if err := rows.Scan(&serial, &digest); err != nil {
+			return nil, fmt.Errorf("scan token digest: %w", err)
+		}
+		out[serial] = digest
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select token digests: %w", err)
+	}
+	return out, nil
 }
 
 // ClaimToken claims a hardware token as c says, all or nothing: one
