@@ -664,8 +664,9 @@ func TestWebhookLimit(t *testing.T) {
 }
 
 // TestWebhookSecretUnreadable: an instance that cannot open a webhook's
-// secret (its key file lacks the key) records a failure and backs off,
-// rather than trying again every second; nothing is sent unsigned.
+// secret (its key file lacks the key, or the value is damaged) records a
+// failure and backs off, rather than trying again every second; nothing is
+// sent unsigned.
 func TestWebhookSecretUnreadable(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
 		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
@@ -676,7 +677,9 @@ func TestWebhookSecretUnreadable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := s.Store.SetWebhookSecret(ctx, id, w.SecretKeyID, w.SealedSecret, "no-such-key", []byte("sealed under a key nobody has"), "", nil, time.Time{}); err != nil || !ok {
+		// Under the webhook's own data key, bytes that key never sealed:
+		// opening them fails, as it would for a damaged or foreign value.
+		if ok, err := s.Store.SetWebhookSecret(ctx, id, w.SecretKeyID, w.SealedSecret, w.SecretKeyID, []byte("bytes that key never sealed, too long to pass for nothing"), "", nil, time.Time{}); err != nil || !ok {
 			t.Fatalf("SetWebhookSecret: %v, %v", ok, err)
 		}
 		addEvents(t, s, "test.a", 1, 1)
