@@ -275,3 +275,117 @@ func (g *gatedStore) AddFirstDataKey(ctx context.Context, k WrappedKey) (bool, e
 	}
 	return g.memStore.AddFirstDataKey(ctx, k)
 }
+
+// withoutHardLinks makes key file creation take the path of a file system
+// without hard links for the rest of the test.
+func withoutHardLinks(t *testing.T) {
+	t.Helper()
+	old := link
+	link = func(oldname, newname string) error {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: errors.ErrUnsupported}
+	}
+	t.Cleanup(func() { link = old })
+}
+
+// TestKeyFileCreationRaceWithoutHardLinks: where hard links fail, the file
+// is created exclusively and written in place; instances starting together
+// still all end with the keys of the one file on disk, mode 0600, even when
+// one reads the file while another is still writing it.
+func TestKeyFileCreationRaceWithoutHardLinks(t *testing.T) {
+	withoutHardLinks(t)
+	const rounds, instances = 20, 8
+	for round := range rounds {
+		path := filepath.Join(t.TempDir(), "twofold.key")
+		var (
+			wg      sync.WaitGroup
+			start   = make(chan struct{})
+			files   = make([]*File, instances)
+			created = make([]bool, instances)
+		)
+		for i := range instances {
+			wg.Go(func() {
+				<-start
+				f, c, err := LoadOrCreateFile(path)
+				if err != nil {
+					t.Errorf("round %d, instance %d: %v", round, i, err)
+					return
+				}
+				files[i], created[i] = f, c
+			})
+		}
+		close(start)
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		disk, err := LoadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		makers := 0
+		for i, f := range files {
+			if f.Primary != disk.Primary || !bytes.Equal(f.HashKey, disk.HashKey) {
+				t.Fatalf("round %d: instance %d holds keys the file on disk does not", round, i)
+			}
+			if created[i] {
+				makers++
+			}
+		}
+		if makers != 1 {
+			t.Errorf("round %d: %d instances report that they made the file, want 1", round, makers)
+		}
+		if mode, exposed, err := Exposed(path); err != nil || exposed {
+			t.Errorf("round %d: the file has mode %v (%v), want 0600", round, mode, err)
+		}
+	}
+}
+
+// TestKeyFileReadWhileWritten: a key file that ends before its JSON does is
+// one being written in place by another instance; it is read again until it
+// is whole. A complete file that is not valid is refused at once.
+func TestKeyFileReadWhileWritten(t *testing.T) {
+	dir := t.TempDir()
+	whole := filepath.Join(dir, "whole.key")
+	want, created, err := LoadOrCreateFile(whole)
+	if err != nil || !created {
+		t.Fatalf("LoadOrCreateFile: created %v, %v", created, err)
+	}
+	b, err := os.ReadFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cut := range []int{0, 1, len(b) / 2, len(b) - 2} {
+		path := filepath.Join(dir, fmt.Sprintf("cut%d.key", cut))
+		if err := os.WriteFile(path, b[:cut], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadFile(path); !errors.Is(err, errPartial) {
+			t.Fatalf("cut at %d of %d: LoadFile gave %v, want an error marking a file that ends early", cut, len(b), err)
+		}
+		// The writer finishes once the reader has found the file short.
+		waits := 0
+		old := waitForWriter
+		waitForWriter = func() {
+			if waits++; waits == 2 {
+				if err := os.WriteFile(path, b, 0o600); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		got, err := loadWritten(path)
+		waitForWriter = old
+		if err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		if got.Primary != want.Primary || !bytes.Equal(got.HashKey, want.HashKey) {
+			t.Fatalf("cut at %d: read other keys than the file's", cut)
+		}
+	}
+	bad := filepath.Join(dir, "bad.key")
+	if err := os.WriteFile(bad, append(b, '}'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateFile(bad); err == nil || errors.Is(err, errPartial) {
+		t.Fatalf("a whole file with a stray byte: %v, want it refused as invalid", err)
+	}
+}

@@ -13,6 +13,7 @@
 package keyring
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -21,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -82,7 +84,7 @@ func (f *File) Path() string { return f.path }
 // wins), and every one of them then uses the keys read back from disk. Keys
 // that no file holds are never used.
 func LoadOrCreateFile(path string) (f *File, created bool, err error) {
-	f, err = LoadFile(path)
+	f, err = loadWritten(path)
 	if !errors.Is(err, os.ErrNotExist) {
 		return f, false, err
 	}
@@ -91,11 +93,35 @@ func LoadOrCreateFile(path string) (f *File, created bool, err error) {
 	if created, err = nf.create(path); err != nil {
 		return nil, false, err
 	}
-	if f, err = LoadFile(path); err != nil {
+	if f, err = loadWritten(path); err != nil {
 		return nil, false, err
 	}
 	return f, created, nil
 }
+
+// loadWritten is LoadFile for a file another instance may be writing in
+// place (created without hard links): a file that ends before its JSON does
+// is read again for up to a second before it is called invalid.
+func loadWritten(path string) (f *File, err error) {
+	for try := 0; ; try++ {
+		f, err = LoadFile(path)
+		if !errors.Is(err, errPartial) || try == 40 {
+			return f, err
+		}
+		waitForWriter()
+	}
+}
+
+// waitForWriter gives a writer of the key file time to finish; a variable
+// for tests.
+var waitForWriter = func() { time.Sleep(25 * time.Millisecond) }
+
+// errPartial marks a key file that ends before its JSON does.
+var errPartial = errors.New("the file ends early")
+
+// link puts a new file in place; a variable so that tests can take a file
+// system without hard links.
+var link = os.Link
 
 // OpenFile reads the key file at path and opens a Keyring over s with it
 // (Open). A missing file is created, with a fresh master key and hash key
@@ -151,6 +177,9 @@ func LoadFile(path string) (*File, error) {
 	}
 	var f File
 	if err := json.Unmarshal(b, &f); err != nil {
+		if derr := json.NewDecoder(bytes.NewReader(b)).Decode(&File{}); derr == io.EOF || derr == io.ErrUnexpectedEOF {
+			err = fmt.Errorf("%w: %w", errPartial, err)
+		}
 		return nil, fmt.Errorf("key file %s is not valid: %w", path, err)
 	}
 	if err := f.validate(); err != nil {
@@ -209,14 +238,15 @@ func (f *File) Save(path string) error {
 // it did. The file appears whole (mode 0600) or not at all: it is written
 // beside path and hard-linked to it, which fails when path exists. Where the
 // file system has no hard links, it is created exclusively (O_EXCL) and
-// written in place, and a reader at that moment may see it incomplete.
+// written in place; a reader at that moment finds it short and reads it
+// again (loadWritten).
 func (f *File) create(path string) (bool, error) {
 	tmp, err := f.writeTemp(path)
 	if err != nil {
 		return false, err
 	}
 	defer os.Remove(tmp)
-	err = os.Link(tmp, path)
+	err = link(tmp, path)
 	switch {
 	case errors.Is(err, fs.ErrExist):
 		return false, nil
