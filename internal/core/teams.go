@@ -58,11 +58,14 @@ type TeamStore interface {
 	// DeleteTeam is decided on by as read, as UpdateTeam.
 	DeleteTeam(ctx context.Context, id string, by twofold.TeamMember) error
 	TeamsRequiringTwoFactor(ctx context.Context, accountID string) ([]string, error)
-	// SetZoneTeam shares a zone with a team, or with "" with none; it
-	// shares only with a team the zone's owner is a member of as it runs,
-	// else it is a conflict. A share is decided on by as read, as
-	// UpdateTeam.
+	// SetZoneTeam shares a zone with a team; it shares only with a team
+	// the zone's owner is a member of as it runs, else it is a conflict.
+	// It is decided on by as read, as UpdateTeam.
 	SetZoneTeam(ctx context.Context, zone, teamID string, by twofold.TeamMember) error
+	// UnshareZone stops sharing a zone with the team, and only with it: a
+	// zone not shared with it is not-found. When by has an account it is
+	// decided on by as read, as UpdateTeam.
+	UnshareZone(ctx context.Context, zone, teamID string, by twofold.TeamMember) error
 	TeamZones(ctx context.Context, teamID string) ([]twofold.Zone, error)
 	// TeamSummaries returns up to limit teams whose name contains query,
 	// with their counts and owners, by name.
@@ -609,29 +612,53 @@ func (s *Service) shareZone(ctx context.Context, a Auth, zone, teamID string, ma
 }
 
 // UnshareZone stops sharing the zone with the team: the zone's owner or a
-// manager of the team may.
+// manager of the team may. The store unshares it only while it is still
+// shared with that team, and, for a manager, while the manager's role is
+// still the one checked here: an unsharing racing a change of either is
+// checked again on what is there after it, so that it never takes the
+// zone from another team it was moved to meanwhile.
 func (s *Service) UnshareZone(ctx context.Context, a Auth, zone, teamID string, m Meta) error {
 	if err := person(a); err != nil {
 		return err
 	}
+	managed := false // the elevation is checked and a token taken once
+	_, err := decideAgain(func() (struct{}, error) {
+		return struct{}{}, s.unshareZone(ctx, a, zone, teamID, &managed, m)
+	})
+	return err
+}
+
+func (s *Service) unshareZone(ctx context.Context, a Auth, zone, teamID string, managed *bool, m Meta) error {
 	z, err := s.zoneNamed(ctx, zone)
 	if err != nil {
 		return err
 	}
+	var by twofold.TeamMember // the zone's owner may, whatever their role
 	if z.AccountID != a.Account.ID {
-		if _, err := s.manager(ctx, a, teamID); err != nil {
+		var mb twofold.Membership
+		if *managed {
+			mb, err = s.managesTeam(ctx, a, teamID)
+		} else {
+			mb, err = s.manager(ctx, a, teamID)
+		}
+		if err != nil {
 			if c := twofold.ErrorCode(err); c == twofold.CodeNotFound || c == twofold.CodeForbidden {
 				return errNoZone()
 			}
 			return err
 		}
+		*managed = true
+		by = twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}
 	}
 	if z.TeamID != teamID {
 		// As for a zone that does not exist: a manager of some team must
 		// not learn which zones exist elsewhere.
 		return errNoZone()
 	}
-	if err := s.store.SetZoneTeam(ctx, z.Name, "", twofold.TeamMember{}); err != nil {
+	if err := s.store.UnshareZone(ctx, z.Name, teamID, by); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return errNoZone()
+		}
 		return err
 	}
 	s.audit(ctx, a.Account.ID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s", z.Name, teamID))

@@ -68,6 +68,11 @@ func (s *teamRaceStore) SetZoneTeam(ctx context.Context, zone, teamID string, by
 	return s.Store.SetZoneTeam(ctx, zone, teamID, by)
 }
 
+func (s *teamRaceStore) UnshareZone(ctx context.Context, zone, teamID string, by twofold.TeamMember) error {
+	s.fire("UnshareZone")
+	return s.Store.UnshareZone(ctx, zone, teamID, by)
+}
+
 func (s *teamRaceStore) CreateTeamInvitation(ctx context.Context, v twofold.TeamInvitation, usernameKey string, max int, by twofold.TeamMember) error {
 	s.fire("CreateTeamInvitation")
 	return s.Store.CreateTeamInvitation(ctx, v, usernameKey, max, by)
@@ -421,11 +426,11 @@ func TestInvitationOfInviterDemotedMeanwhile(t *testing.T) {
 	}
 }
 
-// TestTeamWritesDecidedOnRoles: deleting the team, sharing a zone with it,
-// inviting to it and revoking an invitation are checked against the
-// caller's role as it is when they are written: a caller demoted or
-// removed meanwhile gets the answer they would have had after it, and
-// nothing is written.
+// TestTeamWritesDecidedOnRoles: deleting the team, sharing a zone with it
+// or unsharing one, inviting to it and revoking an invitation are checked
+// against the caller's role (and the zone's team) as they are when they are
+// written: a caller demoted or removed meanwhile gets the answer they would
+// have had after it, and nothing is written.
 func TestTeamWritesDecidedOnRoles(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -437,6 +442,26 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 			}
 			share := func(f teamFixture) error {
 				return f.svc.ShareZone(t.Context(), f.users["cat"], "cat.example", f.teamID, core.Meta{})
+			}
+			// adaShares shares ada's zone with the team; other is a second
+			// team of ada's, made by adaShares too.
+			var other string
+			adaShares := func(f teamFixture) {
+				ctx := t.Context()
+				if _, err := f.svc.AddZone(ctx, "ada.example", "ada", core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.svc.ShareZone(ctx, f.users["ada"], "ada.example", f.teamID, core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+				tm, err := f.svc.CreateTeam(ctx, f.users["ada"], "ops2", core.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				other = tm.ID
+			}
+			unshare := func(f teamFixture) error {
+				return f.svc.UnshareZone(t.Context(), f.users["cat"], "ada.example", f.teamID, core.Meta{})
 			}
 			// invitations returns the usernames invited to the team.
 			invitations := func(f teamFixture) []string {
@@ -509,6 +534,30 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 					want:   twofold.CodeNotFound,
 					after:  func(t *testing.T, f teamFixture) { wantZoneTeam(t, f, "cat.example", "") },
 					roles:  map[string]twofold.Role{"ada": twofold.RoleOwner},
+				},
+				{
+					name:      "admin demoted meanwhile unshares a zone",
+					members:   []string{"cat:admin"},
+					setup:     adaShares,
+					at:        "UnshareZone",
+					meanwhile: demote("cat", "ops"),
+					change:    unshare,
+					want:      twofold.CodeNotFound, // as any zone hidden from the caller
+					after:     func(t *testing.T, f teamFixture) { wantZoneTeam(t, f, "ada.example", f.teamID) },
+					roles:     map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleOps},
+				},
+				{
+					name:    "admin unshares a zone moved meanwhile to another team",
+					members: []string{"cat:admin"},
+					setup:   adaShares,
+					at:      "UnshareZone",
+					meanwhile: func(f teamFixture) error {
+						return f.svc.ShareZone(t.Context(), f.users["ada"], "ada.example", other, core.Meta{})
+					},
+					change: unshare,
+					want:   twofold.CodeNotFound,
+					after:  func(t *testing.T, f teamFixture) { wantZoneTeam(t, f, "ada.example", other) },
+					roles:  map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleAdmin},
 				},
 				{
 					name:      "admin demoted meanwhile invites",

@@ -122,6 +122,10 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 		t.Fatal(err)
 	}
 	newZone(t, s, b.ID, "bob.net")
+	newZone(t, s, a.ID, "alice.com")
+	if err := s.SetZoneTeam(ctx, "alice.com", "t1", owner(a.ID)); err != nil {
+		t.Fatal(err)
+	}
 	on, name := true, "Renamed"
 	stale := []struct {
 		name   string
@@ -161,6 +165,9 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 		}},
 		{"zone shared by a member read as another", func() error {
 			return s.SetZoneTeam(ctx, "bob.net", "t1", owner(b.ID))
+		}},
+		{"zone unshared by a member read as another", func() error {
+			return s.UnshareZone(ctx, "alice.com", "t1", owner(b.ID))
 		}},
 		{"deletion by a member read as an owner", func() error {
 			return s.DeleteTeam(ctx, "t1", owner(b.ID))
@@ -222,6 +229,9 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 	if z, err := s.Zone(ctx, "bob.net"); err != nil || z.TeamID != "" {
 		t.Errorf("zone after a stale share: got %+v, %v, want it unshared", z, err)
 	}
+	if z, err := s.Zone(ctx, "alice.com"); err != nil || z.TeamID != "t1" {
+		t.Errorf("zone after a stale unsharing: got %+v, %v, want it shared still", z, err)
+	}
 	if _, err := s.Team(ctx, "t3"); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Errorf("team created past the limit: got %v, want not-found", err)
 	}
@@ -236,6 +246,9 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 		t.Fatal(err)
 	}
 	if err := s.SetZoneTeam(ctx, "bob.net", "t1", admin(b.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UnshareZone(ctx, "alice.com", "t1", admin(b.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID), 2, 4); err != nil {
@@ -438,8 +451,22 @@ func testTeamRemovedMemberTakesZones(t *testing.T, s *store.Store) {
 	if err := s.SetZoneTeam(ctx, "bob.net", "t2", twofold.TeamMember{}); err != nil {
 		t.Fatalf("share with a team bob is in: %v", err)
 	}
-	if err := s.SetZoneTeam(ctx, "bob.net", "", twofold.TeamMember{}); err != nil {
+	// Unsharing from a team names it: the zone is taken from that team
+	// only, never from another it was moved to since.
+	if err := s.UnshareZone(ctx, "bob.net", "t1", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Fatalf("unshare from a team the zone is not shared with: got %v, want not-found", err)
+	}
+	if z, err := s.Zone(ctx, "bob.net"); err != nil || z.TeamID != "t2" {
+		t.Fatalf("bob.net after unsharing it from t1: got %+v, %v, want it shared with t2 still", z, err)
+	}
+	if err := s.UnshareZone(ctx, "bob.net", "t2", twofold.TeamMember{}); err != nil {
 		t.Fatalf("unshare: %v", err)
+	}
+	if z, err := s.Zone(ctx, "bob.net"); err != nil || z.TeamID != "" {
+		t.Fatalf("bob.net after unsharing: got %+v, %v, want it unshared", z, err)
+	}
+	if err := s.UnshareZone(ctx, "bob.net", "t9", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Fatalf("unshare from no team: got %v, want not-found", err)
 	}
 }
 
