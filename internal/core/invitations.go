@@ -45,7 +45,10 @@ func (s *Service) managesTeam(ctx context.Context, a Auth, teamID string) (twofo
 // InviteTeamMember invites the account named username to the team with
 // role. Like adding a member did, it needs a manager of the team who may
 // give that role, in an elevated session when the manager has two-factor,
-// and it is rationed per manager, since it may mail someone.
+// and it is rationed per manager, since it may mail someone. The store
+// keeps the invitation only while the caller's role is still the one
+// checked here: an invitation racing a change of the caller's role is
+// checked again on what is there after it.
 func (s *Service) InviteTeamMember(ctx context.Context, a Auth, teamID, username, role string, m Meta) (twofold.TeamInvitation, error) {
 	r, err := parseRole(role)
 	if err != nil {
@@ -59,6 +62,20 @@ func (s *Service) InviteTeamMember(ctx context.Context, a Auth, teamID, username
 	if err != nil {
 		return twofold.TeamInvitation{}, err
 	}
+	first := true
+	return decideAgain(func() (twofold.TeamInvitation, error) {
+		if !first {
+			if mb, err = s.managesTeam(ctx, a, teamID); err != nil {
+				return twofold.TeamInvitation{}, err
+			}
+		}
+		first = false
+		return s.inviteTeamMember(ctx, a, mb, username, r, m)
+	})
+}
+
+func (s *Service) inviteTeamMember(ctx context.Context, a Auth, mb twofold.Membership, username string, r twofold.Role, m Meta) (twofold.TeamInvitation, error) {
+	teamID := mb.Team.ID
 	if err := mayGrant(mb.Role, r); err != nil {
 		return twofold.TeamInvitation{}, err
 	}
@@ -93,7 +110,7 @@ func (s *Service) InviteTeamMember(ctx context.Context, a Auth, teamID, username
 	if found {
 		v.AccountID = who.ID
 	}
-	if err := s.store.CreateTeamInvitation(ctx, v, strings.ToLower(username), MaxTeamInvitations); err != nil {
+	if err := s.store.CreateTeamInvitation(ctx, v, strings.ToLower(username), MaxTeamInvitations, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
 		return twofold.TeamInvitation{}, err
 	}
 	s.audit(ctx, a.Account.ID, "team.invited", m, fmt.Sprintf("team %s %q: %s as %s, invitation %s", teamID, mb.Team.Name, username, r, id))
@@ -147,8 +164,16 @@ func (s *Service) TeamInvitations(ctx context.Context, a Auth, teamID string) ([
 
 // RevokeTeamInvitation withdraws an invitation of the team before it is
 // answered. Any manager of the team may, but an owner's invitation to be
-// an owner only an owner.
+// an owner only an owner. As with SetTeamRole, a revocation racing a
+// change of the caller's role is checked again on what is there after it.
 func (s *Service) RevokeTeamInvitation(ctx context.Context, a Auth, teamID, invitationID string, m Meta) error {
+	_, err := decideAgain(func() (struct{}, error) {
+		return struct{}{}, s.revokeTeamInvitation(ctx, a, teamID, invitationID, m)
+	})
+	return err
+}
+
+func (s *Service) revokeTeamInvitation(ctx context.Context, a Auth, teamID, invitationID string, m Meta) error {
 	mb, err := s.managesTeam(ctx, a, teamID)
 	if err != nil {
 		return err
@@ -163,7 +188,7 @@ func (s *Service) RevokeTeamInvitation(ctx context.Context, a Auth, teamID, invi
 	if err := mayGrant(mb.Role, v.Role); err != nil {
 		return err
 	}
-	if err := s.store.DeleteTeamInvitation(ctx, v.ID); err != nil {
+	if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
 			return errNoInvitation()
 		}
@@ -201,8 +226,10 @@ func (s *Service) invitationFor(ctx context.Context, a Auth, id string) (twofold
 // deleted. Accepting a team that requires two-factor turns on the
 // caller's own requirement through the team's policy. The store makes the
 // caller a member only while the inviter's role is still the one checked
-// here: an invitation racing a change of the inviter's role is checked
-// again on what is there after it.
+// here, and while the caller's teams and the team's members are still
+// fewer than their limits: an invitation racing a change of the inviter's
+// role, or other acceptances and new teams, is checked again on what is
+// there after it, so that no limit is passed.
 func (s *Service) AcceptTeamInvitation(ctx context.Context, a Auth, id string, m Meta) (twofold.Membership, error) {
 	return decideAgain(func() (twofold.Membership, error) { return s.acceptTeamInvitation(ctx, a, id, m) })
 }
@@ -217,7 +244,7 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 		return twofold.Membership{}, err
 	}
 	if err != nil || !by.Role.ManagesMembers() || mayGrant(by.Role, v.Role) != nil {
-		if err := s.store.DeleteTeamInvitation(ctx, v.ID); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{}); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
 			return twofold.Membership{}, err
 		}
 		s.audit(ctx, a.Account.ID, "team.invitation_void", m, fmt.Sprintf("team %s %q: %s no longer may give the role %s", v.TeamID, v.TeamName, v.InvitedByName, v.Role))
@@ -228,7 +255,7 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 		return twofold.Membership{}, err
 	}
 	if len(mine) >= MaxTeamsPerAccount {
-		return twofold.Membership{}, twofold.Errorf(twofold.CodeConflict, "an account may belong to at most %d teams: leave one first", MaxTeamsPerAccount)
+		return twofold.Membership{}, errTooManyTeams()
 	}
 	members, err := s.store.TeamMembers(ctx, v.TeamID)
 	if err != nil {
@@ -237,7 +264,8 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 	if len(members) >= MaxTeamMembers {
 		return twofold.Membership{}, twofold.Errorf(twofold.CodeConflict, "the team has %d members, the most it may", MaxTeamMembers)
 	}
-	if _, err := s.store.AcceptTeamInvitation(ctx, v.ID, a.Account.ID, s.Now(), twofold.TeamMember{AccountID: v.InvitedBy, Role: by.Role}); err != nil {
+	inviter := twofold.TeamMember{AccountID: v.InvitedBy, Role: by.Role}
+	if _, err := s.store.AcceptTeamInvitation(ctx, v.ID, a.Account.ID, s.Now(), inviter, MaxTeamsPerAccount, MaxTeamMembers); err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
 			return twofold.Membership{}, errNoInvitation()
 		}
@@ -261,7 +289,7 @@ func (s *Service) DeclineTeamInvitation(ctx context.Context, a Auth, id string, 
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteTeamInvitation(ctx, v.ID); err != nil {
+	if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{}); err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
 			return errNoInvitation()
 		}

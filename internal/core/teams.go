@@ -14,25 +14,33 @@ import (
 
 // TeamStore is the storage of teams; Store includes it.
 type TeamStore interface {
-	// CreateTeam stores a team with its owner, both or neither.
-	CreateTeam(ctx context.Context, t twofold.Team, owner string) error
+	// CreateTeam stores a team with its owner, both or neither. It is
+	// decided on the owner belonging to fewer than maxTeams teams, as read:
+	// when they belong to more by now, nothing is written and the error
+	// wraps twofold.ErrStale.
+	CreateTeam(ctx context.Context, t twofold.Team, owner string, maxTeams int) error
 	Team(ctx context.Context, id string) (twofold.Team, error)
 	// Memberships returns the account's teams with its role in each.
 	Memberships(ctx context.Context, accountID string) ([]twofold.Membership, error)
 	TeamMembers(ctx context.Context, teamID string) ([]twofold.TeamMember, error)
 	// CreateTeamInvitation stores an invitation keyed by the invitee's
 	// folded name; one pending for that name, or more than max pending in
-	// the team, is a conflict.
-	CreateTeamInvitation(ctx context.Context, v twofold.TeamInvitation, usernameKey string, max int) error
+	// the team, is a conflict. It is decided on by, the inviter as read,
+	// as UpdateTeam.
+	CreateTeamInvitation(ctx context.Context, v twofold.TeamInvitation, usernameKey string, max int, by twofold.TeamMember) error
 	TeamInvitation(ctx context.Context, id string) (twofold.TeamInvitation, error)
 	TeamInvitations(ctx context.Context, teamID string, now time.Time) ([]twofold.TeamInvitation, error)
 	InvitationsFor(ctx context.Context, accountID string, now time.Time) ([]twofold.TeamInvitation, error)
 	// AcceptTeamInvitation uses the account's invitation once, making it a
 	// member; a member already is a conflict. It is decided on by, the
-	// inviter as read: when by's role changed since, nothing is written and
-	// the error wraps twofold.ErrStale.
-	AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember) (twofold.TeamInvitation, error)
-	DeleteTeamInvitation(ctx context.Context, id string) error
+	// inviter as read, and on the account belonging to fewer than maxTeams
+	// teams and the team having fewer than maxMembers members: when by's
+	// role changed since, or a limit no longer holds, nothing is written
+	// and the error wraps twofold.ErrStale.
+	AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember, maxTeams, maxMembers int) (twofold.TeamInvitation, error)
+	// DeleteTeamInvitation deletes an invitation; when by has an account
+	// it is decided on by as read, as UpdateTeam.
+	DeleteTeamInvitation(ctx context.Context, id string, by twofold.TeamMember) error
 	// SetTeamRole and RemoveTeamMember refuse, as a conflict, to leave a
 	// team without an owner; they return the member's role before. They
 	// are decided on the member mem and the member by who makes the change
@@ -47,12 +55,17 @@ type TeamStore interface {
 	// not nil, leaving the other as it is, and returns the team before and
 	// after. It is decided on by as read, as SetTeamRole.
 	UpdateTeam(ctx context.Context, teamID string, name *string, requireTwoFactor *bool, by twofold.TeamMember) (before, after twofold.Team, err error)
-	DeleteTeam(ctx context.Context, id string) error
+	// DeleteTeam is decided on by as read, as UpdateTeam.
+	DeleteTeam(ctx context.Context, id string, by twofold.TeamMember) error
 	TeamsRequiringTwoFactor(ctx context.Context, accountID string) ([]string, error)
-	// SetZoneTeam shares a zone with a team, or with "" with none; it
-	// shares only with a team the zone's owner is a member of as it runs,
-	// else it is a conflict.
-	SetZoneTeam(ctx context.Context, zone, teamID string) error
+	// SetZoneTeam shares a zone with a team; it shares only with a team
+	// the zone's owner is a member of as it runs, else it is a conflict.
+	// It is decided on by as read, as UpdateTeam.
+	SetZoneTeam(ctx context.Context, zone, teamID string, by twofold.TeamMember) error
+	// UnshareZone stops sharing a zone with the team, and only with it: a
+	// zone not shared with it is not-found. When by has an account it is
+	// decided on by as read, as UpdateTeam.
+	UnshareZone(ctx context.Context, zone, teamID string, by twofold.TeamMember) error
 	TeamZones(ctx context.Context, teamID string) ([]twofold.Zone, error)
 	// TeamSummaries returns up to limit teams whose name contains query,
 	// with their counts and owners, by name.
@@ -112,23 +125,32 @@ func (s *Service) CreateTeam(ctx context.Context, a Auth, name string, m Meta) (
 	if err != nil {
 		return twofold.Team{}, err
 	}
-	ms, err := s.store.Memberships(ctx, a.Account.ID)
+	// The store creates the team only while the caller's teams are still
+	// fewer than the limit: teams created or joined at once cannot pass it.
+	t, err := decideAgain(func() (twofold.Team, error) {
+		ms, err := s.store.Memberships(ctx, a.Account.ID)
+		if err != nil {
+			return twofold.Team{}, err
+		}
+		if len(ms) >= MaxTeamsPerAccount {
+			return twofold.Team{}, errTooManyTeams()
+		}
+		id, err := s.newID()
+		if err != nil {
+			return twofold.Team{}, err
+		}
+		t := twofold.Team{ID: id, Name: name, CreatedAt: s.Now()}
+		return t, s.store.CreateTeam(ctx, t, a.Account.ID, MaxTeamsPerAccount)
+	})
 	if err != nil {
-		return twofold.Team{}, err
-	}
-	if len(ms) >= MaxTeamsPerAccount {
-		return twofold.Team{}, twofold.Errorf(twofold.CodeConflict, "an account may belong to at most %d teams", MaxTeamsPerAccount)
-	}
-	id, err := s.newID()
-	if err != nil {
-		return twofold.Team{}, err
-	}
-	t := twofold.Team{ID: id, Name: name, CreatedAt: s.Now()}
-	if err := s.store.CreateTeam(ctx, t, a.Account.ID); err != nil {
 		return twofold.Team{}, err
 	}
 	s.audit(ctx, a.Account.ID, "team.created", m, fmt.Sprintf("team %s %q", t.ID, t.Name))
 	return t, nil
+}
+
+func errTooManyTeams() error {
+	return twofold.Errorf(twofold.CodeConflict, "an account may belong to at most %d teams: leave one first", MaxTeamsPerAccount)
 }
 
 // Teams returns the caller's teams with the caller's role in each.
@@ -300,10 +322,18 @@ func (s *Service) policyChanged(ctx context.Context, a Auth, t twofold.Team, m M
 // DeleteTeam deletes the team; only its owners may, with an elevated
 // session when their account has two-factor. Its zones stay with their
 // owners.
+// The store deletes the team only while the caller is still the owner
+// checked here: an owner demoted or removed meanwhile is checked again on
+// what is there after it.
 func (s *Service) DeleteTeam(ctx context.Context, a Auth, teamID string, m Meta) error {
 	if err := person(a); err != nil {
 		return err
 	}
+	_, err := decideAgain(func() (struct{}, error) { return struct{}{}, s.deleteTeam(ctx, a, teamID, m) })
+	return err
+}
+
+func (s *Service) deleteTeam(ctx context.Context, a Auth, teamID string, m Meta) error {
 	mb, err := s.membership(ctx, a.Account.ID, teamID)
 	if err != nil {
 		return err
@@ -318,7 +348,7 @@ func (s *Service) DeleteTeam(ctx context.Context, a Auth, teamID string, m Meta)
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteTeam(ctx, teamID); err != nil {
+	if err := s.store.DeleteTeam(ctx, teamID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
 		return err
 	}
 	s.audit(ctx, a.Account.ID, "team.deleted", m, fmt.Sprintf("team %s %q", teamID, mb.Team.Name))
@@ -533,11 +563,20 @@ func (s *Service) removeTeamMember(ctx context.Context, a Auth, teamID, username
 // members reach the zone's records as their roles allow. That grants
 // access, so it needs an elevated session when the caller's account has
 // two-factor. A zone is shared with one team at most; sharing it with
-// another moves it.
+// another moves it. As with SetTeamRole, a share racing a change of the
+// caller's role is checked again on what is there after it.
 func (s *Service) ShareZone(ctx context.Context, a Auth, zone, teamID string, m Meta) error {
 	if err := person(a); err != nil {
 		return err
 	}
+	managed := false // the elevation is checked and a token taken once
+	_, err := decideAgain(func() (struct{}, error) {
+		return struct{}{}, s.shareZone(ctx, a, zone, teamID, &managed, m)
+	})
+	return err
+}
+
+func (s *Service) shareZone(ctx context.Context, a Auth, zone, teamID string, managed *bool, m Meta) error {
 	z, err := s.zoneNamed(ctx, zone)
 	if err != nil {
 		return err
@@ -545,14 +584,24 @@ func (s *Service) ShareZone(ctx context.Context, a Auth, zone, teamID string, m 
 	if z.AccountID != a.Account.ID {
 		return errNoZone()
 	}
-	mb, err := s.manager(ctx, a, teamID)
+	var mb twofold.Membership
+	if *managed {
+		mb, err = s.managesTeam(ctx, a, teamID)
+	} else {
+		mb, err = s.manager(ctx, a, teamID)
+	}
 	if err != nil {
 		return err
 	}
+	*managed = true
 	// The store shares the zone only while its owner is still a member of
-	// the team, in the same statement: a removal from the team between the
-	// check above and here must not leave the zone shared with it.
-	if err := s.store.SetZoneTeam(ctx, z.Name, teamID); err != nil {
+	// the team with the role checked above, holding the team's row: a
+	// removal from the team or a demotion between the check above and here
+	// must not leave the zone shared with it.
+	if err := s.store.SetZoneTeam(ctx, z.Name, teamID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
+		if errors.Is(err, twofold.ErrStale) {
+			return err
+		}
 		if twofold.ErrorCode(err) == twofold.CodeConflict {
 			return twofold.Errorf(twofold.CodeConflict, "you are no longer a member of this team: zone %s was not shared with it", z.Name)
 		}
@@ -563,29 +612,53 @@ func (s *Service) ShareZone(ctx context.Context, a Auth, zone, teamID string, m 
 }
 
 // UnshareZone stops sharing the zone with the team: the zone's owner or a
-// manager of the team may.
+// manager of the team may. The store unshares it only while it is still
+// shared with that team, and, for a manager, while the manager's role is
+// still the one checked here: an unsharing racing a change of either is
+// checked again on what is there after it, so that it never takes the
+// zone from another team it was moved to meanwhile.
 func (s *Service) UnshareZone(ctx context.Context, a Auth, zone, teamID string, m Meta) error {
 	if err := person(a); err != nil {
 		return err
 	}
+	managed := false // the elevation is checked and a token taken once
+	_, err := decideAgain(func() (struct{}, error) {
+		return struct{}{}, s.unshareZone(ctx, a, zone, teamID, &managed, m)
+	})
+	return err
+}
+
+func (s *Service) unshareZone(ctx context.Context, a Auth, zone, teamID string, managed *bool, m Meta) error {
 	z, err := s.zoneNamed(ctx, zone)
 	if err != nil {
 		return err
 	}
+	var by twofold.TeamMember // the zone's owner may, whatever their role
 	if z.AccountID != a.Account.ID {
-		if _, err := s.manager(ctx, a, teamID); err != nil {
+		var mb twofold.Membership
+		if *managed {
+			mb, err = s.managesTeam(ctx, a, teamID)
+		} else {
+			mb, err = s.manager(ctx, a, teamID)
+		}
+		if err != nil {
 			if c := twofold.ErrorCode(err); c == twofold.CodeNotFound || c == twofold.CodeForbidden {
 				return errNoZone()
 			}
 			return err
 		}
+		*managed = true
+		by = twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}
 	}
 	if z.TeamID != teamID {
 		// As for a zone that does not exist: a manager of some team must
 		// not learn which zones exist elsewhere.
 		return errNoZone()
 	}
-	if err := s.store.SetZoneTeam(ctx, z.Name, ""); err != nil {
+	if err := s.store.UnshareZone(ctx, z.Name, teamID, by); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return errNoZone()
+		}
 		return err
 	}
 	s.audit(ctx, a.Account.ID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s", z.Name, teamID))

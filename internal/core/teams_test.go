@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"encoding/base32"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -52,9 +53,39 @@ func (s *teamRaceStore) RemoveTeamMember(ctx context.Context, teamID string, mem
 	return s.Store.RemoveTeamMember(ctx, teamID, mem, by)
 }
 
-func (s *teamRaceStore) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember) (twofold.TeamInvitation, error) {
+func (s *teamRaceStore) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember, maxTeams, maxMembers int) (twofold.TeamInvitation, error) {
 	s.fire("AcceptTeamInvitation")
-	return s.Store.AcceptTeamInvitation(ctx, id, accountID, now, by)
+	return s.Store.AcceptTeamInvitation(ctx, id, accountID, now, by, maxTeams, maxMembers)
+}
+
+func (s *teamRaceStore) DeleteTeam(ctx context.Context, id string, by twofold.TeamMember) error {
+	s.fire("DeleteTeam")
+	return s.Store.DeleteTeam(ctx, id, by)
+}
+
+func (s *teamRaceStore) SetZoneTeam(ctx context.Context, zone, teamID string, by twofold.TeamMember) error {
+	s.fire("SetZoneTeam")
+	return s.Store.SetZoneTeam(ctx, zone, teamID, by)
+}
+
+func (s *teamRaceStore) UnshareZone(ctx context.Context, zone, teamID string, by twofold.TeamMember) error {
+	s.fire("UnshareZone")
+	return s.Store.UnshareZone(ctx, zone, teamID, by)
+}
+
+func (s *teamRaceStore) CreateTeamInvitation(ctx context.Context, v twofold.TeamInvitation, usernameKey string, max int, by twofold.TeamMember) error {
+	s.fire("CreateTeamInvitation")
+	return s.Store.CreateTeamInvitation(ctx, v, usernameKey, max, by)
+}
+
+func (s *teamRaceStore) DeleteTeamInvitation(ctx context.Context, id string, by twofold.TeamMember) error {
+	s.fire("DeleteTeamInvitation")
+	return s.Store.DeleteTeamInvitation(ctx, id, by)
+}
+
+func (s *teamRaceStore) CreateTeam(ctx context.Context, t twofold.Team, owner string, maxTeams int) error {
+	s.fire("CreateTeam")
+	return s.Store.CreateTeam(ctx, t, owner, maxTeams)
 }
 
 // withFactor gives a's account an active HOTP factor and returns a with an
@@ -390,6 +421,302 @@ func TestInvitationOfInviterDemotedMeanwhile(t *testing.T) {
 			want := map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleOps}
 			if got := f.roles(t); !mapsEqual(got, want) {
 				t.Errorf("members after: got %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestTeamWritesDecidedOnRoles: deleting the team, sharing a zone with it
+// or unsharing one, inviting to it and revoking an invitation are checked
+// against the caller's role (and the zone's team) as they are when they are
+// written: a caller demoted or removed meanwhile gets the answer they would
+// have had after it, and nothing is written.
+func TestTeamWritesDecidedOnRoles(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			demote := func(who, role string) func(f teamFixture) error {
+				return func(f teamFixture) error {
+					_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, who, role, core.Meta{})
+					return err
+				}
+			}
+			share := func(f teamFixture) error {
+				return f.svc.ShareZone(t.Context(), f.users["cat"], "cat.example", f.teamID, core.Meta{})
+			}
+			// adaShares shares ada's zone with the team; other is a second
+			// team of ada's, made by adaShares too.
+			var other string
+			adaShares := func(f teamFixture) {
+				ctx := t.Context()
+				if _, err := f.svc.AddZone(ctx, "ada.example", "ada", core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.svc.ShareZone(ctx, f.users["ada"], "ada.example", f.teamID, core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+				tm, err := f.svc.CreateTeam(ctx, f.users["ada"], "ops2", core.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				other = tm.ID
+			}
+			unshare := func(f teamFixture) error {
+				return f.svc.UnshareZone(t.Context(), f.users["cat"], "ada.example", f.teamID, core.Meta{})
+			}
+			// invitations returns the usernames invited to the team.
+			invitations := func(f teamFixture) []string {
+				vs, err := f.svc.TeamInvitations(t.Context(), f.users["ada"], f.teamID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, v := range vs {
+					out = append(out, v.Username)
+				}
+				return out
+			}
+			tests := []struct {
+				name    string
+				members []string
+				// setup runs before; meanwhile between the checks of change
+				// and its write, at the store method named.
+				setup     func(f teamFixture)
+				at        string
+				meanwhile func(f teamFixture) error
+				change    func(f teamFixture) error
+				want      twofold.Code
+				// after checks what change left, besides the roles.
+				after func(t *testing.T, f teamFixture)
+				roles map[string]twofold.Role
+			}{
+				{
+					name:      "owner demoted meanwhile deletes the team",
+					members:   []string{"bob:owner"},
+					at:        "DeleteTeam",
+					meanwhile: demote("bob", "admin"),
+					change: func(f teamFixture) error {
+						return f.svc.DeleteTeam(t.Context(), f.users["bob"], f.teamID, core.Meta{})
+					},
+					want:  twofold.CodeForbidden,
+					roles: map[string]twofold.Role{"ada": twofold.RoleOwner, "bob": twofold.RoleAdmin},
+				},
+				{
+					name:    "owner removed meanwhile deletes the team",
+					members: []string{"bob:owner"},
+					at:      "DeleteTeam",
+					meanwhile: func(f teamFixture) error {
+						return f.svc.RemoveTeamMember(t.Context(), f.users["ada"], f.teamID, "bob", core.Meta{})
+					},
+					change: func(f teamFixture) error {
+						return f.svc.DeleteTeam(t.Context(), f.users["bob"], f.teamID, core.Meta{})
+					},
+					want:  twofold.CodeNotFound,
+					roles: map[string]twofold.Role{"ada": twofold.RoleOwner},
+				},
+				{
+					name:      "admin demoted meanwhile shares a zone",
+					members:   []string{"cat:admin"},
+					at:        "SetZoneTeam",
+					meanwhile: demote("cat", "ops"),
+					change:    share,
+					want:      twofold.CodeForbidden,
+					after:     func(t *testing.T, f teamFixture) { wantZoneTeam(t, f, "cat.example", "") },
+					roles:     map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleOps},
+				},
+				{
+					name:    "admin removed meanwhile shares a zone",
+					members: []string{"cat:admin"},
+					at:      "SetZoneTeam",
+					meanwhile: func(f teamFixture) error {
+						return f.svc.RemoveTeamMember(t.Context(), f.users["ada"], f.teamID, "cat", core.Meta{})
+					},
+					change: share,
+					want:   twofold.CodeNotFound,
+					after:  func(t *testing.T, f teamFixture) { wantZoneTeam(t, f, "cat.example", "") },
+					roles:  map[string]twofold.Role{"ada": twofold.RoleOwner},
+				},
+				{
+					name:      "admin demoted meanwhile unshares a zone",
+					members:   []string{"cat:admin"},
+					setup:     adaShares,
+					at:        "UnshareZone",
+					meanwhile: demote("cat", "ops"),
+					change:    unshare,
+					want:      twofold.CodeNotFound, // as any zone hidden from the caller
+					after:     func(t *testing.T, f teamFixture) { wantZoneTeam(t, f, "ada.example", f.teamID) },
+					roles:     map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleOps},
+				},
+				{
+					name:    "admin unshares a zone moved meanwhile to another team",
+					members: []string{"cat:admin"},
+					setup:   adaShares,
+					at:      "UnshareZone",
+					meanwhile: func(f teamFixture) error {
+						return f.svc.ShareZone(t.Context(), f.users["ada"], "ada.example", other, core.Meta{})
+					},
+					change: unshare,
+					want:   twofold.CodeNotFound,
+					after:  func(t *testing.T, f teamFixture) { wantZoneTeam(t, f, "ada.example", other) },
+					roles:  map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleAdmin},
+				},
+				{
+					name:      "admin demoted meanwhile invites",
+					members:   []string{"cat:admin"},
+					at:        "CreateTeamInvitation",
+					meanwhile: demote("cat", "ops"),
+					change: func(f teamFixture) error {
+						_, err := f.svc.InviteTeamMember(t.Context(), f.users["cat"], f.teamID, "eve", "ops", core.Meta{})
+						return err
+					},
+					want: twofold.CodeForbidden,
+					after: func(t *testing.T, f teamFixture) {
+						if got := invitations(f); len(got) != 0 {
+							t.Errorf("invitations after: got %v, want none", got)
+						}
+					},
+					roles: map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleOps},
+				},
+				{
+					name:      "owner made admin meanwhile invites an owner",
+					members:   []string{"cat:owner"},
+					at:        "CreateTeamInvitation",
+					meanwhile: demote("cat", "admin"),
+					change: func(f teamFixture) error {
+						_, err := f.svc.InviteTeamMember(t.Context(), f.users["cat"], f.teamID, "eve", "owner", core.Meta{})
+						return err
+					},
+					want: twofold.CodeForbidden,
+					after: func(t *testing.T, f teamFixture) {
+						if got := invitations(f); len(got) != 0 {
+							t.Errorf("invitations after: got %v, want none", got)
+						}
+					},
+					roles: map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleAdmin},
+				},
+				{
+					name:    "admin demoted meanwhile revokes an invitation",
+					members: []string{"cat:admin"},
+					setup: func(f teamFixture) {
+						if _, err := f.svc.InviteTeamMember(t.Context(), f.users["ada"], f.teamID, "eve", "ops", core.Meta{}); err != nil {
+							t.Fatal(err)
+						}
+					},
+					at:        "DeleteTeamInvitation",
+					meanwhile: demote("cat", "ops"),
+					change: func(f teamFixture) error {
+						vs, err := f.svc.TeamInvitations(t.Context(), f.users["cat"], f.teamID)
+						if err != nil || len(vs) != 1 {
+							t.Fatalf("invitations cat sees: got %+v, %v, want one", vs, err)
+						}
+						return f.svc.RevokeTeamInvitation(t.Context(), f.users["cat"], f.teamID, vs[0].ID, core.Meta{})
+					},
+					want: twofold.CodeForbidden,
+					after: func(t *testing.T, f teamFixture) {
+						if got := invitations(f); len(got) != 1 || got[0] != "eve" {
+							t.Errorf("invitations after: got %v, want eve's still", got)
+						}
+					},
+					roles: map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleOps},
+				},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					f := newTeamFixture(t, dsn(t), tt.members...)
+					if _, ok := f.users["cat"]; ok {
+						if _, err := f.svc.AddZone(t.Context(), "cat.example", "cat", core.Meta{}); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if tt.setup != nil {
+						tt.setup(f)
+					}
+					f.race(t, tt.at, func() {
+						if err := tt.meanwhile(f); err != nil {
+							t.Errorf("the change meanwhile: %v", err)
+						}
+					})
+					if err := tt.change(f); twofold.ErrorCode(err) != tt.want {
+						t.Errorf("got %v, want code %q", err, tt.want)
+					}
+					if got := f.roles(t); !mapsEqual(got, tt.roles) {
+						t.Errorf("members after: got %v, want %v", got, tt.roles)
+					}
+					if tt.after != nil {
+						tt.after(t, f)
+					}
+				})
+			}
+		})
+	}
+}
+
+// wantZoneTeam checks the team the zone is shared with ("" for none).
+func wantZoneTeam(t *testing.T, f teamFixture, zone, teamID string) {
+	t.Helper()
+	z, err := f.st.Zone(t.Context(), zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z.TeamID != teamID {
+		t.Errorf("zone %s shared with %q, want %q", zone, z.TeamID, teamID)
+	}
+}
+
+// TestTeamLimitCheckedAsWritten: an account one team short of its limit
+// that joins a team and creates one at once ends at the limit, whichever
+// comes first: the other, checked on what is there after it, is refused.
+func TestTeamLimitCheckedAsWritten(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tt := range []struct {
+				name   string
+				at     string // the store method of the change raced
+				accept bool   // the change raced is the acceptance, else the creation
+			}{
+				{"team created as an invitation is accepted", "AcceptTeamInvitation", true},
+				{"invitation accepted as a team is created", "CreateTeam", false},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					ctx := t.Context()
+					f := newTeamFixture(t, dsn(t))
+					bob := signedIn(t, f.svc, "bob")
+					for i := range core.MaxTeamsPerAccount - 1 {
+						if _, err := f.svc.CreateTeam(ctx, bob, fmt.Sprintf("bob's %d", i), core.Meta{}); err != nil {
+							t.Fatal(err)
+						}
+					}
+					v, err := f.svc.InviteTeamMember(ctx, f.users["ada"], f.teamID, "bob", "ops", core.Meta{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					accept := func() error {
+						_, err := f.svc.AcceptTeamInvitation(ctx, bob, v.ID, core.Meta{})
+						return err
+					}
+					create := func() error {
+						_, err := f.svc.CreateTeam(ctx, bob, "one more", core.Meta{})
+						return err
+					}
+					change, meanwhile := create, accept
+					if tt.accept {
+						change, meanwhile = accept, create
+					}
+					f.race(t, tt.at, func() {
+						if err := meanwhile(); err != nil {
+							t.Errorf("the change meanwhile: %v", err)
+						}
+					})
+					if err := change(); twofold.ErrorCode(err) != twofold.CodeConflict {
+						t.Errorf("the change past the limit: got %v, want a conflict", err)
+					}
+					ms, err := f.svc.Teams(ctx, bob)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(ms) != core.MaxTeamsPerAccount {
+						t.Errorf("bob is in %d teams, want %d (the limit)", len(ms), core.MaxTeamsPerAccount)
+					}
+				})
 			}
 		})
 	}

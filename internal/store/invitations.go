@@ -32,14 +32,19 @@ func (s *Store) queryInvitations(ctx context.Context, where string, args ...any)
 // CreateTeamInvitation stores the invitation, keyed by the invitee's name
 // folded to lower case, after dropping any lapsed one of the same team and
 // name. A pending invitation of that name is a conflict, as are more than
-// max pending invitations of the team, and a team gone is not-found.
-func (s *Store) CreateTeamInvitation(ctx context.Context, v twofold.TeamInvitation, usernameKey string, max int) error {
+// max pending invitations of the team, and a team gone is not-found. It is
+// decided on by, the inviter as read, as UpdateTeam (ErrStale when by's
+// role changed since).
+func (s *Store) CreateTeamInvitation(ctx context.Context, v twofold.TeamInvitation, usernameKey string, max int, by twofold.TeamMember) error {
 	var account sql.NullString
 	if v.AccountID != "" {
 		account = sql.NullString{String: v.AccountID, Valid: true}
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockTeam(ctx, tx, v.TeamID); err != nil {
+			return err
+		}
+		if err := checkRoles(ctx, tx, v.TeamID, by); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM team_invitations WHERE team_id = $1 AND expires_at <= $2`,
@@ -96,15 +101,38 @@ func (s *Store) InvitationsFor(ctx context.Context, accountID string, now time.T
 // that is not the account's, is gone or has lapsed at now is not-found; an
 // invitee who is a member already is a conflict, and the invitation is
 // used all the same. It is decided on by, its inviter as read (unless by's
-// AccountID is ""): when by's role in the team changed since, nothing is
-// written and the error wraps twofold.ErrStale.
-func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember) (twofold.TeamInvitation, error) {
+// AccountID is ""), and on the limits as read: the invitee belonging to
+// fewer than maxTeams teams and the team having fewer than maxMembers
+// members. When by's role in the team changed since, or a limit no longer
+// holds, nothing is written and the error wraps twofold.ErrStale.
+func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember, maxTeams, maxMembers int) (twofold.TeamInvitation, error) {
 	var v twofold.TeamInvitation
 	member := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// The invitee's account row, then the team's, held as changes of
+		// its members hold it (in the order deleting an account takes
+		// them), while the invitation is used, the inviter's right to give
+		// the role checked and the limits counted.
+		err := tx.QueryRowContext(ctx, `SELECT team_id FROM team_invitations WHERE id = $1 AND account_id = $2 AND expires_at > $3`,
+			id, accountID, micros(now)).Scan(&v.TeamID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("invitation")
+		}
+		if err != nil {
+			return err
+		}
+		if err := lockAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		if err := s.lockTeam(ctx, tx, v.TeamID); err != nil {
+			if twofold.ErrorCode(err) == twofold.CodeNotFound {
+				return notFound("invitation")
+			}
+			return err
+		}
 		var role string
-		err := tx.QueryRowContext(ctx, `DELETE FROM team_invitations WHERE id = $1 AND account_id = $2 AND expires_at > $3
-			RETURNING team_id, role`, id, accountID, micros(now)).Scan(&v.TeamID, &role)
+		err = tx.QueryRowContext(ctx, `DELETE FROM team_invitations WHERE id = $1 AND account_id = $2 AND expires_at > $3
+			RETURNING role`, id, accountID, micros(now)).Scan(&role)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("invitation")
 		}
@@ -112,18 +140,28 @@ func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, 
 			return err
 		}
 		v.ID, v.AccountID, v.Role = id, accountID, twofold.Role(role)
-		// The team's row held, as changes of its members hold it, while the
-		// inviter's right to give the role is checked.
-		if err := s.lockTeam(ctx, tx, v.TeamID); err != nil {
-			return err
-		}
 		if err := checkRoles(ctx, tx, v.TeamID, by); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO team_members (team_id, account_id, role, created_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (team_id, account_id) DO NOTHING`, v.TeamID, accountID, role, micros(now))
-		n, err := rowsAffected(res, err)
-		member = err == nil && n == 0
+		switch _, err := memberRole(ctx, tx, v.TeamID, accountID); {
+		case err == nil:
+			member = true // used all the same
+			return nil
+		case twofold.ErrorCode(err) != twofold.CodeNotFound:
+			return err
+		}
+		if err := checkTeamsOf(ctx, tx, accountID, maxTeams); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM team_members WHERE team_id = $1`, v.TeamID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= maxMembers {
+			return errStale()
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO team_members (team_id, account_id, role, created_at) VALUES ($1, $2, $3, $4)`,
+			v.TeamID, accountID, role, micros(now))
 		return err
 	})
 	if err != nil {
@@ -139,15 +177,36 @@ func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, 
 }
 
 // DeleteTeamInvitation deletes the invitation; one already gone is
-// not-found.
-func (s *Store) DeleteTeamInvitation(ctx context.Context, id string) error {
-	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM team_invitations WHERE id = $1`, id)
-	n, err := rowsAffected(res, err)
-	if err != nil {
-		return fmt.Errorf("delete team invitation: %w", err)
+// not-found. It is decided on by as read, as UpdateTeam (ErrStale when
+// by's role in the invitation's team changed since), unless by's
+// AccountID is "".
+func (s *Store) DeleteTeamInvitation(ctx context.Context, id string, by twofold.TeamMember) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if by.AccountID != "" {
+			var teamID string
+			err := tx.QueryRowContext(ctx, `SELECT team_id FROM team_invitations WHERE id = $1`, id).Scan(&teamID)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("invitation")
+			}
+			if err != nil {
+				return err
+			}
+			if err := s.lockTeam(ctx, tx, teamID); err != nil {
+				return err
+			}
+			if err := checkRoles(ctx, tx, teamID, by); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM team_invitations WHERE id = $1`, id)
+		n, err := rowsAffected(res, err)
+		if err == nil && n == 0 {
+			return notFound("invitation")
+		}
+		return err
+	})
+	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
+		err = fmt.Errorf("delete team invitation: %w", err)
 	}
-	if n == 0 {
-		return notFound("invitation")
-	}
-	return nil
+	return err
 }

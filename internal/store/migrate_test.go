@@ -69,7 +69,7 @@ func TestMigrationTeamKeysAndZones(t *testing.T) {
 
 			// Bob shared a zone with alice's team and left it before members
 			// took their zones along; alice's own zone stays shared.
-			if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, "acct-alice"); err != nil {
+			if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, "acct-alice", 100); err != nil {
 				t.Fatal(err)
 			}
 			// Bob was a member then (a share needs one); the membership
@@ -81,7 +81,7 @@ func TestMigrationTeamKeysAndZones(t *testing.T) {
 				if err := s.CreateZone(ctx, twofold.Zone{Name: zone, AccountID: owner, Serial: 1, CreatedAt: t0}); err != nil {
 					t.Fatal(err)
 				}
-				if err := s.SetZoneTeam(ctx, zone, "t1"); err != nil {
+				if err := s.SetZoneTeam(ctx, zone, "t1", twofold.TeamMember{}); err != nil {
 					t.Fatal(err)
 				}
 			}

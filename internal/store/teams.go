@@ -22,9 +22,16 @@ func scanTeam(row interface{ Scan(...any) error }, extra ...any) (twofold.Team, 
 }
 
 // CreateTeam stores a new team with its first member, an owner, both or
-// neither.
-func (s *Store) CreateTeam(ctx context.Context, t twofold.Team, owner string) error {
+// neither. It is decided on the owner belonging to fewer than maxTeams
+// teams, as read: holding the owner's account row, so that the teams an
+// account creates or joins at once are counted one after the other, it
+// writes nothing when the owner belongs to maxTeams or more by now, and the
+// error wraps twofold.ErrStale.
+func (s *Store) CreateTeam(ctx context.Context, t twofold.Team, owner string, maxTeams int) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkTeamsOf(ctx, tx, owner, maxTeams); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO teams (id, name, require_two_factor, created_at) VALUES ($1, $2, $3, $4)`,
 			t.ID, t.Name, t.RequireTwoFactor, micros(t.CreatedAt)); err != nil {
 			return err
@@ -33,8 +40,27 @@ func (s *Store) CreateTeam(ctx context.Context, t twofold.Team, owner string) er
 			t.ID, owner, string(twofold.RoleOwner), micros(t.CreatedAt))
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("insert team: %w", err)
+	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
+		err = fmt.Errorf("insert team: %w", err)
+	}
+	return err
+}
+
+// checkTeamsOf locks the account's row (lockAccount) and checks, in tx,
+// that the account belongs to fewer than max teams: else the limit a
+// change was decided on no longer holds, a conflict wrapping
+// twofold.ErrStale. A transaction that also locks a team locks the account
+// first, as deleting an account does.
+func checkTeamsOf(ctx context.Context, tx *sql.Tx, accountID string, max int) error {
+	if err := lockAccount(ctx, tx, accountID); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM team_members WHERE account_id = $1`, accountID).Scan(&n); err != nil {
+		return err
+	}
+	if n >= max {
+		return errStale()
 	}
 	return nil
 }
@@ -371,10 +397,17 @@ func (s *Store) UpdateTeam(ctx context.Context, teamID string, name *string, req
 	return before, after, err
 }
 
-// DeleteTeam deletes the team with its memberships; its zones stay with
-// their owners.
-func (s *Store) DeleteTeam(ctx context.Context, id string) error {
+// DeleteTeam deletes the team with its memberships and invitations; its
+// zones stay with their owners. As UpdateTeam, it is decided on by as read
+// (ErrStale when by's role changed since).
+func (s *Store) DeleteTeam(ctx context.Context, id string, by twofold.TeamMember) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockTeam(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := checkRoles(ctx, tx, id, by); err != nil {
+			return err
+		}
 		// Explicit rather than by cascade, which SQLite applies only with
 		// foreign keys on.
 		if _, err := tx.ExecContext(ctx, `UPDATE dns_zones SET team_id = NULL WHERE team_id = $1`, id); err != nil {
@@ -406,44 +439,67 @@ func (s *Store) TeamsRequiringTwoFactor(ctx context.Context, accountID string) (
 		WHERE m.account_id = $1 AND t.require_two_factor ORDER BY t.name`, accountID)
 }
 
-// SetZoneTeam shares the zone with the team, or with teamID "" with none.
-// It shares a zone only with a team its owner is a member of as the
-// statement runs, holding the team's row as RemoveTeamMember does, so that
-// a share cannot outlast the owner's removal from the team (which stops
-// sharing their zones): when the owner is not a member it is a conflict.
-func (s *Store) SetZoneTeam(ctx context.Context, zone, teamID string) error {
+// SetZoneTeam shares the zone with the team. It shares a zone only with a
+// team its owner is a member of as the statement runs, holding the team's
+// row as RemoveTeamMember does, so that a share cannot outlast the owner's
+// removal from the team (which stops sharing their zones): when the owner
+// is not a member it is a conflict. It is decided on by as read, as
+// UpdateTeam (ErrStale when by's role changed since; checked before the
+// owner's membership).
+func (s *Store) SetZoneTeam(ctx context.Context, zone, teamID string, by twofold.TeamMember) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var (
-			res sql.Result
-			err error
-		)
-		if teamID == "" {
-			res, err = tx.ExecContext(ctx, `UPDATE dns_zones SET team_id = NULL WHERE name = $1`, zone)
-		} else {
-			if err := s.lockTeam(ctx, tx, teamID); err != nil {
-				return err
-			}
-			res, err = tx.ExecContext(ctx, `UPDATE dns_zones SET team_id = $2 WHERE name = $1
-				AND EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = $2 AND m.account_id = dns_zones.account_id)`, zone, teamID)
+		if err := s.lockTeam(ctx, tx, teamID); err != nil {
+			return err
 		}
+		if err := checkRoles(ctx, tx, teamID, by); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE dns_zones SET team_id = $2 WHERE name = $1
+			AND EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = $2 AND m.account_id = dns_zones.account_id)`, zone, teamID)
 		n, err := rowsAffected(res, err)
 		if err != nil || n > 0 {
 			return err
 		}
-		if teamID != "" {
-			var owner string
-			err := tx.QueryRowContext(ctx, `SELECT account_id FROM dns_zones WHERE name = $1`, zone).Scan(&owner)
-			if err == nil {
-				return twofold.Errorf(twofold.CodeConflict, "the zone's owner is not a member of the team")
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+		var owner string
+		err = tx.QueryRowContext(ctx, `SELECT account_id FROM dns_zones WHERE name = $1`, zone).Scan(&owner)
+		if err == nil {
+			return twofold.Errorf(twofold.CodeConflict, "the zone's owner is not a member of the team")
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
 		}
 		return notFound("zone")
 	})
 	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
 		err = fmt.Errorf("share zone: %w", err)
+	}
+	return err
+}
+
+// UnshareZone stops sharing the zone with the team, and with no other: a
+// zone not shared with the team (any more) is not-found. It holds the
+// team's row and is decided on by as read, as UpdateTeam (ErrStale when
+// by's role changed since), unless by's AccountID is "".
+func (s *Store) UnshareZone(ctx context.Context, zone, teamID string, by twofold.TeamMember) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockTeam(ctx, tx, teamID); err != nil {
+			if twofold.ErrorCode(err) == twofold.CodeNotFound {
+				return notFound("zone")
+			}
+			return err
+		}
+		if err := checkRoles(ctx, tx, teamID, by); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE dns_zones SET team_id = NULL WHERE name = $1 AND team_id = $2`, zone, teamID)
+		n, err := rowsAffected(res, err)
+		if err == nil && n == 0 {
+			return notFound("zone")
+		}
+		return err
+	})
+	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
+		err = fmt.Errorf("unshare zone: %w", err)
 	}
 	return err
 }

@@ -37,7 +37,7 @@ func testDeleteAccount(t *testing.T, s *store.Store) {
 			}
 		}
 	}
-	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, b.ID); err != nil {
+	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, b.ID, 100); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AddTeamMember(ctx, "t1", a.ID, twofold.RoleAdmin, t0); err != nil {
@@ -123,7 +123,7 @@ func testDeletionRules(t *testing.T, s *store.Store) {
 		t.Fatalf("CountOperators: got %d, %v, want 2", n, err)
 	}
 	for _, tm := range []struct{ id, name, owner string }{{"t1", "Solo", a.ID}, {"t2", "Shared", a.ID}, {"t3", "Bob's", b.ID}, {"t0", "Also solo", a.ID}} {
-		if err := s.CreateTeam(ctx, twofold.Team{ID: tm.id, Name: tm.name, CreatedAt: t0}, tm.owner); err != nil {
+		if err := s.CreateTeam(ctx, twofold.Team{ID: tm.id, Name: tm.name, CreatedAt: t0}, tm.owner, 100); err != nil {
 			t.Fatal(err)
 		}
 	}

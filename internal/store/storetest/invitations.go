@@ -20,27 +20,27 @@ func invitation(id, username, accountID, inviter string, role twofold.Role) twof
 func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
-	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", RequireTwoFactor: true, CreatedAt: t0}, a.ID); err != nil {
+	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", RequireTwoFactor: true, CreatedAt: t0}, a.ID, 100); err != nil {
 		t.Fatal(err)
 	}
 	v := invitation("i1", "Bob", b.ID, a.ID, twofold.RoleOps)
-	if err := s.CreateTeamInvitation(ctx, v, "bob", 3); err != nil {
+	if err := s.CreateTeamInvitation(ctx, v, "bob", 3, twofold.TeamMember{}); err != nil {
 		t.Fatal(err)
 	}
 	// One pending invitation per name, whatever its case.
-	if err := s.CreateTeamInvitation(ctx, invitation("i2", "bob", b.ID, a.ID, twofold.RoleAdmin), "bob", 3); twofold.ErrorCode(err) != twofold.CodeConflict {
+	if err := s.CreateTeamInvitation(ctx, invitation("i2", "bob", b.ID, a.ID, twofold.RoleAdmin), "bob", 3, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeConflict {
 		t.Fatalf("a second invitation of bob: got %v, want a conflict", err)
 	}
 	// A name nobody has is stored without an account.
-	if err := s.CreateTeamInvitation(ctx, invitation("i3", "nobody", "", a.ID, twofold.RoleOps), "nobody", 3); err != nil {
+	if err := s.CreateTeamInvitation(ctx, invitation("i3", "nobody", "", a.ID, twofold.RoleOps), "nobody", 3, twofold.TeamMember{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateTeamInvitation(ctx, invitation("i4", "carol", "", a.ID, twofold.RoleOps), "carol", 2); twofold.ErrorCode(err) != twofold.CodeConflict {
+	if err := s.CreateTeamInvitation(ctx, invitation("i4", "carol", "", a.ID, twofold.RoleOps), "carol", 2, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeConflict {
 		t.Fatalf("more than the team's limit: got %v, want a conflict", err)
 	}
 	gone := invitation("i5", "dave", "", a.ID, twofold.RoleOps)
 	gone.TeamID = "t9"
-	if err := s.CreateTeamInvitation(ctx, gone, "dave", 3); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if err := s.CreateTeamInvitation(ctx, gone, "dave", 3, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("an invitation to no team: got %v, want not-found", err)
 	}
 
@@ -60,10 +60,10 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	if err != nil || len(mine) != 1 || mine[0].ID != "i1" {
 		t.Fatalf("bob's invitations: got %+v, %v; want i1", mine, err)
 	}
-	if err := s.DeleteTeamInvitation(ctx, "i3"); err != nil {
+	if err := s.DeleteTeamInvitation(ctx, "i3", twofold.TeamMember{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteTeamInvitation(ctx, "i3"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if err := s.DeleteTeamInvitation(ctx, "i3", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("deleting twice: got %v, want not-found", err)
 	}
 	// Lapsed, it is neither listed nor usable, and no longer blocks a new
@@ -72,19 +72,19 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	if list, err := s.InvitationsFor(ctx, b.ID, later); err != nil || len(list) != 0 {
 		t.Fatalf("bob's invitations a day later: got %+v, %v; want none", list, err)
 	}
-	if _, err := s.AcceptTeamInvitation(ctx, "i1", b.ID, later, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.AcceptTeamInvitation(ctx, "i1", b.ID, later, twofold.TeamMember{}, 100, 1000); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("accepting a lapsed invitation: got %v, want not-found", err)
 	}
 	again := invitation("i6", "bob", b.ID, a.ID, twofold.RoleReadOnly)
 	again.CreatedAt, again.ExpiresAt = later, later.Add(24*time.Hour)
-	if err := s.CreateTeamInvitation(ctx, again, "bob", 3); err != nil {
+	if err := s.CreateTeamInvitation(ctx, again, "bob", 3, twofold.TeamMember{}); err != nil {
 		t.Fatalf("inviting bob again after the first lapsed: %v", err)
 	}
 	// Only its invitee accepts it, once.
-	if _, err := s.AcceptTeamInvitation(ctx, "i6", a.ID, later, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.AcceptTeamInvitation(ctx, "i6", a.ID, later, twofold.TeamMember{}, 100, 1000); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("alice accepting bob's invitation: got %v, want not-found", err)
 	}
-	acc, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later, twofold.TeamMember{})
+	acc, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later, twofold.TeamMember{}, 100, 1000)
 	if err != nil || acc.TeamID != "t1" || acc.Role != twofold.RoleReadOnly {
 		t.Fatalf("bob accepts: got %+v, %v", acc, err)
 	}
@@ -92,17 +92,17 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	if err != nil || len(ms) != 1 || ms[0].Role != twofold.RoleReadOnly {
 		t.Fatalf("bob's memberships: got %+v, %v", ms, err)
 	}
-	if _, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later, twofold.TeamMember{}, 100, 1000); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("accepting twice: got %v, want not-found", err)
 	}
 	// A member invited again and accepting is a conflict, and the
 	// invitation is used all the same.
 	third := invitation("i7", "bob", b.ID, a.ID, twofold.RoleAdmin)
 	third.CreatedAt, third.ExpiresAt = later, later.Add(time.Hour)
-	if err := s.CreateTeamInvitation(ctx, third, "bob", 3); err != nil {
+	if err := s.CreateTeamInvitation(ctx, third, "bob", 3, twofold.TeamMember{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AcceptTeamInvitation(ctx, "i7", b.ID, later, twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeConflict {
+	if _, err := s.AcceptTeamInvitation(ctx, "i7", b.ID, later, twofold.TeamMember{}, 100, 1000); twofold.ErrorCode(err) != twofold.CodeConflict {
 		t.Fatalf("a member accepting: got %v, want a conflict", err)
 	}
 	if _, err := s.TeamInvitation(ctx, "i7"); twofold.ErrorCode(err) != twofold.CodeNotFound {
@@ -112,10 +112,10 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 		t.Fatalf("bob's role after a second acceptance: got %+v, want read-only still", ms)
 	}
 	// Deleting the team deletes its invitations.
-	if err := s.CreateTeamInvitation(ctx, invitation("i8", "zed", "", a.ID, twofold.RoleOps), "zed", 3); err != nil {
+	if err := s.CreateTeamInvitation(ctx, invitation("i8", "zed", "", a.ID, twofold.RoleOps), "zed", 3, twofold.TeamMember{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteTeam(ctx, "t1"); err != nil {
+	if err := s.DeleteTeam(ctx, "t1", twofold.TeamMember{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.TeamInvitation(ctx, "i8"); twofold.ErrorCode(err) != twofold.CodeNotFound {
@@ -128,7 +128,7 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 func testRaceInvitationAccept(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
-	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, a.ID); err != nil {
+	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, a.ID, 100); err != nil {
 		t.Fatal(err)
 	}
 	for round := range 5 {
@@ -136,11 +136,11 @@ func testRaceInvitationAccept(t *testing.T, s *store.Store) {
 			t.Fatal(err)
 		}
 		id := "i" + string(rune('0'+round))
-		if err := s.CreateTeamInvitation(ctx, invitation(id, "bob", b.ID, a.ID, twofold.RoleOps), "bob", 10); err != nil {
+		if err := s.CreateTeamInvitation(ctx, invitation(id, "bob", b.ID, a.ID, twofold.RoleOps), "bob", 10, twofold.TeamMember{}); err != nil {
 			t.Fatal(err)
 		}
 		wins := race(t, func(int) (bool, error) {
-			_, err := s.AcceptTeamInvitation(ctx, id, b.ID, t0, twofold.TeamMember{})
+			_, err := s.AcceptTeamInvitation(ctx, id, b.ID, t0, twofold.TeamMember{}, 100, 1000)
 			if twofold.ErrorCode(err) == twofold.CodeNotFound {
 				return false, nil
 			}

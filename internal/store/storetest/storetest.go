@@ -134,6 +134,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/TeamOwners", testRaceTeamOwners},
 		{"Team/Invitations", testInvitationRoundTrip},
 		{"Race/InvitationAccept", testRaceInvitationAccept},
+		{"Race/TeamLimits", testRaceTeamLimits},
 
 		{"Race/AcceptStep", testRaceAcceptStep},
 		{"Race/CompleteSecondStep", testRaceCompleteSecondStep},

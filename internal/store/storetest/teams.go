@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,7 +15,7 @@ func testTeamRoundTrip(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
 	team := twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}
-	if err := s.CreateTeam(ctx, team, a.ID); err != nil {
+	if err := s.CreateTeam(ctx, team, a.ID, 100); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AddTeamMember(ctx, "t1", b.ID, twofold.RoleOps, t0); err != nil {
@@ -74,13 +75,13 @@ func testTeamRoundTrip(t *testing.T, s *store.Store) {
 	}
 	// A zone shared with the team stays with its owner when the team goes.
 	newZone(t, s, a.ID, "example.com")
-	if err := s.SetZoneTeam(ctx, "example.com", "t1"); err != nil {
+	if err := s.SetZoneTeam(ctx, "example.com", "t1", twofold.TeamMember{}); err != nil {
 		t.Fatal(err)
 	}
 	if zs, err := s.TeamZones(ctx, "t1"); err != nil || len(zs) != 1 || zs[0].TeamID != "t1" {
 		t.Fatalf("team zones: got %+v, %v", zs, err)
 	}
-	if err := s.DeleteTeam(ctx, "t1"); err != nil {
+	if err := s.DeleteTeam(ctx, "t1", twofold.TeamMember{}); err != nil {
 		t.Fatal(err)
 	}
 	z, err := s.Zone(ctx, "example.com")
@@ -90,7 +91,7 @@ func testTeamRoundTrip(t *testing.T, s *store.Store) {
 	if ms, err := s.Memberships(ctx, a.ID); err != nil || len(ms) != 0 {
 		t.Fatalf("memberships after delete: got %v, %v", ms, err)
 	}
-	if err := s.DeleteTeam(ctx, "t1"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if err := s.DeleteTeam(ctx, "t1", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("delete again: got %v, want not-found", err)
 	}
 }
@@ -101,7 +102,7 @@ func testTeamRoundTrip(t *testing.T, s *store.Store) {
 func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a, b, c, d := newAccount(t, s, "alice"), newAccount(t, s, "bob"), newAccount(t, s, "carol"), newAccount(t, s, "dave")
-	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, a.ID); err != nil {
+	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, a.ID, 100); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range []struct {
@@ -114,7 +115,15 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 	}
 	owner := func(id string) twofold.TeamMember { return twofold.TeamMember{AccountID: id, Role: twofold.RoleOwner} }
 	admin := func(id string) twofold.TeamMember { return twofold.TeamMember{AccountID: id, Role: twofold.RoleAdmin} }
-	if err := s.CreateTeamInvitation(ctx, invitation("i1", "dave", d.ID, b.ID, twofold.RoleOps), "dave", 3); err != nil {
+	if err := s.CreateTeamInvitation(ctx, invitation("i1", "dave", d.ID, b.ID, twofold.RoleOps), "dave", 3, twofold.TeamMember{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTeam(ctx, twofold.Team{ID: "t2", Name: "Dave's", CreatedAt: t0}, d.ID, 100); err != nil {
+		t.Fatal(err)
+	}
+	newZone(t, s, b.ID, "bob.net")
+	newZone(t, s, a.ID, "alice.com")
+	if err := s.SetZoneTeam(ctx, "alice.com", "t1", owner(a.ID)); err != nil {
 		t.Fatal(err)
 	}
 	on, name := true, "Renamed"
@@ -145,8 +154,36 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 			return err
 		}},
 		{"invitation by a member read as another", func() error {
-			_, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, owner(b.ID))
+			_, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, owner(b.ID), 100, 1000)
 			return err
+		}},
+		{"invitation made by a member read as another", func() error {
+			return s.CreateTeamInvitation(ctx, invitation("i2", "erin", "", b.ID, twofold.RoleOps), "erin", 3, owner(b.ID))
+		}},
+		{"invitation revoked by a member read as another", func() error {
+			return s.DeleteTeamInvitation(ctx, "i1", owner(b.ID))
+		}},
+		{"zone shared by a member read as another", func() error {
+			return s.SetZoneTeam(ctx, "bob.net", "t1", owner(b.ID))
+		}},
+		{"zone unshared by a member read as another", func() error {
+			return s.UnshareZone(ctx, "alice.com", "t1", owner(b.ID))
+		}},
+		{"deletion by a member read as an owner", func() error {
+			return s.DeleteTeam(ctx, "t1", owner(b.ID))
+		}},
+		// The limits read as holding no longer do: the team has three
+		// members, dave belongs to one team, alice to one.
+		{"invitation accepted into a team at its limit", func() error {
+			_, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID), 100, 3)
+			return err
+		}},
+		{"invitation accepted by an account at its limit", func() error {
+			_, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID), 1, 1000)
+			return err
+		}},
+		{"team created by an account at its limit", func() error {
+			return s.CreateTeam(ctx, twofold.Team{ID: "t3", Name: "More", CreatedAt: t0}, a.ID, 1)
 		}},
 		// dave is not a member at all.
 		{"role given by no member", func() error {
@@ -184,10 +221,37 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 		t.Errorf("team after a stale change of its settings: got %+v, %v", tm, err)
 	}
 	if _, err := s.TeamInvitation(ctx, "i1"); err != nil {
-		t.Errorf("invitation after a stale acceptance: %v, want it still there", err)
+		t.Errorf("invitation after a stale acceptance and revocation: %v, want it still there", err)
+	}
+	if _, err := s.TeamInvitation(ctx, "i2"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Errorf("invitation made stale: got %v, want not-found", err)
+	}
+	if z, err := s.Zone(ctx, "bob.net"); err != nil || z.TeamID != "" {
+		t.Errorf("zone after a stale share: got %+v, %v, want it unshared", z, err)
+	}
+	if z, err := s.Zone(ctx, "alice.com"); err != nil || z.TeamID != "t1" {
+		t.Errorf("zone after a stale unsharing: got %+v, %v, want it shared still", z, err)
+	}
+	if _, err := s.Team(ctx, "t3"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Errorf("team created past the limit: got %v, want not-found", err)
+	}
+	if ms, err := s.Memberships(ctx, a.ID); err != nil || len(ms) != 1 {
+		t.Errorf("alice's teams after a stale creation: got %+v, %v, want one", ms, err)
 	}
 	// As read, the same changes are made.
-	if _, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID)); err != nil {
+	if err := s.CreateTeamInvitation(ctx, invitation("i2", "erin", "", b.ID, twofold.RoleOps), "erin", 3, admin(b.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTeamInvitation(ctx, "i2", admin(b.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetZoneTeam(ctx, "bob.net", "t1", admin(b.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UnshareZone(ctx, "alice.com", "t1", admin(b.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID), 2, 4); err != nil {
 		t.Fatal(err)
 	}
 	if before, err := s.SetTeamRole(ctx, "t1", twofold.TeamMember{AccountID: d.ID, Role: twofold.RoleOps}, twofold.RoleReadOnly, admin(b.ID)); err != nil || before != twofold.RoleOps {
@@ -202,6 +266,9 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 	if _, err := s.SetTeamRole(ctx, "t1", owner(c.ID), twofold.RoleOps, owner(a.ID)); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Errorf("role of a member gone: got %v, want not-found", err)
 	}
+	if err := s.DeleteTeam(ctx, "t1", owner(a.ID)); err != nil {
+		t.Fatalf("deletion as read: %v", err)
+	}
 }
 
 // testRaceTeamOwners: two owners stepping down at once leave one, round
@@ -209,7 +276,7 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 func testRaceTeamOwners(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
-	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, a.ID); err != nil {
+	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, a.ID, 100); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AddTeamMember(ctx, "t1", b.ID, twofold.RoleOwner, t0); err != nil {
@@ -261,7 +328,7 @@ func testTeamSummaries(t *testing.T, s *store.Store) {
 		{ID: "t2", Name: "Night_crew", CreatedAt: t0},
 		{ID: "t3", Name: "Nightly builds", CreatedAt: t0},
 	} {
-		if err := s.CreateTeam(ctx, tm, a.ID); err != nil {
+		if err := s.CreateTeam(ctx, tm, a.ID, 100); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -276,7 +343,7 @@ func testTeamSummaries(t *testing.T, s *store.Store) {
 	newZone(t, s, a.ID, "example.com")
 	newZone(t, s, a.ID, "example.org")
 	for _, z := range []string{"example.com", "example.org"} {
-		if err := s.SetZoneTeam(ctx, z, "t1"); err != nil {
+		if err := s.SetZoneTeam(ctx, z, "t1", twofold.TeamMember{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -333,7 +400,7 @@ func testTeamRemovedMemberTakesZones(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
 	for _, id := range []string{"t1", "t2"} {
-		if err := s.CreateTeam(ctx, twofold.Team{ID: id, Name: "Team " + id, CreatedAt: t0}, a.ID); err != nil {
+		if err := s.CreateTeam(ctx, twofold.Team{ID: id, Name: "Team " + id, CreatedAt: t0}, a.ID, 100); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.AddTeamMember(ctx, id, b.ID, twofold.RoleAdmin, t0); err != nil {
@@ -346,7 +413,7 @@ func testTeamRemovedMemberTakesZones(t *testing.T, s *store.Store) {
 		if zone == "bob-elsewhere.net" {
 			team = "t2"
 		}
-		if err := s.SetZoneTeam(ctx, zone, team); err != nil {
+		if err := s.SetZoneTeam(ctx, zone, team, twofold.TeamMember{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -372,19 +439,111 @@ func testTeamRemovedMemberTakesZones(t *testing.T, s *store.Store) {
 	}
 	// A share that runs after the removal (its manager check passed
 	// before) shares nothing: bob is no longer a member of t1.
-	if err := s.SetZoneTeam(ctx, "bob.net", "t1"); twofold.ErrorCode(err) != twofold.CodeConflict {
+	if err := s.SetZoneTeam(ctx, "bob.net", "t1", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeConflict {
 		t.Fatalf("share with a team the owner left: got %v, want a conflict", err)
 	}
 	if z, err := s.Zone(ctx, "bob.net"); err != nil || z.TeamID != "" {
 		t.Fatalf("bob.net after the refused share: got %+v, %v, want it unshared", z, err)
 	}
-	if err := s.SetZoneTeam(ctx, "nothing.example", "t1"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if err := s.SetZoneTeam(ctx, "nothing.example", "t1", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("share no zone: got %v, want not-found", err)
 	}
-	if err := s.SetZoneTeam(ctx, "bob.net", "t2"); err != nil {
+	if err := s.SetZoneTeam(ctx, "bob.net", "t2", twofold.TeamMember{}); err != nil {
 		t.Fatalf("share with a team bob is in: %v", err)
 	}
-	if err := s.SetZoneTeam(ctx, "bob.net", ""); err != nil {
+	// Unsharing from a team names it: the zone is taken from that team
+	// only, never from another it was moved to since.
+	if err := s.UnshareZone(ctx, "bob.net", "t1", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Fatalf("unshare from a team the zone is not shared with: got %v, want not-found", err)
+	}
+	if z, err := s.Zone(ctx, "bob.net"); err != nil || z.TeamID != "t2" {
+		t.Fatalf("bob.net after unsharing it from t1: got %+v, %v, want it shared with t2 still", z, err)
+	}
+	if err := s.UnshareZone(ctx, "bob.net", "t2", twofold.TeamMember{}); err != nil {
 		t.Fatalf("unshare: %v", err)
+	}
+	if z, err := s.Zone(ctx, "bob.net"); err != nil || z.TeamID != "" {
+		t.Fatalf("bob.net after unsharing: got %+v, %v, want it unshared", z, err)
+	}
+	if err := s.UnshareZone(ctx, "bob.net", "t9", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Fatalf("unshare from no team: got %v, want not-found", err)
+	}
+}
+
+// testRaceTeamLimits: invitations accepted and teams created at once never
+// pass the limits they were decided on, round after round: the members of
+// a team, and the teams of an account, those it joins and those it
+// creates counted together. Those past a limit are stale and write
+// nothing.
+func testRaceTeamLimits(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	invitees := make([]twofold.Account, racers)
+	for i := range invitees {
+		invitees[i] = newAccount(t, s, fmt.Sprintf("user%d", i))
+	}
+	invite := func(id, teamID string, to twofold.Account) {
+		t.Helper()
+		v := invitation(id, to.Username, to.ID, a.ID, twofold.RoleOps)
+		v.TeamID = teamID
+		if err := s.CreateTeamInvitation(ctx, v, to.Username, racers, twofold.TeamMember{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	won := func(err error) (bool, error) {
+		if errors.Is(err, twofold.ErrStale) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	const maxMembers = 4 // alice and three of the racers
+	for round := range rounds {
+		teamID := fmt.Sprintf("m%d", round)
+		if err := s.CreateTeam(ctx, twofold.Team{ID: teamID, Name: teamID, CreatedAt: t0}, a.ID, 1000); err != nil {
+			t.Fatal(err)
+		}
+		id := func(i int) string { return fmt.Sprintf("%s-%d", teamID, i) }
+		for i, v := range invitees {
+			invite(id(i), teamID, v)
+		}
+		wins := race(t, func(i int) (bool, error) {
+			_, err := s.AcceptTeamInvitation(ctx, id(i), invitees[i].ID, t0, twofold.TeamMember{}, 1000, maxMembers)
+			return won(err)
+		})
+		members, err := s.TeamMembers(ctx, teamID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wins != maxMembers-1 || len(members) != maxMembers {
+			t.Fatalf("round %d: %d of %d acceptances won and the team has %d members, want %d and %d (its limit)",
+				round, wins, racers, len(members), maxMembers-1, maxMembers)
+		}
+	}
+	const maxTeams = 3
+	for round := range rounds {
+		x := newAccount(t, s, fmt.Sprintf("xavier%d", round))
+		id := func(i int) string { return fmt.Sprintf("x%d-%d", round, i) }
+		for i := 0; i < racers; i += 2 {
+			if err := s.CreateTeam(ctx, twofold.Team{ID: id(i), Name: id(i), CreatedAt: t0}, a.ID, 1000); err != nil {
+				t.Fatal(err)
+			}
+			invite(id(i), id(i), x)
+		}
+		// Half join alice's teams, half create their own.
+		wins := race(t, func(i int) (bool, error) {
+			if i%2 == 0 {
+				_, err := s.AcceptTeamInvitation(ctx, id(i), x.ID, t0, twofold.TeamMember{}, maxTeams, 1000)
+				return won(err)
+			}
+			return won(s.CreateTeam(ctx, twofold.Team{ID: id(i), Name: id(i), CreatedAt: t0}, x.ID, maxTeams))
+		})
+		ms, err := s.Memberships(ctx, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wins != maxTeams || len(ms) != maxTeams {
+			t.Fatalf("round %d: %d of %d joins and creations won and the account is in %d teams, want %d (its limit)",
+				round, wins, racers, len(ms), maxTeams)
+		}
 	}
 }
