@@ -199,6 +199,20 @@ func (s *Server) logTextMessages() {
 	}
 }
 
+// backfillTokenDigests stores the secret digests that hardware tokens
+// claimed before migration 0048 lack (core.Service.BackfillTokenDigests);
+// an import does the same first, so a failure here only waits for it.
+func (s *Server) backfillTokenDigests(ctx context.Context) {
+	n, err := s.Service.BackfillTokenDigests(ctx)
+	if err != nil {
+		s.Logger.Warn("cannot store the secret digests of hardware tokens claimed before migration 0048; an import will try again", "err", err)
+		return
+	}
+	if n > 0 {
+		s.Logger.Info("stored the secret digests of hardware tokens claimed before migration 0048", "tokens", n)
+	}
+}
+
 // onLoopback reports whether the host of addr is this machine, where a mail
 // relay without TLS is common and nothing crosses the network.
 func onLoopback(addr string) bool {
@@ -252,6 +266,7 @@ func (s *Server) Open(ctx context.Context) error {
 		return err
 	}
 	s.logTextMessages()
+	s.backfillTokenDigests(ctx)
 	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake(), Keys: d.Keys}
 	s.worker.Start()
 	go s.Service.Warm() // not in the way of start-up; a login that comes first waits for it
