@@ -336,6 +336,10 @@ func destinationNoun(t twofold.FactorType) string {
 	return "address"
 }
 
+// phoneNotAllowed says why a phone whose region is not on --sms-countries
+// is sent no code, without naming the region.
+const phoneNotAllowed = "this server no longer sends text messages to this number's country"
+
 // deliverCode stores a fresh code for factor f (opened: f.Secret is its
 // destination) in scope, replacing the one before, and sends it. A text
 // message is handed to the gateway before the answer; a mail is queued
@@ -348,7 +352,7 @@ func destinationNoun(t twofold.FactorType) string {
 func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.Factor, scope string, m Meta) (time.Time, error) {
 	if f.Type == twofold.FactorSMS && !s.cfg.SMSCountries.Allows(string(f.Secret)) {
 		s.audit(ctx, a.ID, "code.send_refused", m, "sms to "+f.ID+" for "+scopeKind(scope)+": its region is not on --sms-countries")
-		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server no longer sends text messages to this number's country: use another authenticator")
+		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "%s: use another authenticator", phoneNotAllowed)
 	}
 	code, err := s.newSentCode()
 	if err != nil {
