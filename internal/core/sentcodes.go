@@ -336,6 +336,37 @@ func destinationNoun(t twofold.FactorType) string {
 	return "address"
 }
 
+// PhonesOutsideAllowList counts the stored phone numbers (sms factors,
+// active or waiting for confirmation) whose region is not on
+// --sms-countries: they are sent no code (deliverCode), and a login does
+// not offer them (methods). It opens each number and keeps none; those that
+// cannot be opened (their data key is not in this instance's key file) are
+// counted apart, as unreadable. The factors are read a page at a time.
+func (s *Service) PhonesOutsideAllowList(ctx context.Context) (outside, unreadable int, err error) {
+	const page = 500
+	after := ""
+	for {
+		fs, err := s.store.FactorsOfType(ctx, twofold.FactorSMS, after, page)
+		if err != nil {
+			return outside, unreadable, err
+		}
+		for _, f := range fs {
+			if err := s.open(ctx, &f); err != nil {
+				unreadable++
+				continue
+			}
+			if !s.cfg.SMSCountries.Allows(string(f.Secret)) {
+				outside++
+			}
+			clear(f.Secret)
+		}
+		if len(fs) < page {
+			return outside, unreadable, nil
+		}
+		after = fs[len(fs)-1].ID
+	}
+}
+
 // phoneNotAllowed says why a phone whose region is not on --sms-countries
 // is sent no code, without naming the region.
 const phoneNotAllowed = "this server no longer sends text messages to this number's country"
