@@ -15,6 +15,7 @@ import (
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/server"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -193,6 +194,70 @@ func TestStartLogPhonesOutsideAllowList(t *testing.T) {
 			}
 			if got := start("1,GB"); strings.Contains(got, warning) {
 				t.Errorf("start-up log with the list the phones were added under: %q; want no warning about them", got)
+			}
+		})
+	}
+}
+
+// TestStartBackfillsTokenDigests: a start stores the secret digest of a
+// hardware token claimed before migration 0048 (none stored), and says how
+// many it stored; the next start has none left to store.
+func TestStartBackfillsTokenDigests(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			first := testenv.NewServer(t, dsn(t))
+			secret := []byte("a fob secret of 20 b")
+			seeds := []otp.Seed{{Serial: "YK-1", Type: otp.TypeHOTP, Secret: secret, Params: otp.Params{Algorithm: otp.SHA1, Digits: 6}}}
+			if _, err := first.Service.ImportTokens(ctx, seeds, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := first.Service.CreateAccount(ctx, core.NewAccount{Username: "ada", Password: "correct horse battery"}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := first.Service.Login(ctx, "ada", "correct horse battery", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := first.Service.Authenticate(ctx, res.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := first.Service.ClaimToken(ctx, a, "YK-1", otp.HOTP(secret, 0, otp.SHA1, 6), "fob", core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			pools := first.Store.Pools()
+			db, ok := pools["writer"]
+			if !ok {
+				db = pools["pool"]
+			}
+			if _, err := db.ExecContext(ctx, `UPDATE hardware_tokens SET secret_digest = NULL`); err != nil { // as before migration 0048
+				t.Fatal(err)
+			}
+			if d, err := first.Store.ClaimedTokenDigests(ctx); err != nil || len(d) != 0 {
+				t.Fatalf("digests before the start: %v, %v; want none", d, err)
+			}
+			start := func() string {
+				t.Helper()
+				var log testenv.Buffer
+				s := &server.Server{Config: first.Config, Logger: slog.New(slog.NewTextHandler(&log, nil)), Now: time.Now, WebhookEvery: -1}
+				if err := s.Open(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				return log.String()
+			}
+			const stored = "stored the secret digests of hardware tokens claimed before migration 0048"
+			if got := start(); !strings.Contains(got, stored) || !strings.Contains(got, "tokens=1") {
+				t.Errorf("start-up log: %q; want the digest of one token stored", got)
+			}
+			if d, err := first.Store.ClaimedTokenDigests(ctx); err != nil || len(d["YK-1"]) == 0 {
+				t.Errorf("digests after the start: %v, %v; want YK-1's", d, err)
+			}
+			if got := start(); strings.Contains(got, stored) {
+				t.Errorf("second start-up log: %q; want nothing left to store", got)
 			}
 		})
 	}
