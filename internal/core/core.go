@@ -59,6 +59,9 @@ type Store interface {
 	CreateFactor(ctx context.Context, f twofold.Factor) error
 	Factors(ctx context.Context, accountID string) ([]twofold.Factor, error)
 	Factor(ctx context.Context, accountID, id string) (twofold.Factor, error)
+	// FactorsOfType returns up to limit factors of type t of every account
+	// whose ids come after afterID, in the order of their ids.
+	FactorsOfType(ctx context.Context, t twofold.FactorType, afterID string, limit int) ([]twofold.Factor, error)
 	AcceptStep(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error)
 	ActivateFactor(ctx context.Context, a twofold.Activation) (ok, first bool, err error)
 	RenameFactor(ctx context.Context, accountID, id, label string) error
@@ -145,6 +148,12 @@ type Store interface {
 	// ClaimedTokenDigests returns the secret digests of the claimed tokens
 	// whose factor still exists, by serial.
 	ClaimedTokenDigests(ctx context.Context) (map[string][]byte, error)
+	// ClaimedTokenFactorsWithoutDigest returns, by serial, the factors of
+	// the claimed tokens that have no secret digest.
+	ClaimedTokenFactorsWithoutDigest(ctx context.Context) (map[string]twofold.Factor, error)
+	// SetTokenDigest stores a token's secret digest only while it has
+	// none, and reports whether it did.
+	SetTokenDigest(ctx context.Context, serial string, digest []byte) (bool, error)
 	// ClaimToken marks the token claimed, only while unclaimed, and stores
 	// and activates its factor, all or nothing; ok=false: nothing written.
 	ClaimToken(ctx context.Context, c twofold.TokenClaim) (ok, first bool, err error)

@@ -18,7 +18,16 @@ type MethodOption struct {
 	FactorID string
 	Label    string
 	Hint     string // sms, email: the masked phone number or address the code goes to
+	// Unavailable is, when set, why this factor cannot pass the second
+	// step now, in words fit for its owner: a phone whose region was taken
+	// off --sms-countries after it was added is sent no code. Such an
+	// option is listed so that its owner sees why it is not offered, and is
+	// never offered (README "Text messages").
+	Unavailable string
 }
+
+// Usable reports whether the option can be offered: it is not Unavailable.
+func (o MethodOption) Usable() bool { return o.Unavailable == "" }
 
 // LoginResult is the answer to a password check: either a session, or a login
 // transaction waiting for its second step.
@@ -27,7 +36,9 @@ type LoginResult struct {
 	Token         string // session token, when Authenticated
 	LoginID       string // login transaction, when not
 	ExpiresAt     time.Time
-	Methods       []MethodOption
+	// Methods are the ways to pass the second step; those not Usable are
+	// for showing, not for offering.
+	Methods []MethodOption
 }
 
 // errBadCredentials is the one answer for an unknown user and a wrong password.
@@ -179,7 +190,10 @@ func (s *Service) rehash(ctx context.Context, a twofold.Account, password string
 	}
 }
 
-// methods lists the account's ways to pass the second step.
+// methods lists the account's ways to pass the second step, those of its
+// factors that cannot be used now among them, marked Unavailable: an
+// account whose only factor is unusable still needs the second step, and
+// still has its recovery codes, paper key and SSH keys to pass it with.
 func (s *Service) methods(ctx context.Context, accountID string) ([]MethodOption, error) {
 	factors, err := s.store.Factors(ctx, accountID)
 	if err != nil {
@@ -194,6 +208,9 @@ func (s *Service) methods(ctx context.Context, accountID string) ([]MethodOption
 					return nil, err
 				}
 				o.Hint = hintOf(f.Type, string(f.Secret))
+				if f.Type == twofold.FactorSMS && !s.cfg.SMSCountries.Allows(string(f.Secret)) {
+					o.Unavailable = phoneNotAllowed
+				}
 			}
 			out = append(out, o)
 		}

@@ -235,7 +235,7 @@ func (s *Service) CheckPasswordReset(ctx context.Context, token string, m Meta) 
 	f := PasswordResetForm{Username: a.Username, ExpiresAt: r.ExpiresAt}
 	f.SecondFactor, err = s.twoFactorEnabled(ctx, a.ID)
 	for _, o := range all {
-		if resetMethods[o.Method] {
+		if resetMethods[o.Method] && o.Usable() {
 			f.Methods = append(f.Methods, o)
 		}
 	}

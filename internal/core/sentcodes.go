@@ -336,6 +336,41 @@ func destinationNoun(t twofold.FactorType) string {
 	return "address"
 }
 
+// PhonesOutsideAllowList counts the stored phone numbers (sms factors,
+// active or waiting for confirmation) whose region is not on
+// --sms-countries: they are sent no code (deliverCode), and a login does
+// not offer them (methods). It opens each number and keeps none; those that
+// cannot be opened (their data key is not in this instance's key file) are
+// counted apart, as unreadable. The factors are read a page at a time.
+func (s *Service) PhonesOutsideAllowList(ctx context.Context) (outside, unreadable int, err error) {
+	const page = 500
+	after := ""
+	for {
+		fs, err := s.store.FactorsOfType(ctx, twofold.FactorSMS, after, page)
+		if err != nil {
+			return outside, unreadable, err
+		}
+		for _, f := range fs {
+			if err := s.open(ctx, &f); err != nil {
+				unreadable++
+				continue
+			}
+			if !s.cfg.SMSCountries.Allows(string(f.Secret)) {
+				outside++
+			}
+			clear(f.Secret)
+		}
+		if len(fs) < page {
+			return outside, unreadable, nil
+		}
+		after = fs[len(fs)-1].ID
+	}
+}
+
+// phoneNotAllowed says why a phone whose region is not on --sms-countries
+// is sent no code, without naming the region.
+const phoneNotAllowed = "this server no longer sends text messages to this number's country"
+
 // deliverCode stores a fresh code for factor f (opened: f.Secret is its
 // destination) in scope, replacing the one before, and sends it. A text
 // message is handed to the gateway before the answer; a mail is queued
@@ -348,7 +383,7 @@ func destinationNoun(t twofold.FactorType) string {
 func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.Factor, scope string, m Meta) (time.Time, error) {
 	if f.Type == twofold.FactorSMS && !s.cfg.SMSCountries.Allows(string(f.Secret)) {
 		s.audit(ctx, a.ID, "code.send_refused", m, "sms to "+f.ID+" for "+scopeKind(scope)+": its region is not on --sms-countries")
-		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server no longer sends text messages to this number's country: use another authenticator")
+		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "%s: use another authenticator", phoneNotAllowed)
 	}
 	code, err := s.newSentCode()
 	if err != nil {

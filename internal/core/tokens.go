@@ -123,12 +123,7 @@ func (s *Service) importTokens(ctx context.Context, seeds []otp.Seed, by string,
 // that no secret is compared byte by byte.
 func (s *Service) checkTokenSecrets(ctx context.Context, ts []twofold.HardwareToken) error {
 	seen := make(map[string]string, len(ts))
-	// Trailing zero bytes dropped: HMAC pads a key shorter than its block
-	// (64 bytes at least, the longest token secret) with zeros, so S and S
-	// followed by zeros make the same codes (otp.SameKey).
-	sum := func(secret []byte) string {
-		return string(s.hasher.Sum("token-secret", string(bytes.TrimRight(secret, "\x00"))))
-	}
+	sum := func(secret []byte) string { return string(s.tokenDigest(secret)) }
 	for i, t := range ts {
 		k := sum(t.Secret)
 		if other, ok := seen[k]; ok {
@@ -138,7 +133,11 @@ func (s *Service) checkTokenSecrets(ctx context.Context, ts []twofold.HardwareTo
 		ts[i].SecretDigest = []byte(k)
 	}
 	// A claimed token's secret lives on in its factor: while that exists, a
-	// token of the same seed would be a second way to its codes.
+	// token of the same seed would be a second way to its codes. Tokens
+	// claimed before their digests were kept get theirs first.
+	if _, err := s.BackfillTokenDigests(ctx); err != nil {
+		return err
+	}
 	claimed, err := s.store.ClaimedTokenDigests(ctx)
 	if err != nil {
 		return err
@@ -164,6 +163,47 @@ func (s *Service) checkTokenSecrets(ctx context.Context, ts []twofold.HardwareTo
 		}
 	}
 	return nil
+}
+
+// tokenDigest returns the keyed hash that tells a token's secret from
+// others' without comparing secrets (checkTokenSecrets). Trailing zero bytes
+// are dropped: HMAC pads a key shorter than its block (64 bytes at least,
+// the longest token secret) with zeros, so S and S followed by zeros make
+// the same codes (otp.SameKey).
+func (s *Service) tokenDigest(secret []byte) []byte {
+	return s.hasher.Sum("token-secret", string(bytes.TrimRight(secret, "\x00")))
+}
+
+// BackfillTokenDigests stores the secret digest of each claimed token that
+// has none, as tokens claimed before migration 0048 have not, from the
+// secret of the factor claiming made of it (the token's own sealed secret
+// was cleared then), and returns how many it stored. Without a digest such
+// a token's seed is not known again when imported under a new serial
+// (checkTokenSecrets). It is idempotent, and safe on any number of
+// instances at once: each digest is written only while the token has none,
+// and all instances compute the same one. A token whose factor is gone
+// needs none: its seed may be issued again.
+func (s *Service) BackfillTokenDigests(ctx context.Context) (int, error) {
+	fs, err := s.store.ClaimedTokenFactorsWithoutDigest(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for serial, f := range fs {
+		if err := s.open(ctx, &f); err != nil {
+			return n, fmt.Errorf("token %s: %w", serial, err)
+		}
+		digest := s.tokenDigest(f.Secret)
+		clear(f.Secret)
+		wrote, err := s.store.SetTokenDigest(ctx, serial, digest)
+		if err != nil {
+			return n, err
+		}
+		if wrote {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // HardwareTokens returns the imported hardware tokens, without secrets, only

@@ -17,6 +17,8 @@ type methodJSON struct {
 	// Destination is, for sms and email, the masked number or address a
 	// code goes to: "+44 •••• ••3456".
 	Destination string `json:"destination,omitempty"`
+	// Reason is, in unavailable_methods, why the factor cannot be used now.
+	Reason string `json:"reason,omitempty"`
 }
 
 type loginResponse struct {
@@ -25,6 +27,10 @@ type loginResponse struct {
 	LoginID   string       `json:"login_id,omitempty"`
 	ExpiresAt time.Time    `json:"expires_at"`
 	Methods   []methodJSON `json:"methods,omitempty"`
+	// UnavailableMethods are the account's factors that cannot pass the
+	// second step now (a phone outside --sms-countries), each with its
+	// reason: shown, so that their owner knows why, never in Methods.
+	UnavailableMethods []methodJSON `json:"unavailable_methods,omitempty"`
 	// After a recovery code: how many are left, and a warning at
 	// core.LowRecoveryCodes or fewer (SPEC §1 story 4).
 	RecoveryCodesRemaining *int   `json:"recovery_codes_remaining,omitempty"`
@@ -51,7 +57,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	out := loginResponse{Status: "second_factor_required", LoginID: res.LoginID, ExpiresAt: res.ExpiresAt, Methods: []methodJSON{}}
 	for _, m := range res.Methods {
-		out.Methods = append(out.Methods, methodJSON{Method: m.Method, FactorID: m.FactorID, Label: m.Label, Destination: m.Hint})
+		j := methodJSON{Method: m.Method, FactorID: m.FactorID, Label: m.Label, Destination: m.Hint}
+		if !m.Usable() {
+			j.Reason = m.Unavailable
+			out.UnavailableMethods = append(out.UnavailableMethods, j)
+			continue
+		}
+		out.Methods = append(out.Methods, j)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/factor/sms"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -534,5 +537,50 @@ func TestSMSLoginCodeLeavesElevationCode(t *testing.T) {
 			t.Fatalf("elevate with the code sent for it, after a sign-in code was sent: got %d %s, want 200", r.Status, r.Body)
 		}
 		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "code": elevation}), 401, "invalid-code")
+	})
+}
+
+// TestLoginUnavailableMethods: a phone added while --sms-countries admitted
+// its region, which it no longer does, is left out of the login's methods
+// and listed in unavailable_methods with its masked number and the reason;
+// the recovery codes and paper key are still offered, and a recovery code
+// signs in.
+func TestLoginUnavailableMethods(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		const jamaica, jamaicaE164 = "+1 876 210 1234", "+18762101234"
+		wide := testenv.NewServer(t, s.Config.DB, g.Option(), func(c *config.Config) {
+			c.KeyFile, c.SMSCountries = s.Config.KeyFile, "1,44"
+		})
+		addUser(t, wide, "bob")
+		id, confirm := enrolPhone(t, login(t, wide, "bob"), g, jamaica, jamaicaE164, "mobile")
+		codes := confirm.JSON["recovery_codes"].([]any)
+
+		_, r := startLogin(t, wide, "bob")
+		if got := r.JSON["methods"].([]any)[0].(map[string]any); got["method"] != "sms" || got["factor_id"] != id {
+			t.Errorf("methods with the region admitted: %s, want the phone first", r.Body)
+		}
+		if _, ok := r.JSON["unavailable_methods"]; ok {
+			t.Errorf("unavailable_methods with the region admitted: %s, want none", r.Body)
+		}
+
+		loginID, r := startLogin(t, s, "bob")
+		var methods []string
+		for _, m := range r.JSON["methods"].([]any) {
+			methods = append(methods, m.(map[string]any)["method"].(string))
+		}
+		if diff := cmp.Diff([]string{"recovery_code", "paper_key"}, methods); diff != "" {
+			t.Errorf("methods with the region no longer admitted (-want +got):\n%s", diff)
+		}
+		un, _ := r.JSON["unavailable_methods"].([]any)
+		if len(un) != 1 {
+			t.Fatalf("unavailable_methods: %s, want the phone", r.Body)
+		}
+		m := un[0].(map[string]any)
+		if m["method"] != "sms" || m["factor_id"] != id || m["label"] != "mobile" || m["destination"] != sms.Mask(jamaicaE164) || m["reason"] == "" {
+			t.Errorf("unavailable_methods[0]: %v, want the phone with its masked number and a reason", m)
+		}
+		if v := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": codes[0].(string)}); v.Status != 200 {
+			t.Fatalf("sign in with a recovery code: got %d %s", v.Status, v.Body)
+		}
 	})
 }

@@ -199,6 +199,39 @@ func (s *Server) logTextMessages() {
 	}
 }
 
+// checkStoredPhones warns, once, of how many stored phone numbers are of
+// regions --sms-countries does not admit (narrowed since they were added):
+// their owners are sent no code and their sign-in does not offer them. The
+// log holds the count, never a number.
+func (s *Server) checkStoredPhones(ctx context.Context) {
+	outside, unreadable, err := s.Service.PhonesOutsideAllowList(ctx)
+	if err != nil {
+		s.Logger.Warn("cannot count the stored phone numbers outside --sms-countries", "err", err)
+		return
+	}
+	if outside > 0 {
+		s.Logger.Warn("stored phone numbers are of regions --sms-countries does not admit: they are sent no code, and sign-in does not offer them; their owners need another factor, a recovery code or an operator's reset",
+			"phones", outside, "sms_countries", s.Config.SMSCountries)
+	}
+	if unreadable > 0 {
+		s.Logger.Warn("stored phone numbers could not be opened to check them against --sms-countries", "phones", unreadable)
+	}
+}
+
+// backfillTokenDigests stores the secret digests that hardware tokens
+// claimed before migration 0048 lack (core.Service.BackfillTokenDigests);
+// an import does the same first, so a failure here only waits for it.
+func (s *Server) backfillTokenDigests(ctx context.Context) {
+	n, err := s.Service.BackfillTokenDigests(ctx)
+	if err != nil {
+		s.Logger.Warn("cannot store the secret digests of hardware tokens claimed before migration 0048; an import will try again", "err", err)
+		return
+	}
+	if n > 0 {
+		s.Logger.Info("stored the secret digests of hardware tokens claimed before migration 0048", "tokens", n)
+	}
+}
+
 // onLoopback reports whether the host of addr is this machine, where a mail
 // relay without TLS is common and nothing crosses the network.
 func onLoopback(addr string) bool {
@@ -252,6 +285,8 @@ func (s *Server) Open(ctx context.Context) error {
 		return err
 	}
 	s.logTextMessages()
+	s.checkStoredPhones(ctx)
+	s.backfillTokenDigests(ctx)
 	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake(), Keys: d.Keys}
 	s.worker.Start()
 	go s.Service.Warm() // not in the way of start-up; a login that comes first waits for it

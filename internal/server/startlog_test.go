@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/server"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -115,5 +118,147 @@ func TestStartLogKeyFileMode(t *testing.T) {
 		if strings.Contains(got, s) {
 			t.Fatal("the start-up log holds key material")
 		}
+	}
+}
+
+// TestStartLogPhonesOutsideAllowList: a server started with an allow-list
+// narrower than the one phones were added under warns once, with how many
+// stored numbers (confirmed or waiting) it no longer texts, and never a
+// number; one whose list admits them all says nothing of them.
+func TestStartLogPhonesOutsideAllowList(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			g := testenv.NewSMSGateway(t)
+			wide := testenv.NewServer(t, dsn(t), g.Option(), func(c *config.Config) { c.SMSCountries = "1,GB" })
+			phones := []struct {
+				user, e164 string
+				confirm    bool
+			}{
+				{"jm", "+18762101234", true},  // Jamaica: outside the default list
+				{"do", "+18092345678", false}, // Dominican Republic, waiting for its code: outside
+				{"us", "+14155552671", true},  // United States: inside
+				{"gb", "+447400123456", true}, // United Kingdom: inside
+			}
+			for _, p := range phones {
+				if _, err := wide.Service.CreateAccount(ctx, core.NewAccount{Username: p.user, Password: "correct horse battery"}, core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+				res, err := wide.Service.Login(ctx, p.user, "correct horse battery", core.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				a, err := wide.Service.Authenticate(ctx, res.Token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e, err := wide.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorSMS, Phone: p.e164}, core.Meta{})
+				if err != nil {
+					t.Fatalf("add %s: %v", p.e164, err)
+				}
+				if p.confirm {
+					if _, err := wide.Service.ConfirmFactor(ctx, a, e.Factor.ID, g.LastCode(t, p.e164), core.Meta{}); err != nil {
+						t.Fatalf("confirm %s: %v", p.e164, err)
+					}
+				}
+			}
+			start := func(countries string) string {
+				t.Helper()
+				c := wide.Config
+				c.SMSCountries = countries
+				var log testenv.Buffer
+				s := &server.Server{Config: c, Logger: slog.New(slog.NewTextHandler(&log, nil)), Now: time.Now, WebhookEvery: -1}
+				if err := s.Open(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				return log.String()
+			}
+			const warning = "stored phone numbers are of regions --sms-countries does not admit"
+			got := start(config.Default().SMSCountries)
+			var lines []string
+			for _, l := range strings.Split(got, "\n") {
+				if strings.Contains(l, warning) {
+					lines = append(lines, l)
+				}
+			}
+			if len(lines) != 1 || !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[0], " phones=2 ") {
+				t.Errorf("start-up log with the default list: %q; want one warning of 2 phones", got)
+			}
+			for _, p := range phones {
+				if strings.Contains(got, p.e164[len(p.e164)-7:]) {
+					t.Errorf("the start-up log holds the number %s", p.e164)
+				}
+			}
+			if got := start("1,GB"); strings.Contains(got, warning) {
+				t.Errorf("start-up log with the list the phones were added under: %q; want no warning about them", got)
+			}
+		})
+	}
+}
+
+// TestStartBackfillsTokenDigests: a start stores the secret digest of a
+// hardware token claimed before migration 0048 (none stored), and says how
+// many it stored; the next start has none left to store.
+func TestStartBackfillsTokenDigests(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			first := testenv.NewServer(t, dsn(t))
+			secret := []byte("a fob secret of 20 b")
+			seeds := []otp.Seed{{Serial: "YK-1", Type: otp.TypeHOTP, Secret: secret, Params: otp.Params{Algorithm: otp.SHA1, Digits: 6}}}
+			if _, err := first.Service.ImportTokens(ctx, seeds, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := first.Service.CreateAccount(ctx, core.NewAccount{Username: "ada", Password: "correct horse battery"}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := first.Service.Login(ctx, "ada", "correct horse battery", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := first.Service.Authenticate(ctx, res.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := first.Service.ClaimToken(ctx, a, "YK-1", otp.HOTP(secret, 0, otp.SHA1, 6), "fob", core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			pools := first.Store.Pools()
+			db, ok := pools["writer"]
+			if !ok {
+				db = pools["pool"]
+			}
+			if _, err := db.ExecContext(ctx, `UPDATE hardware_tokens SET secret_digest = NULL`); err != nil { // as before migration 0048
+				t.Fatal(err)
+			}
+			if d, err := first.Store.ClaimedTokenDigests(ctx); err != nil || len(d) != 0 {
+				t.Fatalf("digests before the start: %v, %v; want none", d, err)
+			}
+			start := func() string {
+				t.Helper()
+				var log testenv.Buffer
+				s := &server.Server{Config: first.Config, Logger: slog.New(slog.NewTextHandler(&log, nil)), Now: time.Now, WebhookEvery: -1}
+				if err := s.Open(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				return log.String()
+			}
+			const stored = "stored the secret digests of hardware tokens claimed before migration 0048"
+			if got := start(); !strings.Contains(got, stored) || !strings.Contains(got, "tokens=1") {
+				t.Errorf("start-up log: %q; want the digest of one token stored", got)
+			}
+			if d, err := first.Store.ClaimedTokenDigests(ctx); err != nil || len(d["YK-1"]) == 0 {
+				t.Errorf("digests after the start: %v, %v; want YK-1's", d, err)
+			}
+			if got := start(); strings.Contains(got, stored) {
+				t.Errorf("second start-up log: %q; want nothing left to store", got)
+			}
+		})
 	}
 }

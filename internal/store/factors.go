@@ -54,6 +54,15 @@ func (s *Store) Factors(ctx context.Context, accountID string) ([]twofold.Factor
 	return queryAll(ctx, s, "factors", scanFactor, `SELECT `+factorColumns+` FROM factors WHERE account_id = $1 ORDER BY created_at, id`, accountID)
 }
 
+// FactorsOfType returns up to limit factors of type t, of every account and
+// in every status, whose id sorts after afterID, in the order of their ids:
+// a caller pages through them all by passing the last id it got, holding
+// one page at a time.
+func (s *Store) FactorsOfType(ctx context.Context, t twofold.FactorType, afterID string, limit int) ([]twofold.Factor, error) {
+	return queryAll(ctx, s, "factors", scanFactor, `SELECT `+factorColumns+` FROM factors WHERE type = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		string(t), afterID, limit)
+}
+
 // Factor returns the account's factor id.
 func (s *Store) Factor(ctx context.Context, accountID, id string) (twofold.Factor, error) {
 	f, err := scanFactor(s.conn(ctx).QueryRowContext(ctx, `SELECT `+factorColumns+` FROM factors WHERE id = $1 AND account_id = $2`, id, accountID))

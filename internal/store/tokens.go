@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -96,6 +97,48 @@ func (s *Store) ClaimedTokenDigests(ctx context.Context) (map[string][]byte, err
 		return nil, fmt.Errorf("select token digests: %w", err)
 	}
 	return out, nil
+}
+
+// ClaimedTokenFactorsWithoutDigest returns, by serial, the factors made from
+// the claimed tokens that have no secret digest (claimed before migration
+// 0048, or imported before it and claimed since): their secrets live on
+// only in those factors.
+func (s *Store) ClaimedTokenFactorsWithoutDigest(ctx context.Context) (map[string]twofold.Factor, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT t.serial, f.`+strings.ReplaceAll(factorColumns, ", ", ", f.")+`
+		FROM hardware_tokens t JOIN factors f ON f.id = t.claimed_by WHERE t.secret_digest IS NULL ORDER BY t.serial`)
+	if err != nil {
+		return nil, fmt.Errorf("select tokens without digest: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]twofold.Factor{}
+	for rows.Next() {
+		var serial string
+		f, err := scanFactor(prefixed{rows, &serial})
+		if err != nil {
+			return nil, fmt.Errorf("scan token without digest: %w", err)
+		}
+		out[serial] = f
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select tokens without digest: %w", err)
+	}
+	return out, nil
+}
+
+// prefixed scans the first column of a row into first, and the rest with
+// the scan it is passed to.
+type prefixed struct {
+	row   interface{ Scan(...any) error }
+	first any
+}
+
+func (p prefixed) Scan(dest ...any) error { return p.row.Scan(append([]any{p.first}, dest...)...) }
+
+// SetTokenDigest stores the secret digest of the token serial only while it
+// has none, so that instances that compute it at once write it once; it
+// reports whether this call wrote it.
+func (s *Store) SetTokenDigest(ctx context.Context, serial string, digest []byte) (bool, error) {
+	return s.execOne(ctx, "set token digest", `UPDATE hardware_tokens SET secret_digest = $1 WHERE serial = $2 AND secret_digest IS NULL`, digest, serial)
 }
 
 // ClaimToken claims a hardware token as c says, all or nothing: one

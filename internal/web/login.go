@@ -133,6 +133,10 @@ type verifyBody struct {
 	// SSH is, when Method is ssh_key, the login's challenge waiting for a
 	// signature; nil until one is asked for.
 	SSH *core.SSHKeyChallenge
+	// Unavailable are the account's factors that cannot be used now (a
+	// phone outside --sms-countries): the page says so, and offers them
+	// nowhere.
+	Unavailable []core.MethodOption
 }
 
 // secondStep describes the methods of a login for the second-step page.
@@ -141,7 +145,13 @@ func secondStep(methods []core.MethodOption, want twofold.Method, next string) v
 	have := map[twofold.Method]bool{}
 	labels := map[twofold.Method][]string{}
 	var order []twofold.Method
+	var usable []core.MethodOption
 	for _, m := range methods {
+		if !m.Usable() {
+			b.Unavailable = append(b.Unavailable, m)
+			continue
+		}
+		usable = append(usable, m)
 		if !have[m.Method] {
 			order = append(order, m.Method)
 		}
@@ -163,7 +173,7 @@ func secondStep(methods []core.MethodOption, want twofold.Method, next string) v
 			b.Alternatives = append(b.Alternatives, m)
 		}
 	}
-	for _, m := range methods {
+	for _, m := range usable {
 		if m.Method == b.Method && (m.Method == twofold.MethodSMS || m.Method == twofold.MethodEmail || m.Method == twofold.MethodPush) {
 			b.Senders = append(b.Senders, m)
 		}

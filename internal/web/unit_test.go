@@ -116,6 +116,31 @@ func TestSecondStep(t *testing.T) {
 	if len(b.Alternatives) != 0 {
 		t.Errorf("alternatives with only TOTP: %v", b.Alternatives)
 	}
+
+	// A phone that cannot be texted now is shown apart, never offered:
+	// not as the method, nor as an alternative, nor with a send button.
+	gone := core.MethodOption{Method: twofold.MethodSMS, FactorID: "f4", Label: "Old phone", Hint: "+1 •••-•••-1234", Unavailable: "no texts there"}
+	phone := core.MethodOption{Method: twofold.MethodSMS, FactorID: "f5", Label: "New phone", Hint: "+44 •••• ••3456"}
+	for _, tc := range []struct {
+		name    string
+		methods []core.MethodOption
+		want    twofold.Method
+		body    verifyBody
+	}{
+		{"first", []core.MethodOption{gone, methods[3], methods[4]}, "",
+			verifyBody{Method: twofold.MethodRecoveryCode, Alternatives: []twofold.Method{twofold.MethodPaperKey}, Unavailable: []core.MethodOption{gone}}},
+		{"asked for", []core.MethodOption{gone, methods[3]}, twofold.MethodSMS,
+			verifyBody{Method: twofold.MethodRecoveryCode, Unavailable: []core.MethodOption{gone}}},
+		{"beside a usable phone", []core.MethodOption{gone, phone, methods[3]}, twofold.MethodSMS,
+			verifyBody{Method: twofold.MethodSMS, Labels: []string{"New phone"}, Alternatives: []twofold.Method{twofold.MethodRecoveryCode}, Senders: []core.MethodOption{phone}, Unavailable: []core.MethodOption{gone}}},
+		{"alone", []core.MethodOption{gone}, "", verifyBody{Unavailable: []core.MethodOption{gone}}},
+	} {
+		t.Run("unavailable "+tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.body, secondStep(tc.methods, tc.want, "")); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 func TestPostedCodes(t *testing.T) {

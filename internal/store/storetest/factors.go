@@ -117,6 +117,50 @@ func testFactorsOrder(t *testing.T, s *store.Store) {
 	}
 }
 
+// testFactorsOfType: the factors of one type, of every account and in every
+// status, page by page in the order of their ids.
+func testFactorsOfType(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	b := newAccount(t, s, "bob")
+	ctx := t.Context()
+	sms := func(accountID, id string) twofold.Factor {
+		f := pendingFactor(accountID, id, t0)
+		f.Type, f.Algorithm, f.Digits, f.Period = twofold.FactorSMS, "", 0, 0
+		return f
+	}
+	in := []twofold.Factor{sms(a.ID, "f-3"), pendingFactor(a.ID, "f-2", t0), sms(b.ID, "f-1"), sms(b.ID, "f-5"), sms(a.ID, "f-4")}
+	for _, f := range in {
+		if err := s.CreateFactor(ctx, f); err != nil {
+			t.Fatalf("CreateFactor(%q): %v", f.ID, err)
+		}
+	}
+	if _, _, err := s.ActivateFactor(ctx, activation(a.ID, "f-4", 0, "alice")); err != nil {
+		t.Fatal(err)
+	}
+	var pages [][]string
+	for after := ""; ; {
+		got, err := s.FactorsOfType(ctx, twofold.FactorSMS, after, 2)
+		if err != nil {
+			t.Fatalf("FactorsOfType: %v", err)
+		}
+		var ids []string
+		for _, f := range got {
+			if diff := cmp.Diff(getFactor(t, s, f.AccountID, f.ID), f); diff != "" || f.Type != twofold.FactorSMS {
+				t.Errorf("FactorsOfType: got %+v, want the stored sms factor (-stored +got):\n%s", f, diff)
+			}
+			ids = append(ids, f.ID)
+		}
+		pages = append(pages, ids)
+		if len(got) < 2 {
+			break
+		}
+		after = got[len(got)-1].ID
+	}
+	if diff := cmp.Diff([][]string{{"f-1", "f-3"}, {"f-4", "f-5"}, nil}, pages); diff != "" {
+		t.Errorf("FactorsOfType pages (-want +got):\n%s", diff)
+	}
+}
+
 func testFactorNotFound(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	b := newAccount(t, s, "bob")

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"Factor/RoundTrip", testFactorRoundTrip},
 		{"Factor/Order", testFactorsOrder},
+		{"Factor/OfType", testFactorsOfType},
 		{"Factor/NotFound", testFactorNotFound},
 		{"Factor/ActivateFirst", testActivateFirst},
 		{"Factor/ActivateSecond", testActivateSecond},
@@ -119,6 +120,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Token/ImportAllOrNothing", testTokenImportAllOrNothing},
 		{"Token/Claim", testTokenClaim},
 		{"Token/SealedValues", testTokenSealedValues},
+		{"Token/DigestBackfill", testTokenDigestBackfill},
 
 		{"DNS/ZoneRoundTrip", testZoneRoundTrip},
 		{"DNS/ZoneOf", testZoneOf},

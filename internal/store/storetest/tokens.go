@@ -231,3 +231,51 @@ func testRaceClaimToken(t *testing.T, s *store.Store) {
 		}
 	}
 }
+
+// testTokenDigestBackfill: the claimed tokens without a secret digest (as
+// before migration 0048) are listed with the factor claiming made of them,
+// whose secret is theirs; a digest is stored only while a token has none,
+// and by one of any number of instances storing it at once.
+func testTokenDigestBackfill(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	withDigest := hardwareToken("YK-2", t0)
+	withDigest.SecretDigest = []byte("digest-2")
+	importTokens(t, s, hardwareToken("YK-1", t0), withDigest, hardwareToken("YK-3", t0), hardwareToken("YK-4", t0))
+	for _, c := range []twofold.TokenClaim{tokenClaim(a.ID, "YK-1", "f-1", 0, "set"), tokenClaim(a.ID, "YK-2", "f-2", 0, "set"), tokenClaim(a.ID, "YK-4", "f-4", 0, "set")} {
+		if ok, _, err := s.ClaimToken(ctx, c); err != nil || !ok {
+			t.Fatalf("ClaimToken %s: %v, %v", c.Serial, ok, err)
+		}
+	}
+	got, err := s.ClaimedTokenFactorsWithoutDigest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]twofold.Factor{"YK-1": getFactor(t, s, a.ID, "f-1"), "YK-4": getFactor(t, s, a.ID, "f-4")}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ClaimedTokenFactorsWithoutDigest, not the unclaimed YK-3 nor YK-2 with its digest (-want +got):\n%s", diff)
+	}
+	if ok, err := s.SetTokenDigest(ctx, "YK-1", []byte("digest-1")); err != nil || !ok {
+		t.Fatalf("SetTokenDigest: got %v, %v; want true", ok, err)
+	}
+	for _, serial := range []string{"YK-1", "YK-2"} {
+		if ok, err := s.SetTokenDigest(ctx, serial, []byte("other")); err != nil || ok {
+			t.Errorf("SetTokenDigest of %s, which has one: got %v, %v; want false", serial, ok, err)
+		}
+	}
+	wins := race(t, func(i int) (bool, error) { return s.SetTokenDigest(ctx, "YK-4", []byte("digest-4")) })
+	if wins != 1 {
+		t.Errorf("SetTokenDigest raced by %d: got %d writes, want 1", racers, wins)
+	}
+	if got, err := s.ClaimedTokenFactorsWithoutDigest(ctx); err != nil || len(got) != 0 {
+		t.Errorf("ClaimedTokenFactorsWithoutDigest after the backfill: got %v, %v; want none", got, err)
+	}
+	digests, err := s.ClaimedTokenDigests(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDigests := map[string][]byte{"YK-1": []byte("digest-1"), "YK-2": []byte("digest-2"), "YK-4": []byte("digest-4")}
+	if diff := cmp.Diff(wantDigests, digests); diff != "" {
+		t.Errorf("ClaimedTokenDigests (-want +got):\n%s", diff)
+	}
+}

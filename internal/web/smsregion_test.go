@@ -1,0 +1,75 @@
+package web_test
+
+import (
+	"context"
+	"html"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/factor/sms"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestSecondStepPhoneOutsideAllowList: a phone added while --sms-countries
+// admitted its region, which it no longer does, is not offered on the
+// second-step page (no "Text me a code", no link to it) but shown as not
+// usable, with its masked number and why; the recovery code is offered in
+// its place, and signs in.
+func TestSecondStepPhoneOutsideAllowList(t *testing.T) {
+	ctx := context.Background()
+	g := testenv.NewSMSGateway(t)
+	dsn := testenv.SQLiteDSN(t)
+	wide := testenv.NewServer(t, dsn, g.Option(), func(c *config.Config) { c.SMSCountries = "1,GB" })
+	account(t, wide, "bob", false, false)
+	res, err := wide.Service.Login(ctx, "bob", testPassword, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := wide.Service.Authenticate(ctx, res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const jamaica = "+18762101234"
+	e, err := wide.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorSMS, Phone: jamaica, Label: "mobile"}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := wide.Service.ConfirmFactor(ctx, a, e.Factor.ID, g.LastCode(t, jamaica), core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.Factor.ID
+
+	narrow := testenv.NewServer(t, dsn, g.Option(), func(c *config.Config) { c.KeyFile = wide.Config.KeyFile })
+	c := newClient(t, narrow.URL())
+	r := c.signIn("bob")
+	if r.url.Path != "/login/verify" {
+		t.Fatalf("sign-in went to %s, want the second step", r.url)
+	}
+	for _, page := range []reply{r, c.get("/login/verify?method=sms")} {
+		body := html.UnescapeString(page.body)
+		if !strings.Contains(body, `id="unavailable-`+id+`"`) || !strings.Contains(body, sms.Mask(jamaica)) ||
+			!strings.Contains(body, "no longer sends text messages to this number's country") {
+			t.Errorf("the second step at %s does not say the phone cannot be used:\n%s", page.url, body)
+		}
+		for _, offer := range []string{`id="send-` + id + `"`, `id="use-sms"`, `action="/login/verify/send"`} {
+			if strings.Contains(body, offer) {
+				t.Errorf("the second step at %s offers the phone (%s)", page.url, offer)
+			}
+		}
+		if !strings.Contains(body, `name="method" value="recovery_code"`) {
+			t.Errorf("the second step at %s does not ask for a recovery code", page.url)
+		}
+	}
+	sent := len(g.Messages())
+	if r := c.post("/login/verify", url.Values{"method": {"recovery_code"}, "code": {conf.RecoveryCodes[0]}}); r.url.Path != "/settings/security" {
+		t.Fatalf("sign-in with a recovery code: at %s: %s", r.url, pageError(r.body))
+	}
+	if n := len(g.Messages()); n != sent {
+		t.Errorf("the gateway got %d messages, want none", n-sent)
+	}
+}
