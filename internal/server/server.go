@@ -62,6 +62,7 @@ type Server struct {
 	worker *notify.Worker
 	sweep  *janitor
 	hooks  *janitor
+	checks sync.WaitGroup // start-up checks run beside serving
 	// passwords is the open --password-blocklist, closed with the server.
 	passwords *blocklist.List
 
@@ -285,7 +286,9 @@ func (s *Server) Open(ctx context.Context) error {
 		return err
 	}
 	s.logTextMessages()
-	s.checkStoredPhones(ctx)
+	// Counting the stored phones opens each number: beside serving, not in
+	// the way of start-up; Close waits for it.
+	s.checks.Go(func() { s.checkStoredPhones(context.WithoutCancel(ctx)) })
 	s.backfillTokenDigests(ctx)
 	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake(), Keys: d.Keys}
 	s.worker.Start()
@@ -301,6 +304,7 @@ func (s *Server) Open(ctx context.Context) error {
 			s.sweep.close()
 			s.worker.Close()
 			ln.Close()
+			s.checks.Wait()
 			s.Store.Close()
 			return err
 		}
@@ -359,6 +363,7 @@ func (s *Server) Open(ctx context.Context) error {
 			s.sweep.close()
 			s.worker.Close()
 			ln.Close()
+			s.checks.Wait()
 			s.Store.Close()
 			return err
 		}
@@ -471,6 +476,7 @@ func (s *Server) close() error {
 	if s.hooks != nil {
 		s.hooks.close()
 	}
+	s.checks.Wait()
 	if s.Service != nil {
 		s.Service.Wait()
 	}
