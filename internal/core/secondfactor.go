@@ -186,6 +186,11 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 		if key == "" || want == nil || !credhash.Equal(s.hasher.Sum("paper", key), want) {
 			return "wrong paper key", nil
 		}
+		// Nothing of the paper key's own is written: the use is noted on a
+		// waiting reset of two-factor here, in the check's transaction.
+		if err := s.store.NoteFactorUse(ctx, accountID, s.Now()); err != nil {
+			return "", err
+		}
 		s.audit(ctx, accountID, "paper_key.used", m, "")
 		s.notify(ctx, accountID, "your paper key was used", "Your paper key was used "+usedFor(p, "to pass the second step of a login")+".")
 		return "", nil
