@@ -235,3 +235,38 @@ func TestResetWithdrawnAfterTheUseIsErased(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoveryNoticeSaysWhatFor: the notice of a recovery code or the paper
+// key used says what it was used for: to sign in at a login's second step,
+// to confirm a change when it elevated a session.
+func TestRecoveryNoticeSaysWhatFor(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHolder(t, dsn(t))
+			const confirm = "used to confirm a change to your account"
+			for _, tc := range []struct {
+				method          twofold.Method
+				code            string
+				subject, signIn string
+			}{
+				{twofold.MethodRecoveryCode, h.codes[1], "a recovery code was used", "used to log in to your account"},
+				{twofold.MethodPaperKey, h.paper, "your paper key was used", "used to pass the second step of a login"},
+			} {
+				h.mail.take("")
+				a := h.signIn(t, func(string) core.SecondFactor { return core.SecondFactor{Method: tc.method, Code: tc.code} })
+				if got := h.mail.take(tc.subject); len(got) != 1 || !strings.Contains(got[0], tc.signIn) || strings.Contains(got[0], confirm) {
+					t.Errorf("%s at a login: notices %q; want one saying %q", tc.method, got, tc.signIn)
+				}
+				if tc.method == twofold.MethodRecoveryCode {
+					tc.code = h.codes[2]
+				}
+				if _, err := h.svc.Elevate(t.Context(), a, core.SecondFactor{Method: tc.method, Code: tc.code}, core.Meta{}); err != nil {
+					t.Fatalf("elevate with %s: %v", tc.method, err)
+				}
+				if got := h.mail.take(tc.subject); len(got) != 1 || !strings.Contains(got[0], confirm) || strings.Contains(got[0], tc.signIn) {
+					t.Errorf("%s for an elevation: notices %q; want one saying %q", tc.method, got, confirm)
+				}
+			}
+		})
+	}
+}
