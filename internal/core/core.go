@@ -103,6 +103,11 @@ type Store interface {
 	UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) (bool, error)
 	RecoveryCodesRemaining(ctx context.Context, accountID string) (int, error)
 	PaperKeyHash(ctx context.Context, accountID string) ([]byte, error)
+	// NoteFactorUse records on the account's waiting reset of two-factor,
+	// if any, that a second factor passed a check at now, for a check that
+	// writes nothing else (the paper key); the writes of the other checks
+	// record it themselves. A reset so marked is withdrawn when due.
+	NoteFactorUse(ctx context.Context, accountID string, now time.Time) error
 
 	CreateLogin(ctx context.Context, l twofold.Login) error
 	Login(ctx context.Context, id string) (twofold.Login, error)

@@ -186,6 +186,11 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 		if key == "" || want == nil || !credhash.Equal(s.hasher.Sum("paper", key), want) {
 			return "wrong paper key", nil
 		}
+		// Nothing of the paper key's own is written: the use is noted on a
+		// waiting reset of two-factor here, in the check's transaction.
+		if err := s.store.NoteFactorUse(ctx, accountID, s.Now()); err != nil {
+			return "", err
+		}
 		s.audit(ctx, accountID, "paper_key.used", m, "")
 		s.notify(ctx, accountID, "your paper key was used", "Your paper key was used "+usedFor(p, "to pass the second step of a login")+".")
 		return "", nil
@@ -343,11 +348,15 @@ func clampDrift(d, limit int64) int64 {
 }
 
 // usedFor says in a notice what a recovery code or the paper key was used
-// for: to confirm a new password when p was checked for a password reset,
-// else what.
-func usedFor(p SecondFactor, what string) string {
-	if strings.HasPrefix(p.scope, "reset:") {
+// for, by the scope p was checked for: login, the second step of a login;
+// a password reset, to confirm the new password; anything else (an
+// elevation), to confirm a change, as verifySSHKey says of an SSH key.
+func usedFor(p SecondFactor, login string) string {
+	switch scopeKind(p.scope) {
+	case "login":
+		return login
+	case "password reset":
 		return "to confirm a new password for your account"
 	}
-	return what
+	return "to confirm a change to your account"
 }

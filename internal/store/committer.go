@@ -59,6 +59,7 @@ const (
 	wThrottleFail
 	wSession
 	wEvent
+	wResetUsed
 )
 
 var writerSQL = [...]string{
@@ -68,8 +69,9 @@ var writerSQL = [...]string{
 	wThrottleClear: `DELETE FROM throttles WHERE key = $1`,
 	wThrottleFail: `INSERT INTO throttles (key, failures, locked_until, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (key) DO UPDATE SET failures = $2, locked_until = $3, updated_at = $4`,
-	wSession: sessionInsertSQL,
-	wEvent:   eventInsertSQL,
+	wSession:   sessionInsertSQL,
+	wEvent:     eventInsertSQL,
+	wResetUsed: resetUsedSQL,
 }
 
 func newCommitter(db *sql.DB) *committer {
@@ -264,6 +266,9 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 		}
 		if err == nil {
 			err = exec(wEvent, eventArgs(e)...)
+		}
+		if err == nil {
+			err = exec(wResetUsed, now, st.Login.AccountID)
 		}
 		if err != nil {
 			return 0, err

@@ -80,16 +80,16 @@ func (s *Store) SoleOwnedTeams(ctx context.Context, accountID string) ([]twofold
 }
 
 // ScrubEvents clears what the account's audit events hold of its holder
-// beyond the record itself: the user agent of every event, and the detail
-// of the events of the types named (those whose detail holds the holder's
-// masked addresses). Their ids, types, times, source addresses and sessions
-// stay.
+// beyond the record itself: the user agent of every event, and the detail,
+// both as operators and as the holder read it (holder_detail), of the
+// events of the types named (those whose detail holds the holder's masked
+// addresses). Their ids, types, times, source addresses and sessions stay.
 func (s *Store) ScrubEvents(ctx context.Context, accountID string, clearDetailOf []string) error {
 	if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE audit_events SET user_agent = '' WHERE account_id = $1 AND user_agent <> ''`, accountID); err != nil {
 		return fmt.Errorf("scrub audit events: %w", err)
 	}
 	for _, typ := range clearDetailOf {
-		if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE audit_events SET detail = '' WHERE account_id = $1 AND type = $2`, accountID, typ); err != nil {
+		if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE audit_events SET detail = '', holder_detail = NULL WHERE account_id = $1 AND type = $2`, accountID, typ); err != nil {
 			return fmt.Errorf("scrub audit events: %w", err)
 		}
 	}

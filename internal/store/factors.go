@@ -78,10 +78,25 @@ func (s *Store) Factor(ctx context.Context, accountID, id string) (twofold.Facto
 // AcceptStep records that step (a TOTP step or HOTP counter) was accepted for
 // an active factor, with the drift learnt from it. It reports false when the
 // factor already accepted this step or a later one: the compare-and-set that
-// makes a code one-time across every instance (SPEC §1 story 8).
+// makes a code one-time across every instance (SPEC §1 story 8). An accepted
+// step is noted on the account's waiting reset of two-factor, if any
+// (noteFactorUse).
 func (s *Store) AcceptStep(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error) {
-	return s.execOne(ctx, "accept step", `UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3
-		WHERE id = $4 AND status = 'active' AND last_step < $1`, step, drift, micros(now), factorID)
+	var ok bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var accountID string
+		err := tx.QueryRowContext(ctx, `UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3
+			WHERE id = $4 AND status = 'active' AND last_step < $1 RETURNING account_id`, step, drift, micros(now), factorID).Scan(&accountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("accept step: %w", err)
+		}
+		ok = true
+		return noteFactorUse(ctx, tx, accountID, now)
+	})
+	return ok, err
 }
 
 // ActivateFactor turns a pending factor active with its first accepted step. It
@@ -103,6 +118,9 @@ func (s *Store) ActivateFactor(ctx context.Context, a twofold.Activation) (ok, f
 			return nil
 		}
 		ok = true
+		if err := noteFactorUse(ctx, tx, a.AccountID, a.Now); err != nil {
+			return err
+		}
 		var others int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM factors WHERE account_id = $1 AND status = 'active' AND id <> $2`,
 			a.AccountID, a.FactorID).Scan(&others); err != nil {

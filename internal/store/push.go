@@ -159,7 +159,7 @@ func (s *Store) UsePushApproval(ctx context.Context, accountID, scope, factorID 
 		if _, err := tx.ExecContext(ctx, `UPDATE factors SET last_used_at = $1 WHERE id = $2`, micros(now), fid); err != nil {
 			return fmt.Errorf("use push approval: %w", err)
 		}
-		return nil
+		return noteFactorUse(ctx, tx, accountID, now)
 	})
 	return ok, err
 }

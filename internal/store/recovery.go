@@ -32,10 +32,25 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, accountID string, hash
 	return s.tx(ctx, func(tx *sql.Tx) error { return replaceRecoveryCodes(ctx, tx, accountID, hashes, now) })
 }
 
-// UseRecoveryCode marks the unused code with hash as used; false when there is none.
+// UseRecoveryCode marks the unused code with hash as used, and notes the
+// use on the account's waiting reset of two-factor, if any
+// (noteFactorUse); false when there is none.
 func (s *Store) UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) (bool, error) {
-	return s.execOne(ctx, "use recovery code", `UPDATE recovery_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL`,
-		micros(now), accountID, hash)
+	var ok bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL`,
+			micros(now), accountID, hash)
+		n, err := rowsAffected(res, err)
+		if err != nil {
+			return fmt.Errorf("use recovery code: %w", err)
+		}
+		if n != 1 {
+			return nil
+		}
+		ok = true
+		return noteFactorUse(ctx, tx, accountID, now)
+	})
+	return ok, err
 }
 
 // RecoveryCodesRemaining counts the account's unused recovery codes.

@@ -79,13 +79,42 @@ func (s *Store) TwoFactorResets(ctx context.Context, limit int) ([]twofold.TwoFa
 	return queryAll(ctx, s, "two-factor resets", scanReset, `SELECT `+resetColumns+` FROM two_factor_resets ORDER BY due_at LIMIT $1`, limit)
 }
 
+// resetUsedSQL records on the reset waiting for account $2, if one does,
+// that a second factor of the account passed a check at $1. Without a
+// waiting reset it matches no row: one look-up of the primary key of a
+// table of a few rows, and nothing written.
+const resetUsedSQL = `UPDATE two_factor_resets SET factor_used_at = $1 WHERE account_id = $2 AND factor_used_at IS NULL`
+
+// noteFactorUse runs resetUsedSQL on q: every write that records a passed
+// check of a second factor (a step accepted, a recovery code, a sent code,
+// a security key, a push approval, an SSH key, the paper key) runs it in
+// its transaction, so that the evidence ResetTwoFactor goes by outlives
+// the rows of the factor, key or codes, which their holder may remove
+// before the reset falls due.
+func noteFactorUse(ctx context.Context, q querier, accountID string, now time.Time) error {
+	if _, err := q.ExecContext(ctx, resetUsedSQL, micros(now), accountID); err != nil {
+		return fmt.Errorf("note second-factor use on a waiting reset: %w", err)
+	}
+	return nil
+}
+
+// NoteFactorUse records on the reset of two-factor waiting for the
+// account, if any, that one of its second factors passed a check at now,
+// for a check that writes nothing else of its own (the paper key): the
+// reset is then withdrawn when it falls due (ResetTwoFactor).
+func (s *Store) NoteFactorUse(ctx context.Context, accountID string, now time.Time) error {
+	return noteFactorUse(ctx, s.conn(ctx), accountID, now)
+}
+
 // ResetTwoFactor carries out the account's reset if it is due at now, in one
 // transaction: it takes the reset out of the waiting ones (a conditional
 // DELETE, so that of concurrent callers exactly one goes on) and removes the
 // account's factors, recovery codes, paper key and SSH keys, with two-factor no longer
 // required. A reset is for a holder who has lost every way in: when one of
-// the account's factors or recovery codes passed a check after the request,
-// the reset is withdrawn instead, and nothing else is written.
+// the account's second factors passed a check while it waited (recorded on
+// the reset by noteFactorUse; for resets asked for before that was
+// recorded, as the rows of factors, recovery codes and SSH keys still
+// show), the reset is withdrawn instead, and nothing else is written.
 //
 // On PostgreSQL it first locks, after the account, what the second step
 // locks, in the order it does (factors by id, then the logins waiting for
@@ -118,6 +147,7 @@ func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.T
 			}
 		}
 		r, err = scanReset(tx.QueryRowContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1 AND due_at <= $2
+			AND factor_used_at IS NULL
 			AND NOT EXISTS (SELECT 1 FROM factors WHERE account_id = $1 AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
 			AND NOT EXISTS (SELECT 1 FROM recovery_codes WHERE account_id = $1 AND used_at > two_factor_resets.requested_at)
 			AND NOT EXISTS (SELECT 1 FROM ssh_keys WHERE account_id = $1 AND status = 'active' AND last_used_at > two_factor_resets.requested_at)

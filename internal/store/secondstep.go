@@ -169,7 +169,9 @@ func checkVerdict(v twofold.Verdict, st twofold.SecondStep, found bool) error {
 // completePostgres writes c in one statement. cf and cl lock the factor and
 // the login, in that order in every completion, and PostgreSQL checks their
 // conditions again on the newest row once it holds the lock; the counter is
-// claimed only when both hold, and the rest is written only when it was.
+// claimed only when both hold, and the rest is written only when it was,
+// the use noted on the account's waiting reset of two-factor (r, see
+// noteFactorUse) with it.
 func (s *Store) completePostgres(ctx context.Context, key string, c twofold.Completion) (twofold.Outcome, error) {
 	now := micros(c.Now)
 	var step, login, throttle bool
@@ -191,6 +193,8 @@ func (s *Store) completePostgres(ctx context.Context, key string, c twofold.Comp
 		), a AS (
 			INSERT INTO audit_events (account_id, type, at, source, user_agent, detail, session_id)
 			SELECT $10, $14, $15, $16, $17, $18, $9 WHERE EXISTS (SELECT 1 FROM t)
+		), r AS (
+			UPDATE two_factor_resets SET factor_used_at = $3 WHERE account_id = $10 AND factor_used_at IS NULL AND EXISTS (SELECT 1 FROM t)
 		)
 		SELECT EXISTS (SELECT 1 FROM cf), EXISTS (SELECT 1 FROM cl), EXISTS (SELECT 1 FROM t)`,
 		c.Step, c.Drift, now, c.FactorID, c.LoginID, key, c.Seen,

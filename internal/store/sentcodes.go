@@ -72,10 +72,11 @@ func (s *Store) UseSentCode(ctx context.Context, factorID, scope string, hash []
 			return err
 		}
 		ok = true
-		if _, err := tx.ExecContext(ctx, `UPDATE factors SET last_used_at = $1 WHERE id = $2`, micros(now), factorID); err != nil {
+		var accountID string
+		if err := tx.QueryRowContext(ctx, `UPDATE factors SET last_used_at = $1 WHERE id = $2 RETURNING account_id`, micros(now), factorID).Scan(&accountID); err != nil {
 			return fmt.Errorf("use sent code: %w", err)
 		}
-		return nil
+		return noteFactorUse(ctx, tx, accountID, now)
 	})
 	return ok, err
 }

@@ -68,12 +68,20 @@ func (s *Store) DeleteSSHKey(ctx context.Context, accountID, id string, status t
 	return fmt.Errorf("delete ssh key: %w", err)
 }
 
-// TouchSSHKey records that the key passed a check at now.
+// TouchSSHKey records that the key passed a check at now, on the key and
+// on the account's waiting reset of two-factor, if any (noteFactorUse).
 func (s *Store) TouchSSHKey(ctx context.Context, id string, now time.Time) error {
-	if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE ssh_keys SET last_used_at = $1 WHERE id = $2`, micros(now), id); err != nil {
-		return fmt.Errorf("touch ssh key: %w", err)
-	}
-	return nil
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var accountID string
+		err := tx.QueryRowContext(ctx, `UPDATE ssh_keys SET last_used_at = $1 WHERE id = $2 RETURNING account_id`, micros(now), id).Scan(&accountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("touch ssh key: %w", err)
+		}
+		return noteFactorUse(ctx, tx, accountID, now)
+	})
 }
 
 // PutSSHChallenge stores c as its scope's one challenge, replacing the one

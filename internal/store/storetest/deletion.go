@@ -17,7 +17,8 @@ import (
 // but its tombstone and its audit events, in every table the schema says
 // may hold one (so a table added later is checked too); the other account
 // keeps everything; the name stays reserved in any case; the events lose
-// their user agents, and the details of the types named.
+// their user agents, and the details of the types named, as operators and
+// as the holder read them.
 func testDeleteAccount(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
@@ -31,6 +32,8 @@ func testDeleteAccount(t *testing.T, s *store.Store) {
 		for _, e := range []twofold.AuditEvent{
 			{AccountID: acct.ID, Type: "login.succeeded", At: t0, Source: "192.0.2.1", UserAgent: "Firefox", Detail: "password only"},
 			{AccountID: acct.ID, Type: "account.email_changed", At: t0, Source: "192.0.2.1", UserAgent: "Firefox", Detail: "from a•••@example.com to b•••@example.com"},
+			{AccountID: acct.ID, Type: "account.email_changed", At: t0, Source: "192.0.2.1", UserAgent: "Firefox", ByOperator: true,
+				Detail: "from b•••@example.com to c•••@example.com by operator carol", HolderDetail: "from b•••@example.com to c•••@example.com by an operator"},
 		} {
 			if err := s.AddEvent(ctx, e); err != nil {
 				t.Fatal(err)
@@ -69,7 +72,7 @@ func testDeleteAccount(t *testing.T, s *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]int{"audit_events.account_id": 2, "deleted_accounts.account_id": 1}, after); diff != "" {
+	if diff := cmp.Diff(map[string]int{"audit_events.account_id": 3, "deleted_accounts.account_id": 1}, after); diff != "" {
 		t.Errorf("rows of the deleted account (-want +got):\n%s", diff)
 	}
 	if other, err := s.AccountRows(ctx, b.ID); err != nil || other["factors.account_id"] != 1 || other["sessions.account_id"] != 1 || other["api_keys.account_id"] != 1 || other["team_members.account_id"] != 1 {
@@ -92,16 +95,17 @@ func testDeleteAccount(t *testing.T, s *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 2 {
-		t.Fatalf("got %d events of the deleted account, want 2", len(evs))
+	if len(evs) != 3 {
+		t.Fatalf("got %d events of the deleted account, want 3", len(evs))
 	}
 	for _, e := range evs {
 		want := map[string]string{"login.succeeded": "password only", "account.email_changed": ""}[e.Type]
-		if e.UserAgent != "" || e.Detail != want || e.Source != "192.0.2.1" {
-			t.Errorf("event %s after the deletion: user agent %q, detail %q, source %q; want no user agent, detail %q, the source kept", e.Type, e.UserAgent, e.Detail, e.Source, want)
+		if e.UserAgent != "" || e.Detail != want || e.HolderDetail != "" || e.Source != "192.0.2.1" {
+			t.Errorf("event %s after the deletion: user agent %q, detail %q, holder's detail %q, source %q; want no user agent, detail %q, no holder's detail, the source kept",
+				e.Type, e.UserAgent, e.Detail, e.HolderDetail, e.Source, want)
 		}
 	}
-	if evs, _ := s.Events(ctx, b.ID, 0, 10); len(evs) != 2 || evs[0].UserAgent != "Firefox" {
+	if evs, _ := s.Events(ctx, b.ID, 0, 10); len(evs) != 3 || evs[0].UserAgent != "Firefox" || evs[0].HolderDetail == "" {
 		t.Errorf("the other account's events were scrubbed: %+v", evs)
 	}
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -189,5 +190,157 @@ func testNoResetOfSuspended(t *testing.T, s *store.Store) {
 	}
 	if err := s.AddTwoFactorReset(ctx, r); err != nil {
 		t.Fatalf("after the suspension: %v", err)
+	}
+}
+
+// testResetUseOutlivesRows: a second factor that passed a check while a
+// reset waited withdraws it when it falls due even when the rows that show
+// the use are gone by then (the factor or SSH key removed, the used
+// recovery codes replaced by a new set), and for every kind of check: the
+// use is recorded on the reset itself.
+func testResetUseOutlivesRows(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	at := t0.Add(time.Hour) // the use, while the reset waits
+	removeFactor := func(accountID, id string) {
+		t.Helper()
+		if _, err := s.DeleteFactor(ctx, accountID, id, twofold.FactorActive); err != nil {
+			t.Fatalf("DeleteFactor(%q): %v", id, err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		setUp func(accountID string) // before the reset is asked for
+		use   func(accountID string) // while it waits; then erase the rows of the use
+	}{{
+		name:  "code of a factor, then the factor removed",
+		setUp: func(id string) { activeFactor(t, s, id, "f2-"+id, 10, id+"-2") },
+		use: func(id string) {
+			if ok, err := s.AcceptStep(ctx, "f2-"+id, 20, 0, at); err != nil || !ok {
+				t.Fatalf("AcceptStep: %v, %v", ok, err)
+			}
+			removeFactor(id, "f2-"+id)
+		},
+	}, {
+		name:  "second step of a login, then the factor removed",
+		setUp: func(id string) { activeFactor(t, s, id, "f2-"+id, 10, id+"-2") },
+		use: func(id string) {
+			l := twofold.Login{ID: "login-" + id, AccountID: id, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
+			if err := s.CreateLogin(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+			c := completion(id, l.ID, "f2-"+id, 20, 0, "s-"+id)
+			c.Now, c.Event.At = at, at
+			if got := complete(t, s, c); got != twofold.Completed {
+				t.Fatalf("second step: got outcome %d, want Completed", got)
+			}
+			removeFactor(id, "f2-"+id)
+		},
+	}, {
+		name: "recovery code, then a new set",
+		use: func(id string) {
+			if !useCode(t, s, id, []byte(id+"-code-0")) {
+				t.Fatal("recovery code refused")
+			}
+			if err := s.ReplaceRecoveryCodes(ctx, id, codes(id+"-new", 3), at); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}, {
+		name: "SSH key, then the key removed",
+		setUp: func(id string) {
+			sshKey(t, s, id, "ssh-"+id, "SHA256:"+id)
+			if ok, err := s.ActivateSSHKey(ctx, id, "ssh-"+id, t0.Add(time.Minute)); err != nil || !ok {
+				t.Fatalf("ActivateSSHKey: %v, %v", ok, err)
+			}
+		},
+		use: func(id string) {
+			if err := s.TouchSSHKey(ctx, "ssh-"+id, at); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DeleteSSHKey(ctx, id, "ssh-"+id, twofold.FactorActive); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}, {
+		name:  "sent code, then the factor removed",
+		setUp: func(id string) { smsFactor(t, s, id, "sms-"+id) },
+		use: func(id string) {
+			c := sentCode(id, "sms-"+id, "login:l-"+id, "h-"+id)
+			c.CreatedAt, c.ExpiresAt = at, at.Add(10*time.Minute)
+			putCode(t, s, c)
+			if !useCodeAt(t, s, "sms-"+id, "login:l-"+id, "h-"+id, at) {
+				t.Fatal("sent code refused")
+			}
+			removeFactor(id, "sms-"+id)
+		},
+	}, {
+		name: "security key, then the key removed",
+		setUp: func(id string) {
+			pendingKey(t, s, id, "key-"+id)
+			if ok, _, err := s.ActivateSecurityKey(ctx, securityKey(id, "key-"+id, "cred-"+id), activation(id, "key-"+id, -1, id+"-k")); err != nil || !ok {
+				t.Fatalf("ActivateSecurityKey: %v, %v", ok, err)
+			}
+		},
+		use: func(id string) {
+			if ok, err := s.UseSecurityKey(ctx, "key-"+id, 8, twofold.FlagUserPresent, at); err != nil || !ok {
+				t.Fatalf("UseSecurityKey: %v, %v", ok, err)
+			}
+			removeFactor(id, "key-"+id)
+		},
+	}, {
+		name: "push approval, then the factor removed",
+		setUp: func(id string) {
+			pushFactor(t, s, id, "push-"+id, []byte("h-"+id))
+			activate(t, s, activation(id, "push-"+id, -1, id+"-p"))
+		},
+		use: func(id string) {
+			if err := s.CreatePushChallenge(ctx, pushChallenge(id, "push-"+id, "c-"+id, "login:l-"+id, at)); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := s.AnswerPushChallenge(ctx, "c-"+id, "push-"+id, twofold.PushApproved, "", at, at.Add(time.Minute)); err != nil || !ok {
+				t.Fatalf("AnswerPushChallenge: %v, %v", ok, err)
+			}
+			if ok, err := s.UsePushApproval(ctx, id, "login:l-"+id, "", []byte("r-c-"+id), at); err != nil || !ok {
+				t.Fatalf("UsePushApproval: %v, %v", ok, err)
+			}
+			removeFactor(id, "push-"+id)
+		},
+	}, {
+		name: "paper key",
+		use: func(id string) {
+			if err := s.NoteFactorUse(ctx, id, at); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAccount(t, s, strings.NewReplacer(" ", "", ",", "").Replace(tc.name))
+			activeFactor(t, s, a.ID, "f-"+a.ID, 10, a.ID)
+			if tc.setUp != nil {
+				tc.setUp(a.ID)
+			}
+			r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: "operator carol", RequestedAt: t0.Add(10 * time.Minute), Due: t0.Add(72 * time.Hour)}
+			if err := s.AddTwoFactorReset(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			tc.use(a.ID)
+			after := twoFactorState(t, s, a.ID)
+			if _, out, err := s.ResetTwoFactor(ctx, a.ID, r.Due); err != nil || out != twofold.ResetWithdrawn {
+				t.Fatalf("ResetTwoFactor after a use whose rows are gone: got %v, %v; want withdrawn", out, err)
+			}
+			if ids := factorIDs(t, s, a.ID); len(ids) == 0 {
+				t.Error("the factors went with a withdrawn reset")
+			}
+			wantTwoFactor(t, s, a.ID, after)
+
+			// The next reset starts with no use recorded.
+			r.RequestedAt, r.Due = r.Due, r.Due.Add(time.Hour)
+			if err := s.AddTwoFactorReset(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			if _, out, err := s.ResetTwoFactor(ctx, a.ID, r.Due); err != nil || out != twofold.ResetDone {
+				t.Fatalf("ResetTwoFactor of the next reset, nothing used: got %v, %v; want done", out, err)
+			}
+		})
 	}
 }

@@ -110,6 +110,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Reset/TwoFactor", testTwoFactorReset},
 		{"Reset/NotOfSuspended", testNoResetOfSuspended},
 		{"Reset/Withdrawn", testResetWithdrawn},
+		{"Reset/UseOutlivesRows", testResetUseOutlivesRows},
 
 		{"APIKey/RoundTrip", testAPIKeyRoundTrip},
 		{"APIKey/RevokeTakesItsKeys", testAPIKeyRevokeTakesItsKeys},
