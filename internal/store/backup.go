@@ -66,7 +66,7 @@ func Backup(ctx context.Context, dsn, dest string) (int64, error) {
 		return 0, fmt.Errorf("backup: copy: %w", err)
 	}
 	if err := checkCopy(ctx, tmpName); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("backup: the copy %w", err)
 	}
 	f, err := os.Open(tmpName)
 	if err != nil {
@@ -90,19 +90,20 @@ func Backup(ctx context.Context, dsn, dest string) (int64, error) {
 	return st.Size(), nil
 }
 
-// checkCopy runs SQLite's integrity check on the copy at path.
+// checkCopy runs SQLite's integrity check on the copy at path; its error
+// reads after "the copy" or "the backup".
 func checkCopy(ctx context.Context, path string) error {
 	db, err := sql.Open("sqlite", sqliteURI(path, "mode=ro"))
 	if err != nil {
-		return fmt.Errorf("backup: check: %w", err)
+		return fmt.Errorf("could not be checked: %w", err)
 	}
 	defer db.Close()
 	var result string
 	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&result); err != nil {
-		return fmt.Errorf("backup: check: %w", err)
+		return fmt.Errorf("could not be checked: %w", err)
 	}
 	if result != "ok" {
-		return fmt.Errorf("backup: the copy failed SQLite's integrity check: %s", result)
+		return fmt.Errorf("failed SQLite's integrity check: %s", result)
 	}
 	return nil
 }

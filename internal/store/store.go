@@ -126,6 +126,9 @@ func Missing(dsn string) bool {
 	return errors.Is(err, os.ErrNotExist)
 }
 
+// IsPostgres reports whether dsn names a PostgreSQL database.
+func IsPostgres(dsn string) bool { return isPostgres(dsn) }
+
 // isPostgres reports whether dsn names a PostgreSQL database.
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
