@@ -76,6 +76,8 @@ commands:
   tokens list         list the imported hardware tokens (--unclaimed: only those not yet claimed)
   keys rotate         add a new master key, re-encrypt every secret under it, retire the old one
   backup DEST         write a consistent copy of the SQLite database while servers run
+  restore BACKUP      put a backup in place of the stopped SQLite database (the old one kept
+                      aside); with --db postgres://… alone, mend a database pg_restore restored
   bench               provision bench accounts and measure the API under load (loopback only)
 
 Run "twofold COMMAND -h" for a command's options.`
@@ -105,6 +107,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.tokens(ctx, args[1:])
 	case "backup":
 		return m.backup(ctx, args[1:])
+	case "restore":
+		return m.restore(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(m.Stdout, usage)
 		return nil

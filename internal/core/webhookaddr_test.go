@@ -3,6 +3,8 @@ package core
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/twofold/twofold"
 )
 
 // TestWebhookAddrAllowed: the addresses a webhook may reach, without and
@@ -30,6 +32,11 @@ func TestWebhookAddrAllowed(t *testing.T) {
 		{"192.0.0.8", false, true},
 		{"240.0.0.1", false, true},
 		{"::a00:1", false, true},
+		{"fec0::1", false, true},            // site-local, deprecated
+		{"feff:ffff::1", false, true},       // the end of site-local
+		{"::ffff:0:a00:1", false, true},     // IPv4-translated 10.0.0.1
+		{"::ffff:0:cb00:7207", false, true}, // IPv4-translated 203.0.114.7: refused all the same
+		{"ff00::1", false, false},           // multicast, just past site-local
 		{"0.0.0.0", false, false},
 		{"::", false, false},
 		{"224.0.0.1", false, false},
@@ -48,6 +55,34 @@ func TestWebhookAddrAllowed(t *testing.T) {
 		}
 		if got := WebhookAddrAllowed(a, true); got != tc.private {
 			t.Errorf("WebhookAddrAllowed(%s, true) = %v, want %v", tc.addr, got, tc.private)
+		}
+	}
+}
+
+// TestCheckWebhookURL: what an endpoint's URL may be when it is added; a
+// port that is no port is refused then, not at each delivery.
+func TestCheckWebhookURL(t *testing.T) {
+	s := &Service{}
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://example.com/hook", true},
+		{"https://example.com:8443/hook", true},
+		{"https://example.com:1/", true},
+		{"https://example.com:65535/", true},
+		{"https://[2a00:1450:4001:80b::200e]:443/", true},
+		{"https://example.com:99999/", false},
+		{"https://example.com:65536/", false},
+		{"https://example.com:0/", false},
+		{"https://example.com:00000/", false},
+		{"https://203.0.114.7:123456789012345678901234567890/", false},
+		{"https://[fec0::1]/hook", false},
+		{"https://[::ffff:0:a00:1]/hook", false},
+	} {
+		_, err := s.checkWebhookURL(tc.url)
+		if tc.ok && err != nil || !tc.ok && twofold.ErrorCode(err) != twofold.CodeInvalid {
+			t.Errorf("checkWebhookURL(%s): got %v, want ok=%v (else invalid)", tc.url, err, tc.ok)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -372,6 +373,13 @@ func (s *Service) checkWebhookURL(raw string) (string, error) {
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return "", bad("must not have a fragment (#…)")
 	}
+	// url.Parse checks that a port is digits, not that it is one: 0 and
+	// anything above 65535 would only fail at each delivery.
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", bad("the port must be a number from 1 to 65535")
+		}
+	}
 	if a, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !WebhookAddrAllowed(a, s.cfg.WebhookAllowPrivate) {
 		return "", bad("must not point at this machine or a private, link-local or multicast address")
 	}
@@ -381,11 +389,14 @@ func (s *Service) checkWebhookURL(raw string) (string, error) {
 // notPublic are the ranges of special-purpose addresses (IANA's registries)
 // a webhook never reaches unless private targets are allowed: shared
 // address space, benchmarking, protocol assignments, documentation,
-// reserved, discard-only, IPv4-compatible and local-use NAT64, 6to4 and
-// Teredo (whose IPv4 inside could be anything).
+// reserved, discard-only, IPv4-compatible, IPv4-translated (RFC 2765's
+// ::ffff:0:0:0/96, not the mapped ::ffff:0:0/96 that is judged by its
+// IPv4) and local-use NAT64, 6to4 and Teredo (whose IPv4 inside could be
+// anything), and the deprecated site-local fec0::/10 (RFC 3879), which
+// some networks still route privately.
 var notPublic = prefixes("100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24",
-	"203.0.113.0/24", "240.0.0.0/4", "0.0.0.0/8", "::/96", "100::/64", "64:ff9b:1::/48", "2001::/32", "2001:db8::/32",
-	"2002::/16")
+	"203.0.113.0/24", "240.0.0.0/4", "0.0.0.0/8", "::/96", "::ffff:0:0:0/96", "100::/64", "64:ff9b:1::/48",
+	"2001::/32", "2001:db8::/32", "2002::/16", "fec0::/10")
 
 // metadata are the addresses of clouds' instance metadata and platform
 // services, refused even when private targets are allowed: with link-local

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 )
@@ -37,7 +38,12 @@ func Backup(ctx context.Context, dsn, dest string) (int64, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return 0, fmt.Errorf("backup: %w", err)
 	}
-	dir := filepath.Dir(dest)
+	// Absolute, so that VACUUM INTO never takes the name of the copy for
+	// a URI (one that starts with "file:").
+	dir, err := filepath.Abs(filepath.Dir(dest))
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
 	tmp, err := os.CreateTemp(dir, ".twofold-backup-*")
 	if err != nil {
 		return 0, fmt.Errorf("backup: %w", err)
@@ -51,7 +57,7 @@ func Backup(ctx context.Context, dsn, dest string) (int64, error) {
 	// A connection of its own: no server's writer waits for it, and unlike
 	// a server's read connections it may write (VACUUM INTO writes the copy
 	// through it).
-	src, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	src, err := sql.Open("sqlite", sqliteURI(path, url.Values{"_pragma": {"busy_timeout(10000)"}}.Encode()))
 	if err != nil {
 		return 0, fmt.Errorf("backup: %w", err)
 	}
@@ -60,7 +66,7 @@ func Backup(ctx context.Context, dsn, dest string) (int64, error) {
 		return 0, fmt.Errorf("backup: copy: %w", err)
 	}
 	if err := checkCopy(ctx, tmpName); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("backup: the copy %w", err)
 	}
 	f, err := os.Open(tmpName)
 	if err != nil {
@@ -84,19 +90,20 @@ func Backup(ctx context.Context, dsn, dest string) (int64, error) {
 	return st.Size(), nil
 }
 
-// checkCopy runs SQLite's integrity check on the copy at path.
+// checkCopy runs SQLite's integrity check on the copy at path; its error
+// reads after "the copy" or "the backup".
 func checkCopy(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	db, err := sql.Open("sqlite", sqliteURI(path, "mode=ro"))
 	if err != nil {
-		return fmt.Errorf("backup: check: %w", err)
+		return fmt.Errorf("could not be checked: %w", err)
 	}
 	defer db.Close()
 	var result string
 	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&result); err != nil {
-		return fmt.Errorf("backup: check: %w", err)
+		return fmt.Errorf("could not be checked: %w", err)
 	}
 	if result != "ok" {
-		return fmt.Errorf("backup: the copy failed SQLite's integrity check: %s", result)
+		return fmt.Errorf("failed SQLite's integrity check: %s", result)
 	}
 	return nil
 }

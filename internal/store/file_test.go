@@ -4,8 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/store"
 )
 
@@ -45,6 +49,74 @@ func TestSQLiteOptions(t *testing.T) {
 			}
 			if err == nil {
 				s.Close()
+			}
+		})
+	}
+}
+
+// TestSQLiteOddPaths: a database file whose path holds characters that a
+// SQLite URI reads otherwise ("#" a fragment, "?" parameters, "%41" an
+// escape, "//" an authority) is opened, created owner-only and backed up
+// at that path, not at another one.
+func TestSQLiteOddPaths(t *testing.T) {
+	for _, tc := range []struct{ name, file, copy string }{
+		{"hash", "we#ird.db", "copy#1.db"},
+		{"percent escape", "100%41.db", "copy%41.db"},
+		{"percent", "50%.db", "copy%.db"},
+		{"question mark", "we?ird.db", "copy?.db"},
+		{"question mark and option", "we?ird.db?synchronous=NORMAL", "copy.db"},
+		{"double slash", "//slash.db", "copy.db"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			dir, out := t.TempDir(), t.TempDir()
+			dsn := "sqlite:" + dir + "/" + tc.file
+			if name, ok := strings.CutPrefix(tc.file, "//"); ok {
+				dsn = "sqlite:/" + dir + "/" + name // "//tmp/…"
+			}
+			file, _, _ := strings.Cut(strings.TrimPrefix(tc.file, "//"), "?synchronous")
+			s, err := store.Open(ctx, dsn)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if err := s.AddEvent(ctx, twofold.AuditEvent{Type: "test.event", At: time.Unix(1, 0)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			if want := []string{file}; !slices.Equal(names, want) {
+				t.Fatalf("files in the folder: got %q, want %q", names, want)
+			}
+			if st, err := os.Stat(filepath.Join(dir, file)); err != nil || st.Mode().Perm() != 0o600 {
+				t.Fatalf("the database file: %v, %v; want mode 0600", st, err)
+			}
+			if store.Missing(dsn) {
+				t.Error("Missing reports the database missing")
+			}
+			dest := filepath.Join(out, tc.copy)
+			if _, err := store.Backup(ctx, dsn, dest); err != nil {
+				t.Fatalf("Backup: %v", err)
+			}
+			if entries, _ := os.ReadDir(out); len(entries) != 1 || entries[0].Name() != tc.copy {
+				t.Fatalf("files beside the copy: got %v, want %s alone", entries, tc.copy)
+			}
+			c, err := store.Open(ctx, "sqlite:"+dest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			evs, err := c.Events(ctx, "", 0, 10)
+			if err != nil || len(evs) != 1 || evs[0].Type != "test.event" {
+				t.Errorf("events in the copy: got %v, %v; want the one written", evs, err)
 			}
 		})
 	}

@@ -75,10 +75,43 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 // sqlitePath splits a SQLite dsn ("sqlite:path?options" or a bare path) into
-// the file's path and its options.
+// the file's path and its options: what follows the last "?" when it holds
+// a name=value pair ("twofold.db?synchronous=NORMAL"). Any other "?" is
+// part of the path, as are "#" and "%": the path is the file's name as
+// written, never a URI (see sqliteURI).
 func sqlitePath(dsn string) (path, opts string) {
-	path, opts, _ = strings.Cut(strings.TrimPrefix(dsn, "sqlite:"), "?")
-	return path, opts
+	rest := strings.TrimPrefix(dsn, "sqlite:")
+	if i := strings.LastIndexByte(rest, '?'); i >= 0 && strings.Contains(rest[i+1:], "=") {
+		return rest[:i], rest[i+1:]
+	}
+	return rest, ""
+}
+
+// sqliteURI returns the URI by which SQLite opens the file at path with the
+// parameters query (already encoded). SQLite reads a "file:" name as a URI
+// (RFC 3986 as SQLite takes it): "?" would start its parameters, "#" a
+// fragment, and "%xx" an escape, so each of them is escaped in the path, or
+// a path such as "we#ird.db" would open (and create, with the process's
+// umask) another file; an absolute path gets an empty authority
+// ("file:///…"), so that one starting with "//" is not read as a host.
+func sqliteURI(path, query string) string {
+	var b strings.Builder
+	b.WriteString("file:")
+	if strings.HasPrefix(path, "/") {
+		b.WriteString("//")
+	}
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '%', '?', '#':
+			fmt.Fprintf(&b, "%%%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	if query != "" {
+		b.WriteString("?" + query)
+	}
+	return b.String()
 }
 
 // Missing reports whether dsn names a SQLite file that does not exist, which
@@ -92,6 +125,9 @@ func Missing(dsn string) bool {
 	_, err := os.Stat(path)
 	return errors.Is(err, os.ErrNotExist)
 }
+
+// IsPostgres reports whether dsn names a PostgreSQL database.
+func IsPostgres(dsn string) bool { return isPostgres(dsn) }
 
 // isPostgres reports whether dsn names a PostgreSQL database.
 func isPostgres(dsn string) bool {
@@ -165,7 +201,7 @@ func connect(dsn string) (*Store, error) {
 				q.Add("_pragma", "cache_size(-32768)")
 				q.Add("_pragma", "wal_autocheckpoint(16000)")
 			}
-			return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+			return sql.Open("sqlite", sqliteURI(path, q.Encode()))
 		}
 		db, err := open(false)
 		if err != nil {
@@ -193,7 +229,7 @@ func connect(dsn string) (*Store, error) {
 // for a while. Once the file is in WAL mode, which persists, every later
 // connection's journal_mode pragma is a no-op that takes no lock.
 func ensureWAL(path string) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?"+url.Values{"_pragma": {"busy_timeout(10000)"}}.Encode())
+	db, err := sql.Open("sqlite", sqliteURI(path, url.Values{"_pragma": {"busy_timeout(10000)"}}.Encode()))
 	if err != nil {
 		return fmt.Errorf("open sqlite: %w", err)
 	}

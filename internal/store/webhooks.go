@@ -346,6 +346,14 @@ func (s *Store) WebhookFeed(ctx context.Context, c twofold.WebhookCursor, types 
 		if last, y, err = s.pendingBounds(ctx); err != nil {
 			return nil, c, err
 		}
+		if c.TxID > y || c.PendingXmax > y {
+			// No transaction of this cluster has reached the cursor's:
+			// the database was restored from a dump into another
+			// cluster, and the cursor is reckoned in the old one's
+			// transaction ids. Every cursor is re-based; the caller
+			// reads it afresh next time.
+			return nil, c, s.RebaseWebhooks(ctx)
+		}
 		if xmin, _, err = s.snapshotBounds(ctx); err != nil {
 			return nil, c, err
 		}
@@ -397,6 +405,44 @@ func (s *Store) WebhookFeed(ctx context.Context, c twofold.WebhookCursor, types 
 		}
 	}
 	return out, next, nil
+}
+
+// RebaseWebhooks makes the cursor of every webhook fit this PostgreSQL
+// cluster after the database was restored (from pg_dump into another
+// cluster, or at all: `twofold restore` runs it), so that no event after
+// the ones delivered is skipped; a few may come again, which receivers
+// de-duplicate by id (README "Backup and restore"). On SQLite, where a
+// cursor is an event id and ids are never reused, there is nothing to do.
+//
+// A restored cursor's txid, and the txids of restored events, were taken
+// from the old cluster's transaction counter, which a new cluster is far
+// behind: the feed, which takes events of transactions below the
+// snapshot's xmin and beyond the cursor's, would deliver nothing until
+// the counter passes the old one, and then skip what was written in
+// between. So, under a lock that lets no event be written meanwhile and
+// waits for those being written, each event the feed may still read
+// (above the least low_id) whose txid no transaction of this cluster has
+// had yet (above this one's own) is given txid 0, as events written
+// before migration 0031 have: older than any transaction to come, and
+// delivered in id order. Then each cursor goes back to its Low: every
+// event above it comes, the restored ones first.
+func (s *Store) RebaseWebhooks(ctx context.Context) error {
+	if s.dialect != Postgres {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("rebase webhooks: lock events: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE audit_events SET txid = '0'
+			WHERE id > (SELECT MIN(low_id) FROM webhooks) AND txid > pg_current_xact_id()`); err != nil {
+			return fmt.Errorf("rebase webhooks: restored events: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET cursor_txid = 0, cursor_id = 0, pending_low_id = 0, pending_xmax = 0`); err != nil {
+			return fmt.Errorf("rebase webhooks: %w", err)
+		}
+		return nil
+	})
 }
 
 // tightLow returns the highest id below which every event is behind

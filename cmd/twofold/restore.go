@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/store"
+)
+
+const restoreUsage = "restore [--db sqlite:PATH] [--key-file PATH] [--config FILE] BACKUP\n       twofold restore --db postgres://… (after pg_restore: the fix-ups alone)"
+
+// restore puts a backup made by `twofold backup` in place of the SQLite
+// database, the database it replaces moved aside and kept, or, on
+// PostgreSQL, where pg_restore (or psql) restores a dump, mends the
+// restored database (README "Backup and restore"). Either way ids of audit
+// events go on above every id handed out before, webhook cursors fit, and
+// every session ends, on the record (store.AfterRestore). Every server
+// on the database must be stopped first; on SQLite one that is not is
+// seen, and nothing is changed.
+func (m *Main) restore(ctx context.Context, args []string) error {
+	fs := m.flags("restore", restoreUsage)
+	c, err := m.parseConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	e := twofold.AuditEvent{Type: "database.restored", At: m.Now(), Source: "cli", UserAgent: "twofold restore"}
+	if store.IsPostgres(c.DB) {
+		if fs.NArg() != 0 {
+			fs.Usage()
+			return fmt.Errorf("%w: on PostgreSQL restore the dump with pg_restore (or psql) first, then run restore with --db alone", errUsage)
+		}
+		st, err := store.Open(ctx, c.DB)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		e.Detail = "fix-ups after a restore of the PostgreSQL database"
+		r, err := st.AfterRestore(ctx, 0, e)
+		if err != nil {
+			return fmt.Errorf("restore: nothing changed: %w", err)
+		}
+		m.restored(r)
+		return nil
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: restore takes one argument, the backup to restore", errUsage)
+	}
+	src := fs.Arg(0)
+	e.Detail = "restored from the backup " + src
+	r, err := store.RestoreSQLite(ctx, c.DB, src, e, m.Now())
+	if errors.Is(err, store.ErrInUse) {
+		return fmt.Errorf("%w; nothing changed", err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "restored %s to %s (checked)\n", src, c.DB)
+	if r.Aside != "" {
+		fmt.Fprintf(m.Stdout, "the database it replaced is at %s (kept, with its -wal and -shm if it had them)\n", r.Aside)
+	}
+	m.restored(r)
+	fmt.Fprintf(m.Stdout, "start the servers with the key file %s as it was when the backup was made\n", c.KeyFile)
+	return nil
+}
+
+// restored reports what the fix-ups did, and what they cannot.
+func (m *Main) restored(r store.RestoreResult) {
+	fmt.Fprintf(m.Stdout, "%d sessions ended (everyone signs in again); audit event ids go on from %d; webhooks resume from their last delivered events\n",
+		r.SessionsEnded, r.EventID)
+	fmt.Fprintln(m.Stdout, `redo by hand what was done after the backup: API keys revoked, recovery codes used, hardware tokens (HOTP) used, passwords changed, factors removed (README "Backup and restore")`)
+}

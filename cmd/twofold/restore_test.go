@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/store"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// restoreScene is a server on a database with alice signed in twice,
+// before a backup.
+type restoreScene struct {
+	s            *testenv.Server
+	keyFile      string
+	kept, signed *testenv.Client // sessions made before the backup
+}
+
+func newRestoreScene(t *testing.T, dsn string) restoreScene {
+	t.Helper()
+	keyFile := filepath.Join(t.TempDir(), "twofold.key")
+	s := testenv.NewServer(t, dsn, keysWithKeyFile(keyFile))
+	if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Email: "alice@example.com", Password: keysPassword}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	return restoreScene{s: s, keyFile: keyFile, kept: keysLogin(t, s, ""), signed: keysLogin(t, s, "")}
+}
+
+// afterBackup writes more events and signs one session out, as happens
+// between a backup and its restore, stops the server, and returns the
+// greatest event id handed out.
+func (sc restoreScene) afterBackup(t *testing.T) int64 {
+	t.Helper()
+	for range 3 {
+		r := testenv.NewClient(sc.s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": "wrong password!"})
+		if r.Status != 401 {
+			t.Fatalf("wrong password: got %d %s", r.Status, r.Body)
+		}
+	}
+	if r := sc.signed.Do(t, "POST", "/v1/logout", nil); r.Status/100 != 2 {
+		t.Fatalf("logout: got %d %s", r.Status, r.Body)
+	}
+	if r := sc.signed.Do(t, "GET", "/v1/me", nil); r.Status != 401 {
+		t.Fatalf("a signed-out session: got %d, want 401", r.Status)
+	}
+	evs, err := sc.s.Store.Events(context.Background(), "", 0, 1)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("Events: %v, %v", evs, err)
+	}
+	if err := sc.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return evs[0].ID
+}
+
+// checkRestored starts a server on the restored database dsn and checks
+// that the sessions from before the backup, the one signed out since
+// first, are refused, that alice signs in, and that the events written
+// since, the restore's own first, have ids above maxID.
+func (sc restoreScene) checkRestored(t *testing.T, dsn string, maxID int64) {
+	t.Helper()
+	r := testenv.NewServer(t, dsn, keysWithKeyFile(sc.keyFile))
+	for name, old := range map[string]*testenv.Client{"signed out after the backup": sc.signed, "from before the backup": sc.kept} {
+		c := testenv.NewClient(r.URL())
+		c.Token = old.Token
+		if resp := c.Do(t, "GET", "/v1/me", nil); resp.Status != 401 {
+			t.Errorf("a session %s, after the restore: got %d %s, want 401", name, resp.Status, resp.Body)
+		}
+	}
+	keysLogin(t, r, "")
+	evs, err := r.Store.Events(context.Background(), "", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var restored bool
+	for _, e := range evs {
+		if e.Type == "database.restored" {
+			restored = true
+			if e.ID <= maxID {
+				t.Errorf("the restore's event has id %d, not above %d, the greatest handed out before the restore", e.ID, maxID)
+			}
+			if e.Source != "cli" || !strings.Contains(e.Detail, "sessions ended") {
+				t.Errorf("the restore's event: %+v", e)
+			}
+		}
+	}
+	if !restored {
+		t.Errorf("no database.restored event among %+v", evs)
+	}
+	if evs[0].Type != "login.succeeded" || evs[0].ID <= maxID {
+		t.Errorf("the newest event: %s %d; want a login above %d", evs[0].Type, evs[0].ID, maxID)
+	}
+}
+
+// TestRestore: `twofold restore` puts a backup made by `twofold backup`
+// in place of a SQLite database that servers wrote to after the backup:
+// it refuses while a server has the database open, keeps the database it
+// replaces aside, and after it event ids go on above every id handed out
+// before (ids are never reused: receivers of webhooks and pollers resume
+// by id) and a session signed out after the backup stays signed out.
+func TestRestore(t *testing.T) {
+	dsn := testenv.SQLiteDSN(t)
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	sc := newRestoreScene(t, dsn)
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if err := newTestMain(t, time.Now(), "").run(t, "backup", "--db", dsn, "--key-file", sc.keyFile, backup); err != nil {
+		t.Fatal(err)
+	}
+
+	// While a server has it open: refused, nothing changed.
+	tm := newTestMain(t, time.Now(), "")
+	if err := tm.run(t, "restore", "--db", dsn, "--key-file", sc.keyFile, backup); !errors.Is(err, store.ErrInUse) || exitCode(err) != 1 {
+		t.Fatalf("restore while the server runs: got %v, want ErrInUse", err)
+	}
+	if aside, _ := filepath.Glob(path + ".before-restore-*"); len(aside) > 0 {
+		t.Fatalf("a refused restore moved files aside: %v", aside)
+	}
+
+	maxID := sc.afterBackup(t)
+	before, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 8, 30, 0, 0, time.UTC)
+	tm = newTestMain(t, now, "")
+	if err := tm.run(t, "restore", "--db", dsn, "--key-file", sc.keyFile, backup); err != nil {
+		t.Fatalf("restore: %v\n%s", err, tm.stderr)
+	}
+	aside := path + ".before-restore-20261201T083000Z"
+	for _, want := range []string{aside, sc.keyFile, "sessions ended", "API keys revoked"} {
+		if !strings.Contains(tm.stdout.String(), want) {
+			t.Errorf("the report does not say %q: %s", want, tm.stdout)
+		}
+	}
+	if after, _ := os.ReadFile(backup); string(after) != string(before) {
+		t.Error("restore changed the backup")
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the restored database: %v, %v; want mode 0600", fi, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".twofold-restore-*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	// The database replaced is kept whole, its last events in it.
+	old, err := store.Open(context.Background(), "sqlite:"+aside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := old.Events(context.Background(), "", 0, 1)
+	old.Close()
+	if err != nil || len(evs) != 1 || evs[0].ID != maxID {
+		t.Errorf("the database moved aside: newest event %v, %v; want id %d", evs, err, maxID)
+	}
+
+	sc.checkRestored(t, dsn, maxID)
+
+	// On a machine without the database (or with it lost), nothing tells
+	// how far its ids went: they go on far above the backup's.
+	fresh := "sqlite:" + filepath.Join(t.TempDir(), "twofold.db")
+	if err := newTestMain(t, now, "").run(t, "restore", "--db", fresh, backup); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if evs, err := st.Events(context.Background(), "", 0, 1); err != nil || len(evs) != 1 || evs[0].Type != "database.restored" || evs[0].ID <= maxID {
+		t.Errorf("restored where no database was: newest event %+v, %v; want the restore's, above %d", evs, err, maxID)
+	}
+}
+
+// TestRestoreRefuses: what restore will not do, changing nothing.
+func TestRestoreRefuses(t *testing.T) {
+	dir := t.TempDir()
+	dsn := "sqlite:" + filepath.Join(dir, "twofold.db")
+	st, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	notTwofold := filepath.Join(dir, "other.db")
+	if err := exec.Command("sqlite3", notTwofold, "CREATE TABLE t (x)").Run(); err != nil {
+		t.Fatalf("sqlite3: %v", err)
+	}
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a database ", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		code int
+	}{
+		"no backup":           {[]string{"restore", "--db", dsn}, 2},
+		"two backups":         {[]string{"restore", "--db", dsn, "a.db", "b.db"}, 2},
+		"missing backup":      {[]string{"restore", "--db", dsn, filepath.Join(dir, "missing.db")}, 1},
+		"not Twofold's":       {[]string{"restore", "--db", dsn, notTwofold}, 1},
+		"not a database":      {[]string{"restore", "--db", dsn, garbage}, 1},
+		"the database itself": {[]string{"restore", "--db", dsn, filepath.Join(dir, "twofold.db")}, 1},
+		"a file on postgres":  {[]string{"restore", "--db", "postgres://127.0.0.1:1/x", garbage}, 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := newTestMain(t, time.Now(), "").run(t, tc.args...); exitCode(err) != tc.code || err == nil {
+				t.Errorf("got %v, want exit status %d", err, tc.code)
+			}
+			if aside, _ := filepath.Glob(filepath.Join(dir, "*.before-restore-*")); len(aside) > 0 {
+				t.Errorf("files moved aside: %v", aside)
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, ".twofold-restore-*")); len(left) > 0 {
+				t.Errorf("temporary files left: %v", left)
+			}
+		})
+	}
+}
+
+// TestRestorePostgres: after pg_restore of a dump made by pg_dump into a
+// new database, `twofold restore --db postgres://…` runs the fix-ups: event
+// ids go on above those handed out after the dump, and a session signed
+// out after it stays signed out.
+func TestRestorePostgres(t *testing.T) {
+	for _, tool := range []string{"pg_dump", "pg_restore"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is required (apt-get install postgresql-client): %v", tool, err)
+		}
+	}
+	dsn := testenv.PostgresDSN(t)
+	sc := newRestoreScene(t, dsn)
+	dump := filepath.Join(t.TempDir(), "twofold.dump")
+	if out, err := exec.Command("pg_dump", "--format=custom", "--file", dump, "--dbname", dsn).CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v\n%s", err, out)
+	}
+	maxID := sc.afterBackup(t)
+
+	restored := testenv.PostgresDSN(t)
+	if out, err := exec.Command("pg_restore", "--no-owner", "--exit-on-error", "--dbname", restored, dump).CombinedOutput(); err != nil {
+		t.Fatalf("pg_restore: %v\n%s", err, out)
+	}
+	tm := newTestMain(t, time.Now(), "")
+	if err := tm.run(t, "restore", "--db", restored, "--key-file", sc.keyFile); err != nil {
+		t.Fatalf("restore: %v\n%s", err, tm.stderr)
+	}
+	if !strings.Contains(tm.stdout.String(), "sessions ended") {
+		t.Errorf("the report: %s", tm.stdout)
+	}
+	sc.checkRestored(t, restored, maxID)
+}

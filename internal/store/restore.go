@@ -1,0 +1,323 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/twofold/twofold"
+)
+
+// A restore brings back the database as it was at the backup: what
+// happened since is gone, and some of it must not come back unnoticed
+// (README "Backup and restore"). AfterRestore mends what can be mended
+// from inside the database.
+
+// EventIDGap is how far AfterRestore moves the audit events' id counter
+// past every id it knows of: more events than any server writes between
+// a backup and its restore (2^32), so that an id handed out after the
+// backup, which the restored database cannot know of, is never handed
+// out again. Ids stay far below 2^53, exact in every JSON reader.
+const EventIDGap = 1 << 32
+
+// ErrInUse is returned by RestoreSQLite when a process has the database
+// open.
+var ErrInUse = errors.New("restore: the database is in use: stop every server (and command) using it first")
+
+// ErrRestoreUnsupported is returned by RestoreSQLite for a PostgreSQL
+// database, which is restored with pg_restore (or psql) and then mended by
+// AfterRestore.
+var ErrRestoreUnsupported = errors.New("restore: a PostgreSQL database is restored with pg_restore or psql; then run twofold restore with --db alone for the fix-ups")
+
+// RestoreResult is what a restore did.
+type RestoreResult struct {
+	// Aside is where the database file that was replaced now is (with its
+	// -wal and -shm beside it, if it had them); empty when there was none,
+	// and on PostgreSQL.
+	Aside string
+	// SessionsEnded is how many sessions were ended.
+	SessionsEnded int64
+	// EventID is the id of the restore's own audit event, above every id
+	// handed out before.
+	EventID int64
+}
+
+// oneTimeTables hold sessions and things used once (links, codes,
+// ceremonies): rows that the backup holds unused may have been used, or
+// ended, since, and would work again. AfterRestore empties them.
+var oneTimeTables = []string{"sessions", "logins", "api_tokens", "sent_codes", "webauthn_ceremonies", "passkey_logins",
+	"ssh_challenges", "password_resets", "email_changes"}
+
+// AfterRestore mends a database just restored from a backup, in one
+// transaction, before any server uses it:
+//
+//   - the audit events' id counter (SQLite's sqlite_sequence, PostgreSQL's
+//     audit_events_seq) moves EventIDGap past the greatest of its value,
+//     the greatest id stored and floor (the counter of the database the
+//     backup replaces, when known), so that no id is handed out twice:
+//     receivers of webhooks and pollers (after=ID) de-duplicate and
+//     resume by id;
+//   - on PostgreSQL every webhook's cursor is re-based (RebaseWebhooks):
+//     a dump restored into another cluster carries transaction ids of the
+//     old one;
+//   - every session ends, and every login waiting for its second step,
+//     API key token, sent code, security-key, passkey and SSH challenge,
+//     password-reset and email-change link is voided: a session signed
+//     out, or a link used, after the backup would work again;
+//   - e is recorded, its detail followed by what was done.
+func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEvent) (RestoreResult, error) {
+	var r RestoreResult
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		q := s.conn(ctx)
+		var next int64
+		if s.dialect == Postgres {
+			err := q.QueryRowContext(ctx, `SELECT setval('audit_events_seq', GREATEST((SELECT last_value FROM audit_events_seq),
+				(SELECT COALESCE(MAX(id), 0) FROM audit_events), CAST($1 AS BIGINT)) + CAST($2 AS BIGINT))`, floor, int64(EventIDGap)).Scan(&next)
+			if err != nil {
+				return fmt.Errorf("after restore: move the event id counter: %w", err)
+			}
+		} else {
+			err := q.QueryRowContext(ctx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0),
+				COALESCE((SELECT MAX(id) FROM audit_events), 0), $1) + $2`, floor, int64(EventIDGap)).Scan(&next)
+			if err != nil {
+				return fmt.Errorf("after restore: read the event id counter: %w", err)
+			}
+			n, err := rowsAffected(q.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = $1 WHERE name = 'audit_events'`, next))
+			if err == nil && n == 0 {
+				_, err = q.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq) VALUES ('audit_events', $1)`, next)
+			}
+			if err != nil {
+				return fmt.Errorf("after restore: move the event id counter: %w", err)
+			}
+		}
+		if err := s.RebaseWebhooks(ctx); err != nil {
+			return err
+		}
+		for _, table := range oneTimeTables {
+			n, err := rowsAffected(q.ExecContext(ctx, `DELETE FROM `+table))
+			if err != nil {
+				return fmt.Errorf("after restore: empty %s: %w", table, err)
+			}
+			if table == "sessions" {
+				r.SessionsEnded = n
+			}
+		}
+		e.Detail += fmt.Sprintf("; %d sessions ended, and every sign-in, token, code, challenge and link in progress voided; event ids go on above %d", r.SessionsEnded, next)
+		if err := addEvent(ctx, q, e); err != nil {
+			return err
+		}
+		return q.QueryRowContext(ctx, `SELECT MAX(id) FROM audit_events`).Scan(&r.EventID)
+	})
+	return r, err
+}
+
+// RestoreSQLite puts the SQLite backup at src in place of the database dsn
+// names (README "Backup and restore"). It refuses while any process has
+// the database open. It copies src (left untouched) to a temporary file
+// beside the database, checks it with SQLite's integrity check and that it
+// is a Twofold database, migrates it, mends it (AfterRestore, with the
+// replaced database's event id counter as floor) and closes it; only then
+// does it move the database and its -wal and -shm aside (to Aside, kept)
+// and put the copy, mode 0600, in its place by a rename. Until that
+// rename, the database is as it was.
+func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, now time.Time) (RestoreResult, error) {
+	var r RestoreResult
+	if isPostgres(dsn) {
+		return r, ErrRestoreUnsupported
+	}
+	path, _ := sqlitePath(dsn)
+	if path == "" {
+		return r, errors.New("restore: sqlite database path is empty")
+	}
+	sfi, err := os.Stat(src)
+	if err != nil {
+		return r, fmt.Errorf("restore: the backup: %w", err)
+	}
+	if !sfi.Mode().IsRegular() {
+		return r, fmt.Errorf("restore: the backup %s is not a file", src)
+	}
+	if fi, err := os.Stat(src + "-wal"); err == nil && fi.Size() > 0 {
+		return r, fmt.Errorf("restore: %s has a write-ahead log beside it (%s-wal), so the file alone is not the whole database: restore a copy made by twofold backup", src, src)
+	}
+	dfi, err := os.Stat(path)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return r, fmt.Errorf("restore: the database: %w", err)
+	}
+	if exists && os.SameFile(sfi, dfi) {
+		return r, errors.New("restore: the backup is the database itself")
+	}
+	var floor int64
+	if exists {
+		if floor, err = eventCounter(ctx, path); err != nil {
+			return r, err
+		}
+	}
+
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return r, fmt.Errorf("restore: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".twofold-restore-*") // mode 0600
+	if err != nil {
+		return r, fmt.Errorf("restore: %w", err)
+	}
+	tmpName := tmp.Name()
+	defer func() {
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+			os.Remove(tmpName + suffix)
+		}
+	}()
+	err = copyFile(tmp, src)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return r, fmt.Errorf("restore: copy the backup: %w", err)
+	}
+	if err := checkCopy(ctx, tmpName); err != nil {
+		return r, fmt.Errorf("restore: the backup %w", err)
+	}
+	if err := checkTwofold(ctx, tmpName); err != nil {
+		return r, err
+	}
+	st, err := Open(ctx, "sqlite:"+tmpName)
+	if err != nil {
+		return r, fmt.Errorf("restore: open the backup: %w", err)
+	}
+	r, err = st.AfterRestore(ctx, floor, e)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return r, fmt.Errorf("restore: %w", err)
+	}
+	if err := syncFile(tmpName); err != nil {
+		return r, fmt.Errorf("restore: %w", err)
+	}
+
+	// Looked for again at the last moment: a server started meanwhile.
+	if exists {
+		if _, err := eventCounter(ctx, path); err != nil {
+			return r, err
+		}
+		aside, err := moveAside(path, now)
+		if err != nil {
+			return r, err
+		}
+		r.Aside = aside
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return r, fmt.Errorf("restore: put the backup in place (the database was moved to %s): %w", r.Aside, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return r, fmt.Errorf("restore: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return r, nil
+}
+
+// eventCounter returns the audit events' id counter of the SQLite file at
+// path, or ErrInUse when a process has it open. The file is opened in
+// exclusive locking mode: in WAL mode every connection holds a shared lock
+// on the file while it is open, idle or not, so that taking the exclusive
+// lock fails at once while any other is open, in this process or another.
+// A file that cannot be read (damaged, or not a database: the reason to
+// restore) gives 0.
+func eventCounter(ctx context.Context, path string) (int64, error) {
+	q := url.Values{"_pragma": {"locking_mode(EXCLUSIVE)", "busy_timeout(0)"}}
+	db, err := sql.Open("sqlite", sqliteURI(path, "mode=rw&"+q.Encode()))
+	if err != nil {
+		return 0, fmt.Errorf("restore: %w", err)
+	}
+	defer db.Close()
+	var n int64
+	err = db.QueryRowContext(ctx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0),
+		COALESCE((SELECT MAX(id) FROM audit_events), 0))`).Scan(&n)
+	if isBusy(err) {
+		return 0, ErrInUse
+	}
+	if err != nil {
+		// Still busy if someone holds it, however unreadable the file.
+		if _, berr := db.ExecContext(ctx, `BEGIN EXCLUSIVE`); isBusy(berr) {
+			return 0, ErrInUse
+		}
+		return 0, nil
+	}
+	return n, nil
+}
+
+// checkTwofold reports an error unless the SQLite file at path holds a
+// Twofold database: its migrations and audit log.
+func checkTwofold(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", sqliteURI(path, "mode=ro"))
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer db.Close()
+	var migrations, events int
+	err = db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM schema_migrations), (SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_events')`).
+		Scan(&migrations, &events)
+	if err != nil || migrations == 0 || events == 0 {
+		return fmt.Errorf("restore: the backup is not a Twofold database")
+	}
+	return nil
+}
+
+// moveAside renames the SQLite file at path, and its -wal and -shm, to a
+// name beside it that says when, which no file has yet, and returns it.
+func moveAside(path string, now time.Time) (string, error) {
+	base := path + ".before-restore-" + now.UTC().Format("20060102T150405Z")
+	aside := base
+	for i := 2; ; i++ {
+		free := true
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if _, err := os.Lstat(aside + suffix); !errors.Is(err, fs.ErrNotExist) {
+				free = false
+			}
+		}
+		if free {
+			break
+		}
+		aside = fmt.Sprintf("%s.%d", base, i)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Rename(path+suffix, aside+suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("restore: move %s aside to %s (the files already moved are there): %w", path+suffix, aside+suffix, err)
+		}
+	}
+	return aside, nil
+}
+
+// copyFile copies the file at src into f and syncs f.
+func copyFile(f *os.File, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if _, err := io.Copy(f, in); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// syncFile syncs the file at path to disk.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	return errors.Join(err, f.Close())
+}
