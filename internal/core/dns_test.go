@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -593,7 +594,9 @@ func TestKeysCannotFillAZone(t *testing.T) {
 // TestKeysCannotHideWildcards: a key for _acme-challenge names may not add
 // one whose parent exists only through the zone's wildcard, since the
 // wildcard would then stop answering for the parent (RFC 4592); the owner
-// may, and so may the key where the parent already exists.
+// may, and so may the key where the parent already exists. Nor may a key
+// for TXT records make _acme-challenge itself a name where the wildcard
+// answers: its A records would stop answering there.
 func TestKeysCannotHideWildcards(t *testing.T) {
 	f := newDNSFixture(t, testenv.SQLiteDSN(t))
 	ctx := t.Context()
@@ -611,7 +614,7 @@ func TestKeysCannotHideWildcards(t *testing.T) {
 		host string
 		want twofold.Code
 	}{
-		{acme, "_acme-challenge", ""},
+		{acme, "_acme-challenge", twofold.CodeForbidden},
 		{acme, "_acme-challenge.www", ""},
 		{acme, "_acme-challenge.shop", twofold.CodeForbidden},
 		{acme, "_acme-challenge.a.b", twofold.CodeForbidden},
@@ -630,4 +633,102 @@ func TestKeysCannotHideWildcards(t *testing.T) {
 			t.Fatalf("a key for a adds below a and b: got %v, want forbidden", err)
 		}
 	}
+}
+
+// TestKeysForOneTypeKeepWildcards: a record at a name the zone's wildcard
+// answers for makes the name exist, and then the wildcard answers there for
+// no type at all (RFC 4592 §2.2.2): a key that may write only TXT (or only
+// CNAME) records at www must not blank the A records *.example.com gives
+// www.example.com, nor, removing the last record at www, bring them back.
+// A key that may write every type at www may do both, and the owner may.
+func TestKeysForOneTypeKeepWildcards(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newDNSFixture(t, dsn(t))
+			ctx := t.Context()
+			zone := core.RecordSet{Zone: "example.com"}
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, zone, []core.RecordInput{in("*", "A", 300, "192.0.2.7"), in("api", "TXT", 300, "a")}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			wwwTXT := core.RecordSet{Zone: "example.com", Host: "www", Type: "TXT"}
+			wwwCNAME := core.RecordSet{Zone: "example.com", Host: "www", Type: "CNAME"}
+			txtKey := withKey(f.alice, dnsPermit("example.com/www/TXT", "write"))
+			cnameKey := withKey(f.alice, dnsPermit("example.com/www/CNAME", "write"))
+			wwwKey := withKey(f.alice, dnsPermit("example.com/www", "write"))
+			apiTXT := withKey(f.alice, dnsPermit("example.com/api/TXT", "write"))
+			hello := []core.RecordInput{in("", "", 300, "hello")}
+			records := func() string {
+				t.Helper()
+				recs, err := f.db.Records(ctx, "example.com")
+				if err != nil {
+					t.Fatal(err)
+				}
+				sortRecs(recs)
+				return core.FormatZoneText(recs)
+			}
+			for _, tt := range []struct {
+				name string
+				op   func() (core.Change, error)
+				want twofold.Code // "" for success
+			}{
+				{"a TXT key adds TXT at www", func() (core.Change, error) {
+					return f.svc.AddDNSRecords(ctx, txtKey, wwwTXT, hello, core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a TXT key puts TXT at www", func() (core.Change, error) {
+					return f.svc.ReplaceDNSRecords(ctx, txtKey, wwwTXT, hello, core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a CNAME key adds a CNAME at www", func() (core.Change, error) {
+					return f.svc.AddDNSRecords(ctx, cnameKey, wwwCNAME, []core.RecordInput{in("", "", 300, "elsewhere.example.net.")}, core.Meta{})
+				}, twofold.CodeForbidden},
+				// At a name with records of its own, a key for one type
+				// changes that type only, until it would remove the last.
+				{"a TXT key adds TXT at api", func() (core.Change, error) {
+					return f.svc.AddDNSRecords(ctx, apiTXT, core.RecordSet{Zone: "example.com", Host: "api", Type: "TXT"}, []core.RecordInput{in("", "", 300, "b")}, core.Meta{})
+				}, ""},
+				{"a TXT key removes one of api's TXT", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, apiTXT, core.RecordSet{Zone: "example.com", Host: "api", Type: "TXT"}, "a", core.Meta{})
+				}, ""},
+				{"a TXT key removes api's last record", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, apiTXT, core.RecordSet{Zone: "example.com", Host: "api", Type: "TXT"}, "", core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a key for every type at www adds TXT there", func() (core.Change, error) {
+					return f.svc.AddDNSRecords(ctx, wwwKey, wwwTXT, hello, core.Meta{})
+				}, ""},
+				{"a TXT key removes www's last record", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, txtKey, wwwTXT, "", core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a TXT key removes it by data", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, txtKey, wwwTXT, "hello", core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a TXT key puts nothing at www", func() (core.Change, error) {
+					return f.svc.ReplaceDNSRecords(ctx, txtKey, wwwTXT, nil, core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a key for every type at www removes it", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, wwwKey, wwwTXT, "", core.Meta{})
+				}, ""},
+				{"the owner adds TXT at www", func() (core.Change, error) {
+					return f.svc.AddDNSRecords(ctx, f.alice, wwwTXT, hello, core.Meta{})
+				}, ""},
+				{"the owner removes it", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, f.alice, wwwTXT, "", core.Meta{})
+				}, ""},
+			} {
+				before := records()
+				_, err := tt.op()
+				if code := twofold.ErrorCode(err); code != tt.want && !(err == nil && tt.want == "") {
+					t.Errorf("%s: got %v, want %q", tt.name, err, tt.want)
+				}
+				if after := records(); tt.want != "" && after != before {
+					t.Errorf("%s: refused, yet the zone went from\n%s to\n%s", tt.name, before, after)
+				}
+			}
+		})
+	}
+}
+
+// sortRecs sorts records by host, type and data.
+func sortRecs(recs []twofold.Record) {
+	slices.SortFunc(recs, func(x, y twofold.Record) int {
+		return strings.Compare(x.Host+" "+x.Type+" "+x.Data, y.Host+" "+y.Type+" "+y.Data)
+	})
 }

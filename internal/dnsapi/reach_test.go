@@ -121,7 +121,10 @@ func TestKeysCannotDelegate(t *testing.T) {
 // TestKeysCannotUncoverWildcards: a key may not remove the last name below
 // one that exists only as their parent (shop2 with _acme-challenge.shop2
 // below it) when the zone's wildcard would then answer for it; it may where
-// the parent stays (www), remove its own name, or may write at the parent.
+// the parent stays (www), or may write at the parent. Nor may a key for TXT
+// records remove the last record at its own name (_acme-challenge), or add
+// the first at a name (web): the wildcard's A records would start, or stop,
+// answering there; a key for every type at the name may.
 func TestKeysCannotUncoverWildcards(t *testing.T) {
 	eachDNSStore(t, func(t *testing.T, s *testenv.Server) {
 		token := owner(t, s, "alice", "other.org")
@@ -130,7 +133,10 @@ func TestKeysCannotUncoverWildcards(t *testing.T) {
 		want(t, "seed", call(t, s, sess, "PUT", base, "text/dns",
 			"* 300 A 192.0.2.7\nwww 300 A 192.0.2.1\n_acme-challenge.shop2 120 TXT tok\n_acme-challenge.www 120 TXT tok\n_acme-challenge 120 TXT tok\n"), 200, nil)
 		acme := keyAuth(t, s, token, "dns other.org/_acme-challenge*/TXT write")
-		acmeShop2 := keyAuth(t, s, token, "dns other.org/_acme-challenge*/TXT write", "dns other.org/shop2 write")
+		acmeAll := keyAuth(t, s, token, "dns other.org/_acme-challenge* write")
+		acmeShop2 := keyAuth(t, s, token, "dns other.org/_acme-challenge* write", "dns other.org/shop2 write")
+		webTXT := keyAuth(t, s, token, "dns other.org/web/TXT write")
+		form := "application/x-www-form-urlencoded"
 
 		for _, tt := range []struct {
 			name, auth, method, path, ct, body string
@@ -139,14 +145,20 @@ func TestKeysCannotUncoverWildcards(t *testing.T) {
 			{"DELETE uncovering shop2", acme, "DELETE", "/_acme-challenge.shop2/TXT", "", "", 403},
 			{"DELETE by data uncovering shop2", acme, "DELETE", "/_acme-challenge.shop2/TXT?data=tok", "", "", 403},
 			{"PUT of nothing uncovering shop2", acme, "PUT", "/_acme-challenge.shop2/TXT", "application/json", `{"records":[]}`, 403},
+			{"DELETE uncovering shop2 by a key for every type below it", acmeAll, "DELETE", "/_acme-challenge.shop2/TXT", "", "", 403},
 			{"DELETE below a name that stays", acme, "DELETE", "/_acme-challenge.www/TXT", "", "", 200},
-			{"DELETE at the key's own name", acme, "DELETE", "/_acme-challenge/TXT", "", "", 200},
+			{"DELETE of the last record at the key's own name", acme, "DELETE", "/_acme-challenge/TXT", "", "", 403},
+			{"POST of the first record at a name", webTXT, "POST", "/web/TXT", form, "data=hello", 403},
 		} {
 			if a := call(t, s, tt.auth, tt.method, base+tt.path, tt.ct, tt.body); a.status != tt.status {
 				t.Errorf("%s: got %d %s, want %d", tt.name, a.status, a.body, tt.status)
 			}
 		}
 		wantAnswer(t, s, "shop2.other.org.") // NODATA: still a name of its own
+		wantAnswer(t, s, "_acme-challenge.other.org.")
+		wantAnswer(t, s, "web.other.org.", "192.0.2.7")
+		want(t, "a key for every type at _acme-challenge", call(t, s, acmeAll, "DELETE", base+"/_acme-challenge/TXT", "", ""), 200, map[string]float64{"records_removed": 1})
+		wantAnswer(t, s, "_acme-challenge.other.org.", "192.0.2.7")
 		want(t, "a key that may write shop2", call(t, s, acmeShop2, "DELETE", base+"/_acme-challenge.shop2/TXT", "", ""), 200, map[string]float64{"records_removed": 1})
 		wantAnswer(t, s, "shop2.other.org.", "192.0.2.7")
 	})
