@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/miekg/dns"
+
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/permit"
 )
@@ -406,6 +408,9 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 		if err := checkZone(z.Name, final); err != nil {
 			return err
 		}
+		if err := checkNameSize(old, final); err != nil {
+			return err
+		}
 		if err := checkKeyGrowth(a, z.Name, old, final); err != nil {
 			return err
 		}
@@ -495,6 +500,58 @@ func checkZone(zone string, recs []twofold.Record) error {
 		}
 	}
 	return nil
+}
+
+// maxNameBytes bounds the records at one name as one DNS answer carries
+// them: a record set, and every type at once (an ANY query), must fit one
+// DNS message (at most 65,535 bytes, RFC 1035 §4.2.2), with room left for
+// the CNAMEs an answer follows to reach the name, the question and the SOA.
+// Else the name server could not answer the name over TCP either.
+const maxNameBytes = 32 << 10
+
+// checkNameSize refuses a change from old to final records that adds a
+// record at a name whose records would then take more than maxNameBytes
+// of a DNS answer; a name grown so by an older version may still shrink.
+func checkNameSize(old, final []twofold.Record) error {
+	was := map[recordKey]bool{}
+	for _, r := range old {
+		was[keyOf(r)] = true
+	}
+	grown := map[string]bool{}
+	for _, r := range final {
+		if !was[keyOf(r)] {
+			grown[r.Host] = true
+		}
+	}
+	size := map[string]int{}
+	for _, r := range final {
+		if grown[r.Host] {
+			size[r.Host] += answerBytes(r)
+		}
+	}
+	var over []string
+	for h, n := range size {
+		if n > maxNameBytes {
+			over = append(over, h)
+		}
+	}
+	if len(over) > 0 {
+		slices.Sort(over)
+		return twofold.Errorf(twofold.CodeInvalid, "the records at %s would take %d bytes of a DNS answer, more than the %d one name may: a DNS message holds at most 65,535 bytes, so the name server could not answer it; remove some, or put them at other names",
+			over[0], size[over[0]], maxNameBytes)
+	}
+	return nil
+}
+
+// answerBytes returns at most how many bytes record r takes in a DNS answer
+// (RFC 1035 §4.1.3): its owner as a 2-byte pointer to the question, type,
+// class, TTL and length, and its data in wire form, names uncompressed.
+func answerBytes(r twofold.Record) int {
+	rr, err := dns.NewRR(". 60 IN " + r.Type + " " + r.Data)
+	if err != nil || rr == nil {
+		return 12 + len(r.Data) // stored in a form no longer read: the server leaves it out
+	}
+	return dns.Len(rr) + 1 // Len counts the owner "." as 1 byte
 }
 
 // An API key may grow a zone only to half of maxRecords, and a record set

@@ -732,3 +732,79 @@ func sortRecs(recs []twofold.Record) {
 		return strings.Compare(x.Host+" "+x.Type+" "+x.Data, y.Host+" "+y.Type+" "+y.Data)
 	})
 }
+
+// TestNameSizeFitsOneDNSMessage: the records at one name must fit one DNS
+// answer with room to spare, else the name server could answer the name
+// over neither UDP (truncated) nor TCP (over 65,535 bytes): 45 TXT records
+// of 1,900 bytes, each within the limits of one record and of a set, are
+// refused at once, and one at a time they stop well before the answer
+// would reach 65,535 bytes. Nothing refused is written; removing still
+// works, and other names are not held back.
+func TestNameSizeFitsOneDNSMessage(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newDNSFixture(t, dsn(t))
+			ctx := t.Context()
+			big := core.RecordSet{Zone: "example.com", Host: "big", Type: "TXT"}
+			text := func(i int) string { return fmt.Sprintf("%04d", i) + strings.Repeat("x", 1896) }
+			count := func() int {
+				t.Helper()
+				recs, err := f.svc.DNSRecords(ctx, f.alice, big, "", core.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(recs)
+			}
+			var many []core.RecordInput
+			for i := range 45 {
+				many = append(many, in("", "", 300, text(i)))
+			}
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, big, many, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
+				t.Fatalf("45 TXT records of 1,900 bytes at one name: got %v, want invalid", err)
+			}
+			if n := count(); n != 0 {
+				t.Fatalf("after the refused request: got %d records, want none", n)
+			}
+			// Each record takes over 1,900 bytes of an answer: 34 would
+			// pass 65,535.
+			added := 0
+			for i := range 34 {
+				_, err := f.svc.AddDNSRecords(ctx, f.alice, big, []core.RecordInput{in("", "", 300, text(i))}, core.Meta{})
+				if err != nil {
+					if twofold.ErrorCode(err) != twofold.CodeInvalid {
+						t.Fatalf("record %d: %v", i+1, err)
+					}
+					break
+				}
+				added++
+			}
+			if added < 10 || added >= 34 {
+				t.Fatalf("one at a time: %d records of 1,900 bytes accepted at one name, want 10 or more and a refusal before 34", added)
+			}
+			if n := count(); n != added {
+				t.Fatalf("got %d records, want the %d accepted", n, added)
+			}
+			// A set of another type at the full name, small on its own: an
+			// ANY answer carries every type.
+			// (The TXT records take more than the limit less one of them,
+			// and these ten over 2,000 bytes.)
+			var caa []core.RecordInput
+			for i := range 10 {
+				caa = append(caa, in("", "", 300, fmt.Sprintf(`0 issue "ca%d.example; x=%s"`, i, strings.Repeat("y", 200))))
+			}
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.com", Host: "big", Type: "CAA"}, caa, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
+				t.Fatalf("ten CAA records of 220 bytes at the full name: got %v, want invalid", err)
+			}
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.com", Host: "other", Type: "CAA"}, caa, core.Meta{}); err != nil {
+				t.Fatalf("the same CAA records at another name: %v", err)
+			}
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.com", Host: "other", Type: "TXT"},
+				[]core.RecordInput{in("", "", 300, text(0))}, core.Meta{}); err != nil {
+				t.Fatalf("a record at another name: %v", err)
+			}
+			if _, err := f.svc.DeleteDNSRecords(ctx, f.alice, big, text(0), core.Meta{}); err != nil {
+				t.Fatalf("removing one of the full name's records: %v", err)
+			}
+		})
+	}
+}
