@@ -29,6 +29,9 @@ type DNSStore interface {
 	// transaction ends.
 	LockZone(ctx context.Context, name string) (twofold.Zone, error)
 	SetZoneSerial(ctx context.Context, name string, serial uint32) error
+	// ClearZoneTeam stops sharing the zone with the team while it is
+	// shared with that team as it runs; else it is not found.
+	ClearZoneTeam(ctx context.Context, zone, teamID string) error
 	Records(ctx context.Context, zone string) ([]twofold.Record, error)
 	AddRecords(ctx context.Context, zone string, recs []twofold.Record) error
 	DeleteRecords(ctx context.Context, zone string, recs []twofold.Record) (int, error)

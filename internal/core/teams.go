@@ -585,7 +585,13 @@ func (s *Service) UnshareZone(ctx context.Context, a Auth, zone, teamID string, 
 		// not learn which zones exist elsewhere.
 		return errNoZone()
 	}
-	if err := s.store.SetZoneTeam(ctx, z.Name, ""); err != nil {
+	// The store unshares only while the zone is shared with this team as
+	// it runs: the zone may have moved to another team since it was read,
+	// and that team's share is not this caller's to end.
+	if err := s.store.ClearZoneTeam(ctx, z.Name, teamID); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return errNoZone()
+		}
 		return err
 	}
 	s.audit(ctx, a.Account.ID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s", z.Name, teamID))

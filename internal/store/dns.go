@@ -134,6 +134,21 @@ func (s *Store) SetZoneSerial(ctx context.Context, name string, serial uint32) e
 	return nil
 }
 
+// ClearZoneTeam stops sharing the zone with the team, in one statement
+// that holds only while the zone is shared with that team: a zone moved to
+// another team meanwhile keeps that team's share, and the answer is not
+// found, as for a zone not shared with the team or not there at all.
+func (s *Store) ClearZoneTeam(ctx context.Context, zone, teamID string) error {
+	ok, err := s.execOne(ctx, "unshare zone", `UPDATE dns_zones SET team_id = NULL WHERE name = $1 AND team_id = $2`, zone, teamID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound("zone shared with the team")
+	}
+	return nil
+}
+
 // Records returns every record of the zone, by host, type and data.
 func (s *Store) Records(ctx context.Context, zone string) ([]twofold.Record, error) {
 	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT host, type, ttl, data FROM dns_records WHERE zone = $1 ORDER BY host, type, data`, zone)

@@ -260,3 +260,49 @@ func testRaceLockZone(t *testing.T, s *store.Store) {
 		t.Errorf("records after %d changes: got %d, want %d", racers, got, racers)
 	}
 }
+
+// testClearZoneTeam: unsharing a zone from a team ends that team's share
+// only: once the zone has moved to another team, unsharing it from the
+// first is not found and leaves the other's share as it is.
+func testClearZoneTeam(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	for _, id := range []string{"t1", "t2"} {
+		if err := s.CreateTeam(ctx, twofold.Team{ID: id, Name: "team " + id, CreatedAt: t0}, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newZone(t, s, a.ID, "example.com")
+	team := func() string {
+		t.Helper()
+		z, err := s.Zone(ctx, "example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return z.TeamID
+	}
+	if err := s.SetZoneTeam(ctx, "example.com", "t1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetZoneTeam(ctx, "example.com", "t2"); err != nil { // moved on
+		t.Fatal(err)
+	}
+	if err := s.ClearZoneTeam(ctx, "example.com", "t1"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Fatalf("unshare from the team it left: got %v, want not-found", err)
+	}
+	if got := team(); got != "t2" {
+		t.Fatalf("after unsharing from t1: shared with %q, want t2", got)
+	}
+	if err := s.ClearZoneTeam(ctx, "nothing.example", "t2"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Fatalf("unshare no zone: got %v, want not-found", err)
+	}
+	if err := s.ClearZoneTeam(ctx, "example.com", "t2"); err != nil {
+		t.Fatalf("unshare from its team: %v", err)
+	}
+	if got := team(); got != "" {
+		t.Fatalf("after unsharing from t2: shared with %q, want none", got)
+	}
+	if err := s.ClearZoneTeam(ctx, "example.com", "t2"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Fatalf("unshare twice: got %v, want not-found", err)
+	}
+}

@@ -126,6 +126,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"DNS/ZoneSerial", testZoneSerial},
 		{"DNS/Records", testRecords},
 		{"DNS/RecordsTxRollback", testRecordsTxRollback},
+		{"DNS/ClearZoneTeam", testClearZoneTeam},
 
 		{"Team/RoundTrip", testTeamRoundTrip},
 		{"Team/ChangesDecidedOnRoles", testTeamChangesDecidedOnRoles},
