@@ -2,6 +2,7 @@ package dnsapi_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -247,6 +248,27 @@ func TestTeammatesChangesInOwnersLog(t *testing.T) {
 		}
 		if got := changes(bob); len(got) != 2 {
 			t.Errorf("bob's dns.records_changed events: got %q, want his two", got)
+		}
+	})
+}
+
+// TestNameTooLargeForOneAnswer: records that would take more at one name
+// than one DNS answer may carry are refused with a problem saying so, 400
+// invalid, and nothing is written; the listener answers the name whole.
+func TestNameTooLargeForOneAnswer(t *testing.T) {
+	eachDNSStore(t, func(t *testing.T, s *testenv.Server) {
+		sess := "Bearer " + owner(t, s, "alice", "other.org")
+		base := "/dns/v2/zones/other.org/records"
+		var zone strings.Builder
+		for i := range 20 { // about 38,000 bytes of TXT, under the body's 64 KiB
+			fmt.Fprintf(&zone, "big 300 TXT \"%02d%s\"\n", i, strings.Repeat("x", 1898))
+		}
+		a := call(t, s, sess, "PUT", base+"/big/TXT", "text/dns", zone.String())
+		if a.status != 400 || a.problem() != "invalid" || !strings.HasPrefix(a.header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("20 TXT records of 1,900 bytes at one name: got %d %s %s, want a 400 invalid problem", a.status, a.header.Get("Content-Type"), a.body)
+		}
+		if r := ask(t, s, "big.other.org.", dns.TypeTXT); r.Rcode != dns.RcodeNameError {
+			t.Errorf("big after the refused PUT: got rcode %s with %d records, want NXDOMAIN", dns.RcodeToString[r.Rcode], len(r.Answer))
 		}
 	})
 }
