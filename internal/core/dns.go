@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/miekg/dns"
+
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/permit"
 )
@@ -406,6 +408,9 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 		if err := checkZone(z.Name, final); err != nil {
 			return err
 		}
+		if err := checkNameSize(old, final); err != nil {
+			return err
+		}
 		if err := checkKeyGrowth(a, z.Name, old, final); err != nil {
 			return err
 		}
@@ -497,6 +502,58 @@ func checkZone(zone string, recs []twofold.Record) error {
 	return nil
 }
 
+// maxNameBytes bounds the records at one name as one DNS answer carries
+// them: a record set, and every type at once (an ANY query), must fit one
+// DNS message (at most 65,535 bytes, RFC 1035 §4.2.2), with room left for
+// the CNAMEs an answer follows to reach the name, the question and the SOA.
+// Else the name server could not answer the name over TCP either.
+const maxNameBytes = 32 << 10
+
+// checkNameSize refuses a change from old to final records that adds a
+// record at a name whose records would then take more than maxNameBytes
+// of a DNS answer; a name grown so by an older version may still shrink.
+func checkNameSize(old, final []twofold.Record) error {
+	was := map[recordKey]bool{}
+	for _, r := range old {
+		was[keyOf(r)] = true
+	}
+	grown := map[string]bool{}
+	for _, r := range final {
+		if !was[keyOf(r)] {
+			grown[r.Host] = true
+		}
+	}
+	size := map[string]int{}
+	for _, r := range final {
+		if grown[r.Host] {
+			size[r.Host] += answerBytes(r)
+		}
+	}
+	var over []string
+	for h, n := range size {
+		if n > maxNameBytes {
+			over = append(over, h)
+		}
+	}
+	if len(over) > 0 {
+		slices.Sort(over)
+		return twofold.Errorf(twofold.CodeInvalid, "the records at %s would take %d bytes of a DNS answer, more than the %d one name may: a DNS message holds at most 65,535 bytes, so the name server could not answer it; remove some, or put them at other names",
+			over[0], size[over[0]], maxNameBytes)
+	}
+	return nil
+}
+
+// answerBytes returns at most how many bytes record r takes in a DNS answer
+// (RFC 1035 §4.1.3): its owner as a 2-byte pointer to the question, type,
+// class, TTL and length, and its data in wire form, names uncompressed.
+func answerBytes(r twofold.Record) int {
+	rr, err := dns.NewRR(". 60 IN " + r.Type + " " + r.Data)
+	if err != nil || rr == nil {
+		return 12 + len(r.Data) // stored in a form no longer read: the server leaves it out
+	}
+	return dns.Len(rr) + 1 // Len counts the owner "." as 1 byte
+}
+
 // An API key may grow a zone only to half of maxRecords, and a record set
 // only to maxKeySet records: a key for one name (an ACME client's, say)
 // must not fill the zone so that its owner can add nothing more.
@@ -540,10 +597,13 @@ func checkKeyGrowth(a Auth, zone string, old, final []twofold.Record) error {
 // may write there too, every part of write (a person's session may): a
 // key that may only add, say, changes nothing beyond what it adds:
 //
-//   - a name the change brings into being between a new record and the
-//     zone's wildcard, which the wildcard then no longer answers for
-//     (hiddenByNewName): the key must be allowed to write every record at it;
-//   - a name the change makes vanish, which a wildcard then answers for
+//   - a name the change brings into being, a new record's own or one
+//     between it and the zone's wildcard, which the wildcard then no longer
+//     answers for (hiddenByNewName): the key must be allowed to write every
+//     record at it, of every type, since the wildcard's records of every
+//     type stop answering there;
+//   - a name the change makes vanish, its own records' or one that existed
+//     only above them, which a wildcard then answers for
 //     (uncoveredByGoneName): the same;
 //   - a new NS record below the apex (newDelegations): a delegation hands
 //     the name and every name below it to other servers, which answer for
@@ -557,12 +617,12 @@ func (s *Service) checkKeyReach(ctx context.Context, a Auth, zone string, old, f
 	}
 	for _, name := range hiddenByNewName(old, final) {
 		if !a.Allows(permit.DNS, zone+"/"+name, permit.Write) {
-			return s.refuseDNS(ctx, a, m, fmt.Sprintf("this would make %s a name of its own, which the zone's wildcard answers for now: this API key may not change what it answers", name))
+			return s.refuseDNS(ctx, a, m, fmt.Sprintf("this would make %s a name of its own, which the zone's wildcard answers for now, for every type: only an API key that may write every type at %s may change what it answers", name, name))
 		}
 	}
 	for _, name := range uncoveredByGoneName(old, final) {
 		if !a.Allows(permit.DNS, zone+"/"+name, permit.Write) {
-			return s.refuseDNS(ctx, a, m, fmt.Sprintf("this would leave %s with no records below it, so that the zone's wildcard would answer for it: this API key may not change what it answers", name))
+			return s.refuseDNS(ctx, a, m, fmt.Sprintf("this would leave no records at or below %s, so that the zone's wildcard would answer for it, for every type: only an API key that may write every type at %s may change what it answers", name, name))
 		}
 	}
 	if names := newDelegations(old, final); len(names) > 0 && !a.Allows(permit.DNS, zone, permit.Write) {
@@ -612,19 +672,21 @@ func hostsOf(recs []twofold.Record) map[string]bool {
 }
 
 // hiddenByNewName returns the names that the change from old to final
-// brings into being (as a parent of an owner, at any depth, and so also
-// every empty non-terminal between an owner and its closest encloser) while a wildcard of the zone answers for them: from then on
-// the wildcard no longer does (RFC 4592 §2.2.2), so a record for
-// _acme-challenge.shop would silence *.example.com for shop.example.com, and
-// one for x.y.x would silence it for y.x. The wildcard is the one below the
-// closest encloser before the change (wildcardFor), as the name server
-// picks it. Sorted.
+// brings into being while a wildcard of the zone answers for them: from
+// then on the wildcard no longer does, for any type (RFC 4592 §2.2.2). That
+// is the owner of a new record itself, so a TXT record at www silences
+// *.example.com's A records for www.example.com; and every name between the
+// owner and its closest encloser, so a record for _acme-challenge.shop
+// silences the wildcard for shop.example.com, and one for x.y.x for y.x.
+// The wildcard is the one below the closest encloser before the change
+// (wildcardFor), as the name server picks it; a new wildcard does not hide
+// itself. Sorted.
 func hiddenByNewName(old, final []twofold.Record) []string {
 	was, hosts := namesOf(old), hostsOf(final)
 	var out []string
 	for _, r := range final {
-		for h := parentHost(r.Host); h != "@"; h = parentHost(h) {
-			if !was[h] && wildcardFor(h, was, hosts) != "" {
+		for h := r.Host; h != "@"; h = parentHost(h) {
+			if w := wildcardFor(h, was, hosts); !was[h] && w != "" && w != h {
 				out = append(out, h)
 			}
 		}
@@ -634,21 +696,22 @@ func hiddenByNewName(old, final []twofold.Record) []string {
 }
 
 // uncoveredByGoneName returns the names that exist before the change from
-// old to final only as parents of other names (with no records of their
-// own), and after it not at all, while a wildcard of final answers for
-// them: the reverse of hiddenByNewName, so that removing the last record
-// of _acme-challenge.shop would let *.example.com answer for
-// shop.example.com. A name whose own records the change removes is not
-// one: whoever may remove them may add them. Sorted.
+// old to final and after it not at all, while a wildcard of final answers
+// for them: the reverse of hiddenByNewName, so that removing the last
+// record at www would let *.example.com answer for www.example.com again,
+// for every type, and removing the last record of _acme-challenge.shop
+// would let it answer for shop.example.com. A name with records of its own
+// before counts too: a key that may remove its TXT records need not be one
+// that may change what the name answers for A. Sorted.
 func uncoveredByGoneName(old, final []twofold.Record) []string {
 	was, is := namesOf(old), namesOf(final)
-	own, hosts := hostsOf(old), hostsOf(final)
+	hosts := hostsOf(final)
 	var out []string
 	for h := range was {
-		if h == "@" || own[h] || is[h] {
+		if h == "@" || is[h] {
 			continue
 		}
-		if wildcardFor(h, is, hosts) != "" {
+		if w := wildcardFor(h, is, hosts); w != "" && w != h {
 			out = append(out, h)
 		}
 	}

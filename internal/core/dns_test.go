@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,7 @@ func TestParseRecord(t *testing.T) {
 		{"MX", in("@", "MX", 300, "10 MX.example.net."), rr("@", "MX", 300, "10 mx.example.net."), ""},
 		{"SRV", in("_sip._tcp", "SRV", 300, "10 5 5060 sip"), rr("_sip._tcp", "SRV", 300, "10 5 5060 sip.example.com."), ""},
 		{"CAA", in("@", "CAA", 300, `0 ISSUE "letsencrypt.org"`), rr("@", "CAA", 300, `0 issue "letsencrypt.org"`), ""},
+		{"CAA with parameters", in("@", "CAA", 300, `0 issue "ca.example; account=230123"`), rr("@", "CAA", 300, `0 issue "ca.example; account=230123"`), ""},
 		{"SSHFP", in("host", "SSHFP", 300, "4 2 "+strings.Repeat("ab", 32)), rr("host", "SSHFP", 300, "4 2 "+strings.Repeat("AB", 32)), ""},
 		{"SSHFP SHA-1", in("host", "SSHFP", 300, "1 1 "+strings.Repeat("Cd", 20)), rr("host", "SSHFP", 300, "1 1 "+strings.Repeat("CD", 20)), ""},
 		{"TLSA full", in("_443._tcp", "TLSA", 300, "3 1 0 ABCDEF"), rr("_443._tcp", "TLSA", 300, "3 1 0 abcdef"), ""},
@@ -76,6 +78,12 @@ func TestParseRecord(t *testing.T) {
 		{"empty host", in("", "A", 300, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
 		{"wildcard inside", in("a.*", "A", 300, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
 		{"CAA bad tag", in("@", "CAA", 300, `0 is-sue "x"`), twofold.Record{}, twofold.CodeInvalid},
+		{"CAA NUL", in("@", "CAA", 300, "0 issue \"ca.example\x00\""), twofold.Record{}, twofold.CodeInvalid},
+		{"CAA quoted NUL", in("@", "CAA", 300, `0 issue "ca.example\000"`), twofold.Record{}, twofold.CodeInvalid},
+		{"CAA quoted escape", in("@", "CAA", 300, `0 iodef "mailto:a@example.com\027[2J"`), twofold.Record{}, twofold.CodeInvalid},
+		{"CAA tab", in("@", "CAA", 300, "0 issue \"a\tb\""), twofold.Record{}, twofold.CodeInvalid},
+		{"CAA C1 control", in("@", "CAA", 300, "0 issue \"a\u0085b\""), twofold.Record{}, twofold.CodeInvalid},
+		{"CAA byte not UTF-8", in("@", "CAA", 300, `0 issue "caf\233"`), twofold.Record{}, twofold.CodeInvalid},
 		{"data too long", in("@", "TXT", 300, strings.Repeat("x", 5000)), twofold.Record{}, twofold.CodeInvalid},
 		{"TXT tab inside", in("@", "TXT", 300, "a\tb"), twofold.Record{}, twofold.CodeInvalid},
 		{"TXT NUL", in("@", "TXT", 300, "a\x00b"), twofold.Record{}, twofold.CodeInvalid},
@@ -586,7 +594,9 @@ func TestKeysCannotFillAZone(t *testing.T) {
 // TestKeysCannotHideWildcards: a key for _acme-challenge names may not add
 // one whose parent exists only through the zone's wildcard, since the
 // wildcard would then stop answering for the parent (RFC 4592); the owner
-// may, and so may the key where the parent already exists.
+// may, and so may the key where the parent already exists. Nor may a key
+// for TXT records make _acme-challenge itself a name where the wildcard
+// answers: its A records would stop answering there.
 func TestKeysCannotHideWildcards(t *testing.T) {
 	f := newDNSFixture(t, testenv.SQLiteDSN(t))
 	ctx := t.Context()
@@ -604,7 +614,7 @@ func TestKeysCannotHideWildcards(t *testing.T) {
 		host string
 		want twofold.Code
 	}{
-		{acme, "_acme-challenge", ""},
+		{acme, "_acme-challenge", twofold.CodeForbidden},
 		{acme, "_acme-challenge.www", ""},
 		{acme, "_acme-challenge.shop", twofold.CodeForbidden},
 		{acme, "_acme-challenge.a.b", twofold.CodeForbidden},
@@ -622,5 +632,179 @@ func TestKeysCannotHideWildcards(t *testing.T) {
 		if _, err := f.svc.AddDNSRecords(ctx, acmeA, zone, both, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeForbidden {
 			t.Fatalf("a key for a adds below a and b: got %v, want forbidden", err)
 		}
+	}
+}
+
+// TestKeysForOneTypeKeepWildcards: a record at a name the zone's wildcard
+// answers for makes the name exist, and then the wildcard answers there for
+// no type at all (RFC 4592 §2.2.2): a key that may write only TXT (or only
+// CNAME) records at www must not blank the A records *.example.com gives
+// www.example.com, nor, removing the last record at www, bring them back.
+// A key that may write every type at www may do both, and the owner may.
+func TestKeysForOneTypeKeepWildcards(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newDNSFixture(t, dsn(t))
+			ctx := t.Context()
+			zone := core.RecordSet{Zone: "example.com"}
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, zone, []core.RecordInput{in("*", "A", 300, "192.0.2.7"), in("api", "TXT", 300, "a")}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			wwwTXT := core.RecordSet{Zone: "example.com", Host: "www", Type: "TXT"}
+			wwwCNAME := core.RecordSet{Zone: "example.com", Host: "www", Type: "CNAME"}
+			txtKey := withKey(f.alice, dnsPermit("example.com/www/TXT", "write"))
+			cnameKey := withKey(f.alice, dnsPermit("example.com/www/CNAME", "write"))
+			wwwKey := withKey(f.alice, dnsPermit("example.com/www", "write"))
+			apiTXT := withKey(f.alice, dnsPermit("example.com/api/TXT", "write"))
+			hello := []core.RecordInput{in("", "", 300, "hello")}
+			records := func() string {
+				t.Helper()
+				recs, err := f.db.Records(ctx, "example.com")
+				if err != nil {
+					t.Fatal(err)
+				}
+				sortRecs(recs)
+				return core.FormatZoneText(recs)
+			}
+			for _, tt := range []struct {
+				name string
+				op   func() (core.Change, error)
+				want twofold.Code // "" for success
+			}{
+				{"a TXT key adds TXT at www", func() (core.Change, error) {
+					return f.svc.AddDNSRecords(ctx, txtKey, wwwTXT, hello, core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a TXT key puts TXT at www", func() (core.Change, error) {
+					return f.svc.ReplaceDNSRecords(ctx, txtKey, wwwTXT, hello, core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a CNAME key adds a CNAME at www", func() (core.Change, error) {
+					return f.svc.AddDNSRecords(ctx, cnameKey, wwwCNAME, []core.RecordInput{in("", "", 300, "elsewhere.example.net.")}, core.Meta{})
+				}, twofold.CodeForbidden},
+				// At a name with records of its own, a key for one type
+				// changes that type only, until it would remove the last.
+				{"a TXT key adds TXT at api", func() (core.Change, error) {
+					return f.svc.AddDNSRecords(ctx, apiTXT, core.RecordSet{Zone: "example.com", Host: "api", Type: "TXT"}, []core.RecordInput{in("", "", 300, "b")}, core.Meta{})
+				}, ""},
+				{"a TXT key removes one of api's TXT", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, apiTXT, core.RecordSet{Zone: "example.com", Host: "api", Type: "TXT"}, "a", core.Meta{})
+				}, ""},
+				{"a TXT key removes api's last record", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, apiTXT, core.RecordSet{Zone: "example.com", Host: "api", Type: "TXT"}, "", core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a key for every type at www adds TXT there", func() (core.Change, error) {
+					return f.svc.AddDNSRecords(ctx, wwwKey, wwwTXT, hello, core.Meta{})
+				}, ""},
+				{"a TXT key removes www's last record", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, txtKey, wwwTXT, "", core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a TXT key removes it by data", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, txtKey, wwwTXT, "hello", core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a TXT key puts nothing at www", func() (core.Change, error) {
+					return f.svc.ReplaceDNSRecords(ctx, txtKey, wwwTXT, nil, core.Meta{})
+				}, twofold.CodeForbidden},
+				{"a key for every type at www removes it", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, wwwKey, wwwTXT, "", core.Meta{})
+				}, ""},
+				{"the owner adds TXT at www", func() (core.Change, error) {
+					return f.svc.AddDNSRecords(ctx, f.alice, wwwTXT, hello, core.Meta{})
+				}, ""},
+				{"the owner removes it", func() (core.Change, error) {
+					return f.svc.DeleteDNSRecords(ctx, f.alice, wwwTXT, "", core.Meta{})
+				}, ""},
+			} {
+				before := records()
+				_, err := tt.op()
+				if code := twofold.ErrorCode(err); code != tt.want && !(err == nil && tt.want == "") {
+					t.Errorf("%s: got %v, want %q", tt.name, err, tt.want)
+				}
+				if after := records(); tt.want != "" && after != before {
+					t.Errorf("%s: refused, yet the zone went from\n%s to\n%s", tt.name, before, after)
+				}
+			}
+		})
+	}
+}
+
+// sortRecs sorts records by host, type and data.
+func sortRecs(recs []twofold.Record) {
+	slices.SortFunc(recs, func(x, y twofold.Record) int {
+		return strings.Compare(x.Host+" "+x.Type+" "+x.Data, y.Host+" "+y.Type+" "+y.Data)
+	})
+}
+
+// TestNameSizeFitsOneDNSMessage: the records at one name must fit one DNS
+// answer with room to spare, else the name server could answer the name
+// over neither UDP (truncated) nor TCP (over 65,535 bytes): 45 TXT records
+// of 1,900 bytes, each within the limits of one record and of a set, are
+// refused at once, and one at a time they stop well before the answer
+// would reach 65,535 bytes. Nothing refused is written; removing still
+// works, and other names are not held back.
+func TestNameSizeFitsOneDNSMessage(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newDNSFixture(t, dsn(t))
+			ctx := t.Context()
+			big := core.RecordSet{Zone: "example.com", Host: "big", Type: "TXT"}
+			text := func(i int) string { return fmt.Sprintf("%04d", i) + strings.Repeat("x", 1896) }
+			count := func() int {
+				t.Helper()
+				recs, err := f.svc.DNSRecords(ctx, f.alice, big, "", core.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(recs)
+			}
+			var many []core.RecordInput
+			for i := range 45 {
+				many = append(many, in("", "", 300, text(i)))
+			}
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, big, many, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
+				t.Fatalf("45 TXT records of 1,900 bytes at one name: got %v, want invalid", err)
+			}
+			if n := count(); n != 0 {
+				t.Fatalf("after the refused request: got %d records, want none", n)
+			}
+			// Each record takes over 1,900 bytes of an answer: 34 would
+			// pass 65,535.
+			added := 0
+			for i := range 34 {
+				_, err := f.svc.AddDNSRecords(ctx, f.alice, big, []core.RecordInput{in("", "", 300, text(i))}, core.Meta{})
+				if err != nil {
+					if twofold.ErrorCode(err) != twofold.CodeInvalid {
+						t.Fatalf("record %d: %v", i+1, err)
+					}
+					break
+				}
+				added++
+			}
+			if added < 10 || added >= 34 {
+				t.Fatalf("one at a time: %d records of 1,900 bytes accepted at one name, want 10 or more and a refusal before 34", added)
+			}
+			if n := count(); n != added {
+				t.Fatalf("got %d records, want the %d accepted", n, added)
+			}
+			// A set of another type at the full name, small on its own: an
+			// ANY answer carries every type.
+			// (The TXT records take more than the limit less one of them,
+			// and these ten over 2,000 bytes.)
+			var caa []core.RecordInput
+			for i := range 10 {
+				caa = append(caa, in("", "", 300, fmt.Sprintf(`0 issue "ca%d.example; x=%s"`, i, strings.Repeat("y", 200))))
+			}
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.com", Host: "big", Type: "CAA"}, caa, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
+				t.Fatalf("ten CAA records of 220 bytes at the full name: got %v, want invalid", err)
+			}
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.com", Host: "other", Type: "CAA"}, caa, core.Meta{}); err != nil {
+				t.Fatalf("the same CAA records at another name: %v", err)
+			}
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.com", Host: "other", Type: "TXT"},
+				[]core.RecordInput{in("", "", 300, text(0))}, core.Meta{}); err != nil {
+				t.Fatalf("a record at another name: %v", err)
+			}
+			if _, err := f.svc.DeleteDNSRecords(ctx, f.alice, big, text(0), core.Meta{}); err != nil {
+				t.Fatalf("removing one of the full name's records: %v", err)
+			}
+		})
 	}
 }

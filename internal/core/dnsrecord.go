@@ -242,6 +242,12 @@ func canonical(zone string, rr dns.RR) (twofold.Record, error) {
 		if !validCAATag(r.Tag) {
 			return bad("CAA tag %q is not letters and digits (RFC 8659 §4.1)", CleanText(r.Tag, 32))
 		}
+		// The value is checked as TXT's text is, escapes undone: the
+		// values of RFC 8659's properties are printable, and a NUL or an
+		// escape sequence would reach terminals and logs as such.
+		if why := badText(unescapeTXT(r.Value)); why != "" {
+			return bad("CAA value: %s", why)
+		}
 	case *dns.SSHFP:
 		// Fingerprint types (RFC 4255, RFC 6594): 1 SHA-1, 2 SHA-256; 0 is
 		// reserved and the others are unassigned, so of no known length.
@@ -272,12 +278,8 @@ func canonical(zone string, rr dns.RR) (twofold.Record, error) {
 		// (which JSON carries) without control characters, whether sent
 		// as such or as \DDD escapes (\155 alone, a C1 control's byte, is
 		// not UTF-8). A character may straddle two strings.
-		text := txtBytes(r.Txt)
-		if !utf8.Valid(text) {
-			return bad("text must be UTF-8 (\\DDD escapes too: bytes 128 to 255 only as parts of UTF-8 characters)")
-		}
-		if bytes.IndexFunc(text, unicode.IsControl) >= 0 {
-			return bad("text must not hold control characters (line breaks, tabs, NUL, escapes such as \\010)")
+		if why := badText(txtBytes(r.Txt)); why != "" {
+			return bad("%s", why)
 		}
 	}
 	data := strings.TrimPrefix(rr.String(), h.String())
@@ -285,6 +287,19 @@ func canonical(zone string, rr dns.RR) (twofold.Record, error) {
 		return bad("data is longer than %d bytes", maxData)
 	}
 	return twofold.Record{Host: host, Type: typ, TTL: h.Ttl, Data: data}, nil
+}
+
+// badText returns what is wrong with the text of a TXT record or the value
+// of a CAA record, its escapes undone: "" when it is UTF-8 without control
+// characters, which would reach terminals and logs as such.
+func badText(text []byte) string {
+	if !utf8.Valid(text) {
+		return "text must be UTF-8 (\\DDD escapes too: bytes 128 to 255 only as parts of UTF-8 characters)"
+	}
+	if bytes.IndexFunc(text, unicode.IsControl) >= 0 {
+		return "text must not hold control characters (line breaks, tabs, NUL, escapes such as \\010)"
+	}
+	return ""
 }
 
 func validCAATag(tag string) bool {

@@ -19,7 +19,7 @@ import (
 
 // smsService is a service on db whose texts go to g, with the allow-list
 // countries, and whose mails with codes or links go to mb.
-func smsService(t *testing.T, db testDB, g *testenv.SMSGateway, mb *mailbox, countries string) *core.Service {
+func smsService(t *testing.T, db testDB, g *testenv.SMSGateway, mb *codeMailbox, countries string) *core.Service {
 	t.Helper()
 	cfg := core.DefaultConfig()
 	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
@@ -35,13 +35,13 @@ func smsService(t *testing.T, db testDB, g *testenv.SMSGateway, mb *mailbox, cou
 	return svc
 }
 
-// mailbox keeps the bodies of the mails queued with codes or links.
-type mailbox struct {
+// codeMailbox keeps the bodies of the mails queued with codes or links.
+type codeMailbox struct {
 	mu     sync.Mutex
 	bodies []string
 }
 
-func (b *mailbox) EnqueueCode(_ context.Context, _, _, body string, _ time.Time) error {
+func (b *codeMailbox) EnqueueCode(_ context.Context, _, _, body string, _ time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.bodies = append(b.bodies, body)
@@ -51,7 +51,7 @@ func (b *mailbox) EnqueueCode(_ context.Context, _, _, body string, _ time.Time)
 var resetLink = regexp.MustCompile(`/password-reset/([A-Za-z0-9._-]+)`)
 
 // resetToken returns the token of the newest password-reset link mailed.
-func (b *mailbox) resetToken(t *testing.T) string {
+func (b *codeMailbox) resetToken(t *testing.T) string {
 	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -104,7 +104,7 @@ func TestLoginPhoneOutsideAllowList(t *testing.T) {
 			ctx := t.Context()
 			st := openStore(t, dsn(t))
 			g := testenv.NewSMSGateway(t)
-			mb := &mailbox{}
+			mb := &codeMailbox{}
 			wide := smsService(t, st, g, mb, "1,GB")
 			narrow := smsService(t, st, g, mb, "US,CA,GB")
 			const jamaica = "+18762101234"

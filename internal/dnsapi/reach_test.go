@@ -2,6 +2,7 @@ package dnsapi_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -121,7 +122,10 @@ func TestKeysCannotDelegate(t *testing.T) {
 // TestKeysCannotUncoverWildcards: a key may not remove the last name below
 // one that exists only as their parent (shop2 with _acme-challenge.shop2
 // below it) when the zone's wildcard would then answer for it; it may where
-// the parent stays (www), remove its own name, or may write at the parent.
+// the parent stays (www), or may write at the parent. Nor may a key for TXT
+// records remove the last record at its own name (_acme-challenge), or add
+// the first at a name (web): the wildcard's A records would start, or stop,
+// answering there; a key for every type at the name may.
 func TestKeysCannotUncoverWildcards(t *testing.T) {
 	eachDNSStore(t, func(t *testing.T, s *testenv.Server) {
 		token := owner(t, s, "alice", "other.org")
@@ -130,7 +134,10 @@ func TestKeysCannotUncoverWildcards(t *testing.T) {
 		want(t, "seed", call(t, s, sess, "PUT", base, "text/dns",
 			"* 300 A 192.0.2.7\nwww 300 A 192.0.2.1\n_acme-challenge.shop2 120 TXT tok\n_acme-challenge.www 120 TXT tok\n_acme-challenge 120 TXT tok\n"), 200, nil)
 		acme := keyAuth(t, s, token, "dns other.org/_acme-challenge*/TXT write")
-		acmeShop2 := keyAuth(t, s, token, "dns other.org/_acme-challenge*/TXT write", "dns other.org/shop2 write")
+		acmeAll := keyAuth(t, s, token, "dns other.org/_acme-challenge* write")
+		acmeShop2 := keyAuth(t, s, token, "dns other.org/_acme-challenge* write", "dns other.org/shop2 write")
+		webTXT := keyAuth(t, s, token, "dns other.org/web/TXT write")
+		form := "application/x-www-form-urlencoded"
 
 		for _, tt := range []struct {
 			name, auth, method, path, ct, body string
@@ -139,14 +146,20 @@ func TestKeysCannotUncoverWildcards(t *testing.T) {
 			{"DELETE uncovering shop2", acme, "DELETE", "/_acme-challenge.shop2/TXT", "", "", 403},
 			{"DELETE by data uncovering shop2", acme, "DELETE", "/_acme-challenge.shop2/TXT?data=tok", "", "", 403},
 			{"PUT of nothing uncovering shop2", acme, "PUT", "/_acme-challenge.shop2/TXT", "application/json", `{"records":[]}`, 403},
+			{"DELETE uncovering shop2 by a key for every type below it", acmeAll, "DELETE", "/_acme-challenge.shop2/TXT", "", "", 403},
 			{"DELETE below a name that stays", acme, "DELETE", "/_acme-challenge.www/TXT", "", "", 200},
-			{"DELETE at the key's own name", acme, "DELETE", "/_acme-challenge/TXT", "", "", 200},
+			{"DELETE of the last record at the key's own name", acme, "DELETE", "/_acme-challenge/TXT", "", "", 403},
+			{"POST of the first record at a name", webTXT, "POST", "/web/TXT", form, "data=hello", 403},
 		} {
 			if a := call(t, s, tt.auth, tt.method, base+tt.path, tt.ct, tt.body); a.status != tt.status {
 				t.Errorf("%s: got %d %s, want %d", tt.name, a.status, a.body, tt.status)
 			}
 		}
 		wantAnswer(t, s, "shop2.other.org.") // NODATA: still a name of its own
+		wantAnswer(t, s, "_acme-challenge.other.org.")
+		wantAnswer(t, s, "web.other.org.", "192.0.2.7")
+		want(t, "a key for every type at _acme-challenge", call(t, s, acmeAll, "DELETE", base+"/_acme-challenge/TXT", "", ""), 200, map[string]float64{"records_removed": 1})
+		wantAnswer(t, s, "_acme-challenge.other.org.", "192.0.2.7")
 		want(t, "a key that may write shop2", call(t, s, acmeShop2, "DELETE", base+"/_acme-challenge.shop2/TXT", "", ""), 200, map[string]float64{"records_removed": 1})
 		wantAnswer(t, s, "shop2.other.org.", "192.0.2.7")
 	})
@@ -235,6 +248,27 @@ func TestTeammatesChangesInOwnersLog(t *testing.T) {
 		}
 		if got := changes(bob); len(got) != 2 {
 			t.Errorf("bob's dns.records_changed events: got %q, want his two", got)
+		}
+	})
+}
+
+// TestNameTooLargeForOneAnswer: records that would take more at one name
+// than one DNS answer may carry are refused with a problem saying so, 400
+// invalid, and nothing is written; the listener answers the name whole.
+func TestNameTooLargeForOneAnswer(t *testing.T) {
+	eachDNSStore(t, func(t *testing.T, s *testenv.Server) {
+		sess := "Bearer " + owner(t, s, "alice", "other.org")
+		base := "/dns/v2/zones/other.org/records"
+		var zone strings.Builder
+		for i := range 20 { // about 38,000 bytes of TXT, under the body's 64 KiB
+			fmt.Fprintf(&zone, "big 300 TXT \"%02d%s\"\n", i, strings.Repeat("x", 1898))
+		}
+		a := call(t, s, sess, "PUT", base+"/big/TXT", "text/dns", zone.String())
+		if a.status != 400 || a.problem() != "invalid" || !strings.HasPrefix(a.header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("20 TXT records of 1,900 bytes at one name: got %d %s %s, want a 400 invalid problem", a.status, a.header.Get("Content-Type"), a.body)
+		}
+		if r := ask(t, s, "big.other.org.", dns.TypeTXT); r.Rcode != dns.RcodeNameError {
+			t.Errorf("big after the refused PUT: got rcode %s with %d records, want NXDOMAIN", dns.RcodeToString[r.Rcode], len(r.Answer))
 		}
 	})
 }

@@ -123,19 +123,49 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
 	m := s.answer(ctx, req)
+	_, udp := w.RemoteAddr().(*net.UDPAddr)
+	buf, err := pack(req, m, udp)
+	if err != nil {
+		// An answer no DNS message can carry (a name whose records the
+		// DNS API's limits did not bound when they were written): a
+		// client told nothing would wait and retry, so it is told the
+		// server failed. The log names the question, never the records.
+		var q dns.Question
+		if len(req.Question) > 0 {
+			q = req.Question[0]
+		}
+		s.Logger.Warn("dns answer too large to send: answered SERVFAIL", "name", q.Name, "type", dns.TypeToString[q.Qtype], "err", err)
+		fail := new(dns.Msg)
+		fail.SetRcode(req, dns.RcodeServerFailure)
+		if buf, err = pack(req, fail, udp); err != nil {
+			s.Logger.Warn("dns answer not sent", "err", err)
+			return
+		}
+	}
+	if _, err := w.Write(buf); err != nil {
+		s.Logger.Debug("dns answer not sent", "err", err)
+	}
+}
+
+// pack returns m, the answer to req, in wire form: with EDNS0 when req has
+// it, truncated to what the client takes over UDP, and an error when it is
+// longer than any DNS message may be (RFC 1035 §4.2.2: TCP's 2-byte length).
+func pack(req, m *dns.Msg, udp bool) ([]byte, error) {
 	if opt := req.IsEdns0(); opt != nil {
 		m.SetEdns0(udpSize, false)
 	}
-	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+	if udp {
 		size := dns.MinMsgSize
 		if opt := req.IsEdns0(); opt != nil {
 			size = int(min(max(opt.UDPSize(), dns.MinMsgSize), udpSize))
 		}
 		m.Truncate(size)
 	}
-	if err := w.WriteMsg(m); err != nil {
-		s.Logger.Debug("dns answer not sent", "err", err)
+	buf, err := m.Pack()
+	if err == nil && len(buf) > dns.MaxMsgSize {
+		err = fmt.Errorf("answer of %d bytes, more than a DNS message's %d", len(buf), dns.MaxMsgSize)
 	}
+	return buf, err
 }
 
 // answer makes the answer to req.

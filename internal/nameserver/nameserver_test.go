@@ -2,6 +2,7 @@ package nameserver_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
@@ -213,5 +215,97 @@ func TestTruncation(t *testing.T) {
 	}
 	if r := query(t, s, "tcp", "big.example.com.", dns.TypeTXT); r.Truncated || len(r.Answer) != 20 {
 		t.Errorf("over TCP: got TC %v with %d records, want all 20", r.Truncated, len(r.Answer))
+	}
+}
+
+// bigTXT returns TXT data of about 1,900 bytes, distinct for each i.
+func bigTXT(i int) string { return fmt.Sprintf("%04d", i) + strings.Repeat("x", 1896) }
+
+// TestWhatTheAPITakesAnswersOverTCP: TXT records of 1,900 bytes added at
+// one name through the DNS API, one at a time, until it refuses, all
+// answer over TCP, asked by type and by ANY, in one message: the API keeps
+// a name's records within what one DNS message carries, so that a DNS-01
+// check of a name with many tokens gets its answer.
+func TestWhatTheAPITakesAnswersOverTCP(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := dnsServer(t, dsn(t))
+			ctx := context.Background()
+			acct, err := s.Store.AccountByUsername(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			added := 0
+			for i := range 45 {
+				_, err := s.Service.AddDNSRecords(ctx, core.Auth{Account: acct}, core.RecordSet{Zone: "example.com", Host: "big", Type: "TXT"},
+					[]core.RecordInput{{Data: bigTXT(i)}}, core.Meta{})
+				if twofold.ErrorCode(err) == twofold.CodeInvalid {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				added++
+			}
+			if added == 45 {
+				t.Fatalf("the API took all 45 records of 1,900 bytes at one name")
+			}
+			for _, qtype := range []uint16{dns.TypeTXT, dns.TypeANY} {
+				r := query(t, s, "tcp", "big.example.com.", qtype)
+				if r.Rcode != dns.RcodeSuccess || r.Truncated || len(r.Answer) != added {
+					t.Errorf("%s over TCP: got rcode %s TC %v with %d records, want all %d", dns.TypeToString[qtype], dns.RcodeToString[r.Rcode], r.Truncated, len(r.Answer), added)
+				}
+			}
+		})
+	}
+}
+
+// TestAnswerTooLargeIsServerFailure: records stored beyond what one DNS
+// message carries (as by a version of the API without its limit) answer
+// SERVFAIL over TCP, at once, rather than nothing, which a client would
+// wait out; over UDP the answer is truncated as before, and other names
+// answer as ever.
+func TestAnswerTooLargeIsServerFailure(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := dnsServer(t, dsn(t))
+			addRecords(t, s, "www 300 A 192.0.2.1")
+			ctx := context.Background()
+			var recs []twofold.Record
+			for i := range 45 {
+				r, err := core.ParseRecord("example.com", core.RecordInput{Host: "big", Type: "TXT", TTL: 300, Data: bigTXT(i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				recs = append(recs, r)
+			}
+			z, err := s.Store.Zone(ctx, "example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Straight into the store, past the API's checks; the serial
+			// moves on so that the server reads the zone again.
+			if err := s.Store.AddRecords(ctx, "example.com", recs); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Store.SetZoneSerial(ctx, "example.com", z.Serial+1); err != nil {
+				t.Fatal(err)
+			}
+			for _, qtype := range []uint16{dns.TypeTXT, dns.TypeANY} {
+				r := query(t, s, "tcp", "big.example.com.", qtype)
+				if r.Rcode != dns.RcodeServerFailure || len(r.Answer) != 0 || len(r.Question) != 1 || r.Id == 0 {
+					t.Errorf("%s over TCP: got rcode %s with %d records, want SERVFAIL to the question", dns.TypeToString[qtype], dns.RcodeToString[r.Rcode], len(r.Answer))
+				}
+			}
+			if r := query(t, s, "udp", "big.example.com.", dns.TypeTXT); !r.Truncated {
+				t.Errorf("over UDP: got rcode %s TC %v, want a truncated answer", dns.RcodeToString[r.Rcode], r.Truncated)
+			}
+			r := query(t, s, "tcp", "www.example.com.", dns.TypeA)
+			if diff := cmp.Diff([]string{"www.example.com. A 192.0.2.1"}, brief(r.Answer)); diff != "" {
+				t.Errorf("another name over TCP (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
