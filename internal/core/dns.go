@@ -686,6 +686,9 @@ func hiddenByNewName(old, final []twofold.Record) []string {
 	var out []string
 	for _, r := range final {
 		for h := r.Host; h != "@"; h = parentHost(h) {
+			if underscored(h) {
+				continue
+			}
 			if w := wildcardFor(h, was, hosts); !was[h] && w != "" && w != h {
 				out = append(out, h)
 			}
@@ -693,6 +696,16 @@ func hiddenByNewName(old, final []twofold.Record) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// underscored reports whether the name's first label starts with "_": an
+// attribute leaf (RFC 8552: _acme-challenge, _dmarc, _sip._tcp), which
+// holds data about its parent and is never a host, so that what a wildcard
+// would answer there for other types (an address) matters to nobody. A key
+// for its TXT records may make it exist, or end, beside a wildcard.
+func underscored(h string) bool {
+	label, _, _ := strings.Cut(h, ".")
+	return strings.HasPrefix(label, "_")
 }
 
 // uncoveredByGoneName returns the names that exist before the change from
@@ -708,7 +721,7 @@ func uncoveredByGoneName(old, final []twofold.Record) []string {
 	hosts := hostsOf(final)
 	var out []string
 	for h := range was {
-		if h == "@" || is[h] {
+		if h == "@" || is[h] || underscored(h) {
 			continue
 		}
 		if w := wildcardFor(h, is, hosts); w != "" && w != h {
