@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -227,13 +228,49 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 			return fmt.Errorf("seal secret: %w", err)
 		}
 		return nil
-	}, func() error { return s.store.CreateFactor(ctx, f) })
+	}, func() error { return s.createPending(ctx, f, nil, nil) })
 	if err != nil {
 		return Enrolment{}, err
 	}
 	s.audit(ctx, a.Account.ID, "factor.created", m, string(f.Type)+" "+id)
 	f.Secret = secret
 	return Enrolment{Factor: f, Secret: otp.EncodeSecret(secret), OTPAuthURI: s.keyURI(a.Account, f, p)}, nil
+}
+
+// createPending stores the pending factor f and, in the same transaction,
+// what more writes, then checks the account's factors as they are with f
+// among them: its name unlike the others' (checkNewLabel), at most
+// maxPendingFactors setups unfinished, and what check adds. The account's
+// row is held from the first write (CreateFactor), so of two setups stored
+// at once each sees the other, and a conflict found then leaves nothing
+// stored: the checks made before, with nothing held, are only a first
+// answer.
+func (s *Service) createPending(ctx context.Context, f twofold.Factor, more func(context.Context) error, check func(context.Context, []twofold.Factor) error) error {
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateFactor(ctx, f); err != nil {
+			return err
+		}
+		if more != nil {
+			if err := more(ctx); err != nil {
+				return err
+			}
+		}
+		fs, err := s.store.Factors(ctx, f.AccountID)
+		if err != nil {
+			return err
+		}
+		if err := checkNewLabel(fs, f.Label, f.ID); err != nil {
+			return err
+		}
+		others := slices.DeleteFunc(slices.Clone(fs), func(o twofold.Factor) bool { return o.ID == f.ID })
+		if err := checkPending(others); err != nil {
+			return err
+		}
+		if check != nil {
+			return check(ctx, fs)
+		}
+		return nil
+	})
 }
 
 // sealAndStore runs seal, then store. A key rotation may delete the data

@@ -259,7 +259,7 @@ func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m
 	}
 	now := s.Now()
 	f := twofold.Factor{ID: id, AccountID: a.Account.ID, Type: twofold.FactorPush, Label: label, Status: twofold.FactorPending,
-		LastStep: -1, CreatedAt: now}
+		LastStep: -1, CreatedAt: now, PendingSessionID: a.Session.ID}
 	e, hash, challenge, err := s.pushEnrolment(a, f, server, now.Add(PushEnrolTTL))
 	if err != nil {
 		return PushEnrolment{}, err
@@ -273,12 +273,7 @@ func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m
 		}
 		return nil
 	}, func() error {
-		return s.inTx(ctx, func(ctx context.Context) error {
-			if err := s.store.CreateFactor(ctx, f); err != nil {
-				return err
-			}
-			return s.store.CreatePushDevice(ctx, d)
-		})
+		return s.createPending(ctx, f, func(ctx context.Context) error { return s.store.CreatePushDevice(ctx, d) }, nil)
 	})
 	if err != nil {
 		return PushEnrolment{}, err
