@@ -185,7 +185,8 @@ func (s *Service) restartRegistration(ctx context.Context, a Auth, f twofold.Fac
 // navigator.credentials.create made from its options, and activates it as
 // ConfirmFactor activates a factor confirmed by a code: with recovery codes
 // and a paper key on the account's first factor, under the same elevation
-// rule, with the same answer to anything refused.
+// rule, with the same answer to anything refused, by the session that began
+// it only (checkSetupSession).
 func (s *Service) ConfirmSecurityKey(ctx context.Context, a Auth, factorID string, credential []byte, m Meta) (Confirmation, error) {
 	if err := person(a); err != nil {
 		return Confirmation{}, err
@@ -205,6 +206,9 @@ func (s *Service) ConfirmSecurityKey(ctx context.Context, a Auth, factorID strin
 		return Confirmation{}, twofold.Errorf(twofold.CodeConflict, "factor is already confirmed")
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return Confirmation{}, err
+	}
+	if err := s.checkSetupSession(ctx, a, f, setupFinish); err != nil {
 		return Confirmation{}, err
 	}
 	if !isJSONObject(credential) {

@@ -540,7 +540,8 @@ func (s *Service) ChallengeElevation(ctx context.Context, a Auth, method twofold
 }
 
 // ResendConfirmation sends a pending sms or email factor a new code to
-// confirm it with, replacing the one before.
+// confirm it with, replacing the one before (a pending security key: begins
+// its registration again). Only the session that started the setup may.
 func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID, password string, m Meta) (Challenge, error) {
 	if err := person(a); err != nil {
 		return Challenge{}, err
@@ -548,6 +549,13 @@ func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID, pass
 	f, err := s.factor(ctx, a.Account.ID, factorID)
 	if err != nil {
 		return Challenge{}, err
+	}
+	if f.Status == twofold.FactorPending {
+		// Only the session that started the setup replaces its code or
+		// its key's registration (checkSetupSession).
+		if err := s.checkSetupSession(ctx, a, f, setupFinish); err != nil {
+			return Challenge{}, err
+		}
 	}
 	if f.Status == twofold.FactorPending && f.Type == twofold.FactorWebAuthn {
 		return s.restartRegistration(ctx, a, f, password, m)
