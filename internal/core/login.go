@@ -477,6 +477,22 @@ func (s *Service) LogoutToken(ctx context.Context, token string, m Meta) (ended 
 	return true, nil
 }
 
+// TokenRenewed reports whether token, which opens no session, is the one
+// a session still signed in had before its last renewal: a request sent
+// with the cookie the browser had while another of its requests renewed
+// it. The token opens nothing; the pages only keep from clearing the
+// browser's cookie, which is the renewed one by now.
+func (s *Service) TokenRenewed(ctx context.Context, token string) (bool, error) {
+	if token == "" || len(token) > 128 {
+		return false, nil
+	}
+	id, _, ok := strings.Cut(token, ".")
+	if !ok || !isOrderedID(id) {
+		return false, nil
+	}
+	return s.store.SessionRenewedFrom(ctx, id, s.sessionTokenHash(token), s.Now())
+}
+
 // LogoutEverywhere ends every session of the caller's account, the caller's
 // own included, and voids its logins waiting for their second step: for a
 // device lost or a session seen in the events that was not the owner's.

@@ -147,6 +147,17 @@ func (s *Store) EndSessionByToken(ctx context.Context, sessionID string, tokenHa
 	return accountID, true, nil
 }
 
+// SessionRenewedFrom reports whether session sessionID, not expired at
+// now, had the token of hash tokenHash before its last renewal.
+func (s *Store) SessionRenewedFrom(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (bool, error) {
+	var n int
+	if err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE id = $1 AND previous_token_hash = $2 AND expires_at > $3`,
+		sessionID, tokenHash, micros(now)).Scan(&n); err != nil {
+		return false, fmt.Errorf("select renewed session: %w", err)
+	}
+	return n > 0, nil
+}
+
 // DeleteSession removes a session (logout).
 func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {
 	_, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, sessionID)

@@ -18,8 +18,9 @@ import (
 // not left signed in with the session it asked to end. A sign-out with a
 // cookie that ends no session (not the session's token, nor the one
 // before it) clears no cookie: the browser may hold a newer one of a
-// session still signed in, which clearing would hide without ending it.
-// On SQLite and PostgreSQL.
+// session still signed in, which clearing would hide without ending it;
+// nor does a page asked for with the cookie from before the renewal. On
+// SQLite and PostgreSQL.
 func TestLogoutWithRenewedCookie(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -68,6 +69,14 @@ func TestLogoutWithRenewedCookie(t *testing.T) {
 				return false
 			}
 			id, _, _ := strings.Cut(stale, ".")
+
+			// A page asked for with the old cookie goes to sign in, as the
+			// old token opens nothing, but leaves the renewed cookie be.
+			if r := withCookie(t, base, "/settings/security", "twofold_session", stale); r.status != http.StatusSeeOther ||
+				!strings.HasPrefix(r.header.Get("Location"), "/login") || clears(&http.Response{Header: r.header}) {
+				t.Errorf("a page with the cookie before the renewal: %d to %q, cookie cleared %v; want 303 to /login, not cleared",
+					r.status, r.header.Get("Location"), clears(&http.Response{Header: r.header}))
+			}
 
 			// A cookie that is not the session's token ends nothing.
 			res := logout(id + ".not-its-token")
