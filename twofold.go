@@ -160,10 +160,11 @@ type Factor struct {
 	// a discoverable credential with user verification, so that it signs
 	// in without username and password, and is a second factor as well.
 	Passkey bool
-	// PendingSessionID is, for a pending TOTP or HOTP factor, the session
-	// that started its setup, which alone (besides an elevated session) is
-	// shown the secret and may confirm it. "" when not known (set up before
-	// it was recorded), for other types, and once the factor is active.
+	// PendingSessionID is, for a pending factor, the session that started
+	// its setup, which alone is shown its secret and may finish or cancel
+	// it. "" when not known (set up before it was recorded, or, for a push
+	// device, security key, phone or address, before theirs was recorded
+	// too) and once the factor is active.
 	PendingSessionID string
 }
 

@@ -128,6 +128,8 @@ type Store interface {
 	// newHash and extends its elevation to until, in one statement;
 	// false when the session has ended or was renewed meanwhile.
 	RenewSession(ctx context.Context, sessionID string, oldHash, newHash []byte, until, now time.Time) (bool, error)
+	EndSessionByToken(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (accountID string, ended bool, err error)
+	SessionRenewedFrom(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (bool, error)
 	DeleteSession(ctx context.Context, sessionID string) error
 
 	Throttle(ctx context.Context, key string) (failures int, lockedUntil time.Time, err error)

@@ -22,7 +22,7 @@ import (
 // enrolment stalled for longer than the rotation's grace period.
 type stallingStore struct {
 	*store.Store
-	on     string // the method that stalls: "CreateFactor", or "InTx" (the transaction that stores a webhook's secret)
+	on     string // the method that stalls: "InTx" (the transaction that stores a factor, or a webhook's secret)
 	once   sync.Once
 	rotate func() error
 	err    error
@@ -35,13 +35,6 @@ func (s *stallingStore) stall(method string) error {
 	}
 	s.once.Do(func() { s.err = s.rotate() })
 	return s.err
-}
-
-func (s *stallingStore) CreateFactor(ctx context.Context, f twofold.Factor) error {
-	if err := s.stall("CreateFactor"); err != nil {
-		return err
-	}
-	return s.Store.CreateFactor(ctx, f)
 }
 
 func (s *stallingStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
@@ -74,7 +67,9 @@ func TestEnrolStalledPastRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 			var rotated keyring.RotateResult
-			stalling := &stallingStore{Store: st, on: "CreateFactor", rotate: func() (err error) {
+			// Armed once the account is made: the factor is stored in a
+			// transaction of its own, which the rotation comes just before.
+			stalling := &stallingStore{Store: st, rotate: func() (err error) {
 				rotated, err = keyring.Rotate(ctx, path, st, keyring.RotateOptions{})
 				return err
 			}}
@@ -90,6 +85,7 @@ func TestEnrolStalledPastRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 			auth := core.Auth{Account: acct}
+			stalling.on = "InTx"
 
 			enr, err := svc.EnrolFactor(ctx, auth, core.NewFactor{Type: twofold.FactorTOTP, Label: "phone"}, core.Meta{})
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -227,13 +228,49 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 			return fmt.Errorf("seal secret: %w", err)
 		}
 		return nil
-	}, func() error { return s.store.CreateFactor(ctx, f) })
+	}, func() error { return s.createPending(ctx, f, nil, nil) })
 	if err != nil {
 		return Enrolment{}, err
 	}
 	s.audit(ctx, a.Account.ID, "factor.created", m, string(f.Type)+" "+id)
 	f.Secret = secret
 	return Enrolment{Factor: f, Secret: otp.EncodeSecret(secret), OTPAuthURI: s.keyURI(a.Account, f, p)}, nil
+}
+
+// createPending stores the pending factor f and, in the same transaction,
+// what more writes, then checks the account's factors as they are with f
+// among them: its name unlike the others' (checkNewLabel), at most
+// maxPendingFactors setups unfinished, and what check adds. The account's
+// row is held from the first write (CreateFactor), so of two setups stored
+// at once each sees the other, and a conflict found then leaves nothing
+// stored: the checks made before, with nothing held, are only a first
+// answer.
+func (s *Service) createPending(ctx context.Context, f twofold.Factor, more func(context.Context) error, check func(context.Context, []twofold.Factor) error) error {
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateFactor(ctx, f); err != nil {
+			return err
+		}
+		if more != nil {
+			if err := more(ctx); err != nil {
+				return err
+			}
+		}
+		fs, err := s.store.Factors(ctx, f.AccountID)
+		if err != nil {
+			return err
+		}
+		if err := checkNewLabel(fs, f.Label, f.ID); err != nil {
+			return err
+		}
+		others := slices.DeleteFunc(slices.Clone(fs), func(o twofold.Factor) bool { return o.ID == f.ID })
+		if err := checkPending(others); err != nil {
+			return err
+		}
+		if check != nil {
+			return check(ctx, fs)
+		}
+		return nil
+	})
 }
 
 // sealAndStore runs seal, then store. A key rotation may delete the data
@@ -275,8 +312,10 @@ func (s *Service) keyURI(a twofold.Account, f twofold.Factor, p otp.Params) stri
 // that rule asks nothing there: the secret is then shown only to the
 // session that started the setup (checkSetupSession), else anyone holding
 // the password could sign in on their own and copy the key of the owner's
-// first authenticator. A factor whose setup session is not known (started
-// before it was recorded) shows its secret to an elevated session only.
+// first authenticator. That holds on any account: the key is shown to the
+// session that started the setup, elevated as the first rule asks, and to
+// no other. A factor whose setup session is not known (started before it
+// was recorded) shows its secret to an elevated session only.
 func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string) (Enrolment, error) {
 	if err := person(a); err != nil {
 		return Enrolment{}, err
@@ -300,7 +339,7 @@ func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string)
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err
 	}
-	if err := s.checkSetupSession(a, f, false); err != nil {
+	if err := s.checkSetupSession(ctx, a, f, setupShow); err != nil {
 		return Enrolment{}, err
 	}
 	if err := s.open(ctx, &f); err != nil {
@@ -313,33 +352,97 @@ func (s *Service) PendingEnrolment(ctx context.Context, a Auth, factorID string)
 	return Enrolment{Factor: f, Secret: otp.EncodeSecret(f.Secret), OTPAuthURI: s.keyURI(a.Account, f, p)}, nil
 }
 
-// ErrOtherSession is the cause of the not-found error that refuses the
-// secret of a pending TOTP or HOTP factor, or its confirmation, to a
-// session other than the one that started its setup (checkSetupSession):
-// pages tell it apart from a setup that is gone.
+// ErrOtherSession is the cause of the not-found error that refuses a
+// pending setup to a session other than the one that started it
+// (checkSetupSession): pages tell it apart from a setup that is gone.
 var ErrOtherSession = errors.New("setup started by another session")
 
-// checkSetupSession refuses the caller the pending TOTP or HOTP factor f
-// unless the caller is the session that started its setup, or an elevated
-// session, which has proved a second factor of the account. A factor whose
-// setup session is not known (f.PendingSessionID "", from before it was
-// recorded) is refused too, unless unknownOK: its holder, mid-setup when
-// it was recorded, may have the key in an app already and confirm it,
-// while no session without elevation may read the key anew. API keys make
-// no such factors (person), so only a session can match. The answer is
-// not-found, as for a setup that is gone, and names no secret.
-func (s *Service) checkSetupSession(a Auth, f twofold.Factor, unknownOK bool) error {
-	if f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP || a.Elevated(s.Now()) {
+// setupUse is what a session asks of a pending setup (checkSetupSession).
+type setupUse int
+
+const (
+	setupShow   setupUse = iota // show a TOTP or HOTP factor's key
+	setupFinish                 // confirm it, send a new code, begin a key's registration again, make a push device's enrolment code anew
+	setupCancel                 // remove it
+)
+
+// setupOwner is whose a pending setup is, seen from a session.
+type setupOwner int
+
+const (
+	ownerMine    setupOwner = iota // the caller's session started it
+	ownerUnknown                   // started before the setup's session was recorded
+	ownerGone                      // its session has ended (signed out, expired, signed out everywhere)
+	ownerOther                     // another session of the account, still signed in
+)
+
+// setupOwnerOf tells whose the pending setup f is, seen from a.
+func (s *Service) setupOwnerOf(ctx context.Context, a Auth, f twofold.Factor) (setupOwner, error) {
+	switch {
+	case f.PendingSessionID == "":
+		return ownerUnknown, nil
+	case a.Key == nil && subtle.ConstantTimeCompare([]byte(a.Session.ID), []byte(f.PendingSessionID)) == 1:
+		return ownerMine, nil
+	}
+	sess, err := s.store.Session(ctx, f.PendingSessionID, s.Now())
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return ownerGone, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if sess.AccountID != a.Account.ID || sess.Epoch != a.Account.SessionEpoch {
+		return ownerGone, nil
+	}
+	return ownerOther, nil
+}
+
+// checkSetupSession refuses the caller use of the pending setup f unless
+// the caller is the session that started it (SPEC §1 story 3: each
+// authenticator is set up where it was begun). Another session of the
+// account, elevated or not, may neither see its key, nor finish it, nor
+// cancel it: it would read or confirm the key of the owner's authenticator,
+// or pull a setup away from under the owner. The answer is not-found, as
+// for a setup that is gone, and names no secret.
+//
+// Two kinds of setup have no session to wait for: one whose session has
+// ended (signed out, expired, or signed out everywhere) may be cancelled
+// by any session of the account, so that its name and its place among the
+// unfinished setups are not held for ever; one whose session is not known
+// (f.PendingSessionID "", started before it was recorded) may be finished
+// or cancelled by any session, as before, while its key is shown to an
+// elevated session only: its holder may have it in an app already, and no
+// session without elevation may read it anew. API keys make no setups
+// (person), so only a session can match.
+func (s *Service) checkSetupSession(ctx context.Context, a Auth, f twofold.Factor, use setupUse) error {
+	if f.Status != twofold.FactorPending {
 		return nil
 	}
-	if f.PendingSessionID == "" && unknownOK {
-		return nil
+	owner, err := s.setupOwnerOf(ctx, a, f)
+	if err != nil {
+		return err
 	}
-	if a.Key == nil && f.PendingSessionID != "" && subtle.ConstantTimeCompare([]byte(a.Session.ID), []byte(f.PendingSessionID)) == 1 {
+	switch {
+	case owner == ownerMine,
+		owner == ownerUnknown && use != setupShow,
+		owner == ownerUnknown && a.Elevated(s.Now()),
+		owner == ownerGone && use == setupCancel:
 		return nil
 	}
 	return &twofold.Error{Code: twofold.CodeNotFound, Err: ErrOtherSession,
-		Message: "the key of this authenticator is shown, and the setup confirmed, only in the session that started the setup (or one that has passed a second factor): cancel it and start again here"}
+		Message: "this authenticator's setup was started in another session: only that session can see its key, finish it or cancel it (once that session has ended, any session can cancel it)"}
+}
+
+// SetupElsewhere reports whether the pending setup f belongs to another
+// session of the caller's account that is still signed in, so that the
+// caller may neither finish nor cancel it (checkSetupSession): pages then
+// say where it can be finished, rather than offer buttons that fail.
+func (s *Service) SetupElsewhere(ctx context.Context, a Auth, f twofold.Factor) (bool, error) {
+	if f.Status != twofold.FactorPending || f.AccountID != a.Account.ID {
+		return false, nil
+	}
+	owner, err := s.setupOwnerOf(ctx, a, f)
+	return owner == ownerOther, err
 }
 
 // factor loads and decrypts one of the account's factors.
@@ -381,9 +484,9 @@ func factorParams(f twofold.Factor) (otp.Params, error) {
 // one is as sensitive as removing one (else a stolen session could add its
 // own, elevate with it, and remove the owner's).
 //
-// A TOTP or HOTP factor is confirmed only by the session that started its
-// setup, or an elevated one (checkSetupSession); one whose setup session is
-// not known, from before it was recorded, by any session: confirming the
+// A factor is confirmed only by the session that started its setup
+// (checkSetupSession); one whose setup session is not known, from before
+// it was recorded, by any session: confirming the
 // account's first factor hands out its recovery codes and paper key, which
 // belong to whoever set the factor up, and guesses from another session
 // would spend the throttle slots of the owner's confirmation.
@@ -404,7 +507,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Confirmation{}, err
 	}
-	if err := s.checkSetupSession(a, f, true); err != nil {
+	if err := s.checkSetupSession(ctx, a, f, setupFinish); err != nil {
 		return Confirmation{}, err
 	}
 	if f.Type == twofold.FactorWebAuthn {
@@ -659,6 +762,9 @@ func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m M
 	}
 	f, err := s.store.Factor(ctx, a.Account.ID, factorID)
 	if err != nil {
+		return err
+	}
+	if err := s.checkSetupSession(ctx, a, f, setupCancel); err != nil {
 		return err
 	}
 	if f.Status == twofold.FactorActive {

@@ -467,6 +467,49 @@ func (s *Service) Logout(ctx context.Context, a Auth, m Meta) error {
 	return nil
 }
 
+// LogoutToken ends the session that token was issued for, and reports
+// whether it did: token must be the session's token or the one it had
+// before its last renewal (ElevateRenewing). A sign-out sent with the
+// cookie the browser had while another of its requests renewed it thus
+// still ends the session, whichever request the server saw first, and the
+// browser is not left signed in with the session it asked to end. The old
+// token opens nothing else: a copy of it can only end the session, which
+// is what a sign-out is for. A token older than that, or of a session that
+// has ended (expired, or signed out everywhere, as a password change does
+// as it gives the browser a new session), ends nothing (ended false), and
+// nothing else is told about it.
+func (s *Service) LogoutToken(ctx context.Context, token string, m Meta) (ended bool, err error) {
+	if token == "" || len(token) > 128 {
+		return false, nil
+	}
+	id, _, ok := strings.Cut(token, ".")
+	if !ok || !isOrderedID(id) {
+		return false, nil
+	}
+	accountID, ended, err := s.store.EndSessionByToken(ctx, id, s.sessionTokenHash(token), s.Now())
+	if err != nil || !ended {
+		return false, err
+	}
+	s.audit(ctx, accountID, "session.ended", m, "")
+	return true, nil
+}
+
+// TokenRenewed reports whether token, which opens no session, is the one
+// a session still signed in had before its last renewal: a request sent
+// with the cookie the browser had while another of its requests renewed
+// it. The token opens nothing; the pages only keep from clearing the
+// browser's cookie, which is the renewed one by now.
+func (s *Service) TokenRenewed(ctx context.Context, token string) (bool, error) {
+	if token == "" || len(token) > 128 {
+		return false, nil
+	}
+	id, _, ok := strings.Cut(token, ".")
+	if !ok || !isOrderedID(id) {
+		return false, nil
+	}
+	return s.store.SessionRenewedFrom(ctx, id, s.sessionTokenHash(token), s.Now())
+}
+
 // LogoutEverywhere ends every session of the caller's account, the caller's
 // own included, and voids its logins waiting for their second step: for a
 // device lost or a session seen in the events that was not the owner's.

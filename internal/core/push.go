@@ -259,7 +259,7 @@ func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m
 	}
 	now := s.Now()
 	f := twofold.Factor{ID: id, AccountID: a.Account.ID, Type: twofold.FactorPush, Label: label, Status: twofold.FactorPending,
-		LastStep: -1, CreatedAt: now}
+		LastStep: -1, CreatedAt: now, PendingSessionID: a.Session.ID}
 	e, hash, challenge, err := s.pushEnrolment(a, f, server, now.Add(PushEnrolTTL))
 	if err != nil {
 		return PushEnrolment{}, err
@@ -273,12 +273,7 @@ func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m
 		}
 		return nil
 	}, func() error {
-		return s.inTx(ctx, func(ctx context.Context) error {
-			if err := s.store.CreateFactor(ctx, f); err != nil {
-				return err
-			}
-			return s.store.CreatePushDevice(ctx, d)
-		})
+		return s.createPending(ctx, f, func(ctx context.Context) error { return s.store.CreatePushDevice(ctx, d) }, nil)
 	})
 	if err != nil {
 		return PushEnrolment{}, err
@@ -290,7 +285,8 @@ func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m
 
 // RenewPushEnrolment makes a new enrolment token for a push factor whose
 // device has not enrolled yet; the old token stops working. The new one is
-// bound as EnrolPush binds one, to the renewing session.
+// bound as EnrolPush binds one, to the renewing session, which must be the
+// one that added the device (checkSetupSession).
 func (s *Service) RenewPushEnrolment(ctx context.Context, a Auth, factorID, server string, m Meta) (PushEnrolment, error) {
 	if err := person(a); err != nil {
 		return PushEnrolment{}, err
@@ -303,6 +299,9 @@ func (s *Service) RenewPushEnrolment(ctx context.Context, a Auth, factorID, serv
 		return PushEnrolment{}, twofold.Errorf(twofold.CodeNotFound, "no push device waiting to enrol %q", truncate(factorID, 64))
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return PushEnrolment{}, err
+	}
+	if err := s.checkSetupSession(ctx, a, f, setupFinish); err != nil {
 		return PushEnrolment{}, err
 	}
 	e, hash, challenge, err := s.pushEnrolment(a, f, server, s.Now().Add(PushEnrolTTL))

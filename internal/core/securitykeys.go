@@ -123,23 +123,22 @@ func (s *Service) enrolSecurityKey(ctx context.Context, a Auth, n NewFactor, m M
 	// A key holds no secret on the server; its factor row seals an empty
 	// one, so that every factor reads and rotates alike.
 	f := twofold.Factor{ID: id, AccountID: a.Account.ID, Type: twofold.FactorWebAuthn, Label: label, Status: twofold.FactorPending,
-		LastStep: -1, CreatedAt: now, Passkey: n.Passkey}
+		LastStep: -1, CreatedAt: now, Passkey: n.Passkey, PendingSessionID: a.Session.ID}
 	expires := now.Add(rp.Config().Timeout)
 	err = sealAndStore(func() (err error) {
 		if f.SecretKeyID, f.SealedSecret, err = s.keys.SealContext(ctx, []byte{}, factorAAD(id)); err != nil {
 			return fmt.Errorf("seal: %w", err)
 		}
 		return nil
-	}, func() error { return s.store.CreateFactor(ctx, f) })
+	}, func() error {
+		// Nothing half-stored: the factor is stored with its ceremony or
+		// not at all.
+		return s.createPending(ctx, f, func(ctx context.Context) error {
+			return s.store.PutCeremony(ctx, twofold.Ceremony{Scope: registerScope(id), AccountID: a.Account.ID, Challenge: b.Challenge,
+				Session: b.Session, CreatedAt: now, ExpiresAt: expires})
+		}, nil)
+	})
 	if err != nil {
-		return Enrolment{}, err
-	}
-	if err := s.store.PutCeremony(ctx, twofold.Ceremony{Scope: registerScope(id), AccountID: a.Account.ID, Challenge: b.Challenge,
-		Session: b.Session, CreatedAt: now, ExpiresAt: expires}); err != nil {
-		// Nothing half-stored: the factor goes with the ceremony it never got.
-		if _, derr := s.store.DeleteFactor(ctx, a.Account.ID, id, twofold.FactorPending); derr != nil {
-			s.log.Error("pending security key not removed after its ceremony was not stored", "err", derr)
-		}
 		return Enrolment{}, err
 	}
 	s.audit(ctx, a.Account.ID, "factor.created", m, kindOf(f)+" "+id)
@@ -186,7 +185,8 @@ func (s *Service) restartRegistration(ctx context.Context, a Auth, f twofold.Fac
 // navigator.credentials.create made from its options, and activates it as
 // ConfirmFactor activates a factor confirmed by a code: with recovery codes
 // and a paper key on the account's first factor, under the same elevation
-// rule, with the same answer to anything refused.
+// rule, with the same answer to anything refused, by the session that began
+// it only (checkSetupSession).
 func (s *Service) ConfirmSecurityKey(ctx context.Context, a Auth, factorID string, credential []byte, m Meta) (Confirmation, error) {
 	if err := person(a); err != nil {
 		return Confirmation{}, err
@@ -206,6 +206,9 @@ func (s *Service) ConfirmSecurityKey(ctx context.Context, a Auth, factorID strin
 		return Confirmation{}, twofold.Errorf(twofold.CodeConflict, "factor is already confirmed")
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return Confirmation{}, err
+	}
+	if err := s.checkSetupSession(ctx, a, f, setupFinish); err != nil {
 		return Confirmation{}, err
 	}
 	if !isJSONObject(credential) {

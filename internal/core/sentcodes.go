@@ -191,46 +191,9 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 	if n.Algorithm != "" || n.Digits != 0 || n.Period != 0 || n.SecretSize != 0 {
 		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "algorithm, digits, period and secret_size apply to totp and hotp only")
 	}
-	dest, err := s.parseDestination(a.Account, n)
+	dest, hint, label, err := s.checkSent(ctx, a, n)
 	if err != nil {
 		return Enrolment{}, err
-	}
-	if !s.SendsCodes(n.Type) {
-		return Enrolment{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no %s, so it cannot confirm an %s factor", sentKind(n.Type), n.Type)
-	}
-	hint := hintOf(n.Type, dest)
-	fs, err := s.store.Factors(ctx, a.Account.ID)
-	if err != nil {
-		return Enrolment{}, err
-	}
-	if strings.TrimSpace(n.Label) == "" {
-		// The masked destination, numbered when another factor has that
-		// name already (two addresses can mask alike): a name the holder
-		// did not choose is never refused as taken.
-		n.Label = hint
-		for i := 2; checkNewLabel(fs, n.Label, "") != nil; i++ {
-			n.Label = fmt.Sprintf("%s (%d)", hint, i)
-		}
-	}
-	label, err := validateLabel(n.Label)
-	if err != nil {
-		return Enrolment{}, err
-	}
-	if err := checkNewLabel(fs, label, ""); err != nil {
-		return Enrolment{}, err
-	}
-	if err := checkPending(fs); err != nil {
-		return Enrolment{}, err
-	}
-	for _, f := range fs {
-		if f.Type == n.Type {
-			if err := s.open(ctx, &f); err != nil {
-				return Enrolment{}, err
-			}
-			if string(f.Secret) == dest {
-				return Enrolment{}, twofold.Errorf(twofold.CodeConflict, "%s is already one of your authenticators (%q)", hint, f.Label)
-			}
-		}
 	}
 	if err := s.allowSend(ctx, a.Account.ID, n.Type, dest, true, m); err != nil {
 		return Enrolment{}, err
@@ -240,13 +203,17 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 		return Enrolment{}, err
 	}
 	f := twofold.Factor{ID: id, AccountID: a.Account.ID, Type: n.Type, Label: label, Status: twofold.FactorPending,
-		Digits: 6, LastStep: -1, CreatedAt: s.Now()}
+		Digits: 6, LastStep: -1, CreatedAt: s.Now(), PendingSessionID: a.Session.ID}
 	err = sealAndStore(func() (err error) {
 		if f.SecretKeyID, f.SealedSecret, err = s.keys.SealContext(ctx, []byte(dest), factorAAD(id)); err != nil {
 			return fmt.Errorf("seal destination: %w", err)
 		}
 		return nil
-	}, func() error { return s.store.CreateFactor(ctx, f) })
+	}, func() error {
+		return s.createPending(ctx, f, nil, func(ctx context.Context, fs []twofold.Factor) error {
+			return s.checkNewDestination(ctx, fs, f.Type, dest, f.ID)
+		})
+	})
 	if err != nil {
 		return Enrolment{}, err
 	}
@@ -262,6 +229,86 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 	s.audit(ctx, a.Account.ID, "factor.created", m, string(f.Type)+" "+id)
 	f.Secret = nil
 	return Enrolment{Factor: f, CodeExpiresAt: expires}, nil
+}
+
+// CheckNewFactor reports why n cannot be added to the caller's account,
+// as far as can be known before it is: for an sms or email factor its
+// phone or address and the name it would get, for a push device its name,
+// and that the account has fewer than maxPendingFactors setups unfinished.
+// Pages call it before anything is spent on the way to EnrolFactor or
+// EnrolPush, such as a one-time code for elevation. The same checks run
+// again as the factor is stored.
+func (s *Service) CheckNewFactor(ctx context.Context, a Auth, n NewFactor) error {
+	if err := person(a); err != nil {
+		return err
+	}
+	if n.Type.SendsCodes() {
+		_, _, _, err := s.checkSent(ctx, a, n)
+		return err
+	}
+	if n.Type != twofold.FactorPush {
+		return twofold.Errorf(twofold.CodeInvalid, "type must be sms, email or push")
+	}
+	_, err := s.newFactorLabel(ctx, a.Account.ID, n.Label)
+	return err
+}
+
+// checkSent checks a new sms or email factor n against the rules and the
+// account's factors: its phone or address, its name (the masked
+// destination, numbered, when none is given), the setups unfinished, and
+// that the destination is not already a factor of the account. It returns
+// the destination in its stored form, its mask and the name.
+func (s *Service) checkSent(ctx context.Context, a Auth, n NewFactor) (dest, hint, label string, err error) {
+	if dest, err = s.parseDestination(a.Account, n); err != nil {
+		return "", "", "", err
+	}
+	if !s.SendsCodes(n.Type) {
+		return "", "", "", twofold.Errorf(twofold.CodeUnavailable, "this server sends no %s, so it cannot confirm an %s factor", sentKind(n.Type), n.Type)
+	}
+	hint = hintOf(n.Type, dest)
+	fs, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return "", "", "", err
+	}
+	if strings.TrimSpace(n.Label) == "" {
+		// The masked destination, numbered when another factor has that
+		// name already (two addresses can mask alike): a name the holder
+		// did not choose is never refused as taken.
+		n.Label = hint
+		for i := 2; checkNewLabel(fs, n.Label, "") != nil; i++ {
+			n.Label = fmt.Sprintf("%s (%d)", hint, i)
+		}
+	}
+	if label, err = validateLabel(n.Label); err != nil {
+		return "", "", "", err
+	}
+	if err := checkNewLabel(fs, label, ""); err != nil {
+		return "", "", "", err
+	}
+	if err := checkPending(fs); err != nil {
+		return "", "", "", err
+	}
+	if err := s.checkNewDestination(ctx, fs, n.Type, dest, ""); err != nil {
+		return "", "", "", err
+	}
+	return dest, hint, label, nil
+}
+
+// checkNewDestination refuses dest as the destination of a new factor of
+// type t when one of fs other than except has it already.
+func (s *Service) checkNewDestination(ctx context.Context, fs []twofold.Factor, t twofold.FactorType, dest, except string) error {
+	for _, f := range fs {
+		if f.Type != t || f.ID == except {
+			continue
+		}
+		if err := s.open(ctx, &f); err != nil {
+			return err
+		}
+		if string(f.Secret) == dest {
+			return twofold.Errorf(twofold.CodeConflict, "%s is already one of your authenticators (%q)", hintOf(t, dest), f.Label)
+		}
+	}
+	return nil
 }
 
 // allowSend takes a token from each send limit that a code to dest for
@@ -528,7 +575,8 @@ func (s *Service) ChallengeElevation(ctx context.Context, a Auth, method twofold
 }
 
 // ResendConfirmation sends a pending sms or email factor a new code to
-// confirm it with, replacing the one before.
+// confirm it with, replacing the one before (a pending security key: begins
+// its registration again). Only the session that started the setup may.
 func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID, password string, m Meta) (Challenge, error) {
 	if err := person(a); err != nil {
 		return Challenge{}, err
@@ -536,6 +584,13 @@ func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID, pass
 	f, err := s.factor(ctx, a.Account.ID, factorID)
 	if err != nil {
 		return Challenge{}, err
+	}
+	if f.Status == twofold.FactorPending {
+		// Only the session that started the setup replaces its code or
+		// its key's registration (checkSetupSession).
+		if err := s.checkSetupSession(ctx, a, f, setupFinish); err != nil {
+			return Challenge{}, err
+		}
 	}
 	if f.Status == twofold.FactorPending && f.Type == twofold.FactorWebAuthn {
 		return s.restartRegistration(ctx, a, f, password, m)

@@ -472,9 +472,13 @@ func TestPasskeySetupRestartTakesThePassword(t *testing.T) {
 			t.Fatalf("enrol: got %d %s", r.Status, r.Body)
 		}
 		id := r.JSON["factor"].(map[string]any)["id"].(string)
-		thief := login(t, s, "max") // another session of the account, without the password
-		wantProblem(t, thief.Do(t, "POST", "/v1/me/factors/"+id+"/challenge", nil), 400, "invalid")
-		wantProblem(t, thief.Do(t, "POST", "/v1/me/factors/"+id+"/challenge", map[string]string{"password": "not it"}), 403, "forbidden")
+		// The session that began it (which a thief may hold) needs the
+		// password; another session may not restart it at all, as the
+		// setup is not its own (README "How two-factor behaves").
+		wantProblem(t, owner.Do(t, "POST", "/v1/me/factors/"+id+"/challenge", nil), 400, "invalid")
+		wantProblem(t, owner.Do(t, "POST", "/v1/me/factors/"+id+"/challenge", map[string]string{"password": "not it"}), 403, "forbidden")
+		other := login(t, s, "max")
+		wantProblem(t, other.Do(t, "POST", "/v1/me/factors/"+id+"/challenge", map[string]string{"password": password}), 404, "not-found")
 		r = owner.Do(t, "POST", "/v1/me/factors/"+id+"/challenge", map[string]string{"password": password})
 		if r.Status != 200 {
 			t.Fatalf("restart with the password: got %d %s", r.Status, r.Body)

@@ -487,7 +487,9 @@ func TestPushEnrolmentRefused(t *testing.T) {
 // never enrols once the owner has turned two-factor on (else whoever had
 // the password for a moment could keep the URI and add a device of their
 // own later), and cannot be renewed without elevation; the owner, elevated,
-// adds a device as before.
+// can neither renew nor cancel it while the thief's session lasts (it is
+// that session's setup), cancels it once that session is ended, and adds a
+// device as before.
 func TestPushEnrolmentWithoutSecondFactor(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		addUser(t, s, "ida")
@@ -523,18 +525,21 @@ func TestPushEnrolmentWithoutSecondFactor(t *testing.T) {
 			t.Fatalf("events %v, want push.enrol_failed and no push.enrolled", got)
 		}
 
-		// The owner, elevated, renews the code: the new one enrols.
+		// The owner, elevated, cannot renew the thief's code: the setup is
+		// the thief's session's (README "How two-factor behaves"). Once
+		// the owner ends that session, the owner cancels it.
 		s.Clock.Add(30 * time.Second)
 		if r := owner.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, totp.secret, s.Clock.Now())}); r.Status != 200 {
 			t.Fatalf("elevate: %d %s", r.Status, r.Body)
 		}
-		nr := owner.Do(t, "POST", "/v1/me/factors/"+e.DeviceID+"/enrolment", nil)
-		if nr.Status != 200 {
-			t.Fatalf("renew, elevated: %d %s", nr.Status, nr.Body)
+		wantProblem(t, owner.Do(t, "POST", "/v1/me/factors/"+e.DeviceID+"/enrolment", nil), 404, "not-found")
+		wantProblem(t, owner.Do(t, "DELETE", "/v1/me/factors/"+e.DeviceID, nil), 404, "not-found")
+		thiefSession, _, _ := strings.Cut(thief.Token, ".")
+		if r := owner.Do(t, "DELETE", "/v1/me/sessions/"+thiefSession, nil); r.Status/100 != 2 {
+			t.Fatalf("ending the thief's session: %d %s", r.Status, r.Body)
 		}
-		s.Clock.Add(time.Minute) // past the pause a refused enrolment sets
-		if _, en, err := pushdevice.Enrol(context.Background(), http.DefaultClient, nr.String("enrolment_uri")); err != nil || en.Status != "active" || len(en.RecoveryCodes) != 0 {
-			t.Fatalf("enrol with the code renewed by the elevated owner: %+v %v, want active without recovery codes", en, err)
+		if r := owner.Do(t, "DELETE", "/v1/me/factors/"+e.DeviceID, nil); r.Status != http.StatusNoContent {
+			t.Fatalf("cancelling the thief's device once its session ended: %d %s", r.Status, r.Body)
 		}
 		// And a device added from the elevated session enrols at once.
 		if _, en := enrolPush(t, s, owner, "tablet"); len(en.RecoveryCodes) != 0 {

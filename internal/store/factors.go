@@ -29,11 +29,28 @@ func scanFactor(row interface{ Scan(...any) error }) (twofold.Factor, error) {
 // CreateFactor inserts a pending factor with its sealed secret and the
 // session that started its setup.
 func (s *Store) CreateFactor(ctx context.Context, f twofold.Factor) error {
-	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO factors (`+factorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-		f.ID, f.AccountID, f.Type, f.Label, f.Status, f.SecretKeyID, f.SealedSecret, f.Algorithm, f.Digits,
-		int64(f.Period/time.Second), f.LastStep, f.Drift, micros(f.CreatedAt), nullMicros(f.ConfirmedAt), nullMicros(f.LastUsedAt), f.Passkey, f.PendingSessionID)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := lockAccount(ctx, tx, f.AccountID); err != nil {
+			return err
+		}
+		// The data key first, shared-locked on PostgreSQL as a foreign
+		// key's check would (DeleteDataKey): a key deleted by a rotation
+		// is told apart without a failed statement, which would end the
+		// caller's transaction on PostgreSQL.
+		var stored bool
+		if err := tx.QueryRowContext(ctx, `SELECT `+s.keyStored("$1"), f.SecretKeyID).Scan(&stored); err != nil {
+			return fmt.Errorf("find data key: %w", err)
+		}
+		if !stored {
+			return keyring.ErrKeyGone
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO factors (`+factorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			f.ID, f.AccountID, f.Type, f.Label, f.Status, f.SecretKeyID, f.SealedSecret, f.Algorithm, f.Digits,
+			int64(f.Period/time.Second), f.LastStep, f.Drift, micros(f.CreatedAt), nullMicros(f.ConfirmedAt), nullMicros(f.LastUsedAt), f.Passkey, f.PendingSessionID)
+		return err
+	})
 	if err != nil {
-		if s.dataKeyGone(ctx, f.SecretKeyID) {
+		if !errors.Is(err, keyring.ErrKeyGone) && s.dataKeyGone(ctx, f.SecretKeyID) {
 			return fmt.Errorf("insert factor: %w", keyring.ErrKeyGone)
 		}
 		return fmt.Errorf("insert factor: %w", err)

@@ -115,7 +115,7 @@ func (s *Store) ElevateSession(ctx context.Context, sessionID string, until time
 // false, changing nothing, when the session has expired at now, has ended,
 // or no longer has oldHash (renewed meanwhile).
 func (s *Store) RenewSession(ctx context.Context, sessionID string, oldHash, newHash []byte, elevatedUntil, now time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE sessions SET token_hash = $1,
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE sessions SET token_hash = $1, previous_token_hash = $4,
 		elevated_until = CASE WHEN elevated_until < $2 THEN $2 ELSE elevated_until END
 		WHERE id = $3 AND token_hash = $4 AND expires_at > $5`,
 		newHash, micros(elevatedUntil), sessionID, oldHash, micros(now))
@@ -127,6 +127,35 @@ func (s *Store) RenewSession(ctx context.Context, sessionID string, oldHash, new
 		return false, fmt.Errorf("renew session: %w", err)
 	}
 	return n == 1, nil
+}
+
+// EndSessionByToken removes session sessionID when tokenHash is the hash
+// of its token or of the token it had before its last renewal and the
+// session still works (not expired at now, not signed out everywhere since
+// it began), in one conditional statement, and returns its account; ended
+// is false when no session was removed.
+func (s *Store) EndSessionByToken(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (accountID string, ended bool, err error) {
+	err = s.conn(ctx).QueryRowContext(ctx, `DELETE FROM sessions WHERE id = $1 AND (token_hash = $2 OR previous_token_hash = $2) AND expires_at > $3
+		AND session_epoch = (SELECT a.session_epoch FROM accounts a WHERE a.id = sessions.account_id) RETURNING account_id`,
+		sessionID, tokenHash, micros(now)).Scan(&accountID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("end session: %w", err)
+	}
+	return accountID, true, nil
+}
+
+// SessionRenewedFrom reports whether session sessionID, not expired at
+// now, had the token of hash tokenHash before its last renewal.
+func (s *Store) SessionRenewedFrom(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (bool, error) {
+	var n int
+	if err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE id = $1 AND previous_token_hash = $2 AND expires_at > $3`,
+		sessionID, tokenHash, micros(now)).Scan(&n); err != nil {
+		return false, fmt.Errorf("select renewed session: %w", err)
+	}
+	return n > 0, nil
 }
 
 // DeleteSession removes a session (logout).

@@ -109,9 +109,11 @@ func TestPendingKeyNeedsElevation(t *testing.T) {
 // where no session can be elevated, the setup page of an authenticator
 // being added, its QR code and its confirmation are for the session that
 // started the setup. Another session signed in with the password alone is
-// sent to the security page, which says why and offers to cancel the setup
-// and start again; its QR code is 404. A session elevated by a code from
-// another authenticator sees the key. On SQLite and PostgreSQL.
+// sent to the security page, which says why and offers no button to finish
+// or cancel it (cancelling it is refused too); its QR code is 404. A
+// session elevated by a code from another authenticator does not see the
+// key either. Once the owner's session signs out, another may cancel the
+// setup it left. On SQLite and PostgreSQL.
 func TestPendingKeyOfAnotherSession(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -154,8 +156,14 @@ func TestPendingKeyOfAnotherSession(t *testing.T) {
 				t.Errorf("another session on the setup page: at %s (%d), want the security page saying why", r.url, r.status)
 			}
 			noKey("another session on the setup page", r, phoneKey, tabletKey)
-			if !strings.Contains(r.body, "started in another session") || !strings.Contains(r.body, `href="/settings/security/factors/`+id+`/remove"`) {
-				t.Errorf("another session on the setup page: the security page neither says why nor offers to cancel the setup")
+			if !strings.Contains(r.body, "started in another session") || !strings.Contains(r.body, `id="elsewhere-`+id+`"`) {
+				t.Errorf("another session on the setup page: the security page does not say why")
+			}
+			if strings.Contains(r.body, `href="/settings/security/factors/`+id+`/remove"`) {
+				t.Errorf("another session on the security page: it offers to cancel the owner's setup")
+			}
+			if r := other.post("/settings/security/factors/"+id+"/remove", url.Values{}); r.url.RawQuery != "m=enrol_elsewhere" {
+				t.Errorf("another session cancelling the setup: at %s (%d): %s", r.url, r.status, pageError(r.body))
 			}
 			if r := other.get(phone + "/qr.png"); r.status != http.StatusNotFound || r.header.Get("Content-Type") == "image/png" {
 				t.Errorf("another session fetching the QR code: status %d, %s; want 404", r.status, r.header.Get("Content-Type"))
@@ -179,15 +187,27 @@ func TestPendingKeyOfAnotherSession(t *testing.T) {
 				t.Fatalf("owner confirming: at %s (%d): %s", r.url, r.status, pageError(r.body))
 			}
 
-			// A session elevated by the phone's code sees the tablet's key.
+			// Nor does a session elevated by the phone's code see the
+			// tablet's key: the setup is the owner's session's.
 			ts.Clock.Add(30 * time.Second)
 			elevated := newClient(t, ts.URL())
 			elevated.signInWithCode(ts, "amy", phoneKey)
-			if r := elevated.get(tablet); setupKey(r.body) != tabletKey {
-				t.Errorf("elevated session on the setup page: key %q, want %q (%s)", setupKey(r.body), tabletKey, r.url)
+			if r := elevated.get(tablet); setupKey(r.body) != "" || r.url.RawQuery != "m=enrol_elsewhere" {
+				t.Errorf("elevated session on the setup page: at %s, key shown %v", r.url, setupKey(r.body) != "")
 			}
-			if r := elevated.get(tablet + "/qr.png"); r.status != http.StatusOK || r.header.Get("Content-Type") != "image/png" {
-				t.Errorf("elevated session fetching the QR code: status %d, %s", r.status, r.header.Get("Content-Type"))
+			if r := elevated.get(tablet + "/qr.png"); r.status != http.StatusNotFound || r.header.Get("Content-Type") == "image/png" {
+				t.Errorf("elevated session fetching the QR code: status %d, %s; want 404", r.status, r.header.Get("Content-Type"))
+			}
+
+			// Signed out, the owner's session leaves the setup to be
+			// cancelled elsewhere.
+			owner.post("/logout", url.Values{})
+			tabletID := strings.TrimPrefix(tablet, "/settings/security/totp/")
+			if r := elevated.get("/settings/security"); !strings.Contains(r.body, `href="/settings/security/factors/`+tabletID+`/remove"`) {
+				t.Errorf("the setup of a session that signed out: the security page offers no cancel")
+			}
+			if r := elevated.post("/settings/security/factors/"+tabletID+"/remove", url.Values{}); r.url.RawQuery != "m=setup_cancelled" {
+				t.Errorf("cancelling the setup of a session that signed out: at %s (%d): %s", r.url, r.status, pageError(r.body))
 			}
 		})
 	}

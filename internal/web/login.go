@@ -32,6 +32,7 @@ var notices = map[string]string{
 	"expired_session":          "Your session has ended. Sign in again.",
 	"expired":                  "That sign-in took too long and has expired. Start again.",
 	"logged_out":               "You have signed out.",
+	"logout_stale":             "That page's session had already ended, so nothing was signed out. If this browser is still signed in, sign out from a page you open now.",
 	"welcome":                  "Your operator account is ready. Now protect it: add an authenticator app below.",
 	"factor_added":             "Authenticator added.",
 	"factor_removed":           "Authenticator removed.",
@@ -41,7 +42,7 @@ var notices = map[string]string{
 	"required_off":             "Sign-in no longer asks for a second factor. Sensitive changes still do.",
 	"recovery_used":            "You signed in with a recovery code. Each code works once.",
 	"enrol_gone":               "That authenticator setup is finished or was cancelled.",
-	"enrol_elsewhere":          "That authenticator's setup was started in another session, and only that session is shown its key. Cancel it below and start again here.",
+	"enrol_elsewhere":          "That authenticator's setup was started in another session, and only that session can see its key, finish it or cancel it. Once that session has signed out, you can cancel it here and start again.",
 	"unlocked":                 "The account is unlocked.",
 	"nothing_locked":           "Nothing to unlock: no failed attempts are counted against this account.",
 	"reset_requested":          "The reset of two-factor is scheduled. The holder has been emailed and can cancel it until it is due.",
@@ -320,20 +321,29 @@ func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
 }
 
-// logout ends the session.
+// logout ends the session the cookie names (core.LogoutToken): with its
+// token, or with the one it had before the last renewal, as when a tab
+// signs out while another renews the cookie as it confirms it's the
+// holder. Only then is the cookie cleared: a cookie that ends no session
+// (one older than that, or of a session that had ended) is left alone,
+// since the browser may hold a newer one by now, of a session that is
+// still signed in, which clearing would hide from the browser without
+// ending it. The login page then shows whether it is still signed in.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	a, ok, err := s.session(r)
-	if ok {
-		err = s.svc.Logout(r.Context(), a, httpapi.Meta(r))
-	}
+	token := s.cookieValue(r, sessionCookie)
+	ended, err := s.svc.LogoutToken(r.Context(), token, httpapi.Meta(r))
 	if err != nil {
 		// The session may still be valid: keep the cookie, so that signing
 		// out can be tried again.
 		s.fail(w, r, nil, err)
 		return
 	}
-	s.clearCookie(w, r, sessionCookie, "/")
-	http.Redirect(w, r, "/login?m=logged_out", http.StatusSeeOther)
+	if ended || token == "" {
+		s.clearCookie(w, r, sessionCookie, "/")
+		http.Redirect(w, r, "/login?m=logged_out", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/login?m=logout_stale", http.StatusSeeOther)
 }
 
 // logoutEverywhere ends every session of the account, this one included.

@@ -83,6 +83,11 @@ func stateFileName(label string) string {
 // addPush adds a push device; with two-factor on, a fresh check first.
 func (s *Server) addPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	label := r.PostForm.Get("label")
+	// The name first: a code given for elevation is spent once accepted.
+	if err := s.svc.CheckNewFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorPush, Label: label}); err != nil {
+		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		return
+	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.askPush(w, r, a, label, s.status(w, r, err), message(err))
 		return
@@ -105,7 +110,14 @@ func (s *Server) addPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
 // device's name. With nothing to confirm it goes to the security page,
 // where the device is added.
 func (s *Server) addPushPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.askPush(w, r, a, r.URL.Query().Get("label"), http.StatusOK, "")
+	label := r.URL.Query().Get("label")
+	if label != "" { // told on the page, before a code is spent on it
+		if err := s.svc.CheckNewFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorPush, Label: label}); err != nil {
+			s.askPush(w, r, a, label, s.status(w, r, err), message(err))
+			return
+		}
+	}
+	s.askPush(w, r, a, label, http.StatusOK, "")
 }
 
 // askPush asks to confirm it's the holder before a push device called

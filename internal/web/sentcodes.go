@@ -28,15 +28,16 @@ type sentBody struct {
 func (s *Server) addSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	kind := sentKindOf(r.PostForm.Get("type"))
 	dest, label := r.PostForm.Get("destination"), r.PostForm.Get("label")
+	n := newSent(kind, dest, label)
+	// The phone or address and the name first: a code given for
+	// elevation is spent once accepted.
+	if err := s.svc.CheckNewFactor(r.Context(), a, n); err != nil {
+		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		return
+	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.askSent(w, r, a, kind, dest, label, s.status(w, r, err), message(err))
 		return
-	}
-	n := core.NewFactor{Type: kind, Label: label}
-	if kind == twofold.FactorSMS {
-		n.Phone = dest
-	} else {
-		n.Email = dest
 	}
 	e, err := s.svc.EnrolFactor(r.Context(), a, n, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeElevationRequired {
@@ -48,6 +49,17 @@ func (s *Server) addSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		return
 	}
 	http.Redirect(w, r, "/settings/security/sent/"+e.Factor.ID, http.StatusSeeOther)
+}
+
+// newSent is the phone (sms) or address (email) dest to add, called label.
+func newSent(kind twofold.FactorType, dest, label string) core.NewFactor {
+	n := core.NewFactor{Type: kind, Label: label}
+	if kind == twofold.FactorSMS {
+		n.Phone = dest
+	} else {
+		n.Email = dest
+	}
+	return n
 }
 
 // sentKindOf is the kind of factor the add form asks for: an address
@@ -66,7 +78,14 @@ func sentKindOf(v string) twofold.FactorType {
 // the security page, where the phone or address is added.
 func (s *Server) addSentPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	q := r.URL.Query()
-	s.askSent(w, r, a, sentKindOf(q.Get("type")), q.Get("destination"), q.Get("label"), http.StatusOK, "")
+	kind, dest, label := sentKindOf(q.Get("type")), q.Get("destination"), q.Get("label")
+	if dest != "" || label != "" { // told on the page, before a code is spent on them
+		if err := s.svc.CheckNewFactor(r.Context(), a, newSent(kind, dest, label)); err != nil {
+			s.askSent(w, r, a, kind, dest, label, s.status(w, r, err), message(err))
+			return
+		}
+	}
+	s.askSent(w, r, a, kind, dest, label, http.StatusOK, "")
 }
 
 // askSent asks to confirm it's the holder before the phone or address

@@ -19,12 +19,15 @@ const lowRecoveryCodes = 3
 
 // securityBody is the data of /settings/security.
 type securityBody struct {
-	Profile  core.Profile
-	Active   []twofold.Factor
-	Pending  []twofold.Factor
-	Events   []twofold.AuditEvent
-	LowCodes bool
-	Label    string // the label field of the enrol form
+	Profile core.Profile
+	Active  []twofold.Factor
+	Pending []twofold.Factor
+	// Elsewhere holds the ids of the pending setups another session,
+	// still signed in, started: only it can finish or cancel them.
+	Elsewhere map[string]bool
+	Events    []twofold.AuditEvent
+	LowCodes  bool
+	Label     string // the label field of the enrol form
 	// Invitations counts the invitations to teams waiting for the
 	// account's answer, shown on the page people land on after sign-in.
 	Invitations int
@@ -56,6 +59,17 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 			b.Active = append(b.Active, f)
 		} else {
 			b.Pending = append(b.Pending, f)
+			elsewhere, err := s.svc.SetupElsewhere(r.Context(), a, f)
+			if err != nil {
+				s.fail(w, r, &a, err)
+				return
+			}
+			if elsewhere {
+				if b.Elsewhere == nil {
+					b.Elsewhere = map[string]bool{}
+				}
+				b.Elsewhere[f.ID] = true
+			}
 		}
 	}
 	b.LowCodes = p.Enabled && p.RecoveryCodesRemaining <= lowRecoveryCodes
@@ -308,6 +322,14 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 	self := "/settings/security/factors/" + id + "/remove"
 	b := confirmBody{Action: self, Cancel: "/settings/security", Danger: true}
 	if f.Status == twofold.FactorPending {
+		if elsewhere, err := s.svc.SetupElsewhere(r.Context(), a, f); err != nil || elsewhere {
+			if err != nil {
+				s.fail(w, r, &a, err)
+				return
+			}
+			http.Redirect(w, r, "/settings/security?m=enrol_elsewhere", http.StatusSeeOther)
+			return
+		}
 		b.Heading, b.Button = "Cancel the setup of “"+f.Label+"”?", "Cancel setup"
 		b.Text = []string{"This authenticator was never confirmed, so it does not protect your account yet."}
 		b.Cancel = "/settings/security/totp/" + id
@@ -343,6 +365,10 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		return
 	}
 	if err := s.svc.DeleteFactor(r.Context(), a, id, httpapi.Meta(r)); err != nil {
+		if errors.Is(err, core.ErrOtherSession) {
+			http.Redirect(w, r, "/settings/security?m=enrol_elsewhere", http.StatusSeeOther)
+			return
+		}
 		s.renderRemove(w, r, a, s.status(w, r, err), message(err))
 		return
 	}

@@ -372,7 +372,17 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 			return
 		}
 		if !ok {
-			s.clearCookie(w, r, sessionCookie, "/")
+			// A cookie renewed by another request of the browser since
+			// this one was sent is not cleared: the browser holds the
+			// renewed one by now, of a session still signed in.
+			renewed, err := s.svc.TokenRenewed(r.Context(), s.cookieValue(r, sessionCookie))
+			if err != nil {
+				s.fail(w, r, nil, err)
+				return
+			}
+			if !renewed {
+				s.clearCookie(w, r, sessionCookie, "/")
+			}
 			target := "/login?m=signin"
 			if r.Method == http.MethodGet {
 				target += "&next=" + urlQueryEscape(r.URL.RequestURI())

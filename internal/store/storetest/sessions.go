@@ -342,3 +342,43 @@ func testDeleteExpired(t *testing.T, s *store.Store) {
 		}
 	}
 }
+
+// testEndSessionByToken: a session is ended by its token's hash or by the
+// hash it had before its last renewal, only while it lives, and a hash it
+// never had ends nothing; SessionRenewedFrom knows the hash before the
+// renewal only.
+func testEndSessionByToken(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	sess := session(a.ID, "sess-1")
+	newSession(t, s, sess)
+	other := session(a.ID, "sess-2")
+	newSession(t, s, other)
+	if ok, err := s.RenewSession(ctx, sess.ID, []byte("token-sess-1"), []byte("token-2"), t0.Add(10*time.Minute), t0); err != nil || !ok {
+		t.Fatalf("RenewSession: %v %v", ok, err)
+	}
+	for hash, want := range map[string]bool{"token-sess-1": true, "token-2": false, "token-never": false} {
+		if got, err := s.SessionRenewedFrom(ctx, sess.ID, []byte(hash), t0); err != nil || got != want {
+			t.Errorf("SessionRenewedFrom(%q): got %v (%v), want %v", hash, got, err, want)
+		}
+	}
+	if _, ended, err := s.EndSessionByToken(ctx, sess.ID, []byte("token-never"), t0); err != nil || ended {
+		t.Errorf("EndSessionByToken with a hash it never had: ended %v (%v)", ended, err)
+	}
+	if _, ended, err := s.EndSessionByToken(ctx, other.ID, []byte("token-sess-2"), t0.Add(13*time.Hour)); err != nil || ended {
+		t.Errorf("EndSessionByToken of an expired session: ended %v (%v)", ended, err)
+	}
+	if _, found := sessionAt(t, s, sess.ID, t0); !found {
+		t.Fatal("the session is gone after refused ends")
+	}
+	acct, ended, err := s.EndSessionByToken(ctx, sess.ID, []byte("token-sess-1"), t0)
+	if err != nil || !ended || acct != a.ID {
+		t.Fatalf("EndSessionByToken with the hash before the renewal: account %q, ended %v (%v); want %q, ended", acct, ended, err, a.ID)
+	}
+	if _, found := sessionAt(t, s, sess.ID, t0); found {
+		t.Error("the session is still there")
+	}
+	if _, found := sessionAt(t, s, other.ID, t0); !found {
+		t.Error("another session was ended")
+	}
+}

@@ -89,6 +89,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Session/Expiry", testSessionExpiry},
 		{"Session/Elevate", testElevateSession},
 		{"Session/Renew", testRenewSession},
+		{"Session/EndByToken", testEndSessionByToken},
 		{"Session/Delete", testDeleteSession},
 		{"Session/DeleteExpired", testDeleteExpired},
 
