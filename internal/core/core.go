@@ -180,8 +180,8 @@ type Store interface {
 	AddEvent(ctx context.Context, e twofold.AuditEvent) error
 	// LiveSessions returns up to limit sessions of the account, of its
 	// session epoch, that still work at now, newest first, each with the
-	// event that made it at or after since.
-	LiveSessions(ctx context.Context, accountID string, epoch int64, since, now time.Time, limit int) ([]twofold.LiveSession, error)
+	// event that made it, whatever lifetime each was given.
+	LiveSessions(ctx context.Context, accountID string, epoch int64, now time.Time, limit int) ([]twofold.LiveSession, error)
 	// QueryEvents returns the events q selects, in q's order.
 	QueryEvents(ctx context.Context, q twofold.EventQuery) ([]twofold.AuditEvent, error)
 
