@@ -68,9 +68,12 @@ type Store interface {
 	// DeleteFactor deletes the factor only while it has status.
 	DeleteFactor(ctx context.Context, accountID, id string, status twofold.FactorStatus) (lastGone bool, err error)
 
-	// PutSentCode stores a sent code, replacing its factor's code for its
-	// scope before.
-	PutSentCode(ctx context.Context, c twofold.SentCode) error
+	// SwapSentCode stores a sent code, replacing its factor's code for its
+	// scope before, and returns the one it replaced (had: there was one).
+	SwapSentCode(ctx context.Context, c twofold.SentCode) (prev twofold.SentCode, had bool, err error)
+	// RestoreSentCode puts prev back (or removes sent when !had) while
+	// sent is still the code stored, reporting whether it did.
+	RestoreSentCode(ctx context.Context, sent, prev twofold.SentCode, had bool) (bool, error)
 	// TakeCodeChecks takes one check from each of the account's unexpired
 	// codes sent by method for scope (only factorID's when set) that has
 	// checks left, and returns them.
@@ -140,6 +143,9 @@ type Store interface {
 	ResetThrottlePrefix(ctx context.Context, prefix string) (int, error)
 	Counters(ctx context.Context, prefix string) ([]twofold.Counter, error)
 	TakeToken(ctx context.Context, key string, burst, rate float64, now time.Time) (bool, error)
+	// ReturnToken gives a token TakeToken took back to the bucket key,
+	// never above burst.
+	ReturnToken(ctx context.Context, key string, burst float64) error
 	// Bucket returns the tokens of a bucket as last stored and when.
 	Bucket(ctx context.Context, key string) (tokens float64, updatedAt time.Time, found bool, err error)
 	DeleteExpired(ctx context.Context, before time.Time) error
@@ -196,8 +202,8 @@ type Store interface {
 	AddEvent(ctx context.Context, e twofold.AuditEvent) error
 	// LiveSessions returns up to limit sessions of the account, of its
 	// session epoch, that still work at now, newest first, each with the
-	// event that made it at or after since.
-	LiveSessions(ctx context.Context, accountID string, epoch int64, since, now time.Time, limit int) ([]twofold.LiveSession, error)
+	// event that made it, whatever lifetime each was given.
+	LiveSessions(ctx context.Context, accountID string, epoch int64, now time.Time, limit int) ([]twofold.LiveSession, error)
 	// QueryEvents returns the events q selects, in q's order.
 	QueryEvents(ctx context.Context, q twofold.EventQuery) ([]twofold.AuditEvent, error)
 

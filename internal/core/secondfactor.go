@@ -35,14 +35,32 @@ func (s *Service) checkSecondFactor(ctx context.Context, accountID string, p Sec
 		// end up refused for good.
 		keys, delays = append(keys, factorKey(accountID, p.FactorID)), append(delays, recoveryDelay)
 	}
+	throttledAt := func(n int, err error) error {
+		if twofold.ErrorCode(err) == twofold.CodeThrottled {
+			s.audit(ctx, accountID, "login.throttled", m, string(p.Method)+" for "+purpose+": locked after "+fmt.Sprint(n)+" failures")
+		}
+		return err
+	}
+	// Every counter is seen open before any slot is taken: a slot is an
+	// attempt counted, and one refused by a later counter (the factor's,
+	// locked while the account's is not, after the owner passed with
+	// another factor) checks no code, so it must not count on the
+	// account's counter towards the owner's warning and the hard cap.
+	// In the order of the takes, so that the account's lock answers
+	// first as before. Only reads: concurrent attempts still get exactly
+	// the budget that takeSlot gives (a lock set meanwhile refuses a take
+	// below as it would have refused this look; only then, in that moment,
+	// can a slot taken before go unused).
+	for i := 0; len(keys) > 1 && i < len(keys); i++ {
+		if n, err := s.slotOpen(ctx, keys[i]); err != nil {
+			return throttledAt(n, err)
+		}
+	}
 	failures, delay := 0, delays[0]
 	for i, k := range keys {
 		n, err := s.takeSlot(ctx, k, delays[i])
 		if err != nil {
-			if twofold.ErrorCode(err) == twofold.CodeThrottled {
-				s.audit(ctx, accountID, "login.throttled", m, string(p.Method)+" for "+purpose+": locked after "+fmt.Sprint(n)+" failures")
-			}
-			return err
+			return throttledAt(n, err)
 		}
 		if i == 0 {
 			failures = n // the count the owner is warned of

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -195,7 +196,8 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 	if err != nil {
 		return Enrolment{}, err
 	}
-	if err := s.allowSend(ctx, a.Account.ID, n.Type, dest, true, m); err != nil {
+	taken, err := s.allowSend(ctx, a.Account.ID, n.Type, dest, true, m)
+	if err != nil {
 		return Enrolment{}, err
 	}
 	id, err := s.newID()
@@ -218,7 +220,7 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 		return Enrolment{}, err
 	}
 	f.Secret, f.Hint = twofold.Secret(dest), hint
-	expires, err := s.deliverCode(ctx, a.Account, f, confirmScope(), m)
+	expires, err := s.deliverCode(ctx, a.Account, f, confirmScope(), taken, m)
 	if err != nil {
 		// Nothing half-stored: the factor goes with the code it never got.
 		if _, derr := s.store.DeleteFactor(ctx, a.Account.ID, id, twofold.FactorPending); derr != nil {
@@ -320,7 +322,7 @@ func (s *Service) checkNewDestination(ctx context.Context, fs []twofold.Factor, 
 // numbers; that of a sign-in or elevation is the account's own, so that
 // nobody who enrols someone else's number can use up its owner's codes
 // (SPEC §1 story 9).
-func (s *Service) allowSend(ctx context.Context, accountID string, t twofold.FactorType, dest string, enrol bool, m Meta) error {
+func (s *Service) allowSend(ctx context.Context, accountID string, t twofold.FactorType, dest string, enrol bool, m Meta) (sendTokens, error) {
 	l := s.cfg.SendLimits
 	to := "send:to:" + hex.EncodeToString(s.hasher.Sum("send-destination", string(t)+":"+dest)[:16])
 	if !enrol {
@@ -342,25 +344,42 @@ func (s *Service) allowSend(ctx context.Context, accountID string, t twofold.Fac
 		}{"send:ip:" + sourceKey(m.Source), l.PerSource, "codes asked for from this address"})
 	}
 	now := s.Now()
-	for _, b := range buckets {
+	var taken sendTokens
+	for i, b := range buckets {
 		if b.limit.Burst <= 0 || b.limit.Every <= 0 {
 			continue
 		}
 		ok, err := s.store.TakeToken(ctx, b.key, float64(b.limit.Burst), 1/b.limit.Every.Seconds(), now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !ok {
 			s.audit(ctx, accountID, "code.send_throttled", m, b.what)
 			wait, err := s.nextToken(ctx, b.key, b.limit, now)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			n := int(math.Ceil(wait.Seconds()))
-			return throttled(wait, fmt.Sprintf("too many %s were sent; try again in %d %s", b.what, n, plural(n, "second", "seconds")))
+			return nil, throttled(wait, fmt.Sprintf("too many %s were sent; try again in %d %s", b.what, n, plural(n, "second", "seconds")))
+		}
+		if i < 2 { // the destination's and the account's; see sendTokens
+			taken = append(taken, sendToken{b.key, float64(b.limit.Burst)})
 		}
 	}
-	return nil
+	return taken, nil
+}
+
+// sendTokens are the tokens allowSend took from the buckets of a code's
+// destination and account, which a send that certainly did not go gives
+// back (deliverCode): a gateway that refuses, or an outbox that cannot
+// queue, must not use up the holder's codes for the hour. The client
+// address's token is kept, so that one client cannot have the gateway
+// refuse messages without end.
+type sendTokens []sendToken
+
+type sendToken struct {
+	key   string
+	burst float64
 }
 
 // nextToken returns how long from now the bucket key, refused a token, takes
@@ -423,14 +442,37 @@ const phoneNotAllowed = "this server no longer sends text messages to this numbe
 // message is handed to the gateway before the answer; a mail is queued
 // sealed and sent at once by this instance's outbox worker.
 //
+// The code is stored before it is handed over, so that it works the moment
+// it can arrive. When the send then certainly failed (the gateway refused
+// it or was never reached, or the mail could not be queued), the code it
+// replaced is put back as it was, so that a code the holder already has
+// keeps working, and the tokens taken from the send limits are given back
+// (taken). When the outcome is unknown (a timeout, a 5xx answer), the new
+// code stands and the send counts: the message may still arrive, and only
+// its code can then be typed.
+//
 // A phone number is checked against the allow-list at every send, not only
 // when it is added: one added before --sms-countries was narrowed is sent
 // nothing, and its code, if any, is left as it was. The answer does not
 // name the region, which a login's masked number hides.
-func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.Factor, scope string, m Meta) (time.Time, error) {
+func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.Factor, scope string, taken sendTokens, m Meta) (_ time.Time, err error) {
+	mayHaveGone := false
+	defer func() {
+		if err != nil && !mayHaveGone {
+			s.returnTokens(ctx, taken)
+		}
+	}()
 	if f.Type == twofold.FactorSMS && !s.cfg.SMSCountries.Allows(string(f.Secret)) {
 		s.audit(ctx, a.ID, "code.send_refused", m, "sms to "+f.ID+" for "+scopeKind(scope)+": its region is not on --sms-countries")
 		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "%s: use another authenticator", phoneNotAllowed)
+	}
+	switch {
+	case f.Type == twofold.FactorSMS && s.texts == nil:
+		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no text messages")
+	case f.Type == twofold.FactorEmail && !s.sendsMail():
+		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail (no SMTP server is set), so it cannot send a code by email")
+	case f.Type != twofold.FactorSMS && f.Type != twofold.FactorEmail:
+		return time.Time{}, fmt.Errorf("deliver code: factor type %s sends no codes", f.Type)
 	}
 	code, err := s.newSentCode()
 	if err != nil {
@@ -441,36 +483,68 @@ func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.
 	method := twofold.Method(f.Type)
 	c := twofold.SentCode{FactorID: f.ID, AccountID: a.ID, Method: method, Scope: scope, Hash: s.codeHash(f.ID, code),
 		ChecksLeft: SentCodeChecks, CreatedAt: now, ExpiresAt: expires}
-	if err := s.store.PutSentCode(ctx, c); err != nil {
+	prev, had, err := s.store.SwapSentCode(ctx, c)
+	if err != nil {
 		return time.Time{}, err
 	}
+	detail := fmt.Sprintf("%s to %s for %s", f.Type, f.ID, scopeKind(scope))
 	what := purposeText(scope)
 	minutes := int(SentCodeTTL / time.Minute)
-	switch f.Type {
-	case twofold.FactorSMS:
-		if s.texts == nil {
-			return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no text messages")
-		}
+	if f.Type == twofold.FactorSMS {
 		body := fmt.Sprintf("%s code %s: %s. It expires in %d minutes. Never share it.", s.cfg.Issuer, what, code, minutes)
 		if err := s.texts.SendText(ctx, string(f.Secret), body); err != nil {
 			s.log.Error("text message not sent", "factor", f.ID, "err", err)
-			s.audit(ctx, a.ID, "code.send_failed", m, "sms to "+f.ID+" for "+scopeKind(scope))
-			return time.Time{}, &twofold.Error{Code: twofold.CodeUnavailable, Message: "the text message could not be sent; try again in a minute", RetryAfter: time.Minute}
+			if notSent(err) {
+				s.unsend(ctx, c, prev, had)
+				s.audit(ctx, a.ID, "code.send_failed", m, detail+": refused by the gateway; the code sent before, if any, still works")
+				return time.Time{}, &twofold.Error{Code: twofold.CodeUnavailable, Message: "the text message could not be sent (a code sent before still works); try again in a minute", RetryAfter: time.Minute}
+			}
+			mayHaveGone = true
+			s.audit(ctx, a.ID, "code.send_failed", m, detail+": no answer from the gateway; the new code stands in case it arrives")
+			return time.Time{}, &twofold.Error{Code: twofold.CodeUnavailable, Message: "the text message may not have been sent: if no code arrives, ask for another in a minute (a code sent before no longer works)", RetryAfter: time.Minute}
 		}
-	case twofold.FactorEmail:
-		if !s.sendsMail() {
-			return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail (no SMTP server is set), so it cannot send a code by email")
-		}
+	} else {
 		body := fmt.Sprintf("Hello %s,\n\nYour %s code %s is:\n\n    %s\n\nIt expires in %d minutes. Never share it: %s will never ask you for it.\nIf you did not ask for it, someone may know your password: change it.\n\n-- %s\n",
 			a.Username, s.cfg.Issuer, what, code, minutes, s.cfg.Issuer, s.cfg.Issuer)
 		if err := s.codeMail.EnqueueCode(ctx, string(f.Secret), fmt.Sprintf("%s: your code %s", s.cfg.Issuer, what), body, expires); err != nil {
+			s.unsend(ctx, c, prev, had)
+			s.audit(ctx, a.ID, "code.send_failed", m, detail+": not queued; the code sent before, if any, still works")
 			return time.Time{}, fmt.Errorf("queue code mail: %w", err)
 		}
-	default:
-		return time.Time{}, fmt.Errorf("deliver code: factor type %s sends no codes", f.Type)
 	}
 	s.audit(ctx, a.ID, "code.sent", m, fmt.Sprintf("%s to %s for %s", f.Type, f.ID, scopeKind(scope)))
 	return expires, nil
+}
+
+// notSent reports whether err, from a TextSender, says that the message
+// certainly did not go: an error with a method NotSent() bool that reports
+// true (notify.Twilio's refusals). Any other leaves the outcome unknown.
+func notSent(err error) bool {
+	var n interface{ NotSent() bool }
+	return errors.As(err, &n) && n.NotSent()
+}
+
+// unsend puts back the code that sent replaced (SwapSentCode), after a send
+// that certainly failed, on a context that outlives the caller's: the
+// holder's code must not stay void because the client hung up.
+func (s *Service) unsend(ctx context.Context, sent, prev twofold.SentCode, had bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noticeTimeout)
+	defer cancel()
+	if _, err := s.store.RestoreSentCode(ctx, sent, prev, had); err != nil {
+		s.log.Error("code sent before not restored after a failed send", "factor", sent.FactorID, "err", err)
+	}
+}
+
+// returnTokens gives back the send-limit tokens of a send that certainly
+// did not go (sendTokens).
+func (s *Service) returnTokens(ctx context.Context, taken sendTokens) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noticeTimeout)
+	defer cancel()
+	for _, t := range taken {
+		if err := s.store.ReturnToken(ctx, t.key, t.burst); err != nil {
+			s.log.Error("send-limit token not given back", "err", err)
+		}
+	}
 }
 
 // purposeText says in a message what a code of scope is for.
@@ -525,10 +599,11 @@ func (s *Service) sendTo(ctx context.Context, a twofold.Account, method twofold.
 	if f.Status != twofold.FactorActive || twofold.Method(f.Type) != method {
 		return Challenge{}, twofold.Errorf(twofold.CodeNotFound, "no active %s factor %q", method, truncate(factorID, 64))
 	}
-	if err := s.allowSend(ctx, a.ID, f.Type, string(f.Secret), false, m); err != nil {
+	taken, err := s.allowSend(ctx, a.ID, f.Type, string(f.Secret), false, m)
+	if err != nil {
 		return Challenge{}, err
 	}
-	expires, err := s.deliverCode(ctx, a, f, scope, m)
+	expires, err := s.deliverCode(ctx, a, f, scope, taken, m)
 	if err != nil {
 		return Challenge{}, err
 	}
@@ -601,10 +676,11 @@ func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID, pass
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Challenge{}, err
 	}
-	if err := s.allowSend(ctx, a.Account.ID, f.Type, string(f.Secret), true, m); err != nil {
+	taken, err := s.allowSend(ctx, a.Account.ID, f.Type, string(f.Secret), true, m)
+	if err != nil {
 		return Challenge{}, err
 	}
-	expires, err := s.deliverCode(ctx, a.Account, f, confirmScope(), m)
+	expires, err := s.deliverCode(ctx, a.Account, f, confirmScope(), taken, m)
 	if err != nil {
 		return Challenge{}, err
 	}

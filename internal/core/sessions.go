@@ -34,13 +34,15 @@ const maxListedSessions = 50
 // are found through the events that made them, by the account's index of
 // events, so that no login writes an index of sessions by account; ended
 // ones are left out in the query, so that however many sessions were made
-// and ended since, none that still works is missed.
+// and ended since, none that still works is missed; nor is one made under a
+// longer --session-ttl than today's, which keeps the expiry it was given
+// (the store reads from the oldest session that still works, not from now
+// less the lifetime configured now).
 func (s *Service) Sessions(ctx context.Context, a Auth) ([]SessionInfo, error) {
 	if err := person(a); err != nil {
 		return nil, err
 	}
-	now := s.Now()
-	live, err := s.store.LiveSessions(ctx, a.Account.ID, a.Account.SessionEpoch, now.Add(-s.cfg.SessionTTL), now, maxListedSessions)
+	live, err := s.store.LiveSessions(ctx, a.Account.ID, a.Account.SessionEpoch, s.Now(), maxListedSessions)
 	if err != nil {
 		return nil, err
 	}

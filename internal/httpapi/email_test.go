@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -160,6 +161,58 @@ func TestEmailCodesNeedMail(t *testing.T) {
 		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email", "email": "x@example.com"}), 503, "unavailable")
 		if r := c.Do(t, "GET", "/v1/me", nil); r.Status != 200 || len(r.JSON["factors"].([]any)) != 0 {
 			t.Errorf("after refused enrolments: got %d %s, want no factors", r.Status, r.Body)
+		}
+	})
+}
+
+// TestEmailUnqueuedResendKeepsCode: a new code whose mail cannot be queued
+// (the database refuses the outbox row) leaves the code mailed before
+// working.
+func TestEmailUnqueuedResendKeepsCode(t *testing.T) {
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "uli")
+		c := login(t, s, "uli")
+		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"})
+		if r.Status != 201 {
+			t.Fatalf("enrol email: got %d %s", r.Status, r.Body)
+		}
+		id := r.JSON["factor"].(map[string]any)["id"].(string)
+		code, _ := codeMail(t, mb, 1)
+		if r := c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); r.Status != 200 {
+			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+		}
+		n := len(mb.Wait(t, 2, 30*time.Second)) // and the notice of a new authenticator
+		loginID, _ := startLogin(t, s, "uli")
+		if r := challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("challenge: got %d %s", r.Status, r.Body)
+		}
+		first, _ := codeMail(t, mb, n+1)
+
+		// The outbox refuses rows, as a full disk or a broken table would.
+		db := s.Store.Pools()["pool"]
+		if s.Store.Dialect() == store.SQLite {
+			db = s.Store.Pools()["writer"]
+		}
+		refuse := []string{`CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'outbox refuses'); END`}
+		allow := []string{`DROP TRIGGER outbox_refuses`}
+		if s.Store.Dialect() == store.Postgres {
+			refuse = []string{`CREATE FUNCTION outbox_refuses() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'outbox refuses'; END $$`,
+				`CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION outbox_refuses()`}
+			allow = []string{`DROP TRIGGER outbox_refuses ON outbox`}
+		}
+		for _, q := range refuse {
+			if _, err := db.ExecContext(t.Context(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id}), 500, "internal")
+		for _, q := range allow {
+			if _, err := db.ExecContext(t.Context(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v := verify(t, s, loginID, map[string]string{"method": "email", "factor_id": id, "code": first}); v.Status != 200 {
+			t.Fatalf("the code mailed before the unqueued one: got %d %s, want 200", v.Status, v.Body)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -129,6 +130,33 @@ func TestSessionsNotHiddenByManyLogins(t *testing.T) {
 			t.Fatalf("sessions after 210 sign-ins and sign-outs: %v, want kept and owner", got)
 		}
 	})
+}
+
+// TestSessionsOutliveALoweredTTL: sessions made while --session-ttl was
+// long keep their expiry and still work once it is lowered, so they are
+// still listed, on the instance with the short lifetime too: none that
+// works is hidden.
+func TestSessionsOutliveALoweredTTL(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db := dsn(t)
+			long := testenv.NewServer(t, db, func(c *config.Config) { c.SessionTTL = 30 * 24 * time.Hour })
+			addUser(t, long, "pia")
+			laptop := signInAs(t, long, "pia", "laptop")
+			short := testenv.NewServer(t, db, func(c *config.Config) { c.SessionTTL, c.KeyFile = time.Hour, long.Config.KeyFile })
+			short.Clock.Set(long.Clock.Now().Add(48 * time.Hour))
+			laptop.Base = short.URL()
+			if r := laptop.Do(t, "GET", "/v1/me", nil); r.Status != 200 {
+				t.Fatalf("the laptop's session two days on: got %d %s, want 200 (it lasts 30 days)", r.Status, r.Body)
+			}
+			signInAs(t, short, "pia", "phone")
+			got := sessionsOf(t, laptop)
+			if len(got) != 2 || got["laptop"] == nil || got["laptop"]["current"] != true || got["phone"] == nil {
+				t.Fatalf("sessions under the lowered lifetime: %v, want the laptop's (this one) and the phone's", got)
+			}
+		})
+	}
 }
 
 // TestEndingASessionTellsTheHolder: one session ending another is mailed

@@ -584,3 +584,80 @@ func TestLoginUnavailableMethods(t *testing.T) {
 		}
 	})
 }
+
+// TestSMSRefusedResendKeepsCode: a new code the gateway refuses (a 4xx,
+// so certainly not sent) leaves the code sent before working, for a
+// sign-in, an elevation and a confirmation alike, and uses up none of the
+// codes the number and the account may be sent. A send whose outcome is
+// unknown (a 5xx) keeps the new code, which may still arrive, and counts.
+func TestSMSRefusedResendKeepsCode(t *testing.T) {
+	const phone2, phone2E164 = "+44 7400 654321", "+447400654321"
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "rex")
+		c := login(t, s, "rex")
+		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile")
+		send := func(loginID string) testenv.Response {
+			t.Helper()
+			return challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id})
+		}
+
+		// Sign-in: three resends refused; the first code still works.
+		loginID, _ := startLogin(t, s, "rex")
+		if r := send(loginID); r.Status != 202 {
+			t.Fatalf("challenge: got %d %s", r.Status, r.Body)
+		}
+		first := g.LastCode(t, phoneE164)
+		g.RefuseNext(3)
+		for range 3 {
+			wantProblem(t, send(loginID), 503, "unavailable")
+		}
+		v := verify(t, s, loginID, map[string]string{"method": "sms", "factor_id": id, "code": first})
+		if v.Status != 200 {
+			t.Fatalf("the code sent before the refused ones: got %d %s, want 200", v.Status, v.Body)
+		}
+		// The refused ones counted no send: four more of the number's five.
+		loginID, _ = startLogin(t, s, "rex")
+		for i := range 4 {
+			if r := send(loginID); r.Status != 202 {
+				t.Fatalf("send %d after the refused ones: got %d %s, want 202", i+2, r.Status, r.Body)
+			}
+		}
+		wantProblem(t, send(loginID), 429, "throttled")
+
+		// Elevation: a refused resend leaves the elevation code working.
+		s.Clock.Add(time.Hour) // the number's bucket refills
+		c.Token = v.String("token")
+		if r := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			t.Fatalf("elevate challenge: got %d %s", r.Status, r.Body)
+		}
+		ec := g.LastCode(t, phoneE164)
+		g.RefuseNext(1)
+		wantProblem(t, c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "sms", "factor_id": id}), 503, "unavailable")
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "sms", "code": ec}); r.Status != 200 {
+			t.Fatalf("elevate with the code sent before the refused one: got %d %s, want 200", r.Status, r.Body)
+		}
+
+		// Confirmation: a refused resend leaves the confirming code working.
+		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": phone2, "label": "work"})
+		if r.Status != 201 {
+			t.Fatalf("enrol a second phone: got %d %s", r.Status, r.Body)
+		}
+		id2 := r.JSON["factor"].(map[string]any)["id"].(string)
+		cc := g.LastCode(t, phone2E164)
+		g.RefuseNext(1)
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors/"+id2+"/challenge", nil), 503, "unavailable")
+		if r := c.Do(t, "POST", "/v1/me/factors/"+id2+"/confirm", map[string]string{"code": cc}); r.Status != 200 {
+			t.Fatalf("confirm with the code sent before the refused one: got %d %s, want 200", r.Status, r.Body)
+		}
+
+		// Unknown outcome: the new code stands, the one before is void.
+		loginID, _ = startLogin(t, s, "rex")
+		if r := send(loginID); r.Status != 202 {
+			t.Fatalf("challenge: got %d %s", r.Status, r.Body)
+		}
+		before := g.LastCode(t, phoneE164)
+		g.FailNext(1)
+		wantProblem(t, send(loginID), 503, "unavailable")
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "factor_id": id, "code": before}), 401, "invalid-code")
+	})
+}

@@ -723,3 +723,57 @@ func TestPasskeyBeginsCountBySite(t *testing.T) {
 		}
 	})
 }
+
+// TestLockedFactorTakesNoAccountSlot: a code naming a factor whose own
+// counter is locked, while the account's is not (the owner passed with
+// another factor since), is answered 429 without counting on the
+// account's counter: no code was checked, so it must not bring the owner
+// nearer the warning mail and the hard cap.
+func TestLockedFactorTakesNoAccountSlot(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		c, phone := phoneUser(t, s, "lola")
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, phone.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		tablet := enrol(t, s, c, map[string]any{"type": "totp", "label": "tablet"})
+		s.Clock.Add(30 * time.Second)
+		a, err := s.Store.AccountByUsername(context.Background(), "lola")
+		if err != nil {
+			t.Fatal(err)
+		}
+		failures := func(key string) int {
+			t.Helper()
+			cs, err := s.Store.Counters(context.Background(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, c := range cs {
+				n += c.Failures
+			}
+			return n
+		}
+		accountKey, phoneKey := "2fa:"+a.ID+":codes", "2fa:"+a.ID+":factor:"+phone.id
+		wrong := map[string]string{"method": "totp", "factor_id": phone.id, "code": otherCode(testenv.TOTP(t, phone.secret, s.Clock.Now()))}
+		loginID, _ := startLogin(t, s, "lola")
+		for range 2 {
+			wantProblem(t, verify(t, s, loginID, wrong), 401, "invalid-code")
+		}
+		// The owner signs in with the tablet: the account's counter is
+		// cleared, the phone's keeps its two failures.
+		if r := verify(t, s, loginID, map[string]string{"method": "totp", "factor_id": tablet.id, "code": testenv.TOTP(t, tablet.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("sign-in with the tablet: got %d %s", r.Status, r.Body)
+		}
+		loginID, _ = startLogin(t, s, "lola")
+		wantProblem(t, verify(t, s, loginID, wrong), 401, "invalid-code") // the phone's third: locked for a second
+		if got, want := []int{failures(accountKey), failures(phoneKey)}, []int{1, 3}; got[0] != want[0] || got[1] != want[1] {
+			t.Fatalf("account and phone counters: got %v, want %v", got, want)
+		}
+		for i := range 4 {
+			wantProblem(t, verify(t, s, loginID, wrong), 429, "throttled")
+			if n := failures(accountKey); n != 1 {
+				t.Fatalf("after the %d-th refusal by the phone's lock, the account's counter is %d, want 1", i+1, n)
+			}
+		}
+	})
+}

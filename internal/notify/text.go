@@ -3,9 +3,11 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,8 +40,32 @@ type twilioError struct {
 	Message string `json:"message"`
 }
 
+// notSent is a failure after which the message was certainly not sent.
+type notSent struct{ err error }
+
+func (e notSent) Error() string { return e.err.Error() }
+func (e notSent) Unwrap() error { return e.err }
+
+// NotSent reports true: the message was certainly not sent.
+func (notSent) NotSent() bool { return true }
+
+// NotSent reports whether err, from a TextSender, says that the message was
+// certainly not sent (the gateway refused it, or was never reached), as
+// opposed to a failure after which it may still arrive (a timeout, a 5xx
+// answer, an answer that cannot be read).
+func NotSent(err error) bool {
+	var n interface{ NotSent() bool }
+	return errors.As(err, &n) && n.NotSent()
+}
+
 // SendText posts one message. Errors name the HTTP status and the gateway's
-// error code, never the number or the body.
+// error code, never the number or the body. An error for which NotSent
+// reports true says that the gateway certainly did not take the message: it
+// answered 4xx (the request refused: credentials, sender, number, its own
+// rate limit), or took it with the status failed or undelivered, or could
+// not be connected to. Any other error leaves the outcome unknown: the
+// request may have reached the gateway before a timeout, and a 5xx answer
+// does not say whether the message was created.
 func (t *Twilio) SendText(ctx context.Context, to, body string) error {
 	timeout := t.Timeout
 	if timeout <= 0 {
@@ -51,7 +77,7 @@ func (t *Twilio) SendText(ctx context.Context, to, body string) error {
 	form := url.Values{"To": {to}, "From": {t.From}, "Body": {body}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
-		return fmt.Errorf("sms gateway: %w", err)
+		return notSent{fmt.Errorf("sms gateway: %w", err)}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -64,14 +90,22 @@ func (t *Twilio) SendText(ctx context.Context, to, body string) error {
 	if err != nil {
 		// The error of a failed request names the URL, which holds the
 		// account SID but no secret.
-		return fmt.Errorf("sms gateway: %w", err)
+		err = fmt.Errorf("sms gateway: %w", err)
+		if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
+			return notSent{err} // never connected: nothing was sent
+		}
+		return err
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
 		var e twilioError
 		json.Unmarshal(raw, &e)
-		return fmt.Errorf("sms gateway: status %d, error code %d", res.StatusCode, e.Code)
+		err := fmt.Errorf("sms gateway: status %d, error code %d", res.StatusCode, e.Code)
+		if res.StatusCode >= 400 && res.StatusCode < 500 {
+			return notSent{err}
+		}
+		return err
 	}
 	var m struct {
 		SID       string `json:"sid"`
@@ -82,7 +116,7 @@ func (t *Twilio) SendText(ctx context.Context, to, body string) error {
 		return fmt.Errorf("sms gateway: status %d without a message in the answer", res.StatusCode)
 	}
 	if m.Status == "failed" || m.Status == "undelivered" {
-		return fmt.Errorf("sms gateway: message %s %s", m.SID, m.Status)
+		return notSent{fmt.Errorf("sms gateway: message %s %s", m.SID, m.Status)}
 	}
 	return nil
 }

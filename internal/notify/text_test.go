@@ -1,6 +1,8 @@
 package notify_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -52,5 +54,41 @@ func TestTwilioAgainstFakeGateway(t *testing.T) {
 	}
 	if got := len(g.Refused()); got != 2 {
 		t.Errorf("gateway refused %d requests (%q), want 2 (the wrong token and sender)", got, g.Refused())
+	}
+}
+
+// TestTwilioNotSent: a failure says whether the message was certainly not
+// sent (refused with a 4xx, or the gateway never reached), so that the
+// caller can keep the code sent before; after a 5xx the outcome is unknown.
+func TestTwilioNotSent(t *testing.T) {
+	g := testenv.NewSMSGateway(t)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // nothing listens there any more
+	ok := notify.Twilio{BaseURL: g.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From}
+	tests := []struct {
+		name        string
+		sender      notify.Twilio
+		prepare     func()
+		wantNotSent bool
+	}{
+		{"refused (400)", ok, func() { g.RefuseNext(1) }, true},
+		{"wrong token (401)", notify.Twilio{BaseURL: g.URL, AccountSID: g.AccountSID, Token: "wrong", From: g.From}, func() {}, true},
+		{"gateway not reached", notify.Twilio{BaseURL: closed.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From}, func() {}, true},
+		{"gateway in trouble (500)", ok, func() { g.FailNext(1) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.prepare()
+			err := tt.sender.SendText(t.Context(), "+447400123456", "Twofold code to sign in: 123456.")
+			if err == nil {
+				t.Fatal("SendText: got nil, want an error")
+			}
+			if got := notify.NotSent(err); got != tt.wantNotSent {
+				t.Errorf("NotSent(%v) = %v, want %v", err, got, tt.wantNotSent)
+			}
+		})
+	}
+	if n := len(g.Messages()); n != 0 {
+		t.Errorf("gateway kept %d messages, want none", n)
 	}
 }

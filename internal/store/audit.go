@@ -112,11 +112,18 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 
 // LiveSessions returns up to limit sessions of the account that still work
 // at now (unexpired, of the account's session epoch), newest first, each with
-// the event that made it at or after since. They are read through the
-// account's index of events, from the first event of since on, joined to
-// the sessions by their keys: no index of sessions by account, which every
-// login would write, and no scan of the account's older events.
-func (s *Store) LiveSessions(ctx context.Context, accountID string, epoch int64, since, now time.Time, limit int) ([]twofold.LiveSession, error) {
+// the event that made it. They are read through the account's index of
+// events, joined to the sessions by their keys: no index of sessions by
+// account, which every login would write. The events read start at the
+// creation of the oldest session of any account that still works
+// (oldestLiveSession), not at now less the session lifetime configured now:
+// a session made under a longer --session-ttl keeps the expiry it was given,
+// and is found as long as it works.
+func (s *Store) LiveSessions(ctx context.Context, accountID string, epoch int64, now time.Time, limit int) ([]twofold.LiveSession, error) {
+	since, found, err := s.oldestLiveSession(ctx, now)
+	if err != nil || !found {
+		return nil, err
+	}
 	from, err := s.firstEventSince(ctx, since)
 	if err != nil {
 		return nil, err
@@ -135,6 +142,28 @@ func (s *Store) LiveSessions(ctx context.Context, accountID string, epoch int64,
 		WHERE e.account_id = $1 AND e.id >= CAST($2 AS BIGINT) AND s.account_id = $1 AND s.session_epoch = $3 AND s.expires_at > $4
 		ORDER BY e.id DESC LIMIT $5`, accountID, from, epoch, micros(now), limit)
 }
+
+// oldestLiveSession returns when the oldest session of any account that is
+// unexpired at now was made (found is false when there is none): the first
+// in the order of the sessions' key, which sorts by the time of creation
+// (an ordered ID; see migration 0007), whose expiry is after now. The
+// primary key is read from its start and stops at the first such session,
+// past only those expired and not yet swept; the unary plus keeps both
+// planners off the index of expiries, which would visit every live session
+// to sort them.
+func (s *Store) oldestLiveSession(ctx context.Context, now time.Time) (time.Time, bool, error) {
+	var created int64
+	err := s.conn(ctx).QueryRowContext(ctx, oldestLiveSessionSQL, micros(now)).Scan(&created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("select oldest live session: %w", err)
+	}
+	return fromMicros(created), true, nil
+}
+
+const oldestLiveSessionSQL = `SELECT created_at FROM sessions WHERE +expires_at > $1 ORDER BY id LIMIT 1`
 
 // firstEventSince returns the least event id from which on every event was
 // recorded at or after since: a binary search over the ids, which grow

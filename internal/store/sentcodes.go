@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,7 +15,11 @@ import (
 // and leaving those of other scopes: a sign-in code asked for by whoever
 // knows the password does not void the holder's elevation code.
 func (s *Store) PutSentCode(ctx context.Context, c twofold.SentCode) error {
-	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO sent_codes (factor_id, account_id, method, scope, code_hash, checks_left, created_at, expires_at)
+	return putSentCode(ctx, s.conn(ctx), c)
+}
+
+func putSentCode(ctx context.Context, q querier, c twofold.SentCode) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO sent_codes (factor_id, account_id, method, scope, code_hash, checks_left, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (factor_id, scope) DO UPDATE SET account_id = excluded.account_id, method = excluded.method,
 			code_hash = excluded.code_hash, checks_left = excluded.checks_left, created_at = excluded.created_at, expires_at = excluded.expires_at`,
@@ -23,6 +28,52 @@ func (s *Store) PutSentCode(ctx context.Context, c twofold.SentCode) error {
 		return fmt.Errorf("store sent code: %w", err)
 	}
 	return nil
+}
+
+// SwapSentCode stores c as PutSentCode does and returns the code it
+// replaced (had is false when there was none), read and replaced in one
+// transaction with the row locked, so that a send the gateway then refuses
+// can put exactly that code back (RestoreSentCode).
+func (s *Store) SwapSentCode(ctx context.Context, c twofold.SentCode) (prev twofold.SentCode, had bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		q := `SELECT account_id, method, code_hash, checks_left, created_at, expires_at FROM sent_codes WHERE factor_id = $1 AND scope = $2`
+		if s.dialect == Postgres {
+			q += ` FOR UPDATE` // SQLite's one writer runs the transaction alone
+		}
+		prev, had = twofold.SentCode{FactorID: c.FactorID, Scope: c.Scope}, true
+		var created, expires int64
+		err := tx.QueryRowContext(ctx, q, c.FactorID, c.Scope).Scan(&prev.AccountID, &prev.Method, &prev.Hash, &prev.ChecksLeft, &created, &expires)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			prev, had = twofold.SentCode{}, false
+		case err != nil:
+			return fmt.Errorf("select sent code: %w", err)
+		default:
+			prev.CreatedAt, prev.ExpiresAt = fromMicros(created), fromMicros(expires)
+		}
+		return putSentCode(ctx, tx, c)
+	})
+	if err != nil {
+		return twofold.SentCode{}, false, err
+	}
+	return prev, had, nil
+}
+
+// RestoreSentCode undoes SwapSentCode after a send that certainly failed:
+// it puts prev back (deletes the code when there was none before, had
+// false) as it was, checks left included, but only while sent, the code that
+// replaced it, is still there; it reports whether it did. One conditional
+// statement: a code sent meanwhile by another request is left alone, and so
+// is nothing once sent was used.
+func (s *Store) RestoreSentCode(ctx context.Context, sent, prev twofold.SentCode, had bool) (bool, error) {
+	if !had {
+		return s.execOne(ctx, "remove unsent code", `DELETE FROM sent_codes WHERE factor_id = $1 AND scope = $2 AND code_hash = $3`,
+			sent.FactorID, sent.Scope, sent.Hash)
+	}
+	return s.execOne(ctx, "restore sent code", `UPDATE sent_codes SET account_id = $4, method = $5, code_hash = $6, checks_left = $7,
+		created_at = $8, expires_at = $9 WHERE factor_id = $1 AND scope = $2 AND code_hash = $3`,
+		sent.FactorID, sent.Scope, sent.Hash, prev.AccountID, string(prev.Method), prev.Hash, prev.ChecksLeft,
+		micros(prev.CreatedAt), micros(prev.ExpiresAt))
 }
 
 // TakeCodeChecks takes one check from each unexpired code of the account

@@ -101,6 +101,18 @@ func (s *Store) TakeToken(ctx context.Context, key string, burst, rate float64, 
 		WHERE `+refilled+` >= 1`, key, burst, micros(now), rate)
 }
 
+// ReturnToken gives back to the bucket key one token that TakeToken took
+// for something that then did not happen, never filling it above burst:
+// one statement, shared by every instance.
+func (s *Store) ReturnToken(ctx context.Context, key string, burst float64) error {
+	_, err := s.conn(ctx).ExecContext(ctx, `UPDATE rate_buckets SET tokens = CASE WHEN tokens + 1 > CAST($2 AS DOUBLE PRECISION)
+		THEN CAST($2 AS DOUBLE PRECISION) ELSE tokens + 1 END WHERE key = $1`, key, burst)
+	if err != nil {
+		return fmt.Errorf("return token: %w", err)
+	}
+	return nil
+}
+
 // Bucket returns the tokens of the bucket key as last stored and when they
 // were (found is false when there is no such bucket), so that a refusal can
 // say when the next token comes.

@@ -37,6 +37,7 @@ type SMSGateway struct {
 	msgs    []SMSMessage
 	refused []string
 	fail    int
+	refuse  int
 }
 
 // SMSMessage is a message the gateway accepted.
@@ -93,6 +94,17 @@ func (g *SMSGateway) FailNext(n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.fail = n
+}
+
+// RefuseNext makes the gateway refuse the next n well-formed messages as
+// Twilio refuses one it will not send (400, error 21610: the recipient
+// unsubscribed), and keep nothing: a definite refusal, unlike FailNext's
+// 500. Such answers are not counted in Refused, which is for requests the
+// gateway did not understand.
+func (g *SMSGateway) RefuseNext(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.refuse = n
 }
 
 var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
@@ -168,6 +180,15 @@ func (g *SMSGateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.mu.Lock()
+	if g.refuse > 0 { // asked for: not recorded as refused
+		g.refuse--
+		g.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]any{"code": 21610, "message": "Attempt to send to unsubscribed recipient",
+			"more_info": "https://www.twilio.com/docs/errors/21610", "status": 400})
+		return
+	}
 	if g.fail > 0 { // asked for: not recorded as refused
 		g.fail--
 		g.mu.Unlock()

@@ -178,45 +178,55 @@ func testEventPages(t *testing.T, s *store.Store) {
 }
 
 // testLiveSessions: an account's sessions that still work are found through
-// the events that made them, newest first, from a time on; ended, expired
-// or signed-out sessions, other events and other accounts' are not, however
-// many events came between.
+// the events that made them, newest first; ended, expired or signed-out
+// sessions, other events and other accounts' are not, however many events
+// came between. The events read go back to the oldest session that still
+// works, however long ago it was made: a session given a longer lifetime
+// than later ones is listed as long as it works.
 func testLiveSessions(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
 	now := t0.Add(3 * time.Hour)
-	session := func(id, account string, epoch int64, expires time.Time) {
+	session := func(id, account string, epoch int64, created, expires time.Time) {
 		t.Helper()
-		if err := s.CreateSession(ctx, twofold.Session{ID: id, AccountID: account, TokenHash: []byte("h-" + id), CreatedAt: t0,
+		if err := s.CreateSession(ctx, twofold.Session{ID: id, AccountID: account, TokenHash: []byte("h-" + id), CreatedAt: created,
 			ExpiresAt: expires, ElevatedUntil: t0.Add(10 * time.Minute), Epoch: epoch}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	day := t0.Add(24 * time.Hour)
-	session("s-old", a.ID, 0, day)
-	session("s1", a.ID, 0, day)
-	session("s-expired", a.ID, 0, now)
-	session("s-epoch", a.ID, 1, day)
-	session("s-bob", b.ID, 0, day)
-	session("s2", a.ID, 0, day)
+	if got, err := s.LiveSessions(ctx, a.ID, 0, now, 10); err != nil || len(got) != 0 {
+		t.Fatalf("no sessions at all: got %+v, %v", got, err)
+	}
+	// Session ids sort by the time they were made, as core's do.
+	year, day := t0.Add(-365*24*time.Hour), t0.Add(24*time.Hour)
+	session("s0-gone", b.ID, 0, year.Add(-24*time.Hour), now)  // expired: widens nothing
+	session("s0-long", a.ID, 0, year, t0.Add(30*24*time.Hour)) // made under a year-long lifetime
+	session("s1", a.ID, 0, t0, day)
+	session("s1-expired", a.ID, 0, t0, now)
+	session("s1-epoch", a.ID, 1, t0, day)
+	session("s1-bob", b.ID, 0, t0, day)
+	session("s1-old", a.ID, 0, t0, day)
+	session("s2", a.ID, 0, t0, day)
 	var evs []twofold.AuditEvent
 	add := func(e twofold.AuditEvent) { evs = append(evs, e) }
-	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0, SessionID: "s-old"})
-	for i := range 30 { // events between, of both accounts
-		add(twofold.AuditEvent{AccountID: []string{a.ID, b.ID}[i%2], Type: "factor.created", At: t0.Add(time.Duration(i) * time.Minute)})
+	add(twofold.AuditEvent{AccountID: b.ID, Type: "login.succeeded", At: year.Add(-24 * time.Hour), SessionID: "s0-gone"})
+	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: year, SessionID: "s0-long", Detail: "long"})
+	for i := range 30 { // events between, of both accounts, over the year
+		add(twofold.AuditEvent{AccountID: []string{a.ID, b.ID}[i%2], Type: "factor.created", At: year.Add(time.Duration(i) * 12 * 24 * time.Hour)})
 	}
+	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0, SessionID: "s1-old"})
 	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s1", Source: "192.0.2.1", UserAgent: "laptop", Detail: "password only"})
 	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s-ended"})
-	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s-expired"})
-	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s-epoch"})
-	add(twofold.AuditEvent{AccountID: b.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s-bob"})
+	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s1-expired"})
+	add(twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s1-epoch"})
+	add(twofold.AuditEvent{AccountID: b.ID, Type: "login.succeeded", At: t0.Add(time.Hour), SessionID: "s1-bob"})
 	add(twofold.AuditEvent{AccountID: a.ID, Type: "password.changed", At: t0.Add(2 * time.Hour), SessionID: "s2"})
 	for i, e := range evs {
 		if err := s.AddEvent(ctx, e); err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
 	}
-	got, err := s.LiveSessions(ctx, a.ID, 0, t0.Add(30*time.Minute), now, 10)
+	got, err := s.LiveSessions(ctx, a.ID, 0, now, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,20 +234,23 @@ func testLiveSessions(t *testing.T, s *store.Store) {
 	for _, l := range got {
 		ids = append(ids, l.Session.ID)
 	}
-	if diff := cmp.Diff([]string{"s2", "s1"}, ids); diff != "" {
+	if diff := cmp.Diff([]string{"s2", "s1", "s1-old", "s0-long"}, ids); diff != "" {
 		t.Fatalf("live sessions (-want +got):\n%s", diff)
 	}
 	if l := got[1]; l.Made.Source != "192.0.2.1" || l.Made.UserAgent != "laptop" || l.Made.Detail != "password only" ||
 		!l.Session.ExpiresAt.Equal(day) || !l.Session.ElevatedUntil.Equal(t0.Add(10*time.Minute)) || got[0].Made.Type != "password.changed" {
 		t.Fatalf("s1 as listed: %+v", l)
 	}
-	if got, _ := s.LiveSessions(ctx, a.ID, 0, t0.Add(-time.Hour), now, 1); len(got) != 1 || got[0].Session.ID != "s2" {
+	if l := got[3]; l.Made.Detail != "long" || !l.Session.CreatedAt.Equal(year) {
+		t.Fatalf("s0-long as listed: %+v", l)
+	}
+	if got, _ := s.LiveSessions(ctx, a.ID, 0, now, 1); len(got) != 1 || got[0].Session.ID != "s2" {
 		t.Fatalf("limit 1: got %+v", got)
 	}
-	if got, _ := s.LiveSessions(ctx, a.ID, 0, t0.Add(-time.Hour), now, 10); len(got) != 3 {
-		t.Fatalf("from before the first event: got %d sessions, want s2, s1 and s-old", len(got))
+	if got, _ := s.LiveSessions(ctx, a.ID, 0, t0.Add(30*24*time.Hour), 10); len(got) != 0 {
+		t.Fatalf("once all have expired: got %+v", got)
 	}
-	if all, _ := s.Events(ctx, a.ID, 0, 100); all[0].SessionID != "s2" || all[1].SessionID != "s-epoch" {
+	if all, _ := s.Events(ctx, a.ID, 0, 100); all[0].SessionID != "s2" || all[1].SessionID != "s1-epoch" {
 		t.Fatalf("Events: got %+v, want the session ids kept", all[:2])
 	}
 }

@@ -173,3 +173,90 @@ func testRaceUseSentCode(t *testing.T, s *store.Store) {
 		t.Errorf("TakeCodeChecks raced by %d: got %d checks, want %d", racers, checks, want)
 	}
 }
+
+// testSentCodeRestored: SwapSentCode returns the code it replaced, and
+// RestoreSentCode puts it back as it was (or removes a code that replaced
+// none) only while the code that replaced it is still there; ReturnToken
+// gives a bucket back a token, never above its burst.
+func testSentCodeRestored(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	smsFactor(t, s, a.ID, "sms-1")
+	swap := func(c twofold.SentCode) (twofold.SentCode, bool) {
+		t.Helper()
+		prev, had, err := s.SwapSentCode(ctx, c)
+		if err != nil {
+			t.Fatalf("SwapSentCode: %v", err)
+		}
+		return prev, had
+	}
+	restore := func(sent, prev twofold.SentCode, had bool) bool {
+		t.Helper()
+		ok, err := s.RestoreSentCode(ctx, sent, prev, had)
+		if err != nil {
+			t.Fatalf("RestoreSentCode: %v", err)
+		}
+		return ok
+	}
+	first := sentCode(a.ID, "sms-1", "login:l1", "first")
+	if prev, had := swap(first); had {
+		t.Fatalf("the first code replaced %+v", prev)
+	}
+	takeChecks(t, s, a.ID, "login:l1", "", t0) // 4 left
+	second := sentCode(a.ID, "sms-1", "login:l1", "second")
+	second.CreatedAt, second.ExpiresAt = t0.Add(time.Minute), t0.Add(11*time.Minute)
+	prev, had := swap(second)
+	if !had || string(prev.Hash) != "first" || prev.ChecksLeft != 4 || !prev.ExpiresAt.Equal(first.ExpiresAt) {
+		t.Fatalf("SwapSentCode returned %+v, %v; want the first code with 4 checks left", prev, had)
+	}
+	if !restore(second, prev, had) {
+		t.Fatal("RestoreSentCode: got false, want the first code back")
+	}
+	if got := takeChecks(t, s, a.ID, "login:l1", "", t0); got["first"] != 3 || len(got) != 1 {
+		t.Errorf("after the restore: got %v, want the first code alone with 3 checks left", got)
+	}
+	if restore(second, prev, had) {
+		t.Error("a second restore: got true, want false (the second code is gone)")
+	}
+	// A code stored meanwhile by another send is left alone.
+	third := sentCode(a.ID, "sms-1", "login:l1", "third")
+	prev, had = swap(second)
+	swap(third)
+	if restore(second, prev, had) {
+		t.Error("restore over a code sent meanwhile: got true, want false")
+	}
+	if got := takeChecks(t, s, a.ID, "login:l1", "", t0); got["third"] != 4 || len(got) != 1 {
+		t.Errorf("after a refused restore: got %v, want the third code alone", got)
+	}
+	// A code that replaced none is removed.
+	lone := sentCode(a.ID, "sms-1", "elevate:s1", "lone")
+	prev, had = swap(lone)
+	if !restore(lone, prev, had) {
+		t.Fatal("RestoreSentCode of a code that replaced none: got false, want true")
+	}
+	if got := takeChecks(t, s, a.ID, "elevate:s1", "", t0); len(got) != 0 {
+		t.Errorf("after removing the unsent code: got %v, want none", got)
+	}
+
+	// ReturnToken: a token back, capped at the burst; a missing bucket is left missing.
+	const key = "send:account:" + "alice"
+	for range 2 {
+		if ok, err := s.TakeToken(ctx, key, 2, 1e-9, t0); err != nil || !ok {
+			t.Fatalf("TakeToken: %v, %v", ok, err)
+		}
+	}
+	for range 3 {
+		if err := s.ReturnToken(ctx, key, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tokens, _, _, err := s.Bucket(ctx, key); err != nil || tokens != 2 {
+		t.Errorf("after two tokens taken and three returned: %v tokens (%v), want 2", tokens, err)
+	}
+	if err := s.ReturnToken(ctx, "send:none", 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, found, err := s.Bucket(ctx, "send:none"); err != nil || found {
+		t.Errorf("ReturnToken made a bucket: found %v, %v", found, err)
+	}
+}
