@@ -68,7 +68,7 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 
 // restored reports what the fix-ups did, and what they cannot.
 func (m *Main) restored(r store.RestoreResult) {
-	fmt.Fprintf(m.Stdout, "%d sessions ended (everyone signs in again); audit event ids go on from %d; webhooks resume from their last delivered events\n",
-		r.SessionsEnded, r.EventID)
+	fmt.Fprintf(m.Stdout, "%d %s ended (everyone signs in again); audit event ids go on from %d; webhooks resume from their last delivered events\n",
+		r.SessionsEnded, plural(int(r.SessionsEnded), "session", "sessions"), r.EventID)
 	fmt.Fprintln(m.Stdout, `redo by hand what was done after the backup: API keys revoked, recovery codes used, hardware tokens (HOTP) used, passwords changed, factors removed (README "Backup and restore")`)
 }

@@ -134,7 +134,7 @@ func TestRestore(t *testing.T) {
 		t.Fatalf("restore: %v\n%s", err, tm.stderr)
 	}
 	aside := path + ".before-restore-20261201T083000Z"
-	for _, want := range []string{aside, sc.keyFile, "sessions ended", "API keys revoked"} {
+	for _, want := range []string{aside, sc.keyFile, "ended (everyone signs in again)", "API keys revoked"} {
 		if !strings.Contains(tm.stdout.String(), want) {
 			t.Errorf("the report does not say %q: %s", want, tm.stdout)
 		}
@@ -246,7 +246,7 @@ func TestRestorePostgres(t *testing.T) {
 	if err := tm.run(t, "restore", "--db", restored, "--key-file", sc.keyFile); err != nil {
 		t.Fatalf("restore: %v\n%s", err, tm.stderr)
 	}
-	if !strings.Contains(tm.stdout.String(), "sessions ended") {
+	if !strings.Contains(tm.stdout.String(), "ended (everyone signs in again)") {
 		t.Errorf("the report: %s", tm.stdout)
 	}
 	sc.checkRestored(t, restored, maxID)
