@@ -147,7 +147,8 @@ func hintOf(t twofold.FactorType, destination string) string {
 }
 
 // withHints sets the hint of each sms and email factor of fs (opening its
-// destination) and returns fs.
+// destination), and marks a phone whose region --sms-countries no longer
+// admits Unavailable, and returns fs.
 func (s *Service) withHints(ctx context.Context, fs []twofold.Factor) ([]twofold.Factor, error) {
 	for i := range fs {
 		if !fs[i].Type.SendsCodes() {
@@ -158,6 +159,10 @@ func (s *Service) withHints(ctx context.Context, fs []twofold.Factor) ([]twofold
 			return nil, err
 		}
 		fs[i].Hint = hintOf(f.Type, string(f.Secret))
+		if f.Type == twofold.FactorSMS && !s.cfg.SMSCountries.Allows(string(f.Secret)) {
+			fs[i].Unavailable = phoneNotAllowed
+		}
+		clear(f.Secret)
 	}
 	return fs, nil
 }

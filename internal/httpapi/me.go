@@ -32,6 +32,9 @@ type factorJSON struct {
 	Destination string `json:"destination,omitempty"`
 	// Passkey is true for a security key enrolled as a passkey.
 	Passkey bool `json:"passkey,omitempty"`
+	// Unavailable is why the factor cannot be used now (a phone whose
+	// region this server no longer texts).
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
 func toFactorJSON(f twofold.Factor) factorJSON {
@@ -42,7 +45,7 @@ func toFactorJSON(f twofold.Factor) factorJSON {
 	case twofold.FactorHOTP:
 		j.Algorithm, j.Digits = f.Algorithm, f.Digits
 	case twofold.FactorSMS, twofold.FactorEmail:
-		j.Destination = f.Hint
+		j.Destination, j.Unavailable = f.Hint, f.Unavailable
 	case twofold.FactorWebAuthn:
 		j.Passkey = f.Passkey
 	}

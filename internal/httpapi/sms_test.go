@@ -579,8 +579,29 @@ func TestLoginUnavailableMethods(t *testing.T) {
 		if m["method"] != "sms" || m["factor_id"] != id || m["label"] != "mobile" || m["destination"] != sms.Mask(jamaicaE164) || m["reason"] == "" {
 			t.Errorf("unavailable_methods[0]: %v, want the phone with its masked number and a reason", m)
 		}
-		if v := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": codes[0].(string)}); v.Status != 200 {
+		v := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": codes[0].(string)})
+		if v.Status != 200 {
 			t.Fatalf("sign in with a recovery code: got %d %s", v.Status, v.Body)
+		}
+		// Signed in, the holder sees why the phone is not offered.
+		c := testenv.NewClient(s.URL())
+		c.Token = v.String("token")
+		me := c.Do(t, "GET", "/v1/me", nil)
+		var phone map[string]any
+		for _, f := range me.JSON["factors"].([]any) {
+			if f := f.(map[string]any); f["id"] == id {
+				phone = f
+			}
+		}
+		if phone == nil || phone["unavailable"] == nil || phone["unavailable"] == "" || phone["destination"] != sms.Mask(jamaicaE164) {
+			t.Errorf("GET /v1/me: the phone is %v, want it marked unavailable with its masked number", phone)
+		}
+		meWide := testenv.NewClient(wide.URL())
+		meWide.Token = c.Token
+		for _, f := range meWide.Do(t, "GET", "/v1/me", nil).JSON["factors"].([]any) {
+			if f := f.(map[string]any); f["id"] == id && f["unavailable"] != nil {
+				t.Errorf("GET /v1/me where the region is admitted: the phone is %v, want it usable", f)
+			}
 		}
 	})
 }

@@ -105,7 +105,7 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	sends := map[twofold.Method]twofold.Factor{} // the factor each code-sending method uses
 	for _, t := range []twofold.FactorType{twofold.FactorTOTP, twofold.FactorHOTP, twofold.FactorWebAuthn, twofold.FactorSMS, twofold.FactorEmail, twofold.FactorPush} {
 		for _, f := range p.Factors {
-			if f.Status == twofold.FactorActive && f.Type == t {
+			if f.Status == twofold.FactorActive && f.Type == t && f.Unavailable == "" {
 				have = append(have, twofold.Method(t))
 				if t.SendsCodes() || t == twofold.FactorPush {
 					sends[twofold.Method(t)] = f

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
@@ -71,5 +72,22 @@ func TestSecondStepPhoneOutsideAllowList(t *testing.T) {
 	}
 	if n := len(g.Messages()); n != sent {
 		t.Errorf("the gateway got %d messages, want none", n-sent)
+	}
+	// Signed in: the security page says why the phone cannot be used, and
+	// once the sign-in's elevation is over, "confirm it's you" does not
+	// offer to text it.
+	if body := html.UnescapeString(c.get("/settings/security").body); !strings.Contains(body, "factor-unavailable") ||
+		!strings.Contains(body, "no longer sends text messages to this number's country") {
+		t.Errorf("the security page does not mark the phone unusable:\n%s", body)
+	}
+	narrow.Clock.Add(time.Hour)
+	page := c.get("/settings/security/close")
+	for _, offer := range []string{`value="sms"`, `id="send-elevation-code"`, `elevate_factor" value="` + id} {
+		if strings.Contains(page.body, offer) {
+			t.Errorf("confirm it's you at %s offers the phone (%s)", page.url, offer)
+		}
+	}
+	if !strings.Contains(page.body, `name="elevate_method" value="recovery_code"`) {
+		t.Errorf("confirm it's you at %s does not ask for a recovery code:\n%s", page.url, page.body)
 	}
 }
