@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,8 +150,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 }
 
 // pack returns m, the answer to req, in wire form: with EDNS0 when req has
-// it, truncated to what the client takes over UDP, and an error when it is
-// longer than any DNS message may be (RFC 1035 §4.2.2: TCP's 2-byte length).
+// it, truncated to what the client takes over UDP, over TCP with glue left
+// out as needed (fitGlue), and an error when it is still longer than any DNS
+// message may be (RFC 1035 §4.2.2: TCP's 2-byte length).
 func pack(req, m *dns.Msg, udp bool) ([]byte, error) {
 	if opt := req.IsEdns0(); opt != nil {
 		m.SetEdns0(udpSize, false)
@@ -162,10 +165,68 @@ func pack(req, m *dns.Msg, udp bool) ([]byte, error) {
 		m.Truncate(size)
 	}
 	buf, err := m.Pack()
+	if err == nil && len(buf) > dns.MaxMsgSize && !udp {
+		buf, err = fitGlue(m)
+	}
 	if err == nil && len(buf) > dns.MaxMsgSize {
 		err = fmt.Errorf("answer of %d bytes, more than a DNS message's %d", len(buf), dns.MaxMsgSize)
 	}
 	return buf, err
+}
+
+// fitGlue packs m, a referral too long for a DNS message because of its
+// glue, with as much of the glue as fits: glue is optional (a resolver
+// looks the name servers up without it), so the referral goes out rather
+// than SERVFAIL. The glue is taken in turns, each name server's first
+// address before any one's second, so that every server keeps one address
+// when they can. m's OPT record stays. Nothing is marked truncated: over
+// TCP there is no larger message to retry with. When even no glue is short
+// enough, m is packed without any and the caller sees the size.
+func fitGlue(m *dns.Msg) ([]byte, error) {
+	var opt, glue []dns.RR
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			opt = append(opt, rr)
+		} else {
+			glue = append(glue, rr)
+		}
+	}
+	glue = inTurns(glue)
+	with := func(k int) ([]byte, error) {
+		m.Extra = append(slices.Clip(glue[:k]), opt...)
+		return m.Pack()
+	}
+	// The first count of glue records too many for one message; the full
+	// set is known to be.
+	tooMany := sort.Search(len(glue), func(k int) bool {
+		buf, err := with(k)
+		return err != nil || len(buf) > dns.MaxMsgSize
+	})
+	return with(max(tooMany-1, 0))
+}
+
+// inTurns orders rrs by turns over their owner names, in the order the
+// names first appear: each name's first record, then each one's second,
+// and so on.
+func inTurns(rrs []dns.RR) []dns.RR {
+	var names []string
+	by := map[string][]dns.RR{}
+	for _, rr := range rrs {
+		n := strings.ToLower(rr.Header().Name)
+		if _, ok := by[n]; !ok {
+			names = append(names, n)
+		}
+		by[n] = append(by[n], rr)
+	}
+	out := make([]dns.RR, 0, len(rrs))
+	for i := 0; len(out) < len(rrs); i++ {
+		for _, n := range names {
+			if i < len(by[n]) {
+				out = append(out, by[n][i])
+			}
+		}
+	}
+	return out
 }
 
 // answer makes the answer to req.

@@ -309,3 +309,44 @@ func TestAnswerTooLargeIsServerFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestReferralGlueTrimmedToFit: a delegation whose glue, each name within
+// the API's limit, makes a referral longer than any DNS message answers
+// over TCP with the referral and as much glue as fits, an address of each
+// name server among it, rather than SERVFAIL; UDP truncates as before.
+func TestReferralGlueTrimmedToFit(t *testing.T) {
+	s := dnsServer(t, testenv.SQLiteDSN(t))
+	addRecords(t, s, "sub 300 NS ns1.sub.example.com.\nsub 300 NS ns2.sub.example.com.\nsub 300 NS ns3.sub.example.com.\n")
+	for n := 1; n <= 3; n++ {
+		for half := range 2 { // the API takes at most 1,000 records at once
+			var b strings.Builder
+			for i := half * 570; i < (half+1)*570; i++ {
+				fmt.Fprintf(&b, "ns%d.sub 300 AAAA 2001:db8:%x::%x\n", n, n, i+1)
+			}
+			addRecords(t, s, b.String())
+		}
+	}
+	r := query(t, s, "tcp", "www.sub.example.com.", dns.TypeA)
+	if r.Rcode != dns.RcodeSuccess || r.Truncated || len(r.Answer) != 0 || len(r.Ns) != 3 {
+		t.Fatalf("over TCP: got rcode %s TC %v with %d answers and %d in authority, want the referral's 3 NS", dns.RcodeToString[r.Rcode], r.Truncated, len(r.Answer), len(r.Ns))
+	}
+	glue := map[string]int{}
+	total := 0
+	for _, rr := range r.Extra {
+		if rr.Header().Rrtype == dns.TypeAAAA {
+			glue[rr.Header().Name]++
+			total++
+		}
+	}
+	for n := 1; n <= 3; n++ {
+		if name := fmt.Sprintf("ns%d.sub.example.com.", n); glue[name] == 0 {
+			t.Errorf("over TCP: no glue for %s among %d records", name, total)
+		}
+	}
+	if total == 0 || total >= 3*1140 {
+		t.Errorf("over TCP: got %d glue records, want some but fewer than all %d", total, 3*1140)
+	}
+	if r := query(t, s, "udp", "www.sub.example.com.", dns.TypeA); r.Rcode != dns.RcodeSuccess || len(r.Ns) != 3 {
+		t.Errorf("over UDP: got rcode %s with %d in authority, want the referral", dns.RcodeToString[r.Rcode], len(r.Ns))
+	}
+}

@@ -34,10 +34,14 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, accountID string, hash
 
 // UseRecoveryCode marks the unused code with hash as used, and notes the
 // use on the account's waiting reset of two-factor, if any
-// (noteFactorUse); false when there is none.
+// (noteFactorUse); false when there is none. The reset is locked first
+// (lockReset), in ResetTwoFactor's order.
 func (s *Store) UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) (bool, error) {
 	var ok bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockReset(ctx, tx, accountID); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $1 WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL`,
 			micros(now), accountID, hash)
 		n, err := rowsAffected(res, err)

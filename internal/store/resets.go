@@ -98,6 +98,29 @@ func noteFactorUse(ctx context.Context, q querier, accountID string, now time.Ti
 	return nil
 }
 
+// lockReset, on PostgreSQL, holds the account's waiting reset of two-factor,
+// if any, until tx ends. A check of a recovery code or SSH key runs it
+// before it writes the code's or key's row: ResetTwoFactor takes the
+// reset's row (its DELETE) before it deletes those rows, so the two take
+// their locks in one order and never wait for each other (a deadlock
+// otherwise, the code's row then the reset's against the reverse). Without
+// a waiting reset it locks nothing: one look-up of a primary key. (SQLite
+// write transactions are IMMEDIATE, so already serial.)
+func (s *Store) lockReset(ctx context.Context, tx *sql.Tx, accountID string) error {
+	if s.dialect != Postgres {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT account_id FROM two_factor_resets WHERE account_id = $1 FOR UPDATE`, accountID)
+	if err != nil {
+		return fmt.Errorf("lock two-factor reset: %w", err)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("lock two-factor reset: %w", err)
+	}
+	return nil
+}
+
 // NoteFactorUse records on the reset of two-factor waiting for the
 // account, if any, that one of its second factors passed a check at now,
 // for a check that writes nothing else of its own (the paper key): the

@@ -70,10 +70,21 @@ func (s *Store) DeleteSSHKey(ctx context.Context, accountID, id string, status t
 
 // TouchSSHKey records that the key passed a check at now, on the key and
 // on the account's waiting reset of two-factor, if any (noteFactorUse).
+// The reset is locked before the key (lockReset), in ResetTwoFactor's order.
 func (s *Store) TouchSSHKey(ctx context.Context, id string, now time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var accountID string
-		err := tx.QueryRowContext(ctx, `UPDATE ssh_keys SET last_used_at = $1 WHERE id = $2 RETURNING account_id`, micros(now), id).Scan(&accountID)
+		err := tx.QueryRowContext(ctx, `SELECT account_id FROM ssh_keys WHERE id = $1`, id).Scan(&accountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("touch ssh key: %w", err)
+		}
+		if err := s.lockReset(ctx, tx, accountID); err != nil {
+			return err
+		}
+		err = tx.QueryRowContext(ctx, `UPDATE ssh_keys SET last_used_at = $1 WHERE id = $2 RETURNING account_id`, micros(now), id).Scan(&accountID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

@@ -344,3 +344,98 @@ func testResetUseOutlivesRows(t *testing.T, s *store.Store) {
 		})
 	}
 }
+
+// testRaceResetAgainstUse: a reset falling due while the account's
+// recovery codes or SSH key pass a check ends one way or the other, with no
+// error (PostgreSQL found a deadlock when the check locked the code's or
+// key's row before the reset's and the reset the other way round): either
+// the use came first and withdrew the reset, or the reset came first and
+// the codes and keys were gone for the use.
+func testRaceResetAgainstUse(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	const rounds, users = 10, 4
+	for round := range rounds {
+		a := newAccount(t, s, fmt.Sprintf("user%d", round))
+		set := a.ID + "-set"
+		activeFactor(t, s, a.ID, "f-"+a.ID, 10, set)
+		keys := make([]string, users)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("ssh-%s-%d", a.ID, i)
+			sshKey(t, s, a.ID, keys[i], "SHA256:"+keys[i])
+			if ok, err := s.ActivateSSHKey(ctx, a.ID, keys[i], t0.Add(time.Minute)); err != nil || !ok {
+				t.Fatalf("ActivateSSHKey: %v, %v", ok, err)
+			}
+		}
+		r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: "operator carol", RequestedAt: t0.Add(time.Hour), Due: t0.Add(2 * time.Hour)}
+		if err := s.AddTwoFactorReset(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		byKey := round%2 == 1 // the SSH key in odd rounds, the recovery codes in even ones
+		hashes := codes(set, users)
+		var (
+			wg   sync.WaitGroup
+			used atomic.Int32
+			out  twofold.ResetOutcome
+		)
+		start := make(chan struct{})
+		for i := range users {
+			wg.Go(func() {
+				<-start
+				if byKey {
+					if err := s.TouchSSHKey(ctx, keys[i], r.Due); err != nil {
+						t.Errorf("round %d: TouchSSHKey: %v", round, err)
+					}
+					return
+				}
+				ok, err := s.UseRecoveryCode(ctx, a.ID, hashes[i], r.Due)
+				if err != nil {
+					t.Errorf("round %d: UseRecoveryCode: %v", round, err)
+				}
+				if ok {
+					used.Add(1)
+				}
+			})
+		}
+		wg.Go(func() {
+			<-start
+			var err error
+			if _, out, err = s.ResetTwoFactor(ctx, a.ID, r.Due); err != nil {
+				t.Errorf("round %d: ResetTwoFactor: %v", round, err)
+			}
+		})
+		close(start)
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		ks, err := s.SSHKeys(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := twoFactorState(t, s, a.ID)
+		switch out {
+		case twofold.ResetDone:
+			if n := used.Load(); n != 0 {
+				t.Errorf("round %d: reset carried out after %d recovery codes were accepted", round, n)
+			}
+			if len(ks) != 0 || state.Remaining != 0 || state.Required {
+				t.Errorf("round %d: reset carried out, but %d SSH keys, %d codes left, required %v", round, len(ks), state.Remaining, state.Required)
+			}
+		case twofold.ResetWithdrawn:
+			if !byKey && used.Load() == 0 {
+				t.Errorf("round %d: reset withdrawn with no recovery code accepted", round)
+			}
+			touched := 0
+			for _, k := range ks {
+				if k.LastUsedAt != nil && k.LastUsedAt.Equal(r.Due) {
+					touched++
+				}
+			}
+			if len(ks) != users || !state.Required || (byKey && touched == 0) {
+				t.Errorf("round %d: reset withdrawn, but %d SSH keys (%d used), required %v", round, len(ks), touched, state.Required)
+			}
+		default:
+			t.Errorf("round %d: reset due: got outcome %d, want done or withdrawn", round, out)
+		}
+	}
+}

@@ -154,6 +154,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/DeleteFactor", testRaceDeleteFactor},
 		{"Race/FirstAccount", testRaceFirstAccount},
 		{"Race/ResetTwoFactor", testRaceResetTwoFactor},
+		{"Race/ResetAgainstUse", testRaceResetAgainstUse},
 		{"Race/ClaimToken", testRaceClaimToken},
 		{"Race/LockZone", testRaceLockZone},
 
