@@ -17,7 +17,8 @@ const restoreUsage = "restore [--db sqlite:PATH] [--key-file PATH] [--config FIL
 // PostgreSQL, where pg_restore (or psql) restores a dump, mends the
 // restored database (README "Backup and restore"). Either way ids of audit
 // events go on above every id handed out before, webhook cursors fit, and
-// every session ends, on the record (store.AfterRestore). Every server
+// every session ends, and every two-factor reset waiting is cancelled,
+// on the record (store.AfterRestore). Every server
 // on the database must be stopped first; on SQLite one that is not is
 // seen, and nothing is changed.
 func (m *Main) restore(ctx context.Context, args []string) error {

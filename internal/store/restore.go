@@ -39,8 +39,8 @@ var ErrRestoreUnsupported = errors.New("restore: a PostgreSQL database is restor
 // RestoreResult is what a restore did.
 type RestoreResult struct {
 	// Aside is where the database file that was replaced now is (with its
-	// -wal and -shm beside it, if it had them); empty when there was none,
-	// and on PostgreSQL.
+	// -wal, -shm and -journal beside it, if it had them, also when the file
+	// itself was gone); empty when there was nothing, and on PostgreSQL.
 	Aside string
 	// Moved lists the files moved (or, the database itself, linked) aside,
 	// kept: the database and any -wal, -shm or -journal beside it.
@@ -179,9 +179,12 @@ func cancelResets(ctx context.Context, q querier, e twofold.AuditEvent) (int64, 
 // beside the database, checks it with SQLite's integrity check and that it
 // is a Twofold database, migrates it, mends it (AfterRestore, with the
 // replaced database's event id counter as floor) and closes it; only then
-// does it move the database and its -wal and -shm aside (to Aside, kept)
-// and put the copy, mode 0600, in its place by a rename. Until that
-// rename, the database is as it was.
+// does it keep the database aside (to Aside, a hard link or a copy), move
+// every -wal, -shm and -journal there, whether or not the database is
+// still there, and put the copy, mode 0600, in its place by a rename.
+// Until that rename, the database is as it was, and whole at its path at
+// every moment. A dsn naming a symbolic link restores the database it
+// leads to.
 func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, now time.Time) (RestoreResult, error) {
 	var r RestoreResult
 	if isPostgres(dsn) {
