@@ -32,6 +32,16 @@ func newRestoreScene(t *testing.T, dsn string) restoreScene {
 	if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Email: "alice@example.com", Password: keysPassword}, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
+	// A reset of alice's two-factor waits in the backup (and may be
+	// cancelled after it).
+	a, err := s.Store.AccountByUsername(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.AddTwoFactorReset(context.Background(), twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: "operator carol",
+		RequestedAt: time.Now(), Due: time.Now().Add(72 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	return restoreScene{s: s, keyFile: keyFile, kept: keysLogin(t, s, ""), signed: keysLogin(t, s, "")}
 }
 
@@ -75,6 +85,9 @@ func (sc restoreScene) checkRestored(t *testing.T, dsn string, maxID int64) {
 		if resp := c.Do(t, "GET", "/v1/me", nil); resp.Status != 401 {
 			t.Errorf("a session %s, after the restore: got %d %s, want 401", name, resp.Status, resp.Body)
 		}
+	}
+	if resets, err := r.Store.TwoFactorResets(context.Background(), 10); err != nil || len(resets) != 0 {
+		t.Errorf("two-factor resets waiting after the restore: %v, %v; want none", resets, err)
 	}
 	keysLogin(t, r, "")
 	evs, err := r.Store.Events(context.Background(), "", 0, 10)
@@ -136,7 +149,7 @@ func TestRestore(t *testing.T) {
 		t.Fatalf("restore: %v\n%s", err, tm.stderr)
 	}
 	aside := path + ".before-restore-20261201T083000Z"
-	for _, want := range []string{aside, sc.keyFile, "ended (everyone signs in again)", "API keys revoked"} {
+	for _, want := range []string{aside, sc.keyFile, "ended (everyone signs in again)", "API keys revoked", "1 two-factor reset waiting cancelled"} {
 		if !strings.Contains(tm.stdout.String(), want) {
 			t.Errorf("the report does not say %q: %s", want, tm.stdout)
 		}
@@ -248,7 +261,7 @@ func TestRestorePostgres(t *testing.T) {
 	if err := tm.run(t, "restore", "--db", restored, "--key-file", sc.keyFile); err != nil {
 		t.Fatalf("restore: %v\n%s", err, tm.stderr)
 	}
-	if !strings.Contains(tm.stdout.String(), "ended (everyone signs in again)") {
+	if !strings.Contains(tm.stdout.String(), "ended (everyone signs in again)") || !strings.Contains(tm.stdout.String(), "1 two-factor reset waiting cancelled") {
 		t.Errorf("the report: %s", tm.stdout)
 	}
 	sc.checkRestored(t, restored, maxID)
