@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/store"
@@ -16,7 +17,8 @@ const restoreUsage = "restore [--db sqlite:PATH] [--key-file PATH] [--config FIL
 // PostgreSQL, where pg_restore (or psql) restores a dump, mends the
 // restored database (README "Backup and restore"). Either way ids of audit
 // events go on above every id handed out before, webhook cursors fit, and
-// every session ends, on the record (store.AfterRestore). Every server
+// every session ends, and every two-factor reset waiting is cancelled,
+// on the record (store.AfterRestore). Every server
 // on the database must be stopped first; on SQLite one that is not is
 // seen, and nothing is changed.
 func (m *Main) restore(ctx context.Context, args []string) error {
@@ -57,9 +59,12 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, name := range r.StaleRemoved {
+		fmt.Fprintf(m.Stdout, "removed %s, the copy left by an earlier restore that did not finish\n", name)
+	}
 	fmt.Fprintf(m.Stdout, "restored %s to %s (checked)\n", src, c.DB)
-	if r.Aside != "" {
-		fmt.Fprintf(m.Stdout, "the database it replaced is at %s (kept, with its -wal and -shm if it had them)\n", r.Aside)
+	if len(r.Moved) > 0 {
+		fmt.Fprintf(m.Stdout, "kept aside, from before the restore: %s\n", strings.Join(r.Moved, ", "))
 	}
 	m.restored(r)
 	fmt.Fprintf(m.Stdout, "start the servers with the key file %s as it was when the backup was made\n", c.KeyFile)
@@ -70,5 +75,9 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 func (m *Main) restored(r store.RestoreResult) {
 	fmt.Fprintf(m.Stdout, "%d %s ended (everyone signs in again); audit event ids go on from %d; webhooks resume from their last delivered events\n",
 		r.SessionsEnded, plural(int(r.SessionsEnded), "session", "sessions"), r.EventID)
+	if r.ResetsCancelled > 0 {
+		fmt.Fprintf(m.Stdout, "%d two-factor %s waiting cancelled (two_factor.reset_cancelled; it may have been cancelled after the backup): an operator asks again for any still wanted\n",
+			r.ResetsCancelled, plural(int(r.ResetsCancelled), "reset", "resets"))
+	}
 	fmt.Fprintln(m.Stdout, `redo by hand what was done after the backup: API keys revoked, recovery codes used, hardware tokens (HOTP) used, passwords changed, factors removed (README "Backup and restore")`)
 }

@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
@@ -28,6 +30,16 @@ func newRestoreScene(t *testing.T, dsn string) restoreScene {
 	keyFile := filepath.Join(t.TempDir(), "twofold.key")
 	s := testenv.NewServer(t, dsn, keysWithKeyFile(keyFile))
 	if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Email: "alice@example.com", Password: keysPassword}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	// A reset of alice's two-factor waits in the backup (and may be
+	// cancelled after it).
+	a, err := s.Store.AccountByUsername(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.AddTwoFactorReset(context.Background(), twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: "operator carol",
+		RequestedAt: time.Now(), Due: time.Now().Add(72 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	return restoreScene{s: s, keyFile: keyFile, kept: keysLogin(t, s, ""), signed: keysLogin(t, s, "")}
@@ -73,6 +85,9 @@ func (sc restoreScene) checkRestored(t *testing.T, dsn string, maxID int64) {
 		if resp := c.Do(t, "GET", "/v1/me", nil); resp.Status != 401 {
 			t.Errorf("a session %s, after the restore: got %d %s, want 401", name, resp.Status, resp.Body)
 		}
+	}
+	if resets, err := r.Store.TwoFactorResets(context.Background(), 10); err != nil || len(resets) != 0 {
+		t.Errorf("two-factor resets waiting after the restore: %v, %v; want none", resets, err)
 	}
 	keysLogin(t, r, "")
 	evs, err := r.Store.Events(context.Background(), "", 0, 10)
@@ -134,7 +149,7 @@ func TestRestore(t *testing.T) {
 		t.Fatalf("restore: %v\n%s", err, tm.stderr)
 	}
 	aside := path + ".before-restore-20261201T083000Z"
-	for _, want := range []string{aside, sc.keyFile, "ended (everyone signs in again)", "API keys revoked"} {
+	for _, want := range []string{aside, sc.keyFile, "ended (everyone signs in again)", "API keys revoked", "1 two-factor reset waiting cancelled"} {
 		if !strings.Contains(tm.stdout.String(), want) {
 			t.Errorf("the report does not say %q: %s", want, tm.stdout)
 		}
@@ -246,8 +261,165 @@ func TestRestorePostgres(t *testing.T) {
 	if err := tm.run(t, "restore", "--db", restored, "--key-file", sc.keyFile); err != nil {
 		t.Fatalf("restore: %v\n%s", err, tm.stderr)
 	}
-	if !strings.Contains(tm.stdout.String(), "ended (everyone signs in again)") {
+	if !strings.Contains(tm.stdout.String(), "ended (everyone signs in again)") || !strings.Contains(tm.stdout.String(), "1 two-factor reset waiting cancelled") {
 		t.Errorf("the report: %s", tm.stdout)
 	}
 	sc.checkRestored(t, restored, maxID)
+}
+
+// restoreBackup makes a Twofold database at path with one event of type
+// typ and returns a backup of it made by `twofold backup`.
+func restoreBackup(t *testing.T, path, typ string) string {
+	t.Helper()
+	st, err := store.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.AddEvent(context.Background(), twofold.AuditEvent{Type: typ, At: time.Now(), Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if err := newTestMain(t, time.Now(), "").run(t, "backup", "--db", "sqlite:"+path, backup); err != nil {
+		t.Fatal(err)
+	}
+	return backup
+}
+
+// checkRestoredFile opens the database at path and checks that it passes
+// SQLite's integrity check and holds the backup's event and the restore's.
+func checkRestoredFile(t *testing.T, path, typ string) {
+	t.Helper()
+	st, err := store.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatalf("open the restored database: %v", err)
+	}
+	defer st.Close()
+	evs, err := st.Events(context.Background(), "", 0, 10)
+	if err != nil {
+		t.Fatalf("the restored database: %v", err)
+	}
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	if len(types) != 2 || types[0] != "database.restored" || types[1] != typ {
+		t.Errorf("the restored database's events: %v; want database.restored and %s", types, typ)
+	}
+	out, err := exec.Command("sqlite3", path, "PRAGMA integrity_check").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Errorf("integrity check of the restored database: %v %s", err, out)
+	}
+}
+
+// TestRestoreLeftoverLog: after a server was killed and its damaged
+// database removed, its -wal and -shm are left: restore moves them aside,
+// kept, so that SQLite never replays the old log into the restored file.
+func TestRestoreLeftoverLog(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "twofold.db")
+	backup := restoreBackup(t, path, "test.in_the_backup")
+
+	// A log holding writes not yet in the file, as a killed server leaves.
+	st, err := store.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := st.AddEvent(context.Background(), twofold.AuditEvent{Type: "test.after_backup", At: time.Now(), Detail: strings.Repeat("x", i*100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wal, err := os.ReadFile(path + "-wal")
+	if err != nil || len(wal) == 0 {
+		t.Fatalf("the log of the open database: %d bytes, %v", len(wal), err)
+	}
+	st.Close()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
+	if err := os.WriteFile(path+"-wal", wal, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	now := time.Date(2026, 12, 1, 8, 30, 0, 0, time.UTC)
+	tm := newTestMain(t, now, "")
+	if err := tm.run(t, "restore", "--db", "sqlite:"+path, backup); err != nil {
+		t.Fatalf("restore: %v\n%s", err, tm.stderr)
+	}
+	aside := path + ".before-restore-20261201T083000Z-wal"
+	if got, err := os.ReadFile(aside); err != nil || string(got) != string(wal) {
+		t.Errorf("the old log moved aside to %s: %d bytes, %v; want it kept whole", aside, len(got), err)
+	}
+	if !strings.Contains(tm.stdout.String(), aside) {
+		t.Errorf("the report does not name %s: %s", aside, tm.stdout)
+	}
+	checkRestoredFile(t, path, "test.in_the_backup")
+}
+
+// TestRestoreSymlink: when --db names a link to the database, the database
+// is replaced, the link left leading to it, and the old database is kept
+// beside the database.
+func TestRestoreSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "data", "twofold.db")
+	if err := os.Mkdir(filepath.Dir(real), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	backup := restoreBackup(t, real, "test.in_the_backup")
+	link := filepath.Join(dir, "twofold.db")
+	if err := os.Symlink(filepath.Join("data", "twofold.db"), link); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 8, 30, 0, 0, time.UTC)
+	if err := newTestMain(t, now, "").run(t, "restore", "--db", "sqlite:"+link, backup); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link after the restore: %v, %v; want it still a link", fi, err)
+	}
+	if _, err := os.Stat(real + ".before-restore-20261201T083000Z"); err != nil {
+		t.Errorf("the old database not kept beside it: %v", err)
+	}
+	checkRestoredFile(t, real, "test.in_the_backup")
+}
+
+// TestRestoreStaleCopyOwner: the whole copy a killed restore left beside
+// the database is removed by the next restore, which says so; and the
+// restored database keeps the owner and group of the one it replaces (when
+// restoring as root, so that a server running as another user can open it).
+func TestRestoreStaleCopyOwner(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "twofold.db")
+	backup := restoreBackup(t, path, "test.in_the_backup")
+	stale := filepath.Join(dir, ".twofold-restore-123456")
+	for _, name := range []string{stale, stale + "-wal"} {
+		if err := os.WriteFile(name, []byte("a whole database, once"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := os.Geteuid() == 0
+	if root {
+		if err := os.Chown(path, 4321, 4322); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tm := newTestMain(t, time.Now(), "")
+	if err := tm.run(t, "restore", "--db", "sqlite:"+path, backup); err != nil {
+		t.Fatalf("restore: %v\n%s", err, tm.stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".twofold-restore-*")); len(left) > 0 {
+		t.Errorf("copies of restores left: %v", left)
+	}
+	if !strings.Contains(tm.stdout.String(), "removed "+stale) {
+		t.Errorf("the report does not say %s was removed: %s", stale, tm.stdout)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); root && (st.Uid != 4321 || st.Gid != 4322) {
+		t.Errorf("the restored database is owned by %d:%d, want 4321:4322 as the one it replaced", st.Uid, st.Gid)
+	}
+	checkRestoredFile(t, path, "test.in_the_backup")
 }

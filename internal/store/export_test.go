@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"os"
+)
 
 // UndoMigrationForTest runs the statements undo and forgets
 // that migration version was applied, so that the next MigrateForTest
@@ -20,3 +23,10 @@ func (s *Store) UndoMigrationForTest(ctx context.Context, version int, undo ...s
 
 // MigrateForTest applies the migrations not yet applied.
 func (s *Store) MigrateForTest(ctx context.Context) error { return s.migrate(ctx) }
+
+// FailRenameInForTest makes RestoreSQLite fail as it puts the restored copy
+// in place, as a crash at that moment would, until the test ends.
+func FailRenameInForTest(tb interface{ Cleanup(func()) }, err error) {
+	renameIn = func(string, string) error { return err }
+	tb.Cleanup(func() { renameIn = os.Rename })
+}

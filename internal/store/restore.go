@@ -39,11 +39,20 @@ var ErrRestoreUnsupported = errors.New("restore: a PostgreSQL database is restor
 // RestoreResult is what a restore did.
 type RestoreResult struct {
 	// Aside is where the database file that was replaced now is (with its
-	// -wal and -shm beside it, if it had them); empty when there was none,
-	// and on PostgreSQL.
+	// -wal, -shm and -journal beside it, if it had them, also when the file
+	// itself was gone); empty when there was nothing, and on PostgreSQL.
 	Aside string
+	// Moved lists the files moved (or, the database itself, linked) aside,
+	// kept: the database and any -wal, -shm or -journal beside it.
+	Moved []string
 	// SessionsEnded is how many sessions were ended.
 	SessionsEnded int64
+	// ResetsCancelled is how many waiting two-factor resets were
+	// cancelled.
+	ResetsCancelled int64
+	// StaleRemoved lists the temporary copies of earlier restores, killed
+	// before they finished, that were removed.
+	StaleRemoved []string
 	// EventID is the id of the restore's own audit event, above every id
 	// handed out before.
 	EventID int64
@@ -71,6 +80,10 @@ var oneTimeTables = []string{"sessions", "logins", "api_tokens", "sent_codes", "
 //     API key token, sent code, security-key, passkey and SSH challenge,
 //     password-reset and email-change link is voided: a session signed
 //     out, or a link used, after the backup would work again;
+//   - every two-factor reset waiting is cancelled, each with a
+//     two_factor.reset_cancelled event on its account: one cancelled after
+//     the backup would otherwise come back and, when due, remove the
+//     holder's factors; an operator asks again for one still wanted;
 //   - e is recorded, its detail followed by what was done.
 func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEvent) (RestoreResult, error) {
 	var r RestoreResult
@@ -109,7 +122,13 @@ func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEv
 				r.SessionsEnded = n
 			}
 		}
-		e.Detail += fmt.Sprintf("; %d sessions ended, and every sign-in, token, code, challenge and link in progress voided; event ids go on above %d", r.SessionsEnded, next)
+		n, err := cancelResets(ctx, q, e)
+		if err != nil {
+			return err
+		}
+		r.ResetsCancelled = n
+		e.Detail += fmt.Sprintf("; %d sessions ended, and every sign-in, token, code, challenge and link in progress voided; %d two-factor resets waiting cancelled; event ids go on above %d",
+			r.SessionsEnded, r.ResetsCancelled, next)
 		if err := addEvent(ctx, q, e); err != nil {
 			return err
 		}
@@ -118,15 +137,54 @@ func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEv
 	return r, err
 }
 
+// cancelResets cancels every two-factor reset waiting, recording a
+// two_factor.reset_cancelled event of source e.Source on each account, and
+// returns how many it cancelled.
+func cancelResets(ctx context.Context, q querier, e twofold.AuditEvent) (int64, error) {
+	type reset struct{ account, by string }
+	rows, err := q.QueryContext(ctx, `SELECT account_id, requested_by FROM two_factor_resets ORDER BY account_id`)
+	if err != nil {
+		return 0, fmt.Errorf("after restore: read two-factor resets: %w", err)
+	}
+	var resets []reset
+	for rows.Next() {
+		var r reset
+		if err := rows.Scan(&r.account, &r.by); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("after restore: read two-factor resets: %w", err)
+		}
+		resets = append(resets, r)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("after restore: read two-factor resets: %w", err)
+	}
+	for _, r := range resets {
+		if _, err := q.ExecContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1`, r.account); err != nil {
+			return 0, fmt.Errorf("after restore: cancel a two-factor reset: %w", err)
+		}
+		ev := twofold.AuditEvent{AccountID: r.account, Type: "two_factor.reset_cancelled", At: e.At, Source: e.Source, UserAgent: e.UserAgent,
+			ByOperator:   true,
+			Detail:       "by the restore of the database from a backup (it may have been cancelled after the backup); it was requested by " + r.by + "; ask again if it is still wanted",
+			HolderDetail: "by the restore of the database from a backup; ask again if it is still wanted"}
+		if err := addEvent(ctx, q, ev); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(resets)), nil
+}
+
 // RestoreSQLite puts the SQLite backup at src in place of the database dsn
 // names (README "Backup and restore"). It refuses while any process has
 // the database open. It copies src (left untouched) to a temporary file
 // beside the database, checks it with SQLite's integrity check and that it
 // is a Twofold database, migrates it, mends it (AfterRestore, with the
 // replaced database's event id counter as floor) and closes it; only then
-// does it move the database and its -wal and -shm aside (to Aside, kept)
-// and put the copy, mode 0600, in its place by a rename. Until that
-// rename, the database is as it was.
+// does it keep the database aside (to Aside, a hard link or a copy), move
+// every -wal, -shm and -journal there, whether or not the database is
+// still there, and put the copy, mode 0600, in its place by a rename.
+// Until that rename, the database is as it was, and whole at its path at
+// every moment. A dsn naming a symbolic link restores the database it
+// leads to.
 func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, now time.Time) (RestoreResult, error) {
 	var r RestoreResult
 	if isPostgres(dsn) {
@@ -135,6 +193,13 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 	path, _ := sqlitePath(dsn)
 	if path == "" {
 		return r, errors.New("restore: sqlite database path is empty")
+	}
+	// A link to the database: the database is what is replaced, beside
+	// it, not the link.
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		if path, err = filepath.EvalSymlinks(path); err != nil {
+			return r, fmt.Errorf("restore: the database is a link that leads nowhere: %w", err)
+		}
 	}
 	sfi, err := os.Stat(src)
 	if err != nil {
@@ -165,11 +230,25 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 	if err != nil {
 		return r, fmt.Errorf("restore: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".twofold-restore-*") // mode 0600
+	// The copies left by restores killed before they finished: whole
+	// databases, the password hashes in them.
+	stale, _ := filepath.Glob(filepath.Join(dir, restoreTempPrefix+"*"))
+	for _, name := range stale {
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return r, fmt.Errorf("restore: remove the copy %s left by an earlier restore: %w", name, err)
+		}
+		r.StaleRemoved = append(r.StaleRemoved, name)
+	}
+	tmp, err := os.CreateTemp(dir, restoreTempPrefix+"*") // mode 0600 from the start
 	if err != nil {
 		return r, fmt.Errorf("restore: %w", err)
 	}
 	tmpName := tmp.Name()
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		os.Remove(tmpName)
+		return r, fmt.Errorf("restore: %w", err)
+	}
 	defer func() {
 		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 			os.Remove(tmpName + suffix)
@@ -192,7 +271,9 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 	if err != nil {
 		return r, fmt.Errorf("restore: open the backup: %w", err)
 	}
+	removed := r.StaleRemoved
 	r, err = st.AfterRestore(ctx, floor, e)
+	r.StaleRemoved = removed
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}
@@ -203,22 +284,32 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 		return r, fmt.Errorf("restore: %w", err)
 	}
 
+	if dfi != nil {
+		keepOwner(tmpName, dfi)
+	}
+	if err := os.Chmod(tmpName, 0o600); err != nil {
+		return r, fmt.Errorf("restore: %w", err)
+	}
+
 	// Looked for again at the last moment: a server started meanwhile.
 	if exists {
 		if _, err := eventCounter(ctx, path); err != nil {
 			return r, err
 		}
-		aside, err := moveAside(path, now)
-		if err != nil {
-			return r, err
-		}
-		r.Aside = aside
 	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return r, fmt.Errorf("restore: put the backup in place (the database was moved to %s): %w", r.Aside, err)
+	// The old database is linked (or copied) aside, and its logs, -wal,
+	// -shm and -journal, moved aside, whether or not the database is still
+	// there: a log left from a lost or removed file must never meet the
+	// restored one, which SQLite would replay it into. Then the copy
+	// replaces the database by a rename, so that a whole database is at
+	// path at every moment.
+	aside, moved, err := moveAside(path, exists, now)
+	r.Aside, r.Moved = aside, moved
+	if err != nil {
+		return r, err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		return r, fmt.Errorf("restore: %w", err)
+	if err := renameIn(tmpName, path); err != nil {
+		return r, fmt.Errorf("restore: put the backup in place (the database is as it was; its logs, if any, were moved to %s): %w", aside, err)
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
@@ -274,14 +365,39 @@ func checkTwofold(ctx context.Context, path string) error {
 	return nil
 }
 
-// moveAside renames the SQLite file at path, and its -wal and -shm, to a
-// name beside it that says when, which no file has yet, and returns it.
-func moveAside(path string, now time.Time) (string, error) {
+// restoreTempPrefix begins the name of the copy a restore makes beside
+// the database.
+const restoreTempPrefix = ".twofold-restore-"
+
+// renameIn puts the restored copy in place; a variable so that a test can
+// make it fail, as a crash at that moment would.
+var renameIn = os.Rename
+
+// logSuffixes are the files SQLite keeps beside a database.
+var logSuffixes = []string{"-wal", "-shm", "-journal"}
+
+// moveAside links the SQLite file at path, when exists (or copies it,
+// where links cannot be made), to a name beside it that says when, which
+// no file has yet, and moves its -wal, -shm and -journal there, those that
+// are, whether or not the file is. It returns that name, or "" when there
+// was nothing to move, and the files now there.
+func moveAside(path string, exists bool, now time.Time) (string, []string, error) {
+	var logs []string
+	for _, suffix := range logSuffixes {
+		if _, err := os.Lstat(path + suffix); err == nil {
+			logs = append(logs, suffix)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", nil, fmt.Errorf("restore: %w", err)
+		}
+	}
+	if !exists && len(logs) == 0 {
+		return "", nil, nil
+	}
 	base := path + ".before-restore-" + now.UTC().Format("20060102T150405Z")
 	aside := base
 	for i := 2; ; i++ {
 		free := true
-		for _, suffix := range []string{"", "-wal", "-shm"} {
+		for _, suffix := range append([]string{""}, logSuffixes...) {
 			if _, err := os.Lstat(aside + suffix); !errors.Is(err, fs.ErrNotExist) {
 				free = false
 			}
@@ -291,12 +407,46 @@ func moveAside(path string, now time.Time) (string, error) {
 		}
 		aside = fmt.Sprintf("%s.%d", base, i)
 	}
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Rename(path+suffix, aside+suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("restore: move %s aside to %s (the files already moved are there): %w", path+suffix, aside+suffix, err)
+	var moved []string
+	if exists {
+		if err := linkOrCopy(path, aside); err != nil {
+			return aside, moved, fmt.Errorf("restore: keep the database at %s (nothing changed): %w", aside, err)
 		}
+		moved = append(moved, aside)
 	}
-	return aside, nil
+	for _, suffix := range logs {
+		if err := os.Rename(path+suffix, aside+suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return aside, moved, fmt.Errorf("restore: move %s aside to %s (the database is as it was; the files kept are %v): %w", path+suffix, aside+suffix, moved, err)
+		}
+		moved = append(moved, aside+suffix)
+	}
+	return aside, moved, nil
+}
+
+// linkOrCopy makes dst, which must not exist, a hard link to src, or, where
+// the file system has none, a synced owner-only copy of it.
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm()&0o600)
+	if err != nil {
+		return err
+	}
+	err = copyFile(f, src)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst)
+		return err
+	}
+	keepOwner(dst, fi)
+	return nil
 }
 
 // copyFile copies the file at src into f and syncs f.

@@ -2,8 +2,12 @@ package store_test
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,5 +148,94 @@ func TestWebhookForeignCursor(t *testing.T) {
 	later := addTestEvents(t, s, "test.later", 2)
 	if got := followWebhook(t, s, "wh-1", later); !slices.Equal(got, later) {
 		t.Errorf("later events: got %v, want %v", got, later)
+	}
+}
+
+// TestAfterRestoreCancelsResets: a two-factor reset waiting in a backup
+// may have been cancelled after it; restored, it would fall due and wipe
+// the holder's factors. The fix-ups cancel every one, on the record of
+// each account, on both stores.
+func TestAfterRestoreCancelsResets(t *testing.T) {
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": testenv.SQLiteDSN, "postgres": testenv.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, dsn(t))
+			ctx := t.Context()
+			for _, user := range []string{"alice", "bob", "carol"} {
+				if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-" + user, Username: user, Email: user + "@example.com",
+					PasswordHash: "$argon2id$v=19$" + user, CreatedAt: keysT0}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, id := range []string{"acct-alice", "acct-bob"} {
+				if err := s.AddTwoFactorReset(ctx, twofold.TwoFactorReset{AccountID: id, RequestedBy: "operator dave",
+					RequestedAt: keysT0, Due: keysT0.Add(72 * time.Hour)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := s.AfterRestore(ctx, 0, twofold.AuditEvent{Type: "database.restored", At: keysT0.Add(time.Hour), Source: "cli"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ResetsCancelled != 2 {
+				t.Errorf("ResetsCancelled = %d, want 2", r.ResetsCancelled)
+			}
+			if due, err := s.DueTwoFactorResets(ctx, keysT0.Add(1000*time.Hour), 10); err != nil || len(due) != 0 {
+				t.Errorf("resets due after the restore: %v, %v; want none", due, err)
+			}
+			for user, want := range map[string]int{"alice": 1, "bob": 1, "carol": 0} {
+				evs, err := s.Events(ctx, "acct-"+user, 0, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, e := range evs {
+					if e.Type == "two_factor.reset_cancelled" {
+						n++
+						if !e.ByOperator || e.Source != "cli" || !strings.Contains(e.Detail, "restore") || !strings.Contains(e.Detail, "operator dave") {
+							t.Errorf("%s's event: %+v", user, e)
+						}
+					}
+				}
+				if n != want {
+					t.Errorf("%s: %d two_factor.reset_cancelled events, want %d", user, n, want)
+				}
+			}
+			evs, err := s.Events(ctx, "", 0, 1)
+			if err != nil || len(evs) != 1 || evs[0].Type != "database.restored" || evs[0].ID != r.EventID || !strings.Contains(evs[0].Detail, "2 two-factor resets waiting cancelled") {
+				t.Errorf("the newest event: %+v, %v; want the restore's, id %d, saying so", evs, err, r.EventID)
+			}
+		})
+	}
+}
+
+// TestRestoreSQLiteCrashAtRename: until the restored copy is in place,
+// the database is whole at its path, however the restore stops (here, the
+// rename that puts the copy in place fails, as a crash there would): the
+// next server opens the old database, not a new empty one.
+func TestRestoreSQLiteCrashAtRename(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "twofold.db")
+	s, err := store.Open(t.Context(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(dir, "backup.db")
+	if _, err := store.Backup(t.Context(), "sqlite:"+path, backup); err != nil {
+		t.Fatal(err)
+	}
+	ids := addTestEvents(t, s, "test.after_backup", 1)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store.FailRenameInForTest(t, errors.New("crashed"))
+	if _, err := store.RestoreSQLite(t.Context(), "sqlite:"+path, backup, twofold.AuditEvent{Type: "database.restored", At: keysT0, Source: "cli"}, keysT0); err == nil {
+		t.Fatal("restore with the rename failing: no error")
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("no database at its path after a restore stopped: %v", err)
+	}
+	s = open(t, "sqlite:"+path)
+	if evs, err := s.Events(t.Context(), "", 0, 1); err != nil || len(evs) != 1 || evs[0].ID != ids[0] {
+		t.Errorf("the database after a restore stopped: newest event %+v, %v; want the old one's, id %d", evs, err, ids[0])
 	}
 }
