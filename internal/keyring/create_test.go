@@ -24,7 +24,12 @@ import (
 // made it), and every data key they store is wrapped by its master key.
 // Before, each made a file and renamed it into place: the last rename won,
 // and the others served with master and hash keys no file held.
-func TestKeyFileCreationRace(t *testing.T) {
+func TestKeyFileCreationRace(t *testing.T) { keyFileCreationRace(t) }
+
+// keyFileCreationRace is TestKeyFileCreationRace, on whatever file system
+// the test has set up; each file made has mode 0600.
+func keyFileCreationRace(t *testing.T) {
+	t.Helper()
 	const rounds, instances = 20, 8
 	for round := range rounds {
 		path := filepath.Join(t.TempDir(), "twofold.key")
@@ -70,6 +75,9 @@ func TestKeyFileCreationRace(t *testing.T) {
 		}
 		if makers != 1 {
 			t.Errorf("round %d: %d instances report that they made the file, want 1", round, makers)
+		}
+		if mode, exposed, err := Exposed(path); err != nil || exposed {
+			t.Errorf("round %d: the file has mode %v (%v), want 0600", round, mode, err)
 		}
 		keys, _ := st.DataKeys(t.Context())
 		for _, w := range keys {
@@ -293,51 +301,7 @@ func withoutHardLinks(t *testing.T) {
 // one reads the file while another is still writing it.
 func TestKeyFileCreationRaceWithoutHardLinks(t *testing.T) {
 	withoutHardLinks(t)
-	const rounds, instances = 20, 8
-	for round := range rounds {
-		path := filepath.Join(t.TempDir(), "twofold.key")
-		var (
-			wg      sync.WaitGroup
-			start   = make(chan struct{})
-			files   = make([]*File, instances)
-			created = make([]bool, instances)
-		)
-		for i := range instances {
-			wg.Go(func() {
-				<-start
-				f, c, err := LoadOrCreateFile(path)
-				if err != nil {
-					t.Errorf("round %d, instance %d: %v", round, i, err)
-					return
-				}
-				files[i], created[i] = f, c
-			})
-		}
-		close(start)
-		wg.Wait()
-		if t.Failed() {
-			return
-		}
-		disk, err := LoadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		makers := 0
-		for i, f := range files {
-			if f.Primary != disk.Primary || !bytes.Equal(f.HashKey, disk.HashKey) {
-				t.Fatalf("round %d: instance %d holds keys the file on disk does not", round, i)
-			}
-			if created[i] {
-				makers++
-			}
-		}
-		if makers != 1 {
-			t.Errorf("round %d: %d instances report that they made the file, want 1", round, makers)
-		}
-		if mode, exposed, err := Exposed(path); err != nil || exposed {
-			t.Errorf("round %d: the file has mode %v (%v), want 0600", round, mode, err)
-		}
-	}
+	keyFileCreationRace(t)
 }
 
 // TestKeyFileReadWhileWritten: a key file that ends before its JSON does is
