@@ -318,31 +318,41 @@ func TestKeyFileReadWhileWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cut := range []int{0, 1, len(b) / 2, len(b) - 2} {
-		path := filepath.Join(dir, fmt.Sprintf("cut%d.key", cut))
-		if err := os.WriteFile(path, b[:cut], 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := LoadFile(path); !errors.Is(err, errPartial) {
-			t.Fatalf("cut at %d of %d: LoadFile gave %v, want an error marking a file that ends early", cut, len(b), err)
-		}
-		// The writer finishes once the reader has found the file short.
-		waits := 0
-		old := waitForWriter
-		waitForWriter = func() {
-			if waits++; waits == 2 {
-				if err := os.WriteFile(path, b, 0o600); err != nil {
-					t.Error(err)
+	// Both ways an instance reads the file at start wait for the writer.
+	readers := map[string]func(path string) (*File, error){
+		"loadWritten": loadWritten,
+		"OpenFile": func(path string) (*File, error) {
+			f, _, _, err := OpenFile(t.Context(), path, &memStore{})
+			return f, err
+		},
+	}
+	for name, read := range readers {
+		for _, cut := range []int{0, 1, len(b) / 2, len(b) - 2} {
+			path := filepath.Join(dir, fmt.Sprintf("%s-cut%d.key", name, cut))
+			if err := os.WriteFile(path, b[:cut], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := LoadFile(path); !errors.Is(err, errPartial) {
+				t.Fatalf("cut at %d of %d: LoadFile gave %v, want an error marking a file that ends early", cut, len(b), err)
+			}
+			// The writer finishes once the reader has found the file short.
+			waits := 0
+			old := waitForWriter
+			waitForWriter = func() {
+				if waits++; waits == 2 {
+					if err := os.WriteFile(path, b, 0o600); err != nil {
+						t.Error(err)
+					}
 				}
 			}
-		}
-		got, err := loadWritten(path)
-		waitForWriter = old
-		if err != nil {
-			t.Fatalf("cut at %d: %v", cut, err)
-		}
-		if got.Primary != want.Primary || !bytes.Equal(got.HashKey, want.HashKey) {
-			t.Fatalf("cut at %d: read other keys than the file's", cut)
+			got, err := read(path)
+			waitForWriter = old
+			if err != nil {
+				t.Fatalf("%s, cut at %d: %v", name, cut, err)
+			}
+			if got.Primary != want.Primary || !bytes.Equal(got.HashKey, want.HashKey) {
+				t.Fatalf("%s, cut at %d: read other keys than the file's", name, cut)
+			}
 		}
 	}
 	bad := filepath.Join(dir, "bad.key")

@@ -129,7 +129,7 @@ var link = os.Link
 // sealed needs the file they were sealed under, and a new one would open
 // none of them. created reports whether the file was made.
 func OpenFile(ctx context.Context, path string, s Store) (f *File, k *Keyring, created bool, err error) {
-	f, err = LoadFile(path)
+	f, err = loadWritten(path)
 	if errors.Is(err, os.ErrNotExist) {
 		var keys []WrappedKey
 		if keys, err = s.DataKeys(ctx); err != nil {
@@ -137,7 +137,7 @@ func OpenFile(ctx context.Context, path string, s Store) (f *File, k *Keyring, c
 		}
 		if len(keys) == 0 {
 			f, created, err = LoadOrCreateFile(path)
-		} else if f, err = LoadFile(path); errors.Is(err, os.ErrNotExist) {
+		} else if f, err = loadWritten(path); errors.Is(err, os.ErrNotExist) {
 			// Not even now: another instance starting beside this one would
 			// have made the file before its first data key.
 			return nil, nil, false, fmt.Errorf("%w: the key file %s does not exist, and this database's secrets are sealed under master keys from a key file; pass --key-file with that file",
