@@ -366,44 +366,49 @@ const (
 	setupCancel                 // remove it
 )
 
-// setupOwner is whose a pending setup is, seen from a session.
-type setupOwner int
+// SetupOwner is whose a pending setup is, seen from a session.
+type SetupOwner int
 
 const (
-	ownerMine    setupOwner = iota // the caller's session started it
-	ownerUnknown                   // started before the setup's session was recorded
-	ownerGone                      // its session has ended (signed out, expired, signed out everywhere)
-	ownerOther                     // another session of the account, still signed in
+	SetupMine    SetupOwner = iota // the caller's session started it
+	SetupUnknown                   // started before the setup's session was recorded
+	SetupEnded                     // its session has ended (signed out, expired, signed out everywhere)
+	SetupOther                     // another session of the account, still signed in
 )
 
 // setupOwnerOf tells whose the pending setup f is, seen from a.
-func (s *Service) setupOwnerOf(ctx context.Context, a Auth, f twofold.Factor) (setupOwner, error) {
+func (s *Service) setupOwnerOf(ctx context.Context, a Auth, f twofold.Factor) (SetupOwner, error) {
 	switch {
 	case f.PendingSessionID == "":
-		return ownerUnknown, nil
+		return SetupUnknown, nil
 	case a.Key == nil && subtle.ConstantTimeCompare([]byte(a.Session.ID), []byte(f.PendingSessionID)) == 1:
-		return ownerMine, nil
+		return SetupMine, nil
 	}
 	sess, err := s.store.Session(ctx, f.PendingSessionID, s.Now())
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		return ownerGone, nil
+		return SetupEnded, nil
 	}
 	if err != nil {
 		return 0, err
 	}
 	if sess.AccountID != a.Account.ID || sess.Epoch != a.Account.SessionEpoch {
-		return ownerGone, nil
+		return SetupEnded, nil
 	}
-	return ownerOther, nil
+	return SetupOther, nil
 }
 
 // checkSetupSession refuses the caller use of the pending setup f unless
 // the caller is the session that started it (SPEC §1 story 3: each
 // authenticator is set up where it was begun). Another session of the
-// account, elevated or not, may neither see its key, nor finish it, nor
-// cancel it: it would read or confirm the key of the owner's authenticator,
-// or pull a setup away from under the owner. The answer is not-found, as
-// for a setup that is gone, and names no secret.
+// account, elevated or not, may neither see its key nor finish it: it
+// would read or confirm the key of the owner's authenticator. Nor may it
+// cancel it, and so pull a setup away from under the owner, unless it is
+// elevated: a session that has just passed a second factor of the account
+// is the owner's (SPEC §1 story 5, as for removing an active factor), and
+// the setup may be a thief's, started with a stolen session, that the
+// owner must be able to stop without first finding and ending that
+// session. The answer is not-found, as for a setup that is gone, and names
+// no secret.
 //
 // Two kinds of setup have no session to wait for: one whose session has
 // ended (signed out, expired, or signed out everywhere) may be cancelled
@@ -415,34 +420,63 @@ func (s *Service) setupOwnerOf(ctx context.Context, a Auth, f twofold.Factor) (s
 // session without elevation may read it anew. API keys make no setups
 // (person), so only a session can match.
 func (s *Service) checkSetupSession(ctx context.Context, a Auth, f twofold.Factor, use setupUse) error {
+	_, err := s.setupAccess(ctx, a, f, use)
+	return err
+}
+
+// setupAccess is checkSetupSession, which also tells whose the setup is
+// (SetupMine for a factor that is not pending).
+func (s *Service) setupAccess(ctx context.Context, a Auth, f twofold.Factor, use setupUse) (SetupOwner, error) {
 	if f.Status != twofold.FactorPending {
-		return nil
+		return SetupMine, nil
 	}
 	owner, err := s.setupOwnerOf(ctx, a, f)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	switch {
-	case owner == ownerMine,
-		owner == ownerUnknown && use != setupShow,
-		owner == ownerUnknown && a.Elevated(s.Now()),
-		owner == ownerGone && use == setupCancel:
-		return nil
+	case owner == SetupMine,
+		owner == SetupUnknown && use != setupShow,
+		owner == SetupUnknown && a.Elevated(s.Now()),
+		owner == SetupEnded && use == setupCancel,
+		owner == SetupOther && use == setupCancel && a.Elevated(s.Now()):
+		return owner, nil
 	}
-	return &twofold.Error{Code: twofold.CodeNotFound, Err: ErrOtherSession,
-		Message: "this authenticator's setup was started in another session: only that session can see its key, finish it or cancel it (once that session has ended, any session can cancel it)"}
+	return owner, &twofold.Error{Code: twofold.CodeNotFound, Err: ErrOtherSession,
+		Message: "this authenticator's setup was started in another session: only that session can see its key or finish it; a session that has confirmed it's you can cancel it, and once that session has ended any session can"}
 }
 
 // SetupElsewhere reports whether the pending setup f belongs to another
 // session of the caller's account that is still signed in, so that the
-// caller may neither finish nor cancel it (checkSetupSession): pages then
-// say where it can be finished, rather than offer buttons that fail.
+// caller may not finish it, and may cancel it only once elevated
+// (checkSetupSession): pages then say where it was started, rather than
+// offer buttons that fail.
 func (s *Service) SetupElsewhere(ctx context.Context, a Auth, f twofold.Factor) (bool, error) {
 	if f.Status != twofold.FactorPending || f.AccountID != a.Account.ID {
 		return false, nil
 	}
 	owner, err := s.setupOwnerOf(ctx, a, f)
-	return owner == ownerOther, err
+	return owner == SetupOther, err
+}
+
+// SetupOwners tells, for each pending setup among the caller's factors fs,
+// whose session started it, seen from the caller (SetupOwner), keyed by
+// factor id; active factors are left out. The API marks with it the setups
+// the caller cannot finish, among them a thief's, which only an elevated
+// session may cancel (checkSetupSession).
+func (s *Service) SetupOwners(ctx context.Context, a Auth, fs []twofold.Factor) (map[string]SetupOwner, error) {
+	out := map[string]SetupOwner{}
+	for _, f := range fs {
+		if f.Status != twofold.FactorPending || f.AccountID != a.Account.ID {
+			continue
+		}
+		owner, err := s.setupOwnerOf(ctx, a, f)
+		if err != nil {
+			return nil, err
+		}
+		out[f.ID] = owner
+	}
+	return out, nil
 }
 
 // factor loads and decrypts one of the account's factors.
@@ -764,7 +798,8 @@ func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m M
 	if err != nil {
 		return err
 	}
-	if err := s.checkSetupSession(ctx, a, f, setupCancel); err != nil {
+	owner, err := s.setupAccess(ctx, a, f, setupCancel)
+	if err != nil {
 		return err
 	}
 	if f.Status == twofold.FactorActive {
@@ -782,6 +817,9 @@ func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m M
 		return err
 	}
 	detail := string(f.Type) + " " + f.ID
+	if f.Status == twofold.FactorPending && owner == SetupOther {
+		detail += "; setup started in another session"
+	}
 	if lastGone && f.Status == twofold.FactorActive {
 		detail += "; last factor, two-factor is off"
 	}

@@ -35,6 +35,12 @@ type factorJSON struct {
 	// Unavailable is why the factor cannot be used now (a phone whose
 	// region this server no longer texts).
 	Unavailable string `json:"unavailable,omitempty"`
+	// SetupSession is, on a pending factor, whose session started its
+	// setup, seen from the caller: "this", "other" (another session still
+	// signed in: only it finishes the setup, and an elevated session may
+	// cancel it) or "ended" (any session may cancel it); left out when not
+	// known (set up before it was recorded) and on active factors.
+	SetupSession string `json:"setup_session,omitempty"`
 }
 
 func toFactorJSON(f twofold.Factor) factorJSON {
@@ -58,6 +64,25 @@ func factorsJSON(fs []twofold.Factor) []factorJSON {
 		out = append(out, toFactorJSON(f))
 	}
 	return out
+}
+
+// setupSessionNames are the setup_session values of factorJSON.
+var setupSessionNames = map[core.SetupOwner]string{core.SetupMine: "this", core.SetupOther: "other", core.SetupEnded: "ended"}
+
+// myFactorsJSON is factorsJSON for the caller's own factors, each pending
+// one marked with whose session started its setup (core.SetupOwners).
+func (s *Server) myFactorsJSON(r *http.Request, a core.Auth, fs []twofold.Factor) ([]factorJSON, error) {
+	owners, err := s.svc.SetupOwners(r.Context(), a, fs)
+	if err != nil {
+		return nil, err
+	}
+	out := factorsJSON(fs)
+	for i := range out {
+		if o, ok := owners[out[i].ID]; ok {
+			out[i].SetupSession = setupSessionNames[o]
+		}
+	}
+	return out, nil
 }
 
 type twoFactorJSON struct {
@@ -101,10 +126,15 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		writeError(w, r, s.log, err)
 		return
 	}
+	fs, err := s.myFactorsJSON(r, a, p.Factors)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
 	out := map[string]any{
 		"id": p.Account.ID, "username": p.Account.Username, "email": p.Account.Email, "operator": p.Account.Operator,
 		"two_factor": twoFactorOf(p),
-		"factors":    factorsJSON(p.Factors),
+		"factors":    fs,
 		"elevated":   p.Elevated,
 	}
 	if p.Elevated {
@@ -119,7 +149,12 @@ func (s *Server) listFactors(w http.ResponseWriter, r *http.Request, a core.Auth
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"factors": factorsJSON(fs)})
+	out, err := s.myFactorsJSON(r, a, fs)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"factors": out})
 }
 
 func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {

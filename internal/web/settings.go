@@ -322,12 +322,25 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 	self := "/settings/security/factors/" + id + "/remove"
 	b := confirmBody{Action: self, Cancel: "/settings/security", Danger: true}
 	if f.Status == twofold.FactorPending {
-		if elsewhere, err := s.svc.SetupElsewhere(r.Context(), a, f); err != nil || elsewhere {
-			if err != nil {
-				s.fail(w, r, &a, err)
+		elsewhere, err := s.svc.SetupElsewhere(r.Context(), a, f)
+		if err != nil {
+			s.fail(w, r, &a, err)
+			return
+		}
+		if elsewhere {
+			// Another session's setup, perhaps a thief's: cancelled
+			// from here once this session has confirmed it's the
+			// holder (core.DeleteFactor), which an account without an
+			// active factor cannot.
+			if !p.Enabled {
+				http.Redirect(w, r, "/settings/security?m=enrol_elsewhere", http.StatusSeeOther)
 				return
 			}
-			http.Redirect(w, r, "/settings/security?m=enrol_elsewhere", http.StatusSeeOther)
+			b.Heading, b.Button = "Cancel the setup of “"+f.Label+"”, started in another session?", "Cancel setup"
+			b.Text = []string{"This authenticator is being set up in another browser or app that is signed in to your account. It was never confirmed, so it does not protect your account, and cancelling it cannot be undone.",
+				"If you did not start it, someone else may be signed in as you: after cancelling it, review your sessions and change your password."}
+			b.Elevation = s.elevationFor(r, a, p, self)
+			s.render(w, r, status, "confirm", Page{Title: "Cancel setup", Account: &a.Account, Error: errMsg, Body: b})
 			return
 		}
 		b.Heading, b.Button = "Cancel the setup of “"+f.Label+"”?", "Cancel setup"
@@ -366,6 +379,17 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	if err := s.svc.DeleteFactor(r.Context(), a, id, httpapi.Meta(r)); err != nil {
 		if errors.Is(err, core.ErrOtherSession) {
+			// Another session's setup, and this one not elevated: the
+			// page asks to confirm it's you, where the account can.
+			p, perr := s.svc.Me(r.Context(), a)
+			if perr != nil {
+				s.fail(w, r, &a, perr)
+				return
+			}
+			if p.Enabled && !a.Elevated(s.svc.Now()) {
+				s.renderRemove(w, r, a, http.StatusForbidden, "Confirm it's you to cancel a setup started in another session.")
+				return
+			}
 			http.Redirect(w, r, "/settings/security?m=enrol_elsewhere", http.StatusSeeOther)
 			return
 		}

@@ -1,0 +1,72 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestCancelAnotherSessionsSetup: a thief holding a session of the account
+// starts adding an app. The owner's security page lists it as started in
+// another session, without its key and without the button that finishes
+// it, and offers to cancel it. Cancelling asks the owner to confirm it's
+// them (a session that has not is refused, and the setup is left as it
+// was); with a code from the owner's phone the setup is cancelled while the
+// thief's session is still signed in. On SQLite and PostgreSQL.
+func TestCancelAnotherSessionsSetup(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			phoneKey := account(t, ts, "amy", false, true)
+			thief := newClient(t, ts.URL())
+			thief.signInWithCode(ts, "amy", phoneKey) // a session taken while elevated
+			r := thief.post("/settings/security/totp", url.Values{"label": {"Evil"}})
+			if !strings.HasPrefix(r.url.Path, "/settings/security/totp/") || setupKey(r.body) == "" {
+				t.Fatalf("the thief's setup: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			setup, evilKey := r.url.Path, setupKey(r.body)
+			id := strings.TrimPrefix(setup, "/settings/security/totp/")
+			remove := "/settings/security/factors/" + id + "/remove"
+
+			ts.Clock.Add(30 * time.Second)
+			owner := newClient(t, ts.URL())
+			owner.signInWithCode(ts, "amy", phoneKey)
+			ts.Clock.Add(11 * time.Minute) // the owner's elevation has lapsed
+
+			r = owner.get("/settings/security")
+			if !strings.Contains(r.body, `id="elsewhere-`+id+`"`) || !strings.Contains(r.body, `href="`+remove+`"`) {
+				t.Errorf("the owner's security page: the thief's setup is not shown as another session's with a cancel")
+			}
+			if strings.Contains(r.body, evilKey[:8]) || strings.Contains(r.body, `href="`+setup+`"`) {
+				t.Errorf("the owner's security page shows the thief's key or a way to finish the setup")
+			}
+			if r := owner.get(remove); !strings.Contains(r.body, "started in another session") || !strings.Contains(r.body, `name="elevate_code"`) {
+				t.Errorf("the cancel page: at %s (%d), want it to say whose the setup is and ask to confirm it's you", r.url, r.status)
+			}
+			// Without confirming it's them: refused, the setup kept.
+			if r := owner.post(remove, url.Values{}); r.status != http.StatusForbidden || !strings.Contains(r.body, `name="elevate_code"`) {
+				t.Errorf("cancelling without confirming it's you: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			if r := owner.get("/settings/security"); !strings.Contains(r.body, `id="elsewhere-`+id+`"`) {
+				t.Fatalf("the setup is gone after a refused cancel")
+			}
+			ts.Clock.Add(30 * time.Second)
+			r = owner.post(remove, url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, phoneKey, ts.Clock.Now())}})
+			if r.url.RawQuery != "m=setup_cancelled" {
+				t.Fatalf("cancelling, confirming it's you: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			if strings.Contains(r.body, `id="elsewhere-`+id+`"`) || strings.Contains(r.body, "Evil") {
+				t.Errorf("the security page still lists the thief's setup")
+			}
+			// The thief's session is still signed in; its setup is gone.
+			if r := thief.get(setup); r.url.Path != "/settings/security" || r.url.RawQuery != "m=enrol_gone" {
+				t.Errorf("the thief on its setup page: at %s (%d), want the security page saying it is gone", r.url, r.status)
+			}
+		})
+	}
+}
