@@ -42,7 +42,7 @@ var notices = map[string]string{
 	"required_off":             "Sign-in no longer asks for a second factor. Sensitive changes still do.",
 	"recovery_used":            "You signed in with a recovery code. Each code works once.",
 	"enrol_gone":               "That authenticator setup is finished or was cancelled.",
-	"enrol_elsewhere":          "That authenticator's setup was started in another session, and only that session can see its key or finish it. You can cancel it here once you have confirmed it's you (with another authenticator), or once that session has signed out.",
+	"enrol_elsewhere":          "That authenticator's setup was started in another session, and only that session can see its key or finish it. If you did not start it, cancel it here: with an authenticator already active, after confirming it's you; without one, once that session has signed out.",
 	"unlocked":                 "The account is unlocked.",
 	"nothing_locked":           "Nothing to unlock: no failed attempts are counted against this account.",
 	"reset_requested":          "The reset of two-factor is scheduled. The holder has been emailed and can cancel it until it is due.",
