@@ -778,6 +778,15 @@ func (s *Service) RenameFactor(ctx context.Context, a Auth, factorID, label stri
 	if err != nil {
 		return err
 	}
+	for _, f := range fs {
+		// Another session's setup is not the caller's to name, as it is not
+		// to finish (checkSetupSession).
+		if f.ID == factorID {
+			if err := s.checkSetupSession(ctx, a, f, setupFinish); err != nil {
+				return err
+			}
+		}
+	}
 	if err := checkNewLabel(fs, label, factorID); err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 // TestPendingSetupBelongsToItsSession: a setup (an app, a push device, a
 // phone) belongs to the session that started it. Another session of the
 // account, signed in with the password, cannot cancel it, confirm it, send
-// it a new code or make its device a new enrolment code: each is 404
+// it a new code, make its device a new enrolment code or rename it: each is 404
 // not-found, and the setup is left as it was; the session that started it
 // still confirms or cancels it. Once that session has signed out, another
 // may cancel what it left (never confirm it). On SQLite and PostgreSQL.
@@ -37,6 +37,10 @@ func TestPendingSetupBelongsToItsSession(t *testing.T) {
 		wantProblem(t, other.Do(t, "POST", "/v1/me/factors/"+sms.id+"/confirm", map[string]string{"code": smsCode}), 404, "not-found")
 		wantProblem(t, other.Do(t, "POST", "/v1/me/factors/"+sms.id+"/challenge", nil), 404, "not-found")
 		wantProblem(t, other.Do(t, "POST", "/v1/me/factors/"+push.id+"/enrolment", nil), 404, "not-found")
+		wantProblem(t, other.Do(t, "PATCH", "/v1/me/factors/"+app.id, map[string]string{"label": "renamed"}), 404, "not-found")
+		if r := laptop.Do(t, "PATCH", "/v1/me/factors/"+token.id, map[string]string{"label": "key fob"}); r.Status/100 != 2 {
+			t.Errorf("rename a setup, the session that started it: got %d %s", r.Status, r.Body)
+		}
 		if got := len(g.Messages()); got != texts {
 			t.Errorf("another session had %d texts sent to the owner's setup", got-texts)
 		}
