@@ -75,7 +75,9 @@ var oneTimeTables = []string{"sessions", "logins", "api_tokens", "sent_codes", "
 //     resume by id;
 //   - on PostgreSQL every webhook's cursor is re-based (RebaseWebhooks):
 //     a dump restored into another cluster carries transaction ids of the
-//     old one;
+//     old one; and every webhook's lease ends, so that the first server
+//     to start delivers at once, not when a lease taken by an instance on
+//     the database as it was at the backup would have run out;
 //   - every session ends, and every login waiting for its second step,
 //     API key token, sent code, security-key, passkey and SSH challenge,
 //     password-reset and email-change link is voided: a session signed
@@ -112,6 +114,12 @@ func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEv
 		}
 		if err := s.RebaseWebhooks(ctx); err != nil {
 			return err
+		}
+		// Leases of instances on the database as it was at the backup
+		// (a delivery in flight while pg_dump ran) would hold every
+		// endpoint back until they run out: every server is stopped.
+		if _, err := q.ExecContext(ctx, `UPDATE webhooks SET lease_owner = '', lease_until = 0`); err != nil {
+			return fmt.Errorf("after restore: end webhook leases: %w", err)
 		}
 		for _, table := range oneTimeTables {
 			n, err := rowsAffected(q.ExecContext(ctx, `DELETE FROM `+table))

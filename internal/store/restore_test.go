@@ -208,6 +208,34 @@ func TestAfterRestoreCancelsResets(t *testing.T) {
 	}
 }
 
+// TestAfterRestoreEndsWebhookLeases: a backup made while a delivery was
+// in flight (pg_dump, or twofold backup, of a database servers run on)
+// holds that instance's lease on the endpoint; restored, it would hold
+// every server back until it ran out. The fix-ups end it, on both stores.
+// (The restore drill, TestRestoreDrillPostgres, meets it end to end.)
+func TestAfterRestoreEndsWebhookLeases(t *testing.T) {
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": testenv.SQLiteDSN, "postgres": testenv.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, dsn(t))
+			ctx := t.Context()
+			ensureKeys(t, s, "key-1")
+			if err := s.CreateWebhook(ctx, twofold.Webhook{ID: "wh-1", URL: "https://panel.example.com/events", CreatedAt: keysT0, CreatedBy: "op",
+				SecretKeyID: "key-1", SealedSecret: []byte("sealed")}); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := s.ClaimWebhook(ctx, "wh-1", "instance-at-the-backup", keysT0, keysT0.Add(time.Minute)); err != nil || !ok {
+				t.Fatalf("ClaimWebhook: %v, %v", ok, err)
+			}
+			if _, err := s.AfterRestore(ctx, 0, twofold.AuditEvent{Type: "database.restored", At: keysT0, Source: "cli"}); err != nil {
+				t.Fatal(err)
+			}
+			if due, err := s.DueWebhooks(ctx, "instance-after-the-restore", keysT0); err != nil || !slices.Equal(due, []string{"wh-1"}) {
+				t.Errorf("webhooks due after the restore: %v, %v; want wh-1 at once", due, err)
+			}
+		})
+	}
+}
+
 // TestRestoreSQLiteCrashAtRename: until the restored copy is in place,
 // the database is whole at its path, however the restore stops (here, the
 // rename that puts the copy in place fails, as a crash there would): the
