@@ -23,8 +23,11 @@ type securityBody struct {
 	Active  []twofold.Factor
 	Pending []twofold.Factor
 	// Elsewhere holds the ids of the pending setups another session,
-	// still signed in, started: only it can finish or cancel them.
+	// still signed in, started: only it can finish them.
 	Elsewhere map[string]bool
+	// Ended holds the ids of the pending setups whose session has ended:
+	// no session can finish them any more, any can cancel them.
+	Ended map[string]bool
 	Events    []twofold.AuditEvent
 	LowCodes  bool
 	Label     string // the label field of the enrol form
@@ -53,23 +56,24 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 		s.fail(w, r, &a, err)
 		return
 	}
-	b := securityBody{Profile: p, Events: evs, Label: label, Invitations: len(invitations)}
+	owners, err := s.svc.SetupOwners(r.Context(), a, p.Factors)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b := securityBody{Profile: p, Events: evs, Label: label, Invitations: len(invitations),
+		Elsewhere: map[string]bool{}, Ended: map[string]bool{}}
 	for _, f := range p.Factors {
 		if f.Status == twofold.FactorActive {
 			b.Active = append(b.Active, f)
-		} else {
-			b.Pending = append(b.Pending, f)
-			elsewhere, err := s.svc.SetupElsewhere(r.Context(), a, f)
-			if err != nil {
-				s.fail(w, r, &a, err)
-				return
-			}
-			if elsewhere {
-				if b.Elsewhere == nil {
-					b.Elsewhere = map[string]bool{}
-				}
-				b.Elsewhere[f.ID] = true
-			}
+			continue
+		}
+		b.Pending = append(b.Pending, f)
+		switch owners[f.ID] {
+		case core.SetupOther:
+			b.Elsewhere[f.ID] = true
+		case core.SetupEnded:
+			b.Ended[f.ID] = true
 		}
 	}
 	b.LowCodes = p.Enabled && p.RecoveryCodesRemaining <= lowRecoveryCodes

@@ -70,3 +70,41 @@ func TestCancelAnotherSessionsSetup(t *testing.T) {
 		})
 	}
 }
+
+// TestSetupOfEndedSession: a setup whose session has signed out can no
+// longer be finished by anyone, so the security page of another session
+// says so and offers only to cancel it (no "Finish setup" that would fail);
+// cancelling it needs no code. On SQLite and PostgreSQL.
+func TestSetupOfEndedSession(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			account(t, ts, "bo", false, false)
+			laptop := newClient(t, ts.URL())
+			laptop.signIn("bo")
+			r := laptop.post("/settings/security/totp", url.Values{"label": {"Left behind"}})
+			if !strings.HasPrefix(r.url.Path, "/settings/security/totp/") {
+				t.Fatalf("the setup: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			setup := r.url.Path
+			id := strings.TrimPrefix(setup, "/settings/security/totp/")
+			remove := "/settings/security/factors/" + id + "/remove"
+			laptop.post("/logout", url.Values{})
+
+			tablet := newClient(t, ts.URL())
+			tablet.signIn("bo")
+			r = tablet.get("/settings/security")
+			if !strings.Contains(r.body, `id="ended-`+id+`"`) || !strings.Contains(r.body, `href="`+remove+`"`) {
+				t.Errorf("the security page does not say the setup's session has ended, with a cancel")
+			}
+			if strings.Contains(r.body, `href="`+setup+`"`) {
+				t.Errorf("the security page offers to finish a setup whose session has ended")
+			}
+			r = tablet.post(remove, url.Values{})
+			if r.url.RawQuery != "m=setup_cancelled" || strings.Contains(r.body, "Left behind") {
+				t.Errorf("cancelling the setup: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+		})
+	}
+}
