@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/pushdevice"
 )
 
@@ -60,10 +62,21 @@ func (m *Main) deviceEnrol(ctx context.Context, args []string) error {
 	} else if err != nil {
 		return fmt.Errorf("%w; nothing was enrolled, and the enrolment code still works", err)
 	}
+	// Tried once, never again by itself, unlike `device watch`: the code
+	// is good once, so a second try after an answer that never came could
+	// be refused although the first was enrolled.
 	e, err := pushdevice.Register(ctx, &http.Client{Timeout: 30 * time.Second}, st, en)
 	if pushdevice.Refused(err) {
 		if rerr := os.Remove(*state); rerr != nil {
 			return fmt.Errorf("enrol: %w (and the unused key in %s could not be removed: %v)", err, *state, rerr)
+		}
+		var pe *pushdevice.Error
+		if errors.As(err, &pe) && pe.Status == http.StatusTooManyRequests {
+			when := "shortly"
+			if d := pe.Wait(m.Now()); d > 0 {
+				when = fmt.Sprintf("in %s (at %s)", d, m.Now().Add(d).Local().Format(time.TimeOnly))
+			}
+			return fmt.Errorf("enrol: %w; nothing was enrolled, and the enrolment code still works until it expires: try again %s", err, when)
 		}
 		return fmt.Errorf("enrol: %w", err)
 	}
@@ -82,33 +95,132 @@ func (m *Main) deviceEnrol(ctx context.Context, args []string) error {
 	return nil
 }
 
+// Retrying after a failed request of `device watch`: exponential backoff
+// from watchRetryBase to watchRetryMax, and a Retry-After taken up to
+// watchRetryAfterMax (a longer one is taken as that much).
+const (
+	watchRetryBase     = time.Second
+	watchRetryMax      = time.Minute
+	watchRetryAfterMax = 10 * time.Minute
+)
+
+// retryDelay returns how long `device watch` waits after the failures-th
+// failed request in a row (1 for the first): watchRetryBase doubled at each
+// failure up to watchRetryMax, of which half is fixed and half random
+// ("equal jitter"), so that the devices a restart cut off together do not
+// all come back at once; and never less than the server's Retry-After
+// (retryAfter, 0 for none), plus up to a quarter of it at random.
+// jitter(n) returns a duration from 0 to n.
+func retryDelay(failures int, retryAfter time.Duration, jitter func(time.Duration) time.Duration) time.Duration {
+	d := watchRetryMax
+	if failures <= 1 {
+		d = watchRetryBase
+	} else if failures < 20 {
+		d = min(watchRetryBase<<(failures-1), watchRetryMax)
+	}
+	d = d/2 + jitter(d/2)
+	if retryAfter > 0 {
+		retryAfter = min(retryAfter, watchRetryAfterMax)
+		d = max(d, retryAfter+jitter(retryAfter/4))
+	}
+	return d
+}
+
+// jitter returns a random duration from 0 to n.
+func jitter(n time.Duration) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	return rand.N(n + 1)
+}
+
+// deviceRefused reports whether err is the server's 401 to a device's
+// signed request: the device was removed, or its key or clock is not
+// accepted. Trying again does not help.
+func deviceRefused(err error) bool {
+	var pe *pushdevice.Error
+	return errors.As(err, &pe) && pe.Status == http.StatusUnauthorized
+}
+
+const deviceRefusedHelp = "the server no longer accepts this device: it was removed from the account, " +
+	"the state file is not the one it was enrolled with, or this machine's clock is more than a minute off; " +
+	"enrol it again with a new code"
+
+// deviceWatch polls for sign-in requests until a signal, --once's answer,
+// the end of standard input, or the server's refusal of the device (401). A
+// failed request (a restart or deploy of the server, the network, a 429 or
+// 5xx) is said on standard error and tried again after retryDelay: a
+// device that stopped for good would leave later sign-ins unanswered with
+// nothing telling its owner.
 func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 	fs := m.flags("device watch", "device watch --state FILE [--once] [--server URL] [--wait 25s]")
 	state := fs.String("state", "twofold-device.json", "the device's state file, from device enrol")
 	once := fs.Bool("once", false, "stop after answering one request")
 	server := fs.String("server", "", "server URL to use instead of the one enrolled with (another instance on the same database)")
-	wait := fs.Duration("wait", 25*time.Second, "how long each poll waits for a request")
+	wait := fs.Duration("wait", 25*time.Second, "how long each poll waits for a request (at most "+core.MaxPushWait.String()+")")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%w: device watch takes no arguments", errUsage)
 	}
+	if *wait <= 0 || *wait > core.MaxPushWait {
+		return fmt.Errorf("%w: --wait must be more than 0s and at most %s", errUsage, core.MaxPushWait)
+	}
 	st, err := pushdevice.Load(*state)
 	if err != nil {
 		return err
 	}
 	c := &pushdevice.Client{State: st, HTTP: &http.Client{Timeout: *wait + 30*time.Second}, Now: m.Now, Server: *server}
+	where := c.State.Server
+	if *server != "" {
+		where = *server
+	}
 	in := bufio.NewReader(m.Stdin)
-	fmt.Fprintf(m.Stdout, "waiting for sign-in requests to %q (%s at %s)\n", st.Label, st.Account, c.State.Server)
+	fmt.Fprintf(m.Stdout, "waiting for sign-in requests to %q (%s at %s)\n", st.Label, st.Account, where)
+	failures := 0
+	// pause says on standard error what failed and when the next try is,
+	// and waits until then; it reports false when ctx ended meanwhile.
+	pause := func(what string, err error) bool {
+		failures++
+		now := m.Now()
+		var ra time.Duration
+		var pe *pushdevice.Error
+		if errors.As(err, &pe) {
+			ra = pe.Wait(now)
+		}
+		d := retryDelay(failures, ra, jitter)
+		shownD := d.Round(100 * time.Millisecond)
+		if d >= 10*time.Second {
+			shownD = d.Round(time.Second)
+		}
+		fmt.Fprintf(m.Stderr, "%s: %s; trying again in %s (at %s)\n", what, shown(err.Error()), shownD, now.Add(d).Local().Format(time.TimeOnly))
+		select {
+		case <-m.after(d):
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for {
 		cs, err := c.Challenges(ctx, *wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("poll: %w", err)
+			if deviceRefused(err) {
+				return fmt.Errorf("poll: %w: %s", err, deviceRefusedHelp)
+			}
+			if !pause("poll failed", err) {
+				return nil
+			}
+			continue
 		}
+		if failures > 0 {
+			fmt.Fprintf(m.Stderr, "polling %s again\n", where)
+			failures = 0
+		}
+	requests:
 		for _, ch := range cs {
 			fmt.Fprintf(m.Stdout, "\n%s: a request to %s as %s\n  from %s (%s)\n  at %s, until %s\n", shown(ch.Issuer), shown(ch.What), shown(ch.Account),
 				shown(ch.Source), shown(ch.UserAgent), ch.CreatedAt.Local().Format(time.DateTime), ch.ExpiresAt.Local().Format(time.TimeOnly))
@@ -126,12 +238,24 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 				status, err = c.Approve(ctx, ch.ID, answer)
 			}
 			var pe *pushdevice.Error
-			if errors.As(err, &pe) && pe.Status == http.StatusConflict {
+			if errors.As(err, &pe) && (pe.Status == http.StatusConflict || pe.Status == http.StatusNotFound) {
 				fmt.Fprintln(m.Stdout, "too late: the request was answered, replaced or has expired")
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("answer: %w", err)
+				if ctx.Err() != nil {
+					return nil
+				}
+				if deviceRefused(err) {
+					return fmt.Errorf("answer: %w: %s", err, deviceRefusedHelp)
+				}
+				// Not sent again by itself: the request is polled
+				// again, and shown again while it still waits.
+				fmt.Fprintln(m.Stdout, "the answer could not be sent")
+				if !pause("answer not sent (the request is shown again if it still waits)", err) {
+					return nil
+				}
+				break requests
 			}
 			switch status {
 			case "approved":

@@ -1,15 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/factor/push"
 	"github.com/twofold/twofold/internal/pushdevice"
@@ -187,6 +195,33 @@ func TestDeviceEnrolKeepsKeyFirst(t *testing.T) {
 			}
 			nothingEnrolled("after a refused enrolment")
 
+			// Throttled (by a front on loopback that answers 429 with
+			// Retry-After): tried once (newTestMain's Sleep fails the
+			// test), no key kept, the code still good, and the error says
+			// when to try again.
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "30")
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				fmt.Fprint(w, `{"type":"https://twofold.example/problems/throttled","status":429,"detail":"too many attempts"}`)
+			}))
+			defer front.Close()
+			e, err = push.ParseURI(uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Server = front.URL
+			throttled := filepath.Join(t.TempDir(), "device.json")
+			_, err = enrol(throttled, e.URI())
+			var pe *pushdevice.Error
+			if !errors.As(err, &pe) || pe.Status != 429 || exitCode(err) != 1 || !strings.Contains(err.Error(), "try again in 30s") {
+				t.Fatalf("enrol when throttled: %v, want the 429 and when to try again", err)
+			}
+			if _, err := os.Stat(throttled); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("state file after a 429: %v, want none", err)
+			}
+			nothingEnrolled("after a 429")
+
 			s.Clock.Add(time.Minute) // past the pause a refused enrolment sets
 			state := filepath.Join(t.TempDir(), "device.json")
 			tm, err = enrol(state, uri)
@@ -200,5 +235,284 @@ func TestDeviceEnrolKeepsKeyFirst(t *testing.T) {
 				t.Fatalf("state file: %v", err)
 			}
 		})
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	none := func(time.Duration) time.Duration { return 0 }
+	all := func(n time.Duration) time.Duration { return n }
+	for _, tc := range []struct {
+		name       string
+		failures   int
+		retryAfter time.Duration
+		jitter     func(time.Duration) time.Duration
+		want       time.Duration
+	}{
+		{"first, no jitter", 1, 0, none, 500 * time.Millisecond},
+		{"first, all jitter", 1, 0, all, time.Second},
+		{"third doubles twice", 3, 0, all, 4 * time.Second},
+		{"capped", 7, 0, all, watchRetryMax},
+		{"capped, no jitter", 7, 0, none, watchRetryMax / 2},
+		{"far past the cap", 1000, 0, all, watchRetryMax},
+		{"retry-after above the backoff", 1, 7 * time.Second, none, 7 * time.Second},
+		{"retry-after with jitter", 1, 8 * time.Second, all, 10 * time.Second},
+		{"retry-after below the backoff", 7, 2 * time.Second, all, watchRetryMax},
+		{"retry-after capped", 1, 24 * time.Hour, none, watchRetryAfterMax},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := retryDelay(tc.failures, tc.retryAfter, tc.jitter); got != tc.want {
+				t.Errorf("retryDelay(%d, %v) = %v, want %v", tc.failures, tc.retryAfter, got, tc.want)
+			}
+		})
+	}
+	for range 1000 {
+		if d := jitter(time.Second); d < 0 || d > time.Second {
+			t.Fatalf("jitter(1s) = %v, want 0 to 1s", d)
+		}
+	}
+}
+
+// pushDevice makes an account with a push device enrolled by `twofold
+// device enrol` on s, and returns the state file and the factor's id.
+func pushDevice(t *testing.T, s *testenv.Server, username string) (state, factorID string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: username, Email: username + "@example.com", Password: "correct horse battery"}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	c := testenv.NewClient(s.URL())
+	c.Token = c.Do(t, "POST", "/v1/login", map[string]string{"username": username, "password": "correct horse battery"}).String("token")
+	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "push", "label": "laptop"})
+	if r.Status != 201 {
+		t.Fatalf("enrol push: %d %s", r.Status, r.Body)
+	}
+	state = filepath.Join(t.TempDir(), "device.json")
+	tm := newTestMain(t, s.Clock.Now(), r.String("enrolment_uri")+"\n")
+	if err := tm.Run(ctx, []string{"device", "enrol", "--state", state, "-"}); err != nil {
+		t.Fatalf("device enrol: %v\n%s", err, tm.stderr.String())
+	}
+	return state, r.JSON["factor"].(map[string]any)["id"].(string)
+}
+
+// pushLogin starts a sign-in of username on the server at base and sends
+// a push to its device: the login, and the push's answer (number,
+// push_secret).
+func pushLogin(t *testing.T, base, username string) (string, testenv.Response) {
+	t.Helper()
+	r := testenv.NewClient(base).Do(t, "POST", "/v1/login", map[string]string{"username": username, "password": "correct horse battery"})
+	if r.String("status") != "second_factor_required" {
+		t.Fatalf("login: %s", r.Body)
+	}
+	loginID := r.String("login_id")
+	ch := testenv.NewClient(base).Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "push"})
+	if ch.Status != 202 {
+		t.Fatalf("push: %d %s", ch.Status, ch.Body)
+	}
+	return loginID, ch
+}
+
+// TestDeviceWatchSurvivesRestart: `twofold device watch` goes on through a
+// restart of its server (a deploy): the server stops between two polls,
+// the next poll finds nothing listening, the device says so on standard
+// error and waits (the injected Sleep, where the test starts the server
+// again on the same address and database and signs in with a push), then
+// polls again and answers the push. A device the server no longer knows
+// (its factor removed) gets 401, and that ends watch at once.
+func TestDeviceWatchSurvivesRestart(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db := dsn(t)
+			keyFile := filepath.Join(t.TempDir(), "twofold.key")
+			on := func(listen string) testenv.ServerOption {
+				return func(c *config.Config) { c.Listen, c.KeyFile = listen, keyFile }
+			}
+			a := testenv.NewServer(t, db, on("127.0.0.1:0"))
+			state, factorID := pushDevice(t, a, "kim")
+			now := a.Clock.Now()
+
+			var b *testenv.Server
+			var loginID string
+			var ch testenv.Response
+			stdin := &bytes.Buffer{}
+			tm := newTestMain(t, now, "")
+			tm.Stdin = stdin
+			signed := 0
+			tm.Now = func() time.Time {
+				// The device reads its clock to sign each request: the
+				// first poll reaches a, which stops before the second.
+				if signed++; signed == 2 {
+					if err := a.Close(); err != nil {
+						t.Errorf("stop the server: %v", err)
+					}
+				}
+				return now
+			}
+			var slept []time.Duration
+			tm.Sleep = func(d time.Duration) <-chan time.Time {
+				slept = append(slept, d)
+				if b == nil {
+					b = testenv.NewServer(t, db, on(a.Addr()))
+					loginID, ch = pushLogin(t, b.URL(), "kim")
+					stdin.WriteString(ch.String("number") + "\n")
+				}
+				c := make(chan time.Time, 1)
+				c <- now.Add(d)
+				return c
+			}
+			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
+				t.Fatalf("device watch: %v\nstderr:\n%s", err, tm.stderr.String())
+			}
+			if b == nil || len(slept) != 1 || slept[0] < watchRetryBase/2 || slept[0] > watchRetryBase {
+				t.Fatalf("watch waited %v before polling again, want once, from %v to %v", slept, watchRetryBase/2, watchRetryBase)
+			}
+			if out := tm.stdout.String(); !strings.Contains(out, "a request to sign in as kim") || !strings.HasSuffix(strings.TrimSpace(out), "approved") {
+				t.Fatalf("device watch printed:\n%s\nwant the request and approved", out)
+			}
+			if e := tm.stderr.String(); !strings.Contains(e, "poll failed: ") || !strings.Contains(e, "trying again in") || !strings.Contains(e, "polling "+a.URL()) {
+				t.Errorf("device watch said on stderr:\n%s\nwant the failed poll, when it tries again, and that it polls again", e)
+			}
+			v := testenv.NewClient(b.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
+			if v.Status != 200 || v.String("token") == "" {
+				t.Fatalf("verify after approval on the device: %d %s", v.Status, v.Body)
+			}
+
+			// Removed from the account: 401 ends watch, with no retry.
+			c := testenv.NewClient(b.URL())
+			c.Token = v.String("token")
+			if r := c.Do(t, "DELETE", "/v1/me/factors/"+factorID, nil); r.Status >= 300 {
+				t.Fatalf("remove the device: %d %s", r.Status, r.Body)
+			}
+			tm = newTestMain(t, now, "")
+			tm.Sleep = func(d time.Duration) <-chan time.Time {
+				t.Fatalf("watch by a removed device waits %v to try again:\n%s", d, tm.stderr.String())
+				return nil
+			}
+			err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--wait", "1s"})
+			var pe *pushdevice.Error
+			if !errors.As(err, &pe) || pe.Status != 401 || exitCode(err) != 1 {
+				t.Fatalf("watch by a removed device: %v, want the server's 401 (exit 1)", err)
+			}
+		})
+	}
+}
+
+// TestDeviceWatchRetries: through an HTTP front on loopback that answers the
+// device's polls with a 503 and Retry-After in seconds, a 429 with
+// Retry-After as a date, a proxy's 502 page, and its first answer with a
+// 503 before it passes everything to the real server, `twofold device
+// watch` waits each time (at least as long as Retry-After asks, longer
+// after each failure in a row), shows the request again after the answer
+// failed, and approves it with the number typed again.
+func TestDeviceWatchRetries(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.NewServer(t, dsn(t))
+			state, _ := pushDevice(t, s, "kim")
+			now := s.Clock.Now()
+			loginID, ch := pushLogin(t, s.URL(), "kim")
+
+			target, err := url.Parse(s.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			var mu sync.Mutex
+			polls, answers := 0, 0
+			problem := func(w http.ResponseWriter, status int, detail string) {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(status)
+				fmt.Fprintf(w, `{"type":"https://twofold.example/problems/unavailable","status":%d,"detail":%q}`, status, detail)
+			}
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				poll, answer := 0, 0
+				if r.URL.Path == "/v1/push/challenges" {
+					polls++
+					poll = polls
+				} else if strings.HasPrefix(r.URL.Path, "/v1/push/challenges/") {
+					answers++
+					answer = answers
+				}
+				mu.Unlock()
+				switch {
+				case poll == 1:
+					w.Header().Set("Retry-After", "7")
+					problem(w, 503, "too many devices are waiting on this server: try again shortly")
+				case poll == 2:
+					w.Header().Set("Retry-After", now.Add(90*time.Second).UTC().Format(http.TimeFormat))
+					problem(w, 429, "too many requests")
+				case poll == 3:
+					w.Header().Set("Content-Type", "text/html")
+					w.WriteHeader(502)
+					fmt.Fprint(w, "<html><body>Bad Gateway</body></html>")
+				case answer == 1:
+					problem(w, 503, "deploying")
+				default:
+					proxy.ServeHTTP(w, r)
+				}
+			}))
+			defer front.Close()
+
+			number := ch.String("number")
+			tm := newTestMain(t, now, number+"\n"+number+"\n")
+			var slept []time.Duration
+			tm.Sleep = func(d time.Duration) <-chan time.Time {
+				slept = append(slept, d)
+				c := make(chan time.Time, 1)
+				c <- now.Add(d)
+				return c
+			}
+			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s", "--server", front.URL}); err != nil {
+				t.Fatalf("device watch: %v\nstderr:\n%s", err, tm.stderr.String())
+			}
+			want := []struct{ min, max time.Duration }{
+				{7 * time.Second, 7*time.Second + 7*time.Second/4},    // Retry-After: 7
+				{90 * time.Second, 90*time.Second + 90*time.Second/4}, // Retry-After: a date 90 s on
+				{2 * time.Second, 4 * time.Second},                    // the third failure in a row
+				{watchRetryBase / 2, watchRetryBase},                  // the answer's, after a poll that worked
+			}
+			if len(slept) != len(want) {
+				t.Fatalf("watch waited %v, want %d waits", slept, len(want))
+			}
+			for i, w := range want {
+				if slept[i] < w.min || slept[i] > w.max {
+					t.Errorf("wait %d: got %v, want from %v to %v", i+1, slept[i], w.min, w.max)
+				}
+			}
+			out := tm.stdout.String()
+			if strings.Count(out, "a request to sign in as kim") != 2 || !strings.Contains(out, "the answer could not be sent") || !strings.HasSuffix(strings.TrimSpace(out), "approved") {
+				t.Fatalf("device watch printed:\n%s\nwant the request shown twice, the failed answer, and approved", out)
+			}
+			e := tm.stderr.String()
+			for _, w := range []string{"server answered 503", "server answered 429", "server answered 502: Bad Gateway", "answer not sent", "trying again in "} {
+				if !strings.Contains(e, w) {
+					t.Errorf("device watch said on stderr:\n%s\nwant %q", e, w)
+				}
+			}
+			st, err := pushdevice.Load(state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(e, st.Key) || strings.Contains(e, "sig=") {
+				t.Errorf("stderr shows the device's key or a signature:\n%s", e)
+			}
+			v := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
+			if v.Status != 200 || v.String("token") == "" {
+				t.Fatalf("verify after approval on the device: %d %s", v.Status, v.Body)
+			}
+		})
+	}
+}
+
+// TestDeviceWatchWaitFlag: a --wait the server would refuse (400) is a
+// usage error at once, not a poll tried again and again.
+func TestDeviceWatchWaitFlag(t *testing.T) {
+	for _, wait := range []string{"0s", "-1s", "61s", "2m"} {
+		tm := newTestMain(t, time.Now(), "")
+		if err := tm.Run(context.Background(), []string{"device", "watch", "--state", filepath.Join(t.TempDir(), "none.json"), "--wait", wait}); exitCode(err) != 2 {
+			t.Errorf("device watch --wait %s: %v, want a usage error", wait, err)
+		}
 	}
 }

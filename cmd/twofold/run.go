@@ -70,7 +70,8 @@ commands:
   device enrol --state FILE URI
                       be a push-approval device: register a new key with an enrolment URI
   device watch --state FILE [--once]
-                      wait for sign-in requests and approve (type the number shown) or deny them
+                      wait for sign-in requests and approve (type the number shown) or deny them;
+                      goes on through server restarts and errors, stops when the device is refused (401)
   tokens import FILE  import hardware token seeds (PSKC or OATH CSV) for their holders to claim;
                       the key of an encrypted PSKC file in TWOFOLD_PSKC_KEY or --pskc-key
   tokens list         list the imported hardware tokens (--unclaimed: only those not yet claimed)

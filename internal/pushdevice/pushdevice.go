@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,9 +107,32 @@ type Error struct {
 	RetryAfter string
 }
 
-// Error implements error.
+// Error implements error. An answer that is no problem document (a
+// proxy's error page) is named by its status.
 func (e *Error) Error() string {
-	return fmt.Sprintf("server answered %d: %s", e.Status, e.Detail)
+	detail := e.Detail
+	if detail == "" {
+		detail = http.StatusText(e.Status)
+	}
+	return fmt.Sprintf("server answered %d: %s", e.Status, detail)
+}
+
+// Wait returns how long the server asked the device to wait before trying
+// again, by its Retry-After (delay seconds or an HTTP date, RFC 9110
+// §10.2.3), now being the device's clock; 0 when it asked nothing, or
+// something that cannot be read.
+func (e *Error) Wait(now time.Time) time.Duration {
+	v := strings.TrimSpace(e.RetryAfter)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // Problem returns the last element of the problem type: "unauthorized".
