@@ -27,10 +27,10 @@ type securityBody struct {
 	Elsewhere map[string]bool
 	// Ended holds the ids of the pending setups whose session has ended:
 	// no session can finish them any more, any can cancel them.
-	Ended map[string]bool
-	Events    []twofold.AuditEvent
-	LowCodes  bool
-	Label     string // the label field of the enrol form
+	Ended    map[string]bool
+	Events   []twofold.AuditEvent
+	LowCodes bool
+	Label    string // the label field of the enrol form
 	// Invitations counts the invitations to teams waiting for the
 	// account's answer, shown on the page people land on after sign-in.
 	Invitations int
