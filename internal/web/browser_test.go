@@ -103,6 +103,13 @@ const wideWidth, narrowWidth = 1280, 390
 // newPage starts headless Chromium with a fresh profile, for the length of the test.
 func newPage(t *testing.T, base string) *page {
 	t.Helper()
+	return newPageWith(t, base, nil)
+}
+
+// newPageWith is newPage with more command-line options for the browser
+// and more options for its tab (such as listeners).
+func newPageWith(t *testing.T, base string, more []chromedp.ExecAllocatorOption, tabOpts ...chromedp.ContextOption) *page {
+	t.Helper()
 	path := chromiumPath(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
@@ -117,10 +124,11 @@ func newPage(t *testing.T, base string) *page {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(wideWidth, 900),
 	)
+	opts = append(opts, more...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(cancelAlloc)
 	crashes, errs := new(atomic.Int32), new(errLog)
-	bctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(errs.add), countCrashes(crashes))
+	bctx, cancelTab := chromedp.NewContext(actx, append([]chromedp.ContextOption{chromedp.WithErrorf(errs.add), countCrashes(crashes)}, tabOpts...)...)
 	t.Cleanup(cancelTab)
 	p := &page{t: t, ctx: bctx, base: base, crashes: crashes, browserErrs: errs}
 	p.do(chromedp.EmulateViewport(wideWidth, 900))

@@ -106,7 +106,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.Authenticated {
-		s.setCookie(w, r, sessionCookie, res.Token, "/")
+		s.signedIn(w, r, res.Token)
 		http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
 		return
 	}
@@ -264,7 +264,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if method == twofold.MethodPush {
 		s.clearCookie(w, r, loginPushCookie, "/login")
 	}
-	s.setCookie(w, r, sessionCookie, v.Token, "/")
+	s.signedIn(w, r, v.Token)
 	if method == twofold.MethodRecoveryCode && next == "" {
 		next = "/settings/security?m=recovery_used"
 	}
@@ -317,8 +317,24 @@ func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, s.status(w, r, err), "login", Page{Title: "Sign in", Error: msg, Body: loginBody{Next: next}})
 		return
 	}
-	s.setCookie(w, r, sessionCookie, v.Token, "/")
+	s.signedIn(w, r, v.Token)
 	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
+}
+
+// signedIn sets the session cookie to token, of a sign-in that has just
+// succeeded, and first ends the session the browser's cookie named until
+// now, if any (core.LogoutToken, as /logout does): signing in on a browser
+// already signed in, as the same account or another, would otherwise leave
+// that session alive for its whole lifetime with its cookie gone from the
+// browser, out of reach of "Sign out". A failure to end it is logged and
+// the sign-in goes on: the old session is then no worse off than before.
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, token string) {
+	if old := s.cookieValue(r, sessionCookie); old != "" && old != token {
+		if _, err := s.svc.LogoutToken(r.Context(), old, httpapi.Meta(r)); err != nil {
+			s.log.ErrorContext(r.Context(), "end the session signed in over", "request_id", httpapi.RequestID(r.Context()), "err", err)
+		}
+	}
+	s.setCookie(w, r, sessionCookie, token, "/")
 }
 
 // logout ends the session the cookie names (core.LogoutToken): with its

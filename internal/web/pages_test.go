@@ -148,7 +148,7 @@ func TestSafetyHeaders(t *testing.T) {
 	want := map[string]string{
 		"Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		"X-Frame-Options":         "DENY",
-		"Referrer-Policy":         "no-referrer",
+		"Referrer-Policy":         "same-origin",
 		"Cache-Control":           "no-store",
 		"X-Content-Type-Options":  "nosniff",
 	}
@@ -248,6 +248,12 @@ func TestCSRF(t *testing.T) {
 		{"wrong token", "forged", nil},
 		{"cross-site", "", http.Header{"Sec-Fetch-Site": {"cross-site"}}},
 		{"other origin", "", http.Header{"Origin": {"https://evil.example"}}},
+		{"other origin over http", "", http.Header{"Origin": {"http://evil.example"}}},
+		// An opaque origin (a sandboxed frame, a data: page, a site whose
+		// Referrer-Policy is no-referrer): the pages' own forms never send
+		// it, as theirs is same-origin (TestSignInWithoutFetchMetadata).
+		{"null origin", "", http.Header{"Origin": {"null"}}},
+		{"null origin, cross-site", "", http.Header{"Origin": {"null"}, "Sec-Fetch-Site": {"cross-site"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClient(t, ts.URL())

@@ -71,6 +71,6 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	s.setCookie(w, r, sessionCookie, res.Token, "/")
+	s.signedIn(w, r, res.Token)
 	http.Redirect(w, r, "/settings/security?m=welcome", http.StatusSeeOther)
 }

@@ -7,7 +7,7 @@
 // HttpOnly, SameSite=Lax and Secure over TLS; every POST carries a CSRF token
 // (a keyed hash of a per-browser cookie) and passes Go's cross-origin check;
 // every page is sent with a strict Content-Security-Policy, X-Frame-Options
-// DENY, Referrer-Policy no-referrer and Cache-Control no-store (only a
+// DENY, Referrer-Policy same-origin and Cache-Control no-store (only a
 // static file is cacheable), and over https with Strict-Transport-Security.
 package web
 
@@ -273,7 +273,12 @@ func (s *Server) headers(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: no-referrer makes browsers send
+	// "Origin: null" with the site's own forms, which the cross-origin
+	// check (guard) refuses whenever the browser sends no Sec-Fetch-Site
+	// (plain http at an address or name not loopback, older browsers).
+	// Other sites still get no Referer, and their forms a foreign Origin.
+	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 	// Every answer, an error page under /static/ too, shows the visitor's
