@@ -369,11 +369,17 @@ type Locks struct {
 	// cap: codes are refused until a recovery proof, a security key or an
 	// unlock.
 	CodesCapped bool
+	// ClaimFailures counts the account's failed claims of hardware tokens
+	// in a row; at ClaimCap its claims are refused until one succeeds or
+	// an unlock.
+	ClaimFailures int
+	// ClaimsCapped is whether ClaimFailures is at ClaimCap.
+	ClaimsCapped bool
 }
 
 // Any reports whether any failure or lock is counted.
 func (l Locks) Any() bool {
-	return l.CodeFailures > 0 || l.RecoveryFailures > 0 || l.PasswordFailures > 0 || !l.LockedUntil.IsZero() || !l.PasswordPausedUntil.IsZero() ||
+	return l.CodeFailures > 0 || l.RecoveryFailures > 0 || l.PasswordFailures > 0 || l.ClaimFailures > 0 || !l.LockedUntil.IsZero() || !l.PasswordPausedUntil.IsZero() ||
 		l.PushDenials > 0 || !l.PushPausedUntil.IsZero()
 }
 
@@ -405,6 +411,9 @@ func (s *Service) locks(ctx context.Context, a twofold.Account) (Locks, error) {
 			// ":recovery" alone: the account-wide counter of before the
 			// counters per address; it goes with the next unlock.
 			l.RecoveryFailures = max(l.RecoveryFailures, c.Failures)
+		case rest == claimKeySuffix:
+			l.ClaimFailures, l.ClaimsCapped = c.Failures, c.Failures >= ClaimCap
+			continue // claims of hardware tokens: no lock of the second step
 		default:
 			continue // confirmations of a pending factor: no lock of the second step
 		}

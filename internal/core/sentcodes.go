@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -319,59 +320,105 @@ func (s *Service) checkNewDestination(ctx context.Context, fs []twofold.Factor, 
 }
 
 // allowSend takes a token from each send limit that a code to dest for
-// the account meets, or answers throttled with the wait until the first
-// empty bucket has a token again.
+// the account meets, or answers throttled with the wait until every bucket
+// that refused has a token again.
 //
 // The destination's bucket of an enrolment (confirming a factor not yet
 // active) is shared by every account, against SMS pumping through new
 // numbers; that of a sign-in or elevation is the account's own, so that
 // nobody who enrols someone else's number can use up its owner's codes
 // (SPEC §1 story 9).
+//
+// The tokens are taken all or none, in one transaction: a send that one
+// limit refuses takes nothing from the others. Else a refused request would
+// still spend the holder's codes (a shared address that others used up
+// would cost the owner her number's and account's codes for nothing), and
+// an account out of codes could keep any number from being enrolled, by
+// asking for it now and then. Every transaction takes the buckets in the
+// same order (destination, account, address), so that concurrent ones on
+// PostgreSQL wait for each other's row locks and never deadlock; and each
+// take is the one conditional statement of TakeToken, so concurrent sends
+// never exceed a limit.
 func (s *Service) allowSend(ctx context.Context, accountID string, t twofold.FactorType, dest string, enrol bool, m Meta) (sendTokens, error) {
 	l := s.cfg.SendLimits
 	to := "send:to:" + hex.EncodeToString(s.hasher.Sum("send-destination", string(t)+":"+dest)[:16])
 	if !enrol {
 		to = "send:to:" + accountID + ":" + to[len("send:to:"):]
 	}
-	buckets := []struct {
-		key   string
-		limit SendLimit
-		what  string
-	}{
-		{to, l.PerDestination, "codes to this " + destinationNoun(t)},
-		{"send:account:" + accountID, l.PerAccount, "codes for this account"},
+	buckets := []sendBucket{
+		{to, l.PerDestination, "codes to this " + destinationNoun(t), true},
+		{"send:account:" + accountID, l.PerAccount, "codes for this account", true},
 	}
 	if m.Source != "" {
-		buckets = append(buckets, struct {
-			key   string
-			limit SendLimit
-			what  string
-		}{"send:ip:" + sourceKey(m.Source), l.PerSource, "codes asked for from this address"})
+		buckets = append(buckets, sendBucket{"send:ip:" + sourceKey(m.Source), l.PerSource, "codes asked for from this address", false})
 	}
+	buckets = slices.DeleteFunc(buckets, func(b sendBucket) bool { return b.limit.Burst <= 0 || b.limit.Every <= 0 })
 	now := s.Now()
-	var taken sendTokens
-	for i, b := range buckets {
-		if b.limit.Burst <= 0 || b.limit.Every <= 0 {
-			continue
-		}
-		ok, err := s.store.TakeToken(ctx, b.key, float64(b.limit.Burst), 1/b.limit.Every.Seconds(), now)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			s.audit(ctx, accountID, "code.send_throttled", m, b.what)
-			wait, err := s.nextToken(ctx, b.key, b.limit, now)
+	refused := false
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		refused = false
+		for _, b := range buckets {
+			ok, err := s.store.TakeToken(ctx, b.key, float64(b.limit.Burst), 1/b.limit.Every.Seconds(), now)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			n := int(math.Ceil(wait.Seconds()))
-			return nil, throttled(wait, fmt.Sprintf("too many %s were sent; try again in %d %s", b.what, n, plural(n, "second", "seconds")))
+			if !ok {
+				refused = true
+				return errSendRefused // rolls back the tokens taken before
+			}
 		}
-		if i < 2 { // the destination's and the account's; see sendTokens
+		return nil
+	})
+	if refused {
+		return nil, s.refuseSend(ctx, accountID, buckets, now, m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var taken sendTokens
+	for _, b := range buckets {
+		if b.givenBack {
 			taken = append(taken, sendToken{b.key, float64(b.limit.Burst)})
 		}
 	}
 	return taken, nil
+}
+
+// errSendRefused ends the transaction of allowSend when a limit refuses.
+var errSendRefused = errors.New("send refused by a limit")
+
+// sendBucket is one send limit that a code meets: its bucket's key, the
+// limit, what it counts, for the answer, and whether its token is given
+// back when the send certainly failed (sendTokens).
+type sendBucket struct {
+	key       string
+	limit     SendLimit
+	what      string
+	givenBack bool
+}
+
+// refuseSend answers a send that a limit refused (allowSend, which took
+// nothing): throttled, with the longest wait of the buckets that are empty,
+// so that a client retrying after Retry-After is not refused again by
+// another of them, and naming that bucket.
+func (s *Service) refuseSend(ctx context.Context, accountID string, buckets []sendBucket, now time.Time, m Meta) error {
+	var worst sendBucket
+	var wait time.Duration
+	for _, b := range buckets {
+		w, err := s.nextToken(ctx, b.key, b.limit, now)
+		if err != nil {
+			return err
+		}
+		if w > wait {
+			worst, wait = b, w
+		}
+	}
+	if wait == 0 { // refilled since, or given back by a failed send
+		worst, wait = buckets[0], time.Second
+	}
+	s.audit(ctx, accountID, "code.send_throttled", m, worst.what)
+	n := int(math.Ceil(wait.Seconds()))
+	return throttled(wait, fmt.Sprintf("too many %s were sent; try again in %d %s", worst.what, n, plural(n, "second", "seconds")))
 }
 
 // sendTokens are the tokens allowSend took from the buckets of a code's
@@ -387,15 +434,18 @@ type sendToken struct {
 	burst float64
 }
 
-// nextToken returns how long from now the bucket key, refused a token, takes
-// to hold one again: never more than the limit's Every, never under a
-// second.
+// nextToken returns how long from now the bucket key takes to hold a token
+// again: zero when it holds one (or there is no such bucket, which is
+// full), else never more than the limit's Every, never under a second.
 func (s *Service) nextToken(ctx context.Context, key string, l SendLimit, now time.Time) (time.Duration, error) {
 	tokens, at, found, err := s.store.Bucket(ctx, key)
 	if err != nil || !found {
-		return l.Every, err
+		return 0, err
 	}
 	refilled := tokens + max(now.Sub(at).Seconds(), 0)/l.Every.Seconds()
+	if refilled >= 1 {
+		return 0, nil
+	}
 	wait := time.Duration((1 - refilled) * float64(l.Every)).Round(time.Millisecond) // no float dust in whole seconds
 	return max(min(wait, l.Every), time.Second), nil
 }

@@ -131,11 +131,11 @@ func confirmKey(accountID, factorID string) string {
 	return "2fa:" + accountID + ":confirm:" + truncate(factorID, 64)
 }
 
-// hardCappedKeys are LIKE patterns of the counters the hard cap counts: the
-// account's code counter. The sweep keeps them while they
-// count failures, so that waiting never lifts the cap; the others go once
-// stale and unlocked.
-var hardCappedKeys = []string{"2fa:%" + accountKeySuffix}
+// hardCappedKeys are LIKE patterns of the counters a hard cap counts: the
+// account's code counter, and its counter of failed claims of hardware
+// tokens (ClaimCap). The sweep keeps them while they count failures, so
+// that waiting never lifts the cap; the others go once stale and unlocked.
+var hardCappedKeys = []string{"2fa:%" + accountKeySuffix, "2fa:%" + claimKeySuffix}
 
 // factorKeysPrefix is the prefix of the account's per-factor counters.
 func factorKeysPrefix(accountID string) string { return "2fa:" + accountID + ":factor:" }

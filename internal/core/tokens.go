@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -232,6 +233,95 @@ const (
 	claimEvery = time.Minute
 )
 
+// ClaimCap is how many claims of hardware tokens in a row an account may
+// fail: from then on its claims are refused, taking nothing from any
+// serial's ration, until one of its claims succeeds (the right code of a
+// token it holds), or an operator unlocks the account. Neither waiting nor
+// any other success lifts it: an account whose code counter its own
+// authenticator clears could otherwise spend a serial's ration, one
+// attempt a minute, for ever, and keep the token's holder from claiming
+// it. Ten are plenty for a holder who mistypes; an attacker needs a fresh
+// account for each ten of a serial's attempts.
+const ClaimCap = 10
+
+// claimKeySuffix ends the name of the account's counter of failed claims,
+// under "2fa:" + account id, so that an operator's unlock and a reset of
+// two-factor clear it; neither a second step nor an elevation does.
+const claimKeySuffix = ":claims"
+
+func claimKey(accountID string) string { return "2fa:" + accountID + claimKeySuffix }
+
+// claimCapMessage is the answer to a claim from an account at ClaimCap.
+const claimCapMessage = "too many failed attempts to add a hardware token: check the serial number and ask an operator to unlock the account"
+
+// errClaimRefused ends the transaction of rationClaim when a ration
+// refuses or a concurrent claim took the account's slot first.
+var errClaimRefused = errors.New("claim refused")
+
+// rationClaim counts a claim of serial by the account on its counter of
+// failed claims (cleared when the claim succeeds), and takes a claim from
+// the rations of the client address and of the serial: all or nothing, in
+// one transaction, so that an account at ClaimCap, or one that a ration
+// refuses, takes nothing, and concurrent claims of one account never take
+// more than ClaimCap slots (each takes its slot by TakeSlot, conditional on
+// the count it read; the one that lost tries again on the new count).
+func (s *Service) rationClaim(ctx context.Context, accountID, serial string, m Meta) error {
+	ckey := claimKey(accountID)
+	rations := []string{"claim:ip:" + sourceKey(m.Source), "claim:serial:" + hex.EncodeToString(s.hasher.Sum("token-serial", serial)[:16])}
+	for range maxSlotTries {
+		var failures int
+		var capped, rationed, lost bool
+		now := s.Now()
+		err := s.inTx(ctx, func(ctx context.Context) error {
+			capped, rationed, lost = false, false, false
+			var until time.Time
+			var err error
+			if failures, until, err = s.store.Throttle(ctx, ckey); err != nil {
+				return err
+			}
+			if failures >= ClaimCap || now.Before(until) {
+				capped = true
+				return errClaimRefused
+			}
+			for _, b := range rations {
+				ok, err := s.store.TakeToken(ctx, b, claimBurst, 1/claimEvery.Seconds(), now)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					rationed = true
+					return errClaimRefused
+				}
+			}
+			lock := time.Time{}
+			if failures+1 >= ClaimCap {
+				lock = now.Add(hardCapLock) // the lock a failure of this one leaves
+			}
+			ok, err := s.store.TakeSlot(ctx, ckey, failures, lock, now)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				lost = true
+				return errClaimRefused
+			}
+			return nil
+		})
+		switch {
+		case capped:
+			s.audit(ctx, accountID, "token.claim_throttled", m, fmt.Sprintf("claims refused after %d failed in a row", failures))
+			return throttled(maxRetryAfter, claimCapMessage)
+		case rationed:
+			s.audit(ctx, accountID, "token.claim_throttled", m, "too many claims from this address or of this serial")
+			return throttled(claimEvery, "too many attempts to add a hardware token; try again later")
+		case lost:
+			continue
+		}
+		return err
+	}
+	return throttled(time.Second, "") // concurrent claims kept taking the slots first
+}
+
 // dummyTokenSecret is what a code is checked against when the serial names
 // no claimable token, so that the answer costs about what a wrong code does.
 var dummyTokenSecret = []byte("twofold: no such token, no such code")
@@ -248,8 +338,9 @@ var dummyTokenSecret = []byte("twofold: no such token, no such code")
 // A serial that names no token, or a claimed one, and a wrong code get the
 // same answer, invalid-code, and each attempt counts on the account's code
 // throttle, as a code typed at login does: serials cannot be enumerated,
-// nor codes guessed, faster than codes at login. The audit event records
-// the real cause.
+// nor codes guessed, faster than codes at login; and on the account's count
+// of failed claims, which only a successful claim clears (ClaimCap). The
+// audit event records the real cause.
 func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label string, m Meta) (Confirmation, error) {
 	if err := person(a); err != nil {
 		return Confirmation{}, err
@@ -280,7 +371,10 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	// at one unclaimed token (SPEC §1 story 9). An account that may not try
 	// a code now takes nothing from those rations: else, one request a
 	// minute from a throttled account would keep a serial drained, and its
-	// holder refused.
+	// holder refused. Nor may an account take more than ClaimCap of them
+	// (rationClaim): the code counter is cleared by any success, elevating
+	// with one's own authenticator included, so it alone would let one
+	// account drain a serial for ever.
 	key := accountKey(a.Account.ID)
 	if failures, err := s.slotOpen(ctx, key); err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeThrottled {
@@ -288,16 +382,8 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 		}
 		return Confirmation{}, err
 	}
-	now0 := s.Now()
-	for _, b := range []string{"claim:ip:" + sourceKey(m.Source), "claim:serial:" + hex.EncodeToString(s.hasher.Sum("token-serial", serial)[:16])} {
-		ok, err := s.store.TakeToken(ctx, b, claimBurst, 1/claimEvery.Seconds(), now0)
-		if err != nil {
-			return Confirmation{}, err
-		}
-		if !ok {
-			s.audit(ctx, a.Account.ID, "token.claim_throttled", m, "too many claims from this address or of this serial")
-			return Confirmation{}, throttled(claimEvery, "too many attempts to add a hardware token; try again later")
-		}
+	if err := s.rationClaim(ctx, a.Account.ID, serial, m); err != nil {
+		return Confirmation{}, err
 	}
 	failures, err := s.takeSlot(ctx, key, codeDelay)
 	if err != nil {
@@ -348,7 +434,7 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	if !ok {
 		return Confirmation{}, refuse("wrong code for token " + t.Serial)
 	}
-	s.resetSlots(ctx, key)
+	s.resetSlots(ctx, key, claimKey(a.Account.ID))
 	// The code proved the token is at hand; a token whose seed is already
 	// one of the account's factors would let each code pass twice.
 	if err := s.checkNewSecret(ctx, a.Account.ID, secret, ""); err != nil {

@@ -33,6 +33,7 @@ type locksJSON struct {
 	Any                 bool       `json:"any"`
 	CodeFailures        int        `json:"code_failures"`
 	CodesCapped         bool       `json:"codes_capped"`
+	ClaimFailures       int        `json:"claim_failures"`
 	RecoveryFailures    int        `json:"recovery_failures"`
 	PasswordFailures    int        `json:"password_failures"`
 	PasswordSources     int        `json:"password_sources"`
@@ -43,7 +44,7 @@ type locksJSON struct {
 }
 
 func toLocksJSON(l core.Locks) locksJSON {
-	return locksJSON{Any: l.Any(), CodeFailures: l.CodeFailures, CodesCapped: l.CodesCapped, RecoveryFailures: l.RecoveryFailures, PasswordFailures: l.PasswordFailures,
+	return locksJSON{Any: l.Any(), CodeFailures: l.CodeFailures, CodesCapped: l.CodesCapped, ClaimFailures: l.ClaimFailures, RecoveryFailures: l.RecoveryFailures, PasswordFailures: l.PasswordFailures,
 		PasswordSources: l.PasswordSources, LockedUntil: timeOrNil(l.LockedUntil), PasswordPausedUntil: timeOrNil(l.PasswordPausedUntil),
 		PushDenials: l.PushDenials, PushPausedUntil: timeOrNil(l.PushPausedUntil)}
 }

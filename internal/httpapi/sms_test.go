@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -681,4 +682,152 @@ func TestSMSRefusedResendKeepsCode(t *testing.T) {
 		wantProblem(t, send(loginID), 503, "unavailable")
 		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "sms", "factor_id": id, "code": before}), 401, "invalid-code")
 	})
+}
+
+// spendCodes has name, from addr, add n phone numbers of its own and
+// remove each again: n codes from the account's and the address's send
+// limits. The numbers are +44 7400 <base><00…n-1>.
+func spendCodes(t *testing.T, s *testenv.Server, name, addr, base string, n int) {
+	t.Helper()
+	c := from(login(t, s, name), addr)
+	for i := range n {
+		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": fmt.Sprintf("+44 7400 %s%02d", base, i)})
+		if r.Status != 201 {
+			t.Fatalf("%s adds a number: got %d %s", name, r.Status, r.Body)
+		}
+		if r := c.Do(t, "DELETE", "/v1/me/factors/"+r.JSON["factor"].(map[string]any)["id"].(string), nil); r.Status != 204 {
+			t.Fatalf("%s removes it: got %d %s", name, r.Status, r.Body)
+		}
+	}
+}
+
+// TestRefusedSendTakesNothing: a code that one send limit refuses takes
+// nothing from the others. The owner, signing in behind a shared address
+// whose codes others used up, is refused, and keeps her number's and her
+// account's codes: from home she is sent one at once. Concurrent sends
+// still get exactly what the limits allow.
+func TestRefusedSendTakesNothing(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g := testenv.NewSMSGateway(t)
+			s := testenv.NewServer(t, dsn(t), g.Option(), behindProxy)
+			const home, office = "198.51.100.9", "192.0.2.1"
+			for _, u := range []string{"alice", "bob", "carol"} {
+				addUser(t, s, u)
+			}
+			id, _ := enrolPhone(t, from(login(t, s, "alice"), home), g, phone, phoneE164, "mobile")
+			spendCodes(t, s, "bob", office, "5550", 10) // the office address's 20 codes
+			spendCodes(t, s, "carol", office, "5551", 10)
+			sent := len(g.Messages())
+
+			loginID := loginFrom(t, s, "alice", office)
+			for i := range 5 {
+				r := from(testenv.NewClient(s.URL()), office).Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "sms", "factor_id": id})
+				wantProblem(t, r, 429, "throttled")
+				if got := retryAfter(t, r); got != 180 {
+					t.Errorf("refusal %d at the office: Retry-After %d, want 180 (the address's next code)", i+1, got)
+				}
+			}
+			if n := len(g.Messages()) - sent; n != 0 {
+				t.Fatalf("the refused challenges sent %d messages", n)
+			}
+			loginID = loginFrom(t, s, "alice", home)
+			atHome := from(testenv.NewClient(s.URL()), home)
+			if r := atHome.Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+				t.Fatalf("at home after the office's refusals: got %d %s, want 202 (the refusals took none of her codes)", r.Status, r.Body)
+			}
+			// 4 of the number's 5 sign-in codes are left: of 8 asked at
+			// once, 4 are sent.
+			const n = 8
+			statuses := make([]int, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					statuses[i] = atHome.Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "sms", "factor_id": id}).Status
+				})
+			}
+			wg.Wait()
+			count := map[int]int{}
+			for _, st := range statuses {
+				count[st]++
+			}
+			if count[202] != 4 || count[429] != 4 {
+				t.Fatalf("8 challenges at once with 4 codes left: statuses %v, want 4 × 202 and 4 × 429", statuses)
+			}
+			if n := len(g.Messages()) - sent; n != 5 {
+				t.Fatalf("%d sign-in messages sent, want 5", n)
+			}
+		})
+	}
+}
+
+// TestRefusedEnrolmentsSpareTheNumber: an account whose own codes are used
+// up, asking again and again to add someone else's number, takes nothing
+// from that number's enrolment limit, which every account shares: the
+// number's owner still adds it.
+func TestRefusedEnrolmentsSpareTheNumber(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g := testenv.NewSMSGateway(t)
+			s := testenv.NewServer(t, dsn(t), g.Option(), behindProxy)
+			addUser(t, s, "mallory")
+			addUser(t, s, "victim")
+			spendCodes(t, s, "mallory", "203.0.113.7", "5552", 10) // the account's 10 codes
+			m := from(login(t, s, "mallory"), "203.0.113.7")
+			for range 5 {
+				wantProblem(t, m.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": phone}), 429, "throttled")
+			}
+			if n := len(g.Messages()); n != 10 {
+				t.Fatalf("gateway got %d messages, want 10", n)
+			}
+			v := from(login(t, s, "victim"), "198.51.100.30")
+			if r := v.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": phone}); r.Status != 201 {
+				t.Fatalf("the number's owner adds it after another account's refused requests: got %d %s, want 201", r.Status, r.Body)
+			}
+		})
+	}
+}
+
+// TestSendRetryAfterIsTheLongestWait: a send that several limits refuse
+// answers with the wait until all of them have a code again, so that a
+// client that waits for Retry-After is not refused by the next.
+func TestSendRetryAfterIsTheLongestWait(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g := testenv.NewSMSGateway(t)
+			s := testenv.NewServer(t, dsn(t), g.Option(), behindProxy)
+			addUser(t, s, "owner")
+			addUser(t, s, "other")
+			// The number's 5 enrolment codes, at once.
+			c := from(login(t, s, "owner"), "198.51.100.30")
+			r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": phone})
+			if r.Status != 201 {
+				t.Fatalf("enrol: got %d %s", r.Status, r.Body)
+			}
+			id := r.JSON["factor"].(map[string]any)["id"].(string)
+			for range 4 {
+				if r := c.Do(t, "POST", "/v1/me/factors/"+id+"/challenge", nil); r.Status != 202 {
+					t.Fatalf("resend: got %d %s", r.Status, r.Body)
+				}
+			}
+			// 11 minutes on, the number has a code again in one minute;
+			// then another account spends its own 10.
+			s.Clock.Add(11 * time.Minute)
+			spendCodes(t, s, "other", "203.0.113.7", "5553", 10)
+			o := from(login(t, s, "other"), "203.0.113.7")
+			r = o.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": phone})
+			wantProblem(t, r, 429, "throttled")
+			wait := retryAfter(t, r)
+			if wait != 360 {
+				t.Fatalf("Retry-After %d, want 360 (the account's next code; the number's comes in 60)", wait)
+			}
+			s.Clock.Add(time.Duration(wait) * time.Second)
+			if r := o.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": phone}); r.Status != 201 {
+				t.Fatalf("after Retry-After: got %d %s, want 201", r.Status, r.Body)
+			}
+		})
+	}
 }

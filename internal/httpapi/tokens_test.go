@@ -378,3 +378,127 @@ func TestClaimFailuresOneCauseOnMetrics(t *testing.T) {
 		t.Errorf("token.claim_failed counted %v times, want 6", counted)
 	}
 }
+
+// TestClaimCapSparesTheSerial: an account that keeps failing claims of a
+// token, clearing its code counter between them by elevating with its own
+// authenticator, takes at most core.ClaimCap of the serial's attempts, and
+// then nothing: the token's holder still claims it. Neither waiting nor
+// elevating lifts the cap.
+func TestClaimCapSparesTheSerial(t *testing.T) {
+	eachStoreWith(t, []testenv.ServerOption{behindProxy}, func(t *testing.T, s *testenv.Server) {
+		importCSV(t, s, tokensCSV)
+		addUser(t, s, "mallory")
+		addUser(t, s, "holder")
+		wrong := "000000"
+		if testenv.HOTP(t, hotpB32, 5) == wrong {
+			wrong = "111111"
+		}
+		m := from(login(t, s, "mallory"), "203.0.113.1")
+		app := enrol(t, s, m, map[string]any{"type": "totp", "label": "app"})
+		statuses := map[int]int{}
+		n := 0
+		for range 8 { // 24 claims in 4 minutes: more than the serial's 10 and its refill of 4
+			s.Clock.Add(30 * time.Second) // a fresh step of mallory's app
+			if r := m.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, app.secret, s.Clock.Now())}); r.Status != 200 {
+				t.Fatalf("mallory elevates: got %d %s", r.Status, r.Body)
+			}
+			for range 3 { // the code counter's slots without a lock
+				n++
+				c := from(testenv.NewClient(s.URL()), fmt.Sprintf("203.0.113.%d", 10+n))
+				c.Token = m.Token
+				r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "hotp", "serial": "YK-100", "code": wrong, "label": fmt.Sprintf("fob %d", n)})
+				statuses[r.Status]++
+				if r.Status == 429 && retryAfter(t, r) != 86400 {
+					t.Errorf("a claim at the cap: Retry-After %s, want 86400", r.Header.Get("Retry-After"))
+				}
+			}
+		}
+		if statuses[401] != core.ClaimCap || statuses[429] != n-core.ClaimCap {
+			t.Errorf("mallory's %d wrong claims: %v, want %d × 401 and the rest 429", n, statuses, core.ClaimCap)
+		}
+		h := from(login(t, s, "holder"), "198.51.100.5")
+		if r := h.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "hotp", "serial": "YK-100", "code": testenv.HOTP(t, hotpB32, 5), "label": "fob"}); r.Status != 201 {
+			t.Fatalf("the holder's claim after mallory's: got %d %s, want 201", r.Status, r.Body)
+		}
+		// A day on, signed in and elevated again, mallory is still refused.
+		s.Clock.Add(25 * time.Hour)
+		if err := s.Service.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		v := verify(t, s, loginFrom(t, s, "mallory", "203.0.113.1"), map[string]string{"method": "totp", "code": testenv.TOTP(t, app.secret, s.Clock.Now())})
+		if v.Status != 200 {
+			t.Fatalf("mallory signs in: got %d %s", v.Status, v.Body)
+		}
+		m.Token = v.String("token")
+		wantProblem(t, m.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "serial": "C200-7", "code": "00000000", "label": "token"}), 429, "throttled")
+
+		// An operator sees the count, and an unlock lifts the cap.
+		ctx := context.Background()
+		ma, err := s.Store.AccountByUsername(ctx, "mallory")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "root", Password: password, Operator: true}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		op := login(t, s, "root")
+		opPhone := enrol(t, s, op, map[string]any{"type": "totp", "label": "phone"})
+		if r := op.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": opPhone.paperKey}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		r := op.Do(t, "GET", "/v1/admin/users/"+ma.ID, nil)
+		if l := r.JSON["locks"].(map[string]any); l["claim_failures"] != float64(core.ClaimCap) || l["any"] != true {
+			t.Fatalf("mallory's locks: got %s, want claim_failures %d", r.Body, core.ClaimCap)
+		}
+		opAuth, err := s.Service.Authenticate(ctx, op.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cleared, err := s.Service.UnlockAccount(ctx, opAuth, ma.ID, core.Meta{}); err != nil || !cleared {
+			t.Fatalf("unlock: got %v, %v", cleared, err)
+		}
+		wantProblem(t, m.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "serial": "C200-7", "code": "00000000", "label": "token"}), 401, "invalid-code")
+	})
+}
+
+// TestClaimSuccessClearsFailedClaims: failed claims short of the cap are
+// forgotten when a claim succeeds, so that a holder who mistypes now and
+// then is never capped.
+func TestClaimSuccessClearsFailedClaims(t *testing.T) {
+	eachStoreWith(t, []testenv.ServerOption{behindProxy}, func(t *testing.T, s *testenv.Server) {
+		importCSV(t, s, tokensCSV)
+		addUser(t, s, "tina")
+		c := from(login(t, s, "tina"), "198.51.100.5")
+		wrong := "000000"
+		if testenv.HOTP(t, hotpB32, 5) == wrong {
+			wrong = "111111"
+		}
+		for range core.ClaimCap - 1 {
+			s.Clock.Add(time.Hour) // past the code counter's lock
+			wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "hotp", "serial": "YK-100", "code": wrong, "label": "fob"}), 401, "invalid-code")
+		}
+		s.Clock.Add(time.Hour)
+		if r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "hotp", "serial": "YK-100", "code": testenv.HOTP(t, hotpB32, 5), "label": "fob"}); r.Status != 201 {
+			t.Fatalf("claim after %d failed: got %d %s", core.ClaimCap-1, r.Status, r.Body)
+		}
+		// Two-factor is on now: each claim needs an elevation, with the fob.
+		press := uint64(6)
+		elevate := func() {
+			t.Helper()
+			s.Clock.Add(time.Minute) // the address's ration of claims refills
+			if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "hotp", "code": testenv.HOTP(t, hotpB32, press)}); r.Status != 200 {
+				t.Fatalf("elevate with the fob: got %d %s", r.Status, r.Body)
+			}
+			press++
+		}
+		for range core.ClaimCap - 1 {
+			elevate()
+			wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "serial": "C200-7", "code": "00000000", "label": "token"}), 401, "invalid-code")
+		}
+		elevate()
+		code := testenv.TOTP(t, totpB32, s.Clock.Now(), "--totp=sha256", "-d", "8", "-s", "60s")
+		if r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "serial": "C200-7", "code": code, "label": "token"}); r.Status != 201 {
+			t.Fatalf("claim the TOTP token after %d more failed: got %d %s", core.ClaimCap-1, r.Status, r.Body)
+		}
+	})
+}
