@@ -87,6 +87,8 @@ type PushStore interface {
 	RenewPushEnrolment(ctx context.Context, factorID string, hash []byte, challenge string, expires time.Time) (bool, error)
 	// TakePushNonce reports false when the device used nonce already.
 	TakePushNonce(ctx context.Context, factorID, nonce string, expires time.Time) (bool, error)
+	// PushNonceUsed reports whether the device used nonce already.
+	PushNonceUsed(ctx context.Context, factorID, nonce string) (bool, error)
 	// CreatePushChallenge stores c in place of the scope's live challenges
 	// when all were sent to the requester whose secret hashes to resender;
 	// while another requester's is live it stores nothing and reports when
@@ -483,17 +485,8 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 		if err := s.allowSource(ctx, m); err != nil {
 			return Device{}, err
 		}
-		if ok, err := s.store.TakeToken(ctx, "push:auth-failed:"+d.FactorID, 3, 1.0/60, now); err == nil && ok {
-			s.audit(ctx, d.AccountID, "push.device_auth_failed", m, d.FactorID+": bad signature")
-		}
+		s.auditDeviceAuthFailed(ctx, d, m, "bad signature", now)
 		return Device{}, errDeviceAuth("the signature does not match")
-	}
-	// A device asks a few times a minute; one that asks far more (a leaked
-	// key, or a broken client) is rationed, on every instance alike.
-	if ok, err := s.store.TakeToken(ctx, "push:device:"+d.FactorID, devicesBurst, devicesRate, now); err != nil {
-		return Device{}, err
-	} else if !ok {
-		return Device{}, throttled(time.Duration(float64(time.Second)/devicesRate), "this device is asking too often: wait a little")
 	}
 	f, err := s.store.Factor(ctx, d.AccountID, d.FactorID)
 	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && f.Status != twofold.FactorActive) {
@@ -502,19 +495,56 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 	if err != nil {
 		return Device{}, err
 	}
+	// A replay of one request seen on the wire (or in a log) is the
+	// sender's doing, not the device's: it costs its source address a token
+	// of the sign-in rate and the owner's log a few events a minute at
+	// most, as a bad signature does, and never the real device's ration, so
+	// the nonce is looked at before the ration is taken. It is taken after,
+	// so that a device asking far too often (a leaked key, a broken client)
+	// is stopped before it writes.
+	used, err := s.store.PushNonceUsed(ctx, d.FactorID, sig.Nonce)
+	if err != nil {
+		return Device{}, err
+	}
+	if used {
+		return Device{}, s.deviceReplay(ctx, d, m, now)
+	}
+	// A device asks a few times a minute; one that asks far more (a leaked
+	// key, or a broken client) is rationed, on every instance alike.
+	if ok, err := s.store.TakeToken(ctx, "push:device:"+d.FactorID, devicesBurst, devicesRate, now); err != nil {
+		return Device{}, err
+	} else if !ok {
+		return Device{}, throttled(time.Duration(float64(time.Second)/devicesRate), "this device is asking too often: wait a little")
+	}
 	fresh, err := s.store.TakePushNonce(ctx, d.FactorID, sig.Nonce, now.Add(2*PushClockSkew))
 	if err != nil {
 		return Device{}, err
 	}
-	if !fresh {
-		s.audit(ctx, d.AccountID, "push.device_auth_failed", m, d.FactorID+": replayed request")
-		return Device{}, errDeviceAuth("this request was sent before: sign each request afresh")
+	if !fresh { // sent twice at once: one of them passes
+		return Device{}, s.deviceReplay(ctx, d, m, now)
 	}
 	a, err := s.store.AccountByID(ctx, d.AccountID)
 	if err != nil {
 		return Device{}, err
 	}
 	return Device{FactorID: d.FactorID, Account: a, Label: f.Label}, nil
+}
+
+// deviceReplay answers a replayed request of device d.
+func (s *Service) deviceReplay(ctx context.Context, d twofold.PushDevice, m Meta, now time.Time) error {
+	if err := s.allowSource(ctx, m); err != nil {
+		return err
+	}
+	s.auditDeviceAuthFailed(ctx, d, m, "replayed request", now)
+	return errDeviceAuth("this request was sent before: sign each request afresh")
+}
+
+// auditDeviceAuthFailed records a refused request of device d: a few events
+// a minute at most per device, whatever the number of requests.
+func (s *Service) auditDeviceAuthFailed(ctx context.Context, d twofold.PushDevice, m Meta, cause string, now time.Time) {
+	if ok, err := s.store.TakeToken(ctx, "push:auth-failed:"+d.FactorID, 3, 1.0/60, now); err == nil && ok {
+		s.audit(ctx, d.AccountID, "push.device_auth_failed", m, d.FactorID+": "+cause)
+	}
 }
 
 // PushSent is a push request made: its id, the number the sign-in screen

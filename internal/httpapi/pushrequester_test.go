@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/factor/push"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -161,6 +163,54 @@ func TestPushStaysWithItsRequester(t *testing.T) {
 		}
 		if ev := eventTypes(t, c); !slices.Contains(ev, "push.refused") {
 			t.Errorf("events %v lack push.refused", ev)
+		}
+	})
+}
+
+// TestDeviceReplayIsTheSenders: replaying one signed device request seen on
+// the wire, again and again within its minute, is refused every time, costs
+// the replaying address its request rate, and writes a few audit events at
+// most; the real device's own ration is untouched, so its next poll works.
+func TestDeviceReplayIsTheSenders(t *testing.T) {
+	opts := []testenv.ServerOption{behindProxy, func(c *config.Config) { c.LoginBurst, c.LoginRate = 10, 0.001 }}
+	eachStoreWith(t, opts, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "fay")
+		c := login(t, s, "fay")
+		d, _ := enrolPush(t, s, c, "phone")
+		priv := deviceKey(t, d)
+		id, now := d.State.DeviceID, s.Clock.Now()
+		const path = "/v1/push/challenges"
+		h := push.Sign(priv, id, "GET", path, now, "nonce-seen-on-the-wire1", nil)
+		if r := signedRequest(t, s, priv, id, "GET", path, nil, now, "", h); r.Status != 200 {
+			t.Fatalf("original: %d %s", r.Status, r.Body)
+		}
+		replayer := from(testenv.NewClient(s.URL()), "203.0.113.9")
+		replayer.Header.Set("Authorization", h)
+		codes := map[int]int{}
+		for range 40 { // more than the device's ration of 30
+			r := replayer.Do(t, "GET", path, nil)
+			codes[r.Status]++
+			if r.Status == 401 {
+				wantDeviceRefused(t, r)
+			}
+		}
+		if codes[401] != 10 || codes[429] != 30 {
+			t.Errorf("replays answered %v, want 10 refused, then 30 throttled by the address's rate", codes)
+		}
+		// The real device asks as often as its ration allows.
+		for i := range 25 {
+			if _, err := d.Challenges(context.Background(), 0); err != nil {
+				t.Fatalf("the real device's poll %d after the replays: %v", i, err)
+			}
+		}
+		n := 0
+		for _, e := range eventTypes(t, c) {
+			if e == "push.device_auth_failed" {
+				n++
+			}
+		}
+		if n < 1 || n > 3 {
+			t.Errorf("%d push.device_auth_failed events, want 1 to 3", n)
 		}
 	})
 }

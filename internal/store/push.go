@@ -63,6 +63,18 @@ func (s *Store) TakePushNonce(ctx context.Context, factorID, nonce string, expir
 		ON CONFLICT (factor_id, nonce) DO NOTHING`, factorID, nonce, micros(expires))
 }
 
+// PushNonceUsed reports whether the device used nonce already (its record
+// is kept until swept). It only spares a replay the work of a fresh
+// request: TakePushNonce is what decides.
+func (s *Store) PushNonceUsed(ctx context.Context, factorID, nonce string) (bool, error) {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM push_nonces WHERE factor_id = $1 AND nonce = $2`, factorID, nonce).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("select push nonce: %w", err)
+	}
+	return n > 0, nil
+}
+
 // CreatePushChallenge stores c, pending, in place of the challenges of the
 // same account and scope that are live at c.CreatedAt (pending or approved,
 // unexpired), so that one sign-in has one live push at a time; but only when

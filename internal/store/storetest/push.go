@@ -152,6 +152,14 @@ func testPushNonceOnce(t *testing.T, s *store.Store) {
 			t.Errorf("%d: TakePushNonce(%s, %s) = %v, %v; want %v", i, c.factor, c.nonce, ok, err, c.want)
 		}
 	}
+	for _, c := range []struct {
+		factor, nonce string
+		want          bool
+	}{{"push-1", "n1", true}, {"push-2", "n1", true}, {"push-2", "n2", false}, {"push-1", "n3", false}} {
+		if used, err := s.PushNonceUsed(ctx, c.factor, c.nonce); err != nil || used != c.want {
+			t.Errorf("PushNonceUsed(%s, %s) = %v, %v; want %v", c.factor, c.nonce, used, err, c.want)
+		}
+	}
 	// Swept once expired, and then takeable again (its time would be refused by then).
 	if err := s.DeleteExpiredPush(ctx, t0.Add(3*time.Minute), t0); err != nil {
 		t.Fatal(err)
