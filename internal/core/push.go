@@ -49,7 +49,8 @@ import (
 // random secret, given only to the requester (PushSent.Secret) and kept as
 // a keyed hash, and the second step needs it back (SecondFactor.PushSecret).
 // The login id travels in URLs and a session's token may have been copied;
-// neither alone takes the approval the owner gave to their own screen. PushDenialLimit denials within
+// neither alone takes the approval the owner gave to their own screen, nor
+// replaces the owner's push while it is live (sendPush). PushDenialLimit denials within
 // PushDenialWindow pause push requests to the account for PushLockout and
 // tell the owner by email; the account's other factors are untouched.
 
@@ -86,7 +87,13 @@ type PushStore interface {
 	RenewPushEnrolment(ctx context.Context, factorID string, hash []byte, challenge string, expires time.Time) (bool, error)
 	// TakePushNonce reports false when the device used nonce already.
 	TakePushNonce(ctx context.Context, factorID, nonce string, expires time.Time) (bool, error)
-	CreatePushChallenge(ctx context.Context, c twofold.PushChallenge) error
+	// PushNonceUsed reports whether the device used nonce already.
+	PushNonceUsed(ctx context.Context, factorID, nonce string) (bool, error)
+	// CreatePushChallenge stores c in place of the scope's live challenges
+	// when all were sent to the requester whose secret hashes to resender;
+	// while another requester's is live it stores nothing and reports when
+	// the last of those expires.
+	CreatePushChallenge(ctx context.Context, c twofold.PushChallenge, resender []byte) (ok bool, busyUntil time.Time, err error)
 	PendingPushChallenges(ctx context.Context, factorID string, now time.Time) ([]twofold.PushChallenge, error)
 	PushChallenge(ctx context.Context, id string) (twofold.PushChallenge, error)
 	// LatestPushChallenge returns the newest challenge for scope whose
@@ -478,17 +485,8 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 		if err := s.allowSource(ctx, m); err != nil {
 			return Device{}, err
 		}
-		if ok, err := s.store.TakeToken(ctx, "push:auth-failed:"+d.FactorID, 3, 1.0/60, now); err == nil && ok {
-			s.audit(ctx, d.AccountID, "push.device_auth_failed", m, d.FactorID+": bad signature")
-		}
+		s.auditDeviceAuthFailed(ctx, d, m, "bad signature", now)
 		return Device{}, errDeviceAuth("the signature does not match")
-	}
-	// A device asks a few times a minute; one that asks far more (a leaked
-	// key, or a broken client) is rationed, on every instance alike.
-	if ok, err := s.store.TakeToken(ctx, "push:device:"+d.FactorID, devicesBurst, devicesRate, now); err != nil {
-		return Device{}, err
-	} else if !ok {
-		return Device{}, throttled(time.Duration(float64(time.Second)/devicesRate), "this device is asking too often: wait a little")
 	}
 	f, err := s.store.Factor(ctx, d.AccountID, d.FactorID)
 	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && f.Status != twofold.FactorActive) {
@@ -497,19 +495,56 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 	if err != nil {
 		return Device{}, err
 	}
+	// A replay of one request seen on the wire (or in a log) is the
+	// sender's doing, not the device's: it costs its source address a token
+	// of the sign-in rate and the owner's log a few events a minute at
+	// most, as a bad signature does, and never the real device's ration, so
+	// the nonce is looked at before the ration is taken. It is taken after,
+	// so that a device asking far too often (a leaked key, a broken client)
+	// is stopped before it writes.
+	used, err := s.store.PushNonceUsed(ctx, d.FactorID, sig.Nonce)
+	if err != nil {
+		return Device{}, err
+	}
+	if used {
+		return Device{}, s.deviceReplay(ctx, d, m, now)
+	}
+	// A device asks a few times a minute; one that asks far more (a leaked
+	// key, or a broken client) is rationed, on every instance alike.
+	if ok, err := s.store.TakeToken(ctx, "push:device:"+d.FactorID, devicesBurst, devicesRate, now); err != nil {
+		return Device{}, err
+	} else if !ok {
+		return Device{}, throttled(time.Duration(float64(time.Second)/devicesRate), "this device is asking too often: wait a little")
+	}
 	fresh, err := s.store.TakePushNonce(ctx, d.FactorID, sig.Nonce, now.Add(2*PushClockSkew))
 	if err != nil {
 		return Device{}, err
 	}
-	if !fresh {
-		s.audit(ctx, d.AccountID, "push.device_auth_failed", m, d.FactorID+": replayed request")
-		return Device{}, errDeviceAuth("this request was sent before: sign each request afresh")
+	if !fresh { // sent twice at once: one of them passes
+		return Device{}, s.deviceReplay(ctx, d, m, now)
 	}
 	a, err := s.store.AccountByID(ctx, d.AccountID)
 	if err != nil {
 		return Device{}, err
 	}
 	return Device{FactorID: d.FactorID, Account: a, Label: f.Label}, nil
+}
+
+// deviceReplay answers a replayed request of device d.
+func (s *Service) deviceReplay(ctx context.Context, d twofold.PushDevice, m Meta, now time.Time) error {
+	if err := s.allowSource(ctx, m); err != nil {
+		return err
+	}
+	s.auditDeviceAuthFailed(ctx, d, m, "replayed request", now)
+	return errDeviceAuth("this request was sent before: sign each request afresh")
+}
+
+// auditDeviceAuthFailed records a refused request of device d: a few events
+// a minute at most per device, whatever the number of requests.
+func (s *Service) auditDeviceAuthFailed(ctx context.Context, d twofold.PushDevice, m Meta, cause string, now time.Time) {
+	if ok, err := s.store.TakeToken(ctx, "push:auth-failed:"+d.FactorID, 3, 1.0/60, now); err == nil && ok {
+		s.audit(ctx, d.AccountID, "push.device_auth_failed", m, d.FactorID+": "+cause)
+	}
 }
 
 // PushSent is a push request made: its id, the number the sign-in screen
@@ -555,8 +590,10 @@ func (s *Service) newNumber() (string, error) {
 }
 
 // PushLogin sends a push request for the second step of a pending login to
-// the account's push device factorID (its oldest one when empty).
-func (s *Service) PushLogin(ctx context.Context, loginID, factorID string, m Meta) (PushSent, error) {
+// the account's push device factorID (its oldest one when empty). While a
+// push for the login that another requester sent waits or is approved, it
+// is refused unless secret is that push's (a resend): see sendPush.
+func (s *Service) PushLogin(ctx context.Context, loginID, factorID, secret string, m Meta) (PushSent, error) {
 	if err := s.allowSource(ctx, m); err != nil {
 		return PushSent{}, err
 	}
@@ -564,19 +601,53 @@ func (s *Service) PushLogin(ctx context.Context, loginID, factorID string, m Met
 	if err != nil {
 		return PushSent{}, err
 	}
-	return s.sendPush(ctx, l.AccountID, factorID, loginScope(loginID), m)
+	return s.sendPush(ctx, l.AccountID, factorID, loginScope(loginID), secret, m)
 }
 
 // PushElevation sends a push request to confirm it's the caller, to
-// elevate the caller's session with (POST /v1/me/elevate {"method":"push"}).
-func (s *Service) PushElevation(ctx context.Context, a Auth, factorID string, m Meta) (PushSent, error) {
+// elevate the caller's session with (POST /v1/me/elevate {"method":"push"});
+// secret is as PushLogin's.
+func (s *Service) PushElevation(ctx context.Context, a Auth, factorID, secret string, m Meta) (PushSent, error) {
 	if err := person(a); err != nil {
 		return PushSent{}, err
 	}
-	return s.sendPush(ctx, a.Account.ID, factorID, elevateScope(a.Session.ID), m)
+	return s.sendPush(ctx, a.Account.ID, factorID, elevateScope(a.Session.ID), secret, m)
 }
 
-func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope string, m Meta) (PushSent, error) {
+// errPushBusy refuses a push for scope while another requester's push for
+// it is live, until busyUntil at the latest.
+func errPushBusy(scope string, wait time.Duration) error {
+	what := "this sign-in"
+	if scopeKind(scope) == "elevation" {
+		what = "confirming it's you on this session"
+	}
+	secs := max(int((wait+time.Second-1)/time.Second), 1)
+	return &twofold.Error{Code: twofold.CodeConflict, RetryAfter: wait, Message: fmt.Sprintf(
+		"a push request for %s is already waiting on the device, or was approved and not yet used, and it was not sent with this request's push_secret: "+
+			"to send your own again, give the push_secret its answer gave; if the request on the device is not yours, deny it there; "+
+			"or use another method, or try again in %d seconds, when it expires", what, secs)}
+}
+
+// sendPush sends a push request for scope to the account's push device
+// factorID (its oldest when empty), with a new secret for its requester.
+//
+// One scope has one live push at a time, and it stays its requester's: a
+// push that another requester sent for the scope, still waiting or approved,
+// is neither replaced nor voided by a new request (409, with Retry-After
+// until it expires), unless the request carries that push's secret (a
+// resend, which replaces it). Else whoever knew only the login id, which
+// travels in URLs, could replace the owner's push: the device would show
+// the stranger's request, and the number the owner typed from their own
+// screen would be checked against it, approving the stranger's sign-in
+// when the numbers happened to agree (1 in 90) and counting a denial
+// against the owner otherwise. The refusal lasts no longer than that
+// push's life (PushTTL, and PushTTL more once approved); the owner may deny
+// it on the device to end it at once, and the scope's other methods are
+// untouched. A refused request spends nothing of the account's push ration.
+func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope, resend string, m Meta) (PushSent, error) {
+	if len(resend) > maxPushSecret {
+		return PushSent{}, twofold.Errorf(twofold.CodeInvalid, "push_secret is at most %d characters: send the one the push's answer gave", maxPushSecret)
+	}
 	now := s.Now()
 	_, until, err := s.store.Throttle(ctx, s.pushKey(accountID))
 	if err != nil {
@@ -600,16 +671,6 @@ func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope strin
 	if f == nil {
 		return PushSent{}, twofold.Errorf(twofold.CodeNotFound, "no active push device %q", truncate(factorID, 64))
 	}
-	if l := PushSendLimit; l.Burst > 0 {
-		ok, err := s.store.TakeToken(ctx, "push:send:"+accountID, float64(l.Burst), 1/l.Every.Seconds(), now)
-		if err != nil {
-			return PushSent{}, err
-		}
-		if !ok {
-			s.audit(ctx, accountID, "push.throttled", m, "too many push requests")
-			return PushSent{}, throttled(l.Every, fmt.Sprintf("too many push requests were sent; try again in %d seconds", int(l.Every.Seconds())))
-		}
-	}
 	id, err := s.newOrderedID(now)
 	if err != nil {
 		return PushSent{}, err
@@ -622,11 +683,51 @@ func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope strin
 	if err != nil {
 		return PushSent{}, err
 	}
+	var resender []byte // none: no push was sent with an empty secret
+	if resend != "" {
+		resender = s.pushRequesterHash(resend)
+	}
 	c := twofold.PushChallenge{ID: id, FactorID: f.ID, AccountID: accountID, Scope: scope, NumberHash: s.numberHash(id, number),
 		RequesterHash: s.pushRequesterHash(secret), Status: twofold.PushPending, Source: CleanText(m.Source, 256),
 		UserAgent: CleanText(m.UserAgent, 256), CreatedAt: now, ExpiresAt: now.Add(PushTTL)}
-	if err := s.store.CreatePushChallenge(ctx, c); err != nil {
+	var busyUntil time.Time
+	var rationed bool
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		busyUntil, rationed = time.Time{}, false
+		ok, until, err := s.store.CreatePushChallenge(ctx, c, resender)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			busyUntil = until
+			return nil
+		}
+		if l := PushSendLimit; l.Burst > 0 {
+			ok, err := s.store.TakeToken(ctx, "push:send:"+accountID, float64(l.Burst), 1/l.Every.Seconds(), now)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				rationed = true
+				return errRollback
+			}
+		}
+		return nil
+	})
+	switch {
+	case rationed:
+		s.audit(ctx, accountID, "push.throttled", m, "too many push requests")
+		l := PushSendLimit
+		return PushSent{}, throttled(l.Every, fmt.Sprintf("too many push requests were sent; try again in %d seconds", int(l.Every.Seconds())))
+	case err != nil:
 		return PushSent{}, err
+	case !busyUntil.IsZero():
+		// A few events a minute at most: a stranger's refused requests
+		// must not fill the owner's log.
+		if ok, err := s.store.TakeToken(ctx, "push:refused:"+accountID, 3, 1.0/60, now); err == nil && ok {
+			s.audit(ctx, accountID, "push.refused", m, fmt.Sprintf("for %s: another requester's push request for it is still live", scopeKind(scope)))
+		}
+		return PushSent{}, errPushBusy(scope, busyUntil.Sub(now))
 	}
 	s.audit(ctx, accountID, "push.sent", m, fmt.Sprintf("to %s for %s (request %s)", f.ID, scopeKind(scope), id))
 	s.pushWaiters.wake(f.ID)

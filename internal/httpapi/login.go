@@ -135,10 +135,15 @@ func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// challengeRequest asks for a code to be sent to an sms or email factor.
+// challengeRequest asks for a code to be sent to an sms or email factor, a
+// push to a push device, or a key's challenge.
 type challengeRequest struct {
 	Method   twofold.Method `json:"method"`
 	FactorID string         `json:"factor_id"`
+	// PushSecret is, for push, the push_secret of the push this caller sent
+	// before for the same login or elevation: sending again replaces it,
+	// where another requester's live push refuses a new one.
+	PushSecret string `json:"push_secret"`
 }
 
 // challengeJSON says where a code went and until when it works; never the code.
@@ -170,7 +175,7 @@ func (s *Server) challengeLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Method == twofold.MethodPush {
-		p, err := s.svc.PushLogin(r.Context(), r.PathValue("login_id"), req.FactorID, Meta(r))
+		p, err := s.svc.PushLogin(r.Context(), r.PathValue("login_id"), req.FactorID, req.PushSecret, Meta(r))
 		s.writePushSent(w, r, p, err)
 		return
 	}
@@ -194,7 +199,7 @@ func (s *Server) challengeElevation(w http.ResponseWriter, r *http.Request, a co
 		return
 	}
 	if req.Method == twofold.MethodPush {
-		p, err := s.svc.PushElevation(r.Context(), a, req.FactorID, Meta(r))
+		p, err := s.svc.PushElevation(r.Context(), a, req.FactorID, req.PushSecret, Meta(r))
 		s.writePushSent(w, r, p, err)
 		return
 	}

@@ -51,7 +51,17 @@ func enrolPush(t *testing.T, s *testenv.Server, c *testenv.Client, label string)
 
 func pushChallenge(t *testing.T, s *testenv.Server, loginID string) testenv.Response {
 	t.Helper()
-	r := challenge(t, s, loginID, map[string]string{"method": "push"})
+	return wantPushSent(t, challenge(t, s, loginID, map[string]string{"method": "push"}))
+}
+
+// pushResend sends the push of answer prev for a login again.
+func pushResend(t *testing.T, s *testenv.Server, loginID string, prev testenv.Response) testenv.Response {
+	t.Helper()
+	return wantPushSent(t, challenge(t, s, loginID, resend(prev)))
+}
+
+func wantPushSent(t *testing.T, r testenv.Response) testenv.Response {
+	t.Helper()
 	if r.Status != 202 || len(r.String("number")) != 2 || r.String("challenge_id") == "" || len(r.String("push_secret")) < 32 {
 		t.Fatalf("push challenge: got %d %s, want 202 with a two-digit number and a push secret", r.Status, r.Body)
 	}
@@ -283,9 +293,10 @@ func TestPushDenyWrongNumberExpiry(t *testing.T) {
 		}
 		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 401, "invalid-code")
 
-		// A newer push replaces the older one of the same login.
+		// A newer push of the same requester replaces the older one of the
+		// same login.
 		first := pushChallenge(t, s, loginID)
-		second := pushChallenge(t, s, loginID)
+		second := pushResend(t, s, loginID, first)
 		if _, err := d.Approve(context.Background(), first.String("challenge_id"), first.String("number")); !isProblem(err, 409, "conflict") {
 			t.Fatalf("approve a replaced request: %v, want 409", err)
 		}
@@ -318,7 +329,7 @@ func TestPushApprovalNeedsItsSecret(t *testing.T) {
 
 		loginID, _ := startLogin(t, s, "pia")
 		ch := pushChallenge(t, s, loginID)
-		if other := pushChallenge(t, s, loginID); other.String("push_secret") == ch.String("push_secret") {
+		if other := pushResend(t, s, loginID, ch); other.String("push_secret") == ch.String("push_secret") {
 			t.Fatalf("two pushes with one secret %q", ch.String("push_secret"))
 		} else {
 			ch = other
@@ -746,12 +757,13 @@ func TestPushSendLimit(t *testing.T) {
 		addUser(t, s, "ivy")
 		enrolPush(t, s, login(t, s, "ivy"), "phone")
 		loginID, _ := startLogin(t, s, "ivy")
-		for range 5 {
-			pushChallenge(t, s, loginID)
+		ch := pushChallenge(t, s, loginID)
+		for range 4 {
+			ch = pushResend(t, s, loginID, ch)
 		}
-		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "push"}), 429, "throttled")
+		wantProblem(t, challenge(t, s, loginID, resend(ch)), 429, "throttled")
 		s.Clock.Add(time.Minute)
-		pushChallenge(t, s, loginID)
+		pushResend(t, s, loginID, ch)
 	})
 }
 

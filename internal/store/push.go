@@ -63,13 +63,46 @@ func (s *Store) TakePushNonce(ctx context.Context, factorID, nonce string, expir
 		ON CONFLICT (factor_id, nonce) DO NOTHING`, factorID, nonce, micros(expires))
 }
 
-// CreatePushChallenge stores c, pending, and voids the challenges of the
-// same account and scope that were not used yet (pending or approved), so
-// that one sign-in has one live push at a time.
-func (s *Store) CreatePushChallenge(ctx context.Context, c twofold.PushChallenge) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+// PushNonceUsed reports whether the device used nonce already (its record
+// is kept until swept). It only spares a replay the work of a fresh
+// request: TakePushNonce is what decides.
+func (s *Store) PushNonceUsed(ctx context.Context, factorID, nonce string) (bool, error) {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM push_nonces WHERE factor_id = $1 AND nonce = $2`, factorID, nonce).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("select push nonce: %w", err)
+	}
+	return n > 0, nil
+}
+
+// CreatePushChallenge stores c, pending, in place of the challenges of the
+// same account and scope that are live at c.CreatedAt (pending or approved,
+// unexpired), so that one sign-in has one live push at a time; but only when
+// each of those was sent to the requester whose secret hashes to resender (a
+// resend). While one sent to another requester is live, nothing is stored:
+// ok is false and busyUntil is when the last such one expires. A challenge
+// without a requester hash counts as another requester's, and a nil
+// resender is no requester. The account's row is held, so that of
+// concurrent requests for one scope, on any instance, one is stored and the
+// others see it.
+func (s *Store) CreatePushChallenge(ctx context.Context, c twofold.PushChallenge, resender []byte) (ok bool, busyUntil time.Time, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		ok, busyUntil = false, time.Time{}
+		if err := lockAccount(ctx, tx, c.AccountID); err != nil {
+			return err
+		}
+		var busy sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(expires_at) FROM push_challenges
+			WHERE account_id = $1 AND scope = $2 AND status IN ('pending', 'approved') AND expires_at > $3
+				AND COALESCE(requester_hash <> $4, TRUE)`, c.AccountID, c.Scope, micros(c.CreatedAt), resender).Scan(&busy); err != nil {
+			return fmt.Errorf("select live push challenges: %w", err)
+		}
+		if busy.Valid {
+			busyUntil = fromMicros(busy.Int64)
+			return nil
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE push_challenges SET status = 'replaced'
-			WHERE account_id = $1 AND scope = $2 AND status IN ('pending', 'approved')`, c.AccountID, c.Scope); err != nil {
+			WHERE account_id = $1 AND scope = $2 AND status IN ('pending', 'approved') AND expires_at > $3`, c.AccountID, c.Scope, micros(c.CreatedAt)); err != nil {
 			return fmt.Errorf("replace push challenges: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO push_challenges (id, factor_id, account_id, scope, number_hash, requester_hash, status, source, user_agent, created_at, expires_at)
@@ -77,8 +110,10 @@ func (s *Store) CreatePushChallenge(ctx context.Context, c twofold.PushChallenge
 			c.Source, c.UserAgent, micros(c.CreatedAt), micros(c.ExpiresAt)); err != nil {
 			return fmt.Errorf("insert push challenge: %w", err)
 		}
+		ok = true
 		return nil
 	})
+	return ok, busyUntil, err
 }
 
 const pushColumns = `id, factor_id, account_id, scope, number_hash, requester_hash, status, source, user_agent, created_at, expires_at, answered_at, cause`

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -214,20 +215,38 @@ func (s *Server) sendLoginPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
-	p, err := s.svc.PushLogin(r.Context(), loginID, r.PostForm.Get("factor_id"), httpapi.Meta(r))
+	// The secret of this browser's push, if it sent one, makes this a
+	// resend: a push another requester sent for the login is not replaced.
+	p, err := s.svc.PushLogin(r.Context(), loginID, r.PostForm.Get("factor_id"), s.cookieValue(r, loginPushCookie), httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
 		s.clearCookie(w, r, loginCookie, "/login")
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return
 	}
 	if err != nil {
-		s.renderVerify(w, r, s.status(w, r, err), twofold.MethodPush, next, message(err))
+		s.renderVerify(w, r, s.status(w, r, err), twofold.MethodPush, next, pushMessage(err, "for this sign-in", "sign in another way below"))
 		return
 	}
 	// Only this browser gets the push's secret, which "I approved it"
 	// gives back: the login id alone does not take the approval.
 	s.setCookie(w, r, loginPushCookie, p.Secret, "/login")
 	s.renderPushSent(w, r, http.StatusOK, next, "", p.Number, p.Label)
+}
+
+// pushMessage is the page's answer to a push that was not sent: for a
+// conflict, that a push for the same purpose (what), which this browser did
+// not send, is still live on the device (core's sendPush), and what to do
+// instead (other).
+func pushMessage(err error, what, other string) string {
+	if twofold.ErrorCode(err) != twofold.CodeConflict {
+		return message(err)
+	}
+	wait := "a little"
+	var te *twofold.Error
+	if errors.As(err, &te) && te.RetryAfter > 0 {
+		wait = waitText(te.RetryAfter)
+	}
+	return fmt.Sprintf("A push %s that this browser did not send is waiting on your device. If it isn't yours, deny it there, then send yours again; or %s, or wait %s, until it expires.", what, other, wait)
 }
 
 // renderPushSent is the second step while a push waits: the number, and
@@ -264,9 +283,10 @@ func twoDigits(n string) string {
 // a push" button of a page's "confirm it's you" fields, and goes back to that
 // page, which then shows the number to type on the device.
 func (s *Server) sendElevationPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	p, err := s.svc.PushElevation(r.Context(), a, r.PostForm.Get("elevate_factor"), httpapi.Meta(r))
+	_, secret := s.pushSent(r) // a resend, when this session's page sent one
+	p, err := s.svc.PushElevation(r.Context(), a, r.PostForm.Get("elevate_factor"), secret, httpapi.Meta(r))
 	if err != nil {
-		s.renderError(w, r, &a, s.status(w, r, err), message(err))
+		s.renderError(w, r, &a, s.status(w, r, err), pushMessage(err, "to confirm it's you", "confirm it another way"))
 		return
 	}
 	s.setCookie(w, r, pushCookie, s.pushCookieValue(r, p.Number, p.Secret), "/")

@@ -165,3 +165,135 @@ func TestPushApprovalBelongsToItsRequester(t *testing.T) {
 		})
 	}
 }
+
+// loginIDOf returns the sign-in waiting for its second step in c's browser.
+func loginIDOf(t *testing.T, c *client, base string) string {
+	t.Helper()
+	u, err := url.Parse(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range c.http.Jar.Cookies(u) {
+		if k.Name == "twofold_login" {
+			return k.Value
+		}
+	}
+	t.Fatal("no login cookie after the password")
+	return ""
+}
+
+// TestPushStaysWithTheBrowser: a push a browser sent for its sign-in, or to
+// confirm it's the holder, is not replaced by one asked for with the login
+// id alone or a copy of the session cookie (409): the device keeps showing
+// the browser's request. The browser's own "Send a push" again replaces
+// it. A push someone else sent first is refused to the browser with a
+// page saying to deny it on the device, after which the browser's goes
+// out. On SQLite and PostgreSQL.
+func TestPushStaysWithTheBrowser(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			base := "http://" + ts.Addr()
+			ctx := context.Background()
+			loginNumber := regexp.MustCompile(`id="push-number">([0-9]{2})<`)
+			d, factorID, _ := pushAccount(t, ts, "pia")
+			waitingID := func() string {
+				t.Helper()
+				cs, err := d.Challenges(ctx, 0)
+				if err != nil || len(cs) != 1 {
+					t.Fatalf("device sees %+v (%v), want one request", cs, err)
+				}
+				return cs[0].ID
+			}
+
+			c := newClient(t, base)
+			c.signIn("pia")
+			loginID := loginIDOf(t, c, base)
+			sendPush := func(c *client) (string, reply) {
+				t.Helper()
+				r := c.post("/login/verify/push", url.Values{"factor_id": {factorID}})
+				if m := loginNumber.FindStringSubmatch(r.body); m != nil {
+					return m[1], r
+				}
+				return "", r
+			}
+			if n, r := sendPush(c); n == "" {
+				t.Fatalf("sending a push: at %s, no number: %s", r.url, pageError(r.body))
+			}
+			first := waitingID()
+			if st := apiPost(t, base, "/v1/login/"+loginID+"/challenge", "", `{"method":"push"}`); st != http.StatusConflict {
+				t.Fatalf("a push asked for with the login id alone: %d, want 409", st)
+			}
+			if got := waitingID(); got != first {
+				t.Fatalf("device shows %s, want the browser's %s", got, first)
+			}
+			n, r := sendPush(c) // the browser's own, again
+			if n == "" {
+				t.Fatalf("sending the push again: at %s, no number: %s", r.url, pageError(r.body))
+			}
+			if got := waitingID(); got == first {
+				t.Fatal("the browser's push sent again did not replace its first")
+			}
+			approveOnly(t, d, n)
+			if r := c.post("/login/verify", url.Values{"method": {"push"}, "number": {n}, "label": {"Laptop"}}); r.url.Path != "/settings/security" {
+				t.Fatalf("\"I approved it\": at %s: %s", r.url, pageError(r.body))
+			}
+
+			// Someone else's push first: the page says what to do.
+			c2 := newClient(t, base)
+			c2.signIn("pia")
+			if st := apiPost(t, base, "/v1/login/"+loginIDOf(t, c2, base)+"/challenge", "", `{"method":"push"}`); st != http.StatusAccepted {
+				t.Fatalf("the stranger's push: %d, want 202", st)
+			}
+			stranger := waitingID()
+			if n, r := sendPush(c2); n != "" || r.status != http.StatusConflict || !strings.Contains(pageError(r.body), "deny it there") {
+				t.Fatalf("the browser's push while another waits: %d, number %q, page says %q", r.status, n, pageError(r.body))
+			}
+			if _, err := d.Deny(ctx, stranger); err != nil {
+				t.Fatal(err)
+			}
+			n, r = sendPush(c2)
+			if n == "" {
+				t.Fatalf("sending a push after the denial: at %s: %s", r.url, pageError(r.body))
+			}
+			approveOnly(t, d, n)
+			if r := c2.post("/login/verify", url.Values{"method": {"push"}, "number": {n}, "label": {"Laptop"}}); r.url.Path != "/settings/security" {
+				t.Fatalf("\"I approved it\": at %s: %s", r.url, pageError(r.body))
+			}
+
+			// Confirming it's you: a copy of the cookie does not replace
+			// the browser's push; the browser's own does.
+			ts.Clock.Add(11 * time.Minute)
+			copied := jarCookie(t, c, "twofold_session")
+			elevate := func() string {
+				t.Helper()
+				r := c.post("/settings/security/elevate/push", url.Values{"elevate_method": {"push"}, "elevate_factor": {factorID},
+					"return": {"/settings/security/two-factor?method=push"}})
+				m := elevateNumber.FindStringSubmatch(r.body)
+				if m == nil {
+					t.Fatalf("sending a push: at %s, no number: %s", r.url, pageError(r.body))
+				}
+				return m[1]
+			}
+			elevate()
+			first = waitingID()
+			if st := apiPost(t, base, "/v1/me/elevate/challenge", copied, `{"method":"push"}`); st != http.StatusConflict {
+				t.Fatalf("a push asked for by the copy of the cookie: %d, want 409", st)
+			}
+			if got := waitingID(); got != first {
+				t.Fatalf("device shows %s, want the browser's %s", got, first)
+			}
+			n = elevate()
+			if got := waitingID(); got == first {
+				t.Fatal("the browser's push sent again did not replace its first")
+			}
+			approveOnly(t, d, n)
+			r = c.post("/settings/security/two-factor", url.Values{"required": {"false"}, "elevate_method": {"push"},
+				"elevate_factor": {factorID}, "elevate_push": {"1"}})
+			if r.url.Path != "/settings/security" || r.url.RawQuery != "m=required_off" {
+				t.Fatalf("the owner's \"I approved it\": at %s: %s", r.url, pageError(r.body))
+			}
+		})
+	}
+}

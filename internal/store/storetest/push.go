@@ -28,6 +28,15 @@ func pushChallenge(accountID, factorID, id, scope string, created time.Time) two
 		RequesterHash: []byte("r-" + id), Status: twofold.PushPending, Source: "192.0.2.1", UserAgent: "test", CreatedAt: created, ExpiresAt: created.Add(2 * time.Minute)}
 }
 
+// createPush stores c as a resend of resender's push, failing the test
+// unless it is stored.
+func createPush(tb testing.TB, s *store.Store, c twofold.PushChallenge, resender []byte) {
+	tb.Helper()
+	if ok, busy, err := s.CreatePushChallenge(tb.Context(), c, resender); err != nil || !ok {
+		tb.Fatalf("CreatePushChallenge(%s) = %v, %v, %v; want stored", c.ID, ok, busy, err)
+	}
+}
+
 // testPushEnrolOnce: a device's key is set once, only with its token's hash,
 // before the token expires.
 func testPushEnrolOnce(t *testing.T, s *store.Store) {
@@ -61,6 +70,74 @@ func testPushEnrolOnce(t *testing.T, s *store.Store) {
 	}
 }
 
+// testPushOneRequesterAtATime: while a challenge of a scope is live
+// (pending or approved, unexpired), a new one for the scope is stored only
+// as a resend by its requester; another requester's is refused, with when
+// the live one expires, and changes nothing. Expired, denied or used ones
+// do not stand in the way, nor do other scopes' or other accounts'.
+func testPushOneRequesterAtATime(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	b := newAccount(t, s, "bob")
+	pushFactor(t, s, a.ID, "push-1", []byte("h1"))
+	pushFactor(t, s, b.ID, "push-2", []byte("h2"))
+	refused := func(c twofold.PushChallenge, resender []byte, wantUntil time.Time) {
+		t.Helper()
+		ok, busy, err := s.CreatePushChallenge(ctx, c, resender)
+		if err != nil || ok || !busy.Equal(wantUntil) {
+			t.Errorf("CreatePushChallenge(%s) as %q = %v, %v, %v; want refused until %v", c.ID, resender, ok, busy, err, wantUntil)
+		}
+		if _, err := s.PushChallenge(ctx, c.ID); twofold.ErrorCode(err) != twofold.CodeNotFound {
+			t.Errorf("refused %s was stored: %v", c.ID, err)
+		}
+	}
+	status := func(id string, want twofold.PushStatus) {
+		t.Helper()
+		if c, err := s.PushChallenge(ctx, id); err != nil || c.Status != want {
+			t.Errorf("%s: status %q, %v; want %q", id, c.Status, err, want)
+		}
+	}
+	createPush(t, s, pushChallenge(a.ID, "push-1", "c1", "login:l1", t0), nil)
+	for _, h := range [][]byte{nil, {}, []byte("r-x"), []byte("r-c")} {
+		refused(pushChallenge(a.ID, "push-1", "x1", "login:l1", t0.Add(time.Second)), h, t0.Add(2*time.Minute))
+	}
+	status("c1", twofold.PushPending)
+	// Other scopes and accounts are free.
+	createPush(t, s, pushChallenge(a.ID, "push-1", "e1", "elevate:s1", t0), nil)
+	createPush(t, s, pushChallenge(b.ID, "push-2", "b1", "login:l1", t0), nil)
+	// The requester's resend replaces its push.
+	createPush(t, s, pushChallenge(a.ID, "push-1", "c2", "login:l1", t0.Add(time.Second)), []byte("r-c1"))
+	status("c1", twofold.PushReplaced)
+	refused(pushChallenge(a.ID, "push-1", "x2", "login:l1", t0.Add(2*time.Second)), []byte("r-c1"), t0.Add(time.Second+2*time.Minute))
+	// Approved, it stands until its use-by time.
+	if ok, _ := s.AnswerPushChallenge(ctx, "c2", "push-1", twofold.PushApproved, "", t0.Add(time.Minute), t0.Add(3*time.Minute)); !ok {
+		t.Fatal("approve c2: false")
+	}
+	refused(pushChallenge(a.ID, "push-1", "x3", "login:l1", t0.Add(2*time.Minute+30*time.Second)), nil, t0.Add(3*time.Minute))
+	// Expired, it no longer does, and stays as it was.
+	createPush(t, s, pushChallenge(a.ID, "push-1", "c3", "login:l1", t0.Add(3*time.Minute)), nil)
+	status("c2", twofold.PushApproved)
+	// Denied or used, neither.
+	if ok, _ := s.AnswerPushChallenge(ctx, "c3", "push-1", twofold.PushDenied, "wrong number", t0.Add(3*time.Minute), t0.Add(5*time.Minute)); !ok {
+		t.Fatal("deny c3: false")
+	}
+	createPush(t, s, pushChallenge(a.ID, "push-1", "c4", "login:l1", t0.Add(3*time.Minute)), nil)
+	if ok, _ := s.AnswerPushChallenge(ctx, "c4", "push-1", twofold.PushApproved, "", t0.Add(3*time.Minute), t0.Add(5*time.Minute)); !ok {
+		t.Fatal("approve c4: false")
+	}
+	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l1", "", []byte("r-c4"), t0.Add(3*time.Minute)); !ok {
+		t.Fatal("use c4: false")
+	}
+	createPush(t, s, pushChallenge(a.ID, "push-1", "c5", "login:l1", t0.Add(3*time.Minute)), nil)
+	// One without a requester hash is another requester's, while it lives.
+	old := pushChallenge(a.ID, "push-1", "o1", "login:l2", t0)
+	old.RequesterHash = nil
+	createPush(t, s, old, nil)
+	for _, h := range [][]byte{nil, {}, []byte("r-o1")} {
+		refused(pushChallenge(a.ID, "push-1", "x4", "login:l2", t0), h, t0.Add(2*time.Minute))
+	}
+}
+
 // testPushNonceOnce: a nonce is taken once per device.
 func testPushNonceOnce(t *testing.T, s *store.Store) {
 	ctx := t.Context()
@@ -73,6 +150,14 @@ func testPushNonceOnce(t *testing.T, s *store.Store) {
 	}{{"push-1", "n1", true}, {"push-1", "n1", false}, {"push-2", "n1", true}, {"push-1", "n2", true}} {
 		if ok, err := s.TakePushNonce(ctx, c.factor, c.nonce, t0.Add(2*time.Minute)); err != nil || ok != c.want {
 			t.Errorf("%d: TakePushNonce(%s, %s) = %v, %v; want %v", i, c.factor, c.nonce, ok, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		factor, nonce string
+		want          bool
+	}{{"push-1", "n1", true}, {"push-2", "n1", true}, {"push-2", "n2", false}, {"push-1", "n3", false}} {
+		if used, err := s.PushNonceUsed(ctx, c.factor, c.nonce); err != nil || used != c.want {
+			t.Errorf("PushNonceUsed(%s, %s) = %v, %v; want %v", c.factor, c.nonce, used, err, c.want)
 		}
 	}
 	// Swept once expired, and then takeable again (its time would be refused by then).
@@ -92,9 +177,7 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	pushFactor(t, s, a.ID, "push-1", []byte("h1"))
 	pushFactor(t, s, a.ID, "push-2", []byte("h2"))
-	if err := s.CreatePushChallenge(ctx, pushChallenge(a.ID, "push-1", "c1", "login:l1", t0)); err != nil {
-		t.Fatal(err)
-	}
+	createPush(t, s, pushChallenge(a.ID, "push-1", "c1", "login:l1", t0), nil)
 	if cs, err := s.PendingPushChallenges(ctx, "push-1", t0); err != nil || len(cs) != 1 || cs[0].ID != "c1" || cs[0].Source != "192.0.2.1" {
 		t.Fatalf("PendingPushChallenges = %+v, %v", cs, err)
 	}
@@ -136,25 +219,20 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	}
 
 	// Expired: neither pending for the device nor answerable.
-	if err := s.CreatePushChallenge(ctx, pushChallenge(a.ID, "push-1", "c2", "login:l2", t0)); err != nil {
-		t.Fatal(err)
-	}
+	createPush(t, s, pushChallenge(a.ID, "push-1", "c2", "login:l2", t0), nil)
 	if cs, _ := s.PendingPushChallenges(ctx, "push-1", t0.Add(2*time.Minute)); len(cs) != 0 {
 		t.Errorf("pending after expiry: %+v", cs)
 	}
 	if ok, _ := s.AnswerPushChallenge(ctx, "c2", "push-1", twofold.PushApproved, "", t0.Add(2*time.Minute), t0.Add(4*time.Minute)); ok {
 		t.Errorf("answer after expiry: true")
 	}
-	// A newer challenge replaces the older, approved or not.
-	if err := s.CreatePushChallenge(ctx, pushChallenge(a.ID, "push-1", "c3", "login:l3", t0)); err != nil {
-		t.Fatal(err)
-	}
+	// A newer challenge of the same requester replaces the older, approved
+	// or not.
+	createPush(t, s, pushChallenge(a.ID, "push-1", "c3", "login:l3", t0), nil)
 	if ok, _ := s.AnswerPushChallenge(ctx, "c3", "push-1", twofold.PushApproved, "", t0, t0.Add(2*time.Minute)); !ok {
 		t.Fatal("approve c3: false")
 	}
-	if err := s.CreatePushChallenge(ctx, pushChallenge(a.ID, "push-1", "c4", "login:l3", t0.Add(time.Second))); err != nil {
-		t.Fatal(err)
-	}
+	createPush(t, s, pushChallenge(a.ID, "push-1", "c4", "login:l3", t0.Add(time.Second)), []byte("r-c3"))
 	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l3", "", []byte("r-c3"), t0.Add(time.Second)); ok {
 		t.Errorf("UsePushApproval of a replaced approval: true")
 	}
@@ -204,9 +282,7 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	// never used: the empty hash matches nothing, not even itself.
 	old := pushChallenge(a.ID, "push-1", "c5", "login:l5", t0)
 	old.RequesterHash = nil
-	if err := s.CreatePushChallenge(ctx, old); err != nil {
-		t.Fatal(err)
-	}
+	createPush(t, s, old, nil)
 	if ok, _ := s.AnswerPushChallenge(ctx, "c5", "push-1", twofold.PushApproved, "", t0, t0.Add(2*time.Minute)); !ok {
 		t.Fatal("approve c5: false")
 	}

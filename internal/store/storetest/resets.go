@@ -294,9 +294,7 @@ func testResetUseOutlivesRows(t *testing.T, s *store.Store) {
 			activate(t, s, activation(id, "push-"+id, -1, id+"-p"))
 		},
 		use: func(id string) {
-			if err := s.CreatePushChallenge(ctx, pushChallenge(id, "push-"+id, "c-"+id, "login:l-"+id, at)); err != nil {
-				t.Fatal(err)
-			}
+			createPush(t, s, pushChallenge(id, "push-"+id, "c-"+id, "login:l-"+id, at), nil)
 			if ok, err := s.AnswerPushChallenge(ctx, "c-"+id, "push-"+id, twofold.PushApproved, "", at, at.Add(time.Minute)); err != nil || !ok {
 				t.Fatalf("AnswerPushChallenge: %v, %v", ok, err)
 			}

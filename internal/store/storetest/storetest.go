@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Push/EnrolOnce", testPushEnrolOnce},
 		{"Push/NonceOnce", testPushNonceOnce},
 		{"Push/AnswerAndUseOnce", testPushAnswerAndUseOnce},
+		{"Push/OneRequesterAtATime", testPushOneRequesterAtATime},
 		{"SecurityKey/CeremonyOnce", testCeremonyOnce},
 		{"SecurityKey/Activate", testSecurityKeyActivate},
 		{"SecurityKey/Counter", testSecurityKeyCounter},
