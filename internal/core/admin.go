@@ -235,12 +235,9 @@ func (s *Service) rootKey(ctx context.Context, k twofold.APIKey) string {
 // see a key probing accounts, once an hour per key and account: refusals
 // must not push the account's other events out of sight.
 func (s *Service) keyRefused(ctx context.Context, op Auth, a twofold.Account, why string, m Meta) {
-	ok, err := s.store.TakeToken(ctx, "key-refused:"+op.Key.ID+":"+a.ID, 1, 1/time.Hour.Seconds(), s.Now())
-	if err != nil || !ok {
-		return
-	}
 	const more = "; further refusals of this key on the account within the hour are not recorded)"
-	s.auditOperator(ctx, a.ID, "admin.key_refused", m, true, why+" (by "+actor(op)+more, why+" (by an operator's API key"+more)
+	e := s.operatorEvent(a.ID, "admin.key_refused", m, true, why+" (by "+actor(op)+more, why+" (by an operator's API key"+more)
+	s.recordRationed(ctx, "key-refused:"+op.Key.ID+":"+a.ID, 1, time.Hour, e, m)
 }
 
 // SetSuspended suspends account accountID, or with on false lifts its

@@ -371,14 +371,7 @@ func (s *Service) keyCaller(ctx context.Context, k twofold.APIKey, m Meta) (Auth
 // refuseKey records a refused use of a known key, at most a few a minute
 // per key so that nobody can fill the owner's audit log.
 func (s *Service) refuseKey(ctx context.Context, k twofold.APIKey, m Meta, cause string) {
-	ok, err := s.store.TakeToken(ctx, "key-refused:"+k.ID, 3, 1.0/60, s.Now())
-	if err != nil {
-		s.log.Error("refused API key not recorded", "key", k.ID, "err", err)
-		return
-	}
-	if ok {
-		s.audit(ctx, k.AccountID, "api_key.refused", m, "key "+k.ID+" "+quote(k.Name)+": "+cause)
-	}
+	s.recordRationed(ctx, "key-refused:"+k.ID, 3, time.Minute, s.event(k.AccountID, "api_key.refused", m, "key "+k.ID+" "+quote(k.Name)+": "+cause, ""), m)
 }
 
 // IssueAPIToken exchanges an API key's id and secret for a Bearer token

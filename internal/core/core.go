@@ -492,12 +492,44 @@ func (s *Service) auditSession(ctx context.Context, accountID, typ string, m Met
 // who is told only "an operator" (README "Audit log and operations"; see
 // holderView).
 func (s *Service) auditOperator(ctx context.Context, accountID, typ string, m Meta, byOperator bool, detail, holderDetail string) {
+	s.record(ctx, s.operatorEvent(accountID, typ, m, byOperator, detail, holderDetail), m)
+}
+
+// operatorEvent is the audit event that auditOperator records.
+func (s *Service) operatorEvent(accountID, typ string, m Meta, byOperator bool, detail, holderDetail string) twofold.AuditEvent {
 	e := s.event(accountID, typ, m, detail, "")
 	e.ByOperator = byOperator
 	if holderDetail = CleanText(holderDetail, 1024); holderDetail != e.Detail {
 		e.HolderDetail = holderDetail
 	}
+	return e
+}
+
+// recordRationed records audit event e of a request with m only while the
+// bucket key holds a token (burst, then one every every), for refusals
+// that anyone can make again and again: a flood of them must not fill the
+// audit log, nor the webhooks that it feeds, nor write to the database at
+// each request. The events not recorded are still counted in the metrics
+// (twofold_events_total), as every event is.
+func (s *Service) recordRationed(ctx context.Context, key string, burst int, every time.Duration, e twofold.AuditEvent, m Meta) {
+	ok, err := s.store.TakeToken(ctx, key, float64(burst), 1/every.Seconds(), s.Now())
+	if err != nil {
+		s.log.Error("audit event not recorded", "type", e.Type, "err", err)
+	}
+	if err != nil || !ok {
+		s.counted(ctx, e)
+		return
+	}
 	s.record(ctx, e, m)
+}
+
+// auditRefused records the refusal typ of a request with m by the limit
+// named kind (for the account accountID, or none), at most once a minute
+// per kind and client, from: its address as the limit counts it (an IPv6
+// /64 by sourceKey, or a /48). One event tells the record that a flood
+// came from there, and /metrics counts it all (see recordRationed).
+func (s *Service) auditRefused(ctx context.Context, kind, from, accountID, typ string, m Meta, detail string) {
+	s.recordRationed(ctx, "refused:"+kind+":"+from, 1, time.Minute, s.event(accountID, typ, m, detail, ""), m)
 }
 
 // event is an audit event of now, its texts made to fit their columns.
@@ -512,11 +544,7 @@ func (s *Service) record(ctx context.Context, e twofold.AuditEvent, m Meta) {
 	if typ == "login.succeeded" && sessionID != "" {
 		s.signedIn(ctx, accountID, sessionID, m)
 	}
-	if q, ok := ctx.Value(notesKey{}).(*[]func(context.Context)); ok {
-		*q = append(*q, func(context.Context) { s.observe(e) }) // counted once committed
-	} else {
-		s.observe(e)
-	}
+	s.counted(ctx, e)
 	if err := s.store.AddEvent(ctx, e); err != nil {
 		if failed, ok := ctx.Value(auditKey{}).(*error); ok {
 			if *failed == nil {
@@ -525,6 +553,16 @@ func (s *Service) record(ctx context.Context, e twofold.AuditEvent, m Meta) {
 			return
 		}
 		s.log.Error("audit event not recorded", "type", typ, "err", err)
+	}
+}
+
+// counted passes audit event e to the observer (metrics), once committed
+// when ctx is a transaction's.
+func (s *Service) counted(ctx context.Context, e twofold.AuditEvent) {
+	if q, ok := ctx.Value(notesKey{}).(*[]func(context.Context)); ok {
+		*q = append(*q, func(context.Context) { s.observe(e) }) // counted once committed
+	} else {
+		s.observe(e)
 	}
 }
 

@@ -123,27 +123,30 @@ func (s *Service) inviteTeamMember(ctx context.Context, a Auth, mb twofold.Membe
 	return v, nil
 }
 
-// Mails of invitations to one account from one team: one a day, so that
-// withdrawing and inviting again in a loop cannot flood an inbox.
+// Invitation mails an account receives, so that nobody can flood an inbox
+// by inviting, withdrawing the invitation or deleting the team, and inviting
+// again, from the same team or from new ones: one a day from one inviter,
+// whatever the team, and invitationMailsPerInvitee a day from everyone. The
+// invitations themselves are made all the same: the invitee finds them when
+// signed in.
 const (
-	invitationMailBurst = 1
-	invitationMailRate  = 1.0 / (24 * 60 * 60)
+	invitationMailsPerInvitee = 3
+	invitationMailEvery       = 24 * time.Hour
 )
 
 // tellInvitee records the invitation in the invitee's audit log and mails
-// them, at most once a day per team.
+// them, within the limits above.
 func (s *Service) tellInvitee(ctx context.Context, v twofold.TeamInvitation, m Meta) {
 	s.audit(ctx, v.AccountID, "team.invitation_received", m, fmt.Sprintf("team %s %q as %s, from %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
-	ok, err := s.store.TakeToken(ctx, "team:invitation-mail:"+v.TeamID+":"+v.AccountID, invitationMailBurst, invitationMailRate, s.Now())
-	if err != nil {
-		s.log.ErrorContext(ctx, "invitation mail not queued", "err", err)
+	if !s.mayMailInvitee(ctx, v) {
 		return
 	}
-	if !ok {
-		return
-	}
+	// The team's name is the inviter's free text: the mail quotes it as a
+	// name the inviter chose, last, so that it cannot read as the words
+	// of the server's operators.
 	lines := []string{
-		fmt.Sprintf("%s invited you to the team %q as %s.", v.InvitedByName, v.TeamName, v.Role),
+		fmt.Sprintf("%s invited you to a team as %s.", v.InvitedByName, v.Role),
+		fmt.Sprintf("The team's name was chosen by %s, not by this server or its operators; it is: %q", v.InvitedByName, v.TeamName),
 		"You are not a member until you accept. To answer, sign in and open Teams in your settings; the invitation lapses on " + v.ExpiresAt.UTC().Format("2 January 2006 at 15:04 UTC") + ".",
 		"If you do not know " + v.InvitedByName + ", decline it.",
 	}
@@ -151,6 +154,27 @@ func (s *Service) tellInvitee(ctx context.Context, v twofold.TeamInvitation, m M
 		lines = append(lines, "The team requires two-factor authentication of its members: once you accept, every sign-in asks for your second factor.")
 	}
 	s.inform(ctx, v.AccountID, "you were invited to a team", lines...)
+}
+
+// mayMailInvitee takes a token from the bucket of the inviter and invitee
+// and one from the invitee's, reporting whether both had one: the first
+// taken is given back when the second is refused, so that mails others
+// sent do not use up the inviter's.
+func (s *Service) mayMailInvitee(ctx context.Context, v twofold.TeamInvitation) bool {
+	now := s.Now()
+	pair := "invitation-mail:from:" + v.InvitedBy + ":to:" + v.AccountID
+	ok, err := s.store.TakeToken(ctx, pair, 1, 1/invitationMailEvery.Seconds(), now)
+	if err == nil && ok {
+		ok, err = s.store.TakeToken(ctx, "invitation-mail:to:"+v.AccountID, invitationMailsPerInvitee, invitationMailsPerInvitee/invitationMailEvery.Seconds(), now)
+		if err == nil && !ok {
+			err = s.store.ReturnToken(ctx, pair, 1)
+		}
+	}
+	if err != nil {
+		s.log.ErrorContext(ctx, "invitation mail not queued", "err", err)
+		return false
+	}
+	return ok
 }
 
 // TeamInvitations returns the team's invitations waiting for an answer,

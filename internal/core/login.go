@@ -66,7 +66,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	done, err := s.takePasswordSlot(ctx, pwKey)
 	if err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeThrottled {
-			s.audit(ctx, "", "login.throttled", m, "password attempts for one username")
+			s.auditRefused(ctx, "password-attempts", sourceKey(m.Source), "", "login.throttled", m, "password attempts for one username")
 		}
 		return LoginResult{}, err
 	}

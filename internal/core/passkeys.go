@@ -126,7 +126,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, creden
 	failures, err := s.takeSlot(ctx, key, passwordDelay)
 	if err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeThrottled {
-			s.audit(ctx, "", "login.throttled", m, "passkey sign-ins from one address")
+			s.auditRefused(ctx, "passkey", sourceKey(m.Source), "", "login.throttled", m, "passkey sign-ins from one address")
 		}
 		return Verified{}, err
 	}

@@ -91,7 +91,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, username string, m M
 		return err
 	}
 	if !ok {
-		s.audit(ctx, "", "password.reset_throttled", m, "address over its rate of password-reset requests")
+		s.auditRefused(ctx, "password-reset", sourceKey(m.Source), "", "password.reset_throttled", m, "address over its rate of password-reset requests")
 		return throttled(time.Duration(float64(time.Second)/resetAskRate), "")
 	}
 	s.later(func(ctx context.Context) {

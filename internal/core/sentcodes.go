@@ -416,7 +416,7 @@ func (s *Service) refuseSend(ctx context.Context, accountID string, buckets []se
 	if wait == 0 { // refilled since, or given back by a failed send
 		worst, wait = buckets[0], time.Second
 	}
-	s.audit(ctx, accountID, "code.send_throttled", m, worst.what)
+	s.auditRefused(ctx, worst.key, sourceKey(m.Source), accountID, "code.send_throttled", m, worst.what)
 	n := int(math.Ceil(wait.Seconds()))
 	return throttled(wait, fmt.Sprintf("too many %s were sent; try again in %d %s", worst.what, n, plural(n, "second", "seconds")))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -124,6 +125,21 @@ func (s *Service) CreateTeam(ctx context.Context, a Auth, name string, m Meta) (
 	name, err := validateTeamName(name)
 	if err != nil {
 		return twofold.Team{}, err
+	}
+	// Teams made and deleted in a loop would write without end: a few at
+	// once, then one every teamCreateEvery.
+	key, limit, now := "team:create:"+a.Account.ID, SendLimit{Burst: teamCreateBurst, Every: teamCreateEvery}, s.Now()
+	ok, err := s.store.TakeToken(ctx, key, teamCreateBurst, 1/teamCreateEvery.Seconds(), now)
+	if err != nil {
+		return twofold.Team{}, err
+	}
+	if !ok {
+		wait, err := s.nextToken(ctx, key, limit, now)
+		if err != nil {
+			return twofold.Team{}, err
+		}
+		n := int(math.Ceil(wait.Minutes()))
+		return twofold.Team{}, throttled(wait, fmt.Sprintf("this account created too many teams at once; try again in %d %s", n, plural(n, "minute", "minutes")))
 	}
 	// The store creates the team only while the caller's teams are still
 	// fewer than the limit: teams created or joined at once cannot pass it.
@@ -382,6 +398,12 @@ func (s *Service) manager(ctx context.Context, a Auth, teamID string) (twofold.M
 	}
 	return mb, nil
 }
+
+// Teams one account may create: a burst, then one every 10 minutes.
+const (
+	teamCreateBurst = 10
+	teamCreateEvery = 10 * time.Minute
+)
 
 // Changes of team members one account may make: a burst, then one every
 // 20 seconds.

@@ -112,6 +112,7 @@ func withFactor(t *testing.T, svc *core.Service, a core.Auth) core.Auth {
 // by invitation, the members given with their roles.
 type teamFixture struct {
 	svc    *core.Service
+	clock  *testenv.Clock
 	st     testDB
 	rs     *teamRaceStore
 	teamID string
@@ -123,8 +124,9 @@ func newTeamFixture(t *testing.T, dsn string, members ...string) teamFixture {
 	ctx := t.Context()
 	st := openStore(t, dsn)
 	rs := &teamRaceStore{Store: st.Store}
-	svc := newService(t, rs, st, time.Now, nil)
-	f := teamFixture{svc: svc, st: st, rs: rs, users: map[string]core.Auth{}}
+	clock := testenv.NewClock(time.Now())
+	svc := newService(t, rs, st, clock.Now, nil)
+	f := teamFixture{svc: svc, clock: clock, st: st, rs: rs, users: map[string]core.Auth{}}
 	f.users["ada"] = withFactor(t, svc, signedIn(t, svc, "ada"))
 	tm, err := svc.CreateTeam(ctx, f.users["ada"], "ops", core.Meta{})
 	if err != nil {
@@ -681,10 +683,15 @@ func TestTeamLimitCheckedAsWritten(t *testing.T) {
 					f := newTeamFixture(t, dsn(t))
 					bob := signedIn(t, f.svc, "bob")
 					for i := range core.MaxTeamsPerAccount - 1 {
+						f.clock.Add(10 * time.Minute) // a team more an account may create
 						if _, err := f.svc.CreateTeam(ctx, bob, fmt.Sprintf("bob's %d", i), core.Meta{}); err != nil {
 							t.Fatal(err)
 						}
 					}
+					f.clock.Add(time.Hour)
+					ada := f.users["ada"]
+					ada.Session.ElevatedUntil = f.clock.Now().Add(time.Hour)
+					f.users["ada"] = ada
 					v, err := f.svc.InviteTeamMember(ctx, f.users["ada"], f.teamID, "bob", "ops", core.Meta{})
 					if err != nil {
 						t.Fatal(err)

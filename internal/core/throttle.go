@@ -366,7 +366,7 @@ func (s *Service) allowSource(ctx context.Context, m Meta) error {
 		return err
 	}
 	if !ok {
-		s.audit(ctx, "", "login.throttled", m, "address over its request rate")
+		s.auditRefused(ctx, "login-rate", sourceKey(m.Source), "", "login.throttled", m, "address over its request rate")
 		return throttled(time.Duration(float64(time.Second)/s.cfg.LoginRate), "")
 	}
 	return nil
@@ -488,7 +488,7 @@ func (s *Service) allowSite(ctx context.Context, m Meta) error {
 		return err
 	}
 	if !allowed {
-		s.audit(ctx, "", "login.throttled", m, "IPv6 /48 over its request rate")
+		s.auditRefused(ctx, "login-site-rate", site, "", "login.throttled", m, "IPv6 /48 over its request rate")
 		return throttled(time.Duration(float64(time.Second)/(siteShare*s.cfg.LoginRate)), "")
 	}
 	return nil

@@ -42,7 +42,8 @@ func TestTeamInvitations(t *testing.T) {
 		msgs := mb.Wait(t, before+1, 30*time.Second)
 		subject, body := mailText(t, msgs[before])
 		if msgs[before].To[0] != "bob@example.com" || !strings.HasSuffix(subject, "you were invited to a team") ||
-			!strings.Contains(body, `alice invited you to the team "Acme hosting" as ops`) || !strings.Contains(body, "not a member until you accept") ||
+			!strings.Contains(body, "alice invited you to a team as ops.") ||
+			!strings.Contains(body, `The team's name was chosen by alice, not by this server or its operators; it is: "Acme hosting"`) || !strings.Contains(body, "not a member until you accept") ||
 			strings.Contains(body, "change your password") {
 			t.Fatalf("mail to bob: to %v, %q\n%s", msgs[before].To, subject, body)
 		}
@@ -228,7 +229,8 @@ func wantEvent(t *testing.T, c *testenv.Client, typ string) {
 }
 
 // TestInvitationMailsRationed: withdrawing and inviting again mails the
-// invitee once a day per team; each invitation is still in their log.
+// invitee once a day per inviter; each invitation is still in their log
+// (core's TestInvitationMailsPerInvitee has the limits across teams).
 func TestInvitationMailsRationed(t *testing.T) {
 	mb := testenv.NewSMTPServer(t)
 	s := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))
