@@ -245,7 +245,7 @@ func (s *Service) CheckPasswordReset(ctx context.Context, token string, m Meta) 
 // ChallengePasswordReset sends a code that confirms the reset of token to
 // one of the account's sms or email factors.
 func (s *Service) ChallengePasswordReset(ctx context.Context, token string, method twofold.Method, factorID string, m Meta) (Challenge, error) {
-	if err := checkSendMethod(method, factorID); err != nil {
+	if err := checkSendMethod(method, factorID, "sms or email"); err != nil {
 		return Challenge{}, err
 	}
 	if !resetMethods[method] {

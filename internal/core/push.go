@@ -668,7 +668,11 @@ func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope, rese
 			break
 		}
 	}
-	if f == nil {
+	switch {
+	case f == nil && factorID == "":
+		// Without a factor_id, the oldest device: the account has none.
+		return PushSent{}, twofold.Errorf(twofold.CodeInvalid, "the account has no active push device: choose another method")
+	case f == nil:
 		return PushSent{}, twofold.Errorf(twofold.CodeNotFound, "no active push device %q", truncate(factorID, 64))
 	}
 	id, err := s.newOrderedID(now)

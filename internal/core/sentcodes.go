@@ -629,14 +629,26 @@ func scopeKind(scope string) string {
 	return "confirmation"
 }
 
-// checkSendMethod checks the method and factor of a request to send a code,
-// before anything is counted or looked up.
-func checkSendMethod(method twofold.Method, factorID string) error {
-	if method != twofold.MethodSMS && method != twofold.MethodEmail {
-		return twofold.Errorf(twofold.CodeInvalid, "method must be sms or email")
+// checkChallengeMethod checks the method and factor of a login's or an
+// elevation's challenge that is to send a code (push, webauthn and ssh_key
+// without a factor_id go elsewhere), naming every method a challenge takes
+// when it is none of them.
+func checkChallengeMethod(method twofold.Method, factorID string) error {
+	if method == twofold.MethodSSHKey && factorID != "" {
+		return twofold.Errorf(twofold.CodeInvalid, "method ssh_key takes no factor_id: the challenge may be signed with any of the account's SSH keys")
 	}
-	if factorID == "" {
-		return twofold.Errorf(twofold.CodeInvalid, "factor_id is required")
+	return checkSendMethod(method, factorID, "sms, email, push, webauthn or ssh_key (the other methods need no challenge)")
+}
+
+// checkSendMethod checks the method and factor of a request to send a code,
+// before anything is counted or looked up; others names every method the
+// request could have asked for, for the error.
+func checkSendMethod(method twofold.Method, factorID, others string) error {
+	switch {
+	case method != twofold.MethodSMS && method != twofold.MethodEmail:
+		return twofold.Errorf(twofold.CodeInvalid, "method must be %s", others)
+	case factorID == "":
+		return twofold.Errorf(twofold.CodeInvalid, "factor_id is required: the id of the %s factor to send the code to", method)
 	}
 	if !wellFormedID(factorID) { // names no factor: refused before any rate is counted
 		return twofold.Errorf(twofold.CodeNotFound, "no active %s factor %q", method, truncate(factorID, 64))
@@ -672,7 +684,7 @@ func (s *Service) ChallengeLogin(ctx context.Context, loginID string, method two
 	if method == twofold.MethodWebAuthn {
 		return s.challengeLoginSecurityKey(ctx, loginID, m)
 	}
-	if err := checkSendMethod(method, factorID); err != nil {
+	if err := checkChallengeMethod(method, factorID); err != nil {
 		return Challenge{}, err
 	}
 	if err := s.allowSource(ctx, m); err != nil {
@@ -698,7 +710,7 @@ func (s *Service) ChallengeElevation(ctx context.Context, a Auth, method twofold
 	if method == twofold.MethodWebAuthn {
 		return s.challengeSecurityKey(ctx, a.Account, elevateScope(a.Session.ID), s.Now().Add(s.cfg.LoginTTL), m)
 	}
-	if err := checkSendMethod(method, factorID); err != nil {
+	if err := checkChallengeMethod(method, factorID); err != nil {
 		return Challenge{}, err
 	}
 	return s.sendTo(ctx, a.Account, method, factorID, elevateScope(a.Session.ID), m)

@@ -49,9 +49,10 @@ func New(svc *core.Service, api *httpapi.Server, log *slog.Logger) *Server {
 
 // Routes lists every route of the DNS API as "METHOD /path".
 func (s *Server) Routes() map[string]http.HandlerFunc {
-	routes := map[string]http.HandlerFunc{"GET /dns/v2/zones": s.api.Caller(s.zones)}
+	// GET takes no body, and refuses one (DELETE takes a form: deleteData).
+	routes := map[string]http.HandlerFunc{"GET /dns/v2/zones": httpapi.NoBody(s.api.Caller(s.zones))}
 	for _, p := range []string{"/dns/v2/zones/{zone}/records", "/dns/v2/zones/{zone}/records/{host}", "/dns/v2/zones/{zone}/records/{host}/{type}"} {
-		routes["GET "+p] = s.api.Caller(s.records)
+		routes["GET "+p] = httpapi.NoBody(s.api.Caller(s.records))
 		routes["POST "+p] = s.api.Caller(s.add)
 		routes["PUT "+p] = s.api.Caller(s.replace)
 		routes["DELETE "+p] = s.api.Caller(s.delete)

@@ -370,3 +370,34 @@ func TestTXTText(t *testing.T) {
 		}
 	})
 }
+
+// TestStrictBodies: the DNS API reads JSON as /v1 does, names matching
+// exactly and once each (with encoding/json alone "Records" or a second
+// "records" would be read, the last one winning), and a GET, which takes no
+// body, refuses one rather than pass over what it may have meant to select.
+func TestStrictBodies(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		auth := "Bearer " + owner(t, s, "alice", "example.com")
+		base := "/dns/v2/zones/example.com/records"
+		one := `[{"host":"www","ttl":300,"type":"A","data":"192.0.2.1"}]`
+		for what, body := range map[string]string{
+			"Records":         `{"Records":` + one + `}`,
+			"records twice":   `{"records":[],"records":` + one + `}`,
+			"a record's Data": `{"records":[{"host":"www","ttl":300,"type":"A","Data":"192.0.2.1"}]}`,
+		} {
+			a := call(t, s, auth, "POST", base, "application/json", body)
+			if a.status != 400 || a.problem() != "invalid" {
+				t.Errorf("%s: got %d %s, want 400 invalid", what, a.status, a.body)
+			}
+		}
+		want(t, "POST", call(t, s, auth, "POST", base, "application/json", `{"records":`+one+`}`), 200, map[string]float64{"records_added": 1})
+		a := call(t, s, auth, "GET", base+"/www", "application/json", `{"type":"TXT"}`)
+		if a.status != 400 || a.problem() != "invalid" {
+			t.Errorf("GET with a body: got %d %s, want 400 invalid", a.status, a.body)
+		}
+		a = call(t, s, auth, "GET", base+"/www", "", "")
+		if diff := cmp.Diff(map[string]any{"records": []any{rec("www", 300, "A", "192.0.2.1")}}, a.json); diff != "" {
+			t.Errorf("GET www after the refusals (-want +got):\n%s", diff)
+		}
+	})
+}

@@ -213,3 +213,28 @@ func TestOpenAPIIsValidYAML(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIRequestBodies checks takesBody, the routes that read a body
+// (every other refuses one), against the operations openapi.yaml gives a
+// requestBody.
+func TestOpenAPIRequestBodies(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	bodies := takesBody()
+	for _, pattern := range sortedKeys(New(nil, nil, slog.New(slog.DiscardHandler)).Routes()) {
+		method, path, _ := strings.Cut(pattern, " ")
+		op, _ := doc.Paths[path][strings.ToLower(method)].(map[string]any)
+		documented := op["requestBody"] != nil
+		if documented != bodies[pattern] {
+			t.Errorf("%s: openapi.yaml gives a requestBody: %v; takesBody: %v", pattern, documented, bodies[pattern])
+		}
+		delete(bodies, pattern)
+	}
+	for _, pattern := range sortedKeys(bodies) {
+		t.Errorf("takesBody lists %q, which Routes() does not serve", pattern)
+	}
+}

@@ -8,13 +8,11 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/twofold/twofold"
-	"github.com/twofold/twofold/internal/core"
 )
 
 // ProblemTypeBase prefixes every problem type; the code slug follows it.
@@ -99,38 +97,14 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case err != nil:
 		return twofold.Errorf(twofold.CodeInvalid, "request body could not be read")
 	}
-	// An object, not null or anything else that would leave v as it was.
-	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
-		return twofold.Errorf(twofold.CodeInvalid, "request body must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields() // a misspelt option must not pass for its default
-	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te) && te.Field != "":
-			return twofold.Errorf(twofold.CodeInvalid, "field %q must be %s", te.Field, kindName(te.Type.Kind()))
-		case errors.As(err, &se):
-			return twofold.Errorf(twofold.CodeInvalid, "request body is not valid JSON (at byte %d)", se.Offset)
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return twofold.Errorf(twofold.CodeInvalid, "request body is not valid JSON (it ends too soon)")
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return twofold.Errorf(twofold.CodeInvalid, "unknown field %s", core.CleanText(strings.TrimPrefix(err.Error(), "json: unknown field "), 66))
-		default:
-			return twofold.Errorf(twofold.CodeInvalid, "request body must be a JSON object")
-		}
-	}
-	if dec.More() {
-		return twofold.Errorf(twofold.CodeInvalid, "request body must hold a single JSON object")
-	}
-	return JSONText(body)
+	return UnmarshalBody(body, v, KnownFields)
 }
 
 // JSONText refuses, as invalid, a JSON body that is not UTF-8 (RFC 8259
 // §8.1; encoding/json would quietly turn the bytes into U+FFFD) or that has
 // a string holding a NUL ("\u0000"), which no field of Twofold's takes and
-// PostgreSQL refuses in text. body must be valid JSON.
+// PostgreSQL refuses in text. A body that is not valid JSON passes, for
+// the decoder to refuse.
 func JSONText(body []byte) error {
 	if !utf8.Valid(body) {
 		return twofold.Errorf(twofold.CodeInvalid, "request body is not valid UTF-8")
@@ -150,23 +124,6 @@ func JSONText(body []byte) error {
 	}
 }
 
-// kindName names a JSON value of Go kind k for an error message.
-func kindName(k reflect.Kind) string {
-	switch k {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	default:
-		return "an object"
-	}
-}
-
 // WriteError writes err as a problem, as every /v1 handler does; the other
 // HTTP packages (the DNS API) answer through it so that statuses stay in
 // one table.
@@ -177,6 +134,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 // WriteJSON writes v as JSON with status, never cached.
 func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
 
-// Decode reads a JSON object body into v as the /v1 handlers do: unknown
-// fields, trailing data and bodies over 64 KiB are invalid problems.
+// Decode reads a JSON object body into v as the /v1 handlers do (see
+// UnmarshalBody): unknown fields, names in another case or named twice,
+// trailing data and bodies over 64 KiB are invalid problems.
 func Decode(w http.ResponseWriter, r *http.Request, v any) error { return decode(w, r, v) }

@@ -3,7 +3,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -137,7 +139,11 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 // problem that lists the methods in Allow.
 func (s *Server) Register(mux *http.ServeMux) {
 	routes := s.Routes()
+	bodies := takesBody()
 	for pattern, h := range routes {
+		if !bodies[pattern] {
+			h = noBody(h)
+		}
 		mux.HandleFunc(pattern, h)
 	}
 	for path, allowed := range Allowed(routes) {
@@ -146,6 +152,90 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, twofold.Errorf(twofold.CodeNotFound, "no such API path"))
 	})
+}
+
+// takesBody returns the routes of Routes that read a request body (a JSON
+// object, or the form of POST /v1/token). Every other route takes none and
+// refuses one (see noBody); the OpenAPI test checks this list against the
+// requestBody of each operation.
+func takesBody() map[string]bool {
+	return map[string]bool{
+		"POST /v1/login":                               true,
+		"POST /v1/login/passkey/finish":                true,
+		"POST /v1/login/{login_id}/verify":             true,
+		"POST /v1/login/{login_id}/challenge":          true,
+		"POST /v1/me/elevate/challenge":                true,
+		"POST /v1/me/factors/{id}/challenge":           true, // optional: a pending passkey's password
+		"DELETE /v1/me":                                true,
+		"POST /v1/me/api-keys":                         true,
+		"POST /v1/token":                               true,
+		"POST /v1/password-reset":                      true,
+		"POST /v1/password-reset/check":                true,
+		"POST /v1/password-reset/challenge":            true,
+		"POST /v1/password-reset/complete":             true,
+		"POST /v1/me/elevate":                          true,
+		"PUT /v1/me/two-factor":                        true,
+		"PUT /v1/me/password":                          true,
+		"PUT /v1/me/email":                             true,
+		"POST /v1/me/email/confirm":                    true,
+		"POST /v1/me/factors":                          true,
+		"PATCH /v1/me/factors/{id}":                    true,
+		"POST /v1/me/factors/{id}/confirm":             true,
+		"POST /v1/me/factors/{id}/resync":              true,
+		"POST /v1/push/enrol":                          true,
+		"POST /v1/push/challenges/{id}":                true,
+		"POST /v1/teams":                               true,
+		"PATCH /v1/teams/{team_id}":                    true,
+		"POST /v1/teams/{team_id}/invitations":         true,
+		"PATCH /v1/teams/{team_id}/members/{username}": true,
+		"POST /v1/me/ssh-keys":                         true,
+		"POST /v1/me/ssh-keys/{id}/confirm":            true,
+		"POST /v1/admin/users":                         true,
+		"PATCH /v1/admin/users/{id}":                   true,
+		"POST /v1/admin/webhooks":                      true,
+	}
+}
+
+// noBody refuses, with a 400 invalid problem and before h acts, a request
+// with a body (see UnwantedBody), for a route that takes none.
+func noBody(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if UnwantedBody(r) {
+			writeProblem(w, Problem{Type: ProblemTypeBase + string(twofold.CodeInvalid), Title: http.StatusText(http.StatusBadRequest),
+				Status: http.StatusBadRequest, Detail: NoBodyMessage(r)})
+			return
+		}
+		h(w, r)
+	}
+}
+
+// UnwantedBody reports whether r, to a route that takes no body, carries
+// one all the same, which the route must refuse before it acts: a body
+// sent there is a mistake (the wrong path, or options that would be
+// passed over in silence), not a request to act on. An empty JSON object
+// ({}), which some clients send with every POST, counts as no body. It
+// reads at most 65 bytes of the body.
+func UnwantedBody(r *http.Request) bool {
+	if r.ContentLength == 0 || r.Body == nil {
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 65))
+	trimmed := bytes.Trim(body, " \t\r\n")
+	return err != nil || len(body) > 64 || len(trimmed) > 0 && !emptyObject(trimmed)
+}
+
+// NoBodyMessage says why UnwantedBody(r) refused r.
+func NoBodyMessage(r *http.Request) string {
+	return r.Pattern + " takes no request body: send none"
+}
+
+// NoBody is the wrapper of /v1's routes that take no body, for the other
+// JSON APIs (the DNS API): h answers only a request without one.
+func NoBody(h http.HandlerFunc) http.HandlerFunc { return noBody(h) }
+
+// emptyObject reports whether b is a JSON object without members.
+func emptyObject(b []byte) bool {
+	return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}' && len(bytes.Trim(b[1:len(b)-1], " \t\r\n")) == 0
 }
 
 // Allowed maps each path of routes, keyed by "METHOD /path" patterns, to

@@ -79,6 +79,9 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 func (s *Server) Register(mux *http.ServeMux) {
 	routes := s.Routes()
 	for pattern, h := range routes {
+		if method, _, _ := strings.Cut(pattern, " "); method != http.MethodPost && method != http.MethodPatch {
+			h = noBody(h)
+		}
 		mux.HandleFunc(pattern, h)
 	}
 	for path, allowed := range httpapi.Allowed(routes) {
@@ -90,6 +93,19 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/v3/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Twofold serves only a subset of the Identity API v3, without this path")
 	})
+}
+
+// noBody refuses, in the Identity API's error form and before h acts, a
+// request with a body (see httpapi.UnwantedBody): its GET, HEAD and DELETE
+// routes take none.
+func noBody(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if httpapi.UnwantedBody(r) {
+			writeError(w, http.StatusBadRequest, httpapi.NoBodyMessage(r))
+			return
+		}
+		h(w, r)
+	}
 }
 
 // baseURL is the server's public URL for the catalog and links.
@@ -154,17 +170,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // maxBody bounds request bodies.
 const maxBody = 64 << 10
 
-// decode reads a JSON body into v; unknown fields are allowed, as Identity
-// API clients send fields Twofold has no use for.
+// decode reads a JSON object body into v under the rules of /v1 (see
+// httpapi.UnmarshalBody: names match exactly and once each), except that
+// unknown fields are skipped, as Identity API clients send fields Twofold
+// has no use for.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		return twofold.Errorf(twofold.CodeInvalid, "request body could not be read or is larger than %d bytes", maxBody)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return twofold.Errorf(twofold.CodeInvalid, "request body is not the JSON object expected")
-	}
-	return httpapi.JSONText(body)
+	return httpapi.UnmarshalBody(body, v, httpapi.SkipUnknownFields)
 }
 
 // Malformed answers a request whose path or query is not text (see

@@ -765,3 +765,53 @@ func TestApplicationCredentialTeamTwoFactor(t *testing.T) {
 		do(appToken(both, "fresh"), "GET", records, nil, 200)
 	})
 }
+
+// TestIdentityFieldNamesExact: the Identity API skips fields it has no use
+// for, as OpenStack clients send some, but a name of its own in another
+// case, or a name given twice in one object, is refused (400 in its error
+// form) rather than read as encoding/json alone would (in any case, the
+// last one winning), so that a proxy checking the body and Twofold never
+// read two different requests in it. A route without a body refuses one.
+func TestIdentityFieldNamesExact(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		account(t, s, "dora", false)
+		c := testenv.NewClient(s.URL())
+		user := func(fields string) string {
+			return `{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"dora","domain":{"id":"default"},` + fields + `}}}}}`
+		}
+		for _, tt := range []struct {
+			name, body string
+			status     int
+		}{
+			{"an unknown field", user(`"password":"` + password + `","description":"x"`), 201},
+			{"password in another case", user(`"password":"wrong","Password":"` + password + `"`), 400},
+			{"password twice", user(`"password":"wrong","password":"` + password + `"`), 400},
+			{"methods in another case", `{"auth":{"identity":{"Methods":["password"],"password":{"user":{"name":"dora","domain":{"id":"default"},"password":"` + password + `"}}}}}`, 400},
+		} {
+			r := c.Do(t, "POST", "/v3/auth/tokens", tt.body)
+			if r.Status != tt.status {
+				t.Errorf("%s: got %d %s, want %d", tt.name, r.Status, r.Body, tt.status)
+			}
+			if e, ok := r.JSON["error"].(map[string]any); tt.status == 400 && (!ok || e["code"] != float64(400)) {
+				t.Errorf("%s: body %s, want the Identity API's error form", tt.name, r.Body)
+			}
+		}
+
+		// Its GET, HEAD and DELETE routes take no body: a DELETE of the
+		// token with one is refused and the token still works.
+		r := c.Do(t, "POST", "/v3/auth/tokens", user(`"password":"`+password+`"`))
+		tok := r.Header.Get("X-Subject-Token")
+		if r.Status != 201 || tok == "" {
+			t.Fatalf("sign in: got %d %s", r.Status, r.Body)
+		}
+		c.Header.Set("X-Auth-Token", tok)
+		c.Header.Set("X-Subject-Token", tok)
+		r = c.Do(t, "DELETE", "/v3/auth/tokens", "\xff\xfe{not json")
+		if e, ok := r.JSON["error"].(map[string]any); r.Status != 400 || !ok || e["code"] != float64(400) {
+			t.Errorf("DELETE with a body: got %d %s, want 400 in the Identity API's error form", r.Status, r.Body)
+		}
+		if r := c.Do(t, "GET", "/v3/auth/tokens", nil); r.Status != 200 {
+			t.Errorf("the token after a refused DELETE: got %d %s, want 200", r.Status, r.Body)
+		}
+	})
+}
