@@ -34,6 +34,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/twofold/twofold/internal/atomicfile"
 )
 
 // MasterKey is one entry of the key file.
@@ -218,21 +220,61 @@ func (f *File) AddMaster(now time.Time) MasterKey {
 	return m
 }
 
-// Save writes the file atomically with mode 0600: a reader sees the old file
-// or the new one, never a mix, and a crash leaves one of the two.
+// Save writes the file atomically: a reader sees the old file or the new
+// one, never a mix, and a crash leaves one of the two. When path is a
+// symbolic link, the file it leads to is replaced, not the link. A file that
+// replaces another keeps its permission bits, owner and group, so that a key
+// file shared with the service's user or group stays readable by it when
+// root saves it; when they cannot be kept, Save refuses and the file is as it
+// was. A new file has mode 0600.
 func (f *File) Save(path string) error {
-	tmp, err := f.writeTemp(path)
+	target, err := atomicfile.Target(path)
+	if err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	tmp, err := f.writeReplacement(target)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp)
-	if err := os.Rename(tmp, path); err != nil {
+	if err := os.Rename(tmp, target); err != nil {
 		return fmt.Errorf("write key file: %w", err)
 	}
-	syncDir(path)
+	syncDir(target)
 	f.path = path
 	return nil
 }
+
+// writeReplacement writes the file to a new temporary file beside target,
+// with the permission bits, owner and group of the file at target (when
+// there is none, mode 0600 and this process's), and returns its name; the
+// caller removes it. It fails, leaving nothing behind, when the owner and
+// group cannot be kept.
+func (f *File) writeReplacement(target string) (string, error) {
+	old, err := os.Stat(target)
+	if errors.Is(err, fs.ErrNotExist) {
+		old = nil
+	} else if err != nil {
+		return "", fmt.Errorf("write key file: %w", err)
+	}
+	tmp, err := f.writeTemp(target)
+	if err != nil || old == nil {
+		return tmp, err
+	}
+	err = keepOwner(tmp, old)
+	if err == nil {
+		err = os.Chmod(tmp, old.Mode().Perm())
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("write key file (%s is left as it was): %w", target, err)
+	}
+	return tmp, nil
+}
+
+// keepOwner is atomicfile.KeepOwner; a variable so that a test can make it
+// fail, as it does for a user who may not give the file its owner.
+var keepOwner = atomicfile.KeepOwner
 
 // create writes the file at path only if nothing is there, reporting whether
 // it did. The file appears whole (mode 0600) or not at all: it is written
