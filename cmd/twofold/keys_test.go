@@ -358,3 +358,69 @@ func TestKeysRotateSharedKeyFile(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysUnavailable: a server whose key file lacks the master key of a
+// rotation (made through another copy of the file) answers the second step
+// 503 with a problem of type unavailable that says nothing of keys or files,
+// not 500; the attempts count on no throttle counter, so once the file is
+// mended the right code signs in at once.
+func TestKeysUnavailable(t *testing.T) {
+	for name, newDSN := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dsn := newDSN(t)
+			dir := t.TempDir()
+			keyFile := filepath.Join(dir, "twofold.key")
+			s := testenv.NewServer(t, dsn, keysWithKeyFile(keyFile))
+			if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Email: "alice@example.com", Password: keysPassword}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			factorID, secret := keysEnrolTOTP(t, s, keysLogin(t, s, ""), "phone", true)
+			other := filepath.Join(dir, "copy.key")
+			b, err := os.ReadFile(keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(other, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			keysRunRotate(t, dsn, other)
+
+			s.Clock.Add(30 * time.Second)
+			c := testenv.NewClient(s.URL())
+			r := c.Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": keysPassword})
+			if r.Status != 200 || r.String("status") != "second_factor_required" {
+				t.Fatalf("login: got %d %s", r.Status, r.Body)
+			}
+			loginID := r.String("login_id")
+			code := testenv.TOTP(t, secret, s.Clock.Now())
+			attempts := []map[string]string{{"method": "totp", "code": code}}
+			for range 5 { // past the code counter's first lock (at the 3rd failure)
+				attempts = append(attempts, map[string]string{"method": "totp", "code": code, "factor_id": factorID})
+			}
+			for i, body := range attempts {
+				r := c.Do(t, "POST", "/v1/login/"+loginID+"/verify", body)
+				if r.Status != 503 || r.Header.Get("Content-Type") != "application/problem+json" || r.Problem() != "unavailable" {
+					t.Fatalf("verify %d: got %d %s %s, want 503 unavailable", i, r.Status, r.Header.Get("Content-Type"), r.Body)
+				}
+				for _, leak := range []string{"key file", "data key", "master", keyFile, "twofold.key"} {
+					if strings.Contains(string(r.Body), leak) {
+						t.Fatalf("verify %d: the problem shows %q: %s", i, leak, r.Body)
+					}
+				}
+			}
+
+			b, err = os.ReadFile(other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(keyFile, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r = c.Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "totp", "code": code, "factor_id": factorID})
+			if r.Status != 200 || r.String("token") == "" {
+				t.Fatalf("verify with the key file mended: got %d %s, want 200", r.Status, r.Body)
+			}
+		})
+	}
+}

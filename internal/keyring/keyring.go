@@ -35,6 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/atomicfile"
 )
 
@@ -533,10 +534,27 @@ func (k *Keyring) reload(ctx context.Context) error {
 	f := k.state.Load().file
 	if k.path != "" {
 		if f, err = LoadFile(k.path); err != nil {
-			return err
+			return fmt.Errorf("%w: %w", ErrKeyUnavailable, err)
 		}
 	}
 	return k.install(keys, f)
+}
+
+// ErrKeyUnavailable marks a key that a Keyring could not read: the key file
+// (its mode or owner changed, say), or a data key the key file holds no
+// master key for (a rotation through another copy of the file). Open and
+// Seal return it inside a *twofold.Error of code unavailable, whose message
+// tells the client nothing more: until the file is mended, requests that
+// need the key are answered 503, and the cause is logged.
+var ErrKeyUnavailable = errors.New("a key is not available")
+
+// unavailable gives err, when it is ErrKeyUnavailable, the code unavailable
+// and a message for clients.
+func unavailable(err error) error {
+	if !errors.Is(err, ErrKeyUnavailable) {
+		return err
+	}
+	return &twofold.Error{Code: twofold.CodeUnavailable, Message: "the server cannot read its keys at the moment; try again later", Err: err}
 }
 
 // install unwraps the data keys it does not know yet with f's master keys and
@@ -639,12 +657,12 @@ func (k *Keyring) Seal(plaintext, aad []byte) (keyID string, ciphertext []byte, 
 // wrapped by the newest primary master key once a rotation has made one.
 func (k *Keyring) SealContext(ctx context.Context, plaintext, aad []byte) (keyID string, ciphertext []byte, err error) {
 	if err := k.refresh(ctx); err != nil {
-		return "", nil, err
+		return "", nil, unavailable(err)
 	}
 	st := k.state.Load()
 	a := st.data[st.current]
 	if a == nil {
-		return "", nil, errors.New("keyring has no current data key")
+		return "", nil, unavailable(fmt.Errorf("%w: the key file holds the master key of no stored data key", ErrKeyUnavailable))
 	}
 	nonce := randomBytes(a.NonceSize())
 	return st.current, a.Seal(nonce, nonce, plaintext, aad), nil
@@ -684,12 +702,12 @@ func (k *Keyring) reloadFor(ctx context.Context, keyID string) (cipher.AEAD, err
 		return a, nil
 	}
 	if err := k.reload(ctx); err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	if a := k.state.Load().data[keyID]; a != nil {
 		return a, nil
 	}
-	return nil, fmt.Errorf("data key %s is not available", keyID)
+	return nil, unavailable(fmt.Errorf("%w: data key %s is not stored, or the key file holds no master key for it", ErrKeyUnavailable, keyID))
 }
 
 func openWith(a cipher.AEAD, keyID string, ciphertext, aad []byte) ([]byte, error) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/twofold/twofold"
 )
 
 // sharedOwner returns the owner and group a test gives a shared key file:
@@ -230,4 +232,61 @@ func TestSaveThroughSymlink(t *testing.T) {
 	if f.Path() != link {
 		t.Fatalf("Path() = %s, want the path it was saved to, %s", f.Path(), link)
 	}
+}
+
+// TestOpenKeyUnavailable: a running server that meets a value it cannot
+// open because of the key file (gone or unreadable, or lacking the master
+// key of a rotation made with another copy of it) answers "unavailable",
+// with a message that names no key, file or path; the cause stays in the
+// error's chain for the log. Once the file is mended it opens again.
+func TestOpenKeyUnavailable(t *testing.T) {
+	check := func(t *testing.T, err error) {
+		t.Helper()
+		if twofold.ErrorCode(err) != twofold.CodeUnavailable || !errors.Is(err, ErrKeyUnavailable) {
+			t.Fatalf("Open: got %v (code %s), want unavailable", err, twofold.ErrorCode(err))
+		}
+		msg := twofold.ErrorMessage(err)
+		for _, leak := range []string{"twofold.key", "/", "data key", "master"} {
+			if strings.Contains(msg, leak) {
+				t.Fatalf("the message %q shows %q", msg, leak)
+			}
+		}
+	}
+	t.Run("key file unreadable", func(t *testing.T) {
+		x := newFixture(t, 1)
+		rotate(t, x, RotateOptions{})
+		mended, _ := os.ReadFile(x.path)
+		// Gone, as unreadable as a file can be even to root.
+		if err := os.Remove(x.path); err != nil {
+			t.Fatal(err)
+		}
+		values, _ := x.st.SealedValues(t.Context())
+		_, err := x.server.Open(t.Context(), values[0].KeyID, values[0].Ciphertext, values[0].AAD())
+		check(t, err)
+		if err := os.WriteFile(x.path, mended, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		x.checkServer(t, "after the key file is back")
+	})
+	t.Run("rotated through another copy", func(t *testing.T) {
+		x := newFixture(t, 1)
+		copyPath := filepath.Join(t.TempDir(), "copy.key")
+		b, _ := os.ReadFile(x.path)
+		if err := os.WriteFile(copyPath, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Rotate(t.Context(), copyPath, x.st, RotateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		values, _ := x.st.SealedValues(t.Context())
+		_, err := x.server.Open(t.Context(), values[0].KeyID, values[0].Ciphertext, values[0].AAD())
+		check(t, err)
+		_, _, err = x.server.Seal([]byte("s"), AAD("factors", "secret", "new"))
+		check(t, err)
+		b, _ = os.ReadFile(copyPath)
+		if err := os.WriteFile(x.path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		x.checkServer(t, "after the key file is mended")
+	})
 }
