@@ -76,6 +76,18 @@ func ErrorCode(err error) Code {
 	return CodeInternal
 }
 
+// Fault reports whether err is the server's own failure rather than an
+// answer to the request: an internal error, or an unavailable one that
+// carries a cause (Err), such as a key the server cannot read. HTTP packages
+// log a fault with its cause; a transaction it happens in is rolled back.
+func Fault(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err != nil
+	}
+	return e.Code == CodeInternal || e.Code == CodeUnavailable && e.Err != nil
+}
+
 // ErrorMessage returns the client-safe message of err; "internal error" unless
 // err carries an *Error.
 func ErrorMessage(err error) string {

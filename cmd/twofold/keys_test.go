@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -279,5 +280,147 @@ func TestKeysUsage(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "typo.db")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("keys rotate created a database at a mistyped path")
+	}
+}
+
+// TestKeysRotateSharedKeyFile: keys rotate given a symbolic link to the key
+// file (a shared volume) rotates the file it leads to, which the running
+// server reads, leaving the link, the file's mode (0640) and its owner and
+// group (given as root to another user, as CI runs) as they were; the
+// running server and a restarted one log in with TOTP afterwards.
+func TestKeysRotateSharedKeyFile(t *testing.T) {
+	for name, newDSN := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dsn := newDSN(t)
+			dir := t.TempDir()
+			keyFile := filepath.Join(dir, "secret", "twofold.key")
+			if err := os.Mkdir(filepath.Dir(keyFile), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			link := filepath.Join(dir, "twofold.key")
+			if err := os.Symlink(filepath.Join("secret", "twofold.key"), link); err != nil {
+				t.Fatal(err)
+			}
+			s := testenv.NewServer(t, dsn, keysWithKeyFile(keyFile))
+			if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Email: "alice@example.com", Password: keysPassword}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			_, secret := keysEnrolTOTP(t, s, keysLogin(t, s, ""), "phone", true)
+			uid, gid := os.Geteuid(), os.Getegid()
+			if uid == 0 {
+				uid, gid = 65534, 65534 // nobody: a service user
+			} else if os.Getenv("CI") != "" {
+				t.Fatal("run as root under CI: the test gives the key file to another user")
+			}
+			if err := os.Chown(keyFile, uid, gid); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(keyFile, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			before, err := keyring.LoadFile(keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			keysRunRotate(t, dsn, link)
+
+			if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				t.Fatalf("--key-file link is now %v, %v; want a symbolic link still", fi.Mode(), err)
+			}
+			after, err := keyring.LoadFile(keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(after.Masters) != 1 || after.Primary == before.Primary {
+				t.Fatalf("the file the link leads to has primary %s (was %s), want a new one alone", after.Primary, before.Primary)
+			}
+			fi, err := os.Stat(keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			if fi.Mode().Perm() != 0o640 || int(st.Uid) != uid || int(st.Gid) != gid {
+				t.Fatalf("key file mode %04o, owner %d:%d; want 0640, %d:%d kept", fi.Mode().Perm(), st.Uid, st.Gid, uid, gid)
+			}
+			if _, err := os.Stat(keyFile + ".lock"); err != nil {
+				t.Errorf("no lock beside the key file: %v", err)
+			}
+			if _, err := os.Lstat(link + ".lock"); err == nil {
+				t.Error("a lock beside the link: a rotation through the file itself would not be excluded")
+			}
+			s.Clock.Add(30 * time.Second)
+			keysLogin(t, s, secret)
+			s2 := testenv.NewServer(t, dsn, keysWithKeyFile(keyFile))
+			s2.Clock.Set(s.Clock.Now().Add(30 * time.Second))
+			keysLogin(t, s2, secret)
+		})
+	}
+}
+
+// TestKeysUnavailable: a server whose key file lacks the master key of a
+// rotation (made through another copy of the file) answers the second step
+// 503 with a problem of type unavailable that says nothing of keys or files,
+// not 500; the attempts count on no throttle counter, so once the file is
+// mended the right code signs in at once.
+func TestKeysUnavailable(t *testing.T) {
+	for name, newDSN := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dsn := newDSN(t)
+			dir := t.TempDir()
+			keyFile := filepath.Join(dir, "twofold.key")
+			s := testenv.NewServer(t, dsn, keysWithKeyFile(keyFile))
+			if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Email: "alice@example.com", Password: keysPassword}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			factorID, secret := keysEnrolTOTP(t, s, keysLogin(t, s, ""), "phone", true)
+			other := filepath.Join(dir, "copy.key")
+			b, err := os.ReadFile(keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(other, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			keysRunRotate(t, dsn, other)
+
+			s.Clock.Add(30 * time.Second)
+			c := testenv.NewClient(s.URL())
+			r := c.Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": keysPassword})
+			if r.Status != 200 || r.String("status") != "second_factor_required" {
+				t.Fatalf("login: got %d %s", r.Status, r.Body)
+			}
+			loginID := r.String("login_id")
+			code := testenv.TOTP(t, secret, s.Clock.Now())
+			attempts := []map[string]string{{"method": "totp", "code": code}}
+			for range 5 { // past the code counter's first lock (at the 3rd failure)
+				attempts = append(attempts, map[string]string{"method": "totp", "code": code, "factor_id": factorID})
+			}
+			for i, body := range attempts {
+				r := c.Do(t, "POST", "/v1/login/"+loginID+"/verify", body)
+				if r.Status != 503 || r.Header.Get("Content-Type") != "application/problem+json" || r.Problem() != "unavailable" {
+					t.Fatalf("verify %d: got %d %s %s, want 503 unavailable", i, r.Status, r.Header.Get("Content-Type"), r.Body)
+				}
+				for _, leak := range []string{"key file", "data key", "master", keyFile, "twofold.key"} {
+					if strings.Contains(string(r.Body), leak) {
+						t.Fatalf("verify %d: the problem shows %q: %s", i, leak, r.Body)
+					}
+				}
+			}
+
+			b, err = os.ReadFile(other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(keyFile, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r = c.Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "totp", "code": code, "factor_id": factorID})
+			if r.Status != 200 || r.String("token") == "" {
+				t.Fatalf("verify with the key file mended: got %d %s, want 200", r.Status, r.Body)
+			}
+		})
 	}
 }

@@ -707,10 +707,12 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 // noticeTimeout bounds the queueing of a committed change's notices.
 const noticeTimeout = 10 * time.Second
 
-// isInternal reports whether err is an internal failure, which rolls a
-// transaction back, rather than an answer for the client, which is committed
-// with the counters and audit events that led to it.
-func isInternal(err error) bool { return err != nil && twofold.ErrorCode(err) == twofold.CodeInternal }
+// isInternal reports whether err is a failure of the server (twofold.Fault:
+// an internal error, or a key it cannot read), which rolls a transaction
+// back, rather than an answer for the client, which is committed with the
+// counters and audit events that led to it: a second step that could not
+// be checked takes no throttle slot.
+func isInternal(err error) bool { return twofold.Fault(err) }
 
 // later runs fn after the request that calls it, so that its cost does not
 // show in the answer's timing. fn gets a context of its own, which outlives

@@ -52,11 +52,12 @@ type Problem struct {
 }
 
 // writeError writes err as application/problem+json. Internal errors are
-// logged with their cause and shown to the client only as "internal error".
+// logged with their cause and shown to the client only as "internal error";
+// other faults (twofold.Fault) are logged with their cause too.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	code := twofold.ErrorCode(err)
 	status := Status(code)
-	if code == twofold.CodeInternal {
+	if twofold.Fault(err) {
 		log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.Pattern, "err", err)
 	}
 	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {

@@ -34,6 +34,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/atomicfile"
 )
 
 // MasterKey is one entry of the key file.
@@ -218,21 +221,61 @@ func (f *File) AddMaster(now time.Time) MasterKey {
 	return m
 }
 
-// Save writes the file atomically with mode 0600: a reader sees the old file
-// or the new one, never a mix, and a crash leaves one of the two.
+// Save writes the file atomically: a reader sees the old file or the new
+// one, never a mix, and a crash leaves one of the two. When path is a
+// symbolic link, the file it leads to is replaced, not the link. A file that
+// replaces another keeps its permission bits, owner and group, so that a key
+// file shared with the service's user or group stays readable by it when
+// root saves it; when they cannot be kept, Save refuses and the file is as it
+// was. A new file has mode 0600.
 func (f *File) Save(path string) error {
-	tmp, err := f.writeTemp(path)
+	target, err := atomicfile.Target(path)
+	if err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	tmp, err := f.writeReplacement(target)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp)
-	if err := os.Rename(tmp, path); err != nil {
+	if err := os.Rename(tmp, target); err != nil {
 		return fmt.Errorf("write key file: %w", err)
 	}
-	syncDir(path)
+	syncDir(target)
 	f.path = path
 	return nil
 }
+
+// writeReplacement writes the file to a new temporary file beside target,
+// with the permission bits, owner and group of the file at target (when
+// there is none, mode 0600 and this process's), and returns its name; the
+// caller removes it. It fails, leaving nothing behind, when the owner and
+// group cannot be kept.
+func (f *File) writeReplacement(target string) (string, error) {
+	old, err := os.Stat(target)
+	if errors.Is(err, fs.ErrNotExist) {
+		old = nil
+	} else if err != nil {
+		return "", fmt.Errorf("write key file: %w", err)
+	}
+	tmp, err := f.writeTemp(target)
+	if err != nil || old == nil {
+		return tmp, err
+	}
+	err = keepOwner(tmp, old)
+	if err == nil {
+		err = os.Chmod(tmp, old.Mode().Perm())
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("write key file (%s is left as it was): %w", target, err)
+	}
+	return tmp, nil
+}
+
+// keepOwner is atomicfile.KeepOwner; a variable so that a test can make it
+// fail, as it does for a user who may not give the file its owner.
+var keepOwner = atomicfile.KeepOwner
 
 // create writes the file at path only if nothing is there, reporting whether
 // it did. The file appears whole (mode 0600) or not at all: it is written
@@ -491,10 +534,27 @@ func (k *Keyring) reload(ctx context.Context) error {
 	f := k.state.Load().file
 	if k.path != "" {
 		if f, err = LoadFile(k.path); err != nil {
-			return err
+			return fmt.Errorf("%w: %w", ErrKeyUnavailable, err)
 		}
 	}
 	return k.install(keys, f)
+}
+
+// ErrKeyUnavailable marks a key that a Keyring could not read: the key file
+// (its mode or owner changed, say), or a data key the key file holds no
+// master key for (a rotation through another copy of the file). Open and
+// Seal return it inside a *twofold.Error of code unavailable, whose message
+// tells the client nothing more: until the file is mended, requests that
+// need the key are answered 503, and the cause is logged.
+var ErrKeyUnavailable = errors.New("a key is not available")
+
+// unavailable gives err, when it is ErrKeyUnavailable, the code unavailable
+// and a message for clients.
+func unavailable(err error) error {
+	if !errors.Is(err, ErrKeyUnavailable) {
+		return err
+	}
+	return &twofold.Error{Code: twofold.CodeUnavailable, Message: "the server cannot read its keys at the moment; try again later", Err: err}
 }
 
 // install unwraps the data keys it does not know yet with f's master keys and
@@ -597,12 +657,12 @@ func (k *Keyring) Seal(plaintext, aad []byte) (keyID string, ciphertext []byte, 
 // wrapped by the newest primary master key once a rotation has made one.
 func (k *Keyring) SealContext(ctx context.Context, plaintext, aad []byte) (keyID string, ciphertext []byte, err error) {
 	if err := k.refresh(ctx); err != nil {
-		return "", nil, err
+		return "", nil, unavailable(err)
 	}
 	st := k.state.Load()
 	a := st.data[st.current]
 	if a == nil {
-		return "", nil, errors.New("keyring has no current data key")
+		return "", nil, unavailable(fmt.Errorf("%w: the key file holds the master key of no stored data key", ErrKeyUnavailable))
 	}
 	nonce := randomBytes(a.NonceSize())
 	return st.current, a.Seal(nonce, nonce, plaintext, aad), nil
@@ -642,12 +702,12 @@ func (k *Keyring) reloadFor(ctx context.Context, keyID string) (cipher.AEAD, err
 		return a, nil
 	}
 	if err := k.reload(ctx); err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	if a := k.state.Load().data[keyID]; a != nil {
 		return a, nil
 	}
-	return nil, fmt.Errorf("data key %s is not available", keyID)
+	return nil, unavailable(fmt.Errorf("%w: data key %s is not stored, or the key file holds no master key for it", ErrKeyUnavailable, keyID))
 }
 
 func openWith(a cipher.AEAD, keyID string, ciphertext, aad []byte) ([]byte, error) {

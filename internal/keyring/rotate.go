@@ -5,7 +5,10 @@ import (
 	"crypto/cipher"
 	"errors"
 	"fmt"
+	"os"
 	"time"
+
+	"github.com/twofold/twofold/internal/atomicfile"
 )
 
 // Sealed is one stored value sealed by a Keyring: where it lives (its AAD),
@@ -118,6 +121,11 @@ const maxPasses = 20
 // finishes the job. Two rotations of one key file do not run at once: a lock
 // file beside it (path + ".lock") is held throughout.
 //
+// When path is a symbolic link, the file it leads to is rotated (and
+// locked), not the link. The key file keeps its permission bits, owner and
+// group (Save); one whose owner and group cannot be kept is refused before
+// anything is changed.
+//
 // The key file's hash key is kept: credential hashes cannot be recomputed.
 func Rotate(ctx context.Context, path string, s RotateStore, o RotateOptions) (RotateResult, error) {
 	if o.Now == nil {
@@ -125,6 +133,12 @@ func Rotate(ctx context.Context, path string, s RotateStore, o RotateOptions) (R
 	}
 	if o.Sleep == nil {
 		o.Sleep = time.After
+	}
+	// Through a link, the file it leads to is rotated, and locked: others
+	// (servers, a rotation) may name it, or another link to it.
+	path, err := atomicfile.Target(path)
+	if err != nil {
+		return RotateResult{}, fmt.Errorf("key file: %w", err)
 	}
 	if _, err := LoadFile(path); err != nil {
 		return RotateResult{}, err // before the lock file is made beside a wrong path
@@ -138,6 +152,13 @@ func Rotate(ctx context.Context, path string, s RotateStore, o RotateOptions) (R
 	if err != nil {
 		return RotateResult{}, err
 	}
+	// A file that cannot be replaced as it is (its owner and group kept) is
+	// refused before anything changes.
+	tmp, err := f.writeReplacement(path)
+	if err != nil {
+		return RotateResult{}, err
+	}
+	os.Remove(tmp)
 	r := &rotation{s: s, o: o, f: f, keys: map[string]cipher.AEAD{}}
 	return r.run(ctx, path)
 }

@@ -147,10 +147,11 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // fail writes err in the Identity API's form, with its status from the one
-// table; internal errors are logged and shown only as "internal error".
+// table; internal errors are logged and shown only as "internal error", and
+// other faults (twofold.Fault) are logged too.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := twofold.ErrorCode(err)
-	if code == twofold.CodeInternal {
+	if twofold.Fault(err) {
 		s.log.ErrorContext(r.Context(), "identity request failed", "request_id", httpapi.RequestID(r.Context()), "path", r.Pattern, "err", err)
 	}
 	var te *twofold.Error

@@ -247,8 +247,8 @@ func onLoopback(addr string) bool {
 	return err == nil && a.IsLoopback()
 }
 
-// Open starts the server: it opens its dependencies, listens on
-// Config.Listen and serves in the background until Close.
+// Open starts the server: it listens on Config.Listen, opens its
+// dependencies and serves in the background until Close.
 func (s *Server) Open(ctx context.Context) error {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
@@ -256,8 +256,15 @@ func (s *Server) Open(ctx context.Context) error {
 	if err := s.Config.Validate(); err != nil {
 		return err
 	}
+	// The address first: a server that cannot listen (the port is taken)
+	// must not have created or migrated a database, or written a key file.
+	ln, err := net.Listen("tcp", s.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
 	d, err := OpenDeps(ctx, s.Config, s.Logger, s.Now, s.Rand)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	s.Store, s.Service, s.passwords = d.Store, d.Service, d.Passwords
@@ -267,13 +274,9 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	pages, err := web.New(web.Options{Service: s.Service, Hasher: d.Hasher, Logger: s.Logger, SecureCookies: secure})
 	if err != nil {
+		ln.Close()
 		s.Store.Close()
 		return err
-	}
-	ln, err := net.Listen("tcp", s.Config.Listen)
-	if err != nil {
-		s.Store.Close()
-		return fmt.Errorf("listen: %w", err)
 	}
 	s.ln = ln
 	if s.Config.BaseURL != "" || onLoopback(s.Addr()) {

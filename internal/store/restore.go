@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/atomicfile"
 )
 
 // A restore brings back the database as it was at the backup: what
@@ -204,10 +205,9 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 	}
 	// A link to the database: the database is what is replaced, beside
 	// it, not the link.
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		if path, err = filepath.EvalSymlinks(path); err != nil {
-			return r, fmt.Errorf("restore: the database is a link that leads nowhere: %w", err)
-		}
+	path, err := atomicfile.Target(path)
+	if err != nil {
+		return r, fmt.Errorf("restore: the database: %w", err)
 	}
 	sfi, err := os.Stat(src)
 	if err != nil {
@@ -293,7 +293,9 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 	}
 
 	if dfi != nil {
-		keepOwner(tmpName, dfi)
+		// At best: a database that root restores for a server running as
+		// another user stays that user's.
+		_ = atomicfile.KeepOwner(tmpName, dfi)
 	}
 	if err := os.Chmod(tmpName, 0o600); err != nil {
 		return r, fmt.Errorf("restore: %w", err)
@@ -453,7 +455,7 @@ func linkOrCopy(src, dst string) error {
 		os.Remove(dst)
 		return err
 	}
-	keepOwner(dst, fi)
+	_ = atomicfile.KeepOwner(dst, fi) // at best, as the database's
 	return nil
 }
 

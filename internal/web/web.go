@@ -417,11 +417,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *core.Auth, err 
 	s.renderError(w, r, a, s.status(w, r, err), message(err))
 }
 
-// status returns err's HTTP status, logs internal errors with their cause and
+// status returns err's HTTP status, logs faults (twofold.Fault) with their cause and
 // sets Retry-After when the error carries a wait.
 func (s *Server) status(w http.ResponseWriter, r *http.Request, err error) int {
 	code := twofold.ErrorCode(err)
-	if code == twofold.CodeInternal {
+	if twofold.Fault(err) {
 		s.log.ErrorContext(r.Context(), "page failed", "request_id", httpapi.RequestID(r.Context()), "method", r.Method, "path", r.Pattern, "err", err)
 	}
 	if d := retryAfter(err); d > 0 {
