@@ -94,6 +94,9 @@ type twoFactorJSON struct {
 	Reset                  *resetJSON `json:"reset,omitempty"`
 	// RequiredBy names the teams whose policy requires two-factor.
 	RequiredBy []string `json:"required_by_teams,omitempty"`
+	// RequiredByUser is the account's own setting (PUT
+	// /v1/me/two-factor); Required is what login does.
+	RequiredByUser bool `json:"required_by_user"`
 }
 
 // resetJSON is an operator's reset of two-factor waiting to be carried out.
@@ -104,7 +107,8 @@ type resetJSON struct {
 }
 
 func twoFactorOf(p core.Profile) twoFactorJSON {
-	tf := twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining, PaperKey: p.PaperKey, RequiredBy: p.RequiredBy}
+	tf := twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining, PaperKey: p.PaperKey, RequiredBy: p.RequiredBy,
+		RequiredByUser: p.RequiredByUser}
 	if r := p.Reset; r != nil {
 		tf.Reset = &resetJSON{RequestedBy: r.RequestedBy, RequestedAt: r.RequestedAt, DueAt: r.Due}
 	}
