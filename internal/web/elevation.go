@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/twofold/twofold"
@@ -202,6 +203,11 @@ func (s *Server) elevateFromForm(w http.ResponseWriter, r *http.Request, a *core
 	s.setCookie(w, r, sessionCookie, token, "/")
 	s.replaceRequestCookie(r, sessionCookie, token)
 	a.Session.ElevatedUntil = e.Until
+	if e.RecoveryCodeUsed { // the next page says how many are left (SPEC §1 story 4)
+		left := strconv.Itoa(e.RecoveryCodesLeft)
+		s.setCookie(w, r, recoveryCookie, left, "/")
+		s.replaceRequestCookie(r, recoveryCookie, left)
+	}
 	return nil
 }
 
