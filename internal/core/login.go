@@ -526,12 +526,22 @@ func (s *Service) LogoutEverywhere(ctx context.Context, a Auth, m Meta) error {
 	})
 }
 
+// Elevation is a passed elevation: until when the session is elevated,
+// and after a recovery code, how many the account has left, as a login's
+// second step tells them (Verified; SPEC §1 story 4 shows the count and
+// warns at LowRecoveryCodes or fewer).
+type Elevation struct {
+	Until             time.Time
+	RecoveryCodeUsed  bool
+	RecoveryCodesLeft int
+}
+
 // Elevate checks a second factor for a logged-in caller and elevates its
 // session for the elevation period (SPEC §3.1). The session keeps its
 // token (the JSON API's bearer token).
-func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (time.Time, error) {
+func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (Elevation, error) {
 	if err := person(a); err != nil {
-		return time.Time{}, err
+		return Elevation{}, err
 	}
 	return s.elevate(ctx, a, p, m, nil)
 }
@@ -544,18 +554,18 @@ func (s *Service) Elevate(ctx context.Context, a Auth, p SecondFactor, m Meta) (
 // expiry and everything scoped by its ID. For the pages, whose cookie is
 // set anew; when the session was renewed or ended meanwhile (another tab
 // elevated it first), the answer is a conflict and nothing is written.
-func (s *Service) ElevateRenewing(ctx context.Context, a Auth, p SecondFactor, m Meta) (until time.Time, token string, err error) {
+func (s *Service) ElevateRenewing(ctx context.Context, a Auth, p SecondFactor, m Meta) (e Elevation, token string, err error) {
 	if err := person(a); err != nil {
-		return time.Time{}, "", err
+		return Elevation{}, "", err
 	}
 	if token, err = s.newSessionToken(a.Session.ID); err != nil {
-		return time.Time{}, "", err
+		return Elevation{}, "", err
 	}
 	renew := &renewal{oldHash: a.Session.TokenHash, newHash: s.sessionTokenHash(token)}
-	if until, err = s.elevate(ctx, a, p, m, renew); err != nil {
-		return time.Time{}, "", err
+	if e, err = s.elevate(ctx, a, p, m, renew); err != nil {
+		return Elevation{}, "", err
 	}
-	return until, token, nil
+	return e, token, nil
 }
 
 // renewal is a session token replaced as the session is elevated.
@@ -578,21 +588,23 @@ func (s *Service) elevateSession(ctx context.Context, a Auth, until time.Time, r
 }
 
 // elevate checks p and elevates a's session, renewing its token with renew.
-func (s *Service) elevate(ctx context.Context, a Auth, p SecondFactor, m Meta, renew *renewal) (time.Time, error) {
+func (s *Service) elevate(ctx context.Context, a Auth, p SecondFactor, m Meta, renew *renewal) (Elevation, error) {
 	if p.Method == twofold.MethodPush {
-		return s.elevatePush(ctx, a, p, m, renew)
+		until, err := s.elevatePush(ctx, a, p, m, renew)
+		return Elevation{Until: until}, err
 	}
 	if err := checkProof(p); err != nil {
-		return time.Time{}, err
+		return Elevation{}, err
 	}
 	if err := s.allowSource(ctx, m); err != nil {
-		return time.Time{}, err
+		return Elevation{}, err
 	}
 	p.scope = elevateScope(a.Session.ID)
 	var answer error
-	until := s.Now().Add(s.cfg.ElevationTTL)
+	e := Elevation{Until: s.Now().Add(s.cfg.ElevationTTL)}
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		answer = nil
+		e.RecoveryCodeUsed, e.RecoveryCodesLeft = false, 0
 		if err := s.store.LockSecondStep(ctx, a.Account.ID, p.FactorID, "", codeMethod(p.Method)); err != nil {
 			return err
 		}
@@ -603,19 +615,26 @@ func (s *Service) elevate(ctx context.Context, a Auth, p SecondFactor, m Meta, r
 			answer = err
 			return nil
 		}
-		if err := s.elevateSession(ctx, a, until, renew); err != nil {
+		if err := s.elevateSession(ctx, a, e.Until, renew); err != nil {
 			return err
+		}
+		if p.Method == twofold.MethodRecoveryCode {
+			e.RecoveryCodeUsed = true
+			var err error
+			if e.RecoveryCodesLeft, err = s.store.RecoveryCodesRemaining(ctx, a.Account.ID); err != nil {
+				return err
+			}
 		}
 		s.audit(ctx, a.Account.ID, "session.elevated", m, "second factor: "+string(p.Method))
 		return nil
 	})
 	if err != nil { // a refusal is answered only once its throttle slot is committed
-		return time.Time{}, err
+		return Elevation{}, err
 	}
 	if answer != nil {
-		return time.Time{}, answer
+		return Elevation{}, answer
 	}
-	return until, nil
+	return e, nil
 }
 
 // requireElevation returns an elevation-required error unless a is elevated.

@@ -41,6 +41,9 @@ type AccountSummary struct {
 	Locks                  Locks
 	Reset                  *twofold.TwoFactorReset // the reset waiting, if any
 	Teams                  []twofold.Membership    // the account's teams and its role in each
+	// TwoFactor is whether login asks the account for the second step,
+	// and why: its own setting or its teams' policy.
+	TwoFactor TwoFactorPolicy
 }
 
 // InspectAccount returns an account's factors and recent audit events, for an
@@ -87,11 +90,38 @@ func (s *Service) InspectAccount(ctx context.Context, op Auth, accountID string,
 	if err != nil {
 		return AccountSummary{}, err
 	}
-	sum := AccountSummary{Account: a, Factors: fs, RecoveryCodesRemaining: n, Events: evs, Locks: locks, Teams: ms}
+	tf, err := s.twoFactorPolicy(ctx, a, fs)
+	if err != nil {
+		return AccountSummary{}, err
+	}
+	sum := AccountSummary{Account: a, Factors: fs, RecoveryCodesRemaining: n, Events: evs, Locks: locks, Teams: ms, TwoFactor: tf}
 	if found {
 		sum.Reset = &r
 	}
 	return sum, nil
+}
+
+// TwoFactorPolicies returns, for an operator, the TwoFactorPolicy of each
+// of accts (in their order), as InspectAccount does for one: what the
+// operator API shows with each account it answers. A caller that may read
+// or change accounts may see it.
+func (s *Service) TwoFactorPolicies(ctx context.Context, op Auth, accts []twofold.Account) ([]TwoFactorPolicy, error) {
+	if err := adminAllowed(op, "users", permit.Read); err != nil {
+		if err := adminAllowed(op, "users", permit.Write); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]TwoFactorPolicy, len(accts))
+	for i, a := range accts {
+		fs, err := s.store.Factors(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		if out[i], err = s.twoFactorPolicy(ctx, a, fs); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // WaitingReset is a reset of two-factor waiting, with the name of its account.

@@ -100,6 +100,39 @@ type Profile struct {
 	// RequiredBy names the caller's teams that require two-factor: login
 	// asks for the second step whatever Account.TwoFactorRequired says.
 	RequiredBy []string
+	// RequiredByUser is the account's own setting, whatever its teams
+	// require (TwoFactorPolicy).
+	RequiredByUser bool
+}
+
+// TwoFactorPolicy says whether login asks an account for the second step
+// (SPEC §3.1 two_factor.required), and why.
+type TwoFactorPolicy struct {
+	// Enabled reports whether the account has an active factor.
+	Enabled bool
+	// Required reports whether login asks for the second step: the
+	// account's own setting (RequiredByUser), or a team's policy
+	// (RequiredBy) once it has an active factor.
+	Required bool
+	// RequiredByUser is the account's own setting (PUT /v1/me/two-factor),
+	// whatever its teams require.
+	RequiredByUser bool
+	// RequiredBy names the account's teams that require two-factor.
+	RequiredBy []string
+}
+
+// twoFactorPolicy returns account a's policy; fs are its factors.
+func (s *Service) twoFactorPolicy(ctx context.Context, a twofold.Account, fs []twofold.Factor) (TwoFactorPolicy, error) {
+	p := TwoFactorPolicy{RequiredByUser: a.TwoFactorRequired}
+	for _, f := range fs {
+		p.Enabled = p.Enabled || f.Status == twofold.FactorActive
+	}
+	var err error
+	if p.RequiredBy, err = s.teamsRequiring(ctx, a.ID); err != nil {
+		return TwoFactorPolicy{}, err
+	}
+	p.Required = p.RequiredByUser || len(p.RequiredBy) > 0 && p.Enabled
+	return p, nil
 }
 
 // Me returns the caller's profile.
@@ -119,14 +152,12 @@ func (s *Service) Me(ctx context.Context, a Auth) (Profile, error) {
 	if err != nil {
 		return Profile{}, err
 	}
-	p := Profile{Account: a.Account, Required: a.Account.TwoFactorRequired, RecoveryCodesRemaining: n, PaperKey: pk != nil, Factors: fs, Elevated: a.Elevated(s.Now())}
-	for _, f := range fs {
-		p.Enabled = p.Enabled || f.Status == twofold.FactorActive
-	}
-	if p.RequiredBy, err = s.teamsRequiring(ctx, a.Account.ID); err != nil {
+	tf, err := s.twoFactorPolicy(ctx, a.Account, fs)
+	if err != nil {
 		return Profile{}, err
 	}
-	p.Required = p.Required || len(p.RequiredBy) > 0 && p.Enabled
+	p := Profile{Account: a.Account, Enabled: tf.Enabled, Required: tf.Required, RequiredBy: tf.RequiredBy, RequiredByUser: tf.RequiredByUser,
+		RecoveryCodesRemaining: n, PaperKey: pk != nil, Factors: fs, Elevated: a.Elevated(s.Now())}
 	r, found, err := s.store.TwoFactorReset(ctx, a.Account.ID)
 	if err != nil {
 		return Profile{}, err

@@ -16,17 +16,57 @@ import (
 // userJSON is an account as the operator API shows it: never its password
 // hash.
 type userJSON struct {
-	ID                string    `json:"id"`
-	Username          string    `json:"username"`
-	Email             string    `json:"email"`
-	Operator          bool      `json:"operator"`
-	Suspended         bool      `json:"suspended"`
-	TwoFactorRequired bool      `json:"two_factor_required"`
-	CreatedAt         time.Time `json:"created_at"`
+	ID        string `json:"id"`
+	Username  string `json:"username"`
+	Email     string `json:"email"`
+	Operator  bool   `json:"operator"`
+	Suspended bool   `json:"suspended"`
+	// TwoFactorRequired reports whether login asks for the second step
+	// (SPEC §3.1 two_factor.required): the account's own setting, or a
+	// team's policy once it has a factor. TwoFactorRequiredByUser is the
+	// account's own setting alone.
+	TwoFactorRequired       bool      `json:"two_factor_required"`
+	TwoFactorRequiredByUser bool      `json:"two_factor_required_by_user"`
+	CreatedAt               time.Time `json:"created_at"`
 }
 
-func toUserJSON(a twofold.Account) userJSON {
-	return userJSON{ID: a.ID, Username: a.Username, Email: a.Email, Operator: a.Operator, Suspended: a.Suspended, TwoFactorRequired: a.TwoFactorRequired, CreatedAt: a.CreatedAt}
+func toUserJSON(a twofold.Account, tf core.TwoFactorPolicy) userJSON {
+	return userJSON{ID: a.ID, Username: a.Username, Email: a.Email, Operator: a.Operator, Suspended: a.Suspended,
+		TwoFactorRequired: tf.Required, TwoFactorRequiredByUser: tf.RequiredByUser, CreatedAt: a.CreatedAt}
+}
+
+// adminTwoFactorJSON is an account's two_factor as the operator API shows
+// it: the fields of GET /v1/me's that say whether login asks for the
+// second step, and why.
+type adminTwoFactorJSON struct {
+	Enabled                bool     `json:"enabled"`
+	Required               bool     `json:"required"`
+	RequiredByUser         bool     `json:"required_by_user"`
+	RequiredBy             []string `json:"required_by_teams"`
+	RecoveryCodesRemaining int      `json:"recovery_codes_remaining"`
+}
+
+// usersJSON shows accts to the operator op, each with its TwoFactorPolicy.
+func (s *Server) usersJSON(r *http.Request, op core.Auth, accts ...twofold.Account) ([]userJSON, error) {
+	tfs, err := s.svc.TwoFactorPolicies(r.Context(), op, accts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]userJSON, 0, len(accts))
+	for i, acct := range accts {
+		out = append(out, toUserJSON(acct, tfs[i]))
+	}
+	return out, nil
+}
+
+// writeUser answers acct, changed by the operator op.
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, op core.Auth, status int, acct twofold.Account) {
+	u, err := s.usersJSON(r, op, acct)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, status, map[string]any{"user": u[0]})
 }
 
 type locksJSON struct {
@@ -132,9 +172,10 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request, a core.Auth)
 		writeError(w, r, s.log, err)
 		return
 	}
-	out := make([]userJSON, 0, len(accts))
-	for _, acct := range accts {
-		out = append(out, toUserJSON(acct))
+	out, err := s.usersJSON(r, a, accts...)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"users": out})
 }
@@ -149,7 +190,14 @@ func (s *Server) adminUser(w http.ResponseWriter, r *http.Request, a core.Auth) 
 	for _, m := range sum.Teams {
 		teams = append(teams, toTeamJSON(m.Team, m.Role))
 	}
-	out := map[string]any{"user": toUserJSON(sum.Account), "factors": factorsJSON(sum.Factors),
+	tf := sum.TwoFactor
+	required := tf.RequiredBy
+	if required == nil {
+		required = []string{}
+	}
+	out := map[string]any{"user": toUserJSON(sum.Account, tf), "factors": factorsJSON(sum.Factors),
+		"two_factor": adminTwoFactorJSON{Enabled: tf.Enabled, Required: tf.Required, RequiredByUser: tf.RequiredByUser,
+			RequiredBy: required, RecoveryCodesRemaining: sum.RecoveryCodesRemaining},
 		"recovery_codes_remaining": sum.RecoveryCodesRemaining, "locks": toLocksJSON(sum.Locks), "teams": teams,
 		"events": adminEventsJSON(sum.Events)}
 	if sum.Reset != nil {
@@ -175,7 +223,7 @@ func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, a core.
 		return
 	}
 	w.Header().Set("Location", "/v1/admin/users/"+acct.ID)
-	writeJSON(w, http.StatusCreated, map[string]any{"user": toUserJSON(acct)})
+	s.writeUser(w, r, a, http.StatusCreated, acct)
 }
 
 func (s *Server) adminUnlock(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -201,7 +249,7 @@ func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, a core.Aut
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": toUserJSON(acct)})
+	s.writeUser(w, r, a, http.StatusOK, acct)
 }
 
 func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -340,7 +388,7 @@ func (s *Server) adminUpdateUser(w http.ResponseWriter, r *http.Request, a core.
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": toUserJSON(acct)})
+	s.writeUser(w, r, a, http.StatusOK, acct)
 }
 
 // adminDeleteUser closes an account for good, for an operator's elevated

@@ -235,9 +235,16 @@ func TestAPIKeyInput(t *testing.T) {
 			"expired":           keyRequest("x", map[string]any{"expires_at": past}, "account * read"),
 			"expiry in year 1":  keyRequest("x", map[string]any{"expires_at": "0001-01-01T00:00:00Z"}, "account * read"),
 			"expiry not a time": keyRequest("x", map[string]any{"expires_at": "tomorrow"}, "account * read"),
+			// "resource":"$ZONE" with $ZONE unset: never every zone.
+			"empty resource": map[string]any{"name": "x", "permits": []map[string]any{{"service": "dns", "resource": "", "actions": []string{"write"}}}},
+			"no resource":    map[string]any{"name": "x", "permits": []map[string]any{{"service": "dns", "actions": []string{"write"}}}},
 		} {
 			t.Run(name, func(t *testing.T) {
-				wantProblem(t, c.Do(t, "POST", "/v1/me/api-keys", body), 400, "invalid")
+				r := c.Do(t, "POST", "/v1/me/api-keys", body)
+				wantProblem(t, r, 400, "invalid")
+				if strings.HasSuffix(name, " resource") && !strings.Contains(r.String("detail"), "resource") {
+					t.Errorf("detail %q does not name the resource", r.String("detail"))
+				}
 			})
 		}
 		if r := c.Do(t, "GET", "/v1/me/api-keys", nil); r.Status != 200 || len(r.JSON["api_keys"].([]any)) != 0 {

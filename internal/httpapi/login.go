@@ -127,12 +127,19 @@ func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	out := loginResponse{Status: "authenticated", Token: v.Token, ExpiresAt: v.ExpiresAt}
 	if v.RecoveryCodeUsed {
-		out.RecoveryCodesRemaining = &v.RecoveryCodesLeft
-		if v.RecoveryCodesLeft <= core.LowRecoveryCodes {
-			out.Warning = fmt.Sprintf("only %d recovery codes left: generate a new set (POST /v1/me/recovery-codes)", v.RecoveryCodesLeft)
-		}
+		out.RecoveryCodesRemaining, out.Warning = recoveryCodesLeft(v.RecoveryCodesLeft)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// recoveryCodesLeft is what an answer passed with a recovery code adds:
+// how many are left, and from core.LowRecoveryCodes left a warning to make
+// a new set (SPEC §1 story 4).
+func recoveryCodesLeft(n int) (remaining *int, warning string) {
+	if n <= core.LowRecoveryCodes {
+		warning = fmt.Sprintf("only %d recovery codes left: generate a new set (POST /v1/me/recovery-codes)", n)
+	}
+	return &n, warning
 }
 
 // challengeRequest asks for a code to be sent to an sms or email factor, a
@@ -237,12 +244,23 @@ func (s *Server) elevate(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	until, err := s.svc.Elevate(r.Context(), a, req.proof(), Meta(r))
+	e, err := s.svc.Elevate(r.Context(), a, req.proof(), Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]time.Time{"elevated_until": until})
+	// After a recovery code, the count left and the warning, as a login's
+	// second step answers them.
+	var out struct {
+		ElevatedUntil          time.Time `json:"elevated_until"`
+		RecoveryCodesRemaining *int      `json:"recovery_codes_remaining,omitempty"`
+		Warning                string    `json:"warning,omitempty"`
+	}
+	out.ElevatedUntil = e.Until
+	if e.RecoveryCodeUsed {
+		out.RecoveryCodesRemaining, out.Warning = recoveryCodesLeft(e.RecoveryCodesLeft)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) time(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -93,6 +94,9 @@ type twoFactorJSON struct {
 	Reset                  *resetJSON `json:"reset,omitempty"`
 	// RequiredBy names the teams whose policy requires two-factor.
 	RequiredBy []string `json:"required_by_teams,omitempty"`
+	// RequiredByUser is the account's own setting (PUT
+	// /v1/me/two-factor); Required is what login does.
+	RequiredByUser bool `json:"required_by_user"`
 }
 
 // resetJSON is an operator's reset of two-factor waiting to be carried out.
@@ -103,7 +107,8 @@ type resetJSON struct {
 }
 
 func twoFactorOf(p core.Profile) twoFactorJSON {
-	tf := twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining, PaperKey: p.PaperKey, RequiredBy: p.RequiredBy}
+	tf := twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining, PaperKey: p.PaperKey, RequiredBy: p.RequiredBy,
+		RequiredByUser: p.RequiredByUser}
 	if r := p.Reset; r != nil {
 		tf.Reset = &resetJSON{RequestedBy: r.RequestedBy, RequestedAt: r.RequestedAt, DueAt: r.Due}
 	}
@@ -155,6 +160,28 @@ func (s *Server) listFactors(w http.ResponseWriter, r *http.Request, a core.Auth
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"factors": out})
+}
+
+// getFactor answers one of the caller's factors, as GET /v1/me/factors
+// lists it (a pending one with its setup_session, never a key or code): the
+// address the Location of a factor's 201 names.
+func (s *Server) getFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	fs, err := s.svc.Factors(r.Context(), a.Account.ID)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	i := slices.IndexFunc(fs, func(f twofold.Factor) bool { return f.ID == r.PathValue("id") })
+	if i < 0 {
+		writeError(w, r, s.log, twofold.Errorf(twofold.CodeNotFound, "factor not found"))
+		return
+	}
+	out, err := s.myFactorsJSON(r, a, fs[i:i+1])
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"factor": out[0]})
 }
 
 func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {

@@ -72,6 +72,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/me/email/confirm":           s.authed(s.confirmEmailChange),
 		"GET /v1/me/factors":                  s.authed(s.listFactors),
 		"POST /v1/me/factors":                 s.authed(s.enrolFactor),
+		"GET /v1/me/factors/{id}":             s.authed(s.getFactor),
 		"PATCH /v1/me/factors/{id}":           s.authed(s.renameFactor),
 		"DELETE /v1/me/factors/{id}":          s.authed(s.deleteFactor),
 		"POST /v1/me/factors/{id}/confirm":    s.authed(s.confirmFactor),

@@ -130,17 +130,23 @@ func dnsSegment(i int, seg string) bool {
 // resource with the zone and name lower-cased and the type upper-cased,
 // trailing "*" segments dropped, actions sorted without repeats, and the
 // three parts of write (add, replace, delete) written as write when all
-// are there or write is. A problem
-// is an invalid error saying what is wrong.
+// are there or write is. An empty resource is refused ("*" must be
+// written). A problem is an invalid error saying what is wrong.
 func Normalize(p twofold.Permit) (twofold.Permit, error) {
 	name := strings.ToLower(strings.TrimSpace(p.Service))
 	svc, ok := services[name]
 	if !ok {
 		return p, twofold.Errorf(twofold.CodeInvalid, "unknown service %q: use one of %s", truncate(p.Service), strings.Join(Services(), ", "))
 	}
+	// No resource is refused, never read as "*": a script that builds
+	// "resource":"$ZONE" from an unset variable must not get a key for
+	// every zone. Every resource is "*", written out.
 	res := strings.TrimSpace(p.Resource)
 	if res == "" {
-		res = "*"
+		if ex := example(name); ex != "*" {
+			return p, twofold.Errorf(twofold.CodeInvalid, "a permit needs a resource: a pattern such as %q, or %q for every resource of service %s", ex, "*", name)
+		}
+		return p, twofold.Errorf(twofold.CodeInvalid, "a permit needs a resource: %q for service %s", "*", name)
 	}
 	segs := strings.Split(res, "/")
 	if len(segs) > svc.segments {
@@ -329,6 +335,17 @@ func overlaps(h, v string) bool {
 		return strings.HasPrefix(strings.ToLower(v), strings.ToLower(prefix))
 	}
 	return strings.EqualFold(h, v)
+}
+
+// example is a resource of service, to show in an error.
+func example(service string) string {
+	switch service {
+	case DNS:
+		return "example.com/_acme-challenge/TXT"
+	case Admin:
+		return "users"
+	}
+	return "*"
 }
 
 func truncate(s string) string {

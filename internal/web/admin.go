@@ -14,6 +14,9 @@ import (
 type adminUsersBody struct {
 	Query    string
 	Accounts []twofold.Account
+	// Required holds the ids of Accounts whose login asks for the second
+	// step: their own setting, or a team's policy (core.TwoFactorPolicy).
+	Required map[string]bool
 	More     bool // the list was cut at the limit
 	Resets   []core.WaitingReset
 	// MoreResets reports whether more resets wait than Resets lists, the
@@ -67,6 +70,15 @@ func (s *Server) renderAdminUsers(w http.ResponseWriter, r *http.Request, a core
 	}
 	if len(accts) > adminUsersLimit {
 		b.Accounts, b.More = accts[:adminUsersLimit], true
+	}
+	tfs, err := s.svc.TwoFactorPolicies(r.Context(), a, b.Accounts)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b.Required = map[string]bool{}
+	for i, acct := range b.Accounts {
+		b.Required[acct.ID] = tfs[i].Required
 	}
 	s.render(w, r, status, "admin_users", Page{Title: "Users", Account: &a.Account, Notice: notice(r), Error: errMsg, Body: b})
 }

@@ -26,6 +26,9 @@ const (
 	pushCookie      cookieName = "twofold_push"       // the number and secret of a push sent to confirm it's the holder, bound to the session
 	loginPushCookie cookieName = "twofold_login_push" // the secret of a push sent for the second step of a login
 	resetCookie     cookieName = "twofold_reset"      // a password-reset link's token, off the address bar
+	// recoveryCookie holds how many recovery codes were left after one
+	// confirmed it's the holder, until the next page shows it (render).
+	recoveryCookie cookieName = "twofold_recovery"
 )
 
 // path is the Path the cookie is set with: only the pages that use it get

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/twofold/twofold"
@@ -195,13 +196,18 @@ func (s *Server) elevateFromForm(w http.ResponseWriter, r *http.Request, a *core
 	}
 	p := core.SecondFactor{Method: method, FactorID: r.PostForm.Get("elevate_factor"), Code: code, Credential: []byte(credential),
 		Signature: signature, PushSecret: pushSecret}
-	until, token, err := s.svc.ElevateRenewing(r.Context(), *a, p, httpapi.Meta(r))
+	e, token, err := s.svc.ElevateRenewing(r.Context(), *a, p, httpapi.Meta(r))
 	if err != nil {
 		return err
 	}
 	s.setCookie(w, r, sessionCookie, token, "/")
 	s.replaceRequestCookie(r, sessionCookie, token)
-	a.Session.ElevatedUntil = until
+	a.Session.ElevatedUntil = e.Until
+	if e.RecoveryCodeUsed { // the next page says how many are left (SPEC §1 story 4)
+		left := strconv.Itoa(e.RecoveryCodesLeft)
+		s.setCookie(w, r, recoveryCookie, left, "/")
+		s.replaceRequestCookie(r, recoveryCookie, left)
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -25,6 +26,32 @@ type Page struct {
 	Error   string
 	Body    any    // the page's own data
 	Nav     string // the menu entry of the page: "security", "teams", "dns", "admin", "admin-teams", "tokens" or "webhooks"
+	// Recovery says, on the first page after a recovery code confirmed
+	// it's the holder, how many are left (render fills it in).
+	Recovery *recoveryNote
+}
+
+// recoveryNote is how many recovery codes are left after one was used to
+// confirm it's the holder; Low from lowRecoveryCodes left, when the page
+// warns to make a new set, as the login's second step does (SPEC §1 story 4).
+type recoveryNote struct {
+	Left int
+	Low  bool
+}
+
+// takeRecoveryNote returns the recovery note waiting for the caller, and
+// clears it: it is shown once.
+func (s *Server) takeRecoveryNote(w http.ResponseWriter, r *http.Request) *recoveryNote {
+	v := s.cookieValue(r, recoveryCookie)
+	if v == "" {
+		return nil
+	}
+	s.clearCookie(w, r, recoveryCookie, "/")
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 100 {
+		return nil
+	}
+	return &recoveryNote{Left: n, Low: n <= lowRecoveryCodes}
 }
 
 // parsePages parses each page in templates/ together with the layout.
@@ -63,6 +90,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	if p.CSRF == "" {
 		p.CSRF = s.formToken(r)
+	}
+	if p.Account != nil {
+		p.Recovery = s.takeRecoveryNote(w, r)
 	}
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/settings/teams"):

@@ -1,0 +1,58 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestRecoveryCodeCountAfterElevation: elevating with a recovery code
+// answers, as a login's second step does, how many codes are left, and
+// from 3 left a warning to make a new set (SPEC §1 story 4); elevating with
+// anything else answers neither. On SQLite and PostgreSQL.
+func TestRecoveryCodeCountAfterElevation(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "iris")
+		c := login(t, s, "iris")
+		phone := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		if len(phone.codes) != 10 {
+			t.Fatalf("got %d recovery codes, want 10", len(phone.codes))
+		}
+
+		// The second step of a login with a code: the answer elevation must match.
+		loginID, _ := startLogin(t, s, "iris")
+		r := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": phone.codes[0]})
+		if r.Status != http.StatusOK || r.JSON["recovery_codes_remaining"] != float64(9) || r.JSON["warning"] != nil {
+			t.Fatalf("login with a recovery code: got %d %s, want 9 left and no warning", r.Status, r.Body)
+		}
+		sess := testenv.NewClient(s.URL())
+		sess.Token = r.String("token")
+
+		for i, code := range phone.codes[1:8] {
+			left := 8 - i
+			r := sess.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "recovery_code", "code": code})
+			if r.Status != http.StatusOK || r.String("elevated_until") == "" {
+				t.Fatalf("elevate with a recovery code: got %d %s", r.Status, r.Body)
+			}
+			if got := r.JSON["recovery_codes_remaining"]; got != float64(left) {
+				t.Errorf("elevate with %d left: recovery_codes_remaining %v, want %d (%s)", left, got, left, r.Body)
+			}
+			warning, _ := r.JSON["warning"].(string)
+			switch {
+			case left > 3 && warning != "":
+				t.Errorf("elevate with %d left: warning %q, want none", left, warning)
+			case left <= 3 && !strings.Contains(warning, "recovery codes left"):
+				t.Errorf("elevate with %d left: warning %q, want one to make a new set", left, warning)
+			}
+		}
+
+		s.Clock.Add(30 * time.Second) // the confirming code is spent
+		r = sess.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, phone.secret, s.Clock.Now())})
+		if r.Status != http.StatusOK || r.JSON["recovery_codes_remaining"] != nil || r.JSON["warning"] != nil {
+			t.Errorf("elevate with an app's code: got %d %s, want neither a count nor a warning", r.Status, r.Body)
+		}
+	})
+}
