@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -55,12 +57,10 @@ func UnmarshalBody(body []byte, v any, fields Fields) error {
 		return twofold.Errorf(twofold.CodeInvalid, "request body must hold a single JSON object")
 	}
 	// The checks above leave encoding/json only bodies whose names match
-	// exactly, once each, with values of the right kinds.
-	dec = json.NewDecoder(bytes.NewReader(body))
-	if fields == KnownFields {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(v); err != nil {
+	// exactly, once each, with values of the right kinds, and no field a
+	// struct lacks unless fields allows it: json.Unmarshal, which needs no
+	// Decoder and its buffer, reads the rest.
+	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return twofold.Errorf(twofold.CodeInvalid, "field %q must be %s", core.CleanText(te.Field, 80), kindName(te.Type))
@@ -126,10 +126,9 @@ func (c *checker) value(t reflect.Type, path string) error {
 func (c *checker) object(t reflect.Type, path string) error {
 	var fields map[string]reflect.Type
 	if t != nil && t.Kind() == reflect.Struct {
-		fields = map[string]reflect.Type{}
-		jsonFields(t, fields)
+		fields = structFields(t)
 	}
-	seen := map[string]bool{}
+	var seen []string // few names: a slice beats a map
 	for c.dec.More() {
 		tok, err := c.dec.Token()
 		if err != nil {
@@ -140,10 +139,10 @@ func (c *checker) object(t reflect.Type, path string) error {
 		if path != "" {
 			at = path + "." + name
 		}
-		if seen[name] {
+		if slices.Contains(seen, name) {
 			return twofold.Errorf(twofold.CodeInvalid, "field %q appears more than once", core.CleanText(at, 80))
 		}
-		seen[name] = true
+		seen = append(seen, name)
 		var ft reflect.Type
 		switch {
 		case fields != nil:
@@ -168,6 +167,22 @@ func (c *checker) object(t reflect.Type, path string) error {
 	}
 	_, err := c.dec.Token()
 	return syntaxError(err)
+}
+
+// fieldsOf holds structFields' answers, by type: a type's fields do not
+// change, and a request's body is checked against the same few types.
+var fieldsOf sync.Map // reflect.Type → map[string]reflect.Type
+
+// structFields is jsonFields of struct t, made once per type. The map is
+// shared: it is only read.
+func structFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldsOf.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	jsonFields(t, m)
+	fieldsOf.Store(t, m)
+	return m
 }
 
 // jsonFields adds to out each field of struct t by its JSON name, as
