@@ -350,6 +350,7 @@ func TestCommands(t *testing.T) {
 		{name: "serve with an argument", args: []string{"serve", "now"}, wantExit: 2},
 		{name: "serve with a bad listen address", args: []string{"serve", "--listen", "nowhere"}, wantExit: 2},
 		{name: "serve with a bad db", args: []string{"serve", "--db", "mysql://x"}, wantExit: 2},
+		{name: "serve with a colon in the issuer", args: []string{"serve", "--listen", "127.0.0.1:0", "--issuer", "Acme: Cloud & Co"}, wantExit: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

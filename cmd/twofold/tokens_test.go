@@ -37,6 +37,14 @@ func TestTokens(t *testing.T) {
 			writeFile(t, csv, fmt.Sprintf("# batch 7\nFOB-1,%x\nFOB-2,%x,totp,8,60,sha256\n", secret, secret2))
 			dup := filepath.Join(dir, "dup.csv")
 			writeFile(t, dup, fmt.Sprintf("FOB-8,%x\nFOB-9,%x\n", secret2, secret2))
+			// Columns swapped (secret,serial): the error must not quote the
+			// first field, which is then a secret.
+			swapped := filepath.Join(dir, "swapped.csv")
+			writeFile(t, swapped, fmt.Sprintf("%x,FOB-3\n", secret))
+			swappedHex := filepath.Join(dir, "swapped-hex.csv")
+			writeFile(t, swappedHex, fmt.Sprintf("%x,123456\n", secret))
+			swappedTwice := filepath.Join(dir, "swapped-twice.csv")
+			writeFile(t, swappedTwice, fmt.Sprintf("%x,%x\n%x,%x\n", secret, secret2, secret, secret2))
 			run := func(env map[string]string, args ...string) (string, string, error) {
 				tm := newTestMain(t, time.Now(), "")
 				for k, v := range env {
@@ -71,6 +79,9 @@ func TestTokens(t *testing.T) {
 			}{
 				{"again", nil, []string{"tokens", "import", csv}, 1},
 				{"a secret twice", nil, []string{"tokens", "import", dup}, 1},
+				{"columns swapped", nil, []string{"tokens", "import", swapped}, 1},
+				{"columns swapped, serial of hex digits", nil, []string{"tokens", "import", swappedHex}, 1},
+				{"columns swapped, a line twice", nil, []string{"tokens", "import", swappedTwice}, 1},
 				{"wrong key", nil, []string{"tokens", "import", rfc6030Figure6, "--pskc-key", wrongKey}, 1},
 				{"no key", nil, []string{"tokens", "import", rfc6030Figure6}, 1},
 				{"key not hex", map[string]string{"TWOFOLD_PSKC_KEY": "not-hex-" + wrongKey}, []string{"tokens", "import", rfc6030Figure6}, 2},

@@ -16,6 +16,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/twofold/twofold/internal/factor/securitykey"
 	"github.com/twofold/twofold/internal/factor/sms"
@@ -321,6 +322,12 @@ func (c Config) Validate() error {
 	}
 	if strings.TrimSpace(c.Issuer) == "" {
 		errs = append(errs, errors.New("issuer is empty: authenticator apps and security keys show it; name the service (default Twofold), or leave the setting out"))
+	} else if strings.ContainsRune(c.Issuer, ':') {
+		// Key Uri Format: the label is ISSUER:ACCOUNT and apps split it at
+		// the first colon, so an issuer with one is shown cut in two.
+		errs = append(errs, fmt.Errorf("issuer %q contains a colon: otpauth:// labels are issuer:account and authenticator apps split them at the first colon; leave it out (\"Acme Cloud\", not \"Acme: Cloud\")", c.Issuer))
+	} else if strings.IndexFunc(c.Issuer, unicode.IsControl) >= 0 {
+		errs = append(errs, errors.New("issuer contains a control character (a line break, a tab…): it is shown in apps and mail subjects; write it on one line"))
 	}
 	if c.BaseURL != "" {
 		if _, err := c.PublicURL(); err != nil {

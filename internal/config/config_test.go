@@ -78,6 +78,39 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestIssuer: an issuer with a colon is refused (Key Uri Format: apps split
+// the otpauth:// label issuer:account at its first colon), as is one with a
+// control character; from the flag, the environment and the file alike.
+func TestIssuer(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c")
+	os.WriteFile(file, []byte("issuer = Acme: Cloud\n"), 0o600)
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		refuse bool
+	}{
+		{"default", nil, nil, false},
+		{"spaces, ampersand, accents", []string{"--issuer", "Société Acme & Co."}, nil, false},
+		{"colon flag", []string{"--issuer", "Acme: Cloud & Co"}, nil, true},
+		{"colon env", nil, map[string]string{"TWOFOLD_ISSUER": "Acme:Cloud"}, true},
+		{"colon file", []string{"--config", file}, nil, true},
+		{"full-width colon is not a colon", []string{"--issuer", "Acme\uff1a Cloud"}, nil, false},
+		{"line break", []string{"--issuer", "Acme\nBcc: x@example.com"}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parse(t, tc.args, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			if refused := err != nil && strings.Contains(err.Error(), "issuer"); refused != tc.refuse {
+				t.Errorf("issuer %q: got %v, want refused %v", c.Issuer, err, tc.refuse)
+			}
+		})
+	}
+}
+
 func TestUnknownFileSetting(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "c")
 	os.WriteFile(file, []byte("lisen = x\n"), 0o600)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/credhash"
@@ -303,21 +304,46 @@ func (s *Service) verifyCode(ctx context.Context, accountID string, p SecondFact
 	return "wrong code", nil
 }
 
-// normaliseKey folds a recovery code or paper key to its canonical form:
-// lower case, without spaces or dashes.
+// normaliseKey folds a recovery code or paper key to its canonical form, the
+// one its hash is of: lower-case base32 (a-z, 2-7) without separators. People
+// copy these keys by hand and paste them from documents, so it also
+//   - drops every separator: white space of any kind (U+00A0 no-break space,
+//     U+2009 thin space… — unicode.IsSpace), dashes of any kind (U+2010 to
+//     U+2015, U+2212 minus… — unicode.Dash) and the invisible characters that
+//     pastes carry (soft hyphen, zero-width space and joiners, BOM);
+//   - reads the digits that base32 lacks as the letters they look like, where
+//     only one letter does: 0 as o and 8 as b. 1 stays (l or i?), as does 9.
+//
+// A key typed so is the same key: nothing that could be a real key changes
+// meaning, since 0, 8 and separators never occur in one.
 func normaliseKey(k string) string {
-	if len(k) > 128 {
+	if len(k) > 256 {
 		return ""
 	}
 	return strings.Map(func(r rune) rune {
 		switch {
-		case r == ' ' || r == '-' || r == '\t':
+		case unicode.IsSpace(r) || unicode.Is(unicode.Dash, r) || invisibleSeparator(r):
 			return -1
 		case 'A' <= r && r <= 'Z':
 			return r - 'A' + 'a'
+		case r == '0':
+			return 'o'
+		case r == '8':
+			return 'b'
 		}
 		return r
 	}, k)
+}
+
+// invisibleSeparator reports whether r is a character that copying text can
+// put inside a key without it showing: soft hyphen, zero-width space,
+// non-joiner and joiner, word joiner, and the byte-order mark.
+func invisibleSeparator(r rune) bool {
+	switch r {
+	case '\u00ad', '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff':
+		return true
+	}
+	return false
 }
 
 func truncate(s string, n int) string {

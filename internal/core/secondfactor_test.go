@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,40 @@ func TestClampDrift(t *testing.T) {
 	for _, tc := range []struct{ d, want int64 }{{0, 0}, {39, 39}, {41, 40}, {-100, -40}} {
 		if got := clampDrift(tc.d, 40); got != tc.want {
 			t.Errorf("clampDrift(%d, 40) = %d, want %d", tc.d, got, tc.want)
+		}
+	}
+}
+
+// TestNormaliseKey: a recovery code or paper key typed by hand or pasted
+// from a document folds to the form its hash is of (lower-case base32
+// without separators): any space or dash, invisible characters, and 0 and 8
+// read as o and b. 1 is not read as a letter (l or i?).
+func TestNormaliseKey(t *testing.T) {
+	const want = "obxk2m7qpabcdeio"
+	for _, tc := range []struct{ name, in, want string }{
+		{"as shown", "obxk-2m7q-pabc-deio", want},
+		{"upper case, spaces", "OBXK 2M7Q PABC DEIO", want},
+		{"0 for o, 8 for b", "0bxk-2m7q-pa8c-dei0", want},
+		{"no-break spaces", "obxk\u00a02m7q\u00a0pabc\u00a0deio", want},
+		{"thin and narrow spaces, ideographic space", "obxk\u20092m7q\u202fpabc\u3000deio", want},
+		{"en and em dashes, minus sign", "obxk\u20132m7q\u2014pabc\u2212deio", want},
+		{"hyphen, non-breaking hyphen, figure dash, bar", "obxk\u20102m7q\u2011pa\u2012bc\u2015deio", want},
+		{"soft hyphen, zero-width space, BOM", "\ufeffobxk\u00ad2m7q\u200bpabc\u2060deio", want},
+		{"tab and line break", "obxk\t2m7q\r\npabc\ndeio", want},
+		{"1 stays 1", "obxk-2m7q-pabc-de1o", "obxk2m7qpabcde1o"},
+		{"9 stays 9", "9bxk", "9bxk"},
+		{"too long", strings.Repeat("a", 257), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := normaliseKey(tc.in); got != tc.want {
+				t.Errorf("normaliseKey(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+	// A key as issued is already in canonical form: stored hashes keep matching.
+	for _, c := range []string{"abcd-efgh-ijkl-mnop", "qrst-uvwx-yz23-4567"} {
+		if got := normaliseKey(c); got != strings.ReplaceAll(c, "-", "") {
+			t.Errorf("normaliseKey(%q) = %q", c, got)
 		}
 	}
 }

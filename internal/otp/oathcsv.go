@@ -22,8 +22,9 @@ import (
 // may end in CRLF. The grammar is written down in README.md ("Importing hardware tokens").
 //
 // The whole file is refused at its first bad line (a *SeedError naming the line) and when
-// it holds no token: an import is all or nothing. Errors never quote a field's value: in a
-// file whose columns are out of order it could be a secret.
+// it holds no token: an import is all or nothing. Errors name the line and the field that is
+// wrong but never quote a field's value, not even the serial: in a file whose columns are out
+// of order (secret,serial) the first field is a secret.
 func ParseOATHCSV(data []byte) ([]Seed, error) {
 	if len(data) > MaxSeedFileSize {
 		return nil, seedErrorf("the file is larger than %d bytes", MaxSeedFileSize)
@@ -40,7 +41,7 @@ func ParseOATHCSV(data []byte) ([]Seed, error) {
 		}
 		s, err := parseCSVLine(text)
 		if err != nil {
-			return nil, &SeedError{Where: where, Serial: s.Serial, Err: err}
+			return nil, &SeedError{Where: where, Err: err}
 		}
 		if err := set.add(where, s); err != nil {
 			return nil, err
@@ -52,8 +53,8 @@ func ParseOATHCSV(data []byte) ([]Seed, error) {
 	return set.seeds, nil
 }
 
-// parseCSVLine parses one token line. The serial it returns, when it got that far, is
-// checked (CheckSerial) so that an error may name it.
+// parseCSVLine parses one token line and checks the seed (Seed.check). Its errors name
+// the field that is wrong, never its value.
 func parseCSVLine(text string) (Seed, error) {
 	fields := strings.Split(text, ",")
 	for i := range fields {
@@ -63,13 +64,13 @@ func parseCSVLine(text string) (Seed, error) {
 	if serial, err := CheckSerial(fields[0]); err == nil {
 		s.Serial = serial
 	} else {
-		return Seed{}, err
+		return Seed{}, fmt.Errorf("the serial (first field): %w", err)
 	}
 	if len(fields) < 2 || fields[1] == "" {
-		return s, fmt.Errorf("%w: want serial,secret-hex[,type[,digits[,counter-or-period[,algorithm]]]]", ErrSecret)
+		return Seed{}, fmt.Errorf("%w: no secret (second field): want serial,secret-hex[,type[,digits[,counter-or-period[,algorithm]]]]", ErrSecret)
 	}
 	if len(fields) > 6 {
-		return s, fmt.Errorf("%w: %d fields, at most 6: serial,secret-hex,type,digits,counter-or-period,algorithm", ErrSeedFile, len(fields))
+		return Seed{}, fmt.Errorf("%w: %d fields, at most 6: serial,secret-hex,type,digits,counter-or-period,algorithm", ErrSeedFile, len(fields))
 	}
 	field := func(i int) string {
 		if i < len(fields) {
@@ -79,33 +80,41 @@ func parseCSVLine(text string) (Seed, error) {
 	}
 	secret, err := hex.DecodeString(fields[1])
 	if err != nil {
-		return s, fmt.Errorf("%w: the secret is not hexadecimal (an even number of 0-9, a-f)", ErrSecret)
+		return Seed{}, fmt.Errorf("%w: the secret (second field) is not hexadecimal (an even number of 0-9, a-f)", ErrSecret)
+	}
+	if err := CheckSecret(secret); err != nil {
+		clear(secret)
+		return Seed{}, fmt.Errorf("the secret (second field): %w", err)
 	}
 	s.Secret = secret
+	fail := func(err error) (Seed, error) {
+		clear(secret)
+		return Seed{}, err
+	}
 	s.Type, s.Params = TypeHOTP, Params{Algorithm: SHA1, Digits: 6}
 	switch strings.ToLower(field(2)) {
 	case "", TypeHOTP:
 	case TypeTOTP:
 		s.Type, s.Params.Period = TypeTOTP, 30*time.Second
 	default:
-		return s, fmt.Errorf("%w: the type (third field) must be hotp or totp", ErrUnsupported)
+		return fail(fmt.Errorf("%w: the type (third field) must be hotp or totp", ErrUnsupported))
 	}
 	if v := field(3); v != "" {
 		d, err := strconv.Atoi(v)
-		if err != nil {
-			return s, fmt.Errorf("%w: the digits (fourth field) must be 6 or 8", ErrDigits)
+		if err != nil || (d != 6 && d != 8) {
+			return fail(fmt.Errorf("%w: the digits (fourth field) must be 6 or 8", ErrDigits))
 		}
 		s.Params.Digits = d
 	}
 	if v := field(4); v != "" {
 		n, err := strconv.ParseUint(v, 10, 63)
 		if err != nil {
-			return s, fmt.Errorf("%w: the counter or period (fifth field) must be a whole number", ErrSeedFile)
+			return fail(fmt.Errorf("%w: the counter or period (fifth field) must be a whole number", ErrSeedFile))
 		}
 		if s.Type == TypeHOTP {
 			s.Counter = n
-		} else if n > 3600 {
-			return s, fmt.Errorf("%w: got %ds, Twofold takes 30s or 60s", ErrPeriod, n)
+		} else if n != 30 && n != 60 {
+			return fail(fmt.Errorf("%w: the period (fifth field) of a totp token must be 30 or 60", ErrPeriod))
 		} else {
 			s.Params.Period = time.Duration(n) * time.Second
 		}
@@ -113,9 +122,13 @@ func parseCSVLine(text string) (Seed, error) {
 	if v := field(5); v != "" {
 		alg, err := ParseAlgorithm(v)
 		if err != nil {
-			return s, fmt.Errorf("%w: the algorithm (sixth field) must be SHA1, SHA256 or SHA512", ErrAlgorithm)
+			return fail(fmt.Errorf("%w: the algorithm (sixth field) must be SHA1, SHA256 or SHA512", ErrAlgorithm))
 		}
 		s.Params.Algorithm = alg
+	}
+	if err := s.check(); err != nil {
+		// Each field was checked above; this is a safety net.
+		return fail(err)
 	}
 	return s, nil
 }

@@ -138,7 +138,7 @@ func ParsePSKC(data, key []byte) ([]Seed, error) {
 	if len(c.Packages) == 0 {
 		return nil, seedErrorf("the document holds no KeyPackage")
 	}
-	var set seedSet
+	set := seedSet{nameSerial: true}
 	for i, p := range c.Packages {
 		where := fmt.Sprintf("KeyPackage %d", i+1)
 		s, err := o.seed(p)
@@ -222,8 +222,8 @@ func (o *pskcOpener) seed(p pskcPackage) (Seed, error) {
 		if err != nil {
 			return s, err
 		}
-		if n > 3600 {
-			return s, fmt.Errorf("%w: got %ds, Twofold takes 30s or 60s", ErrPeriod, n)
+		if n != 30 && n != 60 {
+			return s, fmt.Errorf("%w: TimeInterval must be 30 or 60", ErrPeriod)
 		}
 		s.Params.Period = time.Duration(n) * time.Second
 	}

@@ -73,7 +73,9 @@ func (s Seed) LogValue() slog.Value {
 }
 
 // SeedError is an error of a seed file at one place in it: a line of an OATH CSV file or a
-// KeyPackage of a PSKC document (both counted from 1), with the serial when it is known.
+// KeyPackage of a PSKC document (both counted from 1). Serial is the KeyPackage's SerialNo
+// when it is known; it is always empty for OATH CSV, whose first field is a secret when the
+// columns are swapped (secret,serial), so that no field's value is ever quoted.
 type SeedError struct {
 	Where  string // "line 3" or "KeyPackage 2"
 	Serial string
@@ -123,29 +125,33 @@ func (s *Seed) check() error {
 		return err
 	}
 	if !s.Params.Algorithm.valid() {
-		return fmt.Errorf("%w: %v", ErrAlgorithm, s.Params.Algorithm)
+		return fmt.Errorf("%w: Twofold takes SHA1, SHA256 and SHA512", ErrAlgorithm)
 	}
 	if s.Params.Digits != 6 && s.Params.Digits != 8 {
-		return fmt.Errorf("%w: got %d, Twofold takes 6 or 8", ErrDigits, s.Params.Digits)
+		return fmt.Errorf("%w: Twofold takes 6 or 8 digits", ErrDigits)
 	}
 	switch s.Type {
 	case TypeHOTP:
 		s.Params.Period = 0
 	case TypeTOTP:
 		if s.Params.Period != 30*time.Second && s.Params.Period != 60*time.Second {
-			return fmt.Errorf("%w: got %v, Twofold takes 30s or 60s", ErrPeriod, s.Params.Period)
+			return fmt.Errorf("%w: Twofold takes a period of 30s or 60s", ErrPeriod)
 		}
 		s.Counter = 0
 	default:
-		return fmt.Errorf("%w: token type %q", ErrUnsupported, s.Type)
+		return fmt.Errorf("%w: the token type must be hotp or totp", ErrUnsupported)
 	}
 	return nil
 }
 
 // seedSet collects the seeds of one file, refusing a serial seen before.
 type seedSet struct {
-	seeds []Seed
-	seen  map[string]bool
+	// nameSerial reports whether errors may quote a seed's serial: true for PSKC, whose
+	// SerialNo is an element of its own, false for OATH CSV, whose first field is a secret
+	// when the columns are swapped.
+	nameSerial bool
+	seeds      []Seed
+	seen       map[string]string // serial → where it was first seen
 }
 
 func (c *seedSet) add(where string, s Seed) error {
@@ -154,16 +160,21 @@ func (c *seedSet) add(where string, s Seed) error {
 		return &SeedError{Where: where, Err: err}
 	}
 	s.Serial = serial
-	if err := s.check(); err != nil {
-		return &SeedError{Where: where, Serial: serial, Err: err}
+	e := &SeedError{Where: where}
+	if c.nameSerial {
+		e.Serial = serial
+	}
+	if e.Err = s.check(); e.Err != nil {
+		return e
 	}
 	if c.seen == nil {
-		c.seen = map[string]bool{}
+		c.seen = map[string]string{}
 	}
-	if c.seen[serial] {
-		return &SeedError{Where: where, Serial: serial, Err: fmt.Errorf("%w: an earlier token of the file has this serial", ErrSerial)}
+	if first, ok := c.seen[serial]; ok {
+		e.Err = fmt.Errorf("%w: %s has the same serial", ErrSerial, first)
+		return e
 	}
-	c.seen[serial] = true
+	c.seen[serial] = where
 	c.seeds = append(c.seeds, s)
 	return nil
 }

@@ -339,6 +339,53 @@ func TestParseOATHCSVRejects(t *testing.T) {
 	}
 }
 
+// TestParseOATHCSVSwappedColumns: a file written secret,serial instead of serial,secret is
+// refused by the line and the field that is wrong, never by quoting a field, which would
+// print the secret (the first field) into the operator's terminal or page.
+func TestParseOATHCSVSwappedColumns(t *testing.T) {
+	const (
+		secret  = "3132333435363738393031323334353637383932"
+		secret2 = "4142434445464748494a4b4c4d4e4f5051525354"
+	)
+	tests := []struct {
+		name  string
+		input string
+		want  error
+		line  string
+	}{
+		{"serial not hex", secret + ",FOB-3\n", otp.ErrSecret, "line 1"},
+		{"serial of hex digits", secret + ",123456\n", otp.ErrSecret, "line 1"},
+		{"serial of hex digits, totp", secret + ",00112233,totp,6,30\n", otp.ErrSecret, "line 1"},
+		{"after a good line", "FOB-1," + secret2 + "\n" + secret + ",FOB-2\n", otp.ErrSecret, "line 2"},
+		{"bad digits", secret + "," + secret2 + ",hotp,7\n", otp.ErrDigits, "line 1"},
+		{"bad period", secret + "," + secret2 + ",totp,6,45\n", otp.ErrPeriod, "line 1"},
+		{"bad type", secret + "," + secret2 + ",ocra\n", otp.ErrUnsupported, "line 1"},
+		{"bad algorithm", secret + "," + secret2 + ",totp,6,30,MD5\n", otp.ErrAlgorithm, "line 1"},
+		{"seven fields", secret + "," + secret2 + ",totp,6,30,SHA1,x\n", otp.ErrSeedFile, "line 1"},
+		{"the same first field twice", secret + "," + secret2 + "\n" + secret + "," + secret2 + "\n", otp.ErrSerial, "line 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seeds, err := otp.ParseOATHCSV([]byte(tt.input))
+			if seeds != nil {
+				t.Errorf("got %d seeds with the error, want none", len(seeds))
+			}
+			wantSeedErr(t, err, tt.want)
+			var se *otp.SeedError
+			if !errors.As(err, &se) || se.Where != tt.line || se.Serial != "" {
+				t.Errorf("got %#v, want an error at %s naming no serial", err, tt.line)
+			}
+			for _, s := range []string{secret, secret2} {
+				for i := 0; i+8 <= len(s); i += 8 {
+					if strings.Contains(strings.ToLower(err.Error()), s[i:i+8]) {
+						t.Fatalf("error %q quotes part of a secret", err)
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestSeedRedactsSecret: a seed prints and logs without its secret.
 func TestSeedRedactsSecret(t *testing.T) {
 	s := otp.Seed{Serial: "S1", Type: otp.TypeHOTP, Secret: []byte("super secret value!!"), Params: otp.DefaultParams()}

@@ -36,9 +36,12 @@ type Key struct {
 }
 
 // URI returns k as an otpauth:// URI: the label "Issuer:Account" (just "Account" without an
-// issuer, unless the account holds a colon) path-escaped with %20 for spaces, then secret (unpadded base32), issuer, algorithm,
-// digits, and period in seconds for TOTP or counter for HOTP. URI does not validate k; see
-// ParseURI for what is accepted back.
+// issuer, unless the account holds a colon) path-escaped with %20 for spaces, then secret
+// (unpadded base32), issuer, algorithm, digits, and period in seconds for TOTP or counter for
+// HOTP. A colon in the account is written %3A, so that the label's one literal colon is the
+// separator; the Key Uri Format allows none in the issuer (apps split the label at the first
+// colon), which the server's configuration refuses. URI does not validate k; see ParseURI for
+// what is accepted back.
 func (k Key) URI() string {
 	var b strings.Builder
 	b.WriteString("otpauth://")
@@ -49,7 +52,7 @@ func (k Key) URI() string {
 		b.WriteString(url.PathEscape(k.Issuer))
 		b.WriteByte(':')
 	}
-	b.WriteString(url.PathEscape(k.Account))
+	b.WriteString(strings.ReplaceAll(url.PathEscape(k.Account), ":", "%3A"))
 	b.WriteString("?secret=")
 	b.WriteString(EncodeSecret(k.Secret))
 	if k.Issuer != "" {

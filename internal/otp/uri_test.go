@@ -37,6 +37,17 @@ func TestKeyURI(t *testing.T) {
 			"otpauth://totp/Big%20Corp%20&%20Co:a%20b%2Fc%3Fd%23e?secret=JBSWY3DPEHPK3PXP&issuer=Big%20Corp%20%26%20Co&algorithm=SHA1&digits=6&period=30",
 		},
 		{
+			// Apps split the label at its first colon: the account's is escaped.
+			"colon in account",
+			otp.Key{Type: "totp", Issuer: "Example", Account: "team:alice", Secret: hello, Params: otp.DefaultParams()},
+			"otpauth://totp/Example:team%3Aalice?secret=JBSWY3DPEHPK3PXP&issuer=Example&algorithm=SHA1&digits=6&period=30",
+		},
+		{
+			"colon in account, no issuer",
+			otp.Key{Type: "totp", Account: "team:alice", Secret: hello, Params: otp.DefaultParams()},
+			"otpauth://totp/:team%3Aalice?secret=JBSWY3DPEHPK3PXP&algorithm=SHA1&digits=6&period=30",
+		},
+		{
 			"hotp",
 			otp.Key{Type: "hotp", Issuer: "ACME", Account: "bob", Secret: hello, Params: otp.Params{Algorithm: otp.SHA1, Digits: 6}, Counter: 42},
 			"otpauth://hotp/ACME:bob?secret=JBSWY3DPEHPK3PXP&issuer=ACME&algorithm=SHA1&digits=6&counter=42",

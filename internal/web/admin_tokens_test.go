@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,44 @@ func TestAdminTokens(t *testing.T) {
 	}
 	if r := user.post("/admin/tokens", url.Values{"format": {"csv"}, "seeds": {"TOK-9,3132333435363738393031323334353637383930\n"}}); r.status != http.StatusForbidden && r.status != http.StatusNotFound {
 		t.Errorf("a user who is not an operator imports: status %d", r.status)
+	}
+}
+
+// TestAdminTokensSwappedColumns: an OATH CSV file pasted with its columns
+// swapped (secret,serial) is refused by line and field, and the page's error
+// never shows the secret (the form keeps what was pasted, for the operator to
+// fix; nothing else on the page shows it). Nothing is imported. On SQLite and
+// PostgreSQL.
+func TestAdminTokensSwappedColumns(t *testing.T) {
+	const (
+		secret  = "3132333435363738393031323334353637383932"
+		secret2 = "4142434445464748494a4b4c4d4e4f5051525354"
+	)
+	textarea := regexp.MustCompile(`(?s)<textarea[^>]*>.*?</textarea>`)
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			op := newClient(t, ts.URL())
+			op.signInWithCode(ts, "olga", account(t, ts, "olga", true, true))
+			for _, seeds := range []string{
+				secret + ",FOB-3\n",
+				secret + ",123456\n",
+				"FOB-1," + secret2 + "\n" + secret + ",FOB-2,totp,6,45\n",
+				secret + "," + secret2 + "\n" + secret + "," + secret2 + "\n",
+			} {
+				r := op.post("/admin/tokens", url.Values{"format": {"csv"}, "seeds": {seeds}})
+				if r.status != http.StatusBadRequest || pageError(r.body) == "(no error on the page)" {
+					t.Errorf("%q: status %d, error %q; want 400 with an error", seeds, r.status, pageError(r.body))
+				}
+				rest := textarea.ReplaceAllString(r.body, "")
+				if strings.Contains(rest, secret[:16]) || strings.Contains(rest, secret2[:16]) {
+					t.Errorf("%q: the page shows a secret outside the form: error %q", seeds, pageError(r.body))
+				}
+			}
+			if r := op.get("/admin/tokens"); strings.Contains(r.body, `id="token-`) {
+				t.Error("a token was imported from a refused file")
+			}
+		})
 	}
 }
