@@ -929,8 +929,8 @@ func normaliseCode(c string) string {
 		return ""
 	}
 	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' {
-			return -1
+		if r == ' ' || r == '-' || r >= 0x80 && (unicode.IsSpace(r) || unicode.Is(unicode.Dash, r) || invisibleSeparator(r)) {
+			return -1 // a code pasted with a no-break space or an en dash is the code
 		}
 		return r
 	}, c)

@@ -108,3 +108,23 @@ func TestNormaliseKey(t *testing.T) {
 		}
 	}
 }
+
+// TestNormaliseCode: a one-time code is taken with the spaces and dashes a
+// copy and paste can put in it, ASCII or not; nothing else changes.
+func TestNormaliseCode(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"123456", "123456"},
+		{"123 456", "123456"},
+		{"123-456", "123456"},
+		{"123\u00a0456", "123456"},
+		{"123\u2009456\u200b", "123456"},
+		{"123\u2013456", "123456"},
+		{"\ufeff12345678", "12345678"},
+		{"12345a", "12345a"}, // left for the check to refuse
+		{strings.Repeat("1", 33), ""},
+	} {
+		if got := normaliseCode(tc.in); got != tc.want {
+			t.Errorf("normaliseCode(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
