@@ -22,6 +22,7 @@ import (
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/server"
+	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -369,11 +370,19 @@ func TestCommands(t *testing.T) {
 	}
 }
 
-// dbAndKey returns the flags naming a fresh key file and dsn, and the config they stand for.
+// dbAndKey returns the flags naming a fresh key file and the database dsn,
+// made and migrated, and the config they stand for.
 func dbAndKey(tb testing.TB, dsn string) ([]string, config.Config) {
 	tb.Helper()
 	c := config.Default()
 	c.DB, c.KeyFile = dsn, filepath.Join(tb.TempDir(), "twofold.key")
+	// The database exists, as after the first `serve`: the administration
+	// commands make none (TestAdminNeedsDatabase).
+	st, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st.Close()
 	return []string{"--db", c.DB, "--key-file", c.KeyFile}, c
 }
 
