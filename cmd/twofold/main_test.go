@@ -727,8 +727,8 @@ func TestUserResetTwoFactor(t *testing.T) {
 			flags, c := dbAndKey(t, newDSN(t))
 			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
 			const password = "correct horse battery"
-			withPhone := func(name string) {
-				if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Password: password}, core.Meta{}); err != nil {
+			withPhone := func(name string, email ...string) {
+				if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Email: strings.Join(email, ""), Password: password}, core.Meta{}); err != nil {
 					t.Fatal(err)
 				}
 				cl := testenv.NewClient(srv.URL())
@@ -766,8 +766,11 @@ func TestUserResetTwoFactor(t *testing.T) {
 			if err := tm.run(t, append([]string{"user", "reset-two-factor", "erin", "--reset-delay", "24h"}, flags...)...); err != nil {
 				t.Fatalf("reset: %v (stderr %q)", err, tm.stderr.String())
 			}
-			if !strings.Contains(tm.stdout.String(), "scheduled for") {
-				t.Errorf("stdout %q", tm.stdout.String())
+			// erin has no address: the output says she was not told, as
+			// the operator's page does.
+			if out := tm.stdout.String(); !strings.Contains(out, "scheduled for") || strings.Contains(out, "is emailed") ||
+				!strings.Contains(out, "was not emailed (the account has no email address): tell them another way") {
+				t.Errorf("stdout %q", out)
 			}
 			if got := login("erin"); got != "second_factor_required" {
 				t.Errorf("erin while the reset waits: got %s, want the second step", got)
@@ -782,6 +785,29 @@ func TestUserResetTwoFactor(t *testing.T) {
 			}
 			if got := login("erin"); got != "authenticated" {
 				t.Errorf("erin after reset --now: got %s, want authenticated by password alone", got)
+			}
+
+			// fay has an address: she is emailed only where mail is sent
+			// (--smtp-addr; the serving instance's worker sends it).
+			withPhone("fay", "fay@example.com")
+			for _, tt := range []struct {
+				args []string
+				want string
+			}{
+				{nil, "was not emailed (this server sends no email (no --smtp-addr)): tell them another way"},
+				{[]string{"--smtp-addr", "127.0.0.1:2525", "--smtp-from", "twofold@example.com"}, "the user is emailed and can cancel it until then"},
+			} {
+				tm := newTestMain(t, time.Now(), "")
+				args := append(append([]string{"user", "reset-two-factor", "fay", "--reset-delay", "24h"}, tt.args...), flags...)
+				if err := tm.run(t, args...); err != nil {
+					t.Fatalf("reset %v: %v (stderr %q)", tt.args, err, tm.stderr.String())
+				}
+				if out := tm.stdout.String(); !strings.Contains(out, tt.want) {
+					t.Errorf("reset %v: got stdout %q, want %q", tt.args, out, tt.want)
+				}
+				if err := newTestMain(t, time.Now(), "").run(t, append([]string{"user", "reset-two-factor", "fay", "--cancel"}, flags...)...); err != nil {
+					t.Fatalf("cancel: %v", err)
+				}
 			}
 
 			for _, tt := range []struct {

@@ -133,8 +133,19 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "reset two-factor of %s: authenticators, recovery codes and paper key removed, every session ended\n", username)
 		return nil
 	}
-	fmt.Fprintf(m.Stdout, "reset of %s's two-factor scheduled for %s; the user is emailed and can cancel it until then\n",
-		username, r.Due.Format(time.RFC3339))
+	// As the operator's page says it: the waiting period protects the
+	// holder only if they hear of the reset.
+	told, why, err := d.Service.ResetNotice(ctx, r.AccountID)
+	if err != nil {
+		return fmt.Errorf("reset of %s's two-factor scheduled for %s, but whether the user is told is unknown: %w", username, r.Due.Format(time.RFC3339), err)
+	}
+	if told {
+		fmt.Fprintf(m.Stdout, "reset of %s's two-factor scheduled for %s; the user is emailed and can cancel it until then\n",
+			username, r.Due.Format(time.RFC3339))
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "reset of %s's two-factor scheduled for %s; the user can cancel it until then, but was not emailed (%s): tell them another way\n",
+		username, r.Due.Format(time.RFC3339), why)
 	return nil
 }
 
