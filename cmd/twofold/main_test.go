@@ -888,3 +888,62 @@ func TestUserOperator(t *testing.T) {
 		})
 	}
 }
+
+// TestServeBaseURL: under --base-url the "listening on" line gives the
+// address the server is bound to, where it answers, with the public URL
+// beside it; a trailing "/" of the base URL is dropped, so the first-run
+// link has one slash; a base URL with a path is refused before anything
+// starts.
+func TestServeBaseURL(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "t.db"), "--key-file", filepath.Join(dir, "t.key")}
+
+	// Cancelled already: should serve start at all, it stops at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tm := newTestMain(t, time.Now(), "")
+	err := tm.Run(ctx, append(args, "--base-url", "https://login.example.com/twofold"))
+	tm.Close()
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "a path is not supported") {
+		t.Errorf("serve with a base URL with a path: got %v, want it refused (exit 2)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "t.db")); err == nil {
+		t.Error("serve with a base URL with a path made the database")
+		os.Remove(filepath.Join(dir, "t.db"))
+	}
+
+	tm = newTestMain(t, time.Now(), "")
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tm.Run(ctx, append(args, "--base-url", "https://login.example.com/")) }()
+	url := waitListening(t, tm.stdout, done)
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.HasSuffix(url, ":0") {
+		t.Errorf("got listening on %q, want the address bound, http://127.0.0.1:<port>", url)
+	}
+	out := tm.stdout.String()
+	for end := time.Now().Add(10 * time.Second); !strings.Contains(out, "/setup/") && time.Now().Before(end); out = tm.stdout.String() {
+		time.Sleep(5 * time.Millisecond) // the lines after "listening on" are printed a moment later
+	}
+	if want := "twofold listening on " + url + " (public URL https://login.example.com)\n"; !strings.Contains(out, want) {
+		t.Errorf("stdout %q: want %q", out, want)
+	}
+	if want := "create the operator account at https://login.example.com/setup/"; !strings.Contains(out, want) {
+		t.Errorf("stdout %q: want %q", out, want)
+	}
+	res, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz at the address printed: got %d, want %d", res.StatusCode, http.StatusOK)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if err := tm.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
