@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -945,5 +947,52 @@ func TestServeBaseURL(t *testing.T) {
 	}
 	if err := tm.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestServeShutdownTimeout: a request still running when
+// --shutdown-timeout runs out ends the program with an error that says so
+// (exit 1), not only "context deadline exceeded". The request is one whose
+// body never comes: the server has begun to read it (it sent "100
+// Continue"), so it is running, and it runs until the client gives up.
+func TestServeShutdownTimeout(t *testing.T) {
+	dir := t.TempDir()
+	tm := newTestMain(t, time.Now(), "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- tm.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "t.db"),
+			"--key-file", filepath.Join(dir, "t.key"), "--shutdown-timeout", "1ms"})
+	}()
+	url := waitListening(t, tm.stdout, done)
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("got %q, %v; want 100 Continue", line, err)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	err = tm.Close()
+	if err == nil || exitCode(err) != 1 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close: got %v, want the shutdown timeout's error", err)
+	}
+	if !strings.Contains(err.Error(), "requests were still running when the shutdown timeout (--shutdown-timeout 1ms) ran out") {
+		t.Errorf("Close: got %q, want it to say requests were still running at the timeout", err)
+	}
+	// The request was cut off, not left running.
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var ne net.Error
+	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Errorf("the request's connection is still open after the shutdown (read: %v)", err)
 	}
 }
