@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/server"
 )
 
 const dnsUsage = `usage: twofold dns add-zone ZONE --owner USERNAME [--db DSN] [--key-file PATH]
@@ -41,7 +39,7 @@ func (m *Main) dnsAddZone(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: --owner is required", errUsage)
 	}
-	d, err := server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+	d, err := m.openDeps(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -60,7 +58,7 @@ func (m *Main) dnsRemoveZone(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+	d, err := m.openDeps(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -81,7 +79,7 @@ func (m *Main) dnsZones(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	d, err := server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+	d, err := m.openDeps(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +24,7 @@ import (
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/server"
+	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -370,11 +373,19 @@ func TestCommands(t *testing.T) {
 	}
 }
 
-// dbAndKey returns the flags naming a fresh key file and dsn, and the config they stand for.
+// dbAndKey returns the flags naming a fresh key file and the database dsn,
+// made and migrated, and the config they stand for.
 func dbAndKey(tb testing.TB, dsn string) ([]string, config.Config) {
 	tb.Helper()
 	c := config.Default()
 	c.DB, c.KeyFile = dsn, filepath.Join(tb.TempDir(), "twofold.key")
+	// The database exists, as after the first `serve`: the administration
+	// commands make none (TestAdminNeedsDatabase).
+	st, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st.Close()
 	return []string{"--db", c.DB, "--key-file", c.KeyFile}, c
 }
 
@@ -719,8 +730,8 @@ func TestUserResetTwoFactor(t *testing.T) {
 			flags, c := dbAndKey(t, newDSN(t))
 			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
 			const password = "correct horse battery"
-			withPhone := func(name string) {
-				if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Password: password}, core.Meta{}); err != nil {
+			withPhone := func(name string, email ...string) {
+				if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Email: strings.Join(email, ""), Password: password}, core.Meta{}); err != nil {
 					t.Fatal(err)
 				}
 				cl := testenv.NewClient(srv.URL())
@@ -758,8 +769,11 @@ func TestUserResetTwoFactor(t *testing.T) {
 			if err := tm.run(t, append([]string{"user", "reset-two-factor", "erin", "--reset-delay", "24h"}, flags...)...); err != nil {
 				t.Fatalf("reset: %v (stderr %q)", err, tm.stderr.String())
 			}
-			if !strings.Contains(tm.stdout.String(), "scheduled for") {
-				t.Errorf("stdout %q", tm.stdout.String())
+			// erin has no address: the output says she was not told, as
+			// the operator's page does.
+			if out := tm.stdout.String(); !strings.Contains(out, "scheduled for") || strings.Contains(out, "is emailed") ||
+				!strings.Contains(out, "was not emailed (the account has no email address): tell them another way") {
+				t.Errorf("stdout %q", out)
 			}
 			if got := login("erin"); got != "second_factor_required" {
 				t.Errorf("erin while the reset waits: got %s, want the second step", got)
@@ -774,6 +788,29 @@ func TestUserResetTwoFactor(t *testing.T) {
 			}
 			if got := login("erin"); got != "authenticated" {
 				t.Errorf("erin after reset --now: got %s, want authenticated by password alone", got)
+			}
+
+			// fay has an address: she is emailed only where mail is sent
+			// (--smtp-addr; the serving instance's worker sends it).
+			withPhone("fay", "fay@example.com")
+			for _, tt := range []struct {
+				args []string
+				want string
+			}{
+				{nil, "was not emailed (this server sends no email (no --smtp-addr)): tell them another way"},
+				{[]string{"--smtp-addr", "127.0.0.1:2525", "--smtp-from", "twofold@example.com"}, "the user is emailed and can cancel it until then"},
+			} {
+				tm := newTestMain(t, time.Now(), "")
+				args := append(append([]string{"user", "reset-two-factor", "fay", "--reset-delay", "24h"}, tt.args...), flags...)
+				if err := tm.run(t, args...); err != nil {
+					t.Fatalf("reset %v: %v (stderr %q)", tt.args, err, tm.stderr.String())
+				}
+				if out := tm.stdout.String(); !strings.Contains(out, tt.want) {
+					t.Errorf("reset %v: got stdout %q, want %q", tt.args, out, tt.want)
+				}
+				if err := newTestMain(t, time.Now(), "").run(t, append([]string{"user", "reset-two-factor", "fay", "--cancel"}, flags...)...); err != nil {
+					t.Fatalf("cancel: %v", err)
+				}
 			}
 
 			for _, tt := range []struct {
@@ -852,5 +889,111 @@ func TestUserOperator(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeBaseURL: under --base-url the "listening on" line gives the
+// address the server is bound to, where it answers, with the public URL
+// beside it; a trailing "/" of the base URL is dropped, so the first-run
+// link has one slash; a base URL with a path is refused before anything
+// starts.
+func TestServeBaseURL(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "t.db"), "--key-file", filepath.Join(dir, "t.key")}
+
+	// Cancelled already: should serve start at all, it stops at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tm := newTestMain(t, time.Now(), "")
+	err := tm.Run(ctx, append(args, "--base-url", "https://login.example.com/twofold"))
+	tm.Close()
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "a path is not supported") {
+		t.Errorf("serve with a base URL with a path: got %v, want it refused (exit 2)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "t.db")); err == nil {
+		t.Error("serve with a base URL with a path made the database")
+		os.Remove(filepath.Join(dir, "t.db"))
+	}
+
+	tm = newTestMain(t, time.Now(), "")
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tm.Run(ctx, append(args, "--base-url", "https://login.example.com/")) }()
+	url := waitListening(t, tm.stdout, done)
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.HasSuffix(url, ":0") {
+		t.Errorf("got listening on %q, want the address bound, http://127.0.0.1:<port>", url)
+	}
+	out := tm.stdout.String()
+	for end := time.Now().Add(10 * time.Second); !strings.Contains(out, "/setup/") && time.Now().Before(end); out = tm.stdout.String() {
+		time.Sleep(5 * time.Millisecond) // the lines after "listening on" are printed a moment later
+	}
+	if want := "twofold listening on " + url + " (public URL https://login.example.com)\n"; !strings.Contains(out, want) {
+		t.Errorf("stdout %q: want %q", out, want)
+	}
+	if want := "create the operator account at https://login.example.com/setup/"; !strings.Contains(out, want) {
+		t.Errorf("stdout %q: want %q", out, want)
+	}
+	res, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz at the address printed: got %d, want %d", res.StatusCode, http.StatusOK)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if err := tm.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestServeShutdownTimeout: a request still running when
+// --shutdown-timeout runs out ends the program with an error that says so
+// (exit 1), not only "context deadline exceeded". The request is one whose
+// body never comes: the server has begun to read it (it sent "100
+// Continue"), so it is running, and it runs until the client gives up.
+func TestServeShutdownTimeout(t *testing.T) {
+	dir := t.TempDir()
+	tm := newTestMain(t, time.Now(), "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- tm.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "t.db"),
+			"--key-file", filepath.Join(dir, "t.key"), "--shutdown-timeout", "1ms"})
+	}()
+	url := waitListening(t, tm.stdout, done)
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("got %q, %v; want 100 Continue", line, err)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	err = tm.Close()
+	if err == nil || exitCode(err) != 1 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close: got %v, want the shutdown timeout's error", err)
+	}
+	if !strings.Contains(err.Error(), "requests were still running when the shutdown timeout (--shutdown-timeout 1ms) ran out") {
+		t.Errorf("Close: got %q, want it to say requests were still running at the timeout", err)
+	}
+	// The request was cut off, not left running.
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var ne net.Error
+	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Errorf("the request's connection is still open after the shutdown (read: %v)", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/server"
+	"github.com/twofold/twofold/internal/store"
 )
 
 // Main is the program: its input and output, environment and clock, so that
@@ -162,4 +163,16 @@ func (m *Main) logger(c config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(m.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(m.Stderr, opts))
+}
+
+// openDeps opens the database and key file of c for an administration
+// command. A SQLite database that is not there is an error, not made: a
+// mistyped --db would otherwise get a new, empty database (and a new master
+// key file) and the command would report success against it. `serve` makes
+// the database at its first start; so does `user add --create`.
+func (m *Main) openDeps(ctx context.Context, c config.Config) (server.Deps, error) {
+	if store.Missing(c.DB) {
+		return server.Deps{}, fmt.Errorf("no database at %s: nothing done (is --db mistyped? `twofold serve` creates the database at its first start)", c.DB)
+	}
+	return server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
 }

@@ -27,8 +27,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		m.server = nil
 		return err
 	}
-	log.Info("twofold is listening", "url", m.server.URL(), "db", m.server.Store.Dialect())
-	fmt.Fprintf(m.Stdout, "twofold listening on %s\n", m.server.URL())
+	// The address bound, with the public URL beside it: under --base-url
+	// (a proxy's name) the server itself is still reached at the former.
+	addr := "http://" + m.server.Addr()
+	log.Info("twofold is listening", "addr", addr, "url", m.server.URL(), "db", m.server.Store.Dialect())
+	if c.BaseURL != "" {
+		fmt.Fprintf(m.Stdout, "twofold listening on %s (public URL %s)\n", addr, c.BaseURL)
+	} else {
+		fmt.Fprintf(m.Stdout, "twofold listening on %s\n", addr)
+	}
 	if a := m.server.DNSAddr(); a != "" {
 		fmt.Fprintf(m.Stdout, "answering DNS on %s (UDP and TCP)\n", a)
 	}

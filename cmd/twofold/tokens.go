@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/otp"
-	"github.com/twofold/twofold/internal/server"
 )
 
 const (
@@ -84,7 +82,7 @@ func (m *Main) tokensImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: nothing was imported: %w", filepath.Base(path), err)
 	}
-	d, err := server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+	d, err := m.openDeps(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -129,7 +127,7 @@ func (m *Main) tokensList(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: tokens list takes no arguments", errUsage)
 	}
-	d, err := server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+	d, err := m.openDeps(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/server"
+	"github.com/twofold/twofold/internal/store"
 )
 
 func (m *Main) user(ctx context.Context, args []string) error {
@@ -29,7 +30,7 @@ func (m *Main) user(ctx context.Context, args []string) error {
 			return m.userOperator(ctx, args[1:])
 		}
 	}
-	fmt.Fprintln(m.Stderr, "usage: twofold user add USERNAME [--email E] [--operator] [--db DSN] [--key-file PATH]")
+	fmt.Fprintln(m.Stderr, "usage: twofold user add USERNAME [--email E] [--operator] [--create] [--db DSN] [--key-file PATH]")
 	fmt.Fprintln(m.Stderr, "       twofold user reset-two-factor USERNAME [--now | --cancel] [--reset-delay D] [--db DSN] [--key-file PATH]")
 	fmt.Fprintln(m.Stderr, "       twofold user operator USERNAME [--remove] [--db DSN] [--key-file PATH]")
 	return fmt.Errorf("%w: want \"user add\", \"user reset-two-factor\" or \"user operator\"", errUsage)
@@ -65,12 +66,17 @@ func (m *Main) parseUserArgs(fs *flag.FlagSet, args []string) (string, config.Co
 
 // userAdd creates an account. It works while a server runs on the same database.
 func (m *Main) userAdd(ctx context.Context, args []string) error {
-	fs := m.flags("user add", "user add USERNAME [--email E] [--operator] [--db DSN] [--key-file PATH]")
+	fs := m.flags("user add", "user add USERNAME [--email E] [--operator] [--create] [--db DSN] [--key-file PATH]")
 	email := fs.String("email", "", "email address for notifications")
 	operator := fs.Bool("operator", false, "make the account an operator")
+	create := fs.Bool("create", false, "create the database (and the master key file) when --db names none yet, as serve does at its first start")
 	username, c, err := m.parseUserArgs(fs, args)
 	if err != nil {
 		return err
+	}
+	// Refused before the password is asked for.
+	if !*create && store.Missing(c.DB) {
+		return fmt.Errorf("no database at %s: nothing done (is --db mistyped? `twofold serve` creates the database at its first start; or give --create to create it now)", c.DB)
 	}
 	password, err := m.readPassword()
 	if err != nil {
@@ -106,7 +112,7 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 	if *now && *cancel {
 		return fmt.Errorf("%w: --now and --cancel exclude each other", errUsage)
 	}
-	d, err := server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+	d, err := m.openDeps(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -127,8 +133,19 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "reset two-factor of %s: authenticators, recovery codes and paper key removed, every session ended\n", username)
 		return nil
 	}
-	fmt.Fprintf(m.Stdout, "reset of %s's two-factor scheduled for %s; the user is emailed and can cancel it until then\n",
-		username, r.Due.Format(time.RFC3339))
+	// As the operator's page says it: the waiting period protects the
+	// holder only if they hear of the reset.
+	told, why, err := d.Service.ResetNotice(ctx, r.AccountID)
+	if err != nil {
+		return fmt.Errorf("reset of %s's two-factor scheduled for %s, but whether the user is told is unknown: %w", username, r.Due.Format(time.RFC3339), err)
+	}
+	if told {
+		fmt.Fprintf(m.Stdout, "reset of %s's two-factor scheduled for %s; the user is emailed and can cancel it until then\n",
+			username, r.Due.Format(time.RFC3339))
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "reset of %s's two-factor scheduled for %s; the user can cancel it until then, but was not emailed (%s): tell them another way\n",
+		username, r.Due.Format(time.RFC3339), why)
 	return nil
 }
 
@@ -143,7 +160,7 @@ func (m *Main) userOperator(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+	d, err := m.openDeps(ctx, c)
 	if err != nil {
 		return err
 	}

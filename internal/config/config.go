@@ -162,6 +162,19 @@ func (l *nameserversFlag) Set(s string) error {
 	return listFlag(*l).Set(s)
 }
 
+// baseURLFlag is --base-url: a trailing "/" is dropped, so that links made
+// by appending a path to it ("/setup/…") have one slash.
+type baseURLFlag struct{ v *string }
+
+func (f baseURLFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return *f.v
+}
+
+func (f baseURLFlag) Set(s string) error { *f.v = strings.TrimSuffix(s, "/"); return nil }
+
 // Register defines the server flags on fs, writing into c.
 func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on")
@@ -170,7 +183,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Issuer, "issuer", c.Issuer, "issuer name shown in authenticator apps")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
-	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public URL of the server, for links it prints (default: from --listen)")
+	fs.Var(baseURLFlag{&c.BaseURL}, "base-url", "public URL of the server, for links it prints: scheme and host (and port), no path (default: from --listen)")
 	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-For is believed (repeatable)")
 	fs.UintVar(&c.Argon2Memory, "argon2-memory", c.Argon2Memory, "Argon2id memory in KiB")
 	fs.UintVar(&c.Argon2Time, "argon2-iterations", c.Argon2Time, "Argon2id passes")
@@ -506,7 +519,10 @@ func isScheme(s string) bool {
 
 // PublicURL returns --base-url parsed: http or https (in any case; the
 // returned scheme is lower case), a host, and neither user information, a
-// query nor a fragment. The error says what is wrong.
+// path, a query nor a fragment. The pages and the API are served at the
+// root of the host and link to root-absolute paths ("/login"), so a base
+// URL with a path would be accepted and not honoured. The error says what
+// is wrong.
 func (c Config) PublicURL() (*url.URL, error) {
 	const want = "want the server's public URL, such as https://login.example.com"
 	u, err := url.Parse(c.BaseURL)
@@ -521,6 +537,8 @@ func (c Config) PublicURL() (*url.URL, error) {
 		return nil, fmt.Errorf("base-url %q: no host: %s", c.BaseURL, want)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(c.BaseURL, "#"):
 		return nil, fmt.Errorf("base-url %q: a query or fragment has no place in it: %s", c.BaseURL, want)
+	case u.Path != "" && u.Path != "/":
+		return nil, fmt.Errorf("base-url %q: a path is not supported: Twofold serves its pages and API at the root of a host, so give it a host (or port) of its own, such as https://login.example.com, and have the proxy forward it there without a prefix", c.BaseURL)
 	}
 	return u, nil
 }

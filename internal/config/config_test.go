@@ -283,8 +283,8 @@ func TestSubcommandFlagsOnlyFromCommandLine(t *testing.T) {
 }
 
 // TestBaseURL: --base-url must be an http or https URL with a host and no
-// user information, query or fragment; the scheme may be in any case, and
-// PublicURL gives it in lower case.
+// user information, path, query or fragment; the scheme may be in any case,
+// and PublicURL gives it in lower case.
 func TestBaseURL(t *testing.T) {
 	for _, tc := range []struct {
 		url        string
@@ -293,7 +293,9 @@ func TestBaseURL(t *testing.T) {
 		{"https://login.example.com", "https"},
 		{"HTTPS://login.example.com/", "https"},
 		{"Http://127.0.0.1:8080", "http"},
-		{"https://example.com/twofold", "https"},
+		{"https://example.com/twofold", ""},
+		{"https://example.com/twofold/", ""},
+		{"https://example.com//", ""},
 		{"login.example.com", ""},
 		{"//login.example.com", ""},
 		{"ftp://login.example.com", ""},
@@ -326,6 +328,47 @@ func TestBaseURL(t *testing.T) {
 				t.Errorf("got scheme %q, want %q", u.Scheme, tc.wantScheme)
 			}
 		})
+	}
+}
+
+// TestBaseURLSlash: a trailing "/" of --base-url, from the command line,
+// the environment or a config file, is dropped, so that the links made from
+// it ("/setup/…") have one slash; a path is refused, saying why.
+func TestBaseURLSlash(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "twofold.conf")
+	if err := os.WriteFile(file, []byte("base-url = https://file.example.com/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"flag", []string{"--base-url", "https://login.example.com/"}, nil, "https://login.example.com"},
+		{"flag without a slash", []string{"--base-url", "https://login.example.com:8443"}, nil, "https://login.example.com:8443"},
+		{"environment", nil, map[string]string{"TWOFOLD_BASE_URL": "http://127.0.0.1:8080/"}, "http://127.0.0.1:8080"},
+		{"config file", []string{"--config", file}, nil, "https://file.example.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parse(t, tc.args, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.BaseURL != tc.want {
+				t.Errorf("got BaseURL %q, want %q", c.BaseURL, tc.want)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+	c, err := parse(t, []string{"--base-url", "https://example.com/twofold/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "a path is not supported") {
+		t.Errorf("Validate with a path: got %v, want it refused as a path", err)
 	}
 }
 

@@ -8,11 +8,12 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestClientAddr: behind a trusted proxy the client's address is the
 // rightmost untrusted hop of X-Forwarded-For, with or without a port; a hop
-// that is no address keeps the proxy's address and is logged once.
+// that is no address, or none, keeps the proxy's address.
 func TestClientAddr(t *testing.T) {
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	tests := []struct {
@@ -27,6 +28,7 @@ func TestClientAddr(t *testing.T) {
 		{"rightmost untrusted", "10.0.0.2:5000", "192.0.2.9, 203.0.113.5:1, 10.0.0.7:80", "203.0.113.5:0"},
 		{"all trusted", "10.0.0.2:5000", "10.1.1.1, 10.0.0.7", "10.1.1.1:0"},
 		{"not an address", "10.0.0.2:5000", "unknown", "10.0.0.2:5000"},
+		{"no header", "10.0.0.2:5000", "", "10.0.0.2:5000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,7 +36,9 @@ func TestClientAddr(t *testing.T) {
 			h := ClientAddr(trusted, slog.New(slog.DiscardHandler), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.RemoteAddr }))
 			r := httptest.NewRequest("GET", "/", nil)
 			r.RemoteAddr = tt.peer
-			r.Header.Set("X-Forwarded-For", tt.xff)
+			if tt.xff != "" {
+				r.Header.Set("X-Forwarded-For", tt.xff)
+			}
 			h.ServeHTTP(httptest.NewRecorder(), r)
 			if got != tt.want {
 				t.Errorf("RemoteAddr: got %q, want %q", got, tt.want)
@@ -42,15 +46,56 @@ func TestClientAddr(t *testing.T) {
 		})
 	}
 
+}
+
+// TestClientAddrWarning: a trusted proxy's request without X-Forwarded-For
+// (a balancer's health check) keeps the proxy's address and logs nothing,
+// so it cannot use up the warning; a hop that is no address is logged, at
+// most once a minute, so that a proxy misconfigured later is still seen.
+func TestClientAddrWarning(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	var log bytes.Buffer
-	h := ClientAddr(trusted, slog.New(slog.NewTextHandler(&log, nil)), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	for range 3 {
-		r := httptest.NewRequest("GET", "/", nil)
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	var got string
+	h := clientAddr(trusted, slog.New(slog.NewTextHandler(&log, nil)), func() time.Time { return now },
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.RemoteAddr }))
+	send := func(xff ...string) {
+		r := httptest.NewRequest("GET", "/readyz", nil)
 		r.RemoteAddr = "10.0.0.2:5000"
-		r.Header.Set("X-Forwarded-For", "obfuscated-client")
+		for _, v := range xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
 		h.ServeHTTP(httptest.NewRecorder(), r)
 	}
-	if n := strings.Count(log.String(), "not an address"); n != 1 {
-		t.Errorf("warnings about a hop that is no address: got %d, want 1:\n%s", n, log.String())
+	for _, step := range []struct {
+		name      string
+		advance   time.Duration
+		xff       []string
+		wantLines int // warnings logged so far
+	}{
+		{"health check without the header", 0, nil, 0},
+		{"an empty header", 0, []string{" "}, 0},
+		{"health check again", time.Hour, nil, 0},
+		{"a hop that is no address", 0, []string{"unknown"}, 1},
+		{"again at once", 0, []string{"unknown"}, 1},
+		{"within the minute", 59 * time.Second, []string{"obfuscated-client"}, 1},
+		{"a minute after the warning", time.Second, []string{"unknown"}, 2},
+		{"a good hop", 0, []string{"203.0.113.5"}, 2},
+	} {
+		now = now.Add(step.advance)
+		send(step.xff...)
+		if n := strings.Count(log.String(), "not an address"); n != step.wantLines {
+			t.Errorf("%s: got %d warnings, want %d:\n%s", step.name, n, step.wantLines, log.String())
+		}
+		want := "10.0.0.2:5000"
+		if step.name == "a good hop" {
+			want = "203.0.113.5:0"
+		}
+		if got != want {
+			t.Errorf("%s: RemoteAddr got %q, want %q", step.name, got, want)
+		}
+	}
+	if strings.Contains(log.String(), `hop=""`) {
+		t.Errorf("a request without a hop was logged:\n%s", log.String())
 	}
 }

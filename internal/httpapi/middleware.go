@@ -26,10 +26,20 @@ import (
 // it takes the rightmost address that is not itself a trusted proxy, so a
 // client cannot choose its address by sending the header itself. A hop may
 // carry a port ("203.0.113.5:4444", "[2001:db8::1]:4444"), as some
-// balancers write it. A hop that is no address leaves the request with the
-// proxy's address, and is logged (once per process), since every such
-// client then shares the proxy's counters.
+// balancers write it. A request with no X-Forwarded-For (a balancer's own
+// health check) keeps the proxy's address, silently. A hop that is no
+// address also keeps it, and is logged (at most once a minute, so that a
+// misconfigured proxy is seen however long the server has run, without a
+// line per request), since every such client then shares the proxy's
+// counters.
 func ClientAddr(trusted []netip.Prefix, log *slog.Logger, next http.Handler) http.Handler {
+	return clientAddr(trusted, log, time.Now, next)
+}
+
+// badHopEvery is how often at most a hop that is no address is logged.
+const badHopEvery = time.Minute
+
+func clientAddr(trusted []netip.Prefix, log *slog.Logger, now func() time.Time, next http.Handler) http.Handler {
 	if len(trusted) == 0 {
 		return next
 	}
@@ -42,19 +52,33 @@ func ClientAddr(trusted []netip.Prefix, log *slog.Logger, next http.Handler) htt
 		}
 		return false
 	}
-	var warn sync.Once
+	var (
+		mu     sync.Mutex
+		warned time.Time // when a bad hop was last logged; zero: never
+	)
+	warn := func(peer netip.Addr, hop string) {
+		mu.Lock()
+		t := now()
+		due := warned.IsZero() || t.Sub(warned) >= badHopEvery || t.Before(warned)
+		if due {
+			warned = t
+		}
+		mu.Unlock()
+		if due {
+			log.Warn("a trusted proxy sent an X-Forwarded-For hop that is not an address: such requests keep the proxy's address, and share its counters (logged at most once a minute)",
+				"proxy", peer.String(), "hop", strings.ToValidUTF8(truncateHop(hop), "?"))
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		peer, perr := netip.ParseAddr(host)
-		if err == nil && perr == nil && isTrusted(peer) {
-			hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		xff := strings.Join(r.Header.Values("X-Forwarded-For"), ",")
+		if err == nil && perr == nil && strings.TrimSpace(xff) != "" && isTrusted(peer) {
+			hops := strings.Split(xff, ",")
 			for i := len(hops) - 1; i >= 0; i-- {
 				a, ok := hopAddr(hops[i])
 				if !ok {
-					warn.Do(func() {
-						log.Warn("a trusted proxy sent an X-Forwarded-For hop that is not an address: such requests keep the proxy's address, and share its counters",
-							"proxy", peer.String(), "hop", strings.ToValidUTF8(truncateHop(hops[i]), "?"))
-					})
+					warn(peer, hops[i])
 					break
 				}
 				if !isTrusted(a) || i == 0 {

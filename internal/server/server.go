@@ -463,7 +463,13 @@ func (s *Server) close() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		if err := s.http.Shutdown(ctx); err != nil {
+		if err := s.http.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			// Say what ran out, not only "context deadline exceeded"; and
+			// end those requests' connections now, before what they use
+			// is closed under them.
+			s.http.Close()
+			errs = append(errs, fmt.Errorf("requests were still running when the shutdown timeout (--shutdown-timeout %s) ran out, and were cut off: %w", timeout, err))
+		} else if err != nil {
 			errs = append(errs, err)
 		}
 		if err := <-s.done; err != nil && !errors.Is(err, http.ErrServerClosed) {

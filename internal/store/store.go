@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -245,10 +246,28 @@ func ensureWAL(path string) error {
 		case err == nil:
 			return fmt.Errorf("open sqlite: the file stays in %s journal mode, not WAL", mode)
 		case !isBusy(err) || time.Now().After(deadline):
-			return fmt.Errorf("open sqlite: set WAL mode: %w", err)
+			return fmt.Errorf("open sqlite: set WAL mode: %w%s", err, dirHint(path))
 		}
 		time.Sleep(wait)
 	}
+}
+
+// dirHint returns what to do when the directory of the SQLite file at path
+// is not writable by this process, which SQLite's own error ("unable to
+// open database file") does not say: WAL mode keeps two files beside the
+// database, made and removed as it is opened and closed. It returns ""
+// when the directory is writable, as found by making (and removing) a file
+// in it.
+func dirHint(path string) string {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".twofold-writable-*")
+	if err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		return ""
+	}
+	base := filepath.Base(path)
+	return fmt.Sprintf(" (the directory %s must be writable by the server's user, not only the file: SQLite keeps its WAL files %s-wal and %s-shm beside the database)", dir, base, base)
 }
 
 // isBusy reports whether err is SQLite's "database is locked".

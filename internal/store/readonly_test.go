@@ -1,0 +1,136 @@
+//go:build linux
+
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/twofold/twofold/internal/store"
+)
+
+// readOnlyDirEnv names, for the child of TestReadOnlyDirectory, the
+// directory whose database it opens.
+const readOnlyDirEnv = "TWOFOLD_TEST_READONLY_DIR"
+
+// TestReadOnlyDirectory: a SQLite database whose file is writable but
+// whose directory is not cannot be put in WAL mode (SQLite makes the -wal
+// and -shm files beside it); the error says the directory must be
+// writable, not only SQLite's "unable to open database file". Root may
+// write to any directory, so as root the open runs in a child process as
+// the user nobody.
+func TestReadOnlyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "twofold.db")
+	st, err := store.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + suffix); err == nil {
+			t.Fatalf("%s%s is left after Close: the open would not need to make it", path, suffix)
+		}
+	}
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+
+	var got string
+	if os.Geteuid() != 0 {
+		_, err := store.Open(context.Background(), "sqlite:"+path)
+		got = fmt.Sprint(err)
+	} else {
+		got = openAsNobody(t, dir, path)
+	}
+	if !strings.Contains(got, "the directory "+dir+" must be writable") {
+		t.Errorf("open with the directory read-only: got %q, want it to say the directory must be writable", got)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the directory holds %d entries, want the database alone", len(entries))
+	}
+
+	// A writable directory gets no such hint, whatever else fails.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("not a database, but long enough to be read as one's header......................................................."), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Open(context.Background(), "sqlite:"+path); err == nil || strings.Contains(err.Error(), "must be writable") {
+		t.Errorf("open of a file that is no database: got %v, want an error without the hint", err)
+	}
+}
+
+// openAsNobody opens the database at path in a copy of this test binary
+// run as the user nobody (65534), which owns the file but not dir, and
+// returns what the open said.
+func openAsNobody(t *testing.T, dir, path string) string {
+	t.Helper()
+	if err := os.Chown(path, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	// nobody must reach dir, and run a copy of the binary.
+	for d := filepath.Dir(dir); d != "/" && strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	binDir := t.TempDir()
+	os.Chmod(binDir, 0o755)
+	os.Chmod(filepath.Dir(binDir), 0o755)
+	bin := filepath.Join(binDir, "store.test")
+	copyFile(t, self, bin)
+	cmd := exec.Command(bin, "-test.run=^TestReadOnlyDirectoryChild$", "-test.count=1")
+	cmd.Env = []string{readOnlyDirEnv + "=" + dir, "PATH=/usr/bin:/bin", "HOME=/"}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the child: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadOnlyDirectoryChild is TestReadOnlyDirectory's child: it opens the
+// database in the directory readOnlyDirEnv names and prints the error. It
+// does nothing in an ordinary run.
+func TestReadOnlyDirectoryChild(t *testing.T) {
+	dir := os.Getenv(readOnlyDirEnv)
+	if dir == "" {
+		return
+	}
+	_, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "twofold.db"))
+	fmt.Printf("open: %v\n", err)
+}
