@@ -123,6 +123,7 @@ func TestCloseOwnAccount(t *testing.T) {
 		if r := askReset(t, s, "alice"); r.Status != 202 {
 			t.Fatalf("password reset: got %d %s", r.Status, r.Body)
 		}
+		s.Service.Wait() // the link is made after the answer
 		before := accountRows(t, s, acct.ID)
 		for _, table := range []string{"factors", "recovery_codes", "paper_keys", "sessions", "logins", "api_keys", "ssh_keys", "ssh_challenges",
 			"push_devices", "team_members", "team_invitations", "email_changes", "password_resets", "audit_events"} {
