@@ -530,13 +530,19 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 	return Device{FactorID: d.FactorID, Account: a, Label: f.Label}, nil
 }
 
-// deviceReplay answers a replayed request of device d.
+// deviceReplay answers a replayed request of device d: 401 like the other
+// refusals, but of its own type (replayed-request), since the device's key
+// is good. The copy may be the device's own request sent twice on the way
+// (an HTTP client re-sends a GET whose connection broke, a proxy passes a
+// request to a second instance after the first died holding its nonce), so
+// a device retries this one with a freshly signed request, where every other
+// 401 tells it that it is no longer accepted.
 func (s *Service) deviceReplay(ctx context.Context, d twofold.PushDevice, m Meta, now time.Time) error {
 	if err := s.allowSource(ctx, m); err != nil {
 		return err
 	}
 	s.auditDeviceAuthFailed(ctx, d, m, "replayed request", now)
-	return errDeviceAuth("this request was sent before: sign each request afresh")
+	return twofold.Errorf(twofold.CodeReplayedRequest, "this request was sent before: sign each request afresh, with a new nonce")
 }
 
 // auditDeviceAuthFailed records a refused request of device d: a few events

@@ -419,9 +419,10 @@ func TestPushDeviceSignatures(t *testing.T) {
 		if r := signedRequest(t, s, priv, id, "GET", path, nil, now, "nonce-aaaaaaaaaaaaaaaa", ""); r.Status != 200 {
 			t.Fatalf("a well signed request: got %d %s", r.Status, r.Body)
 		}
-		// The same request again is a replay.
+		// The same request again is a replay: refused with a type of its
+		// own, so that a device tells it from being no longer accepted.
 		r := signedRequest(t, s, priv, id, "GET", path, nil, now, "nonce-aaaaaaaaaaaaaaaa", "")
-		wantDeviceRefused(t, r)
+		wantDeviceReplayRefused(t, r)
 		wantDeviceRefused(t, signedRequest(t, s, forged, id, "GET", path, nil, now, "nonce-bbbbbbbbbbbbbbbb", ""))
 		wantDeviceRefused(t, signedRequest(t, s, priv, id, "GET", path, nil, now.Add(-2*time.Minute), "nonce-cccccccccccccccc", ""))
 		wantDeviceRefused(t, signedRequest(t, s, priv, id, "GET", path, nil, now.Add(2*time.Minute), "nonce-dddddddddddddddd", ""))
@@ -450,8 +451,20 @@ func TestPushDeviceSignatures(t *testing.T) {
 
 func wantDeviceRefused(t *testing.T, r testenv.Response) {
 	t.Helper()
-	if r.Status != 401 || r.Problem() != "unauthorized" || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), push.AuthScheme) {
-		t.Fatalf("got %d %s (WWW-Authenticate %q), want 401 unauthorized with a %s challenge", r.Status, r.Body, r.Header.Get("WWW-Authenticate"), push.AuthScheme)
+	wantDeviceRefusedAs(t, r, "unauthorized")
+}
+
+// wantDeviceReplayRefused: a device's request sent before is refused 401
+// replayed-request.
+func wantDeviceReplayRefused(t *testing.T, r testenv.Response) {
+	t.Helper()
+	wantDeviceRefusedAs(t, r, "replayed-request")
+}
+
+func wantDeviceRefusedAs(t *testing.T, r testenv.Response, problem string) {
+	t.Helper()
+	if r.Status != 401 || r.Problem() != problem || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), push.AuthScheme) {
+		t.Fatalf("got %d %s (WWW-Authenticate %q), want 401 %s with a %s challenge", r.Status, r.Body, r.Header.Get("WWW-Authenticate"), problem, push.AuthScheme)
 	}
 }
 

@@ -191,7 +191,7 @@ func TestDeviceReplayIsTheSenders(t *testing.T) {
 			r := replayer.Do(t, "GET", path, nil)
 			codes[r.Status]++
 			if r.Status == 401 {
-				wantDeviceRefused(t, r)
+				wantDeviceReplayRefused(t, r)
 			}
 		}
 		if codes[401] != 10 || codes[429] != 30 {
