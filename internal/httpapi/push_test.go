@@ -249,8 +249,12 @@ func TestPushDenyWrongNumberExpiry(t *testing.T) {
 			t.Fatalf("deny: %q %v", st, err)
 		}
 		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 401, "invalid-code")
+		// A denial ends push for the login, even for the requester's resend.
+		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "push"}), 409, "conflict")
+		wantProblem(t, challenge(t, s, loginID, resend(ch)), 409, "conflict")
 
 		// A wrong number is a denial, and cannot be corrected.
+		loginID, _ = startLogin(t, s, "dan")
 		ch = pushChallenge(t, s, loginID)
 		if st, err := d.Approve(context.Background(), ch.String("challenge_id"), otherNumber(ch.String("number"))); err != nil || st != "denied" {
 			t.Fatalf("approve with a wrong number: %q %v, want denied", st, err)
@@ -261,6 +265,7 @@ func TestPushDenyWrongNumberExpiry(t *testing.T) {
 		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 401, "invalid-code")
 
 		// Another account's device neither sees nor answers it.
+		loginID, _ = startLogin(t, s, "dan")
 		ch = pushChallenge(t, s, loginID)
 		if cs, err := de.Challenges(context.Background(), 0); err != nil || len(cs) != 0 {
 			t.Fatalf("eve's device sees %+v (%v)", cs, err)
@@ -618,9 +623,9 @@ func TestPushEnrolmentAfterSignOut(t *testing.T) {
 	}
 }
 
-// TestPushBombing: three denials within 15 minutes pause push requests to
-// the account (429 with Retry-After) and mail the owner, while the owner's
-// TOTP still signs in; after the pause, pushes work again.
+// TestPushBombing: denials on three sign-ins within 15 minutes pause push
+// requests to the account (429 with Retry-After) and mail the owner, while
+// the owner's TOTP still signs in; after the pause, pushes work again.
 func TestPushBombing(t *testing.T) {
 	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
 		addUser(t, s, "hal")
@@ -632,8 +637,9 @@ func TestPushBombing(t *testing.T) {
 		d, _ := enrolPush(t, s, c, "phone")
 		before := len(mb.Messages())
 
-		loginID, _ := startLogin(t, s, "hal")
+		var loginID string
 		for i := range 3 {
+			loginID, _ = startLogin(t, s, "hal")
 			ch := pushChallenge(t, s, loginID)
 			if _, err := d.Deny(context.Background(), ch.String("challenge_id")); err != nil {
 				t.Fatalf("deny %d: %v", i, err)
