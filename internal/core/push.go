@@ -50,9 +50,10 @@ import (
 // a keyed hash, and the second step needs it back (SecondFactor.PushSecret).
 // The login id travels in URLs and a session's token may have been copied;
 // neither alone takes the approval the owner gave to their own screen, nor
-// replaces the owner's push while it is live (sendPush). PushDenialLimit denials within
-// PushDenialWindow pause push requests to the account for PushLockout and
-// tell the owner by email; the account's other factors are untouched.
+// replaces the owner's push while it is live (sendPush). A denial ends push
+// for its login (or session's elevation); denials on PushDenialLimit of them
+// within PushDenialWindow pause push requests to the account for PushLockout
+// and tell the owner by email; the account's other factors are untouched.
 
 // PushTTL is how long a push request waits for its answer, and how long an
 // approval then waits to be used.
@@ -64,8 +65,9 @@ const PushEnrolTTL = 10 * time.Minute
 // PushClockSkew is how far a device's request time may be from the server's.
 const PushClockSkew = time.Minute
 
-// Push bombing defence: PushDenialLimit denials within PushDenialWindow
-// pause push requests to the account for PushLockout.
+// Push bombing defence: denials on PushDenialLimit logins or elevations
+// within PushDenialWindow pause push requests to the account for
+// PushLockout.
 const (
 	PushDenialLimit  = 3
 	PushDenialWindow = 15 * time.Minute
@@ -885,7 +887,8 @@ func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, 
 }
 
 // countDenial pauses push requests to the account when it has had
-// PushDenialLimit denials within PushDenialWindow, and tells the owner.
+// denials on PushDenialLimit logins or elevations within PushDenialWindow,
+// and tells the owner.
 func (s *Service) countDenial(ctx context.Context, accountID string, m Meta) {
 	now := s.Now()
 	n, err := s.store.PushDenials(ctx, accountID, now.Add(-PushDenialWindow))
