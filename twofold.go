@@ -25,8 +25,9 @@ const (
 	CodeConflict           Code = "conflict"
 	CodeForbidden          Code = "forbidden"
 	CodeUnauthorized       Code = "unauthorized"
-	CodeUnavailable        Code = "unavailable"  // a gateway (SMS) did not take a message; try again later
-	CodePushPending        Code = "push-pending" // a push request was not answered yet: ask again shortly
+	CodeUnavailable        Code = "unavailable"      // a gateway (SMS) did not take a message; try again later
+	CodePushPending        Code = "push-pending"     // a push request was not answered yet: ask again shortly
+	CodeReplayedRequest    Code = "replayed-request" // a push device's signed request was sent before: sign it afresh and send it again
 	CodeInternal           Code = "internal"
 )
 

@@ -136,10 +136,13 @@ func jitter(n time.Duration) time.Duration {
 
 // deviceRefused reports whether err is the server's 401 to a device's
 // signed request: the device was removed, or its key or clock is not
-// accepted. Trying again does not help.
+// accepted. Trying again does not help. A 401 replayed-request is not one:
+// the key was good, and the request went twice on the way (a proxy or
+// transport sent it again after a connection broke), so watch signs the
+// next try afresh after its backoff.
 func deviceRefused(err error) bool {
 	var pe *pushdevice.Error
-	return errors.As(err, &pe) && pe.Status == http.StatusUnauthorized
+	return errors.As(err, &pe) && pe.Status == http.StatusUnauthorized && !pushdevice.Replayed(err)
 }
 
 const deviceRefusedHelp = "the server no longer accepts this device: it was removed from the account, " +
@@ -147,9 +150,9 @@ const deviceRefusedHelp = "the server no longer accepts this device: it was remo
 	"enrol it again with a new code"
 
 // deviceWatch polls for sign-in requests until a signal, --once's answer,
-// the end of standard input, or the server's refusal of the device (401). A
-// failed request (a restart or deploy of the server, the network, a 429 or
-// 5xx) is said on standard error and tried again after retryDelay: a
+// the end of standard input, or the server's refusal of the device (401,
+// deviceRefused). A failed request (a restart or deploy of the server, the
+// network, a 429 or 5xx, a 401 replayed-request) is said on standard error and tried again after retryDelay: a
 // device that stopped for good would leave later sign-ins unanswered with
 // nothing telling its owner.
 func (m *Main) deviceWatch(ctx context.Context, args []string) error {

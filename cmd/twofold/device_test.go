@@ -516,3 +516,78 @@ func TestDeviceWatchWaitFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceWatchRetriesReplayedPoll: a proxy in front of two instances
+// passes the device's second poll to one that takes its nonce and dies
+// before answering, then passes the same request to the other
+// (proxy_next_upstream), which refuses it as a replay: 401
+// replayed-request. `device watch` does not stop for good, telling the
+// owner to enrol again, as on the other 401s: it waits, signs its next poll
+// afresh, and that poll goes through.
+func TestDeviceWatchRetriesReplayedPoll(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.NewServer(t, dsn(t))
+			state, _ := pushDevice(t, s, "kim")
+			now := s.Clock.Now()
+			target, err := url.Parse(s.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var mu sync.Mutex
+			var polls []string // each poll's Authorization, and the status the device got
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				n := len(polls) + 1
+				mu.Unlock()
+				if n == 2 { // the first instance takes it, and its answer is lost
+					proxy.ServeHTTP(httptest.NewRecorder(), r)
+				}
+				rec := httptest.NewRecorder()
+				proxy.ServeHTTP(rec, r)
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				w.Write(rec.Body.Bytes())
+				mu.Lock()
+				polls = append(polls, fmt.Sprintf("%d %s", rec.Code, r.Header.Get("Authorization")))
+				mu.Unlock()
+				if n == 3 {
+					cancel()
+				}
+			}))
+			defer front.Close()
+			tm := newTestMain(t, now, "")
+			var slept []time.Duration
+			tm.Sleep = func(d time.Duration) <-chan time.Time {
+				slept = append(slept, d)
+				c := make(chan time.Time, 1)
+				c <- now.Add(d)
+				return c
+			}
+			err = tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s", "--server", front.URL})
+			if err != nil {
+				t.Fatalf("device watch stopped on its own poll sent twice: %v\nstderr:\n%s", err, tm.stderr.String())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(polls) != 3 || !strings.HasPrefix(polls[0], "200 ") || !strings.HasPrefix(polls[1], "401 ") || !strings.HasPrefix(polls[2], "200 ") {
+				t.Fatalf("polls through the proxy: %q, want 200, the replay's 401, then 200", polls)
+			}
+			if polls[2][4:] == polls[1][4:] {
+				t.Errorf("the poll after the replay was not signed afresh")
+			}
+			if len(slept) != 1 || slept[0] < watchRetryBase/2 || slept[0] > watchRetryBase {
+				t.Errorf("watch waited %v, want once, from %v to %v", slept, watchRetryBase/2, watchRetryBase)
+			}
+			if e := tm.stderr.String(); !strings.Contains(e, "server answered 401") || !strings.Contains(e, "trying again in") || strings.Contains(e, "enrol it again") {
+				t.Errorf("device watch said on stderr:\n%s\nwant the replayed poll and that it tries again, not to enrol again", e)
+			}
+		})
+	}
+}

@@ -126,7 +126,9 @@ func (s *Service) inviteTeamMember(ctx context.Context, a Auth, mb twofold.Membe
 // Invitation mails an account receives, so that nobody can flood an inbox
 // by inviting, withdrawing the invitation or deleting the team, and inviting
 // again, from the same team or from new ones: one a day from one inviter,
-// whatever the team, and invitationMailsPerInvitee a day from everyone. The
+// whatever the team; and from everyone, a bucket of invitationMailsPerInvitee
+// refilled at that many per invitationMailEvery (3 at once, then one every 8
+// hours). The
 // invitations themselves are made all the same: the invitee finds them when
 // signed in.
 const (

@@ -50,9 +50,10 @@ import (
 // a keyed hash, and the second step needs it back (SecondFactor.PushSecret).
 // The login id travels in URLs and a session's token may have been copied;
 // neither alone takes the approval the owner gave to their own screen, nor
-// replaces the owner's push while it is live (sendPush). PushDenialLimit denials within
-// PushDenialWindow pause push requests to the account for PushLockout and
-// tell the owner by email; the account's other factors are untouched.
+// replaces the owner's push while it is live (sendPush). A denial ends push
+// for its login (or session's elevation); denials on PushDenialLimit of them
+// within PushDenialWindow pause push requests to the account for PushLockout
+// and tell the owner by email; the account's other factors are untouched.
 
 // PushTTL is how long a push request waits for its answer, and how long an
 // approval then waits to be used.
@@ -64,8 +65,9 @@ const PushEnrolTTL = 10 * time.Minute
 // PushClockSkew is how far a device's request time may be from the server's.
 const PushClockSkew = time.Minute
 
-// Push bombing defence: PushDenialLimit denials within PushDenialWindow
-// pause push requests to the account for PushLockout.
+// Push bombing defence: denials on PushDenialLimit logins or elevations
+// within PushDenialWindow pause push requests to the account for
+// PushLockout.
 const (
 	PushDenialLimit  = 3
 	PushDenialWindow = 15 * time.Minute
@@ -105,8 +107,11 @@ type PushStore interface {
 	// UsePushApproval uses an approved challenge for scope whose requester's
 	// secret hashes to requesterHash: one caller of any number does.
 	UsePushApproval(ctx context.Context, accountID, scope, factorID string, requesterHash []byte, now time.Time) (bool, error)
-	// PushDenials counts the account's denials answered after since that
-	// were not forgiven.
+	// PushScopeDenied reports whether a challenge of the account for scope
+	// was denied.
+	PushScopeDenied(ctx context.Context, accountID, scope string) (bool, error)
+	// PushDenials counts the account's scopes with a denial answered after
+	// since that was not forgiven.
 	PushDenials(ctx context.Context, accountID string, since time.Time) (int, error)
 	// ForgivePushDenials stops counting the account's denials answered
 	// after since, returning how many it forgave.
@@ -530,13 +535,19 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 	return Device{FactorID: d.FactorID, Account: a, Label: f.Label}, nil
 }
 
-// deviceReplay answers a replayed request of device d.
+// deviceReplay answers a replayed request of device d: 401 like the other
+// refusals, but of its own type (replayed-request), since the device's key
+// is good. The copy may be the device's own request sent twice on the way
+// (an HTTP client re-sends a GET whose connection broke, a proxy passes a
+// request to a second instance after the first died holding its nonce), so
+// a device retries this one with a freshly signed request, where every other
+// 401 tells it that it is no longer accepted.
 func (s *Service) deviceReplay(ctx context.Context, d twofold.PushDevice, m Meta, now time.Time) error {
 	if err := s.allowSource(ctx, m); err != nil {
 		return err
 	}
 	s.auditDeviceAuthFailed(ctx, d, m, "replayed request", now)
-	return errDeviceAuth("this request was sent before: sign each request afresh")
+	return twofold.Errorf(twofold.CodeReplayedRequest, "this request was sent before: sign each request afresh, with a new nonce")
 }
 
 // auditDeviceAuthFailed records a refused request of device d: a few events
@@ -617,15 +628,28 @@ func (s *Service) PushElevation(ctx context.Context, a Auth, factorID, secret st
 // errPushBusy refuses a push for scope while another requester's push for
 // it is live, until busyUntil at the latest.
 func errPushBusy(scope string, wait time.Duration) error {
-	what := "this sign-in"
+	what, anew := "this sign-in", "start a new sign-in"
 	if scopeKind(scope) == "elevation" {
-		what = "confirming it's you on this session"
+		what, anew = "confirming it's you on this session", "sign in again"
 	}
 	secs := max(int((wait+time.Second-1)/time.Second), 1)
 	return &twofold.Error{Code: twofold.CodeConflict, RetryAfter: wait, Message: fmt.Sprintf(
 		"a push request for %s is already waiting on the device, or was approved and not yet used, and it was not sent with this request's push_secret: "+
-			"to send your own again, give the push_secret its answer gave; if the request on the device is not yours, deny it there; "+
-			"or use another method, or try again in %d seconds, when it expires", what, secs)}
+			"to send your own again, give the push_secret its answer gave; if the request on the device is not yours, deny it there, then %s (or use another method); "+
+			"else use another method, or try again in %d seconds, when it expires", what, anew, secs)}
+}
+
+// ErrPushEnded is wrapped by the refusal of a push for a scope whose push
+// request was denied on the device (sendPush).
+var ErrPushEnded = errors.New("push ended by a denial")
+
+// errPushEnded refuses a push for scope, a push for which was denied.
+func errPushEnded(scope string) error {
+	msg := "a push request for this sign-in was denied on the device, which ends push for it: start a new sign-in, or use another method"
+	if scopeKind(scope) == "elevation" {
+		msg = "a push request to confirm it's you on this session was denied on the device, which ends push for that on this session: use another method, or sign in again"
+	}
+	return &twofold.Error{Code: twofold.CodeConflict, Message: msg, Err: ErrPushEnded}
 }
 
 // sendPush sends a push request for scope to the account's push device
@@ -640,10 +664,22 @@ func errPushBusy(scope string, wait time.Duration) error {
 // the stranger's request, and the number the owner typed from their own
 // screen would be checked against it, approving the stranger's sign-in
 // when the numbers happened to agree (1 in 90) and counting a denial
-// against the owner otherwise. The refusal lasts no longer than that
-// push's life (PushTTL, and PushTTL more once approved); the owner may deny
-// it on the device to end it at once, and the scope's other methods are
-// untouched. A refused request spends nothing of the account's push ration.
+// against the owner otherwise. The refusal lasts as long as that push
+// (PushTTL, and PushTTL more once approved), and the scope's other methods
+// are untouched; denying the push on the device ends it, and with it push
+// for the scope (below). A refused request spends nothing of the account's
+// push ration.
+//
+// A denial on the device ends push for its scope: no push for it is sent
+// again, to anyone (409), while the denial is kept (PushDenialWindow and
+// PushTTL after it ends: longer than a login lives). Else a stranger who knew
+// only the login id, whose refused requests cost nothing, could send again
+// the moment the owner denied theirs and hold the login's push for its whole
+// life; and since each scope then has one denial at most (PushDenials counts
+// scopes), that stranger cannot make the PushDenialLimit denials that pause
+// the account's pushes, while someone with the password, who can start new
+// sign-ins, is still paused after PushDenialLimit of them. The owner denies,
+// then starts a new sign-in (or uses another method).
 func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope, resend string, m Meta) (PushSent, error) {
 	if len(resend) > maxPushSecret {
 		return PushSent{}, twofold.Errorf(twofold.CodeInvalid, "push_secret is at most %d characters: send the one the push's answer gave", maxPushSecret)
@@ -656,6 +692,12 @@ func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope, rese
 	if now.Before(until) {
 		s.audit(ctx, accountID, "push.throttled", m, "push requests paused after repeated denials")
 		return PushSent{}, throttled(until.Sub(now), "push requests to this account are paused after repeated denials: sign in another way, or try again later")
+	}
+	if denied, err := s.store.PushScopeDenied(ctx, accountID, scope); err != nil {
+		return PushSent{}, err
+	} else if denied {
+		s.auditPushRefused(ctx, accountID, m, fmt.Sprintf("for %s: a push request for it was denied", scopeKind(scope)), now)
+		return PushSent{}, errPushEnded(scope)
 	}
 	fs, err := s.store.Factors(ctx, accountID)
 	if err != nil {
@@ -726,16 +768,21 @@ func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope, rese
 	case err != nil:
 		return PushSent{}, err
 	case !busyUntil.IsZero():
-		// A few events a minute at most: a stranger's refused requests
-		// must not fill the owner's log.
-		if ok, err := s.store.TakeToken(ctx, "push:refused:"+accountID, 3, 1.0/60, now); err == nil && ok {
-			s.audit(ctx, accountID, "push.refused", m, fmt.Sprintf("for %s: another requester's push request for it is still live", scopeKind(scope)))
-		}
+		s.auditPushRefused(ctx, accountID, m, fmt.Sprintf("for %s: another requester's push request for it is still live", scopeKind(scope)), now)
 		return PushSent{}, errPushBusy(scope, busyUntil.Sub(now))
 	}
 	s.audit(ctx, accountID, "push.sent", m, fmt.Sprintf("to %s for %s (request %s)", f.ID, scopeKind(scope), id))
 	s.pushWaiters.wake(f.ID)
 	return PushSent{ChallengeID: id, FactorID: f.ID, Label: f.Label, Number: number, Secret: secret, ExpiresAt: c.ExpiresAt}, nil
+}
+
+// auditPushRefused records a refused push request: a few events a minute
+// at most, so that a stranger's refused requests do not fill the owner's
+// log.
+func (s *Service) auditPushRefused(ctx context.Context, accountID string, m Meta, detail string, now time.Time) {
+	if ok, err := s.store.TakeToken(ctx, "push:refused:"+accountID, 3, 1.0/60, now); err == nil && ok {
+		s.audit(ctx, accountID, "push.refused", m, detail)
+	}
 }
 
 // PushRequest is a push challenge as its device shows it: what for, for
@@ -840,7 +887,8 @@ func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, 
 }
 
 // countDenial pauses push requests to the account when it has had
-// PushDenialLimit denials within PushDenialWindow, and tells the owner.
+// denials on PushDenialLimit logins or elevations within PushDenialWindow,
+// and tells the owner.
 func (s *Service) countDenial(ctx context.Context, accountID string, m Meta) {
 	now := s.Now()
 	n, err := s.store.PushDenials(ctx, accountID, now.Add(-PushDenialWindow))

@@ -359,8 +359,9 @@ type Locks struct {
 	// PasswordPausedUntil is the latest pause of passwords from one
 	// address that still holds: it stops only that address, not the owner.
 	PasswordPausedUntil time.Time
-	// PushDenials counts the push requests denied within PushDenialWindow
-	// that count towards pausing pushes (an unlock forgives them).
+	// PushDenials counts the sign-ins and elevations with a push request
+	// denied within PushDenialWindow, which count towards pausing pushes
+	// (an unlock forgives them).
 	PushDenials int
 	// PushPausedUntil is the end of a pause of push requests after repeated
 	// denials that still holds; zero when none does.

@@ -24,6 +24,7 @@ var statuses = map[twofold.Code]int{
 	twofold.CodeInvalidCredentials: http.StatusUnauthorized,
 	twofold.CodeInvalidCode:        http.StatusUnauthorized,
 	twofold.CodeUnauthorized:       http.StatusUnauthorized,
+	twofold.CodeReplayedRequest:    http.StatusUnauthorized,
 	twofold.CodeElevationRequired:  http.StatusForbidden,
 	twofold.CodeForbidden:          http.StatusForbidden,
 	twofold.CodeNotFound:           http.StatusNotFound,

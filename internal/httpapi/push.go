@@ -121,7 +121,7 @@ func (s *Server) device(h deviceHandler) http.HandlerFunc {
 		}
 		d, err := s.svc.AuthenticateDevice(r.Context(), r.Header.Get("Authorization"), r.Method, r.URL.RequestURI(), body, Meta(r))
 		if err != nil {
-			if twofold.ErrorCode(err) == twofold.CodeUnauthorized {
+			if code := twofold.ErrorCode(err); code == twofold.CodeUnauthorized || code == twofold.CodeReplayedRequest {
 				w.Header().Set("WWW-Authenticate", push.AuthScheme+` realm="twofold"`)
 			}
 			writeError(w, r, s.log, err)

@@ -249,8 +249,12 @@ func TestPushDenyWrongNumberExpiry(t *testing.T) {
 			t.Fatalf("deny: %q %v", st, err)
 		}
 		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 401, "invalid-code")
+		// A denial ends push for the login, even for the requester's resend.
+		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "push"}), 409, "conflict")
+		wantProblem(t, challenge(t, s, loginID, resend(ch)), 409, "conflict")
 
 		// A wrong number is a denial, and cannot be corrected.
+		loginID, _ = startLogin(t, s, "dan")
 		ch = pushChallenge(t, s, loginID)
 		if st, err := d.Approve(context.Background(), ch.String("challenge_id"), otherNumber(ch.String("number"))); err != nil || st != "denied" {
 			t.Fatalf("approve with a wrong number: %q %v, want denied", st, err)
@@ -261,6 +265,7 @@ func TestPushDenyWrongNumberExpiry(t *testing.T) {
 		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 401, "invalid-code")
 
 		// Another account's device neither sees nor answers it.
+		loginID, _ = startLogin(t, s, "dan")
 		ch = pushChallenge(t, s, loginID)
 		if cs, err := de.Challenges(context.Background(), 0); err != nil || len(cs) != 0 {
 			t.Fatalf("eve's device sees %+v (%v)", cs, err)
@@ -419,9 +424,10 @@ func TestPushDeviceSignatures(t *testing.T) {
 		if r := signedRequest(t, s, priv, id, "GET", path, nil, now, "nonce-aaaaaaaaaaaaaaaa", ""); r.Status != 200 {
 			t.Fatalf("a well signed request: got %d %s", r.Status, r.Body)
 		}
-		// The same request again is a replay.
+		// The same request again is a replay: refused with a type of its
+		// own, so that a device tells it from being no longer accepted.
 		r := signedRequest(t, s, priv, id, "GET", path, nil, now, "nonce-aaaaaaaaaaaaaaaa", "")
-		wantDeviceRefused(t, r)
+		wantDeviceReplayRefused(t, r)
 		wantDeviceRefused(t, signedRequest(t, s, forged, id, "GET", path, nil, now, "nonce-bbbbbbbbbbbbbbbb", ""))
 		wantDeviceRefused(t, signedRequest(t, s, priv, id, "GET", path, nil, now.Add(-2*time.Minute), "nonce-cccccccccccccccc", ""))
 		wantDeviceRefused(t, signedRequest(t, s, priv, id, "GET", path, nil, now.Add(2*time.Minute), "nonce-dddddddddddddddd", ""))
@@ -450,8 +456,20 @@ func TestPushDeviceSignatures(t *testing.T) {
 
 func wantDeviceRefused(t *testing.T, r testenv.Response) {
 	t.Helper()
-	if r.Status != 401 || r.Problem() != "unauthorized" || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), push.AuthScheme) {
-		t.Fatalf("got %d %s (WWW-Authenticate %q), want 401 unauthorized with a %s challenge", r.Status, r.Body, r.Header.Get("WWW-Authenticate"), push.AuthScheme)
+	wantDeviceRefusedAs(t, r, "unauthorized")
+}
+
+// wantDeviceReplayRefused: a device's request sent before is refused 401
+// replayed-request.
+func wantDeviceReplayRefused(t *testing.T, r testenv.Response) {
+	t.Helper()
+	wantDeviceRefusedAs(t, r, "replayed-request")
+}
+
+func wantDeviceRefusedAs(t *testing.T, r testenv.Response, problem string) {
+	t.Helper()
+	if r.Status != 401 || r.Problem() != problem || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), push.AuthScheme) {
+		t.Fatalf("got %d %s (WWW-Authenticate %q), want 401 %s with a %s challenge", r.Status, r.Body, r.Header.Get("WWW-Authenticate"), problem, push.AuthScheme)
 	}
 }
 
@@ -605,9 +623,9 @@ func TestPushEnrolmentAfterSignOut(t *testing.T) {
 	}
 }
 
-// TestPushBombing: three denials within 15 minutes pause push requests to
-// the account (429 with Retry-After) and mail the owner, while the owner's
-// TOTP still signs in; after the pause, pushes work again.
+// TestPushBombing: denials on three sign-ins within 15 minutes pause push
+// requests to the account (429 with Retry-After) and mail the owner, while
+// the owner's TOTP still signs in; after the pause, pushes work again.
 func TestPushBombing(t *testing.T) {
 	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
 		addUser(t, s, "hal")
@@ -619,8 +637,9 @@ func TestPushBombing(t *testing.T) {
 		d, _ := enrolPush(t, s, c, "phone")
 		before := len(mb.Messages())
 
-		loginID, _ := startLogin(t, s, "hal")
+		var loginID string
 		for i := range 3 {
+			loginID, _ = startLogin(t, s, "hal")
 			ch := pushChallenge(t, s, loginID)
 			if _, err := d.Deny(context.Background(), ch.String("challenge_id")); err != nil {
 				t.Fatalf("deny %d: %v", i, err)

@@ -37,9 +37,10 @@ func wantPushBusy(t *testing.T, r testenv.Response, maxWait int) {
 // or is approved, so the device shows the owner's request only and the
 // number the owner types from their own screen is checked against the
 // owner's push. The owner sends theirs again with its push_secret. The
-// refusal ends with the push's life, or when the owner denies a request
-// that is not theirs on the device, and the login's other methods work
-// meanwhile.
+// refusal ends with the push's life, and the login's other methods work
+// meanwhile; a request that is not theirs the owner denies on the device,
+// which ends push for that login, to the stranger as well, and starts a new
+// sign-in.
 func TestPushStaysWithItsRequester(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		addUser(t, s, "pat")
@@ -118,14 +119,25 @@ func TestPushStaysWithItsRequester(t *testing.T) {
 		if v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, app.secret, s.Clock.Now())}); v.Status != 200 {
 			t.Fatalf("TOTP: %d %s", v.Status, v.Body)
 		}
-		// Or the owner denies the request that is not theirs, and sends
-		// their own at once.
+		// Or the owner denies the request that is not theirs, which ends
+		// push for that login, for everyone, and starts a new sign-in.
 		loginID, _ = startLogin(t, s, "pat")
 		ps = sent(send(stranger, loginID, map[string]string{"method": "push"}))
 		wantPushBusy(t, send(owner, loginID, map[string]string{"method": "push"}), 120)
 		if _, err := d.Deny(context.Background(), ps.String("challenge_id")); err != nil {
 			t.Fatal(err)
 		}
+		for who, r := range map[string]testenv.Response{
+			"the stranger":          send(stranger, loginID, map[string]string{"method": "push"}),
+			"the stranger's resend": send(stranger, loginID, resend(ps)),
+			"the owner":             send(owner, loginID, map[string]string{"method": "push"}),
+		} {
+			wantProblem(t, r, 409, "conflict")
+			if r.Header.Get("Retry-After") != "" || r.String("push_secret") != "" {
+				t.Errorf("%s's push after the denial: Retry-After %q, %s; want neither", who, r.Header.Get("Retry-After"), r.Body)
+			}
+		}
+		loginID, _ = startLogin(t, s, "pat")
 		p3 := sent(send(owner, loginID, map[string]string{"method": "push"}))
 		if _, err := d.Approve(context.Background(), p3.String("challenge_id"), p3.String("number")); err != nil {
 			t.Fatal(err)
@@ -191,7 +203,7 @@ func TestDeviceReplayIsTheSenders(t *testing.T) {
 			r := replayer.Do(t, "GET", path, nil)
 			codes[r.Status]++
 			if r.Status == 401 {
-				wantDeviceRefused(t, r)
+				wantDeviceReplayRefused(t, r)
 			}
 		}
 		if codes[401] != 10 || codes[429] != 30 {
@@ -211,6 +223,63 @@ func TestDeviceReplayIsTheSenders(t *testing.T) {
 		}
 		if n < 1 || n > 3 {
 			t.Errorf("%d push.device_auth_failed events, want 1 to 3", n)
+		}
+	})
+}
+
+// TestPushStrangerCannotHoldLogin: someone who knows only a login id, whose
+// refused requests cost nothing, sends a push for it again the moment the
+// owner denies theirs. The denial ends push for that login, for the stranger
+// too, however often they try; the owner, refused while the stranger's push
+// was live, starts a new sign-in and gets a push at once; and one login's
+// denial cannot add up to the pause of the account's pushes.
+func TestPushStrangerCannotHoldLogin(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "pat")
+		c := login(t, s, "pat")
+		app := enrol(t, s, c, map[string]any{"type": "totp", "label": "app"})
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": app.paperKey}); r.Status != 200 {
+			t.Fatalf("elevate: %d %s", r.Status, r.Body)
+		}
+		d, _ := enrolPush(t, s, c, "phone")
+		owner := testenv.NewClient(s.URL())
+		stranger := testenv.NewClient(s.URL())
+		loginID, _ := startLogin(t, s, "pat")
+		push := map[string]string{"method": "push"}
+		ps := stranger.Do(t, "POST", "/v1/login/"+loginID+"/challenge", push)
+		if ps.Status != 202 {
+			t.Fatalf("the stranger's push: %d %s", ps.Status, ps.Body)
+		}
+		wantPushBusy(t, owner.Do(t, "POST", "/v1/login/"+loginID+"/challenge", push), 120)
+		if _, err := d.Deny(context.Background(), ps.String("challenge_id")); err != nil {
+			t.Fatalf("deny: %v", err)
+		}
+		for round := range 5 { // the stranger tries again and again, as the login lives
+			for _, body := range []map[string]string{push, resend(ps)} {
+				if r := stranger.Do(t, "POST", "/v1/login/"+loginID+"/challenge", body); r.Status != 409 {
+					t.Fatalf("round %d: the stranger's push after the denial: %d %s, want 409", round, r.Status, r.Body)
+				}
+			}
+			if cs, err := d.Challenges(context.Background(), 0); err != nil || len(cs) != 0 {
+				t.Fatalf("round %d: the device shows %+v (%v), want nothing", round, cs, err)
+			}
+			s.Clock.Add(30 * time.Second)
+		}
+		// The owner's new sign-in has its push at once, for each of three
+		// logins whose stranger's push they denied.
+		for round := range 3 {
+			fresh, _ := startLogin(t, s, "pat")
+			r := owner.Do(t, "POST", "/v1/login/"+fresh+"/challenge", push)
+			if r.Status != 202 {
+				t.Fatalf("round %d: the owner's push on a new sign-in: %d %s (Retry-After %s)", round, r.Status, r.Body, r.Header.Get("Retry-After"))
+			}
+			if _, err := d.Approve(context.Background(), r.String("challenge_id"), r.String("number")); err != nil {
+				t.Fatal(err)
+			}
+			if v := verify(t, s, fresh, pushProof(r)); v.Status != 200 {
+				t.Fatalf("round %d: the owner's verify: %d %s", round, v.Status, v.Body)
+			}
+			s.Clock.Add(time.Minute)
 		}
 	})
 }

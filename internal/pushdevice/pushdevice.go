@@ -138,6 +138,23 @@ func (e *Error) Wait(now time.Time) time.Duration {
 // Problem returns the last element of the problem type: "unauthorized".
 func (e *Error) Problem() string { return e.Type[strings.LastIndex(e.Type, "/")+1:] }
 
+// Replayed reports whether err is the server's refusal of a signed request
+// whose nonce it saw before (401 replayed-request): the device's key is
+// good, and the copy may be the device's own request sent twice on the way
+// (a proxy that passed it to a second server instance after the first died
+// holding it), so a request signed afresh may be sent.
+func Replayed(err error) bool {
+	var pe *Error
+	return errors.As(err, &pe) && pe.Status == http.StatusUnauthorized && pe.Problem() == "replayed-request"
+}
+
+// sentOnce is the empty body of a signed request without one: the
+// transport does not re-send a request whose body it cannot rewind.
+type sentOnce struct{}
+
+func (sentOnce) Read([]byte) (int, error) { return 0, io.EOF }
+func (sentOnce) Close() error             { return nil }
+
 // Enrolled is the server's answer to an enrolment: the factor, and on the
 // account's first factor its recovery codes and paper key, shown once.
 type Enrolled struct {
@@ -316,6 +333,16 @@ func do(ctx context.Context, hc *http.Client, method, u string, body []byte, h h
 	}
 	for k, v := range h {
 		req.Header[k] = v
+	}
+	if body == nil && h.Get("Authorization") != "" {
+		// Go's transport sends a GET again by itself when a reused
+		// connection breaks before the answer (a server instance that
+		// died holding it), with the same nonce, which the server refuses
+		// as a replay, and records in the owner's log as one. A body that
+		// cannot be rewound (empty: nothing more goes on the wire) makes
+		// the request one the transport never re-sends: the caller sees
+		// the broken connection, and signs its next try afresh.
+		req.Body = sentOnce{}
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -199,11 +199,24 @@ func (s *Store) UsePushApproval(ctx context.Context, accountID, scope, factorID 
 	return ok, err
 }
 
-// PushDenials counts the account's challenges denied since since and not
-// forgiven.
-func (s *Store) PushDenials(ctx context.Context, accountID string, since time.Time) (int, error) {
+// PushScopeDenied reports whether a challenge of the account for scope was
+// denied (and is still kept: see DeleteExpiredPush).
+func (s *Store) PushScopeDenied(ctx context.Context, accountID, scope string) (bool, error) {
 	var n int
 	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM push_challenges
+		WHERE account_id = $1 AND scope = $2 AND status = 'denied'`, accountID, scope).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("select denied push challenges: %w", err)
+	}
+	return n > 0, nil
+}
+
+// PushDenials counts the scopes (logins, sessions' elevations) of the
+// account with a challenge denied since since and not forgiven: a scope's
+// denials count once.
+func (s *Store) PushDenials(ctx context.Context, accountID string, since time.Time) (int, error) {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(DISTINCT scope) FROM push_challenges
 		WHERE account_id = $1 AND status = 'denied' AND answered_at > $2 AND NOT forgiven`, accountID, micros(since)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count push denials: %w", err)

@@ -224,7 +224,7 @@ func (s *Server) sendLoginPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.renderVerify(w, r, s.status(w, r, err), twofold.MethodPush, next, pushMessage(err, "for this sign-in", "sign in another way below"))
+		s.renderVerify(w, r, s.status(w, r, err), twofold.MethodPush, next, pushMessage(err, "for this sign-in", "start a new sign-in", "sign in another way below"))
 		return
 	}
 	// Only this browser gets the push's secret, which "I approved it"
@@ -235,18 +235,30 @@ func (s *Server) sendLoginPush(w http.ResponseWriter, r *http.Request) {
 
 // pushMessage is the page's answer to a push that was not sent: for a
 // conflict, that a push for the same purpose (what), which this browser did
-// not send, is still live on the device (core's sendPush), and what to do
-// instead (other).
-func pushMessage(err error, what, other string) string {
+// not send, is still live on the device (core's sendPush), or that one was
+// denied, which ends push for it; and what to do instead: begin again
+// (anew), or another way (other).
+func pushMessage(err error, what, anew, other string) string {
 	if twofold.ErrorCode(err) != twofold.CodeConflict {
 		return message(err)
+	}
+	if errors.Is(err, core.ErrPushEnded) {
+		return fmt.Sprintf("A push %s was denied on your device, which ends push for it. %s, or %s.", what, upperFirst(anew), other)
 	}
 	wait := "a little"
 	var te *twofold.Error
 	if errors.As(err, &te) && te.RetryAfter > 0 {
 		wait = waitText(te.RetryAfter)
 	}
-	return fmt.Sprintf("A push %s that this browser did not send is waiting on your device. If it isn't yours, deny it there, then send yours again; or %s, or wait %s, until it expires.", what, other, wait)
+	return fmt.Sprintf("A push %s that this browser did not send is waiting on your device. If it isn't yours, deny it there, then %s; or %s, or wait %s, until it expires.", what, anew, other, wait)
+}
+
+// upperFirst returns s with its first letter in upper case (ASCII).
+func upperFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 // renderPushSent is the second step while a push waits: the number, and
@@ -286,7 +298,7 @@ func (s *Server) sendElevationPush(w http.ResponseWriter, r *http.Request, a cor
 	_, secret := s.pushSent(r) // a resend, when this session's page sent one
 	p, err := s.svc.PushElevation(r.Context(), a, r.PostForm.Get("elevate_factor"), secret, httpapi.Meta(r))
 	if err != nil {
-		s.renderError(w, r, &a, s.status(w, r, err), pushMessage(err, "to confirm it's you", "confirm it another way"))
+		s.renderError(w, r, &a, s.status(w, r, err), pushMessage(err, "to confirm it's you", "sign in again", "confirm it another way"))
 		return
 	}
 	s.setCookie(w, r, pushCookie, s.pushCookieValue(r, p.Number, p.Secret), "/")

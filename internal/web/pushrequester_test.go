@@ -253,9 +253,16 @@ func TestPushStaysWithTheBrowser(t *testing.T) {
 			if _, err := d.Deny(ctx, stranger); err != nil {
 				t.Fatal(err)
 			}
+			// The denial ends push for that sign-in, for the stranger and
+			// the browser alike: the page says to start a new one.
+			if n, r := sendPush(c2); n != "" || r.status != http.StatusConflict || !strings.Contains(pageError(r.body), "Start a new sign-in") {
+				t.Fatalf("the browser's push after the denial: %d, number %q, page says %q", r.status, n, pageError(r.body))
+			}
+			c2 = newClient(t, base)
+			c2.signIn("pia")
 			n, r = sendPush(c2)
 			if n == "" {
-				t.Fatalf("sending a push after the denial: at %s: %s", r.url, pageError(r.body))
+				t.Fatalf("sending a push on a new sign-in after the denial: at %s: %s", r.url, pageError(r.body))
 			}
 			approveOnly(t, d, n)
 			if r := c2.post("/login/verify", url.Values{"method": {"push"}, "number": {n}, "label": {"Laptop"}}); r.url.Path != "/settings/security" {

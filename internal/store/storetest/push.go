@@ -263,10 +263,24 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	if n, _ := s.PushDenials(ctx, a.ID, t0.Add(time.Minute)); n != 0 {
 		t.Errorf("PushDenials since the denial = %d; want 0", n)
 	}
+	// A scope's denials count once (one sent in a race with the first
+	// denial, and denied too).
+	createPush(t, s, pushChallenge(a.ID, "push-1", "c9", "login:l3", t0.Add(time.Minute)), nil)
+	if ok, _ := s.AnswerPushChallenge(ctx, "c9", "push-1", twofold.PushDenied, "denied on the device", t0.Add(time.Minute), t0.Add(3*time.Minute)); !ok {
+		t.Fatal("deny c9: false")
+	}
+	if n, err := s.PushDenials(ctx, a.ID, t0); err != nil || n != 1 {
+		t.Errorf("PushDenials with two denials of one scope = %d, %v; want 1", n, err)
+	}
+	for scope, want := range map[string]bool{"login:l3": true, "login:l1": false, "login:l2": false, "elevate:l3": false} {
+		if denied, err := s.PushScopeDenied(ctx, a.ID, scope); err != nil || denied != want {
+			t.Errorf("PushScopeDenied(%s) = %v, %v; want %v", scope, denied, err, want)
+		}
+	}
 	// Forgiven denials (an operator's unlock) count no more, once; the
 	// challenge keeps its answer.
-	if n, err := s.ForgivePushDenials(ctx, a.ID, t0); err != nil || n != 1 {
-		t.Errorf("ForgivePushDenials = %d, %v; want 1", n, err)
+	if n, err := s.ForgivePushDenials(ctx, a.ID, t0); err != nil || n != 2 {
+		t.Errorf("ForgivePushDenials = %d, %v; want 2", n, err)
 	}
 	if n, _ := s.ForgivePushDenials(ctx, a.ID, t0); n != 0 {
 		t.Errorf("ForgivePushDenials again = %d; want 0", n)
