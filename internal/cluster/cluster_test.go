@@ -86,9 +86,11 @@ func newCluster(t *testing.T, dsn string, n int, flags ...string) *cluster {
 	t.Helper()
 	c := &cluster{dsn: dsn, dir: t.TempDir(), flags: flags}
 	c.keyFile = filepath.Join(c.dir, "twofold.key")
-	// The first command creates the schema and the key file, so that the
-	// servers start on both and never race to create them.
-	c.addUser(t, "operator")
+	// The first command creates the database, the schema and the key file
+	// (--create: the administration commands refuse a database that does
+	// not exist), so that the servers start on both and never race to
+	// create them.
+	c.run(t, password+"\n", append([]string{"user", "add", "operator", "--create"}, c.common()...)...)
 	for i := range n {
 		c.nodes = append(c.nodes, c.serve(t, string(rune('A'+i))))
 	}

@@ -147,7 +147,7 @@ func TestUnknownPathsAndMethods(t *testing.T) {
 		{"PUT", "/v1/me", "DELETE, GET, HEAD"},
 		{"POST", "/v1/time", "GET, HEAD"},
 		{"GET", "/v1/login", "POST"},
-		{"PUT", "/v1/me/factors/abc", "DELETE, PATCH"},
+		{"PUT", "/v1/me/factors/abc", "DELETE, GET, HEAD, PATCH"},
 	} {
 		r := c.Do(t, tc.method, tc.path, nil)
 		wantProblem(t, r, 405, "method-not-allowed")
