@@ -10,6 +10,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/keyring"
 )
 
 // MethodOption is one way the second step of a login can be passed.
@@ -204,12 +205,19 @@ func (s *Service) methods(ctx context.Context, accountID string) ([]MethodOption
 		if f.Status == twofold.FactorActive {
 			o := MethodOption{Method: twofold.Method(f.Type), FactorID: f.ID, Label: f.Label}
 			if f.Type.SendsCodes() {
-				if err := s.open(ctx, &f); err != nil {
+				switch err := s.open(ctx, &f); {
+				case errors.Is(err, keyring.ErrKeyUnavailable):
+					// Offered as unavailable, so that the account's other
+					// factors still sign in (passOver).
+					s.passOver(f, err)
+					o.Unavailable = keyNotReadable
+				case err != nil:
 					return nil, err
-				}
-				o.Hint = hintOf(f.Type, string(f.Secret))
-				if f.Type == twofold.FactorSMS && !s.cfg.SMSCountries.Allows(string(f.Secret)) {
-					o.Unavailable = phoneNotAllowed
+				default:
+					o.Hint = hintOf(f.Type, string(f.Secret))
+					if f.Type == twofold.FactorSMS && !s.cfg.SMSCountries.Allows(string(f.Secret)) {
+						o.Unavailable = phoneNotAllowed
+					}
 				}
 			}
 			out = append(out, o)

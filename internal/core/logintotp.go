@@ -2,10 +2,12 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/otp"
 )
 
@@ -111,11 +113,17 @@ func (s *Service) matchTOTP(ctx context.Context, factors []twofold.Factor, code 
 	if len(factors) == 0 {
 		return twofold.Factor{}, 0, "no such active totp factor", nil
 	}
-	cause := "wrong code"
+	cause, checked := "wrong code", 0
+	var unreadable error
 	for _, f := range factors {
 		if err := s.open(ctx, &f); err != nil {
-			return twofold.Factor{}, 0, "", err
+			if !errors.Is(err, keyring.ErrKeyUnavailable) {
+				return twofold.Factor{}, 0, "", err
+			}
+			unreadable = s.passOver(f, err)
+			continue
 		}
+		checked++
 		params, err := factorParams(f)
 		if err != nil {
 			return twofold.Factor{}, 0, "", err
@@ -126,6 +134,9 @@ func (s *Service) matchTOTP(ctx context.Context, factors []twofold.Factor, code 
 		if cause == "wrong code" && usedBefore(f.Secret, code, now, params, f.Drift, s.cfg.TOTPWindow, f.LastStep) {
 			cause = "replayed code for factor " + f.ID
 		}
+	}
+	if checked == 0 {
+		return twofold.Factor{}, 0, "", unreadable // nothing compared: the server's failure, no attempt spent
 	}
 	return twofold.Factor{}, 0, cause, nil
 }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/otp"
 )
 
@@ -266,15 +268,21 @@ func (s *Service) verifyCode(ctx context.Context, accountID string, p SecondFact
 	if err != nil {
 		return "", err
 	}
-	tried, replayed := 0, ""
+	tried, checked, replayed := 0, 0, ""
+	var unreadable error
 	for _, f := range factors {
 		if f.Type != typ || f.Status != twofold.FactorActive || (p.FactorID != "" && f.ID != p.FactorID) {
 			continue
 		}
 		tried++
 		if err := s.open(ctx, &f); err != nil {
-			return "", err
+			if !errors.Is(err, keyring.ErrKeyUnavailable) {
+				return "", err
+			}
+			unreadable = s.passOver(f, err)
+			continue
 		}
+		checked++
 		params, err := factorParams(f)
 		if err != nil {
 			return "", err
@@ -298,10 +306,25 @@ func (s *Service) verifyCode(ctx context.Context, accountID string, p SecondFact
 	if tried == 0 {
 		return "no such active " + string(typ) + " factor", nil
 	}
+	if checked == 0 {
+		return "", unreadable // nothing was compared: the server's failure, no attempt spent
+	}
 	if replayed != "" {
 		return replayed, nil
 	}
 	return "wrong code", nil
+}
+
+// passOver logs that factor f's secret could not be opened (err: a key
+// this instance cannot read, such as a key file behind a rotation) and
+// returns err. A check of a code passes such a factor over, so that it
+// neither hides the account's other factors (the owner's newer app still
+// signs in) nor turns a wrong code for them into an uncounted 503: that
+// would be an answer oracle outside the throttle. Only when no factor could
+// be compared is the answer the 503, with no attempt spent.
+func (s *Service) passOver(f twofold.Factor, err error) error {
+	s.log.Warn("a factor's secret could not be opened; the account's other factors are checked", "factor", f.ID, "err", err)
+	return err
 }
 
 // normaliseKey folds a recovery code or paper key to its canonical form, the

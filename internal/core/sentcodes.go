@@ -492,6 +492,10 @@ func (s *Service) PhonesOutsideAllowList(ctx context.Context) (outside, unreadab
 // is sent no code, without naming the region.
 const phoneNotAllowed = "this server no longer sends text messages to this number's country"
 
+// keyNotReadable says why a factor whose key this instance cannot read (a
+// key file behind a rotation) is not offered, without naming the key.
+const keyNotReadable = "the server cannot read this authenticator's key at the moment; try another way, or again later"
+
 // deliverCode stores a fresh code for factor f (opened: f.Secret is its
 // destination) in scope, replacing the one before, and sends it. A text
 // message is handed to the gateway before the answer; a mail is queued
