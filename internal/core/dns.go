@@ -852,16 +852,16 @@ func (s *Service) ZoneRecords(ctx context.Context, name string) ([]twofold.Recor
 // ZoneFor returns the zone that the DNS name falls in, without its records:
 // one indexed read, so that the DNS server can tell by the serial whether
 // the records it holds are current.
+//
+// The name is in presentation form, as miekg/dns writes a name from the
+// wire: it is cut at label boundaries only, never at an escaped dot ("\."
+// is part of a label), so that x.evil\.example.com (labels x,
+// evil.example, com) falls in no zone example.com.
 func (s *Service) ZoneFor(ctx context.Context, name string) (z twofold.Zone, found bool, err error) {
-	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	name = dns.Fqdn(strings.ToLower(name))
 	var names []string
-	for n := name; n != ""; {
-		names = append(names, n)
-		_, rest, ok := strings.Cut(n, ".")
-		if !ok {
-			break
-		}
-		n = rest
+	for off, end := 0, name == "."; !end; off, end = dns.NextLabel(name, off) {
+		names = append(names, strings.TrimSuffix(name[off:], "."))
 	}
 	return s.store.ZoneOf(ctx, names)
 }

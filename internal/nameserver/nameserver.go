@@ -264,7 +264,7 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg) *dns.Msg {
 		return m
 	}
 	m.Authoritative = true
-	zd.resolve(m, dns.Fqdn(q.Name), q.Qtype, 0)
+	zd.resolve(m, dns.Fqdn(q.Name), q.Qtype)
 	return m
 }
 
@@ -369,26 +369,50 @@ func (s *Server) zoneData(z twofold.Zone, recs []twofold.Record) *zoneData {
 	return zd
 }
 
-// parent returns the name above host, "@" above a single label.
+// parent returns the name above host, "@" above a single label. Names are
+// in presentation form: an escaped dot ("\.") is inside a label, not
+// between two.
 func parent(host string) string {
-	if _, rest, ok := strings.Cut(host, "."); ok {
-		return rest
+	if i, end := dns.NextLabel(host, 0); !end {
+		return host[i:]
 	}
 	return "@"
 }
 
-// host returns qname relative to the zone.
+// host returns qname, a name in the zone (inZone), relative to the zone,
+// cut at the label boundary above the zone's labels.
 func (zd *zoneData) host(qname string) string {
-	n := strings.TrimSuffix(strings.ToLower(qname), ".")
-	if n == zd.zone {
+	n := dns.Fqdn(strings.ToLower(qname))
+	i, _ := dns.PrevLabel(n, dns.CountLabel(zd.zone+"."))
+	if i == 0 {
 		return "@"
 	}
-	return strings.TrimSuffix(n, "."+zd.zone)
+	return n[:i-1]
 }
 
 // resolve fills m with the answer for qname and qtype, following CNAMEs
-// inside the zone (depth counts them).
-func (zd *zoneData) resolve(m *dns.Msg, qname string, qtype uint16, depth int) {
+// inside the zone: no more than maxChase, and none to a name already
+// answered for, so that a loop ends with each record once. The RCODE is
+// that of the chain's last name (RFC 6604 §3): NXDOMAIN when the chain ends
+// at a name the zone does not have.
+func (zd *zoneData) resolve(m *dns.Msg, qname string, qtype uint16) {
+	seen := map[string]bool{}
+	for depth := 0; ; depth++ {
+		target, ok := zd.resolveName(m, qname, qtype)
+		if !ok || depth >= maxChase || !zd.inZone(target) {
+			return
+		}
+		seen[zd.host(qname)] = true
+		if seen[zd.host(target)] {
+			return
+		}
+		qname = target
+	}
+}
+
+// resolveName adds to m the answer for qname and qtype from this name
+// alone; when that answer is a CNAME, it returns its target and true.
+func (zd *zoneData) resolveName(m *dns.Msg, qname string, qtype uint16) (target string, cname bool) {
 	h := zd.host(qname)
 	// A delegation at the name or above it, below the apex: a referral.
 	for d := h; d != "@"; d = parent(d) {
@@ -396,7 +420,7 @@ func (zd *zoneData) resolve(m *dns.Msg, qname string, qtype uint16, depth int) {
 			m.Authoritative = false
 			m.Ns = append(m.Ns, ns...)
 			m.Extra = append(m.Extra, zd.glue(ns)...)
-			return
+			return "", false
 		}
 	}
 	rrs, ok := zd.names[h]
@@ -411,11 +435,9 @@ func (zd *zoneData) resolve(m *dns.Msg, qname string, qtype uint16, depth int) {
 			wild = "*." + enc
 		}
 		if rrs, ok = zd.names[wild]; !ok {
-			if depth == 0 {
-				m.Rcode = dns.RcodeNameError
-			}
+			m.Rcode = dns.RcodeNameError
 			zd.negative(m)
-			return
+			return "", false
 		}
 	}
 	rrs = named(rrs, qname)
@@ -424,21 +446,18 @@ func (zd *zoneData) resolve(m *dns.Msg, qname string, qtype uint16, depth int) {
 		if len(rrs) == 0 {
 			zd.negative(m)
 		}
-		return
+		return "", false
 	}
 	if ans := rrsOf(rrs, qtype); len(ans) > 0 {
 		m.Answer = append(m.Answer, ans...)
-		return
+		return "", false
 	}
 	if c := rrsOf(rrs, dns.TypeCNAME); len(c) > 0 {
 		m.Answer = append(m.Answer, c...)
-		target := c[0].(*dns.CNAME).Target
-		if depth < maxChase && zd.inZone(target) {
-			zd.resolve(m, target, qtype, depth+1)
-		}
-		return
+		return c[0].(*dns.CNAME).Target, true
 	}
 	zd.negative(m) // the name is there, the type is not: NODATA (RFC 2308 §2.2)
+	return "", false
 }
 
 // named returns copies of rrs owned by name: a wildcard's records stand for
@@ -460,10 +479,10 @@ func (zd *zoneData) negative(m *dns.Msg) {
 	m.Ns = append(m.Ns, soa)
 }
 
-// inZone reports whether name falls in the zone.
+// inZone reports whether name falls in the zone, label by label (an
+// escaped dot is inside a label).
 func (zd *zoneData) inZone(name string) bool {
-	n := strings.TrimSuffix(strings.ToLower(name), ".")
-	return n == zd.zone || strings.HasSuffix(n, "."+zd.zone)
+	return dns.IsSubDomain(zd.zone+".", dns.Fqdn(name))
 }
 
 // glue returns the addresses the zone holds of the name servers of ns.

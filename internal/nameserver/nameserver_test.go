@@ -350,3 +350,64 @@ func TestReferralGlueTrimmedToFit(t *testing.T) {
 		t.Errorf("over UDP: got rcode %s with %d in authority, want the referral", dns.RcodeToString[r.Rcode], len(r.Ns))
 	}
 }
+
+// TestEscapedNamesAndCNAMEChains: a name is cut into labels where the wire
+// cuts it, never at an escaped dot; a CNAME chain answers each record once,
+// however it loops, and its RCODE is its last name's (RFC 6604 §3).
+func TestEscapedNamesAndCNAMEChains(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := dnsServer(t, dsn(t))
+			addRecords(t, s, `
+*.w 300 A 192.0.2.9
+www.w 300 A 192.0.2.1
+*.www.w 300 A 192.0.2.66
+dangling 300 CNAME nothere
+loop 300 CNAME loop
+ping 300 CNAME pong
+pong 300 CNAME ping
+txtonly 300 TXT "text"
+totxt 300 CNAME txtonly
+towild 300 CNAME a.w
+`)
+			tests := []struct {
+				name, qname string
+				rcode       int
+				aa          bool
+				answer      []string
+				ns          []string
+			}{
+				{"escaped dot above the zone", `x.evil\.example.com.`, dns.RcodeRefused, false, nil, nil},
+				{"escaped dot in the zone's own label", `example\.com.`, dns.RcodeRefused, false, nil, nil},
+				{"escaped dot: one label under w", `x\.www.w.example.com.`, dns.RcodeSuccess, true,
+					[]string{`x\.www.w.example.com. A 192.0.2.9`}, nil},
+				{"no escape: under www.w", `x.www.w.example.com.`, dns.RcodeSuccess, true,
+					[]string{`x.www.w.example.com. A 192.0.2.66`}, nil},
+				{"escaped dot: no such name", `www\.w.example.com.`, dns.RcodeNameError, true, nil, []string{soa}},
+				{"CNAME to no such name", "dangling.example.com.", dns.RcodeNameError, true,
+					[]string{"dangling.example.com. CNAME nothere.example.com."}, []string{soa}},
+				{"CNAME to itself", "loop.example.com.", dns.RcodeSuccess, true,
+					[]string{"loop.example.com. CNAME loop.example.com."}, nil},
+				{"CNAME loop of two", "ping.example.com.", dns.RcodeSuccess, true,
+					[]string{"ping.example.com. CNAME pong.example.com.", "pong.example.com. CNAME ping.example.com."}, nil},
+				{"CNAME to a name without the type", "totxt.example.com.", dns.RcodeSuccess, true,
+					[]string{"totxt.example.com. CNAME txtonly.example.com."}, []string{soa}},
+				{"CNAME to a wildcard", "towild.example.com.", dns.RcodeSuccess, true,
+					[]string{"a.w.example.com. A 192.0.2.9", "towild.example.com. CNAME a.w.example.com."}, nil},
+			}
+			for _, tt := range tests {
+				r := query(t, s, "udp", tt.qname, dns.TypeA)
+				if r.Rcode != tt.rcode || r.Authoritative != tt.aa {
+					t.Errorf("%s: got rcode %s aa %v, want %s aa %v", tt.name, dns.RcodeToString[r.Rcode], r.Authoritative, dns.RcodeToString[tt.rcode], tt.aa)
+				}
+				if diff := cmp.Diff(tt.answer, brief(r.Answer)); diff != "" {
+					t.Errorf("%s: answer section (-want +got):\n%s", tt.name, diff)
+				}
+				if diff := cmp.Diff(tt.ns, brief(r.Ns)); diff != "" {
+					t.Errorf("%s: authority section (-want +got):\n%s", tt.name, diff)
+				}
+			}
+		})
+	}
+}
