@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -413,6 +414,7 @@ func testEventsForwardNeverSkip(t *testing.T, s *store.Store) {
 	// the transactions open as they look, not for a moment with none open
 	// below the newest, which never comes.
 	stop, chained := make(chan struct{}), make(chan error, 1)
+	var written atomic.Int64 // transactions of the load that have written their event
 	go func() {
 		var open []chan struct{} // a release for each transaction still open, oldest first
 		var wg sync.WaitGroup
@@ -444,14 +446,18 @@ func testEventsForwardNeverSkip(t *testing.T, s *store.Store) {
 				}
 			})
 			<-wrote
+			written.Add(1)
 			if open = append(open, release); len(open) > 3 {
 				close(open[0])
 				open = open[1:]
 			}
 		}
 	}()
+	// Polled until one moves on, or until the load has written 200 events
+	// (a count, not a time: on a busy machine the load may have written
+	// only a few when the first polls look).
 	moved := 0
-	for range 10 {
+	for polls := 0; moved == 0 && (polls < 10 || written.Load() < 200); polls++ {
 		if len(poll(first)) > 2 {
 			moved++
 		}
