@@ -21,21 +21,12 @@ func TestUnreadableFactorPassedOver(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		addUser(t, s, "uma")
 		old := enrol(t, s, login(t, s, "uma"), map[string]any{"type": "totp", "label": "old phone"})
-		s.Clock.Add(30 * time.Second)
-		loginID, _ := startLogin(t, s, "uma")
-		r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, old.secret, s.Clock.Now())})
-		if r.Status != http.StatusOK {
-			t.Fatalf("second step: got %d %s", r.Status, r.Body)
-		}
-		c := testenv.NewClient(s.URL())
-		c.Token = r.String("token")
-		s.Clock.Add(30 * time.Second)
-		fresh := enrol(t, s, c, map[string]any{"type": "totp", "label": "new phone"})
+		fresh := enrol(t, s, signInTOTP(t, s, "uma", old.secret), map[string]any{"type": "totp", "label": "new phone"})
 
 		makeUnreadable(t, s, old.id)
 
 		s.Clock.Add(30 * time.Second)
-		loginID, _ = startLogin(t, s, "uma")
+		loginID, _ := startLogin(t, s, "uma")
 		if r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, old.secret, s.Clock.Now()), "factor_id": old.id}); r.Status != http.StatusServiceUnavailable {
 			t.Errorf("a code for the unreadable app, named: got %d %s, want 503", r.Status, r.Body)
 		}
@@ -87,19 +78,11 @@ func TestUnreadablePhoneNotOffered(t *testing.T) {
 	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
 		addUser(t, s, "vic")
 		app := enrol(t, s, login(t, s, "vic"), map[string]any{"type": "totp", "label": "app"})
-		s.Clock.Add(30 * time.Second)
-		loginID, _ := startLogin(t, s, "vic")
-		r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, app.secret, s.Clock.Now())})
-		if r.Status != http.StatusOK {
-			t.Fatalf("second step: got %d %s", r.Status, r.Body)
-		}
-		c := testenv.NewClient(s.URL())
-		c.Token = r.String("token")
-		phone, _ := enrolPhone(t, c, g, "+44 7400 123456", "+447400123456", "mobile")
+		phone, _ := enrolPhone(t, signInTOTP(t, s, "vic", app.secret), g, "+44 7400 123456", "+447400123456", "mobile")
 		makeUnreadable(t, s, phone)
 
 		s.Clock.Add(30 * time.Second)
-		loginID, r = startLogin(t, s, "vic")
+		loginID, r := startLogin(t, s, "vic")
 		for _, m := range r.JSON["methods"].([]any) {
 			if m.(map[string]any)["factor_id"] == phone {
 				t.Errorf("methods: %s, the unreadable phone offered", r.Body)
@@ -112,4 +95,19 @@ func TestUnreadablePhoneNotOffered(t *testing.T) {
 			t.Errorf("the app beside an unreadable phone: got %d %s, want 200", r.Status, r.Body)
 		}
 	})
+}
+
+// signInTOTP signs name in with a code of the app whose key is secret, at
+// the next time step, and returns the client with its session (elevated).
+func signInTOTP(t *testing.T, s *testenv.Server, name, secret string) *testenv.Client {
+	t.Helper()
+	s.Clock.Add(30 * time.Second)
+	loginID, _ := startLogin(t, s, name)
+	r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, secret, s.Clock.Now())})
+	if r.Status != http.StatusOK {
+		t.Fatalf("second step: got %d %s", r.Status, r.Body)
+	}
+	c := testenv.NewClient(s.URL())
+	c.Token = r.String("token")
+	return c
 }
