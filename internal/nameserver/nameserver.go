@@ -61,6 +61,53 @@ type Server struct {
 // Start listens on addr (host:port; port 0 picks one) over UDP and TCP on
 // the same port, and serves in the background until Close.
 func (s *Server) Start(addr string) error {
+	k, err := Listen(addr)
+	if err != nil {
+		return err
+	}
+	if err := s.Serve(k); err != nil {
+		k.Close()
+		return err
+	}
+	return nil
+}
+
+// Sockets are the UDP and TCP sockets of one port that Listen bound, for
+// Serve: a caller binds them before it opens anything else, so that a
+// taken port is found first.
+type Sockets struct {
+	udp net.PacketConn
+	tcp net.Listener
+}
+
+// Listen binds addr (host:port; port 0 picks one) over UDP and TCP on the
+// same port.
+func Listen(addr string) (*Sockets, error) {
+	var err error
+	for range 10 { // with port 0, the port UDP got may be taken for TCP
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", addr); err != nil {
+			return nil, fmt.Errorf("dns listen udp: %w", err)
+		}
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err != nil {
+			pc.Close()
+			if _, port, _ := net.SplitHostPort(addr); port == "0" {
+				continue
+			}
+			return nil, fmt.Errorf("dns listen tcp: %w", err)
+		}
+		return &Sockets{udp: pc, tcp: ln}, nil
+	}
+	return nil, fmt.Errorf("dns listen tcp: %w", err)
+}
+
+// Close closes sockets that Serve did not take.
+func (k *Sockets) Close() error { return errors.Join(k.udp.Close(), k.tcp.Close()) }
+
+// Serve answers on k, which Listen bound, in the background until Close;
+// on an error k is left to the caller to close.
+func (s *Server) Serve(k *Sockets) error {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -70,39 +117,22 @@ func (s *Server) Start(addr string) error {
 	if s.Timeout <= 0 {
 		s.Timeout = 5 * time.Second
 	}
-	var err error
-	for range 10 { // with port 0, the port UDP got may be taken for TCP
-		var pc net.PacketConn
-		if pc, err = net.ListenPacket("udp", addr); err != nil {
-			return fmt.Errorf("dns listen udp: %w", err)
-		}
-		var ln net.Listener
-		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err != nil {
-			pc.Close()
-			if _, port, _ := net.SplitHostPort(addr); port == "0" {
-				continue
+	started := make(chan struct{}, 2)
+	notify := func() { started <- struct{}{} }
+	s.udp = &dns.Server{PacketConn: k.udp, Handler: s, UDPSize: udpSize, NotifyStartedFunc: notify}
+	s.tcp = &dns.Server{Listener: k.tcp, Handler: s, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, NotifyStartedFunc: notify}
+	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+		s.wg.Go(func() {
+			if err := srv.ActivateAndServe(); err != nil {
+				s.Logger.Error("dns server stopped", "err", err)
 			}
-			return fmt.Errorf("dns listen tcp: %w", err)
-		}
-		started := make(chan struct{}, 2)
-		notify := func() { started <- struct{}{} }
-		s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: udpSize, NotifyStartedFunc: notify}
-		s.tcp = &dns.Server{Listener: ln, Handler: s, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, NotifyStartedFunc: notify}
-		for _, srv := range []*dns.Server{s.udp, s.tcp} {
-			s.wg.Go(func() {
-				if err := srv.ActivateAndServe(); err != nil {
-					s.Logger.Error("dns server stopped", "err", err)
-				}
-			})
-		}
-		<-started // Close must not come before both serve
-		<-started
-		return nil
+		})
 	}
-	return fmt.Errorf("dns listen tcp: %w", err)
+	<-started // Close must not come before both serve
+	<-started
+	return nil
 }
 
-// Addr returns the address the server listens on, UDP and TCP alike.
 func (s *Server) Addr() string { return s.udp.PacketConn.LocalAddr().String() }
 
 // Close stops serving.

@@ -24,45 +24,57 @@ func TestOpenOnATakenPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
+	takenUDP, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer takenUDP.Close()
 	for name, newDSN := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			dsn := newDSN(t)
-			if !store.IsPostgres(dsn) {
-				dsn = "sqlite:" + filepath.Join(dir, "twofold.db")
-			}
-			c := config.Default()
-			c.Listen, c.DB, c.KeyFile = taken.Addr().String(), dsn, filepath.Join(dir, "twofold.key")
-			s := &server.Server{Config: c, Now: time.Now, WebhookEvery: -1}
-			err := s.Open(context.Background())
-			if err == nil {
-				s.Close()
-				t.Fatal("Open on a taken port: got nil error, want one")
-			}
-			if op := (*net.OpError)(nil); !errors.As(err, &op) || op.Op != "listen" {
-				t.Errorf("Open: got %v, want a listen error", err)
-			}
-			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-				var names []string
-				for _, e := range entries {
-					names = append(names, e.Name())
+		// The HTTP address taken, or the DNS one (--dns-addr), whose
+		// sockets are bound as early.
+		for _, port := range []string{"http", "dns"} {
+			t.Run(name+"/"+port, func(t *testing.T) {
+				dir := t.TempDir()
+				dsn := newDSN(t)
+				if !store.IsPostgres(dsn) {
+					dsn = "sqlite:" + filepath.Join(dir, "twofold.db")
 				}
-				t.Errorf("Open left %v behind", names)
-			}
-			if store.IsPostgres(dsn) {
-				db, err := sql.Open("pgx", dsn)
-				if err != nil {
-					t.Fatal(err)
+				c := config.Default()
+				c.Listen, c.DB, c.KeyFile = taken.Addr().String(), dsn, filepath.Join(dir, "twofold.key")
+				if port == "dns" {
+					c.Listen, c.DNSAddr = "127.0.0.1:0", takenUDP.LocalAddr().String()
 				}
-				defer db.Close()
-				var tables int
-				if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&tables); err != nil {
-					t.Fatal(err)
+				s := &server.Server{Config: c, Now: time.Now, WebhookEvery: -1}
+				err := s.Open(context.Background())
+				if err == nil {
+					s.Close()
+					t.Fatal("Open on a taken port: got nil error, want one")
 				}
-				if tables != 0 {
-					t.Errorf("Open made %d tables in the database", tables)
+				if op := (*net.OpError)(nil); !errors.As(err, &op) || op.Op != "listen" {
+					t.Errorf("Open: got %v, want a listen error", err)
 				}
-			}
-		})
+				if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+					var names []string
+					for _, e := range entries {
+						names = append(names, e.Name())
+					}
+					t.Errorf("Open left %v behind", names)
+				}
+				if store.IsPostgres(dsn) {
+					db, err := sql.Open("pgx", dsn)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer db.Close()
+					var tables int
+					if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&tables); err != nil {
+						t.Fatal(err)
+					}
+					if tables != 0 {
+						t.Errorf("Open made %d tables in the database", tables)
+					}
+				}
+			})
+		}
 	}
 }

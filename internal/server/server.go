@@ -262,6 +262,18 @@ func (s *Server) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	var dnsSockets *nameserver.Sockets // bound now, served once the rest is open
+	if s.Config.DNSAddr != "" {
+		if dnsSockets, err = nameserver.Listen(s.Config.DNSAddr); err != nil {
+			ln.Close()
+			return err
+		}
+		defer func() {
+			if s.dns == nil { // not served: Open failed
+				dnsSockets.Close()
+			}
+		}()
+	}
 	d, err := OpenDeps(ctx, s.Config, s.Logger, s.Now, s.Rand)
 	if err != nil {
 		ln.Close()
@@ -358,8 +370,8 @@ func (s *Server) Open(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
 	s.http.RegisterOnShutdown(s.Service.EndPushWaits) // devices' long polls answer at once, not at the shutdown timeout
-	if s.Config.DNSAddr != "" {
-		if err := s.openDNS(); err != nil {
+	if dnsSockets != nil {
+		if err := s.openDNS(dnsSockets); err != nil {
 			if s.hooks != nil {
 				s.hooks.close()
 			}
@@ -391,8 +403,9 @@ func (s *Server) openSecurityKeys() {
 	s.Logger.Info("security keys", "rp_id", rp.RPID, "origins", strings.Join(rp.Origins, ","))
 }
 
-// openDNS starts answering DNS for the zones on Config.DNSAddr.
-func (s *Server) openDNS() error {
+// openDNS starts answering DNS for the zones on k, Config.DNSAddr's
+// sockets.
+func (s *Server) openDNS(k *nameserver.Sockets) error {
 	var nss []string
 	for _, ns := range s.Config.DNSNameservers {
 		nss = append(nss, dns.Fqdn(strings.ToLower(ns)))
@@ -402,7 +415,7 @@ func (s *Server) openDNS() error {
 		mbox = dns.Fqdn(strings.ToLower(local + "." + domain))
 	}
 	s.dns = &nameserver.Server{Service: s.Service, Nameservers: nss, Hostmaster: mbox, Logger: s.Logger}
-	if err := s.dns.Start(s.Config.DNSAddr); err != nil {
+	if err := s.dns.Serve(k); err != nil {
 		s.dns = nil
 		return err
 	}
