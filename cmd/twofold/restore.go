@@ -17,8 +17,9 @@ const restoreUsage = "restore [--db sqlite:PATH] [--key-file PATH] [--config FIL
 // PostgreSQL, where pg_restore (or psql) restores a dump, mends the
 // restored database (README "Backup and restore"). Either way ids of audit
 // events go on above every id handed out before, webhook cursors fit, and
-// every session ends, and every two-factor reset waiting is cancelled,
-// on the record (store.AfterRestore). Every server
+// every session ends, every two-factor reset waiting is cancelled, on
+// the record, mail in the outbox and webhooks failing at the backup are
+// due at once (store.AfterRestore). Every server
 // on the database must be stopped first; on SQLite one that is not is
 // seen, and nothing is changed.
 func (m *Main) restore(ctx context.Context, args []string) error {
@@ -78,6 +79,14 @@ func (m *Main) restored(r store.RestoreResult) {
 	if r.ResetsCancelled > 0 {
 		fmt.Fprintf(m.Stdout, "%d two-factor %s waiting cancelled (two_factor.reset_cancelled; it may have been cancelled after the backup): an operator asks again for any still wanted\n",
 			r.ResetsCancelled, plural(int(r.ResetsCancelled), "reset", "resets"))
+	}
+	if r.MailsWaiting > 0 {
+		fmt.Fprintf(m.Stdout, "%d %s waiting in the outbox, all due at once: the first server to start sends them (those sent after the backup go again)\n",
+			r.MailsWaiting, plural(int(r.MailsWaiting), "mail", "mails"))
+	}
+	if r.WebhooksFailing > 0 {
+		fmt.Fprintf(m.Stdout, "%d webhook %s failing at the backup tried again at once, the three days before one is disabled counted from its next failure\n",
+			r.WebhooksFailing, plural(int(r.WebhooksFailing), "endpoint", "endpoints"))
 	}
 	fmt.Fprintln(m.Stdout, `redo by hand what was done after the backup: API keys revoked, recovery codes used, hardware tokens (HOTP) used, passwords changed, factors removed (README "Backup and restore")`)
 }

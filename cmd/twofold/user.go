@@ -133,14 +133,16 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "reset two-factor of %s: authenticators, recovery codes and paper key removed, every session ended\n", username)
 		return nil
 	}
-	// As the operator's page says it: the waiting period protects the
-	// holder only if they hear of the reset.
-	told, why, err := d.Service.ResetNotice(ctx, r.AccountID)
+	// The waiting period protects the holder only if they hear of the
+	// reset. The notice is queued in the database's outbox, which the
+	// serving instances send by their own mail settings, not this
+	// command's: what it knows is whether a notice was queued at all.
+	queued, why, err := d.Service.ResetNoticeQueued(ctx, r.AccountID)
 	if err != nil {
 		return fmt.Errorf("reset of %s's two-factor scheduled for %s, but whether the user is told is unknown: %w", username, r.Due.Format(time.RFC3339), err)
 	}
-	if told {
-		fmt.Fprintf(m.Stdout, "reset of %s's two-factor scheduled for %s; the user is emailed and can cancel it until then\n",
+	if queued {
+		fmt.Fprintf(m.Stdout, "reset of %s's two-factor scheduled for %s; the user can cancel it until then; the notice to them is queued for the servers to send: by email from servers run with --smtp-addr (without it they only log it: then tell the user another way)\n",
 			username, r.Due.Format(time.RFC3339))
 		return nil
 	}

@@ -212,6 +212,26 @@ func (s *Service) ResetNotice(ctx context.Context, accountID string) (told bool,
 	return true, "", nil
 }
 
+// ResetNoticeQueued reports whether a notice to the holder of account
+// accountID is queued when a reset of their two-factor is asked for, and
+// if not, why: for the command line, which queues the notice in the
+// database's outbox for the serving instances to send and cannot know
+// whether they send mail (their --smtp-addr is not its own). ResetNotice
+// answers for a serving instance, which knows.
+func (s *Service) ResetNoticeQueued(ctx context.Context, accountID string) (queued bool, why string, err error) {
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return false, "", err
+	}
+	switch {
+	case a.Email == "":
+		return false, "the account has no email address", nil
+	case s.notifier == nil:
+		return false, "no notice is queued", nil
+	}
+	return true, "", nil
+}
+
 // CancelTwoFactorReset cancels the reset waiting for the caller's own
 // account. While two-factor is on it needs elevation: the holder who still
 // has a factor can stop a reset, a session without one cannot.

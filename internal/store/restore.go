@@ -51,6 +51,13 @@ type RestoreResult struct {
 	// ResetsCancelled is how many waiting two-factor resets were
 	// cancelled.
 	ResetsCancelled int64
+	// MailsWaiting is how many mails wait in the outbox, each now due at
+	// once.
+	MailsWaiting int64
+	// WebhooksFailing is how many webhook endpoints, on and failing at
+	// the backup, had their failures cleared, so that the time the backup
+	// was kept does not count towards disabling them.
+	WebhooksFailing int64
 	// StaleRemoved lists the temporary copies of earlier restores, killed
 	// before they finished, that were removed.
 	StaleRemoved []string
@@ -78,7 +85,17 @@ var oneTimeTables = []string{"sessions", "logins", "api_tokens", "sent_codes", "
 //     a dump restored into another cluster carries transaction ids of the
 //     old one; and every webhook's lease ends, so that the first server
 //     to start delivers at once, not when a lease taken by an instance on
-//     the database as it was at the backup would have run out;
+//     the database as it was at the backup would have run out; and every
+//     webhook that is on and was failing at the backup has its failures
+//     cleared (failures, failing_since, next_attempt_at; last_error and
+//     last_attempt_at are kept): the time the backup was kept is not time
+//     the endpoint failed, and counted it would disable an endpoint at its
+//     first failure after the restore of a backup older than
+//     core.DefaultWebhookDisableAfter;
+//   - every mail waiting in the outbox is due at once: a claim by a
+//     worker on the database as it was at the backup (a mail in flight)
+//     would otherwise hold it back for the worker's lease (5 minutes), and
+//     a claim and the wait before a retry look alike in the row;
 //   - every session ends, and every login waiting for its second step,
 //     API key token, sent code, security-key, passkey and SSH challenge,
 //     password-reset and email-change link is voided: a session signed
@@ -122,6 +139,24 @@ func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEv
 		if _, err := q.ExecContext(ctx, `UPDATE webhooks SET lease_owner = '', lease_until = 0`); err != nil {
 			return fmt.Errorf("after restore: end webhook leases: %w", err)
 		}
+		// An endpoint failing at the backup starts its count anew: the
+		// backup's days on the shelf are not days of failure.
+		n, err := rowsAffected(q.ExecContext(ctx, `UPDATE webhooks SET failures = 0, failing_since = 0, next_attempt_at = 0
+			WHERE disabled_at = 0 AND (failing_since <> 0 OR failures <> 0 OR next_attempt_at <> 0)`))
+		if err != nil {
+			return fmt.Errorf("after restore: clear webhook failures: %w", err)
+		}
+		r.WebhooksFailing = n
+		// The same for mail: a worker's claim (due_at at the end of its
+		// lease) cannot be told from a retry's wait, so every mail is due
+		// again from when it was queued, and the first server to start
+		// sends it.
+		if _, err := q.ExecContext(ctx, `UPDATE outbox SET due_at = created_at WHERE due_at > created_at`); err != nil {
+			return fmt.Errorf("after restore: end outbox leases: %w", err)
+		}
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&r.MailsWaiting); err != nil {
+			return fmt.Errorf("after restore: count outbox mails: %w", err)
+		}
 		for _, table := range oneTimeTables {
 			n, err := rowsAffected(q.ExecContext(ctx, `DELETE FROM `+table))
 			if err != nil {
@@ -131,13 +166,13 @@ func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEv
 				r.SessionsEnded = n
 			}
 		}
-		n, err := cancelResets(ctx, q, e)
+		n, err = cancelResets(ctx, q, e)
 		if err != nil {
 			return err
 		}
 		r.ResetsCancelled = n
-		e.Detail += fmt.Sprintf("; %d sessions ended, and every sign-in, token, code, challenge and link in progress voided; %d two-factor resets waiting cancelled; event ids go on above %d",
-			r.SessionsEnded, r.ResetsCancelled, next)
+		e.Detail += fmt.Sprintf("; %d sessions ended, and every sign-in, token, code, challenge and link in progress voided; %d two-factor resets waiting cancelled; %d mails in the outbox due at once; failures of %d webhooks cleared; event ids go on above %d",
+			r.SessionsEnded, r.ResetsCancelled, r.MailsWaiting, r.WebhooksFailing, next)
 		if err := addEvent(ctx, q, e); err != nil {
 			return err
 		}

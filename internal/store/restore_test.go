@@ -267,3 +267,122 @@ func TestRestoreSQLiteCrashAtRename(t *testing.T) {
 		t.Errorf("the database after a restore stopped: newest event %+v, %v; want the old one's, id %d", evs, err, ids[0])
 	}
 }
+
+// TestAfterRestoreEndsOutboxLeases: a backup made while a worker held a
+// mail (claimed for its 5-minute lease, sending) or while a mail waited
+// to be retried holds it back; restored, the servers would not send it
+// until the claim ran out. The fix-ups make every mail due at once, its
+// attempts kept, on both stores.
+func TestAfterRestoreEndsOutboxLeases(t *testing.T) {
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": testenv.SQLiteDSN, "postgres": testenv.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, dsn(t))
+			ctx := t.Context()
+			for _, subject := range []string{"in flight", "waiting for its retry", "not yet claimed"} {
+				if _, err := s.EnqueueMail(ctx, store.Mail{To: "alice@example.com", Subject: subject, Body: "b", CreatedAt: keysT0}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A worker at the backup claimed the first two; the second
+			// failed and waits for its retry.
+			var claimed []store.Mail
+			for range 2 {
+				m, ok, err := s.ClaimMail(ctx, keysT0, keysT0.Add(5*time.Minute))
+				if err != nil || !ok {
+					t.Fatalf("ClaimMail: %v, %v", ok, err)
+				}
+				claimed = append(claimed, m)
+			}
+			if ok, err := s.RetryMail(ctx, claimed[1].ID, claimed[1].Attempts, keysT0.Add(30*time.Second), "451 try later"); err != nil || !ok {
+				t.Fatalf("RetryMail: %v, %v", ok, err)
+			}
+			r, err := s.AfterRestore(ctx, 0, twofold.AuditEvent{Type: "database.restored", At: keysT0.Add(time.Second), Source: "cli"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.MailsWaiting != 3 {
+				t.Errorf("MailsWaiting = %d, want 3", r.MailsWaiting)
+			}
+			// A worker after the restore, a second after the backup, gets
+			// all three, oldest first, and the attempts go on.
+			now := keysT0.Add(time.Second)
+			var got []string
+			for {
+				m, ok, err := s.ClaimMail(ctx, now, now.Add(5*time.Minute))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					break
+				}
+				got = append(got, fmt.Sprintf("%s %d", m.Subject, m.Attempts))
+			}
+			if want := []string{"in flight 2", "waiting for its retry 2", "not yet claimed 1"}; !slices.Equal(got, want) {
+				t.Errorf("mails claimed after the restore: %q, want %q", got, want)
+			}
+			evs, err := s.Events(ctx, "", 0, 1)
+			if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Detail, "3 mails in the outbox due at once") {
+				t.Errorf("the restore's event: %+v, %v; want it to say the mails are due", evs, err)
+			}
+		})
+	}
+}
+
+// TestAfterRestoreClearsWebhookFailures: an endpoint failing at the backup
+// keeps failing_since; restored days later, the days the backup was kept
+// would count as days of failure and the first failure after the restore
+// would disable it. The fix-ups clear the failures of every endpoint that
+// is on (the last error kept for the record), and leave a disabled one as
+// it is, on both stores.
+func TestAfterRestoreClearsWebhookFailures(t *testing.T) {
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": testenv.SQLiteDSN, "postgres": testenv.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, dsn(t))
+			ctx := t.Context()
+			ensureKeys(t, s, "key-1")
+			for _, id := range []string{"wh-failing", "wh-disabled", "wh-fine"} {
+				if err := s.CreateWebhook(ctx, twofold.Webhook{ID: id, URL: "https://panel.example.com/" + id, CreatedAt: keysT0, CreatedBy: "op",
+					SecretKeyID: "key-1", SealedSecret: []byte("sealed")}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for id, disable := range map[string]bool{"wh-failing": false, "wh-disabled": true} {
+				for i := range 2 {
+					at := keysT0.Add(time.Duration(i) * time.Hour)
+					if ok, err := s.ClaimWebhook(ctx, id, "instance-at-the-backup", at, at.Add(time.Minute)); err != nil || !ok {
+						t.Fatalf("ClaimWebhook %s: %v, %v", id, ok, err)
+					}
+					if ok, err := s.FailWebhook(ctx, id, "instance-at-the-backup", at, at.Add(10*time.Minute), "status-503", disable && i == 1); err != nil || !ok {
+						t.Fatalf("FailWebhook %s: %v, %v", id, ok, err)
+					}
+				}
+			}
+			restoredAt := keysT0.Add(30 * 24 * time.Hour) // a backup a month old
+			r, err := s.AfterRestore(ctx, 0, twofold.AuditEvent{Type: "database.restored", At: restoredAt, Source: "cli"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.WebhooksFailing != 1 {
+				t.Errorf("WebhooksFailing = %d, want 1", r.WebhooksFailing)
+			}
+			w, err := s.Webhook(ctx, "wh-failing")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := w.Status; st.Failures != 0 || !st.FailingSince.IsZero() || !st.NextAttemptAt.IsZero() ||
+				st.LastError != "status-503" || !st.LastAttemptAt.Equal(keysT0.Add(time.Hour)) || !w.DisabledAt.IsZero() {
+				t.Errorf("the failing endpoint after the restore: %+v, disabled at %v; want its failures cleared, its last error kept", st, w.DisabledAt)
+			}
+			w, err = s.Webhook(ctx, "wh-disabled")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := w.Status; st.Failures != 2 || !st.FailingSince.Equal(keysT0) || w.DisabledAt.IsZero() {
+				t.Errorf("the disabled endpoint after the restore: %+v, disabled at %v; want it as it was", st, w.DisabledAt)
+			}
+			if due, err := s.DueWebhooks(ctx, "instance-after-the-restore", keysT0.Add(time.Hour)); err != nil || !slices.Equal(due, []string{"wh-failing", "wh-fine"}) {
+				t.Errorf("webhooks due after the restore: %v, %v; want wh-failing and wh-fine at once", due, err)
+			}
+		})
+	}
+}
