@@ -250,7 +250,9 @@ func (s *Service) keyRefused(ctx context.Context, op Auth, a twofold.Account, wh
 // is told either way. Neither the caller's own account nor an operator's is suspended: an
 // operator stops being one first (`twofold user operator --remove`), so
 // that no key or session can lock every operator out. Asking for what
-// already holds changes and records nothing.
+// already holds changes and records nothing. An API key neither suspends
+// nor lifts the suspension of an operator's account, and acts on one
+// account within keyActions (keyMayActOn).
 func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, on bool, m Meta) (twofold.Account, error) {
 	what := "suspending an account"
 	if !on {
@@ -263,6 +265,19 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "you cannot suspend your own account")
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return twofold.Account{}, err
+	}
+	// A key suspends customers only, and each suspension or lifting takes
+	// from the bound it shares with signing out (keyMayActOn): each mails
+	// the holder and a suspension ends every session, so a leaked key
+	// suspending and lifting in a loop must not keep the holder out. Asking
+	// for what already holds takes nothing from the bound.
+	if a.Suspended == on {
+		err = s.keyMayTouch(ctx, op, a, what, m)
+	} else {
+		err = s.keyMayActOn(ctx, op, a, what, m)
+	}
 	if err != nil {
 		return twofold.Account{}, err
 	}

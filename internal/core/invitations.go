@@ -27,7 +27,10 @@ func errNoInvitation() error {
 
 // managesTeam returns the caller's membership of the team when the caller
 // may manage its members, for reading and revoking invitations: neither
-// grants anything, so neither needs elevation.
+// grants anything, so neither needs elevation. A team that requires
+// two-factor is managed only by a manager its policy admits, as its
+// resources are reached (teamPolicyAdmits): else a password alone would
+// let a manager without a factor bring new members into the team's zones.
 func (s *Service) managesTeam(ctx context.Context, a Auth, teamID string) (twofold.Membership, error) {
 	if err := person(a); err != nil {
 		return twofold.Membership{}, err
@@ -39,7 +42,7 @@ func (s *Service) managesTeam(ctx context.Context, a Auth, teamID string) (twofo
 	if !mb.Role.ManagesMembers() {
 		return mb, twofold.Errorf(twofold.CodeForbidden, "only the team's owners and admins may manage its members")
 	}
-	return mb, nil
+	return mb, s.teamPolicyAdmits(ctx, a, mb.Team, "manage it")
 }
 
 // InviteTeamMember invites the account named username to the team with

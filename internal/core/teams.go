@@ -206,8 +206,15 @@ func (s *Service) Team(ctx context.Context, a Auth, teamID string) (TeamView, er
 		return TeamView{}, err
 	}
 	if mb.Role.ManagesMembers() {
-		if v.Invitations, err = s.store.TeamInvitations(ctx, teamID, s.Now()); err != nil {
+		// Not to a manager the team's policy keeps out, as TeamInvitations.
+		err := s.teamPolicyAdmits(ctx, a, mb.Team, "manage it")
+		if err != nil && twofold.ErrorCode(err) != twofold.CodeForbidden {
 			return TeamView{}, err
+		}
+		if err == nil {
+			if v.Invitations, err = s.store.TeamInvitations(ctx, teamID, s.Now()); err != nil {
+				return TeamView{}, err
+			}
 		}
 	}
 	// The zones only to those who may reach them now: not billing, and not
@@ -235,7 +242,8 @@ type TeamChange struct {
 }
 
 // UpdateTeam renames the team or changes its two-factor policy; only its
-// owners may. Changing the policy needs an elevated session, so an owner
+// owners may, and of a team that requires two-factor only those its policy
+// admits (teamPolicyAdmits). Changing the policy needs an elevated session, so an owner
 // turning it on has a second factor already (SPEC §1 story 5). Members are
 // told of the new policy, and those without a factor are told to add one.
 // Only what the change changes is written: a rename never writes back the
@@ -254,6 +262,9 @@ func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamC
 	}
 	if mb.Role != twofold.RoleOwner {
 		return twofold.Team{}, twofold.Errorf(twofold.CodeForbidden, "only the team's owners may change its settings")
+	}
+	if err := s.teamPolicyAdmits(ctx, a, mb.Team, "manage it"); err != nil {
+		return twofold.Team{}, err
 	}
 	var name *string
 	if c.Name != nil {
@@ -336,7 +347,8 @@ func (s *Service) policyChanged(ctx context.Context, a Auth, t twofold.Team, m M
 }
 
 // DeleteTeam deletes the team; only its owners may, with an elevated
-// session when their account has two-factor. Its zones stay with their
+// session when their account has two-factor, and of a team that requires
+// two-factor only those its policy admits. Its zones stay with their
 // owners.
 // The store deletes the team only while the caller is still the owner
 // checked here: an owner demoted or removed meanwhile is checked again on
@@ -357,6 +369,9 @@ func (s *Service) deleteTeam(ctx context.Context, a Auth, teamID string, m Meta)
 	if mb.Role != twofold.RoleOwner {
 		return twofold.Errorf(twofold.CodeForbidden, "only the team's owners may delete it")
 	}
+	if err := s.teamPolicyAdmits(ctx, a, mb.Team, "manage it"); err != nil {
+		return err
+	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return err
 	}
@@ -376,9 +391,10 @@ func (s *Service) deleteTeam(ctx context.Context, a Auth, teamID string, m Meta)
 	return nil
 }
 
-// manager returns the team when the caller may manage its members, with an
-// elevated session when the caller's account has two-factor: membership
-// grants access to the team's resources (SPEC §1 story 5).
+// manager returns the team when the caller may manage its members (see
+// managesTeam), with an elevated session when the caller's account has
+// two-factor: membership grants access to the team's resources (SPEC §1
+// story 5).
 func (s *Service) manager(ctx context.Context, a Auth, teamID string) (twofold.Membership, error) {
 	mb, err := s.managesTeam(ctx, a, teamID)
 	if err != nil {
@@ -664,6 +680,11 @@ func (s *Service) unshareZone(ctx context.Context, a Auth, zone, teamID string, 
 			mb, err = s.manager(ctx, a, teamID)
 		}
 		if err != nil {
+			// A manager of the team the zone is shared with, whom the
+			// team's policy keeps out, is told why.
+			if z.TeamID == teamID && mb.Role.ManagesMembers() {
+				return err
+			}
 			if c := twofold.ErrorCode(err); c == twofold.CodeNotFound || c == twofold.CodeForbidden {
 				return errNoZone()
 			}
@@ -725,11 +746,8 @@ func errTeamRequires(teams []string, what string) error {
 
 // teamAccess checks that the caller may take action (permit.Read, or
 // permit.Write or one of its parts) on a resource shared with the team:
-// the caller's role must allow it (any action but read is a change), and when the team requires two-factor the caller's account
-// must have an active factor and the caller must have come through one: a
-// session that passed one, or an API key made with one (a key made from a
-// password-only session, or by such a key, stays out even after its holder
-// adds a factor).
+// the caller's role must allow it (any action but read is a change), and
+// the team's two-factor policy must admit the caller (teamPolicyAdmits).
 // hidden reports that the caller may not even learn the resource exists.
 func (s *Service) teamAccess(ctx context.Context, a Auth, teamID, action string) (hidden bool, err error) {
 	mb, err := s.membership(ctx, a.Account.ID, teamID)
@@ -745,22 +763,33 @@ func (s *Service) teamAccess(ctx context.Context, a Auth, teamID, action string)
 	if action != permit.Read && !mb.Role.WritesResources() {
 		return false, twofold.Errorf(twofold.CodeForbidden, "your role in the team %q is %s: it may not change the team's resources", mb.Team.Name, mb.Role)
 	}
-	if mb.Team.RequireTwoFactor {
-		enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
-		if err != nil {
-			return false, err
-		}
-		if !enabled {
-			return false, twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: add an authenticator to your account to reach its resources", mb.Team.Name)
-		}
-		if a.Key != nil && !a.Key.SecondFactor {
-			return false, twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: this API key was made without a second factor; make a new key from a session that passed one", mb.Team.Name)
-		}
-		if a.Key == nil && !a.PassedSecondFactor() {
-			return false, twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: this session passed none; confirm it's you with a second factor", mb.Team.Name)
-		}
+	return false, s.teamPolicyAdmits(ctx, a, mb.Team, "reach its resources")
+}
+
+// teamPolicyAdmits refuses the caller when the team requires two-factor
+// and the caller's account has no active factor, or the caller did not
+// come through one: a session that passed one, or an API key made with one
+// (a key made from a password-only session, or by such a key, stays out
+// even after its holder adds a factor). what says what the policy keeps
+// the caller from doing ("reach its resources", "manage it").
+func (s *Service) teamPolicyAdmits(ctx context.Context, a Auth, t twofold.Team, what string) error {
+	if !t.RequireTwoFactor {
+		return nil
 	}
-	return false, nil
+	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
+	if err != nil {
+		return err
+	}
+	if !enabled {
+		return twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: add an authenticator to your account to %s", t.Name, what)
+	}
+	if a.Key != nil && !a.Key.SecondFactor {
+		return twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: this API key was made without a second factor; make a new key from a session that passed one", t.Name)
+	}
+	if a.Key == nil && !a.PassedSecondFactor() {
+		return twofold.Errorf(twofold.CodeForbidden, "the team %q requires two-factor authentication: this session passed none; confirm it's you with a second factor to %s", t.Name, what)
+	}
+	return nil
 }
 
 // keepTeamFactor refuses to remove factorID when it is the account's last

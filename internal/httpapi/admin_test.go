@@ -752,6 +752,62 @@ func TestNoResetOfASuspendedAccount(t *testing.T) {
 	})
 }
 
+// TestKeySuspensionsAreBounded: a key suspends and lifts suspensions
+// within the bound it shares with signing out (each mails the holder and a
+// suspension ends every session), so a leaked key looping suspend and
+// unsuspend cannot keep the holder out; asking for what already holds
+// takes nothing from it; a key's attempt on an operator is refused and
+// recorded; an elevated operator is not held back.
+func TestKeySuspensionsAreBounded(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s := f.s
+		wk := makeKey(t, f.opc, "writer", nil, "admin users write")
+		writer := keyClient(s, wk.id, wk.secret)
+		user := "/v1/admin/users/" + f.userID
+		// Already not suspended: nothing changes, nothing is taken.
+		for range 3 {
+			if r := writer.Do(t, "POST", user+"/unsuspend", nil); r.Status != 200 {
+				t.Fatalf("unsuspend of an account not suspended: got %d %s", r.Status, r.Body)
+			}
+		}
+		for i, act := range []string{"suspend", "unsuspend", "suspend", "unsuspend"} {
+			if r := writer.Do(t, "POST", user+"/"+act, nil); r.Status != 200 {
+				t.Fatalf("%s %d by a key: got %d %s", act, i, r.Status, r.Body)
+			}
+		}
+		if r := writer.Do(t, "POST", user+"/logout", nil); r.Status != 204 {
+			t.Fatalf("sign-out by a key: got %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, writer.Do(t, "POST", user+"/suspend", nil), 429, "throttled")
+		if r := f.opc.Do(t, "GET", user, nil); r.JSON["user"].(map[string]any)["suspended"] != false {
+			t.Errorf("after the refused suspension: got %s, want dave not suspended", r.Body)
+		}
+		if n := countEvents(t, s, f.userID, "account.suspended"); n != 2 {
+			t.Errorf("got %d account.suspended events, want 2", n)
+		}
+		if n := countEvents(t, s, f.userID, "admin.key_refused"); n != 1 {
+			t.Errorf("got %d admin.key_refused events on the user, want 1 (the 429)", n)
+		}
+		// An elevated operator still can.
+		if r := f.opc.Do(t, "POST", user+"/suspend", nil); r.Status != 200 {
+			t.Fatalf("suspend by the operator's session: got %d %s", r.Status, r.Body)
+		}
+		// A key's attempt on an operator is refused and on the record.
+		if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "oscar", Password: password, Operator: true}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		oscar, err := s.Store.AccountByUsername(context.Background(), "oscar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantProblem(t, writer.Do(t, "POST", "/v1/admin/users/"+oscar.ID+"/suspend", nil), 403, "forbidden")
+		if n := countEvents(t, s, oscar.ID, "admin.key_refused"); n != 1 {
+			t.Errorf("got %d admin.key_refused events on the operator, want 1", n)
+		}
+	})
+}
+
 // TestOperatorAPISignsAUserOut: an operator lists a user's sessions and
 // signs them out everywhere; a key with admin users read may list but not
 // sign out; the holder is told and the event names the operator.

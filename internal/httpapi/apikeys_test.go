@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -337,4 +338,38 @@ func TestAPITokensAreRationed(t *testing.T) {
 	if status, _, _ := token(t, s, k.id, k.secret, form); status != 200 {
 		t.Fatalf("a token 10 s later: %d, want 200", status)
 	}
+}
+
+// TestAccountWritePermitRefused: no route lets a key change its own
+// account, so a key is not made with a write permit of the account service
+// (400), as one of admin teams; a key stored with one from before still
+// loads and works for what its read allows.
+func TestAccountWritePermitRefused(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		ctx := context.Background()
+		addUser(t, s, "alice")
+		c := login(t, s, "alice")
+		for _, p := range []string{"account * write", "account * read,write"} {
+			wantProblem(t, c.Do(t, "POST", "/v1/me/api-keys", keyRequest("script", nil, p)), 400, "invalid")
+		}
+		k := makeKey(t, c, "old", nil, "account * read")
+		stored, err := s.Store.APIKey(ctx, k.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As a key made before the refusal holds it.
+		if _, err := s.Store.DeleteAPIKey(ctx, stored.AccountID, stored.ID); err != nil {
+			t.Fatal(err)
+		}
+		stored.Permits = []twofold.Permit{{Service: "account", Resource: "*", Actions: []string{"read", "write"}}}
+		if err := s.Store.CreateAPIKey(ctx, stored); err != nil {
+			t.Fatal(err)
+		}
+		if r := keyClient(s, k.id, k.secret).Do(t, "GET", "/v1/me", nil); r.Status != 200 {
+			t.Fatalf("the key from before: got %d %s", r.Status, r.Body)
+		}
+		if r := c.Do(t, "GET", "/v1/me/api-keys", nil); r.Status != 200 || !strings.Contains(string(r.Body), `"write"`) {
+			t.Fatalf("listing the key from before: got %d %s", r.Status, r.Body)
+		}
+	})
 }

@@ -69,7 +69,7 @@ func TestCloseOwnAccount(t *testing.T) {
 		// Without a fresh second factor, or with a key, it is refused.
 		wantProblem(t, c.Do(t, "DELETE", "/v1/me", map[string]string{"password": password}), 403, "elevation-required")
 		elevateWith(t, c, e.codes[0])
-		key := makeKey(t, c, "script", nil, "account * read,write", "keys * read,write")
+		key := makeKey(t, c, "script", nil, "account * read", "keys * read,write")
 		_, _, tok := token(t, s, key.id, key.secret, url.Values{"grant_type": {"client_credentials"}})
 		keyToken, _ := tok["access_token"].(string)
 		if keyToken == "" {

@@ -444,6 +444,88 @@ func TestTeamTwoFactorPolicy(t *testing.T) {
 	})
 }
 
+// TestTeamTwoFactorPolicyManagers: a team that requires two-factor is
+// managed only by managers its policy admits, as its zones are reached: a
+// password alone must not let a manager without a factor bring new
+// accounts into the team's zones, nor change roles, shares or the team.
+// Leaving stays open to everyone.
+func TestTeamTwoFactorPolicyManagers(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		ctx := context.Background()
+		for _, n := range []string{"alice", "bob", "dan", "gina"} {
+			addUser(t, s, n)
+		}
+		for zone, owner := range map[string]string{"example.com": "bob", "gina.example": "gina"} {
+			if _, err := s.Service.AddZone(ctx, zone, owner, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		alice, bob, dan, gina := login(t, s, "alice"), login(t, s, "bob"), login(t, s, "dan"), login(t, s, "gina")
+		team := makeTeam(t, bob, "Acme")
+		bf := enrol(t, s, bob, map[string]any{"type": "totp", "label": "phone"})
+		elevateWith(t, bob, bf.codes[0])
+		if r := bob.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"require_two_factor": true}); r.Status != 200 {
+			t.Fatalf("turn policy on: got %d %s", r.Status, r.Body)
+		}
+		if r := bob.Do(t, "PUT", "/v1/teams/"+team+"/zones/example.com", nil); r.Status != 200 {
+			t.Fatalf("share: got %d %s", r.Status, r.Body)
+		}
+		addMember(t, bob, gina, team, "gina", "admin")
+		addMember(t, bob, dan, team, "dan", "owner")
+		addMember(t, bob, alice, team, "alice", "ops")
+		pending := invite(t, bob, team, "erin", "ops")
+
+		// Gina and Dan have no factor: their password-only sessions reach
+		// neither the zone nor the team's management, and are told why.
+		wantProblem(t, gina.Do(t, "GET", "/dns/v2/zones/example.com/records", nil), 403, "forbidden")
+		base := "/v1/teams/" + team
+		for _, c := range []struct {
+			name         string
+			client       *testenv.Client
+			method, path string
+			body         any
+		}{
+			{"invite", gina, "POST", base + "/invitations", map[string]string{"username": "mallory", "role": "ops"}},
+			{"list invitations", gina, "GET", base + "/invitations", nil},
+			{"revoke invitation", gina, "DELETE", base + "/invitations/" + pending, nil},
+			{"change role", gina, "PATCH", base + "/members/alice", map[string]string{"role": "admin"}},
+			{"remove member", gina, "DELETE", base + "/members/alice", nil},
+			{"share zone", gina, "PUT", base + "/zones/gina.example", nil},
+			{"unshare zone", gina, "DELETE", base + "/zones/example.com", nil},
+			{"rename", dan, "PATCH", base, map[string]any{"name": "Mallory's"}},
+			{"policy off", dan, "PATCH", base, map[string]any{"require_two_factor": false}},
+			{"delete team", dan, "DELETE", base, nil},
+		} {
+			r := c.client.Do(t, c.method, c.path, c.body)
+			wantProblem(t, r, 403, "forbidden")
+			if !strings.Contains(r.String("detail"), "requires two-factor") {
+				t.Errorf("%s: detail %q, want it to say the team requires two-factor", c.name, r.String("detail"))
+			}
+		}
+		if got := roles(t, bob, team); got["alice"] != "ops" {
+			t.Errorf("alice's role: got %q, want ops", got["alice"])
+		}
+		if r := gina.Do(t, "GET", base, nil); r.Status != 200 || len(r.JSON["invitations"].([]any)) != 0 {
+			t.Errorf("gina's view of the team: got %d %s, want it without the invitations", r.Status, r.Body)
+		}
+		if r := bob.Do(t, "GET", base+"/invitations", nil); r.Status != 200 || len(r.JSON["invitations"].([]any)) != 1 {
+			t.Errorf("the invitations after gina's refused changes: got %d %s, want erin's", r.Status, r.Body)
+		}
+
+		// With a factor, her password-only session still passed none;
+		// confirming it's her lets her manage the team.
+		gf := enrol(t, s, gina, map[string]any{"type": "totp", "label": "phone"})
+		wantProblem(t, gina.Do(t, "POST", base+"/invitations", map[string]string{"username": "mallory", "role": "ops"}), 403, "forbidden")
+		elevateWith(t, gina, gf.codes[0])
+		invite(t, gina, team, "mallory", "ops")
+
+		// Leaving stays open to a member the policy keeps out.
+		if r := dan.Do(t, "DELETE", base+"/members/dan", nil); r.Status != 204 {
+			t.Fatalf("dan leaves: got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
 // TestTeamChangesAreRationed: inviting and revoking in a loop, which mails
 // the invitee each time, is rationed per manager.
 func TestTeamChangesAreRationed(t *testing.T) {

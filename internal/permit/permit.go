@@ -24,7 +24,8 @@ const (
 	// DNS is the DNS API; its resources are ZONE/NAME/TYPE, NAME relative to
 	// the zone with "@" for the apex, TYPE a record type such as TXT.
 	DNS = "dns"
-	// Account is the key's own account: reading its profile and events.
+	// Account is the key's own account: reading its profile and events,
+	// read only (Normalize refuses write).
 	Account = "account"
 	// Keys is managing API keys: reading them, and making and revoking keys
 	// that stay within the maker's own permits.
@@ -194,6 +195,14 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 	slices.Sort(actions)
 	if name == Admin && slices.Contains(AdminReadOnly, segs[0]) && slices.Contains(actions, Write) {
 		return p, twofold.Errorf(twofold.CodeInvalid, "the operator API changes nothing under %q: use read", segs[0])
+	}
+	// No route lets a key change its own account (its password, email,
+	// two-factor and sessions are a person's to change), so a write permit
+	// of the account service would grant nothing: none is made. Keys that
+	// hold one from before load and work as they did; it still grants
+	// nothing.
+	if name == Account && slices.Contains(actions, Write) {
+		return p, twofold.Errorf(twofold.CodeInvalid, "no API key changes its account (only a person signed in does): the service %s has only read, its profile and events", Account)
 	}
 	return twofold.Permit{Service: name, Resource: strings.Join(segs, "/"), Actions: slices.Compact(actions)}, nil
 }

@@ -70,6 +70,8 @@ func TestNormalizeRejects(t *testing.T) {
 		"unknown action":            {Service: "dns", Resource: "example.com", Actions: []string{"patch"}},
 		"a part of write elsewhere": {Service: "keys", Resource: "*", Actions: []string{"delete"}},
 		"account resource":          {Service: "account", Resource: "alice", Actions: []string{"read"}},
+		"account write":             {Service: "account", Resource: "*", Actions: []string{"write"}},
+		"account read and write":    {Service: "Account", Resource: "*", Actions: []string{"read", "WRITE"}},
 		"bad type":                  {Service: "dns", Resource: "example.com/www/T-XT", Actions: []string{"read"}},
 		"at sign in zone":           {Service: "dns", Resource: "@", Actions: []string{"read"}},
 		"at sign in long name":      {Service: "dns", Resource: "example.com/@www", Actions: []string{"read"}},

@@ -35,6 +35,10 @@ type teamBody struct {
 	Username  string // what was typed in the add form
 	Role      string
 	Elevation *elevationBody // nil when the session is elevated
+	// NeedsFactor reports whether the caller's role would manage the team
+	// but its two-factor policy keeps the caller out until their account
+	// has an authenticator; the forms to manage it are then not offered.
+	NeedsFactor bool
 }
 
 func (s *Server) teamsPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -90,6 +94,9 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, a core.Auth,
 	}
 	b.View, b.Self, b.Roles = v, a.Account.Username, twofold.Roles
 	b.Manager, b.Owner = v.Role.ManagesMembers(), v.Role == twofold.RoleOwner
+	if b.Manager && v.Team.RequireTwoFactor && !p.Enabled {
+		b.NeedsFactor, b.Manager, b.Owner = true, false, false
+	}
 	for _, role := range twofold.Roles {
 		if role != twofold.RoleOwner || b.Owner {
 			b.Grantable = append(b.Grantable, role)

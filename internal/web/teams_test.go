@@ -263,3 +263,36 @@ func TestTeamPageElevatesWithSSHKey(t *testing.T) {
 		t.Fatalf("inviting once confirmed: %d", r.status)
 	}
 }
+
+// TestTeamPageKeepsOutManagerWithoutFactor: an admin of a team that
+// requires two-factor, with no authenticator, is told on the team's page
+// why the forms to manage it are not there, and a change posted anyway is
+// refused with that reason.
+func TestTeamPageKeepsOutManagerWithoutFactor(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "bob", false, true)
+	account(t, ts, "gina", false, false)
+	account(t, ts, "mallory", false, false)
+	bob := newClient(t, ts.URL())
+	bob.signInWithCode(ts, "bob", secret)
+	teamPath := bob.post("/settings/teams", url.Values{"name": {"Acme"}}).url.Path
+	if r := bob.post(teamPath, url.Values{"require_two_factor": {"on"}}); !strings.Contains(r.body, "Two-factor is required") {
+		t.Fatalf("bob requires two-factor: %d %s", r.status, r.url)
+	}
+	if r := bob.post(teamPath+"/invitations", url.Values{"username": {"gina"}, "role": {"admin"}}); !strings.Contains(r.body, "Invitation sent") {
+		t.Fatalf("inviting gina: %d", r.status)
+	}
+	gina := newClient(t, ts.URL())
+	gina.signIn("gina")
+	m := regexp.MustCompile(`/settings/invitations/([^/"]+)/accept`).FindStringSubmatch(gina.get("/settings/teams").body)
+	if m == nil {
+		t.Fatal("no invitation on gina's teams page")
+	}
+	if r := gina.post("/settings/invitations/"+m[1]+"/accept", url.Values{}); !strings.Contains(r.body, `id="team-needs-factor"`) || strings.Contains(r.body, `id="invite-member"`) {
+		t.Fatalf("gina's team page: %d, want the reason and no invitation form", r.status)
+	}
+	r := gina.post(teamPath+"/invitations", url.Values{"username": {"mallory"}, "role": {"ops"}})
+	if r.status != http.StatusForbidden || !strings.Contains(r.body, "requires two-factor authentication") {
+		t.Fatalf("gina invites anyway: %d, want 403 with the reason", r.status)
+	}
+}
