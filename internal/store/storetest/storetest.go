@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SentCode/Once", testSentCodeOnce},
 		{"SentCode/Replaced", testSentCodeReplaced},
 		{"SentCode/Restored", testSentCodeRestored},
+		{"SentCode/OneRequesterAtATime", testSentCodeOneRequesterAtATime},
 		{"SSHKey/RoundTrip", testSSHKeyRoundTrip},
 		{"SSHKey/ChallengeOnce", testSSHChallengeOnce},
 		{"Race/UseSSHChallenge", testRaceUseSSHChallenge},

@@ -1,0 +1,9 @@
+-- A code sent for a login's second step or a session's elevation belongs
+-- to whoever asked for it (README "SMS and email codes"): the send answers
+-- a random code_secret that only the requester is given, requester_hash
+-- keeps its keyed hash, and while the code lives a new send for the same
+-- factor and scope needs that secret (a resend), so that nobody who knows
+-- only a login id replaces the code the owner is typing. Codes sent before
+-- have none and count as another requester's until they expire (10 minutes
+-- at most); codes that confirm a factor or a password reset have none.
+ALTER TABLE sent_codes ADD COLUMN requester_hash BYTEA;
