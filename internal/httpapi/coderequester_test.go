@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold/internal/factor/sshkey"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -190,6 +191,45 @@ func TestMailedCodeStaysWithItsRequester(t *testing.T) {
 		}
 		if v := verify(t, s, loginID, map[string]string{"method": "email", "factor_id": id, "code": code}); v.Status != 200 {
 			t.Fatalf("verify: got %d %s", v.Status, v.Body)
+		}
+	})
+}
+
+// TestSSHChallengeStaysWithItsLogin: whoever knows only a login id, or
+// holds a copy of a session's token, cannot replace the SSH challenge the
+// owner is signing: asking again while it lives answers the same challenge
+// (it is no secret: signing it takes the owner's key), so the signature the
+// real ssh-keygen makes over the owner's text still signs in, and still
+// elevates.
+func TestSSHChallengeStaysWithItsLogin(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		c, _, kp := sshUser(t, s, "sia", "ed25519")
+		s.Clock.Add(time.Minute)
+		loginID, text := loginChallenge(t, s, "sia")
+		for range 3 {
+			r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "ssh_key"})
+			if r.Status != 200 || r.String("challenge") != text {
+				t.Fatalf("the stranger's challenge: got %d %s, want the owner's live one", r.Status, r.Body)
+			}
+		}
+		sig := testenv.SSHSign(t, kp.File, sshkey.Namespace, text)
+		if v := verify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": sig}); v.Status != 200 {
+			t.Fatalf("the owner's signature: got %d %s, want 200", v.Status, v.Body)
+		}
+
+		s.Clock.Add(11 * time.Minute) // the elevation lapses
+		copyOf := testenv.NewClient(s.URL())
+		copyOf.Token = c.Token
+		r := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "ssh_key"})
+		if r.Status != 200 {
+			t.Fatalf("elevation challenge: got %d %s", r.Status, r.Body)
+		}
+		if got := copyOf.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "ssh_key"}); got.String("challenge") != r.String("challenge") {
+			t.Fatalf("the copy's challenge: got %d %s, want the holder's live one", got.Status, got.Body)
+		}
+		sig = testenv.SSHSign(t, kp.File, sshkey.Namespace, r.String("challenge"))
+		if e := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "ssh_key", "signature": sig}); e.Status != 200 {
+			t.Fatalf("the holder's signature: got %d %s, want 200", e.Status, e.Body)
 		}
 	})
 }

@@ -245,7 +245,7 @@ func (s *Server) sendElevationCode(w http.ResponseWriter, r *http.Request, a cor
 
 // sshElevationChallenge makes a challenge to sign with an SSH key for the
 // session's elevation, from the "Get a challenge" button of a page's
-// "confirm it's you" fields (replacing the one before), and goes back to
+// "confirm it's you" fields (the live one, when the session has one), and goes back to
 // that page, which then shows it.
 func (s *Server) sshElevationChallenge(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	if _, err := s.svc.ChallengeElevationSSH(r.Context(), a); err != nil {

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SentCode/OneRequesterAtATime", testSentCodeOneRequesterAtATime},
 		{"SSHKey/RoundTrip", testSSHKeyRoundTrip},
 		{"SSHKey/ChallengeOnce", testSSHChallengeOnce},
+		{"SSHKey/ChallengeKept", testSSHChallengeKept},
 		{"Race/UseSSHChallenge", testRaceUseSSHChallenge},
 
 		{"Push/EnrolOnce", testPushEnrolOnce},
