@@ -89,6 +89,9 @@ type Store interface {
 
 	// PutCeremony stores a WebAuthn ceremony, replacing its scope's one before.
 	PutCeremony(ctx context.Context, c twofold.Ceremony) error
+	// KeepCeremony stores a WebAuthn ceremony unless its scope has a live
+	// one with its options, and returns the one the scope then has.
+	KeepCeremony(ctx context.Context, c twofold.Ceremony) (twofold.Ceremony, error)
 	// TakeCeremony deletes the account's unexpired ceremony in scope with
 	// challenge and returns its session data: one caller of any number does.
 	TakeCeremony(ctx context.Context, scope, accountID, challenge string, now time.Time) (session []byte, ok bool, err error)

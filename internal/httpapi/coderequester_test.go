@@ -233,3 +233,55 @@ func TestSSHChallengeStaysWithItsLogin(t *testing.T) {
 		}
 	})
 }
+
+// TestSecurityKeyChallengeStaysWithItsLogin: whoever knows only a login
+// id, or holds a copy of a session's token, cannot replace the security-key
+// challenge the owner's key is signing: asking again while it lives answers
+// the same options, so the owner's assertion still signs in, and still
+// elevates.
+func TestSecurityKeyChallengeStaysWithItsLogin(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "kit")
+		c := login(t, s, "kit")
+		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "YubiKey"})
+		if r.Status != 201 {
+			t.Fatalf("enrol: got %d %s", r.Status, r.Body)
+		}
+		yubi := testenv.NewSecurityKey(t, keyOrigin(t, s))
+		id := r.JSON["factor"].(map[string]any)["id"].(string)
+		if cr := c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]any{"credential": yubi.Create(t, options(t, r))}); cr.Status != 200 {
+			t.Fatalf("confirm: got %d %s", cr.Status, cr.Body)
+		}
+		loginID, _ := startLogin(t, s, "kit")
+		ask := func(cl *testenv.Client, path string) string {
+			t.Helper()
+			r := cl.Do(t, "POST", path, map[string]string{"method": "webauthn"})
+			if r.Status != 200 {
+				t.Fatalf("challenge: got %d %s", r.Status, r.Body)
+			}
+			return string(options(t, r))
+		}
+		opts := ask(testenv.NewClient(s.URL()), "/v1/login/"+loginID+"/challenge")
+		for range 3 {
+			if got := ask(testenv.NewClient(s.URL()), "/v1/login/"+loginID+"/challenge"); got != opts {
+				t.Fatalf("the stranger's options %s, want the owner's live ones %s", got, opts)
+			}
+		}
+		v := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]any{"method": "webauthn", "credential": yubi.Get(t, []byte(opts))})
+		if v.Status != 200 {
+			t.Fatalf("the owner's assertion: got %d %s, want 200", v.Status, v.Body)
+		}
+
+		s.Clock.Add(11 * time.Minute) // the elevation lapses
+		c.Token = v.String("token")
+		copyOf := testenv.NewClient(s.URL())
+		copyOf.Token = c.Token
+		opts = ask(c, "/v1/me/elevate/challenge")
+		if got := ask(copyOf, "/v1/me/elevate/challenge"); got != opts {
+			t.Fatalf("the copy's options %s, want the holder's live ones %s", got, opts)
+		}
+		if e := c.Do(t, "POST", "/v1/me/elevate", map[string]any{"method": "webauthn", "credential": yubi.Get(t, []byte(opts))}); e.Status != 200 {
+			t.Fatalf("the holder's assertion: got %d %s, want 200", e.Status, e.Body)
+		}
+	})
+}

@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Push/AnswerAndUseOnce", testPushAnswerAndUseOnce},
 		{"Push/OneRequesterAtATime", testPushOneRequesterAtATime},
 		{"SecurityKey/CeremonyOnce", testCeremonyOnce},
+		{"SecurityKey/CeremonyKept", testCeremonyKept},
 		{"SecurityKey/Activate", testSecurityKeyActivate},
 		{"SecurityKey/Counter", testSecurityKeyCounter},
 		{"SecurityKey/PasskeyStored", testPasskeyStored},

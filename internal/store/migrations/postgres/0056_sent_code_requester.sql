@@ -7,3 +7,9 @@
 -- have none and count as another requester's until they expire (10 minutes
 -- at most); codes that confirm a factor or a password reset have none.
 ALTER TABLE sent_codes ADD COLUMN requester_hash BYTEA;
+
+-- A login's or an elevation's live security-key ceremony is answered again
+-- to whoever asks for one, not replaced (README "Security keys"): the
+-- assertion options it began with are kept beside it. Ceremonies begun
+-- before have none, and are replaced as before.
+ALTER TABLE webauthn_ceremonies ADD COLUMN options BYTEA;
