@@ -46,7 +46,7 @@ const (
 // any instance can finish it (SPEC §4). It is good for Scope only (one
 // factor's registration, one login, one session's elevation), until
 // ExpiresAt, and once: taking it deletes it. Beginning another in the same
-// scope replaces it.
+// scope replaces it, except a login's or an elevation's while it lives.
 type Ceremony struct {
 	Scope     string // "register:FACTOR", "login:LOGIN", "elevate:SESSION"
 	AccountID string
@@ -54,6 +54,10 @@ type Ceremony struct {
 	Session   []byte // the relying party's session data, JSON
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Options are the options for the browser it began with, JSON, kept
+	// for a login's or an elevation's ceremony, which is answered again
+	// while it lives (nil for others).
+	Options []byte
 }
 
 // PasskeyLogin is a sign-in with a passkey begun and not yet finished: no
@@ -67,4 +71,8 @@ type PasskeyLogin struct {
 	Session   []byte // the relying party's session data, JSON
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Options are the options for the browser it began with, JSON, kept
+	// for a login's or an elevation's ceremony, which is answered again
+	// while it lives (nil for others).
+	Options []byte
 }

@@ -284,6 +284,11 @@ type SentCode struct {
 	ChecksLeft int
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
+	// RequesterHash is the keyed hash of the secret of whoever asked for a
+	// code of a login or an elevation: only that secret sends the factor
+	// another code for the scope while this one lives. Nil for codes of
+	// other scopes, which any new code replaces.
+	RequesterHash []byte
 }
 
 // Activation is what confirming a pending factor writes, all or nothing

@@ -70,7 +70,11 @@ type Store interface {
 
 	// SwapSentCode stores a sent code, replacing its factor's code for its
 	// scope before, and returns the one it replaced (had: there was one).
-	SwapSentCode(ctx context.Context, c twofold.SentCode) (prev twofold.SentCode, had bool, err error)
+	// A code with a requester hash replaces a live one only when resender
+	// is that one's requester hash; else nothing is stored, and busyUntil
+	// is when the live one expires. When resender is the requester of a
+	// live code of the scope, c is stored under resender (kept).
+	SwapSentCode(ctx context.Context, c twofold.SentCode, resender []byte) (prev twofold.SentCode, had, kept bool, busyUntil time.Time, err error)
 	// RestoreSentCode puts prev back (or removes sent when !had) while
 	// sent is still the code stored, reporting whether it did.
 	RestoreSentCode(ctx context.Context, sent, prev twofold.SentCode, had bool) (bool, error)
@@ -85,6 +89,9 @@ type Store interface {
 
 	// PutCeremony stores a WebAuthn ceremony, replacing its scope's one before.
 	PutCeremony(ctx context.Context, c twofold.Ceremony) error
+	// KeepCeremony stores a WebAuthn ceremony unless its scope has a live
+	// one with its options, and returns the one the scope then has.
+	KeepCeremony(ctx context.Context, c twofold.Ceremony) (twofold.Ceremony, error)
 	// TakeCeremony deletes the account's unexpired ceremony in scope with
 	// challenge and returns its session data: one caller of any number does.
 	TakeCeremony(ctx context.Context, scope, accountID, challenge string, now time.Time) (session []byte, ok bool, err error)

@@ -287,8 +287,16 @@ func (s *Service) challengeLoginSecurityKey(ctx context.Context, loginID string,
 }
 
 // challengeSecurityKey begins an assertion by one of the account's active
-// keys for scope, good until the relying party's timeout or notAfter,
-// whichever comes first, and replacing the one begun before in scope.
+// keys for scope (a login or an elevation), good until the relying party's
+// timeout or notAfter, whichever comes first; but while the scope's
+// assertion begun before lives, it answers that one again, options and
+// all (KeepCeremony). Else whoever knew only the login id, which travels in
+// URLs (or held a copy of a session's token), could replace the challenge
+// the owner's key is signing, as often as they liked, and the owner's
+// assertion would fail. The challenge is no secret: an assertion takes the
+// owner's key, on this site's origin, and goes from the owner's browser to
+// the server; and a failed assertion uses the ceremony up, so the next
+// request begins a new one.
 func (s *Service) challengeSecurityKey(ctx context.Context, a twofold.Account, scope string, notAfter time.Time, m Meta) (Challenge, error) {
 	rp, err := s.relyingParty()
 	if err != nil {
@@ -310,12 +318,15 @@ func (s *Service) challengeSecurityKey(ctx context.Context, a twofold.Account, s
 	if expires.After(notAfter) {
 		expires = notAfter
 	}
-	if err := s.store.PutCeremony(ctx, twofold.Ceremony{Scope: scope, AccountID: a.ID, Challenge: b.Challenge, Session: b.Session,
-		CreatedAt: now, ExpiresAt: expires}); err != nil {
+	c, err := s.store.KeepCeremony(ctx, twofold.Ceremony{Scope: scope, AccountID: a.ID, Challenge: b.Challenge, Session: b.Session,
+		CreatedAt: now, ExpiresAt: expires, Options: b.Options})
+	if err != nil {
 		return Challenge{}, err
 	}
-	s.audit(ctx, a.ID, "security_key.challenged", m, fmt.Sprintf("%d keys for %s", len(u.Keys), scopeKind(scope)))
-	return Challenge{Method: twofold.MethodWebAuthn, ExpiresAt: expires, Options: b.Options}, nil
+	if c.Challenge == b.Challenge {
+		s.audit(ctx, a.ID, "security_key.challenged", m, fmt.Sprintf("%d keys for %s", len(u.Keys), scopeKind(scope)))
+	}
+	return Challenge{Method: twofold.MethodWebAuthn, ExpiresAt: c.ExpiresAt, Options: c.Options}, nil
 }
 
 // checkAssertion refuses a webauthn proof without a credential before it

@@ -68,7 +68,7 @@ func (w *keyWorld) login() string {
 
 func (w *keyWorld) loginOptions(loginID string) json.RawMessage {
 	w.t.Helper()
-	c, err := w.svc.ChallengeLogin(w.t.Context(), loginID, twofold.MethodWebAuthn, "", core.Meta{})
+	c, err := w.svc.ChallengeLogin(w.t.Context(), loginID, twofold.MethodWebAuthn, "", "", core.Meta{})
 	if err != nil {
 		w.t.Fatalf("challenge: %v", err)
 	}
@@ -182,7 +182,7 @@ func TestSecurityKeyLifecycle(t *testing.T) {
 			}
 
 			// Elevation: a challenge good once; a replay of its assertion fails.
-			ch, err := w.svc.ChallengeElevation(ctx, w.auth, twofold.MethodWebAuthn, "", core.Meta{})
+			ch, err := w.svc.ChallengeElevation(ctx, w.auth, twofold.MethodWebAuthn, "", "", core.Meta{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -194,7 +194,7 @@ func TestSecurityKeyLifecycle(t *testing.T) {
 			wantBadProof(t, "replayed elevation", err)
 
 			// An expired challenge: the clock moves past it.
-			ch, err = w.svc.ChallengeElevation(ctx, w.auth, twofold.MethodWebAuthn, "", core.Meta{})
+			ch, err = w.svc.ChallengeElevation(ctx, w.auth, twofold.MethodWebAuthn, "", "", core.Meta{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -299,7 +299,7 @@ func TestSecurityKeyRefusals(t *testing.T) {
 		t.Errorf("no credential: got %v, want invalid", err)
 	}
 	// A registration response is no assertion.
-	opts, err := w.svc.ChallengeLogin(ctx, id.LoginID, twofold.MethodWebAuthn, "", core.Meta{})
+	opts, err := w.svc.ChallengeLogin(ctx, id.LoginID, twofold.MethodWebAuthn, "", "", core.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}

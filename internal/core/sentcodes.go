@@ -85,6 +85,11 @@ type Challenge struct {
 	// Options are, for webauthn, the options for navigator.credentials.get
 	// (or create, to confirm a key): {"publicKey":{…}}.
 	Options json.RawMessage
+	// Secret is, for a code of a login or an elevation, the requester's
+	// secret (code_secret): sending the factor another code for the same
+	// login or elevation while this one lives needs it (deliverCode). It is
+	// also set beside an error when the text may still arrive.
+	Secret string
 }
 
 // Scopes of a sent code.
@@ -226,7 +231,7 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 		return Enrolment{}, err
 	}
 	f.Secret, f.Hint = twofold.Secret(dest), hint
-	expires, err := s.deliverCode(ctx, a.Account, f, confirmScope(), taken, m)
+	expires, _, err := s.deliverCode(ctx, a.Account, f, confirmScope(), "", taken, m)
 	if err != nil {
 		// Nothing half-stored: the factor goes with the code it never got.
 		if _, derr := s.store.DeleteFactor(ctx, a.Account.ID, id, twofold.FactorPending); derr != nil {
@@ -514,7 +519,27 @@ const keyNotReadable = "the server cannot read this authenticator's key at the m
 // when it is added: one added before --sms-countries was narrowed is sent
 // nothing, and its code, if any, is left as it was. The answer does not
 // name the region, which a login's masked number hides.
-func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.Factor, scope string, taken sendTokens, m Meta) (_ time.Time, err error) {
+//
+// A code of a login or an elevation stays with whoever asked for it, as a
+// push does (sendPush): the send returns a secret for the requester alone
+// (kept as a keyed hash), and while the factor's code for the scope lives
+// (unexpired, with checks left), a new one is neither sent nor stored
+// unless resend is that code's secret (a resend); the refusal is a
+// conflict with Retry-After until that code expires, and gives back the
+// send-limit tokens. Else whoever knew only the login id, which travels in
+// URLs (or held a copy of a session's token), could void the code the
+// owner is typing as often as the send limits allow. A requester who
+// resends keeps their secret for every code of the scope (one secret per
+// requester and login). The refusal lasts no longer than the live code
+// (SentCodeTTL, or until its checks are spent); then anyone holding the
+// login may send, as for push: a stranger who sent first thus holds the
+// factor's code for 10 minutes at most, and that code went to the owner's
+// phone or mailbox anyway, where the owner reads it and types it; the
+// login's other factors and methods are untouched meanwhile. Codes of other
+// scopes (confirming a factor, which only its session may resend, and a
+// password reset, whose link is the secret) replace the one before as
+// always.
+func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.Factor, scope, resend string, taken sendTokens, m Meta) (_ time.Time, secret string, err error) {
 	mayHaveGone := false
 	defer func() {
 		if err != nil && !mayHaveGone {
@@ -523,28 +548,45 @@ func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.
 	}()
 	if f.Type == twofold.FactorSMS && !s.cfg.SMSCountries.Allows(string(f.Secret)) {
 		s.audit(ctx, a.ID, "code.send_refused", m, "sms to "+f.ID+" for "+scopeKind(scope)+": its region is not on --sms-countries")
-		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "%s: use another authenticator", phoneNotAllowed)
+		return time.Time{}, "", twofold.Errorf(twofold.CodeUnavailable, "%s: use another authenticator", phoneNotAllowed)
 	}
 	switch {
 	case f.Type == twofold.FactorSMS && s.texts == nil:
-		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no text messages")
+		return time.Time{}, "", twofold.Errorf(twofold.CodeUnavailable, "this server sends no text messages")
 	case f.Type == twofold.FactorEmail && !s.sendsMail():
-		return time.Time{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail (no SMTP server is set), so it cannot send a code by email")
+		return time.Time{}, "", twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail (no SMTP server is set), so it cannot send a code by email")
 	case f.Type != twofold.FactorSMS && f.Type != twofold.FactorEmail:
-		return time.Time{}, fmt.Errorf("deliver code: factor type %s sends no codes", f.Type)
+		return time.Time{}, "", fmt.Errorf("deliver code: factor type %s sends no codes", f.Type)
 	}
 	code, err := s.newSentCode()
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, "", err
 	}
 	now := s.Now()
 	expires := now.Add(SentCodeTTL)
 	method := twofold.Method(f.Type)
 	c := twofold.SentCode{FactorID: f.ID, AccountID: a.ID, Method: method, Scope: scope, Hash: s.codeHash(f.ID, code),
 		ChecksLeft: SentCodeChecks, CreatedAt: now, ExpiresAt: expires}
-	prev, had, err := s.store.SwapSentCode(ctx, c)
+	var resender []byte // none: no code was sent to an empty secret
+	if kind := scopeKind(scope); kind == "login" || kind == "elevation" {
+		if secret, err = s.randomString(20); err != nil {
+			return time.Time{}, "", err
+		}
+		c.RequesterHash = s.codeRequesterHash(secret)
+		if resend != "" {
+			resender = s.codeRequesterHash(resend)
+		}
+	}
+	prev, had, kept, busyUntil, err := s.store.SwapSentCode(ctx, c, resender)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, "", err
+	}
+	if !busyUntil.IsZero() {
+		s.auditCodeRefused(ctx, a.ID, m, fmt.Sprintf("%s to %s for %s: a code another requester asked for is live", f.Type, f.ID, scopeKind(scope)), now)
+		return time.Time{}, "", errCodeBusy(f.Type, scope, busyUntil.Sub(now))
+	}
+	if kept {
+		secret = resend
 	}
 	detail := fmt.Sprintf("%s to %s for %s", f.Type, f.ID, scopeKind(scope))
 	what := purposeText(scope)
@@ -556,11 +598,13 @@ func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.
 			if notSent(err) {
 				s.unsend(ctx, c, prev, had)
 				s.audit(ctx, a.ID, "code.send_failed", m, detail+": refused by the gateway; the code sent before, if any, still works")
-				return time.Time{}, &twofold.Error{Code: twofold.CodeUnavailable, Message: "the text message could not be sent (a code sent before still works); try again in a minute", RetryAfter: time.Minute}
+				return time.Time{}, "", &twofold.Error{Code: twofold.CodeUnavailable, Message: "the text message could not be sent (a code sent before still works); try again in a minute", RetryAfter: time.Minute}
 			}
 			mayHaveGone = true
 			s.audit(ctx, a.ID, "code.send_failed", m, detail+": no answer from the gateway; the new code stands in case it arrives")
-			return time.Time{}, &twofold.Error{Code: twofold.CodeUnavailable, Message: "the text message may not have been sent: if no code arrives, ask for another in a minute (a code sent before no longer works)", RetryAfter: time.Minute}
+			// The secret goes with the error: the requester of a code
+			// that may arrive is the one who may send another.
+			return time.Time{}, secret, &twofold.Error{Code: twofold.CodeUnavailable, Message: "the text message may not have been sent: if no code arrives, ask for another in a minute (a code sent before no longer works)", RetryAfter: time.Minute}
 		}
 	} else {
 		body := fmt.Sprintf("Hello %s,\n\nYour %s code %s is:\n\n    %s\n\nIt expires in %d minutes. Never share it: %s will never ask you for it.\nIf you did not ask for it, someone may know your password: change it.\n\n-- %s\n",
@@ -568,11 +612,56 @@ func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.
 		if err := s.codeMail.EnqueueCode(ctx, string(f.Secret), fmt.Sprintf("%s: your code %s", s.cfg.Issuer, what), body, expires); err != nil {
 			s.unsend(ctx, c, prev, had)
 			s.audit(ctx, a.ID, "code.send_failed", m, detail+": not queued; the code sent before, if any, still works")
-			return time.Time{}, fmt.Errorf("queue code mail: %w", err)
+			return time.Time{}, "", fmt.Errorf("queue code mail: %w", err)
 		}
 	}
 	s.audit(ctx, a.ID, "code.sent", m, fmt.Sprintf("%s to %s for %s", f.Type, f.ID, scopeKind(scope)))
-	return expires, nil
+	return expires, secret, nil
+}
+
+// maxCodeSecret bounds the code_secret a send may carry; the ones
+// deliverCode makes are 32 characters.
+const maxCodeSecret = 128
+
+// codeRequesterHash is the keyed hash of the secret of whoever asked for
+// a code, which is kept.
+func (s *Service) codeRequesterHash(secret string) []byte {
+	return s.hasher.Sum("code-requester", secret)
+}
+
+// checkCodeSecret refuses a code_secret longer than any deliverCode makes,
+// before anything is counted.
+func checkCodeSecret(secret string) error {
+	if len(secret) > maxCodeSecret {
+		return twofold.Errorf(twofold.CodeInvalid, "code_secret is at most %d characters: send the one the answer that sent your code gave", maxCodeSecret)
+	}
+	return nil
+}
+
+// errCodeBusy refuses a code of factor type t for scope while the
+// factor's code for it that another requester asked for lives, for wait
+// more at most.
+func errCodeBusy(t twofold.FactorType, scope string, wait time.Duration) error {
+	what, where := "this sign-in", "text message"
+	if scopeKind(scope) == "elevation" {
+		what = "confirming it's you on this session"
+	}
+	if t == twofold.FactorEmail {
+		where = "mail"
+	}
+	secs := max(int((wait+time.Second-1)/time.Second), 1)
+	return &twofold.Error{Code: twofold.CodeConflict, RetryAfter: wait, Message: fmt.Sprintf(
+		"a code for %s was already sent to this %s at another request's asking, and it still works: type the code from that %s; "+
+			"to send your own again, give the code_secret your send's answer gave; else use another method, or ask again in %d seconds, when it expires",
+		what, destinationNoun(t), where, secs)}
+}
+
+// auditCodeRefused records a send refused because another requester's
+// code lives: a few events a minute at most per account.
+func (s *Service) auditCodeRefused(ctx context.Context, accountID string, m Meta, detail string, now time.Time) {
+	if ok, err := s.store.TakeToken(ctx, "code:refused:"+accountID, 3, 1.0/60, now); err == nil && ok {
+		s.audit(ctx, accountID, "code.refused", m, detail)
+	}
 }
 
 // notSent reports whether err, from a TextSender, says that the message
@@ -661,8 +750,9 @@ func checkSendMethod(method twofold.Method, factorID, others string) error {
 }
 
 // sendTo sends a code for scope to the account's active factor factorID of
-// method's type.
-func (s *Service) sendTo(ctx context.Context, a twofold.Account, method twofold.Method, factorID, scope string, m Meta) (Challenge, error) {
+// method's type; resend is the requester's secret of a code sent before for
+// scope (deliverCode).
+func (s *Service) sendTo(ctx context.Context, a twofold.Account, method twofold.Method, factorID, scope, resend string, m Meta) (Challenge, error) {
 	f, err := s.factor(ctx, a.ID, factorID)
 	if err != nil {
 		return Challenge{}, err
@@ -674,21 +764,27 @@ func (s *Service) sendTo(ctx context.Context, a twofold.Account, method twofold.
 	if err != nil {
 		return Challenge{}, err
 	}
-	expires, err := s.deliverCode(ctx, a, f, scope, taken, m)
+	expires, secret, err := s.deliverCode(ctx, a, f, scope, resend, taken, m)
 	if err != nil {
-		return Challenge{}, err
+		// When the text may still arrive, its secret goes with the error.
+		return Challenge{Secret: secret}, err
 	}
-	return Challenge{FactorID: f.ID, Method: method, SentTo: hintOf(f.Type, string(f.Secret)), ExpiresAt: expires}, nil
+	return Challenge{FactorID: f.ID, Method: method, SentTo: hintOf(f.Type, string(f.Secret)), ExpiresAt: expires, Secret: secret}, nil
 }
 
 // ChallengeLogin sends a code for the second step of a pending login to
 // one of its account's sms or email factors (SPEC §3.1 POST
-// /v1/login/{login_id}/challenge). Sending again replaces the code.
-func (s *Service) ChallengeLogin(ctx context.Context, loginID string, method twofold.Method, factorID string, m Meta) (Challenge, error) {
+// /v1/login/{login_id}/challenge). Sending again replaces the code, but
+// while the factor's code for the login lives only with resend, the secret
+// (Challenge.Secret) of the send that asked for it (deliverCode).
+func (s *Service) ChallengeLogin(ctx context.Context, loginID string, method twofold.Method, factorID, resend string, m Meta) (Challenge, error) {
 	if method == twofold.MethodWebAuthn {
 		return s.challengeLoginSecurityKey(ctx, loginID, m)
 	}
 	if err := checkChallengeMethod(method, factorID); err != nil {
+		return Challenge{}, err
+	}
+	if err := checkCodeSecret(resend); err != nil {
 		return Challenge{}, err
 	}
 	if err := s.allowSource(ctx, m); err != nil {
@@ -702,12 +798,12 @@ func (s *Service) ChallengeLogin(ctx context.Context, loginID string, method two
 	if err != nil {
 		return Challenge{}, err
 	}
-	return s.sendTo(ctx, a, method, factorID, loginScope(loginID), m)
+	return s.sendTo(ctx, a, method, factorID, loginScope(loginID), resend, m)
 }
 
 // ChallengeElevation sends a code to elevate the caller's session with
-// (POST /v1/me/elevate then takes it).
-func (s *Service) ChallengeElevation(ctx context.Context, a Auth, method twofold.Method, factorID string, m Meta) (Challenge, error) {
+// (POST /v1/me/elevate then takes it); resend is as ChallengeLogin's.
+func (s *Service) ChallengeElevation(ctx context.Context, a Auth, method twofold.Method, factorID, resend string, m Meta) (Challenge, error) {
 	if err := person(a); err != nil {
 		return Challenge{}, err
 	}
@@ -717,7 +813,10 @@ func (s *Service) ChallengeElevation(ctx context.Context, a Auth, method twofold
 	if err := checkChallengeMethod(method, factorID); err != nil {
 		return Challenge{}, err
 	}
-	return s.sendTo(ctx, a.Account, method, factorID, elevateScope(a.Session.ID), m)
+	if err := checkCodeSecret(resend); err != nil {
+		return Challenge{}, err
+	}
+	return s.sendTo(ctx, a.Account, method, factorID, elevateScope(a.Session.ID), resend, m)
 }
 
 // ResendConfirmation sends a pending sms or email factor a new code to
@@ -751,7 +850,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID, pass
 	if err != nil {
 		return Challenge{}, err
 	}
-	expires, err := s.deliverCode(ctx, a.Account, f, confirmScope(), taken, m)
+	expires, _, err := s.deliverCode(ctx, a.Account, f, confirmScope(), "", taken, m)
 	if err != nil {
 		return Challenge{}, err
 	}

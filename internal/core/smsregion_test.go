@@ -147,7 +147,7 @@ func TestLoginPhoneOutsideAllowList(t *testing.T) {
 				t.Errorf("the phone outside the list: got %+v, want its masked number and why it is not offered", o)
 			}
 			sent := len(g.Messages())
-			if _, err := narrow.ChallengeLogin(ctx, res.LoginID, twofold.MethodSMS, bob.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeUnavailable {
+			if _, err := narrow.ChallengeLogin(ctx, res.LoginID, twofold.MethodSMS, bob.ID, "", core.Meta{}); twofold.ErrorCode(err) != twofold.CodeUnavailable {
 				t.Errorf("ChallengeLogin to the phone outside the list: got %v, want unavailable", err)
 			}
 			if _, err := narrow.VerifyLogin(ctx, res.LoginID, core.SecondFactor{Method: twofold.MethodSMS, Code: "123456"}, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalidCode {

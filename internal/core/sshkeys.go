@@ -40,6 +40,9 @@ type SSHKeyStore interface {
 	TouchSSHKey(ctx context.Context, id string, now time.Time) error
 	// PutSSHChallenge stores a challenge, replacing its scope's one before.
 	PutSSHChallenge(ctx context.Context, c twofold.SSHChallenge) error
+	// KeepSSHChallenge stores a challenge unless its scope has a live one,
+	// and returns the one the scope then has.
+	KeepSSHChallenge(ctx context.Context, c twofold.SSHChallenge) (twofold.SSHChallenge, error)
 	SSHChallenge(ctx context.Context, accountID, scope string, now time.Time) (twofold.SSHChallenge, bool, error)
 	// UseSSHChallenge deletes the scope's challenge of text if still there
 	// and unexpired, reporting whether it did: one caller of any number does.
@@ -265,8 +268,8 @@ func (s *Service) RemoveSSHKey(ctx context.Context, a Auth, id string, m Meta) e
 
 // ChallengeLoginSSH makes a challenge for the second step of a pending
 // login, to sign with one of its account's active SSH keys (POST
-// /v1/login/{login_id}/challenge {"method":"ssh_key"}), replacing the
-// login's challenge before.
+// /v1/login/{login_id}/challenge {"method":"ssh_key"}), or returns the
+// login's challenge that is still live (newSSHChallenge).
 func (s *Service) ChallengeLoginSSH(ctx context.Context, loginID string, m Meta) (SSHKeyChallenge, error) {
 	if err := s.allowSource(ctx, m); err != nil {
 		return SSHKeyChallenge{}, err
@@ -304,7 +307,8 @@ func (s *Service) PendingLoginSSHChallenge(ctx context.Context, loginID string) 
 }
 
 // ChallengeElevationSSH makes a challenge to elevate the caller's session
-// with (POST /v1/me/elevate then takes its signature).
+// with (POST /v1/me/elevate then takes its signature), or returns the
+// session's challenge that is still live (newSSHChallenge).
 func (s *Service) ChallengeElevationSSH(ctx context.Context, a Auth) (SSHKeyChallenge, error) {
 	if err := person(a); err != nil {
 		return SSHKeyChallenge{}, err
@@ -424,7 +428,14 @@ func (s *Service) sshKey(ctx context.Context, accountID, id string) (twofold.SSH
 }
 
 // newSSHChallenge stores a fresh challenge for scope, replacing the one
-// before. It expires after SSHChallengeTTL, or at until when that is sooner.
+// before; but a login's or an elevation's live challenge stays, and is
+// returned as it is (KeepSSHChallenge). Else whoever knew only the login
+// id, which travels in URLs (or held a copy of a session's token), could
+// replace the text the owner is signing, as often as they liked, and the
+// owner's signature would fail. The text is no secret: signing it takes
+// the owner's private key, and the signature goes from the owner to the
+// server, so whoever asks for the challenge again may have the same one.
+// It expires after SSHChallengeTTL, or at until when that is sooner.
 // The text is one line of characters that are safe between single quotes
 // in a shell, so that `echo '…' | ssh-keygen -Y sign …` works too.
 func (s *Service) newSSHChallenge(ctx context.Context, a twofold.Account, scope, purpose, ref string, until time.Time, keyType string) (SSHKeyChallenge, error) {
@@ -443,6 +454,12 @@ func (s *Service) newSSHChallenge(ctx context.Context, a twofold.Account, scope,
 	}
 	parts = append(parts, "nonce="+nonce, "expires="+expires.Format(time.RFC3339))
 	c := twofold.SSHChallenge{Scope: scope, AccountID: a.ID, Text: strings.Join(parts, " "), CreatedAt: now, ExpiresAt: expires}
+	if kind := scopeKind(scope); kind == "login" || kind == "elevation" {
+		if c, err = s.store.KeepSSHChallenge(ctx, c); err != nil {
+			return SSHKeyChallenge{}, err
+		}
+		return challengeOf(c, keyType), nil
+	}
 	if err := s.store.PutSSHChallenge(ctx, c); err != nil {
 		return SSHKeyChallenge{}, err
 	}

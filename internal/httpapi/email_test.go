@@ -183,8 +183,9 @@ func TestEmailUnqueuedResendKeepsCode(t *testing.T) {
 		}
 		n := len(mb.Wait(t, 2, 30*time.Second)) // and the notice of a new authenticator
 		loginID, _ := startLogin(t, s, "uli")
-		if r := challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id}); r.Status != 202 {
-			t.Fatalf("challenge: got %d %s", r.Status, r.Body)
+		ch := challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id})
+		if ch.Status != 202 {
+			t.Fatalf("challenge: got %d %s", ch.Status, ch.Body)
 		}
 		first, _ := codeMail(t, mb, n+1)
 
@@ -205,7 +206,7 @@ func TestEmailUnqueuedResendKeepsCode(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id}), 500, "internal")
+		wantProblem(t, challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id, "code_secret": ch.String("code_secret")}), 500, "internal")
 		for _, q := range allow {
 			if _, err := db.ExecContext(t.Context(), q); err != nil {
 				t.Fatal(err)

@@ -151,6 +151,11 @@ type challengeRequest struct {
 	// before for the same login or elevation: sending again replaces it,
 	// where another requester's live push refuses a new one.
 	PushSecret string `json:"push_secret"`
+	// CodeSecret is, for sms and email, the code_secret of the code this
+	// caller asked for before for the same login or elevation: sending its
+	// factor another replaces it, where another requester's live code
+	// refuses a new one.
+	CodeSecret string `json:"code_secret"`
 }
 
 // challengeJSON says where a code went and until when it works; never the code.
@@ -162,7 +167,21 @@ func challengeJSON(c core.Challenge) map[string]any {
 		}
 		return out
 	}
-	return map[string]any{"status": "sent", "method": c.Method, "factor_id": c.FactorID, "sent_to": c.SentTo, "expires_at": c.ExpiresAt}
+	out := map[string]any{"status": "sent", "method": c.Method, "factor_id": c.FactorID, "sent_to": c.SentTo, "expires_at": c.ExpiresAt}
+	if c.Secret != "" {
+		out["code_secret"] = c.Secret
+	}
+	return out
+}
+
+// writeChallenge answers a challenge request with c, or with err (and,
+// when a text may still arrive, its code_secret).
+func (s *Server) writeChallenge(w http.ResponseWriter, r *http.Request, c core.Challenge, err error) {
+	if err != nil {
+		writeErrorWith(w, r, s.log, err, Problem{CodeSecret: c.Secret})
+		return
+	}
+	writeJSON(w, challengeStatus(c), challengeJSON(c))
 }
 
 // challengeStatus is 202 for a code sent (it is on its way), 200 for a
@@ -190,12 +209,8 @@ func (s *Server) challengeLogin(w http.ResponseWriter, r *http.Request) {
 		s.challengeLoginSSH(w, r)
 		return
 	}
-	c, err := s.svc.ChallengeLogin(r.Context(), r.PathValue("login_id"), req.Method, req.FactorID, Meta(r))
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, challengeStatus(c), challengeJSON(c))
+	c, err := s.svc.ChallengeLogin(r.Context(), r.PathValue("login_id"), req.Method, req.FactorID, req.CodeSecret, Meta(r))
+	s.writeChallenge(w, r, c, err)
 }
 
 // challengeElevation sends a code to elevate the caller's session with.
@@ -214,12 +229,8 @@ func (s *Server) challengeElevation(w http.ResponseWriter, r *http.Request, a co
 		s.challengeElevationSSH(w, r, a)
 		return
 	}
-	c, err := s.svc.ChallengeElevation(r.Context(), a, req.Method, req.FactorID, Meta(r))
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, challengeStatus(c), challengeJSON(c))
+	c, err := s.svc.ChallengeElevation(r.Context(), a, req.Method, req.FactorID, req.CodeSecret, Meta(r))
+	s.writeChallenge(w, r, c, err)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, a core.Auth) {

@@ -50,12 +50,21 @@ type Problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	// CodeSecret is, when a text message for a login or an elevation may
+	// not have been sent (503), the code_secret of the code that may still
+	// arrive, which sends another (an extension member, RFC 9457 §3.2).
+	CodeSecret string `json:"code_secret,omitempty"`
 }
 
 // writeError writes err as application/problem+json. Internal errors are
 // logged with their cause and shown to the client only as "internal error";
 // other faults (twofold.Fault) are logged with their cause too.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	writeErrorWith(w, r, log, err, Problem{})
+}
+
+// writeErrorWith is writeError with the extension members of ext.
+func writeErrorWith(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, ext Problem) {
 	code := twofold.ErrorCode(err)
 	status := Status(code)
 	if twofold.Fault(err) {
@@ -68,7 +77,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if errors.As(err, &te) && te.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(te.RetryAfter.Seconds()))))
 	}
-	writeProblem(w, Problem{Type: ProblemTypeBase + string(code), Title: http.StatusText(status), Status: status, Detail: twofold.ErrorMessage(err)})
+	ext.Type, ext.Title, ext.Status, ext.Detail = ProblemTypeBase+string(code), http.StatusText(status), status, twofold.ErrorMessage(err)
+	writeProblem(w, ext)
 }
 
 func writeProblem(w http.ResponseWriter, p Problem) {

@@ -174,11 +174,14 @@ func TestSMSCodeRules(t *testing.T) {
 		addUser(t, s, "tom")
 		c := login(t, s, "tom")
 		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile")
+		secret := map[string]string{} // each login's code_secret
 		send := func(loginID string) string {
 			t.Helper()
-			if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id, "code_secret": secret[loginID]})
+			if r.Status != 202 {
 				t.Fatalf("challenge: got %d %s", r.Status, r.Body)
 			}
+			secret[loginID] = r.String("code_secret")
 			return g.LastCode(t, phoneE164)
 		}
 
@@ -311,12 +314,15 @@ func TestSMSSendLimits(t *testing.T) {
 		}
 		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile") // the second message to the number
 		loginID, _ := startLogin(t, s, "vic")
+		sec := ""
 		for i := range 5 { // 5 to one number at once, for sign-ins apart from enrolments
-			if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id, "code_secret": sec})
+			if r.Status != 202 {
 				t.Fatalf("challenge %d: got %d %s", i, r.Status, r.Body)
 			}
+			sec = r.String("code_secret")
 		}
-		r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id})
+		r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id, "code_secret": sec})
 		wantProblem(t, r, 429, "throttled")
 		if r.Header.Get("Retry-After") != "720" {
 			t.Errorf("Retry-After %q, want 720 (one code each 12 minutes)", r.Header.Get("Retry-After"))
@@ -618,9 +624,14 @@ func TestSMSRefusedResendKeepsCode(t *testing.T) {
 		addUser(t, s, "rex")
 		c := login(t, s, "rex")
 		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile")
+		secret := map[string]string{} // each login's code_secret
 		send := func(loginID string) testenv.Response {
 			t.Helper()
-			return challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id})
+			r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id, "code_secret": secret[loginID]})
+			if sec := r.String("code_secret"); sec != "" {
+				secret[loginID] = sec
+			}
+			return r
 		}
 
 		// Sign-in: three resends refused; the first code still works.
@@ -649,12 +660,13 @@ func TestSMSRefusedResendKeepsCode(t *testing.T) {
 		// Elevation: a refused resend leaves the elevation code working.
 		s.Clock.Add(time.Hour) // the number's bucket refills
 		c.Token = v.String("token")
-		if r := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
-			t.Fatalf("elevate challenge: got %d %s", r.Status, r.Body)
+		er := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "sms", "factor_id": id})
+		if er.Status != 202 {
+			t.Fatalf("elevate challenge: got %d %s", er.Status, er.Body)
 		}
 		ec := g.LastCode(t, phoneE164)
 		g.RefuseNext(1)
-		wantProblem(t, c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "sms", "factor_id": id}), 503, "unavailable")
+		wantProblem(t, c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "sms", "factor_id": id, "code_secret": er.String("code_secret")}), 503, "unavailable")
 		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "sms", "code": ec}); r.Status != 200 {
 			t.Fatalf("elevate with the code sent before the refused one: got %d %s, want 200", r.Status, r.Body)
 		}
@@ -734,9 +746,11 @@ func TestRefusedSendTakesNothing(t *testing.T) {
 			}
 			loginID = loginFrom(t, s, "alice", home)
 			atHome := from(testenv.NewClient(s.URL()), home)
-			if r := atHome.Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "sms", "factor_id": id}); r.Status != 202 {
+			r := atHome.Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "sms", "factor_id": id})
+			if r.Status != 202 {
 				t.Fatalf("at home after the office's refusals: got %d %s, want 202 (the refusals took none of her codes)", r.Status, r.Body)
 			}
+			resend := map[string]string{"method": "sms", "factor_id": id, "code_secret": r.String("code_secret")}
 			// 4 of the number's 5 sign-in codes are left: of 8 asked at
 			// once, 4 are sent.
 			const n = 8
@@ -744,7 +758,7 @@ func TestRefusedSendTakesNothing(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Go(func() {
-					statuses[i] = atHome.Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "sms", "factor_id": id}).Status
+					statuses[i] = atHome.Do(t, "POST", "/v1/login/"+loginID+"/challenge", resend).Status
 				})
 			}
 			wg.Wait()

@@ -147,14 +147,14 @@ func TestMalformedFactorTakesNoRequest(t *testing.T) {
 		m := core.Meta{Source: "192.0.2.7"}
 		for i := range 20 {
 			for _, id := range []string{"a\x00b", "\xff"} {
-				_, err := s.Service.ChallengeLogin(context.Background(), lou, twofold.MethodSMS, id, m)
+				_, err := s.Service.ChallengeLogin(context.Background(), lou, twofold.MethodSMS, id, "", m)
 				if code := twofold.ErrorCode(err); code != twofold.CodeNotFound {
 					t.Fatalf("request %d for a code to factor %q: got %s (%v), want not-found", i, id, code, err)
 				}
 			}
 		}
 		// The source's requests are all there still.
-		if _, err := s.Service.ChallengeLogin(context.Background(), lou, twofold.MethodSMS, "no-such-factor", m); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		if _, err := s.Service.ChallengeLogin(context.Background(), lou, twofold.MethodSMS, "no-such-factor", "", m); twofold.ErrorCode(err) != twofold.CodeNotFound {
 			t.Fatalf("a request for a code after them: got %v, want not-found", err)
 		}
 	})

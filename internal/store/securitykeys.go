@@ -25,6 +25,40 @@ func (s *Store) PutCeremony(ctx context.Context, c twofold.Ceremony) error {
 	return nil
 }
 
+// KeepCeremony stores c as its scope's one WebAuthn ceremony unless the
+// scope has one unexpired at c.CreatedAt that kept its options, and
+// returns the one the scope then has: c, or the live one, left as it was.
+// One conditional statement, so that of concurrent requests for one scope,
+// on any instance, every one gets the same ceremony; a live one is never
+// replaced, so whoever asks again does not void the challenge its first
+// asker's key is signing.
+func (s *Store) KeepCeremony(ctx context.Context, c twofold.Ceremony) (twofold.Ceremony, error) {
+	var live twofold.Ceremony
+	var created, expires int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webauthn_ceremonies (scope, account_id, challenge, session_data, created_at, expires_at, options)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (scope) DO UPDATE SET account_id = excluded.account_id, challenge = excluded.challenge,
+				session_data = excluded.session_data, created_at = excluded.created_at, expires_at = excluded.expires_at, options = excluded.options
+			WHERE webauthn_ceremonies.expires_at <= excluded.created_at OR webauthn_ceremonies.options IS NULL
+				OR webauthn_ceremonies.account_id <> excluded.account_id`,
+			c.Scope, c.AccountID, c.Challenge, c.Session, micros(c.CreatedAt), micros(c.ExpiresAt), nilIfEmpty(c.Options)); err != nil {
+			return fmt.Errorf("store webauthn ceremony: %w", err)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT scope, account_id, challenge, session_data, created_at, expires_at, options
+			FROM webauthn_ceremonies WHERE scope = $1`, c.Scope).Scan(&live.Scope, &live.AccountID, &live.Challenge, &live.Session,
+			&created, &expires, &live.Options); err != nil {
+			return fmt.Errorf("select webauthn ceremony: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return twofold.Ceremony{}, err
+	}
+	live.CreatedAt, live.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return live, nil
+}
+
 // TakeCeremony deletes the account's ceremony in scope with challenge, if
 // it is unexpired at now, and returns its session data: one conditional
 // DELETE, so of any number of requests that finish one ceremony, on any

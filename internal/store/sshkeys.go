@@ -107,6 +107,35 @@ func (s *Store) PutSSHChallenge(ctx context.Context, c twofold.SSHChallenge) err
 	return nil
 }
 
+// KeepSSHChallenge stores c as its scope's one challenge unless the scope
+// has one unexpired at c.CreatedAt, and returns the one the scope then has:
+// c, or the live one, left as it was. One conditional statement, so that of
+// concurrent requests for one scope, on any instance, every one gets the
+// same challenge; a live challenge is never replaced, so whoever asks for
+// one again does not void the text its first asker is signing.
+func (s *Store) KeepSSHChallenge(ctx context.Context, c twofold.SSHChallenge) (twofold.SSHChallenge, error) {
+	var live twofold.SSHChallenge
+	var created, expires int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ssh_challenges (scope, account_id, text, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (scope) DO UPDATE SET account_id = excluded.account_id, text = excluded.text, created_at = excluded.created_at, expires_at = excluded.expires_at
+			WHERE ssh_challenges.expires_at <= excluded.created_at OR ssh_challenges.account_id <> excluded.account_id`,
+			c.Scope, c.AccountID, c.Text, micros(c.CreatedAt), micros(c.ExpiresAt)); err != nil {
+			return fmt.Errorf("store ssh challenge: %w", err)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT scope, account_id, text, created_at, expires_at FROM ssh_challenges WHERE scope = $1`, c.Scope).Scan(
+			&live.Scope, &live.AccountID, &live.Text, &created, &expires); err != nil {
+			return fmt.Errorf("select ssh challenge: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return twofold.SSHChallenge{}, err
+	}
+	live.CreatedAt, live.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return live, nil
+}
+
 // SSHChallenge returns the account's challenge for scope that is unexpired
 // at now; found is false when there is none.
 func (s *Store) SSHChallenge(ctx context.Context, accountID, scope string, now time.Time) (c twofold.SSHChallenge, found bool, err error) {

@@ -25,6 +25,8 @@ const (
 	browserCookie   cookieName = "twofold_csrf"       // per-browser value the CSRF tokens are bound to
 	pushCookie      cookieName = "twofold_push"       // the number and secret of a push sent to confirm it's the holder, bound to the session
 	loginPushCookie cookieName = "twofold_login_push" // the secret of a push sent for the second step of a login
+	loginCodeCookie cookieName = "twofold_login_code" // the code_secret of codes texted or mailed for the second step of a login
+	codeCookie      cookieName = "twofold_code"       // the code_secret of codes sent to confirm it's the holder, bound to the session
 	resetCookie     cookieName = "twofold_reset"      // a password-reset link's token, off the address bar
 	// recoveryCookie holds how many recovery codes were left after one
 	// confirmed it's the holder, until the next page shows it (render).
@@ -35,7 +37,7 @@ const (
 // it back.
 func (n cookieName) path() string {
 	switch n {
-	case loginCookie, passkeyCookie, loginPushCookie:
+	case loginCookie, passkeyCookie, loginPushCookie, loginCodeCookie:
 		return "/login"
 	case setupCookie:
 		return "/setup"
@@ -181,6 +183,26 @@ func (s *Server) pushSent(r *http.Request) (number, secret string) {
 		return "", ""
 	}
 	return n, sec
+}
+
+// codeCookieValue is the code cookie's value for codes sent to confirm
+// it's the holder: their secret (core.Challenge.Secret, which sends the
+// factor another code while one lives), with a keyed hash binding it to the
+// browser's session, as the push cookie's.
+func (s *Server) codeCookieValue(r *http.Request, secret string) string {
+	return secret + "." + base64.RawURLEncoding.EncodeToString(s.hasher.Sum("code-secret", s.cookieValue(r, sessionCookie)+"|"+secret))
+}
+
+// codeSent returns the secret of the codes this session asked for to
+// confirm it's the holder, or "" when there is none or the cookie was not
+// made for this session.
+func (s *Server) codeSent(r *http.Request) string {
+	v := s.cookieValue(r, codeCookie)
+	sec, _, ok := strings.Cut(v, ".")
+	if !ok || sec == "" || subtle.ConstantTimeCompare([]byte(v), []byte(s.codeCookieValue(r, sec))) != 1 {
+		return ""
+	}
+	return sec
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }

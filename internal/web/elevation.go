@@ -222,9 +222,20 @@ func elevationAnswered(r *http.Request) bool {
 
 // sendElevationCode texts or emails a code to confirm it's the holder, from
 // the "Text me a code" button of a page's "confirm it's you" fields, and
-// goes back to that page, which then asks for the code.
+// goes back to that page, which then asks for the code. Its secret is kept
+// in a cookie bound to the session.
 func (s *Server) sendElevationCode(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	_, err := s.svc.ChallengeElevation(r.Context(), a, twofold.Method(r.PostForm.Get("elevate_method")), r.PostForm.Get("elevate_factor"), httpapi.Meta(r))
+	// The secret of this session's codes, if it asked for one, makes this a
+	// resend: a live code another requester asked for is not replaced.
+	method := twofold.Method(r.PostForm.Get("elevate_method"))
+	c, err := s.svc.ChallengeElevation(r.Context(), a, method, r.PostForm.Get("elevate_factor"), s.codeSent(r), httpapi.Meta(r))
+	if c.Secret != "" { // also beside an error, when the text may still arrive
+		s.setCookie(w, r, codeCookie, s.codeCookieValue(r, c.Secret), "/")
+	}
+	if twofold.ErrorCode(err) == twofold.CodeConflict && (method == twofold.MethodSMS || method == twofold.MethodEmail) {
+		s.renderError(w, r, &a, s.status(w, r, err), codeBusyMessage(err, method, "confirm it's you another way"))
+		return
+	}
 	if err != nil {
 		s.renderError(w, r, &a, s.status(w, r, err), message(err))
 		return
@@ -234,7 +245,7 @@ func (s *Server) sendElevationCode(w http.ResponseWriter, r *http.Request, a cor
 
 // sshElevationChallenge makes a challenge to sign with an SSH key for the
 // session's elevation, from the "Get a challenge" button of a page's
-// "confirm it's you" fields (replacing the one before), and goes back to
+// "confirm it's you" fields (the live one, when the session has one), and goes back to
 // that page, which then shows it.
 func (s *Server) sshElevationChallenge(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	if _, err := s.svc.ChallengeElevationSSH(r.Context(), a); err != nil {

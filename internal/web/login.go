@@ -264,6 +264,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if method == twofold.MethodPush {
 		s.clearCookie(w, r, loginPushCookie, "/login")
 	}
+	if s.cookieValue(r, loginCodeCookie) != "" {
+		s.clearCookie(w, r, loginCodeCookie, "/login")
+	}
 	s.signedIn(w, r, v.Token)
 	if method == twofold.MethodRecoveryCode && next == "" {
 		next = "/settings/security?m=recovery_used"

@@ -244,7 +244,7 @@ func (s *Server) loginKeyOptions(w http.ResponseWriter, r *http.Request) {
 	var c core.Challenge
 	var err error = twofold.Errorf(twofold.CodeLoginExpired, "the sign-in has expired: start again")
 	if loginID != "" {
-		c, err = s.svc.ChallengeLogin(r.Context(), loginID, twofold.MethodWebAuthn, "", httpapi.Meta(r))
+		c, err = s.svc.ChallengeLogin(r.Context(), loginID, twofold.MethodWebAuthn, "", "", httpapi.Meta(r))
 	}
 	if err != nil {
 		httpapi.WriteJSON(w, s.status(w, r, err), keyOptionsError{Error: message(err)})
@@ -265,7 +265,7 @@ func (s *Server) elevationKeyOptions(w http.ResponseWriter, r *http.Request) {
 	}
 	var c core.Challenge
 	if err == nil {
-		c, err = s.svc.ChallengeElevation(r.Context(), a, twofold.MethodWebAuthn, "", httpapi.Meta(r))
+		c, err = s.svc.ChallengeElevation(r.Context(), a, twofold.MethodWebAuthn, "", "", httpapi.Meta(r))
 	}
 	if err != nil {
 		httpapi.WriteJSON(w, s.status(w, r, err), keyOptionsError{Error: message(err)})

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -166,7 +168,11 @@ func (s *Server) resendSent(w http.ResponseWriter, r *http.Request, a core.Auth)
 }
 
 // sendLoginCode sends a code for the second step to the phone or address
-// the form names, then asks for it.
+// the form names, then asks for it. The code_secret of this browser's
+// codes for the login, kept in a cookie, makes it a resend: a code another
+// requester asked for, still live, is not replaced (core's deliverCode),
+// and the page then asks for that code, which went to the owner's phone or
+// address all the same.
 func (s *Server) sendLoginCode(w http.ResponseWriter, r *http.Request) {
 	loginID := s.cookieValue(r, loginCookie)
 	if loginID == "" {
@@ -174,10 +180,17 @@ func (s *Server) sendLoginCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method, next := twofold.Method(r.PostForm.Get("method")), safeNext(r.PostForm.Get("next"))
-	c, err := s.svc.ChallengeLogin(r.Context(), loginID, method, r.PostForm.Get("factor_id"), httpapi.Meta(r))
+	c, err := s.svc.ChallengeLogin(r.Context(), loginID, method, r.PostForm.Get("factor_id"), s.cookieValue(r, loginCodeCookie), httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
 		s.clearCookie(w, r, loginCookie, "/login")
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		return
+	}
+	if c.Secret != "" { // also beside an error, when the text may still arrive
+		s.setCookie(w, r, loginCodeCookie, c.Secret, "/login")
+	}
+	if twofold.ErrorCode(err) == twofold.CodeConflict && (method == twofold.MethodSMS || method == twofold.MethodEmail) {
+		s.renderVerifySent(w, r, s.status(w, r, err), method, next, codeBusyMessage(err, method, "sign in another way below"), yourDestination(method))
 		return
 	}
 	if err != nil {
@@ -185,4 +198,28 @@ func (s *Server) sendLoginCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.renderVerifySent(w, r, http.StatusOK, method, next, "", c.SentTo)
+}
+
+// yourDestination names where a code of method goes, unmasked by nothing.
+func yourDestination(method twofold.Method) string {
+	if method == twofold.MethodEmail {
+		return "your address"
+	}
+	return "your phone"
+}
+
+// codeBusyMessage is the page's answer to a code that was not sent because
+// a code for the same purpose, which this browser did not ask for, still
+// works (core's deliverCode): type that one, or do other instead.
+func codeBusyMessage(err error, method twofold.Method, other string) string {
+	wait := "a few minutes"
+	var te *twofold.Error
+	if errors.As(err, &te) && te.RetryAfter > 0 {
+		wait = waitText(te.RetryAfter)
+	}
+	what := "text message"
+	if method == twofold.MethodEmail {
+		what = "mail"
+	}
+	return fmt.Sprintf("A code was already sent to %s, though not at this browser's asking, and it still works: enter the code from that %s. Or %s, or wait %s and ask for a new one.", yourDestination(method), what, other, wait)
 }

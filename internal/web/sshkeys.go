@@ -29,7 +29,7 @@ func (s *Server) loginSSHChallenge(r *http.Request, loginID string, method twofo
 }
 
 // sshLoginChallenge makes a challenge for the login (the "Get a challenge"
-// button), replacing the one before, and shows it.
+// button), or the live one when the login has one, and shows it.
 func (s *Server) sshLoginChallenge(w http.ResponseWriter, r *http.Request) {
 	loginID := s.cookieValue(r, loginCookie)
 	if loginID == "" {

@@ -280,3 +280,43 @@ func testRaceTakePasskeyLogin(t *testing.T, s *store.Store) {
 		t.Fatalf("%d takes won, want 1", wins)
 	}
 }
+
+// testCeremonyKept: KeepCeremony stores a ceremony only when its scope has
+// none live with its options, and returns the one the scope then has: a
+// live one stays as it was, options and all, until it expires or is taken;
+// one without options (begun before they were kept) is replaced.
+func testCeremonyKept(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	ada := newAccount(t, s, "ada")
+	with := func(scope, challenge string, at time.Time) twofold.Ceremony {
+		c := ceremony(ada.ID, scope, challenge)
+		c.Options = []byte(`{"publicKey":{"challenge":"` + challenge + `"}}`)
+		c.CreatedAt, c.ExpiresAt = at, at.Add(5*time.Minute)
+		return c
+	}
+	keep := func(c twofold.Ceremony, want string) {
+		t.Helper()
+		got, err := s.KeepCeremony(ctx, c)
+		if err != nil || got.Challenge != want || got.AccountID != ada.ID || string(got.Options) != `{"publicKey":{"challenge":"`+want+`"}}` {
+			t.Fatalf("KeepCeremony(%s) = %+v, %v; want %q", c.Challenge, got, err, want)
+		}
+	}
+	keep(with("login:l1", "c1", t0), "c1")
+	keep(with("login:l1", "c2", t0.Add(time.Minute)), "c1")
+	keep(with("elevate:s1", "e1", t0.Add(time.Minute)), "e1")
+	if _, ok := take(t, s, "login:l1", ada.ID, "c2", t0.Add(time.Minute)); ok {
+		t.Fatal("the challenge offered while c1 lived was taken")
+	}
+	// Expired, the next one takes its place.
+	keep(with("login:l1", "c3", t0.Add(5*time.Minute)), "c3")
+	// Taken, too.
+	if _, ok := take(t, s, "login:l1", ada.ID, "c3", t0.Add(6*time.Minute)); !ok {
+		t.Fatal("c3 not taken")
+	}
+	keep(with("login:l1", "c4", t0.Add(6*time.Minute)), "c4")
+	// One without options is replaced.
+	if err := s.PutCeremony(ctx, ceremony(ada.ID, "login:l2", "o1")); err != nil {
+		t.Fatal(err)
+	}
+	keep(with("login:l2", "c5", t0), "c5")
+}

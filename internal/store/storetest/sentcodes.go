@@ -184,7 +184,7 @@ func testSentCodeRestored(t *testing.T, s *store.Store) {
 	smsFactor(t, s, a.ID, "sms-1")
 	swap := func(c twofold.SentCode) (twofold.SentCode, bool) {
 		t.Helper()
-		prev, had, err := s.SwapSentCode(ctx, c)
+		prev, had, _, _, err := s.SwapSentCode(ctx, c, nil)
 		if err != nil {
 			t.Fatalf("SwapSentCode: %v", err)
 		}
@@ -259,4 +259,119 @@ func testSentCodeRestored(t *testing.T, s *store.Store) {
 	if _, _, found, err := s.Bucket(ctx, "send:none"); err != nil || found {
 		t.Errorf("ReturnToken made a bucket: found %v, %v", found, err)
 	}
+}
+
+// testSentCodeOneRequesterAtATime: a code with a requester hash replaces
+// its factor's live code for the scope (unexpired, with checks left) only
+// as a resend by that code's requester; another requester's, or one
+// without a requester hash, is refused, with when the live one expires,
+// and changes nothing. Expired, spent or used codes do not stand in the
+// way, nor do other factors', scopes' or accounts'. A resender who asked
+// for a live code of the scope keeps their hash on the new code (kept);
+// codes without a requester hash replace any, as before.
+func testSentCodeOneRequesterAtATime(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	b := newAccount(t, s, "bob")
+	smsFactor(t, s, a.ID, "sms-1")
+	smsFactor(t, s, a.ID, "sms-2")
+	smsFactor(t, s, b.ID, "sms-3")
+	code := func(accountID, factorID, scope, hash, requester string, at time.Time) twofold.SentCode {
+		c := sentCode(accountID, factorID, scope, hash)
+		c.CreatedAt, c.ExpiresAt = at, at.Add(10*time.Minute)
+		if requester != "" {
+			c.RequesterHash = []byte(requester)
+		}
+		return c
+	}
+	stored := func(c twofold.SentCode, resender string, wantKept bool) {
+		t.Helper()
+		var rs []byte
+		if resender != "" {
+			rs = []byte(resender)
+		}
+		_, _, kept, busy, err := s.SwapSentCode(ctx, c, rs)
+		if err != nil || !busy.IsZero() || kept != wantKept {
+			t.Fatalf("SwapSentCode(%s) as %q = kept %v, busy %v, %v; want stored, kept %v", c.Hash, resender, kept, busy, err, wantKept)
+		}
+	}
+	refused := func(c twofold.SentCode, resender []byte, wantUntil time.Time) {
+		t.Helper()
+		prev, had, kept, busy, err := s.SwapSentCode(ctx, c, resender)
+		if err != nil || !busy.Equal(wantUntil) || had || kept || prev.Hash != nil {
+			t.Errorf("SwapSentCode(%s) as %q = %+v, %v, %v, %v, %v; want refused until %v", c.Hash, resender, prev, had, kept, busy, err, wantUntil)
+		}
+	}
+	hashes := func(accountID string) map[string]string {
+		t.Helper()
+		cs, err := s.SentCodes(ctx, accountID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, c := range cs {
+			out[c.FactorID+" "+c.Scope] = string(c.Hash) + "/" + string(c.RequesterHash)
+		}
+		return out
+	}
+	want := func(accountID, key, v string) {
+		t.Helper()
+		if got := hashes(accountID)[key]; got != v {
+			t.Errorf("%s: got %q, want %q", key, got, v)
+		}
+	}
+
+	stored(code(a.ID, "sms-1", "login:l1", "c1", "r1", t0), "", false)
+	for _, r := range [][]byte{nil, {}, []byte("r-x"), []byte("r")} {
+		refused(code(a.ID, "sms-1", "login:l1", "x1", "r-x", t0.Add(time.Second)), r, t0.Add(10*time.Minute))
+	}
+	want(a.ID, "sms-1 login:l1", "c1/r1")
+	// Other factors, scopes and accounts are free.
+	stored(code(a.ID, "sms-2", "login:l1", "d1", "r2", t0), "", false)
+	stored(code(a.ID, "sms-1", "elevate:s1", "e1", "r3", t0), "", false)
+	stored(code(b.ID, "sms-3", "login:l1", "b1", "r4", t0), "", false)
+	// The requester's resend replaces its code, and keeps its hash.
+	stored(code(a.ID, "sms-1", "login:l1", "c2", "r5", t0.Add(time.Minute)), "r1", true)
+	want(a.ID, "sms-1 login:l1", "c2/r1")
+	refused(code(a.ID, "sms-1", "login:l1", "x2", "r-x", t0.Add(2*time.Minute)), []byte("r2"), t0.Add(11*time.Minute))
+	// A requester of the scope's other factor keeps their hash there too,
+	// once that factor's code is no longer live (here: out of checks).
+	for range 5 {
+		takeChecks(t, s, a.ID, "login:l1", "sms-1", t0.Add(2*time.Minute))
+	}
+	stored(code(a.ID, "sms-1", "login:l1", "c3", "r6", t0.Add(2*time.Minute)), "r2", true)
+	want(a.ID, "sms-1 login:l1", "c3/r2")
+	// A made-up or stale resender gets the code's own hash.
+	stored(code(a.ID, "sms-1", "elevate:s2", "e2", "r7", t0), "r-nobody", false)
+	want(a.ID, "sms-1 elevate:s2", "e2/r7")
+	// Expired, anyone's new code replaces it.
+	stored(code(a.ID, "sms-1", "elevate:s1", "e3", "r8", t0.Add(10*time.Minute)), "", false)
+	want(a.ID, "sms-1 elevate:s1", "e3/r8")
+	// Used, neither.
+	if ok, err := s.UseSentCode(ctx, "sms-2", "login:l1", []byte("d1"), t0.Add(3*time.Minute)); err != nil || !ok {
+		t.Fatalf("UseSentCode(d1) = %v, %v", ok, err)
+	}
+	stored(code(a.ID, "sms-2", "login:l1", "d2", "r9", t0.Add(3*time.Minute)), "", false)
+	// One without a requester hash (sent before migration 0056) is another
+	// requester's while it lives.
+	putCode(t, s, code(a.ID, "sms-1", "login:l9", "o1", "", t0))
+	for _, r := range [][]byte{nil, {}, []byte("r1")} {
+		refused(code(a.ID, "sms-1", "login:l9", "x3", "r-x", t0), r, t0.Add(10*time.Minute))
+	}
+	// A code without a requester hash (confirming a factor, a password
+	// reset) replaces any, live or not.
+	stored(code(a.ID, "sms-1", "login:l1", "c4", "", t0.Add(3*time.Minute)), "", false)
+	want(a.ID, "sms-1 login:l1", "c4/")
+	// A failed send's code is put back with its requester.
+	stored(code(a.ID, "sms-1", "login:l2", "f1", "r10", t0), "", false)
+	next := code(a.ID, "sms-1", "login:l2", "f2", "r11", t0.Add(time.Minute))
+	prev, had, kept, busy, err := s.SwapSentCode(ctx, next, []byte("r10"))
+	if err != nil || !had || !kept || !busy.IsZero() || string(prev.RequesterHash) != "r10" {
+		t.Fatalf("SwapSentCode(f2) = %+v, %v, %v, %v, %v", prev, had, kept, busy, err)
+	}
+	next.RequesterHash = []byte("r10")
+	if ok, err := s.RestoreSentCode(ctx, next, prev, had); err != nil || !ok {
+		t.Fatalf("RestoreSentCode = %v, %v", ok, err)
+	}
+	want(a.ID, "sms-1 login:l2", "f1/r10")
 }

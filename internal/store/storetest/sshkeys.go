@@ -127,3 +127,36 @@ func testRaceUseSSHChallenge(t *testing.T, s *store.Store) {
 		t.Fatalf("UseSSHChallenge raced: %d wins, want 1", wins)
 	}
 }
+
+// testSSHChallengeKept: KeepSSHChallenge stores a challenge only when its
+// scope has none live, and returns the one the scope then has: a live one
+// stays as it was, however often another is offered, until it expires or
+// is used; other scopes are apart.
+func testSSHChallengeKept(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	keep := func(c twofold.SSHChallenge, want string) {
+		t.Helper()
+		got, err := s.KeepSSHChallenge(ctx, c)
+		if err != nil || got.Text != want || got.Scope != c.Scope || got.AccountID != a.ID {
+			t.Fatalf("KeepSSHChallenge(%s) = %+v, %v; want %q", c.Text, got, err, want)
+		}
+		if now, found, err := s.SSHChallenge(ctx, a.ID, c.Scope, c.CreatedAt); err != nil || !found || now.Text != want {
+			t.Fatalf("SSHChallenge after KeepSSHChallenge(%s) = %+v, %v, %v; want %q", c.Text, now, found, err, want)
+		}
+	}
+	at := func(c twofold.SSHChallenge, d time.Duration) twofold.SSHChallenge {
+		c.CreatedAt, c.ExpiresAt = c.CreatedAt.Add(d), c.ExpiresAt.Add(d)
+		return c
+	}
+	keep(sshChallenge(a.ID, "login:l1", "first"), "first")
+	keep(at(sshChallenge(a.ID, "login:l1", "second"), time.Minute), "first")
+	keep(sshChallenge(a.ID, "elevate:s1", "elevation"), "elevation")
+	// Expired, the next one takes its place.
+	keep(at(sshChallenge(a.ID, "login:l1", "third"), 10*time.Minute), "third")
+	// Used, too.
+	if ok, err := s.UseSSHChallenge(ctx, "login:l1", "third", t0.Add(11*time.Minute)); err != nil || !ok {
+		t.Fatalf("UseSSHChallenge(third) = %v, %v", ok, err)
+	}
+	keep(at(sshChallenge(a.ID, "login:l1", "fourth"), 11*time.Minute), "fourth")
+}

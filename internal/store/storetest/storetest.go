@@ -64,8 +64,10 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SentCode/Once", testSentCodeOnce},
 		{"SentCode/Replaced", testSentCodeReplaced},
 		{"SentCode/Restored", testSentCodeRestored},
+		{"SentCode/OneRequesterAtATime", testSentCodeOneRequesterAtATime},
 		{"SSHKey/RoundTrip", testSSHKeyRoundTrip},
 		{"SSHKey/ChallengeOnce", testSSHChallengeOnce},
+		{"SSHKey/ChallengeKept", testSSHChallengeKept},
 		{"Race/UseSSHChallenge", testRaceUseSSHChallenge},
 
 		{"Push/EnrolOnce", testPushEnrolOnce},
@@ -73,6 +75,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Push/AnswerAndUseOnce", testPushAnswerAndUseOnce},
 		{"Push/OneRequesterAtATime", testPushOneRequesterAtATime},
 		{"SecurityKey/CeremonyOnce", testCeremonyOnce},
+		{"SecurityKey/CeremonyKept", testCeremonyKept},
 		{"SecurityKey/Activate", testSecurityKeyActivate},
 		{"SecurityKey/Counter", testSecurityKeyCounter},
 		{"SecurityKey/PasskeyStored", testPasskeyStored},
