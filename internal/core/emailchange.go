@@ -157,9 +157,14 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a Auth, code string, m
 	if err := person(a); err != nil {
 		return "", err
 	}
-	code = strings.TrimSpace(code)
-	if code == "" {
+	// Read as every mailed code is (normaliseCode): "628 562" and
+	// "628-562" are the code. Nothing but spaces and dashes, or more than
+	// a code could be, is no attempt: it spends none of the checks.
+	if blankCode(code) {
 		return "", twofold.Errorf(twofold.CodeInvalid, "code is required")
+	}
+	if code = normaliseCode(strings.TrimSpace(code)); code == "" {
+		return "", twofold.Errorf(twofold.CodeInvalid, "code is the 6 digits mailed to the new address")
 	}
 	c, err := s.store.TakeEmailChangeCheck(ctx, a.Account.ID, s.Now())
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
@@ -168,7 +173,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a Auth, code string, m
 	if err != nil {
 		return "", err
 	}
-	if !hmac.Equal(c.CodeHash, s.emailCodeHash(a.Account.ID, truncate(code, 64))) {
+	if !hmac.Equal(c.CodeHash, s.emailCodeHash(a.Account.ID, code)) {
 		s.audit(ctx, a.Account.ID, "account.email_change_failed", m, fmt.Sprintf("wrong code (%d tries left)", c.ChecksLeft))
 		return "", errBadSecondFactor()
 	}
