@@ -213,6 +213,7 @@ type Store interface {
 	SSHKeyStore
 	PasswordResetStore
 	EmailChangeStore
+	ReplacedEmailStore
 	AccountDeletionStore
 	WebhookStore
 }
