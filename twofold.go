@@ -647,6 +647,15 @@ type EmailChange struct {
 	ExpiresAt  time.Time
 }
 
+// ReplacedEmail is an address of an account that an operator replaced
+// with another, kept for a while so that a reset of two-factor asked for
+// meanwhile is told to it too.
+type ReplacedEmail struct {
+	AccountID  string
+	Email      string
+	ReplacedAt time.Time
+}
+
 // LiveSession is a session that still works, with the audit event that
 // made it (where from, with what): what its holder sees in the list of
 // sessions. Never its token.

@@ -129,6 +129,10 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("reset two-factor of %s: %w", username, err)
 	}
+	if !r.EmailReplacedAt.IsZero() {
+		fmt.Fprintf(m.Stdout, "note: an operator changed %s's email address at %s; the %d address(es) it replaced are emailed about the reset too\n",
+			username, r.EmailReplacedAt.UTC().Format(time.RFC3339), r.FormerAddressesTold)
+	}
 	if !r.Due.After(r.RequestedAt) {
 		fmt.Fprintf(m.Stdout, "reset two-factor of %s: authenticators, recovery codes and paper key removed, every session ended\n", username)
 		return nil

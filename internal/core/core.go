@@ -220,6 +220,7 @@ type Store interface {
 	SSHKeyStore
 	PasswordResetStore
 	EmailChangeStore
+	ReplacedEmailStore
 	AccountDeletionStore
 	WebhookStore
 }

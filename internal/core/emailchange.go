@@ -157,9 +157,14 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a Auth, code string, m
 	if err := person(a); err != nil {
 		return "", err
 	}
-	code = strings.TrimSpace(code)
-	if code == "" {
+	// Read as every mailed code is (normaliseCode): "628 562" and
+	// "628-562" are the code. Nothing but spaces and dashes, or more than
+	// a code could be, is no attempt: it spends none of the checks.
+	if blankCode(code) {
 		return "", twofold.Errorf(twofold.CodeInvalid, "code is required")
+	}
+	if code = normaliseCode(strings.TrimSpace(code)); code == "" {
+		return "", twofold.Errorf(twofold.CodeInvalid, "code is the 6 digits mailed to the new address")
 	}
 	c, err := s.store.TakeEmailChangeCheck(ctx, a.Account.ID, s.Now())
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
@@ -168,7 +173,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a Auth, code string, m
 	if err != nil {
 		return "", err
 	}
-	if !hmac.Equal(c.CodeHash, s.emailCodeHash(a.Account.ID, truncate(code, 64))) {
+	if !hmac.Equal(c.CodeHash, s.emailCodeHash(a.Account.ID, code)) {
 		s.audit(ctx, a.Account.ID, "account.email_change_failed", m, fmt.Sprintf("wrong code (%d tries left)", c.ChecksLeft))
 		return "", errBadSecondFactor()
 	}
@@ -220,6 +225,8 @@ func errOperatorEmail() error {
 // holder would hear of a reset of two-factor only at the new address, so a
 // leaked key could take the account over. Both the old and the new address
 // are told; a password-reset link or a change of address waiting is voided.
+// The old address is kept for ReplacedEmailKeep and told of any reset of
+// two-factor meanwhile (see replacedemail.go).
 func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email string, m Meta) (twofold.Account, error) {
 	if op.Key != nil {
 		if err := adminAllowed(op, "users", permit.Write); err != nil {
@@ -266,6 +273,13 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 		if err := s.store.SetEmail(ctx, a.ID, email); err != nil {
 			return err
 		}
+		// Whoever talked the operator into this address could next talk
+		// one into a reset of two-factor: the old address hears of it too.
+		if old != "" {
+			if err := s.store.KeepReplacedEmail(ctx, a.ID, old, s.Now()); err != nil {
+				return err
+			}
+		}
 		if err := s.store.DeletePasswordResets(ctx, a.ID); err != nil {
 			return err
 		}
@@ -282,7 +296,9 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 			"An operator made this the address of your account: security notices now come here.")
 		if old != "" && s.notifier != nil {
 			body := s.mailBody(a, securityFooter, []string{fmt.Sprintf(
-				"An operator changed the email address of your account to %s. Security notices no longer come here.", hintOf(twofold.FactorEmail, email))})
+				"An operator changed the email address of your account to %s. Security notices no longer come here, but for a reset of two-factor on the account: notices of one asked for until %s still do.",
+				hintOf(twofold.FactorEmail, email), s.Now().Add(s.ReplacedEmailKeep()).UTC().Format("2006-01-02")),
+				"If you did not ask for this, someone may be taking your account over: sign in, change your password, and ask your operator to set your address back."})
 			if err := s.notifier.Enqueue(ctx, old, s.cfg.Issuer+": your email address was changed", body); err != nil {
 				return fmt.Errorf("queue notice to the old address: %w", err)
 			}

@@ -547,7 +547,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	if f.Type == twofold.FactorWebAuthn {
 		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "a security key is confirmed with the credential its browser made, not a code")
 	}
-	if strings.TrimSpace(code) == "" {
+	if blankCode(code) {
 		// No attempt at all (checkProof's rule): it costs no slot.
 		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "code is required")
 	}
@@ -858,6 +858,10 @@ func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, cod
 	if f.Status != twofold.FactorActive || (f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP) {
 		return twofold.Errorf(twofold.CodeInvalid, "only an active TOTP or HOTP factor can be resynchronised")
 	}
+	if blankCode(code1) || blankCode(code2) {
+		// No attempt at all: it costs no slot.
+		return twofold.Errorf(twofold.CodeInvalid, "code and next_code are required: two consecutive codes of the authenticator")
+	}
 	p, err := factorParams(f)
 	if err != nil {
 		return err
@@ -923,9 +927,21 @@ func consecutive(secret []byte, code1, code2 string, lo, hi uint64, p otp.Params
 	return 0, false
 }
 
+// blankCode reports whether c holds nothing normaliseCode keeps (spaces,
+// dashes): no attempt at all, refused as invalid before it spends a check
+// or a throttle slot. A code too long to be one is not blank: it is a wrong
+// code.
+func blankCode(c string) bool {
+	c = strings.TrimSpace(c)
+	return c == "" || len(c) <= maxCodeLen && normaliseCode(c) == ""
+}
+
+// maxCodeLen is the longest input normaliseCode reads as a code.
+const maxCodeLen = 32
+
 // normaliseCode drops spaces and dashes people type inside codes.
 func normaliseCode(c string) string {
-	if len(c) > 32 {
+	if len(c) > maxCodeLen {
 		return ""
 	}
 	return strings.Map(func(r rune) rune {

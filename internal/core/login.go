@@ -318,7 +318,13 @@ func checkProof(p SecondFactor) error {
 	default:
 		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, push, webauthn, recovery_code, paper_key or ssh_key")
 	}
-	if strings.TrimSpace(p.Code) == "" {
+	blank := blankCode(p.Code)
+	if p.Method == twofold.MethodRecoveryCode || p.Method == twofold.MethodPaperKey {
+		blank = blankKey(p.Code)
+	}
+	if blank {
+		// Spaces and dashes alone: what is typed is read as the check
+		// reads it (normaliseCode, normaliseKey), and that is nothing.
 		return twofold.Errorf(twofold.CodeInvalid, "code is required")
 	}
 	return nil

@@ -24,6 +24,20 @@ import (
 // before it is carried out, unless configured otherwise.
 const DefaultResetDelay = 72 * time.Hour
 
+// RequestedReset is a reset of two-factor just asked for, with what the
+// one who asked should know of it.
+type RequestedReset struct {
+	twofold.TwoFactorReset
+	// EmailReplacedAt is when an operator last replaced the account's
+	// address, within ReplacedEmailKeep of the request; zero when none
+	// did. A new address and then a reset is how someone who talked an
+	// operator into both would take the account over.
+	EmailReplacedAt time.Time
+	// FormerAddressesTold counts the addresses an operator replaced that
+	// were told of the reset besides the account's address now.
+	FormerAddressesTold int
+}
+
 // requireOperatorElevation refuses op unless they are an operator whose own
 // account has two-factor and whose session is elevated: operator actions
 // weaken another account's protection, so a stolen operator password or
@@ -54,35 +68,35 @@ func (s *Service) requireOperatorElevation(ctx context.Context, op Auth, what st
 // are what stand, for a key, in the place of the operator's fresh second
 // factor. A reset at once, or of a holder who cannot be told, takes an
 // operator's session.
-func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID string, m Meta) (twofold.TwoFactorReset, error) {
+func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID string, m Meta) (RequestedReset, error) {
 	if err := s.requireAdminWrite(ctx, op, "resets", "resetting two-factor"); err != nil {
-		return twofold.TwoFactorReset{}, err
+		return RequestedReset{}, err
 	}
 	if accountID == op.Account.ID {
-		return twofold.TwoFactorReset{}, twofold.Errorf(twofold.CodeForbidden, "you cannot reset your own two-factor: another operator can, or use `twofold user reset-two-factor`")
+		return RequestedReset{}, twofold.Errorf(twofold.CodeForbidden, "you cannot reset your own two-factor: another operator can, or use `twofold user reset-two-factor`")
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
-		return twofold.TwoFactorReset{}, err
+		return RequestedReset{}, err
 	}
 	if err := s.keyMayActOn(ctx, op, a, "resetting its two-factor", m); err != nil {
-		return twofold.TwoFactorReset{}, err
+		return RequestedReset{}, err
 	}
 	if a.Suspended {
 		// A suspended holder cannot sign in to cancel it, nor withdraw it
 		// by using a factor: the waiting period would protect nobody.
-		return twofold.TwoFactorReset{}, twofold.Errorf(twofold.CodeConflict, "the account is suspended, so its holder could not cancel a reset: lift the suspension first")
+		return RequestedReset{}, twofold.Errorf(twofold.CodeConflict, "the account is suspended, so its holder could not cancel a reset: lift the suspension first")
 	}
 	if op.Key != nil {
 		if s.cfg.ResetDelay <= 0 {
-			return twofold.TwoFactorReset{}, twofold.Errorf(twofold.CodeForbidden, "this server carries resets of two-factor out at once, and an API key cannot ask for such a reset: an operator signed in with a fresh second factor can")
+			return RequestedReset{}, twofold.Errorf(twofold.CodeForbidden, "this server carries resets of two-factor out at once, and an API key cannot ask for such a reset: an operator signed in with a fresh second factor can")
 		}
 		told, why, err := s.ResetNotice(ctx, a.ID)
 		if err != nil {
-			return twofold.TwoFactorReset{}, err
+			return RequestedReset{}, err
 		}
 		if !told {
-			return twofold.TwoFactorReset{}, twofold.Errorf(twofold.CodeForbidden, "the holder cannot be told of a reset (%s), and an API key cannot ask for one they would not hear of: an operator signed in with a fresh second factor can", why)
+			return RequestedReset{}, twofold.Errorf(twofold.CodeForbidden, "the holder cannot be told of a reset (%s), and an API key cannot ask for one they would not hear of: an operator signed in with a fresh second factor can", why)
 		}
 	}
 	return s.scheduleReset(ctx, a, actor(op), s.cfg.ResetDelay, false, m)
@@ -94,10 +108,10 @@ func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID 
 // sole operator who lost their phone can be helped. immediately carries it
 // out at once instead of after Config.ResetDelay, a reset already waiting
 // included.
-func (s *Service) ResetTwoFactorByName(ctx context.Context, username string, immediately bool, m Meta) (twofold.TwoFactorReset, error) {
+func (s *Service) ResetTwoFactorByName(ctx context.Context, username string, immediately bool, m Meta) (RequestedReset, error) {
 	a, err := s.accountNamed(ctx, username)
 	if err != nil {
-		return twofold.TwoFactorReset{}, err
+		return RequestedReset{}, err
 	}
 	delay := s.cfg.ResetDelay
 	if immediately {
@@ -127,18 +141,21 @@ func (s *Service) accountNamed(ctx context.Context, username string) (twofold.Ac
 
 // scheduleReset stores a reset of account a's two-factor due after delay,
 // and tells the holder in the same transaction: a reset whose notice could
-// not be queued is not stored. With delay zero it is carried out in that
-// transaction too. replace takes the place of a reset already waiting.
-func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by string, delay time.Duration, replace bool, m Meta) (twofold.TwoFactorReset, error) {
+// not be queued is not stored. The addresses an operator replaced on the
+// account within ReplacedEmailKeep are told too, in the same way. With
+// delay zero it is carried out in that transaction too. replace takes the
+// place of a reset already waiting.
+func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by string, delay time.Duration, replace bool, m Meta) (RequestedReset, error) {
 	enabled, err := s.twoFactorEnabled(ctx, a.ID)
 	if err != nil {
-		return twofold.TwoFactorReset{}, err
+		return RequestedReset{}, err
 	}
 	if !enabled {
-		return twofold.TwoFactorReset{}, twofold.Errorf(twofold.CodeInvalid, "this account has no two-factor to reset")
+		return RequestedReset{}, twofold.Errorf(twofold.CodeInvalid, "this account has no two-factor to reset")
 	}
 	now := s.Now()
 	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: by, RequestedAt: now, Due: now.Add(delay)}
+	var former []twofold.ReplacedEmail
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		if replace {
 			if _, err := s.store.CancelTwoFactorReset(ctx, a.ID); err != nil {
@@ -148,6 +165,10 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 		if err := s.store.AddTwoFactorReset(ctx, r); err != nil {
 			return err
 		}
+		var err error
+		if former, err = s.formerAddresses(ctx, a, now.Add(-s.ReplacedEmailKeep())); err != nil {
+			return err
+		}
 		if delay <= 0 {
 			s.auditOperator(ctx, a.ID, "two_factor.reset_requested", m, isOperator(by), "by "+by+", carried out at once", "by "+publicName(by)+", carried out at once")
 			_, err := s.carryOut(ctx, a.ID, m, isOperator(by))
@@ -155,15 +176,28 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 		}
 		due := ", due " + r.Due.Format(time.RFC3339)
 		s.auditOperator(ctx, a.ID, "two_factor.reset_requested", m, isOperator(by), "by "+by+due, "by "+publicName(by)+due)
-		return s.tell(ctx, a, "a reset of your two-factor was requested",
+		when := r.Due.UTC().Format("2006-01-02 15:04 MST")
+		if err := s.tell(ctx, a, "a reset of your two-factor was requested",
 			fmt.Sprintf("A reset of two-factor on your account was requested by %s.", publicName(by)),
-			fmt.Sprintf("Unless it is cancelled, at %s your authenticators, recovery codes, paper key and SSH keys will be removed and you will be signed out everywhere. Your API keys will not be revoked. You can then sign in with your password alone and set up two-factor again. Signing in with one of your authenticators, a recovery code, the paper key or an SSH key before then withdraws it.", r.Due.UTC().Format("2006-01-02 15:04 MST")),
-			"If you did not ask for this, sign in now and cancel it on your security page, then change your password.")
+			fmt.Sprintf("Unless it is cancelled, at %s your authenticators, recovery codes, paper key and SSH keys will be removed and you will be signed out everywhere. Your API keys will not be revoked. You can then sign in with your password alone and set up two-factor again. Signing in with one of your authenticators, a recovery code, the paper key or an SSH key before then withdraws it.", when),
+			"If you did not ask for this, sign in now and cancel it on your security page, then change your password."); err != nil {
+			return err
+		}
+		return s.tellFormer(ctx, a, former, true, "a reset of your two-factor was requested after your address was changed", formerFooterWaiting,
+			fmt.Sprintf("A reset of two-factor on your account was requested by %s.", publicName(by)),
+			fmt.Sprintf("Unless it is cancelled or withdrawn, at %s your authenticators, recovery codes, paper key and SSH keys will be removed: the account will then be protected by its password alone, and the password can be reset by whoever holds the new address. Signing in with one of your authenticators, a recovery code, the paper key or an SSH key before then withdraws the reset.", when))
 	})
 	if err != nil {
-		return twofold.TwoFactorReset{}, err
+		return RequestedReset{}, err
 	}
-	return r, nil
+	out := RequestedReset{TwoFactorReset: r, FormerAddressesTold: len(former)}
+	if s.notifier == nil {
+		out.FormerAddressesTold = 0
+	}
+	if len(former) > 0 {
+		out.EmailReplacedAt = former[0].ReplacedAt
+	}
+	return out, nil
 }
 
 // tell queues a notice to account a's holder within the caller's
@@ -281,10 +315,28 @@ func (s *Service) cancelReset(ctx context.Context, accountID, by string, m Meta)
 		}
 		s.auditOperator(ctx, accountID, "two_factor.reset_cancelled", m, isOperator(by),
 			"by "+by+"; it was requested by "+r.RequestedBy, "by "+publicName(by)+"; it was requested by "+publicName(r.RequestedBy))
-		s.notify(ctx, accountID, "the reset of your two-factor was cancelled",
-			fmt.Sprintf("The reset of two-factor on your account that %s requested was cancelled by %s. Your authenticators, recovery codes and paper key stay as they are.", publicName(r.RequestedBy), publicName(by)))
-		return nil
+		line := fmt.Sprintf("The reset of two-factor on your account that %s requested was cancelled by %s. Your authenticators, recovery codes and paper key stay as they are.", publicName(r.RequestedBy), publicName(by))
+		s.notify(ctx, accountID, "the reset of your two-factor was cancelled", line)
+		return s.tellFormerOf(ctx, accountID, r, "the reset of your two-factor was cancelled", line)
 	})
+}
+
+// tellFormerOf mails the addresses an operator replaced on the account
+// that reset r was told to (see scheduleReset) a notice of what became of
+// it, after the transaction commits.
+func (s *Service) tellFormerOf(ctx context.Context, accountID string, r twofold.TwoFactorReset, subject string, lines ...string) error {
+	if s.notifier == nil {
+		return nil
+	}
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	former, err := s.formerAddresses(ctx, a, r.RequestedAt.Add(-s.ReplacedEmailKeep()))
+	if err != nil {
+		return err
+	}
+	return s.tellFormer(ctx, a, former, false, subject, formerFooterDone, lines...)
 }
 
 // carryOutReset carries out the account's reset if it is due, reporting
@@ -315,10 +367,9 @@ func (s *Service) carryOut(ctx context.Context, accountID string, m Meta, byOper
 		s.auditOperator(ctx, accountID, "two_factor.reset_cancelled", m, byOperator,
 			"withdrawn: a second factor was used after "+r.RequestedBy+" requested it",
 			"withdrawn: a second factor was used after "+publicName(r.RequestedBy)+" requested it")
-		s.notify(ctx, accountID, "the reset of your two-factor was withdrawn",
-			fmt.Sprintf("The reset of two-factor on your account that %s requested was withdrawn, because one of your authenticators, recovery codes, SSH keys or the paper key was used after it was requested. Everything stays as it is.", publicName(r.RequestedBy)),
-			"If you still need the reset, ask again.")
-		return out, nil
+		line := fmt.Sprintf("The reset of two-factor on your account that %s requested was withdrawn, because one of your authenticators, recovery codes, SSH keys or the paper key was used after it was requested. Everything stays as it is.", publicName(r.RequestedBy))
+		s.notify(ctx, accountID, "the reset of your two-factor was withdrawn", line, "If you still need the reset, ask again.")
+		return out, s.tellFormerOf(ctx, accountID, r, "the reset of your two-factor was withdrawn", line)
 	}
 	if _, err := s.store.EndSessions(ctx, accountID); err != nil {
 		return 0, err
@@ -328,11 +379,11 @@ func (s *Service) carryOut(ctx context.Context, accountID string, m Meta, byOper
 	}
 	at := " at " + r.RequestedAt.Format(time.RFC3339)
 	s.auditOperator(ctx, accountID, "two_factor.reset", m, byOperator, "requested by "+r.RequestedBy+at, "requested by "+publicName(r.RequestedBy)+at)
-	s.notify(ctx, accountID, "two-factor on your account was reset",
-		fmt.Sprintf("As %s requested, your authenticators, recovery codes, paper key and SSH keys were removed, and you were signed out everywhere.", publicName(r.RequestedBy)),
-		keysStillWork,
+	done := fmt.Sprintf("As %s requested, your authenticators, recovery codes, paper key and SSH keys were removed, and you were signed out everywhere.", publicName(r.RequestedBy))
+	s.notify(ctx, accountID, "two-factor on your account was reset", done, keysStillWork,
 		"Sign in with your password and set up two-factor again. If you did not ask for this, change your password now and contact your operator.")
-	return out, nil
+	return out, s.tellFormerOf(ctx, accountID, r, "two-factor on your account was reset after your address was changed", done,
+		"The account is now protected by its password alone until two-factor is set up again.")
 }
 
 // carryOutDueResets carries out up to a batch of the resets that are due;

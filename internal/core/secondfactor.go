@@ -327,6 +327,16 @@ func (s *Service) passOver(f twofold.Factor, err error) error {
 	return err
 }
 
+// blankKey is blankCode for a recovery code or the paper key, read by
+// normaliseKey.
+func blankKey(k string) bool {
+	k = strings.TrimSpace(k)
+	return k == "" || len(k) <= maxKeyLen && normaliseKey(k) == ""
+}
+
+// maxKeyLen is the longest input normaliseKey reads as a key.
+const maxKeyLen = 256
+
 // normaliseKey folds a recovery code or paper key to its canonical form, the
 // one its hash is of: lower-case base32 (a-z, 2-7) without separators. People
 // copy these keys by hand and paste them from documents, so it also
@@ -340,7 +350,7 @@ func (s *Service) passOver(f twofold.Factor, err error) error {
 // A key typed so is the same key: nothing that could be a real key changes
 // meaning, since 0, 8 and separators never occur in one.
 func normaliseKey(k string) string {
-	if len(k) > 256 {
+	if len(k) > maxKeyLen {
 		return ""
 	}
 	return strings.Map(func(r rune) rune {

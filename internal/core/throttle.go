@@ -445,6 +445,10 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if err := s.carryOutDueResets(ctx); err != nil {
 		return err
 	}
+	// After the resets: one carried out just now has told its addresses.
+	if _, err := s.store.PurgeReplacedEmails(ctx, now.Add(-s.ReplacedEmailKeep())); err != nil {
+		return err
+	}
 	if err := s.sweepPush(ctx, now); err != nil {
 		return err
 	}

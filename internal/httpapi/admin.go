@@ -262,7 +262,16 @@ func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth)
 	if !reset.Due.After(reset.RequestedAt) {
 		status = "carried_out"
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": status, "reset": toResetJSON(reset)})
+	out := map[string]any{"status": status, "reset": toResetJSON(reset.TwoFactorReset)}
+	if !reset.EmailReplacedAt.IsZero() {
+		// A new address, then a reset: the way someone who is not the
+		// holder would take the account over. The former addresses are
+		// told of the reset too.
+		out["email_changed_by_operator_at"] = reset.EmailReplacedAt.UTC().Format(time.RFC3339)
+		out["former_addresses_told"] = reset.FormerAddressesTold
+		out["warning"] = "an operator changed this account's email address recently: make sure, another way than this request, that the holder asked for both; the addresses it replaced are told of the reset too"
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) adminCancelReset(w http.ResponseWriter, r *http.Request, a core.Auth) {

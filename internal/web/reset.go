@@ -43,6 +43,17 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 		b.Text = append(b.Text, "This server carries resets out at once.")
 	}
 	b.Warning = "Do this only once you have made sure, another way than this request, that you are dealing with the account holder."
+	replaced, err := s.svc.EmailReplacedAt(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if !replaced.IsZero() {
+		// A new address, then a reset: how someone who talked operators
+		// into both would take the account over.
+		b.Warning += fmt.Sprintf(" An operator changed this account's email address on %s. Someone who is not the holder would ask for exactly that, then a reset: be sure the holder asked for both. The address it replaced is emailed about the reset too.",
+			replaced.UTC().Format("2 Jan 2006, 15:04 UTC"))
+	}
 	if !told {
 		b.Warning += " They cannot be told of it: " + why + ". Nothing then stops a reset asked for in their name by someone else."
 	}
@@ -57,7 +68,7 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	id := r.PathValue("id")
 	err := s.elevateFromForm(w, r, &a)
-	var reset twofold.TwoFactorReset
+	var reset core.RequestedReset
 	if err == nil {
 		reset, err = s.svc.RequestTwoFactorReset(r.Context(), a, id, httpapi.Meta(r))
 	}

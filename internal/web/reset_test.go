@@ -163,3 +163,27 @@ func TestBrowserReset(t *testing.T) {
 		t.Error("the reset still shows after it was cancelled")
 	}
 }
+
+// TestResetPageSaysOperatorChangedAddress: after an operator replaced a
+// user's address, the operator's reset page says so, and that the address
+// replaced is emailed about the reset too; a first address set where there
+// was none replaces nothing.
+func TestResetPageSaysOperatorChangedAddress(t *testing.T) {
+	ts, _, op := operatorFixture(t)
+	id := userID(t, ts, "nina")
+	page := "/admin/users/" + id + "/reset-two-factor"
+	const warning = "An operator changed this account's email address on "
+	for i, email := range []string{"nina@one.example", "nina@evil.example"} {
+		if r := op.post("/admin/users/"+id+"/email", url.Values{"email": {email}}); r.url.Query().Get("m") != "email_changed_for_user" {
+			t.Fatalf("change to %s: at %s: %s", email, r.url, pageError(r.body))
+		}
+		body := html.UnescapeString(op.get(page).body)
+		if got := strings.Contains(body, warning); got != (i == 1) {
+			t.Errorf("after the change to %s, the reset page warns of it: %v, want %v", email, got, i == 1)
+		}
+		if i == 1 && !strings.Contains(body, warning+ts.Clock.Now().UTC().Format("2 Jan 2006, 15:04 UTC")+".") ||
+			i == 1 && !strings.Contains(body, "The address it replaced is emailed about the reset too.") {
+			t.Errorf("the reset page after an operator's change of address:\n%s", body)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -136,5 +137,73 @@ func testEmailChange(t *testing.T, s *store.Store) {
 	}
 	if got, err := s.AccountByID(ctx, a.ID); err != nil || got.Email != c.Email {
 		t.Fatalf("account's address: got %q, %v; want %q", got.Email, err, c.Email)
+	}
+}
+
+// testReplacedEmails: an address an operator replaced is kept, a second
+// replacement moves its time on, the list is the latest first and from a
+// time on, and a purge takes those replaced before its time except an
+// account's whose reset of two-factor waits, and those of a deleted account.
+func testReplacedEmails(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
+	for _, k := range []struct {
+		id, email string
+		at        time.Time
+	}{
+		{a.ID, "alice@one.example", t0},
+		{a.ID, "alice@two.example", t0.Add(time.Hour)},
+		{a.ID, "alice@one.example", t0.Add(2 * time.Hour)}, // set back, then replaced again
+		{b.ID, "bob@one.example", t0},
+	} {
+		if err := s.KeepReplacedEmail(ctx, k.id, k.email, k.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(id string, since time.Time) []string {
+		t.Helper()
+		rs, err := s.ReplacedEmails(ctx, id, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			if r.AccountID != id {
+				t.Errorf("address %s: got account %s, want %s", r.Email, r.AccountID, id)
+			}
+			out = append(out, r.Email+"@"+r.ReplacedAt.Sub(t0).String())
+		}
+		return out
+	}
+	if got, want := list(a.ID, t0), []string{"alice@one.example@2h0m0s", "alice@two.example@1h0m0s"}; !slices.Equal(got, want) {
+		t.Fatalf("alice's replaced addresses: got %v, want %v", got, want)
+	}
+	if got, want := list(a.ID, t0.Add(90*time.Minute)), []string{"alice@one.example@2h0m0s"}; !slices.Equal(got, want) {
+		t.Fatalf("alice's since 90m: got %v, want %v", got, want)
+	}
+	// A reset waits for bob: his address stays past the purge's time.
+	if err := s.AddTwoFactorReset(ctx, twofold.TwoFactorReset{AccountID: b.ID, RequestedBy: "operator carol", RequestedAt: t0, Due: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PurgeReplacedEmails(ctx, t0.Add(90*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("purge: got %d, %v; want 1", n, err)
+	}
+	if got, want := list(a.ID, time.Time{}), []string{"alice@one.example@2h0m0s"}; !slices.Equal(got, want) {
+		t.Fatalf("alice's after the purge: got %v, want %v", got, want)
+	}
+	if got := list(b.ID, time.Time{}); len(got) != 1 {
+		t.Fatalf("bob's, whose reset waits, after the purge: got %v, want his one", got)
+	}
+	if _, err := s.CancelTwoFactorReset(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PurgeReplacedEmails(ctx, t0.Add(90*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("purge once bob's reset is gone: got %d, %v; want 1", n, err)
+	}
+	if err := s.DeleteAccount(ctx, a.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(a.ID, time.Time{}); len(got) != 0 {
+		t.Fatalf("a deleted account's replaced addresses: got %v, want none", got)
 	}
 }

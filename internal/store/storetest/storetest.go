@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/EndSessions", testEndSessions},
 		{"Account/PasswordReset", testPasswordReset},
 		{"Account/EmailChange", testEmailChange},
+		{"Account/ReplacedEmails", testReplacedEmails},
 		{"Account/Flags", testAccountFlags},
 		{"Account/Delete", testDeleteAccount},
 		{"Account/DeletionRules", testDeletionRules},
