@@ -16,7 +16,6 @@ import (
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/server"
-	"github.com/twofold/twofold/internal/store"
 )
 
 func (m *Main) user(ctx context.Context, args []string) error {
@@ -75,8 +74,10 @@ func (m *Main) userAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	// Refused before the password is asked for.
-	if !*create && store.Missing(c.DB) {
-		return fmt.Errorf("no database at %s: nothing done (is --db mistyped? `twofold serve` creates the database at its first start; or give --create to create it now)", c.DB)
+	if !*create {
+		if err := needDB(ctx, c.DB, "nothing done", "is --db mistyped? `twofold serve` creates the database at its first start; or give --create to create it now"); err != nil {
+			return err
+		}
 	}
 	password, err := m.readPassword()
 	if err != nil {
