@@ -80,7 +80,8 @@ commands:
   backup DEST         write a consistent copy of the SQLite database while servers run
   restore BACKUP      put a backup in place of the stopped SQLite database (the old one kept
                       aside); with --db postgres://… alone, mend a database pg_restore restored
-  bench               provision bench accounts and measure the API under load (loopback only)
+  bench               provision bench accounts and measure the API under load (loopback only);
+                      its own database and key file by default: sqlite:bench.db, bench.key
 
 Run "twofold COMMAND -h" for a command's options.`
 
@@ -141,7 +142,12 @@ func (m *Main) flags(name, synopsis string) *flag.FlagSet {
 
 // parseConfig parses server configuration for a subcommand.
 func (m *Main) parseConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
-	c := config.Default()
+	return m.parseConfigFrom(fs, args, config.Default())
+}
+
+// parseConfigFrom parses server configuration for a subcommand whose
+// defaults are c.
+func (m *Main) parseConfigFrom(fs *flag.FlagSet, args []string, c config.Config) (config.Config, error) {
 	c.Register(fs)
 	if err := config.Parse(fs, args, m.LookupEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
