@@ -52,7 +52,12 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	res, err := keyring.Rotate(ctx, c.KeyFile, st, keyring.RotateOptions{Now: m.Now, Grace: *grace, Sleep: m.Sleep})
-	if err != nil {
+	switch {
+	case err != nil && !res.Changed:
+		// Refused before any change: running it again cannot finish
+		// anything, and fails the same way until the cause is mended.
+		return fmt.Errorf("rotate keys: nothing rotated: %w", err)
+	case err != nil:
 		return fmt.Errorf("rotate keys (run the command again to finish): %w", err)
 	}
 	how := "added"
