@@ -374,6 +374,28 @@ func TestCommands(t *testing.T) {
 	}
 }
 
+// TestServeHelpSMS: serve -h says what the server does without --sms-url:
+// it sends no text message and refuses phones and texted codes (503), it
+// does not log the messages (only --sms-log-codes does).
+func TestServeHelpSMS(t *testing.T) {
+	tm := newTestMain(t, time.Now(), "")
+	if err := tm.run(t, "serve", "-h"); exitCode(err) != 2 {
+		t.Fatalf("serve -h: got %v, want exit status 2", err)
+	}
+	help := tm.stderr.String()
+	i := strings.Index(help, "\n  -sms-url ")
+	if i < 0 {
+		t.Fatalf("serve -h does not show --sms-url:\n%s", help)
+	}
+	line := help[i+1:]
+	if j := strings.Index(line, "\n  -"); j > 0 {
+		line = line[:j]
+	}
+	if strings.Contains(line, "logged") || !strings.Contains(line, "503") {
+		t.Errorf("--sms-url help: got %q, want it to say that without it nothing is sent and phones are refused (503)", line)
+	}
+}
+
 // dbAndKey returns the flags naming a fresh key file and the database dsn,
 // made and migrated, and the config they stand for.
 func dbAndKey(tb testing.TB, dsn string) ([]string, config.Config) {
