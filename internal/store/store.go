@@ -299,13 +299,16 @@ func ensureWAL(path string) error {
 }
 
 // dirHint returns what to do when the directory of the SQLite file at path
-// is not writable by this process, which SQLite's own error ("unable to
-// open database file") does not say: WAL mode keeps two files beside the
-// database, made and removed as it is opened and closed. It returns ""
-// when the directory is writable, as found by making (and removing) a file
-// in it.
+// does not exist, or is not writable by this process, which SQLite's own
+// error ("unable to open database file") does not say: WAL mode keeps two
+// files beside the database, made and removed as it is opened and closed.
+// It returns "" when the directory is writable, as found by making (and
+// removing) a file in it.
 func dirHint(path string) string {
 	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return fmt.Sprintf(" (the directory %s does not exist: create it, or correct --db)", dir)
+	}
 	f, err := os.CreateTemp(dir, ".twofold-writable-*")
 	if err == nil {
 		f.Close()
