@@ -928,6 +928,77 @@ func TestUserOperator(t *testing.T) {
 	}
 }
 
+// TestUserOperatorWebhooks: user operator --remove disables the webhooks
+// the account answers for at once, on the record, and names them;
+// making the account an operator again turns none back on.
+func TestUserOperatorWebhooks(t *testing.T) {
+	for dialect, newDSN := range testenv.DSNs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			flags, c := dbAndKey(t, newDSN(t))
+			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
+			olive, err := srv.Service.CreateAccount(ctx, core.NewAccount{Username: "olive", Password: "correct horse battery", Operator: true}, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, err := srv.Store.DataKeys(ctx)
+			if err != nil || len(keys) == 0 {
+				t.Fatalf("data keys: %v, %v", keys, err)
+			}
+			hooks := []twofold.Webhook{
+				{ID: "wh_olive", URL: "https://panel.example.com/hook?token=x", CreatedAt: time.Now(), CreatedBy: olive.ID, SecretKeyID: keys[0].ID, SealedSecret: []byte("sealed")},
+				{ID: "wh_other", URL: "https://other.example.com/hook", CreatedAt: time.Now(), CreatedBy: "someone else", SecretKeyID: keys[0].ID, SealedSecret: []byte("sealed")},
+			}
+			for _, w := range hooks {
+				if err := srv.Store.CreateWebhook(ctx, w); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run := func(args ...string) string {
+				t.Helper()
+				tm := newTestMain(t, time.Now(), "")
+				if err := tm.run(t, append(append([]string{"user", "operator", "olive"}, args...), flags...)...); err != nil {
+					t.Fatalf("user operator olive %v: %v (stderr %q)", args, err, tm.stderr.String())
+				}
+				return tm.stdout.String()
+			}
+			out := run("--remove")
+			if !strings.Contains(out, "disabled webhook wh_olive to https://panel.example.com") || strings.Contains(out, "wh_other") || strings.Contains(out, "token") {
+				t.Errorf("user operator --remove: got %q, want it to name wh_olive (without its path and query) alone", out)
+			}
+			check := func(when string) {
+				t.Helper()
+				w, err := srv.Store.Webhook(ctx, "wh_olive")
+				if err != nil || w.DisabledAt.IsZero() || w.Status.LastError != "owner-not-operator" {
+					t.Errorf("wh_olive %s: disabled at %v, error %q (%v); want disabled, owner-not-operator", when, w.DisabledAt, w.Status.LastError, err)
+				}
+				if o, err := srv.Store.Webhook(ctx, "wh_other"); err != nil || !o.DisabledAt.IsZero() {
+					t.Errorf("wh_other %s: disabled at %v (%v); want on", when, o.DisabledAt, err)
+				}
+			}
+			check("after --remove")
+			if out := run(); !strings.Contains(out, "olive is an operator") {
+				t.Errorf("user operator olive: got %q", out)
+			}
+			check("after olive is an operator again")
+			evs, err := srv.Store.Events(ctx, olive.ID, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, e := range evs {
+				if e.Type == "webhook.disabled" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("got %d webhook.disabled events on olive, want 1", n)
+			}
+		})
+	}
+}
+
 // TestServeBaseURL: under --base-url the "listening on" line gives the
 // address the server is bound to, where it answers, with the public URL
 // beside it; a trailing "/" of the base URL is dropped, so the first-run
