@@ -54,6 +54,11 @@ const benchUsage = "bench [--db DSN] [--key-file PATH] [--accounts N] [--concurr
 	"                    [--instances N | --target URL[,URL]] [--phases baseline,verify,password] [--json] [--cpuprofile FILE]"
 
 const (
+	// benchDB and benchKeyFile are bench's database and key file when
+	// --db and --key-file do not name others.
+	benchDB      = "sqlite:bench.db"
+	benchKeyFile = "bench.key"
+
 	benchAccountPrefix = "bench-a-"
 	benchFactorPrefix  = "bench-f-"
 	benchUserPrefix    = "bench-"
@@ -176,7 +181,13 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the verify phase to this file (servers included when in process)")
 	fs.BoolVar(&o.force, "force", false, "provision even though the database holds accounts that are not bench accounts")
-	c, err := m.parseConfig(fs, args)
+	// A database and key file of its own by default, never serve's
+	// twofold.db and twofold.key: bench accounts have a known password, and
+	// a serve started later on a database bench made would print no setup
+	// link (it holds accounts).
+	defaults := config.Default()
+	defaults.DB, defaults.KeyFile = benchDB, benchKeyFile
+	c, err := m.parseConfigFrom(fs, args, defaults)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -21,6 +22,7 @@ import (
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/server"
+	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -171,6 +173,36 @@ func TestBenchRefusesAForeignDatabase(t *testing.T) {
 	err := benchMain(&stdout, &stderr).Run(context.Background(), []string{"bench", "--db", s.Config.DB, "--key-file", s.Config.KeyFile, "--accounts", "10"})
 	if err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("got %v, want a refusal naming --force", err)
+	}
+}
+
+// TestBenchOwnDatabase: bench without --db and --key-file provisions its
+// accounts (with their known password) into bench.db with bench.key, never
+// into serve's defaults twofold.db and twofold.key, where a later serve
+// would run on them and print no setup link.
+func TestBenchOwnDatabase(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	var stdout, stderr bytes.Buffer
+	args := []string{"bench", "--accounts", "3", "--concurrency", "1", "--requests", "3", "--phases", "baseline", "--json"}
+	if err := benchMain(&stdout, &stderr).Run(context.Background(), args); err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
+	}
+	for _, name := range []string{"twofold.db", "twofold.key"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("bench made %s (%v)", name, err)
+		}
+	}
+	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "bench.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, err := st.CountAccounts(context.Background()); err != nil || n != 3 {
+		t.Errorf("accounts in bench.db: got %d, %v; want 3", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bench.key")); err != nil {
+		t.Errorf("bench.key: %v", err)
 	}
 }
 

@@ -40,8 +40,8 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	}
 	// Nothing has started yet: say so, rather than "run it again to
 	// finish", and make no empty database at a mistyped path.
-	if store.Missing(c.DB) {
-		return fmt.Errorf("no database at %s: nothing rotated", c.DB)
+	if err := needDB(ctx, c.DB, "nothing rotated", "is --db mistyped?"); err != nil {
+		return err
 	}
 	if _, err := os.Stat(c.KeyFile); err != nil {
 		return fmt.Errorf("key file %s: %w: nothing rotated", c.KeyFile, err)
@@ -52,7 +52,12 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	res, err := keyring.Rotate(ctx, c.KeyFile, st, keyring.RotateOptions{Now: m.Now, Grace: *grace, Sleep: m.Sleep})
-	if err != nil {
+	switch {
+	case err != nil && !res.Changed:
+		// Refused before any change: running it again cannot finish
+		// anything, and fails the same way until the cause is mended.
+		return fmt.Errorf("rotate keys: nothing rotated: %w", err)
+	case err != nil:
 		return fmt.Errorf("rotate keys (run the command again to finish): %w", err)
 	}
 	how := "added"

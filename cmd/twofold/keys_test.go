@@ -424,3 +424,50 @@ func TestKeysUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysRotateWrongKeyFile: keys rotate given a key file that holds none
+// of the database's master keys (another database's) changes nothing, and
+// says so and which master key it lacks, rather than telling the operator
+// to run it again to finish, which could never succeed.
+func TestKeysRotateWrongKeyFile(t *testing.T) {
+	for name, newDSN := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dsn := newDSN(t)
+			dir := t.TempDir()
+			right, wrong := filepath.Join(dir, "twofold.key"), filepath.Join(dir, "other.key")
+			st, err := store.Open(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _, _, err := keyring.OpenFile(t.Context(), right, st) // the database's first data key
+			st.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := keyring.LoadOrCreateFile(wrong); err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.ReadFile(wrong)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keysBefore, _ := keysStored(t, dsn)
+
+			var stdout, stderr bytes.Buffer
+			err = keysMain(&stdout, &stderr).Run(t.Context(), []string{"keys", "rotate", "--db", dsn, "--key-file", wrong})
+			if err == nil || exitCode(err) != 1 {
+				t.Fatalf("got %v, want an error", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "nothing rotated") || strings.Contains(msg, "again") || !strings.Contains(msg, f.Primary) {
+				t.Errorf("got %q, want it to say nothing was rotated, name master key %s, and not to run it again", msg, f.Primary)
+			}
+			if after, err := os.ReadFile(wrong); err != nil || !bytes.Equal(after, before) {
+				t.Errorf("the key file given was changed (%v)", err)
+			}
+			if keysAfter, _ := keysStored(t, dsn); len(keysAfter) != len(keysBefore) {
+				t.Errorf("data keys: got %d, want %d as before", len(keysAfter), len(keysBefore))
+			}
+		})
+	}
+}

@@ -374,6 +374,28 @@ func TestCommands(t *testing.T) {
 	}
 }
 
+// TestServeHelpSMS: serve -h says what the server does without --sms-url:
+// it sends no text message and refuses phones and texted codes (503), it
+// does not log the messages (only --sms-log-codes does).
+func TestServeHelpSMS(t *testing.T) {
+	tm := newTestMain(t, time.Now(), "")
+	if err := tm.run(t, "serve", "-h"); exitCode(err) != 2 {
+		t.Fatalf("serve -h: got %v, want exit status 2", err)
+	}
+	help := tm.stderr.String()
+	i := strings.Index(help, "\n  -sms-url ")
+	if i < 0 {
+		t.Fatalf("serve -h does not show --sms-url:\n%s", help)
+	}
+	line := help[i+1:]
+	if j := strings.Index(line, "\n  -"); j > 0 {
+		line = line[:j]
+	}
+	if strings.Contains(line, "logged") || !strings.Contains(line, "503") {
+		t.Errorf("--sms-url help: got %q, want it to say that without it nothing is sent and phones are refused (503)", line)
+	}
+}
+
 // dbAndKey returns the flags naming a fresh key file and the database dsn,
 // made and migrated, and the config they stand for.
 func dbAndKey(tb testing.TB, dsn string) ([]string, config.Config) {
@@ -901,6 +923,77 @@ func TestUserOperator(t *testing.T) {
 				if got := exitCode(err); err == nil || got != tt.wantExit {
 					t.Errorf("%v: got %v (exit %d), want exit %d", tt.args, err, got, tt.wantExit)
 				}
+			}
+		})
+	}
+}
+
+// TestUserOperatorWebhooks: user operator --remove disables the webhooks
+// the account answers for at once, on the record, and names them;
+// making the account an operator again turns none back on.
+func TestUserOperatorWebhooks(t *testing.T) {
+	for dialect, newDSN := range testenv.DSNs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			flags, c := dbAndKey(t, newDSN(t))
+			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
+			olive, err := srv.Service.CreateAccount(ctx, core.NewAccount{Username: "olive", Password: "correct horse battery", Operator: true}, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, err := srv.Store.DataKeys(ctx)
+			if err != nil || len(keys) == 0 {
+				t.Fatalf("data keys: %v, %v", keys, err)
+			}
+			hooks := []twofold.Webhook{
+				{ID: "wh_olive", URL: "https://panel.example.com/hook?token=x", CreatedAt: time.Now(), CreatedBy: olive.ID, SecretKeyID: keys[0].ID, SealedSecret: []byte("sealed")},
+				{ID: "wh_other", URL: "https://other.example.com/hook", CreatedAt: time.Now(), CreatedBy: "someone else", SecretKeyID: keys[0].ID, SealedSecret: []byte("sealed")},
+			}
+			for _, w := range hooks {
+				if err := srv.Store.CreateWebhook(ctx, w); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run := func(args ...string) string {
+				t.Helper()
+				tm := newTestMain(t, time.Now(), "")
+				if err := tm.run(t, append(append([]string{"user", "operator", "olive"}, args...), flags...)...); err != nil {
+					t.Fatalf("user operator olive %v: %v (stderr %q)", args, err, tm.stderr.String())
+				}
+				return tm.stdout.String()
+			}
+			out := run("--remove")
+			if !strings.Contains(out, "disabled webhook wh_olive to https://panel.example.com") || strings.Contains(out, "wh_other") || strings.Contains(out, "token") {
+				t.Errorf("user operator --remove: got %q, want it to name wh_olive (without its path and query) alone", out)
+			}
+			check := func(when string) {
+				t.Helper()
+				w, err := srv.Store.Webhook(ctx, "wh_olive")
+				if err != nil || w.DisabledAt.IsZero() || w.Status.LastError != "owner-not-operator" {
+					t.Errorf("wh_olive %s: disabled at %v, error %q (%v); want disabled, owner-not-operator", when, w.DisabledAt, w.Status.LastError, err)
+				}
+				if o, err := srv.Store.Webhook(ctx, "wh_other"); err != nil || !o.DisabledAt.IsZero() {
+					t.Errorf("wh_other %s: disabled at %v (%v); want on", when, o.DisabledAt, err)
+				}
+			}
+			check("after --remove")
+			if out := run(); !strings.Contains(out, "olive is an operator") {
+				t.Errorf("user operator olive: got %q", out)
+			}
+			check("after olive is an operator again")
+			evs, err := srv.Store.Events(ctx, olive.ID, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, e := range evs {
+				if e.Type == "webhook.disabled" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("got %d webhook.disabled events on olive, want 1", n)
 			}
 		})
 	}

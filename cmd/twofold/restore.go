@@ -20,8 +20,10 @@ const restoreUsage = "restore [--db sqlite:PATH] [--key-file PATH] [--config FIL
 // every session ends, every two-factor reset waiting is cancelled, on
 // the record, mail in the outbox and webhooks failing at the backup are
 // due at once (store.AfterRestore). Every server
-// on the database must be stopped first; on SQLite one that is not is
-// seen, and nothing is changed.
+// on the database must be stopped first; one that is not is seen (on
+// PostgreSQL by its connections' application_name), and nothing is
+// changed. On PostgreSQL a database without Twofold's tables (pg_restore
+// not run, or run into another database) is refused, not given new ones.
 func (m *Main) restore(ctx context.Context, args []string) error {
 	fs := m.flags("restore", restoreUsage)
 	c, err := m.parseConfig(fs, args)
@@ -34,8 +36,13 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 			fs.Usage()
 			return fmt.Errorf("%w: on PostgreSQL restore the dump with pg_restore (or psql) first, then run restore with --db alone", errUsage)
 		}
-		st, err := store.Open(ctx, c.DB)
-		if err != nil {
+		st, err := store.OpenRestored(ctx, c.DB)
+		switch {
+		case errors.Is(err, store.ErrNotRestored):
+			return fmt.Errorf("%w: nothing changed, and nothing was restored there: run pg_restore (or psql) into that database first, or give --db the database it restored into", err)
+		case errors.Is(err, store.ErrInUse):
+			return fmt.Errorf("%w; nothing changed", err)
+		case err != nil:
 			return err
 		}
 		defer st.Close()

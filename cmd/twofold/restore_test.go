@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -422,4 +423,42 @@ func TestRestoreStaleCopyOwner(t *testing.T) {
 		t.Errorf("the restored database is owned by %d:%d, want 4321:4322 as the one it replaced", st.Uid, st.Gid)
 	}
 	checkRestoredFile(t, path, "test.in_the_backup")
+}
+
+// TestRestorePostgresRefuses: on PostgreSQL, restore refuses, changing
+// nothing, a database without Twofold's tables (pg_restore forgotten, or
+// run into another database), which it would otherwise have given a new,
+// empty schema and called restored, and a database a server is connected
+// to, whose sessions it would otherwise have ended under it.
+func TestRestorePostgresRefuses(t *testing.T) {
+	empty := testenv.PostgresDSN(t)
+	tm := newTestMain(t, time.Now(), "")
+	err := tm.run(t, "restore", "--db", empty)
+	if !errors.Is(err, store.ErrNotRestored) || exitCode(err) != 1 {
+		t.Errorf("restore into an empty database: got %v, want ErrNotRestored", err)
+	}
+	if !strings.Contains(fmt.Sprint(err), "pg_restore") || tm.stdout.String() != "" {
+		t.Errorf("restore into an empty database: error %v, stdout %q; want it to say to run pg_restore first, and no report", err, tm.stdout)
+	}
+	if missing, err := store.Missing(context.Background(), empty); err != nil || !missing {
+		t.Errorf("after the refused restore: Missing got %v, %v; want the database left without tables", missing, err)
+	}
+
+	dsn := testenv.PostgresDSN(t)
+	sc := newRestoreScene(t, dsn)
+	evs, err := sc.s.Store.Events(context.Background(), "", 0, 1)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("Events: %v, %v", evs, err)
+	}
+	tm = newTestMain(t, time.Now(), "")
+	if err := tm.run(t, "restore", "--db", dsn, "--key-file", sc.keyFile); !errors.Is(err, store.ErrInUse) || exitCode(err) != 1 {
+		t.Fatalf("restore while a server runs: got %v, want ErrInUse", err)
+	}
+	if r := sc.kept.Do(t, "GET", "/v1/me", nil); r.Status != 200 {
+		t.Errorf("a session after the refused restore: got %d %s, want 200", r.Status, r.Body)
+	}
+	after, err := sc.s.Store.Events(context.Background(), "", 0, 1)
+	if err != nil || len(after) != 1 || after[0].ID != evs[0].ID {
+		t.Errorf("newest event after the refused restore: got %+v, %v; want %+v", after, err, evs[0])
+	}
 }

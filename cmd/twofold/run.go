@@ -80,7 +80,8 @@ commands:
   backup DEST         write a consistent copy of the SQLite database while servers run
   restore BACKUP      put a backup in place of the stopped SQLite database (the old one kept
                       aside); with --db postgres://… alone, mend a database pg_restore restored
-  bench               provision bench accounts and measure the API under load (loopback only)
+  bench               provision bench accounts and measure the API under load (loopback only);
+                      its own database and key file by default: sqlite:bench.db, bench.key
 
 Run "twofold COMMAND -h" for a command's options.`
 
@@ -141,7 +142,12 @@ func (m *Main) flags(name, synopsis string) *flag.FlagSet {
 
 // parseConfig parses server configuration for a subcommand.
 func (m *Main) parseConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
-	c := config.Default()
+	return m.parseConfigFrom(fs, args, config.Default())
+}
+
+// parseConfigFrom parses server configuration for a subcommand whose
+// defaults are c.
+func (m *Main) parseConfigFrom(fs *flag.FlagSet, args []string, c config.Config) (config.Config, error) {
 	c.Register(fs)
 	if err := config.Parse(fs, args, m.LookupEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -166,13 +172,32 @@ func (m *Main) logger(c config.Config) *slog.Logger {
 }
 
 // openDeps opens the database and key file of c for an administration
-// command. A SQLite database that is not there is an error, not made: a
+// command. A database that is not there (a SQLite file, or a PostgreSQL
+// database without Twofold's tables) is an error, not made: a
 // mistyped --db would otherwise get a new, empty database (and a new master
 // key file) and the command would report success against it. `serve` makes
 // the database at its first start; so does `user add --create`.
 func (m *Main) openDeps(ctx context.Context, c config.Config) (server.Deps, error) {
-	if store.Missing(c.DB) {
-		return server.Deps{}, fmt.Errorf("no database at %s: nothing done (is --db mistyped? `twofold serve` creates the database at its first start)", c.DB)
+	if err := needDB(ctx, c.DB, "nothing done", "is --db mistyped? `twofold serve` creates the database at its first start"); err != nil {
+		return server.Deps{}, err
 	}
 	return server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+}
+
+// needDB returns an error saying done and hint when dsn names no Twofold
+// database (store.Missing): no SQLite file, or a PostgreSQL database
+// without Twofold's tables.
+func needDB(ctx context.Context, dsn, done, hint string) error {
+	missing, err := store.Missing(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", store.Redacted(dsn), done, err)
+	}
+	if !missing {
+		return nil
+	}
+	what := "no database at " + dsn
+	if store.IsPostgres(dsn) {
+		what = "no Twofold database at " + store.Redacted(dsn) + " (it holds none of Twofold's tables)"
+	}
+	return fmt.Errorf("%s: %s (%s)", what, done, hint)
 }

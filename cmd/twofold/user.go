@@ -16,7 +16,6 @@ import (
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/server"
-	"github.com/twofold/twofold/internal/store"
 )
 
 func (m *Main) user(ctx context.Context, args []string) error {
@@ -75,8 +74,10 @@ func (m *Main) userAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	// Refused before the password is asked for.
-	if !*create && store.Missing(c.DB) {
-		return fmt.Errorf("no database at %s: nothing done (is --db mistyped? `twofold serve` creates the database at its first start; or give --create to create it now)", c.DB)
+	if !*create {
+		if err := needDB(ctx, c.DB, "nothing done", "is --db mistyped? `twofold serve` creates the database at its first start; or give --create to create it now"); err != nil {
+			return err
+		}
 	}
 	password, err := m.readPassword()
 	if err != nil {
@@ -157,7 +158,8 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 
 // userOperator makes an account an operator, or with --remove no longer
 // one: from its next request on, the account loses the operator API and
-// pages, and its API keys with admin permits are revoked. It works while a server runs on
+// pages, its API keys with admin permits are revoked, and the webhooks it
+// answers for are disabled, each named. It works while a server runs on
 // the same database.
 func (m *Main) userOperator(ctx context.Context, args []string) error {
 	fs := m.flags("user operator", "user operator USERNAME [--remove] [--db DSN] [--key-file PATH]")
@@ -171,17 +173,23 @@ func (m *Main) userOperator(ctx context.Context, args []string) error {
 		return err
 	}
 	defer d.Store.Close()
-	changed, err := d.Service.SetOperatorByName(ctx, username, !*remove, core.Meta{Source: "cli", UserAgent: "twofold user operator"})
+	ch, err := d.Service.ChangeOperator(ctx, username, !*remove, core.Meta{Source: "cli", UserAgent: "twofold user operator"})
 	if err != nil {
 		return fmt.Errorf("operator %s: %w", username, err)
 	}
 	switch {
-	case !changed && *remove:
+	case !ch.Changed && *remove:
 		fmt.Fprintf(m.Stdout, "%s was not an operator\n", username)
-	case !changed:
+	case !ch.Changed:
 		fmt.Fprintf(m.Stdout, "%s was an operator already\n", username)
 	case *remove:
 		fmt.Fprintf(m.Stdout, "%s is no longer an operator; its API keys with admin permits are revoked\n", username)
+		// A webhook hands out the whole audit log: it stops with its
+		// operator, and making the account an operator again does not
+		// turn it back on.
+		for _, w := range ch.WebhooksDisabled {
+			fmt.Fprintf(m.Stdout, "disabled %s, which %s answered for: another operator turns it on again (POST /v1/admin/webhooks/{id}/enable), and answers for it\n", w, username)
+		}
 	default:
 		fmt.Fprintf(m.Stdout, "%s is an operator\n", username)
 	}

@@ -58,7 +58,8 @@ type Config struct {
 	SMTPTLS      bool   // TLS from the first byte (port 465) instead
 	SMTPHelo     string // the name Twofold gives in EHLO
 
-	// Codes by text message (SPEC §2). Without SMSURL they are logged, not sent.
+	// Codes by text message (SPEC §2). Without SMSURL none is sent: phones
+	// and texted codes are refused (503), unless SMSLogCodes logs them.
 	SMSURL       string // base URL of a Twilio-compatible gateway, https://api.twilio.com
 	SMSAccount   string // account SID
 	SMSToken     Secret // auth token
@@ -204,7 +205,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SMTPStartTLS, "smtp-starttls", c.SMTPStartTLS, "upgrade to TLS with STARTTLS; a mail server not on this machine must offer it")
 	fs.BoolVar(&c.SMTPTLS, "smtp-tls", c.SMTPTLS, "connect with TLS from the first byte (SMTPS, usually port 465)")
 	fs.StringVar(&c.SMTPHelo, "smtp-helo", c.SMTPHelo, "host name to give in EHLO (default: localhost)")
-	fs.StringVar(&c.SMSURL, "sms-url", c.SMSURL, "base URL of a Twilio-compatible SMS gateway, e.g. https://api.twilio.com (default: none, text messages are only logged)")
+	fs.StringVar(&c.SMSURL, "sms-url", c.SMSURL, "base URL of a Twilio-compatible SMS gateway, e.g. https://api.twilio.com (default: none: no text message is sent, and adding a phone or asking for a texted code answers 503)")
 	fs.StringVar(&c.SMSAccount, "sms-account", c.SMSAccount, "SMS gateway account SID")
 	fs.Var(secretFlag{&c.SMSToken}, "sms-token", "SMS gateway auth token (better from TWOFOLD_SMS_TOKEN or the config file)")
 	fs.StringVar(&c.SMSFrom, "sms-from", c.SMSFrom, "sender of text messages: a number in E.164 form or a sender ID")

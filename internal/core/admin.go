@@ -108,18 +108,40 @@ func (s *Service) AuditEvents(ctx context.Context, op Auth, q twofold.EventQuery
 }
 
 // SetOperatorByName makes the account named username an operator, or with
-// on false no longer one, for whoever runs the command line: the
-// account's API keys with admin permits are revoked (revokeAdminKeys).
-// It reports false, recording nothing, when the account already was as
-// asked.
+// on false no longer one (ChangeOperator), reporting false, recording
+// nothing, when the account already was as asked.
 func (s *Service) SetOperatorByName(ctx context.Context, username string, on bool, m Meta) (bool, error) {
+	c, err := s.ChangeOperator(ctx, username, on, m)
+	return c.Changed, err
+}
+
+// OperatorChange is what ChangeOperator did.
+type OperatorChange struct {
+	Changed bool // false: the account already was as asked, and nothing was done
+	// KeysRevoked names the account's API keys with admin permits revoked.
+	KeysRevoked []string
+	// WebhooksDisabled names the webhooks the account answered for
+	// ("webhook ID to https://host"), disabled.
+	WebhooksDisabled []string
+}
+
+// ChangeOperator makes the account named username an operator, or with on
+// false no longer one, for whoever runs the command line. One no longer
+// an operator loses, in the same transaction, its API keys with admin
+// permits (revokeAdminKeys) and the webhooks it answers for, each
+// disabled on the record (webhook.disabled, error class
+// owner-not-operator) and logged at WARN: a webhook hands out the whole
+// audit log. Making the account an operator again turns none of them back
+// on; another operator does (POST /v1/admin/webhooks/{id}/enable).
+func (s *Service) ChangeOperator(ctx context.Context, username string, on bool, m Meta) (OperatorChange, error) {
+	var c OperatorChange
 	a, err := s.accountNamed(ctx, username)
 	if err != nil {
-		return false, err
+		return c, err
 	}
-	var changed bool
 	err = s.inTx(ctx, func(ctx context.Context) error {
-		if changed, err = s.store.SetOperator(ctx, a.ID, on); err != nil || !changed {
+		c = OperatorChange{}
+		if c.Changed, err = s.store.SetOperator(ctx, a.ID, on); err != nil || !c.Changed {
 			return err
 		}
 		if on {
@@ -128,18 +150,31 @@ func (s *Service) SetOperatorByName(ctx context.Context, username string, on boo
 			return nil
 		}
 		s.audit(ctx, a.ID, "account.operator_removed", m, "by the command line")
-		revoked, err := s.revokeAdminKeys(ctx, a.ID, m)
+		if c.KeysRevoked, err = s.revokeAdminKeys(ctx, a.ID, m); err != nil {
+			return err
+		}
+		hooks, err := s.store.DisableWebhooksBy(ctx, a.ID, s.Now(), "owner-not-operator")
 		if err != nil {
 			return err
 		}
+		for _, w := range hooks {
+			s.webhookOrphaned(ctx, w, m)
+			c.WebhooksDisabled = append(c.WebhooksDisabled, webhookDetail(w))
+		}
 		body := "Your account may no longer manage other accounts."
-		if len(revoked) > 0 {
-			body += " Its API keys with admin permits were revoked, with the keys they made: " + strings.Join(revoked, ", ") + "."
+		if len(c.KeysRevoked) > 0 {
+			body += " Its API keys with admin permits were revoked, with the keys they made: " + strings.Join(c.KeysRevoked, ", ") + "."
+		}
+		if len(c.WebhooksDisabled) > 0 {
+			body += " The webhooks it answered for were disabled: " + strings.Join(c.WebhooksDisabled, ", ") + "."
 		}
 		s.notify(ctx, a.ID, "your account is no longer an operator", body)
 		return nil
 	})
-	return changed, err
+	if err != nil {
+		return OperatorChange{}, err
+	}
+	return c, nil
 }
 
 // revokeAdminKeys deletes the account's API keys that have an admin

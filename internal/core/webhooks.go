@@ -62,6 +62,10 @@ type WebhookStore interface {
 	// FailWebhook records a failure and the next try, and disables the
 	// webhook when disable is set, while owner leases it.
 	FailWebhook(ctx context.Context, id, owner string, now, next time.Time, errClass string, disable bool) (bool, error)
+	// DisableWebhooksBy turns off every webhook that is on and that the
+	// account answers for (CreatedBy), with the error class errClass,
+	// returning them.
+	DisableWebhooksBy(ctx context.Context, accountID string, now time.Time, errClass string) ([]twofold.Webhook, error)
 }
 
 // Webhook delivery tunables.
@@ -189,11 +193,16 @@ func (s *Service) requireWebhookWrite(ctx context.Context, op Auth, what string)
 // delivers, without the URL's path and query, which may hold a token of
 // the receiver's.
 func webhookDetail(w twofold.Webhook) string {
-	host := w.URL
+	return "webhook " + w.ID + " to " + webhookHost(w)
+}
+
+// webhookHost returns the scheme and host of w's URL, without its path
+// and query, which may hold a token.
+func webhookHost(w twofold.Webhook) string {
 	if u, err := url.Parse(w.URL); err == nil {
-		host = u.Scheme + "://" + u.Host
+		return u.Scheme + "://" + u.Host
 	}
-	return "webhook " + w.ID + " to " + host
+	return w.URL
 }
 
 // webhookSecret returns a new signing secret: "whsec_" and 32 random bytes
@@ -626,9 +635,17 @@ func (s *Service) webhookOwned(ctx context.Context, w twofold.Webhook, owner str
 		if err != nil || !ok {
 			return err
 		}
-		s.audit(ctx, w.CreatedBy, "webhook.disabled", Meta{}, webhookDetail(w)+": the operator who made it or turned it on is no operator any more")
+		s.webhookOrphaned(ctx, w, Meta{})
 		return nil
 	})
+}
+
+// webhookOrphaned records, and logs at WARN, that webhook w was disabled
+// because the operator who answers for it is no operator any more.
+func (s *Service) webhookOrphaned(ctx context.Context, w twofold.Webhook, m Meta) {
+	s.audit(ctx, w.CreatedBy, "webhook.disabled", m, webhookDetail(w)+": the operator who made it or turned it on is no operator any more")
+	s.log.Warn("webhook disabled: the operator who made it or turned it on is no operator any more; another operator turns it on again (POST /v1/admin/webhooks/{id}/enable)",
+		"webhook", w.ID, "to", webhookHost(w), "operator", w.CreatedBy)
 }
 
 // deliverBatch delivers one batch to a webhook, reporting whether nothing

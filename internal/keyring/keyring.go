@@ -143,8 +143,8 @@ func OpenFile(ctx context.Context, path string, s Store) (f *File, k *Keyring, c
 		} else if f, err = loadWritten(path); errors.Is(err, os.ErrNotExist) {
 			// Not even now: another instance starting beside this one would
 			// have made the file before its first data key.
-			return nil, nil, false, fmt.Errorf("%w: the key file %s does not exist, and this database's secrets are sealed under master keys from a key file; pass --key-file with that file",
-				ErrForeignKeyFile, path)
+			return nil, nil, false, fmt.Errorf("%w: the key file %s does not exist, and this database's secrets are sealed under master keys %s from a key file; pass --key-file with the file that holds them",
+				ErrForeignKeyFile, path, masterIDs(keys))
 		}
 	}
 	if err != nil {

@@ -313,20 +313,27 @@ func TestOpenRefusesAForeignKeyFile(t *testing.T) {
 
 // TestOpenFileMakesNoKeyFileForSealedSecrets: a missing key file is created
 // for a database without data keys, and refused, without a file being made,
-// for one whose secrets are sealed already.
+// for one whose secrets are sealed already, naming the master keys needed.
 func TestOpenFileMakesNoKeyFileForSealedSecrets(t *testing.T) {
 	dir := t.TempDir()
 	first := filepath.Join(dir, "first.key")
 	st := &memStore{}
-	if _, _, created, err := OpenFile(t.Context(), first, st); err != nil || !created {
+	f, _, created, err := OpenFile(t.Context(), first, st)
+	if err != nil || !created {
 		t.Fatalf("empty store, no file: created %v, err %v; want a new file", created, err)
 	}
 	if _, _, created, err := OpenFile(t.Context(), first, st); err != nil || created {
 		t.Fatalf("the same file again: created %v, err %v; want it read", created, err)
 	}
 	missing := filepath.Join(dir, "missing.key")
-	if _, _, _, err := OpenFile(t.Context(), missing, st); !errors.Is(err, ErrForeignKeyFile) {
+	_, _, _, err = OpenFile(t.Context(), missing, st)
+	if !errors.Is(err, ErrForeignKeyFile) {
 		t.Fatalf("sealed store, no file: got %v, want ErrForeignKeyFile", err)
+	}
+	// The operator is told which key file to find (README "Running more
+	// than one instance"), as with a wrong one.
+	if !strings.Contains(err.Error(), f.Primary) {
+		t.Errorf("sealed store, no file: got %q, want it to name the master key %s", err, f.Primary)
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Errorf("a key file was made for a database with sealed secrets: %v", err)

@@ -94,6 +94,10 @@ type RotateResult struct {
 	Resealed        int    // values resealed by this run
 	DataKeysDeleted int
 	MastersRetired  int
+	// Changed reports whether this run changed the key file or the
+	// database. When Rotate fails before it did, everything is as it was:
+	// running it again fails the same way unless the cause is mended.
+	Changed bool
 }
 
 // maxPasses bounds how often Rotate scans for values under old keys. Running
@@ -186,7 +190,7 @@ func (r *rotation) run(ctx context.Context, path string) (RotateResult, error) {
 		if err := r.f.Save(path); err != nil {
 			return r.res, err
 		}
-		r.res.AddedMaster = true
+		r.res.AddedMaster, r.res.Changed = true, true
 	}
 	r.res.Master = r.f.Primary
 	if err := r.after(StepMasterReady); err != nil {
@@ -204,6 +208,7 @@ func (r *rotation) run(ctx context.Context, path string) (RotateResult, error) {
 		if r.target, err = NewDataKey(ctx, r.f, r.s, r.o.Now()); err != nil {
 			return r.res, err
 		}
+		r.res.Changed = true
 		if _, err := r.loadKeys(ctx); err != nil {
 			return r.res, err
 		}
@@ -253,6 +258,7 @@ func (r *rotation) run(ctx context.Context, path string) (RotateResult, error) {
 			}
 			if ok {
 				r.res.DataKeysDeleted++
+				r.res.Changed = true
 			}
 		}
 		// Values a server sealed under an old key meanwhile: Rotate still
@@ -278,6 +284,7 @@ func (r *rotation) run(ctx context.Context, path string) (RotateResult, error) {
 		if err := r.f.Save(path); err != nil {
 			return r.res, err
 		}
+		r.res.Changed = true
 	}
 	if err := r.after(StepMasterKeysRetired); err != nil {
 		return r.res, err
@@ -310,7 +317,7 @@ func (r *rotation) loadKeys(ctx context.Context) ([]WrappedKey, error) {
 		}
 		mk := r.f.master(w.MasterID)
 		if mk == nil {
-			return nil, fmt.Errorf("data key %s is wrapped by master key %s, which the key file does not hold", w.ID, w.MasterID)
+			return nil, fmt.Errorf("data key %s is wrapped by master key %s, which the key file %s does not hold (is it the servers' key file?)", w.ID, w.MasterID, r.f.path)
 		}
 		a, err := unwrap(mk, w)
 		if err != nil {
@@ -360,6 +367,7 @@ func (r *rotation) reseal(ctx context.Context) error {
 				continue // changed or deleted meanwhile: the next scan sees it again
 			}
 			r.res.Resealed++
+			r.res.Changed = true
 			if err := r.after(StepResealed); err != nil {
 				return err
 			}

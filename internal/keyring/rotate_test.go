@@ -234,9 +234,12 @@ func TestRotateCrash(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s#%d", tt.step, tt.n), func(t *testing.T) {
 			x := newFixture(t, 5)
-			_, err := Rotate(t.Context(), x.path, x.st, RotateOptions{After: crashAt(tt.step, tt.n)})
+			first, err := Rotate(t.Context(), x.path, x.st, RotateOptions{After: crashAt(tt.step, tt.n)})
 			if !errors.Is(err, errCrash) {
 				t.Fatalf("Rotate: got %v, want the simulated crash", err)
+			}
+			if !first.Changed {
+				t.Errorf("interrupted at %s: Changed = false, want true (the run is to be finished by another)", tt.step)
 			}
 			x.checkOnDisk(t, "after the crash")
 			x.checkServer(t, "after the crash")

@@ -99,8 +99,8 @@ func TestSQLiteOddPaths(t *testing.T) {
 			if st, err := os.Stat(filepath.Join(dir, file)); err != nil || st.Mode().Perm() != 0o600 {
 				t.Fatalf("the database file: %v, %v; want mode 0600", st, err)
 			}
-			if store.Missing(dsn) {
-				t.Error("Missing reports the database missing")
+			if missing, err := store.Missing(ctx, dsn); err != nil || missing {
+				t.Errorf("Missing: got %v, %v; want false", missing, err)
 			}
 			dest := filepath.Join(out, tc.copy)
 			if _, err := store.Backup(ctx, dsn, dest); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -15,13 +16,14 @@ import (
 
 // openPostgres opens a pool over dsn whose statements answer text that
 // PostgreSQL cannot hold with an invalid error rather than an internal one
-// (see textError).
-func openPostgres(dsn string) (*sql.DB, error) {
-	c, err := stdlib.GetDefaultDriver().(driver.DriverContext).OpenConnector(dsn)
+// (see textError), its connections named app (application_name).
+func openPostgres(dsn, app string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(textConnector{c}), nil
+	cfg.RuntimeParams["application_name"] = app
+	return sql.OpenDB(textConnector{stdlib.GetConnector(*cfg)}), nil
 }
 
 // textError makes err, when PostgreSQL refused a text parameter that is

@@ -134,3 +134,20 @@ func TestReadOnlyDirectoryChild(t *testing.T) {
 	_, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "twofold.db"))
 	fmt.Printf("open: %v\n", err)
 }
+
+// TestMissingDirectory: a SQLite --db in a directory that does not exist
+// fails with an error that says so, not that the directory must be
+// writable, and makes no directory.
+func TestMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "no-such-dir")
+	_, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "twofold.db"))
+	if err == nil {
+		t.Fatal("open in a directory that does not exist: got no error")
+	}
+	if got := err.Error(); !strings.Contains(got, "the directory "+dir+" does not exist") || strings.Contains(got, "writable") {
+		t.Errorf("open in a directory that does not exist: got %q, want it to say the directory does not exist", got)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("%s was made", dir)
+	}
+}

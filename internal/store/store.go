@@ -55,7 +55,7 @@ type Store struct {
 // Open connects to dsn ("sqlite:path", a bare path, or "postgres://…") and
 // applies pending migrations.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	s, err := connect(dsn)
+	s, err := connect(dsn, AppName)
 	if err != nil {
 		return nil, err
 	}
@@ -115,16 +115,54 @@ func sqliteURI(path, query string) string {
 	return b.String()
 }
 
-// Missing reports whether dsn names a SQLite file that does not exist, which
-// Open would create: for commands that only make sense on a database that
-// has been in use, a mistyped path must not become a new, empty one.
-func Missing(dsn string) bool {
-	if isPostgres(dsn) {
-		return false
+// Missing reports whether dsn names no Twofold database, which Open would
+// create: a SQLite file that does not exist, or a PostgreSQL database
+// without Twofold's tables (in the schema its search_path names first; one
+// made empty by CREATE DATABASE, or where pg_restore was not run). For
+// commands that only make sense on a database that has been in use, a
+// mistyped path or name must not become a new, empty one. It creates
+// nothing; on PostgreSQL it connects, and a database it cannot reach is an
+// error.
+func Missing(ctx context.Context, dsn string) (bool, error) {
+	if !isPostgres(dsn) {
+		path, _ := sqlitePath(dsn)
+		_, err := os.Stat(path)
+		return errors.Is(err, os.ErrNotExist), nil
 	}
-	path, _ := sqlitePath(dsn)
-	_, err := os.Stat(path)
-	return errors.Is(err, os.ErrNotExist)
+	s, err := connect(dsn, AppName)
+	if err != nil {
+		return false, err
+	}
+	defer s.Close()
+	ok, err := s.hasSchema(ctx)
+	return !ok, err
+}
+
+// hasSchema reports whether the PostgreSQL database holds Twofold's tables:
+// its table of migrations, in the schema new tables go to.
+func (s *Store) hasSchema(ctx context.Context) (bool, error) {
+	var ok bool
+	if err := s.db.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look for Twofold's tables: %w", err)
+	}
+	return ok, nil
+}
+
+// Redacted returns dsn fit to print: in a PostgreSQL URL the password,
+// in its user information or its parameters, is replaced by "xxxxx".
+func Redacted(dsn string) string {
+	if !isPostgres(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://…"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database.
@@ -135,10 +173,18 @@ func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
-func connect(dsn string) (*Store, error) {
+// AppName is the application_name of Twofold's connections to PostgreSQL
+// (pg_stat_activity), by which `twofold restore` sees the servers and
+// commands still connected to a database (see OpenRestored).
+const AppName = "twofold"
+
+// connect opens the pools over dsn without migrating; on PostgreSQL its
+// connections carry the application_name app, in place of any the dsn
+// names.
+func connect(dsn, app string) (*Store, error) {
 	switch {
 	case isPostgres(dsn):
-		db, err := openPostgres(dsn)
+		db, err := openPostgres(dsn, app)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
@@ -253,13 +299,16 @@ func ensureWAL(path string) error {
 }
 
 // dirHint returns what to do when the directory of the SQLite file at path
-// is not writable by this process, which SQLite's own error ("unable to
-// open database file") does not say: WAL mode keeps two files beside the
-// database, made and removed as it is opened and closed. It returns ""
-// when the directory is writable, as found by making (and removing) a file
-// in it.
+// does not exist, or is not writable by this process, which SQLite's own
+// error ("unable to open database file") does not say: WAL mode keeps two
+// files beside the database, made and removed as it is opened and closed.
+// It returns "" when the directory is writable, as found by making (and
+// removing) a file in it.
 func dirHint(path string) string {
 	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return fmt.Sprintf(" (the directory %s does not exist: create it, or correct --db)", dir)
+	}
 	f, err := os.CreateTemp(dir, ".twofold-writable-*")
 	if err == nil {
 		f.Close()

@@ -517,3 +517,13 @@ func (s *Store) FailWebhook(ctx context.Context, id, owner string, now, next tim
 		WHERE id = $5 AND lease_owner = $6 AND disabled_at = 0`,
 		micros(now), errClass, micros(next), disabledAt, id, owner)
 }
+
+// DisableWebhooksBy turns off every webhook on whose operator, accountID,
+// answers for it (created_by: who made it or last turned it on), with the
+// error class errClass, and returns them as they were before. One
+// statement: a delivery in flight finishes its batch and records it, and
+// takes no other.
+func (s *Store) DisableWebhooksBy(ctx context.Context, accountID string, now time.Time, errClass string) ([]twofold.Webhook, error) {
+	return queryAll(ctx, s, "disable webhooks", scanWebhook, `UPDATE webhooks SET disabled_at = $1, last_error = $2
+		WHERE created_by = $3 AND disabled_at = 0 RETURNING `+webhookCols, micros(now), errClass, accountID)
+}

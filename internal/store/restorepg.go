@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrNotRestored is returned by OpenRestored for a PostgreSQL database
+// without Twofold's tables: nothing was restored into it.
+var ErrNotRestored = errors.New("restore: the database holds no Twofold tables: nothing was restored into it")
+
+// restoreApp is the application_name of OpenRestored's connections, which
+// it does not count among the processes using the database.
+const restoreApp = AppName + " restore"
+
+// OpenRestored opens the PostgreSQL database dsn names, into which
+// pg_restore (or psql) has just restored a dump, for AfterRestore. It
+// refuses, having changed nothing, a database without Twofold's tables
+// (ErrNotRestored: an empty database, or pg_restore run into another one)
+// and one that other Twofold processes (servers, commands) are connected to
+// (ErrInUse: seen in pg_stat_activity by their application_name, AppName).
+// Only then does it apply pending migrations, those of a version newer than
+// the dump's.
+func OpenRestored(ctx context.Context, dsn string) (*Store, error) {
+	if !isPostgres(dsn) {
+		return nil, errors.New("restore: OpenRestored is for PostgreSQL")
+	}
+	s, err := connect(dsn, restoreApp)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.restorable(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// restorable checks that the database holds Twofold's tables and that no
+// other Twofold process is connected to it.
+func (s *Store) restorable(ctx context.Context) error {
+	ok, err := s.hasSchema(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotRestored
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`, AppName).Scan(&n); err != nil {
+		return fmt.Errorf("restore: look for servers on the database: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%w (pg_stat_activity shows %d connections named %s, Twofold's)", ErrInUse, n, AppName)
+	}
+	return nil
+}
