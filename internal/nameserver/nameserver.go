@@ -196,8 +196,8 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
-	m := s.answer(ctx, req)
 	_, udp := w.RemoteAddr().(*net.UDPAddr)
+	m := s.answer(ctx, req, udp)
 	buf, err := pack(req, m, udp)
 	if err != nil {
 		// An answer no DNS message can carry (a name whose records the
@@ -304,8 +304,8 @@ func inTurns(rrs []dns.RR) []dns.RR {
 	return out
 }
 
-// answer makes the answer to req.
-func (s *Server) answer(ctx context.Context, req *dns.Msg) *dns.Msg {
+// answer makes the answer to req, which came over UDP when udp is set.
+func (s *Server) answer(ctx context.Context, req *dns.Msg, udp bool) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.Compress = true
@@ -313,13 +313,23 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg) *dns.Msg {
 	case req.Opcode != dns.OpcodeQuery:
 		m.SetRcode(req, dns.RcodeNotImplemented)
 		return m
-	case len(req.Question) != 1:
+	case len(req.Question) != 1 || len(rrsOf(req.Extra, dns.TypeOPT)) > 1: // one OPT at most: RFC 6891 §6.1.1
 		m.SetRcode(req, dns.RcodeFormatError)
+		return m
+	}
+	if opt := req.IsEdns0(); opt != nil && opt.Version() != 0 {
+		// RFC 6891 §6.1.3: only version 0 is known; the answer's OPT
+		// (pack's) says version 0.
+		m.SetRcode(req, dns.RcodeBadVers)
 		return m
 	}
 	q := req.Question[0]
 	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
 		m.SetRcode(req, dns.RcodeRefused)
+		return m
+	}
+	if rcode, ok := metaRcode(q.Qtype); ok {
+		m.SetRcode(req, rcode)
 		return m
 	}
 	z, found, err := s.Service.ZoneFor(ctx, q.Name)
@@ -340,7 +350,45 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg) *dns.Msg {
 	}
 	m.Authoritative = true
 	zd.resolve(m, dns.Fqdn(q.Name), q.Qtype)
+	if q.Qtype == dns.TypeANY && udp {
+		m.Answer = oneRRset(m.Answer)
+	}
 	return m
+}
+
+// metaRcode returns the RCODE of a question for type t that no zone holds
+// (RFC 6895 §3.1: 128 to 255 are QTYPEs and meta-types, OPT too), and
+// whether t is one: zone transfers are refused (RFC 5936 §2.2.1), MAILA and
+// MAILB (RFC 1035 §3.2.3) are not implemented, and a meta-type, which lives
+// only in a message, makes a malformed question (as RFC 9824 §3.5 says of
+// NXNAME). ANY is answered.
+func metaRcode(t uint16) (int, bool) {
+	switch {
+	case t == dns.TypeANY:
+		return 0, false
+	case t == dns.TypeAXFR || t == dns.TypeIXFR:
+		return dns.RcodeRefused, true
+	case t == dns.TypeMAILA || t == dns.TypeMAILB:
+		return dns.RcodeNotImplemented, true
+	case t == dns.TypeOPT || t >= 128 && t <= 255:
+		return dns.RcodeFormatError, true
+	}
+	return 0, false
+}
+
+// oneRRset returns the records of rrs of the lowest type among them: a
+// minimal answer to ANY over UDP (RFC 8482 §4.1), which neither amplifies a
+// forged query nor costs a client that wants more than a retry over TCP,
+// where ANY answers every record of the name.
+func oneRRset(rrs []dns.RR) []dns.RR {
+	if len(rrs) == 0 {
+		return rrs
+	}
+	t := rrs[0].Header().Rrtype
+	for _, rr := range rrs {
+		t = min(t, rr.Header().Rrtype)
+	}
+	return rrsOf(rrs, t)
 }
 
 // lookupFailed logs err, the failure of a query's database read or zone
