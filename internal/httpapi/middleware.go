@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/lograte"
 )
 
 // ClientAddr rewrites r.RemoteAddr to the client's address from
@@ -52,19 +52,9 @@ func clientAddr(trusted []netip.Prefix, log *slog.Logger, now func() time.Time, 
 		}
 		return false
 	}
-	var (
-		mu     sync.Mutex
-		warned time.Time // when a bad hop was last logged; zero: never
-	)
+	badHops := &lograte.Limiter{Every: badHopEvery}
 	warn := func(peer netip.Addr, hop string) {
-		mu.Lock()
-		t := now()
-		due := warned.IsZero() || t.Sub(warned) >= badHopEvery || t.Before(warned)
-		if due {
-			warned = t
-		}
-		mu.Unlock()
-		if due {
+		if due, _ := badHops.Allow(now()); due {
 			log.Warn("a trusted proxy sent an X-Forwarded-For hop that is not an address: such requests keep the proxy's address, and share its counters (logged at most once a minute)",
 				"proxy", peer.String(), "hop", strings.ToValidUTF8(truncateHop(hop), "?"))
 		}

@@ -1,8 +1,9 @@
 // Package nameserver answers DNS queries, over UDP and TCP, for the zones of
 // the DNS API (SPEC §3 "DNS API"), authoritatively: the records of the
 // database, and at each zone's apex an SOA and NS records of the server's
-// configuration. Every query reads the database, so that every instance on
-// one database answers the same.
+// configuration. Every query reads its zone's serial from the database, so
+// that every instance on one database answers the same; a zone's records are
+// read again, once for all the queries that wait, when the serial moves on.
 package nameserver
 
 import (
@@ -22,6 +23,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/lograte"
 )
 
 // SOA timers of every zone (RFC 1035 §3.3.13, values of RFC 1912 §2.2's
@@ -34,6 +36,14 @@ const (
 	ownTTL   = 3600
 	udpSize  = 1232 // the EDNS payload size DNS Flag Day 2020 advises
 	maxChase = 8    // CNAMEs followed inside a zone
+	// staleAfter is how long a query waits for its zone's records to be read
+	// again after a change before it is answered from the records read
+	// before: long enough for most zones to answer the change at once,
+	// short of a resolver's retry.
+	staleAfter = 500 * time.Millisecond
+	// logEvery is how often at most a line that every query could write
+	// (a failed lookup, an answer too large) is logged.
+	logEvery = time.Minute
 )
 
 // Server is an authoritative DNS server.
@@ -46,16 +56,37 @@ type Server struct {
 	// (hostmaster.example.net.); empty: hostmaster.ZONE.
 	Hostmaster string
 	Logger     *slog.Logger
-	// Timeout bounds the database reads of one query.
+	// Timeout bounds the database reads of one query, and one reading of a
+	// zone's records.
 	Timeout time.Duration
 
 	udp, tcp *dns.Server
 	wg       sync.WaitGroup
+	base     context.Context // of the zones' loads; cancelled by Close
+	stop     context.CancelFunc
+	loading  sync.WaitGroup // the loads running
 
 	mu     sync.Mutex
 	cache  map[string]*zoneData // by zone name
+	loads  map[string]*load     // the load running, by zone name
+	closed bool                 // no more loads start
 	second int64                // the second counts are for
 	counts map[string]int       // queries by source in that second
+
+	failed, tooLarge, loadFailed lograte.Limiter // log lines, at most once a logEvery each
+
+	// loaded, when set (by tests), is called as each load of a zone's
+	// records starts, in the load's goroutine.
+	loaded func(zone string)
+}
+
+// load is one reading of a zone's records, which every query for the zone
+// that finds its records out of date waits for, rather than reading them
+// itself.
+type load struct {
+	done chan struct{} // closed when the load ends; zd and err are set then
+	zd   *zoneData
+	err  error
 }
 
 // Start listens on addr (host:port; port 0 picks one) over UDP and TCP on
@@ -117,6 +148,10 @@ func (s *Server) Serve(k *Sockets) error {
 	if s.Timeout <= 0 {
 		s.Timeout = 5 * time.Second
 	}
+	for _, l := range []*lograte.Limiter{&s.failed, &s.tooLarge, &s.loadFailed} {
+		l.Every = logEvery
+	}
+	s.base, s.stop = context.WithCancel(context.Background())
 	started := make(chan struct{}, 2)
 	notify := func() { started <- struct{}{} }
 	s.udp = &dns.Server{PacketConn: k.udp, Handler: s, UDPSize: udpSize, NotifyStartedFunc: notify}
@@ -144,6 +179,13 @@ func (s *Server) Close() error {
 		}
 	}
 	s.wg.Wait()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	if s.stop != nil {
+		s.stop()
+	}
+	s.loading.Wait()
 	return errors.Join(errs...)
 }
 
@@ -154,8 +196,8 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
-	m := s.answer(ctx, req)
 	_, udp := w.RemoteAddr().(*net.UDPAddr)
+	m := s.answer(ctx, req, udp)
 	buf, err := pack(req, m, udp)
 	if err != nil {
 		// An answer no DNS message can carry (a name whose records the
@@ -166,7 +208,10 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		if len(req.Question) > 0 {
 			q = req.Question[0]
 		}
-		s.Logger.Warn("dns answer too large to send: answered SERVFAIL", "name", q.Name, "type", dns.TypeToString[q.Qtype], "err", err)
+		if ok, held := s.tooLarge.Allow(time.Now()); ok {
+			s.Logger.Warn("dns answer too large to send: answered SERVFAIL (logged at most once a minute)",
+				"name", q.Name, "type", dns.TypeToString[q.Qtype], "err", err, "not_logged", held)
+		}
 		fail := new(dns.Msg)
 		fail.SetRcode(req, dns.RcodeServerFailure)
 		if buf, err = pack(req, fail, udp); err != nil {
@@ -259,8 +304,8 @@ func inTurns(rrs []dns.RR) []dns.RR {
 	return out
 }
 
-// answer makes the answer to req.
-func (s *Server) answer(ctx context.Context, req *dns.Msg) *dns.Msg {
+// answer makes the answer to req, which came over UDP when udp is set.
+func (s *Server) answer(ctx context.Context, req *dns.Msg, udp bool) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.Compress = true
@@ -268,8 +313,14 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg) *dns.Msg {
 	case req.Opcode != dns.OpcodeQuery:
 		m.SetRcode(req, dns.RcodeNotImplemented)
 		return m
-	case len(req.Question) != 1:
+	case len(req.Question) != 1 || len(rrsOf(req.Extra, dns.TypeOPT)) > 1: // one OPT at most: RFC 6891 §6.1.1
 		m.SetRcode(req, dns.RcodeFormatError)
+		return m
+	}
+	if opt := req.IsEdns0(); opt != nil && opt.Version() != 0 {
+		// RFC 6891 §6.1.3: only version 0 is known; the answer's OPT
+		// (pack's) says version 0.
+		m.SetRcode(req, dns.RcodeBadVers)
 		return m
 	}
 	q := req.Question[0]
@@ -277,9 +328,13 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg) *dns.Msg {
 		m.SetRcode(req, dns.RcodeRefused)
 		return m
 	}
+	if rcode, ok := metaRcode(q.Qtype); ok {
+		m.SetRcode(req, rcode)
+		return m
+	}
 	z, found, err := s.Service.ZoneFor(ctx, q.Name)
 	if err != nil {
-		s.Logger.Error("dns lookup failed", "err", err)
+		s.lookupFailed(err)
 		m.SetRcode(req, dns.RcodeServerFailure)
 		return m
 	}
@@ -289,13 +344,60 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg) *dns.Msg {
 	}
 	zd, err := s.current(ctx, z)
 	if err != nil {
-		s.Logger.Error("dns lookup failed", "err", err)
+		s.lookupFailed(err)
 		m.SetRcode(req, dns.RcodeServerFailure)
 		return m
 	}
 	m.Authoritative = true
 	zd.resolve(m, dns.Fqdn(q.Name), q.Qtype)
+	if q.Qtype == dns.TypeANY && udp {
+		m.Answer = oneRRset(m.Answer)
+	}
 	return m
+}
+
+// metaRcode returns the RCODE of a question for type t that no zone holds
+// (RFC 6895 §3.1: 128 to 255 are QTYPEs and meta-types, OPT too), and
+// whether t is one: zone transfers are refused (RFC 5936 §2.2.1), MAILA and
+// MAILB (RFC 1035 §3.2.3) are not implemented, and a meta-type, which lives
+// only in a message, makes a malformed question (as RFC 9824 §3.5 says of
+// NXNAME). ANY is answered.
+func metaRcode(t uint16) (int, bool) {
+	switch {
+	case t == dns.TypeANY:
+		return 0, false
+	case t == dns.TypeAXFR || t == dns.TypeIXFR:
+		return dns.RcodeRefused, true
+	case t == dns.TypeMAILA || t == dns.TypeMAILB:
+		return dns.RcodeNotImplemented, true
+	case t == dns.TypeOPT || t >= 128 && t <= 255:
+		return dns.RcodeFormatError, true
+	}
+	return 0, false
+}
+
+// oneRRset returns the records of rrs of the lowest type among them: a
+// minimal answer to ANY over UDP (RFC 8482 §4.1), which neither amplifies a
+// forged query nor costs a client that wants more than a retry over TCP,
+// where ANY answers every record of the name.
+func oneRRset(rrs []dns.RR) []dns.RR {
+	if len(rrs) == 0 {
+		return rrs
+	}
+	t := rrs[0].Header().Rrtype
+	for _, rr := range rrs {
+		t = min(t, rr.Header().Rrtype)
+	}
+	return rrsOf(rrs, t)
+}
+
+// lookupFailed logs err, the failure of a query's database read or zone
+// load, answered SERVFAIL: at most once a logEvery, so that a flood of
+// queries at a slow database neither fills the log nor hides the failure.
+func (s *Server) lookupFailed(err error) {
+	if ok, held := s.failed.Allow(time.Now()); ok {
+		s.Logger.Error("dns lookup failed: answered SERVFAIL (logged at most once a minute)", "err", err, "not_logged", held)
+	}
 }
 
 // QueriesPerSecond is how many queries one source (an IPv4 address, an IPv6
@@ -335,25 +437,112 @@ const maxCachedZones = 1000
 // while z's serial, which every change moves on in the change's own
 // transaction, stays the same, so that a query costs one indexed read and
 // not the whole zone's, and every instance still answers from the database.
+//
+// When the serial has moved on, one load reads the zone again, and every
+// query for the zone waits for it rather than reading the zone itself. A
+// query that has waited staleAfter, or its whole time, is answered from
+// the records read before, when there are any of the same zone (its serial
+// tells the older answer): a moment's stale answer rather than none.
 func (s *Server) current(ctx context.Context, z twofold.Zone) (*zoneData, error) {
-	s.mu.Lock()
-	zd, ok := s.cache[z.Name]
-	s.mu.Unlock()
-	if ok && zd.soa.Serial == z.Serial && zd.owner == z.AccountID && zd.created.Equal(z.CreatedAt) {
-		return zd, nil
+	var (
+		stale *zoneData // z's records read before, to answer from meanwhile
+		late  <-chan time.Time
+	)
+	for {
+		s.mu.Lock()
+		zd := s.cache[z.Name]
+		if zd.holds(z) {
+			s.mu.Unlock()
+			return zd, nil
+		}
+		l, err := s.startLoad(z)
+		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if zd.sameZone(z) {
+			stale = zd
+		}
+		if stale != nil && late == nil {
+			t := time.NewTimer(staleAfter)
+			defer t.Stop()
+			late = t.C
+		}
+		select {
+		case <-l.done:
+			switch {
+			case l.err == nil && l.zd.holds(z):
+				return l.zd, nil
+			case l.err != nil && stale != nil:
+				return stale, nil
+			case l.err != nil:
+				return nil, l.err
+			}
+			// A load of another serial ended: look again.
+		case <-late:
+			return stale, nil
+		case <-ctx.Done():
+			if stale != nil {
+				return stale, nil
+			}
+			return nil, fmt.Errorf("dns zone %s: %w", z.Name, ctx.Err())
+		}
+	}
+}
+
+// startLoad returns the load of z's records running, started now when none
+// is. s.mu is held.
+func (s *Server) startLoad(z twofold.Zone) (*load, error) {
+	if l := s.loads[z.Name]; l != nil {
+		return l, nil
+	}
+	if s.closed {
+		return nil, errors.New("dns server closed")
+	}
+	if s.loads == nil {
+		s.loads = map[string]*load{}
+	}
+	l := &load{done: make(chan struct{})}
+	s.loads[z.Name] = l
+	s.loading.Add(1)
+	go func() {
+		defer s.loading.Done()
+		s.load(z, l)
+	}()
+	return l, nil
+}
+
+// load reads z's records, of z's serial or later, parses them, keeps them
+// for the queries to come, and ends l for those waiting.
+func (s *Server) load(z twofold.Zone, l *load) {
+	ctx, cancel := context.WithTimeout(s.base, s.Timeout)
+	defer cancel()
+	if s.loaded != nil {
+		s.loaded(z.Name)
 	}
 	recs, err := s.Service.ZoneRecords(ctx, z.Name)
+	var zd *zoneData
+	if err == nil {
+		zd, err = s.zoneData(ctx, z, recs)
+	}
 	if err != nil {
-		return nil, err
+		err = fmt.Errorf("load dns zone %s: %w", z.Name, err)
+		if ok, held := s.loadFailed.Allow(time.Now()); ok {
+			s.Logger.Error("dns zone not read: its queries are answered from its records read before, or SERVFAIL (logged at most once a minute)",
+				"zone", z.Name, "err", err, "not_logged", held)
+		}
 	}
-	zd = s.zoneData(z, recs)
 	s.mu.Lock()
-	if s.cache == nil || len(s.cache) >= maxCachedZones {
-		s.cache = map[string]*zoneData{}
+	if err == nil {
+		if s.cache == nil || len(s.cache) >= maxCachedZones {
+			s.cache = map[string]*zoneData{}
+		}
+		s.cache[z.Name] = zd
 	}
-	s.cache[z.Name] = zd
+	delete(s.loads, z.Name)
 	s.mu.Unlock()
-	return zd, nil
+	l.zd, l.err = zd, err
+	close(l.done)
 }
 
 // zoneData is a zone's records by owner (relative, "@" for the apex), with
@@ -369,7 +558,22 @@ type zoneData struct {
 	exist   map[string]bool     // owners and the names between them and the apex
 }
 
-func (s *Server) zoneData(z twofold.Zone, recs []twofold.Record) *zoneData {
+// sameZone reports whether zd was read from z, at z's serial or another:
+// the same account's zone, created at the same time (a zone removed and
+// added again, perhaps by another account, is another zone).
+func (zd *zoneData) sameZone(z twofold.Zone) bool {
+	return zd != nil && zd.owner == z.AccountID && zd.created.Equal(z.CreatedAt)
+}
+
+// holds reports whether zd answers for z as it stands: read from z at its
+// serial. Any other serial, later or earlier (a database restored from a
+// backup), is read again.
+func (zd *zoneData) holds(z twofold.Zone) bool {
+	return zd.sameZone(z) && zd.soa.Serial == z.Serial
+}
+
+// zoneData parses z's records recs, as far as ctx lets it.
+func (s *Server) zoneData(ctx context.Context, z twofold.Zone, recs []twofold.Record) (*zoneData, error) {
 	apex := z.Name + "."
 	mbox := s.Hostmaster
 	if mbox == "" {
@@ -382,7 +586,10 @@ func (s *Server) zoneData(z twofold.Zone, recs []twofold.Record) *zoneData {
 	for _, ns := range s.Nameservers {
 		zd.names["@"] = append(zd.names["@"], &dns.NS{Hdr: dns.RR_Header{Name: apex, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: ownTTL}, Ns: ns})
 	}
-	for _, r := range recs {
+	for i, r := range recs {
+		if i%256 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		owner := apex
 		if r.Host != "@" {
 			owner = r.Host + "." + apex
@@ -396,7 +603,7 @@ func (s *Server) zoneData(z twofold.Zone, recs []twofold.Record) *zoneData {
 			zd.exist[h] = true
 		}
 	}
-	return zd
+	return zd, nil
 }
 
 // parent returns the name above host, "@" above a single label. Names are
