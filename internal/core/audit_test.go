@@ -107,6 +107,12 @@ func TestCleanText(t *testing.T) {
 		{"x\xffy", 256, "x\uFFFDy"},
 		{strings.Repeat("é", 200), 255, strings.Repeat("é", 127)},
 		{"abc", 2, "ab"},
+		// Hidden characters a client could use to make the text around
+		// it read otherwise are replaced, not dropped: NUL, a line break,
+		// a text-direction override, a zero-width space, a C1 control, a
+		// Hangul filler, a blank braille pattern.
+		{"a\x00b\nc\u202ed\u200be\u009bf\u3164g\u2800h", 256, "a\uFFFDb\uFFFDc\uFFFDd\uFFFDe\uFFFDf\uFFFDg\uFFFDh"},
+		{"Firefox\u202e", 9, "Firefox"},
 	} {
 		got := core.CleanText(tc.in, tc.max)
 		if got != tc.want || !utf8.ValidString(got) || len(got) > tc.max {

@@ -574,20 +574,6 @@ func (s *Service) counted(ctx context.Context, e twofold.AuditEvent) {
 	}
 }
 
-// CleanText makes s fit a text column and a log line: valid UTF-8 (each
-// invalid byte becomes U+FFFD) without NUL bytes, which PostgreSQL refuses
-// in text, of at most max bytes, cut between characters.
-func CleanText(s string, max int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	if len(s) <= max {
-		return s
-	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
-	}
-	return s[:max]
-}
-
 // Events returns the caller's own audit events that q selects (its
 // AccountID is ignored): newest first, or oldest first after an id for a
 // reader that polls (see checkEventQuery).

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/keyring"
@@ -68,16 +67,6 @@ type Confirmation struct {
 	PaperKey      string
 }
 
-// hiddenRune reports whether r is a control character (line breaks, tabs,
-// terminal escapes, DEL), an invisible format character (text-direction
-// marks, overrides and isolates, zero-width spaces and joiners, soft
-// hyphens), a line or paragraph separator, or the replacement character
-// that stands for bytes that were not UTF-8: in a label they would let a
-// name shown on a page, in a log or in an email look like another.
-func hiddenRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Bidi_Control) || r == utf8.RuneError
-}
-
 // CheckFactorLabel reports why label cannot name a new factor of the
 // caller's account (malformed, or like another's), before anything is spent
 // on the way to EnrolFactor, such as a recovery code for elevation.
@@ -101,11 +90,12 @@ func (s *Service) CheckFactorLabel(ctx context.Context, a Auth, label string) er
 const maxPendingFactors = 5
 
 // checkNewLabel refuses label when another of the account's factors (other
-// than except) is called the same, ignoring case: two authenticators of one
-// name could not be told apart at login or in a notice.
+// than except) is called the same as sameName compares names (case, hidden
+// characters, compatibility forms ignored): two authenticators of one name
+// could not be told apart at login or in a notice.
 func checkNewLabel(fs []twofold.Factor, label, except string) error {
 	for _, f := range fs {
-		if f.ID != except && strings.EqualFold(f.Label, label) {
+		if f.ID != except && sameName(f.Label, label) {
 			if f.Status == twofold.FactorPending {
 				return twofold.Errorf(twofold.CodeConflict, "the setup of an authenticator called %q is not finished: finish or cancel it, or choose another name", f.Label)
 			}
@@ -115,16 +105,16 @@ func checkNewLabel(fs []twofold.Factor, label, except string) error {
 	return nil
 }
 
-// validateLabel trims label and checks it is a name fit to show: one line of
-// 1 to 64 characters with no hidden ones. Its messages call the label a name,
-// as the pages' fields do and checkNewLabel's messages did already.
+// validateLabel trims label and checks it is a name fit to show (checkName).
+// Its messages call the label a name, as the pages' fields do and
+// checkNewLabel's messages did already.
 func validateLabel(label string) (string, error) {
-	label = strings.TrimSpace(label)
-	if label == "" {
+	if strings.TrimSpace(label) == "" {
 		return "", twofold.Errorf(twofold.CodeInvalid, "the authenticator needs a name")
 	}
-	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > 64 || strings.IndexFunc(label, hiddenRune) >= 0 {
-		return "", twofold.Errorf(twofold.CodeInvalid, "a name must be at most 64 characters on one line, without control, invisible or text-direction characters")
+	label, ok := checkName(label)
+	if !ok {
+		return "", twofold.Errorf(twofold.CodeInvalid, "a name must be at most 64 characters on one line, without control, invisible, filler, private-use or text-direction characters, and not only combining marks")
 	}
 	return label, nil
 }

@@ -52,8 +52,10 @@ func (s *Service) Sessions(ctx context.Context, a Auth) ([]SessionInfo, error) {
 		if l.Made.Type == "password.changed" {
 			how = "password change"
 		}
+		// The user agent is cleaned again for events recorded before
+		// CleanText replaced hidden characters.
 		out = append(out, SessionInfo{ID: l.Session.ID, CreatedAt: l.Session.CreatedAt, ExpiresAt: l.Session.ExpiresAt,
-			Source: l.Made.Source, UserAgent: l.Made.UserAgent, How: how, Current: l.Session.ID == a.Session.ID,
+			Source: l.Made.Source, UserAgent: CleanText(l.Made.UserAgent, 256), How: how, Current: l.Session.ID == a.Session.ID,
 			ElevatedUntil: l.Session.ElevatedUntil})
 	}
 	return out, nil

@@ -126,7 +126,7 @@ func (s *Service) AddSSHKey(ctx context.Context, a Auth, label, publicKey string
 		if o.Fingerprint == k.Fingerprint {
 			return SSHKeyEnrolment{}, twofold.Errorf(twofold.CodeConflict, "this key is registered already, as %q", o.Label)
 		}
-		if strings.EqualFold(o.Label, label) {
+		if sameName(o.Label, label) {
 			return SSHKeyEnrolment{}, twofold.Errorf(twofold.CodeConflict, "you already have an SSH key called %q: choose another name", o.Label)
 		}
 	}

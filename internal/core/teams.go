@@ -7,7 +7,6 @@ import (
 	"math"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/permit"
@@ -90,15 +89,15 @@ type TeamView struct {
 	Invitations []twofold.TeamInvitation
 }
 
-// validateTeamName trims name and checks it is one line of 1 to 64
-// characters with no hidden ones.
+// validateTeamName trims name and checks it is a name fit to show
+// (checkName).
 func validateTeamName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
+	if strings.TrimSpace(name) == "" {
 		return "", twofold.Errorf(twofold.CodeInvalid, "the team needs a name")
 	}
-	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > 64 || strings.IndexFunc(name, hiddenRune) >= 0 {
-		return "", twofold.Errorf(twofold.CodeInvalid, "a team name must be at most 64 characters on one line, without control, invisible or text-direction characters")
+	name, ok := checkName(name)
+	if !ok {
+		return "", twofold.Errorf(twofold.CodeInvalid, "a team name must be at most 64 characters on one line, without control, invisible, filler, private-use or text-direction characters, and not only combining marks")
 	}
 	return name, nil
 }

@@ -140,6 +140,9 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 	if err != nil {
 		return twofold.Webhook{}, "", err
 	}
+	if err := checkWebhookDescription(n.Description); err != nil {
+		return twofold.Webhook{}, "", err
+	}
 	id, err := s.newID()
 	if err != nil {
 		return twofold.Webhook{}, "", err
@@ -173,6 +176,17 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 		return twofold.Webhook{}, "", err
 	}
 	return redactWebhook(w, s.Now(), op), secret, nil
+}
+
+// checkWebhookDescription refuses a description that holds a hidden
+// character (hiddenRune: line breaks, escapes, text-direction overrides,
+// zero-width ones): it is shown on the operators' pages and in the audit
+// log, where such characters would make it read as something else.
+func checkWebhookDescription(d string) error {
+	if strings.IndexFunc(d, hiddenRune) >= 0 {
+		return twofold.Errorf(twofold.CodeInvalid, "description must be one line without control, invisible, filler, private-use or text-direction characters")
+	}
+	return nil
 }
 
 // MaxWebhooks is how many webhooks a server delivers to: each is read and

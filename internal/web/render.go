@@ -202,7 +202,7 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return many
 		},
-		"shortUA": shortUserAgent,
+		"shortUA": core.ShortUserAgent,
 		"permit":  permit.Format,
 		"join":    strings.Join,
 		"evlist":  newEventList,
@@ -340,39 +340,4 @@ func eventText(typ string) string {
 		return t
 	}
 	return typ
-}
-
-// shortUserAgent names the browser and system of a user agent, roughly.
-func shortUserAgent(ua string) string {
-	if ua == "" {
-		return ""
-	}
-	browser := ""
-	for _, b := range []struct{ key, name string }{
-		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"HeadlessChrome/", "Headless Chrome"},
-		{"Chromium/", "Chromium"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client", "Go client"},
-	} {
-		if strings.Contains(ua, b.key) {
-			browser = b.name
-			break
-		}
-	}
-	system := ""
-	for _, o := range []struct{ key, name string }{
-		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
-	} {
-		if strings.Contains(ua, o.key) {
-			system = o.name
-			break
-		}
-	}
-	switch {
-	case browser != "" && system != "":
-		return browser + " on " + system
-	case browser != "":
-		return browser
-	case len(ua) > 40:
-		return ua[:40] + "…"
-	}
-	return ua
 }
