@@ -503,6 +503,19 @@ func (s *Service) auditOperator(ctx context.Context, accountID, typ string, m Me
 	s.record(ctx, s.operatorEvent(accountID, typ, m, byOperator, detail, holderDetail), m)
 }
 
+// auditCounterpart records an event on the account of the other party to
+// the caller's action: the inviter whose invitation was answered, the
+// invitee, a member whose role changed or who was removed, the owner of a
+// zone that a teammate wrote to or unshared. detail names the caller as the
+// other party may read it ("by bob"), but the event carries neither the
+// caller's address nor user agent: those are the caller's, recorded in the
+// caller's own event of the same action, and must not land in the log of
+// someone they merely invited, nor outlive the caller's account there
+// (README "Audit log and operations").
+func (s *Service) auditCounterpart(ctx context.Context, accountID, typ, detail string) {
+	s.audit(ctx, accountID, typ, Meta{}, detail)
+}
+
 // operatorEvent is the audit event that auditOperator records.
 func (s *Service) operatorEvent(accountID, typ string, m Meta, byOperator bool, detail, holderDetail string) twofold.AuditEvent {
 	e := s.event(accountID, typ, m, detail, "")

@@ -459,7 +459,7 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 		s.audit(ctx, a.Account.ID, "dns.records_changed", m, fmt.Sprintf("%s %s by %s: %s", rs.describe(), verb, by, counts))
 		if z.AccountID != a.Account.ID {
 			// A teammate's change: the zone's owner sees it in the owner's own log.
-			s.audit(ctx, z.AccountID, "dns.records_changed", m,
+			s.auditCounterpart(ctx, z.AccountID, "dns.records_changed",
 				fmt.Sprintf("%s %s by %s's %s: %s", rs.describe(), verb, a.Account.Username, by, counts))
 		}
 		return nil

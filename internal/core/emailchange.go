@@ -232,6 +232,12 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 		if err := adminAllowed(op, "users", permit.Write); err != nil {
 			return twofold.Account{}, err
 		}
+		// On the record of the account it aimed at, as other refusals of
+		// keys are (README "Operator API"), so that operators see a leaked
+		// key probing; an id that names no account is answered the same.
+		if a, err := s.store.AccountByID(ctx, accountID); err == nil {
+			s.keyRefused(ctx, op, a, "changing the email address: API keys never change addresses", m)
+		}
 		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "an API key cannot change an account's email address (whoever holds it can reset the password): an operator signed in with a fresh second factor can")
 	}
 	if err := s.requireAdminWrite(ctx, op, "users", "changing an account's email address"); err != nil {

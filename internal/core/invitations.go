@@ -121,7 +121,7 @@ func (s *Service) inviteTeamMember(ctx context.Context, a Auth, mb twofold.Membe
 		// The invitee's side happens after the answer: done before it, its
 		// writes would make inviting a real account measurably slower than
 		// inviting a name nobody has.
-		s.later(func(ctx context.Context) { s.tellInvitee(ctx, v, m) })
+		s.later(func(ctx context.Context) { s.tellInvitee(ctx, v) })
 	}
 	return v, nil
 }
@@ -141,8 +141,8 @@ const (
 
 // tellInvitee records the invitation in the invitee's audit log and mails
 // them, within the limits above.
-func (s *Service) tellInvitee(ctx context.Context, v twofold.TeamInvitation, m Meta) {
-	s.audit(ctx, v.AccountID, "team.invitation_received", m, fmt.Sprintf("team %s %q as %s, from %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
+func (s *Service) tellInvitee(ctx context.Context, v twofold.TeamInvitation) {
+	s.auditCounterpart(ctx, v.AccountID, "team.invitation_received", fmt.Sprintf("team %s %q as %s, from %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
 	if !s.mayMailInvitee(ctx, v) {
 		return
 	}
@@ -301,7 +301,7 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 		return twofold.Membership{}, err
 	}
 	s.audit(ctx, a.Account.ID, "team.joined", m, fmt.Sprintf("team %s %q as %s, invited by %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
-	s.audit(ctx, v.InvitedBy, "team.invitation_accepted", m, fmt.Sprintf("team %s %q: %s as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
+	s.auditCounterpart(ctx, v.InvitedBy, "team.invitation_accepted", fmt.Sprintf("team %s %q: %s as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
 	t, err := s.store.Team(ctx, v.TeamID)
 	if err != nil {
 		// The caller joined: answer with what the invitation said of the
@@ -325,6 +325,6 @@ func (s *Service) DeclineTeamInvitation(ctx context.Context, a Auth, id string, 
 		return err
 	}
 	s.audit(ctx, a.Account.ID, "team.invitation_declined", m, fmt.Sprintf("team %s %q as %s, from %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
-	s.audit(ctx, v.InvitedBy, "team.invitation_declined", m, fmt.Sprintf("team %s %q: %s declined to join as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
+	s.auditCounterpart(ctx, v.InvitedBy, "team.invitation_declined", fmt.Sprintf("team %s %q: %s declined to join as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
 	return nil
 }

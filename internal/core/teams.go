@@ -508,7 +508,7 @@ func (s *Service) setTeamRole(ctx context.Context, a Auth, mb twofold.Membership
 	}
 	s.audit(ctx, a.Account.ID, "team.role_changed", m, fmt.Sprintf("team %s %q: %s from %s to %s", teamID, mb.Team.Name, mem.Username, before, r))
 	if mem.AccountID != a.Account.ID {
-		s.audit(ctx, mem.AccountID, "team.role_changed", m, fmt.Sprintf("team %s %q: from %s to %s, by %s", teamID, mb.Team.Name, before, r, a.Account.Username))
+		s.auditCounterpart(ctx, mem.AccountID, "team.role_changed", fmt.Sprintf("team %s %q: from %s to %s, by %s", teamID, mb.Team.Name, before, r, a.Account.Username))
 		s.notify(ctx, mem.AccountID, "your role in a team changed", fmt.Sprintf("%s changed your role in the team %q from %s to %s.", a.Account.Username, mb.Team.Name, before, r))
 	}
 	return mem, nil
@@ -573,13 +573,13 @@ func (s *Service) removeTeamMember(ctx context.Context, a Auth, teamID, username
 			s.audit(ctx, a.Account.ID, "team.left", m, fmt.Sprintf("team %s %q", teamID, mb.Team.Name))
 		} else {
 			s.audit(ctx, a.Account.ID, "team.member_removed", m, fmt.Sprintf("team %s %q: %s", teamID, mb.Team.Name, mem.Username))
-			s.audit(ctx, mem.AccountID, "team.removed", m, fmt.Sprintf("team %s %q, by %s", teamID, mb.Team.Name, a.Account.Username))
+			s.auditCounterpart(ctx, mem.AccountID, "team.removed", fmt.Sprintf("team %s %q, by %s", teamID, mb.Team.Name, a.Account.Username))
 		}
 		// As UnshareZone records it, on both sides.
 		for _, z := range zones {
 			s.audit(ctx, a.Account.ID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s", z, teamID))
 			if !self {
-				s.audit(ctx, mem.AccountID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s, by %s", z, teamID, a.Account.Username))
+				s.auditCounterpart(ctx, mem.AccountID, "dns.zone_unshared", fmt.Sprintf("zone %s no longer shared with team %s, by %s", z, teamID, a.Account.Username))
 			}
 		}
 		switch {
@@ -705,7 +705,7 @@ func (s *Service) unshareZone(ctx context.Context, a Auth, zone, teamID string, 
 	}
 	s.audit(ctx, a.Account.ID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s", z.Name, teamID))
 	if z.AccountID != a.Account.ID {
-		s.audit(ctx, z.AccountID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s, by %s", z.Name, teamID, a.Account.Username))
+		s.auditCounterpart(ctx, z.AccountID, "dns.zone_unshared", fmt.Sprintf("zone %s no longer shared with team %s, by %s", z.Name, teamID, a.Account.Username))
 	}
 	return nil
 }

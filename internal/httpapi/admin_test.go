@@ -948,6 +948,11 @@ func TestOperatorAPIChangesAnEmail(t *testing.T) {
 				t.Errorf("a key changed the address of %s", a.Username)
 			}
 		}
+		// The refusal is on the record of the account it aimed at, as every
+		// refusal of an operator's key is (README "Operator API").
+		if d := eventWith(t, s, f.userID, "admin.key_refused"); !strings.Contains(d, k.id) || !strings.Contains(d, "email address") {
+			t.Errorf("admin.key_refused detail %q: want the key and the email address named", d)
+		}
 		// Nor another operator's address: whoever holds it can have that
 		// operator's password reset (as an operator cannot suspend or
 		// delete another); once no longer an operator, it can.
