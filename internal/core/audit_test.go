@@ -361,3 +361,39 @@ func TestNoticeOutlivesTheCaller(t *testing.T) {
 		})
 	}
 }
+
+// TestEventOutlivesTheCaller: the audit event of a change that was
+// committed is recorded even when the caller's context ends right after
+// the commit (a browser that cancelled the request of a double-clicked
+// button: "insert audit event: context canceled", and the new factor had no
+// factor.created event).
+func TestEventOutlivesTheCaller(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			st := openStore(t, dsn(t))
+			cs := &cancellingStore{Store: st.Store}
+			svc := newService(t, cs, st, nil, nil)
+			auth := signedIn(t, svc, "ada")
+			ctx, cancel := context.WithCancel(t.Context())
+			cs.cancel = cancel
+			enr, err := svc.EnrolFactor(ctx, auth, core.NewFactor{Type: twofold.FactorTOTP, Label: "phone"}, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ctx.Err() == nil {
+				t.Fatal("fixture: the context was not cancelled after the commit")
+			}
+			evs, err := svc.Events(t.Context(), auth, twofold.EventQuery{Limit: 50})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, e := range evs {
+				found = found || e.Type == "factor.created" && strings.Contains(e.Detail, enr.Factor.ID)
+			}
+			if !found {
+				t.Errorf("events after the caller's context ended: %+v, want factor.created of %s", evs, enr.Factor.ID)
+			}
+		})
+	}
+}

@@ -533,6 +533,11 @@ func (s *Service) operatorEvent(accountID, typ string, m Meta, byOperator bool, 
 // each request. The events not recorded are still counted in the metrics
 // (twofold_events_total), as every event is.
 func (s *Service) recordRationed(ctx context.Context, key string, burst int, every time.Duration, e twofold.AuditEvent, m Meta) {
+	if _, inTx := ctx.Value(auditKey{}).(*error); !inTx {
+		var cancel context.CancelFunc
+		ctx, cancel = afterCommit(ctx) // as record does
+		defer cancel()
+	}
 	ok, err := s.store.TakeToken(ctx, key, float64(burst), 1/every.Seconds(), s.Now())
 	if err != nil {
 		s.log.Error("audit event not recorded", "type", e.Type, "err", err)
@@ -560,7 +565,18 @@ func (s *Service) event(accountID, typ string, m Meta, detail, sessionID string)
 }
 
 // record stores audit event e of a request with m (see audit).
+//
+// Outside a transaction the event follows a change already committed (or a
+// refusal already decided), so it is written even when the caller has gone
+// meanwhile: a client that hung up after the commit must not leave the
+// change without its event. It runs on a context that outlives the
+// caller's (afterCommit), bounded so that a dead database cannot hold it.
 func (s *Service) record(ctx context.Context, e twofold.AuditEvent, m Meta) {
+	if _, inTx := ctx.Value(auditKey{}).(*error); !inTx {
+		var cancel context.CancelFunc
+		ctx, cancel = afterCommit(ctx)
+		defer cancel()
+	}
 	accountID, typ, sessionID := e.AccountID, e.Type, e.SessionID
 	if typ == "login.succeeded" && sessionID != "" {
 		s.signedIn(ctx, accountID, sessionID, m)
@@ -702,7 +718,7 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 		// The change is committed: its notices are queued even when the
 		// caller has gone meanwhile (a client that hung up, a sweep whose
 		// time ran out), on a context that outlives the caller's.
-		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noticeTimeout)
+		nctx, cancel := afterCommit(ctx)
 		defer cancel()
 		for _, n := range notes {
 			n(nctx)
@@ -713,6 +729,15 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 
 // noticeTimeout bounds the queueing of a committed change's notices.
 const noticeTimeout = 10 * time.Second
+
+// afterCommit returns a context for what follows a committed change (its
+// audit events, its notices): ctx's values without its cancellation, so a
+// caller that went away after the commit does not cost the change its
+// record, and with a deadline of noticeTimeout, so that a database that
+// does not answer cannot hold the request forever.
+func afterCommit(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), noticeTimeout)
+}
 
 // isInternal reports whether err is a failure of the server (twofold.Fault:
 // an internal error, or a key it cannot read), which rolls a transaction

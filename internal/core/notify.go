@@ -47,6 +47,8 @@ func (s *Service) mail(ctx context.Context, accountID, subject, footer string, l
 		*q = append(*q, func(ctx context.Context) { s.mail(ctx, accountID, subject, footer, lines) })
 		return
 	}
+	ctx, cancel := afterCommit(ctx) // the change is committed: tell its holder even if the caller has gone
+	defer cancel()
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
 		s.log.Error("notification not queued", "subject", subject, "err", err)
