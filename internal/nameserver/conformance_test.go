@@ -11,8 +11,8 @@ import (
 
 // TestQuestionsNotOfAZone: the answers to what no zone holds, asked with a
 // real client: zone transfers are refused (RFC 5936 §2.2.1: an empty
-// NOERROR reads as an empty zone to a transfer client), MAILA and MAILB are
-// not implemented, a question for a meta-type is malformed (RFC 9824 §3.5),
+// NOERROR reads as an empty zone to a transfer client), MAILA and MAILB (obsolete)
+// are answered NOTIMP, a question for a meta-type is malformed (RFC 9824 §3.5),
 // as is a query with two OPT records (RFC 6891 §6.1.1); an EDNS version
 // above 0 gets BADVERS with an OPT of version 0 (RFC 6891 §6.1.3). None
 // carries a record or the zone's SOA.

@@ -359,7 +359,7 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, udp bool) *dns.Msg {
 // metaRcode returns the RCODE of a question for type t that no zone holds
 // (RFC 6895 §3.1: 128 to 255 are QTYPEs and meta-types, OPT too), and
 // whether t is one: zone transfers are refused (RFC 5936 §2.2.1), MAILA and
-// MAILB (RFC 1035 §3.2.3) are not implemented, and a meta-type, which lives
+// MAILB (RFC 1035 §3.2.3, obsolete) are answered NOTIMP, and a meta-type, which lives
 // only in a message, makes a malformed question (as RFC 9824 §3.5 says of
 // NXNAME). ANY is answered.
 func metaRcode(t uint16) (int, bool) {
