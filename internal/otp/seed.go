@@ -6,8 +6,9 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/twofold/twofold/internal/visible"
 )
 
 // Errors of the seed file parsers (ParsePSKC, ParseOATHCSV), for use with errors.Is. Every
@@ -100,8 +101,8 @@ func seedErrorf(format string, args ...any) error {
 }
 
 // CheckSerial trims a token's serial number and reports whether it is fit to store and
-// show: 1 to 64 characters on one line, without control, invisible or text-direction
-// characters. The error wraps ErrSerial.
+// show: 1 to 64 characters on one line, without a character that cannot be seen for what
+// it is (visible.Hidden: controls, invisible and text-direction characters, fillers). The error wraps ErrSerial.
 func CheckSerial(serial string) (string, error) {
 	serial = strings.TrimSpace(serial)
 	if serial == "" {
@@ -113,9 +114,10 @@ func CheckSerial(serial string) (string, error) {
 	return serial, nil
 }
 
-func hiddenRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Bidi_Control) || r == utf8.RuneError
-}
+// hiddenRune reports whether r cannot be seen for what it is (visible.Hidden):
+// serials are refused and attributes in messages cleaned by the same rule as
+// every other name Twofold shows.
+func hiddenRune(r rune) bool { return visible.Hidden(r) }
 
 // check validates a seed's parameters as Twofold can honour them: a secret of MinSecretSize
 // to MaxSecretSize bytes (RFC 4226 §4 R6) without counting the zero bytes at its end
