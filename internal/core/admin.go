@@ -104,7 +104,8 @@ func (s *Service) AuditEvents(ctx context.Context, op Auth, q twofold.EventQuery
 	if len(q.AccountID) > 64 {
 		return nil, nil // no id is longer
 	}
-	return s.store.QueryEvents(ctx, q)
+	evs, err := s.store.QueryEvents(ctx, q)
+	return shownEvents(evs), err
 }
 
 // SetOperatorByName makes the account named username an operator, or with

@@ -627,6 +627,7 @@ func (s *Service) Events(ctx context.Context, a Auth, q twofold.EventQuery) ([]t
 // operator's name and API key (README "Audit log and operations").
 // Operators read events as they are (AuditEvents, InspectAccount).
 func holderView(e twofold.AuditEvent) twofold.AuditEvent {
+	e = shownEvent(e)
 	if e.ByOperator {
 		e.Source, e.UserAgent = "", ""
 	}
@@ -635,6 +636,22 @@ func holderView(e twofold.AuditEvent) twofold.AuditEvent {
 	}
 	e.HolderDetail = ""
 	return e
+}
+
+// shownEvent is e as anyone reads it: its user agent cleaned of characters
+// that cannot be seen for what they are (CleanText), as every user agent
+// has been since it was stored; events stored before that keep the raw one.
+func shownEvent(e twofold.AuditEvent) twofold.AuditEvent {
+	e.UserAgent = CleanText(e.UserAgent, 256)
+	return e
+}
+
+// shownEvents applies shownEvent to each of evs.
+func shownEvents(evs []twofold.AuditEvent) []twofold.AuditEvent {
+	for i := range evs {
+		evs[i] = shownEvent(evs[i])
+	}
+	return evs
 }
 
 // MaxEventTypes bounds the event types one query of the audit log may name.

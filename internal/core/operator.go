@@ -73,6 +73,7 @@ func (s *Service) InspectAccount(ctx context.Context, op Auth, accountID string,
 		if evs, err = s.store.QueryEvents(ctx, twofold.EventQuery{AccountID: accountID, Limit: eventLimit}); err != nil {
 			return AccountSummary{}, err
 		}
+		evs = shownEvents(evs)
 	}
 	locks, err := s.locks(ctx, a)
 	if err != nil {
