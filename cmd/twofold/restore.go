@@ -87,6 +87,10 @@ func (m *Main) restored(r store.RestoreResult) {
 		fmt.Fprintf(m.Stdout, "%d two-factor %s waiting cancelled (two_factor.reset_cancelled; it may have been cancelled after the backup): an operator asks again for any still wanted\n",
 			r.ResetsCancelled, plural(int(r.ResetsCancelled), "reset", "resets"))
 	}
+	if r.CodeMailsDropped > 0 {
+		fmt.Fprintf(m.Stdout, "%d %s with a code or a link (sign-in codes, password-reset and email-change links) dropped from the outbox: the restore voided what they carry\n",
+			r.CodeMailsDropped, plural(int(r.CodeMailsDropped), "mail", "mails"))
+	}
 	if r.MailsWaiting > 0 {
 		fmt.Fprintf(m.Stdout, "%d %s waiting in the outbox, all due at once: the first server to start sends them (those sent after the backup go again)\n",
 			r.MailsWaiting, plural(int(r.MailsWaiting), "mail", "mails"))

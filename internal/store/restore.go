@@ -54,6 +54,10 @@ type RestoreResult struct {
 	// MailsWaiting is how many mails wait in the outbox, each now due at
 	// once.
 	MailsWaiting int64
+	// CodeMailsDropped is how many mails carrying a code or a link (sealed:
+	// sent codes, password-reset and email-change links) were taken out of
+	// the outbox: the restore voided what they carry.
+	CodeMailsDropped int64
 	// WebhooksFailing is how many webhook endpoints, on and failing at
 	// the backup, had their failures cleared, so that the time the backup
 	// was kept does not count towards disabling them.
@@ -92,7 +96,9 @@ var oneTimeTables = []string{"sessions", "logins", "api_tokens", "sent_codes", "
 //     the endpoint failed, and counted it would disable an endpoint at its
 //     first failure after the restore of a backup older than
 //     core.DefaultWebhookDisableAfter;
-//   - every mail waiting in the outbox is due at once: a claim by a
+//   - every mail with a code or a link in it (sealed) is taken out of
+//     the outbox: what it carries is voided below;
+//   - every other mail waiting in the outbox is due at once: a claim by a
 //     worker on the database as it was at the backup (a mail in flight)
 //     would otherwise hold it back for the worker's lease (5 minutes), and
 //     a claim and the wait before a retry look alike in the row;
@@ -151,6 +157,12 @@ func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEv
 		// lease) cannot be told from a retry's wait, so every mail is due
 		// again from when it was queued, and the first server to start
 		// sends it.
+		// A mail with a code or a link in it is sealed; the restore voids
+		// every code and link (below), so such a mail would only tell its
+		// reader to use what no longer works.
+		if r.CodeMailsDropped, err = rowsAffected(q.ExecContext(ctx, `DELETE FROM outbox WHERE seal_ref <> ''`)); err != nil {
+			return fmt.Errorf("after restore: drop mails of voided codes and links: %w", err)
+		}
 		if _, err := q.ExecContext(ctx, `UPDATE outbox SET due_at = created_at WHERE due_at > created_at`); err != nil {
 			return fmt.Errorf("after restore: end outbox leases: %w", err)
 		}
@@ -171,8 +183,8 @@ func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEv
 			return err
 		}
 		r.ResetsCancelled = n
-		e.Detail += fmt.Sprintf("; %d sessions ended, and every sign-in, token, code, challenge and link in progress voided; %d two-factor resets waiting cancelled; %d mails in the outbox due at once; failures of %d webhooks cleared; event ids go on above %d",
-			r.SessionsEnded, r.ResetsCancelled, r.MailsWaiting, r.WebhooksFailing, next)
+		e.Detail += fmt.Sprintf("; %d sessions ended, and every sign-in, token, code, challenge and link in progress voided; %d two-factor resets waiting cancelled; %d mails of voided codes and links dropped; %d mails in the outbox due at once; failures of %d webhooks cleared; event ids go on above %d",
+			r.SessionsEnded, r.ResetsCancelled, r.CodeMailsDropped, r.MailsWaiting, r.WebhooksFailing, next)
 		if err := addEvent(ctx, q, e); err != nil {
 			return err
 		}

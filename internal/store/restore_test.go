@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -272,7 +273,8 @@ func TestRestoreSQLiteCrashAtRename(t *testing.T) {
 // mail (claimed for its 5-minute lease, sending) or while a mail waited
 // to be retried holds it back; restored, the servers would not send it
 // until the claim ran out. The fix-ups make every mail due at once, its
-// attempts kept, on both stores.
+// attempts kept, on both stores; a mail with a code or a link, which the
+// restore voids, is dropped.
 func TestAfterRestoreEndsOutboxLeases(t *testing.T) {
 	for name, dsn := range map[string]func(testing.TB) string{"sqlite": testenv.SQLiteDSN, "postgres": testenv.PostgresDSN} {
 		t.Run(name, func(t *testing.T) {
@@ -296,12 +298,20 @@ func TestAfterRestoreEndsOutboxLeases(t *testing.T) {
 			if ok, err := s.RetryMail(ctx, claimed[1].ID, claimed[1].Attempts, keysT0.Add(30*time.Second), "451 try later"); err != nil || !ok {
 				t.Fatalf("RetryMail: %v, %v", ok, err)
 			}
+			// A mail with a password-reset link, sealed, waits too: the
+			// restore voids the link, so the mail must not go out.
+			if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: "key-1", MasterID: "m", Wrapped: []byte("wrapped"), Created: keysT0}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.EnqueueMail(ctx, store.Mail{To: "alice@example.com", Subject: "reset your password", BodyKeyID: "key-1", SealRef: "mail-ref", SealedBody: []byte("sealed"), CreatedAt: keysT0, DiscardAt: keysT0.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
 			r, err := s.AfterRestore(ctx, 0, twofold.AuditEvent{Type: "database.restored", At: keysT0.Add(time.Second), Source: "cli"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.MailsWaiting != 3 {
-				t.Errorf("MailsWaiting = %d, want 3", r.MailsWaiting)
+			if r.MailsWaiting != 3 || r.CodeMailsDropped != 1 {
+				t.Errorf("MailsWaiting = %d, CodeMailsDropped = %d; want 3 and 1", r.MailsWaiting, r.CodeMailsDropped)
 			}
 			// A worker after the restore, a second after the backup, gets
 			// all three, oldest first, and the attempts go on.
@@ -321,7 +331,7 @@ func TestAfterRestoreEndsOutboxLeases(t *testing.T) {
 				t.Errorf("mails claimed after the restore: %q, want %q", got, want)
 			}
 			evs, err := s.Events(ctx, "", 0, 1)
-			if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Detail, "3 mails in the outbox due at once") {
+			if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Detail, "3 mails in the outbox due at once") || !strings.Contains(evs[0].Detail, "1 mails of voided codes and links dropped") {
 				t.Errorf("the restore's event: %+v, %v; want it to say the mails are due", evs, err)
 			}
 		})
