@@ -38,6 +38,7 @@ var notices = map[string]string{
 	"factor_removed":           "Authenticator removed.",
 	"setup_cancelled":          "Authenticator setup cancelled.",
 	"renamed":                  "Authenticator renamed.",
+	"resynchronised":           "Authenticator resynchronised: both codes are used, and sign-in takes its codes from the next one on.",
 	"required_on":              "Every sign-in now asks for a second factor.",
 	"required_off":             "Sign-in no longer asks for a second factor. Sensitive changes still do.",
 	"recovery_used":            "You signed in with a recovery code. Each code works once.",

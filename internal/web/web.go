@@ -137,6 +137,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/security/factors/{id}/rename":    s.authed(s.rename),
 		"GET /settings/security/factors/{id}/remove":     s.authed(s.removePage),
 		"POST /settings/security/factors/{id}/remove":    s.authed(s.remove),
+		"GET /settings/security/factors/{id}/resync":     s.authed(s.resyncPage),
+		"POST /settings/security/factors/{id}/resync":    s.authed(s.resync),
 		"GET /settings/security/recovery-codes":          s.authed(s.regeneratePage),
 		"POST /settings/security/recovery-codes":         s.authed(s.regenerate),
 		"POST /settings/security/recovery-codes.txt":     s.authed(s.downloadCodes),
