@@ -394,10 +394,11 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	}
 	// The holder's own events say only that the claim failed: were the
 	// cause there, they would tell which serials exist. The operators'
-	// record (an event of no account) has it.
+	// record (an event of no account, opsMeta) has it.
+	opsMeta := claimRecordMeta(m)
 	refuse := func(cause string) error {
 		s.audit(ctx, a.Account.ID, "token.claim_failed", m, fmt.Sprintf("serial %s: unknown, claimed already or wrong code (%s)", truncate(serial, 64), failuresText(failures)))
-		s.audit(ctx, "", "token.claim_failed", m, fmt.Sprintf("account %s: %s", a.Account.ID, cause))
+		s.audit(ctx, "", "token.claim_failed", opsMeta, fmt.Sprintf("account %s: %s", a.Account.ID, cause))
 		s.warnOwner(ctx, a.Account.ID, "token claim", failures, codeDelay)
 		return errBadSecondFactor()
 	}
@@ -489,7 +490,7 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	clear(secret)
 	if !claimed {
 		s.audit(ctx, a.Account.ID, "token.claim_failed", m, fmt.Sprintf("serial %s: unknown, claimed already or wrong code", t.Serial))
-		s.audit(ctx, "", "token.claim_failed", m, fmt.Sprintf("account %s: token %s was claimed meanwhile", a.Account.ID, t.Serial))
+		s.audit(ctx, "", "token.claim_failed", opsMeta, fmt.Sprintf("account %s: token %s was claimed meanwhile", a.Account.ID, t.Serial))
 		return Confirmation{}, errBadSecondFactor()
 	}
 	s.audit(ctx, a.Account.ID, "token.claimed", m, fmt.Sprintf("%s token %s as factor %s", t.Type, t.Serial, id))
@@ -502,4 +503,14 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 		out.RecoveryCodes, out.PaperKey = codes, paper
 	}
 	return out, nil
+}
+
+// claimRecordMeta is m as the operators' record of a failed token claim
+// (an event of no account) carries it: the source address without the
+// user agent, which closing the account scrubs from its own events but
+// cannot find in an event of no account (README "Closing an account"). The
+// holder's own event of the same claim keeps it.
+func claimRecordMeta(m Meta) Meta {
+	m.UserAgent = ""
+	return m
 }

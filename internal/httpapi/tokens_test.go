@@ -159,6 +159,25 @@ func TestClaimHardwareToken(t *testing.T) {
 		if n := countEvents(t, s, a.ID, "token.claim_failed"); n != 4 {
 			t.Errorf("got %d token.claim_failed events, want 4", n)
 		}
+		// The operators' record of each failure (an event of no account)
+		// has the source but not the user agent, which closing the
+		// account could not find to scrub; the holder's own has both.
+		ops, err := s.Store.Events(context.Background(), "", 0, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range ops {
+			if e.Type == "token.claim_failed" && e.AccountID == "" {
+				n++
+				if e.UserAgent != "" || e.Source == "" {
+					t.Errorf("operators' token.claim_failed %q: user agent %q, source %q; want no user agent, a source", e.Detail, e.UserAgent, e.Source)
+				}
+			}
+		}
+		if n == 0 {
+			t.Error("no operators' token.claim_failed event")
+		}
 		left, err := s.Service.HardwareTokens(context.Background(), true)
 		if err != nil || len(left) != 0 {
 			t.Errorf("unclaimed tokens after both claims: %v, %v", left, err)

@@ -84,8 +84,16 @@ func (s *Store) SoleOwnedTeams(ctx context.Context, accountID string) ([]twofold
 // both as operators and as the holder read it (holder_detail), of the
 // events of the types named (those whose detail holds the holder's masked
 // addresses). Their ids, types, times, source addresses and sessions stay.
+// The operators' record of the account's failed token claims, an event of
+// no account whose detail begins "account ID:", loses its user agent too
+// (those stored before such events were written without one).
 func (s *Store) ScrubEvents(ctx context.Context, accountID string, clearDetailOf []string) error {
 	if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE audit_events SET user_agent = '' WHERE account_id = $1 AND user_agent <> ''`, accountID); err != nil {
+		return fmt.Errorf("scrub audit events: %w", err)
+	}
+	prefix := "account " + accountID + ":"
+	if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE audit_events SET user_agent = ''
+		WHERE account_id = '' AND type = 'token.claim_failed' AND user_agent <> '' AND substr(detail, 1, $2) = $1`, prefix, len(prefix)); err != nil {
 		return fmt.Errorf("scrub audit events: %w", err)
 	}
 	for _, typ := range clearDetailOf {

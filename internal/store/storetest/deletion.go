@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,16 @@ func testDeleteAccount(t *testing.T, s *store.Store) {
 	for _, want := range []string{"factors.account_id", "sessions.account_id", "recovery_codes.account_id", "api_keys.account_id", "team_members.account_id", "audit_events.account_id"} {
 		if before[want] == 0 {
 			t.Errorf("AccountRows before the deletion: no %s in %v", want, before)
+		}
+	}
+
+	// The operators' record of a failed token claim (an event of no
+	// account) names the account in its detail; stored with the holder's
+	// user agent before such events were written without one.
+	for _, who := range []string{a.ID, b.ID} {
+		e := twofold.AuditEvent{Type: "token.claim_failed", At: t0, Source: "192.0.2.1", UserAgent: "Firefox", Detail: "account " + who + ": no token has serial X"}
+		if err := s.AddEvent(ctx, e); err != nil {
+			t.Fatal(err)
 		}
 	}
 
@@ -107,6 +118,15 @@ func testDeleteAccount(t *testing.T, s *store.Store) {
 	}
 	if evs, _ := s.Events(ctx, b.ID, 0, 10); len(evs) != 3 || evs[0].UserAgent != "Firefox" || evs[0].HolderDetail == "" {
 		t.Errorf("the other account's events were scrubbed: %+v", evs)
+	}
+	claims, err := s.QueryEvents(ctx, twofold.EventQuery{Types: []string{"token.claim_failed"}, Limit: 10})
+	if err != nil || len(claims) != 2 {
+		t.Fatalf("claim events: %+v, %v", claims, err)
+	}
+	for _, e := range claims {
+		if mine := strings.HasPrefix(e.Detail, "account "+a.ID+":"); mine != (e.UserAgent == "") || e.Source != "192.0.2.1" {
+			t.Errorf("claim event %q after the deletion: user agent %q, source %q; want it scrubbed only for the deleted account, the source kept", e.Detail, e.UserAgent, e.Source)
+		}
 	}
 }
 
