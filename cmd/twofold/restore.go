@@ -99,5 +99,5 @@ func (m *Main) restored(r store.RestoreResult) {
 		fmt.Fprintf(m.Stdout, "%d webhook %s failing at the backup tried again at once, the three days before one is disabled counted from its next failure\n",
 			r.WebhooksFailing, plural(int(r.WebhooksFailing), "endpoint", "endpoints"))
 	}
-	fmt.Fprintln(m.Stdout, `redo by hand what was done after the backup: API keys revoked, recovery codes used, hardware tokens (HOTP) used, passwords changed, factors removed (README "Backup and restore")`)
+	fmt.Fprintln(m.Stdout, `redo by hand what was done after the backup: API keys revoked, recovery codes used, hardware tokens (HOTP) used, passwords changed, factors removed, accounts closed, webhooks deleted (README "Backup and restore")`)
 }

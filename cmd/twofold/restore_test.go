@@ -150,7 +150,7 @@ func TestRestore(t *testing.T) {
 		t.Fatalf("restore: %v\n%s", err, tm.stderr)
 	}
 	aside := path + ".before-restore-20261201T083000Z"
-	for _, want := range []string{aside, sc.keyFile, "ended (everyone signs in again)", "API keys revoked", "1 two-factor reset waiting cancelled"} {
+	for _, want := range []string{aside, sc.keyFile, "ended (everyone signs in again)", "API keys revoked", "accounts closed, webhooks deleted", "1 two-factor reset waiting cancelled"} {
 		if !strings.Contains(tm.stdout.String(), want) {
 			t.Errorf("the report does not say %q: %s", want, tm.stdout)
 		}
