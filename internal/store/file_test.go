@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,5 +120,49 @@ func TestSQLiteOddPaths(t *testing.T) {
 				t.Errorf("events in the copy: got %v, %v; want the one written", evs, err)
 			}
 		})
+	}
+}
+
+// TestSQLiteDeletionLeavesNoCopy: what a deletion removes (here a closed
+// account's email address) is not left readable in the free space of the
+// database file's pages: the writer runs with secure_delete, so the bytes
+// are zeroed when their page is written.
+func TestSQLiteDeletionLeavesNoCopy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "twofold.db")
+	ctx := t.Context()
+	s, err := store.Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "closed-holder-marker@example.com"
+	for _, name := range []string{"alice", "bob"} {
+		a := twofold.Account{ID: "acct-" + name, Username: name, Email: name + "-kept@example.com", PasswordHash: "h", CreatedAt: time.Unix(1_800_000_000, 0)}
+		if name == "alice" {
+			a.Email = marker
+		}
+		if err := s.CreateAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteAccount(ctx, "acct-alice", time.Unix(1_800_000_100, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil { // the last connection checkpoints the WAL into the file
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(b), marker); n > 0 {
+			t.Errorf("%s holds the closed account's address %d times", filepath.Base(f), n)
+		}
+		if f == path && !strings.Contains(string(b), "bob-kept@example.com") {
+			t.Errorf("%s lost the address of the account kept: the check reads the wrong file", filepath.Base(f))
+		}
 	}
 }
