@@ -4,8 +4,12 @@
 // credential hashes. Values are sealed under a data key; data keys are stored in
 // the database wrapped (sealed) by a master key. Each sealed value carries the
 // id of its data key beside it, and its ciphertext is bound to where it lives
-// (table, column, row) by the AEAD's additional data, so a ciphertext copied to
-// another row does not decrypt.
+// (table, column, row id) by the AEAD's additional data, so a ciphertext copied to
+// another row does not decrypt. The binding is to the row's id only: a row whose
+// other columns are changed (a factor moved to another account by someone who
+// can write the database) still decrypts. Such a writer can do worse anyway
+// (replace a password hash, add a factor of their own), so the binding guards
+// against copies, not against a writer of the database.
 //
 // Keys rotate without downtime (Rotate, run by `twofold keys rotate`): a
 // running Keyring re-reads the key file and the data keys when it meets a data
