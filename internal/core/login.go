@@ -95,8 +95,24 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	// A reset of two-factor that has fallen due is carried out now rather
 	// than at the next sweep; the account is read again after it, so that
 	// the session this login may make carries the account's newest epoch.
+	checked := a
 	if a, err = s.resetIfDue(ctx, a, m); err != nil {
 		return LoginResult{}, err
+	}
+	if a.SessionEpoch != checked.SessionEpoch {
+		// The account's sessions were ended after the password was read
+		// (a change of password, a sign-out everywhere, the reset above):
+		// the newest epoch goes only to whoever knows the password as it
+		// is now, or a sign-in with the old password, under way as the
+		// owner changed it, would outlive the change.
+		ok, err := s.checkPassword(password, a.PasswordHash)
+		if err != nil {
+			return LoginResult{}, fmt.Errorf("check password: %w", err)
+		}
+		if !ok {
+			s.audit(ctx, a.ID, "login.password_failed", m, "password changed while it was checked")
+			return LoginResult{}, errBadCredentials()
+		}
 	}
 	if a.Suspended {
 		// Told only to whoever knows the password. A suspension made
