@@ -126,14 +126,16 @@ func TestAPIKeyFormSentTwice(t *testing.T) {
 // TestAddFactorFormSentTwice: the form that adds an app sent twice with the
 // same one-time token starts one setup, and the second answer goes on with
 // it (its key, for the session that started it) rather than refuse the
-// name as a setup not finished. A push device's second answer offers a
-// new enrolment code, the first having been shown in the answer the browser
-// dropped. On SQLite and PostgreSQL.
+// name as a setup not finished; so do the forms that add a phone (one text
+// message, not two) and a security key. A push device's second answer
+// offers a new enrolment code, the first having been shown in the answer
+// the browser dropped. On SQLite and PostgreSQL.
 func TestAddFactorFormSentTwice(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ts := testenv.NewServer(t, dsn(t))
+			g := testenv.NewSMSGateway(t)
+			ts := testenv.NewServer(t, dsn(t), g.Option())
 			account(t, ts, "bob", false, false)
 			c := newClient(t, ts.URL())
 			if r := c.signIn("bob"); r.url.Path != "/settings/security" {
@@ -161,8 +163,38 @@ func TestAddFactorFormSentTwice(t *testing.T) {
 			if r.status != http.StatusOK || !strings.Contains(r.body, "“Laptop” was already added") || !strings.Contains(r.body, "/renew\"") {
 				t.Errorf("second sending of the push form: %d, want the offer of a new code: %s", r.status, pageError(r.body))
 			}
+			if m := regexp.MustCompile(`action="(/settings/security/push/[^"/]+/renew)"`).FindStringSubmatch(r.body); m == nil {
+				t.Error("second sending of the push form: no form for a new enrolment code")
+			} else if r := c.post(m[1], url.Values{}); r.status != http.StatusOK || !strings.Contains(r.body, "twofold device enrol") {
+				t.Errorf("a new enrolment code: %d %s", r.status, pageError(r.body))
+			}
 			if n := strings.Count(c.get("/settings/security").body, "Setup of <strong>Laptop</strong>"); n != 1 {
 				t.Errorf("setups of Laptop: got %d, want 1", n)
+			}
+
+			phone := url.Values{"destination": {"+44 7400 123456"}, "type": {"sms"}, "label": {"Mobile"}, "once": {onceOf(t, page, "/settings/security/sent")}}
+			first = c.post("/settings/security/sent", maps.Clone(phone))
+			if !strings.HasPrefix(first.url.Path, "/settings/security/sent/") {
+				t.Fatalf("first sending of the phone form: at %s (%d): %s", first.url, first.status, pageError(first.body))
+			}
+			again = c.post("/settings/security/sent", maps.Clone(phone))
+			if again.status != http.StatusOK || again.url.Path != first.url.Path {
+				t.Errorf("second sending of the phone form: at %s (%d), want %s: %s", again.url, again.status, first.url.Path, pageError(again.body))
+			}
+			if n := len(g.Messages()); n != 1 {
+				t.Errorf("text messages sent: got %d, want 1", n)
+			}
+
+			key := url.Values{"label": {"YubiKey"}, "once": {onceOf(t, page, "/settings/security/webauthn")}}
+			if r := c.post("/settings/security/webauthn", maps.Clone(key)); r.status != http.StatusOK || !strings.Contains(r.body, "data-webauthn-create") {
+				t.Fatalf("first sending of the key form: %d %s", r.status, pageError(r.body))
+			}
+			r = c.post("/settings/security/webauthn", maps.Clone(key))
+			if r.status != http.StatusOK || !strings.HasPrefix(r.url.Path, "/settings/security/webauthn/") {
+				t.Errorf("second sending of the key form: at %s (%d), want the key's setup page: %s", r.url, r.status, pageError(r.body))
+			}
+			if n := strings.Count(c.get("/settings/security").body, "Setup of <strong>YubiKey</strong>"); n != 1 {
+				t.Errorf("setups of YubiKey: got %d, want 1", n)
 			}
 		})
 	}
