@@ -199,3 +199,53 @@ func TestAddFactorFormSentTwice(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserAPIKeyFormSentTwice: in Chromium, the API key form is sent
+// once in the background (its answer, with the secret, never shown: as a
+// browser drops the first answer of a double click) and then with its
+// button. The page names the key the first sending made, and "Revoke and
+// create it again" brings the form back filled in, which then makes the
+// key anew with its secret shown.
+func TestBrowserAPIKeyFormSentTwice(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "alice", false, true)
+	p := newPage(t, ts.URL())
+	p.shots = artifactsDir(t)
+	p.signIn("alice", testPassword)
+	p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
+	p.wantPath("/settings/security")
+
+	p.open("/settings/security/api-keys")
+	p.fill("#key-name", "certbot")
+	setTextarea(p, "#key-permits", "account * read")
+	status := eval[int](p, `(() => {
+		const f = document.querySelector("#add-key form"), x = new XMLHttpRequest();
+		x.open("POST", f.action, false);
+		x.setRequestHeader("Content-Type", "application/x-www-form-urlencoded");
+		x.send(new URLSearchParams(new FormData(f)).toString());
+		return x.status;
+	})()`)
+	if status != http.StatusOK {
+		t.Fatalf("the first sending: %d", status)
+	}
+	p.click("button#create-key")
+	if got := p.text("#sent-twice h2"); got != "The key “certbot” was already created" {
+		t.Fatalf("second sending: heading %q", got)
+	}
+	if p.exists("#key-secret") || p.exists("#add-key") {
+		t.Error("second sending: a secret or the form shown")
+	}
+	p.screenshot("api-key-sent-twice")
+	p.click("#revoke-again")
+	p.wantPath("/settings/security/api-keys?")
+	if got := eval[string](p, `document.querySelector("#key-name").value + "|" + document.querySelector("#key-permits").value`); got != "certbot|account * read" {
+		t.Errorf("the form after revoke and create again: %q", got)
+	}
+	if !p.exists("#no-keys") {
+		t.Error("the key the first sending made is still listed")
+	}
+	p.click("button#create-key")
+	if p.text("#key-secret") == "" {
+		t.Error("making the key anew shows no secret")
+	}
+}
