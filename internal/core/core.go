@@ -223,6 +223,7 @@ type Store interface {
 	ReplacedEmailStore
 	AccountDeletionStore
 	WebhookStore
+	FormStore
 }
 
 // Config holds the service's tunables.

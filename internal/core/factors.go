@@ -82,12 +82,60 @@ func (s *Service) CheckFactorLabel(ctx context.Context, a Auth, label string) er
 	if err != nil {
 		return err
 	}
-	return checkNewLabel(fs, label, "")
+	live, _, err := s.liveFactors(ctx, a, fs)
+	if err != nil {
+		return err
+	}
+	return checkNewLabel(live, label, "")
 }
 
 // maxPendingFactors bounds the setups an account may have started and not
 // finished: each holds a secret.
 const maxPendingFactors = 5
+
+// PendingSetupTTL is how long an unfinished setup keeps its place. A setup
+// started PendingSetupTTL ago or more and still not confirmed, or whose
+// session has ended (signed out, expired, signed out everywhere: nobody
+// can finish it any more), is stale: it no longer counts towards the
+// maxPendingFactors setups an account may have unfinished, nor keeps its
+// name from a new authenticator, and the next setup started on the account
+// removes it. Else a setup left behind, by a request cut short after it was
+// stored or a page closed half-way, would block new ones until cancelled.
+// Until then its own session may still finish it. An hour is far longer
+// than scanning a QR code, or the ten minutes a sent code, a push
+// enrolment code or a key's registration lasts, each of which can be
+// renewed meanwhile.
+const PendingSetupTTL = time.Hour
+
+// staleSetup reports whether f is a stale setup (PendingSetupTTL), seen
+// from a.
+func (s *Service) staleSetup(ctx context.Context, a Auth, f twofold.Factor) (bool, error) {
+	if f.Status != twofold.FactorPending {
+		return false, nil
+	}
+	if !s.Now().Before(f.CreatedAt.Add(PendingSetupTTL)) {
+		return true, nil
+	}
+	owner, err := s.setupOwnerOf(ctx, a, f)
+	return owner == SetupEnded, err
+}
+
+// liveFactors splits fs, factors of a's account, into the active factors
+// and setups that count (live) and the stale setups.
+func (s *Service) liveFactors(ctx context.Context, a Auth, fs []twofold.Factor) (live, stale []twofold.Factor, err error) {
+	for _, f := range fs {
+		old, err := s.staleSetup(ctx, a, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		if old {
+			stale = append(stale, f)
+		} else {
+			live = append(live, f)
+		}
+	}
+	return live, stale, nil
+}
 
 // checkNewLabel refuses label when another of the account's factors (other
 // than except) is called the same as sameName compares names (case, hidden
@@ -191,7 +239,7 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err
 	}
-	label, err := s.newFactorLabel(ctx, a.Account.ID, n.Label)
+	label, err := s.newFactorLabel(ctx, a, n.Label)
 	if err != nil {
 		return Enrolment{}, err
 	}
@@ -218,7 +266,7 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 			return fmt.Errorf("seal secret: %w", err)
 		}
 		return nil
-	}, func() error { return s.createPending(ctx, f, nil, nil) })
+	}, func() error { return s.createPending(ctx, a, m, f, nil, nil) })
 	if err != nil {
 		return Enrolment{}, err
 	}
@@ -227,15 +275,16 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 	return Enrolment{Factor: f, Secret: otp.EncodeSecret(secret), OTPAuthURI: s.keyURI(a.Account, f, p)}, nil
 }
 
-// createPending stores the pending factor f and, in the same transaction,
-// what more writes, then checks the account's factors as they are with f
+// createPending stores the pending factor f, started by a, and, in the same
+// transaction, what more writes, removes the account's stale setups
+// (PendingSetupTTL), then checks the account's factors as they are with f
 // among them: its name unlike the others' (checkNewLabel), at most
 // maxPendingFactors setups unfinished, and what check adds. The account's
 // row is held from the first write (CreateFactor), so of two setups stored
 // at once each sees the other, and a conflict found then leaves nothing
-// stored: the checks made before, with nothing held, are only a first
-// answer.
-func (s *Service) createPending(ctx context.Context, f twofold.Factor, more func(context.Context) error, check func(context.Context, []twofold.Factor) error) error {
+// stored, the stale setups included: the checks made before, with nothing
+// held, are only a first answer.
+func (s *Service) createPending(ctx context.Context, a Auth, m Meta, f twofold.Factor, more func(context.Context) error, check func(context.Context, []twofold.Factor) error) error {
 	return s.inTx(ctx, func(ctx context.Context) error {
 		if err := s.store.CreateFactor(ctx, f); err != nil {
 			return err
@@ -245,9 +294,19 @@ func (s *Service) createPending(ctx context.Context, f twofold.Factor, more func
 				return err
 			}
 		}
-		fs, err := s.store.Factors(ctx, f.AccountID)
+		all, err := s.store.Factors(ctx, f.AccountID)
 		if err != nil {
 			return err
+		}
+		fs, stale, err := s.liveFactors(ctx, a, all)
+		if err != nil {
+			return err
+		}
+		for _, o := range stale {
+			if _, err := s.store.DeleteFactor(ctx, o.AccountID, o.ID, twofold.FactorPending); err != nil {
+				return err
+			}
+			s.audit(ctx, o.AccountID, "factor.removed", m, string(o.Type)+" "+o.ID+"; unfinished setup expired, removed as another began")
 		}
 		if err := checkNewLabel(fs, f.Label, f.ID); err != nil {
 			return err
@@ -942,15 +1001,20 @@ func normaliseCode(c string) string {
 	}, c)
 }
 
-// newFactorLabel checks a new factor's label against the account's factors
-// (distinct names) and that the account has fewer than maxPendingFactors
-// setups unfinished; it returns the trimmed label.
-func (s *Service) newFactorLabel(ctx context.Context, accountID, label string) (string, error) {
+// newFactorLabel checks a new factor's label against the factors of a's
+// account (distinct names) and that the account has fewer than
+// maxPendingFactors setups unfinished, stale ones left out
+// (PendingSetupTTL); it returns the trimmed label.
+func (s *Service) newFactorLabel(ctx context.Context, a Auth, label string) (string, error) {
 	label, err := validateLabel(label)
 	if err != nil {
 		return "", err
 	}
-	fs, err := s.store.Factors(ctx, accountID)
+	all, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return "", err
+	}
+	fs, _, err := s.liveFactors(ctx, a, all)
 	if err != nil {
 		return "", err
 	}

@@ -261,7 +261,7 @@ func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return PushEnrolment{}, err
 	}
-	label, err := s.newFactorLabel(ctx, a.Account.ID, label)
+	label, err := s.newFactorLabel(ctx, a, label)
 	if err != nil {
 		return PushEnrolment{}, err
 	}
@@ -285,7 +285,7 @@ func (s *Service) EnrolPush(ctx context.Context, a Auth, label, server string, m
 		}
 		return nil
 	}, func() error {
-		return s.createPending(ctx, f, func(ctx context.Context) error { return s.store.CreatePushDevice(ctx, d) }, nil)
+		return s.createPending(ctx, a, m, f, func(ctx context.Context) error { return s.store.CreatePushDevice(ctx, d) }, nil)
 	})
 	if err != nil {
 		return PushEnrolment{}, err

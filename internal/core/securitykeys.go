@@ -103,7 +103,7 @@ func (s *Service) enrolSecurityKey(ctx context.Context, a Auth, n NewFactor, m M
 	} else if n.Password != "" {
 		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "password applies to a passkey only")
 	}
-	label, err := s.newFactorLabel(ctx, a.Account.ID, n.Label)
+	label, err := s.newFactorLabel(ctx, a, n.Label)
 	if err != nil {
 		return Enrolment{}, err
 	}
@@ -133,7 +133,7 @@ func (s *Service) enrolSecurityKey(ctx context.Context, a Auth, n NewFactor, m M
 	}, func() error {
 		// Nothing half-stored: the factor is stored with its ceremony or
 		// not at all.
-		return s.createPending(ctx, f, func(ctx context.Context) error {
+		return s.createPending(ctx, a, m, f, func(ctx context.Context) error {
 			return s.store.PutCeremony(ctx, twofold.Ceremony{Scope: registerScope(id), AccountID: a.Account.ID, Challenge: b.Challenge,
 				Session: b.Session, CreatedAt: now, ExpiresAt: expires})
 		}, nil)

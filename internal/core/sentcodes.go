@@ -223,7 +223,7 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 		}
 		return nil
 	}, func() error {
-		return s.createPending(ctx, f, nil, func(ctx context.Context, fs []twofold.Factor) error {
+		return s.createPending(ctx, a, m, f, nil, func(ctx context.Context, fs []twofold.Factor) error {
 			return s.checkNewDestination(ctx, fs, f.Type, dest, f.ID)
 		})
 	})
@@ -262,7 +262,7 @@ func (s *Service) CheckNewFactor(ctx context.Context, a Auth, n NewFactor) error
 	if n.Type != twofold.FactorPush {
 		return twofold.Errorf(twofold.CodeInvalid, "type must be sms, email or push")
 	}
-	_, err := s.newFactorLabel(ctx, a.Account.ID, n.Label)
+	_, err := s.newFactorLabel(ctx, a, n.Label)
 	return err
 }
 
@@ -279,7 +279,11 @@ func (s *Service) checkSent(ctx context.Context, a Auth, n NewFactor) (dest, hin
 		return "", "", "", twofold.Errorf(twofold.CodeUnavailable, "this server sends no %s, so it cannot confirm an %s factor", sentKind(n.Type), n.Type)
 	}
 	hint = hintOf(n.Type, dest)
-	fs, err := s.store.Factors(ctx, a.Account.ID)
+	all, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return "", "", "", err
+	}
+	fs, _, err := s.liveFactors(ctx, a, all)
 	if err != nil {
 		return "", "", "", err
 	}

@@ -74,7 +74,7 @@ type RestoreResult struct {
 // ceremonies): rows that the backup holds unused may have been used, or
 // ended, since, and would work again. AfterRestore empties them.
 var oneTimeTables = []string{"sessions", "logins", "api_tokens", "sent_codes", "webauthn_ceremonies", "passkey_logins",
-	"ssh_challenges", "password_resets", "email_changes"}
+	"ssh_challenges", "password_resets", "email_changes", "form_uses"}
 
 // AfterRestore mends a database just restored from a backup, in one
 // transaction, before any server uses it:

@@ -173,7 +173,7 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time) error {
 		`DELETE FROM api_tokens WHERE expires_at < $1`, `DELETE FROM sent_codes WHERE expires_at < $1`,
 		`DELETE FROM webauthn_ceremonies WHERE expires_at < $1`, `DELETE FROM passkey_logins WHERE expires_at < $1`,
 		`DELETE FROM ssh_challenges WHERE expires_at < $1`, `DELETE FROM password_resets WHERE expires_at < $1`,
-		`DELETE FROM email_changes WHERE expires_at < $1`} {
+		`DELETE FROM email_changes WHERE expires_at < $1`, `DELETE FROM form_uses WHERE expires_at < $1`} {
 		if _, err := s.conn(ctx).ExecContext(ctx, q, micros(before)); err != nil {
 			return fmt.Errorf("delete expired: %w", err)
 		}

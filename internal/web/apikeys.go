@@ -25,6 +25,12 @@ type apiKeysBody struct {
 	Made   *twofold.APIKey
 	Secret string
 	Host   string // the server's host name as the browser reached it, for the .netrc example
+	// Once is the form's one-time token (once.go).
+	Once string
+	// Again is the key the first sending of a form sent twice made: its
+	// secret was in the answer to that sending, which the browser
+	// dropped. Name, Permits and Expiry are the form's, to make it anew.
+	Again *twofold.APIKey
 }
 
 // expiries are the lifetimes the form offers, by value.
@@ -52,8 +58,9 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, a core.Au
 		return
 	}
 	b.Keys = keys
-	if b.Made == nil {
+	if b.Made == nil && b.Again == nil {
 		b.Elevation = s.elevationFor(r, a, p, "/settings/security/api-keys")
+		b.Once = s.onceToken(r, a, onceAPIKey)
 	}
 	if b.Elevation != nil {
 		b.Elevation.Keep = url.Values{"name": {b.Name}, "permits": {b.Permits}, "expiry": {b.Expiry}}
@@ -70,6 +77,13 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, a core.Aut
 	f := r.PostForm
 	b := apiKeysBody{Name: f.Get("name"), Permits: f.Get("permits"), Expiry: f.Get("expiry")}
 	again := func(err error) { s.renderAPIKeys(w, r, a, s.status(w, r, err), b, "", message(err)) }
+	// The form's token before all: a second sending must not spend the
+	// code, nor make a second key.
+	use, ok := s.once(r, a, onceAPIKey, again, func(made string) { s.apiKeyMadeBefore(w, r, a, b, made) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	// The code first: once it is accepted, a mistake in the rest of the
 	// form does not ask for another.
 	if err := s.elevateFromForm(w, r, &a); err != nil {
@@ -102,15 +116,47 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, a core.Aut
 		again(err)
 		return
 	}
+	use.Done(r.Context(), k.ID)
 	s.renderAPIKeys(w, r, a, http.StatusOK, apiKeysBody{Made: &k, Secret: secret}, "", "")
 }
 
+// apiKeyMadeBefore answers the second sending of a form whose first made
+// the key made (or had not finished, made ""): no second key, and the page
+// says what happened to the first one, whose secret was shown only in the
+// answer the browser dropped, and offers to revoke it and make it anew
+// with the form's fields.
+func (s *Server) apiKeyMadeBefore(w http.ResponseWriter, r *http.Request, a core.Auth, b apiKeysBody, made string) {
+	if made != "" {
+		keys, err := s.svc.APIKeys(r.Context(), a)
+		if err != nil {
+			s.fail(w, r, &a, err)
+			return
+		}
+		for _, k := range keys {
+			if k.ID == made {
+				b.Again = &k
+				s.renderAPIKeys(w, r, a, http.StatusOK, b, "", "")
+				return
+			}
+		}
+	}
+	s.renderAPIKeys(w, r, a, http.StatusConflict, b, "", "This form was sent twice. The first sending had not finished making its key when the second arrived: look for the key in the list below before you create another. A key whose secret you did not copy can be revoked.")
+}
+
 // revokeAPIKey revokes a key and the keys it made: no code needed, taking
-// power away must be quick.
+// power away must be quick. Sent from the page of a form sent twice
+// (apiKeyMadeBefore, with "again"), it goes back to the form filled in as
+// it was, to make the key anew.
 func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	if err := s.svc.RevokeAPIKey(r.Context(), a, r.PathValue("id"), httpapi.Meta(r)); err != nil {
 		s.renderAPIKeys(w, r, a, s.status(w, r, err), apiKeysBody{Expiry: "90d"}, "", message(err))
 		return
 	}
-	http.Redirect(w, r, "/settings/security/api-keys?m=api_key_revoked", http.StatusSeeOther)
+	next := url.Values{"m": {"api_key_revoked"}}
+	if f := r.PostForm; f.Get("again") == "1" {
+		next.Set("name", f.Get("name"))
+		next.Set("permits", f.Get("permits"))
+		next.Set("expiry", f.Get("expiry"))
+	}
+	http.Redirect(w, r, "/settings/security/api-keys?"+next.Encode(), http.StatusSeeOther)
 }

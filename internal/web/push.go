@@ -84,9 +84,16 @@ func stateFileName(label string) string {
 // addPush adds a push device; with two-factor on, a fresh check first.
 func (s *Server) addPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	label := r.PostForm.Get("label")
+	refused := func(err error) { s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "") }
+	// The form's token before all (enrol).
+	use, ok := s.once(r, a, oncePush, refused, func(made string) { s.setupMadeBefore(w, r, a, made) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	// The name first: a code given for elevation is spent once accepted.
 	if err := s.svc.CheckNewFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorPush, Label: label}); err != nil {
-		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		refused(err)
 		return
 	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
@@ -99,9 +106,10 @@ func (s *Server) addPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		return
 	}
 	if err != nil {
-		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		refused(err)
 		return
 	}
+	use.Done(r.Context(), e.Factor.ID)
 	s.renderPushEnrol(w, r, a, e)
 }
 
@@ -131,7 +139,7 @@ func (s *Server) askPush(w http.ResponseWriter, r *http.Request, a core.Auth, la
 	s.askToConfirm(w, r, a, status, "Add a push device", errMsg, confirmBody{
 		Heading: heading, Action: pushPath, Cancel: "/settings/security", Button: "Add the device",
 		Text:    []string{"A push device approves sign-ins to your account and its sensitive changes, so adding one needs a code from an authenticator you already have."},
-		Fields:  map[string]string{"label": label},
+		Fields:  map[string]string{"label": label, onceField: s.onceToken(r, a, oncePush)},
 		Keep:    url.Values{"label": {label}},
 		Unasked: "/settings/security",
 	})

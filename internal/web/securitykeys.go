@@ -32,8 +32,15 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	password := r.PostForm.Get("current_password")
 	kind := keyKind(passkey)
 	ask := func(status int, errMsg string) { s.askAddKey(w, r, a, label, passkey, status, errMsg) }
+	refused := func(err error) { s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "") }
+	// The form's token before all (enrol).
+	use, ok := s.once(r, a, onceKey, refused, func(made string) { s.setupMadeBefore(w, r, a, made) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
-		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		refused(err)
 		return
 	}
 	if passkey && password == "" {
@@ -54,9 +61,10 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		return
 	}
 	if err != nil {
-		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		refused(err)
 		return
 	}
+	use.Done(r.Context(), e.Factor.ID)
 	s.render(w, r, http.StatusOK, "securitykey", Page{Title: "Add a " + kind, Account: &a.Account,
 		Body: keyBody{Factor: e.Factor, Options: string(e.Options)}})
 }
@@ -87,11 +95,12 @@ func (s *Server) askAddKey(w http.ResponseWriter, r *http.Request, a core.Auth, 
 		Heading: "Add a " + kind + "?", Action: "/settings/security/webauthn", Cancel: "/settings/security", Button: "Continue",
 		Text:     []string{"A " + kind + " can sign in to your account and approve its sensitive changes, so adding one needs a check with an authenticator you already have."},
 		AskLabel: true, Label: label,
+		Fields:  map[string]string{onceField: s.onceToken(r, a, onceKey)},
 		Keep:    url.Values{"label": {label}},
 		Unasked: "/settings/security",
 	}
 	if passkey {
-		b.Fields = map[string]string{"passkey": "1"}
+		b.Fields["passkey"] = "1"
 		b.Keep.Set("passkey", "1")
 		b.AskPassword = true
 		b.Text = []string{"A passkey signs in to your account on its own, without your password, so adding one takes your password, and a check with an authenticator you already have."}

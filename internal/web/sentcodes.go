@@ -31,10 +31,17 @@ func (s *Server) addSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	kind := sentKindOf(r.PostForm.Get("type"))
 	dest, label := r.PostForm.Get("destination"), r.PostForm.Get("label")
 	n := newSent(kind, dest, label)
+	refused := func(err error) { s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "") }
+	// The form's token before all (enrol).
+	use, ok := s.once(r, a, onceSent, refused, func(made string) { s.setupMadeBefore(w, r, a, made) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	// The phone or address and the name first: a code given for
 	// elevation is spent once accepted.
 	if err := s.svc.CheckNewFactor(r.Context(), a, n); err != nil {
-		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		refused(err)
 		return
 	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
@@ -47,9 +54,10 @@ func (s *Server) addSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		return
 	}
 	if err != nil {
-		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), "")
+		refused(err)
 		return
 	}
+	use.Done(r.Context(), e.Factor.ID)
 	http.Redirect(w, r, "/settings/security/sent/"+e.Factor.ID, http.StatusSeeOther)
 }
 
@@ -100,12 +108,14 @@ func (s *Server) askSent(w http.ResponseWriter, r *http.Request, a core.Auth, ki
 		heading = map[twofold.FactorType]string{twofold.FactorSMS: "Add the phone “", twofold.FactorEmail: "Add the email address “"}[kind] + dest + "”?"
 	}
 	fields := map[string]string{"type": string(kind), "destination": dest, "label": label}
+	keep := url.Values{"type": {fields["type"]}, "destination": {dest}, "label": {label}}
+	fields[onceField] = s.onceToken(r, a, onceSent)
 	s.askToConfirm(w, r, a, status, "Add a phone or address", errMsg, confirmBody{
 		Heading: heading,
 		Action:  "/settings/security/sent", Cancel: "/settings/security", Button: "Send a code",
 		Text:    []string{"A phone or an address that is sent codes can sign in to your account and approve its sensitive changes, so adding one needs a code from an authenticator you already have."},
 		Fields:  fields,
-		Keep:    url.Values{"type": {fields["type"]}, "destination": {dest}, "label": {label}},
+		Keep:    keep,
 		Unasked: "/settings/security",
 	})
 }

@@ -34,6 +34,9 @@ type securityBody struct {
 	// Invitations counts the invitations to teams waiting for the
 	// account's answer, shown on the page people land on after sign-in.
 	Invitations int
+	// Once holds the one-time tokens of the forms that add an
+	// authenticator, by purpose (once.go).
+	Once map[string]string
 }
 
 func (s *Server) security(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -62,7 +65,10 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 		return
 	}
 	b := securityBody{Profile: p, Events: evs, Label: label, Invitations: len(invitations),
-		Elsewhere: map[string]bool{}, Ended: map[string]bool{}}
+		Elsewhere: map[string]bool{}, Ended: map[string]bool{}, Once: map[string]string{}}
+	for _, purpose := range []string{onceEnrol, onceSent, onceKey, oncePush} {
+		b.Once[purpose] = s.onceToken(r, a, purpose)
+	}
 	for _, f := range p.Factors {
 		if f.Status == twofold.FactorActive {
 			b.Active = append(b.Active, f)
@@ -89,9 +95,17 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		http.Redirect(w, r, claimPath+"?"+url.Values{"label": {label}}.Encode(), http.StatusSeeOther)
 		return
 	}
+	refused := func(err error) { s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), label) }
+	// The form's token before all: the setup a first sending started
+	// holds the name, which a second sending would be refused.
+	use, ok := s.once(r, a, onceEnrol, refused, func(made string) { s.setupMadeBefore(w, r, a, made) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	// The name first: a code given for elevation is spent once accepted.
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
-		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), label)
+		refused(err)
 		return
 	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
@@ -104,10 +118,50 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		return
 	}
 	if err != nil {
-		s.renderSecurity(w, r, a, s.status(w, r, err), "", message(err), label)
+		refused(err)
 		return
 	}
+	use.Done(r.Context(), e.Factor.ID)
 	http.Redirect(w, r, "/settings/security/totp/"+e.Factor.ID, http.StatusSeeOther)
+}
+
+// setupMadeBefore answers the second sending of a form that adds an
+// authenticator, whose first sending started the setup made (or had not
+// finished, made ""): the second starts none, and goes on with the
+// first's, which this session started and so may finish
+// (core.PendingEnrolment): the setup page of an app, a hardware token, a
+// phone or an address, or of a security key (which begins its
+// registration anew). A push device's enrolment code was shown once, in
+// the answer the browser dropped: the page offers a new one.
+func (s *Server) setupMadeBefore(w http.ResponseWriter, r *http.Request, a core.Auth, made string) {
+	if made == "" {
+		s.renderSecurity(w, r, a, http.StatusConflict, "", "This form was sent twice, and the first sending had not finished when the second arrived. If the authenticator is listed below as not finished, finish or cancel its setup there.", "")
+		return
+	}
+	_, f, err := s.findFactor(r, a, made)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && f.Status != twofold.FactorPending {
+		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	switch {
+	case f.Type == twofold.FactorPush:
+		s.askToConfirm(w, r, a, http.StatusOK, "Add a push device", "", confirmBody{
+			Heading: "The push device “" + f.Label + "” was already added",
+			Action:  pushPath + "/" + f.ID + "/renew", Cancel: "/settings/security", Button: "Show a new enrolment code",
+			Text: []string{"The form was sent twice (a second press of the button, say). The first sending added the push device “" + f.Label + "”; the second added nothing.",
+				"Its enrolment code was shown only in the answer to the first sending, which your browser dropped for the second one. Show a new code to enrol the device: the first one stops working."},
+		})
+	case f.Type == twofold.FactorWebAuthn:
+		http.Redirect(w, r, keysPath+f.ID, http.StatusSeeOther)
+	case f.Type.SendsCodes():
+		http.Redirect(w, r, "/settings/security/sent/"+f.ID, http.StatusSeeOther)
+	default:
+		http.Redirect(w, r, "/settings/security/totp/"+f.ID, http.StatusSeeOther)
+	}
 }
 
 // addAnotherPage is the page renderAddAnother shows, reached by its links to
@@ -146,7 +200,7 @@ func (s *Server) renderAddAnother(w http.ResponseWriter, r *http.Request, a core
 		Heading: "Add another authenticator?", Action: self, Cancel: "/settings/security", Button: "Continue",
 		Text:     []string{"An authenticator can sign in to your account and approve its sensitive changes, so adding one needs a code from one you already have."},
 		AskLabel: true, Label: label, Elevation: s.elevationFor(r, a, p, self),
-		Fields: map[string]string{"type": string(kind)},
+		Fields: map[string]string{"type": string(kind), onceField: s.onceToken(r, a, onceEnrol)},
 	}
 	if b.Elevation == nil && r.Method == http.MethodGet { // nothing to confirm: add it from the settings
 		http.Redirect(w, r, "/settings/security", http.StatusSeeOther)

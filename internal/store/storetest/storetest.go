@@ -98,6 +98,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Session/EndByToken", testEndSessionByToken},
 		{"Session/Delete", testDeleteSession},
 		{"Session/DeleteExpired", testDeleteExpired},
+		{"Session/FormOnce", testFormOnce},
 
 		{"DataKeys", testDataKeys},
 

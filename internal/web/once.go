@@ -1,0 +1,64 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/twofold/twofold/internal/core"
+)
+
+// Forms that make something carry a one-time form token (core.TakeForm) in
+// the field onceField, one per form and purpose, made as the page is
+// rendered: sent twice, such as by a double click whose first answer the
+// browser drops, the form makes one thing, and the second answer tells of
+// it. This holds without JavaScript: the server alone keeps it.
+
+// onceField is the name of the form field that holds the one-time token.
+const onceField = "once"
+
+// The purposes of one-time form tokens: one per form that makes
+// something.
+const (
+	onceAPIKey = "api-key"  // an API key (createAPIKey)
+	onceEnrol  = "enrol"    // an app or hardware token's setup (enrol)
+	onceSent   = "sent"     // a phone or an address (addSent)
+	oncePush   = "push"     // a push device (addPush)
+	onceKey    = "webauthn" // a security key or passkey (addKey)
+)
+
+// onceToken returns a one-time token for a form of purpose on the page
+// answering a's session, or "" when none can be made (the form then works
+// as before, without the guard).
+func (s *Server) onceToken(r *http.Request, a core.Auth, purpose string) string {
+	t, err := s.svc.NewFormToken(a, purpose)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "no form token", "purpose", purpose, "err", err)
+		return ""
+	}
+	return t
+}
+
+// once takes the one-time token of the form r sends for purpose. On the
+// form's first sending it returns the core.FormUse, which the handler
+// tells what it made (Done with the id, or "" when it made nothing: a
+// deferred Done(ctx, "") covers every failure). When the form was sent
+// before it calls again with the id of what the first sending made (""
+// when that one had not finished) and returns false; a token that is out
+// of date or not this session's goes to refused, the form's error path,
+// and returns false. A form sent without a token is sent as before: nil,
+// true.
+func (s *Server) once(r *http.Request, a core.Auth, purpose string, refused func(error), again func(made string)) (*core.FormUse, bool) {
+	token := r.PostForm.Get(onceField)
+	if token == "" {
+		return nil, true
+	}
+	u, err := s.svc.TakeForm(r.Context(), a, purpose, token)
+	if err != nil {
+		refused(err)
+		return nil, false
+	}
+	if u.Again {
+		again(u.Made)
+		return nil, false
+	}
+	return u, true
+}
