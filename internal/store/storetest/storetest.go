@@ -144,6 +144,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Team/RemovedMemberTakesZones", testTeamRemovedMemberTakesZones},
 		{"Race/TeamOwners", testRaceTeamOwners},
 		{"Team/Invitations", testInvitationRoundTrip},
+		{"Team/InvitationUnlessRequired", testInvitationUnlessRequired},
 		{"Race/InvitationAccept", testRaceInvitationAccept},
 		{"Race/TeamLimits", testRaceTeamLimits},
 
