@@ -309,7 +309,7 @@ type Activation struct {
 // login, its account's active TOTP factors, and the account's code throttle.
 type SecondStep struct {
 	Login       Login
-	Factors     []Factor // active TOTP factors, oldest first, without label and times of use
+	Factors     []Factor // active TOTP factors, oldest first, without label; with when each was confirmed and last used
 	Failures    int      // consecutive failed codes of the account
 	LockedUntil time.Time
 }

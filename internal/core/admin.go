@@ -337,6 +337,12 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 		// two-factor, nor be the one who answers a password-reset link: a
 		// suspension must not let a reset pass unopposed (a key that asks
 		// for a reset and then suspends the holder until it is due).
+		// The reset as it was, for the addresses an operator replaced that
+		// were told of it: they hear of its end too (tellSuspendedReset).
+		r, _, err := s.store.TwoFactorReset(ctx, a.ID)
+		if err != nil {
+			return err
+		}
 		cancelled, err := s.store.CancelTwoFactorReset(ctx, a.ID)
 		if err != nil {
 			return err
@@ -352,6 +358,9 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 			lines = append(lines, "The reset of your two-factor that was waiting is cancelled.")
 		}
 		s.notify(ctx, a.ID, "your account was suspended", lines...)
+		if cancelled {
+			return s.tellSuspendedReset(ctx, a.ID, r)
+		}
 		return nil
 	})
 	if err != nil {
@@ -359,6 +368,37 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 	}
 	a.Suspended, a.PasswordHash = on, ""
 	return a, nil
+}
+
+// tellSuspendedReset mails the addresses an operator replaced on the
+// account that reset r was told to (see scheduleReset) that the suspension
+// of the account cancelled it, as the holder's address is told, after the
+// transaction commits. Whoever talked an operator into a new address would
+// otherwise be the only one to hear of the reset's end, and could ask for
+// another once the suspension is lifted.
+func (s *Service) tellSuspendedReset(ctx context.Context, accountID string, r twofold.TwoFactorReset) error {
+	if s.notifier == nil {
+		return nil
+	}
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	// r is zero only if the reset came between its read and its
+	// cancellation: then every address still kept is told.
+	asked, requested := r.RequestedAt, ""
+	if asked.IsZero() {
+		asked = s.Now()
+	}
+	if r.RequestedBy != "" {
+		requested = " that " + publicName(r.RequestedBy) + " requested"
+	}
+	former, err := s.formerAddresses(ctx, a, asked.Add(-s.ReplacedEmailKeep()))
+	if err != nil {
+		return err
+	}
+	return s.tellFormer(ctx, a, former, false, "the reset of your two-factor was cancelled", formerFooterSuspended,
+		"The reset of two-factor on your account"+requested+" was cancelled: an operator suspended the account, so its holder could not have cancelled the reset. Your authenticators, recovery codes and paper key stay as they are. Until the suspension is lifted, nobody can sign in to the account.")
 }
 
 // errSuspended is the answer to the holder of a suspended account who

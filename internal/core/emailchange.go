@@ -26,8 +26,12 @@ type EmailChangeStore interface {
 	// gives the account its address, all or nothing; ok is false, and
 	// nothing written, when that change is gone.
 	ApplyEmailChange(ctx context.Context, accountID string, hash []byte) (email string, ok bool, err error)
-	// SetEmail sets the account's address, for an operator.
-	SetEmail(ctx context.Context, accountID, email string) error
+	// SetEmail sets the account's address, for an operator, recording at
+	// as when an operator last changed it.
+	SetEmail(ctx context.Context, accountID, email string, at time.Time) error
+	// EmailChangedByOperatorAt returns when an operator last changed the
+	// account's address, or zero when none has.
+	EmailChangedByOperatorAt(ctx context.Context, accountID string) (time.Time, error)
 	// DeleteEmailChange deletes the account's waiting change, if any.
 	DeleteEmailChange(ctx context.Context, accountID string) error
 }
@@ -276,13 +280,14 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 			return errOperatorEmail()
 		}
 		old = cur.Email
-		if err := s.store.SetEmail(ctx, a.ID, email); err != nil {
+		now := s.Now()
+		if err := s.store.SetEmail(ctx, a.ID, email, now); err != nil {
 			return err
 		}
 		// Whoever talked the operator into this address could next talk
 		// one into a reset of two-factor: the old address hears of it too.
 		if old != "" {
-			if err := s.store.KeepReplacedEmail(ctx, a.ID, old, s.Now()); err != nil {
+			if err := s.store.KeepReplacedEmail(ctx, a.ID, old, now); err != nil {
 				return err
 			}
 		}

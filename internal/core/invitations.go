@@ -251,8 +251,10 @@ func (s *Service) invitationFor(ctx context.Context, a Auth, id string) (twofold
 
 // AcceptTeamInvitation makes the caller a member of the invitation's team
 // with its role. The invitation stands only while whoever made it still
-// manages the team and may give that role; otherwise it is void and
-// deleted. Accepting a team that requires two-factor turns on the
+// manages the team and may give that role, and, when the team requires
+// two-factor, only if its policy admits the invitation's inviter as they
+// made it (inviterAdmitted); otherwise it is void and deleted, and the
+// caller is told why. Accepting a team that requires two-factor turns on the
 // caller's own requirement through the team's policy. The store makes the
 // caller a member only while the inviter's role is still the one checked
 // here, and while the caller's teams and the team's members are still
@@ -279,6 +281,22 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 		s.audit(ctx, a.Account.ID, "team.invitation_void", m, fmt.Sprintf("team %s %q: %s no longer may give the role %s", v.TeamID, v.TeamName, v.InvitedByName, v.Role))
 		return twofold.Membership{}, twofold.Errorf(twofold.CodeConflict, "this invitation no longer stands: %s no longer manages the team or may give that role; ask the team's owners to invite you again", v.InvitedByName)
 	}
+	// A team that requires two-factor is managed only by managers its
+	// policy admits (managesTeam): an invitation from one it keeps out
+	// lets nobody in, also when the team came to require two-factor after
+	// the invitation was made.
+	admitted, err := s.inviterAdmitted(ctx, v)
+	if err != nil {
+		return twofold.Membership{}, err
+	}
+	if !admitted && by.Team.RequireTwoFactor {
+		if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{}); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+			return twofold.Membership{}, err
+		}
+		s.audit(ctx, a.Account.ID, "team.invitation_void", m, fmt.Sprintf("team %s %q: the team requires two-factor authentication, and %s invited without a second factor", v.TeamID, v.TeamName, v.InvitedByName))
+		s.auditCounterpart(ctx, v.InvitedBy, "team.invitation_void", fmt.Sprintf("team %s %q: %s as %s could not join: the team requires two-factor authentication, and you invited them without a second factor; invite them again from a session that passed one", v.TeamID, v.TeamName, a.Account.Username, v.Role))
+		return twofold.Membership{}, twofold.Errorf(twofold.CodeConflict, "this invitation no longer stands: the team %q requires two-factor authentication of those who manage it, and %s invited you without a second factor; ask the team's owners to invite you again", v.TeamName, v.InvitedByName)
+	}
 	mine, err := s.store.Memberships(ctx, a.Account.ID)
 	if err != nil {
 		return twofold.Membership{}, err
@@ -294,7 +312,10 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 		return twofold.Membership{}, twofold.Errorf(twofold.CodeConflict, "the team has %d members, the most it may", MaxTeamMembers)
 	}
 	inviter := twofold.TeamMember{AccountID: v.InvitedBy, Role: by.Role}
-	if _, err := s.store.AcceptTeamInvitation(ctx, v.ID, a.Account.ID, s.Now(), inviter, MaxTeamsPerAccount, MaxTeamMembers); err != nil {
+	// An invitation the policy would not admit is used only while the team
+	// still does not require two-factor: the store checks it as it holds
+	// the team, so that a policy turned on meanwhile is not passed.
+	if _, err := s.store.AcceptTeamInvitation(ctx, v.ID, a.Account.ID, s.Now(), inviter, !admitted, MaxTeamsPerAccount, MaxTeamMembers); err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
 			return twofold.Membership{}, errNoInvitation()
 		}
@@ -310,6 +331,28 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 		t = twofold.Team{ID: v.TeamID, Name: v.TeamName, RequireTwoFactor: v.RequireTwoFactor}
 	}
 	return twofold.Membership{Team: t, Role: v.Role}, nil
+}
+
+// inviterAdmitted reports whether a team's two-factor policy admits the
+// invitation v as its inviter made it (teamPolicyAdmits): the inviter's
+// account has an active factor confirmed no later than the invitation.
+// Inviting takes an elevated session of a manager with a factor
+// (requireElevationIfEnabled), and only a second factor elevates, so such
+// an invitation came from a session that passed one; one made before the
+// manager had a factor came from a session that passed none, and one whose
+// inviter has no factor now is from a manager the policy keeps out. (A
+// factor removed and another added since counts as none: the safe side.)
+func (s *Service) inviterAdmitted(ctx context.Context, v twofold.TeamInvitation) (bool, error) {
+	fs, err := s.store.Factors(ctx, v.InvitedBy)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range fs {
+		if f.Status == twofold.FactorActive && f.ConfirmedAt != nil && !f.ConfirmedAt.After(v.CreatedAt) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // DeclineTeamInvitation deletes the caller's invitation unanswered.

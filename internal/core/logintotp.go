@@ -132,7 +132,7 @@ func (s *Service) matchTOTP(ctx context.Context, factors []twofold.Factor, code 
 			return f, step, "", nil
 		}
 		if cause == "wrong code" && usedBefore(f.Secret, code, now, params, f.Drift, s.cfg.TOTPWindow, f.LastStep) {
-			cause = "replayed code for factor " + f.ID
+			cause = spentCause(f)
 		}
 	}
 	if checked == 0 {

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/twofold/twofold"
@@ -44,6 +45,10 @@ type AccountSummary struct {
 	// TwoFactor is whether login asks the account for the second step,
 	// and why: its own setting or its teams' policy.
 	TwoFactor TwoFactorPolicy
+	// EmailChangedByOperatorAt is when an operator last changed the
+	// account's email address (SetEmailFor), zero when none has: whoever
+	// talks an operator into a new address can reset the password.
+	EmailChangedByOperatorAt time.Time
 }
 
 // InspectAccount returns an account's factors and recent audit events, for an
@@ -95,7 +100,12 @@ func (s *Service) InspectAccount(ctx context.Context, op Auth, accountID string,
 	if err != nil {
 		return AccountSummary{}, err
 	}
-	sum := AccountSummary{Account: a, Factors: fs, RecoveryCodesRemaining: n, Events: evs, Locks: locks, Teams: ms, TwoFactor: tf}
+	changed, err := s.store.EmailChangedByOperatorAt(ctx, a.ID)
+	if err != nil {
+		return AccountSummary{}, err
+	}
+	sum := AccountSummary{Account: a, Factors: fs, RecoveryCodesRemaining: n, Events: evs, Locks: locks, Teams: ms, TwoFactor: tf,
+		EmailChangedByOperatorAt: changed}
 	if found {
 		sum.Reset = &r
 	}

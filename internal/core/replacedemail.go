@@ -94,6 +94,9 @@ const (
 	// formerFooterDone ends the notices of a reset carried out, withdrawn
 	// or cancelled.
 	formerFooterDone = "If you did not ask for the change of address, someone may be taking your account over: sign in, change your password, and ask your operator at once to set your address back, since whoever holds the new address receives the account's password-reset links."
+	// formerFooterSuspended ends the notice of a reset that a suspension
+	// of the account cancelled: nobody signs in while it lasts.
+	formerFooterSuspended = "If you did not ask for the change of address, someone may be taking your account over: ask your operator at once to set your address back before they lift the suspension, since whoever holds the new address receives the account's password-reset links."
 )
 
 // tellFormer mails each of the former addresses of account a (see

@@ -290,7 +290,7 @@ func (s *Service) verifyCode(ctx context.Context, accountID string, p SecondFact
 		match, used, step, drift := check(f, params, code)
 		if !match {
 			if used && replayed == "" {
-				replayed = "replayed code for factor " + f.ID
+				replayed = spentCause(f)
 			}
 			continue
 		}
@@ -401,6 +401,21 @@ func usedBefore(secret []byte, code string, now time.Time, p otp.Params, drift i
 	}
 	_, ok := otp.VerifyRange(secret, code, uint64(lo), uint64(hi), p.Algorithm, p.Digits)
 	return ok
+}
+
+// spentCause is the cause recorded when a code is refused as factor f's
+// code of a step at or before its last accepted one (usedBefore). Mostly
+// that is a replay. But a TOTP factor whose secret was given by value
+// (AddTOTPWithSecret, Keystone's TOTP credentials) starts with the steps up
+// to the current one plus the window closed, though no code of them was
+// accepted: the secret may have been used before. While no code has been
+// accepted since the factor was added, such a code is not newer than the
+// factor, and the record says so (never the code) rather than a replay.
+func spentCause(f twofold.Factor) string {
+	if f.Type == twofold.FactorTOTP && f.ConfirmedAt != nil && f.LastUsedAt != nil && !f.LastUsedAt.After(*f.ConfirmedAt) {
+		return "code not newer than factor " + f.ID + ", which takes codes of the time steps after it was added"
+	}
+	return "replayed code for factor " + f.ID
 }
 
 func verifyAfter(secret []byte, code string, now time.Time, p otp.Params, drift int64, window int, lastStep int64) (uint64, bool) {

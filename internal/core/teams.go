@@ -35,9 +35,10 @@ type TeamStore interface {
 	// member; a member already is a conflict. It is decided on by, the
 	// inviter as read, and on the account belonging to fewer than maxTeams
 	// teams and the team having fewer than maxMembers members: when by's
-	// role changed since, or a limit no longer holds, nothing is written
-	// and the error wraps twofold.ErrStale.
-	AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember, maxTeams, maxMembers int) (twofold.TeamInvitation, error)
+	// role changed since, or a limit no longer holds, or, with
+	// unlessRequired, the team requires two-factor, nothing is written and
+	// the error wraps twofold.ErrStale.
+	AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember, unlessRequired bool, maxTeams, maxMembers int) (twofold.TeamInvitation, error)
 	// DeleteTeamInvitation deletes an invitation; when by has an account
 	// it is decided on by as read, as UpdateTeam.
 	DeleteTeamInvitation(ctx context.Context, id string, by twofold.TeamMember) error

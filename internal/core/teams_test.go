@@ -53,9 +53,9 @@ func (s *teamRaceStore) RemoveTeamMember(ctx context.Context, teamID string, mem
 	return s.Store.RemoveTeamMember(ctx, teamID, mem, by)
 }
 
-func (s *teamRaceStore) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember, maxTeams, maxMembers int) (twofold.TeamInvitation, error) {
+func (s *teamRaceStore) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember, unlessRequired bool, maxTeams, maxMembers int) (twofold.TeamInvitation, error) {
 	s.fire("AcceptTeamInvitation")
-	return s.Store.AcceptTeamInvitation(ctx, id, accountID, now, by, maxTeams, maxMembers)
+	return s.Store.AcceptTeamInvitation(ctx, id, accountID, now, by, unlessRequired, maxTeams, maxMembers)
 }
 
 func (s *teamRaceStore) DeleteTeam(ctx context.Context, id string, by twofold.TeamMember) error {
@@ -727,4 +727,105 @@ func TestTeamLimitCheckedAsWritten(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInvitationFromManagerPolicyKeepsOut: a team that requires two-factor
+// is managed only by managers its policy admits, and an invitation from one
+// it keeps out lets nobody in: made by a manager without a factor, or
+// before the manager had one (from a session that passed none), it is void
+// once the team requires two-factor, also when the policy is turned on as
+// the invitee accepts. The invitee is told why, and both audit logs say
+// so. An invitation the policy admits still stands.
+func TestInvitationFromManagerPolicyKeepsOut(t *testing.T) {
+	cases := []struct {
+		name string
+		// before runs after cat's invitation, before dan answers; race, if
+		// set, as dan accepts.
+		before, race func(t *testing.T, f teamFixture)
+		// catFactor gives cat a factor (elevated) before inviting.
+		catFactor bool
+		want      twofold.Code // "" for joined
+	}{
+		{name: "no factor, policy turned on", before: policyOn, want: twofold.CodeConflict},
+		{name: "factor added after inviting", before: func(t *testing.T, f teamFixture) {
+			f.clock.Add(time.Minute)
+			f.users["cat"] = withFactor(t, f.svc, f.users["cat"])
+			policyOn(t, f)
+		}, want: twofold.CodeConflict},
+		{name: "policy turned on as the invitee accepts", race: policyOn, want: twofold.CodeConflict},
+		{name: "no factor, no policy", want: ""},
+		{name: "factor before inviting, policy turned on", catFactor: true, before: policyOn, want: ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for name, dsn := range testenv.DSNs(t) {
+				t.Run(name, func(t *testing.T) {
+					ctx := t.Context()
+					f := newTeamFixture(t, dsn(t), "cat:admin")
+					if tc.catFactor {
+						f.users["cat"] = withFactor(t, f.svc, f.users["cat"])
+					}
+					f.users["dan"] = signedIn(t, f.svc, "dan")
+					v, err := f.svc.InviteTeamMember(ctx, f.users["cat"], f.teamID, "dan", "ops", core.Meta{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if tc.before != nil {
+						tc.before(t, f)
+					}
+					if tc.race != nil {
+						f.race(t, "AcceptTeamInvitation", func() { tc.race(t, f) })
+					}
+					_, err = f.svc.AcceptTeamInvitation(ctx, f.users["dan"], v.ID, core.Meta{})
+					if twofold.ErrorCode(err) != tc.want && !(tc.want == "" && err == nil) {
+						t.Fatalf("accept: got %v, want %q", err, tc.want)
+					}
+					_, joined := f.roles(t)["dan"]
+					if joined != (tc.want == "") {
+						t.Fatalf("dan joined: %v, want %v", joined, tc.want == "")
+					}
+					if tc.want == "" {
+						return
+					}
+					if msg := err.Error(); !strings.Contains(msg, "requires two-factor") || !strings.Contains(msg, "cat") {
+						t.Errorf("the invitee is told %q: want the team's policy and the inviter named", msg)
+					}
+					// Void: gone, not to be accepted later.
+					if _, err := f.svc.AcceptTeamInvitation(ctx, f.users["dan"], v.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+						t.Errorf("accepting again: got %v, want not-found", err)
+					}
+					for _, who := range []string{"dan", "cat"} {
+						if d := eventDetail(t, f, who, "team.invitation_void"); !strings.Contains(d, "requires two-factor") {
+							t.Errorf("%s's team.invitation_void: %q", who, d)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// policyOn has ada turn on the team's two-factor policy.
+func policyOn(t *testing.T, f teamFixture) {
+	t.Helper()
+	on := true
+	if _, err := f.svc.UpdateTeam(t.Context(), f.users["ada"], f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+		t.Errorf("ada requires two-factor: %v", err)
+	}
+}
+
+// eventDetail returns the detail of the latest event of type typ on name's
+// account, or "".
+func eventDetail(t *testing.T, f teamFixture, name, typ string) string {
+	t.Helper()
+	evs, err := f.st.Store.Events(t.Context(), f.users[name].Account.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Type == typ {
+			return e.Detail
+		}
+	}
+	return ""
 }

@@ -203,6 +203,9 @@ func (s *Server) adminUser(w http.ResponseWriter, r *http.Request, a core.Auth) 
 	if sum.Reset != nil {
 		out["reset"] = toResetJSON(*sum.Reset)
 	}
+	if !sum.EmailChangedByOperatorAt.IsZero() {
+		out["email_changed_by_operator_at"] = sum.EmailChangedByOperatorAt.UTC().Format(time.RFC3339)
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -469,7 +469,7 @@ func TestOperatorAPIKeys(t *testing.T) {
 		if r := tokClient.Do(t, "GET", "/v1/admin/events", nil); r.Status != 200 {
 			t.Fatalf("the read key's token: got %d %s", r.Status, r.Body)
 		}
-		if err := s.Store.SetEmail(ctx, f.op.Account.ID, "carol@example.com"); err != nil {
+		if err := s.Store.SetEmail(ctx, f.op.Account.ID, "carol@example.com", s.Clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Service.SetOperatorByName(ctx, "carol", false, core.Meta{}); err != nil {
@@ -922,9 +922,27 @@ func TestOperatorAPIChangesAnEmail(t *testing.T) {
 		wantProblem(t, f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"name": "x"}), 400, "invalid")
 		wantProblem(t, f.user.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "dave@evil.example"}), 403, "forbidden")
 		wantProblem(t, f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.op.Account.ID, map[string]string{"email": "carol@new.example"}), 403, "forbidden") // one's own: by the security page
+		// The account's summary says when an operator last changed its
+		// address: never, until now.
+		changedAt := func() any {
+			t.Helper()
+			r := f.opc.Do(t, "GET", "/v1/admin/users/"+f.userID, nil)
+			if r.Status != 200 {
+				t.Fatalf("the account's summary: got %d %s", r.Status, r.Body)
+			}
+			wantDocumented(t, "GET", "/v1/admin/users/{id}", r)
+			return r.JSON["email_changed_by_operator_at"]
+		}
+		if got := changedAt(); got != nil {
+			t.Errorf("email_changed_by_operator_at before any change: got %v, want none", got)
+		}
+		s.Clock.Add(time.Minute)
 		r := f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": "dave@new.example"})
 		if r.Status != 200 || r.JSON["user"].(map[string]any)["email"] != "dave@new.example" {
 			t.Fatalf("change: got %d %s", r.Status, r.Body)
+		}
+		if got, want := changedAt(), s.Clock.Now().UTC().Format(time.RFC3339); got != want {
+			t.Errorf("email_changed_by_operator_at: got %v, want %v", got, want)
 		}
 		mailWith(t, f.mailbox, "your email address was changed")           // to the old address
 		mailWith(t, f.mailbox, "this is now your account's email address") // to the new one

@@ -86,3 +86,38 @@ func TestResetToldToAddressOperatorReplaced(t *testing.T) {
 		}
 	})
 }
+
+// TestSuspensionToldToAddressOperatorReplaced: a suspension cancels the
+// reset of two-factor that waits; the address an operator replaced, which
+// was told of the reset, hears that the suspension cancelled it, as the
+// account's address does, and not to sign in (nobody can while it lasts).
+func TestSuspensionToldToAddressOperatorReplaced(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		s := f.s
+		const old, evil = "dave@example.com", "dave@evil.example"
+		if r := f.opc.Do(t, "PATCH", "/v1/admin/users/"+f.userID, map[string]string{"email": evil}); r.Status != 200 {
+			t.Fatalf("change of address: got %d %s", r.Status, r.Body)
+		}
+		s.Clock.Add(time.Minute)
+		if r := f.opc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil); r.Status != 200 {
+			t.Fatalf("reset: got %d %s", r.Status, r.Body)
+		}
+		nthMailTo(t, f.mailbox, old, "a reset of your two-factor was requested", 1)
+		if r := f.opc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/suspend", nil); r.Status != 200 {
+			t.Fatalf("suspend: got %d %s", r.Status, r.Body)
+		}
+		if body := nthMailTo(t, f.mailbox, evil, "your account was suspended", 1); !strings.Contains(body, "reset of your two-factor") {
+			t.Errorf("the account's address is not told of the reset cancelled:\n%s", body)
+		}
+		body := nthMailTo(t, f.mailbox, old, "the reset of your two-factor was cancelled", 1)
+		for _, want := range []string{"until an operator changed it to d•••@evil.example", "suspended the account", "set your address back"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the notice of the cancelled reset to the replaced address lacks %q:\n%s", want, body)
+			}
+		}
+		if strings.Contains(body, "sign in,") {
+			t.Errorf("the notice tells the replaced address to sign in to a suspended account:\n%s", body)
+		}
+	})
+}

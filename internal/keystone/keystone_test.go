@@ -284,6 +284,38 @@ func TestTOTPCredentialCodesOnce(t *testing.T) {
 		for _, d := range []time.Duration{-30 * time.Second, 0, 30 * time.Second} {
 			wantStatus(t, fmt.Sprintf("the code of %v at once", d), signIn(blob, now.Add(d)), http.StatusUnauthorized)
 		}
+		// So does elevation, naming the factor (the general path), once the
+		// three refusals' short wait is over.
+		s.Clock.Add(2 * time.Second)
+		me := testenv.NewClient(s.URL())
+		me.Token = id.Token()
+		if r := me.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "factor_id": cred.ID, "code": testenv.TOTP(t, blob, now)}); r.Status != http.StatusUnauthorized {
+			t.Fatalf("elevate with the code of the step the credential was added in: %d %s", r.Status, r.Body)
+		}
+		// The record says why: no code was spent on the new credential, its
+		// codes are not newer than it. Neither a replay, nor the code.
+		evs, err := s.Store.Events(t.Context(), userID, 0, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		older := 0
+		for _, e := range evs {
+			if e.Type != "login.second_factor_failed" && e.Type != "session.elevation_failed" {
+				continue
+			}
+			if !strings.Contains(e.Detail, "not newer than factor "+cred.ID) || strings.Contains(e.Detail, "replayed") {
+				t.Errorf("a code of the new credential's steps recorded as %q; want it not newer than the factor, not replayed", e.Detail)
+			}
+			for _, d := range []time.Duration{-30 * time.Second, 0, 30 * time.Second} {
+				if code := testenv.TOTP(t, blob, now.Add(d)); strings.Contains(e.Detail, code) {
+					t.Errorf("the record %q holds the code", e.Detail)
+				}
+			}
+			older++
+		}
+		if older != 4 {
+			t.Errorf("got %d refusals recorded, want 4", older)
+		}
 
 		s.Clock.Add(time.Minute)
 		spent := s.Clock.Now()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/twofold/twofold"
 )
@@ -115,14 +116,32 @@ func (s *Store) HasAccounts(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// SetEmail sets the account's email address; an unknown account is
-// not-found.
-func (s *Store) SetEmail(ctx context.Context, accountID, email string) error {
-	ok, err := s.execOne(ctx, "update account email", `UPDATE accounts SET email = $1 WHERE id = $2`, email, accountID)
+// SetEmail sets the account's email address for an operator, recording at
+// as when an operator last changed it; an unknown account is not-found.
+func (s *Store) SetEmail(ctx context.Context, accountID, email string, at time.Time) error {
+	ok, err := s.execOne(ctx, "update account email", `UPDATE accounts SET email = $1, email_changed_by_operator_at = $2 WHERE id = $3`,
+		email, micros(at), accountID)
 	if err == nil && !ok {
 		return notFound("account")
 	}
 	return err
+}
+
+// EmailChangedByOperatorAt returns when an operator last changed the
+// account's address (SetEmail), or zero when none has.
+func (s *Store) EmailChangedByOperatorAt(ctx context.Context, accountID string) (time.Time, error) {
+	var at sql.NullInt64
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT email_changed_by_operator_at FROM accounts WHERE id = $1`, accountID).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, notFound("account")
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("select account: %w", err)
+	}
+	if !at.Valid {
+		return time.Time{}, nil
+	}
+	return fromMicros(at.Int64), nil
 }
 
 // SetTwoFactorRequired sets whether login asks for the second step.

@@ -103,9 +103,12 @@ func (s *Store) InvitationsFor(ctx context.Context, accountID string, now time.T
 // used all the same. It is decided on by, its inviter as read (unless by's
 // AccountID is ""), and on the limits as read: the invitee belonging to
 // fewer than maxTeams teams and the team having fewer than maxMembers
-// members. When by's role in the team changed since, or a limit no longer
-// holds, nothing is written and the error wraps twofold.ErrStale.
-func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember, maxTeams, maxMembers int) (twofold.TeamInvitation, error) {
+// members. With unlessRequired, it is used only while the team does not
+// require two-factor (its inviter is one the team's policy would keep
+// out). When by's role in the team changed since, the team came to require
+// two-factor with unlessRequired, or a limit no longer holds, nothing is
+// written and the error wraps twofold.ErrStale.
+func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember, unlessRequired bool, maxTeams, maxMembers int) (twofold.TeamInvitation, error) {
 	var v twofold.TeamInvitation
 	member := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -129,6 +132,17 @@ func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, 
 				return notFound("invitation")
 			}
 			return err
+		}
+		if unlessRequired {
+			// The team's row is held: its policy cannot change until the
+			// invitation is used.
+			var required bool
+			if err := tx.QueryRowContext(ctx, `SELECT require_two_factor FROM teams WHERE id = $1`, v.TeamID).Scan(&required); err != nil {
+				return err
+			}
+			if required {
+				return errStale()
+			}
 		}
 		var role string
 		err = tx.QueryRowContext(ctx, `DELETE FROM team_invitations WHERE id = $1 AND account_id = $2 AND expires_at > $3

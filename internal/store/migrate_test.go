@@ -453,3 +453,63 @@ func TestMigrationUsernameFold(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationEmailChangedByOperator: migration 0061 gives each account
+// the time an operator last changed its address, from the audit events of
+// such changes and the addresses kept as replaced, whichever is later; a
+// holder's own change counts for nothing, and an account no operator
+// changed has none.
+func TestMigrationEmailChangedByOperator(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := open(t, dsn(t))
+			ids := map[string]string{}
+			for _, name := range []string{"alice", "bob", "carol", "dave"} {
+				a := twofold.Account{ID: "acct-" + name, Username: name, Email: name + "@example.com", PasswordHash: "x", CreatedAt: t0}
+				if err := s.CreateAccount(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+				ids[name] = a.ID
+			}
+			events := []twofold.AuditEvent{
+				// alice: two operators' changes, the latest an event.
+				{AccountID: ids["alice"], Type: "account.email_changed", At: t0.Add(time.Hour), ByOperator: true, Detail: "from a to b by operator carol"},
+				{AccountID: ids["alice"], Type: "account.email_changed", At: t0.Add(3 * time.Hour), ByOperator: true, Detail: "from b to c by operator carol"},
+				// alice's own change later counts for nothing.
+				{AccountID: ids["alice"], Type: "account.email_changed", At: t0.Add(5 * time.Hour), Detail: "from c to d"},
+				// bob: his own change only.
+				{AccountID: ids["bob"], Type: "account.email_changed", At: t0.Add(time.Hour), Detail: "from a to b"},
+				// carol: an operator's change, and a later kept address.
+				{AccountID: ids["carol"], Type: "account.email_changed", At: t0.Add(time.Hour), ByOperator: true, Detail: "from a to b by operator x"},
+			}
+			for _, e := range events {
+				if err := s.AddEvent(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.KeepReplacedEmail(ctx, ids["alice"], "a@example.com", t0.Add(2*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.KeepReplacedEmail(ctx, ids["carol"], "a@example.com", t0.Add(4*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UndoMigrationForTest(ctx, 61, `ALTER TABLE accounts DROP COLUMN email_changed_by_operator_at`); err != nil {
+				t.Fatalf("undo migration 0061: %v", err)
+			}
+			if err := s.MigrateForTest(ctx); err != nil {
+				t.Fatalf("migrate again: %v", err)
+			}
+			for name, want := range map[string]time.Time{
+				"alice": t0.Add(3 * time.Hour), "bob": {}, "carol": t0.Add(4 * time.Hour), "dave": {},
+			} {
+				if got, err := s.EmailChangedByOperatorAt(ctx, ids[name]); err != nil || !got.Equal(want) {
+					t.Errorf("%s: got %v, %v; want %v", name, got, err, want)
+				}
+			}
+		})
+	}
+}

@@ -19,12 +19,14 @@ import (
 // factors and the account's code throttle; the service checks the code; the
 // write then commits the outcome only if nothing it read has changed.
 
-// secondStepSQL reads of each factor only what checking a code needs; the
+// secondStepSQL reads of each factor only what checking a code needs (with
+// when it was confirmed and last used, which tell a refused code's cause); the
 // factors come in no order (scanSecondStep sorts them), so SQLite needs no
 // sorter.
 var secondStepSQL = `SELECT l.account_id, l.created_at, l.expires_at, l.used_at, l.session_epoch,
 	COALESCE(t.failures, 0), COALESCE(t.locked_until, 0),
-	f.id, f.secret_key_id, f.secret, f.algorithm, f.digits, f.period_seconds, f.last_step, f.drift, f.created_at
+	f.id, f.secret_key_id, f.secret, f.algorithm, f.digits, f.period_seconds, f.last_step, f.drift, f.created_at,
+	f.confirmed_at, f.last_used_at
 	FROM logins l
 	LEFT JOIN throttles t ON t.key = $2 || l.account_id || $3
 	LEFT JOIN factors f ON f.account_id = l.account_id AND f.type = 'totp' AND f.status = 'active'
@@ -66,9 +68,9 @@ func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, foun
 		var used sql.NullInt64
 		var id, keyID, algorithm sql.NullString
 		var secret []byte
-		var digits, period, lastStep, drift, fcreated sql.NullInt64
+		var digits, period, lastStep, drift, fcreated, fconfirmed, fused sql.NullInt64
 		if err := rows.Scan(&st.Login.AccountID, &created, &expires, &used, &st.Login.Epoch, &st.Failures, &until,
-			&id, &keyID, &secret, &algorithm, &digits, &period, &lastStep, &drift, &fcreated); err != nil {
+			&id, &keyID, &secret, &algorithm, &digits, &period, &lastStep, &drift, &fcreated, &fconfirmed, &fused); err != nil {
 			return twofold.SecondStep{}, false, fmt.Errorf("scan second step: %w", err)
 		}
 		st.Login.CreatedAt, st.Login.ExpiresAt, st.Login.Used = fromMicros(created), fromMicros(expires), used.Valid
@@ -79,6 +81,7 @@ func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, foun
 				SecretKeyID: keyID.String, SealedSecret: secret, Algorithm: algorithm.String,
 				Digits: int(digits.Int64), Period: time.Duration(period.Int64) * time.Second,
 				LastStep: lastStep.Int64, Drift: drift.Int64, CreatedAt: fromMicros(fcreated.Int64),
+				ConfirmedAt: fromNullMicros(fconfirmed), LastUsedAt: fromNullMicros(fused),
 			})
 		}
 	}

@@ -371,6 +371,8 @@ func TestOperatorChangesAnEmail(t *testing.T) {
 	page := "/admin/users/" + id + "/email"
 	if r := op.get("/admin/users/" + id); !strings.Contains(r.body, `id="change-email"`) {
 		t.Fatalf("the user's page offers no change of address:\n%s", pageError(r.body))
+	} else if strings.Contains(r.body, `id="email-changed-by-operator"`) {
+		t.Errorf("the user's page says an operator changed the address before any did")
 	}
 	if r := op.get(page); !strings.Contains(r.body, `id="confirm"`) || !strings.Contains(r.body, `name="email"`) {
 		t.Fatalf("the change page: %s", pageError(r.body))
@@ -394,6 +396,11 @@ func TestOperatorChangesAnEmail(t *testing.T) {
 	}
 	if a, _ := ts.Store.AccountByID(t.Context(), id); a.Email != "nina@new.example" {
 		t.Errorf("stored address %q", a.Email)
+	}
+	// The user's page says when an operator last changed the address.
+	when := `<time datetime="` + ts.Clock.Now().UTC().Format(time.RFC3339) + `">`
+	if i := strings.Index(r.body, `id="email-changed-by-operator"`); i < 0 || !strings.Contains(r.body[i:], when) {
+		t.Errorf("the user's page does not say when an operator changed the address (want %s):\n%s", when, pageError(r.body))
 	}
 	self := userID(t, ts, "opal")
 	if r := op.get("/admin/users/" + self); strings.Contains(r.body, `id="change-email"`) {

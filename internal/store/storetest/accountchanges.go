@@ -140,6 +140,42 @@ func testEmailChange(t *testing.T, s *store.Store) {
 	}
 }
 
+// testEmailChangedByOperator: an operator's change of address (SetEmail)
+// records when, the latest change winning; the holder's own change
+// (ApplyEmailChange) leaves it as it was; an unknown account is not-found.
+func testEmailChangedByOperator(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	want := func(what string, at time.Time) {
+		t.Helper()
+		got, err := s.EmailChangedByOperatorAt(ctx, a.ID)
+		if err != nil || !got.Equal(at) {
+			t.Fatalf("%s: got %v, %v; want %v", what, got, err, at)
+		}
+	}
+	want("never changed", time.Time{})
+	for _, at := range []time.Time{t0.Add(time.Hour), t0.Add(2 * time.Hour)} {
+		if err := s.SetEmail(ctx, a.ID, "alice@"+at.Format("1504")+".example", at); err != nil {
+			t.Fatal(err)
+		}
+		want("after SetEmail", at)
+	}
+	if err := s.PutEmailChange(ctx, twofold.EmailChange{AccountID: a.ID, Email: "alice@own.example", CodeHash: []byte("hash"), ChecksLeft: 5,
+		CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.ApplyEmailChange(ctx, a.ID, []byte("hash")); !ok || err != nil {
+		t.Fatalf("apply: %v, %v", ok, err)
+	}
+	want("after the holder's own change", t0.Add(2*time.Hour))
+	if _, err := s.EmailChangedByOperatorAt(ctx, "no-such-account"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Errorf("an unknown account: got %v, want not-found", err)
+	}
+	if err := s.SetEmail(ctx, "no-such-account", "x@example.com", t0); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Errorf("SetEmail of an unknown account: got %v, want not-found", err)
+	}
+}
+
 // testReplacedEmails: an address an operator replaced is kept, a second
 // replacement moves its time on, the list is the latest first and from a
 // time on, and a purge takes those replaced before its time except an

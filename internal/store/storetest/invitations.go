@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -72,7 +73,7 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	if list, err := s.InvitationsFor(ctx, b.ID, later); err != nil || len(list) != 0 {
 		t.Fatalf("bob's invitations a day later: got %+v, %v; want none", list, err)
 	}
-	if _, err := s.AcceptTeamInvitation(ctx, "i1", b.ID, later, twofold.TeamMember{}, 100, 1000); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.AcceptTeamInvitation(ctx, "i1", b.ID, later, twofold.TeamMember{}, false, 100, 1000); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("accepting a lapsed invitation: got %v, want not-found", err)
 	}
 	again := invitation("i6", "bob", b.ID, a.ID, twofold.RoleReadOnly)
@@ -80,11 +81,22 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	if err := s.CreateTeamInvitation(ctx, again, "bob", 3, twofold.TeamMember{}); err != nil {
 		t.Fatalf("inviting bob again after the first lapsed: %v", err)
 	}
+	// An invitation whose inviter the team's policy would keep out is not
+	// used while the team requires two-factor: stale, nothing written.
+	if _, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later, twofold.TeamMember{}, true, 100, 1000); !errors.Is(err, twofold.ErrStale) {
+		t.Fatalf("accepting unless the team requires two-factor, which it does: got %v, want stale", err)
+	}
+	if _, err := s.TeamInvitation(ctx, "i6"); err != nil {
+		t.Fatalf("the invitation after a stale acceptance: %v", err)
+	}
+	if ms, _ := s.Memberships(ctx, b.ID); len(ms) != 0 {
+		t.Fatalf("bob's memberships after a stale acceptance: got %+v, want none", ms)
+	}
 	// Only its invitee accepts it, once.
-	if _, err := s.AcceptTeamInvitation(ctx, "i6", a.ID, later, twofold.TeamMember{}, 100, 1000); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.AcceptTeamInvitation(ctx, "i6", a.ID, later, twofold.TeamMember{}, false, 100, 1000); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("alice accepting bob's invitation: got %v, want not-found", err)
 	}
-	acc, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later, twofold.TeamMember{}, 100, 1000)
+	acc, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later, twofold.TeamMember{}, false, 100, 1000)
 	if err != nil || acc.TeamID != "t1" || acc.Role != twofold.RoleReadOnly {
 		t.Fatalf("bob accepts: got %+v, %v", acc, err)
 	}
@@ -92,7 +104,7 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	if err != nil || len(ms) != 1 || ms[0].Role != twofold.RoleReadOnly {
 		t.Fatalf("bob's memberships: got %+v, %v", ms, err)
 	}
-	if _, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later, twofold.TeamMember{}, 100, 1000); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.AcceptTeamInvitation(ctx, "i6", b.ID, later, twofold.TeamMember{}, false, 100, 1000); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("accepting twice: got %v, want not-found", err)
 	}
 	// A member invited again and accepting is a conflict, and the
@@ -102,7 +114,7 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	if err := s.CreateTeamInvitation(ctx, third, "bob", 3, twofold.TeamMember{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AcceptTeamInvitation(ctx, "i7", b.ID, later, twofold.TeamMember{}, 100, 1000); twofold.ErrorCode(err) != twofold.CodeConflict {
+	if _, err := s.AcceptTeamInvitation(ctx, "i7", b.ID, later, twofold.TeamMember{}, false, 100, 1000); twofold.ErrorCode(err) != twofold.CodeConflict {
 		t.Fatalf("a member accepting: got %v, want a conflict", err)
 	}
 	if _, err := s.TeamInvitation(ctx, "i7"); twofold.ErrorCode(err) != twofold.CodeNotFound {
@@ -140,7 +152,7 @@ func testRaceInvitationAccept(t *testing.T, s *store.Store) {
 			t.Fatal(err)
 		}
 		wins := race(t, func(int) (bool, error) {
-			_, err := s.AcceptTeamInvitation(ctx, id, b.ID, t0, twofold.TeamMember{}, 100, 1000)
+			_, err := s.AcceptTeamInvitation(ctx, id, b.ID, t0, twofold.TeamMember{}, false, 100, 1000)
 			if twofold.ErrorCode(err) == twofold.CodeNotFound {
 				return false, nil
 			}
@@ -149,5 +161,24 @@ func testRaceInvitationAccept(t *testing.T, s *store.Store) {
 		if wins != 1 {
 			t.Fatalf("round %d: %d acceptances won, want exactly 1", round, wins)
 		}
+	}
+}
+
+// testInvitationUnlessRequired: an acceptance made unless the team requires
+// two-factor is used while it does not.
+func testInvitationUnlessRequired(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
+	if err := s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, a.ID, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTeamInvitation(ctx, invitation("i1", "bob", b.ID, a.ID, twofold.RoleOps), "bob", 3, twofold.TeamMember{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AcceptTeamInvitation(ctx, "i1", b.ID, t0, twofold.TeamMember{}, true, 100, 1000); err != nil {
+		t.Fatalf("accepting unless the team requires two-factor, which it does not: %v", err)
+	}
+	if ms, err := s.Memberships(ctx, b.ID); err != nil || len(ms) != 1 {
+		t.Fatalf("bob's memberships: got %+v, %v; want the team", ms, err)
 	}
 }

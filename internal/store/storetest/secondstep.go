@@ -84,6 +84,11 @@ func testSecondStepRead(t *testing.T, s *store.Store) {
 	if f := st.Factors[1]; f.LastStep != 10 || f.Drift != 1 || f.Period != 30*time.Second || f.Digits != 6 {
 		t.Errorf("factor f-2: got %+v", f)
 	}
+	// When a factor was confirmed and last used tell a refused code's cause.
+	if f, want := st.Factors[1], getFactor(t, s, a.ID, "f-2"); f.ConfirmedAt == nil || f.LastUsedAt == nil ||
+		!f.ConfirmedAt.Equal(*want.ConfirmedAt) || !f.LastUsedAt.Equal(*want.LastUsedAt) {
+		t.Errorf("factor f-2: confirmed %v, last used %v; want %v, %v", f.ConfirmedAt, f.LastUsedAt, want.ConfirmedAt, want.LastUsedAt)
+	}
 	if st.Failures != 0 || !st.LockedUntil.IsZero() {
 		t.Errorf("throttle: got %d failures, lock %v; want none", st.Failures, st.LockedUntil)
 	}

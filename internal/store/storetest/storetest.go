@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/PasswordReset", testPasswordReset},
 		{"Account/EmailChange", testEmailChange},
 		{"Account/ReplacedEmails", testReplacedEmails},
+		{"Account/EmailChangedByOperator", testEmailChangedByOperator},
 		{"Account/Flags", testAccountFlags},
 		{"Account/Delete", testDeleteAccount},
 		{"Account/DeletionRules", testDeletionRules},
@@ -144,6 +145,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Team/RemovedMemberTakesZones", testTeamRemovedMemberTakesZones},
 		{"Race/TeamOwners", testRaceTeamOwners},
 		{"Team/Invitations", testInvitationRoundTrip},
+		{"Team/InvitationUnlessRequired", testInvitationUnlessRequired},
 		{"Race/InvitationAccept", testRaceInvitationAccept},
 		{"Race/TeamLimits", testRaceTeamLimits},
 

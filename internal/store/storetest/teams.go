@@ -154,7 +154,7 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 			return err
 		}},
 		{"invitation by a member read as another", func() error {
-			_, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, owner(b.ID), 100, 1000)
+			_, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, owner(b.ID), false, 100, 1000)
 			return err
 		}},
 		{"invitation made by a member read as another", func() error {
@@ -175,11 +175,11 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 		// The limits read as holding no longer do: the team has three
 		// members, dave belongs to one team, alice to one.
 		{"invitation accepted into a team at its limit", func() error {
-			_, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID), 100, 3)
+			_, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID), false, 100, 3)
 			return err
 		}},
 		{"invitation accepted by an account at its limit", func() error {
-			_, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID), 1, 1000)
+			_, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID), false, 1, 1000)
 			return err
 		}},
 		{"team created by an account at its limit", func() error {
@@ -251,7 +251,7 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 	if err := s.UnshareZone(ctx, "alice.com", "t1", admin(b.ID)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID), 2, 4); err != nil {
+	if _, err := s.AcceptTeamInvitation(ctx, "i1", d.ID, t0, admin(b.ID), false, 2, 4); err != nil {
 		t.Fatal(err)
 	}
 	if before, err := s.SetTeamRole(ctx, "t1", twofold.TeamMember{AccountID: d.ID, Role: twofold.RoleOps}, twofold.RoleReadOnly, admin(b.ID)); err != nil || before != twofold.RoleOps {
@@ -507,7 +507,7 @@ func testRaceTeamLimits(t *testing.T, s *store.Store) {
 			invite(id(i), teamID, v)
 		}
 		wins := race(t, func(i int) (bool, error) {
-			_, err := s.AcceptTeamInvitation(ctx, id(i), invitees[i].ID, t0, twofold.TeamMember{}, 1000, maxMembers)
+			_, err := s.AcceptTeamInvitation(ctx, id(i), invitees[i].ID, t0, twofold.TeamMember{}, false, 1000, maxMembers)
 			return won(err)
 		})
 		members, err := s.TeamMembers(ctx, teamID)
@@ -532,7 +532,7 @@ func testRaceTeamLimits(t *testing.T, s *store.Store) {
 		// Half join alice's teams, half create their own.
 		wins := race(t, func(i int) (bool, error) {
 			if i%2 == 0 {
-				_, err := s.AcceptTeamInvitation(ctx, id(i), x.ID, t0, twofold.TeamMember{}, maxTeams, 1000)
+				_, err := s.AcceptTeamInvitation(ctx, id(i), x.ID, t0, twofold.TeamMember{}, false, maxTeams, 1000)
 				return won(err)
 			}
 			return won(s.CreateTeam(ctx, twofold.Team{ID: id(i), Name: id(i), CreatedAt: t0}, x.ID, maxTeams))
