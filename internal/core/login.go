@@ -508,20 +508,72 @@ func (s *Service) LogoutToken(ctx context.Context, token string, m Meta) (ended 
 	return true, nil
 }
 
-// TokenRenewed reports whether token, which opens no session, is the one
-// a session still signed in had before its last renewal: a request sent
-// with the cookie the browser had while another of its requests renewed
-// it. The token opens nothing; the pages only keep from clearing the
-// browser's cookie, which is the renewed one by now.
-func (s *Service) TokenRenewed(ctx context.Context, token string) (bool, error) {
+// LostRenewalWindow is how long after a session's renewal (ElevateRenewing)
+// a request with the token from before it is taken for a browser that
+// dropped the renewal's answer: a form sent twice, whose first sending
+// renewed the token while the browser had already moved on to the second
+// (EndLostRenewal). A copy of the old token used later opens nothing and
+// ends nothing but by signing out (LogoutToken).
+const LostRenewalWindow = 2 * time.Minute
+
+// EndLostRenewal handles a request with token, which opens no session. It
+// reports renewed when token is the one a session still signed in had
+// before its last renewal, and then, when that renewal is less than
+// LostRenewalWindow old, ends the session and reports ended, with a
+// session.ended_renewal_lost event. Either the browser sent its form again
+// before the renewal's answer came, and dropped that answer, the only
+// place the new token ever was (so no one holds the session any more; a
+// session left elevated with its token sent once over the wire is better
+// gone), or another browser holds a copy of the old token (then the holder
+// signs in again, and the copy gets nothing: it could end the session by
+// signing out with it anyway). The old token is never accepted: taking it
+// would give a copy made before the holder confirmed it's them the
+// elevated session. Hashes are compared in constant time.
+func (s *Service) EndLostRenewal(ctx context.Context, token string, m Meta) (renewed, ended bool, err error) {
+	sess, renewed, err := s.renewedFrom(ctx, token)
+	if err != nil || !renewed || !s.Now().Before(sess.RenewedAt.Add(LostRenewalWindow)) {
+		return renewed, false, err
+	}
+	a, err := s.store.AccountByID(ctx, sess.AccountID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return false, false, nil
+	}
+	if err != nil {
+		return renewed, false, err
+	}
+	if sess.Epoch != a.SessionEpoch || a.Suspended {
+		return false, false, nil // signed out everywhere since, or suspended: nothing to end
+	}
+	accountID, ended, err := s.store.EndRenewedSession(ctx, sess.ID, sess.TokenHash, sess.RenewedAt)
+	if err != nil || !ended {
+		return renewed, false, err
+	}
+	s.audit(ctx, accountID, "session.ended_renewal_lost", m, "")
+	return true, true, nil
+}
+
+// renewedFrom returns the live session whose token before its last
+// renewal was token, and reports whether there is one.
+func (s *Service) renewedFrom(ctx context.Context, token string) (twofold.Session, bool, error) {
 	if token == "" || len(token) > 128 {
-		return false, nil
+		return twofold.Session{}, false, nil
 	}
 	id, _, ok := strings.Cut(token, ".")
 	if !ok || !isOrderedID(id) {
-		return false, nil
+		return twofold.Session{}, false, nil
 	}
-	return s.store.SessionRenewedFrom(ctx, id, s.sessionTokenHash(token), s.Now())
+	sess, err := s.store.Session(ctx, id, s.Now())
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return twofold.Session{}, false, nil
+	}
+	if err != nil {
+		return twofold.Session{}, false, err
+	}
+	hash := s.sessionTokenHash(token)
+	if sess.PreviousTokenHash == nil || hmac.Equal(sess.TokenHash, hash) || !hmac.Equal(sess.PreviousTokenHash, hash) {
+		return twofold.Session{}, false, nil
+	}
+	return sess, true, nil
 }
 
 // LogoutEverywhere ends every session of the caller's account, the caller's
