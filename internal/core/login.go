@@ -634,6 +634,31 @@ func (s *Service) ElevateRenewing(ctx context.Context, a Auth, p SecondFactor, m
 	return e, token, nil
 }
 
+// stillUnrenewed returns a conflict, before the second factor is judged,
+// when renew is to replace a's token and the session no longer has it: the
+// same form sent twice, whose first sending (which held the locks of
+// LockSecondStep until it committed) confirmed it's the holder with the
+// same code. That code is then neither called wrong nor counted as a
+// failure; the page loaded again with the old cookie says what happened
+// (EndLostRenewal). Inside InTx, after LockSecondStep.
+func (s *Service) stillUnrenewed(ctx context.Context, a Auth, renew *renewal) error {
+	if renew == nil {
+		return nil
+	}
+	sess, err := s.store.Session(ctx, a.Session.ID, s.Now())
+	if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		return err
+	}
+	if err != nil || !hmac.Equal(sess.TokenHash, renew.oldHash) {
+		return errRenewedMeanwhile()
+	}
+	return nil
+}
+
+func errRenewedMeanwhile() error {
+	return twofold.Errorf(twofold.CodeConflict, "this session was renewed or ended meanwhile (in another tab, or by this form sent twice): load the page again")
+}
+
 // renewal is a session token replaced as the session is elevated.
 type renewal struct{ oldHash, newHash []byte }
 
@@ -648,7 +673,7 @@ func (s *Service) elevateSession(ctx context.Context, a Auth, until time.Time, r
 		return err
 	}
 	if !ok {
-		return twofold.Errorf(twofold.CodeConflict, "this session was renewed or ended meanwhile: load the page again")
+		return errRenewedMeanwhile()
 	}
 	return nil
 }
@@ -672,6 +697,9 @@ func (s *Service) elevate(ctx context.Context, a Auth, p SecondFactor, m Meta, r
 		answer = nil
 		e.RecoveryCodeUsed, e.RecoveryCodesLeft = false, 0
 		if err := s.store.LockSecondStep(ctx, a.Account.ID, p.FactorID, "", codeMethod(p.Method)); err != nil {
+			return err
+		}
+		if err := s.stillUnrenewed(ctx, a, renew); err != nil {
 			return err
 		}
 		if err := s.checkSecondFactor(ctx, a.Account.ID, p, m, "elevation"); err != nil {

@@ -321,3 +321,43 @@ func TestElevateRenewingOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestElevateRenewingSameFormTwice: the same confirmation sent twice with
+// the same session token and the same code (a form sent twice, whose
+// second sending the server reads before the first has renewed the
+// token) is a conflict for the second, told before the code is judged: the
+// code is not called wrong, and no failure is counted or recorded. On
+// SQLite and PostgreSQL.
+func TestElevateRenewingSameFormTwice(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			ctx := context.Background()
+			secret := account(t, ts, "alice", false, true)
+			c := newClient(t, ts.URL())
+			c.signInWithCode(ts, "alice", secret)
+			ts.Clock.Add(11 * time.Minute)
+			a, err := ts.Service.Authenticate(ctx, jarCookie(t, c, "twofold_session"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := core.SecondFactor{Method: twofold.MethodTOTP, Code: testenv.TOTP(t, secret, ts.Clock.Now())}
+			if _, _, err := ts.Service.ElevateRenewing(ctx, a, p, core.Meta{}); err != nil {
+				t.Fatalf("first sending: %v", err)
+			}
+			if _, token, err := ts.Service.ElevateRenewing(ctx, a, p, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeConflict || token != "" {
+				t.Fatalf("second sending: %v, token %v; want a conflict", twofold.ErrorCode(err), token != "")
+			}
+			evs, err := ts.Store.Events(ctx, a.Account.ID, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.Type == "session.elevation_failed" {
+					t.Errorf("the second sending was recorded as a failure: %s %s", e.Type, e.Detail)
+				}
+			}
+		})
+	}
+}

@@ -11,7 +11,7 @@
 // one whose answer does not replace the page: a form with a target other
 // than the page itself (printing in a new tab) or marked data-resend (a
 // download). Without JavaScript every form works as before, and the server
-// answers a confirmation sent twice as README "Signing out" says.
+// answers a confirmation sent twice as README "How two-factor behaves" says.
 (function () {
   "use strict";
 

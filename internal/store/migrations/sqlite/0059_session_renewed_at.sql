@@ -3,5 +3,5 @@
 -- never was. A page asked for with the token from before the renewal
 -- shortly after it is a browser that dropped the renewal's answer (a form
 -- sent twice): that session is ended, and the page says why (README
--- "Signing out"). Sessions renewed before this have 0.
+-- "How two-factor behaves"). Sessions renewed before this have 0.
 ALTER TABLE sessions ADD COLUMN renewed_at BIGINT NOT NULL DEFAULT 0;
