@@ -203,6 +203,11 @@ type Session struct {
 	ExpiresAt     time.Time
 	ElevatedUntil time.Time // zero for a password-only session (SPEC §3.1)
 	Epoch         int64     // the account's SessionEpoch when its password was checked
+	// PreviousTokenHash is the hash of the token the session had before
+	// its last renewal, and RenewedAt when that was (zero if never): the
+	// pages renew a session's cookie token as it is elevated.
+	PreviousTokenHash []byte
+	RenewedAt         time.Time
 }
 
 // Login is a login transaction waiting for its second step.

@@ -139,7 +139,9 @@ type Store interface {
 	// false when the session has ended or was renewed meanwhile.
 	RenewSession(ctx context.Context, sessionID string, oldHash, newHash []byte, until, now time.Time) (bool, error)
 	EndSessionByToken(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (accountID string, ended bool, err error)
-	SessionRenewedFrom(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (bool, error)
+	// EndRenewedSession removes a session that still has tokenHash and
+	// was last renewed at renewedAt, as read.
+	EndRenewedSession(ctx context.Context, sessionID string, tokenHash []byte, renewedAt time.Time) (accountID string, ended bool, err error)
 	DeleteSession(ctx context.Context, sessionID string) error
 
 	Throttle(ctx context.Context, key string) (failures int, lockedUntil time.Time, err error)

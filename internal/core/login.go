@@ -524,20 +524,72 @@ func (s *Service) LogoutToken(ctx context.Context, token string, m Meta) (ended 
 	return true, nil
 }
 
-// TokenRenewed reports whether token, which opens no session, is the one
-// a session still signed in had before its last renewal: a request sent
-// with the cookie the browser had while another of its requests renewed
-// it. The token opens nothing; the pages only keep from clearing the
-// browser's cookie, which is the renewed one by now.
-func (s *Service) TokenRenewed(ctx context.Context, token string) (bool, error) {
+// LostRenewalWindow is how long after a session's renewal (ElevateRenewing)
+// a request with the token from before it is taken for a browser that
+// dropped the renewal's answer: a form sent twice, whose first sending
+// renewed the token while the browser had already moved on to the second
+// (EndLostRenewal). A copy of the old token used later opens nothing and
+// ends nothing but by signing out (LogoutToken).
+const LostRenewalWindow = 2 * time.Minute
+
+// EndLostRenewal handles a request with token, which opens no session. It
+// reports renewed when token is the one a session still signed in had
+// before its last renewal, and then, when that renewal is less than
+// LostRenewalWindow old, ends the session and reports ended, with a
+// session.ended_renewal_lost event. Either the browser sent its form again
+// before the renewal's answer came, and dropped that answer, the only
+// place the new token ever was (so no one holds the session any more; a
+// session left elevated with its token sent once over the wire is better
+// gone), or another browser holds a copy of the old token (then the holder
+// signs in again, and the copy gets nothing: it could end the session by
+// signing out with it anyway). The old token is never accepted: taking it
+// would give a copy made before the holder confirmed it's them the
+// elevated session. Hashes are compared in constant time.
+func (s *Service) EndLostRenewal(ctx context.Context, token string, m Meta) (renewed, ended bool, err error) {
+	sess, renewed, err := s.renewedFrom(ctx, token)
+	if err != nil || !renewed || !s.Now().Before(sess.RenewedAt.Add(LostRenewalWindow)) {
+		return renewed, false, err
+	}
+	a, err := s.store.AccountByID(ctx, sess.AccountID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return false, false, nil
+	}
+	if err != nil {
+		return renewed, false, err
+	}
+	if sess.Epoch != a.SessionEpoch || a.Suspended {
+		return false, false, nil // signed out everywhere since, or suspended: nothing to end
+	}
+	accountID, ended, err := s.store.EndRenewedSession(ctx, sess.ID, sess.TokenHash, sess.RenewedAt)
+	if err != nil || !ended {
+		return renewed, false, err
+	}
+	s.audit(ctx, accountID, "session.ended_renewal_lost", m, "")
+	return true, true, nil
+}
+
+// renewedFrom returns the live session whose token before its last
+// renewal was token, and reports whether there is one.
+func (s *Service) renewedFrom(ctx context.Context, token string) (twofold.Session, bool, error) {
 	if token == "" || len(token) > 128 {
-		return false, nil
+		return twofold.Session{}, false, nil
 	}
 	id, _, ok := strings.Cut(token, ".")
 	if !ok || !isOrderedID(id) {
-		return false, nil
+		return twofold.Session{}, false, nil
 	}
-	return s.store.SessionRenewedFrom(ctx, id, s.sessionTokenHash(token), s.Now())
+	sess, err := s.store.Session(ctx, id, s.Now())
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return twofold.Session{}, false, nil
+	}
+	if err != nil {
+		return twofold.Session{}, false, err
+	}
+	hash := s.sessionTokenHash(token)
+	if sess.PreviousTokenHash == nil || hmac.Equal(sess.TokenHash, hash) || !hmac.Equal(sess.PreviousTokenHash, hash) {
+		return twofold.Session{}, false, nil
+	}
+	return sess, true, nil
 }
 
 // LogoutEverywhere ends every session of the caller's account, the caller's
@@ -598,6 +650,31 @@ func (s *Service) ElevateRenewing(ctx context.Context, a Auth, p SecondFactor, m
 	return e, token, nil
 }
 
+// stillUnrenewed returns a conflict, before the second factor is judged,
+// when renew is to replace a's token and the session no longer has it: the
+// same form sent twice, whose first sending (which held the locks of
+// LockSecondStep until it committed) confirmed it's the holder with the
+// same code. That code is then neither called wrong nor counted as a
+// failure; the page loaded again with the old cookie says what happened
+// (EndLostRenewal). Inside InTx, after LockSecondStep.
+func (s *Service) stillUnrenewed(ctx context.Context, a Auth, renew *renewal) error {
+	if renew == nil {
+		return nil
+	}
+	sess, err := s.store.Session(ctx, a.Session.ID, s.Now())
+	if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		return err
+	}
+	if err != nil || !hmac.Equal(sess.TokenHash, renew.oldHash) {
+		return errRenewedMeanwhile()
+	}
+	return nil
+}
+
+func errRenewedMeanwhile() error {
+	return twofold.Errorf(twofold.CodeConflict, "this session was renewed or ended meanwhile (in another tab, or by this form sent twice): load the page again")
+}
+
 // renewal is a session token replaced as the session is elevated.
 type renewal struct{ oldHash, newHash []byte }
 
@@ -612,7 +689,7 @@ func (s *Service) elevateSession(ctx context.Context, a Auth, until time.Time, r
 		return err
 	}
 	if !ok {
-		return twofold.Errorf(twofold.CodeConflict, "this session was renewed or ended meanwhile: load the page again")
+		return errRenewedMeanwhile()
 	}
 	return nil
 }
@@ -636,6 +713,9 @@ func (s *Service) elevate(ctx context.Context, a Auth, p SecondFactor, m Meta, r
 		answer = nil
 		e.RecoveryCodeUsed, e.RecoveryCodesLeft = false, 0
 		if err := s.store.LockSecondStep(ctx, a.Account.ID, p.FactorID, "", codeMethod(p.Method)); err != nil {
+			return err
+		}
+		if err := s.stillUnrenewed(ctx, a, renew); err != nil {
 			return err
 		}
 		if err := s.checkSecondFactor(ctx, a.Account.ID, p, m, "elevation"); err != nil {

@@ -86,9 +86,10 @@ func (s *Store) CreateSession(ctx context.Context, sess twofold.Session) error {
 // the caller to compare.
 func (s *Store) Session(ctx context.Context, id string, now time.Time) (twofold.Session, error) {
 	sess := twofold.Session{ID: id}
-	var created, expires, elevated int64
-	err := s.conn(ctx).QueryRowContext(ctx, `SELECT token_hash, account_id, created_at, expires_at, elevated_until, session_epoch FROM sessions WHERE id = $1 AND expires_at > $2`,
-		id, micros(now)).Scan(&sess.TokenHash, &sess.AccountID, &created, &expires, &elevated, &sess.Epoch)
+	var created, expires, elevated, renewed int64
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT token_hash, account_id, created_at, expires_at, elevated_until, session_epoch, previous_token_hash, renewed_at
+		FROM sessions WHERE id = $1 AND expires_at > $2`,
+		id, micros(now)).Scan(&sess.TokenHash, &sess.AccountID, &created, &expires, &elevated, &sess.Epoch, &sess.PreviousTokenHash, &renewed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return twofold.Session{}, notFound("session")
 	}
@@ -96,6 +97,7 @@ func (s *Store) Session(ctx context.Context, id string, now time.Time) (twofold.
 		return twofold.Session{}, fmt.Errorf("select session: %w", err)
 	}
 	sess.CreatedAt, sess.ExpiresAt, sess.ElevatedUntil = fromMicros(created), fromMicros(expires), fromMicros(elevated)
+	sess.RenewedAt = fromMicros(renewed)
 	return sess, nil
 }
 
@@ -111,11 +113,12 @@ func (s *Store) ElevateSession(ctx context.Context, sessionID string, until time
 // RenewSession gives session sessionID the token hash newHash in place of
 // oldHash and extends its elevation to elevatedUntil, in one statement, so
 // that the token it had stops working the moment the new one works; its ID,
-// expiry and epoch stay, and with them what is scoped by its ID. It reports
-// false, changing nothing, when the session has expired at now, has ended,
-// or no longer has oldHash (renewed meanwhile).
+// expiry and epoch stay, and with them what is scoped by its ID; oldHash
+// is kept as its previous token hash, and now as when it was renewed. It
+// reports false, changing nothing, when the session has expired at now,
+// has ended, or no longer has oldHash (renewed meanwhile).
 func (s *Store) RenewSession(ctx context.Context, sessionID string, oldHash, newHash []byte, elevatedUntil, now time.Time) (bool, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE sessions SET token_hash = $1, previous_token_hash = $4,
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE sessions SET token_hash = $1, previous_token_hash = $4, renewed_at = $5,
 		elevated_until = CASE WHEN elevated_until < $2 THEN $2 ELSE elevated_until END
 		WHERE id = $3 AND token_hash = $4 AND expires_at > $5`,
 		newHash, micros(elevatedUntil), sessionID, oldHash, micros(now))
@@ -147,15 +150,25 @@ func (s *Store) EndSessionByToken(ctx context.Context, sessionID string, tokenHa
 	return accountID, true, nil
 }
 
-// SessionRenewedFrom reports whether session sessionID, not expired at
-// now, had the token of hash tokenHash before its last renewal.
-func (s *Store) SessionRenewedFrom(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (bool, error) {
-	var n int
-	if err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE id = $1 AND previous_token_hash = $2 AND expires_at > $3`,
-		sessionID, tokenHash, micros(now)).Scan(&n); err != nil {
-		return false, fmt.Errorf("select renewed session: %w", err)
+// EndRenewedSession removes session sessionID if it still has the token
+// hash tokenHash and was last renewed at renewedAt, as read with Session
+// (nothing renewed or ended it since), and returns its account; ended is
+// false when no session was removed. The caller has compared the token it
+// was given with the session's previous hash (in constant time): this
+// statement compares only what was read from the row.
+func (s *Store) EndRenewedSession(ctx context.Context, sessionID string, tokenHash []byte, renewedAt time.Time) (accountID string, ended bool, err error) {
+	if renewedAt.IsZero() {
+		return "", false, nil
 	}
-	return n > 0, nil
+	err = s.conn(ctx).QueryRowContext(ctx, `DELETE FROM sessions WHERE id = $1 AND token_hash = $2 AND renewed_at = $3 RETURNING account_id`,
+		sessionID, tokenHash, micros(renewedAt)).Scan(&accountID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("end renewed session: %w", err)
+	}
+	return accountID, true, nil
 }
 
 // DeleteSession removes a session (logout).

@@ -321,6 +321,7 @@ var eventTexts = map[string]string{
 	"password.reset":                 "Password reset with a mailed link, every session signed out",
 	"password.reset_failed":          "Password reset refused: wrong second factor",
 	"session.ended_everywhere":       "Signed out everywhere",
+	"session.ended_renewal_lost":     "Signed out for safety: a page came with the cookie from just before a confirmation (a form sent twice)",
 	"api_key.created":                "API key created",
 	"api_key.revoked":                "API key revoked",
 	"api_key.used":                   "API key used",

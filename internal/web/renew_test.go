@@ -61,7 +61,8 @@ type renewCase struct {
 // key, with a push) gives the session a new cookie, with the same name and
 // attributes, and ends the old token in the same step: a copy of the
 // cookie made before (from a shared machine, a log, a proxy) is signed
-// out, on the pages and as a bearer token, and never elevated, while the
+// out, on the pages (once the renewal is core.LostRenewalWindow old) and
+// as a bearer token, and never elevated, while the
 // browser that confirmed goes on where it was, elevated, in the same
 // session, and a form it loaded before still posts with its CSRF token.
 // On SQLite and PostgreSQL.
@@ -232,6 +233,9 @@ func testRenewal(t *testing.T, dsn string, tc renewCase) {
 	}
 
 	// The copy is signed out: on the pages, as a bearer token, in the core.
+	// (Used on a page within core.LostRenewalWindow of the renewal, it
+	// would end the session: TestRenewalAnswerLost.)
+	ts.Clock.Add(core.LostRenewalWindow)
 	if r := withCookie(t, base, "/settings/security/two-factor", wire, stale); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login") {
 		t.Errorf("the copy of the old cookie: status %d to %q, want 303 to /login", r.status, r.header.Get("Location"))
 	}
@@ -313,6 +317,46 @@ func TestElevateRenewingOnce(t *testing.T) {
 			}
 			if _, err := ts.Service.Authenticate(ctx, token); err != nil {
 				t.Errorf("the token after Elevate: %v, want it kept", err)
+			}
+		})
+	}
+}
+
+// TestElevateRenewingSameFormTwice: the same confirmation sent twice with
+// the same session token and the same code (a form sent twice, whose
+// second sending the server reads before the first has renewed the
+// token) is a conflict for the second, told before the code is judged: the
+// code is not called wrong, and no failure is counted or recorded. On
+// SQLite and PostgreSQL.
+func TestElevateRenewingSameFormTwice(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			ctx := context.Background()
+			secret := account(t, ts, "alice", false, true)
+			c := newClient(t, ts.URL())
+			c.signInWithCode(ts, "alice", secret)
+			ts.Clock.Add(11 * time.Minute)
+			a, err := ts.Service.Authenticate(ctx, jarCookie(t, c, "twofold_session"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := core.SecondFactor{Method: twofold.MethodTOTP, Code: testenv.TOTP(t, secret, ts.Clock.Now())}
+			if _, _, err := ts.Service.ElevateRenewing(ctx, a, p, core.Meta{}); err != nil {
+				t.Fatalf("first sending: %v", err)
+			}
+			if _, token, err := ts.Service.ElevateRenewing(ctx, a, p, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeConflict || token != "" {
+				t.Fatalf("second sending: %v, token %v; want a conflict", twofold.ErrorCode(err), token != "")
+			}
+			evs, err := ts.Store.Events(ctx, a.Account.ID, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.Type == "session.elevation_failed" {
+					t.Errorf("the second sending was recorded as a failure: %s %s", e.Type, e.Detail)
+				}
 			}
 		})
 	}

@@ -381,10 +381,18 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 		if !ok {
 			// A cookie renewed by another request of the browser since
 			// this one was sent is not cleared: the browser holds the
-			// renewed one by now, of a session still signed in.
-			renewed, err := s.svc.TokenRenewed(r.Context(), s.cookieValue(r, sessionCookie))
+			// renewed one by now, of a session still signed in. But just
+			// after the renewal, the browser most likely dropped its
+			// answer (a form sent twice): the session is ended and the
+			// page says why (core.EndLostRenewal).
+			renewed, ended, err := s.svc.EndLostRenewal(r.Context(), s.cookieValue(r, sessionCookie), httpapi.Meta(r))
 			if err != nil {
 				s.fail(w, r, nil, err)
+				return
+			}
+			if ended {
+				s.clearCookie(w, r, sessionCookie, "/")
+				s.renderRenewalLost(w, r)
 				return
 			}
 			if !renewed {
@@ -401,6 +409,20 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 		}
 		h(w, r, a)
 	}
+}
+
+// renderRenewalLost answers a request sent with the cookie from just
+// before the session's renewal, after that session was ended for it
+// (core.EndLostRenewal): most likely a form sent twice, whose first
+// sending confirmed it's the holder and whose answer, with the new cookie,
+// the browser dropped.
+func (s *Server) renderRenewalLost(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusUnauthorized, "error", Page{Title: "Signed out for safety", Body: errorBody{
+		Status: http.StatusUnauthorized, Heading: "Sign in again",
+		Message: "You confirmed it's you a moment ago, but this browser sent the form again before the answer came, " +
+			"and dropped that answer, which held your session's new cookie. For your safety that session is now " +
+			"signed out: sign in again. (If you did not just confirm it's you, sign in and check your recent activity.)",
+	}})
 }
 
 // operator runs h for operators only; anyone else gets 403.

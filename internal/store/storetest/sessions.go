@@ -345,8 +345,7 @@ func testDeleteExpired(t *testing.T, s *store.Store) {
 
 // testEndSessionByToken: a session is ended by its token's hash or by the
 // hash it had before its last renewal, only while it lives, and a hash it
-// never had ends nothing; SessionRenewedFrom knows the hash before the
-// renewal only.
+// never had ends nothing; Session tells the hash before the renewal.
 func testEndSessionByToken(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a := newAccount(t, s, "alice")
@@ -357,10 +356,8 @@ func testEndSessionByToken(t *testing.T, s *store.Store) {
 	if ok, err := s.RenewSession(ctx, sess.ID, []byte("token-sess-1"), []byte("token-2"), t0.Add(10*time.Minute), t0); err != nil || !ok {
 		t.Fatalf("RenewSession: %v %v", ok, err)
 	}
-	for hash, want := range map[string]bool{"token-sess-1": true, "token-2": false, "token-never": false} {
-		if got, err := s.SessionRenewedFrom(ctx, sess.ID, []byte(hash), t0); err != nil || got != want {
-			t.Errorf("SessionRenewedFrom(%q): got %v (%v), want %v", hash, got, err, want)
-		}
+	if got, _ := sessionAt(t, s, sess.ID, t0); string(got.PreviousTokenHash) != "token-sess-1" {
+		t.Errorf("PreviousTokenHash after the renewal: got %q, want %q", got.PreviousTokenHash, "token-sess-1")
 	}
 	if _, ended, err := s.EndSessionByToken(ctx, sess.ID, []byte("token-never"), t0); err != nil || ended {
 		t.Errorf("EndSessionByToken with a hash it never had: ended %v (%v)", ended, err)
@@ -379,6 +376,68 @@ func testEndSessionByToken(t *testing.T, s *store.Store) {
 		t.Error("the session is still there")
 	}
 	if _, found := sessionAt(t, s, other.ID, t0); !found {
+		t.Error("another session was ended")
+	}
+}
+
+// testEndRenewedSession: a session tells when its token was last renewed
+// (zero if never), and EndRenewedSession ends it only while it still has
+// the token hash and renewal time read, so that a renewal or an end since
+// is never undone by it; other sessions stay.
+func testEndRenewedSession(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	sess, other := session(a.ID, "sess-1"), session(a.ID, "sess-2")
+	newSession(t, s, sess)
+	newSession(t, s, other)
+	if got, _ := sessionAt(t, s, sess.ID, t0); !got.RenewedAt.IsZero() || got.PreviousTokenHash != nil {
+		t.Fatalf("a session never renewed: renewed at %v, previous hash %q; want zero, none", got.RenewedAt, got.PreviousTokenHash)
+	}
+	if _, ended, err := s.EndRenewedSession(ctx, sess.ID, []byte("token-sess-1"), time.Time{}); err != nil || ended {
+		t.Errorf("EndRenewedSession of a session never renewed: ended %v (%v)", ended, err)
+	}
+	t1, t2 := t0.Add(time.Minute), t0.Add(2*time.Minute)
+	if ok, err := s.RenewSession(ctx, sess.ID, []byte("token-sess-1"), []byte("token-2"), t1.Add(10*time.Minute), t1); err != nil || !ok {
+		t.Fatalf("RenewSession: %v %v", ok, err)
+	}
+	got, _ := sessionAt(t, s, sess.ID, t1)
+	if !got.RenewedAt.Equal(t1) || string(got.PreviousTokenHash) != "token-sess-1" || string(got.TokenHash) != "token-2" {
+		t.Fatalf("after the renewal: renewed at %v, previous %q, token %q; want %v, token-sess-1, token-2", got.RenewedAt, got.PreviousTokenHash, got.TokenHash, t1)
+	}
+	if ok, err := s.RenewSession(ctx, sess.ID, []byte("token-2"), []byte("token-3"), t2.Add(10*time.Minute), t2); err != nil || !ok {
+		t.Fatalf("RenewSession again: %v %v", ok, err)
+	}
+	tests := []struct {
+		name    string
+		id      string
+		hash    string
+		renewed time.Time
+	}{
+		{"RenewedSince", sess.ID, "token-2", t1},
+		{"OtherHash", sess.ID, "token-2", t2},
+		{"OtherTime", sess.ID, "token-3", t1},
+		{"OtherSession", other.ID, "token-sess-2", t2},
+		{"Unknown", "sess-nothing", "token-3", t2},
+	}
+	for _, tt := range tests {
+		if _, ended, err := s.EndRenewedSession(ctx, tt.id, []byte(tt.hash), tt.renewed); err != nil || ended {
+			t.Errorf("%s: ended %v (%v), want nothing ended", tt.name, ended, err)
+		}
+	}
+	if _, found := sessionAt(t, s, sess.ID, t2); !found {
+		t.Fatal("the session is gone after refused ends")
+	}
+	acct, ended, err := s.EndRenewedSession(ctx, sess.ID, []byte("token-3"), t2)
+	if err != nil || !ended || acct != a.ID {
+		t.Fatalf("EndRenewedSession as read: account %q, ended %v (%v); want %q, ended", acct, ended, err, a.ID)
+	}
+	if _, found := sessionAt(t, s, sess.ID, t2); found {
+		t.Error("the session is still there")
+	}
+	if _, ended, err := s.EndRenewedSession(ctx, sess.ID, []byte("token-3"), t2); err != nil || ended {
+		t.Errorf("EndRenewedSession twice: ended %v (%v)", ended, err)
+	}
+	if _, found := sessionAt(t, s, other.ID, t2); !found {
 		t.Error("another session was ended")
 	}
 }

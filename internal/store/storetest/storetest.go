@@ -97,6 +97,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Session/Elevate", testElevateSession},
 		{"Session/Renew", testRenewSession},
 		{"Session/EndByToken", testEndSessionByToken},
+		{"Session/EndRenewed", testEndRenewedSession},
 		{"Session/Delete", testDeleteSession},
 		{"Session/DeleteExpired", testDeleteExpired},
 		{"Session/FormOnce", testFormOnce},
