@@ -24,6 +24,9 @@ const restoreUsage = "restore [--db sqlite:PATH] [--key-file PATH] [--config FIL
 // PostgreSQL by its connections' application_name), and nothing is
 // changed. On PostgreSQL a database without Twofold's tables (pg_restore
 // not run, or run into another database) is refused, not given new ones.
+// A backup of a database a newer release migrated is refused too
+// (store.SchemaError), nothing changed: rolling back an upgrade restores a
+// backup taken before it (README "Upgrading").
 func (m *Main) restore(ctx context.Context, args []string) error {
 	fs := m.flags("restore", restoreUsage)
 	c, err := m.parseConfig(fs, args)
@@ -42,6 +45,8 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 			return fmt.Errorf("%w: nothing changed, and nothing was restored there: run pg_restore (or psql) into that database first, or give --db the database it restored into", err)
 		case errors.Is(err, store.ErrInUse):
 			return fmt.Errorf("%w; nothing changed", err)
+		case errors.As(err, new(*store.SchemaError)):
+			return fmt.Errorf("restore: the restored database: %w; nothing changed", err)
 		case err != nil:
 			return err
 		}
@@ -61,7 +66,7 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 	src := fs.Arg(0)
 	e.Detail = "restored from the backup " + src
 	r, err := store.RestoreSQLite(ctx, c.DB, src, e, m.Now())
-	if errors.Is(err, store.ErrInUse) {
+	if errors.Is(err, store.ErrInUse) || errors.As(err, new(*store.SchemaError)) {
 		return fmt.Errorf("%w; nothing changed", err)
 	}
 	if err != nil {

@@ -2,10 +2,10 @@ package core_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -65,36 +65,58 @@ func TestUnknownUsernameCostsAHash(t *testing.T) {
 // TestPasswordHashFollowsTheConfiguration: an account whose hash was made
 // with other Argon2id parameters (by a CLI with other flags, or before the
 // configuration changed) gets a hash with the configured ones at its next
-// login, so that its logins cost what an unknown username's does.
+// login, whichever way they differ, so that its logins cost what an unknown
+// username's does (checked against a hash of the configured parameters):
+// a stronger hash kept after the configuration was lowered would make an
+// existing account's wrong password measurably slower to refuse than an
+// unknown username, telling which usernames exist.
 func TestPasswordHashFollowsTheConfiguration(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := t.Context()
-			st := openStore(t, dsn(t))
-			old := newService(t, st, st, time.Now, nil) // m=8192,t=1,p=1
-			if _, err := old.CreateAccount(ctx, core.NewAccount{Username: "olga", Password: testPassword}, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 2, Parallelism: 1}
-			svc := newServiceWith(t, st, st, cfg)
-			if _, err := svc.Login(ctx, "olga", "wrong horse battery", core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalidCredentials {
-				t.Fatalf("wrong password: %v", err)
-			}
-			a, _ := st.AccountByUsername(ctx, "olga")
-			if !strings.Contains(a.PasswordHash, "m=8192,t=1,p=1") {
-				t.Fatalf("a wrong password changed the hash: %s", a.PasswordHash)
-			}
-			if _, err := svc.Login(ctx, "olga", testPassword, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			a, _ = st.AccountByUsername(ctx, "olga")
-			if !strings.Contains(a.PasswordHash, "m=8192,t=2,p=1") {
-				t.Errorf("hash after a login with the configured t=2: %s", a.PasswordHash)
-			}
-			if _, err := svc.Login(ctx, "olga", testPassword, core.Meta{}); err != nil {
-				t.Errorf("login with the new hash: %v", err)
-			}
-		})
+	base := credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+	for _, tc := range []struct {
+		name       string
+		made, conf credhash.Params
+	}{
+		{"more iterations", base, credhash.Params{Memory: 8192, Iterations: 2, Parallelism: 1}},
+		{"more memory", base, credhash.Params{Memory: 16384, Iterations: 1, Parallelism: 1}},
+		{"fewer iterations", credhash.Params{Memory: 8192, Iterations: 3, Parallelism: 1}, base},
+		{"less memory", credhash.Params{Memory: 16384, Iterations: 1, Parallelism: 1}, base},
+		{"more lanes", base, credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 2}},
+		{"fewer lanes", credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 4}, base},
+	} {
+		for name, dsn := range testenv.DSNs(t) {
+			t.Run(tc.name+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				ctx := t.Context()
+				st := openStore(t, dsn(t))
+				cfg := core.DefaultConfig()
+				cfg.PasswordParams = tc.made
+				old := newServiceWith(t, st, st, cfg)
+				if _, err := old.CreateAccount(ctx, core.NewAccount{Username: "olga", Password: testPassword}, core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+				phc := func(p credhash.Params) string {
+					return fmt.Sprintf("$m=%d,t=%d,p=%d$", p.Memory, p.Iterations, p.Parallelism)
+				}
+				cfg.PasswordParams = tc.conf
+				svc := newServiceWith(t, st, st, cfg)
+				if _, err := svc.Login(ctx, "olga", "wrong horse battery", core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalidCredentials {
+					t.Fatalf("wrong password: %v", err)
+				}
+				a, _ := st.AccountByUsername(ctx, "olga")
+				if !strings.Contains(a.PasswordHash, phc(tc.made)) {
+					t.Fatalf("a wrong password changed the hash: %s", a.PasswordHash)
+				}
+				if _, err := svc.Login(ctx, "olga", testPassword, core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+				a, _ = st.AccountByUsername(ctx, "olga")
+				if !strings.Contains(a.PasswordHash, phc(tc.conf)) {
+					t.Errorf("hash after a login with %s configured: %s", phc(tc.conf), a.PasswordHash)
+				}
+				if _, err := svc.Login(ctx, "olga", testPassword, core.Meta{}); err != nil {
+					t.Errorf("login with the new hash: %v", err)
+				}
+			})
+		}
 	}
 }

@@ -67,13 +67,18 @@ func CheckPassword(password, encoded string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// NeedsRehash reports whether encoded was made with less memory or fewer
-// passes than p asks (or cannot be read): after the next successful check it
-// should be made again with p. Only upward: instances configured apart must
-// not keep rewriting each other's hashes.
+// NeedsRehash reports whether encoded was made with other parameters than
+// p (memory, passes or lanes, stronger or weaker), or cannot be read: after
+// the next successful check it should be made again with p, so that checking
+// it costs what checking a hash made with p does. Downward too: a hash
+// stronger than the configuration takes longer to refuse a wrong password
+// than the hash an unknown username is checked against, which would tell
+// which usernames exist. Instances on one database must therefore share
+// their Argon2 settings, or each would rewrite the hashes of the accounts
+// that sign in on it.
 func NeedsRehash(encoded string, p Params) bool {
 	have, _, _, err := parse(encoded)
-	return err != nil || have.Memory < p.Memory || have.Iterations < p.Iterations
+	return err != nil || have != p
 }
 
 // parse splits a PHC-encoded Argon2id hash.

@@ -78,6 +78,18 @@ func BenchmarkHashPasswordDefault(b *testing.B) {
 	}
 }
 
+// mustHash returns a hash of a password made with p.
+func mustHash(t *testing.T, p Params) string {
+	t.Helper()
+	h, err := HashPassword("correct horse", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestNeedsRehash: a hash made with other parameters than the configured
+// ones, whichever way they differ, is to be made again.
 func TestNeedsRehash(t *testing.T) {
 	h, err := HashPassword("correct horse", fastParams())
 	if err != nil {
@@ -94,7 +106,11 @@ func TestNeedsRehash(t *testing.T) {
 		{"same parameters", h, fastParams(), false},
 		{"other parameters", h, other, true},
 		{"default parameters", h, DefaultParams(), true},
-		{"weaker parameters", h, Params{Memory: 4 * 1024, Iterations: 1, Parallelism: 1}, false},
+		{"weaker parameters", h, Params{Memory: 4 * 1024, Iterations: 1, Parallelism: 1}, true},
+		{"fewer iterations", mustHash(t, Params{Memory: 8 * 1024, Iterations: 3, Parallelism: 1}), fastParams(), true},
+		{"less memory", mustHash(t, Params{Memory: 16 * 1024, Iterations: 1, Parallelism: 1}), fastParams(), true},
+		{"more lanes", h, Params{Memory: 8 * 1024, Iterations: 1, Parallelism: 2}, true},
+		{"fewer lanes", mustHash(t, Params{Memory: 8 * 1024, Iterations: 1, Parallelism: 2}), fastParams(), true},
 		{"not a hash", "plain", fastParams(), true},
 	} {
 		if got := NeedsRehash(tc.encoded, tc.p); got != tc.want {

@@ -20,7 +20,9 @@ var ErrBackupUnsupported = errors.New("backup: only SQLite databases are backed 
 // nor migrates the database it copies. The copy is made with VACUUM INTO on
 // a connection of its own, a read transaction that in WAL mode stops no
 // writer; it is compacted, owner-only (mode 0600, for it holds hashes and
-// ciphertexts), checked, synced, and put at dest only once whole. Backup
+// ciphertexts), checked, synced, and put at dest only once whole. A database
+// holding a migration this binary does not embed (one a newer release
+// applied) is refused with a *SchemaError, nothing put at dest. Backup
 // returns the copy's size in bytes. The master key file is not part of the
 // copy and must be kept apart.
 func Backup(ctx context.Context, dsn, dest string) (int64, error) {
@@ -68,6 +70,9 @@ func Backup(ctx context.Context, dsn, dest string) (int64, error) {
 	if err := checkCopy(ctx, tmpName); err != nil {
 		return 0, fmt.Errorf("backup: the copy %w", err)
 	}
+	if err := checkCopySchema(ctx, tmpName); err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
 	f, err := os.Open(tmpName)
 	if err != nil {
 		return 0, fmt.Errorf("backup: %w", err)
@@ -106,4 +111,23 @@ func checkCopy(ctx context.Context, path string) error {
 		return fmt.Errorf("failed SQLite's integrity check: %s", result)
 	}
 	return nil
+}
+
+// checkCopySchema returns a *SchemaError when the SQLite copy at path holds
+// a migration this binary does not embed. A file without Twofold's table of
+// migrations is not judged.
+func checkCopySchema(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", sqliteURI(path, "mode=ro"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n); err != nil {
+		return fmt.Errorf("read the copy: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	return checkSchema(ctx, db, SQLite)
 }

@@ -3,12 +3,14 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -510,6 +512,75 @@ func TestMigrationEmailChangedByOperator(t *testing.T) {
 					t.Errorf("%s: got %v, %v; want %v", name, got, err, want)
 				}
 			}
+		})
+	}
+}
+
+// TestOpenRefusesNewerSchema: a database holding a migration this binary
+// does not embed (one a newer release applied) is refused by Open, and on
+// PostgreSQL by OpenRestored, with a *store.SchemaError naming both ends,
+// and left as it was; once the migration is gone it opens again.
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	for name, newDSN := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			dsn := newDSN(t)
+			s, err := store.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			before := testenv.Migrations(t, dsn)
+			newest := before[len(before)-1]
+			for _, future := range []int{newest + 1, 9999} {
+				testenv.AddMigration(t, dsn, future)
+				want := append(append([]int(nil), before...), newest+1)
+				if future != newest+1 {
+					want = append(want, future)
+				}
+				opens := map[string]func() (*store.Store, error){"Open": func() (*store.Store, error) { return store.Open(ctx, dsn) }}
+				if store.IsPostgres(dsn) {
+					opens["OpenRestored"] = func() (*store.Store, error) { return store.OpenRestored(ctx, dsn) }
+				}
+				for how, open := range opens {
+					s, err := open()
+					if err == nil {
+						s.Close()
+					}
+					var se *store.SchemaError
+					if !errors.As(err, &se) || se.Database != future || se.Binary != newest || !slices.Equal(se.Unknown, want[len(before):]) {
+						t.Errorf("%s of a database at migration %d: got %v (%+v), want a SchemaError at %d, binary at %d", how, future, err, se, future, newest)
+					}
+					if got := testenv.Migrations(t, dsn); !slices.Equal(got, want) {
+						t.Errorf("%s: migrations after the refusal: got %v, want %v", how, got, want)
+					}
+				}
+			}
+			// A migration this binary lacks below its newest (another
+			// build's) is refused as well.
+			gap := 0
+			for v := 1; v < newest && gap == 0; v++ {
+				if !slices.Contains(before, v) {
+					gap = v
+				}
+			}
+			if gap == 0 {
+				t.Fatal("no gap in the migrations' numbers to test with")
+			}
+			testenv.RemoveMigration(t, dsn, newest+1)
+			testenv.RemoveMigration(t, dsn, 9999)
+			testenv.AddMigration(t, dsn, gap)
+			var se *store.SchemaError
+			if s, err := store.Open(ctx, dsn); !errors.As(err, &se) || se.Database != newest || !slices.Equal(se.Unknown, []int{gap}) {
+				if err == nil {
+					s.Close()
+				}
+				t.Errorf("Open of a database holding migration %d: got %v, want a SchemaError", gap, err)
+			}
+			testenv.RemoveMigration(t, dsn, gap)
+			open(t, dsn)
 		})
 	}
 }

@@ -233,7 +233,8 @@ func cancelResets(ctx context.Context, q querier, e twofold.AuditEvent) (int64, 
 // names (README "Backup and restore"). It refuses while any process has
 // the database open. It copies src (left untouched) to a temporary file
 // beside the database, checks it with SQLite's integrity check and that it
-// is a Twofold database, migrates it, mends it (AfterRestore, with the
+// is a Twofold database of a schema this binary knows (a *SchemaError
+// otherwise: a backup a newer release made), migrates it, mends it (AfterRestore, with the
 // replaced database's event id counter as floor) and closes it; only then
 // does it keep the database aside (to Aside, a hard link or a copy), move
 // every -wal, -shm and -journal there, whether or not the database is
@@ -406,7 +407,8 @@ func eventCounter(ctx context.Context, path string) (int64, error) {
 }
 
 // checkTwofold reports an error unless the SQLite file at path holds a
-// Twofold database: its migrations and audit log.
+// Twofold database, its migrations and audit log, whose schema this binary
+// knows (a *SchemaError otherwise).
 func checkTwofold(ctx context.Context, path string) error {
 	db, err := sql.Open("sqlite", sqliteURI(path, "mode=ro"))
 	if err != nil {
@@ -418,6 +420,12 @@ func checkTwofold(ctx context.Context, path string) error {
 		Scan(&migrations, &events)
 	if err != nil || migrations == 0 || events == 0 {
 		return fmt.Errorf("restore: the backup is not a Twofold database")
+	}
+	// A backup of a database a newer release migrated: this binary would
+	// serve it half-working (a rollback restores one taken before the
+	// upgrade).
+	if err := checkSchema(ctx, db, SQLite); err != nil {
+		return fmt.Errorf("restore: the backup: %w", err)
 	}
 	return nil
 }

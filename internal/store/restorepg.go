@@ -21,7 +21,9 @@ const restoreApp = AppName + " restore"
 // and one that other Twofold processes (servers, commands) are connected to
 // (ErrInUse: seen in pg_stat_activity by their application_name, AppName).
 // Only then does it apply pending migrations, those of a version newer than
-// the dump's.
+// the dump's; a dump of a database a newer release migrated, holding a
+// migration this binary does not embed, is refused (*SchemaError), changing
+// nothing.
 func OpenRestored(ctx context.Context, dsn string) (*Store, error) {
 	if !isPostgres(dsn) {
 		return nil, errors.New("restore: OpenRestored is for PostgreSQL")

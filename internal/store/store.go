@@ -53,7 +53,9 @@ type Store struct {
 }
 
 // Open connects to dsn ("sqlite:path", a bare path, or "postgres://…") and
-// applies pending migrations.
+// applies pending migrations. It refuses, with a *SchemaError and having
+// applied none, a database holding a migration this binary does not embed:
+// one a newer release migrated (README "Upgrading").
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	s, err := connect(dsn, AppName)
 	if err != nil {
@@ -431,29 +433,116 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := s.lockMigrations(ctx, tx); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`)
-		return err
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		// Before any migration is applied: a database a newer release
+		// migrated is refused, and left as it was.
+		return checkSchema(ctx, tx, s.dialect)
 	}); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return err
 	}
-	dir := "migrations/" + string(s.dialect)
-	entries, err := fs.ReadDir(migrations, dir)
+	ms, err := embedded(s.dialect)
 	if err != nil {
 		return err
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	for _, e := range entries {
-		v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", e.Name())
-		}
-		body, err := fs.ReadFile(migrations, dir+"/"+e.Name())
+	for _, m := range ms {
+		body, err := fs.ReadFile(migrations, "migrations/"+string(s.dialect)+"/"+m.name)
 		if err != nil {
 			return err
 		}
-		if err := s.apply(ctx, v, string(body)); err != nil {
-			return fmt.Errorf("migration %s: %w", e.Name(), err)
+		if err := s.apply(ctx, m.version, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
+	}
+	return nil
+}
+
+// migration is one embedded migration file.
+type migration struct {
+	version int
+	name    string // in migrations/DIALECT
+}
+
+// embedded returns the migrations this binary embeds for dialect, oldest
+// first.
+func embedded(dialect Dialect) ([]migration, error) {
+	entries, err := fs.ReadDir(migrations, "migrations/"+string(dialect))
+	if err != nil {
+		return nil, err
+	}
+	ms := make([]migration, 0, len(entries))
+	for _, e := range entries {
+		v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		ms = append(ms, migration{version: v, name: e.Name()})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// SchemaError is the error of opening (Open, OpenRestored), restoring
+// (RestoreSQLite) or backing up (Backup) a database that holds a migration
+// this binary does not embed: one applied by a newer release (or another
+// build). On such a schema this binary would half-work, and what it wrote
+// would miss the newer release's rules (README "Upgrading"), so it refuses
+// before it changes anything.
+type SchemaError struct {
+	// Database is the newest migration the database holds.
+	Database int
+	// Binary is the newest migration this binary embeds.
+	Binary int
+	// Unknown lists the migrations the database holds that this binary
+	// does not embed, oldest first.
+	Unknown []int
+}
+
+// Error says which migrations the database and the binary are at, and what
+// to do.
+func (e *SchemaError) Error() string {
+	if e.Database > e.Binary {
+		return fmt.Sprintf("the database's schema is at migration %d, newer than this binary's %d: run the newer release, or restore a backup taken before the upgrade",
+			e.Database, e.Binary)
+	}
+	return fmt.Sprintf("the database holds migration %d, which this binary (at migration %d) does not have: run the release that applied it, or restore a backup taken before",
+		e.Unknown[0], e.Binary)
+}
+
+// checkSchema returns a *SchemaError when the table schema_migrations that
+// q reaches holds a version dialect's embedded migrations do not.
+func checkSchema(ctx context.Context, q querier, dialect Dialect) error {
+	ms, err := embedded(dialect)
+	if err != nil {
+		return err
+	}
+	known := make(map[int]bool, len(ms))
+	e := &SchemaError{}
+	for _, m := range ms {
+		known[m.version] = true
+		e.Binary = max(e.Binary, m.version)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		e.Database = max(e.Database, v)
+		if !known[v] {
+			e.Unknown = append(e.Unknown, v)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	if len(e.Unknown) > 0 {
+		return e
 	}
 	return nil
 }

@@ -113,3 +113,65 @@ func CutPostgres(tb testing.TB, dsn string) (restore func()) {
 	}
 	return restore
 }
+
+// openDSN opens the database dsn (a Twofold DSN, "sqlite:PATH" or
+// "postgres://…") with database/sql, outside any store.
+func openDSN(tb testing.TB, dsn string) *sql.DB {
+	tb.Helper()
+	driver, name := "pgx", dsn
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		driver, name = "sqlite", strings.TrimPrefix(dsn, "sqlite:")
+	}
+	db, err := sql.Open(driver, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// AddMigration records migration version as applied to the Twofold
+// database dsn, as a newer release migrating it would.
+func AddMigration(tb testing.TB, dsn string, version int) {
+	tb.Helper()
+	db := openDSN(tb, dsn)
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)`, version); err != nil {
+		tb.Fatalf("add migration %d: %v", version, err)
+	}
+}
+
+// Migrations returns the migrations applied to the Twofold database dsn,
+// oldest first.
+func Migrations(tb testing.TB, dsn string) []int {
+	tb.Helper()
+	db := openDSN(tb, dsn)
+	defer db.Close()
+	rows, err := db.Query(`SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		tb.Fatalf("read migrations: %v", err)
+	}
+	defer rows.Close()
+	var vs []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			tb.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return vs
+}
+
+// RemoveMigration forgets that migration version was applied to the
+// Twofold database dsn, undoing AddMigration.
+func RemoveMigration(tb testing.TB, dsn string, version int) {
+	tb.Helper()
+	db := openDSN(tb, dsn)
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM schema_migrations WHERE version = $1`, version); err != nil {
+		tb.Fatalf("remove migration %d: %v", version, err)
+	}
+}
