@@ -652,6 +652,43 @@ type EmailChange struct {
 	ExpiresAt  time.Time
 }
 
+// MailedCode names the stored code or link a mail carries, so that the
+// mail is sent only while that code still works: one used, replaced or
+// voided (an account closed or suspended, a factor removed) is dropped
+// unsent. Make one with SentCode.Mailed, PasswordReset.Mailed or
+// EmailChange.Mailed.
+type MailedCode struct {
+	Kind  MailedCodeKind
+	Key   string // the SentCode's FactorID, the PasswordReset's ID or the EmailChange's AccountID
+	Scope string // the SentCode's Scope; empty for the others
+	Hash  []byte // the code's or token's keyed hash, as stored
+}
+
+// MailedCodeKind says which table a MailedCode refers to.
+type MailedCodeKind string
+
+// The kinds of MailedCode.
+const (
+	MailedSentCode      MailedCodeKind = "sent-code"
+	MailedPasswordReset MailedCodeKind = "password-reset"
+	MailedEmailChange   MailedCodeKind = "email-change"
+)
+
+// Mailed names c for the mail that carries it.
+func (c SentCode) Mailed() MailedCode {
+	return MailedCode{Kind: MailedSentCode, Key: c.FactorID, Scope: c.Scope, Hash: c.Hash}
+}
+
+// Mailed names r for the mail that carries its link.
+func (r PasswordReset) Mailed() MailedCode {
+	return MailedCode{Kind: MailedPasswordReset, Key: r.ID, Hash: r.TokenHash}
+}
+
+// Mailed names c for the mail that carries its code.
+func (c EmailChange) Mailed() MailedCode {
+	return MailedCode{Kind: MailedEmailChange, Key: c.AccountID, Hash: c.CodeHash}
+}
+
 // ReplacedEmail is an address of an account that an operator replaced
 // with another, kept for a while so that a reset of two-factor asked for
 // meanwhile is told to it too.

@@ -157,7 +157,7 @@ func (s *Service) mailPasswordReset(ctx context.Context, username string, m Meta
 		"If you did not ask for this, ignore this mail: your password stays as it is, and the link lapses.\n"+
 		"Never forward this mail: the link is a way into your account.\n\n-- %s\n",
 		a.Username, s.cfg.Issuer, CleanText(m.Source, 64), int(PasswordResetTTL/time.Minute), s.linkBase, token, also, s.cfg.Issuer)
-	if err := s.codeMail.EnqueueCode(ctx, a.Email, s.cfg.Issuer+": reset your password", body, r.ExpiresAt); err != nil {
+	if err := s.codeMail.EnqueueCode(ctx, a.Email, s.cfg.Issuer+": reset your password", body, r.Mailed(), r.ExpiresAt); err != nil {
 		return fmt.Errorf("queue password-reset mail: %w", err)
 	}
 	s.audit(ctx, a.ID, "password.reset_requested", m, "link mailed")

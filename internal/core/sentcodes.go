@@ -39,10 +39,12 @@ type TextSender interface {
 	SendText(ctx context.Context, to, body string) error
 }
 
-// CodeMailer queues a mail that carries a one-time code, stored sealed and
-// dropped unsent after discardAt; notify.Outbox implements it.
+// CodeMailer queues a mail that carries a one-time code or link, code, stored
+// sealed (body and recipient) and dropped unsent once code no longer works
+// (used, replaced or voided) or discardAt has passed; notify.Outbox
+// implements it.
 type CodeMailer interface {
-	EnqueueCode(ctx context.Context, to, subject, body string, discardAt time.Time) error
+	EnqueueCode(ctx context.Context, to, subject, body string, code twofold.MailedCode, discardAt time.Time) error
 }
 
 // SentCodeTTL is how long a sent code is good for (SPEC §2: at most 10 minutes).
@@ -613,7 +615,7 @@ func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.
 	} else {
 		body := fmt.Sprintf("Hello %s,\n\nYour %s code %s is:\n\n    %s\n\nIt expires in %d minutes. Never share it: %s will never ask you for it.\nIf you did not ask for it, someone may know your password: change it.\n\n-- %s\n",
 			a.Username, s.cfg.Issuer, what, code, minutes, s.cfg.Issuer, s.cfg.Issuer)
-		if err := s.codeMail.EnqueueCode(ctx, string(f.Secret), fmt.Sprintf("%s: your code %s", s.cfg.Issuer, what), body, expires); err != nil {
+		if err := s.codeMail.EnqueueCode(ctx, string(f.Secret), fmt.Sprintf("%s: your code %s", s.cfg.Issuer, what), body, c.Mailed(), expires); err != nil {
 			s.unsend(ctx, c, prev, had)
 			s.audit(ctx, a.ID, "code.send_failed", m, detail+": not queued; the code sent before, if any, still works")
 			return time.Time{}, "", fmt.Errorf("queue code mail: %w", err)

@@ -41,7 +41,7 @@ type codeMailbox struct {
 	bodies []string
 }
 
-func (b *codeMailbox) EnqueueCode(_ context.Context, _, _, body string, _ time.Time) error {
+func (b *codeMailbox) EnqueueCode(_ context.Context, _, _, body string, _ twofold.MailedCode, _ time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.bodies = append(b.bodies, body)

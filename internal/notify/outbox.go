@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/store"
 )
@@ -71,10 +72,15 @@ func (o *Outbox) Enqueue(ctx context.Context, to, subject, body string) error {
 // bodyAAD binds a sealed body to its outbox row's seal_ref.
 func bodyAAD(ref string) []byte { return keyring.AAD("outbox", "body", ref) }
 
-// EnqueueCode queues a message that carries a one-time code: its body is
-// stored sealed by Keys, never in the clear, and the message is dropped
-// unsent once discardAt has passed, when the code no longer works.
-func (o *Outbox) EnqueueCode(ctx context.Context, to, subject, body string, discardAt time.Time) error {
+// recipientAAD binds a sealed recipient to its outbox row's seal_ref.
+func recipientAAD(ref string) []byte { return keyring.AAD("outbox", "recipient", ref) }
+
+// EnqueueCode queues a message that carries a one-time code or link, code:
+// its body and its recipient are stored sealed by Keys, never in the clear
+// (the recipient may be an email factor's address, which is secret at rest
+// too), and the message is dropped unsent once code no longer works (used,
+// replaced or voided: store.ClaimMail) or discardAt has passed.
+func (o *Outbox) EnqueueCode(ctx context.Context, to, subject, body string, code twofold.MailedCode, discardAt time.Time) error {
 	if o.Keys == nil {
 		return errors.New("outbox: no keys to seal a code mail with")
 	}
@@ -91,13 +97,16 @@ func (o *Outbox) EnqueueCode(ctx context.Context, to, subject, body string, disc
 		return err
 	}
 	ref := hex.EncodeToString(b)
-	m := store.Mail{To: addr.Address, Subject: subject, CreatedAt: o.now(), SealRef: ref, DiscardAt: discardAt}
+	m := store.Mail{Subject: subject, CreatedAt: o.now(), SealRef: ref, Code: code, DiscardAt: discardAt}
 	// A key rotation may delete the data key the body was just sealed under
 	// before it is stored: then the queue refuses it (keyring.ErrKeyGone),
 	// and sealing again picks the current key, up to three times.
 	for attempt := 1; ; attempt++ {
 		if m.BodyKeyID, m.SealedBody, err = o.Keys.SealContext(ctx, []byte(body), bodyAAD(ref)); err != nil {
 			return fmt.Errorf("seal code mail: %w", err)
+		}
+		if m.ToKeyID, m.SealedTo, err = o.Keys.SealContext(ctx, []byte(addr.Address), recipientAAD(ref)); err != nil {
+			return fmt.Errorf("seal code mail recipient: %w", err)
 		}
 		_, err = o.queue.EnqueueMail(ctx, m)
 		if err == nil {

@@ -45,7 +45,8 @@ type Worker struct {
 	// Wake receives when this process queued a message (Outbox.Wake), so that
 	// it is sent at once rather than at the next poll. Nil: poll only.
 	Wake <-chan struct{}
-	// Keys opens the sealed bodies of code mails (Outbox.EnqueueCode).
+	// Keys opens the sealed bodies and recipients of code mails
+	// (Outbox.EnqueueCode).
 	Keys        Sealer
 	Poll        time.Duration
 	Lease       time.Duration
@@ -124,26 +125,38 @@ func (w *Worker) drain(ctx context.Context) {
 	}
 }
 
-// deliver makes one attempt to send m, then deletes it (sent, or failing for
-// longer than GiveUp) or reschedules it. Logs name the recipient's domain
-// only, never the address or the body.
+// deliver makes one attempt to send m, then deletes it (sent, failing for
+// longer than GiveUp, or a code mail whose code no longer works) or
+// reschedules it. Logs name the recipient's domain only, never the address
+// or the body.
 func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 	// The bookkeeping outlives a stop, so that the claim is not left to expire.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	log := w.Logger.With("outbox_id", m.ID, "to_domain", domain(m.To), "attempt", m.Attempts)
-	if !m.DiscardAt.IsZero() && !w.Now().Before(m.DiscardAt) {
-		log.Warn("code mail dropped unsent: the code in it has expired")
+	log := w.Logger.With("outbox_id", m.ID, "attempt", m.Attempts)
+	drop := ""
+	switch {
+	case m.Void:
+		drop = "code mail dropped unsent: the code or link in it was used, replaced or voided"
+	case !m.DiscardAt.IsZero() && !w.Now().Before(m.DiscardAt):
+		drop = "code mail dropped unsent: the code in it has expired"
+	}
+	if drop != "" {
+		log.Warn(drop, "code", m.Code.Kind)
 		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
-			log.Error("outbox: expired mail not removed", "err", err)
+			log.Error("outbox: dropped mail not removed", "err", err)
 		}
 		return
 	}
-	body, err := w.body(ctx, m)
+	to, err := w.recipient(ctx, m)
 	if err == nil {
-		sctx, cancel := context.WithTimeout(ctx, w.SendTimeout)
-		err = w.Sender.Send(sctx, Message{To: m.To, Subject: m.Subject, Body: body, Date: m.CreatedAt})
-		cancel()
+		log = log.With("to_domain", domain(to))
+		var body string
+		if body, err = w.body(ctx, m); err == nil {
+			sctx, cancel := context.WithTimeout(ctx, w.SendTimeout)
+			err = w.Sender.Send(sctx, Message{To: to, Subject: m.Subject, Body: body, Date: m.CreatedAt})
+			cancel()
+		}
 	}
 	if err == nil {
 		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
@@ -155,7 +168,10 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 		}
 		return
 	}
-	reason := redact(err.Error(), m.To)
+	reason := err.Error()
+	if to != "" {
+		reason = redact(reason, to)
+	}
 	now := w.Now()
 	due := now.Add(Backoff(m.Attempts))
 	if !m.DiscardAt.IsZero() && m.DiscardAt.Before(due) {
@@ -179,6 +195,21 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 	} else if !ok {
 		log.Warn("outbox: claim ran out before the attempt ended; another worker has the mail")
 	}
+}
+
+// recipient returns m's recipient, opened when it is sealed.
+func (w *Worker) recipient(ctx context.Context, m store.Mail) (string, error) {
+	if m.ToKeyID == "" {
+		return m.To, nil
+	}
+	if w.Keys == nil {
+		return "", errors.New("a code mail with a sealed recipient, and this worker has no keys to open it")
+	}
+	b, err := w.Keys.Open(ctx, m.ToKeyID, m.SealedTo, recipientAAD(m.SealRef))
+	if err != nil {
+		return "", fmt.Errorf("open sealed recipient: %w", err)
+	}
+	return string(b), nil
 }
 
 // body returns m's body, opened when it is sealed.

@@ -71,7 +71,8 @@ const (
 	tokensTable       = "hardware_tokens"
 	tokensSecret      = "secret"
 	outboxTable       = "outbox"
-	outboxBody        = "body" // code mails, bound to their seal_ref
+	outboxBody        = "body"      // code mails, bound to their seal_ref
+	outboxRecipient   = "recipient" // code mails' recipients, bound to their seal_ref
 	webhooksTable     = "webhooks"
 	webhookSecret     = "secret"          // the secrets that sign webhook deliveries
 	webhookPrevSecret = "previous_secret" // a webhook's previous secret, for a while after a rotation
@@ -93,21 +94,22 @@ func (s *Store) SealedValues(ctx context.Context) ([]keyring.Sealed, error) {
 		return nil, err
 	}
 	out = append(out, ts...)
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT seal_ref, body_key_id, sealed_body FROM outbox WHERE body_key_id <> '' ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("select sealed mail: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	ms, err := queryAll(ctx, s, "sealed mail", func(row interface{ Scan(...any) error }) (keyring.Sealed, error) {
 		v := keyring.Sealed{Table: outboxTable, Column: outboxBody}
-		if err := rows.Scan(&v.Row, &v.KeyID, &v.Ciphertext); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
+		return v, row.Scan(&v.Row, &v.KeyID, &v.Ciphertext)
+	}, `SELECT seal_ref, body_key_id, sealed_body FROM outbox WHERE body_key_id <> '' ORDER BY id`)
+	if err != nil {
 		return nil, err
 	}
+	out = append(out, ms...)
+	rs, err := queryAll(ctx, s, "sealed mail recipients", func(row interface{ Scan(...any) error }) (keyring.Sealed, error) {
+		v := keyring.Sealed{Table: outboxTable, Column: outboxRecipient}
+		return v, row.Scan(&v.Row, &v.KeyID, &v.Ciphertext)
+	}, `SELECT seal_ref, recipient_key_id, sealed_recipient FROM outbox WHERE recipient_key_id <> '' ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, rs...)
 	ws, err := queryAll(ctx, s, "sealed webhook secrets", func(row interface{ Scan(...any) error }) (keyring.Sealed, error) {
 		v := keyring.Sealed{Table: webhooksTable, Column: webhookSecret}
 		return v, row.Scan(&v.Row, &v.KeyID, &v.Ciphertext)
@@ -140,6 +142,10 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 		}
 		n, err := res.RowsAffected()
 		return n == 1, err
+	}
+	if v.Table == outboxTable && v.Column == outboxRecipient {
+		return s.execOne(ctx, "reseal mail recipient", `UPDATE outbox SET recipient_key_id = $1, sealed_recipient = $2 WHERE seal_ref = $3 AND recipient_key_id = $4`,
+			keyID, ciphertext, v.Row, v.KeyID)
 	}
 	if v.Table == webhooksTable && v.Column == webhookSecret {
 		return s.execOne(ctx, "reseal webhook secret", `UPDATE webhooks SET secret_key_id = $1, sealed_secret = $2 WHERE id = $3 AND secret_key_id = $4 AND sealed_secret = $5`,
@@ -176,7 +182,7 @@ func (s *Store) DeleteDataKey(ctx context.Context, id string) (bool, error) {
 		ok, err = s.execOne(ctx, "delete data key", `DELETE FROM data_keys WHERE id = $1
 			AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)
 			AND NOT EXISTS (SELECT 1 FROM hardware_tokens WHERE secret_key_id = $1)
-			AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1)
+			AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1 OR recipient_key_id = $1)
 			AND NOT EXISTS (SELECT 1 FROM webhooks WHERE secret_key_id = $1 OR previous_secret_key_id = $1)`, id)
 		return err
 	})

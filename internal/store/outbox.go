@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/keyring"
 )
 
 // Mail is a notification email waiting in the outbox.
 type Mail struct {
-	ID        int64
-	To        string // a bare address, alice@example.com
+	ID int64
+	// To is a bare address, alice@example.com; empty when it is sealed.
+	To        string
 	Subject   string
 	Body      string
 	CreatedAt time.Time
@@ -30,19 +32,33 @@ type Mail struct {
 	BodyKeyID  string
 	SealRef    string
 	SealedBody []byte
+	// ToKeyID and SealedTo, when set, are its recipient sealed under that
+	// data key, bound to SealRef, and To is empty. Code mails queued before
+	// recipients were sealed have To only.
+	ToKeyID  string
+	SealedTo []byte
+	// Code, when its Kind is set, is the code or link the mail carries: the
+	// mail is worth sending only while that code still works.
+	Code twofold.MailedCode
+	// Void, set by ClaimMail, reports that Code no longer works (used,
+	// replaced, lapsed or voided): the mail is to be dropped unsent.
+	Void bool
 	// DiscardAt, when set, is when the mail is no longer worth sending.
 	DiscardAt time.Time
 }
 
 // EnqueueMail adds m to the outbox, due at once (at m.CreatedAt), and returns
-// its id. A sealed mail whose data key is no longer stored (a key rotation
-// deleted it after the body was sealed) is not stored, and the error is
-// keyring.ErrKeyGone.
+// its id. A sealed mail whose data keys are no longer stored (a key rotation
+// deleted one after the body or recipient was sealed) is not stored, and the
+// error is keyring.ErrKeyGone.
 func (s *Store) EnqueueMail(ctx context.Context, m Mail) (int64, error) {
 	var id int64
-	err := s.conn(ctx).QueryRowContext(ctx, `INSERT INTO outbox (recipient, subject, body, created_at, due_at, body_key_id, seal_ref, sealed_body, discard_at)
-		SELECT $1, $2, $3, $4, $4, $5, $6, $7, $8 WHERE $5 = '' OR `+s.keyStored("$5")+` RETURNING id`,
-		m.To, m.Subject, m.Body, micros(m.CreatedAt), m.BodyKeyID, m.SealRef, m.SealedBody, micros(m.DiscardAt)).Scan(&id)
+	err := s.conn(ctx).QueryRowContext(ctx, `INSERT INTO outbox (recipient, subject, body, created_at, due_at, body_key_id, seal_ref, sealed_body, discard_at,
+			recipient_key_id, sealed_recipient, code_kind, code_key, code_scope, code_hash)
+		SELECT $1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+		WHERE ($5 = '' OR `+s.keyStored("$5")+`) AND ($9 = '' OR `+s.keyStored("$9")+`) RETURNING id`,
+		m.To, m.Subject, m.Body, micros(m.CreatedAt), m.BodyKeyID, m.SealRef, m.SealedBody, micros(m.DiscardAt),
+		m.ToKeyID, m.SealedTo, string(m.Code.Kind), m.Code.Key, m.Code.Scope, m.Code.Hash).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("insert outbox mail: %w", keyring.ErrKeyGone)
 	}
@@ -59,10 +75,31 @@ const (
 	claimRounds     = 4
 )
 
+// codeVoid is an SQL condition on an outbox row, true when the row names
+// the code or link it carries (code_kind) and that code no longer works at
+// the time in placeholder now: it is gone (used, replaced by a newer one,
+// voided with its account, factor or link), lapsed, or out of checks. A
+// kind this version does not know is void too.
+func codeVoid(now string) string {
+	return `(outbox.code_kind <> '' AND NOT (
+		(outbox.code_kind = '` + string(twofold.MailedSentCode) + `' AND EXISTS (SELECT 1 FROM sent_codes c
+			WHERE c.factor_id = outbox.code_key AND c.scope = outbox.code_scope AND c.code_hash = outbox.code_hash
+			AND c.checks_left > 0 AND c.expires_at > ` + now + `))
+		OR (outbox.code_kind = '` + string(twofold.MailedPasswordReset) + `' AND EXISTS (SELECT 1 FROM password_resets r
+			WHERE r.id = outbox.code_key AND r.token_hash = outbox.code_hash AND r.expires_at > ` + now + `))
+		OR (outbox.code_kind = '` + string(twofold.MailedEmailChange) + `' AND EXISTS (SELECT 1 FROM email_changes e
+			WHERE e.account_id = outbox.code_key AND e.code_hash = outbox.code_hash
+			AND e.checks_left > 0 AND e.expires_at > ` + now + `))))`
+}
+
 // ClaimMail claims the oldest mail due at now for the caller until until, and
 // reports false when none is due. Each claim is one conditional UPDATE checked
 // by its result, so that of several workers on any number of instances exactly
 // one wins a mail; the others move on to the next candidate.
+//
+// The same statement reports whether the code or link the mail carries no
+// longer works (Mail.Void), as the database holds it at the claim, on any
+// instance: a code used, replaced or voided before the claim is never sent.
 func (s *Store) ClaimMail(ctx context.Context, now, until time.Time) (Mail, bool, error) {
 	for range claimRounds {
 		ids, err := s.dueMail(ctx, now)
@@ -72,9 +109,12 @@ func (s *Store) ClaimMail(ctx context.Context, now, until time.Time) (Mail, bool
 		for _, id := range ids {
 			m := Mail{ID: id}
 			var created, discard int64
+			var kind string
 			err := s.conn(ctx).QueryRowContext(ctx, `UPDATE outbox SET due_at = $1, attempts = attempts + 1 WHERE id = $2 AND due_at <= $3
-				RETURNING recipient, subject, body, created_at, attempts, last_error, body_key_id, seal_ref, sealed_body, discard_at`, micros(until), id, micros(now)).
-				Scan(&m.To, &m.Subject, &m.Body, &created, &m.Attempts, &m.LastError, &m.BodyKeyID, &m.SealRef, &m.SealedBody, &discard)
+				RETURNING recipient, subject, body, created_at, attempts, last_error, body_key_id, seal_ref, sealed_body, discard_at,
+					recipient_key_id, sealed_recipient, code_kind, code_key, code_scope, code_hash, `+codeVoid("$3"), micros(until), id, micros(now)).
+				Scan(&m.To, &m.Subject, &m.Body, &created, &m.Attempts, &m.LastError, &m.BodyKeyID, &m.SealRef, &m.SealedBody, &discard,
+					&m.ToKeyID, &m.SealedTo, &kind, &m.Code.Key, &m.Code.Scope, &m.Code.Hash, &m.Void)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // another worker won it, or it was sent meanwhile
 			}
@@ -82,6 +122,7 @@ func (s *Store) ClaimMail(ctx context.Context, now, until time.Time) (Mail, bool
 				return Mail{}, false, fmt.Errorf("claim mail: %w", err)
 			}
 			m.CreatedAt, m.DueAt, m.DiscardAt = fromMicros(created), fromMicros(micros(until)), fromMicros(discard)
+			m.Code.Kind = twofold.MailedCodeKind(kind)
 			return m, true, nil
 		}
 	}
@@ -129,7 +170,8 @@ func (s *Store) RetryMail(ctx context.Context, id int64, attempts int, due time.
 // Outbox returns every mail in the outbox, oldest first: for operators and tests.
 func (s *Store) Outbox(ctx context.Context) ([]Mail, error) {
 	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id, recipient, subject, body, created_at, due_at, attempts, last_error,
-		body_key_id, seal_ref, sealed_body, discard_at FROM outbox ORDER BY id`)
+		body_key_id, seal_ref, sealed_body, discard_at, recipient_key_id, sealed_recipient, code_kind, code_key, code_scope, code_hash
+		FROM outbox ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("select outbox: %w", err)
 	}
@@ -138,11 +180,13 @@ func (s *Store) Outbox(ctx context.Context) ([]Mail, error) {
 	for rows.Next() {
 		var m Mail
 		var created, due, discard int64
+		var kind string
 		if err := rows.Scan(&m.ID, &m.To, &m.Subject, &m.Body, &created, &due, &m.Attempts, &m.LastError,
-			&m.BodyKeyID, &m.SealRef, &m.SealedBody, &discard); err != nil {
+			&m.BodyKeyID, &m.SealRef, &m.SealedBody, &discard, &m.ToKeyID, &m.SealedTo, &kind, &m.Code.Key, &m.Code.Scope, &m.Code.Hash); err != nil {
 			return nil, err
 		}
 		m.CreatedAt, m.DueAt, m.DiscardAt = fromMicros(created), fromMicros(due), fromMicros(discard)
+		m.Code.Kind = twofold.MailedCodeKind(kind)
 		out = append(out, m)
 	}
 	return out, rows.Err()
