@@ -6,13 +6,25 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
-
-	"github.com/twofold/twofold/internal/visible"
 )
 
 // hiddenRune reports whether r shows as nothing, or as something other
-// than itself (visible.Hidden).
-func hiddenRune(r rune) bool { return visible.Hidden(r) }
+// than itself, where a name or a client's text is shown on a page, in a log
+// or in an email: a control character (line breaks, tabs, terminal
+// escapes, DEL, C1 controls such as U+009B); an invisible format character
+// (text-direction marks, overrides and isolates, zero-width spaces and
+// joiners, soft hyphens, tags); a line or paragraph separator; the other
+// characters Unicode says to show as nothing (Other_Default_Ignorable_Code_Point:
+// the combining grapheme joiner U+034F, the Hangul fillers U+115F, U+1160,
+// U+3164 and U+FFA0); the blank braille pattern U+2800; a private-use
+// character or a noncharacter, which show as whatever a font makes of them;
+// or the replacement character that stands for bytes that were not UTF-8.
+// Variation selectors are not among them: an emoji needs its own.
+func hiddenRune(r rune) bool {
+	return unicode.IsControl(r) || r == utf8.RuneError || r == '\u2800' ||
+		unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co, unicode.Bidi_Control,
+			unicode.Other_Default_Ignorable_Code_Point, unicode.Noncharacter_Code_Point)
+}
 
 // checkName trims name and reports whether it is fit to show as a name (a
 // factor's label, an API key's, an SSH key's, a team's): one line of 1 to

@@ -3,7 +3,10 @@ package core
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/twofold/twofold/internal/otp"
 )
 
 // TestCheckName: a name with a character that shows as nothing, or of
@@ -86,6 +89,21 @@ func TestShortUserAgent(t *testing.T) {
 		got := ShortUserAgent(tc.in)
 		if got != tc.want || !utf8.ValidString(got) {
 			t.Errorf("ShortUserAgent(%+q) = %+q, want %+q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestSerialCheckHidesWhatNamesDo: otp, standard library only, keeps its
+// own copy of hiddenRune for token serials; every character refused in a
+// name is refused in a serial, and no other.
+func TestSerialCheckHidesWhatNamesDo(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if 0xD800 <= r && r <= 0xDFFF {
+			continue // surrogates are not characters of a Go string
+		}
+		_, err := otp.CheckSerial("A" + string(r) + "B")
+		if refused := err != nil; refused != hiddenRune(r) {
+			t.Errorf("U+%04X: serial refused %v, hidden in a name %v", r, refused, hiddenRune(r))
 		}
 	}
 }

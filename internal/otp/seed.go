@@ -6,9 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
-
-	"github.com/twofold/twofold/internal/visible"
 )
 
 // Errors of the seed file parsers (ParsePSKC, ParseOATHCSV), for use with errors.Is. Every
@@ -102,7 +101,7 @@ func seedErrorf(format string, args ...any) error {
 
 // CheckSerial trims a token's serial number and reports whether it is fit to store and
 // show: 1 to 64 characters on one line, without a character that cannot be seen for what
-// it is (visible.Hidden: controls, invisible and text-direction characters, fillers). The error wraps ErrSerial.
+// it is (hiddenRune: controls, invisible and text-direction characters, fillers). The error wraps ErrSerial.
 func CheckSerial(serial string) (string, error) {
 	serial = strings.TrimSpace(serial)
 	if serial == "" {
@@ -114,10 +113,18 @@ func CheckSerial(serial string) (string, error) {
 	return serial, nil
 }
 
-// hiddenRune reports whether r cannot be seen for what it is (visible.Hidden):
-// serials are refused and attributes in messages cleaned by the same rule as
-// every other name Twofold shows.
-func hiddenRune(r rune) bool { return visible.Hidden(r) }
+// hiddenRune reports whether r shows as nothing, or as something other than
+// itself: the rule core holds every name Twofold shows to (its hiddenRune; a
+// test there keeps the two the same, this package being standard library
+// only): controls, invisible format characters, line and paragraph
+// separators, the other default-ignorable characters (Hangul fillers), the
+// blank braille pattern, private-use characters, noncharacters and the
+// replacement character.
+func hiddenRune(r rune) bool {
+	return unicode.IsControl(r) || r == utf8.RuneError || r == '\u2800' ||
+		unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co, unicode.Bidi_Control,
+			unicode.Other_Default_Ignorable_Code_Point, unicode.Noncharacter_Code_Point)
+}
 
 // check validates a seed's parameters as Twofold can honour them: a secret of MinSecretSize
 // to MaxSecretSize bytes (RFC 4226 §4 R6) without counting the zero bytes at its end
