@@ -118,6 +118,12 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 	}
 	k.SecretHash = s.hasher.Sum("api-key", k.ID+":"+secret)
 	err = s.inTx(ctx, func(ctx context.Context) error {
+		// The account's row, held until the commit, before anything is
+		// read: keys made at once, on any instance, are counted one after
+		// the other and cannot pass MaxAPIKeys.
+		if err := s.store.LockAccount(ctx, a.Account.ID); err != nil {
+			return err
+		}
 		if admin {
 			// Read again, and held: an operator made no more while this
 			// request ran would otherwise keep a key revokeAdminKeys

@@ -46,6 +46,10 @@ type Store interface {
 	// when it already was as asked.
 	SetOperator(ctx context.Context, accountID string, on bool) (bool, error)
 	IsOperator(ctx context.Context, accountID string) (bool, error)
+	// LockAccount holds, inside InTx, the account's row until the
+	// transaction ends: of transactions that count what the account has
+	// and add to it, each counts what those before it committed.
+	LockAccount(ctx context.Context, accountID string) error
 	// SetSuspended sets whether the account is suspended, reporting false
 	// when it already was as asked.
 	SetSuspended(ctx context.Context, accountID string, on bool) (bool, error)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -136,4 +137,27 @@ func testAPITokens(t *testing.T, s *store.Store) {
 	}
 	_, err = s.APIToken(ctx, "t1", t0)
 	wantCode(t, "APIToken after DeleteExpired", err, twofold.CodeNotFound)
+}
+
+// testLocksNeedATransaction: LockAccount and LockWebhooks, which hold
+// something until a transaction ends, refuse to run outside one, where
+// they would hold nothing; inside one they succeed.
+func testLocksNeedATransaction(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	if err := s.LockAccount(ctx, a.ID); err == nil {
+		t.Error("LockAccount outside a transaction: got nil error")
+	}
+	if err := s.LockWebhooks(ctx); err == nil {
+		t.Error("LockWebhooks outside a transaction: got nil error")
+	}
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.LockAccount(ctx, a.ID); err != nil {
+			return err
+		}
+		return s.LockWebhooks(ctx)
+	})
+	if err != nil {
+		t.Errorf("locks inside a transaction: %v", err)
+	}
 }
