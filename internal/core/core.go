@@ -192,6 +192,8 @@ type Store interface {
 	// of any number does, and the others get ResetNotDue.
 	ResetTwoFactor(ctx context.Context, accountID string, now time.Time) (twofold.TwoFactorReset, twofold.ResetOutcome, error)
 
+	// CreateAPIKey stores a key; its account or maker (ParentID) deleted
+	// meanwhile is not-found.
 	CreateAPIKey(ctx context.Context, k twofold.APIKey) error
 	// APIKey returns a key, expired or not; an unknown id is not-found.
 	APIKey(ctx context.Context, id string) (twofold.APIKey, error)
@@ -201,6 +203,8 @@ type Store interface {
 	// TouchAPIKey sets the key's last use to now unless it is less than
 	// every ago, reporting whether it wrote.
 	TouchAPIKey(ctx context.Context, id string, now time.Time, every time.Duration) (bool, error)
+	// CreateAPIToken stores a token; its key deleted meanwhile is
+	// not-found.
 	CreateAPIToken(ctx context.Context, t twofold.APIToken) error
 	// APIToken returns an unexpired token; another is not-found.
 	APIToken(ctx context.Context, id string, now time.Time) (twofold.APIToken, error)
