@@ -118,6 +118,12 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 	}
 	k.SecretHash = s.hasher.Sum("api-key", k.ID+":"+secret)
 	err = s.inTx(ctx, func(ctx context.Context) error {
+		// The account's row, held until the commit, before anything is
+		// read: keys made at once, on any instance, are counted one after
+		// the other and cannot pass MaxAPIKeys.
+		if err := s.store.LockAccount(ctx, a.Account.ID); err != nil {
+			return err
+		}
 		if admin {
 			// Read again, and held: an operator made no more while this
 			// request ran would otherwise keep a key revokeAdminKeys
@@ -145,6 +151,12 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 			"An API key called "+quote(k.Name)+" was created for your account"+madeBy(a)+". It may:", permitLines(k.Permits))
 		return nil
 	})
+	if twofold.ErrorCode(err) == twofold.CodeNotFound && a.Key != nil {
+		// The calling key (or its account) was deleted after it was
+		// checked, and the new key has no maker left to belong to:
+		// answered as a revoked key is.
+		return twofold.APIKey{}, "", errBadKey()
+	}
 	if err != nil {
 		return twofold.APIKey{}, "", err
 	}
@@ -405,6 +417,9 @@ func (s *Service) IssueAPIToken(ctx context.Context, id, secret string, m Meta) 
 	}
 	t := twofold.APIToken{ID: tid, KeyID: a.Key.ID, TokenHash: s.hasher.Sum("api-token", token), ExpiresAt: expires}
 	if err := s.store.CreateAPIToken(ctx, t); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return "", time.Time{}, errBadKey() // revoked after it was checked
+		}
 		return "", time.Time{}, err
 	}
 	return token, expires, nil

@@ -46,6 +46,10 @@ type Store interface {
 	// when it already was as asked.
 	SetOperator(ctx context.Context, accountID string, on bool) (bool, error)
 	IsOperator(ctx context.Context, accountID string) (bool, error)
+	// LockAccount holds, inside InTx, the account's row until the
+	// transaction ends: of transactions that count what the account has
+	// and add to it, each counts what those before it committed.
+	LockAccount(ctx context.Context, accountID string) error
 	// SetSuspended sets whether the account is suspended, reporting false
 	// when it already was as asked.
 	SetSuspended(ctx context.Context, accountID string, on bool) (bool, error)
@@ -190,6 +194,8 @@ type Store interface {
 	// of any number does, and the others get ResetNotDue.
 	ResetTwoFactor(ctx context.Context, accountID string, now time.Time) (twofold.TwoFactorReset, twofold.ResetOutcome, error)
 
+	// CreateAPIKey stores a key; its account or maker (ParentID) deleted
+	// meanwhile is not-found.
 	CreateAPIKey(ctx context.Context, k twofold.APIKey) error
 	// APIKey returns a key, expired or not; an unknown id is not-found.
 	APIKey(ctx context.Context, id string) (twofold.APIKey, error)
@@ -199,6 +205,8 @@ type Store interface {
 	// TouchAPIKey sets the key's last use to now unless it is less than
 	// every ago, reporting whether it wrote.
 	TouchAPIKey(ctx context.Context, id string, now time.Time, every time.Duration) (bool, error)
+	// CreateAPIToken stores a token; its key deleted meanwhile is
+	// not-found.
 	CreateAPIToken(ctx context.Context, t twofold.APIToken) error
 	// APIToken returns an unexpired token; another is not-found.
 	APIToken(ctx context.Context, id string, now time.Time) (twofold.APIToken, error)

@@ -115,28 +115,37 @@ func (s *Service) AddSSHKey(ctx context.Context, a Auth, label, publicKey string
 	if err := s.requireTwoFactorAndElevation(ctx, a); err != nil {
 		return SSHKeyEnrolment{}, err
 	}
-	keys, err := s.store.SSHKeys(ctx, a.Account.ID)
-	if err != nil {
-		return SSHKeyEnrolment{}, err
-	}
-	if len(keys) >= maxSSHKeys {
-		return SSHKeyEnrolment{}, twofold.Errorf(twofold.CodeConflict, "an account has at most %d SSH keys: remove one first", maxSSHKeys)
-	}
-	for _, o := range keys {
-		if o.Fingerprint == k.Fingerprint {
-			return SSHKeyEnrolment{}, twofold.Errorf(twofold.CodeConflict, "this key is registered already, as %q", o.Label)
-		}
-		if sameName(o.Label, label) {
-			return SSHKeyEnrolment{}, twofold.Errorf(twofold.CodeConflict, "you already have an SSH key called %q: choose another name", o.Label)
-		}
-	}
 	id, err := s.newID()
 	if err != nil {
 		return SSHKeyEnrolment{}, err
 	}
 	key := twofold.SSHKey{ID: id, AccountID: a.Account.ID, Label: label, Type: k.Type, Fingerprint: k.Fingerprint,
 		PublicKey: k.AuthorizedKey(), Status: twofold.FactorPending, CreatedAt: s.Now()}
-	if err := s.store.CreateSSHKey(ctx, key); err != nil {
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		// The account's row, held until the commit, before the keys are
+		// read: keys added at once, on any instance, are counted one after
+		// the other and cannot pass maxSSHKeys or share a name.
+		if err := s.store.LockAccount(ctx, a.Account.ID); err != nil {
+			return err
+		}
+		keys, err := s.store.SSHKeys(ctx, a.Account.ID)
+		if err != nil {
+			return err
+		}
+		if len(keys) >= maxSSHKeys {
+			return twofold.Errorf(twofold.CodeConflict, "an account has at most %d SSH keys: remove one first", maxSSHKeys)
+		}
+		for _, o := range keys {
+			if o.Fingerprint == k.Fingerprint {
+				return twofold.Errorf(twofold.CodeConflict, "this key is registered already, as %q", o.Label)
+			}
+			if sameName(o.Label, label) {
+				return twofold.Errorf(twofold.CodeConflict, "you already have an SSH key called %q: choose another name", o.Label)
+			}
+		}
+		return s.store.CreateSSHKey(ctx, key)
+	})
+	if err != nil {
 		return SSHKeyEnrolment{}, err
 	}
 	c, err := s.newSSHChallenge(ctx, a.Account, sshKeyScope(id), "register", "key="+k.Fingerprint, time.Time{}, k.Type)

@@ -31,6 +31,9 @@ type WebhookStore interface {
 	// from now on.
 	CreateWebhook(ctx context.Context, w twofold.Webhook) error
 	Webhooks(ctx context.Context) ([]twofold.Webhook, error)
+	// LockWebhooks serialises, inside InTx, the transactions that count
+	// the webhooks and add one, until the transaction ends.
+	LockWebhooks(ctx context.Context) error
 	// Webhook returns a webhook; an unknown id is not-found.
 	Webhook(ctx context.Context, id string) (twofold.Webhook, error)
 	DeleteWebhook(ctx context.Context, id string) (bool, error)
@@ -158,6 +161,11 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 		return err
 	}, func() error {
 		return s.inTx(ctx, func(ctx context.Context) error {
+			// Held until the commit: two instances adding one each
+			// would otherwise both count MaxWebhooks-1 and both add.
+			if err := s.store.LockWebhooks(ctx); err != nil {
+				return err
+			}
 			ws, err := s.store.Webhooks(ctx)
 			if err != nil {
 				return err

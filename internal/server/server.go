@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -68,6 +69,12 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// running counts the requests being handled, so that a shutdown that
+	// cut them off can let them return before closing what they use.
+	running inFlight
+	// wrap, when set (by tests), goes in front of the server's handler.
+	wrap func(http.Handler) http.Handler
 }
 
 // Deps are the parts of a server that do not listen: store, keyring, service,
@@ -361,8 +368,12 @@ func (s *Server) Open(ctx context.Context) error {
 			s.Logger.Warn("--trusted-proxy "+p+" believes the X-Forwarded-For of every client: any client can choose the address its attempts are counted under; name the proxies' own addresses instead", "trusted_proxy", p)
 		}
 	}
+	var handler http.Handler = httpapi.ClientAddr(trusted, s.Logger, httpapi.Observe(s.Logger, metrics, httpapi.WellFormed(mux, refusals)))
+	if s.wrap != nil {
+		handler = s.wrap(handler)
+	}
 	s.http = &http.Server{
-		Handler:           httpapi.ClientAddr(trusted, s.Logger, httpapi.Observe(s.Logger, metrics, httpapi.WellFormed(mux, refusals))),
+		Handler:           s.running.track(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -482,6 +493,13 @@ func (s *Server) close() error {
 			// is closed under them.
 			s.http.Close()
 			errs = append(errs, fmt.Errorf("requests were still running when the shutdown timeout (--shutdown-timeout %s) ran out, and were cut off: %w", timeout, err))
+			// Their contexts are cancelled now, but a handler finds out
+			// only at its next call, and what follows a commit (its
+			// audit event, its notices) runs on a context of its own:
+			// a short while for them to return, before the store closes.
+			if !s.running.wait(cutOffGrace) {
+				errs = append(errs, fmt.Errorf("requests cut off at the shutdown timeout were still running %s later, and the database was closed under them", cutOffGrace))
+			}
 		} else if err != nil {
 			errs = append(errs, err)
 		}
@@ -512,4 +530,58 @@ func (s *Server) close() error {
 		errs = append(errs, s.passwords.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// cutOffGrace is how long Close waits, after the shutdown timeout cut
+// requests off, for their handlers to return before it closes the store.
+const cutOffGrace = 5 * time.Second
+
+// inFlight counts the requests being handled. Unlike a sync.WaitGroup, it
+// may count a request that starts while someone waits (a connection that
+// had read its request as the server closed).
+type inFlight struct {
+	n       atomic.Int64
+	mu      sync.Mutex
+	waiters []chan struct{} // closed when n falls to 0
+}
+
+// track returns h counted while it runs.
+func (f *inFlight) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.n.Add(1)
+		defer f.done()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (f *inFlight) done() {
+	if f.n.Add(-1) != 0 {
+		return
+	}
+	f.mu.Lock()
+	for _, c := range f.waiters {
+		close(c)
+	}
+	f.waiters = nil
+	f.mu.Unlock()
+}
+
+// wait waits until no request is being handled, or d has passed; it
+// reports whether none is.
+func (f *inFlight) wait(d time.Duration) bool {
+	c := make(chan struct{})
+	f.mu.Lock()
+	f.waiters = append(f.waiters, c)
+	f.mu.Unlock()
+	if f.n.Load() == 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c:
+		return true
+	case <-t.C:
+		return f.n.Load() == 0
+	}
 }

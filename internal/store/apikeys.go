@@ -34,7 +34,9 @@ type storedPermit struct {
 	Actions  []string `json:"actions"`
 }
 
-// CreateAPIKey stores k.
+// CreateAPIKey stores k. When its account, or the key that made it
+// (ParentID), was deleted meanwhile, it is not-found: a key revoked while
+// it made another makes none.
 func (s *Store) CreateAPIKey(ctx context.Context, k twofold.APIKey) error {
 	ps := make([]storedPermit, len(k.Permits))
 	for i, p := range k.Permits {
@@ -51,6 +53,9 @@ func (s *Store) CreateAPIKey(ctx context.Context, k twofold.APIKey) error {
 	_, err = s.conn(ctx).ExecContext(ctx, `INSERT INTO api_keys (id, account_id, parent_id, name, secret_hash, permits, created_at, expires_at, last_used_at, second_factor)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)`,
 		k.ID, k.AccountID, parent, k.Name, k.SecretHash, string(permits), micros(k.CreatedAt), micros(k.ExpiresAt), k.SecondFactor)
+	if isForeignKeyViolation(err) {
+		return twofold.Errorf(twofold.CodeNotFound, "no such API key") // its maker or account deleted meanwhile
+	}
 	if err != nil {
 		return fmt.Errorf("insert API key: %w", err)
 	}
@@ -98,10 +103,14 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, now time.Time, every
 	return n == 1, nil
 }
 
-// CreateAPIToken stores a bearer token of a key.
+// CreateAPIToken stores a bearer token of a key; a key deleted meanwhile
+// (revoked while the token was asked for) is not-found.
 func (s *Store) CreateAPIToken(ctx context.Context, t twofold.APIToken) error {
 	_, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO api_tokens (id, key_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)`,
 		t.ID, t.KeyID, t.TokenHash, micros(t.ExpiresAt))
+	if isForeignKeyViolation(err) {
+		return twofold.Errorf(twofold.CodeNotFound, "no such API key")
+	}
 	if err != nil {
 		return fmt.Errorf("insert API token: %w", err)
 	}

@@ -179,6 +179,20 @@ func lockAccount(ctx context.Context, tx *sql.Tx, accountID string) error {
 	return nil
 }
 
+// LockAccount holds the account's row, as lockAccount does, until the
+// transaction ctx carries ends: of transactions that count what an account
+// has and add to it (its API keys, its SSH keys), each then counts what the
+// ones before it committed, and none passes a limit on PostgreSQL's READ
+// COMMITTED. Outside a transaction it is an error, as it would hold
+// nothing.
+func (s *Store) LockAccount(ctx context.Context, accountID string) error {
+	v, ok := ctx.Value(txKey{}).(txValue)
+	if !ok || v.owner != s {
+		return errors.New("lock account: not inside a transaction")
+	}
+	return lockAccount(ctx, v.tx, accountID)
+}
+
 // SetFactorSync sets an active factor's last step and drift after a
 // resynchronisation, again only forward.
 func (s *Store) SetFactorSync(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error) {

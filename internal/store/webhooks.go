@@ -86,6 +86,26 @@ func (s *Store) CreateWebhook(ctx context.Context, w twofold.Webhook) error {
 	return nil
 }
 
+// LockWebhooks serialises, until the transaction ctx carries ends, the
+// transactions that count the server's webhooks and add one: on
+// PostgreSQL by an advisory lock, as READ COMMITTED would let two of them
+// count the same webhooks and both add one; SQLite's write transactions
+// are IMMEDIATE, one at a time already. Outside a transaction it is an
+// error, as it would hold nothing.
+func (s *Store) LockWebhooks(ctx context.Context) error {
+	v, ok := ctx.Value(txKey{}).(txValue)
+	if !ok || v.owner != s {
+		return errors.New("lock webhooks: not inside a transaction")
+	}
+	if s.dialect != Postgres {
+		return nil
+	}
+	if _, err := v.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7140004)`); err != nil {
+		return fmt.Errorf("lock webhooks: %w", err)
+	}
+	return nil
+}
+
 // webhookStart returns the cursor of a webhook that starts now. On SQLite:
 // the newest event. On PostgreSQL: every transaction that had an id when
 // the snapshot was taken counts as before (cursor (xmax, 0)); the events

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -136,4 +137,48 @@ func testAPITokens(t *testing.T, s *store.Store) {
 	}
 	_, err = s.APIToken(ctx, "t1", t0)
 	wantCode(t, "APIToken after DeleteExpired", err, twofold.CodeNotFound)
+}
+
+// testAPIKeyMakerGone: a key made by a key deleted meanwhile, and a token
+// of a key deleted meanwhile, are not-found (the maker was revoked while
+// it was used), not a failure of the database; nothing is stored.
+func testAPIKeyMakerGone(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	apiKey(t, s, a.ID, "maker", "")
+	if ok, err := s.DeleteAPIKey(ctx, a.ID, "maker"); err != nil || !ok {
+		t.Fatalf("DeleteAPIKey: got %v, %v", ok, err)
+	}
+	child := twofold.APIKey{ID: "child", AccountID: a.ID, ParentID: "maker", Name: "child", SecretHash: []byte("h"), CreatedAt: t0}
+	wantCode(t, "CreateAPIKey made by a deleted key", s.CreateAPIKey(ctx, child), twofold.CodeNotFound)
+	err := s.CreateAPIToken(ctx, twofold.APIToken{ID: "t1", KeyID: "maker", TokenHash: []byte("x"), ExpiresAt: t0.Add(time.Hour)})
+	wantCode(t, "CreateAPIToken of a deleted key", err, twofold.CodeNotFound)
+	if keys, err := s.APIKeys(ctx, a.ID); err != nil || len(keys) != 0 {
+		t.Errorf("APIKeys: got %v, %v; want none", keys, err)
+	}
+	_, err = s.APIToken(ctx, "t1", t0)
+	wantCode(t, "APIToken of a deleted key", err, twofold.CodeNotFound)
+}
+
+// testLocksNeedATransaction: LockAccount and LockWebhooks, which hold
+// something until a transaction ends, refuse to run outside one, where
+// they would hold nothing; inside one they succeed.
+func testLocksNeedATransaction(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	if err := s.LockAccount(ctx, a.ID); err == nil {
+		t.Error("LockAccount outside a transaction: got nil error")
+	}
+	if err := s.LockWebhooks(ctx); err == nil {
+		t.Error("LockWebhooks outside a transaction: got nil error")
+	}
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.LockAccount(ctx, a.ID); err != nil {
+			return err
+		}
+		return s.LockWebhooks(ctx)
+	})
+	if err != nil {
+		t.Errorf("locks inside a transaction: %v", err)
+	}
 }

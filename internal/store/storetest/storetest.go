@@ -126,6 +126,8 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"APIKey/RevokeTakesItsKeys", testAPIKeyRevokeTakesItsKeys},
 		{"APIKey/Touch", testAPIKeyTouch},
 		{"APIKey/Tokens", testAPITokens},
+		{"APIKey/MakerGone", testAPIKeyMakerGone},
+		{"Locks/NeedATransaction", testLocksNeedATransaction},
 
 		{"Token/RoundTrip", testTokenRoundTrip},
 		{"Token/ImportAllOrNothing", testTokenImportAllOrNothing},
