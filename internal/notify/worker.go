@@ -19,6 +19,7 @@ const (
 	FirstRetry         = 30 * time.Second // the wait after the first failure, doubling each time…
 	MaxRetry           = time.Hour        // …up to this
 	DefaultGiveUp      = 24 * time.Hour   // a message still failing this long after it was queued is dropped
+	bookkeepingTimeout = 10 * time.Second // one outbox update after an attempt
 )
 
 // Backoff returns how long to wait after the failed attempt number attempts
@@ -55,6 +56,9 @@ type Worker struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+	// bookkeeping bounds each outbox update after an attempt (0:
+	// bookkeepingTimeout); tests shorten it.
+	bookkeeping time.Duration
 }
 
 // Start starts the worker's loop in the background.
@@ -130,9 +134,6 @@ func (w *Worker) drain(ctx context.Context) {
 // reschedules it. Logs name the recipient's domain only, never the address
 // or the body.
 func (w *Worker) deliver(ctx context.Context, m store.Mail) {
-	// The bookkeeping outlives a stop, so that the claim is not left to expire.
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
 	log := w.Logger.With("outbox_id", m.ID, "attempt", m.Attempts)
 	drop := ""
 	switch {
@@ -143,6 +144,8 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 	}
 	if drop != "" {
 		log.Warn(drop, "code", m.Code.Kind)
+		bctx, cancel := w.bookkeepingContext(ctx)
+		defer cancel()
 		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
 			log.Error("outbox: dropped mail not removed", "err", err)
 		}
@@ -158,6 +161,10 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 			cancel()
 		}
 	}
+	// Each update after the send has its time from when it starts: a send
+	// may take up to SendTimeout, longer than an update's bound.
+	bctx, cancel := w.bookkeepingContext(ctx)
+	defer cancel()
 	if err == nil {
 		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
 			log.Error("outbox: sent mail not removed; it will be sent again", "err", err)
@@ -195,6 +202,13 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 	} else if !ok {
 		log.Warn("outbox: claim ran out before the attempt ended; another worker has the mail")
 	}
+}
+
+// bookkeepingContext returns the context of one outbox update after an
+// attempt: it outlives a stop, so that the claim is not left to expire, and
+// its time starts now.
+func (w *Worker) bookkeepingContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), or(w.bookkeeping, bookkeepingTimeout))
 }
 
 // recipient returns m's recipient, opened when it is sealed.
