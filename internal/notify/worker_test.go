@@ -422,19 +422,27 @@ func (s slowSender) Send(ctx context.Context, m notify.Message) error {
 func TestSlowRelay(t *testing.T) {
 	const bound = 500 * time.Millisecond
 	for _, tc := range []struct {
-		name string
-		fail int
-		age  time.Duration // how long the mail was queued before its attempt
+		name    string
+		fail    int
+		age     time.Duration // how long the mail was queued before its attempt
+		outcome string        // what Observe is told
 	}{
-		{"sent", 0, 0},
-		{"retried", 1, 0},
-		{"given up", 1, notify.DefaultGiveUp},
+		{"sent", 0, 0, notify.OutcomeSent},
+		{"retried", 1, 0, notify.OutcomeFailed},
+		{"given up", 1, notify.DefaultGiveUp, notify.OutcomeGivenUp},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			eachDB(t, func(t *testing.T, dsn string) {
 				r := newRig(t, dsn)
 				r.smtp.FailNext(tc.fail)
+				var mu sync.Mutex
+				var outcomes []string
 				w := &notify.Worker{
+					Observe: func(o string) {
+						mu.Lock()
+						defer mu.Unlock()
+						outcomes = append(outcomes, o)
+					},
 					Queue:  r.store,
 					Sender: slowSender{&notify.SMTP{Addr: r.smtp.Addr, From: "twofold@example.com", Timeout: time.Minute}, 2 * bound},
 					Logger: newLogger(r.logs), Now: r.clock.Now, Wake: r.outbox.Wake(), Poll: 10 * time.Millisecond,
@@ -464,6 +472,11 @@ func TestSlowRelay(t *testing.T) {
 				if n := r.smtp.Deliveries(); n != 1 {
 					t.Errorf("got %d deliveries, want 1", n)
 				}
+				mu.Lock()
+				if len(outcomes) != 1 || outcomes[0] != tc.outcome {
+					t.Errorf("Observe was told %q, want %q", outcomes, tc.outcome)
+				}
+				mu.Unlock()
 				m := r.mails(t)
 				switch {
 				case tc.name == "retried":

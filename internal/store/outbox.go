@@ -205,3 +205,18 @@ func (s *Store) Outbox(ctx context.Context) ([]Mail, error) {
 	}
 	return out, rows.Err()
 }
+
+// OldestMail returns when the mail longest in the outbox was queued, and
+// false when the outbox is empty: one read along the primary key (ids are
+// handed out as mails are queued).
+func (s *Store) OldestMail(ctx context.Context) (time.Time, bool, error) {
+	var created int64
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT created_at FROM outbox ORDER BY id LIMIT 1`).Scan(&created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("select oldest mail: %w", err)
+	}
+	return fromMicros(created), true, nil
+}
