@@ -173,3 +173,51 @@ func TestMetricsKeepUsernamesSecret(t *testing.T) {
 		}
 	})
 }
+
+// seriesValue returns the value of family name's series whose label has
+// value (the first series when label is ""), and whether there is one.
+func seriesValue(fams map[string]*dto.MetricFamily, name, label, value string) (float64, bool) {
+	for _, m := range fams[name].GetMetric() {
+		match := label == ""
+		for _, l := range m.GetLabel() {
+			match = match || l.GetName() == label && l.GetValue() == value
+		}
+		if match {
+			return m.GetGauge().GetValue() + m.GetCounter().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// TestMailMetrics: /metrics counts the outbox's attempts by outcome and
+// shows how long the mail longest in the outbox has waited, so that a mail
+// server that refuses reaches operators as more than log lines.
+func TestMailMetrics(t *testing.T) {
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "mia")
+		c := login(t, s, "mia")
+		mb.FailNext(1)
+		enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"}) // mails a notice
+		want := func(what, name, label, value string, v float64) {
+			t.Helper()
+			deadline := time.Now().Add(30 * time.Second) // a bound for a loaded machine, not a timing
+			for {
+				got, ok := seriesValue(scrape(t, s), name, label, value)
+				if ok && got == v {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: got %s{%s=%q} %v (present %v), want %v", what, name, label, value, got, ok, v)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		want("the refused attempt", "twofold_mail_total", "outcome", "failed", 1)
+		s.Clock.Add(20 * time.Second) // the retry is due 30 s after the refusal
+		want("the waiting mail's age", "twofold_outbox_oldest_mail_seconds", "", "", 20)
+		s.Clock.Add(10 * time.Second)
+		mb.Wait(t, 1, 30*time.Second)
+		want("the sent mail", "twofold_mail_total", "outcome", "sent", 1)
+		want("the empty outbox", "twofold_outbox_oldest_mail_seconds", "", "", 0)
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -160,6 +161,28 @@ func (m *Metrics) CommitObserver(queued func() int) func(steps int, took time.Du
 		steps.Observe(float64(n))
 		took.Observe(d.Seconds())
 	}
+}
+
+// MailObserver registers the metrics of the notification outbox and returns
+// the function that counts each attempt's outcome (notify.Worker.Observe):
+// twofold_mail_total by outcome, and twofold_outbox_oldest_mail_seconds, how
+// long the mail longest in the outbox has waited (0 when it is empty), which
+// age, at each scrape, reports (an error: NaN, no value).
+func (m *Metrics) MailObserver(age func() (time.Duration, error)) func(outcome string) {
+	mails := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "twofold_mail_total", Help: "Attempts to send a notification email, by outcome: sent, failed (retried), given_up, expired or voided (a code mail dropped unsent), not_configured.",
+	}, []string{"outcome"})
+	oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "twofold_outbox_oldest_mail_seconds", Help: "How long the mail longest in the outbox has waited to be sent; 0 when the outbox is empty.",
+	}, func() float64 {
+		d, err := age()
+		if err != nil {
+			return math.NaN()
+		}
+		return d.Seconds()
+	})
+	m.Registry.MustRegister(mails, oldest)
+	return func(outcome string) { mails.WithLabelValues(outcome).Inc() }
 }
 
 // Handler serves /metrics.

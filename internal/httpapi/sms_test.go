@@ -845,3 +845,30 @@ func TestSendRetryAfterIsTheLongestWait(t *testing.T) {
 		})
 	}
 }
+
+// TestSMSStuckGateway: a gateway that takes a message and never answers
+// costs the client the gateway timeout, not the connection: the answer is
+// the 503 with the code_secret of the code that may still arrive, within
+// the server's write timeout, and that secret sends the code again.
+func TestSMSStuckGateway(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "stu")
+		c := login(t, s, "stu")
+		id, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile")
+		loginID, _ := startLogin(t, s, "stu")
+		g.StallNext(1)
+		r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id})
+		wantProblem(t, r, 503, "unavailable")
+		secret := r.String("code_secret")
+		if secret == "" {
+			t.Fatalf("503 after a stuck gateway: got %s, want the code_secret of the code that may arrive", r.Body)
+		}
+		if r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id, "code_secret": secret}); r.Status != 202 {
+			t.Fatalf("send again with the code_secret: got %d %s, want 202", r.Status, r.Body)
+		}
+		code := g.LastCode(t, phoneE164)
+		if v := verify(t, s, loginID, map[string]string{"method": "sms", "factor_id": id, "code": code}); v.Status != 200 {
+			t.Fatalf("verify: got %d %s", v.Status, v.Body)
+		}
+	})
+}

@@ -7,12 +7,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
+
+// DefaultTextTimeout bounds one request to the SMS gateway, reading its
+// answer included. A code is texted within the request that asked for it,
+// so this is well under the HTTP server's write timeout: a stuck gateway
+// gets its caller a 503 (with the code_secret of the code that may still
+// arrive), not a connection cut before any answer.
+const DefaultTextTimeout = 10 * time.Second
 
 // TextSender delivers a text message (SMS) to a phone number in E.164 form,
 // or reports why it could not. It must return once ctx is done.
@@ -31,7 +39,7 @@ type Twilio struct {
 	Token      string
 	From       string        // a sender number in E.164 form, or a messaging service's sender
 	Client     *http.Client  // nil: a client with Timeout
-	Timeout    time.Duration // one request; 0 is 30 s
+	Timeout    time.Duration // one request, its answer read; 0 is DefaultTextTimeout
 }
 
 // twilioError is the body of a gateway's error answer.
@@ -63,13 +71,14 @@ func NotSent(err error) bool {
 // reports true says that the gateway certainly did not take the message: it
 // answered 4xx (the request refused: credentials, sender, number, its own
 // rate limit), or took it with the status failed or undelivered, or could
-// not be connected to. Any other error leaves the outcome unknown: the
+// not be written to (not reached, a failed TLS handshake or proxy: the
+// request never went out). Any other error leaves the outcome unknown: the
 // request may have reached the gateway before a timeout, and a 5xx answer
 // does not say whether the message was created.
 func (t *Twilio) SendText(ctx context.Context, to, body string) error {
 	timeout := t.Timeout
 	if timeout <= 0 {
-		timeout = 30 * time.Second
+		timeout = DefaultTextTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -82,6 +91,10 @@ func (t *Twilio) SendText(ctx context.Context, to, body string) error {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.SetBasicAuth(t.AccountSID, t.Token)
+	var wrote atomic.Bool // some of the request went out: the gateway may have it
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { wrote.Store(true) },
+	}))
 	c := t.Client
 	if c == nil {
 		c = &http.Client{}
@@ -91,8 +104,8 @@ func (t *Twilio) SendText(ctx context.Context, to, body string) error {
 		// The error of a failed request names the URL, which holds the
 		// account SID but no secret.
 		err = fmt.Errorf("sms gateway: %w", err)
-		if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
-			return notSent{err} // never connected: nothing was sent
+		if !wrote.Load() {
+			return notSent{err} // the request never went out: nothing was sent
 		}
 		return err
 	}

@@ -1,9 +1,12 @@
 package notify_test
 
 import (
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/twofold/twofold/internal/notify"
@@ -58,12 +61,18 @@ func TestTwilioAgainstFakeGateway(t *testing.T) {
 }
 
 // TestTwilioNotSent: a failure says whether the message was certainly not
-// sent (refused with a 4xx, or the gateway never reached), so that the
+// sent (refused with a 4xx, or the request never written: the gateway not
+// reached, or no TLS connection with it), so that the
 // caller can keep the code sent before; after a 5xx the outcome is unknown.
 func TestTwilioNotSent(t *testing.T) {
 	g := testenv.NewSMSGateway(t)
 	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close() // nothing listens there any more
+	closed.Close()           // nothing listens there any more
+	var reached atomic.Int32 // requests that reached the gateway with a certificate no one trusts
+	untrusted := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	untrusted.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	untrusted.StartTLS()
+	defer untrusted.Close()
 	ok := notify.Twilio{BaseURL: g.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From}
 	tests := []struct {
 		name        string
@@ -74,6 +83,8 @@ func TestTwilioNotSent(t *testing.T) {
 		{"refused (400)", ok, func() { g.RefuseNext(1) }, true},
 		{"wrong token (401)", notify.Twilio{BaseURL: g.URL, AccountSID: g.AccountSID, Token: "wrong", From: g.From}, func() {}, true},
 		{"gateway not reached", notify.Twilio{BaseURL: closed.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From}, func() {}, true},
+		{"plain HTTP on an https URL", notify.Twilio{BaseURL: strings.Replace(g.URL, "http://", "https://", 1), AccountSID: g.AccountSID, Token: g.Token, From: g.From}, func() {}, true},
+		{"untrusted certificate", notify.Twilio{BaseURL: untrusted.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From}, func() {}, true},
 		{"gateway in trouble (500)", ok, func() { g.FailNext(1) }, false},
 	}
 	for _, tt := range tests {
@@ -90,5 +101,8 @@ func TestTwilioNotSent(t *testing.T) {
 	}
 	if n := len(g.Messages()); n != 0 {
 		t.Errorf("gateway kept %d messages, want none", n)
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("%d requests reached the gateway whose certificate is not trusted, want none", n)
 	}
 }

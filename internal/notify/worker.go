@@ -19,6 +19,17 @@ const (
 	FirstRetry         = 30 * time.Second // the wait after the first failure, doubling each time…
 	MaxRetry           = time.Hour        // …up to this
 	DefaultGiveUp      = 24 * time.Hour   // a message still failing this long after it was queued is dropped
+	bookkeepingTimeout = 10 * time.Second // one outbox update after an attempt
+)
+
+// Outcomes of an attempt, as Worker.Observe receives them.
+const (
+	OutcomeSent          = "sent"           // handed to the mail server
+	OutcomeNotConfigured = "not_configured" // no mail server configured: logged, not sent
+	OutcomeFailed        = "failed"         // not sent; retried later
+	OutcomeGivenUp       = "given_up"       // not sent, and failing for longer than GiveUp: dropped
+	OutcomeExpired       = "expired"        // a code mail whose code expired before it could be sent: dropped
+	OutcomeVoided        = "voided"         // a code mail whose code was used, replaced or voided before it could be sent: dropped
 )
 
 // Backoff returns how long to wait after the failed attempt number attempts
@@ -47,7 +58,10 @@ type Worker struct {
 	Wake <-chan struct{}
 	// Keys opens the sealed bodies and recipients of code mails
 	// (Outbox.EnqueueCode).
-	Keys        Sealer
+	Keys Sealer
+	// Observe, when set, is told the outcome of each attempt (Outcome…), for
+	// metrics. An attempt interrupted by Close has none.
+	Observe     func(outcome string)
 	Poll        time.Duration
 	Lease       time.Duration
 	SendTimeout time.Duration
@@ -55,6 +69,9 @@ type Worker struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+	// bookkeeping bounds each outbox update after an attempt (0:
+	// bookkeepingTimeout); tests shorten it.
+	bookkeeping time.Duration
 }
 
 // Start starts the worker's loop in the background.
@@ -130,19 +147,19 @@ func (w *Worker) drain(ctx context.Context) {
 // reschedules it. Logs name the recipient's domain only, never the address
 // or the body.
 func (w *Worker) deliver(ctx context.Context, m store.Mail) {
-	// The bookkeeping outlives a stop, so that the claim is not left to expire.
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
 	log := w.Logger.With("outbox_id", m.ID, "attempt", m.Attempts)
-	drop := ""
+	drop, outcome := "", OutcomeExpired
 	switch {
 	case m.Void:
-		drop = "code mail dropped unsent: the code or link in it was used, replaced or voided"
+		drop, outcome = "code mail dropped unsent: the code or link in it was used, replaced or voided", OutcomeVoided
 	case !m.DiscardAt.IsZero() && !w.Now().Before(m.DiscardAt):
 		drop = "code mail dropped unsent: the code in it has expired"
 	}
 	if drop != "" {
 		log.Warn(drop, "code", m.Code.Kind)
+		w.observe(outcome)
+		bctx, cancel := w.bookkeepingContext(ctx)
+		defer cancel()
 		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
 			log.Error("outbox: dropped mail not removed", "err", err)
 		}
@@ -158,12 +175,22 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 			cancel()
 		}
 	}
+	// Each update after the send has its time from when it starts: a send
+	// may take up to SendTimeout, longer than an update's bound.
+	bctx, cancel := w.bookkeepingContext(ctx)
+	defer cancel()
 	if err == nil {
+		outcome := OutcomeSent
+		_, discarded := w.Sender.(Log)
+		if discarded {
+			outcome = OutcomeNotConfigured
+		}
+		w.observe(outcome)
 		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
 			log.Error("outbox: sent mail not removed; it will be sent again", "err", err)
 			return
 		}
-		if _, discarded := w.Sender.(Log); !discarded { // Log said why it sent nothing
+		if !discarded { // Log said why it sent nothing
 			log.Info("notification sent")
 		}
 		return
@@ -182,12 +209,14 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 		due = now // interrupted by Close: due again at once
 	case now.Sub(m.CreatedAt) >= w.GiveUp:
 		log.Error("notification given up", "queued_at", m.CreatedAt, "err", reason)
+		w.observe(OutcomeGivenUp)
 		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
 			log.Error("outbox: failed mail not removed", "err", err)
 		}
 		return
 	default:
 		log.Warn("notification not sent; will retry", "retry_at", due, "err", reason)
+		w.observe(OutcomeFailed)
 	}
 	ok, err := w.Queue.RetryMail(bctx, m.ID, m.Attempts, due, reason)
 	if err != nil {
@@ -195,6 +224,20 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 	} else if !ok {
 		log.Warn("outbox: claim ran out before the attempt ended; another worker has the mail")
 	}
+}
+
+// observe tells Observe, if set, an attempt's outcome.
+func (w *Worker) observe(outcome string) {
+	if w.Observe != nil {
+		w.Observe(outcome)
+	}
+}
+
+// bookkeepingContext returns the context of one outbox update after an
+// attempt: it outlives a stop, so that the claim is not left to expire, and
+// its time starts now.
+func (w *Worker) bookkeepingContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), or(w.bookkeeping, bookkeepingTimeout))
 }
 
 // recipient returns m's recipient, opened when it is sealed.

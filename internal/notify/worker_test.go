@@ -397,3 +397,96 @@ func TestDeliverWithoutSMTP(t *testing.T) {
 		t.Errorf("log %q: want that it was not sent, and no claim that it was", out)
 	}
 }
+
+// slowSender is a mail relay that takes wait before each conversation.
+type slowSender struct {
+	notify.Sender
+	wait time.Duration
+}
+
+func (s slowSender) Send(ctx context.Context, m notify.Message) error {
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	return s.Sender.Send(ctx, m)
+}
+
+// TestSlowRelay has a relay slower than the bound of the outbox updates
+// after an attempt: a sent mail is still deleted, so it is sent once and not
+// again at every lease; a failed one is still rescheduled, and one failing
+// for longer than GiveUp still dropped.
+func TestSlowRelay(t *testing.T) {
+	const bound = 500 * time.Millisecond
+	for _, tc := range []struct {
+		name    string
+		fail    int
+		age     time.Duration // how long the mail was queued before its attempt
+		outcome string        // what Observe is told
+	}{
+		{"sent", 0, 0, notify.OutcomeSent},
+		{"retried", 1, 0, notify.OutcomeFailed},
+		{"given up", 1, notify.DefaultGiveUp, notify.OutcomeGivenUp},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eachDB(t, func(t *testing.T, dsn string) {
+				r := newRig(t, dsn)
+				r.smtp.FailNext(tc.fail)
+				var mu sync.Mutex
+				var outcomes []string
+				w := &notify.Worker{
+					Observe: func(o string) {
+						mu.Lock()
+						defer mu.Unlock()
+						outcomes = append(outcomes, o)
+					},
+					Queue:  r.store,
+					Sender: slowSender{&notify.SMTP{Addr: r.smtp.Addr, From: "twofold@example.com", Timeout: time.Minute}, 2 * bound},
+					Logger: newLogger(r.logs), Now: r.clock.Now, Wake: r.outbox.Wake(), Poll: 10 * time.Millisecond,
+				}
+				notify.SetBookkeeping(w, bound)
+				if err := r.outbox.Enqueue(t.Context(), "alice@example.com", "s", "b"); err != nil {
+					t.Fatalf("Enqueue: %v", err)
+				}
+				r.clock.Add(tc.age)
+				w.Start()
+				t.Cleanup(func() { w.Close() })
+				// The attempt is over when its outcome is logged: for a
+				// retry, when the outbox holds it rescheduled or a failed
+				// update says why not.
+				eventually(t, "the attempt to end", func() bool {
+					logs := r.logs.String()
+					if strings.Contains(logs, "outbox:") || strings.Contains(logs, "notification sent") || strings.Contains(logs, "given up") {
+						return true
+					}
+					m := r.mails(t)
+					return len(m) == 1 && m[0].LastError != ""
+				})
+				w.Close()
+				if logs := r.logs.String(); strings.Contains(logs, "outbox:") {
+					t.Fatalf("an outbox update failed: %s", logs)
+				}
+				if n := r.smtp.Deliveries(); n != 1 {
+					t.Errorf("got %d deliveries, want 1", n)
+				}
+				mu.Lock()
+				if len(outcomes) != 1 || outcomes[0] != tc.outcome {
+					t.Errorf("Observe was told %q, want %q", outcomes, tc.outcome)
+				}
+				mu.Unlock()
+				m := r.mails(t)
+				switch {
+				case tc.name == "retried":
+					if len(m) != 1 || m[0].Attempts != 1 || !m[0].DueAt.Equal(r.clock.Now().Add(notify.FirstRetry)) {
+						t.Errorf("outbox: got %+v, want the mail due again in %s", m, notify.FirstRetry)
+					}
+				case len(m) != 0:
+					t.Errorf("outbox: got %+v, want it empty", m)
+				}
+			})
+		})
+	}
+}

@@ -164,6 +164,22 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	return Deps{Store: st, Keys: keys, Service: svc, Outbox: outbox, Hasher: hasher, Passwords: passwords}, nil
 }
 
+// outboxAge is how long the mail longest in the outbox has waited, for
+// /metrics.
+func (s *Server) outboxAge() (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	t, ok, err := s.Store.OldestMail(ctx)
+	if err != nil || !ok {
+		return 0, err
+	}
+	now := s.Now
+	if now == nil {
+		now = time.Now
+	}
+	return max(now().Sub(t), 0), nil
+}
+
 // sender returns the SMTP sender c configures, or without --smtp-addr the
 // log sender for development.
 func sender(c config.Config, log *slog.Logger) notify.Sender {
@@ -312,7 +328,9 @@ func (s *Server) Open(ctx context.Context) error {
 	// the way of start-up; Close waits for it.
 	s.checks.Go(func() { s.checkStoredPhones(context.WithoutCancel(ctx)) })
 	s.backfillTokenDigests(ctx)
-	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake(), Keys: d.Keys}
+	metrics := httpapi.NewMetrics()
+	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake(), Keys: d.Keys,
+		Observe: metrics.MailObserver(s.outboxAge)}
 	s.worker.Start()
 	go s.Service.Warm() // not in the way of start-up; a login that comes first waits for it
 	every := s.SweepEvery
@@ -337,7 +355,6 @@ func (s *Server) Open(ctx context.Context) error {
 	dnsapi.New(s.Service, api, s.Logger).Register(mux)
 	pages.Register(mux)
 	keystone.New(s.Service, s.Logger, s.Config.BaseURL).Register(mux)
-	metrics := httpapi.NewMetrics()
 	s.Service.SetObserver(metrics.ObserveEvent)
 	for name, db := range s.Store.Pools() {
 		metrics.Registry.MustRegister(collectors.NewDBStatsCollector(db, name))

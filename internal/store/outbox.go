@@ -92,10 +92,11 @@ func codeVoid(now string) string {
 			AND e.checks_left > 0 AND e.expires_at > ` + now + `))))`
 }
 
-// ClaimMail claims the oldest mail due at now for the caller until until, and
-// reports false when none is due. Each claim is one conditional UPDATE checked
-// by its result, so that of several workers on any number of instances exactly
-// one wins a mail; the others move on to the next candidate.
+// ClaimMail claims the oldest mail due at now, code mails first (see
+// dueMail), for the caller until until, and reports false when none is due.
+// Each claim is one conditional UPDATE checked by its result, so that of
+// several workers on any number of instances exactly one wins a mail; the
+// others move on to the next candidate.
 //
 // The same statement reports whether the code or link the mail carries no
 // longer works (Mail.Void), as the database holds it at the claim, on any
@@ -129,9 +130,22 @@ func (s *Store) ClaimMail(ctx context.Context, now, until time.Time) (Mail, bool
 	return Mail{}, false, nil
 }
 
-// dueMail returns the ids of the oldest mails due at now.
+// dueMail returns the ids of the mails due at now that are to be claimed
+// first: code mails (discard_at set), whose codes expire, before notices,
+// each oldest first, so that a sign-in code never waits behind a queue of
+// notices. Each read follows an index (outbox_code_due, outbox_due).
 func (s *Store) dueMail(ctx context.Context, now time.Time) ([]int64, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id FROM outbox WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2`, micros(now), claimCandidates)
+	ids, err := s.mailIDs(ctx, `SELECT id FROM outbox WHERE due_at <= $1 AND discard_at <> 0 ORDER BY due_at, id LIMIT $2`, now, claimCandidates)
+	if err != nil || len(ids) == claimCandidates {
+		return ids, err
+	}
+	more, err := s.mailIDs(ctx, `SELECT id FROM outbox WHERE due_at <= $1 AND discard_at = 0 ORDER BY due_at, id LIMIT $2`, now, claimCandidates-len(ids))
+	return append(ids, more...), err
+}
+
+// mailIDs runs query, a selection of due mails' ids, at now.
+func (s *Store) mailIDs(ctx context.Context, query string, now time.Time, limit int) ([]int64, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, query, micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("select due mail: %w", err)
 	}
@@ -190,4 +204,19 @@ func (s *Store) Outbox(ctx context.Context) ([]Mail, error) {
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// OldestMail returns when the mail longest in the outbox was queued, and
+// false when the outbox is empty: one read along the primary key (ids are
+// handed out as mails are queued).
+func (s *Store) OldestMail(ctx context.Context) (time.Time, bool, error) {
+	var created int64
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT created_at FROM outbox ORDER BY id LIMIT 1`).Scan(&created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("select oldest mail: %w", err)
+	}
+	return fromMicros(created), true, nil
 }

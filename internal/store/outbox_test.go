@@ -175,3 +175,49 @@ func TestOutboxRace(t *testing.T) {
 		})
 	}
 }
+
+// TestOutboxCodesFirst: a code mail (DiscardAt set) is claimed before the
+// notices due before it, so that a sign-in code does not wait behind them;
+// among each kind the oldest goes first.
+func TestOutboxCodesFirst(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, ctx := open(t, dsn(t)), t.Context()
+			add := func(subject string, created time.Time, code bool) int64 {
+				t.Helper()
+				m := store.Mail{To: "alice@example.com", Subject: subject, Body: "b", CreatedAt: created}
+				if code {
+					m.DiscardAt = created.Add(10 * time.Minute)
+				}
+				id, err := s.EnqueueMail(ctx, m)
+				if err != nil {
+					t.Fatalf("EnqueueMail: %v", err)
+				}
+				return id
+			}
+			n1 := add("notice 1", outboxT0, false)
+			n2 := add("notice 2", outboxT0.Add(time.Second), false)
+			c1 := add("code 1", outboxT0.Add(2*time.Second), true)
+			n3 := add("notice 3", outboxT0.Add(3*time.Second), false)
+			c2 := add("code 2", outboxT0.Add(4*time.Second), true)
+			want := []int64{c1, c2, n1, n2, n3} // the order of claims
+			now := outboxT0.Add(time.Minute)
+			var got []int64
+			for {
+				m, ok, err := s.ClaimMail(ctx, now, now.Add(5*time.Minute))
+				if err != nil {
+					t.Fatalf("ClaimMail: %v", err)
+				}
+				if !ok {
+					break
+				}
+				got = append(got, m.ID)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("order of claims (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -38,6 +38,8 @@ type SMSGateway struct {
 	refused []string
 	fail    int
 	refuse  int
+	stall   int
+	stop    chan struct{} // closed when the test ends: stalled answers end
 }
 
 // SMSMessage is a message the gateway accepted.
@@ -53,10 +55,11 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
 // NewSMSGateway starts a fake gateway and stops it when the test ends.
 func NewSMSGateway(tb testing.TB) *SMSGateway {
 	tb.Helper()
-	g := &SMSGateway{AccountSID: "AC" + randomHex(16), Token: randomHex(16), From: "+15005550006"}
+	g := &SMSGateway{AccountSID: "AC" + randomHex(16), Token: randomHex(16), From: "+15005550006", stop: make(chan struct{})}
 	g.srv = httptest.NewServer(http.HandlerFunc(g.serve))
 	g.URL = g.srv.URL
 	tb.Cleanup(g.srv.Close)
+	tb.Cleanup(func() { close(g.stop) }) // first, so that Close finds no stalled answer
 	return g
 }
 
@@ -105,6 +108,15 @@ func (g *SMSGateway) RefuseNext(n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.refuse = n
+}
+
+// StallNext makes the gateway take the next n well-formed messages and
+// never answer, as a stuck gateway does, until the client gives up; it keeps
+// nothing.
+func (g *SMSGateway) StallNext(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stall = n
 }
 
 var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
@@ -187,6 +199,15 @@ func (g *SMSGateway) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		json.NewEncoder(w).Encode(map[string]any{"code": 21610, "message": "Attempt to send to unsubscribed recipient",
 			"more_info": "https://www.twilio.com/docs/errors/21610", "status": 400})
+		return
+	}
+	if g.stall > 0 {
+		g.stall--
+		g.mu.Unlock()
+		select {
+		case <-r.Context().Done():
+		case <-g.stop:
+		}
 		return
 	}
 	if g.fail > 0 { // asked for: not recorded as refused
