@@ -117,6 +117,13 @@ type Store interface {
 	UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) (bool, error)
 	RecoveryCodesRemaining(ctx context.Context, accountID string) (int, error)
 	PaperKeyHash(ctx context.Context, accountID string) ([]byte, error)
+	// PaperKey returns the account's paper key hash and when it was made
+	// (nil when it has none).
+	PaperKey(ctx context.Context, accountID string) (hash []byte, created time.Time, err error)
+	// ReplacePaperKey replaces the account's paper key, whose hash is old,
+	// by hash made at now, while factorID is one of its active factors,
+	// reporting false, writing nothing, otherwise.
+	ReplacePaperKey(ctx context.Context, accountID, factorID string, old, hash []byte, now time.Time) (bool, error)
 	// NoteFactorUse records on the account's waiting reset of two-factor,
 	// if any, that a second factor passed a check at now, for a check that
 	// writes nothing else (the paper key); the writes of the other checks

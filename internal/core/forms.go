@@ -81,10 +81,20 @@ type FormUse struct {
 	// make nothing. Made is the id of what the first sending made, or ""
 	// when it had not finished (or was cut short) by the time this one
 	// stopped waiting for it.
-	Again bool
-	Made  string
-	done  bool
+	Again   bool
+	Made    string
+	done    bool
+	purpose string
 }
+
+// The purposes of the forms whose later sendings core answers itself
+// (ConfirmSentAgain): the forms that confirm an authenticator or claim a
+// hardware token, whose first sending may answer with the account's
+// recovery codes and paper key.
+const (
+	FormConfirm = "confirm" // confirming a pending factor with a code from it
+	FormClaim   = "claim"   // claiming a hardware token an operator imported
+)
 
 // TakeForm takes the one-time token of a form of purpose sent by the
 // caller's session. On the form's first sending it returns a FormUse whose
@@ -111,7 +121,7 @@ func (s *Service) TakeForm(ctx context.Context, a Auth, purpose, token string) (
 	if err != nil || !now.Before(time.Unix(unix, 0)) {
 		return nil, errFormStale()
 	}
-	u := &FormUse{s: s, hash: s.hasher.Sum("form", nonce), sessionID: a.Session.ID}
+	u := &FormUse{s: s, hash: s.hasher.Sum("form", nonce), sessionID: a.Session.ID, purpose: purpose}
 	for i := 0; ; i++ {
 		first, err := s.store.ClaimForm(ctx, u.hash, u.sessionID, purpose, now, time.Unix(unix, 0))
 		if err != nil {

@@ -79,3 +79,34 @@ func (s *Store) PaperKeyHash(ctx context.Context, accountID string) ([]byte, err
 	}
 	return h, nil
 }
+
+// PaperKey returns the account's paper key hash and when it was made; a
+// nil hash when it has none.
+func (s *Store) PaperKey(ctx context.Context, accountID string) (hash []byte, created time.Time, err error) {
+	var at int64
+	err = s.conn(ctx).QueryRowContext(ctx, `SELECT key_hash, created_at FROM paper_keys WHERE account_id = $1`, accountID).Scan(&hash, &at)
+	if err == sql.ErrNoRows {
+		return nil, time.Time{}, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("select paper key: %w", err)
+	}
+	return hash, fromMicros(at), nil
+}
+
+// ReplacePaperKey replaces the account's paper key, made at now, while its
+// hash is still old and factorID is one of its active factors, reporting
+// whether it did: one statement, so that of two replacements of one key
+// at once one does, and a paper key gone with the account's last factor
+// is not brought back.
+func (s *Store) ReplacePaperKey(ctx context.Context, accountID, factorID string, old, hash []byte, now time.Time) (bool, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE paper_keys SET key_hash = $1, created_at = $2
+		WHERE account_id = $3 AND key_hash = $4
+		AND EXISTS (SELECT 1 FROM factors WHERE id = $5 AND account_id = $3 AND status = 'active')`,
+		hash, micros(now), accountID, old, factorID)
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return false, fmt.Errorf("replace paper key: %w", err)
+	}
+	return n == 1, nil
+}

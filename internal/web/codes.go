@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/httpapi"
 )
@@ -24,15 +25,67 @@ type codesBody struct {
 	Label    string // that authenticator's label
 	Username string
 	At       time.Time
+	// Again is the answer to a later sending of the form that confirmed
+	// the first authenticator (confirmedAgain): the codes and the paper key
+	// were in the first sending's answer, which the browser dropped.
+	// PaperKey is then a new one made in its place, or "" with NoPaperKey
+	// saying why none was; Regenerate is the form that makes new codes,
+	// with the "confirm it's you" fields when the session needs them.
+	Again      bool
+	NoPaperKey core.NoPaperKey
+	Window     int // core.PaperKeyAgainWindow in minutes
+	Regenerate *confirmBody
 }
 
 func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, a core.Auth, b codesBody) {
 	b.Username, b.At = a.Account.Username, s.svc.Now()
 	title := "Your new recovery codes"
-	if b.First {
+	switch {
+	case b.Again:
+		title = "“" + b.Label + "” is set up"
+	case b.First:
 		title = "Save your recovery codes"
 	}
 	s.render(w, r, http.StatusOK, "codes", Page{Title: title, Account: &a.Account, Body: b})
+}
+
+// confirmedAgain answers a later sending of a form that confirms an
+// authenticator (confirm, confirmSent, claim), u being what core found of
+// it: no second confirmation, no code checked. When the first sending
+// confirmed the account's first authenticator, its answer, which the
+// browser dropped, held the recovery codes and the paper key: the page
+// says so, shows the new paper key core made in place of the first when
+// it could (core.ConfirmSentAgain), else that it is gone and what still
+// protects the account, and offers new recovery codes (regenerate, with its
+// "confirm it's you" fields when the session needs them). Else it answers
+// as the first sending did.
+func (s *Server) confirmedAgain(w http.ResponseWriter, r *http.Request, a core.Auth, u *core.FormUse) {
+	if u.Made == "" {
+		s.renderSecurity(w, r, a, http.StatusConflict, "", "This form was sent twice, and the first sending had not finished when the second arrived. Look for the authenticator below: once it is listed as active, it is set up.", "")
+		return
+	}
+	c, err := s.svc.ConfirmSentAgain(r.Context(), a, u, httpapi.Meta(r))
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if !c.First {
+		http.Redirect(w, r, "/settings/security?m=factor_added", http.StatusSeeOther)
+		return
+	}
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	self := "/settings/security/recovery-codes"
+	s.renderCodes(w, r, a, codesBody{Again: true, First: true, Label: c.Factor.Label, PaperKey: c.PaperKey, NoPaperKey: c.NoPaperKey,
+		Window:     int(core.PaperKeyAgainWindow / time.Minute),
+		Regenerate: &confirmBody{Action: self, Button: "Generate new recovery codes", Elevation: s.elevationFor(r, a, p, self)}})
 }
 
 // regeneratePage asks to confirm replacing the recovery codes.

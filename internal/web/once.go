@@ -23,6 +23,10 @@ const (
 	onceSent   = "sent"     // a phone or an address (addSent)
 	oncePush   = "push"     // a push device (addPush)
 	onceKey    = "webauthn" // a security key or passkey (addKey)
+	// The forms that confirm an authenticator, whose first sending may
+	// answer with the recovery codes and the paper key (confirmedAgain).
+	onceConfirm = core.FormConfirm // an app, a hardware token, a phone or an address (confirm, confirmSent)
+	onceClaim   = core.FormClaim   // a hardware token an operator imported (claim)
 )
 
 // onceToken returns a one-time token for a form of purpose on the page
@@ -47,6 +51,12 @@ func (s *Server) onceToken(r *http.Request, a core.Auth, purpose string) string 
 // and returns false. A form sent without a token is sent as before: nil,
 // true.
 func (s *Server) once(r *http.Request, a core.Auth, purpose string, refused func(error), again func(made string)) (*core.FormUse, bool) {
+	return s.onceUse(r, a, purpose, refused, func(u *core.FormUse) { again(u.Made) })
+}
+
+// onceUse is once, handing again the whole core.FormUse of a later
+// sending, for core to answer it (core.ConfirmSentAgain).
+func (s *Server) onceUse(r *http.Request, a core.Auth, purpose string, refused func(error), again func(*core.FormUse)) (*core.FormUse, bool) {
 	token := r.PostForm.Get(onceField)
 	if token == "" {
 		return nil, true
@@ -57,7 +67,7 @@ func (s *Server) once(r *http.Request, a core.Auth, purpose string, refused func
 		return nil, false
 	}
 	if u.Again {
-		again(u.Made)
+		again(u)
 		return nil, false
 	}
 	return u, true

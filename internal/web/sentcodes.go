@@ -23,6 +23,7 @@ type sentBody struct {
 	// a fresh check once two-factor is on, and the 10 minutes of the check
 	// that added it may well run out before the code arrives and is typed.
 	Elevation *elevationBody
+	Once      string // the confirmation form's one-time token (once.go)
 }
 
 // addSent adds a phone number (sms) or an address (email) and sends it a
@@ -139,13 +140,21 @@ func (s *Server) renderSent(w http.ResponseWriter, r *http.Request, a core.Auth,
 	if f.Type == twofold.FactorEmail {
 		title = "Confirm your email address"
 	}
-	b := sentBody{Factor: f, Elevation: s.elevationFor(r, a, p, "/settings/security/sent/"+f.ID)}
+	b := sentBody{Factor: f, Elevation: s.elevationFor(r, a, p, "/settings/security/sent/"+f.ID), Once: s.onceToken(r, a, onceConfirm)}
 	s.render(w, r, status, "sent", Page{Title: title, Account: &a.Account, Notice: note, Error: errMsg, Body: b})
 }
 
 // confirmSent activates a pending phone or address with the code sent to
 // it, after a fresh check when the session needs one.
 func (s *Server) confirmSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	refused := func(err error) { s.renderSent(w, r, a, s.status(w, r, err), "", message(err)) }
+	// The form's token before all: a second sending checks no code
+	// (confirmedAgain).
+	use, ok := s.onceUse(r, a, onceConfirm, refused, func(u *core.FormUse) { s.confirmedAgain(w, r, a, u) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderSent(w, r, a, s.status(w, r, err), "", message(err))
 		return
@@ -155,10 +164,12 @@ func (s *Server) confirmSent(w http.ResponseWriter, r *http.Request, a core.Auth
 	case twofold.ErrorCode(err) == twofold.CodeConflict:
 		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
 	case err != nil:
-		s.renderSent(w, r, a, s.status(w, r, err), "", message(err))
+		refused(err)
 	case len(c.RecoveryCodes) == 0:
+		use.DoneConfirm(r.Context(), c)
 		http.Redirect(w, r, "/settings/security?m=factor_added", http.StatusSeeOther)
 	default:
+		use.DoneConfirm(r.Context(), c)
 		s.renderCodes(w, r, a, codesBody{Codes: c.RecoveryCodes, PaperKey: c.PaperKey, First: true, Label: c.Factor.Label})
 	}
 }

@@ -232,6 +232,7 @@ type enrolBody struct {
 	QRURL      string
 	ConfirmURL string
 	CancelURL  string
+	Once       string // the confirmation form's one-time token (once.go)
 }
 
 func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -265,6 +266,7 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, a core.Auth
 	b := enrolBody{
 		Factor: e.Factor, Secret: groupsOf4(e.Secret), OTPAuthURI: template.URL(e.OTPAuthURI), Period: int(e.Factor.Period.Seconds()),
 		QRURL: base + "/qr.png", ConfirmURL: base + "/confirm", CancelURL: "/settings/security/factors/" + e.Factor.ID + "/remove",
+		Once: s.onceToken(r, a, onceConfirm),
 	}
 	title := "Add an authenticator app"
 	if e.Factor.Type == twofold.FactorHOTP {
@@ -320,8 +322,17 @@ func (s *Server) enrolQR(w http.ResponseWriter, r *http.Request, a core.Auth) {
 }
 
 // confirm activates a pending factor with a code from it; on the first
-// factor it shows the recovery codes and the paper key, once.
+// factor it shows the recovery codes and the paper key, once. Sent twice,
+// the form confirms once, and the second answer tells of it
+// (confirmedAgain).
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	refused := func(err error) { s.renderEnrol(w, r, a, s.status(w, r, err), message(err)) }
+	// The form's token before all: a second sending checks no code.
+	use, ok := s.onceUse(r, a, onceConfirm, refused, func(u *core.FormUse) { s.confirmedAgain(w, r, a, u) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderEnrol(w, r, a, s.status(w, r, err), message(err))
 		return
@@ -332,9 +343,10 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		return
 	}
 	if err != nil {
-		s.renderEnrol(w, r, a, s.status(w, r, err), message(err))
+		refused(err)
 		return
 	}
+	use.DoneConfirm(r.Context(), c)
 	if len(c.RecoveryCodes) == 0 {
 		http.Redirect(w, r, "/settings/security?m=factor_added", http.StatusSeeOther)
 		return

@@ -13,6 +13,7 @@ import (
 type claimBody struct {
 	Label, Serial string
 	Elevation     *elevationBody // a code from another authenticator, when the session needs one
+	Once          string         // the form's one-time token (once.go)
 }
 
 const claimPath = "/settings/security/token"
@@ -27,7 +28,7 @@ func (s *Server) renderClaim(w http.ResponseWriter, r *http.Request, a core.Auth
 		s.fail(w, r, &a, err)
 		return
 	}
-	b := claimBody{Label: label, Serial: serial, Elevation: s.elevationFor(r, a, p, claimPath)}
+	b := claimBody{Label: label, Serial: serial, Elevation: s.elevationFor(r, a, p, claimPath), Once: s.onceToken(r, a, onceClaim)}
 	if b.Elevation != nil {
 		b.Elevation.Keep = url.Values{"label": {label}, "serial": {serial}}
 	}
@@ -37,12 +38,21 @@ func (s *Server) renderClaim(w http.ResponseWriter, r *http.Request, a core.Auth
 // claim adds the hardware token named by the form's serial to the account,
 // with the code it shows: at once active, and on the first factor with
 // recovery codes and the paper key, shown once. With two-factor on, the
-// form carries a code from another authenticator too.
+// form carries a code from another authenticator too. Sent twice, the
+// form adds the token once, and the second answer tells of it
+// (confirmedAgain).
 func (s *Server) claim(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	label, serial := r.PostForm.Get("label"), r.PostForm.Get("serial")
+	refused := func(err error) { s.renderClaim(w, r, a, s.status(w, r, err), message(err), label, serial) }
+	// The form's token before all: a second sending checks no code.
+	use, ok := s.onceUse(r, a, onceClaim, refused, func(u *core.FormUse) { s.confirmedAgain(w, r, a, u) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	// The name first: a code given for elevation is spent once accepted.
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
-		s.renderClaim(w, r, a, s.status(w, r, err), message(err), label, serial)
+		refused(err)
 		return
 	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
@@ -51,9 +61,10 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	c, err := s.svc.ClaimToken(r.Context(), a, serial, r.PostForm.Get("code"), label, httpapi.Meta(r))
 	if err != nil {
-		s.renderClaim(w, r, a, s.status(w, r, err), message(err), label, serial)
+		refused(err)
 		return
 	}
+	use.DoneConfirm(r.Context(), c)
 	if len(c.RecoveryCodes) == 0 {
 		http.Redirect(w, r, "/settings/security?m=factor_added", http.StatusSeeOther)
 		return

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/store"
 )
 
@@ -131,5 +133,63 @@ func testNoPaperKey(t *testing.T, s *store.Store) {
 		if got := remaining(t, s, id); got != 0 {
 			t.Errorf("RecoveryCodesRemaining(%q): got %d, want 0", id, got)
 		}
+	}
+}
+
+// paperKey returns what PaperKey says of the account.
+func paperKey(tb testing.TB, s *store.Store, accountID string) ([]byte, time.Time) {
+	tb.Helper()
+	h, at, err := s.PaperKey(tb.Context(), accountID)
+	if err != nil {
+		tb.Fatalf("PaperKey(%q): %v", accountID, err)
+	}
+	return h, at
+}
+
+// testReplacePaperKey: a paper key is replaced only while its hash is the
+// one given and the factor given is active, once of two replacements of one
+// key; a key gone with the last factor is not brought back.
+func testReplacePaperKey(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	activeFactor(t, s, a.ID, "f-1", 10, "first")
+	newFactor(t, s, a.ID, "f-pending")
+	h, at := paperKey(t, s, a.ID)
+	if string(h) != "paper-first" || !at.Equal(activation(a.ID, "f-1", 10, "first").Now) {
+		t.Fatalf("PaperKey: got %q at %v, want paper-first at the activation", h, at)
+	}
+	later := t0.Add(5 * time.Minute)
+	for _, tc := range []struct {
+		name, factor, old string
+	}{
+		{"WrongOld", "f-1", "paper-other"},
+		{"PendingFactor", "f-pending", "paper-first"},
+		{"UnknownFactor", "f-none", "paper-first"},
+	} {
+		ok, err := s.ReplacePaperKey(ctx, a.ID, tc.factor, []byte(tc.old), []byte("paper-new"), later)
+		if err != nil || ok {
+			t.Errorf("ReplacePaperKey %s: got %v, %v; want false", tc.name, ok, err)
+		}
+	}
+	if h, _ := paperKey(t, s, a.ID); string(h) != "paper-first" {
+		t.Fatalf("PaperKey after refused replacements: got %q", h)
+	}
+	if ok, err := s.ReplacePaperKey(ctx, a.ID, "f-1", []byte("paper-first"), []byte("paper-new"), later); err != nil || !ok {
+		t.Fatalf("ReplacePaperKey: got %v, %v; want true", ok, err)
+	}
+	if h, at := paperKey(t, s, a.ID); string(h) != "paper-new" || !at.Equal(later) {
+		t.Errorf("PaperKey after replacing: got %q at %v, want paper-new at %v", h, at, later)
+	}
+	if ok, err := s.ReplacePaperKey(ctx, a.ID, "f-1", []byte("paper-first"), []byte("paper-third"), later); err != nil || ok {
+		t.Errorf("ReplacePaperKey of the replaced key: got %v, %v; want false", ok, err)
+	}
+	if _, err := s.DeleteFactor(ctx, a.ID, "f-1", twofold.FactorActive); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.ReplacePaperKey(ctx, a.ID, "f-1", []byte("paper-new"), []byte("paper-back"), later); err != nil || ok {
+		t.Errorf("ReplacePaperKey after the last factor went: got %v, %v; want false", ok, err)
+	}
+	if h, _ := paperKey(t, s, a.ID); h != nil {
+		t.Errorf("PaperKey after the last factor went: got %q, want none", h)
 	}
 }

@@ -87,6 +87,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Recovery/Replace", testReplaceRecoveryCodes},
 		{"Recovery/ReplaceAtOnce", testReplaceRecoveryCodesAtOnce},
 		{"Recovery/NoPaperKey", testNoPaperKey},
+		{"Recovery/ReplacePaperKey", testReplacePaperKey},
 
 		{"Login/RoundTrip", testLoginRoundTrip},
 		{"Login/FinishOnce", testFinishLoginOnce},
