@@ -29,16 +29,23 @@ func resyncable(f twofold.Factor) bool {
 }
 
 func (s *Server) resyncPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if f, ok := s.resyncFactor(w, r, a); ok {
+		s.renderResync(w, r, a, f, http.StatusOK, "")
+	}
+}
+
+// resyncFactor returns the factor the request's path names, when the page
+// resynchronises it; otherwise it answers the request and returns false.
+func (s *Server) resyncFactor(w http.ResponseWriter, r *http.Request, a core.Auth) (twofold.Factor, bool) {
 	_, f, err := s.findFactor(r, a, r.PathValue("id"))
+	if err == nil && !resyncable(f) {
+		err = notResyncable()
+	}
 	if err != nil {
 		s.fail(w, r, &a, err)
-		return
+		return twofold.Factor{}, false
 	}
-	if !resyncable(f) {
-		s.fail(w, r, &a, notResyncable())
-		return
-	}
-	s.renderResync(w, r, a, f, http.StatusOK, "")
+	return f, true
 }
 
 // notResyncable is what the page says of a factor it cannot resynchronise
@@ -62,16 +69,11 @@ func (s *Server) renderResync(w http.ResponseWriter, r *http.Request, a core.Aut
 // it needs no fresh second factor: the two codes prove the holder has the
 // authenticator.
 func (s *Server) resync(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	_, f, err := s.findFactor(r, a, r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, &a, err)
+	f, ok := s.resyncFactor(w, r, a)
+	if !ok {
 		return
 	}
-	if !resyncable(f) {
-		s.fail(w, r, &a, notResyncable())
-		return
-	}
-	err = s.svc.ResyncFactor(r.Context(), a, f.ID, r.PostForm.Get("code"), r.PostForm.Get("next_code"), httpapi.Meta(r))
+	err := s.svc.ResyncFactor(r.Context(), a, f.ID, r.PostForm.Get("code"), r.PostForm.Get("next_code"), httpapi.Meta(r))
 	if err == nil {
 		http.Redirect(w, r, "/settings/security?m=resynchronised", http.StatusSeeOther)
 		return
