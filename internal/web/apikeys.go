@@ -139,6 +139,10 @@ func (s *Server) apiKeyMadeBefore(w http.ResponseWriter, r *http.Request, a core
 				return
 			}
 		}
+		// Made, and revoked since (its page's "Revoke and create again",
+		// then the browser's Back and the form sent once more).
+		s.renderAPIKeys(w, r, a, http.StatusOK, b, "The key this form made has been revoked since. The form is filled in as it was: create the key again if you still want it.", "")
+		return
 	}
 	s.renderAPIKeys(w, r, a, http.StatusConflict, b, "", "This form was sent twice. The first sending had not finished making its key when the second arrived: look for the key in the list below before you create another. A key whose secret you did not copy can be revoked.")
 }

@@ -81,6 +81,12 @@ func TestAPIKeyFormSentTwice(t *testing.T) {
 				!strings.Contains(r.body, "account * read</textarea>") || !strings.Contains(r.body, `<option value="30d" selected>`) {
 				t.Errorf("revoke and create again: at %s, the form not filled in as sent", r.url)
 			}
+			// The first form sent once more (Back, then send): its key is
+			// revoked, which the page says, with the form filled in again.
+			if r := c.post(path, maps.Clone(form)); r.status != http.StatusOK || !strings.Contains(r.body, "has been revoked since") ||
+				!strings.Contains(r.body, `id="key-name" name="name" value="certbot"`) || strings.Contains(r.body, `id="key-secret"`) {
+				t.Errorf("the form sent again after its key was revoked: %d %s", r.status, pageError(r.body))
+			}
 			remade := url.Values{"name": {"certbot"}, "permits": form["permits"], "expiry": {"30d"}, "once": {onceOf(t, r.body, path)}}
 			if r := c.post(path, remade); !strings.Contains(r.body, `id="key-secret"`) {
 				t.Fatalf("making the key anew: %d %s", r.status, pageError(r.body))
