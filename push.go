@@ -38,7 +38,7 @@ type PushChallenge struct {
 	ID         string
 	FactorID   string
 	AccountID  string
-	Scope      string // "login:ID" or "elevate:SESSION", as a sent code's
+	Scope      string // "login:" and the login's ID (its key), or "elevate:SESSION", as a sent code's
 	NumberHash []byte
 	Status     PushStatus
 	Source     string // the client address that asked for the sign-in

@@ -212,6 +212,8 @@ type Session struct {
 
 // Login is a login transaction waiting for its second step.
 type Login struct {
+	// ID is the key the login is stored under: a keyed hash of the id
+	// its client holds, never that id, which the database never sees.
 	ID        string
 	AccountID string
 	CreatedAt time.Time
@@ -284,7 +286,7 @@ type SentCode struct {
 	FactorID   string
 	AccountID  string
 	Method     Method // sms or email
-	Scope      string // "login:ID", "elevate:SESSION", "confirm"
+	Scope      string // "login:" and a Login's ID (its key), "elevate:SESSION", "confirm"
 	Hash       []byte
 	ChecksLeft int
 	CreatedAt  time.Time
@@ -622,7 +624,7 @@ type SSHKey struct {
 // login, a session's elevation, or confirming a pending key) until
 // ExpiresAt. A new challenge for a scope replaces the one before.
 type SSHChallenge struct {
-	Scope     string // "login:ID", "elevate:SESSION", "ssh-key:KEY"
+	Scope     string // "login:" and a Login's ID (its key), "elevate:SESSION", "ssh-key:KEY"
 	AccountID string
 	Text      string
 	CreatedAt time.Time

@@ -32,6 +32,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/otp"
@@ -620,6 +621,10 @@ func (p *verifyPlan) ranOut() bool {
 // an earlier run) and puts the others in play first.
 func prepareVerify(ctx context.Context, st *store.Store, hashKey []byte, o benchOptions, rep *BenchProvision) (*verifyPlan, error) {
 	start := time.Now()
+	hasher, err := credhash.NewHasher(hashKey)
+	if err != nil {
+		return nil, err
+	}
 	total := o.logins
 	if total == 0 {
 		total = o.requests
@@ -677,8 +682,9 @@ func prepareVerify(ctx context.Context, st *store.Store, hashKey []byte, o bench
 			if err != nil {
 				return nil, err
 			}
+			// The client holds the id, the store only its key.
 			p.logins[a*per+j] = id
-			batch = append(batch, twofold.Login{ID: id, AccountID: benchAccountID(i), CreatedAt: now, ExpiresAt: expires})
+			batch = append(batch, twofold.Login{ID: core.LoginKey(hasher, id), AccountID: benchAccountID(i), CreatedAt: now, ExpiresAt: expires})
 			if len(batch) == cap(batch) {
 				if err := flush(); err != nil {
 					return nil, err

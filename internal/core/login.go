@@ -150,7 +150,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	if err != nil {
 		return LoginResult{}, err
 	}
-	l := twofold.Login{ID: id, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.LoginTTL), Epoch: a.SessionEpoch}
+	l := twofold.Login{ID: string(s.loginKeyOf(id)), AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.LoginTTL), Epoch: a.SessionEpoch}
 	if err := s.store.CreateLogin(ctx, l); err != nil {
 		return LoginResult{}, goneIsBadCredentials(err)
 	}
@@ -258,7 +258,7 @@ func (s *Service) methods(ctx context.Context, accountID string) ([]MethodOption
 
 // LoginMethods returns the second-step methods of a pending login.
 func (s *Service) LoginMethods(ctx context.Context, loginID string) ([]MethodOption, error) {
-	l, err := s.pendingLogin(ctx, loginID)
+	l, err := s.pendingLogin(ctx, s.loginKeyOf(loginID))
 	if err != nil {
 		return nil, err
 	}
@@ -266,16 +266,46 @@ func (s *Service) LoginMethods(ctx context.Context, loginID string) ([]MethodOpt
 }
 
 // PendingLogin returns a login waiting for its second step; one expired or
-// completed is login-expired.
+// completed is login-expired. Its ID is the key it is stored under
+// (loginKey), not loginID.
 func (s *Service) PendingLogin(ctx context.Context, loginID string) (twofold.Login, error) {
-	return s.pendingLogin(ctx, loginID)
+	return s.pendingLogin(ctx, s.loginKeyOf(loginID))
 }
 
-func (s *Service) pendingLogin(ctx context.Context, loginID string) (twofold.Login, error) {
+// loginKey is the key a pending login is stored under: the keyed hash of
+// the id its client holds (LoginResult.LoginID), never that id, so that
+// whoever reads the database or a backup of it cannot carry the login to
+// its second step, as a session is stored by its token's hash alone
+// (README "Secrets at rest"). The login's sent codes, push requests and
+// security-key and SSH challenges are scoped by it too (loginScope). The
+// empty key names no login.
+type loginKey string
+
+// loginKeyOf returns the key of the login whose client holds loginID: a
+// 128-bit keyed hash, as long as the id, which every instance sharing the
+// key file computes alike. An id that is not well formed names nothing and
+// gets the empty key. Whoever holds the key file and the database still
+// cannot find the id from its key.
+func (s *Service) loginKeyOf(loginID string) loginKey { return loginKey(LoginKey(s.hasher, loginID)) }
+
+// LoginKey returns the key that a login whose client holds loginID is
+// stored under, hashed with h, the key file's hasher (loginKey): for a tool
+// that stores logins itself (twofold bench). It is empty for an id that is
+// not well formed.
+func LoginKey(h *credhash.Hasher, loginID string) string {
 	if !wellFormedID(loginID) {
+		return ""
+	}
+	return idEncoding.EncodeToString(h.Sum("login-id", loginID)[:16])
+}
+
+// pendingLogin returns the login stored under k, waiting for its second
+// step; one expired or completed is login-expired.
+func (s *Service) pendingLogin(ctx context.Context, k loginKey) (twofold.Login, error) {
+	if k == "" {
 		return twofold.Login{}, errLoginExpired()
 	}
-	l, err := s.store.Login(ctx, loginID)
+	l, err := s.store.Login(ctx, string(k))
 	if twofold.ErrorCode(err) == twofold.CodeNotFound || (err == nil && (l.Used || !s.Now().Before(l.ExpiresAt))) {
 		return l, errLoginExpired()
 	}
@@ -349,8 +379,9 @@ func checkProof(p SecondFactor) error {
 // VerifyLogin completes a login's second step and returns a session that is
 // elevated from that moment (SPEC §3.1).
 func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFactor, m Meta) (Verified, error) {
+	k := s.loginKeyOf(loginID)
 	if p.Method == twofold.MethodPush {
-		return s.verifyLoginPush(ctx, loginID, p, m)
+		return s.verifyLoginPush(ctx, k, p, m)
 	}
 	if err := checkProof(p); err != nil {
 		return Verified{}, err
@@ -358,9 +389,9 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 	if err := s.allowSource(ctx, m); err != nil {
 		return Verified{}, err
 	}
-	p.scope = loginScope(loginID)
+	p.scope = loginScope(k)
 	if p.Method == twofold.MethodTOTP && p.FactorID == "" {
-		token, expires, err := s.verifyLoginTOTP(ctx, loginID, p, m)
+		token, expires, err := s.verifyLoginTOTP(ctx, k, p, m)
 		return Verified{Token: token, ExpiresAt: expires}, err
 	}
 	// One transaction per verification: the throttle slot, the accepted step,
@@ -369,9 +400,9 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 	var v Verified
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		answer, v = nil, Verified{}
-		l, err := s.pendingLogin(ctx, loginID)
+		l, err := s.pendingLogin(ctx, k)
 		if err == nil {
-			err = s.store.LockSecondStep(ctx, l.AccountID, p.FactorID, loginID, codeMethod(p.Method))
+			err = s.store.LockSecondStep(ctx, l.AccountID, p.FactorID, string(k), codeMethod(p.Method))
 		}
 		if err == nil {
 			err = s.checkSecondFactor(ctx, l.AccountID, p, m, "login")
@@ -389,7 +420,7 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 		if err != nil {
 			return err
 		}
-		ok, err := s.store.FinishLogin(ctx, loginID, now, sess)
+		ok, err := s.store.FinishLogin(ctx, string(k), now, sess)
 		if err != nil {
 			return err
 		}

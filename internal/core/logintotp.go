@@ -22,7 +22,10 @@ import (
 // completion or a failure, still finds the throttle as it was read. Of several
 // concurrent guesses that read the same throttle, one writes and is answered;
 // the others, right or wrong, are told to wait and learn nothing.
-func (s *Service) verifyLoginTOTP(ctx context.Context, loginID string, p SecondFactor, m Meta) (string, time.Time, error) {
+func (s *Service) verifyLoginTOTP(ctx context.Context, k loginKey, p SecondFactor, m Meta) (string, time.Time, error) {
+	if k == "" {
+		return "", time.Time{}, errLoginExpired()
+	}
 	code := normaliseCode(p.Code)
 	// What decide saw and chose. The store may call it more than once (when
 	// it has to redo a shared transaction): every call starts afresh.
@@ -35,7 +38,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, loginID string, p SecondF
 		event                      twofold.AuditEvent
 		expires                    time.Time
 	}
-	out, err := s.store.DecideSecondStep(ctx, loginID, accountKeyPrefix, accountKeySuffix, func(st twofold.SecondStep, found bool) twofold.Verdict {
+	out, err := s.store.DecideSecondStep(ctx, string(k), accountKeyPrefix, accountKeySuffix, func(st twofold.SecondStep, found bool) twofold.Verdict {
 		d.accountID, d.token, d.factorID, d.err = st.Login.AccountID, "", "", nil
 		d.now, d.failures, d.lockedUntil = s.Now(), st.Failures, st.LockedUntil
 		now := d.now
@@ -68,7 +71,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, loginID string, p SecondF
 		d.event = twofold.AuditEvent{AccountID: d.accountID, Type: "login.succeeded", At: now, Source: m.Source, UserAgent: m.UserAgent,
 			Detail: "second factor: " + string(p.Method), SessionID: sess.ID}
 		return twofold.Verdict{Complete: &twofold.Completion{
-			LoginID: loginID, FactorID: f.ID, Step: int64(step),
+			LoginID: string(k), FactorID: f.ID, Step: int64(step),
 			Drift: clampDrift(int64(step)-int64(otp.Step(now, f.Period)), int64(s.cfg.ResyncWindow)),
 			Seen:  st.Failures, Session: sess, Event: d.event, Now: now,
 		}}

@@ -52,6 +52,14 @@ func (s *Service) passkeyKey(source string, handle []byte) string {
 	return "passkey:" + sourceKey(source) + "|" + hex.EncodeToString(s.hasher.Sum("passkey-handle", string(handle))[:12])
 }
 
+// passkeyLoginKey is the key a sign-in with a passkey is stored under: a
+// keyed hash of the id its client holds (PasskeyChallenge.LoginID), as a
+// login is stored (loginKey), so that the database holds no login id a
+// client was given.
+func (s *Service) passkeyLoginKey(loginID string) string {
+	return idEncoding.EncodeToString(s.hasher.Sum("passkey-login-id", loginID)[:16])
+}
+
 // errBadPasskey is the one answer for every refused passkey sign-in; the
 // audit event records the real cause.
 func errBadPasskey() error {
@@ -80,7 +88,7 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, m Meta) (PasskeyChallen
 		return PasskeyChallenge{}, err
 	}
 	now := s.Now()
-	l := twofold.PasskeyLogin{ID: id, Challenge: b.Challenge, Session: b.Session, CreatedAt: now,
+	l := twofold.PasskeyLogin{ID: s.passkeyLoginKey(id), Challenge: b.Challenge, Session: b.Session, CreatedAt: now,
 		ExpiresAt: now.Add(min(rp.Config().Timeout, s.cfg.LoginTTL))}
 	if err := s.store.PutPasskeyLogin(ctx, l); err != nil {
 		return PasskeyChallenge{}, err
@@ -105,7 +113,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, creden
 		return Verified{}, err
 	}
 	now := s.Now()
-	l, ok, err := s.store.TakePasskeyLogin(ctx, truncate(loginID, 64), now)
+	l, ok, err := s.store.TakePasskeyLogin(ctx, s.passkeyLoginKey(truncate(loginID, 64)), now)
 	if err != nil {
 		return Verified{}, err
 	}

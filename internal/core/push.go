@@ -608,11 +608,12 @@ func (s *Service) PushLogin(ctx context.Context, loginID, factorID, secret strin
 	if err := s.allowSource(ctx, m); err != nil {
 		return PushSent{}, err
 	}
-	l, err := s.pendingLogin(ctx, loginID)
+	k := s.loginKeyOf(loginID)
+	l, err := s.pendingLogin(ctx, k)
 	if err != nil {
 		return PushSent{}, err
 	}
-	return s.sendPush(ctx, l.AccountID, factorID, loginScope(loginID), secret, m)
+	return s.sendPush(ctx, l.AccountID, factorID, loginScope(k), secret, m)
 }
 
 // PushElevation sends a push request to confirm it's the caller, to
@@ -962,7 +963,7 @@ func checkPushProof(p SecondFactor) error {
 // verifyLoginPush completes a login's second step with an approved push
 // request sent to this requester (p.PushSecret): the approval is used, the
 // login finished and the session made in one transaction.
-func (s *Service) verifyLoginPush(ctx context.Context, loginID string, p SecondFactor, m Meta) (Verified, error) {
+func (s *Service) verifyLoginPush(ctx context.Context, k loginKey, p SecondFactor, m Meta) (Verified, error) {
 	if err := checkPushProof(p); err != nil {
 		return Verified{}, err
 	}
@@ -974,18 +975,18 @@ func (s *Service) verifyLoginPush(ctx context.Context, loginID string, p SecondF
 	var v Verified
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		answer, v = nil, Verified{}
-		l, err := s.pendingLogin(ctx, loginID)
+		l, err := s.pendingLogin(ctx, k)
 		if err != nil {
 			answer = err
 			return nil
 		}
 		now := s.Now()
-		ok, err := s.store.UsePushApproval(ctx, l.AccountID, loginScope(loginID), p.FactorID, requester, now)
+		ok, err := s.store.UsePushApproval(ctx, l.AccountID, loginScope(k), p.FactorID, requester, now)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			answer = s.pushNotApproved(ctx, l.AccountID, loginScope(loginID), requester, "login.second_factor_failed", m)
+			answer = s.pushNotApproved(ctx, l.AccountID, loginScope(k), requester, "login.second_factor_failed", m)
 			if isInternal(answer) {
 				return answer
 			}
@@ -995,7 +996,7 @@ func (s *Service) verifyLoginPush(ctx context.Context, loginID string, p SecondF
 		if v.Token, sess, err = s.newSession(l.AccountID, l.Epoch, now, now.Add(s.cfg.ElevationTTL)); err != nil {
 			return err
 		}
-		finished, err := s.store.FinishLogin(ctx, loginID, now, sess)
+		finished, err := s.store.FinishLogin(ctx, string(k), now, sess)
 		if err != nil {
 			return err
 		}

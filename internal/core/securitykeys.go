@@ -271,11 +271,11 @@ func refusal(err error) string {
 
 // challengeLoginSecurityKey begins an assertion for the second step of a
 // pending login.
-func (s *Service) challengeLoginSecurityKey(ctx context.Context, loginID string, m Meta) (Challenge, error) {
+func (s *Service) challengeLoginSecurityKey(ctx context.Context, k loginKey, m Meta) (Challenge, error) {
 	if err := s.allowSource(ctx, m); err != nil {
 		return Challenge{}, err
 	}
-	l, err := s.pendingLogin(ctx, loginID)
+	l, err := s.pendingLogin(ctx, k)
 	if err != nil {
 		return Challenge{}, err
 	}
@@ -283,7 +283,7 @@ func (s *Service) challengeLoginSecurityKey(ctx context.Context, loginID string,
 	if err != nil {
 		return Challenge{}, err
 	}
-	return s.challengeSecurityKey(ctx, a, loginScope(loginID), l.ExpiresAt, m)
+	return s.challengeSecurityKey(ctx, a, loginScope(k), l.ExpiresAt, m)
 }
 
 // challengeSecurityKey begins an assertion by one of the account's active

@@ -95,7 +95,7 @@ type Challenge struct {
 }
 
 // Scopes of a sent code.
-func loginScope(loginID string) string     { return "login:" + loginID }
+func loginScope(k loginKey) string         { return "login:" + string(k) }
 func elevateScope(sessionID string) string { return "elevate:" + sessionID }
 func confirmScope() string                 { return "confirm" }
 func (s *Service) codeHash(factorID, code string) []byte {
@@ -784,8 +784,9 @@ func (s *Service) sendTo(ctx context.Context, a twofold.Account, method twofold.
 // while the factor's code for the login lives only with resend, the secret
 // (Challenge.Secret) of the send that asked for it (deliverCode).
 func (s *Service) ChallengeLogin(ctx context.Context, loginID string, method twofold.Method, factorID, resend string, m Meta) (Challenge, error) {
+	k := s.loginKeyOf(loginID)
 	if method == twofold.MethodWebAuthn {
-		return s.challengeLoginSecurityKey(ctx, loginID, m)
+		return s.challengeLoginSecurityKey(ctx, k, m)
 	}
 	if err := checkChallengeMethod(method, factorID); err != nil {
 		return Challenge{}, err
@@ -796,7 +797,7 @@ func (s *Service) ChallengeLogin(ctx context.Context, loginID string, method two
 	if err := s.allowSource(ctx, m); err != nil {
 		return Challenge{}, err
 	}
-	l, err := s.pendingLogin(ctx, loginID)
+	l, err := s.pendingLogin(ctx, k)
 	if err != nil {
 		return Challenge{}, err
 	}
@@ -804,7 +805,7 @@ func (s *Service) ChallengeLogin(ctx context.Context, loginID string, method two
 	if err != nil {
 		return Challenge{}, err
 	}
-	return s.sendTo(ctx, a, method, factorID, loginScope(loginID), resend, m)
+	return s.sendTo(ctx, a, method, factorID, loginScope(k), resend, m)
 }
 
 // ChallengeElevation sends a code to elevate the caller's session with

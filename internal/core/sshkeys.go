@@ -283,7 +283,8 @@ func (s *Service) ChallengeLoginSSH(ctx context.Context, loginID string, m Meta)
 	if err := s.allowSource(ctx, m); err != nil {
 		return SSHKeyChallenge{}, err
 	}
-	l, err := s.pendingLogin(ctx, loginID)
+	k := s.loginKeyOf(loginID)
+	l, err := s.pendingLogin(ctx, k)
 	if err != nil {
 		return SSHKeyChallenge{}, err
 	}
@@ -298,13 +299,14 @@ func (s *Service) ChallengeLoginSSH(ctx context.Context, loginID string, m Meta)
 	if len(keys) == 0 {
 		return SSHKeyChallenge{}, twofold.Errorf(twofold.CodeNotFound, "this account has no SSH key to sign in with")
 	}
-	return s.newSSHChallenge(ctx, a, loginScope(loginID), "login", "login="+loginID, l.ExpiresAt, keys[0].Type)
+	return s.newSSHChallenge(ctx, a, loginScope(k), "login", "login="+string(k), l.ExpiresAt, keys[0].Type)
 }
 
 // PendingLoginSSHChallenge returns the login's challenge waiting for a
 // signature, if it has one.
 func (s *Service) PendingLoginSSHChallenge(ctx context.Context, loginID string) (SSHKeyChallenge, bool, error) {
-	l, err := s.pendingLogin(ctx, loginID)
+	k := s.loginKeyOf(loginID)
+	l, err := s.pendingLogin(ctx, k)
 	if err != nil {
 		return SSHKeyChallenge{}, false, err
 	}
@@ -312,7 +314,7 @@ func (s *Service) PendingLoginSSHChallenge(ctx context.Context, loginID string) 
 	if err != nil || len(keys) == 0 {
 		return SSHKeyChallenge{}, false, err
 	}
-	return s.waitingSSHChallenge(ctx, l.AccountID, loginScope(loginID), keys)
+	return s.waitingSSHChallenge(ctx, l.AccountID, loginScope(k), keys)
 }
 
 // ChallengeElevationSSH makes a challenge to elevate the caller's session

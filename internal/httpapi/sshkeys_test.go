@@ -132,7 +132,9 @@ func TestSSHKeyStory(t *testing.T) {
 		wantProblem(t, patientVerify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, text)}), 401, "invalid-code") // no challenge asked for
 		cr := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "ssh_key"})
 		loginText := cr.String("challenge")
-		if cr.Status != 200 || !strings.Contains(loginText, loginID) || !strings.Contains(cr.String("command"), "ssh-keygen -Y sign") {
+		// It names the login by the key the login is stored under, never by
+		// its login_id, which the database never holds.
+		if cr.Status != 200 || !strings.Contains(loginText, " login=") || strings.Contains(loginText, loginID) || !strings.Contains(cr.String("command"), "ssh-keygen -Y sign") {
 			t.Fatalf("challenge: got %d %s", cr.Status, cr.Body)
 		}
 		if cr.String("expires_at") != lr.String("expires_at") {
