@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/twofold/twofold/internal/core"
@@ -81,5 +82,46 @@ func TestBrowserNarrowPagesFit(t *testing.T) {
 			}
 		}
 		p.screenshot(pg.shot)
+	}
+}
+
+// TestBrowserSkipLink: the first thing a keyboard reaches on a page is
+// "Skip to content", shown on screen when it has focus with a solid focus ring (not the faint one of before);
+// following it puts the focus on the page's main part. An input's edge and
+// its focus ring are solid enough to see (WCAG 1.4.11).
+func TestBrowserSkipLink(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	p := newPage(t, ts.URL())
+	// A headless tab is not the focused window: without this no element
+	// matches :focus.
+	if _, err := chromedp.Call(p.ctx, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	p.open("/login")
+	if top := eval[float64](p, `document.querySelector("a.skip").getBoundingClientRect().bottom`); top > 0 {
+		t.Errorf("the skip link shows before it has focus (bottom at %.0f px)", top)
+	}
+	if !eval[bool](p, `document.querySelector("a[href], button, input:not([type=hidden]), select, textarea") === document.querySelector("a.skip")`) {
+		t.Error("the skip link is not the first thing a keyboard reaches")
+	}
+	p.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("a.skip").focus()`))
+	type focus struct {
+		Class, Outline string
+		Top            float64
+	}
+	f := eval[focus](p, `(() => { const e = document.activeElement, cs = getComputedStyle(e);
+		return {Class: e.className, Outline: cs.outlineStyle + " " + cs.outlineColor, Top: e.getBoundingClientRect().top}; })()`)
+	if f.Class != "skip" || f.Top < 0 {
+		t.Fatalf("focus on %q at %.0f px, want the skip link on screen", f.Class, f.Top)
+	}
+	if f.Outline != "solid rgb(52, 81, 178)" {
+		t.Errorf("focus ring of the skip link: %q, want solid in the accent", f.Outline)
+	}
+	p.do(chromedp.KeyEvent("\r"))
+	if got := eval[string](p, `document.activeElement.id + " " + location.hash`); got != "main #main" {
+		t.Errorf("after the skip link, focus and address: %q, want main and #main", got)
+	}
+	if got := eval[string](p, `getComputedStyle(document.querySelector("#username")).borderTopColor`); got != "rgb(123, 133, 150)" {
+		t.Errorf("an idle field's edge: %s, want the darker rgb(123, 133, 150)", got)
 	}
 }
