@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,10 @@ type Page struct {
 	CSRF    string
 	Notice  string // a success message
 	Error   string
+	// Invalid is the id of the field that Error is about, "" when it is
+	// about none or the handler cannot tell: that field is marked
+	// aria-invalid and described by the error (see aria).
+	Invalid string
 	Body    any    // the page's own data
 	Nav     string // the menu entry of the page: "security", "teams", "dns", "admin", "admin-teams", "tokens" or "webhooks"
 	// Recovery says, on the first page after a recovery code confirmed
@@ -179,6 +184,7 @@ func (s *Server) funcs() template.FuncMap {
 		"duration":   durationText,
 		"groups":     groupsOf4,
 		"event":      eventText,
+		"aria":       ariaAttrs,
 		"factorKind": func(t twofold.FactorType) string {
 			switch t {
 			case twofold.FactorTOTP:
@@ -393,4 +399,52 @@ func eventText(typ string) string {
 		return t
 	}
 	return typ
+}
+
+// ariaAttrs returns the attributes that tie a field to its hints (the ids
+// of their elements) and, when invalid, to the page's error (id "error"),
+// marking it aria-invalid: {{aria (eq $.Invalid "code") "code-hint"}}.
+func ariaAttrs(invalid bool, hints ...string) template.HTMLAttr {
+	ids := slices.DeleteFunc(slices.Clone(hints), func(h string) bool { return h == "" })
+	if invalid {
+		ids = append(ids, "error")
+	}
+	var b strings.Builder
+	if len(ids) > 0 {
+		b.WriteString(` aria-describedby="` + template.HTMLEscapeString(strings.Join(ids, " ")) + `"`)
+	}
+	if invalid {
+		b.WriteString(` aria-invalid="true"`)
+	}
+	return template.HTMLAttr(b.String())
+}
+
+// typedField returns, when the page shows the error errMsg after a form,
+// the first of fields that the form filled in: the field the error is
+// about, on a page whose form asks for one thing (a code, a signature).
+func typedField(r *http.Request, errMsg string, fields ...string) string {
+	if errMsg == "" || r.Method != http.MethodPost {
+		return ""
+	}
+	for _, f := range fields {
+		if r.PostForm.Get(f) != "" {
+			return f
+		}
+	}
+	return ""
+}
+
+// invalidField returns the field that err, from a form with a second
+// factor's code (codeField) and a new password (passwordField), is about:
+// a code not accepted is the code's; an invalid input is the password's,
+// the form's only free text (the password rules refuse it so). Other
+// errors name no field.
+func invalidField(err error, codeField, passwordField string) string {
+	switch twofold.ErrorCode(err) {
+	case twofold.CodeInvalidCode:
+		return codeField
+	case twofold.CodeInvalid:
+		return passwordField
+	}
+	return ""
 }
