@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -18,8 +19,9 @@ func fieldTag(body, id string) string {
 // TestPageErrorsTiedToFields: the hint under a field describes it
 // (aria-describedby), and after a refusal the field it is about is marked
 // aria-invalid and described by the error too, the other fields not: a
-// wrong password at sign-in, a wrong code at the second step, and on the
-// password page new passwords that differ and a wrong current password.
+// wrong password at sign-in, a wrong code at the second step and in
+// "confirm it's you", and on the password page new passwords that differ
+// and a wrong current password.
 func TestPageErrorsTiedToFields(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	secret := account(t, ts, "tess", false, true)
@@ -58,6 +60,21 @@ func TestPageErrorsTiedToFields(t *testing.T) {
 	check(t, "second step", r.body, "", want{id: "code"})
 	r = c.post("/login/verify", url.Values{"method": {"totp"}, "code": {otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))}})
 	check(t, "wrong code", r.body, "code", want{id: "code"})
+
+	// Confirm it's you: the code field is marked only once its code is refused.
+	if r = c.totp(ts, secret); r.url.Path != "/settings/security" {
+		t.Fatalf("second step: at %s: %s", r.url, pageError(r.body))
+	}
+	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
+	wrong := otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))
+	form := func(again string) url.Values {
+		return url.Values{"current_password": {testPassword}, "new_password": {"a new long passphrase one"}, "new_password2": {again},
+			"elevate_method": {"totp"}, "elevate_code": {wrong}}
+	}
+	r = c.post("/settings/security/password", form("a new long passphrase two"))
+	check(t, "confirm it's you, passwords differ", r.body, "new_password2", want{id: "new_password2"}, want{id: "elevate_code"})
+	r = c.post("/settings/security/password", form("a new long passphrase one"))
+	check(t, "confirm it's you, wrong code", r.body, "elevate_code", want{id: "new_password2"}, want{id: "elevate_code"})
 
 	p := newClient(t, ts.URL())
 	p.signIn("pat")
