@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -64,7 +65,14 @@ type elevationBody struct {
 	// Keep is what the user typed on this page that the links to the other
 	// methods carry along, so that switching methods loses none of it.
 	Keep url.Values
+	// Invalid reports whether the code or signature of this form was just
+	// refused: the field is marked aria-invalid and described by the error.
+	Invalid bool
 }
+
+// elevationRefusedKey marks a request whose "confirm it's you" answer
+// elevateFromForm refused as a wrong code or signature.
+type elevationRefusedKey struct{}
 
 // Href returns the link to this page asking for method m, with Keep.
 func (e *elevationBody) Href(m twofold.Method) string {
@@ -148,6 +156,7 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	if e.Method == twofold.MethodSSHKey {
 		e.SSH = s.elevationSSHChallenge(r, a)
 	}
+	e.Invalid, _ = r.Context().Value(elevationRefusedKey{}).(bool)
 	return e
 }
 
@@ -198,6 +207,10 @@ func (s *Server) elevateFromForm(w http.ResponseWriter, r *http.Request, a *core
 		Signature: signature, PushSecret: pushSecret}
 	e, token, err := s.svc.ElevateRenewing(r.Context(), *a, p, httpapi.Meta(r))
 	if err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeInvalidCode {
+			// The page shown next marks the field (elevationFor).
+			*r = *r.WithContext(context.WithValue(r.Context(), elevationRefusedKey{}, true))
+		}
 		return err
 	}
 	s.setCookie(w, r, sessionCookie, token, "/")

@@ -103,7 +103,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	username, next := r.PostForm.Get("username"), safeNext(r.PostForm.Get("next"))
 	res, err := s.svc.Login(r.Context(), username, r.PostForm.Get("password"), httpapi.Meta(r))
 	if err != nil {
-		s.render(w, r, s.status(w, r, err), "login", Page{Title: "Sign in", Error: message(err), Body: loginBody{Username: username, Next: next}})
+		var invalid string
+		if twofold.ErrorCode(err) == twofold.CodeInvalidCredentials {
+			invalid = "password"
+		}
+		s.render(w, r, s.status(w, r, err), "login", Page{Title: "Sign in", Error: message(err), Invalid: invalid, Body: loginBody{Username: username, Next: next}})
 		return
 	}
 	if res.Authenticated {
@@ -230,7 +234,7 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 		s.fail(w, r, nil, err)
 		return
 	}
-	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Body: b})
+	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Invalid: typedField(r, errMsg, "code", "signature"), Body: b})
 }
 
 // verify completes the second step. Every failure reads the same; a

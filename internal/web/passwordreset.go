@@ -68,12 +68,13 @@ func (s *Server) resetFailed(w http.ResponseWriter, r *http.Request, err error) 
 // resetPage shows the form for the new password, and the second factor
 // that confirms it when two-factor is on (?method= picks another).
 func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) {
-	s.showReset(w, r, http.StatusOK, "", twofold.Method(r.URL.Query().Get("method")), "")
+	s.showReset(w, r, http.StatusOK, "", "", twofold.Method(r.URL.Query().Get("method")), "")
 }
 
 // showReset renders the form for the link in the cookie, asking for method
 // when the account has it, else for its first method.
-func (s *Server) showReset(w http.ResponseWriter, r *http.Request, status int, errMsg string, method twofold.Method, sentTo string) {
+// invalid is the id of the field errMsg is about, if any (Page.Invalid).
+func (s *Server) showReset(w http.ResponseWriter, r *http.Request, status int, errMsg, invalid string, method twofold.Method, sentTo string) {
 	f, err := s.svc.CheckPasswordReset(r.Context(), s.cookieValue(r, resetCookie), httpapi.Meta(r))
 	if err != nil {
 		s.resetFailed(w, r, err)
@@ -90,7 +91,7 @@ func (s *Server) showReset(w http.ResponseWriter, r *http.Request, status int, e
 			body.Alternatives = append(body.Alternatives, o.Method)
 		}
 	}
-	s.render(w, r, status, "reset_new", Page{Title: "Choose a new password", Error: errMsg, Body: body})
+	s.render(w, r, status, "reset_new", Page{Title: "Choose a new password", Error: errMsg, Invalid: invalid, Body: body})
 }
 
 // reset sets the new password.
@@ -98,7 +99,7 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	method := twofold.Method(f.Get("method"))
 	if f.Get("password") != f.Get("password2") {
-		s.showReset(w, r, http.StatusBadRequest, "The two passwords differ. Type the same password twice.", method, "")
+		s.showReset(w, r, http.StatusBadRequest, "The two passwords differ. Type the same password twice.", "password2", method, "")
 		return
 	}
 	p := core.SecondFactor{Method: method, Code: f.Get("code")}
@@ -107,7 +108,7 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	case twofold.ErrorCode(err) == twofold.CodeLoginExpired:
 		s.resetFailed(w, r, err)
 	case err != nil:
-		s.showReset(w, r, s.status(w, r, err), message(err), method, "")
+		s.showReset(w, r, s.status(w, r, err), message(err), invalidField(err, "code", "password"), method, "")
 	default:
 		s.clearCookie(w, r, resetCookie, "/new-password")
 		http.Redirect(w, r, "/login?m=password_reset", http.StatusSeeOther)
@@ -122,8 +123,8 @@ func (s *Server) resetSend(w http.ResponseWriter, r *http.Request) {
 	case twofold.ErrorCode(err) == twofold.CodeLoginExpired:
 		s.resetFailed(w, r, err)
 	case err != nil:
-		s.showReset(w, r, s.status(w, r, err), message(err), method, "")
+		s.showReset(w, r, s.status(w, r, err), message(err), "", method, "")
 	default:
-		s.showReset(w, r, http.StatusOK, "", method, c.SentTo)
+		s.showReset(w, r, http.StatusOK, "", "", method, c.SentTo)
 	}
 }

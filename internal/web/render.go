@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,10 @@ type Page struct {
 	CSRF    string
 	Notice  string // a success message
 	Error   string
+	// Invalid is the id of the field that Error is about, "" when it is
+	// about none or the handler cannot tell: that field is marked
+	// aria-invalid and described by the error (see aria).
+	Invalid string
 	Body    any    // the page's own data
 	Nav     string // the menu entry of the page: "security", "teams", "dns", "admin", "admin-teams", "tokens" or "webhooks"
 	// Recovery says, on the first page after a recovery code confirmed
@@ -179,6 +184,7 @@ func (s *Server) funcs() template.FuncMap {
 		"duration":   durationText,
 		"groups":     groupsOf4,
 		"event":      eventText,
+		"aria":       ariaAttrs,
 		"factorKind": func(t twofold.FactorType) string {
 			switch t {
 			case twofold.FactorTOTP:
@@ -335,6 +341,58 @@ var eventTexts = map[string]string{
 	"login.passkey_failed":           "Sign-in with a passkey refused",
 	"account.delete_failed":          "Closing the account refused: wrong password",
 	"account.deleted":                "Account closed",
+	"login.refused":                  "Sign-in refused: the account is suspended",
+	"password.listed":                "The password used to sign in is on a list of passwords known to attackers",
+	"password.reset_throttled":       "Password reset not sent: too many requests from one address",
+	"admin.key_refused":              "An operator's API key was refused an action on this account",
+	"api_key.token_revoked":          "API key token ended early",
+	"code.sent":                      "Code sent by text message or email",
+	"code.send_failed":               "Sending a code failed",
+	"code.send_refused":              "Code not sent: the phone number's country is not allowed",
+	"code.send_throttled":            "Code not sent: too many requests, paused for a while",
+	"code.refused":                   "Code not sent: a code asked for elsewhere still works",
+	"factor.create_refused":          "Authenticator not added: that secret is already in use",
+	"factor.passkey_refused":         "Passkey not added: wrong password",
+	"security_key.challenged":        "Security key asked for",
+	"security_key.clone_warning":     "Warning: a security key's counter went backwards, so it may have been copied",
+	"push.enrolled":                  "Phone app for sign-in approvals added",
+	"push.enrolment_renewed":         "Phone app setup started again",
+	"push.enrol_failed":              "Phone app setup refused",
+	"push.sent":                      "Sign-in approval request sent to the phone app",
+	"push.approved":                  "Approval request accepted on the phone app",
+	"push.denied":                    "Approval request denied on the phone app",
+	"push.refused":                   "Approval request not sent: another one is waiting, or one was just denied",
+	"push.throttled":                 "Approval requests paused: too many requests or denials",
+	"push.locked":                    "Approval requests paused after repeated denials",
+	"push.device_auth_failed":        "The phone app's request was refused: bad signature or sent twice",
+	"dns.zone_added":                 "DNS zone added",
+	"dns.zone_removed":               "DNS zone removed",
+	"dns.zone_shared":                "DNS zone shared with a team",
+	"dns.zone_unshared":              "DNS zone no longer shared with a team",
+	"dns.records_changed":            "DNS records changed",
+	"team.created":                   "Team created",
+	"team.renamed":                   "Team renamed",
+	"team.deleted":                   "Team deleted",
+	"team.two_factor_required":       "Team now requires two-factor for its members",
+	"team.two_factor_not_required":   "Team no longer requires two-factor for its members",
+	"team.invited":                   "Someone invited to a team",
+	"team.invitation_received":       "Invitation to a team received",
+	"team.invitation_accepted":       "Team invitation accepted",
+	"team.invitation_declined":       "Team invitation declined",
+	"team.invitation_revoked":        "Team invitation withdrawn",
+	"team.invitation_void":           "Team invitation could not be used",
+	"team.joined":                    "Joined a team",
+	"team.left":                      "Left a team",
+	"team.member_removed":            "Member removed from a team",
+	"team.removed":                   "Removed from a team",
+	"team.role_changed":              "Role in a team changed",
+	"tokens.imported":                "Hardware tokens imported",
+	"webhook.created":                "Webhook created",
+	"webhook.deleted":                "Webhook deleted",
+	"webhook.enabled":                "Webhook turned on",
+	"webhook.disabled":               "Webhook turned off",
+	"webhook.secret_rotated":         "Webhook signing secret replaced",
+	"keys.rotated":                   "Encryption keys rotated",
 }
 
 func eventText(typ string) string {
@@ -342,4 +400,52 @@ func eventText(typ string) string {
 		return t
 	}
 	return typ
+}
+
+// ariaAttrs returns the attributes that tie a field to its hints (the ids
+// of their elements) and, when invalid, to the page's error (id "error"),
+// marking it aria-invalid: {{aria (eq $.Invalid "code") "code-hint"}}.
+func ariaAttrs(invalid bool, hints ...string) template.HTMLAttr {
+	ids := slices.DeleteFunc(slices.Clone(hints), func(h string) bool { return h == "" })
+	if invalid {
+		ids = append(ids, "error")
+	}
+	var b strings.Builder
+	if len(ids) > 0 {
+		b.WriteString(` aria-describedby="` + template.HTMLEscapeString(strings.Join(ids, " ")) + `"`)
+	}
+	if invalid {
+		b.WriteString(` aria-invalid="true"`)
+	}
+	return template.HTMLAttr(b.String())
+}
+
+// typedField returns, when the page shows the error errMsg after a form,
+// the first of fields that the form filled in: the field the error is
+// about, on a page whose form asks for one thing (a code, a signature).
+func typedField(r *http.Request, errMsg string, fields ...string) string {
+	if errMsg == "" || r.Method != http.MethodPost {
+		return ""
+	}
+	for _, f := range fields {
+		if r.PostForm.Get(f) != "" {
+			return f
+		}
+	}
+	return ""
+}
+
+// invalidField returns the field that err, from a form with a second
+// factor's code (codeField) and a new password (passwordField), is about:
+// a code not accepted is the code's; an invalid input is the password's,
+// the form's only free text (the password rules refuse it so). Other
+// errors name no field.
+func invalidField(err error, codeField, passwordField string) string {
+	switch twofold.ErrorCode(err) {
+	case twofold.CodeInvalidCode:
+		return codeField
+	case twofold.CodeInvalid:
+		return passwordField
+	}
+	return ""
 }

@@ -272,7 +272,7 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, a core.Auth
 	if e.Factor.Type == twofold.FactorHOTP {
 		title = "Add a hardware token"
 	}
-	s.render(w, r, status, "enrol", Page{Title: title, Account: &a.Account, Error: errMsg, Body: b})
+	s.render(w, r, status, "enrol", Page{Title: title, Account: &a.Account, Error: errMsg, Invalid: typedField(r, errMsg, "code"), Body: b})
 }
 
 // renderEnrolElevation asks a session that is not elevated to confirm it's
@@ -550,7 +550,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
 }
 
 func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.renderPassword(w, r, a, http.StatusOK, "")
+	s.renderPassword(w, r, a, http.StatusOK, "", "")
 }
 
 // passwordBody is the data of the password page.
@@ -558,14 +558,15 @@ type passwordBody struct {
 	Elevation *elevationBody // nil when the change needs no code
 }
 
-func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+// invalid is the id of the field errMsg is about, if any (Page.Invalid).
+func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg, invalid string) {
 	p, err := s.svc.Me(r.Context(), a)
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
 	b := passwordBody{Elevation: s.elevationFor(r, a, p, "/settings/security/password")}
-	s.render(w, r, status, "password", Page{Title: "Change your password", Account: &a.Account, Error: errMsg, Body: b})
+	s.render(w, r, status, "password", Page{Title: "Change your password", Account: &a.Account, Error: errMsg, Invalid: invalid, Body: b})
 }
 
 // changePassword changes the password and swaps the session cookie for the
@@ -573,20 +574,20 @@ func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, a core.A
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	f := r.PostForm
 	if f.Get("new_password") != f.Get("new_password2") {
-		s.renderPassword(w, r, a, http.StatusBadRequest, "The two new passwords differ. Type the same password twice.")
+		s.renderPassword(w, r, a, http.StatusBadRequest, "The two new passwords differ. Type the same password twice.", "new_password2")
 		return
 	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
-		s.renderPassword(w, r, a, s.status(w, r, err), message(err))
+		s.renderPassword(w, r, a, s.status(w, r, err), message(err), "")
 		return
 	}
 	token, _, err := s.svc.ChangePassword(r.Context(), a, f.Get("current_password"), f.Get("new_password"), httpapi.Meta(r))
 	if err != nil {
-		msg := message(err)
+		msg, invalid := message(err), invalidField(err, "", "new_password")
 		if twofold.ErrorCode(err) == twofold.CodeForbidden {
-			msg = "Your current password is wrong."
+			msg, invalid = "Your current password is wrong.", "current_password"
 		}
-		s.renderPassword(w, r, a, s.status(w, r, err), msg)
+		s.renderPassword(w, r, a, s.status(w, r, err), msg, invalid)
 		return
 	}
 	s.setCookie(w, r, sessionCookie, token, "/")

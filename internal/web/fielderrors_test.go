@@ -1,0 +1,92 @@
+package web_test
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// fieldTag returns the opening tag of the input or textarea with id in
+// body, or "" when there is none.
+func fieldTag(body, id string) string {
+	return regexp.MustCompile(`<(?:input|textarea) id="` + regexp.QuoteMeta(id) + `"[^>]*>`).FindString(body)
+}
+
+// TestPageErrorsTiedToFields: the hint under a field describes it
+// (aria-describedby), and after a refusal the field it is about is marked
+// aria-invalid and described by the error too, the other fields not: a
+// wrong password at sign-in, a wrong code at the second step and in
+// "confirm it's you", and on the password page new passwords that differ
+// and a wrong current password.
+func TestPageErrorsTiedToFields(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "tess", false, true)
+	account(t, ts, "pat", false, false)
+
+	type want struct{ id, describedby string }
+	check := func(t *testing.T, what, body string, invalid string, fields ...want) {
+		t.Helper()
+		if invalid != "" && !strings.Contains(body, `id="error"`) {
+			t.Errorf("%s: no error shown", what)
+		}
+		for _, f := range fields {
+			tag := fieldTag(body, f.id)
+			if tag == "" {
+				t.Errorf("%s: no field %s", what, f.id)
+				continue
+			}
+			wantDesc, wantInvalid := f.describedby, f.id == invalid
+			if wantInvalid {
+				wantDesc = strings.TrimSpace(wantDesc + " error")
+			}
+			gotDesc := ""
+			if m := regexp.MustCompile(`aria-describedby="([^"]*)"`).FindStringSubmatch(tag); m != nil {
+				gotDesc = m[1]
+			}
+			if gotDesc != wantDesc || strings.Contains(tag, `aria-invalid="true"`) != wantInvalid {
+				t.Errorf("%s: %s is %s; want described by %q, invalid %v", what, f.id, tag, wantDesc, wantInvalid)
+			}
+		}
+	}
+
+	c := newClient(t, ts.URL())
+	r := c.post("/login", url.Values{"username": {"tess"}, "password": {"not the password"}})
+	check(t, "wrong password", r.body, "password", want{id: "username"}, want{id: "password"})
+	r = c.signIn("tess")
+	check(t, "second step", r.body, "", want{id: "code"})
+	r = c.post("/login/verify", url.Values{"method": {"totp"}, "code": {otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))}})
+	check(t, "wrong code", r.body, "code", want{id: "code"})
+
+	// Confirm it's you: the code field is marked only once its code is refused.
+	if r = c.totp(ts, secret); r.url.Path != "/settings/security" {
+		t.Fatalf("second step: at %s: %s", r.url, pageError(r.body))
+	}
+	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
+	wrong := otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))
+	form := func(again string) url.Values {
+		return url.Values{"current_password": {testPassword}, "new_password": {"a new long passphrase one"}, "new_password2": {again},
+			"elevate_method": {"totp"}, "elevate_code": {wrong}}
+	}
+	r = c.post("/settings/security/password", form("a new long passphrase two"))
+	check(t, "confirm it's you, passwords differ", r.body, "new_password2", want{id: "new_password2"}, want{id: "elevate_code"})
+	r = c.post("/settings/security/password", form("a new long passphrase one"))
+	check(t, "confirm it's you, wrong code", r.body, "elevate_code", want{id: "new_password2"}, want{id: "elevate_code"})
+
+	p := newClient(t, ts.URL())
+	p.signIn("pat")
+	page := "/settings/security/password"
+	fields := []want{{id: "current_password"}, {id: "new_password", describedby: "new-password-hint"}, {id: "new_password2"}}
+	r = p.get(page)
+	if !strings.Contains(r.body, `id="new-password-hint"`) {
+		t.Error("password page: the hint has no id")
+	}
+	check(t, "password page", r.body, "", fields...)
+	r = p.post(page, url.Values{"current_password": {testPassword}, "new_password": {"a new long passphrase one"}, "new_password2": {"a new long passphrase two"}})
+	check(t, "new passwords that differ", r.body, "new_password2", fields...)
+	r = p.post(page, url.Values{"current_password": {"not the password"}, "new_password": {"a new long passphrase one"}, "new_password2": {"a new long passphrase one"}})
+	check(t, "wrong current password", r.body, "current_password", fields...)
+}
