@@ -374,6 +374,11 @@ type TwoFactorReset struct {
 	RequestedBy string // who asked, as the audit log names them ("operator carol")
 	RequestedAt time.Time
 	Due         time.Time
+	// Withdrawing is true when one of the account's ways in passed a
+	// check after the request: the reset is withdrawn when due, nothing
+	// removed. Set by the reads that show a reset, not by those that carry
+	// it out.
+	Withdrawing bool
 }
 
 // ResetOutcome is what became of a due TwoFactorReset.

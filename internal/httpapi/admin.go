@@ -92,7 +92,7 @@ func toLocksJSON(l core.Locks) locksJSON {
 // toResetJSON shows a waiting reset to an operator, who may see which
 // operator asked for it (the holder sees only "an operator").
 func toResetJSON(r twofold.TwoFactorReset) *resetJSON {
-	return &resetJSON{RequestedBy: r.RequestedBy, RequestedAt: r.RequestedAt, DueAt: r.Due}
+	return &resetJSON{RequestedBy: r.RequestedBy, RequestedAt: r.RequestedAt, DueAt: r.Due, Withdrawing: r.Withdrawing}
 }
 
 // adminEventJSON is an audit event of any account.

@@ -50,7 +50,7 @@ func UnmarshalBody(body []byte, v any, fields Fields) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	c := checker{dec: dec, skipUnknown: fields == SkipUnknownFields}
-	if err := c.value(reflect.TypeOf(v), ""); err != nil {
+	if err := c.value(reflect.TypeOf(v), nil, 0); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -77,6 +77,51 @@ type checker struct {
 	skipUnknown bool
 }
 
+// MaxBodyDepth is how deep objects and arrays may nest in a request body.
+// The bodies Twofold reads nest a few levels (a security key's credential,
+// the Identity API's auth); without a bound, a body of nothing but "[" would
+// cost time and memory in the depth squared before encoding/json's own
+// bound of 10,000 levels is reached.
+const MaxBodyDepth = 32
+
+// jsonPath is where a value sits in a body: a field's name or an array's
+// index under its parent (nil: the body itself). It is written out only
+// for an error message, so that a value checked costs no string.
+type jsonPath struct {
+	parent *jsonPath
+	name   string
+	index  int // when name is ""
+}
+
+// String writes p as the errors name it: "auth.identity.methods[0]".
+func (p *jsonPath) String() string {
+	if p == nil {
+		return ""
+	}
+	var parts []*jsonPath
+	for q := p; q != nil; q = q.parent {
+		parts = append(parts, q)
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		q := parts[i]
+		if q.name == "" {
+			fmt.Fprintf(&b, "[%d]", q.index)
+			continue
+		}
+		if i != len(parts)-1 {
+			b.WriteByte('.')
+		}
+		b.WriteString(q.name)
+	}
+	return b.String()
+}
+
+// errDeep refuses a body that nests deeper than MaxBodyDepth.
+func errDeep() error {
+	return twofold.Errorf(twofold.CodeInvalid, "request body nests objects and arrays more than %d deep", MaxBodyDepth)
+}
+
 var (
 	timeType        = reflect.TypeFor[time.Time]()
 	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
@@ -84,8 +129,9 @@ var (
 )
 
 // value checks the next value, to be decoded into a t (nil: into anything,
-// whose objects are checked only for repeated names) at path.
-func (c *checker) value(t reflect.Type, path string) error {
+// whose objects are checked only for repeated names) at path, depth
+// objects and arrays down.
+func (c *checker) value(t reflect.Type, path *jsonPath, depth int) error {
 	tok, err := c.dec.Token()
 	if err != nil {
 		return syntaxError(err)
@@ -100,18 +146,24 @@ func (c *checker) value(t reflect.Type, path string) error {
 		return nil // null leaves the field as it is, whatever its type
 	}
 	if t != nil && !fits(t, tok) {
-		return twofold.Errorf(twofold.CodeInvalid, "field %q must be %s", core.CleanText(path, 80), kindName(t))
+		return twofold.Errorf(twofold.CodeInvalid, "field %q must be %s", core.CleanText(path.String(), 80), kindName(t))
 	}
 	switch tok {
 	case json.Delim('{'):
-		return c.object(t, path)
+		if depth >= MaxBodyDepth {
+			return errDeep()
+		}
+		return c.object(t, path, depth+1)
 	case json.Delim('['):
+		if depth >= MaxBodyDepth {
+			return errDeep()
+		}
 		var elem reflect.Type
 		if t != nil {
 			elem = t.Elem()
 		}
 		for i := 0; c.dec.More(); i++ {
-			if err := c.value(elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := c.value(elem, &jsonPath{parent: path, index: i}, depth+1); err != nil {
 				return err
 			}
 		}
@@ -122,27 +174,43 @@ func (c *checker) value(t reflect.Type, path string) error {
 }
 
 // object checks the members of an object that has begun, to be decoded
-// into a t (a struct, a map or nil) at path.
-func (c *checker) object(t reflect.Type, path string) error {
+// into a t (a struct, a map or nil) at path, depth levels down.
+func (c *checker) object(t reflect.Type, path *jsonPath, depth int) error {
 	var fields map[string]reflect.Type
 	if t != nil && t.Kind() == reflect.Struct {
 		fields = structFields(t)
 	}
-	var seen []string // few names: a slice beats a map
+	var seen []string            // few names: a slice beats a map…
+	var many map[string]struct{} // …until there are many
 	for c.dec.More() {
 		tok, err := c.dec.Token()
 		if err != nil {
 			return syntaxError(err)
 		}
 		name, _ := tok.(string)
-		at := name
-		if path != "" {
-			at = path + "." + name
+		at := &jsonPath{parent: path, name: name}
+		if name == "" {
+			at.name = `""` // an empty name is a name, not an index
 		}
-		if slices.Contains(seen, name) {
-			return twofold.Errorf(twofold.CodeInvalid, "field %q appears more than once", core.CleanText(at, 80))
+		repeated := false
+		switch {
+		case many != nil:
+			_, repeated = many[name]
+			many[name] = struct{}{}
+		case len(seen) < 16:
+			repeated = slices.Contains(seen, name)
+			seen = append(seen, name)
+		default:
+			many = make(map[string]struct{}, 2*len(seen))
+			for _, n := range seen {
+				many[n] = struct{}{}
+			}
+			_, repeated = many[name]
+			many[name] = struct{}{}
 		}
-		seen = append(seen, name)
+		if repeated {
+			return twofold.Errorf(twofold.CodeInvalid, "field %q appears more than once", core.CleanText(at.String(), 80))
+		}
 		var ft reflect.Type
 		switch {
 		case fields != nil:
@@ -152,16 +220,16 @@ func (c *checker) object(t reflect.Type, path string) error {
 			}
 			for known := range fields {
 				if strings.EqualFold(known, name) { // as encoding/json would match it
-					return twofold.Errorf(twofold.CodeInvalid, "unknown field %q: field names are case-sensitive, did you mean %q?", core.CleanText(at, 80), known)
+					return twofold.Errorf(twofold.CodeInvalid, "unknown field %q: field names are case-sensitive, did you mean %q?", core.CleanText(at.String(), 80), known)
 				}
 			}
 			if !c.skipUnknown {
-				return twofold.Errorf(twofold.CodeInvalid, "unknown field %q", core.CleanText(at, 80))
+				return twofold.Errorf(twofold.CodeInvalid, "unknown field %q", core.CleanText(at.String(), 80))
 			}
 		case t != nil && t.Kind() == reflect.Map:
 			ft = t.Elem()
 		}
-		if err := c.value(ft, at); err != nil {
+		if err := c.value(ft, at, depth); err != nil {
 			return err
 		}
 	}

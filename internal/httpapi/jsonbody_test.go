@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,13 @@ func TestUnmarshalBody(t *testing.T) {
 		{"not JSON", `{"name" "a"}`, KnownFields, "not valid JSON"},
 		{"an array", `[]`, KnownFields, "must be a JSON object"},
 		{"not UTF-8", "{\"name\":\"\xff\"}", KnownFields, "not valid UTF-8"},
+		{"nested as deep as allowed", `{"raw":` + strings.Repeat("[", MaxBodyDepth-1) + strings.Repeat("]", MaxBodyDepth-1) + `}`, KnownFields, ""},
+		{"nested a level deeper", `{"raw":` + strings.Repeat("[", MaxBodyDepth) + strings.Repeat("]", MaxBodyDepth) + `}`, KnownFields, "more than 32 deep"},
+		{"deep objects in a skipped field", `{"nme":` + strings.Repeat(`{"a":`, MaxBodyDepth) + "1" + strings.Repeat("}", MaxBodyDepth) + `}`, SkipUnknownFields, "more than 32 deep"},
+		{"a repeated name among many", `{"labels":{` + manyNames(40) + `,"k7":"again"}}`, KnownFields, `field "labels.k7" appears more than once`},
+		{"many names once each", `{"labels":{` + manyNames(40) + `}}`, KnownFields, ""},
+		{"an empty name twice", `{"labels":{"":"a","":"b"}}`, KnownFields, `field "labels.\"\"" appears more than once`},
+		{"a path through arrays and objects", `{"raw":[{"x":[1,{"b":1,"b":2}]}]}`, KnownFields, `field "raw[0].x[1].b" appears more than once`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var v sample
@@ -83,6 +91,35 @@ func TestUnmarshalBody(t *testing.T) {
 	var v sample
 	if err := UnmarshalBody([]byte(`{"shared":"outer","deep":"inner"}`), &v, KnownFields); err != nil || v.Shared != "outer" || v.inner.Deep != "inner" {
 		t.Errorf("got %+v, %v; want shared in the outer field and deep in the embedded one", v, err)
+	}
+}
+
+// manyNames is n members "k0":"v" … of a JSON object, without its braces.
+func manyNames(n int) string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf(`"k%d":"v"`, i)
+	}
+	return strings.Join(names, ",")
+}
+
+// TestUnmarshalBodyDeepIsCheap: a body of nothing but brackets is refused
+// at the bound without first walking (and naming) every level: before the
+// bound, each level cost an allocation and the names grew with the depth,
+// so that 64 KB took gigabytes. Counted in allocations, not timed.
+func TestUnmarshalBodyDeepIsCheap(t *testing.T) {
+	const depth = 30000
+	body := []byte(`{"raw":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}`)
+	var v sample
+	if err := UnmarshalBody(body, &v, KnownFields); twofold.ErrorCode(err) != twofold.CodeInvalid {
+		t.Fatalf("got %v, want invalid", err)
+	}
+	allocs := testing.AllocsPerRun(3, func() {
+		var v sample
+		_ = UnmarshalBody(body, &v, KnownFields)
+	})
+	if allocs > 500 {
+		t.Errorf("a body nested %d deep took %.0f allocations to refuse, want a few hundred at most", depth, allocs)
 	}
 }
 

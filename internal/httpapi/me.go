@@ -104,13 +104,16 @@ type resetJSON struct {
 	RequestedBy string    `json:"requested_by"`
 	RequestedAt time.Time `json:"requested_at"`
 	DueAt       time.Time `json:"due_at"`
+	// Withdrawing: a way in was used since the request, so the reset is
+	// withdrawn when due and nothing is removed.
+	Withdrawing bool `json:"withdrawing"`
 }
 
 func twoFactorOf(p core.Profile) twoFactorJSON {
 	tf := twoFactorJSON{Enabled: p.Enabled, Required: p.Required, RecoveryCodesRemaining: p.RecoveryCodesRemaining, PaperKey: p.PaperKey, RequiredBy: p.RequiredBy,
 		RequiredByUser: p.RequiredByUser}
 	if r := p.Reset; r != nil {
-		tf.Reset = &resetJSON{RequestedBy: r.RequestedBy, RequestedAt: r.RequestedAt, DueAt: r.Due}
+		tf.Reset = toResetJSON(*r)
 	}
 	return tf
 }

@@ -124,3 +124,26 @@ func TestFieldErrorsSayWhatTheyTake(t *testing.T) {
 		wantDetail(t, "elevate by push without a device", c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "push"}), "no active push device")
 	})
 }
+
+// TestDeepBodiesAreRefused: a body nested deeper than any request needs is
+// refused with a 400 that says so, before a login's second step, a passkey
+// sign-in or the Identity API reads it, without signing in; those take any
+// JSON in a field (a credential) or skip unknown fields, which the checker
+// still walks.
+func TestDeepBodiesAreRefused(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		anon := testenv.NewClient(s.URL())
+		deep := strings.Repeat("[", 5000) + strings.Repeat("]", 5000)
+		for _, tc := range []struct{ path, body string }{
+			{"/v1/login/nosuch/verify", `{"method":"totp","code":"123456","credential":` + deep + `}`},
+			{"/v1/login/passkey/finish", `{"login_id":"x","credential":` + deep + `}`},
+		} {
+			wantDetail(t, tc.path, anon.Do(t, "POST", tc.path, tc.body), "more than 32 deep")
+		}
+		// The Identity API answers in its own form of error.
+		r := anon.Do(t, "POST", "/v3/auth/tokens", `{"auth":{"identity":{"methods":["password"],"extra":`+deep+`}}}`)
+		if r.Status != 400 || !strings.Contains(string(r.Body), "more than 32 deep") {
+			t.Errorf("/v3/auth/tokens: got %d %s, want 400 saying the body nests too deep", r.Status, r.Body)
+		}
+	})
+}

@@ -12,10 +12,32 @@ import (
 
 const resetColumns = `account_id, requested_by, requested_at, due_at`
 
+// resetUsedSince is true, in a query on two_factor_resets, when one of the
+// account's ways in passed a check after the reset was requested: the
+// reset is then withdrawn when it falls due (ResetTwoFactor).
+const resetUsedSince = `(two_factor_resets.factor_used_at IS NOT NULL
+	OR EXISTS (SELECT 1 FROM factors WHERE account_id = two_factor_resets.account_id AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
+	OR EXISTS (SELECT 1 FROM recovery_codes WHERE account_id = two_factor_resets.account_id AND used_at > two_factor_resets.requested_at)
+	OR EXISTS (SELECT 1 FROM ssh_keys WHERE account_id = two_factor_resets.account_id AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
+	OR EXISTS (SELECT 1 FROM audit_events WHERE account_id = two_factor_resets.account_id AND type = 'paper_key.used' AND at > two_factor_resets.requested_at))`
+
+// resetShownColumns are resetColumns and whether the reset is being
+// withdrawn, for scanShownReset.
+const resetShownColumns = resetColumns + `, ` + resetUsedSince
+
 func scanReset(row interface{ Scan(...any) error }) (twofold.TwoFactorReset, error) {
 	var r twofold.TwoFactorReset
 	var at, due int64
 	err := row.Scan(&r.AccountID, &r.RequestedBy, &at, &due)
+	r.RequestedAt, r.Due = fromMicros(at), fromMicros(due)
+	return r, err
+}
+
+// scanShownReset scans resetShownColumns.
+func scanShownReset(row interface{ Scan(...any) error }) (twofold.TwoFactorReset, error) {
+	var r twofold.TwoFactorReset
+	var at, due int64
+	err := row.Scan(&r.AccountID, &r.RequestedBy, &at, &due, &r.Withdrawing)
 	r.RequestedAt, r.Due = fromMicros(at), fromMicros(due)
 	return r, err
 }
@@ -47,7 +69,7 @@ func (s *Store) AddTwoFactorReset(ctx context.Context, r twofold.TwoFactorReset)
 // TwoFactorReset returns the reset waiting for the account; found is false
 // when there is none.
 func (s *Store) TwoFactorReset(ctx context.Context, accountID string) (r twofold.TwoFactorReset, found bool, err error) {
-	r, err = scanReset(s.conn(ctx).QueryRowContext(ctx, `SELECT `+resetColumns+` FROM two_factor_resets WHERE account_id = $1`, accountID))
+	r, err = scanShownReset(s.conn(ctx).QueryRowContext(ctx, `SELECT `+resetShownColumns+` FROM two_factor_resets WHERE account_id = $1`, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return twofold.TwoFactorReset{}, false, nil
 	}
@@ -76,7 +98,7 @@ func (s *Store) DueTwoFactorResets(ctx context.Context, now time.Time, limit int
 
 // TwoFactorResets returns up to limit of the resets waiting, the soonest due first.
 func (s *Store) TwoFactorResets(ctx context.Context, limit int) ([]twofold.TwoFactorReset, error) {
-	return queryAll(ctx, s, "two-factor resets", scanReset, `SELECT `+resetColumns+` FROM two_factor_resets ORDER BY due_at LIMIT $1`, limit)
+	return queryAll(ctx, s, "two-factor resets", scanShownReset, `SELECT `+resetShownColumns+` FROM two_factor_resets ORDER BY due_at LIMIT $1`, limit)
 }
 
 // resetUsedSQL records on the reset waiting for account $2, if one does,
@@ -170,11 +192,7 @@ func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.T
 			}
 		}
 		r, err = scanReset(tx.QueryRowContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1 AND due_at <= $2
-			AND factor_used_at IS NULL
-			AND NOT EXISTS (SELECT 1 FROM factors WHERE account_id = $1 AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
-			AND NOT EXISTS (SELECT 1 FROM recovery_codes WHERE account_id = $1 AND used_at > two_factor_resets.requested_at)
-			AND NOT EXISTS (SELECT 1 FROM ssh_keys WHERE account_id = $1 AND status = 'active' AND last_used_at > two_factor_resets.requested_at)
-			AND NOT EXISTS (SELECT 1 FROM audit_events WHERE account_id = $1 AND type = 'paper_key.used' AND at > two_factor_resets.requested_at)
+			AND NOT `+resetUsedSince+`
 			RETURNING `+resetColumns, accountID, micros(now)))
 		if errors.Is(err, sql.ErrNoRows) {
 			r, err = scanReset(tx.QueryRowContext(ctx, `DELETE FROM two_factor_resets WHERE account_id = $1 AND due_at <= $2 RETURNING `+resetColumns,

@@ -78,8 +78,13 @@ func TestResetPages(t *testing.T) {
 	ts.Clock.Add(30 * time.Second)
 	nina.signInWithCode(ts, "nina", ninaSecret)
 	sec := nina.get("/settings/security")
-	if !strings.Contains(sec.body, `id="reset-pending"`) || !strings.Contains(sec.body, "an operator asked for it") {
+	if !strings.Contains(sec.body, `id="reset-pending"`) || !strings.Contains(sec.body, "Asked for by an operator") {
 		t.Fatal("nina's security page does not show the waiting reset")
+	}
+	// She signed in with her authenticator since: the page says the reset
+	// will be withdrawn, not that her ways in will be removed.
+	if !strings.Contains(sec.body, "will be withdrawn") || strings.Contains(sec.body, "will be removed") {
+		t.Errorf("after a sign-in with her code, nina's page does not say the reset will be withdrawn: %s", sec.body)
 	}
 	if r := nina.get("/settings/security/reset/cancel"); r.status != 200 || !strings.Contains(r.body, "Cancel the reset of your two-factor?") {
 		t.Fatalf("cancel page: status %d: %s", r.status, pageError(r.body))
@@ -151,7 +156,7 @@ func TestBrowserReset(t *testing.T) {
 	nina.signIn("nina", testPassword)
 	nina.fillAndSubmit("#code", testenv.TOTP(t, ninaSecret, ts.Clock.Now()), "button[type=submit]")
 	nina.wantPath("/settings/security")
-	if got := nina.text("#reset-pending"); !strings.Contains(got, "A reset of your two-factor is waiting.") {
+	if got := nina.text("#reset-pending"); !strings.Contains(got, "A reset of your two-factor was asked for, and will be withdrawn.") {
 		t.Fatalf("nina's security page: %q", got)
 	}
 	nina.screenshot("security-reset")

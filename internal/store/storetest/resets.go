@@ -117,7 +117,16 @@ func testResetWithdrawn(t *testing.T, s *store.Store) {
 		if err := s.AddTwoFactorReset(ctx, r); err != nil {
 			t.Fatal(err)
 		}
+		if got, _, err := s.TwoFactorReset(ctx, a.ID); err != nil || got.Withdrawing {
+			t.Fatalf("case %d: before any use the reset reads as withdrawing (%v)", i, err)
+		}
 		use(a.ID) // at t0 + 1 hour
+		if got, _, err := s.TwoFactorReset(ctx, a.ID); err != nil || !got.Withdrawing {
+			t.Errorf("case %d: after a use the reset does not read as withdrawing (%v)", i, err)
+		}
+		if all, err := s.TwoFactorResets(ctx, 10); err != nil || len(all) != 1 || !all[0].Withdrawing {
+			t.Errorf("case %d: the list of waiting resets does not say it is withdrawing: %+v, %v", i, all, err)
+		}
 		after := twoFactorState(t, s, a.ID)
 		if _, out, err := s.ResetTwoFactor(ctx, a.ID, r.Due); err != nil || out != twofold.ResetWithdrawn {
 			t.Fatalf("case %d: ResetTwoFactor after a use: got %v, %v; want withdrawn", i, out, err)
