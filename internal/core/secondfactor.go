@@ -192,7 +192,7 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 			return "", err
 		}
 		s.audit(ctx, accountID, "recovery_code.used", m, fmt.Sprintf("%d left", left))
-		msg := fmt.Sprintf("A recovery code was used %s. You have %d recovery codes left.", usedFor(p, "to log in to your account"), left)
+		msg := fmt.Sprintf("A recovery code was used %s. You have %d %s left.", usedFor(p, "to log in to your account"), left, plural(left, "recovery code", "recovery codes"))
 		if left <= LowRecoveryCodes {
 			msg += fmt.Sprintf(" Only %d left: generate a new set in your security settings.", left)
 		}

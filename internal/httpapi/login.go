@@ -137,7 +137,11 @@ func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
 // a new set (SPEC §1 story 4).
 func recoveryCodesLeft(n int) (remaining *int, warning string) {
 	if n <= core.LowRecoveryCodes {
-		warning = fmt.Sprintf("only %d recovery codes left: generate a new set (POST /v1/me/recovery-codes)", n)
+		codes := "recovery codes"
+		if n == 1 {
+			codes = "recovery code"
+		}
+		warning = fmt.Sprintf("only %d %s left: generate a new set (POST /v1/me/recovery-codes)", n, codes)
 	}
 	return &n, warning
 }

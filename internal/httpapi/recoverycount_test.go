@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,7 +45,9 @@ func TestRecoveryCodeCountAfterElevation(t *testing.T) {
 			switch {
 			case left > 3 && warning != "":
 				t.Errorf("elevate with %d left: warning %q, want none", left, warning)
-			case left <= 3 && !strings.Contains(warning, "recovery codes left"):
+			case left == 1 && !strings.HasPrefix(warning, "only 1 recovery code left: generate a new set"):
+				t.Errorf("elevate with 1 left: warning %q, want one to make a new set, in the singular", warning)
+			case left <= 3 && left > 1 && !strings.HasPrefix(warning, fmt.Sprintf("only %d recovery codes left: generate a new set", left)):
 				t.Errorf("elevate with %d left: warning %q, want one to make a new set", left, warning)
 			}
 		}

@@ -57,6 +57,7 @@ func (s *Server) createTeam(w http.ResponseWriter, r *http.Request, a core.Auth)
 		writeError(w, r, s.log, err)
 		return
 	}
+	w.Header().Set("Location", "/v1/teams/"+t.ID)
 	writeJSON(w, http.StatusCreated, map[string]any{"team": toTeamJSON(t, twofold.RoleOwner)})
 }
 

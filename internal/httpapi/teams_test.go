@@ -22,6 +22,9 @@ func makeTeam(t *testing.T, c *testenv.Client, name string) string {
 	if team["role"] != "owner" || team["require_two_factor"] != false {
 		t.Fatalf("new team: got %v, want the creator as owner and no policy", team)
 	}
+	if loc := r.Header.Get("Location"); loc != "/v1/teams/"+team["id"].(string) {
+		t.Errorf("create team: Location %q, want the new team's address", loc)
+	}
 	return team["id"].(string)
 }
 
