@@ -241,11 +241,14 @@ const maxPasswordWaits = 16
 // counts as failed, and whoever its lock stops waits for it no longer.
 const PasswordUnderWay = 5 * time.Second
 
-// maxPasswordPolling bounds, in real time, how long takePasswordSlot polls
-// the database for attempts under way on other instances, reading it again
-// after passwordPoll, then twice as long each time up to maxPasswordPoll.
+// takePasswordSlot polls the database for attempts under way on other
+// instances while their time (PasswordUnderWay, by the clock) is not up,
+// reading it again after passwordPoll, then twice as long each time up to
+// maxPasswordPoll. maxPasswordPolling bounds that in real time too,
+// whatever the clocks of the instances say (one far ahead of the others
+// would give its slots a time that is long in coming).
 const (
-	maxPasswordPolling = PasswordUnderWay
+	maxPasswordPolling = 3 * PasswordUnderWay
 	passwordPoll       = 20 * time.Millisecond
 	maxPasswordPoll    = 250 * time.Millisecond
 )
@@ -264,11 +267,10 @@ const (
 // them have failed, and no more passwords are checked than one attempt
 // after another could have. Attempts on this instance wake the waiting
 // ones as they end; those on other instances are seen by polling the
-// database, for maxPasswordPolling at most, so that waiting never holds a
-// request long. There a slot counts as under way until its attempt ends,
-// and for PasswordUnderWay at most: an attempt that never ends (its
-// instance stopped) then counts as failed, and whoever meets the lock it
-// set is refused as after a failure.
+// database, where a slot counts as under way until its attempt ends, and
+// for PasswordUnderWay at most: waiting never holds a request long, and an
+// attempt that never ends (its instance stopped) then counts as failed,
+// and whoever meets the lock it set is refused as after a failure.
 func (s *Service) takePasswordSlot(ctx context.Context, key string) (*passwordSlot, error) {
 	var err error
 	var polling *time.Timer // real time: the wait is for other requests, not for the clock
