@@ -528,6 +528,29 @@ func (s *Service) SetupOwners(ctx context.Context, a Auth, fs []twofold.Factor) 
 	return out, nil
 }
 
+// StaleSetups tells which pending setups among the caller's factors fs
+// are stale (PendingSetupTTL): keyed by factor id, true for each. They
+// still exist until the next setup removes them (createPending), or they
+// are cancelled, and their own session may still finish them; the pages
+// and the API mark them expired, so that a setup that no longer holds its
+// name nor its place is not shown as one that does.
+func (s *Service) StaleSetups(ctx context.Context, a Auth, fs []twofold.Factor) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, f := range fs {
+		if f.AccountID != a.Account.ID {
+			continue
+		}
+		stale, err := s.staleSetup(ctx, a, f)
+		if err != nil {
+			return nil, err
+		}
+		if stale {
+			out[f.ID] = true
+		}
+	}
+	return out, nil
+}
+
 // factor loads and decrypts one of the account's factors.
 func (s *Service) factor(ctx context.Context, accountID, id string) (twofold.Factor, error) {
 	if !wellFormedID(id) {
