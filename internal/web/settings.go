@@ -114,6 +114,9 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	defer use.Done(r.Context(), "")
 	// The name first: a code given for elevation is spent once accepted.
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+		if nameRefused(err) {
+			markInvalid(r, "label")
+		}
 		refused(err)
 		return
 	}
@@ -181,6 +184,9 @@ func (s *Server) addAnotherPage(w http.ResponseWriter, r *http.Request, a core.A
 	label, kind := r.URL.Query().Get("label"), factorKindOf(r.URL.Query().Get("type"))
 	if label != "" {
 		if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+			if nameRefused(err) {
+				markInvalid(r, "label")
+			}
 			s.renderAddAnother(w, r, a, label, kind, s.status(w, r, err), message(err))
 			return
 		}
@@ -365,6 +371,9 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request, a core.Auth) {
 
 func (s *Server) rename(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	if err := s.svc.RenameFactor(r.Context(), a, r.PathValue("id"), r.PostForm.Get("label"), httpapi.Meta(r)); err != nil {
+		if nameRefused(err) {
+			markInvalid(r, "rename-"+r.PathValue("id"))
+		}
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", "Renaming failed: "+message(err), "")
 		return
 	}
