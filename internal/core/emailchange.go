@@ -58,6 +58,10 @@ func validEmail(address string) error {
 	return nil
 }
 
+// ValidEmail reports why address cannot be an account's address (see
+// validEmail), for pages that tell which field of a form was refused.
+func ValidEmail(address string) error { return validEmail(address) }
+
 // EmailChangeSent says where the code confirming a change of address went
 // (masked) and until when it works.
 type EmailChangeSent struct {

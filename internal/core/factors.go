@@ -137,6 +137,11 @@ func (s *Service) liveFactors(ctx context.Context, a Auth, fs []twofold.Factor) 
 	return live, stale, nil
 }
 
+// ErrNameTaken is wrapped by the conflict that refuses a new
+// authenticator's name because another of the account's factors, or an
+// unfinished setup, has it (checkNewLabel): pages mark the name's field.
+var ErrNameTaken = errors.New("name taken")
+
 // checkNewLabel refuses label when another of the account's factors (other
 // than except) is called the same as sameName compares names (case, hidden
 // characters, compatibility forms ignored): two authenticators of one name
@@ -145,9 +150,11 @@ func checkNewLabel(fs []twofold.Factor, label, except string) error {
 	for _, f := range fs {
 		if f.ID != except && sameName(f.Label, label) {
 			if f.Status == twofold.FactorPending {
-				return twofold.Errorf(twofold.CodeConflict, "the setup of an authenticator called %q is not finished: finish or cancel it, or choose another name", f.Label)
+				return &twofold.Error{Code: twofold.CodeConflict, Err: ErrNameTaken,
+					Message: fmt.Sprintf("the setup of an authenticator called %q is not finished: finish or cancel it, or choose another name", f.Label)}
 			}
-			return twofold.Errorf(twofold.CodeConflict, "you already have an authenticator called %q: choose another name", f.Label)
+			return &twofold.Error{Code: twofold.CodeConflict, Err: ErrNameTaken,
+				Message: fmt.Sprintf("you already have an authenticator called %q: choose another name", f.Label)}
 		}
 	}
 	return nil
@@ -524,6 +531,29 @@ func (s *Service) SetupOwners(ctx context.Context, a Auth, fs []twofold.Factor) 
 			return nil, err
 		}
 		out[f.ID] = owner
+	}
+	return out, nil
+}
+
+// StaleSetups tells which pending setups among the caller's factors fs
+// are stale (PendingSetupTTL): keyed by factor id, true for each. They
+// still exist until the next setup removes them (createPending), or they
+// are cancelled, and their own session may still finish them; the pages
+// and the API mark them expired, so that a setup that no longer holds its
+// name nor its place is not shown as one that does.
+func (s *Service) StaleSetups(ctx context.Context, a Auth, fs []twofold.Factor) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, f := range fs {
+		if f.AccountID != a.Account.ID {
+			continue
+		}
+		stale, err := s.staleSetup(ctx, a, f)
+		if err != nil {
+			return nil, err
+		}
+		if stale {
+			out[f.ID] = true
+		}
 	}
 	return out, nil
 }

@@ -55,11 +55,11 @@ func (s *Service) managesTeam(ctx context.Context, a Auth, teamID string) (twofo
 func (s *Service) InviteTeamMember(ctx context.Context, a Auth, teamID, username, role string, m Meta) (twofold.TeamInvitation, error) {
 	r, err := parseRole(role)
 	if err != nil {
-		return twofold.TeamInvitation{}, err
+		return twofold.TeamInvitation{}, inField("role", err)
 	}
 	username = strings.TrimSpace(username)
 	if err := ValidateUsername(username); err != nil {
-		return twofold.TeamInvitation{}, err
+		return twofold.TeamInvitation{}, inField("username", err)
 	}
 	mb, err := s.manager(ctx, a, teamID)
 	if err != nil {

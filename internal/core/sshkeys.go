@@ -94,6 +94,11 @@ func (s *Service) SSHKeys(ctx context.Context, a Auth) ([]twofold.SSHKey, error)
 	return s.store.SSHKeys(ctx, a.Account.ID)
 }
 
+// ErrSSHPublicKey is wrapped by the refusal of a new SSH key for its public
+// key (not one, or registered already), rather than its name: pages mark
+// the key's field.
+var ErrSSHPublicKey = errors.New("ssh public key refused")
+
 // AddSSHKey registers a public key (an authorized_keys line) as pending and
 // returns a challenge to sign with it (ConfirmSSHKey). Like recovery codes,
 // a key is for an account with two-factor on, and adding one needs an
@@ -110,7 +115,7 @@ func (s *Service) AddSSHKey(ctx context.Context, a Auth, label, publicKey string
 	}
 	k, err := sshkey.Parse(publicKey)
 	if err != nil {
-		return SSHKeyEnrolment{}, twofold.Errorf(twofold.CodeInvalid, "public_key: %s", err.Error())
+		return SSHKeyEnrolment{}, &twofold.Error{Code: twofold.CodeInvalid, Message: "public_key: " + err.Error(), Err: ErrSSHPublicKey}
 	}
 	if err := s.requireTwoFactorAndElevation(ctx, a); err != nil {
 		return SSHKeyEnrolment{}, err
@@ -137,10 +142,10 @@ func (s *Service) AddSSHKey(ctx context.Context, a Auth, label, publicKey string
 		}
 		for _, o := range keys {
 			if o.Fingerprint == k.Fingerprint {
-				return twofold.Errorf(twofold.CodeConflict, "this key is registered already, as %q", o.Label)
+				return &twofold.Error{Code: twofold.CodeConflict, Message: fmt.Sprintf("this key is registered already, as %q", o.Label), Err: ErrSSHPublicKey}
 			}
 			if sameName(o.Label, label) {
-				return twofold.Errorf(twofold.CodeConflict, "you already have an SSH key called %q: choose another name", o.Label)
+				return &twofold.Error{Code: twofold.CodeConflict, Message: fmt.Sprintf("you already have an SSH key called %q: choose another name", o.Label), Err: ErrNameTaken}
 			}
 		}
 		return s.store.CreateSSHKey(ctx, key)

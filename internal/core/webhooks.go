@@ -137,14 +137,14 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 	}
 	u, err := s.checkWebhookURL(n.URL)
 	if err != nil {
-		return twofold.Webhook{}, "", err
+		return twofold.Webhook{}, "", inField("url", err)
 	}
 	events, err := checkWebhookEvents(n.Events)
 	if err != nil {
-		return twofold.Webhook{}, "", err
+		return twofold.Webhook{}, "", inField("events", err)
 	}
 	if err := checkWebhookDescription(n.Description); err != nil {
-		return twofold.Webhook{}, "", err
+		return twofold.Webhook{}, "", inField("description", err)
 	}
 	id, err := s.newID()
 	if err != nil {

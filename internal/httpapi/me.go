@@ -42,6 +42,10 @@ type factorJSON struct {
 	// cancel it) or "ended" (any session may cancel it); left out when not
 	// known (set up before it was recorded) and on active factors.
 	SetupSession string `json:"setup_session,omitempty"`
+	// Expired is true on a pending factor whose setup is stale
+	// (core.PendingSetupTTL): it holds neither its name nor a place among
+	// the unfinished setups, and the next setup removes it.
+	Expired bool `json:"expired,omitempty"`
 }
 
 func toFactorJSON(f twofold.Factor) factorJSON {
@@ -71,9 +75,14 @@ func factorsJSON(fs []twofold.Factor) []factorJSON {
 var setupSessionNames = map[core.SetupOwner]string{core.SetupMine: "this", core.SetupOther: "other", core.SetupEnded: "ended"}
 
 // myFactorsJSON is factorsJSON for the caller's own factors, each pending
-// one marked with whose session started its setup (core.SetupOwners).
+// one marked with whose session started its setup (core.SetupOwners) and
+// whether it has expired (core.StaleSetups).
 func (s *Server) myFactorsJSON(r *http.Request, a core.Auth, fs []twofold.Factor) ([]factorJSON, error) {
 	owners, err := s.svc.SetupOwners(r.Context(), a, fs)
+	if err != nil {
+		return nil, err
+	}
+	stale, err := s.svc.StaleSetups(r.Context(), a, fs)
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +91,7 @@ func (s *Server) myFactorsJSON(r *http.Request, a core.Auth, fs []twofold.Factor
 		if o, ok := owners[out[i].ID]; ok {
 			out[i].SetupSession = setupSessionNames[o]
 		}
+		out[i].Expired = stale[out[i].ID]
 	}
 	return out, nil
 }

@@ -78,3 +78,63 @@ func TestEndedSessionsSetupsMakeRoom(t *testing.T) {
 		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"}), 409, "conflict")
 	})
 }
+
+// expiredSetups returns, by label, whether each of the caller's unfinished
+// setups is listed as expired, by GET /v1/me/factors and GET /v1/me
+// alike.
+func expiredSetups(t *testing.T, c *testenv.Client) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, path := range []string{"/v1/me/factors", "/v1/me"} {
+		for _, f := range c.Do(t, "GET", path, nil).JSON["factors"].([]any) {
+			m := f.(map[string]any)
+			if m["status"] != "pending" {
+				if _, ok := m["expired"]; ok {
+					t.Errorf("%s: active factor %v has an expired field", path, m["label"])
+				}
+				continue
+			}
+			expired, ok := m["expired"]
+			if ok && expired != true {
+				t.Errorf("%s: %v is expired %v, want the field left out or true", path, m["label"], expired)
+			}
+			if prev, seen := out[m["label"].(string)]; seen && prev != ok {
+				t.Errorf("%s says %v is expired %v, the other list %v", path, m["label"], ok, prev)
+			}
+			out[m["label"].(string)] = ok
+		}
+	}
+	return out
+}
+
+// TestStaleSetupsListedExpired: a stale setup (core.PendingSetupTTL, or
+// of an ended session) is listed as expired, so that a client does not
+// show it as one still holding its name and place, until the next setup
+// removes it; a fresh one is not.
+func TestStaleSetupsListedExpired(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "ines")
+		c, other := login(t, s, "ines"), login(t, s, "ines")
+		startEnrol(t, c, map[string]any{"type": "totp", "label": "old"})
+		startEnrol(t, other, map[string]any{"type": "totp", "label": "tablet"})
+		if got := expiredSetups(t, c); got["old"] || got["tablet"] || len(got) != 2 {
+			t.Errorf("fresh setups: got %v, want two, neither expired", got)
+		}
+		if r := other.Do(t, "POST", "/v1/logout", nil); r.Status/100 != 2 {
+			t.Fatalf("logout: got %d %s", r.Status, r.Body)
+		}
+		if got := expiredSetups(t, c); got["old"] || !got["tablet"] {
+			t.Errorf("after the tablet's session signed out: got %v, want only the tablet expired", got)
+		}
+		s.Clock.Add(core.PendingSetupTTL)
+		startEnrol(t, c, map[string]any{"type": "totp", "label": "late"})
+		s.Clock.Add(time.Minute)
+		if got := expiredSetups(t, c); len(got) != 1 || got["late"] {
+			t.Errorf("after a new setup: got %v, want only the new one, not expired", got)
+		}
+		s.Clock.Add(core.PendingSetupTTL)
+		if got := expiredSetups(t, c); !got["late"] {
+			t.Errorf("an hour on: got %v, want the setup expired", got)
+		}
+	})
+}

@@ -90,6 +90,7 @@ func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, a core.
 	f := r.PostForm
 	b := adminUsersBody{Username: f.Get("username"), Email: f.Get("email")}
 	if f.Get("password") != f.Get("password2") {
+		markInvalid(r, "new-password2")
 		s.renderAdminUsers(w, r, a, http.StatusBadRequest, "The two passwords differ. Type the same password twice.", b)
 		return
 	}
@@ -99,6 +100,9 @@ func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, a core.
 		acct, err = s.svc.CreateAccountFor(r.Context(), a, core.NewAccount{Username: b.Username, Email: b.Email, Password: f.Get("password")}, httpapi.Meta(r))
 	}
 	if err != nil {
+		if f := newAccountField(err, b.Username, b.Email, [3]string{"new-username", "new-email", "new-password"}); f != "" && markedInvalid(r) == "" {
+			markInvalid(r, f)
+		}
 		s.renderAdminUsers(w, r, a, s.status(w, r, err), message(err), b)
 		return
 	}

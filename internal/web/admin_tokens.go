@@ -78,6 +78,7 @@ func (s *Server) adminImportTokens(w http.ResponseWriter, r *http.Request, a cor
 	if k := strings.TrimSpace(f.Get("pskc_key")); k != "" {
 		var err error
 		if psk, err = hex.DecodeString(k); err != nil || len(psk) != 16 {
+			markInvalid(r, "pskc_key")
 			again(twofold.Errorf(twofold.CodeInvalid, "the PSKC key must be 32 hexadecimal digits (AES-128)"))
 			return
 		}
@@ -90,14 +91,19 @@ func (s *Server) adminImportTokens(w http.ResponseWriter, r *http.Request, a cor
 		seeds, err = otp.ParsePSKC([]byte(b.Seeds), psk)
 	case "csv":
 		if psk != nil {
+			markInvalid(r, "pskc_key")
 			again(twofold.Errorf(twofold.CodeInvalid, "a PSKC key was given for a CSV file: leave it empty"))
 			return
 		}
 		seeds, err = otp.ParseOATHCSV([]byte(b.Seeds))
 	default:
 		err = twofold.Errorf(twofold.CodeInvalid, "choose the file's format: OATH CSV or PSKC")
+		markInvalid(r, "format")
 	}
 	if err != nil {
+		if markedInvalid(r) == "" {
+			markInvalid(r, "seeds")
+		}
 		if twofold.ErrorCode(err) == twofold.CodeInternal {
 			err = twofold.Errorf(twofold.CodeInvalid, "nothing was imported: %v", err)
 		}
@@ -110,6 +116,9 @@ func (s *Server) adminImportTokens(w http.ResponseWriter, r *http.Request, a cor
 	}
 	for i := range seeds {
 		clear(seeds[i].Secret)
+	}
+	if markedInvalid(r) == "" && (twofold.ErrorCode(err) == twofold.CodeInvalid || twofold.ErrorCode(err) == twofold.CodeConflict) {
+		markInvalid(r, "seeds") // a serial twice, or imported already
 	}
 	if err != nil {
 		again(err)

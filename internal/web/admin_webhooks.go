@@ -65,6 +65,9 @@ func (s *Server) adminCreateWebhook(w http.ResponseWriter, r *http.Request, a co
 		wh, secret, err = s.svc.CreateWebhook(r.Context(), a, core.NewWebhook{URL: b.URL, Events: events, Description: b.Description}, httpapi.Meta(r))
 	}
 	if err != nil {
+		if f := core.RefusedField(err); f != "" {
+			markInvalid(r, f) // the form's fields have the ids of the names: url, events, description
+		}
 		s.renderAdminWebhooks(w, r, a, s.status(w, r, err), b, "", message(err))
 		return
 	}

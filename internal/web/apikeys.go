@@ -97,13 +97,20 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, a core.Aut
 		}
 		p, err := permit.Parse(line)
 		if err != nil {
+			markInvalid(r, "key-permits")
 			again(twofold.Errorf(twofold.CodeInvalid, "line %d of the permits: %s", i+1, twofold.ErrorMessage(err)))
 			return
 		}
 		n.Permits = append(n.Permits, p)
 	}
+	if _, err := permit.NormalizeAll(n.Permits); err != nil { // none, or too many
+		markInvalid(r, "key-permits")
+		again(err)
+		return
+	}
 	life, ok := expiries[b.Expiry]
 	if !ok {
+		markInvalid(r, "key-expiry")
 		again(twofold.Errorf(twofold.CodeInvalid, "choose an expiry from the list"))
 		return
 	}
@@ -112,6 +119,12 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, a core.Aut
 		n.ExpiresAt = &t
 	}
 	k, secret, err := s.svc.CreateAPIKey(r.Context(), a, n, httpapi.Meta(r))
+	switch twofold.ErrorCode(err) {
+	case twofold.CodeInvalid: // the permits and the expiry were checked above
+		markInvalid(r, "key-name")
+	case twofold.CodeForbidden: // permits beyond what the caller may give
+		markInvalid(r, "key-permits")
+	}
 	if err != nil {
 		again(err)
 		return

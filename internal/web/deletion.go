@@ -56,6 +56,7 @@ func (s *Server) closeAccount(w http.ResponseWriter, r *http.Request, a core.Aut
 		msg := message(err)
 		if twofold.ErrorCode(err) == twofold.CodeForbidden {
 			msg = "Your password is wrong."
+			markInvalid(r, "current_password")
 		}
 		s.renderClose(w, r, a, s.status(w, r, err), msg)
 		return

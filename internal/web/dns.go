@@ -63,15 +63,36 @@ func (s *Server) addDNSRecord(w http.ResponseWriter, r *http.Request, a core.Aut
 	ttl, err := strconv.Atoi(strings.TrimSpace(b.TTL))
 	if err != nil {
 		err = twofold.Errorf(twofold.CodeInvalid, "the TTL must be a number of seconds")
+		markInvalid(r, "record-ttl")
 	} else {
-		_, err = s.svc.AddDNSRecords(r.Context(), a, core.RecordSet{Zone: r.PathValue("zone")},
-			[]core.RecordInput{{Host: b.Host, Type: b.Type, TTL: ttl, Data: b.Data}}, httpapi.Meta(r))
+		in := core.RecordInput{Host: b.Host, Type: b.Type, TTL: ttl, Data: b.Data}
+		_, err = s.svc.AddDNSRecords(r.Context(), a, core.RecordSet{Zone: r.PathValue("zone")}, []core.RecordInput{in}, httpapi.Meta(r))
+		if twofold.ErrorCode(err) == twofold.CodeInvalid {
+			markInvalid(r, recordField(r.PathValue("zone"), in))
+		}
 	}
 	if err != nil {
 		s.renderZone(w, r, a, s.status(w, r, err), b, "", message(err))
 		return
 	}
 	http.Redirect(w, r, "/settings/dns/"+url.PathEscape(r.PathValue("zone"))+"?m=record_added", http.StatusSeeOther)
+}
+
+// recordField returns the id of the field of the add-record form that
+// refused, in the zone, makes the record in invalid (core.ParseRecord's
+// checks, one field at a time): the host, the type, the TTL, else the
+// data.
+func recordField(zone string, in core.RecordInput) string {
+	if _, err := core.NormalizeHost(zone, in.Host); err != nil || strings.TrimSpace(in.Host) == "" {
+		return "record-host"
+	}
+	if _, err := core.NormalizeType(in.Type); err != nil {
+		return "record-type"
+	}
+	if in.TTL != 0 && (in.TTL < core.MinTTL || in.TTL > core.MaxTTL) {
+		return "record-ttl"
+	}
+	return "record-data"
 }
 
 // deleteDNSRecord removes one record, named by host, type and data.

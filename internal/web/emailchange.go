@@ -53,8 +53,12 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, a core.Auth
 	}
 	if _, err := s.svc.StartEmailChange(r.Context(), a, email, r.PostForm.Get("current_password"), httpapi.Meta(r)); err != nil {
 		msg := message(err)
-		if twofold.ErrorCode(err) == twofold.CodeForbidden {
+		switch twofold.ErrorCode(err) {
+		case twofold.CodeForbidden:
 			msg = "Your current password is wrong."
+			markInvalid(r, "current_password")
+		case twofold.CodeInvalid: // not an address, or the one the account has already
+			markInvalid(r, "email")
 		}
 		s.renderEmail(w, r, a, s.status(w, r, err), msg, email)
 		return
@@ -65,6 +69,7 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, a core.Auth
 // confirmEmail gives the account the new address the code went to.
 func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	if _, err := s.svc.ConfirmEmailChange(r.Context(), a, r.PostForm.Get("code"), httpapi.Meta(r)); err != nil {
+		markInvalidOn(r, err, "code", twofold.CodeInvalidCode, twofold.CodeInvalid)
 		s.renderEmail(w, r, a, s.status(w, r, err), message(err), "")
 		return
 	}

@@ -93,6 +93,9 @@ func (s *Server) addPush(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	defer use.Done(r.Context(), "")
 	// The name first: a code given for elevation is spent once accepted.
 	if err := s.svc.CheckNewFactor(r.Context(), a, core.NewFactor{Type: twofold.FactorPush, Label: label}); err != nil {
+		if nameRefused(err) {
+			markInvalid(r, "push-label")
+		}
 		refused(err)
 		return
 	}

@@ -2,6 +2,8 @@ package web
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -116,6 +118,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		p.Nav = "admin-teams"
 	case strings.HasPrefix(r.URL.Path, "/admin/"):
 		p.Nav = "admin"
+	}
+	if p.Error != "" && p.Invalid == "" {
+		p.Invalid = markedInvalid(r)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
@@ -404,7 +409,10 @@ func eventText(typ string) string {
 
 // ariaAttrs returns the attributes that tie a field to its hints (the ids
 // of their elements) and, when invalid, to the page's error (id "error"),
-// marking it aria-invalid: {{aria (eq $.Invalid "code") "code-hint"}}.
+// marking it aria-invalid and giving it the focus (autofocus): {{aria (eq
+// $.Invalid "code") "code-hint"}}. A field the page would focus otherwise
+// has autofocus only while no field is invalid ({{if not $.Invalid}}), so
+// that after a refusal the one it is about has it.
 func ariaAttrs(invalid bool, hints ...string) template.HTMLAttr {
 	ids := slices.DeleteFunc(slices.Clone(hints), func(h string) bool { return h == "" })
 	if invalid {
@@ -415,9 +423,72 @@ func ariaAttrs(invalid bool, hints ...string) template.HTMLAttr {
 		b.WriteString(` aria-describedby="` + template.HTMLEscapeString(strings.Join(ids, " ")) + `"`)
 	}
 	if invalid {
-		b.WriteString(` aria-invalid="true"`)
+		b.WriteString(` aria-invalid="true" autofocus`)
 	}
 	return template.HTMLAttr(b.String())
+}
+
+// invalidFieldKey holds, in a request's context, the id of the field that
+// the error of the page shown next is about (markInvalid).
+type invalidFieldKey struct{}
+
+// markInvalid records that the error the page shown next for r says is
+// about the field with id field, for render to fill in Page.Invalid where
+// the handler that shows it does not: the handler that finds the error
+// knows the field, the one that shows the page often does not.
+func markInvalid(r *http.Request, field string) {
+	*r = *r.WithContext(context.WithValue(r.Context(), invalidFieldKey{}, field))
+}
+
+// markedInvalid returns the field markInvalid marked for r, else, when
+// the "confirm it's you" answer of r's form was refused as wrong
+// (elevateFromForm), its field, else "".
+func markedInvalid(r *http.Request) string {
+	if f, ok := r.Context().Value(invalidFieldKey{}).(string); ok {
+		return f
+	}
+	if refused, _ := r.Context().Value(elevationRefusedKey{}).(bool); refused {
+		if r.PostForm.Get("elevate_signature") != "" {
+			return "elevate_signature"
+		}
+		return "elevate_code"
+	}
+	return ""
+}
+
+// newAccountField returns which field of a form that makes an account
+// (username, email, password and its repetition, with the ids given) err,
+// refusing it, is about: a username taken or not one, an email that is not
+// an address, else (the password rules) the password; "" for other errors.
+func newAccountField(err error, username, email string, ids [3]string) string {
+	switch twofold.ErrorCode(err) {
+	case twofold.CodeConflict:
+		return ids[0]
+	case twofold.CodeInvalid:
+		switch {
+		case core.ValidateUsername(username) != nil:
+			return ids[0]
+		case email != "" && core.ValidEmail(email) != nil:
+			return ids[1]
+		}
+		return ids[2]
+	}
+	return ""
+}
+
+// nameRefused reports whether err refuses a new authenticator's name:
+// not a name (invalid), or another factor's (core.ErrNameTaken).
+func nameRefused(err error) bool {
+	return twofold.ErrorCode(err) == twofold.CodeInvalid || errors.Is(err, core.ErrNameTaken)
+}
+
+// markInvalidOn marks field (markInvalid) when err is one of codes, and
+// returns err.
+func markInvalidOn(r *http.Request, err error, field string, codes ...twofold.Code) error {
+	if slices.Contains(codes, twofold.ErrorCode(err)) {
+		markInvalid(r, field)
+	}
+	return err
 }
 
 // typedField returns, when the page shows the error errMsg after a form,

@@ -40,6 +40,9 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	defer use.Done(r.Context(), "")
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+		if nameRefused(err) {
+			markInvalid(r, "key-label")
+		}
 		refused(err)
 		return
 	}
@@ -57,6 +60,7 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		return
 	}
 	if passkey && twofold.ErrorCode(err) == twofold.CodeForbidden {
+		markInvalid(r, "current_password")
 		ask(http.StatusForbidden, "Your password is wrong.")
 		return
 	}
@@ -80,6 +84,9 @@ func (s *Server) addKeyPage(w http.ResponseWriter, r *http.Request, a core.Auth)
 	label, passkey := q.Get("label"), q.Get("passkey") == "1"
 	if label != "" {
 		if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+			if nameRefused(err) {
+				markInvalid(r, "label")
+			}
 			s.askAddKey(w, r, a, label, passkey, s.status(w, r, err), message(err))
 			return
 		}
@@ -199,6 +206,7 @@ func (s *Server) renderKey(w http.ResponseWriter, r *http.Request, a core.Auth, 
 		return
 	}
 	if f.Passkey && twofold.ErrorCode(err) == twofold.CodeForbidden {
+		markInvalid(r, "current_password")
 		s.askKey(w, r, a, http.StatusForbidden, "Your password is wrong.")
 		return
 	}

@@ -42,6 +42,9 @@ func (s *Server) addSent(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	// The phone or address and the name first: a code given for
 	// elevation is spent once accepted.
 	if err := s.svc.CheckNewFactor(r.Context(), a, n); err != nil {
+		if nameRefused(err) { // the phone or address, or the name made of it
+			markInvalid(r, "destination")
+		}
 		refused(err)
 		return
 	}
@@ -160,6 +163,7 @@ func (s *Server) confirmSent(w http.ResponseWriter, r *http.Request, a core.Auth
 		return
 	}
 	c, err := s.svc.ConfirmFactor(r.Context(), a, r.PathValue("id"), r.PostForm.Get("code"), httpapi.Meta(r))
+	markInvalidOn(r, err, "code", twofold.CodeInvalidCode, twofold.CodeInvalid)
 	switch {
 	case twofold.ErrorCode(err) == twofold.CodeConflict:
 		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)

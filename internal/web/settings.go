@@ -27,7 +27,11 @@ type securityBody struct {
 	Elsewhere map[string]bool
 	// Ended holds the ids of the pending setups whose session has ended:
 	// no session can finish them any more, any can cancel them.
-	Ended    map[string]bool
+	Ended map[string]bool
+	// Expired holds the ids of the stale pending setups
+	// (core.PendingSetupTTL): they hold no name and no place among the
+	// unfinished setups, and the next setup removes them.
+	Expired  map[string]bool
 	Events   []twofold.AuditEvent
 	LowCodes bool
 	Label    string // the label field of the enrol form
@@ -64,8 +68,13 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 		s.fail(w, r, &a, err)
 		return
 	}
+	stale, err := s.svc.StaleSetups(r.Context(), a, p.Factors)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
 	b := securityBody{Profile: p, Events: evs, Label: label, Invitations: len(invitations),
-		Elsewhere: map[string]bool{}, Ended: map[string]bool{}, Once: map[string]string{}}
+		Elsewhere: map[string]bool{}, Ended: map[string]bool{}, Expired: stale, Once: map[string]string{}}
 	for _, purpose := range []string{onceEnrol, onceSent, onceKey, oncePush} {
 		b.Once[purpose] = s.onceToken(r, a, purpose)
 	}
@@ -105,6 +114,9 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	defer use.Done(r.Context(), "")
 	// The name first: a code given for elevation is spent once accepted.
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+		if nameRefused(err) {
+			markInvalid(r, "label")
+		}
 		refused(err)
 		return
 	}
@@ -172,6 +184,9 @@ func (s *Server) addAnotherPage(w http.ResponseWriter, r *http.Request, a core.A
 	label, kind := r.URL.Query().Get("label"), factorKindOf(r.URL.Query().Get("type"))
 	if label != "" {
 		if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+			if nameRefused(err) {
+				markInvalid(r, "label")
+			}
 			s.renderAddAnother(w, r, a, label, kind, s.status(w, r, err), message(err))
 			return
 		}
@@ -356,6 +371,9 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request, a core.Auth) {
 
 func (s *Server) rename(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	if err := s.svc.RenameFactor(r.Context(), a, r.PathValue("id"), r.PostForm.Get("label"), httpapi.Meta(r)); err != nil {
+		if nameRefused(err) {
+			markInvalid(r, "rename-"+r.PathValue("id"))
+		}
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", "Renaming failed: "+message(err), "")
 		return
 	}

@@ -51,7 +51,7 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	body := setupBody{Username: f.Get("username"), Email: f.Get("email")}
 	if f.Get("password") != f.Get("password2") {
-		s.render(w, r, http.StatusBadRequest, "setup", Page{Title: "Create the operator account", Error: "The two passwords differ. Type the same password twice.", Body: body})
+		s.render(w, r, http.StatusBadRequest, "setup", Page{Title: "Create the operator account", Error: "The two passwords differ. Type the same password twice.", Invalid: "password2", Body: body})
 		return
 	}
 	meta := httpapi.Meta(r)
@@ -62,7 +62,8 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.render(w, r, s.status(w, r, err), "setup", Page{Title: "Create the operator account", Error: message(err), Body: body})
+		s.render(w, r, s.status(w, r, err), "setup", Page{Title: "Create the operator account", Error: message(err), Body: body,
+			Invalid: newAccountField(err, body.Username, body.Email, [3]string{"username", "email", "password"})})
 		return
 	}
 	s.clearCookie(w, r, setupCookie, "/setup")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -122,6 +123,12 @@ func (s *Server) addSSHKey(w http.ResponseWriter, r *http.Request, a core.Auth) 
 		return
 	}
 	e, err := s.svc.AddSSHKey(r.Context(), a, b.Label, b.PublicKey, httpapi.Meta(r))
+	switch {
+	case errors.Is(err, core.ErrSSHPublicKey):
+		markInvalid(r, "ssh-public-key")
+	case nameRefused(err):
+		markInvalid(r, "ssh-label")
+	}
 	if err != nil {
 		s.renderSSHKeys(w, r, a, s.status(w, r, err), b, "", message(err))
 		return
@@ -195,6 +202,7 @@ func (s *Server) confirmSSHKey(w http.ResponseWriter, r *http.Request, a core.Au
 		return
 	}
 	if _, err := s.svc.ConfirmSSHKey(r.Context(), a, r.PathValue("id"), r.PostForm.Get("signature"), httpapi.Meta(r)); err != nil {
+		markInvalidOn(r, err, "signature", twofold.CodeInvalid, twofold.CodeInvalidCode)
 		s.renderSSHKey(w, r, a, s.status(w, r, err), message(err))
 		return
 	}

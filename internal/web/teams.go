@@ -70,6 +70,7 @@ func (s *Server) renderTeams(w http.ResponseWriter, r *http.Request, a core.Auth
 func (s *Server) createTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	name := r.PostForm.Get("name")
 	t, err := s.svc.CreateTeam(r.Context(), a, name, httpapi.Meta(r))
+	markInvalidOn(r, err, "team-name", twofold.CodeInvalid, twofold.CodeConflict)
 	if err != nil {
 		s.renderTeams(w, r, a, s.status(w, r, err), teamsBody{Name: name}, "", message(err))
 		return
@@ -144,6 +145,13 @@ func (s *Server) inviteTeamMember(w http.ResponseWriter, r *http.Request, a core
 	b := teamBody{Username: f.Get("username"), Role: f.Get("role")}
 	s.teamAction(w, r, a, b, "invited", func(a core.Auth) error {
 		_, err := s.svc.InviteTeamMember(r.Context(), a, r.PathValue("id"), b.Username, b.Role, httpapi.Meta(r))
+		switch {
+		case core.RefusedField(err) == "role":
+			markInvalid(r, "member-role")
+		case core.RefusedField(err) == "username", twofold.ErrorCode(err) == twofold.CodeNotFound && b.Username != "",
+			twofold.ErrorCode(err) == twofold.CodeConflict: // nobody of that name, or a member or invited already
+			markInvalid(r, "member-username")
+		}
 		return err
 	})
 }
@@ -205,6 +213,9 @@ func (s *Server) updateTeam(w http.ResponseWriter, r *http.Request, a core.Auth)
 	}
 	s.teamAction(w, r, a, teamBody{}, "team_updated", func(a core.Auth) error {
 		_, err := s.svc.UpdateTeam(r.Context(), a, r.PathValue("id"), c, httpapi.Meta(r))
+		if c.Name != nil && c.RequireTwoFactor == nil {
+			markInvalidOn(r, err, "rename-team", twofold.CodeInvalid, twofold.CodeConflict)
+		}
 		return err
 	})
 }

@@ -3,7 +3,9 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/httpapi"
 )
@@ -52,6 +54,9 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	defer use.Done(r.Context(), "")
 	// The name first: a code given for elevation is spent once accepted.
 	if err := s.svc.CheckFactorLabel(r.Context(), a, label); err != nil {
+		if nameRefused(err) {
+			markInvalid(r, "label")
+		}
 		refused(err)
 		return
 	}
@@ -60,6 +65,16 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		return
 	}
 	c, err := s.svc.ClaimToken(r.Context(), a, serial, r.PostForm.Get("code"), label, httpapi.Meta(r))
+	switch {
+	case twofold.ErrorCode(err) == twofold.CodeInvalidCode: // the serial or the code: one answer for both
+		markInvalid(r, "code")
+	case twofold.ErrorCode(err) == twofold.CodeInvalid && strings.TrimSpace(serial) == "":
+		markInvalid(r, "serial")
+	case twofold.ErrorCode(err) == twofold.CodeInvalid && strings.TrimSpace(r.PostForm.Get("code")) == "":
+		markInvalid(r, "code")
+	case nameRefused(err):
+		markInvalid(r, "label")
+	}
 	if err != nil {
 		refused(err)
 		return

@@ -1,0 +1,184 @@
+package web_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// unboundHints is a script that lists the hints under a field (.field
+// .hint) that do not describe it (aria-describedby), by field.
+const unboundHints = `[...document.querySelectorAll(".field .hint")].flatMap(h => {
+	const f = h.closest(".field").querySelector("input:not([type=hidden]), textarea, select");
+	if (!f || h.querySelector("button")) return [];
+	const ids = (f.getAttribute("aria-describedby") || "").split(/\s+/);
+	return h.id && ids.includes(h.id) ? [] : [(f.id || f.name) + ": " + h.textContent.trim().slice(0, 40)];
+})`
+
+// fieldProblems is a script that says what is wrong with the field of id
+// %s after a refusal: "" when it is aria-invalid, described by the error
+// (and by nothing that is not on the page), and the only invalid field.
+const fieldProblems = `((id) => {
+	const f = document.getElementById(id);
+	if (!f) return "no field " + id;
+	if (!document.getElementById("error")) return "no error shown";
+	const out = [];
+	if (f.getAttribute("aria-invalid") !== "true") out.push("not aria-invalid");
+	const ids = (f.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+	if (!ids.includes("error")) out.push("not described by the error (aria-describedby=" + JSON.stringify(ids.join(" ")) + ")");
+	for (const d of ids) {
+		const e = document.getElementById(d);
+		if (!e || !e.textContent.trim()) out.push("described by " + d + ", which has no text");
+	}
+	for (const o of document.querySelectorAll("[aria-invalid=true]")) {
+		if (o !== f) out.push("also invalid: " + (o.id || o.name));
+	}
+	return out.join("; ");
+})`
+
+// submitForm fills the fields of the form that holds the first of them
+// (ids and values), turns off the browser's own checks (as a browser
+// without them, or an old one, would send the form), sends it and waits for
+// the answer.
+func (p *page) submitForm(fields [][2]string) {
+	p.t.Helper()
+	for _, f := range fields {
+		if !eval[bool](p, `(() => { const e = document.getElementById(`+jsString(f[0])+`); if (!e) return false; e.value = `+jsString(f[1])+`; return true })()`) {
+			p.t.Fatalf("at %s: no field #%s", p.path(), f[0])
+		}
+	}
+	js := `(() => { const f = document.getElementById(` + jsString(fields[0][0]) + `).form; f.noValidate = true; window.` + clickMark + ` = true; f.requestSubmit(); })()`
+	if err := chromedp.Do(p.ctx, chromedp.Evaluate[chromedp.Void](js)); err != nil {
+		p.t.Fatalf("submit the form of #%s: %v", fields[0][0], err)
+	}
+	p.loaded("submit the form of #" + fields[0][0])
+}
+
+// focused returns the id of the element with the focus, once it is want
+// or after a while: the browser applies autofocus when it next renders the
+// page, which a loaded machine may put off a little.
+func (p *page) focused(want string) string {
+	p.t.Helper()
+	got := ""
+	for i := 0; i < 100; i++ {
+		if got = eval[string](p, `document.activeElement ? document.activeElement.id : ""`); got == want {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return got
+}
+
+// TestBrowserFieldErrorsTied walks the pages' forms in Chromium, sends each
+// with a value it refuses, and checks that the refused field is
+// aria-invalid, described by the error (aria-describedby), and has the
+// focus, so that a screen reader says what is wrong where the user is;
+// and that every hint under a field describes that field.
+func TestBrowserFieldErrorsTied(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "olive", true, true)
+	account(t, ts, "oscar", true, false) // another operator: olive may close hers
+	p := newPage(t, ts.URL())
+
+	check := func(what, id string) {
+		t.Helper()
+		if got := eval[string](p, fieldProblems+"("+jsString(id)+")"); got != "" {
+			t.Errorf("%s (at %s): #%s: %s", what, p.path(), id, got)
+		}
+		if got := p.focused(id); got != id {
+			t.Errorf("%s (at %s): the focus is on %q, want %s", what, p.path(), got, id)
+		}
+		if got := eval[[]string](p, unboundHints); len(got) > 0 {
+			t.Errorf("%s (at %s): hints that describe no field: %q", what, p.path(), got)
+		}
+	}
+
+	p.open("/login")
+	p.submitForm([][2]string{{"username", "olive"}, {"password", "not the password"}})
+	check("sign-in, wrong password", "password")
+	p.signIn("olive", testPassword)
+	p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
+	p.wantPath("/settings/security")
+
+	cases := []struct {
+		what, page string
+		fields     [][2]string
+		invalid    string
+		before     func() // what the page needs
+	}{
+		{"new passwords that differ", "/settings/security/password",
+			[][2]string{{"current_password", testPassword}, {"new_password", "a new long passphrase one"}, {"new_password2", "a new long passphrase two"}}, "new_password2", nil},
+		{"wrong current password", "/settings/security/password",
+			[][2]string{{"current_password", "not the password"}, {"new_password", "a new long passphrase one"}, {"new_password2", "a new long passphrase one"}}, "current_password", nil},
+		{"email change, not an address", "/settings/security/email",
+			[][2]string{{"email", "not an address"}, {"current_password", testPassword}}, "email", nil},
+		{"close the account, wrong password", "/settings/security/close",
+			[][2]string{{"current_password", "not the password"}}, "current_password", nil},
+		{"an app with the name of another", "/settings/security",
+			[][2]string{{"label", "phone"}}, "label", nil},
+		{"a push device with no name", "/settings/security",
+			[][2]string{{"push-label", "  "}}, "push-label", nil},
+		{"an API key with a bad permit", "/settings/security/api-keys",
+			[][2]string{{"key-name", "certbot"}, {"key-permits", "dns nowhere fly"}}, "key-permits", nil},
+		{"an API key with no name", "/settings/security/api-keys",
+			[][2]string{{"key-name", " "}, {"key-permits", "dns example.com read"}}, "key-name", nil},
+		{"an SSH key that is not one", "/settings/security/ssh-keys",
+			[][2]string{{"ssh-label", "laptop"}, {"ssh-public-key", "ssh-ed25519 not-a-key"}}, "ssh-public-key", nil},
+		{"a token that is not known", "/settings/security/token",
+			[][2]string{{"label", "fob"}, {"serial", "NO-SUCH-SERIAL"}, {"code", "123456"}}, "code", nil},
+		{"a DNS record with a bad TTL", "/settings/dns/example.com",
+			[][2]string{{"record-host", "www"}, {"record-ttl", "soon"}, {"record-data", "192.0.2.1"}}, "record-ttl", func() {
+				// Made here: an owner of zones cannot close the account.
+				if _, err := ts.Service.AddZone(context.Background(), "example.com", "olive", core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{"a DNS record with bad data", "/settings/dns/example.com",
+			[][2]string{{"record-host", "www"}, {"record-ttl", "300"}, {"record-data", "not an address"}}, "record-data", nil},
+		{"a team with no name", "/settings/teams",
+			[][2]string{{"team-name", "   "}}, "team-name", nil},
+		{"a user with a bad name", "/admin/users",
+			[][2]string{{"new-username", "no spaces please"}, {"new-password", "a long enough passphrase"}, {"new-password2", "a long enough passphrase"}}, "new-username", nil},
+		{"a user whose passwords differ", "/admin/users",
+			[][2]string{{"new-username", "newbie"}, {"new-password", "a long enough passphrase"}, {"new-password2", "another long passphrase"}}, "new-password2", nil},
+		{"tokens that cannot be read", "/admin/tokens",
+			[][2]string{{"seeds", "this is no CSV of tokens"}}, "seeds", nil},
+		{"a webhook with bad events", "/admin/webhooks",
+			[][2]string{{"url", "https://hooks.example.com/in"}, {"events", "not an event!"}}, "events", nil},
+	}
+	for _, c := range cases {
+		if c.before != nil {
+			c.before()
+		}
+		p.open(c.page)
+		if got := eval[[]string](p, unboundHints); len(got) > 0 {
+			t.Errorf("%s: hints that describe no field: %q", c.page, got)
+		}
+		p.submitForm(c.fields)
+		check(c.what, c.invalid)
+	}
+
+	// A team's own forms: invite a name no account can have.
+	p.open("/settings/teams")
+	p.submitForm([][2]string{{"team-name", "Ops"}})
+	if !strings.HasPrefix(p.path(), "/settings/teams/") {
+		t.Fatalf("making a team: at %s", p.path())
+	}
+	p.submitForm([][2]string{{"member-username", "no spaces please"}})
+	check("inviting a name that is none", "member-username")
+
+	// Confirm it's you, once the elevation of the sign-in has lapsed: a
+	// wrong code marks its field, and the focus goes there, not to the
+	// first field of the form.
+	ts.Clock.Add(11 * time.Minute)
+	p.open("/settings/security/password")
+	p.submitForm([][2]string{{"current_password", testPassword}, {"new_password", "a new long passphrase one"}, {"new_password2", "a new long passphrase one"},
+		{"elevate_code", otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))}})
+	check("confirm it's you, wrong code", "elevate_code")
+}
