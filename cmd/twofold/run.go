@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twofold/twofold/internal/config"
@@ -40,8 +41,9 @@ type Main struct {
 
 	server *server.Server
 
-	help    func() // prints the help of the command run (flags)
-	usageOf string // the command whose flags were mistaken, "" if none
+	log     atomic.Pointer[slog.Logger] // the server's, once serve has made it (Notice)
+	help    func()                      // prints the help of the command run (flags)
+	usageOf string                      // the command whose flags were mistaken, "" if none
 }
 
 // NewMain returns a Main wired to the process's standard streams.
@@ -139,6 +141,17 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, usage)
 		return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 	}
+}
+
+// Notice logs msg as a warning in the server's log, or, before serve has
+// one, writes it to Stderr; it is safe to call while Run runs (main calls
+// it on signals).
+func (m *Main) Notice(msg string) {
+	if log := m.log.Load(); log != nil {
+		log.Warn(msg)
+		return
+	}
+	fmt.Fprintln(m.Stderr, "twofold:", msg)
 }
 
 // Close releases what Run left open.
