@@ -31,7 +31,7 @@ func (m *Main) code(ctx context.Context, args []string) error {
 		if errors.Is(err, errUsage) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if arg == "" && fs.NArg() == 1 {
 		arg = fs.Arg(0)
@@ -85,7 +85,7 @@ func (m *Main) code(ctx context.Context, args []string) error {
 		p.Period = time.Duration(*period) * time.Second
 	}
 	if err := p.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	now := m.Now()
 	remaining := remainingIn(now, p.Period)

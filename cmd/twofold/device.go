@@ -39,7 +39,7 @@ func (m *Main) deviceEnrol(ctx context.Context, args []string) error {
 	fs := m.flags("device enrol", "device enrol --state FILE URI|-")
 	state := fs.String("state", "twofold-device.json", "file to keep the device's key in (created with mode 0600; never overwritten)")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -162,7 +162,7 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 	server := fs.String("server", "", "server URL to use instead of the one enrolled with (another instance on the same database)")
 	wait := fs.Duration("wait", 25*time.Second, "how long each poll waits for a request (at most "+core.MaxPushWait.String()+")")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%w: device watch takes no arguments", errUsage)

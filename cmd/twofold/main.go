@@ -10,10 +10,35 @@ import (
 	"syscall"
 )
 
+// main runs the command named by the arguments. The first SIGINT or
+// SIGTERM cancels it (the server shuts down gracefully); a second one while
+// it stops exits at once. `twofold serve` ignores SIGHUP, with a log line:
+// it keeps no file open that a log rotation would want reopened (its log
+// goes to standard error), and a HUP meant for that must not stop it.
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	m := NewMain()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		signal.Notify(sigs, syscall.SIGHUP)
+	}
+	go func() {
+		stopping := false
+		for s := range sigs {
+			switch {
+			case s == syscall.SIGHUP:
+				m.Notice("SIGHUP ignored: twofold serve has no log file to reopen (it logs to standard error) and no configuration to reload; restart it to apply new settings")
+			case !stopping:
+				stopping = true
+				cancel()
+			default:
+				m.Notice(fmt.Sprintf("second %s while shutting down: exiting at once, requests in flight cut off", signalName(s)))
+				os.Exit(1)
+			}
+		}
+	}()
 	err := m.Run(ctx, os.Args[1:])
 	if cerr := m.Close(); err == nil {
 		err = cerr
@@ -22,4 +47,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "twofold:", err)
 		os.Exit(exitCode(err))
 	}
+}
+
+// signalName returns the usual name of s: SIGINT, SIGTERM.
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }

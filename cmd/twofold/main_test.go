@@ -43,10 +43,17 @@ func newTestMain(tb testing.TB, now time.Time, stdin string) *testMain {
 	tb.Helper()
 	tm := &testMain{stdout: &testenv.Buffer{}, stderr: &testenv.Buffer{}, env: map[string]string{}}
 	tm.Main = &Main{
-		Stdin:      strings.NewReader(stdin),
-		Stdout:     tm.stdout,
-		Stderr:     tm.stderr,
-		LookupEnv:  func(k string) (string, bool) { v, ok := tm.env[k]; return v, ok },
+		Stdin:     strings.NewReader(stdin),
+		Stdout:    tm.stdout,
+		Stderr:    tm.stderr,
+		LookupEnv: func(k string) (string, bool) { v, ok := tm.env[k]; return v, ok },
+		Environ: func() []string {
+			var kv []string
+			for k, v := range tm.env {
+				kv = append(kv, k+"="+v)
+			}
+			return kv
+		},
 		Now:        func() time.Time { return now },
 		IsTerminal: func() bool { return false },
 		ReadPassword: func() (string, error) {
@@ -341,16 +348,30 @@ func TestCommands(t *testing.T) {
 	tests := []struct {
 		name     string
 		args     []string
+		env      map[string]string
 		wantExit int // 0: no error
 		wantOut  string
+		wantErr  []string // in the error main prints
 	}{
 		{name: "unknown command", args: []string{"frobnicate"}, wantExit: 2},
 		{name: "no command", args: nil, wantExit: 2},
 		{name: "help", args: []string{"help"}, wantOut: "usage: twofold"},
 		{name: "user without add", args: []string{"user", "list"}, wantExit: 2},
 		{name: "user nothing", args: []string{"user"}, wantExit: 2},
-		{name: "code -h", args: []string{"code", "-h"}, wantExit: 2},
-		{name: "serve -h", args: []string{"serve", "-h"}, wantExit: 2},
+		// Help asked for is given, on standard output, and is no failure.
+		{name: "code -h", args: []string{"code", "-h"}, wantOut: "usage: twofold code"},
+		{name: "serve -h", args: []string{"serve", "-h"}, wantOut: "usage: twofold serve"},
+		{name: "serve --help", args: []string{"serve", "--help"}, wantOut: "-shutdown-timeout"},
+		{name: "user add --help", args: []string{"user", "add", "--help"}, wantOut: "usage: twofold user add"},
+		// A mistaken flag: the message, and where the help is.
+		{name: "serve with an unknown flag", args: []string{"serve", "--listne", "x"}, wantExit: 2, wantErr: []string{"-listne", `"twofold serve -h"`}},
+		// A TWOFOLD_ variable that is no setting is refused, naming it
+		// and the one meant.
+		{name: "serve with a misspelt variable", args: []string{"serve", "--listen", "127.0.0.1:0"}, env: map[string]string{"TWOFOLD_LISEN": "127.0.0.1:0"},
+			wantExit: 2, wantErr: []string{"TWOFOLD_LISEN", "TWOFOLD_LISTEN"}},
+		{name: "serve with a bad TWOFOLD_TRUSTED_PROXY", args: []string{"serve", "--listen", "127.0.0.1:0"}, env: map[string]string{"TWOFOLD_TRUSTED_PROXY": "garbage"},
+			wantExit: 2, wantErr: []string{"trusted-proxy", "garbage"}},
+		{name: "serve with no shutdown timeout", args: []string{"serve", "--listen", "127.0.0.1:0", "--shutdown-timeout", "0s"}, wantExit: 2, wantErr: []string{"shutdown-timeout"}},
 		{name: "serve with an argument", args: []string{"serve", "now"}, wantExit: 2},
 		{name: "serve with a bad listen address", args: []string{"serve", "--listen", "nowhere"}, wantExit: 2},
 		{name: "serve with a bad db", args: []string{"serve", "--db", "mysql://x"}, wantExit: 2},
@@ -359,6 +380,9 @@ func TestCommands(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tm := newTestMain(t, time.Now(), "")
+			for k, v := range tt.env {
+				tm.env[k] = v
+			}
 			err := tm.run(t, tt.args...)
 			got := 0
 			if err != nil {
@@ -370,6 +394,14 @@ func TestCommands(t *testing.T) {
 			if !strings.Contains(tm.stdout.String(), tt.wantOut) {
 				t.Errorf("got stdout %q, want it to contain %q", tm.stdout.String(), tt.wantOut)
 			}
+			for _, want := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("got error %v, want it to say %s", err, want)
+				}
+			}
+			if err != nil && strings.Contains(tm.stderr.String(), "-argon2-memory") {
+				t.Errorf("a mistake printed the whole help:\n%s", tm.stderr.String())
+			}
 		})
 	}
 }
@@ -379,10 +411,10 @@ func TestCommands(t *testing.T) {
 // does not log the messages (only --sms-log-codes does).
 func TestServeHelpSMS(t *testing.T) {
 	tm := newTestMain(t, time.Now(), "")
-	if err := tm.run(t, "serve", "-h"); exitCode(err) != 2 {
-		t.Fatalf("serve -h: got %v, want exit status 2", err)
+	if err := tm.run(t, "serve", "-h"); err != nil {
+		t.Fatalf("serve -h: got %v, want success", err)
 	}
-	help := tm.stderr.String()
+	help := tm.stdout.String()
 	i := strings.Index(help, "\n  -sms-url ")
 	if i < 0 {
 		t.Fatalf("serve -h does not show --sms-url:\n%s", help)
@@ -466,7 +498,7 @@ func TestUserAdd(t *testing.T) {
 		{name: "operator", args: []string{"root", "--operator"}, stdin: password + "\n", wantUser: "root"},
 		// A switch comes from the command line only, not the environment.
 		{name: "operator from the environment", args: []string{"carol"}, env: map[string]string{"TWOFOLD_OPERATOR": "true"},
-			stdin: password + "\n", wantUser: "carol"},
+			stdin: password + "\n", wantErr: true, wantExit: 2, wantAbsent: "carol"},
 		{name: "duplicate username", existing: []string{"alice"}, args: []string{"alice", "--email", "other@example.com"},
 			stdin: "another password\n", wantErr: true, wantExit: 1},
 		{name: "short password", args: []string{"bob"}, stdin: "short\n", wantErr: true, wantExit: 1, wantAbsent: "bob"},

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twofold/twofold/internal/config"
@@ -25,7 +26,11 @@ type Main struct {
 	// LookupEnv reads the environment (os.LookupEnv): a variable set but
 	// empty is a value, not an absent one.
 	LookupEnv func(string) (string, bool)
-	Now       func() time.Time
+	// Environ lists the environment's variables, NAME=value (os.Environ),
+	// so that a TWOFOLD_ variable naming no setting is refused; nil checks
+	// none.
+	Environ func() []string
+	Now     func() time.Time
 	// IsTerminal reports whether Stdin is a terminal (for password prompts).
 	IsTerminal func() bool
 	// ReadPassword reads a password from the terminal without echo.
@@ -35,12 +40,16 @@ type Main struct {
 	Sleep func(time.Duration) <-chan time.Time
 
 	server *server.Server
+
+	log     atomic.Pointer[slog.Logger] // the server's, once serve has made it (Notice)
+	help    func()                      // prints the help of the command run (flags)
+	usageOf string                      // the command whose flags were mistaken, "" if none
 }
 
 // NewMain returns a Main wired to the process's standard streams.
 func NewMain() *Main {
 	return &Main{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv, Now: time.Now,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv, Environ: os.Environ, Now: time.Now,
 		IsTerminal: stdinIsTerminal, ReadPassword: readTerminalPassword,
 	}
 }
@@ -49,7 +58,7 @@ func NewMain() *Main {
 var errUsage = errors.New("usage")
 
 func exitCode(err error) int {
-	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+	if errors.Is(err, errUsage) {
 		return 2
 	}
 	return 1
@@ -85,8 +94,21 @@ commands:
 
 Run "twofold COMMAND -h" for a command's options.`
 
-// Run runs the command named by args[0].
+// Run runs the command named by args[0]. A command asked for help (-h,
+// --help) prints it to Stdout and succeeds.
 func (m *Main) Run(ctx context.Context, args []string) error {
+	err := m.run(ctx, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp) && m.help != nil:
+		m.help()
+		return nil
+	case err != nil && m.usageOf != "":
+		return fmt.Errorf("%w (\"twofold %s -h\" lists its options)", err, m.usageOf)
+	}
+	return err
+}
+
+func (m *Main) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprintln(m.Stderr, usage)
 		return fmt.Errorf("%w: no command", errUsage)
@@ -121,6 +143,17 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	}
 }
 
+// Notice logs msg as a warning in the server's log, or, before serve has
+// one, writes it to Stderr; it is safe to call while Run runs (main calls
+// it on signals).
+func (m *Main) Notice(msg string) {
+	if log := m.log.Load(); log != nil {
+		log.Warn(msg)
+		return
+	}
+	fmt.Fprintln(m.Stderr, "twofold:", msg)
+}
+
 // Close releases what Run left open.
 func (m *Main) Close() error {
 	if m.server != nil {
@@ -129,13 +162,20 @@ func (m *Main) Close() error {
 	return nil
 }
 
-// flags returns a flag set for a subcommand that prints to m.Stderr.
+// flags returns a flag set for a subcommand. It prints nothing itself:
+// asked for help (-h, --help), the command prints its synopsis and options
+// to m.Stdout and succeeds; on a mistake in its flags, the error alone is
+// printed (by main), with a pointer to the help rather than all of it
+// (Run).
 func (m *Main) flags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(m.Stderr, "usage: twofold %s\n\noptions:\n", synopsis)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() { m.usageOf = name }
+	m.help = func() {
+		fmt.Fprintf(m.Stdout, "usage: twofold %s\n\noptions:\n", synopsis)
+		fs.SetOutput(m.Stdout)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
@@ -154,6 +194,16 @@ func (m *Main) parseConfigFrom(fs *flag.FlagSet, args []string, c config.Config)
 			return c, err
 		}
 		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if m.Environ != nil {
+		var names []string
+		for _, kv := range m.Environ() {
+			name, _, _ := strings.Cut(kv, "=")
+			names = append(names, name)
+		}
+		if err := config.CheckEnv(fs, names); err != nil {
+			return c, fmt.Errorf("%w: %v", errUsage, err)
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %v", errUsage, err)

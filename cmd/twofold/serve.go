@@ -11,7 +11,7 @@ import (
 )
 
 // serve runs the server until ctx is cancelled (SIGINT/SIGTERM), then shuts
-// down gracefully.
+// down gracefully (main: a second signal ends the wait; SIGHUP is ignored).
 func (m *Main) serve(ctx context.Context, args []string) error {
 	fs := m.flags("serve", "serve [--listen ADDR] [--db DSN] [--key-file PATH] [--config FILE]")
 	c, err := m.parseConfig(fs, args)
@@ -22,6 +22,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: serve takes no arguments", errUsage)
 	}
 	log := m.logger(c)
+	m.log.Store(log)
 	m.server = &server.Server{Config: c, Logger: log}
 	if err := m.server.Open(ctx); err != nil {
 		m.server = nil

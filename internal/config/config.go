@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -217,12 +218,96 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Var(listFlag{&c.WebAuthnOrigins}, "webauthn-origins", "origins the pages are served from, comma-separated, e.g. https://login.example.com (default: that of --base-url)")
 }
 
-// envName returns the environment variable for flag name.
-func envName(name string) string {
+// envNames returns the environment variables of flag name, the documented
+// one first: TWOFOLD_ and the name in upper case, "-" as "_". The setting
+// --trusted-proxy is read from TWOFOLD_TRUSTED_PROXY by that rule, and from
+// TWOFOLD_TRUSTED_PROXIES, the name earlier releases documented.
+func envNames(name string) []string {
+	n := "TWOFOLD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 	if name == "trusted-proxy" {
-		return "TWOFOLD_TRUSTED_PROXIES"
+		return []string{n, "TWOFOLD_TRUSTED_PROXIES"}
 	}
-	return "TWOFOLD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	return []string{n}
+}
+
+// CheckEnv returns an error naming each variable of names (the names of
+// the environment's variables) that starts TWOFOLD_ and that Twofold does
+// not read, so that a misspelt setting is refused rather than silently
+// left at its default; with the variable it means when one is close. fs
+// holds the flags Parse was given, a subcommand's own among them: the
+// variable of one of those is refused too (they come from the command line
+// only), except TWOFOLD_PSKC_KEY. Variables of Twofold's own tests
+// (TWOFOLD_TEST_…, TWOFOLD_ARTIFACTS) are let be.
+func CheckEnv(fs *flag.FlagSet, names []string) error {
+	settings := settingNames()
+	known := []string{"TWOFOLD_CONFIG"}
+	for name := range settings {
+		known = append(known, envNames(name)...)
+	}
+	known = append(known, "TWOFOLD_PSKC_KEY")
+	slices.Sort(known)
+	switches := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if !settings[f.Name] && !fromEnv(f.Name) && f.Name != "config" {
+			switches[envNames(f.Name)[0]] = f.Name
+		}
+	})
+	var errs []error
+	seen := map[string]bool{}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "TWOFOLD_") || seen[n] || strings.HasPrefix(n, "TWOFOLD_TEST_") || n == "TWOFOLD_ARTIFACTS" || slices.Contains(known, n) {
+			continue
+		}
+		seen[n] = true
+		if sw, ok := switches[n]; ok {
+			errs = append(errs, fmt.Errorf("environment variable %s: --%s is taken from the command line only; unset the variable", n, sw))
+			continue
+		}
+		err := fmt.Errorf("environment variable %s names no setting of Twofold; unset it", n)
+		if near := nearest(n, known); near != "" {
+			err = fmt.Errorf("environment variable %s names no setting of Twofold: did you mean %s?", n, near)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// nearest returns the name of known closest to n, when close enough to be
+// the one meant: a few letters apart, or one the start of the other
+// (TWOFOLD_LISTEN_ADDR for TWOFOLD_LISTEN); else "".
+func nearest(n string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		d := editDistance(n, k)
+		if strings.HasPrefix(n, k+"_") || strings.HasPrefix(k, n+"_") {
+			d = min(d, 1)
+		}
+		if d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance returns the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // Parse parses args into fs (which must carry flags registered by Register and
@@ -260,8 +345,19 @@ func Parse(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool
 		if set[f.Name] || f.Name == "config" || !settings[f.Name] && !fromEnv(f.Name) {
 			return
 		}
-		from := envName(f.Name)
-		v, ok := lookupEnv(from)
+		var from, v string
+		var ok bool
+		for _, n := range envNames(f.Name) {
+			w, has := lookupEnv(n)
+			if !has {
+				continue
+			}
+			if ok && w != v {
+				errs = append(errs, fmt.Errorf("%s: both %s and %s are set, to different values: keep one (%s)", f.Name, from, n, envNames(f.Name)[0]))
+				return
+			}
+			from, v, ok = n, w, true
+		}
 		if !ok && settings[f.Name] {
 			from = "config file " + file
 			v, ok = fileValues[f.Name]
@@ -272,11 +368,33 @@ func Parse(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool
 		if err := fs.Set(f.Name, v); err != nil {
 			if v == "" {
 				err = errors.New("empty: give a value, or leave the setting out for its default")
+			} else if want := wantValue(f.Value); want != "" {
+				err = fmt.Errorf("%q: %s", v, want)
 			}
 			errs = append(errs, fmt.Errorf("%s (from %s): %w", f.Name, from, err))
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// wantValue says what a setting of the kind of v takes, with examples, for
+// a value that does not parse; "" for a kind whose Set says it itself.
+func wantValue(v flag.Value) string {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return "want a duration such as 90s, 15m or 12h"
+	case bool:
+		return "want true or false"
+	case int, uint, int64, uint64:
+		return "want a whole number such as 30"
+	case float64:
+		return "want a number such as 0.5 or 2"
+	}
+	return ""
 }
 
 // settingNames returns the names of the server settings, the flags that
@@ -313,13 +431,25 @@ func readFile(path string) (map[string]string, error) {
 		if !ok {
 			return nil, fmt.Errorf("config file %s line %d: want name = value", path, n)
 		}
-		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`)
+		k, v = strings.TrimSpace(k), unquote(strings.TrimSpace(v))
 		if prev, dup := out[k]; dup && k == "trusted-proxy" {
 			v = prev + "," + v
 		}
 		out[k] = v
 	}
 	return out, sc.Err()
+}
+
+// unquote returns v without the pair of double quotes around it, when it
+// starts and ends with one (`"a b"` is a b; `""` is empty); any other quote
+// is part of the value: `pw"` stays pw", `"a"b"` is a"b. So a value that
+// itself starts and ends with a quote (a password, say) is written with
+// one more pair around it.
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
 
 // Validate reports every problem with c.
@@ -375,6 +505,9 @@ func (c Config) Validate() error {
 	}
 	if c.ResetDelay < 0 {
 		errs = append(errs, fmt.Errorf("reset-delay %s: want 0 or more", c.ResetDelay))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown-timeout %s: want more than 0, such as 15s (how long requests in flight are waited for)", c.ShutdownTimeout))
 	}
 	if c.SessionTTL < time.Minute {
 		errs = append(errs, fmt.Errorf("session-ttl %s: want at least 1m", c.SessionTTL))

@@ -429,3 +429,147 @@ func TestSMTPAuthNeedsTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustedProxyEnv: --trusted-proxy comes from TWOFOLD_TRUSTED_PROXY, as
+// the TWOFOLD_<NAME> rule says, and still from TWOFOLD_TRUSTED_PROXIES,
+// the name of earlier releases; both set to different lists is refused.
+func TestTrustedProxyEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		env    map[string]string
+		want   string
+		refuse bool
+	}{
+		{"by the rule", map[string]string{"TWOFOLD_TRUSTED_PROXY": "10.0.0.0/8"}, "10.0.0.0/8", false},
+		{"older name", map[string]string{"TWOFOLD_TRUSTED_PROXIES": "10.0.0.0/8,::1/128"}, "10.0.0.0/8 ::1/128", false},
+		{"both alike", map[string]string{"TWOFOLD_TRUSTED_PROXY": "10.0.0.0/8", "TWOFOLD_TRUSTED_PROXIES": "10.0.0.0/8"}, "10.0.0.0/8", false},
+		{"both different", map[string]string{"TWOFOLD_TRUSTED_PROXY": "10.0.0.0/8", "TWOFOLD_TRUSTED_PROXIES": "192.168.0.0/16"}, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parse(t, nil, tc.env)
+			if tc.refuse {
+				if err == nil {
+					t.Fatalf("got %v, no error; want both variables refused", c.TrustedProxies)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(c.TrustedProxies, " "); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	c, err := parse(t, nil, map[string]string{"TWOFOLD_TRUSTED_PROXY": "garbage"})
+	if err == nil {
+		err = c.Validate()
+	}
+	if err == nil {
+		t.Error("TWOFOLD_TRUSTED_PROXY=garbage: accepted")
+	}
+}
+
+// TestCheckEnv: a TWOFOLD_ variable that is no setting is refused, with the
+// name meant when one is close; so is the variable of a subcommand's
+// switch. Settings, TWOFOLD_CONFIG, TWOFOLD_PSKC_KEY and the variables of
+// Twofold's tests pass.
+func TestCheckEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		env      []string
+		wantErr  bool
+		wantNear string // the name suggested
+	}{
+		{"settings", []string{"TWOFOLD_LISTEN", "TWOFOLD_DB", "TWOFOLD_TRUSTED_PROXY", "TWOFOLD_TRUSTED_PROXIES", "TWOFOLD_SMTP_PASSWORD", "TWOFOLD_CONFIG", "TWOFOLD_PSKC_KEY", "TWOFOLD_SHUTDOWN_TIMEOUT"}, false, ""},
+		{"other programs' and tests'", []string{"PATH", "HOME", "TWOFOLDX", "TWOFOLD_TEST_POSTGRES", "TWOFOLD_ARTIFACTS"}, false, ""},
+		{"misspelt", []string{"TWOFOLD_LISEN"}, true, "TWOFOLD_LISTEN"},
+		{"plural", []string{"TWOFOLD_WEBAUTHN_ORIGIN"}, true, "TWOFOLD_WEBAUTHN_ORIGINS"},
+		{"longer", []string{"TWOFOLD_DB_URL"}, true, "TWOFOLD_DB"},
+		{"nothing near", []string{"TWOFOLD_FROBNICATE_EVERYTHING"}, true, ""},
+		{"a switch", []string{"TWOFOLD_OPERATOR"}, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			c.Register(fs)
+			fs.Bool("operator", false, "")
+			fs.String("pskc-key", "", "")
+			err := CheckEnv(fs, tc.env)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("got %v, want an error %v", err, tc.wantErr)
+			}
+			if err == nil {
+				return
+			}
+			if !strings.Contains(err.Error(), tc.env[0]) {
+				t.Errorf("got %q, want it to name %s", err, tc.env[0])
+			}
+			if tc.wantNear != "" && !strings.Contains(err.Error(), "did you mean "+tc.wantNear+"?") {
+				t.Errorf("got %q, want it to suggest %s", err, tc.wantNear)
+			}
+			if tc.wantNear == "" && strings.Contains(err.Error(), "did you mean") {
+				t.Errorf("got %q, want no suggestion", err)
+			}
+		})
+	}
+}
+
+// TestFileQuotes: a config file value loses one pair of double quotes
+// around it, and no other quote.
+func TestFileQuotes(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{`smtp-password = plain`, `plain`},
+		{`smtp-password = "a b"`, `a b`},
+		{`smtp-password = pw"`, `pw"`},
+		{`smtp-password = "pw`, `"pw`},
+		{`smtp-password = "quoted"pw"`, `quoted"pw`},
+		{`smtp-password = ""pw""`, `"pw"`},
+		{`smtp-password = a"b`, `a"b`},
+	} {
+		file := filepath.Join(t.TempDir(), "c")
+		os.WriteFile(file, []byte(tc.line+"\n"), 0o600)
+		c, err := parse(t, []string{"--config", file}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(c.SMTPPassword) != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.line, string(c.SMTPPassword), tc.want)
+		}
+	}
+}
+
+// TestShutdownTimeout: a shutdown timeout of 0 or less is refused, as every
+// other invalid value, rather than replaced by the default.
+func TestShutdownTimeout(t *testing.T) {
+	for _, v := range []string{"0s", "-5s"} {
+		c, err := parse(t, []string{"--shutdown-timeout", v}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "shutdown-timeout") {
+			t.Errorf("--shutdown-timeout %s: got %v, want it refused", v, err)
+		}
+	}
+}
+
+// TestBadValueSaysWhatIsWanted: a duration, switch or number from the
+// environment or the file that does not parse is named with its variable
+// and an example of a good value.
+func TestBadValueSaysWhatIsWanted(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want []string
+	}{
+		{map[string]string{"TWOFOLD_SESSION_TTL": "12"}, []string{"TWOFOLD_SESSION_TTL", `"12"`, "12h"}},
+		{map[string]string{"TWOFOLD_SMTP_STARTTLS": "yes please"}, []string{"TWOFOLD_SMTP_STARTTLS", "true or false"}},
+		{map[string]string{"TWOFOLD_LOGIN_BURST": "many"}, []string{"TWOFOLD_LOGIN_BURST", "whole number"}},
+	} {
+		_, err := parse(t, nil, tc.env)
+		for _, want := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%v: got %v, want it to say %s", tc.env, err, want)
+			}
+		}
+	}
+}

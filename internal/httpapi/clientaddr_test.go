@@ -48,6 +48,41 @@ func TestClientAddr(t *testing.T) {
 
 }
 
+// TestForwardedProto: X-Forwarded-Proto reaches the handlers only from a
+// trusted proxy; from any other peer, or with no proxy trusted, it is
+// removed, so that a client cannot make a push enrolment URI https (or
+// anything else read from it).
+func TestForwardedProto(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		trusted []netip.Prefix
+		peer    string
+		want    string
+	}{
+		{"no proxy trusted", nil, "127.0.0.1:5000", ""},
+		{"not the proxy", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "198.51.100.1:5000", ""},
+		{"the proxy", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "10.0.0.2:5000", "https"},
+		{"the proxy without X-Forwarded-For", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "10.0.0.2:5000", "https"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := "unset"
+			h := ClientAddr(tt.trusted, slog.New(slog.DiscardHandler), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = r.Header.Get("X-Forwarded-Proto")
+			}))
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.peer
+			r.Header.Set("X-Forwarded-Proto", "https")
+			if tt.name != "the proxy without X-Forwarded-For" {
+				r.Header.Set("X-Forwarded-For", "203.0.113.5")
+			}
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			if got != tt.want {
+				t.Errorf("X-Forwarded-Proto: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestClientAddrWarning: a trusted proxy's request without X-Forwarded-For
 // (a balancer's health check) keeps the proxy's address and logs nothing,
 // so it cannot use up the warning; a hop that is no address is logged, at

@@ -32,7 +32,9 @@ import (
 // address also keeps it, and is logged (at most once a minute, so that a
 // misconfigured proxy is seen however long the server has run, without a
 // line per request), since every such client then shares the proxy's
-// counters.
+// counters. X-Forwarded-Proto is likewise believed only from a trusted
+// proxy: from any other peer it is removed, so that what a client writes
+// in it never reaches a handler (the scheme of a push enrolment URI).
 func ClientAddr(trusted []netip.Prefix, log *slog.Logger, next http.Handler) http.Handler {
 	return clientAddr(trusted, log, time.Now, next)
 }
@@ -42,7 +44,10 @@ const badHopEvery = time.Minute
 
 func clientAddr(trusted []netip.Prefix, log *slog.Logger, now func() time.Time, next http.Handler) http.Handler {
 	if len(trusted) == 0 {
-		return next
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Del("X-Forwarded-Proto")
+			next.ServeHTTP(w, r)
+		})
 	}
 	isTrusted := func(a netip.Addr) bool {
 		a = a.Unmap()
@@ -64,7 +69,11 @@ func clientAddr(trusted []netip.Prefix, log *slog.Logger, now func() time.Time, 
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		peer, perr := netip.ParseAddr(host)
 		xff := strings.Join(r.Header.Values("X-Forwarded-For"), ",")
-		if err == nil && perr == nil && strings.TrimSpace(xff) != "" && isTrusted(peer) {
+		fromProxy := err == nil && perr == nil && isTrusted(peer)
+		if !fromProxy {
+			r.Header.Del("X-Forwarded-Proto")
+		}
+		if fromProxy && strings.TrimSpace(xff) != "" {
 			hops := strings.Split(xff, ",")
 			for i := len(hops) - 1; i >= 0; i-- {
 				a, ok := hopAddr(hops[i])

@@ -21,7 +21,9 @@ import (
 // POST /v1/push/challenges/{id}, every request signed with its key.
 
 // serverURL is the base URL a device reaches this server at: the configured
-// one, else the one the request came to.
+// one, else the one the request came to, https when it came over TLS or a
+// trusted proxy says so in X-Forwarded-Proto (ClientAddr removes the
+// header from anyone else).
 func (s *Server) serverURL(r *http.Request) string {
 	if u := s.svc.BaseURL(); u != "" {
 		return u

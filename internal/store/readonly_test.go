@@ -78,6 +78,14 @@ func openAsNobody(t *testing.T, dir, path string) string {
 	if err := os.Chown(path, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
+	return openInAsNobody(t, dir)
+}
+
+// openInAsNobody opens the database twofold.db in dir in a copy of this
+// test binary run as the user nobody (65534), and returns what the open
+// said.
+func openInAsNobody(t *testing.T, dir string) string {
+	t.Helper()
 	// nobody must reach dir, and run a copy of the binary.
 	for d := filepath.Dir(dir); d != "/" && strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
 		if err := os.Chmod(d, 0o755); err != nil {
@@ -149,5 +157,42 @@ func TestMissingDirectory(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Errorf("%s was made", dir)
+	}
+}
+
+// TestFileOfAnotherUser: a SQLite file this process may not read and
+// write (root made it, mode 0600, and the server runs as another user),
+// in a directory it may write to, fails with an error naming the file, its
+// owner and mode, and the process's user, not only SQLite's "unable to
+// open database file".
+func TestFileOfAnotherUser(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "twofold.db")
+	st, err := store.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	var got, owner string
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(path, 0o200); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(path, 0o600) })
+		_, err := store.Open(context.Background(), "sqlite:"+path)
+		got, owner = fmt.Sprint(err), fmt.Sprintf("uid %d", os.Geteuid())
+	} else {
+		got, owner = openInAsNobody(t, dir), "root (uid 0) with mode 0600"
+	}
+	for _, want := range []string{path, owner, "chown"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("open of another user's file: got %q, want it to say %q", got, want)
+		}
+	}
+	if strings.Contains(got, "must be writable") {
+		t.Errorf("open of another user's file: got %q, which blames the directory", got)
 	}
 }

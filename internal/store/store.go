@@ -56,13 +56,29 @@ type Store struct {
 // applies pending migrations. It refuses, with a *SchemaError and having
 // applied none, a database holding a migration this binary does not embed:
 // one a newer release migrated (README "Upgrading").
+//
+// It refuses too, with a *ForeignError and having changed nothing, a
+// database that holds tables but no record of Twofold's migrations:
+// another application's, which Twofold's tables must not be mixed into. A
+// new, empty database (or SQLite file) is migrated.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	if !isPostgres(dsn) {
+		// Before the file is switched to WAL mode, which would change
+		// another application's file; migrate looks again, under its lock.
+		path, _ := sqlitePath(dsn)
+		if err := foreignSQLite(ctx, path); err != nil {
+			return nil, fmt.Errorf("%s: %w", dsn, err)
+		}
+	}
 	s, err := connect(dsn, AppName)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.db.Close()
+		if errors.As(err, new(*ForeignError)) {
+			err = fmt.Errorf("%s: %w", Redacted(dsn), err)
+		}
 		return nil, err
 	}
 	if s.path != "" {
@@ -308,21 +324,47 @@ func ensureWAL(path string) error {
 // does not exist, or is not writable by this process, which SQLite's own
 // error ("unable to open database file") does not say: WAL mode keeps two
 // files beside the database, made and removed as it is opened and closed.
-// It returns "" when the directory is writable, as found by making (and
-// removing) a file in it.
+// When the directory is writable, as found by making (and removing) a file
+// in it, it returns fileHint's.
 func dirHint(path string) string {
 	dir := filepath.Dir(path)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return fmt.Sprintf(" (the directory %s does not exist: create it, or correct --db)", dir)
 	}
 	f, err := os.CreateTemp(dir, ".twofold-writable-*")
-	if err == nil {
-		f.Close()
-		os.Remove(f.Name())
-		return ""
+	if err != nil {
+		base := filepath.Base(path)
+		return fmt.Sprintf(" (the directory %s must be writable by the server's user, not only the file: SQLite keeps its WAL files %s-wal and %s-shm beside the database)", dir, base, base)
 	}
-	base := filepath.Base(path)
-	return fmt.Sprintf(" (the directory %s must be writable by the server's user, not only the file: SQLite keeps its WAL files %s-wal and %s-shm beside the database)", dir, base, base)
+	f.Close()
+	os.Remove(f.Name())
+	return fileHint(path)
+}
+
+// fileHint returns what to do when the SQLite file at path, or its -wal
+// or -shm file, is there but cannot be read and written by this process
+// (one made by another user, as root running `twofold user add --create`
+// makes a file of mode 0600 the service's user cannot open): it names the
+// file, its owner and mode, and this process's user. It returns "" when
+// each can be opened for reading and writing.
+func fileHint(path string) string {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err == nil {
+			f.Close()
+			continue
+		}
+		if !errors.Is(err, os.ErrPermission) {
+			continue
+		}
+		fi, serr := os.Stat(p)
+		if serr != nil {
+			continue
+		}
+		return fmt.Sprintf(" (this process, running as %s, may not read and write %s, which is owned by %s with mode %04o: give the file to the server's user, with chown, or run the command as the file's owner)",
+			processUser(), p, fileOwner(fi), fi.Mode().Perm())
+	}
+	return ""
 }
 
 // isBusy reports whether err is SQLite's "database is locked".
@@ -433,6 +475,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := s.lockMigrations(ctx, tx); err != nil {
 			return err
 		}
+		if err := checkForeign(ctx, tx, s.dialect); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
@@ -454,6 +499,87 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := s.apply(ctx, m.version, string(body)); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
+	}
+	return nil
+}
+
+// ForeignError is the error of opening (Open) a database that holds
+// another application's tables and no record of Twofold's migrations.
+type ForeignError struct {
+	// Tables names a few of the tables found.
+	Tables []string
+}
+
+// Error says what was found and what to do.
+func (e *ForeignError) Error() string {
+	return fmt.Sprintf("the database holds tables Twofold did not make (%s) and no record of Twofold's migrations: it looks like another application's, and Twofold will not add its tables to it; nothing was changed: give Twofold a database of its own (--db), new and empty",
+		strings.Join(e.Tables, ", "))
+}
+
+// checkForeign returns a *ForeignError when the database q reaches holds
+// tables (in the schema new tables go to) but no migration in
+// schema_migrations.
+func checkForeign(ctx context.Context, q querier, dialect Dialect) error {
+	list := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' AND name <> 'schema_migrations' ORDER BY name LIMIT 4`
+	hasMigrations := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
+	if dialect == Postgres {
+		list = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'schema_migrations' ORDER BY tablename LIMIT 4`
+		hasMigrations = `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`
+	}
+	rows, err := q.QueryContext(ctx, list)
+	if err != nil {
+		return fmt.Errorf("list the database's tables: %w", err)
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return fmt.Errorf("list the database's tables: %w", err)
+		}
+		tables = append(tables, fmt.Sprintf("%q", t))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list the database's tables: %w", err)
+	}
+	rows.Close()
+	if len(tables) == 0 {
+		return nil
+	}
+	if len(tables) == 4 {
+		tables[3] = "…"
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, hasMigrations).Scan(&n); err != nil {
+		return fmt.Errorf("look for Twofold's migrations: %w", err)
+	}
+	if n > 0 {
+		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+			return fmt.Errorf("look for Twofold's migrations: %w", err)
+		}
+	}
+	if n > 0 {
+		return nil
+	}
+	return &ForeignError{Tables: tables}
+}
+
+// foreignSQLite returns a *ForeignError when the SQLite file at path holds
+// another application's tables, reading it without changing it. A file
+// that is not there, is empty, or cannot be read this way is left to
+// Open, which makes it or says what is wrong.
+func foreignSQLite(ctx context.Context, path string) error {
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		return nil
+	}
+	db, err := sql.Open("sqlite", sqliteURI(path, url.Values{"mode": {"ro"}, "_pragma": {"busy_timeout(10000)"}}.Encode()))
+	if err != nil {
+		return nil
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if err := checkForeign(ctx, db, SQLite); errors.As(err, new(*ForeignError)) {
+		return err
 	}
 	return nil
 }
