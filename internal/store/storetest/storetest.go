@@ -109,6 +109,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Audit/Pages", testEventPages},
 		{"Audit/ForwardNeverSkips", testEventsForwardNeverSkip},
 		{"Audit/LiveSessions", testLiveSessions},
+		{"Audit/LiveSessionsClockBack", testLiveSessionsClockBack},
 		{"Audit/Filter", testEventFilter},
 
 		{"Setup/FirstAccount", testFirstAccount},
