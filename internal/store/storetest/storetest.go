@@ -119,6 +119,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SecondStep/Complete", testCompleteSecondStep},
 		{"SecondStep/Decide", testDecideSecondStep},
 		{"Throttle/DeleteStale", testDeleteStaleThrottles},
+		{"Throttle/TakeTokenClockBack", testTakeTokenClockBack},
 		{"Reset/TwoFactor", testTwoFactorReset},
 		{"Reset/NotOfSuspended", testNoResetOfSuspended},
 		{"Reset/Withdrawn", testResetWithdrawn},
