@@ -89,3 +89,63 @@ func TestFormTokenOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepKeepsUsesForClocksBehind: two instances on one database whose
+// clocks differ by two minutes each way. A use one of them remembers (a
+// form's token, a push device's nonce) is not swept by the instance ahead
+// while the one behind still takes what was used as in date: there it stays
+// used. On SQLite and PostgreSQL.
+func TestSweepKeepsUsesForClocksBehind(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			db := openStore(t, dsn(t))
+			real := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+			skew := 2 * time.Minute
+			behind := newService(t, db, db, func() time.Time { return real.Add(-skew) }, nil)
+			ahead := newService(t, db, db, func() time.Time { return real.Add(skew) }, nil)
+			a := signedIn(t, behind, "ada")
+
+			tok, err := behind.NewFormToken(a, "api-key")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u, err := behind.TakeForm(ctx, a, "api-key", tok); err != nil || u.Again {
+				t.Fatalf("first sending: %+v, %v", u, err)
+			} else {
+				u.Done(ctx, "key-1")
+			}
+			// Any factor holds nonces in the store; as AuthenticateDevice
+			// keeps one, by the clock behind.
+			enr, err := behind.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: "phone"}, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fid := enr.Factor.ID
+			if ok, err := db.TakePushNonce(ctx, fid, "nonce-1", behind.Now().Add(2*core.PushClockSkew)); err != nil || !ok {
+				t.Fatalf("TakePushNonce: %v, %v", ok, err)
+			}
+
+			// A second before the instance behind would take the nonce's
+			// request again (one signed a minute ahead of its clock, a
+			// minute old by it).
+			real = real.Add(2*core.PushClockSkew - time.Second)
+			if err := ahead.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if used, err := db.PushNonceUsed(ctx, fid, "nonce-1"); err != nil || !used {
+				t.Errorf("push nonce after the sweep: used %v, %v; want still used", used, err)
+			}
+			// A second before it would take the form's token again.
+			real = real.Add(core.FormTTL - 2*core.PushClockSkew)
+			if err := ahead.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			u, err := behind.TakeForm(ctx, a, "api-key", tok)
+			if err != nil || !u.Again || u.Made != "key-1" {
+				t.Fatalf("the form sent again after the sweep: %+v, %v; want Again with key-1", u, err)
+			}
+		})
+	}
+}

@@ -1057,9 +1057,13 @@ func (s *Service) elevatePush(ctx context.Context, a Auth, p SecondFactor, m Met
 	return until, nil
 }
 
-// sweepPush removes expired nonces, and challenges past the denial window.
+// sweepPush removes nonces expired SweepMargin ago, and challenges past the
+// denial window. A nonce is kept until 2·PushClockSkew after the instance
+// that took it saw it, the last moment at which that instance would accept
+// the request again; an instance whose clock is behind accepts it until
+// later by its clock, so the sweep leaves the nonce SweepMargin longer.
 func (s *Service) sweepPush(ctx context.Context, now time.Time) error {
-	return s.store.DeleteExpiredPush(ctx, now, now.Add(-PushDenialWindow-PushTTL))
+	return s.store.DeleteExpiredPush(ctx, now.Add(-SweepMargin), now.Add(-PushDenialWindow-PushTTL))
 }
 
 // BaseURL returns the server's configured public URL, "" when none is set.

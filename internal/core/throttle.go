@@ -539,6 +539,16 @@ func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, 
 // untouched before Sweep removes it.
 const StaleAfter = 24 * time.Hour
 
+// SweepMargin is how long after it runs out by the sweeping instance's clock
+// a row is kept. Some rows remember a use, so that what was used is refused
+// when it comes again: a push device's nonce, a form's token. Another
+// instance judges whether what comes is still in date by its own clock; were
+// the rows swept the moment they run out by a clock ahead of it, that
+// instance would take what comes again for a first use. Instances whose
+// clocks differ by less than this (README "Running more than one instance")
+// never do. The other rows swept only stay a little longer.
+const SweepMargin = 5 * time.Minute
+
 // Sweep removes what has run out: expired sessions and logins, webhooks'
 // previous secrets past their grace, rate buckets and password counters
 // untouched for StaleAfter, and second-factor counters at zero. Second-factor counters that still count failures stay until a
@@ -548,7 +558,7 @@ const StaleAfter = 24 * time.Hour
 // harmless.
 func (s *Service) Sweep(ctx context.Context) error {
 	now := s.Now()
-	if err := s.store.DeleteExpired(ctx, now); err != nil {
+	if err := s.store.DeleteExpired(ctx, now.Add(-SweepMargin)); err != nil {
 		return err
 	}
 	if err := s.carryOutDueResets(ctx); err != nil {

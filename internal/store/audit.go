@@ -118,13 +118,18 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // creation of the oldest session of any account that still works
 // (oldestLiveSession), not at now less the session lifetime configured now:
 // a session made under a longer --session-ttl keeps the expiry it was given,
-// and is found as long as it works.
+// and is found as long as it works. They start a whole lifetime of that
+// session earlier still: event times follow the clocks of the instances
+// that recorded them, and a clock stepped back or instances that disagree
+// make a later event look older than the session; the search for the first
+// event (firstEventSince) is right for any such disorder up to the margin.
+// The margin at most doubles the span of events read.
 func (s *Store) LiveSessions(ctx context.Context, accountID string, epoch int64, now time.Time, limit int) ([]twofold.LiveSession, error) {
-	since, found, err := s.oldestLiveSession(ctx, now)
+	since, lifetime, found, err := s.oldestLiveSession(ctx, now)
 	if err != nil || !found {
 		return nil, err
 	}
-	from, err := s.firstEventSince(ctx, since)
+	from, err := s.firstEventSince(ctx, since.Add(-max(lifetime, time.Minute)))
 	if err != nil {
 		return nil, err
 	}
@@ -144,34 +149,37 @@ func (s *Store) LiveSessions(ctx context.Context, accountID string, epoch int64,
 }
 
 // oldestLiveSession returns when the oldest session of any account that is
-// unexpired at now was made (found is false when there is none): the first
+// unexpired at now was made and the lifetime it was given (found is false
+// when there is none): the first
 // in the order of the sessions' key, which sorts by the time of creation
 // (an ordered ID; see migration 0007), whose expiry is after now. The
 // primary key is read from its start and stops at the first such session,
 // past only those expired and not yet swept; the unary plus keeps both
 // planners off the index of expiries, which would visit every live session
 // to sort them.
-func (s *Store) oldestLiveSession(ctx context.Context, now time.Time) (time.Time, bool, error) {
-	var created int64
-	err := s.conn(ctx).QueryRowContext(ctx, oldestLiveSessionSQL, micros(now)).Scan(&created)
+func (s *Store) oldestLiveSession(ctx context.Context, now time.Time) (time.Time, time.Duration, bool, error) {
+	var created, expires int64
+	err := s.conn(ctx).QueryRowContext(ctx, oldestLiveSessionSQL, micros(now)).Scan(&created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, false, nil
+		return time.Time{}, 0, false, nil
 	}
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("select oldest live session: %w", err)
+		return time.Time{}, 0, false, fmt.Errorf("select oldest live session: %w", err)
 	}
-	return fromMicros(created), true, nil
+	return fromMicros(created), fromMicros(expires).Sub(fromMicros(created)), true, nil
 }
 
-const oldestLiveSessionSQL = `SELECT created_at FROM sessions WHERE +expires_at > $1 ORDER BY id LIMIT 1`
+const oldestLiveSessionSQL = `SELECT created_at, expires_at FROM sessions WHERE +expires_at > $1 ORDER BY id LIMIT 1`
 
-// firstEventSince returns the least event id from which on every event was
-// recorded at or after since: a binary search over the ids, which grow
-// with time, each step one lookup by the primary key. (Events of
-// transactions that overlap may be recorded a moment out of order; a
-// minute's margin covers that.)
+// firstEventSince returns an event id from which on the events are the
+// ones recorded at or after since: a binary search over the ids, each step
+// one lookup by the primary key, which assumes times grow with the ids. They
+// do only roughly: transactions that overlap, a clock stepped back and
+// instances whose clocks disagree record a later event with an earlier
+// time. The search stops next to an event recorded before since, so an event
+// before the id found may have been recorded after since by as much as the
+// largest step back; callers pass since less a margin for that.
 func (s *Store) firstEventSince(ctx context.Context, since time.Time) (int64, error) {
-	since = since.Add(-time.Minute)
 	var hi int64
 	if err := s.conn(ctx).QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM audit_events`).Scan(&hi); err != nil {
 		return 0, fmt.Errorf("select last event: %w", err)

@@ -133,13 +133,19 @@ func (s *Store) Counters(ctx context.Context, prefix string) ([]twofold.Counter,
 
 // TakeToken takes one token from the bucket key, which holds up to burst
 // tokens and refills at rate per second. It reports false when the bucket is
-// empty. One conditional statement, shared by every instance.
+// empty. One conditional statement, shared by every instance. A now before
+// the bucket's last update (a clock stepped back, or an instance whose clock
+// is behind the one that updated it) refills nothing rather than taking
+// tokens away, and leaves that update's time: otherwise the bucket would
+// refuse everyone until the clocks caught up, and a later take by the clock
+// that is ahead would count the same seconds twice.
 func (s *Store) TakeToken(ctx context.Context, key string, burst, rate float64, now time.Time) (bool, error) {
-	// refilled = min(burst, tokens + elapsed seconds × rate)
-	const refilled = `CASE WHEN rate_buckets.tokens + ($3 - rate_buckets.updated_at) / 1000000.0 * CAST($4 AS DOUBLE PRECISION) > $2
-		THEN $2 ELSE rate_buckets.tokens + ($3 - rate_buckets.updated_at) / 1000000.0 * CAST($4 AS DOUBLE PRECISION) END`
+	// refilled = min(burst, tokens + max(elapsed seconds, 0) × rate)
+	const elapsed = `(CASE WHEN $3 > rate_buckets.updated_at THEN $3 - rate_buckets.updated_at ELSE 0 END)`
+	const refilled = `CASE WHEN rate_buckets.tokens + ` + elapsed + ` / 1000000.0 * CAST($4 AS DOUBLE PRECISION) > $2
+		THEN $2 ELSE rate_buckets.tokens + ` + elapsed + ` / 1000000.0 * CAST($4 AS DOUBLE PRECISION) END`
 	return s.execOne(ctx, "take token", `INSERT INTO rate_buckets (key, tokens, updated_at) VALUES ($1, CAST($2 AS DOUBLE PRECISION) - 1, $3)
-		ON CONFLICT (key) DO UPDATE SET tokens = `+refilled+` - 1, updated_at = $3
+		ON CONFLICT (key) DO UPDATE SET tokens = `+refilled+` - 1, updated_at = CASE WHEN $3 > rate_buckets.updated_at THEN $3 ELSE rate_buckets.updated_at END
 		WHERE `+refilled+` >= 1`, key, burst, micros(now), rate)
 }
 

@@ -256,6 +256,38 @@ func testLiveSessions(t *testing.T, s *store.Store) {
 	}
 }
 
+// testLiveSessionsClockBack: a session is listed while it works however
+// the times of the events recorded after it go back, as they do when a
+// clock is stepped back or the instances' clocks disagree: here by two
+// minutes and by most of a session's lifetime.
+func testLiveSessionsClockBack(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a, b := newAccount(t, s, "carol"), newAccount(t, s, "dave")
+	lifetime := 12 * time.Hour
+	for round, back := range []time.Duration{2 * time.Minute, lifetime - time.Minute} {
+		made := t0.Add(time.Duration(round) * 24 * time.Hour)
+		id := fmt.Sprintf("s-%d", made.Unix())
+		if err := s.CreateSession(ctx, twofold.Session{ID: id, AccountID: a.ID, TokenHash: []byte("h-" + id), CreatedAt: made,
+			ExpiresAt: made.Add(lifetime), ElevatedUntil: made}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddEvent(ctx, twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: made, SessionID: id}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 7 { // failed logins recorded by a clock stepped back
+			if err := s.AddEvent(ctx, twofold.AuditEvent{AccountID: []string{a.ID, b.ID}[i%2], Type: "login.failed", At: made.Add(-back)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, now := range []time.Time{made.Add(-back), made.Add(time.Hour)} { // the clock still back, then right again
+			got, err := s.LiveSessions(ctx, a.ID, 0, now, 10)
+			if err != nil || len(got) == 0 || got[0].Session.ID != id {
+				t.Fatalf("clock back %v, now %v: got %+v, %v; want %s first", back, now.Sub(made), got, err, id)
+			}
+		}
+	}
+}
+
 // testEventFilter: a type filter keeps only events of those types, paging
 // newest first by Before or oldest first from After, of one account or all;
 // reading forward from the last id seen returns each event once while more

@@ -237,6 +237,46 @@ func testRaceCompleteSecondStep(t *testing.T, s *store.Store) {
 	}
 }
 
+// testTakeTokenClockBack: a take whose now is before the bucket's last
+// update (a clock stepped back, instances whose clocks disagree) refills
+// nothing and takes what is there, without moving the update back: the
+// bucket neither refuses everyone until the clocks agree nor counts the
+// same seconds twice.
+func testTakeTokenClockBack(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	take := func(now time.Time) bool {
+		t.Helper()
+		ok, err := s.TakeToken(ctx, "ip:skew", 3, 1, now)
+		if err != nil {
+			t.Fatalf("TakeToken: %v", err)
+		}
+		return ok
+	}
+	for range 3 {
+		if !take(t0) {
+			t.Fatal("a full bucket refused")
+		}
+	}
+	ahead, behind := t0.Add(10*time.Second), t0.Add(10*time.Second-2*time.Minute)
+	if !take(ahead) { // refilled to 3, 2 left
+		t.Fatal("a refilled bucket refused")
+	}
+	for i := range 2 {
+		if !take(behind) {
+			t.Fatalf("take %d by a clock two minutes behind refused", i)
+		}
+	}
+	if tokens, at, _, err := s.Bucket(ctx, "ip:skew"); err != nil || tokens != 0 || !at.Equal(ahead) {
+		t.Fatalf("Bucket: got %v tokens at %v, %v; want 0 at %v", tokens, at, err, ahead)
+	}
+	if take(ahead) {
+		t.Fatal("an empty bucket gave a token again by the clock ahead")
+	}
+	if !take(ahead.Add(time.Second)) {
+		t.Fatal("a second later, refused")
+	}
+}
+
 // testDeleteStaleThrottles: stale counters and buckets go, except
 // second-factor counters that still count failures, and locked or recently
 // touched ones.

@@ -109,6 +109,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Audit/Pages", testEventPages},
 		{"Audit/ForwardNeverSkips", testEventsForwardNeverSkip},
 		{"Audit/LiveSessions", testLiveSessions},
+		{"Audit/LiveSessionsClockBack", testLiveSessionsClockBack},
 		{"Audit/Filter", testEventFilter},
 
 		{"Setup/FirstAccount", testFirstAccount},
@@ -118,6 +119,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SecondStep/Complete", testCompleteSecondStep},
 		{"SecondStep/Decide", testDecideSecondStep},
 		{"Throttle/DeleteStale", testDeleteStaleThrottles},
+		{"Throttle/TakeTokenClockBack", testTakeTokenClockBack},
 		{"Reset/TwoFactor", testTwoFactorReset},
 		{"Reset/NotOfSuspended", testNoResetOfSuspended},
 		{"Reset/Withdrawn", testResetWithdrawn},
