@@ -28,6 +28,16 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, k loginKey, p SecondFacto
 		return "", time.Time{}, errLoginExpired()
 	}
 	code := normaliseCode(p.Code)
+	// The session a right code opens is named before the second step queues
+	// for the store: on SQLite decide runs on the writer, which runs every
+	// second step's in turn, and a token's randomness and keyed hash are
+	// better spent by this request's goroutine. A refused code leaves them
+	// unused. When the store calls decide again, it is because nothing of
+	// the first call was written, so the second uses the same ones.
+	sk, err := s.newSessionKey(s.Now())
+	if err != nil {
+		return "", time.Time{}, err
+	}
 	// What decide saw and chose. The store may call it more than once (when
 	// it has to redo a shared transaction): every call starts afresh.
 	var d struct {
@@ -63,12 +73,8 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, k loginKey, p SecondFacto
 				Detail: fmt.Sprintf("%s: %s (%s)", p.Method, cause, failuresText(d.failures))}
 			return twofold.Verdict{Fail: &twofold.Failure{Seen: st.Failures, LockUntil: lock, Event: d.event, Now: now}}
 		}
-		token, sess, err := s.newSession(d.accountID, st.Login.Epoch, now, now.Add(s.cfg.ElevationTTL))
-		if err != nil {
-			d.err = err
-			return twofold.Verdict{}
-		}
-		d.token, d.factorID, d.expires = token, f.ID, sess.ExpiresAt
+		sess := sk.session(d.accountID, st.Login.Epoch, now, now.Add(s.cfg.SessionTTL), now.Add(s.cfg.ElevationTTL))
+		d.token, d.factorID, d.expires = sk.token, f.ID, sess.ExpiresAt
 		d.counted = slices.Contains(st.Counted, f.ID)
 		d.event = twofold.AuditEvent{AccountID: d.accountID, Type: "login.succeeded", At: now, Source: m.Source, UserAgent: m.UserAgent,
 			Detail: "second factor: " + string(p.Method), SessionID: sess.ID}
