@@ -313,12 +313,24 @@ type Activation struct {
 }
 
 // SecondStep is what the second step of a login reads, in one query: the
-// login, its account's active TOTP factors, and the account's code throttle.
+// login, its account's active TOTP factors, the account's code throttle, and
+// which of the factors' own throttles hold anything.
 type SecondStep struct {
 	Login       Login
 	Factors     []Factor // active TOTP factors, oldest first, without label; with when each was confirmed and last used
 	Failures    int      // consecutive failed codes of the account
 	LockedUntil time.Time
+	// Counted holds the IDs of those factors whose own throttle (the
+	// failures of second steps that named the factor) holds failures or a
+	// lock; nil when none does, as nearly always.
+	Counted []string
+}
+
+// StepKeys names the throttles the second step of a login reads: the
+// account's is Prefix + account id + Suffix; a factor's own is Prefix +
+// account id + FactorInfix + factor id.
+type StepKeys struct {
+	Prefix, Suffix, FactorInfix string
 }
 
 // Verdict is what the second step decides on what it read: complete the

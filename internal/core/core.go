@@ -137,7 +137,7 @@ type Store interface {
 	// and the throttle keyPrefix + account id + keySuffix, lets decide choose
 	// a verdict, and writes it only if what was read still holds. decide may
 	// be called more than once and must not write. Never inside InTx.
-	DecideSecondStep(ctx context.Context, loginID, keyPrefix, keySuffix string, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error)
+	DecideSecondStep(ctx context.Context, loginID string, keys twofold.StepKeys, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error)
 	// LockSecondStep takes, inside InTx, the locks a second step or an
 	// elevation will take, in the one order every path takes them.
 	LockSecondStep(ctx context.Context, accountID, factorID, loginID string, withFactors bool) error

@@ -458,18 +458,38 @@ var errRollback = errors.New("rolled back: lost a race")
 
 // newSession makes a session with a fresh 256-bit token; only its hash is kept.
 func (s *Service) newSession(accountID string, epoch int64, now, elevatedUntil time.Time) (string, twofold.Session, error) {
-	id, err := s.newOrderedID(now)
+	k, err := s.newSessionKey(now)
 	if err != nil {
 		return "", twofold.Session{}, err
+	}
+	return k.token, k.session(accountID, epoch, now, now.Add(s.cfg.SessionTTL), elevatedUntil), nil
+}
+
+// sessionKey is what identifies a session yet to be stored: its ID, its
+// token and the token's hash.
+type sessionKey struct {
+	id, token string
+	hash      []byte
+}
+
+// newSessionKey makes the ID (ordered by now), the token and its hash of a
+// new session.
+func (s *Service) newSessionKey(now time.Time) (sessionKey, error) {
+	id, err := s.newOrderedID(now)
+	if err != nil {
+		return sessionKey{}, err
 	}
 	token, err := s.newSessionToken(id)
 	if err != nil {
-		return "", twofold.Session{}, err
+		return sessionKey{}, err
 	}
-	return token, twofold.Session{
-		ID: id, AccountID: accountID, TokenHash: s.sessionTokenHash(token),
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), ElevatedUntil: elevatedUntil, Epoch: epoch,
-	}, nil
+	return sessionKey{id: id, token: token, hash: s.sessionTokenHash(token)}, nil
+}
+
+// session is the session k names, of accountID, made at now.
+func (k sessionKey) session(accountID string, epoch int64, now, expires, elevatedUntil time.Time) twofold.Session {
+	return twofold.Session{ID: k.id, AccountID: accountID, TokenHash: k.hash,
+		CreatedAt: now, ExpiresAt: expires, ElevatedUntil: elevatedUntil, Epoch: epoch}
 }
 
 // newSessionToken returns a fresh token for session id: the session's ID,

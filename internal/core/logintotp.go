@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -27,19 +28,29 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, k loginKey, p SecondFacto
 		return "", time.Time{}, errLoginExpired()
 	}
 	code := normaliseCode(p.Code)
+	// The session a right code opens is named before the second step queues
+	// for the store: on SQLite decide runs on the writer, which runs every
+	// second step's in turn, and a token's randomness and keyed hash are
+	// better spent by this request's goroutine. A refused code leaves them
+	// unused. When the store calls decide again, it is because nothing of
+	// the first call was written, so the second uses the same ones.
+	sk, err := s.newSessionKey(s.Now())
+	if err != nil {
+		return "", time.Time{}, err
+	}
 	// What decide saw and chose. The store may call it more than once (when
 	// it has to redo a shared transaction): every call starts afresh.
 	var d struct {
 		accountID, token, factorID string
 		failures                   int
 		now, lockedUntil           time.Time
-		expired, locked            bool
+		expired, locked, counted   bool
 		err                        error
 		event                      twofold.AuditEvent
 		expires                    time.Time
 	}
-	out, err := s.store.DecideSecondStep(ctx, string(k), accountKeyPrefix, accountKeySuffix, func(st twofold.SecondStep, found bool) twofold.Verdict {
-		d.accountID, d.token, d.factorID, d.err = st.Login.AccountID, "", "", nil
+	out, err := s.store.DecideSecondStep(ctx, string(k), stepKeys, func(st twofold.SecondStep, found bool) twofold.Verdict {
+		d.accountID, d.token, d.factorID, d.err, d.counted = st.Login.AccountID, "", "", nil, false
 		d.now, d.failures, d.lockedUntil = s.Now(), st.Failures, st.LockedUntil
 		now := d.now
 		d.expired = !found || st.Login.Used || !now.Before(st.Login.ExpiresAt)
@@ -62,12 +73,9 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, k loginKey, p SecondFacto
 				Detail: fmt.Sprintf("%s: %s (%s)", p.Method, cause, failuresText(d.failures))}
 			return twofold.Verdict{Fail: &twofold.Failure{Seen: st.Failures, LockUntil: lock, Event: d.event, Now: now}}
 		}
-		token, sess, err := s.newSession(d.accountID, st.Login.Epoch, now, now.Add(s.cfg.ElevationTTL))
-		if err != nil {
-			d.err = err
-			return twofold.Verdict{}
-		}
-		d.token, d.factorID, d.expires = token, f.ID, sess.ExpiresAt
+		sess := sk.session(d.accountID, st.Login.Epoch, now, now.Add(s.cfg.SessionTTL), now.Add(s.cfg.ElevationTTL))
+		d.token, d.factorID, d.expires = sk.token, f.ID, sess.ExpiresAt
+		d.counted = slices.Contains(st.Counted, f.ID)
 		d.event = twofold.AuditEvent{AccountID: d.accountID, Type: "login.succeeded", At: now, Source: m.Source, UserAgent: m.UserAgent,
 			Detail: "second factor: " + string(p.Method), SessionID: sess.ID}
 		return twofold.Verdict{Complete: &twofold.Completion{
@@ -83,7 +91,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, k loginKey, p SecondFacto
 	switch out {
 	case twofold.Completed:
 		s.observe(d.event)
-		s.clearFactorCounter(ctx, d.accountID, d.factorID)
+		s.clearFactorCounter(ctx, d.accountID, d.factorID, d.counted)
 		s.signedIn(ctx, d.accountID, d.event.SessionID, m)
 		return d.token, d.expires, nil
 	case twofold.Counted:
@@ -193,17 +201,22 @@ func (s *Service) refuseLocked(ctx context.Context, accountID string, p SecondFa
 // clearFactorCounter clears the failures counted against one factor (by
 // second steps that named it) once a code of that factor passed by the hot
 // path, as a success naming it would: else they would pile up across
-// successes and lock the owner out of naming the factor. It reads before it
-// writes, so that the usual login, with nothing to clear, writes nothing
-// more.
-func (s *Service) clearFactorCounter(ctx context.Context, accountID, factorID string) {
+// successes and lock the owner out of naming the factor. Whether the counter
+// holds anything came with the second step's read (counted), so that the
+// usual login, with nothing to clear, neither reads nor writes more; only
+// a factor id too long for its key as the read names it (none Twofold
+// makes) is read apart.
+func (s *Service) clearFactorCounter(ctx context.Context, accountID, factorID string, counted bool) {
 	key := factorKey(accountID, factorID)
-	failures, locked, err := s.store.Throttle(ctx, key)
-	if err != nil {
-		s.log.Error("throttle not read", "err", err)
-		return
+	if key != factorKeysPrefix(accountID)+factorID {
+		failures, locked, err := s.store.Throttle(ctx, key)
+		if err != nil {
+			s.log.Error("throttle not read", "err", err)
+			return
+		}
+		counted = failures > 0 || !locked.IsZero()
 	}
-	if failures > 0 || !locked.IsZero() {
+	if counted {
 		s.resetSlots(ctx, key)
 	}
 }

@@ -103,6 +103,14 @@ func passwordDelay(f int) time.Duration {
 // The account's code counter is accountKeyPrefix + account id + accountKeySuffix.
 const accountKeyPrefix, accountKeySuffix = "2fa:", ":codes"
 
+// factorKeyInfix comes between the account id and the factor id in the key
+// of a factor's own counter (factorKey).
+const factorKeyInfix = ":factor:"
+
+// stepKeys names, for the store's read of a second step, the account's code
+// counter and the factors' own (accountKey, factorKey).
+var stepKeys = twofold.StepKeys{Prefix: accountKeyPrefix, Suffix: accountKeySuffix, FactorInfix: factorKeyInfix}
+
 func accountKey(accountID string) string { return accountKeyPrefix + accountID + accountKeySuffix }
 
 // recoveryKey names the counter of failed recovery codes, paper keys and
@@ -138,7 +146,7 @@ func confirmKey(accountID, factorID string) string {
 var hardCappedKeys = []string{"2fa:%" + accountKeySuffix, "2fa:%" + claimKeySuffix}
 
 // factorKeysPrefix is the prefix of the account's per-factor counters.
-func factorKeysPrefix(accountID string) string { return "2fa:" + accountID + ":factor:" }
+func factorKeysPrefix(accountID string) string { return accountKeyPrefix + accountID + factorKeyInfix }
 
 func factorKey(accountID, factorID string) string {
 	return factorKeysPrefix(accountID) + truncate(factorID, 64)

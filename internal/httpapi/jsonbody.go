@@ -399,10 +399,11 @@ func kindName(t reflect.Type) string {
 // syntaxError turns an error of json.Decoder.Token into an invalid error;
 // nil stays nil.
 func syntaxError(err error) error {
+	if err == nil {
+		return nil // before se, which errors.As moves to the heap
+	}
 	var se *json.SyntaxError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &se):
 		return twofold.Errorf(twofold.CodeInvalid, "request body is not valid JSON (at byte %d)", se.Offset)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

@@ -102,14 +102,14 @@ const maxBody = 64 << 10
 // decode reads a JSON object body into v; malformed input is an invalid problem.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	var me *http.MaxBytesError
-	switch {
-	case errors.As(err, &me):
-		return twofold.Errorf(twofold.CodeInvalid, "request body is larger than %d bytes", maxBody)
-	case err != nil:
-		return twofold.Errorf(twofold.CodeInvalid, "request body could not be read")
+	if err == nil {
+		return UnmarshalBody(body, v, KnownFields)
 	}
-	return UnmarshalBody(body, v, KnownFields)
+	var me *http.MaxBytesError // after the usual case: errors.As moves it to the heap
+	if errors.As(err, &me) {
+		return twofold.Errorf(twofold.CodeInvalid, "request body is larger than %d bytes", maxBody)
+	}
+	return twofold.Errorf(twofold.CodeInvalid, "request body could not be read")
 }
 
 // JSONText refuses, as invalid, a JSON body that is not UTF-8 (RFC 8259

@@ -38,13 +38,13 @@ type committer struct {
 }
 
 type stepJob struct {
-	ctx               context.Context
-	loginID           string
-	keyPrefix, suffix string
-	decide            func(twofold.SecondStep, bool) twofold.Verdict
-	outcome           twofold.Outcome
-	err               error
-	ready             chan struct{}
+	ctx     context.Context
+	loginID string
+	keys    twofold.StepKeys
+	decide  func(twofold.SecondStep, bool) twofold.Verdict
+	outcome twofold.Outcome
+	err     error
+	ready   chan struct{}
 }
 
 // maxBatch bounds the second steps one commit carries.
@@ -81,8 +81,8 @@ func newCommitter(db *sql.DB) *committer {
 }
 
 // decide queues a second step and waits for its outcome.
-func (cm *committer) decide(ctx context.Context, loginID, keyPrefix, keySuffix string, decide func(twofold.SecondStep, bool) twofold.Verdict) (twofold.Outcome, error) {
-	j := &stepJob{ctx: ctx, loginID: loginID, keyPrefix: keyPrefix, suffix: keySuffix, decide: decide, ready: make(chan struct{})}
+func (cm *committer) decide(ctx context.Context, loginID string, keys twofold.StepKeys, decide func(twofold.SecondStep, bool) twofold.Verdict) (twofold.Outcome, error) {
+	j := &stepJob{ctx: ctx, loginID: loginID, keys: keys, decide: decide, ready: make(chan struct{})}
 	select {
 	case cm.jobs <- j:
 	case <-cm.quit:
@@ -218,7 +218,7 @@ func (cm *committer) writeBatch(batch []*stepJob) (steps int, err error) {
 // conditions are checked all the same, in case decide based its verdict on
 // something else.
 func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (twofold.Outcome, error) {
-	rows, err := stmts[wRead].QueryContext(ctx, j.loginID, j.keyPrefix, j.suffix)
+	rows, err := stmts[wRead].QueryContext(ctx, j.loginID, j.keys.Prefix, j.keys.Suffix, j.keys.FactorInfix)
 	if err != nil {
 		return 0, fmt.Errorf("select second step: %w", err)
 	}
@@ -233,7 +233,7 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 	if err := checkVerdict(v, st, found); err != nil {
 		return 0, err
 	}
-	key := j.keyPrefix + st.Login.AccountID + j.suffix
+	key := j.keys.Prefix + st.Login.AccountID + j.keys.Suffix
 	exec := func(i int, args ...any) error {
 		if _, err := stmts[i].ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("decide second step: %w", err)

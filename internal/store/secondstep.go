@@ -20,31 +20,34 @@ import (
 // write then commits the outcome only if nothing it read has changed.
 
 // secondStepSQL reads of each factor only what checking a code needs (with
-// when it was confirmed and last used, which tell a refused code's cause); the
-// factors come in no order (scanSecondStep sorts them), so SQLite needs no
-// sorter.
+// when it was confirmed and last used, which tell a refused code's cause),
+// and whether the factor's own throttle holds anything (so that a passed
+// code needs no other read to know whether it must clear it); the factors
+// come in no order (scanSecondStep sorts them), so SQLite needs no sorter.
 var secondStepSQL = `SELECT l.account_id, l.created_at, l.expires_at, l.used_at, l.session_epoch,
 	COALESCE(t.failures, 0), COALESCE(t.locked_until, 0),
 	f.id, f.secret_key_id, f.secret, f.algorithm, f.digits, f.period_seconds, f.last_step, f.drift, f.created_at,
-	f.confirmed_at, f.last_used_at
+	f.confirmed_at, f.last_used_at, COALESCE(ft.failures, 0), COALESCE(ft.locked_until, 0)
 	FROM logins l
 	LEFT JOIN throttles t ON t.key = $2 || l.account_id || $3
 	LEFT JOIN factors f ON f.account_id = l.account_id AND f.type = 'totp' AND f.status = 'active'
+	LEFT JOIN throttles ft ON ft.key = $2 || l.account_id || $4 || f.id
 	WHERE l.id = $1`
 
-// SecondStep reads login loginID, its account's active TOTP factors, and the
-// throttle named keyPrefix + account id + keySuffix, in one query. It returns a
-// not-found error when there is no such login.
-func (s *Store) SecondStep(ctx context.Context, loginID, keyPrefix, keySuffix string) (twofold.SecondStep, error) {
+// SecondStep reads login loginID, its account's active TOTP factors, the
+// account's throttle and which of the factors' own throttles hold failures or
+// a lock (named by keys), in one query. It returns a not-found error when
+// there is no such login.
+func (s *Store) SecondStep(ctx context.Context, loginID string, keys twofold.StepKeys) (twofold.SecondStep, error) {
 	var rows *sql.Rows
 	var err error
 	if _, inTx := ctx.Value(txKey{}).(txValue); s.dialect == SQLite && !inTx {
 		var st *sql.Stmt
 		if st, err = s.reads.get(ctx, s.rdb, secondStepSQL); err == nil {
-			rows, err = st.QueryContext(ctx, loginID, keyPrefix, keySuffix)
+			rows, err = st.QueryContext(ctx, loginID, keys.Prefix, keys.Suffix, keys.FactorInfix)
 		}
 	} else {
-		rows, err = s.conn(ctx).QueryContext(ctx, secondStepSQL, loginID, keyPrefix, keySuffix)
+		rows, err = s.conn(ctx).QueryContext(ctx, secondStepSQL, loginID, keys.Prefix, keys.Suffix, keys.FactorInfix)
 	}
 	if err != nil {
 		return twofold.SecondStep{}, fmt.Errorf("select second step: %w", err)
@@ -69,8 +72,10 @@ func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, foun
 		var id, keyID, algorithm sql.NullString
 		var secret []byte
 		var digits, period, lastStep, drift, fcreated, fconfirmed, fused sql.NullInt64
+		var ffailures, funtil int64
 		if err := rows.Scan(&st.Login.AccountID, &created, &expires, &used, &st.Login.Epoch, &st.Failures, &until,
-			&id, &keyID, &secret, &algorithm, &digits, &period, &lastStep, &drift, &fcreated, &fconfirmed, &fused); err != nil {
+			&id, &keyID, &secret, &algorithm, &digits, &period, &lastStep, &drift, &fcreated, &fconfirmed, &fused,
+			&ffailures, &funtil); err != nil {
 			return twofold.SecondStep{}, false, fmt.Errorf("scan second step: %w", err)
 		}
 		st.Login.CreatedAt, st.Login.ExpiresAt, st.Login.Used = fromMicros(created), fromMicros(expires), used.Valid
@@ -83,6 +88,9 @@ func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, foun
 				LastStep: lastStep.Int64, Drift: drift.Int64, CreatedAt: fromMicros(fcreated.Int64),
 				ConfirmedAt: fromNullMicros(fconfirmed), LastUsedAt: fromNullMicros(fused),
 			})
+			if ffailures != 0 || funtil != 0 {
+				st.Counted = append(st.Counted, id.String)
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -102,8 +110,8 @@ func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, foun
 // and writes it. It writes nothing unless every condition still holds on the
 // newest rows: for a completion, the step is after the factor's last, the
 // login is unused and unexpired, and the throttle is as read; for a failure,
-// the throttle is as read. The throttle written is the one read, keyPrefix +
-// account id + keySuffix.
+// the throttle is as read. The throttle written is the account's one read,
+// keys.Prefix + account id + keys.Suffix.
 //
 // On SQLite the read, decide and the write run on the writer, in a
 // transaction shared with other second steps (see committer), so nothing can
@@ -111,18 +119,18 @@ func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, foun
 // and may be called again if the shared transaction has to be redone. On
 // PostgreSQL the read and the write are one statement each, and the write
 // reports what changed in between. It must not run inside InTx.
-func (s *Store) DecideSecondStep(ctx context.Context, loginID, keyPrefix, keySuffix string, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error) {
+func (s *Store) DecideSecondStep(ctx context.Context, loginID string, keys twofold.StepKeys, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error) {
 	if _, inTx := ctx.Value(txKey{}).(txValue); inTx {
 		return 0, errors.New("decide second step: not inside a transaction")
 	}
 	if s.dialect == SQLite {
-		return s.committer.decide(ctx, loginID, keyPrefix, keySuffix, decide)
+		return s.committer.decide(ctx, loginID, keys, decide)
 	}
 	// The write locks the factor, then the login, then the throttle; other
 	// paths (InTx) may hold them in another order, and PostgreSQL then ends
 	// one of the two. A write that lost wrote nothing: read and decide again.
 	for attempt := 1; ; attempt++ {
-		out, err := s.decidePostgres(ctx, loginID, keyPrefix, keySuffix, decide)
+		out, err := s.decidePostgres(ctx, loginID, keys, decide)
 		if err = txConflict(err); !errors.Is(err, twofold.ErrTxConflict) || attempt == maxTxAttempts {
 			return out, err
 		}
@@ -133,8 +141,8 @@ func (s *Store) DecideSecondStep(ctx context.Context, loginID, keyPrefix, keySuf
 const maxTxAttempts = 3
 
 // decidePostgres is one read, decide and write of DecideSecondStep on PostgreSQL.
-func (s *Store) decidePostgres(ctx context.Context, loginID, keyPrefix, keySuffix string, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error) {
-	st, err := s.SecondStep(ctx, loginID, keyPrefix, keySuffix)
+func (s *Store) decidePostgres(ctx context.Context, loginID string, keys twofold.StepKeys, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error) {
+	st, err := s.SecondStep(ctx, loginID, keys)
 	found := err == nil
 	if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
 		return 0, err
@@ -146,7 +154,7 @@ func (s *Store) decidePostgres(ctx context.Context, loginID, keyPrefix, keySuffi
 	if err := checkVerdict(v, st, found); err != nil {
 		return 0, err
 	}
-	key := keyPrefix + st.Login.AccountID + keySuffix
+	key := keys.Prefix + st.Login.AccountID + keys.Suffix
 	switch {
 	case v.Complete != nil:
 		return s.completePostgres(ctx, key, *v.Complete)

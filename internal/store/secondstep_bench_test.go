@@ -58,7 +58,7 @@ func BenchmarkSecondStep(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := next.Add(1) % int64(len(logins))
-					if _, err := s.SecondStep(b.Context(), logins[i], "2fa:", ":codes"); err != nil {
+					if _, err := s.SecondStep(b.Context(), logins[i], twofold.StepKeys{Prefix: "2fa:", Suffix: ":codes", FactorInfix: ":factor:"}); err != nil {
 						b.Error(err)
 						return
 					}
@@ -76,7 +76,7 @@ func BenchmarkSecondStep(b *testing.B) {
 				for pb.Next() {
 					i := next.Add(1) - 1
 					id := fmt.Sprintf("s%07d", i)
-					out, err := s.DecideSecondStep(b.Context(), logins[i], "2fa:", ":codes", func(st twofold.SecondStep, found bool) twofold.Verdict {
+					out, err := s.DecideSecondStep(b.Context(), logins[i], twofold.StepKeys{Prefix: "2fa:", Suffix: ":codes", FactorInfix: ":factor:"}, func(st twofold.SecondStep, found bool) twofold.Verdict {
 						if !found || len(st.Factors) != 1 {
 							return twofold.Verdict{}
 						}

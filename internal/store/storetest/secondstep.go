@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,13 +16,17 @@ import (
 
 const (
 	keyPrefix, keySuffix = "2fa:", ":codes"
+	factorInfix          = ":factor:"
 )
+
+// keys names the throttles of the second steps of these tests as core does.
+var keys = twofold.StepKeys{Prefix: keyPrefix, Suffix: keySuffix, FactorInfix: factorInfix}
 
 func throttleKey(accountID string) string { return keyPrefix + accountID + keySuffix }
 
 func secondStep(tb testing.TB, s *store.Store, loginID string) twofold.SecondStep {
 	tb.Helper()
-	st, err := s.SecondStep(tb.Context(), loginID, keyPrefix, keySuffix)
+	st, err := s.SecondStep(tb.Context(), loginID, keys)
 	if err != nil {
 		tb.Fatalf("SecondStep(%q): %v", loginID, err)
 	}
@@ -44,7 +49,7 @@ func completion(accountID, loginID, factorID string, step int64, seen int, sessI
 // completeWith writes c whatever the second step reads, as a verdict reached
 // on an earlier read would be.
 func completeWith(s *store.Store, ctx context.Context, c twofold.Completion) (twofold.Outcome, error) {
-	return s.DecideSecondStep(ctx, c.LoginID, keyPrefix, keySuffix, func(twofold.SecondStep, bool) twofold.Verdict {
+	return s.DecideSecondStep(ctx, c.LoginID, keys, func(twofold.SecondStep, bool) twofold.Verdict {
 		return twofold.Verdict{Complete: &c}
 	})
 }
@@ -59,7 +64,8 @@ func complete(tb testing.TB, s *store.Store, c twofold.Completion) twofold.Outco
 }
 
 // testSecondStepRead: one query returns the login, only the active TOTP
-// factors in order, and the account's code throttle.
+// factors in order, the account's code throttle, and which of the factors'
+// own throttles hold failures or a lock.
 func testSecondStepRead(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	activeFactor(t, s, a.ID, "f-2", 10, "set")
@@ -101,13 +107,41 @@ func testSecondStepRead(t *testing.T, s *store.Store) {
 	if st.Failures != 1 || !st.LockedUntil.Equal(lock) {
 		t.Errorf("throttle: got %d failures, lock %v; want 1, %v", st.Failures, st.LockedUntil, lock)
 	}
+	// The factors' own counters: only those that hold something are named,
+	// and the account's counter is none of them.
+	if st.Counted != nil {
+		t.Errorf("factors counted with only the account's counter set: got %v, want none", st.Counted)
+	}
+	factorSlot := func(factorID string, lock time.Time) {
+		t.Helper()
+		if ok, err := s.TakeSlot(t.Context(), keyPrefix+a.ID+factorInfix+factorID, 0, lock, t0); err != nil || !ok {
+			t.Fatalf("TakeSlot(%s): %v, %v", factorID, ok, err)
+		}
+	}
+	factorSlot("f-2", time.Time{})
+	factorSlot("f-3", lock) // pending: not read
+	if st = secondStep(t, s, l.ID); fmt.Sprint(st.Counted) != "[f-2]" {
+		t.Errorf("factors counted: got %v, want [f-2]", st.Counted)
+	}
+	factorSlot("f-1", lock)
+	st = secondStep(t, s, l.ID)
+	slices.Sort(st.Counted)
+	if fmt.Sprint(st.Counted) != "[f-1 f-2]" {
+		t.Errorf("factors counted: got %v, want [f-1 f-2]", st.Counted)
+	}
+	if err := s.ResetThrottle(t.Context(), keyPrefix+a.ID+factorInfix+"f-2"); err != nil {
+		t.Fatal(err)
+	}
+	if st = secondStep(t, s, l.ID); fmt.Sprint(st.Counted) != "[f-1]" {
+		t.Errorf("factors counted after f-2's was reset: got %v, want [f-1]", st.Counted)
+	}
 
 	b := newAccount(t, s, "bob")
 	st = secondStep(t, s, newLogin(t, s, b.ID, "login-b").ID)
 	if len(st.Factors) != 0 || st.Login.AccountID != b.ID {
 		t.Errorf("account without factors: got %+v", st)
 	}
-	_, err := s.SecondStep(t.Context(), "no-such-login", keyPrefix, keySuffix)
+	_, err := s.SecondStep(t.Context(), "no-such-login", keys)
 	wantCode(t, "SecondStep(unknown)", err, twofold.CodeNotFound)
 }
 
@@ -365,7 +399,7 @@ func decideFromRead(accountID, loginID, sessID string, step int64, lockAt int) f
 
 func decide(tb testing.TB, s *store.Store, loginID string, d func(twofold.SecondStep, bool) twofold.Verdict) twofold.Outcome {
 	tb.Helper()
-	out, err := s.DecideSecondStep(tb.Context(), loginID, keyPrefix, keySuffix, d)
+	out, err := s.DecideSecondStep(tb.Context(), loginID, keys, d)
 	if err != nil {
 		tb.Fatalf("DecideSecondStep(%s): %v", loginID, err)
 	}
@@ -442,11 +476,11 @@ func testDecideSecondStep(t *testing.T, s *store.Store) {
 		},
 	}
 	for name, d := range bad {
-		if _, err := s.DecideSecondStep(t.Context(), l2.ID, keyPrefix, keySuffix, d); err == nil {
+		if _, err := s.DecideSecondStep(t.Context(), l2.ID, keys, d); err == nil {
 			t.Errorf("verdict %s: no error", name)
 		}
 	}
-	if _, err := s.DecideSecondStep(t.Context(), "no-such-login", keyPrefix, keySuffix, func(_ twofold.SecondStep, found bool) twofold.Verdict {
+	if _, err := s.DecideSecondStep(t.Context(), "no-such-login", keys, func(_ twofold.SecondStep, found bool) twofold.Verdict {
 		if found {
 			t.Error("an unknown login was found")
 		}
@@ -476,7 +510,7 @@ func testRaceDecideSecondStep(t *testing.T, s *store.Store) {
 			logins[i] = newLogin(t, s, a.ID, fmt.Sprintf("login-%d-%d", round, i)).ID
 		}
 		wins := race(t, func(i int) (bool, error) {
-			out, err := s.DecideSecondStep(t.Context(), logins[i], keyPrefix, keySuffix, decideFromRead(a.ID, logins[i], fmt.Sprintf("s-%d-%d", round, i), 11, 0))
+			out, err := s.DecideSecondStep(t.Context(), logins[i], keys, decideFromRead(a.ID, logins[i], fmt.Sprintf("s-%d-%d", round, i), 11, 0))
 			return out == twofold.Completed, err
 		})
 		if wins != 1 {
@@ -487,7 +521,7 @@ func testRaceDecideSecondStep(t *testing.T, s *store.Store) {
 		activeFactor(t, s, b.ID, "f-"+b.ID, 10, "set")
 		shared := newLogin(t, s, b.ID, fmt.Sprintf("shared-%d", round)).ID
 		answered := race(t, func(i int) (bool, error) {
-			out, err := s.DecideSecondStep(t.Context(), shared, keyPrefix, keySuffix, decideFromRead(b.ID, shared, "", 0, 0))
+			out, err := s.DecideSecondStep(t.Context(), shared, keys, decideFromRead(b.ID, shared, "", 0, 0))
 			if err == nil && out != twofold.Counted && out != twofold.ThrottleMoved {
 				t.Errorf("wrong code: got outcome %d, want Counted or ThrottleMoved", out)
 			}
@@ -519,12 +553,12 @@ func testRaceDecideSecondStep(t *testing.T, s *store.Store) {
 		}
 		accountID := strings.TrimPrefix(logins[i], "login-")
 		wg.Go(func() {
-			outs[i], errs[i] = s.DecideSecondStep(t.Context(), logins[i], keyPrefix, keySuffix, decideFromRead(accountID, logins[i], sessions[i], 11, 0))
+			outs[i], errs[i] = s.DecideSecondStep(t.Context(), logins[i], keys, decideFromRead(accountID, logins[i], sessions[i], 11, 0))
 		})
 	}
 	// Login 1's decision panics: on SQLite it runs on the writer's goroutine,
 	// which must survive it.
-	outs[1], errs[1] = s.DecideSecondStep(t.Context(), logins[1], keyPrefix, keySuffix, func(twofold.SecondStep, bool) twofold.Verdict {
+	outs[1], errs[1] = s.DecideSecondStep(t.Context(), logins[1], keys, func(twofold.SecondStep, bool) twofold.Verdict {
 		panic("a bug in the decision")
 	})
 	wg.Wait()
@@ -571,7 +605,7 @@ func testBatchFailsAlone(t *testing.T, s *store.Store) {
 	holding, release := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		_, err := s.DecideSecondStep(t.Context(), holdLogin, keyPrefix, keySuffix, func(twofold.SecondStep, bool) twofold.Verdict {
+		_, err := s.DecideSecondStep(t.Context(), holdLogin, keys, func(twofold.SecondStep, bool) twofold.Verdict {
 			close(holding)
 			<-release
 			return twofold.Verdict{}
@@ -589,7 +623,7 @@ func testBatchFailsAlone(t *testing.T, s *store.Store) {
 			d = func(twofold.SecondStep, bool) twofold.Verdict { panic("a bug in the decision") }
 		}
 		wg.Go(func() {
-			outs[i], errs[i] = s.DecideSecondStep(t.Context(), logins[i], keyPrefix, keySuffix, d)
+			outs[i], errs[i] = s.DecideSecondStep(t.Context(), logins[i], keys, d)
 		})
 	}
 	if s.Dialect() == store.SQLite {
