@@ -312,6 +312,7 @@ type Service struct {
 	rp        *securitykey.RelyingParty // nil: no security keys
 
 	pushWaiters    pushWaiters // wakes this instance's device long polls
+	pushSweep      pushSweep   // finds their challenges made on other instances
 	passwordChecks underWay    // this instance's password attempts under way, by counter
 
 	// background is the work done after a request is answered (later).

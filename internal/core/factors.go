@@ -322,6 +322,11 @@ func (s *Service) createPending(ctx context.Context, a Auth, m Meta, f twofold.F
 		if err := checkPending(others); err != nil {
 			return err
 		}
+		// A first answer: a setup that could never turn active is not
+		// begun. Activation checks again (holdFactorRoom).
+		if err := checkFactorRoom(others, f.Type, ""); err != nil {
+			return err
+		}
 		if check != nil {
 			return check(ctx, fs)
 		}
@@ -698,7 +703,16 @@ func (s *Service) activateWith(ctx context.Context, a Auth, f twofold.Factor, st
 		AccountID: a.Account.ID, FactorID: f.ID, Step: step, Drift: drift, Now: now,
 		RecoveryHashes: hashes, PaperKeyHash: s.hasher.Sum("paper", normaliseKey(paper)),
 	}
-	ok, first, err := write(ctx, act)
+	var ok, first bool
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		ok, first = false, false
+		if err := s.holdFactorRoom(ctx, act.AccountID, f.Type, f.ID); err != nil {
+			return err
+		}
+		var err error
+		ok, first, err = write(ctx, act)
+		return err
+	})
 	if err != nil {
 		return Confirmation{}, err
 	}
@@ -1052,6 +1066,56 @@ func (s *Service) newFactorLabel(ctx context.Context, a Auth, label string) (str
 		return "", err
 	}
 	return label, checkPending(fs)
+}
+
+// MaxFactors bounds the active factors of one account, of every type
+// together, and MaxPushDevices its active push devices: a person has a few
+// authenticators, and each active factor costs the server (a push device
+// may hold a long poll open on every instance, PushRequests). A factor
+// beyond them is refused as a conflict, at its setup and again when it
+// would turn active (holdFactorRoom).
+const (
+	MaxFactors     = 20
+	MaxPushDevices = 10
+)
+
+// checkFactorRoom refuses one more active factor of type t while the
+// account's active factors among fs, the factor except left out, number
+// MaxFactors, or its push devices MaxPushDevices.
+func checkFactorRoom(fs []twofold.Factor, t twofold.FactorType, except string) error {
+	active, ofType := 0, 0
+	for _, f := range fs {
+		if f.Status != twofold.FactorActive || f.ID == except {
+			continue
+		}
+		active++
+		if f.Type == t {
+			ofType++
+		}
+	}
+	if t == twofold.FactorPush && ofType >= MaxPushDevices {
+		return twofold.Errorf(twofold.CodeConflict, "an account has at most %d push devices: remove one first", MaxPushDevices)
+	}
+	if active >= MaxFactors {
+		return twofold.Errorf(twofold.CodeConflict, "an account has at most %d authenticators: remove one first", MaxFactors)
+	}
+	return nil
+}
+
+// holdFactorRoom holds the account's row until the transaction ctx
+// carries ends, then refuses one more active factor of type t as
+// checkFactorRoom does: of factors turned active at once, on any instance,
+// each counts the ones committed before it, and none passes MaxFactors or
+// MaxPushDevices on PostgreSQL's READ COMMITTED.
+func (s *Service) holdFactorRoom(ctx context.Context, accountID string, t twofold.FactorType, except string) error {
+	if err := s.store.LockAccount(ctx, accountID); err != nil {
+		return err
+	}
+	fs, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	return checkFactorRoom(fs, t, except)
 }
 
 // checkPending refuses a new factor while maxPendingFactors setups are

@@ -61,8 +61,8 @@ func atOnce(t *testing.T, svcs []*core.Service, n int, create func(svc *core.Ser
 	return made
 }
 
-// TestLimitsHoldAcrossInstances: the per-account limits on API keys and
-// SSH keys, and the server's limit on webhooks, hold when many are made at
+// TestLimitsHoldAcrossInstances: the per-account limits on API keys,
+// active factors and SSH keys, and the server's limit on webhooks, hold when many are made at
 // once through two instances on one database: each request counts what
 // those before it committed (PostgreSQL's READ COMMITTED would otherwise
 // let each count the same rows and all add one). On SQLite and PostgreSQL.
@@ -126,6 +126,64 @@ func TestLimitsHoldAcrossInstances(t *testing.T) {
 				}
 				if len(ws) != core.MaxWebhooks || made != core.MaxWebhooks-1 {
 					t.Errorf("%d webhooks made at once beside 1: %d stored, want %d", made, len(ws), core.MaxWebhooks)
+				}
+			})
+
+			t.Run("Factors", func(t *testing.T) {
+				a := signedIn(t, svc1, "fay")
+				a.Session.ElevatedUntil = time.Now().Add(time.Hour)
+				enrol := func(label string) core.Enrolment {
+					t.Helper()
+					e, err := svc1.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: label}, core.Meta{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return e
+				}
+				const have, setups = core.MaxFactors - 3, 5 // 5: the setups an account may have unfinished
+				for i := range have {
+					e := enrol(fmt.Sprintf("app %d", i))
+					if _, err := svc1.ConfirmFactor(ctx, a, e.Factor.ID, testenv.TOTP(t, e.Secret, time.Now()), core.Meta{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				es := make([]core.Enrolment, setups)
+				for i := range es {
+					es[i] = enrol(fmt.Sprintf("new %d", i))
+				}
+				made := atOnce(t, svcs, setups, func(svc *core.Service, i int) error {
+					_, err := svc.ConfirmFactor(ctx, a, es[i].Factor.ID, testenv.TOTP(t, es[i].Secret, time.Now()), core.Meta{})
+					return err
+				})
+				active := func() int {
+					t.Helper()
+					fs, err := db.Factors(ctx, a.Account.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					n := 0
+					for _, f := range fs {
+						if f.Status == twofold.FactorActive {
+							n++
+						}
+					}
+					return n
+				}
+				if n := active(); n != core.MaxFactors || made != core.MaxFactors-have {
+					t.Errorf("%d setups confirmed at once beside %d active: %d active, want %d", made, have, n, core.MaxFactors)
+				}
+				// Full: a new setup, and a secret given by value (Keystone's
+				// TOTP credentials), are refused, and nothing is stored.
+				if _, err := svc2.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: "one more"}, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeConflict {
+					t.Errorf("a setup beyond %d: got %v, want a conflict", core.MaxFactors, err)
+				}
+				secret := make([]byte, 20)
+				rand.Read(secret)
+				if _, err := svc2.AddTOTPWithSecret(ctx, a, "by value", secret, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeConflict {
+					t.Errorf("a secret given by value beyond %d: got %v, want a conflict", core.MaxFactors, err)
+				}
+				if n := active(); n != core.MaxFactors {
+					t.Errorf("after the refusals: %d active, want %d", n, core.MaxFactors)
 				}
 			})
 

@@ -97,6 +97,9 @@ type PushStore interface {
 	// the last of those expires.
 	CreatePushChallenge(ctx context.Context, c twofold.PushChallenge, resender []byte) (ok bool, busyUntil time.Time, err error)
 	PendingPushChallenges(ctx context.Context, factorID string, now time.Time) ([]twofold.PushChallenge, error)
+	// PushFactorsWaiting returns the devices (factor ids) of every account
+	// that have a pending, unexpired challenge at now.
+	PushFactorsWaiting(ctx context.Context, now time.Time) ([]string, error)
 	PushChallenge(ctx context.Context, id string) (twofold.PushChallenge, error)
 	// LatestPushChallenge returns the newest challenge for scope whose
 	// requester's secret hashes to requesterHash.
@@ -125,15 +128,26 @@ type PushStore interface {
 // instance: a new one ends the one before, so that a device (or whoever
 // holds its key) cannot hold many connections and database reads open.
 type pushWaiters struct {
-	mu     sync.Mutex
-	m      map[string]map[chan struct{}]struct{}
-	n      int  // polls waiting, of every device
-	ending bool // the server is shutting down: polls answer at once
+	mu        sync.Mutex
+	m         map[string]map[chan struct{}]struct{}
+	n         int            // polls waiting, of every device
+	ofAccount map[string]int // polls waiting, by account
+	ending    bool           // the server is shutting down: polls answer at once
 }
 
 // MaxPushPolls is how many device long polls one instance holds at once;
 // beyond it a poll is refused as unavailable, to be tried again.
 const MaxPushPolls = 10000
+
+// MaxAccountPushPolls is how many long polls the devices of one account
+// hold at once on one instance (each device one, pushWaiters): beyond it a
+// poll is refused as throttled, so that one account, however many devices
+// it had, cannot take more than its share of MaxPushPolls from the others.
+const MaxAccountPushPolls = 5
+
+// accountPollsWait is the Retry-After of a poll refused by
+// MaxAccountPushPolls.
+const accountPollsWait = 30 * time.Second
 
 // EndPushWaits answers every device's long poll at once, and every later
 // one without waiting: for a graceful shutdown, which would otherwise wait
@@ -167,31 +181,47 @@ func (w *pushWaiters) isEnding() bool {
 	return w.ending
 }
 
-// subscribe registers a long poll of the device, ending the device's polls
-// before it: their channels are closed, which their loops read as the end.
-// It refuses when the instance holds MaxPushPolls already.
-func (w *pushWaiters) subscribe(factorID string) (chan struct{}, func(), error) {
+// subscribe registers a long poll of the device factorID of the account
+// accountID, ending the device's polls before it: their channels are
+// closed, which their loops read as the end. It refuses when the instance
+// holds MaxPushPolls already, or the account's other devices
+// MaxAccountPushPolls.
+func (w *pushWaiters) subscribe(factorID, accountID string) (chan struct{}, func(), error) {
 	ch := make(chan struct{}, 1)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.m == nil {
 		w.m = map[string]map[chan struct{}]struct{}{}
+		w.ofAccount = map[string]int{}
 	}
 	for old := range w.m[factorID] {
 		close(old)
+		delete(w.m[factorID], old)
 		w.n--
+		w.ofAccount[accountID]--
+	}
+	delete(w.m, factorID)
+	if w.ofAccount[accountID] <= 0 {
+		delete(w.ofAccount, accountID)
+	}
+	if w.ofAccount[accountID] >= MaxAccountPushPolls {
+		return nil, nil, throttled(accountPollsWait, fmt.Sprintf("%d devices of this account are waiting on this server already: try again later", MaxAccountPushPolls))
 	}
 	if w.n >= MaxPushPolls {
 		return nil, nil, twofold.Errorf(twofold.CodeUnavailable, "too many devices are waiting on this server: try again shortly")
 	}
 	w.m[factorID] = map[chan struct{}]struct{}{ch: {}}
 	w.n++
+	w.ofAccount[accountID]++
 	return ch, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if _, ok := w.m[factorID][ch]; ok {
 			delete(w.m[factorID], ch)
 			w.n--
+			if w.ofAccount[accountID]--; w.ofAccount[accountID] <= 0 {
+				delete(w.ofAccount, accountID)
+			}
 		}
 		if len(w.m[factorID]) == 0 {
 			delete(w.m, factorID)
@@ -802,17 +832,48 @@ type PushRequest struct {
 // MaxPushWait bounds a device's long poll.
 const MaxPushWait = 60 * time.Second
 
-// pushRecheck is how often a long poll reads the database again, for
-// challenges made on other instances.
+// pushRecheck is how often a long poll looks again for challenges made on
+// other instances (pushSweep).
 const pushRecheck = time.Second
+
+// pushSweep is what this instance last read of the devices with a pending
+// challenge: one read every pushRecheck serves every long poll waiting on
+// the instance, rather than one read each (MaxPushPolls of them).
+type pushSweep struct {
+	mu      sync.Mutex
+	at      time.Time // real time of the read
+	waiting map[string]bool
+}
+
+// pushDue reports whether device factorID has a challenge pending, as the
+// instance's last read of them at most pushRecheck ago says, reading again
+// when that one is older.
+func (s *Service) pushDue(ctx context.Context, factorID string) (bool, error) {
+	sw := &s.pushSweep
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if time.Since(sw.at) >= pushRecheck {
+		ids, err := s.store.PushFactorsWaiting(ctx, s.Now())
+		if err != nil {
+			return false, err
+		}
+		sw.waiting = make(map[string]bool, len(ids))
+		for _, id := range ids {
+			sw.waiting[id] = true
+		}
+		sw.at = time.Now()
+	}
+	return sw.waiting[factorID], nil
+}
 
 // PushRequests returns the device's requests waiting for an answer. With
 // none and wait > 0 it waits up to wait (at most MaxPushWait) for one: woken
-// at once by a request made on this instance, and reading the database
-// every pushRecheck for those made on others.
+// at once by a request made on this instance, and for those made on
+// others, finding them in the instance's read every pushRecheck of the
+// devices with a request pending (pushDue).
 func (s *Service) PushRequests(ctx context.Context, d Device, wait time.Duration) ([]PushRequest, error) {
 	wait = min(max(wait, 0), MaxPushWait)
-	woken, done, err := s.pushWaiters.subscribe(d.FactorID)
+	woken, done, err := s.pushWaiters.subscribe(d.FactorID, d.Account.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -821,10 +882,13 @@ func (s *Service) PushRequests(ctx context.Context, d Device, wait time.Duration
 	defer deadline.Stop()
 	tick := time.NewTicker(pushRecheck)
 	defer tick.Stop()
+	read := true
 	for {
-		cs, err := s.store.PendingPushChallenges(ctx, d.FactorID, s.Now())
-		if err != nil {
-			return nil, err
+		var cs []twofold.PushChallenge
+		if read {
+			if cs, err = s.store.PendingPushChallenges(ctx, d.FactorID, s.Now()); err != nil {
+				return nil, err
+			}
 		}
 		if len(cs) > 0 || wait == 0 || s.pushWaiters.isEnding() {
 			out := make([]PushRequest, 0, len(cs))
@@ -838,12 +902,16 @@ func (s *Service) PushRequests(ctx context.Context, d Device, wait time.Duration
 			}
 			return out, nil
 		}
+		read = true
 		select {
 		case _, open := <-woken:
 			if !open { // a newer poll of the device took over
 				wait = 0
 			}
 		case <-tick.C:
+			if read, err = s.pushDue(ctx, d.FactorID); err != nil {
+				return nil, err
+			}
 		case <-deadline.C:
 			wait = 0
 		case <-ctx.Done():

@@ -366,6 +366,9 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	if err := checkNewLabel(fs, label, ""); err != nil {
 		return Confirmation{}, err
 	}
+	if err := checkFactorRoom(fs, twofold.FactorHOTP, ""); err != nil {
+		return Confirmation{}, err // a first answer, before a code is spent: the claim checks again
+	}
 	// Besides the account's code counter, claims are rationed per source
 	// address and per serial: many accounts must not multiply the guesses
 	// at one unclaimed token (SPEC §1 story 9). An account that may not try
@@ -463,7 +466,7 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 		AccountID: a.Account.ID, FactorID: id, Step: int64(step), Drift: drift, Now: now,
 		RecoveryHashes: hashes, PaperKeyHash: s.hasher.Sum("paper", normaliseKey(paper)),
 	}}
-	var claimed, first bool
+	var claimed, first, full bool
 	err = sealAndStore(func() (err error) {
 		if c.Factor.SecretKeyID, c.Factor.SealedSecret, err = s.keys.SealContext(ctx, secret, factorAAD(id)); err != nil {
 			return fmt.Errorf("seal secret: %w", err)
@@ -473,6 +476,11 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 		// As in activateUniqueSecret: the claim holds the account, and
 		// is undone if another factor of the secret was added meanwhile.
 		return s.inTx(ctx, func(ctx context.Context) error {
+			claimed, first = false, false
+			if err := s.holdFactorRoom(ctx, a.Account.ID, t.Type, ""); err != nil {
+				full = twofold.ErrorCode(err) == twofold.CodeConflict
+				return err
+			}
 			var err error
 			if claimed, first, err = s.store.ClaimToken(ctx, c); err != nil || !claimed {
 				return err
@@ -480,6 +488,10 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 			return s.checkNewSecret(ctx, a.Account.ID, secret, id)
 		})
 	})
+	if full {
+		s.audit(ctx, a.Account.ID, "token.claim_failed", m, fmt.Sprintf("serial %s: the account has as many authenticators as it may", t.Serial))
+		return Confirmation{}, err
+	}
 	if twofold.ErrorCode(err) == twofold.CodeConflict {
 		s.audit(ctx, a.Account.ID, "token.claim_failed", m, fmt.Sprintf("serial %s: its secret was added as another factor meanwhile", t.Serial))
 		return Confirmation{}, err

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -899,6 +900,73 @@ func TestDevicePollsAreBounded(t *testing.T) {
 		s.Clock.Add(time.Minute)
 		if _, err := d.Challenges(context.Background(), 0); err != nil {
 			t.Fatalf("a minute later: %v", err)
+		}
+	})
+}
+
+// TestPushLimitsPerAccount: an account has at most core.MaxPushDevices push
+// devices, and its devices hold at most core.MaxAccountPushPolls long polls
+// on one instance: a further device's poll is refused with 429 and
+// Retry-After until one ends, while another account's device polls as
+// before. So one account cannot take the instance's polls from the others.
+func TestPushLimitsPerAccount(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		c, f := phoneUser(t, s, "kim")
+		elevate(t, s, c, f)
+		devs := make([]*pushdevice.Client, core.MaxPushDevices)
+		for i := range devs {
+			devs[i], _ = enrolPush(t, s, c, fmt.Sprintf("phone %d", i))
+		}
+		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "push", "label": "one more"}), 409, "conflict")
+
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+		defer cancel()
+		ends := make([]context.CancelFunc, core.MaxAccountPushPolls)
+		polls := make(chan error, core.MaxAccountPushPolls)
+		for i := range ends {
+			pctx, end := context.WithCancel(ctx)
+			ends[i] = end
+			go func() {
+				_, err := devs[i].Challenges(pctx, time.Minute)
+				polls <- err
+			}()
+		}
+		// The next device of the account is refused once those wait.
+		extra := devs[core.MaxAccountPushPolls]
+		var err error
+		for i := 0; ; i++ {
+			if _, err = extra.Challenges(ctx, 0); err != nil || i > 25 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // until the polls above wait
+		}
+		var pe *pushdevice.Error
+		if !errors.As(err, &pe) || pe.Status != 429 || pe.Problem() != "throttled" || pe.RetryAfter == "" {
+			t.Fatalf("device %d's poll beside %d: %v, want 429 with Retry-After", core.MaxAccountPushPolls+1, core.MaxAccountPushPolls, err)
+		}
+
+		// Another account's device is not held back.
+		addUser(t, s, "lee")
+		other, _ := enrolPush(t, s, login(t, s, "lee"), "phone")
+		if _, err := other.Challenges(ctx, 0); err != nil {
+			t.Fatalf("another account's device: %v", err)
+		}
+
+		// One poll ends (its device hung up): the extra device polls.
+		ends[0]()
+		for i := 0; ; i++ {
+			if _, err = extra.Challenges(ctx, 0); err == nil {
+				break
+			}
+			if i > 20 {
+				t.Fatalf("after a poll ended: %v", err)
+			}
+			s.Clock.Add(2 * time.Second) // the device's own ration
+			time.Sleep(50 * time.Millisecond)
+		}
+		s.Service.EndPushWaits()
+		for range ends {
+			<-polls
 		}
 	})
 }

@@ -135,6 +135,17 @@ func (s *Store) PendingPushChallenges(ctx context.Context, factorID string, now 
 		WHERE factor_id = $1 AND status = 'pending' AND expires_at > $2 ORDER BY created_at, id`, factorID, micros(now))
 }
 
+// PushFactorsWaiting returns the devices (factor ids) of every account that
+// have a pending challenge unexpired at now: few, as challenges expire in
+// minutes, and found by the index on expires_at.
+func (s *Store) PushFactorsWaiting(ctx context.Context, now time.Time) ([]string, error) {
+	return queryAll(ctx, s, "push devices waiting", func(row interface{ Scan(...any) error }) (string, error) {
+		var id string
+		err := row.Scan(&id)
+		return id, err
+	}, `SELECT DISTINCT factor_id FROM push_challenges WHERE expires_at > $1 AND status = 'pending'`, micros(now))
+}
+
 // PushChallenge returns a challenge by id; an unknown one is not-found.
 func (s *Store) PushChallenge(ctx context.Context, id string) (twofold.PushChallenge, error) {
 	c, err := scanPush(s.conn(ctx).QueryRowContext(ctx, `SELECT `+pushColumns+` FROM push_challenges WHERE id = $1`, id))

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -184,6 +185,9 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	if cs, _ := s.PendingPushChallenges(ctx, "push-2", t0); len(cs) != 0 {
 		t.Errorf("another device's pending: %+v", cs)
 	}
+	if ids, err := s.PushFactorsWaiting(ctx, t0); err != nil || !slices.Equal(ids, []string{"push-1"}) {
+		t.Errorf("PushFactorsWaiting = %v, %v; want [push-1]", ids, err)
+	}
 	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l1", "", []byte("r-c1"), t0); ok {
 		t.Errorf("UsePushApproval of a pending challenge: true")
 	}
@@ -195,6 +199,9 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 	}
 	if ok, _ := s.AnswerPushChallenge(ctx, "c1", "push-1", twofold.PushDenied, "x", t0.Add(time.Minute), t0.Add(3*time.Minute)); ok {
 		t.Errorf("second answer: true")
+	}
+	if ids, err := s.PushFactorsWaiting(ctx, t0.Add(time.Minute)); err != nil || len(ids) != 0 {
+		t.Errorf("PushFactorsWaiting once answered = %v, %v; want none", ids, err)
 	}
 	if ok, _ := s.UsePushApproval(ctx, a.ID, "login:l2", "", []byte("r-c1"), t0.Add(time.Minute)); ok {
 		t.Errorf("UsePushApproval for another scope: true")
