@@ -229,14 +229,29 @@ func canonical(zone string, rr dns.RR) (twofold.Record, error) {
 		}
 	case *dns.CNAME:
 		r.Target = dns.CanonicalName(r.Target)
+		if why := badTarget(r.Target, true, false); why != "" {
+			return bad("target: %s", why)
+		}
 	case *dns.NS:
 		r.Ns = dns.CanonicalName(r.Ns)
+		if why := badTarget(r.Ns, false, false); why != "" {
+			return bad("name server: %s", why)
+		}
 	case *dns.PTR:
 		r.Ptr = dns.CanonicalName(r.Ptr)
+		if why := badTarget(r.Ptr, true, false); why != "" {
+			return bad("target: %s", why)
+		}
 	case *dns.MX:
 		r.Mx = dns.CanonicalName(r.Mx)
+		if why := badTarget(r.Mx, false, true); why != "" { // "." is a null MX (RFC 7505)
+			return bad("mail server: %s", why)
+		}
 	case *dns.SRV:
 		r.Target = dns.CanonicalName(r.Target)
+		if why := badTarget(r.Target, false, true); why != "" { // "." is no such service (RFC 2782)
+			return bad("target: %s", why)
+		}
 	case *dns.CAA:
 		r.Tag = strings.ToLower(r.Tag)
 		if !validCAATag(r.Tag) {
@@ -245,6 +260,9 @@ func canonical(zone string, rr dns.RR) (twofold.Record, error) {
 		// The value is checked as TXT's text is, escapes undone: the
 		// values of RFC 8659's properties are printable, and a NUL or an
 		// escape sequence would reach terminals and logs as such.
+		if why := badEscape(r.Value); why != "" {
+			return bad("CAA value: %s", why)
+		}
 		if why := badText(unescapeTXT(r.Value)); why != "" {
 			return bad("CAA value: %s", why)
 		}
@@ -278,6 +296,11 @@ func canonical(zone string, rr dns.RR) (twofold.Record, error) {
 		// (which JSON carries) without control characters, whether sent
 		// as such or as \DDD escapes (\155 alone, a C1 control's byte, is
 		// not UTF-8). A character may straddle two strings.
+		for _, p := range r.Txt {
+			if why := badEscape(p); why != "" {
+				return bad("%s", why)
+			}
+		}
 		if why := badText(txtBytes(r.Txt)); why != "" {
 			return bad("%s", why)
 		}
@@ -287,6 +310,61 @@ func canonical(zone string, rr dns.RR) (twofold.Record, error) {
 		return bad("data is longer than %d bytes", maxData)
 	}
 	return twofold.Record{Host: host, Type: typ, TTL: h.Ttl, Data: data}, nil
+}
+
+// Unservable returns why a stored record, parsed, must not be served: ""
+// unless its text (TXT, CAA) holds what badText refuses, as the bytes
+// miekg/dns puts on the wire, or its target (CNAME, NS, PTR, MX, SRV) is
+// not a host name (badTarget). ParseRecord refuses both; records stored
+// before it did may hold them, and a name server that served them would
+// hand NUL and terminal escapes to whoever asks (README "DNS API").
+func Unservable(rr dns.RR) string {
+	switch r := rr.(type) {
+	case *dns.TXT:
+		return badText(txtBytes(r.Txt))
+	case *dns.CAA:
+		return badText(unescapeTXT(r.Value))
+	case *dns.CNAME:
+		return badTarget(dns.CanonicalName(r.Target), true, false)
+	case *dns.PTR:
+		return badTarget(dns.CanonicalName(r.Ptr), true, false)
+	case *dns.NS:
+		return badTarget(dns.CanonicalName(r.Ns), false, false)
+	case *dns.MX:
+		return badTarget(dns.CanonicalName(r.Mx), false, true)
+	case *dns.SRV:
+		return badTarget(dns.CanonicalName(r.Target), false, true)
+	}
+	return ""
+}
+
+// badTarget returns what is wrong with name, the fully qualified target of
+// a CNAME, NS, PTR, MX or SRV record in presentation form: "" when its
+// labels follow the rule of hosts (validLabel: letters, digits and inner
+// hyphens; underscores too where underscore is set, as a CNAME to a DKIM
+// key or a PTR of DNS service discovery need), no wildcard, or when it is
+// the root and root is set. A target with any other byte (\000, a space,
+// an escaped dot) would be served, and shown, as other than it reads.
+func badTarget(name string, underscore, root bool) string {
+	if name == "." {
+		if root {
+			return ""
+		}
+		return "the root \".\" names no host"
+	}
+	if len(name)-1 > maxZoneLen {
+		return fmt.Sprintf("%q is longer than %d characters", CleanText(name, 80), maxZoneLen)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+		if !validLabel(l, underscore) {
+			what := "letters, digits and inner hyphens"
+			if underscore {
+				what = "letters, digits, inner hyphens and underscores"
+			}
+			return fmt.Sprintf("%q: label %q is not %s of at most 63 characters", CleanText(name, 80), CleanText(l, 64), what)
+		}
+	}
+	return ""
 }
 
 // badText returns what is wrong with the text of a TXT record or the value
@@ -347,29 +425,59 @@ func txtBytes(parts []string) []byte {
 	return out
 }
 
-// unescapeTXT returns the bytes of a TXT character-string in the escaped
-// form miekg/dns keeps it in: \DDD is the byte of that decimal value, a
-// backslash before any other character is that character (RFC 1035 §5.1).
+// unescapeTXT returns the bytes of a TXT character-string (or a CAA value)
+// in the escaped form miekg/dns keeps it in, the bytes it puts on the wire
+// (RFC 1035 §5.1): \DDD is the byte of that decimal value, a backslash
+// before any other character is that character, a backslash at the end is
+// nothing. As miekg/dns does, a \DDD above 255 is its value modulo 256
+// (\411 is byte 155): badEscape refuses those, and records stored before
+// it did may hold them.
 func unescapeTXT(s string) []byte {
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c != '\\' || i+1 == len(s) {
+		if c != '\\' {
 			out = append(out, c)
 			continue
 		}
-		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
-			if n, err := strconv.Atoi(s[i+1 : i+4]); err == nil && n < 256 {
-				out = append(out, byte(n))
-				i += 3
-				continue
-			}
-		}
-		out = append(out, s[i+1])
 		i++
+		switch {
+		case i == len(s):
+		case isDDD(s[i:]):
+			out = append(out, byte(ddd(s[i:])))
+			i += 2
+		default:
+			out = append(out, s[i])
+		}
 	}
 	return out
 }
+
+// badEscape returns what is wrong with the escapes of a TXT
+// character-string or a CAA value in escaped form: "" unless a \DDD is
+// above 255, which names no byte (RFC 1035 §5.1) and which miekg/dns would
+// serve as another byte, its value modulo 256, than the one checked.
+func badEscape(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		i++
+		if isDDD(s[i:]) {
+			if n := ddd(s[i:]); n > 255 {
+				return fmt.Sprintf("escape \\%03d is above 255: a \\DDD escape is one byte, 000 to 255", n)
+			}
+			i += 2
+		}
+	}
+	return ""
+}
+
+// isDDD reports whether s starts with three decimal digits.
+func isDDD(s string) bool { return len(s) >= 3 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) }
+
+// ddd returns the value of the three decimal digits s starts with.
+func ddd(s string) int { return int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0') }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 

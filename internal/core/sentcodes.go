@@ -142,6 +142,13 @@ func (s *Service) parseDestination(a twofold.Account, n NewFactor) (string, erro
 		if err != nil {
 			return "", twofold.Errorf(twofold.CodeInvalid, "email: %s", err.Error())
 		}
+		// The account's address rule (validEmail): an address with a
+		// hidden character (a text-direction override, a zero-width space,
+		// a soft hyphen) would show, masked or not, as another address
+		// than the one mailed.
+		if strings.IndexFunc(e, hiddenRune) >= 0 {
+			return "", twofold.Errorf(twofold.CodeInvalid, "email: this address holds hidden characters (text-direction marks, zero-width spaces, soft hyphens, controls)")
+		}
 		return e, nil
 	}
 }

@@ -79,6 +79,12 @@ func TestCheckWebhookURL(t *testing.T) {
 		{"https://203.0.114.7:123456789012345678901234567890/", false},
 		{"https://[fec0::1]/hook", false},
 		{"https://[::ffff:0:a00:1]/hook", false},
+		{"https://example.com/hook?who=caf%C3%A9&t=1", true},
+		{"https://example.com/hook?x=\u202egnp.exe", false},
+		{"https://example.com/hook?x=a\u200bb", false},
+		{"https://example.com/hook?x=%E2%80%AE", false},
+		{"https://example.com/ho%C2%ADok", false},
+		{"https://example.com/hook?x=\xff", false},
 	} {
 		_, err := s.checkWebhookURL(tc.url)
 		if tc.ok && err != nil || !tc.ok && twofold.ErrorCode(err) != twofold.CodeInvalid {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/keyring"
@@ -389,6 +390,15 @@ func (s *Service) checkWebhookURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
 		return "", bad("not an absolute URL such as https://panel.example.com/twofold-events")
+	}
+	// A hidden character (hiddenRune: controls, text-direction overrides,
+	// zero-width spaces), sent as such or percent-encoded, would show the
+	// URL on pages and in the audit log as other than where events go.
+	query, _ := url.QueryUnescape(u.RawQuery)
+	for _, part := range []string{raw, u.Path, query} {
+		if strings.IndexFunc(strings.ToValidUTF8(part, ""), hiddenRune) >= 0 || !utf8.ValidString(raw) {
+			return "", bad("must not hold hidden characters (controls, text-direction marks, zero-width spaces), even percent-encoded")
+		}
 	}
 	switch {
 	case u.Scheme == "https":

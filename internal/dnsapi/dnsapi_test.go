@@ -356,7 +356,9 @@ func TestTXTText(t *testing.T) {
 
 		// A C1 control as an escape is refused like one sent as such, and so
 		// is a byte that is not part of a UTF-8 character.
-		for _, data := range []string{`"a\155[31mb"`, `"a\194\155[31mb"`, "a\u009b[31mb", `"caf\233"`} {
+		// A \DDD escape above 255 names no byte: miekg/dns would serve
+		// another (\411 as 155, \256 as NUL) than the one checked.
+		for _, data := range []string{`"a\155[31mb"`, `"a\194\155[31mb"`, "a\u009b[31mb", `"caf\233"`, `"\411[31mRED \256 nul"`, `"ok" "\300"`} {
 			body, _ := json.Marshal(map[string]any{"records": []any{map[string]any{"data": data}}})
 			if a := call(t, s, auth, "POST", set, "application/json", string(body)); a.status != 400 || a.problem() != "invalid" {
 				t.Errorf("POST %q: got %d %s, want 400 invalid", data, a.status, a.body)
@@ -364,6 +366,13 @@ func TestTXTText(t *testing.T) {
 		}
 		if a := call(t, s, auth, "POST", set, "application/x-www-form-urlencoded", "data=caf%E9"); a.status != 400 || a.problem() != "invalid" {
 			t.Errorf("POST form caf%%E9: got %d %s, want 400 invalid", a.status, a.body)
+		}
+		if a := call(t, s, auth, "PUT", set, "application/x-www-form-urlencoded", "data="+url.QueryEscape(`"\411[31mRED"`)); a.status != 400 || a.problem() != "invalid" {
+			t.Errorf("PUT form \\411: got %d %s, want 400 invalid", a.status, a.body)
+		}
+		caa := `{"records":[{"data":"0 issue \"le\\256\\411.org\""}]}`
+		if a := call(t, s, auth, "PUT", "/dns/v2/zones/example.com/records/@/CAA", "application/json", caa); a.status != 400 || a.problem() != "invalid" {
+			t.Errorf("PUT CAA %s: got %d %s, want 400 invalid", caa, a.status, a.body)
 		}
 		if a := call(t, s, auth, "GET", set, "", ""); len(a.json["records"].([]any)) != 0 {
 			t.Errorf("records after refusals: %s", a.body)

@@ -163,3 +163,27 @@ func TestNamesThatCouldPassForAnother(t *testing.T) {
 		wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "ｌａｐｔｏｐ", "public_key": second.Public}), 409, "conflict")
 	})
 }
+
+// TestEmailFactorAddressWithoutHiddenCharacters: an email factor's address
+// follows the account address's rule: one with a text-direction override,
+// a zero-width space or a soft hyphen, which would show as another address
+// than the one mailed, is refused, named or not, and nothing is stored.
+func TestEmailFactorAddressWithoutHiddenCharacters(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "kim")
+		c := login(t, s, "kim")
+		for _, addr := range []string{"x@\u202emoc.elpmaxe", "ab@exa\u200bmple.com", "ki\u00adm@example.com", "kim@example.com\u2060"} {
+			for _, body := range []map[string]any{
+				{"type": "email", "label": "work mail", "email": addr},
+				{"type": "email", "email": addr},
+			} {
+				if r := c.Do(t, "POST", "/v1/me/factors", body); r.Status != 400 {
+					t.Errorf("POST %+q: got %d %s, want 400", body, r.Status, r.Body)
+				}
+			}
+		}
+		if r := c.Do(t, "GET", "/v1/me/factors", nil); strings.Contains(string(r.Body), "example") {
+			t.Errorf("factors after refusals: %s", r.Body)
+		}
+	})
+}

@@ -598,6 +598,9 @@ func (s *Server) zoneData(ctx context.Context, z twofold.Zone, recs []twofold.Re
 		if err != nil || rr == nil {
 			continue // stored by an older version in a form no longer read: leave it out
 		}
+		if core.Unservable(rr) != "" {
+			continue // stored before the API refused its bytes (NUL, escapes) or target: leave it out
+		}
 		zd.names[r.Host] = append(zd.names[r.Host], rr)
 		for h := r.Host; h != "@"; h = parent(h) {
 			zd.exist[h] = true

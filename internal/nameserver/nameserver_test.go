@@ -411,3 +411,51 @@ towild 300 CNAME a.w
 		})
 	}
 }
+
+// TestStoredUnsafeRecordsNotServed: records stored before the API refused
+// them, text with bytes that are not UTF-8 or are controls (as \DDD
+// escapes above 255 once let in) and targets that are not host names, are
+// left out of answers; the zone's other records are served.
+func TestStoredUnsafeRecordsNotServed(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := dnsServer(t, dsn(t))
+			addRecords(t, s, "esc 300 TXT \"fine\"\nesc 300 CAA 0 issue \"letsencrypt.org\"")
+			ctx := context.Background()
+			z, err := s.Store.Zone(ctx, "example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Straight into the store, past the API's checks, in the form
+			// the API stored them in before it refused them.
+			recs := []twofold.Record{
+				{Host: "esc", Type: "TXT", TTL: 300, Data: `"\155[31mRED \000 nul"`},
+				{Host: "esc", Type: "CAA", TTL: 300, Data: `0 issue "le\000\155.org"`},
+				{Host: "c", Type: "CNAME", TTL: 300, Data: `a\000b.example.com.`},
+				{Host: "@", Type: "MX", TTL: 300, Data: `10 mail\155.example.com.`},
+			}
+			if err := s.Store.AddRecords(ctx, "example.com", recs); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Store.SetZoneSerial(ctx, "example.com", z.Serial+1); err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []struct {
+				name  string
+				qtype uint16
+				want  []string
+			}{
+				{"esc.example.com.", dns.TypeTXT, []string{`esc.example.com. TXT "fine"`}},
+				{"esc.example.com.", dns.TypeCAA, []string{`esc.example.com. CAA 0 issue "letsencrypt.org"`}},
+				{"c.example.com.", dns.TypeCNAME, nil},
+				{"example.com.", dns.TypeMX, nil},
+			} {
+				r := query(t, s, "udp", q.name, q.qtype)
+				if diff := cmp.Diff(q.want, brief(r.Answer)); diff != "" {
+					t.Errorf("%s %s (-want +got):\n%s", q.name, dns.TypeToString[q.qtype], diff)
+				}
+			}
+		})
+	}
+}
