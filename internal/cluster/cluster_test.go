@@ -476,17 +476,22 @@ func TestCluster(t *testing.T) {
 
 			t.Run("SameCodeRacedOnBothInstances", func(t *testing.T) {
 				// A code is one factor's, used once: 50 rounds need 50 codes,
-				// so the account has 50 factors and round r races factor r's
-				// current code, each instance on its own login transaction.
-				const rounds = 50
-				u := c.enrol(t, a, "dan", rounds)
+				// so five accounts have 10 factors each (an account may have
+				// 20) and round r races the current code of one factor,
+				// each instance on its own login transaction.
+				const rounds, perAccount = 50, 10
+				users := make([]account, rounds/perAccount)
+				for i := range users {
+					users[i] = c.enrol(t, a, fmt.Sprintf("dan%d", i), perAccount)
+				}
 				hc := &http.Client{Timeout: 30 * time.Second}
 				won, refused := map[string]int{}, map[int]int{}
 				for r := range rounds {
+					u, k := users[r/perAccount], r%perAccount
 					la, lb := startLogin(t, a, u.name), startLogin(t, b, u.name)
-					code := a.code(t, u.factors[r].secret)
-					if sharedCode(t, a.now(t), code, u.factors, r) {
-						// Six digits of 50 factors over three steps: now and
+					code := a.code(t, u.factors[k].secret)
+					if sharedCode(t, a.now(t), code, u.factors, k) {
+						// Six digits of 10 factors over three steps: now and
 						// then one string is two factors' codes, which two
 						// attempts may each use once.
 						t.Logf("round %d: the code is also another factor's; skipped", r)
