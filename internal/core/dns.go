@@ -358,6 +358,31 @@ func (s *Service) mayAdd(ctx context.Context, a Auth, zone string, recs []twofol
 	return nil
 }
 
+// checkNotShadowed refuses records of zone at a name that falls in another
+// zone hosted here, below it (a record of example.com at login.shop when
+// shop.example.com is a zone of its own): the name server answers for such a
+// name from the more specific zone only, directly or at the end of a CNAME,
+// so the record would never be served, and the zone below may be another
+// account's. Its name is public (the name server answers for it); its owner
+// is not said.
+func (s *Service) checkNotShadowed(ctx context.Context, zone string, add []twofold.Record) error {
+	seen := map[string]bool{}
+	for _, r := range add {
+		if r.Host == "@" || seen[r.Host] {
+			continue
+		}
+		seen[r.Host] = true
+		z, found, err := s.ZoneFor(ctx, fqdn(zone, r.Host))
+		if err != nil {
+			return err
+		}
+		if found && z.Name != zone {
+			return twofold.Errorf(twofold.CodeConflict, "%s is in the zone %s, which this server answers for on its own: a record of %s there would never be served; add it to %s", r.Host, z.Name, zone, z.Name)
+		}
+	}
+	return nil
+}
+
 // recordKey identifies a record within its zone.
 type recordKey struct{ host, typ, data string }
 
@@ -369,6 +394,9 @@ func keyOf(r twofold.Record) recordKey { return recordKey{r.Host, r.Type, r.Data
 // difference, moves the SOA serial on, and records an audit event. The
 // records of a set one of add joins take add's TTL (RFC 2181 §5.2).
 func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb string, remove func(twofold.Record) bool, add []twofold.Record, m Meta) (Change, error) {
+	if err := s.checkNotShadowed(ctx, rs.Zone, add); err != nil {
+		return Change{}, err
+	}
 	var ch Change
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		ch = Change{}

@@ -230,7 +230,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 // message may be (RFC 1035 §4.2.2: TCP's 2-byte length).
 func pack(req, m *dns.Msg, udp bool) ([]byte, error) {
 	if opt := req.IsEdns0(); opt != nil {
-		m.SetEdns0(udpSize, false)
+		m.SetEdns0(udpSize, opt.Do()) // the DO bit copied back (RFC 3225 §3); no zone here is signed
 	}
 	if udp {
 		size := dns.MinMsgSize
@@ -349,7 +349,14 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, udp bool) *dns.Msg {
 		return m
 	}
 	m.Authoritative = true
-	zd.resolve(m, dns.Fqdn(q.Name), q.Qtype)
+	// A chain leaves this zone's data at a name that a zone below it, hosted
+	// here too, answers for: that zone may be another account's, and its own
+	// answer is the only one this server gives for the name.
+	ours := func(name string) bool {
+		at, found, err := s.Service.ZoneFor(ctx, name)
+		return err == nil && found && at.Name == z.Name
+	}
+	zd.resolve(m, dns.Fqdn(q.Name), q.Qtype, ours)
 	if q.Qtype == dns.TypeANY && udp {
 		m.Answer = oneRRset(m.Answer)
 	}
@@ -631,15 +638,16 @@ func (zd *zoneData) host(qname string) string {
 }
 
 // resolve fills m with the answer for qname and qtype, following CNAMEs
-// inside the zone: no more than maxChase, and none to a name already
-// answered for, so that a loop ends with each record once. The RCODE is
-// that of the chain's last name (RFC 6604 §3): NXDOMAIN when the chain ends
-// at a name the zone does not have.
-func (zd *zoneData) resolve(m *dns.Msg, qname string, qtype uint16) {
+// inside the zone: no more than maxChase, none to a name already answered
+// for, so that a loop ends with each record once, and none to a name that
+// ours says another zone answers for (a zone hosted here below this one).
+// The RCODE is that of the chain's last name (RFC 6604 §3): NXDOMAIN when
+// the chain ends at a name the zone does not have.
+func (zd *zoneData) resolve(m *dns.Msg, qname string, qtype uint16, ours func(name string) bool) {
 	seen := map[string]bool{}
 	for depth := 0; ; depth++ {
 		target, ok := zd.resolveName(m, qname, qtype)
-		if !ok || depth >= maxChase || !zd.inZone(target) {
+		if !ok || depth >= maxChase || !zd.inZone(target) || !ours(target) {
 			return
 		}
 		seen[zd.host(qname)] = true

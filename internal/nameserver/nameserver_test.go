@@ -459,3 +459,105 @@ func TestStoredUnsafeRecordsNotServed(t *testing.T) {
 		})
 	}
 }
+
+// TestChainsStopAtAZoneBelow: with shop.example.com hosted here as a zone
+// of its own (bob's), example.com's data never answers for a name in it:
+// a CNAME chain of example.com stops at such a target, rather than serving
+// example.com's records stored there before bob's zone came, or its
+// wildcard, or NXDOMAIN for a name bob's zone has; and the API refuses new
+// records of example.com there. The DO bit of a query comes back.
+func TestChainsStopAtAZoneBelow(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := dnsServer(t, dsn(t))
+			ctx := context.Background()
+			addRecords(t, s, `
+login.shop 300 A 203.0.113.66
+* 300 A 203.0.113.1
+www3 300 CNAME login.shop
+www4 300 CNAME api.shop
+www5 300 CNAME any.shop
+www6 300 CNAME www
+www 300 A 192.0.2.1
+`)
+			if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "bob", Email: "bob@example.com", Password: "correct horse battery"}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Service.AddZone(ctx, "shop.example.com", "bob", core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			bob, err := s.Store.AccountByUsername(ctx, "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Service.AddDNSRecords(ctx, core.Auth{Account: bob}, core.RecordSet{Zone: "shop.example.com"}, []core.RecordInput{
+				{Host: "login", Type: "A", TTL: 300, Data: "192.0.2.99"},
+				{Host: "api", Type: "A", TTL: 300, Data: "192.0.2.100"},
+			}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []struct {
+				qname  string
+				answer []string
+			}{
+				{"login.shop.example.com.", []string{"login.shop.example.com. A 192.0.2.99"}},
+				{"www3.example.com.", []string{"www3.example.com. CNAME login.shop.example.com."}},
+				{"www4.example.com.", []string{"www4.example.com. CNAME api.shop.example.com."}},
+				{"www5.example.com.", []string{"www5.example.com. CNAME any.shop.example.com."}},
+				{"www6.example.com.", []string{"www.example.com. A 192.0.2.1", "www6.example.com. CNAME www.example.com."}},
+			} {
+				r := query(t, s, "udp", q.qname, dns.TypeA)
+				if r.Rcode != dns.RcodeSuccess || !r.Authoritative {
+					t.Errorf("%s: got rcode %s aa %v, want NOERROR aa", q.qname, dns.RcodeToString[r.Rcode], r.Authoritative)
+				}
+				if diff := cmp.Diff(q.answer, brief(r.Answer)); diff != "" {
+					t.Errorf("%s: answer section (-want +got):\n%s", q.qname, diff)
+				}
+				if len(r.Ns) != 0 {
+					t.Errorf("%s: authority section %v, want none", q.qname, brief(r.Ns))
+				}
+			}
+
+			alice, err := s.Store.AccountByUsername(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, host := range []string{"login.shop", "shop", "*.shop", "x.y.shop"} {
+				_, err = s.Service.AddDNSRecords(ctx, core.Auth{Account: alice}, core.RecordSet{Zone: "example.com"}, []core.RecordInput{
+					{Host: "fine", Type: "A", TTL: 300, Data: "192.0.2.7"},
+					{Host: host, Type: "A", TTL: 300, Data: "203.0.113.67"},
+				}, core.Meta{})
+				if twofold.ErrorCode(err) != twofold.CodeConflict || !strings.Contains(twofold.ErrorMessage(err), "shop.example.com") {
+					t.Errorf("a record of example.com at %s: got %v, want a conflict naming shop.example.com", host, err)
+				}
+			}
+			recs, err := s.Store.Records(ctx, "example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				if r.Host == "fine" || r.Data == "203.0.113.67" {
+					t.Errorf("a refused change stored %s %s %s", r.Host, r.Type, r.Data)
+				}
+			}
+			// A name next to the zone below, not in it, is still example.com's.
+			if _, err := s.Service.AddDNSRecords(ctx, core.Auth{Account: alice}, core.RecordSet{Zone: "example.com"}, []core.RecordInput{
+				{Host: "shopping", Type: "A", TTL: 300, Data: "192.0.2.8"},
+			}, core.Meta{}); err != nil {
+				t.Errorf("a record at shopping: %v", err)
+			}
+
+			m := new(dns.Msg)
+			m.SetQuestion("www.example.com.", dns.TypeA)
+			m.SetEdns0(1232, true)
+			r, _, err := (&dns.Client{Net: "udp"}).Exchange(m, s.DNSAddr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opt := r.IsEdns0(); opt == nil || !opt.Do() {
+				t.Errorf("the answer's OPT %v does not copy the query's DO bit", opt)
+			}
+		})
+	}
+}
