@@ -146,6 +146,26 @@ var ErrNameTaken = errors.New("name taken")
 // than except) is called the same as sameName compares names (case, hidden
 // characters, compatibility forms ignored): two authenticators of one name
 // could not be told apart at login or in a notice.
+// UnusedLabel returns base, or base numbered (" (2)", " (3)", …) when a
+// factor of the account has that name already: a default name for a client
+// that gives none and cannot answer "choose another name" (an OpenStack
+// credential has no name at all).
+func (s *Service) UnusedLabel(ctx context.Context, a Auth, base string) (string, error) {
+	all, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return "", err
+	}
+	fs, _, err := s.liveFactors(ctx, a, all)
+	if err != nil {
+		return "", err
+	}
+	label := base
+	for i := 2; checkNewLabel(fs, label, "") != nil; i++ {
+		label = fmt.Sprintf("%s (%d)", base, i)
+	}
+	return label, nil
+}
+
 func checkNewLabel(fs []twofold.Factor, label, except string) error {
 	for _, f := range fs {
 		if f.ID != except && sameName(f.Label, label) {

@@ -519,6 +519,8 @@ func signatureCause(err error) string {
 		return "ssh signature by a key not registered (active) on the account"
 	case errors.Is(err, sshkey.ErrMessage):
 		return "ssh signature over another text than the challenge"
+	case errors.Is(err, sshkey.ErrNoTouch):
+		return "security key's ssh signature made without a touch"
 	}
 	return "ssh signature refused"
 }
@@ -533,6 +535,8 @@ func signatureAdvice(err error) string {
 		return "sign with -n " + sshkey.Namespace
 	case errors.Is(err, sshkey.ErrOtherKey):
 		return "it was made with another key than this one"
+	case errors.Is(err, sshkey.ErrNoTouch):
+		return "this security key signed without a touch: sign again and touch the key when it blinks (a key made with -O no-touch-required cannot be used here; make one without it)"
 	}
 	return "it was made over another text than this challenge"
 }

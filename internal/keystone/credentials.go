@@ -166,7 +166,12 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, a core
 	}
 	label := strings.TrimSpace(c.Name)
 	if label == "" {
-		label = "OpenStack TOTP"
+		// Keystone's credentials have no name: a second one gets the
+		// default numbered, as its client could not choose another.
+		if label, err = s.svc.UnusedLabel(r.Context(), a, "OpenStack TOTP"); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	conf, err := s.svc.AddTOTPWithSecret(r.Context(), a, label, secret, httpapi.Meta(r))
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +164,21 @@ func TestGophercloudPasswordAndTOTP(t *testing.T) {
 		_, err = identity(t, authOpts(s, "nobody"))
 		wantStatus(t, "an unknown user", err, http.StatusUnauthorized)
 
+		// A token's audit id is the same at every look, another token's
+		// is not: logs can follow one token by it.
+		auditIDs := func(token string) string {
+			var v struct {
+				AuditIDs []string `json:"audit_ids"` // of the answer's "token"
+			}
+			if err := tokens.Get(t.Context(), id, token).ExtractInto(&v); err != nil || len(v.AuditIDs) != 1 || v.AuditIDs[0] == "" {
+				t.Fatalf("audit ids: %+v, %v", v, err)
+			}
+			return v.AuditIDs[0]
+		}
+		if a, b, c := auditIDs(tok), auditIDs(tok), auditIDs(tok2); a != b || a == c {
+			t.Errorf("audit ids of one token %q then %q, of another %q", a, b, c)
+		}
+
 		if err := tokens.Revoke(t.Context(), id, tok2).Err; err != nil {
 			t.Fatalf("revoke: %v", err)
 		}
@@ -221,8 +237,30 @@ func TestGophercloudTOTPCredential(t *testing.T) {
 		s.Clock.Add(time.Minute) // a secret given by value passes from the next step on
 		opts := authOpts(s, "bob")
 		opts.Passcode = testenv.TOTP(t, secret, s.Clock.Now())
-		if _, err := identity(t, opts); err != nil {
+		id2, err := identity(t, opts)
+		if err != nil {
 			t.Fatalf("password and the new TOTP: %v", err)
+		}
+		// A second credential: Keystone's have no name, so its default is
+		// numbered rather than refused as taken.
+		raw2, err := otp.NewSecret(strings.NewReader(strings.Repeat("m", 20)), 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := credentials.Create(t.Context(), id2, credentials.CreateOpts{Type: "totp", Blob: otp.EncodeSecret(raw2), UserID: userID}).Extract(); err != nil {
+			t.Fatalf("a second TOTP credential: %v", err)
+		}
+		fs, err := s.Store.Factors(t.Context(), userID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var labels []string
+		for _, f := range fs {
+			labels = append(labels, f.Label)
+		}
+		slices.Sort(labels)
+		if want := []string{"OpenStack TOTP", "OpenStack TOTP (2)"}; !slices.Equal(labels, want) {
+			t.Errorf("factor names %q, want %q", labels, want)
 		}
 		var u struct {
 			User struct {

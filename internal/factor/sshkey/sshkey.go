@@ -134,12 +134,32 @@ var (
 	ErrNamespace = errors.New("signed in another namespace")
 	ErrOtherKey  = errors.New("signed by a key that is not registered")
 	ErrMessage   = errors.New("the signature does not match the challenge")
+	ErrNoTouch   = errors.New("a security key's signature made without a touch")
 )
+
+// userPresent is the flag of a security key's (sk-) signature that says
+// it was touched (openssh PROTOCOL.u2f).
+const userPresent = 0x01
+
+// untouched reports whether sig is a security key's signature without the
+// user-presence flag, which the key's verification refuses: the holder is
+// told that, not that the text differs.
+func untouched(sig *ssh.Signature, key ssh.PublicKey) bool {
+	if !strings.HasPrefix(key.Type(), "sk-") || sig == nil {
+		return false
+	}
+	var fields struct {
+		Flags   byte
+		Counter uint32
+	}
+	return ssh.Unmarshal(sig.Rest, &fields) == nil && fields.Flags&userPresent == 0
+}
 
 // Verify checks an armored signature ("-----BEGIN SSH SIGNATURE-----…", as
 // ssh-keygen -Y sign writes it) over message in Namespace by one of keys,
 // and returns the index of that key. The message signed may also carry one
-// line feed after message, which an editor or `echo` adds to a file.
+// line feed after message, which an editor or `echo` adds to a file, or a
+// carriage return and line feed, as Windows shells add.
 func Verify(armored string, message []byte, keys []ssh.PublicKey) (int, error) {
 	armored = strings.TrimSpace(armored)
 	if armored == "" || len(armored) > maxSignatureLen {
@@ -157,7 +177,10 @@ func Verify(armored string, message []byte, keys []ssh.PublicKey) (int, error) {
 		if ssh.FingerprintSHA256(k) != fp {
 			continue
 		}
-		for _, m := range [][]byte{message, append(bytes.Clone(message), '\n')} {
+		if untouched(sig.Signature, k) {
+			return -1, ErrNoTouch
+		}
+		for _, m := range [][]byte{message, append(bytes.Clone(message), '\n'), append(bytes.Clone(message), '\r', '\n')} {
 			if sshsig.Verify(bytes.NewReader(m), sig, k, sig.HashAlgorithm, Namespace) == nil {
 				return i, nil
 			}

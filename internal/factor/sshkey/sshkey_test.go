@@ -1,10 +1,16 @@
 package sshkey_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/twofold/twofold/internal/factor/sshkey"
@@ -42,6 +48,8 @@ func TestVerifyRealSignatures(t *testing.T) {
 		{"rsa, sha512", testenv.SSHSign(t, rs.File, sshkey.Namespace, msg), msg, 2, nil},
 		{"rsa, sha256 hash", testenv.SSHSign(t, rs.File, sshkey.Namespace, msg, "-O", "hashalg=sha256"), msg, 2, nil},
 		{"file saved with a line feed", testenv.SSHSign(t, ed.File, sshkey.Namespace, msg+"\n"), msg, 0, nil},
+		{"piped by a Windows shell (CR LF)", testenv.SSHSign(t, ed.File, sshkey.Namespace, msg+"\r\n"), msg, 0, nil},
+		{"carriage return alone", testenv.SSHSign(t, ed.File, sshkey.Namespace, msg+"\r"), msg, -1, sshkey.ErrMessage},
 		{"crlf armor with spaces around", "  " + strings.ReplaceAll(good, "\n", "\r\n") + "\n\n", msg, 0, nil},
 		{"two line feeds", testenv.SSHSign(t, ed.File, sshkey.Namespace, msg+"\n\n"), msg, -1, sshkey.ErrMessage},
 		{"wrong namespace", testenv.SSHSign(t, ed.File, "git", msg), msg, -1, sshkey.ErrNamespace},
@@ -78,6 +86,72 @@ func TestVerifyRealSignatures(t *testing.T) {
 	// The real ssh-keygen agrees with the accepting cases.
 	if !testenv.SSHVerify(t, ed.Public, sshkey.Namespace, msg, good) {
 		t.Fatal("ssh-keygen -Y verify refused the signature Verify accepted")
+	}
+}
+
+// skSigner signs as a security key does (openssh PROTOCOL.u2f), an
+// sk-ssh-ed25519 key whose flags say whether it was touched.
+type skSigner struct {
+	pub   ssh.PublicKey
+	priv  ed25519.PrivateKey
+	flags byte
+}
+
+const skApplication = "ssh:"
+
+func newSKSigner(t *testing.T, flags byte) skSigner {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := ssh.Marshal(struct {
+		Name, Key, Application string
+	}{ssh.KeyAlgoSKED25519, string(pub), skApplication})
+	k, err := ssh.ParsePublicKey(wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return skSigner{k, priv, flags}
+}
+
+func (s skSigner) PublicKey() ssh.PublicKey { return s.pub }
+
+func (s skSigner) Sign(_ io.Reader, data []byte) (*ssh.Signature, error) {
+	app := sha256.Sum256([]byte(skApplication))
+	msg := sha256.Sum256(data)
+	rest := []byte{s.flags, 0, 0, 0, 7} // flags, counter
+	signed := slices.Concat(app[:], rest, msg[:])
+	return &ssh.Signature{Format: ssh.KeyAlgoSKED25519, Blob: ed25519.Sign(s.priv, signed), Rest: rest}, nil
+}
+
+// TestVerifySecurityKeyTouch: a security key's signature with the
+// user-presence flag passes; without it (a key made with -O
+// no-touch-required) it is refused as untouched, not as over another text.
+func TestVerifySecurityKeyTouch(t *testing.T) {
+	const msg = "twofold-ssh-challenge v1 purpose=login nonce=ABC"
+	for _, tt := range []struct {
+		name  string
+		flags byte
+		want  int
+		err   error
+	}{
+		{"touched", 0x01, 0, nil},
+		{"touched and verified", 0x05, 0, nil},
+		{"not touched", 0x00, -1, sshkey.ErrNoTouch},
+		{"verified without a touch", 0x04, -1, sshkey.ErrNoTouch},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			signer := newSKSigner(t, tt.flags)
+			sig, err := sshsig.Sign(strings.NewReader(msg), signer, sshsig.HashSHA512, sshkey.Namespace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := sshkey.Verify(string(sshsig.Armor(sig)), []byte(msg), []ssh.PublicKey{signer.PublicKey()})
+			if got != tt.want || !errors.Is(err, tt.err) {
+				t.Fatalf("Verify = %d, %v; want %d, %v", got, err, tt.want, tt.err)
+			}
+		})
 	}
 }
 
