@@ -397,6 +397,12 @@ func TestTimeAndHealth(t *testing.T) {
 			t.Fatalf("%s: got %d", p, r.Status)
 		}
 	}
+	// Every API's answers, errors too, tell browsers not to guess a type.
+	for _, p := range []string{"/v1/time", "/v1/me", "/v1/nothing", "/v3/auth/tokens", "/dns/v2/zones", "/v1/time?x=%00", "/readyz"} {
+		if r := c.Do(t, "GET", p, nil); r.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: %d with X-Content-Type-Options %q, want nosniff", p, r.Status, r.Header.Get("X-Content-Type-Options"))
+		}
+	}
 }
 
 // TestSecretsNotInDatabaseFile searches the SQLite file (and its WAL) for the

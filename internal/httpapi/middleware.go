@@ -363,9 +363,12 @@ func TextValues(v url.Values) bool {
 // Text, before any handler sees it: ids, tokens and queries come from
 // them. The refusal is the one of the longest prefix of refusals that
 // begins the path, and otherwise a 400 invalid problem; each API answers
-// in its own form.
+// in its own form. Every answer, of every API and page, tells browsers not
+// to guess its type (a JSON answer echoing a client's text is never taken
+// for HTML).
 func WellFormed(next http.Handler, refusals map[string]http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["X-Content-Type-Options"] = nosniff
 		// Most requests (the second step among them) have no query: no
 		// map is made for them.
 		if Text(r.URL.Path) && (r.URL.RawQuery == "" || TextValues(r.URL.Query())) {
@@ -382,6 +385,8 @@ func WellFormed(next http.Handler, refusals map[string]http.Handler) http.Handle
 		refuse.ServeHTTP(w, r)
 	})
 }
+
+var nosniff = []string{"nosniff"}
 
 // MalformedMessage says why a request that WellFormed refuses was refused.
 const MalformedMessage = "the request's path or query is not valid UTF-8 text or holds a NUL byte"
