@@ -13,7 +13,7 @@ const backupUsage = "backup [--db sqlite:PATH] [--key-file PATH] [--config FILE]
 // servers run (SPEC §4 "Operations"). The key file is not in the copy.
 func (m *Main) backup(ctx context.Context, args []string) error {
 	fs := m.flags("backup", backupUsage)
-	c, err := m.parseConfig(fs, args)
+	c, err := m.parseConfig(fs, args, storeSettings()...)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func (m *Main) keys(ctx context.Context, args []string) error {
 func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	fs := m.flags("keys rotate", keysUsage)
 	grace := fs.Duration("grace", 10*time.Second, "how long running servers get to store enrolments begun under the old key before it is deleted")
-	c, err := m.parseConfig(fs, args)
+	c, err := m.parseConfig(fs, args, storeSettings()...)
 	if err != nil {
 		return err
 	}

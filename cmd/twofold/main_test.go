@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -848,13 +849,15 @@ func TestUserResetTwoFactor(t *testing.T) {
 			}
 
 			// fay has an address: the notice is queued in the database and
-			// the server sends it by its own mail settings, whatever the
-			// command line was given. It says so, and the mail comes.
+			// the server sends it by its own mail settings, whatever mail
+			// settings the command's environment holds (it reads none). It
+			// says so, and the mail comes.
 			withPhone("fay", "fay@example.com")
 			const queued = "the notice to them is queued for the servers to send: by email from servers run with --smtp-addr"
-			for i, args := range [][]string{nil, {"--smtp-addr", "127.0.0.1:2525", "--smtp-from", "twofold@example.com"}} {
+			for i, env := range []map[string]string{nil, {"TWOFOLD_SMTP_ADDR": "127.0.0.1:2525", "TWOFOLD_SMTP_FROM": "twofold@example.com"}} {
 				tm := newTestMain(t, time.Now(), "")
-				args := append(append([]string{"user", "reset-two-factor", "fay", "--reset-delay", "24h"}, args...), flags...)
+				maps.Copy(tm.env, env)
+				args := append([]string{"user", "reset-two-factor", "fay", "--reset-delay", "24h"}, flags...)
 				if err := tm.run(t, args...); err != nil {
 					t.Fatalf("reset %v: %v (stderr %q)", args, err, tm.stderr.String())
 				}

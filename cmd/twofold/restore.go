@@ -29,7 +29,7 @@ const restoreUsage = "restore [--db sqlite:PATH] [--key-file PATH] [--config FIL
 // backup taken before it (README "Upgrading").
 func (m *Main) restore(ctx context.Context, args []string) error {
 	fs := m.flags("restore", restoreUsage)
-	c, err := m.parseConfig(fs, args)
+	c, err := m.parseConfig(fs, args, storeSettings()...)
 	if err != nil {
 		return err
 	}

@@ -180,15 +180,25 @@ func (m *Main) flags(name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
-// parseConfig parses server configuration for a subcommand.
-func (m *Main) parseConfig(fs *flag.FlagSet, args []string) (config.Config, error) {
-	return m.parseConfigFrom(fs, args, config.Default())
+// parseConfig parses the server settings named for a subcommand, those it
+// reads: its help lists them alone (and --config), and its command line
+// refuses the others. No name is every setting (serve).
+func (m *Main) parseConfig(fs *flag.FlagSet, args []string, names ...string) (config.Config, error) {
+	return m.parseConfigFrom(fs, args, config.Default(), names...)
 }
 
-// parseConfigFrom parses server configuration for a subcommand whose
-// defaults are c.
-func (m *Main) parseConfigFrom(fs *flag.FlagSet, args []string, c config.Config) (config.Config, error) {
-	c.Register(fs)
+// storeSettings are the settings of every administration command: where
+// the database and the master key are.
+func storeSettings(more ...string) []string { return append([]string{"db", "key-file"}, more...) }
+
+// parseConfigFrom parses the server settings named for a subcommand (no
+// name: every one) whose defaults are c.
+func (m *Main) parseConfigFrom(fs *flag.FlagSet, args []string, c config.Config, names ...string) (config.Config, error) {
+	if len(names) == 0 {
+		c.Register(fs)
+	} else {
+		c.RegisterOnly(fs, names...)
+	}
 	if err := config.Parse(fs, args, m.LookupEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err

@@ -120,7 +120,7 @@ func readSeedFile(path string) ([]byte, error) {
 func (m *Main) tokensList(ctx context.Context, args []string) error {
 	fs := m.flags("tokens list", tokensListUsage)
 	unclaimed := fs.Bool("unclaimed", false, "only the tokens no one has claimed yet")
-	c, err := m.parseConfig(fs, args)
+	c, err := m.parseConfig(fs, args, storeSettings()...)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (m *Main) parseFileArg(fs *flag.FlagSet, args []string) (string, config.Con
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		path, args = args[0], args[1:]
 	}
-	c, err := m.parseConfig(fs, args)
+	c, err := m.parseConfig(fs, args, storeSettings()...)
 	if err != nil {
 		return "", c, err
 	}

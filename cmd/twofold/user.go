@@ -37,12 +37,12 @@ func (m *Main) user(ctx context.Context, args []string) error {
 
 // parseUserArgs parses the options of a user subcommand around its one
 // USERNAME, which may come before the options or right after them.
-func (m *Main) parseUserArgs(fs *flag.FlagSet, args []string) (string, config.Config, error) {
+func (m *Main) parseUserArgs(fs *flag.FlagSet, args []string, settings []string) (string, config.Config, error) {
 	var username string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		username, args = args[0], args[1:]
 	}
-	c, err := m.parseConfig(fs, args)
+	c, err := m.parseConfig(fs, args, settings...)
 	if err != nil {
 		return "", c, err
 	}
@@ -69,7 +69,9 @@ func (m *Main) userAdd(ctx context.Context, args []string) error {
 	email := fs.String("email", "", "email address for notifications")
 	operator := fs.Bool("operator", false, "make the account an operator")
 	create := fs.Bool("create", false, "create the database (and the master key file) when --db names none yet, as serve does at its first start")
-	username, c, err := m.parseUserArgs(fs, args)
+	// The password is screened (issuer, blocklist) and hashed (Argon2id) as
+	// the servers do.
+	username, c, err := m.parseUserArgs(fs, args, storeSettings("issuer", "password-blocklist", "argon2-memory", "argon2-iterations", "argon2-parallelism"))
 	if err != nil {
 		return err
 	}
@@ -106,7 +108,8 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 	fs := m.flags("user reset-two-factor", "user reset-two-factor USERNAME [--now | --cancel] [--reset-delay D] [--db DSN] [--key-file PATH]")
 	now := fs.Bool("now", false, "carry the reset out at once instead of after --reset-delay, also one already waiting")
 	cancel := fs.Bool("cancel", false, "cancel the reset waiting for the user")
-	username, c, err := m.parseUserArgs(fs, args)
+	// The notice queued to the user names the issuer.
+	username, c, err := m.parseUserArgs(fs, args, storeSettings("issuer", "reset-delay"))
 	if err != nil {
 		return err
 	}
@@ -164,7 +167,7 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 func (m *Main) userOperator(ctx context.Context, args []string) error {
 	fs := m.flags("user operator", "user operator USERNAME [--remove] [--db DSN] [--key-file PATH]")
 	remove := fs.Bool("remove", false, "make the account no longer an operator")
-	username, c, err := m.parseUserArgs(fs, args)
+	username, c, err := m.parseUserArgs(fs, args, storeSettings("issuer"))
 	if err != nil {
 		return err
 	}

@@ -51,8 +51,9 @@ type List struct {
 }
 
 // Open opens the list at path. A file in neither form, an ordered SHA-1
-// file out of order, or a plain list of more than MaxPlain passwords is an
-// error saying which.
+// file out of order, a file holding no password (empty, or blank lines
+// only), or a plain list of more than MaxPlain passwords is an error
+// saying which.
 func Open(path string) (*List, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -145,6 +146,12 @@ func readPlain(r io.Reader, path string) (*List, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("password blocklist %s: %w", path, err)
+	}
+	if lines == 0 {
+		// An operator who named a list expects new passwords screened
+		// against it: a file with nothing in it (a download cut short, the
+		// wrong file) would screen against none, unseen.
+		return nil, fmt.Errorf("password blocklist %s: holds no password (the file is empty, or blank lines only): give the list's file, or leave --password-blocklist out to screen against none", path)
 	}
 	if hashes*2 > min(lines, checkedLines) {
 		// A list of hashes read as passwords would never match.

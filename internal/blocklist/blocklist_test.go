@@ -109,7 +109,8 @@ func TestPlain(t *testing.T) {
 	}
 }
 
-// TestOpenRefuses: files that cannot be the list they look like.
+// TestOpenRefuses: files that cannot be the list they look like, and
+// files that hold no password at all.
 func TestOpenRefuses(t *testing.T) {
 	dir := t.TempDir()
 	a, b := strings.Repeat("B", 40), strings.Repeat("A", 40)
@@ -123,6 +124,11 @@ func TestOpenRefuses(t *testing.T) {
 		"a header":          "hash,count\n" + b + ",1\n" + a + ",2\n" + a + "B,3\n",
 		"byte order mark":   "\ufeff" + b + ":1\n" + a + ":2\n",
 		"a line over 120 B": b + ":1\n" + a + ":" + strings.Repeat("9", 100) + "\n" + strings.Repeat("C", 40) + ":1\n",
+		// An operator who names a list expects passwords screened against
+		// it: one with nothing in it is refused, not used as none.
+		"empty":                   "",
+		"blank lines only":        "\n\r\n\n",
+		"a byte order mark alone": "\ufeff\n",
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {

@@ -66,7 +66,7 @@ const password = "correct horse battery"
 // cluster is one database and key file with server processes on it.
 type cluster struct {
 	dsn, keyFile, dir string
-	flags             []string // more settings for every command
+	flags             []string // more settings for the servers
 	nodes             []*node
 }
 
@@ -81,7 +81,7 @@ type node struct {
 
 // newCluster creates the database, the key file and the first account's
 // schema with `twofold user add`, then starts n servers on it; flags are
-// more settings for every command and server.
+// more settings for the servers.
 func newCluster(t *testing.T, dsn string, n int, flags ...string) *cluster {
 	t.Helper()
 	c := &cluster{dsn: dsn, dir: t.TempDir(), flags: flags}
@@ -90,17 +90,28 @@ func newCluster(t *testing.T, dsn string, n int, flags ...string) *cluster {
 	// (--create: the administration commands refuse a database that does
 	// not exist), so that the servers start on both and never race to
 	// create them.
-	c.run(t, password+"\n", append([]string{"user", "add", "operator", "--create"}, c.common()...)...)
+	c.run(t, password+"\n", append([]string{"user", "add", "operator", "--create"}, c.passwords()...)...)
 	for i := range n {
 		c.nodes = append(c.nodes, c.serve(t, string(rune('A'+i))))
 	}
 	return c
 }
 
-// common are the options every command gets: the shared database and key
-// file, and cheap Argon2 so that password logins do not dominate.
+// store are the options every command gets: the shared database and key
+// file (each command refuses the settings it does not read).
+func (c *cluster) store() []string {
+	return []string{"--db", c.dsn, "--key-file", c.keyFile}
+}
+
+// passwords are the options of the commands that hash passwords (serve,
+// user add): cheap Argon2, so that password logins do not dominate.
+func (c *cluster) passwords() []string {
+	return append(c.store(), "--argon2-memory", "8192", "--argon2-iterations", "1")
+}
+
+// common are the options of the servers: those above and the cluster's own.
 func (c *cluster) common() []string {
-	return append([]string{"--db", c.dsn, "--key-file", c.keyFile, "--argon2-memory", "8192", "--argon2-iterations", "1"}, c.flags...)
+	return append(c.passwords(), c.flags...)
 }
 
 // env is the process environment without TWOFOLD_* settings, so that only
@@ -132,7 +143,7 @@ func (c *cluster) run(t *testing.T, stdin string, args ...string) string {
 
 func (c *cluster) addUser(t *testing.T, name string) {
 	t.Helper()
-	c.run(t, password+"\n", append([]string{"user", "add", name}, c.common()...)...)
+	c.run(t, password+"\n", append([]string{"user", "add", name}, c.passwords()...)...)
 }
 
 var listening = regexp.MustCompile(`twofold listening on (http://\S+)`)
@@ -545,7 +556,7 @@ func TestCluster(t *testing.T) {
 
 			t.Run("KeyRotationWhileServing", func(t *testing.T) {
 				before := []account{c.enrol(t, a, "eve", 1), c.enrol(t, b, "fay", 1)}
-				out := c.run(t, "", append([]string{"keys", "rotate", "--grace", "1s"}, c.common()...)...)
+				out := c.run(t, "", append([]string{"keys", "rotate", "--grace", "1s"}, c.store()...)...)
 				if !strings.Contains(out, "keys rotated") {
 					t.Fatalf("keys rotate printed %q", out)
 				}

@@ -27,7 +27,7 @@ func TestWebhookAcrossInstances(t *testing.T) {
 
 			// An operator, signed in with a code: elevated.
 			op := c.enrol(t, a, "olga", 1)
-			c.run(t, "", append([]string{"user", "operator", "olga"}, c.common()...)...)
+			c.run(t, "", append([]string{"user", "operator", "olga"}, c.store()...)...)
 			r := verify(t, b, startLogin(t, b, "olga"), map[string]string{"method": "totp", "code": b.code(t, op.factors[0].secret)})
 			want(t, "operator signs in", r, 200, "")
 			opc := b.client()

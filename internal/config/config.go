@@ -218,6 +218,22 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.Var(listFlag{&c.WebAuthnOrigins}, "webauthn-origins", "origins the pages are served from, comma-separated, e.g. https://login.example.com (default: that of --base-url)")
 }
 
+// RegisterOnly defines on fs the server flags named, writing into c: those
+// a command reads (`user add` reads db, key-file, issuer, …), so that its
+// help lists no other and its command line refuses them. It panics on a
+// name Register does not define.
+func (c *Config) RegisterOnly(fs *flag.FlagSet, names ...string) {
+	all := flag.NewFlagSet("", flag.ContinueOnError)
+	c.Register(all)
+	for _, name := range names {
+		f := all.Lookup(name)
+		if f == nil {
+			panic("config: no setting " + name)
+		}
+		fs.Var(f.Value, f.Name, f.Usage)
+	}
+}
+
 // envNames returns the environment variables of flag name, the documented
 // one first: TWOFOLD_ and the name in upper case, "-" as "_". The setting
 // --trusted-proxy is read from TWOFOLD_TRUSTED_PROXY by that rule, and from
@@ -310,10 +326,12 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// Parse parses args into fs (which must carry flags registered by Register and
-// may carry more), then fills each server setting (a flag Register defines)
-// not given on the command line from the environment, then from the config
-// file named by --config or TWOFOLD_CONFIG (lines "name = value", # comments).
+// Parse parses args into fs (which must carry flags registered by Register,
+// or those of them a command reads by RegisterOnly, and may carry more), then
+// fills each server setting on fs not given on the command line from the
+// environment, then from the config file named by --config or TWOFOLD_CONFIG
+// (lines "name = value", # comments). A server setting fs lacks is refused on
+// the command line, saying so, and let be in the environment and the file.
 // A variable that is set, or a file line, with an empty value gives the
 // setting the empty value, never its default (Validate then refuses an empty
 // db or key-file). A subcommand's own flags (--operator, --force, …) come
@@ -322,10 +340,14 @@ func Parse(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool
 	var file string
 	envFile, _ := lookupEnv("TWOFOLD_CONFIG")
 	fs.StringVar(&file, "config", envFile, "config file of name = value lines")
+	settings := settingNames()
 	if err := fs.Parse(args); err != nil {
+		// The flag package's own words for a flag fs does not define.
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok && settings[name] {
+			return fmt.Errorf("--%s is a setting %s does not read: leave it out here (a config file or %s shared with serve may still hold it)", name, fs.Name(), envNames(name)[0])
+		}
 		return err
 	}
-	settings := settingNames()
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	fileValues := map[string]string{}
@@ -334,8 +356,10 @@ func Parse(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool
 		if fileValues, err = readFile(file); err != nil {
 			return err
 		}
+		// A setting the command does not read (listen, for user add) is let
+		// be: one file serves serve and the administration commands.
 		for name := range fileValues {
-			if !settings[name] || fs.Lookup(name) == nil {
+			if !settings[name] {
 				return fmt.Errorf("config file %s: unknown setting %q (a config file holds server settings only)", file, name)
 			}
 		}

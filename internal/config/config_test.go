@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -116,6 +117,44 @@ func TestUnknownFileSetting(t *testing.T) {
 	os.WriteFile(file, []byte("lisen = x\n"), 0o600)
 	if _, err := parse(t, []string{"--config", file}, nil); err == nil {
 		t.Fatal("unknown setting accepted")
+	}
+}
+
+// TestRegisterOnly: a command that reads only some settings takes them
+// from its flags, the environment and the config file as serve does; the
+// others are let be in the environment and the file (shared with serve),
+// even with values serve would refuse, and refused on its command line.
+func TestRegisterOnly(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c")
+	os.WriteFile(file, []byte("db = sqlite:file.db\nlisten = nowhere\nargon2-memory = 1\n"), 0o600)
+	env := map[string]string{"TWOFOLD_KEY_FILE": "env.key", "TWOFOLD_LOG_LEVEL": "loud"}
+	parse := func(args ...string) (Config, *flag.FlagSet, error) {
+		c := Default()
+		fs := flag.NewFlagSet("user operator", flag.ContinueOnError)
+		fs.SetOutput(new(strings.Builder))
+		c.RegisterOnly(fs, "db", "key-file", "issuer")
+		err := Parse(fs, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		return c, fs, err
+	}
+	c, fs, err := parse("--config", file, "--issuer", "Acme")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	d := Default()
+	if c.DB != "sqlite:file.db" || c.KeyFile != "env.key" || c.Issuer != "Acme" || c.Listen != d.Listen || c.Argon2Memory != d.Argon2Memory || c.LogLevel != d.LogLevel {
+		t.Errorf("got db %q, key-file %q, issuer %q, listen %q, argon2-memory %d, log-level %q; want sqlite:file.db, env.key, Acme and the defaults",
+			c.DB, c.KeyFile, c.Issuer, c.Listen, c.Argon2Memory, c.LogLevel)
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if want := []string{"config", "db", "issuer", "key-file"}; !slices.Equal(names, want) {
+		t.Errorf("flags: got %v, want %v", names, want)
+	}
+	if _, _, err := parse("--listen", "127.0.0.1:9000"); err == nil || !strings.Contains(err.Error(), "--listen") {
+		t.Errorf("--listen on the command line: got %v, want it refused, named", err)
 	}
 }
 
