@@ -106,3 +106,32 @@ func TestAdminNeedsDatabase(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedStartLeavesNothing: serve refused for a setting (an empty
+// password blocklist, an unknown SMS country) makes neither the database
+// nor the master key file that a first start would make.
+func TestRefusedStartLeavesNothing(t *testing.T) {
+	for name, bad := range map[string]func(dir string) []string{
+		"empty blocklist": func(dir string) []string {
+			list := filepath.Join(dir, "empty.txt")
+			writeFile(t, list, "\n\n")
+			return []string{"--password-blocklist", list}
+		},
+		"unknown sms country": func(string) []string { return []string{"--sms-countries", "ZZ"} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			db, key := filepath.Join(dir, "twofold.db"), filepath.Join(dir, "twofold.key")
+			tm := newTestMain(t, time.Now(), "")
+			args := append([]string{"serve", "--listen", "127.0.0.1:0", "--db", "sqlite:" + db, "--key-file", key}, bad(dir)...)
+			if err := tm.run(t, args...); err == nil {
+				t.Fatal("serve started")
+			}
+			for _, p := range []string{db, key} {
+				if _, err := os.Stat(p); err == nil {
+					t.Errorf("%s was made by a refused start", p)
+				}
+			}
+		})
+	}
+}

@@ -92,7 +92,25 @@ type Deps struct {
 // OpenDeps opens the database (applying migrations), the key file (creating
 // it when missing and the database holds no sealed secret yet) and the
 // service.
-func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func() time.Time, rnd io.Reader) (Deps, error) {
+func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func() time.Time, rnd io.Reader) (deps Deps, err error) {
+	// Settings that can be refused are checked before the database and the
+	// key file are opened, which a first start creates: a refused start
+	// leaves nothing behind.
+	smsCountries, err := sms.ParseCountries(c.SMSCountries)
+	if err != nil {
+		return Deps{}, fmt.Errorf("sms-countries: %w", err)
+	}
+	var passwords *blocklist.List
+	if c.PasswordBlocklist != "" {
+		if passwords, err = blocklist.Open(c.PasswordBlocklist); err != nil {
+			return Deps{}, err
+		}
+		defer func() {
+			if err != nil {
+				passwords.Close()
+			}
+		}()
+	}
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {
 		return Deps{}, err
@@ -129,10 +147,7 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	cfg.ResetDelay = c.ResetDelay
 	cfg.MailSent = c.SMTPAddr != ""
 	cfg.WebhookAllowHTTP, cfg.WebhookAllowPrivate = c.WebhookAllowHTTP, c.WebhookAllowPrivate
-	if cfg.SMSCountries, err = sms.ParseCountries(c.SMSCountries); err != nil {
-		st.Close()
-		return Deps{}, fmt.Errorf("sms-countries: %w", err)
-	}
+	cfg.SMSCountries = smsCountries
 	// Notifications go to the database's outbox; a serving instance's worker
 	// sends them, also those queued by CLI commands. Code mails wait there
 	// sealed.
@@ -140,12 +155,7 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	outbox.Keys, outbox.Rand = keys, rnd
 	o := core.Options{Store: st, Keys: keys, Hasher: hasher, Config: cfg, Logger: log, Now: now, Rand: rnd,
 		Notifier: outbox, CodeMail: outbox, Texts: textSender(c, log)}
-	var passwords *blocklist.List
-	if c.PasswordBlocklist != "" {
-		if passwords, err = blocklist.Open(c.PasswordBlocklist); err != nil {
-			st.Close()
-			return Deps{}, err
-		}
+	if passwords != nil {
 		if n := passwords.Len(); n >= 0 {
 			log.Info("new passwords are screened against a list", "path", c.PasswordBlocklist, "passwords", n)
 		} else {
@@ -155,9 +165,6 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	}
 	svc, err := core.New(o)
 	if err != nil {
-		if passwords != nil {
-			passwords.Close()
-		}
 		st.Close()
 		return Deps{}, err
 	}
