@@ -122,7 +122,7 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // were stepped, and a session made under a longer --session-ttl keeps the
 // expiry it was given and is found as long as it works.
 func (s *Store) LiveSessions(ctx context.Context, accountID string, epoch int64, now time.Time, limit int) ([]twofold.LiveSession, error) {
-	from, found, err := s.liveSessionsFrom(ctx, now)
+	from, found, err := s.liveSessionsFrom(ctx, accountID, now)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -142,17 +142,17 @@ func (s *Store) LiveSessions(ctx context.Context, accountID string, epoch int64,
 }
 
 // liveSessionsFrom returns the least event id from which on the events that
-// made the sessions unexpired at now are (found is false when there is
-// none): one past the least event floor of those sessions, read from the
-// index of expiries, which carries the floors (one read of that index over
-// the sessions that still work, not of their rows). Sessions stored before
-// migration 0069 have no floor; while one of them works, the read also
-// starts where the search by time finds it (fromOldestLiveSession).
-func (s *Store) liveSessionsFrom(ctx context.Context, now time.Time) (int64, bool, error) {
+// made the account's sessions unexpired at now are (found is false when
+// there is none): one past the least event floor of those sessions, read
+// by the account's index of sessions (a few rows, whatever the number of
+// accounts). Sessions stored before migration 0069 have no floor; while
+// one of them works, the read also starts where the search by time finds
+// it (fromOldestLiveSession).
+func (s *Store) liveSessionsFrom(ctx context.Context, accountID string, now time.Time) (int64, bool, error) {
 	var floor sql.NullInt64
 	var live, unfloored int64
-	err := s.conn(ctx).QueryRowContext(ctx, `SELECT MIN(event_floor), COUNT(*), COUNT(*) - COUNT(event_floor) FROM sessions WHERE expires_at > $1`,
-		micros(now)).Scan(&floor, &live, &unfloored)
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT MIN(event_floor), COUNT(*), COUNT(*) - COUNT(event_floor) FROM sessions WHERE account_id = $1 AND expires_at > $2`,
+		accountID, micros(now)).Scan(&floor, &live, &unfloored)
 	if err != nil {
 		return 0, false, fmt.Errorf("select least event floor: %w", err)
 	}
