@@ -7,6 +7,9 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/permit"
@@ -50,12 +53,30 @@ const emailChangeBurst, emailChangeRate = 3, 1.0 / 600
 
 // validEmail reports why address cannot be an account's address: it must be
 // a bare address (no name, no angle brackets), at most 254 bytes, without
-// hidden characters.
+// hidden characters, with a domain that IDNA can write in ASCII
+// (mailableDomain). Characters beyond ASCII are accepted on both sides of
+// the @ (RFC 6532); a local part beyond ASCII is delivered only by a mail
+// server that offers SMTPUTF8 (README "Notifications").
 func validEmail(address string) error {
-	if a, err := mail.ParseAddress(address); err != nil || a.Address != address || len(address) > 254 || strings.IndexFunc(address, hiddenRune) >= 0 {
+	if a, err := mail.ParseAddress(address); err != nil || a.Address != address || len(address) > 254 || strings.IndexFunc(address, hiddenRune) >= 0 ||
+		!mailableDomain(address) {
 		return twofold.Errorf(twofold.CodeInvalid, "email is not a valid address")
 	}
 	return nil
+}
+
+// mailableDomain reports whether the domain of address is ASCII or a valid
+// internationalised domain name, which mail goes to as its A-labels
+// (punycode, RFC 5891), as internal/notify sends it.
+func mailableDomain(address string) bool {
+	dom := address[strings.LastIndexByte(address, '@')+1:]
+	for _, r := range dom {
+		if r >= utf8.RuneSelf {
+			_, err := idna.Lookup.ToASCII(dom)
+			return err == nil
+		}
+	}
+	return true
 }
 
 // ValidEmail reports why address cannot be an account's address (see

@@ -149,6 +149,9 @@ func (s *Service) parseDestination(a twofold.Account, n NewFactor) (string, erro
 		if strings.IndexFunc(e, hiddenRune) >= 0 {
 			return "", twofold.Errorf(twofold.CodeInvalid, "email: this address holds hidden characters (text-direction marks, zero-width spaces, soft hyphens, controls)")
 		}
+		if !mailableDomain(e) {
+			return "", twofold.Errorf(twofold.CodeInvalid, "email: the domain of this address is not a valid internationalised domain name")
+		}
 		return e, nil
 	}
 }

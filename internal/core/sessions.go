@@ -35,9 +35,10 @@ const maxListedSessions = 50
 // events, so that no login writes an index of sessions by account; ended
 // ones are left out in the query, so that however many sessions were made
 // and ended since, none that still works is missed; nor is one made under a
-// longer --session-ttl than today's, which keeps the expiry it was given
-// (the store reads from the oldest session that still works, not from now
-// less the lifetime configured now).
+// longer --session-ttl than today's, which keeps the expiry it was given;
+// nor one whose events were recorded by clocks that disagree (the store
+// reads from the least event floor of the sessions that still work, which
+// comes from the database, not from a clock).
 func (s *Service) Sessions(ctx context.Context, a Auth) ([]SessionInfo, error) {
 	if err := person(a); err != nil {
 		return nil, err

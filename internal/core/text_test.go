@@ -107,3 +107,23 @@ func TestSerialCheckHidesWhatNamesDo(t *testing.T) {
 		}
 	}
 }
+
+// TestValidEmailInternational: an account's address may hold characters
+// beyond ASCII on either side of the @ (RFC 6532; a local part so needs a
+// mail server with SMTPUTF8, README "Notifications"), but its domain must
+// be one IDNA can write in ASCII, as mail goes to it so.
+func TestValidEmailInternational(t *testing.T) {
+	for address, ok := range map[string]bool{
+		"jöran@example.com":       true,
+		"jo@exämple.com":          true,
+		"用户@例子.广告":                true,
+		"jo@xn--exmple-cua.com":   true,
+		"jo@-ä.example":           false, // a label may not begin with a hyphen
+		"jo@ä..example":           false,
+		"jo@" + "ä" + "\u0301.de": true, // combining accent: mapped to NFC
+	} {
+		if err := ValidEmail(address); (err == nil) != ok {
+			t.Errorf("ValidEmail(%q): got %v, want ok %v", address, err, ok)
+		}
+	}
+}

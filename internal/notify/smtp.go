@@ -16,6 +16,8 @@ import (
 	"net/smtp"
 	"strings"
 	"time"
+
+	"golang.org/x/net/idna"
 )
 
 // DefaultSMTPTimeout bounds one whole SMTP conversation when SMTP.Timeout is 0.
@@ -55,6 +57,18 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("smtp: recipient address: %w", err)
 	}
+	// Domains go out as IDNA A-labels (punycode), which any server takes;
+	// a local part beyond ASCII needs SMTPUTF8 (RFC 6531).
+	fromAddr, fromUTF8, err := envelopeAddress(from.Address)
+	if err != nil {
+		return fmt.Errorf("smtp: from address: %w", err)
+	}
+	toAddr, toUTF8, err := envelopeAddress(to.Address)
+	if err != nil {
+		return fmt.Errorf("smtp: recipient address: %w", err)
+	}
+	from = &mail.Address{Name: from.Name, Address: fromAddr}
+	to = &mail.Address{Address: toAddr}
 	msg, err := s.compose(from, to, m)
 	if err != nil {
 		return err
@@ -69,7 +83,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := s.converse(ctx, host, from.Address, to.Address, msg); err != nil {
+	if err := s.converse(ctx, host, from.Address, to.Address, msg, fromUTF8 || toUTF8); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("smtp: %w: %w", ctx.Err(), err)
 		}
@@ -78,7 +92,18 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	return nil
 }
 
-func (s *SMTP) converse(ctx context.Context, host, from, to string, msg []byte) error {
+// ErrNoSMTPUTF8 is why a message to or from an address whose local part is
+// not ASCII is not sent through a server that does not offer SMTPUTF8:
+// such a server has not agreed to take those bytes in the envelope or the
+// headers, and could mangle or misroute the message (RFC 6531 §3.4). It
+// names no address.
+var ErrNoSMTPUTF8 = errors.New("the address has characters beyond ASCII before its @, and the mail server does not offer SMTPUTF8 (RFC 6531): not sent")
+
+// converse sends msg from from to to; with utf8 (an address whose local
+// part is not ASCII) only to a server that offers SMTPUTF8, whose MAIL
+// command then carries the SMTPUTF8 parameter (net/smtp adds it whenever
+// the server offers the extension).
+func (s *SMTP) converse(ctx context.Context, host, from, to string, msg []byte, utf8 bool) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", s.Addr)
 	if err != nil {
@@ -124,6 +149,9 @@ func (s *SMTP) converse(ctx context.Context, host, from, to string, msg []byte) 
 			return fmt.Errorf("auth: %w", err)
 		}
 	}
+	if ok, _ := c.Extension("SMTPUTF8"); utf8 && !ok {
+		return ErrNoSMTPUTF8
+	}
 	if err := c.Mail(from); err != nil {
 		return err
 	}
@@ -157,10 +185,44 @@ func (s *SMTP) tlsConfig(host string) *tls.Config {
 	return c
 }
 
+// envelopeAddress returns address with its domain as IDNA A-labels
+// (punycode, RFC 5891) when it is not ASCII, so that it needs no SMTPUTF8,
+// and reports whether its local part is beyond ASCII, which no encoding
+// can carry to a server without SMTPUTF8 (RFC 6531): a mailbox's local part
+// is the receiving domain's to interpret, byte for byte.
+func envelopeAddress(address string) (string, bool, error) {
+	at := strings.LastIndexByte(address, '@')
+	if at < 0 {
+		return "", false, errors.New("no @ in the address")
+	}
+	local, dom := address[:at], address[at+1:]
+	if !isASCII(dom) {
+		a, err := idna.Lookup.ToASCII(dom)
+		if err != nil {
+			return "", false, errors.New("its domain is not a valid internationalised domain name (IDNA)")
+		}
+		dom = a
+	}
+	return local + "@" + dom, !isASCII(local), nil
+}
+
+// isASCII reports whether s is all ASCII.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // compose returns m as an RFC 5322 message with CRLF line endings: a
-// Q-encoded subject (RFC 2047), a quoted-printable UTF-8 body (so that no line
-// is too long and any text survives 7-bit servers) and Auto-Submitted (RFC
-// 3834), so that vacation responders stay quiet.
+// Q-encoded subject and display name (RFC 2047), a quoted-printable UTF-8
+// body (so that no line is too long and any text survives 7-bit servers)
+// and Auto-Submitted (RFC 3834), so that vacation responders stay quiet.
+// The addresses are as envelopeAddress makes them: ASCII, but for a local
+// part beyond ASCII, which goes only to a server that took SMTPUTF8 and is
+// then UTF-8 in the header as RFC 6532 has it.
 func (s *SMTP) compose(from, to *mail.Address, m Message) ([]byte, error) {
 	id := make([]byte, 16)
 	r := s.Rand

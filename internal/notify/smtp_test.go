@@ -238,3 +238,101 @@ func TestSMTPRequireTLS(t *testing.T) {
 		t.Fatalf("got %d messages, want 1 in the clear", len(got))
 	}
 }
+
+// TestSMTPInternationalAddresses sends over TCP to a mail server that offers
+// SMTPUTF8 (RFC 6531) and to one that does not, as the fake does unless told,
+// refusing any byte beyond ASCII in addresses and headers. A domain beyond
+// ASCII goes as IDNA A-labels (punycode) to either; a local part beyond
+// ASCII goes, with the SMTPUTF8 parameter and as UTF-8 in the To header
+// (RFC 6532), only to the server that offers it: to the other nothing is
+// sent, and the error says why without naming the address.
+func TestSMTPInternationalAddresses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, from, to string
+		utf8Server     bool
+		wantErr        error
+		wantFrom       string
+		wantTo         string // RCPT TO, and the To header's address
+		wantUTF8       bool
+		wantMessageID  string
+	}{
+		{name: "local part beyond ASCII, server without SMTPUTF8", to: "jöran@example.com", wantErr: notify.ErrNoSMTPUTF8},
+		{name: "local part beyond ASCII, server with SMTPUTF8", to: "jöran@example.com", utf8Server: true,
+			wantTo: "jöran@example.com", wantUTF8: true},
+		{name: "domain beyond ASCII, server without SMTPUTF8", to: "jo@exämple.com",
+			wantTo: "jo@xn--exmple-cua.com"},
+		{name: "domain beyond ASCII, server with SMTPUTF8", to: "jo@bücher.example", utf8Server: true,
+			wantTo: "jo@xn--bcher-kva.example", wantUTF8: true},
+		{name: "sender's domain and name beyond ASCII", from: "Zwei Fäktor <twofold@exämple.com>", to: "jo@example.com",
+			wantFrom: "twofold@xn--exmple-cua.com", wantTo: "jo@example.com", wantMessageID: "xn--exmple-cua.com"},
+		{name: "sender's local part beyond ASCII, server without SMTPUTF8", from: "zwëi@example.com", to: "jo@example.com",
+			wantErr: notify.ErrNoSMTPUTF8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []testenv.SMTPOption
+			if tc.utf8Server {
+				opts = append(opts, testenv.SMTPUTF8())
+			}
+			srv := testenv.NewSMTPServer(t, opts...)
+			from := cmpOr(tc.from, "Twofold <twofold@example.com>")
+			err := send(t, &notify.SMTP{Addr: srv.Addr, From: from}, notify.Message{To: tc.to, Subject: "Twofold: ein Test", Body: "Hallo Jöran", Date: t0})
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Send: got %v, want %v", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "jöran") || strings.Contains(err.Error(), "zwëi") {
+					t.Errorf("error %q names the address", err)
+				}
+				if n := len(srv.Messages()); n != 0 {
+					t.Errorf("got %d messages at the server, want none", n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			got := srv.Wait(t, 1, 10*time.Second)[0]
+			if wantFrom := cmpOr(tc.wantFrom, "twofold@example.com"); got.From != wantFrom || strings.Join(got.To, ",") != tc.wantTo || got.UTF8 != tc.wantUTF8 {
+				t.Errorf("envelope: got MAIL FROM %q, RCPT TO %q, SMTPUTF8 %v; want %q, %q, %v", got.From, got.To, got.UTF8, wantFrom, tc.wantTo, tc.wantUTF8)
+			}
+			msg, subject, body := parse(t, got)
+			if to := msg.Header.Get("To"); to != "<"+tc.wantTo+">" {
+				t.Errorf("To: got %q, want <%s>", to, tc.wantTo)
+			}
+			if subject != "Twofold: ein Test" || body != "Hallo Jöran\r\n" {
+				t.Errorf("got subject %q, body %q", subject, body)
+			}
+			f, err := mail.ParseAddress(msg.Header.Get("From"))
+			if err != nil {
+				t.Fatalf("From %q: %v", msg.Header.Get("From"), err)
+			}
+			if wantName, _, _ := strings.Cut(from, " <"); strings.Contains(from, "<") && f.Name != wantName {
+				t.Errorf("From's name: got %q, want %q", f.Name, wantName)
+			}
+			if raw := msg.Header.Get("From"); !isASCII(raw) {
+				t.Errorf("From: got %q, want it in ASCII (an RFC 2047 encoded name, an A-label domain)", raw)
+			}
+			if tc.wantMessageID != "" && !strings.HasSuffix(msg.Header.Get("Message-Id"), "@"+tc.wantMessageID+">") {
+				t.Errorf("Message-ID: got %q, want it @%s", msg.Header.Get("Message-Id"), tc.wantMessageID)
+			}
+		})
+	}
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

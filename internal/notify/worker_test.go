@@ -490,3 +490,39 @@ func TestSlowRelay(t *testing.T) {
 		})
 	}
 }
+
+// TestInternationalRecipient: a notice to an address whose local part is
+// beyond ASCII, through a mail server that does not offer SMTPUTF8, fails
+// with a reason in the outbox and the log that says so and names neither
+// the address nor its local part, and is retried like any failure; once the
+// relay offers SMTPUTF8, the retry arrives.
+func TestInternationalRecipient(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		r := newRig(t, dsn)
+		w := r.start(t, r.store, r.smtp.Addr, time.Minute)
+		if err := r.outbox.Enqueue(t.Context(), "jöran@example.com", "Twofold: a test", "b"); err != nil {
+			t.Fatalf("Enqueue: %v", err)
+		}
+		m := r.released(t, 1)
+		if !strings.Contains(m.LastError, "SMTPUTF8") || strings.Contains(m.LastError, "jöran") {
+			t.Errorf("last error: got %q, want SMTPUTF8 named and not the address", m.LastError)
+		}
+		eventually(t, "the log of the failure", func() bool { return strings.Contains(r.logs.String(), "SMTPUTF8") })
+		if logs := r.logs.String(); strings.Contains(logs, "jöran") || strings.Contains(logs, `j\xc3\xb6ran`) || !strings.Contains(logs, "to_domain=example.com") {
+			t.Errorf("logs: got %q, want the domain and not the address", logs)
+		}
+		if n := r.smtp.Deliveries(); n != 0 {
+			t.Errorf("got %d deliveries, want none", n)
+		}
+
+		// The relay now offers SMTPUTF8: the retry arrives.
+		w.Close()
+		utf8 := testenv.NewSMTPServer(t, testenv.SMTPUTF8())
+		r.start(t, r.store, utf8.Addr, time.Minute)
+		r.clock.Add(notify.FirstRetry)
+		if got := utf8.Wait(t, 1, time.Minute)[0]; !got.UTF8 || strings.Join(got.To, ",") != "jöran@example.com" {
+			t.Errorf("got RCPT TO %q, SMTPUTF8 %v; want jöran@example.com with SMTPUTF8", got.To, got.UTF8)
+		}
+		eventually(t, "the outbox to empty", func() bool { return len(r.mails(t)) == 0 })
+	})
+}

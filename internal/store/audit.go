@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -114,23 +115,15 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // at now (unexpired, of the account's session epoch), newest first, each with
 // the event that made it. They are read through the account's index of
 // events, joined to the sessions by their keys: no index of sessions by
-// account, which every login would write. The events read start at the
-// creation of the oldest session of any account that still works
-// (oldestLiveSession), not at now less the session lifetime configured now:
-// a session made under a longer --session-ttl keeps the expiry it was given,
-// and is found as long as it works. They start a whole lifetime of that
-// session earlier still: event times follow the clocks of the instances
-// that recorded them, and a clock stepped back or instances that disagree
-// make a later event look older than the session; the search for the first
-// event (firstEventSince) is right for any such disorder up to the margin.
-// The margin at most doubles the span of events read.
+// account, which every login would write. The events read start after the
+// least event floor (migration 0069) of the sessions of any account that
+// still work (liveSessionsFrom): the event that made each was stored after
+// its floor, so none is missed however the instances' clocks disagree or
+// were stepped, and a session made under a longer --session-ttl keeps the
+// expiry it was given and is found as long as it works.
 func (s *Store) LiveSessions(ctx context.Context, accountID string, epoch int64, now time.Time, limit int) ([]twofold.LiveSession, error) {
-	since, lifetime, found, err := s.oldestLiveSession(ctx, now)
+	from, found, err := s.liveSessionsFrom(ctx, accountID, now)
 	if err != nil || !found {
-		return nil, err
-	}
-	from, err := s.firstEventSince(ctx, since.Add(-max(lifetime, time.Minute)))
-	if err != nil {
 		return nil, err
 	}
 	return queryAll(ctx, s, "live sessions", func(row interface{ Scan(...any) error }) (twofold.LiveSession, error) {
@@ -146,6 +139,59 @@ func (s *Store) LiveSessions(ctx context.Context, accountID string, epoch int64,
 		FROM audit_events e JOIN sessions s ON s.id = e.session_id
 		WHERE e.account_id = $1 AND e.id >= CAST($2 AS BIGINT) AND s.account_id = $1 AND s.session_epoch = $3 AND s.expires_at > $4
 		ORDER BY e.id DESC LIMIT $5`, accountID, from, epoch, micros(now), limit)
+}
+
+// liveSessionsFrom returns the least event id from which on the events that
+// made the account's sessions unexpired at now are (found is false when
+// there is none): one past the least event floor of those sessions, read
+// by the account's index of sessions (a few rows, whatever the number of
+// accounts). Sessions stored before migration 0069 have no floor; while
+// one of them works, the read also starts where the search by time finds
+// it (fromOldestLiveSession).
+func (s *Store) liveSessionsFrom(ctx context.Context, accountID string, now time.Time) (int64, bool, error) {
+	var floor sql.NullInt64
+	var live, unfloored int64
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT MIN(event_floor), COUNT(*), COUNT(*) - COUNT(event_floor) FROM sessions WHERE account_id = $1 AND expires_at > $2`,
+		accountID, micros(now)).Scan(&floor, &live, &unfloored)
+	if err != nil {
+		return 0, false, fmt.Errorf("select least event floor: %w", err)
+	}
+	if live == 0 {
+		return 0, false, nil
+	}
+	from := int64(math.MaxInt64)
+	if floor.Valid {
+		from = floor.Int64 + 1
+	}
+	if unfloored > 0 {
+		old, found, err := s.fromOldestLiveSession(ctx, now)
+		if err != nil {
+			return 0, false, err
+		}
+		if found {
+			from = min(from, old)
+		} else {
+			from = 0 // expired between the two reads: read them all
+		}
+	}
+	return from, true, nil
+}
+
+// fromOldestLiveSession is how the events to read were found before
+// migration 0069, for sessions stored before it: from the creation of the
+// oldest session of any account that still works (oldestLiveSession), less
+// a whole lifetime of that session, as event times follow the clocks of the
+// instances that recorded them, and a clock stepped back or instances that
+// disagree make a later event look older than the session; the search for
+// the first event (firstEventSince) is right for any such disorder up to
+// that margin.
+func (s *Store) fromOldestLiveSession(ctx context.Context, now time.Time) (int64, bool, error) {
+	since, lifetime, found, err := s.oldestLiveSession(ctx, now)
+	if err != nil || !found {
+		return 0, false, err
+	}
+	from, err := s.firstEventSince(ctx, since.Add(-max(lifetime, time.Minute)))
+	return from, err == nil, err
 }
 
 // oldestLiveSession returns when the oldest session of any account that is

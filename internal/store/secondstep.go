@@ -199,8 +199,8 @@ func (s *Store) completePostgres(ctx context.Context, key string, c twofold.Comp
 		), l AS (
 			UPDATE logins SET used_at = $3 WHERE id = $5 AND EXISTS (SELECT 1 FROM t)
 		), s AS (
-			INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until, session_epoch)
-			SELECT $8, $9, $10, $11, $12, $13, $19 WHERE EXISTS (SELECT 1 FROM t)
+			INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until, session_epoch, event_floor)
+			SELECT $8, $9, $10, $11, $12, $13, $19, `+eventFloorSQL+` WHERE EXISTS (SELECT 1 FROM t)
 		), a AS (
 			INSERT INTO audit_events (account_id, type, at, source, user_agent, detail, session_id)
 			SELECT $10, $14, $15, $16, $17, $18, $9 WHERE EXISTS (SELECT 1 FROM t)

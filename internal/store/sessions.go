@@ -59,7 +59,16 @@ func (s *Store) FinishLogin(ctx context.Context, loginID string, now time.Time, 
 	return ok, err
 }
 
-const sessionInsertSQL = `INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until, session_epoch) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+// sessionInsertSQL stores a session with its event floor (migration 0069):
+// the id of the last audit event stored so far. The event that made the
+// session is written after it and gets a greater id, as ids come from the
+// database's sequence (AUTOINCREMENT on SQLite), never from a clock.
+const sessionInsertSQL = `INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until, session_epoch, event_floor)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, ` + eventFloorSQL + `)`
+
+// eventFloorSQL is the id of the last audit event stored, 0 for none: one
+// look at the end of the events' primary key.
+const eventFloorSQL = `(SELECT COALESCE(MAX(id), 0) FROM audit_events)`
 
 func insertSession(ctx context.Context, q interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)

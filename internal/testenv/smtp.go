@@ -29,12 +29,15 @@ import (
 // anything else gets 500, a command out of order 503, a bare LF or an
 // over-long line 500 or 554 and the end of the session.
 // It records every message it accepts, and can be told to refuse the next
-// deliveries with 451, as a mail server in trouble does.
+// deliveries with 451, as a mail server in trouble does. Without SMTPUTF8
+// (RFC 6531) it refuses any byte beyond ASCII in an address (553 5.6.7) or
+// in a message's headers (554 5.6.7), as it has not agreed to take them.
 type SMTPServer struct {
 	// Addr is the host:port it listens on.
 	Addr string
 
 	username, password string
+	utf8               bool // offers SMTPUTF8
 	tls                *tls.Config
 	roots              *x509.CertPool
 
@@ -59,6 +62,7 @@ type SMTPMessage struct {
 	Data []byte
 	User string // the user it authenticated as, or ""
 	TLS  bool   // whether it arrived under STARTTLS
+	UTF8 bool   // whether MAIL carried the SMTPUTF8 parameter (RFC 6531)
 }
 
 // SMTPOption configures an SMTPServer.
@@ -67,6 +71,12 @@ type SMTPOption func(tb testing.TB, s *SMTPServer)
 // SMTPAuth makes the server offer AUTH PLAIN and require it for MAIL.
 func SMTPAuth(username, password string) SMTPOption {
 	return func(_ testing.TB, s *SMTPServer) { s.username, s.password = username, password }
+}
+
+// SMTPUTF8 makes the server offer SMTPUTF8 (RFC 6531): a MAIL with the
+// SMTPUTF8 parameter may then carry UTF-8 in its addresses and headers.
+func SMTPUTF8() SMTPOption {
+	return func(_ testing.TB, s *SMTPServer) { s.utf8 = true }
 }
 
 // SMTPStartTLS makes the server offer STARTTLS with a new self-signed
@@ -205,6 +215,7 @@ type smtpSession struct {
 	tls  bool
 	user string
 	from string // "" before MAIL; "<>" for the null sender
+	utf8 bool   // MAIL carried SMTPUTF8
 	to   []string
 }
 
@@ -301,7 +312,7 @@ func (ss *smtpSession) readLine() (string, error) {
 	return string(l[:len(l)-2]), nil
 }
 
-func (ss *smtpSession) reset() { ss.from, ss.to = "", nil }
+func (ss *smtpSession) reset() { ss.from, ss.to, ss.utf8 = "", nil, false }
 
 func (ss *smtpSession) ehlo(arg string) {
 	if arg == "" {
@@ -316,6 +327,9 @@ func (ss *smtpSession) ehlo(arg string) {
 	}
 	if ss.srv.username != "" {
 		lines = append(lines, "AUTH PLAIN")
+	}
+	if ss.srv.utf8 {
+		lines = append(lines, "SMTPUTF8")
 	}
 	lines = append(lines, "HELP")
 	for i, l := range lines {
@@ -404,17 +418,27 @@ func (ss *smtpSession) auth(arg string) {
 	ss.reply("235 2.7.0 authentication successful")
 }
 
-// path parses "<address>" after prefix (case-insensitive) in arg; parameters
-// after it are not supported.
-func path(arg, prefix string) (string, bool) {
+// path parses "<address>" after prefix (case-insensitive) in arg, and the
+// parameters after it, separated by spaces.
+func path(arg, prefix string) (string, []string, bool) {
 	if len(arg) < len(prefix) || !strings.EqualFold(arg[:len(prefix)], prefix) {
-		return "", false
+		return "", nil, false
 	}
-	p := strings.TrimSpace(arg[len(prefix):])
-	if !strings.HasPrefix(p, "<") || !strings.HasSuffix(p, ">") || strings.ContainsAny(p, " \t") {
-		return "", false
+	p, params, _ := strings.Cut(strings.TrimSpace(arg[len(prefix):]), " ")
+	if !strings.HasPrefix(p, "<") || !strings.HasSuffix(p, ">") || strings.ContainsAny(p, "\t") {
+		return "", nil, false
 	}
-	return p[1 : len(p)-1], true
+	return p[1 : len(p)-1], strings.Fields(params), true
+}
+
+// ascii reports whether s is all ASCII.
+func ascii(s []byte) bool {
+	for _, c := range s {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func (ss *smtpSession) mail(arg string) {
@@ -429,11 +453,24 @@ func (ss *smtpSession) mail(arg string) {
 		ss.reply("503 5.5.1 nested MAIL")
 		return
 	}
-	addr, ok := path(arg, "FROM:")
+	addr, params, ok := path(arg, "FROM:")
 	if !ok {
 		ss.reply("501 5.5.4 want MAIL FROM:<address>")
 		return
 	}
+	utf8 := false
+	for _, p := range params {
+		if !ss.srv.utf8 || !strings.EqualFold(p, "SMTPUTF8") {
+			ss.reply("555 5.5.4 parameter not recognised: " + p)
+			return
+		}
+		utf8 = true
+	}
+	if !utf8 && !ascii([]byte(addr)) {
+		ss.reply("553 5.6.7 non-ASCII address without SMTPUTF8")
+		return
+	}
+	ss.utf8 = utf8
 	if addr == "" {
 		addr = "<>"
 	}
@@ -446,9 +483,13 @@ func (ss *smtpSession) rcpt(arg string) {
 		ss.reply("503 5.5.1 MAIL first")
 		return
 	}
-	addr, ok := path(arg, "TO:")
-	if !ok || !strings.Contains(addr, "@") {
+	addr, params, ok := path(arg, "TO:")
+	if !ok || !strings.Contains(addr, "@") || len(params) > 0 {
 		ss.reply("501 5.5.4 want RCPT TO:<address>")
+		return
+	}
+	if !ss.utf8 && !ascii([]byte(addr)) {
+		ss.reply("553 5.6.7 non-ASCII address without SMTPUTF8")
 		return
 	}
 	ss.to = append(ss.to, addr)
@@ -478,18 +519,21 @@ func (ss *smtpSession) data() bool {
 		}
 		body.Write(l)
 	}
-	from, to := ss.from, ss.to
+	from, to, utf8 := ss.from, ss.to, ss.utf8
 	ss.reset()
 	s := ss.srv
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tries++
+	head, _, _ := bytes.Cut(body.Bytes(), []byte("\r\n\r\n"))
 	switch {
+	case !utf8 && !ascii(head):
+		ss.reply("554 5.6.7 non-ASCII header without SMTPUTF8")
 	case s.fail > 0:
 		s.fail--
 		ss.reply("451 4.3.0 temporary failure, try again later")
 	default:
-		s.msgs = append(s.msgs, SMTPMessage{Helo: ss.helo, From: from, To: to, Data: body.Bytes(), User: ss.user, TLS: ss.tls})
+		s.msgs = append(s.msgs, SMTPMessage{Helo: ss.helo, From: from, To: to, Data: body.Bytes(), User: ss.user, TLS: ss.tls, UTF8: utf8})
 		close(s.more)
 		s.more = make(chan struct{})
 		ss.reply(fmt.Sprintf("250 2.0.0 OK queued as %d", len(s.msgs)))

@@ -288,6 +288,73 @@ func testLiveSessionsClockBack(t *testing.T, s *store.Store) {
 	}
 }
 
+// testLiveSessionsAnySkew: a session that works is listed however far off
+// the clocks of the instances that recorded the events after it were, many
+// lifetimes behind or ahead: the events are read from the sessions' event
+// floors, which come from the database, not from their times.
+func testLiveSessionsAnySkew(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a, b := newAccount(t, s, "erin"), newAccount(t, s, "frank")
+	lifetime := 12 * time.Hour
+	far := 3 * lifetime
+	// Session ids sort by the time they were made, as core's do.
+	session := func(made time.Time) string {
+		t.Helper()
+		id := fmt.Sprintf("s-%d", made.Unix())
+		if err := s.CreateSession(ctx, twofold.Session{ID: id, AccountID: a.ID, TokenHash: []byte("h-" + id), CreatedAt: made,
+			ExpiresAt: made.Add(lifetime), ElevatedUntil: made}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddEvent(ctx, twofold.AuditEvent{AccountID: a.ID, Type: "login.succeeded", At: made, SessionID: id, Detail: "made " + id}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	noise := func(at time.Time, n int) { // failed logins of both accounts
+		t.Helper()
+		for i := range n {
+			if err := s.AddEvent(ctx, twofold.AuditEvent{AccountID: []string{a.ID, b.ID}[i%2], Type: "login.failed", At: at}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := func(what string, now time.Time, ids ...string) {
+		t.Helper()
+		got, err := s.LiveSessions(ctx, a.ID, 0, now, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotIDs := []string{}
+		for _, l := range got {
+			gotIDs = append(gotIDs, l.Session.ID)
+			if l.Made.Detail != "made "+l.Session.ID {
+				t.Errorf("%s: %s listed with the event %+v", what, l.Session.ID, l.Made)
+			}
+		}
+		if diff := cmp.Diff(ids, gotIDs); diff != "" {
+			t.Errorf("%s: live sessions (-want +got):\n%s", what, diff)
+		}
+	}
+
+	// A clock far behind records events after a session made by a clock
+	// that is right: the session is listed by either.
+	right := session(t0)
+	noise(t0.Add(-far), 7)
+	want("clock behind, listed by it", t0.Add(-far), right)
+	want("clock behind, listed by the clock right", t0.Add(time.Hour), right)
+
+	// A clock far ahead makes a session; the clock right records events
+	// and, two lifetimes and a half later, a session of its own, which
+	// sorts first by its id: the one made ahead still works, and is listed.
+	r1 := t0.Add(10 * 24 * time.Hour)
+	ahead := session(r1.Add(far))
+	noise(r1, 20)
+	r2 := r1.Add(5 * lifetime / 2)
+	later := session(r2)
+	want("clock ahead, listed by the clock right", r2.Add(time.Hour), later, ahead)
+	want("clock ahead, listed by it", r1.Add(far+time.Hour), later, ahead)
+}
+
 // testEventFilter: a type filter keeps only events of those types, paging
 // newest first by Before or oldest first from After, of one account or all;
 // reading forward from the last id seen returns each event once while more

@@ -110,6 +110,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Audit/ForwardNeverSkips", testEventsForwardNeverSkip},
 		{"Audit/LiveSessions", testLiveSessions},
 		{"Audit/LiveSessionsClockBack", testLiveSessionsClockBack},
+		{"Audit/LiveSessionsAnySkew", testLiveSessionsAnySkew},
 		{"Audit/Filter", testEventFilter},
 
 		{"Setup/FirstAccount", testFirstAccount},
