@@ -249,7 +249,7 @@ func TestRestoreSQLiteCrashAtRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	backup := filepath.Join(dir, "backup.db")
-	if _, err := store.Backup(t.Context(), "sqlite:"+path, backup); err != nil {
+	if _, _, err := store.Backup(t.Context(), "sqlite:"+path, backup); err != nil {
 		t.Fatal(err)
 	}
 	ids := addTestEvents(t, s, "test.after_backup", 1)
