@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -460,5 +461,85 @@ func TestRestorePostgresRefuses(t *testing.T) {
 	after, err := sc.s.Store.Events(context.Background(), "", 0, 1)
 	if err != nil || len(after) != 1 || after[0].ID != evs[0].ID {
 		t.Errorf("newest event after the refused restore: got %+v, %v; want %+v", after, err, evs[0])
+	}
+}
+
+// TestRestoreTwice: the same backup restored twice where no database was
+// (a PostgreSQL dump into an empty database, a SQLite backup on a new
+// machine), an hour apart: the events written after the second restore
+// take no id handed out after the first, which receivers of webhooks
+// (de-duplicating by id) and pollers (after=ID) would drop as seen, and
+// their ids go on above them.
+func TestRestoreTwice(t *testing.T) {
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": testenv.SQLiteDSN, "postgres": testenv.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			src := dsn(t)
+			sc := newRestoreScene(t, src)
+			// restoreAt restores the backup where no database was, at now,
+			// and returns the restored database.
+			var restoreAt func(now time.Time) string
+			if name == "sqlite" {
+				backup := filepath.Join(t.TempDir(), "copy.db")
+				if err := newTestMain(t, time.Now(), "").run(t, "backup", "--db", src, "--key-file", sc.keyFile, backup); err != nil {
+					t.Fatal(err)
+				}
+				restoreAt = func(now time.Time) string {
+					fresh := testenv.SQLiteDSN(t)
+					if err := newTestMain(t, now, "").run(t, "restore", "--db", fresh, "--key-file", sc.keyFile, backup); err != nil {
+						t.Fatal(err)
+					}
+					return fresh
+				}
+			} else {
+				dump := filepath.Join(t.TempDir(), "twofold.dump")
+				if out, err := exec.Command("pg_dump", "--format=custom", "--file", dump, "--dbname", src).CombinedOutput(); err != nil {
+					t.Fatalf("pg_dump: %v\n%s", err, out)
+				}
+				restoreAt = func(now time.Time) string {
+					fresh := testenv.PostgresDSN(t)
+					if out, err := exec.Command("pg_restore", "--no-owner", "--exit-on-error", "--dbname", fresh, dump).CombinedOutput(); err != nil {
+						t.Fatalf("pg_restore: %v\n%s", err, out)
+					}
+					if err := newTestMain(t, now, "").run(t, "restore", "--db", fresh, "--key-file", sc.keyFile); err != nil {
+						t.Fatal(err)
+					}
+					return fresh
+				}
+			}
+			maxID := sc.afterBackup(t)
+
+			var seen []int64 // the ids handed out after the first restore
+			first := time.Date(2026, 12, 1, 8, 30, 0, 0, time.UTC)
+			for i := range 2 {
+				s := testenv.NewServer(t, restoreAt(first.Add(time.Duration(i)*time.Hour)), keysWithKeyFile(sc.keyFile))
+				for range 3 {
+					keysLogin(t, s, "")
+				}
+				evs, err := s.Store.Events(context.Background(), "", 0, 20)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				var ids []int64
+				for _, e := range evs {
+					if e.ID > maxID {
+						ids = append(ids, e.ID)
+					}
+				}
+				if len(ids) < 4 {
+					t.Fatalf("restore %d: events %+v; want the restore's and 3 logins above %d", i+1, evs, maxID)
+				}
+				for _, id := range ids {
+					if slices.Contains(seen, id) {
+						t.Errorf("restore %d: id %d handed out again (after the first restore: %v; after this one: %v)", i+1, id, seen, ids)
+					} else if len(seen) > 0 && id <= slices.Max(seen) {
+						t.Errorf("restore %d: id %d not above %d, the greatest handed out after the first restore", i+1, id, slices.Max(seen))
+					}
+				}
+				seen = append(seen, ids...)
+			}
+		})
 	}
 }

@@ -147,7 +147,11 @@ func Rotate(ctx context.Context, path string, s RotateStore, o RotateOptions) (R
 	if _, err := LoadFile(path); err != nil {
 		return RotateResult{}, err // before the lock file is made beside a wrong path
 	}
-	unlock, err := lockFile(path + ".lock")
+	fi, err := os.Stat(path)
+	if err != nil {
+		return RotateResult{}, fmt.Errorf("key file: %w", err)
+	}
+	unlock, err := lockFile(path+".lock", fi)
 	if err != nil {
 		return RotateResult{}, err
 	}

@@ -365,7 +365,7 @@ func TestRotateMissingKeyFile(t *testing.T) {
 // TestRotateLocked checks that two rotations of one key file do not run at once.
 func TestRotateLocked(t *testing.T) {
 	x := newFixture(t, 1)
-	unlock, err := lockFile(x.path + ".lock")
+	unlock, err := lockFile(x.path+".lock", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -182,7 +182,7 @@ func TestRotateThroughSymlink(t *testing.T) {
 func TestRotateLockedThroughSymlink(t *testing.T) {
 	x := newFixture(t, 1)
 	link := linkTo(t, x.path)
-	unlock, err := lockFile(x.path + ".lock")
+	unlock, err := lockFile(x.path+".lock", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ErrBackupUnsupported is returned by Backup on PostgreSQL, whose own tools
@@ -25,35 +27,51 @@ var ErrBackupUnsupported = errors.New("backup: only SQLite databases are backed 
 // applied) is refused with a *SchemaError, nothing put at dest. Backup
 // returns the copy's size in bytes. The master key file is not part of the
 // copy and must be kept apart.
-func Backup(ctx context.Context, dsn, dest string) (int64, error) {
+//
+// Copies left in dest's directory by backups killed before they finished
+// (whole databases, password hashes in them) are removed first, those no
+// running backup holds (see removeStaleBackups); their names are returned.
+func Backup(ctx context.Context, dsn, dest string) (size int64, staleRemoved []string, err error) {
 	if isPostgres(dsn) {
-		return 0, ErrBackupUnsupported
+		return 0, nil, ErrBackupUnsupported
 	}
 	path, _ := sqlitePath(dsn)
 	if fi, err := os.Stat(path); err != nil {
-		return 0, fmt.Errorf("backup: the database: %w", err)
+		return 0, nil, fmt.Errorf("backup: the database: %w", err)
 	} else if !fi.Mode().IsRegular() {
-		return 0, fmt.Errorf("backup: the database %s is not a file", path)
+		return 0, nil, fmt.Errorf("backup: the database %s is not a file", path)
 	}
 	if _, err := os.Lstat(dest); err == nil {
-		return 0, fmt.Errorf("backup: %s already exists", dest)
+		return 0, nil, fmt.Errorf("backup: %s already exists", dest)
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return 0, fmt.Errorf("backup: %w", err)
+		return 0, nil, fmt.Errorf("backup: %w", err)
 	}
 	// Absolute, so that VACUUM INTO never takes the name of the copy for
 	// a URI (one that starts with "file:").
 	dir, err := filepath.Abs(filepath.Dir(dest))
 	if err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
+		return 0, nil, fmt.Errorf("backup: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".twofold-backup-*")
+	// The copies left by backups killed before they finished.
+	removed, err := removeStaleBackups(dir)
 	if err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
+		return 0, removed, err
+	}
+	tmp, err := os.CreateTemp(dir, backupTempPrefix+"*")
+	if err != nil {
+		return 0, removed, fmt.Errorf("backup: %w", err)
 	}
 	tmpName := tmp.Name()
-	defer os.Remove(tmpName)
-	if err := tmp.Close(); err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
+	defer func() {
+		for _, suffix := range []string{"", "-journal"} {
+			os.Remove(tmpName + suffix)
+		}
+	}()
+	// Held until the copy is done, so that another backup in the
+	// directory leaves it be.
+	defer tmp.Close()
+	if err := holdBackup(tmp); err != nil {
+		return 0, removed, fmt.Errorf("backup: %w", err)
 	}
 
 	// A connection of its own: no server's writer waits for it, and unlike
@@ -61,38 +79,38 @@ func Backup(ctx context.Context, dsn, dest string) (int64, error) {
 	// through it).
 	src, err := sql.Open("sqlite", sqliteURI(path, url.Values{"_pragma": {"busy_timeout(10000)"}}.Encode()))
 	if err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
+		return 0, removed, fmt.Errorf("backup: %w", err)
 	}
 	defer src.Close()
 	if _, err := src.ExecContext(ctx, `VACUUM INTO $1`, tmpName); err != nil {
-		return 0, fmt.Errorf("backup: copy: %w", err)
+		return 0, removed, fmt.Errorf("backup: copy: %w", err)
 	}
 	if err := checkCopy(ctx, tmpName); err != nil {
-		return 0, fmt.Errorf("backup: the copy %w", err)
+		return 0, removed, fmt.Errorf("backup: the copy %w", err)
 	}
 	if err := checkCopySchema(ctx, tmpName); err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
+		return 0, removed, fmt.Errorf("backup: %w", err)
 	}
 	f, err := os.Open(tmpName)
 	if err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
+		return 0, removed, fmt.Errorf("backup: %w", err)
 	}
 	err = f.Sync()
 	st, statErr := f.Stat()
 	f.Close()
 	if err = errors.Join(err, statErr); err != nil {
-		return 0, fmt.Errorf("backup: sync: %w", err)
+		return 0, removed, fmt.Errorf("backup: sync: %w", err)
 	}
 	// A hard link puts the whole copy at dest, or fails if dest appeared
 	// meanwhile; it never replaces a file.
 	if err := os.Link(tmpName, dest); err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
+		return 0, removed, fmt.Errorf("backup: %w", err)
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return st.Size(), nil
+	return st.Size(), removed, nil
 }
 
 // checkCopy runs SQLite's integrity check on the copy at path; its error
@@ -130,4 +148,42 @@ func checkCopySchema(ctx context.Context, path string) error {
 		return nil
 	}
 	return checkSchema(ctx, db, SQLite)
+}
+
+// backupTempPrefix begins the name of the copy a backup makes in the
+// destination's directory.
+const backupTempPrefix = ".twofold-backup-"
+
+// removeStaleBackups removes the copies (and their -journal) that backups
+// killed before they finished left in dir: whole databases, password
+// hashes and sealed secrets in them, owner-only but of no use to anyone.
+// A backup running holds a lock on its copy (holdBackup) until it ends, so
+// only those no process holds are removed, never the copy of a backup
+// running alongside. It returns the names of the copies removed.
+func removeStaleBackups(dir string) ([]string, error) {
+	names, err := filepath.Glob(filepath.Join(dir, backupTempPrefix+"*"))
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	var removed []string
+	for _, name := range names {
+		if base, ok := strings.CutSuffix(name, "-journal"); ok {
+			// A journal whose copy is gone: its backup is over.
+			if _, err := os.Lstat(base); errors.Is(err, fs.ErrNotExist) {
+				if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return removed, fmt.Errorf("backup: remove %s, left by an earlier backup: %w", name, err)
+				}
+				removed = append(removed, name)
+			}
+			continue
+		}
+		ok, err := removeIfFree(name)
+		if err != nil {
+			return removed, fmt.Errorf("backup: remove the copy %s left by an earlier backup: %w", name, err)
+		}
+		if ok {
+			removed = append(removed, name)
+		}
+	}
+	return removed, nil
 }

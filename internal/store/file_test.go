@@ -104,7 +104,7 @@ func TestSQLiteOddPaths(t *testing.T) {
 				t.Errorf("Missing: got %v, %v; want false", missing, err)
 			}
 			dest := filepath.Join(out, tc.copy)
-			if _, err := store.Backup(ctx, dsn, dest); err != nil {
+			if _, _, err := store.Backup(ctx, dsn, dest); err != nil {
 				t.Fatalf("Backup: %v", err)
 			}
 			if entries, _ := os.ReadDir(out); len(entries) != 1 || entries[0].Name() != tc.copy {

@@ -208,7 +208,11 @@ func (s *Store) keyStored(arg string) string {
 // as the data keys and ciphertexts a key rotation replaced: VACUUM rewrites
 // the file with live rows only, and a checkpoint empties the write-ahead log.
 // It reports whether the log could be emptied (a reader holding an old
-// snapshot prevents it; run it again later). On PostgreSQL it does nothing:
+// snapshot prevents it; run it again later). Both hold the write lock while
+// they run, every other writer waiting (up to its busy timeout), seconds
+// on a database of hundreds of megabytes (README "Key rotation"); a
+// checkpoint alone is not enough: secure_delete FAST leaves the content of
+// pages freed whole (emptied, rebalanced, overflow) in the file. On PostgreSQL it does nothing:
 // dead rows there are reclaimed by the server's own VACUUM.
 func (s *Store) Purge(ctx context.Context) (bool, error) {
 	if s.dialect != SQLite {

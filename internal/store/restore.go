@@ -25,8 +25,27 @@ import (
 // past every id it knows of: more events than any server writes between
 // a backup and its restore (2^32), so that an id handed out after the
 // backup, which the restored database cannot know of, is never handed
-// out again. Ids stay far below 2^53, exact in every JSON reader.
+// out again; and at least to EventIDClock, for what it cannot know of.
 const EventIDGap = 1 << 32
+
+// EventIDClock is the least id counter AfterRestore leaves at a restore
+// made at t: microseconds since 1970. The database restored knows nothing
+// of the ids handed out after its backup, and when it replaces none (a
+// PostgreSQL dump restored into an empty database, a SQLite backup
+// restored on another machine) nothing tells how far they went, nor how
+// far the ids of an earlier restore of the same backup went. The clock
+// does: each restore's ids go on from its own time, above those of every
+// restore before it as long as fewer than a million events a second were
+// written since (and the clocks were right), so that two restores of one
+// backup never hand out the same id, and ids keep rising for pollers
+// (after=ID). Ids stay below 2^53, exact in every JSON reader, until the
+// year 2255.
+func EventIDClock(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
 
 // ErrInUse is returned by RestoreSQLite when a process has the database
 // open.
@@ -82,9 +101,10 @@ var oneTimeTables = []string{"sessions", "logins", "api_tokens", "sent_codes", "
 //   - the audit events' id counter (SQLite's sqlite_sequence, PostgreSQL's
 //     audit_events_seq) moves EventIDGap past the greatest of its value,
 //     the greatest id stored and floor (the counter of the database the
-//     backup replaces, when known), so that no id is handed out twice:
-//     receivers of webhooks and pollers (after=ID) de-duplicate and
-//     resume by id;
+//     backup replaces, when known), and at least to EventIDClock(e.At),
+//     so that no id is handed out twice, also by a second restore of the
+//     same backup: receivers of webhooks and pollers (after=ID)
+//     de-duplicate and resume by id;
 //   - on PostgreSQL every webhook's cursor is re-based (RebaseWebhooks):
 //     a dump restored into another cluster carries transaction ids of the
 //     old one; and every webhook's lease ends, so that the first server
@@ -116,15 +136,17 @@ func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEv
 	err := s.InTx(ctx, func(ctx context.Context) error {
 		q := s.conn(ctx)
 		var next int64
+		clock := EventIDClock(e.At)
 		if s.dialect == Postgres {
-			err := q.QueryRowContext(ctx, `SELECT setval('audit_events_seq', GREATEST((SELECT last_value FROM audit_events_seq),
-				(SELECT COALESCE(MAX(id), 0) FROM audit_events), CAST($1 AS BIGINT)) + CAST($2 AS BIGINT))`, floor, int64(EventIDGap)).Scan(&next)
+			err := q.QueryRowContext(ctx, `SELECT setval('audit_events_seq', GREATEST(GREATEST((SELECT last_value FROM audit_events_seq),
+				(SELECT COALESCE(MAX(id), 0) FROM audit_events), CAST($1 AS BIGINT)) + CAST($2 AS BIGINT), CAST($3 AS BIGINT)))`,
+				floor, int64(EventIDGap), clock).Scan(&next)
 			if err != nil {
 				return fmt.Errorf("after restore: move the event id counter: %w", err)
 			}
 		} else {
-			err := q.QueryRowContext(ctx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0),
-				COALESCE((SELECT MAX(id) FROM audit_events), 0), $1) + $2`, floor, int64(EventIDGap)).Scan(&next)
+			err := q.QueryRowContext(ctx, `SELECT MAX(MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0),
+				COALESCE((SELECT MAX(id) FROM audit_events), 0), $1) + $2, $3)`, floor, int64(EventIDGap), clock).Scan(&next)
 			if err != nil {
 				return fmt.Errorf("after restore: read the event id counter: %w", err)
 			}

@@ -249,7 +249,7 @@ func TestRestoreSQLiteCrashAtRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	backup := filepath.Join(dir, "backup.db")
-	if _, err := store.Backup(t.Context(), "sqlite:"+path, backup); err != nil {
+	if _, _, err := store.Backup(t.Context(), "sqlite:"+path, backup); err != nil {
 		t.Fatal(err)
 	}
 	ids := addTestEvents(t, s, "test.after_backup", 1)
@@ -392,6 +392,56 @@ func TestAfterRestoreClearsWebhookFailures(t *testing.T) {
 			}
 			if due, err := s.DueWebhooks(ctx, "instance-after-the-restore", keysT0.Add(time.Hour)); err != nil || !slices.Equal(due, []string{"wh-failing", "wh-fine"}) {
 				t.Errorf("webhooks due after the restore: %v, %v; want wh-failing and wh-fine at once", due, err)
+			}
+		})
+	}
+}
+
+// TestAfterRestoreTwice: one backup restored twice, an hour apart, each
+// time where no database was (nothing tells the second restore how far
+// the ids of the first went): the events after the second restore take no
+// id of those after the first, and go on above them, on both stores. The
+// second restore is simulated by putting the database back as it was at
+// the backup: its events and its id counter.
+func TestAfterRestoreTwice(t *testing.T) {
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": testenv.SQLiteDSN, "postgres": testenv.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			d := dsn(t)
+			s := open(t, d)
+			ctx := t.Context()
+			backup := addTestEvents(t, s, "test.in_the_backup", 3)
+			last := backup[len(backup)-1]
+			var seen []int64
+			for i := range 2 {
+				if i > 0 {
+					db, err := sql.Open(map[string]string{"sqlite": "sqlite", "postgres": "pgx"}[name], strings.TrimPrefix(d, "sqlite:"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					rewind := []string{`DELETE FROM audit_events WHERE id > $1`, `UPDATE sqlite_sequence SET seq = $1 WHERE name = 'audit_events'`}
+					if name == "postgres" {
+						rewind[1] = `SELECT setval('audit_events_seq', $1)`
+					}
+					for _, q := range rewind {
+						if _, err := db.ExecContext(ctx, q, last); err != nil {
+							t.Fatal(err)
+						}
+					}
+					db.Close()
+				}
+				r, err := s.AfterRestore(ctx, 0, twofold.AuditEvent{Type: "database.restored", At: keysT0.Add(time.Duration(i) * time.Hour), Source: "cli"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids := append([]int64{r.EventID}, addTestEvents(t, s, "test.after_restore", 3)...)
+				for _, id := range ids {
+					if slices.Contains(seen, id) {
+						t.Errorf("restore %d: id %d handed out again (after the first restore: %v; after this one: %v)", i+1, id, seen, ids)
+					} else if len(seen) > 0 && id <= slices.Max(seen) {
+						t.Errorf("restore %d: id %d not above %d, the greatest handed out after the first restore", i+1, id, slices.Max(seen))
+					}
+				}
+				seen = append(seen, ids...)
 			}
 		})
 	}
