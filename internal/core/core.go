@@ -437,6 +437,18 @@ func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microseco
 type Meta struct {
 	Source    string
 	UserAgent string
+
+	// actor is the account of the operator whose request this is, set by
+	// by: the events it records on other accounts, or on none, name it
+	// (twofold.AuditEvent.ActorID), so that closing it scrubs its user
+	// agent from them too.
+	actor string
+}
+
+// by returns m as the request of operator op (see Meta.actor).
+func (m Meta) by(op Auth) Meta {
+	m.actor = op.Account.ID
+	return m
 }
 
 // Auth is an authenticated caller: an account and either a person's session
@@ -607,8 +619,12 @@ func (s *Service) auditRefused(ctx context.Context, kind, from, accountID, typ s
 
 // event is an audit event of now, its texts made to fit their columns.
 func (s *Service) event(accountID, typ string, m Meta, detail, sessionID string) twofold.AuditEvent {
-	return twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(),
+	e := twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(),
 		Source: CleanText(m.Source, 256), UserAgent: CleanText(m.UserAgent, 256), Detail: CleanText(detail, 1024), SessionID: sessionID}
+	if m.actor != accountID {
+		e.ActorID = m.actor
+	}
+	return e
 }
 
 // record stores audit event e of a request with m (see audit).
