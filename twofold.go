@@ -244,6 +244,12 @@ type AuditEvent struct {
 	// names an operator ("by an operator" for "by operator carol"); "" when
 	// the holder reads Detail as it is.
 	HolderDetail string
+	// ActorID is the account of the operator whose action on another
+	// account (or on none) made the event, whose Source and UserAgent the
+	// event holds; "" when they are the account's own, or no one's. Closing
+	// the operator's account scrubs them here too (README "Closing an
+	// account"). Events recorded before migration 0071 have none.
+	ActorID string
 }
 
 // EventQuery selects audit events (SPEC §1 story 10): those of account

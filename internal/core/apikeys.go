@@ -285,6 +285,7 @@ func (s *Service) APIKeysOf(ctx context.Context, op Auth, accountID string) ([]t
 // takes (requireAdminWrite); audited with who did it, and the holder is
 // told.
 func (s *Service) RevokeAPIKeyFor(ctx context.Context, op Auth, accountID, keyID string, m Meta) error {
+	m = m.by(op)
 	if err := s.requireAdminWrite(ctx, op, "users", "revoking a user's API key"); err != nil {
 		return err
 	}

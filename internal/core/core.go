@@ -313,7 +313,8 @@ type Service struct {
 	// background is the work done after a request is answered (later).
 	background sync.WaitGroup
 
-	argon     chan struct{} // bounds concurrent Argon2id hashes
+	argon     chan struct{}         // bounds concurrent Argon2id hashes
+	onArgon   func(credhash.Params) // sees each Argon2id hash as it starts; for tests (export_test.go)
 	dummyOnce sync.Once
 	dummy     string
 }
@@ -372,14 +373,40 @@ func New(o Options) (*Service, error) {
 func (s *Service) hashPassword(password string) (string, error) {
 	s.argon <- struct{}{}
 	defer func() { <-s.argon }()
+	s.argonRuns(s.cfg.PasswordParams)
 	return credhash.HashPassword(password, s.cfg.PasswordParams)
 }
 
-// checkPassword checks password against an Argon2id hash, as hashPassword queues.
+// checkPassword checks password against an Argon2id hash, as hashPassword
+// queues. A refusal costs at least a check of a hash made with the
+// configured parameters, as an unknown username's does (dummyHash): a
+// weaker hash, of an account that has not signed in since the parameters
+// were raised (rehash), is padded out to that cost (credhash.Padding), in
+// the same turn of the queue, one hash after the other, so that it neither
+// waits its turn twice nor holds more memory at once than one hash. A
+// success is not padded: it is no secret to whoever knows the password, and
+// rehash makes the hash again at the configured cost.
 func (s *Service) checkPassword(password, hash string) (bool, error) {
 	s.argon <- struct{}{}
 	defer func() { <-s.argon }()
-	return credhash.CheckPassword(password, hash)
+	if p, err := credhash.ParamsOf(hash); err == nil {
+		s.argonRuns(p)
+	}
+	ok, err := credhash.CheckPassword(password, hash)
+	if !ok {
+		if pad, short := credhash.Padding(hash, s.cfg.PasswordParams); short {
+			s.argonRuns(pad)
+			credhash.Spend(pad)
+		}
+	}
+	return ok, err
+}
+
+// argonRuns tells the test hook, when set, of an Argon2id hash about to run.
+func (s *Service) argonRuns(p credhash.Params) {
+	if s.onArgon != nil {
+		s.onArgon(p)
+	}
 }
 
 // Warm makes the hash that unknown usernames are checked against (see
@@ -390,7 +417,8 @@ func (s *Service) Warm() { s.dummyHash() }
 // dummyHash returns a hash checked when a username is unknown, so that the
 // answer takes as long as for a wrong password. It is made once, by Warm or
 // on first use, with the configured parameters; accounts' hashes move to the
-// same parameters as their owners log in (Login).
+// same parameters as their owners log in (Login), and until then a weaker
+// one's refusal is padded to the same cost (checkPassword).
 func (s *Service) dummyHash() string {
 	s.dummyOnce.Do(func() {
 		h, err := s.hashPassword("twofold dummy password")
@@ -409,6 +437,18 @@ func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microseco
 type Meta struct {
 	Source    string
 	UserAgent string
+
+	// actor is the account of the operator whose request this is, set by
+	// by: the events it records on other accounts, or on none, name it
+	// (twofold.AuditEvent.ActorID), so that closing it scrubs its user
+	// agent from them too.
+	actor string
+}
+
+// by returns m as the request of operator op (see Meta.actor).
+func (m Meta) by(op Auth) Meta {
+	m.actor = op.Account.ID
+	return m
 }
 
 // Auth is an authenticated caller: an account and either a person's session
@@ -579,8 +619,12 @@ func (s *Service) auditRefused(ctx context.Context, kind, from, accountID, typ s
 
 // event is an audit event of now, its texts made to fit their columns.
 func (s *Service) event(accountID, typ string, m Meta, detail, sessionID string) twofold.AuditEvent {
-	return twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(),
+	e := twofold.AuditEvent{AccountID: accountID, Type: typ, At: s.Now(),
 		Source: CleanText(m.Source, 256), UserAgent: CleanText(m.UserAgent, 256), Detail: CleanText(detail, 1024), SessionID: sessionID}
+	if m.actor != accountID {
+		e.ActorID = m.actor
+	}
+	return e
 }
 
 // record stores audit event e of a request with m (see audit).

@@ -36,7 +36,8 @@ type AccountDeletionStore interface {
 	// owner, locked until the transaction ends.
 	SoleOwnedTeams(ctx context.Context, accountID string) ([]twofold.Team, error)
 	// ScrubEvents clears the user agents of the account's audit events,
-	// and the details of those of the types named.
+	// and of the events it made as an operator (twofold.AuditEvent.ActorID),
+	// and the details of the account's events of the types named.
 	ScrubEvents(ctx context.Context, accountID string, clearDetailOf []string) error
 	// DeleteAccount deletes the account with every row of it, leaving a
 	// tombstone that keeps its username reserved.
@@ -72,6 +73,7 @@ func (s *Service) DeleteOwnAccount(ctx context.Context, a Auth, password string,
 // cannot be undone, and a key has no fresh second factor behind it. An
 // operator closes their own account as any holder does (DeleteOwnAccount).
 func (s *Service) DeleteAccountFor(ctx context.Context, op Auth, accountID string, m Meta) error {
+	m = m.by(op)
 	if err := s.requireAdminWrite(ctx, op, "users", "deleting an account"); err != nil {
 		return err
 	}

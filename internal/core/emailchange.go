@@ -257,6 +257,7 @@ func errOperatorEmail() error {
 // The old address is kept for ReplacedEmailKeep and told of any reset of
 // two-factor meanwhile (see replacedemail.go).
 func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email string, m Meta) (twofold.Account, error) {
+	m = m.by(op)
 	if op.Key != nil {
 		if err := adminAllowed(op, "users", permit.Write); err != nil {
 			return twofold.Account{}, err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/twofold/twofold"
@@ -60,6 +62,112 @@ func TestUnknownUsernameCostsAHash(t *testing.T) {
 			t.Errorf("%s: allocated %d bytes, want far less than a hash (%d)", name, got, hashBytes)
 		}
 	}
+}
+
+// TestRefusalCostsTheConfiguredHash: a wrong password costs at least the
+// Argon2id work of a check against a hash made with the configured
+// parameters, as an unknown username's does, whatever parameters the
+// account's hash was made with: a weaker hash of an account that has not
+// signed in since the parameters were raised is padded out to that cost,
+// where it would be refused faster than an unknown username and tell that
+// the account exists. The hashes run are counted with their parameters (a
+// hook), not timed. A hash stronger than the configuration is not padded
+// (nothing can make it cheaper; README "Security at rest"), and neither is a
+// success, whose hash is made again at the configured cost.
+func TestRefusalCostsTheConfiguredHash(t *testing.T) {
+	conf := credhash.Params{Memory: 16384, Iterations: 2, Parallelism: 2}
+	work := func(p credhash.Params) float64 {
+		return float64(p.Memory) * float64(p.Iterations) / float64(p.Parallelism)
+	}
+	for _, tc := range []struct {
+		name   string
+		made   credhash.Params // zero: no account, the username is unknown
+		padded bool
+	}{
+		{"unknown username", credhash.Params{}, false},
+		{"same parameters", conf, false},
+		{"less memory", credhash.Params{Memory: 8192, Iterations: 2, Parallelism: 2}, true},
+		{"fewer iterations", credhash.Params{Memory: 16384, Iterations: 1, Parallelism: 2}, true},
+		{"more lanes", credhash.Params{Memory: 16384, Iterations: 2, Parallelism: 4}, true},
+		{"more memory, fewer iterations", credhash.Params{Memory: 24576, Iterations: 1, Parallelism: 2}, true},
+		{"stronger", credhash.Params{Memory: 32768, Iterations: 2, Parallelism: 1}, false},
+	} {
+		for name, dsn := range testenv.DSNs(t) {
+			t.Run(tc.name+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				ctx := t.Context()
+				st := openStore(t, dsn(t))
+				cfg := core.DefaultConfig()
+				if tc.made != (credhash.Params{}) {
+					cfg.PasswordParams = tc.made
+					old := newServiceWith(t, st, st, cfg)
+					if _, err := old.CreateAccount(ctx, core.NewAccount{Username: "dora", Password: testPassword}, core.Meta{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				cfg.PasswordParams = conf
+				svc := newServiceWith(t, st, st, cfg)
+				var (
+					mu   sync.Mutex
+					runs []credhash.Params
+				)
+				core.SetArgonHook(svc, func(p credhash.Params) {
+					mu.Lock()
+					defer mu.Unlock()
+					runs = append(runs, p)
+				})
+				svc.Warm() // the hash of unknown usernames, made as a server starts
+				ran := func() []credhash.Params {
+					mu.Lock()
+					defer mu.Unlock()
+					r := runs
+					runs = nil
+					return r
+				}
+				ran()
+				if _, err := svc.Login(ctx, "dora", "wrong horse battery", core.Meta{Source: "192.0.2.8"}); twofold.ErrorCode(err) != twofold.CodeInvalidCredentials {
+					t.Fatalf("wrong password: got %v, want invalid credentials", err)
+				}
+				got := ran()
+				var total float64
+				for _, p := range got {
+					total += work(p)
+					if p.Memory > max(conf.Memory, tc.made.Memory) {
+						t.Errorf("a hash with %d KiB ran, more than the account's or the configured hash's", p.Memory)
+					}
+				}
+				if total < work(conf) {
+					t.Errorf("refusal ran %v: %.0f blocks per lane, less than a configured hash's %.0f", got, total, work(conf))
+				}
+				if want := 1 + btoi(tc.padded); len(got) != want {
+					t.Errorf("refusal ran %d hashes %v, want %d", len(got), got, want)
+				}
+				if tc.padded && total > work(conf)+float64(conf.Memory)/float64(conf.Parallelism) {
+					t.Errorf("refusal ran %v: %.0f blocks per lane, far more than a configured hash's %.0f", got, total, work(conf))
+				}
+				if tc.made == (credhash.Params{}) {
+					return
+				}
+				if _, err := svc.Login(ctx, "dora", testPassword, core.Meta{Source: "192.0.2.8"}); err != nil {
+					t.Fatal(err)
+				}
+				want := []credhash.Params{tc.made} // the check, unpadded
+				if tc.made != conf {
+					want = append(want, conf) // and the hash made again
+				}
+				if got := ran(); !slices.Equal(got, want) {
+					t.Errorf("success ran %v, want %v", got, want)
+				}
+			})
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // TestPasswordHashFollowsTheConfiguration: an account whose hash was made

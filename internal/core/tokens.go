@@ -50,6 +50,7 @@ func (s *Service) ImportTokens(ctx context.Context, seeds []otp.Seed, m Meta) (T
 // must not choose them. The command line's ImportTokens runs with the
 // database and the master key in hand, and needs neither.
 func (s *Service) ImportTokensFor(ctx context.Context, op Auth, seeds []otp.Seed, m Meta) (TokenImport, error) {
+	m = m.by(op)
 	if err := s.requireOperatorElevation(ctx, op, "importing hardware tokens"); err != nil {
 		return TokenImport{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -79,6 +80,63 @@ func CheckPassword(password, encoded string) (bool, error) {
 func NeedsRehash(encoded string, p Params) bool {
 	have, _, _, err := parse(encoded)
 	return err != nil || have != p
+}
+
+// ParamsOf returns the parameters that the PHC-encoded Argon2id hash was
+// made with.
+func ParamsOf(encoded string) (Params, error) {
+	p, _, _, err := parse(encoded)
+	return p, err
+}
+
+// Padding returns the parameters of the Argon2id hash that, run (by Spend)
+// after a check of encoded, brings the two to about the cost of checking a
+// hash made with p, and false when checking encoded costs that already. A
+// refused password must take as long whatever the account's hash, as long
+// as an unknown username's, which is checked against a hash made with p
+// (README "Security at rest"): an account whose hash is weaker, made before
+// the parameters were raised and not made again since (NeedsRehash) as its
+// owner has not signed in, would otherwise be refused faster, telling that
+// the username exists.
+//
+// The time of a hash follows the 1 KiB blocks that each lane fills, memory ×
+// passes ÷ lanes (the lanes run at once when cores are free). The padding
+// keeps p's passes and lanes and fills the blocks that encoded falls short
+// by, so that it never takes more memory than p: the bound on the memory of
+// the hashes run at once holds. A hash that cannot be read is padded by a
+// whole hash with p, as its check costs nothing. A hash costlier than p
+// cannot be evened out this way: the hash an unknown username is checked
+// against cannot know it, and only its next successful check makes it
+// again with p.
+func Padding(encoded string, p Params) (Params, bool) {
+	have, _, _, err := parse(encoded)
+	if err != nil || have.Parallelism == 0 {
+		return p, true
+	}
+	haveWork := float64(have.Memory) * float64(have.Iterations) / float64(have.Parallelism)
+	short := p.work() - haveWork
+	if short <= 0 {
+		return Params{}, false
+	}
+	q := p
+	q.Memory = uint32(math.Ceil(short * float64(p.Parallelism) / float64(p.Iterations)))
+	q.Memory = max(q.Memory, minMemory(p.Parallelism)) // as argon2 rounds it up
+	return q, true
+}
+
+// work is the number of 1 KiB blocks that each lane of a hash with p fills.
+func (p Params) work() float64 {
+	return float64(p.Memory) * float64(p.Iterations) / float64(max(p.Parallelism, 1))
+}
+
+// minMemory is the least memory, in KiB, of an Argon2id hash with lanes
+// lanes (RFC 9106 §3.1: 8 blocks per lane).
+func minMemory(lanes uint8) uint32 { return 8 * uint32(lanes) }
+
+// Spend runs an Argon2id hash with p and throws it away: the padding that
+// Padding asks for. Its input does not change its time.
+func Spend(p Params) {
+	argon2.IDKey([]byte("twofold padding"), []byte("twofold padding salt"), p.Iterations, p.Memory, p.Parallelism, keyLen)
 }
 
 // parse splits a PHC-encoded Argon2id hash.

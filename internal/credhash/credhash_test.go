@@ -118,3 +118,31 @@ func TestNeedsRehash(t *testing.T) {
 		}
 	}
 }
+
+// TestPadding: a check of a hash weaker than p is padded by the blocks per
+// lane it falls short by, with p's passes and lanes and no more memory than
+// p; one as costly or costlier is not padded; one that cannot be read is
+// padded by a whole hash with p.
+func TestPadding(t *testing.T) {
+	p := Params{Memory: 16 * 1024, Iterations: 2, Parallelism: 2}
+	for _, tc := range []struct {
+		name    string
+		encoded string
+		want    Params
+		padded  bool
+	}{
+		{"same parameters", mustHash(t, p), Params{}, false},
+		{"stronger", mustHash(t, Params{Memory: 32 * 1024, Iterations: 2, Parallelism: 2}), Params{}, false},
+		{"fewer lanes, same work", mustHash(t, Params{Memory: 8 * 1024, Iterations: 2, Parallelism: 1}), Params{}, false},
+		{"half the memory", mustHash(t, Params{Memory: 8 * 1024, Iterations: 2, Parallelism: 2}), Params{Memory: 8 * 1024, Iterations: 2, Parallelism: 2}, true},
+		{"one pass", mustHash(t, Params{Memory: 16 * 1024, Iterations: 1, Parallelism: 2}), Params{Memory: 8 * 1024, Iterations: 2, Parallelism: 2}, true},
+		{"four lanes", mustHash(t, Params{Memory: 16 * 1024, Iterations: 2, Parallelism: 4}), Params{Memory: 8 * 1024, Iterations: 2, Parallelism: 2}, true},
+		{"all but a block", mustHash(t, Params{Memory: 16*1024 - 4, Iterations: 2, Parallelism: 2}), Params{Memory: 16, Iterations: 2, Parallelism: 2}, true},
+		{"not a hash", "plain", p, true},
+	} {
+		got, padded := Padding(tc.encoded, p)
+		if got != tc.want || padded != tc.padded {
+			t.Errorf("%s: got %v, %v, want %v, %v", tc.name, got, padded, tc.want, tc.padded)
+		}
+	}
+}

@@ -268,3 +268,62 @@ func TestOperatorDeletesAccount(t *testing.T) {
 		}
 	})
 }
+
+// TestClosingOperatorScrubsTheirAgent: the events that an operator's
+// actions recorded on another account hold the operator's address and user
+// agent; closing the operator's account clears that user agent there too,
+// as on the operator's own events, and leaves the other account's own
+// events as they are (README "Closing an account").
+func TestClosingOperatorScrubsTheirAgent(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn)
+		s, ctx := f.s, context.Background()
+		carol := core.Meta{Source: "192.0.2.30", UserAgent: "carol's browser"}
+		if err := s.Service.SignOutEverywhereFor(ctx, f.op, f.userID, carol); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, carol); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Service.Login(ctx, "dave", "wrong horse battery", core.Meta{Source: "192.0.2.31", UserAgent: "dave's phone"}); twofold.ErrorCode(err) != twofold.CodeInvalidCredentials {
+			t.Fatalf("wrong password: %v", err)
+		}
+		byCarol := []string{"session.ended_everywhere", "two_factor.reset_requested"}
+		agents := func() map[string]string {
+			evs, err := s.Store.Events(ctx, f.userID, 0, 200)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, e := range evs {
+				if slices.Contains(byCarol, e.Type) && e.ActorID != f.op.Account.ID {
+					t.Errorf("%s: actor %q, want carol's account %s", e.Type, e.ActorID, f.op.Account.ID)
+				}
+				got[e.Type] = e.UserAgent
+			}
+			return got
+		}
+		before := agents()
+		for _, typ := range byCarol {
+			if before[typ] != carol.UserAgent {
+				t.Fatalf("%s before carol's account closed: user agent %q, want %q", typ, before[typ], carol.UserAgent)
+			}
+		}
+		// Another operator, so that carol's is not the last.
+		if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "olga", Password: password, Operator: true}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Service.DeleteOwnAccount(ctx, f.op, password, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		after := agents()
+		for _, typ := range byCarol {
+			if after[typ] != "" {
+				t.Errorf("%s after carol's account closed: user agent %q, want none", typ, after[typ])
+			}
+		}
+		if got := after["login.password_failed"]; got != "dave's phone" {
+			t.Errorf("dave's own event after carol's account closed: user agent %q, want %q", got, "dave's phone")
+		}
+	})
+}

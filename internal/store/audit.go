@@ -18,8 +18,8 @@ func (s *Store) AddEvent(ctx context.Context, e twofold.AuditEvent) error {
 	return addEvent(ctx, s.conn(ctx), e)
 }
 
-const eventInsertSQL = `INSERT INTO audit_events (account_id, type, at, source, user_agent, detail, session_id, by_operator, holder_detail)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+const eventInsertSQL = `INSERT INTO audit_events (account_id, type, at, source, user_agent, detail, session_id, by_operator, holder_detail, actor_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
 func addEvent(ctx context.Context, q querier, e twofold.AuditEvent) error {
 	_, err := q.ExecContext(ctx, eventInsertSQL, eventArgs(e)...)
@@ -32,7 +32,7 @@ func addEvent(ctx context.Context, q querier, e twofold.AuditEvent) error {
 // eventArgs are the arguments of eventInsertSQL that store e.
 func eventArgs(e twofold.AuditEvent) []any {
 	return []any{e.AccountID, e.Type, micros(e.At), e.Source, e.UserAgent, e.Detail, nullString(e.SessionID),
-		e.ByOperator, nullString(e.HolderDetail)}
+		e.ByOperator, nullString(e.HolderDetail), e.ActorID}
 }
 
 // Events returns up to limit events, newest first, with ids below before (0:
@@ -85,7 +85,7 @@ func (s *Store) QueryEvents(ctx context.Context, q twofold.EventQuery) ([]twofol
 	case q.Before > 0:
 		where = append(where, "id < CAST("+arg(q.Before)+" AS BIGINT)")
 	}
-	sql := `SELECT id, account_id, type, at, source, user_agent, detail, COALESCE(session_id, ''), by_operator, COALESCE(holder_detail, '') FROM audit_events`
+	sql := `SELECT id, account_id, type, at, source, user_agent, detail, COALESCE(session_id, ''), by_operator, COALESCE(holder_detail, ''), actor_id FROM audit_events`
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -99,7 +99,7 @@ func (s *Store) QueryEvents(ctx context.Context, q twofold.EventQuery) ([]twofol
 	for rows.Next() {
 		var e twofold.AuditEvent
 		var at int64
-		if err := rows.Scan(&e.ID, &e.AccountID, &e.Type, &at, &e.Source, &e.UserAgent, &e.Detail, &e.SessionID, &e.ByOperator, &e.HolderDetail); err != nil {
+		if err := rows.Scan(&e.ID, &e.AccountID, &e.Type, &at, &e.Source, &e.UserAgent, &e.Detail, &e.SessionID, &e.ByOperator, &e.HolderDetail, &e.ActorID); err != nil {
 			return nil, err
 		}
 		e.At = fromMicros(at)

@@ -86,9 +86,14 @@ func (s *Store) SoleOwnedTeams(ctx context.Context, accountID string) ([]twofold
 // addresses). Their ids, types, times, source addresses and sessions stay.
 // The operators' record of the account's failed token claims, an event of
 // no account whose detail begins "account ID:", loses its user agent too
-// (those stored before such events were written without one).
+// (those stored before such events were written without one), and so do
+// the events that the account, as an operator, made on other accounts or
+// on none (actor_id; those recorded before migration 0071 are not known).
 func (s *Store) ScrubEvents(ctx context.Context, accountID string, clearDetailOf []string) error {
 	if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE audit_events SET user_agent = '' WHERE account_id = $1 AND user_agent <> ''`, accountID); err != nil {
+		return fmt.Errorf("scrub audit events: %w", err)
+	}
+	if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE audit_events SET user_agent = '' WHERE actor_id = $1 AND user_agent <> ''`, accountID); err != nil {
 		return fmt.Errorf("scrub audit events: %w", err)
 	}
 	prefix := "account " + accountID + ":"

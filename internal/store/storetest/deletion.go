@@ -67,6 +67,12 @@ func testDeleteAccount(t *testing.T, s *store.Store) {
 		}
 	}
 
+	// What the account, as an operator, did on none: the event holds its
+	// address and user agent, and names it as the actor (migration 0071).
+	if err := s.AddEvent(ctx, twofold.AuditEvent{Type: "tokens.imported", At: t0, Source: "192.0.2.2", UserAgent: "Safari", Detail: "2 tokens", ActorID: a.ID}); err != nil {
+		t.Fatal(err)
+	}
+
 	err = s.InTx(ctx, func(ctx context.Context) error {
 		if err := s.LockAccountForDeletion(ctx, a.ID); err != nil {
 			return err
@@ -118,6 +124,10 @@ func testDeleteAccount(t *testing.T, s *store.Store) {
 	}
 	if evs, _ := s.Events(ctx, b.ID, 0, 10); len(evs) != 3 || evs[0].UserAgent != "Firefox" || evs[0].HolderDetail == "" {
 		t.Errorf("the other account's events were scrubbed: %+v", evs)
+	}
+	acted, err := s.QueryEvents(ctx, twofold.EventQuery{Types: []string{"tokens.imported"}, Limit: 10})
+	if err != nil || len(acted) != 1 || acted[0].ActorID != a.ID || acted[0].UserAgent != "" || acted[0].Source != "192.0.2.2" {
+		t.Errorf("the deleted account's event as an operator: %+v, %v; want its actor kept, no user agent, the source kept", acted, err)
 	}
 	claims, err := s.QueryEvents(ctx, twofold.EventQuery{Types: []string{"token.claim_failed"}, Limit: 10})
 	if err != nil || len(claims) != 2 {
