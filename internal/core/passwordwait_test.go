@@ -108,6 +108,10 @@ type instanceStore struct {
 	polls    atomic.Int32
 	tookOnce sync.Once
 	pollOnce sync.Once
+	// lockRead, when set, runs once, after the attempt marked meanwhile
+	// first read its counter locked and before that read is returned.
+	lockRead     func()
+	lockReadOnce sync.Once
 }
 
 func newInstanceStore(st core.Store) *instanceStore {
@@ -133,6 +137,14 @@ func (s *instanceStore) TakeSlotUnderWay(ctx context.Context, key string, seen i
 	return ok, err
 }
 
+func (s *instanceStore) Throttle(ctx context.Context, key string) (int, time.Time, error) {
+	f, until, err := s.Store.Throttle(ctx, key)
+	if err == nil && !until.IsZero() && s.lockRead != nil && ctx.Value(signInKey{}) == "meanwhile" {
+		s.lockReadOnce.Do(s.lockRead)
+	}
+	return f, until, err
+}
+
 func (s *instanceStore) EndSlot(ctx context.Context, key string, taken time.Time) error {
 	if ctx.Value(signInKey{}) == "crash" {
 		return nil
@@ -140,7 +152,7 @@ func (s *instanceStore) EndSlot(ctx context.Context, key string, taken time.Time
 	return s.Store.EndSlot(ctx, key, taken)
 }
 
-func (s *instanceStore) SlotsUnderWay(ctx context.Context, key string) (int, time.Time, error) {
+func (s *instanceStore) SlotsUnderWay(ctx context.Context, key string) (int, time.Time, time.Time, error) {
 	s.polls.Add(1)
 	s.pollOnce.Do(func() { close(s.polled) })
 	return s.Store.SlotsUnderWay(ctx, key)
@@ -212,6 +224,59 @@ func TestPasswordWaitAcrossInstances(t *testing.T) {
 			}
 			if errB != nil {
 				t.Errorf("B, the owner's sign-in with the right password on another instance while A checked its own: %v", errB)
+			}
+		})
+	}
+}
+
+// TestPasswordWaitAcrossInstancesSeesAnEndMeanwhile: the owner's sign-in
+// with the right password on instance B reads the counter locked by the
+// slot of the owner's sign-in on instance A; then, before B asks who is
+// under way, A succeeds and clears the counter, its count under way with
+// it. B must find the lock it met gone and sign in, not take "nobody
+// under way" for a lock left by a failure and be refused. The end falls
+// between B's two reads on every run here; in
+// TestPasswordWaitAcrossInstances it does only now and then.
+func TestPasswordWaitAcrossInstancesSeesAnEndMeanwhile(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			now := time.Now()
+			svcs, stores, _ := passwordInstances(t, dsn(t), func() time.Time { return now })
+			m := core.Meta{Source: "192.0.2.7"}
+			for range 4 {
+				if _, err := svcs[0].Login(ctx, "pia", "wrong password!!", m); twofold.ErrorCode(err) != twofold.CodeInvalidCredentials {
+					t.Fatalf("wrong password: %v", err)
+				}
+			}
+			var errA error
+			aDone := make(chan struct{})
+			stores[1].lockRead = func() {
+				close(stores[0].release)
+				<-aDone
+			}
+			go func() {
+				defer close(aDone)
+				_, errA = svcs[0].Login(context.WithValue(ctx, signInKey{}, "hold"), "pia", testPassword, m)
+			}()
+			select {
+			case <-stores[0].took: // A holds the fifth slot, which locks the counter
+			case <-aDone:
+				t.Fatalf("A ended without taking a slot: %v", errA)
+			}
+			_, errB := svcs[1].Login(context.WithValue(ctx, signInKey{}, "meanwhile"), "pia", testPassword, m)
+			select {
+			case <-aDone:
+			default:
+				close(stores[0].release)
+				<-aDone
+				t.Fatalf("B never read the counter locked by A's slot (B: %v)", errB)
+			}
+			if errA != nil {
+				t.Fatalf("A: %v", errA)
+			}
+			if errB != nil {
+				t.Errorf("B, the owner's sign-in with the right password on another instance, after A's success cleared the counter: %v", errB)
 			}
 		})
 	}

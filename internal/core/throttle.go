@@ -313,12 +313,25 @@ func (s *Service) takePasswordSlot(ctx context.Context, key string) (*passwordSl
 			}
 			continue
 		}
-		// None under way here: perhaps on another instance.
-		n, until, uerr := s.store.SlotsUnderWay(ctx, key)
+		// None under way here: perhaps on another instance. The lock
+		// this attempt met was read before: an attempt on another
+		// instance may have passed since, clearing the counter and its
+		// count under way with it, and no count then must not read as
+		// "nobody under way, and the lock stands". So the count and the
+		// lock are judged from one read: a lock gone by then means the
+		// counter moved (cleared, or its lock ran out), and this attempt
+		// tries again; a lock still standing with nobody under way is
+		// the lock of a failure, and it is refused.
+		n, until, locked, uerr := s.store.SlotsUnderWay(ctx, key)
 		if uerr != nil {
 			return nil, uerr
 		}
-		if n <= 0 || !s.Now().Before(until) {
+		now := s.Now()
+		if !now.Before(locked) {
+			waits++
+			continue
+		}
+		if n <= 0 || !now.Before(until) {
 			return nil, err
 		}
 		if polling == nil {

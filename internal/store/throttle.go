@@ -62,18 +62,22 @@ func (s *Store) EndSlot(ctx context.Context, key string, taken time.Time) error 
 }
 
 // SlotsUnderWay returns how many attempts that took a slot on key by
-// TakeSlotUnderWay have not ended, and until when that count holds (zero
-// when none).
-func (s *Store) SlotsUnderWay(ctx context.Context, key string) (n int, until time.Time, err error) {
-	var at int64
-	err = s.conn(ctx).QueryRowContext(ctx, `SELECT under_way, under_way_until FROM throttles WHERE key = $1`, key).Scan(&n, &at)
+// TakeSlotUnderWay have not ended, until when that count holds, and the
+// counter's lock, all zero when key has no counter. They come from one read
+// of one row, so that they agree: an attempt refused by a lock it read
+// before can tell from lockedUntil whether that lock still stands now that
+// it asks who is under way (a success on another instance may have cleared
+// the counter, and its count with it, in between).
+func (s *Store) SlotsUnderWay(ctx context.Context, key string) (n int, until, lockedUntil time.Time, err error) {
+	var at, locked int64
+	err = s.conn(ctx).QueryRowContext(ctx, `SELECT under_way, under_way_until, locked_until FROM throttles WHERE key = $1`, key).Scan(&n, &at, &locked)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, time.Time{}, nil
+		return 0, time.Time{}, time.Time{}, nil
 	}
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("select throttle slots under way: %w", err)
+		return 0, time.Time{}, time.Time{}, fmt.Errorf("select throttle slots under way: %w", err)
 	}
-	return n, fromMicros(at), nil
+	return n, fromMicros(at), fromMicros(locked), nil
 }
 
 // ResetThrottle clears key's failures and lock (after a success, or an operator's unlock).

@@ -90,7 +90,7 @@ func TestSlotsUnderWay(t *testing.T) {
 		span := 5 * time.Second
 		underWay := func(want int, wantUntil time.Time) {
 			t.Helper()
-			n, until, err := s.SlotsUnderWay(ctx, "pw")
+			n, until, _, err := s.SlotsUnderWay(ctx, "pw")
 			if err != nil || n != want || !until.Equal(wantUntil) {
 				t.Fatalf("under way: got %d until %v, %v; want %d until %v", n, until, err, want, wantUntil)
 			}
@@ -114,6 +114,10 @@ func TestSlotsUnderWay(t *testing.T) {
 		underWay(2, t1.Add(span))
 		if f, until, err := s.Throttle(ctx, "pw"); err != nil || f != 2 || !until.Equal(t1.Add(time.Minute)) {
 			t.Fatalf("counter: got %d locked until %v, %v; want 2 failures locked a minute", f, until, err)
+		}
+		// The lock comes with the count, from the same read.
+		if _, _, locked, err := s.SlotsUnderWay(ctx, "pw"); err != nil || !locked.Equal(t1.Add(time.Minute)) {
+			t.Fatalf("lock read with the count under way: got %v, %v; want %v", locked, err, t1.Add(time.Minute))
 		}
 		// Locked, or a stale count: no slot, and nothing counted under way.
 		if ok, err := s.TakeSlotUnderWay(ctx, "pw", 2, time.Time{}, t1, t1.Add(span)); err != nil || ok {
@@ -150,6 +154,9 @@ func TestSlotsUnderWay(t *testing.T) {
 			t.Fatal(err)
 		}
 		underWay(0, time.Time{})
+		if _, _, locked, err := s.SlotsUnderWay(ctx, "pw"); err != nil || !locked.IsZero() {
+			t.Fatalf("lock of a cleared counter: got %v, %v; want none", locked, err)
+		}
 		t5 := t4.Add(time.Second)
 		take(0, time.Time{}, t5)
 		end(t4)
@@ -159,7 +166,7 @@ func TestSlotsUnderWay(t *testing.T) {
 		if ok, err := s.TakeSlot(ctx, "other", 0, time.Time{}, t5); err != nil || !ok {
 			t.Fatalf("TakeSlot: %v, %v", ok, err)
 		}
-		if n, _, err := s.SlotsUnderWay(ctx, "other"); err != nil || n != 0 {
+		if n, _, _, err := s.SlotsUnderWay(ctx, "other"); err != nil || n != 0 {
 			t.Fatalf("under way after TakeSlot: %d, %v; want 0", n, err)
 		}
 	})
