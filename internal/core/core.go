@@ -157,6 +157,12 @@ type Store interface {
 
 	Throttle(ctx context.Context, key string) (failures int, lockedUntil time.Time, err error)
 	TakeSlot(ctx context.Context, key string, seen int, lockUntil, now time.Time) (bool, error)
+	// TakeSlotUnderWay is TakeSlot that also counts the slot as under way,
+	// until EndSlot or underWayUntil; SlotsUnderWay reads that count and
+	// the counter's lock in one read.
+	TakeSlotUnderWay(ctx context.Context, key string, seen int, lockUntil, now, underWayUntil time.Time) (bool, error)
+	EndSlot(ctx context.Context, key string, taken time.Time) error
+	SlotsUnderWay(ctx context.Context, key string) (n int, until, lockedUntil time.Time, err error)
 	ResetThrottle(ctx context.Context, key string) error
 	// ResetThrottlePrefix clears the counters under prefix and returns how
 	// many held failures or a lock.

@@ -64,14 +64,14 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	// Wrong passwords are counted per username and address, apart from the
 	// second factor, so a stranger elsewhere cannot lock the owner out.
 	pwKey := s.passwordKey(username, m.Source)
-	done, err := s.takePasswordSlot(ctx, pwKey)
+	slot, err := s.takePasswordSlot(ctx, pwKey)
 	if err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeThrottled {
 			s.auditRefused(ctx, "password-attempts", sourceKey(m.Source), "", "login.throttled", m, "password attempts for one username")
 		}
 		return LoginResult{}, err
 	}
-	defer done()
+	defer slot.end()
 	a, found, cause, err := s.accountForLogin(ctx, username)
 	if err != nil {
 		return LoginResult{}, err
@@ -89,7 +89,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 		s.audit(ctx, a.ID, "login.password_failed", m, "wrong password")
 		return LoginResult{}, errBadCredentials()
 	}
-	s.resetSlots(ctx, pwKey)
+	slot.pass(ctx)
 	s.rehash(ctx, a, password)
 	s.warnIfListed(a, password, m)
 	// A reset of two-factor that has fallen due is carried out now rather

@@ -86,11 +86,11 @@ func (s *Service) checkCurrentPassword(ctx context.Context, a Auth, current, fai
 		return twofold.Errorf(twofold.CodeInvalid, "current password is required")
 	}
 	pwKey := s.passwordKey(a.Account.Username, m.Source)
-	done, err := s.takePasswordSlot(ctx, pwKey)
+	slot, err := s.takePasswordSlot(ctx, pwKey)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer slot.end()
 	ok := false
 	if len(current) <= maxPasswordLen {
 		var err error
@@ -103,6 +103,6 @@ func (s *Service) checkCurrentPassword(ctx context.Context, a Auth, current, fai
 		// 403, not 401: the session is fine, and a client must not drop it.
 		return twofold.Errorf(twofold.CodeForbidden, "the current password is wrong")
 	}
-	s.resetSlots(ctx, pwKey)
+	slot.pass(ctx)
 	return nil
 }

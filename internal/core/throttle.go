@@ -22,8 +22,8 @@ import (
 // the lock that the next attempt will meet if this one fails; a success
 // clears the counter. An attempt that another took the slot before reads
 // the counter again and tries for the next (takeSlot), and a password
-// attempt that meets a lock set by an attempt still under way on this
-// instance waits for its outcome (takePasswordSlot): concurrent attempts
+// attempt that meets a lock set by an attempt still under way, on any
+// instance, waits for its outcome (takePasswordSlot): concurrent attempts
 // get exactly the budget of attempts made one after another. Second-factor
 // codes, the proofs nobody can guess and passwords are counted apart, so
 // that a stranger typing wrong passwords never locks the owner's second
@@ -209,49 +209,90 @@ const maxSlotTries = 16
 // (the lock set by the last attempt the budget allows stops the rest) and
 // no less (the owner's concurrent sign-ins do not refuse each other).
 func (s *Service) takeSlot(ctx context.Context, key string, delay func(int) time.Duration) (int, error) {
+	n, _, err := s.takeSlotBy(ctx, key, delay, s.store.TakeSlot)
+	return n, err
+}
+
+// takeSlotBy is takeSlot with take, TakeSlot or one like it, taking the
+// slot; it also returns the time the slot was taken at.
+func (s *Service) takeSlotBy(ctx context.Context, key string, delay func(int) time.Duration,
+	take func(ctx context.Context, key string, seen int, lockUntil, now time.Time) (bool, error)) (int, time.Time, error) {
 	f := 0
 	for range maxSlotTries {
 		var err error
 		if f, err = s.slotOpen(ctx, key); err != nil {
-			return f, err
+			return f, time.Time{}, err
 		}
 		now := s.Now()
 		lock := time.Time{}
 		if d := delay(f + 1); d > 0 {
 			lock = now.Add(d)
 		}
-		ok, err := s.store.TakeSlot(ctx, key, f, lock, now)
+		ok, err := take(ctx, key, f, lock, now)
 		if err != nil {
-			return 0, err
+			return 0, time.Time{}, err
 		}
 		if ok {
-			return f + 1, nil
+			return f + 1, now, nil
 		}
 	}
-	return f, throttled(time.Second, "") // concurrent attempts kept taking the slots first
+	return f, time.Time{}, throttled(time.Second, "") // concurrent attempts kept taking the slots first
 }
 
 // maxPasswordWaits bounds how many times takePasswordSlot waits for another
-// attempt to end.
+// attempt on this instance to end.
 const maxPasswordWaits = 16
 
+// PasswordUnderWay is how long after it was taken a password slot counts
+// as under way at most, for attempts on every instance: one whose outcome
+// has not come by then (its instance stopped while checking the password)
+// counts as failed, and whoever its lock stops waits for it no longer.
+const PasswordUnderWay = 5 * time.Second
+
+// takePasswordSlot polls the database for attempts under way on other
+// instances while their time (PasswordUnderWay, by the clock) is not up,
+// reading it again after passwordPoll, then twice as long each time up to
+// maxPasswordPoll. maxPasswordPolling bounds that in real time too,
+// whatever the clocks of the instances say (one far ahead of the others
+// would give its slots a time that is long in coming).
+const (
+	maxPasswordPolling = 3 * PasswordUnderWay
+	passwordPoll       = 20 * time.Millisecond
+	maxPasswordPoll    = 250 * time.Millisecond
+)
+
 // takePasswordSlot takes a slot on the password counter key as takeSlot
-// does, and returns done, to be called once the password is checked (and,
-// when right, the counter reset). An attempt holding a slot has set the
-// lock that its failure would earn: once the attempts that the budget lets
-// run at once are under way, the next meets that lock although none of
-// them may fail. So an attempt refused while others on this instance are
-// under way for key waits for one to end and tries again: the owner's
-// concurrent sign-ins with the right password (automation signing in from
-// several workers) wait for a slot instead of being refused, each success
-// clearing the counter, while concurrent wrong guesses still meet the lock
-// once those before them have failed, and no more passwords are checked
-// than one attempt after another could have.
-func (s *Service) takePasswordSlot(ctx context.Context, key string) (done func(), err error) {
-	for range maxPasswordWaits {
+// does, and returns it, to be ended once the password is checked (and,
+// when right, passed, which clears the counter). An attempt holding a slot
+// has set the lock that its failure would earn: once the attempts that the
+// budget lets run at once are under way, the next meets that lock although
+// none of them may fail. So an attempt refused while others are under way
+// for key, on this instance or any other, waits for one to end and tries
+// again: the owner's concurrent sign-ins with the right password
+// (automation signing in from several workers, through any instances) wait
+// for a slot instead of being refused, each success clearing the counter,
+// while concurrent wrong guesses still meet the lock once those before
+// them have failed, and no more passwords are checked than one attempt
+// after another could have. Attempts on this instance wake the waiting
+// ones as they end; those on other instances are seen by polling the
+// database, where a slot counts as under way until its attempt ends, and
+// for PasswordUnderWay at most: waiting never holds a request long, and an
+// attempt that never ends (its instance stopped) then counts as failed,
+// and whoever meets the lock it set is refused as after a failure.
+func (s *Service) takePasswordSlot(ctx context.Context, key string) (*passwordSlot, error) {
+	var err error
+	var polling *time.Timer // real time: the wait is for other requests, not for the clock
+	defer func() {
+		if polling != nil {
+			polling.Stop()
+		}
+	}()
+	poll := passwordPoll
+	for waits := 0; waits < maxPasswordWaits; {
 		before := s.passwordChecks.begin(key)
-		if _, err = s.takeSlot(ctx, key, passwordDelay); err == nil {
-			return sync.OnceFunc(func() { s.passwordChecks.end(key, true, nil) }), nil
+		var taken time.Time
+		if _, taken, err = s.takeSlotBy(ctx, key, passwordDelay, s.takeSlotUnderWay); err == nil {
+			return &passwordSlot{s: s, ctx: context.WithoutCancel(ctx), key: key, taken: taken}, nil
 		}
 		ended, others, missed := s.passwordChecks.end(key, false, before)
 		if twofold.ErrorCode(err) != twofold.CodeThrottled {
@@ -260,18 +301,99 @@ func (s *Service) takePasswordSlot(ctx context.Context, key string) (done func()
 		if missed {
 			// One that held a slot ended while this one tried: its
 			// outcome may have cleared the lock this one met.
+			waits++
 			continue
 		}
-		if !others {
+		if others {
+			waits++
+			select {
+			case <-ended:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		// None under way here: perhaps on another instance. The lock
+		// this attempt met was read before: an attempt on another
+		// instance may have passed since, clearing the counter and its
+		// count under way with it, and no count then must not read as
+		// "nobody under way, and the lock stands". So the count and the
+		// lock are judged from one read: a lock gone by then means the
+		// counter moved (cleared, or its lock ran out), and this attempt
+		// tries again; a lock still standing with nobody under way is
+		// the lock of a failure, and it is refused.
+		n, until, locked, uerr := s.store.SlotsUnderWay(ctx, key)
+		if uerr != nil {
+			return nil, uerr
+		}
+		now := s.Now()
+		if !now.Before(locked) {
+			waits++
+			continue
+		}
+		if n <= 0 || !now.Before(until) {
 			return nil, err
 		}
+		if polling == nil {
+			polling = time.NewTimer(maxPasswordPolling)
+		}
+		t := time.NewTimer(poll)
+		poll = min(2*poll, maxPasswordPoll)
 		select {
-		case <-ended:
+		case <-t.C:
+		case <-polling.C:
+			t.Stop()
+			return nil, err
 		case <-ctx.Done():
+			t.Stop()
 			return nil, ctx.Err()
 		}
 	}
 	return nil, err
+}
+
+// takeSlotUnderWay takes a password slot that counts as under way for
+// PasswordUnderWay at most.
+func (s *Service) takeSlotUnderWay(ctx context.Context, key string, seen int, lockUntil, now time.Time) (bool, error) {
+	return s.store.TakeSlotUnderWay(ctx, key, seen, lockUntil, now, now.Add(PasswordUnderWay))
+}
+
+// passwordSlot is a slot taken on a password counter, from its taking to
+// the outcome of the check it pays for.
+type passwordSlot struct {
+	s      *Service
+	ctx    context.Context // the request's, without its cancellation
+	key    string
+	taken  time.Time
+	passed bool
+	once   sync.Once
+}
+
+// pass clears the counter after a right password; end then has nothing
+// left to do in the database.
+func (p *passwordSlot) pass(ctx context.Context) {
+	if err := p.s.store.ResetThrottle(ctx, p.key); err != nil {
+		p.s.log.Error("throttle not reset", "err", err)
+		return
+	}
+	p.passed = true
+}
+
+// end ends the attempt, whatever its outcome, and wakes those that wait for
+// one: first on every instance (unless pass cleared the counter, and the
+// count with it), then on this one. It runs once, on when the caller has
+// gone: waiting attempts must not wait for nothing.
+func (p *passwordSlot) end() {
+	p.once.Do(func() {
+		if !p.passed {
+			ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+			if err := p.s.store.EndSlot(ctx, p.key, p.taken); err != nil {
+				p.s.log.Error("throttle slot not ended", "err", err)
+			}
+			cancel()
+		}
+		p.s.passwordChecks.end(p.key, true, nil)
+	})
 }
 
 // underWay counts, per counter key, the attempts on this instance from

@@ -34,6 +34,52 @@ func (s *Store) TakeSlot(ctx context.Context, key string, seen int, lockUntil, n
 		WHERE throttles.failures = $4 AND throttles.locked_until <= $3`, key, micros(lockUntil), micros(now), seen)
 }
 
+// TakeSlotUnderWay is TakeSlot for an attempt that others may wait for: in
+// the same statement it counts the slot as under way, until EndSlot or
+// until underWayUntil, whichever comes first. A count whose time has passed
+// (its attempts never ended) starts again at this slot, from now.
+func (s *Store) TakeSlotUnderWay(ctx context.Context, key string, seen int, lockUntil, now, underWayUntil time.Time) (bool, error) {
+	const running = `throttles.under_way > 0 AND throttles.under_way_until > $3`
+	return s.execOne(ctx, "take throttle slot", `INSERT INTO throttles (key, failures, locked_until, updated_at, under_way, under_way_since, under_way_until)
+		VALUES ($1, 1, $2, $3, 1, $3, $5)
+		ON CONFLICT (key) DO UPDATE SET failures = throttles.failures + 1, locked_until = $2, updated_at = $3,
+			under_way = CASE WHEN `+running+` THEN throttles.under_way + 1 ELSE 1 END,
+			under_way_since = CASE WHEN `+running+` THEN throttles.under_way_since ELSE $3 END,
+			under_way_until = $5
+		WHERE throttles.failures = $4 AND throttles.locked_until <= $3`, key, micros(lockUntil), micros(now), seen, micros(underWayUntil))
+}
+
+// EndSlot ends an attempt that took a slot on key by TakeSlotUnderWay at
+// taken and did not clear the counter: it is no longer under way. It
+// changes nothing when the count it was in has ended meanwhile (the
+// counter was cleared, or its count ran out and started again after it).
+func (s *Store) EndSlot(ctx context.Context, key string, taken time.Time) error {
+	if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE throttles SET under_way = under_way - 1
+		WHERE key = $1 AND under_way > 0 AND under_way_since <= $2`, key, micros(taken)); err != nil {
+		return fmt.Errorf("end throttle slot: %w", err)
+	}
+	return nil
+}
+
+// SlotsUnderWay returns how many attempts that took a slot on key by
+// TakeSlotUnderWay have not ended, until when that count holds, and the
+// counter's lock, all zero when key has no counter. They come from one read
+// of one row, so that they agree: an attempt refused by a lock it read
+// before can tell from lockedUntil whether that lock still stands now that
+// it asks who is under way (a success on another instance may have cleared
+// the counter, and its count with it, in between).
+func (s *Store) SlotsUnderWay(ctx context.Context, key string) (n int, until, lockedUntil time.Time, err error) {
+	var at, locked int64
+	err = s.conn(ctx).QueryRowContext(ctx, `SELECT under_way, under_way_until, locked_until FROM throttles WHERE key = $1`, key).Scan(&n, &at, &locked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, time.Time{}, fmt.Errorf("select throttle slots under way: %w", err)
+	}
+	return n, fromMicros(at), fromMicros(locked), nil
+}
+
 // ResetThrottle clears key's failures and lock (after a success, or an operator's unlock).
 func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM throttles WHERE key = $1`, key); err != nil {
