@@ -744,7 +744,11 @@ type Webhook struct {
 	Events       []string // event types and prefixes ("login.*") it receives; none: every event
 	Description  string
 	CreatedAt    time.Time
-	CreatedBy    string // the operator account that made it
+	CreatedBy    string // the operator account that made it, or last turned it on
+	// CreatedByKey is the API key with which CreatedBy made it or last
+	// turned it on; "" for a session. Delivery stops once that key, or a
+	// key it was made from, is revoked or expires (README "Webhooks").
+	CreatedByKey string
 	// The secret signs each delivery; sealed by the keyring, never shown
 	// after creation or rotation.
 	SecretKeyID  string

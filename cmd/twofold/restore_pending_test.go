@@ -136,7 +136,13 @@ func TestRestoreFailingWebhook(t *testing.T) {
 				}
 				permits = append(permits, p)
 			}
-			op := core.Auth{Account: carol, Key: &twofold.APIKey{ID: "key-hooks", Name: "hooks", Permits: permits}}
+			// A key that is stored: a webhook stops once the key that
+			// made it is gone.
+			key := twofold.APIKey{ID: "key-hooks", AccountID: carol.ID, Name: "hooks", SecretHash: []byte("unused"), Permits: permits, CreatedAt: failingSince}
+			if err := s.Store.CreateAPIKey(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+			op := core.Auth{Account: carol, Key: &key}
 			w, _, err := s.Service.CreateWebhook(ctx, op, core.NewWebhook{URL: rcv.URL}, core.Meta{})
 			if err != nil {
 				t.Fatal(err)

@@ -160,7 +160,7 @@ func (s *Service) ChangeOperator(ctx context.Context, username string, on bool, 
 			return err
 		}
 		for _, w := range hooks {
-			s.webhookOrphaned(ctx, w, m)
+			s.webhookOrphaned(ctx, w, "owner-not-operator", m)
 			c.WebhooksDisabled = append(c.WebhooksDisabled, webhookDetail(w))
 		}
 		body := "Your account may no longer manage other accounts."

@@ -263,7 +263,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, a Auth, id string, m Meta) e
 			return notFound
 		}
 		s.audit(ctx, a.Account.ID, "api_key.revoked", m, "key "+k.ID+" "+quote(k.Name)+madeBy(a))
-		return nil
+		return s.disableWebhooksOfEndedKeys(ctx, m)
 	})
 }
 
@@ -318,7 +318,7 @@ func (s *Service) RevokeAPIKeyFor(ctx context.Context, op Auth, accountID, keyID
 		s.auditOperator(ctx, accountID, "api_key.revoked", m, true, "key "+k.ID+" "+quote(k.Name)+" by "+actor(op), "key "+k.ID+" "+quote(k.Name)+" by an operator")
 		s.notify(ctx, accountID, "one of your API keys was revoked",
 			"An operator revoked your API key "+quote(k.Name)+" and the keys it made: scripts that use them stop working.")
-		return nil
+		return s.disableWebhooksOfEndedKeys(ctx, m)
 	})
 }
 

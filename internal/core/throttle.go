@@ -572,7 +572,8 @@ const StaleAfter = 24 * time.Hour
 const SweepMargin = 5 * time.Minute
 
 // Sweep removes what has run out: expired sessions and logins, webhooks'
-// previous secrets past their grace, rate buckets and password counters
+// previous secrets past their grace (and disables the webhooks whose API
+// key has expired), rate buckets and password counters
 // untouched for StaleAfter, and second-factor counters at zero. Second-factor counters that still count failures stay until a
 // success, the recovery path or an operator clears them: were they dropped
 // after a quiet day, an attacker could wait for that instead of for the hard
@@ -596,6 +597,10 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if _, err := s.store.ClearWebhookPreviousSecrets(ctx, now); err != nil {
 		// Not worth the rest of the sweep: deliveries clear them too.
 		s.log.Error("clear webhooks' previous secrets", "err", err)
+	}
+	if err := s.inTx(ctx, func(ctx context.Context) error { return s.disableWebhooksOfEndedKeys(ctx, Meta{}) }); err != nil {
+		// Deliveries check the key before each batch anyway.
+		s.log.Error("disable webhooks of ended API keys", "err", err)
 	}
 	return s.store.DeleteStaleThrottles(ctx, now.Add(-StaleAfter), hardCappedKeys)
 }

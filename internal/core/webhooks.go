@@ -47,8 +47,9 @@ type WebhookStore interface {
 	// longer sign at now.
 	ClearWebhookPreviousSecrets(ctx context.Context, now time.Time) (int64, error)
 	// EnableWebhook turns a disabled webhook on, reporting false when it
-	// is unknown or was on.
-	EnableWebhook(ctx context.Context, id, by string) (bool, error)
+	// is unknown or was on; by and byKey (the API key, "" for a session)
+	// answer for it from then on.
+	EnableWebhook(ctx context.Context, id, by, byKey string) (bool, error)
 	// DueWebhooks returns the webhooks on and due at now that no other
 	// instance than owner leases.
 	DueWebhooks(ctx context.Context, owner string, now time.Time) ([]string, error)
@@ -70,6 +71,11 @@ type WebhookStore interface {
 	// account answers for (CreatedBy), with the error class errClass,
 	// returning them.
 	DisableWebhooksBy(ctx context.Context, accountID string, now time.Time, errClass string) ([]twofold.Webhook, error)
+	// DisableWebhooksOfEndedKeys turns off every webhook that is on and
+	// that an API key answers for (CreatedByKey) which is revoked or has
+	// expired at now, with the error class key-revoked or key-expired,
+	// returning them.
+	DisableWebhooksOfEndedKeys(ctx context.Context, now time.Time) ([]twofold.Webhook, error)
 }
 
 // Webhook delivery tunables.
@@ -152,7 +158,7 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 		return twofold.Webhook{}, "", err
 	}
 	w := twofold.Webhook{ID: "wh_" + id, URL: u, Events: events, Description: CleanText(strings.TrimSpace(n.Description), 200),
-		CreatedAt: s.Now(), CreatedBy: op.Account.ID}
+		CreatedAt: s.Now(), CreatedBy: op.Account.ID, CreatedByKey: callerKeyID(op)}
 	secret, err := s.webhookSecret()
 	if err != nil {
 		return twofold.Webhook{}, "", err
@@ -185,6 +191,15 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 		return twofold.Webhook{}, "", err
 	}
 	return redactWebhook(w, s.Now(), op), secret, nil
+}
+
+// callerKeyID returns the id of the API key op authenticated with; "" for
+// a session.
+func callerKeyID(op Auth) string {
+	if op.Key == nil {
+		return ""
+	}
+	return op.Key.ID
 }
 
 // checkWebhookDescription refuses a description that holds a hidden
@@ -351,8 +366,11 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, op Auth, id string, m
 	return twofold.Webhook{}, "", twofold.Errorf(twofold.CodeConflict, "the webhook's secret changed meanwhile: try again")
 }
 
-// EnableWebhook turns a webhook that was disabled after failing too long
-// back on: delivery goes on from the first event not delivered.
+// EnableWebhook turns a webhook that was disabled (after failing too long,
+// or because who answered for it may no longer) back on: delivery goes on
+// from the first event not delivered. The caller answers for it from then
+// on: an operator's session alone, or the API key used, whose revocation
+// or expiry stops it again (webhookOwned).
 func (s *Service) EnableWebhook(ctx context.Context, op Auth, id string, m Meta) (twofold.Webhook, error) {
 	if err := s.requireWebhookWrite(ctx, op, "enabling a webhook"); err != nil {
 		return twofold.Webhook{}, err
@@ -363,7 +381,7 @@ func (s *Service) EnableWebhook(ctx context.Context, op Auth, id string, m Meta)
 		if w, err = s.store.Webhook(ctx, id); err != nil {
 			return err
 		}
-		ok, err := s.store.EnableWebhook(ctx, id, op.Account.ID)
+		ok, err := s.store.EnableWebhook(ctx, id, op.Account.ID, callerKeyID(op))
 		if err != nil {
 			return err
 		}
@@ -650,34 +668,91 @@ func (s *Service) deliverWebhook(ctx context.Context, sender WebhookSender, owne
 }
 
 // webhookOwned reports whether webhook w may still deliver: the operator
-// who made it (or last turned it on) still is one. A webhook hands out the
-// whole audit log, which only operators read: made by an account that is
-// no operator any more (demoted, or closed), it is disabled, on the
-// record, until an operator turns it on again and answers for it.
+// who made it (or last turned it on) still is one and, if it did so with an
+// API key, that key and every key above it (the key that made it, and so
+// on) still stand, unrevoked and unexpired. A webhook hands out the whole
+// audit log, which only operators read: answered for by an account that
+// is no operator any more (demoted, or closed), or by a key that no longer
+// authenticates (revoked, expired: the answer to a leaked key), it is
+// disabled, on the record, until an operator turns it on again and answers
+// for it. What it reads is in the database, so every instance judges
+// alike; expiry has no event, so it is checked here, before each batch.
 func (s *Service) webhookOwned(ctx context.Context, w twofold.Webhook, owner string, now time.Time) (bool, error) {
-	a, err := s.store.AccountByID(ctx, w.CreatedBy)
-	if err == nil && a.Operator {
-		return true, nil
-	}
-	if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
-		return false, err
+	class, err := s.webhookUnowned(ctx, w, now)
+	if err != nil || class == "" {
+		return class == "", err
 	}
 	return false, s.inTx(ctx, func(ctx context.Context) error {
-		ok, err := s.store.FailWebhook(ctx, w.ID, owner, now, now, "owner-not-operator", true)
+		ok, err := s.store.FailWebhook(ctx, w.ID, owner, now, now, class, true)
 		if err != nil || !ok {
 			return err
 		}
-		s.webhookOrphaned(ctx, w, Meta{})
+		s.webhookOrphaned(ctx, w, class, Meta{})
 		return nil
 	})
 }
 
+// webhookUnowned returns why w may no longer deliver, as an error class
+// of its status: owner-not-operator, key-revoked, key-expired; "" when it
+// may.
+func (s *Service) webhookUnowned(ctx context.Context, w twofold.Webhook, now time.Time) (string, error) {
+	a, err := s.store.AccountByID(ctx, w.CreatedBy)
+	if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		return "", err
+	}
+	if err != nil || !a.Operator {
+		return "owner-not-operator", nil
+	}
+	// Keys are made from keys at most a few deep; 32 bounds a loop
+	// that a damaged table could make.
+	for id, depth := w.CreatedByKey, 0; id != ""; depth++ {
+		if depth == 32 {
+			return "key-revoked", nil
+		}
+		k, err := s.store.APIKey(ctx, id)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && k.AccountID != w.CreatedBy {
+			return "key-revoked", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if k.Expired(now) {
+			return "key-expired", nil
+		}
+		id = k.ParentID
+	}
+	return "", nil
+}
+
+// disableWebhooksOfEndedKeys disables, on the record, the webhooks whose
+// API key was revoked or has expired: at once in the transaction that
+// revokes a key, and in the sweep for an expiry, so that a webhook waiting
+// out a back-off shows it too. Delivery checks before each batch anyway
+// (webhookOwned).
+func (s *Service) disableWebhooksOfEndedKeys(ctx context.Context, m Meta) error {
+	hooks, err := s.store.DisableWebhooksOfEndedKeys(ctx, s.Now())
+	if err != nil {
+		return err
+	}
+	for _, w := range hooks {
+		s.webhookOrphaned(ctx, w, w.Status.LastError, m)
+	}
+	return nil
+}
+
 // webhookOrphaned records, and logs at WARN, that webhook w was disabled
-// because the operator who answers for it is no operator any more.
-func (s *Service) webhookOrphaned(ctx context.Context, w twofold.Webhook, m Meta) {
-	s.audit(ctx, w.CreatedBy, "webhook.disabled", m, webhookDetail(w)+": the operator who made it or turned it on is no operator any more")
-	s.log.Warn("webhook disabled: the operator who made it or turned it on is no operator any more; another operator turns it on again (POST /v1/admin/webhooks/{id}/enable)",
-		"webhook", w.ID, "to", webhookHost(w), "operator", w.CreatedBy)
+// because who answers for it may no longer (class: webhookUnowned's).
+func (s *Service) webhookOrphaned(ctx context.Context, w twofold.Webhook, class string, m Meta) {
+	why := "the operator who made it or turned it on is no operator any more"
+	switch class {
+	case "key-revoked":
+		why = "the API key " + w.CreatedByKey + " that made it or turned it on, or a key it was made from, was revoked"
+	case "key-expired":
+		why = "the API key " + w.CreatedByKey + " that made it or turned it on, or a key it was made from, has expired"
+	}
+	s.audit(ctx, w.CreatedBy, "webhook.disabled", m, webhookDetail(w)+": "+why)
+	s.log.Warn("webhook disabled: "+why+"; an operator turns it on again (POST /v1/admin/webhooks/{id}/enable)",
+		"webhook", w.ID, "to", webhookHost(w), "operator", w.CreatedBy, "key", w.CreatedByKey, "error_class", class)
 }
 
 // deliverBatch delivers one batch to a webhook, reporting whether nothing

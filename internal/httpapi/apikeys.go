@@ -132,6 +132,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, secret, ok := r.BasicAuth()
+	if ok && (r.PostForm.Has("client_id") || r.PostForm.Has("client_secret")) {
+		// RFC 6749 §2.3.1: a client uses one way of authenticating per
+		// request. Answered before either is checked, so that a wrong
+		// secret in the form is never quietly passed over.
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "send the key's id and secret either as HTTP Basic or as client_id and client_secret in the form, not both"})
+		return
+	}
 	if !ok {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}

@@ -265,6 +265,12 @@ func TestAPIKeyInput(t *testing.T) {
 			"unknown key":             {"nokey", k.secret, url.Values{"grant_type": {"client_credentials"}}, 401, "invalid_client"},
 			"no credentials":          {"", "", url.Values{"grant_type": {"client_credentials"}}, 401, "invalid_client"},
 			"credentials in the form": {"", "", url.Values{"grant_type": {"client_credentials"}, "client_id": {k.id}, "client_secret": {k.secret}}, 200, ""},
+			// RFC 6749 §2.3.1: one way of authenticating per request; a
+			// form's secret, wrong or right, is never passed over.
+			"basic and a wrong secret in the form": {k.id, k.secret, url.Values{"grant_type": {"client_credentials"}, "client_id": {k.id}, "client_secret": {otherSecret(k.secret)}}, 400, "invalid_request"},
+			"basic and the form alike":             {k.id, k.secret, url.Values{"grant_type": {"client_credentials"}, "client_id": {k.id}, "client_secret": {k.secret}}, 400, "invalid_request"},
+			"basic and client_id alone":            {k.id, k.secret, url.Values{"grant_type": {"client_credentials"}, "client_id": {k.id}}, 400, "invalid_request"},
+			"basic and an empty client_secret":     {k.id, k.secret, url.Values{"grant_type": {"client_credentials"}, "client_secret": {""}}, 400, "invalid_request"},
 		} {
 			t.Run(name, func(t *testing.T) {
 				status, challenge, body := token(t, s, tt.id, tt.secret, tt.form)

@@ -18,10 +18,14 @@ type webhookJSON struct {
 	URL string `json:"url"`
 	// URLShortened: url is the endpoint's scheme and host only, for a
 	// caller who may read webhooks but not change them.
-	URLShortened bool       `json:"url_shortened,omitempty"`
-	Events       []string   `json:"events"`
-	Description  string     `json:"description"`
-	CreatedAt    time.Time  `json:"created_at"`
+	URLShortened bool      `json:"url_shortened,omitempty"`
+	Events       []string  `json:"events"`
+	Description  string    `json:"description"`
+	CreatedAt    time.Time `json:"created_at"`
+	// CreatedByKey is the id of the API key that made the webhook or
+	// last turned it on, whose revocation or expiry stops it; null when an
+	// operator's session did.
+	CreatedByKey *string    `json:"created_by_key"`
 	Enabled      bool       `json:"enabled"`
 	DisabledAt   *time.Time `json:"disabled_at,omitempty"`
 	// PreviousSecretUntil is until when the secret a rotation replaced
@@ -53,8 +57,13 @@ func toWebhookJSON(w twofold.Webhook) webhookJSON {
 		events = []string{}
 	}
 	st := w.Status
+	var key *string
+	if w.CreatedByKey != "" {
+		key = &w.CreatedByKey
+	}
 	return webhookJSON{ID: w.ID, URL: w.URL, URLShortened: w.URLShortened, Events: events, Description: w.Description, CreatedAt: w.CreatedAt,
-		Enabled: w.DisabledAt.IsZero(), DisabledAt: timeOrNil(w.DisabledAt), PreviousSecretUntil: timeOrNil(w.PreviousSecretUntil),
+		CreatedByKey: key,
+		Enabled:      w.DisabledAt.IsZero(), DisabledAt: timeOrNil(w.DisabledAt), PreviousSecretUntil: timeOrNil(w.PreviousSecretUntil),
 		Status: webhookStatusJSON{LastDeliveredAt: timeOrNil(st.LastDeliveredAt), LastAttemptAt: timeOrNil(st.LastAttemptAt),
 			LastError: st.LastError, Failures: st.Failures, FailingSince: timeOrNil(st.FailingSince), NextAttemptAt: timeOrNil(st.NextAttemptAt),
 			Cursor: cursorJSON{TxID: w.Cursor.TxID, EventID: w.Cursor.ID}}}

@@ -45,7 +45,7 @@ import (
 const webhookCols = `id, url, events, description, created_at, created_by, secret_key_id, sealed_secret, disabled_at,
 	cursor_txid, cursor_id, low_id, pending_low_id, pending_xmax,
 	last_delivered_at, last_attempt_at, last_error, failures, failing_since, next_attempt_at,
-	previous_secret_key_id, previous_sealed_secret, previous_secret_until`
+	previous_secret_key_id, previous_sealed_secret, previous_secret_until, COALESCE(created_by_key, '')`
 
 func scanWebhook(row interface{ Scan(...any) error }) (twofold.Webhook, error) {
 	var w twofold.Webhook
@@ -55,7 +55,7 @@ func scanWebhook(row interface{ Scan(...any) error }) (twofold.Webhook, error) {
 	err := row.Scan(&w.ID, &w.URL, &events, &w.Description, &created, &w.CreatedBy, &w.SecretKeyID, &w.SealedSecret, &disabled,
 		&c.TxID, &c.ID, &c.Low, &c.PendingLow, &c.PendingXmax,
 		&delivered, &attempt, &w.Status.LastError, &w.Status.Failures, &since, &next,
-		&w.PreviousSecretKeyID, &w.PreviousSealedSecret, &prevUntil)
+		&w.PreviousSecretKeyID, &w.PreviousSealedSecret, &prevUntil, &w.CreatedByKey)
 	if events != "" {
 		w.Events = strings.Split(events, ",")
 	}
@@ -74,9 +74,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w twofold.Webhook) error {
 		return err
 	}
 	n, err := rowsAffected(s.conn(ctx).ExecContext(ctx, `INSERT INTO webhooks (id, url, events, description, created_at, created_by, secret_key_id, sealed_secret,
-		cursor_txid, cursor_id, low_id) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE `+s.keyStored("$7"),
+		cursor_txid, cursor_id, low_id, created_by_key) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE `+s.keyStored("$7"),
 		w.ID, w.URL, strings.Join(w.Events, ","), w.Description, micros(w.CreatedAt), w.CreatedBy, w.SecretKeyID, w.SealedSecret,
-		c.TxID, c.ID, c.Low))
+		c.TxID, c.ID, c.Low, nullString(w.CreatedByKey)))
 	if err != nil {
 		return fmt.Errorf("insert webhook: %w", err)
 	}
@@ -283,12 +283,12 @@ func (s *Store) ClearWebhookPreviousSecrets(ctx context.Context, now time.Time) 
 }
 
 // EnableWebhook turns a disabled webhook back on, its failures forgotten
-// and the operator by its own (who answers for it from then on), reporting
-// false when it is unknown or was not disabled. Delivery goes on from
-// where it stopped.
-func (s *Store) EnableWebhook(ctx context.Context, id, by string) (bool, error) {
-	return s.execOne(ctx, "enable webhook", `UPDATE webhooks SET disabled_at = 0, failures = 0, failing_since = 0, next_attempt_at = 0, created_by = $2
-		WHERE id = $1 AND disabled_at <> 0`, id, by)
+// and the operator by its own, with the API key byKey it used ("": a
+// session), who answer for it from then on, reporting false when it is
+// unknown or was not disabled. Delivery goes on from where it stopped.
+func (s *Store) EnableWebhook(ctx context.Context, id, by, byKey string) (bool, error) {
+	return s.execOne(ctx, "enable webhook", `UPDATE webhooks SET disabled_at = 0, failures = 0, failing_since = 0, next_attempt_at = 0, created_by = $2,
+		created_by_key = $3 WHERE id = $1 AND disabled_at <> 0`, id, by, nullString(byKey))
 }
 
 // DueWebhooks returns the ids of the webhooks that are on, due at now, and
@@ -546,4 +546,19 @@ func (s *Store) FailWebhook(ctx context.Context, id, owner string, now, next tim
 func (s *Store) DisableWebhooksBy(ctx context.Context, accountID string, now time.Time, errClass string) ([]twofold.Webhook, error) {
 	return queryAll(ctx, s, "disable webhooks", scanWebhook, `UPDATE webhooks SET disabled_at = $1, last_error = $2
 		WHERE created_by = $3 AND disabled_at = 0 RETURNING `+webhookCols, micros(now), errClass, accountID)
+}
+
+// DisableWebhooksOfEndedKeys turns off every webhook on that an API key
+// answers for (created_by_key) once that key no longer stands at now:
+// revoked (its row gone, error class key-revoked) or expired (key-expired),
+// and returns them as they are now. A key made by a key expires no later
+// than its maker and goes with it, so the key itself tells. One
+// statement, as DisableWebhooksBy.
+func (s *Store) DisableWebhooksOfEndedKeys(ctx context.Context, now time.Time) ([]twofold.Webhook, error) {
+	return queryAll(ctx, s, "disable webhooks of ended keys", scanWebhook, `UPDATE webhooks SET disabled_at = $1,
+		last_error = CASE WHEN EXISTS (SELECT 1 FROM api_keys k WHERE k.id = webhooks.created_by_key AND k.account_id = webhooks.created_by)
+			THEN 'key-expired' ELSE 'key-revoked' END
+		WHERE disabled_at = 0 AND created_by_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM api_keys k
+			WHERE k.id = webhooks.created_by_key AND k.account_id = webhooks.created_by AND (k.expires_at = 0 OR k.expires_at > $1))
+		RETURNING `+webhookCols, micros(now))
 }

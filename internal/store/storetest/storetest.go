@@ -178,6 +178,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Webhook/Backlog", testWebhookBacklog},
 		{"Webhook/SealedValues", testWebhookSealedValues},
 		{"Webhook/PreviousSecret", testWebhookPreviousSecret},
+		{"Webhook/EndedKeys", testWebhookEndedKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

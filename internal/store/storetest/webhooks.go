@@ -215,10 +215,10 @@ func testWebhookLease(t *testing.T, s *store.Store) {
 	if ids, _ := s.DueWebhooks(ctx, "owner-x", t0.Add(time.Hour)); len(ids) != 0 {
 		t.Errorf("a disabled webhook is due: %v", ids)
 	}
-	if ok, err := s.EnableWebhook(ctx, w.ID, "acct-op"); err != nil || !ok {
+	if ok, err := s.EnableWebhook(ctx, w.ID, "acct-op", ""); err != nil || !ok {
 		t.Fatalf("EnableWebhook: %v, %v", ok, err)
 	}
-	if ok, _ := s.EnableWebhook(ctx, w.ID, "acct-op"); ok {
+	if ok, _ := s.EnableWebhook(ctx, w.ID, "acct-op", ""); ok {
 		t.Error("EnableWebhook of an enabled webhook: got true")
 	}
 	if ids, _ := s.DueWebhooks(ctx, "owner-y", t0.Add(time.Hour)); !slices.Equal(ids, []string{w.ID}) {
@@ -415,5 +415,80 @@ func testWebhookPreviousSecret(t *testing.T, s *store.Store) {
 	}
 	if ok, err := s.DeleteDataKey(ctx, "key-3"); err != nil || !ok {
 		t.Fatalf("DeleteDataKey of the cleared previous secret's key: got %v, %v", ok, err)
+	}
+}
+
+// testWebhookEndedKeys: a webhook keeps the API key that made it or last
+// turned it on (none for a session), and DisableWebhooksOfEndedKeys turns
+// off those whose key is revoked (its row gone, with the keys it made) or
+// has expired, each with its class, and no other.
+func testWebhookEndedKeys(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "olga")
+	apiKey(t, s, a.ID, "k-parent", "")
+	apiKey(t, s, a.ID, "k-child", "k-parent") // expires at t0+24h, as its maker
+	forever := twofold.APIKey{ID: "k-forever", AccountID: a.ID, Name: "forever", SecretHash: []byte("h"), CreatedAt: t0,
+		Permits: []twofold.Permit{{Service: "admin", Resource: "webhooks", Actions: []string{"read", "write"}}}}
+	if err := s.CreateAPIKey(ctx, forever); err != nil {
+		t.Fatal(err)
+	}
+	ensureDataKeys(t, s)
+	add := func(id, key string) {
+		t.Helper()
+		w := twofold.Webhook{ID: id, URL: "https://panel.example.com/" + id, CreatedAt: t0, CreatedBy: a.ID, CreatedByKey: key,
+			SecretKeyID: "key-1", SealedSecret: []byte("sealed " + id)}
+		if err := s.CreateWebhook(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Webhook(ctx, id); err != nil || got.CreatedByKey != key {
+			t.Fatalf("webhook %s: CreatedByKey %q (%v), want %q", id, got.CreatedByKey, err, key)
+		}
+	}
+	add("wh-session", "")
+	add("wh-child", "k-child")
+	add("wh-forever", "k-forever")
+	if got, err := s.DisableWebhooksOfEndedKeys(ctx, t0.Add(time.Hour)); err != nil || len(got) != 0 {
+		t.Fatalf("with every key standing: disabled %v, %v; want none", got, err)
+	}
+	if got, err := s.DisableWebhooksOfEndedKeys(ctx, t0.Add(24*time.Hour)); err != nil || len(got) != 1 || got[0].ID != "wh-child" ||
+		got[0].Status.LastError != "key-expired" || got[0].DisabledAt.IsZero() {
+		t.Fatalf("once k-child expired: disabled %+v, %v; want wh-child, key-expired", got, err)
+	}
+	// Turned on again by a session: no key answers for it.
+	if ok, err := s.EnableWebhook(ctx, "wh-child", a.ID, ""); err != nil || !ok {
+		t.Fatalf("EnableWebhook: %v, %v", ok, err)
+	}
+	if got, _ := s.Webhook(ctx, "wh-child"); got.CreatedByKey != "" {
+		t.Errorf("enabled by a session: CreatedByKey %q, want none", got.CreatedByKey)
+	}
+	if got, err := s.DisableWebhooksOfEndedKeys(ctx, t0.Add(48*time.Hour)); err != nil || len(got) != 0 {
+		t.Fatalf("after a session turned it on: disabled %v, %v; want none", got, err)
+	}
+	// Turned on by a key: that key answers for it; revoking its maker
+	// takes it.
+	if ok, err := s.FailWebhook(ctx, "wh-child", "x", t0, t0, "timeout", true); err != nil || ok {
+		t.Fatalf("FailWebhook without the lease: %v, %v; want false", ok, err)
+	}
+	if ok, err := s.ClaimWebhook(ctx, "wh-child", "x", t0, t0.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("ClaimWebhook: %v, %v", ok, err)
+	}
+	if ok, err := s.FailWebhook(ctx, "wh-child", "x", t0, t0, "timeout", true); err != nil || !ok {
+		t.Fatalf("FailWebhook: %v, %v", ok, err)
+	}
+	apiKey(t, s, a.ID, "k-child2", "k-parent")
+	if ok, err := s.EnableWebhook(ctx, "wh-child", a.ID, "k-child2"); err != nil || !ok {
+		t.Fatalf("EnableWebhook by a key: %v, %v", ok, err)
+	}
+	if ok, err := s.DeleteAPIKey(ctx, a.ID, "k-parent"); err != nil || !ok {
+		t.Fatalf("DeleteAPIKey: %v, %v", ok, err)
+	}
+	if got, err := s.DisableWebhooksOfEndedKeys(ctx, t0.Add(time.Hour)); err != nil || len(got) != 1 || got[0].ID != "wh-child" ||
+		got[0].Status.LastError != "key-revoked" || got[0].CreatedByKey != "k-child2" {
+		t.Fatalf("once k-parent was revoked: disabled %+v, %v; want wh-child, key-revoked", got, err)
+	}
+	for _, id := range []string{"wh-session", "wh-forever"} {
+		if got, _ := s.Webhook(ctx, id); !got.DisabledAt.IsZero() {
+			t.Errorf("%s disabled: want it on", id)
+		}
 	}
 }
