@@ -133,6 +133,9 @@ type Store interface {
 	CreateLogin(ctx context.Context, l twofold.Login) error
 	Login(ctx context.Context, id string) (twofold.Login, error)
 	FinishLogin(ctx context.Context, loginID string, now time.Time, sess twofold.Session) (bool, error)
+	// EndLoginSession ends the session a login made, when it made it
+	// after since.
+	EndLoginSession(ctx context.Context, loginID string, since time.Time) (accountID string, ended bool, err error)
 	// DecideSecondStep reads a login with its account's active TOTP factors
 	// and the throttle keyPrefix + account id + keySuffix, lets decide choose
 	// a verdict, and writes it only if what was read still holds. decide may

@@ -28,6 +28,9 @@ type FormStore interface {
 	// FormMade returns what the first sending of the form made ("" while
 	// it is at work); ok is false when none is recorded.
 	FormMade(ctx context.Context, hash []byte, sessionID, purpose string) (made string, ok bool, err error)
+	// FormSent returns the purpose of the form hash whose first sending
+	// is recorded, and what it made; ok is false when none is recorded.
+	FormSent(ctx context.Context, hash []byte, sessionID string) (purpose, made string, ok bool, err error)
 	// SetFormMade records what the first sending made.
 	SetFormMade(ctx context.Context, hash []byte, sessionID, made string) error
 	// ReleaseForm forgets a sending at work that made nothing.
@@ -70,6 +73,46 @@ func (s *Service) formMAC(sessionID, purpose, nonce, exp string) string {
 // session or form, or out of date.
 func errFormStale() error {
 	return twofold.Errorf(twofold.CodeInvalid, "this form was open for more than an hour, or in another sign-in: check it and send it again")
+}
+
+// formSent returns what the first sending of the form whose one-time token
+// is token, of session sessionID, did: its purpose and what it made ("",
+// when it had not finished after the wait TakeForm allows a second
+// sending), with ok false when token is not a working token of that
+// session's, or its form was not sent (or made nothing). For a request
+// that opens no session, sent with the token from before the session's
+// renewal (EndLostRenewal): only the browser the form was shown in holds
+// its token.
+func (s *Service) formSent(ctx context.Context, sessionID, token string) (purpose, made string, ok bool, err error) {
+	parts := strings.Split(token, ".")
+	if token == "" || len(token) > 200 || len(parts) != 3 {
+		return "", "", false, nil
+	}
+	nonce, exp := parts[0], parts[1]
+	unix, perr := strconv.ParseInt(exp, 10, 64)
+	if perr != nil || !s.Now().Before(time.Unix(unix, 0)) {
+		return "", "", false, nil
+	}
+	hash := s.hasher.Sum("form", nonce)
+	for i := 0; ; i++ {
+		purpose, made, ok, err = s.store.FormSent(ctx, hash, sessionID)
+		if err != nil || !ok {
+			return "", "", false, err
+		}
+		if subtle.ConstantTimeCompare([]byte(parts[2]), []byte(s.formMAC(sessionID, purpose, nonce, exp))) != 1 {
+			return "", "", false, nil
+		}
+		if made != "" || i >= formWaits {
+			return purpose, made, true, nil
+		}
+		t := time.NewTimer(formPoll) // the first sending is at work
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", "", false, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // FormUse is what TakeForm found of a form sent with a one-time token.

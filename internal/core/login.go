@@ -453,6 +453,44 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 	return v, nil
 }
 
+// LoginSentTwice is what EndLoginSentTwice did.
+type LoginSentTwice struct {
+	// Ended reports whether the session the login made was ended.
+	Ended bool
+	// RecoveryCodesLeft is how many recovery codes the account has left
+	// (for a second step with a recovery code, which the first sending
+	// used).
+	RecoveryCodesLeft int
+}
+
+// EndLoginSentTwice handles the second step of the login whose client
+// holds loginID sent after that login succeeded (VerifyLogin answered
+// login-expired): the same form sent twice, a double click without
+// JavaScript, whose first sending signed in and whose answer, the only
+// place the new session's token ever was, the browser dropped. When the
+// login succeeded less than LostRenewalWindow ago, the session it made,
+// which no one holds, is ended, with a session.ended_login_sent_twice
+// event, so that no live session is left behind for a token sent once over
+// the wire; the page says the code went through and to sign in again. As
+// for a lost renewal (EndLostRenewal), whoever holds the login id could
+// end that session in that time, and no more: the id never opens it.
+func (s *Service) EndLoginSentTwice(ctx context.Context, loginID string, m Meta) (LoginSentTwice, error) {
+	k := s.loginKeyOf(loginID)
+	if k == "" {
+		return LoginSentTwice{}, nil
+	}
+	accountID, ended, err := s.store.EndLoginSession(ctx, string(k), s.Now().Add(-LostRenewalWindow))
+	if err != nil || !ended {
+		return LoginSentTwice{}, err
+	}
+	s.audit(ctx, accountID, "session.ended_login_sent_twice", m, "")
+	left, err := s.store.RecoveryCodesRemaining(ctx, accountID)
+	if err != nil {
+		return LoginSentTwice{Ended: true}, err
+	}
+	return LoginSentTwice{Ended: true, RecoveryCodesLeft: left}, nil
+}
+
 // errRollback rolls a transaction back when a concurrent request won the race
 // for the same one-time thing; its answer is returned instead.
 var errRollback = errors.New("rolled back: lost a race")
@@ -584,10 +622,25 @@ func (s *Service) LogoutToken(ctx context.Context, token string, m Meta) (ended 
 // ends nothing but by signing out (LogoutToken).
 const LostRenewalWindow = 2 * time.Minute
 
+// LostRenewal is what EndLostRenewal found of a request whose session
+// token opens no session.
+type LostRenewal struct {
+	// Renewed reports whether the token is the one a session still
+	// signed in had before its last renewal; Ended, whether that session
+	// was ended for it.
+	Renewed, Ended bool
+	// Form is, when the session was ended and the request carried the
+	// one-time token of a form of that session sent before, the form's
+	// purpose (NewFormToken), and Made what its first sending made ("",
+	// when it had not finished): the answer that told of it is the one the
+	// browser dropped. Form is "" otherwise.
+	Form, Made string
+}
+
 // EndLostRenewal handles a request with token, which opens no session. It
-// reports renewed when token is the one a session still signed in had
+// reports Renewed when token is the one a session still signed in had
 // before its last renewal, and then, when that renewal is less than
-// LostRenewalWindow old, ends the session and reports ended, with a
+// LostRenewalWindow old, ends the session and reports Ended, with a
 // session.ended_renewal_lost event. Either the browser sent its form again
 // before the renewal's answer came, and dropped that answer, the only
 // place the new token ever was (so no one holds the session any more; a
@@ -597,27 +650,43 @@ const LostRenewalWindow = 2 * time.Minute
 // signing out with it anyway). The old token is never accepted: taking it
 // would give a copy made before the holder confirmed it's them the
 // elevated session. Hashes are compared in constant time.
-func (s *Service) EndLostRenewal(ctx context.Context, token string, m Meta) (renewed, ended bool, err error) {
+//
+// formToken is the one-time token of the form the request carried, if
+// any: when it is that session's and the form was sent before, what the
+// first sending made is told (LostRenewal.Form), so that the page says
+// what the dropped answer held (an API key's secret, new recovery codes)
+// rather than only that the session ended. Only the browser that was
+// shown the form holds its token, so a copy of the old session token
+// learns nothing by it; the session ends all the same.
+func (s *Service) EndLostRenewal(ctx context.Context, token, formToken string, m Meta) (LostRenewal, error) {
 	sess, renewed, err := s.renewedFrom(ctx, token)
 	if err != nil || !renewed || !s.Now().Before(sess.RenewedAt.Add(LostRenewalWindow)) {
-		return renewed, false, err
+		return LostRenewal{Renewed: renewed}, err
 	}
 	a, err := s.store.AccountByID(ctx, sess.AccountID)
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		return false, false, nil
+		return LostRenewal{}, nil
 	}
 	if err != nil {
-		return renewed, false, err
+		return LostRenewal{Renewed: true}, err
 	}
 	if sess.Epoch != a.SessionEpoch || a.Suspended {
-		return false, false, nil // signed out everywhere since, or suspended: nothing to end
+		return LostRenewal{}, nil // signed out everywhere since, or suspended: nothing to end
+	}
+	// What the form did, read before the session ends: its record goes
+	// with the session. Not told when it cannot be read: the session ends
+	// all the same.
+	form, made, _, err := s.formSent(ctx, sess.ID, formToken)
+	if err != nil {
+		s.log.Error("form of a lost renewal not read", "err", err)
+		form, made = "", ""
 	}
 	accountID, ended, err := s.store.EndRenewedSession(ctx, sess.ID, sess.TokenHash, sess.RenewedAt)
 	if err != nil || !ended {
-		return renewed, false, err
+		return LostRenewal{Renewed: true}, err
 	}
 	s.audit(ctx, accountID, "session.ended_renewal_lost", m, "")
-	return true, true, nil
+	return LostRenewal{Renewed: true, Ended: true, Form: form, Made: made}, nil
 }
 
 // renewedFrom returns the live session whose token before its last

@@ -65,7 +65,7 @@ const (
 var writerSQL = [...]string{
 	wRead:          secondStepSQL,
 	wFactor:        `UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3 WHERE account_id = $4 AND id = $5`,
-	wLogin:         `UPDATE logins SET used_at = $1 WHERE id = $2`,
+	wLogin:         `UPDATE logins SET used_at = $1, session_id = $3 WHERE id = $2`,
 	wThrottleClear: `DELETE FROM throttles WHERE key = $1`,
 	wThrottleFail: `INSERT INTO throttles (key, failures, locked_until, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (key) DO UPDATE SET failures = $2, locked_until = $3, updated_at = $4`,
@@ -256,7 +256,7 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 		s, e := c.Session, c.Event
 		err := exec(wFactor, c.Step, c.Drift, now, st.Login.AccountID, c.FactorID)
 		if err == nil {
-			err = exec(wLogin, now, c.LoginID)
+			err = exec(wLogin, now, c.LoginID, s.ID)
 		}
 		if err == nil && (st.Failures != 0 || !st.LockedUntil.IsZero()) {
 			err = exec(wThrottleClear, key)

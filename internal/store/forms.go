@@ -39,6 +39,21 @@ func (s *Store) FormMade(ctx context.Context, hash []byte, sessionID, purpose st
 	return made, true, nil
 }
 
+// FormSent returns the purpose of the form hash of session sessionID whose
+// first sending is recorded, and what it made ("" while it is at work); ok
+// is false when none is recorded.
+func (s *Store) FormSent(ctx context.Context, hash []byte, sessionID string) (purpose, made string, ok bool, err error) {
+	err = s.conn(ctx).QueryRowContext(ctx, `SELECT purpose, made FROM form_uses WHERE token_hash = $1 AND session_id = $2`,
+		hash, sessionID).Scan(&purpose, &made)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("select form sent: %w", err)
+	}
+	return purpose, made, true, nil
+}
+
 // SetFormMade records made, the id of what the first sending of the form
 // hash made. Only a sending still at work takes it.
 func (s *Store) SetFormMade(ctx context.Context, hash []byte, sessionID, made string) error {

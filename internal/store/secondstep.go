@@ -197,7 +197,7 @@ func (s *Store) completePostgres(ctx context.Context, key string, c twofold.Comp
 		), f AS (
 			UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3 WHERE id = $4 AND EXISTS (SELECT 1 FROM t)
 		), l AS (
-			UPDATE logins SET used_at = $3 WHERE id = $5 AND EXISTS (SELECT 1 FROM t)
+			UPDATE logins SET used_at = $3, session_id = $9 WHERE id = $5 AND EXISTS (SELECT 1 FROM t)
 		), s AS (
 			INSERT INTO sessions (token_hash, id, account_id, created_at, expires_at, elevated_until, session_epoch, event_floor)
 			SELECT $8, $9, $10, $11, $12, $13, $19, `+eventFloorSQL+` WHERE EXISTS (SELECT 1 FROM t)

@@ -46,7 +46,7 @@ func (s *Store) Login(ctx context.Context, id string) (twofold.Login, error) {
 func (s *Store) FinishLogin(ctx context.Context, loginID string, now time.Time, sess twofold.Session) (bool, error) {
 	ok := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE logins SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $1`, micros(now), loginID)
+		res, err := tx.ExecContext(ctx, `UPDATE logins SET used_at = $1, session_id = $3 WHERE id = $2 AND used_at IS NULL AND expires_at > $1`, micros(now), loginID, sess.ID)
 		if err != nil {
 			return fmt.Errorf("finish login: %w", err)
 		}
@@ -176,6 +176,21 @@ func (s *Store) EndRenewedSession(ctx context.Context, sessionID string, tokenHa
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("end renewed session: %w", err)
+	}
+	return accountID, true, nil
+}
+
+// EndLoginSession ends the session the login loginID made as it
+// succeeded, when that was after since, and returns its account:
+// ended is false when the login made none then, or its session has ended.
+func (s *Store) EndLoginSession(ctx context.Context, loginID string, since time.Time) (accountID string, ended bool, err error) {
+	err = s.conn(ctx).QueryRowContext(ctx, `DELETE FROM sessions WHERE id = (SELECT session_id FROM logins WHERE id = $1 AND session_id <> '' AND used_at > $2)
+		RETURNING account_id`, loginID, micros(since)).Scan(&accountID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("end login session: %w", err)
 	}
 	return accountID, true, nil
 }

@@ -84,8 +84,9 @@ func (s *Server) confirmedAgain(w http.ResponseWriter, r *http.Request, a core.A
 	}
 	self := "/settings/security/recovery-codes"
 	s.renderCodes(w, r, a, codesBody{Again: true, First: true, Label: c.Factor.Label, PaperKey: c.PaperKey, NoPaperKey: c.NoPaperKey,
-		Window:     int(core.PaperKeyAgainWindow / time.Minute),
-		Regenerate: &confirmBody{Action: self, Button: "Generate new recovery codes", Elevation: s.elevationFor(r, a, p, self)}})
+		Window: int(core.PaperKeyAgainWindow / time.Minute),
+		Regenerate: &confirmBody{Action: self, Button: "Generate new recovery codes", Elevation: s.elevationFor(r, a, p, self),
+			Fields: map[string]string{onceField: s.onceToken(r, a, onceCodes)}}})
 }
 
 // regeneratePage asks to confirm replacing the recovery codes.
@@ -105,6 +106,7 @@ func (s *Server) renderRegenerate(w http.ResponseWriter, r *http.Request, a core
 		Text: []string{fmt.Sprintf("You will get %d new codes. The %d %s you have left stop working at once.",
 			core.RecoveryCodeCount, p.RecoveryCodesRemaining, pluralWord(p.RecoveryCodesRemaining, "code", "codes"))},
 		Elevation: s.elevationFor(r, a, p, self),
+		Fields:    map[string]string{onceField: s.onceToken(r, a, onceCodes)},
 	}
 	s.render(w, r, status, "confirm", Page{Title: "New recovery codes", Account: &a.Account, Error: errMsg, Body: b})
 }
@@ -117,8 +119,20 @@ func pluralWord(n int, one, many string) string {
 }
 
 // regenerate replaces the recovery codes (elevated, SPEC §1 story 5) and
-// shows the new ones.
+// shows the new ones. Its form's one-time token records the sending, so
+// that the same form sent again with the cookie from before the session's
+// renewal, its answer dropped, is told that the codes were replaced
+// (renderRenewalLost). Sent again by a session still signed in, it makes
+// new codes again: the ones in the dropped answer were never seen, and the
+// newest are the ones shown.
 func (s *Server) regenerate(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	refused := func(err error) { s.renderRegenerate(w, r, a, s.status(w, r, err), message(err)) }
+	again := false
+	use, ok := s.once(r, a, onceCodes, refused, func(string) { again = true })
+	if !ok && !again { // a token out of date or not this session's
+		return
+	}
+	defer use.Done(r.Context(), "")
 	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderRegenerate(w, r, a, s.status(w, r, err), message(err))
 		return
@@ -128,6 +142,7 @@ func (s *Server) regenerate(w http.ResponseWriter, r *http.Request, a core.Auth)
 		s.renderRegenerate(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
+	use.Done(r.Context(), "codes")
 	s.renderCodes(w, r, a, codesBody{Codes: codes})
 }
 

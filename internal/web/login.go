@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/twofold/twofold"
@@ -254,7 +255,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	v, err := s.svc.VerifyLogin(r.Context(), loginID, p, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
 		s.clearCookie(w, r, loginCookie, "/login")
-		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		s.verifyExpired(w, r, loginID, method, next)
 		return
 	}
 	if err != nil && method == twofold.MethodPush {
@@ -280,6 +281,31 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		next = "/settings/security?m=ssh_key_used"
 	}
 	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
+}
+
+// verifyExpired answers a second step whose login is over. The answer
+// that signed in clears the login's cookie as it sets the session's: a
+// browser that sends the cookie again dropped that answer, having sent
+// the form twice (a double click without JavaScript). The session the
+// first sending made, which no one holds then, is ended
+// (core.EndLoginSentTwice), and the page says the code went through, and
+// that a recovery code is spent. Otherwise the login took too long.
+func (s *Server) verifyExpired(w http.ResponseWriter, r *http.Request, loginID string, method twofold.Method, next string) {
+	twice, err := s.svc.EndLoginSentTwice(r.Context(), loginID, httpapi.Meta(r))
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	if !twice.Ended {
+		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		return
+	}
+	msg := "Your code went through, but this browser sent the form twice and dropped the answer that signed you in. " +
+		"For your safety that sign-in is ended: sign in again."
+	if method == twofold.MethodRecoveryCode {
+		msg += fmt.Sprintf(" That recovery code was used: %d left.", twice.RecoveryCodesLeft)
+	}
+	s.render(w, r, http.StatusOK, "login", Page{Title: "Sign in", Notice: msg, Body: loginBody{Next: next}})
 }
 
 // Signing in with a passkey (README "Signing in with a passkey"). The

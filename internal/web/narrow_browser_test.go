@@ -2,12 +2,16 @@ package web_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/permit"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -123,5 +127,73 @@ func TestBrowserSkipLink(t *testing.T) {
 	}
 	if got := eval[string](p, `getComputedStyle(document.querySelector("#username")).borderTopColor`); got != "rgb(123, 133, 150)" {
 		t.Errorf("an idle field's edge: %s, want the darker rgb(123, 133, 150)", got)
+	}
+}
+
+// TestBrowserLongTextsFit: on a phone's width (390 CSS pixels) no page
+// scrolls sideways for a long text without a place to break it: a user
+// agent of 600 characters (the sessions page, an operator's page of the
+// user), and names of 64 (an authenticator's, an API key's, a team's),
+// on the pages that show them. (TestBrowserNarrowPagesFit covers a DNS
+// zone's records.)
+func TestBrowserLongTextsFit(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	ctx := context.Background()
+	secret := account(t, ts, "olivia", true, true)
+	account(t, ts, "bob", false, false)
+	long := strings.Repeat("W", 64)
+	ua := core.Meta{UserAgent: "Mozilla/5.0-" + strings.Repeat("x", 588)}
+
+	// A session of olivia's with that user agent, which names a new
+	// authenticator, an API key and a team with long names.
+	res, err := ts.Service.Login(ctx, "olivia", testPassword, ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ts.Service.VerifyLogin(ctx, res.LoginID, core.SecondFactor{Method: twofold.MethodTOTP, Code: testenv.TOTP(t, secret, ts.Clock.Now())}, ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustAuth(t, ts, v.Token)
+	e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: long}, ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, testenv.TOTP(t, e.Secret, ts.Clock.Now()), ua); err != nil {
+		t.Fatal(err)
+	}
+	pm, err := permit.Parse("account * read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ts.Service.CreateAPIKey(ctx, a, core.NewAPIKey{Name: long, Permits: []twofold.Permit{pm}}, ua); err != nil {
+		t.Fatal(err)
+	}
+	team, err := ts.Service.CreateTeam(ctx, a, long, ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Service.Login(ctx, "bob", testPassword, ua); err != nil {
+		t.Fatal(err)
+	}
+
+	ts.Clock.Add(30 * time.Second) // a code of its own
+	p := newPage(t, ts.URL())
+	p.shots = artifactsDir(t)
+	p.signIn("olivia", testPassword)
+	p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
+	p.wantPath("/settings/security")
+	p.do(chromedp.EmulateViewport(narrowWidth, 844))
+	for _, path := range []string{"/settings/security", "/settings/security/sessions", "/settings/security/api-keys", "/settings/teams",
+		"/settings/teams/" + team.ID, "/admin/users/" + userID(t, ts, "olivia"), "/admin/users/" + userID(t, ts, "bob"),
+		"/admin/teams", "/admin/teams/" + team.ID} {
+		p.open(path)
+		if !strings.Contains(p.text("main"), long[:20]) && !strings.Contains(p.text("main"), "xxxxxxxxxxxxxxxxxxxx") {
+			t.Fatalf("%s shows none of the long texts: %s", path, p.text("main"))
+		}
+		if over, what := overflow(p); over > 0 {
+			t.Errorf("%s at %d px: the page is %.0f px wider than the screen (%s)", path, narrowWidth, over, what)
+			p.screenshot("long-texts" + strings.ReplaceAll(path, "/", "-"))
+		}
 	}
 }

@@ -18,11 +18,12 @@ const onceField = "once"
 // The purposes of one-time form tokens: one per form that makes
 // something.
 const (
-	onceAPIKey = "api-key"  // an API key (createAPIKey)
-	onceEnrol  = "enrol"    // an app or hardware token's setup (enrol)
-	onceSent   = "sent"     // a phone or an address (addSent)
-	oncePush   = "push"     // a push device (addPush)
-	onceKey    = "webauthn" // a security key or passkey (addKey)
+	onceAPIKey = "api-key"        // an API key (createAPIKey)
+	onceEnrol  = "enrol"          // an app or hardware token's setup (enrol)
+	onceSent   = "sent"           // a phone or an address (addSent)
+	oncePush   = "push"           // a push device (addPush)
+	onceKey    = "webauthn"       // a security key or passkey (addKey)
+	onceCodes  = "recovery-codes" // new recovery codes (regenerate)
 	// The forms that confirm an authenticator, whose first sending may
 	// answer with the recovery codes and the paper key (confirmedAgain).
 	onceConfirm = core.FormConfirm // an app, a hardware token, a phone or an address (confirm, confirmSent)

@@ -138,6 +138,7 @@ type errorBody struct {
 	Status  int
 	Heading string
 	Message string // said in the page's card, not again above it as Page.Error
+	Sent    string // what the first sending of a form sent twice did (sentBefore), or ""
 }
 
 // renderError writes the error page with a message.
@@ -334,6 +335,7 @@ var eventTexts = map[string]string{
 	"password.reset_failed":          "Password reset refused: wrong second factor",
 	"session.ended_everywhere":       "Signed out everywhere",
 	"session.ended_renewal_lost":     "Signed out for safety: a page came with the cookie from just before a confirmation (a form sent twice)",
+	"session.ended_login_sent_twice": "Signed out for safety: a sign-in's second step was sent twice, and its first answer dropped",
 	"api_key.created":                "API key created",
 	"api_key.revoked":                "API key revoked",
 	"api_key.used":                   "API key used",

@@ -385,17 +385,19 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 			// after the renewal, the browser most likely dropped its
 			// answer (a form sent twice): the session is ended and the
 			// page says why (core.EndLostRenewal).
-			renewed, ended, err := s.svc.EndLostRenewal(r.Context(), s.cookieValue(r, sessionCookie), httpapi.Meta(r))
+			// A form with a one-time token (once.go) sent before is told
+			// of: what its first sending made was in the dropped answer.
+			lost, err := s.svc.EndLostRenewal(r.Context(), s.cookieValue(r, sessionCookie), r.PostForm.Get(onceField), httpapi.Meta(r))
 			if err != nil {
 				s.fail(w, r, nil, err)
 				return
 			}
-			if ended {
+			if lost.Ended {
 				s.clearCookie(w, r, sessionCookie, "/")
-				s.renderRenewalLost(w, r)
+				s.renderRenewalLost(w, r, lost)
 				return
 			}
-			if !renewed {
+			if !lost.Renewed {
 				s.clearCookie(w, r, sessionCookie, "/")
 			}
 			target := "/login?m=signin"
@@ -415,14 +417,42 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 // before the session's renewal, after that session was ended for it
 // (core.EndLostRenewal): most likely a form sent twice, whose first
 // sending confirmed it's the holder and whose answer, with the new cookie,
-// the browser dropped.
-func (s *Server) renderRenewalLost(w http.ResponseWriter, r *http.Request) {
+// the browser dropped. When the request was that form, the page also says
+// what its first sending did (sentBefore).
+func (s *Server) renderRenewalLost(w http.ResponseWriter, r *http.Request, lost core.LostRenewal) {
 	s.render(w, r, http.StatusUnauthorized, "error", Page{Title: "Signed out for safety", Body: errorBody{
 		Status: http.StatusUnauthorized, Heading: "Sign in again",
 		Message: "You confirmed it's you a moment ago, but this browser sent the form again before the answer came, " +
 			"and dropped that answer, which held your session's new cookie. For your safety that session is now " +
 			"signed out: sign in again. (If you did not just confirm it's you, sign in and check your recent activity.)",
+		Sent: sentBefore(r, lost),
 	}})
+}
+
+// sentBefore says what the first sending of the form r sent again did,
+// whose answer the browser dropped (renderRenewalLost), or "" when r is no
+// form sent before. The names are the form's own fields, which the first
+// sending sent alike.
+func sentBefore(r *http.Request, lost core.LostRenewal) string {
+	if lost.Form == "" {
+		return ""
+	}
+	if lost.Made == "" {
+		return "The first sending of the form had not finished when this one arrived: once signed in, check your security settings (or your API keys) before you send it again."
+	}
+	f := r.PostForm
+	switch lost.Form {
+	case onceAPIKey:
+		return "The first sending created the API key “" + f.Get("name") + "” (id " + lost.Made + "). Its secret was shown only in the " +
+			"answer your browser dropped, and cannot be shown again: once signed in, revoke the key on your API keys page and create it again."
+	case onceCodes:
+		return "The first sending replaced your recovery codes: the codes you had before no longer work, and the new ones were shown only " +
+			"in the answer your browser dropped. Sign in with your authenticator (or your paper key) and generate new recovery codes on your security settings."
+	case onceEnrol, onceSent, oncePush, onceKey:
+		return "The first sending started setting up the authenticator “" + f.Get("label") + "”. Once signed in, your security settings " +
+			"list it as not finished: cancel it there and add it again."
+	}
+	return "The first sending of the form went through. Once signed in, check your security settings for what it did."
 }
 
 // operator runs h for operators only; anyone else gets 403.
