@@ -78,15 +78,44 @@ func (s *Service) CheckFactorLabel(ctx context.Context, a Auth, label string) er
 	if err != nil {
 		return err
 	}
-	fs, err := s.store.Factors(ctx, a.Account.ID)
-	if err != nil {
-		return err
-	}
-	live, _, err := s.liveFactors(ctx, a, fs)
+	live, err := s.accountLiveFactors(ctx, a)
 	if err != nil {
 		return err
 	}
 	return checkNewLabel(live, label, "")
+}
+
+// accountLiveFactors returns the caller's factors but the stale setups
+// (liveFactors): those whose names and places count.
+func (s *Service) accountLiveFactors(ctx context.Context, a Auth) ([]twofold.Factor, error) {
+	all, err := s.store.Factors(ctx, a.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	live, _, err := s.liveFactors(ctx, a, all)
+	return live, err
+}
+
+// UnusedLabel returns base, or base numbered (" (2)", " (3)", …) when a
+// factor of the account has that name already: a default name for a client
+// that gives none and cannot answer "choose another name" (an OpenStack
+// credential has no name at all).
+func (s *Service) UnusedLabel(ctx context.Context, a Auth, base string) (string, error) {
+	fs, err := s.accountLiveFactors(ctx, a)
+	if err != nil {
+		return "", err
+	}
+	return unusedLabel(fs, base), nil
+}
+
+// unusedLabel returns base, numbered when one of fs has that name: a name
+// the holder did not choose is never refused as taken.
+func unusedLabel(fs []twofold.Factor, base string) string {
+	label := base
+	for i := 2; checkNewLabel(fs, label, "") != nil; i++ {
+		label = fmt.Sprintf("%s (%d)", base, i)
+	}
+	return label
 }
 
 // maxPendingFactors bounds the setups an account may have started and not
@@ -146,26 +175,6 @@ var ErrNameTaken = errors.New("name taken")
 // than except) is called the same as sameName compares names (case, hidden
 // characters, compatibility forms ignored): two authenticators of one name
 // could not be told apart at login or in a notice.
-// UnusedLabel returns base, or base numbered (" (2)", " (3)", …) when a
-// factor of the account has that name already: a default name for a client
-// that gives none and cannot answer "choose another name" (an OpenStack
-// credential has no name at all).
-func (s *Service) UnusedLabel(ctx context.Context, a Auth, base string) (string, error) {
-	all, err := s.store.Factors(ctx, a.Account.ID)
-	if err != nil {
-		return "", err
-	}
-	fs, _, err := s.liveFactors(ctx, a, all)
-	if err != nil {
-		return "", err
-	}
-	label := base
-	for i := 2; checkNewLabel(fs, label, "") != nil; i++ {
-		label = fmt.Sprintf("%s (%d)", base, i)
-	}
-	return label, nil
-}
-
 func checkNewLabel(fs []twofold.Factor, label, except string) error {
 	for _, f := range fs {
 		if f.ID != except && sameName(f.Label, label) {
@@ -1074,11 +1083,7 @@ func (s *Service) newFactorLabel(ctx context.Context, a Auth, label string) (str
 	if err != nil {
 		return "", err
 	}
-	all, err := s.store.Factors(ctx, a.Account.ID)
-	if err != nil {
-		return "", err
-	}
-	fs, _, err := s.liveFactors(ctx, a, all)
+	fs, err := s.accountLiveFactors(ctx, a)
 	if err != nil {
 		return "", err
 	}

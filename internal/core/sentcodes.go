@@ -291,22 +291,14 @@ func (s *Service) checkSent(ctx context.Context, a Auth, n NewFactor) (dest, hin
 		return "", "", "", twofold.Errorf(twofold.CodeUnavailable, "this server sends no %s, so it cannot confirm an %s factor", sentKind(n.Type), n.Type)
 	}
 	hint = hintOf(n.Type, dest)
-	all, err := s.store.Factors(ctx, a.Account.ID)
-	if err != nil {
-		return "", "", "", err
-	}
-	fs, _, err := s.liveFactors(ctx, a, all)
+	fs, err := s.accountLiveFactors(ctx, a)
 	if err != nil {
 		return "", "", "", err
 	}
 	if strings.TrimSpace(n.Label) == "" {
 		// The masked destination, numbered when another factor has that
-		// name already (two addresses can mask alike): a name the holder
-		// did not choose is never refused as taken.
-		n.Label = hint
-		for i := 2; checkNewLabel(fs, n.Label, "") != nil; i++ {
-			n.Label = fmt.Sprintf("%s (%d)", hint, i)
-		}
+		// name already (two addresses can mask alike).
+		n.Label = unusedLabel(fs, hint)
 	}
 	if label, err = validateLabel(n.Label); err != nil {
 		return "", "", "", err
