@@ -167,12 +167,12 @@ func (s *Service) EndPushWaits() {
 	}
 }
 
-// PushPolling reports whether a device's long poll waits on this instance.
-func (s *Service) PushPolling() bool {
+// PushPolls reports how many devices' long polls wait on this instance.
+func (s *Service) PushPolls() int {
 	w := &s.pushWaiters
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.m) > 0
+	return w.n
 }
 
 func (w *pushWaiters) isEnding() bool {

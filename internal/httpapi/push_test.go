@@ -830,7 +830,7 @@ func TestPushLongPoll(t *testing.T) {
 // waitPolling waits until a device's long poll is under way on s.
 func waitPolling(t *testing.T, s *testenv.Server) {
 	t.Helper()
-	for i := 0; !s.Service.PushPolling(); i++ {
+	for i := 0; s.Service.PushPolls() == 0; i++ {
 		if i > 3000 {
 			t.Fatal("no long poll under way after 30s")
 		}
@@ -870,7 +870,7 @@ func TestDevicePollsAreBounded(t *testing.T) {
 			_, err := d.Challenges(ctx, time.Minute)
 			first <- err
 		}()
-		for !s.Service.PushPolling() {
+		for s.Service.PushPolls() == 0 {
 			time.Sleep(10 * time.Millisecond) // until the first poll waits
 		}
 		second := make(chan error, 1)
@@ -932,14 +932,11 @@ func TestPushLimitsPerAccount(t *testing.T) {
 			}()
 		}
 		// The next device of the account is refused once those wait.
-		extra := devs[core.MaxAccountPushPolls]
-		var err error
-		for i := 0; ; i++ {
-			if _, err = extra.Challenges(ctx, 0); err != nil || i > 25 {
-				break
-			}
-			time.Sleep(20 * time.Millisecond) // until the polls above wait
+		for s.Service.PushPolls() < core.MaxAccountPushPolls && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond) // until the polls above wait
 		}
+		extra := devs[core.MaxAccountPushPolls]
+		_, err := extra.Challenges(ctx, 0)
 		var pe *pushdevice.Error
 		if !errors.As(err, &pe) || pe.Status != 429 || pe.Problem() != "throttled" || pe.RetryAfter == "" {
 			t.Fatalf("device %d's poll beside %d: %v, want 429 with Retry-After", core.MaxAccountPushPolls+1, core.MaxAccountPushPolls, err)
