@@ -159,7 +159,7 @@ func TestBrowserSentCodeStaysWithTheBrowser(t *testing.T) {
 		}
 		for _, c := range res.Cookies {
 			if c.Name == "twofold_login" {
-				return c.Value
+				return cookieLoginID(t, c.Value)
 			}
 		}
 		t.Fatal("no login cookie after the password")

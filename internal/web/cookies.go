@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -19,8 +20,8 @@ type cookieName string
 // The pages' cookies.
 const (
 	sessionCookie   cookieName = "twofold_session"    // the core session token
-	loginCookie     cookieName = "twofold_login"      // a login transaction waiting for its second step
-	passkeyCookie   cookieName = "twofold_passkey"    // a sign-in with a passkey begun, waiting for the key's answer
+	loginCookie     cookieName = "twofold_login"      // a login transaction waiting for its second step, with its MAC (loginCookieValue)
+	passkeyCookie   cookieName = "twofold_passkey"    // a sign-in with a passkey begun, waiting for the key's answer, with its MAC
 	setupCookie     cookieName = "twofold_setup"      // the first-run setup token, off the address bar
 	browserCookie   cookieName = "twofold_csrf"       // per-browser value the CSRF tokens are bound to
 	pushCookie      cookieName = "twofold_push"       // the number and secret of a push sent to confirm it's the holder, bound to the session
@@ -203,6 +204,49 @@ func (s *Server) codeSent(r *http.Request) string {
 		return ""
 	}
 	return sec
+}
+
+// loginCookieValue is the value of cookie name (loginCookie or
+// passkeyCookie) for the login loginID: the id, a dot, and a MAC of the
+// cookie's name and the id under the key file's hash key (HMAC-SHA256,
+// credhash.Hasher), which every instance sharing the key file computes
+// alike and key rotation keeps. A login id is no secret of the browser: the
+// JSON API hands it to its client and carries it in URLs (SPEC §3.1), where
+// proxies log it. Only a value this server made for the login in answer
+// to its own sign-in form carries the MAC, so that a login id alone, or
+// one taken from the API, acts on no sign-in through the pages: it neither
+// shows the second step, sends codes or pushes, begins challenges, signs
+// in, nor ends the session of a login sent twice (verifyExpired).
+func (s *Server) loginCookieValue(name cookieName, loginID string) string {
+	return loginID + "." + base64.RawURLEncoding.EncodeToString(s.loginMAC(name, loginID))
+}
+
+// loginMAC is the MAC of loginCookieValue.
+func (s *Server) loginMAC(name cookieName, loginID string) []byte {
+	return s.hasher.Sum("web-login-cookie", string(name)+"|"+loginID)
+}
+
+// setLoginCookie sets cookie name (loginCookie or passkeyCookie) to the
+// login loginID, with its MAC (loginCookieValue).
+func (s *Server) setLoginCookie(w http.ResponseWriter, r *http.Request, name cookieName, loginID string) {
+	s.setCookie(w, r, name, s.loginCookieValue(name, loginID), "/login")
+}
+
+// cookieLogin returns the login id that cookie name (loginCookie or
+// passkeyCookie) of r holds, or "" when there is none, or its MAC is
+// missing or not this server's for it (compared in constant time): then
+// there is no login to go on with, and the pages say to sign in again.
+func (s *Server) cookieLogin(r *http.Request, name cookieName) string {
+	v := s.cookieValue(r, name)
+	i := strings.LastIndexByte(v, '.')
+	if i <= 0 {
+		return ""
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(v[i+1:])
+	if err != nil || !hmac.Equal(mac, s.loginMAC(name, v[:i])) {
+		return ""
+	}
+	return v[:i]
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -116,7 +116,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
 		return
 	}
-	s.setCookie(w, r, loginCookie, res.LoginID, "/login")
+	s.setLoginCookie(w, r, loginCookie, res.LoginID)
 	target := "/login/verify"
 	if next != "" {
 		target += "?next=" + urlQueryEscape(next)
@@ -211,7 +211,7 @@ func (s *Server) renderVerifySent(w http.ResponseWriter, r *http.Request, status
 
 // renderVerifyWith renders the second step, with set adjusting its data.
 func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status int, method twofold.Method, next, errMsg string, set func(*verifyBody)) {
-	loginID := s.cookieValue(r, loginCookie)
+	loginID := s.cookieLogin(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
@@ -241,7 +241,7 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 // verify completes the second step. Every failure reads the same; a
 // throttled attempt says how long to wait.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	loginID := s.cookieValue(r, loginCookie)
+	loginID := s.cookieLogin(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return
@@ -324,7 +324,7 @@ func (s *Server) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, s.status(w, r, err), keyOptionsError{Error: message(err)})
 		return
 	}
-	s.setCookie(w, r, passkeyCookie, c.LoginID, "/login")
+	s.setLoginCookie(w, r, passkeyCookie, c.LoginID)
 	httpapi.WriteJSON(w, http.StatusOK, c.Options)
 }
 
@@ -332,7 +332,7 @@ func (s *Server) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 // browser made, and signs in; every refusal reads the same.
 func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostForm.Get("next"))
-	loginID, credential := s.cookieValue(r, passkeyCookie), r.PostForm.Get("credential")
+	loginID, credential := s.cookieLogin(r, passkeyCookie), r.PostForm.Get("credential")
 	if loginID == "" || credential == "" {
 		s.render(w, r, http.StatusBadRequest, "login", Page{Title: "Sign in", Body: loginBody{Next: next},
 			Error: "Signing in with a passkey needs JavaScript in this browser. Sign in with your username and password instead."})

@@ -220,7 +220,7 @@ func (s *Server) baseURL(r *http.Request) string {
 // sendLoginPush sends a push for the second step to the device the form
 // names, then shows the number to type on it.
 func (s *Server) sendLoginPush(w http.ResponseWriter, r *http.Request) {
-	loginID := s.cookieValue(r, loginCookie)
+	loginID := s.cookieLogin(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return

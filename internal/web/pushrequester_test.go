@@ -130,19 +130,7 @@ func TestPushApprovalBelongsToItsRequester(t *testing.T) {
 				d, factorID, _ := pushAccount(t, ts, "pat")
 				c := newClient(t, base)
 				c.signIn("pat")
-				u, err := url.Parse(base + "/login")
-				if err != nil {
-					t.Fatal(err)
-				}
-				var loginID string
-				for _, k := range c.http.Jar.Cookies(u) {
-					if k.Name == "twofold_login" {
-						loginID = k.Value
-					}
-				}
-				if loginID == "" {
-					t.Fatal("no login cookie after the password")
-				}
+				loginID := loginIDOf(t, c, base)
 				r := c.post("/login/verify/push", url.Values{"factor_id": {factorID}})
 				m := regexp.MustCompile(`id="push-number">([0-9]{2})<`).FindStringSubmatch(r.body)
 				if m == nil {
@@ -166,7 +154,8 @@ func TestPushApprovalBelongsToItsRequester(t *testing.T) {
 	}
 }
 
-// loginIDOf returns the sign-in waiting for its second step in c's browser.
+// loginIDOf returns the id of the sign-in waiting for its second step in
+// c's browser, as the JSON API names it (without the cookie's MAC).
 func loginIDOf(t *testing.T, c *client, base string) string {
 	t.Helper()
 	u, err := url.Parse(base + "/login")
@@ -175,7 +164,7 @@ func loginIDOf(t *testing.T, c *client, base string) string {
 	}
 	for _, k := range c.http.Jar.Cookies(u) {
 		if k.Name == "twofold_login" {
-			return k.Value
+			return cookieLoginID(t, k.Value)
 		}
 	}
 	t.Fatal("no login cookie after the password")

@@ -257,7 +257,7 @@ type keyOptionsError struct {
 // second step's "Use my security key" form is sent. A failure is
 // {"error": "…"} with the error's status; with no login, 410.
 func (s *Server) loginKeyOptions(w http.ResponseWriter, r *http.Request) {
-	loginID := s.cookieValue(r, loginCookie)
+	loginID := s.cookieLogin(r, loginCookie)
 	var c core.Challenge
 	var err error = twofold.Errorf(twofold.CodeLoginExpired, "the sign-in has expired: start again")
 	if loginID != "" {

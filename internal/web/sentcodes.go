@@ -199,7 +199,7 @@ func (s *Server) resendSent(w http.ResponseWriter, r *http.Request, a core.Auth)
 // and the page then asks for that code, which went to the owner's phone or
 // address all the same.
 func (s *Server) sendLoginCode(w http.ResponseWriter, r *http.Request) {
-	loginID := s.cookieValue(r, loginCookie)
+	loginID := s.cookieLogin(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return

@@ -32,7 +32,7 @@ func (s *Server) loginSSHChallenge(r *http.Request, loginID string, method twofo
 // sshLoginChallenge makes a challenge for the login (the "Get a challenge"
 // button), or the live one when the login has one, and shows it.
 func (s *Server) sshLoginChallenge(w http.ResponseWriter, r *http.Request) {
-	loginID := s.cookieValue(r, loginCookie)
+	loginID := s.cookieLogin(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return
@@ -58,7 +58,7 @@ func (s *Server) sshLoginChallenge(w http.ResponseWriter, r *http.Request) {
 // sshLoginChallengeFile serves the login's challenge as challenge.txt, the
 // exact bytes to sign.
 func (s *Server) sshLoginChallengeFile(w http.ResponseWriter, r *http.Request) {
-	loginID := s.cookieValue(r, loginCookie)
+	loginID := s.cookieLogin(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
 		return
