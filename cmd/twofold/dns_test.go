@@ -84,7 +84,7 @@ func TestServeDNS(t *testing.T) {
 	}()
 	waitListening(t, tm.stdout, done)
 	var addr string
-	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(time.Minute); addr == "" && time.Now().Before(deadline); {
 		if m := dnsListeningRE.FindStringSubmatch(tm.stdout.String()); m != nil {
 			addr = m[1]
 			break
