@@ -68,7 +68,7 @@ func TestBrowserPasswordReset(t *testing.T) {
 	mb := testenv.NewSMTPServer(t)
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))
 	k := mailedAccount(t, ts, "alice", true)
-	sent := len(mb.Wait(t, 1, 30*time.Second)) // the notice of the new authenticator
+	sent := len(mb.Wait(t, 1, time.Minute)) // the notice of the new authenticator
 
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
@@ -139,7 +139,7 @@ func TestPasswordResetPages(t *testing.T) {
 			mb := testenv.NewSMTPServer(t)
 			ts := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
 			k := mailedAccount(t, ts, "bob", true)
-			sent := len(mb.Wait(t, 1, 30*time.Second))
+			sent := len(mb.Wait(t, 1, time.Minute))
 
 			c := newClient(t, ts.URL())
 			known := c.post("/password-reset", url.Values{"username": {"bob"}})
@@ -199,7 +199,7 @@ func TestBrowserEmailChange(t *testing.T) {
 	mb := testenv.NewSMTPServer(t)
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))
 	k := mailedAccount(t, ts, "alice", true)
-	sent := len(mb.Wait(t, 1, 30*time.Second))
+	sent := len(mb.Wait(t, 1, time.Minute))
 
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
@@ -239,7 +239,7 @@ func TestEmailChangePageAsksForAFreshCode(t *testing.T) {
 			mb := testenv.NewSMTPServer(t)
 			ts := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
 			k := mailedAccount(t, ts, "bob", true)
-			sent := len(mb.Wait(t, 1, 30*time.Second))
+			sent := len(mb.Wait(t, 1, time.Minute))
 			c := newClient(t, ts.URL())
 			c.signInWithCode(ts, "bob", k.secret)
 			ts.Clock.Add(11 * time.Minute)
