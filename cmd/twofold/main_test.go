@@ -871,7 +871,7 @@ func TestUserResetTwoFactor(t *testing.T) {
 				srv.Clock.Set(time.Now())
 				for n, got := 1, 0; got < i+1; n++ {
 					got = 0
-					for _, msg := range mb.Wait(t, n, 30*time.Second) {
+					for _, msg := range mb.Wait(t, n, time.Minute) {
 						if slices.Contains(msg.To, "fay@example.com") && strings.Contains(string(msg.Data), "a reset of your two-factor was requested") {
 							got++
 						}

@@ -17,7 +17,7 @@ import (
 // the newest one whose subject says it carries a code, with its body.
 func codeMail(t *testing.T, mb *testenv.SMTPServer, n int) (code, body string) {
 	t.Helper()
-	msgs := mb.Wait(t, n, 30*time.Second)
+	msgs := mb.Wait(t, n, time.Minute)
 	for i := len(msgs) - 1; i >= 0; i-- {
 		if subject, b := mailText(t, msgs[i]); strings.Contains(subject, "your code") {
 			if c := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(b); c != "" {

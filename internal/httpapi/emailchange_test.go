@@ -15,7 +15,7 @@ import (
 func mailTo(t *testing.T, mb *testenv.SMTPServer, n int, address string) (subject, body string) {
 	t.Helper()
 	for ; ; n++ {
-		msgs := mb.Wait(t, n, 30*time.Second)
+		msgs := mb.Wait(t, n, time.Minute)
 		for i := len(msgs) - 1; i >= 0; i-- {
 			if slices.Contains(msgs[i].To, address) {
 				return mailText(t, msgs[i])

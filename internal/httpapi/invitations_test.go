@@ -39,7 +39,7 @@ func TestTeamInvitations(t *testing.T) {
 		before := len(mb.Messages())
 
 		id := invite(t, alice, team, "bob", "ops")
-		msgs := mb.Wait(t, before+1, 30*time.Second)
+		msgs := mb.Wait(t, before+1, time.Minute)
 		subject, body := mailText(t, msgs[before])
 		if msgs[before].To[0] != "bob@example.com" || !strings.HasSuffix(subject, "you were invited to a team") ||
 			!strings.Contains(body, "alice invited you to a team as ops.") ||

@@ -18,7 +18,7 @@ func resetMail(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer, n int) (
 	t.Helper()
 	link := regexp.MustCompile(regexp.QuoteMeta(s.URL()) + `/password-reset/([a-z2-7]+\.[a-z2-7]+)\b`)
 	for ; ; n++ { // other mails (notices) may come first
-		msgs := mb.Wait(t, n, 30*time.Second)
+		msgs := mb.Wait(t, n, time.Minute)
 		for i := len(msgs) - 1; i >= 0; i-- {
 			if subject, b := mailText(t, msgs[i]); strings.Contains(subject, "reset your password") {
 				if m := link.FindStringSubmatch(b); m != nil {

@@ -656,7 +656,7 @@ func TestPushBombing(t *testing.T) {
 		// wait for one more at a time until the warning is among them.
 		found := false
 		for n := before + 1; !found && n <= before+5; n++ {
-			msgs := mb.Wait(t, n, 30*time.Second)
+			msgs := mb.Wait(t, n, time.Minute)
 			subject, _ := mailText(t, msgs[n-1])
 			found = strings.Contains(subject, "someone who knows your password")
 		}

@@ -219,7 +219,7 @@ func TestSSHKeyStory(t *testing.T) {
 		wants := []string{"an SSH key was added", "your SSH key was used", "an SSH key was removed"}
 		for n := 6; ; n++ {
 			var subjects []string
-			for _, m := range mb.Wait(t, n, 10*time.Second) {
+			for _, m := range mb.Wait(t, n, time.Minute) {
 				subj, body := mailText(t, m)
 				if strings.HasPrefix(m.To[0], "sally") {
 					subjects = append(subjects, subj)

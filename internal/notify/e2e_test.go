@@ -106,7 +106,7 @@ func TestRecoveryCodesRunningLow(t *testing.T) {
 		if warned := strings.Contains(r.String("warning"), "generate a new set"); warned != (left <= 3) {
 			t.Errorf("with %d left: the answer warned %v, want %v (%s)", left, warned, left <= 3, r.Body)
 		}
-		_, _, body := parse(t, mailbox.Wait(t, i+2, 10*time.Second)[i+1])
+		_, _, body := parse(t, mailbox.Wait(t, i+2, time.Minute)[i+1])
 		if !strings.Contains(body, fmt.Sprintf("%d recovery codes left", left)) {
 			t.Errorf("after %d used: message %q lacks the count left", i+1, body)
 		}

@@ -332,7 +332,7 @@ func TestTwoWorkers(t *testing.T) {
 			}
 		}
 		w1, w2 := r.start(t, r.store, r.smtp.Addr, time.Minute), r.start(t, openStore(t, dsn), r.smtp.Addr, time.Minute)
-		r.smtp.Wait(t, n, 20*time.Second)
+		r.smtp.Wait(t, n, time.Minute)
 		eventually(t, "the outbox to empty", func() bool { return len(r.mails(t)) == 0 })
 		w1.Close()
 		w2.Close()

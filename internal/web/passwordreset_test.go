@@ -23,7 +23,7 @@ func resetLinkPath(t *testing.T, ts *testenv.Server, mb *testenv.SMTPServer, n i
 	t.Helper()
 	link := regexp.MustCompile(regexp.QuoteMeta(ts.URL()) + `(/password-reset/[a-z2-7]+\.[a-z2-7]+)\b`)
 	for ; ; n++ { // other mails (notices) may come first
-		msgs := mb.Wait(t, n, 30*time.Second)
+		msgs := mb.Wait(t, n, time.Minute)
 		for i := len(msgs) - 1; i >= 0; i-- {
 			if l := link.FindStringSubmatch(mailBody(t, msgs[i])); l != nil {
 				return l[1]
@@ -181,7 +181,7 @@ func TestPasswordResetPages(t *testing.T) {
 func mailCode(t *testing.T, mb *testenv.SMTPServer, n int, address string) string {
 	t.Helper()
 	for ; ; n++ { // other mails (notices) may come first
-		msgs := mb.Wait(t, n, 30*time.Second)
+		msgs := mb.Wait(t, n, time.Minute)
 		for i := len(msgs) - 1; i >= 0; i-- {
 			if len(msgs[i].To) == 1 && msgs[i].To[0] == address {
 				if c := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(mailBody(t, msgs[i])); c != "" {
