@@ -192,7 +192,7 @@ func TestSMTPStartTLSAuth(t *testing.T) {
 func TestSMTPImplicitTLS(t *testing.T) {
 	t.Parallel()
 	srv := testenv.NewSMTPServer(t)
-	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com", TLS: true, Timeout: 10 * time.Second}
+	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com", TLS: true, Timeout: time.Minute}
 	if err := send(t, s, notify.Message{To: "alice@example.com", Subject: "s", Body: "b"}); err == nil {
 		t.Fatal("Send with TLS to a plain server: got no error")
 	}
@@ -223,7 +223,7 @@ func TestSMTPRequireTLS(t *testing.T) {
 	t.Parallel()
 	srv := testenv.NewSMTPServer(t)
 	m := notify.Message{To: "alice@example.com", Subject: "s", Body: "b", Date: t0}
-	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com", StartTLS: true, RequireTLS: true, Timeout: 10 * time.Second}
+	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com", StartTLS: true, RequireTLS: true, Timeout: time.Minute}
 	if err := send(t, s, m); err == nil || !strings.Contains(err.Error(), "does not offer STARTTLS") {
 		t.Fatalf("Send with TLS required to a server without STARTTLS: got %v", err)
 	}
