@@ -54,7 +54,7 @@ func txt(t *testing.T, s *testenv.Server, name string) (rcode int, texts []strin
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeTXT)
-	r, _, err := new(dns.Client).Exchange(m, s.DNSAddr())
+	r, _, err := (&dns.Client{Timeout: time.Minute}).Exchange(m, s.DNSAddr()) // the default 2 s is short for a loaded machine
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestLegoDNS01(t *testing.T) {
 
 			prev := dns01.DefaultClient()
 			t.Cleanup(func() { dns01.SetDefaultClient(prev) })
-			dns01.SetDefaultClient(dns01.NewClient(&dns01.Options{RecursiveNameservers: []string{s.DNSAddr()}, Timeout: 10 * time.Second}))
+			dns01.SetDefaultClient(dns01.NewClient(&dns01.Options{RecursiveNameservers: []string{s.DNSAddr()}, Timeout: time.Minute}))
 
 			provider, err := mythicbeasts.NewDNSProviderConfig(&mythicbeasts.Config{
 				UserName:        id,

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -36,7 +37,7 @@ func ask(t *testing.T, s *testenv.Server, name string, qtype uint16) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
-	r, _, err := new(dns.Client).Exchange(m, s.DNSAddr())
+	r, _, err := (&dns.Client{Timeout: time.Minute}).Exchange(m, s.DNSAddr()) // the default 2 s is short for a loaded machine
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 func mailTo(t *testing.T, mb *testenv.SMTPServer, n int, address string) (subject, body string) {
 	t.Helper()
 	for ; ; n++ {
-		msgs := mb.Wait(t, n, 30*time.Second)
+		msgs := mb.Wait(t, n, time.Minute)
 		for i := len(msgs) - 1; i >= 0; i-- {
 			if slices.Contains(msgs[i].To, address) {
 				return mailText(t, msgs[i])
@@ -33,7 +33,7 @@ func TestEmailChange(t *testing.T) {
 		addUser(t, s, "frank")
 		c := login(t, s, "frank")
 		e := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
-		n := len(mb.Wait(t, 1, 30*time.Second))
+		n := len(mb.Wait(t, 1, time.Minute))
 
 		const next = "frank@new.example"
 		wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": next, "password": password}), 403, "elevation-required")

@@ -333,7 +333,7 @@ func lockMail(t *testing.T, mb *testenv.SMTPServer, n int) string {
 	t.Helper()
 	for k := 1; ; k++ {
 		var bodies []string
-		for _, m := range mb.Wait(t, k, 30*time.Second) {
+		for _, m := range mb.Wait(t, k, time.Minute) {
 			if subject, body := mailText(t, m); strings.Contains(subject, "second step locked") {
 				bodies = append(bodies, body)
 			}

@@ -116,7 +116,7 @@ func testPasskeyAPI(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
 	if f := c.Do(t, "GET", "/v1/me", nil).JSON["factors"].([]any)[0].(map[string]any); f["passkey"] != true || f["type"] != "webauthn" {
 		t.Fatalf("factor in /v1/me: %v, want a webauthn passkey", f)
 	}
-	if msgs := mb.Wait(t, 1, 30*time.Second); !strings.Contains(string(msgs[0].Data), "new passkey was added") {
+	if msgs := mb.Wait(t, 1, time.Minute); !strings.Contains(string(msgs[0].Data), "new passkey was added") {
 		t.Errorf("the mail after adding a passkey:\n%s", msgs[0].Data)
 	}
 

@@ -18,7 +18,7 @@ func resetMail(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer, n int) (
 	t.Helper()
 	link := regexp.MustCompile(regexp.QuoteMeta(s.URL()) + `/password-reset/([a-z2-7]+\.[a-z2-7]+)\b`)
 	for ; ; n++ { // other mails (notices) may come first
-		msgs := mb.Wait(t, n, 30*time.Second)
+		msgs := mb.Wait(t, n, time.Minute)
 		for i := len(msgs) - 1; i >= 0; i-- {
 			if subject, b := mailText(t, msgs[i]); strings.Contains(subject, "reset your password") {
 				if m := link.FindStringSubmatch(b); m != nil {
@@ -126,7 +126,7 @@ func TestPasswordResetNeedsSecondFactor(t *testing.T) {
 	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
 		addUser(t, s, "carol")
 		e := enrol(t, s, login(t, s, "carol"), map[string]any{"type": "totp", "label": "phone"})
-		n := len(mb.Wait(t, 1, 30*time.Second)) // the notice of the new authenticator
+		n := len(mb.Wait(t, 1, time.Minute)) // the notice of the new authenticator
 
 		if r := askReset(t, s, "Carol"); r.Status != 202 {
 			t.Fatalf("ask: got %d %s", r.Status, r.Body)
@@ -193,7 +193,7 @@ func TestPasswordResetNotByEmailCode(t *testing.T) {
 			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
 		}
 		recovery := r.JSON["recovery_codes"].([]any)[0].(string)
-		n := len(mb.Wait(t, 2, 30*time.Second))
+		n := len(mb.Wait(t, 2, time.Minute))
 		askReset(t, s, "dave")
 		token, _ := resetMail(t, s, mb, n+1)
 		anon := testenv.NewClient(s.URL())

@@ -16,7 +16,7 @@ func nthMailTo(t *testing.T, mb *testenv.SMTPServer, address, subject string, nt
 	t.Helper()
 	for n := 1; ; n++ {
 		seen := 0
-		for _, m := range mb.Wait(t, n, 30*time.Second) {
+		for _, m := range mb.Wait(t, n, time.Minute) {
 			if s, body := mailText(t, m); slices.Contains(m.To, address) && strings.Contains(s, subject) {
 				if seen++; seen == nth {
 					return body

@@ -19,7 +19,7 @@ import (
 func mailWith(t *testing.T, mb *testenv.SMTPServer, subject string) string {
 	t.Helper()
 	for n := 1; ; n++ {
-		for _, m := range mb.Wait(t, n, 30*time.Second) {
+		for _, m := range mb.Wait(t, n, time.Minute) {
 			if s, body := mailText(t, m); strings.Contains(s, subject) {
 				return body
 			}

@@ -200,6 +200,6 @@ func TestNewSignInIsTold(t *testing.T) {
 		// even from the browser and network of before, is news.
 		s.Clock.Add(91 * 24 * time.Hour)
 		signInAs(t, s, "quinn", "laptop")
-		mb.Wait(t, 2, 30*time.Second)
+		mb.Wait(t, 2, time.Minute)
 	})
 }

@@ -119,7 +119,7 @@ func TestSSHKeyStory(t *testing.T) {
 			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
 		}
 		wantProblem(t, c.Do(t, "POST", "/v1/me/ssh-keys/"+id+"/confirm", map[string]string{"signature": testenv.SSHSign(t, kp.File, sshkey.Namespace, text)}), 409, "conflict")
-		mb.Wait(t, 1, 10*time.Second)
+		mb.Wait(t, 1, time.Minute)
 
 		// Another account with its own key: its signatures are no use here.
 		_, _, bobKey := sshUser(t, s, "bob", "ecdsa")
@@ -219,7 +219,7 @@ func TestSSHKeyStory(t *testing.T) {
 		wants := []string{"an SSH key was added", "your SSH key was used", "an SSH key was removed"}
 		for n := 6; ; n++ {
 			var subjects []string
-			for _, m := range mb.Wait(t, n, 10*time.Second) {
+			for _, m := range mb.Wait(t, n, time.Minute) {
 				subj, body := mailText(t, m)
 				if strings.HasPrefix(m.To[0], "sally") {
 					subjects = append(subjects, subj)

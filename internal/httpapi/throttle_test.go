@@ -512,7 +512,7 @@ func TestSweep(t *testing.T) {
 		}
 
 		s.Clock.Add(core.StaleAfter + time.Hour)
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(time.Minute) // a bound for a loaded machine, not a timing
 		for {
 			_, err := s.Store.Login(t.Context(), loginID)
 			if twofold.ErrorCode(err) == twofold.CodeNotFound && len(keys("pw:")) == 0 {

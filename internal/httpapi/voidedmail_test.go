@@ -15,7 +15,7 @@ import (
 // refused at least once, so that it waits for its retry.
 func outboxFailed(t *testing.T, s *testenv.Server) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		out, err := s.Store.Outbox(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -38,7 +38,7 @@ func outboxFailed(t *testing.T, s *testenv.Server) {
 func outboxEmptied(t *testing.T, s *testenv.Server) {
 	t.Helper()
 	s.Clock.Add(time.Minute)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		out, err := s.Store.Outbox(context.Background())
 		if err != nil {
 			t.Fatal(err)

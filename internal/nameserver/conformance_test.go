@@ -49,7 +49,7 @@ func TestQuestionsNotOfAZone(t *testing.T) {
 				if tt.edit != nil {
 					tt.edit(m)
 				}
-				r, _, err := (&dns.Client{Net: tt.network}).Exchange(m, s.DNSAddr())
+				r, _, err := (&dns.Client{Net: tt.network, Timeout: answerWait}).Exchange(m, s.DNSAddr())
 				if err != nil {
 					t.Errorf("%s: %v", tt.name, err)
 					continue

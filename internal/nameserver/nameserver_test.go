@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
@@ -56,10 +57,16 @@ func addRecords(t *testing.T, s *testenv.Server, text string) {
 	}
 }
 
+// answerWait is how long the tests' DNS clients wait for an answer: the
+// server reads the database for a query, which on a loaded machine may take
+// longer than the client's default of 2 s. A bound against a hang, not a
+// timing.
+const answerWait = time.Minute
+
 // query asks the server over network (udp or tcp) with a real DNS client.
 func query(t *testing.T, s *testenv.Server, network, name string, qtype uint16) *dns.Msg {
 	t.Helper()
-	c := &dns.Client{Net: network}
+	c := &dns.Client{Net: network, Timeout: answerWait}
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(1232, false)
@@ -206,7 +213,7 @@ func TestTruncation(t *testing.T) {
 	addRecords(t, s, b.String())
 	m := new(dns.Msg)
 	m.SetQuestion("big.example.com.", dns.TypeTXT) // no EDNS0: 512 bytes over UDP
-	r, _, err := (&dns.Client{Net: "udp"}).Exchange(m, s.DNSAddr())
+	r, _, err := (&dns.Client{Net: "udp", Timeout: answerWait}).Exchange(m, s.DNSAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +558,7 @@ www 300 A 192.0.2.1
 			m := new(dns.Msg)
 			m.SetQuestion("www.example.com.", dns.TypeA)
 			m.SetEdns0(1232, true)
-			r, _, err := (&dns.Client{Net: "udp"}).Exchange(m, s.DNSAddr())
+			r, _, err := (&dns.Client{Net: "udp", Timeout: answerWait}).Exchange(m, s.DNSAddr())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -101,7 +101,7 @@ func TestOneLoadAfterAChange(t *testing.T) {
 			ask := func(network, name string, qtype uint16) (*dns.Msg, error) {
 				m := new(dns.Msg)
 				m.SetQuestion(name, qtype)
-				r, _, err := (&dns.Client{Net: network, Timeout: time.Minute}).Exchange(m, ns.Addr())
+				r, _, err := (&dns.Client{Net: network, Timeout: answerWait}).Exchange(m, ns.Addr())
 				return r, err
 			}
 			// askMany asks for h999's TXT n times at once, over UDP and
@@ -234,7 +234,7 @@ func TestLookupFailuresLoggedOnce(t *testing.T) {
 			for i := range 30 {
 				m := new(dns.Msg)
 				m.SetQuestion(fmt.Sprintf("h%d.example.com.", i), dns.TypeA)
-				r, _, err := new(dns.Client).Exchange(m, ns.Addr())
+				r, _, err := (&dns.Client{Timeout: answerWait}).Exchange(m, ns.Addr())
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -67,7 +67,7 @@ func TestSMTPMessage(t *testing.T) {
 	if err := send(t, s, m); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	got := srv.Wait(t, 1, 10*time.Second)[0]
+	got := srv.Wait(t, 1, time.Minute)[0]
 	if got.From != "twofold@example.com" || strings.Join(got.To, ",") != "jurgen@example.org" || got.Helo != "twofold.example.com" {
 		t.Errorf("envelope: got HELO %q, MAIL FROM %q, RCPT TO %q; want twofold.example.com, twofold@example.com, jurgen@example.org", got.Helo, got.From, got.To)
 	}
@@ -104,7 +104,7 @@ func TestSMTPMessage(t *testing.T) {
 	if err := send(t, s, m); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	msgs := srv.Wait(t, 2, 10*time.Second)
+	msgs := srv.Wait(t, 2, time.Minute)
 	m1, _, _ := parse(t, msgs[0])
 	m2, _, _ := parse(t, msgs[1])
 	if m1.Header.Get("Message-Id") == m2.Header.Get("Message-Id") {
@@ -122,7 +122,7 @@ func TestSMTPHeaderInjection(t *testing.T) {
 	if err := send(t, s, notify.Message{To: "alice@example.com", Subject: subject, Body: "real body", Date: t0}); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	got := srv.Wait(t, 1, 10*time.Second)[0]
+	got := srv.Wait(t, 1, time.Minute)[0]
 	msg, gotSubject, body := parse(t, got)
 	if len(got.To) != 1 || msg.Header.Get("Bcc") != "" {
 		t.Errorf("got recipients %q and Bcc %q, want alice only", got.To, msg.Header.Get("Bcc"))
@@ -192,7 +192,7 @@ func TestSMTPStartTLSAuth(t *testing.T) {
 func TestSMTPImplicitTLS(t *testing.T) {
 	t.Parallel()
 	srv := testenv.NewSMTPServer(t)
-	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com", TLS: true, Timeout: 10 * time.Second}
+	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com", TLS: true, Timeout: time.Minute}
 	if err := send(t, s, notify.Message{To: "alice@example.com", Subject: "s", Body: "b"}); err == nil {
 		t.Fatal("Send with TLS to a plain server: got no error")
 	}
@@ -223,7 +223,7 @@ func TestSMTPRequireTLS(t *testing.T) {
 	t.Parallel()
 	srv := testenv.NewSMTPServer(t)
 	m := notify.Message{To: "alice@example.com", Subject: "s", Body: "b", Date: t0}
-	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com", StartTLS: true, RequireTLS: true, Timeout: 10 * time.Second}
+	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com", StartTLS: true, RequireTLS: true, Timeout: time.Minute}
 	if err := send(t, s, m); err == nil || !strings.Contains(err.Error(), "does not offer STARTTLS") {
 		t.Fatalf("Send with TLS required to a server without STARTTLS: got %v", err)
 	}
@@ -293,7 +293,7 @@ func TestSMTPInternationalAddresses(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Send: %v", err)
 			}
-			got := srv.Wait(t, 1, 10*time.Second)[0]
+			got := srv.Wait(t, 1, time.Minute)[0]
 			if wantFrom := cmpOr(tc.wantFrom, "twofold@example.com"); got.From != wantFrom || strings.Join(got.To, ",") != tc.wantTo || got.UTF8 != tc.wantUTF8 {
 				t.Errorf("envelope: got MAIL FROM %q, RCPT TO %q, SMTPUTF8 %v; want %q, %q, %v", got.From, got.To, got.UTF8, wantFrom, tc.wantTo, tc.wantUTF8)
 			}

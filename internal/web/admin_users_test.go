@@ -114,7 +114,7 @@ func TestBrowserSuspend(t *testing.T) {
 	if r := nina.signIn("nina"); r.url.Path != "/settings/security" {
 		t.Errorf("nina signing in after the suspension was lifted: at %s: %s", r.url, pageError(r.body))
 	}
-	msgs := mb.Wait(t, 2, 30*time.Second)
+	msgs := mb.Wait(t, 2, time.Minute)
 	if !bytes.Contains(msgs[0].Data, []byte("your account was suspended")) || !bytes.Contains(msgs[1].Data, []byte("suspension was lifted")) {
 		t.Errorf("mails to nina:\n%s\n%s", msgs[0].Data, msgs[1].Data)
 	}

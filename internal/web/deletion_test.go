@@ -71,7 +71,7 @@ func TestBrowserCloseAccount(t *testing.T) {
 		t.Errorf("signing in as the closed account: status %d: %q", r.status, pageError(r.body))
 	}
 	for n := 1; ; n++ {
-		msgs := mb.Wait(t, n, 30*time.Second)
+		msgs := mb.Wait(t, n, time.Minute)
 		if last := msgs[n-1]; bytes.Contains(last.Data, []byte("your account was closed")) {
 			if len(last.To) != 1 || last.To[0] != "alice@example.com" {
 				t.Errorf("the notice of closing went to %v", last.To)

@@ -61,18 +61,17 @@ func (p *page) submitForm(fields [][2]string) {
 }
 
 // focused returns the id of the element with the focus, once it is want
-// or after a while: the browser applies autofocus when it next renders the
-// page, which a loaded machine may put off a little.
+// or after a minute (a bound against a hang, not a timing): the browser
+// applies autofocus when it next renders the page, which a loaded machine
+// may put off for a while.
 func (p *page) focused(want string) string {
 	p.t.Helper()
 	got := ""
-	for i := 0; i < 100; i++ {
-		if got = eval[string](p, `document.activeElement ? document.activeElement.id : ""`); got == want {
-			break
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if got = eval[string](p, `document.activeElement ? document.activeElement.id : ""`); got == want || time.Now().After(deadline) {
+			return got
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	return got
 }
 
 // TestBrowserFieldErrorsTied walks the pages' forms in Chromium, sends each

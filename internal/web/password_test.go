@@ -37,12 +37,7 @@ func TestBrowserChangePassword(t *testing.T) {
 	}
 	// The browser applies autofocus when it next renders the page, which a
 	// loaded machine may put off a little after the load: ask until then.
-	got := eval[string](p, `document.activeElement.id`)
-	for i := 0; i < 100 && got != "current_password"; i++ {
-		time.Sleep(20 * time.Millisecond)
-		got = eval[string](p, `document.activeElement.id`)
-	}
-	if got != "current_password" {
+	if got := p.focused("current_password"); got != "current_password" {
 		t.Errorf("focus on %q, want current_password", got)
 	}
 	p.fill("#current_password", "not my password")

@@ -23,7 +23,7 @@ func resetLinkPath(t *testing.T, ts *testenv.Server, mb *testenv.SMTPServer, n i
 	t.Helper()
 	link := regexp.MustCompile(regexp.QuoteMeta(ts.URL()) + `(/password-reset/[a-z2-7]+\.[a-z2-7]+)\b`)
 	for ; ; n++ { // other mails (notices) may come first
-		msgs := mb.Wait(t, n, 30*time.Second)
+		msgs := mb.Wait(t, n, time.Minute)
 		for i := len(msgs) - 1; i >= 0; i-- {
 			if l := link.FindStringSubmatch(mailBody(t, msgs[i])); l != nil {
 				return l[1]
@@ -68,7 +68,7 @@ func TestBrowserPasswordReset(t *testing.T) {
 	mb := testenv.NewSMTPServer(t)
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))
 	k := mailedAccount(t, ts, "alice", true)
-	sent := len(mb.Wait(t, 1, 30*time.Second)) // the notice of the new authenticator
+	sent := len(mb.Wait(t, 1, time.Minute)) // the notice of the new authenticator
 
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
@@ -139,7 +139,7 @@ func TestPasswordResetPages(t *testing.T) {
 			mb := testenv.NewSMTPServer(t)
 			ts := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
 			k := mailedAccount(t, ts, "bob", true)
-			sent := len(mb.Wait(t, 1, 30*time.Second))
+			sent := len(mb.Wait(t, 1, time.Minute))
 
 			c := newClient(t, ts.URL())
 			known := c.post("/password-reset", url.Values{"username": {"bob"}})
@@ -181,7 +181,7 @@ func TestPasswordResetPages(t *testing.T) {
 func mailCode(t *testing.T, mb *testenv.SMTPServer, n int, address string) string {
 	t.Helper()
 	for ; ; n++ { // other mails (notices) may come first
-		msgs := mb.Wait(t, n, 30*time.Second)
+		msgs := mb.Wait(t, n, time.Minute)
 		for i := len(msgs) - 1; i >= 0; i-- {
 			if len(msgs[i].To) == 1 && msgs[i].To[0] == address {
 				if c := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(mailBody(t, msgs[i])); c != "" {
@@ -199,7 +199,7 @@ func TestBrowserEmailChange(t *testing.T) {
 	mb := testenv.NewSMTPServer(t)
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))
 	k := mailedAccount(t, ts, "alice", true)
-	sent := len(mb.Wait(t, 1, 30*time.Second))
+	sent := len(mb.Wait(t, 1, time.Minute))
 
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
@@ -239,7 +239,7 @@ func TestEmailChangePageAsksForAFreshCode(t *testing.T) {
 			mb := testenv.NewSMTPServer(t)
 			ts := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
 			k := mailedAccount(t, ts, "bob", true)
-			sent := len(mb.Wait(t, 1, 30*time.Second))
+			sent := len(mb.Wait(t, 1, time.Minute))
 			c := newClient(t, ts.URL())
 			c.signInWithCode(ts, "bob", k.secret)
 			ts.Clock.Add(11 * time.Minute)

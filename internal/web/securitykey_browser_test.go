@@ -159,7 +159,7 @@ func (p *page) submitKey(sel, wantPath string) {
 	before := p.path()
 	eval[bool](p, `window.beforeSubmit = true`) // gone with the page that was here
 	p.do(chromedp.Click(chromedp.CSS(sel)))
-	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
 	defer cancel()
 	for {
 		if eval[bool](p, `window.beforeSubmit !== true && document.readyState === "complete"`) || p.exists(".webauthn-error") {
@@ -344,7 +344,7 @@ func TestBrowserSecurityKeyElevationGET(t *testing.T) {
 // waitFor waits until the JavaScript expression cond is true in the page.
 func (p *page) waitFor(cond string) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
 	defer cancel()
 	for !eval[bool](p, cond) {
 		select {
