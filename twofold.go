@@ -334,9 +334,20 @@ type SecondStep struct {
 
 // StepKeys names the throttles the second step of a login reads: the
 // account's is Prefix + account id + Suffix; a factor's own is Prefix +
-// account id + FactorInfix + factor id.
+// account id + FactorInfix + factor id. When Bucket is set, the second step
+// first takes a token from that rate bucket (the request's source address),
+// and reads and writes nothing more when there is none (RateLimited).
 type StepKeys struct {
 	Prefix, Suffix, FactorInfix string
+	Bucket                      *Bucket
+}
+
+// Bucket is a token bucket to take one token from at Now: it holds at most
+// Burst tokens and gains Rate a second.
+type Bucket struct {
+	Key         string
+	Burst, Rate float64
+	Now         time.Time
 }
 
 // Verdict is what the second step decides on what it read: complete the
@@ -381,6 +392,7 @@ const (
 	ThrottleMoved                // another attempt counted against the throttle meanwhile
 	Counted                      // the failure took its slot and its event is stored
 	Unwritten                    // the verdict asked for no write
+	RateLimited                  // StepKeys.Bucket had no token: nothing was decided or written
 )
 
 // TwoFactorReset is an operator's reset of an account's two-factor, waiting

@@ -387,13 +387,18 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 	if err := checkProof(p); err != nil {
 		return Verified{}, err
 	}
+	p.scope = loginScope(k)
+	if p.Method == twofold.MethodTOTP && p.FactorID == "" && k != "" {
+		// The source address's token is taken by the second step's read
+		// (on PostgreSQL in its statement), as allowSource would first.
+		token, expires, err := s.verifyLoginTOTP(ctx, k, p, m)
+		return Verified{Token: token, ExpiresAt: expires}, err
+	}
 	if err := s.allowSource(ctx, m); err != nil {
 		return Verified{}, err
 	}
-	p.scope = loginScope(k)
 	if p.Method == twofold.MethodTOTP && p.FactorID == "" {
-		token, expires, err := s.verifyLoginTOTP(ctx, k, p, m)
-		return Verified{Token: token, ExpiresAt: expires}, err
+		return Verified{}, errLoginExpired() // k is empty: no such login
 	}
 	// One transaction per verification: the throttle slot, the accepted step,
 	// the finished login, the session and the audit event commit together.

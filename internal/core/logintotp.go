@@ -23,11 +23,18 @@ import (
 // completion or a failure, still finds the throttle as it was read. Of several
 // concurrent guesses that read the same throttle, one writes and is answered;
 // the others, right or wrong, are told to wait and learn nothing.
+//
+// It takes the source address's token (allowSource) as it reads, in the
+// same statement on PostgreSQL: no other round trip before the code.
 func (s *Service) verifyLoginTOTP(ctx context.Context, k loginKey, p SecondFactor, m Meta) (string, time.Time, error) {
 	if k == "" {
 		return "", time.Time{}, errLoginExpired()
 	}
 	code := normaliseCode(p.Code)
+	keys := stepKeys
+	if b, ok := s.sourceBucket(m); ok {
+		keys.Bucket = &b
+	}
 	// The session a right code opens is named before the second step queues
 	// for the store: on SQLite decide runs on the writer, which runs every
 	// second step's in turn, and a token's randomness and keyed hash are
@@ -49,7 +56,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, k loginKey, p SecondFacto
 		event                      twofold.AuditEvent
 		expires                    time.Time
 	}
-	out, err := s.store.DecideSecondStep(ctx, string(k), stepKeys, func(st twofold.SecondStep, found bool) twofold.Verdict {
+	out, err := s.store.DecideSecondStep(ctx, string(k), keys, func(st twofold.SecondStep, found bool) twofold.Verdict {
 		d.accountID, d.token, d.factorID, d.err, d.counted = st.Login.AccountID, "", "", nil, false
 		d.now, d.failures, d.lockedUntil = s.Now(), st.Failures, st.LockedUntil
 		now := d.now
@@ -104,6 +111,8 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, k loginKey, p SecondFacto
 		return "", time.Time{}, errLoginExpired()
 	case twofold.ThrottleMoved: // another attempt took this slot
 		return "", time.Time{}, s.lostSlot(ctx, d.accountID, p, m, "login")
+	case twofold.RateLimited:
+		return "", time.Time{}, s.refuseSource(ctx, m)
 	}
 	switch {
 	case d.err != nil:

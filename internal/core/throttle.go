@@ -488,18 +488,34 @@ func (s *Service) resetSlots(ctx context.Context, keys ...string) {
 // allowSource takes a token from the source address's bucket on the login
 // endpoints, refusing a flood from one address.
 func (s *Service) allowSource(ctx context.Context, m Meta) error {
-	if s.cfg.LoginRate <= 0 || m.Source == "" {
+	b, ok := s.sourceBucket(m)
+	if !ok {
 		return nil
 	}
-	ok, err := s.store.TakeToken(ctx, "ip:"+sourceKey(m.Source), float64(s.cfg.LoginBurst), s.cfg.LoginRate, s.Now())
+	ok, err := s.store.TakeToken(ctx, b.Key, b.Burst, b.Rate, b.Now)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		s.auditRefused(ctx, "login-rate", sourceKey(m.Source), "", "login.throttled", m, "address over its request rate")
-		return throttled(time.Duration(float64(time.Second)/s.cfg.LoginRate), "")
+		return s.refuseSource(ctx, m)
 	}
 	return nil
+}
+
+// sourceBucket is the bucket allowSource takes a token from; ok is false
+// when there is none (no rate set, or no source address).
+func (s *Service) sourceBucket(m Meta) (b twofold.Bucket, ok bool) {
+	if s.cfg.LoginRate <= 0 || m.Source == "" {
+		return twofold.Bucket{}, false
+	}
+	return twofold.Bucket{Key: "ip:" + sourceKey(m.Source), Burst: float64(s.cfg.LoginBurst), Rate: s.cfg.LoginRate, Now: s.Now()}, true
+}
+
+// refuseSource answers a request whose source address's bucket had no
+// token, and audits it (rationed).
+func (s *Service) refuseSource(ctx context.Context, m Meta) error {
+	s.auditRefused(ctx, "login-rate", sourceKey(m.Source), "", "login.throttled", m, "address over its request rate")
+	return throttled(time.Duration(float64(time.Second)/s.cfg.LoginRate), "")
 }
 
 // UnlockAccount clears every failed-attempt counter of an account, its

@@ -777,3 +777,35 @@ func TestLockedFactorTakesNoAccountSlot(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyTakesAddressToken: the second step with a TOTP code and no
+// factor named (the hot path, whose read takes the source address's token
+// in the same statement on PostgreSQL) draws on the address's bucket as the
+// password step does: with the bucket empty, even the right code is a 429
+// with Retry-After that uses nothing up, and once the bucket refills the
+// same code goes through.
+func TestVerifyTakesAddressToken(t *testing.T) {
+	eachStoreWith(t, []testenv.ServerOption{behindProxy, func(c *config.Config) { c.LoginBurst, c.LoginRate = 3, 0.5 }}, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "tia")
+		phone := enrol(t, s, login(t, s, "tia"), map[string]any{"type": "totp", "label": "phone"})
+		loginID, _ := startLogin(t, s, "tia")
+		s.Clock.Add(30 * time.Second)
+		right := testenv.TOTP(t, phone.secret, s.Clock.Now())
+		flood := from(testenv.NewClient(s.URL()), "192.0.2.20")
+		do := func(id, code string) testenv.Response {
+			return flood.Do(t, "POST", "/v1/login/"+id+"/verify", map[string]string{"method": "totp", "code": code})
+		}
+		// The address's three tokens: two wrong codes and an unknown login.
+		for range 2 {
+			wantProblem(t, do(loginID, otherCode(right)), 401, "invalid-code")
+		}
+		wantProblem(t, do("no-such-login", right), 410, "login-expired")
+		r := do(loginID, right)
+		wantProblem(t, r, 429, "throttled")
+		retryAfter(t, r)
+		s.Clock.Add(2 * time.Second)
+		if r := do(loginID, right); r.Status != 200 || r.String("token") == "" {
+			t.Fatalf("the right code once the bucket refilled: got %d %s, want 200 with a token", r.Status, r.Body)
+		}
+	})
+}

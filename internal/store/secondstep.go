@@ -34,10 +34,20 @@ var secondStepSQL = `SELECT l.account_id, l.created_at, l.expires_at, l.used_at,
 	LEFT JOIN throttles ft ON ft.key = $2 || l.account_id || $4 || f.id
 	WHERE l.id = $1`
 
+// secondStepTokenSQL is secondStepSQL after taking a token from a rate
+// bucket ($5 to $8: key, burst, now and rate, see takeTokenSQL), in one
+// statement, so that a second step whose source address is rate limited
+// costs PostgreSQL one round trip less: its first column tells whether a
+// token was taken, and the others are secondStepSQL's, read only when one
+// was (NULL when none was, or when there is no such login).
+var secondStepTokenSQL = `WITH tok AS (` + takeTokenSQL("$5", "$6", "$7", "$8") + ` RETURNING 1)
+	SELECT EXISTS (SELECT 1 FROM tok), s.* FROM (SELECT 1) one LEFT JOIN (` + secondStepSQL + ` AND EXISTS (SELECT 1 FROM tok)) s ON TRUE`
+
 // SecondStep reads login loginID, its account's active TOTP factors, the
 // account's throttle and which of the factors' own throttles hold failures or
 // a lock (named by keys), in one query. It returns a not-found error when
-// there is no such login.
+// there is no such login. It takes no token from keys.Bucket (see
+// DecideSecondStep).
 func (s *Store) SecondStep(ctx context.Context, loginID string, keys twofold.StepKeys) (twofold.SecondStep, error) {
 	var rows *sql.Rows
 	var err error
@@ -59,37 +69,71 @@ func (s *Store) SecondStep(ctx context.Context, loginID string, keys twofold.Ste
 	return st, err
 }
 
+// secondStepTaking is SecondStep after taking a token from keys.Bucket, in
+// one statement (secondStepTokenSQL), on PostgreSQL. It reports whether it
+// took one; when it did not, it read nothing. found is false when there is
+// no such login.
+func (s *Store) secondStepTaking(ctx context.Context, loginID string, keys twofold.StepKeys) (st twofold.SecondStep, found, took bool, err error) {
+	b := keys.Bucket
+	rows, err := s.conn(ctx).QueryContext(ctx, secondStepTokenSQL, loginID, keys.Prefix, keys.Suffix, keys.FactorInfix,
+		b.Key, b.Burst, micros(b.Now), b.Rate)
+	if err != nil {
+		return twofold.SecondStep{}, false, false, fmt.Errorf("take token and select second step: %w", err)
+	}
+	st, found, err = scanSecondStepTaking(rows, loginID, &took)
+	return st, found, took, err
+}
+
 // scanSecondStep reads the rows of secondStepSQL and closes them; found is
 // false when there are none. Of the factors it fills what checking a code
 // needs, and their account, type and status, which the query implies.
 func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, found bool, err error) {
+	return scanSecondStepTaking(rows, loginID, nil)
+}
+
+// scanSecondStepTaking is scanSecondStep for rows whose first column, when
+// took is not nil, is scanned into took (secondStepTokenSQL); a row whose
+// login columns are NULL is not a login. Each row is scanned into the same
+// holders, made once (this is the server's hottest read).
+func scanSecondStepTaking(rows *sql.Rows, loginID string, took *bool) (st twofold.SecondStep, found bool, err error) {
 	defer rows.Close()
 	st.Login.ID = loginID
+	var r struct {
+		accountID, id, keyID, algorithm                                         sql.NullString
+		created, expires, used, epoch, failures, until                          sql.NullInt64
+		digits, period, lastStep, drift, fcreated, fconfirmed, fused, ffailures sql.NullInt64
+		funtil                                                                  sql.NullInt64
+		secret                                                                  []byte
+	}
+	dest := make([]any, 0, 21)
+	if took != nil {
+		dest = append(dest, took)
+	}
+	dest = append(dest, &r.accountID, &r.created, &r.expires, &r.used, &r.epoch, &r.failures, &r.until,
+		&r.id, &r.keyID, &r.secret, &r.algorithm, &r.digits, &r.period, &r.lastStep, &r.drift, &r.fcreated, &r.fconfirmed, &r.fused,
+		&r.ffailures, &r.funtil)
 	for rows.Next() {
-		found = true
-		var created, expires, until int64
-		var used sql.NullInt64
-		var id, keyID, algorithm sql.NullString
-		var secret []byte
-		var digits, period, lastStep, drift, fcreated, fconfirmed, fused sql.NullInt64
-		var ffailures, funtil int64
-		if err := rows.Scan(&st.Login.AccountID, &created, &expires, &used, &st.Login.Epoch, &st.Failures, &until,
-			&id, &keyID, &secret, &algorithm, &digits, &period, &lastStep, &drift, &fcreated, &fconfirmed, &fused,
-			&ffailures, &funtil); err != nil {
+		r.secret = nil
+		if err := rows.Scan(dest...); err != nil {
 			return twofold.SecondStep{}, false, fmt.Errorf("scan second step: %w", err)
 		}
-		st.Login.CreatedAt, st.Login.ExpiresAt, st.Login.Used = fromMicros(created), fromMicros(expires), used.Valid
-		st.LockedUntil = fromMicros(until)
-		if id.Valid {
+		if !r.accountID.Valid {
+			continue // no token taken, or no such login
+		}
+		found = true
+		st.Login.AccountID, st.Login.Epoch, st.Failures = r.accountID.String, r.epoch.Int64, int(r.failures.Int64)
+		st.Login.CreatedAt, st.Login.ExpiresAt, st.Login.Used = fromMicros(r.created.Int64), fromMicros(r.expires.Int64), r.used.Valid
+		st.LockedUntil = fromMicros(r.until.Int64)
+		if r.id.Valid {
 			st.Factors = append(st.Factors, twofold.Factor{
-				ID: id.String, AccountID: st.Login.AccountID, Type: twofold.FactorTOTP, Status: twofold.FactorActive,
-				SecretKeyID: keyID.String, SealedSecret: secret, Algorithm: algorithm.String,
-				Digits: int(digits.Int64), Period: time.Duration(period.Int64) * time.Second,
-				LastStep: lastStep.Int64, Drift: drift.Int64, CreatedAt: fromMicros(fcreated.Int64),
-				ConfirmedAt: fromNullMicros(fconfirmed), LastUsedAt: fromNullMicros(fused),
+				ID: r.id.String, AccountID: st.Login.AccountID, Type: twofold.FactorTOTP, Status: twofold.FactorActive,
+				SecretKeyID: r.keyID.String, SealedSecret: r.secret, Algorithm: r.algorithm.String,
+				Digits: int(r.digits.Int64), Period: time.Duration(r.period.Int64) * time.Second,
+				LastStep: r.lastStep.Int64, Drift: r.drift.Int64, CreatedAt: fromMicros(r.fcreated.Int64),
+				ConfirmedAt: fromNullMicros(r.fconfirmed), LastUsedAt: fromNullMicros(r.fused),
 			})
-			if ffailures != 0 || funtil != 0 {
-				st.Counted = append(st.Counted, id.String)
+			if r.ffailures.Int64 != 0 || r.funtil.Int64 != 0 {
+				st.Counted = append(st.Counted, r.id.String)
 			}
 		}
 	}
@@ -119,18 +163,33 @@ func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, foun
 // and may be called again if the shared transaction has to be redone. On
 // PostgreSQL the read and the write are one statement each, and the write
 // reports what changed in between. It must not run inside InTx.
+//
+// When keys.Bucket is set, it first takes a token from that bucket (on
+// PostgreSQL in the read's statement, one round trip for both) and, when
+// there is none, returns RateLimited without calling decide.
 func (s *Store) DecideSecondStep(ctx context.Context, loginID string, keys twofold.StepKeys, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error) {
 	if _, inTx := ctx.Value(txKey{}).(txValue); inTx {
 		return 0, errors.New("decide second step: not inside a transaction")
 	}
 	if s.dialect == SQLite {
+		if b := keys.Bucket; b != nil {
+			ok, err := s.TakeToken(ctx, b.Key, b.Burst, b.Rate, b.Now)
+			if err != nil {
+				return 0, err
+			}
+			if !ok {
+				return twofold.RateLimited, nil
+			}
+			keys.Bucket = nil
+		}
 		return s.committer.decide(ctx, loginID, keys, decide)
 	}
 	// The write locks the factor, then the login, then the throttle; other
 	// paths (InTx) may hold them in another order, and PostgreSQL then ends
-	// one of the two. A write that lost wrote nothing: read and decide again.
+	// one of the two. A write that lost wrote nothing: read and decide again
+	// (without taking another token: the first read took it).
 	for attempt := 1; ; attempt++ {
-		out, err := s.decidePostgres(ctx, loginID, keys, decide)
+		out, err := s.decidePostgres(ctx, loginID, &keys, decide)
 		if err = txConflict(err); !errors.Is(err, twofold.ErrTxConflict) || attempt == maxTxAttempts {
 			return out, err
 		}
@@ -140,12 +199,29 @@ func (s *Store) DecideSecondStep(ctx context.Context, loginID string, keys twofo
 // maxTxAttempts bounds the runs of a write that keeps losing conflicts.
 const maxTxAttempts = 3
 
-// decidePostgres is one read, decide and write of DecideSecondStep on PostgreSQL.
-func (s *Store) decidePostgres(ctx context.Context, loginID string, keys twofold.StepKeys, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error) {
-	st, err := s.SecondStep(ctx, loginID, keys)
-	found := err == nil
-	if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
-		return 0, err
+// decidePostgres is one read, decide and write of DecideSecondStep on
+// PostgreSQL. Its read takes the token of keys.Bucket when it is set, and
+// then clears it.
+func (s *Store) decidePostgres(ctx context.Context, loginID string, keys *twofold.StepKeys, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error) {
+	var st twofold.SecondStep
+	var found bool
+	if keys.Bucket != nil {
+		var took bool
+		var err error
+		if st, found, took, err = s.secondStepTaking(ctx, loginID, *keys); err != nil {
+			return 0, err
+		}
+		if !took {
+			return twofold.RateLimited, nil
+		}
+		keys.Bucket = nil
+	} else {
+		var err error
+		st, err = s.SecondStep(ctx, loginID, *keys)
+		found = err == nil
+		if err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+			return 0, err
+		}
 	}
 	v, err := decideSafely(decide, st, found)
 	if err != nil {

@@ -144,13 +144,22 @@ func (s *Store) Counters(ctx context.Context, prefix string) ([]twofold.Counter,
 // refuse everyone until the clocks caught up, and a later take by the clock
 // that is ahead would count the same seconds twice.
 func (s *Store) TakeToken(ctx context.Context, key string, burst, rate float64, now time.Time) (bool, error) {
+	return s.execOne(ctx, "take token", takeTokenStmt, key, burst, micros(now), rate)
+}
+
+var takeTokenStmt = takeTokenSQL("$1", "$2", "$3", "$4")
+
+// takeTokenSQL is TakeToken's statement with its parameters named: the
+// bucket's key, its burst, now (µs) and its rate per second. The second
+// step's read on PostgreSQL runs it too (secondStepTokenSQL).
+func takeTokenSQL(key, burst, now, rate string) string {
 	// refilled = min(burst, tokens + max(elapsed seconds, 0) × rate)
-	const elapsed = `(CASE WHEN $3 > rate_buckets.updated_at THEN $3 - rate_buckets.updated_at ELSE 0 END)`
-	const refilled = `CASE WHEN rate_buckets.tokens + ` + elapsed + ` / 1000000.0 * CAST($4 AS DOUBLE PRECISION) > $2
-		THEN $2 ELSE rate_buckets.tokens + ` + elapsed + ` / 1000000.0 * CAST($4 AS DOUBLE PRECISION) END`
-	return s.execOne(ctx, "take token", `INSERT INTO rate_buckets (key, tokens, updated_at) VALUES ($1, CAST($2 AS DOUBLE PRECISION) - 1, $3)
-		ON CONFLICT (key) DO UPDATE SET tokens = `+refilled+` - 1, updated_at = CASE WHEN $3 > rate_buckets.updated_at THEN $3 ELSE rate_buckets.updated_at END
-		WHERE `+refilled+` >= 1`, key, burst, micros(now), rate)
+	elapsed := `(CASE WHEN ` + now + ` > rate_buckets.updated_at THEN ` + now + ` - rate_buckets.updated_at ELSE 0 END)`
+	refilled := `CASE WHEN rate_buckets.tokens + ` + elapsed + ` / 1000000.0 * CAST(` + rate + ` AS DOUBLE PRECISION) > ` + burst + `
+		THEN ` + burst + ` ELSE rate_buckets.tokens + ` + elapsed + ` / 1000000.0 * CAST(` + rate + ` AS DOUBLE PRECISION) END`
+	return `INSERT INTO rate_buckets (key, tokens, updated_at) VALUES (` + key + `, CAST(` + burst + ` AS DOUBLE PRECISION) - 1, ` + now + `)
+		ON CONFLICT (key) DO UPDATE SET tokens = ` + refilled + ` - 1, updated_at = CASE WHEN ` + now + ` > rate_buckets.updated_at THEN ` + now + ` ELSE rate_buckets.updated_at END
+		WHERE ` + refilled + ` >= 1`
 }
 
 // ReturnToken gives back to the bucket key one token that TakeToken took

@@ -496,6 +496,71 @@ func testDecideSecondStep(t *testing.T, s *store.Store) {
 	}
 }
 
+// testDecideSecondStepBucket: a second step with a rate bucket takes a token
+// first; without one it reads nothing, decides nothing and writes nothing
+// (RateLimited); an unknown login costs a token as a known one does; and the
+// token is the same one TakeToken takes.
+func testDecideSecondStepBucket(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "bucket")
+	activeFactor(t, s, a.ID, "f-b", 10, "set")
+	l1, l2 := newLogin(t, s, a.ID, "login-b1"), newLogin(t, s, a.ID, "login-b2")
+	withBucket := func(now time.Time) twofold.StepKeys {
+		k := keys
+		k.Bucket = &twofold.Bucket{Key: "ip:192.0.2.7", Burst: 3, Rate: 0.5, Now: now}
+		return k
+	}
+	decided := 0
+	counting := func(d func(twofold.SecondStep, bool) twofold.Verdict) func(twofold.SecondStep, bool) twofold.Verdict {
+		return func(st twofold.SecondStep, found bool) twofold.Verdict {
+			decided++
+			return d(st, found)
+		}
+	}
+	// Three tokens: a wrong code, an unknown login, and TakeToken's.
+	if out, err := s.DecideSecondStep(t.Context(), l1.ID, withBucket(t0), counting(decideFromRead(a.ID, l1.ID, "s-b", 0, 0))); err != nil || out != twofold.Counted {
+		t.Fatalf("wrong code with a token: got outcome %d, %v; want Counted", out, err)
+	}
+	unknown := func(_ twofold.SecondStep, found bool) twofold.Verdict {
+		if found {
+			t.Error("an unknown login was found")
+		}
+		return twofold.Verdict{}
+	}
+	if out, err := s.DecideSecondStep(t.Context(), "no-such-login", withBucket(t0), counting(unknown)); err != nil || out != twofold.Unwritten {
+		t.Fatalf("unknown login with a token: got outcome %d, %v; want Unwritten", out, err)
+	}
+	if ok, err := s.TakeToken(t.Context(), "ip:192.0.2.7", 3, 0.5, t0); err != nil || !ok {
+		t.Fatalf("TakeToken, the third token: got %v, %v", ok, err)
+	}
+	// None left: nothing is decided or written, however right the code.
+	out, err := s.DecideSecondStep(t.Context(), l2.ID, withBucket(t0.Add(time.Second)), counting(decideFromRead(a.ID, l2.ID, "s-b", 11, 0)))
+	if err != nil || out != twofold.RateLimited {
+		t.Fatalf("no token left: got outcome %d, %v; want RateLimited", out, err)
+	}
+	if decided != 2 {
+		t.Errorf("decide ran %d times, want 2 (not without a token)", decided)
+	}
+	if getLogin(t, s, l2.ID).Used {
+		t.Error("without a token the login was used up")
+	}
+	if st := secondStep(t, s, l2.ID); st.Failures != 1 {
+		t.Errorf("without a token: %d failures, want the one of the wrong code", st.Failures)
+	}
+	if ok, err := s.TakeToken(t.Context(), "ip:192.0.2.7", 3, 0.5, t0.Add(time.Second)); err != nil || ok {
+		t.Fatalf("TakeToken after RateLimited: got %v, %v; want no token", ok, err)
+	}
+	// Two seconds later, one token more: the right code completes.
+	if out, err := s.DecideSecondStep(t.Context(), l2.ID, withBucket(t0.Add(2*time.Second)), counting(decideFromRead(a.ID, l2.ID, "s-b", 11, 0))); err != nil || out != twofold.Completed {
+		t.Fatalf("after the refill: got outcome %d, %v; want Completed", out, err)
+	}
+	if !getLogin(t, s, l2.ID).Used {
+		t.Error("after the refill: the login was not used up")
+	}
+	if ok, err := s.TakeToken(t.Context(), "ip:192.0.2.7", 3, 0.5, t0.Add(2*time.Second)); err != nil || ok {
+		t.Fatalf("TakeToken after the completion: got %v, %v; want no token (it took the refilled one)", ok, err)
+	}
+}
+
 // testRaceDecideSecondStep races second steps that decide on what they read.
 // One right code on several logins: one completes. Several wrong codes on one
 // login: each answered failure took its own slot, so the count equals the

@@ -119,6 +119,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"SecondStep/Read", testSecondStepRead},
 		{"SecondStep/Complete", testCompleteSecondStep},
 		{"SecondStep/Decide", testDecideSecondStep},
+		{"SecondStep/DecideBucket", testDecideSecondStepBucket},
 		{"Throttle/DeleteStale", testDeleteStaleThrottles},
 		{"Throttle/TakeTokenClockBack", testTakeTokenClockBack},
 		{"Reset/TwoFactor", testTwoFactorReset},
