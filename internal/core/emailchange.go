@@ -186,6 +186,12 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a Auth, code string, m
 	if err := person(a); err != nil {
 		return "", err
 	}
+	// Elevated again if the account has a factor now: a change asked for
+	// before the first factor was confirmed (or after an operator's reset)
+	// must not be finished by a session that only knew the password.
+	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+		return "", err
+	}
 	// Read as every mailed code is (normaliseCode): "628 562" and
 	// "628-562" are the code. Nothing but spaces and dashes, or more than
 	// a code could be, is no attempt: it spends none of the checks.

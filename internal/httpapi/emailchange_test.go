@@ -102,3 +102,36 @@ func TestEmailChangeWithoutMail(t *testing.T) {
 		wantProblem(t, c.Do(t, "PUT", "/v1/me/email", map[string]string{"email": "gina@new.example", "password": password}), 503, "unavailable")
 	})
 }
+
+// TestEmailChangeAskedBeforeTwoFactor: a change of address asked for while
+// the account had no factor is not finished, once it has one, by a session
+// that only knew the password: the code needs a fresh second factor then,
+// as every other sensitive change does.
+func TestEmailChangeAskedBeforeTwoFactor(t *testing.T) {
+	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
+		addUser(t, s, "gina")
+		stolen := login(t, s, "gina") // the password alone: no factor yet
+		const next = "mallory@evil.example"
+		if r := stolen.Do(t, "PUT", "/v1/me/email", map[string]string{"email": next, "password": password}); r.Status != 202 {
+			t.Fatalf("change before any factor: got %d %s, want 202", r.Status, r.Body)
+		}
+		_, body := mailTo(t, mb, 1, next)
+		code := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(body)
+
+		// The owner turns two-factor on in a session of their own.
+		e := enrol(t, s, login(t, s, "gina"), map[string]any{"type": "totp", "label": "phone"})
+
+		wantProblem(t, stolen.Do(t, "POST", "/v1/me/email/confirm", map[string]string{"code": code}), 403, "elevation-required")
+		if r := stolen.Do(t, "GET", "/v1/me", nil); r.String("email") != "gina@example.com" {
+			t.Fatalf("after a refused confirmation the address is %q", r.String("email"))
+		}
+		// Whoever holds the factor may still finish it.
+		s.Clock.Add(30 * time.Second)
+		if r := stolen.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, e.secret, s.Clock.Now())}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		if r := stolen.Do(t, "POST", "/v1/me/email/confirm", map[string]string{"code": code}); r.Status != 200 || r.String("email") != next {
+			t.Fatalf("confirm once elevated: got %d %s, want 200", r.Status, r.Body)
+		}
+	})
+}
