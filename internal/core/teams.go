@@ -387,6 +387,11 @@ func (s *Service) deleteTeam(ctx context.Context, a Auth, teamID string, m Meta)
 		if mem.AccountID != a.Account.ID {
 			s.notify(ctx, mem.AccountID, "a team was deleted", fmt.Sprintf("%s deleted the team %q; you are no longer a member.", a.Account.Username, mb.Team.Name))
 		}
+		if mb.Team.RequireTwoFactor {
+			if err := s.tellIfLoginLifted(ctx, mem.AccountID, fmt.Sprintf("%s deleted the team %q", a.Account.Username, mb.Team.Name)); err != nil {
+				s.log.ErrorContext(ctx, "tell a member two-factor login was lifted", "team", teamID, "err", err)
+			}
+		}
 	}
 	return nil
 }
@@ -546,6 +551,13 @@ func (s *Service) removeTeamMember(ctx context.Context, a Auth, teamID, username
 	var by twofold.TeamMember
 	if self {
 		mem.Role = "" // anyone may leave, as whatever role
+		// Leaving a team that requires two-factor may turn the second step
+		// at login off, which by hand needs a fresh second-factor check
+		// (SPEC §1 story 5): leaving asks for one whenever the account has
+		// a factor, so that a stolen password-only session cannot.
+		if err := s.requireElevationIfEnabled(ctx, a); err != nil {
+			return err
+		}
 	} else {
 		if *managed {
 			mb, err = s.managesTeam(ctx, a, teamID)
@@ -593,8 +605,43 @@ func (s *Service) removeTeamMember(ctx context.Context, a Auth, teamID, username
 		case took != "":
 			s.notify(ctx, a.Account.ID, "you left a team", fmt.Sprintf("You left the team %q.", mb.Team.Name), took)
 		}
+		if mb.Team.RequireTwoFactor {
+			how := fmt.Sprintf("%s removed you from the team %q", a.Account.Username, mb.Team.Name)
+			if self {
+				how = fmt.Sprintf("you left the team %q", mb.Team.Name)
+			}
+			if err := s.tellIfLoginLifted(ctx, mem.AccountID, how); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
+}
+
+// tellIfLoginLifted mails the account holder, as turning two-factor login
+// off by hand does, when login no longer asks them for a second factor now
+// that they are out of a team that required it (how says why): their own
+// choice is off, no other team requires it, and they have a factor.
+func (s *Service) tellIfLoginLifted(ctx context.Context, accountID, how string) error {
+	acct, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if acct.TwoFactorRequired {
+		return nil
+	}
+	teams, err := s.teamsRequiring(ctx, accountID)
+	if err != nil || len(teams) > 0 {
+		return err
+	}
+	enabled, err := s.twoFactorEnabled(ctx, accountID)
+	if err != nil || !enabled {
+		return err
+	}
+	s.notify(ctx, accountID, "two-factor login was turned off",
+		fmt.Sprintf("Logging in to your account no longer asks for a second factor: %s, the last team that required it.", how),
+		"Sensitive changes still do. To keep the second step at login, turn it on in your security settings.")
+	return nil
 }
 
 // ShareZone shares the caller's zone with a team the caller manages: its

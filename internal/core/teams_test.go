@@ -829,3 +829,115 @@ func eventDetail(t *testing.T, f teamFixture, name, typ string) string {
 	}
 	return ""
 }
+
+// mailLog records who each notification was queued for, with its subject.
+type mailLog struct{ sent []string }
+
+func (n *mailLog) Enqueue(_ context.Context, to, subject, _ string) error {
+	n.sent = append(n.sent, to+": "+subject)
+	return nil
+}
+
+func (n *mailLog) has(to, subject string) bool {
+	for _, s := range n.sent {
+		if s == to+": "+subject {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLeavingTeamNeedsElevation: a member whose own choice leaves
+// two-factor login off, in a team that requires it, cannot turn the second
+// step at login off by leaving the team from a password-only session: that
+// needs a fresh second factor, as turning it off by hand does (SPEC §1
+// story 5). Leaving from an elevated session works, and the member is told
+// as turning it off by hand tells them; so is a member an owner removes,
+// and the members of a team that is deleted.
+func TestLeavingTeamNeedsElevation(t *testing.T) {
+	const off = "Twofold: two-factor login was turned off"
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := openStore(t, dsn(t))
+			mails := &mailLog{}
+			svc := newService(t, st.Store, st, time.Now, mails)
+			ada := withFactor(t, svc, signedIn(t, svc, "ada"))
+			tm, err := svc.CreateTeam(ctx, ada, "ops", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			on := true
+			if _, err := svc.UpdateTeam(ctx, ada, tm.ID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			join := func(name string) (plain, elevated core.Auth) {
+				plain = signedIn(t, svc, name)
+				elevated = withFactor(t, svc, plain)
+				if err := svc.SetTwoFactorRequired(ctx, elevated, false, core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+				v, err := svc.InviteTeamMember(ctx, ada, tm.ID, name, "read-only", core.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := svc.AcceptTeamInvitation(ctx, elevated, v.ID, core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+				return plain, elevated
+			}
+			asksSecondStep := func(name string) bool {
+				t.Helper()
+				res, err := svc.Login(ctx, name, testPassword, core.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return !res.Authenticated
+			}
+			bob, bobElevated := join("bob")
+			join("carol")
+			if !asksSecondStep("bob") {
+				t.Fatal("fixture: bob's login does not ask for a second factor while the team requires it")
+			}
+
+			err = svc.RemoveTeamMember(ctx, bob, tm.ID, "bob", core.Meta{})
+			if twofold.ErrorCode(err) != twofold.CodeElevationRequired {
+				t.Fatalf("bob leaves from a password-only session: %v, want %s", err, twofold.CodeElevationRequired)
+			}
+			if !asksSecondStep("bob") {
+				t.Error("bob's login no longer asks for a second factor after a refused leave")
+			}
+			if mails.has("bob@example.com", off) {
+				t.Error("bob was told two-factor login was turned off after a refused leave")
+			}
+
+			if err := svc.RemoveTeamMember(ctx, bobElevated, tm.ID, "bob", core.Meta{}); err != nil {
+				t.Fatalf("bob leaves from an elevated session: %v", err)
+			}
+			if asksSecondStep("bob") {
+				t.Error("bob's login still asks for a second factor after leaving the only team requiring it")
+			}
+			if !mails.has("bob@example.com", off) {
+				t.Errorf("bob was not told two-factor login was turned off; mails: %q", mails.sent)
+			}
+
+			// An owner removing carol needs no session of hers, and tells her.
+			if err := svc.RemoveTeamMember(ctx, ada, tm.ID, "carol", core.Meta{}); err != nil {
+				t.Fatalf("ada removes carol: %v", err)
+			}
+			if !mails.has("carol@example.com", off) {
+				t.Errorf("carol was not told two-factor login was turned off; mails: %q", mails.sent)
+			}
+
+			// Deleting the team tells its members it no longer holds to
+			// two-factor login.
+			join("dave")
+			if err := svc.DeleteTeam(ctx, ada, tm.ID, core.Meta{}); err != nil {
+				t.Fatalf("ada deletes the team: %v", err)
+			}
+			if !mails.has("dave@example.com", off) {
+				t.Errorf("dave was not told two-factor login was turned off; mails: %q", mails.sent)
+			}
+		})
+	}
+}

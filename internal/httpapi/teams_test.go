@@ -738,3 +738,52 @@ func TestTeamMemberTakesZones(t *testing.T) {
 		}
 	})
 }
+
+// TestLeavingTeamNeedsElevation: a member who chose password-only login,
+// in a team that requires two-factor, cannot lift the second step at login
+// by leaving the team from a session that passed no fresh second factor
+// (403 elevation-required, SPEC §1 story 5); once elevated, leaving works
+// and password logins no longer ask for the second step.
+func TestLeavingTeamNeedsElevation(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "alice")
+		addUser(t, s, "carol")
+		alice, carol := login(t, s, "alice"), login(t, s, "carol")
+		af := enrol(t, s, alice, map[string]any{"type": "totp", "label": "phone"})
+		cf := enrol(t, s, carol, map[string]any{"type": "totp", "label": "phone"})
+		elevateWith(t, alice, af.codes[0])
+		elevateWith(t, carol, cf.codes[0])
+		if r := carol.Do(t, "PUT", "/v1/me/two-factor", map[string]bool{"required": false}); r.Status != 200 {
+			t.Fatalf("carol turns login 2FA off: got %d %s", r.Status, r.Body)
+		}
+		team := makeTeam(t, alice, "Acme")
+		if r := alice.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"require_two_factor": true}); r.Status != 200 {
+			t.Fatalf("turn policy on: got %d %s", r.Status, r.Body)
+		}
+		addMember(t, alice, carol, team, "carol", "ops")
+		passwordLogin := func() string {
+			t.Helper()
+			r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "carol", "password": password})
+			if r.Status != 200 {
+				t.Fatalf("carol's password login: got %d %s", r.Status, r.Body)
+			}
+			return r.String("status")
+		}
+		if got := passwordLogin(); got != "second_factor_required" {
+			t.Fatalf("carol's password login in the team: %q, want second_factor_required", got)
+		}
+		s.Clock.Add(time.Hour) // carol's elevation lapses
+		wantProblem(t, carol.Do(t, "PUT", "/v1/me/two-factor", map[string]bool{"required": false}), 403, "forbidden")
+		wantProblem(t, carol.Do(t, "DELETE", "/v1/teams/"+team+"/members/carol", nil), 403, "elevation-required")
+		if got := passwordLogin(); got != "second_factor_required" {
+			t.Fatalf("carol's password login after a refused leave: %q, want second_factor_required", got)
+		}
+		elevateWith(t, carol, cf.codes[1])
+		if r := carol.Do(t, "DELETE", "/v1/teams/"+team+"/members/carol", nil); r.Status != 204 {
+			t.Fatalf("carol leaves elevated: got %d %s", r.Status, r.Body)
+		}
+		if got := passwordLogin(); got != "authenticated" {
+			t.Errorf("carol's password login after leaving: %q, want authenticated", got)
+		}
+	})
+}

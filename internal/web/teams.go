@@ -114,8 +114,10 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, a core.Auth,
 				b.Shareable = append(b.Shareable, z.Name)
 			}
 		}
-		b.Elevation = s.elevationFor(r, a, p, "/settings/teams/"+v.Team.ID)
 	}
+	// Managing the team, and leaving it, need a fresh second factor when
+	// the account has one (leaving may turn two-factor login off).
+	b.Elevation = s.elevationFor(r, a, p, "/settings/teams/"+v.Team.ID)
 	s.render(w, r, status, "team", Page{Title: v.Team.Name, Account: &p.Account, Notice: notice, Error: errMsg, Body: b, Nav: "teams"})
 }
 

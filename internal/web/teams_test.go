@@ -296,3 +296,44 @@ func TestTeamPageKeepsOutManagerWithoutFactor(t *testing.T) {
 		t.Fatalf("gina invites anyway: %d, want 403 with the reason", r.status)
 	}
 }
+
+// TestLeaveTeamAsksToConfirm: a member with an authenticator whose session
+// passed no recent second factor is asked on the team's page to confirm
+// it's them before leaving (leaving may turn two-factor login off), and
+// leaves once they have.
+func TestLeaveTeamAsksToConfirm(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "alice", false, false)
+	secret := account(t, ts, "bob", false, true)
+	alice := newClient(t, ts.URL())
+	alice.signIn("alice")
+	teamPath := alice.post("/settings/teams", url.Values{"name": {"Acme"}}).url.Path
+	if r := alice.post(teamPath+"/invitations", url.Values{"username": {"bob"}, "role": {"ops"}}); !strings.Contains(r.body, "Invitation sent") {
+		t.Fatalf("inviting bob: %d %s", r.status, pageError(r.body))
+	}
+	bob := newClient(t, ts.URL())
+	bob.signInWithCode(ts, "bob", secret)
+	m := regexp.MustCompile(`/settings/invitations/([^/"]+)/accept`).FindStringSubmatch(bob.get("/settings/teams").body)
+	if m == nil {
+		t.Fatal("no invitation on bob's teams page")
+	}
+	if r := bob.post("/settings/invitations/"+m[1]+"/accept", url.Values{}); r.url.Path != teamPath {
+		t.Fatalf("bob accepting: at %s (%d): %s", r.url, r.status, pageError(r.body))
+	}
+	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
+	if r := bob.get(teamPath); !strings.Contains(r.body, `id="elevate"`) || !strings.Contains(r.body, "Leaving the team needs a fresh second factor") {
+		t.Fatalf("bob's team page asks for no confirmation before leaving: %d", r.status)
+	}
+	leave := teamPath + "/members/bob/remove"
+	r := bob.post(leave, url.Values{})
+	if r.status != http.StatusForbidden || !strings.Contains(r.body, `id="elevate"`) {
+		t.Fatalf("leaving unconfirmed: %d at %s, want 403 with the confirm form: %s", r.status, r.url, pageError(r.body))
+	}
+	r = bob.post(teamPath+"/elevate", url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, secret, ts.Clock.Now())}})
+	if !strings.Contains(r.body, "Confirmed.") {
+		t.Fatalf("confirming: %d %s", r.status, pageError(r.body))
+	}
+	if r := bob.post(leave, url.Values{}); r.url.Path != "/settings/teams" || r.url.Query().Get("m") != "team_left" {
+		t.Fatalf("leaving once confirmed: at %s (%d): %s", r.url, r.status, pageError(r.body))
+	}
+}
