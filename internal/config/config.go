@@ -40,7 +40,11 @@ type Config struct {
 	LoginBurst      int
 	LoginRate       float64
 	ShutdownTimeout time.Duration
-	ResetDelay      time.Duration // how long an operator's reset of two-factor waits
+	// MaxConnsPerAddress caps the connections one source address (an IPv6
+	// one per /64) holds open at once; the trusted proxies are exempt; 0:
+	// no cap.
+	MaxConnsPerAddress int
+	ResetDelay         time.Duration // how long an operator's reset of two-factor waits
 	// PasswordBlocklist is a file of passwords known to attackers that new
 	// passwords are screened against (internal/blocklist); "" uses none.
 	PasswordBlocklist string
@@ -109,23 +113,24 @@ func (f secretFlag) Set(s string) error { *f.v = Secret(s); return nil }
 // directory, listening on loopback.
 func Default() Config {
 	return Config{
-		Listen:          "127.0.0.1:8080",
-		DB:              "sqlite:twofold.db",
-		KeyFile:         "twofold.key",
-		Issuer:          "Twofold",
-		LogLevel:        "info",
-		LogFormat:       "text",
-		Argon2Memory:    19 * 1024,
-		Argon2Time:      2,
-		Argon2Threads:   1,
-		SessionTTL:      12 * time.Hour,
-		LoginBurst:      30,
-		LoginRate:       1,
-		ShutdownTimeout: 15 * time.Second,
-		ResetDelay:      72 * time.Hour,
-		SMTPStartTLS:    true,
-		SMSCountries:    sms.DefaultCountries().String(),
-		DNSNameservers:  []string{"localhost"},
+		Listen:             "127.0.0.1:8080",
+		DB:                 "sqlite:twofold.db",
+		KeyFile:            "twofold.key",
+		Issuer:             "Twofold",
+		LogLevel:           "info",
+		LogFormat:          "text",
+		Argon2Memory:       19 * 1024,
+		Argon2Time:         2,
+		Argon2Threads:      1,
+		SessionTTL:         12 * time.Hour,
+		LoginBurst:         30,
+		LoginRate:          1,
+		ShutdownTimeout:    15 * time.Second,
+		MaxConnsPerAddress: 256,
+		ResetDelay:         72 * time.Hour,
+		SMTPStartTLS:       true,
+		SMSCountries:       sms.DefaultCountries().String(),
+		DNSNameservers:     []string{"localhost"},
 	}
 }
 
@@ -194,6 +199,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.LoginBurst, "login-burst", c.LoginBurst, "login requests one client address may make at once")
 	fs.Float64Var(&c.LoginRate, "login-rate", c.LoginRate, "login requests per second one client address may make after the burst (0: no limit)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long to wait for requests on shutdown")
+	fs.IntVar(&c.MaxConnsPerAddress, "max-conns-per-address", c.MaxConnsPerAddress, "connections one client address (an IPv6 one per /64) may hold open at once, HTTP and DNS over TCP each; --trusted-proxy addresses are exempt (0: no limit)")
 	fs.DurationVar(&c.ResetDelay, "reset-delay", c.ResetDelay, "how long an operator's reset of a user's two-factor waits, the user told and able to cancel it (0: carried out at once)")
 	fs.StringVar(&c.PasswordBlocklist, "password-blocklist", c.PasswordBlocklist, "file of passwords known to attackers, refused as new passwords: the Pwned Passwords SHA-1 file ordered by hash (searched on disk), or one password per line (default: none)")
 	fs.StringVar(&c.DNSAddr, "dns-addr", c.DNSAddr, "host:port to answer DNS queries for the DNS API's zones on, over UDP and TCP (default: none)")
@@ -529,6 +535,9 @@ func (c Config) Validate() error {
 	}
 	if c.ResetDelay < 0 {
 		errs = append(errs, fmt.Errorf("reset-delay %s: want 0 or more", c.ResetDelay))
+	}
+	if c.MaxConnsPerAddress < 0 {
+		errs = append(errs, fmt.Errorf("max-conns-per-address %d: want 0 (no limit) or more, such as 256", c.MaxConnsPerAddress))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown-timeout %s: want more than 0, such as 15s (how long requests in flight are waited for)", c.ShutdownTimeout))

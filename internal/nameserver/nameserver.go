@@ -133,6 +133,10 @@ func Listen(addr string) (*Sockets, error) {
 	return nil, fmt.Errorf("dns listen tcp: %w", err)
 }
 
+// WrapTCP puts wrap around the TCP listener (to cap each source's
+// connections), before Serve.
+func (k *Sockets) WrapTCP(wrap func(net.Listener) net.Listener) { k.tcp = wrap(k.tcp) }
+
 // Close closes sockets that Serve did not take.
 func (k *Sockets) Close() error { return errors.Join(k.udp.Close(), k.tcp.Close()) }
 

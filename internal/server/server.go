@@ -18,10 +18,12 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/twofold/twofold/internal/blocklist"
 	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/connlimit"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/dnsapi"
@@ -396,16 +398,26 @@ func (s *Server) Open(ctx context.Context) error {
 	if s.wrap != nil {
 		handler = s.wrap(handler)
 	}
+	// One source may hold at most --max-conns-per-address connections
+	// open, so that one machine cannot use up the file descriptors and
+	// stop the server accepting anyone; the trusted proxies, through which
+	// every client comes, are exempt.
+	limited := s.limit(ln, "http", trusted, metrics)
 	s.http = &http.Server{
 		Handler:           s.running.track(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+		// An idle keep-alive connection holds a file descriptor and a
+		// goroutine; 30 s keeps one open across a person's clicks and a
+		// client's bursts (reconnecting costs a round trip) without
+		// letting idle ones pile up for minutes.
+		IdleTimeout: idleTimeout,
+		ErrorLog:    slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
 	s.http.RegisterOnShutdown(s.Service.EndPushWaits) // devices' long polls answer at once, not at the shutdown timeout
 	if dnsSockets != nil {
+		dnsSockets.WrapTCP(func(l net.Listener) net.Listener { return s.limit(l, "dns", trusted, metrics) })
 		if err := s.openDNS(dnsSockets); err != nil {
 			if s.hooks != nil {
 				s.hooks.close()
@@ -419,8 +431,24 @@ func (s *Server) Open(ctx context.Context) error {
 		}
 	}
 	s.done = make(chan error, 1)
-	go func() { s.done <- s.http.Serve(ln) }()
+	go func() { s.done <- s.http.Serve(limited) }()
 	return nil
+}
+
+// idleTimeout is how long the server keeps an idle keep-alive connection.
+const idleTimeout = 30 * time.Second
+
+// limit returns ln capped at Config.MaxConnsPerAddress connections a
+// source, the trusted proxies exempt, its refusals counted on /metrics
+// under listener name.
+func (s *Server) limit(ln net.Listener, name string, trusted []netip.Prefix, metrics *httpapi.Metrics) net.Listener {
+	l := &connlimit.Listener{Listener: ln, Max: s.Config.MaxConnsPerAddress, Exempt: trusted, Logger: s.Logger, Name: name}
+	metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name:        "twofold_connections_refused_total",
+		Help:        "Connections closed on accept because their source address held --max-conns-per-address open already, by listener (http, dns).",
+		ConstLabels: prometheus.Labels{"listener": name},
+	}, func() float64 { return float64(l.Refused()) }))
+	return l
 }
 
 // openSecurityKeys sets the WebAuthn relying party of security keys, which
