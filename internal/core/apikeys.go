@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/hmac"
+	"strconv"
 	"strings"
 	"time"
 
@@ -171,7 +172,10 @@ func validateKeyName(name string) (string, error) {
 	return validateLabel(name)
 }
 
-func quote(s string) string { return "\"" + s + "\"" }
+// quote quotes a name the account chose for an audit detail or a mail, with
+// Go's escapes, so that no name can close its quotes and read as more of
+// the detail (a key named `ci": dns * * read,write` is not a permit list).
+func quote(s string) string { return strconv.Quote(s) }
 
 func keyDetail(k twofold.APIKey) string {
 	return "key " + k.ID + " " + quote(k.Name) + ": " + strings.ReplaceAll(permitLines(k.Permits), "\n", "; ")

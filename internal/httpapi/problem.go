@@ -36,6 +36,19 @@ var statuses = map[twofold.Code]int{
 	twofold.CodeInternal:           http.StatusInternalServerError,
 }
 
+// StatusClientClosedRequest is the status recorded (as nginx does) for a
+// request whose client went away before its answer: the failure it caused
+// is not the server's, so it is neither logged as an error nor counted as a
+// 500.
+const StatusClientClosedRequest = 499
+
+// ClientGone reports whether err is a fault only because the request's own
+// context ended (the client closed the connection, or the server is
+// shutting down the request): a cancelled store call, not an internal error.
+func ClientGone(r *http.Request, err error) bool {
+	return err != nil && twofold.Fault(err) && r.Context().Err() != nil
+}
+
 // Status returns the HTTP status for a domain code.
 func Status(c twofold.Code) int {
 	if s, ok := statuses[c]; ok {
@@ -67,6 +80,13 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 func writeErrorWith(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, ext Problem) {
 	code := twofold.ErrorCode(err)
 	status := Status(code)
+	if ClientGone(r, err) {
+		// Nobody reads the answer; the status only labels the request in
+		// the log and the metrics.
+		log.DebugContext(r.Context(), "client closed request", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.Pattern, "err", err)
+		writeProblem(w, Problem{Type: ProblemTypeBase + string(code), Title: "Client Closed Request", Status: StatusClientClosedRequest})
+		return
+	}
 	if twofold.Fault(err) {
 		log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.Pattern, "err", err)
 	}

@@ -151,6 +151,11 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // other faults (twofold.Fault) are logged too.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := twofold.ErrorCode(err)
+	if httpapi.ClientGone(r, err) {
+		s.log.DebugContext(r.Context(), "client closed identity request", "request_id", httpapi.RequestID(r.Context()), "path", r.Pattern, "err", err)
+		writeError(w, httpapi.StatusClientClosedRequest, "client closed request")
+		return
+	}
 	if twofold.Fault(err) {
 		s.log.ErrorContext(r.Context(), "identity request failed", "request_id", httpapi.RequestID(r.Context()), "path", r.Pattern, "err", err)
 	}

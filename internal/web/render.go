@@ -17,6 +17,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/httpapi"
 	"github.com/twofold/twofold/internal/permit"
 )
 
@@ -89,6 +90,10 @@ func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 // render writes page name with status. Templates render into a buffer first,
 // so that a failing template never leaves half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p Page) {
+	if status == httpapi.StatusClientClosedRequest {
+		w.WriteHeader(status) // the client went away (see Server.status): nobody reads a page
+		return
+	}
 	t, ok := s.pages[name]
 	if !ok {
 		s.log.ErrorContext(r.Context(), "no such page template", "name", name)

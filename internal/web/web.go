@@ -475,6 +475,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *core.Auth, err 
 // sets Retry-After when the error carries a wait.
 func (s *Server) status(w http.ResponseWriter, r *http.Request, err error) int {
 	code := twofold.ErrorCode(err)
+	if httpapi.ClientGone(r, err) {
+		s.log.DebugContext(r.Context(), "client closed page request", "request_id", httpapi.RequestID(r.Context()), "method", r.Method, "path", r.Pattern, "err", err)
+		return httpapi.StatusClientClosedRequest
+	}
 	if twofold.Fault(err) {
 		s.log.ErrorContext(r.Context(), "page failed", "request_id", httpapi.RequestID(r.Context()), "method", r.Method, "path", r.Pattern, "err", err)
 	}
