@@ -260,7 +260,7 @@ type Config struct {
 	LoginTTL       time.Duration // how long a login waits for its second step
 	ElevationTTL   time.Duration // SPEC §3.1: 10 minutes after the last second-factor check
 	TOTPWindow     int           // accepted steps either side (SPEC §1 story 7: 1)
-	ResyncWindow   int           // steps searched either side when resynchronising
+	ResyncWindow   int           // steps either side of now a TOTP resync may keep (its next code's)
 	LoginBurst     int           // login requests one address may make at once
 	LoginRate      float64       // and per second after that; 0 turns the bucket off
 	ResetDelay     time.Duration // how long an operator's reset of two-factor waits (SPEC §1 story 4); 0: none

@@ -1004,9 +1004,15 @@ func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, cod
 		next := uint64(f.LastStep + 1)
 		step, ok = consecutive(f.Secret, c1, c2, next, next+HOTPResyncWindow, p)
 	} else {
-		cur := otp.Step(now, p.Period)
-		lo := max(int64(cur)-int64(s.cfg.ResyncWindow), 0)
-		step, ok = consecutive(f.Secret, c1, c2, uint64(lo), cur+uint64(s.cfg.ResyncWindow), p)
+		// The pair's second code, whose step is kept, lies within
+		// ResyncWindow steps either side of now, so that the drift stored
+		// is within ±ResyncWindow, as a login's (clampDrift) is.
+		cur, w := otp.Step(now, p.Period), int64(s.cfg.ResyncWindow)
+		lo := max(int64(cur)-w-1, 0)
+		hi := int64(cur) + w - 1
+		if hi >= lo {
+			step, ok = consecutive(f.Secret, c1, c2, uint64(lo), uint64(hi), p)
+		}
 		drift = int64(step) - int64(cur)
 	}
 	if !ok {

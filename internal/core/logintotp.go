@@ -110,7 +110,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, k loginKey, p SecondFacto
 	case twofold.LoginGone:
 		return "", time.Time{}, errLoginExpired()
 	case twofold.ThrottleMoved: // another attempt took this slot
-		return "", time.Time{}, s.lostSlot(ctx, d.accountID, p, m, "login")
+		return "", time.Time{}, s.lostSlot(ctx, d.accountID, key, p, m, "login")
 	case twofold.RateLimited:
 		return "", time.Time{}, s.refuseSource(ctx, m)
 	}
@@ -179,7 +179,7 @@ func (s *Service) failCode(ctx context.Context, accountID, key string, seen int,
 			return err
 		}
 		if !ok {
-			answer = s.lostSlot(ctx, accountID, p, m, purpose)
+			answer = s.lostSlot(ctx, accountID, key, p, m, purpose)
 			return nil
 		}
 		answer = s.refuseCode(ctx, accountID, p, m, purpose, cause, failures, codeDelay)
@@ -191,10 +191,11 @@ func (s *Service) failCode(ctx context.Context, accountID, key string, seen int,
 	return answer
 }
 
-// lostSlot answers an attempt whose slot a concurrent attempt took: wait.
-func (s *Service) lostSlot(ctx context.Context, accountID string, p SecondFactor, m Meta, purpose string) error {
+// lostSlot answers an attempt whose slot on key a concurrent attempt took:
+// wait as long as the lock that attempt set, or a second when it set none.
+func (s *Service) lostSlot(ctx context.Context, accountID, key string, p SecondFactor, m Meta, purpose string) error {
 	s.audit(ctx, accountID, "login.throttled", m, string(p.Method)+" for "+purpose+": a concurrent attempt took the slot")
-	return throttled(time.Second, "")
+	return s.slotLost(ctx, key)
 }
 
 // refuseLocked answers an attempt that meets a lock, and audits it.

@@ -258,7 +258,7 @@ func (s *Service) ChallengePasswordReset(ctx context.Context, token string, meth
 	if err != nil {
 		return Challenge{}, err
 	}
-	return s.sendTo(ctx, a, method, factorID, resetScope(r.ID), "", m)
+	return s.sendTo(ctx, a, method, factorID, resetScope(r.ID), "", time.Time{}, m)
 }
 
 // CompletePasswordReset sets the password of the account of token's link

@@ -243,7 +243,7 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 		return Enrolment{}, err
 	}
 	f.Secret, f.Hint = twofold.Secret(dest), hint
-	expires, _, err := s.deliverCode(ctx, a.Account, f, confirmScope(), "", taken, m)
+	expires, _, err := s.deliverCode(ctx, a.Account, f, confirmScope(), "", time.Time{}, taken, m)
 	if err != nil {
 		// Nothing half-stored: the factor goes with the code it never got.
 		if _, derr := s.store.DeleteFactor(ctx, a.Account.ID, id, twofold.FactorPending); derr != nil {
@@ -547,7 +547,7 @@ const keyNotReadable = "the server cannot read this authenticator's key at the m
 // scopes (confirming a factor, which only its session may resend, and a
 // password reset, whose link is the secret) replace the one before as
 // always.
-func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.Factor, scope, resend string, taken sendTokens, m Meta) (_ time.Time, secret string, err error) {
+func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.Factor, scope, resend string, ends time.Time, taken sendTokens, m Meta) (_ time.Time, secret string, err error) {
 	mayHaveGone := false
 	defer func() {
 		if err != nil && !mayHaveGone {
@@ -591,7 +591,7 @@ func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.
 	}
 	if !busyUntil.IsZero() {
 		s.auditCodeRefused(ctx, a.ID, m, fmt.Sprintf("%s to %s for %s: a code another requester asked for is live", f.Type, f.ID, scopeKind(scope)), now)
-		return time.Time{}, "", errCodeBusy(f.Type, scope, busyUntil.Sub(now))
+		return time.Time{}, "", errCodeBusy(f.Type, scope, now, busyUntil, ends)
 	}
 	if kept {
 		secret = resend
@@ -647,9 +647,11 @@ func checkCodeSecret(secret string) error {
 }
 
 // errCodeBusy refuses a code of factor type t for scope while the
-// factor's code for it that another requester asked for lives, for wait
-// more at most.
-func errCodeBusy(t twofold.FactorType, scope string, wait time.Duration) error {
+// factor's code for it that another requester asked for lives, until
+// busyUntil at most. When the scope ends (a login expires) before that
+// code does, asking again then is no use: the answer says to start anew
+// once the scope ended, and its Retry-After is that end.
+func errCodeBusy(t twofold.FactorType, scope string, now, busyUntil, ends time.Time) error {
 	what, where := "this sign-in", "text message"
 	if scopeKind(scope) == "elevation" {
 		what = "confirming it's you on this session"
@@ -657,10 +659,14 @@ func errCodeBusy(t twofold.FactorType, scope string, wait time.Duration) error {
 	if t == twofold.FactorEmail {
 		where = "mail"
 	}
+	wait, then := busyUntil.Sub(now), "ask again in %d seconds, when it expires"
+	if !ends.IsZero() && !busyUntil.Before(ends) {
+		wait, then = ends.Sub(now), "start a new sign-in in %d seconds, when this one expires"
+	}
 	secs := max(int((wait+time.Second-1)/time.Second), 1)
 	return &twofold.Error{Code: twofold.CodeConflict, RetryAfter: wait, Message: fmt.Sprintf(
 		"a code for %s was already sent to this %s at another request's asking, and it still works: type the code from that %s; "+
-			"to send your own again, give the code_secret your send's answer gave; else use another method, or ask again in %d seconds, when it expires",
+			"to send your own again, give the code_secret your send's answer gave; else use another method, or "+then,
 		what, destinationNoun(t), where, secs)}
 }
 
@@ -759,8 +765,8 @@ func checkSendMethod(method twofold.Method, factorID, others string) error {
 
 // sendTo sends a code for scope to the account's active factor factorID of
 // method's type; resend is the requester's secret of a code sent before for
-// scope (deliverCode).
-func (s *Service) sendTo(ctx context.Context, a twofold.Account, method twofold.Method, factorID, scope, resend string, m Meta) (Challenge, error) {
+// scope (deliverCode); ends is when scope ends (a login's expiry), or zero.
+func (s *Service) sendTo(ctx context.Context, a twofold.Account, method twofold.Method, factorID, scope, resend string, ends time.Time, m Meta) (Challenge, error) {
 	f, err := s.factor(ctx, a.ID, factorID)
 	if err != nil {
 		return Challenge{}, err
@@ -772,7 +778,7 @@ func (s *Service) sendTo(ctx context.Context, a twofold.Account, method twofold.
 	if err != nil {
 		return Challenge{}, err
 	}
-	expires, secret, err := s.deliverCode(ctx, a, f, scope, resend, taken, m)
+	expires, secret, err := s.deliverCode(ctx, a, f, scope, resend, ends, taken, m)
 	if err != nil {
 		// When the text may still arrive, its secret goes with the error.
 		return Challenge{Secret: secret}, err
@@ -807,7 +813,7 @@ func (s *Service) ChallengeLogin(ctx context.Context, loginID string, method two
 	if err != nil {
 		return Challenge{}, err
 	}
-	return s.sendTo(ctx, a, method, factorID, loginScope(k), resend, m)
+	return s.sendTo(ctx, a, method, factorID, loginScope(k), resend, l.ExpiresAt, m)
 }
 
 // ChallengeElevation sends a code to elevate the caller's session with
@@ -825,7 +831,7 @@ func (s *Service) ChallengeElevation(ctx context.Context, a Auth, method twofold
 	if err := checkCodeSecret(resend); err != nil {
 		return Challenge{}, err
 	}
-	return s.sendTo(ctx, a.Account, method, factorID, elevateScope(a.Session.ID), resend, m)
+	return s.sendTo(ctx, a.Account, method, factorID, elevateScope(a.Session.ID), resend, time.Time{}, m)
 }
 
 // ResendConfirmation sends a pending sms or email factor a new code to
@@ -859,7 +865,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, a Auth, factorID, pass
 	if err != nil {
 		return Challenge{}, err
 	}
-	expires, _, err := s.deliverCode(ctx, a.Account, f, confirmScope(), "", taken, m)
+	expires, _, err := s.deliverCode(ctx, a.Account, f, confirmScope(), "", time.Time{}, taken, m)
 	if err != nil {
 		return Challenge{}, err
 	}

@@ -236,7 +236,7 @@ func (s *Service) takeSlotBy(ctx context.Context, key string, delay func(int) ti
 			return f + 1, now, nil
 		}
 	}
-	return f, time.Time{}, throttled(time.Second, "") // concurrent attempts kept taking the slots first
+	return f, time.Time{}, s.slotLost(ctx, key) // concurrent attempts kept taking the slots first
 }
 
 // maxPasswordWaits bounds how many times takePasswordSlot waits for another
@@ -475,6 +475,17 @@ func (s *Service) slotOpen(ctx context.Context, key string) (int, error) {
 		return f, throttled(until.Sub(now), msg)
 	}
 	return f, nil
+}
+
+// slotLost answers an attempt whose slot on key concurrent attempts took:
+// it reads the counter once more, so that the wait is what remains of the
+// lock they set (else a retry after the second answered meets that lock
+// and is refused again), and a second only when nothing is locked.
+func (s *Service) slotLost(ctx context.Context, key string) error {
+	if _, err := s.slotOpen(ctx, key); err != nil {
+		return err
+	}
+	return throttled(time.Second, "")
 }
 
 func (s *Service) resetSlots(ctx context.Context, keys ...string) {

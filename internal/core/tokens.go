@@ -320,7 +320,16 @@ func (s *Service) rationClaim(ctx context.Context, accountID, serial string, m M
 		}
 		return err
 	}
-	return throttled(time.Second, "") // concurrent claims kept taking the slots first
+	// Concurrent claims kept taking the slots first: read the counter once
+	// more, so that a lock they set is answered with its wait, not a second.
+	failures, until, err := s.store.Throttle(ctx, ckey)
+	if err != nil {
+		return err
+	}
+	if failures >= ClaimCap || s.Now().Before(until) {
+		return throttled(maxRetryAfter, claimCapMessage)
+	}
+	return throttled(time.Second, "")
 }
 
 // dummyTokenSecret is what a code is checked against when the serial names
