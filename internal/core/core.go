@@ -732,7 +732,7 @@ const MaxEventTypes = 20
 // checkEventQuery refuses a query of the audit log that makes no sense, and
 // sets its limit to 50 when it is out of 1 to 200: a page runs either back
 // from Before or forward from After, never both; a type is an exact name
-// of letters, dots and underscores ("login.failed"), and names repeated
+// of letters, dots and underscores ("login.password_failed"), and names repeated
 // count once.
 func checkEventQuery(q *twofold.EventQuery) error {
 	if q.Limit <= 0 || q.Limit > 200 {
@@ -747,7 +747,7 @@ func checkEventQuery(q *twofold.EventQuery) error {
 	var types []string
 	for _, t := range q.Types {
 		if !eventTypeName(t) {
-			return twofold.Errorf(twofold.CodeInvalid, "an event type is a name of letters, dots and underscores, such as login.failed, of at most 64 characters")
+			return twofold.Errorf(twofold.CodeInvalid, "an event type is a name of letters, dots and underscores, such as login.password_failed, of at most 64 characters")
 		}
 		if !slices.Contains(types, t) {
 			types = append(types, t)

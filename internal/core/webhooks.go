@@ -501,9 +501,10 @@ func WebhookAddrAllowed(a netip.Addr, allowPrivate bool) bool {
 }
 
 // checkWebhookEvents returns the event types a webhook receives: names as
-// the audit log's (login.failed) or prefixes of them ending in ".*"
-// (login.*), at most MaxEventTypes, repeats dropped; "*" alone, or none,
-// is every event.
+// the audit log's (login.password_failed) or prefixes of them ending in
+// ".*" (login.*), at most MaxEventTypes, repeats dropped; "*" alone, or
+// none, is every event. An entry that no type in EventTypes answers to
+// is refused, as it would select nothing.
 func checkWebhookEvents(in []string) ([]string, error) {
 	var out []string
 	for _, t := range in {
@@ -513,7 +514,10 @@ func checkWebhookEvents(in []string) ([]string, error) {
 		}
 		name, prefix := strings.CutSuffix(t, ".*")
 		if !eventTypeName(name) || !prefix && strings.HasSuffix(name, ".") {
-			return nil, twofold.Errorf(twofold.CodeInvalid, "events: an entry is an event type such as login.failed, or a prefix such as login.*")
+			return nil, twofold.Errorf(twofold.CodeInvalid, "events: an entry is an event type such as login.password_failed, or a prefix such as login.*")
+		}
+		if !knownEventType(name, prefix) {
+			return nil, twofold.Errorf(twofold.CodeInvalid, "events: %q is no event type Twofold writes, nor a prefix of one (such as login.*); see the audit event types in the API description", CleanText(t, 64))
 		}
 		if prefix {
 			t = name + ".*"

@@ -82,6 +82,10 @@ func set(r *http.Request) core.RecordSet {
 }
 
 func (s *Server) zones(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := httpapi.Query(r); err != nil {
+		httpapi.WriteError(w, r, s.log, err)
+		return
+	}
 	names, err := s.svc.DNSZones(r.Context(), a)
 	if err != nil {
 		httpapi.WriteError(w, r, s.log, err)
@@ -107,6 +111,10 @@ type record struct {
 }
 
 func (s *Server) records(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := httpapi.Query(r, "data"); err != nil {
+		httpapi.WriteError(w, r, s.log, err)
+		return
+	}
 	recs, err := s.svc.DNSRecords(r.Context(), a, set(r), r.URL.Query().Get("data"), httpapi.Meta(r))
 	if err != nil {
 		httpapi.WriteError(w, r, s.log, err)
@@ -154,8 +162,16 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_added": ch.Added, "message": count(ch.Added, "added")})
 }
 
+// replace puts the body's records in place of those the path selects. A
+// body that names no record (no records, null or [], a form without data,
+// an empty zone file) is refused rather than taken for emptying the set:
+// an empty body is more often a mistake (a mistyped file name) than a
+// wish, and DELETE removes records.
 func (s *Server) replace(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	in, err := s.body(w, r)
+	if err == nil && len(in) == 0 {
+		err = twofold.Errorf(twofold.CodeInvalid, "a PUT names no records: it replaces records and never removes them all; to remove records use DELETE")
+	}
 	if err != nil {
 		httpapi.WriteError(w, r, s.log, err)
 		return
@@ -187,8 +203,11 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, a core.Auth) {
 // remove ("" for the whole set): the data parameter of the URL's query or of
 // a form body (curl -X DELETE -d data=…). A DELETE that names data is never
 // taken for one of the whole set: a body of another kind, a parameter other
-// than data, data given twice, or query and body that disagree are refused.
+// than data (in the query or the form), data given twice, or query and body that disagree are refused.
 func deleteData(w http.ResponseWriter, r *http.Request) (string, error) {
+	if err := httpapi.Query(r, "data"); err != nil {
+		return "", err
+	}
 	query := r.URL.Query()["data"]
 	text, err := readBody(w, r)
 	if err != nil {
@@ -235,6 +254,9 @@ func deleteData(w http.ResponseWriter, r *http.Request) (string, error) {
 // (the default), zone-file form (text/dns), or form parameters (data,
 // repeatable, and ttl) for records at the path's host and type.
 func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInput, error) {
+	if err := httpapi.Query(r); err != nil {
+		return nil, err
+	}
 	mt := "application/json"
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		var err error

@@ -410,3 +410,70 @@ func TestStrictBodies(t *testing.T) {
 		}
 	})
 }
+
+// TestPutNamesRecords: a PUT whose body names no record is refused and
+// changes nothing, rather than empty what the path selects (an empty body
+// is what curl sends for a mistyped @file).
+func TestPutNamesRecords(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		auth := "Bearer " + owner(t, s, "alice", "example.com")
+		base := "/dns/v2/zones/example.com/records"
+		seed := "www 300 A 192.0.2.1\nwww 300 A 192.0.2.2\n"
+		want(t, "seed", call(t, s, auth, "PUT", base, "text/dns", seed), 200, map[string]float64{"records_added": 2})
+		for _, tt := range []struct{ name, path, ct, body string }{
+			{"no records", base, "application/json", `{}`},
+			{"records null", base, "application/json", `{"records":null}`},
+			{"records empty", base + "/www/A", "application/json", `{"records":[]}`},
+			{"form without data", base + "/www/A", "application/x-www-form-urlencoded", "ttl=300"},
+			{"empty zone file", base, "text/dns", ""},
+			{"comment-only zone file", base, "text/dns", "; nothing\n\n"},
+		} {
+			a := call(t, s, auth, "PUT", tt.path, tt.ct, tt.body)
+			if a.status != 400 || a.problem() != "invalid" || !strings.Contains(a.body, "DELETE") {
+				t.Errorf("%s: got %d %s, want 400 invalid pointing to DELETE", tt.name, a.status, a.body)
+			}
+		}
+		a := call(t, s, auth, "GET", base, "", "", "Accept", "text/dns")
+		if want := "www 300 A 192.0.2.1\nwww 300 A 192.0.2.2\n"; a.body != want {
+			t.Errorf("records after the refusals: got %q, want %q", a.body, want)
+		}
+	})
+}
+
+// TestUnknownQuery: a query parameter a DNS API request does not read is
+// refused, so that a misspelt ?data= cannot widen a DELETE to the whole
+// set or the whole zone.
+func TestUnknownQuery(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		auth := "Bearer " + owner(t, s, "alice", "example.com")
+		base := "/dns/v2/zones/example.com/records"
+		set := base + "/_acme-challenge/TXT"
+		seed := "_acme-challenge 300 TXT t1\n_acme-challenge 300 TXT t2\nwww 300 A 192.0.2.1\n"
+		want(t, "seed", call(t, s, auth, "PUT", base, "text/dns", seed), 200, nil)
+		one := `{"records":[{"host":"www","ttl":300,"type":"A","data":"192.0.2.9"}]}`
+		for _, tt := range []struct{ method, path, ct, body, param string }{
+			{"DELETE", set + "?dat=t1", "", "", "dat"},
+			{"DELETE", set + "?Data=t1", "", "", "Data"},
+			{"DELETE", set + "?value=t1", "", "", "value"},
+			{"DELETE", base + "?dat=x", "", "", "dat"},
+			{"DELETE", set + "?data=t1&x=1", "", "", "x"},
+			{"GET", set + "?dat=t1", "", "", "dat"},
+			{"GET", "/dns/v2/zones?x=1", "", "", "x"},
+			{"POST", base + "?x=1", "application/json", one, "x"},
+			{"PUT", base + "/www/A?data=192.0.2.9", "application/json", one, "data"},
+		} {
+			a := call(t, s, auth, tt.method, tt.path, tt.ct, tt.body)
+			if a.status != 400 || a.problem() != "invalid" || !strings.Contains(a.body, `\"`+tt.param+`\"`) {
+				t.Errorf("%s %s: got %d %s, want 400 invalid naming %s", tt.method, tt.path, a.status, a.body, tt.param)
+			}
+		}
+		a := call(t, s, auth, "GET", base, "", "", "Accept", "text/dns")
+		if a.body != "_acme-challenge 300 TXT \"t1\"\n_acme-challenge 300 TXT \"t2\"\nwww 300 A 192.0.2.1\n" {
+			t.Errorf("records after the refusals: got %q", a.body)
+		}
+		want(t, "DELETE ?data=t1", call(t, s, auth, "DELETE", set+"?data=t1", "", ""), 200, map[string]float64{"records_removed": 1})
+		if a := call(t, s, auth, "GET", set+"?data=t2", "", ""); a.status != 200 || len(a.json["records"].([]any)) != 1 {
+			t.Errorf("GET ?data=t2: got %d %s", a.status, a.body)
+		}
+	})
+}

@@ -102,8 +102,11 @@ type adminEventJSON struct {
 }
 
 // limitParam reads the optional query parameter limit, 1 to 200; 0 when
-// it is absent.
-func limitParam(r *http.Request) (int, error) {
+// it is absent. It refuses any query parameter but limit and also (Query).
+func limitParam(r *http.Request, also ...string) (int, error) {
+	if err := Query(r, append([]string{"limit"}, also...)...); err != nil {
+		return 0, err
+	}
 	v := r.URL.Query().Get("limit")
 	if v == "" {
 		return 0, nil
@@ -118,9 +121,12 @@ func limitParam(r *http.Request) (int, error) {
 // eventQuery reads the query parameters of a page of audit events: before
 // or after, an event id; type, an event type, repeated or separated by
 // commas for several; and limit (see limitParam). The core checks what
-// they mean together.
-func eventQuery(r *http.Request) (twofold.EventQuery, error) {
+// they mean together. It refuses any other query parameter but also.
+func eventQuery(r *http.Request, also ...string) (twofold.EventQuery, error) {
 	var q twofold.EventQuery
+	if err := Query(r, append([]string{"before", "after", "type", "limit"}, also...)...); err != nil {
+		return q, err
+	}
 	v := r.URL.Query()
 	if s := v.Get("before"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -140,7 +146,7 @@ func eventQuery(r *http.Request) (twofold.EventQuery, error) {
 		q.Types = append(q.Types, strings.Split(t, ",")...)
 	}
 	var err error
-	q.Limit, err = limitParam(r)
+	q.Limit, err = limitParam(r, append([]string{"before", "after", "type"}, also...)...)
 	return q, err
 }
 
@@ -162,7 +168,7 @@ func eventsPage[E any](q twofold.EventQuery, evs []twofold.AuditEvent, out []E) 
 }
 
 func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	limit, err := limitParam(r)
+	limit, err := limitParam(r, "q")
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -309,7 +315,7 @@ func (s *Server) adminResets(w http.ResponseWriter, r *http.Request, a core.Auth
 }
 
 func (s *Server) adminTeams(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	limit, err := limitParam(r)
+	limit, err := limitParam(r, "q")
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -363,7 +369,7 @@ func (s *Server) adminTeam(w http.ResponseWriter, r *http.Request, a core.Auth) 
 }
 
 func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	q, err := eventQuery(r)
+	q, err := eventQuery(r, "account")
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

@@ -192,6 +192,17 @@ func TestOperatorAPISession(t *testing.T) {
 		}
 		wantProblem(t, op.Do(t, "GET", "/v1/admin/teams/no-such-team", nil), 404, "not-found")
 
+		// A misspelt parameter is refused, never read as "every account"
+		// (nor as the default of what it meant).
+		for _, path := range []string{"/v1/admin/events?account_id=" + erinID, "/v1/admin/events?acount=" + erinID, "/v1/admin/events?afer=1",
+			"/v1/admin/users?query=erin", "/v1/admin/teams?Q=crew", "/v1/admin/resets?limt=1"} {
+			r := op.Do(t, "GET", path, nil)
+			wantProblem(t, r, 400, "invalid")
+			if k := path[strings.Index(path, "?")+1 : strings.Index(path, "=")]; !strings.Contains(string(r.Body), `\"`+k+`\"`) {
+				t.Errorf("GET %s: the problem does not name %s: %s", path, k, r.Body)
+			}
+		}
+
 		// Events of one account, and of all.
 		r = op.Do(t, "GET", "/v1/admin/events?account="+erinID, nil)
 		evs := objects(t, r, "events")

@@ -96,7 +96,7 @@ func TestRenameFactor(t *testing.T) {
 func TestEventsQuery(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		c, _ := phoneUser(t, s, "eve")
-		for _, q := range []string{"limit=abc", "limit=0", "limit=201", "limit=-1", "before=abc", "before=-5", "before=1.5"} {
+		for _, q := range []string{"limit=abc", "limit=0", "limit=201", "limit=-1", "before=abc", "before=-5", "before=1.5", "afer=1", "Limit=5", "type=login.succeeded&account=x", "_=123"} {
 			wantProblem(t, c.Do(t, "GET", "/v1/me/events?"+q, nil), 400, "invalid")
 		}
 		all := c.Do(t, "GET", "/v1/me/events", nil)

@@ -265,6 +265,10 @@ func (s *Server) claimToken(w http.ResponseWriter, r *http.Request, a core.Auth,
 }
 
 func (s *Server) factorQR(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := Query(r, "size"); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
 	e, err := s.svc.PendingEnrolment(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		writeError(w, r, s.log, err)

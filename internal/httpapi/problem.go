@@ -6,13 +6,16 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
 )
 
 // ProblemTypeBase prefixes every problem type; the code slug follows it.
@@ -170,3 +173,21 @@ func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, 
 // UnmarshalBody): unknown fields, names in another case or named twice,
 // trailing data and bodies over 64 KiB are invalid problems.
 func Decode(w http.ResponseWriter, r *http.Request, v any) error { return decode(w, r, v) }
+
+// Query refuses a request whose URL query has a parameter other than
+// names, with an invalid problem naming it: as Decode refuses unknown
+// fields, so that a misspelt parameter (?dat= for ?data=, ?account_id= for
+// ?account=) cannot pass for its absence and widen what the request
+// selects or removes. Handlers that read query parameters call it with
+// the names they read; a cache-busting parameter is refused there too.
+func Query(r *http.Request, names ...string) error {
+	for _, k := range slices.Sorted(maps.Keys(r.URL.Query())) {
+		if !slices.Contains(names, k) {
+			if len(names) == 0 {
+				return twofold.Errorf(twofold.CodeInvalid, "unknown query parameter %q: this request takes none", core.CleanText(k, 32))
+			}
+			return twofold.Errorf(twofold.CodeInvalid, "unknown query parameter %q: this request takes %s", core.CleanText(k, 32), strings.Join(names, ", "))
+		}
+	}
+	return nil
+}

@@ -136,6 +136,10 @@ func (s *Server) device(h deviceHandler) http.HandlerFunc {
 // pushChallenges lists the device's requests waiting for an answer; with
 // ?wait=25s it waits for one up to that long (at most a minute).
 func (s *Server) pushChallenges(w http.ResponseWriter, r *http.Request, d core.Device, _ []byte) {
+	if err := Query(r, "wait"); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
 	var wait time.Duration
 	if v := r.URL.Query().Get("wait"); v != "" {
 		var err error

@@ -405,6 +405,7 @@ var eventTexts = map[string]string{
 	"webhook.disabled":               "Webhook turned off",
 	"webhook.secret_rotated":         "Webhook signing secret replaced",
 	"keys.rotated":                   "Encryption keys rotated",
+	"database.restored":              "Database restored from a backup",
 }
 
 func eventText(typ string) string {
