@@ -39,6 +39,7 @@ func TestRedact(t *testing.T) {
 		{"other case", alice, "550 5.1.1 ALICE@Example.COM unknown", "550 5.1.1 …@example.com unknown"},
 		{"twice", alice, "alice@example.com alice@example.com", "…@example.com …@example.com"},
 		{"absent", alice, "451 4.3.0 try again later", "451 4.3.0 try again later"},
+		{"as sent to a non-ASCII domain", "Erin.Private@exämple.com", "550 5.1.1 <Erin.Private@xn--exmple-cua.com>: Recipient address rejected", "550 5.1.1 <…@exämple.com>: Recipient address rejected"},
 		{"regexp characters", "a+b.c@example.com", "a+b.c@example.com and aab.c@example.com", "…@example.com and aab.c@example.com"},
 	} {
 		if got := redact(tc.in, tc.to); got != tc.want {

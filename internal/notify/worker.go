@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
+
+	"golang.org/x/net/idna"
 
 	"github.com/twofold/twofold/internal/store"
 )
@@ -273,5 +276,15 @@ func (w *Worker) body(ctx context.Context, m store.Mail) (string, error) {
 // redact replaces the recipient's address in a mail server's answer by its
 // domain, so that logs and the outbox's last_error carry no address.
 func redact(s, address string) string {
-	return regexp.MustCompile(`(?i)`+regexp.QuoteMeta(address)).ReplaceAllLiteralString(s, "…@"+domain(address))
+	forms := []string{address}
+	// A non-ASCII domain goes out as its A-label (smtp.go), and a server's
+	// refusal quotes the address in the form it was sent.
+	local, dom := address[:strings.LastIndexByte(address, '@')+1], domain(address)
+	if a, err := idna.Lookup.ToASCII(dom); err == nil && a != dom {
+		forms = append(forms, local+a)
+	}
+	for _, f := range forms {
+		s = regexp.MustCompile(`(?i)`+regexp.QuoteMeta(f)).ReplaceAllLiteralString(s, "…@"+dom)
+	}
+	return s
 }
