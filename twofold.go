@@ -532,6 +532,15 @@ type Record struct {
 	Data string // the RDATA in canonical presentation form (RFC 1035 §5.1), names fully qualified
 }
 
+// RecordSetSize is what a zone holds at one name of one type: how many
+// records, and the bytes of their data.
+type RecordSetSize struct {
+	Host  string
+	Type  string
+	Count int
+	Bytes int64
+}
+
 // Role is what a member may do in a team (SPEC §1 story 6).
 type Role string
 

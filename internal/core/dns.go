@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -30,6 +31,11 @@ type DNSStore interface {
 	LockZone(ctx context.Context, name string) (twofold.Zone, error)
 	SetZoneSerial(ctx context.Context, name string, serial uint32) error
 	Records(ctx context.Context, zone string) ([]twofold.Record, error)
+	// RecordSetSizes returns the zone's record count and data bytes by
+	// host and type, without reading the records' data.
+	RecordSetSizes(ctx context.Context, zone string) ([]twofold.RecordSetSize, error)
+	// RecordsAt returns the zone's records at hosts.
+	RecordsAt(ctx context.Context, zone string, hosts []string) ([]twofold.Record, error)
 	AddRecords(ctx context.Context, zone string, recs []twofold.Record) error
 	DeleteRecords(ctx context.Context, zone string, recs []twofold.Record) (int, error)
 }
@@ -310,7 +316,7 @@ func (s *Service) AddDNSRecords(ctx context.Context, a Auth, rs RecordSet, in []
 	if err := s.mayAdd(ctx, a, rs.Zone, add, m); err != nil {
 		return Change{}, err
 	}
-	return s.changeRecords(ctx, a, rs, "added", func(twofold.Record) bool { return false }, add, m)
+	return s.changeRecords(ctx, a, rs, "added", nil, add, m)
 }
 
 // ReplaceDNSRecords replaces every record of rs by in, in one transaction
@@ -388,12 +394,19 @@ type recordKey struct{ host, typ, data string }
 
 func keyOf(r twofold.Record) recordKey { return recordKey{r.Host, r.Type, r.Data} }
 
-// changeRecords removes the zone's records that remove matches and adds
-// add, in one transaction that holds the zone: it checks the zone that
-// results (CNAME alone at its name, records per zone), writes only the
-// difference, moves the SOA serial on, and records an audit event. The
-// records of a set one of add joins take add's TTL (RFC 2181 §5.2).
+// changeRecords removes the zone's records that remove matches (records
+// of rs only; nil for none) and adds add, in one transaction that holds the
+// zone: it checks the zone that results (CNAME alone at its name, records
+// and bytes per zone), writes only the difference, moves the SOA serial on,
+// and records an audit event. The records of a set one of add joins take
+// add's TTL (RFC 2181 §5.2). It reads the data of the records at the names
+// it touches only (changeView), so that its time holding the zone, and on
+// SQLite the database's one writer, does not grow with the zone's data.
 func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb string, remove func(twofold.Record) bool, add []twofold.Record, m Meta) (Change, error) {
+	hosts, all := touchedHosts(rs, remove != nil, add)
+	if remove == nil {
+		remove = func(twofold.Record) bool { return false }
+	}
 	if err := s.checkNotShadowed(ctx, rs.Zone, add); err != nil {
 		return Change{}, err
 	}
@@ -410,7 +423,7 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 		if err := s.zoneAccess(ctx, a, z, permit.Write, m); err != nil {
 			return err // given away or unshared meanwhile
 		}
-		old, err := s.store.Records(ctx, z.Name)
+		old, standInBytes, err := s.changeView(ctx, z.Name, hosts, all)
 		if err != nil {
 			return err
 		}
@@ -434,6 +447,9 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 			final = append(final, r)
 		}
 		if err := checkZone(z.Name, final); err != nil {
+			return err
+		}
+		if err := checkZoneBytes(z.Name, standInBytes+dataBytes(old), standInBytes+dataBytes(final)); err != nil {
 			return err
 		}
 		if err := checkNameSize(old, final); err != nil {
@@ -493,6 +509,86 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 		return nil
 	})
 	return ch, err
+}
+
+// touchedHosts returns the names a change of rs that adds add and, when
+// removes, removes records of rs touches: every name (all) when it removes
+// from the whole zone, else the set's host and those of add.
+func touchedHosts(rs RecordSet, removes bool, add []twofold.Record) (hosts []string, all bool) {
+	if removes && rs.Host == "" {
+		return nil, true
+	}
+	if rs.Host != "" {
+		hosts = append(hosts, rs.Host)
+	}
+	for _, r := range add {
+		hosts = append(hosts, r.Host)
+	}
+	slices.Sort(hosts)
+	return slices.Compact(hosts), false
+}
+
+// standIn starts the data of a stand-in record (changeView): no record's
+// data, which is printable text, starts with it.
+const standIn = "\x00"
+
+// changeView returns the zone's records as a change at hosts (every name
+// when all) needs them to be checked: in full at hosts, and at every other
+// name as stand-ins, one per record, that carry its host and type and data
+// of their own that is no record's, with the bytes of the data they stand
+// for. The rules of a change read the data only of records at the names it
+// adds to or removes from (checkNameSize, checkKeyGrowth's record sets,
+// newDelegations), and of the zone's other records only their names, types
+// and numbers (checkZone, checkKeyReach); a stand-in is the same before and
+// after the change, so that the difference written never holds one. The
+// zone's other records are read from an index without their data
+// (RecordSetSizes), so that a small change reads little of a big zone.
+func (s *Service) changeView(ctx context.Context, zone string, hosts []string, all bool) (recs []twofold.Record, standInBytes int64, err error) {
+	if all {
+		recs, err = s.store.Records(ctx, zone)
+		return recs, 0, err
+	}
+	sizes, err := s.store.RecordSetSizes(ctx, zone)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(hosts) > 0 {
+		if recs, err = s.store.RecordsAt(ctx, zone, hosts); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, sz := range sizes {
+		if _, at := slices.BinarySearch(hosts, sz.Host); at {
+			continue
+		}
+		standInBytes += sz.Bytes
+		for range sz.Count {
+			recs = append(recs, twofold.Record{Host: sz.Host, Type: sz.Type, Data: standIn + strconv.Itoa(len(recs))})
+		}
+	}
+	return recs, standInBytes, nil
+}
+
+// dataBytes returns the bytes of the data of recs, stand-ins left out.
+func dataBytes(recs []twofold.Record) int64 {
+	var n int64
+	for _, r := range recs {
+		if !strings.HasPrefix(r.Data, standIn) {
+			n += int64(len(r.Data))
+		}
+	}
+	return n
+}
+
+// checkZoneBytes refuses a change that takes a zone from was to is bytes
+// of record data when is is more than maxZoneBytes; a zone grown so by an
+// older version may still shrink, or change records for others of the
+// same size.
+func checkZoneBytes(zone string, was, is int64) error {
+	if is > maxZoneBytes && is > was {
+		return twofold.Errorf(twofold.CodeInvalid, "zone %s would hold %d bytes of record data, more than the %d (4 MiB) one zone may: remove some records, or make them smaller", zone, is, maxZoneBytes)
+	}
+	return nil
 }
 
 // nextSerial returns the SOA serial after s, in serial number arithmetic

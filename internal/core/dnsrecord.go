@@ -18,16 +18,17 @@ import (
 
 // Bounds of the DNS API (README "DNS API").
 const (
-	MinTTL     = 60      // seconds; lower TTLs only load resolvers
-	MaxTTL     = 604800  // one week (RFC 8767 suggests capping there)
-	DefaultTTL = 3600    // when a record gives none
-	maxData    = 2048    // bytes of one record's canonical data
-	maxLine    = 4096    // bytes of one record as sent
-	maxZoneLen = 253     // a name's text length without the final dot (RFC 1035 §2.3.4)
-	maxChange  = 1000    // records one request may add
-	maxRecords = 10000   // records one zone may hold
-	maxTXTPart = 255     // bytes of one TXT character-string (RFC 1035 §3.3.14)
-	serialWrap = 1 << 32 // SOA serials count modulo 2^32 (RFC 1982)
+	MinTTL       = 60      // seconds; lower TTLs only load resolvers
+	MaxTTL       = 604800  // one week (RFC 8767 suggests capping there)
+	DefaultTTL   = 3600    // when a record gives none
+	maxData      = 2048    // bytes of one record's canonical data
+	maxLine      = 4096    // bytes of one record as sent
+	maxZoneLen   = 253     // a name's text length without the final dot (RFC 1035 §2.3.4)
+	maxChange    = 1000    // records one request may add
+	maxRecords   = 10000   // records one zone may hold
+	maxZoneBytes = 4 << 20 // bytes of record data one zone may hold (README "DNS API")
+	maxTXTPart   = 255     // bytes of one TXT character-string (RFC 1035 §3.3.14)
+	serialWrap   = 1 << 32 // SOA serials count modulo 2^32 (RFC 1982)
 )
 
 // recordTypes are the record types the DNS API takes. SOA is the server's

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -154,13 +156,57 @@ func (s *Store) Records(ctx context.Context, zone string) ([]twofold.Record, err
 	return out, rows.Err()
 }
 
+// RecordSetSizes returns how many records the zone holds at each name of
+// each type and the bytes of their data, by host and type, from an index
+// that holds no data (migration 0076): a zone's names and sizes without
+// reading its records' data.
+func (s *Store) RecordSetSizes(ctx context.Context, zone string) ([]twofold.RecordSetSize, error) {
+	return queryAll(ctx, s, "record set sizes", func(row interface{ Scan(...any) error }) (twofold.RecordSetSize, error) {
+		var rs twofold.RecordSetSize
+		err := row.Scan(&rs.Host, &rs.Type, &rs.Count, &rs.Bytes)
+		return rs, err
+	}, `SELECT host, type, COUNT(*), CAST(SUM(data_bytes) AS BIGINT) FROM dns_records WHERE zone = $1 GROUP BY host, type ORDER BY host, type`, zone)
+}
+
+// RecordsAt returns the records of the zone at hosts, by host, type and
+// data.
+func (s *Store) RecordsAt(ctx context.Context, zone string, hosts []string) ([]twofold.Record, error) {
+	var out []twofold.Record
+	for chunk := range slices.Chunk(hosts, 500) {
+		args := []any{zone}
+		marks := make([]string, len(chunk))
+		for i, h := range chunk {
+			marks[i] = "$" + strconv.Itoa(i+2)
+			args = append(args, h)
+		}
+		recs, err := queryAll(ctx, s, "records", scanRecord, `SELECT host, type, ttl, data FROM dns_records WHERE zone = $1 AND host IN (`+
+			strings.Join(marks, ", ")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	slices.SortFunc(out, func(x, y twofold.Record) int {
+		return cmp.Or(cmp.Compare(x.Host, y.Host), cmp.Compare(x.Type, y.Type), cmp.Compare(x.Data, y.Data))
+	})
+	return out, nil
+}
+
+func scanRecord(row interface{ Scan(...any) error }) (twofold.Record, error) {
+	var r twofold.Record
+	var ttl int64
+	err := row.Scan(&r.Host, &r.Type, &ttl, &r.Data)
+	r.TTL = uint32(ttl)
+	return r, err
+}
+
 // AddRecords stores records in the zone, all or none: a record already
 // stored (the same host, type and data) is a conflict.
 func (s *Store) AddRecords(ctx context.Context, zone string, recs []twofold.Record) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, r := range recs {
-			_, err := tx.ExecContext(ctx, `INSERT INTO dns_records (zone, host, type, ttl, data) VALUES ($1, $2, $3, $4, $5)`,
-				zone, r.Host, r.Type, int64(r.TTL), r.Data)
+			_, err := tx.ExecContext(ctx, `INSERT INTO dns_records (zone, host, type, ttl, data, data_bytes) VALUES ($1, $2, $3, $4, $5, $6)`,
+				zone, r.Host, r.Type, int64(r.TTL), r.Data, int64(len(r.Data)))
 			switch {
 			case isUniqueViolation(err):
 				return twofold.Errorf(twofold.CodeConflict, "the record %s %s %s exists already", r.Host, r.Type, r.Data)

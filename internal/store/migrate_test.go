@@ -584,3 +584,40 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrationRecordBytes: migration 0076 gives each record stored
+// before it the bytes of its data, so that a zone's size counts them.
+func TestMigrationRecordBytes(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := open(t, dsn(t))
+			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", Email: "alice@example.com", PasswordHash: "x", CreatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateZone(ctx, twofold.Zone{Name: "example.com", AccountID: "acct-alice", Serial: 1, CreatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			// Records stored before the migration, without their sizes.
+			if err := s.UndoMigrationForTest(ctx, 76, `DROP INDEX dns_records_sizes`, `ALTER TABLE dns_records DROP COLUMN data_bytes`,
+				`INSERT INTO dns_records (zone, host, type, ttl, data) VALUES ('example.com', 'www', 'A', 300, '192.0.2.1'),
+					('example.com', 'www', 'A', 300, '192.0.2.22'), ('example.com', '@', 'TXT', 300, '"v=spf1 -all"')`); err != nil {
+				t.Fatalf("undo migration 0076: %v", err)
+			}
+			if err := s.MigrateForTest(ctx); err != nil {
+				t.Fatalf("migrate again: %v", err)
+			}
+			got, err := s.RecordSetSizes(ctx, "example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []twofold.RecordSetSize{{Host: "@", Type: "TXT", Count: 1, Bytes: 13}, {Host: "www", Type: "A", Count: 2, Bytes: 19}}
+			if !slices.Equal(want, got) {
+				t.Errorf("RecordSetSizes after the migration: got %v, want %v", got, want)
+			}
+		})
+	}
+}

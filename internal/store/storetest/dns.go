@@ -193,6 +193,43 @@ func testRecords(t *testing.T, s *store.Store) {
 	}
 }
 
+// testRecordSizes checks RecordsAt and RecordSetSizes: the records at some
+// names, and every name's and type's count and data bytes.
+func testRecordSizes(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	newZone(t, s, a.ID, "example.com")
+	newZone(t, s, a.ID, "example.net")
+	in := []twofold.Record{rec("www", "A", "192.0.2.2"), rec("www", "A", "192.0.2.1"), rec("www", "TXT", `"a b"`),
+		rec("@", "MX", "10 mx.example.com."), rec("mail", "A", "192.0.2.3")}
+	if err := s.AddRecords(ctx, "example.com", in); err != nil {
+		t.Fatalf("AddRecords: %v", err)
+	}
+	if err := s.AddRecords(ctx, "example.net", []twofold.Record{rec("www", "A", "192.0.2.9")}); err != nil {
+		t.Fatalf("AddRecords: %v", err)
+	}
+	at, err := s.RecordsAt(ctx, "example.com", []string{"www", "@", "none"})
+	if err != nil {
+		t.Fatalf("RecordsAt: %v", err)
+	}
+	want := []twofold.Record{rec("@", "MX", "10 mx.example.com."), rec("www", "A", "192.0.2.1"), rec("www", "A", "192.0.2.2"), rec("www", "TXT", `"a b"`)}
+	if diff := cmp.Diff(want, at); diff != "" {
+		t.Errorf("RecordsAt (-want +got):\n%s", diff)
+	}
+	sizes, err := s.RecordSetSizes(ctx, "example.com")
+	if err != nil {
+		t.Fatalf("RecordSetSizes: %v", err)
+	}
+	wantSizes := []twofold.RecordSetSize{{Host: "@", Type: "MX", Count: 1, Bytes: 18}, {Host: "mail", Type: "A", Count: 1, Bytes: 9},
+		{Host: "www", Type: "A", Count: 2, Bytes: 18}, {Host: "www", Type: "TXT", Count: 1, Bytes: 5}}
+	if diff := cmp.Diff(wantSizes, sizes); diff != "" {
+		t.Errorf("RecordSetSizes (-want +got):\n%s", diff)
+	}
+	if sizes, err := s.RecordSetSizes(ctx, "example.org"); err != nil || len(sizes) != 0 {
+		t.Errorf("RecordSetSizes of no zone: got %v, %v; want none", sizes, err)
+	}
+}
+
 // testRecordsTxRollback checks that a replacement whose transaction fails
 // leaves the zone as it was: nothing half-written.
 func testRecordsTxRollback(t *testing.T, s *store.Store) {

@@ -145,6 +145,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"DNS/ZoneDelete", testZoneDelete},
 		{"DNS/ZoneSerial", testZoneSerial},
 		{"DNS/Records", testRecords},
+		{"DNS/RecordSizes", testRecordSizes},
 		{"DNS/RecordsTxRollback", testRecordsTxRollback},
 
 		{"Team/RoundTrip", testTeamRoundTrip},
