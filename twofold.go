@@ -701,11 +701,11 @@ type EmailChange struct {
 // MailedCode names the stored code or link a mail carries, so that the
 // mail is sent only while that code still works: one used, replaced or
 // voided (an account closed or suspended, a factor removed) is dropped
-// unsent. Make one with SentCode.Mailed, PasswordReset.Mailed or
-// EmailChange.Mailed.
+// unsent. Make one with SentCode.Mailed, PasswordReset.Mailed,
+// EmailChange.Mailed or TeamInvitation.Mailed.
 type MailedCode struct {
 	Kind  MailedCodeKind
-	Key   string // the SentCode's FactorID, the PasswordReset's ID or the EmailChange's AccountID
+	Key   string // the SentCode's FactorID, the PasswordReset's ID, the EmailChange's AccountID or the TeamInvitation's ID
 	Scope string // the SentCode's Scope; empty for the others
 	Hash  []byte // the code's or token's keyed hash, as stored
 }
@@ -718,6 +718,11 @@ const (
 	MailedSentCode      MailedCodeKind = "sent-code"
 	MailedPasswordReset MailedCodeKind = "password-reset"
 	MailedEmailChange   MailedCodeKind = "email-change"
+	// MailedTeamInvitation is the notice of a team invitation to its
+	// invitee. It carries no code and is sent whatever became of the
+	// invitation; the kind tells it apart from other notices (see
+	// notify.Unobserved).
+	MailedTeamInvitation MailedCodeKind = "team-invitation"
 )
 
 // Mailed names c for the mail that carries it.
@@ -733,6 +738,11 @@ func (r PasswordReset) Mailed() MailedCode {
 // Mailed names c for the mail that carries its code.
 func (c EmailChange) Mailed() MailedCode {
 	return MailedCode{Kind: MailedEmailChange, Key: c.AccountID, Hash: c.CodeHash}
+}
+
+// Mailed names v for the mail that tells its invitee of it.
+func (v TeamInvitation) Mailed() MailedCode {
+	return MailedCode{Kind: MailedTeamInvitation, Key: v.ID}
 }
 
 // ReplacedEmail is an address of an account that an operator replaced

@@ -39,7 +39,7 @@ type Store interface {
 	// username ignoring case, as CreateAccount compares them.
 	AccountsByUsernameFold(ctx context.Context, username string) ([]twofold.Account, error)
 	AccountByID(ctx context.Context, id string) (twofold.Account, error)
-	Accounts(ctx context.Context, query string, limit int) ([]twofold.Account, error)
+	Accounts(ctx context.Context, query, after string, limit int) ([]twofold.Account, error)
 	HasAccounts(ctx context.Context) (bool, error)
 	SetTwoFactorRequired(ctx context.Context, accountID string, required bool) error
 	// SetOperator sets whether the account is an operator, reporting false

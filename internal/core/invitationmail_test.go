@@ -9,6 +9,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -26,7 +27,9 @@ func TestInvitationMailsPerInvitee(t *testing.T) {
 			st := openStore(t, dsn(t))
 			clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 			mb := &mailbox{}
-			svc := newService(t, st, st, clock.Now, mb)
+			cfg := core.DefaultConfig()
+			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			svc := newServiceOpts(t, st, st, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb})
 			users := map[string]core.Auth{}
 			for _, n := range []string{"bob", "mallory", "ann", "cid", "dee"} {
 				users[n] = signedIn(t, svc, n)

@@ -158,7 +158,28 @@ func (s *Service) tellInvitee(ctx context.Context, v twofold.TeamInvitation) {
 	if v.RequireTwoFactor {
 		lines = append(lines, "The team requires two-factor authentication of its members: once you accept, every sign-in asks for your second factor.")
 	}
-	s.inform(ctx, v.AccountID, "you were invited to a team", lines...)
+	s.mailInvitation(ctx, v, "you were invited to a team", lines)
+}
+
+// mailInvitation queues the notice of invitation v to its invitee as a
+// mail naming v (twofold.MailedTeamInvitation), so that, like a
+// password-reset link, it is left out of /metrics (notify.Unobserved): it
+// exists only when the invited name has an account.
+func (s *Service) mailInvitation(ctx context.Context, v twofold.TeamInvitation, subject string, lines []string) {
+	if s.codeMail == nil {
+		return
+	}
+	a, err := s.store.AccountByID(ctx, v.AccountID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "invitation mail not queued", "err", err)
+		return
+	}
+	if a.Email == "" {
+		return
+	}
+	if err := s.codeMail.EnqueueCode(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, "", lines), v.Mailed(), time.Time{}); err != nil {
+		s.log.ErrorContext(ctx, "invitation mail not queued", "err", err)
+	}
 }
 
 // mayMailInvitee takes a token from the bucket of the inviter and invitee

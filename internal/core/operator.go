@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"encoding/base64"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -30,7 +32,59 @@ func (s *Service) SearchAccounts(ctx context.Context, op Auth, query string, lim
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	return s.store.Accounts(ctx, searchText(query), limit)
+	return s.store.Accounts(ctx, searchText(query), "", limit)
+}
+
+// AccountsPage returns a page of the accounts whose username contains
+// query, by username, for an operator: up to limit (1 to 200; 0 is 50)
+// after the cursor after ("" for the first page), and the cursor of the
+// next page, "" when this page is the last. Paging by the last name seen,
+// not by an offset, returns each account once however many are added or
+// removed meanwhile (those before the cursor are not shown).
+func (s *Service) AccountsPage(ctx context.Context, op Auth, query, after string, limit int) ([]twofold.Account, string, error) {
+	if err := adminAllowed(op, "users", permit.Read); err != nil {
+		return nil, "", err
+	}
+	from, err := decodeCursor(after, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	limit = pageLimit(limit)
+	accts, err := s.store.Accounts(ctx, searchText(query), from[0], limit+1)
+	if err != nil || len(accts) <= limit {
+		return accts, "", err
+	}
+	accts = accts[:limit]
+	return accts, encodeCursor(accts[limit-1].Username), nil
+}
+
+// pageLimit is the size of a page an operator asked for: 1 to 200, 50
+// when limit is not.
+func pageLimit(limit int) int {
+	if limit <= 0 || limit > 200 {
+		return 50
+	}
+	return limit
+}
+
+// encodeCursor returns the cursor of a page that continues after the entry
+// whose sort keys are keys: opaque to clients, base64url of the keys.
+func encodeCursor(keys ...string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(keys, "\x00")))
+}
+
+// decodeCursor returns the n sort keys of cursor (encodeCursor), or n
+// empty keys for "", the first page; anything else is invalid.
+func decodeCursor(cursor string, n int) ([]string, error) {
+	if cursor == "" {
+		return make([]string, n), nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	keys := strings.Split(string(b), "\x00")
+	if err != nil || len(cursor) > 512 || len(keys) != n || !utf8.Valid(b) || slices.Contains(keys, "") {
+		return nil, inField("after", twofold.Errorf(twofold.CodeInvalid, "after must be the next_after of an earlier page of this list"))
+	}
+	return keys, nil
 }
 
 // AccountSummary is what an operator sees of one account: never a secret.
@@ -184,7 +238,28 @@ func (s *Service) SearchTeams(ctx context.Context, op Auth, query string, limit 
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	return s.store.TeamSummaries(ctx, searchText(query), limit)
+	return s.store.TeamSummaries(ctx, searchText(query), "", "", limit)
+}
+
+// TeamsPage is SearchTeams a page at a time, by name and id: up to limit
+// teams (1 to 200; 0 is 50) after the cursor after ("" for the first
+// page), and the cursor of the next page, "" when this page is the last
+// (see AccountsPage).
+func (s *Service) TeamsPage(ctx context.Context, op Auth, query, after string, limit int) ([]twofold.TeamSummary, string, error) {
+	if err := adminAllowed(op, "teams", permit.Read); err != nil {
+		return nil, "", err
+	}
+	from, err := decodeCursor(after, 2)
+	if err != nil {
+		return nil, "", err
+	}
+	limit = pageLimit(limit)
+	ts, err := s.store.TeamSummaries(ctx, searchText(query), from[0], from[1], limit+1)
+	if err != nil || len(ts) <= limit {
+		return ts, "", err
+	}
+	ts = ts[:limit]
+	return ts, encodeCursor(ts[limit-1].Team.Name, ts[limit-1].Team.ID), nil
 }
 
 // searchText is an operator's search as it is looked for: valid UTF-8

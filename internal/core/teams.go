@@ -69,8 +69,9 @@ type TeamStore interface {
 	UnshareZone(ctx context.Context, zone, teamID string, by twofold.TeamMember) error
 	TeamZones(ctx context.Context, teamID string) ([]twofold.Zone, error)
 	// TeamSummaries returns up to limit teams whose name contains query,
-	// with their counts and owners, by name.
-	TeamSummaries(ctx context.Context, query string, limit int) ([]twofold.TeamSummary, error)
+	// with their counts and owners, by name and id, after the team named
+	// afterName with id afterID ("" and "" for the first).
+	TeamSummaries(ctx context.Context, query, afterName, afterID string, limit int) ([]twofold.TeamSummary, error)
 }
 
 // Limits of teams, so that one account cannot fill the database.

@@ -167,13 +167,25 @@ func eventsPage[E any](q twofold.EventQuery, evs []twofold.AuditEvent, out []E) 
 	return page
 }
 
+// listPage is the answer with a page of a list named name, shown as out,
+// paged by cursor (core.AccountsPage): more, and when there is more, the
+// cursor to ask after for the next page.
+func listPage(name string, out any, next string) map[string]any {
+	page := map[string]any{name: out, "more": next != ""}
+	if next != "" {
+		page["next_after"] = next
+	}
+	return page
+}
+
 func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	limit, err := limitParam(r, "q")
+	limit, err := limitParam(r, "q", "after")
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	accts, err := s.svc.SearchAccounts(r.Context(), a, r.URL.Query().Get("q"), limit)
+	v := r.URL.Query()
+	accts, next, err := s.svc.AccountsPage(r.Context(), a, v.Get("q"), v.Get("after"), limit)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -183,7 +195,7 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request, a core.Auth)
 		writeError(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	writeJSON(w, http.StatusOK, listPage("users", out, next))
 }
 
 func (s *Server) adminUser(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -315,12 +327,13 @@ func (s *Server) adminResets(w http.ResponseWriter, r *http.Request, a core.Auth
 }
 
 func (s *Server) adminTeams(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	limit, err := limitParam(r, "q")
+	limit, err := limitParam(r, "q", "after")
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
-	ts, err := s.svc.SearchTeams(r.Context(), a, r.URL.Query().Get("q"), limit)
+	v := r.URL.Query()
+	ts, next, err := s.svc.TeamsPage(r.Context(), a, v.Get("q"), v.Get("after"), limit)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -340,7 +353,7 @@ func (s *Server) adminTeams(w http.ResponseWriter, r *http.Request, a core.Auth)
 		}
 		out = append(out, summaryJSON{teamJSON: toTeamJSON(t.Team, ""), Members: t.Members, WithoutFactor: t.WithoutFactor, Zones: t.Zones, Owners: owners})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"teams": out})
+	writeJSON(w, http.StatusOK, listPage("teams", out, next))
 }
 
 func (s *Server) adminTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {

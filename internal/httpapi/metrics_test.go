@@ -1,7 +1,11 @@
 package httpapi_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,47 +109,88 @@ func TestStoreMetrics(t *testing.T) {
 	})
 }
 
-// eventCounts returns twofold_events_total by "type/cause".
-func eventCounts(t *testing.T, s *testenv.Server) map[string]float64 {
+// namedMetrics are the families a request naming an account may touch: its
+// events, the mail it queues, and the request itself.
+var namedMetrics = []string{"twofold_events_total", "twofold_mail_total", "twofold_outbox_oldest_mail_seconds",
+	"twofold_http_requests_total", "twofold_http_request_duration_seconds"}
+
+// snapshot returns the series of namedMetrics by family and labels: a
+// counter's or gauge's value, a histogram's count of samples.
+func snapshot(t *testing.T, s *testenv.Server) map[string]float64 {
 	t.Helper()
+	fams := scrape(t, s)
 	out := map[string]float64{}
-	f, ok := scrape(t, s)["twofold_events_total"]
-	if !ok {
-		return out
-	}
-	for _, m := range f.GetMetric() {
-		var typ, cause string
-		for _, l := range m.GetLabel() {
-			switch l.GetName() {
-			case "type":
-				typ = l.GetValue()
-			case "cause":
-				cause = l.GetValue()
+	for _, name := range namedMetrics {
+		for _, m := range fams[name].GetMetric() {
+			key := name
+			for _, l := range m.GetLabel() {
+				key += fmt.Sprintf(" %s=%q", l.GetName(), l.GetValue())
 			}
+			out[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
 		}
-		out[typ+"/"+cause] += m.GetCounter().GetValue()
 	}
 	return out
 }
 
-// countsAfter returns how twofold_events_total moved while do ran.
-func countsAfter(t *testing.T, s *testenv.Server, do func()) map[string]float64 {
-	t.Helper()
-	before := eventCounts(t, s)
-	do()
-	s.Service.Wait() // a password-reset request looks the account up after answering
-	after := eventCounts(t, s)
-	for k, v := range before {
-		if after[k] -= v; after[k] == 0 {
-			delete(after, k)
+// moved returns how the series moved from before to after; a gauge's
+// value is kept as it is after.
+func moved(before, after map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range after {
+		if !strings.HasPrefix(k, "twofold_outbox_oldest_mail_seconds") {
+			v -= before[k]
+		}
+		if v != 0 {
+			out[k] = v
 		}
 	}
-	return after
+	return out
+}
+
+// outboxUntil waits, bounded against a hang, until every mail in the
+// outbox satisfies cond (at once when it is empty).
+func outboxUntil(t *testing.T, s *testenv.Server, what string, cond func(store.Mail) bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute) // a bound for a loaded machine, not a timing
+	for {
+		mails, err := s.Store.Outbox(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(mails, func(m store.Mail) bool { return !cond(m) }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the outbox never %s: %d mails", what, len(mails))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// metricsAfter returns how namedMetrics moved while do ran, twice: while
+// the mail server refuses the first attempt of any mail do queued (and 10
+// seconds later), and once that mail was sent.
+func metricsAfter(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer, do func()) (refused, sent map[string]float64) {
+	t.Helper()
+	outboxUntil(t, s, "emptied before the request", func(store.Mail) bool { return false })
+	mb.FailNext(1)
+	before := snapshot(t, s)
+	do()
+	s.Service.Wait() // a password-reset request looks the account up after answering
+	outboxUntil(t, s, "saw its mail refused", func(m store.Mail) bool { return m.LastError != "" })
+	s.Clock.Add(10 * time.Second)
+	refused = moved(before, snapshot(t, s))
+	mb.FailNext(0)
+	s.Clock.Add(time.Minute) // the retry is due 30 s after the refusal
+	outboxUntil(t, s, "emptied", func(store.Mail) bool { return false })
+	return refused, moved(before, snapshot(t, s))
 }
 
 // TestMetricsKeepUsernamesSecret: /metrics answers whoever reaches the
 // server, so a request whose answer is the same for a known and an unknown
-// username moves the event counters alike for both.
+// username moves the counters and gauges alike for both: its events, its
+// route's counts, and the outbox's, whether the mail server refuses the
+// mail queued for a known name or takes it.
 func TestMetricsKeepUsernamesSecret(t *testing.T) {
 	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
 		addUser(t, s, "bob")
@@ -166,9 +211,13 @@ func TestMetricsKeepUsernamesSecret(t *testing.T) {
 				}},
 			{"team invitation", func() { invite(t, alice, team, "bob", "ops") }, func() { invite(t, alice, team, "nobody", "ops") }},
 		} {
-			known, unknown := countsAfter(t, s, tc.known), countsAfter(t, s, tc.other)
-			if diff := cmp.Diff(known, unknown); diff != "" || len(known) == 0 {
-				t.Errorf("%s: the counters move apart for a known and an unknown username (-known +unknown):\n%s\nknown: %v", tc.name, diff, known)
+			knownRefused, knownSent := metricsAfter(t, s, mb, tc.known)
+			unknownRefused, unknownSent := metricsAfter(t, s, mb, tc.other)
+			if diff := cmp.Diff(knownRefused, unknownRefused); diff != "" || len(knownRefused) == 0 {
+				t.Errorf("%s, mail server refusing: /metrics moves apart for a known and an unknown username (-known +unknown):\n%s\nknown: %v", tc.name, diff, knownRefused)
+			}
+			if diff := cmp.Diff(knownSent, unknownSent); diff != "" {
+				t.Errorf("%s, mail sent: /metrics moves apart for a known and an unknown username (-known +unknown):\n%s", tc.name, diff)
 			}
 		}
 	})

@@ -179,10 +179,10 @@ func (m *Metrics) CommitObserver(queued func() int) func(steps int, took time.Du
 // age, at each scrape, reports (an error: NaN, no value).
 func (m *Metrics) MailObserver(age func() (time.Duration, error)) func(outcome string) {
 	mails := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "twofold_mail_total", Help: "Attempts to send a notification email, by outcome: sent, failed (retried), given_up, expired or voided (a code mail dropped unsent), not_configured.",
+		Name: "twofold_mail_total", Help: "Attempts to send a notification email, by outcome: sent, failed (retried), given_up, expired or voided (a code mail dropped unsent), not_configured; password-reset links and team-invitation notices are not counted.",
 	}, []string{"outcome"})
 	oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "twofold_outbox_oldest_mail_seconds", Help: "How long the mail longest in the outbox has waited to be sent; 0 when the outbox is empty.",
+		Name: "twofold_outbox_oldest_mail_seconds", Help: "How long the mail longest in the outbox has waited to be sent, password-reset links and team-invitation notices left out; 0 when the outbox is empty.",
 	}, func() float64 {
 		d, err := age()
 		if err != nil {

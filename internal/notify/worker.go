@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/net/idna"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/store"
 )
 
@@ -34,6 +36,15 @@ const (
 	OutcomeExpired       = "expired"        // a code mail whose code expired before it could be sent: dropped
 	OutcomeVoided        = "voided"         // a code mail whose code was used, replaced or voided before it could be sent: dropped
 )
+
+// Unobserved are the kinds of code mail whose attempts Observe is not told
+// of, and which the outbox's age on /metrics leaves out (store.OldestMail):
+// the mails that a request naming an account queues only when the name
+// has one (a password-reset link, the notice of a team invitation). The
+// request is answered alike for a name nobody has; counted, these mails
+// would tell whoever reads /metrics which names have accounts. Their
+// attempts are logged like any other's.
+var Unobserved = []twofold.MailedCodeKind{twofold.MailedPasswordReset, twofold.MailedTeamInvitation}
 
 // Backoff returns how long to wait after the failed attempt number attempts
 // (1 for the first): 30 s, 1 min, 2 min, … up to 1 h.
@@ -63,7 +74,8 @@ type Worker struct {
 	// (Outbox.EnqueueCode).
 	Keys Sealer
 	// Observe, when set, is told the outcome of each attempt (Outcome…), for
-	// metrics. An attempt interrupted by Close has none.
+	// metrics, but for mails of the Unobserved kinds. An attempt interrupted
+	// by Close has none.
 	Observe     func(outcome string)
 	Poll        time.Duration
 	Lease       time.Duration
@@ -160,7 +172,7 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 	}
 	if drop != "" {
 		log.Warn(drop, "code", m.Code.Kind)
-		w.observe(outcome)
+		w.observe(m, outcome)
 		bctx, cancel := w.bookkeepingContext(ctx)
 		defer cancel()
 		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
@@ -188,7 +200,7 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 		if discarded {
 			outcome = OutcomeNotConfigured
 		}
-		w.observe(outcome)
+		w.observe(m, outcome)
 		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
 			log.Error("outbox: sent mail not removed; it will be sent again", "err", err)
 			return
@@ -212,14 +224,14 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 		due = now // interrupted by Close: due again at once
 	case now.Sub(m.CreatedAt) >= w.GiveUp:
 		log.Error("notification given up", "queued_at", m.CreatedAt, "err", reason)
-		w.observe(OutcomeGivenUp)
+		w.observe(m, OutcomeGivenUp)
 		if err := w.Queue.DeleteMail(bctx, m.ID); err != nil {
 			log.Error("outbox: failed mail not removed", "err", err)
 		}
 		return
 	default:
 		log.Warn("notification not sent; will retry", "retry_at", due, "err", reason)
-		w.observe(OutcomeFailed)
+		w.observe(m, OutcomeFailed)
 	}
 	ok, err := w.Queue.RetryMail(bctx, m.ID, m.Attempts, due, reason)
 	if err != nil {
@@ -229,9 +241,10 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 	}
 }
 
-// observe tells Observe, if set, an attempt's outcome.
-func (w *Worker) observe(outcome string) {
-	if w.Observe != nil {
+// observe tells Observe, if set, the outcome of an attempt to send m,
+// unless m is of an Unobserved kind.
+func (w *Worker) observe(m store.Mail, outcome string) {
+	if w.Observe != nil && !slices.Contains(Unobserved, m.Code.Kind) {
 		w.Observe(outcome)
 	}
 }

@@ -178,7 +178,7 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 func (s *Server) outboxAge() (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	t, ok, err := s.Store.OldestMail(ctx)
+	t, ok, err := s.Store.OldestMail(ctx, notify.Unobserved...)
 	if err != nil || !ok {
 		return 0, err
 	}

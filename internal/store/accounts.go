@@ -87,13 +87,15 @@ func (s *Store) AccountByID(ctx context.Context, id string) (twofold.Account, er
 }
 
 // Accounts returns up to limit accounts whose username contains query,
-// ignoring case, by username. LIKE wildcards in query stand for themselves.
-func (s *Store) Accounts(ctx context.Context, query string, limit int) ([]twofold.Account, error) {
+// ignoring case, by username, those after the username after ("" for the
+// first): a page of a list that each next page continues from its last
+// name. LIKE wildcards in query stand for themselves.
+func (s *Store) Accounts(ctx context.Context, query, after string, limit int) ([]twofold.Account, error) {
 	// SQLite's LIKE ignores ASCII case and PostgreSQL's does not: LOWER on both
 	// sides makes them agree. SQLite has no default LIKE escape: name one.
 	return queryAll(ctx, s, "accounts", scanAccount, `SELECT `+accountColumns+` FROM accounts
-		WHERE LOWER(username) LIKE LOWER(CAST($1 AS TEXT)) ESCAPE '\' ORDER BY username LIMIT $2`,
-		"%"+escapeLike(query)+"%", limit)
+		WHERE LOWER(username) LIKE LOWER(CAST($1 AS TEXT)) ESCAPE '\' AND username > CAST($3 AS TEXT) ORDER BY username LIMIT $2`,
+		"%"+escapeLike(query)+"%", limit, after)
 }
 
 // CountAccounts returns the number of accounts.

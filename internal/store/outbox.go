@@ -78,8 +78,10 @@ const (
 // codeVoid is an SQL condition on an outbox row, true when the row names
 // the code or link it carries (code_kind) and that code no longer works at
 // the time in placeholder now: it is gone (used, replaced by a newer one,
-// voided with its account, factor or link), lapsed, or out of checks. A
-// kind this version does not know is void too.
+// voided with its account, factor or link), lapsed, or out of checks. The
+// notice of a team invitation is never void: it goes whatever became of the
+// invitation, as the invitee's log records it. A kind this version does not
+// know is void.
 func codeVoid(now string) string {
 	return `(outbox.code_kind <> '' AND NOT (
 		(outbox.code_kind = '` + string(twofold.MailedSentCode) + `' AND EXISTS (SELECT 1 FROM sent_codes c
@@ -89,7 +91,8 @@ func codeVoid(now string) string {
 			WHERE r.id = outbox.code_key AND r.token_hash = outbox.code_hash AND r.expires_at > ` + now + `))
 		OR (outbox.code_kind = '` + string(twofold.MailedEmailChange) + `' AND EXISTS (SELECT 1 FROM email_changes e
 			WHERE e.account_id = outbox.code_key AND e.code_hash = outbox.code_hash
-			AND e.checks_left > 0 AND e.expires_at > ` + now + `))))`
+			AND e.checks_left > 0 AND e.expires_at > ` + now + `))
+		OR outbox.code_kind = '` + string(twofold.MailedTeamInvitation) + `'))`
 }
 
 // ClaimMail claims the oldest mail due at now, code mails first (see
@@ -207,11 +210,17 @@ func (s *Store) Outbox(ctx context.Context) ([]Mail, error) {
 }
 
 // OldestMail returns when the mail longest in the outbox was queued, and
-// false when the outbox is empty: one read along the primary key (ids are
-// handed out as mails are queued).
-func (s *Store) OldestMail(ctx context.Context) (time.Time, bool, error) {
+// false when the outbox is empty, leaving out the code mails of the kinds
+// except: one read along the primary key (ids are handed out as mails are
+// queued), which passes over the mails left out.
+func (s *Store) OldestMail(ctx context.Context, except ...twofold.MailedCodeKind) (time.Time, bool, error) {
+	where, args := "", []any{}
+	for _, k := range except {
+		args = append(args, string(k))
+		where += fmt.Sprintf(" AND code_kind <> $%d", len(args))
+	}
 	var created int64
-	err := s.conn(ctx).QueryRowContext(ctx, `SELECT created_at FROM outbox ORDER BY id LIMIT 1`).Scan(&created)
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT created_at FROM outbox WHERE TRUE`+where+` ORDER BY id LIMIT 1`, args...).Scan(&created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil
 	}

@@ -258,7 +258,7 @@ func TestTextPostgresRefuses(t *testing.T) {
 			ctx := t.Context()
 			for _, text := range []string{"a\x00b", "\xff", "a\xc3"} {
 				_, err1 := s.AccountByID(ctx, text)
-				_, err2 := s.Accounts(ctx, text, 10)
+				_, err2 := s.Accounts(ctx, text, "", 10)
 				_, err3 := s.TakeToken(ctx, text, 1, 1, time.Now())
 				for i, err := range []error{err1, err2, err3} {
 					code := twofold.ErrorCode(err)

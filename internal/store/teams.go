@@ -99,19 +99,23 @@ func (s *Store) Memberships(ctx context.Context, accountID string) ([]twofold.Me
 }
 
 // TeamSummaries returns up to limit teams whose name contains query,
-// ignoring case (of ASCII letters only on SQLite), by name: each with its
-// numbers of members, of members without an active factor and of shared
-// zones, and its owners. LIKE wildcards in query stand for themselves.
-func (s *Store) TeamSummaries(ctx context.Context, query string, limit int) ([]twofold.TeamSummary, error) {
+// ignoring case (of ASCII letters only on SQLite), by name and id, those
+// after the team named afterName with id afterID ("" and "" for the
+// first): a page of a list that each next page continues from its last
+// team. Each comes with its numbers of members, of members without an
+// active factor and of shared zones, and its owners. LIKE wildcards in
+// query stand for themselves.
+func (s *Store) TeamSummaries(ctx context.Context, query, afterName, afterID string, limit int) ([]twofold.TeamSummary, error) {
 	// As in Accounts: LOWER on both sides, and an escape named for SQLite.
-	const match = `LOWER(t.name) LIKE LOWER(CAST($1 AS TEXT)) ESCAPE '\'`
+	const match = `LOWER(t.name) LIKE LOWER(CAST($1 AS TEXT)) ESCAPE '\'
+		AND (t.name > CAST($3 AS TEXT) OR (t.name = CAST($3 AS TEXT) AND t.id > CAST($4 AS TEXT)))`
 	pattern := "%" + escapeLike(query) + "%"
 	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT `+teamColumns+`,
 			(SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id),
 			(SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id
 				AND NOT EXISTS (SELECT 1 FROM factors f WHERE f.account_id = m.account_id AND f.status = 'active')),
 			(SELECT COUNT(*) FROM dns_zones z WHERE z.team_id = t.id)
-		FROM teams t WHERE `+match+` ORDER BY t.name, t.id LIMIT $2`, pattern, limit)
+		FROM teams t WHERE `+match+` ORDER BY t.name, t.id LIMIT $2`, pattern, limit, afterName, afterID)
 	if err != nil {
 		return nil, fmt.Errorf("select teams: %w", err)
 	}
@@ -137,7 +141,7 @@ func (s *Store) TeamSummaries(ctx context.Context, query string, limit int) ([]t
 	owners, err := s.conn(ctx).QueryContext(ctx, `SELECT m.team_id, m.account_id, a.username, m.created_at
 		FROM team_members m JOIN accounts a ON a.id = m.account_id
 		WHERE m.role = 'owner' AND m.team_id IN (SELECT t.id FROM teams t WHERE `+match+` ORDER BY t.name, t.id LIMIT $2)
-		ORDER BY a.username, m.account_id`, pattern, limit)
+		ORDER BY a.username, m.account_id`, pattern, limit, afterName, afterID)
 	if err != nil {
 		return nil, fmt.Errorf("select team owners: %w", err)
 	}

@@ -113,7 +113,7 @@ func testAccountSearch(t *testing.T, s *store.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.Accounts(t.Context(), tt.query, 100)
+			got, err := s.Accounts(t.Context(), tt.query, "", 100)
 			if err != nil {
 				t.Fatalf("Accounts(%q): %v", tt.query, err)
 			}
@@ -127,12 +127,23 @@ func testAccountSearch(t *testing.T, s *store.Store) {
 func testAccountSearchLimit(t *testing.T, s *store.Store) {
 	want := []twofold.Account{newAccount(t, s, "anna"), newAccount(t, s, "bert")}
 	newAccount(t, s, "cleo")
-	got, err := s.Accounts(t.Context(), "", 2)
+	got, err := s.Accounts(t.Context(), "", "", 2)
 	if err != nil {
 		t.Fatalf("Accounts: %v", err)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Accounts(\"\", 2) (-want +got):\n%s", diff)
+	}
+	// The next page starts after the last name of the one before; a name
+	// no account has works as well.
+	for after, want := range map[string][]string{"bert": {"cleo"}, "anna": {"bert", "cleo"}, "b": {"bert", "cleo"}, "cleo": {}} {
+		got, err := s.Accounts(t.Context(), "", after, 10)
+		if err != nil {
+			t.Fatalf("Accounts after %q: %v", after, err)
+		}
+		if diff := cmp.Diff(want, usernames(got)); diff != "" {
+			t.Errorf("Accounts after %q (-want +got):\n%s", after, diff)
+		}
 	}
 }
 

@@ -320,7 +320,7 @@ func testTeamSummaries(t *testing.T, s *store.Store) {
 	a, b, c := newAccount(t, s, "alice"), newAccount(t, s, "bob"), newAccount(t, s, "carol")
 	activeFactor(t, s, a.ID, "fa", 1, "a")
 	newFactor(t, s, b.ID, "fb") // pending: bob has no active factor
-	if got, err := s.TeamSummaries(ctx, "", 10); err != nil || len(got) != 0 {
+	if got, err := s.TeamSummaries(ctx, "", "", "", 10); err != nil || len(got) != 0 {
 		t.Fatalf("no teams: got %+v, %v", got, err)
 	}
 	for _, tm := range []twofold.Team{
@@ -348,7 +348,7 @@ func testTeamSummaries(t *testing.T, s *store.Store) {
 		}
 	}
 
-	got, err := s.TeamSummaries(ctx, "ACME", 10)
+	got, err := s.TeamSummaries(ctx, "ACME", "", "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,30 +363,40 @@ func testTeamSummaries(t *testing.T, s *store.Store) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("TeamSummaries(ACME) (-want +got):\n%s", diff)
 	}
+	// A team of the same name as another comes after it, by id.
+	if err := s.CreateTeam(ctx, twofold.Team{ID: "t0", Name: "Night_crew", CreatedAt: t0}, a.ID, 100); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
-		query string
-		limit int
-		want  []string
+		query              string
+		afterName, afterID string
+		limit              int
+		want               []string
 	}{
-		{"", 10, []string{"Acme hosting", "Night_crew", "Nightly builds"}},
-		{"night", 10, []string{"Night_crew", "Nightly builds"}},
-		{"t_c", 10, []string{"Night_crew"}}, // _ is no wildcard
-		{"%", 10, nil},
-		{"", 2, []string{"Acme hosting", "Night_crew"}},
+		{"", "", "", 10, []string{"Acme hosting", "Night_crew", "Night_crew", "Nightly builds"}},
+		{"night", "", "", 10, []string{"Night_crew", "Night_crew", "Nightly builds"}},
+		{"t_c", "", "", 10, []string{"Night_crew", "Night_crew"}}, // _ is no wildcard
+		{"%", "", "", 10, nil},
+		{"", "", "", 2, []string{"Acme hosting", "Night_crew"}},
+		{"", "Acme hosting", "t1", 2, []string{"Night_crew", "Night_crew"}},
+		{"", "Night_crew", "t0", 10, []string{"Night_crew", "Nightly builds"}},
+		{"", "Night_crew", "t2", 1, []string{"Nightly builds"}},
+		{"night", "Acme", "t9", 1, []string{"Night_crew"}}, // a cursor need not name a team
+		{"", "Nightly builds", "t3", 10, nil},
 	} {
-		got, err := s.TeamSummaries(ctx, tt.query, tt.limit)
+		got, err := s.TeamSummaries(ctx, tt.query, tt.afterName, tt.afterID, tt.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var names []string
 		for _, ts := range got {
 			names = append(names, ts.Team.Name)
-			if len(ts.Owners) != map[string]int{"t1": 2, "t2": 1, "t3": 1}[ts.Team.ID] {
+			if len(ts.Owners) != map[string]int{"t0": 1, "t1": 2, "t2": 1, "t3": 1}[ts.Team.ID] {
 				t.Errorf("query %q: team %s has owners %+v", tt.query, ts.Team.ID, ts.Owners)
 			}
 		}
 		if diff := cmp.Diff(tt.want, names); diff != "" {
-			t.Errorf("TeamSummaries(%q, %d) (-want +got):\n%s", tt.query, tt.limit, diff)
+			t.Errorf("TeamSummaries(%q, after %q %q, %d) (-want +got):\n%s", tt.query, tt.afterName, tt.afterID, tt.limit, diff)
 		}
 	}
 }
