@@ -656,6 +656,7 @@ func (s *Service) record(ctx context.Context, e twofold.AuditEvent, m Meta) {
 	s.counted(ctx, e)
 	keep, note := s.eventAdmitted(ctx, e)
 	if note != nil {
+		s.counted(ctx, *note)
 		s.addEvent(ctx, *note)
 	}
 	if keep {

@@ -2,10 +2,12 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -163,4 +165,68 @@ func TestEventBound(t *testing.T) {
 			t.Errorf("audit.suppressed notes after the refill: got %d, want still 2", got)
 		}
 	})
+}
+
+// TestNoticeBoundConcurrent: notices asked for at once, on two instances
+// over one PostgreSQL database (on SQLite, one instance), pass the bound
+// exactly: core.NoticeBurst notices and one mail about more changes, the
+// bound being one statement in the database per notice.
+func TestNoticeBoundConcurrent(t *testing.T) {
+	for name, dsnOf := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mb := testenv.NewSMTPServer(t)
+			dsn := dsnOf(t)
+			s := testenv.NewServer(t, dsn, mb.Option("Twofold <twofold@example.com>"))
+			other := s
+			if name == "postgres" {
+				other = testenv.NewServer(t, dsn, mb.Option("Twofold <twofold@example.com>"), func(c *config.Config) { c.KeyFile = s.Config.KeyFile })
+			}
+			addUser(t, s, "pia")
+			c := login(t, s, "pia")
+			for range core.NoticeBurst + 3 {
+				login(t, s, "pia")
+			}
+			r := c.Do(t, "GET", "/v1/me/sessions", nil)
+			if r.Status != 200 {
+				t.Fatalf("sessions: got %d %s", r.Status, r.Body)
+			}
+			var ids []string
+			for _, x := range r.JSON["sessions"].([]any) {
+				if m := x.(map[string]any); m["current"] != true {
+					ids = append(ids, m["id"].(string))
+				}
+			}
+			if len(ids) <= core.NoticeBurst {
+				t.Fatalf("other sessions: got %d, want more than %d", len(ids), core.NoticeBurst)
+			}
+			errs := make(chan string, len(ids))
+			for i, id := range ids {
+				go func() {
+					via := testenv.NewClient([]string{s.URL(), other.URL()}[i%2])
+					via.Token = c.Token
+					if r := via.Do(t, "DELETE", "/v1/me/sessions/"+id, nil); r.Status != 204 && r.Status != 200 {
+						errs <- fmt.Sprintf("sign out %s: got %d %s", id, r.Status, r.Body)
+						return
+					}
+					errs <- ""
+				}()
+			}
+			for range ids {
+				if e := <-errs; e != "" {
+					t.Error(e)
+				}
+			}
+			sent := mailedAll(t, s, mb)
+			if got := countSubjects(sent, "a session of your account was signed out"); got != core.NoticeBurst {
+				t.Errorf("notices of a session signed out: got %d, want %d", got, core.NoticeBurst)
+			}
+			if got := countSubjects(sent, "more security changes"); got != 1 {
+				t.Errorf("mails about more changes: got %d, want 1", got)
+			}
+			if len(sent) != core.NoticeBurst+1 {
+				t.Errorf("mails: got %d %q, want %d", len(sent), sent, core.NoticeBurst+1)
+			}
+		})
+	}
 }
