@@ -654,15 +654,81 @@ func (s *Service) record(ctx context.Context, e twofold.AuditEvent, m Meta) {
 		s.signedIn(ctx, accountID, sessionID, m)
 	}
 	s.counted(ctx, e)
+	keep, note := s.eventAdmitted(ctx, e)
+	if note != nil {
+		s.counted(ctx, *note)
+		s.addEvent(ctx, *note)
+	}
+	if keep {
+		s.addEvent(ctx, e)
+	}
+}
+
+// addEvent stores audit event e (see record).
+func (s *Service) addEvent(ctx context.Context, e twofold.AuditEvent) {
 	if err := s.store.AddEvent(ctx, e); err != nil {
 		if failed, ok := ctx.Value(auditKey{}).(*error); ok {
 			if *failed == nil {
-				*failed = fmt.Errorf("record audit event %s: %w", typ, err)
+				*failed = fmt.Errorf("record audit event %s: %w", e.Type, err)
 			}
 			return
 		}
-		s.log.Error("audit event not recorded", "type", typ, "err", err)
+		s.log.Error("audit event not recorded", "type", e.Type, "err", err)
 	}
+}
+
+// EventBurst and EventEvery bound the audit events of one type on one
+// account: EventBurst at once, then one every EventEvery, shared by every
+// instance (a token bucket in the database per account and type), so that
+// nobody, the holder or whoever has their password or session, can fill
+// the log (and the webhooks it feeds) at the rate requests come. The first
+// event of a type past the bound in EventNoteEvery is replaced by one
+// audit.suppressed event that says which type is held back, from where:
+// the record is never silent about a flood. Every event, recorded or not,
+// is counted in the metrics (twofold_events_total). Events that made a
+// session, that an operator's action made, and the types Twofold reads
+// back to decide (unboundedEvents) are always recorded.
+const (
+	EventBurst     = 30
+	EventEvery     = 10 * time.Second
+	EventNoteEvery = time.Hour
+)
+
+// unboundedEvents are the event types never held back by EventBurst:
+// Twofold reads them back (known sign-ins for the new sign-in notice, the
+// paper key's uses and reissues, the last warning of a listed password),
+// so a missing one would change what it decides.
+var unboundedEvents = []string{"login.succeeded", "paper_key.used", "paper_key.reissued", "password.listed"}
+
+// eventAdmitted reports whether audit event e is within its account's
+// bound (see EventBurst) and so to be stored, and returns the
+// audit.suppressed note to store before it, if one is due. A failure to
+// read the bound stores the event: one too many is better than one lost.
+func (s *Service) eventAdmitted(ctx context.Context, e twofold.AuditEvent) (bool, *twofold.AuditEvent) {
+	if e.AccountID == "" || e.SessionID != "" || e.ByOperator || slices.Contains(unboundedEvents, e.Type) {
+		return true, nil
+	}
+	ok, err := s.store.TakeToken(ctx, "events:"+e.AccountID+":"+e.Type, EventBurst, 1/EventEvery.Seconds(), e.At)
+	if err != nil {
+		s.log.Error("audit event bound unreadable", "type", e.Type, "err", err)
+		return true, nil
+	}
+	if ok {
+		return true, nil
+	}
+	note, err := s.store.TakeToken(ctx, "events-noted:"+e.AccountID+":"+e.Type, 1, 1/EventNoteEvery.Seconds(), e.At)
+	if err != nil {
+		s.log.Error("audit event bound unreadable", "type", e.Type, "err", err)
+		return true, nil
+	}
+	if !note {
+		return false, nil
+	}
+	n := e
+	n.Type, n.SessionID, n.HolderDetail = "audit.suppressed", "", ""
+	n.Detail = fmt.Sprintf("%s events come faster than %d at once and then one every %s: until they slow down, only those are recorded (this note at most once an hour)",
+		e.Type, EventBurst, EventEvery)
+	return false, &n
 }
 
 // counted passes audit event e to the observer (metrics), once committed

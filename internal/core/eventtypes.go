@@ -26,6 +26,7 @@ var EventTypes = []string{
 	"api_key.revoked",
 	"api_key.token_revoked",
 	"api_key.used",
+	"audit.suppressed",
 	"code.refused",
 	"code.send_failed",
 	"code.send_refused",

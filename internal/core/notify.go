@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/twofold/twofold"
 )
@@ -16,9 +17,52 @@ type Notifier interface {
 }
 
 // notify tells the account holder about a security-relevant change. It never
-// fails the request: a queueing error is logged.
+// fails the request: a queueing error is logged. Notices are bounded per
+// account (see noticeAllowed); mails the holder asked for (codes,
+// password-reset links, an invitation) are not notices and are never held
+// back by the bound.
 func (s *Service) notify(ctx context.Context, accountID, subject string, lines ...string) {
 	s.mail(ctx, accountID, subject, securityFooter, lines)
+}
+
+// NoticeBurst and NoticeEvery bound the security notices one account is
+// mailed: NoticeBurst at once, then one every NoticeEvery (10 an hour),
+// shared by every instance (a token bucket in the database). A notice
+// past the bound is not mailed; the first one past it in NoticeMoreEvery is
+// replaced by one mail that says more changes were made and where they are
+// listed (the account's security log, which records them all), so that
+// whoever has the password or a session cannot bury the owner's mailbox,
+// nor hide a notice among a flood of them unnoticed.
+const (
+	NoticeBurst     = 10
+	NoticeEvery     = 6 * time.Minute
+	NoticeMoreEvery = time.Hour
+)
+
+// noticeMoreSubject is the subject of the mail that stands for the
+// notices past the bound.
+const noticeMoreSubject = "more security changes to your account"
+
+// noticeAllowed reports whether a notice with subject may be mailed to
+// accountID now, or, when not, whether the mail that stands for the
+// notices past the bound is to go instead (more). A failure to read the
+// bound lets the notice go: a notice too many is better than one lost.
+func (s *Service) noticeAllowed(ctx context.Context, accountID string) (ok, more bool) {
+	now := s.Now()
+	ok, err := s.store.TakeToken(ctx, "notice:"+accountID, NoticeBurst, 1/NoticeEvery.Seconds(), now)
+	if err != nil {
+		s.log.Error("notice bound unreadable", "err", err)
+		return true, false
+	}
+	if ok {
+		return true, false
+	}
+	more, err = s.store.TakeToken(ctx, "notice-more:"+accountID, 1, 1/NoticeMoreEvery.Seconds(), now)
+	if err != nil {
+		s.log.Error("notice bound unreadable", "err", err)
+		return true, false
+	}
+	return false, more
 }
 
 // inform mails the account holder something that is not a change of their
@@ -56,6 +100,20 @@ func (s *Service) mail(ctx context.Context, accountID, subject, footer string, l
 	}
 	if a.Email == "" {
 		return
+	}
+	if footer != "" { // a notice of a change, not a mail asked for
+		ok, more := s.noticeAllowed(ctx, accountID)
+		if !ok && !more {
+			s.log.Info("notice not mailed: over the account's bound", "subject", subject)
+			return
+		}
+		if !ok {
+			lines = []string{
+				"More security-relevant changes were made to your account than are mailed one by one. The latest: " + subject + ".",
+				"Until they slow down, you get at most one notice every few minutes, and this summary at most once an hour. Every change is listed in your security log (/settings/security/events).",
+			}
+			subject = noticeMoreSubject
+		}
 	}
 	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, footer, lines)); err != nil {
 		s.log.Error("notification not queued", "subject", subject, "err", err)

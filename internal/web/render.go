@@ -345,6 +345,7 @@ var eventTexts = map[string]string{
 	"api_key.revoked":                "API key revoked",
 	"api_key.used":                   "API key used",
 	"api_key.refused":                "API key refused: wrong secret or expired",
+	"audit.suppressed":               "Events of one kind came too fast: the others held back (see the detail)",
 	"ssh_key.created":                "SSH key setup started",
 	"ssh_key.added":                  "SSH key added",
 	"ssh_key.confirm_failed":         "SSH key setup: signature not accepted",
