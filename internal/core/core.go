@@ -798,8 +798,9 @@ const MaxEventTypes = 20
 // checkEventQuery refuses a query of the audit log that makes no sense, and
 // sets its limit to 50 when it is out of 1 to 200: a page runs either back
 // from Before or forward from After, never both; a type is an exact name
-// of letters, dots and underscores ("login.password_failed"), and names repeated
-// count once.
+// of letters, dots and underscores ("login.password_failed"), one of
+// EventTypes, as a webhook's are (knownEventType), so that a misspelt name
+// is refused rather than answered with no events; names repeated count once.
 func checkEventQuery(q *twofold.EventQuery) error {
 	if q.Limit <= 0 || q.Limit > 200 {
 		q.Limit = 50
@@ -814,6 +815,9 @@ func checkEventQuery(q *twofold.EventQuery) error {
 	for _, t := range q.Types {
 		if !eventTypeName(t) {
 			return twofold.Errorf(twofold.CodeInvalid, "an event type is a name of letters, dots and underscores, such as login.password_failed, of at most 64 characters")
+		}
+		if !knownEventType(t, false) {
+			return twofold.Errorf(twofold.CodeInvalid, "type %q is no event type Twofold writes; see the audit event types in the API description", t)
 		}
 		if !slices.Contains(types, t) {
 			types = append(types, t)

@@ -1,46 +1,22 @@
 package core
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/twofold/twofold/internal/testenv/eventscan"
 )
 
 // TestEventTypesCoverCore fails when core's sources write an audit event
 // type missing from EventTypes (a webhook could not subscribe to it), or
 // when EventTypes is not sorted. Literals spelled as event types
-// (words of a-z and _ joined by one dot) are taken for them, as the web
-// package's TestEventTextsCoverCore takes them.
+// (words of a-z and _ joined by one dot) are taken for them
+// (eventscan.Types), as the web package's TestEventTextsCoverCore takes
+// them.
 func TestEventTypesCoverCore(t *testing.T) {
-	literal := regexp.MustCompile(`^[a-z][a-z_]*\.[a-z][a-z_]*$`)
-	files, err := filepath.Glob("*.go")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("core sources: %v (%d files)", err, len(files))
-	}
-	written := map[string]bool{}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				if s, err := strconv.Unquote(lit.Value); err == nil && literal.MatchString(s) {
-					written[s] = true
-				}
-			}
-			return true
-		})
+	written, err := eventscan.Types(".")
+	if err != nil {
+		t.Fatalf("core sources: %v", err)
 	}
 	if !written["login.password_failed"] || !written["dns.records_changed"] {
 		t.Fatal("core's sources parsed without login.password_failed or dns.records_changed: the parse is broken")

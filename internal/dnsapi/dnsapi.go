@@ -110,8 +110,35 @@ type record struct {
 	SRVPort     *int   `json:"srv_port,omitempty"`
 }
 
+// excludes are the query parameters of a record read in the Mythic Beasts
+// API that leave out the records its servers make themselves (generated
+// records, exclude-generated) and those a DNS template adds
+// (exclude-template). Twofold makes no records and has no templates: every
+// record of a zone is one its owner wrote, so these leave nothing out, yet a
+// client written for that API may send them and is answered as there.
+var excludes = []string{"exclude-generated", "exclude-template"}
+
+// readQuery checks the query of a record read: data, and the excludes,
+// each a boolean (true or false, also 1 or 0) that changes nothing here but
+// is refused when it is not a boolean, as a misspelt value may mean
+// something a client relies on.
+func readQuery(r *http.Request) error {
+	if err := httpapi.Query(r, append([]string{"data"}, excludes...)...); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	for _, name := range excludes {
+		for _, v := range q[name] {
+			if _, err := strconv.ParseBool(v); err != nil {
+				return twofold.Errorf(twofold.CodeInvalid, "%s=%q is not a boolean: give true or false", name, core.CleanText(v, 16))
+			}
+		}
+	}
+	return nil
+}
+
 func (s *Server) records(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := httpapi.Query(r, "data"); err != nil {
+	if err := readQuery(r); err != nil {
 		httpapi.WriteError(w, r, s.log, err)
 		return
 	}

@@ -477,3 +477,58 @@ func TestUnknownQuery(t *testing.T) {
 		}
 	})
 }
+
+// TestExcludeParameters: a record read takes the Mythic Beasts parameters
+// exclude-generated and exclude-template, booleans that leave out no record
+// here (Twofold makes no records of its own and has no templates), and
+// refuses a value that is not a boolean; other requests still refuse them.
+func TestExcludeParameters(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		auth := "Bearer " + owner(t, s, "alice", "example.com")
+		base := "/dns/v2/zones/example.com/records"
+		seed := "_acme-challenge 300 TXT t1\nwww 300 A 192.0.2.1\n"
+		want(t, "seed", call(t, s, auth, "PUT", base, "text/dns", seed), 200, nil)
+		all := map[string]any{"records": []any{rec("_acme-challenge", 300, "TXT", "t1"), rec("www", 300, "A", "192.0.2.1")}}
+		www := map[string]any{"records": []any{rec("www", 300, "A", "192.0.2.1")}}
+		for _, tt := range []struct {
+			path string
+			want map[string]any
+		}{
+			{base + "?exclude-generated=true", all},
+			{base + "?exclude-template=true", all},
+			{base + "?exclude-generated=true&exclude-template=true", all},
+			{base + "?exclude-generated=false&exclude-template=0", all},
+			{base + "?exclude-generated=1&exclude-template=TRUE", all},
+			{base + "/www?exclude-generated=true", www},
+			{base + "/www/A?exclude-template=true&data=192.0.2.1", www},
+		} {
+			a := call(t, s, auth, "GET", tt.path, "", "")
+			if a.status != 200 {
+				t.Errorf("GET %s: got %d %s, want 200", tt.path, a.status, a.body)
+				continue
+			}
+			if diff := cmp.Diff(tt.want, a.json); diff != "" {
+				t.Errorf("GET %s (-want +got):\n%s", tt.path, diff)
+			}
+		}
+		if a := call(t, s, auth, "GET", base+"?exclude-generated=true", "", "", "Accept", "text/dns"); a.body != "_acme-challenge 300 TXT \"t1\"\nwww 300 A 192.0.2.1\n" {
+			t.Errorf("GET text/dns ?exclude-generated=true: got %d %q", a.status, a.body)
+		}
+		for _, tt := range []struct{ method, path, param string }{
+			{"GET", base + "?exclude-generated=yes", "exclude-generated"},
+			{"GET", base + "?exclude-generated=", "exclude-generated"},
+			{"GET", base + "?exclude-template", "exclude-template"},
+			{"GET", base + "/www/A?exclude-template=true&exclude-template=maybe", "exclude-template"},
+			{"GET", "/dns/v2/zones?exclude-generated=true", "exclude-generated"},
+			{"DELETE", base + "/www/A?exclude-generated=true", "exclude-generated"},
+		} {
+			a := call(t, s, auth, tt.method, tt.path, "", "")
+			if a.status != 400 || a.problem() != "invalid" || !strings.Contains(a.body, tt.param) {
+				t.Errorf("%s %s: got %d %s, want 400 invalid naming %s", tt.method, tt.path, a.status, a.body, tt.param)
+			}
+		}
+		if a := call(t, s, auth, "GET", base, "", ""); a.status != 200 || cmp.Diff(all, a.json) != "" {
+			t.Errorf("records after the refusals: got %d %s", a.status, a.body)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -155,10 +156,7 @@ func TestEventsPolling(t *testing.T) {
 // of 1 to 200.
 func TestEventsQueryRefused(t *testing.T) {
 	f := newResetFixture(t, testenv.SQLiteDSN(t), adminDelay)
-	var names []string // 21 distinct types
-	for c := 'a'; c <= 'u'; c++ {
-		names = append(names, "t."+string(c))
-	}
+	names := core.EventTypes[:21] // 21 distinct types
 	many := strings.Join(names[:20], ",")
 	for _, base := range []string{"/v1/admin/events", "/v1/me/events"} {
 		c := f.opc
@@ -177,10 +175,42 @@ func TestEventsQueryRefused(t *testing.T) {
 			})
 		}
 		// Twenty distinct types, with repeats, and 0 as a cursor, are fine.
-		for _, query := range []string{"type=" + many + "&type=t.a", "after=0", "type=Login.Failed&after=0&limit=200"} {
+		for _, query := range []string{"type=" + many + "&type=" + names[0], "after=0", "type=login.password_failed&after=0&limit=200"} {
 			if r := c.Do(t, "GET", base+"?"+query, nil); r.Status != 200 {
 				t.Errorf("%s?%s: got %d %s, want 200", base, query, r.Status, r.Body)
 			}
+		}
+	}
+}
+
+// TestEventsUnknownType: a type that is the name of no event type Twofold
+// writes (core.EventTypes), such as a misspelling or a prefix, is a 400
+// problem naming it on both routes, as a webhook's events are, rather than
+// an empty page that reads as "none happened".
+func TestEventsUnknownType(t *testing.T) {
+	f := newResetFixture(t, testenv.SQLiteDSN(t), adminDelay)
+	for _, base := range []string{"/v1/admin/events", "/v1/me/events"} {
+		c := f.opc
+		if base == "/v1/me/events" {
+			c = f.user
+		}
+		for _, tt := range []struct{ query, unknown string }{
+			{"type=login.failed", "login.failed"},
+			{"type=login.succeeded,login.suceeded", "login.suceeded"},
+			{"type=login.succeeded&type=Login.Succeeded", "Login.Succeeded"},
+			{"type=login", "login"},
+			{"type=login.&after=0", "login."},
+		} {
+			t.Run(base+"?"+tt.query, func(t *testing.T) {
+				r := c.Do(t, "GET", base+"?"+tt.query, nil)
+				wantProblem(t, r, 400, "invalid")
+				if !strings.Contains(string(r.Body), `\"`+tt.unknown+`\"`) {
+					t.Errorf("got %s, want the detail to name %q", r.Body, tt.unknown)
+				}
+			})
+		}
+		if r := c.Do(t, "GET", base+"?type=login.succeeded", nil); r.Status != 200 {
+			t.Errorf("%s?type=login.succeeded: got %d %s, want 200", base, r.Status, r.Body)
 		}
 	}
 }

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,9 @@ type Server struct {
 	// push to webhooks (0: every second; below 0: never, for tests that
 	// deliver themselves).
 	WebhookEvery time.Duration
+	// IdleTimeout is how long an idle keep-alive HTTP connection is kept
+	// open (0: DefaultIdleTimeout); tests set it short to see one closed.
+	IdleTimeout time.Duration
 	// SetupURL is the one-time link to create the first operator account,
 	// set by Open when the database has no account yet (SPEC §4).
 	SetupURL string
@@ -412,7 +416,7 @@ func (s *Server) Open(ctx context.Context) error {
 		// goroutine; 30 s keeps one open across a person's clicks and a
 		// client's bursts (reconnecting costs a round trip) without
 		// letting idle ones pile up for minutes.
-		IdleTimeout: idleTimeout,
+		IdleTimeout: cmp.Or(s.IdleTimeout, DefaultIdleTimeout),
 		ErrorLog:    slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
 	s.http.RegisterOnShutdown(s.Service.EndPushWaits) // devices' long polls answer at once, not at the shutdown timeout
@@ -435,8 +439,10 @@ func (s *Server) Open(ctx context.Context) error {
 	return nil
 }
 
-// idleTimeout is how long the server keeps an idle keep-alive connection.
-const idleTimeout = 30 * time.Second
+// DefaultIdleTimeout is how long the server keeps an idle keep-alive
+// connection unless Server.IdleTimeout says otherwise (README "Guessing,
+// throttling and lock-outs").
+const DefaultIdleTimeout = 30 * time.Second
 
 // limit returns ln capped at Config.MaxConnsPerAddress connections a
 // source, the trusted proxies exempt, its refusals counted on /metrics

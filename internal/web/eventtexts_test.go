@@ -1,58 +1,22 @@
 package web
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/twofold/twofold/internal/testenv/eventscan"
 )
 
-// eventTypeLiteral is how an audit event type is spelled in core's
-// sources: words of lower-case letters and underscores joined by one dot
-// ("team.invitation_accepted").
-var eventTypeLiteral = regexp.MustCompile(`^[a-z][a-z_]*\.[a-z][a-z_]*$`)
-
 // coreEventTypes are the string literals of internal/core's non-test
-// sources that are spelled as audit event types. Every such literal there
-// is one: core names no hosts nor files in that shape. Should one appear,
-// TestEventTextsCoverCore names it, and this function must learn to skip
-// it rather than the test give it a text.
+// sources that are spelled as audit event types (eventscan.Types), as
+// core's TestEventTypesCoverCore takes them.
 func coreEventTypes(t *testing.T) map[string]bool {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "core", "*.go"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("core sources: %v (%d files)", err, len(files))
-	}
-	types := map[string]bool{}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := parser.ParseFile(fset, name, src, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			lit, ok := n.(*ast.BasicLit)
-			if !ok || lit.Kind != token.STRING {
-				return true
-			}
-			if s, err := strconv.Unquote(lit.Value); err == nil && eventTypeLiteral.MatchString(s) {
-				types[s] = true
-			}
-			return true
-		})
+	types, err := eventscan.Types(filepath.Join("..", "core"))
+	if err != nil {
+		t.Fatalf("core sources: %v", err)
 	}
 	return types
 }
