@@ -322,10 +322,11 @@ type Service struct {
 	// background is the work done after a request is answered (later).
 	background sync.WaitGroup
 
-	argon     chan struct{}         // bounds concurrent Argon2id hashes
-	onArgon   func(credhash.Params) // sees each Argon2id hash as it starts; for tests (export_test.go)
-	dummyOnce sync.Once
-	dummy     string
+	argon      chan struct{}         // bounds concurrent Argon2id hashes
+	onArgon    func(credhash.Params) // sees each Argon2id hash as it starts; for tests (export_test.go)
+	recordPage int                   // records per page of a read of a zone, when not 0; for tests (export_test.go)
+	dummyOnce  sync.Once
+	dummy      string
 }
 
 // Options are the service's collaborators. Now and Rand default to the real

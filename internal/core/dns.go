@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,10 @@ type DNSStore interface {
 	RecordSetSizes(ctx context.Context, zone string) ([]twofold.RecordSetSize, error)
 	// RecordsAt returns the zone's records at hosts.
 	RecordsAt(ctx context.Context, zone string, hosts []string) ([]twofold.Record, error)
+	// RecordPage returns at most limit records of the zone, at host (of
+	// typ) when not "", after the record after when its Host is not "", by
+	// host, type and data compared byte by byte.
+	RecordPage(ctx context.Context, zone, host, typ string, after twofold.Record, limit int) ([]twofold.Record, error)
 	AddRecords(ctx context.Context, zone string, recs []twofold.Record) error
 	DeleteRecords(ctx context.Context, zone string, recs []twofold.Record) (int, error)
 }
@@ -231,24 +236,118 @@ func (s *Service) MayWriteZone(ctx context.Context, a Auth, zone string, m Meta)
 
 // DNSRecords returns the records of rs that the caller may read, by host,
 // type and data; with data set, only those whose data equals it once both
-// are in canonical form.
+// are in canonical form. It holds them all: a whole zone's are read with
+// EachDNSRecord.
 func (s *Service) DNSRecords(ctx context.Context, a Auth, rs RecordSet, data string, m Meta) ([]twofold.Record, error) {
-	rs, _, err := s.ownZone(ctx, a, rs, permit.Read, m)
-	if err != nil {
-		return nil, err
-	}
-	all, err := s.store.Records(ctx, rs.Zone)
+	seq, err := s.EachDNSRecord(ctx, a, rs, data, m)
 	if err != nil {
 		return nil, err
 	}
 	out := []twofold.Record{}
-	for _, r := range all {
-		if rs.has(r) && a.Allows(permit.DNS, recordResource(rs.Zone, r), permit.Read) && (data == "" || sameData(rs.Zone, r, data)) {
-			out = append(out, r)
+	for r, err := range seq {
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, r)
 	}
-	sortRecords(out)
 	return out, nil
+}
+
+// recordPage is how many records a read of a zone takes from the store at
+// once: a few hundred records of at most a few kilobytes each, so that a
+// read holds less than a megabyte however large the zone.
+const recordPage = 256
+
+// EachDNSRecord returns the records DNSRecords returns, in its order, read
+// from the store a page at a time as the sequence is walked, so that a read
+// of a large zone never holds all of it, nor a store connection while the
+// caller writes what it has. The caller's rights, and the first page, are
+// checked and read before it returns: an error it returns comes before any
+// record, while an error the sequence yields comes after some records went
+// out. A zone changed while it is read in more than one page is such an
+// error (the records read would mix the zone before and after the change),
+// and so is a zone given to another account or team meanwhile.
+func (s *Service) EachDNSRecord(ctx context.Context, a Auth, rs RecordSet, data string, m Meta) (iter.Seq2[twofold.Record, error], error) {
+	return s.eachRecord(ctx, a, rs, data, twofold.Record{}, m)
+}
+
+// DNSRecordPage returns at most n of the records of rs that the caller may
+// read, in DNSRecords' order, those after the record after when its Host is
+// not "": a part of a zone for a page that lists it a part at a time. more
+// reports whether others follow.
+func (s *Service) DNSRecordPage(ctx context.Context, a Auth, rs RecordSet, after twofold.Record, n int, m Meta) (recs []twofold.Record, more bool, err error) {
+	seq, err := s.eachRecord(ctx, a, rs, "", after, m)
+	if err != nil {
+		return nil, false, err
+	}
+	out := []twofold.Record{}
+	for r, err := range seq {
+		if err != nil {
+			return nil, false, err
+		}
+		if len(out) == n {
+			return out, true, nil
+		}
+		out = append(out, r)
+	}
+	return out, false, nil
+}
+
+// eachRecord is EachDNSRecord from the record after (see RecordPage).
+func (s *Service) eachRecord(ctx context.Context, a Auth, rs RecordSet, data string, after twofold.Record, m Meta) (iter.Seq2[twofold.Record, error], error) {
+	rs, z, err := s.ownZone(ctx, a, rs, permit.Read, m)
+	if err != nil {
+		return nil, err
+	}
+	size := recordPage
+	if s.recordPage > 0 {
+		size = s.recordPage
+	}
+	page, err := s.store.RecordPage(ctx, rs.Zone, rs.Host, rs.Type, after, size)
+	if err != nil {
+		return nil, err
+	}
+	keep := func(r twofold.Record) bool {
+		return rs.has(r) && a.Allows(permit.DNS, recordResource(rs.Zone, r), permit.Read) && (data == "" || sameData(rs.Zone, r, data))
+	}
+	return func(yield func(twofold.Record, error) bool) {
+		for {
+			for _, r := range page {
+				if keep(r) && !yield(r, nil) {
+					return
+				}
+			}
+			if len(page) < size {
+				return
+			}
+			last := page[len(page)-1]
+			page = nil // the caller's writes of it are done: let it go before the next is read
+			next, err := s.store.RecordPage(ctx, rs.Zone, rs.Host, rs.Type, last, size)
+			if err == nil {
+				err = s.sameZone(ctx, z)
+			}
+			if err != nil {
+				yield(twofold.Record{}, err)
+				return
+			}
+			page = next
+		}
+	}, nil
+}
+
+// sameZone returns an error unless zone z is still as it was read, with
+// the same serial, which every change of its records moves on.
+func (s *Service) sameZone(ctx context.Context, z twofold.Zone) error {
+	now, err := s.store.Zone(ctx, z.Name)
+	switch {
+	case twofold.ErrorCode(err) == twofold.CodeNotFound:
+		return twofold.Errorf(twofold.CodeConflict, "zone %s was removed while its records were read", z.Name)
+	case err != nil:
+		return err
+	case now.Serial != z.Serial || now.AccountID != z.AccountID || now.TeamID != z.TeamID:
+		return twofold.Errorf(twofold.CodeConflict, "zone %s changed while its records were read: read them again", z.Name)
+	}
+	return nil
 }
 
 // sameData reports whether data, read as the data of a record like r,

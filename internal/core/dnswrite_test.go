@@ -111,19 +111,19 @@ func TestZoneBytesBound(t *testing.T) {
 	}
 }
 
-// countingStore counts the records whose data the service reads.
-type countingStore struct {
+// dataCountingStore counts the records whose data the service reads.
+type dataCountingStore struct {
 	testDB
 	read atomic.Int64
 }
 
-func (s *countingStore) Records(ctx context.Context, zone string) ([]twofold.Record, error) {
+func (s *dataCountingStore) Records(ctx context.Context, zone string) ([]twofold.Record, error) {
 	recs, err := s.testDB.Records(ctx, zone)
 	s.read.Add(int64(len(recs)))
 	return recs, err
 }
 
-func (s *countingStore) RecordsAt(ctx context.Context, zone string, hosts []string) ([]twofold.Record, error) {
+func (s *dataCountingStore) RecordsAt(ctx context.Context, zone string, hosts []string) ([]twofold.Record, error) {
 	recs, err := s.testDB.RecordsAt(ctx, zone, hosts)
 	s.read.Add(int64(len(recs)))
 	return recs, err
@@ -137,7 +137,7 @@ func TestChangeReadsItsNamesOnly(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
 			db := openStore(t, dsn(t))
-			cs := &countingStore{testDB: db}
+			cs := &dataCountingStore{testDB: db}
 			now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 			svc := newService(t, cs, db, func() time.Time { return now }, nil)
 			alice := signedIn(t, svc, "alice")

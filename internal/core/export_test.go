@@ -6,3 +6,7 @@ import "github.com/twofold/twofold/internal/credhash"
 // s runs, as it starts, so that tests count hashes rather than time them. It
 // is set before s is used.
 func SetArgonHook(s *Service, f func(credhash.Params)) { s.onArgon = f }
+
+// SetRecordPage makes s read zones n records at a time. It is set before s
+// is used.
+func SetRecordPage(s *Service, n int) { s.recordPage = n }

@@ -8,6 +8,8 @@
 package dnsapi
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -137,30 +139,95 @@ func readQuery(r *http.Request) error {
 	return nil
 }
 
+// records answers with the records the path selects, written as they are
+// read, a page at a time (core.EachDNSRecord), so that a large zone read by
+// many slow clients is never held whole, once for each. The answer is the
+// same as one written at once: a JSON object {"records": [...]} as
+// WriteJSON writes it, or zone-file form (core.FormatZoneText). An error
+// found before any of it left the server is a problem; one found later can
+// no longer be, and a truncated answer must not pass for the whole one, so
+// the connection is cut (an HTTP/1.1 chunked answer without its last chunk,
+// an HTTP/2 stream reset) and the error logged.
 func (s *Server) records(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	if err := readQuery(r); err != nil {
 		httpapi.WriteError(w, r, s.log, err)
 		return
 	}
-	recs, err := s.svc.DNSRecords(r.Context(), a, set(r), r.URL.Query().Get("data"), httpapi.Meta(r))
+	seq, err := s.svc.EachDNSRecord(r.Context(), a, set(r), r.URL.Query().Get("data"), httpapi.Meta(r))
 	if err != nil {
 		httpapi.WriteError(w, r, s.log, err)
 		return
 	}
-	if wantsZoneText(r) {
+	text := wantsZoneText(r)
+	sent := &sentWriter{w: w}
+	out := bufio.NewWriterSize(sent, 32<<10)
+	if text {
 		w.Header().Set("Content-Type", zoneText)
-		w.Header().Set("Cache-Control", "no-store")
-		io.WriteString(w, core.FormatZoneText(recs))
-		return
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+		out.WriteString(`{"records":[`)
 	}
-	out := make([]record, len(recs))
-	for i, rec := range recs {
-		out[i] = record{Host: rec.Host, TTL: int(rec.TTL), Type: rec.Type, Data: rec.Data}
-		if rec.Type == "TXT" {
-			out[i].Data = core.TXTText(rec.Data)
+	w.Header().Set("Cache-Control", "no-store")
+	first := true
+	for rec, err := range seq {
+		if err != nil {
+			s.cutShort(w, r, sent, err)
+			return
+		}
+		var b []byte
+		if text {
+			b = []byte(core.FormatZoneText([]twofold.Record{rec}))
+		} else {
+			j := record{Host: rec.Host, TTL: int(rec.TTL), Type: rec.Type, Data: rec.Data}
+			if rec.Type == "TXT" {
+				j.Data = core.TXTText(rec.Data)
+			}
+			if b, err = json.Marshal(j); err != nil {
+				s.cutShort(w, r, sent, err)
+				return
+			}
+			if !first {
+				b = append([]byte{','}, b...)
+			}
+		}
+		first = false
+		if _, err := out.Write(b); err != nil {
+			return // the client is gone, or the server's write timeout passed: nothing more can reach it
 		}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string][]record{"records": out})
+	if !text {
+		out.WriteString("]}\n")
+	}
+	out.Flush()
+}
+
+// cutShort ends an answer of records that failed after it began: with a
+// problem when nothing of it left the server yet, else by cutting the
+// connection, so that the client sees an error rather than fewer records.
+func (s *Server) cutShort(w http.ResponseWriter, r *http.Request, sent *sentWriter, err error) {
+	switch {
+	case r.Context().Err() != nil:
+		return // the client is gone: nothing reaches it
+	case !sent.started:
+		w.Header().Del("Content-Type")
+		w.Header().Del("Cache-Control")
+		httpapi.WriteError(w, r, s.log, err)
+		return
+	}
+	s.log.Warn("DNS API: answer of records cut short", "zone", r.PathValue("zone"), "error", err)
+	panic(http.ErrAbortHandler)
+}
+
+// sentWriter is an http.ResponseWriter's body that reports whether some of
+// it was written.
+type sentWriter struct {
+	w       io.Writer
+	started bool
+}
+
+func (sw *sentWriter) Write(p []byte) (int, error) {
+	sw.started = true
+	return sw.w.Write(p)
 }
 
 // wantsZoneText reports whether the client asks for zone-file form.

@@ -192,6 +192,40 @@ func (s *Store) RecordsAt(ctx context.Context, zone string, hosts []string) ([]t
 	return out, nil
 }
 
+// RecordPage returns at most limit records of the zone, ordered by host,
+// type and data compared byte by byte, as Go compares strings, whatever
+// the database's collation: those at host when host is not "", of type typ
+// when typ is not "" too, and, when after.Host is not "", only those after
+// after in that order. A read of a large zone takes it page by page
+// (keyset pagination), each page one short statement of its own, so that
+// no read holds the whole zone, a connection or a snapshot while its
+// answer goes out. The primary key serves SQLite's pages, whose text
+// compares bytes already; 0077's index serves PostgreSQL's.
+func (s *Store) RecordPage(ctx context.Context, zone, host, typ string, after twofold.Record, limit int) ([]twofold.Record, error) {
+	col := func(c string) string { return c }
+	if s.dialect == Postgres {
+		col = func(c string) string { return c + ` COLLATE "C"` }
+	}
+	order := col("host") + ", " + col("type") + ", " + col("data")
+	q, args := `SELECT host, type, ttl, data FROM dns_records WHERE zone = $1`, []any{zone}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if host != "" {
+		q += ` AND host = ` + arg(host)
+		if typ != "" {
+			q += ` AND type = ` + arg(typ)
+		}
+	}
+	if after.Host != "" {
+		q += ` AND (` + order + `) > (` + arg(after.Host) + `, ` + arg(after.Type) + `, ` + arg(after.Data) + `)`
+	}
+	q += ` ORDER BY ` + order + ` LIMIT ` + arg(limit)
+	return queryAll(ctx, s, "records", scanRecord, q, args...)
+}
+
+// scanRecord reads a row of host, type, ttl and data, for queryAll.
 func scanRecord(row interface{ Scan(...any) error }) (twofold.Record, error) {
 	var r twofold.Record
 	var ttl int64

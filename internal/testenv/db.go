@@ -34,6 +34,21 @@ func SQLiteDSN(tb testing.TB) string {
 // test is skipped, except under CI (CI set), where that is a failure.
 func PostgresDSN(tb testing.TB) string {
 	tb.Helper()
+	return postgresDSN(tb, "")
+}
+
+// PostgresCollatedDSN is PostgresDSN for a database whose text sorts by
+// the rules of the ICU locale (en-US, say) rather than the server's
+// default, as a database created by an operator in another locale would:
+// for tests of the order of answers.
+func PostgresCollatedDSN(tb testing.TB, icuLocale string) string {
+	tb.Helper()
+	return postgresDSN(tb, " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '"+strings.ReplaceAll(icuLocale, "'", "")+"'")
+}
+
+// postgresDSN is PostgresDSN, creating the database with options.
+func postgresDSN(tb testing.TB, options string) string {
+	tb.Helper()
 	base := os.Getenv(PostgresEnv)
 	if base == "" {
 		if os.Getenv("CI") != "" {
@@ -51,7 +66,7 @@ func PostgresDSN(tb testing.TB) string {
 	name := "twofold_test_" + hex.EncodeToString(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+options); err != nil {
 		tb.Fatalf("create test database: %v", err)
 	}
 	tb.Cleanup(func() {

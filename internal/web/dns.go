@@ -19,8 +19,12 @@ type dnsZonesBody struct {
 // dnsZoneBody is the data of one zone's page: its records, and a form to
 // add one when the caller may change them.
 type dnsZoneBody struct {
-	Zone     string
-	Records  []twofold.Record
+	Zone    string
+	Records []twofold.Record
+	// Next is the after parameter of the page of the records that follow,
+	// "" when none do; Later reports whether this page is not the first.
+	Next     string
+	Later    bool
 	Writable bool
 	Types    []string
 	// What was typed in the add form, kept when it comes back.
@@ -40,12 +44,27 @@ func (s *Server) dnsZonePage(w http.ResponseWriter, r *http.Request, a core.Auth
 	s.renderZone(w, r, a, http.StatusOK, dnsZoneBody{Type: "A", TTL: strconv.Itoa(core.DefaultTTL)}, notice(r), "")
 }
 
+// zonePage is how many records a zone's page lists.
+const zonePage = 500
+
 func (s *Server) renderZone(w http.ResponseWriter, r *http.Request, a core.Auth, status int, b dnsZoneBody, notice, errMsg string) {
 	zone := r.PathValue("zone")
-	recs, err := s.svc.DNSRecords(r.Context(), a, core.RecordSet{Zone: zone}, "", httpapi.Meta(r))
+	// A zone's page lists zonePage records, from the one after the record
+	// ?after= names ("HOST TYPE DATA"), so that a large zone is never read
+	// or rendered whole.
+	var after twofold.Record
+	if f := strings.SplitN(r.URL.Query().Get("after"), " ", 3); r.Method == http.MethodGet && len(f) == 3 {
+		after = twofold.Record{Host: f[0], Type: f[1], Data: f[2]}
+	}
+	recs, more, err := s.svc.DNSRecordPage(r.Context(), a, core.RecordSet{Zone: zone}, after, zonePage, httpapi.Meta(r))
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
+	}
+	b.Later = after.Host != ""
+	if more {
+		last := recs[len(recs)-1]
+		b.Next = last.Host + " " + last.Type + " " + last.Data
 	}
 	writable, err := s.svc.MayWriteZone(r.Context(), a, zone, httpapi.Meta(r))
 	if err != nil {

@@ -1,0 +1,3 @@
+-- PostgreSQL's 0077 indexes records in the order of bytes, whatever the
+-- database's collation; SQLite compares text by its bytes already, so the
+-- primary key serves. Kept so that both dialects count the same versions.
