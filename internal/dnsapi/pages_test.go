@@ -238,8 +238,18 @@ func TestZoneChangedWhileRead(t *testing.T) {
 		if _, err := io.ReadFull(res.Body, head); err != nil || res.StatusCode != 200 {
 			t.Fatalf("GET zone: got %d, reading its start: %v", res.StatusCode, err)
 		}
-		a := call(t, s, auth, "POST", base+"/www/A", "application/json", `{"records":[{"data":"192.0.2.1"}]}`)
-		want(t, "POST www/A", a, 200, map[string]float64{"records_added": 1})
+		// The zone is over the bound of its record data (an older version's
+		// zone, stored directly), so the change shrinks it: that is allowed.
+		gone := recs[len(recs)-1]
+		n := 0
+		for _, r := range recs {
+			if r.Host == gone.Host && r.Type == gone.Type {
+				n++
+			}
+		}
+		set := base + "/" + gone.Host + "/" + gone.Type
+		a := call(t, s, auth, "DELETE", set, "", "")
+		want(t, "DELETE "+gone.Host+"/"+gone.Type, a, 200, map[string]float64{"records_removed": float64(n)})
 		rest, err := io.ReadAll(res.Body)
 		if err == nil {
 			var v map[string]any
@@ -247,8 +257,8 @@ func TestZoneChangedWhileRead(t *testing.T) {
 				len(head)+len(rest), json.Unmarshal(append(head, rest...), &v) == nil)
 		}
 
-		if a := call(t, s, auth, "GET", base+"/www", "", ""); a.status != 200 || a.body != `{"records":[{"host":"www","ttl":3600,"type":"A","data":"192.0.2.1"}]}`+"\n" {
-			t.Errorf("GET www after the change: got %d %s", a.status, a.body)
+		if a := call(t, s, auth, "GET", set, "", ""); a.status != 200 || a.body != `{"records":[]}`+"\n" {
+			t.Errorf("GET %s after the change: got %d %s", set, a.status, a.body)
 		}
 	})
 }
