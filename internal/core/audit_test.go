@@ -182,7 +182,8 @@ func newServiceOpts(t *testing.T, cs core.Store, db testDB, o core.Options) *cor
 // written.
 type conflictingStore struct {
 	*store.Store
-	armed atomic.Bool // the next transaction loses
+	armed  atomic.Bool // the next transaction loses
+	always atomic.Bool // every transaction loses
 }
 
 func (s *conflictingStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
@@ -190,7 +191,7 @@ func (s *conflictingStore) InTx(ctx context.Context, fn func(ctx context.Context
 		if err := fn(ctx); err != nil {
 			return err
 		}
-		if s.armed.CompareAndSwap(true, false) {
+		if s.armed.CompareAndSwap(true, false) || s.always.Load() {
 			return fmt.Errorf("%w: deadlock detected (SQLSTATE 40P01)", twofold.ErrTxConflict)
 		}
 		return nil
@@ -248,6 +249,33 @@ func TestConflictRunsAgain(t *testing.T) {
 			}
 			if cs.armed.Load() {
 				t.Error("fixture: no transaction lost a conflict")
+			}
+		})
+	}
+}
+
+// TestConflictEveryTimeIsUnavailable: a transaction that loses its
+// conflict on every run is answered as unavailable for a moment, to be sent
+// again, and not as a failure of the server; nothing of it is written.
+func TestConflictEveryTimeIsUnavailable(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := openStore(t, dsn(t))
+			cs := &conflictingStore{Store: st.Store}
+			cfg := core.DefaultConfig()
+			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			svc := newServiceOpts(t, cs, st, core.Options{Config: cfg})
+			auth := signedIn(t, svc, "ada")
+			cs.always.Store(true)
+			_, _, err := svc.ChangePassword(ctx, auth, testPassword, "a different passphrase", core.Meta{})
+			var e *twofold.Error
+			if !errors.As(err, &e) || e.Code != twofold.CodeUnavailable || e.RetryAfter <= 0 || !errors.Is(err, twofold.ErrTxConflict) {
+				t.Fatalf("ChangePassword that always loses a conflict: got %v, want unavailable with a Retry-After, caused by the conflict", err)
+			}
+			cs.always.Store(false)
+			if _, _, err := svc.ChangePassword(ctx, auth, testPassword, "another passphrase", core.Meta{}); err != nil {
+				t.Fatalf("the old password no longer works, so the change that never committed was written: %v", err)
 			}
 		})
 	}

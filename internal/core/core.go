@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -855,12 +856,18 @@ type auditKey struct{}
 // not be recorded rolls the transaction back and is its error.
 //
 // A transaction the database ended in a conflict with a concurrent one (a
-// deadlock on PostgreSQL) wrote nothing and is run again, up to three times:
-// fn must start afresh on every run.
+// deadlock on PostgreSQL) wrote nothing and is run again, up to txRuns
+// times, after a short pause of random length, so that the runs that
+// conflicted do not meet again in step: fn must start afresh on every run.
+// One that conflicts every time is answered as unavailable for a moment
+// (503 with Retry-After), not as a failure of the server.
 func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	var notes []func(context.Context)
 	var err error
-	for attempt := 1; attempt <= 3; attempt++ {
+	for attempt := 1; attempt <= txRuns; attempt++ {
+		if attempt > 1 && !txPause(ctx, attempt) {
+			break
+		}
 		notes = notes[:0]
 		var auditErr error
 		txCtx := context.WithValue(context.WithValue(ctx, notesKey{}, &notes), auditKey{}, &auditErr)
@@ -874,6 +881,7 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 			break
 		}
 	}
+	err = conflictAnswer(err)
 	if err == nil && len(notes) > 0 {
 		// The change is committed: its notices are queued even when the
 		// caller has gone meanwhile (a client that hung up, a sweep whose
@@ -885,6 +893,34 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 		}
 	}
 	return err
+}
+
+// conflictAnswer answers a transaction that lost its conflict with a
+// concurrent one on every run as unavailable for a moment (503 with
+// Retry-After, to be sent again; its cause logged): nothing of it was
+// written, and the server did not fail. Other errors pass unchanged.
+func conflictAnswer(err error) error {
+	if !errors.Is(err, twofold.ErrTxConflict) {
+		return err
+	}
+	return &twofold.Error{Code: twofold.CodeUnavailable, Message: "too many requests for the same thing at once: try again", RetryAfter: time.Second, Err: err}
+}
+
+// txRuns bounds the runs of a transaction that keeps conflicting.
+const txRuns = 5
+
+// txPause waits before the attempt-th run of a transaction that
+// conflicted: a random time up to 20 ms, doubled for every run after the
+// second. It reports false when ctx ended meanwhile.
+func txPause(ctx context.Context, attempt int) bool {
+	t := time.NewTimer(time.Duration(mrand.Int64N(int64(20*time.Millisecond) << (attempt - 2))))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // noticeTimeout bounds the queueing of a committed change's notices.

@@ -92,7 +92,7 @@ func (s *Service) verifyLoginTOTP(ctx context.Context, k loginKey, p SecondFacto
 		}}
 	})
 	if err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, conflictAnswer(err)
 	}
 	key := accountKey(d.accountID)
 	switch out {

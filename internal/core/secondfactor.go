@@ -94,13 +94,30 @@ func unguessable(m twofold.Method) bool {
 // counters, the hard cap's lock with them, after the owner passed the
 // second step with a proof nobody can guess; and the counters of such
 // proofs from every address, which have done their work.
+//
+// Inside a transaction (inTx) it runs once that has committed, before the
+// answer, in statements of its own: the counters of other addresses are
+// held by their concurrent attempts from the moment they take their slot
+// until they end, and those attempts may be waiting for what this
+// transaction holds (the recovery code's row, the counters it cleared):
+// cleared in it, each would wait for the other, and PostgreSQL would end
+// one of them as a deadlock, again on every run. After the commit, the
+// clearing waits for those attempts to end, as they no longer wait for it,
+// and clears what they counted too.
 func (s *Service) clearCodeCounters(ctx context.Context, accountID string) {
-	s.resetSlots(ctx, accountKey(accountID))
-	for _, prefix := range []string{factorKeysPrefix(accountID), recoveryKeysPrefix(accountID), securityKeyKeysPrefix(accountID)} {
-		if _, err := s.store.ResetThrottlePrefix(ctx, prefix); err != nil {
-			s.log.Error("throttle not reset", "err", err)
+	clear := func(ctx context.Context) {
+		s.resetSlots(ctx, accountKey(accountID))
+		for _, prefix := range []string{factorKeysPrefix(accountID), recoveryKeysPrefix(accountID), securityKeyKeysPrefix(accountID)} {
+			if _, err := s.store.ResetThrottlePrefix(ctx, prefix); err != nil {
+				s.log.Error("throttle not reset", "err", err)
+			}
 		}
 	}
+	if q, ok := ctx.Value(notesKey{}).(*[]func(context.Context)); ok {
+		*q = append(*q, clear) // once committed
+		return
+	}
+	clear(ctx)
 }
 
 // refuseCode audits a refused proof that took the failures-th slot, tells the
