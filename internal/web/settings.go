@@ -165,7 +165,7 @@ func (s *Server) setupMadeBefore(w http.ResponseWriter, r *http.Request, a core.
 			Heading: "The push device “" + f.Label + "” was already added",
 			Action:  pushPath + "/" + f.ID + "/renew", Cancel: "/settings/security", Button: "Show a new enrolment code",
 			Text: []string{"The form was sent twice (a second press of the button, say). The first sending added the push device “" + f.Label + "”; the second added nothing.",
-				"Its enrolment code was shown only in the answer to the first sending, which your browser dropped for the second one. Show a new code to enrol the device: the first one stops working."},
+				"Its enrolment code was shown only in the answer to the first sending, which your browser may not have shown. Show a new code to enrol the device: the first one stops working."},
 		})
 	case f.Type == twofold.FactorWebAuthn:
 		http.Redirect(w, r, keysPath+f.ID, http.StatusSeeOther)
