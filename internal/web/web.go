@@ -174,6 +174,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/teams":                                s.authed(s.createTeam),
 		"GET /settings/teams/{id}":                            s.authed(s.teamPage),
 		"POST /settings/teams/{id}":                           s.authed(s.updateTeam),
+		"GET /settings/teams/{id}/delete":                     s.authed(s.deleteTeamPage),
 		"POST /settings/teams/{id}/delete":                    s.authed(s.deleteTeam),
 		"POST /settings/teams/{id}/elevate":                   s.authed(s.elevateForTeam),
 		"POST /settings/teams/{id}/invitations":               s.authed(s.inviteTeamMember),
