@@ -19,6 +19,7 @@ type teamsBody struct {
 	Invitations []twofold.TeamInvitation
 	NoFactor    bool
 	Name        string // what was typed, kept when the form comes back
+	Once        string // the create form's one-time token (once.go)
 }
 
 // teamBody is the data of one team's page.
@@ -53,6 +54,7 @@ func (s *Server) renderTeams(w http.ResponseWriter, r *http.Request, a core.Auth
 		return
 	}
 	b.Teams = ms
+	b.Once = s.onceToken(r, a, onceTeam)
 	if b.Invitations, err = s.svc.MyInvitations(r.Context(), a); err != nil {
 		s.fail(w, r, &a, err)
 		return
@@ -68,14 +70,30 @@ func (s *Server) renderTeams(w http.ResponseWriter, r *http.Request, a core.Auth
 	s.render(w, r, status, "teams", Page{Title: "Teams", Account: &a.Account, Notice: notice, Error: errMsg, Body: b, Nav: "teams"})
 }
 
+// createTeam makes a team from the form. Sent twice (its one-time token),
+// it makes one: the second sending leads to the team the first made.
 func (s *Server) createTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	name := r.PostForm.Get("name")
+	refused := func(err error) { s.renderTeams(w, r, a, s.status(w, r, err), teamsBody{Name: name}, "", message(err)) }
+	use, ok := s.once(r, a, onceTeam, refused, func(made string) {
+		if made == "" {
+			s.renderTeams(w, r, a, http.StatusConflict, teamsBody{}, "",
+				"This form was sent twice, and the first sending had not finished when the second arrived. Look for the team below before making another.")
+			return
+		}
+		http.Redirect(w, r, "/settings/teams/"+url.PathEscape(made)+"?m=team_created", http.StatusSeeOther)
+	})
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	t, err := s.svc.CreateTeam(r.Context(), a, name, httpapi.Meta(r))
 	markInvalidOn(r, err, "team-name", twofold.CodeInvalid, twofold.CodeConflict)
 	if err != nil {
 		s.renderTeams(w, r, a, s.status(w, r, err), teamsBody{Name: name}, "", message(err))
 		return
 	}
+	use.Done(r.Context(), t.ID)
 	http.Redirect(w, r, "/settings/teams/"+url.PathEscape(t.ID)+"?m=team_created", http.StatusSeeOther)
 }
 

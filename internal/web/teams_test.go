@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"html"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -389,5 +390,24 @@ func TestDeleteTeamAsksFirst(t *testing.T) {
 	}
 	if r := alice.get(teamPath); r.status != http.StatusNotFound {
 		t.Errorf("the team after its deletion: %d, want 404", r.status)
+	}
+}
+
+// TestCreateTeamFormSentTwice: the form that makes a team, sent twice with
+// its one-time token (a double click, or a reload, without JavaScript),
+// makes one team, and the second answer leads to it.
+func TestCreateTeamFormSentTwice(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "alice", false, false)
+	c := newClient(t, ts.URL())
+	c.signIn("alice")
+	form := url.Values{"name": {"Beta"}, "once": {onceOf(t, c.get("/settings/teams").body, "/settings/teams")}}
+	first := c.post("/settings/teams", maps.Clone(form))
+	second := c.post("/settings/teams", maps.Clone(form))
+	if !strings.HasPrefix(first.url.Path, "/settings/teams/") || second.url.Path != first.url.Path || second.url.Query().Get("m") != "team_created" {
+		t.Errorf("the form sent twice: first at %s, second at %s (%d): %s", first.url, second.url, second.status, pageError(second.body))
+	}
+	if n := strings.Count(c.get("/settings/teams").body, ">Beta<"); n != 1 {
+		t.Errorf("teams named Beta: got %d, want 1", n)
 	}
 }
