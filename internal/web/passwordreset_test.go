@@ -21,7 +21,7 @@ import (
 // path of the password-reset link in the newest one.
 func resetLinkPath(t *testing.T, ts *testenv.Server, mb *testenv.SMTPServer, n int) string {
 	t.Helper()
-	link := regexp.MustCompile(regexp.QuoteMeta(ts.URL()) + `(/password-reset/[a-z2-7]+\.[a-z2-7]+)\b`)
+	link := regexp.MustCompile(regexp.QuoteMeta(ts.BrowserURL()) + `(/password-reset/[a-z2-7]+\.[a-z2-7]+)\b`)
 	for ; ; n++ { // other mails (notices) may come first
 		msgs := mb.Wait(t, n, time.Minute)
 		for i := len(msgs) - 1; i >= 0; i-- {
