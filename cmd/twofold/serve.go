@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/netip"
 	"strings"
 
 	"github.com/twofold/twofold/internal/server"
@@ -40,11 +38,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if a := m.server.DNSAddr(); a != "" {
 		fmt.Fprintf(m.Stdout, "answering DNS on %s (UDP and TCP)\n", a)
 	}
-	if b := browserBase(m.server.URL(), c.BaseURL); b != m.server.URL() {
+	if b := m.server.BrowserURL(); b != m.server.URL() {
 		fmt.Fprintf(m.Stdout, "open the pages at %s (security keys work under that name, not under an IP address)\n", b)
 	}
 	if m.server.SetupURL != "" {
-		fmt.Fprintf(m.Stdout, "first run: create the operator account at %s\n", browserBase(m.server.URL(), c.BaseURL)+strings.TrimPrefix(m.server.SetupURL, m.server.URL()))
+		fmt.Fprintf(m.Stdout, "first run: create the operator account at %s\n", m.server.BrowserURL()+strings.TrimPrefix(m.server.SetupURL, m.server.URL()))
 	}
 	select {
 	case <-ctx.Done():
@@ -53,23 +51,4 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	case err := <-m.server.Done():
 		return err
 	}
-}
-
-// browserBase returns the address a browser on this machine should open:
-// without --base-url, a server on a loopback or unspecified address is
-// opened as http://localhost:PORT, the only origin of such a server where
-// browsers allow security keys (config.WebAuthn), and the one its cookies
-// and setup link then belong to.
-func browserBase(serverURL, baseURL string) string {
-	if baseURL != "" {
-		return serverURL
-	}
-	host, port, err := net.SplitHostPort(strings.TrimPrefix(serverURL, "http://"))
-	if err != nil {
-		return serverURL
-	}
-	if a, err := netip.ParseAddr(host); err != nil || !(a.IsLoopback() || a.IsUnspecified()) {
-		return serverURL
-	}
-	return "http://localhost:" + port
 }

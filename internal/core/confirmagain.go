@@ -47,6 +47,9 @@ const (
 	// NoPaperKeyOften: paperKeyAgainMax new keys were made already, or
 	// another sending made one at the same moment.
 	NoPaperKeyOften NoPaperKey = "often"
+	// NoPaperKeySentAgain: the request for a new paper key was sent
+	// again (a reload): the one its first sending made stays.
+	NoPaperKeySentAgain NoPaperKey = "sent-again"
 )
 
 // ConfirmAgain is what a later sending of a form that confirmed a factor
@@ -63,6 +66,9 @@ type ConfirmAgain struct {
 	// was made, NoPaperKey saying why.
 	PaperKey   string
 	NoPaperKey NoPaperKey
+	// Reissued counts the paper keys made in place of the first one since
+	// the factor was confirmed (ConfirmFound, NewPaperKeyAgain).
+	Reissued int
 }
 
 // firstMark follows the factor's id in what the first sending of a
@@ -86,12 +92,37 @@ func (u *FormUse) DoneConfirm(ctx context.Context, c Confirmation) {
 // factor (purpose FormConfirm or FormClaim) whose first sending made it
 // active: u is what TakeForm found of it, for the caller's session. On the
 // account's first factor, it makes a new paper key in place of the one in
-// the first sending's answer, which the browser dropped, when that is safe
-// (see above): the old key stops working, in one conditional write, and
-// the change is audited (paper_key.reissued) and mailed to the holder. It
-// makes no recovery codes: RegenerateRecoveryCodes does, with its own
-// rules. A factor removed since is not found.
+// the first sending's answer when that is safe (see above): the old key
+// stops working, in one conditional write, and the change is audited
+// (paper_key.reissued) and mailed to the holder. It makes no recovery
+// codes: RegenerateRecoveryCodes does, with its own rules. A factor
+// removed since is not found. The pages make a new key only when asked
+// (ConfirmFound, then NewPaperKeyAgain): a reload sends the form again
+// too, and its first answer may well have been seen and saved.
 func (s *Service) ConfirmSentAgain(ctx context.Context, a Auth, u *FormUse, m Meta) (ConfirmAgain, error) {
+	return s.confirmAgain(ctx, a, u, m, true, -1)
+}
+
+// ConfirmFound is ConfirmSentAgain making no new paper key: the recovery
+// codes and paper key of the first sending's answer stay as they are.
+// Reissued tells how many paper keys were made since in place of the first
+// one, for NewPaperKeyAgain.
+func (s *Service) ConfirmFound(ctx context.Context, a Auth, u *FormUse) (ConfirmAgain, error) {
+	return s.confirmAgain(ctx, a, u, Meta{}, false, -1)
+}
+
+// NewPaperKeyAgain is ConfirmSentAgain asked for by the holder, who did
+// not save the paper key: seen is ConfirmAgain.Reissued of the page that
+// offered it, so that the same request sent again (a reload) makes no
+// other key, reporting NoPaperKeySentAgain.
+func (s *Service) NewPaperKeyAgain(ctx context.Context, a Auth, u *FormUse, m Meta, seen int) (ConfirmAgain, error) {
+	if seen < 0 {
+		return ConfirmAgain{}, twofold.Errorf(twofold.CodeInvalid, "the count of paper keys made is out of range")
+	}
+	return s.confirmAgain(ctx, a, u, m, true, seen)
+}
+
+func (s *Service) confirmAgain(ctx context.Context, a Auth, u *FormUse, m Meta, reissue bool, seen int) (ConfirmAgain, error) {
 	if err := person(a); err != nil {
 		return ConfirmAgain{}, err
 	}
@@ -112,6 +143,19 @@ func (s *Service) ConfirmSentAgain(ctx context.Context, a Auth, u *FormUse, m Me
 	}
 	out := ConfirmAgain{Factor: f, First: first}
 	if !first {
+		return out, nil
+	}
+	if !reissue {
+		evs, err := s.store.QueryEvents(ctx, twofold.EventQuery{AccountID: a.Account.ID,
+			Types: []string{"paper_key.reissued"}, Limit: paperKeyAgainMax + 1})
+		if err != nil {
+			return ConfirmAgain{}, err
+		}
+		for _, e := range evs {
+			if !e.At.Before(*f.ConfirmedAt) {
+				out.Reissued++
+			}
+		}
 		return out, nil
 	}
 	now := s.Now()
@@ -145,6 +189,11 @@ func (s *Service) ConfirmSentAgain(ctx context.Context, a Auth, u *FormUse, m Me
 			again++
 		}
 	}
+	out.Reissued = again
+	if seen >= 0 && again != seen {
+		out.NoPaperKey = NoPaperKeySentAgain
+		return out, nil
+	}
 	if again >= paperKeyAgainMax {
 		out.NoPaperKey = NoPaperKeyOften
 		return out, nil
@@ -163,9 +212,9 @@ func (s *Service) ConfirmSentAgain(ctx context.Context, a Auth, u *FormUse, m Me
 		out.NoPaperKey = NoPaperKeyOften
 		return out, nil
 	}
-	s.audit(ctx, a.Account.ID, "paper_key.reissued", m, fmt.Sprintf("in place of the one made with %s %s, whose answer the browser did not show (form sent twice)", kindOf(f), f.ID))
+	s.audit(ctx, a.Account.ID, "paper_key.reissued", m, fmt.Sprintf("in place of the one made with %s %s, asked for on the page of its form sent again", kindOf(f), f.ID))
 	s.notify(ctx, a.Account.ID, "a new paper key was made",
-		fmt.Sprintf("The form that set up %q was sent twice, and the browser showed the answer to the second sending only: the paper key shown in the first no longer works, and a new one was shown in its place.", f.Label))
-	out.PaperKey = key
+		fmt.Sprintf("The form that set up %q was sent again, and a new paper key was asked for on its page: the paper key shown before no longer works, and a new one was shown in its place.", f.Label))
+	out.PaperKey, out.Reissued = key, again+1
 	return out, nil
 }

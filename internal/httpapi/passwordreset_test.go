@@ -16,7 +16,7 @@ import (
 // the mail's body.
 func resetMail(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer, n int) (token, body string) {
 	t.Helper()
-	link := regexp.MustCompile(regexp.QuoteMeta(s.URL()) + `/password-reset/([a-z2-7]+\.[a-z2-7]+)\b`)
+	link := regexp.MustCompile(regexp.QuoteMeta(s.BrowserURL()) + `/password-reset/([a-z2-7]+\.[a-z2-7]+)\b`)
 	for ; ; n++ { // other mails (notices) may come first
 		msgs := mb.Wait(t, n, time.Minute)
 		for i := len(msgs) - 1; i >= 0; i-- {

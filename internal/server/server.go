@@ -328,7 +328,10 @@ func (s *Server) Open(ctx context.Context) error {
 	}
 	s.ln = ln
 	if s.Config.BaseURL != "" || onLoopback(s.Addr()) {
-		s.Service.SetLinkBase(s.URL())
+		// The name the operator is told to open, which cookies and
+		// security keys are bound to: a mailed link under another would
+		// sign nobody in.
+		s.Service.SetLinkBase(s.BrowserURL())
 	}
 	s.openSecurityKeys()
 	if err := s.openSetup(ctx); err != nil {
@@ -523,6 +526,26 @@ func (s *Server) URL() string {
 		return s.Config.BaseURL
 	}
 	return "http://" + s.Addr()
+}
+
+// BrowserURL returns the address a browser on this machine should open,
+// which `serve` prints and the setup link and mailed links start with:
+// the base URL when set; else a server on a loopback or unspecified
+// address is opened as http://localhost:PORT, the only origin of such a
+// server where browsers allow security keys (config.WebAuthn), and the one
+// its cookies then belong to.
+func (s *Server) BrowserURL() string {
+	if s.Config.BaseURL != "" {
+		return s.Config.BaseURL
+	}
+	host, port, err := net.SplitHostPort(s.Addr())
+	if err != nil {
+		return s.URL()
+	}
+	if a, err := netip.ParseAddr(host); err != nil || !(a.IsLoopback() || a.IsUnspecified()) {
+		return s.URL()
+	}
+	return "http://localhost:" + port
 }
 
 // Done returns a channel that receives the serve loop's error, if it stops by itself.

@@ -186,6 +186,11 @@ func TestCreateAccountPage(t *testing.T) {
 	if r := op.get("/admin/users"); !strings.Contains(r.body, `id="create-account"`) || strings.Contains(r.body, `name="elevate_code"`) {
 		t.Fatal("the user list offers no form to create an account, or asks for a code although the sign-in is fresh")
 	}
+	// The hint says what the password rules refuse, as on the other
+	// password forms: "password123" has 8 characters, and is refused.
+	if r := op.get("/admin/users"); !strings.Contains(r.body, `id="new-password-hint">At least 8 characters, not a common word or pattern`) {
+		t.Error("the password hint of the form does not say what is refused")
+	}
 	form := func(username, password, password2 string) url.Values {
 		return url.Values{"username": {username}, "email": {username + "@example.com"}, "password": {password}, "password2": {password2}}
 	}
@@ -198,6 +203,7 @@ func TestCreateAccountPage(t *testing.T) {
 		{"NameTaken", form("nina", testPassword, testPassword), http.StatusConflict},
 		{"NameTakenOtherCase", form("NINA", testPassword, testPassword), http.StatusConflict},
 		{"PasswordTooShort", form("newton", "short", "short"), http.StatusBadRequest},
+		{"PasswordTooEasy", form("newton", "password123", "password123"), http.StatusBadRequest},
 		{"BadName", form("new ton", testPassword, testPassword), http.StatusBadRequest},
 		{"BadEmail", url.Values{"username": {"newton"}, "email": {"not an address"}, "password": {testPassword}, "password2": {testPassword}}, http.StatusBadRequest},
 	}

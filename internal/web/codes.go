@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,14 +28,20 @@ type codesBody struct {
 	At       time.Time
 	// Again is the answer to a later sending of the form that confirmed
 	// the first authenticator (confirmedAgain): the codes and the paper key
-	// were in the first sending's answer, which the browser dropped.
-	// PaperKey is then a new one made in its place, or "" with NoPaperKey
-	// saying why none was; Regenerate is the form that makes new codes,
-	// with the "confirm it's you" fields when the session needs them.
-	Again      bool
-	NoPaperKey core.NoPaperKey
-	Window     int // core.PaperKeyAgainWindow in minutes
-	Regenerate *confirmBody
+	// were in the first sending's answer, which the browser may or may not
+	// have shown, and stay valid. Asked is set when the holder asked for a
+	// new paper key: PaperKey is then the new one, or "" with NoPaperKey
+	// saying why none was made. Reissued counts the keys made again so far.
+	// Regenerate is the form that makes new codes, with the "confirm it's
+	// you" fields when the session needs them; NewPaperKey the form that
+	// asks for a new paper key.
+	Again       bool
+	Asked       bool
+	Reissued    int
+	NoPaperKey  core.NoPaperKey
+	NewPaperKey *confirmBody
+	Window      int // core.PaperKeyAgainWindow in minutes
+	Regenerate  *confirmBody
 }
 
 func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, a core.Auth, b codesBody) {
@@ -52,19 +59,33 @@ func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, a core.Auth
 // confirmedAgain answers a later sending of a form that confirms an
 // authenticator (confirm, confirmSent, claim), u being what core found of
 // it: no second confirmation, no code checked. When the first sending
-// confirmed the account's first authenticator, its answer, which the
-// browser dropped, held the recovery codes and the paper key: the page
-// says so, shows the new paper key core made in place of the first when
-// it could (core.ConfirmSentAgain), else that it is gone and what still
-// protects the account, and offers new recovery codes (regenerate, with its
-// "confirm it's you" fields when the session needs them). Else it answers
-// as the first sending did.
+// confirmed the account's first authenticator, its answer held the
+// recovery codes and the paper key, which may have been seen (a reload
+// sends the form again) or dropped (a double click): nothing is replaced
+// (core.ConfirmFound), and the page says that both stay valid and offers
+// new recovery codes (regenerate, with its "confirm it's you" fields when
+// the session needs them) and a new paper key: the same form sent with
+// newPaperKeyField, holding the count of keys made again already, so that
+// this request sent again makes no other (core.NewPaperKeyAgain). Else it
+// answers as the first sending did.
 func (s *Server) confirmedAgain(w http.ResponseWriter, r *http.Request, a core.Auth, u *core.FormUse) {
 	if u.Made == "" {
 		s.renderSecurity(w, r, a, http.StatusConflict, "", "This form was sent twice, and the first sending had not finished when the second arrived. Look for the authenticator below: once it is listed as active, it is set up.", "")
 		return
 	}
-	c, err := s.svc.ConfirmSentAgain(r.Context(), a, u, httpapi.Meta(r))
+	var c core.ConfirmAgain
+	var err error
+	asked := r.PostForm.Has(newPaperKeyField)
+	if asked {
+		seen, perr := strconv.Atoi(r.PostForm.Get(newPaperKeyField))
+		if perr != nil {
+			s.renderError(w, r, &a, http.StatusBadRequest, "That request for a new paper key is not one this server made.")
+			return
+		}
+		c, err = s.svc.NewPaperKeyAgain(r.Context(), a, u, httpapi.Meta(r), seen)
+	} else {
+		c, err = s.svc.ConfirmFound(r.Context(), a, u)
+	}
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
 		http.Redirect(w, r, "/settings/security?m=enrol_gone", http.StatusSeeOther)
 		return
@@ -83,11 +104,20 @@ func (s *Server) confirmedAgain(w http.ResponseWriter, r *http.Request, a core.A
 		return
 	}
 	self := "/settings/security/recovery-codes"
-	s.renderCodes(w, r, a, codesBody{Again: true, First: true, Label: c.Factor.Label, PaperKey: c.PaperKey, NoPaperKey: c.NoPaperKey,
-		Window: int(core.PaperKeyAgainWindow / time.Minute),
+	b := codesBody{Again: true, First: true, Label: c.Factor.Label, PaperKey: c.PaperKey, NoPaperKey: c.NoPaperKey,
+		Asked: asked, Reissued: c.Reissued, Window: int(core.PaperKeyAgainWindow / time.Minute),
 		Regenerate: &confirmBody{Action: self, Button: "Generate new recovery codes", Elevation: s.elevationFor(r, a, p, self),
-			Fields: map[string]string{onceField: s.onceToken(r, a, onceCodes)}}})
+			Fields: map[string]string{onceField: s.onceToken(r, a, onceCodes)}}}
+	if c.PaperKey == "" && c.NoPaperKey == "" || c.NoPaperKey == core.NoPaperKeySentAgain {
+		b.NewPaperKey = &confirmBody{Action: r.URL.Path, Button: "Make a new paper key",
+			Fields: map[string]string{onceField: r.PostForm.Get(onceField), newPaperKeyField: strconv.Itoa(c.Reissued)}}
+	}
+	s.renderCodes(w, r, a, b)
 }
+
+// newPaperKeyField is the field of the request for a new paper key on the
+// page of a confirming form sent again (confirmedAgain).
+const newPaperKeyField = "new_paper_key"
 
 // regeneratePage asks to confirm replacing the recovery codes.
 func (s *Server) regeneratePage(w http.ResponseWriter, r *http.Request, a core.Auth) {

@@ -30,8 +30,10 @@ func paperKeyOf(body string) string {
 // wantSentTwice checks the answer to the second sending of the form that
 // confirmed the first authenticator: it says so, shows no recovery codes,
 // offers new ones, with the "confirm it's you" fields unless elevated (the
-// sessions here sign in with a password only), and shows a new paper key when newKey, else says
-// the paper key is gone with why. It returns the new paper key, if any.
+// sessions here sign in with a password only), and shows a new paper key
+// when newKey; else, with why, says no new paper key was made and why, and
+// without, says that the codes and paper key shown the first time remain
+// valid and offers a new paper key. It returns the new paper key, if any.
 func wantSentTwice(t *testing.T, r reply, elevated, newKey bool, why string) string {
 	t.Helper()
 	if r.status != http.StatusOK || !strings.Contains(r.body, `id="sent-twice"`) {
@@ -49,10 +51,26 @@ func wantSentTwice(t *testing.T, r reply, elevated, newKey bool, why string) str
 		t.Errorf("the second answer shows no new paper key: %s", pageError(r.body))
 	case !newKey && key != "":
 		t.Errorf("the second answer shows a new paper key, want none (%s)", why)
-	case !newKey && (!strings.Contains(r.body, `id="paper-key-gone"`) || !strings.Contains(r.body, why)):
-		t.Errorf("the second answer does not say the paper key is gone, %q", why)
+	case !newKey && why != "" && (!strings.Contains(r.body, `id="paper-key-gone"`) || !strings.Contains(r.body, why)):
+		t.Errorf("the second answer does not say why no new paper key was made, %q", why)
+	case !newKey && why == "" && (!strings.Contains(r.body, "The recovery codes and paper key shown the first time remain valid") ||
+		!strings.Contains(r.body, `id="make-paper-key"`)):
+		t.Errorf("the second answer does not say the first codes and key remain valid, offering a new key: %s", pageError(r.body))
+	}
+	if strings.Contains(r.body, "did not show") || strings.Contains(r.body, "dropped") {
+		t.Error("the second answer claims the browser did not show the first")
 	}
 	return key
+}
+
+// askPaperKey posts the form of the page r that asks for a new paper key.
+func askPaperKey(t *testing.T, c *client, r reply, confirm string) reply {
+	t.Helper()
+	f, ok := postForms(r.body)[confirm]
+	if !ok || f.Get("new_paper_key") == "" {
+		t.Fatalf("at %s: no form asking for a new paper key: %s", r.url, pageError(r.body))
+	}
+	return c.post(confirm, f)
 }
 
 // regenerateWith posts the new recovery codes form, confirming it's the
@@ -64,13 +82,16 @@ func regenerateWith(t *testing.T, c *client, key string) bool {
 }
 
 // TestConfirmFormSentTwice: the form that confirms the first authenticator
-// sent twice with the same one-time token (a double click, whose first
-// answer, with the recovery codes and the paper key, the browser drops)
-// confirms it once, and the second answer says so: it shows a new paper
-// key, the first one no longer working, and offers new recovery codes,
-// which need a check as ever. A later sending, the new key having been
-// used since, makes no other; a form that confirms a second authenticator
-// sent twice lands where its first sending did. On SQLite and PostgreSQL.
+// sent twice with the same one-time token (a double click, or a reload
+// whose first answer, with the recovery codes and the paper key, the
+// browser did show) confirms it once, and the second answer says so: the
+// codes and the paper key shown the first time remain valid, nothing is
+// made again, and it offers new recovery codes, which need a check as
+// ever, and a new paper key, the first one then no longer working; that
+// request sent again makes no other. A later sending, the new key having
+// been used since, makes no other; a form that confirms a second
+// authenticator sent twice lands where its first sending did. On SQLite
+// and PostgreSQL.
 func TestConfirmFormSentTwice(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -88,32 +109,49 @@ func TestConfirmFormSentTwice(t *testing.T) {
 			}
 			form := url.Values{"code": {testenv.TOTP(t, secret, ts.Clock.Now())}, "once": {onceOf(t, r.body, confirm)}}
 			first := c.post(confirm, maps.Clone(form))
-			dropped := paperKeyOf(first.body)
-			if !strings.Contains(first.body, `id="recovery-codes"`) || dropped == "" {
+			shown := paperKeyOf(first.body)
+			if !strings.Contains(first.body, `id="recovery-codes"`) || shown == "" {
 				t.Fatalf("first sending: at %s (%d), no codes and paper key: %s", first.url, first.status, pageError(first.body))
 			}
-			fresh := wantSentTwice(t, c.post(confirm, maps.Clone(form)), false, true, "")
-			if fresh == "" || fresh == dropped {
-				t.Fatalf("new paper key %q, dropped one %q: want another", fresh, dropped)
-			}
+			again := c.post(confirm, maps.Clone(form))
+			wantSentTwice(t, again, false, false, "")
 			if n := strings.Count(c.get("/settings/security").body, `class="factor-label"`); n != 1 {
 				t.Errorf("authenticators: got %d, want 1", n)
+			}
+			if r := c.get("/settings/security/events"); strings.Contains(r.body, "New paper key made") {
+				t.Error("the form sent again made a new paper key")
+			}
+
+			// Asked for, a new paper key replaces the first; the request
+			// sent again (a reload) makes no other.
+			asked := askPaperKey(t, c, again, confirm)
+			fresh := wantSentTwice(t, asked, false, true, "")
+			if fresh == "" || fresh == shown {
+				t.Fatalf("new paper key %q, first one %q: want another", fresh, shown)
 			}
 			if r := c.get("/settings/security/events"); !strings.Contains(r.body, "New paper key made") {
 				t.Error("the events lack the new paper key")
 			}
+			reload := c.post(confirm, postForms(again.body)[confirm])
+			if paperKeyOf(reload.body) != "" || !strings.Contains(reload.body, "no other was made") {
+				t.Errorf("the request for a new paper key sent again: at %s (%d), want no other key: %s", reload.url, reload.status, pageError(reload.body))
+			}
 
-			// The dropped paper key no longer works; the new one does, and
+			// The first paper key no longer works; the new one does, and
 			// makes new recovery codes from the page's offer.
-			if regenerateWith(t, c, dropped) {
-				t.Error("the dropped paper key confirmed it's the holder")
+			if regenerateWith(t, c, shown) {
+				t.Error("the replaced paper key confirmed it's the holder")
 			}
 			if !regenerateWith(t, c, fresh) {
 				t.Fatal("the new paper key did not make new recovery codes")
 			}
 
-			// Sent once more: the new key was used since, someone holds it.
-			wantSentTwice(t, c.post(confirm, maps.Clone(form)), true, false, "has been used since")
+			// Asked once more: the new key was used since, someone holds it.
+			again = c.post(confirm, maps.Clone(form))
+			if !strings.Contains(again.body, "the newest one made since") {
+				t.Errorf("the form sent again does not tell of the paper key made since: %s", pageError(again.body))
+			}
+			wantSentTwice(t, askPaperKey(t, c, again, confirm), true, false, "has been used since")
 
 			// A second authenticator (the session is elevated now): its
 			// form sent twice lands where the first sending did.
@@ -136,9 +174,9 @@ func TestConfirmFormSentTwice(t *testing.T) {
 	}
 }
 
-// TestConfirmFormSentTwiceLate: sent again more than
+// TestConfirmFormSentTwiceLate: asked for more than
 // core.PaperKeyAgainWindow after the first authenticator was confirmed,
-// the form makes no new paper key: the page says the key is gone and what
+// on the page of its form sent again, no new paper key is made: the page says the key is gone and what
 // still protects the account, and the first key, which may have been seen,
 // keeps working. On SQLite and PostgreSQL.
 func TestConfirmFormSentTwiceLate(t *testing.T) {
@@ -157,7 +195,7 @@ func TestConfirmFormSentTwiceLate(t *testing.T) {
 				t.Fatal("first sending: no paper key")
 			}
 			ts.Clock.Add(core.PaperKeyAgainWindow + time.Second)
-			r = c.post(confirm, maps.Clone(form))
+			r = askPaperKey(t, c, c.post(confirm, maps.Clone(form)), confirm)
 			wantSentTwice(t, r, false, false, "minutes have passed")
 			if !strings.Contains(r.body, "stays protected") {
 				t.Error("the page does not say what still protects the account")
@@ -171,8 +209,9 @@ func TestConfirmFormSentTwiceLate(t *testing.T) {
 
 // TestClaimFormSentTwice: the form that adds an imported hardware token as
 // the first authenticator, sent twice, adds it once, and the second answer
-// shows a new paper key in place of the dropped one; so does the form that
-// confirms a phone as the first. On SQLite and PostgreSQL.
+// says the paper key shown the first time remains valid, which it does;
+// the form that confirms a phone as the first, sent twice, makes a new
+// paper key when asked. On SQLite and PostgreSQL.
 func TestClaimFormSentTwice(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -194,12 +233,13 @@ func TestClaimFormSentTwice(t *testing.T) {
 			form := url.Values{"label": {"Fob"}, "serial": {"FOB-77"}, "code": {testenv.HOTP(t, otp.EncodeSecret(fob), 1)},
 				"once": {onceOf(t, page.body, "/settings/security/token")}}
 			r := c.post("/settings/security/token", maps.Clone(form))
-			dropped := paperKeyOf(r.body)
-			if !strings.Contains(r.body, `id="recovery-codes"`) || dropped == "" {
+			shown := paperKeyOf(r.body)
+			if !strings.Contains(r.body, `id="recovery-codes"`) || shown == "" {
 				t.Fatalf("first sending: at %s (%d): %s", r.url, r.status, pageError(r.body))
 			}
-			if fresh := wantSentTwice(t, c.post("/settings/security/token", maps.Clone(form)), false, true, ""); fresh == dropped {
-				t.Errorf("new paper key %q: the dropped one", fresh)
+			wantSentTwice(t, c.post("/settings/security/token", maps.Clone(form)), false, false, "")
+			if !regenerateWith(t, c, shown) {
+				t.Error("the paper key shown the first time stopped working when the form was sent again")
 			}
 			if n := strings.Count(c.get("/settings/security").body, `class="factor-label"`); n != 1 {
 				t.Errorf("authenticators: got %d, want 1", n)
@@ -219,7 +259,7 @@ func TestClaimFormSentTwice(t *testing.T) {
 			if r := d.post(confirm, maps.Clone(form)); paperKeyOf(r.body) == "" {
 				t.Fatalf("confirming the phone: at %s (%d): %s", r.url, r.status, pageError(r.body))
 			}
-			wantSentTwice(t, d.post(confirm, maps.Clone(form)), false, true, "")
+			wantSentTwice(t, askPaperKey(t, d, d.post(confirm, maps.Clone(form)), confirm), false, true, "")
 		})
 	}
 }

@@ -47,12 +47,26 @@ func (s *Server) renderClose(w http.ResponseWriter, r *http.Request, a core.Auth
 }
 
 // closeAccount closes the caller's account and signs the browser out.
+// The account found gone meanwhile (the form sent twice, its first
+// sending having closed it) is told as closed, the browser signed out.
 func (s *Server) closeAccount(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	closed := func() {
+		s.clearCookie(w, r, sessionCookie, "/")
+		http.Redirect(w, r, "/login?m=account_closed", http.StatusSeeOther)
+	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
+		if s.accountGone(r, a, err) {
+			closed()
+			return
+		}
 		s.renderClose(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
 	if err := s.svc.DeleteOwnAccount(r.Context(), a, r.PostForm.Get("current_password"), httpapi.Meta(r)); err != nil {
+		if s.accountGone(r, a, err) {
+			closed()
+			return
+		}
 		msg := message(err)
 		if twofold.ErrorCode(err) == twofold.CodeForbidden {
 			msg = "Your password is wrong."
@@ -61,8 +75,17 @@ func (s *Server) closeAccount(w http.ResponseWriter, r *http.Request, a core.Aut
 		s.renderClose(w, r, a, s.status(w, r, err), msg)
 		return
 	}
-	s.clearCookie(w, r, sessionCookie, "/")
-	http.Redirect(w, r, "/login?m=account_closed", http.StatusSeeOther)
+	closed()
+}
+
+// accountGone reports whether err, from a request of a's session, came of
+// a's account being deleted meanwhile: it is then gone, with its sessions.
+func (s *Server) accountGone(r *http.Request, a core.Auth, err error) bool {
+	if twofold.ErrorCode(err) != twofold.CodeNotFound {
+		return false
+	}
+	_, ok, serr := s.session(r)
+	return serr == nil && !ok
 }
 
 func (s *Server) adminDeletePage(w http.ResponseWriter, r *http.Request, a core.Auth) {

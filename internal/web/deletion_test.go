@@ -166,3 +166,35 @@ func TestClosePagesRefuse(t *testing.T) {
 		t.Errorf("the account after a refused closing: %v", err)
 	}
 }
+
+// TestCloseAccountSentTwice: the form that closes the account sent twice at
+// once (a double click without JavaScript) closes it once, and both
+// answers say it is closed and the browser signed out, none that the
+// account is not found while still signed in.
+func TestCloseAccountSentTwice(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "alice", false, false)
+	account(t, ts, "bob", false, false) // not the server's last account
+	c := newClient(t, ts.URL())
+	c.signIn("alice")
+	c.get("/settings/security/close")
+	form := url.Values{"csrf": {c.csrf}, "current_password": {testPassword}}
+	twin := &client{t: t, base: c.base, http: c.http, csrf: c.csrf} // the same browser
+	var got [2]reply
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		got[1] = twin.postRaw("/settings/security/close", form, nil)
+	}()
+	got[0] = c.postRaw("/settings/security/close", form, nil)
+	<-done
+	for i, r := range got {
+		m := r.url.Query().Get("m")
+		if r.url.Path != "/login" || m != "account_closed" && m != "expired_session" || strings.Contains(r.body, "Signed in as") {
+			t.Errorf("sending %d: at %s (%d), want the sign-in page saying the account is closed: %s", i+1, r.url, r.status, pageError(r.body))
+		}
+	}
+	if r := c.get("/settings/security"); r.url.Path != "/login" {
+		t.Errorf("after closing, the security page: at %s", r.url)
+	}
+}

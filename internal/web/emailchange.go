@@ -44,7 +44,8 @@ func (s *Server) renderEmail(w http.ResponseWriter, r *http.Request, a core.Auth
 	s.render(w, r, status, "email", Page{Title: "Change your email address", Account: &a.Account, Error: errMsg, Body: b})
 }
 
-// changeEmail mails a code to the new address.
+// changeEmail mails a code to the new address, then leads to the page
+// that asks for it.
 func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	email := r.PostForm.Get("email")
 	if err := s.elevateFromForm(w, r, &a); err != nil {
@@ -63,7 +64,9 @@ func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request, a core.Auth
 		s.renderEmail(w, r, a, s.status(w, r, err), msg, email)
 		return
 	}
-	s.renderEmail(w, r, a, http.StatusOK, "", "")
+	// The page that asks for the code is a GET, so that reloading it
+	// sends no other code (each would void the one before).
+	http.Redirect(w, r, "/settings/security/email", http.StatusSeeOther)
 }
 
 // confirmEmail gives the account the new address the code went to.

@@ -24,6 +24,7 @@ const (
 	oncePush   = "push"           // a push device (addPush)
 	onceKey    = "webauthn"       // a security key or passkey (addKey)
 	onceCodes  = "recovery-codes" // new recovery codes (regenerate)
+	onceTeam   = "team"           // a team (createTeam)
 	// The forms that confirm an authenticator, whose first sending may
 	// answer with the recovery codes and the paper key (confirmedAgain).
 	onceConfirm = core.FormConfirm // an app, a hardware token, a phone or an address (confirm, confirmSent)

@@ -71,6 +71,11 @@ func TestAPIKeyFormSentTwice(t *testing.T) {
 			if !strings.Contains(again.body, `id="again-key-id">`+id+`<`) || !strings.Contains(again.body, "“certbot” was already created") {
 				t.Errorf("second sending: the page does not name the key the first made: %s", pageError(again.body))
 			}
+			// A reload sends the form again too, its first answer shown:
+			// the page claims no more than it knows.
+			if strings.Contains(again.body, "dropped") || !strings.Contains(again.body, "which your browser may not have shown") {
+				t.Errorf("second sending: the page says the browser dropped the first answer")
+			}
 			if n := countKeys(t, c); n != 1 {
 				t.Fatalf("keys after the form was sent twice: got %d, want 1", n)
 			}

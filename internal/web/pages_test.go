@@ -45,6 +45,7 @@ type reply struct {
 	header http.Header
 	body   string
 	url    *url.URL // after redirects
+	method string   // of the last request, after redirects
 }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -63,7 +64,7 @@ func (c *client) do(req *http.Request) reply {
 	if m := csrfField.FindStringSubmatch(string(b)); m != nil {
 		c.csrf = m[1]
 	}
-	return reply{status: res.StatusCode, header: res.Header, body: string(b), url: res.Request.URL}
+	return reply{status: res.StatusCode, header: res.Header, body: string(b), url: res.Request.URL, method: res.Request.Method}
 }
 
 func (c *client) get(path string) reply {

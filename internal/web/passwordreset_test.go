@@ -21,7 +21,7 @@ import (
 // path of the password-reset link in the newest one.
 func resetLinkPath(t *testing.T, ts *testenv.Server, mb *testenv.SMTPServer, n int) string {
 	t.Helper()
-	link := regexp.MustCompile(regexp.QuoteMeta(ts.URL()) + `(/password-reset/[a-z2-7]+\.[a-z2-7]+)\b`)
+	link := regexp.MustCompile(regexp.QuoteMeta(ts.BrowserURL()) + `(/password-reset/[a-z2-7]+\.[a-z2-7]+)\b`)
 	for ; ; n++ { // other mails (notices) may come first
 		msgs := mb.Wait(t, n, time.Minute)
 		for i := len(msgs) - 1; i >= 0; i-- {
@@ -231,7 +231,8 @@ func TestBrowserEmailChange(t *testing.T) {
 
 // TestEmailChangePageAsksForAFreshCode: without JavaScript, once the
 // sign-in's elevation has lapsed, the page asks for a code with the new
-// address, and nothing is sent without it.
+// address, and nothing is sent without it; the page asking for the code
+// it sends is a GET, reloaded without sending again.
 func TestEmailChangePageAsksForAFreshCode(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -254,6 +255,16 @@ func TestEmailChangePageAsksForAFreshCode(t *testing.T) {
 				"elevate_code": {testenv.TOTP(t, k.secret, ts.Clock.Now())}})
 			if !strings.Contains(r.body, `id="sent-to"`) {
 				t.Fatalf("with a code: %d %s", r.status, pageError(r.body))
+			}
+			// The page asking for the code answers a GET: reloading it
+			// sends nothing again.
+			if r.method != http.MethodGet || r.url.Path != "/settings/security/email" {
+				t.Errorf("the page asking for the code answers a %s of %s, want a GET (a reload would send another code)", r.method, r.url)
+			}
+			for range 3 {
+				if r := c.get(r.url.RequestURI()); !strings.Contains(r.body, `id="sent-to"`) {
+					t.Fatalf("reloaded: %d %s", r.status, pageError(r.body))
+				}
 			}
 			code := mailCode(t, mb, sent+2, "bob@new.example")
 			if r := c.post("/settings/security/email/confirm", url.Values{"code": {code}}); r.url.Query().Get("m") != "email_changed" {

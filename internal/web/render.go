@@ -318,7 +318,7 @@ var eventTexts = map[string]string{
 	"recovery_code.used":             "Recovery code used",
 	"recovery_codes.regenerated":     "New recovery codes generated",
 	"paper_key.used":                 "Paper key used",
-	"paper_key.reissued":             "New paper key made: the first was in an answer the browser did not show",
+	"paper_key.reissued":             "New paper key made in place of the one shown before",
 	"two_factor.required":            "Two-factor required at every sign-in",
 	"two_factor.not_required":        "Two-factor no longer required at sign-in",
 	"account.unlocked":               "Failed-attempt locks cleared by an operator",

@@ -165,7 +165,7 @@ func (s *Server) setupMadeBefore(w http.ResponseWriter, r *http.Request, a core.
 			Heading: "The push device “" + f.Label + "” was already added",
 			Action:  pushPath + "/" + f.ID + "/renew", Cancel: "/settings/security", Button: "Show a new enrolment code",
 			Text: []string{"The form was sent twice (a second press of the button, say). The first sending added the push device “" + f.Label + "”; the second added nothing.",
-				"Its enrolment code was shown only in the answer to the first sending, which your browser dropped for the second one. Show a new code to enrol the device: the first one stops working."},
+				"Its enrolment code was shown only in the answer to the first sending, which your browser may not have shown. Show a new code to enrol the device: the first one stops working."},
 		})
 	case f.Type == twofold.FactorWebAuthn:
 		http.Redirect(w, r, keysPath+f.ID, http.StatusSeeOther)
@@ -457,6 +457,12 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 func (s *Server) remove(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	id := r.PathValue("id")
 	_, f, err := s.findFactor(r, a, id)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		// Most likely this form sent twice, whose first sending removed
+		// it: the security page says it is gone, and shows what is left.
+		http.Redirect(w, r, "/settings/security?m=factor_gone", http.StatusSeeOther)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -18,6 +19,7 @@ type teamsBody struct {
 	Invitations []twofold.TeamInvitation
 	NoFactor    bool
 	Name        string // what was typed, kept when the form comes back
+	Once        string // the create form's one-time token (once.go)
 }
 
 // teamBody is the data of one team's page.
@@ -52,6 +54,7 @@ func (s *Server) renderTeams(w http.ResponseWriter, r *http.Request, a core.Auth
 		return
 	}
 	b.Teams = ms
+	b.Once = s.onceToken(r, a, onceTeam)
 	if b.Invitations, err = s.svc.MyInvitations(r.Context(), a); err != nil {
 		s.fail(w, r, &a, err)
 		return
@@ -67,14 +70,30 @@ func (s *Server) renderTeams(w http.ResponseWriter, r *http.Request, a core.Auth
 	s.render(w, r, status, "teams", Page{Title: "Teams", Account: &a.Account, Notice: notice, Error: errMsg, Body: b, Nav: "teams"})
 }
 
+// createTeam makes a team from the form. Sent twice (its one-time token),
+// it makes one: the second sending leads to the team the first made.
 func (s *Server) createTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	name := r.PostForm.Get("name")
+	refused := func(err error) { s.renderTeams(w, r, a, s.status(w, r, err), teamsBody{Name: name}, "", message(err)) }
+	use, ok := s.once(r, a, onceTeam, refused, func(made string) {
+		if made == "" {
+			s.renderTeams(w, r, a, http.StatusConflict, teamsBody{}, "",
+				"This form was sent twice, and the first sending had not finished when the second arrived. Look for the team below before making another.")
+			return
+		}
+		http.Redirect(w, r, "/settings/teams/"+url.PathEscape(made)+"?m=team_created", http.StatusSeeOther)
+	})
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	t, err := s.svc.CreateTeam(r.Context(), a, name, httpapi.Meta(r))
 	markInvalidOn(r, err, "team-name", twofold.CodeInvalid, twofold.CodeConflict)
 	if err != nil {
 		s.renderTeams(w, r, a, s.status(w, r, err), teamsBody{Name: name}, "", message(err))
 		return
 	}
+	use.Done(r.Context(), t.ID)
 	http.Redirect(w, r, "/settings/teams/"+url.PathEscape(t.ID)+"?m=team_created", http.StatusSeeOther)
 }
 
@@ -222,9 +241,51 @@ func (s *Server) updateTeam(w http.ResponseWriter, r *http.Request, a core.Auth)
 	})
 }
 
+// deleteTeamPage asks to confirm deleting a team, like the other
+// destructive actions, with a code when the session needs one: its
+// members lose it, and are told by mail.
+func (s *Server) deleteTeamPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	s.renderDeleteTeam(w, r, a, http.StatusOK, "")
+}
+
+func (s *Server) renderDeleteTeam(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
+	v, err := s.svc.Team(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if v.Role != twofold.RoleOwner {
+		s.renderError(w, r, &a, http.StatusForbidden, "Only the team's owners can delete it.")
+		return
+	}
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	team := "/settings/teams/" + url.PathEscape(v.Team.ID)
+	text := []string{"The team and its invitations are deleted at once, and its zones no longer shared (they stay with their owners). This cannot be undone."}
+	if others := len(v.Members) - 1; others > 0 {
+		text = append(text, fmt.Sprintf("Its %d other %s lose the team's access and are told by mail.", others, pluralWord(others, "member", "members")))
+	}
+	b := confirmBody{Heading: "Delete the team “" + v.Team.Name + "”?", Text: text, Action: team + "/delete", Cancel: team,
+		CancelLabel: "Back to the team", Button: "Delete the team", Danger: true, Elevation: s.elevationFor(r, a, p, team+"/delete")}
+	s.render(w, r, status, "confirm", Page{Title: "Delete a team", Account: &a.Account, Error: errMsg, Body: b, Nav: "teams"})
+}
+
+// deleteTeam deletes the team once its owner confirmed it
+// (deleteTeamPage), checking the code of that page when it asked for one.
 func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	if err := s.elevateFromForm(w, r, &a); err != nil {
+		s.renderDeleteTeam(w, r, a, s.status(w, r, err), message(err))
+		return
+	}
 	if err := s.svc.DeleteTeam(r.Context(), a, r.PathValue("id"), httpapi.Meta(r)); err != nil {
-		s.renderTeam(w, r, a, s.status(w, r, err), teamBody{}, "", message(err))
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			s.fail(w, r, &a, err)
+			return
+		}
+		s.renderDeleteTeam(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
 	http.Redirect(w, r, "/settings/teams?m=team_deleted", http.StatusSeeOther)

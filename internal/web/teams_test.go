@@ -3,8 +3,10 @@ package web_test
 import (
 	"context"
 	"html"
+	"maps"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -335,5 +337,99 @@ func TestLeaveTeamAsksToConfirm(t *testing.T) {
 	}
 	if r := bob.post(leave, url.Values{}); r.url.Path != "/settings/teams" || r.url.Query().Get("m") != "team_left" {
 		t.Fatalf("leaving once confirmed: at %s (%d): %s", r.url, r.status, pageError(r.body))
+	}
+}
+
+// TestDeleteTeamAsksFirst: "Delete the team" on the team's page leads to a
+// page that asks to confirm, naming the team and telling that its members
+// are told; the team is deleted only by that page's form, and "Cancel"
+// leads back to it.
+func TestDeleteTeamAsksFirst(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "alice", false, false)
+	account(t, ts, "bob", false, false)
+	alice := newClient(t, ts.URL())
+	alice.signIn("alice")
+	r := alice.post("/settings/teams", url.Values{"name": {"Acme"}})
+	teamPath := r.url.Path
+	if !strings.HasPrefix(teamPath, "/settings/teams/") {
+		t.Fatalf("making a team landed on %s", r.url)
+	}
+	alice.post(teamPath+"/invitations", url.Values{"username": {"bob"}, "role": {"ops"}})
+	bob := newClient(t, ts.URL())
+	bob.signIn("bob")
+	m := regexp.MustCompile(`/settings/invitations/([^/"]+)/accept`).FindStringSubmatch(bob.get("/settings/teams").body)
+	if m == nil {
+		t.Fatal("bob has no invitation")
+	}
+	bob.post("/settings/invitations/"+m[1]+"/accept", url.Values{})
+
+	page := alice.get(teamPath)
+	if _, ok := postForms(page.body)[teamPath+"/delete"]; ok {
+		t.Fatal("the team's page deletes the team at once, with no question")
+	}
+	if !strings.Contains(page.body, `id="delete-team" href="`+teamPath+`/delete"`) {
+		t.Fatalf("the team's page has no way to delete the team: %s", pageError(page.body))
+	}
+	ask := alice.get(teamPath + "/delete")
+	if ask.status != http.StatusOK || !strings.Contains(ask.body, "Delete the team “Acme”?") || !strings.Contains(ask.body, "1 other member") ||
+		!strings.Contains(ask.body, `href="`+teamPath+`"`) {
+		t.Fatalf("asking to delete: %d: %s", ask.status, pageError(ask.body))
+	}
+	if _, ok := postForms(ask.body)[teamPath+"/delete"]; !ok {
+		t.Fatal("the question has no form that deletes the team")
+	}
+	if r := alice.get(teamPath); r.status != http.StatusOK {
+		t.Fatalf("the team is gone before it was confirmed: %d", r.status)
+	}
+	// Not the owner: bob is not asked.
+	if r := bob.get(teamPath + "/delete"); r.status != http.StatusForbidden {
+		t.Errorf("bob asked to delete the team: %d, want 403", r.status)
+	}
+	if r := alice.post(teamPath+"/delete", url.Values{}); r.url.Path != "/settings/teams" || !strings.Contains(r.body, "deleted") {
+		t.Fatalf("confirming: at %s (%d): %s", r.url, r.status, pageError(r.body))
+	}
+	if r := alice.get(teamPath); r.status != http.StatusNotFound {
+		t.Errorf("the team after its deletion: %d, want 404", r.status)
+	}
+}
+
+// TestCreateTeamFormSentTwice: the form that makes a team, sent twice with
+// its one-time token (a double click, or a reload, without JavaScript),
+// makes one team, and the second answer leads to it.
+func TestCreateTeamFormSentTwice(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "alice", false, false)
+	c := newClient(t, ts.URL())
+	c.signIn("alice")
+	form := url.Values{"name": {"Beta"}, "once": {onceOf(t, c.get("/settings/teams").body, "/settings/teams")}}
+	first := c.post("/settings/teams", maps.Clone(form))
+	second := c.post("/settings/teams", maps.Clone(form))
+	if !strings.HasPrefix(first.url.Path, "/settings/teams/") || second.url.Path != first.url.Path || second.url.Query().Get("m") != "team_created" {
+		t.Errorf("the form sent twice: first at %s, second at %s (%d): %s", first.url, second.url, second.status, pageError(second.body))
+	}
+	if n := strings.Count(c.get("/settings/teams").body, ">Beta<"); n != 1 {
+		t.Errorf("teams named Beta: got %d, want 1", n)
+	}
+}
+
+// TestRemoveFactorFormSentTwice: the form that removes an authenticator,
+// sent twice without JavaScript, removes it once, and the second answer
+// is the security page saying it is gone, not "No such authenticator".
+func TestRemoveFactorFormSentTwice(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "bob", false, false)
+	c := newClient(t, ts.URL())
+	c.signIn("bob")
+	r := c.post("/settings/security/totp", url.Values{"label": {"Phone"}})
+	id := path.Base(r.url.Path)
+	if setupKey(r.body) == "" {
+		t.Fatalf("setup: at %s: %s", r.url, pageError(r.body))
+	}
+	remove := "/settings/security/factors/" + id + "/remove"
+	c.post(remove, url.Values{})
+	again := c.post(remove, url.Values{})
+	if again.url.Path != "/settings/security" || again.url.Query().Get("m") != "factor_gone" || !strings.Contains(again.body, "no longer on your account") {
+		t.Errorf("the form sent again: at %s (%d): %s", again.url, again.status, pageError(again.body))
 	}
 }

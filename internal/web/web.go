@@ -174,6 +174,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /settings/teams":                                s.authed(s.createTeam),
 		"GET /settings/teams/{id}":                            s.authed(s.teamPage),
 		"POST /settings/teams/{id}":                           s.authed(s.updateTeam),
+		"GET /settings/teams/{id}/delete":                     s.authed(s.deleteTeamPage),
 		"POST /settings/teams/{id}/delete":                    s.authed(s.deleteTeam),
 		"POST /settings/teams/{id}/elevate":                   s.authed(s.elevateForTeam),
 		"POST /settings/teams/{id}/invitations":               s.authed(s.inviteTeamMember),
@@ -448,6 +449,8 @@ func sentBefore(r *http.Request, lost core.LostRenewal) string {
 	case onceCodes:
 		return "The first sending replaced your recovery codes: the codes you had before no longer work, and the new ones were shown only " +
 			"in the answer your browser dropped. Sign in with your authenticator (or your paper key) and generate new recovery codes on your security settings."
+	case onceTeam:
+		return "The first sending created the team “" + f.Get("name") + "”: once signed in, you find it on your teams page."
 	case onceEnrol, onceSent, oncePush, onceKey:
 		return "The first sending started setting up the authenticator “" + f.Get("label") + "”. Once signed in, your security settings " +
 			"list it as not finished: cancel it there and add it again."
