@@ -65,13 +65,6 @@ func (s *Service) noticeAllowed(ctx context.Context, accountID string) (ok, more
 	return false, more
 }
 
-// inform mails the account holder something that is not a change of their
-// account (an invitation), without the footer telling them what to do if
-// the change was not theirs.
-func (s *Service) inform(ctx context.Context, accountID, subject string, lines ...string) {
-	s.mail(ctx, accountID, subject, "", lines)
-}
-
 // keysStillWork tells a holder whose sessions were ended (a password reset
 // or change, an operator's reset of two-factor) that their API keys were
 // not: scripts keep running, so a key that may have leaked must be revoked
