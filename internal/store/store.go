@@ -270,7 +270,7 @@ func connect(dsn, app string) (*Store, error) {
 				q.Add("_pragma", "cache_size(-32768)")
 				q.Add("_pragma", "wal_autocheckpoint(16000)")
 			}
-			return sql.Open("sqlite", sqliteURI(path, q.Encode()))
+			return openSQLite(sqliteURI(path, q.Encode()))
 		}
 		db, err := open(false)
 		if err != nil {
@@ -288,6 +288,19 @@ func connect(dsn, app string) (*Store, error) {
 		rdb.SetMaxIdleConns(8)
 		return &Store{db: db, rdb: rdb, dialect: SQLite, path: path, committer: newCommitter(db)}, nil
 	}
+}
+
+// openSQLite opens a pool over the SQLite database name (a "file:" URI)
+// whose statements answer a full, failing or read-only disk with an
+// unavailable error (see unavailable).
+func openSQLite(name string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", name) // only to reach the registered driver: it connects nothing
+	if err != nil {
+		return nil, err
+	}
+	drv := db.Driver()
+	db.Close()
+	return sql.OpenDB(errConnector{name: name, drv: drv}), nil
 }
 
 // ensureWAL puts the SQLite file at path in WAL mode, creating it if need be,
