@@ -37,7 +37,6 @@ var notices = map[string]string{
 	"welcome":                  "Your operator account is ready. Now protect it: add an authenticator app below.",
 	"factor_added":             "Authenticator added.",
 	"factor_removed":           "Authenticator removed.",
-	"factor_gone":              "That authenticator is no longer on your account: it was removed (a form sent twice removes it once). Your authenticators are listed below.",
 	"setup_cancelled":          "Authenticator setup cancelled.",
 	"renamed":                  "Authenticator renamed.",
 	"resynchronised":           "Authenticator resynchronised: both codes are used, and sign-in takes its codes from the next one on.",

@@ -457,12 +457,6 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 func (s *Server) remove(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	id := r.PathValue("id")
 	_, f, err := s.findFactor(r, a, id)
-	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		// Most likely this form sent twice, whose first sending removed
-		// it: the security page says it is gone, and shows what is left.
-		http.Redirect(w, r, "/settings/security?m=factor_gone", http.StatusSeeOther)
-		return
-	}
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return

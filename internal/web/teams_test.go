@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -410,26 +409,5 @@ func TestCreateTeamFormSentTwice(t *testing.T) {
 	}
 	if n := strings.Count(c.get("/settings/teams").body, ">Beta<"); n != 1 {
 		t.Errorf("teams named Beta: got %d, want 1", n)
-	}
-}
-
-// TestRemoveFactorFormSentTwice: the form that removes an authenticator,
-// sent twice without JavaScript, removes it once, and the second answer
-// is the security page saying it is gone, not "No such authenticator".
-func TestRemoveFactorFormSentTwice(t *testing.T) {
-	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	account(t, ts, "bob", false, false)
-	c := newClient(t, ts.URL())
-	c.signIn("bob")
-	r := c.post("/settings/security/totp", url.Values{"label": {"Phone"}})
-	id := path.Base(r.url.Path)
-	if setupKey(r.body) == "" {
-		t.Fatalf("setup: at %s: %s", r.url, pageError(r.body))
-	}
-	remove := "/settings/security/factors/" + id + "/remove"
-	c.post(remove, url.Values{})
-	again := c.post(remove, url.Values{})
-	if again.url.Path != "/settings/security" || again.url.Query().Get("m") != "factor_gone" || !strings.Contains(again.body, "no longer on your account") {
-		t.Errorf("the form sent again: at %s (%d): %s", again.url, again.status, pageError(again.body))
 	}
 }
