@@ -38,36 +38,29 @@ func (m *Main) user(ctx context.Context, args []string) error {
 // parseUserArgs parses the options of a user subcommand around its one
 // USERNAME, which may come before the options or right after them.
 func (m *Main) parseUserArgs(fs *flag.FlagSet, args []string, settings []string) (string, config.Config, error) {
-	return m.parseOneArg(fs, args, "USERNAME", settings)
-}
-
-// parseOneArg parses the options of a subcommand around its one argument,
-// called name (USERNAME, ZONE) in its usage and errors, which may come
-// before the options or right after them.
-func (m *Main) parseOneArg(fs *flag.FlagSet, args []string, name string, settings []string) (string, config.Config, error) {
-	var arg string
+	var username string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		arg, args = args[0], args[1:]
+		username, args = args[0], args[1:]
 	}
 	c, err := m.parseConfig(fs, args, settings...)
 	if err != nil {
 		return "", c, err
 	}
-	if arg == "" && fs.NArg() > 0 {
-		// Flag parsing stops at the argument, so options after it would be
+	if username == "" && fs.NArg() > 0 {
+		// Flag parsing stops at the username, so options after it would be
 		// silently ignored (a --db after it would write to the default database).
-		arg = fs.Arg(0)
+		username = fs.Arg(0)
 		if fs.NArg() > 1 {
-			return "", c, fmt.Errorf("%w: unexpected argument %q: give options before %s or right after it", errUsage, fs.Arg(1), name)
+			return "", c, fmt.Errorf("%w: unexpected argument %q: give options before USERNAME or right after it", errUsage, fs.Arg(1))
 		}
 	} else if fs.NArg() > 0 {
 		return "", c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	if arg == "" {
+	if username == "" {
 		fs.Usage()
-		return "", c, fmt.Errorf("%w: %s is required", errUsage, name)
+		return "", c, fmt.Errorf("%w: USERNAME is required", errUsage)
 	}
-	return arg, c, nil
+	return username, c, nil
 }
 
 // userAdd creates an account. It works while a server runs on the same database.
