@@ -63,7 +63,7 @@ const (
 )
 
 var writerSQL = [...]string{
-	wRead:          secondStepSQL,
+	wRead:          committerReadSQL,
 	wFactor:        `UPDATE factors SET last_step = $1, drift = $2, last_used_at = $3 WHERE account_id = $4 AND id = $5`,
 	wLogin:         `UPDATE logins SET used_at = $1, session_id = $3 WHERE id = $2`,
 	wThrottleClear: `DELETE FROM throttles WHERE key = $1`,
@@ -73,6 +73,14 @@ var writerSQL = [...]string{
 	wEvent:     eventInsertSQL,
 	wResetUsed: resetUsedSQL,
 }
+
+// committerReadSQL is secondStepSQL with one more column, last: whether a
+// reset of two-factor waits on the account with no use of a factor noted
+// (resetUsedSQL's condition). Read in the transaction that writes, on the
+// one writer, it is still true at the write: a completion runs resetUsedSQL
+// only when it is, and most (no reset waits) are a statement shorter.
+const committerReadSQL = `SELECT ` + secondStepColumns + `,
+	EXISTS (SELECT 1 FROM two_factor_resets r WHERE r.account_id = l.account_id AND r.factor_used_at IS NULL)` + secondStepFrom
 
 func newCommitter(db *sql.DB) *committer {
 	c := &committer{db: db, jobs: make(chan *stepJob, 4*maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
@@ -222,7 +230,8 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 	if err != nil {
 		return 0, fmt.Errorf("select second step: %w", err)
 	}
-	st, found, err := scanSecondStep(rows, j.loginID)
+	var resetWaits bool
+	st, found, err := scanSecondStepTaking(rows, j.loginID, nil, &resetWaits)
 	if err != nil {
 		return 0, err
 	}
@@ -267,7 +276,7 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 		if err == nil {
 			err = exec(wEvent, eventArgs(e)...)
 		}
-		if err == nil {
+		if err == nil && resetWaits {
 			err = exec(wResetUsed, now, st.Login.AccountID)
 		}
 		if err != nil {

@@ -24,10 +24,17 @@ import (
 // and whether the factor's own throttle holds anything (so that a passed
 // code needs no other read to know whether it must clear it); the factors
 // come in no order (scanSecondStep sorts them), so SQLite needs no sorter.
-var secondStepSQL = `SELECT l.account_id, l.created_at, l.expires_at, l.used_at, l.session_epoch,
+var secondStepSQL = `SELECT ` + secondStepColumns + secondStepFrom
+
+// secondStepColumns and secondStepFrom are secondStepSQL's select list and
+// the rest of it, apart so that the read of SQLite's writer can add one
+// column (committerReadSQL).
+const secondStepColumns = `l.account_id, l.created_at, l.expires_at, l.used_at, l.session_epoch,
 	COALESCE(t.failures, 0), COALESCE(t.locked_until, 0),
 	f.id, f.secret_key_id, f.secret, f.algorithm, f.digits, f.period_seconds, f.last_step, f.drift, f.created_at,
-	f.confirmed_at, f.last_used_at, COALESCE(ft.failures, 0), COALESCE(ft.locked_until, 0)
+	f.confirmed_at, f.last_used_at, COALESCE(ft.failures, 0), COALESCE(ft.locked_until, 0)`
+
+const secondStepFrom = `
 	FROM logins l
 	LEFT JOIN throttles t ON t.key = $2 || l.account_id || $3
 	LEFT JOIN factors f ON f.account_id = l.account_id AND f.type = 'totp' AND f.status = 'active'
@@ -80,7 +87,7 @@ func (s *Store) secondStepTaking(ctx context.Context, loginID string, keys twofo
 	if err != nil {
 		return twofold.SecondStep{}, false, false, fmt.Errorf("take token and select second step: %w", err)
 	}
-	st, found, err = scanSecondStepTaking(rows, loginID, &took)
+	st, found, err = scanSecondStepTaking(rows, loginID, &took, nil)
 	return st, found, took, err
 }
 
@@ -88,14 +95,15 @@ func (s *Store) secondStepTaking(ctx context.Context, loginID string, keys twofo
 // false when there are none. Of the factors it fills what checking a code
 // needs, and their account, type and status, which the query implies.
 func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, found bool, err error) {
-	return scanSecondStepTaking(rows, loginID, nil)
+	return scanSecondStepTaking(rows, loginID, nil, nil)
 }
 
 // scanSecondStepTaking is scanSecondStep for rows whose first column, when
-// took is not nil, is scanned into took (secondStepTokenSQL); a row whose
+// took is not nil, is scanned into took (secondStepTokenSQL), and whose
+// last, when also is not nil, into also (committerReadSQL); a row whose
 // login columns are NULL is not a login. Each row is scanned into the same
 // holders, made once (this is the server's hottest read).
-func scanSecondStepTaking(rows *sql.Rows, loginID string, took *bool) (st twofold.SecondStep, found bool, err error) {
+func scanSecondStepTaking(rows *sql.Rows, loginID string, took, also *bool) (st twofold.SecondStep, found bool, err error) {
 	defer rows.Close()
 	st.Login.ID = loginID
 	var r struct {
@@ -105,13 +113,16 @@ func scanSecondStepTaking(rows *sql.Rows, loginID string, took *bool) (st twofol
 		funtil                                                                  sql.NullInt64
 		secret                                                                  []byte
 	}
-	dest := make([]any, 0, 21)
+	dest := make([]any, 0, 22)
 	if took != nil {
 		dest = append(dest, took)
 	}
 	dest = append(dest, &r.accountID, &r.created, &r.expires, &r.used, &r.epoch, &r.failures, &r.until,
 		&r.id, &r.keyID, &r.secret, &r.algorithm, &r.digits, &r.period, &r.lastStep, &r.drift, &r.fcreated, &r.fconfirmed, &r.fused,
 		&r.ffailures, &r.funtil)
+	if also != nil {
+		dest = append(dest, also)
+	}
 	for rows.Next() {
 		r.secret = nil
 		if err := rows.Scan(dest...); err != nil {
