@@ -273,6 +273,31 @@ func (s *Service) PendingLogin(ctx context.Context, loginID string) (twofold.Log
 	return s.pendingLogin(ctx, s.loginKeyOf(loginID))
 }
 
+// CheckLoginPassword checks password against the account of the pending
+// login loginID, on the same counter as password logins, and changes
+// nothing else: for a client that sends the password again beside the
+// login's second step, as Keystone clients may with an auth receipt, whose
+// every supplied method must hold. A wrong password is the same answer as
+// at Login.
+func (s *Service) CheckLoginPassword(ctx context.Context, loginID, password string, m Meta) error {
+	l, err := s.PendingLogin(ctx, loginID)
+	if err != nil {
+		return err
+	}
+	a, err := s.store.AccountByID(ctx, l.AccountID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return errLoginExpired()
+	}
+	if err != nil {
+		return err
+	}
+	err = s.checkCurrentPassword(ctx, Auth{Account: a}, password, "login.password_failed", m)
+	if c := twofold.ErrorCode(err); c == twofold.CodeForbidden || c == twofold.CodeInvalid {
+		return errBadCredentials()
+	}
+	return err
+}
+
 // loginKey is the key a pending login is stored under: the keyed hash of
 // the id its client holds (LoginResult.LoginID), never that id, so that
 // whoever reads the database or a backup of it cannot carry the login to

@@ -119,14 +119,14 @@ func permitRules(ps []twofold.Permit) []accessRule {
 	return out
 }
 
-func appCredBody(k twofold.APIKey, secret string) map[string]any {
+func appCredBody(base string, k twofold.APIKey, secret string) map[string]any {
 	var expires any
 	if !k.ExpiresAt.IsZero() {
 		expires = k.ExpiresAt.UTC().Format("2006-01-02T15:04:05.000000")
 	}
 	b := map[string]any{"id": k.ID, "name": k.Name, "user_id": k.AccountID, "project_id": nil, "roles": []any{},
 		"unrestricted": false, "expires_at": expires, "access_rules": permitRules(k.Permits), "description": "",
-		"links": map[string]string{"self": "/v3/users/" + k.AccountID + "/application_credentials/" + k.ID}}
+		"links": map[string]string{"self": base + "/v3/users/" + k.AccountID + "/application_credentials/" + k.ID}}
 	if secret != "" {
 		b["secret"] = secret
 	}
@@ -203,7 +203,7 @@ func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, a core.Au
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"application_credential": appCredBody(k, secret)})
+	writeJSON(w, http.StatusCreated, map[string]any{"application_credential": appCredBody(s.baseURL(r), k, secret)})
 }
 
 // parseTime reads an expiry as the Identity API writes it, with or without
@@ -230,10 +230,10 @@ func (s *Server) listAppCreds(w http.ResponseWriter, r *http.Request, a core.Aut
 	out := []map[string]any{}
 	for _, k := range keys {
 		if name := r.URL.Query().Get("name"); name == "" || name == k.Name {
-			out = append(out, appCredBody(k, ""))
+			out = append(out, appCredBody(s.baseURL(r), k, ""))
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"application_credentials": out, "links": map[string]any{"self": r.URL.Path, "next": nil, "previous": nil}})
+	writeJSON(w, http.StatusOK, map[string]any{"application_credentials": out, "links": map[string]any{"self": s.baseURL(r) + r.URL.Path, "next": nil, "previous": nil}})
 }
 
 func (s *Server) appCred(r *http.Request, a core.Auth) (twofold.APIKey, error) {
@@ -258,7 +258,7 @@ func (s *Server) getAppCred(w http.ResponseWriter, r *http.Request, a core.Auth,
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"application_credential": appCredBody(k, "")})
+	writeJSON(w, http.StatusOK, map[string]any{"application_credential": appCredBody(s.baseURL(r), k, "")})
 }
 
 func (s *Server) deleteAppCred(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {

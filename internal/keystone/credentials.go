@@ -15,10 +15,14 @@ import (
 
 // userBody is a user as the Identity API shows it, with its multi-factor
 // options: Twofold's "two-factor at sign-in" is multi_factor_auth_enabled
-// with the one rule password + totp.
+// with the one rule password + totp, which is shown only when the account
+// has an authenticator app (TOTP) to follow it with: the Identity API
+// takes no other second factor.
 func userBody(p core.Profile) map[string]any {
 	rules := [][]string{}
-	if p.Required {
+	if p.Required && slices.ContainsFunc(p.Factors, func(f twofold.Factor) bool {
+		return f.Type == twofold.FactorTOTP && f.Status == twofold.FactorActive
+	}) {
 		rules = [][]string{{"password", "totp"}}
 	}
 	return map[string]any{"user": map[string]any{
@@ -127,9 +131,9 @@ func mfaEnabled(body map[string]json.RawMessage) (bool, error) {
 // credentialBody is a TOTP credential: a TOTP factor of the account. The
 // blob (the secret) is never shown again: Twofold keeps it encrypted and
 // answers with an empty blob.
-func credentialBody(r *http.Request, f twofold.Factor) map[string]any {
+func credentialBody(base string, f twofold.Factor) map[string]any {
 	return map[string]any{"id": f.ID, "type": "totp", "user_id": f.AccountID, "blob": "", "project_id": nil,
-		"links": map[string]string{"self": "/v3/credentials/" + f.ID}}
+		"links": map[string]string{"self": base + "/v3/credentials/" + f.ID}}
 }
 
 // createCredential registers a TOTP secret (type totp, blob the base32
@@ -178,7 +182,7 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request, a core
 		s.fail(w, r, err)
 		return
 	}
-	body := map[string]any{"credential": credentialBody(r, conf.Factor)}
+	body := map[string]any{"credential": credentialBody(s.baseURL(r), conf.Factor)}
 	if conf.RecoveryCodes != nil {
 		body["recovery_codes"], body["paper_key"] = conf.RecoveryCodes, conf.PaperKey
 	}
@@ -210,10 +214,10 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request, a core.
 			return
 		}
 		for _, f := range fs {
-			out = append(out, credentialBody(r, f))
+			out = append(out, credentialBody(s.baseURL(r), f))
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"credentials": out, "links": map[string]any{"self": "/v3/credentials", "next": nil, "previous": nil}})
+	writeJSON(w, http.StatusOK, map[string]any{"credentials": out, "links": map[string]any{"self": s.baseURL(r) + "/v3/credentials", "next": nil, "previous": nil}})
 }
 
 func (s *Server) credential(r *http.Request, a core.Auth) (twofold.Factor, error) {
@@ -235,7 +239,7 @@ func (s *Server) getCredential(w http.ResponseWriter, r *http.Request, a core.Au
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"credential": credentialBody(r, f)})
+	writeJSON(w, http.StatusOK, map[string]any{"credential": credentialBody(s.baseURL(r), f)})
 }
 
 // deleteCredential removes a TOTP authenticator, under the rules of

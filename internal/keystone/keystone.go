@@ -80,28 +80,28 @@ func (s *Server) Register(mux *http.ServeMux) {
 	routes := s.Routes()
 	for pattern, h := range routes {
 		if method, _, _ := strings.Cut(pattern, " "); method != http.MethodPost && method != http.MethodPatch {
-			h = noBody(h)
+			h = s.noBody(h)
 		}
 		mux.HandleFunc(pattern, h)
 	}
 	for path, allowed := range httpapi.Allowed(routes) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allowed)
-			writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allowed)
+			s.writeError(w, r, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allowed)
 		})
 	}
 	mux.HandleFunc("/v3/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "Twofold serves only a subset of the Identity API v3, without this path")
+		s.writeError(w, r, http.StatusNotFound, "Twofold serves only a subset of the Identity API v3, without this path")
 	})
 }
 
 // noBody refuses, in the Identity API's error form and before h acts, a
 // request with a body (see httpapi.UnwantedBody): its GET, HEAD and DELETE
 // routes take none.
-func noBody(h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) noBody(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if httpapi.UnwantedBody(r) {
-			writeError(w, http.StatusBadRequest, httpapi.NoBodyMessage(r))
+			s.writeError(w, r, http.StatusBadRequest, httpapi.NoBodyMessage(r))
 			return
 		}
 		h(w, r)
@@ -137,11 +137,20 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
+// writeError answers the error; a 401 says where to authenticate
+// (WWW-Authenticate), by the server's public URL as Keystone does.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	writeErrorAt(w, s.baseURL(r)+"/v3", status, msg)
+}
+
+// challenge is the WWW-Authenticate of a 401 whose Identity API is at uri.
+func challenge(uri string) string { return `Keystone uri="` + uri + `"` }
+
+func writeErrorAt(w http.ResponseWriter, uri string, status int, msg string) {
 	var b errorBody
 	b.Error.Code, b.Error.Message, b.Error.Title = status, msg, http.StatusText(status)
 	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Keystone uri="/v3"`)
+		w.Header().Set("WWW-Authenticate", challenge(uri))
 	}
 	writeJSON(w, status, b)
 }
@@ -153,7 +162,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := twofold.ErrorCode(err)
 	if httpapi.ClientGone(r, err) {
 		s.log.DebugContext(r.Context(), "client closed identity request", "request_id", httpapi.RequestID(r.Context()), "path", r.Pattern, "err", err)
-		writeError(w, httpapi.StatusClientClosedRequest, "client closed request")
+		s.writeError(w, r, httpapi.StatusClientClosedRequest, "client closed request")
 		return
 	}
 	if twofold.Fault(err) {
@@ -163,7 +172,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &te) && te.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(te.RetryAfter.Seconds()))))
 	}
-	writeError(w, httpapi.Status(code), twofold.ErrorMessage(err))
+	s.writeError(w, r, httpapi.Status(code), twofold.ErrorMessage(err))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -191,7 +200,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 // Malformed answers a request whose path or query is not text (see
 // httpapi.WellFormed) in the Identity API's error form.
 func Malformed(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusBadRequest, httpapi.MalformedMessage)
+	writeErrorAt(w, "/v3", http.StatusBadRequest, httpapi.MalformedMessage)
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, a core.Auth, tok token)

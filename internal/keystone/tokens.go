@@ -101,7 +101,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	id := req.Auth.Identity
 	if sc := bytes.TrimSpace(req.Auth.Scope); len(sc) > 0 && !bytes.Equal(sc, []byte("null")) && !bytes.Equal(sc, []byte(`"unscoped"`)) && !bytes.Equal(sc, []byte("{}")) {
-		writeError(w, http.StatusUnauthorized, "Twofold has no projects or domains to scope a token to: ask for an unscoped token")
+		s.writeError(w, r, http.StatusUnauthorized, "Twofold has no projects or domains to scope a token to: ask for an unscoped token")
 		return
 	}
 	methods := id.Methods
@@ -116,7 +116,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	case has("application_credential"):
 		ac := id.ApplicationCredential
 		if len(methods) != 1 || ac == nil || ac.ID == "" {
-			writeError(w, http.StatusUnauthorized, "an application credential signs in alone, by its id and secret")
+			s.writeError(w, r, http.StatusUnauthorized, "an application credential signs in alone, by its id and secret")
 			return
 		}
 		tok, _, err := s.svc.IssueAPIToken(ctx, ac.ID, ac.Secret, meta)
@@ -128,7 +128,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 
 	case receipt != "":
 		if !has("totp") || id.TOTP == nil {
-			writeError(w, http.StatusUnauthorized, "with an auth receipt, send the totp method")
+			s.writeError(w, r, http.StatusUnauthorized, "with an auth receipt, send the totp method")
 			return
 		}
 		l, err := s.svc.PendingLogin(ctx, receipt)
@@ -140,11 +140,39 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, unauthorized())
 			return
 		}
+		if has("password") {
+			// Every supplied method must hold, the password beside a
+			// receipt too (it is checked, and counted, as at sign-in).
+			if id.Password == nil {
+				s.writeError(w, r, http.StatusBadRequest, "the password method needs auth.identity.password")
+				return
+			}
+			if name, err := s.username(r, id.Password.User); err != nil || !s.sameAccount(r, l.AccountID, name) {
+				s.fail(w, r, unauthorized())
+				return
+			}
+			if err := s.svc.CheckLoginPassword(ctx, receipt, id.Password.User.Password, meta); err != nil {
+				if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
+					err = unauthorized()
+				}
+				s.fail(w, r, signInError(err))
+				return
+			}
+		}
+		opts, err := s.svc.LoginMethods(ctx, receipt)
+		if err != nil {
+			s.fail(w, r, unauthorized())
+			return
+		}
+		if !hasTOTP(opts) {
+			s.fail(w, r, errNoTOTP())
+			return
+		}
 		s.secondStep(w, r, receipt, passcode)
 
 	case has("password"):
 		if id.Password == nil {
-			writeError(w, http.StatusBadRequest, "the password method needs auth.identity.password")
+			s.writeError(w, r, http.StatusBadRequest, "the password method needs auth.identity.password")
 			return
 		}
 		name, err := s.username(r, id.Password.User)
@@ -154,15 +182,21 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		}
 		res, err := s.svc.Login(ctx, name, id.Password.User.Password, meta)
 		if err != nil {
-			if code := twofold.ErrorCode(err); code == twofold.CodeInvalidCredentials {
-				err = unauthorized()
-			}
-			s.fail(w, r, err)
+			s.fail(w, r, signInError(err))
 			return
 		}
 		switch {
+		case res.Authenticated && has("totp"):
+			// Two-factor is not required at sign-in, but the code was
+			// supplied: it must hold too (Keystone answers a token only if
+			// every supplied method is valid), and elevates the session.
+			s.elevateNew(w, r, res.Token, passcode)
 		case res.Authenticated:
 			s.answerToken(w, r, http.StatusCreated, res.Token)
+		case !hasTOTP(res.Methods):
+			// The password is right (a receipt would say so too), but no
+			// totp can complete this login.
+			s.fail(w, r, errNoTOTP())
 		case has("totp") && passcode != "":
 			s.secondStep(w, r, res.LoginID, passcode)
 		default:
@@ -170,8 +204,70 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		}
 
 	default:
-		writeError(w, http.StatusUnauthorized, "Twofold signs in with the password method, then totp when the account requires it, or with an application credential")
+		s.writeError(w, r, http.StatusUnauthorized, "Twofold signs in with the password method, then totp when the account requires it, or with an application credential")
 	}
+}
+
+// signInError is the answer to a password refused at sign-in: the one 401
+// of a wrong password and a wrong code.
+func signInError(err error) error {
+	if twofold.ErrorCode(err) == twofold.CodeInvalidCredentials {
+		return unauthorized()
+	}
+	return err
+}
+
+// hasTOTP reports whether methods offer a TOTP code: the one second factor
+// the Identity API takes.
+func hasTOTP(methods []core.MethodOption) bool {
+	return slices.ContainsFunc(methods, func(o core.MethodOption) bool { return o.Method == twofold.MethodTOTP })
+}
+
+// errNoTOTP is the answer, once the password is known to be right, for an
+// account that has no authenticator app (TOTP) to give the totp method:
+// its second factors (push, security keys, HOTP tokens, SMS or email
+// codes) are for /v1 and the sign-in pages only. It is not a wrong code,
+// and counts as none.
+func errNoTOTP() error {
+	return twofold.Errorf(twofold.CodeUnauthorized, "This account has no authenticator app (TOTP) to sign in with here: sign in on /v1 or the web pages with its other second factors.")
+}
+
+// elevateNew answers a session just opened by the password alone, for an
+// account that does not require two-factor at sign-in, when the request
+// supplied the totp method too: a right code is spent and elevates the
+// session, whose token then has the methods password and totp, as a second
+// step would; a wrong one (or none) ends the session and is the one 401 of
+// a wrong code, counted as one; an account without an authenticator app
+// cannot give the method (errNoTOTP).
+func (s *Server) elevateNew(w http.ResponseWriter, r *http.Request, tok, passcode string) {
+	ctx, meta := r.Context(), httpapi.Meta(r)
+	a, err := s.svc.Authenticate(ctx, tok)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	fs, err := s.svc.Factors(ctx, a.Account.ID)
+	if err == nil && !slices.ContainsFunc(fs, func(f twofold.Factor) bool {
+		return f.Type == twofold.FactorTOTP && f.Status == twofold.FactorActive
+	}) {
+		err = errNoTOTP()
+	}
+	if err == nil {
+		_, err = s.svc.Elevate(ctx, a, core.SecondFactor{Method: twofold.MethodTOTP, Code: passcode}, meta)
+	}
+	if err != nil {
+		if end := s.svc.Logout(ctx, a, meta); end != nil {
+			s.fail(w, r, end)
+			return
+		}
+		switch twofold.ErrorCode(err) {
+		case twofold.CodeInvalidCode, twofold.CodeInvalid:
+			err = unauthorized()
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.answerToken(w, r, http.StatusCreated, tok)
 }
 
 // sameAccount reports whether username names the account with id.
@@ -209,7 +305,7 @@ func (s *Server) receipt(w http.ResponseWriter, r *http.Request, res core.LoginR
 		return
 	}
 	w.Header().Set(headerReceipt, res.LoginID)
-	w.Header().Set("WWW-Authenticate", `Keystone uri="/v3"`)
+	w.Header().Set("WWW-Authenticate", challenge(s.baseURL(r)+"/v3"))
 	var b struct {
 		errorBody
 		Receipt  map[string]any `json:"receipt"`
@@ -253,7 +349,10 @@ func (s *Server) tokenBody(r *http.Request, a core.Auth, tok token) map[string]a
 	}
 	body := map[string]any{
 		"methods": tok.methods, "user": userOf(a.Account), "expires_at": keystoneTime(tok.expires), "issued_at": keystoneTime(issued),
-		"audit_ids": []string{auditID(tok.value)}, "catalog": s.catalog(r), "roles": []any{},
+		"audit_ids": []string{auditID(tok.value)}, "roles": []any{},
+	}
+	if !r.URL.Query().Has("nocatalog") { // Identity API: "excludes the service catalog"
+		body["catalog"] = s.catalog(r)
 	}
 	if a.Key != nil {
 		body["application_credential"] = map[string]any{"id": a.Key.ID, "name": a.Key.Name, "restricted": true}
