@@ -65,6 +65,23 @@ func (s *Service) NewFormToken(a Auth, purpose string) (string, error) {
 	return nonce + "." + exp + "." + s.formMAC(a.Session.ID, purpose, nonce, exp), nil
 }
 
+// NewSameFormToken returns a one-time token for a form of purpose shown to
+// the caller's session, as NewFormToken does, but with the same random
+// part on every page that session is shown with the form: a keyed hash of
+// the session and the purpose. For a form about one thing (purpose names
+// it: removing an authenticator, joining a team by an invitation), the
+// form sent from any of those pages (two tabs, a page loaded again) is the
+// same form: after its first sending, a later one is told what it did
+// (TakeForm) rather than being refused as about a thing gone.
+func (s *Service) NewSameFormToken(a Auth, purpose string) (string, error) {
+	if err := person(a); err != nil {
+		return "", err
+	}
+	nonce := idEncoding.EncodeToString(s.hasher.Sum("form-nonce", a.Session.ID+"|"+purpose)[:16])
+	exp := strconv.FormatInt(s.Now().Add(FormTTL).Unix(), 10)
+	return nonce + "." + exp + "." + s.formMAC(a.Session.ID, purpose, nonce, exp), nil
+}
+
 func (s *Service) formMAC(sessionID, purpose, nonce, exp string) string {
 	return base64.RawURLEncoding.EncodeToString(s.hasher.Sum("form-token", sessionID+"|"+purpose+"|"+nonce+"|"+exp))
 }

@@ -90,6 +90,58 @@ func TestFormTokenOnce(t *testing.T) {
 	}
 }
 
+// TestSameFormToken: the tokens NewSameFormToken makes for one session and
+// purpose, on two pages a minute apart, are one form: the second page's
+// sending, after the first page's, learns what that one made. Another
+// purpose or session gets tokens of its own, which go ahead, and a token of
+// one purpose is refused for another. On SQLite and PostgreSQL.
+func TestSameFormToken(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			db := openStore(t, dsn(t))
+			now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+			svc := newService(t, db, db, func() time.Time { return now }, nil)
+			a := signedIn(t, svc, "ada")
+			other := signedIn(t, svc, "bea")
+			token := func(a core.Auth, purpose string) string {
+				t.Helper()
+				tok, err := svc.NewSameFormToken(a, purpose)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tok
+			}
+			first := token(a, "join inv-1")
+			now = now.Add(time.Minute)
+			second := token(a, "join inv-1")
+			if first == second {
+				t.Fatal("two pages a minute apart got the same token, want the same random part only")
+			}
+			u, err := svc.TakeForm(ctx, a, "join inv-1", first)
+			if err != nil || u.Again {
+				t.Fatalf("the first page's sending: %+v, %v", u, err)
+			}
+			u.Done(ctx, "team-1")
+			if u, err := svc.TakeForm(ctx, a, "join inv-1", second); err != nil || !u.Again || u.Made != "team-1" {
+				t.Errorf("the second page's sending: %+v, %v; want Again with team-1", u, err)
+			}
+			for what, tc := range map[string]struct {
+				a       core.Auth
+				purpose string
+			}{"another purpose": {a, "join inv-2"}, "another session": {other, "join inv-1"}} {
+				if u, err := svc.TakeForm(ctx, tc.a, tc.purpose, token(tc.a, tc.purpose)); err != nil || u.Again {
+					t.Errorf("%s: %+v, %v; want a first sending", what, u, err)
+				}
+			}
+			if _, err := svc.TakeForm(ctx, a, "join inv-2", second); twofold.ErrorCode(err) != twofold.CodeInvalid {
+				t.Errorf("a token for another purpose: got %v, want code invalid", err)
+			}
+		})
+	}
+}
+
 // TestSweepKeepsUsesForClocksBehind: two instances on one database whose
 // clocks differ by two minutes each way. A use one of them remembers (a
 // form's token, a push device's nonce) is not swept by the instance ahead

@@ -149,17 +149,17 @@ func pluralWord(n int, one, many string) string {
 }
 
 // regenerate replaces the recovery codes (elevated, SPEC §1 story 5) and
-// shows the new ones. Its form's one-time token records the sending, so
-// that the same form sent again with the cookie from before the session's
-// renewal, its answer dropped, is told that the codes were replaced
-// (renderRenewalLost). Sent again by a session still signed in, it makes
-// new codes again: the ones in the dropped answer were never seen, and the
-// newest are the ones shown.
+// shows the new ones. Its form's one-time token records the sending: sent
+// again by the same session (a reload of the page showing the codes, a
+// double click without JavaScript), it makes no other codes, which would
+// void the ones the holder may be reading, and says the codes were made
+// already (codesMadeAgain). Sent again with the cookie from before the
+// session's renewal, its answer dropped, the page says that the codes were
+// replaced (renderRenewalLost).
 func (s *Server) regenerate(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	refused := func(err error) { s.renderRegenerate(w, r, a, s.status(w, r, err), message(err)) }
-	again := false
-	use, ok := s.once(r, a, onceCodes, refused, func(string) { again = true })
-	if !ok && !again { // a token out of date or not this session's
+	use, ok := s.once(r, a, onceCodes, refused, func(made string) { s.codesMadeAgain(w, r, a, made) })
+	if !ok {
 		return
 	}
 	defer use.Done(r.Context(), "")
@@ -174,6 +174,34 @@ func (s *Server) regenerate(w http.ResponseWriter, r *http.Request, a core.Auth)
 	}
 	use.Done(r.Context(), "codes")
 	s.renderCodes(w, r, a, codesBody{Codes: codes})
+}
+
+// codesMadeAgain answers a later sending of the form that makes new
+// recovery codes: nothing is replaced. The codes its first sending made
+// were in that answer only (the server keeps their hashes), and are the
+// ones that work; the page says so, and offers new codes (a form of its
+// own, with a new token) to a holder whose browser dropped that answer.
+// Were the first sending not finished, the page says so (409).
+func (s *Server) codesMadeAgain(w http.ResponseWriter, r *http.Request, a core.Auth, made string) {
+	status := http.StatusOK
+	text := []string{"This form was sent again (a reload or a double click). Its first sending made new recovery codes and showed them once: " +
+		"those are the codes that work now, and they stay valid. Nothing was replaced this time.",
+		"If you did not see or save them, generate new ones: the codes made the first time then stop working."}
+	if made == "" {
+		status = http.StatusConflict
+		text = []string{"This form was sent twice, and the first sending had not finished when the second arrived. Nothing was replaced by this one.",
+			"Check your security settings: if your recovery codes were replaced and you did not save the new ones, generate new ones."}
+	}
+	p, err := s.svc.Me(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	self := "/settings/security/recovery-codes"
+	b := confirmBody{Heading: "Your new recovery codes were made already", Text: text, Button: "Generate new codes", Action: self,
+		Cancel: "/settings/security", CancelLabel: "Back to security settings", Elevation: s.elevationFor(r, a, p, self),
+		Fields: map[string]string{onceField: s.onceToken(r, a, onceCodes)}}
+	s.render(w, r, status, "confirm", Page{Title: "New recovery codes", Account: &a.Account, Body: b})
 }
 
 // keyPattern is the shape of recovery codes and paper keys: lower-case

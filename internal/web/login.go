@@ -37,6 +37,8 @@ var notices = map[string]string{
 	"welcome":                  "Your operator account is ready. Now protect it: add an authenticator app below.",
 	"factor_added":             "Authenticator added.",
 	"factor_removed":           "Authenticator removed.",
+	"factor_gone":              "That authenticator is no longer on your account: this form was sent again (a reload or a double click), and its first sending removed it. Your authenticators are listed below.",
+	"already_member":           "You are already a member of this team: this invitation was sent again (a reload or a double click), and its first sending joined you to it.",
 	"setup_cancelled":          "Authenticator setup cancelled.",
 	"renamed":                  "Authenticator renamed.",
 	"resynchronised":           "Authenticator resynchronised: both codes are used, and sign-in takes its codes from the next one on.",

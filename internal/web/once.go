@@ -25,17 +25,39 @@ const (
 	onceKey    = "webauthn"       // a security key or passkey (addKey)
 	onceCodes  = "recovery-codes" // new recovery codes (regenerate)
 	onceTeam   = "team"           // a team (createTeam)
+	// The forms bound to one thing, named by its id (bound): a second
+	// sending is told apart from a form for something else, and a token
+	// works only at the address of the thing it was made for.
+	onceRemove = "remove-factor" // removing an authenticator (remove)
+	onceJoin   = "join"          // joining a team by an invitation (acceptInvitation)
 	// The forms that confirm an authenticator, whose first sending may
 	// answer with the recovery codes and the paper key (confirmedAgain).
 	onceConfirm = core.FormConfirm // an app, a hardware token, a phone or an address (confirm, confirmSent)
 	onceClaim   = core.FormClaim   // a hardware token an operator imported (claim)
 )
 
+// bound returns the purpose of a form of purpose about the thing id: its
+// one-time token works for that id only.
+func bound(purpose, id string) string { return purpose + " " + id }
+
 // onceToken returns a one-time token for a form of purpose on the page
 // answering a's session, or "" when none can be made (the form then works
 // as before, without the guard).
 func (s *Server) onceToken(r *http.Request, a core.Auth, purpose string) string {
 	t, err := s.svc.NewFormToken(a, purpose)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "no form token", "purpose", purpose, "err", err)
+		return ""
+	}
+	return t
+}
+
+// sameToken is onceToken for a form about one thing (bound): every page
+// of the session shows the form with the same random part
+// (core.NewSameFormToken), so that the form sent from a second tab, or a
+// page loaded again, counts as the same form sent again.
+func (s *Server) sameToken(r *http.Request, a core.Auth, purpose string) string {
+	t, err := s.svc.NewSameFormToken(a, purpose)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "no form token", "purpose", purpose, "err", err)
 		return ""

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,9 @@ func resend(t *testing.T, c *client, path string, form url.Values, cookies []*ht
 // as for any lost renewal, but the page also says what the first sending
 // did, which was in the dropped answer: the API key it created (by name
 // and id, to revoke and create again), the recovery codes it replaced, the
-// authenticator whose setup it started. A copy of the old cookie without
+// authenticator whose setup it started, the authenticator it removed (the
+// account's only one, where the page said no more than "sign in again").
+// A copy of the old cookie without
 // the form's one-time token learns nothing of it. On SQLite and
 // PostgreSQL.
 func TestFormSentTwiceRenewalLost(t *testing.T) {
@@ -145,6 +148,17 @@ func TestFormSentTwiceRenewalLost(t *testing.T) {
 					t.Fatalf("new recovery codes without a form token: %d: %s", r.status, pageError(r.body))
 				}
 			})
+
+			// Removing the only authenticator (last: alice has none
+			// after it): the page says it was removed, by name.
+			c = signedIn()
+			id = regexp.MustCompile(`/settings/security/factors/([a-z0-9]+)/remove`).FindStringSubmatch(c.get("/settings/security").body)[1]
+			remove := "/settings/security/factors/" + id + "/remove"
+			twice(c, remove, postForms(c.get(remove).body)[remove], func(r reply) {
+				if r.url.RawQuery != "m=factor_removed" {
+					t.Fatalf("removing the authenticator: at %s (%d): %s", r.url, r.status, pageError(r.body))
+				}
+			}, "removed the authenticator “Phone”", "no longer on your account", "two-factor is now off")
 		})
 	}
 }

@@ -408,7 +408,11 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 		return
 	}
 	self := "/settings/security/factors/" + id + "/remove"
-	b := confirmBody{Action: self, Cancel: "/settings/security", Danger: true}
+	// The one-time token, bound to the session and this factor, tells a
+	// second sending of the form from any other request (remove); the
+	// label names the factor on the page of a lost renewal (sentBefore).
+	b := confirmBody{Action: self, Cancel: "/settings/security", Danger: true,
+		Fields: map[string]string{onceField: s.sameToken(r, a, bound(onceRemove, id)), "label": f.Label}}
 	if f.Status == twofold.FactorPending {
 		elsewhere, err := s.svc.SetupElsewhere(r.Context(), a, f)
 		if err != nil {
@@ -454,13 +458,33 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 	s.render(w, r, status, "confirm", Page{Title: "Remove authenticator", Account: &a.Account, Error: errMsg, Body: b})
 }
 
+// remove removes a factor, or cancels its setup, once the page asking to
+// confirm it (renderRemove) was sent, checking its "confirm it's you"
+// fields. The form's one-time token is bound to the session and the
+// factor, and alike on every page of the session (sameToken): sent again
+// (a double click without JavaScript, the browser's back and resend, the
+// page of a second tab), the form removes nothing more and leads to the
+// security page saying the factor is gone (removedAgain). A factor
+// not on the account is 404 to anyone else, also with a token of theirs:
+// another account's id is never told apart from an unknown one.
 func (s *Server) remove(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	id := r.PathValue("id")
+	purpose := bound(onceRemove, id)
 	_, f, err := s.findFactor(r, a, id)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		s.removeGone(w, r, a, purpose, id, err)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
+	refused := func(err error) { s.renderRemove(w, r, a, s.status(w, r, err), message(err)) }
+	use, ok := s.once(r, a, purpose, refused, func(made string) { s.removedAgain(w, r, a, made, id) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderRemove(w, r, a, s.status(w, r, err), message(err))
 		return
@@ -484,11 +508,47 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		s.renderRemove(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
+	use.Done(r.Context(), id)
 	if f.Status == twofold.FactorPending {
 		http.Redirect(w, r, "/settings/security?m=setup_cancelled", http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/settings/security?m=factor_removed", http.StatusSeeOther)
+}
+
+// removeGone answers the remove form of a factor the account does not hold
+// (err, not-found). Only when the form carries a one-time token this
+// session was given for that factor, and the form's first sending removed
+// it, is the answer that it is gone (removedAgain); a token of another
+// session or factor, or none, gets the plain 404, which says nothing of
+// whose the id is.
+func (s *Server) removeGone(w http.ResponseWriter, r *http.Request, a core.Auth, purpose, id string, err error) {
+	if token := r.PostForm.Get(onceField); token != "" {
+		u, terr := s.svc.TakeForm(r.Context(), a, purpose, token)
+		if terr != nil && twofold.ErrorCode(terr) != twofold.CodeInvalid {
+			s.fail(w, r, &a, terr)
+			return
+		}
+		if terr == nil && u.Again {
+			s.removedAgain(w, r, a, u.Made, id)
+			return
+		}
+		if terr == nil {
+			u.Done(r.Context(), "") // a first sending, which removes nothing
+		}
+	}
+	s.fail(w, r, &a, err)
+}
+
+// removedAgain answers a later sending of the remove form of factor id,
+// made being what the first sending removed: the security page says it is
+// gone; were the first sending not finished, the page says so (409).
+func (s *Server) removedAgain(w http.ResponseWriter, r *http.Request, a core.Auth, made, id string) {
+	if made != id {
+		s.renderSecurity(w, r, a, http.StatusConflict, "", "This form was sent twice, and the first sending had not finished when the second arrived. Look for the authenticator below: once it is no longer listed, it is removed.", "")
+		return
+	}
+	http.Redirect(w, r, "/settings/security?m=factor_gone", http.StatusSeeOther)
 }
 
 // setTwoFactor: the "require two-factor on every login" switch.

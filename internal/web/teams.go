@@ -20,6 +20,9 @@ type teamsBody struct {
 	NoFactor    bool
 	Name        string // what was typed, kept when the form comes back
 	Once        string // the create form's one-time token (once.go)
+	// JoinOnce holds the one-time token of each invitation's join form,
+	// by the invitation's id, bound to it (acceptInvitation).
+	JoinOnce map[string]string
 }
 
 // teamBody is the data of one team's page.
@@ -58,6 +61,10 @@ func (s *Server) renderTeams(w http.ResponseWriter, r *http.Request, a core.Auth
 	if b.Invitations, err = s.svc.MyInvitations(r.Context(), a); err != nil {
 		s.fail(w, r, &a, err)
 		return
+	}
+	b.JoinOnce = map[string]string{}
+	for _, v := range b.Invitations {
+		b.JoinOnce[v.ID] = s.sameToken(r, a, bound(onceJoin, v.ID))
 	}
 	if len(b.Invitations) > 0 {
 		p, err := s.svc.Me(r.Context(), a)
@@ -183,13 +190,48 @@ func (s *Server) revokeTeamInvitation(w http.ResponseWriter, r *http.Request, a 
 	})
 }
 
-// acceptInvitation joins the invitation's team and goes to its page.
+// acceptInvitation joins the invitation's team and goes to its page. The
+// join form's one-time token, bound to the session and the invitation and
+// alike on every page of the session (sameToken), records the team joined:
+// the form sent again (from a second tab, after going back, a double click
+// without JavaScript), once the invitation is used up, leads to that
+// team's page saying the caller is already a member, while the caller
+// still is. Anyone else, and this session without the token, gets the
+// invitation's plain 404: a token is only ever shown on the invited
+// account's own invitations (renderTeams) and works only for the session
+// it was made for.
 func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	mb, err := s.svc.AcceptTeamInvitation(r.Context(), a, r.PathValue("inv"), httpapi.Meta(r))
+	inv := r.PathValue("inv")
+	var use *core.FormUse
+	if token := r.PostForm.Get(onceField); token != "" {
+		u, err := s.svc.TakeForm(r.Context(), a, bound(onceJoin, inv), token)
+		switch {
+		case err != nil && twofold.ErrorCode(err) != twofold.CodeInvalid:
+			s.fail(w, r, &a, err)
+			return
+		case err != nil:
+			// Out of date or not this session's: joined as without a
+			// token, which the invitation itself still guards.
+		case u.Again && u.Made != "":
+			if _, terr := s.svc.Team(r.Context(), a, u.Made); terr == nil {
+				http.Redirect(w, r, "/settings/teams/"+url.PathEscape(u.Made)+"?m=already_member", http.StatusSeeOther)
+				return
+			}
+		case u.Again:
+			s.renderTeams(w, r, a, http.StatusConflict, teamsBody{}, "",
+				"This form was sent twice, and the first sending had not finished when the second arrived. Look for the team below before you answer the invitation again.")
+			return
+		default:
+			use = u
+		}
+	}
+	defer use.Done(r.Context(), "")
+	mb, err := s.svc.AcceptTeamInvitation(r.Context(), a, inv, httpapi.Meta(r))
 	if err != nil {
 		s.renderTeams(w, r, a, s.status(w, r, err), teamsBody{}, "", message(err))
 		return
 	}
+	use.Done(r.Context(), mb.Team.ID)
 	http.Redirect(w, r, "/settings/teams/"+url.PathEscape(mb.Team.ID)+"?m=invitation_accepted", http.StatusSeeOther)
 }
 

@@ -442,6 +442,14 @@ func sentBefore(r *http.Request, lost core.LostRenewal) string {
 		return "The first sending of the form had not finished when this one arrived: once signed in, check your security settings (or your API keys) before you send it again."
 	}
 	f := r.PostForm
+	if purpose, _, _ := strings.Cut(lost.Form, " "); purpose == onceRemove { // bound to the factor (once.go)
+		what := "the authenticator"
+		if label := f.Get("label"); label != "" {
+			what += " “" + label + "”"
+		}
+		return "The first sending removed " + what + ": it is no longer on your account, and nothing else was changed. If it was your only " +
+			"authenticator, two-factor is now off, and your recovery codes and paper key no longer work: once signed in, add an authenticator again if you did not mean that."
+	}
 	switch lost.Form {
 	case onceAPIKey:
 		return "The first sending created the API key “" + f.Get("name") + "” (id " + lost.Made + "). Its secret was shown only in the " +
