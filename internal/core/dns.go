@@ -40,9 +40,10 @@ type DNSStore interface {
 	// RecordsAt returns the zone's records at hosts.
 	RecordsAt(ctx context.Context, zone string, hosts []string) ([]twofold.Record, error)
 	// RecordPage returns at most limit records of the zone, at host (of
-	// typ) when not "", after the record after when its Host is not "", by
-	// host, type and data compared byte by byte.
-	RecordPage(ctx context.Context, zone, host, typ string, after twofold.Record, limit int) ([]twofold.Record, error)
+	// typ) when not "", at hosts that start with one of starts when it is
+	// not empty, after the record after when its Host is not "", by host,
+	// type and data compared byte by byte.
+	RecordPage(ctx context.Context, zone, host, typ string, starts []string, after twofold.Record, limit int) ([]twofold.Record, error)
 	AddRecords(ctx context.Context, zone string, recs []twofold.Record) error
 	DeleteRecords(ctx context.Context, zone string, recs []twofold.Record) (int, error)
 }
@@ -305,7 +306,11 @@ func (s *Service) eachRecord(ctx context.Context, a Auth, rs RecordSet, data str
 	if s.recordPage > 0 {
 		size = s.recordPage
 	}
-	page, err := s.store.RecordPage(ctx, rs.Zone, rs.Host, rs.Type, after, size)
+	var starts []string
+	if rs.Host == "" {
+		starts = readStarts(a, rs.Zone)
+	}
+	page, err := s.store.RecordPage(ctx, rs.Zone, rs.Host, rs.Type, starts, after, size)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +329,7 @@ func (s *Service) eachRecord(ctx context.Context, a Auth, rs RecordSet, data str
 			}
 			last := page[len(page)-1]
 			page = nil // the caller's writes of it are done: let it go before the next is read
-			next, err := s.store.RecordPage(ctx, rs.Zone, rs.Host, rs.Type, last, size)
+			next, err := s.store.RecordPage(ctx, rs.Zone, rs.Host, rs.Type, starts, last, size)
 			if err == nil {
 				err = s.sameZone(ctx, z)
 			}
@@ -335,6 +340,37 @@ func (s *Service) eachRecord(ctx context.Context, a Auth, rs RecordSet, data str
 			page = next
 		}
 	}, nil
+}
+
+// readStarts returns what the names start with at which the caller's key
+// may read records of zone, by its permits' name segments (a literal name
+// or a prefix pattern, "_acme-challenge*"), lower case as names are stored:
+// a read of the zone by a key for a few names then takes from the store
+// only records at names that start so, not every page of the zone, and
+// keeps those the key may read (eachRecord's keep), as from a read of
+// every record. nil when the key may read at any name, or the caller is a
+// session.
+func readStarts(a Auth, zone string) []string {
+	if a.Key == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range a.Key.Permits {
+		if !permit.AllowsSome([]twofold.Permit{p}, permit.DNS, zone, permit.Read) {
+			continue
+		}
+		segs := strings.Split(p.Resource, "/")
+		if len(segs) < 2 {
+			return nil // every name of the zone
+		}
+		start := strings.ToLower(strings.TrimSuffix(segs[1], "*"))
+		if start == "" {
+			return nil // "*" or a pattern of every name
+		}
+		out = append(out, start)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // sameZone returns an error unless zone z is still as it was read, with
