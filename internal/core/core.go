@@ -326,6 +326,7 @@ type Service struct {
 	argon      chan struct{}         // bounds concurrent Argon2id hashes
 	onArgon    func(credhash.Params) // sees each Argon2id hash as it starts; for tests (export_test.go)
 	recordPage int                   // records per page of a read of a zone, when not 0; for tests (export_test.go)
+	zoneTurns  zoneTurns             // this instance's changes of one zone take turns (changeRecords)
 	dummyOnce  sync.Once
 	dummy      string
 }

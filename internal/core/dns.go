@@ -3,11 +3,13 @@ package core
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -38,9 +40,10 @@ type DNSStore interface {
 	// RecordsAt returns the zone's records at hosts.
 	RecordsAt(ctx context.Context, zone string, hosts []string) ([]twofold.Record, error)
 	// RecordPage returns at most limit records of the zone, at host (of
-	// typ) when not "", after the record after when its Host is not "", by
-	// host, type and data compared byte by byte.
-	RecordPage(ctx context.Context, zone, host, typ string, after twofold.Record, limit int) ([]twofold.Record, error)
+	// typ) when not "", at hosts that start with one of starts when it is
+	// not empty, after the record after when its Host is not "", by host,
+	// type and data compared byte by byte.
+	RecordPage(ctx context.Context, zone, host, typ string, starts []string, after twofold.Record, limit int) ([]twofold.Record, error)
 	AddRecords(ctx context.Context, zone string, recs []twofold.Record) error
 	DeleteRecords(ctx context.Context, zone string, recs []twofold.Record) (int, error)
 }
@@ -303,7 +306,11 @@ func (s *Service) eachRecord(ctx context.Context, a Auth, rs RecordSet, data str
 	if s.recordPage > 0 {
 		size = s.recordPage
 	}
-	page, err := s.store.RecordPage(ctx, rs.Zone, rs.Host, rs.Type, after, size)
+	var starts []string
+	if rs.Host == "" {
+		starts = readStarts(a, rs.Zone)
+	}
+	page, err := s.store.RecordPage(ctx, rs.Zone, rs.Host, rs.Type, starts, after, size)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +329,7 @@ func (s *Service) eachRecord(ctx context.Context, a Auth, rs RecordSet, data str
 			}
 			last := page[len(page)-1]
 			page = nil // the caller's writes of it are done: let it go before the next is read
-			next, err := s.store.RecordPage(ctx, rs.Zone, rs.Host, rs.Type, last, size)
+			next, err := s.store.RecordPage(ctx, rs.Zone, rs.Host, rs.Type, starts, last, size)
 			if err == nil {
 				err = s.sameZone(ctx, z)
 			}
@@ -333,6 +340,37 @@ func (s *Service) eachRecord(ctx context.Context, a Auth, rs RecordSet, data str
 			page = next
 		}
 	}, nil
+}
+
+// readStarts returns what the names start with at which the caller's key
+// may read records of zone, by its permits' name segments (a literal name
+// or a prefix pattern, "_acme-challenge*"), lower case as names are stored:
+// a read of the zone by a key for a few names then takes from the store
+// only records at names that start so, not every page of the zone, and
+// keeps those the key may read (eachRecord's keep), as from a read of
+// every record. nil when the key may read at any name, or the caller is a
+// session.
+func readStarts(a Auth, zone string) []string {
+	if a.Key == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range a.Key.Permits {
+		if !permit.AllowsSome([]twofold.Permit{p}, permit.DNS, zone, permit.Read) {
+			continue
+		}
+		segs := strings.Split(p.Resource, "/")
+		if len(segs) < 2 {
+			return nil // every name of the zone
+		}
+		start := strings.ToLower(strings.TrimSuffix(segs[1], "*"))
+		if start == "" {
+			return nil // "*" or a pattern of every name
+		}
+		out = append(out, start)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // sameZone returns an error unless zone z is still as it was read, with
@@ -498,9 +536,19 @@ func keyOf(r twofold.Record) recordKey { return recordKey{r.Host, r.Type, r.Data
 // zone: it checks the zone that results (CNAME alone at its name, records
 // and bytes per zone), writes only the difference, moves the SOA serial on,
 // and records an audit event. The records of a set one of add joins take
-// add's TTL (RFC 2181 §5.2). It reads the data of the records at the names
-// it touches only (changeView), so that its time holding the zone, and on
-// SQLite the database's one writer, does not grow with the zone's data.
+// add's TTL (RFC 2181 §5.2).
+//
+// It reads what the rules need of the zone (changeView: the data of the
+// records at the names it touches only) before the transaction, with the
+// zone's serial, and inside it checks that the serial has not moved: every
+// change of a zone's records moves it on, so the rules run on the zone as
+// it is when the change is written, while the transaction, and on SQLite
+// the database's one writer that sign-ins need too, is held only for the
+// check and the writes, however big the zone. A zone changed meanwhile (by
+// another instance: this instance's changes of one zone take turns,
+// zoneTurns) is read again, up to zoneViewRuns times; one that changes on
+// every run is answered as unavailable for a moment, as a transaction that
+// conflicts every time (conflictAnswer).
 func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb string, remove func(twofold.Record) bool, add []twofold.Record, m Meta) (Change, error) {
 	hosts, all := touchedHosts(rs, remove != nil, add)
 	if remove == nil {
@@ -509,6 +557,41 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 	if err := s.checkNotShadowed(ctx, rs.Zone, add); err != nil {
 		return Change{}, err
 	}
+	release, err := s.zoneTurns.take(ctx, rs.Zone)
+	if err != nil {
+		return Change{}, err
+	}
+	defer release()
+	for run := 1; run <= zoneViewRuns; run++ {
+		if run > 1 && !txPause(ctx, run) {
+			return Change{}, ctx.Err()
+		}
+		read, old, standInBytes, err := s.changeView(ctx, rs.Zone, hosts, all)
+		if err != nil {
+			return Change{}, err
+		}
+		ch, err := s.writeChange(ctx, a, rs, verb, remove, add, read, old, standInBytes, m)
+		if !errors.Is(err, errZoneMoved) {
+			return ch, err
+		}
+	}
+	return Change{}, conflictAnswer(fmt.Errorf("%w: zone %s changed on each of %d reads for a change of it", twofold.ErrTxConflict, rs.Zone, zoneViewRuns))
+}
+
+// zoneViewRuns bounds the reads of a zone for one change that finds the
+// zone changed by another each time (changeRecords).
+const zoneViewRuns = 5
+
+// errZoneMoved is writeChange's answer when the zone is no longer as
+// changeView read it.
+var errZoneMoved = errors.New("the zone changed since it was read")
+
+// writeChange is the transaction of changeRecords: it holds the zone,
+// returns errZoneMoved, having written nothing, unless the zone is still
+// read (its serial and creation unmoved), checks the change of old, the
+// zone's view at that serial (changeView), and writes it.
+func (s *Service) writeChange(ctx context.Context, a Auth, rs RecordSet, verb string, remove func(twofold.Record) bool, add []twofold.Record,
+	read twofold.Zone, old []twofold.Record, standInBytes int64, m Meta) (Change, error) {
 	var ch Change
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		ch = Change{}
@@ -519,12 +602,11 @@ func (s *Service) changeRecords(ctx context.Context, a Auth, rs RecordSet, verb 
 		if err != nil {
 			return err
 		}
+		if z.Serial != read.Serial || !z.CreatedAt.Equal(read.CreatedAt) {
+			return errZoneMoved
+		}
 		if err := s.zoneAccess(ctx, a, z, permit.Write, m); err != nil {
 			return err // given away or unshared meanwhile
-		}
-		old, standInBytes, err := s.changeView(ctx, z.Name, hosts, all)
-		if err != nil {
-			return err
 		}
 		next := map[recordKey]twofold.Record{}
 		for _, r := range old {
@@ -631,29 +713,39 @@ func touchedHosts(rs RecordSet, removes bool, add []twofold.Record) (hosts []str
 // data, which is printable text, starts with it.
 const standIn = "\x00"
 
-// changeView returns the zone's records as a change at hosts (every name
-// when all) needs them to be checked: in full at hosts, and at every other
-// name as stand-ins, one per record, that carry its host and type and data
-// of their own that is no record's, with the bytes of the data they stand
-// for. The rules of a change read the data only of records at the names it
-// adds to or removes from (checkNameSize, checkKeyGrowth's record sets,
-// newDelegations), and of the zone's other records only their names, types
-// and numbers (checkZone, checkKeyReach); a stand-in is the same before and
-// after the change, so that the difference written never holds one. The
-// zone's other records are read from an index without their data
-// (RecordSetSizes), so that a small change reads little of a big zone.
-func (s *Service) changeView(ctx context.Context, zone string, hosts []string, all bool) (recs []twofold.Record, standInBytes int64, err error) {
+// changeView returns zone as a change at hosts (every name when all) needs
+// it to be checked, read outside any transaction: the zone itself, read
+// first, so that a change committed while the records are read moves its
+// serial past the one returned (changeRecords), and the zone's records: in
+// full at hosts, and at every other name as stand-ins, one per record, that
+// carry its host and type and data of their own that is no record's, with
+// the bytes of the data they stand for. The rules of a change read the data
+// only of records at the names it adds to or removes from (checkNameSize,
+// checkKeyGrowth's record sets, newDelegations), and of the zone's other
+// records only their names, types and numbers (checkZone, checkKeyReach);
+// a stand-in is the same before and after the change, so that the
+// difference written never holds one. The zone's other records are read
+// from an index without their data (RecordSetSizes), so that a small
+// change reads little of a big zone.
+func (s *Service) changeView(ctx context.Context, zone string, hosts []string, all bool) (z twofold.Zone, recs []twofold.Record, standInBytes int64, err error) {
+	z, err = s.store.Zone(ctx, zone)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return z, nil, 0, errNoZone() // removed meanwhile
+	}
+	if err != nil {
+		return z, nil, 0, err
+	}
 	if all {
 		recs, err = s.store.Records(ctx, zone)
-		return recs, 0, err
+		return z, recs, 0, err
 	}
 	sizes, err := s.store.RecordSetSizes(ctx, zone)
 	if err != nil {
-		return nil, 0, err
+		return z, nil, 0, err
 	}
 	if len(hosts) > 0 {
 		if recs, err = s.store.RecordsAt(ctx, zone, hosts); err != nil {
-			return nil, 0, err
+			return z, nil, 0, err
 		}
 	}
 	for _, sz := range sizes {
@@ -665,7 +757,57 @@ func (s *Service) changeView(ctx context.Context, zone string, hosts []string, a
 			recs = append(recs, twofold.Record{Host: sz.Host, Type: sz.Type, Data: standIn + strconv.Itoa(len(recs))})
 		}
 	}
-	return recs, standInBytes, nil
+	return z, recs, standInBytes, nil
+}
+
+// zoneTurns makes this instance's changes of one zone take turns from
+// before they read the zone (changeRecords), so that they do not read it
+// again and again for one another's changes; changes on other instances
+// are caught by the zone's serial. Its zero value is ready.
+type zoneTurns struct {
+	mu    sync.Mutex
+	zones map[string]*zoneTurn
+}
+
+// zoneTurn is one zone's turn: ch holds a value while a change has it.
+type zoneTurn struct {
+	ch    chan struct{}
+	users int // changes holding or waiting for it
+}
+
+// take waits for the turn of zone, or for ctx to end, and returns the
+// function that gives the turn back.
+func (t *zoneTurns) take(ctx context.Context, zone string) (release func(), err error) {
+	t.mu.Lock()
+	if t.zones == nil {
+		t.zones = map[string]*zoneTurn{}
+	}
+	turn := t.zones[zone]
+	if turn == nil {
+		turn = &zoneTurn{ch: make(chan struct{}, 1)}
+		t.zones[zone] = turn
+	}
+	turn.users++
+	t.mu.Unlock()
+	select {
+	case turn.ch <- struct{}{}:
+		return func() {
+			<-turn.ch
+			t.leave(zone, turn)
+		}, nil
+	case <-ctx.Done():
+		t.leave(zone, turn)
+		return nil, ctx.Err()
+	}
+}
+
+// leave forgets the turn of zone when no change holds or waits for it.
+func (t *zoneTurns) leave(zone string, turn *zoneTurn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if turn.users--; turn.users == 0 {
+		delete(t.zones, zone)
+	}
 }
 
 // dataBytes returns the bytes of the data of recs, stand-ins left out.

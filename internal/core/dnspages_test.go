@@ -42,8 +42,8 @@ func (c *countingStore) Records(ctx context.Context, zone string) ([]twofold.Rec
 	return rs, err
 }
 
-func (c *countingStore) RecordPage(ctx context.Context, zone, host, typ string, after twofold.Record, limit int) ([]twofold.Record, error) {
-	rs, err := c.testDB.RecordPage(ctx, zone, host, typ, after, limit)
+func (c *countingStore) RecordPage(ctx context.Context, zone, host, typ string, starts []string, after twofold.Record, limit int) ([]twofold.Record, error) {
+	rs, err := c.testDB.RecordPage(ctx, zone, host, typ, starts, after, limit)
 	c.count(len(rs))
 	return rs, err
 }
@@ -136,6 +136,98 @@ func TestDNSReadsInPages(t *testing.T) {
 			}
 			if !changed || twofold.ErrorCode(seqErr) != twofold.CodeConflict || n != 40 {
 				t.Errorf("a read of the zone changed after its first record: got %d records then %v, want the first page's 40 then a conflict", n, seqErr)
+			}
+		})
+	}
+}
+
+// TestNarrowKeyReadsItsNames: a key that may read records at a few names
+// of a big zone (a literal name, a prefix pattern) reads the zone without
+// taking every page of it from the store, only the records at names that
+// start like its permits' names, and gets exactly the records it may read,
+// in the order of a read of the whole zone, on SQLite, on PostgreSQL and
+// on PostgreSQL in a database sorting text by en-US rules.
+func TestNarrowKeyReadsItsNames(t *testing.T) {
+	dsns := testenv.DSNs(t)
+	if _, ok := dsns["postgres"]; ok {
+		dsns["postgres en-US"] = func(tb testing.TB) string { return testenv.PostgresCollatedDSN(tb, "en-US") }
+	}
+	for name, dsn := range dsns {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			db := openStore(t, dsn(t))
+			cs := &countingStore{testDB: db}
+			now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+			svc := newService(t, cs, db, func() time.Time { return now }, nil)
+			core.SetRecordPage(svc, 40)
+			alice := signedIn(t, svc, "alice")
+			if _, err := svc.AddZone(ctx, "example.com", "alice", core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			var recs []twofold.Record
+			for i := range 2000 {
+				host := fmt.Sprintf("h%d", i%500)
+				switch i % 100 {
+				case 0:
+					host = fmt.Sprintf("_acme-challenge.s%d", i)
+				case 1:
+					host = "_acme-challenge"
+				case 2:
+					host = fmt.Sprintf("_acme-challenge-%d", i) // after the prefix's end in en-US, not in bytes
+				case 3:
+					host = fmt.Sprintf("_acme-challengf%d", i)
+				case 4:
+					host = "www"
+				case 5:
+					host = fmt.Sprintf("www%d", i)
+				}
+				r, err := core.ParseRecord("example.com", in(host, "TXT", 300, fmt.Sprintf("text %d", i)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				recs = append(recs, r)
+			}
+			if err := db.AddRecords(ctx, "example.com", recs); err != nil {
+				t.Fatal(err)
+			}
+			all, err := svc.DNSRecords(ctx, alice, core.RecordSet{Zone: "example.com"}, "", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tt := range []struct {
+				name     string
+				permits  []twofold.Permit
+				maxTaken int // records taken from the store, at most
+			}{
+				{"a prefix pattern", []twofold.Permit{dnsPermit("example.com/_acme-challenge*/TXT", "read")}, 200},
+				{"a name and a prefix", []twofold.Permit{dnsPermit("example.com/www", "read"), dnsPermit("example.com/_acme-challenge*", "read", "write"),
+					dnsPermit("example.com/h1*", "write")}, 200},
+				{"a name pattern of any zone", []twofold.Permit{dnsPermit("*/www/TXT", "read")}, 100},
+				{"every name", []twofold.Permit{dnsPermit("example.com/*/TXT", "read")}, 2000},
+			} {
+				key := withKey(alice, tt.permits...)
+				var want []twofold.Record
+				for _, r := range all {
+					if key.Allows("dns", "example.com/"+r.Host+"/"+r.Type, "read") {
+						want = append(want, r)
+					}
+				}
+				cs.take()
+				got, err := svc.DNSRecords(ctx, key, core.RecordSet{Zone: "example.com"}, "", core.Meta{})
+				if err != nil {
+					t.Fatalf("%s: %v", tt.name, err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" || len(want) == 0 {
+					t.Errorf("%s: records read (-want +got, %d wanted):\n%s", tt.name, len(want), diff)
+				}
+				taken := 0
+				for _, n := range cs.take() {
+					taken += n
+				}
+				if taken > tt.maxTaken {
+					t.Errorf("%s: took %d records from the store for %d, want at most %d", tt.name, taken, len(want), tt.maxTaken)
+				}
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -277,6 +278,175 @@ func TestRulesSeeTheWholeZone(t *testing.T) {
 			wantCode("the owner adds a record to a zone of 10,000", addAt(f.alice, acmeSet, in("", "", 120, "token 2")), twofold.CodeInvalid)
 			if _, err := f.svc.ReplaceDNSRecords(ctx, f.alice, acmeSet, []core.RecordInput{in("", "", 120, "token 3")}, core.Meta{}); err != nil {
 				t.Errorf("the owner replaces a record in a zone of 10,000: %v", err)
+			}
+		})
+	}
+}
+
+// txMark marks the context of a transaction of txWatchStore.
+type txMark struct{}
+
+// txWatchStore counts the reads of a zone's records made inside a
+// transaction, and runs meanwhile, when set, after each read of the records
+// at names outside one, a write's last read of the zone: a change another
+// instance commits between a write's reads and its transaction.
+type txWatchStore struct {
+	testDB
+	inTx      atomic.Int64
+	meanwhile func(ctx context.Context)
+}
+
+func (s *txWatchStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.testDB.InTx(ctx, func(ctx context.Context) error { return fn(context.WithValue(ctx, txMark{}, true)) })
+}
+
+func (s *txWatchStore) read(ctx context.Context) {
+	if ctx.Value(txMark{}) != nil {
+		s.inTx.Add(1)
+	} else if s.meanwhile != nil {
+		s.meanwhile(ctx)
+	}
+}
+
+func (s *txWatchStore) Records(ctx context.Context, zone string) ([]twofold.Record, error) {
+	s.read(ctx)
+	return s.testDB.Records(ctx, zone)
+}
+
+func (s *txWatchStore) RecordsAt(ctx context.Context, zone string, hosts []string) ([]twofold.Record, error) {
+	recs, err := s.testDB.RecordsAt(ctx, zone, hosts)
+	s.read(ctx)
+	return recs, err
+}
+
+func (s *txWatchStore) RecordSetSizes(ctx context.Context, zone string) ([]twofold.RecordSetSize, error) {
+	if ctx.Value(txMark{}) != nil {
+		s.inTx.Add(1)
+	}
+	return s.testDB.RecordSetSizes(ctx, zone)
+}
+
+// newTxWatch returns a service on a txWatchStore with alice's zone
+// example.com.
+func newTxWatch(t *testing.T, dsn string) (*core.Service, *txWatchStore, core.Auth) {
+	t.Helper()
+	db := openStore(t, dsn)
+	ws := &txWatchStore{testDB: db}
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	svc := newService(t, ws, db, func() time.Time { return now }, nil)
+	alice := signedIn(t, svc, "alice")
+	if _, err := svc.AddZone(t.Context(), "example.com", "alice", core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	return svc, ws, alice
+}
+
+// TestChangeReadsBeforeItsTransaction: a write reads what its rules need
+// of the zone (the sizes of its record sets, the records at its names, or
+// every record for a write to the whole zone) before its transaction, so
+// that on SQLite it holds the one writer, which sign-ins wait for, only to
+// check the serial and write, however big the zone.
+func TestChangeReadsBeforeItsTransaction(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			svc, ws, alice := newTxWatch(t, dsn(t))
+			zone := core.RecordSet{Zone: "example.com"}
+			www := core.RecordSet{Zone: "example.com", Host: "www"}
+			for _, tt := range []struct {
+				name string
+				op   func() error
+			}{
+				{"add at a name", func() error {
+					_, err := svc.AddDNSRecords(ctx, alice, www, []core.RecordInput{in("", "A", 300, "192.0.2.1"), in("", "TXT", 300, "x")}, core.Meta{})
+					return err
+				}},
+				{"replace at a name", func() error {
+					_, err := svc.ReplaceDNSRecords(ctx, alice, www, []core.RecordInput{in("", "A", 300, "192.0.2.2")}, core.Meta{})
+					return err
+				}},
+				{"delete at a name", func() error {
+					_, err := svc.DeleteDNSRecords(ctx, alice, www, "", core.Meta{})
+					return err
+				}},
+				{"replace the whole zone", func() error {
+					_, err := svc.ReplaceDNSRecords(ctx, alice, zone, []core.RecordInput{in("mail", "A", 300, "192.0.2.3")}, core.Meta{})
+					return err
+				}},
+				{"refused", func() error {
+					_, err := svc.AddDNSRecords(ctx, alice, zone, []core.RecordInput{in("mail", "CNAME", 300, "mx.example.net.")}, core.Meta{})
+					if twofold.ErrorCode(err) != twofold.CodeInvalid {
+						return fmt.Errorf("a CNAME beside an A: got %v, want invalid", err)
+					}
+					return nil
+				}},
+			} {
+				ws.inTx.Store(0)
+				if err := tt.op(); err != nil {
+					t.Fatalf("%s: %v", tt.name, err)
+				}
+				if n := ws.inTx.Load(); n != 0 {
+					t.Errorf("%s: read the zone's records %d times inside its transaction, want 0", tt.name, n)
+				}
+			}
+		})
+	}
+}
+
+// TestChangeSeesChangesMadeWhileItRead: a change committed by another
+// instance between a write's reads and its transaction moves the zone's
+// serial on, and the write reads the zone again, so that its rules judge
+// the zone it is written to: an A record is refused at a name where a
+// CNAME arrived meanwhile, and a write whose zone changes on every read
+// is answered as unavailable for a moment, having written nothing.
+func TestChangeSeesChangesMadeWhileItRead(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			svc, ws, alice := newTxWatch(t, dsn(t))
+			other := func(ctx context.Context, r twofold.Record) {
+				t.Helper()
+				z, err := ws.testDB.Zone(ctx, "example.com")
+				if err == nil {
+					err = ws.testDB.AddRecords(ctx, "example.com", []twofold.Record{r})
+				}
+				if err == nil {
+					err = ws.testDB.SetZoneSerial(ctx, "example.com", z.Serial+1)
+				}
+				if err != nil {
+					t.Errorf("a change of another instance: %v", err)
+				}
+			}
+			var runs atomic.Int64
+			ws.meanwhile = func(ctx context.Context) {
+				if runs.Add(1) == 1 {
+					other(ctx, rr("www", "CNAME", 300, "web.example.net."))
+				}
+			}
+			_, err := svc.AddDNSRecords(ctx, alice, core.RecordSet{Zone: "example.com", Host: "www", Type: "A"}, []core.RecordInput{in("", "", 300, "192.0.2.1")}, core.Meta{})
+			if twofold.ErrorCode(err) != twofold.CodeInvalid {
+				t.Errorf("an A at a name that took a CNAME while the write read the zone: got %v, want invalid", err)
+			}
+			if n := runs.Load(); n != 2 {
+				t.Errorf("the write read the zone %d times, want 2", n)
+			}
+
+			runs.Store(0)
+			ws.meanwhile = func(ctx context.Context) {
+				other(ctx, rr(fmt.Sprintf("n%d", runs.Add(1)), "A", 300, "192.0.2.9"))
+			}
+			_, err = svc.AddDNSRecords(ctx, alice, core.RecordSet{Zone: "example.com", Host: "ftp", Type: "A"}, []core.RecordInput{in("", "", 300, "192.0.2.1")}, core.Meta{})
+			var te *twofold.Error
+			if twofold.ErrorCode(err) != twofold.CodeUnavailable || !errors.As(err, &te) || te.RetryAfter <= 0 {
+				t.Errorf("a write whose zone changes on every read: got %v, want unavailable with a time to retry after", err)
+			}
+			ws.meanwhile = nil
+			recs, err := ws.testDB.RecordsAt(ctx, "example.com", []string{"ftp"})
+			if err != nil || len(recs) != 0 {
+				t.Errorf("records at ftp after the write answered unavailable: got %v, %v; want none", recs, err)
+			}
+			if n := runs.Load(); n < 2 || n > 10 {
+				t.Errorf("the write read the zone %d times, want a few", n)
 			}
 		})
 	}

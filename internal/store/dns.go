@@ -195,13 +195,14 @@ func (s *Store) RecordsAt(ctx context.Context, zone string, hosts []string) ([]t
 // RecordPage returns at most limit records of the zone, ordered by host,
 // type and data compared byte by byte, as Go compares strings, whatever
 // the database's collation: those at host when host is not "", of type typ
-// when typ is not "" too, and, when after.Host is not "", only those after
-// after in that order. A read of a large zone takes it page by page
+// when typ is not "" too; when starts is not empty, only those whose host
+// starts with one of starts (bytes, as the hosts are stored: lower case);
+// and, when after.Host is not "", only those after after in that order. A read of a large zone takes it page by page
 // (keyset pagination), each page one short statement of its own, so that
 // no read holds the whole zone, a connection or a snapshot while its
 // answer goes out. The primary key serves SQLite's pages, whose text
 // compares bytes already; 0077's index serves PostgreSQL's.
-func (s *Store) RecordPage(ctx context.Context, zone, host, typ string, after twofold.Record, limit int) ([]twofold.Record, error) {
+func (s *Store) RecordPage(ctx context.Context, zone, host, typ string, starts []string, after twofold.Record, limit int) ([]twofold.Record, error) {
 	col := func(c string) string { return c }
 	if s.dialect == Postgres {
 		col = func(c string) string { return c + ` COLLATE "C"` }
@@ -218,11 +219,40 @@ func (s *Store) RecordPage(ctx context.Context, zone, host, typ string, after tw
 			q += ` AND type = ` + arg(typ)
 		}
 	}
+	if len(starts) > 0 {
+		// A range of the order per start, which the index of the order
+		// serves: from the start up to the first string after every
+		// string that begins with it.
+		var ors []string
+		for _, st := range starts {
+			cond := col("host") + ` >= ` + arg(st)
+			if end, ok := startsEnd(st); ok {
+				cond += ` AND ` + col("host") + ` < ` + arg(end)
+			}
+			ors = append(ors, `(`+cond+`)`)
+		}
+		q += ` AND (` + strings.Join(ors, ` OR `) + `)`
+	}
 	if after.Host != "" {
 		q += ` AND (` + order + `) > (` + arg(after.Host) + `, ` + arg(after.Type) + `, ` + arg(after.Data) + `)`
 	}
 	q += ` ORDER BY ` + order + ` LIMIT ` + arg(limit)
 	return queryAll(ctx, s, "records", scanRecord, q, args...)
+}
+
+// startsEnd returns the first string, in the order of bytes, after every
+// string that starts with start; ok is false when there is none (start is
+// empty or all 0xff bytes).
+func startsEnd(start string) (end string, ok bool) {
+	b := []byte(start)
+	for len(b) > 0 {
+		if last := len(b) - 1; b[last] < 0xff {
+			b[last]++
+			return string(b), true
+		}
+		b = b[:len(b)-1]
+	}
+	return "", false
 }
 
 // scanRecord reads a row of host, type, ttl and data, for queryAll.

@@ -230,6 +230,58 @@ func testRecordSizes(t *testing.T, s *store.Store) {
 	}
 }
 
+// testRecordPageStarts checks RecordPage's starts: a read of the records
+// at names that start with one of them, page by page, takes exactly those
+// of the whole zone's that start so, in the same order (bytes, whatever
+// the database's collation), next door to each start's end included.
+func testRecordPageStarts(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	newZone(t, s, a.ID, "example.com")
+	newZone(t, s, a.ID, "example.net")
+	var in []twofold.Record
+	for _, h := range []string{"@", "_acme-challenge", "_acme-challenge.www", "_acme-challenge-2", "_acme-challengf", "_acme-challeng",
+		"_acme", "a", "www", "www2", "www.shop", "wwv", "wwx", "ww", "x-_", "x-a", "x_", "z"} {
+		in = append(in, rec(h, "TXT", `"`+h+`"`), rec(h, "A", "192.0.2.1"), rec(h, "A", "192.0.2.10"), rec(h, "A", "192.0.2.9"))
+	}
+	if err := s.AddRecords(ctx, "example.com", in); err != nil {
+		t.Fatalf("AddRecords: %v", err)
+	}
+	if err := s.AddRecords(ctx, "example.net", []twofold.Record{rec("www", "A", "192.0.2.9")}); err != nil {
+		t.Fatalf("AddRecords: %v", err)
+	}
+	all := records(t, s, "example.com")
+	for _, starts := range [][]string{{"_acme-challenge"}, {"www"}, {"_acme-challenge", "www"}, {"x-"}, {"@", "z"}, {"none"}, {"a", "ww"}} {
+		var want []twofold.Record
+		for _, r := range all {
+			for _, st := range starts {
+				if len(r.Host) >= len(st) && r.Host[:len(st)] == st {
+					want = append(want, r)
+					break
+				}
+			}
+		}
+		for _, limit := range []int{1, 3, 1000} {
+			var got []twofold.Record
+			after := twofold.Record{}
+			for range 1000 {
+				page, err := s.RecordPage(ctx, "example.com", "", "", starts, after, limit)
+				if err != nil {
+					t.Fatalf("RecordPage(%v): %v", starts, err)
+				}
+				got = append(got, page...)
+				if len(page) < limit {
+					break
+				}
+				after = page[len(page)-1]
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("RecordPage of starts %v, pages of %d (-want +got):\n%s", starts, limit, diff)
+			}
+		}
+	}
+}
+
 // testRecordsTxRollback checks that a replacement whose transaction fails
 // leaves the zone as it was: nothing half-written.
 func testRecordsTxRollback(t *testing.T, s *store.Store) {

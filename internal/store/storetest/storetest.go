@@ -146,6 +146,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"DNS/ZoneSerial", testZoneSerial},
 		{"DNS/Records", testRecords},
 		{"DNS/RecordSizes", testRecordSizes},
+		{"DNS/RecordPageStarts", testRecordPageStarts},
 		{"DNS/RecordsTxRollback", testRecordsTxRollback},
 
 		{"Team/RoundTrip", testTeamRoundTrip},
