@@ -49,6 +49,14 @@ func txtText(r twofold.Record) core.RecordInput {
 // a name of its own.
 func fillZone(t *testing.T, f dnsFixture, prefix string, bytes int) {
 	t.Helper()
+	if err := f.db.AddRecords(t.Context(), "example.com", zoneFill(t, prefix, bytes)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// zoneFill returns the records of fillZone.
+func zoneFill(t *testing.T, prefix string, bytes int) []twofold.Record {
+	t.Helper()
 	var recs []twofold.Record
 	for i := 0; bytes > 0; i++ {
 		n := bytes
@@ -61,9 +69,7 @@ func fillZone(t *testing.T, f dnsFixture, prefix string, bytes int) {
 		recs = append(recs, txtOf(t, fmt.Sprintf("%s%05d", prefix, i), n))
 		bytes -= n
 	}
-	if err := f.db.AddRecords(t.Context(), "example.com", recs); err != nil {
-		t.Fatal(err)
-	}
+	return recs
 }
 
 // TestZoneBytesBound: a zone holds at most 4 MiB of record data; a write
@@ -107,6 +113,34 @@ func TestZoneBytesBound(t *testing.T) {
 			}
 			if _, err := f.svc.DeleteDNSRecords(ctx, f.alice, acme, "", core.Meta{}); err != nil {
 				t.Fatalf("a record removed beyond the bound: %v", err)
+			}
+		})
+	}
+}
+
+// TestZoneBytesBoundOlderWriter: records that a release from before the
+// record sizes (migration 0076) writes, naming no size, as it may while a
+// newer one serves the same database during a rolling upgrade, count
+// toward the 4 MiB bound by the bytes of their data (migration 0081).
+func TestZoneBytesBoundOlderWriter(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := dsn(t)
+			f := newDNSFixture(t, dsn)
+			ctx := t.Context()
+			var rows [][]any
+			for _, r := range zoneFill(t, "old", maxZoneBytes-100) {
+				rows = append(rows, []any{"example.com", r.Host, r.Type, int64(r.TTL), r.Data})
+			}
+			// As release 28968ac writes a record (store.AddRecords then).
+			testenv.Exec(t, dsn, `INSERT INTO dns_records (zone, host, type, ttl, data) VALUES ($1, $2, $3, $4, $5)`, rows...)
+			acme := core.RecordSet{Zone: "example.com", Host: "_acme-challenge", Type: "TXT"}
+			over, fits := txtOf(t, "_acme-challenge", 101), txtOf(t, "_acme-challenge", 100)
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, acme, []core.RecordInput{txtText(over)}, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
+				t.Fatalf("a record of 101 bytes with 100 left by an older release's records: got %v, want invalid", err)
+			}
+			if _, err := f.svc.AddDNSRecords(ctx, f.alice, acme, []core.RecordInput{txtText(fits)}, core.Meta{}); err != nil {
+				t.Fatalf("a record of 100 bytes with 100 left by an older release's records: %v", err)
 			}
 		})
 	}

@@ -158,13 +158,16 @@ func (w *Worker) drain(ctx context.Context) {
 }
 
 // deliver makes one attempt to send m, then deletes it (sent, failing for
-// longer than GiveUp, or a code mail whose code no longer works) or
-// reschedules it. Logs name the recipient's domain only, never the address
+// longer than GiveUp, a code mail whose code no longer works, or one of a
+// kind this version does not know, claimed only once kept long enough for
+// the release that knows it: store.ForeignMailKeep) or reschedules it. Logs name the recipient's domain only, never the address
 // or the body.
 func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 	log := w.Logger.With("outbox_id", m.ID, "attempt", m.Attempts)
 	drop, outcome := "", OutcomeExpired
 	switch {
+	case m.Foreign:
+		drop = "mail of a kind this version does not know dropped unsent: no instance of the newer release that queued it sent it in time"
 	case m.Void:
 		drop, outcome = "code mail dropped unsent: the code or link in it was used, replaced or voided", OutcomeVoided
 	case !m.DiscardAt.IsZero() && !w.Now().Before(m.DiscardAt):
@@ -242,9 +245,10 @@ func (w *Worker) deliver(ctx context.Context, m store.Mail) {
 }
 
 // observe tells Observe, if set, the outcome of an attempt to send m,
-// unless m is of an Unobserved kind.
+// unless m is of an Unobserved kind, or of a kind this version does not
+// know (the newer release that queued it may not observe it).
 func (w *Worker) observe(m store.Mail, outcome string) {
-	if w.Observe != nil && !slices.Contains(Unobserved, m.Code.Kind) {
+	if w.Observe != nil && !m.Foreign && !slices.Contains(Unobserved, m.Code.Kind) {
 		w.Observe(outcome)
 	}
 }

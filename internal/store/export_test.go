@@ -2,8 +2,54 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"os"
+	"strings"
 )
+
+// RecordSetSizesPlanForTest returns the database's plan of RecordSetSizes'
+// statement for zone, one line of it a line; on PostgreSQL with
+// sequential and bitmap scans off, so that the plan of a small table
+// shows whether the index serves alone (an index-only scan).
+func (s *Store) RecordSetSizesPlanForTest(ctx context.Context, zone string) (string, error) {
+	var plan []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		q := `EXPLAIN QUERY PLAN ` + s.recordSetSizesQuery()
+		if s.dialect == Postgres {
+			for _, q := range []string{`SET LOCAL enable_seqscan = off`, `SET LOCAL enable_bitmapscan = off`} {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
+			q = `EXPLAIN ` + s.recordSetSizesQuery()
+		}
+		rows, err := tx.QueryContext(ctx, q, zone)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			for i := range vals {
+				vals[i] = new(any)
+			}
+			if err := rows.Scan(vals...); err != nil {
+				return err
+			}
+			line := *vals[len(vals)-1].(*any) // the detail, SQLite's last column
+			if b, ok := line.([]byte); ok {
+				line = string(b)
+			}
+			plan = append(plan, line.(string))
+		}
+		return rows.Err()
+	})
+	return strings.Join(plan, "\n"), err
+}
 
 // UndoMigrationForTest runs the statements undo and forgets
 // that migration version was applied, so that the next MigrateForTest

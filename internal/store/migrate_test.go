@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -602,6 +603,9 @@ func TestMigrationRecordBytes(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Records stored before the migration, without their sizes.
+			if err := s.UndoMigrationForTest(ctx, 81, undoRecordBytesGenerated...); err != nil {
+				t.Fatalf("undo migration 0081: %v", err)
+			}
 			if err := s.UndoMigrationForTest(ctx, 76, `DROP INDEX dns_records_sizes`, `ALTER TABLE dns_records DROP COLUMN data_bytes`,
 				`INSERT INTO dns_records (zone, host, type, ttl, data) VALUES ('example.com', 'www', 'A', 300, '192.0.2.1'),
 					('example.com', 'www', 'A', 300, '192.0.2.22'), ('example.com', '@', 'TXT', 300, '"v=spf1 -all"')`); err != nil {
@@ -617,6 +621,66 @@ func TestMigrationRecordBytes(t *testing.T) {
 			want := []twofold.RecordSetSize{{Host: "@", Type: "TXT", Count: 1, Bytes: 13}, {Host: "www", Type: "A", Count: 2, Bytes: 19}}
 			if !slices.Equal(want, got) {
 				t.Errorf("RecordSetSizes after the migration: got %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// undoRecordBytesGenerated takes an empty dns_records back from migration
+// 0081 to 0076's plain column of sizes and its index.
+var undoRecordBytesGenerated = []string{`DROP INDEX dns_records_sizes`, `ALTER TABLE dns_records DROP COLUMN data_bytes`,
+	`ALTER TABLE dns_records ADD COLUMN data_bytes BIGINT NOT NULL DEFAULT 0`,
+	`CREATE INDEX dns_records_sizes ON dns_records (zone, host, type, data_bytes)`}
+
+// TestRecordBytesWhoeverWrites: a record's size is computed by the
+// database from its data (migration 0081), the bytes Go's len counts, so
+// that a record a release from before 0076 writes, naming no size, counts
+// too, both those it wrote between 0076 and 0081 (which 0081 counts again)
+// and those after; RecordSetSizes reads an index alone.
+func TestRecordBytesWhoeverWrites(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			dsn := dsn(t)
+			s := open(t, dsn)
+			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", Email: "alice@example.com", PasswordHash: "x", CreatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateZone(ctx, twofold.Zone{Name: "example.com", AccountID: "acct-alice", Serial: 1, CreatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			// As release 28968ac writes a record (store.AddRecords then).
+			older := `INSERT INTO dns_records (zone, host, type, ttl, data) VALUES ($1, $2, $3, $4, $5)`
+			if err := s.UndoMigrationForTest(ctx, 81, undoRecordBytesGenerated...); err != nil {
+				t.Fatalf("undo migration 0081: %v", err)
+			}
+			testenv.Exec(t, dsn, older, []any{"example.com", "www", "A", 300, "192.0.2.1"}, []any{"example.com", "@", "TXT", 300, `"héllo wörld"`})
+			if err := s.MigrateForTest(ctx); err != nil {
+				t.Fatalf("migrate again: %v", err)
+			}
+			testenv.Exec(t, dsn, older, []any{"example.com", "www", "A", 300, "192.0.2.22"}, []any{"example.com", "@", "TXT", 300, `"日本"`})
+			if err := s.AddRecords(ctx, "example.com", []twofold.Record{{Host: "@", Type: "TXT", TTL: 300, Data: `"v=spf1 -all"`}}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.RecordSetSizes(ctx, "example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			txt := int64(len(`"héllo wörld"`) + len(`"日本"`) + len(`"v=spf1 -all"`))
+			want := []twofold.RecordSetSize{{Host: "@", Type: "TXT", Count: 3, Bytes: txt}, {Host: "www", Type: "A", Count: 2, Bytes: 19}}
+			if !slices.Equal(want, got) {
+				t.Errorf("RecordSetSizes: got %v, want %v", got, want)
+			}
+			plan, err := s.RecordSetSizesPlanForTest(ctx, "example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want1 := map[string]string{"sqlite": "USING COVERING INDEX dns_records_sizes", "postgres": "Index Only Scan using dns_records_sizes"}[name]
+			if !strings.Contains(plan, want1) {
+				t.Errorf("plan of RecordSetSizes: got %q, want %q in it", plan, want1)
 			}
 		})
 	}

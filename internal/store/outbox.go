@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -43,6 +45,12 @@ type Mail struct {
 	// Void, set by ClaimMail, reports that Code no longer works (used,
 	// replaced, lapsed or voided): the mail is to be dropped unsent.
 	Void bool
+	// Foreign, set by ClaimMail, reports that Code.Kind is one this
+	// version does not know, queued by a newer release: ClaimMail claims
+	// such a mail only once it is no longer worth sending (past DiscardAt)
+	// or has waited ForeignMailKeep for an instance that knows its kind,
+	// and it is to be dropped unsent.
+	Foreign bool
 	// DiscardAt, when set, is when the mail is no longer worth sending.
 	DiscardAt time.Time
 }
@@ -68,6 +76,32 @@ func (s *Store) EnqueueMail(ctx context.Context, m Mail) (int64, error) {
 	return id, nil
 }
 
+// mailKinds are the kinds of code mail this version knows, "" (a mail
+// that carries no code) with them.
+var mailKinds = []twofold.MailedCodeKind{"", twofold.MailedSentCode, twofold.MailedPasswordReset,
+	twofold.MailedEmailChange, twofold.MailedTeamInvitation}
+
+// ForeignMailKeep is how long a mail of a kind this version does not know
+// (Mail.Foreign) is left in the outbox, unclaimed, for an instance of the
+// newer release that queued it to send, while both serve one database
+// (README "Upgrading"); after it, or once the mail is past its DiscardAt,
+// this version claims it to drop it, so that a mail no instance can send,
+// after a downgrade, is not kept for ever.
+const ForeignMailKeep = 24 * time.Hour
+
+// claimable is an SQL condition on an outbox row, true when this version
+// may claim it at the time in placeholder now, whose ForeignMailKeep ago
+// is in placeholder kept: its kind is known, or it is past its discard_at
+// or was queued before kept (Mail.Foreign).
+func claimable(now, kept string) string {
+	known := make([]string, len(mailKinds))
+	for i, k := range mailKinds {
+		known[i] = "'" + string(k) + "'"
+	}
+	return `(outbox.code_kind IN (` + strings.Join(known, ", ") + `) OR (outbox.discard_at <> 0 AND outbox.discard_at <= ` + now + `)
+		OR outbox.created_at <= ` + kept + `)`
+}
+
 // claimCandidates is how many due mails ClaimMail reads at a time, and
 // claimRounds how often it reads again when other workers won them all.
 const (
@@ -81,7 +115,8 @@ const (
 // voided with its account, factor or link), lapsed, or out of checks. The
 // notice of a team invitation is never void: it goes whatever became of the
 // invitation, as the invitee's log records it. A kind this version does not
-// know is void.
+// know is void; ClaimMail claims such a mail only as claimable says, and
+// reports it as Foreign.
 func codeVoid(now string) string {
 	return `(outbox.code_kind <> '' AND NOT (
 		(outbox.code_kind = '` + string(twofold.MailedSentCode) + `' AND EXISTS (SELECT 1 FROM sent_codes c
@@ -97,6 +132,9 @@ func codeVoid(now string) string {
 
 // ClaimMail claims the oldest mail due at now, code mails first (see
 // dueMail), for the caller until until, and reports false when none is due.
+// A mail of a kind this version does not know is left, untouched, for a
+// newer instance, until ForeignMailKeep after it was queued or its
+// DiscardAt (claimable).
 // Each claim is one conditional UPDATE checked by its result, so that of
 // several workers on any number of instances exactly one wins a mail; the
 // others move on to the next candidate.
@@ -106,7 +144,7 @@ func codeVoid(now string) string {
 // instance: a code used, replaced or voided before the claim is never sent.
 func (s *Store) ClaimMail(ctx context.Context, now, until time.Time) (Mail, bool, error) {
 	for range claimRounds {
-		ids, err := s.dueMail(ctx, now)
+		ids, err := s.dueMail(ctx, now, now.Add(-ForeignMailKeep))
 		if err != nil || len(ids) == 0 {
 			return Mail{}, false, err
 		}
@@ -115,8 +153,9 @@ func (s *Store) ClaimMail(ctx context.Context, now, until time.Time) (Mail, bool
 			var created, discard int64
 			var kind string
 			err := s.conn(ctx).QueryRowContext(ctx, `UPDATE outbox SET due_at = $1, attempts = attempts + 1 WHERE id = $2 AND due_at <= $3
+				AND `+claimable("$3", "$4")+`
 				RETURNING recipient, subject, body, created_at, attempts, last_error, body_key_id, seal_ref, sealed_body, discard_at,
-					recipient_key_id, sealed_recipient, code_kind, code_key, code_scope, code_hash, `+codeVoid("$3"), micros(until), id, micros(now)).
+					recipient_key_id, sealed_recipient, code_kind, code_key, code_scope, code_hash, `+codeVoid("$3"), micros(until), id, micros(now), micros(now.Add(-ForeignMailKeep))).
 				Scan(&m.To, &m.Subject, &m.Body, &created, &m.Attempts, &m.LastError, &m.BodyKeyID, &m.SealRef, &m.SealedBody, &discard,
 					&m.ToKeyID, &m.SealedTo, &kind, &m.Code.Key, &m.Code.Scope, &m.Code.Hash, &m.Void)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -127,6 +166,7 @@ func (s *Store) ClaimMail(ctx context.Context, now, until time.Time) (Mail, bool
 			}
 			m.CreatedAt, m.DueAt, m.DiscardAt = fromMicros(created), fromMicros(micros(until)), fromMicros(discard)
 			m.Code.Kind = twofold.MailedCodeKind(kind)
+			m.Foreign = !slices.Contains(mailKinds, m.Code.Kind)
 			return m, true, nil
 		}
 	}
@@ -136,19 +176,24 @@ func (s *Store) ClaimMail(ctx context.Context, now, until time.Time) (Mail, bool
 // dueMail returns the ids of the mails due at now that are to be claimed
 // first: code mails (discard_at set), whose codes expire, before notices,
 // each oldest first, so that a sign-in code never waits behind a queue of
-// notices. Each read follows an index (outbox_code_due, outbox_due).
-func (s *Store) dueMail(ctx context.Context, now time.Time) ([]int64, error) {
-	ids, err := s.mailIDs(ctx, `SELECT id FROM outbox WHERE due_at <= $1 AND discard_at <> 0 ORDER BY due_at, id LIMIT $2`, now, claimCandidates)
+// notices. Each read follows an index (outbox_code_due, outbox_due). Mails
+// this version may not claim yet (claimable, kept as ForeignMailKeep
+// before now) are passed over.
+func (s *Store) dueMail(ctx context.Context, now, kept time.Time) ([]int64, error) {
+	ids, err := s.mailIDs(ctx, `SELECT id FROM outbox WHERE due_at <= $1 AND discard_at <> 0 AND `+claimable("$1", "$3")+` ORDER BY due_at, id LIMIT $2`,
+		now, kept, claimCandidates)
 	if err != nil || len(ids) == claimCandidates {
 		return ids, err
 	}
-	more, err := s.mailIDs(ctx, `SELECT id FROM outbox WHERE due_at <= $1 AND discard_at = 0 ORDER BY due_at, id LIMIT $2`, now, claimCandidates-len(ids))
+	more, err := s.mailIDs(ctx, `SELECT id FROM outbox WHERE due_at <= $1 AND discard_at = 0 AND `+claimable("$1", "$3")+` ORDER BY due_at, id LIMIT $2`,
+		now, kept, claimCandidates-len(ids))
 	return append(ids, more...), err
 }
 
-// mailIDs runs query, a selection of due mails' ids, at now.
-func (s *Store) mailIDs(ctx context.Context, query string, now time.Time, limit int) ([]int64, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, query, micros(now), limit)
+// mailIDs runs query, a selection of due mails' ids, at now, whose
+// ForeignMailKeep ago is kept.
+func (s *Store) mailIDs(ctx context.Context, query string, now, kept time.Time, limit int) ([]int64, error) {
+	rows, err := s.conn(ctx).QueryContext(ctx, query, micros(now), limit, micros(kept))
 	if err != nil {
 		return nil, fmt.Errorf("select due mail: %w", err)
 	}
@@ -211,16 +256,24 @@ func (s *Store) Outbox(ctx context.Context) ([]Mail, error) {
 
 // OldestMail returns when the mail longest in the outbox was queued, and
 // false when the outbox is empty, leaving out the code mails of the kinds
-// except: one read along the primary key (ids are handed out as mails are
-// queued), which passes over the mails left out.
+// except and of the kinds this version does not know (Mail.Foreign, which
+// a newer release queued and may hold unobserved; they wait for it, up to
+// ForeignMailKeep): one read along the primary key (ids are handed out as
+// mails are queued), which passes over the mails left out.
 func (s *Store) OldestMail(ctx context.Context, except ...twofold.MailedCodeKind) (time.Time, bool, error) {
-	where, args := "", []any{}
-	for _, k := range except {
-		args = append(args, string(k))
-		where += fmt.Sprintf(" AND code_kind <> $%d", len(args))
+	var marks []string
+	var args []any
+	for _, k := range mailKinds {
+		if !slices.Contains(except, k) {
+			args = append(args, string(k))
+			marks = append(marks, fmt.Sprintf("$%d", len(args)))
+		}
+	}
+	if len(marks) == 0 {
+		return time.Time{}, false, nil
 	}
 	var created int64
-	err := s.conn(ctx).QueryRowContext(ctx, `SELECT created_at FROM outbox WHERE TRUE`+where+` ORDER BY id LIMIT 1`, args...).Scan(&created)
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT created_at FROM outbox WHERE code_kind IN (`+strings.Join(marks, ", ")+`) ORDER BY id LIMIT 1`, args...).Scan(&created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil
 	}

@@ -819,7 +819,8 @@ func (s *Store) Columns(ctx context.Context) (map[string][]string, error) {
 	if s.dialect == Postgres {
 		q = `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()`
 	} else {
-		q = `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`
+		// table_xinfo, as table_info leaves generated columns out.
+		q = `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`
 	}
 	rows, err := s.db.QueryContext(ctx, q)
 	if err != nil {

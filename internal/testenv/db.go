@@ -144,6 +144,31 @@ func openDSN(tb testing.TB, dsn string) *sql.DB {
 	return db
 }
 
+// Exec runs query on the Twofold database dsn outside any store, as an
+// older release writing to it would, once for each of args (once with no
+// arguments when there are none), all in one transaction.
+func Exec(tb testing.TB, dsn, query string, args ...[]any) {
+	tb.Helper()
+	db := openDSN(tb, dsn)
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer tx.Rollback()
+	if len(args) == 0 {
+		args = [][]any{nil}
+	}
+	for _, a := range args {
+		if _, err := tx.Exec(query, a...); err != nil {
+			tb.Fatalf("%s: %v", query, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // AddMigration records migration version as applied to the Twofold
 // database dsn, as a newer release migrating it would.
 func AddMigration(tb testing.TB, dsn string, version int) {
