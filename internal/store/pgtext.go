@@ -38,7 +38,7 @@ func textError(err error) error {
 		return &twofold.Error{Code: twofold.CodeInvalid, Message: "the request holds text that is not valid UTF-8 or holds a NUL byte",
 			Err: fmt.Errorf("postgres: %w", err)}
 	}
-	return err
+	return unavailable(err)
 }
 
 // textConnector opens connections whose statements' errors pass textError.
@@ -47,7 +47,7 @@ type textConnector struct{ driver.Connector }
 func (c textConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return textConn{conn.(*stdlib.Conn)}, nil
 }
@@ -65,6 +65,39 @@ func (c textConn) QueryContext(ctx context.Context, q string, args []driver.Name
 	return r, textError(err)
 }
 
+func (c textConn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (c textConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if c.Conn.Conn().IsClosed() {
+		return nil, driver.ErrBadConn
+	}
+	tx, err := c.Conn.BeginTx(ctx, opts)
+	if err != nil {
+		if pgconn.SafeToRetry(err) {
+			return nil, driver.ErrBadConn // BEGIN was not sent: database/sql takes another connection
+		}
+		return nil, textError(err)
+	}
+	return errTx{tx}, nil
+}
+
+// ResetSession, called by database/sql before it reuses a pooled
+// connection, refuses (driver.ErrBadConn: database/sql takes another, or a
+// new one) a connection whose server has already ended it, as PostgreSQL
+// does to every connection when it restarts or an administrator
+// terminates them: the server has sent its FATAL message, which waits
+// unread on the socket (see closedByServer). Nothing was sent on it, so
+// the statement that would have failed on it runs on the next one.
+func (c textConn) ResetSession(ctx context.Context) error {
+	if closedByServer(c.Conn.Conn().PgConn().Conn()) {
+		c.Conn.Close()
+		return driver.ErrBadConn
+	}
+	return c.Conn.ResetSession(ctx)
+}
+
 func (c textConn) Prepare(q string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), q)
 }
@@ -72,7 +105,10 @@ func (c textConn) Prepare(q string) (driver.Stmt, error) {
 func (c textConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
 	st, err := c.Conn.PrepareContext(ctx, q)
 	if err != nil {
-		return nil, err
+		if pgconn.SafeToRetry(err) {
+			return nil, driver.ErrBadConn
+		}
+		return nil, textError(err)
 	}
 	return textStmt{st.(*stdlib.Stmt)}, nil
 }
