@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"os"
 )
 
@@ -42,4 +43,10 @@ func (s *Store) OnWriterForTest(ctx context.Context, q string) error {
 // QueryRowForTest reads one value of q on the writer's connection.
 func (s *Store) QueryRowForTest(ctx context.Context, q string, v any) error {
 	return s.db.QueryRowContext(ctx, q).Scan(v)
+}
+
+// ConnForTest takes one connection of the pool and holds it, so that its
+// statements run on it with no check between them; close it when done.
+func (s *Store) ConnForTest(ctx context.Context) (*sql.Conn, error) {
+	return s.db.Conn(ctx)
 }

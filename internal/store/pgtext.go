@@ -23,8 +23,21 @@ func openPostgres(dsn, app string) (*sql.DB, error) {
 		return nil, err
 	}
 	cfg.RuntimeParams["application_name"] = app
-	return sql.OpenDB(textConnector{stdlib.GetConnector(*cfg)}), nil
+	return sql.OpenDB(textConnector{stdlib.GetConnector(*cfg, stdlib.OptionShouldPing(pingAlways))}), nil
 }
+
+// pingAlways has the driver ping a pooled connection each time
+// database/sql takes it again (its ResetSession), however briefly it was
+// idle, rather than only after a second: a connection PostgreSQL has ended
+// (a restart, pg_terminate_backend) fails the ping, is refused with
+// driver.ErrBadConn, and database/sql takes another or opens a new one, so
+// that the statement is never sent on it. The ping is a round trip through
+// the driver's own reads, bounded by the caller's context; it never looks
+// at the socket beneath (a peek there waits on the socket's read lock,
+// which the driver's background reader may hold). A connection ended
+// between the ping and its statement fails that statement with an
+// unavailable error (see unavailable), never an internal one.
+func pingAlways(context.Context, stdlib.ShouldPingParams) bool { return true }
 
 // textError makes err, when PostgreSQL refused a text parameter that is
 // not UTF-8 or holds a NUL byte (SQLSTATE 22021, character not in
@@ -81,21 +94,6 @@ func (c textConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 		return nil, textError(err)
 	}
 	return errTx{tx}, nil
-}
-
-// ResetSession, called by database/sql before it reuses a pooled
-// connection, refuses (driver.ErrBadConn: database/sql takes another, or a
-// new one) a connection whose server has already ended it, as PostgreSQL
-// does to every connection when it restarts or an administrator
-// terminates them: the server has sent its FATAL message, which waits
-// unread on the socket (see closedByServer). Nothing was sent on it, so
-// the statement that would have failed on it runs on the next one.
-func (c textConn) ResetSession(ctx context.Context) error {
-	if closedByServer(c.Conn.Conn().PgConn().Conn()) {
-		c.Conn.Close()
-		return driver.ErrBadConn
-	}
-	return c.Conn.ResetSession(ctx)
 }
 
 func (c textConn) Prepare(q string) (driver.Stmt, error) {

@@ -103,6 +103,30 @@ func TestPostgresRestartIsSurvived(t *testing.T) {
 	}
 }
 
+// TestPostgresEndedInUseIsUnavailable: a connection PostgreSQL ends after
+// it was checked and before its statement (a restart in between) fails
+// that statement with an unavailable error, never an internal one.
+func TestPostgresEndedInUseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.PostgresDSN(t)
+	s := open(t, dsn)
+	ctx := t.Context()
+	c, err := s.ConnForTest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `SELECT 1`); err != nil {
+		t.Fatal(err)
+	}
+	testenv.TerminatePostgres(t, dsn)
+	_, err = c.ExecContext(ctx, `SELECT 1`)
+	wantUnavailable(t, "a statement on a connection ended while held", err, "57P01")
+	if _, err := s.AccountByID(ctx, "nobody"); twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Errorf("a read on the pool afterwards: got %v, want not found", err)
+	}
+}
+
 // TestPostgresGoneIsUnavailable: a PostgreSQL database that refuses
 // connections answers every statement with an unavailable error, and
 // the statements work again once it takes them.
