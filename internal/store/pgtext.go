@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,21 +24,28 @@ func openPostgres(dsn, app string) (*sql.DB, error) {
 		return nil, err
 	}
 	cfg.RuntimeParams["application_name"] = app
-	return sql.OpenDB(textConnector{stdlib.GetConnector(*cfg, stdlib.OptionShouldPing(pingAlways))}), nil
+	return sql.OpenDB(textConnector{stdlib.GetConnector(*cfg, stdlib.OptionShouldPing(pingIdle))}), nil
 }
 
-// pingAlways has the driver ping a pooled connection each time
-// database/sql takes it again (its ResetSession), however briefly it was
-// idle, rather than only after a second: a connection PostgreSQL has ended
+// pingAfterIdle is how long a pooled connection may have been idle before
+// the driver pings it when database/sql takes it again (its ResetSession);
+// the driver's own default is a second. A connection PostgreSQL has ended
 // (a restart, pg_terminate_backend) fails the ping, is refused with
 // driver.ErrBadConn, and database/sql takes another or opens a new one, so
-// that the statement is never sent on it. The ping is a round trip through
-// the driver's own reads, bounded by the caller's context; it never looks
-// at the socket beneath (a peek there waits on the socket's read lock,
-// which the driver's background reader may hold). A connection ended
-// between the ping and its statement fails that statement with an
+// that the statement is never sent on it. A restart takes longer than this,
+// so every connection it ends has been idle long enough to be pinged; a
+// connection in steady use (taken again within microseconds under load)
+// costs no round trip. The ping goes through the driver's own reads, bounded
+// by the caller's context; it never looks at the socket beneath (a peek
+// there waits on the socket's read lock, which the driver's background
+// reader may hold). A connection ended between the ping and its statement,
+// or within this time of its last use, fails that statement with an
 // unavailable error (see unavailable), never an internal one.
-func pingAlways(context.Context, stdlib.ShouldPingParams) bool { return true }
+const pingAfterIdle = 100 * time.Millisecond
+
+func pingIdle(_ context.Context, p stdlib.ShouldPingParams) bool {
+	return p.IdleDuration >= pingAfterIdle
+}
 
 // textError makes err, when PostgreSQL refused a text parameter that is
 // not UTF-8 or holds a NUL byte (SQLSTATE 22021, character not in

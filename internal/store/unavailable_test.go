@@ -73,8 +73,9 @@ func TestPostgresRestartIsSurvived(t *testing.T) {
 	s := open(t, dsn)
 	ctx := t.Context()
 	for round := range 3 {
-		// Several connections in the pool, idle, each used twice: used
-		// the moment before, they are taken again without a ping.
+		// Several connections in the pool, each used twice; then ended,
+		// and taken again once idle past the ping time (TerminatePostgres
+		// waits it out), as after a real restart.
 		for range 2 {
 			var wg sync.WaitGroup
 			for i := range 8 {
