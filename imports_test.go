@@ -1,6 +1,7 @@
 package twofold_test
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -63,5 +64,36 @@ func TestImportRules(t *testing.T) {
 	}
 	if len(imports["internal/core"]) == 0 {
 		t.Fatal("found no imports for internal/core: is the walk broken?")
+	}
+}
+
+// TestNoSocketPeeks: the packages that hold database connections
+// (internal/store, internal/testenv) never reach for a socket's file
+// descriptor (SyscallConn, syscall.RawConn): a peek at a pooled driver
+// connection's socket waits for the socket's read lock, which the
+// driver's own background reader may hold for as long as the server sends
+// nothing, and so may wait forever.
+func TestNoSocketPeeks(t *testing.T) {
+	for _, dir := range []string{"internal/store", "internal/testenv"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no Go files in %s: %v", dir, err)
+		}
+		for _, path := range files {
+			if strings.HasSuffix(path, "_test.go") {
+				continue
+			}
+			fset := token.NewFileSet()
+			f, err := parser.ParseFile(fset, path, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok && (sel.Sel.Name == "SyscallConn" || sel.Sel.Name == "RawConn") {
+					t.Errorf("%s: %s: a database connection's socket is the driver's alone", fset.Position(sel.Pos()), sel.Sel.Name)
+				}
+				return true
+			})
+		}
 	}
 }

@@ -31,7 +31,7 @@ func (m *Main) dns(ctx context.Context, args []string) error {
 func (m *Main) dnsAddZone(ctx context.Context, args []string) error {
 	fs := m.flags("dns add-zone", "dns add-zone ZONE --owner USERNAME [--db DSN] [--key-file PATH]")
 	owner := fs.String("owner", "", "username of the account that manages the zone's records")
-	zone, c, err := m.parseUserArgs(fs, args, storeSettings())
+	zone, c, err := m.parseOneArg(fs, args, "ZONE", storeSettings())
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (m *Main) dnsAddZone(ctx context.Context, args []string) error {
 
 func (m *Main) dnsRemoveZone(ctx context.Context, args []string) error {
 	fs := m.flags("dns remove-zone", "dns remove-zone ZONE [--db DSN] [--key-file PATH]")
-	zone, c, err := m.parseUserArgs(fs, args, storeSettings())
+	zone, c, err := m.parseOneArg(fs, args, "ZONE", storeSettings())
 	if err != nil {
 		return err
 	}

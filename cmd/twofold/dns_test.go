@@ -122,3 +122,14 @@ func TestServeDNS(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 }
+
+// TestDNSZoneRequired: add-zone and remove-zone without a zone say that
+// ZONE is required, the argument their usage names.
+func TestDNSZoneRequired(t *testing.T) {
+	for _, args := range [][]string{{"dns", "add-zone", "--owner", "alice"}, {"dns", "remove-zone"}} {
+		err := newTestMain(t, time.Now(), "").run(t, args...)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "ZONE is required") || strings.Contains(err.Error(), "USERNAME") {
+			t.Errorf("%s: got %v, want a usage error saying ZONE is required", strings.Join(args, " "), err)
+		}
+	}
+}

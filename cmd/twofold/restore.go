@@ -42,7 +42,7 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 		st, err := store.OpenRestored(ctx, c.DB)
 		switch {
 		case errors.Is(err, store.ErrNotRestored):
-			return fmt.Errorf("%w: nothing changed, and nothing was restored there: run pg_restore (or psql) into that database first, or give --db the database it restored into", err)
+			return fmt.Errorf("%w, so nothing changed: run pg_restore (or psql) into it first, or give --db the database it restored into", err)
 		case errors.Is(err, store.ErrInUse):
 			return fmt.Errorf("%w; nothing changed", err)
 		case errors.As(err, new(*store.SchemaError)):

@@ -441,6 +441,9 @@ func TestRestorePostgresRefuses(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(err), "pg_restore") || tm.stdout.String() != "" {
 		t.Errorf("restore into an empty database: error %v, stdout %q; want it to say to run pg_restore first, and no report", err, tm.stdout)
 	}
+	if want := "restore: the database holds no Twofold tables, so nothing changed: run pg_restore (or psql) into it first, or give --db the database it restored into"; fmt.Sprint(err) != want {
+		t.Errorf("restore into an empty database: error %q, want the one sentence %q", err, want)
+	}
 	if missing, err := store.Missing(context.Background(), empty); err != nil || !missing {
 		t.Errorf("after the refused restore: Missing got %v, %v; want the database left without tables", missing, err)
 	}

@@ -38,29 +38,36 @@ func (m *Main) user(ctx context.Context, args []string) error {
 // parseUserArgs parses the options of a user subcommand around its one
 // USERNAME, which may come before the options or right after them.
 func (m *Main) parseUserArgs(fs *flag.FlagSet, args []string, settings []string) (string, config.Config, error) {
-	var username string
+	return m.parseOneArg(fs, args, "USERNAME", settings)
+}
+
+// parseOneArg parses the options of a subcommand around its one argument,
+// called name (USERNAME, ZONE) in its usage and errors, which may come
+// before the options or right after them.
+func (m *Main) parseOneArg(fs *flag.FlagSet, args []string, name string, settings []string) (string, config.Config, error) {
+	var arg string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		username, args = args[0], args[1:]
+		arg, args = args[0], args[1:]
 	}
 	c, err := m.parseConfig(fs, args, settings...)
 	if err != nil {
 		return "", c, err
 	}
-	if username == "" && fs.NArg() > 0 {
-		// Flag parsing stops at the username, so options after it would be
+	if arg == "" && fs.NArg() > 0 {
+		// Flag parsing stops at the argument, so options after it would be
 		// silently ignored (a --db after it would write to the default database).
-		username = fs.Arg(0)
+		arg = fs.Arg(0)
 		if fs.NArg() > 1 {
-			return "", c, fmt.Errorf("%w: unexpected argument %q: give options before USERNAME or right after it", errUsage, fs.Arg(1))
+			return "", c, fmt.Errorf("%w: unexpected argument %q: give options before %s or right after it", errUsage, fs.Arg(1), name)
 		}
 	} else if fs.NArg() > 0 {
 		return "", c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	if username == "" {
+	if arg == "" {
 		fs.Usage()
-		return "", c, fmt.Errorf("%w: USERNAME is required", errUsage)
+		return "", c, fmt.Errorf("%w: %s is required", errUsage, name)
 	}
-	return username, c, nil
+	return arg, c, nil
 }
 
 // userAdd creates an account. It works while a server runs on the same database.

@@ -58,10 +58,13 @@ func TestReadyzFollowsTheDatabase(t *testing.T) {
 	}
 }
 
-// TestFailureLogNamesTheRequest: when the database is gone, a login fails
-// with an internal-error problem that says nothing of the cause, and the
-// server's log line for it carries the X-Request-Id the client got, so that
-// an operator can find it, and nothing the client sent as a secret.
+// TestFailureLogNamesTheRequest: when PostgreSQL ends every connection, as
+// a restart does, the next request is served on new ones; when the
+// database is gone, a login and GET /v1/me fail with an unavailable
+// problem (503, with Retry-After) that says nothing of the cause, and the
+// server's log line for it carries the driver's words and the
+// X-Request-Id the client got, so that an operator can find it, and
+// nothing the client sent as a secret.
 func TestFailureLogNamesTheRequest(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	logs := &testenv.Buffer{}
@@ -73,35 +76,77 @@ func TestFailureLogNamesTheRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	testenv.CutPostgres(t, dsn)
+	ts := &testenv.Server{Server: s}
+	addUser(t, ts, "alice")
+	token := login(t, ts, "alice").Token
 
 	const secret = "hunter2 is my password"
-	req, _ := http.NewRequest("POST", s.URL()+"/v1/login", strings.NewReader(`{"username":"alice","password":"`+secret+`"}`))
-	req.Header.Set("Content-Type", "application/json")
+	login := func() (*http.Response, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.URL()+"/v1/login", strings.NewReader(`{"username":"alice","password":"`+secret+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p map[string]any
+		json.NewDecoder(res.Body).Decode(&p)
+		res.Body.Close()
+		return res, p
+	}
+	for range 2 {
+		if res, p := login(); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("login with the database up: got %d %v, want 401", res.StatusCode, p)
+		}
+	}
+	testenv.TerminatePostgres(t, dsn)
+	if res, p := login(); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("login after PostgreSQL ended every connection: got %d %v, want 401 on a new connection", res.StatusCode, p)
+	}
+
+	testenv.CutPostgres(t, dsn)
+	testenv.TerminatePostgres(t, dsn) // wait for the server to end them
+	logged := func(id, path, words string) {
+		t.Helper()
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			if rec["msg"] == "request failed" && rec["request_id"] == id && rec["path"] == path {
+				if rec["level"] != "ERROR" || !strings.Contains(rec["err"].(string), words) {
+					t.Errorf("log line of %s: %v, want an error with the driver's %q", path, rec, words)
+				}
+				return
+			}
+		}
+		t.Errorf("no log line of the failed request %s with request_id %q:\n%s", path, id, logs)
+	}
+	unavailable := func(what string, res *http.Response, p map[string]any) {
+		t.Helper()
+		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Content-Type") != "application/problem+json" ||
+			p["type"] != "https://twofold.dev/problems/unavailable" || p["detail"] != "the database is not reachable; try again shortly" {
+			t.Errorf("%s with the database gone: got %d %v, want 503 unavailable", what, res.StatusCode, p)
+		}
+		if res.Header.Get("Retry-After") == "" {
+			t.Errorf("%s with the database gone: no Retry-After", what)
+		}
+	}
+	res, p := login()
+	unavailable("login", res, p)
+	logged(res.Header.Get("X-Request-Id"), "POST /v1/login", "not currently accepting connections")
+
+	req, _ := http.NewRequest("GET", s.URL()+"/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p map[string]any
+	p = nil
 	json.NewDecoder(res.Body).Decode(&p)
 	res.Body.Close()
-	if res.StatusCode != 500 || p["detail"] != "internal error" {
-		t.Fatalf("login with the database gone: got %d %v, want 500 internal error", res.StatusCode, p)
-	}
-	id := res.Header.Get("X-Request-Id")
-	found := false
-	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		if rec["msg"] == "request failed" && rec["request_id"] == id && rec["path"] == "POST /v1/login" {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("no log line of the failed request with request_id %q:\n%s", id, logs)
-	}
+	unavailable("GET /v1/me", res, p)
+	logged(res.Header.Get("X-Request-Id"), "GET /v1/me", "not currently accepting connections")
 	if strings.Contains(logs.String(), secret) {
 		t.Error("the log holds the password the client sent")
 	}

@@ -76,3 +76,22 @@ func FailRenameInForTest(tb interface{ Cleanup(func()) }, err error) {
 	renameIn = func(string, string) error { return err }
 	tb.Cleanup(func() { renameIn = os.Rename })
 }
+
+// OnWriterForTest runs q on the connection every write takes (on SQLite
+// the one writer; on PostgreSQL one of the pool's): a pragma that limits
+// it, say.
+func (s *Store) OnWriterForTest(ctx context.Context, q string) error {
+	_, err := s.db.ExecContext(ctx, q)
+	return err
+}
+
+// QueryRowForTest reads one value of q on the writer's connection.
+func (s *Store) QueryRowForTest(ctx context.Context, q string, v any) error {
+	return s.db.QueryRowContext(ctx, q).Scan(v)
+}
+
+// ConnForTest takes one connection of the pool and holds it, so that its
+// statements run on it with no check between them; close it when done.
+func (s *Store) ConnForTest(ctx context.Context) (*sql.Conn, error) {
+	return s.db.Conn(ctx)
+}

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,7 +24,27 @@ func openPostgres(dsn, app string) (*sql.DB, error) {
 		return nil, err
 	}
 	cfg.RuntimeParams["application_name"] = app
-	return sql.OpenDB(textConnector{stdlib.GetConnector(*cfg)}), nil
+	return sql.OpenDB(textConnector{stdlib.GetConnector(*cfg, stdlib.OptionShouldPing(pingIdle))}), nil
+}
+
+// pingAfterIdle is how long a pooled connection may have been idle before
+// the driver pings it when database/sql takes it again (its ResetSession);
+// the driver's own default is a second. A connection PostgreSQL has ended
+// (a restart, pg_terminate_backend) fails the ping, is refused with
+// driver.ErrBadConn, and database/sql takes another or opens a new one, so
+// that the statement is never sent on it. A restart takes longer than this,
+// so every connection it ends has been idle long enough to be pinged; a
+// connection in steady use (taken again within microseconds under load)
+// costs no round trip. The ping goes through the driver's own reads, bounded
+// by the caller's context; it never looks at the socket beneath (a peek
+// there waits on the socket's read lock, which the driver's background
+// reader may hold). A connection ended between the ping and its statement,
+// or within this time of its last use, fails that statement with an
+// unavailable error (see unavailable), never an internal one.
+const pingAfterIdle = 100 * time.Millisecond
+
+func pingIdle(_ context.Context, p stdlib.ShouldPingParams) bool {
+	return p.IdleDuration >= pingAfterIdle
 }
 
 // textError makes err, when PostgreSQL refused a text parameter that is
@@ -38,7 +59,7 @@ func textError(err error) error {
 		return &twofold.Error{Code: twofold.CodeInvalid, Message: "the request holds text that is not valid UTF-8 or holds a NUL byte",
 			Err: fmt.Errorf("postgres: %w", err)}
 	}
-	return err
+	return unavailable(err)
 }
 
 // textConnector opens connections whose statements' errors pass textError.
@@ -47,7 +68,7 @@ type textConnector struct{ driver.Connector }
 func (c textConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return textConn{conn.(*stdlib.Conn)}, nil
 }
@@ -65,6 +86,24 @@ func (c textConn) QueryContext(ctx context.Context, q string, args []driver.Name
 	return r, textError(err)
 }
 
+func (c textConn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (c textConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if c.Conn.Conn().IsClosed() {
+		return nil, driver.ErrBadConn
+	}
+	tx, err := c.Conn.BeginTx(ctx, opts)
+	if err != nil {
+		if pgconn.SafeToRetry(err) {
+			return nil, driver.ErrBadConn // BEGIN was not sent: database/sql takes another connection
+		}
+		return nil, textError(err)
+	}
+	return errTx{tx}, nil
+}
+
 func (c textConn) Prepare(q string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), q)
 }
@@ -72,7 +111,10 @@ func (c textConn) Prepare(q string) (driver.Stmt, error) {
 func (c textConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
 	st, err := c.Conn.PrepareContext(ctx, q)
 	if err != nil {
-		return nil, err
+		if pgconn.SafeToRetry(err) {
+			return nil, driver.ErrBadConn
+		}
+		return nil, textError(err)
 	}
 	return textStmt{st.(*stdlib.Stmt)}, nil
 }

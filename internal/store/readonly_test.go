@@ -196,3 +196,47 @@ func TestFileOfAnotherUser(t *testing.T) {
 		t.Errorf("open of another user's file: got %q, which blames the directory", got)
 	}
 }
+
+// TestReadableFileOfAnotherUser: a SQLite file this process may read but
+// not write (root's, of mode 0644, in a directory the server may write
+// to), or may write but not make private (root's, of mode 0666), fails
+// with an error naming the file, its owner and mode, and the process's
+// user, not SQLite's "attempt to write a readonly database" nor chmod's
+// "operation not permitted" alone.
+func TestReadableFileOfAnotherUser(t *testing.T) {
+	for _, mode := range []os.FileMode{0o644, 0o666} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "twofold.db")
+		st, err := store.Open(context.Background(), "sqlite:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		var got, owner string
+		if os.Geteuid() != 0 {
+			if mode == 0o666 {
+				continue // only another user's file refuses the chmod; CI runs as root
+			}
+			// The process's own file, read-only for it: the same refusal.
+			if err := os.Chmod(path, 0o444); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Chmod(path, 0o600) })
+			_, err := store.Open(context.Background(), "sqlite:"+path)
+			got, owner = fmt.Sprint(err), "with mode 0444"
+		} else {
+			if err := os.Chmod(path, mode); err != nil {
+				t.Fatal(err)
+			}
+			got, owner = openInAsNobody(t, dir), fmt.Sprintf("root (uid 0) with mode %04o", mode)
+		}
+		for _, want := range []string{path, owner, "running as", "chown"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("open of another user's file of mode %04o: got %q, want it to say %q", mode, got, want)
+			}
+		}
+	}
+}

@@ -8,7 +8,7 @@ import (
 
 // ErrNotRestored is returned by OpenRestored for a PostgreSQL database
 // without Twofold's tables: nothing was restored into it.
-var ErrNotRestored = errors.New("restore: the database holds no Twofold tables: nothing was restored into it")
+var ErrNotRestored = errors.New("restore: the database holds no Twofold tables")
 
 // restoreApp is the application_name of OpenRestored's connections, which
 // it does not count among the processes using the database.

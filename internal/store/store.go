@@ -85,8 +85,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// The file holds hashes, ciphertexts and the audit log: owner only.
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if err := os.Chmod(s.path+suffix, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
-				s.db.Close()
-				return nil, fmt.Errorf("restrict database file: %w", err)
+				s.Close()
+				return nil, fmt.Errorf("restrict database file: %w%s", err, ownerHint(s.path+suffix))
 			}
 		}
 	}
@@ -238,6 +238,12 @@ func connect(dsn, app string) (*Store, error) {
 				return nil, errors.New("sqlite synchronous must be FULL or NORMAL")
 			}
 		}
+		// A file this process may read but not write (another user's, of
+		// mode 0644) would open read-only and fail later, at the first
+		// write or at restricting its mode, with words that do not say why.
+		if hint := fileHint(path); hint != "" {
+			return nil, fmt.Errorf("open sqlite: the database file cannot be written%s", hint)
+		}
 		if err := ensureWAL(path); err != nil {
 			return nil, err
 		}
@@ -270,7 +276,7 @@ func connect(dsn, app string) (*Store, error) {
 				q.Add("_pragma", "cache_size(-32768)")
 				q.Add("_pragma", "wal_autocheckpoint(16000)")
 			}
-			return sql.Open("sqlite", sqliteURI(path, q.Encode()))
+			return openSQLite(sqliteURI(path, q.Encode()))
 		}
 		db, err := open(false)
 		if err != nil {
@@ -288,6 +294,19 @@ func connect(dsn, app string) (*Store, error) {
 		rdb.SetMaxIdleConns(8)
 		return &Store{db: db, rdb: rdb, dialect: SQLite, path: path, committer: newCommitter(db)}, nil
 	}
+}
+
+// openSQLite opens a pool over the SQLite database name (a "file:" URI)
+// whose statements answer a full, failing or read-only disk with an
+// unavailable error (see unavailable).
+func openSQLite(name string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", name) // only to reach the registered driver: it connects nothing
+	if err != nil {
+		return nil, err
+	}
+	drv := db.Driver()
+	db.Close()
+	return sql.OpenDB(errConnector{name: name, drv: drv}), nil
 }
 
 // ensureWAL puts the SQLite file at path in WAL mode, creating it if need be,
@@ -365,6 +384,18 @@ func fileHint(path string) string {
 			processUser(), p, fileOwner(fi), fi.Mode().Perm())
 	}
 	return ""
+}
+
+// ownerHint returns what to do when this process may write the SQLite
+// file at path but not change its mode (to 0600), because another user
+// owns it: it names the file, its owner and mode, and this process's user.
+func ownerHint(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (this process, running as %s, may not make %s private to its owner, which is %s with mode %04o: give the file to the server's user, with chown, or run the command as the file's owner)",
+		processUser(), path, fileOwner(fi), fi.Mode().Perm())
 }
 
 // isBusy reports whether err is SQLite's "database is locked".

@@ -215,3 +215,42 @@ func RemoveMigration(tb testing.TB, dsn string, version int) {
 		tb.Fatalf("remove migration %d: %v", version, err)
 	}
 }
+
+// TerminatePostgres ends every open connection to the test database dsn
+// (from PostgresDSN), as a restart of PostgreSQL does, and returns once
+// the server has ended them all (within a minute); new connections are
+// let in as before.
+func TerminatePostgres(tb testing.TB, dsn string) {
+	tb.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	admin, err := sql.Open("pgx", os.Getenv(PostgresEnv))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
+		tb.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n int
+		if err := admin.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name).Scan(&n); err != nil {
+			tb.Fatal(err)
+		}
+		if n == 0 {
+			// Past the idle time after which the store pings a pooled
+			// connection before reuse (100 ms, store's pingAfterIdle), as
+			// after a real restart: the connections it held are checked.
+			time.Sleep(250 * time.Millisecond)
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d connections to %s still open a minute after they were terminated", n, name)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1129,8 +1129,9 @@ func sameKeyFile(ts *testenv.Server) testenv.ServerOption {
 }
 
 // TestPagesWhenTheDatabaseIsGone: with PostgreSQL unreachable, the pages
-// answer 500 with a calm page that says nothing of the cause, no one is
-// signed out by it, and everything works again once the database is back.
+// answer 503 with a calm page that says to try again shortly and nothing
+// of the cause, no one is signed out by it, and everything works again
+// once the database is back.
 func TestPagesWhenTheDatabaseIsGone(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.PostgresDSN(t))
 	account(t, ts, "gina", false, false)
@@ -1141,8 +1142,8 @@ func TestPagesWhenTheDatabaseIsGone(t *testing.T) {
 	restore := testenv.CutPostgres(t, ts.Config.DB)
 	for _, r := range []reply{c.get("/settings/security"), newClient(t, ts.URL()).signIn("gina")} {
 		body := html.UnescapeString(r.body)
-		if r.status != http.StatusInternalServerError || !strings.Contains(body, "Something went wrong") {
-			t.Errorf("%s with the database gone: status %d, want 500 and a page saying something went wrong (%q)", r.url, r.status, pageError(r.body))
+		if r.status != http.StatusServiceUnavailable || !strings.Contains(body, "try again shortly") {
+			t.Errorf("%s with the database gone: status %d, want 503 and a page saying to try again shortly (%q)", r.url, r.status, pageError(r.body))
 		}
 		for _, leak := range []string{"twofold_test", "pgx", "postgres", "connect", "SQLSTATE"} {
 			if strings.Contains(body, leak) {
@@ -1152,8 +1153,8 @@ func TestPagesWhenTheDatabaseIsGone(t *testing.T) {
 	}
 	// Signing out cannot end the session now, so it says it failed and
 	// keeps the cookie.
-	if r := c.post("/logout", url.Values{}); r.status != http.StatusInternalServerError {
-		t.Errorf("sign-out with the database gone: status %d at %s, want 500", r.status, r.url)
+	if r := c.post("/logout", url.Values{}); r.status != http.StatusServiceUnavailable {
+		t.Errorf("sign-out with the database gone: status %d at %s, want 503", r.status, r.url)
 	}
 	restore()
 	// The outage signed no one out.

@@ -501,7 +501,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, err error) int {
 
 func retryAfter(err error) time.Duration {
 	var te *twofold.Error
-	if errors.As(err, &te) && te.Code == twofold.CodeThrottled {
+	if errors.As(err, &te) && (te.Code == twofold.CodeThrottled || te.Code == twofold.CodeUnavailable) {
 		return te.RetryAfter
 	}
 	return 0
