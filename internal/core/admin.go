@@ -198,7 +198,7 @@ func (s *Service) revokeAdminKeys(ctx context.Context, accountID string, m Meta)
 		if _, err := s.store.DeleteAPIKey(ctx, accountID, k.ID); err != nil {
 			return nil, err
 		}
-		s.audit(ctx, accountID, "api_key.revoked", m, "key "+k.ID+" "+quote(k.Name)+" and the keys it made: its owner is no longer an operator")
+		s.audit(ctx, accountID, "api_key.revoked", m, revokedDetail(k, len(lineOf(keys, k.ID))-1)+": its owner is no longer an operator")
 		names = append(names, quote(k.Name))
 	}
 	return names, nil

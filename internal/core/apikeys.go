@@ -148,7 +148,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 			return err
 		}
 		s.audit(ctx, a.Account.ID, "api_key.created", m, keyDetail(k)+madeBy(a))
-		s.notify(ctx, a.Account.ID, "an API key was created",
+		s.notify(ctx, a.Account.ID, keyCreatedSubject,
 			"An API key called "+quote(k.Name)+" was created for your account"+madeBy(a)+". It may:", permitLines(k.Permits))
 		return nil
 	})
@@ -252,8 +252,8 @@ func (s *Service) RevokeAPIKey(ctx context.Context, a Auth, id string, m Meta) e
 		}
 	}
 	return s.inTx(ctx, func(ctx context.Context) error {
-		k, err := s.store.APIKey(ctx, id)
-		if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && k.AccountID != a.Account.ID {
+		k, made, err := s.keyLine(ctx, a.Account.ID, id)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
 			return notFound
 		}
 		if err != nil {
@@ -266,9 +266,46 @@ func (s *Service) RevokeAPIKey(ctx context.Context, a Auth, id string, m Meta) e
 		if !ok {
 			return notFound
 		}
-		s.audit(ctx, a.Account.ID, "api_key.revoked", m, "key "+k.ID+" "+quote(k.Name)+madeBy(a))
+		s.audit(ctx, a.Account.ID, "api_key.revoked", m, revokedDetail(k, made)+madeBy(a))
 		return s.disableWebhooksOfEndedKeys(ctx, m)
 	})
+}
+
+// keyLine returns, inside a transaction, key id of account accountID and
+// how many keys it made (at any remove), which go with it when it is
+// revoked. The account's row is held first, as CreateAPIKey holds it, so
+// that no key made meanwhile escapes the count.
+func (s *Service) keyLine(ctx context.Context, accountID, id string) (twofold.APIKey, int, error) {
+	if err := s.store.LockAccount(ctx, accountID); err != nil {
+		return twofold.APIKey{}, 0, err
+	}
+	keys, err := s.store.APIKeys(ctx, accountID)
+	if err != nil {
+		return twofold.APIKey{}, 0, err
+	}
+	for _, k := range keys {
+		if k.ID == id {
+			return k, len(lineOf(keys, id)) - 1, nil
+		}
+	}
+	return twofold.APIKey{}, 0, twofold.Errorf(twofold.CodeNotFound, "no such API key")
+}
+
+// revokedDetail names revoked key k and says how many keys it made went
+// with it (made), for the api_key.revoked event and the holder's notice.
+func revokedDetail(k twofold.APIKey, made int) string {
+	return "key " + k.ID + " " + quote(k.Name) + madeWent(made)
+}
+
+// madeWent says how many keys a revoked key made went with it.
+func madeWent(made int) string {
+	switch made {
+	case 0:
+		return ""
+	case 1:
+		return " and the 1 key it made"
+	}
+	return " and the " + strconv.Itoa(made) + " keys it made"
 }
 
 // APIKeysOf returns the API keys of account accountID, never a secret, for
@@ -312,6 +349,13 @@ func (s *Service) RevokeAPIKeyFor(ctx context.Context, op Auth, accountID, keyID
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context) error {
+		k, made, err := s.keyLine(ctx, accountID, keyID)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return notFound
+		}
+		if err != nil {
+			return err
+		}
 		ok, err := s.store.DeleteAPIKey(ctx, accountID, keyID)
 		if err != nil {
 			return err
@@ -319,9 +363,13 @@ func (s *Service) RevokeAPIKeyFor(ctx context.Context, op Auth, accountID, keyID
 		if !ok {
 			return notFound
 		}
-		s.auditOperator(ctx, accountID, "api_key.revoked", m, true, "key "+k.ID+" "+quote(k.Name)+" by "+actor(op), "key "+k.ID+" "+quote(k.Name)+" by an operator")
+		s.auditOperator(ctx, accountID, "api_key.revoked", m, true, revokedDetail(k, made)+" by "+actor(op), revokedDetail(k, made)+" by an operator")
+		them := "it"
+		if made > 0 {
+			them = "them"
+		}
 		s.notify(ctx, accountID, "one of your API keys was revoked",
-			"An operator revoked your API key "+quote(k.Name)+" and the keys it made: scripts that use them stop working.")
+			"An operator revoked your API key "+quote(k.Name)+madeWent(made)+": scripts that use "+them+" stop working.")
 		return s.disableWebhooksOfEndedKeys(ctx, m)
 	})
 }

@@ -700,8 +700,12 @@ const (
 // unboundedEvents are the event types never held back by EventBurst:
 // Twofold reads them back (known sign-ins for the new sign-in notice, the
 // paper key's uses and reissues, the last warning of a listed password),
-// so a missing one would change what it decides.
-var unboundedEvents = []string{"login.succeeded", "paper_key.used", "paper_key.reissued", "password.listed"}
+// so a missing one would change what it decides; and the making and
+// revoking of API keys, which make and end credentials as a sign-in makes
+// a session: a stolen key that makes keys must not hide them past the
+// bound (making is capped at MaxAPIKeys live keys an account).
+var unboundedEvents = []string{"login.succeeded", "paper_key.used", "paper_key.reissued", "password.listed",
+	"api_key.created", "api_key.revoked"}
 
 // eventAdmitted reports whether audit event e is within its account's
 // bound (see EventBurst) and so to be stored, and returns the

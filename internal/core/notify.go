@@ -43,11 +43,18 @@ const (
 // notices past the bound.
 const noticeMoreSubject = "more security changes to your account"
 
+// keyCreatedSubject is the subject of the notice that an API key was made.
+// The first such notice past the bound in NoticeMoreEvery gets a summary
+// mail of its own, whatever other notices met the bound before it: a
+// stolen key that makes keys is what the holder must hear of, even after a
+// flood of other notices, and it costs at most one more mail an hour.
+const keyCreatedSubject = "an API key was created"
+
 // noticeAllowed reports whether a notice with subject may be mailed to
 // accountID now, or, when not, whether the mail that stands for the
 // notices past the bound is to go instead (more). A failure to read the
 // bound lets the notice go: a notice too many is better than one lost.
-func (s *Service) noticeAllowed(ctx context.Context, accountID string) (ok, more bool) {
+func (s *Service) noticeAllowed(ctx context.Context, accountID, subject string) (ok, more bool) {
 	now := s.Now()
 	ok, err := s.store.TakeToken(ctx, "notice:"+accountID, NoticeBurst, 1/NoticeEvery.Seconds(), now)
 	if err != nil {
@@ -57,7 +64,11 @@ func (s *Service) noticeAllowed(ctx context.Context, accountID string) (ok, more
 	if ok {
 		return true, false
 	}
-	more, err = s.store.TakeToken(ctx, "notice-more:"+accountID, 1, 1/NoticeMoreEvery.Seconds(), now)
+	bucket := "notice-more:" + accountID
+	if subject == keyCreatedSubject {
+		bucket += ":api-key-created" // its own summary (see keyCreatedSubject)
+	}
+	more, err = s.store.TakeToken(ctx, bucket, 1, 1/NoticeMoreEvery.Seconds(), now)
 	if err != nil {
 		s.log.Error("notice bound unreadable", "err", err)
 		return true, false
@@ -95,7 +106,7 @@ func (s *Service) mail(ctx context.Context, accountID, subject, footer string, l
 		return
 	}
 	if footer != "" { // a notice of a change, not a mail asked for
-		ok, more := s.noticeAllowed(ctx, accountID)
+		ok, more := s.noticeAllowed(ctx, accountID, subject)
 		if !ok && !more {
 			s.log.Info("notice not mailed: over the account's bound", "subject", subject)
 			return

@@ -896,9 +896,10 @@ func TestOperatorAPIRevokesAUsersKey(t *testing.T) {
 		if r := f.user.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())}); r.Status != 200 {
 			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
 		}
-		script := makeKey(t, f.user, "deploy", nil, "account * read")
+		script := makeKey(t, f.user, "deploy", nil, "account * read", "keys * write")
+		child := makeKey(t, keyClient(s, script.id, script.secret), "deploy child", nil, "account * read")
 		r := f.opc.Do(t, "GET", "/v1/admin/users/"+f.userID+"/api-keys", nil)
-		if keys := objects(t, r, "api_keys"); len(keys) != 1 || keys[0]["id"] != script.id || keys[0]["secret"] != nil {
+		if keys := objects(t, r, "api_keys"); len(keys) != 2 || keys[0]["secret"] != nil || keys[1]["secret"] != nil {
 			t.Fatalf("the user's keys: %s", r.Body)
 		}
 		reader := makeKey(t, f.opc, "reader", nil, "admin users read")
@@ -913,8 +914,12 @@ func TestOperatorAPIRevokesAUsersKey(t *testing.T) {
 			t.Fatalf("revoke: got %d %s", r.Status, r.Body)
 		}
 		wantProblem(t, keyClient(s, script.id, script.secret).Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
-		mailWith(t, f.mailbox, "one of your API keys was revoked")
-		if d := eventWith(t, s, f.userID, "api_key.revoked"); !strings.Contains(d, "by operator carol") {
+		wantProblem(t, keyClient(s, child.id, child.secret).Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		// The mail and the event say that the key it made went with it.
+		if body := mailWith(t, f.mailbox, "one of your API keys was revoked"); !strings.Contains(body, `"deploy" and the 1 key it made`) {
+			t.Errorf("the notice does not count the key it made: %q", body)
+		}
+		if d := eventWith(t, s, f.userID, "api_key.revoked"); !strings.Contains(d, "by operator carol") || !strings.Contains(d, `"deploy" and the 1 key it made`) {
 			t.Errorf("api_key.revoked detail %q", d)
 		}
 	})

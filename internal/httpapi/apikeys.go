@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,6 +130,19 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "the form's values must be UTF-8 text without NUL bytes"})
 		return
 	}
+	for name, vs := range r.PostForm {
+		if len(vs) > 1 {
+			// RFC 6749 §3.2: parameters "MUST NOT be included more than
+			// once"; taking the first would let a proxy and Twofold read
+			// different requests.
+			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "the form has " + strconv.Quote(name) + " more than once"})
+			return
+		}
+	}
+	if AmbiguousCredentials(r) {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", twofold.ErrorMessage(ErrAmbiguousCredentials())})
+		return
+	}
 	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
 		writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "only grant_type=client_credentials is supported"})
 		return
@@ -157,10 +173,41 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", twofold.ErrorMessage(err)})
 		return
 	default:
-		writeError(w, r, s.log, err)
+		s.oauthFail(w, r, err)
 		return
 	}
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": token, "token_type": "bearer",
 		"expires_in": int(expires.Sub(s.svc.Now()).Round(time.Second) / time.Second)})
+}
+
+// oauthFail answers a failure of the token endpoint other than a bad key
+// in OAuth's form (RFC 6749 §5.2), with the status and Retry-After a
+// problem would have. RFC 6749 names no error for the token endpoint that
+// says "later": a key past its rate (429) and storage out of reach (503)
+// are "temporarily_unavailable", the code §4.1.2.1 gives the authorization
+// endpoint for that; any other failure is "server_error" (500), logged as
+// writeError logs it.
+func (s *Server) oauthFail(w http.ResponseWriter, r *http.Request, err error) {
+	code := twofold.ErrorCode(err)
+	switch code {
+	case twofold.CodeThrottled, twofold.CodeUnavailable:
+		if twofold.Fault(err) {
+			s.log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.Pattern, "err", err)
+		}
+		var te *twofold.Error
+		if errors.As(err, &te) && te.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(te.RetryAfter.Seconds()))))
+		}
+		writeJSON(w, Status(code), oauthError{"temporarily_unavailable", twofold.ErrorMessage(err)})
+	case twofold.CodeInvalid:
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", twofold.ErrorMessage(err)})
+	default:
+		if ClientGone(r, err) {
+			writeError(w, r, s.log, err) // nobody reads it: logged and counted as 499
+			return
+		}
+		s.log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.Pattern, "err", err)
+		writeJSON(w, http.StatusInternalServerError, oauthError{"server_error", "internal error"})
+	}
 }

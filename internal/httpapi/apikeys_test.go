@@ -323,29 +323,6 @@ func TestAPIKeySecretNotStored(t *testing.T) {
 	}
 }
 
-// TestAPITokensAreRationed: a key gets 30 tokens at once, then one each
-// 10 seconds, so that a script looping on /v1/token cannot write without
-// end.
-func TestAPITokensAreRationed(t *testing.T) {
-	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	addUser(t, s, "rex")
-	c := login(t, s, "rex")
-	k := makeKey(t, c, "loop", nil, "account * read")
-	form := url.Values{"grant_type": {"client_credentials"}}
-	for i := range 30 {
-		if status, _, body := token(t, s, k.id, k.secret, form); status != 200 {
-			t.Fatalf("token %d: %d %v", i+1, status, body)
-		}
-	}
-	if status, _, _ := token(t, s, k.id, k.secret, form); status != 429 {
-		t.Fatalf("token 31 at once: %d, want 429", status)
-	}
-	s.Clock.Add(10 * time.Second)
-	if status, _, _ := token(t, s, k.id, k.secret, form); status != 200 {
-		t.Fatalf("a token 10 s later: %d, want 200", status)
-	}
-}
-
 // TestAccountWritePermitRefused: no route lets a key change its own
 // account, so a key is not made with a write permit of the account service
 // (400), as one of admin teams; a key stored with one from before still

@@ -278,6 +278,10 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, a core.Auth)
 // settings, passwords or sessions (SPEC §1 story 6).
 func (s *Server) authed(h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if AmbiguousCredentials(r) {
+			writeError(w, r, s.log, ErrAmbiguousCredentials())
+			return
+		}
 		token, ok := bearer(r)
 		if _, _, basic := r.BasicAuth(); basic || ok && (core.IsAPIToken(token) || strings.Contains(token, ":")) {
 			writeError(w, r, s.log, twofold.Errorf(twofold.CodeForbidden, "an API key cannot do this: sign in as a person and send the session token"))
@@ -325,6 +329,9 @@ func (s *Server) Caller(h Handler) http.HandlerFunc {
 // Bearer "id:secret", a token of an API key (POST /v1/token) as Bearer, or
 // a person's session token as Bearer.
 func (s *Server) caller(r *http.Request) (core.Auth, error) {
+	if AmbiguousCredentials(r) {
+		return core.Auth{}, ErrAmbiguousCredentials()
+	}
 	if id, secret, ok := r.BasicAuth(); ok {
 		if !Text(id) || !Text(secret) {
 			return core.Auth{}, errBadKey()
@@ -363,6 +370,22 @@ func errBadSession() error {
 
 func errBadKey() error {
 	return twofold.Errorf(twofold.CodeUnauthorized, "the API key or token is invalid, expired or revoked")
+}
+
+// AmbiguousCredentials reports whether r carries more than one credential:
+// more than one Authorization header field, more than one X-Auth-Token, or
+// an Authorization beside an X-Auth-Token. Which one would count is then a
+// guess (HTTP Basic used to win silently over an X-Auth-Token), so the
+// request is refused before either is looked at.
+func AmbiguousCredentials(r *http.Request) bool {
+	auth, xauth := len(r.Header.Values("Authorization")), len(r.Header.Values("X-Auth-Token"))
+	return auth+xauth > 1
+}
+
+// ErrAmbiguousCredentials is the invalid error that refuses a request
+// AmbiguousCredentials reports.
+func ErrAmbiguousCredentials() error {
+	return twofold.Errorf(twofold.CodeInvalid, "send one credential: one Authorization header (Bearer or HTTP Basic) or one X-Auth-Token, not both")
 }
 
 // bearer returns the request's Bearer token, or else its X-Auth-Token, as

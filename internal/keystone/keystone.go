@@ -216,6 +216,10 @@ type token struct {
 // password (and TOTP) sign-in, or a token of an application credential.
 func (s *Server) authed(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if httpapi.AmbiguousCredentials(r) { // 400 in the Identity API's form
+			s.fail(w, r, httpapi.ErrAmbiguousCredentials())
+			return
+		}
 		v := r.Header.Get(headerAuthToken)
 		a, tok, err := s.tokenAuth(r, v)
 		if err != nil {
