@@ -446,15 +446,40 @@ func TestCluster(t *testing.T) {
 				}
 				// The set B made voided the first set on A too.
 				want(t, "a voided recovery code on A", verify(t, a, startLogin(t, a, u.name), map[string]string{"method": "recovery_code", "code": u.codes[0]}), 401, "invalid-code")
-				// A recovery code used on A is refused on B.
-				rc := codes[0].(string)
-				want(t, "recovery code on A", verify(t, a, startLogin(t, a, u.name), map[string]string{"method": "recovery_code", "code": rc}), 200, "")
-				want(t, "the same recovery code on B", verify(t, b, startLogin(t, b, u.name), map[string]string{"method": "recovery_code", "code": rc}), 401, "invalid-code")
 				// Logging out on B ends the session on A.
 				if r := onB.Do(t, "POST", "/v1/logout", nil); r.Status != 204 {
 					t.Fatalf("logout on B: got %d %s, want 204", r.Status, r.Body)
 				}
 				want(t, "GET /v1/me on A after logout on B", onA.Do(t, "GET", "/v1/me", nil), 401, "")
+				// A recovery code used on A is refused on B.
+				rc := codes[0].(string)
+				want(t, "recovery code on A", verify(t, a, startLogin(t, a, u.name), map[string]string{"method": "recovery_code", "code": rc}), 200, "")
+				want(t, "the same recovery code on B", verify(t, b, startLogin(t, b, u.name), map[string]string{"method": "recovery_code", "code": rc}), 401, "invalid-code")
+			})
+
+			t.Run("RecoveryEndsSessionsOnEveryInstance", func(t *testing.T) {
+				u := c.enrol(t, a, "dee", 1)
+				old := b.client()
+				old.Token = u.token // made on A
+				want(t, "A's session on B", old.Do(t, "GET", "/v1/me", nil), 200, "")
+				// A sign-in with the app's code on B ends nothing.
+				r := verify(t, b, startLogin(t, b, u.name), map[string]string{"method": "totp", "code": b.code(t, u.factors[0].secret)})
+				want(t, "sign-in with the app on B", r, 200, "")
+				app := a.client()
+				app.Token = r.String("token")
+				want(t, "A's session on B after a sign-in with the app", old.Do(t, "GET", "/v1/me", nil), 200, "")
+				want(t, "the app's session on A", app.Do(t, "GET", "/v1/me", nil), 200, "")
+				// A recovery on A ends both on B and on A at once.
+				r = verify(t, a, startLogin(t, a, u.name), map[string]string{"method": "recovery_code", "code": u.codes[0]})
+				want(t, "sign-in with a recovery code on A", r, 200, "")
+				if r.JSON["other_sessions_ended"] != float64(2) {
+					t.Fatalf("sign-in with a recovery code on A: %s, want other_sessions_ended 2", r.Body)
+				}
+				want(t, "the first session on B right after the recovery on A", old.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+				want(t, "the app's session on A after the recovery", app.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+				onB := b.client()
+				onB.Token = r.String("token")
+				want(t, "the recovered session on B", onB.Do(t, "GET", "/v1/me", nil), 200, "")
 			})
 
 			t.Run("ThrottlingCountsEveryInstance", func(t *testing.T) {

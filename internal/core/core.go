@@ -60,6 +60,12 @@ type Store interface {
 	// EndSessions moves the account's session epoch on, voids its logins
 	// waiting for their second step, and returns the new epoch.
 	EndSessions(ctx context.Context, accountID string) (epoch int64, err error)
+	// EndOtherSessions, when the account's session epoch is still epoch,
+	// moves it on but for session keepID and voids its waiting logins; ok
+	// is false when the epoch had moved on.
+	EndOtherSessions(ctx context.Context, accountID string, epoch int64, keepID string) (ok bool, err error)
+	// SessionsOfEpoch counts the account's sessions of epoch unexpired at now.
+	SessionsOfEpoch(ctx context.Context, accountID string, epoch int64, now time.Time) (int, error)
 
 	CreateFactor(ctx context.Context, f twofold.Factor) error
 	Factors(ctx context.Context, accountID string) ([]twofold.Factor, error)

@@ -81,6 +81,7 @@ var EventTypes = []string{
 	"session.elevated",
 	"session.elevation_failed",
 	"session.ended",
+	"session.ended_by_recovery",
 	"session.ended_everywhere",
 	"session.ended_login_sent_twice",
 	"session.ended_renewal_lost",

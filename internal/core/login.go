@@ -358,6 +358,16 @@ type SecondFactor struct {
 	PushSecret string
 
 	scope string // of a sent code: the login or session it was sent for
+	// notice, when set (a login's second step), takes the notice that a
+	// proof of the recovery path was used instead of its being queued, so
+	// that the login adds how many other sessions it signed out.
+	notice *notice
+}
+
+// notice is a notice to an account's holder, held back to be added to.
+type notice struct {
+	subject string
+	lines   []string
 }
 
 // Verified is a passed second step: the session, and after a recovery
@@ -368,6 +378,12 @@ type Verified struct {
 	ExpiresAt         time.Time
 	RecoveryCodeUsed  bool
 	RecoveryCodesLeft int
+	// Recovered reports whether the second step took the recovery path
+	// (recovers), which signed every other session of the account out:
+	// OtherSessionsEnded of them were working until then (-1 when they
+	// could not be counted).
+	Recovered          bool
+	OtherSessionsEnded int
 }
 
 // LowRecoveryCodes is the count of recovery codes left at which the owner is
@@ -429,9 +445,21 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 	// the finished login, the session and the audit event commit together.
 	var answer error
 	var v Verified
+	var held notice
+	p.notice = &held
+	var account string // of a sign-in on the recovery path, with the epoch it ended
+	var epoch int64
 	err := s.inTx(ctx, func(ctx context.Context) error {
-		answer, v = nil, Verified{}
+		answer, v, held, account = nil, Verified{}, notice{}, ""
 		l, err := s.pendingLogin(ctx, k)
+		if err == nil && (unguessable(p.Method) || p.Method == twofold.MethodSMS) {
+			// It may end the other sessions (recovers), which writes the
+			// account's row: that is locked first, before the login, as a
+			// sign-out everywhere (EndSessions) locks the account and then
+			// the logins it voids, so that on PostgreSQL the two never wait
+			// for each other, which would end one of them as a deadlock.
+			err = s.store.LockAccount(ctx, l.AccountID)
+		}
 		if err == nil {
 			err = s.store.LockSecondStep(ctx, l.AccountID, p.FactorID, string(k), codeMethod(p.Method))
 		}
@@ -466,6 +494,24 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 				return err
 			}
 		}
+		if v.Recovered, err = s.recovers(ctx, l.AccountID, p.Method); err != nil {
+			return err
+		}
+		if v.Recovered {
+			// Every other session ends with this transaction; how many
+			// did is read once it is committed (endedOthers).
+			ok, err := s.store.EndOtherSessions(ctx, l.AccountID, l.Epoch, sess.ID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				answer = errLoginExpired()
+				return errRollback
+			}
+			account, epoch = l.AccountID, l.Epoch
+		} else if held.subject != "" {
+			s.notify(ctx, l.AccountID, held.subject, held.lines...)
+		}
 		s.auditSession(ctx, l.AccountID, "login.succeeded", m, "second factor: "+string(p.Method), sess.ID)
 		return nil
 	})
@@ -480,7 +526,82 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 	if err != nil {
 		return Verified{}, err
 	}
+	if v.Recovered {
+		s.endedOthers(ctx, account, epoch, p.Method, m, held, &v)
+	}
 	return v, nil
+}
+
+// recovers reports whether a login's second step passed with method takes
+// the recovery path of a lost or stolen phone (SPEC §1 story 4), which
+// signs every other session of the account out (endOthers): a recovery
+// code, the paper key, a challenge signed with an SSH key, and a code sent
+// to a registered phone when the account has an authenticator of another
+// kind (an app, a token, a push device, a security key), which the code
+// by text message is then a way around. A code by text message on an
+// account whose second step is only codes sent to it is its everyday
+// factor (SPEC §1 story 2), and ends nothing, as a code from an app does
+// not: its holder signs in on several devices.
+func (s *Service) recovers(ctx context.Context, accountID string, method twofold.Method) (bool, error) {
+	if unguessable(method) {
+		return true, nil
+	}
+	if method != twofold.MethodSMS {
+		return false, nil
+	}
+	fs, err := s.store.Factors(ctx, accountID)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range fs {
+		if f.Status == twofold.FactorActive && !f.Type.SendsCodes() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// endedOthers, once a sign-in on the recovery path has committed, which
+// signed every other session of the account out (EndOtherSessions moved
+// its epoch on from epoch: the sessions of a lost or stolen phone, or of
+// whoever took the recovery path in the owner's place, stopped working on
+// every instance at once, as Authenticate compares the epoch), counts the
+// sessions that ended, sets the count on v, records it in a
+// session.ended_by_recovery event, and sends held, the notice of the
+// recovery, with the count; a code by text message, which has no notice of
+// its own, gets one when sessions ended. The count is read after the
+// commit, from the read pool, as it reads every live session: inside the
+// transaction it would hold the write that long. A count that cannot be
+// read is logged, and told as unknown (v.OtherSessionsEnded -1). API keys
+// are not touched (README "Signing in after losing a phone").
+func (s *Service) endedOthers(ctx context.Context, accountID string, epoch int64, method twofold.Method, m Meta, held notice, v *Verified) {
+	ctx, cancel := afterCommit(ctx) // committed: told even if the caller has gone
+	defer cancel()
+	n, err := s.store.SessionsOfEpoch(ctx, accountID, epoch, s.Now())
+	if err != nil {
+		s.log.Error("sessions ended by a recovery not counted", "err", err)
+		n = -1
+	}
+	v.OtherSessionsEnded = n
+	detail := fmt.Sprintf("%d other %s signed out: sign-in with %s", n, plural(n, "session", "sessions"), method)
+	line := fmt.Sprintf("To shut out a lost or stolen device, the %d other %s of your account %s signed out. Your API keys were not revoked and still work.",
+		n, plural(n, "session", "sessions"), plural(n, "was", "were"))
+	switch {
+	case n < 0:
+		detail = "other sessions signed out: sign-in with " + string(method)
+		line = "To shut out a lost or stolen device, every other session of your account was signed out. Your API keys were not revoked and still work."
+	case n == 0:
+		line = "No other session of your account was signed in, so none was signed out."
+	}
+	s.audit(ctx, accountID, "session.ended_by_recovery", m, detail)
+	if held.subject == "" {
+		if n == 0 {
+			return
+		}
+		held = notice{subject: "your other sessions were signed out",
+			lines: []string{"You signed in to your account with a code sent to your phone instead of your authenticator."}}
+	}
+	s.notify(ctx, accountID, held.subject, append(held.lines, line)...)
 }
 
 // LoginSentTwice is what EndLoginSentTwice did.

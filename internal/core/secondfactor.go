@@ -213,7 +213,7 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 		if left <= LowRecoveryCodes {
 			msg += fmt.Sprintf(" Only %d left: generate a new set in your security settings.", left)
 		}
-		s.notify(ctx, accountID, "a recovery code was used", msg)
+		s.recoveryNotice(ctx, accountID, p, "a recovery code was used", msg)
 		return "", nil
 	case twofold.MethodPaperKey:
 		key := normaliseKey(p.Code)
@@ -230,7 +230,7 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 			return "", err
 		}
 		s.audit(ctx, accountID, "paper_key.used", m, "")
-		s.notify(ctx, accountID, "your paper key was used", "Your paper key was used "+usedFor(p, "to pass the second step of a login")+".")
+		s.recoveryNotice(ctx, accountID, p, "your paper key was used", "Your paper key was used "+usedFor(p, "to pass the second step of a login")+".")
 		return "", nil
 	case twofold.MethodSSHKey:
 		return s.verifySSHKey(ctx, accountID, p, m)
@@ -454,6 +454,17 @@ func verifyAfter(secret []byte, code string, now time.Time, p otp.Params, drift 
 // ever further from the clock one step per login.
 func clampDrift(d, limit int64) int64 {
 	return max(-limit, min(limit, d))
+}
+
+// recoveryNotice tells the owner that a proof of the recovery path was
+// used: at once, or, for a login's second step (p.notice set), once the
+// login knows how many other sessions it signed out (endOthers).
+func (s *Service) recoveryNotice(ctx context.Context, accountID string, p SecondFactor, subject string, lines ...string) {
+	if p.notice != nil {
+		*p.notice = notice{subject: subject, lines: lines}
+		return
+	}
+	s.notify(ctx, accountID, subject, lines...)
 }
 
 // usedFor says in a notice what a recovery code or the paper key was used

@@ -81,9 +81,10 @@ func TestSessionsListedWhateverTheClocks(t *testing.T) {
 			want("clock behind: by the clock right", right, authenticate(right, res.Token), "laptop")
 			want("clock behind: by it", behind, authenticate(behind, res.Token), "laptop")
 
-			// cy signs in with TOTP on the instance far ahead; the one that
-			// is right records events and, two lifetimes and a half later,
-			// signs cy in with a recovery code: both sessions work there.
+			// cy signs in with a recovery code on the instance far ahead
+			// (which signs out cy's other sessions, made before); the one
+			// that is right records events and, two lifetimes and a half
+			// later, signs cy in with TOTP: both sessions work there.
 			cy := signedIn(t, right, "cy")
 			e, err := right.EnrolFactor(ctx, cy, core.NewFactor{Type: twofold.FactorTOTP, Label: "phone"}, core.Meta{})
 			if err != nil {
@@ -106,10 +107,10 @@ func TestSessionsListedWhateverTheClocks(t *testing.T) {
 				}
 				return v.Token
 			}
-			phone := signIn(ahead, "phone", core.SecondFactor{Method: twofold.MethodTOTP, Code: testenv.TOTP(t, e.Secret, ahead.Now())})
+			phone := signIn(ahead, "phone", core.SecondFactor{Method: twofold.MethodRecoveryCode, Code: conf.RecoveryCodes[0]})
 			others(right)
 			clock.Add(5 * lifetime / 2)
-			tablet := signIn(right, "tablet", core.SecondFactor{Method: twofold.MethodRecoveryCode, Code: conf.RecoveryCodes[0]})
+			tablet := signIn(right, "tablet", core.SecondFactor{Method: twofold.MethodTOTP, Code: testenv.TOTP(t, e.Secret, right.Now())})
 			authenticate(right, phone)
 			want("clock ahead: by the clock right", right, authenticate(right, tablet), "tablet", "phone")
 		})

@@ -400,7 +400,7 @@ func (s *Service) verifySSHKey(ctx context.Context, accountID string, p SecondFa
 		return "", err
 	}
 	s.audit(ctx, accountID, "ssh_key.used", m, fmt.Sprintf("%s %s for %s", k.Fingerprint, k.ID, scopeKind(p.scope)))
-	s.notify(ctx, accountID, "your SSH key was used",
+	s.recoveryNotice(ctx, accountID, p, "your SSH key was used",
 		fmt.Sprintf("A challenge signed with your SSH key %q (%s) was used %s.", k.Label, k.Fingerprint, map[bool]string{true: "to pass the second step of a login", false: "to confirm a change to your account"}[scopeKind(p.scope) == "login"]),
 		"If this was not you, remove the key in your security settings and change your password.")
 	return "", nil

@@ -196,10 +196,15 @@ func TestTOTPStory(t *testing.T) {
 		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "totp", "code": code}), 401, "invalid-code")
 
 		// A recovery code works once; the count goes down.
+		// It signs the account's other sessions out (README "Signing in
+		// after losing a phone"): the rest goes on with its session.
 		rc := strings.ToUpper(codes[0].(string))
-		if r := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": rc}); r.Status != 200 {
+		r = verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": rc})
+		if r.Status != 200 {
 			t.Fatalf("recovery code: got %d %s", r.Status, r.Body)
 		}
+		wantProblem(t, c.Do(t, "GET", "/v1/me", nil), 401, "unauthorized")
+		c.Token = r.String("token")
 		loginID, _ = startLogin(t, s, "alice")
 		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": rc}), 401, "invalid-code")
 		tf = c.Do(t, "GET", "/v1/me", nil).JSON["two_factor"].(map[string]any)

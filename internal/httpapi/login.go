@@ -35,6 +35,9 @@ type loginResponse struct {
 	// core.LowRecoveryCodes or fewer (SPEC §1 story 4).
 	RecoveryCodesRemaining *int   `json:"recovery_codes_remaining,omitempty"`
 	Warning                string `json:"warning,omitempty"`
+	// After a second step on the recovery path: how many other sessions
+	// of the account it signed out (core.Verified).
+	OtherSessionsEnded *int `json:"other_sessions_ended,omitempty"`
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -128,6 +131,9 @@ func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
 	out := loginResponse{Status: "authenticated", Token: v.Token, ExpiresAt: v.ExpiresAt}
 	if v.RecoveryCodeUsed {
 		out.RecoveryCodesRemaining, out.Warning = recoveryCodesLeft(v.RecoveryCodesLeft)
+	}
+	if v.Recovered && v.OtherSessionsEnded >= 0 {
+		out.OtherSessionsEnded = &v.OtherSessionsEnded
 	}
 	writeJSON(w, http.StatusOK, out)
 }

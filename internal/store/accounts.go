@@ -222,6 +222,55 @@ func (s *Store) EndSessions(ctx context.Context, accountID string) (epoch int64,
 	return epoch, nil
 }
 
+// EndOtherSessions signs the account out everywhere but in session
+// keepID, made in the same transaction by a sign-in that took the recovery
+// path: when the account's session epoch is still epoch (the one keepID
+// was made with), it moves the epoch on, so that no other session made so
+// far authenticates on any instance, moves keepID to the new epoch, and
+// voids the account's logins waiting for their second step. It reports
+// false, writing nothing, when the epoch has moved on meanwhile (signed out
+// everywhere since the password was checked): then keepID does not work
+// either. The other sessions' rows stay, as EndSessions leaves them, until
+// they expire: finding them would read every live session (they have no
+// index by account, migration 0010) while holding the write.
+func (s *Store) EndOtherSessions(ctx context.Context, accountID string, epoch int64, keepID string) (ok bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = $1 AND session_epoch = $2`, accountID, epoch)
+		if err != nil {
+			return fmt.Errorf("end other sessions: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return err
+		}
+		ok = true
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET session_epoch = $1 WHERE id = $2`, epoch+1, keepID); err != nil {
+			return fmt.Errorf("end other sessions: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM logins WHERE account_id = $1 AND used_at IS NULL`, accountID); err != nil {
+			return fmt.Errorf("end other sessions: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return ok, nil
+}
+
+// SessionsOfEpoch counts the account's sessions of epoch that are
+// unexpired at now: once the epoch has moved on, those it signed out. It
+// reads every live session (no index by account, migration 0010), on
+// SQLite from the read pool outside a transaction, holding no write.
+func (s *Store) SessionsOfEpoch(ctx context.Context, accountID string, epoch int64, now time.Time) (int, error) {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND session_epoch = $2 AND expires_at > $3`,
+		accountID, epoch, micros(now)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count sessions: %w", err)
+	}
+	return n, nil
+}
+
 // ReplacePasswordHash replaces the account's password hash old with hash; it
 // reports false, writing nothing, when the hash is no longer old (changed
 // meanwhile), so that a change is never lost to another made from an older

@@ -339,6 +339,7 @@ var eventTexts = map[string]string{
 	"password.reset":                 "Password reset with a mailed link, every session signed out",
 	"password.reset_failed":          "Password reset refused: wrong second factor",
 	"session.ended_everywhere":       "Signed out everywhere",
+	"session.ended_by_recovery":      "Every other session signed out by a sign-in on the recovery path",
 	"session.ended_renewal_lost":     "Signed out for safety: a page came with the cookie from just before a confirmation (a form sent twice)",
 	"session.ended_login_sent_twice": "Signed out for safety: a sign-in's second step was sent twice, and its first answer dropped",
 	"api_key.created":                "API key created",

@@ -257,6 +257,86 @@ func testEndSessions(t *testing.T, s *store.Store) {
 	}
 }
 
+// testEndOtherSessions: a recovery's sign-in moves the account's epoch on
+// but for the session it made, which moves with it, and voids the
+// account's waiting logins; SessionsOfEpoch then counts the sessions it
+// signed out (not those expired, nor those of an epoch already ended, nor
+// other accounts'). Over an epoch that has moved on meanwhile it writes
+// nothing.
+func testEndOtherSessions(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	other := newAccount(t, s, "bob")
+	newSession(t, s, session(a.ID, "sess-a1"))
+	newSession(t, s, session(a.ID, "sess-a2"))
+	newSession(t, s, session(other.ID, "sess-bob"))
+	if _, err := s.EndSessions(ctx, a.ID); err != nil { // ends a1, a2: epoch 1
+		t.Fatal(err)
+	}
+	for _, id := range []string{"sess-a3", "sess-a4", "sess-expired", "sess-keep"} {
+		sess := session(a.ID, id)
+		sess.Epoch = 1
+		if id == "sess-expired" {
+			sess.ExpiresAt = t0.Add(time.Minute)
+		}
+		newSession(t, s, sess)
+	}
+	pending := newLogin(t, s, a.ID, "login-pending")
+	otherLogin := newLogin(t, s, other.ID, "login-other")
+	now := t0.Add(time.Hour)
+	count := func(accountID string, epoch int64) int {
+		t.Helper()
+		n, err := s.SessionsOfEpoch(ctx, accountID, epoch, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := count(a.ID, 1); got != 3 {
+		t.Fatalf("SessionsOfEpoch before: got %d, want 3 (a3, a4, keep)", got)
+	}
+
+	if ok, err := s.EndOtherSessions(ctx, a.ID, 0, "sess-keep"); err != nil || ok {
+		t.Fatalf("EndOtherSessions over a past epoch: got %v, %v, want false, nil", ok, err)
+	}
+	if got := getAccount(t, s, a.ID).SessionEpoch; got != 1 {
+		t.Fatalf("SessionEpoch after a refused EndOtherSessions: got %d, want 1", got)
+	}
+	if got, _ := sessionAt(t, s, "sess-keep", now); got.Epoch != 1 {
+		t.Fatalf("the session to keep after a refused EndOtherSessions: epoch %d, want 1", got.Epoch)
+	}
+	if _, err := s.Login(ctx, pending.ID); err != nil {
+		t.Fatalf("a pending login after a refused EndOtherSessions: %v", err)
+	}
+
+	if ok, err := s.EndOtherSessions(ctx, a.ID, 1, "sess-keep"); err != nil || !ok {
+		t.Fatalf("EndOtherSessions: got %v, %v, want true, nil", ok, err)
+	}
+	if got := getAccount(t, s, a.ID).SessionEpoch; got != 2 {
+		t.Errorf("SessionEpoch: got %d, want 2", got)
+	}
+	if got, found := sessionAt(t, s, "sess-keep", now); !found || got.Epoch != 2 {
+		t.Errorf("the kept session: found %v, epoch %d, want found with epoch 2", found, got.Epoch)
+	}
+	if got := count(a.ID, 1); got != 2 {
+		t.Errorf("SessionsOfEpoch of the epoch ended: got %d, want 2 (a3, a4)", got)
+	}
+	if got := count(a.ID, 2); got != 1 {
+		t.Errorf("SessionsOfEpoch of the new epoch: got %d, want 1 (keep)", got)
+	}
+	if got := count(other.ID, 0); got != 1 {
+		t.Errorf("SessionsOfEpoch of another account: got %d, want 1", got)
+	}
+	if got := getAccount(t, s, other.ID).SessionEpoch; got != 0 {
+		t.Errorf("SessionEpoch of another account: got %d, want 0", got)
+	}
+	_, err := s.Login(ctx, pending.ID)
+	wantCode(t, "Login of a pending login after EndOtherSessions", err, twofold.CodeNotFound)
+	if _, err := s.Login(ctx, otherLogin.ID); err != nil {
+		t.Errorf("Login of another account's login after EndOtherSessions: %v", err)
+	}
+}
+
 // testAccountFlags: the operator and suspended flags are set once, report
 // whether they changed, and touch nothing else of the account.
 func testAccountFlags(t *testing.T, s *store.Store) {

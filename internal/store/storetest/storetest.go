@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/SetTwoFactorRequired", testSetTwoFactorRequired},
 		{"Account/ReplacePasswordHash", testReplacePasswordHash},
 		{"Account/EndSessions", testEndSessions},
+		{"Account/EndOtherSessions", testEndOtherSessions},
 		{"Account/PasswordReset", testPasswordReset},
 		{"Account/EmailChange", testEmailChange},
 		{"Account/ReplacedEmails", testReplacedEmails},
