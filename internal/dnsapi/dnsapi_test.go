@@ -461,6 +461,11 @@ func TestUnknownQuery(t *testing.T) {
 			{"GET", "/dns/v2/zones?x=1", "", "", "x"},
 			{"POST", base + "?x=1", "application/json", one, "x"},
 			{"PUT", base + "/www/A?data=192.0.2.9", "application/json", one, "data"},
+			// Given twice, a parameter is refused, rather than the first
+			// winning while a proxy reads the last.
+			{"DELETE", set + "?data=t1&data=t2", "", "", "data"},
+			{"GET", set + "?data=t1&data=t2", "", "", "data"},
+			{"GET", base + "?exclude-generated=true&exclude-generated=false", "", "", "exclude-generated"},
 		} {
 			a := call(t, s, auth, tt.method, tt.path, tt.ct, tt.body)
 			if a.status != 400 || a.problem() != "invalid" || !strings.Contains(a.body, `\"`+tt.param+`\"`) {
