@@ -24,7 +24,8 @@ func TestParseRecord(t *testing.T) {
 		want     twofold.Record
 		wantCode twofold.Code // "" for success
 	}{
-		{"A", in("WWW", "a", 0, "192.0.2.1"), rr("www", "A", 3600, "192.0.2.1"), ""},
+		{"A", in("WWW", "a", 3600, "192.0.2.1"), rr("www", "A", 3600, "192.0.2.1"), ""},
+		{"ttl 0 is no default", in("www", "A", 0, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
 		{"AAAA shortened", in("www", "AAAA", 300, "2001:DB8:0::0:1"), rr("www", "AAAA", 300, "2001:db8::1"), ""},
 		{"CNAME relative", in("www", "CNAME", 300, "Web"), rr("www", "CNAME", 300, "web.example.com."), ""},
 		{"MX", in("@", "MX", 300, "10 MX.example.net."), rr("@", "MX", 300, "10 mx.example.net."), ""},
@@ -208,6 +209,8 @@ func TestZoneText(t *testing.T) {
 		"bad data":         "www 300 A 192.0.2\n",
 		"unsupported":      "www 300 HINFO \"a\" \"b\"\n",
 		"ttl out of range": "www 5 A 192.0.2.1\n",
+		"ttl 0":            "z0 0 A 192.0.2.1\n",
+		"ttl 00":           "z0 00 A 192.0.2.1\n",
 	} {
 		if _, err := core.ParseZoneText("example.com", text); twofold.ErrorCode(err) != twofold.CodeInvalid {
 			t.Errorf("ParseZoneText of %s: got %v, want code invalid", name, err)
