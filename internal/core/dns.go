@@ -534,9 +534,10 @@ func keyOf(r twofold.Record) recordKey { return recordKey{r.Host, r.Type, r.Data
 // changeRecords removes the zone's records that remove matches (records
 // of rs only; nil for none) and adds add, in one transaction that holds the
 // zone: it checks the zone that results (CNAME alone at its name, records
-// and bytes per zone), writes only the difference, moves the SOA serial on,
-// and records an audit event. The records of a set one of add joins take
-// add's TTL (RFC 2181 §5.2).
+// and bytes per zone), writes only the difference and, when there is one,
+// moves the SOA serial on and records an audit event (a change that changes
+// nothing records none, so that repeating it cannot grow the audit log). The
+// records of a set one of add joins take add's TTL (RFC 2181 §5.2).
 //
 // It reads what the rules need of the zone (changeView: the data of the
 // records at the names it touches only) before the transaction, with the
@@ -663,18 +664,19 @@ func (s *Service) writeChange(ctx context.Context, a Auth, rs RecordSet, verb st
 				fresh = append(fresh, r)
 			}
 		}
+		if len(gone)+len(fresh) == 0 {
+			return nil // nothing changed: no serial to move, no event
+		}
 		sortRecords(gone)
 		sortRecords(fresh)
-		if len(gone)+len(fresh) > 0 {
-			if _, err := s.store.DeleteRecords(ctx, z.Name, gone); err != nil {
-				return err
-			}
-			if err := s.store.AddRecords(ctx, z.Name, fresh); err != nil {
-				return err
-			}
-			if err := s.store.SetZoneSerial(ctx, z.Name, nextSerial(z.Serial)); err != nil {
-				return err
-			}
+		if _, err := s.store.DeleteRecords(ctx, z.Name, gone); err != nil {
+			return err
+		}
+		if err := s.store.AddRecords(ctx, z.Name, fresh); err != nil {
+			return err
+		}
+		if err := s.store.SetZoneSerial(ctx, z.Name, nextSerial(z.Serial)); err != nil {
+			return err
 		}
 		by := "session"
 		if a.Key != nil {

@@ -24,7 +24,8 @@ func TestParseRecord(t *testing.T) {
 		want     twofold.Record
 		wantCode twofold.Code // "" for success
 	}{
-		{"A", in("WWW", "a", 0, "192.0.2.1"), rr("www", "A", 3600, "192.0.2.1"), ""},
+		{"A", in("WWW", "a", 3600, "192.0.2.1"), rr("www", "A", 3600, "192.0.2.1"), ""},
+		{"ttl 0 is no default", in("www", "A", 0, "192.0.2.1"), twofold.Record{}, twofold.CodeInvalid},
 		{"AAAA shortened", in("www", "AAAA", 300, "2001:DB8:0::0:1"), rr("www", "AAAA", 300, "2001:db8::1"), ""},
 		{"CNAME relative", in("www", "CNAME", 300, "Web"), rr("www", "CNAME", 300, "web.example.com."), ""},
 		{"MX", in("@", "MX", 300, "10 MX.example.net."), rr("@", "MX", 300, "10 mx.example.net."), ""},
@@ -208,6 +209,8 @@ func TestZoneText(t *testing.T) {
 		"bad data":         "www 300 A 192.0.2\n",
 		"unsupported":      "www 300 HINFO \"a\" \"b\"\n",
 		"ttl out of range": "www 5 A 192.0.2.1\n",
+		"ttl 0":            "z0 0 A 192.0.2.1\n",
+		"ttl 00":           "z0 00 A 192.0.2.1\n",
 	} {
 		if _, err := core.ParseZoneText("example.com", text); twofold.ErrorCode(err) != twofold.CodeInvalid {
 			t.Errorf("ParseZoneText of %s: got %v, want code invalid", name, err)
@@ -410,6 +413,15 @@ func TestDNSChanges(t *testing.T) {
 			// Adding one that is there is no change of records; a new TTL applies to the set.
 			ch, err = f.svc.AddDNSRecords(ctx, f.alice, wwwA, []core.RecordInput{in("", "", 600, "192.0.2.1")}, core.Meta{})
 			change("add one again", ch, err, 0, 0)
+			if got := serial(); got != 3 {
+				t.Errorf("serial after a new TTL: got %d, want 3", got)
+			}
+			// The same again changes nothing: the serial stays, no event.
+			ch, err = f.svc.AddDNSRecords(ctx, f.alice, wwwA, []core.RecordInput{in("", "", 600, "192.0.2.1")}, core.Meta{})
+			change("add one again, same TTL", ch, err, 0, 0)
+			if got := serial(); got != 3 {
+				t.Errorf("serial after a write that changed nothing: got %d, want 3", got)
+			}
 			want := []twofold.Record{rr("www", "A", 600, "192.0.2.1"), rr("www", "A", 600, "192.0.2.2")}
 			if diff := cmp.Diff(want, records()); diff != "" {
 				t.Errorf("records (-want +got):\n%s", diff)
@@ -453,10 +465,21 @@ func TestDNSChanges(t *testing.T) {
 			// Delete by data, in any form that means the same.
 			ch, err = f.svc.DeleteDNSRecords(ctx, f.alice, www, "web", core.Meta{})
 			change("delete by data", ch, err, 0, 1)
-			ch, err = f.svc.DeleteDNSRecords(ctx, f.alice, www, "", core.Meta{})
-			change("delete of nothing", ch, err, 0, 0)
 			if got := len(records()); got != 0 {
 				t.Errorf("records left: %d, want none", got)
+			}
+			// Writes that change nothing leave the serial and record no event.
+			emptySerial := serial()
+			ch, err = f.svc.DeleteDNSRecords(ctx, f.alice, www, "", core.Meta{})
+			change("delete of nothing", ch, err, 0, 0)
+			ch, err = f.svc.DeleteDNSRecords(ctx, f.alice, core.RecordSet{Zone: "example.com", Host: "nothere", Type: "TXT"}, "", core.Meta{})
+			change("delete of a set that is not there", ch, err, 0, 0)
+			ch, err = f.svc.DeleteDNSRecords(ctx, f.alice, www, "192.0.2.1", core.Meta{})
+			change("delete by data that is not there", ch, err, 0, 0)
+			ch, err = f.svc.ReplaceDNSRecords(ctx, f.alice, wwwA, nil, core.Meta{})
+			change("replace of an empty set by nothing", ch, err, 0, 0)
+			if got := serial(); got != emptySerial {
+				t.Errorf("serial after writes that changed nothing: got %d, want %d", got, emptySerial)
 			}
 
 			events, err := f.db.Events(ctx, f.alice.Account.ID, 0, 100)
@@ -472,8 +495,8 @@ func TestDNSChanges(t *testing.T) {
 					}
 				}
 			}
-			if n != 5 {
-				t.Errorf("dns.records_changed events: got %d, want 5 (one for each write that passed)", n)
+			if n != 4 {
+				t.Errorf("dns.records_changed events: got %d, want 4 (one for each write that changed records)", n)
 			}
 		})
 	}

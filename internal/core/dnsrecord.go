@@ -128,9 +128,11 @@ func NormalizeType(typ string) (string, error) {
 }
 
 // RecordInput is a record as a client sends it: the host relative to the
-// zone (or fully qualified in it), the type, the TTL in seconds (0: the
-// default), and the data in presentation form, names relative to the zone
-// or fully qualified.
+// zone (or fully qualified in it), the type, the TTL in seconds, and the
+// data in presentation form, names relative to the zone or fully qualified.
+// The TTL is MinTTL to MaxTTL: a reader of a client's input fills in
+// DefaultTTL when the client left it out, so that an explicit 0 is refused
+// as 5 is, never taken for the default.
 type RecordInput struct {
 	Host string
 	Type string
@@ -150,9 +152,6 @@ func ParseRecord(zone string, in RecordInput) (twofold.Record, error) {
 		return twofold.Record{}, err
 	}
 	ttl := in.TTL
-	if ttl == 0 {
-		ttl = DefaultTTL
-	}
 	if ttl < MinTTL || ttl > MaxTTL {
 		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "ttl %d of %s %s: want %d to %d seconds", ttl, host, typ, MinTTL, MaxTTL)
 	}

@@ -103,7 +103,7 @@ func (s *Server) zones(w http.ResponseWriter, r *http.Request, a core.Auth) {
 // or srv_priority, srv_weight and srv_port, as the Mythic Beasts API has them.
 type record struct {
 	Host        string `json:"host"`
-	TTL         int    `json:"ttl"`
+	TTL         *int   `json:"ttl"` // nil on input: left out, core.DefaultTTL
 	Type        string `json:"type"`
 	Data        string `json:"data"`
 	MXPriority  *int   `json:"mx_priority,omitempty"`
@@ -178,7 +178,8 @@ func (s *Server) records(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		if text {
 			b = []byte(core.FormatZoneText([]twofold.Record{rec}))
 		} else {
-			j := record{Host: rec.Host, TTL: int(rec.TTL), Type: rec.Type, Data: rec.Data}
+			ttl := int(rec.TTL)
+			j := record{Host: rec.Host, TTL: &ttl, Type: rec.Type, Data: rec.Data}
 			if rec.Type == "TXT" {
 				j.Data = core.TXTText(rec.Data)
 			}
@@ -372,7 +373,11 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 			if err != nil {
 				return nil, twofold.Errorf(twofold.CodeInvalid, "record %d: %s", i+1, twofold.ErrorMessage(err))
 			}
-			in[i] = core.RecordInput{Host: rec.Host, Type: rec.Type, TTL: rec.TTL, Data: data}
+			ttl := core.DefaultTTL // only when left out: an explicit 0 is refused
+			if rec.TTL != nil {
+				ttl = *rec.TTL
+			}
+			in[i] = core.RecordInput{Host: rec.Host, Type: rec.Type, TTL: ttl, Data: data}
 		}
 		return in, nil
 	case zoneText:
@@ -406,8 +411,14 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		if r.PathValue("type") == "" {
 			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameters need the host and type in the path: …/records/HOST/TYPE")
 		}
-		ttl := 0
-		if v := r.PostForm.Get("ttl"); v != "" {
+		// ttl left out is the default; given, it is read as given (0
+		// and ttl= are refused, never taken for the default), and once.
+		ttl := core.DefaultTTL
+		switch vs := r.PostForm["ttl"]; {
+		case len(vs) > 1:
+			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameter \"ttl\" is given %d times: give it once", len(vs))
+		case len(vs) == 1:
+			v := vs[0]
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				return nil, twofold.Errorf(twofold.CodeInvalid, "ttl %q is not a number of seconds", core.CleanText(v, 16))

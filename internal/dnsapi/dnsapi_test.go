@@ -461,6 +461,11 @@ func TestUnknownQuery(t *testing.T) {
 			{"GET", "/dns/v2/zones?x=1", "", "", "x"},
 			{"POST", base + "?x=1", "application/json", one, "x"},
 			{"PUT", base + "/www/A?data=192.0.2.9", "application/json", one, "data"},
+			// Given twice, a parameter is refused, rather than the first
+			// winning while a proxy reads the last.
+			{"DELETE", set + "?data=t1&data=t2", "", "", "data"},
+			{"GET", set + "?data=t1&data=t2", "", "", "data"},
+			{"GET", base + "?exclude-generated=true&exclude-generated=false", "", "", "exclude-generated"},
 		} {
 			a := call(t, s, auth, tt.method, tt.path, tt.ct, tt.body)
 			if a.status != 400 || a.problem() != "invalid" || !strings.Contains(a.body, `\"`+tt.param+`\"`) {
@@ -529,6 +534,50 @@ func TestExcludeParameters(t *testing.T) {
 		}
 		if a := call(t, s, auth, "GET", base, "", ""); a.status != 200 || cmp.Diff(all, a.json) != "" {
 			t.Errorf("records after the refusals: got %d %s", a.status, a.body)
+		}
+	})
+}
+
+// TestExplicitZeroTTL: a TTL given as 0, in any input form, is refused as
+// 5 is (want 60 to 604800 seconds) rather than taken for the default; a
+// TTL left out is the default, 3600; an empty or repeated form ttl is
+// refused.
+func TestExplicitZeroTTL(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		auth := "Bearer " + owner(t, s, "alice", "example.com")
+		base := "/dns/v2/zones/example.com/records"
+		form := "application/x-www-form-urlencoded"
+		for _, tt := range []struct{ name, method, path, ct, body string }{
+			{"form ttl=0", "POST", base + "/z0/A", form, "data=192.0.2.1&ttl=0"},
+			{"form ttl=00", "POST", base + "/z0/A", form, "data=192.0.2.1&ttl=00"},
+			{"form ttl=", "POST", base + "/z0/A", form, "data=192.0.2.1&ttl="},
+			{"form ttl twice", "POST", base + "/z0/A", form, "data=192.0.2.1&ttl=300&ttl=600"},
+			{"form ttl=5", "POST", base + "/z0/A", form, "data=192.0.2.1&ttl=5"},
+			{"JSON ttl 0", "POST", base, "application/json", `{"records":[{"host":"z0","ttl":0,"type":"A","data":"192.0.2.1"}]}`},
+			{"JSON ttl 0 PUT", "PUT", base + "/z0/A", "application/json", `{"records":[{"ttl":0,"data":"192.0.2.1"}]}`},
+			{"zone file 0", "POST", base, "text/dns", "z0 0 A 192.0.2.1\n"},
+			{"zone file 00", "PUT", base, "text/dns", "z0 00 A 192.0.2.1\n"},
+		} {
+			if a := call(t, s, auth, tt.method, tt.path, tt.ct, tt.body); a.status != 400 || a.problem() != "invalid" {
+				t.Errorf("%s: got %d %s, want 400 invalid", tt.name, a.status, a.body)
+			}
+		}
+		if a := call(t, s, auth, "GET", base, "", "", "Accept", "text/dns"); a.body != "" {
+			t.Errorf("records after the refusals: got %q, want none", a.body)
+		}
+		// Left out, the TTL is the default in every form.
+		for _, tt := range []struct{ name, method, path, ct, body string }{
+			{"form", "POST", base + "/f/A", form, "data=192.0.2.1"},
+			{"JSON", "POST", base, "application/json", `{"records":[{"host":"j","type":"A","data":"192.0.2.1"}]}`},
+			{"zone file", "POST", base, "text/dns", "z 60 A 192.0.2.1\nz2 A 192.0.2.1\n"},
+		} {
+			if a := call(t, s, auth, tt.method, tt.path, tt.ct, tt.body); a.status != 200 {
+				t.Errorf("%s: got %d %s, want 200", tt.name, a.status, a.body)
+			}
+		}
+		want := "f 3600 A 192.0.2.1\nj 3600 A 192.0.2.1\nz 60 A 192.0.2.1\nz2 3600 A 192.0.2.1\n"
+		if a := call(t, s, auth, "GET", base, "", "", "Accept", "text/dns"); a.body != want {
+			t.Errorf("records: got %q, want %q", a.body, want)
 		}
 	})
 }

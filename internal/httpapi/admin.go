@@ -107,6 +107,11 @@ func limitParam(r *http.Request, also ...string) (int, error) {
 	if err := Query(r, append([]string{"limit"}, also...)...); err != nil {
 		return 0, err
 	}
+	return limitValue(r)
+}
+
+// limitValue reads limit as limitParam does, once the query was checked.
+func limitValue(r *http.Request) (int, error) {
 	v := r.URL.Query().Get("limit")
 	if v == "" {
 		return 0, nil
@@ -124,7 +129,7 @@ func limitParam(r *http.Request, also ...string) (int, error) {
 // they mean together. It refuses any other query parameter but also.
 func eventQuery(r *http.Request, also ...string) (twofold.EventQuery, error) {
 	var q twofold.EventQuery
-	if err := Query(r, append([]string{"before", "after", "type", "limit"}, also...)...); err != nil {
+	if err := QueryRepeatable(r, []string{"type"}, append([]string{"before", "after", "type", "limit"}, also...)...); err != nil {
 		return q, err
 	}
 	v := r.URL.Query()
@@ -146,7 +151,7 @@ func eventQuery(r *http.Request, also ...string) (twofold.EventQuery, error) {
 		q.Types = append(q.Types, strings.Split(t, ",")...)
 	}
 	var err error
-	q.Limit, err = limitParam(r, append([]string{"before", "after", "type"}, also...)...)
+	q.Limit, err = limitValue(r)
 	return q, err
 }
 

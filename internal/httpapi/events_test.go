@@ -214,3 +214,35 @@ func TestEventsUnknownType(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryParameterRepeated: a query parameter given twice is a 400
+// problem naming it, on both stores, rather than the first value winning
+// while a proxy or log may read the last; type, documented as repeatable
+// on the lists of events, still repeats.
+func TestQueryParameterRepeated(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newResetFixture(t, dsn(t), adminDelay)
+			for _, tt := range []struct {
+				c           *testenv.Client
+				path, param string
+			}{
+				{f.opc, "/v1/admin/events?account=" + f.userID + "&account=" + f.op.Account.ID, "account"},
+				{f.opc, "/v1/admin/events?limit=1&limit=2", "limit"},
+				{f.user, "/v1/me/events?after=1&after=99999", "after"},
+				{f.user, "/v1/me/events?before=9&type=login.succeeded&before=5", "before"},
+				{f.user, "/v1/me/events?limit=5&limit=5", "limit"},
+			} {
+				r := tt.c.Do(t, "GET", tt.path, nil)
+				wantProblem(t, r, 400, "invalid")
+				if !strings.Contains(string(r.Body), `\"`+tt.param+`\"`) {
+					t.Errorf("%s: got %s, want the detail to name %q", tt.path, r.Body, tt.param)
+				}
+			}
+			if r := f.user.Do(t, "GET", "/v1/me/events?type=login.succeeded&type=login.password_failed&limit=5", nil); r.Status != 200 {
+				t.Errorf("repeated type: got %d %s, want 200", r.Status, r.Body)
+			}
+		})
+	}
+}

@@ -180,13 +180,26 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error { return decode
 // ?account=) cannot pass for its absence and widen what the request
 // selects or removes. Handlers that read query parameters call it with
 // the names they read; a cache-busting parameter is refused there too.
-func Query(r *http.Request, names ...string) error {
-	for _, k := range slices.Sorted(maps.Keys(r.URL.Query())) {
+// A parameter given more than once is refused as well, naming it, as
+// Decode refuses a field named twice: a proxy or log that reads the last
+// (?account=A&account=B) must never see another request than Twofold,
+// which would read the first. QueryRepeatable names those that may repeat.
+func Query(r *http.Request, names ...string) error { return QueryRepeatable(r, nil, names...) }
+
+// QueryRepeatable is Query where the parameters in repeatable (each also
+// one of names) may be given more than once, as their route documents
+// (?type=a&type=b on the lists of events).
+func QueryRepeatable(r *http.Request, repeatable []string, names ...string) error {
+	q := r.URL.Query()
+	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if !slices.Contains(names, k) {
 			if len(names) == 0 {
 				return twofold.Errorf(twofold.CodeInvalid, "unknown query parameter %q: this request takes none", core.CleanText(k, 32))
 			}
 			return twofold.Errorf(twofold.CodeInvalid, "unknown query parameter %q: this request takes %s", core.CleanText(k, 32), strings.Join(names, ", "))
+		}
+		if len(q[k]) > 1 && !slices.Contains(repeatable, k) {
+			return twofold.Errorf(twofold.CodeInvalid, "query parameter %q is given %d times: give it once", core.CleanText(k, 32), len(q[k]))
 		}
 	}
 	return nil

@@ -246,7 +246,7 @@ func TestWhatTheAPITakesAnswersOverTCP(t *testing.T) {
 			added := 0
 			for i := range 45 {
 				_, err := s.Service.AddDNSRecords(ctx, core.Auth{Account: acct}, core.RecordSet{Zone: "example.com", Host: "big", Type: "TXT"},
-					[]core.RecordInput{{Data: bigTXT(i)}}, core.Meta{})
+					[]core.RecordInput{{TTL: core.DefaultTTL, Data: bigTXT(i)}}, core.Meta{})
 				if twofold.ErrorCode(err) == twofold.CodeInvalid {
 					break
 				}

@@ -413,6 +413,7 @@ func (s *Server) Open(ctx context.Context) error {
 	s.http = &http.Server{
 		Handler:           s.running.track(handler),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		// An idle keep-alive connection holds a file descriptor and a
@@ -446,6 +447,14 @@ func (s *Server) Open(ctx context.Context) error {
 // connection unless Server.IdleTimeout says otherwise (README "Guessing,
 // throttling and lock-outs").
 const DefaultIdleTimeout = 30 * time.Second
+
+// MaxHeaderBytes bounds a request's header (its request line too), 64 KiB
+// rather than net/http's 1 MiB default: Twofold's own headers (a session
+// cookie, a bearer token, a signature) take well under 8 KiB, and each
+// connection may hold this much in memory while its header arrives. A
+// bigger header is refused by net/http before any handler, 431 in plain
+// text (README "Errors"). net/http reads up to 4096 bytes beyond it.
+const MaxHeaderBytes = 64 << 10
 
 // limit returns ln capped at Config.MaxConnsPerAddress connections a
 // source, the trusted proxies exempt, its refusals counted on /metrics
