@@ -276,6 +276,10 @@ func TestPaperKeyAndElevation(t *testing.T) {
 		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": phone.codes[1]}), 401, "invalid-code")
 		if r := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": r.JSON["codes"].([]any)[0].(string)}); r.Status != 200 {
 			t.Fatalf("new recovery code: got %d %s", r.Status, r.Body)
+		} else {
+			// A recovery sign-in ends the account's other sessions: go on
+			// with the one it made (elevated by its second step).
+			c2.Token = r.String("token")
 		}
 
 		// Turning two-factor off (elevated) makes login password-only; on again needs no elevation.

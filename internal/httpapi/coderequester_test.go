@@ -215,6 +215,8 @@ func TestSSHChallengeStaysWithItsLogin(t *testing.T) {
 		sig := testenv.SSHSign(t, kp.File, sshkey.Namespace, text)
 		if v := verify(t, s, loginID, map[string]string{"method": "ssh_key", "signature": sig}); v.Status != 200 {
 			t.Fatalf("the owner's signature: got %d %s, want 200", v.Status, v.Body)
+		} else {
+			c.Token = v.String("token") // a recovery sign-in ends the other sessions
 		}
 
 		s.Clock.Add(11 * time.Minute) // the elevation lapses

@@ -123,9 +123,9 @@ func CutPostgres(tb testing.TB, dsn string) (restore func()) {
 	if _, err := admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS false"); err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
-		tb.Fatal(err)
-	}
+	// End its connections and wait them out, as TerminatePostgres does, so
+	// that the store's next statement finds the database refusing new ones.
+	TerminatePostgres(tb, dsn)
 	return restore
 }
 
