@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,31 @@ func errBadSecondFactor() error {
 // Login checks username and password (SPEC §3.1). An unknown user costs the
 // same password hash as a known one and gets the same answer.
 func (s *Service) Login(ctx context.Context, username, password string, m Meta) (LoginResult, error) {
+	return s.login(ctx, username, password, nil, m)
+}
+
+// LoginWithCode is Login for a client that sends the password and a code
+// of an authenticator (p: totp or hotp) at once, as the Identity API's
+// password and totp methods are (README "OpenStack clients"), where every
+// method supplied must hold. When the account requires the second step at
+// sign-in, p is not read: the result is a login waiting for it, as Login's,
+// which VerifyLogin completes with p. Otherwise the code is checked before
+// any session is opened, on the same counters as a second step (a wrong
+// one is a login.second_factor_failed event and the one answer of a wrong
+// code, and no session is ever made), and a right one is spent and opens a
+// session elevated from that moment, as a second step's is. When the
+// account has no active factor of p's method, nothing is checked and no
+// session is opened: the result is neither Authenticated nor a login, and
+// its Methods say what the account has (none of p's method).
+func (s *Service) LoginWithCode(ctx context.Context, username, password string, p SecondFactor, m Meta) (LoginResult, error) {
+	if !codeMethod(p.Method) {
+		return LoginResult{}, twofold.Errorf(twofold.CodeInvalid, "method must be totp or hotp")
+	}
+	return s.login(ctx, username, password, &p, m)
+}
+
+// login is Login, and with p LoginWithCode.
+func (s *Service) login(ctx context.Context, username, password string, p *SecondFactor, m Meta) (LoginResult, error) {
 	if len(password) > maxPasswordLen || len(username) > 256 {
 		return LoginResult{}, errBadCredentials()
 	}
@@ -135,6 +161,9 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 		required = len(teams) > 0
 	}
 	now := s.Now()
+	if p != nil && (!required || len(methods) == 0) {
+		return s.loginWithCode(ctx, a, methods, *p, m)
+	}
 	if !required || len(methods) == 0 {
 		token, sess, err := s.newSession(a.ID, a.SessionEpoch, now, time.Time{})
 		if err != nil {
@@ -156,6 +185,59 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 	}
 	s.audit(ctx, a.ID, "login.password_succeeded", m, "second factor required")
 	return LoginResult{LoginID: id, ExpiresAt: l.ExpiresAt, Methods: methods}, nil
+}
+
+// loginWithCode opens a session for a, whose password was right and which
+// does not require the second step at sign-in, once p is accepted: the
+// code is checked and spent, the session made elevated and the event
+// recorded in one transaction, so that a wrong code makes no session.
+func (s *Service) loginWithCode(ctx context.Context, a twofold.Account, methods []MethodOption, p SecondFactor, m Meta) (LoginResult, error) {
+	if !slices.ContainsFunc(methods, func(o MethodOption) bool {
+		return o.Method == p.Method && o.Usable() && (p.FactorID == "" || o.FactorID == p.FactorID)
+	}) {
+		return LoginResult{Methods: methods}, nil
+	}
+	if err := checkProof(p); err != nil {
+		return LoginResult{}, err
+	}
+	// The source's budget is taken for the code, as a second step or an
+	// elevation takes it, besides what the password took.
+	if err := s.allowSource(ctx, m); err != nil {
+		return LoginResult{}, err
+	}
+	var answer error
+	var res LoginResult
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		answer, res = nil, LoginResult{}
+		if err := s.store.LockSecondStep(ctx, a.ID, p.FactorID, "", true); err != nil {
+			return err
+		}
+		if err := s.checkSecondFactor(ctx, a.ID, p, m, "login"); err != nil {
+			if isInternal(err) {
+				return err
+			}
+			answer = err
+			return nil
+		}
+		now := s.Now()
+		token, sess, err := s.newSession(a.ID, a.SessionEpoch, now, now.Add(s.cfg.ElevationTTL))
+		if err != nil {
+			return err
+		}
+		if err := s.store.CreateSession(ctx, sess); err != nil {
+			return goneIsBadCredentials(err)
+		}
+		s.auditSession(ctx, a.ID, "login.succeeded", m, "second factor: "+string(p.Method), sess.ID)
+		res = LoginResult{Authenticated: true, Token: token, ExpiresAt: sess.ExpiresAt}
+		return nil
+	})
+	if err != nil { // a refusal is answered only once its throttle slot is committed
+		return LoginResult{}, err
+	}
+	if answer != nil {
+		return LoginResult{}, answer
+	}
+	return res, nil
 }
 
 // accountForLogin returns the account that a username typed at login names:

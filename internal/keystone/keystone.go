@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,7 +83,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 		if method, _, _ := strings.Cut(pattern, " "); method != http.MethodPost && method != http.MethodPatch {
 			h = s.noBody(h)
 		}
-		mux.HandleFunc(pattern, h)
+		mux.HandleFunc(pattern, s.queryOnce(h))
 	}
 	for path, allowed := range httpapi.Allowed(routes) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
@@ -106,6 +107,45 @@ func (s *Server) noBody(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
+}
+
+// queryOnce refuses, in the Identity API's error form and before h acts, a
+// request whose query names a parameter twice or is malformed (see
+// httpapi.QueryOnce): none of the Identity API's parameters repeats, and a
+// proxy or log that reads the last of ?allow_expired=1&allow_expired=0
+// must never see another request than Twofold, which would read the first.
+// Parameters Twofold does not read pass, as unknown body fields do.
+func (s *Server) queryOnce(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := httpapi.QueryOnce(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// Words that the Identity API's flags take (oslo's bool_from_string).
+var (
+	trueWords  = []string{"1", "t", "true", "on", "y", "yes"}
+	falseWords = []string{"0", "f", "false", "off", "n", "no"}
+)
+
+// checkFlags refuses, naming it, a ?nocatalog (a token without its
+// catalog, which Keystone reads by its presence alone) whose value is not
+// empty or true: ?nocatalog=false would mean the catalog to one reader and
+// none to Keystone. With allowExpired (validation) it refuses an
+// ?allow_expired that is not true or false; Twofold keeps no expired
+// token, so allow_expired=true finds none either.
+func checkFlags(r *http.Request, allowExpired bool) error {
+	q := r.URL.Query()
+	if v := strings.ToLower(q.Get("allow_expired")); allowExpired && q.Has("allow_expired") && !slices.Contains(trueWords, v) && !slices.Contains(falseWords, v) {
+		return twofold.Errorf(twofold.CodeInvalid, "query parameter %q must be true or false", "allow_expired")
+	}
+	if v := strings.ToLower(q.Get("nocatalog")); v != "" && !slices.Contains(trueWords, v) {
+		return twofold.Errorf(twofold.CodeInvalid, "query parameter %q leaves the catalog out: give it without a value (?nocatalog), or leave it out for the catalog", "nocatalog")
+	}
+	return nil
 }
 
 // baseURL is the server's public URL for the catalog and links.

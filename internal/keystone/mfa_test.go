@@ -289,3 +289,101 @@ func TestNoCatalogAndAbsoluteURLs(t *testing.T) {
 		}
 	})
 }
+
+// TestWrongTOTPOpensNoSession: password and a wrong totp code to an account
+// that does not require two-factor at sign-in check the code before any
+// session is opened: the audit log shows the failed code alone (no sign-in,
+// no session ended) and the account's sessions are the ones it had; a right
+// code then opens one session, elevated, with the methods password and
+// totp, recorded as made with the second factor.
+func TestWrongTOTPOpensNoSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, secret := account(t, s, "rhea", true)
+		me := testenv.NewClient(s.URL())
+		me.Token = do(t, s, "POST", "/v3/auth/tokens", `{"auth":{"identity":{"methods":["password","totp"],`+
+			`"password":{"user":{"name":"rhea","domain":{"id":"default"},"password":"`+password+`"}},`+
+			`"totp":{"user":{"name":"rhea","domain":{"id":"default"},"passcode":"`+testenv.TOTP(t, secret, s.Clock.Now())+`"}}}}}`, nil).header.Get("X-Subject-Token")
+		if r := me.Do(t, "PUT", "/v1/me/two-factor", map[string]bool{"required": false}); r.Status != 200 {
+			t.Fatalf("two-factor off: %d %s", r.Status, r.Body)
+		}
+		s.Clock.Add(30 * time.Second)
+		sessions := func() []map[string]any {
+			t.Helper()
+			r := me.Do(t, "GET", "/v1/me/sessions", nil)
+			if r.Status != 200 {
+				t.Fatalf("sessions: %d %s", r.Status, r.Body)
+			}
+			var out []map[string]any
+			for _, x := range r.JSON["sessions"].([]any) {
+				out = append(out, x.(map[string]any))
+			}
+			return out
+		}
+		// newest is the id of the account's newest event; since returns the
+		// types of those after the event mark, oldest first.
+		newest := func() int64 {
+			t.Helper()
+			evs, err := s.Store.Events(t.Context(), userID, 0, 1)
+			if err != nil || len(evs) == 0 {
+				t.Fatalf("events: %v, %v", evs, err)
+			}
+			return evs[0].ID
+		}
+		since := func(mark int64) []string {
+			t.Helper()
+			evs, err := s.Store.Events(t.Context(), userID, 0, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, e := range slices.Backward(evs) {
+				if e.ID > mark {
+					out = append(out, e.Type)
+				}
+			}
+			return out
+		}
+		before := len(sessions())
+
+		code := testenv.TOTP(t, secret, s.Clock.Now())
+		bad := authOpts(s, "rhea")
+		bad.Passcode = wrongCode(code)
+		mark := newest()
+		_, err := identity(t, bad)
+		wantStatus(t, "a wrong code", err, http.StatusUnauthorized)
+		if got, want := since(mark), []string{"login.second_factor_failed"}; !slices.Equal(got, want) {
+			t.Errorf("events after a wrong code: %v, want %v (no session made or ended)", got, want)
+		}
+		if n := len(sessions()); n != before {
+			t.Errorf("%d sessions after a wrong code, want %d", n, before)
+		}
+
+		good := authOpts(s, "rhea")
+		good.Passcode = code
+		mark = newest()
+		both, err := identity(t, good)
+		if err != nil {
+			t.Fatalf("password and the right code: %v", err)
+		}
+		if got := tokenMethods(t, both, both.Token()); !slices.Equal(got, []string{"password", "totp"}) {
+			t.Errorf("methods %v, want [password totp]", got)
+		}
+		if got, want := since(mark), []string{"login.succeeded"}; !slices.Equal(got, want) {
+			t.Errorf("events after the right code: %v, want %v", got, want)
+		}
+		after := sessions()
+		if len(after) != before+1 {
+			t.Fatalf("%d sessions after the right code, want %d", len(after), before+1)
+		}
+		if how := after[0]["signed_in_with"]; how != "second factor: totp" || after[0]["elevated_until"] == nil {
+			t.Errorf("the new session: %v, want made with the second factor and elevated", after[0])
+		}
+		bothMe := testenv.NewClient(s.URL())
+		bothMe.Token = both.Token()
+		if r := bothMe.Do(t, "GET", "/v1/me", nil); r.Status != 200 || r.JSON["elevated"] != true {
+			t.Errorf("the token on /v1/me: %d %s, want elevated", r.Status, r.Body)
+		}
+		_, err = identity(t, good)
+		wantStatus(t, "the spent code again", err, http.StatusUnauthorized)
+	})
+}

@@ -94,6 +94,10 @@ func unauthorized() error {
 // or the password first, which answers 401 with an auth receipt (the login
 // waiting for its second step), then totp with the receipt.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	if err := checkFlags(r, false); err != nil { // before anything is signed in
+		s.fail(w, r, err)
+		return
+	}
 	var req authRequest
 	if err := decode(w, r, &req); err != nil {
 		s.fail(w, r, err)
@@ -180,22 +184,31 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		res, err := s.svc.Login(ctx, name, id.Password.User.Password, meta)
+		var res core.LoginResult
+		if has("totp") {
+			// Where two-factor is not required at sign-in, the code
+			// supplied must hold too (Keystone answers a token only if
+			// every supplied method is valid): it is checked before any
+			// session is opened, and a right one is spent and elevates the
+			// session, whose token has the methods password and totp, as
+			// a second step's; a wrong one (or none) is the one 401 of a
+			// wrong code, counted as one. Where it is required, the code
+			// passes the login's second step below.
+			res, err = s.svc.LoginWithCode(ctx, name, id.Password.User.Password, core.SecondFactor{Method: twofold.MethodTOTP, Code: passcode}, meta)
+		} else {
+			res, err = s.svc.Login(ctx, name, id.Password.User.Password, meta)
+		}
 		if err != nil {
 			s.fail(w, r, signInError(err))
 			return
 		}
 		switch {
-		case res.Authenticated && has("totp"):
-			// Two-factor is not required at sign-in, but the code was
-			// supplied: it must hold too (Keystone answers a token only if
-			// every supplied method is valid), and elevates the session.
-			s.elevateNew(w, r, res.Token, passcode)
 		case res.Authenticated:
 			s.answerToken(w, r, http.StatusCreated, res.Token)
 		case !hasTOTP(res.Methods):
 			// The password is right (a receipt would say so too), but no
-			// totp can complete this login.
+			// totp can complete this login, nor hold beside the password
+			// where two-factor is not required.
 			s.fail(w, r, errNoTOTP())
 		case has("totp") && passcode != "":
 			s.secondStep(w, r, res.LoginID, passcode)
@@ -208,10 +221,12 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// signInError is the answer to a password refused at sign-in: the one 401
-// of a wrong password and a wrong code.
+// signInError is the answer to a password, or a code sent beside it,
+// refused at sign-in: the one 401 of a wrong password and a wrong (or
+// missing) code.
 func signInError(err error) error {
-	if twofold.ErrorCode(err) == twofold.CodeInvalidCredentials {
+	switch twofold.ErrorCode(err) {
+	case twofold.CodeInvalidCredentials, twofold.CodeInvalidCode, twofold.CodeInvalid:
 		return unauthorized()
 	}
 	return err
@@ -230,44 +245,6 @@ func hasTOTP(methods []core.MethodOption) bool {
 // and counts as none.
 func errNoTOTP() error {
 	return twofold.Errorf(twofold.CodeUnauthorized, "This account has no authenticator app (TOTP) to sign in with here: sign in on /v1 or the web pages with its other second factors.")
-}
-
-// elevateNew answers a session just opened by the password alone, for an
-// account that does not require two-factor at sign-in, when the request
-// supplied the totp method too: a right code is spent and elevates the
-// session, whose token then has the methods password and totp, as a second
-// step would; a wrong one (or none) ends the session and is the one 401 of
-// a wrong code, counted as one; an account without an authenticator app
-// cannot give the method (errNoTOTP).
-func (s *Server) elevateNew(w http.ResponseWriter, r *http.Request, tok, passcode string) {
-	ctx, meta := r.Context(), httpapi.Meta(r)
-	a, err := s.svc.Authenticate(ctx, tok)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	fs, err := s.svc.Factors(ctx, a.Account.ID)
-	if err == nil && !slices.ContainsFunc(fs, func(f twofold.Factor) bool {
-		return f.Type == twofold.FactorTOTP && f.Status == twofold.FactorActive
-	}) {
-		err = errNoTOTP()
-	}
-	if err == nil {
-		_, err = s.svc.Elevate(ctx, a, core.SecondFactor{Method: twofold.MethodTOTP, Code: passcode}, meta)
-	}
-	if err != nil {
-		if end := s.svc.Logout(ctx, a, meta); end != nil {
-			s.fail(w, r, end)
-			return
-		}
-		switch twofold.ErrorCode(err) {
-		case twofold.CodeInvalidCode, twofold.CodeInvalid:
-			err = unauthorized()
-		}
-		s.fail(w, r, err)
-		return
-	}
-	s.answerToken(w, r, http.StatusCreated, tok)
 }
 
 // sameAccount reports whether username names the account with id.
@@ -387,6 +364,10 @@ func (s *Server) subject(r *http.Request, a core.Auth) (core.Auth, token, error)
 
 // checkToken validates X-Subject-Token (GET and HEAD /v3/auth/tokens).
 func (s *Server) checkToken(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
+	if err := checkFlags(r, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	sa, tok, err := s.subject(r, a)
 	if err != nil {
 		s.fail(w, r, err)
