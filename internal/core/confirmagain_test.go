@@ -29,19 +29,11 @@ func TestConfirmSentAgain(t *testing.T) {
 			notes := &countingNotifier{}
 			svc := newService(t, db, db, func() time.Time { return now }, notes)
 			a := signedIn(t, svc, "ada")
-			take := func(a core.Auth, purpose, tok string) *core.FormUse {
-				t.Helper()
-				u, err := svc.TakeForm(ctx, a, purpose, tok)
-				if err != nil {
-					t.Fatalf("TakeForm: %v", err)
-				}
-				return u
-			}
 			// confirm confirms a new TOTP factor with the form token tok,
 			// as the page does, and returns the confirmation.
 			confirm := func(label, tok string) core.Confirmation {
 				t.Helper()
-				u := take(a, core.FormConfirm, tok)
+				u := takeForm(t, svc, a, core.FormConfirm, tok)
 				e, err := svc.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: label}, core.Meta{})
 				if err != nil {
 					t.Fatal(err)
@@ -81,7 +73,7 @@ func TestConfirmSentAgain(t *testing.T) {
 			keys := []string{first.PaperKey}
 			for i := range 3 {
 				now = now.Add(time.Minute)
-				got, err := svc.ConfirmSentAgain(ctx, a, take(a, core.FormConfirm, tok), core.Meta{})
+				got, err := svc.ConfirmSentAgain(ctx, a, takeForm(t, svc, a, core.FormConfirm, tok), core.Meta{})
 				if err != nil {
 					t.Fatalf("sending %d: %v", i+2, err)
 				}
@@ -90,7 +82,7 @@ func TestConfirmSentAgain(t *testing.T) {
 				}
 				keys = append(keys, got.PaperKey)
 			}
-			got, err := svc.ConfirmSentAgain(ctx, a, take(a, core.FormConfirm, tok), core.Meta{})
+			got, err := svc.ConfirmSentAgain(ctx, a, takeForm(t, svc, a, core.FormConfirm, tok), core.Meta{})
 			if err != nil || !got.First || got.PaperKey != "" || got.NoPaperKey != core.NoPaperKeyOften {
 				t.Errorf("fifth sending: got %+v, %v; want no paper key (often)", got, err)
 			}
@@ -108,16 +100,13 @@ func TestConfirmSentAgain(t *testing.T) {
 			// Another session, or another form of this one, gets nothing.
 			other := a
 			other.Session.ID = "another-session"
-			if _, err := svc.ConfirmSentAgain(ctx, other, take(a, core.FormConfirm, tok), core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
+			if _, err := svc.ConfirmSentAgain(ctx, other, takeForm(t, svc, a, core.FormConfirm, tok), core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
 				t.Errorf("another session: got %v, want code invalid", err)
 			}
-			key, err := svc.NewFormToken(a, "api-key")
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := take(a, "api-key", key)
+			key := formToken(t, svc.NewFormToken, a, "api-key")
+			u := takeForm(t, svc, a, "api-key", key)
 			u.Done(ctx, first.Factor.ID)
-			if _, err := svc.ConfirmSentAgain(ctx, a, take(a, "api-key", key), core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
+			if _, err := svc.ConfirmSentAgain(ctx, a, takeForm(t, svc, a, "api-key", key), core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalid {
 				t.Errorf("a form of another purpose: got %v, want code invalid", err)
 			}
 
@@ -139,7 +128,7 @@ func TestConfirmSentAgain(t *testing.T) {
 			if second.PaperKey != "" {
 				t.Fatal("the second factor's confirmation made a paper key")
 			}
-			got, err = svc.ConfirmSentAgain(ctx, a, take(a, core.FormConfirm, tok2), core.Meta{})
+			got, err = svc.ConfirmSentAgain(ctx, a, takeForm(t, svc, a, core.FormConfirm, tok2), core.Meta{})
 			if err != nil || got.First || got.PaperKey != "" || got.Factor.ID != second.Factor.ID {
 				t.Errorf("the second factor's form sent again: got %+v, %v; want not first, no paper key", got, err)
 			}

@@ -23,25 +23,9 @@ func TestFormTokenOnce(t *testing.T) {
 			now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 			svc := newService(t, db, db, func() time.Time { return now }, nil)
 			a := signedIn(t, svc, "ada")
-			token := func(purpose string) string {
-				t.Helper()
-				tok, err := svc.NewFormToken(a, purpose)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return tok
-			}
-			take := func(purpose, tok string) *core.FormUse {
-				t.Helper()
-				u, err := svc.TakeForm(ctx, a, purpose, tok)
-				if err != nil {
-					t.Fatalf("TakeForm: %v", err)
-				}
-				return u
-			}
 
-			tok := token("api-key")
-			first := take("api-key", tok)
+			tok := formToken(t, svc.NewFormToken, a, "api-key")
+			first := takeForm(t, svc, a, "api-key", tok)
 			if first.Again {
 				t.Fatal("first sending: Again")
 			}
@@ -58,25 +42,31 @@ func TestFormTokenOnce(t *testing.T) {
 			if u := <-second; u == nil || !u.Again || u.Made != "key-1" {
 				t.Errorf("second sending: got %+v, want Again with key-1", u)
 			}
-			if u := take("api-key", tok); !u.Again || u.Made != "key-1" {
+			if u := takeForm(t, svc, a, "api-key", tok); !u.Again || u.Made != "key-1" {
 				t.Errorf("third sending: got Again %v, Made %q; want key-1", u.Again, u.Made)
 			}
 
 			// A first sending that made nothing lets the next go ahead.
-			tok = token("enrol")
-			take("enrol", tok).Done(ctx, "")
-			if u := take("enrol", tok); u.Again {
+			tok = formToken(t, svc.NewFormToken, a, "enrol")
+			takeForm(t, svc, a, "enrol", tok).Done(ctx, "")
+			if u := takeForm(t, svc, a, "enrol", tok); u.Again {
 				t.Error("the sending after one that made nothing: Again, want it to go ahead")
 			}
 
 			other := a
 			other.Session.ID = "another-session"
 			for what, refuse := range map[string]func() error{
-				"another purpose": func() error { _, err := svc.TakeForm(ctx, a, "enrol", token("api-key")); return err },
-				"another session": func() error { _, err := svc.TakeForm(ctx, other, "api-key", token("api-key")); return err },
-				"malformed":       func() error { _, err := svc.TakeForm(ctx, a, "api-key", "a.b"); return err },
+				"another purpose": func() error {
+					_, err := svc.TakeForm(ctx, a, "enrol", formToken(t, svc.NewFormToken, a, "api-key"))
+					return err
+				},
+				"another session": func() error {
+					_, err := svc.TakeForm(ctx, other, "api-key", formToken(t, svc.NewFormToken, a, "api-key"))
+					return err
+				},
+				"malformed": func() error { _, err := svc.TakeForm(ctx, a, "api-key", "a.b"); return err },
 				"out of date": func() error {
-					tok := token("api-key")
+					tok := formToken(t, svc.NewFormToken, a, "api-key")
 					now = now.Add(core.FormTTL)
 					_, err := svc.TakeForm(ctx, a, "api-key", tok)
 					return err
@@ -105,17 +95,9 @@ func TestSameFormToken(t *testing.T) {
 			svc := newService(t, db, db, func() time.Time { return now }, nil)
 			a := signedIn(t, svc, "ada")
 			other := signedIn(t, svc, "bea")
-			token := func(a core.Auth, purpose string) string {
-				t.Helper()
-				tok, err := svc.NewSameFormToken(a, purpose)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return tok
-			}
-			first := token(a, "join inv-1")
+			first := formToken(t, svc.NewSameFormToken, a, "join inv-1")
 			now = now.Add(time.Minute)
-			second := token(a, "join inv-1")
+			second := formToken(t, svc.NewSameFormToken, a, "join inv-1")
 			if first == second {
 				t.Fatal("two pages a minute apart got the same token, want the same random part only")
 			}
@@ -131,7 +113,7 @@ func TestSameFormToken(t *testing.T) {
 				a       core.Auth
 				purpose string
 			}{"another purpose": {a, "join inv-2"}, "another session": {other, "join inv-1"}} {
-				if u, err := svc.TakeForm(ctx, tc.a, tc.purpose, token(tc.a, tc.purpose)); err != nil || u.Again {
+				if u, err := svc.TakeForm(ctx, tc.a, tc.purpose, formToken(t, svc.NewSameFormToken, tc.a, tc.purpose)); err != nil || u.Again {
 					t.Errorf("%s: %+v, %v; want a first sending", what, u, err)
 				}
 			}
@@ -200,4 +182,26 @@ func TestSweepKeepsUsesForClocksBehind(t *testing.T) {
 			}
 		})
 	}
+}
+
+// formToken returns a token of a's form purpose from newToken
+// (svc.NewFormToken or svc.NewSameFormToken), failing the test on an error.
+func formToken(t *testing.T, newToken func(core.Auth, string) (string, error), a core.Auth, purpose string) string {
+	t.Helper()
+	tok, err := newToken(a, purpose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// takeForm is svc.TakeForm of a's form purpose sent with tok, failing the
+// test on an error.
+func takeForm(t *testing.T, svc *core.Service, a core.Auth, purpose, tok string) *core.FormUse {
+	t.Helper()
+	u, err := svc.TakeForm(t.Context(), a, purpose, tok)
+	if err != nil {
+		t.Fatalf("TakeForm: %v", err)
+	}
+	return u
 }

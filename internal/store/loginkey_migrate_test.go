@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
-	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -22,18 +21,8 @@ func TestMigrationLoginKeys(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			s := open(t, dsn(t))
-			if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: "key-1", MasterID: "m", Wrapped: []byte("wrapped"), Created: t0}); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", PasswordHash: "x", CreatedAt: t0}); err != nil {
-				t.Fatal(err)
-			}
-			f := twofold.Factor{ID: "sms-1", AccountID: "acct-alice", Type: twofold.FactorSMS, Label: "phone", Status: twofold.FactorActive,
-				Digits: 6, LastStep: -1, SecretKeyID: "key-1", SealedSecret: []byte("sealed"), CreatedAt: t0}
-			if err := s.CreateFactor(ctx, f); err != nil {
-				t.Fatal(err)
-			}
+			s := migrationStore(t, dsn(t), t0, "alice")
+			activeSMS(t, s, t0)
 			until := t0.Add(5 * time.Minute)
 			if err := s.CreateLogin(ctx, twofold.Login{ID: "l1", AccountID: "acct-alice", CreatedAt: t0, ExpiresAt: until}); err != nil {
 				t.Fatal(err)

@@ -27,10 +27,7 @@ func TestMigrationTeamKeysAndZones(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			s := open(t, dsn(t))
-			if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: "key-1", MasterID: "m", Wrapped: []byte("wrapped"), Created: t0}); err != nil {
-				t.Fatal(err)
-			}
+			s := migrationStore(t, dsn(t), t0, "alice", "bob", "carol")
 			factor := func(account, id string, status twofold.FactorStatus, confirmed time.Time) {
 				t.Helper()
 				f := twofold.Factor{ID: id, AccountID: account, Type: twofold.FactorTOTP, Label: id, Status: status,
@@ -49,11 +46,6 @@ func TestMigrationTeamKeysAndZones(t *testing.T) {
 				k := twofold.APIKey{ID: id, AccountID: account, ParentID: parent, Name: id, SecretHash: []byte(id),
 					Permits: []twofold.Permit{{Service: "dns", Resource: "*", Actions: []string{"read"}}}, CreatedAt: at, SecondFactor: true}
 				if err := s.CreateAPIKey(ctx, k); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for _, n := range []string{"alice", "bob", "carol"} {
-				if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-" + n, Username: n, PasswordHash: "x", CreatedAt: t0}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -133,13 +125,7 @@ func TestMigrationPendingSession(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			s := open(t, dsn(t))
-			if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: "key-1", MasterID: "m", Wrapped: []byte("wrapped"), Created: t0}); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", PasswordHash: "x", CreatedAt: t0}); err != nil {
-				t.Fatal(err)
-			}
+			s := migrationStore(t, dsn(t), t0, "alice")
 			f := twofold.Factor{ID: "f-old", AccountID: "acct-alice", Type: twofold.FactorTOTP, Label: "old", Status: twofold.FactorPending,
 				SecretKeyID: "key-1", SealedSecret: []byte("sealed"), Algorithm: "SHA1", Digits: 6, Period: 30 * time.Second,
 				LastStep: -1, CreatedAt: t0, PendingSessionID: "session-before"}
@@ -322,18 +308,8 @@ func TestMigrationSentCodesPerScope(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			s := open(t, dsn(t))
-			if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: "key-1", MasterID: "m", Wrapped: []byte("wrapped"), Created: t0}); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", PasswordHash: "x", CreatedAt: t0}); err != nil {
-				t.Fatal(err)
-			}
-			f := twofold.Factor{ID: "sms-1", AccountID: "acct-alice", Type: twofold.FactorSMS, Label: "phone", Status: twofold.FactorActive,
-				Digits: 6, LastStep: -1, SecretKeyID: "key-1", SealedSecret: []byte("sealed"), CreatedAt: t0}
-			if err := s.CreateFactor(ctx, f); err != nil {
-				t.Fatal(err)
-			}
+			s := migrationStore(t, dsn(t), t0, "alice")
+			activeSMS(t, s, t0)
 			// The migrations after 0043 that change sent_codes go too.
 			if err := s.UndoMigrationForTest(ctx, 56, `ALTER TABLE sent_codes DROP COLUMN requester_hash`,
 				`ALTER TABLE webauthn_ceremonies DROP COLUMN options`); err != nil {
@@ -683,5 +659,33 @@ func TestRecordBytesWhoeverWrites(t *testing.T) {
 				t.Errorf("plan of RecordSetSizes: got %q, want %q in it", plan, want1)
 			}
 		})
+	}
+}
+
+// migrationStore opens a store on dsn for a migration test, with the data
+// key "key-1" that its factors' secrets name and, for each of names, the
+// account "acct-NAME" of username NAME, all made at t0.
+func migrationStore(t *testing.T, dsn string, t0 time.Time, names ...string) *store.Store {
+	t.Helper()
+	s := open(t, dsn)
+	if err := s.AddDataKey(t.Context(), keyring.WrappedKey{ID: "key-1", MasterID: "m", Wrapped: []byte("wrapped"), Created: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if err := s.CreateAccount(t.Context(), twofold.Account{ID: "acct-" + n, Username: n, PasswordHash: "x", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// activeSMS stores on s (from migrationStore) alice's active SMS factor
+// "sms-1", made at t0.
+func activeSMS(t *testing.T, s *store.Store, t0 time.Time) {
+	t.Helper()
+	f := twofold.Factor{ID: "sms-1", AccountID: "acct-alice", Type: twofold.FactorSMS, Label: "phone", Status: twofold.FactorActive,
+		Digits: 6, LastStep: -1, SecretKeyID: "key-1", SealedSecret: []byte("sealed"), CreatedAt: t0}
+	if err := s.CreateFactor(t.Context(), f); err != nil {
+		t.Fatal(err)
 	}
 }

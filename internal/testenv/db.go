@@ -101,15 +101,7 @@ func DSNs(tb testing.TB) map[string]func(testing.TB) string {
 // again.
 func CutPostgres(tb testing.TB, dsn string) (restore func()) {
 	tb.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	admin, err := sql.Open("pgx", os.Getenv(PostgresEnv))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	admin, name := adminOf(tb, dsn)
 	var once sync.Once
 	restore = func() {
 		once.Do(func() {
@@ -127,6 +119,22 @@ func CutPostgres(tb testing.TB, dsn string) (restore func()) {
 	// that the store's next statement finds the database refusing new ones.
 	TerminatePostgres(tb, dsn)
 	return restore
+}
+
+// adminOf opens the PostgreSQL server named by TWOFOLD_TEST_POSTGRES, to
+// act on the test database dsn (from PostgresDSN) from outside it, and
+// returns it with that database's name. The caller closes it.
+func adminOf(tb testing.TB, dsn string) (admin *sql.DB, name string) {
+	tb.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	admin, err = sql.Open("pgx", os.Getenv(PostgresEnv))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return admin, strings.TrimPrefix(u.Path, "/")
 }
 
 // openDSN opens the database dsn (a Twofold DSN, "sqlite:PATH" or
@@ -222,15 +230,7 @@ func RemoveMigration(tb testing.TB, dsn string, version int) {
 // let in as before.
 func TerminatePostgres(tb testing.TB, dsn string) {
 	tb.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	admin, err := sql.Open("pgx", os.Getenv(PostgresEnv))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	admin, name := adminOf(tb, dsn)
 	defer admin.Close()
 	if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
 		tb.Fatal(err)

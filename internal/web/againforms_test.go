@@ -38,9 +38,7 @@ func TestBrowserRecoveryCodesReloaded(t *testing.T) {
 			ts := testenv.NewServer(t, dsn(t))
 			secret := account(t, ts, "alice", false, true)
 			p := newPage(t, ts.URL())
-			p.signIn("alice", testPassword)
-			p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
-			p.wantPath("/settings/security")
+			p.signInWithCode(ts, "alice", secret)
 			p.open("/settings/security/recovery-codes")
 			if st := p.click("#confirm"); st != http.StatusOK || !p.exists("#recovery-codes") {
 				t.Fatalf("new recovery codes: %d: %s", st, p.text("main"))

@@ -34,9 +34,7 @@ func TestBrowserDoubleSubmit(t *testing.T) {
 			ts := testenv.NewServer(t, dsn(t))
 			secret := account(t, ts, "alice", false, true)
 			p := newPage(t, ts.URL())
-			p.signIn("alice", testPassword)
-			p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
-			p.wantPath("/settings/security")
+			p.signInWithCode(ts, "alice", secret)
 			ts.Clock.Add(11 * time.Minute) // the sign-in's elevation lapses
 
 			p.fill("#label", "Laptop")

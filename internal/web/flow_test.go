@@ -268,6 +268,15 @@ func (p *page) signIn(username, password string) {
 	p.click("button[type=submit]")
 }
 
+// signInWithCode signs username in with the password and a code from
+// secret, and fails unless that lands on the security settings.
+func (p *page) signInWithCode(ts *testenv.Server, username, secret string) {
+	p.t.Helper()
+	p.signIn(username, testPassword)
+	p.fillAndSubmit("#code", testenv.TOTP(p.t, secret, ts.Clock.Now()), "button[type=submit]")
+	p.wantPath("/settings/security")
+}
+
 // fillAndSubmit types v into field and clicks the button submit.
 func (p *page) fillAndSubmit(field, v, submit string) int64 {
 	p.t.Helper()

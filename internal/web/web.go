@@ -18,8 +18,11 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -244,7 +247,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 func (s *Server) Register(mux *http.ServeMux) {
 	routes := s.Routes()
 	for pattern, h := range routes {
-		mux.Handle(pattern, s.guard(h))
+		mux.Handle(pattern, s.guard(pattern, h))
 	}
 	for path, allowed := range httpapi.Allowed(routes) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
@@ -296,9 +299,52 @@ func (s *Server) headers(w http.ResponseWriter, r *http.Request) {
 // maxForm bounds the body of a form.
 const maxForm = 64 << 10
 
-// guard sets the safety headers of every page and checks every POST: same
-// origin (Sec-Fetch-Site/Origin), a bounded body and a valid CSRF token.
-func (s *Server) guard(h http.Handler) http.Handler {
+// listFields names, for each route (a pattern of Routes), the form
+// fields designed as lists, which its form may send more than once. Every
+// other field, and every query parameter of every page, sent twice is
+// refused (guard), as the JSON API refuses a repeated query parameter
+// (httpapi.Query) and /v1/token a repeated form field: the pages would
+// otherwise read the first value, and whatever stands before them (a
+// proxy, a log, a filter) might read the last. The page forms
+// (templates/*.html) have no checkbox groups or multiple selects: their
+// only lists are
+//   - "code" on the forms that download or print the recovery codes just
+//     made (codes.html: a hidden "code" for each code; postedCodes), and
+//   - "keep" on any form with the "confirm it's you" fields (layout.html
+//     "elevation": a hidden "keep" naming each field its buttons carry
+//     along; elevationReturn), which many forms hold, so it is allowed on
+//     every POST (listField).
+//
+// The admin audit log's "type" is one field of comma-separated types, not
+// a list (unlike ?type= of GET /v1/events).
+var listFields = map[string][]string{
+	"POST /settings/security/recovery-codes.txt":   {"code"},
+	"POST /settings/security/recovery-codes/print": {"code"},
+}
+
+// listField reports whether name is a list field of route's form (see
+// listFields).
+func listField(route, name string) bool {
+	return name == "keep" && strings.HasPrefix(route, http.MethodPost+" ") || slices.Contains(listFields[route], name)
+}
+
+// repeated returns the first name of v, in sorted order, given more than
+// once and not a list field of route, or "" when there is none.
+func repeated(route string, v url.Values) string {
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		if len(v[name]) > 1 && !listField(route, name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// guard sets the safety headers of every page and checks every request of
+// route: a query with no parameter given twice, and for a POST: same
+// origin (Sec-Fetch-Site/Origin), a bounded body, no field given twice
+// unless it is a list (listFields) and a valid CSRF token. A refused
+// request reaches no handler: nothing is stored and no code is checked.
+func (s *Server) guard(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.headers(w, r)
 		if strings.HasPrefix(r.URL.Path, "/static/") {
@@ -310,10 +356,20 @@ func (s *Server) guard(h http.Handler) http.Handler {
 			s.renderError(w, r, nil, http.StatusForbidden, "This form was sent from another site, so it was refused. Go back, reload the page and try again.")
 			return
 		}
+		if r.URL.RawQuery != "" {
+			if name := repeated(route, r.URL.Query()); name != "" {
+				s.renderError(w, r, nil, http.StatusBadRequest, "This address gives “"+core.CleanText(name, 32)+"” more than once, so it was refused. Check the link and give it once.")
+				return
+			}
+		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if err := r.ParseForm(); err != nil || !httpapi.TextValues(r.PostForm) {
 				s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read. Go back and try again.")
+				return
+			}
+			if name := repeated(route, r.PostForm); name != "" {
+				s.renderError(w, r, nil, http.StatusBadRequest, "The form sent the field “"+core.CleanText(name, 32)+"” more than once, so it was refused and nothing was changed. Go back, reload the page and try again.")
 				return
 			}
 			if !credhash.Equal([]byte(r.PostForm.Get("csrf")), []byte(s.csrfToken(browser))) {
