@@ -652,10 +652,10 @@ func (s *Service) recovers(ctx context.Context, accountID string, method twofold
 // session.ended_by_recovery event, and sends held, the notice of the
 // recovery, with the count; a code by text message, which has no notice of
 // its own, gets one when sessions ended. The count is read after the
-// commit, from the read pool, as it reads every live session: inside the
-// transaction it would hold the write that long. A count that cannot be
-// read is logged, and told as unknown (v.OtherSessionsEnded -1). API keys
-// are not touched (README "Signing in after losing a phone").
+// commit, from the read pool, holding no write (it reads the account's live
+// sessions by their index by account). A count that cannot be read is
+// logged, and told as unknown (v.OtherSessionsEnded -1). API keys are not
+// touched (README "Signing in after losing a phone").
 func (s *Service) endedOthers(ctx context.Context, accountID string, epoch int64, method twofold.Method, m Meta, held notice, v *Verified) {
 	ctx, cancel := afterCommit(ctx) // committed: told even if the caller has gone
 	defer cancel()

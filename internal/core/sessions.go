@@ -32,13 +32,14 @@ const maxListedSessions = 50
 // Sessions returns the caller's live sessions, newest first: every
 // browser, app and script signed in as the account by a session token. They
 // are found through the events that made them, by the account's index of
-// events, so that no login writes an index of sessions by account; ended
-// ones are left out in the query, so that however many sessions were made
-// and ended since, none that still works is missed; nor is one made under a
-// longer --session-ttl than today's, which keeps the expiry it was given;
-// nor one whose events were recorded by clocks that disagree (the store
-// reads from the least event floor of the sessions that still work, which
-// comes from the database, not from a clock).
+// events, from the least event floor of the account's live sessions (read
+// by the index of sessions by account); ended ones are left out in the
+// query, so that however many sessions were made and ended since, none that
+// still works is missed; nor is one made under a longer --session-ttl than
+// today's, which keeps the expiry it was given; nor one whose events were
+// recorded by clocks that disagree (the store reads from the least event
+// floor of the sessions that still work, which comes from the database, not
+// from a clock).
 func (s *Service) Sessions(ctx context.Context, a Auth) ([]SessionInfo, error) {
 	if err := person(a); err != nil {
 		return nil, err

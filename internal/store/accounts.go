@@ -231,8 +231,8 @@ func (s *Store) EndSessions(ctx context.Context, accountID string) (epoch int64,
 // false, writing nothing, when the epoch has moved on meanwhile (signed out
 // everywhere since the password was checked): then keepID does not work
 // either. The other sessions' rows stay, as EndSessions leaves them, until
-// they expire: finding them would read every live session (they have no
-// index by account, migration 0010) while holding the write.
+// they expire: they no longer authenticate, and SessionsOfEpoch counts
+// them after the commit.
 func (s *Store) EndOtherSessions(ctx context.Context, accountID string, epoch int64, keepID string) (ok bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = $1 AND session_epoch = $2`, accountID, epoch)
@@ -259,17 +259,19 @@ func (s *Store) EndOtherSessions(ctx context.Context, accountID string, epoch in
 
 // SessionsOfEpoch counts the account's sessions of epoch that are
 // unexpired at now: once the epoch has moved on, those it signed out. It
-// reads every live session (no index by account, migration 0010), on
-// SQLite from the read pool outside a transaction, holding no write.
+// reads the account's live sessions alone, by the index of sessions by
+// account and expiry (migration 0082), on SQLite from the read pool
+// outside a transaction, holding no write.
 func (s *Store) SessionsOfEpoch(ctx context.Context, accountID string, epoch int64, now time.Time) (int, error) {
 	var n int
-	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND session_epoch = $2 AND expires_at > $3`,
-		accountID, epoch, micros(now)).Scan(&n)
+	err := s.conn(ctx).QueryRowContext(ctx, sessionsOfEpochSQL, accountID, epoch, micros(now)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count sessions: %w", err)
 	}
 	return n, nil
 }
+
+const sessionsOfEpochSQL = `SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND session_epoch = $2 AND expires_at > $3`
 
 // ReplacePasswordHash replaces the account's password hash old with hash; it
 // reports false, writing nothing, when the hash is no longer old (changed

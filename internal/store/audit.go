@@ -114,9 +114,8 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 // LiveSessions returns up to limit sessions of the account that still work
 // at now (unexpired, of the account's session epoch), newest first, each with
 // the event that made it. They are read through the account's index of
-// events, joined to the sessions by their keys: no index of sessions by
-// account, which every login would write. The events read start after the
-// least event floor (migration 0069) of the sessions of any account that
+// events, joined to the sessions by their keys. The events read start after
+// the least event floor (migration 0069) of the account's sessions that
 // still work (liveSessionsFrom): the event that made each was stored after
 // its floor, so none is missed however the instances' clocks disagree or
 // were stepped, and a session made under a longer --session-ttl keeps the
@@ -135,24 +134,28 @@ func (s *Store) LiveSessions(ctx context.Context, accountID string, epoch int64,
 		l.Session.AccountID, l.Session.Epoch = accountID, epoch
 		l.Session.CreatedAt, l.Session.ExpiresAt, l.Session.ElevatedUntil = fromMicros(created), fromMicros(expires), fromMicros(elevated)
 		return l, err
-	}, `SELECT e.id, e.type, e.at, e.source, e.user_agent, e.detail, s.id, s.created_at, s.expires_at, s.elevated_until
+	}, liveSessionsSQL, accountID, from, epoch, micros(now), limit)
+}
+
+const liveSessionsSQL = `SELECT e.id, e.type, e.at, e.source, e.user_agent, e.detail, s.id, s.created_at, s.expires_at, s.elevated_until
 		FROM audit_events e JOIN sessions s ON s.id = e.session_id
 		WHERE e.account_id = $1 AND e.id >= CAST($2 AS BIGINT) AND s.account_id = $1 AND s.session_epoch = $3 AND s.expires_at > $4
-		ORDER BY e.id DESC LIMIT $5`, accountID, from, epoch, micros(now), limit)
-}
+		ORDER BY e.id DESC LIMIT $5`
 
 // liveSessionsFrom returns the least event id from which on the events that
 // made the account's sessions unexpired at now are (found is false when
 // there is none): one past the least event floor of those sessions, read
-// by the account's index of sessions (a few rows, whatever the number of
-// accounts). Sessions stored before migration 0069 have no floor; while
-// one of them works, the read also starts where the search by time finds
-// it (fromOldestLiveSession).
+// by the index of sessions by account and expiry (migration 0082): the
+// account's live sessions alone, whatever the number of accounts signed in.
+// (From migration 0010 to 0082 there was no such index, and this read every
+// live session by the index of expiries, keeping the account's.) Sessions
+// stored before migration 0069 have no floor; while one of them works, the
+// read also starts where the search by time finds it
+// (fromOldestLiveSession).
 func (s *Store) liveSessionsFrom(ctx context.Context, accountID string, now time.Time) (int64, bool, error) {
 	var floor sql.NullInt64
 	var live, unfloored int64
-	err := s.conn(ctx).QueryRowContext(ctx, `SELECT MIN(event_floor), COUNT(*), COUNT(*) - COUNT(event_floor) FROM sessions WHERE account_id = $1 AND expires_at > $2`,
-		accountID, micros(now)).Scan(&floor, &live, &unfloored)
+	err := s.conn(ctx).QueryRowContext(ctx, liveSessionsFromSQL, accountID, micros(now)).Scan(&floor, &live, &unfloored)
 	if err != nil {
 		return 0, false, fmt.Errorf("select least event floor: %w", err)
 	}
@@ -176,6 +179,8 @@ func (s *Store) liveSessionsFrom(ctx context.Context, accountID string, now time
 	}
 	return from, true, nil
 }
+
+const liveSessionsFromSQL = `SELECT MIN(event_floor), COUNT(*), COUNT(*) - COUNT(event_floor) FROM sessions WHERE account_id = $1 AND expires_at > $2`
 
 // fromOldestLiveSession is how the events to read were found before
 // migration 0069, for sessions stored before it: from the creation of the

@@ -3,27 +3,58 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // RecordSetSizesPlanForTest returns the database's plan of RecordSetSizes'
-// statement for zone, one line of it a line; on PostgreSQL with
-// sequential and bitmap scans off, so that the plan of a small table
-// shows whether the index serves alone (an index-only scan).
+// statement for zone (planForTest).
 func (s *Store) RecordSetSizesPlanForTest(ctx context.Context, zone string) (string, error) {
+	return s.planForTest(ctx, s.recordSetSizesQuery(), zone)
+}
+
+// SessionPlansForTest returns the database's plans (planForTest) of the
+// statements that read one account's sessions, by the name of the method
+// that runs each: liveSessionsFrom and LiveSessions ("Where you are signed
+// in"), SessionsOfEpoch (the recovery sign-in's count).
+func (s *Store) SessionPlansForTest(ctx context.Context, accountID string, now time.Time) (map[string]string, error) {
+	plans := map[string]string{}
+	for name, q := range map[string]struct {
+		sql  string
+		args []any
+	}{
+		"liveSessionsFrom": {liveSessionsFromSQL, []any{accountID, micros(now)}},
+		"LiveSessions":     {liveSessionsSQL, []any{accountID, 0, 0, micros(now), 50}},
+		"SessionsOfEpoch":  {sessionsOfEpochSQL, []any{accountID, 0, micros(now)}},
+	} {
+		plan, err := s.planForTest(ctx, q.sql, q.args...)
+		if err != nil {
+			return nil, fmt.Errorf("plan of %s: %w", name, err)
+		}
+		plans[name] = plan
+	}
+	return plans, nil
+}
+
+// planForTest returns the database's plan of q with args, one line of it a
+// line; on PostgreSQL with sequential and bitmap scans off, so that the
+// plan of a small table shows which index a large one would be read by
+// (and whether it serves alone: an index-only scan).
+func (s *Store) planForTest(ctx context.Context, q string, args ...any) (string, error) {
 	var plan []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		q := `EXPLAIN QUERY PLAN ` + s.recordSetSizesQuery()
+		explain := `EXPLAIN QUERY PLAN `
 		if s.dialect == Postgres {
 			for _, q := range []string{`SET LOCAL enable_seqscan = off`, `SET LOCAL enable_bitmapscan = off`} {
 				if _, err := tx.ExecContext(ctx, q); err != nil {
 					return err
 				}
 			}
-			q = `EXPLAIN ` + s.recordSetSizesQuery()
+			explain = `EXPLAIN `
 		}
-		rows, err := tx.QueryContext(ctx, q, zone)
+		rows, err := tx.QueryContext(ctx, explain+q, args...)
 		if err != nil {
 			return err
 		}
