@@ -62,17 +62,40 @@ type SendLimit struct {
 
 // SendLimits bound how many codes are sent (SPEC §2).
 type SendLimits struct {
-	PerDestination SendLimit // one phone number or address, whichever accounts have it
-	PerAccount     SendLimit
-	PerSource      SendLimit // one client address (an IPv6 /64)
+	// PerDestination bounds the codes of one account to one phone number
+	// or address: its sign-in and elevation codes, and apart from those,
+	// the codes that confirm the number or address as a new factor.
+	PerDestination SendLimit
+	// Enrolments bounds the codes that confirm one number or address as a
+	// new factor, whichever accounts add it: against SMS pumping through
+	// many accounts. It must stay well above what one account's
+	// PerDestination lets through, so that no one account can use it up
+	// and keep the number's owner from adding it.
+	Enrolments SendLimit
+	PerAccount SendLimit
+	PerSource  SendLimit // one client address (an IPv6 /64)
 }
 
-// DefaultSendLimits: 5 codes to one number or address, then one each 12
-// minutes (5 an hour); 10 per account, then one each 6 minutes; 20 per
-// client address, then one each 3 minutes.
+// DefaultSendLimits: 5 codes from one account to one number or address,
+// then one each 12 minutes (5 an hour), for sign-ins and elevations and
+// apart from those for adding it as a factor; 20 codes adding one number
+// or address as a factor, whichever accounts ask, then one each 3 minutes
+// (20 an hour); 10 per account, then one each 6 minutes; 20 per client
+// address, then one each 3 minutes.
+//
+// One account adding a number gets at most 5 + t/12 min codes to it by
+// time t, while the number's enrolment bucket holds 20 + t/3 min: four
+// times the burst and four times the rate, so that one account alone (or
+// three) can never empty it, and someone who keeps removing and adding a
+// stranger's number spends only his own allowance for it. The enrolment
+// bucket still bounds a pumped number to 20 texts an hour however many
+// accounts ask, and each account's own bucket (10 an hour over every
+// number) and each client address's bound how many numbers one of them
+// can pump.
 func DefaultSendLimits() SendLimits {
 	return SendLimits{
 		PerDestination: SendLimit{Burst: 5, Every: 12 * time.Minute},
+		Enrolments:     SendLimit{Burst: 20, Every: 3 * time.Minute},
 		PerAccount:     SendLimit{Burst: 10, Every: 6 * time.Minute},
 		PerSource:      SendLimit{Burst: 20, Every: 3 * time.Minute},
 	}
@@ -336,11 +359,14 @@ func (s *Service) checkNewDestination(ctx context.Context, fs []twofold.Factor, 
 // the account meets, or answers throttled with the wait until every bucket
 // that refused has a token again.
 //
-// The destination's bucket of an enrolment (confirming a factor not yet
-// active) is shared by every account, against SMS pumping through new
-// numbers; that of a sign-in or elevation is the account's own, so that
-// nobody who enrols someone else's number can use up its owner's codes
-// (SPEC §1 story 9).
+// The destination's buckets are the account's own (PerDestination): one
+// for its sign-ins and elevations, and one for its enrolments (confirming
+// a factor not yet active), so that nobody who enrols someone else's
+// number can use up its owner's codes (SPEC §1 story 9), for signing in
+// or for adding it. An enrolment also takes from the number's bucket that
+// every account shares (Enrolments), against SMS pumping through many
+// accounts; it is loose enough that one account's own bucket stops it
+// well before it empties (DefaultSendLimits).
 //
 // The tokens are taken all or none, in one transaction: a send that one
 // limit refuses takes nothing from the others. Else a refused request would
@@ -348,20 +374,22 @@ func (s *Service) checkNewDestination(ctx context.Context, fs []twofold.Factor, 
 // would cost the owner her number's and account's codes for nothing), and
 // an account out of codes could keep any number from being enrolled, by
 // asking for it now and then. Every transaction takes the buckets in the
-// same order (destination, account, address), so that concurrent ones on
+// same order (destination, account's destination, account, address), so that concurrent ones on
 // PostgreSQL wait for each other's row locks and never deadlock; and each
 // take is the one conditional statement of TakeToken, so concurrent sends
 // never exceed a limit.
 func (s *Service) allowSend(ctx context.Context, accountID string, t twofold.FactorType, dest string, enrol bool, m Meta) (sendTokens, error) {
 	l := s.cfg.SendLimits
-	to := "send:to:" + hex.EncodeToString(s.hasher.Sum("send-destination", string(t)+":"+dest)[:16])
-	if !enrol {
-		to = "send:to:" + accountID + ":" + to[len("send:to:"):]
+	d := hex.EncodeToString(s.hasher.Sum("send-destination", string(t)+":"+dest)[:16])
+	var buckets []sendBucket
+	if enrol {
+		buckets = append(buckets,
+			sendBucket{"send:to:" + d, l.Enrolments, "codes to add this " + destinationNoun(t), true},
+			sendBucket{"send:enrol:" + accountID + ":" + d, l.PerDestination, "codes to add this " + destinationNoun(t), true})
+	} else {
+		buckets = append(buckets, sendBucket{"send:to:" + accountID + ":" + d, l.PerDestination, "codes to this " + destinationNoun(t), true})
 	}
-	buckets := []sendBucket{
-		{to, l.PerDestination, "codes to this " + destinationNoun(t), true},
-		{"send:account:" + accountID, l.PerAccount, "codes for this account", true},
-	}
+	buckets = append(buckets, sendBucket{"send:account:" + accountID, l.PerAccount, "codes for this account", true})
 	if m.Source != "" {
 		buckets = append(buckets, sendBucket{"send:ip:" + sourceKey(m.Source), l.PerSource, "codes asked for from this address", false})
 	}

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -190,10 +191,26 @@ func throttled(wait time.Duration, msg string) error {
 	}
 	wait = min(wait, maxRetryAfter)
 	if msg == "" {
-		n := int(math.Ceil(wait.Seconds()))
-		msg = fmt.Sprintf("too many attempts; try again in %d %s", n, plural(n, "second", "seconds"))
+		msg = waitMessage(wait)
 	}
 	return &twofold.Error{Code: twofold.CodeThrottled, Message: msg, RetryAfter: wait}
+}
+
+// waitMessage is the message of a throttled answer that has nothing to say
+// but how long to wait.
+func waitMessage(wait time.Duration) string {
+	n := int(math.Ceil(wait.Seconds()))
+	return fmt.Sprintf("too many attempts; try again in %d %s", n, plural(n, "second", "seconds"))
+}
+
+// OnlyWait reports whether err is a throttled answer that says nothing but
+// how long to wait, which a page may put in its own words. Every other
+// throttled answer says more, which the client must be told: that no wait
+// lifts the lock and which ways in are left (the hard cap), that push is
+// paused and to sign in another way, which send limit refused.
+func OnlyWait(err error) bool {
+	var te *twofold.Error
+	return errors.As(err, &te) && te.Code == twofold.CodeThrottled && te.Message == waitMessage(te.RetryAfter)
 }
 
 // maxSlotTries bounds how many times takeSlot reads a counter again after

@@ -572,6 +572,11 @@ func message(err error) string {
 	case twofold.CodeInvalidCode:
 		return "That code was not accepted. Check it and try again."
 	case twofold.CodeThrottled:
+		// The core's message when it says more than how long to wait: at
+		// the hard cap no wait helps, and it names the ways in left.
+		if m := twofold.ErrorMessage(err); m != "" && !core.OnlyWait(err) {
+			return sentence(m)
+		}
 		if d := retryAfter(err); d > 0 {
 			return "Too many attempts. Wait " + waitText(d) + " and try again."
 		}

@@ -1,0 +1,84 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// hardCapText is what a page says at the hard cap of wrong codes: no wait
+// lifts it, and these are the ways in left.
+const hardCapText = "Too many wrong codes: use a recovery code, the paper key, an SSH key or a security key, or ask an operator to unlock the account."
+
+// TestHardCapPagesSayHowToGetIn: at the hard cap of wrong codes, the
+// second step and the "confirm it's you" fields say that codes are
+// refused until another way in is used, with links to those ways, never
+// to wait and try again; and a recovery code then signs in. On SQLite and
+// PostgreSQL.
+func TestHardCapPagesSayHowToGetIn(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			k := accountWithKeys(t, ts, "hana")
+			// A session signed in before the guessing starts.
+			owner := newClient(t, ts.URL())
+			owner.signInWithCode(ts, "hana", k.secret)
+			// Someone with the password guesses codes up to the cap.
+			guesser := newClient(t, ts.URL())
+			var last reply
+			for i := 0; i < 25; i++ {
+				ts.Clock.Add(16 * time.Minute) // past every lock below the cap, and the sign-in's end
+				if r := guesser.signIn("hana"); r.url.Path != "/login/verify" {
+					t.Fatalf("sign-in went to %s, want the second step", r.url)
+				}
+				wrong := "000000"
+				if testenv.TOTP(t, k.secret, ts.Clock.Now()) == wrong {
+					wrong = "111111"
+				}
+				last = guesser.post("/login/verify", url.Values{"method": {"totp"}, "code": {wrong}})
+				if last.status == http.StatusTooManyRequests {
+					break
+				}
+			}
+			if last.status != http.StatusTooManyRequests {
+				t.Fatalf("wrong codes never met the hard cap (last status %d)", last.status)
+			}
+			if got := pageError(last.body); got != hardCapText {
+				t.Errorf("second step at the hard cap says %q, want %q", got, hardCapText)
+			}
+			for _, id := range []string{`id="use-recovery_code"`, `id="use-paper_key"`} {
+				if !strings.Contains(last.body, id) {
+					t.Errorf("second step at the hard cap has no link %s to another way in", id)
+				}
+			}
+			// The owner's session, its elevation long lapsed, confirming
+			// it's them with the right code to add a device.
+			form := url.Values{"label": {"Tablet"}, "elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, k.secret, ts.Clock.Now())}}
+			r := owner.post("/settings/security/push", form)
+			if r.status != http.StatusTooManyRequests || pageError(r.body) != hardCapText {
+				t.Errorf("confirm it's you at the hard cap: status %d, %q; want 429 and %q", r.status, pageError(r.body), hardCapText)
+			}
+			for _, m := range []string{"recovery_code", "paper_key"} {
+				if !strings.Contains(r.body, `href="/settings/security/push?method=`+m) {
+					t.Errorf("confirm it's you at the hard cap has no link to %s", m)
+				}
+			}
+			// The right code still meets the cap; a recovery code, as the
+			// page says, signs in.
+			if r := guesser.totp(ts, k.secret); r.status != http.StatusTooManyRequests || pageError(r.body) != hardCapText {
+				t.Errorf("the right code at the hard cap: status %d, %q; want 429 and %q", r.status, pageError(r.body), hardCapText)
+			}
+			if r := guesser.get("/login/verify?method=recovery_code"); !strings.Contains(r.body, `name="method" value="recovery_code"`) {
+				t.Fatalf("the recovery code link shows no recovery code form: %s", pageError(r.body))
+			}
+			if r := guesser.post("/login/verify", url.Values{"method": {"recovery_code"}, "code": {k.codes[0]}}); r.url.Path == "/login/verify" {
+				t.Errorf("a recovery code at the hard cap: still at the second step (%d): %s", r.status, pageError(r.body))
+			}
+		})
+	}
+}
