@@ -16,6 +16,11 @@ import (
 	"github.com/twofold/twofold/internal/pushdevice"
 )
 
+const deviceUsage = `usage: twofold device enrol --state FILE URI|-
+       twofold device watch --state FILE [--once] [--server URL] [--wait 25s]
+
+Run "twofold device SUBCOMMAND -h" for its options.`
+
 // device is a push-approval device (SPEC §2 "push approval") on the command
 // line: `device enrol` registers a new key with the enrolment URI the
 // security page or POST /v1/me/factors {"type":"push"} shows, keeping the
@@ -23,7 +28,12 @@ import (
 // sign-in requests, shows what and where they are from, and answers each
 // with the number typed from the sign-in screen, or denies it.
 func (m *Main) device(ctx context.Context, args []string) error {
+	if helpAsked(args) {
+		fmt.Fprintln(m.Stdout, deviceUsage)
+		return nil
+	}
 	if len(args) == 0 {
+		fmt.Fprintln(m.Stderr, deviceUsage)
 		return fmt.Errorf("%w: device enrol|watch", errUsage)
 	}
 	switch args[0] {
@@ -32,6 +42,7 @@ func (m *Main) device(ctx context.Context, args []string) error {
 	case "watch":
 		return m.deviceWatch(ctx, args[1:])
 	}
+	fmt.Fprintln(m.Stderr, deviceUsage)
 	return fmt.Errorf("%w: unknown device command %q (enrol, watch)", errUsage, args[0])
 }
 

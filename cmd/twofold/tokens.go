@@ -31,8 +31,16 @@ func (m *Main) tokens(ctx context.Context, args []string) error {
 			return m.tokensList(ctx, args[1:])
 		}
 	}
-	fmt.Fprintln(m.Stderr, "usage: twofold "+tokensImportUsage)
-	fmt.Fprintln(m.Stderr, "       twofold "+tokensListUsage)
+	out := m.Stderr
+	if helpAsked(args) {
+		out = m.Stdout
+	}
+	fmt.Fprintln(out, "usage: twofold "+tokensImportUsage)
+	fmt.Fprintln(out, "       twofold "+tokensListUsage)
+	fmt.Fprintln(out, "\nRun \"twofold tokens SUBCOMMAND -h\" for its options.")
+	if helpAsked(args) {
+		return nil
+	}
 	return fmt.Errorf("%w: want \"tokens import\" or \"tokens list\"", errUsage)
 }
 
