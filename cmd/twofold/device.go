@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/pushdevice"
 )
@@ -49,7 +50,7 @@ func (m *Main) device(ctx context.Context, args []string) error {
 func (m *Main) deviceEnrol(ctx context.Context, args []string) error {
 	fs := m.flags("device enrol", "device enrol --state FILE URI|-")
 	state := fs.String("state", "twofold-device.json", "file to keep the device's key in (created with mode 0600; never overwritten)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(config.FlagsFirst(fs, args)); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() != 1 {
@@ -172,7 +173,7 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 	once := fs.Bool("once", false, "stop after answering one request")
 	server := fs.String("server", "", "server URL to use instead of the one enrolled with (another instance on the same database)")
 	wait := fs.Duration("wait", 25*time.Second, "how long each poll waits for a request (at most "+core.MaxPushWait.String()+")")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(config.FlagsFirst(fs, args)); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() != 0 {

@@ -399,6 +399,12 @@ func TestCommands(t *testing.T) {
 				`listen "127.0.0.1:99999"`, "(from config file " + file + " line 5)", "(from TWOFOLD_BASE_URL)"}},
 		{name: "tokens list with an empty db variable", args: []string{"tokens", "list"}, env: map[string]string{"TWOFOLD_DB": ""}, wantExit: 2,
 			wantErr: []string{"db is empty", "(from TWOFOLD_DB)"}},
+		// Options after the argument count as before it.
+		{name: "code with options around the secret", args: []string{"code", "--algorithm", "SHA1", "JBSWY3DPEHPK3PXP", "--digits", "8"}},
+		{name: "backup with options after DEST", args: []string{"backup", filepath.Join(filepath.Dir(file), "copy.db"), "--db", "sqlite:" + filepath.Join(filepath.Dir(file), "none.db")},
+			wantExit: 1, wantErr: []string{"none.db"}},
+		{name: "restore with options after BACKUP", args: []string{"restore", filepath.Join(filepath.Dir(file), "copy.db"), "--db", "sqlite:" + filepath.Join(filepath.Dir(file), "none.db")},
+			wantExit: 1, wantErr: []string{"copy.db"}},
 		// The help of a command with subcommands, and help COMMAND.
 		{name: "user -h", args: []string{"user", "-h"}, wantOut: "usage: twofold user add"},
 		{name: "dns -h", args: []string{"dns", "-h"}, wantOut: "usage: twofold dns add-zone"},

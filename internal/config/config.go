@@ -367,7 +367,7 @@ func ParseSources(fs *flag.FlagSet, args []string, lookupEnv func(string) (strin
 	settings := settingNames()
 	from := Sources{}
 	var errs []error
-	if err := parseFlags(fs, args, &errs); err != nil {
+	if err := parseFlags(fs, FlagsFirst(fs, args), &errs); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
@@ -443,6 +443,43 @@ func ParseSources(fs *flag.FlagSet, args []string, lookupEnv func(string) (strin
 		}
 	})
 	return from, errors.Join(errs...)
+}
+
+// FlagsFirst returns args with the flags of fs and their values moved
+// before the other arguments, each kept in its order, so that options may
+// follow a command's argument (`twofold backup DEST --db …`), which the flag
+// package would take for more arguments. "--" ends the flags, as there; an
+// unknown flag is kept for Parse to refuse; args with a last flag missing
+// its value are returned as they are.
+func FlagsFirst(fs *flag.FlagSet, args []string) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(append(append(flags, a), rest...), args[i+1:]...)
+		}
+		if len(a) < 2 || a[0] != '-' {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if hasValue || f == nil {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 == len(args) {
+			// A flag missing its value would take the argument moved
+			// after it for one: left as given, Parse refuses it.
+			return args
+		}
+		i++
+		flags = append(flags, args[i])
+	}
+	return append(flags, rest...)
 }
 
 // fileValue is a value of a setting and where it came from.

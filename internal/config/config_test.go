@@ -688,3 +688,31 @@ func TestValidateNamesSource(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagsFirst: flags (with their values) after a command's argument are
+// moved before it; switches take no value; "--" ends the flags.
+func TestFlagsFirst(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.String("db", "", "")
+	fs.Bool("fresh", false, "")
+	for _, tc := range []struct {
+		name       string
+		args, want []string
+	}{
+		{"none", nil, nil},
+		{"flags first already", []string{"--db", "x", "DEST"}, []string{"--db", "x", "DEST"}},
+		{"flag after", []string{"DEST", "--db", "x"}, []string{"--db", "x", "DEST"}},
+		{"flag=value after", []string{"DEST", "-db=x"}, []string{"-db=x", "DEST"}},
+		{"switch after", []string{"DEST", "--fresh", "MORE"}, []string{"--fresh", "DEST", "MORE"}},
+		{"stdin", []string{"-", "--fresh"}, []string{"--fresh", "-"}},
+		{"double dash", []string{"A", "--fresh", "--", "--db"}, []string{"--fresh", "--", "A", "--db"}},
+		{"unknown flag", []string{"A", "--nope", "B"}, []string{"--nope", "A", "B"}},
+		{"value missing: as given", []string{"A", "--db"}, []string{"A", "--db"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := FlagsFirst(fs, tc.args); !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
