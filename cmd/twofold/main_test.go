@@ -1209,3 +1209,28 @@ func TestUserAddWarnsWithoutOperator(t *testing.T) {
 		})
 	}
 }
+
+// TestServeLogsClosed: after a graceful shutdown the last log line says
+// the database is closed.
+func TestServeLogsClosed(t *testing.T) {
+	dir := t.TempDir()
+	tm := newTestMain(t, time.Now(), "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- tm.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "t.db"), "--key-file", filepath.Join(dir, "t.key")})
+	}()
+	waitListening(t, tm.stdout, done)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := tm.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(tm.stderr.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "database closed") {
+		t.Errorf("last log line %q, want one saying the database is closed", last)
+	}
+}

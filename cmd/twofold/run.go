@@ -159,12 +159,18 @@ func (m *Main) Notice(msg string) {
 	fmt.Fprintln(m.Stderr, "twofold:", msg)
 }
 
-// Close releases what Run left open.
+// Close releases what Run left open. After a server's graceful shutdown
+// it logs a last line, that the database is closed: what an operator
+// waiting to copy or restore it looks for.
 func (m *Main) Close() error {
-	if m.server != nil {
-		return m.server.Close()
+	if m.server == nil {
+		return nil
 	}
-	return nil
+	err := m.server.Close()
+	if log := m.log.Load(); log != nil && err == nil {
+		log.Info("stopped: requests finished and the database closed")
+	}
+	return err
 }
 
 // flags returns a flag set for a subcommand. It prints nothing itself:

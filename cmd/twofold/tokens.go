@@ -99,7 +99,10 @@ func (m *Main) tokensImport(ctx context.Context, args []string) error {
 	for i := range seeds {
 		clear(seeds[i].Secret)
 	}
-	if err != nil {
+	if err != nil && strings.Contains(err.Error(), "nothing was imported") {
+		// A conflict says so itself.
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	} else if err != nil {
 		return fmt.Errorf("%s: nothing was imported: %w", filepath.Base(path), err)
 	}
 	fmt.Fprintf(m.Stdout, "imported %d %s from %s: %d hotp, %d totp\n", n.Total(), plural(n.Total(), "token", "tokens"),
