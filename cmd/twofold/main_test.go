@@ -533,8 +533,10 @@ func TestUserAdd(t *testing.T) {
 		{name: "CRLF", args: []string{"alice"}, stdin: password + "\r\nrest\n", wantUser: "alice"},
 		{name: "username after the options", flagsFirst: true, args: []string{"--email", "a@example.com", "alice"}, stdin: password + "\n",
 			wantUser: "alice", wantEmail: "a@example.com"},
-		{name: "options after a trailing username", args: []string{"--email", "a@example.com", "alice"}, stdin: password + "\n",
-			wantErr: true, wantExit: 2, wantAbsent: "alice"},
+		// Options on both sides of the username: those after it count too
+		// (--db and --key-file here), never silently dropped.
+		{name: "options on both sides of the username", args: []string{"--email", "a@example.com", "alice"}, stdin: password + "\n",
+			wantUser: "alice", wantEmail: "a@example.com"},
 		{name: "operator", args: []string{"root", "--operator"}, stdin: password + "\n", wantUser: "root"},
 		// A switch comes from the command line only, not the environment.
 		{name: "operator from the environment", args: []string{"carol"}, env: map[string]string{"TWOFOLD_OPERATOR": "true"},
