@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/twofold/twofold/internal/store"
 )
@@ -30,6 +31,11 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "backed up %s to %s (%d bytes, checked)\n", c.DB, dest, size)
-	fmt.Fprintf(m.Stdout, "the master key file %s is not in the copy: without it the secrets in the copy cannot be read, so keep a copy of it apart\n", c.KeyFile)
+	// The key file is not read: named only where there is one.
+	if _, err := os.Stat(c.KeyFile); err == nil {
+		fmt.Fprintf(m.Stdout, "the master key file %s is not in the copy: without it the secrets in the copy cannot be read, so keep a copy of it apart\n", c.KeyFile)
+	} else {
+		fmt.Fprintf(m.Stdout, "the master key file the servers use (--key-file; there is none at %s) is not in the copy: without it the secrets in the copy cannot be read, so keep a copy of it apart\n", c.KeyFile)
+	}
 	return nil
 }

@@ -54,6 +54,16 @@ func TestBackup(t *testing.T) {
 	if !strings.Contains(tm.stdout.String(), keyFile) {
 		t.Errorf("the report does not name the key file to keep apart: %q", tm.stdout)
 	}
+	// The key file is not read: one that is not there is not named as
+	// though it were.
+	tm = newTestMain(t, time.Now(), "")
+	none := filepath.Join(t.TempDir(), "none.key")
+	if err := tm.run(t, "backup", filepath.Join(t.TempDir(), "copy2.db"), "--db", dsn, "--key-file", none); err != nil {
+		t.Fatalf("backup with no key file at --key-file: %v", err)
+	}
+	if want := "there is none at " + none; !strings.Contains(tm.stdout.String(), want) {
+		t.Errorf("backup with no key file at --key-file: got %q, want it to say %s", tm.stdout, want)
+	}
 	fi, err := os.Stat(dest)
 	if err != nil {
 		t.Fatal(err)

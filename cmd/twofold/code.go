@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/otp"
 )
 
@@ -27,7 +28,7 @@ func (m *Main) code(ctx context.Context, args []string) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		arg, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(config.FlagsFirst(fs, args)); err != nil {
 		if errors.Is(err, errUsage) {
 			return err
 		}

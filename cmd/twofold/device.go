@@ -12,9 +12,15 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/pushdevice"
 )
+
+const deviceUsage = `usage: twofold device enrol --state FILE URI|-
+       twofold device watch --state FILE [--once] [--server URL] [--wait 25s]
+
+Run "twofold device SUBCOMMAND -h" for its options.`
 
 // device is a push-approval device (SPEC §2 "push approval") on the command
 // line: `device enrol` registers a new key with the enrolment URI the
@@ -23,7 +29,12 @@ import (
 // sign-in requests, shows what and where they are from, and answers each
 // with the number typed from the sign-in screen, or denies it.
 func (m *Main) device(ctx context.Context, args []string) error {
+	if helpAsked(args) {
+		fmt.Fprintln(m.Stdout, deviceUsage)
+		return nil
+	}
 	if len(args) == 0 {
+		fmt.Fprintln(m.Stderr, deviceUsage)
 		return fmt.Errorf("%w: device enrol|watch", errUsage)
 	}
 	switch args[0] {
@@ -32,13 +43,14 @@ func (m *Main) device(ctx context.Context, args []string) error {
 	case "watch":
 		return m.deviceWatch(ctx, args[1:])
 	}
+	fmt.Fprintln(m.Stderr, deviceUsage)
 	return fmt.Errorf("%w: unknown device command %q (enrol, watch)", errUsage, args[0])
 }
 
 func (m *Main) deviceEnrol(ctx context.Context, args []string) error {
 	fs := m.flags("device enrol", "device enrol --state FILE URI|-")
 	state := fs.String("state", "twofold-device.json", "file to keep the device's key in (created with mode 0600; never overwritten)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(config.FlagsFirst(fs, args)); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() != 1 {
@@ -161,7 +173,7 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 	once := fs.Bool("once", false, "stop after answering one request")
 	server := fs.String("server", "", "server URL to use instead of the one enrolled with (another instance on the same database)")
 	wait := fs.Duration("wait", 25*time.Second, "how long each poll waits for a request (at most "+core.MaxPushWait.String()+")")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(config.FlagsFirst(fs, args)); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() != 0 {

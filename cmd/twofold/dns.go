@@ -9,7 +9,9 @@ import (
 
 const dnsUsage = `usage: twofold dns add-zone ZONE --owner USERNAME [--db DSN] [--key-file PATH]
        twofold dns remove-zone ZONE [--db DSN] [--key-file PATH]
-       twofold dns zones [--db DSN] [--key-file PATH]`
+       twofold dns zones [--db DSN] [--key-file PATH]
+
+Run "twofold dns SUBCOMMAND -h" for its options.`
 
 // dns administers the zones of the DNS API (SPEC §3 "DNS API"): operators
 // create and remove them; their owners manage the records.
@@ -23,6 +25,10 @@ func (m *Main) dns(ctx context.Context, args []string) error {
 		case "zones":
 			return m.dnsZones(ctx, args[1:])
 		}
+	}
+	if helpAsked(args) {
+		fmt.Fprintln(m.Stdout, dnsUsage)
+		return nil
 	}
 	fmt.Fprintln(m.Stderr, dnsUsage)
 	return fmt.Errorf("%w: want \"dns add-zone\", \"dns remove-zone\" or \"dns zones\"", errUsage)

@@ -104,3 +104,34 @@ func TestCommandHelp(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyFileHelp: only the commands that make a missing key file say so
+// in the help of --key-file.
+func TestKeyFileHelp(t *testing.T) {
+	for _, tt := range []struct {
+		command []string
+		creates bool
+	}{
+		{[]string{"serve"}, true},
+		{[]string{"user", "add"}, true},
+		{[]string{"user", "operator"}, false},
+		{[]string{"user", "reset-two-factor"}, false},
+		{[]string{"keys", "rotate"}, false},
+		{[]string{"tokens", "import"}, false},
+		{[]string{"tokens", "list"}, false},
+		{[]string{"dns", "zones"}, false},
+		{[]string{"backup"}, false},
+		{[]string{"restore"}, false},
+	} {
+		tm := newTestMain(t, time.Now(), "")
+		if err := tm.run(t, append(tt.command, "-h")...); err != nil {
+			t.Fatalf("%v -h: %v", tt.command, err)
+		}
+		help := tm.stdout.String()
+		_, usage, _ := strings.Cut(help, "  -key-file")
+		usage, _, _ = strings.Cut(usage, "\n  -")
+		if creates := strings.Contains(usage, "mode 0600 when missing"); creates != tt.creates {
+			t.Errorf("%v -h: --key-file %q, want it to say it is made when missing: %v", tt.command, strings.TrimSpace(usage), tt.creates)
+		}
+	}
+}

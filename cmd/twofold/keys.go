@@ -14,6 +14,10 @@ import (
 const keysUsage = "keys rotate [--db DSN] [--key-file PATH] [--grace DURATION] [--config FILE]"
 
 func (m *Main) keys(ctx context.Context, args []string) error {
+	if helpAsked(args) {
+		fmt.Fprintln(m.Stdout, "usage: twofold "+keysUsage+"\n\nRun \"twofold keys rotate -h\" for its options.")
+		return nil
+	}
 	if len(args) == 0 || args[0] != "rotate" {
 		fmt.Fprintln(m.Stderr, "usage: twofold "+keysUsage)
 		return fmt.Errorf("%w: want \"keys rotate\"", errUsage)

@@ -346,6 +346,12 @@ func TestCodeBadInput(t *testing.T) {
 }
 
 func TestCommands(t *testing.T) {
+	// A config file with a problem of each stage: a setting that does not
+	// exist, a value that does not parse, values Validate refuses.
+	file := filepath.Join(t.TempDir(), "twofold.conf")
+	if err := os.WriteFile(file, []byte("bogus = 1\nargon2-memory = lots\ndb =\nissuer = \"A: b\"\nlisten = 127.0.0.1:99999\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		args     []string
@@ -377,6 +383,36 @@ func TestCommands(t *testing.T) {
 		{name: "serve with a bad listen address", args: []string{"serve", "--listen", "nowhere"}, wantExit: 2},
 		{name: "serve with a bad db", args: []string{"serve", "--db", "mysql://x"}, wantExit: 2},
 		{name: "serve with a colon in the issuer", args: []string{"serve", "--listen", "127.0.0.1:0", "--issuer", "Acme: Cloud & Co"}, wantExit: 2},
+		// Every problem of every source and stage at once, each with where
+		// it came from; a value that does not parse with an example.
+		{name: "serve with two bad flag values", args: []string{"serve", "--argon2-memory=lots", "--shutdown-timeout=soon"}, wantExit: 2,
+			wantErr: []string{`argon2-memory (from flag --argon2-memory): "lots": want a whole number`, `shutdown-timeout (from flag --shutdown-timeout): "soon": want a duration such as 90s`}},
+		{name: "serve with a bad flag over a bad variable", args: []string{"serve", "--argon2-memory=lots"}, env: map[string]string{"TWOFOLD_ARGON2_MEMORY": "x"}, wantExit: 2,
+			wantErr: []string{"flag --argon2-memory", `argon2-memory (from TWOFOLD_ARGON2_MEMORY): "x"`}},
+		{name: "serve with a misspelt variable and a bad value", args: []string{"serve"}, env: map[string]string{"TWOFOLD_LISEN": "1", "TWOFOLD_ARGON2_MEMORY": "x"}, wantExit: 2,
+			wantErr: []string{"TWOFOLD_LISEN", "TWOFOLD_ARGON2_MEMORY"}},
+		{name: "serve with a misspelt variable and a refused setting", args: []string{"serve", "--issuer", "A: b"}, env: map[string]string{"TWOFOLD_LISEN": "1"}, wantExit: 2,
+			wantErr: []string{"TWOFOLD_LISEN", `issuer "A: b" contains a colon`, "(from flag --issuer)"}},
+		{name: "serve with a bad config file", args: []string{"serve", "--config", file}, env: map[string]string{"TWOFOLD_BASE_URL": "ftp://x"}, wantExit: 2,
+			wantErr: []string{`config file ` + file + ` line 1: unknown setting "bogus"`, `argon2-memory (from config file ` + file + ` line 2): "lots"`,
+				"db is empty", "(from config file " + file + " line 3)", `issuer "A: b"`, "(from config file " + file + " line 4)",
+				`listen "127.0.0.1:99999"`, "(from config file " + file + " line 5)", "(from TWOFOLD_BASE_URL)"}},
+		{name: "tokens list with an empty db variable", args: []string{"tokens", "list"}, env: map[string]string{"TWOFOLD_DB": ""}, wantExit: 2,
+			wantErr: []string{"db is empty", "(from TWOFOLD_DB)"}},
+		// Options after the argument count as before it.
+		{name: "code with options around the secret", args: []string{"code", "--algorithm", "SHA1", "JBSWY3DPEHPK3PXP", "--digits", "8"}},
+		{name: "backup with options after DEST", args: []string{"backup", filepath.Join(filepath.Dir(file), "copy.db"), "--db", "sqlite:" + filepath.Join(filepath.Dir(file), "none.db")},
+			wantExit: 1, wantErr: []string{"none.db"}},
+		{name: "restore with options after BACKUP", args: []string{"restore", filepath.Join(filepath.Dir(file), "copy.db"), "--db", "sqlite:" + filepath.Join(filepath.Dir(file), "none.db")},
+			wantExit: 1, wantErr: []string{"copy.db"}},
+		// The help of a command with subcommands, and help COMMAND.
+		{name: "user -h", args: []string{"user", "-h"}, wantOut: "usage: twofold user add"},
+		{name: "dns -h", args: []string{"dns", "-h"}, wantOut: "usage: twofold dns add-zone"},
+		{name: "tokens --help", args: []string{"tokens", "--help"}, wantOut: "usage: twofold tokens import"},
+		{name: "keys -h", args: []string{"keys", "-h"}, wantOut: "usage: twofold keys rotate"},
+		{name: "device -h", args: []string{"device", "-h"}, wantOut: "usage: twofold device enrol"},
+		{name: "help serve", args: []string{"help", "serve"}, wantOut: "usage: twofold serve"},
+		{name: "help user add", args: []string{"help", "user", "add"}, wantOut: "usage: twofold user add"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -399,6 +435,9 @@ func TestCommands(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Errorf("got error %v, want it to say %s", err, want)
 				}
+			}
+			if tt.wantExit == 0 && tm.stderr.String() != "" {
+				t.Errorf("got stderr %q, want nothing", tm.stderr.String())
 			}
 			if err != nil && strings.Contains(tm.stderr.String(), "-argon2-memory") {
 				t.Errorf("a mistake printed the whole help:\n%s", tm.stderr.String())
@@ -494,8 +533,10 @@ func TestUserAdd(t *testing.T) {
 		{name: "CRLF", args: []string{"alice"}, stdin: password + "\r\nrest\n", wantUser: "alice"},
 		{name: "username after the options", flagsFirst: true, args: []string{"--email", "a@example.com", "alice"}, stdin: password + "\n",
 			wantUser: "alice", wantEmail: "a@example.com"},
-		{name: "options after a trailing username", args: []string{"--email", "a@example.com", "alice"}, stdin: password + "\n",
-			wantErr: true, wantExit: 2, wantAbsent: "alice"},
+		// Options on both sides of the username: those after it count too
+		// (--db and --key-file here), never silently dropped.
+		{name: "options on both sides of the username", args: []string{"--email", "a@example.com", "alice"}, stdin: password + "\n",
+			wantUser: "alice", wantEmail: "a@example.com"},
 		{name: "operator", args: []string{"root", "--operator"}, stdin: password + "\n", wantUser: "root"},
 		// A switch comes from the command line only, not the environment.
 		{name: "operator from the environment", args: []string{"carol"}, env: map[string]string{"TWOFOLD_OPERATOR": "true"},
@@ -1137,5 +1178,61 @@ func TestServeShutdownTimeout(t *testing.T) {
 	var ne net.Error
 	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.As(err, &ne) && ne.Timeout() {
 		t.Errorf("the request's connection is still open after the shutdown (read: %v)", err)
+	}
+}
+
+// TestUserAddWarnsWithoutOperator: an account made while no operator
+// exists closes the first-run setup link, leaving no way to one on the
+// web: user add says so, and how to make an operator; once one exists, it
+// says nothing.
+func TestUserAddWarnsWithoutOperator(t *testing.T) {
+	for dialect, newDSN := range testenv.DSNs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			flags, _ := dbAndKey(t, newDSN(t))
+			for _, tt := range []struct {
+				args []string
+				warn bool
+			}{
+				{[]string{"alice"}, true},
+				{[]string{"bob"}, true},
+				{[]string{"olive", "--operator"}, false},
+				{[]string{"carol"}, false},
+			} {
+				tm := newTestMain(t, time.Now(), "a long passphrase\n")
+				if err := tm.run(t, append(append([]string{"user", "add"}, tt.args...), flags...)...); err != nil {
+					t.Fatalf("user add %v: %v (stderr %q)", tt.args, err, tm.stderr.String())
+				}
+				warned := strings.Contains(tm.stderr.String(), "twofold user operator NAME") && strings.Contains(tm.stderr.String(), "setup link")
+				if warned != tt.warn {
+					t.Errorf("user add %v: got stderr %q, want a warning that no operator exists %v", tt.args, tm.stderr.String(), tt.warn)
+				}
+			}
+		})
+	}
+}
+
+// TestServeLogsClosed: after a graceful shutdown the last log line says
+// the database is closed.
+func TestServeLogsClosed(t *testing.T) {
+	dir := t.TempDir()
+	tm := newTestMain(t, time.Now(), "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- tm.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "t.db"), "--key-file", filepath.Join(dir, "t.key")})
+	}()
+	waitListening(t, tm.stdout, done)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := tm.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(tm.stderr.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "database closed") {
+		t.Errorf("last log line %q, want one saying the database is closed", last)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -135,6 +136,10 @@ func (m *Main) run(ctx context.Context, args []string) error {
 	case "restore":
 		return m.restore(ctx, args[1:])
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			// "twofold help serve" is "twofold serve -h".
+			return m.run(ctx, append(slices.Clone(args[1:]), "-h"))
+		}
 		fmt.Fprintln(m.Stdout, usage)
 		return nil
 	default:
@@ -154,12 +159,18 @@ func (m *Main) Notice(msg string) {
 	fmt.Fprintln(m.Stderr, "twofold:", msg)
 }
 
-// Close releases what Run left open.
+// Close releases what Run left open. After a server's graceful shutdown
+// it logs a last line, that the database is closed: what an operator
+// waiting to copy or restore it looks for.
 func (m *Main) Close() error {
-	if m.server != nil {
-		return m.server.Close()
+	if m.server == nil {
+		return nil
 	}
-	return nil
+	err := m.server.Close()
+	if log := m.log.Load(); log != nil && err == nil {
+		log.Info("stopped: requests finished and the database closed")
+	}
+	return err
 }
 
 // flags returns a flag set for a subcommand. It prints nothing itself:
@@ -187,6 +198,29 @@ func (m *Main) parseConfig(fs *flag.FlagSet, args []string, names ...string) (co
 	return m.parseConfigFrom(fs, args, config.Default(), names...)
 }
 
+// keyFileUsage returns the help of --key-file for the administration
+// command named: only serve (and user add --create, and bench) make the
+// file when it is missing.
+func keyFileUsage(command string) string {
+	switch command {
+	case "user add":
+		return "master key file (with --create, made with mode 0600 when missing)"
+	case "keys rotate":
+		return "master key file the database's secrets are sealed under: the new master key is added to it (it must exist)"
+	case "backup":
+		return "master key file the database's secrets are sealed under (not read: the copy does not hold it, keep a copy of it apart)"
+	case "restore":
+		return "master key file the servers are to start with (not read: use the one from when the backup was made)"
+	}
+	return "master key file the database's secrets are sealed under (it must exist)"
+}
+
+// helpAsked reports whether args asks a command with subcommands (user,
+// dns, …) for its help rather than naming a subcommand.
+func helpAsked(args []string) bool {
+	return len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help")
+}
+
 // storeSettings are the settings of every administration command: where
 // the database and the master key are.
 func storeSettings(more ...string) []string { return append([]string{"db", "key-file"}, more...) }
@@ -198,27 +232,59 @@ func (m *Main) parseConfigFrom(fs *flag.FlagSet, args []string, c config.Config,
 		c.Register(fs)
 	} else {
 		c.RegisterOnly(fs, names...)
-	}
-	if err := config.Parse(fs, args, m.LookupEnv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, err
+		if f := fs.Lookup("key-file"); f != nil {
+			f.Usage = keyFileUsage(fs.Name())
 		}
-		return c, fmt.Errorf("%w: %v", errUsage, err)
 	}
+	// Every stage runs, whatever the one before found, so that one run
+	// names every problem: values that do not parse (flags, environment,
+	// file), variables that name no setting, then settings Validate
+	// refuses, each naming where it came from.
+	from, err := config.ParseSources(fs, args, m.LookupEnv)
+	if errors.Is(err, flag.ErrHelp) {
+		return c, err
+	}
+	errs := []error{err}
 	if m.Environ != nil {
 		var names []string
 		for _, kv := range m.Environ() {
 			name, _, _ := strings.Cut(kv, "=")
 			names = append(names, name)
 		}
-		if err := config.CheckEnv(fs, names); err != nil {
-			return c, fmt.Errorf("%w: %v", errUsage, err)
-		}
+		errs = append(errs, config.CheckEnv(fs, names))
 	}
-	if err := c.Validate(); err != nil {
+	errs = append(errs, c.ValidateFrom(from))
+	if err := joinOnce(errs...); err != nil {
 		return c, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return c, nil
+}
+
+// joinOnce joins errs (errors.Join), each message once, in their order,
+// the errors errors.Join made taken apart.
+func joinOnce(errs ...error) error {
+	var out []error
+	seen := map[string]bool{}
+	var add func(err error)
+	add = func(err error) {
+		if err == nil {
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				add(e)
+			}
+			return
+		}
+		if !seen[err.Error()] {
+			seen[err.Error()] = true
+			out = append(out, err)
+		}
+	}
+	for _, err := range errs {
+		add(err)
+	}
+	return errors.Join(out...)
 }
 
 func (m *Main) logger(c config.Config) *slog.Logger {

@@ -31,8 +31,16 @@ func (m *Main) tokens(ctx context.Context, args []string) error {
 			return m.tokensList(ctx, args[1:])
 		}
 	}
-	fmt.Fprintln(m.Stderr, "usage: twofold "+tokensImportUsage)
-	fmt.Fprintln(m.Stderr, "       twofold "+tokensListUsage)
+	out := m.Stderr
+	if helpAsked(args) {
+		out = m.Stdout
+	}
+	fmt.Fprintln(out, "usage: twofold "+tokensImportUsage)
+	fmt.Fprintln(out, "       twofold "+tokensListUsage)
+	fmt.Fprintln(out, "\nRun \"twofold tokens SUBCOMMAND -h\" for its options.")
+	if helpAsked(args) {
+		return nil
+	}
 	return fmt.Errorf("%w: want \"tokens import\" or \"tokens list\"", errUsage)
 }
 
@@ -91,7 +99,10 @@ func (m *Main) tokensImport(ctx context.Context, args []string) error {
 	for i := range seeds {
 		clear(seeds[i].Secret)
 	}
-	if err != nil {
+	if err != nil && strings.Contains(err.Error(), "nothing was imported") {
+		// A conflict says so itself.
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	} else if err != nil {
 		return fmt.Errorf("%s: nothing was imported: %w", filepath.Base(path), err)
 	}
 	fmt.Fprintf(m.Stdout, "imported %d %s from %s: %d hotp, %d totp\n", n.Total(), plural(n.Total(), "token", "tokens"),

@@ -101,6 +101,11 @@ func TestTokens(t *testing.T) {
 				}
 			}
 
+			// A conflict says once that nothing was imported.
+			if _, _, err := run(nil, "tokens", "import", csv); err == nil || strings.Count(err.Error(), "nothing was imported") != 1 {
+				t.Errorf("import again: got %v, want it to say once that nothing was imported", err)
+			}
+
 			all := list()
 			for _, want := range []string{"987654321", "hotp", "Manufacturer", "FOB-1", "counter 0", "FOB-2", "totp", "SHA256", "60s"} {
 				if !strings.Contains(all, want) {

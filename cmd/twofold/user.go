@@ -18,6 +18,12 @@ import (
 	"github.com/twofold/twofold/internal/server"
 )
 
+const userUsage = `usage: twofold user add USERNAME [--email E] [--operator] [--create] [--db DSN] [--key-file PATH]
+       twofold user reset-two-factor USERNAME [--now | --cancel] [--reset-delay D] [--db DSN] [--key-file PATH]
+       twofold user operator USERNAME [--remove] [--db DSN] [--key-file PATH]
+
+Run "twofold user SUBCOMMAND -h" for its options.`
+
 func (m *Main) user(ctx context.Context, args []string) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -29,9 +35,11 @@ func (m *Main) user(ctx context.Context, args []string) error {
 			return m.userOperator(ctx, args[1:])
 		}
 	}
-	fmt.Fprintln(m.Stderr, "usage: twofold user add USERNAME [--email E] [--operator] [--create] [--db DSN] [--key-file PATH]")
-	fmt.Fprintln(m.Stderr, "       twofold user reset-two-factor USERNAME [--now | --cancel] [--reset-delay D] [--db DSN] [--key-file PATH]")
-	fmt.Fprintln(m.Stderr, "       twofold user operator USERNAME [--remove] [--db DSN] [--key-file PATH]")
+	if helpAsked(args) {
+		fmt.Fprintln(m.Stdout, userUsage)
+		return nil
+	}
+	fmt.Fprintln(m.Stderr, userUsage)
 	return fmt.Errorf("%w: want \"user add\", \"user reset-two-factor\" or \"user operator\"", errUsage)
 }
 
@@ -103,6 +111,16 @@ func (m *Main) userAdd(ctx context.Context, args []string) error {
 		return fmt.Errorf("create %s: %w", username, err)
 	}
 	fmt.Fprintf(m.Stdout, "created user %s (id %s)\n", a.Username, a.ID)
+	if !*operator {
+		// The first-run setup link works only while no account exists:
+		// an account made before any operator leaves the instance with
+		// none and no link to make one.
+		if n, err := d.Store.CountOperators(ctx); err != nil {
+			fmt.Fprintf(m.Stderr, "warning: cannot tell whether an operator exists: %v\n", err)
+		} else if n == 0 {
+			fmt.Fprintf(m.Stderr, "warning: no account is an operator yet, and the first-run setup link no longer works (an account exists): make one with `twofold user operator NAME`\n")
+		}
+	}
 	return nil
 }
 

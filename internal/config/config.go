@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -332,6 +333,11 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// Sources names where each setting not left at its default came from, by
+// setting name: "flag --db", "TWOFOLD_DB", "config file PATH line 3".
+// Validate's messages name it (ValidateFrom).
+type Sources map[string]string
+
 // Parse parses args into fs (which must carry flags registered by Register,
 // or those of them a command reads by RegisterOnly, and may carry more), then
 // fills each server setting on fs not given on the command line from the
@@ -342,69 +348,215 @@ func editDistance(a, b string) int {
 // setting the empty value, never its default (Validate then refuses an empty
 // db or key-file). A subcommand's own flags (--operator, --force, …) come
 // only from its command line, except those fromEnv names.
+//
+// A value that does not parse, on the command line, in the environment or
+// in the file (even one a higher source overrides), is reported with where
+// it came from and an example of a good value; Parse goes on after it, so
+// that the error names every problem of every source. Only -h or --help
+// (flag.ErrHelp) stops it at once.
 func Parse(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) error {
+	_, err := ParseSources(fs, args, lookupEnv)
+	return err
+}
+
+// ParseSources is Parse that also returns where each setting came from.
+func ParseSources(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) (Sources, error) {
 	var file string
 	envFile, _ := lookupEnv("TWOFOLD_CONFIG")
 	fs.StringVar(&file, "config", envFile, "config file of name = value lines")
 	settings := settingNames()
-	if err := fs.Parse(args); err != nil {
+	from := Sources{}
+	var errs []error
+	if err := parseFlags(fs, FlagsFirst(fs, args), &errs); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
 		// The flag package's own words for a flag fs does not define.
 		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok && settings[name] {
-			return fmt.Errorf("--%s is a setting %s does not read: leave it out here (a config file or %s shared with serve may still hold it)", name, fs.Name(), envNames(name)[0])
+			err = fmt.Errorf("--%s is a setting %s does not read: leave it out here (a config file or %s shared with serve may still hold it)", name, fs.Name(), envNames(name)[0])
 		}
-		return err
+		errs = append(errs, err)
 	}
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	fileValues := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		set[f.Name] = true
+		from[f.Name] = "flag --" + f.Name
+	})
+	fileValues := map[string]fileValue{}
 	if file != "" {
-		var err error
-		if fileValues, err = readFile(file); err != nil {
-			return err
-		}
-		// A setting the command does not read (listen, for user add) is let
-		// be: one file serves serve and the administration commands.
-		for name := range fileValues {
-			if !settings[name] {
-				return fmt.Errorf("config file %s: unknown setting %q (a config file holds server settings only)", file, name)
+		lines, err := readFile(file)
+		if err != nil {
+			if !set["config"] {
+				err = fmt.Errorf("%w (from TWOFOLD_CONFIG)", err)
 			}
+			errs = append(errs, err)
 		}
-	}
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || f.Name == "config" || !settings[f.Name] && !fromEnv(f.Name) {
-			return
-		}
-		var from, v string
-		var ok bool
-		for _, n := range envNames(f.Name) {
-			w, has := lookupEnv(n)
-			if !has {
+		for _, l := range lines {
+			// A setting the command does not read (listen, for user add) is
+			// let be: one file serves serve and the administration commands.
+			if !settings[l.name] {
+				errs = append(errs, fmt.Errorf("config file %s line %d: unknown setting %q (a config file holds server settings only)", file, l.line, l.name))
 				continue
 			}
-			if ok && w != v {
-				errs = append(errs, fmt.Errorf("%s: both %s and %s are set, to different values: keep one (%s)", f.Name, from, n, envNames(f.Name)[0]))
-				return
+			if prev, dup := fileValues[l.name]; dup && l.name == "trusted-proxy" {
+				fileValues[l.name] = fileValue{from: "config file " + file, v: prev.v + "," + l.v}
+				continue
 			}
-			from, v, ok = n, w, true
+			fileValues[l.name] = fileValue{from: fmt.Sprintf("config file %s line %d", file, l.line), v: l.v}
 		}
-		if !ok && settings[f.Name] {
-			from = "config file " + file
-			v, ok = fileValues[f.Name]
-		}
-		if !ok {
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" || !settings[f.Name] && !fromEnv(f.Name) {
 			return
 		}
-		if err := fs.Set(f.Name, v); err != nil {
-			if v == "" {
-				err = errors.New("empty: give a value, or leave the setting out for its default")
-			} else if want := wantValue(f.Value); want != "" {
-				err = fmt.Errorf("%q: %s", v, want)
+		// The values given for f outside the command line, the one that
+		// counts first.
+		var given []fileValue
+		for _, n := range envNames(f.Name) {
+			if w, has := lookupEnv(n); has {
+				given = append(given, fileValue{from: n, v: w})
 			}
-			errs = append(errs, fmt.Errorf("%s (from %s): %w", f.Name, from, err))
+		}
+		if len(given) == 2 && given[0].v != given[1].v && !set[f.Name] {
+			errs = append(errs, fmt.Errorf("%s: both %s and %s are set, to different values: keep one (%s)", f.Name, given[0].from, given[1].from, given[0].from))
+			return
+		}
+		if fv, ok := fileValues[f.Name]; ok && settings[f.Name] {
+			given = append(given, fv)
+		}
+		for i, g := range given {
+			if i == 0 && !set[f.Name] {
+				prev := f.Value.String()
+				if err := fs.Set(f.Name, g.v); err != nil {
+					keep(f.Value, prev)
+					errs = append(errs, badValue(f.Name, f.Value, g.from, g.v, err))
+				} else {
+					from[f.Name] = g.from
+				}
+				continue
+			}
+			// Overridden, but a value that does not parse is a mistake
+			// all the same: it would count once the one above it went.
+			if err := checkValue(f.Name, g.v); err != nil {
+				errs = append(errs, badValue(f.Name, f.Value, g.from, g.v, err))
+			}
 		}
 	})
-	return errors.Join(errs...)
+	return from, errors.Join(errs...)
+}
+
+// FlagsFirst returns args with the flags of fs and their values moved
+// before the other arguments, each kept in its order, so that options may
+// follow a command's argument (`twofold backup DEST --db …`), which the flag
+// package would take for more arguments. "--" ends the flags, as there; an
+// unknown flag is kept for Parse to refuse; args with a last flag missing
+// its value are returned as they are.
+func FlagsFirst(fs *flag.FlagSet, args []string) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(append(append(flags, a), rest...), args[i+1:]...)
+		}
+		if len(a) < 2 || a[0] != '-' {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if hasValue || f == nil {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 == len(args) {
+			// A flag missing its value would take the argument moved
+			// after it for one: left as given, Parse refuses it.
+			return args
+		}
+		i++
+		flags = append(flags, args[i])
+	}
+	return append(flags, rest...)
+}
+
+// fileValue is a value of a setting and where it came from.
+type fileValue struct{ from, v string }
+
+// parseFlags parses args into fs. A flag value that does not parse is
+// added to errs, with an example of a good one, and parsing goes on (the
+// flag package would stop at it); the error is that of a mistake parsing
+// cannot go on after: an unknown flag, a missing value, -h.
+func parseFlags(fs *flag.FlagSet, args []string, errs *[]error) error {
+	orig := map[*flag.Flag]flag.Value{}
+	fs.VisitAll(func(f *flag.Flag) {
+		orig[f] = f.Value
+		lenient := lenientValue{Value: f.Value, name: f.Name, errs: errs}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			f.Value = lenientBool{lenient}
+		} else {
+			f.Value = lenient
+		}
+	})
+	defer fs.VisitAll(func(f *flag.Flag) { f.Value = orig[f] })
+	return fs.Parse(args)
+}
+
+// lenientValue is a flag.Value whose Set records an error rather than
+// returning it (parseFlags).
+type lenientValue struct {
+	flag.Value
+	name string
+	errs *[]error
+}
+
+func (l lenientValue) Set(s string) error {
+	prev := l.Value.String()
+	if err := l.Value.Set(s); err != nil {
+		keep(l.Value, prev)
+		*l.errs = append(*l.errs, badValue(l.name, l.Value, "flag --"+l.name, s, err))
+	}
+	return nil
+}
+
+// lenientBool is a lenientValue of a switch (--smtp-tls without a value).
+type lenientBool struct{ lenientValue }
+
+func (lenientBool) IsBoolFlag() bool { return true }
+
+// keep puts back the value prev of v, one of the flag package's kinds,
+// after a Set that failed: those set their zero value then (a duration of
+// 0s), which Validate would refuse too, as though given.
+func keep(v flag.Value, prev string) {
+	if _, ok := v.(flag.Getter); ok {
+		v.Set(prev)
+	}
+}
+
+// badValue returns the error of the value v of setting name (whose flag
+// value is fv) from source from, which Set refused with err: with an
+// example of a good value where the kind has one.
+func badValue(name string, fv flag.Value, from, v string, err error) error {
+	if v == "" {
+		err = errors.New("empty: give a value, or leave the setting out for its default")
+	} else if want := wantValue(fv); want != "" {
+		err = fmt.Errorf("%q: %s", v, want)
+	}
+	return fmt.Errorf("%s (from %s): %w", name, from, err)
+}
+
+// checkValue reports whether v parses as a value of the server setting
+// name, without keeping it.
+func checkValue(name, v string) error {
+	c := Default()
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	c.Register(fs)
+	if fs.Lookup(name) == nil {
+		return nil
+	}
+	return fs.Set(name, v)
 }
 
 // wantValue says what a setting of the kind of v takes, with examples, for
@@ -444,13 +596,23 @@ func settingNames() map[string]bool {
 // process list (README "Importing hardware tokens").
 func fromEnv(name string) bool { return name == "pskc-key" }
 
-func readFile(path string) (map[string]string, error) {
+// fileLine is a setting of a config file: its name, value and line.
+type fileLine struct {
+	name, v string
+	line    int
+}
+
+// readFile returns the settings of the config file path in their order;
+// the error names each line that is no setting, and the lines after it are
+// read all the same.
+func readFile(path string) ([]fileLine, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
 	defer f.Close()
-	out := map[string]string{}
+	var out []fileLine
+	var errs []error
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
@@ -459,15 +621,15 @@ func readFile(path string) (map[string]string, error) {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
-			return nil, fmt.Errorf("config file %s line %d: want name = value", path, n)
+			errs = append(errs, fmt.Errorf("config file %s line %d: want name = value", path, n))
+			continue
 		}
-		k, v = strings.TrimSpace(k), unquote(strings.TrimSpace(v))
-		if prev, dup := out[k]; dup && k == "trusted-proxy" {
-			v = prev + "," + v
-		}
-		out[k] = v
+		out = append(out, fileLine{name: strings.TrimSpace(k), v: unquote(strings.TrimSpace(v)), line: n})
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("config file %s: %w", path, err))
+	}
+	return out, errors.Join(errs...)
 }
 
 // unquote returns v without the pair of double quotes around it, when it
@@ -483,129 +645,158 @@ func unquote(v string) string {
 }
 
 // Validate reports every problem with c.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.ValidateFrom(nil) }
+
+// ValidateFrom reports every problem with c, each naming where the
+// settings at fault came from (Parse's Sources): "(from TWOFOLD_DB)". A
+// setting left at its default names nothing.
+func (c Config) ValidateFrom(from Sources) error {
 	var errs []error
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs = append(errs, fmt.Errorf("listen %q: want host:port", c.Listen))
+	add := func(err error, names ...string) { errs = append(errs, from.name(err, names...)) }
+	if err := checkHostPort(c.Listen); err != nil {
+		add(fmt.Errorf("listen %q: %w", c.Listen, err), "listen")
 	}
 	if err := checkDB(c.DB); err != nil {
-		errs = append(errs, err)
+		add(err, "db")
 	}
 	if c.KeyFile == "" {
-		errs = append(errs, errors.New("key-file is empty: name the master key file (default twofold.key), or leave the setting out"))
+		add(errors.New("key-file is empty: name the master key file (default twofold.key), or leave the setting out"), "key-file")
 	}
 	if strings.TrimSpace(c.Issuer) == "" {
-		errs = append(errs, errors.New("issuer is empty: authenticator apps and security keys show it; name the service (default Twofold), or leave the setting out"))
+		add(errors.New("issuer is empty: authenticator apps and security keys show it; name the service (default Twofold), or leave the setting out"), "issuer")
 	} else if strings.ContainsRune(c.Issuer, ':') {
 		// Key Uri Format: the label is ISSUER:ACCOUNT and apps split it at
 		// the first colon, so an issuer with one is shown cut in two.
-		errs = append(errs, fmt.Errorf("issuer %q contains a colon: otpauth:// labels are issuer:account and authenticator apps split them at the first colon; leave it out (\"Acme Cloud\", not \"Acme: Cloud\")", c.Issuer))
+		add(fmt.Errorf("issuer %q contains a colon: otpauth:// labels are issuer:account and authenticator apps split them at the first colon; leave it out (\"Acme Cloud\", not \"Acme: Cloud\")", c.Issuer), "issuer")
 	} else if strings.IndexFunc(c.Issuer, unicode.IsControl) >= 0 {
-		errs = append(errs, errors.New("issuer contains a control character (a line break, a tab…): it is shown in apps and mail subjects; write it on one line"))
+		add(errors.New("issuer contains a control character (a line break, a tab…): it is shown in apps and mail subjects; write it on one line"), "issuer")
 	}
 	if c.BaseURL != "" {
 		if _, err := c.PublicURL(); err != nil {
-			errs = append(errs, err)
+			add(err, "base-url")
 		}
 	}
 	for _, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
-			errs = append(errs, fmt.Errorf("trusted-proxy %q: want a CIDR such as 10.0.0.0/8", p))
+			add(fmt.Errorf("trusted-proxy %q: want a CIDR such as 10.0.0.0/8", p), "trusted-proxy")
 		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		errs = append(errs, fmt.Errorf("log-level %q: want debug, info, warn or error", c.LogLevel))
+		add(fmt.Errorf("log-level %q: want debug, info, warn or error", c.LogLevel), "log-level")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		errs = append(errs, fmt.Errorf("log-format %q: want text or json", c.LogFormat))
+		add(fmt.Errorf("log-format %q: want text or json", c.LogFormat), "log-format")
 	}
 	if c.Argon2Memory < 8*1024 || c.Argon2Memory > 4*1024*1024 {
-		errs = append(errs, fmt.Errorf("argon2-memory %d: want 8192..4194304 KiB", c.Argon2Memory))
+		add(fmt.Errorf("argon2-memory %d: want 8192..4194304 KiB", c.Argon2Memory), "argon2-memory")
 	}
 	if c.Argon2Time < 1 || c.Argon2Time > 100 {
-		errs = append(errs, fmt.Errorf("argon2-iterations %d: want 1..100", c.Argon2Time))
+		add(fmt.Errorf("argon2-iterations %d: want 1..100", c.Argon2Time), "argon2-iterations")
 	}
 	if c.Argon2Threads < 1 || c.Argon2Threads > 255 {
-		errs = append(errs, fmt.Errorf("argon2-parallelism %d: want 1..255", c.Argon2Threads))
+		add(fmt.Errorf("argon2-parallelism %d: want 1..255", c.Argon2Threads), "argon2-parallelism")
 	}
 	if c.LoginBurst < 1 || c.LoginRate < 0 {
-		errs = append(errs, fmt.Errorf("login-burst %d / login-rate %g: want a burst of at least 1 and a rate of at least 0", c.LoginBurst, c.LoginRate))
+		add(fmt.Errorf("login-burst %d / login-rate %g: want a burst of at least 1 and a rate of at least 0", c.LoginBurst, c.LoginRate), "login-burst", "login-rate")
 	}
 	if c.ResetDelay < 0 {
-		errs = append(errs, fmt.Errorf("reset-delay %s: want 0 or more", c.ResetDelay))
+		add(fmt.Errorf("reset-delay %s: want 0 or more", c.ResetDelay), "reset-delay")
 	}
 	if c.MaxConnsPerAddress < 0 {
-		errs = append(errs, fmt.Errorf("max-conns-per-address %d: want 0 (no limit) or more, such as 256", c.MaxConnsPerAddress))
+		add(fmt.Errorf("max-conns-per-address %d: want 0 (no limit) or more, such as 256", c.MaxConnsPerAddress), "max-conns-per-address")
 	}
 	if c.ShutdownTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("shutdown-timeout %s: want more than 0, such as 15s (how long requests in flight are waited for)", c.ShutdownTimeout))
+		add(fmt.Errorf("shutdown-timeout %s: want more than 0, such as 15s (how long requests in flight are waited for)", c.ShutdownTimeout), "shutdown-timeout")
 	}
 	if c.SessionTTL < time.Minute {
-		errs = append(errs, fmt.Errorf("session-ttl %s: want at least 1m", c.SessionTTL))
+		add(fmt.Errorf("session-ttl %s: want at least 1m", c.SessionTTL), "session-ttl")
 	}
 	if c.DNSAddr != "" {
-		if _, _, err := net.SplitHostPort(c.DNSAddr); err != nil {
-			errs = append(errs, fmt.Errorf("dns-addr %q: want host:port", c.DNSAddr))
+		if err := checkHostPort(c.DNSAddr); err != nil {
+			add(fmt.Errorf("dns-addr %q: %w", c.DNSAddr, err), "dns-addr")
 		}
 	}
 	if len(c.DNSNameservers) == 0 {
-		errs = append(errs, errors.New("dns-nameservers: want at least one name server"))
+		add(errors.New("dns-nameservers: want at least one name server"), "dns-nameservers")
 	}
 	for _, ns := range c.DNSNameservers {
 		if !isHostName(strings.TrimSuffix(ns, ".")) {
-			errs = append(errs, fmt.Errorf("dns-nameservers: %q is not a host name", ns))
+			add(fmt.Errorf("dns-nameservers: %q is not a host name", ns), "dns-nameservers")
 		}
 	}
 	if c.DNSHostmaster != "" {
 		local, domain, ok := strings.Cut(c.DNSHostmaster, "@")
 		if !ok || local == "" || strings.ContainsAny(local, ". \\") || !isHostName(domain) {
-			errs = append(errs, fmt.Errorf("dns-hostmaster %q: want an address such as hostmaster@example.net, without dots before the @", c.DNSHostmaster))
+			add(fmt.Errorf("dns-hostmaster %q: want an address such as hostmaster@example.net, without dots before the @", c.DNSHostmaster), "dns-hostmaster")
 		}
 	}
 	if c.SMTPAddr != "" {
-		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
-			errs = append(errs, fmt.Errorf("smtp-addr %q: want host:port", c.SMTPAddr))
+		if err := checkHostPort(c.SMTPAddr); err != nil {
+			add(fmt.Errorf("smtp-addr %q: %w", c.SMTPAddr, err), "smtp-addr")
 		}
 		if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
-			errs = append(errs, fmt.Errorf("smtp-from %q: want an address such as 'Twofold <twofold@example.com>'", c.SMTPFrom))
+			add(fmt.Errorf("smtp-from %q: want an address such as 'Twofold <twofold@example.com>'", c.SMTPFrom), "smtp-from")
 		}
 	} else if c.SMTPUsername != "" || c.SMTPPassword != "" {
-		errs = append(errs, errors.New("smtp-username and smtp-password need smtp-addr"))
+		add(errors.New("smtp-username and smtp-password need smtp-addr"), "smtp-username", "smtp-password")
 	}
 	if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
-		errs = append(errs, errors.New("smtp-username and smtp-password go together"))
+		add(errors.New("smtp-username and smtp-password go together"), "smtp-username", "smtp-password")
 	}
 	if host, _, err := net.SplitHostPort(c.SMTPAddr); err == nil && c.SMTPUsername != "" && !c.SMTPTLS && !c.SMTPStartTLS && !smtpLocalhost(host) {
-		errs = append(errs, fmt.Errorf("smtp-username: AUTH sends the password, never in the clear to %s: keep smtp-starttls on, set smtp-tls, or use a mail server on localhost", host))
+		add(fmt.Errorf("smtp-username: AUTH sends the password, never in the clear to %s: keep smtp-starttls on, set smtp-tls, or use a mail server on localhost", host), "smtp-username", "smtp-addr", "smtp-starttls", "smtp-tls")
 	}
 	if _, err := sms.ParseCountries(c.SMSCountries); err != nil {
-		errs = append(errs, fmt.Errorf("sms-countries %q: %w", c.SMSCountries, err))
+		add(fmt.Errorf("sms-countries %q: %w", c.SMSCountries, err), "sms-countries")
 	}
 	if c.SMSURL != "" {
 		u, err := url.Parse(c.SMSURL)
 		switch {
 		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-			errs = append(errs, fmt.Errorf("sms-url %q: want a base URL such as https://api.twilio.com", c.SMSURL))
+			add(fmt.Errorf("sms-url %q: want a base URL such as https://api.twilio.com", c.SMSURL), "sms-url")
 		case u.Scheme == "http" && !loopbackHost(u.Hostname()):
-			errs = append(errs, fmt.Errorf("sms-url %q: the token would cross the network in the clear; use https", c.SMSURL))
+			add(fmt.Errorf("sms-url %q: the token would cross the network in the clear; use https", c.SMSURL), "sms-url")
 		}
 		if c.SMSAccount == "" || c.SMSToken == "" || c.SMSFrom == "" {
-			errs = append(errs, errors.New("sms-url needs sms-account, sms-token and sms-from"))
+			add(errors.New("sms-url needs sms-account, sms-token and sms-from"), "sms-url", "sms-account", "sms-token", "sms-from")
 		}
 		if c.SMSLogCodes {
-			errs = append(errs, errors.New("sms-log-codes applies only without sms-url"))
+			add(errors.New("sms-log-codes applies only without sms-url"), "sms-log-codes", "sms-url")
 		}
 	} else if c.SMSAccount != "" || c.SMSToken != "" {
-		errs = append(errs, errors.New("sms-account and sms-token need sms-url"))
+		add(errors.New("sms-account and sms-token need sms-url"), "sms-account", "sms-token")
 	}
 	if c.WebAuthnRPID != "" || len(c.WebAuthnOrigins) > 0 {
 		if _, err := c.WebAuthn(c.Listen); err != nil {
-			errs = append(errs, err)
+			add(err, "webauthn-rp-id", "webauthn-origins", "base-url", "listen")
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// name returns err with where the settings names came from, those not
+// at their default: "(from TWOFOLD_DB)" for one, "(listen from flag
+// --listen, db from TWOFOLD_DB)" for several.
+func (from Sources) name(err error, names ...string) error {
+	var fs []string
+	var only string
+	for _, n := range names {
+		if f, ok := from[n]; ok {
+			fs = append(fs, n+" from "+f)
+			only = f
+		}
+	}
+	switch len(fs) {
+	case 0:
+		return err
+	case 1:
+		if len(names) == 1 {
+			return fmt.Errorf("%w (from %s)", err, only)
+		}
+	}
+	return fmt.Errorf("%w (%s)", err, strings.Join(fs, ", "))
 }
 
 // WebAuthn returns the relying party of security keys for a server
@@ -644,6 +835,20 @@ func (c Config) WebAuthn(listenAddr string) (securitykey.Config, error) {
 		return rp, fmt.Errorf("webauthn (webauthn-rp-id, webauthn-origins, base-url): %w", err)
 	}
 	return rp, nil
+}
+
+// checkHostPort reports what is wrong with the address addr, host:port:
+// no port, or a port number above 65535 (a service name, "smtp", is let
+// be).
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if n, err := strconv.ParseUint(port, 10, 64); err == nil && n > 65535 || err != nil && errors.Is(err, strconv.ErrRange) {
+		return fmt.Errorf("port %s: want host:port, the port 0..65535", port)
+	}
+	return nil
 }
 
 // checkDB reports what is wrong with the database setting dsn. It never

@@ -612,3 +612,107 @@ func TestBadValueSaysWhatIsWanted(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryBadValueReported: a value that does not parse is reported, with
+// its source and an example, whether it is a flag, a variable or a file
+// line, and even when a higher source overrides it; one does not hide
+// another, nor an unknown file setting or line the values after it; and a
+// setting whose value did not parse keeps its default.
+func TestEveryBadValueReported(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c")
+	os.WriteFile(file, []byte("bogus = 1\nargon2-memory = lots\nnot a setting\nsession-ttl = 12\n"), 0o600)
+	c, err := parse(t, []string{"--config", file, "--argon2-memory=lots", "--shutdown-timeout=soon", "--smtp-tls=maybe"},
+		map[string]string{"TWOFOLD_ARGON2_MEMORY": "x"})
+	if err == nil {
+		t.Fatal("got nil, want errors")
+	}
+	for _, want := range []string{
+		`argon2-memory (from flag --argon2-memory): "lots": want a whole number such as 30`,
+		`shutdown-timeout (from flag --shutdown-timeout): "soon": want a duration such as 90s`,
+		`smtp-tls (from flag --smtp-tls): "maybe": want true or false`,
+		`argon2-memory (from TWOFOLD_ARGON2_MEMORY): "x"`,
+		`argon2-memory (from config file ` + file + ` line 2): "lots"`,
+		`config file ` + file + ` line 1: unknown setting "bogus"`,
+		`config file ` + file + ` line 3: want name = value`,
+		`session-ttl (from config file ` + file + ` line 4): "12"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got %q, want it to say %s", err, want)
+		}
+	}
+	if d := Default(); c.Argon2Memory != d.Argon2Memory || c.ShutdownTimeout != d.ShutdownTimeout || c.SessionTTL != d.SessionTTL {
+		t.Errorf("got %d %s %s, want the defaults kept", c.Argon2Memory, c.ShutdownTimeout, c.SessionTTL)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate after values that did not parse: %v, want the defaults kept and nil", err)
+	}
+}
+
+// TestValidateNamesSource: Validate's messages name where the setting at
+// fault came from, a flag, a variable or a file line; a default names
+// nothing.
+func TestValidateNamesSource(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c")
+	os.WriteFile(file, []byte("db =\nissuer = \"A: b\"\nlisten = 127.0.0.1:99999\n"), 0o600)
+	c := Default()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	c.Register(fs)
+	env := map[string]string{"TWOFOLD_BASE_URL": "ftp://x"}
+	from, err := ParseSources(fs, []string{"--config", file, "--log-level", "loud"}, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Argon2Time = 0 // not given: a default, from nowhere
+	err = c.ValidateFrom(from)
+	if err == nil {
+		t.Fatal("got nil, want errors")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, want := range []struct{ start, from string }{
+		{"db is empty", "(from config file " + file + " line 1)"},
+		{`issuer "A: b"`, "(from config file " + file + " line 2)"},
+		{`listen "127.0.0.1:99999"`, "(from config file " + file + " line 3)"},
+		{`base-url "ftp://x"`, "(from TWOFOLD_BASE_URL)"},
+		{`log-level "loud"`, "(from flag --log-level)"},
+		{"argon2-iterations 0", ""},
+	} {
+		i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, want.start) })
+		switch {
+		case i < 0:
+			t.Errorf("got %q, want a line starting %s", err, want.start)
+		case want.from == "" && strings.Contains(lines[i], "(from"):
+			t.Errorf("got %q, want no source for a default", lines[i])
+		case !strings.HasSuffix(lines[i], want.from):
+			t.Errorf("got %q, want it to end %s", lines[i], want.from)
+		}
+	}
+}
+
+// TestFlagsFirst: flags (with their values) after a command's argument are
+// moved before it; switches take no value; "--" ends the flags.
+func TestFlagsFirst(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.String("db", "", "")
+	fs.Bool("fresh", false, "")
+	for _, tc := range []struct {
+		name       string
+		args, want []string
+	}{
+		{"none", nil, nil},
+		{"flags first already", []string{"--db", "x", "DEST"}, []string{"--db", "x", "DEST"}},
+		{"flag after", []string{"DEST", "--db", "x"}, []string{"--db", "x", "DEST"}},
+		{"flag=value after", []string{"DEST", "-db=x"}, []string{"-db=x", "DEST"}},
+		{"switch after", []string{"DEST", "--fresh", "MORE"}, []string{"--fresh", "DEST", "MORE"}},
+		{"stdin", []string{"-", "--fresh"}, []string{"--fresh", "-"}},
+		{"double dash", []string{"A", "--fresh", "--", "--db"}, []string{"--fresh", "--", "A", "--db"}},
+		{"unknown flag", []string{"A", "--nope", "B"}, []string{"--nope", "A", "B"}},
+		{"value missing: as given", []string{"A", "--db"}, []string{"A", "--db"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := FlagsFirst(fs, tc.args); !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
