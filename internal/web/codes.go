@@ -42,6 +42,10 @@ type codesBody struct {
 	NewPaperKey *confirmBody
 	Window      int // core.PaperKeyAgainWindow in minutes
 	Regenerate  *confirmBody
+	// ByRecoveryCode reports whether a recovery code confirmed it's the
+	// holder for making these codes: the page says that code went with
+	// the rest of the old set, instead of the count left (regenerate).
+	ByRecoveryCode bool
 }
 
 func (s *Server) renderCodes(w http.ResponseWriter, r *http.Request, a core.Auth, b codesBody) {
@@ -173,7 +177,9 @@ func (s *Server) regenerate(w http.ResponseWriter, r *http.Request, a core.Auth)
 		return
 	}
 	use.Done(r.Context(), "codes")
-	s.renderCodes(w, r, a, codesBody{Codes: codes})
+	// A recovery code that confirmed it's you leaves a note of the codes
+	// left: the new set has just voided them, so the page says that instead.
+	s.renderCodes(w, r, a, codesBody{Codes: codes, ByRecoveryCode: s.dropRecoveryNote(w, r)})
 }
 
 // codesMadeAgain answers a later sending of the form that makes new

@@ -44,7 +44,8 @@ var notices = map[string]string{
 	"resynchronised":           "Authenticator resynchronised: both codes are used, and sign-in takes its codes from the next one on.",
 	"required_on":              "Every sign-in now asks for a second factor.",
 	"required_off":             "Sign-in no longer asks for a second factor. Sensitive changes still do.",
-	"recovery_used":            "You signed in with a recovery code. Each code works once. Every other session of your account was signed out, in case a lost or stolen device still held one.",
+	"recovery_used":            "You signed in with a recovery code. Each code works once. Every other session of your account was signed out, in case a lost or stolen device still held one. If you lost your authenticator, remove it and add a new one below.",
+	"paper_key_used":           "You signed in with your paper key, and every other session of your account was signed out. If you lost your authenticator, remove it and add a new one below.",
 	"enrol_gone":               "That authenticator setup is finished or was cancelled.",
 	"enrol_elsewhere":          "That authenticator's setup was started in another session, and only that session can see its key or finish it. If you did not start it, cancel it here: with an authenticator already active, after confirming it's you; without one, once that session has signed out.",
 	"unlocked":                 "The account is unlocked.",
@@ -281,6 +282,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	if method == twofold.MethodSSHKey && next == "" {
 		next = "/settings/security?m=ssh_key_used"
+	}
+	if method == twofold.MethodPaperKey && next == "" {
+		next = "/settings/security?m=paper_key_used"
 	}
 	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
 }

@@ -62,6 +62,17 @@ func (s *Server) takeRecoveryNote(w http.ResponseWriter, r *http.Request) *recov
 	return &recoveryNote{Left: n, Low: n <= lowRecoveryCodes}
 }
 
+// dropRecoveryNote clears the recovery note waiting for the caller,
+// unshown, and reports whether there was one.
+func (s *Server) dropRecoveryNote(w http.ResponseWriter, r *http.Request) bool {
+	if s.cookieValue(r, recoveryCookie) == "" {
+		return false
+	}
+	s.clearCookie(w, r, recoveryCookie, "/")
+	s.replaceRequestCookie(r, recoveryCookie, "")
+	return true
+}
+
 // parsePages parses each page in templates/ together with the layout.
 func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")

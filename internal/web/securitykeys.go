@@ -220,8 +220,11 @@ func (s *Server) renderKey(w http.ResponseWriter, r *http.Request, a core.Auth, 
 
 // confirmKey activates a pending key with the credential its browser made.
 func (s *Server) confirmKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	c, err := s.svc.ConfirmSecurityKey(r.Context(), a, r.PathValue("id"), []byte(r.PostForm.Get("credential")), httpapi.Meta(r))
+	credential := r.PostForm.Get("credential")
+	c, err := s.svc.ConfirmSecurityKey(r.Context(), a, r.PathValue("id"), []byte(credential), httpapi.Meta(r))
 	switch {
+	case twofold.ErrorCode(err) == twofold.CodeInvalid && credential == "": // the page's script did not run
+		s.renderKey(w, r, a, s.status(w, r, err), "Your browser sent no key: turn JavaScript on, or add an authenticator app instead.")
 	case twofold.ErrorCode(err) == twofold.CodeInvalidCode:
 		s.renderKey(w, r, a, s.status(w, r, err), "Your security key was not accepted. Try again, or try another key.")
 	case twofold.ErrorCode(err) == twofold.CodeElevationRequired: // lapsed while the page was open

@@ -2,10 +2,12 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/skip2/go-qrcode"
 
@@ -92,7 +94,30 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 		}
 	}
 	b.LowCodes = p.Enabled && p.RecoveryCodesRemaining <= lowRecoveryCodes
+	if notice != "" && notice == notices["recovery_used"] {
+		notice = recoveryUsedNotice(p.RecoveryCodesRemaining)
+	}
 	s.render(w, r, status, "security", Page{Title: "Security", Account: &p.Account, Notice: notice, Error: errMsg, Body: b})
+}
+
+// recoveryUsedNotice is the notice of a sign-in with a recovery code
+// (?m=recovery_used), with how many codes are left, read as the page is
+// shown, and from lowRecoveryCodes left the warning to make a new set
+// (SPEC §1 story 4).
+func recoveryUsedNotice(left int) string {
+	var b strings.Builder
+	b.WriteString("You signed in with a recovery code. Each code works once: ")
+	if left == 0 {
+		b.WriteString("you have none left.")
+	} else {
+		fmt.Fprintf(&b, "%d %s left.", left, pluralWord(left, "code is", "codes are"))
+	}
+	if left <= lowRecoveryCodes {
+		b.WriteString(" Generate a new set below and keep it somewhere safe.")
+	}
+	b.WriteString(" Every other session of your account was signed out, in case a lost or stolen device still held one." +
+		" If you lost your authenticator, remove it and add a new one below.")
+	return b.String()
 }
 
 // enrol starts the setup of an authenticator: an app (TOTP, SPEC §1 story

@@ -11,7 +11,9 @@
 // and uses the options it answers; an error it answers ({"error": "..."})
 // is shown in the form. The login page's "Sign in with a passkey" is such
 // a form: its options come from /login/passkey/options, which begins the
-// sign-in. Nothing else on the pages needs JavaScript.
+// sign-in. A button marked data-webauthn-show, hidden in the page, is
+// shown once the form can ask for a key. Nothing else on the pages needs
+// JavaScript.
 (function () {
   "use strict";
 
@@ -114,6 +116,9 @@
       showError(form, "This browser cannot use security keys or passkeys. Use another way.");
       return;
     }
+    // A button the page hides as it needs this script (data-webauthn-show).
+    var hidden = form.querySelectorAll("[data-webauthn-show]");
+    for (var i = 0; i < hidden.length; i++) hidden[i].hidden = false;
     var busy = false;
     form.addEventListener("submit", function (ev) {
       if (input.value) return; // the credential is in: send the form
