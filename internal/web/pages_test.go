@@ -2,13 +2,17 @@ package web_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"html"
 	"io"
+	"io/fs"
 	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -211,6 +215,39 @@ func TestCacheControl(t *testing.T) {
 	}
 	if r := c.post("/static/style.css", url.Values{}); r.status != http.StatusMethodNotAllowed || r.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("POST /static/style.css: status %d, Cache-Control %q; want 405, no-store", r.status, r.header.Get("Cache-Control"))
+	}
+}
+
+// TestStaticVersioned: a page links to each of its scripts and its
+// stylesheet with a hash of the file's content, so that a browser holding
+// an older release's copy fetches the new one; that link may be kept for
+// a year, the file under any other version for an hour.
+func TestStaticVersioned(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	c := newClient(t, ts.URL())
+	page := c.get("/login").body
+	for _, name := range []string{"style.css", "once.js", "webauthn.js"} {
+		b, err := fs.ReadFile(os.DirFS("static"), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		link := "/static/" + name + "?v=" + hex.EncodeToString(sum[:6])
+		if !strings.Contains(page, `"`+link+`"`) {
+			t.Errorf("the login page does not link to %s", link)
+			continue
+		}
+		for _, tc := range []struct{ path, want string }{
+			{link, "public, max-age=31536000, immutable"},
+			{"/static/" + name, "public, max-age=3600"},
+			{"/static/" + name + "?v=000000000000", "public, max-age=3600"},
+		} {
+			r := c.get(tc.path)
+			if r.status != http.StatusOK || r.header.Get("Cache-Control") != tc.want || r.body != string(b) {
+				t.Errorf("GET %s: status %d, Cache-Control %q, %d bytes; want 200, %q, the file (%d bytes)",
+					tc.path, r.status, r.header.Get("Cache-Control"), len(r.body), tc.want, len(b))
+			}
+		}
 	}
 }
 

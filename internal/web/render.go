@@ -193,6 +193,7 @@ func (s *Server) funcs() template.FuncMap {
 			return t.UTC().Format("2 Jan 2006, 15:04 UTC")
 		},
 		"datetime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"static":   s.staticURL,
 		"ago":      func(t time.Time) string { return ago(s.svc.Now(), t) },
 		// resetByMail reports whether "Forgot your password?" can work here.
 		"resetByMail": s.svc.PasswordResetByMail,

@@ -12,7 +12,9 @@
 package web
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -60,7 +62,12 @@ type Server struct {
 	secure bool
 	pages  map[string]*template.Template
 	static http.Handler
-	origin *http.CrossOriginProtection
+	// versions holds, for each file of static/, a short hash of its
+	// content, put into the pages' links to it (staticURL) so that a page
+	// of a new release never runs with a script or stylesheet of an older
+	// one that a browser kept.
+	versions map[string]string
+	origin   *http.CrossOriginProtection
 }
 
 // New parses the templates and returns the pages' server.
@@ -73,6 +80,9 @@ func New(o Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	var err error
+	if s.versions, err = staticVersions(); err != nil {
+		return nil, err
+	}
 	if s.pages, err = parsePages(s.funcs()); err != nil {
 		return nil, err
 	}
@@ -401,8 +411,42 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	w.Header().Set("Cache-Control", "public, max-age=3600")
+	if v := r.URL.Query()["v"]; len(v) == 1 && v[0] == s.versions[name] {
+		// The link of this release's pages: its content never changes.
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+	}
 	s.static.ServeHTTP(w, r)
+}
+
+// staticVersions hashes every file of static/ (see Server.versions).
+func staticVersions() (map[string]string, error) {
+	versions := map[string]string{}
+	err := fs.WalkDir(staticFS, "static", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(staticFS, path)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		versions[strings.TrimPrefix(path, "static/")] = hex.EncodeToString(sum[:6])
+		return nil
+	})
+	return versions, err
+}
+
+// staticURL is the link to a file of static/ with its version, for the
+// templates ({{static "webauthn.js"}}); a name that is not there fails the
+// page rather than linking to a 404.
+func (s *Server) staticURL(name string) (string, error) {
+	v, ok := s.versions[name]
+	if !ok {
+		return "", fmt.Errorf("web: no static file %q", name)
+	}
+	return "/static/" + name + "?v=" + v, nil
 }
 
 // redirectTo answers with a redirect to path.
