@@ -107,6 +107,9 @@ type PushStore interface {
 	// AnswerPushChallenge moves a pending, unexpired challenge of the device
 	// to status: one caller of any number does.
 	AnswerPushChallenge(ctx context.Context, id, factorID string, status twofold.PushStatus, cause string, now, usableUntil time.Time) (bool, error)
+	// EndPushChallenge ends a challenge still pending or approved, whose
+	// login or session has ended.
+	EndPushChallenge(ctx context.Context, id string) error
 	// UsePushApproval uses an approved challenge for scope whose requester's
 	// secret hashes to requesterHash: one caller of any number does.
 	UsePushApproval(ctx context.Context, accountID, scope, factorID string, requesterHash []byte, now time.Time) (bool, error)
@@ -900,15 +903,13 @@ func (s *Service) PushRequests(ctx context.Context, d Device, wait time.Duration
 			if cs, err = s.store.PendingPushChallenges(ctx, d.FactorID, s.Now()); err != nil {
 				return nil, err
 			}
+			if cs, err = s.livePush(ctx, cs, d.Account); err != nil {
+				return nil, err
+			}
 		}
 		if len(cs) > 0 || wait == 0 || s.pushWaiters.isEnding() {
 			out := make([]PushRequest, 0, len(cs))
 			for _, c := range cs {
-				if live, err := s.pushScopeLive(ctx, c, d.Account); err != nil {
-					return nil, err
-				} else if !live {
-					continue
-				}
 				what := "sign in"
 				if scopeKind(c.Scope) == "elevation" {
 					what = "confirm it's you"
@@ -949,9 +950,9 @@ func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, 
 	}
 	// A request for a login or session that has ended is answered as an
 	// expired one: nothing is recorded, and no denial counted.
-	if live, err := s.pushScopeLive(ctx, c, d.Account); err != nil {
+	if live, err := s.livePush(ctx, []twofold.PushChallenge{c}, d.Account); err != nil {
 		return "", err
-	} else if !live {
+	} else if len(live) == 0 {
 		return "", errPushAnswerLate()
 	}
 	status, cause := twofold.PushApproved, ""
@@ -982,6 +983,28 @@ func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, 
 // waits for one.
 func errPushAnswerLate() error {
 	return twofold.Errorf(twofold.CodeConflict, "this request was answered already, replaced by a newer one, or has expired")
+}
+
+// livePush returns those of account a's push requests cs whose login or
+// session still waits or works (pushScopeLive), and ends the others in the
+// store, so that no poll finds them again: a request left pending would
+// wake the device's long polls (pushDue) until it expires.
+func (s *Service) livePush(ctx context.Context, cs []twofold.PushChallenge, a twofold.Account) ([]twofold.PushChallenge, error) {
+	live := cs[:0:0]
+	for _, c := range cs {
+		ok, err := s.pushScopeLive(ctx, c, a)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			live = append(live, c)
+			continue
+		}
+		if err := s.store.EndPushChallenge(ctx, c.ID); err != nil {
+			return nil, err
+		}
+	}
+	return live, nil
 }
 
 // pushScopeLive reports whether the login or session that push request c

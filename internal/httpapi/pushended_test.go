@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/pushdevice"
 	"github.com/twofold/twofold/internal/testenv"
@@ -120,6 +121,10 @@ func TestPushEndsWithSessions(t *testing.T) {
 		}
 		if cs, err := d.Challenges(ctx, 0); err != nil || len(cs) != 0 {
 			t.Fatalf("after the session's sign-out, the device sees %+v (%v), want none", cs, err)
+		}
+		// Ended once found, so that it no longer wakes the device's polls.
+		if c, err := s.Store.PushChallenge(ctx, ec.String("challenge_id")); err != nil || c.Status != twofold.PushEnded {
+			t.Errorf("the signed-out session's request: %q, %v, want ended", c.Status, err)
 		}
 		if _, err := d.Deny(ctx, ec.String("challenge_id")); !isProblem(err, 409, "conflict") {
 			t.Fatalf("deny the signed-out session's request: %v, want 409 conflict", err)

@@ -375,4 +375,13 @@ func testPushEndedWithSessions(t *testing.T, s *store.Store) {
 	if cs, err := s.PendingPushChallenges(ctx, "push-b", now); err != nil || len(cs) != 1 {
 		t.Errorf("PendingPushChallenges of another account: %+v, %v, want p-bob", cs, err)
 	}
+
+	// One by one: pending or approved only.
+	for _, id := range []string{"p-bob", "p-denied"} {
+		if err := s.EndPushChallenge(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status("p-bob", twofold.PushEnded)
+	status("p-denied", twofold.PushDenied)
 }
