@@ -22,12 +22,15 @@ type PushStatus string
 // Push challenge statuses. Only pending moves, and only once: to approved
 // or denied by the device's answer, or to replaced by a newer challenge of
 // the same login; an approved one moves to used when the login completes.
+// A pending or approved one moves to ended when the login or session it
+// was for ends (signed out everywhere, suspended, reset).
 const (
 	PushPending  PushStatus = "pending"
 	PushApproved PushStatus = "approved"
 	PushDenied   PushStatus = "denied"
 	PushReplaced PushStatus = "replaced"
 	PushUsed     PushStatus = "used"
+	PushEnded    PushStatus = "ended"
 )
 
 // PushChallenge is a request sent to a push device to approve a sign-in or

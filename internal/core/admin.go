@@ -352,6 +352,11 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 		if err := s.store.DeletePasswordResets(ctx, a.ID); err != nil {
 			return err
 		}
+		// Nor is a change of address waiting for its code left to be
+		// confirmed meanwhile, by whoever got it started.
+		if err := s.store.DeleteEmailChange(ctx, a.ID); err != nil {
+			return err
+		}
 		s.auditOperator(ctx, a.ID, "account.suspended", m, true, "by "+actor(op), "by an operator")
 		lines := []string{"An operator suspended your account: you were signed out everywhere, and until the suspension is lifted you cannot sign in and your API keys do not work."}
 		if cancelled {

@@ -107,6 +107,9 @@ type PushStore interface {
 	// AnswerPushChallenge moves a pending, unexpired challenge of the device
 	// to status: one caller of any number does.
 	AnswerPushChallenge(ctx context.Context, id, factorID string, status twofold.PushStatus, cause string, now, usableUntil time.Time) (bool, error)
+	// EndPushChallenge ends a challenge still pending or approved, whose
+	// login or session has ended.
+	EndPushChallenge(ctx context.Context, id string) error
 	// UsePushApproval uses an approved challenge for scope whose requester's
 	// secret hashes to requesterHash: one caller of any number does.
 	UsePushApproval(ctx context.Context, accountID, scope, factorID string, requesterHash []byte, now time.Time) (bool, error)
@@ -494,7 +497,8 @@ func errDeviceAuth(msg string) error { return twofold.Errorf(twofold.CodeUnautho
 // AuthenticateDevice checks the signature of a device's request: the
 // Authorization header, the method, the path with its query and the body.
 // A request more than PushClockSkew from the server's time, or whose nonce
-// the device used before, is refused.
+// the device used before, is refused; so is a suspended account's device
+// (forbidden, as a sign-in with the account's password is).
 func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method, pathQuery string, body []byte, m Meta) (Device, error) {
 	sig, err := push.ParseAuthorization(authorization)
 	if err != nil {
@@ -559,8 +563,18 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 		return Device{}, s.deviceReplay(ctx, d, m, now)
 	}
 	a, err := s.store.AccountByID(ctx, d.AccountID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound { // deleted meanwhile
+		return Device{}, errDeviceAuth("unknown device")
+	}
 	if err != nil {
 		return Device{}, err
+	}
+	if a.Suspended {
+		// As a sign-in with the account's password is answered: the
+		// device is the holder's, and it works again once the suspension
+		// is lifted, so `device watch` keeps trying (a 401 would tell
+		// the owner to enrol it again).
+		return Device{}, errSuspended()
 	}
 	return Device{FactorID: d.FactorID, Account: a, Label: f.Label}, nil
 }
@@ -889,6 +903,9 @@ func (s *Service) PushRequests(ctx context.Context, d Device, wait time.Duration
 			if cs, err = s.store.PendingPushChallenges(ctx, d.FactorID, s.Now()); err != nil {
 				return nil, err
 			}
+			if cs, err = s.livePush(ctx, cs, d.Account); err != nil {
+				return nil, err
+			}
 		}
 		if len(cs) > 0 || wait == 0 || s.pushWaiters.isEnding() {
 			out := make([]PushRequest, 0, len(cs))
@@ -931,6 +948,13 @@ func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, 
 	if err != nil {
 		return "", err
 	}
+	// A request for a login or session that has ended is answered as an
+	// expired one: nothing is recorded, and no denial counted.
+	if live, err := s.livePush(ctx, []twofold.PushChallenge{c}, d.Account); err != nil {
+		return "", err
+	} else if len(live) == 0 {
+		return "", errPushAnswerLate()
+	}
 	status, cause := twofold.PushApproved, ""
 	switch number = strings.TrimSpace(number); {
 	case !approve:
@@ -944,7 +968,7 @@ func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, 
 		return "", err
 	}
 	if !ok {
-		return "", twofold.Errorf(twofold.CodeConflict, "this request was answered already, replaced by a newer one, or has expired")
+		return "", errPushAnswerLate()
 	}
 	if status == twofold.PushApproved {
 		s.audit(ctx, d.Account.ID, "push.approved", m, fmt.Sprintf("request %s for %s on %s", c.ID, scopeKind(c.Scope), d.FactorID))
@@ -953,6 +977,64 @@ func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, 
 	s.audit(ctx, d.Account.ID, "push.denied", m, fmt.Sprintf("request %s for %s on %s: %s", c.ID, scopeKind(c.Scope), d.FactorID, cause))
 	s.countDenial(ctx, d.Account.ID, m)
 	return status, nil
+}
+
+// errPushAnswerLate refuses the answer to a push request that no longer
+// waits for one.
+func errPushAnswerLate() error {
+	return twofold.Errorf(twofold.CodeConflict, "this request was answered already, replaced by a newer one, or has expired")
+}
+
+// livePush returns those of account a's push requests cs whose login or
+// session still waits or works (pushScopeLive), and ends the others in the
+// store, so that no poll finds them again: a request left pending would
+// wake the device's long polls (pushDue) until it expires.
+func (s *Service) livePush(ctx context.Context, cs []twofold.PushChallenge, a twofold.Account) ([]twofold.PushChallenge, error) {
+	live := cs[:0:0]
+	for _, c := range cs {
+		ok, err := s.pushScopeLive(ctx, c, a)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			live = append(live, c)
+			continue
+		}
+		if err := s.store.EndPushChallenge(ctx, c.ID); err != nil {
+			return nil, err
+		}
+	}
+	return live, nil
+}
+
+// pushScopeLive reports whether the login or session that push request c
+// was sent for, of account a, still waits for its second step or still
+// works. Ending them ends their requests (store.EndSessions), but a
+// session's own sign-out removes only the session; and a request is never
+// worth showing or answering once what it was for is gone.
+func (s *Service) pushScopeLive(ctx context.Context, c twofold.PushChallenge, a twofold.Account) (bool, error) {
+	now := s.Now()
+	if id, ok := strings.CutPrefix(c.Scope, "login:"); ok {
+		l, err := s.store.Login(ctx, id)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return l.AccountID == a.ID && !l.Used && now.Before(l.ExpiresAt) && l.Epoch == a.SessionEpoch, nil
+	}
+	if id, ok := strings.CutPrefix(c.Scope, "elevate:"); ok {
+		sess, err := s.store.Session(ctx, id, now)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return sess.AccountID == a.ID && sess.Epoch == a.SessionEpoch, nil
+	}
+	return false, nil
 }
 
 // countDenial pauses push requests to the account when it has had

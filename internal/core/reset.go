@@ -118,7 +118,7 @@ func (s *Service) ResetTwoFactorByName(ctx context.Context, username string, imm
 	if immediately {
 		delay = 0
 	}
-	return s.scheduleReset(ctx, a, "the command line", delay, immediately, m)
+	return s.scheduleReset(ctx, a, byCommandLine, delay, immediately, m)
 }
 
 // CancelTwoFactorResetByName cancels the reset waiting for the account named
@@ -128,7 +128,7 @@ func (s *Service) CancelTwoFactorResetByName(ctx context.Context, username strin
 	if err != nil {
 		return err
 	}
-	return s.cancelReset(ctx, a.ID, "the command line", m)
+	return s.cancelReset(ctx, a.ID, byCommandLine, m)
 }
 
 // accountNamed returns the account username names, as at login.
@@ -215,11 +215,15 @@ func (s *Service) tell(ctx context.Context, a twofold.Account, subject string, l
 	return nil
 }
 
-// publicName is how a holder is told who asked for a reset: not an
-// operator's user name, which would tell anyone who reads the notice an
-// account worth attacking.
+// byCommandLine names whoever runs the command line (`twofold user
+// reset-two-factor`), an operator of the server.
+const byCommandLine = "the command line"
+
+// publicName is how a holder is told who asked for a reset: "an operator",
+// not an operator's user name, which would tell anyone who reads the
+// notice an account worth attacking, nor how the operator asked.
 func publicName(by string) string {
-	if isOperator(by) {
+	if isOperator(by) || by == byCommandLine {
 		return "an operator"
 	}
 	return by

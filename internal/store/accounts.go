@@ -204,22 +204,50 @@ func (s *Store) setAccountFlag(ctx context.Context, column, accountID string, on
 
 // EndSessions signs the account out everywhere: it moves the account's
 // session epoch on, so that no session made so far authenticates, voids its
-// logins waiting for their second step, and returns the new epoch, for a
-// session made in the same transaction. Logins have no index by account;
-// they are few, as expired ones are swept every minute, and this runs only
-// on a password change or a sign-out everywhere.
+// logins waiting for their second step and ends the push requests sent for
+// them or for its sessions' elevations (endPushChallenges), and returns the
+// new epoch, for a session made in the same transaction; all in one
+// transaction (the caller's, inside InTx). Logins have no
+// index by account; they are few, as expired ones are swept every minute,
+// and this runs only on a password change, a sign-out everywhere, a
+// suspension or a reset.
 func (s *Store) EndSessions(ctx context.Context, accountID string) (epoch int64, err error) {
-	err = s.conn(ctx).QueryRowContext(ctx, `UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = $1 RETURNING session_epoch`, accountID).Scan(&epoch)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, notFound("account")
-	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = $1 RETURNING session_epoch`, accountID).Scan(&epoch)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("account")
+		}
+		if err != nil {
+			return fmt.Errorf("end sessions: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM logins WHERE account_id = $1 AND used_at IS NULL`, accountID); err != nil {
+			return fmt.Errorf("end sessions: %w", err)
+		}
+		return endPushChallenges(ctx, tx, accountID, "")
+	})
 	if err != nil {
-		return 0, fmt.Errorf("end sessions: %w", err)
-	}
-	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM logins WHERE account_id = $1 AND used_at IS NULL`, accountID); err != nil {
-		return 0, fmt.Errorf("end sessions: %w", err)
+		return 0, err
 	}
 	return epoch, nil
+}
+
+// endPushChallenges ends the account's push requests still waiting for
+// the device's answer or approved and not yet used, but those for the
+// elevation of session keepID (when set): they were sent for the second
+// step of a login or a session's elevation, and the logins and sessions
+// are ending. Every push request is for one or the other. Ended, a request
+// is no longer shown to the device, nor answered, nor used.
+func endPushChallenges(ctx context.Context, tx *sql.Tx, accountID, keepID string) error {
+	keep := ""
+	if keepID != "" {
+		keep = "elevate:" + keepID
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE push_challenges SET status = 'ended'
+		WHERE account_id = $1 AND status IN ('pending', 'approved') AND scope <> $2`, accountID, keep)
+	if err != nil {
+		return fmt.Errorf("end push challenges: %w", err)
+	}
+	return nil
 }
 
 // EndOtherSessions signs the account out everywhere but in session
@@ -227,7 +255,8 @@ func (s *Store) EndSessions(ctx context.Context, accountID string) (epoch int64,
 // path: when the account's session epoch is still epoch (the one keepID
 // was made with), it moves the epoch on, so that no other session made so
 // far authenticates on any instance, moves keepID to the new epoch, and
-// voids the account's logins waiting for their second step. It reports
+// voids the account's logins waiting for their second step, ending the
+// push requests sent for them or for the other sessions. It reports
 // false, writing nothing, when the epoch has moved on meanwhile (signed out
 // everywhere since the password was checked): then keepID does not work
 // either. The other sessions' rows stay, as EndSessions leaves them, until
@@ -249,7 +278,7 @@ func (s *Store) EndOtherSessions(ctx context.Context, accountID string, epoch in
 		if _, err := tx.ExecContext(ctx, `DELETE FROM logins WHERE account_id = $1 AND used_at IS NULL`, accountID); err != nil {
 			return fmt.Errorf("end other sessions: %w", err)
 		}
-		return nil
+		return endPushChallenges(ctx, tx, accountID, keepID)
 	})
 	if err != nil {
 		return false, err

@@ -182,6 +182,15 @@ func (s *Store) AnswerPushChallenge(ctx context.Context, id, factorID string, st
 		WHERE id = $5 AND factor_id = $6 AND status = 'pending' AND expires_at > $3`, string(status), cause, micros(now), micros(usableUntil), id, factorID)
 }
 
+// EndPushChallenge ends challenge id while it is pending or approved (its
+// login or session has ended): it is no longer shown, answered or used.
+func (s *Store) EndPushChallenge(ctx context.Context, id string) error {
+	if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE push_challenges SET status = 'ended' WHERE id = $1 AND status IN ('pending', 'approved')`, id); err != nil {
+		return fmt.Errorf("end push challenge: %w", err)
+	}
+	return nil
+}
+
 // UsePushApproval uses the account's approved, unexpired challenge for
 // scope (only factorID's when set) whose requester's secret hashes to
 // requesterHash, and marks its factor used: one conditional UPDATE, so an

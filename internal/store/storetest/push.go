@@ -313,3 +313,75 @@ func testPushAnswerAndUseOnce(t *testing.T, s *store.Store) {
 		}
 	}
 }
+
+// testPushEndedWithSessions: ending the account's sessions ends its push
+// requests still waiting or approved and not used (those for its logins
+// and its sessions' elevations), but for the elevation of the session a
+// recovery's sign-in keeps; answered ones stay as they were, other
+// accounts' too. An ended request is no longer the device's to see or
+// answer, nor the second step's to use.
+func testPushEndedWithSessions(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	b := newAccount(t, s, "bob")
+	pushFactor(t, s, a.ID, "push-a", []byte("ha"))
+	pushFactor(t, s, b.ID, "push-b", []byte("hb"))
+	newSession(t, s, session(a.ID, "sess-keep"))
+	createPush(t, s, pushChallenge(a.ID, "push-a", "p-login", "login:l1", t0), nil)
+	createPush(t, s, pushChallenge(a.ID, "push-a", "p-approved", "elevate:s1", t0), nil)
+	createPush(t, s, pushChallenge(a.ID, "push-a", "p-denied", "login:l2", t0), nil)
+	createPush(t, s, pushChallenge(a.ID, "push-a", "p-keep", "elevate:sess-keep", t0), nil)
+	createPush(t, s, pushChallenge(b.ID, "push-b", "p-bob", "login:l1", t0), nil)
+	now := t0.Add(time.Second)
+	if ok, err := s.AnswerPushChallenge(ctx, "p-approved", "push-a", twofold.PushApproved, "", now, now.Add(2*time.Minute)); err != nil || !ok {
+		t.Fatalf("approve: %v, %v", ok, err)
+	}
+	if ok, err := s.AnswerPushChallenge(ctx, "p-denied", "push-a", twofold.PushDenied, "denied on the device", now, now.Add(2*time.Minute)); err != nil || !ok {
+		t.Fatalf("deny: %v, %v", ok, err)
+	}
+	status := func(id string, want twofold.PushStatus) {
+		t.Helper()
+		if c, err := s.PushChallenge(ctx, id); err != nil || c.Status != want {
+			t.Errorf("%s: status %q, %v; want %q", id, c.Status, err, want)
+		}
+	}
+
+	if ok, err := s.EndOtherSessions(ctx, a.ID, 0, "sess-keep"); err != nil || !ok {
+		t.Fatalf("EndOtherSessions: %v, %v", ok, err)
+	}
+	status("p-login", twofold.PushEnded)
+	status("p-approved", twofold.PushEnded)
+	status("p-denied", twofold.PushDenied)
+	status("p-keep", twofold.PushPending)
+	status("p-bob", twofold.PushPending)
+	if ok, err := s.UsePushApproval(ctx, a.ID, "elevate:s1", "", []byte("r-p-approved"), now); err != nil || ok {
+		t.Errorf("UsePushApproval of an ended approval: %v, %v, want false", ok, err)
+	}
+	if ok, err := s.AnswerPushChallenge(ctx, "p-login", "push-a", twofold.PushApproved, "", now, now.Add(2*time.Minute)); err != nil || ok {
+		t.Errorf("AnswerPushChallenge of an ended request: %v, %v, want false", ok, err)
+	}
+	if n, err := s.PushDenials(ctx, a.ID, t0.Add(-time.Hour)); err != nil || n != 1 {
+		t.Errorf("PushDenials: %d, %v, want 1 (the denial made before)", n, err)
+	}
+
+	if _, err := s.EndSessions(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	status("p-keep", twofold.PushEnded)
+	status("p-bob", twofold.PushPending)
+	if cs, err := s.PendingPushChallenges(ctx, "push-a", now); err != nil || len(cs) != 0 {
+		t.Errorf("PendingPushChallenges after EndSessions: %+v, %v, want none", cs, err)
+	}
+	if cs, err := s.PendingPushChallenges(ctx, "push-b", now); err != nil || len(cs) != 1 {
+		t.Errorf("PendingPushChallenges of another account: %+v, %v, want p-bob", cs, err)
+	}
+
+	// One by one: pending or approved only.
+	for _, id := range []string{"p-bob", "p-denied"} {
+		if err := s.EndPushChallenge(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status("p-bob", twofold.PushEnded)
+	status("p-denied", twofold.PushDenied)
+}

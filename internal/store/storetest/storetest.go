@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Push/NonceOnce", testPushNonceOnce},
 		{"Push/AnswerAndUseOnce", testPushAnswerAndUseOnce},
 		{"Push/OneRequesterAtATime", testPushOneRequesterAtATime},
+		{"Push/EndedWithSessions", testPushEndedWithSessions},
 		{"SecurityKey/CeremonyOnce", testCeremonyOnce},
 		{"SecurityKey/CeremonyKept", testCeremonyKept},
 		{"SecurityKey/Activate", testSecurityKeyActivate},
