@@ -128,21 +128,9 @@ func TestGophercloudPasswordAndTOTP(t *testing.T) {
 			t.Fatalf("the password alone: receipt %q, body %s", receipt, ue.Body)
 		}
 		// A wrong code with the receipt.
-		client, err := openstack.NewClient(s.URL() + "/v3/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		v3, err := openstack.NewIdentityV3(client, gophercloud.EndpointOpts{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		v3.MoreHeaders = map[string]string{"Openstack-Auth-Receipt": receipt}
+		v3 := receiptClient(t, s, receipt)
 		code := testenv.TOTP(t, secret, s.Clock.Now())
-		wrong := "000000"
-		if code == wrong {
-			wrong = "111111"
-		}
-		_, err = tokens.Create(t.Context(), v3, &tokens.AuthOptions{Username: "alice", DomainName: "Default", Passcode: wrong}).ExtractToken()
+		_, err = tokens.Create(t.Context(), v3, &tokens.AuthOptions{Username: "alice", DomainName: "Default", Passcode: wrongCode(code)}).ExtractToken()
 		wantStatus(t, "a wrong code with the receipt", err, http.StatusUnauthorized)
 		res := tokens.Create(t.Context(), v3, &tokens.AuthOptions{Username: "alice", DomainName: "Default", Passcode: code})
 		tok2, err := res.ExtractTokenID()
