@@ -720,8 +720,9 @@ func errPushEnded(scope string) error {
 // push ration.
 //
 // A denial on the device ends push for its scope: no push for it is sent
-// again, to anyone (409), while the denial is kept (PushDenialWindow and
-// PushTTL after it ends: longer than a login lives). Else a stranger who knew
+// again, to anyone (409), while the denial is kept (PushDenialWindow or
+// PushFatigueWindow, the longer, and PushTTL after it ends: longer than a
+// login lives). Else a stranger who knew
 // only the login id, whose refused requests cost nothing, could send again
 // the moment the owner denied theirs and hold the login's push for its whole
 // life; and since each scope then has one denial at most (PushDenials counts
