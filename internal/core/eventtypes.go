@@ -74,6 +74,8 @@ var EventTypes = []string{
 	"push.refused",
 	"push.sent",
 	"push.throttled",
+	"push.unapproved_reported",
+	"recovery.failures_reported",
 	"recovery_code.used",
 	"recovery_codes.regenerated",
 	"security_key.challenged",

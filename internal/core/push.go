@@ -119,6 +119,10 @@ type PushStore interface {
 	// PushDenials counts the account's scopes with a denial answered after
 	// since that was not forgiven.
 	PushDenials(ctx context.Context, accountID string, since time.Time) (int, error)
+	// PushUnapproved counts the account's scopes with a push request
+	// created after since of which none was approved and none still waits
+	// at now (denied, or unanswered until it expired or its login ended).
+	PushUnapproved(ctx context.Context, accountID string, since, now time.Time) (int, error)
 	// ForgivePushDenials stops counting the account's denials answered
 	// after since, returning how many it forgave.
 	ForgivePushDenials(ctx context.Context, accountID string, since time.Time) (int, error)
@@ -716,8 +720,9 @@ func errPushEnded(scope string) error {
 // push ration.
 //
 // A denial on the device ends push for its scope: no push for it is sent
-// again, to anyone (409), while the denial is kept (PushDenialWindow and
-// PushTTL after it ends: longer than a login lives). Else a stranger who knew
+// again, to anyone (409), while the denial is kept (PushDenialWindow or
+// PushFatigueWindow, the longer, and PushTTL after it ends: longer than a
+// login lives). Else a stranger who knew
 // only the login id, whose refused requests cost nothing, could send again
 // the moment the owner denied theirs and hold the login's push for its whole
 // life; and since each scope then has one denial at most (PushDenials counts
@@ -818,6 +823,7 @@ func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope, rese
 	}
 	s.audit(ctx, accountID, "push.sent", m, fmt.Sprintf("to %s for %s (request %s)", f.ID, scopeKind(scope), id))
 	s.pushWaiters.wake(f.ID)
+	s.checkPushFatigue(accountID, m)
 	return PushSent{ChallengeID: id, FactorID: f.ID, Label: f.Label, Number: number, Secret: secret, ExpiresAt: c.ExpiresAt}, nil
 }
 
@@ -976,6 +982,7 @@ func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, 
 	}
 	s.audit(ctx, d.Account.ID, "push.denied", m, fmt.Sprintf("request %s for %s on %s: %s", c.ID, scopeKind(c.Scope), d.FactorID, cause))
 	s.countDenial(ctx, d.Account.ID, m)
+	s.checkPushFatigue(d.Account.ID, Meta{Source: c.Source, UserAgent: c.UserAgent})
 	return status, nil
 }
 
@@ -1208,12 +1215,12 @@ func (s *Service) elevatePush(ctx context.Context, a Auth, p SecondFactor, m Met
 }
 
 // sweepPush removes nonces expired SweepMargin ago, and challenges past the
-// denial window. A nonce is kept until 2·PushClockSkew after the instance
+// denial window and PushFatigueWindow, whichever is longer. A nonce is kept until 2·PushClockSkew after the instance
 // that took it saw it, the last moment at which that instance would accept
 // the request again; an instance whose clock is behind accepts it until
 // later by its clock, so the sweep leaves the nonce SweepMargin longer.
 func (s *Service) sweepPush(ctx context.Context, now time.Time) error {
-	return s.store.DeleteExpiredPush(ctx, now.Add(-SweepMargin), now.Add(-PushDenialWindow-PushTTL))
+	return s.store.DeleteExpiredPush(ctx, now.Add(-SweepMargin), now.Add(-max(PushDenialWindow, PushFatigueWindow)-PushTTL))
 }
 
 // BaseURL returns the server's configured public URL, "" when none is set.

@@ -137,6 +137,11 @@ func (s *Service) refuseCode(ctx context.Context, accountID string, p SecondFact
 		// owner's (a mail per address would be false, and a flood).
 		s.warnOwner(ctx, accountID, purpose, failures, delay)
 	}
+	if p.Method == twofold.MethodRecoveryCode || p.Method == twofold.MethodPaperKey {
+		// Counted per account too, locking nothing: the holder hears
+		// of repeated failures from anywhere (countRecoveryFailure).
+		s.countRecoveryFailure(ctx, accountID, purpose, m)
+	}
 	return errBadSecondFactor()
 }
 

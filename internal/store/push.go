@@ -244,6 +244,27 @@ func (s *Store) PushDenials(ctx context.Context, accountID string, since time.Ti
 	return n, nil
 }
 
+// PushUnapproved counts the scopes (logins, sessions' elevations) of the
+// account with a challenge created after since, none of which was
+// approved and none of which still waits at now: each was denied, or
+// went unanswered until it expired or its login ended. A challenge
+// approved once counts as approved whatever came of it (used, replaced by
+// a resend, ended with its login), as answered_at is set and its status is
+// not denied; a scope's challenges count once, so that resending one push
+// does not count it again.
+func (s *Store) PushUnapproved(ctx context.Context, accountID string, since, now time.Time) (int, error) {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT scope FROM push_challenges
+		WHERE account_id = $1 AND created_at > $2 GROUP BY scope
+		HAVING SUM(CASE WHEN answered_at IS NOT NULL AND status <> 'denied' THEN 1 ELSE 0 END) = 0
+			AND SUM(CASE WHEN status = 'pending' AND expires_at > $3 THEN 1 ELSE 0 END) = 0) AS unapproved`,
+		accountID, micros(since), micros(now)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count unapproved push requests: %w", err)
+	}
+	return n, nil
+}
+
 // ForgivePushDenials stops counting the account's challenges denied since
 // since, and returns how many were counted: one UPDATE, so that a denial
 // is counted or forgiven, never both. The challenges stay, with their

@@ -385,3 +385,59 @@ func testPushEndedWithSessions(t *testing.T, s *store.Store) {
 	status("p-bob", twofold.PushEnded)
 	status("p-denied", twofold.PushDenied)
 }
+
+// testPushUnapproved: the scopes with a push request since a time none of
+// whose requests was approved are counted once each, whether denied,
+// unanswered or still waiting; an approval, used or not, takes its scope
+// out, and so do requests before the time and another account's.
+func testPushUnapproved(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	b := newAccount(t, s, "bob")
+	pushFactor(t, s, a.ID, "push-a", []byte("h-a"))
+	pushFactor(t, s, b.ID, "push-b", []byte("h-b"))
+	at := t0.Add(time.Hour)
+	answer := func(id, factor string, status twofold.PushStatus) {
+		t.Helper()
+		if ok, err := s.AnswerPushChallenge(ctx, id, factor, status, "", at.Add(time.Second), at.Add(3*time.Minute)); err != nil || !ok {
+			t.Fatalf("answer %s %s: %v, %v", id, status, ok, err)
+		}
+	}
+	createPush(t, s, pushChallenge(a.ID, "push-a", "old", "login:old", t0), nil) // before since
+	createPush(t, s, pushChallenge(a.ID, "push-a", "c1", "login:l1", at), nil)   // waiting
+	createPush(t, s, pushChallenge(a.ID, "push-a", "c2", "login:l2", at), nil)   // denied
+	answer("c2", "push-a", twofold.PushDenied)
+	createPush(t, s, pushChallenge(a.ID, "push-a", "c3", "login:l3", at), nil) // approved
+	answer("c3", "push-a", twofold.PushApproved)
+	createPush(t, s, pushChallenge(a.ID, "push-a", "c4", "login:l4", at), nil) // approved, used
+	answer("c4", "push-a", twofold.PushApproved)
+	if ok, err := s.UsePushApproval(ctx, a.ID, "login:l4", "", []byte("r-c4"), at.Add(2*time.Second)); err != nil || !ok {
+		t.Fatalf("use c4: %v, %v", ok, err)
+	}
+	createPush(t, s, pushChallenge(a.ID, "push-a", "c5", "login:l5", at), nil) // approved, its login ended
+	answer("c5", "push-a", twofold.PushApproved)
+	if err := s.EndPushChallenge(ctx, "c5"); err != nil {
+		t.Fatal(err)
+	}
+	createPush(t, s, pushChallenge(a.ID, "push-a", "c6", "login:l6", at), nil) // sent, then sent again: one scope
+	createPush(t, s, pushChallenge(a.ID, "push-a", "c7", "login:l6", at.Add(time.Second)), []byte("r-c6"))
+	createPush(t, s, pushChallenge(a.ID, "push-a", "c8", "elevate:s1", at), nil) // unanswered, expired
+	createPush(t, s, pushChallenge(b.ID, "push-b", "c9", "login:b1", at), nil)   // bob's
+	// While they wait, only the denial counts.
+	if n, err := s.PushUnapproved(ctx, a.ID, at.Add(-time.Minute), at.Add(time.Minute)); err != nil || n != 1 {
+		t.Errorf("PushUnapproved while they wait = %d, %v; want 1 (l2)", n, err)
+	}
+	later := at.Add(5 * time.Minute)
+	if n, err := s.PushUnapproved(ctx, a.ID, at.Add(-time.Minute), later); err != nil || n != 4 {
+		t.Errorf("PushUnapproved = %d, %v; want 4 (l1, l2, l6, s1)", n, err)
+	}
+	if n, err := s.PushUnapproved(ctx, a.ID, t0.Add(-time.Minute), later); err != nil || n != 5 {
+		t.Errorf("PushUnapproved with the older one = %d, %v; want 5", n, err)
+	}
+	if n, err := s.PushUnapproved(ctx, b.ID, at.Add(-time.Minute), later); err != nil || n != 1 {
+		t.Errorf("PushUnapproved of bob = %d, %v; want 1", n, err)
+	}
+	if n, err := s.PushUnapproved(ctx, a.ID, at.Add(time.Hour), later); err != nil || n != 0 {
+		t.Errorf("PushUnapproved since after them = %d, %v; want 0", n, err)
+	}
+}

@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Push/AnswerAndUseOnce", testPushAnswerAndUseOnce},
 		{"Push/OneRequesterAtATime", testPushOneRequesterAtATime},
 		{"Push/EndedWithSessions", testPushEndedWithSessions},
+		{"Push/Unapproved", testPushUnapproved},
 		{"SecurityKey/CeremonyOnce", testCeremonyOnce},
 		{"SecurityKey/CeremonyKept", testCeremonyKept},
 		{"SecurityKey/Activate", testSecurityKeyActivate},
