@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/store"
 )
 
@@ -39,8 +40,10 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 			fs.Usage()
 			return fmt.Errorf("%w: on PostgreSQL restore the dump with pg_restore (or psql) first, then run restore with --db alone", errUsage)
 		}
-		st, err := store.OpenRestored(ctx, c.DB)
+		st, err := store.OpenRestored(ctx, c.DB, keyFileFits(c.KeyFile, "the restored database"))
 		switch {
+		case errors.Is(err, keyring.ErrKeyFileMismatch):
+			return fmt.Errorf("restore: %w; nothing changed", err)
 		case errors.Is(err, store.ErrNotRestored):
 			return fmt.Errorf("%w, so nothing changed: run pg_restore (or psql) into it first, or give --db the database it restored into", err)
 		case errors.Is(err, store.ErrInUse):
@@ -65,7 +68,10 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 	}
 	src := fs.Arg(0)
 	e.Detail = "restored from the backup " + src
-	r, err := store.RestoreSQLite(ctx, c.DB, src, e, m.Now())
+	r, err := store.RestoreSQLite(ctx, c.DB, src, e, m.Now(), keyFileFits(c.KeyFile, "the backup"))
+	if errors.Is(err, keyring.ErrKeyFileMismatch) {
+		return fmt.Errorf("restore: %w; nothing changed", err)
+	}
 	if errors.Is(err, store.ErrInUse) || errors.As(err, new(*store.SchemaError)) {
 		return fmt.Errorf("%w; nothing changed", err)
 	}
@@ -82,6 +88,20 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 	m.restored(r)
 	fmt.Fprintf(m.Stdout, "start the servers with the key file %s as it was when the backup was made\n", c.KeyFile)
 	return nil
+}
+
+// keyFileFits returns the check restore makes of the data keys of what before
+// anything is changed: the key file at path must open every one of them
+// (keyring.CheckFile), or the servers would refuse to start on the
+// restored database (another installation's key file) or fail the secrets
+// sealed under the keys it lacks.
+func keyFileFits(path, what string) func([]keyring.WrappedKey) error {
+	return func(keys []keyring.WrappedKey) error {
+		if err := keyring.CheckFile(path, keys); err != nil {
+			return fmt.Errorf("the key file %s does not match %s: %w; give --key-file the key file as it was when the backup was made", path, what, err)
+		}
+		return nil
+	}
 }
 
 // restored reports what the fix-ups did, and what they cannot.

@@ -181,7 +181,7 @@ func TestRestore(t *testing.T) {
 	// On a machine without the database (or with it lost), nothing tells
 	// how far its ids went: they go on far above the backup's.
 	fresh := "sqlite:" + filepath.Join(t.TempDir(), "twofold.db")
-	if err := newTestMain(t, now, "").run(t, "restore", "--db", fresh, backup); err != nil {
+	if err := newTestMain(t, now, "").run(t, "restore", "--db", fresh, "--key-file", sc.keyFile, backup); err != nil {
 		t.Fatal(err)
 	}
 	st, err := store.Open(context.Background(), fresh)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -87,6 +88,9 @@ func (m *Main) tokensImport(ctx context.Context, args []string) error {
 		seeds, err = otp.ParseOATHCSV(data)
 	}
 	clear(psk)
+	if list := (otp.SeedErrors)(nil); errors.As(err, &list) {
+		return fmt.Errorf("%s: nothing was imported: %w", filepath.Base(path), badLines{list})
+	}
 	if err != nil {
 		return fmt.Errorf("%s: nothing was imported: %w", filepath.Base(path), err)
 	}
@@ -109,6 +113,21 @@ func (m *Main) tokensImport(ctx context.Context, args []string) error {
 		filepath.Base(path), n.HOTP, n.TOTP)
 	return nil
 }
+
+// badLines shows every bad line of a seed file on a line of its own.
+type badLines struct{ list otp.SeedErrors }
+
+func (b badLines) Error() string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "%d lines are wrong:", len(b.list))
+	for _, e := range b.list {
+		s.WriteString("\n  ")
+		s.WriteString(e.Error())
+	}
+	return s.String()
+}
+
+func (b badLines) Unwrap() error { return b.list }
 
 // readSeedFile reads a seed file, refusing one too large to be one.
 func readSeedFile(path string) ([]byte, error) {

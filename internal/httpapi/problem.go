@@ -191,7 +191,10 @@ func Query(r *http.Request, names ...string) error { return QueryRepeatable(r, n
 // one of names) may be given more than once, as their route documents
 // (?type=a&type=b on the lists of events).
 func QueryRepeatable(r *http.Request, repeatable []string, names ...string) error {
-	q := r.URL.Query()
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
 	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if !slices.Contains(names, k) {
 			if len(names) == 0 {
@@ -214,12 +217,9 @@ func QueryRepeatable(r *http.Request, repeatable []string, names ...string) erro
 // send parameters Twofold has no use for, as its bodies' unknown fields are
 // skipped (README "OpenStack clients").
 func QueryOnce(r *http.Request, repeatable ...string) error {
-	if r.URL.RawQuery == "" {
-		return nil
-	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, err := parseQuery(r)
 	if err != nil {
-		return twofold.Errorf(twofold.CodeInvalid, "the query is malformed (a bad %%-escape or a semicolon): encode it as application/x-www-form-urlencoded")
+		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if err := once(q, k, repeatable); err != nil {
@@ -227,6 +227,45 @@ func QueryOnce(r *http.Request, repeatable ...string) error {
 		}
 	}
 	return nil
+}
+
+// parseQuery returns r's query parameters, or an invalid problem naming
+// what is wrong when the query is not application/x-www-form-urlencoded:
+// a bad %-escape or a semicolon, whose pairs Go's URL.Query skips without
+// a word where another reader (a proxy, a log) might not. The message
+// quotes no more of the query than the bad escape itself.
+func parseQuery(r *http.Request) (url.Values, error) {
+	if r.URL.RawQuery == "" {
+		return url.Values{}, nil
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	var bad url.EscapeError
+	switch {
+	case err == nil:
+		return q, nil
+	case errors.As(err, &bad):
+		return nil, twofold.Errorf(twofold.CodeInvalid, "the query is malformed: %q is not a %%-escape (a %% and two hex digits); encode it as application/x-www-form-urlencoded (a %% itself as %%25)",
+			core.CleanText(string(bad), 8))
+	case strings.Contains(r.URL.RawQuery, ";"):
+		return nil, twofold.Errorf(twofold.CodeInvalid, "the query is malformed: it has a semicolon, which does not separate parameters; join them with & (a semicolon in a value as %%3B)")
+	}
+	return nil, twofold.Errorf(twofold.CodeInvalid, "the query is malformed: encode it as application/x-www-form-urlencoded")
+}
+
+// ParsableQuery answers a request whose query is not
+// application/x-www-form-urlencoded (a bad %-escape, a semicolon) with a 400
+// invalid problem naming what is wrong, before h (and its authentication)
+// sees it: Go would skip the bad pairs where another reader might not.
+// Every route of /v1 and of the DNS API is wrapped in it, those that take
+// no query parameters too (README "Using it").
+func ParsableQuery(log *slog.Logger, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := parseQuery(r); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		h(w, r)
+	}
 }
 
 // once refuses parameter k of q when it is given more than once and is not

@@ -3,6 +3,7 @@ package otp
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -21,8 +22,9 @@ import (
 // SHA512. Blank lines and lines whose first non-blank character is '#' are skipped; lines
 // may end in CRLF. The grammar is written down in README.md ("Importing hardware tokens").
 //
-// The whole file is refused at its first bad line (a *SeedError naming the line) and when
-// it holds no token: an import is all or nothing. Errors name the line and the field that is
+// The whole file is refused when a line is bad, every bad line reported (a *SeedError
+// naming the line, or SeedErrors of them all when there are several), and when it holds no
+// token: an import is all or nothing. Errors name the line and the field that is
 // wrong but never quote a field's value, not even the serial: in a file whose columns are out
 // of order (secret,serial) the first field is a secret.
 func ParseOATHCSV(data []byte) ([]Seed, error) {
@@ -33,6 +35,7 @@ func ParseOATHCSV(data []byte) ([]Seed, error) {
 		return nil, seedErrorf("the file is not UTF-8 text")
 	}
 	var set seedSet
+	var bad SeedErrors
 	for n, line := range bytes.Split(data, []byte("\n")) {
 		where := fmt.Sprintf("line %d", n+1)
 		text := strings.TrimSpace(strings.TrimSuffix(string(line), "\r"))
@@ -41,11 +44,27 @@ func ParseOATHCSV(data []byte) ([]Seed, error) {
 		}
 		s, err := parseCSVLine(text)
 		if err != nil {
-			return nil, &SeedError{Where: where, Err: err}
+			bad = append(bad, &SeedError{Where: where, Err: err})
+			continue
 		}
 		if err := set.add(where, s); err != nil {
-			return nil, err
+			clear(s.Secret)
+			var se *SeedError
+			if !errors.As(err, &se) {
+				se = &SeedError{Where: where, Err: err}
+			}
+			bad = append(bad, se)
 		}
+	}
+	if len(bad) > 0 {
+		// Every bad line is reported, and nothing of the file is kept.
+		for i := range set.seeds {
+			clear(set.seeds[i].Secret)
+		}
+		if len(bad) == 1 {
+			return nil, bad[0]
+		}
+		return nil, bad
 	}
 	if len(set.seeds) == 0 {
 		return nil, seedErrorf("the file holds no token")

@@ -93,6 +93,41 @@ func (e *SeedError) Error() string {
 // Unwrap returns the cause and ErrSeedFile.
 func (e *SeedError) Unwrap() []error { return []error{e.Err, ErrSeedFile} }
 
+// SeedErrors is the error of an OATH CSV file with more than one bad line:
+// each of them, in the order of the file (ParseOATHCSV reports every bad
+// line, not only the first). errors.As finds the first *SeedError in it,
+// and errors.Is each entry's cause and ErrSeedFile.
+type SeedErrors []*SeedError
+
+// maxSeedErrorsListed is how many entries SeedErrors.Error lists; it
+// counts the rest.
+const maxSeedErrorsListed = 50
+
+// Error lists the bad lines, the first maxSeedErrorsListed of them, on
+// one line.
+func (es SeedErrors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d lines are wrong", len(es))
+	for i, e := range es {
+		if i == maxSeedErrorsListed {
+			fmt.Fprintf(&b, "; and %d more", len(es)-i)
+			break
+		}
+		b.WriteString("; ")
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the entries' errors.
+func (es SeedErrors) Unwrap() []error {
+	errs := make([]error, len(es))
+	for i, e := range es {
+		errs[i] = e
+	}
+	return errs
+}
+
 // seedErrorf returns an error of the file as a whole, wrapping ErrSeedFile and the errors
 // among args that %w marks.
 func seedErrorf(format string, args ...any) error {

@@ -421,3 +421,48 @@ func FuzzParseOATHCSV(f *testing.F) {
 		}
 	})
 }
+
+// TestParseOATHCSVEveryBadLine: a file with several bad lines is refused
+// naming each of them, in order, with what is wrong and without a value
+// from it; no seed is returned, the good lines' neither.
+func TestParseOATHCSVEveryBadLine(t *testing.T) {
+	const secret = "3132333435363738393031323334353637383930"
+	input := "S1," + secret + "\n" +
+		"S2,31323334\n" + // short secret
+		"# a comment\n" +
+		"S3," + secret[:38] + "99,hotp,7\n" + // 7 digits
+		"S4," + secret[:38] + "98\n" +
+		"S1," + secret[:38] + "97\n" + // S1 again
+		"S5," + secret[:38] + "96,totp,6,45,SHA1\n" // period 45
+	seeds, err := otp.ParseOATHCSV([]byte(input))
+	if seeds != nil {
+		t.Errorf("got %d seeds with the error, want none", len(seeds))
+	}
+	var list otp.SeedErrors
+	if !errors.As(err, &list) {
+		t.Fatalf("got %v, want SeedErrors", err)
+	}
+	want := []struct {
+		where string
+		cause error
+	}{{"line 2", otp.ErrSecret}, {"line 4", otp.ErrDigits}, {"line 6", otp.ErrSerial}, {"line 7", otp.ErrPeriod}}
+	if len(list) != len(want) {
+		t.Fatalf("got %d bad lines (%v), want %d", len(list), err, len(want))
+	}
+	for i, w := range want {
+		if list[i].Where != w.where || !errors.Is(list[i], w.cause) {
+			t.Errorf("bad line %d: got %s (%v), want %s, %v", i, list[i].Where, list[i].Err, w.where, w.cause)
+		}
+		if !strings.Contains(err.Error(), w.where+":") {
+			t.Errorf("error %q does not name %s", err, w.where)
+		}
+	}
+	if !errors.Is(err, otp.ErrSeedFile) || !errors.Is(err, otp.ErrPeriod) {
+		t.Errorf("got %v, want it to wrap ErrSeedFile and each cause", err)
+	}
+	for _, v := range []string{secret[:10], "31323334", "S1", "S3"} {
+		if strings.Contains(err.Error(), v) {
+			t.Errorf("error %q quotes %q", err, v)
+		}
+	}
+}

@@ -12,7 +12,14 @@ var _ keyring.RotateStore = (*Store)(nil)
 
 // DataKeys returns every wrapped data key.
 func (s *Store) DataKeys(ctx context.Context) ([]keyring.WrappedKey, error) {
-	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT id, master_id, wrapped, created_at FROM data_keys ORDER BY created_at, id`)
+	return dataKeys(ctx, s.conn(ctx))
+}
+
+// dataKeys reads every wrapped data key through q; the columns it reads
+// are those of the first migration, so that a database not yet migrated
+// is read too (a backup or dump checked before a restore).
+func dataKeys(ctx context.Context, q querier) ([]keyring.WrappedKey, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, master_id, wrapped, created_at FROM data_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("select data keys: %w", err)
 	}

@@ -519,7 +519,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 				}
 				opens := map[string]func() (*store.Store, error){"Open": func() (*store.Store, error) { return store.Open(ctx, dsn) }}
 				if store.IsPostgres(dsn) {
-					opens["OpenRestored"] = func() (*store.Store, error) { return store.OpenRestored(ctx, dsn) }
+					opens["OpenRestored"] = func() (*store.Store, error) { return store.OpenRestored(ctx, dsn, nil) }
 				}
 				for how, open := range opens {
 					s, err := open()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/atomicfile"
+	"github.com/twofold/twofold/internal/keyring"
 )
 
 // A restore brings back the database as it was at the backup: what
@@ -264,7 +265,14 @@ func cancelResets(ctx context.Context, q querier, e twofold.AuditEvent) (int64, 
 // Until that rename, the database is as it was, and whole at its path at
 // every moment. A dsn naming a symbolic link restores the database it
 // leads to.
-func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, now time.Time) (RestoreResult, error) {
+//
+// keys, when not nil, is given the backup's data keys before anything is
+// written (read from src itself, which is not changed) and its error
+// refuses the restore: the check that the key file opens them
+// (keyring.CheckFile). When src cannot be read so early (not a database:
+// the checks of the copy say what it is), it is given them from the copy,
+// still before the copy is migrated or anything else changed.
+func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, now time.Time, keys func([]keyring.WrappedKey) error) (RestoreResult, error) {
 	var r RestoreResult
 	if isPostgres(dsn) {
 		return r, ErrRestoreUnsupported
@@ -296,6 +304,18 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 	}
 	if exists && os.SameFile(sfi, dfi) {
 		return r, errors.New("restore: the backup is the database itself")
+	}
+	// The key file is checked before anything is written, on the backup
+	// itself, when it is a Twofold database of a schema this binary
+	// knows; otherwise the checks of the copy below say what it is.
+	keysChecked := keys == nil
+	if !keysChecked {
+		if ks, err := sqliteDataKeys(ctx, src, true); err == nil {
+			if err := keys(ks); err != nil {
+				return r, err
+			}
+			keysChecked = true
+		}
 	}
 	var floor int64
 	if exists {
@@ -344,6 +364,15 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 	}
 	if err := checkTwofold(ctx, tmpName); err != nil {
 		return r, err
+	}
+	if !keysChecked {
+		ks, err := sqliteDataKeys(ctx, tmpName, false)
+		if err != nil {
+			return r, fmt.Errorf("restore: the backup: %w", err)
+		}
+		if err := keys(ks); err != nil {
+			return r, err
+		}
 	}
 	st, err := Open(ctx, "sqlite:"+tmpName)
 	if err != nil {
@@ -437,8 +466,13 @@ func checkTwofold(ctx context.Context, path string) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer db.Close()
+	return checkTwofoldDB(ctx, db)
+}
+
+// checkTwofoldDB is checkTwofold on an open database.
+func checkTwofoldDB(ctx context.Context, db *sql.DB) error {
 	var migrations, events int
-	err = db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM schema_migrations), (SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_events')`).
+	err := db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM schema_migrations), (SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_events')`).
 		Scan(&migrations, &events)
 	if err != nil || migrations == 0 || events == 0 {
 		return fmt.Errorf("restore: the backup is not a Twofold database")
@@ -450,6 +484,26 @@ func checkTwofold(ctx context.Context, path string) error {
 		return fmt.Errorf("restore: the backup: %w", err)
 	}
 	return nil
+}
+
+// sqliteDataKeys reads the data keys of the SQLite file at path, read-only
+// and without migrating it, once checkTwofold finds it a Twofold database
+// of a schema this binary knows; immutable also takes no lock and writes no
+// -shm or journal beside it (for a backup, which nothing else writes).
+func sqliteDataKeys(ctx context.Context, path string, immutable bool) ([]keyring.WrappedKey, error) {
+	q := "mode=ro"
+	if immutable {
+		q += "&immutable=1"
+	}
+	db, err := sql.Open("sqlite", sqliteURI(path, q))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := checkTwofoldDB(ctx, db); err != nil {
+		return nil, err
+	}
+	return dataKeys(ctx, db)
 }
 
 // restoreTempPrefix begins the name of the copy a restore makes beside

@@ -257,7 +257,7 @@ func TestRestoreSQLiteCrashAtRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.FailRenameInForTest(t, errors.New("crashed"))
-	if _, err := store.RestoreSQLite(t.Context(), "sqlite:"+path, backup, twofold.AuditEvent{Type: "database.restored", At: keysT0, Source: "cli"}, keysT0); err == nil {
+	if _, err := store.RestoreSQLite(t.Context(), "sqlite:"+path, backup, twofold.AuditEvent{Type: "database.restored", At: keysT0, Source: "cli"}, keysT0, nil); err == nil {
 		t.Fatal("restore with the rename failing: no error")
 	}
 	if _, err := os.Stat(path); err != nil {

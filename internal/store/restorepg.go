@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/twofold/twofold/internal/keyring"
 )
 
 // ErrNotRestored is returned by OpenRestored for a PostgreSQL database
@@ -24,7 +26,11 @@ const restoreApp = AppName + " restore"
 // the dump's; a dump of a database a newer release migrated, holding a
 // migration this binary does not embed, is refused (*SchemaError), changing
 // nothing.
-func OpenRestored(ctx context.Context, dsn string) (*Store, error) {
+//
+// keys, when not nil, is given the database's data keys after those checks
+// and before the migrations, and its error refuses the restore, nothing
+// changed: the check that the key file opens them (keyring.CheckFile).
+func OpenRestored(ctx context.Context, dsn string, keys func([]keyring.WrappedKey) error) (*Store, error) {
 	if !isPostgres(dsn) {
 		return nil, errors.New("restore: OpenRestored is for PostgreSQL")
 	}
@@ -35,6 +41,22 @@ func OpenRestored(ctx context.Context, dsn string) (*Store, error) {
 	if err := s.restorable(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if keys != nil {
+		// A dump of a newer schema is refused as such first (migrate says
+		// so again below).
+		if err := checkSchema(ctx, s.db, Postgres); err != nil {
+			s.Close()
+			return nil, err
+		}
+		ks, err := s.DataKeys(ctx)
+		if err == nil {
+			err = keys(ks)
+		}
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()

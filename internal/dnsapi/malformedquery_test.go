@@ -1,0 +1,50 @@
+package dnsapi_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestMalformedQuery: a query that is not form-encoded (a bad %-escape, a
+// semicolon) is a 400 invalid problem saying which, on every route and
+// before authentication, rather than its pairs being skipped: Go drops
+// "data=t1;x" whole, and a DELETE would have taken the whole set. The
+// detail quotes none of the long input.
+func TestMalformedQuery(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		auth := "Bearer " + owner(t, s, "alice", "example.com")
+		base := "/dns/v2/zones/example.com/records"
+		set := base + "/_acme-challenge/TXT"
+		seed := "_acme-challenge 300 TXT t1\n_acme-challenge 300 TXT t2\nwww 300 A 192.0.2.1\n"
+		want(t, "seed", call(t, s, auth, "PUT", base, "text/dns", seed), 200, nil)
+		one := `{"records":[{"host":"www","ttl":300,"type":"A","data":"192.0.2.9"}]}`
+		long := strings.Repeat("L", 300)
+		for _, q := range []struct{ query, says string }{
+			{"data=t1;" + long, "semicolon"},
+			{"data=%zz" + long, `\"%zz\" is not a %-escape`},
+			{"data=t1&x=%" + long, "%-escape"},
+		} {
+			for _, tt := range []struct{ who, auth, method, path, ct, body string }{
+				{"owner", auth, "DELETE", set, "", ""},
+				{"owner", auth, "DELETE", base, "", ""},
+				{"owner", auth, "GET", set, "", ""},
+				{"owner", auth, "GET", "/dns/v2/zones", "", ""},
+				{"owner", auth, "POST", base, "application/json", one},
+				{"owner", auth, "PUT", base + "/www/A", "application/json", one},
+				{"anonymous", "", "DELETE", set, "", ""},
+				{"a bad token", "Bearer nonsense", "GET", "/dns/v2/zones", "", ""},
+			} {
+				a := call(t, s, tt.auth, tt.method, tt.path+"?"+q.query, tt.ct, tt.body)
+				if a.status != 400 || a.problem() != "invalid" || !strings.Contains(a.body, q.says) || strings.Contains(a.body, long[:20]) {
+					t.Errorf("%s %s?%.12s… (%s): got %d %.300s, want 400 invalid saying %s, without the query", tt.method, tt.path, q.query, tt.who, a.status, a.body, q.says)
+				}
+			}
+		}
+		a := call(t, s, auth, "GET", base, "", "", "Accept", "text/dns")
+		if wantRecords := "_acme-challenge 300 TXT \"t1\"\n_acme-challenge 300 TXT \"t2\"\nwww 300 A 192.0.2.1\n"; a.body != wantRecords {
+			t.Errorf("records after the refusals: got %q, want %q", a.body, wantRecords)
+		}
+	})
+}
