@@ -172,12 +172,13 @@ func TestConfirmingFactorElevates(t *testing.T) {
 			ctx := t.Context()
 			db := openStore(t, dsn(t))
 			svc := newService(t, db.Store, db, time.Now, nil)
-			a := signedIn(t, svc, "ada")
+			signedIn(t, svc, "ada")
 			res, err := svc.Login(ctx, "ada", testPassword, core.Meta{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a, err = svc.Authenticate(ctx, res.Token); err != nil {
+			a, err := svc.Authenticate(ctx, res.Token)
+			if err != nil {
 				t.Fatal(err)
 			}
 			e, err := svc.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorHOTP, Label: "fob"}, core.Meta{})

@@ -713,8 +713,8 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	return s.activateElevating(ctx, a, f, int64(step), drift, now, m)
 }
 
-// activateElevating is activate for a factor whose code the caller has
-// just typed (ConfirmFactor): that is a fresh second-factor check, so the
+// activateElevating is activateWith (by ActivateFactor) for a factor whose
+// code the caller has just typed (ConfirmFactor): that is a fresh second-factor check, so the
 // caller's session is elevated for the elevation period in the same
 // transaction, as POST /v1/me/elevate would (SPEC §3.1), and the
 // confirmation says until when. Confirming the first authenticator turns
@@ -750,15 +750,10 @@ func (s *Service) activateElevatingWith(ctx context.Context, a Auth, f twofold.F
 	return c, err
 }
 
-// activate makes the pending factor f active with step as its last accepted
-// one; on the account's first factor it issues recovery codes and a paper
+// activateWith makes the pending factor f active with step as its last
+// accepted one, by write (ActivateFactor, or a write that stores more with
+// it); on the account's first factor it issues recovery codes and a paper
 // key, and two-factor becomes required.
-func (s *Service) activate(ctx context.Context, a Auth, f twofold.Factor, step, drift int64, now time.Time, m Meta) (Confirmation, error) {
-	return s.activateWith(ctx, a, f, step, drift, now, m, s.store.ActivateFactor)
-}
-
-// activateWith is activate with the store's write given: ActivateFactor,
-// or a write that stores more with it.
 func (s *Service) activateWith(ctx context.Context, a Auth, f twofold.Factor, step, drift int64, now time.Time, m Meta,
 	write func(context.Context, twofold.Activation) (ok, first bool, err error)) (Confirmation, error) {
 	codes, hashes, err := s.newRecoveryCodes()
