@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -427,16 +428,62 @@ func (s *Service) keyCaller(ctx context.Context, k twofold.APIKey, m Meta) (Auth
 		}
 	}
 	if wrote {
-		s.audit(ctx, k.AccountID, "api_key.used", m, "key "+k.ID+" "+quote(k.Name))
+		s.audit(ctx, k.AccountID, "api_key.used", m, keyEventDetail(k))
 		k.LastUsedAt = now
 	}
 	return Auth{Account: acc, Key: &k}, nil
 }
 
 // refuseKey records a refused use of a known key, at most a few a minute
-// per key so that nobody can fill the owner's audit log.
+// per key so that nobody can fill the owner's audit log. A request watched
+// by WatchKeyRefusals is noted as recorded.
 func (s *Service) refuseKey(ctx context.Context, k twofold.APIKey, m Meta, cause string) {
-	s.recordRationed(ctx, "key-refused:"+k.ID, 3, time.Minute, s.event(k.AccountID, "api_key.refused", m, "key "+k.ID+" "+quote(k.Name)+": "+cause, ""), m)
+	if w, ok := ctx.Value(keyRefusalsKey{}).(*atomic.Bool); ok {
+		w.Store(true)
+	}
+	s.recordRationed(ctx, "key-refused:"+k.ID, 3, time.Minute, s.event(k.AccountID, "api_key.refused", m, keyEventDetail(k)+": "+cause, ""), m)
+}
+
+// keyRefusalsKey holds, in a request's context, whether refuseKey recorded
+// a refusal of the request's API key (WatchKeyRefusals).
+type keyRefusalsKey struct{}
+
+// WatchKeyRefusals returns ctx, for a request made with an API key, and a
+// function that reports whether a refused use of the key was recorded
+// under it: the caller then records no second event for the refusal
+// (RefuseKeyPermits).
+func WatchKeyRefusals(ctx context.Context) (context.Context, func() bool) {
+	w := new(atomic.Bool)
+	return context.WithValue(ctx, keyRefusalsKey{}, w), w.Load
+}
+
+// RefuseKeyPermits records that a request made with the API key of a, to
+// route (its method and path pattern: "GET /v1/me/events"), was refused
+// because the key's permits do not allow it (a forbidden answer, whose
+// message is why): an api_key.refused event that the key's owner reads
+// ("API key "deploy" refused: not permitted to …"). A script that loops on
+// a refused call must not fill the audit log, nor write at each request:
+// at most one event a minute per key and route, and no more than the few a
+// minute per key of every refused use (refuseKey); the rest are counted
+// in the metrics only (recordRationed). The rate buckets refuse without a
+// write. A request without a key records nothing.
+func (s *Service) RefuseKeyPermits(ctx context.Context, a Auth, route, why string, m Meta) {
+	if a.Key == nil {
+		return
+	}
+	route = CleanText(route, 200)
+	e := s.event(a.Key.AccountID, "api_key.refused", m, keyEventDetail(*a.Key)+": not permitted to "+route+" ("+truncate(why, 400)+")", "")
+	ctx, cancel := afterCommit(ctx) // refused already: recorded even if the caller has gone
+	defer cancel()
+	ok, err := s.store.TakeToken(ctx, "key-refused:"+a.Key.ID+":"+route, 1, 1/time.Minute.Seconds(), s.Now())
+	if err != nil {
+		s.log.Error("audit event not recorded", "type", e.Type, "err", err)
+	}
+	if err != nil || !ok {
+		s.counted(ctx, e)
+		return
+	}
+	s.recordRationed(ctx, "key-refused:"+a.Key.ID, 3, time.Minute, e, m)
 }
 
 // IssueAPIToken exchanges an API key's id and secret for a Bearer token
@@ -527,7 +574,7 @@ func (s *Service) RevokeAPIToken(ctx context.Context, a Auth, token string, m Me
 	if _, err := s.store.DeleteAPIToken(ctx, id); err != nil {
 		return err
 	}
-	s.audit(ctx, a.Account.ID, "api_key.token_revoked", m, "key "+t.Key.ID+" "+quote(t.Key.Name))
+	s.audit(ctx, a.Account.ID, "api_key.token_revoked", m, keyEventDetail(*t.Key))
 	return nil
 }
 

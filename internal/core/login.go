@@ -348,6 +348,31 @@ func (s *Service) LoginMethods(ctx context.Context, loginID string) ([]MethodOpt
 	return s.methods(ctx, l.AccountID)
 }
 
+// CodeMethod reports whether m is passed with a code the account's hard
+// cap refuses (checkSecondFactor): a code from an app or a token, or one
+// sent by text message or email.
+func CodeMethod(m twofold.Method) bool {
+	return codeMethod(m) || m == twofold.MethodSMS || m == twofold.MethodEmail
+}
+
+// LoginCodesRefused reports whether the account of the pending login
+// loginID has reached the hard cap of failed codes (HardCap), so that no
+// code (CodeMethod) passes its second step whatever is typed, until a
+// recovery code, the paper key, an SSH key or a security key passes it or
+// an operator unlocks the account: the second-step page then offers only
+// the ways in that still work.
+func (s *Service) LoginCodesRefused(ctx context.Context, loginID string) (bool, error) {
+	l, err := s.pendingLogin(ctx, s.loginKeyOf(loginID))
+	if err != nil {
+		return false, err
+	}
+	f, until, err := s.store.Throttle(ctx, accountKey(l.AccountID))
+	if err != nil {
+		return false, err
+	}
+	return f >= HardCap && until.Sub(s.Now()) > maxRetryAfter, nil
+}
+
 // PendingLogin returns a login waiting for its second step; one expired or
 // completed is login-expired. Its ID is the key it is stored under
 // (loginKey), not loginID.

@@ -422,10 +422,25 @@ type eventJSON struct {
 	Source    string    `json:"source"`
 	UserAgent string    `json:"user_agent"`
 	Detail    string    `json:"detail,omitempty"`
+	// Subject names the API key, authenticator or SSH key the event is
+	// about, among the account's several (core.SubjectOf).
+	Subject *subjectJSON `json:"subject,omitempty"`
+}
+
+// subjectJSON is a core.EventSubject.
+type subjectJSON struct {
+	Kind  string `json:"kind"`
+	Name  string `json:"name,omitempty"`
+	ID    string `json:"id,omitempty"`
+	Cause string `json:"cause,omitempty"`
 }
 
 func toEventJSON(e twofold.AuditEvent) eventJSON {
-	return eventJSON{ID: e.ID, Type: e.Type, At: e.At, Source: e.Source, UserAgent: e.UserAgent, Detail: e.Detail}
+	out := eventJSON{ID: e.ID, Type: e.Type, At: e.At, Source: e.Source, UserAgent: e.UserAgent, Detail: e.Detail}
+	if sub, ok := core.SubjectOf(e); ok {
+		out.Subject = &subjectJSON{Kind: sub.Kind, Name: sub.Name, ID: sub.ID, Cause: sub.Cause}
+	}
+	return out
 }
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -470,6 +485,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, a core.A
 // this once (SPEC §3.1).
 func confirmationJSON(c core.Confirmation) map[string]any {
 	out := map[string]any{"factor": toFactorJSON(c.Factor)}
+	if !c.ElevatedUntil.IsZero() {
+		out["elevated_until"] = c.ElevatedUntil
+	}
 	if c.RecoveryCodes != nil {
 		out["recovery_codes"] = c.RecoveryCodes
 		out["paper_key"] = c.PaperKey

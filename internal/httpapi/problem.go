@@ -102,6 +102,9 @@ func writeErrorWith(w http.ResponseWriter, r *http.Request, log *slog.Logger, er
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(te.RetryAfter.Seconds()))))
 	}
 	ext.Type, ext.Title, ext.Status, ext.Detail = ProblemTypeBase+string(code), http.StatusText(status), status, twofold.ErrorMessage(err)
+	if f, ok := r.Context().Value(forbiddenKey{}).(*forbidden); ok && code == twofold.CodeForbidden {
+		f.seen, f.why = true, ext.Detail
+	}
 	writeProblem(w, ext)
 }
 

@@ -321,9 +321,36 @@ func (s *Server) Caller(h Handler) http.HandlerFunc {
 			writeError(w, r, s.log, err)
 			return
 		}
+		if a.Key == nil {
+			h(w, r, a)
+			return
+		}
+		// A key refused by its permits: its owner reads that in the audit
+		// log, unless the core recorded the refusal already (the DNS API
+		// says which record).
+		refused := new(forbidden)
+		ctx, recorded := core.WatchKeyRefusals(context.WithValue(r.Context(), forbiddenKey{}, refused))
+		r = r.WithContext(ctx)
 		h(w, r, a)
+		if refused.seen && !recorded() {
+			route := r.Pattern
+			if route == "" {
+				route = r.Method + " " + r.URL.Path
+			}
+			s.svc.RefuseKeyPermits(ctx, a, route, refused.why, Meta(r))
+		}
 	}
 }
+
+// forbidden notes, for a request made with an API key (Caller), the
+// forbidden answer writeError gave it.
+type forbidden struct {
+	seen bool
+	why  string
+}
+
+// forbiddenKey holds a request's *forbidden in its context.
+type forbiddenKey struct{}
 
 // caller authenticates r: an API key as HTTP Basic (id and secret) or as
 // Bearer "id:secret", a token of an API key (POST /v1/token) as Bearer, or

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -46,6 +47,7 @@ var notices = map[string]string{
 	"required_off":             "Sign-in no longer asks for a second factor. Sensitive changes still do.",
 	"recovery_used":            "You signed in with a recovery code. Each code works once. Every other session of your account was signed out, in case a lost or stolen device still held one. If you lost your authenticator, remove it and add a new one below.",
 	"paper_key_used":           "You signed in with your paper key, and every other session of your account was signed out. If you lost your authenticator, remove it and add a new one below.",
+	"sms_recovery_used":        "You signed in with a code texted to your phone in place of your authenticator, and every other session of your account was signed out. If you lost your authenticator, remove it and add a new one below.",
 	"enrol_gone":               "That authenticator setup is finished or was cancelled.",
 	"enrol_elsewhere":          "That authenticator's setup was started in another session, and only that session can see its key or finish it. If you did not start it, cancel it here: with an authenticator already active, after confirming it's you; without one, once that session has signed out.",
 	"unlocked":                 "The account is unlocked.",
@@ -147,6 +149,10 @@ type verifyBody struct {
 	// phone outside --sms-countries): the page says so, and offers them
 	// nowhere.
 	Unavailable []core.MethodOption
+	// CodesRefused reports whether the account reached the hard cap of
+	// wrong codes (core.LoginCodesRefused): no code method is offered,
+	// only the ways in that still work.
+	CodesRefused bool
 }
 
 // secondStep describes the methods of a login for the second-step page.
@@ -232,7 +238,16 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 	if method == "" {
 		method = twofold.MethodTOTP
 	}
+	capped, err := s.svc.LoginCodesRefused(r.Context(), loginID)
+	if err != nil && twofold.ErrorCode(err) != twofold.CodeLoginExpired {
+		s.fail(w, r, nil, err)
+		return
+	}
+	if capped {
+		methods = slices.DeleteFunc(methods, func(m core.MethodOption) bool { return core.CodeMethod(m.Method) })
+	}
 	b := secondStep(methods, method, next)
+	b.CodesRefused = capped
 	set(&b)
 	if b.SSH, err = s.loginSSHChallenge(r, loginID, b.Method); err != nil {
 		s.fail(w, r, nil, err)
@@ -285,6 +300,11 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	if method == twofold.MethodPaperKey && next == "" {
 		next = "/settings/security?m=paper_key_used"
+	}
+	if method == twofold.MethodSMS && v.Recovered && next == "" {
+		// A texted code in place of the account's app, token, push device
+		// or security key: the recovery path (core.Verified.Recovered).
+		next = "/settings/security?m=sms_recovery_used"
 	}
 	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
 }

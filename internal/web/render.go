@@ -208,23 +208,7 @@ func (s *Server) funcs() template.FuncMap {
 		"groups":     groupsOf4,
 		"event":      eventText,
 		"aria":       ariaAttrs,
-		"factorKind": func(t twofold.FactorType) string {
-			switch t {
-			case twofold.FactorTOTP:
-				return "Authenticator app (TOTP)"
-			case twofold.FactorHOTP:
-				return "Hardware token (HOTP)"
-			case twofold.FactorSMS:
-				return "Text message"
-			case twofold.FactorEmail:
-				return "Email"
-			case twofold.FactorPush:
-				return "Push device"
-			case twofold.FactorWebAuthn:
-				return "Security key"
-			}
-			return string(t)
-		},
+		"factorKind": factorKind,
 		"plural": func(n int, one, many string) string {
 			if n == 1 {
 				return one
@@ -306,6 +290,56 @@ func (l eventList) Factor(ev twofold.AuditEvent) string {
 	return ""
 }
 
+// Subject names the one thing, of several the account may have, that ev
+// is about (core.SubjectOf), as its holder knows it: an API key by its name
+// (“deploy”), with why a refused use was refused; a removed authenticator
+// by its label and kind as recorded at its removal (“Phone”, Authenticator
+// app (TOTP)), its kind alone for a removal recorded before labels were;
+// an SSH key by its fingerprint; another event of an authenticator by its
+// label while it exists (Factor). "" when ev names none. Never a secret:
+// the names are the holder's own, fingerprints are public.
+func (l eventList) Subject(ev twofold.AuditEvent) string {
+	sub, ok := core.SubjectOf(ev)
+	switch {
+	case ok && sub.Kind == "api_key":
+		if sub.Cause != "" {
+			return "“" + sub.Name + "”: " + sub.Cause
+		}
+		return "“" + sub.Name + "”"
+	case ok && sub.Kind == "ssh_key":
+		return sub.Name
+	case ok && ev.Type == "factor.removed":
+		kind := factorKind(twofold.FactorType(sub.Kind))
+		if sub.Name == "" {
+			return "(" + kind + ")"
+		}
+		return "“" + sub.Name + "” (" + kind + ")"
+	}
+	if label := l.Factor(ev); label != "" {
+		return "“" + label + "”"
+	}
+	return ""
+}
+
+// factorKind names a factor's type for people.
+func factorKind(t twofold.FactorType) string {
+	switch t {
+	case twofold.FactorTOTP:
+		return "Authenticator app (TOTP)"
+	case twofold.FactorHOTP:
+		return "Hardware token (HOTP)"
+	case twofold.FactorSMS:
+		return "Text message"
+	case twofold.FactorEmail:
+		return "Email"
+	case twofold.FactorPush:
+		return "Push device"
+	case twofold.FactorWebAuthn:
+		return "Security key"
+	}
+	return string(t)
+}
+
 // eventTexts are the audit event types in words.
 var eventTexts = map[string]string{
 	"account.created":                "Account created",
@@ -358,7 +392,7 @@ var eventTexts = map[string]string{
 	"api_key.created":                "API key created",
 	"api_key.revoked":                "API key revoked",
 	"api_key.used":                   "API key used",
-	"api_key.refused":                "API key refused: wrong secret or expired",
+	"api_key.refused":                "API key refused",
 	"audit.suppressed":               "Events of one kind came too fast: the others held back (see the detail)",
 	"ssh_key.created":                "SSH key setup started",
 	"ssh_key.added":                  "SSH key added",

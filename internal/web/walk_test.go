@@ -233,7 +233,8 @@ func TestUnknownPagesAnswerWithTheSitesPage(t *testing.T) {
 // TestEventsNameTheirFactors: the events of a factor show its label while it
 // exists, on the user's pages and the operator's, looked up as the page is
 // made: the stored detail keeps the factor's id, which the operator still
-// sees; a removed factor's events name none.
+// sees; a removed factor's events name none but its removal, which recorded
+// its label and kind.
 func TestEventsNameTheirFactors(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	k := accountWithKeys(t, ts, "vera") // "Phone"
@@ -261,8 +262,11 @@ func TestEventsNameTheirFactors(t *testing.T) {
 		if !strings.Contains(body, named) || !strings.Contains(body, `Authenticator setup started <span class="ev-factor">“Phone”</span>`) {
 			t.Errorf("%s: the events of Phone do not name it", path)
 		}
-		if !strings.Contains(body, "<p class=\"ev-what\">Authenticator removed</p>") || strings.Contains(body, "Gone tablet") {
-			t.Errorf("%s: the events of the cancelled setup name it, or are missing", path)
+		// Its removal names it as it was, by label and kind; its other
+		// events, looked up by the factor's id, name it no more.
+		if !strings.Contains(body, `Authenticator removed <span class="ev-factor">“Gone tablet” (Authenticator app (TOTP))</span>`) ||
+			strings.Contains(body, `Authenticator setup started <span class="ev-factor">“Gone tablet”`) {
+			t.Errorf("%s: the removal of the cancelled setup does not name it, or its setup does", path)
 		}
 		if evs := regexp.MustCompile(`(?s)<ol class="events">.*?</ol>`).FindString(body); strings.Contains(evs, phone) || strings.Contains(evs, gone) {
 			t.Errorf("%s: the user's events show a factor's id", path)
