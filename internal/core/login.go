@@ -11,7 +11,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/credhash"
-	"github.com/twofold/twofold/internal/keyring"
 )
 
 // MethodOption is one way the second step of a login can be passed.
@@ -305,7 +304,7 @@ func (s *Service) methods(ctx context.Context, accountID string) ([]MethodOption
 			o := MethodOption{Method: twofold.Method(f.Type), FactorID: f.ID, Label: f.Label}
 			if f.Type.SendsCodes() {
 				switch err := s.open(ctx, &f); {
-				case errors.Is(err, keyring.ErrKeyUnavailable):
+				case unreadableSecret(err):
 					// Offered as unavailable, so that the account's other
 					// factors still sign in (passOver).
 					s.passOver(f, err)

@@ -2,13 +2,11 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/twofold/twofold"
-	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/otp"
 )
 
@@ -137,7 +135,7 @@ func (s *Service) matchTOTP(ctx context.Context, factors []twofold.Factor, code 
 	var unreadable error
 	for _, f := range factors {
 		if err := s.open(ctx, &f); err != nil {
-			if !errors.Is(err, keyring.ErrKeyUnavailable) {
+			if !unreadableSecret(err) {
 				return twofold.Factor{}, 0, "", err
 			}
 			unreadable = s.passOver(f, err)

@@ -298,7 +298,7 @@ func (s *Service) verifyCode(ctx context.Context, accountID string, p SecondFact
 		}
 		tried++
 		if err := s.open(ctx, &f); err != nil {
-			if !errors.Is(err, keyring.ErrKeyUnavailable) {
+			if !unreadableSecret(err) {
 				return "", err
 			}
 			unreadable = s.passOver(f, err)
@@ -337,13 +337,25 @@ func (s *Service) verifyCode(ctx context.Context, accountID string, p SecondFact
 	return "wrong code", nil
 }
 
+// unreadableSecret reports whether err, from opening a factor's secret, says
+// that this one factor's secret cannot be read: its key is not available
+// (a key file behind a rotation, a data key a rotation retired), or the
+// stored value does not decrypt (bit rot, a bad restore, tampering). Such a
+// factor is passed over (passOver); any other error fails the request.
+func unreadableSecret(err error) bool {
+	return errors.Is(err, keyring.ErrKeyUnavailable) || errors.Is(err, keyring.ErrUndecryptable)
+}
+
 // passOver logs that factor f's secret could not be opened (err: a key
-// this instance cannot read, such as a key file behind a rotation) and
-// returns err. A check of a code passes such a factor over, so that it
-// neither hides the account's other factors (the owner's newer app still
-// signs in) nor turns a wrong code for them into an uncounted 503: that
-// would be an answer oracle outside the throttle. Only when no factor could
-// be compared is the answer the 503, with no attempt spent.
+// this instance cannot read, such as a key file behind a rotation, or a
+// value that does not decrypt; the error names the factor and data key,
+// never the secret) and returns err. A check of a code passes such a factor
+// over, so that it neither hides the account's other factors (the owner's
+// newer app still signs in) nor turns a wrong code for them into an
+// uncounted 503 or 500: that would be an answer oracle outside the throttle.
+// Only when no factor could be compared is the answer an error (503 for a
+// key not available, 500 for a value that does not decrypt), with no
+// attempt spent.
 func (s *Service) passOver(f twofold.Factor, err error) error {
 	s.log.Warn("a factor's secret could not be opened; the account's other factors are checked", "factor", f.ID, "err", err)
 	return err

@@ -13,7 +13,10 @@
 //
 // Keys rotate without downtime (Rotate, run by `twofold keys rotate`): a
 // running Keyring re-reads the key file and the data keys when it meets a data
-// key it does not know, and checks for a newer data key before every Seal.
+// key it does not know, checks for a newer data key before every Seal, and
+// reads both again at most a second (RecheckEvery) before it opens a value,
+// forgetting the data keys that are no longer stored or that the key file no
+// longer opens, as a restart would.
 package keyring
 
 import (
@@ -400,26 +403,49 @@ type Store interface {
 
 // Keyring seals and opens values. It is safe for concurrent use.
 //
-// Open with a data key it knows reads one atomic pointer and does no I/O or
-// locking. Meeting a data key it does not know, it reloads: it re-reads the
-// data keys and, when the Keyring was opened over a file read from disk, the
-// key file, so that keys added by `twofold keys rotate` or another instance
-// are picked up without a restart. It never forgets a data key it once
-// unwrapped, so a value read just before a rotation deleted its key still
-// opens.
+// Open with a data key it knows reads one atomic pointer and the clock, and
+// does no I/O or locking, while the keys were last read less than
+// RecheckEvery ago. Meeting a data key it does not know, or keys read longer
+// ago, it reloads: it re-reads the data keys and, when the Keyring was opened
+// over a file read from disk, the key file, so that keys added by `twofold
+// keys rotate` or another instance are picked up without a restart, and keys
+// a rotation retired are dropped. What it holds after a reload is what a
+// restart would give it: the stored data keys the key file opens. A value
+// sealed under a data key that a rotation deleted (after its grace period)
+// is refused, like one under a key never known: a copy of it written back
+// into the database by someone holding the old key file no longer opens.
 type Keyring struct {
 	store Store
 	path  string // key file to re-read on reload; "" when the File was built in memory
+	now   func() time.Time
 
 	state    atomic.Pointer[ringState]
 	reloadMu sync.Mutex // serialises reloads
 }
 
+// RecheckEvery is how long a Keyring trusts the data keys and the key file
+// it last read: the first Open after that reads them again. A data key that
+// a rotation (on any instance) deleted is so refused by every running server
+// within about this time of its deletion.
+const RecheckEvery = time.Second
+
+// UseClock makes the Keyring read the time from now (for RecheckEvery) in
+// place of time.Now. Call it before the Keyring is used.
+func (k *Keyring) UseClock(now func() time.Time) {
+	k.now = now
+	k.reloadMu.Lock()
+	defer k.reloadMu.Unlock()
+	st := *k.state.Load()
+	st.checked = now()
+	k.state.Store(&st)
+}
+
 // ringState is an immutable snapshot of what a Keyring knows.
 type ringState struct {
 	file    *File
-	data    map[string]cipher.AEAD // every data key unwrapped so far, by id
+	data    map[string]cipher.AEAD // the stored data keys file opens, by id
 	stored  string                 // signature of the data_keys rows last read
+	checked time.Time              // when the data keys were last read (Keyring.now)
 	current string                 // the data key Seal uses
 	primary bool                   // whether current is wrapped by file.Primary
 	// unreadable are the stored data keys file holds no master key for.
@@ -434,7 +460,7 @@ var ErrForeignKeyFile = errors.New("the key file does not belong to this databas
 // when none is wrapped by it yet. When f was read from disk (LoadFile,
 // LoadOrCreateFile), the Keyring re-reads that file on reloads.
 func Open(ctx context.Context, f *File, s Store) (*Keyring, error) {
-	k := &Keyring{store: s, path: f.path}
+	k := &Keyring{store: s, path: f.path, now: time.Now}
 	k.state.Store(&ringState{file: f, data: map[string]cipher.AEAD{}})
 	keys, err := s.DataKeys(ctx)
 	if err != nil {
@@ -544,6 +570,49 @@ func (k *Keyring) reload(ctx context.Context) error {
 	return k.install(keys, f)
 }
 
+// recheck reads the data keys and the key file again when they were last
+// read RecheckEvery ago or more, and returns what the Keyring then holds.
+// Only one caller reads at a time: the others go on with what was read last
+// rather than wait (a caller may hold one of the database's connections
+// while it opens a value, and the read needs another). A key file that
+// cannot be read now is not a reason to refuse keys it opened before: the
+// file last read stands in for it, and the data keys deleted meanwhile are
+// dropped all the same.
+func (k *Keyring) recheck(ctx context.Context) (*ringState, error) {
+	st := k.state.Load()
+	if !k.stale(st) {
+		return st, nil
+	}
+	if !k.reloadMu.TryLock() {
+		return st, nil
+	}
+	defer k.reloadMu.Unlock()
+	if st = k.state.Load(); !k.stale(st) {
+		return st, nil // another caller read them meanwhile
+	}
+	keys, err := k.store.DataKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load data keys: %w", err)
+	}
+	f := st.file
+	if k.path != "" {
+		if nf, err := LoadFile(k.path); err == nil {
+			f = nf
+		}
+	}
+	if err := k.install(keys, f); err != nil {
+		return nil, err
+	}
+	return k.state.Load(), nil
+}
+
+// stale reports whether st was read RecheckEvery ago or more (or, by a clock
+// moved back, in the future).
+func (k *Keyring) stale(st *ringState) bool {
+	d := k.now().Sub(st.checked)
+	return d < 0 || d >= RecheckEvery
+}
+
 // ErrKeyUnavailable marks a key that a Keyring could not read: the key file
 // (its mode or owner changed, say), or a data key the key file holds no
 // master key for (a rotation through another copy of the file). Open and
@@ -561,20 +630,25 @@ func unavailable(err error) error {
 	return &twofold.Error{Code: twofold.CodeUnavailable, Message: "the server cannot read its keys at the moment; try again later", Err: err}
 }
 
-// install unwraps the data keys it does not know yet with f's master keys and
-// stores a new snapshot. Keys wrapped by a master key f does not hold are
-// skipped: another instance may have rotated before this one sees the file.
+// install stores a new snapshot holding keys, the stored data keys, that f's
+// master keys open: those it holds already are kept (a data key's id names
+// one key for good), the others unwrapped. Keys wrapped by a master key f
+// does not hold are skipped (another instance may have rotated before this
+// one sees the file), and the keys it held that are no longer stored, or
+// that f no longer opens, are dropped (a rotation retired them), so that the
+// Keyring holds what a restart would give it.
 func (k *Keyring) install(keys []WrappedKey, f *File) error {
 	old := k.state.Load()
-	data := maps.Clone(old.data)
+	data := make(map[string]cipher.AEAD, len(keys))
 	var unreadable []string
 	for _, w := range keys {
-		if data[w.ID] != nil {
-			continue
-		}
 		mk := f.master(w.MasterID)
 		if mk == nil {
 			unreadable = append(unreadable, w.ID)
+			continue
+		}
+		if a := old.data[w.ID]; a != nil {
+			data[w.ID] = a
 			continue
 		}
 		a, err := unwrap(mk, w)
@@ -584,7 +658,7 @@ func (k *Keyring) install(keys []WrappedKey, f *File) error {
 		data[w.ID] = a
 	}
 	cur, primary := currentKey(keys, f, data)
-	k.state.Store(&ringState{file: f, data: data, stored: signature(keys), current: cur, primary: primary, unreadable: unreadable})
+	k.state.Store(&ringState{file: f, data: data, stored: signature(keys), checked: k.now(), current: cur, primary: primary, unreadable: unreadable})
 	return nil
 }
 
@@ -686,11 +760,18 @@ func (k *Keyring) refresh(ctx context.Context) error {
 
 // Open decrypts a value sealed under data key keyID with the same aad. An
 // unknown key id triggers one reload of the data keys and the key file, for
-// keys added by a rotation or another instance.
+// keys added by a rotation or another instance; keys last read RecheckEvery
+// ago or more are read again first, so that a key a rotation retired is
+// refused (ErrKeyUnavailable). A value that does not decrypt (its
+// ciphertext or key id changed in the database, or a wrong aad) is
+// ErrUndecryptable.
 func (k *Keyring) Open(ctx context.Context, keyID string, ciphertext, aad []byte) ([]byte, error) {
-	a := k.state.Load().data[keyID]
+	st, err := k.recheck(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := st.data[keyID]
 	if a == nil {
-		var err error
 		if a, err = k.reloadFor(ctx, keyID); err != nil {
 			return nil, err
 		}
@@ -714,13 +795,19 @@ func (k *Keyring) reloadFor(ctx context.Context, keyID string) (cipher.AEAD, err
 	return nil, unavailable(fmt.Errorf("%w: data key %s is not stored, or the key file holds no master key for it", ErrKeyUnavailable, keyID))
 }
 
+// ErrUndecryptable marks a sealed value that does not decrypt under the data
+// key named beside it: the AEAD's authentication failed (a changed
+// ciphertext, key id or row: bit rot, a bad restore, tampering) or the value
+// is too short to be one. Unlike ErrKeyUnavailable it will not mend itself.
+var ErrUndecryptable = errors.New("the sealed value does not decrypt")
+
 func openWith(a cipher.AEAD, keyID string, ciphertext, aad []byte) ([]byte, error) {
 	if len(ciphertext) < a.NonceSize() {
-		return nil, errors.New("ciphertext too short")
+		return nil, fmt.Errorf("decrypt with data key %s: %w: too short", keyID, ErrUndecryptable)
 	}
 	pt, err := a.Open(nil, ciphertext[:a.NonceSize()], ciphertext[a.NonceSize():], aad)
 	if err != nil {
-		return nil, fmt.Errorf("decrypt with data key %s: %w", keyID, err)
+		return nil, fmt.Errorf("decrypt with data key %s: %w: %w", keyID, ErrUndecryptable, err)
 	}
 	return pt, nil
 }

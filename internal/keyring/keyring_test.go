@@ -194,8 +194,16 @@ func TestSealOpenBoundToRow(t *testing.T) {
 	if err != nil || !bytes.Equal(got, secret) {
 		t.Fatalf("Open = %q, %v; want the secret", got, err)
 	}
-	if _, err := k.Open(ctx, id, ct, AAD("factors", "secret", "f2")); err == nil {
-		t.Fatal("ciphertext opened under another row's AAD")
+	if _, err := k.Open(ctx, id, ct, AAD("factors", "secret", "f2")); !errors.Is(err, ErrUndecryptable) {
+		t.Fatalf("ciphertext under another row's AAD: %v, want ErrUndecryptable", err)
+	}
+	flipped := bytes.Clone(ct)
+	flipped[len(flipped)-1] ^= 1
+	for name, c := range map[string][]byte{"a bit flipped": flipped, "cut short": ct[:4]} {
+		_, err := k.Open(ctx, id, c, AAD("factors", "secret", "f1"))
+		if !errors.Is(err, ErrUndecryptable) || errors.Is(err, ErrKeyUnavailable) || strings.Contains(err.Error(), string(secret)) {
+			t.Fatalf("%s: %v, want ErrUndecryptable naming no secret", name, err)
+		}
 	}
 
 	// A second instance over the same store and file reuses the data key.

@@ -126,6 +126,9 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 		st.Close()
 		return Deps{}, err
 	}
+	if now != nil {
+		keys.UseClock(now) // how long the keys last read are trusted (keyring.RecheckEvery)
+	}
 	if created {
 		log.Info("created master key file", "path", c.KeyFile)
 	}
