@@ -140,3 +140,69 @@ func TestWarningsPastTheNoticeBound(t *testing.T) {
 		})
 	}
 }
+
+// TestNoInvitationMailWhenSuspended: an invitation to a team made for a
+// suspended account is made, and recorded in its log, as any other (the
+// inviter is not told the account is suspended), but not mailed: its
+// holder cannot sign in to answer it.
+func TestNoInvitationMailWhenSuspended(t *testing.T) {
+	const subject = "you were invited to a team"
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := openStore(t, dsn(t))
+			clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+			mb := &mailbox{}
+			cfg := core.DefaultConfig()
+			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			svc := newServiceOpts(t, st, st, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb})
+			bob := signedIn(t, svc, "bob")
+			ann := signedIn(t, svc, "ann")
+			if _, err := svc.CreateAccount(ctx, core.NewAccount{Username: "root", Password: testPassword, Operator: true}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := svc.Login(ctx, "root", testPassword, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			op, err := svc.Authenticate(ctx, res.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			op = withTOTP(t, svc, clock, op)
+			if _, err := svc.SetSuspended(ctx, op, bob.Account.ID, true, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			tm, err := svc.CreateTeam(ctx, ann, "ops", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.InviteTeamMember(ctx, ann, tm.ID, "bob", "ops", core.Meta{}); err != nil {
+				t.Fatalf("invite a suspended account: %v, want the invitation made", err)
+			}
+			svc.Wait()
+			if got := mb.mailed(subject); len(got) != 0 {
+				t.Errorf("a suspended account was mailed %d invitations, want none", len(got))
+			}
+			if n := countTypes(t, st, bob.Account.ID, "team.invitation_received"); n != 1 {
+				t.Errorf("bob's log holds %d invitations, want 1", n)
+			}
+			// Once the suspension is lifted, invitations are mailed again.
+			if _, err := svc.SetSuspended(ctx, op, bob.Account.ID, false, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			tm2, err := svc.CreateTeam(ctx, ann, "ops two", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock.Add(25 * time.Hour)
+			if _, err := svc.InviteTeamMember(ctx, ann, tm2.ID, "bob", "ops", core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			svc.Wait()
+			if got := mb.mailed(subject); len(got) != 1 {
+				t.Errorf("bob, no longer suspended, was mailed %d invitations, want 1", len(got))
+			}
+		})
+	}
+}
