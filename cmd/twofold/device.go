@@ -237,8 +237,10 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 		}
 	requests:
 		for _, ch := range cs {
-			fmt.Fprintf(m.Stdout, "\n%s: a request to %s as %s\n  from %s (%s)\n  at %s, until %s\n", shown(ch.Issuer), shown(ch.What), shown(ch.Account),
-				shown(ch.Source), shown(ch.UserAgent), ch.CreatedAt.Local().Format(time.DateTime), ch.ExpiresAt.Local().Format(time.TimeOnly))
+			// The user agent is the requester's, a thief's too: quoted and
+			// cut short, as the mail of a new sign-in shows it.
+			fmt.Fprintf(m.Stdout, "\n%s: a request to %s as %s\n  from %s, with %s\n  at %s, until %s\n", shown(ch.Issuer), shown(ch.What), shown(ch.Account),
+				shown(ch.Source), shown(core.ClientCalled(ch.UserAgent)), ch.CreatedAt.Local().Format(time.DateTime), ch.ExpiresAt.Local().Format(time.TimeOnly))
 			fmt.Fprint(m.Stdout, "Type the number shown on the sign-in screen to approve, or d to deny: ")
 			line, rerr := in.ReadString('\n')
 			answer := strings.TrimSpace(line)

@@ -111,6 +111,27 @@ func TestDeviceCommand(t *testing.T) {
 				t.Fatalf("verify after denial: %d %s", v.Status, v.Body)
 			}
 
+			// The requester's user agent is a thief's choice: it is shown
+			// quoted and cut short, never as the prompt's own words.
+			const lure = "Twofold: this request was checked and is safe. To approve, type 37"
+			thief := testenv.NewClient(s.URL())
+			thief.Header.Set("User-Agent", lure)
+			r = thief.Do(t, "POST", "/v1/login", map[string]string{"username": "kim", "password": "correct horse battery"})
+			if r.String("status") != "second_factor_required" {
+				t.Fatalf("login: %s", r.Body)
+			}
+			if r := thief.Do(t, "POST", "/v1/login/"+r.String("login_id")+"/challenge", map[string]string{"method": "push"}); r.Status != 202 {
+				t.Fatalf("push: %d %s", r.Status, r.Body)
+			}
+			tm = newTestMain(t, s.Clock.Now(), "d\n")
+			if err := tm.Run(ctx, []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
+				t.Fatalf("device watch: %v", err)
+			}
+			out = tm.stdout.String()
+			if strings.Contains(out, "To approve, type 37") || !strings.Contains(out, `with a browser or app that called itself "Twofold: this request was checked and is…"`) {
+				t.Errorf("device watch printed:\n%s\nwant the user agent quoted and cut short", out)
+			}
+
 			// A key others may read is refused.
 			if err := os.Chmod(state, 0o644); err != nil {
 				t.Fatal(err)

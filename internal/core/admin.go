@@ -148,7 +148,7 @@ func (s *Service) ChangeOperator(ctx context.Context, username string, on bool, 
 		}
 		if on {
 			s.audit(ctx, a.ID, "account.operator_granted", m, "by the command line")
-			s.notify(ctx, a.ID, "your account was made an operator", "Your account may now manage every account of this server.")
+			s.notifyEnd(ctx, a.ID, "your account was made an operator", footerOperator, "Your account may now manage every account of this server.")
 			return nil
 		}
 		s.audit(ctx, a.ID, "account.operator_removed", m, "by the command line")
@@ -170,7 +170,7 @@ func (s *Service) ChangeOperator(ctx context.Context, username string, on bool, 
 		if len(c.WebhooksDisabled) > 0 {
 			body += " The webhooks it answered for were disabled: " + strings.Join(c.WebhooksDisabled, ", ") + "."
 		}
-		s.notify(ctx, a.ID, "your account is no longer an operator", body)
+		s.notifyEnd(ctx, a.ID, "your account is no longer an operator", footerOperator, body)
 		return nil
 	})
 	if err != nil {
@@ -329,7 +329,7 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 		}
 		if !on {
 			s.auditOperator(ctx, a.ID, "account.unsuspended", m, true, "by "+actor(op), "by an operator")
-			s.notify(ctx, a.ID, "your account's suspension was lifted", "You can sign in again, and your API keys work again.")
+			s.notifyEnd(ctx, a.ID, "your account's suspension was lifted", footerOperator, "You can sign in again, and your API keys work again.")
 			return nil
 		}
 		if _, err := s.store.EndSessions(ctx, a.ID); err != nil {
@@ -364,7 +364,7 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 			s.auditOperator(ctx, a.ID, "two_factor.reset_cancelled", m, true, why, why)
 			lines = append(lines, "The reset of your two-factor that was waiting is cancelled.")
 		}
-		s.notify(ctx, a.ID, "your account was suspended", lines...)
+		s.warn(ctx, a.ID, "your account was suspended", footerSuspended, lines...)
 		if cancelled {
 			return s.tellSuspendedReset(ctx, a.ID, r)
 		}

@@ -369,7 +369,7 @@ func (s *Service) RevokeAPIKeyFor(ctx context.Context, op Auth, accountID, keyID
 		if made > 0 {
 			them = "them"
 		}
-		s.notify(ctx, accountID, "one of your API keys was revoked",
+		s.notifyEnd(ctx, accountID, "one of your API keys was revoked", footerOperator,
 			"An operator revoked your API key "+quote(k.Name)+madeWent(made)+": scripts that use "+them+" stop working.")
 		return s.disableWebhooksOfEndedKeys(ctx, m)
 	})

@@ -144,7 +144,7 @@ func (s *Service) StartEmailChange(ctx context.Context, a Auth, email, password 
 			return fmt.Errorf("queue email-change code: %w", err)
 		}
 		s.audit(ctx, a.Account.ID, "account.email_change_requested", m, "to "+hint)
-		s.notify(ctx, a.Account.ID, "a change of your email address was asked for",
+		s.warn(ctx, a.Account.ID, "a change of your email address was asked for", footerSignIn,
 			fmt.Sprintf("Someone signed in to your account asked to change its email address to %s. It changes once the code we sent there is typed in.", hint))
 		return nil
 	})
@@ -234,7 +234,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a Auth, code string, m
 		s.notify(ctx, a.Account.ID, "this is now your account's email address",
 			"Security notices of your account now come to this address.")
 		if old != "" && s.notifier != nil {
-			body := s.mailBody(a.Account, securityFooter, []string{fmt.Sprintf(
+			body := s.mailBody(a.Account, s.footerText(footerSignIn), []string{fmt.Sprintf(
 				"The email address of your account was changed to %s. Security notices no longer come here.", hintOf(twofold.FactorEmail, email))})
 			if err := s.notifier.Enqueue(ctx, old, s.cfg.Issuer+": your email address was changed", body); err != nil {
 				return fmt.Errorf("queue notice to the old address: %w", err)
@@ -338,7 +338,7 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 		s.notify(ctx, a.ID, "this is now your account's email address",
 			"An operator made this the address of your account: security notices now come here.")
 		if old != "" && s.notifier != nil {
-			body := s.mailBody(a, securityFooter, []string{fmt.Sprintf(
+			body := s.mailBody(a, s.footerText(footerSignIn), []string{fmt.Sprintf(
 				"An operator changed the email address of your account to %s. Security notices no longer come here, but for a reset of two-factor on the account: notices of one asked for until %s still do.",
 				hintOf(twofold.FactorEmail, email), s.Now().Add(s.ReplacedEmailKeep()).UTC().Format("2006-01-02")),
 				"If you did not ask for this, someone may be taking your account over: sign in, change your password, and ask your operator to set your address back."})

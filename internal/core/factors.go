@@ -992,11 +992,12 @@ func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m M
 	}
 	s.audit(ctx, a.Account.ID, "factor.removed", m, detail)
 	if f.Status == twofold.FactorActive {
-		msg := fmt.Sprintf("The authenticator %q was removed from your account.", f.Label)
+		msg, end := fmt.Sprintf("The authenticator %q was removed from your account.", f.Label), footerSignIn
 		if lastGone {
 			msg += " It was the last one: two-factor authentication is now off, and your recovery codes and paper key no longer work."
+			end = footerNoRecovery
 		}
-		s.notify(ctx, a.Account.ID, "an authenticator was removed", msg)
+		s.notifyEnd(ctx, a.Account.ID, "an authenticator was removed", end, msg)
 	}
 	return nil
 }

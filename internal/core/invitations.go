@@ -140,9 +140,16 @@ const (
 )
 
 // tellInvitee records the invitation in the invitee's audit log and mails
-// them, within the limits above.
+// them, within the limits above. A suspended invitee is not mailed: they
+// cannot sign in to answer (the invitation is made all the same, as for a
+// name nobody has, so that the answer does not tell the inviter the
+// account is suspended; lifted in time, they find it signed in).
 func (s *Service) tellInvitee(ctx context.Context, v twofold.TeamInvitation) {
 	s.auditCounterpart(ctx, v.AccountID, "team.invitation_received", fmt.Sprintf("team %s %q as %s, from %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
+	if a, err := s.store.AccountByID(ctx, v.AccountID); err == nil && a.Suspended {
+		s.log.InfoContext(ctx, "invitation not mailed: the invitee's account is suspended")
+		return
+	}
 	if !s.mayMailInvitee(ctx, v) {
 		return
 	}

@@ -71,14 +71,7 @@ func (s *Service) tellNewSignIn(ctx context.Context, accountID, sessionID string
 	if !earlier {
 		return nil
 	}
-	// The user agent is whatever the client chose to send, a thief's too:
-	// shortened and quoted, it reads as what the client called itself,
-	// never as the server's words (and CleanText has replaced any
-	// character that could hide or turn text around).
-	browser := "an unknown browser or app"
-	if short := ShortUserAgent(ua); short != "" {
-		browser = fmt.Sprintf("a browser or app that called itself %q", short)
-	}
+	browser := ClientCalled(ua)
 	s.notify(ctx, accountID, "a sign-in from a new browser or place",
 		fmt.Sprintf("Your account was signed in to from %s, with %s, which it was not signed in from in the last %d days.",
 			CleanText(m.Source, 64), browser, int(knownSignInWindow/(24*time.Hour))),

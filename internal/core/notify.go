@@ -22,7 +22,25 @@ type Notifier interface {
 // password-reset links, an invitation) are not notices and are never held
 // back by the bound.
 func (s *Service) notify(ctx context.Context, accountID, subject string, lines ...string) {
-	s.mail(ctx, accountID, subject, securityFooter, lines)
+	s.mail(ctx, accountID, subject, footerSignIn, true, lines)
+}
+
+// notifyEnd is notify with a footer of another kind than footerSignIn, for
+// a change after which its advice cannot be followed.
+func (s *Service) notifyEnd(ctx context.Context, accountID, subject string, f footer, lines ...string) {
+	s.mail(ctx, accountID, subject, f, true, lines)
+}
+
+// warn tells the account holder of a change that whoever takes an account
+// over would most want kept from them, because it locks the holder out or
+// leaves them minutes to react: a change of address asked for, the
+// password changed or reset, two-factor reset, the account suspended. It
+// is never held back by the bound on notices (noticeAllowed), which anyone
+// with a session can use up first with changes of little weight; each of
+// these changes has a bound of its own (a fresh password, a code, an
+// operator) or happens once.
+func (s *Service) warn(ctx context.Context, accountID, subject string, f footer, lines ...string) {
+	s.mail(ctx, accountID, subject, f, false, lines)
 }
 
 // NoticeBurst and NoticeEvery bound the security notices one account is
@@ -80,19 +98,64 @@ func (s *Service) noticeAllowed(ctx context.Context, accountID, subject string) 
 // or change, an operator's reset of two-factor) that their API keys were
 // not: scripts keep running, so a key that may have leaked must be revoked
 // by hand.
-const keysStillWork = "Your API keys were not revoked and still work, so that your scripts keep running. If one may have leaked, revoke it in your security settings under API keys (/settings/security/api-keys)."
+func (s *Service) keysStillWork() string {
+	return "Your API keys were not revoked and still work, so that your scripts keep running. If one may have leaked, revoke it in your security settings under API keys (" + s.link("/settings/security/api-keys") + ")."
+}
 
-// securityFooter ends every notice of a security-relevant change.
-const securityFooter = "If this was not you, log in, use a recovery code if you must, change your password and review your security settings."
+// link returns the address of the page at path (/settings/security) for a
+// mail: under the server's public URL (SetLinkBase), or the bare path when
+// the server knows none.
+func (s *Service) link(path string) string { return s.linkBase + path }
 
-// mail queues a message to the account holder: lines, then footer when it
-// is not "".
-func (s *Service) mail(ctx context.Context, accountID, subject, footer string, lines []string) {
+// A footer ends a notice: what to do if the change was not the holder's.
+// Most notices end in footerSignIn; the few after which its advice cannot
+// be followed end in another.
+type footer int
+
+const (
+	// footerSignIn: sign in, change the password, review the settings.
+	footerSignIn footer = iota
+	// footerNewPassword: the password was changed or reset, so the old one
+	// no longer signs in: the reset by mail is the way back.
+	footerNewPassword
+	// footerNoRecovery: two-factor was reset, or its last authenticator
+	// removed, so no recovery code or paper key is left to use.
+	footerNoRecovery
+	// footerSuspended: the holder cannot sign in at all.
+	footerSuspended
+	// footerOperator: an operator did it, not whoever may hold the account.
+	footerOperator
+)
+
+// footerText is the text of footer f.
+func (s *Service) footerText(f footer) string {
+	at := "" // where to sign in
+	if s.linkBase != "" {
+		at = " at " + s.link("/login")
+	}
+	switch f {
+	case footerNewPassword:
+		return "If this was not you, your old password no longer works: choose a new one with \"Forgot your password?\" on the sign-in page" + at +
+			" (the link comes to this address), then review your security settings (" + s.link("/settings/security") + "). If you cannot, contact your operator."
+	case footerNoRecovery:
+		return "If this was not you, sign in" + at + " with your password (you have no recovery codes or paper key left), change it at once, set up two-factor again and review your security settings (" +
+			s.link("/settings/security") + "); if you cannot, contact your operator."
+	case footerSuspended:
+		return "If you did not expect this, contact your operator: nobody can sign in to the account until they lift the suspension."
+	case footerOperator:
+		return "An operator of this server did this. If you did not expect it, ask them why, and check your security log (" + s.link("/settings/security/events") + ") after signing in" + at + "."
+	}
+	return "If this was not you, sign in" + at + " (with a recovery code if you must), change your password and review your security settings (" + s.link("/settings/security") + ")."
+}
+
+// mail queues a notice to the account holder: lines, then the text of
+// footer f. A bounded notice goes only as noticeAllowed lets it.
+func (s *Service) mail(ctx context.Context, accountID, subject string, f footer, bounded bool, lines []string) {
 	if s.notifier == nil {
 		return
 	}
 	if q, ok := ctx.Value(notesKey{}).(*[]func(context.Context)); ok {
-		*q = append(*q, func(ctx context.Context) { s.mail(ctx, accountID, subject, footer, lines) })
+		*q = append(*q, func(ctx context.Context) { s.mail(ctx, accountID, subject, f, bounded, lines) })
 		return
 	}
 	ctx, cancel := afterCommit(ctx) // the change is committed: tell its holder even if the caller has gone
@@ -105,7 +168,7 @@ func (s *Service) mail(ctx context.Context, accountID, subject, footer string, l
 	if a.Email == "" {
 		return
 	}
-	if footer != "" { // a notice of a change, not a mail asked for
+	if bounded {
 		ok, more := s.noticeAllowed(ctx, accountID, subject)
 		if !ok && !more {
 			s.log.Info("notice not mailed: over the account's bound", "subject", subject)
@@ -114,12 +177,12 @@ func (s *Service) mail(ctx context.Context, accountID, subject, footer string, l
 		if !ok {
 			lines = []string{
 				"More security-relevant changes were made to your account than are mailed one by one. The latest: " + subject + ".",
-				"Until they slow down, you get at most one notice every few minutes, and this summary at most once an hour. Every change is listed in your security log (/settings/security/events).",
+				"Until they slow down, you get at most one notice every few minutes, and this summary at most once an hour. Every change is listed in your security log (" + s.link("/settings/security/events") + ").",
 			}
-			subject = noticeMoreSubject
+			subject, f = noticeMoreSubject, footerSignIn
 		}
 	}
-	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, footer, lines)); err != nil {
+	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, s.footerText(f), lines)); err != nil {
 		s.log.Error("notification not queued", "subject", subject, "err", err)
 	}
 }

@@ -66,8 +66,8 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 			return err
 		}
 		s.auditSession(ctx, a.Account.ID, "password.changed", m, "other sessions signed out", sess.ID)
-		s.notify(ctx, a.Account.ID, "your password was changed",
-			"The password of your account was changed, and every other session was signed out.", keysStillWork)
+		s.warn(ctx, a.Account.ID, "your password was changed", footerNewPassword,
+			"The password of your account was changed, and every other session was signed out.", s.keysStillWork())
 		return nil
 	})
 	if err != nil {

@@ -342,8 +342,8 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 			detail += "; confirmed by " + string(p.Method)
 		}
 		s.audit(ctx, a.ID, "password.reset", m, detail)
-		s.notify(ctx, a.ID, "your password was reset",
-			"The password of your account was reset with a link mailed to you, and every session was signed out.", keysStillWork)
+		s.warn(ctx, a.ID, "your password was reset", footerNewPassword,
+			"The password of your account was reset with a link mailed to you, and every session was signed out.", s.keysStillWork())
 		return nil
 	})
 	if err != nil {

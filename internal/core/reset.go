@@ -209,7 +209,7 @@ func (s *Service) tell(ctx context.Context, a twofold.Account, subject string, l
 	if s.notifier == nil || a.Email == "" {
 		return nil
 	}
-	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, securityFooter, lines)); err != nil {
+	if err := s.notifier.Enqueue(ctx, a.Email, s.cfg.Issuer+": "+subject, s.mailBody(a, s.footerText(footerSignIn), lines)); err != nil {
 		return fmt.Errorf("queue notice %q: %w", subject, err)
 	}
 	return nil
@@ -386,8 +386,8 @@ func (s *Service) carryOut(ctx context.Context, accountID string, m Meta, byOper
 	at := " at " + r.RequestedAt.Format(time.RFC3339)
 	s.auditOperator(ctx, accountID, "two_factor.reset", m, byOperator, "requested by "+r.RequestedBy+at, "requested by "+publicName(r.RequestedBy)+at)
 	done := fmt.Sprintf("As %s requested, your authenticators, recovery codes, paper key and SSH keys were removed, and you were signed out everywhere.", publicName(r.RequestedBy))
-	s.notify(ctx, accountID, "two-factor on your account was reset", done, keysStillWork,
-		"Sign in with your password and set up two-factor again. If you did not ask for this, change your password now and contact your operator.")
+	s.warn(ctx, accountID, "two-factor on your account was reset", footerNoRecovery, done, s.keysStillWork(),
+		"Sign in with your password and set up two-factor again.")
 	return out, s.tellFormerOf(ctx, accountID, r, "two-factor on your account was reset after your address was changed", done,
 		"The account is now protected by its password alone until two-factor is set up again.")
 }

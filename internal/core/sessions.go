@@ -132,7 +132,7 @@ func (s *Service) SignOutEverywhereFor(ctx context.Context, op Auth, accountID s
 			return err
 		}
 		s.auditOperator(ctx, a.ID, "session.ended_everywhere", m, true, "by "+actor(op), "by an operator")
-		s.notify(ctx, a.ID, "you were signed out everywhere",
+		s.notifyEnd(ctx, a.ID, "you were signed out everywhere", footerOperator,
 			"An operator signed your account out on every browser and app. Sign in again; if you did not expect this, change your password.")
 		return nil
 	})

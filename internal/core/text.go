@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -100,6 +101,20 @@ func CleanText(s string, max int) string {
 		max--
 	}
 	return s[:max]
+}
+
+// ClientCalled says what a client that sent the user agent ua called
+// itself, for a mail or a device's prompt: "a browser or app that called
+// itself "Firefox on Linux"", or "an unknown browser or app". The user
+// agent is whatever the client chose to send, a thief's too: shortened and
+// quoted, it reads as what the client called itself, never as the
+// server's words (and CleanText has replaced any character that could
+// hide or turn text around).
+func ClientCalled(ua string) string {
+	if short := ShortUserAgent(CleanText(ua, 256)); short != "" {
+		return fmt.Sprintf("a browser or app that called itself %q", short)
+	}
+	return "an unknown browser or app"
 }
 
 // ShortUserAgent names the browser and system of a user agent, roughly

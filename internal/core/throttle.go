@@ -595,7 +595,7 @@ func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, 
 			}
 		}
 		s.auditOperator(ctx, a.ID, "account.unlocked", m, true, "by "+actor(op), "by an operator")
-		s.notify(ctx, a.ID, "your account was unlocked", "An operator cleared the failed-attempt locks on your account.")
+		s.notifyEnd(ctx, a.ID, "your account was unlocked", footerOperator, "An operator cleared the failed-attempt locks on your account.")
 		return nil
 	})
 	return cleared, err

@@ -204,8 +204,9 @@ func (s *Store) setAccountFlag(ctx context.Context, column, accountID string, on
 
 // EndSessions signs the account out everywhere: it moves the account's
 // session epoch on, so that no session made so far authenticates, voids its
-// logins waiting for their second step and ends the push requests sent for
-// them or for its sessions' elevations (endPushChallenges), and returns the
+// logins waiting for their second step, deletes the codes sent for them or
+// for its sessions' elevations (endSentCodes) and ends the push requests
+// sent for them (endPushChallenges), and returns the
 // new epoch, for a session made in the same transaction; all in one
 // transaction (the caller's, inside InTx). Logins have no
 // index by account; they are few, as expired ones are swept every minute,
@@ -223,12 +224,34 @@ func (s *Store) EndSessions(ctx context.Context, accountID string) (epoch int64,
 		if _, err := tx.ExecContext(ctx, `DELETE FROM logins WHERE account_id = $1 AND used_at IS NULL`, accountID); err != nil {
 			return fmt.Errorf("end sessions: %w", err)
 		}
+		if err := endSentCodes(ctx, tx, accountID, ""); err != nil {
+			return err
+		}
 		return endPushChallenges(ctx, tx, accountID, "")
 	})
 	if err != nil {
 		return 0, err
 	}
 	return epoch, nil
+}
+
+// endSentCodes deletes the account's sent codes of a login or of a
+// session's elevation, but those for the elevation of session keepID (when
+// set): the logins and sessions they were sent for are ending, and a code
+// mail still in the outbox is dropped unsent once its code is gone
+// (ClaimMail), so that a suspended holder, or one whose password changed,
+// is mailed no sign-in code for a login that was voided.
+func endSentCodes(ctx context.Context, tx *sql.Tx, accountID, keepID string) error {
+	keep := ""
+	if keepID != "" {
+		keep = "elevate:" + keepID
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM sent_codes
+		WHERE account_id = $1 AND (scope LIKE 'login:%' OR scope LIKE 'elevate:%') AND scope <> $2`, accountID, keep)
+	if err != nil {
+		return fmt.Errorf("end sent codes: %w", err)
+	}
+	return nil
 }
 
 // endPushChallenges ends the account's push requests still waiting for
@@ -277,6 +300,9 @@ func (s *Store) EndOtherSessions(ctx context.Context, accountID string, epoch in
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM logins WHERE account_id = $1 AND used_at IS NULL`, accountID); err != nil {
 			return fmt.Errorf("end other sessions: %w", err)
+		}
+		if err := endSentCodes(ctx, tx, accountID, keepID); err != nil {
+			return err
 		}
 		return endPushChallenges(ctx, tx, accountID, keepID)
 	})
