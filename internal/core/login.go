@@ -379,6 +379,35 @@ func (s *Service) PendingLogin(ctx context.Context, loginID string) (twofold.Log
 	return s.pendingLogin(ctx, s.loginKeyOf(loginID))
 }
 
+// ExpiredLoginUsername returns the username of the account whose login
+// loginID expired before its second step, for the sign-in page that says
+// so to fill in again; "" when the login is not known (swept, or never
+// made), was completed, or has not expired. Only the client that holds
+// loginID asks, and it had the password of that account: the login is
+// made once the password is right. So the name says nothing it did not
+// know.
+func (s *Service) ExpiredLoginUsername(ctx context.Context, loginID string) (string, error) {
+	k := s.loginKeyOf(loginID)
+	if k == "" {
+		return "", nil
+	}
+	l, err := s.store.Login(ctx, string(k))
+	if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && (l.Used || s.Now().Before(l.ExpiresAt)) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	a, err := s.store.AccountByID(ctx, l.AccountID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return a.Username, nil
+}
+
 // CheckLoginPassword checks password against the account of the pending
 // login loginID, on the same counter as password logins, and changes
 // nothing else: for a client that sends the password again beside the

@@ -41,12 +41,24 @@ func TestBrowserAPIKeys(t *testing.T) {
 	}
 	setTextarea(p, "#key-permits", "dns example.com/_acme-challenge/TXT write\naccount * read")
 	p.click("button#create-key") // the code elevated the session: none is asked now
-	id, keySecret := p.text("#key-id"), p.text("#key-secret")
+	id, keySecret := p.text("#key-id"), eval[string](p, `document.querySelector("#key-secret").value`)
 	if id == "" || len(keySecret) < 50 {
 		t.Fatalf("new key: id %q, secret %q", id, keySecret)
 	}
 	if got := p.text("pre.example"); !strings.Contains(got, "login "+id+" password "+keySecret) {
 		t.Errorf(".netrc example %q", got)
+	}
+	// The one-time secret is announced: the focus moves to its heading,
+	// the warning is a status, and the secret is a read-only field, which
+	// a keyboard or a phone selects whole.
+	if got := p.focused("new-key-heading"); got != "new-key-heading" {
+		t.Errorf("after the key is made the focus is on %q, want its heading", got)
+	}
+	if got := p.attr("#new-key-warning", "role"); got != "status" {
+		t.Errorf("the warning to copy the secret has role %q, want status", got)
+	}
+	if !eval[bool](p, `(() => { const e = document.querySelector("#key-secret"); return e.tagName === "INPUT" && e.readOnly && e.labels.length === 1 })()`) {
+		t.Error("the secret is not in a labelled read-only field")
 	}
 	p.screenshot("api-key-made")
 

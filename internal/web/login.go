@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -93,7 +94,45 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	if has, err := s.svc.HasAccounts(r.Context()); err == nil && !has {
 		msg = "No account exists yet. To create the operator account, open the setup link that twofold serve printed when it started."
 	}
-	s.render(w, r, http.StatusOK, "login", Page{Title: "Sign in", Notice: msg, Body: loginBody{Next: next}})
+	body := loginBody{Next: next}
+	if r.URL.Query().Get("m") == "expired" {
+		body.Username = s.expiredLoginName(w, r)
+	}
+	s.render(w, r, http.StatusOK, "login", Page{Title: "Sign in", Notice: msg, Body: body})
+}
+
+// loginExpired sends the browser of a login that expired before its
+// second step to the login page, which says so. The login's cookie is left
+// for that page (expiredLoginName), which clears it.
+func (s *Server) loginExpired(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+}
+
+// expiredLoginName returns the username of the login this browser's login
+// cookie names, when it expired before its second step, to fill in again on
+// the login page that says so, and clears the cookie. The name comes from
+// the login's own record, never from the request: the cookie is made, with
+// a MAC, only once a password was right for that account, and only the
+// browser that typed the name holds it, so nothing is shown that it did not
+// send itself. A login swept or never made gives "".
+func (s *Server) expiredLoginName(w http.ResponseWriter, r *http.Request) string {
+	if s.cookieValue(r, loginCookie) == "" {
+		return ""
+	}
+	loginID := s.cookieLogin(r, loginCookie)
+	if _, err := s.svc.PendingLogin(r.Context(), loginID); loginID != "" && err == nil {
+		return "" // not expired: a link cannot end a sign-in under way
+	}
+	s.clearCookie(w, r, loginCookie, "/login")
+	if loginID == "" {
+		return ""
+	}
+	name, err := s.svc.ExpiredLoginUsername(r.Context(), loginID)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "name of an expired login", "request_id", httpapi.RequestID(r.Context()), "err", err)
+		return ""
+	}
+	return name
 }
 
 func orDefault(next string) string {
@@ -153,6 +192,12 @@ type verifyBody struct {
 	// wrong codes (core.LoginCodesRefused): no code method is offered,
 	// only the ways in that still work.
 	CodesRefused bool
+	// ExpiresAt is when the login ends, Lasts how long it lasts from the
+	// password: the page says both, as a time, which a reload keeps.
+	ExpiresAt time.Time
+	Lasts     time.Duration
+	// PushExpiresAt is when the push PushNumber is of expires, when known.
+	PushExpiresAt time.Time
 }
 
 // secondStep describes the methods of a login for the second-step page.
@@ -225,10 +270,13 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	methods, err := s.svc.LoginMethods(r.Context(), loginID)
+	l, err := s.svc.PendingLogin(r.Context(), loginID)
+	var methods []core.MethodOption
+	if err == nil {
+		methods, err = s.svc.LoginMethods(r.Context(), loginID)
+	}
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
-		s.clearCookie(w, r, loginCookie, "/login")
-		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		s.loginExpired(w, r)
 		return
 	}
 	if err != nil {
@@ -248,6 +296,7 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 	}
 	b := secondStep(methods, method, next)
 	b.CodesRefused = capped
+	b.ExpiresAt, b.Lasts = l.ExpiresAt, l.ExpiresAt.Sub(l.CreatedAt)
 	set(&b)
 	if b.SSH, err = s.loginSSHChallenge(r, loginID, b.Method); err != nil {
 		s.fail(w, r, nil, err)
@@ -272,7 +321,6 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := s.svc.VerifyLogin(r.Context(), loginID, p, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
-		s.clearCookie(w, r, loginCookie, "/login")
 		s.verifyExpired(w, r, loginID, method, next)
 		return
 	}
@@ -323,9 +371,10 @@ func (s *Server) verifyExpired(w http.ResponseWriter, r *http.Request, loginID s
 		return
 	}
 	if !twice.Ended {
-		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		s.loginExpired(w, r)
 		return
 	}
+	s.clearCookie(w, r, loginCookie, "/login")
 	msg := "Your code went through, but this browser sent the form twice and dropped the answer that signed you in. " +
 		"For your safety that sign-in is ended: sign in again."
 	if method == twofold.MethodRecoveryCode {

@@ -59,7 +59,7 @@ func (s *Server) resetLink(w http.ResponseWriter, r *http.Request) {
 func (s *Server) resetFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
 		s.clearCookie(w, r, resetCookie, "/new-password")
-		s.renderError(w, r, nil, http.StatusGone, resetGone)
+		s.renderErrorHeaded(w, r, nil, http.StatusGone, "Link expired", resetGone)
 		return
 	}
 	s.fail(w, r, nil, err)

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"html"
 	"io"
 	"mime/quotedprintable"
 	"net/http"
@@ -157,9 +158,19 @@ func TestPasswordResetPages(t *testing.T) {
 			if !strings.Contains(r.body, `name="method" value="recovery_code"`) {
 				t.Fatalf("the form does not ask for a recovery code:\n%s", pageError(r.body))
 			}
+			// A password manager saves the new password under the account's
+			// name, which the link, not the browser, says.
+			if !strings.Contains(r.body, `<input type="hidden" name="username" value="bob" autocomplete="username">`) {
+				t.Errorf("the form has no hidden username field for password managers:\n%s", r.body)
+			}
+			if got := pageTitle(r.body); got != "Choose a new password · Twofold" {
+				t.Errorf("the form's title: %q", got)
+			}
 			form := url.Values{"password": {"a brand new passphrase"}, "password2": {"another passphrase"}, "method": {"recovery_code"}, "code": {k.codes[0]}}
 			if r := c.post("/new-password", form); r.status != http.StatusBadRequest {
 				t.Fatalf("two different passwords: status %d", r.status)
+			} else if got := pageTitle(r.body); got != "Error: Choose a new password · Twofold" {
+				t.Errorf("the form refused: title %q, want it to begin with Error:", got)
 			}
 			form.Set("password2", "a brand new passphrase")
 			if r := c.post("/new-password", form); r.url.Path != "/login" || r.url.Query().Get("m") != "password_reset" {
@@ -167,6 +178,8 @@ func TestPasswordResetPages(t *testing.T) {
 			}
 			if r := c.get(link); r.status != http.StatusGone {
 				t.Errorf("the used link: status %d, want 410", r.status)
+			} else if title, h1 := pageTitle(r.body), pageHeading(r.body); title != "Link expired · Twofold" || h1 != "Link expired" {
+				t.Errorf("the used link: title %q, heading %q, want both to say the link expired", title, h1)
 			}
 			r = c.post("/login", url.Values{"username": {"bob"}, "password": {"a brand new passphrase"}})
 			if r.url.Path != "/login/verify" {
@@ -272,4 +285,22 @@ func TestEmailChangePageAsksForAFreshCode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pageTitle returns the text of a page's title element.
+func pageTitle(body string) string {
+	m := regexp.MustCompile(`<title>([^<]*)</title>`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// pageHeading returns the text of a page's first h1 element.
+func pageHeading(body string) string {
+	m := regexp.MustCompile(`<h1[^>]*>([^<]*)</h1>`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
 }

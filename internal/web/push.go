@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -230,8 +231,7 @@ func (s *Server) sendLoginPush(w http.ResponseWriter, r *http.Request) {
 	// resend: a push another requester sent for the login is not replaced.
 	p, err := s.svc.PushLogin(r.Context(), loginID, r.PostForm.Get("factor_id"), s.cookieValue(r, loginPushCookie), httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
-		s.clearCookie(w, r, loginCookie, "/login")
-		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		s.loginExpired(w, r)
 		return
 	}
 	if err != nil {
@@ -241,7 +241,7 @@ func (s *Server) sendLoginPush(w http.ResponseWriter, r *http.Request) {
 	// Only this browser gets the push's secret, which "I approved it"
 	// gives back: the login id alone does not take the approval.
 	s.setCookie(w, r, loginPushCookie, p.Secret, "/login")
-	s.renderPushSent(w, r, http.StatusOK, next, "", p.Number, p.Label)
+	s.renderPushSent(w, r, http.StatusOK, next, "", p.Number, p.Label, p.ExpiresAt)
 }
 
 // pushMessage is the page's answer to a push that was not sent: for a
@@ -272,25 +272,52 @@ func upperFirst(s string) string {
 	return string(s[0]-'a'+'A') + s[1:]
 }
 
-// renderPushSent is the second step while a push waits: the number, and
-// "I approved it".
-func (s *Server) renderPushSent(w http.ResponseWriter, r *http.Request, status int, next, msg, number, label string) {
+// renderPushSent is the second step while a push waits: the number, until
+// when the push works, and "I approved it".
+func (s *Server) renderPushSent(w http.ResponseWriter, r *http.Request, status int, next, msg, number, label string, expires time.Time) {
 	number = twoDigits(number)
 	s.renderVerifyWith(w, r, status, twofold.MethodPush, next, msg, func(b *verifyBody) {
-		b.PushNumber, b.PushLabel = number, core.CleanText(label, 64)
+		b.PushNumber, b.PushLabel, b.PushExpiresAt = number, core.CleanText(label, 64), expires
 	})
 }
 
+// pushExpiresField is the field of "I approved it" that holds when the
+// push expires, in Unix seconds: the page's own deadline given back, as
+// the number and label are. It only picks what the page says (the time
+// shown, or that the push expired), which tells the browser nothing it
+// did not send.
+const pushExpiresField = "push_expires"
+
+// formPushExpiry returns when the push that r's "I approved it" is about
+// expires, from its form; zero when the field is missing or not a time a
+// push could have now (later than a new push's).
+func (s *Server) formPushExpiry(r *http.Request) time.Time {
+	n, err := strconv.ParseInt(r.PostForm.Get(pushExpiresField), 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}
+	}
+	t := time.Unix(n, 0)
+	if t.After(s.svc.Now().Add(core.PushTTL)) {
+		return time.Time{}
+	}
+	return t
+}
+
 // verifyPushFailed answers "I approved it" that did not complete the login:
-// not answered yet shows the number again; anything else is the usual
-// failure.
+// not answered yet shows the number again; after the push expired, that
+// it did, and to send a new one; anything else is the usual failure.
 func (s *Server) verifyPushFailed(w http.ResponseWriter, r *http.Request, next string, err error) {
+	expires := s.formPushExpiry(r)
 	if twofold.ErrorCode(err) == twofold.CodePushPending {
 		s.renderPushSent(w, r, http.StatusOK, next, "Not approved yet. Approve the request on your device, then press “I approved it” again.",
-			r.PostForm.Get("number"), r.PostForm.Get("label"))
+			r.PostForm.Get("number"), r.PostForm.Get("label"), expires)
 		return
 	}
-	s.renderVerify(w, r, s.status(w, r, err), twofold.MethodPush, next, message(err))
+	msg := message(err)
+	if twofold.ErrorCode(err) == twofold.CodeInvalidCode && !expires.IsZero() && !s.svc.Now().Before(expires) {
+		msg = fmt.Sprintf("That push request expired: a request works for %s. Send a new push below, and approve it on your device.", durationText(core.PushTTL))
+	}
+	s.renderVerify(w, r, s.status(w, r, err), twofold.MethodPush, next, msg)
 }
 
 // twoDigits returns n when it is two digits, else "": only that ever goes

@@ -138,6 +138,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if p.Error != "" && p.Invalid == "" {
 		p.Invalid = markedInvalid(r)
 	}
+	if p.Error != "" && name != "error" {
+		// A form shown again with an error says so first in its title,
+		// which is what a screen reader reads as the page opens.
+		p.Title = "Error: " + p.Title
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "name", name, "err", err)
@@ -159,28 +164,48 @@ type errorBody struct {
 
 // renderError writes the error page with a message.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, a *core.Auth, status int, msg string) {
-	p := Page{Title: http.StatusText(status), Body: errorBody{Status: status, Heading: errorHeading(status), Message: msg}}
+	s.renderErrorHeaded(w, r, a, status, errorHeading(status), msg)
+}
+
+// renderErrorHeaded is renderError with the page's heading and title,
+// for a handler that can say better than the status what happened.
+func (s *Server) renderErrorHeaded(w http.ResponseWriter, r *http.Request, a *core.Auth, status int, heading, msg string) {
+	p := Page{Title: heading, Body: errorBody{Status: status, Heading: heading, Message: msg}}
 	if a != nil {
 		p.Account = &a.Account
 	}
 	s.render(w, r, status, "error", p)
 }
 
+// errorHeading is the heading and title of the error page with status:
+// what happened in words, never the bare HTTP phrase ("Gone").
 func errorHeading(status int) string {
 	switch status {
 	case http.StatusForbidden:
 		return "Not allowed"
-	case http.StatusNotFound, http.StatusGone:
-		return "Not found"
+	case http.StatusNotFound:
+		return "Page not found"
+	case http.StatusGone:
+		return "Expired"
+	case http.StatusUnauthorized:
+		return "Not accepted"
 	case http.StatusTooManyRequests:
-		return "Slow down"
+		return "Too many attempts"
 	case http.StatusBadRequest:
 		return "Something is wrong with the request"
+	case http.StatusConflict:
+		return "Not possible now"
+	case http.StatusServiceUnavailable:
+		return "Not available right now"
+	case http.StatusMethodNotAllowed:
+		return "Not available here"
+	case http.StatusRequestEntityTooLarge:
+		return "Too much sent"
 	}
 	if status >= 500 {
 		return "Something went wrong"
 	}
-	return http.StatusText(status)
+	return "Not possible"
 }
 
 // funcs are the template helpers.

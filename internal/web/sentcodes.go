@@ -207,8 +207,7 @@ func (s *Server) sendLoginCode(w http.ResponseWriter, r *http.Request) {
 	method, next := twofold.Method(r.PostForm.Get("method")), safeNext(r.PostForm.Get("next"))
 	c, err := s.svc.ChallengeLogin(r.Context(), loginID, method, r.PostForm.Get("factor_id"), s.cookieValue(r, loginCodeCookie), httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
-		s.clearCookie(w, r, loginCookie, "/login")
-		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		s.loginExpired(w, r)
 		return
 	}
 	if c.Secret != "" { // also beside an error, when the text may still arrive

@@ -34,6 +34,14 @@ func TestBrowserSessions(t *testing.T) {
 	p.screenshot("sessions")
 	mine := eval[string](p, `document.querySelector("#this-session").closest("li").id`)
 	theirs := eval[string](p, `[...document.querySelectorAll("#session-list li.factor")].map(li => li.id).find(id => id !== `+jsString(mine)+`)`)
+	// Each session's button says, to a screen reader, which session it
+	// signs out: the list's buttons and the header's are not all "Sign out".
+	if got := p.attr("#"+mine+" button", "aria-label"); got != "Sign out this browser" {
+		t.Errorf("this browser's button is named %q, want \"Sign out this browser\"", got)
+	}
+	if got := p.attr("#"+theirs+" button", "aria-label"); !strings.HasPrefix(got, "Sign out ") || !strings.Contains(got, " on 127.0.0.1") || !strings.Contains(got, p.text("#"+theirs+" .factor-label")) {
+		t.Errorf("the other browser's button is named %q, want it to name its browser and address", got)
+	}
 	p.click("#" + theirs + " button")
 	p.wantPath("/settings/security/sessions?m=session_ended")
 	if got := p.text(".flash.ok"); !strings.Contains(got, "signed out") {

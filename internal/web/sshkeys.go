@@ -40,8 +40,7 @@ func (s *Server) sshLoginChallenge(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostForm.Get("next"))
 	_, err := s.svc.ChallengeLoginSSH(r.Context(), loginID, httpapi.Meta(r))
 	if twofold.ErrorCode(err) == twofold.CodeLoginExpired {
-		s.clearCookie(w, r, loginCookie, "/login")
-		http.Redirect(w, r, "/login?m=expired", http.StatusSeeOther)
+		s.loginExpired(w, r)
 		return
 	}
 	if err != nil {
