@@ -18,7 +18,8 @@ import (
 // (IssueAPIToken). Only keyed hashes of secrets and tokens are stored.
 
 const (
-	// MaxAPIKeys bounds the keys of one account.
+	// MaxAPIKeys bounds the live (unexpired) keys of one account; an
+	// expired key is kept ExpiredKeyKeep and counts for nothing.
 	MaxAPIKeys = 100
 	// APITokenTTL is how long a token from IssueAPIToken lasts.
 	APITokenTTL = time.Hour
@@ -142,7 +143,16 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		if err != nil {
 			return err
 		}
-		if len(keys) >= MaxAPIKeys {
+		// Live keys alone count: an expired key is kept a while for the
+		// list (ExpiredKeyKeep) but can do nothing, and a script making a
+		// short-lived key per run must not be refused after its 100th.
+		live := 0
+		for _, k := range keys {
+			if !k.Expired(now) {
+				live++
+			}
+		}
+		if live >= MaxAPIKeys {
 			return twofold.Errorf(twofold.CodeConflict, "an account has at most %d API keys: revoke one first", MaxAPIKeys)
 		}
 		if err := s.store.CreateAPIKey(ctx, k); err != nil {

@@ -185,6 +185,9 @@ type Store interface {
 	// Bucket returns the tokens of a bucket as last stored and when.
 	Bucket(ctx context.Context, key string) (tokens float64, updatedAt time.Time, found bool, err error)
 	DeleteExpired(ctx context.Context, before time.Time) error
+	// DeleteExpiredAPIKeys deletes the keys that expired before before,
+	// with their tokens and the keys they made, and returns how many.
+	DeleteExpiredAPIKeys(ctx context.Context, before time.Time) (int64, error)
 	DeleteStaleThrottles(ctx context.Context, before time.Time, kept []string) error
 
 	// AddTwoFactorReset stores a waiting reset; one is waiting already: a conflict.

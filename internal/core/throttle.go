@@ -615,9 +615,16 @@ const StaleAfter = 24 * time.Hour
 // never do. The other rows swept only stay a little longer.
 const SweepMargin = 5 * time.Minute
 
+// ExpiredKeyKeep is how long the sweep keeps an API key after it expired:
+// its account's list shows it, marked expired, for that long (so the
+// person sees which script's key ran out), then it is deleted with its
+// tokens. Only live keys count towards MaxAPIKeys, so an expired key never
+// stands in the way of a new one meanwhile (README "API keys for scripts").
+const ExpiredKeyKeep = 30 * 24 * time.Hour
+
 // Sweep removes what has run out: expired sessions and logins, webhooks'
 // previous secrets past their grace (and disables the webhooks whose API
-// key has expired), rate buckets and password counters
+// key has expired), API keys expired for ExpiredKeyKeep, rate buckets and password counters
 // untouched for StaleAfter, and second-factor counters at zero. Second-factor counters that still count failures stay until a
 // success, the recovery path or an operator clears them: were they dropped
 // after a quiet day, an attacker could wait for that instead of for the hard
@@ -645,6 +652,11 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if err := s.inTx(ctx, func(ctx context.Context) error { return s.disableWebhooksOfEndedKeys(ctx, Meta{}) }); err != nil {
 		// Deliveries check the key before each batch anyway.
 		s.log.Error("disable webhooks of ended API keys", "err", err)
+	}
+	// After the webhooks: one an expired key answered for is turned off as
+	// key-expired before the key goes.
+	if _, err := s.store.DeleteExpiredAPIKeys(ctx, now.Add(-ExpiredKeyKeep)); err != nil {
+		return err
 	}
 	return s.store.DeleteStaleThrottles(ctx, now.Add(-StaleAfter), hardCappedKeys)
 }

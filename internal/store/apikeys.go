@@ -90,6 +90,14 @@ func (s *Store) DeleteAPIKey(ctx context.Context, accountID, id string) (bool, e
 	return n == 1, nil
 }
 
+// DeleteExpiredAPIKeys deletes the keys that expired before before, in
+// batches (sweepBatch), and with them their tokens and the keys they made
+// (which expire no later than their maker), and returns how many it
+// deleted. Keys without expiry stay.
+func (s *Store) DeleteExpiredAPIKeys(ctx context.Context, before time.Time) (int64, error) {
+	return s.sweep(ctx, "api_keys", s.sweepSQL("api_keys", "rowid", true), before)
+}
+
 // TouchAPIKey records that the key was used at now, unless its last use is
 // less than every ago: one write a key makes at most once per period,
 // however busy its script. It reports whether it wrote.

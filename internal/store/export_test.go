@@ -126,3 +126,25 @@ func (s *Store) QueryRowForTest(ctx context.Context, q string, v any) error {
 func (s *Store) ConnForTest(ctx context.Context) (*sql.Conn, error) {
 	return s.db.Conn(ctx)
 }
+
+// SetSweepBatchForTest makes each statement of the sweep delete at most n
+// rows, and tells onBatch of every batch it runs, with the rows it
+// deleted.
+func (s *Store) SetSweepBatchForTest(n int, onBatch func(table string, deleted int64)) {
+	s.sweepBatch, s.onSweepBatch = n, onBatch
+}
+
+// SweepPlansForTest returns the database's plans (planForTest) of the
+// sweep's batch statements, by the table each deletes from.
+func (s *Store) SweepPlansForTest(ctx context.Context, before time.Time) (map[string]string, error) {
+	plans := map[string]string{}
+	tables := append(sweptTables, struct{ table, sqliteKey string }{"api_keys", "rowid"})
+	for _, t := range tables {
+		plan, err := s.planForTest(ctx, s.sweepSQL(t.table, t.sqliteKey, t.table == "api_keys"), micros(before), sweepBatch)
+		if err != nil {
+			return nil, fmt.Errorf("plan of the sweep of %s: %w", t.table, err)
+		}
+		plans[t.table] = plan
+	}
+	return plans, nil
+}

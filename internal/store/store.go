@@ -50,6 +50,9 @@ type Store struct {
 
 	committer *committer // SQLite: group commit of second steps
 	reads     stmtCache  // statements prepared on rdb
+
+	sweepBatch   int                         // rows a sweep statement deletes at most; 0: the constant sweepBatch
+	onSweepBatch func(table string, n int64) // tests: told of each batch the sweep ran
 }
 
 // Open connects to dsn ("sqlite:path", a bare path, or "postgres://…") and
