@@ -51,9 +51,11 @@ func TestHardCapPagesSayHowToGetIn(t *testing.T) {
 			if got := pageError(last.body); got != hardCapText {
 				t.Errorf("second step at the hard cap says %q, want %q", got, hardCapText)
 			}
-			for _, id := range []string{`id="use-recovery_code"`, `id="use-paper_key"`} {
-				if !strings.Contains(last.body, id) {
-					t.Errorf("second step at the hard cap has no link %s to another way in", id)
+			// Codes are refused, so the page offers the other ways in: the
+			// recovery code's form, or a link to it, and the paper key's.
+			for _, m := range []string{"recovery_code", "paper_key"} {
+				if !strings.Contains(last.body, `id="use-`+m+`"`) && !strings.Contains(last.body, `name="method" value="`+m+`"`) {
+					t.Errorf("second step at the hard cap offers no %s, neither its form nor a link to it", m)
 				}
 			}
 			// The owner's session, its elevation long lapsed, confirming
