@@ -242,6 +242,24 @@ func TestRestoreRefuses(t *testing.T) {
 // ids go on above those handed out after the dump, and a session signed
 // out after it stays signed out.
 func TestRestorePostgres(t *testing.T) {
+	sc, restored, maxID := pgRestoredScene(t)
+	tm := newTestMain(t, time.Now(), "")
+	if err := tm.run(t, "restore", "--db", restored, "--key-file", sc.keyFile); err != nil {
+		t.Fatalf("restore: %v\n%s", err, tm.stderr)
+	}
+	if !strings.Contains(tm.stdout.String(), "ended (everyone signs in again)") || !strings.Contains(tm.stdout.String(), "1 two-factor reset waiting cancelled") {
+		t.Errorf("the report: %s", tm.stdout)
+	}
+	sc.checkRestored(t, restored, maxID)
+}
+
+// pgRestoredScene makes a restore scene on PostgreSQL, dumps it with
+// pg_dump, changes it after the dump and loads the dump with pg_restore
+// into a new database. It returns the scene, the new database's DSN and
+// the highest event id handed out after the dump; `twofold restore` has
+// not run on the new database.
+func pgRestoredScene(t *testing.T) (restoreScene, string, int64) {
+	t.Helper()
 	for _, tool := range []string{"pg_dump", "pg_restore"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is required (apt-get install postgresql-client): %v", tool, err)
@@ -254,19 +272,11 @@ func TestRestorePostgres(t *testing.T) {
 		t.Fatalf("pg_dump: %v\n%s", err, out)
 	}
 	maxID := sc.afterBackup(t)
-
 	restored := testenv.PostgresDSN(t)
 	if out, err := exec.Command("pg_restore", "--no-owner", "--exit-on-error", "--dbname", restored, dump).CombinedOutput(); err != nil {
 		t.Fatalf("pg_restore: %v\n%s", err, out)
 	}
-	tm := newTestMain(t, time.Now(), "")
-	if err := tm.run(t, "restore", "--db", restored, "--key-file", sc.keyFile); err != nil {
-		t.Fatalf("restore: %v\n%s", err, tm.stderr)
-	}
-	if !strings.Contains(tm.stdout.String(), "ended (everyone signs in again)") || !strings.Contains(tm.stdout.String(), "1 two-factor reset waiting cancelled") {
-		t.Errorf("the report: %s", tm.stdout)
-	}
-	sc.checkRestored(t, restored, maxID)
+	return sc, restored, maxID
 }
 
 // restoreBackup makes a Twofold database at path with one event of type

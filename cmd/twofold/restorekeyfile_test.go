@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,22 +73,7 @@ func TestRestoreKeyFileMismatch(t *testing.T) {
 // fix-ups, changing nothing (no migration, no event), when --key-file opens
 // none of the restored database's data keys.
 func TestRestorePostgresKeyFileMismatch(t *testing.T) {
-	for _, tool := range []string{"pg_dump", "pg_restore"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is required (apt-get install postgresql-client): %v", tool, err)
-		}
-	}
-	dsn := testenv.PostgresDSN(t)
-	sc := newRestoreScene(t, dsn)
-	dump := filepath.Join(t.TempDir(), "twofold.dump")
-	if out, err := exec.Command("pg_dump", "--format=custom", "--file", dump, "--dbname", dsn).CombinedOutput(); err != nil {
-		t.Fatalf("pg_dump: %v\n%s", err, out)
-	}
-	maxID := sc.afterBackup(t)
-	restored := testenv.PostgresDSN(t)
-	if out, err := exec.Command("pg_restore", "--no-owner", "--exit-on-error", "--dbname", restored, dump).CombinedOutput(); err != nil {
-		t.Fatalf("pg_restore: %v\n%s", err, out)
-	}
+	sc, restored, maxID := pgRestoredScene(t)
 	other := otherKeyFile(t)
 	err := newTestMain(t, time.Now(), "").run(t, "restore", "--db", restored, "--key-file", other)
 	if !errors.Is(err, keyring.ErrForeignKeyFile) || exitCode(err) != 1 ||

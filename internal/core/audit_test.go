@@ -287,11 +287,19 @@ const testPassword = "correct horse battery"
 // a password-only session of it.
 func signedIn(t *testing.T, svc *core.Service, username string) core.Auth {
 	t.Helper()
+	return signedInAs(t, svc, core.NewAccount{Username: username, Email: username + "@example.com"})
+}
+
+// signedInAs creates the account na with testPassword and returns a
+// password-only session of it.
+func signedInAs(t *testing.T, svc *core.Service, na core.NewAccount) core.Auth {
+	t.Helper()
 	ctx := t.Context()
-	if _, err := svc.CreateAccount(ctx, core.NewAccount{Username: username, Email: username + "@example.com", Password: testPassword}, core.Meta{}); err != nil {
+	na.Password = testPassword
+	if _, err := svc.CreateAccount(ctx, na, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := svc.Login(ctx, username, testPassword, core.Meta{})
+	res, err := svc.Login(ctx, na.Username, testPassword, core.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}

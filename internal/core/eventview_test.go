@@ -48,17 +48,7 @@ func TestStoredUserAgentShownClean(t *testing.T) {
 			evs, err := svc.Events(ctx, auth, twofold.EventQuery{Limit: 50})
 			seen("the holder", evs, err)
 
-			if _, err := svc.CreateAccount(ctx, core.NewAccount{Username: "root", Password: testPassword, Operator: true}, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			res, err := svc.Login(ctx, "root", testPassword, core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			op, err := svc.Authenticate(ctx, res.Token)
-			if err != nil {
-				t.Fatal(err)
-			}
+			op := signedInAs(t, svc, core.NewAccount{Username: "root", Operator: true})
 			evs, err = svc.AuditEvents(ctx, op, twofold.EventQuery{AccountID: auth.Account.ID, Limit: 50})
 			seen("an operator's query", evs, err)
 			sum, err := svc.InspectAccount(ctx, op, auth.Account.ID, 50)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -26,10 +25,7 @@ func TestInvitationMailsPerInvitee(t *testing.T) {
 			ctx := t.Context()
 			st := openStore(t, dsn(t))
 			clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-			mb := &mailbox{}
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
-			svc := newServiceOpts(t, st, st, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb})
+			svc, mb := mailingService(t, st, clock, nil)
 			users := map[string]core.Auth{}
 			for _, n := range []string{"bob", "mallory", "ann", "cid", "dee"} {
 				users[n] = signedIn(t, svc, n)

@@ -25,6 +25,20 @@ func (m *mailbox) mailed(subject string) []string {
 	return out
 }
 
+// mailingService builds a service on st with cheap password hashing,
+// clock's time and a mailbox taking both notices and code mails; tune, if
+// not nil, adjusts the configuration first.
+func mailingService(t *testing.T, st testDB, clock *testenv.Clock, tune func(*core.Config)) (*core.Service, *mailbox) {
+	t.Helper()
+	mb := &mailbox{}
+	cfg := core.DefaultConfig()
+	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+	if tune != nil {
+		tune(&cfg)
+	}
+	return newServiceOpts(t, st, st, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb}), mb
+}
+
 // withTOTP confirms an authenticator app on a's account and returns a
 // elevated for an hour.
 func withTOTP(t *testing.T, svc *core.Service, clock *testenv.Clock, a core.Auth) core.Auth {
@@ -53,11 +67,7 @@ func TestWarningsPastTheNoticeBound(t *testing.T) {
 			ctx := t.Context()
 			st := openStore(t, dsn(t))
 			clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-			mb := &mailbox{}
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
-			cfg.MailSent = true
-			svc := newServiceOpts(t, st, st, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb})
+			svc, mb := mailingService(t, st, clock, func(cfg *core.Config) { cfg.MailSent = true })
 			const base = "https://login.example.com"
 			svc.SetLinkBase(base)
 			bob := withTOTP(t, svc, clock, signedIn(t, svc, "bob"))
@@ -113,18 +123,7 @@ func TestWarningsPastTheNoticeBound(t *testing.T) {
 			}
 			check("two-factor on your account was reset", []string{"no recovery codes", base + "/login"}, []string{"use a recovery code"})
 
-			if _, err := svc.CreateAccount(ctx, core.NewAccount{Username: "root", Email: "root@example.com", Password: testPassword, Operator: true}, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			res, err := svc.Login(ctx, "root", testPassword, core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			op, err := svc.Authenticate(ctx, res.Token)
-			if err != nil {
-				t.Fatal(err)
-			}
-			op = withTOTP(t, svc, clock, op)
+			op := withTOTP(t, svc, clock, signedInAs(t, svc, core.NewAccount{Username: "root", Email: "root@example.com", Operator: true}))
 			if _, err := svc.SetSuspended(ctx, op, bob.Account.ID, true, core.Meta{}); err != nil {
 				t.Fatal(err)
 			}
@@ -152,24 +151,10 @@ func TestNoInvitationMailWhenSuspended(t *testing.T) {
 			ctx := t.Context()
 			st := openStore(t, dsn(t))
 			clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-			mb := &mailbox{}
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
-			svc := newServiceOpts(t, st, st, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb})
+			svc, mb := mailingService(t, st, clock, nil)
 			bob := signedIn(t, svc, "bob")
 			ann := signedIn(t, svc, "ann")
-			if _, err := svc.CreateAccount(ctx, core.NewAccount{Username: "root", Password: testPassword, Operator: true}, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			res, err := svc.Login(ctx, "root", testPassword, core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			op, err := svc.Authenticate(ctx, res.Token)
-			if err != nil {
-				t.Fatal(err)
-			}
-			op = withTOTP(t, svc, clock, op)
+			op := withTOTP(t, svc, clock, signedInAs(t, svc, core.NewAccount{Username: "root", Operator: true}))
 			if _, err := svc.SetSuspended(ctx, op, bob.Account.ID, true, core.Meta{}); err != nil {
 				t.Fatal(err)
 			}
