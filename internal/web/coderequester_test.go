@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -19,24 +17,8 @@ import (
 // through g, and returns the factor's id.
 func smsAccount(t *testing.T, ts *testenv.Server, g *testenv.SMSGateway, username, e164 string) string {
 	t.Helper()
-	ctx := context.Background()
 	account(t, ts, username, false, false)
-	res, err := ts.Service.Login(ctx, username, testPassword, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := ts.Service.Authenticate(ctx, res.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: "sms", Phone: e164, Label: "Mobile"}, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, g.LastCode(t, e164), core.Meta{}); err != nil {
-		t.Fatal(err)
-	}
-	return e.Factor.ID
+	return confirmPhone(t, ts, g, sessionOf(t, ts, username, ""), e164)
 }
 
 // TestSentCodeStaysWithTheBrowser: a code a browser asked for, for its

@@ -16,28 +16,9 @@ import (
 // of username (whose app's secret is secret), and returns its id.
 func addPhoneTo(t *testing.T, ts *testenv.Server, g *testenv.SMSGateway, username, secret, e164 string) string {
 	t.Helper()
-	ctx := context.Background()
-	res, err := ts.Service.Login(ctx, username, testPassword, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := ts.Service.VerifyLogin(ctx, res.LoginID, core.SecondFactor{Method: twofold.MethodTOTP, Code: testenv.TOTP(t, secret, ts.Clock.Now())}, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := ts.Service.Authenticate(ctx, v.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: "sms", Phone: e164, Label: "Mobile"}, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, g.LastCode(t, e164), core.Meta{}); err != nil {
-		t.Fatal(err)
-	}
+	id := confirmPhone(t, ts, g, sessionOf(t, ts, username, secret), e164)
 	ts.Clock.Add(30 * time.Second) // the sign-in's code is used up
-	return e.Factor.ID
+	return id
 }
 
 // TestEventsPageNamesKeys: the user's events say which API key was used,

@@ -1035,18 +1035,7 @@ func TestOperatorViewsAUser(t *testing.T) {
 	account(t, ts, "opal", true, false)
 	secret := account(t, ts, "nina", false, true) // an active authenticator, "Phone"
 	ctx := context.Background()
-	res, err := ts.Service.Login(ctx, "nina", testPassword, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := ts.Service.VerifyLogin(ctx, res.LoginID, core.SecondFactor{Method: twofold.MethodTOTP, Code: testenv.TOTP(t, secret, ts.Clock.Now())}, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := ts.Service.Authenticate(ctx, v.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := sessionOf(t, ts, "nina", secret)
 	if _, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: "totp", Label: "Tablet"}, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}

@@ -20,14 +20,7 @@ func pushAccount(t *testing.T, ts *testenv.Server, username string) (*pushdevice
 	t.Helper()
 	ctx := context.Background()
 	account(t, ts, username, false, false)
-	res, err := ts.Service.Login(ctx, username, testPassword, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := ts.Service.Authenticate(ctx, res.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := sessionOf(t, ts, username, "")
 	e, err := ts.Service.EnrolPush(ctx, a, "Laptop", ts.URL(), core.Meta{})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -177,6 +178,42 @@ func TestRenewalAnswerLost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sessionOf signs username in and returns the session: with the password
+// alone when secret is empty, else with the password and a code of the
+// authenticator app whose secret it is.
+func sessionOf(t *testing.T, ts *testenv.Server, username, secret string) core.Auth {
+	t.Helper()
+	ctx := context.Background()
+	res, err := ts.Service.Login(ctx, username, testPassword, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := res.Token
+	if secret != "" {
+		v, err := ts.Service.VerifyLogin(ctx, res.LoginID, core.SecondFactor{Method: twofold.MethodTOTP, Code: testenv.TOTP(t, secret, ts.Clock.Now())}, core.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token = v.Token
+	}
+	return mustAuth(t, ts, token)
+}
+
+// confirmPhone enrols the phone e164, texted through g, as a confirmed
+// factor of a's account and returns its id.
+func confirmPhone(t *testing.T, ts *testenv.Server, g *testenv.SMSGateway, a core.Auth, e164 string) string {
+	t.Helper()
+	ctx := context.Background()
+	e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: "sms", Phone: e164, Label: "Mobile"}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, g.LastCode(t, e164), core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	return e.Factor.ID
 }
 
 // mustAuth returns the caller behind a session token.

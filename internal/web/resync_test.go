@@ -23,14 +23,7 @@ func enrolToken(t *testing.T, ts *testenv.Server, username string) (secret, id s
 	if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: username, Password: testPassword}, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := ts.Service.Login(ctx, username, testPassword, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := ts.Service.Authenticate(ctx, res.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := sessionOf(t, ts, username, "")
 	e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorHOTP, Label: "Key fob"}, core.Meta{})
 	if err != nil {
 		t.Fatal(err)
