@@ -158,8 +158,9 @@ type Factor struct {
 	// be shown ("+44 •••• ••0123", "a•••@example.com"); set by the service.
 	Hint string
 	// Unavailable is, when set, why the factor cannot be used now: an sms
-	// factor whose region the server no longer texts. Set by the service
-	// with Hint.
+	// factor whose region the server no longer texts, or an sms or email
+	// factor whose destination the server cannot read (then without a
+	// Hint). Set by the service with Hint.
 	Unavailable string
 	// SecretKeyID and SealedSecret are the secret as stored: AES-256-GCM under
 	// data key SecretKeyID, bound to this factor row.

@@ -852,7 +852,11 @@ func (s *Service) activateUniqueSecret(ctx context.Context, act twofold.Activati
 // or counter, so a code spent on one would pass again on the other (SPEC §1
 // story 8), also when the two differ only in what HMAC makes one key of.
 // Secrets are compared in constant time. The factor except (the
-// new one, once stored) is not compared.
+// new one, once stored) is not compared, nor is a factor whose stored
+// secret does not decrypt (keyring.ErrUndecryptable): no code of it passes
+// again, so a new factor of its secret cannot make a code pass twice. A
+// factor whose key is not available at the moment may be readable again
+// later, so that still fails the check (503).
 func (s *Service) checkNewSecret(ctx context.Context, accountID string, secret []byte, except string) error {
 	fs, err := s.store.Factors(ctx, accountID)
 	if err != nil {
@@ -863,7 +867,11 @@ func (s *Service) checkNewSecret(ctx context.Context, accountID string, secret [
 			continue
 		}
 		if err := s.open(ctx, &f); err != nil {
-			return err
+			if !errors.Is(err, keyring.ErrUndecryptable) {
+				return err
+			}
+			s.log.Warn("a factor's secret does not decrypt; it is not compared with the new factor's", "factor", f.ID, "err", err)
+			continue
 		}
 		// Under the factor's hash: HMAC pads a short key with zero bytes and
 		// hashes a long one, so S and S followed by zero bytes make the

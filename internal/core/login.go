@@ -308,7 +308,7 @@ func (s *Service) methods(ctx context.Context, accountID string) ([]MethodOption
 					// Offered as unavailable, so that the account's other
 					// factors still sign in (passOver).
 					s.passOver(f, err)
-					o.Unavailable = keyNotReadable
+					o.Unavailable = unreadableReason(err)
 				case err != nil:
 					return nil, err
 				default:

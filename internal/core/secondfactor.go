@@ -346,6 +346,15 @@ func unreadableSecret(err error) bool {
 	return errors.Is(err, keyring.ErrKeyUnavailable) || errors.Is(err, keyring.ErrUndecryptable)
 }
 
+// unreadableReason is the Unavailable reason of a factor whose secret could
+// not be opened with err (unreadableSecret).
+func unreadableReason(err error) string {
+	if errors.Is(err, keyring.ErrUndecryptable) {
+		return keyDamaged
+	}
+	return keyNotReadable
+}
+
 // passOver logs that factor f's secret could not be opened (err: a key
 // this instance cannot read, such as a key file behind a rotation, or a
 // value that does not decrypt; the error names the factor and data key,

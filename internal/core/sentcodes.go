@@ -189,7 +189,10 @@ func hintOf(t twofold.FactorType, destination string) string {
 
 // withHints sets the hint of each sms and email factor of fs (opening its
 // destination), and marks a phone whose region --sms-countries no longer
-// admits Unavailable, and returns fs.
+// admits Unavailable, and returns fs. A factor whose destination cannot be
+// read (unreadableSecret) is listed without a hint, marked Unavailable, as
+// the second step lists it (methods), rather than failing the whole list:
+// its owner still sees it, and can remove it.
 func (s *Service) withHints(ctx context.Context, fs []twofold.Factor) ([]twofold.Factor, error) {
 	for i := range fs {
 		if !fs[i].Type.SendsCodes() {
@@ -197,7 +200,12 @@ func (s *Service) withHints(ctx context.Context, fs []twofold.Factor) ([]twofold
 		}
 		f := fs[i]
 		if err := s.open(ctx, &f); err != nil {
-			return nil, err
+			if !unreadableSecret(err) {
+				return nil, err
+			}
+			s.log.Warn("a factor's secret could not be opened; it is listed as unavailable", "factor", f.ID, "err", err)
+			fs[i].Unavailable = unreadableReason(err)
+			continue
 		}
 		fs[i].Hint = hintOf(f.Type, string(f.Secret))
 		if f.Type == twofold.FactorSMS && !s.cfg.SMSCountries.Allows(string(f.Secret)) {
@@ -536,6 +544,11 @@ const phoneNotAllowed = "this server no longer sends text messages to this numbe
 // keyNotReadable says why a factor whose key this instance cannot read (a
 // key file behind a rotation) is not offered, without naming the key.
 const keyNotReadable = "the server cannot read this authenticator's key at the moment; try another way, or again later"
+
+// keyDamaged says why a factor whose stored secret does not decrypt (bit
+// rot, a bad restore, tampering) cannot be used: unlike a key not readable
+// at the moment, it will not mend itself.
+const keyDamaged = "the server's stored copy of this authenticator's key is damaged; remove it and add it again"
 
 // deliverCode stores a fresh code for factor f (opened: f.Secret is its
 // destination) in scope, replacing the one before, and sends it. A text

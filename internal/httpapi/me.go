@@ -34,7 +34,8 @@ type factorJSON struct {
 	// Passkey is true for a security key enrolled as a passkey.
 	Passkey bool `json:"passkey,omitempty"`
 	// Unavailable is why the factor cannot be used now (a phone whose
-	// region this server no longer texts).
+	// region this server no longer texts, a destination the server cannot
+	// read).
 	Unavailable string `json:"unavailable,omitempty"`
 	// SetupSession is, on a pending factor, whose session started its
 	// setup, seen from the caller: "this", "other" (another session still

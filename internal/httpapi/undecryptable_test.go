@@ -1,8 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -23,7 +21,7 @@ func TestUndecryptableFactorPassedOver(t *testing.T) {
 		old := enrol(t, s, login(t, s, "una"), map[string]any{"type": "totp", "label": "old phone"})
 		fresh := enrol(t, s, signInTOTP(t, s, "una", old.secret), map[string]any{"type": "totp", "label": "new phone"})
 
-		makeUndecryptable(t, s, old.id)
+		s.MakeUndecryptable(t, old.id)
 
 		c := signInTOTP(t, s, "una", fresh.secret) // code only, no factor_id
 		s.Clock.Add(30 * time.Second)
@@ -44,25 +42,62 @@ func TestUndecryptableFactorPassedOver(t *testing.T) {
 	})
 }
 
-// makeUndecryptable flips one bit of the factor's sealed secret in the
-// database.
-func makeUndecryptable(t *testing.T, s *testenv.Server, factorID string) {
-	t.Helper()
-	ctx := context.Background()
-	values, err := s.Store.SealedValues(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range values {
-		if v.Table != "factors" || v.Row != factorID {
-			continue
+// TestUndecryptableFactorListed: a phone whose stored number and an app
+// whose stored secret no longer decrypt do not fail the reads that list the
+// account's factors (GET /v1/me, /v1/me/factors, /v1/me/factors/{id}): the
+// list shows both by label and type, the phone without its number and
+// marked unavailable; a new app is still added; and the second step lists
+// the phone as unavailable. On SQLite and PostgreSQL.
+func TestUndecryptableFactorListed(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "ugo")
+		app := enrol(t, s, login(t, s, "ugo"), map[string]any{"type": "totp", "label": "app"})
+		c := signInTOTP(t, s, "ugo", app.secret)
+		old := enrol(t, s, c, map[string]any{"type": "totp", "label": "old app"})
+		phone, _ := enrolPhone(t, c, g, "+44 7400 123456", "+447400123456", "mobile")
+		s.MakeUndecryptable(t, old.id)
+		s.MakeUndecryptable(t, phone)
+
+		check := func(where string, fs []any) {
+			t.Helper()
+			byID := map[string]map[string]any{}
+			for _, f := range fs {
+				byID[f.(map[string]any)["id"].(string)] = f.(map[string]any)
+			}
+			if f := byID[old.id]; f == nil || f["label"] != "old app" || f["type"] != "totp" {
+				t.Errorf("%s: the app that does not decrypt: got %v, want it listed", where, f)
+			}
+			f := byID[phone]
+			if f == nil || f["label"] != "mobile" || f["type"] != "sms" {
+				t.Fatalf("%s: the phone that does not decrypt: got %v, want it listed", where, f)
+			}
+			if un, _ := f["unavailable"].(string); un == "" {
+				t.Errorf("%s: the phone that does not decrypt: got %v, want it marked unavailable", where, f)
+			}
+			if _, ok := f["destination"]; ok {
+				t.Errorf("%s: the phone that does not decrypt: got %v, want no destination", where, f)
+			}
 		}
-		changed := bytes.Clone(v.Ciphertext)
-		changed[len(changed)-1] ^= 1
-		if ok, err := s.Store.Reseal(ctx, v, v.KeyID, changed); !ok || err != nil {
-			t.Fatalf("changing the ciphertext: %v, %v", ok, err)
+		r := c.Do(t, "GET", "/v1/me", nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET /v1/me: got %d %s, want 200", r.Status, r.Body)
 		}
-		return
-	}
-	t.Fatalf("factor %s has no sealed secret", factorID)
+		check("GET /v1/me", r.JSON["factors"].([]any))
+		if r = c.Do(t, "GET", "/v1/me/factors", nil); r.Status != http.StatusOK {
+			t.Fatalf("GET /v1/me/factors: got %d %s, want 200", r.Status, r.Body)
+		}
+		check("GET /v1/me/factors", r.JSON["factors"].([]any))
+		if r = c.Do(t, "GET", "/v1/me/factors/"+phone, nil); r.Status != http.StatusOK {
+			t.Fatalf("GET /v1/me/factors/{phone}: got %d %s, want 200", r.Status, r.Body)
+		}
+		check("GET /v1/me/factors/{phone}", []any{r.JSON["factor"], map[string]any{"id": old.id, "label": "old app", "type": "totp"}})
+
+		enrol(t, s, c, map[string]any{"type": "totp", "label": "new app"})
+
+		s.Clock.Add(30 * time.Second)
+		_, r = startLogin(t, s, "ugo")
+		if un, _ := r.JSON["unavailable_methods"].([]any); len(un) != 1 || un[0].(map[string]any)["factor_id"] != phone {
+			t.Errorf("unavailable_methods: %s, want the phone", r.Body)
+		}
+	})
 }

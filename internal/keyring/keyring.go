@@ -418,6 +418,7 @@ type Keyring struct {
 	store Store
 	path  string // key file to re-read on reload; "" when the File was built in memory
 	now   func() time.Time
+	log   *slog.Logger
 
 	state    atomic.Pointer[ringState]
 	reloadMu sync.Mutex // serialises reloads
@@ -440,6 +441,11 @@ func (k *Keyring) UseClock(now func() time.Time) {
 	k.state.Store(&st)
 }
 
+// UseLogger makes the Keyring log to l what it goes on despite (data keys it
+// could not read again); it logs no key material. Without it, nothing is
+// logged. Call it before the Keyring is used.
+func (k *Keyring) UseLogger(l *slog.Logger) { k.log = l }
+
 // ringState is an immutable snapshot of what a Keyring knows.
 type ringState struct {
 	file    *File
@@ -460,7 +466,7 @@ var ErrForeignKeyFile = errors.New("the key file does not belong to this databas
 // when none is wrapped by it yet. When f was read from disk (LoadFile,
 // LoadOrCreateFile), the Keyring re-reads that file on reloads.
 func Open(ctx context.Context, f *File, s Store) (*Keyring, error) {
-	k := &Keyring{store: s, path: f.path, now: time.Now}
+	k := &Keyring{store: s, path: f.path, now: time.Now, log: slog.New(slog.DiscardHandler)}
 	k.state.Store(&ringState{file: f, data: map[string]cipher.AEAD{}})
 	keys, err := s.DataKeys(ctx)
 	if err != nil {
@@ -577,7 +583,9 @@ func (k *Keyring) reload(ctx context.Context) error {
 // while it opens a value, and the read needs another). A key file that
 // cannot be read now is not a reason to refuse keys it opened before: the
 // file last read stands in for it, and the data keys deleted meanwhile are
-// dropped all the same.
+// dropped all the same. Nor are data keys that cannot be read now: the
+// failure is logged, the keys last read stand, and they are read again
+// RecheckEvery later.
 func (k *Keyring) recheck(ctx context.Context) (*ringState, error) {
 	st := k.state.Load()
 	if !k.stale(st) {
@@ -592,7 +600,15 @@ func (k *Keyring) recheck(ctx context.Context) (*ringState, error) {
 	}
 	keys, err := k.store.DataKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load data keys: %w", err)
+		// A database that cannot be read now (a dropped connection, a busy
+		// moment) is not a reason to refuse the keys read a moment ago: go
+		// on with them, and read again RecheckEvery from now rather than at
+		// every Open meanwhile.
+		k.log.Warn("cannot read the data keys again; going on with those read last", "err", err)
+		next := *st
+		next.checked = k.now()
+		k.state.Store(&next)
+		return &next, nil
 	}
 	f := st.file
 	if k.path != "" {

@@ -126,6 +126,7 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 		st.Close()
 		return Deps{}, err
 	}
+	keys.UseLogger(log)
 	if now != nil {
 		keys.UseClock(now) // how long the keys last read are trusted (keyring.RecheckEvery)
 	}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"path/filepath"
@@ -112,4 +113,28 @@ func sqlitePath(dsn string) (string, bool) {
 		return dsn[len(p):], true
 	}
 	return "", false
+}
+
+// MakeUndecryptable flips one bit of the sealed secret of factor factorID
+// in the database, as bit rot, a bad restore or tampering would: its
+// ciphertext no longer decrypts (keyring.ErrUndecryptable).
+func (s *Server) MakeUndecryptable(tb testing.TB, factorID string) {
+	tb.Helper()
+	ctx := context.Background()
+	values, err := s.Store.SealedValues(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, v := range values {
+		if v.Table != "factors" || v.Row != factorID {
+			continue
+		}
+		changed := bytes.Clone(v.Ciphertext)
+		changed[len(changed)-1] ^= 1
+		if ok, err := s.Store.Reseal(ctx, v, v.KeyID, changed); !ok || err != nil {
+			tb.Fatalf("changing the ciphertext: %v, %v", ok, err)
+		}
+		return
+	}
+	tb.Fatalf("factor %s has no sealed secret", factorID)
 }
