@@ -184,7 +184,10 @@ type Store interface {
 	ReturnToken(ctx context.Context, key string, burst float64) error
 	// Bucket returns the tokens of a bucket as last stored and when.
 	Bucket(ctx context.Context, key string) (tokens float64, updatedAt time.Time, found bool, err error)
-	DeleteExpired(ctx context.Context, before time.Time) error
+	// DeleteExpired removes the sessions, logins and the other rows that
+	// expire that expired before before; sessions whose ID sorts at or
+	// after sessionsBelow need not be looked at ("": all are).
+	DeleteExpired(ctx context.Context, before time.Time, sessionsBelow string) error
 	// DeleteExpiredAPIKeys deletes the keys that expired before before,
 	// with their tokens and the keys they made, and returns how many.
 	DeleteExpiredAPIKeys(ctx context.Context, before time.Time) (int64, error)
@@ -557,6 +560,22 @@ func (s *Service) newOrderedID(now time.Time) (string, error) {
 		return "", err
 	}
 	return orderedEncoding.EncodeToString(b[:]), nil
+}
+
+// sessionsBelow returns an ID every session expired before before sorts
+// below, for the sweep: a session's ID is ordered by the time it was made
+// (newOrderedID) and it lasts ttl from then or a little longer (the
+// session is stored a moment after its ID is made), so one expired before
+// before was made before before less ttl, by the clock of the instance
+// that made it, whatever the sweeping instance's clock says. A session
+// made while a shorter lifetime was configured may sort after it, and is
+// swept once the walk reaches it, no later than ttl after it expired.
+func sessionsBelow(before time.Time, ttl time.Duration) string {
+	var b [16]byte
+	// Past the millisecond of before less ttl: the ID keeps whole
+	// milliseconds, the expiry microseconds.
+	binary.BigEndian.PutUint64(b[:8], uint64(before.Add(-ttl).UnixMilli()+1)<<16)
+	return orderedEncoding.EncodeToString(b[:])
 }
 
 // audit records an event. Inside inTx a failure to record fails the

@@ -632,7 +632,8 @@ const ExpiredKeyKeep = 30 * 24 * time.Hour
 // harmless.
 func (s *Service) Sweep(ctx context.Context) error {
 	now := s.Now()
-	if err := s.store.DeleteExpired(ctx, now.Add(-SweepMargin)); err != nil {
+	before := now.Add(-SweepMargin)
+	if err := s.store.DeleteExpired(ctx, before, sessionsBelow(before, s.cfg.SessionTTL)); err != nil {
 		return err
 	}
 	if err := s.carryOutDueResets(ctx); err != nil {

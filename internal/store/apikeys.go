@@ -95,7 +95,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, accountID, id string) (bool, e
 // (which expire no later than their maker), and returns how many it
 // deleted. Keys without expiry stay.
 func (s *Store) DeleteExpiredAPIKeys(ctx context.Context, before time.Time) (int64, error) {
-	return s.sweep(ctx, "api_keys", s.sweepSQL("api_keys", "rowid", true), before)
+	return s.sweep(ctx, "api_keys", s.sweepSQL("api_keys", "rowid", expiredSinceCond), before)
 }
 
 // TouchAPIKey records that the key was used at now, unless its last use is

@@ -135,16 +135,64 @@ func (s *Store) SetSweepBatchForTest(n int, onBatch func(table string, deleted i
 }
 
 // SweepPlansForTest returns the database's plans (planForTest) of the
-// sweep's batch statements, by the table each deletes from.
+// sweep's batch statements: of those that find their rows by an index
+// (sweepSQL) by the table each deletes from, of those that walk a table's
+// key (sweepByKey) by "TABLE walk STATEMENT", STATEMENT one of "first
+// range", "range", "first delete", "delete".
 func (s *Store) SweepPlansForTest(ctx context.Context, before time.Time) (map[string]string, error) {
+	type indexed struct{ table, key, cond string }
+	var sweeps []indexed
+	for _, t := range sweptTables {
+		if t.table != "sessions" || s.dialect == Postgres {
+			sweeps = append(sweeps, indexed{t.table, t.sqliteKey, expiredCond})
+		}
+	}
+	sweeps = append(sweeps, indexed{"api_keys", "rowid", expiredSinceCond}, indexed{"push_nonces", "rowid", expiredCond},
+		indexed{"push_challenges", "rowid", expiredCond}, indexed{"replaced_emails", "rowid", purgedReplacedCond})
 	plans := map[string]string{}
-	tables := append(sweptTables, struct{ table, sqliteKey string }{"api_keys", "rowid"})
-	for _, t := range tables {
-		plan, err := s.planForTest(ctx, s.sweepSQL(t.table, t.sqliteKey, t.table == "api_keys"), micros(before), sweepBatch)
+	for _, t := range sweeps {
+		plan, err := s.planForTest(ctx, s.sweepSQL(t.table, t.key, t.cond), micros(before), sweepBatch)
 		if err != nil {
 			return nil, fmt.Errorf("plan of the sweep of %s: %w", t.table, err)
 		}
 		plans[t.table] = plan
+	}
+	kept := []string{"a:%", "b:%"}
+	throttles, buckets := staleWalks(s.dialect, kept)
+	type walked struct {
+		w    keyWalk
+		args []any
+	}
+	walks := []walked{{throttles, []any{micros(before), kept[0], kept[1]}}, {buckets, []any{micros(before)}}}
+	if s.dialect == SQLite {
+		walks = append(walks, walked{sessionsWalk("0123456789abcdefghijklmnop"), []any{micros(before)}})
+	}
+	for _, w := range walks {
+		var lo, hi any = w.w.start, "k"
+		if w.w.key == "rowid" {
+			hi = int64(1000)
+		}
+		for _, first := range []bool{true, false} {
+			rng, del := s.keyWalkSQL(w.w, first)
+			rngArgs := []any{lo, sweepBatch}
+			if w.w.below != nil {
+				rngArgs = append(rngArgs, w.w.below)
+			}
+			name := w.w.table + " walk "
+			if first {
+				name += "first "
+			}
+			for stmt, q := range map[string]struct {
+				sql  string
+				args []any
+			}{"range": {rng, rngArgs}, "delete": {del, append([]any{lo, hi}, w.args...)}} {
+				plan, err := s.planForTest(ctx, q.sql, q.args...)
+				if err != nil {
+					return nil, fmt.Errorf("plan of the %s%s: %w", name, stmt, err)
+				}
+				plans[name+stmt] = plan
+			}
+		}
 	}
 	return plans, nil
 }

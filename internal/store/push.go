@@ -281,13 +281,12 @@ func (s *Store) ForgivePushDenials(ctx context.Context, accountID string, since 
 
 // DeleteExpiredPush removes nonces expired at now and challenges expired
 // before keepUntil (the denials counted against push bombing must stay
-// that long).
+// that long), in batches (sweepBatch), each found by its table's index of
+// expiries.
 func (s *Store) DeleteExpiredPush(ctx context.Context, now, keepUntil time.Time) error {
-	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM push_nonces WHERE expires_at < $1`, micros(now)); err != nil {
-		return fmt.Errorf("delete expired push nonces: %w", err)
+	if _, err := s.sweep(ctx, "push_nonces", s.sweepSQL("push_nonces", "rowid", expiredCond), now); err != nil {
+		return err
 	}
-	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM push_challenges WHERE expires_at < $1`, micros(keepUntil)); err != nil {
-		return fmt.Errorf("delete expired push challenges: %w", err)
-	}
-	return nil
+	_, err := s.sweep(ctx, "push_challenges", s.sweepSQL("push_challenges", "rowid", expiredCond), keepUntil)
+	return err
 }

@@ -35,13 +35,13 @@ func (s *Store) ReplacedEmails(ctx context.Context, accountID string, since time
 // PurgeReplacedEmails deletes the addresses replaced before before, but
 // not those of an account whose reset of two-factor waits: its notices
 // when it is carried out or cancelled go to them too. It returns how many
-// went.
+// went. It deletes in batches (sweepBatch), found by the index of the
+// times they were replaced.
 func (s *Store) PurgeReplacedEmails(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM replaced_emails WHERE replaced_at < $1
-		AND NOT EXISTS (SELECT 1 FROM two_factor_resets r WHERE r.account_id = replaced_emails.account_id)`, micros(before))
-	n, err := rowsAffected(res, err)
-	if err != nil {
-		return 0, fmt.Errorf("purge replaced emails: %w", err)
-	}
-	return n, nil
+	return s.sweep(ctx, "replaced_emails", s.sweepSQL("replaced_emails", "rowid", purgedReplacedCond), before)
 }
+
+// purgedReplacedCond is the condition of the addresses
+// PurgeReplacedEmails deletes, for sweepSQL.
+const purgedReplacedCond = `replaced_at < $1
+	AND NOT EXISTS (SELECT 1 FROM two_factor_resets r WHERE r.account_id = replaced_emails.account_id)`

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -201,83 +200,6 @@ func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {
 	_, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, sessionID)
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
-	}
-	return nil
-}
-
-// sweepBatch is how many rows one statement of the sweep deletes at most:
-// each batch is its own transaction, so that a backlog (300,000 logins
-// after downtime or a flood) never holds SQLite's single writer for
-// longer than one batch takes, and sign-ins wait for a batch, not the
-// backlog.
-const sweepBatch = 2000
-
-// sweptTables are the tables DeleteExpired deletes from by expires_at,
-// each read by its index of expiries (see SweepPlansForTest), and the key
-// of a row on SQLite: its rowid, or its primary key for a table without
-// one (sessions and logins, migrations 0007 and 0008).
-var sweptTables = []struct{ table, sqliteKey string }{
-	{"sessions", "id"}, {"logins", "id"}, {"api_tokens", "rowid"}, {"sent_codes", "rowid"},
-	{"webauthn_ceremonies", "rowid"}, {"passkey_logins", "rowid"}, {"ssh_challenges", "rowid"},
-	{"password_resets", "rowid"}, {"email_changes", "rowid"}, {"form_uses", "rowid"},
-}
-
-// sweepSQL returns the statement deleting at most $2 rows of table whose
-// expires_at is below $1 and, when since is true, above 0 (0: no expiry).
-// The rows are found by the table's index of expiries and deleted by
-// their row key: rowid (or primary key) on SQLite, ctid on PostgreSQL,
-// in the one statement (a row PostgreSQL sees updated meanwhile has
-// another ctid and stays for the next sweep).
-func (s *Store) sweepSQL(table, sqliteKey string, since bool) string {
-	cond := `expires_at < $1`
-	if since {
-		cond = `expires_at > 0 AND expires_at < $1`
-	}
-	if s.dialect == Postgres {
-		return `DELETE FROM ` + table + ` WHERE ctid = ANY(ARRAY(SELECT ctid FROM ` + table + ` WHERE ` + cond + ` LIMIT $2))`
-	}
-	return `DELETE FROM ` + table + ` WHERE ` + sqliteKey + ` IN (SELECT ` + sqliteKey + ` FROM ` + table + ` WHERE ` + cond + ` LIMIT $2)`
-}
-
-// sweep runs q, a statement of sweepSQL, batch after batch until one
-// deletes fewer than a batch, each batch its own transaction, and returns
-// how many rows it deleted. It stops early when ctx ends.
-func (s *Store) sweep(ctx context.Context, table, q string, before time.Time) (int64, error) {
-	batch := s.sweepBatch
-	if batch <= 0 {
-		batch = sweepBatch
-	}
-	var total int64
-	for {
-		res, err := s.conn(ctx).ExecContext(ctx, q, micros(before), batch)
-		n, err := rowsAffected(res, err)
-		if err != nil {
-			return total, fmt.Errorf("delete expired %s: %w", table, err)
-		}
-		total += n
-		if s.onSweepBatch != nil {
-			s.onSweepBatch(table, n)
-		}
-		if n < int64(batch) {
-			return total, nil
-		}
-		// Between batches the writer is free: whoever waits for it (a
-		// sign-in) goes before the next batch.
-		runtime.Gosched()
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-	}
-}
-
-// DeleteExpired removes expired sessions and logins older than before,
-// and the other rows that expire (tokens, codes, ceremonies, challenges,
-// resets, email changes, form uses), in batches (sweepBatch).
-func (s *Store) DeleteExpired(ctx context.Context, before time.Time) error {
-	for _, t := range sweptTables {
-		if _, err := s.sweep(ctx, t.table, s.sweepSQL(t.table, t.sqliteKey, false), before); err != nil {
-			return err
-		}
 	}
 	return nil
 }

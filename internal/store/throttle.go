@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -194,24 +195,40 @@ func (s *Store) Bucket(ctx context.Context, key string) (tokens float64, updated
 // LIKE patterns kept and that still count failures: those are kept until a
 // success or an operator clears them, so that waiting never resets a count
 // that a hard cap depends on.
+//
+// Neither table has an index of the times its rows were touched: every
+// failure and every taken token moves that time, and an index of it would
+// cost each of them one more page written. Both are swept by walking
+// their key instead (sweepByKey), at most sweepBatch keys a statement.
 func (s *Store) DeleteStaleThrottles(ctx context.Context, before time.Time, kept []string) error {
-	keep, args := "FALSE", []any{micros(before)}
+	throttles, buckets := staleWalks(s.dialect, kept)
+	args := []any{micros(before)}
 	for _, p := range kept {
 		args = append(args, p)
-		keep += fmt.Sprintf(" OR key LIKE $%d", len(args))
 	}
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
-		{`DELETE FROM throttles WHERE updated_at < $1 AND locked_until < $1 AND (failures = 0 OR NOT (` + keep + `))`, args},
-		{`DELETE FROM rate_buckets WHERE updated_at < $1`, []any{micros(before)}},
-	} {
-		if _, err := s.conn(ctx).ExecContext(ctx, q.sql, q.args...); err != nil {
-			return fmt.Errorf("delete stale throttles: %w", err)
-		}
+	if _, err := s.sweepByKey(ctx, throttles, args...); err != nil {
+		return err
 	}
-	return nil
+	_, err := s.sweepByKey(ctx, buckets, micros(before))
+	return err
+}
+
+// staleWalks returns the walks of DeleteStaleThrottles: of the counters,
+// whose condition reads before as $3 and the LIKE patterns kept from $4
+// on, and of the rate buckets (on SQLite by rowid: the buckets' key is an
+// index of its own there).
+func staleWalks(d Dialect, kept []string) (throttles, buckets keyWalk) {
+	keep := "FALSE"
+	for i := range kept {
+		keep += fmt.Sprintf(" OR key LIKE $%d", i+4)
+	}
+	throttles = keyWalk{table: "throttles", key: "key", start: "",
+		cond: `updated_at < $3 AND locked_until < $3 AND (failures = 0 OR NOT (` + keep + `))`}
+	buckets = keyWalk{table: "rate_buckets", key: "key", start: "", cond: `updated_at < $3`}
+	if d == SQLite {
+		buckets.key, buckets.start = "rowid", int64(math.MinInt64)
+	}
+	return throttles, buckets
 }
 
 // ThrottleKeys returns the keys of the stored counters that start with

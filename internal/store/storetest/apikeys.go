@@ -132,7 +132,7 @@ func testAPITokens(t *testing.T, s *store.Store) {
 	}
 	_, err = s.APIToken(ctx, "t1", t0.Add(time.Hour))
 	wantCode(t, "APIToken at its expiry", err, twofold.CodeNotFound)
-	if err := s.DeleteExpired(ctx, t0.Add(2*time.Hour)); err != nil {
+	if err := s.DeleteExpired(ctx, t0.Add(2*time.Hour), ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.APIToken(ctx, "t1", t0)

@@ -90,7 +90,7 @@ func testFormOnce(t *testing.T, s *store.Store) {
 	if _, ok := formMade(t, s, "form-3", "sess-2", "api-key"); ok {
 		t.Error("FormMade after its session was deleted: still found")
 	}
-	if err := s.DeleteExpired(ctx, t0.Add(time.Hour+time.Second)); err != nil {
+	if err := s.DeleteExpired(ctx, t0.Add(time.Hour+time.Second), ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := formMade(t, s, "form-1", "sess-1", "api-key"); ok {

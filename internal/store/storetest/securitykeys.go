@@ -80,7 +80,7 @@ func testCeremonyOnce(t *testing.T, s *store.Store) {
 	if err := s.PutCeremony(ctx, ceremony(ada.ID, "register:f1", "c5")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteExpired(ctx, t0.Add(6*time.Minute)); err != nil {
+	if err := s.DeleteExpired(ctx, t0.Add(6*time.Minute), ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := take(t, s, "elevate:s1", ada.ID, "c4", t0); ok {
@@ -259,7 +259,7 @@ func testPasskeyLoginOnce(t *testing.T, s *store.Store) {
 	if _, ok := take("l1", t0.Add(time.Minute)); ok {
 		t.Fatal("taken twice")
 	}
-	if err := s.DeleteExpired(ctx, t0.Add(6*time.Minute)); err != nil {
+	if err := s.DeleteExpired(ctx, t0.Add(6*time.Minute), ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := take("l2", t0); ok {

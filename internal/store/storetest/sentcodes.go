@@ -100,7 +100,7 @@ func testSentCodeOnce(t *testing.T, s *store.Store) {
 	if got := takeChecks(t, s, a.ID, "login:l1", "", t0.Add(10*time.Minute)); len(got) != 0 {
 		t.Errorf("a check when expired: got %v, want none", got)
 	}
-	if err := s.DeleteExpired(t.Context(), t0.Add(11*time.Minute)); err != nil {
+	if err := s.DeleteExpired(t.Context(), t0.Add(11*time.Minute), ""); err != nil {
 		t.Fatal(err)
 	}
 	if cs, err := s.SentCodes(t.Context(), a.ID); err != nil || len(cs) != 0 {

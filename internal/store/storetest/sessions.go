@@ -323,7 +323,7 @@ func testDeleteExpired(t *testing.T, s *store.Store) {
 			t.Fatalf("CreateLogin: %v", err)
 		}
 	}
-	if err := s.DeleteExpired(t.Context(), cut); err != nil {
+	if err := s.DeleteExpired(t.Context(), cut, ""); err != nil {
 		t.Fatalf("DeleteExpired: %v", err)
 	}
 	for _, c := range sessions {

@@ -105,7 +105,7 @@ func testSSHChallengeOnce(t *testing.T, s *store.Store) {
 			t.Fatalf("UseSSHChallenge %s: got %v, %v; want %v", tt.name, ok, err, tt.want)
 		}
 	}
-	if err := s.DeleteExpired(ctx, t0.Add(11*time.Minute)); err != nil {
+	if err := s.DeleteExpired(ctx, t0.Add(11*time.Minute), ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutSSHChallenge(ctx, sshChallenge(a.ID, "login:l3", "fresh")); err != nil {
