@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/twofold/twofold/internal/server"
 )
@@ -54,6 +55,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	if m.server.SetupURL != "" {
 		fmt.Fprintf(m.Stdout, "first run: create the operator account at %s\n", m.server.BrowserURL()+strings.TrimPrefix(m.server.SetupURL, m.server.URL()))
+	}
+	if u := m.server.SetupPendingUntil; !u.IsZero() {
+		fmt.Fprintf(m.Stdout, "first run: setup is pending: the link to create the operator account was printed by the instance that made it (it works until %s); without it, create the operator with `twofold user add NAME --operator`\n", u.UTC().Format(time.RFC3339))
 	}
 	select {
 	case <-ctx.Done():

@@ -802,7 +802,7 @@ func (from Sources) name(err error, names ...string) error {
 // WebAuthn returns the relying party of security keys for a server
 // listening on listenAddr: --webauthn-rp-id and --webauthn-origins when
 // given; else the origin of --base-url, and its host as the RP ID; else,
-// for a server on loopback, http://localhost with its port (browsers allow
+// for a server reached as localhost (LocalhostAddr), http://localhost with its port (browsers allow
 // WebAuthn there without TLS, never on an IP address). The error says
 // what to set when none can be found.
 func (c Config) WebAuthn(listenAddr string) (securitykey.Config, error) {
@@ -820,7 +820,7 @@ func (c Config) WebAuthn(listenAddr string) (securitykey.Config, error) {
 			if err != nil {
 				return rp, fmt.Errorf("webauthn: listen %q: want host:port", listenAddr)
 			}
-			if a, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !(a.IsLoopback() || a.IsUnspecified())) {
+			if !LocalhostAddr(host) {
 				return rp, fmt.Errorf("webauthn: a server on %s has no origin browsers accept for security keys: set --base-url (or --webauthn-rp-id and --webauthn-origins)", listenAddr)
 			}
 			rp.Origins = []string{"http://localhost:" + port}
@@ -919,6 +919,23 @@ func (c Config) PublicURL() (*url.URL, error) {
 // host: only to these names (net/smtp's isLocalhost).
 func smtpLocalhost(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// LocalhostAddr reports whether a server listening on host (a name or an
+// IP address, as bound) is reached from this machine's browsers as
+// localhost: localhost itself, 127.0.0.1 and ::1, and every address (0.0.0.0,
+// ::), which takes those too. Another loopback address (127.0.0.2) is not:
+// localhost leads elsewhere, so its pages are opened under that address.
+func LocalhostAddr(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	return a == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || a == netip.IPv6Loopback() || a.IsUnspecified()
 }
 
 // loopbackHost reports whether host names this machine.

@@ -30,6 +30,10 @@ func TestWebAuthn(t *testing.T) {
 		{"plain http off localhost", []string{"--webauthn-origins", "http://login.example.com"}, nil, "0.0.0.0:8080", "", nil, "use https"},
 		{"origin with a path", []string{"--webauthn-origins", "https://example.com/login"}, nil, "0.0.0.0:8080", "", nil, "want scheme://host[:port]"},
 		{"no origin to be had", nil, nil, "10.1.2.3:8080", "", nil, "set --base-url"},
+		{"every address", nil, nil, "[::]:41234", "localhost", []string{"http://localhost:41234"}, ""},
+		{"ipv6 loopback", nil, nil, "[::1]:41234", "localhost", []string{"http://localhost:41234"}, ""},
+		// localhost does not lead to 127.0.0.2: no origin browsers could use.
+		{"another loopback address", nil, nil, "127.0.0.2:8080", "", nil, "set --base-url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parse(t, tc.args, tc.env)

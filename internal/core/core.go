@@ -241,7 +241,8 @@ type Store interface {
 	APIToken(ctx context.Context, id string, now time.Time) (twofold.APIToken, error)
 	DeleteAPIToken(ctx context.Context, id string) (bool, error)
 
-	AddSetupToken(ctx context.Context, hash []byte, now time.Time) error
+	AddSetupToken(ctx context.Context, hash []byte, now, since time.Time) (bool, error)
+	SetupOffered(ctx context.Context, since time.Time) (time.Time, error)
 	SetupTokenValid(ctx context.Context, hash []byte, since time.Time) (bool, error)
 	CreateFirstAccount(ctx context.Context, hash []byte, since time.Time, a twofold.Account) (bool, error)
 

@@ -7,8 +7,9 @@ import (
 	"github.com/twofold/twofold"
 )
 
-// SetupTTL is how long a first-run setup link works. Every start of a server
-// on a database without accounts prints a new one.
+// SetupTTL is how long a first-run setup link works. A start of a server on
+// a database without accounts prints a new one unless one made less than
+// SetupTTL ago still works (NewSetupToken).
 const SetupTTL = 24 * time.Hour
 
 // errSetupClosed is the one answer for a wrong, used or outdated setup link.
@@ -17,26 +18,35 @@ func errSetupClosed() error {
 }
 
 // NewSetupToken returns a one-time token for creating the first operator
-// account (SPEC §4: `twofold serve` on an empty database prints a link), or ""
-// when an account exists already. Only the token's hash is stored; a token
-// works for SetupTTL, and every token stops working once the first account
-// exists.
-func (s *Service) NewSetupToken(ctx context.Context) (string, error) {
+// account (SPEC §4: `twofold serve` on an empty database prints a link).
+// Only the token's hash is stored; a token works for SetupTTL, and every
+// token stops working once the first account exists.
+//
+// One link is offered at a time: when a token made less than SetupTTL ago
+// still works (another instance on the same database, or an earlier start,
+// printed its link), no token is made, and offeredUntil says until when
+// that one works. Both are empty when an account exists already.
+func (s *Service) NewSetupToken(ctx context.Context) (token string, offeredUntil time.Time, err error) {
 	has, err := s.store.HasAccounts(ctx)
+	if err != nil || has {
+		return "", time.Time{}, err
+	}
+	token, err = s.randomString(32)
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
-	if has {
-		return "", nil
+	now := s.Now()
+	since := now.Add(-SetupTTL)
+	ok, err := s.store.AddSetupToken(ctx, s.hasher.Sum("setup", token), now, since)
+	if err != nil || ok {
+		return token, time.Time{}, err
 	}
-	token, err := s.randomString(32)
-	if err != nil {
-		return "", err
+	at, err := s.store.SetupOffered(ctx, since)
+	if err != nil || at.IsZero() {
+		// An account was made meanwhile.
+		return "", time.Time{}, err
 	}
-	if err := s.store.AddSetupToken(ctx, s.hasher.Sum("setup", token), s.Now()); err != nil {
-		return "", err
-	}
-	return token, nil
+	return "", at.Add(SetupTTL), nil
 }
 
 // CheckSetupToken returns nil when token may still create the first account.

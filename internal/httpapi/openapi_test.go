@@ -105,6 +105,68 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 }
 
+// TestOpenAPIMalformedQuery checks that every operation in openapi.yaml,
+// of /v1 and of the DNS API alike, documents the 400 invalid problem that
+// ParsableQuery answers a malformed query string with (`%zz`, `;`), and
+// that every route the server registers answers so.
+func TestOpenAPIMalformedQuery(t *testing.T) {
+	var doc struct {
+		Paths      map[string]map[string]yaml.Node `yaml:"paths"`
+		Components struct {
+			Responses map[string]struct {
+				Description string `yaml:"description"`
+			} `yaml:"responses"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, path := range sortedKeys(doc.Paths) {
+		for _, method := range sortedKeys(doc.Paths[path]) {
+			if !httpMethods[method] {
+				continue
+			}
+			n++
+			var op struct {
+				Responses map[string]struct {
+					Ref string `yaml:"$ref"`
+				} `yaml:"responses"`
+			}
+			node := doc.Paths[path][method]
+			if err := node.Decode(&op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			r, ok := op.Responses["400"]
+			if !ok {
+				t.Errorf("%s %s documents no 400 for a malformed query", strings.ToUpper(method), path)
+			} else if r.Ref != "" && r.Ref != "#/components/responses/Invalid" {
+				t.Errorf("%s %s: 400 is %s, want #/components/responses/Invalid", strings.ToUpper(method), path, r.Ref)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no operations read from openapi.yaml")
+	}
+	if d := doc.Components.Responses["Invalid"].Description; !strings.Contains(d, "%zz") || !strings.Contains(d, "semicolon") {
+		t.Errorf("the Invalid response does not say a malformed query answers so: %q", d)
+	}
+
+	mux := http.NewServeMux()
+	New(nil, nil, slog.New(slog.DiscardHandler)).Register(mux)
+	for _, route := range sortedKeys(New(nil, nil, slog.New(slog.DiscardHandler)).Routes()) {
+		method, path, _ := strings.Cut(route, " ")
+		path = strings.NewReplacer("{", "", "}", "").Replace(path)
+		for _, q := range []string{"a=%zz", "a=1;b=2"} {
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, httptest.NewRequest(method, path+"?"+q, nil))
+			if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), ProblemTypeBase+"invalid") {
+				t.Errorf("%s %s?%s: got %d %s, want 400 invalid", method, path, q, w.Code, w.Body)
+			}
+		}
+	}
+}
+
 // TestOpenAPIProblemTypes checks that the file lists every stable problem
 // type the problem writer can produce, and no other.
 func TestOpenAPIProblemTypes(t *testing.T) {

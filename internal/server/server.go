@@ -59,8 +59,13 @@ type Server struct {
 	// open (0: DefaultIdleTimeout); tests set it short to see one closed.
 	IdleTimeout time.Duration
 	// SetupURL is the one-time link to create the first operator account,
-	// set by Open when the database has no account yet (SPEC §4).
+	// set by Open when the database has no account yet (SPEC §4) and this
+	// server made it.
 	SetupURL string
+	// SetupPendingUntil is, when the database has no account yet but
+	// another start (another instance, or an earlier run) offered the
+	// setup link, until when that link works; SetupURL is empty then.
+	SetupPendingUntil time.Time
 
 	ln     net.Listener
 	http   *http.Server
@@ -517,13 +522,21 @@ func (s *Server) DNSAddr() string {
 	return s.dns.Addr()
 }
 
-// openSetup makes the first-run setup link when no account exists yet. The
-// link holds a secret, so it is set in SetupURL for the caller to print, and
-// never logged.
+// openSetup makes the first-run setup link when no account exists yet and
+// no other start offers one. The link holds a secret, so it is set in
+// SetupURL for the caller to print, and never logged; when another start
+// offers it, SetupPendingUntil says until when.
 func (s *Server) openSetup(ctx context.Context) error {
-	token, err := s.Service.NewSetupToken(ctx)
-	if err != nil || token == "" {
+	token, until, err := s.Service.NewSetupToken(ctx)
+	if err != nil {
 		return err
+	}
+	if token == "" {
+		if !until.IsZero() {
+			s.SetupPendingUntil = until
+			s.Logger.Info("first run: no account exists yet; the setup link was printed by the start that made it", "works_until", until)
+		}
+		return nil
 	}
 	s.SetupURL = s.URL() + "/setup/" + token
 	s.Logger.Info("first run: no account exists yet; open the setup link printed on standard output to create the operator account")
@@ -543,10 +556,12 @@ func (s *Server) URL() string {
 
 // BrowserURL returns the address a browser on this machine should open,
 // which `serve` prints and the setup link and mailed links start with:
-// the base URL when set; else a server on a loopback or unspecified
-// address is opened as http://localhost:PORT, the only origin of such a
-// server where browsers allow security keys (config.WebAuthn), and the one
-// its cookies then belong to.
+// the base URL when set; else a server on 127.0.0.1, ::1 or every address
+// is opened as http://localhost:PORT, the only origin of such a server
+// where browsers allow security keys (config.WebAuthn), and the one its
+// cookies then belong to (config.LocalhostAddr). A server on another
+// loopback address (127.0.0.2), which localhost does not lead to, is
+// opened under its address.
 func (s *Server) BrowserURL() string {
 	if s.Config.BaseURL != "" {
 		return s.Config.BaseURL
@@ -555,7 +570,7 @@ func (s *Server) BrowserURL() string {
 	if err != nil {
 		return s.URL()
 	}
-	if a, err := netip.ParseAddr(host); err != nil || !(a.IsLoopback() || a.IsUnspecified()) {
+	if !config.LocalhostAddr(host) {
 		return s.URL()
 	}
 	return "http://localhost:" + port

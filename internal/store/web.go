@@ -9,12 +9,48 @@ import (
 	"github.com/twofold/twofold"
 )
 
-// AddSetupToken stores the hash of a first-run setup token.
-func (s *Store) AddSetupToken(ctx context.Context, hash []byte, now time.Time) error {
-	if _, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2)`, hash, micros(now)); err != nil {
-		return fmt.Errorf("insert setup token: %w", err)
+// AddSetupToken stores the hash of a first-run setup token unless a setup
+// token made at since or later is stored already or an account exists; it
+// reports whether it stored it. Of servers started together on one
+// database, one offers the first-run link (SPEC §4): on PostgreSQL the
+// statement holds the lock of CreateFirstAccount, as READ COMMITTED would
+// let two of them each see no token; on SQLite one statement runs alone.
+func (s *Store) AddSetupToken(ctx context.Context, hash []byte, now, since time.Time) (bool, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7140002)`); err != nil {
+				return fmt.Errorf("lock setup: %w", err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO setup_tokens (token_hash, created_at)
+SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM setup_tokens WHERE created_at >= $3) AND NOT EXISTS (SELECT 1 FROM accounts)`,
+			hash, micros(now), micros(since))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("insert setup token: %w", err)
 	}
-	return nil
+	return n == 1, nil
+}
+
+// SetupOffered returns when the newest setup token made at since or later
+// was made, while no account exists; the zero time when there is none.
+func (s *Store) SetupOffered(ctx context.Context, since time.Time) (time.Time, error) {
+	var at sql.NullInt64
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT MAX(created_at) FROM setup_tokens WHERE created_at >= $1 AND NOT EXISTS (SELECT 1 FROM accounts)`,
+		micros(since)).Scan(&at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("select setup tokens: %w", err)
+	}
+	if !at.Valid {
+		return time.Time{}, nil
+	}
+	return fromMicros(at.Int64), nil
 }
 
 // SetupTokenValid reports whether a setup token with hash, made at since or

@@ -41,12 +41,19 @@ func TestPushExpiredSaysSo(t *testing.T) {
 	ts.Clock.Add(time.Minute)
 	if r := c.post("/login/verify", approved); !strings.Contains(r.body, "Not approved yet") || !strings.Contains(r.body, `<time datetime="`+deadline.Format(time.RFC3339)+`">`) {
 		t.Errorf("“I approved it” too early: the page says %q, and not the push's own deadline", pageError(r.body))
+	} else if got := pageTitle(r.body); got != "Second step · Twofold" || !strings.Contains(pageError(r.body), "no error on the page") {
+		// Waiting for the device is no error: neither the title nor an
+		// alert says so.
+		t.Errorf("“I approved it” too early: title %q, alert %q; want %q and none", got, pageError(r.body), "Second step · Twofold")
 	}
 
 	ts.Clock.Add(time.Minute + time.Second)
 	r = c.post("/login/verify", approved)
 	if got := pageError(r.body); !strings.Contains(got, "push request expired") || !strings.Contains(got, "Send a new push") || strings.Contains(got, "code") {
 		t.Errorf("“I approved it” after the push expired: the page says %q, want that it expired and to send a new push", got)
+	}
+	if got := pageTitle(r.body); got != "Error: Second step · Twofold" {
+		t.Errorf("after the push expired: title %q, want %q", got, "Error: Second step · Twofold")
 	}
 	if r.status != http.StatusUnauthorized || r.url.Path != "/login/verify" || !strings.Contains(r.body, `id="push-`+factorID+`"`) {
 		t.Errorf("after the push expired: %d at %s, want the second step with its push button", r.status, r.url)

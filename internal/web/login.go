@@ -255,7 +255,7 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int
 // renderVerifySent is renderVerify after a code was sent to sentTo (a
 // masked number or address), or was meant to be.
 func (s *Server) renderVerifySent(w http.ResponseWriter, r *http.Request, status int, method twofold.Method, next, errMsg, sentTo string) {
-	s.renderVerifyWith(w, r, status, method, next, errMsg, func(b *verifyBody) {
+	s.renderVerifyWith(w, r, status, method, next, errMsg, "", func(b *verifyBody) {
 		b.SentTo = sentTo
 		if sentTo == "" && errMsg != "" && (b.Method == twofold.MethodSMS || b.Method == twofold.MethodEmail) && r.PostForm.Get("code") != "" {
 			b.SentTo = "your " + map[twofold.Method]string{twofold.MethodSMS: "phone", twofold.MethodEmail: "address"}[b.Method]
@@ -264,7 +264,7 @@ func (s *Server) renderVerifySent(w http.ResponseWriter, r *http.Request, status
 }
 
 // renderVerifyWith renders the second step, with set adjusting its data.
-func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status int, method twofold.Method, next, errMsg string, set func(*verifyBody)) {
+func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status int, method twofold.Method, next, errMsg, notice string, set func(*verifyBody)) {
 	loginID := s.cookieLogin(r, loginCookie)
 	if loginID == "" {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -302,7 +302,7 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 		s.fail(w, r, nil, err)
 		return
 	}
-	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Invalid: typedField(r, errMsg, "code", "signature"), Body: b})
+	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Notice: notice, Invalid: typedField(r, errMsg, "code", "signature"), Body: b})
 }
 
 // verify completes the second step. Every failure reads the same; a

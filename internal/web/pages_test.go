@@ -750,20 +750,25 @@ func TestTurningOffTwoFactorNeedsAFreshCode(t *testing.T) {
 }
 
 // TestSetupLinkExpires: a setup link works for a day; a restart on the still
-// empty database prints a new one that works.
+// empty database while it works prints none of its own (setup is pending,
+// until when the link works), and the first link works there too. Core's
+// TestOneSetupLinkAtATime covers the new link of a start a day later.
 func TestSetupLinkExpires(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	old := strings.TrimPrefix(ts.SetupURL, ts.URL())
+	if old == "" {
+		t.Fatal("first start on an empty database: no setup link")
+	}
+	again := testenv.NewServer(t, "sqlite:"+ts.DBPath, sameKeyFile(ts))
+	if want := ts.Clock.Now().Add(core.SetupTTL); again.SetupURL != "" || !again.SetupPendingUntil.Equal(want) {
+		t.Fatalf("restart while the link works: setup link %q, pending until %v; want none, pending until %v", again.SetupURL, again.SetupPendingUntil, want)
+	}
+	if r := newClient(t, again.URL()).get(old); r.status != 200 {
+		t.Errorf("the first link on the restarted server: status %d, want 200", r.status)
+	}
 	ts.Clock.Add(core.SetupTTL + time.Minute)
 	if r := newClient(t, ts.URL()).get(old); r.status != http.StatusNotFound {
 		t.Errorf("setup link a day later: status %d, want 404", r.status)
-	}
-	again := testenv.NewServer(t, "sqlite:"+ts.DBPath, sameKeyFile(ts))
-	if again.SetupURL == "" || again.SetupURL == ts.SetupURL {
-		t.Fatalf("restart on an empty database: setup link %q, want a new one", again.SetupURL)
-	}
-	if r := newClient(t, again.URL()).get(strings.TrimPrefix(again.SetupURL, again.URL())); r.status != 200 {
-		t.Errorf("new setup link: status %d, want 200", r.status)
 	}
 }
 

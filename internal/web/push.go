@@ -273,10 +273,12 @@ func upperFirst(s string) string {
 }
 
 // renderPushSent is the second step while a push waits: the number, until
-// when the push works, and "I approved it".
-func (s *Server) renderPushSent(w http.ResponseWriter, r *http.Request, status int, next, msg, number, label string, expires time.Time) {
+// when the push works, and "I approved it"; notice, when given, says what
+// is awaited (not approved yet), which is no error: the page's title and
+// its alert are kept for those.
+func (s *Server) renderPushSent(w http.ResponseWriter, r *http.Request, status int, next, notice, number, label string, expires time.Time) {
 	number = twoDigits(number)
-	s.renderVerifyWith(w, r, status, twofold.MethodPush, next, msg, func(b *verifyBody) {
+	s.renderVerifyWith(w, r, status, twofold.MethodPush, next, "", notice, func(b *verifyBody) {
 		b.PushNumber, b.PushLabel, b.PushExpiresAt = number, core.CleanText(label, 64), expires
 	})
 }

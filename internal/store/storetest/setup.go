@@ -13,8 +13,10 @@ import (
 
 func addSetupToken(tb testing.TB, s *store.Store, hash string) {
 	tb.Helper()
-	if err := s.AddSetupToken(tb.Context(), []byte(hash), t0); err != nil {
-		tb.Fatalf("AddSetupToken(%q): %v", hash, err)
+	// Tokens made before since do not hold a new one back: each is
+	// stored beside those before it (as tokens of earlier starts are).
+	if ok, err := s.AddSetupToken(tb.Context(), []byte(hash), t0, t0.Add(time.Microsecond)); err != nil || !ok {
+		tb.Fatalf("AddSetupToken(%q) = %v, %v; want true", hash, ok, err)
 	}
 }
 
@@ -143,5 +145,52 @@ func testRaceFirstAccount(t *testing.T, s *store.Store) {
 	}
 	if got := countAccounts(t, s); got != 1 {
 		t.Errorf("CountAccounts: got %d, want 1", got)
+	}
+}
+
+// testSetupOneOffer: a setup token is stored only while none made at since
+// or later is, and no account exists; SetupOffered says when the one
+// offered was made.
+func testSetupOneOffer(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	if at, err := s.SetupOffered(ctx, t0); err != nil || !at.IsZero() {
+		t.Errorf("SetupOffered before any token = %v, %v; want zero", at, err)
+	}
+	if ok, err := s.AddSetupToken(ctx, []byte("token-1"), t0, t0.Add(-time.Hour)); err != nil || !ok {
+		t.Fatalf("first AddSetupToken = %v, %v; want true", ok, err)
+	}
+	later := t0.Add(time.Minute)
+	if ok, err := s.AddSetupToken(ctx, []byte("token-2"), later, later.Add(-time.Hour)); err != nil || ok {
+		t.Errorf("AddSetupToken while token-1 works = %v, %v; want false", ok, err)
+	}
+	if setupTokenValid(t, s, "token-2") {
+		t.Errorf("token-2 was stored beside token-1")
+	}
+	if at, err := s.SetupOffered(ctx, later.Add(-time.Hour)); err != nil || !at.Equal(t0) {
+		t.Errorf("SetupOffered = %v, %v; want %v", at, err, t0)
+	}
+	// Once token-1 is outdated, a new one is offered.
+	if ok, err := s.AddSetupToken(ctx, []byte("token-3"), later, t0.Add(time.Second)); err != nil || !ok {
+		t.Errorf("AddSetupToken once token-1 is outdated = %v, %v; want true", ok, err)
+	}
+	if ok, err := s.CreateFirstAccount(ctx, []byte("token-3"), t0, operator("root")); err != nil || !ok {
+		t.Fatalf("CreateFirstAccount = %v, %v", ok, err)
+	}
+	if ok, err := s.AddSetupToken(ctx, []byte("token-4"), later, later); err != nil || ok {
+		t.Errorf("AddSetupToken once an account exists = %v, %v; want false", ok, err)
+	}
+	if at, err := s.SetupOffered(ctx, t0.Add(-time.Hour)); err != nil || !at.IsZero() {
+		t.Errorf("SetupOffered once an account exists = %v, %v; want zero", at, err)
+	}
+}
+
+// testRaceSetupOffer races the setup offer of several instances started
+// together on one database: exactly one stores its token.
+func testRaceSetupOffer(t *testing.T, s *store.Store) {
+	wins := race(t, func(i int) (bool, error) {
+		return s.AddSetupToken(t.Context(), fmt.Appendf(nil, "token-%d", i), t0, t0.Add(-time.Hour))
+	})
+	if wins != 1 {
+		t.Errorf("AddSetupToken raced by %d: got %d winners, want 1", racers, wins)
 	}
 }

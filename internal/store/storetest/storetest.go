@@ -118,6 +118,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"Setup/FirstAccount", testFirstAccount},
 		{"Setup/TokenValid", testSetupTokenValid},
+		{"Setup/OneOffer", testSetupOneOffer},
 
 		{"SecondStep/Read", testSecondStepRead},
 		{"SecondStep/Complete", testCompleteSecondStep},
@@ -174,6 +175,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Race/ActivateFactor", testRaceActivateFactor},
 		{"Race/DeleteFactor", testRaceDeleteFactor},
 		{"Race/FirstAccount", testRaceFirstAccount},
+		{"Race/SetupOffer", testRaceSetupOffer},
 		{"Race/ResetTwoFactor", testRaceResetTwoFactor},
 		{"Race/ResetAgainstUse", testRaceResetAgainstUse},
 		{"Race/ClaimToken", testRaceClaimToken},
