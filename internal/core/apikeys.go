@@ -160,7 +160,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		}
 		s.audit(ctx, a.Account.ID, "api_key.created", m, keyDetail(k)+madeBy(a))
 		s.notify(ctx, a.Account.ID, keyCreatedSubject,
-			"An API key called "+quote(k.Name)+" was created for your account"+madeBy(a)+". It may:", permitLines(k.Permits))
+			"An API key called "+quote(k.Name)+" was created for your account"+madeBy(a)+". It may:", permitLines(k.Permits), origin(m))
 		return nil
 	})
 	if twofold.ErrorCode(err) == twofold.CodeNotFound && a.Key != nil {

@@ -222,7 +222,7 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 		if left <= LowRecoveryCodes {
 			msg += fmt.Sprintf(" Only %d left: generate a new set in your security settings.", left)
 		}
-		s.recoveryNotice(ctx, accountID, p, "a recovery code was used", msg)
+		s.recoveryNotice(ctx, accountID, p, "a recovery code was used", msg, origin(m))
 		return "", nil
 	case twofold.MethodPaperKey:
 		key := normaliseKey(p.Code)
@@ -239,7 +239,7 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 			return "", err
 		}
 		s.audit(ctx, accountID, "paper_key.used", m, "")
-		s.recoveryNotice(ctx, accountID, p, "your paper key was used", "Your paper key was used "+usedFor(p, "to pass the second step of a login")+".")
+		s.recoveryNotice(ctx, accountID, p, "your paper key was used", "Your paper key was used "+usedFor(p, "to pass the second step of a login")+".", origin(m))
 		return "", nil
 	case twofold.MethodSSHKey:
 		return s.verifySSHKey(ctx, accountID, p, m)
