@@ -687,6 +687,11 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if _, err := s.store.PurgeReplacedEmails(ctx, now.Add(-s.ReplacedEmailKeep())); err != nil {
 		return err
 	}
+	// Before the push requests go: those that expired unanswered count
+	// towards the notice of unapproved pushes.
+	if err := s.sweepPushFatigue(ctx, now); err != nil {
+		return err
+	}
 	if err := s.sweepPush(ctx, now); err != nil {
 		return err
 	}
