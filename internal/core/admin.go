@@ -270,8 +270,11 @@ func (s *Service) rootKey(ctx context.Context, k twofold.APIKey) string {
 
 // keyRefused puts a key's refused action on a's record, so that operators
 // see a key probing accounts, once an hour per key and account: refusals
-// must not push the account's other events out of sight.
+// must not push the account's other events out of sight. It is the one
+// event of the refusal: the request is noted as recorded
+// (WatchKeyRefusals), so no api_key.refused is written for it too.
 func (s *Service) keyRefused(ctx context.Context, op Auth, a twofold.Account, why string, m Meta) {
+	noteKeyRefusal(ctx)
 	const more = "; further refusals of this key on the account within the hour are not recorded)"
 	e := s.operatorEvent(a.ID, "admin.key_refused", m, true, why+" (by "+actor(op)+more, why+" (by an operator's API key"+more)
 	s.recordRationed(ctx, "key-refused:"+op.Key.ID+":"+a.ID, 1, time.Hour, e, m)

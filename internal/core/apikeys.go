@@ -160,7 +160,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		}
 		s.audit(ctx, a.Account.ID, "api_key.created", m, keyDetail(k)+madeBy(a))
 		s.notify(ctx, a.Account.ID, keyCreatedSubject,
-			"An API key called "+quote(k.Name)+" was created for your account"+madeBy(a)+". It may:", permitLines(k.Permits))
+			"An API key called "+quote(k.Name)+" was created for your account"+madeBy(a)+". It may:", permitLines(k.Permits), origin(m))
 		return nil
 	})
 	if twofold.ErrorCode(err) == twofold.CodeNotFound && a.Key != nil {
@@ -448,10 +448,16 @@ func (s *Service) keyCaller(ctx context.Context, k twofold.APIKey, m Meta) (Auth
 // per key so that nobody can fill the owner's audit log. A request watched
 // by WatchKeyRefusals is noted as recorded.
 func (s *Service) refuseKey(ctx context.Context, k twofold.APIKey, m Meta, cause string) {
+	noteKeyRefusal(ctx)
+	s.recordRationed(ctx, "key-refused:"+k.ID, 3, time.Minute, s.event(k.AccountID, "api_key.refused", m, keyEventDetail(k)+": "+cause, ""), m)
+}
+
+// noteKeyRefusal notes, for a request watched by WatchKeyRefusals, that
+// the refusal of its key is recorded.
+func noteKeyRefusal(ctx context.Context) {
 	if w, ok := ctx.Value(keyRefusalsKey{}).(*atomic.Bool); ok {
 		w.Store(true)
 	}
-	s.recordRationed(ctx, "key-refused:"+k.ID, 3, time.Minute, s.event(k.AccountID, "api_key.refused", m, keyEventDetail(k)+": "+cause, ""), m)
 }
 
 // keyRefusalsKey holds, in a request's context, whether refuseKey recorded

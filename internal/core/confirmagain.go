@@ -214,7 +214,7 @@ func (s *Service) confirmAgain(ctx context.Context, a Auth, u *FormUse, m Meta, 
 	}
 	s.audit(ctx, a.Account.ID, "paper_key.reissued", m, fmt.Sprintf("in place of the one made with %s %s, asked for on the page of its form sent again", kindOf(f), f.ID))
 	s.notify(ctx, a.Account.ID, "a new paper key was made",
-		fmt.Sprintf("The form that set up %q was sent again, and a new paper key was asked for on its page: the paper key shown before no longer works, and a new one was shown in its place.", f.Label))
+		fmt.Sprintf("The form that set up %q was sent again, and a new paper key was asked for on its page: the paper key shown before no longer works, and a new one was shown in its place.", f.Label), origin(m))
 	out.PaperKey, out.Reissued = key, again+1
 	return out, nil
 }

@@ -137,9 +137,11 @@ func (s *Service) StartEmailChange(ctx context.Context, a Auth, email, password 
 		if err := s.store.PutEmailChange(ctx, c); err != nil {
 			return err
 		}
-		body := fmt.Sprintf("Hello %s,\n\nTo make this the email address of your %s account, type this code where you asked for the change:\n\n    %s\n\n"+
+		// The address is not proven yet: it is not told whose account
+		// asked for it.
+		body := fmt.Sprintf("Hello,\n\nTo make this the email address of your %s account, type this code where you asked for the change:\n\n    %s\n\n"+
 			"It works for %d minutes. Never share it.\nIf you did not ask for this, ignore this mail: nothing changes without the code.\n\n-- %s\n",
-			a.Account.Username, s.cfg.Issuer, code, int(EmailChangeTTL/time.Minute), s.cfg.Issuer)
+			s.cfg.Issuer, code, int(EmailChangeTTL/time.Minute), s.cfg.Issuer)
 		if err := s.codeMail.EnqueueCode(ctx, email, s.cfg.Issuer+": confirm your new email address", body, c.Mailed(), c.ExpiresAt); err != nil {
 			return fmt.Errorf("queue email-change code: %w", err)
 		}

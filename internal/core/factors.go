@@ -751,9 +751,9 @@ func (s *Service) activateWith(ctx context.Context, a Auth, f twofold.Factor, st
 	}
 	s.audit(ctx, a.Account.ID, "factor.confirmed", m, kindOf(f)+" "+f.ID)
 	if f.Passkey {
-		s.notify(ctx, a.Account.ID, "a new passkey was added", fmt.Sprintf("The passkey %q was added: it can now sign in to your account on its own, without your password, and pass the second step of a login.", f.Label))
+		s.notify(ctx, a.Account.ID, "a new passkey was added", fmt.Sprintf("The passkey %q was added: it can now sign in to your account on its own, without your password, and pass the second step of a login.", f.Label), origin(m))
 	} else {
-		s.notify(ctx, a.Account.ID, "a new authenticator was added", fmt.Sprintf("The authenticator %q was confirmed and can now be used to log in to your account.", f.Label))
+		s.notify(ctx, a.Account.ID, "a new authenticator was added", fmt.Sprintf("The authenticator %q was confirmed and can now be used to log in to your account.", f.Label), origin(m))
 	}
 	f.Status, f.LastStep, f.ConfirmedAt = twofold.FactorActive, step, &now
 	c := Confirmation{Factor: f}
@@ -970,7 +970,7 @@ func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m M
 			msg += " It was the last one: two-factor authentication is now off, and your recovery codes and paper key no longer work."
 			end = footerNoRecovery
 		}
-		s.notifyEnd(ctx, a.Account.ID, "an authenticator was removed", end, msg)
+		s.notifyEnd(ctx, a.Account.ID, "an authenticator was removed", end, msg, origin(m))
 	}
 	return nil
 }

@@ -198,36 +198,68 @@ func maxTime(a, b time.Time) time.Time {
 // PushFatigueWindow went without an approval: someone with the password is
 // sending them, hoping the owner approves one by mistake. It is called
 // when a request is sent (m is its sender's) or denied (m is the denied
-// request's sender), and runs after the answer.
+// request's sender), and runs after the answer; requests that expire
+// unanswered are looked at by the sweep (sweepPushFatigue).
 func (s *Service) checkPushFatigue(accountID string, m Meta) {
 	s.later(func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, noticeTimeout)
 		defer cancel()
-		now := s.Now()
-		n, err := s.store.PushUnapproved(ctx, accountID, now.Add(-PushFatigueWindow), now)
-		if err != nil {
-			s.log.Error("unapproved push requests not counted", "err", err)
-			return
-		}
-		if n < PushFatigueLimit {
-			return
-		}
-		ok, err := s.store.TakeToken(ctx, "notice-push-unapproved:"+accountID, 1, 1/GuessNoticeEvery.Seconds(), now)
-		if err != nil || !ok {
-			if err != nil {
-				s.log.Error("push notice bound unreadable", "err", err)
-			}
-			return
-		}
-		s.audit(ctx, accountID, "push.unapproved_reported", m, fmt.Sprintf("push requests for %d sign-ins or elevations within %s, none approved: the holder is told", n, PushFatigueWindow))
-		latest := "the latest request came from " + CleanText(m.Source, 64)
-		if CleanText(m.Source, 64) == "" {
-			latest = "the latest request came just now"
-		}
-		s.notify(ctx, accountID, pushUnapprovedSubject,
-			fmt.Sprintf("Push requests for %d sign-ins to your account (or confirmations that it's you) were sent to your device within the last %d minutes, and none was approved: each was denied or went unanswered (%s, at %s).",
-				n, int(PushFatigueWindow.Minutes()), latest, now.Format("15:04 MST")),
-			"Whoever sends them knows your password, and may be hoping you approve one by mistake. Do not approve a request you did not start yourself: deny it.",
-			"If this was not you, change your password now, which stops them. If it was you, nothing is wrong; you will hear of this at most once a day.")
+		s.pushFatigue(ctx, accountID, m)
 	})
+}
+
+// expiredPushesRead bounds the expired push requests one sweep looks at.
+const expiredPushesRead = 1000
+
+// sweepPushFatigue runs the check of checkPushFatigue for every account
+// with a push request that expired unanswered within PushFatigueWindow,
+// with the latest such request's sender: requests sent at once and then
+// left unanswered count as those denied do, though nothing is sent or
+// denied after them. Every instance's sweep may run it; the notice's bound
+// is one token in the database (TakeToken), so it is mailed once.
+func (s *Service) sweepPushFatigue(ctx context.Context, now time.Time) error {
+	cs, err := s.store.PushExpiredUnanswered(ctx, now.Add(-PushFatigueWindow), now, expiredPushesRead)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, c := range cs {
+		if seen[c.AccountID] {
+			continue
+		}
+		seen[c.AccountID] = true
+		s.pushFatigue(ctx, c.AccountID, Meta{Source: c.Source, UserAgent: c.UserAgent})
+	}
+	return nil
+}
+
+// pushFatigue is the check of checkPushFatigue, m the latest request's
+// sender.
+func (s *Service) pushFatigue(ctx context.Context, accountID string, m Meta) {
+	now := s.Now()
+	n, err := s.store.PushUnapproved(ctx, accountID, now.Add(-PushFatigueWindow), now)
+	if err != nil {
+		s.log.Error("unapproved push requests not counted", "err", err)
+		return
+	}
+	if n < PushFatigueLimit {
+		return
+	}
+	ok, err := s.store.TakeToken(ctx, "notice-push-unapproved:"+accountID, 1, 1/GuessNoticeEvery.Seconds(), now)
+	if err != nil || !ok {
+		if err != nil {
+			s.log.Error("push notice bound unreadable", "err", err)
+		}
+		return
+	}
+	s.audit(ctx, accountID, "push.unapproved_reported", m, fmt.Sprintf("push requests for %d sign-ins or elevations within %s, none approved: the holder is told", n, PushFatigueWindow))
+	latest := "the latest request came from " + CleanText(m.Source, 64)
+	if CleanText(m.Source, 64) == "" {
+		latest = "the latest request came just now"
+	}
+	s.notify(ctx, accountID, pushUnapprovedSubject,
+		fmt.Sprintf("Push requests for %d sign-ins to your account (or confirmations that it's you) were sent to your device within the last %d minutes, and none was approved: each was denied or went unanswered (%s, at %s).",
+			n, int(PushFatigueWindow.Minutes()), latest, now.Format("15:04 MST")),
+		"Whoever sends them knows your password, and may be hoping you approve one by mistake. Do not approve a request you did not start yourself: deny it.",
+		"If this was not you, change your password now, which stops them. If it was you, nothing is wrong; you will hear of this at most once a day.")
 }

@@ -238,6 +238,54 @@ func TestUnapprovedPushesTellTheHolder(t *testing.T) {
 	}
 }
 
+// TestUnapprovedPushesTellTheHolderWhenTheyExpire: push requests for
+// core.PushFatigueLimit sign-ins sent at once and then left unanswered
+// mail the holder once they expire, though nothing is sent or denied
+// after them: the sweep looks at them; a second sweep (another
+// instance's, say) mails nothing more.
+func TestUnapprovedPushesTellTheHolderWhenTheyExpire(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			h := newHolder(t, dsn(t))
+			pushDevice(t, h)
+			h.mail.take("")
+			const stranger = "203.0.113.9"
+			for range core.PushFatigueLimit {
+				res, err := h.svc.Login(ctx, "bob", testPassword, core.Meta{Source: stranger})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := h.svc.PushLogin(ctx, res.LoginID, "", "", core.Meta{Source: stranger}); err != nil {
+					t.Fatalf("push: %v", err)
+				}
+			}
+			h.svc.Wait()
+			if err := h.svc.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			h.svc.Wait()
+			if got := h.mail.take(pushUnapprovedSubject); len(got) != 0 {
+				t.Fatalf("mailed while the requests wait: %q", got)
+			}
+			h.clock.Add(core.PushTTL + time.Second)
+			for range 2 {
+				if err := h.svc.Sweep(ctx); err != nil {
+					t.Fatal(err)
+				}
+				h.svc.Wait()
+			}
+			got := h.mail.take(pushUnapprovedSubject)
+			if len(got) != 1 {
+				t.Fatalf("notices once the requests expired: %d, want 1", len(got))
+			}
+			if !strings.Contains(got[0], stranger) {
+				t.Errorf("notice %q does not name the sender's address %s", got[0], stranger)
+			}
+		})
+	}
+}
+
 // TestUnapprovedPushesKeptForTheWindow: the sweep keeps push requests for
 // core.PushFatigueWindow, so that requests sent slowly (one every few
 // minutes) are still counted.

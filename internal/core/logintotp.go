@@ -201,7 +201,7 @@ func (s *Service) refuseLocked(ctx context.Context, accountID string, p SecondFa
 	s.audit(ctx, accountID, "login.throttled", m, string(p.Method)+" for "+purpose+": locked after "+fmt.Sprint(failures)+" failures")
 	msg := ""
 	if failures >= HardCap {
-		msg = hardCapMessage
+		msg = s.hardCapMessage(ctx, accountID)
 	}
 	return throttled(wait, msg)
 }

@@ -102,6 +102,25 @@ func (s *Service) keysStillWork() string {
 	return "Your API keys were not revoked and still work, so that your scripts keep running. If one may have leaked, revoke it in your security settings under API keys (" + s.link("/settings/security/api-keys") + ")."
 }
 
+// origin says in a notice where the request that made the change came
+// from, taken from that request (m) when the notice is written: its
+// address and what its client called itself (ClientCalled: the user agent
+// cleaned, shortened and quoted, so that a hostile one can neither run
+// into the server's words nor fill the mail), as the sign-in mail says
+// them; or, for an operator's request (the CLI, or an operator acting on
+// the account), that an operator made it, since the operator's own
+// address is none of the holder's business.
+func origin(m Meta) string {
+	if m.actor != "" || m.Source == "cli" {
+		return "An operator of this server made this change."
+	}
+	src := CleanText(m.Source, 64)
+	if src == "" {
+		src = "an unknown address"
+	}
+	return fmt.Sprintf("This came from %s, with %s.", src, ClientCalled(m.UserAgent))
+}
+
 // link returns the address of the page at path (/settings/security) for a
 // mail: under the server's public URL (SetLinkBase), or the bare path when
 // the server knows none.

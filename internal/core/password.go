@@ -67,7 +67,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 		}
 		s.auditSession(ctx, a.Account.ID, "password.changed", m, "other sessions signed out", sess.ID)
 		s.warn(ctx, a.Account.ID, "your password was changed", footerNewPassword,
-			"The password of your account was changed, and every other session was signed out.", s.keysStillWork())
+			"The password of your account was changed, and every other session was signed out.", origin(m), s.keysStillWork())
 		return nil
 	})
 	if err != nil {

@@ -343,7 +343,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 		}
 		s.audit(ctx, a.ID, "password.reset", m, detail)
 		s.warn(ctx, a.ID, "your password was reset", footerNewPassword,
-			"The password of your account was reset with a link mailed to you, and every session was signed out.", s.keysStillWork())
+			"The password of your account was reset with a link mailed to you, and every session was signed out.", origin(m), s.keysStillWork())
 		return nil
 	})
 	if err != nil {

@@ -123,6 +123,9 @@ type PushStore interface {
 	// created after since of which none was approved and none still waits
 	// at now (denied, or unanswered until it expired or its login ended).
 	PushUnapproved(ctx context.Context, accountID string, since, now time.Time) (int, error)
+	// PushExpiredUnanswered returns the challenges still pending that
+	// expired after since and at or before now, latest first, at most limit.
+	PushExpiredUnanswered(ctx context.Context, since, now time.Time, limit int) ([]twofold.PushChallenge, error)
 	// ForgivePushDenials stops counting the account's denials answered
 	// after since, returning how many it forgave.
 	ForgivePushDenials(ctx context.Context, accountID string, since time.Time) (int, error)

@@ -68,7 +68,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Auth, m Meta) (
 		return nil, err
 	}
 	s.audit(ctx, a.Account.ID, "recovery_codes.regenerated", m, "")
-	s.notify(ctx, a.Account.ID, "new recovery codes", "A new set of recovery codes was generated; the old codes no longer work.")
+	s.notify(ctx, a.Account.ID, "new recovery codes", "A new set of recovery codes was generated; the old codes no longer work.", origin(m))
 	return codes, nil
 }
 
@@ -205,7 +205,7 @@ func (s *Service) SetTwoFactorRequired(ctx context.Context, a Auth, required boo
 	}
 	s.audit(ctx, a.Account.ID, typ, m, "")
 	if !required && a.Account.TwoFactorRequired {
-		s.notify(ctx, a.Account.ID, "two-factor login was turned off", "Logging in to your account no longer asks for a second factor. Sensitive changes still do.")
+		s.notify(ctx, a.Account.ID, "two-factor login was turned off", "Logging in to your account no longer asks for a second factor. Sensitive changes still do.", origin(m))
 	}
 	return nil
 }

@@ -166,8 +166,12 @@ func (s *Service) warnOwner(ctx context.Context, accountID, purpose string, fail
 			fmt.Sprintf("%s typed %d wrong codes in a row, so the second step of your account is locked for %s.", who, failures, durationText(delay(failures))),
 			advice)
 	case failures == HardCap && delay(failures) > maxRetryAfter:
+		until := "an operator unlocks your account"
+		if ways := s.waysPastCap(ctx, accountID); ways != "" {
+			until = "you pass the second step with " + strings.Replace(ways, "the paper key", "your paper key", 1) + ", or " + until
+		}
 		s.notify(ctx, accountID, "codes refused after failed attempts",
-			fmt.Sprintf("%s typed %d wrong codes in a row, so codes from your authenticators are refused until you pass the second step with a recovery code, your paper key, an SSH key or a security key, or an operator unlocks your account.", who, failures),
+			fmt.Sprintf("%s typed %d wrong codes in a row, so codes from your authenticators are refused until %s.", who, failures, until),
 			advice)
 	}
 }
@@ -218,7 +222,7 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 		if left <= LowRecoveryCodes {
 			msg += fmt.Sprintf(" Only %d left: generate a new set in your security settings.", left)
 		}
-		s.recoveryNotice(ctx, accountID, p, "a recovery code was used", msg)
+		s.recoveryNotice(ctx, accountID, p, "a recovery code was used", msg, origin(m))
 		return "", nil
 	case twofold.MethodPaperKey:
 		key := normaliseKey(p.Code)
@@ -235,7 +239,7 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 			return "", err
 		}
 		s.audit(ctx, accountID, "paper_key.used", m, "")
-		s.recoveryNotice(ctx, accountID, p, "your paper key was used", "Your paper key was used "+usedFor(p, "to pass the second step of a login")+".")
+		s.recoveryNotice(ctx, accountID, p, "your paper key was used", "Your paper key was used "+usedFor(p, "to pass the second step of a login")+".", origin(m))
 		return "", nil
 	case twofold.MethodSSHKey:
 		return s.verifySSHKey(ctx, accountID, p, m)

@@ -656,8 +656,14 @@ func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.
 			return time.Time{}, secret, &twofold.Error{Code: twofold.CodeUnavailable, Message: "the text message may not have been sent: if no code arrives, ask for another in a minute (a code sent before no longer works)", RetryAfter: time.Minute}
 		}
 	} else {
-		body := fmt.Sprintf("Hello %s,\n\nYour %s code %s is:\n\n    %s\n\nIt expires in %d minutes. Never share it: %s will never ask you for it.\nIf you did not ask for it, someone may know your password: change it.\n\n-- %s\n",
-			a.Username, s.cfg.Issuer, what, code, minutes, s.cfg.Issuer, s.cfg.Issuer)
+		// An address not proven yet (a factor being added) is not told
+		// whose account it is being added to.
+		hello := "Hello " + a.Username + ","
+		if f.Status != twofold.FactorActive {
+			hello = "Hello,"
+		}
+		body := fmt.Sprintf("%s\n\nYour %s code %s is:\n\n    %s\n\nIt expires in %d minutes. Never share it: %s will never ask you for it.\nIf you did not ask for it, someone may know your password: change it.\n\n-- %s\n",
+			hello, s.cfg.Issuer, what, code, minutes, s.cfg.Issuer, s.cfg.Issuer)
 		if err := s.codeMail.EnqueueCode(ctx, string(f.Secret), fmt.Sprintf("%s: your code %s", s.cfg.Issuer, what), body, c.Mailed(), expires); err != nil {
 			s.unsend(ctx, c, prev, had)
 			s.audit(ctx, a.ID, "code.send_failed", m, detail+": not queued; the code sent before, if any, still works")

@@ -243,6 +243,7 @@ func (s *Service) ConfirmSSHKey(ctx context.Context, a Auth, id, signature strin
 		s.audit(ctx, a.Account.ID, "ssh_key.added", m, k.Type+" "+k.Fingerprint+" "+id)
 		s.notify(ctx, a.Account.ID, "an SSH key was added",
 			fmt.Sprintf("The SSH key %q (%s) was added to your account. A challenge signed with it can now sign in instead of an authenticator.", k.Label, k.Fingerprint),
+			origin(m),
 			"If this was not you, remove it in your security settings and change your password.")
 		return nil
 	})
@@ -275,7 +276,7 @@ func (s *Service) RemoveSSHKey(ctx context.Context, a Auth, id string, m Meta) e
 	s.audit(ctx, a.Account.ID, "ssh_key.removed", m, fmt.Sprintf("%s %s %s (%s)", k.Type, k.Fingerprint, id, k.Status))
 	if k.Status == twofold.FactorActive {
 		s.notify(ctx, a.Account.ID, "an SSH key was removed",
-			fmt.Sprintf("The SSH key %q (%s) was removed from your account: challenges signed with it no longer sign in.", k.Label, k.Fingerprint))
+			fmt.Sprintf("The SSH key %q (%s) was removed from your account: challenges signed with it no longer sign in.", k.Label, k.Fingerprint), origin(m))
 	}
 	return nil
 }
@@ -402,6 +403,7 @@ func (s *Service) verifySSHKey(ctx context.Context, accountID string, p SecondFa
 	s.audit(ctx, accountID, "ssh_key.used", m, fmt.Sprintf("%s %s for %s", k.Fingerprint, k.ID, scopeKind(p.scope)))
 	s.recoveryNotice(ctx, accountID, p, "your SSH key was used",
 		fmt.Sprintf("A challenge signed with your SSH key %q (%s) was used %s.", k.Label, k.Fingerprint, map[bool]string{true: "to pass the second step of a login", false: "to confirm a change to your account"}[scopeKind(p.scope) == "login"]),
+		origin(m),
 		"If this was not you, remove the key in your security settings and change your password.")
 	return "", nil
 }

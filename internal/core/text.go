@@ -109,13 +109,19 @@ func CleanText(s string, max int) string {
 // agent is whatever the client chose to send, a thief's too: shortened and
 // quoted, it reads as what the client called itself, never as the
 // server's words (and CleanText has replaced any character that could
-// hide or turn text around).
+// hide or turn text around, line breaks among them). Angle brackets are
+// shown as single guillemets, so that no markup a client sent reaches a
+// mail reader that would make something of it.
 func ClientCalled(ua string) string {
 	if short := ShortUserAgent(CleanText(ua, 256)); short != "" {
-		return fmt.Sprintf("a browser or app that called itself %q", short)
+		return fmt.Sprintf("a browser or app that called itself %q", markupFree.Replace(short))
 	}
 	return "an unknown browser or app"
 }
+
+// markupFree shows the angle brackets of a client's text as look-alikes
+// that start no tag.
+var markupFree = strings.NewReplacer("<", "\u2039", ">", "\u203a")
 
 // ShortUserAgent names the browser and system of a user agent, roughly
 // ("Firefox on Linux"); a user agent that names neither is shown as its

@@ -60,8 +60,53 @@ const hardCapLock = 100 * 365 * 24 * time.Hour
 // longer than it is the hard cap's, which no wait lifts.
 const maxRetryAfter = 24 * time.Hour
 
-// hardCapMessage is the answer to a code at the hard cap.
-const hardCapMessage = "too many wrong codes: use a recovery code, the paper key, an SSH key or a security key, or ask an operator to unlock the account"
+// hardCapMessage is the answer to a code of account accountID at the hard
+// cap: it names the ways past it that the account has (waysPastCap).
+func (s *Service) hardCapMessage(ctx context.Context, accountID string) string {
+	if ways := s.waysPastCap(ctx, accountID); ways != "" {
+		return "too many wrong codes: use " + ways + ", or ask an operator to unlock the account"
+	}
+	return "too many wrong codes: ask an operator to unlock the account"
+}
+
+// waysPastCap lists the ways past the hard cap of wrong codes that account
+// accountID has ("a recovery code, the paper key or a security key"): the
+// ones of a recovery code, the paper key, an SSH key and a security key it
+// holds, or "" when it holds none. A way that cannot be read is listed:
+// naming one too many is better than hiding one.
+func (s *Service) waysPastCap(ctx context.Context, accountID string) string {
+	var ways []string
+	if n, err := s.store.RecoveryCodesRemaining(ctx, accountID); err != nil || n > 0 {
+		ways = append(ways, "a recovery code")
+	}
+	if h, err := s.store.PaperKeyHash(ctx, accountID); err != nil || h != nil {
+		ways = append(ways, "the paper key")
+	}
+	if keys, err := s.activeSSHKeys(ctx, accountID); err != nil || len(keys) > 0 {
+		ways = append(ways, "an SSH key")
+	}
+	if keys, err := s.store.SecurityKeys(ctx, accountID); err != nil || len(keys) > 0 {
+		ways = append(ways, "a security key")
+	}
+	switch len(ways) {
+	case 0:
+		return ""
+	case 1:
+		return ways[0]
+	}
+	return strings.Join(ways[:len(ways)-1], ", ") + " or " + ways[len(ways)-1]
+}
+
+// capAccount returns the account whose counter of codes key is (its own
+// or one of its factors'), or "" for a counter of another kind.
+func capAccount(key string) string {
+	rest, ok := strings.CutPrefix(key, accountKeyPrefix)
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, ":")
+	return id
+}
 
 // codeDelay is the lock after f consecutive failed codes: none for two, then
 // 1 s doubling to 64 s, then 15 minutes from the tenth, then no end from the
@@ -486,8 +531,8 @@ func (s *Service) slotOpen(ctx context.Context, key string) (int, error) {
 	}
 	if now := s.Now(); now.Before(until) {
 		msg := ""
-		if until.Sub(now) > maxRetryAfter && f >= HardCap {
-			msg = hardCapMessage // no wait lifts this lock
+		if id := capAccount(key); until.Sub(now) > maxRetryAfter && f >= HardCap && id != "" {
+			msg = s.hardCapMessage(ctx, id) // no wait lifts this lock
 		}
 		return f, throttled(until.Sub(now), msg)
 	}
@@ -641,6 +686,11 @@ func (s *Service) Sweep(ctx context.Context) error {
 	}
 	// After the resets: one carried out just now has told its addresses.
 	if _, err := s.store.PurgeReplacedEmails(ctx, now.Add(-s.ReplacedEmailKeep())); err != nil {
+		return err
+	}
+	// Before the push requests go: those that expired unanswered count
+	// towards the notice of unapproved pushes.
+	if err := s.sweepPushFatigue(ctx, now); err != nil {
 		return err
 	}
 	if err := s.sweepPush(ctx, now); err != nil {

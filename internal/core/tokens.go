@@ -517,7 +517,7 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	}
 	s.audit(ctx, a.Account.ID, "token.claimed", m, fmt.Sprintf("%s token %s as factor %s", t.Type, t.Serial, id))
 	s.notify(ctx, a.Account.ID, "a new authenticator was added",
-		fmt.Sprintf("The hardware token %q (serial %s) was added and can now be used to log in to your account.", label, t.Serial))
+		fmt.Sprintf("The hardware token %q (serial %s) was added and can now be used to log in to your account.", label, t.Serial), origin(m))
 	f.Status, f.LastStep, f.Drift, f.ConfirmedAt, f.LastUsedAt = twofold.FactorActive, int64(step), drift, &now, &now
 	f.SecretKeyID, f.SealedSecret = "", nil
 	out := Confirmation{Factor: f}

@@ -816,6 +816,11 @@ func TestKeySuspensionsAreBounded(t *testing.T) {
 		if n := countEvents(t, s, oscar.ID, "admin.key_refused"); n != 1 {
 			t.Errorf("got %d admin.key_refused events on the operator, want 1", n)
 		}
+		// One event per refusal: the key's owner has no api_key.refused
+		// besides the admin.key_refused on the account aimed at.
+		if n := countEvents(t, s, f.op.Account.ID, "api_key.refused"); n != 0 {
+			t.Errorf("got %d api_key.refused events on the key's owner, want 0 (admin.key_refused records the refusal)", n)
+		}
 	})
 }
 

@@ -94,6 +94,11 @@ func TestEmailCodeStory(t *testing.T) {
 		if r.Status != 201 || r.JSON["factor"].(map[string]any)["label"] != "e•••@example.com (2)" {
 			t.Errorf("second email factor without a name: got %d %s, want 201 named e•••@example.com (2)", r.Status, r.Body)
 		}
+		// Its address is not proven yet: the code mail does not say whose
+		// account it is being added to.
+		if _, body := mailTo(t, mb, n+3, "ed@example.com"); regexp.MustCompile(`\beve\b`).MatchString(body) {
+			t.Errorf("the code mail to an unproven address names the account:\n%s", body)
+		}
 		if s.DBPath == "" {
 			return
 		}

@@ -140,7 +140,12 @@ func TestHardCapHolds(t *testing.T) {
 			wantProblem(t, r, 401, "invalid-code")
 			failures++
 		}
-		mailWith(t, mb, "codes refused after failed attempts")
+		// The mail and the answers name only the ways past the cap that
+		// hal has: recovery codes and the paper key, no SSH or security key.
+		if body := mailWith(t, mb, "codes refused after failed attempts"); !strings.Contains(body, "a recovery code or your paper key, or an operator") ||
+			strings.Contains(body, "SSH key") || strings.Contains(body, "security key") {
+			t.Errorf("the hard-cap notice does not name just hal's ways in:\n%s", body)
+		}
 		for range 5 {
 			s.Clock.Add(25 * time.Hour)
 			r := wrong()
@@ -148,8 +153,8 @@ func TestHardCapHolds(t *testing.T) {
 			if n := retryAfter(t, r); n > 24*3600 {
 				t.Fatalf("Retry-After %d s, more than a day", n)
 			}
-			if !strings.Contains(r.String("detail"), "recovery code") {
-				t.Fatalf("hard-cap answer %q does not point to the recovery path", r.String("detail"))
+			if got, want := r.String("detail"), "too many wrong codes: use a recovery code or the paper key, or ask an operator to unlock the account"; got != want {
+				t.Fatalf("hard-cap answer %q, want %q (the recovery path hal has, nothing else)", got, want)
 			}
 		}
 		a, err := s.Store.AccountByUsername(context.Background(), "hal")

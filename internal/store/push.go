@@ -135,6 +135,14 @@ func (s *Store) PendingPushChallenges(ctx context.Context, factorID string, now 
 		WHERE factor_id = $1 AND status = 'pending' AND expires_at > $2 ORDER BY created_at, id`, factorID, micros(now))
 }
 
+// PushExpiredUnanswered returns the challenges still pending that expired
+// after since and at or before now, that is unanswered until they expired,
+// latest first, at most limit: found by the index on expires_at.
+func (s *Store) PushExpiredUnanswered(ctx context.Context, since, now time.Time, limit int) ([]twofold.PushChallenge, error) {
+	return queryAll(ctx, s, "expired push challenges", scanPush, `SELECT `+pushColumns+` FROM push_challenges
+		WHERE status = 'pending' AND expires_at > $1 AND expires_at <= $2 ORDER BY expires_at DESC, id LIMIT $3`, micros(since), micros(now), limit)
+}
+
 // PushFactorsWaiting returns the devices (factor ids) of every account that
 // have a pending challenge unexpired at now: few, as challenges expire in
 // minutes, and found by the index on expires_at.

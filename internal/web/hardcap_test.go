@@ -11,8 +11,9 @@ import (
 )
 
 // hardCapText is what a page says at the hard cap of wrong codes: no wait
-// lifts it, and these are the ways in left.
-const hardCapText = "Too many wrong codes: use a recovery code, the paper key, an SSH key or a security key, or ask an operator to unlock the account."
+// lifts it, and these are the ways in left, those the account has (no SSH
+// key, no security key).
+const hardCapText = "Too many wrong codes: use a recovery code or the paper key, or ask an operator to unlock the account."
 
 // TestHardCapPagesSayHowToGetIn: at the hard cap of wrong codes, the
 // second step and the "confirm it's you" fields say that codes are
