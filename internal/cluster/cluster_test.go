@@ -427,10 +427,21 @@ func TestCluster(t *testing.T) {
 
 			t.Run("SessionsElevationRecoveryCodesAreShared", func(t *testing.T) {
 				u := c.enrol(t, a, "bea", 1)
+				// Confirming the factor elevated the enrolling session; a
+				// session that is not elevated is one signed in with the
+				// password alone, while two-factor is off at sign-in.
+				enroller := a.client()
+				enroller.Token = u.token
+				want(t, "two-factor off at sign-in", enroller.Do(t, "PUT", "/v1/me/two-factor", map[string]bool{"required": false}), 200, "")
+				r := a.client().Do(t, "POST", "/v1/login", map[string]string{"username": u.name, "password": password})
+				if r.Status != 200 || r.String("status") != "authenticated" {
+					t.Fatalf("password alone: got %d %s, want authenticated", r.Status, r.Body)
+				}
+				want(t, "two-factor on at sign-in", enroller.Do(t, "PUT", "/v1/me/two-factor", map[string]bool{"required": true}), 200, "")
 				onA, onB := a.client(), b.client()
-				onA.Token, onB.Token = u.token, u.token
+				onA.Token, onB.Token = r.String("token"), r.String("token")
 				// A session made on A works on B.
-				r := onB.Do(t, "GET", "/v1/me", nil)
+				r = onB.Do(t, "GET", "/v1/me", nil)
 				want(t, "GET /v1/me on B with A's session", r, 200, "")
 				if r.String("username") != u.name {
 					t.Fatalf("got username %q, want %q", r.String("username"), u.name)

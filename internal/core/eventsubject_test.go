@@ -1,12 +1,14 @@
 package core_test
 
 import (
+	"encoding/base32"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -154,6 +156,58 @@ func TestKeyRefusedByPermitsRationed(t *testing.T) {
 			svc.RefuseKeyPermits(ctx, a, "POST /v1/me/api-keys", "no", core.Meta{}) // a person: no key to blame
 			if n := len(holderEvents(t, svc, a, "api_key.refused")); n != 4 {
 				t.Errorf("a person's refusal recorded as a key's: %d events", n)
+			}
+		})
+	}
+}
+
+// TestConfirmingFactorElevates: confirming the account's first factor with
+// its code is a fresh second-factor check: the session that confirmed it
+// is elevated (SPEC §3.1), and the sensitive change that follows asks for
+// no code again. On SQLite and PostgreSQL.
+func TestConfirmingFactorElevates(t *testing.T) {
+	for store, dsn := range testenv.DSNs(t) {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			db := openStore(t, dsn(t))
+			svc := newService(t, db.Store, db, time.Now, nil)
+			signedIn(t, svc, "ada")
+			res, err := svc.Login(ctx, "ada", testPassword, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := svc.Authenticate(ctx, res.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := svc.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorHOTP, Label: "fob"}, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(e.Secret))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := svc.ConfirmFactor(ctx, a, e.Factor.ID, otp.HOTP(secret, 0, otp.SHA1, 6), core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.RecoveryCodes) == 0 {
+				t.Fatal("the first factor came without recovery codes")
+			}
+			if !c.ElevatedUntil.After(time.Now().Add(5 * time.Minute)) {
+				t.Errorf("the confirmation says the session is elevated until %v", c.ElevatedUntil)
+			}
+			after, err := svc.Authenticate(ctx, res.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !after.Elevated(time.Now()) {
+				t.Fatal("the session that confirmed the first factor is not elevated")
+			}
+			if _, err := svc.RegenerateRecoveryCodes(ctx, after, core.Meta{}); err != nil {
+				t.Errorf("new recovery codes right after the first factor: %v", err)
 			}
 		})
 	}

@@ -65,6 +65,10 @@ type Confirmation struct {
 	Factor        twofold.Factor
 	RecoveryCodes []string
 	PaperKey      string
+	// ElevatedUntil is, when confirming the factor elevated the caller's
+	// session (ConfirmFactor: a code from the factor is a fresh second
+	// factor check), until when; zero otherwise.
+	ElevatedUntil time.Time
 }
 
 // CheckFactorLabel reports why label cannot name a new factor of the
@@ -682,7 +686,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 		}
 		s.resetSlots(ctx, confirmKey)
 		f.Secret, f.Hint = nil, hintOf(f.Type, string(f.Secret))
-		return s.activate(ctx, a, f, -1, 0, s.Now(), m)
+		return s.activateElevating(ctx, a, f, -1, 0, s.Now(), m)
 	}
 	p, err := factorParams(f)
 	if err != nil {
@@ -706,13 +710,44 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 		return Confirmation{}, errBadSecondFactor()
 	}
 	s.resetSlots(ctx, confirmKey)
-	return s.activate(ctx, a, f, int64(step), drift, now, m)
+	return s.activateElevating(ctx, a, f, int64(step), drift, now, m)
 }
 
-// activate makes the pending factor f active with step as its last accepted
-// one, by ActivateFactor (activateWith).
-func (s *Service) activate(ctx context.Context, a Auth, f twofold.Factor, step, drift int64, now time.Time, m Meta) (Confirmation, error) {
-	return s.activateWith(ctx, a, f, step, drift, now, m, s.store.ActivateFactor)
+// activateElevating is activateWith (by ActivateFactor) for a factor whose
+// code the caller has just typed (ConfirmFactor): that is a fresh second-factor check, so the
+// caller's session is elevated for the elevation period in the same
+// transaction, as POST /v1/me/elevate would (SPEC §3.1), and the
+// confirmation says until when. Confirming the first authenticator turns
+// two-factor on; without this the next sensitive change would ask at once
+// for a code from the factor just proven. The session keeps its token:
+// before its first factor the account asked no elevation of it, so a copy
+// of that token gains nothing it did not have a moment before, and a
+// later factor is confirmed only by an elevated session, whose token was
+// renewed as it was elevated (ElevateRenewing).
+func (s *Service) activateElevating(ctx context.Context, a Auth, f twofold.Factor, step, drift int64, now time.Time, m Meta) (Confirmation, error) {
+	return s.activateElevatingWith(ctx, a, f, step, drift, now, m, s.store.ActivateFactor)
+}
+
+// activateElevatingWith is activateElevating with the store's write given
+// (activateWith): a security key's registration, which its holder made by
+// touching it, elevates the session as a code does.
+func (s *Service) activateElevatingWith(ctx context.Context, a Auth, f twofold.Factor, step, drift int64, now time.Time, m Meta,
+	write func(context.Context, twofold.Activation) (ok, first bool, err error)) (Confirmation, error) {
+	until := now.Add(s.cfg.ElevationTTL)
+	c, err := s.activateWith(ctx, a, f, step, drift, now, m, func(ctx context.Context, act twofold.Activation) (bool, bool, error) {
+		ok, first, err := write(ctx, act)
+		if err != nil || !ok || a.Session.ID == "" {
+			return ok, first, err
+		}
+		return ok, first, s.store.ElevateSession(ctx, a.Session.ID, until)
+	})
+	if err == nil && a.Session.ID != "" {
+		c.ElevatedUntil = until
+		if a.Session.ElevatedUntil.After(until) {
+			c.ElevatedUntil = a.Session.ElevatedUntil
+		}
+	}
+	return c, err
 }
 
 // activateWith makes the pending factor f active with step as its last

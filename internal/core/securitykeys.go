@@ -244,7 +244,7 @@ func (s *Service) ConfirmSecurityKey(ctx context.Context, a Auth, factorID strin
 	}
 	k.FactorID, k.AccountID = f.ID, a.Account.ID
 	s.resetSlots(ctx, confirmKey)
-	return s.activateWith(ctx, a, f, -1, 0, now, m, func(ctx context.Context, act twofold.Activation) (bool, bool, error) {
+	return s.activateElevatingWith(ctx, a, f, -1, 0, now, m, func(ctx context.Context, act twofold.Activation) (bool, bool, error) {
 		return s.store.ActivateSecurityKey(ctx, k, act)
 	})
 }

@@ -103,6 +103,13 @@ func enrol(t *testing.T, s *testenv.Server, c *testenv.Client, body map[string]a
 	return e
 }
 
+// lapseElevation moves s's clock past the elevation that confirming a
+// factor gave the session that confirmed it (ElevationTTL, 10 minutes),
+// for tests of what a session that is not elevated may do.
+func lapseElevation(s *testenv.Server) {
+	s.Clock.Add(core.DefaultConfig().ElevationTTL + time.Second)
+}
+
 func startLogin(t *testing.T, s *testenv.Server, name string) (string, testenv.Response) {
 	t.Helper()
 	r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": password})
@@ -220,7 +227,7 @@ func TestPaperKeyAndElevation(t *testing.T) {
 		addUser(t, s, "bob")
 		c := login(t, s, "bob")
 		phone := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
-		s.Clock.Add(30 * time.Second)
+		lapseElevation(s)
 		// Another factor needs an elevated session, as removing one does:
 		// else a password-only session could add its own and elevate with it.
 		wantProblem(t, c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "intruder"}), 403, "elevation-required")

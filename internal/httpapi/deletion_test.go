@@ -65,6 +65,7 @@ func TestCloseOwnAccount(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		lapseElevation(s)
 
 		// Without a fresh second factor, or with a key, it is refused.
 		wantProblem(t, c.Do(t, "DELETE", "/v1/me", map[string]string{"password": password}), 403, "elevation-required")

@@ -33,6 +33,7 @@ func TestEmailChange(t *testing.T) {
 		addUser(t, s, "frank")
 		c := login(t, s, "frank")
 		e := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		lapseElevation(s)
 		n := len(mb.Wait(t, 1, time.Minute))
 
 		const next = "frank@new.example"

@@ -486,6 +486,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, a core.A
 // this once (SPEC §3.1).
 func confirmationJSON(c core.Confirmation) map[string]any {
 	out := map[string]any{"factor": toFactorJSON(c.Factor)}
+	if !c.ElevatedUntil.IsZero() {
+		out["elevated_until"] = c.ElevatedUntil
+	}
 	if c.RecoveryCodes != nil {
 		out["recovery_codes"] = c.RecoveryCodes
 		out["paper_key"] = c.PaperKey

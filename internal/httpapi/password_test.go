@@ -112,7 +112,9 @@ func TestChangePasswordWithTwoFactor(t *testing.T) {
 		addUser(t, s, "bob")
 		c := login(t, s, "bob")
 		phone := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
-		// The password-only session of before two-factor is not elevated.
+		// Once the elevation that confirming the factor gave has lapsed,
+		// the session is not elevated.
+		lapseElevation(s)
 		wantProblem(t, c.Do(t, "PUT", "/v1/me/password", map[string]string{"current_password": password, "new_password": newPassword}), 403, "elevation-required")
 
 		pending, _ := startLogin(t, s, "bob")

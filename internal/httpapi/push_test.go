@@ -557,7 +557,9 @@ func TestPushEnrolmentWithoutSecondFactor(t *testing.T) {
 		// The owner, elevated, cannot renew the thief's code: the setup is
 		// the thief's session's (README "How two-factor behaves"). The
 		// owner cancels it, without ending that session first; not
-		// elevated, the owner could not.
+		// elevated (the elevation that confirming the TOTP factor gave
+		// has lapsed), the owner could not.
+		lapseElevation(s)
 		wantProblem(t, owner.Do(t, "DELETE", "/v1/me/factors/"+e.DeviceID, nil), 404, "not-found")
 		s.Clock.Add(30 * time.Second)
 		if r := owner.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, totp.secret, s.Clock.Now())}); r.Status != 200 {

@@ -230,7 +230,9 @@ func TestHolderCancelsReset(t *testing.T) {
 		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		// dave's session came from before two-factor: not elevated.
+		// dave's session came from before two-factor, and the elevation
+		// that confirming the factor gave it has lapsed.
+		lapseElevation(s)
 		wantProblem(t, f.user.Do(t, "DELETE", "/v1/me/two-factor/reset", nil), 403, "elevation-required")
 		s.Clock.Add(30 * time.Second)
 		if r := f.user.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())}); r.Status != 200 {
@@ -244,7 +246,10 @@ func TestHolderCancelsReset(t *testing.T) {
 		if !strings.Contains(body, "the account holder") {
 			t.Errorf("mail body %q: want who cancelled", body)
 		}
-		// The operator can ask again, and cancel too.
+		// The operator can ask again, and cancel too (with a fresh check:
+		// the lapse above ended the operator's elevation too).
+		elevateWith(t, f.opc, f.opPhone.codes[0])
+		f.op, _ = s.Service.Authenticate(ctx, f.opc.Token)
 		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, core.Meta{}); err != nil {
 			t.Fatal(err)
 		}

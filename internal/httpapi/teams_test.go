@@ -406,13 +406,11 @@ func TestTeamTwoFactorPolicy(t *testing.T) {
 		if tf["required"] != false || len(tf["required_by_teams"].([]any)) != 1 {
 			t.Fatalf("bob's two_factor: got %v, want required_by_teams [Acme] and no second step yet", tf)
 		}
-		// Once he adds one, his password-only session still passed none;
-		// confirming it's him lets him in.
+		// Once he adds one, the code that confirmed it was a second-factor
+		// check of the session that typed it: that lets him in.
 		bf := enrol(t, s, bob, map[string]any{"type": "totp", "label": "phone"})
-		wantProblem(t, bob.Do(t, "GET", base, nil), 403, "forbidden")
-		elevateWith(t, bob, bf.codes[0])
 		if r := bob.Do(t, "GET", base, nil); r.Status != 200 {
-			t.Fatalf("bob after elevating: got %d %s", r.Status, r.Body)
+			t.Fatalf("bob after confirming a factor: got %d %s", r.Status, r.Body)
 		}
 		// He may neither turn login 2FA off nor remove his only factor.
 		wantProblem(t, bob.Do(t, "PUT", "/v1/me/two-factor", map[string]bool{"required": false}), 403, "forbidden")
@@ -515,11 +513,9 @@ func TestTeamTwoFactorPolicyManagers(t *testing.T) {
 			t.Errorf("the invitations after gina's refused changes: got %d %s, want erin's", r.Status, r.Body)
 		}
 
-		// With a factor, her password-only session still passed none;
-		// confirming it's her lets her manage the team.
-		gf := enrol(t, s, gina, map[string]any{"type": "totp", "label": "phone"})
-		wantProblem(t, gina.Do(t, "POST", base+"/invitations", map[string]string{"username": "mallory", "role": "ops"}), 403, "forbidden")
-		elevateWith(t, gina, gf.codes[0])
+		// Confirming a factor is a second-factor check of the session that
+		// typed its code: that lets her manage the team.
+		enrol(t, s, gina, map[string]any{"type": "totp", "label": "phone"})
 		invite(t, gina, team, "mallory", "ops")
 
 		// Leaving stays open to a member the policy keeps out.
@@ -603,7 +599,10 @@ func TestTeamTwoFactorPolicyKeys(t *testing.T) {
 			}
 		}
 
-		cf := enrol(t, s, carol, map[string]any{"type": "totp", "label": "phone"})
+		// Carol confirms her factor on another session of hers: the code
+		// she typed there is a second-factor check of that session alone,
+		// so this one has still passed none.
+		cf := enrol(t, s, login(t, s, "carol"), map[string]any{"type": "totp", "label": "phone"})
 		af := enrol(t, s, alice, map[string]any{"type": "totp", "label": "phone"})
 		elevateWith(t, alice, af.codes[0])
 		if r := alice.Do(t, "PATCH", "/v1/teams/"+team, map[string]any{"require_two_factor": true}); r.Status != 200 {

@@ -264,7 +264,11 @@ func TestOperatorUnlocks(t *testing.T) {
 		t.Fatalf("unlock by an operator without two-factor: got %v, want forbidden", err)
 	}
 	opPhone := enrol(t, s, opc, map[string]any{"type": "totp", "label": "phone"})
-	if _, err := s.Service.UnlockAccount(ctx, opAuth(opc), qa.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeElevationRequired {
+	// Confirming the factor elevated the session; once that has lapsed
+	// the session asks for a fresh check again.
+	lapsed := opAuth(opc)
+	lapsed.Session.ElevatedUntil = s.Clock.Now().Add(-time.Second)
+	if _, err := s.Service.UnlockAccount(ctx, lapsed, qa.ID, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeElevationRequired {
 		t.Fatalf("unlock by an operator whose session is not elevated: got %v, want elevation required", err)
 	}
 	if r := opc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": opPhone.paperKey}); r.Status != 200 {

@@ -61,6 +61,33 @@ func TestEventsPageNamesKeys(t *testing.T) {
 	}
 }
 
+// TestConfirmingFirstFactorElevatesPage: confirming the first
+// authenticator on the pages proves it, so the security page that follows
+// offers new recovery codes without asking for a code again.
+func TestConfirmingFirstFactorElevatesPage(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "lee", false, false)
+	c := newClient(t, ts.URL())
+	c.signIn("lee")
+	r := c.post("/settings/security/totp", url.Values{"label": {"Phone"}})
+	secret, confirm := setupKey(r.body), r.url.Path+"/confirm"
+	if secret == "" {
+		t.Fatalf("setup: at %s: %s", r.url, pageError(r.body))
+	}
+	r = c.post(confirm, url.Values{"code": {testenv.TOTP(t, secret, ts.Clock.Now())}, "once": {onceOf(t, r.body, confirm)}})
+	if !strings.Contains(r.body, `id="recovery-codes"`) {
+		t.Fatalf("confirming: at %s: %s", r.url, pageError(r.body))
+	}
+	f, ok := postForms(c.get("/settings/security/recovery-codes").body)["/settings/security/recovery-codes"]
+	if !ok || f.Get("elevate_method") != "" {
+		t.Errorf("right after the first authenticator, new recovery codes ask to confirm it's you: found %v, fields %v", ok, f)
+	}
+	ts.Clock.Add(11 * time.Minute)
+	if f := postForms(c.get("/settings/security/recovery-codes").body)["/settings/security/recovery-codes"]; f.Get("elevate_method") == "" {
+		t.Error("the elevation of the confirmation never lapses")
+	}
+}
+
 // TestSignInByTextedCodeInsteadOfApp: a sign-in with a code texted to the
 // account's phone when it has an app too takes the recovery path, and the
 // page it lands on says so, as it does for a recovery code or the paper

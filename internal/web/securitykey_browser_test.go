@@ -81,7 +81,9 @@ func runSecurityKey(t *testing.T, ts *testenv.Server, p *page) {
 
 	// The same key again: excluded, so the authenticator refuses and the
 	// page says so; nothing is added.
-	// Adding a second factor needs "confirm it's you" first: with the key.
+	// Adding a second factor needs "confirm it's you" first, with the key,
+	// once the elevation that registering the first one gave has lapsed.
+	ts.Clock.Add(11 * time.Minute)
 	p.fill("#key-label", "YubiKey again")
 	p.click("#add-key-button")
 	if !p.exists("input[data-webauthn-get][name=elevate_credential]") {
