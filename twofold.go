@@ -767,8 +767,21 @@ type LiveSession struct {
 // (README "Webhooks"): a batch of events per POST, signed with its secret,
 // in commit order, none skipped.
 type Webhook struct {
-	ID  string
+	ID string
+	// URL is where deliveries go, opened from SealedURL: it often holds a
+	// token of the receiver's in its path or query, so it is stored sealed
+	// like the secret (README "Security at rest"). "" when it cannot be
+	// opened (URLUnavailable).
 	URL string
+	// URLKeyID and SealedURL are the URL as stored: sealed by the keyring,
+	// bound to its row. A row stored before migration 0089 has neither
+	// until a server seals it at start-up, and its URL in the clear.
+	URLKeyID  string
+	SealedURL []byte
+	// URLUnavailable is, when set, why URL could not be opened (its key
+	// cannot be read, or the stored copy does not decrypt): the webhook is
+	// listed without it, and not delivered to.
+	URLUnavailable string
 	// URLShortened reports whether URL shows only the endpoint's scheme
 	// and host, as it does to a caller who may read webhooks but not
 	// change them: a path or query may hold a token of the receiver's.

@@ -24,6 +24,7 @@ import (
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/server"
 	"github.com/twofold/twofold/internal/store"
@@ -1027,6 +1028,9 @@ func TestUserOperatorWebhooks(t *testing.T) {
 				{ID: "wh_other", URL: "https://other.example.com/hook", CreatedAt: time.Now(), CreatedBy: "someone else", SecretKeyID: keys[0].ID, SealedSecret: []byte("sealed")},
 			}
 			for _, w := range hooks {
+				if w.URLKeyID, w.SealedURL, err = srv.Keys.Seal([]byte(w.URL), keyring.AAD("webhooks", "url", w.ID)); err != nil {
+					t.Fatal(err)
+				}
 				if err := srv.Store.CreateWebhook(ctx, w); err != nil {
 					t.Fatal(err)
 				}

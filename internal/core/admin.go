@@ -159,6 +159,9 @@ func (s *Service) ChangeOperator(ctx context.Context, username string, on bool, 
 		if err != nil {
 			return err
 		}
+		if err := s.openWebhookURLs(ctx, hooks); err != nil {
+			return err
+		}
 		for _, w := range hooks {
 			s.webhookOrphaned(ctx, w, "owner-not-operator", m)
 			c.WebhooksDisabled = append(c.WebhooksDisabled, webhookDetail(w))

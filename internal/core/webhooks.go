@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -76,6 +77,12 @@ type WebhookStore interface {
 	// expired at now, with the error class key-revoked or key-expired,
 	// returning them.
 	DisableWebhooksOfEndedKeys(ctx context.Context, now time.Time) ([]twofold.Webhook, error)
+	// ClearWebhookURLs returns the webhooks whose URL is stored in the
+	// clear (from before migration 0089), with their id and URL alone.
+	ClearWebhookURLs(ctx context.Context) ([]twofold.Webhook, error)
+	// SealWebhookURL stores a webhook's URL sealed as keyID/sealed in
+	// place of clearURL, if it still holds that in the clear.
+	SealWebhookURL(ctx context.Context, id, clearURL, keyID string, sealed []byte) (bool, error)
 }
 
 // Webhook delivery tunables.
@@ -117,13 +124,92 @@ func webhookAAD(id string) []byte { return keyring.AAD("webhooks", "secret", id)
 // from the current one.
 func webhookPrevAAD(id string) []byte { return keyring.AAD("webhooks", "previous_secret", id) }
 
+// webhookURLAAD binds a webhook's sealed URL to its row.
+func webhookURLAAD(id string) []byte { return keyring.AAD("webhooks", "url", id) }
+
+// openWebhookURL sets w.URL from its sealed copy (a row stored before
+// migration 0089 and not sealed yet has it in the clear). A URL that cannot
+// be opened (unreadableSecret: its key cannot be read, or the stored copy
+// does not decrypt) leaves w.URL empty and w.URLUnavailable saying why, and
+// is logged with the webhook's id, never a URL; any other error is
+// returned.
+func (s *Service) openWebhookURL(ctx context.Context, w *twofold.Webhook) error {
+	if w.URLKeyID == "" {
+		return nil
+	}
+	u, err := s.keys.Open(ctx, w.URLKeyID, w.SealedURL, webhookURLAAD(w.ID))
+	if err != nil {
+		w.URL = ""
+		if !unreadableSecret(err) {
+			return err
+		}
+		s.log.Warn("a webhook's URL could not be opened; it is listed as unavailable and not delivered to", "webhook", w.ID, "err", err)
+		w.URLUnavailable = webhookURLUnreadable
+		if errors.Is(err, keyring.ErrUndecryptable) {
+			w.URLUnavailable = webhookURLDamaged
+		}
+		return nil
+	}
+	w.URL = string(u)
+	return nil
+}
+
+// The reasons a webhook's URL is unavailable (Webhook.URLUnavailable).
+const (
+	webhookURLUnreadable = "the server cannot read this webhook's URL at the moment (its key is not available); nothing is delivered to it meanwhile"
+	webhookURLDamaged    = "the server's stored copy of this webhook's URL is damaged; delete the webhook and add it again"
+)
+
+// openWebhookURLs is openWebhookURL for each of ws.
+func (s *Service) openWebhookURLs(ctx context.Context, ws []twofold.Webhook) error {
+	for i := range ws {
+		if err := s.openWebhookURL(ctx, &ws[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SealWebhookURLs seals the URLs of the webhooks stored in the clear
+// before migration 0089, once, at a server's start, returning how many it
+// sealed: afterwards no row holds a URL in the clear. Each is a
+// compare-and-set on the clear URL, so instances starting together seal
+// each once.
+func (s *Service) SealWebhookURLs(ctx context.Context) (int, error) {
+	ws, err := s.store.ClearWebhookURLs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, w := range ws {
+		var keyID string
+		var sealed []byte
+		var ok bool
+		err := sealAndStore(func() (err error) {
+			keyID, sealed, err = s.keys.SealContext(ctx, []byte(w.URL), webhookURLAAD(w.ID))
+			return err
+		}, func() (err error) {
+			ok, err = s.store.SealWebhookURL(ctx, w.ID, w.URL, keyID, sealed)
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("webhook %s: %w", w.ID, err)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // redactWebhook returns w as an operator sees it: no secret, and
 // PreviousSecretUntil only while the previous secret still signs at now.
 // A caller who may not change webhooks (a key with admin webhooks read
 // alone) sees the URL's scheme and host only.
 func redactWebhook(w twofold.Webhook, now time.Time, op Auth) twofold.Webhook {
 	w.SealedSecret, w.SecretKeyID, w.Secret = nil, "", nil
-	if adminAllowed(op, "webhooks", permit.Write) != nil || adminAllowed(op, "events", permit.Read) != nil {
+	w.SealedURL, w.URLKeyID = nil, ""
+	if w.URL != "" && (adminAllowed(op, "webhooks", permit.Write) != nil || adminAllowed(op, "events", permit.Read) != nil) {
 		if u, err := url.Parse(w.URL); err == nil {
 			w.URL, w.URLShortened = u.Scheme+"://"+u.Host, true
 		}
@@ -164,7 +250,10 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 		return twofold.Webhook{}, "", err
 	}
 	err = sealAndStore(func() (err error) {
-		w.SecretKeyID, w.SealedSecret, err = s.keys.SealContext(ctx, []byte(secret), webhookAAD(w.ID))
+		if w.SecretKeyID, w.SealedSecret, err = s.keys.SealContext(ctx, []byte(secret), webhookAAD(w.ID)); err != nil {
+			return err
+		}
+		w.URLKeyID, w.SealedURL, err = s.keys.SealContext(ctx, []byte(w.URL), webhookURLAAD(w.ID))
 		return err
 	}, func() error {
 		return s.inTx(ctx, func(ctx context.Context) error {
@@ -235,12 +324,16 @@ func webhookDetail(w twofold.Webhook) string {
 }
 
 // webhookHost returns the scheme and host of w's URL, without its path
-// and query, which may hold a token.
+// and query, which may hold a token; for a URL that could not be opened
+// (openWebhookURL), or parsed, a placeholder, never the URL.
 func webhookHost(w twofold.Webhook) string {
+	if w.URL == "" {
+		return "(URL unavailable)"
+	}
 	if u, err := url.Parse(w.URL); err == nil {
 		return u.Scheme + "://" + u.Host
 	}
-	return w.URL
+	return "(URL not parsed)"
 }
 
 // webhookSecret returns a new signing secret: "whsec_" and 32 random bytes
@@ -259,10 +352,16 @@ func (s *Service) Webhooks(ctx context.Context, op Auth) ([]twofold.Webhook, err
 		return nil, err
 	}
 	ws, err := s.store.Webhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openWebhookURLs(ctx, ws); err != nil {
+		return nil, err
+	}
 	for i := range ws {
 		ws[i] = redactWebhook(ws[i], s.Now(), op)
 	}
-	return ws, err
+	return ws, nil
 }
 
 // Webhook returns one webhook with its status, for an operator: never its
@@ -272,6 +371,9 @@ func (s *Service) Webhook(ctx context.Context, op Auth, id string) (twofold.Webh
 		return twofold.Webhook{}, err
 	}
 	w, err := s.store.Webhook(ctx, id)
+	if err == nil {
+		err = s.openWebhookURL(ctx, &w)
+	}
 	return redactWebhook(w, s.Now(), op), err
 }
 
@@ -283,6 +385,9 @@ func (s *Service) DeleteWebhook(ctx context.Context, op Auth, id string, m Meta)
 	return s.inTx(ctx, func(ctx context.Context) error {
 		w, err := s.store.Webhook(ctx, id)
 		if err != nil {
+			return err
+		}
+		if err := s.openWebhookURL(ctx, &w); err != nil {
 			return err
 		}
 		if ok, err := s.store.DeleteWebhook(ctx, id); err != nil {
@@ -347,6 +452,9 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, op Auth, id string, m
 			if w, err = s.store.Webhook(ctx, id); err != nil {
 				return err
 			}
+			if err := s.openWebhookURL(ctx, &w); err != nil {
+				return err
+			}
 			s.audit(ctx, op.Account.ID, "webhook.secret_rotated", m, webhookDetail(w)+" by "+actor(op))
 			return nil
 		})
@@ -381,6 +489,9 @@ func (s *Service) EnableWebhook(ctx context.Context, op Auth, id string, m Meta)
 		if w, err = s.store.Webhook(ctx, id); err != nil {
 			return err
 		}
+		if err := s.openWebhookURL(ctx, &w); err != nil {
+			return err
+		}
 		ok, err := s.store.EnableWebhook(ctx, id, op.Account.ID, callerKeyID(op))
 		if err != nil {
 			return err
@@ -389,8 +500,10 @@ func (s *Service) EnableWebhook(ctx context.Context, op Auth, id string, m Meta)
 			return twofold.Errorf(twofold.CodeConflict, "the webhook is not disabled")
 		}
 		s.audit(ctx, op.Account.ID, "webhook.enabled", m, webhookDetail(w)+" by "+actor(op))
-		w, err = s.store.Webhook(ctx, id)
-		return err
+		if w, err = s.store.Webhook(ctx, id); err != nil {
+			return err
+		}
+		return s.openWebhookURL(ctx, &w)
 	})
 	return redactWebhook(w, s.Now(), op), err
 }
@@ -738,6 +851,9 @@ func (s *Service) disableWebhooksOfEndedKeys(ctx context.Context, m Meta) error 
 	if err != nil {
 		return err
 	}
+	if err := s.openWebhookURLs(ctx, hooks); err != nil {
+		return err
+	}
 	for _, w := range hooks {
 		s.webhookOrphaned(ctx, w, w.Status.LastError, m)
 	}
@@ -771,8 +887,16 @@ func (s *Service) deliverBatch(ctx context.Context, sender WebhookSender, owner,
 	if err != nil {
 		return true, err
 	}
+	if err := s.openWebhookURL(ctx, &w); err != nil {
+		return true, err
+	}
 	if ok, err := s.webhookOwned(ctx, w, owner, now); err != nil || !ok {
 		return true, err
+	}
+	if w.URLUnavailable != "" {
+		// Skipped, as a failure (logged by openWebhookURL, by id): retried
+		// with the back-off, not every second, in case the key comes back.
+		return true, s.webhookFailed(ctx, w, owner, "url-unreadable")
 	}
 	evs, next, err := s.store.WebhookFeed(ctx, w.Cursor, w.Events, WebhookBatch)
 	if err != nil {

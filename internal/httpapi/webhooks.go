@@ -18,10 +18,13 @@ type webhookJSON struct {
 	URL string `json:"url"`
 	// URLShortened: url is the endpoint's scheme and host only, for a
 	// caller who may read webhooks but not change them.
-	URLShortened bool      `json:"url_shortened,omitempty"`
-	Events       []string  `json:"events"`
-	Description  string    `json:"description"`
-	CreatedAt    time.Time `json:"created_at"`
+	URLShortened bool `json:"url_shortened,omitempty"`
+	// URLUnavailable is, when set, why the server cannot open the
+	// webhook's stored URL (url is then ""): nothing is delivered to it.
+	URLUnavailable string    `json:"url_unavailable,omitempty"`
+	Events         []string  `json:"events"`
+	Description    string    `json:"description"`
+	CreatedAt      time.Time `json:"created_at"`
 	// CreatedByKey is the id of the API key that made the webhook or
 	// last turned it on, whose revocation or expiry stops it; null when an
 	// operator's session did.
@@ -61,7 +64,7 @@ func toWebhookJSON(w twofold.Webhook) webhookJSON {
 	if w.CreatedByKey != "" {
 		key = &w.CreatedByKey
 	}
-	return webhookJSON{ID: w.ID, URL: w.URL, URLShortened: w.URLShortened, Events: events, Description: w.Description, CreatedAt: w.CreatedAt,
+	return webhookJSON{ID: w.ID, URL: w.URL, URLShortened: w.URLShortened, URLUnavailable: w.URLUnavailable, Events: events, Description: w.Description, CreatedAt: w.CreatedAt,
 		CreatedByKey: key,
 		Enabled:      w.DisabledAt.IsZero(), DisabledAt: timeOrNil(w.DisabledAt), PreviousSecretUntil: timeOrNil(w.PreviousSecretUntil),
 		Status: webhookStatusJSON{LastDeliveredAt: timeOrNil(st.LastDeliveredAt), LastAttemptAt: timeOrNil(st.LastAttemptAt),

@@ -48,6 +48,9 @@ type Server struct {
 
 	Store   *store.Store
 	Service *core.Service
+	// Keys is the keyring the server seals and opens secrets with, set by
+	// Open.
+	Keys *keyring.Keyring
 	// SweepEvery is how often expired sessions and logins and stale counters
 	// are removed (0: every minute).
 	SweepEvery time.Duration
@@ -278,6 +281,21 @@ func (s *Server) backfillTokenDigests(ctx context.Context) {
 	}
 }
 
+// sealWebhookURLs seals the webhook URLs stored in the clear before
+// migration 0089 (core.Service.SealWebhookURLs), before delivery starts; a
+// failure is logged (never a URL) and tried again at the next start, the
+// clear URLs working meanwhile.
+func (s *Server) sealWebhookURLs(ctx context.Context) {
+	n, err := s.Service.SealWebhookURLs(ctx)
+	if err != nil {
+		s.Logger.Warn("cannot seal the webhook URLs stored in the clear before migration 0089; the next start tries again", "sealed", n, "err", err)
+		return
+	}
+	if n > 0 {
+		s.Logger.Info("sealed the webhook URLs stored in the clear before migration 0089", "webhooks", n)
+	}
+}
+
 // onLoopback reports whether the host of addr is this machine, where a mail
 // relay without TLS is common and nothing crosses the network.
 func onLoopback(addr string) bool {
@@ -324,7 +342,7 @@ func (s *Server) Open(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	s.Store, s.Service, s.passwords = d.Store, d.Service, d.Passwords
+	s.Store, s.Service, s.Keys, s.passwords = d.Store, d.Service, d.Keys, d.Passwords
 	secure := false
 	if u, err := s.Config.PublicURL(); err == nil { // Validate refused a base URL that is not
 		secure = u.Scheme == "https"
@@ -353,6 +371,7 @@ func (s *Server) Open(ctx context.Context) error {
 	// the way of start-up; Close waits for it.
 	s.checks.Go(func() { s.checkStoredPhones(context.WithoutCancel(ctx)) })
 	s.backfillTokenDigests(ctx)
+	s.sealWebhookURLs(ctx)
 	metrics := httpapi.NewMetrics()
 	s.worker = &notify.Worker{Queue: s.Store, Sender: sender(s.Config, s.Logger), Logger: s.Logger, Now: s.Now, Wake: d.Outbox.Wake(), Keys: d.Keys,
 		Observe: metrics.MailObserver(s.outboxAge)}

@@ -25,7 +25,7 @@ func TestSealedUnderDeletedKey(t *testing.T) {
 		ensureKeys(t, s, "key-a")
 		hook := func(id, keyID string) twofold.Webhook {
 			return twofold.Webhook{ID: id, URL: "https://example.com/" + id, CreatedAt: keysT0, CreatedBy: "op",
-				SecretKeyID: keyID, SealedSecret: []byte("sealed " + id)}
+				SecretKeyID: keyID, SealedSecret: []byte("sealed " + id), URLKeyID: keyID, SealedURL: []byte("sealed url")}
 		}
 		if err := s.CreateWebhook(ctx, hook("wh-gone", "key-gone")); !errors.Is(err, keyring.ErrKeyGone) {
 			t.Fatalf("CreateWebhook under a deleted key: got %v, want ErrKeyGone", err)
@@ -94,7 +94,7 @@ func TestDeleteDataKeyWaitsForSealed(t *testing.T) {
 	}{
 		{"Webhook", func(ctx context.Context, s *store.Store) error {
 			return s.CreateWebhook(ctx, twofold.Webhook{ID: "wh-1", URL: "https://example.com/h", CreatedAt: keysT0, CreatedBy: "op",
-				SecretKeyID: "key-b", SealedSecret: []byte("sealed")})
+				SecretKeyID: "key-b", SealedSecret: []byte("sealed"), URLKeyID: "key-b", SealedURL: []byte("sealed url")})
 		}},
 		{"Mail", func(ctx context.Context, s *store.Store) error {
 			_, err := s.EnqueueMail(ctx, store.Mail{To: "u@example.com", Subject: "code", CreatedAt: keysT0, BodyKeyID: "key-b",

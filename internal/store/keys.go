@@ -83,6 +83,7 @@ const (
 	webhooksTable     = "webhooks"
 	webhookSecret     = "secret"          // the secrets that sign webhook deliveries
 	webhookPrevSecret = "previous_secret" // a webhook's previous secret, for a while after a rotation
+	webhookURL        = "url"             // a webhook's URL, which may hold a token of the receiver's
 )
 
 // SealedValues returns every value sealed by the keyring, with where it lives,
@@ -129,7 +130,15 @@ func (s *Store) SealedValues(ctx context.Context) ([]keyring.Sealed, error) {
 		v := keyring.Sealed{Table: webhooksTable, Column: webhookPrevSecret}
 		return v, row.Scan(&v.Row, &v.KeyID, &v.Ciphertext)
 	}, `SELECT id, previous_secret_key_id, previous_sealed_secret FROM webhooks WHERE previous_sealed_secret IS NOT NULL ORDER BY id`)
-	return append(out, ps...), err
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, ps...)
+	us, err := queryAll(ctx, s, "sealed webhook urls", func(row interface{ Scan(...any) error }) (keyring.Sealed, error) {
+		v := keyring.Sealed{Table: webhooksTable, Column: webhookURL}
+		return v, row.Scan(&v.Row, &v.KeyID, &v.Ciphertext)
+	}, `SELECT id, url_key_id, sealed_url FROM webhooks WHERE url_key_id <> '' ORDER BY id`)
+	return append(out, us...), err
 }
 
 // Reseal stores v sealed afresh under data key keyID if it is still sealed
@@ -163,6 +172,10 @@ func (s *Store) Reseal(ctx context.Context, v keyring.Sealed, keyID string, ciph
 			WHERE id = $3 AND previous_secret_key_id = $4 AND previous_sealed_secret = $5`,
 			keyID, ciphertext, v.Row, v.KeyID, v.Ciphertext) // not rotated or cleared meanwhile
 	}
+	if v.Table == webhooksTable && v.Column == webhookURL {
+		return s.execOne(ctx, "reseal webhook url", `UPDATE webhooks SET url_key_id = $1, sealed_url = $2 WHERE id = $3 AND url_key_id = $4 AND sealed_url = $5`,
+			keyID, ciphertext, v.Row, v.KeyID, v.Ciphertext)
+	}
 	return false, fmt.Errorf("reseal: %s.%s holds no sealed values", v.Table, v.Column)
 }
 
@@ -190,7 +203,7 @@ func (s *Store) DeleteDataKey(ctx context.Context, id string) (bool, error) {
 			AND NOT EXISTS (SELECT 1 FROM factors WHERE secret_key_id = $1)
 			AND NOT EXISTS (SELECT 1 FROM hardware_tokens WHERE secret_key_id = $1)
 			AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_key_id = $1 OR recipient_key_id = $1)
-			AND NOT EXISTS (SELECT 1 FROM webhooks WHERE secret_key_id = $1 OR previous_secret_key_id = $1)`, id)
+			AND NOT EXISTS (SELECT 1 FROM webhooks WHERE secret_key_id = $1 OR previous_secret_key_id = $1 OR url_key_id = $1)`, id)
 		return err
 	})
 	return ok, err

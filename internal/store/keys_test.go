@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -200,4 +201,99 @@ func TestRotateInterrupted(t *testing.T) {
 			t.Fatalf("got %d data keys, want %s wrapped by %s alone", len(keys), res.DataKey, res.Master)
 		}
 	})
+}
+
+// TestWebhookURLSealedValues: a webhook's sealed URL is a sealed value like
+// its secret: listed for key rotation (bound to webhooks/url/id), resealed
+// by a compare-and-set, and its data key is not deleted while it uses it.
+// The store never writes a URL in the clear: CreateWebhook refuses one that
+// is not sealed and leaves url empty; a URL stored in the clear before
+// migration 0089 is listed by ClearWebhookURLs and sealed once.
+func TestWebhookURLSealedValues(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		ensureKeys(t, s, "key-s", "key-u", "key-v")
+		w := twofold.Webhook{ID: "wh-1", URL: "https://panel.example.com/T0KEN", CreatedAt: keysT0, CreatedBy: "op",
+			SecretKeyID: "key-s", SealedSecret: []byte("sealed secret")}
+		if err := s.CreateWebhook(ctx, w); err == nil {
+			t.Fatal("CreateWebhook with its URL not sealed: got nil error, want one")
+		}
+		w.URLKeyID, w.SealedURL = "key-u", []byte("sealed url")
+		if err := s.CreateWebhook(ctx, w); err != nil {
+			t.Fatalf("CreateWebhook: %v", err)
+		}
+		got, err := s.Webhook(ctx, "wh-1")
+		if err != nil || got.URL != "" || got.URLKeyID != "key-u" || string(got.SealedURL) != "sealed url" {
+			t.Fatalf("Webhook: got URL %q under %q sealed %q, %v; want no clear URL, sealed under key-u", got.URL, got.URLKeyID, got.SealedURL, err)
+		}
+
+		var url keyring.Sealed
+		values, err := s.SealedValues(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range values {
+			if v.Table == "webhooks" && v.Column == "url" {
+				url = v
+			}
+		}
+		if url.Row != "wh-1" || url.KeyID != "key-u" || string(url.Ciphertext) != "sealed url" || !bytes.Equal(url.AAD(), keyring.AAD("webhooks", "url", "wh-1")) {
+			t.Fatalf("SealedValues: the URL is %+v", url)
+		}
+		if ok, err := s.DeleteDataKey(ctx, "key-u"); ok || err != nil {
+			t.Fatalf("DeleteDataKey of the URL's key: got %v, %v; want false", ok, err)
+		}
+		stale := url
+		stale.Ciphertext = []byte("other")
+		if ok, err := s.Reseal(ctx, stale, "key-v", []byte("resealed url")); ok || err != nil {
+			t.Fatalf("Reseal from a stale ciphertext: got %v, %v; want false", ok, err)
+		}
+		if ok, err := s.Reseal(ctx, url, "key-v", []byte("resealed url")); !ok || err != nil {
+			t.Fatalf("Reseal: got %v, %v; want true", ok, err)
+		}
+		if got, _ := s.Webhook(ctx, "wh-1"); got.URLKeyID != "key-v" || string(got.SealedURL) != "resealed url" || string(got.SealedSecret) != "sealed secret" {
+			t.Fatalf("after Reseal: URL under %q sealed %q, secret %q", got.URLKeyID, got.SealedURL, got.SealedSecret)
+		}
+		if ok, err := s.DeleteDataKey(ctx, "key-u"); !ok || err != nil {
+			t.Fatalf("DeleteDataKey of the URL's old key: got %v, %v; want true", ok, err)
+		}
+
+		// A row as stored before migration 0089.
+		if hs, err := s.ClearWebhookURLs(ctx); err != nil || len(hs) != 0 {
+			t.Fatalf("ClearWebhookURLs with none: got %v, %v", hs, err)
+		}
+		clearURL := "https://panel.example.com/0LD?token=x"
+		if _, err := writer(s).ExecContext(ctx, `UPDATE webhooks SET url = $1, url_key_id = '', sealed_url = NULL`, clearURL); err != nil {
+			t.Fatal(err)
+		}
+		hs, err := s.ClearWebhookURLs(ctx)
+		if err != nil || len(hs) != 1 || hs[0].ID != "wh-1" || hs[0].URL != clearURL {
+			t.Fatalf("ClearWebhookURLs: got %+v, %v; want wh-1 with its URL", hs, err)
+		}
+		if ok, err := s.SealWebhookURL(ctx, "wh-1", clearURL, "key-gone", []byte("sealed")); ok || !errors.Is(err, keyring.ErrKeyGone) {
+			t.Fatalf("SealWebhookURL under a deleted key: got %v, %v; want ErrKeyGone", ok, err)
+		}
+		if ok, err := s.SealWebhookURL(ctx, "wh-1", "https://other.example.com/", "key-v", []byte("sealed")); ok || err != nil {
+			t.Fatalf("SealWebhookURL of another URL: got %v, %v; want false", ok, err)
+		}
+		if ok, err := s.SealWebhookURL(ctx, "wh-1", clearURL, "key-v", []byte("sealed again")); !ok || err != nil {
+			t.Fatalf("SealWebhookURL: got %v, %v; want true", ok, err)
+		}
+		if ok, err := s.SealWebhookURL(ctx, "wh-1", clearURL, "key-v", []byte("sealed twice")); ok || err != nil {
+			t.Fatalf("SealWebhookURL again: got %v, %v; want false", ok, err)
+		}
+		if got, _ := s.Webhook(ctx, "wh-1"); got.URL != "" || got.URLKeyID != "key-v" || string(got.SealedURL) != "sealed again" {
+			t.Fatalf("after SealWebhookURL: URL %q under %q sealed %q", got.URL, got.URLKeyID, got.SealedURL)
+		}
+	})
+}
+
+// writer returns the store's pool that writes, for a test that sets rows as
+// an older release left them.
+func writer(s *store.Store) *sql.DB {
+	ps := s.Pools()
+	if w, ok := ps["writer"]; ok {
+		return w
+	}
+	return ps["pool"]
 }

@@ -98,7 +98,7 @@ func TestWebhookForeignCursor(t *testing.T) {
 	ctx := t.Context()
 	ensureKeys(t, s, "key-1")
 	if err := s.CreateWebhook(ctx, twofold.Webhook{ID: "wh-1", URL: "https://panel.example.com/events", CreatedAt: keysT0, CreatedBy: "op",
-		SecretKeyID: "key-1", SealedSecret: []byte("sealed")}); err != nil {
+		SecretKeyID: "key-1", SealedSecret: []byte("sealed"), URLKeyID: "key-1", SealedURL: []byte("sealed url")}); err != nil {
 		t.Fatal(err)
 	}
 	delivered := addTestEvents(t, s, "test.delivered", 4)
@@ -221,7 +221,7 @@ func TestAfterRestoreEndsWebhookLeases(t *testing.T) {
 			ctx := t.Context()
 			ensureKeys(t, s, "key-1")
 			if err := s.CreateWebhook(ctx, twofold.Webhook{ID: "wh-1", URL: "https://panel.example.com/events", CreatedAt: keysT0, CreatedBy: "op",
-				SecretKeyID: "key-1", SealedSecret: []byte("sealed")}); err != nil {
+				SecretKeyID: "key-1", SealedSecret: []byte("sealed"), URLKeyID: "key-1", SealedURL: []byte("sealed url")}); err != nil {
 				t.Fatal(err)
 			}
 			if ok, err := s.ClaimWebhook(ctx, "wh-1", "instance-at-the-backup", keysT0, keysT0.Add(time.Minute)); err != nil || !ok {
@@ -352,7 +352,7 @@ func TestAfterRestoreClearsWebhookFailures(t *testing.T) {
 			ensureKeys(t, s, "key-1")
 			for _, id := range []string{"wh-failing", "wh-disabled", "wh-fine"} {
 				if err := s.CreateWebhook(ctx, twofold.Webhook{ID: id, URL: "https://panel.example.com/" + id, CreatedAt: keysT0, CreatedBy: "op",
-					SecretKeyID: "key-1", SealedSecret: []byte("sealed")}); err != nil {
+					SecretKeyID: "key-1", SealedSecret: []byte("sealed"), URLKeyID: "key-1", SealedURL: []byte("sealed url")}); err != nil {
 					t.Fatal(err)
 				}
 			}

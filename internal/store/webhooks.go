@@ -45,7 +45,7 @@ import (
 const webhookCols = `id, url, events, description, created_at, created_by, secret_key_id, sealed_secret, disabled_at,
 	cursor_txid, cursor_id, low_id, pending_low_id, pending_xmax,
 	last_delivered_at, last_attempt_at, last_error, failures, failing_since, next_attempt_at,
-	previous_secret_key_id, previous_sealed_secret, previous_secret_until, COALESCE(created_by_key, '')`
+	previous_secret_key_id, previous_sealed_secret, previous_secret_until, COALESCE(created_by_key, ''), url_key_id, sealed_url`
 
 func scanWebhook(row interface{ Scan(...any) error }) (twofold.Webhook, error) {
 	var w twofold.Webhook
@@ -55,7 +55,7 @@ func scanWebhook(row interface{ Scan(...any) error }) (twofold.Webhook, error) {
 	err := row.Scan(&w.ID, &w.URL, &events, &w.Description, &created, &w.CreatedBy, &w.SecretKeyID, &w.SealedSecret, &disabled,
 		&c.TxID, &c.ID, &c.Low, &c.PendingLow, &c.PendingXmax,
 		&delivered, &attempt, &w.Status.LastError, &w.Status.Failures, &since, &next,
-		&w.PreviousSecretKeyID, &w.PreviousSealedSecret, &prevUntil, &w.CreatedByKey)
+		&w.PreviousSecretKeyID, &w.PreviousSealedSecret, &prevUntil, &w.CreatedByKey, &w.URLKeyID, &w.SealedURL)
 	if events != "" {
 		w.Events = strings.Split(events, ",")
 	}
@@ -67,16 +67,22 @@ func scanWebhook(row interface{ Scan(...any) error }) (twofold.Webhook, error) {
 }
 
 // CreateWebhook stores a new webhook whose delivery starts with the events
-// committed from now on.
+// committed from now on. Its URL is stored sealed (w.URLKeyID,
+// w.SealedURL) and never in the clear: w.URL is not written, and a webhook
+// without a sealed URL is refused.
 func (s *Store) CreateWebhook(ctx context.Context, w twofold.Webhook) error {
+	if w.URLKeyID == "" || len(w.SealedURL) == 0 {
+		return errors.New("insert webhook: its URL is not sealed")
+	}
 	c, err := s.webhookStart(ctx)
 	if err != nil {
 		return err
 	}
 	n, err := rowsAffected(s.conn(ctx).ExecContext(ctx, `INSERT INTO webhooks (id, url, events, description, created_at, created_by, secret_key_id, sealed_secret,
-		cursor_txid, cursor_id, low_id, created_by_key) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE `+s.keyStored("$7"),
-		w.ID, w.URL, strings.Join(w.Events, ","), w.Description, micros(w.CreatedAt), w.CreatedBy, w.SecretKeyID, w.SealedSecret,
-		c.TxID, c.ID, c.Low, nullString(w.CreatedByKey)))
+		cursor_txid, cursor_id, low_id, created_by_key, url_key_id, sealed_url)
+		SELECT $1, '', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE `+s.keyStored("$6")+` AND `+s.keyStored("$12"),
+		w.ID, strings.Join(w.Events, ","), w.Description, micros(w.CreatedAt), w.CreatedBy, w.SecretKeyID, w.SealedSecret,
+		c.TxID, c.ID, c.Low, nullString(w.CreatedByKey), w.URLKeyID, w.SealedURL))
 	if err != nil {
 		return fmt.Errorf("insert webhook: %w", err)
 	}
@@ -266,6 +272,29 @@ func (s *Store) SetWebhookSecret(ctx context.Context, id, fromKeyID string, from
 		keyID, sealed, prevKeyID, prevSealed, micros(prevUntil), id, fromKeyID, fromSealed)
 	if err == nil && !ok && (s.dataKeyGone(ctx, keyID) || prevKeyID != "" && s.dataKeyGone(ctx, prevKeyID)) {
 		return false, fmt.Errorf("set webhook secret: %w", keyring.ErrKeyGone)
+	}
+	return ok, err
+}
+
+// ClearWebhookURLs returns the webhooks whose URL is stored in the clear
+// (stored before migration 0089), with their id and URL alone.
+func (s *Store) ClearWebhookURLs(ctx context.Context) ([]twofold.Webhook, error) {
+	return queryAll(ctx, s, "clear webhook urls", func(row interface{ Scan(...any) error }) (twofold.Webhook, error) {
+		var w twofold.Webhook
+		return w, row.Scan(&w.ID, &w.URL)
+	}, `SELECT id, url FROM webhooks WHERE url_key_id = '' ORDER BY id`)
+}
+
+// SealWebhookURL stores the URL of a webhook stored in the clear sealed
+// as keyID/sealed, the clear one emptied, if it still holds clearURL in
+// the clear (a compare-and-set: one of several instances starting
+// together seals it), reporting whether it did. When keyID is no longer
+// stored, nothing is and the error is keyring.ErrKeyGone.
+func (s *Store) SealWebhookURL(ctx context.Context, id, clearURL, keyID string, sealed []byte) (bool, error) {
+	ok, err := s.execOne(ctx, "seal webhook url", `UPDATE webhooks SET url = '', url_key_id = $1, sealed_url = $2
+		WHERE id = $3 AND url_key_id = '' AND url = $4 AND `+s.keyStored("$1"), keyID, sealed, id, clearURL)
+	if err == nil && !ok && s.dataKeyGone(ctx, keyID) {
+		return false, fmt.Errorf("seal webhook url: %w", keyring.ErrKeyGone)
 	}
 	return ok, err
 }

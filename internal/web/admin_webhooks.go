@@ -125,6 +125,9 @@ func (s *Server) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, a 
 		return
 	}
 	name := "the webhook to " + wh.URL
+	if wh.URL == "" {
+		name = "the webhook " + wh.ID // its URL cannot be opened
+	}
 	b := confirmBody{Action: "/admin/webhooks/" + id + "/" + c.action, Cancel: "/admin/webhooks", CancelLabel: "Back to webhooks",
 		Heading: fmt.Sprintf(c.heading, name), Text: c.text, Button: c.button, Danger: c.danger}
 	s.renderOperatorConfirm(w, r, a, me, status, c.title, errMsg, c.needs, b)

@@ -20,7 +20,7 @@ func newWebhook(tb testing.TB, s *store.Store, id string, events ...string) twof
 	tb.Helper()
 	ensureDataKeys(tb, s)
 	w := twofold.Webhook{ID: id, URL: "https://panel.example.com/" + id, Events: events, CreatedAt: t0, CreatedBy: "acct-op",
-		SecretKeyID: "key-1", SealedSecret: []byte("sealed " + id)}
+		SecretKeyID: "key-1", SealedSecret: []byte("sealed " + id), URLKeyID: "key-1", SealedURL: []byte("sealed url")}
 	if err := s.CreateWebhook(tb.Context(), w); err != nil {
 		tb.Fatal(err)
 	}
@@ -436,7 +436,7 @@ func testWebhookEndedKeys(t *testing.T, s *store.Store) {
 	add := func(id, key string) {
 		t.Helper()
 		w := twofold.Webhook{ID: id, URL: "https://panel.example.com/" + id, CreatedAt: t0, CreatedBy: a.ID, CreatedByKey: key,
-			SecretKeyID: "key-1", SealedSecret: []byte("sealed " + id)}
+			SecretKeyID: "key-1", SealedSecret: []byte("sealed " + id), URLKeyID: "key-1", SealedURL: []byte("sealed url")}
 		if err := s.CreateWebhook(ctx, w); err != nil {
 			t.Fatal(err)
 		}
