@@ -13,6 +13,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -149,6 +150,12 @@ func TestAdminWebhooksReconfirm(t *testing.T) {
 				}
 				out := map[string]twofold.Webhook{}
 				for _, w := range ws {
+					// Stored sealed: opened as core opens it.
+					u, err := ts.Keys.Open(ctx, w.URLKeyID, w.SealedURL, keyring.AAD("webhooks", "url", w.ID))
+					if err != nil {
+						t.Fatalf("open the URL of %s: %v", w.ID, err)
+					}
+					w.URL = string(u)
 					out[w.URL] = w
 				}
 				return out

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -129,7 +130,8 @@ func (e *Error) WebhookErrorClass() string { return e.Class }
 func (s *Sender) SendWebhook(ctx context.Context, d core.WebhookDelivery) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, strings.NewReader(string(d.Body)))
 	if err != nil {
-		return &Error{Class: "error", Err: err}
+		// Not the parser's error, which quotes the URL.
+		return &Error{Class: "error", Err: errors.New("the webhook's URL cannot be used")}
 	}
 	ts := d.At.Unix()
 	req.Header.Set("Content-Type", "application/json")
@@ -144,6 +146,12 @@ func (s *Sender) SendWebhook(ctx context.Context, d core.WebhookDelivery) error 
 	req.Header.Set(HeaderSignature, sig)
 	resp, err := s.client.Do(req)
 	if err != nil {
+		// The client's *url.Error quotes the whole URL, whose path or
+		// query may hold the receiver's token: only what it wraps is kept.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return &Error{Class: classOf(err), Err: err}
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so that the connection is reused

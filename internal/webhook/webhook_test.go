@@ -1,11 +1,14 @@
 package webhook_test
 
 import (
+	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/webhook"
 )
 
@@ -60,5 +63,32 @@ func TestVerify(t *testing.T) {
 	}
 	if !webhook.Verify(oldSecret, strconv.FormatInt(ts, 10), sigNew+","+sigOld, body, now, 5*time.Minute) {
 		t.Error("Verify with the old secret of a header signed with both: got false")
+	}
+}
+
+// TestSendErrorNamesNoURL: a failed delivery's error, which may be logged,
+// does not quote the URL, whose path or query may hold the receiver's
+// token; its class stays.
+func TestSendErrorNamesNoURL(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there: the connection is refused
+	for name, u := range map[string]string{
+		"refused":  "http://" + addr + "/hooks/T0KEN?token=s3cret",
+		"unusable": "http://" + addr + "/hooks/T0KEN?token=s3cret\x7f ",
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := webhook.NewSender(true).SendWebhook(t.Context(), core.WebhookDelivery{WebhookID: "wh_1", URL: u, At: time.Now(), Body: []byte("{}"), Secret: []byte("whsec_x")})
+			var we *webhook.Error
+			if !errors.As(err, &we) || we.Class == "" {
+				t.Fatalf("got %v, want a *webhook.Error with a class", err)
+			}
+			if msg := err.Error(); strings.Contains(msg, "T0KEN") || strings.Contains(msg, "s3cret") {
+				t.Errorf("error %q quotes the URL", msg)
+			}
+		})
 	}
 }

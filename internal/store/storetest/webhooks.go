@@ -15,12 +15,13 @@ import (
 )
 
 // newWebhook stores webhook id, starting now, with its secret sealed
-// (in name) under key-1, which it stores if no data key is.
+// (in name) under key-1 and its URL under key-7, which it stores if no
+// data key is.
 func newWebhook(tb testing.TB, s *store.Store, id string, events ...string) twofold.Webhook {
 	tb.Helper()
 	ensureDataKeys(tb, s)
 	w := twofold.Webhook{ID: id, URL: "https://panel.example.com/" + id, Events: events, CreatedAt: t0, CreatedBy: "acct-op",
-		SecretKeyID: "key-1", SealedSecret: []byte("sealed " + id), URLKeyID: "key-1", SealedURL: []byte("sealed url")}
+		SecretKeyID: "key-1", SealedSecret: []byte("sealed " + id), URLKeyID: "key-7", SealedURL: []byte("sealed url")}
 	if err := s.CreateWebhook(tb.Context(), w); err != nil {
 		tb.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func testWebhookLease(t *testing.T, s *store.Store) {
 // listed, resealed only from the value read, and their data key kept.
 func testWebhookSealedValues(t *testing.T, s *store.Store) {
 	ctx := t.Context()
-	for _, id := range []string{"key-1", "key-2"} {
+	for _, id := range []string{"key-1", "key-2", "key-7"} { // key-7: newWebhook's URL
 		if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: id, MasterID: "master-1", Wrapped: []byte{1}, Created: t0}); err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +262,7 @@ func testWebhookSealedValues(t *testing.T, s *store.Store) {
 	}
 	var hooks []keyring.Sealed
 	for _, v := range vs {
-		if v.Table == "webhooks" {
+		if v.Table == "webhooks" && v.Column == "secret" {
 			hooks = append(hooks, v)
 		}
 	}
@@ -342,7 +343,7 @@ func testWebhookBacklog(t *testing.T, s *store.Store) {
 // rotation, its data key kept while it is there, and cleared once expired.
 func testWebhookPreviousSecret(t *testing.T, s *store.Store) {
 	ctx := t.Context()
-	for _, id := range []string{"key-1", "key-2", "key-3"} {
+	for _, id := range []string{"key-1", "key-2", "key-3", "key-7"} {
 		if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: id, MasterID: "master-1", Wrapped: []byte{1}, Created: t0}); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,76 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestAdminWebhookURLUnavailable: a webhook whose stored URL no longer
+// decrypts (bit rot, a bad restore, tampering) is listed on the operators'
+// page as unavailable, saying why, beside the others, rather than failing
+// the page; its confirmation pages name it by id, and it can be deleted.
+func TestAdminWebhookURLUnavailable(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			opSecret := account(t, ts, "opal", true, true)
+			op := newClient(t, ts.URL())
+			op.signInWithCode(ts, "opal", opSecret)
+			ctx := context.Background()
+			for _, u := range []string{"https://panel.example.com/bad?token=b4d", "https://panel.example.com/good"} {
+				if r := op.post("/admin/webhooks", url.Values{"url": {u}}); r.status != 200 {
+					t.Fatalf("add %s: status %d: %s", u, r.status, pageError(r.body))
+				}
+			}
+			ws, err := ts.Store.Webhooks(ctx)
+			if err != nil || len(ws) != 2 {
+				t.Fatalf("stored: %d, %v", len(ws), err)
+			}
+			bad := ws[0].ID
+			values, err := ts.Store.SealedValues(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flipped := false
+			for _, v := range values {
+				if v.Table == "webhooks" && v.Column == "url" {
+					u, err := ts.Keys.Open(ctx, v.KeyID, v.Ciphertext, v.AAD())
+					if err != nil || !strings.Contains(string(u), "/bad") {
+						continue
+					}
+					bad = v.Row
+					changed := bytes.Clone(v.Ciphertext)
+					changed[len(changed)-1] ^= 1
+					if ok, err := ts.Store.Reseal(ctx, v, v.KeyID, changed); !ok || err != nil {
+						t.Fatalf("changing the ciphertext: %v, %v", ok, err)
+					}
+					flipped = true
+				}
+			}
+			if !flipped {
+				t.Fatal("no sealed URL of the webhook to change")
+			}
+
+			r := op.get("/admin/webhooks")
+			if r.status != 200 || !strings.Contains(r.body, `id="url-unavailable-`+bad+`"`) || !strings.Contains(r.body, "https://panel.example.com/good") ||
+				strings.Contains(r.body, "b4d") {
+				t.Fatalf("the page with a URL that does not decrypt: status %d: %s", r.status, pageError(r.body))
+			}
+			if r := op.get("/admin/webhooks/" + bad + "/delete"); r.status != 200 || !strings.Contains(r.body, "the webhook "+bad) {
+				t.Errorf("its delete confirmation: status %d: %s", r.status, pageError(r.body))
+			}
+			if r := op.post("/admin/webhooks/"+bad+"/delete", url.Values{}); r.status != 200 && r.status != 303 {
+				t.Errorf("delete it: status %d: %s", r.status, pageError(r.body))
+			}
+			if ws, err := ts.Store.Webhooks(ctx); err != nil || len(ws) != 1 || ws[0].ID == bad {
+				t.Errorf("after deleting it: %d webhooks, %v; want the other alone", len(ws), err)
+			}
+		})
+	}
+}
