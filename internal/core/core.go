@@ -821,7 +821,9 @@ const (
 // so a missing one would change what it decides; and the making and
 // revoking of API keys, which make and end credentials as a sign-in makes
 // a session: a stolen key that makes keys must not hide them past the
-// bound (making is capped at MaxAPIKeys live keys an account).
+// bound (making is capped at MaxAPIKeys live keys an account, and at
+// APIKeyCreateBurst keys made at once, then one every APIKeyCreateEvery,
+// so that a loop of making and revoking writes no faster).
 var unboundedEvents = []string{"login.succeeded", "paper_key.used", "paper_key.reissued", "password.listed",
 	"api_key.created", "api_key.revoked"}
 
