@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"crypto/hmac"
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -27,6 +29,18 @@ const (
 	// with an api_key.used event: a busy script must not cost a write per
 	// request.
 	apiKeyTouchEvery = time.Minute
+	// APIKeyCreateBurst and APIKeyCreateEvery bound the keys made for one
+	// account, by its people and its keys alike, on every instance (a
+	// token bucket in the database): as many at once as an account may
+	// have live (MaxAPIKeys), then one every APIKeyCreateEvery (60 an
+	// hour). Making and revoking keys in a loop keeps the live ones under
+	// MaxAPIKeys, and each key made and revoked is two audit events that
+	// are never held back (unboundedEvents) and a notice: without this
+	// bound, only the rate of requests would bound what a stolen session or
+	// key writes. A person making a few keys a day, or a script making a
+	// short-lived key per run, never meets it.
+	APIKeyCreateBurst = MaxAPIKeys
+	APIKeyCreateEvery = time.Minute
 	// apiTokenPrefix starts every token from IssueAPIToken, so that it is
 	// told from a session token before any lookup.
 	apiTokenPrefix = "tok_"
@@ -155,6 +169,11 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		if live >= MaxAPIKeys {
 			return twofold.Errorf(twofold.CodeConflict, "an account has at most %d API keys: revoke one first", MaxAPIKeys)
 		}
+		// Taken last, in the transaction: a key refused for another
+		// reason, or not stored, costs none.
+		if err := s.takeKeyCreation(ctx, a.Account.ID, now); err != nil {
+			return err
+		}
 		if err := s.store.CreateAPIKey(ctx, k); err != nil {
 			return err
 		}
@@ -173,6 +192,23 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		return twofold.APIKey{}, "", err
 	}
 	return k, secret, nil
+}
+
+// takeKeyCreation takes one of the account's key creations
+// (APIKeyCreateBurst), or answers throttled with the wait for the next.
+func (s *Service) takeKeyCreation(ctx context.Context, accountID string, now time.Time) error {
+	key, limit := "api-key:create:"+accountID, SendLimit{Burst: APIKeyCreateBurst, Every: APIKeyCreateEvery}
+	ok, err := s.store.TakeToken(ctx, key, APIKeyCreateBurst, 1/APIKeyCreateEvery.Seconds(), now)
+	if err != nil || ok {
+		return err
+	}
+	wait, err := s.nextToken(ctx, key, limit, now)
+	if err != nil {
+		return err
+	}
+	n := int(math.Ceil(wait.Seconds()))
+	return throttled(wait, fmt.Sprintf("too many API keys were made for this account in a short time (%d at once, then one a minute); try again in %d %s",
+		APIKeyCreateBurst, n, plural(n, "second", "seconds")))
 }
 
 // validateKeyName checks a key's name as a factor's label is checked.

@@ -57,6 +57,10 @@ type Store interface {
 	// ReplacePasswordHash replaces hash old, reporting false when the hash
 	// is no longer old.
 	ReplacePasswordHash(ctx context.Context, accountID, old, hash string) (bool, error)
+	// PasswordParamsInUse returns, once each, the parameter fields
+	// ("m=…,t=…,p=…") of the accounts' Argon2id password hashes. It reads
+	// every account: for now and then, never for a login.
+	PasswordParamsInUse(ctx context.Context) ([]string, error)
 	// EndSessions moves the account's session epoch on, voids its logins
 	// waiting for their second step, and returns the new epoch.
 	EndSessions(ctx context.Context, accountID string) (epoch int64, err error)
@@ -342,6 +346,16 @@ type Service struct {
 	zoneTurns  zoneTurns             // this instance's changes of one zone take turns (changeRecords)
 	dummyOnce  sync.Once
 	dummy      string
+	refusal    refusalCost // what every refused password costs (checkPassword)
+}
+
+// refusalCost holds the Argon2id parameters that a refused password's check
+// is padded to: the costliest of the configured ones and those of every
+// password hash in store, as last read (refreshRefusalCost).
+type refusalCost struct {
+	mu     sync.Mutex
+	params credhash.Params // zero: not read yet, the configured ones
+	read   time.Time       // when the hashes in store were last read; zero: never
 }
 
 // Options are the service's collaborators. Now and Rand default to the real
@@ -403,15 +417,18 @@ func (s *Service) hashPassword(password string) (string, error) {
 }
 
 // checkPassword checks password against an Argon2id hash, as hashPassword
-// queues. A refusal costs at least a check of a hash made with the
-// configured parameters, as an unknown username's does (dummyHash): a
-// weaker hash, of an account that has not signed in since the parameters
-// were raised (rehash), is padded out to that cost (credhash.Padding), in
-// the same turn of the queue, one hash after the other, so that it neither
-// waits its turn twice nor holds more memory at once than one hash. A
-// success is not padded: it is no secret to whoever knows the password, and
-// rehash makes the hash again at the configured cost.
+// queues. A refusal costs about what a check of the costliest hash in use
+// does (refusalParams), whatever hash it checked, an unknown username's
+// (dummyHash) too: a hash cheaper than that, of an account that has not
+// signed in since the parameters were raised, or every hash once they were
+// lowered while an account's hash made before remains (rehash), is padded
+// out to that cost (credhash.Padding), in the same turn of the queue, one
+// hash after the other, so that it neither waits its turn twice nor holds
+// more memory at once than the costliest hash. A success is not padded: it
+// is no secret to whoever knows the password, and rehash makes the hash
+// again at the configured cost.
 func (s *Service) checkPassword(password, hash string) (bool, error) {
+	target := s.refusalParams() // before the turn: it may wait for Warm's hash
 	s.argon <- struct{}{}
 	defer func() { <-s.argon }()
 	if p, err := credhash.ParamsOf(hash); err == nil {
@@ -419,12 +436,73 @@ func (s *Service) checkPassword(password, hash string) (bool, error) {
 	}
 	ok, err := credhash.CheckPassword(password, hash)
 	if !ok {
-		if pad, short := credhash.Padding(hash, s.cfg.PasswordParams); short {
+		if pad, short := credhash.Padding(hash, target); short {
 			s.argonRuns(pad)
 			credhash.Spend(pad)
 		}
 	}
 	return ok, err
+}
+
+// RefusalCostEvery is how often at most the sweep reads the parameters of
+// the password hashes in store again (refreshRefusalCost): a hash made
+// with costlier parameters than the configuration by another writer (a
+// `twofold user add` with other flags, an instance configured otherwise)
+// is refused slower than the others until then, and the cost of every
+// refusal falls to the configured one no later than this after the last
+// costlier hash was made again (rehash).
+const RefusalCostEvery = 10 * time.Minute
+
+// refusalParams returns the Argon2id parameters that every refused
+// password's check is padded to: the costliest of the configured ones and
+// those of the hashes in store as last read. A server reads them as it
+// starts (Warm), and the first check waits for that.
+func (s *Service) refusalParams() credhash.Params {
+	s.dummyHash()
+	s.refusal.mu.Lock()
+	defer s.refusal.mu.Unlock()
+	if s.refusal.params == (credhash.Params{}) {
+		return s.cfg.PasswordParams
+	}
+	return s.refusal.params
+}
+
+// refreshRefusalCost reads the parameters of the password hashes in store
+// and keeps the costliest of them and the configured ones for
+// refusalParams. One read per start and RefusalCostEvery (a scan of the
+// accounts), none per login: parameters that no account's hash uses any
+// more, made again at its owner's sign-in (rehash), stop costing at the
+// next read. Parameters out of the range Validate allows, which Twofold
+// never makes, are passed over: the padding must never cost more than a
+// hash Twofold could make (an account with such a hash, written to the
+// database from outside, is refused at its own cost).
+func (s *Service) refreshRefusalCost(ctx context.Context) error {
+	fields, err := s.store.PasswordParamsInUse(ctx)
+	if err != nil {
+		return err
+	}
+	p := s.cfg.PasswordParams
+	for _, f := range fields {
+		if q, err := credhash.ParseParams(f); err == nil && q.Validate() == nil {
+			p = credhash.Costlier(p, q)
+		}
+	}
+	s.refusal.mu.Lock()
+	defer s.refusal.mu.Unlock()
+	if p != s.refusal.params && p != s.cfg.PasswordParams {
+		s.log.Info("refused passwords are padded to the costliest password hash in store, costlier than the configured one, until its account signs in again",
+			"memory_kib", p.Memory, "iterations", p.Iterations, "parallelism", p.Parallelism)
+	}
+	s.refusal.params, s.refusal.read = p, s.Now()
+	return nil
+}
+
+// refusalCostStale reports whether the parameters of the hashes in store
+// were last read RefusalCostEvery or longer before now, or never.
+func (s *Service) refusalCostStale(now time.Time) bool {
+	s.refusal.mu.Lock()
+	defer s.refusal.mu.Unlock()
+	return s.refusal.read.IsZero() || !now.Before(s.refusal.read.Add(RefusalCostEvery))
 }
 
 // argonRuns tells the test hook, when set, of an Argon2id hash about to run.
@@ -435,17 +513,28 @@ func (s *Service) argonRuns(p credhash.Params) {
 }
 
 // Warm makes the hash that unknown usernames are checked against (see
-// dummyHash) ahead of the first login, so that the first unknown username
-// costs one hash like any other; a server calls it as it starts.
+// dummyHash), and reads the parameters of the hashes in store that every
+// refusal is padded to (refreshRefusalCost), ahead of the first login, so
+// that the first password checked costs what any other does; a server
+// calls it as it starts.
 func (s *Service) Warm() { s.dummyHash() }
+
+// warmRead bounds Warm's read of the hashes in store: past it, refusals
+// cost the configured hash's until the sweep reads them.
+const warmRead = 30 * time.Second
 
 // dummyHash returns a hash checked when a username is unknown, so that the
 // answer takes as long as for a wrong password. It is made once, by Warm or
-// on first use, with the configured parameters; accounts' hashes move to the
-// same parameters as their owners log in (Login), and until then a weaker
-// one's refusal is padded to the same cost (checkPassword).
+// on first use, with the configured parameters, and its check padded, as
+// every refusal's, to the costliest hash in store (checkPassword); accounts'
+// hashes move to the configured parameters as their owners log in (Login).
 func (s *Service) dummyHash() string {
 	s.dummyOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), warmRead)
+		defer cancel()
+		if err := s.refreshRefusalCost(ctx); err != nil {
+			s.log.Error("parameters of the password hashes in store not read: refusals cost the configured hash's until the sweep reads them", "err", err)
+		}
 		h, err := s.hashPassword("twofold dummy password")
 		if err != nil {
 			s.log.Error("dummy password hash", "err", err)
@@ -732,7 +821,9 @@ const (
 // so a missing one would change what it decides; and the making and
 // revoking of API keys, which make and end credentials as a sign-in makes
 // a session: a stolen key that makes keys must not hide them past the
-// bound (making is capped at MaxAPIKeys live keys an account).
+// bound (making is capped at MaxAPIKeys live keys an account, and at
+// APIKeyCreateBurst keys made at once, then one every APIKeyCreateEvery,
+// so that a loop of making and revoking writes no faster).
 var unboundedEvents = []string{"login.succeeded", "paper_key.used", "paper_key.reissued", "password.listed",
 	"api_key.created", "api_key.revoked"}
 

@@ -271,9 +271,11 @@ func (s *Service) accountForLogin(ctx context.Context, username string) (a twofo
 // rehash stores a new hash of the account's password when its hash was made
 // with other Argon2id parameters than the configured ones (an account made by
 // a CLI with other flags, or before the parameters changed), so that every
-// account's login costs what an unknown username's does: until then, a
-// weaker hash's refusals are padded to that cost (checkPassword), and a
-// stronger one's take longer. A failure is logged: the login goes on.
+// account's login costs what an unknown username's does. Until then, every
+// refusal is padded to the cost of the costliest hash in store
+// (checkPassword), which a stronger hash keeps above the configured one
+// until it is made again here and the store read again
+// (refreshRefusalCost). A failure is logged: the login goes on.
 func (s *Service) rehash(ctx context.Context, a twofold.Account, password string) {
 	if !credhash.NeedsRehash(a.PasswordHash, s.cfg.PasswordParams) {
 		return

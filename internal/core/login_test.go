@@ -72,8 +72,9 @@ func TestUnknownUsernameCostsAHash(t *testing.T) {
 // where it would be refused faster than an unknown username and tell that
 // the account exists. The hashes run are counted with their parameters (a
 // hook), not timed. A hash stronger than the configuration is not padded
-// (nothing can make it cheaper; README "Security at rest"), and neither is a
-// success, whose hash is made again at the configured cost.
+// (it is the costliest in store, which every refusal is padded to; see
+// TestRefusalCostsTheCostliestHashInUse), and neither is a success, whose
+// hash is made again at the configured cost.
 func TestRefusalCostsTheConfiguredHash(t *testing.T) {
 	conf := credhash.Params{Memory: 16384, Iterations: 2, Parallelism: 2}
 	work := func(p credhash.Params) float64 {

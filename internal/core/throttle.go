@@ -673,8 +673,10 @@ const ExpiredKeyKeep = 30 * 24 * time.Hour
 // untouched for StaleAfter, and second-factor counters at zero. Second-factor counters that still count failures stay until a
 // success, the recovery path or an operator clears them: were they dropped
 // after a quiet day, an attacker could wait for that instead of for the hard
-// cap's lock. Every instance runs it now and then; running it twice is
-// harmless.
+// cap's lock. It also reads, every RefusalCostEvery, the parameters of the
+// password hashes in store that refusals are padded to
+// (refreshRefusalCost). Every instance runs it now and then; running it
+// twice is harmless.
 func (s *Service) Sweep(ctx context.Context) error {
 	now := s.Now()
 	before := now.Add(-SweepMargin)
@@ -708,6 +710,12 @@ func (s *Service) Sweep(ctx context.Context) error {
 	// key-expired before the key goes.
 	if _, err := s.store.DeleteExpiredAPIKeys(ctx, now.Add(-ExpiredKeyKeep)); err != nil {
 		return err
+	}
+	if s.refusalCostStale(now) {
+		// Not worth the rest of the sweep: the last read stands meanwhile.
+		if err := s.refreshRefusalCost(ctx); err != nil {
+			s.log.Error("read the parameters of the password hashes in store", "err", err)
+		}
 	}
 	return s.store.DeleteStaleThrottles(ctx, now.Add(-StaleAfter), hardCappedKeys)
 }

@@ -71,12 +71,12 @@ func CheckPassword(password, encoded string) (bool, error) {
 // NeedsRehash reports whether encoded was made with other parameters than
 // p (memory, passes or lanes, stronger or weaker), or cannot be read: after
 // the next successful check it should be made again with p, so that checking
-// it costs what checking a hash made with p does. Downward too: a hash
-// stronger than the configuration takes longer to refuse a wrong password
-// than the hash an unknown username is checked against, which would tell
-// which usernames exist. Instances on one database must therefore share
-// their Argon2 settings, or each would rewrite the hashes of the accounts
-// that sign in on it.
+// it costs what checking a hash made with p does. Downward too: while a
+// hash stronger than the configuration is in store, every refusal is padded
+// to its cost (Padding), so a lowered configuration lowers the cost of
+// refusals only once no such hash is left. Instances on one database must
+// therefore share their Argon2 settings, or each would rewrite the hashes
+// of the accounts that sign in on it.
 func NeedsRehash(encoded string, p Params) bool {
 	have, _, _, err := parse(encoded)
 	return err != nil || have != p
@@ -89,25 +89,48 @@ func ParamsOf(encoded string) (Params, error) {
 	return p, err
 }
 
+// ParseParams reads the parameter field of a PHC-encoded Argon2id hash
+// ("m=19456,t=2,p=1"), as store.PasswordParamsInUse lists them.
+func ParseParams(field string) (Params, error) {
+	var p Params
+	var rest string
+	n, _ := fmt.Sscanf(field+"$", "m=%d,t=%d,p=%d%s", &p.Memory, &p.Iterations, &p.Parallelism, &rest)
+	if n != 4 || rest != "$" {
+		return Params{}, fmt.Errorf("argon2 parameters %q are malformed", field)
+	}
+	return p, nil
+}
+
+// Costlier returns whichever of p and q takes more work to check (see
+// Padding), p when they take the same.
+func Costlier(p, q Params) Params {
+	if q.work() > p.work() {
+		return q
+	}
+	return p
+}
+
 // Padding returns the parameters of the Argon2id hash that, run (by Spend)
 // after a check of encoded, brings the two to about the cost of checking a
 // hash made with p, and false when checking encoded costs that already. A
 // refused password must take as long whatever the account's hash, as long
-// as an unknown username's, which is checked against a hash made with p
-// (README "Security at rest"): an account whose hash is weaker, made before
-// the parameters were raised and not made again since (NeedsRehash) as its
-// owner has not signed in, would otherwise be refused faster, telling that
-// the username exists.
+// as an unknown username's: p is the costliest of the configured
+// parameters and those of every hash in store (core's refusal cost), and
+// an unknown username's check of a hash made with the configured ones is
+// padded to it too. An account whose hash is weaker, made before the
+// parameters were raised and not made again since (NeedsRehash) as its
+// owner has not signed in, would otherwise be refused faster, and one
+// whose hash is costlier than the configuration, made before they were
+// lowered, slower, telling that the username exists.
 //
 // The time of a hash follows the 1 KiB blocks that each lane fills, memory ×
 // passes ÷ lanes (the lanes run at once when cores are free). The padding
 // keeps p's passes and lanes and fills the blocks that encoded falls short
 // by, so that it never takes more memory than p: the bound on the memory of
 // the hashes run at once holds. A hash that cannot be read is padded by a
-// whole hash with p, as its check costs nothing. A hash costlier than p
-// cannot be evened out this way: the hash an unknown username is checked
-// against cannot know it, and only its next successful check makes it
-// again with p.
+// whole hash with p, as its check costs nothing. A hash costlier than p is
+// not padded: nothing makes a check cheaper, which is why p must be the
+// costliest in use.
 func Padding(encoded string, p Params) (Params, bool) {
 	have, _, _, err := parse(encoded)
 	if err != nil || have.Parallelism == 0 {

@@ -146,3 +146,54 @@ func TestPadding(t *testing.T) {
 		}
 	}
 }
+
+// TestParseParams reads the parameter field of a PHC hash, as the store
+// lists them, and refuses anything else.
+func TestParseParams(t *testing.T) {
+	for _, tc := range []struct {
+		field string
+		want  Params
+		ok    bool
+	}{
+		{"m=19456,t=2,p=1", Params{Memory: 19456, Iterations: 2, Parallelism: 1}, true},
+		{"m=65536,t=3,p=4", Params{Memory: 65536, Iterations: 3, Parallelism: 4}, true},
+		{"m=65536,t=3", Params{}, false},
+		{"m=65536,t=3,p=4x", Params{}, false},
+		{"m=65536,t=3,p=4$salt", Params{}, false},
+		{"m=-1,t=3,p=4", Params{}, false},
+		{"", Params{}, false},
+	} {
+		got, err := ParseParams(tc.field)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseParams(%q) = %v, %v; want %v, ok %v", tc.field, got, err, tc.want, tc.ok)
+		}
+	}
+	h := mustHash(t, fastParams())
+	p, err := ParamsOf(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ParseParams(strings.Split(h, "$")[3]); err != nil || got != p {
+		t.Errorf("ParseParams of a hash's field: %v, %v, want %v", got, err, p)
+	}
+}
+
+// TestCostlier picks the parameters of more work per lane.
+func TestCostlier(t *testing.T) {
+	a := Params{Memory: 16384, Iterations: 2, Parallelism: 1} // 32768 blocks per lane
+	b := Params{Memory: 65536, Iterations: 1, Parallelism: 4} // 16384
+	c := Params{Memory: 8192, Iterations: 4, Parallelism: 1}  // 32768, as a
+	for _, tc := range []struct {
+		name       string
+		p, q, want Params
+	}{
+		{"more passes beat more memory over more lanes", b, a, a},
+		{"the first of the same work", a, c, a},
+		{"the first of the same work, the other way", c, a, c},
+		{"stronger first", a, b, a},
+	} {
+		if got := Costlier(tc.p, tc.q); got != tc.want {
+			t.Errorf("%s: Costlier(%v, %v) = %v, want %v", tc.name, tc.p, tc.q, got, tc.want)
+		}
+	}
+}

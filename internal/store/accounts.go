@@ -336,6 +336,40 @@ func (s *Store) ReplacePasswordHash(ctx context.Context, accountID, old, hash st
 	return s.execOne(ctx, "update account", `UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3`, hash, accountID, old)
 }
 
+// PasswordParamsInUse returns, once each, the parameter fields
+// ("m=19456,t=2,p=1") of the accounts' Argon2id password hashes in PHC form
+// ("$argon2id$v=19$m=…,t=…,p=…$salt$hash"); hashes of another form are
+// passed over. It reads every account, so it is for now and then (a
+// server's start, a sweep), never for a login.
+func (s *Store) PasswordParamsInUse(ctx context.Context) ([]string, error) {
+	field := `split_part(substr(password_hash, 16), $2, 1)`
+	if s.dialect == SQLite {
+		field = `substr(password_hash, 16, instr(substr(password_hash, 16), $2) - 1)`
+	}
+	// The prefix is 15 characters long: the field starts at the 16th.
+	rows, err := s.conn(ctx).QueryContext(ctx, `SELECT DISTINCT `+field+` FROM accounts WHERE password_hash LIKE $1`,
+		phcPrefix+"%$%$%", "$")
+	if err != nil {
+		return nil, fmt.Errorf("select password parameters: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			return nil, fmt.Errorf("scan password parameters: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select password parameters: %w", err)
+	}
+	return out, nil
+}
+
+// phcPrefix starts every Argon2id hash that credhash makes (version 19).
+const phcPrefix = "$argon2id$v=19$"
+
 // likeEscaper escapes LIKE's wildcards and its escape character (\).
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -201,6 +202,50 @@ func testReplacePasswordHash(t *testing.T, s *store.Store) {
 	}
 	if ok, err := s.ReplacePasswordHash(t.Context(), "acct-nobody", a.PasswordHash, hash); err != nil || ok {
 		t.Errorf("ReplacePasswordHash of no account: got %v, %v, want false, nil", ok, err)
+	}
+}
+
+// testPasswordParamsInUse: the parameter fields of the accounts' Argon2id
+// hashes, each once, whatever the salt and sum; hashes of another form
+// (not PHC Argon2id, or cut short) are passed over, and a hash replaced is
+// no longer in use.
+func testPasswordParamsInUse(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	got := func() []string {
+		t.Helper()
+		ps, err := s.PasswordParamsInUse(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ps)
+		return ps
+	}
+	if ps := got(); len(ps) != 0 {
+		t.Errorf("with no accounts: got %q, want none", ps)
+	}
+	hashes := map[string]string{
+		"ann": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$c3Vt",
+		"ben": "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXI",
+		"cat": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$c3Vt",
+		"dan": "$argon2id$v=19$m=8192,t=1,p=1",               // cut short
+		"eve": "$argon2i$v=19$m=131072,t=9,p=1$c2FsdA$c3Vt",  // not Argon2id
+		"fay": "$argon2id$v=18$m=131072,t=9,p=1$c2FsdA$c3Vt", // another version
+		"gus": "",
+	}
+	for name, h := range hashes {
+		a := newAccount(t, s, name)
+		if ok, err := s.ReplacePasswordHash(ctx, a.ID, a.PasswordHash, h); err != nil || !ok {
+			t.Fatalf("ReplacePasswordHash(%s): %v, %v", name, ok, err)
+		}
+	}
+	if want := []string{"m=19456,t=2,p=1", "m=65536,t=3,p=4"}; !slices.Equal(got(), want) {
+		t.Errorf("got %q, want %q", got(), want)
+	}
+	if ok, err := s.ReplacePasswordHash(ctx, "acct-cat", hashes["cat"], hashes["ann"]); err != nil || !ok {
+		t.Fatalf("ReplacePasswordHash(cat): %v, %v", ok, err)
+	}
+	if want := []string{"m=19456,t=2,p=1"}; !slices.Equal(got(), want) {
+		t.Errorf("after the stronger hash was replaced: got %q, want %q", got(), want)
 	}
 }
 

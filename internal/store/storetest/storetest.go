@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/Count", testCountAccounts},
 		{"Account/SetTwoFactorRequired", testSetTwoFactorRequired},
 		{"Account/ReplacePasswordHash", testReplacePasswordHash},
+		{"Account/PasswordParamsInUse", testPasswordParamsInUse},
 		{"Account/EndSessions", testEndSessions},
 		{"Account/EndOtherSessions", testEndOtherSessions},
 		{"Account/PasswordReset", testPasswordReset},
