@@ -581,6 +581,7 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 		// device is the holder's, and it works again once the suspension
 		// is lifted, so `device watch` keeps trying (a 401 would tell
 		// the owner to enrol it again).
+		s.auditSuspendedDevice(ctx, d, m, now)
 		return Device{}, errSuspended()
 	}
 	return Device{FactorID: d.FactorID, Account: a, Label: f.Label}, nil
@@ -599,6 +600,25 @@ func (s *Service) deviceReplay(ctx context.Context, d twofold.PushDevice, m Meta
 	}
 	s.auditDeviceAuthFailed(ctx, d, m, "replayed request", now)
 	return twofold.Errorf(twofold.CodeReplayedRequest, "this request was sent before: sign each request afresh, with a new nonce")
+}
+
+// suspendedDeviceEvery bounds the push.device_refused events of one
+// device of a suspended account: the first of its requests, then one each
+// suspendedDeviceEvery.
+const suspendedDeviceEvery = time.Hour
+
+// auditSuspendedDevice records that device d of a suspended account made a
+// request, well signed, which was refused: a device still asking is a sign
+// of where it is (a stolen phone, one the holder forgot), which the
+// operator who suspended the account wants to know, with the address it
+// asks from. A device keeps asking while it waits for the suspension to be
+// lifted (`device watch`), so only its first request is recorded, and then
+// one an hour at most, however often it asks: a token in the database per
+// device, shared by every instance.
+func (s *Service) auditSuspendedDevice(ctx context.Context, d twofold.PushDevice, m Meta, now time.Time) {
+	if ok, err := s.store.TakeToken(ctx, "push:suspended:"+d.FactorID, 1, 1/suspendedDeviceEvery.Seconds(), now); err == nil && ok {
+		s.audit(ctx, d.AccountID, "push.device_refused", m, d.FactorID+": the account is suspended (recorded at most once an hour per device)")
+	}
 }
 
 // auditDeviceAuthFailed records a refused request of device d: a few events
