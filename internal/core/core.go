@@ -163,6 +163,9 @@ type Store interface {
 	// newHash and extends its elevation to until, in one statement;
 	// false when the session has ended or was renewed meanwhile.
 	RenewSession(ctx context.Context, sessionID string, oldHash, newHash []byte, until, now time.Time) (bool, error)
+	// EndSessionByToken, EndRenewedSession, EndLoginSession and
+	// DeleteSession end the push requests of the session's elevation
+	// (waiting or approved) in the transaction that removes it.
 	EndSessionByToken(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (accountID string, ended bool, err error)
 	// EndRenewedSession removes a session that still has tokenHash and
 	// was last renewed at renewedAt, as read.

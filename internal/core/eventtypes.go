@@ -67,6 +67,7 @@ var EventTypes = []string{
 	"push.approved",
 	"push.denied",
 	"push.device_auth_failed",
+	"push.device_refused",
 	"push.enrol_failed",
 	"push.enrolled",
 	"push.enrolment_renewed",

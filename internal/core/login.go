@@ -304,6 +304,11 @@ func (s *Service) methods(ctx context.Context, accountID string) ([]MethodOption
 	for _, f := range factors {
 		if f.Status == twofold.FactorActive {
 			o := MethodOption{Method: twofold.Method(f.Type), FactorID: f.ID, Label: f.Label}
+			if why, err := s.keyMissing(ctx, f); err != nil {
+				return nil, err
+			} else if why != "" {
+				o.Unavailable = why
+			}
 			if f.Type.SendsCodes() {
 				switch err := s.open(ctx, &f); {
 				case unreadableSecret(err):

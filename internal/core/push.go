@@ -581,6 +581,7 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 		// device is the holder's, and it works again once the suspension
 		// is lifted, so `device watch` keeps trying (a 401 would tell
 		// the owner to enrol it again).
+		s.auditSuspendedDevice(ctx, d, m, now)
 		return Device{}, errSuspended()
 	}
 	return Device{FactorID: d.FactorID, Account: a, Label: f.Label}, nil
@@ -599,6 +600,25 @@ func (s *Service) deviceReplay(ctx context.Context, d twofold.PushDevice, m Meta
 	}
 	s.auditDeviceAuthFailed(ctx, d, m, "replayed request", now)
 	return twofold.Errorf(twofold.CodeReplayedRequest, "this request was sent before: sign each request afresh, with a new nonce")
+}
+
+// suspendedDeviceEvery bounds the push.device_refused events of one
+// device of a suspended account: the first of its requests, then one each
+// suspendedDeviceEvery.
+const suspendedDeviceEvery = time.Hour
+
+// auditSuspendedDevice records that device d of a suspended account made a
+// request, well signed, which was refused: a device still asking is a sign
+// of where it is (a stolen phone, one the holder forgot), which the
+// operator who suspended the account wants to know, with the address it
+// asks from. A device keeps asking while it waits for the suspension to be
+// lifted (`device watch`), so only its first request is recorded, and then
+// one an hour at most, however often it asks: a token in the database per
+// device, shared by every instance.
+func (s *Service) auditSuspendedDevice(ctx context.Context, d twofold.PushDevice, m Meta, now time.Time) {
+	if ok, err := s.store.TakeToken(ctx, "push:suspended:"+d.FactorID, 1, 1/suspendedDeviceEvery.Seconds(), now); err == nil && ok {
+		s.audit(ctx, d.AccountID, "push.device_refused", m, d.FactorID+": the account is suspended (recorded at most once an hour per device)")
+	}
 }
 
 // auditDeviceAuthFailed records a refused request of device d: a few events
@@ -664,7 +684,7 @@ func (s *Service) PushLogin(ctx context.Context, loginID, factorID, secret strin
 	if err != nil {
 		return PushSent{}, err
 	}
-	return s.sendPush(ctx, l.AccountID, factorID, loginScope(k), secret, m)
+	return s.sendPush(ctx, l.AccountID, factorID, loginScope(k), l.ExpiresAt, secret, m)
 }
 
 // PushElevation sends a push request to confirm it's the caller, to
@@ -674,7 +694,7 @@ func (s *Service) PushElevation(ctx context.Context, a Auth, factorID, secret st
 	if err := person(a); err != nil {
 		return PushSent{}, err
 	}
-	return s.sendPush(ctx, a.Account.ID, factorID, elevateScope(a.Session.ID), secret, m)
+	return s.sendPush(ctx, a.Account.ID, factorID, elevateScope(a.Session.ID), a.Session.ExpiresAt, secret, m)
 }
 
 // errPushBusy refuses a push for scope while another requester's push for
@@ -706,6 +726,10 @@ func errPushEnded(scope string) error {
 
 // sendPush sends a push request for scope to the account's push device
 // factorID (its oldest when empty), with a new secret for its requester.
+// The request expires PushTTL from now, or when scope does (ends: its
+// login's or session's expiry), whichever is sooner: a request never
+// outlives what it was sent for, so a login left to expire leaves nothing
+// pending for the device.
 //
 // One scope has one live push at a time, and it stays its requester's: a
 // push that another requester sent for the scope, still waiting or approved,
@@ -733,7 +757,7 @@ func errPushEnded(scope string) error {
 // the account's pushes, while someone with the password, who can start new
 // sign-ins, is still paused after PushDenialLimit of them. The owner denies,
 // then starts a new sign-in (or uses another method).
-func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope, resend string, m Meta) (PushSent, error) {
+func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope string, ends time.Time, resend string, m Meta) (PushSent, error) {
 	if len(resend) > maxPushSecret {
 		return PushSent{}, twofold.Errorf(twofold.CodeInvalid, "push_secret is at most %d characters: send the one the push's answer gave", maxPushSecret)
 	}
@@ -788,7 +812,7 @@ func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope, rese
 	}
 	c := twofold.PushChallenge{ID: id, FactorID: f.ID, AccountID: accountID, Scope: scope, NumberHash: s.numberHash(id, number),
 		RequesterHash: s.pushRequesterHash(secret), Status: twofold.PushPending, Source: CleanText(m.Source, 256),
-		UserAgent: CleanText(m.UserAgent, 256), CreatedAt: now, ExpiresAt: now.Add(PushTTL)}
+		UserAgent: CleanText(m.UserAgent, 256), CreatedAt: now, ExpiresAt: pushExpiry(now, ends)}
 	var busyUntil time.Time
 	var rationed bool
 	err = s.inTx(ctx, func(ctx context.Context) error {
@@ -959,9 +983,14 @@ func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, 
 	}
 	// A request for a login or session that has ended is answered as an
 	// expired one: nothing is recorded, and no denial counted.
-	if live, err := s.livePush(ctx, []twofold.PushChallenge{c}, d.Account); err != nil {
+	live, ends, err := s.pushScopeLive(ctx, c, d.Account)
+	if err != nil {
 		return "", err
-	} else if len(live) == 0 {
+	}
+	if !live {
+		if err := s.store.EndPushChallenge(ctx, c.ID); err != nil {
+			return "", err
+		}
 		return "", errPushAnswerLate()
 	}
 	status, cause := twofold.PushApproved, ""
@@ -972,7 +1001,9 @@ func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, 
 		status, cause = twofold.PushDenied, "wrong number"
 	}
 	now := s.Now()
-	ok, err := s.store.AnswerPushChallenge(ctx, c.ID, d.FactorID, status, cause, now, now.Add(PushTTL))
+	// An approval is used within PushTTL, and no later than its login or
+	// session lasts.
+	ok, err := s.store.AnswerPushChallenge(ctx, c.ID, d.FactorID, status, cause, now, pushExpiry(now, ends))
 	if err != nil {
 		return "", err
 	}
@@ -989,6 +1020,16 @@ func (s *Service) AnswerPush(ctx context.Context, d Device, challengeID string, 
 	return status, nil
 }
 
+// pushExpiry is when a push request, or an approval, made at now for a
+// login or session that ends at ends, stops working: PushTTL from now, or
+// ends when that is sooner.
+func pushExpiry(now, ends time.Time) time.Time {
+	if t := now.Add(PushTTL); ends.IsZero() || t.Before(ends) {
+		return t
+	}
+	return ends
+}
+
 // errPushAnswerLate refuses the answer to a push request that no longer
 // waits for one.
 func errPushAnswerLate() error {
@@ -1002,7 +1043,7 @@ func errPushAnswerLate() error {
 func (s *Service) livePush(ctx context.Context, cs []twofold.PushChallenge, a twofold.Account) ([]twofold.PushChallenge, error) {
 	live := cs[:0:0]
 	for _, c := range cs {
-		ok, err := s.pushScopeLive(ctx, c, a)
+		ok, _, err := s.pushScopeLive(ctx, c, a)
 		if err != nil {
 			return nil, err
 		}
@@ -1019,32 +1060,35 @@ func (s *Service) livePush(ctx context.Context, cs []twofold.PushChallenge, a tw
 
 // pushScopeLive reports whether the login or session that push request c
 // was sent for, of account a, still waits for its second step or still
-// works. Ending them ends their requests (store.EndSessions), but a
-// session's own sign-out removes only the session; and a request is never
-// worth showing or answering once what it was for is gone.
-func (s *Service) pushScopeLive(ctx context.Context, c twofold.PushChallenge, a twofold.Account) (bool, error) {
+// works, and when it ends. Ending them ends their requests in the same
+// transaction (store.EndSessions, and a session's own sign-out, which
+// store.DeleteSession and the like do), and a request expires no later
+// than its login or session (sendPush); but a login completed another way
+// leaves its request, and a request is never worth showing or answering
+// once what it was for is gone.
+func (s *Service) pushScopeLive(ctx context.Context, c twofold.PushChallenge, a twofold.Account) (bool, time.Time, error) {
 	now := s.Now()
 	if id, ok := strings.CutPrefix(c.Scope, "login:"); ok {
 		l, err := s.store.Login(ctx, id)
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
-			return false, nil
+			return false, time.Time{}, nil
 		}
 		if err != nil {
-			return false, err
+			return false, time.Time{}, err
 		}
-		return l.AccountID == a.ID && !l.Used && now.Before(l.ExpiresAt) && l.Epoch == a.SessionEpoch, nil
+		return l.AccountID == a.ID && !l.Used && now.Before(l.ExpiresAt) && l.Epoch == a.SessionEpoch, l.ExpiresAt, nil
 	}
 	if id, ok := strings.CutPrefix(c.Scope, "elevate:"); ok {
 		sess, err := s.store.Session(ctx, id, now)
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
-			return false, nil
+			return false, time.Time{}, nil
 		}
 		if err != nil {
-			return false, err
+			return false, time.Time{}, err
 		}
-		return sess.AccountID == a.ID && sess.Epoch == a.SessionEpoch, nil
+		return sess.AccountID == a.ID && sess.Epoch == a.SessionEpoch, sess.ExpiresAt, nil
 	}
-	return false, nil
+	return false, time.Time{}, nil
 }
 
 // countDenial pauses push requests to the account when it has had

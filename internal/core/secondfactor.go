@@ -367,10 +367,18 @@ func unreadableReason(err error) string {
 // newer app still signs in) nor turns a wrong code for them into an
 // uncounted 503 or 500: that would be an answer oracle outside the throttle.
 // Only when no factor could be compared is the answer an error (503 for a
-// key not available, 500 for a value that does not decrypt), with no
+// key not available, and for a value that does not decrypt), with no
 // attempt spent.
+//
+// The error returned for a value that does not decrypt is not an internal
+// one: that answer would say nothing to its holder, who can mend it only by
+// removing the factor and adding it again. It is unavailable, as the
+// factor's listing says (keyDamaged), with the cause kept for the log.
 func (s *Service) passOver(f twofold.Factor, err error) error {
 	s.log.Warn("a factor's secret could not be opened; the account's other factors are checked", "factor", f.ID, "err", err)
+	if errors.Is(err, keyring.ErrUndecryptable) {
+		return &twofold.Error{Code: twofold.CodeUnavailable, Message: fmt.Sprintf("%q cannot be used: %s", f.Label, keyDamaged), Err: err}
+	}
 	return err
 }
 

@@ -195,6 +195,12 @@ func hintOf(t twofold.FactorType, destination string) string {
 // its owner still sees it, and can remove it.
 func (s *Service) withHints(ctx context.Context, fs []twofold.Factor) ([]twofold.Factor, error) {
 	for i := range fs {
+		if why, err := s.keyMissing(ctx, fs[i]); err != nil {
+			return nil, err
+		} else if why != "" {
+			fs[i].Unavailable = why
+			continue
+		}
 		if !fs[i].Type.SendsCodes() {
 			continue
 		}
@@ -214,6 +220,31 @@ func (s *Service) withHints(ctx context.Context, fs []twofold.Factor) ([]twofold
 		clear(f.Secret)
 	}
 	return fs, nil
+}
+
+// keyMissing returns, for a TOTP or HOTP factor whose secret is sealed
+// under a data key this instance cannot read (deleted by a rotation, or
+// wrapped by a master key the key file does not hold), the reason it is
+// Unavailable (keyNotReadable); "" for any other factor. It opens no
+// secret: whether the key is held is one look at the keyring, while
+// opening every app's secret on every list would hold them all in memory
+// for nothing. A secret that does not decrypt under a key that is held
+// (damaged) is found only when a code is checked against it, which then
+// answers keyDamaged (passOver). An sms or email factor is opened for its
+// hint anyway, which tells both.
+func (s *Service) keyMissing(ctx context.Context, f twofold.Factor) (string, error) {
+	if f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP {
+		return "", nil
+	}
+	ok, err := s.keys.Has(ctx, f.SecretKeyID)
+	if err != nil {
+		return "", fmt.Errorf("factor %s: %w", f.ID, err)
+	}
+	if ok {
+		return "", nil
+	}
+	s.log.Warn("a factor's secret is sealed under a data key this instance cannot read; it is listed as unavailable", "factor", f.ID, "key", f.SecretKeyID)
+	return keyNotReadable, nil
 }
 
 // SendsCodes reports whether this server can send codes of a factor of

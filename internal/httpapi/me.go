@@ -35,7 +35,7 @@ type factorJSON struct {
 	Passkey bool `json:"passkey,omitempty"`
 	// Unavailable is why the factor cannot be used now (a phone whose
 	// region this server no longer texts, a destination the server cannot
-	// read).
+	// read, an app or token whose key the server cannot read).
 	Unavailable string `json:"unavailable,omitempty"`
 	// SetupSession is, on a pending factor, whose session started its
 	// setup, seen from the caller: "this", "other" (another session still
@@ -50,14 +50,15 @@ type factorJSON struct {
 }
 
 func toFactorJSON(f twofold.Factor) factorJSON {
-	j := factorJSON{ID: f.ID, Type: f.Type, Label: f.Label, Status: f.Status, CreatedAt: f.CreatedAt, ConfirmedAt: f.ConfirmedAt, LastUsedAt: f.LastUsedAt}
+	j := factorJSON{ID: f.ID, Type: f.Type, Label: f.Label, Status: f.Status, CreatedAt: f.CreatedAt, ConfirmedAt: f.ConfirmedAt, LastUsedAt: f.LastUsedAt,
+		Unavailable: f.Unavailable}
 	switch f.Type {
 	case twofold.FactorTOTP:
 		j.Algorithm, j.Digits, j.Period = f.Algorithm, f.Digits, int(f.Period/time.Second)
 	case twofold.FactorHOTP:
 		j.Algorithm, j.Digits = f.Algorithm, f.Digits
 	case twofold.FactorSMS, twofold.FactorEmail:
-		j.Destination, j.Unavailable = f.Hint, f.Unavailable
+		j.Destination = f.Hint
 	case twofold.FactorWebAuthn:
 		j.Passkey = f.Passkey
 	}

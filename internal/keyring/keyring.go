@@ -795,6 +795,29 @@ func (k *Keyring) Open(ctx context.Context, keyID string, ciphertext, aad []byte
 	return openWith(a, keyID, ciphertext, aad)
 }
 
+// Has reports whether the Keyring can open values sealed under data key
+// keyID, without opening one: whether it holds the key, reading the keys
+// again as Open does when it does not (a key added by a rotation or another
+// instance). A key not stored, or whose master key the key file does not
+// hold, is false; so is a key file that cannot be read now. Other failures
+// (the database) are errors.
+func (k *Keyring) Has(ctx context.Context, keyID string) (bool, error) {
+	st, err := k.recheck(ctx)
+	if err != nil {
+		return false, err
+	}
+	if st.data[keyID] != nil {
+		return true, nil
+	}
+	if _, err := k.reloadFor(ctx, keyID); err != nil {
+		if errors.Is(err, ErrKeyUnavailable) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
 // reloadFor reloads unless another caller already brought in keyID meanwhile.
 func (k *Keyring) reloadFor(ctx context.Context, keyID string) (cipher.AEAD, error) {
 	k.reloadMu.Lock()

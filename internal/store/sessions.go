@@ -145,18 +145,44 @@ func (s *Store) RenewSession(ctx context.Context, sessionID string, oldHash, new
 // of its token or of the token it had before its last renewal and the
 // session still works (not expired at now, not signed out everywhere since
 // it began), in one conditional statement, and returns its account; ended
-// is false when no session was removed.
+// is false when no session was removed. The push requests of its
+// elevation end with it (endSession).
 func (s *Store) EndSessionByToken(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (accountID string, ended bool, err error) {
-	err = s.conn(ctx).QueryRowContext(ctx, `DELETE FROM sessions WHERE id = $1 AND (token_hash = $2 OR previous_token_hash = $2) AND expires_at > $3
-		AND session_epoch = (SELECT a.session_epoch FROM accounts a WHERE a.id = sessions.account_id) RETURNING account_id`,
-		sessionID, tokenHash, micros(now)).Scan(&accountID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
+	return s.endSession(ctx, "end session", `id = $1 AND (token_hash = $2 OR previous_token_hash = $2) AND expires_at > $3
+		AND session_epoch = (SELECT a.session_epoch FROM accounts a WHERE a.id = sessions.account_id)`, sessionID, tokenHash, micros(now))
+}
+
+// endSession removes the session that cond (a condition on the sessions
+// table, with args) selects, and ends the push requests sent for its
+// elevation that are still waiting for the device's answer or approved and
+// not yet used, in one transaction: a session signed out on its own leaves
+// nothing for the device to show or answer (README "Push approval"), as
+// signing out everywhere does (endPushChallenges). The requests are ended
+// first, then the session removed, the order in which a second step by
+// push (UsePushApproval, then the session's elevation) takes the rows, so
+// that on PostgreSQL the two never wait for each other. It returns the
+// session's account; ended is false when no session was removed.
+func (s *Store) endSession(ctx context.Context, what, cond string, args ...any) (accountID string, ended bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		accountID, ended = "", false
+		if _, err := tx.ExecContext(ctx, `UPDATE push_challenges SET status = 'ended'
+			WHERE status IN ('pending', 'approved') AND (account_id, scope) IN (SELECT account_id, 'elevate:' || id FROM sessions WHERE `+cond+`)`, args...); err != nil {
+			return fmt.Errorf("%s: end push challenges: %w", what, err)
+		}
+		err := tx.QueryRowContext(ctx, `DELETE FROM sessions WHERE `+cond+` RETURNING account_id`, args...).Scan(&accountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		ended = true
+		return nil
+	})
 	if err != nil {
-		return "", false, fmt.Errorf("end session: %w", err)
+		return "", false, err
 	}
-	return accountID, true, nil
+	return accountID, ended, nil
 }
 
 // EndRenewedSession removes session sessionID if it still has the token
@@ -164,42 +190,27 @@ func (s *Store) EndSessionByToken(ctx context.Context, sessionID string, tokenHa
 // (nothing renewed or ended it since), and returns its account; ended is
 // false when no session was removed. The caller has compared the token it
 // was given with the session's previous hash (in constant time): this
-// statement compares only what was read from the row.
+// statement compares only what was read from the row. The push requests
+// of its elevation end with it (endSession).
 func (s *Store) EndRenewedSession(ctx context.Context, sessionID string, tokenHash []byte, renewedAt time.Time) (accountID string, ended bool, err error) {
 	if renewedAt.IsZero() {
 		return "", false, nil
 	}
-	err = s.conn(ctx).QueryRowContext(ctx, `DELETE FROM sessions WHERE id = $1 AND token_hash = $2 AND renewed_at = $3 RETURNING account_id`,
-		sessionID, tokenHash, micros(renewedAt)).Scan(&accountID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("end renewed session: %w", err)
-	}
-	return accountID, true, nil
+	return s.endSession(ctx, "end renewed session", `id = $1 AND token_hash = $2 AND renewed_at = $3`, sessionID, tokenHash, micros(renewedAt))
 }
 
 // EndLoginSession ends the session the login loginID made as it
 // succeeded, when that was after since, and returns its account:
 // ended is false when the login made none then, or its session has ended.
+// The push requests of its elevation end with it (endSession).
 func (s *Store) EndLoginSession(ctx context.Context, loginID string, since time.Time) (accountID string, ended bool, err error) {
-	err = s.conn(ctx).QueryRowContext(ctx, `DELETE FROM sessions WHERE id = (SELECT session_id FROM logins WHERE id = $1 AND session_id <> '' AND used_at > $2)
-		RETURNING account_id`, loginID, micros(since)).Scan(&accountID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("end login session: %w", err)
-	}
-	return accountID, true, nil
+	return s.endSession(ctx, "end login session", `id = (SELECT session_id FROM logins WHERE id = $1 AND session_id <> '' AND used_at > $2)`,
+		loginID, micros(since))
 }
 
-// DeleteSession removes a session (logout).
+// DeleteSession removes a session (logout), and ends the push requests
+// sent for its elevation (endSession).
 func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {
-	_, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, sessionID)
-	if err != nil {
-		return fmt.Errorf("delete session: %w", err)
-	}
-	return nil
+	_, _, err := s.endSession(ctx, "delete session", `id = $1`, sessionID)
+	return err
 }

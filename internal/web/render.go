@@ -452,6 +452,7 @@ var eventTexts = map[string]string{
 	"push.locked":                    "Approval requests paused after repeated denials",
 	"push.unapproved_reported":       "Emailed you: many approval requests not approved",
 	"push.device_auth_failed":        "The phone app's request was refused: bad signature or sent twice",
+	"push.device_refused":            "The phone app asked while your account was suspended",
 	"dns.zone_added":                 "DNS zone added",
 	"dns.zone_removed":               "DNS zone removed",
 	"dns.zone_shared":                "DNS zone shared with a team",

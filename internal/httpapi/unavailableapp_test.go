@@ -1,0 +1,108 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// factorByID returns the factor id of the list fs (a JSON array), nil
+// when it is not there.
+func factorByID(fs []any, id string) map[string]any {
+	for _, f := range fs {
+		if m, _ := f.(map[string]any); m["id"] == id {
+			return m
+		}
+	}
+	return nil
+}
+
+// TestAppWithMissingKeyUnavailable: an app whose secret is sealed under a
+// data key this instance cannot read (a key file behind a rotation, a
+// data key gone) is listed as unavailable, with the reason, by the reads
+// that list factors (GET /v1/me, /v1/me/factors) and by the second step
+// (unavailable_methods, not methods), without its secret being opened; the
+// account's other app is not, and still signs in. On SQLite and
+// PostgreSQL.
+func TestAppWithMissingKeyUnavailable(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "uli")
+		old := enrol(t, s, login(t, s, "uli"), map[string]any{"type": "totp", "label": "old phone"})
+		c := signInTOTP(t, s, "uli", old.secret)
+		fresh := enrol(t, s, c, map[string]any{"type": "totp", "label": "new phone"})
+		makeUnreadable(t, s, old.id)
+
+		for _, path := range []string{"/v1/me", "/v1/me/factors"} {
+			r := c.Do(t, "GET", path, nil)
+			if r.Status != http.StatusOK {
+				t.Fatalf("GET %s: got %d %s", path, r.Status, r.Body)
+			}
+			fs, _ := r.JSON["factors"].([]any)
+			if f := factorByID(fs, old.id); f == nil || !strings.Contains(fmt.Sprint(f["unavailable"]), "cannot read") {
+				t.Errorf("GET %s: the app whose key is missing: %v, want it unavailable: the key cannot be read", path, f)
+			}
+			if f := factorByID(fs, fresh.id); f == nil || f["unavailable"] != nil {
+				t.Errorf("GET %s: the readable app: %v, want it available", path, f)
+			}
+		}
+
+		s.Clock.Add(30 * time.Second)
+		loginID, r := startLogin(t, s, "uli")
+		if un, _ := r.JSON["unavailable_methods"].([]any); factorByIDMethods(un, old.id) == nil {
+			t.Errorf("unavailable_methods: %s, want the app whose key is missing", r.Body)
+		}
+		if ms, _ := r.JSON["methods"].([]any); factorByIDMethods(ms, old.id) != nil || factorByIDMethods(ms, fresh.id) == nil {
+			t.Errorf("methods: %s, want the readable app and not the other", r.Body)
+		}
+		if v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, fresh.secret, s.Clock.Now())}); v.Status != http.StatusOK {
+			t.Errorf("the readable app: got %d %s, want 200", v.Status, v.Body)
+		}
+	})
+}
+
+func factorByIDMethods(ms []any, id string) map[string]any {
+	for _, m := range ms {
+		if o, _ := m.(map[string]any); o["factor_id"] == id {
+			return o
+		}
+	}
+	return nil
+}
+
+// TestDamagedAppAnswer: a code checked against only an app whose stored
+// secret no longer decrypts (named by factor_id) is answered with a clear
+// problem: 503 unavailable, saying that the stored key is damaged and the
+// app is to be removed and added again, not a bare 500 internal error;
+// nothing is counted against the account. The same for an elevation. On
+// SQLite and PostgreSQL.
+func TestDamagedAppAnswer(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "uri")
+		old := enrol(t, s, login(t, s, "uri"), map[string]any{"type": "totp", "label": "old phone"})
+		c := signInTOTP(t, s, "uri", old.secret)
+		fresh := enrol(t, s, c, map[string]any{"type": "totp", "label": "new phone"})
+		s.MakeUndecryptable(t, old.id)
+
+		want := func(what string, r testenv.Response) {
+			t.Helper()
+			wantProblem(t, r, http.StatusServiceUnavailable, "unavailable")
+			if d := r.String("detail"); !strings.Contains(d, "damaged") || !strings.Contains(d, "old phone") {
+				t.Errorf("%s: detail %q, want it to name the app and say its key is damaged", what, d)
+			}
+		}
+		s.Clock.Add(30 * time.Second)
+		loginID, _ := startLogin(t, s, "uri")
+		for range 6 {
+			want("second step", verify(t, s, loginID, map[string]string{"method": "totp", "factor_id": old.id, "code": testenv.TOTP(t, old.secret, s.Clock.Now())}))
+		}
+		want("elevation", c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "factor_id": old.id, "code": testenv.TOTP(t, old.secret, s.Clock.Now())}))
+		// No attempt was spent: the other app still signs in at once.
+		if v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, fresh.secret, s.Clock.Now())}); v.Status != http.StatusOK {
+			t.Errorf("the readable app after the refusals: got %d %s, want 200", v.Status, v.Body)
+		}
+	})
+}
