@@ -23,9 +23,7 @@ func TestInvitationMailsPerInvitee(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
-			st := openStore(t, dsn(t))
-			clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-			svc, mb := mailingService(t, st, clock, nil)
+			st, clock, svc, mb := mailingService(t, dsn(t), nil)
 			users := map[string]core.Auth{}
 			for _, n := range []string{"bob", "mallory", "ann", "cid", "dee"} {
 				users[n] = signedIn(t, svc, n)

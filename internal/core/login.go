@@ -522,8 +522,7 @@ type Verified struct {
 	RecoveryCodesLeft int
 	// Recovered reports whether the second step took the recovery path
 	// (recovers), which signed every other session of the account out:
-	// OtherSessionsEnded of them were working until then (-1 when they
-	// could not be counted).
+	// OtherSessionsEnded of them were working until then.
 	Recovered          bool
 	OtherSessionsEnded int
 }
@@ -589,10 +588,8 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 	var v Verified
 	var held notice
 	p.notice = &held
-	var account string // of a sign-in on the recovery path, with the epoch it ended
-	var epoch int64
 	err := s.inTx(ctx, func(ctx context.Context) error {
-		answer, v, held, account = nil, Verified{}, notice{}, ""
+		answer, v, held = nil, Verified{}, notice{}
 		l, err := s.pendingLogin(ctx, k)
 		if err == nil && (unguessable(p.Method) || p.Method == twofold.MethodSMS) {
 			// It may end the other sessions (recovers), which writes the
@@ -640,8 +637,8 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 			return err
 		}
 		if v.Recovered {
-			// Every other session ends with this transaction; how many
-			// did is read once it is committed (endedOthers).
+			// Every other session ends with this transaction, which
+			// counts them too (endedOthers).
 			ok, err := s.store.EndOtherSessions(ctx, l.AccountID, l.Epoch, sess.ID)
 			if err != nil {
 				return err
@@ -650,11 +647,13 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 				answer = errLoginExpired()
 				return errRollback
 			}
-			account, epoch = l.AccountID, l.Epoch
 		} else if held.subject != "" {
 			s.notify(ctx, l.AccountID, held.subject, held.lines...)
 		}
 		s.auditSession(ctx, l.AccountID, "login.succeeded", m, "second factor: "+string(p.Method), sess.ID)
+		if v.Recovered {
+			return s.endedOthers(ctx, l.AccountID, l.Epoch, now, p.Method, m, held, &v)
+		}
 		return nil
 	})
 	// A refusal is answered only once what it took (a throttle slot) is
@@ -667,9 +666,6 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 	}
 	if err != nil {
 		return Verified{}, err
-	}
-	if v.Recovered {
-		s.endedOthers(ctx, account, epoch, p.Method, m, held, &v)
 	}
 	return v, nil
 }
@@ -703,47 +699,45 @@ func (s *Service) recovers(ctx context.Context, accountID string, method twofold
 	return false, nil
 }
 
-// endedOthers, once a sign-in on the recovery path has committed, which
+// endedOthers, in the transaction of a sign-in on the recovery path that
 // signed every other session of the account out (EndOtherSessions moved
 // its epoch on from epoch: the sessions of a lost or stolen phone, or of
-// whoever took the recovery path in the owner's place, stopped working on
-// every instance at once, as Authenticate compares the epoch), counts the
-// sessions that ended, sets the count on v, records it in a
-// session.ended_by_recovery event, and sends held, the notice of the
-// recovery, with the count; a code by text message, which has no notice of
-// its own, gets one when sessions ended. The count is read after the
-// commit, from the read pool, holding no write (it reads the account's live
-// sessions by their index by account). A count that cannot be read is
-// logged, and told as unknown (v.OtherSessionsEnded -1). API keys are not
-// touched (README "Signing in after losing a phone").
-func (s *Service) endedOthers(ctx context.Context, accountID string, epoch int64, method twofold.Method, m Meta, held notice, v *Verified) {
-	ctx, cancel := afterCommit(ctx) // committed: told even if the caller has gone
-	defer cancel()
-	n, err := s.store.SessionsOfEpoch(ctx, accountID, epoch, s.Now())
+// whoever took the recovery path in the owner's place, stop working on
+// every instance at once when it commits, as Authenticate compares the
+// epoch), counts the sessions that ended, those of epoch unexpired at now,
+// sets the count on v, records it in a session.ended_by_recovery event,
+// and queues held, the notice of the recovery, with the count; a code by
+// text message, which has no notice of its own, gets one when sessions
+// ended. Read in the transaction, by the index of sessions by account
+// (the account's live sessions alone), the count is the number the commit
+// ends, with the event and the notice committed or dropped with the
+// sign-in: a read after the commit would also count a session of the old
+// epoch written meanwhile (a sign-in on another instance whose password
+// was checked before, which never works), and miss one that expired in
+// between. API keys are not touched (README "Signing in after losing a
+// phone").
+func (s *Service) endedOthers(ctx context.Context, accountID string, epoch int64, now time.Time, method twofold.Method, m Meta, held notice, v *Verified) error {
+	n, err := s.store.SessionsOfEpoch(ctx, accountID, epoch, now)
 	if err != nil {
-		s.log.Error("sessions ended by a recovery not counted", "err", err)
-		n = -1
+		return err
 	}
 	v.OtherSessionsEnded = n
 	detail := fmt.Sprintf("%d other %s signed out: sign-in with %s", n, plural(n, "session", "sessions"), method)
 	line := fmt.Sprintf("To shut out a lost or stolen device, the %d other %s of your account %s signed out. Your API keys were not revoked and still work.",
 		n, plural(n, "session", "sessions"), plural(n, "was", "were"))
-	switch {
-	case n < 0:
-		detail = "other sessions signed out: sign-in with " + string(method)
-		line = "To shut out a lost or stolen device, every other session of your account was signed out. Your API keys were not revoked and still work."
-	case n == 0:
+	if n == 0 {
 		line = "No other session of your account was signed in, so none was signed out."
 	}
 	s.audit(ctx, accountID, "session.ended_by_recovery", m, detail)
 	if held.subject == "" {
 		if n == 0 {
-			return
+			return nil
 		}
 		held = notice{subject: "your other sessions were signed out",
 			lines: []string{"You signed in to your account with a code sent to your phone instead of your authenticator."}}
 	}
 	s.notify(ctx, accountID, held.subject, append(held.lines, line)...)
+	return nil
 }
 
 // LoginSentTwice is what EndLoginSentTwice did.

@@ -25,18 +25,21 @@ func (m *mailbox) mailed(subject string) []string {
 	return out
 }
 
-// mailingService builds a service on st with cheap password hashing,
-// clock's time and a mailbox taking both notices and code mails; tune, if
-// not nil, adjusts the configuration first.
-func mailingService(t *testing.T, st testDB, clock *testenv.Clock, tune func(*core.Config)) (*core.Service, *mailbox) {
+// mailingService opens a store on dsn and builds a service on it with
+// cheap password hashing, a clock set to 2026-03-01 09:00 UTC and a mailbox
+// taking both notices and code mails; tune, if not nil, adjusts the
+// configuration first.
+func mailingService(t *testing.T, dsn string, tune func(*core.Config)) (testDB, *testenv.Clock, *core.Service, *mailbox) {
 	t.Helper()
+	st := openStore(t, dsn)
+	clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	mb := &mailbox{}
 	cfg := core.DefaultConfig()
 	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
 	if tune != nil {
 		tune(&cfg)
 	}
-	return newServiceOpts(t, st, st, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb}), mb
+	return st, clock, newServiceOpts(t, st, st, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb}), mb
 }
 
 // withTOTP confirms an authenticator app on a's account and returns a
@@ -65,9 +68,7 @@ func TestWarningsPastTheNoticeBound(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
-			st := openStore(t, dsn(t))
-			clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-			svc, mb := mailingService(t, st, clock, func(cfg *core.Config) { cfg.MailSent = true })
+			_, clock, svc, mb := mailingService(t, dsn(t), func(cfg *core.Config) { cfg.MailSent = true })
 			const base = "https://login.example.com"
 			svc.SetLinkBase(base)
 			bob := withTOTP(t, svc, clock, signedIn(t, svc, "bob"))
@@ -149,9 +150,7 @@ func TestNoInvitationMailWhenSuspended(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
-			st := openStore(t, dsn(t))
-			clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-			svc, mb := mailingService(t, st, clock, nil)
+			st, clock, svc, mb := mailingService(t, dsn(t), nil)
 			bob := signedIn(t, svc, "bob")
 			ann := signedIn(t, svc, "ann")
 			op := withTOTP(t, svc, clock, signedInAs(t, svc, core.NewAccount{Username: "root", Operator: true}))

@@ -440,17 +440,37 @@ func TestPutNamesRecords(t *testing.T) {
 	})
 }
 
+// acmeZone gives alice the zone example.com holding acmeRecords and
+// returns her authorization, the path of the zone's records and that of its
+// TXT set at _acme-challenge.
+func acmeZone(t *testing.T, s *testenv.Server) (auth, base, set string) {
+	t.Helper()
+	auth = "Bearer " + owner(t, s, "alice", "example.com")
+	base = "/dns/v2/zones/example.com/records"
+	want(t, "seed", call(t, s, auth, "PUT", base, "text/dns", "_acme-challenge 300 TXT t1\n_acme-challenge 300 TXT t2\nwww 300 A 192.0.2.1\n"), 200, nil)
+	return auth, base, base + "/_acme-challenge/TXT"
+}
+
+// acmeRecords is acmeZone's zone as GET answers it in text/dns.
+const acmeRecords = "_acme-challenge 300 TXT \"t1\"\n_acme-challenge 300 TXT \"t2\"\nwww 300 A 192.0.2.1\n"
+
+// oneRecord is a JSON body of one A record at www.
+const oneRecord = `{"records":[{"host":"www","ttl":300,"type":"A","data":"192.0.2.9"}]}`
+
+// acmeUnchanged checks that acmeZone's zone still holds acmeRecords alone.
+func acmeUnchanged(t *testing.T, s *testenv.Server, auth string) {
+	t.Helper()
+	if a := call(t, s, auth, "GET", "/dns/v2/zones/example.com/records", "", "", "Accept", "text/dns"); a.body != acmeRecords {
+		t.Errorf("records after the refusals: got %q, want %q", a.body, acmeRecords)
+	}
+}
+
 // TestUnknownQuery: a query parameter a DNS API request does not read is
 // refused, so that a misspelt ?data= cannot widen a DELETE to the whole
 // set or the whole zone.
 func TestUnknownQuery(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		auth := "Bearer " + owner(t, s, "alice", "example.com")
-		base := "/dns/v2/zones/example.com/records"
-		set := base + "/_acme-challenge/TXT"
-		seed := "_acme-challenge 300 TXT t1\n_acme-challenge 300 TXT t2\nwww 300 A 192.0.2.1\n"
-		want(t, "seed", call(t, s, auth, "PUT", base, "text/dns", seed), 200, nil)
-		one := `{"records":[{"host":"www","ttl":300,"type":"A","data":"192.0.2.9"}]}`
+		auth, base, set := acmeZone(t, s)
 		for _, tt := range []struct{ method, path, ct, body, param string }{
 			{"DELETE", set + "?dat=t1", "", "", "dat"},
 			{"DELETE", set + "?Data=t1", "", "", "Data"},
@@ -459,8 +479,8 @@ func TestUnknownQuery(t *testing.T) {
 			{"DELETE", set + "?data=t1&x=1", "", "", "x"},
 			{"GET", set + "?dat=t1", "", "", "dat"},
 			{"GET", "/dns/v2/zones?x=1", "", "", "x"},
-			{"POST", base + "?x=1", "application/json", one, "x"},
-			{"PUT", base + "/www/A?data=192.0.2.9", "application/json", one, "data"},
+			{"POST", base + "?x=1", "application/json", oneRecord, "x"},
+			{"PUT", base + "/www/A?data=192.0.2.9", "application/json", oneRecord, "data"},
 			// Given twice, a parameter is refused, rather than the first
 			// winning while a proxy reads the last.
 			{"DELETE", set + "?data=t1&data=t2", "", "", "data"},
@@ -472,10 +492,7 @@ func TestUnknownQuery(t *testing.T) {
 				t.Errorf("%s %s: got %d %s, want 400 invalid naming %s", tt.method, tt.path, a.status, a.body, tt.param)
 			}
 		}
-		a := call(t, s, auth, "GET", base, "", "", "Accept", "text/dns")
-		if a.body != "_acme-challenge 300 TXT \"t1\"\n_acme-challenge 300 TXT \"t2\"\nwww 300 A 192.0.2.1\n" {
-			t.Errorf("records after the refusals: got %q", a.body)
-		}
+		acmeUnchanged(t, s, auth)
 		want(t, "DELETE ?data=t1", call(t, s, auth, "DELETE", set+"?data=t1", "", ""), 200, map[string]float64{"records_removed": 1})
 		if a := call(t, s, auth, "GET", set+"?data=t2", "", ""); a.status != 200 || len(a.json["records"].([]any)) != 1 {
 			t.Errorf("GET ?data=t2: got %d %s", a.status, a.body)

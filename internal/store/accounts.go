@@ -284,7 +284,7 @@ func endPushChallenges(ctx context.Context, tx *sql.Tx, accountID, keepID string
 // everywhere since the password was checked): then keepID does not work
 // either. The other sessions' rows stay, as EndSessions leaves them, until
 // they expire: they no longer authenticate, and SessionsOfEpoch counts
-// them after the commit.
+// them in the same transaction.
 func (s *Store) EndOtherSessions(ctx context.Context, accountID string, epoch int64, keepID string) (ok bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = $1 AND session_epoch = $2`, accountID, epoch)
@@ -315,8 +315,9 @@ func (s *Store) EndOtherSessions(ctx context.Context, accountID string, epoch in
 // SessionsOfEpoch counts the account's sessions of epoch that are
 // unexpired at now: once the epoch has moved on, those it signed out. It
 // reads the account's live sessions alone, by the index of sessions by
-// account and expiry (migration 0082), on SQLite from the read pool
-// outside a transaction, holding no write.
+// account and expiry (migration 0082): inside the transaction of a
+// sign-in on the recovery path (on SQLite on the writer, which it holds
+// for that one read), outside one from the read pool.
 func (s *Store) SessionsOfEpoch(ctx context.Context, accountID string, epoch int64, now time.Time) (int, error) {
 	var n int
 	err := s.conn(ctx).QueryRowContext(ctx, sessionsOfEpochSQL, accountID, epoch, micros(now)).Scan(&n)

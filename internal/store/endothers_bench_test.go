@@ -13,8 +13,9 @@ import (
 // BenchmarkEndOtherSessions measures what a sign-in on the recovery path
 // adds, among the live sessions of 10,000 accounts (5 each, each with the
 // event that made it): in its transaction, moving the account's epoch on
-// (EndOtherSessions, "end"); after the commit, counting the sessions that
-// ended (SessionsOfEpoch, "count"); and listing the account's sessions as
+// (EndOtherSessions, "end"); counting the sessions that ended, which the
+// sign-in does in the same transaction (SessionsOfEpoch, "count", here
+// alone); and listing the account's sessions as
 // "Where you are signed in" does (LiveSessions, "list"). The last two read
 // the account's sessions by the index of sessions by account (migration
 // 0082), not every live session.
@@ -74,7 +75,7 @@ func BenchmarkEndOtherSessions(b *testing.B) {
 					epoch++
 				}
 			})
-			b.Run("count", func(b *testing.B) { // after the commit, holding no write
+			b.Run("count", func(b *testing.B) {
 				for b.Loop() {
 					if n, err := s.SessionsOfEpoch(ctx, who, 0, now); err != nil || n != perAccount {
 						b.Fatalf("SessionsOfEpoch: %d, %v, want %d", n, err, perAccount)

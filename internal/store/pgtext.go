@@ -131,3 +131,35 @@ func (s textStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (d
 	r, err := s.Stmt.QueryContext(ctx, args)
 	return r, textError(err)
 }
+
+// EncodingError is the error of opening (Open, OpenRestored) a PostgreSQL
+// database whose encoding is not UTF8. Twofold's text is Go's: UTF-8, which
+// such a database either cannot hold whole (LATIN1 and the other
+// single-byte encodings refuse what they have no character for) or does
+// not check (SQL_ASCII stores any bytes, and its LOWER folds ASCII alone);
+// and the database counts the bytes of text itself (dns_records.data_bytes,
+// migration 0081, which the zone's 4 MiB bound adds up), which is Go's
+// count only in UTF8.
+type EncodingError struct {
+	// Encoding is the database's (server_encoding).
+	Encoding string
+}
+
+// Error says which encoding the database has, and what to do.
+func (e *EncodingError) Error() string {
+	return fmt.Sprintf("the PostgreSQL database's encoding is %s, not UTF8, and Twofold stores and measures its text as UTF-8; nothing was changed: create the database with ENCODING 'UTF8' (CREATE DATABASE twofold ENCODING 'UTF8' TEMPLATE template0), move the data there if it holds any (README \"Running more than one instance\"), and give that one to --db",
+		e.Encoding)
+}
+
+// checkEncoding returns an *EncodingError when the PostgreSQL database s
+// reaches is not encoded in UTF8. It only reads.
+func (s *Store) checkEncoding(ctx context.Context) error {
+	var enc string
+	if err := s.db.QueryRowContext(ctx, `SHOW server_encoding`).Scan(&enc); err != nil {
+		return fmt.Errorf("read the database's encoding: %w", err)
+	}
+	if enc != "UTF8" {
+		return &EncodingError{Encoding: enc}
+	}
+	return nil
+}

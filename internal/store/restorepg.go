@@ -18,7 +18,8 @@ const restoreApp = AppName + " restore"
 
 // OpenRestored opens the PostgreSQL database dsn names, into which
 // pg_restore (or psql) has just restored a dump, for AfterRestore. It
-// refuses, having changed nothing, a database without Twofold's tables
+// refuses, having changed nothing, a database not encoded in UTF8
+// (*EncodingError, as Open does), a database without Twofold's tables
 // (ErrNotRestored: an empty database, or pg_restore run into another one)
 // and one that other Twofold processes (servers, commands) are connected to
 // (ErrInUse: seen in pg_stat_activity by their application_name, AppName).
@@ -37,6 +38,10 @@ func OpenRestored(ctx context.Context, dsn string, keys func([]keyring.WrappedKe
 	s, err := connect(dsn, restoreApp)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.checkEncoding(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("%s: %w", Redacted(dsn), err)
 	}
 	if err := s.restorable(ctx); err != nil {
 		s.Close()

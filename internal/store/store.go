@@ -63,7 +63,9 @@ type Store struct {
 // It refuses too, with a *ForeignError and having changed nothing, a
 // database that holds tables but no record of Twofold's migrations:
 // another application's, which Twofold's tables must not be mixed into. A
-// new, empty database (or SQLite file) is migrated.
+// new, empty database (or SQLite file) is migrated. A PostgreSQL database
+// whose encoding is not UTF8 is refused first, with an *EncodingError,
+// having changed nothing.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	if !isPostgres(dsn) {
 		// Before the file is switched to WAL mode, which would change
@@ -76,6 +78,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	s, err := connect(dsn, AppName)
 	if err != nil {
 		return nil, err
+	}
+	if s.dialect == Postgres {
+		if err := s.checkEncoding(ctx); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("%s: %w", Redacted(dsn), err)
+		}
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.db.Close()

@@ -31,10 +31,13 @@ func SQLiteDSN(tb testing.TB) string {
 
 // PostgresDSN creates a fresh database on the server named by TWOFOLD_TEST_POSTGRES,
 // drops it when the test ends, and returns its DSN. Without the variable the
-// test is skipped, except under CI (CI set), where that is a failure.
+// test is skipped, except under CI (CI set), where that is a failure. The
+// database is encoded in UTF8, as Twofold requires, even on a server whose
+// default is another encoding (SQL_ASCII, for a cluster made in the C
+// locale); its locale is the server's.
 func PostgresDSN(tb testing.TB) string {
 	tb.Helper()
-	return postgresDSN(tb, "")
+	return postgresDSN(tb, " ENCODING 'UTF8' TEMPLATE template0")
 }
 
 // PostgresCollatedDSN is PostgresDSN for a database whose text sorts by
@@ -44,6 +47,14 @@ func PostgresDSN(tb testing.TB) string {
 func PostgresCollatedDSN(tb testing.TB, icuLocale string) string {
 	tb.Helper()
 	return postgresDSN(tb, " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '"+strings.ReplaceAll(icuLocale, "'", "")+"'")
+}
+
+// PostgresEncodedDSN is PostgresDSN for a database in encoding (SQL_ASCII,
+// LATIN1, …) rather than the server's default, with the C locale, which
+// goes with every encoding: for tests of what is refused such a database.
+func PostgresEncodedDSN(tb testing.TB, encoding string) string {
+	tb.Helper()
+	return postgresDSN(tb, " ENCODING '"+strings.ReplaceAll(encoding, "'", "")+"' LOCALE 'C' TEMPLATE template0")
 }
 
 // postgresDSN is PostgresDSN, creating the database with options.

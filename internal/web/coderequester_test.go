@@ -18,7 +18,7 @@ import (
 func smsAccount(t *testing.T, ts *testenv.Server, g *testenv.SMSGateway, username, e164 string) string {
 	t.Helper()
 	account(t, ts, username, false, false)
-	return confirmPhone(t, ts, g, sessionOf(t, ts, username, ""), e164)
+	return confirmPhone(t, ts, g, sessionOf(t, ts, username, ""), e164).Factor.ID
 }
 
 // TestSentCodeStaysWithTheBrowser: a code a browser asked for, for its

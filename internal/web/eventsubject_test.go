@@ -16,7 +16,7 @@ import (
 // of username (whose app's secret is secret), and returns its id.
 func addPhoneTo(t *testing.T, ts *testenv.Server, g *testenv.SMSGateway, username, secret, e164 string) string {
 	t.Helper()
-	id := confirmPhone(t, ts, g, sessionOf(t, ts, username, secret), e164)
+	id := confirmPhone(t, ts, g, sessionOf(t, ts, username, secret), e164).Factor.ID
 	ts.Clock.Add(30 * time.Second) // the sign-in's code is used up
 	return id
 }

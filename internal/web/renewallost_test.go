@@ -202,19 +202,24 @@ func sessionOf(t *testing.T, ts *testenv.Server, username, secret string) core.A
 }
 
 // confirmPhone enrols the phone e164, texted through g, as a confirmed
-// factor of a's account and returns its id.
-func confirmPhone(t *testing.T, ts *testenv.Server, g *testenv.SMSGateway, a core.Auth, e164 string) string {
+// factor of a's account labelled phoneLabel, and returns the confirmation:
+// the factor, and the recovery codes when it is the account's first.
+func confirmPhone(t *testing.T, ts *testenv.Server, g *testenv.SMSGateway, a core.Auth, e164 string) core.Confirmation {
 	t.Helper()
 	ctx := context.Background()
-	e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: "sms", Phone: e164, Label: "Mobile"}, core.Meta{})
+	e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorSMS, Phone: e164, Label: phoneLabel}, core.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, g.LastCode(t, e164), core.Meta{}); err != nil {
+	conf, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, g.LastCode(t, e164), core.Meta{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return e.Factor.ID
+	return conf
 }
+
+// phoneLabel is the label of the phones confirmPhone adds.
+const phoneLabel = "work mobile"
 
 // mustAuth returns the caller behind a session token.
 func mustAuth(t *testing.T, ts *testenv.Server, token string) core.Auth {

@@ -1,16 +1,13 @@
 package web_test
 
 import (
-	"context"
 	"html"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
-	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/factor/sms"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -21,29 +18,13 @@ import (
 // usable, with its masked number and why; the recovery code is offered in
 // its place, and signs in.
 func TestSecondStepPhoneOutsideAllowList(t *testing.T) {
-	ctx := context.Background()
 	g := testenv.NewSMSGateway(t)
 	dsn := testenv.SQLiteDSN(t)
 	wide := testenv.NewServer(t, dsn, g.Option(), func(c *config.Config) { c.SMSCountries = "1,GB" })
 	account(t, wide, "bob", false, false)
-	res, err := wide.Service.Login(ctx, "bob", testPassword, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := wide.Service.Authenticate(ctx, res.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const jamaica = "+18762101234"
-	e, err := wide.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorSMS, Phone: jamaica, Label: "mobile"}, core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf, err := wide.Service.ConfirmFactor(ctx, a, e.Factor.ID, g.LastCode(t, jamaica), core.Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := e.Factor.ID
+	conf := confirmPhone(t, wide, g, sessionOf(t, wide, "bob", ""), jamaica)
+	id := conf.Factor.ID
 
 	narrow := testenv.NewServer(t, dsn, g.Option(), func(c *config.Config) { c.KeyFile = wide.Config.KeyFile })
 	c := newClient(t, narrow.URL())

@@ -1,14 +1,11 @@
 package web_test
 
 import (
-	"context"
 	"html"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/twofold/twofold"
-	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -22,39 +19,23 @@ func TestSecurityPageUndecryptablePhone(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
 			g := testenv.NewSMSGateway(t)
 			ts := testenv.NewServer(t, dsn(t), g.Option())
 			account(t, ts, "uma", false, false)
-			res, err := ts.Service.Login(ctx, "uma", testPassword, core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, err := ts.Service.Authenticate(ctx, res.Token)
-			if err != nil {
-				t.Fatal(err)
-			}
-			const number = "+447400123456"
-			e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorSMS, Phone: number, Label: "work mobile"}, core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			conf, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, g.LastCode(t, number), core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts.MakeUndecryptable(t, e.Factor.ID)
+			conf := confirmPhone(t, ts, g, sessionOf(t, ts, "uma", ""), "+447400123456")
+			id := conf.Factor.ID
+			ts.MakeUndecryptable(t, id)
 
 			c := newClient(t, ts.URL())
 			r := c.signIn("uma")
-			if body := html.UnescapeString(r.body); r.url.Path != "/login/verify" || !strings.Contains(body, `id="unavailable-`+e.Factor.ID+`"`) {
+			if body := html.UnescapeString(r.body); r.url.Path != "/login/verify" || !strings.Contains(body, `id="unavailable-`+id+`"`) {
 				t.Fatalf("sign-in at %s does not list the phone as unusable:\n%s", r.url, body)
 			}
 			if r := c.post("/login/verify", url.Values{"method": {"recovery_code"}, "code": {conf.RecoveryCodes[0]}}); r.url.Path != "/settings/security" {
 				t.Fatalf("sign-in with a recovery code: at %s (%d): %s", r.url, r.status, pageError(r.body))
 			}
 			r = c.get("/settings/security")
-			if body := html.UnescapeString(r.body); r.status != 200 || !strings.Contains(body, "work mobile") ||
+			if body := html.UnescapeString(r.body); r.status != 200 || !strings.Contains(body, phoneLabel) ||
 				!strings.Contains(body, "factor-unavailable") || !strings.Contains(body, "damaged") {
 				t.Errorf("the security page (%d) does not show the phone marked unusable:\n%s", r.status, body)
 			}
