@@ -138,13 +138,7 @@ func TestPushEndsWithSessions(t *testing.T) {
 		if r := f.opc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/logout", nil); r.Status != 200 && r.Status != 204 {
 			t.Fatalf("sign dave out: got %d %s", r.Status, r.Body)
 		}
-		if cs, err := d.Challenges(ctx, 0); err != nil || len(cs) != 0 {
-			t.Fatalf("after the sign-out everywhere, the device sees %+v (%v), want none", cs, err)
-		}
-		if _, err := d.Approve(ctx, ch.String("challenge_id"), ch.String("number")); !isProblem(err, 409, "conflict") {
-			t.Fatalf("approve the ended sign-in's request: %v, want 409 conflict", err)
-		}
-		wantNoPushAnswers(t, f)
+		wantPushEnded(t, f, d, ch, "after the sign-out everywhere")
 		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 410, "login-expired")
 
 		// A sign-in begun since is pushed to, and approved, as ever.

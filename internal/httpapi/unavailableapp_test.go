@@ -10,11 +10,11 @@ import (
 	"github.com/twofold/twofold/internal/testenv"
 )
 
-// factorByID returns the factor id of the list fs (a JSON array), nil
-// when it is not there.
-func factorByID(fs []any, id string) map[string]any {
-	for _, f := range fs {
-		if m, _ := f.(map[string]any); m["id"] == id {
+// entryWith returns the object of the JSON array list whose field key is
+// id (a factor by "id", a sign-in method by "factor_id"), nil when none is.
+func entryWith(list []any, key, id string) map[string]any {
+	for _, e := range list {
+		if m, _ := e.(map[string]any); m[key] == id {
 			return m
 		}
 	}
@@ -42,35 +42,26 @@ func TestAppWithMissingKeyUnavailable(t *testing.T) {
 				t.Fatalf("GET %s: got %d %s", path, r.Status, r.Body)
 			}
 			fs, _ := r.JSON["factors"].([]any)
-			if f := factorByID(fs, old.id); f == nil || !strings.Contains(fmt.Sprint(f["unavailable"]), "cannot read") {
+			if f := entryWith(fs, "id", old.id); f == nil || !strings.Contains(fmt.Sprint(f["unavailable"]), "cannot read") {
 				t.Errorf("GET %s: the app whose key is missing: %v, want it unavailable: the key cannot be read", path, f)
 			}
-			if f := factorByID(fs, fresh.id); f == nil || f["unavailable"] != nil {
+			if f := entryWith(fs, "id", fresh.id); f == nil || f["unavailable"] != nil {
 				t.Errorf("GET %s: the readable app: %v, want it available", path, f)
 			}
 		}
 
 		s.Clock.Add(30 * time.Second)
 		loginID, r := startLogin(t, s, "uli")
-		if un, _ := r.JSON["unavailable_methods"].([]any); factorByIDMethods(un, old.id) == nil {
+		if un, _ := r.JSON["unavailable_methods"].([]any); entryWith(un, "factor_id", old.id) == nil {
 			t.Errorf("unavailable_methods: %s, want the app whose key is missing", r.Body)
 		}
-		if ms, _ := r.JSON["methods"].([]any); factorByIDMethods(ms, old.id) != nil || factorByIDMethods(ms, fresh.id) == nil {
+		if ms, _ := r.JSON["methods"].([]any); entryWith(ms, "factor_id", old.id) != nil || entryWith(ms, "factor_id", fresh.id) == nil {
 			t.Errorf("methods: %s, want the readable app and not the other", r.Body)
 		}
 		if v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, fresh.secret, s.Clock.Now())}); v.Status != http.StatusOK {
 			t.Errorf("the readable app: got %d %s, want 200", v.Status, v.Body)
 		}
 	})
-}
-
-func factorByIDMethods(ms []any, id string) map[string]any {
-	for _, m := range ms {
-		if o, _ := m.(map[string]any); o["factor_id"] == id {
-			return o
-		}
-	}
-	return nil
 }
 
 // TestDamagedAppAnswer: a code checked against only an app whose stored
