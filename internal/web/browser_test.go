@@ -188,10 +188,22 @@ const clickMark = "__twofoldBeforeClick"
 // clicks, and polls for a loaded document without the mark.
 func (p *page) click(sel string) int64 {
 	p.t.Helper()
+	q, _ := json.Marshal(sel)
+	link, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`document.querySelector(`+string(q)+`)?.tagName === "A"`))
+	if err != nil {
+		p.t.Fatalf("click %s: %v", sel, err)
+	}
 	if err := chromedp.Do(p.ctx, chromedp.Evaluate[chromedp.Void]("window."+clickMark+" = true"), chromedp.Click(chromedp.CSS(sel))); err != nil {
 		p.t.Fatalf("click %s: %v", sel, err)
 	}
-	return p.loaded("click " + sel)
+	var again func() error
+	if link {
+		// A link is a GET: following it once more is harmless.
+		again = func() error {
+			return chromedp.Do(p.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector(`+string(q)+`).click()`))
+		}
+	}
+	return p.loadedOr("click "+sel, again)
 }
 
 // loaded polls until the tab holds a new document (one without clickMark)
@@ -200,10 +212,24 @@ func (p *page) click(sel string) int64 {
 // fails while the old document goes away counts as "not yet".
 func (p *page) loaded(what string) int64 {
 	p.t.Helper()
+	return p.loadedOr(what, nil)
+}
+
+// staleClick is how long loadedOr waits, with the old document still
+// there and loaded, before it calls again.
+const staleClick = 20 * time.Second
+
+// loadedOr is loaded, calling again (when not nil) once if the old
+// document is still there and loaded staleClick after the click: a
+// machine under load has been seen to lose a mouse click on a link, which
+// left the tab where it was.
+func (p *page) loadedOr(what string, again func() error) int64 {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Minute)
 	defer cancel()
 	check := chromedp.Evaluate[int64](`(() => {
-		if (window.` + clickMark + ` || document.readyState !== "complete") return -1;
+		if (document.readyState !== "complete") return -1;
+		if (window.` + clickMark + `) return -2;
 		const nav = performance.getEntriesByType("navigation")[0];
 		return nav ? nav.responseStatus : 0;
 	})()`)
@@ -212,6 +238,7 @@ func (p *page) loaded(what string) int64 {
 	var last error
 	var failingSince time.Time
 	reloaded := false
+	var staleSince time.Time
 	for {
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 		status, err := chromedp.Run(actx, check)
@@ -226,6 +253,17 @@ func (p *page) loaded(what string) int64 {
 			p.t.Fatalf("%s: the page it led to has no HTTP status (it did not load): %s", what, p.text("body"))
 		case status > 0:
 			return status
+		case status == -2 && again != nil:
+			failingSince = time.Time{}
+			if staleSince.IsZero() {
+				staleSince = time.Now()
+			} else if time.Since(staleSince) > staleClick {
+				p.t.Logf("%s: the tab is still on the page it left (%s); following the link once more", what, p.targetURL())
+				if err := again(); err != nil {
+					p.t.Logf("%s: %v", what, err)
+				}
+				again = nil
+			}
 		default:
 			failingSince = time.Time{}
 		}
