@@ -143,6 +143,8 @@ type Store interface {
 
 	CreateLogin(ctx context.Context, l twofold.Login) error
 	Login(ctx context.Context, id string) (twofold.Login, error)
+	// FinishLogin marks a login used and creates its session, ending the
+	// push requests sent for the login (waiting or approved) with it.
 	FinishLogin(ctx context.Context, loginID string, now time.Time, sess twofold.Session) (bool, error)
 	// EndLoginSession ends the session a login made, when it made it
 	// after since.
@@ -165,7 +167,8 @@ type Store interface {
 	RenewSession(ctx context.Context, sessionID string, oldHash, newHash []byte, until, now time.Time) (bool, error)
 	// EndSessionByToken, EndRenewedSession, EndLoginSession and
 	// DeleteSession end the push requests of the session's elevation
-	// (waiting or approved) in the transaction that removes it.
+	// (waiting or approved) and delete the codes sent for its elevation,
+	// in the transaction that removes it.
 	EndSessionByToken(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (accountID string, ended bool, err error)
 	// EndRenewedSession removes a session that still has tokenHash and
 	// was last renewed at renewedAt, as read.

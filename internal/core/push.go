@@ -1061,11 +1061,12 @@ func (s *Service) livePush(ctx context.Context, cs []twofold.PushChallenge, a tw
 // pushScopeLive reports whether the login or session that push request c
 // was sent for, of account a, still waits for its second step or still
 // works, and when it ends. Ending them ends their requests in the same
-// transaction (store.EndSessions, and a session's own sign-out, which
-// store.DeleteSession and the like do), and a request expires no later
-// than its login or session (sendPush); but a login completed another way
-// leaves its request, and a request is never worth showing or answering
-// once what it was for is gone.
+// transaction (store.EndSessions, a session's own sign-out, which
+// store.DeleteSession and the like do, and a login's completion by any
+// method, which store.FinishLogin and DecideSecondStep do), and a request
+// expires no later than its login or session (sendPush); but a login that
+// expires or is swept leaves its request, and a request is never worth
+// showing or answering once what it was for is gone.
 func (s *Service) pushScopeLive(ctx context.Context, c twofold.PushChallenge, a twofold.Account) (bool, time.Time, error) {
 	now := s.Now()
 	if id, ok := strings.CutPrefix(c.Scope, "login:"); ok {
@@ -1183,6 +1184,13 @@ func (s *Service) verifyLoginPush(ctx context.Context, k loginKey, p SecondFacto
 		if err != nil {
 			answer = err
 			return nil
+		}
+		// The login is held before its push request, as every second step
+		// holds them (a code's completion ends the login's push requests
+		// after it has taken the login), so that on PostgreSQL two second
+		// steps of one login never wait for each other.
+		if err := s.store.LockSecondStep(ctx, l.AccountID, "", string(k), false); err != nil {
+			return err
 		}
 		now := s.Now()
 		ok, err := s.store.UsePushApproval(ctx, l.AccountID, loginScope(k), p.FactorID, requester, now)

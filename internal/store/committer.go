@@ -60,6 +60,7 @@ const (
 	wSession
 	wEvent
 	wResetUsed
+	wPushEnd
 )
 
 var writerSQL = [...]string{
@@ -72,15 +73,22 @@ var writerSQL = [...]string{
 	wSession:   sessionInsertSQL,
 	wEvent:     eventInsertSQL,
 	wResetUsed: resetUsedSQL,
+	wPushEnd:   endLoginPushSQL,
 }
 
-// committerReadSQL is secondStepSQL with one more column, last: whether a
+// committerReadSQL is secondStepSQL with two more columns, last: whether a
 // reset of two-factor waits on the account with no use of a factor noted
-// (resetUsedSQL's condition). Read in the transaction that writes, on the
-// one writer, it is still true at the write: a completion runs resetUsedSQL
-// only when it is, and most (no reset waits) are a statement shorter.
+// (resetUsedSQL's condition), and whether a push request sent for the
+// login waits for the device's answer or is approved and not yet used
+// (endLoginPushSQL's condition, one look in the index of push requests by
+// account and scope). Read in the transaction that writes, on the one
+// writer, they are still true at the write: a completion runs resetUsedSQL
+// and endLoginPushSQL only when they are, and most (no reset waits, no
+// push was sent) are two statements shorter.
 const committerReadSQL = `SELECT ` + secondStepColumns + `,
-	EXISTS (SELECT 1 FROM two_factor_resets r WHERE r.account_id = l.account_id AND r.factor_used_at IS NULL)` + secondStepFrom
+	EXISTS (SELECT 1 FROM two_factor_resets r WHERE r.account_id = l.account_id AND r.factor_used_at IS NULL),
+	EXISTS (SELECT 1 FROM push_challenges p WHERE p.account_id = l.account_id AND p.scope = 'login:' || l.id
+		AND p.status IN ('pending', 'approved'))` + secondStepFrom
 
 func newCommitter(db *sql.DB) *committer {
 	c := &committer{db: db, jobs: make(chan *stepJob, 4*maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
@@ -200,10 +208,7 @@ func (cm *committer) writeBatch(batch []*stepJob) (steps int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("decide second step: begin: %w", err)
 	}
-	var stmts [len(writerSQL)]*sql.Stmt
-	for i, st := range cm.stmts {
-		stmts[i] = tx.StmtContext(ctx, st)
-	}
+	stmts := txStmts{tx: tx, prepared: cm.stmts}
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			j.err = err // gone before anything was read for it
@@ -225,13 +230,14 @@ func (cm *committer) writeBatch(batch []*stepJob) (steps int, err error) {
 // reads is the newest state, and no other writer runs until the commit; the
 // conditions are checked all the same, in case decide based its verdict on
 // something else.
-func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (twofold.Outcome, error) {
-	rows, err := stmts[wRead].QueryContext(ctx, j.loginID, j.keys.Prefix, j.keys.Suffix, j.keys.FactorInfix)
+func step(ctx context.Context, stmts *txStmts, j *stepJob) (twofold.Outcome, error) {
+	rows, err := stmts.get(ctx, wRead).QueryContext(ctx, j.loginID, j.keys.Prefix, j.keys.Suffix, j.keys.FactorInfix)
 	if err != nil {
 		return 0, fmt.Errorf("select second step: %w", err)
 	}
-	var resetWaits bool
-	st, found, err := scanSecondStepTaking(rows, j.loginID, nil, &resetWaits)
+	// One holder for both: one allocation, as the one flag was.
+	var waits struct{ reset, push bool }
+	st, found, err := scanSecondStepTaking(rows, j.loginID, nil, &waits.reset, &waits.push)
 	if err != nil {
 		return 0, err
 	}
@@ -244,7 +250,7 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 	}
 	key := j.keys.Prefix + st.Login.AccountID + j.keys.Suffix
 	exec := func(i int, args ...any) error {
-		if _, err := stmts[i].ExecContext(ctx, args...); err != nil {
+		if _, err := stmts.get(ctx, i).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("decide second step: %w", err)
 		}
 		return nil
@@ -276,8 +282,11 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 		if err == nil {
 			err = exec(wEvent, eventArgs(e)...)
 		}
-		if err == nil && resetWaits {
+		if err == nil && waits.reset {
 			err = exec(wResetUsed, now, st.Login.AccountID)
+		}
+		if err == nil && waits.push {
+			err = exec(wPushEnd, st.Login.AccountID, "login:"+c.LoginID)
 		}
 		if err != nil {
 			return 0, err
@@ -300,6 +309,24 @@ func step(ctx context.Context, stmts *[len(writerSQL)]*sql.Stmt, j *stepJob) (tw
 		return twofold.Counted, nil
 	}
 	return twofold.Unwritten, nil
+}
+
+// txStmts binds the writer's prepared statements to one transaction, each
+// only when a step first runs it: binding one costs allocations, and most
+// batches run only some of them (a throttle to clear or count, a reset of
+// two-factor waiting, a push request to end are rare).
+type txStmts struct {
+	tx       *sql.Tx
+	prepared []*sql.Stmt // in the order of writerSQL
+	bound    [len(writerSQL)]*sql.Stmt
+}
+
+// get returns statement i (wRead, wFactor, …) bound to the transaction.
+func (t *txStmts) get(ctx context.Context, i int) *sql.Stmt {
+	if t.bound[i] == nil {
+		t.bound[i] = t.tx.StmtContext(ctx, t.prepared[i])
+	}
+	return t.bound[i]
 }
 
 // decideSafely runs decide, turning a panic into an error of that step

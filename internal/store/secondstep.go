@@ -87,7 +87,7 @@ func (s *Store) secondStepTaking(ctx context.Context, loginID string, keys twofo
 	if err != nil {
 		return twofold.SecondStep{}, false, false, fmt.Errorf("take token and select second step: %w", err)
 	}
-	st, found, err = scanSecondStepTaking(rows, loginID, &took, nil)
+	st, found, err = scanSecondStepTaking(rows, loginID, &took)
 	return st, found, took, err
 }
 
@@ -95,15 +95,15 @@ func (s *Store) secondStepTaking(ctx context.Context, loginID string, keys twofo
 // false when there are none. Of the factors it fills what checking a code
 // needs, and their account, type and status, which the query implies.
 func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, found bool, err error) {
-	return scanSecondStepTaking(rows, loginID, nil, nil)
+	return scanSecondStepTaking(rows, loginID, nil)
 }
 
 // scanSecondStepTaking is scanSecondStep for rows whose first column, when
 // took is not nil, is scanned into took (secondStepTokenSQL), and whose
-// last, when also is not nil, into also (committerReadSQL); a row whose
-// login columns are NULL is not a login. Each row is scanned into the same
-// holders, made once (this is the server's hottest read).
-func scanSecondStepTaking(rows *sql.Rows, loginID string, took, also *bool) (st twofold.SecondStep, found bool, err error) {
+// last ones, one for each of also, into also (committerReadSQL); a row
+// whose login columns are NULL is not a login. Each row is scanned into
+// the same holders, made once (this is the server's hottest read).
+func scanSecondStepTaking(rows *sql.Rows, loginID string, took *bool, also ...*bool) (st twofold.SecondStep, found bool, err error) {
 	defer rows.Close()
 	st.Login.ID = loginID
 	var r struct {
@@ -113,15 +113,15 @@ func scanSecondStepTaking(rows *sql.Rows, loginID string, took, also *bool) (st 
 		funtil                                                                  sql.NullInt64
 		secret                                                                  []byte
 	}
-	dest := make([]any, 0, 22)
+	dest := make([]any, 0, 23)
 	if took != nil {
 		dest = append(dest, took)
 	}
 	dest = append(dest, &r.accountID, &r.created, &r.expires, &r.used, &r.epoch, &r.failures, &r.until,
 		&r.id, &r.keyID, &r.secret, &r.algorithm, &r.digits, &r.period, &r.lastStep, &r.drift, &r.fcreated, &r.fconfirmed, &r.fused,
 		&r.ffailures, &r.funtil)
-	if also != nil {
-		dest = append(dest, also)
+	for _, a := range also {
+		dest = append(dest, a)
 	}
 	for rows.Next() {
 		r.secret = nil
@@ -269,7 +269,10 @@ func checkVerdict(v twofold.Verdict, st twofold.SecondStep, found bool) error {
 // conditions again on the newest row once it holds the lock; the counter is
 // claimed only when both hold, and the rest is written only when it was,
 // the use noted on the account's waiting reset of two-factor (r, see
-// noteFactorUse) with it.
+// noteFactorUse) with it, and the push requests sent for the login that
+// wait or are approved ended (p, as FinishLogin does). The login is held
+// before the push requests, the order of every second step (a sign-in by
+// push holds the login first too: verifyLoginPush).
 func (s *Store) completePostgres(ctx context.Context, key string, c twofold.Completion) (twofold.Outcome, error) {
 	now := micros(c.Now)
 	var step, login, throttle bool
@@ -293,11 +296,15 @@ func (s *Store) completePostgres(ctx context.Context, key string, c twofold.Comp
 			SELECT $10, $14, $15, $16, $17, $18, $9 WHERE EXISTS (SELECT 1 FROM t)
 		), r AS (
 			UPDATE two_factor_resets SET factor_used_at = $3 WHERE account_id = $10 AND factor_used_at IS NULL AND EXISTS (SELECT 1 FROM t)
+		), p AS (
+			UPDATE push_challenges SET status = 'ended'
+			WHERE account_id = $10 AND scope = $20 AND status IN ('pending', 'approved') AND EXISTS (SELECT 1 FROM t)
 		)
 		SELECT EXISTS (SELECT 1 FROM cf), EXISTS (SELECT 1 FROM cl), EXISTS (SELECT 1 FROM t)`,
 		c.Step, c.Drift, now, c.FactorID, c.LoginID, key, c.Seen,
 		c.Session.TokenHash, c.Session.ID, c.Session.AccountID, micros(c.Session.CreatedAt), micros(c.Session.ExpiresAt), micros(c.Session.ElevatedUntil),
-		c.Event.Type, micros(c.Event.At), c.Event.Source, c.Event.UserAgent, c.Event.Detail, c.Session.Epoch).Scan(&step, &login, &throttle)
+		c.Event.Type, micros(c.Event.At), c.Event.Source, c.Event.UserAgent, c.Event.Detail, c.Session.Epoch,
+		"login:"+c.LoginID).Scan(&step, &login, &throttle)
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("complete second step: %w", err)

@@ -40,9 +40,11 @@ func (s *Store) Login(ctx context.Context, id string) (twofold.Login, error) {
 	return l, nil
 }
 
-// FinishLogin marks an unused, unexpired login used and creates sess, in one
-// transaction; it reports false, writing nothing, when the login was already
-// used or has expired.
+// FinishLogin marks an unused, unexpired login used, creates sess and ends
+// the push requests sent for the login that still wait for the device's
+// answer or are approved and not yet used (endLoginPush), in one
+// transaction; it reports false, writing nothing, when the login was
+// already used or has expired.
 func (s *Store) FinishLogin(ctx context.Context, loginID string, now time.Time, sess twofold.Session) (bool, error) {
 	ok := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -54,10 +56,25 @@ func (s *Store) FinishLogin(ctx context.Context, loginID string, now time.Time, 
 			return nil
 		}
 		ok = true
-		return insertSession(ctx, tx, sess)
+		if err := insertSession(ctx, tx, sess); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, endLoginPushSQL, sess.AccountID, "login:"+loginID); err != nil {
+			return fmt.Errorf("finish login: end push challenges: %w", err)
+		}
+		return nil
 	})
 	return ok, err
 }
+
+// endLoginPushSQL ends the push requests of account $1 for scope $2 (a
+// login's, "login:" + its id) that still wait for the device's answer or
+// are approved and not yet used: the login they were sent for has
+// completed, by push or another way, and a request left pending would be
+// shown to the device, and could be approved, for nothing (README "Push
+// approval"). Found by the index of push requests by account and scope.
+const endLoginPushSQL = `UPDATE push_challenges SET status = 'ended'
+	WHERE account_id = $1 AND scope = $2 AND status IN ('pending', 'approved')`
 
 // sessionInsertSQL stores a session with its event floor (migration 0069):
 // the id of the last audit event stored so far. The event that made the
@@ -145,29 +162,37 @@ func (s *Store) RenewSession(ctx context.Context, sessionID string, oldHash, new
 // of its token or of the token it had before its last renewal and the
 // session still works (not expired at now, not signed out everywhere since
 // it began), in one conditional statement, and returns its account; ended
-// is false when no session was removed. The push requests of its
-// elevation end with it (endSession).
+// is false when no session was removed. The push requests and sent codes
+// of its elevation end with it (endSession).
 func (s *Store) EndSessionByToken(ctx context.Context, sessionID string, tokenHash []byte, now time.Time) (accountID string, ended bool, err error) {
 	return s.endSession(ctx, "end session", `id = $1 AND (token_hash = $2 OR previous_token_hash = $2) AND expires_at > $3
 		AND session_epoch = (SELECT a.session_epoch FROM accounts a WHERE a.id = sessions.account_id)`, sessionID, tokenHash, micros(now))
 }
 
 // endSession removes the session that cond (a condition on the sessions
-// table, with args) selects, and ends the push requests sent for its
+// table, with args) selects, ends the push requests sent for its
 // elevation that are still waiting for the device's answer or approved and
-// not yet used, in one transaction: a session signed out on its own leaves
-// nothing for the device to show or answer (README "Push approval"), as
-// signing out everywhere does (endPushChallenges). The requests are ended
+// not yet used, and deletes the codes sent by text or email for its
+// elevation, in one transaction: a session signed out on its own leaves
+// nothing for the device to show or answer (README "Push approval"), and
+// no code that would elevate it (a code mail still in the outbox is then
+// dropped unsent, see ClaimMail), as signing out everywhere does
+// (endPushChallenges, endSentCodes). The requests and codes are ended
 // first, then the session removed, the order in which a second step by
-// push (UsePushApproval, then the session's elevation) takes the rows, so
-// that on PostgreSQL the two never wait for each other. It returns the
-// session's account; ended is false when no session was removed.
+// push or by a sent code (UsePushApproval or UseSentCode, then the
+// session's elevation) takes the rows, so that on PostgreSQL the two never
+// wait for each other. It returns the session's account; ended is false
+// when no session was removed.
 func (s *Store) endSession(ctx context.Context, what, cond string, args ...any) (accountID string, ended bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		accountID, ended = "", false
 		if _, err := tx.ExecContext(ctx, `UPDATE push_challenges SET status = 'ended'
 			WHERE status IN ('pending', 'approved') AND (account_id, scope) IN (SELECT account_id, 'elevate:' || id FROM sessions WHERE `+cond+`)`, args...); err != nil {
 			return fmt.Errorf("%s: end push challenges: %w", what, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sent_codes
+			WHERE (account_id, scope) IN (SELECT account_id, 'elevate:' || id FROM sessions WHERE `+cond+`)`, args...); err != nil {
+			return fmt.Errorf("%s: end sent codes: %w", what, err)
 		}
 		err := tx.QueryRowContext(ctx, `DELETE FROM sessions WHERE `+cond+` RETURNING account_id`, args...).Scan(&accountID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -191,7 +216,7 @@ func (s *Store) endSession(ctx context.Context, what, cond string, args ...any) 
 // false when no session was removed. The caller has compared the token it
 // was given with the session's previous hash (in constant time): this
 // statement compares only what was read from the row. The push requests
-// of its elevation end with it (endSession).
+// and sent codes of its elevation end with it (endSession).
 func (s *Store) EndRenewedSession(ctx context.Context, sessionID string, tokenHash []byte, renewedAt time.Time) (accountID string, ended bool, err error) {
 	if renewedAt.IsZero() {
 		return "", false, nil
@@ -202,14 +227,15 @@ func (s *Store) EndRenewedSession(ctx context.Context, sessionID string, tokenHa
 // EndLoginSession ends the session the login loginID made as it
 // succeeded, when that was after since, and returns its account:
 // ended is false when the login made none then, or its session has ended.
-// The push requests of its elevation end with it (endSession).
+// The push requests and sent codes of its elevation end with it
+// (endSession).
 func (s *Store) EndLoginSession(ctx context.Context, loginID string, since time.Time) (accountID string, ended bool, err error) {
 	return s.endSession(ctx, "end login session", `id = (SELECT session_id FROM logins WHERE id = $1 AND session_id <> '' AND used_at > $2)`,
 		loginID, micros(since))
 }
 
 // DeleteSession removes a session (logout), and ends the push requests
-// sent for its elevation (endSession).
+// and sent codes of its elevation (endSession).
 func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {
 	_, _, err := s.endSession(ctx, "delete session", `id = $1`, sessionID)
 	return err
