@@ -336,9 +336,12 @@ type Service struct {
 	passwords PasswordList
 	rp        *securitykey.RelyingParty // nil: no security keys
 
-	pushWaiters    pushWaiters // wakes this instance's device long polls
-	pushSweep      pushSweep   // finds their challenges made on other instances
-	passwordChecks underWay    // this instance's password attempts under way, by counter
+	pushWaiters pushWaiters // wakes this instance's device long polls
+	pushSweep   pushSweep   // finds their challenges made on other instances
+	// suspendedDevices is when this instance next asks for the token of a
+	// suspended account's device's event (auditSuspendedDevice).
+	suspendedDevices deviceTokens
+	passwordChecks   underWay // this instance's password attempts under way, by counter
 
 	// background is the work done after a request is answered (later).
 	background sync.WaitGroup
