@@ -77,6 +77,7 @@ type Store interface {
 	// FactorsOfType returns up to limit factors of type t of every account
 	// whose ids come after afterID, in the order of their ids.
 	FactorsOfType(ctx context.Context, t twofold.FactorType, afterID string, limit int) ([]twofold.Factor, error)
+	MarkFactorDamaged(ctx context.Context, factorID string, now time.Time) error
 	AcceptStep(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error)
 	ActivateFactor(ctx context.Context, a twofold.Activation) (ok, first bool, err error)
 	RenameFactor(ctx context.Context, accountID, id, label string) error
