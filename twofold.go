@@ -178,6 +178,11 @@ type Factor struct {
 	// a discoverable credential with user verification, so that it signs
 	// in without username and password, and is a second factor as well.
 	Passkey bool
+	// DamagedAt is when a code was last checked against this TOTP or HOTP
+	// factor and its secret, whose data key is held, did not decrypt
+	// (damaged: bit rot, a bad restore, tampering); nil while none was
+	// found. Such a factor is listed Unavailable until it is removed.
+	DamagedAt *time.Time
 	// PendingSessionID is, for a pending factor, the session that started
 	// its setup, which alone is shown its secret and may finish or cancel
 	// it. "" when not known (set up before it was recorded, or, for a push

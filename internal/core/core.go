@@ -77,6 +77,7 @@ type Store interface {
 	// FactorsOfType returns up to limit factors of type t of every account
 	// whose ids come after afterID, in the order of their ids.
 	FactorsOfType(ctx context.Context, t twofold.FactorType, afterID string, limit int) ([]twofold.Factor, error)
+	MarkFactorDamaged(ctx context.Context, factorID string, now time.Time) error
 	AcceptStep(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error)
 	ActivateFactor(ctx context.Context, a twofold.Activation) (ok, first bool, err error)
 	RenameFactor(ctx context.Context, accountID, id, label string) error
@@ -339,9 +340,12 @@ type Service struct {
 	passwords PasswordList
 	rp        *securitykey.RelyingParty // nil: no security keys
 
-	pushWaiters    pushWaiters // wakes this instance's device long polls
-	pushSweep      pushSweep   // finds their challenges made on other instances
-	passwordChecks underWay    // this instance's password attempts under way, by counter
+	pushWaiters pushWaiters // wakes this instance's device long polls
+	pushSweep   pushSweep   // finds their challenges made on other instances
+	// suspendedDevices is when this instance next asks for the token of a
+	// suspended account's device's event (auditSuspendedDevice).
+	suspendedDevices deviceTokens
+	passwordChecks   underWay // this instance's password attempts under way, by counter
 
 	// background is the work done after a request is answered (later).
 	background sync.WaitGroup

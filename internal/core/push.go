@@ -614,11 +614,91 @@ const suspendedDeviceEvery = time.Hour
 // asks from. A device keeps asking while it waits for the suspension to be
 // lifted (`device watch`), so only its first request is recorded, and then
 // one an hour at most, however often it asks: a token in the database per
-// device, shared by every instance.
+// device, shared by every instance. So that a device left polling does not
+// write that token's row on every request, each instance first asks its
+// own memory (suspendedDevices) whether the token can be due, and takes it
+// only when so: once an hour per device and instance at most, whatever the
+// number of requests. The database's token stays the authority: of two
+// instances the device asks, one records the event.
 func (s *Service) auditSuspendedDevice(ctx context.Context, d twofold.PushDevice, m Meta, now time.Time) {
-	if ok, err := s.store.TakeToken(ctx, "push:suspended:"+d.FactorID, 1, 1/suspendedDeviceEvery.Seconds(), now); err == nil && ok {
-		s.audit(ctx, d.AccountID, "push.device_refused", m, d.FactorID+": the account is suspended (recorded at most once an hour per device)")
+	if !s.suspendedDevices.due(d.FactorID, now) {
+		return
 	}
+	key := "push:suspended:" + d.FactorID
+	rate := 1 / suspendedDeviceEvery.Seconds()
+	ok, err := s.store.TakeToken(ctx, key, 1, rate, now)
+	if err != nil {
+		return
+	}
+	if ok {
+		s.suspendedDevices.set(d.FactorID, now.Add(suspendedDeviceEvery), now)
+		s.audit(ctx, d.AccountID, "push.device_refused", m, d.FactorID+": the account is suspended (recorded at most once an hour per device)")
+		return
+	}
+	// Another instance took it: this one asks again when the bucket
+	// has its next token, which a read tells without a write.
+	tokens, at, found, err := s.store.Bucket(ctx, key)
+	if err != nil || !found {
+		return
+	}
+	next := at.Add(time.Duration((1 - tokens) / rate * float64(time.Second)))
+	s.suspendedDevices.set(d.FactorID, next, now)
+}
+
+// maxSuspendedDevices bounds the devices whose token suspendedDevices
+// remembers: beyond it, a device's is forgotten, which costs only that
+// device's next request one take of the token in the database.
+const maxSuspendedDevices = 4096
+
+// deviceTokens remembers, per push device of a suspended account, the
+// earliest time at which this instance asks the database for the token of
+// its push.device_refused event again (auditSuspendedDevice): a memory of
+// at most maxSuspendedDevices devices, whose marks that have passed are
+// dropped when it is full.
+type deviceTokens struct {
+	mu   sync.Mutex
+	next map[string]time.Time
+}
+
+// due reports whether the token of device id may be there at now: none is
+// remembered, its time has come, or it is more than suspendedDeviceEvery
+// away (a clock stepped back since it was set).
+func (t *deviceTokens) due(id string, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	next, ok := t.next[id]
+	return !ok || !now.Before(next) || next.Sub(now) > suspendedDeviceEvery
+}
+
+// set remembers that device id's token is not there before next: next
+// beyond now + suspendedDeviceEvery is held to it, and one already passed
+// is not kept.
+func (t *deviceTokens) set(id string, next, now time.Time) {
+	if !next.After(now) {
+		return
+	}
+	if limit := now.Add(suspendedDeviceEvery); next.After(limit) {
+		next = limit
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.next == nil {
+		t.next = make(map[string]time.Time)
+	}
+	if _, ok := t.next[id]; !ok && len(t.next) >= maxSuspendedDevices {
+		for k, at := range t.next {
+			if !now.Before(at) {
+				delete(t.next, k)
+			}
+		}
+		for k := range t.next { // all still live: forget one
+			if len(t.next) < maxSuspendedDevices {
+				break
+			}
+			delete(t.next, k)
+		}
+	}
+	t.next[id] = next
 }
 
 // auditDeviceAuthFailed records a refused request of device d: a few events

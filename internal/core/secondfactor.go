@@ -374,12 +374,34 @@ func unreadableReason(err error) string {
 // one: that answer would say nothing to its holder, who can mend it only by
 // removing the factor and adding it again. It is unavailable, as the
 // factor's listing says (keyDamaged), with the cause kept for the log.
+// A TOTP or HOTP factor found damaged is remembered as such (markDamaged),
+// so that its listing says so from then on without opening its secret.
 func (s *Service) passOver(f twofold.Factor, err error) error {
 	s.log.Warn("a factor's secret could not be opened; the account's other factors are checked", "factor", f.ID, "err", err)
 	if errors.Is(err, keyring.ErrUndecryptable) {
+		s.markDamaged(f)
 		return &twofold.Error{Code: twofold.CodeUnavailable, Message: fmt.Sprintf("%q cannot be used: %s", f.Label, keyDamaged), Err: err}
 	}
 	return err
+}
+
+// markDamaged records, after the request, that the secret of TOTP or HOTP
+// factor f did not decrypt under a key that is held (DamagedAt), unless
+// its row already says so. It is a write of its own, outside the check's
+// transaction, whose answer (a refusal, or another factor's success) it
+// neither holds up nor depends on; a failure to write it is logged, and the
+// next check finds the damage again. A secret that opens is never checked
+// against its mark: the healthy path reads and writes nothing more.
+func (s *Service) markDamaged(f twofold.Factor) {
+	if f.DamagedAt != nil || (f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP) {
+		return
+	}
+	now := s.Now()
+	s.later(func(ctx context.Context) {
+		if err := s.store.MarkFactorDamaged(ctx, f.ID, now); err != nil {
+			s.log.Error("a damaged factor was not marked unavailable", "factor", f.ID, "err", err)
+		}
+	})
 }
 
 // blankKey is blankCode for a recovery code or the paper key, read by

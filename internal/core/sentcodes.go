@@ -225,13 +225,15 @@ func (s *Service) withHints(ctx context.Context, fs []twofold.Factor) ([]twofold
 // keyMissing returns, for a TOTP or HOTP factor whose secret is sealed
 // under a data key this instance cannot read (deleted by a rotation, or
 // wrapped by a master key the key file does not hold), the reason it is
-// Unavailable (keyNotReadable); "" for any other factor. It opens no
-// secret: whether the key is held is one look at the keyring, while
-// opening every app's secret on every list would hold them all in memory
-// for nothing. A secret that does not decrypt under a key that is held
-// (damaged) is found only when a code is checked against it, which then
-// answers keyDamaged (passOver). An sms or email factor is opened for its
-// hint anyway, which tells both.
+// Unavailable (keyNotReadable), and for one whose secret was found damaged
+// (DamagedAt: it did not decrypt under a key that is held when a code was
+// checked against it, passOver) keyDamaged; "" for any other factor. It
+// opens no secret: whether the key is held is one look at the keyring, and
+// damage is remembered on the factor's row, while opening every app's
+// secret on every list would hold them all in memory for nothing. A
+// secret damaged since the last check of a code against it is found by
+// the next one. An sms or email factor is opened for its hint anyway,
+// which tells both.
 func (s *Service) keyMissing(ctx context.Context, f twofold.Factor) (string, error) {
 	if f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP {
 		return "", nil
@@ -240,11 +242,14 @@ func (s *Service) keyMissing(ctx context.Context, f twofold.Factor) (string, err
 	if err != nil {
 		return "", fmt.Errorf("factor %s: %w", f.ID, err)
 	}
-	if ok {
-		return "", nil
+	if !ok {
+		s.log.Warn("a factor's secret is sealed under a data key this instance cannot read; it is listed as unavailable", "factor", f.ID, "key", f.SecretKeyID)
+		return keyNotReadable, nil
 	}
-	s.log.Warn("a factor's secret is sealed under a data key this instance cannot read; it is listed as unavailable", "factor", f.ID, "key", f.SecretKeyID)
-	return keyNotReadable, nil
+	if f.DamagedAt != nil {
+		return keyDamaged, nil
+	}
+	return "", nil
 }
 
 // SendsCodes reports whether this server can send codes of a factor of

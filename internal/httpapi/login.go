@@ -132,7 +132,7 @@ func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
 	if v.RecoveryCodeUsed {
 		out.RecoveryCodesRemaining, out.Warning = recoveryCodesLeft(v.RecoveryCodesLeft)
 	}
-	if v.Recovered && v.OtherSessionsEnded >= 0 {
+	if v.Recovered { // the count, 0 too, after every second step on the recovery path alone
 		out.OtherSessionsEnded = &v.OtherSessionsEnded
 	}
 	writeJSON(w, http.StatusOK, out)

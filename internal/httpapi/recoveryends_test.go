@@ -160,3 +160,21 @@ func TestRecoveryEndsOtherSessions(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoveryEndsNoSession: a sign-in on the recovery path when no other
+// session of the account is working still says how many it ended:
+// other_sessions_ended 0, present (README: the count is told after every
+// such second step, and only then). On SQLite and PostgreSQL.
+func TestRecoveryEndsNoSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		c, f := phoneUser(t, s, "rnone")
+		if r := c.Do(t, "POST", "/v1/logout", nil); r.Status/100 != 2 {
+			t.Fatalf("sign out: got %d %s", r.Status, r.Body)
+		}
+		loginID, _ := startLogin(t, s, "rnone")
+		r := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": f.codes[0]})
+		if n, ok := r.JSON["other_sessions_ended"]; r.Status != 200 || !ok || n != float64(0) {
+			t.Errorf("sign-in with a recovery code, no other session: got %d %s, want 200 with other_sessions_ended 0", r.Status, r.Body)
+		}
+	})
+}

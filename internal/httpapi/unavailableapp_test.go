@@ -97,3 +97,73 @@ func TestDamagedAppAnswer(t *testing.T) {
 		}
 	})
 }
+
+// TestDamagedAppRemembered: once a code was checked against an app whose
+// stored secret no longer decrypts (503 unavailable), the app is listed as
+// unavailable, damaged, by GET /v1/me, /v1/me/factors and the second step
+// (unavailable_methods, not methods), with no further code tried: the
+// damage is remembered on the factor's row. It is found by a check naming
+// the app, and by a sign-in with the account's other app that passes it
+// over. The owner still removes it and adds a new one. On SQLite and
+// PostgreSQL.
+func TestDamagedAppRemembered(t *testing.T) {
+	for _, named := range []bool{true, false} {
+		t.Run(fmt.Sprintf("named=%v", named), func(t *testing.T) {
+			eachStore(t, func(t *testing.T, s *testenv.Server) {
+				addUser(t, s, "ursa")
+				old := enrol(t, s, login(t, s, "ursa"), map[string]any{"type": "totp", "label": "old phone"})
+				c := signInTOTP(t, s, "ursa", old.secret)
+				fresh := enrol(t, s, c, map[string]any{"type": "totp", "label": "new phone"})
+				s.MakeUndecryptable(t, old.id)
+				listed := func(path, id string) map[string]any {
+					t.Helper()
+					r := c.Do(t, "GET", path, nil)
+					if r.Status != http.StatusOK {
+						t.Fatalf("GET %s: got %d %s", path, r.Status, r.Body)
+					}
+					fs, _ := r.JSON["factors"].([]any)
+					return entryWith(fs, "id", id)
+				}
+				// Nothing says so before a code is checked against it.
+				if f := listed("/v1/me/factors", old.id); f == nil || f["unavailable"] != nil {
+					t.Fatalf("before any check: %v, want it listed as available", f)
+				}
+
+				s.Clock.Add(30 * time.Second)
+				loginID, _ := startLogin(t, s, "ursa")
+				if named {
+					r := verify(t, s, loginID, map[string]string{"method": "totp", "factor_id": old.id, "code": testenv.TOTP(t, old.secret, s.Clock.Now())})
+					wantProblem(t, r, http.StatusServiceUnavailable, "unavailable")
+				} else if r := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, fresh.secret, s.Clock.Now())}); r.Status != http.StatusOK {
+					t.Fatalf("sign-in with the other app: got %d %s, want 200", r.Status, r.Body)
+				}
+				s.Service.Wait() // the mark is written after the answer
+
+				for _, path := range []string{"/v1/me", "/v1/me/factors"} {
+					if f := listed(path, old.id); f == nil || !strings.Contains(fmt.Sprint(f["unavailable"]), "damaged") {
+						t.Errorf("GET %s: the damaged app: %v, want it unavailable: damaged", path, f)
+					}
+					if f := listed(path, fresh.id); f == nil || f["unavailable"] != nil {
+						t.Errorf("GET %s: the readable app: %v, want it available", path, f)
+					}
+				}
+				_, r := startLogin(t, s, "ursa")
+				if un, _ := r.JSON["unavailable_methods"].([]any); !strings.Contains(fmt.Sprint(entryWith(un, "factor_id", old.id)), "damaged") {
+					t.Errorf("unavailable_methods: %s, want the damaged app, saying so", r.Body)
+				}
+				if ms, _ := r.JSON["methods"].([]any); entryWith(ms, "factor_id", old.id) != nil || entryWith(ms, "factor_id", fresh.id) == nil {
+					t.Errorf("methods: %s, want the readable app and not the damaged one", r.Body)
+				}
+
+				// The owner removes it and adds a new one, which is available.
+				if r := c.Do(t, "DELETE", "/v1/me/factors/"+old.id, nil); r.Status/100 != 2 {
+					t.Fatalf("remove the damaged app: got %d %s", r.Status, r.Body)
+				}
+				again := enrol(t, s, c, map[string]any{"type": "totp", "label": "old phone again"})
+				if f := listed("/v1/me/factors", again.id); f == nil || f["unavailable"] != nil {
+					t.Errorf("the app added again: %v, want it available", f)
+				}
+			})
+		})
+	}
+}

@@ -11,18 +11,19 @@ import (
 	"github.com/twofold/twofold/internal/keyring"
 )
 
-const factorColumns = `id, account_id, type, label, status, secret_key_id, secret, algorithm, digits, period_seconds, last_step, drift, created_at, confirmed_at, last_used_at, passkey, pending_session_id`
+const factorColumns = `id, account_id, type, label, status, secret_key_id, secret, algorithm, digits, period_seconds, last_step, drift, created_at, confirmed_at, last_used_at, passkey, pending_session_id, damaged_at`
 
 func scanFactor(row interface{ Scan(...any) error }) (twofold.Factor, error) {
 	var f twofold.Factor
 	var period, created int64
-	var confirmed, used sql.NullInt64
+	var confirmed, used, damaged sql.NullInt64
 	err := row.Scan(&f.ID, &f.AccountID, &f.Type, &f.Label, &f.Status, &f.SecretKeyID, &f.SealedSecret, &f.Algorithm,
-		&f.Digits, &period, &f.LastStep, &f.Drift, &created, &confirmed, &used, &f.Passkey, &f.PendingSessionID)
+		&f.Digits, &period, &f.LastStep, &f.Drift, &created, &confirmed, &used, &f.Passkey, &f.PendingSessionID, &damaged)
 	f.Period = time.Duration(period) * time.Second
 	f.CreatedAt = fromMicros(created)
 	f.ConfirmedAt = fromNullMicros(confirmed)
 	f.LastUsedAt = fromNullMicros(used)
+	f.DamagedAt = fromNullMicros(damaged)
 	return f, err
 }
 
@@ -44,9 +45,9 @@ func (s *Store) CreateFactor(ctx context.Context, f twofold.Factor) error {
 		if !stored {
 			return keyring.ErrKeyGone
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO factors (`+factorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO factors (`+factorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			f.ID, f.AccountID, f.Type, f.Label, f.Status, f.SecretKeyID, f.SealedSecret, f.Algorithm, f.Digits,
-			int64(f.Period/time.Second), f.LastStep, f.Drift, micros(f.CreatedAt), nullMicros(f.ConfirmedAt), nullMicros(f.LastUsedAt), f.Passkey, f.PendingSessionID)
+			int64(f.Period/time.Second), f.LastStep, f.Drift, micros(f.CreatedAt), nullMicros(f.ConfirmedAt), nullMicros(f.LastUsedAt), f.Passkey, f.PendingSessionID, nullMicros(f.DamagedAt))
 		return err
 	})
 	if err != nil {
@@ -90,6 +91,16 @@ func (s *Store) Factor(ctx context.Context, accountID, id string) (twofold.Facto
 		return f, fmt.Errorf("select factor: %w", err)
 	}
 	return f, nil
+}
+
+// MarkFactorDamaged records that factor id's secret was found not to
+// decrypt at now (twofold.Factor.DamagedAt): one conditional statement,
+// which keeps the first time found and writes nothing once it is set.
+func (s *Store) MarkFactorDamaged(ctx context.Context, id string, now time.Time) error {
+	if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE factors SET damaged_at = $1 WHERE id = $2 AND damaged_at IS NULL`, micros(now), id); err != nil {
+		return fmt.Errorf("mark factor damaged: %w", err)
+	}
+	return nil
 }
 
 // AcceptStep records that step (a TOTP step or HOTP counter) was accepted for

@@ -563,3 +563,32 @@ func testDeleteFactorInAnotherStatus(t *testing.T, s *store.Store) {
 	getFactor(t, s, a.ID, "f-pending")
 	wantTwoFactor(t, s, a.ID, want)
 }
+
+// testMarkFactorDamaged: MarkFactorDamaged sets the factor's DamagedAt, read
+// back by every read of factors, keeps the first time it was found, and
+// leaves the account's other factors alone.
+func testMarkFactorDamaged(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	activeFactor(t, s, a.ID, "f-1", 10, "set")
+	activeFactor(t, s, a.ID, "f-2", 10, "set")
+	if f := getFactor(t, s, a.ID, "f-1"); f.DamagedAt != nil {
+		t.Fatalf("a new factor: DamagedAt %v, want nil", f.DamagedAt)
+	}
+	for _, at := range []time.Time{t0.Add(time.Minute), t0.Add(time.Hour)} {
+		if err := s.MarkFactorDamaged(t.Context(), "f-1", at); err != nil {
+			t.Fatalf("MarkFactorDamaged: %v", err)
+		}
+	}
+	if f := getFactor(t, s, a.ID, "f-1"); f.DamagedAt == nil || !f.DamagedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("DamagedAt: got %v, want the first mark, %v", f.DamagedAt, t0.Add(time.Minute))
+	}
+	fs, err := s.Factors(t.Context(), a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if damaged := f.DamagedAt != nil; damaged != (f.ID == "f-1") {
+			t.Errorf("Factors: %s DamagedAt %v, want it set on f-1 alone", f.ID, f.DamagedAt)
+		}
+	}
+}

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Factor/ActivateAfterReset", testActivateAfterReset},
 		{"Factor/AcceptStep", testAcceptStep},
 		{"Factor/AcceptStepPending", testAcceptStepPending},
+		{"Factor/MarkDamaged", testMarkFactorDamaged},
 		{"Factor/SetFactorSync", testSetFactorSync},
 		{"Factor/Rename", testRenameFactor},
 		{"Factor/DeleteLastActive", testDeleteLastActive},
