@@ -33,16 +33,7 @@ func TestDeviceCommand(t *testing.T) {
 			t.Parallel()
 			s := testenv.NewServer(t, dsn(t))
 			ctx := context.Background()
-			if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "kim", Email: "kim@example.com", Password: "correct horse battery"}, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			c := testenv.NewClient(s.URL())
-			r := c.Do(t, "POST", "/v1/login", map[string]string{"username": "kim", "password": "correct horse battery"})
-			c.Token = r.String("token")
-			r = c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "push", "label": "laptop"})
-			if r.Status != 201 {
-				t.Fatalf("enrol push: %d %s", r.Status, r.Body)
-			}
+			_, r := startPushEnrolment(t, s, "kim")
 			state := filepath.Join(t.TempDir(), "device.json")
 
 			tm := newTestMain(t, s.Clock.Now(), r.String("enrolment_uri")+"\n")
@@ -168,15 +159,7 @@ func TestDeviceEnrolKeepsKeyFirst(t *testing.T) {
 			t.Parallel()
 			s := testenv.NewServer(t, dsn(t))
 			ctx := context.Background()
-			if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "lee", Email: "lee@example.com", Password: "correct horse battery"}, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			c := testenv.NewClient(s.URL())
-			c.Token = c.Do(t, "POST", "/v1/login", map[string]string{"username": "lee", "password": "correct horse battery"}).String("token")
-			r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "push", "label": "laptop"})
-			if r.Status != 201 {
-				t.Fatalf("enrol push: %d %s", r.Status, r.Body)
-			}
+			c, r := startPushEnrolment(t, s, "lee")
 			uri := r.String("enrolment_uri")
 			enrol := func(state, uri string) (*testMain, error) {
 				tm := newTestMain(t, s.Clock.Now(), uri+"\n")
@@ -293,12 +276,12 @@ func TestRetryDelay(t *testing.T) {
 	}
 }
 
-// pushDevice makes an account with a push device enrolled by `twofold
-// device enrol` on s, and returns the state file and the factor's id.
-func pushDevice(t *testing.T, s *testenv.Server, username string) (state, factorID string) {
+// startPushEnrolment makes an account username on s, signs it in and
+// starts the enrolment of a push device labelled "laptop": it returns the
+// session and the API's answer, which holds the enrolment URI.
+func startPushEnrolment(t *testing.T, s *testenv.Server, username string) (*testenv.Client, testenv.Response) {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: username, Email: username + "@example.com", Password: "correct horse battery"}, core.Meta{}); err != nil {
+	if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: username, Email: username + "@example.com", Password: "correct horse battery"}, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	c := testenv.NewClient(s.URL())
@@ -307,6 +290,15 @@ func pushDevice(t *testing.T, s *testenv.Server, username string) (state, factor
 	if r.Status != 201 {
 		t.Fatalf("enrol push: %d %s", r.Status, r.Body)
 	}
+	return c, r
+}
+
+// pushDevice makes an account with a push device enrolled by `twofold
+// device enrol` on s, and returns the state file and the factor's id.
+func pushDevice(t *testing.T, s *testenv.Server, username string) (state, factorID string) {
+	t.Helper()
+	ctx := context.Background()
+	_, r := startPushEnrolment(t, s, username)
 	state = filepath.Join(t.TempDir(), "device.json")
 	tm := newTestMain(t, s.Clock.Now(), r.String("enrolment_uri")+"\n")
 	if err := tm.Run(ctx, []string{"device", "enrol", "--state", state, "-"}); err != nil {

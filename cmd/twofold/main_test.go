@@ -82,6 +82,25 @@ func (tm *testMain) run(tb testing.TB, args ...string) error {
 	return err
 }
 
+// exitCase is a command line that fails, and the exit status it fails with.
+type exitCase struct {
+	args     []string
+	wantExit int
+}
+
+// wantExits runs each case's command line, followed by flags, on its own
+// Main, and reports those that do not fail with their exit status.
+func wantExits(t *testing.T, flags []string, cases []exitCase) {
+	t.Helper()
+	for _, tt := range cases {
+		tm := newTestMain(t, time.Now(), "")
+		err := tm.run(t, append(tt.args, flags...)...)
+		if got := exitCode(err); err == nil || got != tt.wantExit {
+			t.Errorf("%v: got %v (exit %d), want exit %d", tt.args, err, got, tt.wantExit)
+		}
+	}
+}
+
 // requireOATHTool fails (never skips) the test when oathtool is missing: it is
 // the reference the code command is checked against (SPEC §5).
 func requireOATHTool(tb testing.TB) {
@@ -924,23 +943,14 @@ func TestUserResetTwoFactor(t *testing.T) {
 				}
 			}
 
-			for _, tt := range []struct {
-				args     []string
-				wantExit int
-			}{
+			wantExits(t, flags, []exitCase{
 				{[]string{"user", "reset-two-factor", "erin", "--cancel"}, 1},          // none waits
 				{[]string{"user", "reset-two-factor", "erin"}, 1},                      // no two-factor any more
 				{[]string{"user", "reset-two-factor", "nobody"}, 1},                    // no such user
 				{[]string{"user", "reset-two-factor", "dave", "--now", "--cancel"}, 2}, // both
 				{[]string{"user", "reset-two-factor"}, 2},                              // no username
 				{[]string{"user", "reset-two-factor", "a", "b"}, 2},                    // two
-			} {
-				tm := newTestMain(t, time.Now(), "")
-				err := tm.run(t, append(tt.args, flags...)...)
-				if got := exitCode(err); err == nil || got != tt.wantExit {
-					t.Errorf("%v: got %v (exit %d), want exit %d", tt.args, err, got, tt.wantExit)
-				}
-			}
+			})
 		})
 	}
 }
@@ -987,20 +997,11 @@ func TestUserOperator(t *testing.T) {
 					t.Errorf("the operator API after user operator %v: got %d, want %d", tt.args, got, tt.wantStatus)
 				}
 			}
-			for _, tt := range []struct {
-				args     []string
-				wantExit int
-			}{
+			wantExits(t, flags, []exitCase{
 				{[]string{"user", "operator", "nobody"}, 1},
 				{[]string{"user", "operator"}, 2},
 				{[]string{"user", "operator", "a", "b"}, 2},
-			} {
-				tm := newTestMain(t, time.Now(), "")
-				err := tm.run(t, append(tt.args, flags...)...)
-				if got := exitCode(err); err == nil || got != tt.wantExit {
-					t.Errorf("%v: got %v (exit %d), want exit %d", tt.args, err, got, tt.wantExit)
-				}
-			}
+			})
 		})
 	}
 }

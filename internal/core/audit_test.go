@@ -49,27 +49,14 @@ func TestAuditFailureFailsTheCheck(t *testing.T) {
 			svc := newService(t, rs, st, func() time.Time { return now }, nil)
 			auth := signedIn(t, svc, "ada")
 			acct := auth.Account
-			enr, err := svc.EnrolFactor(ctx, auth, core.NewFactor{Type: twofold.FactorTOTP, Label: "phone"}, core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			secret, err := otp.DecodeSecret(enr.Secret)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := otp.DefaultParams()
-			code := func() string { return otp.HOTP(secret, otp.Step(now, p.Period), p.Algorithm, p.Digits) }
-			if _, err := svc.ConfirmFactor(ctx, auth, enr.Factor.ID, code(), core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			now = now.Add(30 * time.Second)
+			factorID, code := confirmedTOTP(t, svc, auth, &now)
 			res, err := svc.Login(ctx, "ada", testPassword, core.Meta{})
 			if err != nil || res.LoginID == "" {
 				t.Fatalf("login: %+v, %v", res, err)
 			}
 
 			rs.refuse.Store(true)
-			wrong := core.SecondFactor{Method: twofold.MethodTOTP, FactorID: enr.Factor.ID, Code: "000000"}
+			wrong := core.SecondFactor{Method: twofold.MethodTOTP, FactorID: factorID, Code: "000000"}
 			if code() == wrong.Code {
 				wrong.Code = "111111"
 			}
@@ -78,7 +65,7 @@ func TestAuditFailureFailsTheCheck(t *testing.T) {
 					t.Fatalf("wrong code %d with the audit table refusing: got %v, want an internal error", i+1, err)
 				}
 			}
-			right := core.SecondFactor{Method: twofold.MethodTOTP, FactorID: enr.Factor.ID, Code: code()}
+			right := core.SecondFactor{Method: twofold.MethodTOTP, FactorID: factorID, Code: code()}
 			if _, err := svc.VerifyLogin(ctx, res.LoginID, right, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInternal {
 				t.Fatalf("right code with the audit table refusing: got %v, want an internal error", err)
 			}
@@ -281,6 +268,30 @@ func TestConflictEveryTimeIsUnavailable(t *testing.T) {
 	}
 }
 
+// confirmedTOTP enrols and confirms a TOTP factor for a by the code for
+// the time *now reads, then moves *now on a time step, past the code
+// spent. It returns the factor's id and a function giving the code for the
+// time *now reads.
+func confirmedTOTP(t *testing.T, svc *core.Service, a core.Auth, now *time.Time) (string, func() string) {
+	t.Helper()
+	ctx := t.Context()
+	enr, err := svc.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: "phone"}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := otp.DecodeSecret(enr.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := otp.DefaultParams()
+	code := func() string { return otp.HOTP(secret, otp.Step(*now, p.Period), p.Algorithm, p.Digits) }
+	if _, err := svc.ConfirmFactor(ctx, a, enr.Factor.ID, code(), core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	*now = now.Add(30 * time.Second)
+	return enr.Factor.ID, code
+}
+
 const testPassword = "correct horse battery"
 
 // signedIn creates an account username (with an email address) and returns
@@ -310,17 +321,28 @@ func signedInAs(t *testing.T, svc *core.Service, na core.NewAccount) core.Auth {
 	return auth
 }
 
-// racingStore runs hook, once armed, before it stores the next session.
-type racingStore struct {
-	*store.Store
+// armedHook runs hook at the first trip after it is armed, and then not
+// again until it is armed again.
+type armedHook struct {
 	armed atomic.Bool
 	hook  func()
 }
 
-func (s *racingStore) CreateSession(ctx context.Context, sess twofold.Session) error {
-	if s.armed.CompareAndSwap(true, false) {
-		s.hook()
+// trip runs hook if h is armed, disarming it.
+func (h *armedHook) trip() {
+	if h.armed.CompareAndSwap(true, false) {
+		h.hook()
 	}
+}
+
+// racingStore runs hook, once armed, before it stores the next session.
+type racingStore struct {
+	*store.Store
+	armedHook
+}
+
+func (s *racingStore) CreateSession(ctx context.Context, sess twofold.Session) error {
+	s.trip()
 	return s.Store.CreateSession(ctx, sess)
 }
 

@@ -48,6 +48,23 @@ func (c *countingStore) RecordPage(ctx context.Context, zone, host, typ string, 
 	return rs, err
 }
 
+// pagedZone opens a store on dsn under a countingStore, for a service that
+// reads records in pages of 40, and returns them with a session of alice,
+// who holds the zone example.com.
+func pagedZone(t *testing.T, dsn string) (testDB, *countingStore, *core.Service, core.Auth) {
+	t.Helper()
+	db := openStore(t, dsn)
+	cs := &countingStore{testDB: db}
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	svc := newService(t, cs, db, func() time.Time { return now }, nil)
+	core.SetRecordPage(svc, 40)
+	alice := signedIn(t, svc, "alice")
+	if _, err := svc.AddZone(t.Context(), "example.com", "alice", core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	return db, cs, svc, alice
+}
+
 // TestDNSReadsInPages checks that a read of a zone's records takes them
 // from the store a page at a time, and a read of a set only the set's.
 func TestDNSReadsInPages(t *testing.T) {
@@ -55,15 +72,7 @@ func TestDNSReadsInPages(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			db := openStore(t, dsn(t))
-			cs := &countingStore{testDB: db}
-			now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-			svc := newService(t, cs, db, func() time.Time { return now }, nil)
-			core.SetRecordPage(svc, 40)
-			alice := signedIn(t, svc, "alice")
-			if _, err := svc.AddZone(ctx, "example.com", "alice", core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
+			db, cs, svc, alice := pagedZone(t, dsn(t))
 			var recs []twofold.Record
 			for i := range 1000 {
 				ri := in(fmt.Sprintf("h%d", i%100), "A", 300, fmt.Sprintf("192.0.2.%d", i/4))
@@ -156,15 +165,7 @@ func TestNarrowKeyReadsItsNames(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			db := openStore(t, dsn(t))
-			cs := &countingStore{testDB: db}
-			now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-			svc := newService(t, cs, db, func() time.Time { return now }, nil)
-			core.SetRecordPage(svc, 40)
-			alice := signedIn(t, svc, "alice")
-			if _, err := svc.AddZone(ctx, "example.com", "alice", core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
+			db, cs, svc, alice := pagedZone(t, dsn(t))
 			var recs []twofold.Record
 			for i := range 2000 {
 				host := fmt.Sprintf("h%d", i%500)

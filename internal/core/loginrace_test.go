@@ -2,7 +2,6 @@ package core_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,14 +16,11 @@ import (
 // the account as first read, before the account is read again.
 type betweenReadsStore struct {
 	*store.Store
-	armed atomic.Bool
-	hook  func()
+	armedHook
 }
 
 func (s *betweenReadsStore) TwoFactorReset(ctx context.Context, accountID string) (twofold.TwoFactorReset, bool, error) {
-	if s.armed.CompareAndSwap(true, false) {
-		s.hook()
-	}
+	s.trip()
 	return s.Store.TwoFactorReset(ctx, accountID)
 }
 

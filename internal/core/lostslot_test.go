@@ -9,7 +9,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -58,20 +57,7 @@ func TestLostSlotWaitsForTheWinnersLock(t *testing.T) {
 			svc := newService(t, ss, st, clock, nil)
 			auth := signedIn(t, svc, "ada")
 			ss.key = "2fa:" + auth.Account.ID + ":codes"
-			enr, err := svc.EnrolFactor(ctx, auth, core.NewFactor{Type: twofold.FactorTOTP, Label: "phone"}, core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			secret, err := otp.DecodeSecret(enr.Secret)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := otp.DefaultParams()
-			code := func() string { return otp.HOTP(secret, otp.Step(now, p.Period), p.Algorithm, p.Digits) }
-			if _, err := svc.ConfirmFactor(ctx, auth, enr.Factor.ID, code(), core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			now = now.Add(30 * time.Second)
+			_, code := confirmedTOTP(t, svc, auth, &now)
 			res, err := svc.Login(ctx, "ada", testPassword, core.Meta{})
 			if err != nil || res.LoginID == "" {
 				t.Fatalf("login: %+v, %v", res, err)

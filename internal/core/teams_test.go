@@ -5,7 +5,6 @@ import (
 	"encoding/base32"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,14 +21,13 @@ import (
 // service writes in a transaction of its own is raced at InTx, outside it.
 type teamRaceStore struct {
 	*store.Store
-	armed atomic.Bool
-	on    string
-	hook  func()
+	armedHook
+	on string
 }
 
 func (s *teamRaceStore) fire(method string) {
-	if method == s.on && s.armed.CompareAndSwap(true, false) {
-		s.hook()
+	if method == s.on {
+		s.trip()
 	}
 }
 

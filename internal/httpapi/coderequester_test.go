@@ -155,18 +155,7 @@ func TestSentCodeStaysWithItsRequester(t *testing.T) {
 // it, and the owner signs in with the code.
 func TestMailedCodeStaysWithItsRequester(t *testing.T) {
 	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
-		addUser(t, s, "mae")
-		c := login(t, s, "mae")
-		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"})
-		if r.Status != 201 {
-			t.Fatalf("enrol email: got %d %s", r.Status, r.Body)
-		}
-		id := r.JSON["factor"].(map[string]any)["id"].(string)
-		code, _ := codeMail(t, mb, 1)
-		if r := c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); r.Status != 200 {
-			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
-		}
-		n := len(mb.Wait(t, 2, time.Minute)) // and the notice of a new authenticator
+		_, id, _, n := withEmailFactor(t, s, mb, "mae")
 		send := func(loginID, secret string) testenv.Response {
 			t.Helper()
 			return challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id, "code_secret": secret})
@@ -185,7 +174,7 @@ func TestMailedCodeStaysWithItsRequester(t *testing.T) {
 		if again.Status != 202 || again.String("code_secret") != first.String("code_secret") {
 			t.Fatalf("resend: got %d %s, want 202 with the same code_secret", again.Status, again.Body)
 		}
-		code, _ = codeMail(t, mb, n+2)
+		code, _ := codeMail(t, mb, n+2)
 		if got := len(mb.Messages()); got != n+2 {
 			t.Errorf("%d mails, want %d: the refused sends mailed nothing", got, n+2)
 		}

@@ -29,6 +29,27 @@ func codeMail(t *testing.T, mb *testenv.SMTPServer, n int) (code, body string) {
 	return "", ""
 }
 
+// withEmailFactor adds the user name on s, whose mail goes to mb (empty
+// until then), signs in, and adds an email factor confirmed with the code
+// mailed to the account's address. It returns the session, the factor's
+// id, the answer to the confirmation and the count of messages mailed by
+// then: the code and the notice of a new authenticator.
+func withEmailFactor(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer, name string) (c *testenv.Client, id string, confirmed testenv.Response, mailed int) {
+	t.Helper()
+	addUser(t, s, name)
+	c = login(t, s, name)
+	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"})
+	if r.Status != 201 {
+		t.Fatalf("enrol email: got %d %s", r.Status, r.Body)
+	}
+	id = r.JSON["factor"].(map[string]any)["id"].(string)
+	code, _ := codeMail(t, mb, 1)
+	if confirmed = c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); confirmed.Status != 200 {
+		t.Fatalf("confirm: got %d %s", confirmed.Status, confirmed.Body)
+	}
+	return c, id, confirmed, len(mb.Wait(t, 2, time.Minute))
+}
+
 // TestEmailCodeStory: an email factor is confirmed, passes the second step
 // and elevates with codes sent over SMTP through the outbox, which never
 // holds a code in the clear.
@@ -175,18 +196,7 @@ func TestEmailCodesNeedMail(t *testing.T) {
 // working.
 func TestEmailUnqueuedResendKeepsCode(t *testing.T) {
 	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
-		addUser(t, s, "uli")
-		c := login(t, s, "uli")
-		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"})
-		if r.Status != 201 {
-			t.Fatalf("enrol email: got %d %s", r.Status, r.Body)
-		}
-		id := r.JSON["factor"].(map[string]any)["id"].(string)
-		code, _ := codeMail(t, mb, 1)
-		if r := c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); r.Status != 200 {
-			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
-		}
-		n := len(mb.Wait(t, 2, time.Minute)) // and the notice of a new authenticator
+		_, id, _, n := withEmailFactor(t, s, mb, "uli")
 		loginID, _ := startLogin(t, s, "uli")
 		ch := challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id})
 		if ch.Status != 202 {

@@ -183,21 +183,12 @@ func TestPasswordResetNeedsSecondFactor(t *testing.T) {
 // email method, sends no code and takes none; a recovery code still works.
 func TestPasswordResetNotByEmailCode(t *testing.T) {
 	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
-		addUser(t, s, "dave")
-		c := login(t, s, "dave")
-		r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"})
-		id := r.JSON["factor"].(map[string]any)["id"].(string)
-		code, _ := codeMail(t, mb, 1)
-		r = c.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code})
-		if r.Status != 200 {
-			t.Fatalf("confirm: got %d %s", r.Status, r.Body)
-		}
-		recovery := r.JSON["recovery_codes"].([]any)[0].(string)
-		n := len(mb.Wait(t, 2, time.Minute))
+		_, id, confirmed, n := withEmailFactor(t, s, mb, "dave")
+		recovery := confirmed.JSON["recovery_codes"].([]any)[0].(string)
 		askReset(t, s, "dave")
 		token, _ := resetMail(t, s, mb, n+1)
 		anon := testenv.NewClient(s.URL())
-		r = anon.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": token})
+		r := anon.Do(t, "POST", "/v1/password-reset/check", map[string]string{"token": token})
 		if r.Status != 200 {
 			t.Fatalf("check: got %d %s", r.Status, r.Body)
 		}
@@ -211,7 +202,7 @@ func TestPasswordResetNotByEmailCode(t *testing.T) {
 		if r := anon.Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "email", "factor_id": id}); r.Status != 202 {
 			t.Fatalf("login challenge: got %d %s", r.Status, r.Body)
 		}
-		code, _ = codeMail(t, mb, n+2)
+		code, _ := codeMail(t, mb, n+2)
 		wantProblem(t, completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase", "method": "email", "code": code}), 400, "invalid")
 		if r := completeReset(t, s, map[string]string{"token": token, "password": "a brand new passphrase", "method": "recovery_code", "code": recovery}); r.Status != 200 {
 			t.Fatalf("complete with a recovery code: got %d %s, want 200", r.Status, r.Body)

@@ -36,6 +36,21 @@ func startPush(t *testing.T, c *testenv.Client, label string) testenv.Response {
 	return r
 }
 
+// withPushDevice adds the user name with an authenticator app, elevates
+// by the paper key the app's confirmation gave, and enrols a push device
+// labelled "phone". It returns the session, the app and the device.
+func withPushDevice(t *testing.T, s *testenv.Server, name string) (*testenv.Client, enrolled, *pushdevice.Client) {
+	t.Helper()
+	addUser(t, s, name)
+	c := login(t, s, name)
+	app := enrol(t, s, c, map[string]any{"type": "totp", "label": "app"})
+	if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": app.paperKey}); r.Status != 200 {
+		t.Fatalf("elevate: %d %s", r.Status, r.Body)
+	}
+	d, _ := enrolPush(t, s, c, "phone")
+	return c, app, d
+}
+
 // enrolPush adds a push factor and enrols the device client with its URI.
 func enrolPush(t *testing.T, s *testenv.Server, c *testenv.Client, label string) (*pushdevice.Client, pushdevice.Enrolled) {
 	t.Helper()

@@ -43,13 +43,7 @@ func wantPushBusy(t *testing.T, r testenv.Response, maxWait int) {
 // sign-in.
 func TestPushStaysWithItsRequester(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		addUser(t, s, "pat")
-		c := login(t, s, "pat")
-		app := enrol(t, s, c, map[string]any{"type": "totp", "label": "app"})
-		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": app.paperKey}); r.Status != 200 {
-			t.Fatalf("elevate: %d %s", r.Status, r.Body)
-		}
-		d, _ := enrolPush(t, s, c, "phone")
+		c, app, d := withPushDevice(t, s, "pat")
 		owner := testenv.NewClient(s.URL())
 		stranger := testenv.NewClient(s.URL())
 		stranger.Header.Set("User-Agent", "stranger/1")
@@ -235,13 +229,7 @@ func TestDeviceReplayIsTheSenders(t *testing.T) {
 // denial cannot add up to the pause of the account's pushes.
 func TestPushStrangerCannotHoldLogin(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		addUser(t, s, "pat")
-		c := login(t, s, "pat")
-		app := enrol(t, s, c, map[string]any{"type": "totp", "label": "app"})
-		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": app.paperKey}); r.Status != 200 {
-			t.Fatalf("elevate: %d %s", r.Status, r.Body)
-		}
-		d, _ := enrolPush(t, s, c, "phone")
+		_, _, d := withPushDevice(t, s, "pat")
 		owner := testenv.NewClient(s.URL())
 		stranger := testenv.NewClient(s.URL())
 		loginID, _ := startLogin(t, s, "pat")

@@ -63,6 +63,20 @@ func authOpts(s *testenv.Server, name string) gophercloud.AuthOptions {
 	return gophercloud.AuthOptions{IdentityEndpoint: s.URL() + "/v3/", Username: name, Password: password, DomainName: "Default"}
 }
 
+// signInWithTOTP signs name in to the Identity API with its password and
+// the code of secret at the clock's time, so elevated, and returns the
+// client; the test fails if that is refused.
+func signInWithTOTP(t *testing.T, s *testenv.Server, name, secret string) *gophercloud.ServiceClient {
+	t.Helper()
+	opts := authOpts(s, name)
+	opts.Passcode = testenv.TOTP(t, secret, s.Clock.Now())
+	id, err := identity(t, opts)
+	if err != nil {
+		t.Fatalf("%s signs in with the password and TOTP: %v", name, err)
+	}
+	return id
+}
+
 // identity returns an Identity v3 client authenticated with opts.
 func identity(t *testing.T, opts gophercloud.AuthOptions) (*gophercloud.ServiceClient, error) {
 	t.Helper()
@@ -224,12 +238,7 @@ func TestGophercloudTOTPCredential(t *testing.T) {
 		_, err = identity(t, authOpts(s, "bob"))
 		wantStatus(t, "the password alone now", err, http.StatusUnauthorized)
 		s.Clock.Add(time.Minute) // a secret given by value passes from the next step on
-		opts := authOpts(s, "bob")
-		opts.Passcode = testenv.TOTP(t, secret, s.Clock.Now())
-		id2, err := identity(t, opts)
-		if err != nil {
-			t.Fatalf("password and the new TOTP: %v", err)
-		}
+		id2 := signInWithTOTP(t, s, "bob", secret)
 		// A second credential: Keystone's have no name, so its default is
 		// numbered rather than refused as taken.
 		raw2, err := otp.NewSecret(strings.NewReader(strings.Repeat("m", 20)), 20)
@@ -275,12 +284,7 @@ func TestGophercloudTOTPCredential(t *testing.T) {
 func TestTOTPCredentialCodesOnce(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		userID, phone := account(t, s, "erin", true)
-		opts := authOpts(s, "erin")
-		opts.Passcode = testenv.TOTP(t, phone, s.Clock.Now())
-		id, err := identity(t, opts) // elevated, as adding a factor needs
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := signInWithTOTP(t, s, "erin", phone) // elevated, as adding a factor needs
 		add := func(blob string) (*credentials.Credential, error) {
 			return credentials.Create(t.Context(), id, credentials.CreateOpts{Type: "totp", Blob: blob, UserID: userID}).Extract()
 		}
@@ -291,7 +295,7 @@ func TestTOTPCredentialCodesOnce(t *testing.T) {
 			return err
 		}
 
-		_, err = add(phone)
+		_, err := add(phone)
 		wantStatus(t, "the phone's secret as a credential", err, http.StatusConflict)
 		_, err = add(strings.ToLower(phone))
 		wantStatus(t, "the phone's secret in lower case", err, http.StatusConflict)
@@ -376,12 +380,7 @@ func TestTOTPCredentialCodesOnce(t *testing.T) {
 func TestTOTPCredentialRace(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		userID, phone := account(t, s, "gina", true)
-		opts := authOpts(s, "gina")
-		opts.Passcode = testenv.TOTP(t, phone, s.Clock.Now())
-		id, err := identity(t, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := signInWithTOTP(t, s, "gina", phone)
 		raw, err := otp.NewSecret(strings.NewReader(strings.Repeat("g", 20)), 20)
 		if err != nil {
 			t.Fatal(err)
@@ -435,12 +434,7 @@ func TestTOTPCredentialRace(t *testing.T) {
 func TestPatchUserChangesOnlyMFA(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		userID, phone := account(t, s, "frank", true)
-		opts := authOpts(s, "frank")
-		opts.Passcode = testenv.TOTP(t, phone, s.Clock.Now())
-		id, err := identity(t, opts) // elevated: turning MFA off needs it
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := signInWithTOTP(t, s, "frank", phone) // elevated: turning MFA off needs it
 		c := testenv.NewClient(s.URL())
 		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
 		path := "/v3/users/" + userID
@@ -495,12 +489,7 @@ func TestPatchUserChangesOnlyMFA(t *testing.T) {
 func TestGophercloudApplicationCredential(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		userID, secret := account(t, s, "carol", true)
-		opts := authOpts(s, "carol")
-		opts.Passcode = testenv.TOTP(t, secret, s.Clock.Now())
-		id, err := identity(t, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := signInWithTOTP(t, s, "carol", secret)
 		for name, o := range map[string]applicationcredentials.CreateOpts{
 			"unrestricted":    {Name: "u", Unrestricted: true},
 			"another service": {Name: "c", AccessRules: []applicationcredentials.AccessRule{{Service: "compute", Method: "GET", Path: "/servers"}}},
@@ -815,12 +804,7 @@ func TestApplicationCredentialTeamTwoFactor(t *testing.T) {
 
 		records := "/dns/v2/zones/example.com/records"
 		do(old, "GET", records, nil, 403)
-		opts := authOpts(s, "carol")
-		opts.Passcode = testenv.TOTP(t, carolSecret, s.Clock.Now())
-		both, err := identity(t, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		both := signInWithTOTP(t, s, "carol", carolSecret)
 		do(appToken(both, "fresh"), "GET", records, nil, 200)
 	})
 }

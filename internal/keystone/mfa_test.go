@@ -68,12 +68,7 @@ func TestTOTPWithoutTwoFactorRequired(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		_, secret := account(t, s, "carol", true)
 		// Two-factor off at sign-in (a fresh second factor, as on /v1).
-		opts := authOpts(s, "carol")
-		opts.Passcode = testenv.TOTP(t, secret, s.Clock.Now())
-		id, err := identity(t, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := signInWithTOTP(t, s, "carol", secret)
 		me := testenv.NewClient(s.URL())
 		me.Token = id.Token()
 		if r := me.Do(t, "PUT", "/v1/me/two-factor", map[string]bool{"required": false}); r.Status != 200 {
@@ -101,6 +96,7 @@ func TestTOTPWithoutTwoFactorRequired(t *testing.T) {
 		wantStatus(t, "a fourth wrong code in a row", err, http.StatusTooManyRequests)
 
 		s.Clock.Add(30 * time.Second)
+		opts := authOpts(s, "carol")
 		opts.Passcode = testenv.TOTP(t, secret, s.Clock.Now())
 		both, err := identity(t, opts)
 		if err != nil {
@@ -243,47 +239,28 @@ func TestReceiptChecksPassword(t *testing.T) {
 func TestNoCatalogAndAbsoluteURLs(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		account(t, s, "gus", false)
-		do := func(method, path, body string, h map[string]string) (*http.Response, map[string]any) {
-			t.Helper()
-			req, err := http.NewRequest(method, s.URL()+path, strings.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			for k, v := range h {
-				req.Header.Set(k, v)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var v map[string]any
-			json.NewDecoder(resp.Body).Decode(&v)
-			return resp, v
-		}
 		signIn := `{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"gus","domain":{"id":"default"},"password":"` + password + `"}}}}}`
-		resp, v := do("POST", "/v3/auth/tokens?nocatalog", signIn, nil)
-		tok := resp.Header.Get("X-Subject-Token")
-		if resp.StatusCode != 201 || tok == "" {
-			t.Fatalf("sign in: %d %v", resp.StatusCode, v)
+		r := do(t, s, "POST", "/v3/auth/tokens?nocatalog", signIn, nil)
+		tok := r.header.Get("X-Subject-Token")
+		if r.status != 201 || tok == "" {
+			t.Fatalf("sign in: %d %v", r.status, r.body)
 		}
-		if _, ok := v["token"].(map[string]any)["catalog"]; ok {
+		if _, ok := r.body["token"].(map[string]any)["catalog"]; ok {
 			t.Errorf("POST ?nocatalog: the token has a catalog")
 		}
 		auth := map[string]string{"X-Auth-Token": tok, "X-Subject-Token": tok}
-		if _, v := do("GET", "/v3/auth/tokens?nocatalog", "", auth); v["token"] == nil || v["token"].(map[string]any)["catalog"] != nil {
+		if v := do(t, s, "GET", "/v3/auth/tokens?nocatalog", "", auth).body; v["token"] == nil || v["token"].(map[string]any)["catalog"] != nil {
 			t.Errorf("GET ?nocatalog: %v, want a token without catalog", v)
 		}
-		if _, v := do("GET", "/v3/auth/tokens", "", auth); v["token"] == nil || v["token"].(map[string]any)["catalog"] == nil {
+		if v := do(t, s, "GET", "/v3/auth/tokens", "", auth).body; v["token"] == nil || v["token"].(map[string]any)["catalog"] == nil {
 			t.Errorf("GET: %v, want a token with its catalog", v)
 		}
 
-		resp, _ = do("GET", "/v3/credentials", "", nil)
-		if got, want := resp.Header.Get("WWW-Authenticate"), `Keystone uri="`+s.URL()+`/v3"`; resp.StatusCode != 401 || got != want {
-			t.Errorf("no token: %d, WWW-Authenticate %q, want 401 and %q", resp.StatusCode, got, want)
+		r = do(t, s, "GET", "/v3/credentials", "", nil)
+		if got, want := r.header.Get("WWW-Authenticate"), `Keystone uri="`+s.URL()+`/v3"`; r.status != 401 || got != want {
+			t.Errorf("no token: %d, WWW-Authenticate %q, want 401 and %q", r.status, got, want)
 		}
-		_, v = do("GET", "/v3/credentials", "", map[string]string{"X-Auth-Token": tok})
+		v := do(t, s, "GET", "/v3/credentials", "", map[string]string{"X-Auth-Token": tok}).body
 		if got, want := v["links"].(map[string]any)["self"], s.URL()+"/v3/credentials"; got != want {
 			t.Errorf("credentials links.self %v, want %v", got, want)
 		}

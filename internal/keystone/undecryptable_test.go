@@ -20,12 +20,7 @@ import (
 func TestTOTPCredentialBesideUndecryptable(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		userID, phone := account(t, s, "uli", true)
-		opts := authOpts(s, "uli")
-		opts.Passcode = testenv.TOTP(t, phone, s.Clock.Now())
-		id, err := identity(t, opts) // elevated, as adding a factor needs
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := signInWithTOTP(t, s, "uli", phone) // elevated, as adding a factor needs
 		add := func(fill string) (*credentials.Credential, error) {
 			t.Helper()
 			raw, err := otp.NewSecret(strings.NewReader(strings.Repeat(fill, 20)), 20)

@@ -69,12 +69,7 @@ func TestMigrationLoginKeys(t *testing.T) {
 				t.Fatalf("fixture: %d push denials, want 1", n)
 			}
 
-			if err := s.UndoMigrationForTest(ctx, 64); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.MigrateForTest(ctx); err != nil {
-				t.Fatalf("migrate again: %v", err)
-			}
+			remigrate(t, s, 64)
 
 			if _, err := s.Login(ctx, "l1"); twofold.ErrorCode(err) != twofold.CodeNotFound {
 				t.Errorf("login from before: got %v, want it voided", err)

@@ -81,13 +81,8 @@ func TestMigrationTeamKeysAndZones(t *testing.T) {
 				}
 			}
 
-			if err := s.UndoMigrationForTest(ctx, 37, `ALTER TABLE api_keys DROP COLUMN second_factor`,
-				`DELETE FROM team_members WHERE team_id = 't1' AND account_id = 'acct-bob'`); err != nil {
-				t.Fatalf("undo migration 0037: %v", err)
-			}
-			if err := s.MigrateForTest(ctx); err != nil {
-				t.Fatalf("migrate again: %v", err)
-			}
+			remigrate(t, s, 37, `ALTER TABLE api_keys DROP COLUMN second_factor`,
+				`DELETE FROM team_members WHERE team_id = 't1' AND account_id = 'acct-bob'`)
 			for id, want := range map[string]bool{
 				"alice-root": true, "alice-child": true, "alice-grandchild": true,
 				"bob-root": false, "bob-child": false,
@@ -132,12 +127,7 @@ func TestMigrationPendingSession(t *testing.T) {
 			if err := s.CreateFactor(ctx, f); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.UndoMigrationForTest(ctx, 38, `ALTER TABLE factors DROP COLUMN pending_session_id`); err != nil {
-				t.Fatalf("undo migration 0038: %v", err)
-			}
-			if err := s.MigrateForTest(ctx); err != nil {
-				t.Fatalf("migrate again: %v", err)
-			}
+			remigrate(t, s, 38, `ALTER TABLE factors DROP COLUMN pending_session_id`)
 			got, err := s.Factor(ctx, "acct-alice", "f-old")
 			if err != nil {
 				t.Fatal(err)
@@ -192,12 +182,7 @@ func TestPendingFromBeforeMigration(t *testing.T) {
 			if _, err := ts.Service.PendingEnrolment(ctx, owner, e.Factor.ID); err != nil {
 				t.Fatalf("PendingEnrolment, the session that started the setup: %v", err)
 			}
-			if err := ts.Store.UndoMigrationForTest(ctx, 38, `ALTER TABLE factors DROP COLUMN pending_session_id`); err != nil {
-				t.Fatalf("undo migration 0038: %v", err)
-			}
-			if err := ts.Store.MigrateForTest(ctx); err != nil {
-				t.Fatalf("migrate again: %v", err)
-			}
+			remigrate(t, ts.Store, 38, `ALTER TABLE factors DROP COLUMN pending_session_id`)
 			other := session()
 			for who, a := range map[string]core.Auth{"owner": owner, "another session": other} {
 				_, err := ts.Service.PendingEnrolment(ctx, a, e.Factor.ID)
@@ -242,20 +227,13 @@ func TestMigrationPasswordResetsKept(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			s := open(t, dsn(t))
-			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", PasswordHash: "x", CreatedAt: t0}); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.UndoMigrationForTest(ctx, 41, undo[name]...); err != nil {
-				t.Fatalf("undo migration 0041: %v", err)
-			}
+			s := migrationStore(t, dsn(t), t0, "alice")
+			undoMigration(t, s, 41, undo[name]...)
 			old := twofold.PasswordReset{ID: "r1", AccountID: "acct-alice", TokenHash: []byte("hash-1"), CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute)}
 			if err := s.PutPasswordReset(ctx, old, 3); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.MigrateForTest(ctx); err != nil {
-				t.Fatalf("migrate again: %v", err)
-			}
+			migrateAgain(t, s)
 			got, err := s.PasswordReset(ctx, "r1", t0)
 			if err != nil || got.AccountID != old.AccountID || string(got.TokenHash) != "hash-1" || !got.ExpiresAt.Equal(old.ExpiresAt) {
 				t.Fatalf("the link from before: got %+v, %v; want it kept", got, err)
@@ -311,16 +289,9 @@ func TestMigrationSentCodesPerScope(t *testing.T) {
 			s := migrationStore(t, dsn(t), t0, "alice")
 			activeSMS(t, s, t0)
 			// The migrations after 0043 that change sent_codes go too.
-			if err := s.UndoMigrationForTest(ctx, 56, `ALTER TABLE sent_codes DROP COLUMN requester_hash`,
-				`ALTER TABLE webauthn_ceremonies DROP COLUMN options`); err != nil {
-				t.Fatalf("undo migration 0056: %v", err)
-			}
-			if err := s.UndoMigrationForTest(ctx, 43, undo[name]...); err != nil {
-				t.Fatalf("undo migration 0043: %v", err)
-			}
-			if err := s.MigrateForTest(ctx); err != nil {
-				t.Fatalf("migrate again: %v", err)
-			}
+			undoMigration(t, s, 56, `ALTER TABLE sent_codes DROP COLUMN requester_hash`,
+				`ALTER TABLE webauthn_ceremonies DROP COLUMN options`)
+			remigrate(t, s, 43, undo[name]...)
 			elevation := twofold.SentCode{FactorID: "sms-1", AccountID: "acct-alice", Method: twofold.MethodSMS, Scope: "elevate:s1",
 				Hash: []byte("elevation"), ChecksLeft: 5, CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}
 			if err := s.PutSentCode(ctx, elevation); err != nil {
@@ -377,12 +348,7 @@ func TestMigrationEventOperator(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := s.UndoMigrationForTest(ctx, 45, `ALTER TABLE audit_events DROP COLUMN by_operator`, `ALTER TABLE audit_events DROP COLUMN holder_detail`); err != nil {
-				t.Fatalf("undo migration 0045: %v", err)
-			}
-			if err := s.MigrateForTest(ctx); err != nil {
-				t.Fatalf("migrate again: %v", err)
-			}
+			remigrate(t, s, 45, `ALTER TABLE audit_events DROP COLUMN by_operator`, `ALTER TABLE audit_events DROP COLUMN holder_detail`)
 			got, err := s.QueryEvents(ctx, twofold.EventQuery{AccountID: "acct-alice", Forward: true, Limit: 100})
 			if err != nil || len(got) != len(events) {
 				t.Fatalf("events: got %d, %v; want %d", len(got), err, len(events))
@@ -410,10 +376,8 @@ func TestMigrationUsernameFold(t *testing.T) {
 			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-carol", Username: "carol", PasswordHash: "x"}); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.UndoMigrationForTest(ctx, 47, `DROP INDEX accounts_username_fold`, `ALTER TABLE accounts DROP COLUMN case_twin`,
-				`INSERT INTO accounts (id, username, password_hash, created_at) VALUES ('acct-bob1', 'Bob', 'x', 0), ('acct-bob2', 'bob', 'x', 0)`); err != nil {
-				t.Fatalf("undo migration 0047: %v", err)
-			}
+			undoMigration(t, s, 47, `DROP INDEX accounts_username_fold`, `ALTER TABLE accounts DROP COLUMN case_twin`,
+				`INSERT INTO accounts (id, username, password_hash, created_at) VALUES ('acct-bob1', 'Bob', 'x', 0), ('acct-bob2', 'bob', 'x', 0)`)
 			if err := s.MigrateForTest(ctx); err != nil {
 				t.Fatalf("migrate again over names differing only in case: %v", err)
 			}
@@ -476,12 +440,7 @@ func TestMigrationEmailChangedByOperator(t *testing.T) {
 			if err := s.KeepReplacedEmail(ctx, ids["carol"], "a@example.com", t0.Add(4*time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.UndoMigrationForTest(ctx, 61, `ALTER TABLE accounts DROP COLUMN email_changed_by_operator_at`); err != nil {
-				t.Fatalf("undo migration 0061: %v", err)
-			}
-			if err := s.MigrateForTest(ctx); err != nil {
-				t.Fatalf("migrate again: %v", err)
-			}
+			remigrate(t, s, 61, `ALTER TABLE accounts DROP COLUMN email_changed_by_operator_at`)
 			for name, want := range map[string]time.Time{
 				"alice": t0.Add(3 * time.Hour), "bob": {}, "carol": t0.Add(4 * time.Hour), "dave": {},
 			} {
@@ -571,25 +530,13 @@ func TestMigrationRecordBytes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			s := open(t, dsn(t))
-			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", Email: "alice@example.com", PasswordHash: "x", CreatedAt: t0}); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.CreateZone(ctx, twofold.Zone{Name: "example.com", AccountID: "acct-alice", Serial: 1, CreatedAt: t0}); err != nil {
-				t.Fatal(err)
-			}
+			s := migrationStore(t, dsn(t), t0, "alice")
+			exampleZone(t, s, t0)
 			// Records stored before the migration, without their sizes.
-			if err := s.UndoMigrationForTest(ctx, 81, undoRecordBytesGenerated...); err != nil {
-				t.Fatalf("undo migration 0081: %v", err)
-			}
-			if err := s.UndoMigrationForTest(ctx, 76, `DROP INDEX dns_records_sizes`, `ALTER TABLE dns_records DROP COLUMN data_bytes`,
+			undoMigration(t, s, 81, undoRecordBytesGenerated...)
+			remigrate(t, s, 76, `DROP INDEX dns_records_sizes`, `ALTER TABLE dns_records DROP COLUMN data_bytes`,
 				`INSERT INTO dns_records (zone, host, type, ttl, data) VALUES ('example.com', 'www', 'A', 300, '192.0.2.1'),
-					('example.com', 'www', 'A', 300, '192.0.2.22'), ('example.com', '@', 'TXT', 300, '"v=spf1 -all"')`); err != nil {
-				t.Fatalf("undo migration 0076: %v", err)
-			}
-			if err := s.MigrateForTest(ctx); err != nil {
-				t.Fatalf("migrate again: %v", err)
-			}
+					('example.com', 'www', 'A', 300, '192.0.2.22'), ('example.com', '@', 'TXT', 300, '"v=spf1 -all"')`)
 			got, err := s.RecordSetSizes(ctx, "example.com")
 			if err != nil {
 				t.Fatal(err)
@@ -621,22 +568,13 @@ func TestRecordBytesWhoeverWrites(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			dsn := dsn(t)
-			s := open(t, dsn)
-			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", Email: "alice@example.com", PasswordHash: "x", CreatedAt: t0}); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.CreateZone(ctx, twofold.Zone{Name: "example.com", AccountID: "acct-alice", Serial: 1, CreatedAt: t0}); err != nil {
-				t.Fatal(err)
-			}
+			s := migrationStore(t, dsn, t0, "alice")
+			exampleZone(t, s, t0)
 			// As release 28968ac writes a record (store.AddRecords then).
 			older := `INSERT INTO dns_records (zone, host, type, ttl, data) VALUES ($1, $2, $3, $4, $5)`
-			if err := s.UndoMigrationForTest(ctx, 81, undoRecordBytesGenerated...); err != nil {
-				t.Fatalf("undo migration 0081: %v", err)
-			}
+			undoMigration(t, s, 81, undoRecordBytesGenerated...)
 			testenv.Exec(t, dsn, older, []any{"example.com", "www", "A", 300, "192.0.2.1"}, []any{"example.com", "@", "TXT", 300, `"héllo wörld"`})
-			if err := s.MigrateForTest(ctx); err != nil {
-				t.Fatalf("migrate again: %v", err)
-			}
+			migrateAgain(t, s)
 			testenv.Exec(t, dsn, older, []any{"example.com", "www", "A", 300, "192.0.2.22"}, []any{"example.com", "@", "TXT", 300, `"日本"`})
 			if err := s.AddRecords(ctx, "example.com", []twofold.Record{{Host: "@", Type: "TXT", TTL: 300, Data: `"v=spf1 -all"`}}); err != nil {
 				t.Fatal(err)
@@ -677,6 +615,41 @@ func migrationStore(t *testing.T, dsn string, t0 time.Time, names ...string) *st
 		}
 	}
 	return s
+}
+
+// exampleZone stores on s (from migrationStore) alice's zone example.com,
+// made at t0.
+func exampleZone(t *testing.T, s *store.Store, t0 time.Time) {
+	t.Helper()
+	if err := s.CreateZone(t.Context(), twofold.Zone{Name: "example.com", AccountID: "acct-alice", Serial: 1, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// remigrate takes s back from migration version by the statements undo,
+// forgetting it was applied, and migrates again, as an upgrade from a
+// release before that migration does.
+func remigrate(t *testing.T, s *store.Store, version int, undo ...string) {
+	t.Helper()
+	undoMigration(t, s, version, undo...)
+	migrateAgain(t, s)
+}
+
+// undoMigration runs the statements undo on s and forgets that migration
+// version was applied, so that migrateAgain applies it again.
+func undoMigration(t *testing.T, s *store.Store, version int, undo ...string) {
+	t.Helper()
+	if err := s.UndoMigrationForTest(t.Context(), version, undo...); err != nil {
+		t.Fatalf("undo migration %04d: %v", version, err)
+	}
+}
+
+// migrateAgain applies the migrations s has not applied.
+func migrateAgain(t *testing.T, s *store.Store) {
+	t.Helper()
+	if err := s.MigrateForTest(t.Context()); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
 }
 
 // activeSMS stores on s (from migrationStore) alice's active SMS factor

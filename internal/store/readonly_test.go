@@ -27,13 +27,7 @@ const readOnlyDirEnv = "TWOFOLD_TEST_READONLY_DIR"
 // write to any directory, so as root the open runs in a child process as
 // the user nobody.
 func TestReadOnlyDirectory(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "twofold.db")
-	st, err := store.Open(context.Background(), "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	dir, path := databaseIn(t)
 	for _, suffix := range []string{"-wal", "-shm"} {
 		if _, err := os.Stat(path + suffix); err == nil {
 			t.Fatalf("%s%s is left after Close: the open would not need to make it", path, suffix)
@@ -68,6 +62,20 @@ func TestReadOnlyDirectory(t *testing.T) {
 	if _, err := store.Open(context.Background(), "sqlite:"+path); err == nil || strings.Contains(err.Error(), "must be writable") {
 		t.Errorf("open of a file that is no database: got %v, want an error without the hint", err)
 	}
+}
+
+// databaseIn makes a SQLite database twofold.db in a new directory and
+// closes it, returning the directory and the file's path.
+func databaseIn(t *testing.T) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "twofold.db")
+	st, err := store.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	return dir, path
 }
 
 // openAsNobody opens the database at path in a copy of this test binary
@@ -166,13 +174,7 @@ func TestMissingDirectory(t *testing.T) {
 // owner and mode, and the process's user, not only SQLite's "unable to
 // open database file".
 func TestFileOfAnotherUser(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "twofold.db")
-	st, err := store.Open(context.Background(), "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	dir, path := databaseIn(t)
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -205,13 +207,7 @@ func TestFileOfAnotherUser(t *testing.T) {
 // "operation not permitted" alone.
 func TestReadableFileOfAnotherUser(t *testing.T) {
 	for _, mode := range []os.FileMode{0o644, 0o666} {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "twofold.db")
-		st, err := store.Open(context.Background(), "sqlite:"+path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.Close()
+		dir, path := databaseIn(t)
 		if err := os.Chmod(dir, 0o777); err != nil {
 			t.Fatal(err)
 		}

@@ -20,10 +20,7 @@ func TestMigrationSessionEventFloor(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			s := open(t, dsn(t))
-			if err := s.CreateAccount(ctx, twofold.Account{ID: "acct-alice", Username: "alice", PasswordHash: "x", CreatedAt: t0}); err != nil {
-				t.Fatal(err)
-			}
+			s := migrationStore(t, dsn(t), t0, "alice")
 			session := func(id string, made time.Time) {
 				t.Helper()
 				if err := s.CreateSession(ctx, twofold.Session{ID: id, AccountID: "acct-alice", TokenHash: []byte(id), CreatedAt: made,
@@ -40,12 +37,7 @@ func TestMigrationSessionEventFloor(t *testing.T) {
 				}
 			}
 			session("s-1-before", t0)
-			if err := s.UndoMigrationForTest(ctx, 69, `ALTER TABLE sessions DROP COLUMN event_floor`); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.MigrateForTest(ctx); err != nil {
-				t.Fatal(err)
-			}
+			remigrate(t, s, 69, `ALTER TABLE sessions DROP COLUMN event_floor`)
 			session("s-2-after", t0.Add(time.Hour))
 			for _, tc := range []struct {
 				now  time.Time

@@ -44,14 +44,8 @@ func TestBrowserAdminEvents(t *testing.T) {
 			if name == "sqlite" {
 				p.shots = artifactsDir(t)
 			}
-			p.signIn("olivia", testPassword)
-			p.fillAndSubmit("#code", testenv.TOTP(t, opSecret, ts.Clock.Now()), "button[type=submit]")
-			p.wantPath("/settings/security")
-			p.click(`nav a[href="/admin/events"]`)
-			p.wantPath("/admin/events")
-			if got := p.attr(`nav a[href="/admin/events"]`, "aria-current"); got != "page" {
-				t.Errorf("menu entry of the page: aria-current %q", got)
-			}
+			p.signInWithCode(ts, "olivia", opSecret)
+			p.openFromMenu("/admin/events")
 
 			// Of no account: the unknown username's failure.
 			p.fillAndSubmit("#type", "login.password_failed", "#event-filter button[type=submit]")

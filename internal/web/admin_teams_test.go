@@ -93,14 +93,8 @@ func TestBrowserAdminTeams(t *testing.T) {
 			if name == "sqlite" {
 				p.shots = artifactsDir(t)
 			}
-			p.signIn("olivia", testPassword)
-			p.fillAndSubmit("#code", testenv.TOTP(t, opSecret, ts.Clock.Now()), "button[type=submit]")
-			p.wantPath("/settings/security")
-			p.click(`nav a[href="/admin/teams"]`)
-			p.wantPath("/admin/teams")
-			if got := p.attr(`nav a[href="/admin/teams"]`, "aria-current"); got != "page" {
-				t.Errorf("menu entry of the page: aria-current %q", got)
-			}
+			p.signInWithCode(ts, "olivia", opSecret)
+			p.openFromMenu("/admin/teams")
 			if got := p.texts("#teams tbody .team-name"); strings.Join(got, ",") != "Acme hosting,Night crew" {
 				t.Fatalf("teams listed: %q", got)
 			}

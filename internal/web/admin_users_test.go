@@ -48,9 +48,7 @@ func TestBrowserSuspend(t *testing.T) {
 
 	op := newPage(t, ts.URL())
 	op.shots = artifactsDir(t)
-	op.signIn("opal", testPassword)
-	op.fillAndSubmit("#code", testenv.TOTP(t, opSecret, ts.Clock.Now()), "button[type=submit]")
-	op.wantPath("/settings/security")
+	op.signInWithCode(ts, "opal", opSecret)
 	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
 	op.open("/admin/users?q=nina")
 	if op.exists("table.users .suspended") {

@@ -33,14 +33,8 @@ func TestBrowserAdminWebhooks(t *testing.T) {
 			if name == "sqlite" {
 				p.shots = artifactsDir(t)
 			}
-			p.signIn("olivia", testPassword)
-			p.fillAndSubmit("#code", testenv.TOTP(t, opSecret, ts.Clock.Now()), "button[type=submit]")
-			p.wantPath("/settings/security")
-			p.click(`nav a[href="/admin/webhooks"]`)
-			p.wantPath("/admin/webhooks")
-			if got := p.attr(`nav a[href="/admin/webhooks"]`, "aria-current"); got != "page" {
-				t.Errorf("menu entry of the page: aria-current %q", got)
-			}
+			p.signInWithCode(ts, "olivia", opSecret)
+			p.openFromMenu("/admin/webhooks")
 
 			// http is refused; the form comes back filled in.
 			p.fill("#url", "http://panel.example.com/hook")

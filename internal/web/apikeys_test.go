@@ -20,9 +20,7 @@ func TestBrowserAPIKeys(t *testing.T) {
 
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
-	p.signIn("alice", testPassword)
-	p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
-	p.wantPath("/settings/security")
+	p.signInWithCode(ts, "alice", secret)
 	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
 
 	p.click("#manage-api-keys")

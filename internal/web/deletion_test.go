@@ -31,9 +31,7 @@ func TestBrowserCloseAccount(t *testing.T) {
 
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
-	p.signIn("alice", testPassword)
-	p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
-	p.wantPath("/settings/security")
+	p.signInWithCode(ts, "alice", secret)
 	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
 
 	p.click("#close-account")
@@ -95,9 +93,7 @@ func TestBrowserAdminDeleteAccount(t *testing.T) {
 
 	op := newPage(t, ts.URL())
 	op.shots = artifactsDir(t)
-	op.signIn("opal", testPassword)
-	op.fillAndSubmit("#code", testenv.TOTP(t, opSecret, ts.Clock.Now()), "button[type=submit]")
-	op.wantPath("/settings/security")
+	op.signInWithCode(ts, "opal", opSecret)
 	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
 	op.open("/admin/users/" + id)
 	op.click("#delete-user")

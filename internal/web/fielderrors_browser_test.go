@@ -101,9 +101,7 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 	p.open("/login")
 	p.submitForm([][2]string{{"username", "olive"}, {"password", "not the password"}})
 	check("sign-in, wrong password", "password")
-	p.signIn("olive", testPassword)
-	p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
-	p.wantPath("/settings/security")
+	p.signInWithCode(ts, "olive", secret)
 
 	cases := []struct {
 		what, page string

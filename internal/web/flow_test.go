@@ -277,6 +277,18 @@ func (p *page) signInWithCode(ts *testenv.Server, username, secret string) {
 	p.wantPath("/settings/security")
 }
 
+// openFromMenu follows the menu's entry for path, and fails unless that
+// lands on path with the entry marked as the current page.
+func (p *page) openFromMenu(path string) {
+	p.t.Helper()
+	entry := `nav a[href="` + path + `"]`
+	p.click(entry)
+	p.wantPath(path)
+	if got := p.attr(entry, "aria-current"); got != "page" {
+		p.t.Errorf("menu entry of the page: aria-current %q", got)
+	}
+}
+
 // fillAndSubmit types v into field and clicks the button submit.
 func (p *page) fillAndSubmit(field, v, submit string) int64 {
 	p.t.Helper()

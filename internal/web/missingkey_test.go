@@ -2,9 +2,6 @@ package web_test
 
 import (
 	"context"
-	"html"
-	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/twofold/twofold"
@@ -57,19 +54,8 @@ func TestSecurityPageAppWithMissingKey(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			c := newClient(t, ts.URL())
-			r := c.signIn("ulf")
-			if body := html.UnescapeString(r.body); r.url.Path != "/login/verify" || !strings.Contains(body, `id="unavailable-`+e.Factor.ID+`"`) {
-				t.Fatalf("sign-in at %s does not list the app as unusable:\n%s", r.url, body)
-			}
-			if r := c.post("/login/verify", url.Values{"method": {"recovery_code"}, "code": {conf.RecoveryCodes[0]}}); r.url.Path != "/settings/security" {
-				t.Fatalf("sign-in with a recovery code: at %s (%d): %s", r.url, r.status, pageError(r.body))
-			}
-			r = c.get("/settings/security")
-			if body := html.UnescapeString(r.body); r.status != 200 || !strings.Contains(body, "old phone") ||
-				!strings.Contains(body, "factor-unavailable") || !strings.Contains(body, "cannot read") {
-				t.Errorf("the security page (%d) does not show the app marked unusable:\n%s", r.status, body)
-			}
+			c := signInPastUnusable(t, ts, "ulf", "the app", e.Factor.ID, conf.RecoveryCodes[0])
+			wantMarkedUnusable(t, c, "the app", "old phone", "cannot read")
 		})
 	}
 }

@@ -60,9 +60,7 @@ func TestBrowserNarrowPagesFit(t *testing.T) {
 
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
-	p.signIn("olivia", testPassword)
-	p.fillAndSubmit("#code", testenv.TOTP(t, opSecret, ts.Clock.Now()), "button[type=submit]")
-	p.wantPath("/settings/security")
+	p.signInWithCode(ts, "olivia", opSecret)
 	p.open("/settings/dns/" + zone)
 	setSelect(p, "#record-type", "TXT")
 	p.fill("#record-host", "_acme-challenge.some-very-long-subdomain-name.www")
@@ -180,9 +178,7 @@ func TestBrowserLongTextsFit(t *testing.T) {
 	ts.Clock.Add(30 * time.Second) // a code of its own
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
-	p.signIn("olivia", testPassword)
-	p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
-	p.wantPath("/settings/security")
+	p.signInWithCode(ts, "olivia", secret)
 	p.do(chromedp.EmulateViewport(narrowWidth, 844))
 	for _, path := range []string{"/settings/security", "/settings/security/sessions", "/settings/security/api-keys", "/settings/teams",
 		"/settings/teams/" + team.ID, "/admin/users/" + userID(t, ts, "olivia"), "/admin/users/" + userID(t, ts, "bob"),

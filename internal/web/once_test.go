@@ -222,9 +222,7 @@ func TestBrowserAPIKeyFormSentTwice(t *testing.T) {
 	secret := account(t, ts, "alice", false, true)
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
-	p.signIn("alice", testPassword)
-	p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
-	p.wantPath("/settings/security")
+	p.signInWithCode(ts, "alice", secret)
 
 	p.open("/settings/security/api-keys")
 	p.fill("#key-name", "certbot")

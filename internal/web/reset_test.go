@@ -127,9 +127,7 @@ func TestBrowserReset(t *testing.T) {
 
 	op := newPage(t, ts.URL())
 	op.shots = artifactsDir(t)
-	op.signIn("opal", testPassword)
-	op.fillAndSubmit("#code", testenv.TOTP(t, opSecret, ts.Clock.Now()), "button[type=submit]")
-	op.wantPath("/settings/security")
+	op.signInWithCode(ts, "opal", opSecret)
 	op.open("/admin/users?q=nina")
 	op.click(`table.users a[href^="/admin/users/"]`)
 	if !op.exists("#no-locks") {
@@ -153,9 +151,7 @@ func TestBrowserReset(t *testing.T) {
 	ts.Clock.Add(30 * time.Second)
 	nina := newPage(t, ts.URL())
 	nina.shots = artifactsDir(t)
-	nina.signIn("nina", testPassword)
-	nina.fillAndSubmit("#code", testenv.TOTP(t, ninaSecret, ts.Clock.Now()), "button[type=submit]")
-	nina.wantPath("/settings/security")
+	nina.signInWithCode(ts, "nina", ninaSecret)
 	if got := nina.text("#reset-pending"); !strings.Contains(got, "A reset of your two-factor was asked for, and will be withdrawn.") {
 		t.Fatalf("nina's security page: %q", got)
 	}

@@ -194,9 +194,7 @@ func TestBrowserSecurityKeyFinishSetup(t *testing.T) {
 			p := newPage(t, "http://localhost:"+port)
 			p.open("/login")
 			virtualAuthenticator(t, p)
-			p.signIn("kim", testPassword)
-			p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
-			p.wantPath("/settings/security")
+			p.signInWithCode(ts, "kim", secret)
 
 			// Begin adding a key, then leave it.
 			p.fill("#key-label", "YubiKey")

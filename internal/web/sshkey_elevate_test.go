@@ -72,9 +72,7 @@ func TestBrowserElevateWithSSHKey(t *testing.T) {
 
 			p := newPage(t, ts.URL())
 			p.shots = artifactsDir(t)
-			p.signIn("sid", testPassword)
-			p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
-			p.wantPath("/settings/security")
+			p.signInWithCode(ts, "sid", secret)
 			ts.Clock.Add(11 * time.Minute) // the elevation lapses
 
 			p.fill("#label", "Tablet")

@@ -24,9 +24,7 @@ func TestBrowserSSHKey(t *testing.T) {
 
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
-	p.signIn("sid", testPassword)
-	p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
-	p.wantPath("/settings/security")
+	p.signInWithCode(ts, "sid", secret)
 	p.click("#manage-ssh-keys")
 	p.wantPath("/settings/security/ssh-keys")
 	p.fill("#ssh-label", "laptop")

@@ -40,9 +40,7 @@ func TestBrowserTeams(t *testing.T) {
 
 	p := newPage(t, ts.URL())
 	p.shots = artifactsDir(t)
-	p.signIn("alice", testPassword)
-	p.fillAndSubmit("#code", testenv.TOTP(t, secret, ts.Clock.Now()), "button[type=submit]")
-	p.wantPath("/settings/security")
+	p.signInWithCode(ts, "alice", secret)
 	p.click(`nav a[href="/settings/teams"]`)
 	p.wantPath("/settings/teams")
 	if !p.exists("#no-teams") {
