@@ -473,6 +473,14 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 			active++
 		}
 	}
+	if active == 1 && f.Status == twofold.FactorActive && len(p.RequiredBy) > 0 {
+		// core refuses it (keepTeamFactor): say why, with no button, nor a
+		// code asked for, that could only lead to that refusal.
+		b.Button, b.CancelLabel = "", "Back"
+		b.Text = []string{"This is your only authenticator, and the team “" + p.RequiredBy[0] + "” requires two-factor of its members: add another authenticator before removing this one, or leave the team."}
+		s.render(w, r, status, "confirm", Page{Title: "Remove authenticator", Account: &a.Account, Error: errMsg, Body: b})
+		return
+	}
 	if active == 1 {
 		b.Text = []string{"Codes from this authenticator will stop working at once."}
 		b.Warning = "This is your only authenticator. Removing it turns two-factor off: your password alone will open your account."
@@ -589,7 +597,12 @@ func (s *Server) renderTwoFactor(w http.ResponseWriter, r *http.Request, a core.
 	}
 	self := "/settings/security/two-factor"
 	b := confirmBody{Action: self, Cancel: "/settings/security"}
-	if p.Required {
+	if p.Required && len(p.RequiredBy) > 0 {
+		// A team's policy keeps it on, and core refuses turning it off: no
+		// button, nor a code asked for, that could only lead to that refusal.
+		b.Heading, b.CancelLabel = "Two-factor stays on at sign-in", "Back"
+		b.Text = []string{"The team “" + p.RequiredBy[0] + "” requires two-factor of its members: every sign-in asks for a code while you are a member."}
+	} else if p.Required {
 		b.Fields = map[string]string{"required": "false"}
 		b.Heading, b.Button, b.Danger = "Stop asking for a second factor at sign-in?", "Stop asking at sign-in", true
 		b.Text = []string{"Your password alone will then sign you in. Removing authenticators, new recovery codes and other sensitive changes will still ask for a code."}
