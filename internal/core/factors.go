@@ -978,10 +978,12 @@ func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m M
 		return err
 	}
 	if f.Status == twofold.FactorActive {
-		if err := s.requireElevation(a); err != nil {
+		// The team's rule first: a removal it refuses is not worth an
+		// elevation, as for turning two-factor off.
+		if err := s.keepTeamFactor(ctx, a.Account.ID, f.ID); err != nil {
 			return err
 		}
-		if err := s.keepTeamFactor(ctx, a.Account.ID, f.ID); err != nil {
+		if err := s.requireElevation(a); err != nil {
 			return err
 		}
 	}

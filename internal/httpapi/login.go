@@ -142,12 +142,13 @@ func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
 // how many are left, and from core.LowRecoveryCodes left a warning to make
 // a new set (SPEC §1 story 4).
 func recoveryCodesLeft(n int) (remaining *int, warning string) {
-	if n <= core.LowRecoveryCodes {
-		codes := "recovery codes"
-		if n == 1 {
-			codes = "recovery code"
-		}
-		warning = fmt.Sprintf("only %d %s left: generate a new set (POST /v1/me/recovery-codes)", n, codes)
+	switch {
+	case n == 0:
+		warning = "no recovery codes left: generate a new set (POST /v1/me/recovery-codes)"
+	case n == 1:
+		warning = "only 1 recovery code left: generate a new set (POST /v1/me/recovery-codes)"
+	case n <= core.LowRecoveryCodes:
+		warning = fmt.Sprintf("only %d recovery codes left: generate a new set (POST /v1/me/recovery-codes)", n)
 	}
 	return &n, warning
 }

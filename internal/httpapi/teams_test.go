@@ -415,6 +415,11 @@ func TestTeamTwoFactorPolicy(t *testing.T) {
 		// He may neither turn login 2FA off nor remove his only factor.
 		wantProblem(t, bob.Do(t, "PUT", "/v1/me/two-factor", map[string]bool{"required": false}), 403, "forbidden")
 		wantProblem(t, bob.Do(t, "DELETE", "/v1/me/factors/"+bf.id, nil), 403, "forbidden")
+		// Once his elevation has lapsed he is still told the team's rule,
+		// not asked to elevate for a change it would refuse anyway.
+		s.Clock.Add(time.Hour)
+		wantProblem(t, bob.Do(t, "PUT", "/v1/me/two-factor", map[string]bool{"required": false}), 403, "forbidden")
+		wantProblem(t, bob.Do(t, "DELETE", "/v1/me/factors/"+bf.id, nil), 403, "forbidden")
 
 		// Carol's login asks for the second step although she chose not.
 		loginID, _ := startLogin(t, s, "carol")

@@ -119,8 +119,8 @@ type Problem struct {
 
 func (p *Problem) Error() string { return p.msg }
 
-// Parse reads a phone number typed in international form ("+44 7700
-// 900123", "0044 7400 123456") and returns it in E.164 ("+447400123456").
+// Parse reads a phone number typed in international form ("+44 7400
+// 123456", "0044 7400 123456") and returns it in E.164 ("+447400123456").
 // The number must be a valid mobile number (or one that may be mobile, as in
 // North America) of a region on the allow-list.
 func Parse(s string, allowed Countries) (string, error) {
