@@ -90,6 +90,18 @@ func pushProof(ch testenv.Response) map[string]string {
 	return map[string]string{"method": "push", "push_secret": ch.String("push_secret")}
 }
 
+// approvedPush starts a sign-in of username, sends it a push and approves
+// that on device d: it returns the login and the answer that sent the push.
+func approvedPush(t *testing.T, s *testenv.Server, d *pushdevice.Client, username string) (loginID string, ch testenv.Response) {
+	t.Helper()
+	loginID, _ = startLogin(t, s, username)
+	ch = pushChallenge(t, s, loginID)
+	if st, err := d.Approve(context.Background(), waiting(t, d).ID, ch.String("number")); err != nil || st != "approved" {
+		t.Fatalf("approve: %q, %v", st, err)
+	}
+	return loginID, ch
+}
+
 // waiting returns the one request the device has waiting.
 func waiting(t *testing.T, d *pushdevice.Client) pushdevice.Challenge {
 	t.Helper()

@@ -94,11 +94,7 @@ func TestPushEndsWhenItsSignInCompletesAnotherWay(t *testing.T) {
 		// Approved and not yet used: the approval ends with the sign-in
 		// that the app's code completed, and signs nothing in.
 		s.Clock.Add(30 * time.Second)
-		loginID, _ := startLogin(t, s, "dave")
-		ch := pushChallenge(t, s, loginID)
-		if st, err := d.Approve(ctx, waiting(t, d).ID, ch.String("number")); err != nil || st != "approved" {
-			t.Fatalf("approve: %q, %v", st, err)
-		}
+		loginID, ch := approvedPush(t, s, d, "dave")
 		if v := verify(t, s, loginID, map[string]string{"method": "totp", "code": testenv.TOTP(t, f.phone.secret, s.Clock.Now())}); v.Status != 200 {
 			t.Fatalf("sign in with TOTP: got %d %s", v.Status, v.Body)
 		}
@@ -113,11 +109,7 @@ func TestPushEndsWhenItsSignInCompletesAnotherWay(t *testing.T) {
 		// A sign-in by the push itself still works, and its request is
 		// used, not ended.
 		s.Clock.Add(30 * time.Second)
-		loginID, _ = startLogin(t, s, "dave")
-		ch = pushChallenge(t, s, loginID)
-		if st, err := d.Approve(ctx, waiting(t, d).ID, ch.String("number")); err != nil || st != "approved" {
-			t.Fatalf("approve: %q, %v", st, err)
-		}
+		loginID, ch = approvedPush(t, s, d, "dave")
 		if v := verify(t, s, loginID, pushProof(ch)); v.Status != 200 {
 			t.Fatalf("sign in by push: got %d %s", v.Status, v.Body)
 		}

@@ -142,11 +142,7 @@ func TestPushEndsWithSessions(t *testing.T) {
 		wantProblem(t, verify(t, s, loginID, pushProof(ch)), 410, "login-expired")
 
 		// A sign-in begun since is pushed to, and approved, as ever.
-		loginID, _ = startLogin(t, s, "dave")
-		ch = pushChallenge(t, s, loginID)
-		if st, err := d.Approve(ctx, waiting(t, d).ID, ch.String("number")); err != nil || st != "approved" {
-			t.Fatalf("approve a waiting sign-in's request: %q, %v", st, err)
-		}
+		loginID, ch = approvedPush(t, s, d, "dave")
 		if v := verify(t, s, loginID, pushProof(ch)); v.Status != 200 {
 			t.Fatalf("verify: got %d %s", v.Status, v.Body)
 		}
