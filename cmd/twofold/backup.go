@@ -23,6 +23,10 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: backup takes one argument, the file to write", errUsage)
 	}
 	dest := fs.Arg(0)
+	if dest == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: the file to write is empty: name a file that does not exist yet", errUsage)
+	}
 	size, stale, err := store.Backup(ctx, c.DB, dest)
 	for _, name := range stale {
 		fmt.Fprintf(m.Stdout, "removed %s, left by an earlier backup that did not finish\n", name)

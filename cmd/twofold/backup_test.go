@@ -139,7 +139,7 @@ func TestBackup(t *testing.T) {
 		t.Errorf("backup of a missing database created it: %v", err)
 	}
 	// Usage mistakes.
-	for _, args := range [][]string{{"backup", "--db", dsn}, {"backup", "--db", dsn, "a.db", "b.db"}} {
+	for _, args := range [][]string{{"backup", "--db", dsn}, {"backup", "--db", dsn, "a.db", "b.db"}, {"backup", "--db", dsn, ""}} {
 		if err := newTestMain(t, time.Now(), "").run(t, args...); exitCode(err) != 2 {
 			t.Errorf("%v: got %v, want a usage error", args, err)
 		}

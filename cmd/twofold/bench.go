@@ -227,6 +227,10 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	}
 	rep, err := m.runBench(ctx, c, o)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Whatever failed, failed because of the interruption.
+			return interrupted("no report; the accounts provisioned so far are kept, and the next run goes on from them")
+		}
 		return err
 	}
 	if o.jsonOut {

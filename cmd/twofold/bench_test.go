@@ -32,7 +32,7 @@ func benchMain(stdout, stderr *bytes.Buffer) *Main {
 		Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr,
 		LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now,
 		IsTerminal:   func() bool { return false },
-		ReadPassword: func() (string, error) { return "", errors.New("no terminal") },
+		ReadPassword: func(context.Context) (string, error) { return "", errors.New("no terminal") },
 	}
 }
 
@@ -223,6 +223,24 @@ func TestBenchUsage(t *testing.T) {
 				t.Fatalf("got %v, want a usage error", err)
 			}
 		})
+	}
+}
+
+// TestBenchInterrupted: a bench stopped by SIGINT or SIGTERM (main cancels
+// the context) says it was interrupted and what is kept, not "context
+// canceled".
+func TestBenchInterrupted(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	m := benchMain(&stdout, &stderr)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := m.Run(ctx, []string{"bench", "--accounts", "1", "--db", "sqlite:" + filepath.Join(dir, "b.db"), "--key-file", filepath.Join(dir, "b.key")})
+	if cerr := m.Close(); cerr != nil {
+		t.Errorf("Close: %v", cerr)
+	}
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "interrupted: ") || exitCode(err) != 1 {
+		t.Errorf("got %v, want an interruption (exit status 1) that says so", err)
 	}
 }
 

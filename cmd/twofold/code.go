@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -46,7 +46,10 @@ func (m *Main) code(ctx context.Context, args []string) error {
 	if arg == "-" {
 		// From standard input: an argument is visible to every user of the
 		// machine (ps, /proc) and stays in the shell's history.
-		line, err := bufio.NewReader(m.Stdin).ReadString('\n')
+		line, err := readLine(ctx, m.Stdin, "no code printed")
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
 		if arg = strings.TrimSpace(line); arg == "" {
 			if err == nil {
 				err = errors.New("empty line")
@@ -59,7 +62,7 @@ func (m *Main) code(ctx context.Context, args []string) error {
 	if strings.HasPrefix(strings.ToLower(arg), "otpauth://") {
 		k, err := otp.ParseURI(arg)
 		if err != nil {
-			return fmt.Errorf("%w: not a usable otpauth URI", errUsage)
+			return fmt.Errorf("%w: not a usable otpauth URI: %s", errUsage, uriProblem(err))
 		}
 		if k.Type != otp.TypeTOTP {
 			return fmt.Errorf("%w: only totp URIs are supported", errUsage)
@@ -79,12 +82,16 @@ func (m *Main) code(ctx context.Context, args []string) error {
 		}
 		p.Algorithm = a
 	}
-	if *digits != 0 {
-		p.Digits = *digits
-	}
-	if *period != 0 {
-		p.Period = time.Duration(*period) * time.Second
-	}
+	// A flag given is used as given: --digits 0 or --period 0 is refused
+	// below, not taken for the default.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "digits":
+			p.Digits = *digits
+		case "period":
+			p.Period = time.Duration(*period) * time.Second
+		}
+	})
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -94,7 +101,7 @@ func (m *Main) code(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "waiting %s for a fresh code…\n", remaining.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return interrupted("no code printed")
 		case <-m.after(remaining):
 		}
 		now = now.Add(remaining)
@@ -105,6 +112,22 @@ func (m *Main) code(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "valid for %d more seconds\n", int(remaining.Seconds()))
 	}
 	return nil
+}
+
+// uriProblem says which part of an otpauth URI otp.ParseURI refused,
+// without quoting any of it: the URI holds the secret.
+func uriProblem(err error) string {
+	switch {
+	case errors.Is(err, otp.ErrSecret):
+		return "its secret is missing or not valid base32"
+	case errors.Is(err, otp.ErrAlgorithm):
+		return "its algorithm must be SHA1, SHA256 or SHA512"
+	case errors.Is(err, otp.ErrDigits):
+		return "its digits must be 6, 7 or 8"
+	case errors.Is(err, otp.ErrPeriod):
+		return "its period must be a whole number of seconds, at least 1"
+	}
+	return "want otpauth://totp/ISSUER:ACCOUNT?secret=BASE32 with each parameter at most once"
 }
 
 // remainingIn returns how long the code of the step containing t stays current.

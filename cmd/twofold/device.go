@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -57,9 +58,15 @@ func (m *Main) deviceEnrol(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("%w: want one enrolment URI (twofold-push://enrol?…), or - to read it from standard input", errUsage)
 	}
+	if *state == "" {
+		return fmt.Errorf("%w: --state is empty: name the file to keep the device's key in", errUsage)
+	}
 	uri := fs.Arg(0)
 	if uri == "-" {
-		line, _ := bufio.NewReader(m.Stdin).ReadString('\n')
+		line, err := readLine(ctx, m.Stdin, "nothing enrolled, and the enrolment code still works")
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
 		uri = strings.TrimSpace(line)
 	}
 	// The key is saved before the server sees it: a device the server
@@ -179,8 +186,16 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%w: device watch takes no arguments", errUsage)
 	}
+	if *state == "" {
+		return fmt.Errorf("%w: --state is empty: name the device's state file, from device enrol", errUsage)
+	}
 	if *wait <= 0 || *wait > core.MaxPushWait {
 		return fmt.Errorf("%w: --wait must be more than 0s and at most %s", errUsage, core.MaxPushWait)
+	}
+	// Refused at once: a poll to such a URL could only fail, and be tried
+	// again for ever. Not quoted: it may hold a user and password.
+	if u, err := url.Parse(*server); *server != "" && (err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "") {
+		return fmt.Errorf("%w: --server must be an http:// or https:// URL with a host, such as https://login.example.com", errUsage)
 	}
 	st, err := pushdevice.Load(*state)
 	if err != nil {

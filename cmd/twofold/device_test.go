@@ -530,6 +530,31 @@ func TestDeviceWatchWaitFlag(t *testing.T) {
 	}
 }
 
+// TestDeviceEmptyState: an empty --state is a usage error, not an open of
+// the file "".
+func TestDeviceEmptyState(t *testing.T) {
+	for _, args := range [][]string{
+		{"device", "enrol", "--state", "", "twofold-push://enrol?server=http://127.0.0.1:1&device=d&token=t&challenge=c"},
+		{"device", "watch", "--state", ""},
+	} {
+		if err := newTestMain(t, time.Now(), "").Run(context.Background(), args); exitCode(err) != 2 {
+			t.Errorf("%v: got %v, want a usage error", args, err)
+		}
+	}
+}
+
+// TestDeviceWatchServerFlag: a --server that is no http(s) URL with a host
+// is a usage error at once, not a poll that fails and is tried again for
+// ever.
+func TestDeviceWatchServerFlag(t *testing.T) {
+	for _, server := range []string{"ftp://login.example.com", "login.example.com", "localhost:8080", "http://", "https://login.example.com?x=1", "http://[::1"} {
+		tm := newTestMain(t, time.Now(), "")
+		if err := tm.Run(context.Background(), []string{"device", "watch", "--state", filepath.Join(t.TempDir(), "none.json"), "--server", server}); exitCode(err) != 2 {
+			t.Errorf("device watch --server %s: %v, want a usage error", server, err)
+		}
+	}
+}
+
 // TestDeviceWatchRetriesReplayedPoll: a proxy in front of two instances
 // passes the device's second poll to one that takes its nonce and dies
 // before answering, then passes the same request to the other

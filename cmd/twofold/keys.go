@@ -57,6 +57,10 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	defer st.Close()
 	res, err := keyring.Rotate(ctx, c.KeyFile, st, keyring.RotateOptions{Now: m.Now, Grace: *grace, Sleep: m.Sleep})
 	switch {
+	case err != nil && ctx.Err() != nil && !res.Changed:
+		return interrupted("nothing rotated")
+	case err != nil && ctx.Err() != nil:
+		return interrupted("the rotation is not finished, and every secret stays readable: run the command again to finish it")
 	case err != nil && !res.Changed:
 		// Refused before any change: running it again cannot finish
 		// anything, and fails the same way until the cause is mended.

@@ -231,6 +231,36 @@ func TestKeysRotate(t *testing.T) {
 	}
 }
 
+// TestKeysRotateInterrupted: SIGINT or SIGTERM (main cancels the context)
+// during the grace period says the rotation was interrupted and is finished
+// by running the command again, not "context canceled"; running it again
+// finishes it.
+func TestKeysRotateInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	dsn, keyFile := "sqlite:"+filepath.Join(dir, "t.db"), filepath.Join(dir, "t.key")
+	if err := newTestMain(t, time.Now(), keysPassword+"\n").run(t, "user", "add", "alice", "--create", "--db", dsn, "--key-file", keyFile); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	m := keysMain(&stdout, &stderr)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	m.Sleep = func(time.Duration) <-chan time.Time {
+		cancel() // the signal comes during the grace period
+		return make(chan time.Time)
+	}
+	err := m.Run(ctx, []string{"keys", "rotate", "--db", dsn, "--key-file", keyFile})
+	if cerr := m.Close(); cerr != nil {
+		t.Errorf("Close: %v", cerr)
+	}
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "interrupted: ") || !strings.Contains(err.Error(), "run the command again") || exitCode(err) != 1 {
+		t.Errorf("got %v, want an interruption (exit status 1) that says to run the command again", err)
+	}
+	if out := keysRunRotate(t, dsn, keyFile); !strings.Contains(out, "finished the interrupted rotation") {
+		t.Errorf("the second run said %q, want it to finish the interrupted rotation", out)
+	}
+}
+
 func TestKeysUsage(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {

@@ -58,7 +58,7 @@ func newTestMain(tb testing.TB, now time.Time, stdin string) *testMain {
 		},
 		Now:        func() time.Time { return now },
 		IsTerminal: func() bool { return false },
-		ReadPassword: func() (string, error) {
+		ReadPassword: func(context.Context) (string, error) {
 			tb.Error("ReadPassword called while not on a terminal")
 			return "", errors.New("no terminal")
 		},
@@ -306,11 +306,28 @@ func TestCodeFreshCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := tm.Run(ctx, []string{"code", "--fresh", "JBSWY3DPEHPK3PXP"})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("got error %v, want context.Canceled", err)
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "interrupted: ") {
+		t.Errorf("got error %v, want context.Canceled that says it was interrupted", err)
 	}
 	if out := tm.stdout.String(); out != "" {
 		t.Errorf("got stdout %q, want nothing", out)
+	}
+}
+
+// TestCodeURIProblem: an otpauth URI refused says which of its parts is
+// wrong (never quoting it: it holds the secret).
+func TestCodeURIProblem(t *testing.T) {
+	for _, tt := range []struct{ uri, part string }{
+		{"otpauth://totp/a?issuer=x", "secret"},
+		{"otpauth://totp/a?secret=KRSXG5CTMVRXEZLU18", "secret"},
+		{"otpauth://totp/a?secret=KRSXG5CTMVRXEZLU&digits=9", "digits"},
+		{"otpauth://totp/a?secret=KRSXG5CTMVRXEZLU&period=0", "period"},
+		{"otpauth://totp/a?secret=KRSXG5CTMVRXEZLU&algorithm=MD5", "algorithm"},
+	} {
+		err := newTestMain(t, time.Unix(1_800_000_000, 0), "").run(t, "code", tt.uri)
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), tt.part) || strings.Contains(err.Error(), "KRSXG5CTMVRXEZLU") {
+			t.Errorf("code %s: got %v, want a usage error naming the %s and not the secret", tt.uri, err, tt.part)
+		}
 	}
 }
 
@@ -335,6 +352,9 @@ func TestCodeBadInput(t *testing.T) {
 		{name: "unknown algorithm", args: []string{"--algorithm", "MD5", "KRSXG5CTMVRXEZLU"}, secret: "KRSXG5CTMVRXEZLU"},
 		{name: "unknown algorithm overriding URI", args: []string{"otpauth://totp/a?secret=KRSXG5CTMVRXEZLU", "--algorithm", "SHA3"}, secret: "KRSXG5CTMVRXEZLU"},
 		{name: "negative period", args: []string{"--period", "-30", "KRSXG5CTMVRXEZLU"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "digits 0", args: []string{"--digits", "0", "KRSXG5CTMVRXEZLU"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "period 0", args: []string{"KRSXG5CTMVRXEZLU", "--period", "0"}, secret: "KRSXG5CTMVRXEZLU"},
+		{name: "digits 0 overriding URI", args: []string{"otpauth://totp/a?secret=KRSXG5CTMVRXEZLU&digits=8", "--digits", "0"}, secret: "KRSXG5CTMVRXEZLU"},
 		{name: "unknown flag", args: []string{"KRSXG5CTMVRXEZLU", "--window", "3"}, secret: "KRSXG5CTMVRXEZLU"},
 		{name: "no secret", args: nil},
 		{name: "two secrets", args: []string{"KRSXG5CTMVRXEZLU", "MFRGGZDFMZTWQ2LK"}, secret: "KRSXG5CTMVRXEZLU"},
@@ -596,7 +616,7 @@ func TestUserAdd(t *testing.T) {
 					if tt.terminal != nil {
 						typed := tt.terminal
 						tm.IsTerminal = func() bool { return true }
-						tm.ReadPassword = func() (string, error) {
+						tm.ReadPassword = func(context.Context) (string, error) {
 							if len(typed) == 0 {
 								t.Error("ReadPassword called more often than expected")
 								return "", io.EOF

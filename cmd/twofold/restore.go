@@ -67,6 +67,10 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: restore takes one argument, the backup to restore", errUsage)
 	}
 	src := fs.Arg(0)
+	if src == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: the backup to restore is empty: name the file `twofold backup` wrote", errUsage)
+	}
 	e.Detail = "restored from the backup " + src
 	r, err := store.RestoreSQLite(ctx, c.DB, src, e, m.Now(), keyFileFits(c.KeyFile, "the backup"))
 	if errors.Is(err, keyring.ErrKeyFileMismatch) {

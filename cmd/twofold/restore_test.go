@@ -217,6 +217,7 @@ func TestRestoreRefuses(t *testing.T) {
 	}{
 		"no backup":           {[]string{"restore", "--db", dsn}, 2},
 		"two backups":         {[]string{"restore", "--db", dsn, "a.db", "b.db"}, 2},
+		"an empty name":       {[]string{"restore", "--db", dsn, ""}, 2},
 		"missing backup":      {[]string{"restore", "--db", dsn, filepath.Join(dir, "missing.db")}, 1},
 		"not Twofold's":       {[]string{"restore", "--db", dsn, notTwofold}, 1},
 		"not a database":      {[]string{"restore", "--db", dsn, garbage}, 1},

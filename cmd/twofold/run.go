@@ -34,8 +34,9 @@ type Main struct {
 	Now     func() time.Time
 	// IsTerminal reports whether Stdin is a terminal (for password prompts).
 	IsTerminal func() bool
-	// ReadPassword reads a password from the terminal without echo.
-	ReadPassword func() (string, error)
+	// ReadPassword reads a password from the terminal without echo; a
+	// cancelled context ends the wait.
+	ReadPassword func(context.Context) (string, error)
 
 	// Sleep waits (tests replace it so that they never sleep).
 	Sleep func(time.Duration) <-chan time.Time

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -96,7 +97,7 @@ func (m *Main) userAdd(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	password, err := m.readPassword()
+	password, err := m.readPassword(ctx)
 	if err != nil {
 		return err
 	}
@@ -224,36 +225,102 @@ func (m *Main) userOperator(ctx context.Context, args []string) error {
 	return nil
 }
 
-// readPassword prompts without echo on a terminal, else reads the first line of standard input.
-func (m *Main) readPassword() (string, error) {
+// readPassword prompts without echo on a terminal, else reads the first
+// line of standard input. An interruption (SIGINT, SIGTERM) while it waits
+// ends it at once, with nothing done, rather than only cancelling what would
+// follow the password.
+func (m *Main) readPassword(ctx context.Context) (string, error) {
 	if m.IsTerminal() {
 		fmt.Fprint(m.Stderr, "Password: ")
-		p1, err := m.ReadPassword()
+		p1, err := m.ReadPassword(ctx)
 		fmt.Fprintln(m.Stderr)
 		if err != nil {
-			return "", err
+			return "", passwordNotRead(err)
 		}
 		fmt.Fprint(m.Stderr, "Repeat password: ")
-		p2, err := m.ReadPassword()
+		p2, err := m.ReadPassword(ctx)
 		fmt.Fprintln(m.Stderr)
 		if err != nil {
-			return "", err
+			return "", passwordNotRead(err)
 		}
 		if p1 != p2 {
 			return "", errors.New("passwords do not match")
 		}
 		return p1, nil
 	}
-	line, err := bufio.NewReader(m.Stdin).ReadString('\n')
+	line, err := readLine(ctx, m.Stdin, "no account created")
+	if errors.Is(err, context.Canceled) {
+		return "", err
+	}
 	if err != nil && line == "" {
 		return "", errors.New("no password on standard input")
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
+// readLine reads the first line of r, as bufio.Reader.ReadString does. An
+// interruption (SIGINT, SIGTERM) while it waits ends it at once with an
+// interrupted error saying what was left undone: the read itself cannot be
+// cancelled, and the process exits soon after.
+func readLine(ctx context.Context, r io.Reader, undone string) (string, error) {
+	type read struct {
+		line string
+		err  error
+	}
+	done := make(chan read, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		done <- read{line, err}
+	}()
+	select {
+	case got := <-done:
+		return got.line, got.err
+	case <-ctx.Done():
+		return "", interrupted(undone)
+	}
+}
+
+// passwordNotRead turns an interruption at the password prompt into the
+// error that says so.
+func passwordNotRead(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return interrupted("no account created")
+	}
+	return err
+}
+
+// interrupted is the error of a command stopped by SIGINT or SIGTERM before
+// it finished: it says what was left undone, and is context.Canceled.
+type interrupted string
+
+func (e interrupted) Error() string { return "interrupted: " + string(e) }
+
+func (e interrupted) Unwrap() error { return context.Canceled }
+
 func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 
-func readTerminalPassword() (string, error) {
-	b, err := term.ReadPassword(int(os.Stdin.Fd()))
-	return string(b), err
+// readTerminalPassword reads a password from the terminal without echo. An
+// interruption returns at once, the terminal's echo turned back on.
+func readTerminalPassword(ctx context.Context) (string, error) {
+	fd := int(os.Stdin.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", err
+	}
+	type read struct {
+		b   []byte
+		err error
+	}
+	done := make(chan read, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		done <- read{b, err}
+	}()
+	select {
+	case r := <-done:
+		return string(r.b), r.err
+	case <-ctx.Done():
+		term.Restore(fd, state)
+		return "", ctx.Err()
+	}
 }
