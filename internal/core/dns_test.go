@@ -216,6 +216,11 @@ func TestZoneText(t *testing.T) {
 			t.Errorf("ParseZoneText of %s: got %v, want code invalid", name, err)
 		}
 	}
+	// A type known only by number is named as it was given.
+	_, err = core.ParseZoneText("example.com", "www 300 TYPE65534 \\# 1 00\n")
+	if msg := twofold.ErrorMessage(err); !strings.Contains(msg, `record type "TYPE65534" is not supported`) {
+		t.Errorf("ParseZoneText of TYPE65534: %q, want it named", msg)
+	}
 }
 
 // dnsFixture is a service with two accounts: alice owns example.com and

@@ -549,6 +549,11 @@ func ParseZoneText(zone, text string) ([]twofold.Record, error) {
 		if len(out) >= maxChange {
 			return nil, twofold.Errorf(twofold.CodeInvalid, "at most %d records at once", maxChange)
 		}
+		if line[0] == ' ' || line[0] == '\t' {
+			// A zone file's line that starts blank takes the name above
+			// it; here every line stands alone, so it has none.
+			return nil, twofold.Errorf(twofold.CodeInvalid, "line %d starts with a space or tab: give the record's name first (@ for the apex)", n+1)
+		}
 		zp := dns.NewZoneParser(strings.NewReader(line), dns.Fqdn(zone), "")
 		zp.SetDefaultTTL(DefaultTTL)
 		rr, ok := zp.Next()
@@ -561,11 +566,20 @@ func ParseZoneText(zone, text string) ([]twofold.Record, error) {
 		if _, more := zp.Next(); more {
 			return nil, twofold.Errorf(twofold.CodeInvalid, "line %d: one record a line", n+1)
 		}
+		if c := rr.Header().Class; c != dns.ClassINET {
+			// The name server answers class IN only: a record of
+			// another class (CH, HS) stored as IN would mean another.
+			return nil, twofold.Errorf(twofold.CodeInvalid, "line %d: class %s is not served here: give IN or no class", n+1, dns.Class(c))
+		}
 		name := strings.ToLower(rr.Header().Name)
 		if name != zone+"." && !strings.HasSuffix(name, "."+zone+".") {
 			return nil, twofold.Errorf(twofold.CodeInvalid, "line %d: %s is not in zone %s", n+1, CleanText(rr.Header().Name, 80), zone)
 		}
-		typ := dns.TypeToString[rr.Header().Rrtype]
+		typ, known := dns.TypeToString[rr.Header().Rrtype]
+		if !known {
+			// TYPE65534 and the like: named by number, as it was given.
+			typ = dns.Type(rr.Header().Rrtype).String()
+		}
 		data := strings.TrimPrefix(rr.String(), rr.Header().String())
 		r, err := ParseRecord(zone, RecordInput{Host: relative(zone, name), Type: typ, TTL: int(rr.Header().Ttl), Data: data})
 		if err != nil {

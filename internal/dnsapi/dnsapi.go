@@ -231,16 +231,33 @@ func (sw *sentWriter) Write(p []byte) (int, error) {
 	return sw.w.Write(p)
 }
 
-// wantsZoneText reports whether the client asks for zone-file form.
+// wantsZoneText reports whether the client asks for zone-file form: its
+// Accept lists text/dns with a quality above 0, and no JSON type (or a
+// range that covers JSON) with a higher one (RFC 9110 §12.5.1: q=0 is
+// "not acceptable").
 func wantsZoneText(r *http.Request) bool {
+	text, js := -1.0, -1.0
 	for _, v := range r.Header.Values("Accept") {
 		for _, part := range strings.Split(v, ",") {
-			if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == zoneText {
-				return true
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			q := 1.0
+			if qs, ok := params["q"]; ok {
+				if q, err = strconv.ParseFloat(qs, 64); err != nil || q < 0 || q > 1 {
+					continue
+				}
+			}
+			switch mt {
+			case zoneText:
+				text = max(text, q)
+			case "application/json", "application/*", "*/*":
+				js = max(js, q)
 			}
 		}
 	}
-	return false
+	return text > 0 && text >= js
 }
 
 func (s *Server) add(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -400,7 +417,13 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		return in, nil
 	case "application/x-www-form-urlencoded":
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		if err := r.ParseForm(); err != nil || !httpapi.TextValues(r.PostForm) {
+		var me *http.MaxBytesError
+		switch err := r.ParseForm(); {
+		case errors.As(err, &me):
+			return nil, twofold.Errorf(twofold.CodeInvalid, "request body is larger than %d bytes", maxBody)
+		case err != nil:
+			return nil, twofold.Errorf(twofold.CodeInvalid, "form body is not application/x-www-form-urlencoded (a bad %%-escape or a semicolon)")
+		case !httpapi.TextValues(r.PostForm):
 			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameters could not be read as UTF-8 text without NUL bytes")
 		}
 		for k := range r.PostForm {

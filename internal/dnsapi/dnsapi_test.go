@@ -227,6 +227,23 @@ func TestZoneTextAndForm(t *testing.T) {
 		if want := "www 3600 A 192.0.2.9\n"; a.body != want {
 			t.Errorf("GET www/A: got %q, want %q", a.body, want)
 		}
+
+		// Accept's qualities count (RFC 9110 §12.4.2): text/dns of q=0 is
+		// not acceptable, and JSON preferred over it is answered.
+		for _, tt := range []struct{ accept, want string }{
+			{"text/dns;q=0, application/json", "application/json"},
+			{"text/dns; q=0", "application/json"},
+			{"application/json, text/dns;q=0.5", "application/json"},
+			{"*/*;q=0.9, text/dns;q=0.1", "application/json"},
+			{"text/dns, application/json;q=0.9", "text/dns"},
+			{"application/json;q=0.5, text/dns;q=0.8", "text/dns"},
+			{"*/*, text/dns", "text/dns"},
+		} {
+			a = call(t, s, auth, "GET", base+"/www/A", "", "", "Accept", tt.accept)
+			if ct := a.header.Get("Content-Type"); a.status != 200 || ct != tt.want {
+				t.Errorf("GET with Accept %q: got %d %q, want 200 %q", tt.accept, a.status, ct, tt.want)
+			}
+		}
 	})
 }
 
@@ -258,6 +275,9 @@ func TestProblems(t *testing.T) {
 			{"form unknown parameter", alice, "POST", base + "/www/A", "application/x-www-form-urlencoded", "data=192.0.2.1&host=x", 400, "invalid"},
 			{"form bad ttl", alice, "POST", base + "/www/A", "application/x-www-form-urlencoded", "data=192.0.2.1&ttl=soon", 400, "invalid"},
 			{"zone text directive", alice, "POST", base, "text/dns", "$ORIGIN example.org.\nwww A 192.0.2.1\n", 400, "invalid"},
+			{"zone text of class CH", alice, "POST", base, "text/dns", "www 300 CH A 192.0.2.1\n", 400, "invalid"},
+			{"zone text of class HS", alice, "POST", base, "text/dns", "txt HS TXT hello\n", 400, "invalid"},
+			{"zone text line without a name", alice, "POST", base, "text/dns", "www 300 A 192.0.2.1\n 300 A 192.0.2.2\n", 400, "invalid"},
 			{"other content type", alice, "POST", base, "text/plain", "www A 192.0.2.1", 400, "invalid"},
 			{"TXT with a tab", alice, "POST", base + "/_acme-challenge/TXT", "application/x-www-form-urlencoded", "data=a%09b", 400, "invalid"},
 			{"TXT with an escape", alice, "POST", base + "/_acme-challenge/TXT", "application/json", `{"records":[{"data":"a\u001b[2Jb"}]}`, 400, "invalid"},

@@ -40,3 +40,27 @@ func TestMalformedQuery(t *testing.T) {
 		acmeUnchanged(t, s, auth)
 	})
 }
+
+// TestMalformedForm: a POST or PUT form body that cannot be read is a 400
+// invalid problem saying why (too large, not form-encoded, not UTF-8),
+// rather than one message for all, and writes nothing.
+func TestMalformedForm(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		auth, _, set := acmeZone(t, s)
+		form := "application/x-www-form-urlencoded"
+		for _, tt := range []struct{ name, body, says string }{
+			{"larger than the bound", "data=" + strings.Repeat("a", 300<<10), "larger than"},
+			{"a bad %-escape", "data=%zz", "%-escape"},
+			{"a semicolon", "data=t3;ttl=60", "semicolon"},
+			{"not UTF-8", "data=%ff", "UTF-8"},
+		} {
+			for _, method := range []string{"POST", "PUT"} {
+				a := call(t, s, auth, method, set, form, tt.body)
+				if a.status != 400 || a.problem() != "invalid" || !strings.Contains(a.body, tt.says) {
+					t.Errorf("%s a form body %s: got %d %.300s, want 400 invalid saying %s", method, tt.name, a.status, a.body, tt.says)
+				}
+			}
+		}
+		acmeUnchanged(t, s, auth)
+	})
+}
