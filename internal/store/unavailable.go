@@ -61,6 +61,13 @@ func storageDown(err error) bool {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		if pe.Code == "3D000" || strings.HasPrefix(pe.Code, "28") {
+			// No such database, no such role, a wrong password: the
+			// DSN is wrong, and waiting will not mend it. Said as the
+			// server said it (the start-up's error names it), not as
+			// a moment to wait out.
+			return false
+		}
 		switch {
 		case strings.HasPrefix(pe.Code, "08"), // connection exception
 			strings.HasPrefix(pe.Code, "53"), // insufficient resources: disk full, too many connections

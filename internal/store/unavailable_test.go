@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -145,5 +147,32 @@ func TestPostgresGoneIsUnavailable(t *testing.T) {
 	restore()
 	if _, err := s.TakeSlot(ctx, "back", 0, time.Now(), time.Now()); err != nil {
 		t.Errorf("a write with the database back: %v", err)
+	}
+}
+
+// TestPostgresMisconfiguredIsNotUnavailable: a DSN naming a database or a
+// role the server does not have is refused at Open with the server's own
+// words, not as a database out of reach to try again shortly: waiting
+// mends neither.
+func TestPostgresMisconfiguredIsNotUnavailable(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, change := range map[string]func(*url.URL){
+		"no such database": func(u *url.URL) { u.Path = "/twofold_no_such_database" },
+		"no such role":     func(u *url.URL) { u.User = url.User("twofold_no_such_role") },
+	} {
+		v := *u
+		change(&v)
+		s, err := store.Open(t.Context(), v.String())
+		if err == nil {
+			s.Close()
+			t.Fatalf("%s: Open succeeded", what)
+		}
+		if twofold.ErrorCode(err) == twofold.CodeUnavailable || strings.Contains(err.Error(), "try again") || !strings.Contains(err.Error(), "does not exist") {
+			t.Errorf("%s: %v, want the server's refusal, not a wait", what, err)
+		}
 	}
 }
