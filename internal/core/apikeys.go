@@ -54,6 +54,10 @@ type NewAPIKey struct {
 	Name      string
 	Permits   []twofold.Permit
 	ExpiresAt *time.Time // nil: no expiry (for a key made by a key: its maker's); else a time to come
+	// UniqueName refuses the key (conflict) while a live key of the
+	// account has its name: an application credential's name is one per
+	// user in the Identity API, where clients find one by it.
+	UniqueName bool
 }
 
 // person refuses a caller that is an API key: only a person's session may
@@ -161,9 +165,13 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		// list (ExpiredKeyKeep) but can do nothing, and a script making a
 		// short-lived key per run must not be refused after its 100th.
 		live := 0
-		for _, k := range keys {
-			if !k.Expired(now) {
-				live++
+		for _, other := range keys {
+			if other.Expired(now) {
+				continue
+			}
+			live++
+			if n.UniqueName && other.Name == k.Name {
+				return twofold.Errorf(twofold.CodeConflict, "an application credential named %s exists: delete it or pick another name", quote(k.Name))
 			}
 		}
 		if live >= MaxAPIKeys {
@@ -188,10 +196,27 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		// answered as a revoked key is.
 		return twofold.APIKey{}, "", errBadKey()
 	}
+	if twofold.ErrorCode(err) == twofold.CodeThrottled {
+		// Past the bound on keys made: the record says so, once a
+		// minute per account however fast the refusals come (a loop of
+		// a stolen session or key), the rest counted on /metrics only.
+		s.auditRefused(ctx, "api-key-create", a.Account.ID, a.Account.ID, "api_key.create_throttled", m, keyCreateThrottledDetail(a))
+	}
 	if err != nil {
 		return twofold.APIKey{}, "", err
 	}
 	return k, secret, nil
+}
+
+// keyCreateThrottledDetail is the detail of an api_key.create_throttled
+// event: when a key asked, it is named first, as the subject of the event
+// (keyEventDetail), as it is of the keys it made.
+func keyCreateThrottledDetail(a Auth) string {
+	const why = "too many API keys were made for this account in a short time"
+	if a.Key != nil {
+		return keyEventDetail(*a.Key) + ": " + why
+	}
+	return why
 }
 
 // takeKeyCreation takes one of the account's key creations

@@ -21,6 +21,7 @@ var EventTypes = []string{
 	"account.unlocked",
 	"account.unsuspended",
 	"admin.key_refused",
+	"api_key.create_throttled",
 	"api_key.created",
 	"api_key.refused",
 	"api_key.revoked",

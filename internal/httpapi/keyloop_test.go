@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,8 +15,8 @@ import (
 // in a loop never reaches the cap on live keys, and each round writes two
 // audit events never held back; the keys made for one account are bounded
 // too: APIKeyCreateBurst at once, then one every APIKeyCreateEvery, past
-// which making one is 429 throttled (problem+json) with Retry-After and
-// writes nothing. A key refused for another reason (the cap) uses none of
+// which making one is 429 throttled (problem+json) with Retry-After, makes
+// no key, and is recorded (api_key.create_throttled) once a minute. A key refused for another reason (the cap) uses none of
 // it, and the owner's next key waits no longer than a minute. On SQLite
 // and PostgreSQL.
 func TestKeyCreateRevokeLoopBounded(t *testing.T) {
@@ -56,8 +57,15 @@ func TestKeyCreateRevokeLoopBounded(t *testing.T) {
 		if n, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || n < 1 || n > int(core.APIKeyCreateEvery/time.Second) {
 			t.Errorf("Retry-After %q, want 1 to %d seconds", r.Header.Get("Retry-After"), int(core.APIKeyCreateEvery/time.Second))
 		}
-		if after := count(); after["api_key.created"] != before["api_key.created"] || len(after) != len(before) {
-			t.Errorf("events after the refused key: %v, want those before, %v", after, before)
+		// The refusal is on the record, once a minute however many come:
+		// a second at once writes nothing more.
+		wantProblem(t, c.Do(t, "POST", "/v1/me/api-keys", keyRequest("and one more", nil, permit)), 429, "throttled")
+		after := count()
+		if after["api_key.created"] != before["api_key.created"] || after["api_key.create_throttled"] != 1 || len(after) != len(before)+1 {
+			t.Errorf("events after two refused keys: %v, want those before, %v, and one api_key.create_throttled", after, before)
+		}
+		if r := c.Do(t, "GET", "/v1/me/events?type=api_key.create_throttled", nil); r.Status != 200 || len(r.JSON["events"].([]any)) != 1 {
+			t.Errorf("the holder's events of the refusal: %d %s, want one", r.Status, r.Body)
 		}
 		if r := c.Do(t, "GET", "/v1/me/api-keys", nil); r.Status != 200 || len(r.JSON["api_keys"].([]any)) != 0 {
 			t.Errorf("keys after the refused one: %d %s, want none", r.Status, r.Body)
@@ -65,8 +73,17 @@ func TestKeyCreateRevokeLoopBounded(t *testing.T) {
 
 		// A minute on, one more, and no second.
 		s.Clock.Add(core.APIKeyCreateEvery)
-		makeKey(t, c, "after a minute", nil, permit)
-		wantProblem(t, c.Do(t, "POST", "/v1/me/api-keys", keyRequest("and another", nil, permit)), 429, "throttled")
+		k := makeKey(t, c, "after a minute", nil, permit, "keys * write")
+		// The key just made asks for one more: refused alike, on the
+		// same bound, and the record names it.
+		wantProblem(t, keyClient(s, k.id, k.secret).Do(t, "POST", "/v1/me/api-keys", keyRequest("and another", nil, permit)), 429, "throttled")
+		evs, err := s.Store.Events(t.Context(), userID, 0, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "key " + k.id + ` "after a minute": too many API keys were made`; len(evs) != 1 || evs[0].Type != "api_key.create_throttled" || !strings.HasPrefix(evs[0].Detail, want) {
+			t.Errorf("newest event %+v, want api_key.create_throttled starting %q", evs, want)
+		}
 	})
 }
 

@@ -165,7 +165,7 @@ func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, a core.Au
 		s.fail(w, r, twofold.Errorf(twofold.CodeInvalid, "Twofold makes no unrestricted application credentials"))
 		return
 	}
-	n := core.NewAPIKey{Name: c.Name}
+	n := core.NewAPIKey{Name: c.Name, UniqueName: true}
 	if c.ExpiresAt != "" {
 		t, err := parseTime(c.ExpiresAt)
 		if err != nil {

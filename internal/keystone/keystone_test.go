@@ -511,6 +511,10 @@ func TestGophercloudApplicationCredential(t *testing.T) {
 		if err != nil || ac.Secret == "" {
 			t.Fatalf("create: %+v, %v", ac, err)
 		}
+		// Its name is its own among the user's credentials, as clients
+		// that look one up by name expect.
+		_, err = applicationcredentials.Create(t.Context(), id, userID, applicationcredentials.CreateOpts{Name: "acme"}).Extract()
+		wantStatus(t, "a second credential named acme", err, http.StatusConflict)
 
 		// It is an API key with one permit.
 		person := testenv.NewClient(s.URL())
@@ -855,6 +859,20 @@ func TestIdentityFieldNamesExact(t *testing.T) {
 		}
 		if r := c.Do(t, "GET", "/v3/auth/tokens", nil); r.Status != 200 {
 			t.Errorf("the token after a refused DELETE: got %d %s, want 200", r.Status, r.Body)
+		}
+		// Validating or ending a token needs the token in question: without
+		// X-Subject-Token it is the client's mistake, told as such, and no
+		// token is ended.
+		c.Header.Del("X-Subject-Token")
+		for _, method := range []string{"GET", "DELETE"} {
+			r := c.Do(t, method, "/v3/auth/tokens", nil)
+			if e, ok := r.JSON["error"].(map[string]any); r.Status != 400 || !ok || !strings.Contains(fmt.Sprint(e["message"]), "X-Subject-Token") {
+				t.Errorf("%s without X-Subject-Token: got %d %s, want 400 naming the header", method, r.Status, r.Body)
+			}
+		}
+		c.Header.Set("X-Subject-Token", tok)
+		if r := c.Do(t, "GET", "/v3/auth/tokens", nil); r.Status != 200 {
+			t.Errorf("the token after the refused requests: got %d %s, want 200", r.Status, r.Body)
 		}
 	})
 }

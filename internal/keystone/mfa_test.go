@@ -222,7 +222,13 @@ func TestReceiptChecksPassword(t *testing.T) {
 		if !errors.As(err, &ue) || ue.ResponseHeader.Get("Openstack-Auth-Receipt") == "" {
 			t.Fatalf("the password alone: %v, want a receipt", err)
 		}
-		v3 := receiptClient(t, s, ue.ResponseHeader.Get("Openstack-Auth-Receipt"))
+		receipt := ue.ResponseHeader.Get("Openstack-Auth-Receipt")
+		// The totp method named without its object is a malformed request
+		// (400, as for the password method), not a sign-in that failed.
+		if r := do(t, s, "POST", "/v3/auth/tokens", `{"auth":{"identity":{"methods":["totp"]}}}`, map[string]string{"Openstack-Auth-Receipt": receipt}); r.status != http.StatusBadRequest {
+			t.Errorf("the receipt and the totp method without its object: got %d %q, want 400", r.status, r.message())
+		}
+		v3 := receiptClient(t, s, receipt)
 		code := testenv.TOTP(t, secret, s.Clock.Now())
 		_, err = tokens.Create(t.Context(), v3, &tokens.AuthOptions{Username: "fay", DomainName: "Default", Password: "wrong password!", Passcode: code}).ExtractToken()
 		wantStatus(t, "a wrong password, the receipt and the right code", err, http.StatusUnauthorized)

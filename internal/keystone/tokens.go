@@ -131,8 +131,12 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		s.answerToken(w, r, http.StatusCreated, tok)
 
 	case receipt != "":
-		if !has("totp") || id.TOTP == nil {
+		if !has("totp") {
 			s.writeError(w, r, http.StatusUnauthorized, "with an auth receipt, send the totp method")
+			return
+		}
+		if id.TOTP == nil {
+			s.writeError(w, r, http.StatusBadRequest, "the totp method needs auth.identity.totp")
 			return
 		}
 		l, err := s.svc.PendingLogin(ctx, receipt)
@@ -355,6 +359,9 @@ func (s *Server) catalog(r *http.Request) []map[string]any {
 
 // subject authenticates the X-Subject-Token of a, which must be a's own.
 func (s *Server) subject(r *http.Request, a core.Auth) (core.Auth, token, error) {
+	if r.Header.Get(headerSubjectToken) == "" {
+		return core.Auth{}, token{}, twofold.Errorf(twofold.CodeInvalid, "the X-Subject-Token header is required: it names the token to validate or revoke")
+	}
 	sa, tok, err := s.tokenAuth(r, r.Header.Get(headerSubjectToken))
 	if err != nil || sa.Account.ID != a.Account.ID {
 		return core.Auth{}, token{}, twofold.Errorf(twofold.CodeNotFound, "Could not find token.")

@@ -43,11 +43,20 @@ func TestEventsPageNamesKeys(t *testing.T) {
 		t.Fatalf("the key lists users: %d %s, want 403", r.Status, r.Body)
 	}
 
+	// A key made past the account's bound is refused and recorded as
+	// core writes it: the key that asked is named as such.
+	me := api.Do(t, "GET", "/v1/me", nil)
+	if err := ts.Store.AddEvent(t.Context(), twofold.AuditEvent{AccountID: me.String("id"), Type: "api_key.create_throttled", At: ts.Clock.Now(),
+		Detail: "key " + id + ` "deploy": too many API keys were made for this account in a short time`}); err != nil {
+		t.Fatal(err)
+	}
+
 	ts.Clock.Add(30 * time.Second) // the API sign-in's code is used up
 	c := newClient(t, ts.URL())
 	c.signInWithCode(ts, "kim", secret)
 	body := c.get("/settings/security/events").body
 	for _, want := range []string{
+		`API key not made: too many made in a short time <span class="ev-factor">asked by “deploy”</span>`,
 		`API key used <span class="ev-factor">“deploy”</span>`,
 		`API key refused <span class="ev-factor">“deploy”: not permitted to GET /v1/admin/users (`,
 		`API key created <span class="ev-factor">“deploy”</span>`,

@@ -317,7 +317,8 @@ func (l eventList) Factor(ev twofold.AuditEvent) string {
 
 // Subject names the one thing, of several the account may have, that ev
 // is about (core.SubjectOf), as its holder knows it: an API key by its name
-// (“deploy”), with why a refused use was refused; a removed authenticator
+// (“deploy”), with why a refused use was refused, or as the key that asked
+// for one key too many (asked by “deploy”); a removed authenticator
 // by its label and kind as recorded at its removal (“Phone”, Authenticator
 // app (TOTP)), its kind alone for a removal recorded before labels were;
 // an SSH key by its fingerprint; another event of an authenticator by its
@@ -326,6 +327,8 @@ func (l eventList) Factor(ev twofold.AuditEvent) string {
 func (l eventList) Subject(ev twofold.AuditEvent) string {
 	sub, ok := core.SubjectOf(ev)
 	switch {
+	case ok && sub.Kind == "api_key" && ev.Type == "api_key.create_throttled":
+		return "asked by “" + sub.Name + "”" // the key that asked, not one made
 	case ok && sub.Kind == "api_key":
 		if sub.Cause != "" {
 			return "“" + sub.Name + "”: " + sub.Cause
@@ -414,6 +417,7 @@ var eventTexts = map[string]string{
 	"session.ended_by_recovery":      "Every other session signed out by a sign-in on the recovery path",
 	"session.ended_renewal_lost":     "Signed out for safety: a page came with the cookie from just before a confirmation (a form sent twice)",
 	"session.ended_login_sent_twice": "Signed out for safety: a sign-in's second step was sent twice, and its first answer dropped",
+	"api_key.create_throttled":       "API key not made: too many made in a short time",
 	"api_key.created":                "API key created",
 	"api_key.revoked":                "API key revoked",
 	"api_key.used":                   "API key used",
