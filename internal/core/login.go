@@ -52,6 +52,22 @@ func errBadSecondFactor() error {
 	return twofold.Errorf(twofold.CodeInvalidCode, "the code was not accepted")
 }
 
+// LoginFieldsGiven refuses, as invalid, a sign-in that leaves out its
+// username or its password: a mistake of the client's (a script whose
+// secret was never set), told as such, which costs no password hash and no
+// attempt of the username's. No account has an empty password or name, so
+// the answer says nothing of any. The Identity API (/v3) does not use it:
+// there an empty password is one more credential that does not match.
+func LoginFieldsGiven(username, password string) error {
+	if username == "" {
+		return twofold.Errorf(twofold.CodeInvalid, "username is required")
+	}
+	if password == "" {
+		return twofold.Errorf(twofold.CodeInvalid, "password is required")
+	}
+	return nil
+}
+
 // Login checks username and password (SPEC §3.1). An unknown user costs the
 // same password hash as a known one and gets the same answer.
 func (s *Service) Login(ctx context.Context, username, password string, m Meta) (LoginResult, error) {

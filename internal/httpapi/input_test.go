@@ -12,29 +12,40 @@ import (
 )
 
 // TestMalformedBodies: every body that is not one JSON object of the
-// expected shape is a 400 invalid problem that says what is wrong, and
-// nothing is stored (SPEC §5).
+// expected shape, or that leaves out the username or the password, is a 400
+// invalid problem that says what is wrong, and nothing is stored (SPEC §5).
 func TestMalformedBodies(t *testing.T) {
 	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	addUser(t, s, "mia")
 	for name, tc := range map[string]struct{ body, detail string }{
-		"empty":         {"", "request body must be a JSON object"},
-		"not JSON":      {"{", "request body is not valid JSON"},
-		"an array":      {"[]", "request body must be a JSON object"},
-		"a string":      {`"mia"`, "request body must be a JSON object"},
-		"wrong type":    {`{"username": 5, "password": "x"}`, `field "username" must be a string`},
-		"two objects":   {`{"username":"mia","password":"` + password + `"} {}`, "request body must hold a single JSON object"},
-		"over 64 KiB":   {`{"username":"mia","password":"` + strings.Repeat("x", 70<<10) + `"}`, "request body is larger than 65536 bytes"},
-		"trailing junk": {`{"username":"mia","password":"` + password + `"}x`, "request body must hold a single JSON object"},
-		"null":          {"null", "request body must be a JSON object"},
-		"unknown field": {`{"username":"mia","password":"` + password + `","passwrd":"x"}`, `unknown field "passwrd"`},
-		"number":        {`{"username":"mia","password":7}`, `field "password" must be a string`},
+		"empty":          {"", "request body must be a JSON object"},
+		"not JSON":       {"{", "request body is not valid JSON"},
+		"an array":       {"[]", "request body must be a JSON object"},
+		"a string":       {`"mia"`, "request body must be a JSON object"},
+		"wrong type":     {`{"username": 5, "password": "x"}`, `field "username" must be a string`},
+		"two objects":    {`{"username":"mia","password":"` + password + `"} {}`, "request body must hold a single JSON object"},
+		"over 64 KiB":    {`{"username":"mia","password":"` + strings.Repeat("x", 70<<10) + `"}`, "request body is larger than 65536 bytes"},
+		"trailing junk":  {`{"username":"mia","password":"` + password + `"}x`, "request body must hold a single JSON object"},
+		"null":           {"null", "request body must be a JSON object"},
+		"unknown field":  {`{"username":"mia","password":"` + password + `","passwrd":"x"}`, `unknown field "passwrd"`},
+		"number":         {`{"username":"mia","password":7}`, `field "password" must be a string`},
+		"no password":    {`{"username":"mia"}`, "password is required"},
+		"empty password": {`{"username":"mia","password":""}`, "password is required"},
+		"no username":    {`{"password":"` + password + `"}`, "username is required"},
+		"empty fields":   {`{"username":"","password":""}`, "username is required"},
 	} {
 		r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", tc.body) // a string is sent as is
 		wantProblem(t, r, 400, "invalid")
 		if !strings.HasPrefix(r.String("detail"), tc.detail) {
 			t.Errorf("%s: detail %q, want it to start with %q", name, r.String("detail"), tc.detail)
 		}
+	}
+	// A client that keeps sending an empty password (a script whose
+	// secret was not set) is told so each time, without costing the owner
+	// the password attempts of her username.
+	for range 12 {
+		r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "mia", "password": ""})
+		wantProblem(t, r, 400, "invalid")
 	}
 	// None of them counted as a password attempt or made a session.
 	c := login(t, s, "mia")

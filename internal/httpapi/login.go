@@ -49,6 +49,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
+	if err := core.LoginFieldsGiven(req.Username, req.Password); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
 	res, err := s.svc.Login(r.Context(), req.Username, req.Password, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)

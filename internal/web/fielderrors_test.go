@@ -56,6 +56,21 @@ func TestPageErrorsTiedToFields(t *testing.T) {
 	c := newClient(t, ts.URL())
 	r := c.post("/login", url.Values{"username": {"tess"}, "password": {"not the password"}})
 	check(t, "wrong password", r.body, "password", want{id: "username"}, want{id: "password"})
+	// A form sent without the password (the browser's required is only a
+	// hint) is told which field is missing, and no attempt is counted: ten
+	// of them leave every attempt of the username to its owner.
+	for range 10 {
+		r = c.post("/login", url.Values{"username": {"tess"}, "password": {""}})
+		if r.status != 400 || !strings.Contains(r.body, "Password is required.") {
+			t.Fatalf("empty password: got %d, want 400 saying the password is required", r.status)
+		}
+	}
+	check(t, "empty password", r.body, "password", want{id: "username"}, want{id: "password"})
+	r = c.post("/login", url.Values{"username": {""}, "password": {"not the password"}})
+	if r.status != 400 || !strings.Contains(r.body, "Username is required.") {
+		t.Fatalf("empty username: got %d, want 400 saying the username is required", r.status)
+	}
+	check(t, "empty username", r.body, "username", want{id: "username"}, want{id: "password"})
 	r = c.signIn("tess")
 	check(t, "second step", r.body, "", want{id: "code"})
 	r = c.post("/login/verify", url.Values{"method": {"totp"}, "code": {otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))}})

@@ -146,11 +146,19 @@ func orDefault(next string) string {
 // session, or the second step.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	username, next := r.PostForm.Get("username"), safeNext(r.PostForm.Get("next"))
-	res, err := s.svc.Login(r.Context(), username, r.PostForm.Get("password"), httpapi.Meta(r))
+	password := r.PostForm.Get("password")
+	err := core.LoginFieldsGiven(username, password)
+	var res core.LoginResult
+	if err == nil {
+		res, err = s.svc.Login(r.Context(), username, password, httpapi.Meta(r))
+	}
 	if err != nil {
 		var invalid string
-		if twofold.ErrorCode(err) == twofold.CodeInvalidCredentials {
+		switch {
+		case twofold.ErrorCode(err) == twofold.CodeInvalidCredentials, username != "" && password == "":
 			invalid = "password"
+		case username == "":
+			invalid = "username"
 		}
 		s.render(w, r, s.status(w, r, err), "login", Page{Title: "Sign in", Error: message(err), Invalid: invalid, Body: loginBody{Username: username, Next: next}})
 		return

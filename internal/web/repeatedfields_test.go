@@ -163,3 +163,24 @@ func TestBrowserFormsSendNoRepeats(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreadableFormsSaySo: a page form larger than the pages take is
+// refused with a 413 page that says so and by how much it may be, and one
+// holding bytes that are not text with a 400 page that says that; neither
+// is read further, so neither counts as a wrong password.
+func TestUnreadableFormsSaySo(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	account(t, ts, "ivy", false, false)
+	c := newClient(t, ts.URL())
+	r := c.post("/login", url.Values{"username": {"ivy"}, "password": {strings.Repeat("x", 70<<10)}})
+	if r.status != http.StatusRequestEntityTooLarge || !strings.Contains(pageError(r.body), "larger than 64 KiB") {
+		t.Errorf("a 70 KiB form: status %d, error %q; want 413 saying it is larger than 64 KiB", r.status, pageError(r.body))
+	}
+	r = c.post("/login", url.Values{"username": {"ivy"}, "password": {"caf\xe9 au lait"}})
+	if r.status != http.StatusBadRequest || !strings.Contains(pageError(r.body), "not text") {
+		t.Errorf("a form that is not UTF-8: status %d, error %q; want 400 saying it is not text", r.status, pageError(r.body))
+	}
+	if r := c.signIn("ivy"); r.url.Path == "/login" {
+		t.Fatalf("ivy cannot sign in after the refused forms: at %s, %q", r.url, pageError(r.body))
+	}
+}

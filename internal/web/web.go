@@ -374,8 +374,17 @@ func (s *Server) guard(route string, h http.Handler) http.Handler {
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-			if err := r.ParseForm(); err != nil || !httpapi.TextValues(r.PostForm) {
+			err := r.ParseForm()
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge):
+				s.renderError(w, r, nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d KiB, so it was refused and nothing was changed. Go back, shorten what you pasted and try again.", maxForm>>10))
+				return
+			case err != nil:
 				s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read. Go back and try again.")
+				return
+			case !httpapi.TextValues(r.PostForm):
+				s.renderError(w, r, nil, http.StatusBadRequest, "The form holds something that is not text (not UTF-8, or a NUL character), so it was refused and nothing was changed. Go back and type or paste it again.")
 				return
 			}
 			if name := repeated(route, r.PostForm); name != "" {
