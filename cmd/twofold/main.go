@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 )
 
 // main runs the command named by the arguments. The first SIGINT or
@@ -44,9 +48,37 @@ func main() {
 		err = cerr
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "twofold:", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(exitCode(err))
 	}
+}
+
+// errorLine is the line a failed command ends with on standard error. Its
+// message may quote what was typed or read (a username, a file's line), so
+// control and format characters other than newline and tab are shown
+// escaped (\x1b, \u202e), as are bytes that are not UTF-8: what a command
+// echoes cannot move the cursor, retitle the terminal or reorder the text
+// around it.
+func errorLine(err error) string {
+	msg := err.Error()
+	var b strings.Builder
+	b.WriteString("twofold: ")
+	for i := 0; i < len(msg); {
+		r, n := utf8.DecodeRuneInString(msg[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", msg[i])
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			q := strconv.QuoteRuneToASCII(r) // '\x1b', '\u202e'
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(msg[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // signalName returns the usual name of s: SIGINT, SIGTERM.

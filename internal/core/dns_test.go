@@ -854,3 +854,24 @@ func TestNameSizeFitsOneDNSMessage(t *testing.T) {
 		})
 	}
 }
+
+// TestZoneNameRefusalSaysWhy checks that a refused zone name is told what
+// is wrong with it: a name with a space or a "!" is told of its label, not
+// of how many labels it has.
+func TestZoneNameRefusalSaysWhy(t *testing.T) {
+	for _, tt := range []struct{ name, want string }{
+		{"Example.COM.", ""},
+		{"my zone!", `label "my zone!" is not letters, digits`},
+		{"bad!.example.com", `label "bad!" is not letters`},
+		{"com", "needs at least two labels"},
+		{"", "is not a domain name"},
+	} {
+		got, err := core.NormalizeZoneName(tt.name)
+		switch {
+		case tt.want == "" && (err != nil || got != "example.com"):
+			t.Errorf("NormalizeZoneName(%q) = %q, %v; want example.com", tt.name, got, err)
+		case tt.want != "" && (twofold.ErrorCode(err) != twofold.CodeInvalid || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("NormalizeZoneName(%q) = %q, %v; want invalid saying %q", tt.name, got, err, tt.want)
+		}
+	}
+}

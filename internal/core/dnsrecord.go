@@ -58,14 +58,16 @@ func NormalizeZoneName(name string) (string, error) {
 	if n == "" || len(n) > maxZoneLen {
 		return "", twofold.Errorf(twofold.CodeInvalid, "zone name %q is not a domain name", CleanText(name, 80))
 	}
+	// Each label is checked before their count, so that a name that is
+	// no domain name at all ("my zone!") is told what is wrong with it.
 	labels := strings.Split(n, ".")
-	if len(labels) < 2 {
-		return "", twofold.Errorf(twofold.CodeInvalid, "zone name %q needs at least two labels, such as example.com", CleanText(name, 80))
-	}
 	for _, l := range labels {
 		if !validLabel(l, false) {
 			return "", twofold.Errorf(twofold.CodeInvalid, "zone name %q: label %q is not letters, digits and inner hyphens of at most 63 characters", CleanText(name, 80), CleanText(l, 64))
 		}
+	}
+	if len(labels) < 2 {
+		return "", twofold.Errorf(twofold.CodeInvalid, "zone name %q needs at least two labels, such as example.com", CleanText(name, 80))
 	}
 	return n, nil
 }

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestErrorLineEscapesWhatWasTyped runs commands that quote their
+// argument in the error they fail with, and checks that the line printed
+// for it shows control characters, format characters and stray bytes
+// escaped: a name typed or pasted with an escape sequence cannot retitle
+// or clear the operator's terminal, nor reorder the line around it.
+func TestErrorLineEscapesWhatWasTyped(t *testing.T) {
+	db, _ := dbAndKey(t, testenv.SQLiteDSN(t))
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"user", "add", "--create", "bad\x1b[31mname"}, `create bad\x1b[31mname:`},
+		{[]string{"user", "operator", "x\x1b]0;owned\a"}, `operator x\x1b]0;owned\a:`},
+		{[]string{"user", "reset-two-factor", "evil\u202etxt.exe"}, `reset two-factor of evil\u202etxt.exe:`},
+		{[]string{"dns", "add-zone", "bad\xffzone", "--owner", "alice"}, `add zone bad\xffzone:`},
+	} {
+		tm := newTestMain(t, time.Now(), "correct horse battery\n")
+		err := tm.run(t, append(tt.args, db...)...)
+		if err == nil {
+			t.Errorf("%q: succeeded, want an error", tt.args)
+			continue
+		}
+		line := errorLine(err)
+		if !strings.HasPrefix(line, "twofold: ") || !strings.Contains(line, tt.want) {
+			t.Errorf("%q: error line %q, want it to hold %q", tt.args, line, tt.want)
+		}
+		if i := strings.IndexFunc(line, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\u202e' }); i >= 0 {
+			t.Errorf("%q: error line %q holds %q unescaped", tt.args, line, line[i:i+1])
+		}
+	}
+	// Newlines and tabs a message lays itself out with are kept.
+	if got := errorLine(errors.New("first\n\tsecond")); got != "twofold: first\n\tsecond" {
+		t.Errorf("errorLine kept layout as %q", got)
+	}
+}
