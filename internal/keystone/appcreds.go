@@ -249,7 +249,13 @@ func (s *Server) appCred(r *http.Request, a core.Auth) (twofold.APIKey, error) {
 			return k, nil
 		}
 	}
-	return twofold.APIKey{}, twofold.Errorf(twofold.CodeNotFound, "Could not find application credential.")
+	return twofold.APIKey{}, errNoAppCred()
+}
+
+// errNoAppCred is the answer, as Keystone words it, to a credential id the
+// user has no live key under: on GET and DELETE alike.
+func errNoAppCred() error {
+	return twofold.Errorf(twofold.CodeNotFound, "Could not find application credential.")
 }
 
 func (s *Server) getAppCred(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
@@ -267,6 +273,9 @@ func (s *Server) deleteAppCred(w http.ResponseWriter, r *http.Request, a core.Au
 		return
 	}
 	if err := s.svc.RevokeAPIKey(r.Context(), a, r.PathValue("id"), httpapi.Meta(r)); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			err = errNoAppCred()
+		}
 		s.fail(w, r, err)
 		return
 	}

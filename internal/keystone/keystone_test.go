@@ -567,7 +567,22 @@ func TestGophercloudApplicationCredential(t *testing.T) {
 		if ok, _ := tokens.Validate(t.Context(), id, appID.Token()); ok {
 			t.Error("the deleted credential's token is still valid")
 		}
+		// Gone is gone alike to GET and DELETE, in Keystone's words.
+		_, err = applicationcredentials.Get(t.Context(), id, userID, ac.ID).Extract()
+		wantNoAppCred(t, "get after delete", err)
+		wantNoAppCred(t, "delete again", applicationcredentials.Delete(t.Context(), id, userID, ac.ID).ExtractErr())
 	})
+}
+
+// wantNoAppCred fails unless err is the Identity API's 404 for an
+// application credential that does not exist.
+func wantNoAppCred(t *testing.T, what string, err error) {
+	t.Helper()
+	wantStatus(t, what, err, http.StatusNotFound)
+	var ue gophercloud.ErrUnexpectedResponseCode
+	if !errors.As(err, &ue) || !strings.Contains(string(ue.Body), "Could not find application credential.") {
+		t.Errorf("%s: %v; want Keystone's \"Could not find application credential.\"", what, err)
+	}
 }
 
 // TestApplicationCredentialMethods: an access rule allows its one method
