@@ -127,6 +127,24 @@ func dnsSegment(i int, seg string) bool {
 	return true
 }
 
+// relativeName returns a DNS permit's name part written fully qualified
+// (fq, ending in a dot, as the DNS API takes a host) relative to its zone,
+// "@" for the apex; else it refuses it. Without this a dotted name would be
+// read as relative, www.example.com. as www.example.com.example.com: a
+// permit for a record no one meant, granting nothing the user expected.
+func relativeName(zone, fq string) (string, error) {
+	n := strings.TrimSuffix(fq, ".")
+	switch {
+	case strings.Contains(zone, "*") || strings.Contains(n, "*"):
+		return "", twofold.Errorf(twofold.CodeInvalid, "name part %q ends with a dot (a fully qualified name), which only a literal name in a literal zone may: write the name relative to the zone, such as %q", truncate(fq), "_acme-challenge")
+	case n == zone:
+		return "@", nil
+	case strings.HasSuffix(n, "."+zone):
+		return strings.TrimSuffix(n, "."+zone), nil
+	}
+	return "", twofold.Errorf(twofold.CodeInvalid, "name part %q ends with a dot (a fully qualified name) but is not in zone %q: write the name relative to the zone, such as %q", truncate(fq), zone, "_acme-challenge")
+}
+
 // Normalize checks p and returns it in canonical form: lower-case service,
 // resource with the zone and name lower-cased and the type upper-cased,
 // trailing "*" segments dropped, actions sorted without repeats, and the
@@ -157,6 +175,12 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 		switch {
 		case name == DNS && i == 2:
 			seg = strings.ToUpper(seg)
+		case name == DNS && i == 1 && strings.HasSuffix(seg, "."):
+			rel, err := relativeName(segs[0], strings.ToLower(seg))
+			if err != nil {
+				return p, err
+			}
+			seg = rel
 		case name == DNS:
 			seg = strings.TrimSuffix(strings.ToLower(seg), ".")
 		case name == Admin:

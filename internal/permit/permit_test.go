@@ -39,6 +39,8 @@ func TestNormalize(t *testing.T) {
 		{"two parts of write", "dns example.com delete,read,add", twofold.Permit{Service: "dns", Resource: "example.com", Actions: []string{"add", "delete", "read"}}},
 		{"every part is write", "dns example.com delete,replace,add", twofold.Permit{Service: "dns", Resource: "example.com", Actions: []string{"write"}}},
 		{"write takes in its parts", "dns example.com add,write", twofold.Permit{Service: "dns", Resource: "example.com", Actions: []string{"write"}}},
+		{"fully qualified name", "dns example.com/_ACME-challenge.www.Example.com./TXT write", twofold.Permit{Service: "dns", Resource: "example.com/_acme-challenge.www/TXT", Actions: []string{"write"}}},
+		{"fully qualified apex", "dns example.com./example.com./CAA read", twofold.Permit{Service: "dns", Resource: "example.com/@/CAA", Actions: []string{"read"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,23 +60,27 @@ func TestNormalize(t *testing.T) {
 
 func TestNormalizeRejects(t *testing.T) {
 	for name, in := range map[string]twofold.Permit{
-		"unknown service":           {Service: "ftp", Resource: "*", Actions: []string{"read"}},
-		"too many parts":            {Service: "dns", Resource: "a.com/b/TXT/x", Actions: []string{"read"}},
-		"star inside":               {Service: "dns", Resource: "*.example.com", Actions: []string{"read"}},
-		"space in name":             {Service: "dns", Resource: "example.com/a b", Actions: []string{"read"}},
-		"empty part":                {Service: "dns", Resource: "example.com//TXT", Actions: []string{"read"}},
-		"no actions":                {Service: "dns", Resource: "example.com"},
-		"no resource":               {Service: "dns", Actions: []string{"write"}},
-		"blank resource":            {Service: "dns", Resource: "  ", Actions: []string{"write"}},
-		"no resource of account":    {Service: "account", Actions: []string{"read"}},
-		"unknown action":            {Service: "dns", Resource: "example.com", Actions: []string{"patch"}},
-		"a part of write elsewhere": {Service: "keys", Resource: "*", Actions: []string{"delete"}},
-		"account resource":          {Service: "account", Resource: "alice", Actions: []string{"read"}},
-		"account write":             {Service: "account", Resource: "*", Actions: []string{"write"}},
-		"account read and write":    {Service: "Account", Resource: "*", Actions: []string{"read", "WRITE"}},
-		"bad type":                  {Service: "dns", Resource: "example.com/www/T-XT", Actions: []string{"read"}},
-		"at sign in zone":           {Service: "dns", Resource: "@", Actions: []string{"read"}},
-		"at sign in long name":      {Service: "dns", Resource: "example.com/@www", Actions: []string{"read"}},
+		"unknown service":            {Service: "ftp", Resource: "*", Actions: []string{"read"}},
+		"too many parts":             {Service: "dns", Resource: "a.com/b/TXT/x", Actions: []string{"read"}},
+		"star inside":                {Service: "dns", Resource: "*.example.com", Actions: []string{"read"}},
+		"space in name":              {Service: "dns", Resource: "example.com/a b", Actions: []string{"read"}},
+		"empty part":                 {Service: "dns", Resource: "example.com//TXT", Actions: []string{"read"}},
+		"no actions":                 {Service: "dns", Resource: "example.com"},
+		"no resource":                {Service: "dns", Actions: []string{"write"}},
+		"blank resource":             {Service: "dns", Resource: "  ", Actions: []string{"write"}},
+		"no resource of account":     {Service: "account", Actions: []string{"read"}},
+		"unknown action":             {Service: "dns", Resource: "example.com", Actions: []string{"patch"}},
+		"a part of write elsewhere":  {Service: "keys", Resource: "*", Actions: []string{"delete"}},
+		"account resource":           {Service: "account", Resource: "alice", Actions: []string{"read"}},
+		"account write":              {Service: "account", Resource: "*", Actions: []string{"write"}},
+		"account read and write":     {Service: "Account", Resource: "*", Actions: []string{"read", "WRITE"}},
+		"bad type":                   {Service: "dns", Resource: "example.com/www/T-XT", Actions: []string{"read"}},
+		"at sign in zone":            {Service: "dns", Resource: "@", Actions: []string{"read"}},
+		"at sign in long name":       {Service: "dns", Resource: "example.com/@www", Actions: []string{"read"}},
+		"qualified name elsewhere":   {Service: "dns", Resource: "example.com/www.example.net./TXT", Actions: []string{"read"}},
+		"qualified name of a suffix": {Service: "dns", Resource: "example.com/www.badexample.com.", Actions: []string{"read"}},
+		"qualified name, zone *":     {Service: "dns", Resource: "*/www.example.com./TXT", Actions: []string{"read"}},
+		"qualified name pattern":     {Service: "dns", Resource: "example.com/_acme*.example.com.", Actions: []string{"read"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Normalize(in); twofold.ErrorCode(err) != twofold.CodeInvalid {
