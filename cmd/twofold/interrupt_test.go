@@ -53,20 +53,7 @@ func TestUserAddInterrupted(t *testing.T) {
 					return "", ctx.Err()
 				}
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() {
-				done <- tm.Run(ctx, []string{"user", "add", "alice", "--create", "--db", "sqlite:" + dbFile, "--key-file", filepath.Join(dir, "t.key")})
-			}()
-			<-stdin.reading
-			cancel()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(2 * time.Minute): // a guard against a hang, not a timing
-				t.Fatal("user add still waits for the password after the interruption")
-			}
+			err := runInterrupted(t, tm, stdin, "user", "add", "alice", "--create", "--db", "sqlite:"+dbFile, "--key-file", filepath.Join(dir, "t.key"))
 			if err := tm.Close(); err != nil {
 				t.Errorf("Close: %v", err)
 			}
@@ -102,18 +89,7 @@ func TestStdinReadInterrupted(t *testing.T) {
 			defer close(stdin.release)
 			tm := newTestMain(t, time.Now(), "")
 			tm.Stdin = stdin
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- tm.Run(ctx, tt.args) }()
-			<-stdin.reading
-			cancel()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(2 * time.Minute): // a guard against a hang, not a timing
-				t.Fatalf("%v still waits for standard input after the interruption", tt.args)
-			}
+			err := runInterrupted(t, tm, stdin, tt.args...)
 			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), tt.undone) || exitCode(err) != 1 {
 				t.Errorf("got %v, want an interruption (exit status 1) that says %q", err, tt.undone)
 			}
@@ -121,5 +97,25 @@ func TestStdinReadInterrupted(t *testing.T) {
 				t.Errorf("got stdout %q, want nothing", out)
 			}
 		})
+	}
+}
+
+// runInterrupted runs the command args on tm, interrupts it (as SIGINT
+// does: its context ends) once it reads from stdin, and returns what it
+// ended with.
+func runInterrupted(t *testing.T, tm *testMain, stdin *stalledStdin, args ...string) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tm.Run(ctx, args) }()
+	<-stdin.reading
+	cancel()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(2 * time.Minute): // a guard against a hang, not a timing
+		t.Fatalf("%v still waits for its input after the interruption", args)
+		return nil
 	}
 }
