@@ -308,7 +308,20 @@ func (m *Main) openDeps(ctx context.Context, c config.Config) (server.Deps, erro
 	if err := needDB(ctx, c.DB, "nothing done", "is --db mistyped? `twofold serve` creates the database at its first start"); err != nil {
 		return server.Deps{}, err
 	}
-	return server.OpenDeps(ctx, c, slog.New(slog.DiscardHandler), nil, nil)
+	return server.OpenDeps(ctx, c, m.adminLog(), nil, nil)
+}
+
+// adminLog is the log of an administration command: its warnings only (a
+// key file others may read, data keys it cannot unwrap), on standard
+// error, as `serve` logs them; what `serve` only notes stays unsaid.
+func (m *Main) adminLog() *slog.Logger {
+	dropTime := func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{} // a command's output, not a log kept
+		}
+		return a
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: dropTime}))
 }
 
 // needDB returns an error saying done and hint when dsn names no Twofold

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -42,5 +44,36 @@ func TestErrorLineEscapesWhatWasTyped(t *testing.T) {
 	// Newlines and tabs a message lays itself out with are kept.
 	if got := errorLine(errors.New("first\n\tsecond")); got != "twofold: first\n\tsecond" {
 		t.Errorf("errorLine kept layout as %q", got)
+	}
+}
+
+// TestAdminWarnsOfExposedKeyFile: an administration command warns, as
+// `serve` does, when the key file may be read by users other than its
+// owner, and says nothing of it once it is mode 0600.
+func TestAdminWarnsOfExposedKeyFile(t *testing.T) {
+	db, c := dbAndKey(t, testenv.SQLiteDSN(t))
+	if err := newTestMain(t, time.Now(), "correct horse battery\n").run(t, append([]string{"user", "add", "alice"}, db...)...); err != nil {
+		t.Fatalf("user add: %v", err)
+	}
+	for _, tt := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o640, true}, {0o604, true}, {0o600, false}} {
+		if err := os.Chmod(c.KeyFile, tt.mode); err != nil {
+			t.Fatal(err)
+		}
+		tm := newTestMain(t, time.Now(), "")
+		if err := tm.run(t, append([]string{"dns", "zones"}, db...)...); err != nil {
+			t.Fatalf("dns zones with the key file %04o: %v", tt.mode, err)
+		}
+		stderr := tm.stderr.String()
+		warned := strings.Contains(stderr, "level=WARN") && strings.Contains(stderr, "key file may be read or written by users other than its owner") &&
+			strings.Contains(stderr, fmt.Sprintf("mode=%04o", tt.mode))
+		if warned != tt.warn || !tt.warn && stderr != "" {
+			t.Errorf("key file %04o: stderr %q, want a warning: %v", tt.mode, stderr, tt.warn)
+		}
+		if strings.Contains(stderr, "time=") {
+			t.Errorf("key file %04o: stderr %q carries a log time", tt.mode, stderr)
+		}
 	}
 }
