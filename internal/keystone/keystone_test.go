@@ -885,6 +885,15 @@ func TestIdentityFieldNamesExact(t *testing.T) {
 				t.Errorf("%s without X-Subject-Token: got %d %s, want 400 naming the header", method, r.Status, r.Body)
 			}
 		}
+		// Two of them leave which token is meant a guess: refused alike.
+		c.Header.Add("X-Subject-Token", tok)
+		c.Header.Add("X-Subject-Token", tok)
+		for _, method := range []string{"GET", "DELETE"} {
+			r := c.Do(t, method, "/v3/auth/tokens", nil)
+			if e, ok := r.JSON["error"].(map[string]any); r.Status != 400 || !ok || !strings.Contains(fmt.Sprint(e["message"]), "one X-Subject-Token") {
+				t.Errorf("%s with two X-Subject-Token: got %d %s, want 400 asking for one", method, r.Status, r.Body)
+			}
+		}
 		c.Header.Set("X-Subject-Token", tok)
 		if r := c.Do(t, "GET", "/v3/auth/tokens", nil); r.Status != 200 {
 			t.Errorf("the token after the refused requests: got %d %s, want 200", r.Status, r.Body)

@@ -230,6 +230,26 @@ func TestReceiptChecksPassword(t *testing.T) {
 		}
 		v3 := receiptClient(t, s, receipt)
 		code := testenv.TOTP(t, secret, s.Clock.Now())
+		// Two receipts leave which sign-in the code completes a guess: 400,
+		// and the code stays unspent for the sign-in that follows.
+		twice, err := http.NewRequestWithContext(t.Context(), "POST", s.URL()+"/v3/auth/tokens", strings.NewReader(
+			`{"auth":{"identity":{"methods":["password","totp"],"password":{"user":{"name":"fay","domain":{"id":"default"},"password":"`+password+`"}},"totp":{"user":{"name":"fay","domain":{"id":"default"},"passcode":"`+code+`"}}}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		twice.Header.Set("Content-Type", "application/json")
+		twice.Header.Add("Openstack-Auth-Receipt", receipt)
+		twice.Header.Add("Openstack-Auth-Receipt", receipt)
+		if resp, err := http.DefaultClient.Do(twice); err != nil {
+			t.Fatal(err)
+		} else {
+			var e struct{ Error struct{ Message string } }
+			json.NewDecoder(resp.Body).Decode(&e)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(e.Error.Message, "one Openstack-Auth-Receipt") {
+				t.Errorf("two receipts: got %d %q, want 400 asking for one", resp.StatusCode, e.Error.Message)
+			}
+		}
 		_, err = tokens.Create(t.Context(), v3, &tokens.AuthOptions{Username: "fay", DomainName: "Default", Password: "wrong password!", Passcode: code}).ExtractToken()
 		wantStatus(t, "a wrong password, the receipt and the right code", err, http.StatusUnauthorized)
 		tok, err := tokens.Create(t.Context(), v3, &tokens.AuthOptions{Username: "fay", DomainName: "Default", Password: password, Passcode: code}).ExtractTokenID()

@@ -117,6 +117,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 
 	switch receipt := r.Header.Get(headerReceipt); {
+	case len(r.Header.Values(headerReceipt)) > 1:
+		// Which sign-in the code is for would be a guess.
+		s.writeError(w, r, http.StatusBadRequest, "send one Openstack-Auth-Receipt header: the receipt of the sign-in this code completes")
+		return
+
 	case has("application_credential"):
 		ac := id.ApplicationCredential
 		if len(methods) != 1 || ac == nil || ac.ID == "" {
@@ -359,7 +364,10 @@ func (s *Server) catalog(r *http.Request) []map[string]any {
 
 // subject authenticates the X-Subject-Token of a, which must be a's own.
 func (s *Server) subject(r *http.Request, a core.Auth) (core.Auth, token, error) {
-	if r.Header.Get(headerSubjectToken) == "" {
+	switch n := len(r.Header.Values(headerSubjectToken)); {
+	case n > 1:
+		return core.Auth{}, token{}, twofold.Errorf(twofold.CodeInvalid, "send one X-Subject-Token header: it names the one token to validate or revoke")
+	case r.Header.Get(headerSubjectToken) == "":
 		return core.Auth{}, token{}, twofold.Errorf(twofold.CodeInvalid, "the X-Subject-Token header is required: it names the token to validate or revoke")
 	}
 	sa, tok, err := s.tokenAuth(r, r.Header.Get(headerSubjectToken))
