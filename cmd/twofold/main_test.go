@@ -924,6 +924,17 @@ func TestUserResetTwoFactor(t *testing.T) {
 				if err := tm.run(t, append(append([]string{"user", "reset-two-factor"}, step...), flags...)...); err != nil {
 					t.Fatalf("reset %v: %v (stderr %q)", step, err, tm.stderr.String())
 				}
+				if len(step) > 1 {
+					continue
+				}
+				// Asked for again while it waits: refused, saying that it
+				// waits (not that the account may be suspended) and what
+				// to do.
+				tm = newTestMain(t, time.Now(), "")
+				err := tm.run(t, append(append([]string{"user", "reset-two-factor"}, step...), flags...)...)
+				if msg := fmt.Sprint(err); err == nil || !strings.Contains(msg, "already waiting, due ") || !strings.Contains(msg, "--now") || strings.Contains(msg, "suspended") {
+					t.Errorf("reset %v again while it waits: got %v, want it said to wait, with --now and --cancel", step, err)
+				}
 			}
 			if got := login("erin"); got != "authenticated" {
 				t.Errorf("erin after reset --now: got %s, want authenticated by password alone", got)

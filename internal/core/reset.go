@@ -154,6 +154,28 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 	if !enabled {
 		return RequestedReset{}, twofold.Errorf(twofold.CodeInvalid, "this account has no two-factor to reset")
 	}
+	if a.Suspended {
+		// The store refuses it too (AddTwoFactorReset), for a suspension
+		// made meanwhile; said here as what it is.
+		return RequestedReset{}, twofold.Errorf(twofold.CodeConflict, "the account is suspended, so its holder could not cancel a reset: lift the suspension first")
+	}
+	if !replace {
+		// Said as what it is, with when it falls due and what to do,
+		// rather than the store's refusal, which cannot tell it from a
+		// suspension.
+		w, found, err := s.store.TwoFactorReset(ctx, a.ID)
+		if err != nil {
+			return RequestedReset{}, err
+		}
+		if found {
+			what := "cancel it first to ask for another"
+			if by == byCommandLine {
+				what = "--now carries it out at once, --cancel cancels it"
+			}
+			return RequestedReset{}, twofold.Errorf(twofold.CodeConflict, "a reset of this account's two-factor is already waiting, due %s: %s",
+				w.Due.UTC().Format(time.RFC3339), what)
+		}
+	}
 	now := s.Now()
 	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: by, RequestedAt: now, Due: now.Add(delay)}
 	var former []twofold.ReplacedEmail

@@ -763,6 +763,29 @@ func TestNoResetOfASuspendedAccount(t *testing.T) {
 	})
 }
 
+// TestResetAskedTwiceSaysItWaits: asking for a reset while one waits is a
+// 409 that says so, with when it falls due, and not that the account may
+// be suspended, which it is not.
+func TestResetAskedTwiceSaysItWaits(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		first := f.opc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil)
+		if first.Status != 200 {
+			t.Fatalf("reset: got %d %s", first.Status, first.Body)
+		}
+		due := first.JSON["reset"].(map[string]any)["due_at"].(string)
+		r := f.opc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil)
+		wantProblem(t, r, 409, "conflict")
+		d := r.String("detail")
+		if strings.Contains(d, "suspended") || !strings.Contains(d, "already waiting") {
+			t.Errorf("asked again: detail %q, want it to say that a reset waits", d)
+		}
+		if at, err := time.Parse(time.RFC3339, due); err != nil || !strings.Contains(d, at.UTC().Format(time.RFC3339)) {
+			t.Errorf("asked again: detail %q does not say when the reset is due (%s)", d, due)
+		}
+	})
+}
+
 // TestKeySuspensionsAreBounded: a key suspends and lifts suspensions
 // within the bound it shares with signing out (each mails the holder and a
 // suspension ends every session), so a leaked key looping suspend and
