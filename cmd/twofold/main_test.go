@@ -897,7 +897,7 @@ func TestUserResetTwoFactor(t *testing.T) {
 			if err := tm.run(t, append([]string{"user", "reset-two-factor", "dave", "--now"}, flags...)...); err != nil {
 				t.Fatalf("reset --now: %v (stderr %q)", err, tm.stderr.String())
 			}
-			if !strings.Contains(tm.stdout.String(), "reset two-factor of dave") {
+			if !strings.Contains(tm.stdout.String(), "reset two-factor of dave: authenticators, recovery codes, paper key and SSH keys removed") {
 				t.Errorf("stdout %q", tm.stdout.String())
 			}
 			if got := login("dave"); got != "authenticated" {

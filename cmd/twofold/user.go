@@ -164,7 +164,7 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 			username, r.EmailReplacedAt.UTC().Format(time.RFC3339), r.FormerAddressesTold)
 	}
 	if !r.Due.After(r.RequestedAt) {
-		fmt.Fprintf(m.Stdout, "reset two-factor of %s: authenticators, recovery codes and paper key removed, every session ended\n", username)
+		fmt.Fprintf(m.Stdout, "reset two-factor of %s: authenticators, recovery codes, paper key and SSH keys removed, every session ended\n", username)
 		return nil
 	}
 	// The waiting period protects the holder only if they hear of the

@@ -343,7 +343,7 @@ func (s *Service) cancelReset(ctx context.Context, accountID, by string, m Meta)
 		}
 		s.auditOperator(ctx, accountID, "two_factor.reset_cancelled", m, isOperator(by),
 			"by "+by+"; it was requested by "+r.RequestedBy, "by "+publicName(by)+"; it was requested by "+publicName(r.RequestedBy))
-		line := fmt.Sprintf("The reset of two-factor on your account that %s requested was cancelled by %s. Your authenticators, recovery codes and paper key stay as they are.", publicName(r.RequestedBy), publicName(by))
+		line := fmt.Sprintf("The reset of two-factor on your account that %s requested was cancelled by %s. Your authenticators, recovery codes, paper key and SSH keys stay as they are.", publicName(r.RequestedBy), publicName(by))
 		s.notify(ctx, accountID, "the reset of your two-factor was cancelled", line)
 		return s.tellFormerOf(ctx, accountID, r, "the reset of your two-factor was cancelled", line)
 	})

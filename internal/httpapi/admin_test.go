@@ -172,7 +172,9 @@ func TestOperatorAPISession(t *testing.T) {
 			t.Fatalf("cancel: got %d %s", r.Status, r.Body)
 		}
 		wantProblem(t, op.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 404, "not-found")
-		mailWith(t, f.mailbox, "the reset of your two-factor was cancelled")
+		if body := mailWith(t, f.mailbox, "the reset of your two-factor was cancelled"); !strings.Contains(strings.Join(strings.Fields(body), " "), "paper key and SSH keys stay as they are") {
+			t.Errorf("the cancellation mail does not say the SSH keys stay too:\n%s", body)
+		}
 		if r := op.Do(t, "GET", "/v1/admin/resets", nil); len(objects(t, r, "resets")) != 0 {
 			t.Fatalf("resets after the cancel: got %s", r.Body)
 		}
