@@ -36,6 +36,11 @@ type RequestedReset struct {
 	// FormerAddressesTold counts the addresses an operator replaced that
 	// were told of the reset besides the account's address now.
 	FormerAddressesTold int
+	// ReplacedWithdrawing reports whether this reset took the place of one
+	// that waited and was being withdrawn: one of the account's ways in
+	// passed a check after it was asked for, so its holder may not have
+	// lost every way in (ResetTwoFactorByName with immediately).
+	ReplacedWithdrawing bool
 }
 
 // requireOperatorElevation refuses op unless they are an operator whose own
@@ -179,8 +184,14 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 	now := s.Now()
 	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: by, RequestedAt: now, Due: now.Add(delay)}
 	var former []twofold.ReplacedEmail
+	replacedWithdrawing := false
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		if replace {
+			w, found, err := s.store.TwoFactorReset(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			replacedWithdrawing = found && w.Withdrawing
 			if _, err := s.store.CancelTwoFactorReset(ctx, a.ID); err != nil {
 				return err
 			}
@@ -193,7 +204,11 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 			return err
 		}
 		if delay <= 0 {
-			s.auditOperator(ctx, a.ID, "two_factor.reset_requested", m, isOperator(by), "by "+by+", carried out at once", "by "+publicName(by)+", carried out at once")
+			at := ", carried out at once"
+			if replacedWithdrawing {
+				at += ", in place of a waiting one that a second factor used since was withdrawing"
+			}
+			s.auditOperator(ctx, a.ID, "two_factor.reset_requested", m, isOperator(by), "by "+by+at, "by "+publicName(by)+at)
 			_, err := s.carryOut(ctx, a.ID, m, isOperator(by))
 			return err
 		}
@@ -213,7 +228,7 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 	if err != nil {
 		return RequestedReset{}, err
 	}
-	out := RequestedReset{TwoFactorReset: r, FormerAddressesTold: len(former)}
+	out := RequestedReset{TwoFactorReset: r, FormerAddressesTold: len(former), ReplacedWithdrawing: replacedWithdrawing}
 	if s.notifier == nil {
 		out.FormerAddressesTold = 0
 	}
