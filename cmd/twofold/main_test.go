@@ -869,7 +869,7 @@ func TestUserResetTwoFactor(t *testing.T) {
 			mb := testenv.NewSMTPServer(t)
 			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile }, mb.Option("twofold@example.com"))
 			const password = "correct horse battery"
-			withPhone := func(name string, email ...string) {
+			withPhone := func(name string, email ...string) (secret string) {
 				if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Email: strings.Join(email, ""), Password: password}, core.Meta{}); err != nil {
 					t.Fatal(err)
 				}
@@ -882,6 +882,7 @@ func TestUserResetTwoFactor(t *testing.T) {
 				if r := cl.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); r.Status != http.StatusOK {
 					t.Fatalf("confirm: got %d %s", r.Status, r.Body)
 				}
+				return e.String("secret")
 			}
 			login := func(name string) string {
 				r := testenv.NewClient(srv.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": password})
@@ -891,13 +892,13 @@ func TestUserResetTwoFactor(t *testing.T) {
 				return r.String("status")
 			}
 			withPhone("dave")
-			withPhone("erin")
+			erinSecret := withPhone("erin")
 
 			tm := newTestMain(t, time.Now(), "")
 			if err := tm.run(t, append([]string{"user", "reset-two-factor", "dave", "--now"}, flags...)...); err != nil {
 				t.Fatalf("reset --now: %v (stderr %q)", err, tm.stderr.String())
 			}
-			if !strings.Contains(tm.stdout.String(), "reset two-factor of dave") {
+			if !strings.Contains(tm.stdout.String(), "reset two-factor of dave: authenticators, recovery codes, paper key and SSH keys removed") {
 				t.Errorf("stdout %q", tm.stdout.String())
 			}
 			if got := login("dave"); got != "authenticated" {
@@ -923,6 +924,28 @@ func TestUserResetTwoFactor(t *testing.T) {
 				tm := newTestMain(t, time.Now(), "")
 				if err := tm.run(t, append(append([]string{"user", "reset-two-factor"}, step...), flags...)...); err != nil {
 					t.Fatalf("reset %v: %v (stderr %q)", step, err, tm.stderr.String())
+				}
+				if len(step) > 1 {
+					if step[1] == "--now" && !strings.Contains(tm.stdout.String(), "note: the reset that waited for erin was being withdrawn") {
+						t.Errorf("reset --now in place of a reset that erin's sign-in was withdrawing: stdout %q, want a note saying so", tm.stdout.String())
+					}
+					continue
+				}
+				// Asked for again while it waits: refused, saying that it
+				// waits (not that the account may be suspended) and what
+				// to do.
+				tm = newTestMain(t, time.Now(), "")
+				err := tm.run(t, append(append([]string{"user", "reset-two-factor"}, step...), flags...)...)
+				if msg := fmt.Sprint(err); err == nil || !strings.Contains(msg, "already waiting, due ") || !strings.Contains(msg, "--now") || strings.Contains(msg, "suspended") {
+					t.Errorf("reset %v again while it waits: got %v, want it said to wait, with --now and --cancel", step, err)
+				}
+				// erin signs in with her app while it waits, which
+				// withdraws it.
+				srv.Clock.Add(30 * time.Second)
+				cl := testenv.NewClient(srv.URL())
+				r := cl.Do(t, "POST", "/v1/login", map[string]string{"username": "erin", "password": password})
+				if r := cl.Do(t, "POST", "/v1/login/"+r.String("login_id")+"/verify", map[string]string{"method": "totp", "code": testenv.TOTP(t, erinSecret, srv.Clock.Now())}); r.Status != http.StatusOK {
+					t.Fatalf("erin's second step while the reset waits: got %d %s", r.Status, r.Body)
 				}
 			}
 			if got := login("erin"); got != "authenticated" {

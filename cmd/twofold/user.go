@@ -162,8 +162,11 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "note: an operator changed %s's email address at %s; the %d address(es) it replaced are emailed about the reset too\n",
 			username, r.EmailReplacedAt.UTC().Format(time.RFC3339), r.FormerAddressesTold)
 	}
+	if r.ReplacedWithdrawing {
+		fmt.Fprintf(m.Stdout, "note: the reset that waited for %s was being withdrawn: one of the account's authenticators, recovery codes, SSH keys or its paper key passed a check after it was asked for, so its holder may not have lost every way in (see the account's events)\n", username)
+	}
 	if !r.Due.After(r.RequestedAt) {
-		fmt.Fprintf(m.Stdout, "reset two-factor of %s: authenticators, recovery codes and paper key removed, every session ended\n", username)
+		fmt.Fprintf(m.Stdout, "reset two-factor of %s: authenticators, recovery codes, paper key and SSH keys removed, every session ended\n", username)
 		return nil
 	}
 	// The waiting period protects the holder only if they hear of the

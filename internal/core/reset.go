@@ -36,6 +36,11 @@ type RequestedReset struct {
 	// FormerAddressesTold counts the addresses an operator replaced that
 	// were told of the reset besides the account's address now.
 	FormerAddressesTold int
+	// ReplacedWithdrawing reports whether this reset took the place of one
+	// that waited and was being withdrawn: one of the account's ways in
+	// passed a check after it was asked for, so its holder may not have
+	// lost every way in (ResetTwoFactorByName with immediately).
+	ReplacedWithdrawing bool
 }
 
 // requireOperatorElevation refuses op unless they are an operator whose own
@@ -154,11 +159,39 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 	if !enabled {
 		return RequestedReset{}, twofold.Errorf(twofold.CodeInvalid, "this account has no two-factor to reset")
 	}
+	if a.Suspended {
+		// The store refuses it too (AddTwoFactorReset), for a suspension
+		// made meanwhile; said here as what it is.
+		return RequestedReset{}, twofold.Errorf(twofold.CodeConflict, "the account is suspended, so its holder could not cancel a reset: lift the suspension first")
+	}
+	if !replace {
+		// Said as what it is, with when it falls due and what to do,
+		// rather than the store's refusal, which cannot tell it from a
+		// suspension.
+		w, found, err := s.store.TwoFactorReset(ctx, a.ID)
+		if err != nil {
+			return RequestedReset{}, err
+		}
+		if found {
+			what := "cancel it first to ask for another"
+			if by == byCommandLine {
+				what = "--now carries it out at once, --cancel cancels it"
+			}
+			return RequestedReset{}, twofold.Errorf(twofold.CodeConflict, "a reset of this account's two-factor is already waiting, due %s: %s",
+				w.Due.UTC().Format(time.RFC3339), what)
+		}
+	}
 	now := s.Now()
 	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: by, RequestedAt: now, Due: now.Add(delay)}
 	var former []twofold.ReplacedEmail
+	replacedWithdrawing := false
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		if replace {
+			w, found, err := s.store.TwoFactorReset(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			replacedWithdrawing = found && w.Withdrawing
 			if _, err := s.store.CancelTwoFactorReset(ctx, a.ID); err != nil {
 				return err
 			}
@@ -171,7 +204,11 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 			return err
 		}
 		if delay <= 0 {
-			s.auditOperator(ctx, a.ID, "two_factor.reset_requested", m, isOperator(by), "by "+by+", carried out at once", "by "+publicName(by)+", carried out at once")
+			at := ", carried out at once"
+			if replacedWithdrawing {
+				at += ", in place of a waiting one that a second factor used since was withdrawing"
+			}
+			s.auditOperator(ctx, a.ID, "two_factor.reset_requested", m, isOperator(by), "by "+by+at, "by "+publicName(by)+at)
 			_, err := s.carryOut(ctx, a.ID, m, isOperator(by))
 			return err
 		}
@@ -191,7 +228,7 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 	if err != nil {
 		return RequestedReset{}, err
 	}
-	out := RequestedReset{TwoFactorReset: r, FormerAddressesTold: len(former)}
+	out := RequestedReset{TwoFactorReset: r, FormerAddressesTold: len(former), ReplacedWithdrawing: replacedWithdrawing}
 	if s.notifier == nil {
 		out.FormerAddressesTold = 0
 	}
@@ -321,7 +358,7 @@ func (s *Service) cancelReset(ctx context.Context, accountID, by string, m Meta)
 		}
 		s.auditOperator(ctx, accountID, "two_factor.reset_cancelled", m, isOperator(by),
 			"by "+by+"; it was requested by "+r.RequestedBy, "by "+publicName(by)+"; it was requested by "+publicName(r.RequestedBy))
-		line := fmt.Sprintf("The reset of two-factor on your account that %s requested was cancelled by %s. Your authenticators, recovery codes and paper key stay as they are.", publicName(r.RequestedBy), publicName(by))
+		line := fmt.Sprintf("The reset of two-factor on your account that %s requested was cancelled by %s. Your authenticators, recovery codes, paper key and SSH keys stay as they are.", publicName(r.RequestedBy), publicName(by))
 		s.notify(ctx, accountID, "the reset of your two-factor was cancelled", line)
 		return s.tellFormerOf(ctx, accountID, r, "the reset of your two-factor was cancelled", line)
 	})

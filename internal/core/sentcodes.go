@@ -681,9 +681,15 @@ func (s *Service) deliverCode(ctx context.Context, a twofold.Account, f twofold.
 		if err := s.texts.SendText(ctx, string(f.Secret), body); err != nil {
 			s.log.Error("text message not sent", "factor", f.ID, "err", err)
 			if notSent(err) {
-				s.unsend(ctx, c, prev, had)
+				restored := s.unsend(ctx, c, prev, had)
 				s.audit(ctx, a.ID, "code.send_failed", m, detail+": refused by the gateway; the code sent before, if any, still works")
-				return time.Time{}, "", &twofold.Error{Code: twofold.CodeUnavailable, Message: "the text message could not be sent (a code sent before still works); try again in a minute", RetryAfter: time.Minute}
+				msg := "the text message could not be sent; try again in a minute"
+				if restored && had && prev.ExpiresAt.After(now) && prev.ChecksLeft > 0 {
+					// Only when there is one: a holder asking for a
+					// first code must not wait for one never sent.
+					msg = "the text message could not be sent (the code sent before still works); try again in a minute"
+				}
+				return time.Time{}, "", &twofold.Error{Code: twofold.CodeUnavailable, Message: msg, RetryAfter: time.Minute}
 			}
 			mayHaveGone = true
 			s.audit(ctx, a.ID, "code.send_failed", m, detail+": no answer from the gateway; the new code stands in case it arrives")
@@ -771,13 +777,16 @@ func notSent(err error) bool {
 
 // unsend puts back the code that sent replaced (SwapSentCode), after a send
 // that certainly failed, on a context that outlives the caller's: the
-// holder's code must not stay void because the client hung up.
-func (s *Service) unsend(ctx context.Context, sent, prev twofold.SentCode, had bool) {
+// holder's code must not stay void because the client hung up. It reports
+// whether it did (not when a code sent meanwhile stands, or on an error).
+func (s *Service) unsend(ctx context.Context, sent, prev twofold.SentCode, had bool) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noticeTimeout)
 	defer cancel()
-	if _, err := s.store.RestoreSentCode(ctx, sent, prev, had); err != nil {
+	restored, err := s.store.RestoreSentCode(ctx, sent, prev, had)
+	if err != nil {
 		s.log.Error("code sent before not restored after a failed send", "factor", sent.FactorID, "err", err)
 	}
+	return restored && err == nil
 }
 
 // returnTokens gives back the send-limit tokens of a send that certainly

@@ -172,7 +172,9 @@ func TestOperatorAPISession(t *testing.T) {
 			t.Fatalf("cancel: got %d %s", r.Status, r.Body)
 		}
 		wantProblem(t, op.Do(t, "DELETE", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 404, "not-found")
-		mailWith(t, f.mailbox, "the reset of your two-factor was cancelled")
+		if body := mailWith(t, f.mailbox, "the reset of your two-factor was cancelled"); !strings.Contains(strings.Join(strings.Fields(body), " "), "paper key and SSH keys stay as they are") {
+			t.Errorf("the cancellation mail does not say the SSH keys stay too:\n%s", body)
+		}
 		if r := op.Do(t, "GET", "/v1/admin/resets", nil); len(objects(t, r, "resets")) != 0 {
 			t.Fatalf("resets after the cancel: got %s", r.Body)
 		}
@@ -759,6 +761,29 @@ func TestNoResetOfASuspendedAccount(t *testing.T) {
 		wantProblem(t, f.opc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil), 409, "conflict")
 		if _, found, err := f.s.Store.TwoFactorReset(t.Context(), f.userID); err != nil || found {
 			t.Fatalf("a reset waits on a suspended account (%v, %v)", found, err)
+		}
+	})
+}
+
+// TestResetAskedTwiceSaysItWaits: asking for a reset while one waits is a
+// 409 that says so, with when it falls due, and not that the account may
+// be suspended, which it is not.
+func TestResetAskedTwiceSaysItWaits(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, adminDelay)
+		first := f.opc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil)
+		if first.Status != 200 {
+			t.Fatalf("reset: got %d %s", first.Status, first.Body)
+		}
+		due := first.JSON["reset"].(map[string]any)["due_at"].(string)
+		r := f.opc.Do(t, "POST", "/v1/admin/users/"+f.userID+"/two-factor-reset", nil)
+		wantProblem(t, r, 409, "conflict")
+		d := r.String("detail")
+		if strings.Contains(d, "suspended") || !strings.Contains(d, "already waiting") {
+			t.Errorf("asked again: detail %q, want it to say that a reset waits", d)
+		}
+		if at, err := time.Parse(time.RFC3339, due); err != nil || !strings.Contains(d, at.UTC().Format(time.RFC3339)) {
+			t.Errorf("asked again: detail %q does not say when the reset is due (%s)", d, due)
 		}
 	})
 }

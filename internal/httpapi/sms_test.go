@@ -696,6 +696,35 @@ func TestSMSRefusedResendKeepsCode(t *testing.T) {
 	})
 }
 
+// TestSMSRefusedFirstSendNamesNoCode: when the gateway refuses the first
+// code asked for a sign-in (the holder who lost the app asks for a text),
+// the 503 does not say that a code sent before still works: none was sent,
+// and the holder would wait for it. A refused resend, whose code before
+// was put back, still says so.
+func TestSMSRefusedFirstSendNamesNoCode(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "una")
+		id, _ := enrolPhone(t, login(t, s, "una"), g, phone, phoneE164, "mobile")
+		loginID, _ := startLogin(t, s, "una")
+		g.RefuseNext(1)
+		r := challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id})
+		wantProblem(t, r, 503, "unavailable")
+		if d := r.String("detail"); strings.Contains(d, "sent before") {
+			t.Errorf("refused first send: detail %q speaks of a code sent before, and none was", d)
+		}
+		r = challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id})
+		if r.Status != 202 {
+			t.Fatalf("send after the refusal: got %d %s, want 202", r.Status, r.Body)
+		}
+		g.RefuseNext(1)
+		r = challenge(t, s, loginID, map[string]string{"method": "sms", "factor_id": id, "code_secret": r.String("code_secret")})
+		wantProblem(t, r, 503, "unavailable")
+		if d := r.String("detail"); !strings.Contains(d, "code sent before still works") {
+			t.Errorf("refused resend: detail %q, want it to say the code sent before still works", d)
+		}
+	})
+}
+
 // spendCodes has name, from addr, add n phone numbers of its own and
 // remove each again: n codes from the account's and the address's send
 // limits. The numbers are +44 7400 <base><00…n-1>.

@@ -27,14 +27,14 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 	self := "/admin/users/" + id + "/reset-two-factor"
 	b := confirmBody{Heading: "Reset two-factor of “" + sum.Account.Username + "”?", Action: self, Cancel: "/admin/users/" + id,
 		Button: "Reset two-factor", Danger: true}
-	b.Text = []string{"Their authenticators, recovery codes and paper key will be removed and they will be signed out everywhere. They can then sign in with their password alone and set up two-factor again."}
+	b.Text = []string{"Their authenticators, recovery codes, paper key and SSH keys will be removed and they will be signed out everywhere. They can then sign in with their password alone and set up two-factor again."}
 	told, why, err := s.svc.ResetNotice(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
 	if d := s.svc.ResetDelay(); d > 0 {
-		b.Text = append(b.Text, fmt.Sprintf("The reset waits %s, until %s. Should they sign in with an authenticator or a recovery code meanwhile, it is withdrawn.",
+		b.Text = append(b.Text, fmt.Sprintf("The reset waits %s, until %s. Should they sign in with an authenticator, a recovery code, the paper key or an SSH key meanwhile, it is withdrawn.",
 			durationText(d), s.svc.Now().Add(d).UTC().Format("2 Jan 2006, 15:04 UTC")))
 		if told {
 			b.Text = append(b.Text, "They are emailed now and can cancel it until then, should someone else have asked for it in their name.")
@@ -104,7 +104,7 @@ func (s *Server) renderAdminCancelReset(w http.ResponseWriter, r *http.Request, 
 	self := "/admin/users/" + id + "/reset-two-factor/cancel"
 	b := confirmBody{Heading: "Cancel the reset of “" + sum.Account.Username + "”’s two-factor?", Action: self, Cancel: "/admin/users/" + id,
 		Button: "Cancel the reset", CancelLabel: "Back"}
-	b.Text = []string{resetText(sum.Reset), "Their authenticators, recovery codes and paper key will stay as they are. They are emailed."}
+	b.Text = []string{resetText(sum.Reset), "Their authenticators, recovery codes, paper key and SSH keys will stay as they are. They are emailed."}
 	b.Elevation = s.elevationFor(r, a, me, self)
 	s.render(w, r, status, "confirm", Page{Title: "Cancel reset", Account: &a.Account, Error: errMsg, Body: b})
 }
@@ -156,7 +156,7 @@ func (s *Server) renderCancelReset(w http.ResponseWriter, r *http.Request, a cor
 	}
 	self := "/settings/security/reset/cancel"
 	b := confirmBody{Heading: "Cancel the reset of your two-factor?", Action: self, Cancel: "/settings/security", Button: "Cancel the reset", CancelLabel: "Back"}
-	b.Text = []string{resetText(p.Reset), "Cancelled, it leaves your authenticators, recovery codes and paper key as they are."}
+	b.Text = []string{resetText(p.Reset), "Cancelled, it leaves your authenticators, recovery codes, paper key and SSH keys as they are."}
 	b.Warning = "If you did not ask for this reset, someone else may have: once it is cancelled, change your password."
 	b.Elevation = s.elevationFor(r, a, p, self)
 	s.render(w, r, status, "confirm", Page{Title: "Cancel reset", Account: &a.Account, Error: errMsg, Body: b})

@@ -36,6 +36,11 @@ func TestResetPages(t *testing.T) {
 	if strings.Contains(body, `name="elevate_code"`) {
 		t.Error("the reset page asks for a code although the operator's sign-in is fresh")
 	}
+	// The reset removes the SSH keys too, and a use of one withdraws it,
+	// as of the paper key: the operator is told all that it does.
+	if !strings.Contains(body, "paper key and SSH keys will be removed") || !strings.Contains(body, "the paper key or an SSH key meanwhile, it is withdrawn") {
+		t.Errorf("the reset page does not say that SSH keys go too and that the paper key or an SSH key withdraws it: %s", body)
+	}
 	if !strings.Contains(body, "They cannot be told of it: the account has no email address.") || strings.Contains(body, "They are emailed now") {
 		t.Error("the reset page does not warn that nina, without an email address, cannot be told")
 	}

@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +133,36 @@ func TestBrowserElevateWithSSHKey(t *testing.T) {
 				t.Fatalf("after confirming with the SSH key the factors are %q, want a pending Tablet 2", got)
 			}
 		})
+	}
+}
+
+// TestLoginSSHChallengeNoNewButton: at the second step, once the page shows
+// the sign-in's SSH challenge it offers no "New challenge": asking again
+// answers the same challenge, which lives as long as the sign-in, so such
+// a button would only show the same text. Before, it offers "Get a
+// challenge".
+func TestLoginSSHChallengeNoNewButton(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "sol", false, true)
+	registerSSHKey(t, ts, "sol", secret, testenv.SSHKeygen(t, "ed25519", 0))
+
+	c := newClient(t, ts.URL())
+	c.signIn("sol")
+	r := c.get("/login/verify?method=ssh_key")
+	if !strings.Contains(r.body, `id="ssh-challenge-button">Get a challenge<`) || strings.Contains(r.body, `id="ssh-challenge"`) {
+		t.Fatalf("before a challenge: the page offers no \"Get a challenge\", or shows one: %s", pageError(r.body))
+	}
+	r = c.post("/login/verify/ssh", url.Values{})
+	first := regexp.MustCompile(`id="ssh-challenge">([^<]+)<`).FindStringSubmatch(r.body)
+	if first == nil {
+		t.Fatalf("after asking: at %s, no challenge shown: %s", r.url, pageError(r.body))
+	}
+	if strings.Contains(r.body, `id="ssh-challenge-button"`) {
+		t.Error("with a challenge shown, the page still offers a button for a new one")
+	}
+	// Asked again all the same (a form sent twice): the same challenge.
+	r = c.post("/login/verify/ssh", url.Values{})
+	if again := regexp.MustCompile(`id="ssh-challenge">([^<]+)<`).FindStringSubmatch(r.body); again == nil || again[1] != first[1] {
+		t.Errorf("asked again: challenge %v, want the same %q", again, first[1])
 	}
 }
