@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -116,6 +117,31 @@ type secondFactorRequest struct {
 	PushSecret string `json:"push_secret"`
 }
 
+// strayField refuses, as invalid, a field of another method than the one
+// named: a code beside an SSH signature, a push_secret beside a TOTP code.
+// Which proof was meant would be a guess, and a body with fields that do
+// nothing is refused, as unknown fields are.
+func (q secondFactorRequest) strayField() error {
+	credential := len(bytes.TrimSpace(q.Credential)) > 0 && string(bytes.TrimSpace(q.Credential)) != "null"
+	var field string
+	var owner twofold.Method
+	switch {
+	case q.Method == "":
+		return nil // the method is asked for where it is needed
+	case credential && q.Method != twofold.MethodWebAuthn:
+		field, owner = "credential", twofold.MethodWebAuthn
+	case q.Signature != "" && q.Method != twofold.MethodSSHKey:
+		field, owner = "signature", twofold.MethodSSHKey
+	case q.PushSecret != "" && q.Method != twofold.MethodPush:
+		field, owner = "push_secret", twofold.MethodPush
+	case q.Code != "" && q.Method == twofold.MethodSSHKey:
+		return twofold.Errorf(twofold.CodeInvalid, "method ssh_key takes a signature, not a code: send the method the code is for")
+	default:
+		return nil
+	}
+	return twofold.Errorf(twofold.CodeInvalid, "%s is for method %s only: send the fields of the one method named", field, owner)
+}
+
 func (q secondFactorRequest) proof() core.SecondFactor {
 	return core.SecondFactor{Method: q.Method, FactorID: q.FactorID, Code: q.Code, Credential: q.Credential, Signature: q.Signature,
 		PushSecret: q.PushSecret}
@@ -124,6 +150,10 @@ func (q secondFactorRequest) proof() core.SecondFactor {
 func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request) {
 	var req secondFactorRequest
 	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if err := req.strayField(); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
@@ -267,6 +297,10 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request, a core
 func (s *Server) elevate(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	var req secondFactorRequest
 	if err := decode(w, r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if err := req.strayField(); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}

@@ -90,6 +90,10 @@ func (s *Server) completePasswordReset(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
+	if err := req.strayField(); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
 	if err := s.svc.CompletePasswordReset(r.Context(), req.Token, req.Password, req.proof(), Meta(r)); err != nil {
 		writeError(w, r, s.log, err)
 		return
