@@ -87,8 +87,11 @@ type PushStore interface {
 	// and no key is set yet: one caller of any number does.
 	EnrolPushDevice(ctx context.Context, factorID string, hash, publicKey []byte, now time.Time) (bool, error)
 	RenewPushEnrolment(ctx context.Context, factorID string, hash []byte, challenge string, expires time.Time) (bool, error)
-	// TakePushNonce reports false when the device used nonce already.
-	TakePushNonce(ctx context.Context, factorID, nonce string, expires time.Time) (bool, error)
+	// TakeDeviceRequest takes a token from b and, when it had one, records
+	// the device's nonce until expires, in one commit: took is false when
+	// b was empty (nothing written), fresh false when the device used
+	// nonce already.
+	TakeDeviceRequest(ctx context.Context, b twofold.Bucket, factorID, nonce string, expires time.Time) (took, fresh bool, err error)
 	// PushNonceUsed reports whether the device used nonce already.
 	PushNonceUsed(ctx context.Context, factorID, nonce string) (bool, error)
 	// CreatePushChallenge stores c in place of the scope's live challenges
@@ -556,15 +559,16 @@ func (s *Service) AuthenticateDevice(ctx context.Context, authorization, method,
 		return Device{}, s.deviceReplay(ctx, d, m, now)
 	}
 	// A device asks a few times a minute; one that asks far more (a leaked
-	// key, or a broken client) is rationed, on every instance alike.
-	if ok, err := s.store.TakeToken(ctx, "push:device:"+d.FactorID, devicesBurst, devicesRate, now); err != nil {
-		return Device{}, err
-	} else if !ok {
-		return Device{}, throttled(time.Duration(float64(time.Second)/devicesRate), "this device is asking too often: wait a little")
-	}
-	fresh, err := s.store.TakePushNonce(ctx, d.FactorID, sig.Nonce, now.Add(2*PushClockSkew))
+	// key, or a broken client) is rationed, on every instance alike. The
+	// ration's token and the nonce are written in one commit: a device's
+	// every poll writes both.
+	ration := twofold.Bucket{Key: "push:device:" + d.FactorID, Burst: devicesBurst, Rate: devicesRate, Now: now}
+	took, fresh, err := s.store.TakeDeviceRequest(ctx, ration, d.FactorID, sig.Nonce, now.Add(2*PushClockSkew))
 	if err != nil {
 		return Device{}, err
+	}
+	if !took {
+		return Device{}, throttled(time.Duration(float64(time.Second)/devicesRate), "this device is asking too often: wait a little")
 	}
 	if !fresh { // sent twice at once: one of them passes
 		return Device{}, s.deviceReplay(ctx, d, m, now)

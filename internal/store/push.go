@@ -63,6 +63,43 @@ func (s *Store) TakePushNonce(ctx context.Context, factorID, nonce string, expir
 		ON CONFLICT (factor_id, nonce) DO NOTHING`, factorID, nonce, micros(expires))
 }
 
+// TakeDeviceRequest admits a device's signed request: it takes a token
+// from bucket b (the device's ration) and, when there was one, records
+// nonce as TakePushNonce does. took is false when the bucket was empty, and
+// then nothing was written; fresh is false when the device used nonce
+// already (the token stays taken, as a replay costs its sender). Both
+// writes are one commit: on PostgreSQL one statement, on SQLite one
+// transaction of the writer, so a device's poll syncs the disk once.
+func (s *Store) TakeDeviceRequest(ctx context.Context, b twofold.Bucket, factorID, nonce string, expires time.Time) (took, fresh bool, err error) {
+	if s.dialect == Postgres {
+		err = s.conn(ctx).QueryRowContext(ctx, takeDeviceRequestSQL,
+			b.Key, b.Burst, micros(b.Now), b.Rate, factorID, nonce, micros(expires)).Scan(&took, &fresh)
+		if err != nil {
+			return false, false, fmt.Errorf("take device request: %w", err)
+		}
+		return took, fresh, nil
+	}
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		if took, err = s.TakeToken(ctx, b.Key, b.Burst, b.Rate, b.Now); err != nil || !took {
+			return err
+		}
+		fresh, err = s.TakePushNonce(ctx, factorID, nonce, expires)
+		return err
+	})
+	if err != nil {
+		return false, false, err
+	}
+	return took, fresh, nil
+}
+
+// takeDeviceRequestSQL is TakeDeviceRequest on PostgreSQL: the token
+// ($1 to $4: key, burst, now and rate, see takeTokenSQL), then the nonce
+// ($5 to $7), inserted only when a token was taken.
+var takeDeviceRequestSQL = `WITH tok AS (` + takeTokenSQL("$1", "$2", "$3", "$4") + ` RETURNING 1),
+	nonce AS (INSERT INTO push_nonces (factor_id, nonce, expires_at) SELECT CAST($5 AS TEXT), CAST($6 AS TEXT), CAST($7 AS BIGINT) WHERE EXISTS (SELECT 1 FROM tok)
+		ON CONFLICT (factor_id, nonce) DO NOTHING RETURNING 1)
+	SELECT EXISTS (SELECT 1 FROM tok), EXISTS (SELECT 1 FROM nonce)`
+
 // PushNonceUsed reports whether the device used nonce already (its record
 // is kept until swept). It only spares a replay the work of a fresh
 // request: TakePushNonce is what decides.

@@ -170,6 +170,43 @@ func testPushNonceOnce(t *testing.T, s *store.Store) {
 	}
 }
 
+// testDeviceRequest: a device's request takes a token and its nonce in one
+// commit; with no token left nothing is written (the nonce stays free), and
+// a nonce used before is refused while the token is spent all the same.
+func testDeviceRequest(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	pushFactor(t, s, a.ID, "push-1", []byte("h1"))
+	ration := twofold.Bucket{Key: "push:device:push-1", Burst: 2, Rate: 1.0 / 60, Now: t0}
+	expires := t0.Add(2 * time.Minute)
+	for i, c := range []struct {
+		nonce       string
+		took, fresh bool
+	}{{"n1", true, true}, {"n1", true, false}, {"n2", false, false}} {
+		took, fresh, err := s.TakeDeviceRequest(ctx, ration, "push-1", c.nonce, expires)
+		if err != nil || took != c.took || fresh != c.fresh {
+			t.Errorf("%d: TakeDeviceRequest(%s) = %v, %v, %v; want %v, %v", i, c.nonce, took, fresh, err, c.took, c.fresh)
+		}
+	}
+	if used, err := s.PushNonceUsed(ctx, "push-1", "n2"); err != nil || used {
+		t.Errorf("PushNonceUsed(n2) after a refused request = %v, %v; want false", used, err)
+	}
+	// A minute later the ration has a token again, and n2 is taken.
+	ration.Now = t0.Add(time.Minute)
+	if took, fresh, err := s.TakeDeviceRequest(ctx, ration, "push-1", "n2", expires); err != nil || !took || !fresh {
+		t.Errorf("TakeDeviceRequest(n2) a minute later = %v, %v, %v; want true, true", took, fresh, err)
+	}
+	// Of one request sent many times at once, exactly one passes.
+	ration = twofold.Bucket{Key: "push:device:push-1:race", Burst: 100, Rate: 1, Now: t0}
+	wins := race(t, func(int) (bool, error) {
+		took, fresh, err := s.TakeDeviceRequest(ctx, ration, "push-1", "n3", expires)
+		return took && fresh, err
+	})
+	if wins != 1 {
+		t.Errorf("TakeDeviceRequest raced: %d wins, want 1", wins)
+	}
+}
+
 // testPushAnswerAndUseOnce: a challenge is answered once, while pending and
 // unexpired, by its own device; an approval is used once, for its scope; a
 // newer challenge of the scope voids the older.

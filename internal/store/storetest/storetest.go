@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"Push/EnrolOnce", testPushEnrolOnce},
 		{"Push/NonceOnce", testPushNonceOnce},
+		{"Push/DeviceRequest", testDeviceRequest},
 		{"Push/AnswerAndUseOnce", testPushAnswerAndUseOnce},
 		{"Push/OneRequesterAtATime", testPushOneRequesterAtATime},
 		{"Push/EndedWithSessions", testPushEndedWithSessions},
