@@ -12,7 +12,6 @@ package keystone
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -183,12 +182,22 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, 
 	writeErrorAt(w, s.baseURL(r)+"/v3", status, msg)
 }
 
+// title is the title of an error answer with status: the HTTP status
+// text, as Keystone's errors mostly take it, save where Keystone words it
+// otherwise (keystone.exception.RequestTooLarge, for a body too large).
+func title(status int) string {
+	if status == http.StatusRequestEntityTooLarge {
+		return "Request is too large."
+	}
+	return http.StatusText(status)
+}
+
 // challenge is the WWW-Authenticate of a 401 whose Identity API is at uri.
 func challenge(uri string) string { return `Keystone uri="` + uri + `"` }
 
 func writeErrorAt(w http.ResponseWriter, uri string, status int, msg string) {
 	var b errorBody
-	b.Error.Code, b.Error.Message, b.Error.Title = status, msg, http.StatusText(status)
+	b.Error.Code, b.Error.Message, b.Error.Title = status, msg, title(status)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", challenge(uri))
 	}
@@ -228,11 +237,12 @@ const maxBody = 64 << 10
 // decode reads a JSON object body into v under the rules of /v1 (see
 // httpapi.UnmarshalBody: names match exactly and once each), except that
 // unknown fields are skipped, as Identity API clients send fields Twofold
-// has no use for.
+// has no use for. A body over maxBody is a too-large error (413, as
+// Keystone's RequestTooLarge is).
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := httpapi.ReadBody(w, r, maxBody)
 	if err != nil {
-		return twofold.Errorf(twofold.CodeInvalid, "request body could not be read or is larger than %d bytes", maxBody)
+		return err
 	}
 	return httpapi.UnmarshalBody(body, v, httpapi.SkipUnknownFields)
 }
