@@ -14,6 +14,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -238,13 +239,36 @@ const maxBody = 64 << 10
 // httpapi.UnmarshalBody: names match exactly and once each), except that
 // unknown fields are skipped, as Identity API clients send fields Twofold
 // has no use for. A body over maxBody is a too-large error (413, as
-// Keystone's RequestTooLarge is).
+// Keystone's RequestTooLarge is). A body sent as another media type than
+// JSON is invalid, as Keystone refuses one (400) rather than read it as
+// JSON; a Content-Type left out is taken for JSON, as Keystone takes it.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := httpapi.ReadBody(w, r, maxBody)
 	if err != nil {
 		return err
 	}
+	if len(body) > 0 && !jsonContent(r.Header) {
+		return twofold.Errorf(twofold.CodeInvalid, "send the request body as JSON, with Content-Type: application/json")
+	}
 	return httpapi.UnmarshalBody(body, v, httpapi.SkipUnknownFields)
+}
+
+// jsonContent reports whether h's Content-Type says JSON: application/json
+// or another application/…+json type (RFC 6839 §3.1), with any parameters,
+// or none given (left out or empty). Two Content-Type fields are not JSON:
+// which one holds would be a guess.
+func jsonContent(h http.Header) bool {
+	cts := h.Values("Content-Type")
+	switch {
+	case len(cts) == 0:
+		return true
+	case len(cts) > 1:
+		return false
+	case strings.TrimSpace(cts[0]) == "":
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(cts[0])
+	return err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
 // Malformed answers a request whose path or query is not text (see
