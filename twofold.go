@@ -28,6 +28,7 @@ const (
 	CodeUnavailable        Code = "unavailable"      // a gateway (SMS) did not take a message; try again later
 	CodePushPending        Code = "push-pending"     // a push request was not answered yet: ask again shortly
 	CodeReplayedRequest    Code = "replayed-request" // a push device's signed request was sent before: sign it afresh and send it again
+	CodeTooLarge           Code = "too-large"        // a request body is over its API's bound: nothing was done; send a smaller one
 	CodeInternal           Code = "internal"
 )
 

@@ -420,7 +420,7 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		var me *http.MaxBytesError
 		switch err := r.ParseForm(); {
 		case errors.As(err, &me):
-			return nil, twofold.Errorf(twofold.CodeInvalid, "request body is larger than %d bytes", maxBody)
+			return nil, httpapi.TooLarge(maxBody)
 		case err != nil:
 			return nil, twofold.Errorf(twofold.CodeInvalid, "form body is not application/x-www-form-urlencoded (a bad %%-escape or a semicolon)")
 		case !httpapi.TextValues(r.PostForm):
@@ -457,17 +457,11 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 	return nil, twofold.Errorf(twofold.CodeInvalid, "Content-Type %s is not taken: send application/json, %s or application/x-www-form-urlencoded", core.CleanText(mt, 80), zoneText)
 }
 
-// readBody reads a text body of at most maxBody bytes.
+// readBody reads a text body of at most maxBody bytes; a longer one is a
+// too-large problem (413).
 func readBody(w http.ResponseWriter, r *http.Request) (string, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	var me *http.MaxBytesError
-	switch {
-	case errors.As(err, &me):
-		return "", twofold.Errorf(twofold.CodeInvalid, "request body is larger than %d bytes", maxBody)
-	case err != nil:
-		return "", twofold.Errorf(twofold.CodeInvalid, "request body could not be read")
-	}
-	return string(b), nil
+	b, err := httpapi.ReadBody(w, r, maxBody)
+	return string(b), err
 }
 
 // joinNumbers returns rec's data with the numbers MX and SRV records may

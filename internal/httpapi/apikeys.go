@@ -122,7 +122,18 @@ type oauthError struct {
 // client_id and client_secret in the form.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") || r.ParseForm() != nil {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "send grant_type=client_credentials as application/x-www-form-urlencoded"})
+		return
+	}
+	var tooLarge *http.MaxBytesError
+	switch err := r.ParseForm(); {
+	case errors.As(err, &tooLarge):
+		// 413 in OAuth's form, as every answer here is: RFC 6749 names no
+		// error code for it, and invalid_request is what it is.
+		writeJSON(w, Status(twofold.CodeTooLarge), oauthError{"invalid_request", twofold.ErrorMessage(TooLarge(maxBody))})
+		return
+	case err != nil:
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "send grant_type=client_credentials as application/x-www-form-urlencoded"})
 		return
 	}

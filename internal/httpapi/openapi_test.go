@@ -300,3 +300,60 @@ func TestOpenAPIRequestBodies(t *testing.T) {
 		t.Errorf("takesBody lists %q, which Routes() does not serve", pattern)
 	}
 }
+
+// TestOpenAPITooLarge checks that every operation that takes a request
+// body, of /v1 and of the DNS API alike, documents the 413 its body over
+// the bound gets: the too-large problem, or for POST /v1/token OAuth's
+// error form, which that route answers in.
+func TestOpenAPITooLarge(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]yaml.Node `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, path := range sortedKeys(doc.Paths) {
+		for _, method := range sortedKeys(doc.Paths[path]) {
+			if !httpMethods[method] {
+				continue
+			}
+			var op struct {
+				RequestBody map[string]any `yaml:"requestBody"`
+				Responses   map[string]struct {
+					Ref     string `yaml:"$ref"`
+					Content map[string]struct {
+						Schema struct {
+							Ref string `yaml:"$ref"`
+						} `yaml:"schema"`
+					} `yaml:"content"`
+				} `yaml:"responses"`
+			}
+			node := doc.Paths[path][method]
+			if err := node.Decode(&op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			r, ok := op.Responses["413"]
+			switch {
+			case op.RequestBody == nil && ok:
+				t.Errorf("%s %s takes no body but documents a 413", strings.ToUpper(method), path)
+			case op.RequestBody == nil:
+			case !ok:
+				t.Errorf("%s %s takes a body but documents no 413 for one too large", strings.ToUpper(method), path)
+			case path == "/v1/token":
+				n++
+				if got := r.Content["application/json"].Schema.Ref; got != "#/components/schemas/OAuthError" {
+					t.Errorf("POST /v1/token: 413 is %q, want OAuth's error (#/components/schemas/OAuthError)", got)
+				}
+			default:
+				n++
+				if r.Ref != "#/components/responses/TooLarge" {
+					t.Errorf("%s %s: 413 is %q, want #/components/responses/TooLarge", strings.ToUpper(method), path, r.Ref)
+				}
+			}
+		}
+	}
+	if want := len(takesBody()); n < want {
+		t.Errorf("%d operations document a 413, want at least the %d /v1 routes that take a body", n, want)
+	}
+}

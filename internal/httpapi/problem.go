@@ -34,6 +34,7 @@ var statuses = map[twofold.Code]int{
 	twofold.CodeNotFound:           http.StatusNotFound,
 	twofold.CodeConflict:           http.StatusConflict,
 	twofold.CodeLoginExpired:       http.StatusGone,
+	twofold.CodeTooLarge:           http.StatusRequestEntityTooLarge,
 	twofold.CodeThrottled:          http.StatusTooManyRequests,
 	twofold.CodeUnavailable:        http.StatusServiceUnavailable,
 	twofold.CodePushPending:        http.StatusConflict,
@@ -126,17 +127,37 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // maxBody bounds request bodies.
 const maxBody = 64 << 10
 
-// decode reads a JSON object body into v; malformed input is an invalid problem.
+// decode reads a JSON object body into v; a body over maxBody is a
+// too-large problem, malformed input an invalid one.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := ReadBody(w, r, maxBody)
+	if err != nil {
+		return err
+	}
+	return UnmarshalBody(body, v, KnownFields)
+}
+
+// ReadBody reads r's body, of at most limit bytes: a longer one is a
+// too-large error naming the bound (413; SPEC §5: nothing is done with
+// it), any other failure to read it an invalid one. Every JSON API reads
+// its bodies through it, so that they all refuse one alike.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err == nil {
-		return UnmarshalBody(body, v, KnownFields)
+		return body, nil
 	}
 	var me *http.MaxBytesError // after the usual case: errors.As moves it to the heap
 	if errors.As(err, &me) {
-		return twofold.Errorf(twofold.CodeInvalid, "request body is larger than %d bytes", maxBody)
+		return nil, TooLarge(limit)
 	}
-	return twofold.Errorf(twofold.CodeInvalid, "request body could not be read")
+	return nil, twofold.Errorf(twofold.CodeInvalid, "request body could not be read")
+}
+
+// TooLarge is the too-large error of a request body over limit bytes, for
+// a body read another way than ReadBody (a form, by ParseForm) whose
+// http.MaxBytesReader reported *http.MaxBytesError.
+func TooLarge(limit int64) error {
+	return twofold.Errorf(twofold.CodeTooLarge, "request body is larger than %d bytes (%d KiB): nothing was done; send a smaller one", limit, limit>>10)
 }
 
 // JSONText refuses, as invalid, a JSON body that is not UTF-8 (RFC 8259
@@ -175,7 +196,8 @@ func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, 
 
 // Decode reads a JSON object body into v as the /v1 handlers do (see
 // UnmarshalBody): unknown fields, names in another case or named twice,
-// trailing data and bodies over 64 KiB are invalid problems.
+// trailing data are invalid problems, and a body over 64 KiB is a
+// too-large one (413).
 func Decode(w http.ResponseWriter, r *http.Request, v any) error { return decode(w, r, v) }
 
 // Query refuses a request whose URL query has a parameter other than

@@ -116,9 +116,9 @@ type deviceHandler func(w http.ResponseWriter, r *http.Request, d core.Device, b
 // query, the time, a nonce and the body.
 func (s *Server) device(h deviceHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		body, err := ReadBody(w, r, maxBody) // before the signature, which covers it: a 413 counts nothing
 		if err != nil {
-			writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "request body could not be read or is larger than %d bytes", maxBody))
+			writeError(w, r, s.log, err)
 			return
 		}
 		d, err := s.svc.AuthenticateDevice(r.Context(), r.Header.Get("Authorization"), r.Method, r.URL.RequestURI(), body, Meta(r))

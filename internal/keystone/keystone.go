@@ -12,9 +12,9 @@ package keystone
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"math"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -183,12 +183,22 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, 
 	writeErrorAt(w, s.baseURL(r)+"/v3", status, msg)
 }
 
+// title is the title of an error answer with status: the HTTP status
+// text, as Keystone's errors mostly take it, save where Keystone words it
+// otherwise (keystone.exception.RequestTooLarge, for a body too large).
+func title(status int) string {
+	if status == http.StatusRequestEntityTooLarge {
+		return "Request is too large."
+	}
+	return http.StatusText(status)
+}
+
 // challenge is the WWW-Authenticate of a 401 whose Identity API is at uri.
 func challenge(uri string) string { return `Keystone uri="` + uri + `"` }
 
 func writeErrorAt(w http.ResponseWriter, uri string, status int, msg string) {
 	var b errorBody
-	b.Error.Code, b.Error.Message, b.Error.Title = status, msg, http.StatusText(status)
+	b.Error.Code, b.Error.Message, b.Error.Title = status, msg, title(status)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", challenge(uri))
 	}
@@ -228,13 +238,37 @@ const maxBody = 64 << 10
 // decode reads a JSON object body into v under the rules of /v1 (see
 // httpapi.UnmarshalBody: names match exactly and once each), except that
 // unknown fields are skipped, as Identity API clients send fields Twofold
-// has no use for.
+// has no use for. A body over maxBody is a too-large error (413, as
+// Keystone's RequestTooLarge is). A body sent as another media type than
+// JSON is invalid, as Keystone refuses one (400) rather than read it as
+// JSON; a Content-Type left out is taken for JSON, as Keystone takes it.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := httpapi.ReadBody(w, r, maxBody)
 	if err != nil {
-		return twofold.Errorf(twofold.CodeInvalid, "request body could not be read or is larger than %d bytes", maxBody)
+		return err
+	}
+	if len(body) > 0 && !jsonContent(r.Header) {
+		return twofold.Errorf(twofold.CodeInvalid, "send the request body as JSON, with Content-Type: application/json")
 	}
 	return httpapi.UnmarshalBody(body, v, httpapi.SkipUnknownFields)
+}
+
+// jsonContent reports whether h's Content-Type says JSON: application/json
+// or another application/…+json type (RFC 6839 §3.1), with any parameters,
+// or none given (left out or empty). Two Content-Type fields are not JSON:
+// which one holds would be a guess.
+func jsonContent(h http.Header) bool {
+	cts := h.Values("Content-Type")
+	switch {
+	case len(cts) == 0:
+		return true
+	case len(cts) > 1:
+		return false
+	case strings.TrimSpace(cts[0]) == "":
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(cts[0])
+	return err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
 // Malformed answers a request whose path or query is not text (see
