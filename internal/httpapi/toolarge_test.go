@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,43 +13,14 @@ import (
 // maxBody is the bound of a /v1 request body (README "Using it").
 const maxBody = 64 << 10
 
-// padded returns body with spaces after it up to n bytes: JSON reads the
-// same, so that the only difference between a body of the bound and one
-// over it is one byte of white space.
-func padded(t *testing.T, body string, n int) string {
-	t.Helper()
-	if len(body) > n {
-		t.Fatalf("body of %d bytes, longer than %d", len(body), n)
-	}
-	return body + strings.Repeat(" ", n-len(body))
-}
-
-// ledger is what a refused request must leave as it was: every throttle
-// counter (password and code attempts, sends, tokens, device nonces'
-// rates) and the account's audit log.
+// ledger is testenv.Ledger of the account named username.
 func ledger(t *testing.T, s *testenv.Server, username string) string {
 	t.Helper()
-	ctx := context.Background()
-	a, err := s.Store.AccountByUsername(ctx, username)
+	a, err := s.Store.AccountByUsername(context.Background(), username)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := s.Store.Counters(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs, err := s.Store.Events(ctx, a.ID, 0, 500)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, c := range cs {
-		fmt.Fprintf(&b, "counter %s %d %s\n", c.Key, c.Failures, c.LockedUntil)
-	}
-	for _, e := range evs {
-		fmt.Fprintf(&b, "event %d %s\n", e.ID, e.Type)
-	}
-	return b.String()
+	return testenv.Ledger(t, s, a.ID)
 }
 
 // wantTooLarge checks that r is the 413 too-large problem.
@@ -73,13 +43,13 @@ func TestBodyTooLargeSignIn(t *testing.T) {
 
 		before := ledger(t, s, "mia")
 		wrongPassword := `{"username":"mia","password":"not the password"}`
-		wantTooLarge(t, "a sign-in over the bound", anon.Do(t, "POST", "/v1/login", padded(t, wrongPassword, maxBody+1)))
+		wantTooLarge(t, "a sign-in over the bound", anon.Do(t, "POST", "/v1/login", testenv.Padded(t, wrongPassword, maxBody+1)))
 		if after := ledger(t, s, "mia"); after != before {
 			t.Errorf("a sign-in over the bound changed counters or events:\nbefore %s\nafter  %s", before, after)
 		}
 
 		right := `{"username":"mia","password":"` + password + `"}`
-		r := anon.Do(t, "POST", "/v1/login", padded(t, right, maxBody))
+		r := anon.Do(t, "POST", "/v1/login", testenv.Padded(t, right, maxBody))
 		if r.Status != http.StatusOK || r.String("status") != "second_factor_required" {
 			t.Fatalf("a sign-in of exactly 64 KiB: got %d %s, want 200 second_factor_required", r.Status, r.Body)
 		}
@@ -89,13 +59,13 @@ func TestBodyTooLargeSignIn(t *testing.T) {
 		wrong := `{"method":"totp","code":"000000"}`
 		before = ledger(t, s, "mia")
 		for _, body := range []string{code, wrong} {
-			wantTooLarge(t, "a second step over the bound", anon.Do(t, "POST", "/v1/login/"+loginID+"/verify", padded(t, body, maxBody+1)))
+			wantTooLarge(t, "a second step over the bound", anon.Do(t, "POST", "/v1/login/"+loginID+"/verify", testenv.Padded(t, body, maxBody+1)))
 		}
 		if after := ledger(t, s, "mia"); after != before {
 			t.Errorf("a second step over the bound changed counters or events:\nbefore %s\nafter  %s", before, after)
 		}
 		// The login is still open and the code unspent.
-		r = anon.Do(t, "POST", "/v1/login/"+loginID+"/verify", padded(t, code, maxBody))
+		r = anon.Do(t, "POST", "/v1/login/"+loginID+"/verify", testenv.Padded(t, code, maxBody))
 		if r.Status != http.StatusOK || r.String("token") == "" {
 			t.Fatalf("the second step of exactly 64 KiB after the refusals: got %d %s, want 200 with a token", r.Status, r.Body)
 		}
@@ -109,14 +79,14 @@ func TestBodyTooLargeSignedIn(t *testing.T) {
 		c, f := phoneUser(t, s, "ned")
 		path := "/v1/me/factors/" + f.id
 		before := ledger(t, s, "ned")
-		wantTooLarge(t, "a rename over the bound", c.Do(t, "PATCH", path, padded(t, `{"label":"tablet"}`, maxBody+1)))
+		wantTooLarge(t, "a rename over the bound", c.Do(t, "PATCH", path, testenv.Padded(t, `{"label":"tablet"}`, maxBody+1)))
 		if after := ledger(t, s, "ned"); after != before {
 			t.Errorf("a rename over the bound changed counters or events:\nbefore %s\nafter  %s", before, after)
 		}
 		if r := c.Do(t, "GET", path, nil); r.Status != http.StatusOK || r.JSON["factor"].(map[string]any)["label"] != "phone" {
 			t.Fatalf("after the refused rename: got %d %s, want the label phone", r.Status, r.Body)
 		}
-		if r := c.Do(t, "PATCH", path, padded(t, `{"label":"tablet"}`, maxBody)); r.Status != http.StatusOK {
+		if r := c.Do(t, "PATCH", path, testenv.Padded(t, `{"label":"tablet"}`, maxBody)); r.Status != http.StatusOK {
 			t.Fatalf("a rename of exactly 64 KiB: got %d %s, want 200", r.Status, r.Body)
 		}
 		if r := c.Do(t, "GET", path, nil); r.JSON["factor"].(map[string]any)["label"] != "tablet" {
@@ -176,9 +146,9 @@ func TestBodyTooLargePushDevice(t *testing.T) {
 		const nonce = "nonce-toolarge-aaaaaaaa"
 
 		before := ledger(t, s, "pia")
-		over := []byte(padded(t, answer, maxBody+1))
+		over := []byte(testenv.Padded(t, answer, maxBody+1))
 		wantTooLarge(t, "a device's answer over the bound", signedRequest(t, s, key, id, "POST", path, over, now, nonce, ""))
-		wantTooLarge(t, "a device enrolment over the bound", testenv.NewClient(s.URL()).Do(t, "POST", "/v1/push/enrol", padded(t, `{"device_id":"x"}`, maxBody+1)))
+		wantTooLarge(t, "a device enrolment over the bound", testenv.NewClient(s.URL()).Do(t, "POST", "/v1/push/enrol", testenv.Padded(t, `{"device_id":"x"}`, maxBody+1)))
 		if after := ledger(t, s, "pia"); after != before {
 			t.Errorf("device requests over the bound changed counters or events:\nbefore %s\nafter  %s", before, after)
 		}
@@ -186,7 +156,7 @@ func TestBodyTooLargePushDevice(t *testing.T) {
 			t.Fatalf("after the refused answer the device sees %+v, want the request still waiting", req)
 		}
 
-		at := []byte(padded(t, answer, maxBody))
+		at := []byte(testenv.Padded(t, answer, maxBody))
 		if r := signedRequest(t, s, key, id, "POST", path, at, now, nonce, ""); r.Status != http.StatusOK {
 			t.Fatalf("the answer of exactly 64 KiB with the refused request's nonce: got %d %s, want 200", r.Status, r.Body)
 		}

@@ -55,7 +55,7 @@ func TestContentTypeNotJSON(t *testing.T) {
 		signIn := `{"auth":{"identity":{"methods":["password","totp"],` +
 			`"password":{"user":{"name":"jo","domain":{"id":"default"},"password":"` + password + `"}},` +
 			`"totp":{"user":{"name":"jo","domain":{"id":"default"},"passcode":"` + testenv.TOTP(t, secret, s.Clock.Now()) + `"}}}}}`
-		before := ledger(t, s, userID)
+		before := testenv.Ledger(t, s, userID)
 		for _, cts := range [][]string{
 			{"text/plain"},
 			{"application/x-www-form-urlencoded"}, // curl -d without -H
@@ -69,7 +69,7 @@ func TestContentTypeNotJSON(t *testing.T) {
 				t.Errorf("a sign-in sent as %q: got %d %v, want 400 in the Identity API's error form", cts, status, body)
 			}
 		}
-		if after := ledger(t, s, userID); after != before {
+		if after := testenv.Ledger(t, s, userID); after != before {
 			t.Errorf("sign-ins sent as another type changed counters or events:\nbefore %s\nafter  %s", before, after)
 		}
 		status, h, body := post(t, s, "POST", "/v3/auth/tokens", []string{"application/json; charset=utf-8"}, signIn)

@@ -1,10 +1,7 @@
 package keystone_test
 
 import (
-	"context"
-	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/twofold/twofold/internal/testenv"
@@ -12,39 +9,6 @@ import (
 
 // maxBody is the bound of an Identity API body (README "OpenStack clients").
 const maxBody = 64 << 10
-
-// padded returns body with spaces after it up to n bytes, which JSON reads
-// as nothing.
-func padded(t *testing.T, body string, n int) string {
-	t.Helper()
-	if len(body) > n {
-		t.Fatalf("body of %d bytes, longer than %d", len(body), n)
-	}
-	return body + strings.Repeat(" ", n-len(body))
-}
-
-// ledger is what a refused request must leave as it was: every throttle
-// counter and the account's audit log and API keys.
-func ledger(t *testing.T, s *testenv.Server, userID string) string {
-	t.Helper()
-	ctx := context.Background()
-	cs, err := s.Store.Counters(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs, err := s.Store.Events(ctx, userID, 0, 500)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, c := range cs {
-		fmt.Fprintf(&b, "counter %s %d %s\n", c.Key, c.Failures, c.LockedUntil)
-	}
-	for _, e := range evs {
-		fmt.Fprintf(&b, "event %d %s\n", e.ID, e.Type)
-	}
-	return b.String()
-}
 
 // wantTooLarge checks that r is a 413 in the Identity API's error form,
 // titled as Keystone titles its RequestTooLarge.
@@ -69,16 +33,16 @@ func TestBodyTooLarge(t *testing.T) {
 			`"password":{"user":{"name":"ivy","domain":{"id":"default"},"password":"` + password + `"}},` +
 			`"totp":{"user":{"name":"ivy","domain":{"id":"default"},"passcode":"` + testenv.TOTP(t, secret, s.Clock.Now()) + `"}}}}}`
 
-		before := ledger(t, s, userID)
-		r := c.Do(t, "POST", "/v3/auth/tokens", padded(t, signIn, maxBody+1))
+		before := testenv.Ledger(t, s, userID)
+		r := c.Do(t, "POST", "/v3/auth/tokens", testenv.Padded(t, signIn, maxBody+1))
 		wantTooLarge(t, "a sign-in over the bound", r)
 		if r.Header.Get("X-Subject-Token") != "" || r.Header.Get("Openstack-Auth-Receipt") != "" {
 			t.Errorf("a sign-in over the bound gave a token or receipt: %v", r.Header)
 		}
-		if after := ledger(t, s, userID); after != before {
+		if after := testenv.Ledger(t, s, userID); after != before {
 			t.Errorf("a sign-in over the bound changed counters or events:\nbefore %s\nafter  %s", before, after)
 		}
-		r = c.Do(t, "POST", "/v3/auth/tokens", padded(t, signIn, maxBody))
+		r = c.Do(t, "POST", "/v3/auth/tokens", testenv.Padded(t, signIn, maxBody))
 		tok := r.Header.Get("X-Subject-Token")
 		if r.Status != http.StatusCreated || tok == "" {
 			t.Fatalf("the sign-in of exactly 64 KiB, with the same code: got %d %s, want 201 with a token", r.Status, r.Body)
@@ -87,15 +51,15 @@ func TestBodyTooLarge(t *testing.T) {
 		c.Header.Set("X-Auth-Token", tok)
 		path := "/v3/users/" + userID + "/application_credentials"
 		create := `{"application_credential":{"name":"acme"}}`
-		before = ledger(t, s, userID)
-		wantTooLarge(t, "an application credential over the bound", c.Do(t, "POST", path, padded(t, create, maxBody+1)))
-		if after := ledger(t, s, userID); after != before {
+		before = testenv.Ledger(t, s, userID)
+		wantTooLarge(t, "an application credential over the bound", c.Do(t, "POST", path, testenv.Padded(t, create, maxBody+1)))
+		if after := testenv.Ledger(t, s, userID); after != before {
 			t.Errorf("an application credential over the bound changed counters or events:\nbefore %s\nafter  %s", before, after)
 		}
 		if r := c.Do(t, "GET", path, nil); r.Status != http.StatusOK || len(r.JSON["application_credentials"].([]any)) != 0 {
 			t.Fatalf("credentials after the refusal: got %d %s, want none", r.Status, r.Body)
 		}
-		if r := c.Do(t, "POST", path, padded(t, create, maxBody)); r.Status != http.StatusCreated {
+		if r := c.Do(t, "POST", path, testenv.Padded(t, create, maxBody)); r.Status != http.StatusCreated {
 			t.Fatalf("an application credential of exactly 64 KiB: got %d %s, want 201", r.Status, r.Body)
 		}
 	})
