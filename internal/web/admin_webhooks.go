@@ -21,6 +21,14 @@ type adminWebhooksBody struct {
 	// Secret is the signing secret just made for the webhook SecretFor,
 	// shown this once.
 	Secret, SecretFor string
+	// Once is the add form's one-time token (once.go), made afresh for
+	// every page: a page that answered the form, loaded again, sends it
+	// again with the token it was sent with.
+	Once string
+	// Again is the webhook that the first sending of a form sent twice
+	// added (a reload of the page showing its secret, a double click):
+	// its secret was shown only in the answer to that sending.
+	Again *twofold.Webhook
 	// Elevation is the form's "confirm it's you" fields, nil while the
 	// session is elevated (or the operator has no two-factor, which core
 	// refuses with why): then each webhook's buttons act at once, else
@@ -46,6 +54,7 @@ func (s *Server) renderAdminWebhooks(w http.ResponseWriter, r *http.Request, a c
 		return
 	}
 	b.Webhooks = ws
+	b.Once = s.onceToken(r, a, onceWebhook)
 	if b.Elevation = s.elevationFor(r, a, me, "/admin/webhooks"); b.Elevation != nil {
 		b.Elevation.Keep = url.Values{"url": {b.URL}, "events": {b.Events}, "description": {b.Description}}
 	}
@@ -58,6 +67,14 @@ func (s *Server) adminCreateWebhook(w http.ResponseWriter, r *http.Request, a co
 	f := r.PostForm
 	b := adminWebhooksBody{URL: f.Get("url"), Events: f.Get("events"), Description: f.Get("description")}
 	events := strings.FieldsFunc(b.Events, func(c rune) bool { return c == ',' || unicode.IsSpace(c) })
+	// The form's token before all: a second sending must not spend the
+	// code, nor add a second endpoint whose secret nobody saw.
+	refused := func(err error) { s.renderAdminWebhooks(w, r, a, s.status(w, r, err), b, "", message(err)) }
+	use, ok := s.once(r, a, onceWebhook, refused, func(made string) { s.webhookAddedBefore(w, r, a, b, made) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	var wh twofold.Webhook
 	var secret string
 	err := s.elevateFromForm(w, r, &a)
@@ -71,8 +88,30 @@ func (s *Server) adminCreateWebhook(w http.ResponseWriter, r *http.Request, a co
 		s.renderAdminWebhooks(w, r, a, s.status(w, r, err), b, "", message(err))
 		return
 	}
+	use.Done(r.Context(), wh.ID)
 	s.renderAdminWebhooks(w, r, a, http.StatusOK, adminWebhooksBody{Secret: secret, SecretFor: wh.ID},
 		"Webhook added. Copy its signing secret now: it is not shown again.", "")
+}
+
+// webhookAddedBefore answers a later sending of the add form whose first
+// added the webhook made (or had not finished, made ""): no second
+// endpoint, and the page names the first one, whose secret was shown only
+// in the answer to the first sending, and leads to a new secret for it.
+func (s *Server) webhookAddedBefore(w http.ResponseWriter, r *http.Request, a core.Auth, b adminWebhooksBody, made string) {
+	if made == "" {
+		s.renderAdminWebhooks(w, r, a, http.StatusConflict, b, "", "This form was sent twice, and the first sending had not finished adding its webhook when the second arrived. Look for it in the list below before you add another.")
+		return
+	}
+	wh, err := s.svc.Webhook(r.Context(), a, made)
+	switch {
+	case twofold.ErrorCode(err) == twofold.CodeNotFound:
+		// Added, and deleted since: the form as it was sent, to add anew.
+		s.renderAdminWebhooks(w, r, a, http.StatusOK, b, "The webhook this form added has been deleted since. The form is filled in as it was: add it again if you still want it.", "")
+	case err != nil:
+		s.fail(w, r, &a, err)
+	default:
+		s.renderAdminWebhooks(w, r, a, http.StatusOK, adminWebhooksBody{Again: &wh}, "", "")
+	}
 }
 
 // A change of one webhook (a new secret, enabling, deleting) is a button

@@ -18,13 +18,14 @@ const onceField = "once"
 // The purposes of one-time form tokens: one per form that makes
 // something.
 const (
-	onceAPIKey = "api-key"        // an API key (createAPIKey)
-	onceEnrol  = "enrol"          // an app or hardware token's setup (enrol)
-	onceSent   = "sent"           // a phone or an address (addSent)
-	oncePush   = "push"           // a push device (addPush)
-	onceKey    = "webauthn"       // a security key or passkey (addKey)
-	onceCodes  = "recovery-codes" // new recovery codes (regenerate)
-	onceTeam   = "team"           // a team (createTeam)
+	onceAPIKey  = "api-key"        // an API key (createAPIKey)
+	onceEnrol   = "enrol"          // an app or hardware token's setup (enrol)
+	onceSent    = "sent"           // a phone or an address (addSent)
+	oncePush    = "push"           // a push device (addPush)
+	onceKey     = "webauthn"       // a security key or passkey (addKey)
+	onceCodes   = "recovery-codes" // new recovery codes (regenerate)
+	onceTeam    = "team"           // a team (createTeam)
+	onceWebhook = "webhook"        // an operator's webhook (adminCreateWebhook)
 	// The forms bound to one thing, named by its id (bound): a second
 	// sending is told apart from a form for something else, and a token
 	// works only at the address of the thing it was made for.
