@@ -355,3 +355,58 @@ func TestAdminWebhookFormSentTwice(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminWebhookSecretFormSentTwice: a "New secret" form sent twice with
+// the same one-time token (a reload of the page showing the new secret, a
+// double click) makes one secret. A second one would make the unseen first
+// the previous secret and stop the receiver's own from signing at once,
+// while the page says it signs on for 24 hours. The second answer says the
+// secret was made and shows none; a new page's form makes another. The
+// form of the list (elevated) and of the confirmation page alike. On
+// SQLite and PostgreSQL.
+func TestAdminWebhookSecretFormSentTwice(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			opSecret := account(t, ts, "opal", true, true)
+			op := newClient(t, ts.URL())
+			op.signInWithCode(ts, "opal", opSecret)
+			const path = "/admin/webhooks"
+			if r := op.post(path, url.Values{"url": {"https://panel.example.com/hook"}, "once": {onceOf(t, op.get(path).body, path)}}); !strings.Contains(r.body, `id="webhook-secret"`) {
+				t.Fatalf("add: %d %s", r.status, pageError(r.body))
+			}
+			stored := func() twofold.Webhook {
+				t.Helper()
+				ws, err := ts.Store.Webhooks(context.Background())
+				if err != nil || len(ws) != 1 {
+					t.Fatalf("webhooks: %d, %v", len(ws), err)
+				}
+				return ws[0]
+			}
+			original := stored()
+			rotate := path + "/" + original.ID + "/rotate-secret"
+
+			for _, from := range []string{path, rotate} { // the list's form, the confirmation page's
+				before := stored()
+				form := url.Values{"once": {onceOf(t, op.get(from).body, rotate)}}
+				first := op.post(rotate, maps.Clone(form))
+				if first.status != http.StatusOK || !strings.Contains(first.body, `id="webhook-secret"`) {
+					t.Fatalf("from %s, first sending: %d %s", from, first.status, pageError(first.body))
+				}
+				made := stored()
+				again := op.post(rotate, maps.Clone(form))
+				if again.status != http.StatusOK || strings.Contains(again.body, `id="webhook-secret"`) || !strings.Contains(again.body, `id="secret-again-id">`+original.ID+`<`) {
+					t.Errorf("from %s, second sending: %d, a secret shown or the first not told of: %s", from, again.status, pageError(again.body))
+				}
+				after := stored()
+				if slices.Equal(made.SealedSecret, before.SealedSecret) {
+					t.Fatalf("from %s: the first sending made no new secret", from)
+				}
+				if !slices.Equal(after.SealedSecret, made.SealedSecret) || !slices.Equal(after.PreviousSealedSecret, made.PreviousSealedSecret) {
+					t.Errorf("from %s: the second sending made another secret: the receiver's own no longer signs", from)
+				}
+			}
+		})
+	}
+}

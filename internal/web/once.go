@@ -31,6 +31,9 @@ const (
 	// works only at the address of the thing it was made for.
 	onceRemove = "remove-factor" // removing an authenticator (remove)
 	onceJoin   = "join"          // joining a team by an invitation (acceptInvitation)
+	// A new secret of one webhook (adminRotateWebhook), bound to it but
+	// made afresh for every page: each page's form makes one secret.
+	onceWebhookSecret = "webhook-secret"
 	// The forms that confirm an authenticator, whose first sending may
 	// answer with the recovery codes and the paper key (confirmedAgain).
 	onceConfirm = core.FormConfirm // an app, a hardware token, a phone or an address (confirm, confirmSent)
