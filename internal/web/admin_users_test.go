@@ -304,6 +304,21 @@ func walkOperatorRoutes(t *testing.T, ts *testenv.Server, c *client, id string) 
 	}
 }
 
+// TestCreateAccountAccentedName: a name with an accented letter (José) is
+// refused, and the form's hint and the error say that only the letters a-z
+// and A-Z are taken: "letters" alone reads as if é were one of them, and
+// the operator is left to guess what is wrong.
+func TestCreateAccountAccentedName(t *testing.T) {
+	_, _, op := operatorFixture(t)
+	if r := op.get("/admin/users"); !strings.Contains(r.body, `id="new-username-hint">Letters a-z and A-Z (no accents)`) {
+		t.Error("the username hint does not say which letters are taken")
+	}
+	r := op.post("/admin/users", url.Values{"username": {"José"}, "email": {"jose@example.com"}, "password": {testPassword}, "password2": {testPassword}})
+	if r.status != http.StatusBadRequest || !strings.Contains(pageError(r.body), "a-z and A-Z (no accents") {
+		t.Errorf("an accented name: status %d, error %q; want 400 saying which letters are taken", r.status, pageError(r.body))
+	}
+}
+
 // TestOperatorSignsHimselfOut: an operator who signs their own account out
 // everywhere from their user's page is told so on the sign-in page, as
 // after their own "sign out everywhere", rather than that their session
