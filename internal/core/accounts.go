@@ -23,7 +23,7 @@ func ValidateUsername(username string) error {
 	}
 	for _, r := range username {
 		if !(r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._-@+", r))) {
-			return twofold.Errorf(twofold.CodeInvalid, "username may contain only letters, digits and . _ - @ +")
+			return twofold.Errorf(twofold.CodeInvalid, "username may contain only the letters a-z and A-Z (no accents or other scripts), digits 0-9 and . _ - @ +")
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/httpapi"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -85,4 +86,42 @@ func TestFactorAnswersMatchOpenAPI(t *testing.T) {
 			wantDocumented(t, "GET", "/v1/me", c.Do(t, "GET", "/v1/me", nil))
 		})
 	}
+}
+
+// TestWebhookStatusMatchesOpenAPI: a webhook disabled because the operator
+// who answers for it is no operator any more shows last_error
+// "owner-not-operator", one of the classes README lists; the answers of
+// GET /v1/admin/webhooks and …/{id} must match openapi.yaml, whose
+// pattern for last_error once left out every class but the transport's
+// and status-NNN, so that a client checking answers against the file
+// refused them.
+func TestWebhookStatusMatchesOpenAPI(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	ctx := t.Context()
+	for _, name := range []string{"carol", "dave"} {
+		if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: name, Password: password, Operator: true}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	carol := login(t, s, "carol")
+	phone := enrol(t, s, carol, map[string]any{"type": "totp", "label": "phone"})
+	if r := carol.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": phone.paperKey}); r.Status != 200 {
+		t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+	}
+	r := carol.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "https://panel.example.com/hook"})
+	if r.Status != 201 {
+		t.Fatalf("create: got %d %s", r.Status, r.Body)
+	}
+	id := r.JSON["webhook"].(map[string]any)["id"].(string)
+	if _, err := s.Service.ChangeOperator(ctx, "carol", false, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	dave := login(t, s, "dave")
+	one := dave.Do(t, "GET", "/v1/admin/webhooks/"+id, nil)
+	status, _ := one.JSON["webhook"].(map[string]any)["status"].(map[string]any)
+	if one.Status != 200 || status["last_error"] != "owner-not-operator" {
+		t.Fatalf("GET the disabled webhook: %d %s; want last_error owner-not-operator", one.Status, one.Body)
+	}
+	wantDocumented(t, "GET", "/v1/admin/webhooks/{id}", one)
+	wantDocumented(t, "GET", "/v1/admin/webhooks", dave.Do(t, "GET", "/v1/admin/webhooks", nil))
 }

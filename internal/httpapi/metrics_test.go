@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -268,5 +269,58 @@ func TestMailMetrics(t *testing.T) {
 		mb.Wait(t, 1, time.Minute)
 		want("the sent mail", "twofold_mail_total", "outcome", "sent", 1)
 		want("the empty outbox", "twofold_outbox_oldest_mail_seconds", "", "", 0)
+	})
+}
+
+// TestWebhookMetrics: /metrics shows the webhook endpoints by state and
+// how long the one failing longest has failed, so that a receiver that
+// refuses reaches operators as more than log lines, and one disabled after
+// three days of failures stays seen, not silent.
+func TestWebhookMetrics(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		s := testenv.NewWebhookServer(t, dsn, allowLoopbackWebhooks)
+		good, bad := newReceiver(t), newReceiver(t)
+		bad.mu.Lock()
+		bad.fail = 1 << 30
+		bad.mu.Unlock()
+		if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "carol", Password: password, Operator: true}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		opc := login(t, s, "carol")
+		phone := enrol(t, s, opc, map[string]any{"type": "totp", "label": "phone"})
+		if r := opc.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "paper_key", "code": phone.paperKey}); r.Status != 200 {
+			t.Fatalf("elevate: got %d %s", r.Status, r.Body)
+		}
+		want := func(what, name, label, value string, ok func(float64) bool) {
+			t.Helper()
+			deadline := time.Now().Add(time.Minute) // a bound for a loaded machine, not a timing
+			for {
+				got, present := seriesValue(scrape(t, s), name, label, value)
+				if present && ok(got) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: got %s{%s=%q} %v (present %v)", what, name, label, value, got, present)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		is := func(v float64) func(float64) bool { return func(got float64) bool { return got == v } }
+		want("no endpoint", "twofold_webhooks", "state", "failing", is(0))
+		want("no endpoint failing", "twofold_webhook_failing_seconds", "", "", is(0))
+		for _, rc := range []*receiver{good, bad} {
+			if r := opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.srv.URL}); r.Status != 201 {
+				t.Fatalf("create: got %d %s", r.Status, r.Body)
+			}
+		}
+		want("the refusing receiver", "twofold_webhooks", "state", "failing", is(1))
+		want("the accepting receiver", "twofold_webhooks", "state", "delivering", is(1))
+		s.Clock.Add(90 * time.Second)
+		want("how long it has failed", "twofold_webhook_failing_seconds", "", "", func(got float64) bool { return got >= 90 })
+		// Three days of failures: disabled, and still shown.
+		s.Clock.Add(73 * time.Hour)
+		want("the endpoint disabled", "twofold_webhooks", "state", "disabled", is(1))
+		want("none failing once disabled", "twofold_webhooks", "state", "failing", is(0))
+		want("no endpoint failing once disabled", "twofold_webhook_failing_seconds", "", "", is(0))
 	})
 }

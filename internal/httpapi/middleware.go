@@ -194,6 +194,71 @@ func (m *Metrics) MailObserver(age func() (time.Duration, error)) func(outcome s
 	return func(outcome string) { mails.WithLabelValues(outcome).Inc() }
 }
 
+// WebhookObserver registers the metrics of webhook delivery, read at each
+// scrape from the endpoints read returns (shared by every instance, so
+// every instance shows the same): twofold_webhooks by state, delivering
+// (enabled, its last try succeeded or none yet), failing (enabled, failing
+// in a row) or disabled, and twofold_webhook_failing_seconds, how long the
+// enabled endpoint failing longest has failed (0 when none is). A
+// receiver that refuses, is down or too slow then reaches operators as
+// more than log lines, and an endpoint disabled after failing for days
+// stays seen rather than falling silent. now is the clock (nil:
+// time.Now); a read that fails gives NaN.
+func (m *Metrics) WebhookObserver(read func() ([]twofold.Webhook, error), now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	m.Registry.MustRegister(&webhookCollector{read: read, now: now,
+		states: prometheus.NewDesc("twofold_webhooks",
+			"Webhook endpoints by state: delivering (enabled, the last try succeeded or none was made yet), failing (enabled, its tries failing in a row) or disabled (after failing three days, or no longer answered for).",
+			[]string{"state"}, nil),
+		failing: prometheus.NewDesc("twofold_webhook_failing_seconds",
+			"How long the enabled webhook endpoint failing longest has failed in a row; 0 when none is failing.", nil, nil),
+	})
+}
+
+// webhookCollector is WebhookObserver's collector: one read of the
+// endpoints (at most core.MaxWebhooks rows) for both metrics.
+type webhookCollector struct {
+	read            func() ([]twofold.Webhook, error)
+	now             func() time.Time
+	states, failing *prometheus.Desc
+}
+
+// webhookStates are the values of twofold_webhooks' state label.
+var webhookStates = []string{"delivering", "failing", "disabled"}
+
+func (c *webhookCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.states; ch <- c.failing }
+
+func (c *webhookCollector) Collect(ch chan<- prometheus.Metric) {
+	ws, err := c.read()
+	count := map[string]float64{}
+	var longest time.Duration
+	for _, w := range ws {
+		switch {
+		case !w.DisabledAt.IsZero():
+			count["disabled"]++
+		case w.Status.Failures > 0:
+			count["failing"]++
+			longest = max(longest, c.now().Sub(w.Status.FailingSince))
+		default:
+			count["delivering"]++
+		}
+	}
+	for _, st := range webhookStates {
+		v := count[st]
+		if err != nil {
+			v = math.NaN()
+		}
+		ch <- prometheus.MustNewConstMetric(c.states, prometheus.GaugeValue, v, st)
+	}
+	v := longest.Seconds()
+	if err != nil {
+		v = math.NaN()
+	}
+	ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, v)
+}
+
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})

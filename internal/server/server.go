@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/blocklist"
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/connlimit"
@@ -203,6 +204,13 @@ func (s *Server) outboxAge() (time.Duration, error) {
 		now = time.Now
 	}
 	return max(now().Sub(t), 0), nil
+}
+
+// webhooks reads the webhook endpoints for /metrics (WebhookObserver).
+func (s *Server) webhooks() ([]twofold.Webhook, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.Store.Webhooks(ctx)
 }
 
 // sender returns the SMTP sender c configures, or without --smtp-addr the
@@ -406,6 +414,7 @@ func (s *Server) Open(ctx context.Context) error {
 	if s.Store.Dialect() == store.SQLite {
 		s.Store.ObserveCommits(metrics.CommitObserver(s.Store.QueuedSteps))
 	}
+	metrics.WebhookObserver(s.webhooks, s.Now)
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("/metrics", httpapi.MethodNotAllowed("GET, HEAD"))
 	// A path or query that is not text is refused before any handler, in

@@ -39,13 +39,25 @@ func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request, a core.Auth
 			q.Types = append(q.Types, t)
 		}
 	}
-	q.Before, _ = strconv.ParseInt(v.Get("before"), 10, 64)
-	if after := v.Get("after"); after != "" {
-		q.After, _ = strconv.ParseInt(after, 10, 64)
+	// A malformed page is refused, as the API refuses it, rather than
+	// taken for the newest: a link cut short must not pass for the log's
+	// end. Empty is none (the filter form sends no paging).
+	var err error
+	if before := v.Get("before"); before != "" {
+		if q.Before, err = strconv.ParseInt(before, 10, 64); err != nil || q.Before < 1 {
+			err = twofold.Errorf(twofold.CodeInvalid, "before must be an event id (a positive integer)")
+		}
+	}
+	if after := v.Get("after"); after != "" && err == nil {
+		if q.After, err = strconv.ParseInt(after, 10, 64); err != nil || q.After < 0 {
+			err = twofold.Errorf(twofold.CodeInvalid, "after must be an event id (a positive integer), or 0 for the oldest")
+		}
 		q.Forward = true
 	}
-	q.Before, q.After = max(q.Before, 0), max(q.After, 0)
-	evs, err := s.svc.AuditEvents(r.Context(), a, q)
+	var evs []twofold.AuditEvent
+	if err == nil {
+		evs, err = s.svc.AuditEvents(r.Context(), a, q)
+	}
 	if err != nil {
 		if twofold.ErrorCode(err) != twofold.CodeInvalid {
 			s.fail(w, r, &a, err)

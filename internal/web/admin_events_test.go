@@ -123,3 +123,26 @@ func TestAdminEventsOperatorsOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminEventsMalformedPage: a before or after that is no event id (a
+// link cut short, a hand-typed address) is refused on the page, saying
+// which, as GET /v1/admin/events refuses it, rather than taken for the
+// newest page as if the log ended there. Empty is none.
+func TestAdminEventsMalformedPage(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	opSecret := account(t, ts, "olivia", true, true)
+	op := newClient(t, ts.URL())
+	op.signInWithCode(ts, "olivia", opSecret)
+	for _, q := range []string{"before=abc", "before=0", "before=-1", "after=-5", "after=1x", "after=99999999999999999999", "type=login.succeeded&before=12%2B"} {
+		r := op.get("/admin/events?" + q)
+		param := strings.SplitN(q[strings.LastIndex(q, "&")+1:], "=", 2)[0]
+		if r.status != http.StatusBadRequest || !strings.Contains(strings.ToLower(pageError(r.body)), param+" must be an event id") {
+			t.Errorf("?%s: status %d, error %q; want 400 naming %s", q, r.status, pageError(r.body), param)
+		}
+	}
+	for _, q := range []string{"before=", "after=", "type=&account=&before=&after="} {
+		if r := op.get("/admin/events?" + q); r.status != http.StatusOK || !strings.Contains(r.body, "login.succeeded") {
+			t.Errorf("?%s: status %d, want the newest page", q, r.status)
+		}
+	}
+}

@@ -29,15 +29,30 @@ func (s *Server) renderAdminSignOut(w http.ResponseWriter, r *http.Request, a co
 			"Its API keys keep working: suspend the account to stop them too.",
 			"The holder is emailed, if the account has an address.",
 		}}
+	if id == a.Account.ID {
+		b.Warning = "This is your own account: this browser is signed out too, and you sign in again."
+	}
 	s.renderOperatorConfirm(w, r, a, me, status, "Sign out everywhere", errMsg, "Signing an account out", b)
 }
 
 // adminSignOut signs the account of the path out everywhere, with the
 // operator's own fresh second factor.
 func (s *Server) adminSignOut(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	id, done := r.PathValue("id"), "signed_out_everywhere"
+	self := id == a.Account.ID
+	if self {
+		// The operator's own account: this session ended with the others,
+		// so the user's page would only say it had ended. As the
+		// holder's own "sign out everywhere" (logoutEverywhere).
+		done = "/login?m=logged_out_everywhere"
+	}
 	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
-		return s.svc.SignOutEverywhereFor(r.Context(), a, r.PathValue("id"), m)
-	}, func(status int, errMsg string) { s.renderAdminSignOut(w, r, a, status, errMsg) }, "signed_out_everywhere")
+		err := s.svc.SignOutEverywhereFor(r.Context(), a, id, m)
+		if err == nil && self {
+			s.clearCookie(w, r, sessionCookie, "/")
+		}
+		return err
+	}, func(status int, errMsg string) { s.renderAdminSignOut(w, r, a, status, errMsg) }, done)
 }
 
 // Revoking one of a user's API keys, for an operator, on a confirmation

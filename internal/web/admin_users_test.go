@@ -304,6 +304,40 @@ func walkOperatorRoutes(t *testing.T, ts *testenv.Server, c *client, id string) 
 	}
 }
 
+// TestCreateAccountAccentedName: a name with an accented letter (José) is
+// refused, and the form's hint and the error say that only the letters a-z
+// and A-Z are taken: "letters" alone reads as if é were one of them, and
+// the operator is left to guess what is wrong.
+func TestCreateAccountAccentedName(t *testing.T) {
+	_, _, op := operatorFixture(t)
+	if r := op.get("/admin/users"); !strings.Contains(r.body, `id="new-username-hint">Letters a-z and A-Z (no accents)`) {
+		t.Error("the username hint does not say which letters are taken")
+	}
+	r := op.post("/admin/users", url.Values{"username": {"José"}, "email": {"jose@example.com"}, "password": {testPassword}, "password2": {testPassword}})
+	if r.status != http.StatusBadRequest || !strings.Contains(pageError(r.body), "a-z and A-Z (no accents") {
+		t.Errorf("an accented name: status %d, error %q; want 400 saying which letters are taken", r.status, pageError(r.body))
+	}
+}
+
+// TestOperatorSignsHimselfOut: an operator who signs their own account out
+// everywhere from their user's page is told so on the sign-in page, as
+// after their own "sign out everywhere", rather than that their session
+// ended; the confirmation page says this browser is signed out too.
+func TestOperatorSignsHimselfOut(t *testing.T) {
+	ts, _, op := operatorFixture(t)
+	id := userID(t, ts, "opal")
+	if r := op.get("/admin/users/" + id + "/logout"); !strings.Contains(r.body, "This is your own account") {
+		t.Errorf("the confirmation page does not say it signs this browser out: %s", pageError(r.body))
+	}
+	r := op.post("/admin/users/"+id+"/logout", url.Values{})
+	if r.url.Path != "/login" || r.url.Query().Get("m") != "logged_out_everywhere" || !strings.Contains(r.body, "You are signed out everywhere") {
+		t.Errorf("signing out oneself everywhere: at %s (%d): %s", r.url, r.status, pageError(r.body))
+	}
+	if r := op.get("/settings/security"); r.url.Path != "/login" {
+		t.Errorf("the operator's browser afterwards: at %s, want /login", r.url)
+	}
+}
+
 // TestOperatorSignsAUserOut: an operator sees where a user is signed in on
 // the user's page and, with a fresh code, signs them out everywhere; the
 // user's browser is then signed out.

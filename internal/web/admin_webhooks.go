@@ -21,6 +21,21 @@ type adminWebhooksBody struct {
 	// Secret is the signing secret just made for the webhook SecretFor,
 	// shown this once.
 	Secret, SecretFor string
+	// Once is the add form's one-time token (once.go), made afresh for
+	// every page: a page that answered the form, loaded again, sends it
+	// again with the token it was sent with.
+	Once string
+	// Again is the webhook that the first sending of a form sent twice
+	// added (a reload of the page showing its secret, a double click):
+	// its secret was shown only in the answer to that sending.
+	Again *twofold.Webhook
+	// RotateOnce holds the one-time token of each webhook's "New secret"
+	// form on the page, by webhook id.
+	RotateOnce map[string]string
+	// SecretAgain is the webhook whose new secret the first sending of a
+	// "New secret" form sent twice made: shown only in the answer to that
+	// sending, while the secret before it signs on beside it.
+	SecretAgain *twofold.Webhook
 	// Elevation is the form's "confirm it's you" fields, nil while the
 	// session is elevated (or the operator has no two-factor, which core
 	// refuses with why): then each webhook's buttons act at once, else
@@ -46,6 +61,11 @@ func (s *Server) renderAdminWebhooks(w http.ResponseWriter, r *http.Request, a c
 		return
 	}
 	b.Webhooks = ws
+	b.Once = s.onceToken(r, a, onceWebhook)
+	b.RotateOnce = map[string]string{}
+	for _, wh := range ws {
+		b.RotateOnce[wh.ID] = s.onceToken(r, a, bound(onceWebhookSecret, wh.ID))
+	}
 	if b.Elevation = s.elevationFor(r, a, me, "/admin/webhooks"); b.Elevation != nil {
 		b.Elevation.Keep = url.Values{"url": {b.URL}, "events": {b.Events}, "description": {b.Description}}
 	}
@@ -58,6 +78,14 @@ func (s *Server) adminCreateWebhook(w http.ResponseWriter, r *http.Request, a co
 	f := r.PostForm
 	b := adminWebhooksBody{URL: f.Get("url"), Events: f.Get("events"), Description: f.Get("description")}
 	events := strings.FieldsFunc(b.Events, func(c rune) bool { return c == ',' || unicode.IsSpace(c) })
+	// The form's token before all: a second sending must not spend the
+	// code, nor add a second endpoint whose secret nobody saw.
+	refused := func(err error) { s.renderAdminWebhooks(w, r, a, s.status(w, r, err), b, "", message(err)) }
+	use, ok := s.once(r, a, onceWebhook, refused, func(made string) { s.webhookAddedBefore(w, r, a, b, made) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	var wh twofold.Webhook
 	var secret string
 	err := s.elevateFromForm(w, r, &a)
@@ -71,8 +99,30 @@ func (s *Server) adminCreateWebhook(w http.ResponseWriter, r *http.Request, a co
 		s.renderAdminWebhooks(w, r, a, s.status(w, r, err), b, "", message(err))
 		return
 	}
+	use.Done(r.Context(), wh.ID)
 	s.renderAdminWebhooks(w, r, a, http.StatusOK, adminWebhooksBody{Secret: secret, SecretFor: wh.ID},
 		"Webhook added. Copy its signing secret now: it is not shown again.", "")
+}
+
+// webhookAddedBefore answers a later sending of the add form whose first
+// added the webhook made (or had not finished, made ""): no second
+// endpoint, and the page names the first one, whose secret was shown only
+// in the answer to the first sending, and leads to a new secret for it.
+func (s *Server) webhookAddedBefore(w http.ResponseWriter, r *http.Request, a core.Auth, b adminWebhooksBody, made string) {
+	if made == "" {
+		s.renderAdminWebhooks(w, r, a, http.StatusConflict, b, "", "This form was sent twice, and the first sending had not finished adding its webhook when the second arrived. Look for it in the list below before you add another.")
+		return
+	}
+	wh, err := s.svc.Webhook(r.Context(), a, made)
+	switch {
+	case twofold.ErrorCode(err) == twofold.CodeNotFound:
+		// Added, and deleted since: the form as it was sent, to add anew.
+		s.renderAdminWebhooks(w, r, a, http.StatusOK, b, "The webhook this form added has been deleted since. The form is filled in as it was: add it again if you still want it.", "")
+	case err != nil:
+		s.fail(w, r, &a, err)
+	default:
+		s.renderAdminWebhooks(w, r, a, http.StatusOK, adminWebhooksBody{Again: &wh}, "", "")
+	}
 }
 
 // A change of one webhook (a new secret, enabling, deleting) is a button
@@ -130,17 +180,34 @@ func (s *Server) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, a 
 	}
 	b := confirmBody{Action: "/admin/webhooks/" + id + "/" + c.action, Cancel: "/admin/webhooks", CancelLabel: "Back to webhooks",
 		Heading: fmt.Sprintf(c.heading, name), Text: c.text, Button: c.button, Danger: c.danger}
+	if c.action == rotateWebhookChange.action {
+		if t := s.onceToken(r, a, bound(onceWebhookSecret, id)); t != "" {
+			b.Fields = map[string]string{onceField: t}
+		}
+	}
 	s.renderOperatorConfirm(w, r, a, me, status, c.title, errMsg, c.needs, b)
 }
 
 // adminRotateWebhook gives a webhook a new secret, with the operator's own
 // fresh second factor, and shows it once.
 func (s *Server) adminRotateWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	id := r.PathValue("id")
+	// The form's token before all: sent twice, the form must not make a
+	// second secret, which would void at once the secret the receiver
+	// holds (only the one it replaces signs beside the new one).
+	refused := func(err error) {
+		s.renderWebhookConfirm(w, r, a, rotateWebhookChange, s.status(w, r, err), message(err))
+	}
+	use, ok := s.once(r, a, bound(onceWebhookSecret, id), refused, func(made string) { s.webhookSecretMadeBefore(w, r, a, id, made) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	var wh twofold.Webhook
 	var secret string
 	err := s.elevateFromForm(w, r, &a)
 	if err == nil {
-		wh, secret, err = s.svc.RotateWebhookSecret(r.Context(), a, r.PathValue("id"), httpapi.Meta(r))
+		wh, secret, err = s.svc.RotateWebhookSecret(r.Context(), a, id, httpapi.Meta(r))
 	}
 	switch {
 	case twofold.ErrorCode(err) == twofold.CodeNotFound:
@@ -148,9 +215,27 @@ func (s *Server) adminRotateWebhook(w http.ResponseWriter, r *http.Request, a co
 	case err != nil:
 		s.renderWebhookConfirm(w, r, a, rotateWebhookChange, s.status(w, r, err), message(err))
 	default:
+		use.Done(r.Context(), wh.ID)
 		s.renderAdminWebhooks(w, r, a, http.StatusOK, adminWebhooksBody{Secret: secret, SecretFor: wh.ID},
 			"New signing secret made; deliveries are signed with it from now on. Copy it now: it is not shown again.", "")
 	}
+}
+
+// webhookSecretMadeBefore answers a later sending of a "New secret" form
+// of webhook id whose first made a secret (made, the webhook's id; "" when
+// it had not finished): no other secret, and the page says that the one
+// made was shown only in the answer to the first sending.
+func (s *Server) webhookSecretMadeBefore(w http.ResponseWriter, r *http.Request, a core.Auth, id, made string) {
+	if made == "" {
+		s.renderAdminWebhooks(w, r, a, http.StatusConflict, adminWebhooksBody{}, "", "This form was sent twice, and the first sending had not finished making the new secret when the second arrived: no other secret was made.")
+		return
+	}
+	wh, err := s.svc.Webhook(r.Context(), a, id)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	s.renderAdminWebhooks(w, r, a, http.StatusOK, adminWebhooksBody{SecretAgain: &wh}, "", "")
 }
 
 func (s *Server) adminDeleteWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {

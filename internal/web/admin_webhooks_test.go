@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -261,6 +262,150 @@ func TestAdminWebhooksReconfirm(t *testing.T) {
 			}
 			if r := op.post("/admin/webhooks/nope/delete", url.Values{}); r.status != http.StatusNotFound {
 				t.Errorf("deleting no webhook: status %d, want 404", r.status)
+			}
+		})
+	}
+}
+
+// TestAdminWebhookFormSentTwice: the form that adds a webhook sent twice
+// with the same one-time token (a double click, or a reload of the page
+// showing the secret) adds one endpoint, not a second one whose secret
+// nobody saw. The second answer names the endpoint the first added, shows
+// no secret, and leads to a new secret for it; a code given to confirm
+// it's you is not checked again. Sent once more after the endpoint was
+// deleted, the form comes back filled in. On SQLite and PostgreSQL.
+func TestAdminWebhookFormSentTwice(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			opSecret := account(t, ts, "opal", true, true)
+			op := newClient(t, ts.URL())
+			op.signInWithCode(ts, "opal", opSecret)
+			const path = "/admin/webhooks"
+			count := func() int {
+				t.Helper()
+				ws, err := ts.Store.Webhooks(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(ws)
+			}
+
+			form := url.Values{"url": {"https://panel.example.com/hook"}, "events": {"login.*"}, "once": {onceOf(t, op.get(path).body, path)}}
+			first := op.post(path, maps.Clone(form))
+			if first.status != http.StatusOK || !strings.Contains(first.body, `id="webhook-secret"`) {
+				t.Fatalf("first sending: %d, no secret shown: %s", first.status, pageError(first.body))
+			}
+			ws, err := ts.Store.Webhooks(context.Background())
+			if err != nil || len(ws) != 1 {
+				t.Fatalf("after the first sending: %d webhooks, %v", len(ws), err)
+			}
+			id := ws[0].ID
+			again := op.post(path, maps.Clone(form))
+			if again.status != http.StatusOK || strings.Contains(again.body, `id="webhook-secret"`) {
+				t.Fatalf("second sending: %d, a secret shown: %s", again.status, pageError(again.body))
+			}
+			if !strings.Contains(again.body, `id="again-webhook-id">`+id+`<`) || !strings.Contains(again.body, `href="/admin/webhooks/`+id+`/rotate-secret"`) {
+				t.Errorf("second sending: the page does not name the webhook the first added, nor lead to a new secret: %s", again.body)
+			}
+			if n := count(); n != 1 {
+				t.Fatalf("webhooks after the form was sent twice: got %d, want 1", n)
+			}
+
+			// With a code to confirm it's you: the second sending checks
+			// no code again, and adds nothing.
+			ts.Clock.Add(11 * time.Minute)
+			form = url.Values{"url": {"https://panel.example.com/other"}, "once": {onceOf(t, op.get(path).body, path)},
+				"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, opSecret, ts.Clock.Now())}}
+			if r := op.post(path, maps.Clone(form)); !strings.Contains(r.body, `id="webhook-secret"`) {
+				t.Fatalf("first sending with a code: %d %s", r.status, pageError(r.body))
+			}
+			if r := op.post(path, maps.Clone(form)); r.status != http.StatusOK || !strings.Contains(r.body, `id="again-webhook-id">`) {
+				t.Errorf("second sending with the same code: %d %s", r.status, pageError(r.body))
+			}
+			if n := count(); n != 2 {
+				t.Fatalf("webhooks: got %d, want 2", n)
+			}
+
+			// Added, deleted since (the session is elevated by the code
+			// above), then the form sent once more: it comes back filled in
+			// as it was sent, and adds nothing.
+			form = url.Values{"url": {"https://panel.example.com/gone"}, "description": {"gone soon"}, "once": {onceOf(t, op.get(path).body, path)}}
+			if r := op.post(path, maps.Clone(form)); !strings.Contains(r.body, `id="webhook-secret"`) {
+				t.Fatalf("adding the third: %d %s", r.status, pageError(r.body))
+			}
+			var gone string
+			ws, _ = ts.Store.Webhooks(context.Background())
+			for _, w := range ws {
+				if w.Description == "gone soon" {
+					gone = w.ID
+				}
+			}
+			if r := op.post(path+"/"+gone+"/delete", url.Values{}); r.url.Query().Get("m") != "webhook_deleted" {
+				t.Fatalf("delete: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			r := op.post(path, maps.Clone(form))
+			if r.status != http.StatusOK || !strings.Contains(r.body, "deleted since") || !strings.Contains(r.body, `value="gone soon"`) || strings.Contains(r.body, `id="webhook-secret"`) {
+				t.Errorf("the form sent again after its webhook was deleted: %d %s", r.status, pageError(r.body))
+			}
+			if n := count(); n != 2 {
+				t.Errorf("webhooks at the end: got %d, want 2", n)
+			}
+		})
+	}
+}
+
+// TestAdminWebhookSecretFormSentTwice: a "New secret" form sent twice with
+// the same one-time token (a reload of the page showing the new secret, a
+// double click) makes one secret. A second one would make the unseen first
+// the previous secret and stop the receiver's own from signing at once,
+// while the page says it signs on for 24 hours. The second answer says the
+// secret was made and shows none; a new page's form makes another. The
+// form of the list (elevated) and of the confirmation page alike. On
+// SQLite and PostgreSQL.
+func TestAdminWebhookSecretFormSentTwice(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			opSecret := account(t, ts, "opal", true, true)
+			op := newClient(t, ts.URL())
+			op.signInWithCode(ts, "opal", opSecret)
+			const path = "/admin/webhooks"
+			if r := op.post(path, url.Values{"url": {"https://panel.example.com/hook"}, "once": {onceOf(t, op.get(path).body, path)}}); !strings.Contains(r.body, `id="webhook-secret"`) {
+				t.Fatalf("add: %d %s", r.status, pageError(r.body))
+			}
+			stored := func() twofold.Webhook {
+				t.Helper()
+				ws, err := ts.Store.Webhooks(context.Background())
+				if err != nil || len(ws) != 1 {
+					t.Fatalf("webhooks: %d, %v", len(ws), err)
+				}
+				return ws[0]
+			}
+			original := stored()
+			rotate := path + "/" + original.ID + "/rotate-secret"
+
+			for _, from := range []string{path, rotate} { // the list's form, the confirmation page's
+				before := stored()
+				form := url.Values{"once": {onceOf(t, op.get(from).body, rotate)}}
+				first := op.post(rotate, maps.Clone(form))
+				if first.status != http.StatusOK || !strings.Contains(first.body, `id="webhook-secret"`) {
+					t.Fatalf("from %s, first sending: %d %s", from, first.status, pageError(first.body))
+				}
+				made := stored()
+				again := op.post(rotate, maps.Clone(form))
+				if again.status != http.StatusOK || strings.Contains(again.body, `id="webhook-secret"`) || !strings.Contains(again.body, `id="secret-again-id">`+original.ID+`<`) {
+					t.Errorf("from %s, second sending: %d, a secret shown or the first not told of: %s", from, again.status, pageError(again.body))
+				}
+				after := stored()
+				if slices.Equal(made.SealedSecret, before.SealedSecret) {
+					t.Fatalf("from %s: the first sending made no new secret", from)
+				}
+				if !slices.Equal(after.SealedSecret, made.SealedSecret) || !slices.Equal(after.PreviousSealedSecret, made.PreviousSealedSecret) {
+					t.Errorf("from %s: the second sending made another secret: the receiver's own no longer signs", from)
+				}
 			}
 		})
 	}

@@ -18,18 +18,22 @@ const onceField = "once"
 // The purposes of one-time form tokens: one per form that makes
 // something.
 const (
-	onceAPIKey = "api-key"        // an API key (createAPIKey)
-	onceEnrol  = "enrol"          // an app or hardware token's setup (enrol)
-	onceSent   = "sent"           // a phone or an address (addSent)
-	oncePush   = "push"           // a push device (addPush)
-	onceKey    = "webauthn"       // a security key or passkey (addKey)
-	onceCodes  = "recovery-codes" // new recovery codes (regenerate)
-	onceTeam   = "team"           // a team (createTeam)
+	onceAPIKey  = "api-key"        // an API key (createAPIKey)
+	onceEnrol   = "enrol"          // an app or hardware token's setup (enrol)
+	onceSent    = "sent"           // a phone or an address (addSent)
+	oncePush    = "push"           // a push device (addPush)
+	onceKey     = "webauthn"       // a security key or passkey (addKey)
+	onceCodes   = "recovery-codes" // new recovery codes (regenerate)
+	onceTeam    = "team"           // a team (createTeam)
+	onceWebhook = "webhook"        // an operator's webhook (adminCreateWebhook)
 	// The forms bound to one thing, named by its id (bound): a second
 	// sending is told apart from a form for something else, and a token
 	// works only at the address of the thing it was made for.
 	onceRemove = "remove-factor" // removing an authenticator (remove)
 	onceJoin   = "join"          // joining a team by an invitation (acceptInvitation)
+	// A new secret of one webhook (adminRotateWebhook), bound to it but
+	// made afresh for every page: each page's form makes one secret.
+	onceWebhookSecret = "webhook-secret"
 	// The forms that confirm an authenticator, whose first sending may
 	// answer with the recovery codes and the paper key (confirmedAgain).
 	onceConfirm = core.FormConfirm // an app, a hardware token, a phone or an address (confirm, confirmSent)
