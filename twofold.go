@@ -182,7 +182,9 @@ type Factor struct {
 	// DamagedAt is when a code was last checked against this TOTP or HOTP
 	// factor and its secret, whose data key is held, did not decrypt
 	// (damaged: bit rot, a bad restore, tampering); nil while none was
-	// found. Such a factor is listed Unavailable until it is removed.
+	// found. Such a factor is listed Unavailable until it is removed, or
+	// until its secret opens again (its row or the key file put back from
+	// a backup), which clears the mark.
 	DamagedAt *time.Time
 	// PendingSessionID is, for a pending factor, the session that started
 	// its setup, which alone is shown its secret and may finish or cancel

@@ -93,7 +93,9 @@ func (m *Main) code(ctx context.Context, args []string) error {
 		}
 	})
 	if err := p.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		// Only a flag can make p invalid: a URI's parameters were checked
+		// by otp.ParseURI.
+		return fmt.Errorf("%w: %s", errUsage, paramsProblem(err, p))
 	}
 	now := m.Now()
 	remaining := remainingIn(now, p.Period)
@@ -128,6 +130,20 @@ func uriProblem(err error) string {
 		return "its period must be a whole number of seconds, at least 1"
 	}
 	return "want otpauth://totp/ISSUER:ACCOUNT?secret=BASE32 with each parameter at most once"
+}
+
+// paramsProblem says which flag made p invalid (err from p.Validate), in
+// the command's words rather than the otp package's.
+func paramsProblem(err error, p otp.Params) string {
+	switch {
+	case errors.Is(err, otp.ErrDigits):
+		return fmt.Sprintf("--digits must be 6, 7 or 8, not %d", p.Digits)
+	case errors.Is(err, otp.ErrPeriod):
+		return fmt.Sprintf("--period must be a whole number of seconds, at least 1, not %d", int64(p.Period/time.Second))
+	case errors.Is(err, otp.ErrAlgorithm):
+		return "--algorithm must be SHA1, SHA256 or SHA512"
+	}
+	return fmt.Sprintf("the code's algorithm, digits or period cannot be used (%v)", err)
 }
 
 // remainingIn returns how long the code of the step containing t stays current.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/factor/push"
 	"github.com/twofold/twofold/internal/pushdevice"
 )
 
@@ -73,6 +74,11 @@ func (m *Main) deviceEnrol(ctx context.Context, args []string) error {
 	// accepted whose key was then lost would be a factor no one holds,
 	// with the account's recovery codes shown to no one.
 	st, en, err := pushdevice.Prepare(uri)
+	if errors.Is(err, push.ErrURI) {
+		// What was given is not an enrolment URI: nothing was tried.
+		return fmt.Errorf("%w: %w; copy the whole URI shown where the push device was added (the security page, or "+
+			"enrolment_uri of POST /v1/me/factors)", errUsage, err)
+	}
 	if err != nil {
 		return fmt.Errorf("enrol: %w", err)
 	}

@@ -543,6 +543,41 @@ func TestDeviceEmptyState(t *testing.T) {
 	}
 }
 
+// TestDeviceEnrolRefusesOtherURIs: what is not an enrolment URI (a link
+// of another scheme, an otpauth URI, a twofold-push URI whose server is
+// not http or https, one missing a part), given as the argument or on
+// standard input, is a usage error (status 2) saying so, with nothing sent
+// and no state file written.
+func TestDeviceEnrolRefusesOtherURIs(t *testing.T) {
+	for name, uri := range map[string]string{
+		"https link":     "https://login.example.com/security",
+		"otpauth URI":    "otpauth://totp/Twofold:alice?secret=JBSWY3DPEHPK3PXP",
+		"ftp server":     "twofold-push://enrol?server=ftp://login.example.com&device=d&token=t&challenge=c",
+		"no server":      "twofold-push://enrol?device=d&token=t&challenge=c",
+		"other action":   "twofold-push://watch?server=https://login.example.com&device=d&token=t&challenge=c",
+		"no challenge":   "twofold-push://enrol?server=https://login.example.com&device=d&token=t",
+		"no scheme":      "login.example.com",
+		"empty":          "",
+		"not a URI":      "%zz",
+		"javascript URI": "javascript:alert(1)",
+	} {
+		for _, stdin := range []bool{false, true} {
+			state := filepath.Join(t.TempDir(), "device.json")
+			args, in := []string{"device", "enrol", "--state", state, uri}, ""
+			if stdin {
+				args[len(args)-1], in = "-", uri+"\n"
+			}
+			err := newTestMain(t, time.Now(), in).Run(context.Background(), args)
+			if exitCode(err) != 2 || !errors.Is(err, push.ErrURI) {
+				t.Errorf("%s (stdin %v): got %v (status %d), want a usage error: not an enrolment URI", name, stdin, err, exitCode(err))
+			}
+			if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s (stdin %v): state file: %v, want none", name, stdin, err)
+			}
+		}
+	}
+}
+
 // TestDeviceWatchServerFlag: a --server that is no http(s) URL with a host
 // is a usage error at once, not a poll that fails and is tried again for
 // ever.

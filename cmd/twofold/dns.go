@@ -54,7 +54,7 @@ func (m *Main) dnsAddZone(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("add zone %s: %w", zone, err)
 	}
-	fmt.Fprintf(m.Stdout, "added zone %s for %s\n", z.Name, *owner)
+	fmt.Fprintf(m.Stdout, "added zone %s for %s\n", z.Name, z.Owner) // the owner as stored
 	return nil
 }
 

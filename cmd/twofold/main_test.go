@@ -373,6 +373,10 @@ func TestCodeBadInput(t *testing.T) {
 			if out := tm.stdout.String(); out != "" {
 				t.Errorf("got stdout %q, want nothing", out)
 			}
+			// Said in the command's words, not the otp package's.
+			if strings.Contains(err.Error(), "otp:") {
+				t.Errorf("got %q, want no otp package text", err)
+			}
 			if tt.secret == "" {
 				return
 			}

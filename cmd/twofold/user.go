@@ -147,17 +147,21 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 	}
 	defer d.Store.Close()
 	meta := core.Meta{Source: "cli", UserAgent: "twofold user reset-two-factor"}
+	// What is printed names the account as stored, which the name typed
+	// may differ from in case (ALICE for alice), as user add does.
 	if *cancel {
-		if err := d.Service.CancelTwoFactorResetByName(ctx, username, meta); err != nil {
-			return fmt.Errorf("cancel the reset of %s: %w", username, err)
+		name, err := d.Service.CancelTwoFactorResetByName(ctx, username, meta)
+		if err != nil {
+			return fmt.Errorf("cancel the reset of %s: %w", storedOr(name, username), err)
 		}
-		fmt.Fprintf(m.Stdout, "cancelled the reset of %s's two-factor\n", username)
+		fmt.Fprintf(m.Stdout, "cancelled the reset of %s's two-factor\n", name)
 		return nil
 	}
 	r, err := d.Service.ResetTwoFactorByName(ctx, username, *now, meta)
 	if err != nil {
-		return fmt.Errorf("reset two-factor of %s: %w", username, err)
+		return fmt.Errorf("reset two-factor of %s: %w", storedOr(r.Username, username), err)
 	}
+	username = r.Username
 	if !r.EmailReplacedAt.IsZero() {
 		fmt.Fprintf(m.Stdout, "note: an operator changed %s's email address at %s; the %d address(es) it replaced are emailed about the reset too\n",
 			username, r.EmailReplacedAt.UTC().Format(time.RFC3339), r.FormerAddressesTold)
@@ -206,8 +210,9 @@ func (m *Main) userOperator(ctx context.Context, args []string) error {
 	defer d.Store.Close()
 	ch, err := d.Service.ChangeOperator(ctx, username, !*remove, core.Meta{Source: "cli", UserAgent: "twofold user operator"})
 	if err != nil {
-		return fmt.Errorf("operator %s: %w", username, err)
+		return fmt.Errorf("operator %s: %w", storedOr(ch.Username, username), err)
 	}
+	username = ch.Username // as stored, as user reset-two-factor prints it
 	switch {
 	case !ch.Changed && *remove:
 		fmt.Fprintf(m.Stdout, "%s was not an operator\n", username)
@@ -225,6 +230,15 @@ func (m *Main) userOperator(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "%s is an operator\n", username)
 	}
 	return nil
+}
+
+// storedOr returns stored, an account's username as stored, or typed, the
+// name given on the command line, when no account was found to say it.
+func storedOr(stored, typed string) string {
+	if stored != "" {
+		return stored
+	}
+	return typed
 }
 
 // readPassword prompts without echo on a terminal, else reads the first

@@ -119,7 +119,10 @@ func (s *Service) SetOperatorByName(ctx context.Context, username string, on boo
 
 // OperatorChange is what ChangeOperator did.
 type OperatorChange struct {
-	Changed bool // false: the account already was as asked, and nothing was done
+	// Username is the account's username as stored, which the name it was
+	// asked for by may differ from (accountNamed).
+	Username string
+	Changed  bool // false: the account already was as asked, and nothing was done
 	// KeysRevoked names the account's API keys with admin permits revoked.
 	KeysRevoked []string
 	// WebhooksDisabled names the webhooks the account answered for
@@ -142,7 +145,7 @@ func (s *Service) ChangeOperator(ctx context.Context, username string, on bool, 
 		return c, err
 	}
 	err = s.inTx(ctx, func(ctx context.Context) error {
-		c = OperatorChange{}
+		c = OperatorChange{Username: a.Username}
 		if c.Changed, err = s.store.SetOperator(ctx, a.ID, on); err != nil || !c.Changed {
 			return err
 		}

@@ -78,6 +78,9 @@ type Store interface {
 	// whose ids come after afterID, in the order of their ids.
 	FactorsOfType(ctx context.Context, t twofold.FactorType, afterID string, limit int) ([]twofold.Factor, error)
 	MarkFactorDamaged(ctx context.Context, factorID string, now time.Time) error
+	// ClearFactorDamaged clears f's DamagedAt while the row still holds
+	// that mark and the sealed secret f was read with.
+	ClearFactorDamaged(ctx context.Context, f twofold.Factor) error
 	AcceptStep(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error)
 	ActivateFactor(ctx context.Context, a twofold.Activation) (ok, first bool, err error)
 	RenameFactor(ctx context.Context, accountID, id, label string) error

@@ -1131,15 +1131,16 @@ type ZoneInfo struct {
 }
 
 // AddZone creates zone name for the account named owner, for whoever runs
-// the command line (operators create zones, SPEC §3 "DNS API").
-func (s *Service) AddZone(ctx context.Context, name, owner string, m Meta) (twofold.Zone, error) {
+// the command line (operators create zones, SPEC §3 "DNS API"). The Owner
+// returned is the account's username as stored.
+func (s *Service) AddZone(ctx context.Context, name, owner string, m Meta) (ZoneInfo, error) {
 	n, err := NormalizeZoneName(name)
 	if err != nil {
-		return twofold.Zone{}, err
+		return ZoneInfo{}, err
 	}
 	a, err := s.accountNamed(ctx, owner)
 	if err != nil {
-		return twofold.Zone{}, err
+		return ZoneInfo{}, err
 	}
 	z := twofold.Zone{Name: n, AccountID: a.ID, Serial: 1, CreatedAt: s.Now()}
 	err = s.inTx(ctx, func(ctx context.Context) error {
@@ -1149,7 +1150,7 @@ func (s *Service) AddZone(ctx context.Context, name, owner string, m Meta) (twof
 		s.audit(ctx, a.ID, "dns.zone_added", m, "zone "+n)
 		return nil
 	})
-	return z, err
+	return ZoneInfo{Zone: z, Owner: a.Username}, err
 }
 
 // RemoveZone removes zone name and its records, for whoever runs the

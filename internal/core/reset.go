@@ -41,6 +41,10 @@ type RequestedReset struct {
 	// passed a check after it was asked for, so its holder may not have
 	// lost every way in (ResetTwoFactorByName with immediately).
 	ReplacedWithdrawing bool
+	// Username is the account's username as stored, which the name it
+	// was asked for by may differ from in case (accountNamed finds it as
+	// sign-in does).
+	Username string
 }
 
 // requireOperatorElevation refuses op unless they are an operator whose own
@@ -123,17 +127,20 @@ func (s *Service) ResetTwoFactorByName(ctx context.Context, username string, imm
 	if immediately {
 		delay = 0
 	}
-	return s.scheduleReset(ctx, a, byCommandLine, delay, immediately, m)
+	r, err := s.scheduleReset(ctx, a, byCommandLine, delay, immediately, m)
+	r.Username = a.Username
+	return r, err
 }
 
 // CancelTwoFactorResetByName cancels the reset waiting for the account named
-// username, for whoever runs the command line.
-func (s *Service) CancelTwoFactorResetByName(ctx context.Context, username string, m Meta) error {
+// username, for whoever runs the command line, and returns the account's
+// username as stored.
+func (s *Service) CancelTwoFactorResetByName(ctx context.Context, username string, m Meta) (string, error) {
 	a, err := s.accountNamed(ctx, username)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return s.cancelReset(ctx, a.ID, byCommandLine, m)
+	return a.Username, s.cancelReset(ctx, a.ID, byCommandLine, m)
 }
 
 // accountNamed returns the account username names, as at login.

@@ -308,6 +308,9 @@ func (s *Service) verifyCode(ctx context.Context, accountID string, p SecondFact
 			unreadable = s.passOver(f, err)
 			continue
 		}
+		if f.DamagedAt != nil {
+			s.forgetDamage(f) // it opens again: put back since it was marked
+		}
 		checked++
 		params, err := factorParams(f)
 		if err != nil {
@@ -400,6 +403,20 @@ func (s *Service) markDamaged(f twofold.Factor) {
 	s.later(func(ctx context.Context) {
 		if err := s.store.MarkFactorDamaged(ctx, f.ID, now); err != nil {
 			s.log.Error("a damaged factor was not marked unavailable", "factor", f.ID, "err", err)
+		}
+	})
+}
+
+// forgetDamage clears, after the request, the mark of factor f (read with
+// its DamagedAt set) whose secret has just opened (keyMissing, verifyCode):
+// its ciphertext or key file was put back. A failure to write it is logged:
+// the factor is still listed available, and the next list tries again.
+func (s *Service) forgetDamage(f twofold.Factor) {
+	f.Secret = nil // the write needs the sealed secret only
+	s.log.Info("a factor marked damaged opens again; its mark is cleared", "factor", f.ID, "key", f.SecretKeyID)
+	s.later(func(ctx context.Context) {
+		if err := s.store.ClearFactorDamaged(ctx, f); err != nil {
+			s.log.Error("the damage mark of a factor that opens again was not cleared", "factor", f.ID, "err", err)
 		}
 	})
 }

@@ -227,13 +227,20 @@ func (s *Service) withHints(ctx context.Context, fs []twofold.Factor) ([]twofold
 // wrapped by a master key the key file does not hold), the reason it is
 // Unavailable (keyNotReadable), and for one whose secret was found damaged
 // (DamagedAt: it did not decrypt under a key that is held when a code was
-// checked against it, passOver) keyDamaged; "" for any other factor. It
-// opens no secret: whether the key is held is one look at the keyring, and
-// damage is remembered on the factor's row, while opening every app's
-// secret on every list would hold them all in memory for nothing. A
-// secret damaged since the last check of a code against it is found by
-// the next one. An sms or email factor is opened for its hint anyway,
-// which tells both.
+// checked against it, passOver) and still does not, keyDamaged; "" for any
+// other factor. Whether the key is held is one look at the keyring, and
+// damage is remembered on the factor's row: a healthy app's secret is not
+// opened, as opening every app's secret on every list would hold them all
+// in memory for nothing. A secret damaged since the last check of a code
+// against it is found by the next one. An sms or email factor is opened
+// for its hint anyway, which tells both.
+//
+// The secret of a factor marked damaged is opened, to see whether it still
+// is (the only factors a list opens, and rare): when the operator has put
+// back its ciphertext or the key file, it opens, is listed available, and
+// its mark is cleared (forgetDamage), so that it is offered again at
+// sign-in and for confirming it's you. A code of it is then checked as any
+// other's, under the same replay and throttle rules.
 func (s *Service) keyMissing(ctx context.Context, f twofold.Factor) (string, error) {
 	if f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP {
 		return "", nil
@@ -246,10 +253,19 @@ func (s *Service) keyMissing(ctx context.Context, f twofold.Factor) (string, err
 		s.log.Warn("a factor's secret is sealed under a data key this instance cannot read; it is listed as unavailable", "factor", f.ID, "key", f.SecretKeyID)
 		return keyNotReadable, nil
 	}
-	if f.DamagedAt != nil {
-		return keyDamaged, nil
+	if f.DamagedAt == nil {
+		return "", nil
 	}
-	return "", nil
+	switch err := s.open(ctx, &f); {
+	case err == nil:
+		clear(f.Secret)
+		s.forgetDamage(f)
+		return "", nil
+	case unreadableSecret(err):
+		return unreadableReason(err), nil
+	default:
+		return "", err
+	}
 }
 
 // SendsCodes reports whether this server can send codes of a factor of

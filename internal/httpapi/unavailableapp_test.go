@@ -167,3 +167,95 @@ func TestDamagedAppRemembered(t *testing.T) {
 		})
 	}
 }
+
+// TestDamagedAppMended: an app found damaged (its stored secret did not
+// decrypt when a code was checked against it: 503, and listed unavailable)
+// whose ciphertext the operator then puts back is usable again: the mark
+// on its row is cleared, by the next list of the account's factors
+// (GET /v1/me/factors, which opens the secret of a factor marked damaged
+// alone) or by the next check of a code against it (an elevation), and it
+// is listed available, offered at sign-in, and its code accepted, once:
+// the same code is refused after that, as any replayed code is. On SQLite
+// and PostgreSQL.
+func TestDamagedAppMended(t *testing.T) {
+	for _, foundBy := range []string{"list", "check"} {
+		t.Run(foundBy, func(t *testing.T) {
+			eachStore(t, func(t *testing.T, s *testenv.Server) {
+				addUser(t, s, "ubu")
+				old := enrol(t, s, login(t, s, "ubu"), map[string]any{"type": "totp", "label": "old phone"})
+				c := signInTOTP(t, s, "ubu", old.secret)
+				enrol(t, s, c, map[string]any{"type": "totp", "label": "new phone"})
+				listed := func(path string) map[string]any {
+					t.Helper()
+					r := c.Do(t, "GET", path, nil)
+					if r.Status != http.StatusOK {
+						t.Fatalf("GET %s: got %d %s", path, r.Status, r.Body)
+					}
+					fs, _ := r.JSON["factors"].([]any)
+					return entryWith(fs, "id", old.id)
+				}
+				marked := func() bool {
+					t.Helper()
+					s.Service.Wait() // the mark is written, and cleared, after the answer
+					a, err := s.Store.AccountByUsername(t.Context(), "ubu")
+					if err != nil {
+						t.Fatal(err)
+					}
+					f, err := s.Store.Factor(t.Context(), a.ID, old.id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return f.DamagedAt != nil
+				}
+
+				s.MakeUndecryptable(t, old.id)
+				s.Clock.Add(30 * time.Second)
+				r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "factor_id": old.id, "code": testenv.TOTP(t, old.secret, s.Clock.Now())})
+				wantProblem(t, r, http.StatusServiceUnavailable, "unavailable")
+				if !marked() {
+					t.Fatal("after the 503: the app is not marked damaged")
+				}
+				if f := listed("/v1/me/factors"); f == nil || !strings.Contains(fmt.Sprint(f["unavailable"]), "damaged") {
+					t.Fatalf("while damaged: %v, want it unavailable: damaged", f)
+				}
+
+				s.MendUndecryptable(t, old.id)
+				s.Clock.Add(30 * time.Second)
+				switch foundBy {
+				case "list":
+					if f := listed("/v1/me/factors"); f == nil || f["unavailable"] != nil || f["status"] != "active" {
+						t.Errorf("GET /v1/me/factors once mended: %v, want it active and available", f)
+					}
+				case "check":
+					r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "factor_id": old.id, "code": testenv.TOTP(t, old.secret, s.Clock.Now())})
+					if r.Status != http.StatusOK {
+						t.Errorf("elevating with the mended app: got %d %s, want 200", r.Status, r.Body)
+					}
+					s.Clock.Add(30 * time.Second)
+				}
+				if marked() {
+					t.Fatalf("found opening again by a %s: the app is still marked damaged", foundBy)
+				}
+				for _, path := range []string{"/v1/me", "/v1/me/factors"} {
+					if f := listed(path); f == nil || f["unavailable"] != nil || f["status"] != "active" {
+						t.Errorf("GET %s once mended: %v, want it active and available", path, f)
+					}
+				}
+
+				loginID, r := startLogin(t, s, "ubu")
+				if ms, _ := r.JSON["methods"].([]any); entryWith(ms, "factor_id", old.id) == nil {
+					t.Errorf("methods once mended: %s, want the mended app", r.Body)
+				}
+				if un, _ := r.JSON["unavailable_methods"].([]any); entryWith(un, "factor_id", old.id) != nil {
+					t.Errorf("unavailable_methods once mended: %s, want it not there", r.Body)
+				}
+				code := testenv.TOTP(t, old.secret, s.Clock.Now())
+				if v := verify(t, s, loginID, map[string]string{"method": "totp", "code": code}); v.Status != http.StatusOK {
+					t.Fatalf("the mended app's code: got %d %s, want 200", v.Status, v.Body)
+				}
+				again, _ := startLogin(t, s, "ubu")
+				wantProblem(t, verify(t, s, again, map[string]string{"method": "totp", "factor_id": old.id, "code": code}), http.StatusUnauthorized, "invalid-code")
+			})
+		})
+	}
+}

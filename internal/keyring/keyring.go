@@ -127,7 +127,7 @@ func loadWritten(path string) (f *File, err error) {
 var waitForWriter = func() { time.Sleep(25 * time.Millisecond) }
 
 // errPartial marks a key file that ends before its JSON does.
-var errPartial = errors.New("the file ends early")
+var errPartial = errors.New("it ends before its JSON does")
 
 // link puts a new file in place; a variable so that tests can take a file
 // system without hard links.
@@ -187,16 +187,47 @@ func LoadFile(path string) (*File, error) {
 	}
 	var f File
 	if err := json.Unmarshal(b, &f); err != nil {
-		if derr := json.NewDecoder(bytes.NewReader(b)).Decode(&File{}); derr == io.EOF || derr == io.ErrUnexpectedEOF {
-			err = fmt.Errorf("%w: %w", errPartial, err)
-		}
-		return nil, fmt.Errorf("key file %s is not valid: %w", path, err)
+		return nil, notKeyFile(path, b, err)
+	}
+	if len(f.Masters) == 0 && len(f.HashKey) == 0 && f.Primary == "" {
+		return nil, fmt.Errorf("%s is not a Twofold key file: it holds none of a key file's master keys and hash key; %s", path, keyFileHint)
 	}
 	if err := f.validate(); err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	f.path = path
 	return &f, nil
+}
+
+// keyFileHint says what to do about a key file that cannot be used.
+const keyFileHint = "check --key-file (or TWOFOLD_KEY_FILE): it must name the key file that twofold serve made for this database, or a copy of it from its backup"
+
+// notKeyFile returns the error of key file path, of contents b, that does
+// not decode (err from json.Unmarshal): in plain words, with what of the
+// decoder's cause helps (where the file stops being JSON), not its text. A
+// file that ends before its JSON does (a writer not done, an empty file,
+// a copy cut short) wraps errPartial.
+func notKeyFile(path string, b []byte, err error) error {
+	if derr := json.NewDecoder(bytes.NewReader(b)).Decode(&File{}); derr == io.EOF || derr == io.ErrUnexpectedEOF {
+		if len(bytes.TrimSpace(b)) == 0 {
+			return fmt.Errorf("key file %s is empty: %w; %s", path, errPartial, keyFileHint)
+		}
+		return fmt.Errorf("key file %s is cut short: %w (at byte %d: a copy or a write not finished?); %s", path, errPartial, len(b), keyFileHint)
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var b64 base64.CorruptInputError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("%s is not a Twofold key file: it stops being the JSON a key file holds at byte %d; %s", path, syn.Offset, keyFileHint)
+	case errors.As(err, &b64):
+		return fmt.Errorf("key file %s is damaged: one of its keys is not base64 (at byte %d of that key); %s", path, int64(b64), keyFileHint)
+	case errors.As(err, &typ) && typ.Field == "":
+		return fmt.Errorf("%s is not a Twofold key file: it holds a JSON %s, not the object a key file holds; %s", path, typ.Value, keyFileHint)
+	case errors.As(err, &typ):
+		return fmt.Errorf("%s is not a Twofold key file: its field %q holds a JSON %s, not what a key file holds there; %s", path, typ.Field, typ.Value, keyFileHint)
+	}
+	return fmt.Errorf("%s is not a Twofold key file (%w); %s", path, err, keyFileHint)
 }
 
 func (f *File) validate() error {

@@ -103,6 +103,25 @@ func (s *Store) MarkFactorDamaged(ctx context.Context, id string, now time.Time)
 	return nil
 }
 
+// ClearFactorDamaged forgets that factor f's secret was found not to
+// decrypt (twofold.Factor.DamagedAt), now that it has opened again: its
+// ciphertext or the key file was put back. It is one conditional
+// statement, which clears only the mark f was read with, and only while
+// the row still holds the sealed secret f was read with: a secret changed
+// since (damaged again, or resealed by a rotation) keeps its mark until it
+// is opened again. A factor read without a mark is left as it is.
+func (s *Store) ClearFactorDamaged(ctx context.Context, f twofold.Factor) error {
+	if f.DamagedAt == nil {
+		return nil
+	}
+	if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE factors SET damaged_at = NULL
+		WHERE id = $1 AND damaged_at = $2 AND secret_key_id = $3 AND secret = $4`,
+		f.ID, micros(*f.DamagedAt), f.SecretKeyID, f.SealedSecret); err != nil {
+		return fmt.Errorf("clear factor damaged: %w", err)
+	}
+	return nil
+}
+
 // AcceptStep records that step (a TOTP step or HOTP counter) was accepted for
 // an active factor, with the drift learnt from it. It reports false when the
 // factor already accepted this step or a later one: the compare-and-set that

@@ -253,7 +253,7 @@ func connect(dsn, app string) (*Store, error) {
 		// mode 0644) would open read-only and fail later, at the first
 		// write or at restricting its mode, with words that do not say why.
 		if hint := fileHint(path); hint != "" {
-			return nil, fmt.Errorf("open sqlite: the database file cannot be written%s", hint)
+			return nil, fmt.Errorf("open sqlite: the database file cannot be written (%s)", hint)
 		}
 		if err := ensureWAL(path); err != nil {
 			return nil, err
@@ -344,10 +344,50 @@ func ensureWAL(path string) error {
 		case err == nil:
 			return fmt.Errorf("open sqlite: the file stays in %s journal mode, not WAL", mode)
 		case !isBusy(err) || time.Now().After(deadline):
-			return fmt.Errorf("open sqlite: set WAL mode: %w%s", err, dirHint(path))
+			return openProblem(path, err)
 		}
 		time.Sleep(wait)
 	}
+}
+
+// openError is an error of opening a SQLite database said in plain words
+// (msg), which still wraps SQLite's own (err) for errors.Is and As.
+type openError struct {
+	msg string
+	err error
+}
+
+func (e *openError) Error() string { return e.msg }
+func (e *openError) Unwrap() error { return e.err }
+
+// openProblem returns the error of the SQLite database at path that could
+// not be opened, or put in WAL mode, with err: it says what is wrong with
+// the path (a directory, a directory missing or not writable, a file that
+// is no database) and what to do, rather than SQLite's "unable to open
+// database file (14)", which names neither the file nor the cause. What it
+// cannot tell apart keeps SQLite's words, after the file's name.
+func openProblem(path string, err error) error {
+	code := 0
+	if se := (*sqlite.Error)(nil); errors.As(err, &se) {
+		code = se.Code() & 0xff
+	}
+	dir := filepath.Dir(path)
+	msg := ""
+	switch fi, serr := os.Stat(path); {
+	case serr == nil && fi.IsDir():
+		msg = fmt.Sprintf("the SQLite database %s is a directory, not a file: correct --db to name a file, such as %s", path, filepath.Join(path, "twofold.db"))
+	case code == 26: // SQLITE_NOTADB
+		msg = fmt.Sprintf("%s is not a SQLite database (another kind of file, or a damaged one): correct --db, or put the database back from its backup", path)
+	default:
+		if di, derr := os.Stat(dir); derr == nil && !di.IsDir() {
+			msg = fmt.Sprintf("cannot open the SQLite database %s: %s is a file, not a directory: correct --db", path, dir)
+		} else if hint := dirHint(path); hint != "" {
+			msg = fmt.Sprintf("cannot open the SQLite database %s: %s", path, hint)
+		} else {
+			msg = fmt.Sprintf("cannot open the SQLite database %s (SQLite says: %v): check that --db names a file that the server's user may read and write, in a directory it may write", path, err)
+		}
+	}
+	return &openError{msg: msg, err: err}
 }
 
 // dirHint returns what to do when the directory of the SQLite file at path
@@ -359,12 +399,12 @@ func ensureWAL(path string) error {
 func dirHint(path string) string {
 	dir := filepath.Dir(path)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return fmt.Sprintf(" (the directory %s does not exist: create it, or correct --db)", dir)
+		return fmt.Sprintf("the directory %s does not exist: create it, or correct --db", dir)
 	}
 	f, err := os.CreateTemp(dir, ".twofold-writable-*")
 	if err != nil {
 		base := filepath.Base(path)
-		return fmt.Sprintf(" (the directory %s must be writable by the server's user, not only the file: SQLite keeps its WAL files %s-wal and %s-shm beside the database)", dir, base, base)
+		return fmt.Sprintf("the directory %s must be writable by the server's user, not only the file: SQLite keeps its WAL files %s-wal and %s-shm beside the database", dir, base, base)
 	}
 	f.Close()
 	os.Remove(f.Name())
@@ -391,7 +431,7 @@ func fileHint(path string) string {
 		if serr != nil {
 			continue
 		}
-		return fmt.Sprintf(" (this process, running as %s, may not read and write %s, which is owned by %s with mode %04o: give the file to the server's user, with chown, or run the command as the file's owner)",
+		return fmt.Sprintf("this process, running as %s, may not read and write %s, which is owned by %s with mode %04o: give the file to the server's user, with chown, or run the command as the file's owner",
 			processUser(), p, fileOwner(fi), fi.Mode().Perm())
 	}
 	return ""

@@ -120,6 +120,20 @@ func sqlitePath(dsn string) (string, bool) {
 // ciphertext no longer decrypts (keyring.ErrUndecryptable).
 func (s *Server) MakeUndecryptable(tb testing.TB, factorID string) {
 	tb.Helper()
+	s.flipSecretBit(tb, factorID)
+}
+
+// MendUndecryptable undoes MakeUndecryptable on factor factorID, as an
+// operator putting its row back from a backup would: its ciphertext is the
+// one sealed at enrolment again, and decrypts.
+func (s *Server) MendUndecryptable(tb testing.TB, factorID string) {
+	tb.Helper()
+	s.flipSecretBit(tb, factorID)
+}
+
+// flipSecretBit flips the last bit of factor factorID's sealed secret.
+func (s *Server) flipSecretBit(tb testing.TB, factorID string) {
+	tb.Helper()
 	ctx := context.Background()
 	values, err := s.Store.SealedValues(ctx)
 	if err != nil {

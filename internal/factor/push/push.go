@@ -58,21 +58,40 @@ func (e Enrolment) URI() string {
 	return Scheme + "://enrol?" + q.Encode()
 }
 
-// ParseURI parses an enrolment URI made by Enrolment.URI.
+// ErrURI is wrapped by every error of ParseURI: the text is not a usable
+// enrolment URI (another kind of URI, a server that is not http or https,
+// a part missing). Its message quotes no part of the text, whose token is
+// a secret.
+var ErrURI = errors.New("not a usable enrolment URI")
+
+// ParseURI parses an enrolment URI made by Enrolment.URI. Its errors wrap
+// ErrURI.
 func ParseURI(s string) (Enrolment, error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || u.Scheme != Scheme || u.Host != "enrol" {
-		return Enrolment{}, errors.New("not a " + Scheme + "://enrol URI")
+		what := "it is not a URI"
+		switch {
+		case err != nil:
+		case strings.TrimSpace(s) == "":
+			what = "it is empty"
+		case u.Scheme == "":
+			what = "it has no scheme"
+		case u.Scheme != Scheme:
+			what = "its scheme is " + u.Scheme + ", not " + Scheme
+		default:
+			what = "it is not " + Scheme + "://enrol"
+		}
+		return Enrolment{}, fmt.Errorf("%w (%s): want "+Scheme+"://enrol?server=…&device=…&token=…&challenge=…", ErrURI, what)
 	}
 	q := u.Query()
 	e := Enrolment{Server: q.Get("server"), DeviceID: q.Get("device"), Token: q.Get("token"), Challenge: q.Get("challenge"),
 		Issuer: q.Get("issuer"), Account: q.Get("account"), Label: q.Get("label")}
 	su, err := url.Parse(e.Server)
 	if err != nil || (su.Scheme != "http" && su.Scheme != "https") || su.Host == "" {
-		return Enrolment{}, errors.New("the enrolment URI names no http(s) server")
+		return Enrolment{}, fmt.Errorf("%w: its server is not an http:// or https:// URL", ErrURI)
 	}
 	if e.DeviceID == "" || e.Token == "" || e.Challenge == "" {
-		return Enrolment{}, errors.New("the enrolment URI lacks the device, token or challenge")
+		return Enrolment{}, fmt.Errorf("%w: it lacks the device, token or challenge", ErrURI)
 	}
 	return e, nil
 }

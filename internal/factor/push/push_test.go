@@ -3,6 +3,7 @@ package push
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -25,8 +26,8 @@ func TestURIRoundTrip(t *testing.T) {
 		"not a URI":    "%zz",
 		"empty":        "",
 	} {
-		if _, err := ParseURI(uri); err == nil {
-			t.Errorf("%s: ParseURI(%q) accepted", name, uri)
+		if _, err := ParseURI(uri); !errors.Is(err, ErrURI) {
+			t.Errorf("%s: ParseURI(%q): got %v, want ErrURI", name, uri, err)
 		}
 	}
 }

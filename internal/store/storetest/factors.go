@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
@@ -590,5 +591,53 @@ func testMarkFactorDamaged(t *testing.T, s *store.Store) {
 		if damaged := f.DamagedAt != nil; damaged != (f.ID == "f-1") {
 			t.Errorf("Factors: %s DamagedAt %v, want it set on f-1 alone", f.ID, f.DamagedAt)
 		}
+	}
+}
+
+// testClearFactorDamaged: ClearFactorDamaged clears the mark a factor was
+// read with, but not while the row holds another sealed secret (damaged
+// again, or resealed, since the read) or another mark, and leaves the
+// account's other factors' marks alone.
+func testClearFactorDamaged(t *testing.T, s *store.Store) {
+	a := newAccount(t, s, "alice")
+	activeFactor(t, s, a.ID, "f-1", 10, "set")
+	activeFactor(t, s, a.ID, "f-2", 10, "set")
+	for _, id := range []string{"f-1", "f-2"} {
+		if err := s.MarkFactorDamaged(t.Context(), id, t0.Add(time.Minute)); err != nil {
+			t.Fatalf("MarkFactorDamaged(%s): %v", id, err)
+		}
+	}
+	read := getFactor(t, s, a.ID, "f-1")
+	if read.DamagedAt == nil {
+		t.Fatal("f-1 read without its mark")
+	}
+
+	for _, tc := range []struct {
+		name   string
+		change func(f *twofold.Factor)
+	}{
+		{"another ciphertext", func(f *twofold.Factor) { f.SealedSecret = append(bytes.Clone(f.SealedSecret), 1) }},
+		{"another data key", func(f *twofold.Factor) { f.SecretKeyID += "-other" }},
+		{"another mark", func(f *twofold.Factor) { at := f.DamagedAt.Add(time.Second); f.DamagedAt = &at }},
+		{"no mark", func(f *twofold.Factor) { f.DamagedAt = nil }},
+	} {
+		f := read
+		tc.change(&f)
+		if err := s.ClearFactorDamaged(t.Context(), f); err != nil {
+			t.Fatalf("%s: ClearFactorDamaged: %v", tc.name, err)
+		}
+		if got := getFactor(t, s, a.ID, "f-1"); got.DamagedAt == nil {
+			t.Errorf("%s: the mark was cleared, want it kept", tc.name)
+		}
+	}
+
+	if err := s.ClearFactorDamaged(t.Context(), read); err != nil {
+		t.Fatalf("ClearFactorDamaged: %v", err)
+	}
+	if f := getFactor(t, s, a.ID, "f-1"); f.DamagedAt != nil {
+		t.Errorf("f-1 as read: DamagedAt %v, want it cleared", f.DamagedAt)
+	}
+	if f := getFactor(t, s, a.ID, "f-2"); f.DamagedAt == nil {
+		t.Error("f-2: its mark was cleared with f-1's, want it kept")
 	}
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Factor/AcceptStep", testAcceptStep},
 		{"Factor/AcceptStepPending", testAcceptStepPending},
 		{"Factor/MarkDamaged", testMarkFactorDamaged},
+		{"Factor/ClearDamaged", testClearFactorDamaged},
 		{"Factor/SetFactorSync", testSetFactorSync},
 		{"Factor/Rename", testRenameFactor},
 		{"Factor/DeleteLastActive", testDeleteLastActive},

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestUserCommandsNameAccountAsStored: the commands that find an account by
+// the name typed (user reset-two-factor, with and without --cancel and
+// --now; user operator, with and without --remove; dns add-zone --owner)
+// find it as sign-in does, whatever the case typed, and then name it as
+// stored, as user add does: "alice", never the "ALICE" typed, in what they
+// print and in the errors they end with once the account is found. A name
+// that finds no account is quoted as typed. On SQLite and PostgreSQL.
+func TestUserCommandsNameAccountAsStored(t *testing.T) {
+	for dialect, newDSN := range testenv.DSNs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			flags, c := dbAndKey(t, newDSN(t))
+			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
+			const password = "correct horse battery"
+			if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Password: password}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			cl := testenv.NewClient(srv.URL())
+			cl.Token = cl.Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": password}).String("token")
+			e := cl.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"})
+			id, _ := e.JSON["factor"].(map[string]any)["id"].(string)
+			if r := cl.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": testenv.TOTP(t, e.String("secret"), srv.Clock.Now())}); r.Status != http.StatusOK {
+				t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+			}
+
+			for _, tt := range []struct {
+				args    []string
+				wantOut string // the start of what is printed; "" for a failure
+				wantErr string // part of the error, for a failure
+			}{
+				{args: []string{"user", "reset-two-factor", "ALICE", "--reset-delay", "24h"}, wantOut: "reset of alice's two-factor scheduled for "},
+				{args: []string{"user", "reset-two-factor", "ALICE"}, wantErr: "reset two-factor of alice: "}, // one waits already
+				{args: []string{"user", "reset-two-factor", "Alice", "--cancel"}, wantOut: "cancelled the reset of alice's two-factor"},
+				{args: []string{"user", "reset-two-factor", "ALICE", "--cancel"}, wantErr: "cancel the reset of alice: "}, // none waits
+				{args: []string{"user", "operator", "ALICE"}, wantOut: "alice is an operator"},
+				{args: []string{"user", "operator", "ALICE"}, wantOut: "alice was an operator already"},
+				{args: []string{"user", "operator", "ALICE", "--remove"}, wantOut: "alice is no longer an operator"},
+				{args: []string{"user", "operator", "ALICE", "--remove"}, wantOut: "alice was not an operator"},
+				{args: []string{"dns", "add-zone", "example.com", "--owner", "ALICE"}, wantOut: "added zone example.com for alice"},
+				{args: []string{"user", "reset-two-factor", "ALICE", "--now"}, wantOut: "reset two-factor of alice: "},
+				{args: []string{"user", "reset-two-factor", "ALICE"}, wantErr: "reset two-factor of alice: "}, // no two-factor left
+				{args: []string{"user", "operator", "NOBODY"}, wantErr: "operator NOBODY: "},
+				{args: []string{"user", "reset-two-factor", "NOBODY", "--cancel"}, wantErr: "cancel the reset of NOBODY: "},
+			} {
+				tm := newTestMain(t, time.Now(), "")
+				err := tm.run(t, append(tt.args, flags...)...)
+				out := tm.stdout.String()
+				if tt.wantErr == "" {
+					if err != nil || !strings.HasPrefix(out, tt.wantOut) {
+						t.Errorf("%v: got %q, %v; want %q…", tt.args, out, err, tt.wantOut)
+					}
+				} else if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Errorf("%v: got error %v; want %q…", tt.args, err, tt.wantErr)
+				}
+				if strings.Contains(out+fmt.Sprint(err), "ALICE") {
+					t.Errorf("%v: %q, %v: names the account as typed, ALICE, want alice", tt.args, out, err)
+				}
+			}
+		})
+	}
+}
