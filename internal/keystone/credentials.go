@@ -13,12 +13,13 @@ import (
 	"github.com/twofold/twofold/internal/otp"
 )
 
-// userBody is a user as the Identity API shows it, with its multi-factor
-// options: Twofold's "two-factor at sign-in" is multi_factor_auth_enabled
-// with the one rule password + totp, which is shown only when the account
-// has an authenticator app (TOTP) to follow it with: the Identity API
-// takes no other second factor.
-func userBody(p core.Profile) map[string]any {
+// userBody is a user as the Identity API shows it, with links.self under
+// base, the server's public URL (the openstack CLI's user show fails
+// without it), and its multi-factor options: Twofold's "two-factor at
+// sign-in" is multi_factor_auth_enabled with the one rule password + totp,
+// which is shown only when the account has an authenticator app (TOTP) to
+// follow it with: the Identity API takes no other second factor.
+func userBody(base string, p core.Profile) map[string]any {
 	rules := [][]string{}
 	if p.Required && slices.ContainsFunc(p.Factors, func(f twofold.Factor) bool {
 		return f.Type == twofold.FactorTOTP && f.Status == twofold.FactorActive
@@ -27,8 +28,8 @@ func userBody(p core.Profile) map[string]any {
 	}
 	return map[string]any{"user": map[string]any{
 		"id": p.Account.ID, "name": p.Account.Username, "domain_id": DomainID, "enabled": true, "email": p.Account.Email,
-		"password_expires_at": nil,
-		"options":             map[string]any{"multi_factor_auth_enabled": p.Required, "multi_factor_auth_rules": rules},
+		"password_expires_at": nil, "links": map[string]string{"self": base + "/v3/users/" + p.Account.ID},
+		"options": map[string]any{"multi_factor_auth_enabled": p.Required, "multi_factor_auth_rules": rules},
 	}}
 }
 
@@ -42,7 +43,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a core.Auth, _ 
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, userBody(p))
+	writeJSON(w, http.StatusOK, userBody(s.baseURL(r), p))
 }
 
 // patchUser turns multi-factor sign-in on or off
@@ -76,7 +77,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a core.Auth, 
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, userBody(p))
+	writeJSON(w, http.StatusOK, userBody(s.baseURL(r), p))
 }
 
 // mfaEnabled returns user.options.multi_factor_auth_enabled of a PATCH
