@@ -34,3 +34,40 @@ func TestUserHasLinks(t *testing.T) {
 		}
 	})
 }
+
+// TestUserSetSendsEnabled: `openstack user set --disable-multi-factor-auth`
+// (and --enable-…) sends "enabled" as it read it beside the option, so
+// "enabled": true, which changes nothing, is taken with the option; false,
+// or anything not true, is still refused whole with 400.
+func TestUserSetSendsEnabled(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, secret := account(t, s, "heidi", true)
+		id := signInWithTOTP(t, s, "heidi", secret) // elevated: turning MFA off needs it
+		c := testenv.NewClient(s.URL())
+		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		path := "/v3/users/" + userID
+		mfa := func(r testenv.Response) any {
+			u, _ := r.JSON["user"].(map[string]any)
+			o, _ := u["options"].(map[string]any)
+			return o["multi_factor_auth_enabled"]
+		}
+		for _, body := range []string{
+			`{"user":{"enabled":false,"options":{"multi_factor_auth_enabled":false}}}`,
+			`{"user":{"enabled":"true","options":{"multi_factor_auth_enabled":false}}}`,
+			`{"user":{"enabled":null,"options":{"multi_factor_auth_enabled":false}}}`,
+		} {
+			if r := c.Do(t, "PATCH", path, body); r.Status != 400 {
+				t.Errorf("%s: got %d %s, want 400", body, r.Status, r.Body)
+			}
+		}
+		if r := c.Do(t, "GET", path, nil); mfa(r) != true {
+			t.Fatalf("after refused PATCHes: got %d %s, want multi_factor_auth_enabled still true", r.Status, r.Body)
+		}
+		for _, on := range []bool{false, true} {
+			body := `{"user":{"enabled":true,"options":{"multi_factor_auth_enabled":` + map[bool]string{false: "false", true: "true"}[on] + `}}}`
+			if r := c.Do(t, "PATCH", path, body); r.Status != 200 || mfa(r) != on || mfa(c.Do(t, "GET", path, nil)) != on {
+				t.Fatalf("%s: got %d %s, want 200 with multi_factor_auth_enabled %v", body, r.Status, r.Body, on)
+			}
+		}
+	})
+}

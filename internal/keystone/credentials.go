@@ -1,6 +1,7 @@
 package keystone
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -83,7 +84,8 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a core.Auth, 
 // mfaEnabled returns user.options.multi_factor_auth_enabled of a PATCH
 // /v3/users/{id} body, or an invalid error naming the first other field the
 // body holds (Twofold changes nothing else of a user through the Identity
-// API), or saying the field is missing or not a boolean.
+// API) save one that changes nothing (see unchanged), or saying the field
+// is missing or not a boolean.
 func mfaEnabled(body map[string]json.RawMessage) (bool, error) {
 	const field = "user.options.multi_factor_auth_enabled"
 	other := func(name string) error {
@@ -95,7 +97,7 @@ func mfaEnabled(body map[string]json.RawMessage) (bool, error) {
 			return nil, twofold.Errorf(twofold.CodeInvalid, "%s must be an object holding %s", prefix, field)
 		}
 		for _, k := range slices.Sorted(maps.Keys(m)) {
-			if k != only {
+			if k != only && !unchanged(prefix+"."+k, m[k]) {
 				return nil, other(prefix + "." + k)
 			}
 		}
@@ -127,6 +129,15 @@ func mfaEnabled(body map[string]json.RawMessage) (bool, error) {
 		return false, twofold.Errorf(twofold.CodeInvalid, "%s must be true or false", field)
 	}
 	return *on, nil
+}
+
+// unchanged reports whether field (its path in the body) with value v
+// asks for no change: user.enabled true, which the openstack CLI's user
+// set sends with every change, copied from the user it has just read. A
+// user the Identity API answers is enabled (a suspended account is not
+// signed in), so true leaves it as it is; false would not, and is refused.
+func unchanged(field string, v json.RawMessage) bool {
+	return field == "user.enabled" && bytes.Equal(bytes.TrimSpace(v), []byte("true"))
 }
 
 // credentialBody is a TOTP credential: a TOTP factor of the account. The
