@@ -71,3 +71,41 @@ func TestUserSetSendsEnabled(t *testing.T) {
 		}
 	})
 }
+
+// TestApplicationCredentialRolesAndDescription: Twofold has no roles and
+// keeps no description, so an application credential asked for with roles
+// (`openstack application credential create --role reader`) or a
+// description (`--description`) is refused with 400 and none is made,
+// rather than made without them: one so asked for a reader's role would
+// have read and written every zone. Empty ones are no request and pass.
+func TestApplicationCredentialRolesAndDescription(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, secret := account(t, s, "ivan", true)
+		id := signInWithTOTP(t, s, "ivan", secret)
+		c := testenv.NewClient(s.URL())
+		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		path := "/v3/users/" + userID + "/application_credentials"
+		for name, body := range map[string]string{
+			"role by id":   `{"application_credential":{"name":"a","roles":[{"id":"reader"}],"unrestricted":false}}`,
+			"role by name": `{"application_credential":{"name":"b","roles":[{"name":"reader"}]}}`,
+			"description":  `{"application_credential":{"name":"c","description":"for acme"}}`,
+		} {
+			r := c.Do(t, "POST", path, body)
+			if e, ok := r.JSON["error"].(map[string]any); r.Status != 400 || !ok || e["code"] != 400.0 {
+				t.Errorf("%s: got %d %s, want the Identity API's 400", name, r.Status, r.Body)
+			}
+		}
+		if r := c.Do(t, "GET", path, nil); r.Status != 200 || len(r.JSON["application_credentials"].([]any)) != 0 {
+			t.Fatalf("after refused credentials: got %d %s, want none", r.Status, r.Body)
+		}
+		for name, body := range map[string]string{
+			"empty roles":       `{"application_credential":{"name":"d","roles":[]}}`,
+			"empty description": `{"application_credential":{"name":"e","description":""}}`,
+			"null description":  `{"application_credential":{"name":"f","description":null}}`,
+		} {
+			if r := c.Do(t, "POST", path, body); r.Status != 201 {
+				t.Errorf("%s: got %d %s, want 201", name, r.Status, r.Body)
+			}
+		}
+	})
+}
