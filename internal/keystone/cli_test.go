@@ -2,6 +2,7 @@ package keystone_test
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/twofold/twofold/internal/testenv"
@@ -106,6 +107,45 @@ func TestApplicationCredentialRolesAndDescription(t *testing.T) {
 			if r := c.Do(t, "POST", path, body); r.Status != 201 {
 				t.Errorf("%s: got %d %s, want 201", name, r.Status, r.Body)
 			}
+		}
+	})
+}
+
+// TestListUsersByName: the openstack CLI finds a user given by name
+// (`openstack credential create --type totp alice BLOB`, `openstack
+// credential list --user alice`) with GET /v3/users?name=alice, and said
+// there was no such user when that path was not served. The list holds the
+// caller alone, when it passes the filters.
+func TestListUsersByName(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, secret := account(t, s, "judy", true)
+		account(t, s, "mallory", false)
+		id := signInWithTOTP(t, s, "judy", secret)
+		c := testenv.NewClient(s.URL())
+		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		for query, want := range map[string][]string{
+			"":                                    {userID},
+			"?name=judy":                          {userID},
+			"?name=judy&domain_id=default":        {userID},
+			"?name=judy&enabled=true":             {userID},
+			"?name=mallory":                       {},
+			"?name=nobody":                        {},
+			"?name=judy&domain_id=elsewhere":      {},
+			"?name=judy&enabled=false":            {},
+			"?name=judy&password_expires_at=gt:x": {userID},
+		} {
+			r := c.Do(t, "GET", "/v3/users"+query, nil)
+			users, _ := r.JSON["users"].([]any)
+			got := []string{}
+			for _, u := range users {
+				got = append(got, u.(map[string]any)["id"].(string))
+			}
+			if r.Status != 200 || !slices.Equal(got, want) {
+				t.Errorf("GET /v3/users%s: got %d %s, want 200 with users %v", query, r.Status, r.Body, want)
+			}
+		}
+		if r := (testenv.NewClient(s.URL())).Do(t, "GET", "/v3/users?name=judy", nil); r.Status != 401 {
+			t.Errorf("without a token: got %d %s, want 401", r.Status, r.Body)
 		}
 	})
 }

@@ -47,6 +47,28 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a core.Auth, _ 
 	writeJSON(w, http.StatusOK, userBody(s.baseURL(r), p))
 }
 
+// listUsers lists the users the caller may see, which is the caller alone,
+// when it passes the filters: ?name= (as usernames are matched at sign-in),
+// ?domain_id= and ?enabled=. The openstack CLI finds a user given by name
+// (credential create USER, credential list --user USER) by this list;
+// without it, the name of the very user signed in was "no user".
+// Parameters Twofold does not read are passed over.
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
+	q := r.URL.Query()
+	users := []any{}
+	if (!q.Has("name") || strings.EqualFold(q.Get("name"), a.Account.Username)) &&
+		(!q.Has("domain_id") || q.Get("domain_id") == DomainID) &&
+		(!q.Has("enabled") || slices.Contains(trueWords, strings.ToLower(q.Get("enabled")))) {
+		p, err := s.svc.Me(r.Context(), a)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		users = append(users, userBody(s.baseURL(r), p)["user"])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": users, "links": map[string]any{"self": s.baseURL(r) + "/v3/users", "next": nil, "previous": nil}})
+}
+
 // patchUser turns multi-factor sign-in on or off
 // (options.multi_factor_auth_enabled), under the rules of PUT
 // /v1/me/two-factor: on needs a factor, off a fresh second factor. That is

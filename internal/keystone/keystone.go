@@ -61,6 +61,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v3/auth/tokens":                                     s.authed(s.checkToken),
 		"HEAD /v3/auth/tokens":                                    s.authed(s.checkToken),
 		"DELETE /v3/auth/tokens":                                  s.authed(s.revokeToken),
+		"GET /v3/users":                                           s.authed(s.listUsers),
 		"GET /v3/users/{user_id}":                                 s.authed(s.getUser),
 		"PATCH /v3/users/{user_id}":                               s.authed(s.patchUser),
 		"POST /v3/credentials":                                    s.authed(s.createCredential),
