@@ -178,3 +178,37 @@ func TestApplicationCredentialByName(t *testing.T) {
 		}
 	})
 }
+
+// TestElevationSaidForIdentityClients: a change that needs a fresh second
+// factor, asked for with a password-only token, is a 403 that says how an
+// Identity API client gets one (a token of the password and totp methods),
+// not core's "elevate the session", which names a step of /v1 that the
+// openstack CLI has no command for.
+func TestElevationSaidForIdentityClients(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		userID, secret := account(t, s, "leo", true)
+		id := signInWithTOTP(t, s, "leo", secret)
+		c := testenv.NewClient(s.URL())
+		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		if r := c.Do(t, "PATCH", "/v3/users/"+userID, `{"user":{"options":{"multi_factor_auth_enabled":false}}}`); r.Status != 200 {
+			t.Fatalf("two-factor off: got %d %s", r.Status, r.Body)
+		}
+		pw, err := identity(t, authOpts(s, "leo")) // password alone: not elevated
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Header.Set("X-Auth-Token", pw.Token())
+		factor := c.Do(t, "GET", "/v3/credentials", nil).JSON["credentials"].([]any)[0].(map[string]any)["id"].(string)
+		for what, r := range map[string]testenv.Response{
+			"a TOTP credential added": c.Do(t, "POST", "/v3/credentials",
+				`{"credential":{"type":"totp","user_id":"`+userID+`","blob":"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"}}`),
+			"a TOTP credential deleted": c.Do(t, "DELETE", "/v3/credentials/"+factor, nil),
+		} {
+			e, _ := r.JSON["error"].(map[string]any)
+			msg, _ := e["message"].(string)
+			if r.Status != 403 || !strings.Contains(msg, "password and totp") {
+				t.Errorf("%s with a password-only token: got %d %s, want 403 naming the password and totp methods", what, r.Status, r.Body)
+			}
+		}
+	})
+}
