@@ -137,7 +137,9 @@ func appCredBody(base string, k twofold.APIKey, secret string) map[string]any {
 // permits come from the access rules. Without rules it may read and write
 // every zone of the account and read the account. Twofold makes the secret
 // itself (256 bits) and refuses unrestricted credentials, which could make
-// more credentials.
+// more credentials. It refuses roles and a description, which it has no
+// place for, rather than drop them unsaid: a credential asked for with a
+// reader's role would otherwise get every right.
 func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
 	if err := sameUser(a, r.PathValue("user_id")); err != nil {
 		s.fail(w, r, err)
@@ -150,6 +152,8 @@ func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, a core.Au
 			ExpiresAt    string       `json:"expires_at"`
 			Unrestricted bool         `json:"unrestricted"`
 			AccessRules  []accessRule `json:"access_rules"`
+			Roles        []any        `json:"roles"`
+			Description  *string      `json:"description"`
 		} `json:"application_credential"`
 	}
 	if err := decode(w, r, &req); err != nil {
@@ -163,6 +167,14 @@ func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, a core.Au
 		return
 	case c.Unrestricted:
 		s.fail(w, r, twofold.Errorf(twofold.CodeInvalid, "Twofold makes no unrestricted application credentials"))
+		return
+	case len(c.Roles) > 0:
+		// Keystone's roles narrow a credential; ignored, they would
+		// leave it every right of a credential without them.
+		s.fail(w, r, twofold.Errorf(twofold.CodeInvalid, "Twofold has no roles: leave roles out and restrict the credential with access_rules"))
+		return
+	case c.Description != nil && *c.Description != "":
+		s.fail(w, r, twofold.Errorf(twofold.CodeInvalid, "Twofold keeps no description of an application credential: leave description out, and say what it is for in its name"))
 		return
 	}
 	n := core.NewAPIKey{Name: c.Name, UniqueName: true}

@@ -1,6 +1,7 @@
 package keystone
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -13,12 +14,13 @@ import (
 	"github.com/twofold/twofold/internal/otp"
 )
 
-// userBody is a user as the Identity API shows it, with its multi-factor
-// options: Twofold's "two-factor at sign-in" is multi_factor_auth_enabled
-// with the one rule password + totp, which is shown only when the account
-// has an authenticator app (TOTP) to follow it with: the Identity API
-// takes no other second factor.
-func userBody(p core.Profile) map[string]any {
+// userBody is a user as the Identity API shows it, with links.self under
+// base, the server's public URL (the openstack CLI's user show fails
+// without it), and its multi-factor options: Twofold's "two-factor at
+// sign-in" is multi_factor_auth_enabled with the one rule password + totp,
+// which is shown only when the account has an authenticator app (TOTP) to
+// follow it with: the Identity API takes no other second factor.
+func userBody(base string, p core.Profile) map[string]any {
 	rules := [][]string{}
 	if p.Required && slices.ContainsFunc(p.Factors, func(f twofold.Factor) bool {
 		return f.Type == twofold.FactorTOTP && f.Status == twofold.FactorActive
@@ -27,8 +29,8 @@ func userBody(p core.Profile) map[string]any {
 	}
 	return map[string]any{"user": map[string]any{
 		"id": p.Account.ID, "name": p.Account.Username, "domain_id": DomainID, "enabled": true, "email": p.Account.Email,
-		"password_expires_at": nil,
-		"options":             map[string]any{"multi_factor_auth_enabled": p.Required, "multi_factor_auth_rules": rules},
+		"password_expires_at": nil, "links": map[string]string{"self": base + "/v3/users/" + p.Account.ID},
+		"options": map[string]any{"multi_factor_auth_enabled": p.Required, "multi_factor_auth_rules": rules},
 	}}
 }
 
@@ -42,7 +44,29 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a core.Auth, _ 
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, userBody(p))
+	writeJSON(w, http.StatusOK, userBody(s.baseURL(r), p))
+}
+
+// listUsers lists the users the caller may see, which is the caller alone,
+// when it passes the filters: ?name= (as usernames are matched at sign-in),
+// ?domain_id= and ?enabled=. The openstack CLI finds a user given by name
+// (credential create USER, credential list --user USER) by this list;
+// without it, the name of the very user signed in was "no user".
+// Parameters Twofold does not read are passed over.
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
+	q := r.URL.Query()
+	users := []any{}
+	if (!q.Has("name") || strings.EqualFold(q.Get("name"), a.Account.Username)) &&
+		(!q.Has("domain_id") || q.Get("domain_id") == DomainID) &&
+		(!q.Has("enabled") || slices.Contains(trueWords, strings.ToLower(q.Get("enabled")))) {
+		p, err := s.svc.Me(r.Context(), a)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		users = append(users, userBody(s.baseURL(r), p)["user"])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": users, "links": map[string]any{"self": s.baseURL(r) + "/v3/users", "next": nil, "previous": nil}})
 }
 
 // patchUser turns multi-factor sign-in on or off
@@ -76,13 +100,14 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a core.Auth, 
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, userBody(p))
+	writeJSON(w, http.StatusOK, userBody(s.baseURL(r), p))
 }
 
 // mfaEnabled returns user.options.multi_factor_auth_enabled of a PATCH
 // /v3/users/{id} body, or an invalid error naming the first other field the
 // body holds (Twofold changes nothing else of a user through the Identity
-// API), or saying the field is missing or not a boolean.
+// API) save one that changes nothing (see unchanged), or saying the field
+// is missing or not a boolean.
 func mfaEnabled(body map[string]json.RawMessage) (bool, error) {
 	const field = "user.options.multi_factor_auth_enabled"
 	other := func(name string) error {
@@ -94,7 +119,7 @@ func mfaEnabled(body map[string]json.RawMessage) (bool, error) {
 			return nil, twofold.Errorf(twofold.CodeInvalid, "%s must be an object holding %s", prefix, field)
 		}
 		for _, k := range slices.Sorted(maps.Keys(m)) {
-			if k != only {
+			if k != only && !unchanged(prefix+"."+k, m[k]) {
 				return nil, other(prefix + "." + k)
 			}
 		}
@@ -126,6 +151,15 @@ func mfaEnabled(body map[string]json.RawMessage) (bool, error) {
 		return false, twofold.Errorf(twofold.CodeInvalid, "%s must be true or false", field)
 	}
 	return *on, nil
+}
+
+// unchanged reports whether field (its path in the body) with value v
+// asks for no change: user.enabled true, which the openstack CLI's user
+// set sends with every change, copied from the user it has just read. A
+// user the Identity API answers is enabled (a suspended account is not
+// signed in), so true leaves it as it is; false would not, and is refused.
+func unchanged(field string, v json.RawMessage) bool {
+	return field == "user.enabled" && bytes.Equal(bytes.TrimSpace(v), []byte("true"))
 }
 
 // credentialBody is a TOTP credential: a TOTP factor of the account. The

@@ -61,6 +61,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v3/auth/tokens":                                     s.authed(s.checkToken),
 		"HEAD /v3/auth/tokens":                                    s.authed(s.checkToken),
 		"DELETE /v3/auth/tokens":                                  s.authed(s.revokeToken),
+		"GET /v3/users":                                           s.authed(s.listUsers),
 		"GET /v3/users/{user_id}":                                 s.authed(s.getUser),
 		"PATCH /v3/users/{user_id}":                               s.authed(s.patchUser),
 		"POST /v3/credentials":                                    s.authed(s.createCredential),
@@ -222,8 +223,19 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &te) && te.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(te.RetryAfter.Seconds()))))
 	}
-	s.writeError(w, r, httpapi.Status(code), twofold.ErrorMessage(err))
+	msg := twofold.ErrorMessage(err)
+	if code == twofold.CodeElevationRequired {
+		msg = errElevation
+	}
+	s.writeError(w, r, httpapi.Status(code), msg)
 }
+
+// errElevation is the message of a change refused for want of a fresh
+// second factor, said as an Identity API client can act on it: core's
+// "elevate the session" names a step of /v1 that no OpenStack client
+// knows. A token of the password and totp methods is elevated, as a
+// second step on /v1 is, for some minutes after its code.
+const errElevation = "This change needs a fresh second factor: ask for a new token with the password and totp methods (with the openstack CLI, the v3multifactor auth type) and make the change with it within a few minutes, or elevate this token with POST /v1/me/elevate."
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

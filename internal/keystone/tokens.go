@@ -124,8 +124,17 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 
 	case has("application_credential"):
 		ac := id.ApplicationCredential
-		if len(methods) != 1 || ac == nil || ac.ID == "" {
+		switch {
+		case len(methods) != 1 || ac == nil:
 			s.writeError(w, r, http.StatusUnauthorized, "an application credential signs in alone, by its id and secret")
+			return
+		case ac.ID == "" && ac.Name != "":
+			// Keystone also finds one by its name and user; Twofold does
+			// not, and says so rather than blame the methods.
+			s.writeError(w, r, http.StatusUnauthorized, "Twofold finds an application credential by its id, not its name: sign in with its id and secret (application_credential_id)")
+			return
+		case ac.ID == "":
+			s.writeError(w, r, http.StatusUnauthorized, "an application credential signs in by its id and secret")
 			return
 		}
 		tok, _, err := s.svc.IssueAPIToken(ctx, ac.ID, ac.Secret, meta)
