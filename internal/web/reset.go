@@ -35,7 +35,7 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 	}
 	if d := s.svc.ResetDelay(); d > 0 {
 		b.Text = append(b.Text, fmt.Sprintf("The reset waits %s, until %s. Should they sign in with an authenticator, a recovery code, the paper key or an SSH key meanwhile, it is withdrawn.",
-			durationText(d), s.svc.Now().Add(d).UTC().Format("2 Jan 2006, 15:04 UTC")))
+			durationText(d), core.TimeText(s.svc.Now().Add(d))))
 		if told {
 			b.Text = append(b.Text, "They are emailed now and can cancel it until then, should someone else have asked for it in their name.")
 		}
@@ -52,7 +52,7 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 		// A new address, then a reset: how someone who talked operators
 		// into both would take the account over.
 		b.Warning += fmt.Sprintf(" An operator changed this account's email address on %s. Someone who is not the holder would ask for exactly that, then a reset: be sure the holder asked for both. The address it replaced is emailed about the reset too.",
-			replaced.UTC().Format("2 Jan 2006, 15:04 UTC"))
+			core.TimeText(replaced))
 	}
 	if !told {
 		b.Warning += " They cannot be told of it: " + why + ". Nothing then stops a reset asked for in their name by someone else."
@@ -77,7 +77,7 @@ func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth)
 		return
 	}
 	if err != nil {
-		s.renderAdminReset(w, r, a, s.status(w, r, err), message(err))
+		s.renderAdminReset(w, r, a, s.status(w, r, err), s.resetRefused(r, a, id, err))
 		return
 	}
 	m := "reset_requested"
@@ -85,6 +85,20 @@ func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth)
 		m = "reset_done"
 	}
 	http.Redirect(w, r, "/admin/users/"+id+"?m="+m, http.StatusSeeOther)
+}
+
+// resetRefused says why a reset of account id was refused: a reset
+// already waiting is told with its due time as the pages show times
+// (core.TimeText), where core's message, also the API's and the command
+// line's, says it in RFC 3339.
+func (s *Server) resetRefused(r *http.Request, a core.Auth, id string, err error) string {
+	if twofold.ErrorCode(err) == twofold.CodeConflict {
+		sum, serr := s.svc.InspectAccount(r.Context(), a, id, 1)
+		if serr == nil && sum.Reset != nil && !sum.Account.Suspended {
+			return "A reset of this account's two-factor is already waiting, due " + core.TimeText(sum.Reset.Due) + ": cancel it first to ask for another."
+		}
+	}
+	return message(err)
 }
 
 func (s *Server) adminCancelResetPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -181,7 +195,7 @@ func (s *Server) cancelReset(w http.ResponseWriter, r *http.Request, a core.Auth
 // resetText says who asked for a reset and when it falls due.
 func resetText(r *twofold.TwoFactorReset) string {
 	return fmt.Sprintf("A reset of two-factor was requested by %s on %s. It is due on %s.",
-		r.RequestedBy, r.RequestedAt.UTC().Format("2 Jan 2006, 15:04 UTC"), r.Due.UTC().Format("2 Jan 2006, 15:04 UTC"))
+		r.RequestedBy, core.TimeText(r.RequestedAt), core.TimeText(r.Due))
 }
 
 // durationText says d in the largest whole unit that fits: "3 days", "12 hours", "90 minutes".

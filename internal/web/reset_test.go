@@ -55,6 +55,7 @@ func TestResetPages(t *testing.T) {
 	if r := op.post("/admin/users/"+id+"/reset-two-factor", url.Values{}); r.status != http.StatusForbidden || pageError(r.body) != "Confirm it's you with a code first." {
 		t.Errorf("reset without a code: status %d: %q", r.status, pageError(r.body))
 	}
+	due := ts.Clock.Now().Add(72 * time.Hour)
 	r = op.post("/admin/users/"+id+"/reset-two-factor", url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, opSecret, ts.Clock.Now())}})
 	if r.status != 200 || r.url.Path != "/admin/users/"+id || !strings.Contains(r.body, "The reset of two-factor is scheduled.") || !strings.Contains(r.body, `id="reset-pending"`) {
 		t.Fatalf("reset: at %s, status %d: %s", r.url, r.status, pageError(r.body))
@@ -69,6 +70,10 @@ func TestResetPages(t *testing.T) {
 	}
 	if r := op.post("/admin/users/"+id+"/reset-two-factor", url.Values{}); r.status != http.StatusConflict {
 		t.Errorf("a second reset: status %d, want 409: %s", r.status, pageError(r.body))
+	} else if msg := html.UnescapeString(pageError(r.body)); !strings.Contains(msg, "already waiting, due "+due.UTC().Format("2 Jan 2006, 15:04 UTC")) ||
+		strings.Contains(msg, due.UTC().Format(time.RFC3339)) {
+		// Told as the other pages tell times, in UTC with the zone named.
+		t.Errorf("a second reset: the page says %q, want the due time as %q", msg, due.UTC().Format("2 Jan 2006, 15:04 UTC"))
 	}
 
 	// An operator without two-factor cannot.
