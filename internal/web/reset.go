@@ -26,7 +26,7 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 	}
 	self := "/admin/users/" + id + "/reset-two-factor"
 	b := confirmBody{Heading: "Reset two-factor of “" + sum.Account.Username + "”?", Action: self, Cancel: "/admin/users/" + id,
-		Button: "Reset two-factor", Danger: true}
+		Button: "Reset two-factor", Danger: true, Fields: map[string]string{onceField: s.onceToken(r, a, bound(onceReset, id))}}
 	b.Text = []string{"Their authenticators, recovery codes, paper key and SSH keys will be removed and they will be signed out everywhere. They can then sign in with their password alone and set up two-factor again."}
 	told, why, err := s.svc.ResetNotice(r.Context(), id)
 	if err != nil {
@@ -67,6 +67,12 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 
 func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	id := r.PathValue("id")
+	refused := func(err error) { s.renderAdminReset(w, r, a, s.status(w, r, err), message(err)) }
+	use, ok := s.once(r, a, bound(onceReset, id), refused, func(made string) { s.resetAgain(w, r, a, id, made) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	err := s.elevateFromForm(w, r, &a)
 	var reset core.RequestedReset
 	if err == nil {
@@ -80,11 +86,33 @@ func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth)
 		s.renderAdminReset(w, r, a, s.status(w, r, err), s.resetRefused(r, a, id, err))
 		return
 	}
+	use.Done(r.Context(), id)
 	m := "reset_requested"
 	if !reset.Due.After(reset.RequestedAt) {
 		m = "reset_done"
 	}
 	http.Redirect(w, r, "/admin/users/"+id+"?m="+m, http.StatusSeeOther)
+}
+
+// resetAgain answers a reset form sent again (once.go), such as by a
+// double click: what its first sending asked for, and when that is due,
+// rather than the conflict a reset already waiting is to any other request.
+func (s *Server) resetAgain(w http.ResponseWriter, r *http.Request, a core.Auth, id, made string) {
+	if made != id {
+		s.renderAdminReset(w, r, a, http.StatusConflict, "This form was sent twice, and the first sending had not finished when the second arrived. Look at the account's page: once it shows the reset, it was asked for.")
+		return
+	}
+	sum, _, ok := s.adminTarget(w, r, a, id)
+	if !ok {
+		return
+	}
+	b := confirmBody{Heading: "Reset of two-factor of “" + sum.Account.Username + "” asked for", Cancel: "/admin/users/" + id, CancelLabel: "Back"}
+	if sum.Reset != nil {
+		b.Text = []string{"This form was sent twice: its first sending asked for the reset, and nothing was asked for again. It is due on " + core.TimeText(sum.Reset.Due) + "."}
+	} else {
+		b.Text = []string{"This form was sent twice: its first sending asked for the reset, and nothing was asked for again. It waits no more: it was carried out or cancelled since."}
+	}
+	s.render(w, r, http.StatusOK, "confirm", Page{Title: "Reset two-factor", Account: &a.Account, Body: b})
 }
 
 // resetRefused says why a reset of account id was refused: a reset

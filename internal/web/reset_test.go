@@ -198,3 +198,36 @@ func TestResetPageSaysOperatorChangedAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminResetFormSentTwice: the operator's "Reset two-factor" form sent
+// twice with the same one-time token (a double click whose first answer the
+// browser dropped) asks for one reset, and the second sending answers 200
+// saying that this form asked for it and when it is due, asking for nothing
+// again. A new page's form while the reset waits is another request: 409.
+func TestAdminResetFormSentTwice(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	opSecret := account(t, ts, "opal", true, true)
+	account(t, ts, "nina", false, true)
+	op := newClient(t, ts.URL())
+	op.signInWithCode(ts, "opal", opSecret)
+	id := regexp.MustCompile(`href="/admin/users/([a-z0-9]+)"`).FindStringSubmatch(op.get("/admin/users?q=nina").body)[1]
+	path := "/admin/users/" + id + "/reset-two-factor"
+	form := url.Values{"once": {onceOf(t, op.get(path).body, path)}}
+	due := ts.Clock.Now().Add(72 * time.Hour)
+	if r := op.post(path, url.Values{"once": form["once"]}); r.status != http.StatusOK || !strings.Contains(r.body, `id="reset-pending"`) {
+		t.Fatalf("first sending: at %s, status %d: %s", r.url, r.status, pageError(r.body))
+	}
+	ts.Clock.Add(time.Minute)
+	r := op.post(path, url.Values{"once": form["once"]})
+	body := html.UnescapeString(r.body)
+	if r.status != http.StatusOK || !strings.Contains(body, "This form was sent twice: its first sending asked for the reset") ||
+		!strings.Contains(body, "It is due on "+due.UTC().Format("2 Jan 2006, 15:04 UTC")) || strings.Contains(body, `id="confirm"`) {
+		t.Errorf("second sending: status %d, want 200 saying the form asked for the reset and when it is due: %s", r.status, body)
+	}
+	if w, found, err := ts.Store.TwoFactorReset(t.Context(), id); err != nil || !found || !w.Due.Equal(due) {
+		t.Errorf("after the second sending the waiting reset is %+v (found %v, %v), want the first, due %s", w, found, err, due)
+	}
+	if r := op.post(path, url.Values{"once": {onceOf(t, op.get(path).body, path)}}); r.status != http.StatusConflict {
+		t.Errorf("a new page's form while the reset waits: status %d, want 409", r.status)
+	}
+}
