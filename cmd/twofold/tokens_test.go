@@ -99,6 +99,10 @@ func TestTokens(t *testing.T) {
 				if err != nil && (strings.Contains(err.Error()+out+stderr, wrongKey) || strings.Contains(err.Error()+out+stderr, fmt.Sprintf("%x", secret)) || strings.Contains(err.Error()+out+stderr, fmt.Sprintf("%x", secret2))) {
 					t.Errorf("%s: the output shows a key or secret: %v %s %s", tt.name, err, out, stderr)
 				}
+				// Said in plain words, not in the otp package's.
+				if err != nil && strings.Contains(err.Error()+stderr, "otp:") {
+					t.Errorf("%s: got %q, want no otp package text", tt.name, err)
+				}
 			}
 
 			// A conflict says once that nothing was imported.

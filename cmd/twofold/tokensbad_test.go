@@ -35,11 +35,14 @@ func TestTokensImportEveryBadLine(t *testing.T) {
 			}
 			msg := err.Error()
 			for _, want := range []string{"batch.csv: nothing was imported: 4 lines are wrong:",
-				"\n  line 2: ", "\n  line 4: ", "\n  line 5: ", "\n  line 6: ",
+				"\n  line 2: the secret (second field): ", "\n  line 4: ", "\n  line 5: ", "\n  line 6: ",
 				"secret", "digits", "line 1 has the same serial"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q lacks %q", msg, want)
 				}
+			}
+			if strings.Contains(msg, "otp:") {
+				t.Errorf("error %q holds the otp package's text", msg)
 			}
 			if strings.Contains(msg, "line 1:") || strings.Contains(msg, "line 3:") {
 				t.Errorf("error %q names a good line", msg)

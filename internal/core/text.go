@@ -3,11 +3,19 @@ package core
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
+
+// TimeText says t as the pages and messages show a time to people, in UTC
+// with the zone named: "7 Dec 2026, 16:20 UTC". The JSON API's fields and
+// the HTML datetime attributes stay RFC 3339.
+func TimeText(t time.Time) string {
+	return t.UTC().Format("2 Jan 2006, 15:04 UTC")
+}
 
 // hiddenRune reports whether r shows as nothing, or as something other
 // than itself, where a name or a client's text is shown on a page, in a log

@@ -86,10 +86,10 @@ func parseCSVLine(text string) (Seed, error) {
 		return Seed{}, fmt.Errorf("the serial (first field): %w", err)
 	}
 	if len(fields) < 2 || fields[1] == "" {
-		return Seed{}, fmt.Errorf("%w: no secret (second field): want serial,secret-hex[,type[,digits[,counter-or-period[,algorithm]]]]", ErrSecret)
+		return Seed{}, because(ErrSecret, "no secret (second field): want serial,secret-hex[,type[,digits[,counter-or-period[,algorithm]]]]")
 	}
 	if len(fields) > 6 {
-		return Seed{}, fmt.Errorf("%w: %d fields, at most 6: serial,secret-hex,type,digits,counter-or-period,algorithm", ErrSeedFile, len(fields))
+		return Seed{}, because(ErrSeedFile, "the line has %d fields, at most 6: serial,secret-hex,type,digits,counter-or-period,algorithm", len(fields))
 	}
 	field := func(i int) string {
 		if i < len(fields) {
@@ -99,7 +99,7 @@ func parseCSVLine(text string) (Seed, error) {
 	}
 	secret, err := hex.DecodeString(fields[1])
 	if err != nil {
-		return Seed{}, fmt.Errorf("%w: the secret (second field) is not hexadecimal (an even number of 0-9, a-f)", ErrSecret)
+		return Seed{}, because(ErrSecret, "the secret (second field) is not hexadecimal (an even number of 0-9, a-f)")
 	}
 	if err := CheckSecret(secret); err != nil {
 		clear(secret)
@@ -116,24 +116,24 @@ func parseCSVLine(text string) (Seed, error) {
 	case TypeTOTP:
 		s.Type, s.Params.Period = TypeTOTP, 30*time.Second
 	default:
-		return fail(fmt.Errorf("%w: the type (third field) must be hotp or totp", ErrUnsupported))
+		return fail(because(ErrUnsupported, "the type (third field) must be hotp or totp"))
 	}
 	if v := field(3); v != "" {
 		d, err := strconv.Atoi(v)
 		if err != nil || (d != 6 && d != 8) {
-			return fail(fmt.Errorf("%w: the digits (fourth field) must be 6 or 8", ErrDigits))
+			return fail(because(ErrDigits, "the digits (fourth field) must be 6 or 8"))
 		}
 		s.Params.Digits = d
 	}
 	if v := field(4); v != "" {
 		n, err := strconv.ParseUint(v, 10, 63)
 		if err != nil {
-			return fail(fmt.Errorf("%w: the counter or period (fifth field) must be a whole number", ErrSeedFile))
+			return fail(because(ErrSeedFile, "the counter or period (fifth field) must be a whole number"))
 		}
 		if s.Type == TypeHOTP {
 			s.Counter = n
 		} else if n != 30 && n != 60 {
-			return fail(fmt.Errorf("%w: the period (fifth field) of a totp token must be 30 or 60", ErrPeriod))
+			return fail(because(ErrPeriod, "the period (fifth field) of a totp token must be 30 or 60"))
 		} else {
 			s.Params.Period = time.Duration(n) * time.Second
 		}
@@ -141,7 +141,7 @@ func parseCSVLine(text string) (Seed, error) {
 	if v := field(5); v != "" {
 		alg, err := ParseAlgorithm(v)
 		if err != nil {
-			return fail(fmt.Errorf("%w: the algorithm (sixth field) must be SHA1, SHA256 or SHA512", ErrAlgorithm))
+			return fail(because(ErrAlgorithm, "the algorithm (sixth field) must be SHA1, SHA256 or SHA512"))
 		}
 		s.Params.Algorithm = alg
 	}

@@ -126,10 +126,10 @@ func ParsePSKC(data, key []byte) ([]Seed, error) {
 		return nil, seedErrorf("not a PSKC document: the root element is not a KeyContainer in %s", pskcNamespace)
 	}
 	if c.Version != "1.0" {
-		return nil, seedErrorf("%w: PSKC version %q (Twofold reads 1.0)", ErrUnsupported, truncateAttr(c.Version))
+		return nil, because(errors.Join(ErrSeedFile, ErrUnsupported), "PSKC version %q is not supported (Twofold reads 1.0)", truncateAttr(c.Version))
 	}
 	if ek := c.EncryptionKey; ek != nil && (ek.DerivedKey != nil || ek.X509Data != nil) {
-		return nil, seedErrorf("%w: values encrypted under a key derived from a password or a public key; export them under a pre-shared key", ErrUnsupported)
+		return nil, because(errors.Join(ErrSeedFile, ErrUnsupported), "values encrypted under a key derived from a password or a public key are not supported; export them under a pre-shared key")
 	}
 	o := &pskcOpener{key: key}
 	if mm := c.MACMethod; mm != nil {
@@ -159,7 +159,7 @@ func ParsePSKC(data, key []byte) ([]Seed, error) {
 // seed reads one KeyPackage.
 func (o *pskcOpener) seed(p pskcPackage) (Seed, error) {
 	if len(p.Keys) != 1 {
-		return Seed{}, fmt.Errorf("%w: a KeyPackage holds %d keys, want one", ErrSeedFile, len(p.Keys))
+		return Seed{}, because(ErrSeedFile, "a KeyPackage holds %d keys, want one", len(p.Keys))
 	}
 	k := p.Keys[0]
 	s := Seed{Serial: p.DeviceInfo.SerialNo, Manufacturer: cleanText(p.DeviceInfo.Manufacturer, 64)}
@@ -169,7 +169,7 @@ func (o *pskcOpener) seed(p pskcPackage) (Seed, error) {
 	case pskcTOTP:
 		s.Type, s.Params.Period = TypeTOTP, 30*time.Second
 	default:
-		return s, fmt.Errorf("%w: key algorithm %q, Twofold takes %s and %s", ErrAlgorithm, truncateAttr(k.Algorithm), pskcHOTP, pskcTOTP)
+		return s, because(ErrAlgorithm, "key algorithm %q is not supported: Twofold takes %s and %s", truncateAttr(k.Algorithm), pskcHOTP, pskcTOTP)
 	}
 	if _, err := CheckSerial(s.Serial); err != nil {
 		return s, err
@@ -181,24 +181,24 @@ func (o *pskcOpener) seed(p pskcPackage) (Seed, error) {
 	s.Params.Algorithm, s.Params.Digits = alg, 6
 	if rf := k.Parameters.ResponseFormat; rf != nil {
 		if e := strings.ToUpper(strings.TrimSpace(rf.Encoding)); e != "" && e != "DECIMAL" {
-			return s, fmt.Errorf("%w: codes in %s encoding; Twofold takes DECIMAL", ErrUnsupported, truncateAttr(rf.Encoding))
+			return s, because(ErrUnsupported, "codes in %s encoding are not supported: Twofold takes DECIMAL", truncateAttr(rf.Encoding))
 		}
 		d, err := strconv.Atoi(strings.TrimSpace(rf.Length))
 		if err != nil {
-			return s, fmt.Errorf("%w: ResponseFormat Length is not a number", ErrDigits)
+			return s, because(ErrDigits, "ResponseFormat Length is not a number")
 		}
 		s.Params.Digits = d
 	}
 	if pp := k.Policy.PINPolicy; pp != nil {
 		if mode := strings.TrimSpace(pp.PINUsageMode); mode != "" && mode != "Local" {
-			return s, fmt.Errorf("%w: PIN usage mode %s: a PIN sent with the code", ErrUnsupported, truncateAttr(mode))
+			return s, because(ErrUnsupported, "PIN usage mode %s (a PIN sent with the code) is not supported", truncateAttr(mode))
 		}
 	}
 	if len(k.Policy.KeyUsage) > 0 && !containsFold(k.Policy.KeyUsage, "OTP") {
-		return s, fmt.Errorf("%w: the key's usage does not include OTP", ErrUnsupported)
+		return s, because(ErrUnsupported, "the key's usage does not include OTP")
 	}
 	if k.Data.Secret == nil {
-		return s, fmt.Errorf("%w: the key has no Secret", ErrSecret)
+		return s, because(ErrSecret, "the key has no Secret")
 	}
 	if s.Secret, err = o.value(k.Data.Secret, "Secret"); err != nil {
 		return s, err
@@ -214,7 +214,7 @@ func (o *pskcOpener) seed(p pskcPackage) (Seed, error) {
 			return s, err
 		}
 		if t0 != 0 {
-			return s, fmt.Errorf("%w: a TOTP time origin (Time) other than 0", ErrUnsupported)
+			return s, because(ErrUnsupported, "a TOTP time origin (Time) other than 0 is not supported")
 		}
 	}
 	if v := k.Data.TimeInterval; v != nil && s.Type == TypeTOTP {
@@ -223,7 +223,7 @@ func (o *pskcOpener) seed(p pskcPackage) (Seed, error) {
 			return s, err
 		}
 		if n != 30 && n != 60 {
-			return s, fmt.Errorf("%w: TimeInterval must be 30 or 60", ErrPeriod)
+			return s, because(ErrPeriod, "TimeInterval must be 30 or 60")
 		}
 		s.Params.Period = time.Duration(n) * time.Second
 	}
@@ -243,7 +243,7 @@ func suiteAlgorithm(suite string) (Algorithm, error) {
 	}
 	alg, err := ParseAlgorithm(name)
 	if err != nil {
-		return 0, fmt.Errorf("%w: suite %q, want SHA1, SHA256 or SHA512", ErrAlgorithm, truncateAttr(suite))
+		return 0, because(ErrAlgorithm, "suite %q is not supported: want SHA1, SHA256 or SHA512", truncateAttr(suite))
 	}
 	return alg, nil
 }
@@ -274,23 +274,23 @@ func (o *pskcOpener) number(v *pskcValue, name string) (uint64, error) {
 		}
 		// RFC 6030 §6.1: an encrypted integer is its big-endian bytes.
 		if len(b) == 0 || len(b) > 8 {
-			return 0, fmt.Errorf("%w: %s is not a number", ErrSeedFile, name)
+			return 0, because(ErrSeedFile, "%s is not a number", name)
 		}
 		var n uint64
 		for _, c := range b {
 			n = n<<8 | uint64(c)
 		}
 		if n > 1<<62 {
-			return 0, fmt.Errorf("%w: %s is too large", ErrSeedFile, name)
+			return 0, because(ErrSeedFile, "%s is too large", name)
 		}
 		return n, nil
 	}
 	if v.PlainValue == nil {
-		return 0, fmt.Errorf("%w: %s has no value", ErrSeedFile, name)
+		return 0, because(ErrSeedFile, "%s has no value", name)
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(*v.PlainValue), 10, 62)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s is not a whole number", ErrSeedFile, name)
+		return 0, because(ErrSeedFile, "%s is not a whole number", name)
 	}
 	return n, nil
 }
@@ -302,31 +302,31 @@ func (o *pskcOpener) value(v *pskcValue, name string) ([]byte, error) {
 	case v.EncryptedValue != nil:
 		mac, err := decodeBase64(v.ValueMAC)
 		if err != nil || len(mac) == 0 {
-			return nil, fmt.Errorf("%w: the encrypted %s has no ValueMAC", ErrSeedMAC, name)
+			return nil, because(ErrSeedMAC, "the encrypted %s has no ValueMAC", name)
 		}
 		return o.open(v.EncryptedValue, mac, name)
 	case v.PlainValue != nil:
 		b, err := decodeBase64(*v.PlainValue)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s is not base64", ErrSecret, name)
+			return nil, because(ErrSecret, "%s is not base64", name)
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("%w: %s has no value", ErrSeedFile, name)
+	return nil, because(ErrSeedFile, "%s has no value", name)
 }
 
 // open checks mac over e's IV and ciphertext, then decrypts it (RFC 6030 §6.1).
 func (o *pskcOpener) open(e *pskcEncrypted, mac []byte, name string) ([]byte, error) {
 	if o.macKey == nil {
 		if o.macKeyValue == nil {
-			return nil, fmt.Errorf("%w: the document has encrypted values but no MACMethod with a MACKey", ErrSeedMAC)
+			return nil, because(ErrSeedMAC, "the document has encrypted values but no MACMethod with a MACKey")
 		}
 		k, err := o.decrypt(o.macKeyValue, "MACKey")
 		if err != nil {
 			return nil, err
 		}
 		if len(k) == 0 {
-			return nil, fmt.Errorf("%w: the MACKey is empty", ErrSeedMAC)
+			return nil, because(ErrSeedMAC, "the MACKey is empty")
 		}
 		o.macKey = k
 	}
@@ -339,16 +339,16 @@ func (o *pskcOpener) open(e *pskcEncrypted, mac []byte, name string) ([]byte, er
 	case dsigHMAC512:
 		h = sha512.New
 	default:
-		return nil, fmt.Errorf("%w: MAC method %q, Twofold takes hmac-sha1, hmac-sha256 and hmac-sha512", ErrUnsupported, truncateAttr(o.macAlg))
+		return nil, because(ErrUnsupported, "MAC method %q is not supported: Twofold takes hmac-sha1, hmac-sha256 and hmac-sha512", truncateAttr(o.macAlg))
 	}
 	ct, err := decodeBase64(e.CipherValue)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the encrypted %s is not base64", ErrSeedFile, name)
+		return nil, because(ErrSeedFile, "the encrypted %s is not base64", name)
 	}
 	m := hmac.New(h, o.macKey)
 	m.Write(ct)
 	if !hmac.Equal(m.Sum(nil), mac) {
-		return nil, fmt.Errorf("%w: %s", ErrSeedMAC, name)
+		return nil, because(ErrSeedMAC, "the MAC of the encrypted %s does not match", name)
 	}
 	return o.decrypt(e, name)
 }
@@ -357,7 +357,7 @@ func (o *pskcOpener) open(e *pskcEncrypted, mac []byte, name string) ([]byte, er
 // padding. Padding that does not check out means the key is not the document's.
 func (o *pskcOpener) decrypt(e *pskcEncrypted, name string) ([]byte, error) {
 	if o.key == nil {
-		return nil, fmt.Errorf("%w: the document is encrypted: give its pre-shared key", ErrSeedKey)
+		return nil, because(ErrSeedKey, "the document is encrypted: give its pre-shared key")
 	}
 	var size int
 	switch strings.TrimSpace(e.Method.Algorithm) {
@@ -368,21 +368,21 @@ func (o *pskcOpener) decrypt(e *pskcEncrypted, name string) ([]byte, error) {
 	case xmlencAES256:
 		size = 32
 	default:
-		return nil, fmt.Errorf("%w: encryption method %q, Twofold takes AES-CBC", ErrUnsupported, truncateAttr(e.Method.Algorithm))
+		return nil, because(ErrUnsupported, "encryption method %q is not supported: Twofold takes AES-CBC", truncateAttr(e.Method.Algorithm))
 	}
 	if len(o.key) != size {
-		return nil, fmt.Errorf("%w: the document uses AES-%d, whose key has %d bytes (%d hex digits), not %d", ErrSeedKey, size*8, size, 2*size, len(o.key))
+		return nil, because(ErrSeedKey, "wrong pre-shared key: the document uses AES-%d, whose key has %d bytes (%d hex digits), not %d", size*8, size, 2*size, len(o.key))
 	}
 	ct, err := decodeBase64(e.CipherValue)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the encrypted %s is not base64", ErrSeedFile, name)
+		return nil, because(ErrSeedFile, "the encrypted %s is not base64", name)
 	}
 	if len(ct) < 2*aes.BlockSize || len(ct)%aes.BlockSize != 0 {
-		return nil, fmt.Errorf("%w: the encrypted %s is not an IV and whole AES blocks", ErrSeedFile, name)
+		return nil, because(ErrSeedFile, "the encrypted %s is not an IV and whole AES blocks", name)
 	}
 	block, err := aes.NewCipher(o.key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSeedKey, err)
+		return nil, because(ErrSeedKey, "the pre-shared key is not an AES key")
 	}
 	pt := make([]byte, len(ct)-aes.BlockSize)
 	cipher.NewCBCDecrypter(block, ct[:aes.BlockSize]).CryptBlocks(pt, ct[aes.BlockSize:])
@@ -398,7 +398,7 @@ func (o *pskcOpener) decrypt(e *pskcEncrypted, name string) ([]byte, error) {
 	return pt[:len(pt)-pad], nil
 }
 
-var errWrongKey = fmt.Errorf("%w: the pre-shared key does not open the document", ErrSeedKey)
+var errWrongKey = because(ErrSeedKey, "the pre-shared key does not open the document")
 
 // decodeBase64 decodes base64 written across lines, as XML documents do.
 func decodeBase64(s string) ([]byte, error) {

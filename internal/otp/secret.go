@@ -30,14 +30,14 @@ const minKeySize = MinSecretSize - 4
 // zero bytes only is the empty key. The error wraps ErrSecret and never holds the secret.
 func CheckSecret(secret []byte) error {
 	if len(secret) < MinSecretSize || len(secret) > MaxSecretSize {
-		return fmt.Errorf("%w: the secret has %d bytes, want %d to %d", ErrSecret, len(secret), MinSecretSize, MaxSecretSize)
+		return because(ErrSecret, "the secret has %d bytes, want %d to %d", len(secret), MinSecretSize, MaxSecretSize)
 	}
 	n := len(bytes.TrimRight(secret, "\x00"))
 	if n == 0 {
-		return fmt.Errorf("%w: the secret is all zero bytes", ErrSecret)
+		return because(ErrSecret, "the secret is all zero bytes")
 	}
 	if n < minKeySize {
-		return fmt.Errorf("%w: the secret has %d bytes but ends in %d zero bytes, which HMAC adds anyway: %d bytes count, want at least %d", ErrSecret, len(secret), len(secret)-n, n, minKeySize)
+		return because(ErrSecret, "the secret has %d bytes but ends in %d zero bytes, which HMAC adds anyway: %d bytes count, want at least %d", len(secret), len(secret)-n, n, minKeySize)
 	}
 	return nil
 }

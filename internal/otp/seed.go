@@ -128,11 +128,31 @@ func (es SeedErrors) Unwrap() []error {
 	return errs
 }
 
-// seedErrorf returns an error of the file as a whole, wrapping ErrSeedFile and the errors
-// among args that %w marks.
+// seedErrorf returns an error of the file as a whole, wrapping ErrSeedFile.
 func seedErrorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrSeedFile}, args...)...)
+	return because(ErrSeedFile, format, args...)
 }
+
+// plainError is an error of a seed file or a secret told in a plain
+// sentence for the operator who reads it (on the command line or the page
+// /admin/tokens), without the text of the sentinels it wraps, which
+// errors.Is still finds.
+type plainError struct {
+	msg  string
+	kind error
+}
+
+// because returns an error reading format's sentence that wraps kind, a
+// sentinel (or several, joined).
+func because(kind error, format string, args ...any) error {
+	return &plainError{msg: fmt.Sprintf(format, args...), kind: kind}
+}
+
+// Error implements error.
+func (e *plainError) Error() string { return e.msg }
+
+// Unwrap returns the sentinel the error wraps.
+func (e *plainError) Unwrap() error { return e.kind }
 
 // CheckSerial trims a token's serial number and reports whether it is fit to store and
 // show: 1 to 64 characters on one line, without a character that cannot be seen for what
@@ -140,10 +160,10 @@ func seedErrorf(format string, args ...any) error {
 func CheckSerial(serial string) (string, error) {
 	serial = strings.TrimSpace(serial)
 	if serial == "" {
-		return "", fmt.Errorf("%w: no serial number", ErrSerial)
+		return "", because(ErrSerial, "no serial number")
 	}
 	if !utf8.ValidString(serial) || utf8.RuneCountInString(serial) > maxSerialLen || strings.IndexFunc(serial, hiddenRune) >= 0 {
-		return "", fmt.Errorf("%w: a serial number is at most %d characters, without control or invisible ones", ErrSerial, maxSerialLen)
+		return "", because(ErrSerial, "a serial number is at most %d characters, without control or invisible ones", maxSerialLen)
 	}
 	return serial, nil
 }
@@ -169,21 +189,21 @@ func (s *Seed) check() error {
 		return err
 	}
 	if !s.Params.Algorithm.valid() {
-		return fmt.Errorf("%w: Twofold takes SHA1, SHA256 and SHA512", ErrAlgorithm)
+		return because(ErrAlgorithm, "the hash must be SHA1, SHA256 or SHA512")
 	}
 	if s.Params.Digits != 6 && s.Params.Digits != 8 {
-		return fmt.Errorf("%w: Twofold takes 6 or 8 digits", ErrDigits)
+		return because(ErrDigits, "the digits must be 6 or 8")
 	}
 	switch s.Type {
 	case TypeHOTP:
 		s.Params.Period = 0
 	case TypeTOTP:
 		if s.Params.Period != 30*time.Second && s.Params.Period != 60*time.Second {
-			return fmt.Errorf("%w: Twofold takes a period of 30s or 60s", ErrPeriod)
+			return because(ErrPeriod, "the period must be 30s or 60s")
 		}
 		s.Counter = 0
 	default:
-		return fmt.Errorf("%w: the token type must be hotp or totp", ErrUnsupported)
+		return because(ErrUnsupported, "the token type must be hotp or totp")
 	}
 	return nil
 }
@@ -215,7 +235,7 @@ func (c *seedSet) add(where string, s Seed) error {
 		c.seen = map[string]string{}
 	}
 	if first, ok := c.seen[serial]; ok {
-		e.Err = fmt.Errorf("%w: %s has the same serial", ErrSerial, first)
+		e.Err = because(ErrSerial, "%s has the same serial", first)
 		return e
 	}
 	c.seen[serial] = where

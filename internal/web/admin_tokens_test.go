@@ -48,11 +48,17 @@ func TestAdminTokens(t *testing.T) {
 		"a key for a CSV file":     {url.Values{"format": {"csv"}, "seeds": {csv}, "pskc_key": {"000102030405060708090a0b0c0d0e0f"}}, http.StatusBadRequest},
 		"a short PSKC key":         {url.Values{"format": {"pskc"}, "seeds": {"<x/>"}, "pskc_key": {"0001"}}, http.StatusBadRequest},
 		"not PSKC":                 {url.Values{"format": {"pskc"}, "seeds": {"<x/>"}}, http.StatusBadRequest},
+		"PSKC 2.0":                 {url.Values{"format": {"pskc"}, "seeds": {`<KeyContainer xmlns="urn:ietf:params:xml:ns:keyprov:pskc" Version="2.0"/>`}}, http.StatusBadRequest},
+		"7 digits":                 {url.Values{"format": {"csv"}, "seeds": {"TOK-4,3132333435363738393031323334353637383939,totp,7\n"}}, http.StatusBadRequest},
+		"two bad lines":            {url.Values{"format": {"csv"}, "seeds": {"TOK-4,zz\nTOK-5,31\n"}}, http.StatusBadRequest},
 		"no format":                {url.Values{"seeds": {csv}}, http.StatusBadRequest},
 	} {
 		r := op.post("/admin/tokens", tt.form)
 		if r.status != tt.status || pageError(r.body) == "" {
 			t.Errorf("%s: status %d, error %q; want %d with an error", name, r.status, pageError(r.body), tt.status)
+		}
+		if msg := pageError(r.body); strings.Contains(msg, "otp:") {
+			t.Errorf("%s: got %q, want no otp package text", name, msg)
 		}
 	}
 	r = op.get("/admin/tokens?unclaimed=1")
@@ -144,6 +150,9 @@ func TestAdminTokensSwappedColumns(t *testing.T) {
 				r := op.post("/admin/tokens", url.Values{"format": {"csv"}, "seeds": {seeds}})
 				if r.status != http.StatusBadRequest || pageError(r.body) == "(no error on the page)" {
 					t.Errorf("%q: status %d, error %q; want 400 with an error", seeds, r.status, pageError(r.body))
+				}
+				if msg := pageError(r.body); strings.Contains(msg, "otp:") {
+					t.Errorf("%q: got %q, want no otp package text", seeds, msg)
 				}
 				rest := textarea.ReplaceAllString(r.body, "")
 				if strings.Contains(rest, secret[:16]) || strings.Contains(rest, secret2[:16]) {

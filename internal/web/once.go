@@ -31,6 +31,7 @@ const (
 	// works only at the address of the thing it was made for.
 	onceRemove = "remove-factor" // removing an authenticator (remove)
 	onceJoin   = "join"          // joining a team by an invitation (acceptInvitation)
+	onceReset  = "reset"         // an operator's reset of an account's two-factor (adminReset)
 	// A new secret of one webhook (adminRotateWebhook), bound to it but
 	// made afresh for every page: each page's form makes one secret.
 	onceWebhookSecret = "webhook-secret"

@@ -215,7 +215,7 @@ func (s *Server) funcs() template.FuncMap {
 			if t.IsZero() {
 				return ""
 			}
-			return t.UTC().Format("2 Jan 2006, 15:04 UTC")
+			return core.TimeText(t)
 		},
 		"datetime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"static":   s.staticURL,

@@ -180,7 +180,18 @@ func TestUnreadableFormsSaySo(t *testing.T) {
 	if r.status != http.StatusBadRequest || !strings.Contains(pageError(r.body), "not text") {
 		t.Errorf("a form that is not UTF-8: status %d, error %q; want 400 saying it is not text", r.status, pageError(r.body))
 	}
+	if !strings.Contains(r.body, `href="/login">Go to sign in</a>`) {
+		t.Error("the 413 page offers someone signed out no way to sign in")
+	}
 	if r := c.signIn("ivy"); r.url.Path == "/login" {
 		t.Fatalf("ivy cannot sign in after the refused forms: at %s, %q", r.url, pageError(r.body))
+	}
+	// Signed in, the way back is to her security page, not to sign in.
+	r = c.post("/settings/security/reset/cancel", url.Values{"label": {strings.Repeat("x", 70<<10)}})
+	if r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a 70 KiB form, signed in: status %d, want 413", r.status)
+	}
+	if strings.Contains(r.body, "Go to sign in") || !strings.Contains(r.body, `href="/settings/security">Go to your security settings</a>`) {
+		t.Errorf("the 413 page to someone signed in does not lead back to the security page: %s", r.body)
 	}
 }

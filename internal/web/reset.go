@@ -26,7 +26,7 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 	}
 	self := "/admin/users/" + id + "/reset-two-factor"
 	b := confirmBody{Heading: "Reset two-factor of “" + sum.Account.Username + "”?", Action: self, Cancel: "/admin/users/" + id,
-		Button: "Reset two-factor", Danger: true}
+		Button: "Reset two-factor", Danger: true, Fields: map[string]string{onceField: s.onceToken(r, a, bound(onceReset, id))}}
 	b.Text = []string{"Their authenticators, recovery codes, paper key and SSH keys will be removed and they will be signed out everywhere. They can then sign in with their password alone and set up two-factor again."}
 	told, why, err := s.svc.ResetNotice(r.Context(), id)
 	if err != nil {
@@ -35,7 +35,7 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 	}
 	if d := s.svc.ResetDelay(); d > 0 {
 		b.Text = append(b.Text, fmt.Sprintf("The reset waits %s, until %s. Should they sign in with an authenticator, a recovery code, the paper key or an SSH key meanwhile, it is withdrawn.",
-			durationText(d), s.svc.Now().Add(d).UTC().Format("2 Jan 2006, 15:04 UTC")))
+			durationText(d), core.TimeText(s.svc.Now().Add(d))))
 		if told {
 			b.Text = append(b.Text, "They are emailed now and can cancel it until then, should someone else have asked for it in their name.")
 		}
@@ -52,7 +52,7 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 		// A new address, then a reset: how someone who talked operators
 		// into both would take the account over.
 		b.Warning += fmt.Sprintf(" An operator changed this account's email address on %s. Someone who is not the holder would ask for exactly that, then a reset: be sure the holder asked for both. The address it replaced is emailed about the reset too.",
-			replaced.UTC().Format("2 Jan 2006, 15:04 UTC"))
+			core.TimeText(replaced))
 	}
 	if !told {
 		b.Warning += " They cannot be told of it: " + why + ". Nothing then stops a reset asked for in their name by someone else."
@@ -67,6 +67,12 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 
 func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	id := r.PathValue("id")
+	refused := func(err error) { s.renderAdminReset(w, r, a, s.status(w, r, err), message(err)) }
+	use, ok := s.once(r, a, bound(onceReset, id), refused, func(made string) { s.resetAgain(w, r, a, id, made) })
+	if !ok {
+		return
+	}
+	defer use.Done(r.Context(), "")
 	err := s.elevateFromForm(w, r, &a)
 	var reset core.RequestedReset
 	if err == nil {
@@ -77,14 +83,50 @@ func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth)
 		return
 	}
 	if err != nil {
-		s.renderAdminReset(w, r, a, s.status(w, r, err), message(err))
+		s.renderAdminReset(w, r, a, s.status(w, r, err), s.resetRefused(r, a, id, err))
 		return
 	}
+	use.Done(r.Context(), id)
 	m := "reset_requested"
 	if !reset.Due.After(reset.RequestedAt) {
 		m = "reset_done"
 	}
 	http.Redirect(w, r, "/admin/users/"+id+"?m="+m, http.StatusSeeOther)
+}
+
+// resetAgain answers a reset form sent again (once.go), such as by a
+// double click: what its first sending asked for, and when that is due,
+// rather than the conflict a reset already waiting is to any other request.
+func (s *Server) resetAgain(w http.ResponseWriter, r *http.Request, a core.Auth, id, made string) {
+	if made != id {
+		s.renderAdminReset(w, r, a, http.StatusConflict, "This form was sent twice, and the first sending had not finished when the second arrived. Look at the account's page: once it shows the reset, it was asked for.")
+		return
+	}
+	sum, _, ok := s.adminTarget(w, r, a, id)
+	if !ok {
+		return
+	}
+	b := confirmBody{Heading: "Reset of two-factor of “" + sum.Account.Username + "” asked for", Cancel: "/admin/users/" + id, CancelLabel: "Back"}
+	if sum.Reset != nil {
+		b.Text = []string{"This form was sent twice: its first sending asked for the reset, and nothing was asked for again. It is due on " + core.TimeText(sum.Reset.Due) + "."}
+	} else {
+		b.Text = []string{"This form was sent twice: its first sending asked for the reset, and nothing was asked for again. It waits no more: it was carried out or cancelled since."}
+	}
+	s.render(w, r, http.StatusOK, "confirm", Page{Title: "Reset two-factor", Account: &a.Account, Body: b})
+}
+
+// resetRefused says why a reset of account id was refused: a reset
+// already waiting is told with its due time as the pages show times
+// (core.TimeText), where core's message, also the API's and the command
+// line's, says it in RFC 3339.
+func (s *Server) resetRefused(r *http.Request, a core.Auth, id string, err error) string {
+	if twofold.ErrorCode(err) == twofold.CodeConflict {
+		sum, serr := s.svc.InspectAccount(r.Context(), a, id, 1)
+		if serr == nil && sum.Reset != nil && !sum.Account.Suspended {
+			return "A reset of this account's two-factor is already waiting, due " + core.TimeText(sum.Reset.Due) + ": cancel it first to ask for another."
+		}
+	}
+	return message(err)
 }
 
 func (s *Server) adminCancelResetPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -181,7 +223,7 @@ func (s *Server) cancelReset(w http.ResponseWriter, r *http.Request, a core.Auth
 // resetText says who asked for a reset and when it falls due.
 func resetText(r *twofold.TwoFactorReset) string {
 	return fmt.Sprintf("A reset of two-factor was requested by %s on %s. It is due on %s.",
-		r.RequestedBy, r.RequestedAt.UTC().Format("2 Jan 2006, 15:04 UTC"), r.Due.UTC().Format("2 Jan 2006, 15:04 UTC"))
+		r.RequestedBy, core.TimeText(r.RequestedAt), core.TimeText(r.Due))
 }
 
 // durationText says d in the largest whole unit that fits: "3 days", "12 hours", "90 minutes".

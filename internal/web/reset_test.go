@@ -55,6 +55,7 @@ func TestResetPages(t *testing.T) {
 	if r := op.post("/admin/users/"+id+"/reset-two-factor", url.Values{}); r.status != http.StatusForbidden || pageError(r.body) != "Confirm it's you with a code first." {
 		t.Errorf("reset without a code: status %d: %q", r.status, pageError(r.body))
 	}
+	due := ts.Clock.Now().Add(72 * time.Hour)
 	r = op.post("/admin/users/"+id+"/reset-two-factor", url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, opSecret, ts.Clock.Now())}})
 	if r.status != 200 || r.url.Path != "/admin/users/"+id || !strings.Contains(r.body, "The reset of two-factor is scheduled.") || !strings.Contains(r.body, `id="reset-pending"`) {
 		t.Fatalf("reset: at %s, status %d: %s", r.url, r.status, pageError(r.body))
@@ -69,6 +70,10 @@ func TestResetPages(t *testing.T) {
 	}
 	if r := op.post("/admin/users/"+id+"/reset-two-factor", url.Values{}); r.status != http.StatusConflict {
 		t.Errorf("a second reset: status %d, want 409: %s", r.status, pageError(r.body))
+	} else if msg := html.UnescapeString(pageError(r.body)); !strings.Contains(msg, "already waiting, due "+due.UTC().Format("2 Jan 2006, 15:04 UTC")) ||
+		strings.Contains(msg, due.UTC().Format(time.RFC3339)) {
+		// Told as the other pages tell times, in UTC with the zone named.
+		t.Errorf("a second reset: the page says %q, want the due time as %q", msg, due.UTC().Format("2 Jan 2006, 15:04 UTC"))
 	}
 
 	// An operator without two-factor cannot.
@@ -191,5 +196,38 @@ func TestResetPageSaysOperatorChangedAddress(t *testing.T) {
 			i == 1 && !strings.Contains(body, "The address it replaced is emailed about the reset too.") {
 			t.Errorf("the reset page after an operator's change of address:\n%s", body)
 		}
+	}
+}
+
+// TestAdminResetFormSentTwice: the operator's "Reset two-factor" form sent
+// twice with the same one-time token (a double click whose first answer the
+// browser dropped) asks for one reset, and the second sending answers 200
+// saying that this form asked for it and when it is due, asking for nothing
+// again. A new page's form while the reset waits is another request: 409.
+func TestAdminResetFormSentTwice(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	opSecret := account(t, ts, "opal", true, true)
+	account(t, ts, "nina", false, true)
+	op := newClient(t, ts.URL())
+	op.signInWithCode(ts, "opal", opSecret)
+	id := regexp.MustCompile(`href="/admin/users/([a-z0-9]+)"`).FindStringSubmatch(op.get("/admin/users?q=nina").body)[1]
+	path := "/admin/users/" + id + "/reset-two-factor"
+	form := url.Values{"once": {onceOf(t, op.get(path).body, path)}}
+	due := ts.Clock.Now().Add(72 * time.Hour)
+	if r := op.post(path, url.Values{"once": form["once"]}); r.status != http.StatusOK || !strings.Contains(r.body, `id="reset-pending"`) {
+		t.Fatalf("first sending: at %s, status %d: %s", r.url, r.status, pageError(r.body))
+	}
+	ts.Clock.Add(time.Minute)
+	r := op.post(path, url.Values{"once": form["once"]})
+	body := html.UnescapeString(r.body)
+	if r.status != http.StatusOK || !strings.Contains(body, "This form was sent twice: its first sending asked for the reset") ||
+		!strings.Contains(body, "It is due on "+due.UTC().Format("2 Jan 2006, 15:04 UTC")) || strings.Contains(body, `id="confirm"`) {
+		t.Errorf("second sending: status %d, want 200 saying the form asked for the reset and when it is due: %s", r.status, body)
+	}
+	if w, found, err := ts.Store.TwoFactorReset(t.Context(), id); err != nil || !found || !w.Due.Equal(due) {
+		t.Errorf("after the second sending the waiting reset is %+v (found %v, %v), want the first, due %s", w, found, err, due)
+	}
+	if r := op.post(path, url.Values{"once": {onceOf(t, op.get(path).body, path)}}); r.status != http.StatusConflict {
+		t.Errorf("a new page's form while the reset waits: status %d, want 409", r.status)
 	}
 }

@@ -378,7 +378,15 @@ func (s *Server) guard(route string, h http.Handler) http.Handler {
 			var tooLarge *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooLarge):
-				s.renderError(w, r, nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d KiB, so it was refused and nothing was changed. Go back, shorten what you pasted and try again.", maxForm>>10))
+				// The way back fits who sent it: to the security page when
+				// the session cookie is valid, else to sign in.
+				var signedIn *core.Auth
+				if a, ok, err := s.session(r); err != nil {
+					s.log.ErrorContext(r.Context(), "session of a form too large", "err", err)
+				} else if ok {
+					signedIn = &a
+				}
+				s.renderError(w, r, signedIn, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d KiB, so it was refused and nothing was changed. Go back, shorten what you pasted and try again.", maxForm>>10))
 				return
 			case err != nil:
 				s.renderError(w, r, nil, http.StatusBadRequest, "The form could not be read. Go back and try again.")
