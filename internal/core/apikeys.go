@@ -465,11 +465,80 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, id, secret string, m M
 	if err != nil {
 		return Auth{}, err
 	}
-	if !hmac.Equal(k.SecretHash, s.hasher.Sum("api-key", id+":"+secret)) {
-		s.refuseKey(ctx, k, m, "wrong secret")
+	if !keySecretIs(s, k, secret) {
+		s.refuseKey(ctx, k, m, causeWrongSecret)
 		return Auth{}, errBadKey()
 	}
 	return s.keyCaller(ctx, k, m)
+}
+
+// causeWrongSecret is the cause, in an api_key.refused event, of a key
+// refused for a wrong secret: by its id or by its name alike.
+const causeWrongSecret = "wrong secret"
+
+// keySecretIs reports, in constant time, whether secret is key k's.
+func keySecretIs(s *Service, k twofold.APIKey, secret string) bool {
+	return hmac.Equal(k.SecretHash, s.hasher.Sum("api-key", k.ID+":"+secret))
+}
+
+// AuthenticateAPIKeyByName is AuthenticateAPIKey for a key named by its
+// name among the keys of the account username names (as a login names it,
+// accountForLogin), as the Identity API finds an application credential by
+// its name and user. A credential's name is one per user among the live
+// keys made as application credentials, but keys made on /v1 and the pages
+// may share a name: the secret, 256 random bits and one per key, says
+// which of the live keys of that name is meant, each compared in constant
+// time. When none of that name is live, the expired ones are tried, so
+// that a right secret is refused as expired, and recorded so, as by id. A
+// wrong secret is refused as by id (refuseKey, under each key of the name);
+// an unknown user or name costs the hash a known one does and answers the
+// same errBadKey, so that neither can be probed.
+func (s *Service) AuthenticateAPIKeyByName(ctx context.Context, username, name, secret string, m Meta) (Auth, error) {
+	if name == "" || len(name) > 256 || len(secret) == 0 || len(secret) > 128 {
+		return Auth{}, errBadKey()
+	}
+	acc, found, _, err := s.accountForLogin(ctx, username)
+	if err != nil {
+		return Auth{}, err
+	}
+	var keys []twofold.APIKey
+	if found {
+		if keys, err = s.store.APIKeys(ctx, acc.ID); err != nil {
+			return Auth{}, err
+		}
+	}
+	now := s.Now()
+	var live, expired []twofold.APIKey
+	for _, k := range keys {
+		switch {
+		case k.Name != name:
+		case k.Expired(now):
+			expired = append(expired, k)
+		default:
+			live = append(live, k)
+		}
+	}
+	named := live
+	if len(named) == 0 {
+		named = expired
+	}
+	if len(named) == 0 {
+		keySecretIs(s, twofold.APIKey{ID: name}, secret) // as long as a known name
+		return Auth{}, errBadKey()
+	}
+	match := -1
+	for i, k := range named {
+		if keySecretIs(s, k, secret) {
+			match = i
+		}
+	}
+	if match < 0 {
+		for _, k := range named {
+			s.refuseKey(ctx, k, m, causeWrongSecret)
+		}
+		return Auth{}, errBadKey()
+	}
+	return s.keyCaller(ctx, named[match], m)
 }
 
 // keyCaller returns the caller for an authenticated key unless it has
@@ -571,6 +640,23 @@ func (s *Service) IssueAPIToken(ctx context.Context, id, secret string, m Meta) 
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	return s.issueAPIToken(ctx, a)
+}
+
+// IssueAPITokenByName is IssueAPIToken for a key named by its name and its
+// account's username (AuthenticateAPIKeyByName): the Identity API's
+// application credential found by name and user.
+func (s *Service) IssueAPITokenByName(ctx context.Context, username, name, secret string, m Meta) (string, time.Time, error) {
+	a, err := s.AuthenticateAPIKeyByName(ctx, username, name, secret, m)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return s.issueAPIToken(ctx, a)
+}
+
+// issueAPIToken makes a token for the key of a, which has just
+// authenticated, under the key's bound on tokens.
+func (s *Service) issueAPIToken(ctx context.Context, a Auth) (string, time.Time, error) {
 	now := s.Now()
 	// Each token is a row for an hour: a key looping on this must not
 	// write without end.

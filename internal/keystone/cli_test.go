@@ -6,9 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/applicationcredentials"
-
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -150,31 +147,6 @@ func TestListUsersByName(t *testing.T) {
 		}
 		if r := (testenv.NewClient(s.URL())).Do(t, "GET", "/v3/users?name=judy", nil); r.Status != 401 {
 			t.Errorf("without a token: got %d %s, want 401", r.Status, r.Body)
-		}
-	})
-}
-
-// TestApplicationCredentialByName: Keystone also finds an application
-// credential by its name and user (`--os-application-credential-name`);
-// Twofold finds one by its id only, and says so (401 naming
-// application_credential_id), where it answered that a credential "signs
-// in alone", which the client had done. Its id and secret sign in.
-func TestApplicationCredentialByName(t *testing.T) {
-	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "karl", true)
-		id := signInWithTOTP(t, s, "karl", secret)
-		ac, err := applicationcredentials.Create(t.Context(), id, userID, applicationcredentials.CreateOpts{Name: "acme"}).Extract()
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = identity(t, gophercloud.AuthOptions{IdentityEndpoint: s.URL() + "/v3/", ApplicationCredentialName: "acme",
-			ApplicationCredentialSecret: ac.Secret, Username: "karl", DomainName: "Default"})
-		if status, msg, _ := errorMessage(t, err); status != http.StatusUnauthorized || !strings.Contains(msg, "application_credential_id") {
-			t.Errorf("by name: got %d %q, want 401 naming application_credential_id", status, msg)
-		}
-		if _, err := identity(t, gophercloud.AuthOptions{IdentityEndpoint: s.URL() + "/v3/", ApplicationCredentialID: ac.ID,
-			ApplicationCredentialSecret: ac.Secret}); err != nil {
-			t.Errorf("by id: %v", err)
 		}
 	})
 }

@@ -83,6 +83,51 @@ func (s *Server) username(r *http.Request, u userRef) (string, error) {
 	return u.Name, nil
 }
 
+// checkUserRef refuses, as Keystone does (400), a user reference of the
+// method named target that cannot name a user: missing, with neither id
+// nor name, or by name without a domain that has an id or a name. What it
+// passes, username resolves: an unknown user or domain is then the one 401.
+func checkUserRef(target string, u *userRef) error {
+	switch {
+	case u == nil:
+		return twofold.Errorf(twofold.CodeInvalid, "Expecting to find user in %s: name the credential's user by id, or by name and domain", target)
+	case u.ID == "" && u.Name == "":
+		return twofold.Errorf(twofold.CodeInvalid, "Expecting to find id or name in user")
+	case u.ID == "" && u.Domain == nil:
+		return twofold.Errorf(twofold.CodeInvalid, "Expecting to find domain in user: a user named by name needs its domain (id %q or name %q)", DomainID, DomainName)
+	case u.ID == "" && u.Domain.ID == "" && u.Domain.Name == "":
+		return twofold.Errorf(twofold.CodeInvalid, "Expecting to find id or name in domain")
+	}
+	return nil
+}
+
+// appCredToken signs an application credential in: by its id (a name or
+// user sent beside it is not read, as Keystone finds the credential by its
+// id alone), or by its name and its user, by id or by name and domain
+// (username, as the password method names one). An unknown user, domain
+// or name and a wrong secret are the one 401 of the id form (core's
+// errBadKey), so that none can be probed; a request that cannot name a
+// credential or user is 400, as Keystone answers it.
+func (s *Server) appCredToken(r *http.Request, id, name, secret string, u *userRef) (string, error) {
+	ctx, meta := r.Context(), httpapi.Meta(r)
+	if id != "" {
+		tok, _, err := s.svc.IssueAPIToken(ctx, id, secret, meta)
+		return tok, err
+	}
+	if name == "" {
+		return "", twofold.Errorf(twofold.CodeInvalid, "Expecting to find id or name in application_credential")
+	}
+	if err := checkUserRef("application_credential", u); err != nil {
+		return "", err
+	}
+	username, err := s.username(r, *u)
+	if err != nil {
+		return "", err
+	}
+	tok, _, err := s.svc.IssueAPITokenByName(ctx, username, name, secret, meta)
+	return tok, err
+}
+
 // unauthorized is the one answer to a sign-in that fails at the password or
 // the code, as in /v1: it never says which.
 func unauthorized() error {
@@ -124,20 +169,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 
 	case has("application_credential"):
 		ac := id.ApplicationCredential
-		switch {
-		case len(methods) != 1 || ac == nil:
-			s.writeError(w, r, http.StatusUnauthorized, "an application credential signs in alone, by its id and secret")
-			return
-		case ac.ID == "" && ac.Name != "":
-			// Keystone also finds one by its name and user; Twofold does
-			// not, and says so rather than blame the methods.
-			s.writeError(w, r, http.StatusUnauthorized, "Twofold finds an application credential by its id, not its name: sign in with its id and secret (application_credential_id)")
-			return
-		case ac.ID == "":
-			s.writeError(w, r, http.StatusUnauthorized, "an application credential signs in by its id and secret")
+		if len(methods) != 1 || ac == nil {
+			s.writeError(w, r, http.StatusUnauthorized, "an application credential signs in alone, by its id and secret, or its name, its user and secret")
 			return
 		}
-		tok, _, err := s.svc.IssueAPIToken(ctx, ac.ID, ac.Secret, meta)
+		tok, err := s.appCredToken(r, ac.ID, ac.Name, ac.Secret, ac.User)
 		if err != nil {
 			s.fail(w, r, err)
 			return
