@@ -202,3 +202,41 @@ func TestApplicationCredentialByNameShared(t *testing.T) {
 		}
 	})
 }
+
+// TestOtherUserForbidden: a token reading or changing another user gets
+// Keystone's answer to a token that is not an administrator's, 403, the
+// same whether that user exists or not, so that no account's id can be
+// probed; under that user's application credentials too.
+func TestOtherUserForbidden(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		account(t, s, "carol", false)
+		daveID, _ := account(t, s, "dave", false)
+		carol, err := identity(t, authOpts(s, "carol"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := testenv.NewClient(s.URL())
+		c.Header = http.Header{"X-Auth-Token": {carol.Token()}}
+		none := strings.Repeat("z", 26)
+		for _, tt := range []struct{ method, path, body string }{
+			{"GET", "/v3/users/%s", ""},
+			{"PATCH", "/v3/users/%s", `{"user":{"options":{"multi_factor_auth_enabled":true}}}`},
+			{"GET", "/v3/users/%s/application_credentials", ""},
+			{"POST", "/v3/users/%s/application_credentials", `{"application_credential":{"name":"x"}}`},
+		} {
+			var body any
+			if tt.body != "" {
+				body = tt.body
+			}
+			existing := c.Do(t, tt.method, strings.Replace(tt.path, "%s", daveID, 1), body)
+			missing := c.Do(t, tt.method, strings.Replace(tt.path, "%s", none, 1), body)
+			e, _ := existing.JSON["error"].(map[string]any)
+			if existing.Status != http.StatusForbidden || e["code"] != float64(http.StatusForbidden) {
+				t.Errorf("%s %s of another user: got %d %s, want 403", tt.method, tt.path, existing.Status, existing.Body)
+			}
+			if missing.Status != existing.Status || !bytes.Equal(missing.Body, existing.Body) {
+				t.Errorf("%s %s: no such user got %d %s, another user %d %s; want the same", tt.method, tt.path, missing.Status, missing.Body, existing.Status, existing.Body)
+			}
+		}
+	})
+}

@@ -34,8 +34,20 @@ func userBody(base string, p core.Profile) map[string]any {
 	}}
 }
 
+// ownUser refuses a path naming another user than the caller, whether
+// that user exists or not, as Keystone refuses a token that is not an
+// administrator's (its policy is checked before the user is looked up, and
+// fails alike for both): 403, which tells nothing of the accounts there
+// are. Keystone names the action refused; so does the message.
+func ownUser(a core.Auth, id string) error {
+	if id != a.Account.ID {
+		return twofold.Errorf(twofold.CodeForbidden, "You are not authorized to perform the requested action: a token reads and changes its own user only.")
+	}
+	return nil
+}
+
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
-	if err := sameUser(a, r.PathValue("user_id")); err != nil {
+	if err := ownUser(a, r.PathValue("user_id")); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -76,7 +88,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a core.Auth, 
 // refused with a 400 naming it, so that no script believes a change it did
 // not get.
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a core.Auth, _ token) {
-	if err := sameUser(a, r.PathValue("user_id")); err != nil {
+	if err := ownUser(a, r.PathValue("user_id")); err != nil {
 		s.fail(w, r, err)
 		return
 	}
