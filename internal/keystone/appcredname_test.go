@@ -135,6 +135,11 @@ func TestApplicationCredentialByName(t *testing.T) {
 			}
 		}
 
+		r := testenv.NewClient(s.URL()).Do(t, "POST", "/v3/auth/tokens", `{"auth":{"identity":{"methods":["application_credential"]}}}`)
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("the method without its object: got %d %s, want Keystone's 400", r.Status, r.Body)
+		}
+
 		// An id beside a name is the credential, as Keystone finds it.
 		if r := appCredSignIn(t, s, map[string]any{"id": ac.ID, "name": "nothing of the kind", "secret": ac.Secret}); r.Status != http.StatusCreated {
 			t.Errorf("an id beside another name: %d %s, want 201", r.Status, r.Body)

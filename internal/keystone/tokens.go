@@ -169,8 +169,12 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 
 	case has("application_credential"):
 		ac := id.ApplicationCredential
-		if len(methods) != 1 || ac == nil {
+		switch {
+		case len(methods) != 1:
 			s.writeError(w, r, http.StatusUnauthorized, "an application credential signs in alone, by its id and secret, or its name, its user and secret")
+			return
+		case ac == nil: // as Keystone answers a method without its object
+			s.fail(w, r, twofold.Errorf(twofold.CodeInvalid, "Expecting to find application_credential in identity"))
 			return
 		}
 		tok, err := s.appCredToken(r, ac.ID, ac.Name, ac.Secret, ac.User)
