@@ -93,12 +93,14 @@ func pebble(t *testing.T, resolver string) (dir string, client *http.Client, roo
 
 // TestACMEIssuance issues a certificate as a user of Let's Encrypt does,
 // end to end: lego's ACME client registers with Pebble, orders one for
-// example.com and *.example.com, and answers both DNS-01 challenges with
-// its mythicbeasts provider and an API key that may write only TXT records
-// at _acme-challenge. Both challenges want a TXT record at the same name,
-// so Twofold holds two values there at once. lego checks they are
-// served through Twofold's DNS listener, Pebble finds them there too (over
-// TCP), and then issues; lego removes both records, and the key can do
+// example.com, *.example.com and shop.example.com, and answers the three
+// DNS-01 challenges with its mythicbeasts provider and an API key that may
+// write only TXT records at _acme-challenge. The first two want a TXT
+// record at the same name, and the owner's CNAME at _acme-challenge.shop
+// sends the third there too (lego follows it), so Twofold holds three
+// values there at once. lego checks they are served through Twofold's DNS
+// listener, Pebble finds them there too (over TCP, through the CNAME for
+// shop), and then issues; lego removes the records, and the key can do
 // nothing else (SPEC §1 story 6).
 //
 // lego checks propagation through its recursive resolvers only, here
@@ -114,7 +116,10 @@ func TestACMEIssuance(t *testing.T) {
 			s := dnsServer(t, dsn(t))
 			token := owner(t, s, "alice", "example.com", "example.net")
 			owner(t, s, "bob", "example.org")
-			want(t, "owner's record", call(t, s, "Bearer "+token, "POST", "/dns/v2/zones/example.com/records/www/A", "application/x-www-form-urlencoded", "data=192.0.2.1"), 200, nil)
+			form := "application/x-www-form-urlencoded"
+			want(t, "owner's record", call(t, s, "Bearer "+token, "POST", "/dns/v2/zones/example.com/records/www/A", form, "data=192.0.2.1"), 200, nil)
+			// shop's challenges go where the key may write.
+			want(t, "owner's CNAME", call(t, s, "Bearer "+token, "POST", "/dns/v2/zones/example.com/records/_acme-challenge.shop/CNAME", form, "data=_acme-challenge.example.com."), 200, nil)
 			id, secret := makeKey(t, s, token, "dns example.com/_acme-challenge/TXT write")
 
 			prev := dns01.DefaultClient()
@@ -178,7 +183,7 @@ func TestACMEIssuance(t *testing.T) {
 			}
 
 			res, err := client.Certificate.Obtain(ctx, certificate.ObtainRequest{
-				Domains: []string{"example.com", "*.example.com"},
+				Domains: []string{"example.com", "*.example.com", "shop.example.com"},
 				KeyType: certcrypto.EC256,
 				Bundle:  true,
 			})
@@ -186,7 +191,7 @@ func TestACMEIssuance(t *testing.T) {
 				t.Fatalf("obtain: %v", err)
 			}
 
-			// The certificate names both, and chains to Pebble's root.
+			// The certificate names all three, and chains to Pebble's root.
 			var chain []*x509.Certificate
 			for rest := res.Certificate; ; {
 				var b *pem.Block
@@ -204,7 +209,7 @@ func TestACMEIssuance(t *testing.T) {
 			}
 			leaf := chain[0]
 			names := slices.Sorted(slices.Values(leaf.DNSNames))
-			if diff := cmp.Diff([]string{"*.example.com", "example.com"}, names); diff != "" {
+			if diff := cmp.Diff([]string{"*.example.com", "example.com", "shop.example.com"}, names); diff != "" {
 				t.Errorf("certificate names (-want +got):\n%s", diff)
 			}
 			roots, inter := x509.NewCertPool(), x509.NewCertPool()
@@ -212,26 +217,27 @@ func TestACMEIssuance(t *testing.T) {
 			for _, c := range chain[1:] {
 				inter.AddCert(c)
 			}
-			for _, n := range []string{"example.com", "www.example.com"} {
+			for _, n := range []string{"example.com", "www.example.com", "shop.example.com"} {
 				if _, err := leaf.Verify(x509.VerifyOptions{DNSName: n, Roots: roots, Intermediates: inter}); err != nil {
 					t.Errorf("verify for %s: %v", n, err)
 				}
 			}
 
-			// Both values were served at once.
+			// The three values were served at once.
 			mu.Lock()
 			first := seen
 			mu.Unlock()
-			if len(first) == 0 || len(first[0]) != 2 {
-				t.Errorf("TXT values served when lego first checked: got %q, want two", first)
+			if len(first) == 0 || len(first[0]) != 3 {
+				t.Errorf("TXT values served when lego first checked: got %q, want three", first)
 			}
 
-			// lego cleaned up: no TXT record left, the owner's record kept.
+			// lego cleaned up: no TXT record left, the owner's records kept.
 			if rcode, texts := txt(t, s, "_acme-challenge.example.com."); rcode != dns.RcodeNameError || len(texts) != 0 {
 				t.Errorf("TXT after issuance: got %s %q, want NXDOMAIN", dns.RcodeToString[rcode], texts)
 			}
 			a := call(t, s, "Bearer "+token, "GET", "/dns/v2/zones/example.com/records", "", "")
-			if diff := cmp.Diff(map[string]any{"records": []any{rec("www", 3600, "A", "192.0.2.1")}}, a.json); diff != "" {
+			wantRecs := []any{rec("_acme-challenge.shop", 3600, "CNAME", "_acme-challenge.example.com."), rec("www", 3600, "A", "192.0.2.1")}
+			if diff := cmp.Diff(map[string]any{"records": wantRecs}, a.json); diff != "" {
 				t.Errorf("records of example.com after issuance (-want +got):\n%s", diff)
 			}
 
