@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -91,6 +92,35 @@ func pebble(t *testing.T, resolver string) (dir string, client *http.Client, roo
 	return srv.URL + pebblewfe.DirectoryPath, client, ca.GetRootCert(0).Cert
 }
 
+// legoClient registers a new account with the ACME server whose
+// directory is dir and returns lego's client for it.
+func legoClient(t *testing.T, dir string, httpClient *http.Client) *lego.Client {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := &acmeUser{key: key}
+	cfg := lego.NewConfig(user)
+	cfg.CADirURL = dir
+	cfg.HTTPClient = httpClient
+	cfg.Certificate.Timeout = 2 * time.Minute
+	client, err := lego.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user.reg, err = client.Registration.Register(t.Context(), registration.RegisterOptions{TermsOfServiceAgreed: true}); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	return client
+}
+
+// noRecord is a DNS provider that presents nothing.
+type noRecord struct{}
+
+func (noRecord) Present(context.Context, string, string, string) error { return nil }
+func (noRecord) CleanUp(context.Context, string, string, string) error { return nil }
+
 // TestACMEIssuance issues a certificate as a user of Let's Encrypt does,
 // end to end: lego's ACME client registers with Pebble, orders one for
 // example.com, *.example.com and shop.example.com, and answers the three
@@ -142,23 +172,7 @@ func TestACMEIssuance(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			user := &acmeUser{key: key}
-			cfg := lego.NewConfig(user)
-			cfg.CADirURL = dir
-			cfg.HTTPClient = httpClient
-			cfg.Certificate.Timeout = 2 * time.Minute
-			client, err := lego.NewClient(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if user.reg, err = client.Registration.Register(ctx, registration.RegisterOptions{TermsOfServiceAgreed: true}); err != nil {
-				t.Fatalf("register: %v", err)
-			}
-
+			client := legoClient(t, dir, httpClient)
 			// What Twofold serves at _acme-challenge when lego first checks
 			// a challenge: by then lego has presented both.
 			var (
@@ -242,6 +256,19 @@ func TestACMEIssuance(t *testing.T) {
 			}
 
 			keyDoesNothingElse(t, s, id, secret)
+
+			// Pebble validates for real, through Twofold: an account whose
+			// challenge nobody presents gets no certificate.
+			other := legoClient(t, dir, httpClient)
+			skip := func(context.Context, string, string, string, dns01.PreCheckFunc) (bool, error) { return true, nil }
+			if err := other.Challenge.SetDNS01Provider(noRecord{}, dns01.WrapPreCheck(skip)); err != nil {
+				t.Fatal(err)
+			}
+			_, err = other.Certificate.Obtain(ctx, certificate.ObtainRequest{Domains: []string{"example.com"}, KeyType: certcrypto.EC256})
+			var problem *acme.ProblemDetails
+			if !errors.As(err, &problem) || problem.Type != "urn:ietf:params:acme:error:unauthorized" {
+				t.Errorf("obtain with no TXT record: got %v, want an unauthorized problem", err)
+			}
 		})
 	}
 }
