@@ -176,8 +176,8 @@ func TestACMEIssuance(t *testing.T) {
 			}
 
 			client := legoClient(t, dir, httpClient)
-			// What Twofold serves at _acme-challenge when lego first checks
-			// a challenge: by then lego has presented both.
+			// What Twofold serves at _acme-challenge each time lego checks a
+			// challenge: lego presents all three before it checks any.
 			var (
 				mu   sync.Mutex
 				seen [][]string
@@ -240,12 +240,15 @@ func TestACMEIssuance(t *testing.T) {
 				}
 			}
 
-			// The three values were served at once.
+			// The three values were served at once. (Not necessarily at the
+			// first check: a query may get the zone as it was for a moment
+			// while the listener reads it again, see README "Serving the
+			// zones".)
 			mu.Lock()
-			first := seen
+			views := seen
 			mu.Unlock()
-			if len(first) == 0 || len(first[0]) != 3 {
-				t.Errorf("TXT values served when lego first checked: got %q, want three", first)
+			if !slices.ContainsFunc(views, func(texts []string) bool { return len(texts) == 3 }) {
+				t.Errorf("TXT values served while lego checked: got %q, want three at once", views)
 			}
 
 			// lego cleaned up: no TXT record left (the wildcard answers for
