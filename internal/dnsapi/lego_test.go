@@ -126,64 +126,74 @@ func TestLegoDNS01(t *testing.T) {
 				t.Fatalf("TXT after CleanUp: got %s %q, want NXDOMAIN", dns.RcodeToString[rcode], texts)
 			}
 
-			// The key does nothing else, as HTTP Basic and as a token alike.
-			basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
-			tok := call(t, s, basic, "POST", "/v1/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
-			want(t, "token", tok, 200, nil)
-			bearer := "Bearer " + tok.json["access_token"].(string)
-			form := "application/x-www-form-urlencoded"
-			for _, auth := range []string{basic, bearer} {
-				for _, tt := range []struct {
-					name, method, path, ct, body string
-					status                       int
-				}{
-					{"its own TXT", "POST", "/dns/v2/zones/example.com/records/_acme-challenge/TXT", form, "data=by+hand", 200},
-					{"its own TXT, removed", "DELETE", "/dns/v2/zones/example.com/records/_acme-challenge/TXT?data=by+hand", "", "", 200},
-					{"another type", "POST", "/dns/v2/zones/example.com/records/_acme-challenge/A", form, "data=192.0.2.1", 403},
-					{"another name", "POST", "/dns/v2/zones/example.com/records/www/TXT", form, "data=x", 403},
-					{"another name through the zone", "POST", "/dns/v2/zones/example.com/records", "application/json", `{"records":[{"host":"www","type":"TXT","data":"x"}]}`, 403},
-					{"the whole host", "DELETE", "/dns/v2/zones/example.com/records/_acme-challenge", "", "", 403},
-					{"reading", "GET", "/dns/v2/zones/example.com/records/_acme-challenge/TXT", "", "", 403},
-					{"its owner's other zone: not told it exists", "POST", "/dns/v2/zones/example.net/records/_acme-challenge/TXT", form, "data=x", 404},
-					{"another account's zone", "POST", "/dns/v2/zones/example.org/records/_acme-challenge/TXT", form, "data=x", 404},
-					{"an unknown zone", "POST", "/dns/v2/zones/example.info/records/_acme-challenge/TXT", form, "data=x", 404},
-				} {
-					if a := call(t, s, auth, tt.method, tt.path, tt.ct, tt.body); a.status != tt.status {
-						t.Errorf("%s with %s: got %d %s, want %d", tt.name, strings.Fields(auth)[0], a.status, a.body, tt.status)
-					}
-				}
-				a := call(t, s, auth, "GET", "/dns/v2/zones", "", "")
-				if diff := cmp.Diff(map[string]any{"zones": []any{"example.com"}}, a.json); diff != "" {
-					t.Errorf("zones the key sees (-want +got):\n%s", diff)
-				}
-			}
-			// The owner's audit log has the changes and the refusals.
-			acct, err := s.Store.AccountByUsername(ctx, "alice")
-			if err != nil {
-				t.Fatal(err)
-			}
-			events, err := s.Store.Events(ctx, acct.ID, 0, 200)
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen := map[string]bool{}
-			for _, e := range events {
-				if e.Type == "dns.records_changed" && strings.Contains(e.Detail, "API key "+id) || e.Type == "api_key.refused" && strings.Contains(e.Detail, "DNS API") {
-					seen[e.Type] = true
-				}
-				if strings.Contains(e.Detail, secret) {
-					t.Errorf("event %s holds the key's secret", e.Type)
-				}
-			}
-			if !seen["dns.records_changed"] || !seen["api_key.refused"] {
-				t.Errorf("audit events: got %v, want dns.records_changed by the key and api_key.refused", seen)
-			}
+			keyDoesNothingElse(t, s, id, secret)
 			// The owner's records are untouched by all of it.
 			a := call(t, s, "Bearer "+token, "GET", "/dns/v2/zones/example.com/records", "", "")
 			if diff := cmp.Diff(map[string]any{"records": []any{}}, a.json); diff != "" {
 				t.Errorf("records of example.com (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// keyDoesNothingElse checks that the key id:secret, with the permit
+// "dns example.com/_acme-challenge/TXT write" of alice, who owns example.com
+// and example.net (bob owns example.org), may write TXT records at
+// _acme-challenge in example.com and nothing else, as HTTP Basic and as a
+// token alike, and that alice's audit log holds its changes and refusals.
+func keyDoesNothingElse(t *testing.T, s *testenv.Server, id, secret string) {
+	t.Helper()
+	ctx := t.Context()
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+	tok := call(t, s, basic, "POST", "/v1/token", "application/x-www-form-urlencoded", "grant_type=client_credentials")
+	want(t, "token", tok, 200, nil)
+	bearer := "Bearer " + tok.json["access_token"].(string)
+	form := "application/x-www-form-urlencoded"
+	for _, auth := range []string{basic, bearer} {
+		for _, tt := range []struct {
+			name, method, path, ct, body string
+			status                       int
+		}{
+			{"its own TXT", "POST", "/dns/v2/zones/example.com/records/_acme-challenge/TXT", form, "data=by+hand", 200},
+			{"its own TXT, removed", "DELETE", "/dns/v2/zones/example.com/records/_acme-challenge/TXT?data=by+hand", "", "", 200},
+			{"another type", "POST", "/dns/v2/zones/example.com/records/_acme-challenge/A", form, "data=192.0.2.1", 403},
+			{"another name", "POST", "/dns/v2/zones/example.com/records/www/TXT", form, "data=x", 403},
+			{"another name through the zone", "POST", "/dns/v2/zones/example.com/records", "application/json", `{"records":[{"host":"www","type":"TXT","data":"x"}]}`, 403},
+			{"the whole host", "DELETE", "/dns/v2/zones/example.com/records/_acme-challenge", "", "", 403},
+			{"reading", "GET", "/dns/v2/zones/example.com/records/_acme-challenge/TXT", "", "", 403},
+			{"its owner's other zone: not told it exists", "POST", "/dns/v2/zones/example.net/records/_acme-challenge/TXT", form, "data=x", 404},
+			{"another account's zone", "POST", "/dns/v2/zones/example.org/records/_acme-challenge/TXT", form, "data=x", 404},
+			{"an unknown zone", "POST", "/dns/v2/zones/example.info/records/_acme-challenge/TXT", form, "data=x", 404},
+		} {
+			if a := call(t, s, auth, tt.method, tt.path, tt.ct, tt.body); a.status != tt.status {
+				t.Errorf("%s with %s: got %d %s, want %d", tt.name, strings.Fields(auth)[0], a.status, a.body, tt.status)
+			}
+		}
+		a := call(t, s, auth, "GET", "/dns/v2/zones", "", "")
+		if diff := cmp.Diff(map[string]any{"zones": []any{"example.com"}}, a.json); diff != "" {
+			t.Errorf("zones the key sees (-want +got):\n%s", diff)
+		}
+	}
+	// The owner's audit log has the changes and the refusals.
+	acct, err := s.Store.AccountByUsername(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.Store.Events(ctx, acct.ID, 0, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.Type == "dns.records_changed" && strings.Contains(e.Detail, "API key "+id) || e.Type == "api_key.refused" && strings.Contains(e.Detail, "DNS API") {
+			seen[e.Type] = true
+		}
+		if strings.Contains(e.Detail, secret) {
+			t.Errorf("event %s holds the key's secret", e.Type)
+		}
+	}
+	if !seen["dns.records_changed"] || !seen["api_key.refused"] {
+		t.Errorf("audit events: got %v, want dns.records_changed by the key and api_key.refused", seen)
 	}
 }
 
