@@ -90,9 +90,7 @@ func TestBrowserAPIKeys(t *testing.T) {
 // unknown expiry, or with no permit, nothing is made.
 func TestAPIKeyPageRefuses(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	secret := account(t, ts, "alice", false, true)
-	c := newClient(t, ts.URL())
-	c.signInWithCode(ts, "alice", secret)
+	_, c := signedIn(t, ts, "alice", false)
 	ts.Clock.Add(11 * time.Minute)
 	for name, tt := range map[string]struct {
 		form   url.Values
@@ -103,7 +101,7 @@ func TestAPIKeyPageRefuses(t *testing.T) {
 		"no permit":      {url.Values{"name": {"k"}, "permits": {"\n \n"}, "expiry": {"1d"}}, http.StatusBadRequest},
 	} {
 		r := c.post("/settings/security/api-keys", tt.form)
-		if r.status != tt.status || pageError(r.body) == "" {
+		if r.status != tt.status || !showsError(r.body) {
 			t.Errorf("%s: status %d, error %q; want %d with an error", name, r.status, pageError(r.body), tt.status)
 		}
 	}
