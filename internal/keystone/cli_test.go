@@ -22,10 +22,7 @@ import (
 // `openstack user set` fail without it (KeyError: 'links').
 func TestUserHasLinks(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "grace", true)
-		id := signInWithTOTP(t, s, "grace", secret)
-		c := testenv.NewClient(s.URL())
-		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		userID, _, c := signedIn(t, s, "grace")
 		want := s.URL() + "/v3/users/" + userID
 		for _, r := range []testenv.Response{
 			c.Do(t, "GET", "/v3/users/"+userID, nil),
@@ -46,10 +43,7 @@ func TestUserHasLinks(t *testing.T) {
 // or anything not true, is still refused whole with 400.
 func TestUserSetSendsEnabled(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "heidi", true)
-		id := signInWithTOTP(t, s, "heidi", secret) // elevated: turning MFA off needs it
-		c := testenv.NewClient(s.URL())
-		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		userID, _, c := signedIn(t, s, "heidi") // elevated: turning MFA off needs it
 		path := "/v3/users/" + userID
 		mfa := func(r testenv.Response) any {
 			u, _ := r.JSON["user"].(map[string]any)
@@ -85,10 +79,7 @@ func TestUserSetSendsEnabled(t *testing.T) {
 // have read and written every zone. Empty ones are no request and pass.
 func TestApplicationCredentialRolesAndDescription(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "ivan", true)
-		id := signInWithTOTP(t, s, "ivan", secret)
-		c := testenv.NewClient(s.URL())
-		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		userID, _, c := signedIn(t, s, "ivan")
 		path := "/v3/users/" + userID + "/application_credentials"
 		for name, body := range map[string]string{
 			"role by id":   `{"application_credential":{"name":"a","roles":[{"id":"reader"}],"unrestricted":false}}`,
@@ -122,11 +113,8 @@ func TestApplicationCredentialRolesAndDescription(t *testing.T) {
 // caller alone, when it passes the filters.
 func TestListUsersByName(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "judy", true)
+		userID, _, c := signedIn(t, s, "judy")
 		account(t, s, "mallory", false)
-		id := signInWithTOTP(t, s, "judy", secret)
-		c := testenv.NewClient(s.URL())
-		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
 		for query, want := range map[string][]string{
 			"":                                    {userID},
 			"?name=judy":                          {userID},
@@ -161,8 +149,7 @@ func TestListUsersByName(t *testing.T) {
 // in alone", which the client had done. Its id and secret sign in.
 func TestApplicationCredentialByName(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "karl", true)
-		id := signInWithTOTP(t, s, "karl", secret)
+		userID, id, _ := signedIn(t, s, "karl")
 		ac, err := applicationcredentials.Create(t.Context(), id, userID, applicationcredentials.CreateOpts{Name: "acme"}).Extract()
 		if err != nil {
 			t.Fatal(err)
@@ -186,10 +173,7 @@ func TestApplicationCredentialByName(t *testing.T) {
 // openstack CLI has no command for.
 func TestElevationSaidForIdentityClients(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "leo", true)
-		id := signInWithTOTP(t, s, "leo", secret)
-		c := testenv.NewClient(s.URL())
-		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		userID, _, c := signedIn(t, s, "leo")
 		if r := c.Do(t, "PATCH", "/v3/users/"+userID, `{"user":{"options":{"multi_factor_auth_enabled":false}}}`); r.Status != 200 {
 			t.Fatalf("two-factor off: got %d %s", r.Status, r.Body)
 		}
