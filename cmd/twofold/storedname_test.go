@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twofold/twofold/internal/config"
-	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -24,19 +20,8 @@ func TestUserCommandsNameAccountAsStored(t *testing.T) {
 	for dialect, newDSN := range testenv.DSNs(t) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			flags, c := dbAndKey(t, newDSN(t))
-			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
-			const password = "correct horse battery"
-			if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Password: password}, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			cl := testenv.NewClient(srv.URL())
-			cl.Token = cl.Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": password}).String("token")
-			e := cl.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"})
-			id, _ := e.JSON["factor"].(map[string]any)["id"].(string)
-			if r := cl.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": testenv.TOTP(t, e.String("secret"), srv.Clock.Now())}); r.Status != http.StatusOK {
-				t.Fatalf("confirm: got %d %s", r.Status, r.Body)
-			}
+			flags, srv := serving(t, newDSN(t))
+			withPhone(t, srv, "alice", "")
 
 			for _, tt := range []struct {
 				args    []string
