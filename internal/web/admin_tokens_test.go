@@ -18,10 +18,8 @@ import (
 // operators are refused.
 func TestAdminTokens(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	secret := account(t, ts, "olga", true, true)
+	secret, op := signedIn(t, ts, "olga", true)
 	account(t, ts, "pete", false, false)
-	op := newClient(t, ts.URL())
-	op.signInWithCode(ts, "olga", secret)
 
 	csv := "# two tokens\nTOK-1,3132333435363738393031323334353637383930,hotp\nTOK-2,3132333435363738393031323334353637383931,totp,6,30\n"
 	r := op.post("/admin/tokens", url.Values{"format": {"csv"}, "seeds": {csv}})
