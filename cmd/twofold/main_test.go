@@ -528,6 +528,37 @@ func dbAndKey(tb testing.TB, dsn string) ([]string, config.Config) {
 	return []string{"--db", c.DB, "--key-file", c.KeyFile}, c
 }
 
+// serving starts a server on a new database of dsn and returns it with the
+// flags (--db, --key-file) that give a command the same database and key
+// file.
+func serving(tb testing.TB, dsn string, opts ...testenv.ServerOption) ([]string, *testenv.Server) {
+	tb.Helper()
+	flags, c := dbAndKey(tb, dsn)
+	opts = append([]testenv.ServerOption{func(sc *config.Config) { sc.KeyFile = c.KeyFile }}, opts...)
+	return flags, testenv.NewServer(tb, c.DB, opts...)
+}
+
+// servedPassword is the password of the accounts withPhone makes.
+const servedPassword = "correct horse battery"
+
+// withPhone makes the account name (with email, when not "") on srv with
+// servedPassword, enrols an authenticator app over /v1 and confirms it
+// with a code, and returns the app's secret.
+func withPhone(t *testing.T, srv *testenv.Server, name, email string) string {
+	t.Helper()
+	if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Email: email, Password: servedPassword}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	cl := testenv.NewClient(srv.URL())
+	cl.Token = cl.Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": servedPassword}).String("token")
+	e := cl.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"})
+	id, _ := e.JSON["factor"].(map[string]any)["id"].(string)
+	if r := cl.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": testenv.TOTP(t, e.String("secret"), srv.Clock.Now())}); r.Status != http.StatusOK {
+		t.Fatalf("confirm: got %d %s", r.Status, r.Body)
+	}
+	return e.String("secret")
+}
+
 // checkLogin opens the database as the server does and reports whether
 // username logs in with password, failing on anything but a clean answer.
 func checkLogin(tb testing.TB, c config.Config, username, password string) (twofold.Account, bool) {
@@ -699,8 +730,7 @@ func TestUserAddWhileServing(t *testing.T) {
 	for dialect, newDSN := range testenv.DSNs(t) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			flags, c := dbAndKey(t, newDSN(t))
-			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
+			flags, srv := serving(t, newDSN(t))
 
 			const password = "correct horse battery"
 			tm := newTestMain(t, time.Now(), password+"\n")
@@ -868,26 +898,10 @@ func TestUserResetTwoFactor(t *testing.T) {
 	for dialect, newDSN := range testenv.DSNs(t) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			flags, c := dbAndKey(t, newDSN(t))
 			// The server sends mail; the command line is given no mail settings.
 			mb := testenv.NewSMTPServer(t)
-			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile }, mb.Option("twofold@example.com"))
-			const password = "correct horse battery"
-			withPhone := func(name string, email ...string) (secret string) {
-				if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Email: strings.Join(email, ""), Password: password}, core.Meta{}); err != nil {
-					t.Fatal(err)
-				}
-				cl := testenv.NewClient(srv.URL())
-				r := cl.Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": password})
-				cl.Token = r.String("token")
-				e := cl.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"})
-				id := e.JSON["factor"].(map[string]any)["id"].(string)
-				code := testenv.TOTP(t, e.String("secret"), srv.Clock.Now())
-				if r := cl.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": code}); r.Status != http.StatusOK {
-					t.Fatalf("confirm: got %d %s", r.Status, r.Body)
-				}
-				return e.String("secret")
-			}
+			flags, srv := serving(t, newDSN(t), mb.Option("twofold@example.com"))
+			const password = servedPassword
 			login := func(name string) string {
 				r := testenv.NewClient(srv.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": password})
 				if r.Status != http.StatusOK {
@@ -895,8 +909,8 @@ func TestUserResetTwoFactor(t *testing.T) {
 				}
 				return r.String("status")
 			}
-			withPhone("dave")
-			erinSecret := withPhone("erin")
+			withPhone(t, srv, "dave", "")
+			erinSecret := withPhone(t, srv, "erin", "")
 
 			tm := newTestMain(t, time.Now(), "")
 			if err := tm.run(t, append([]string{"user", "reset-two-factor", "dave", "--now"}, flags...)...); err != nil {
@@ -960,7 +974,7 @@ func TestUserResetTwoFactor(t *testing.T) {
 			// the server sends it by its own mail settings, whatever mail
 			// settings the command's environment holds (it reads none). It
 			// says so, and the mail comes.
-			withPhone("fay", "fay@example.com")
+			withPhone(t, srv, "fay", "fay@example.com")
 			const queued = "the notice to them is queued for the servers to send: by email from servers run with --smtp-addr"
 			for i, env := range []map[string]string{nil, {"TWOFOLD_SMTP_ADDR": "127.0.0.1:2525", "TWOFOLD_SMTP_FROM": "twofold@example.com"}} {
 				tm := newTestMain(t, time.Now(), "")
@@ -1009,10 +1023,9 @@ func TestUserOperator(t *testing.T) {
 	for dialect, newDSN := range testenv.DSNs(t) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			flags, c := dbAndKey(t, newDSN(t))
 			// The server sends mail; the command line is given no mail settings.
 			mb := testenv.NewSMTPServer(t)
-			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile }, mb.Option("twofold@example.com"))
+			flags, srv := serving(t, newDSN(t), mb.Option("twofold@example.com"))
 			const password = "correct horse battery"
 			if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: "olive", Password: password}, core.Meta{}); err != nil {
 				t.Fatal(err)
@@ -1061,8 +1074,7 @@ func TestUserOperatorWebhooks(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			flags, c := dbAndKey(t, newDSN(t))
-			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
+			flags, srv := serving(t, newDSN(t))
 			olive, err := srv.Service.CreateAccount(ctx, core.NewAccount{Username: "olive", Password: "correct horse battery", Operator: true}, core.Meta{})
 			if err != nil {
 				t.Fatal(err)

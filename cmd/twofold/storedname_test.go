@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twofold/twofold/internal/config"
-	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -24,48 +21,38 @@ func TestUserCommandsNameAccountAsStored(t *testing.T) {
 	for dialect, newDSN := range testenv.DSNs(t) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			flags, c := dbAndKey(t, newDSN(t))
-			srv := testenv.NewServer(t, c.DB, func(sc *config.Config) { sc.KeyFile = c.KeyFile })
-			const password = "correct horse battery"
-			if _, err := srv.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Password: password}, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			cl := testenv.NewClient(srv.URL())
-			cl.Token = cl.Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": password}).String("token")
-			e := cl.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "phone"})
-			id, _ := e.JSON["factor"].(map[string]any)["id"].(string)
-			if r := cl.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": testenv.TOTP(t, e.String("secret"), srv.Clock.Now())}); r.Status != http.StatusOK {
-				t.Fatalf("confirm: got %d %s", r.Status, r.Body)
-			}
+			flags, srv := serving(t, newDSN(t))
+			withPhone(t, srv, "alice", "")
 
 			for _, tt := range []struct {
-				args    []string
-				wantOut string // the start of what is printed; "" for a failure
-				wantErr string // part of the error, for a failure
+				args     []string
+				wantOut  string       // the start of what is printed, for a success
+				wantCode twofold.Code // the error's code, for a failure ("" for a success)
+				wantName string       // the account as the error names it, for a failure
 			}{
 				{args: []string{"user", "reset-two-factor", "ALICE", "--reset-delay", "24h"}, wantOut: "reset of alice's two-factor scheduled for "},
-				{args: []string{"user", "reset-two-factor", "ALICE"}, wantErr: "reset two-factor of alice: "}, // one waits already
+				{args: []string{"user", "reset-two-factor", "ALICE"}, wantCode: twofold.CodeConflict, wantName: "alice"}, // one waits already
 				{args: []string{"user", "reset-two-factor", "Alice", "--cancel"}, wantOut: "cancelled the reset of alice's two-factor"},
-				{args: []string{"user", "reset-two-factor", "ALICE", "--cancel"}, wantErr: "cancel the reset of alice: "}, // none waits
+				{args: []string{"user", "reset-two-factor", "ALICE", "--cancel"}, wantCode: twofold.CodeNotFound, wantName: "alice"}, // none waits
 				{args: []string{"user", "operator", "ALICE"}, wantOut: "alice is an operator"},
 				{args: []string{"user", "operator", "ALICE"}, wantOut: "alice was an operator already"},
 				{args: []string{"user", "operator", "ALICE", "--remove"}, wantOut: "alice is no longer an operator"},
 				{args: []string{"user", "operator", "ALICE", "--remove"}, wantOut: "alice was not an operator"},
 				{args: []string{"dns", "add-zone", "example.com", "--owner", "ALICE"}, wantOut: "added zone example.com for alice"},
 				{args: []string{"user", "reset-two-factor", "ALICE", "--now"}, wantOut: "reset two-factor of alice: "},
-				{args: []string{"user", "reset-two-factor", "ALICE"}, wantErr: "reset two-factor of alice: "}, // no two-factor left
-				{args: []string{"user", "operator", "NOBODY"}, wantErr: "operator NOBODY: "},
-				{args: []string{"user", "reset-two-factor", "NOBODY", "--cancel"}, wantErr: "cancel the reset of NOBODY: "},
+				{args: []string{"user", "reset-two-factor", "ALICE"}, wantCode: twofold.CodeInvalid, wantName: "alice"}, // no two-factor left
+				{args: []string{"user", "operator", "NOBODY"}, wantCode: twofold.CodeNotFound, wantName: "NOBODY"},
+				{args: []string{"user", "reset-two-factor", "NOBODY", "--cancel"}, wantCode: twofold.CodeNotFound, wantName: "NOBODY"},
 			} {
 				tm := newTestMain(t, time.Now(), "")
 				err := tm.run(t, append(tt.args, flags...)...)
 				out := tm.stdout.String()
-				if tt.wantErr == "" {
+				if tt.wantCode == "" {
 					if err != nil || !strings.HasPrefix(out, tt.wantOut) {
 						t.Errorf("%v: got %q, %v; want %q…", tt.args, out, err, tt.wantOut)
 					}
-				} else if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
-					t.Errorf("%v: got error %v; want %q…", tt.args, err, tt.wantErr)
+				} else if err == nil || twofold.ErrorCode(err) != tt.wantCode || !strings.Contains(err.Error(), tt.wantName) {
+					t.Errorf("%v: got error %v (%s); want a %s error naming %s", tt.args, err, twofold.ErrorCode(err), tt.wantCode, tt.wantName)
 				}
 				if strings.Contains(out+fmt.Sprint(err), "ALICE") {
 					t.Errorf("%v: %q, %v: names the account as typed, ALICE, want alice", tt.args, out, err)

@@ -64,9 +64,7 @@ func TestRecoveryFailuresMailed(t *testing.T) {
 // not start (README "Push approval").
 func TestUnapprovedPushesMailed(t *testing.T) {
 	eachStoreWithMail(t, func(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer) {
-		addUser(t, s, "pia")
-		c := login(t, s, "pia")
-		d, _ := enrolPush(t, s, c, "phone")
+		c, d := pushUser(t, s, "pia")
 		for i := range core.PushFatigueLimit {
 			loginID, _ := startLogin(t, s, "pia")
 			ch := pushChallenge(t, s, loginID)

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"log/slog"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,10 +12,12 @@ import (
 )
 
 // TestMalformedQuery: a query that is not form-encoded (a bad %-escape, a
-// semicolon) is a 400 invalid problem saying which on every /v1 route,
-// those that take no query parameters too, before anything is done
-// (authentication included), rather than its pairs being skipped; the
-// detail quotes none of the long input.
+// semicolon) is a 400 invalid problem on every /v1 route, those that take
+// no query parameters too, before anything is done (authentication
+// included), rather than its pairs being skipped; its detail tells a
+// semicolon from a bad %-escape (the two never share one) and quotes none
+// of the long input. The problem has no member naming the cause, so the
+// details are compared with each other, not with a sentence.
 func TestMalformedQuery(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		c, f := phoneUser(t, s, "mia")
@@ -24,26 +27,30 @@ func TestMalformedQuery(t *testing.T) {
 		for pattern := range httpapi.New(nil, nil, slog.New(slog.DiscardHandler)).Routes() {
 			method, path, _ := strings.Cut(pattern, " ")
 			path = param.ReplaceAllString(path, "x")
-			for _, q := range []struct{ query, says string }{
-				{"limit=1;" + long, "semicolon"},
-				{"after=%zz" + long, `"%zz" is not a %-escape`},
-				{"a=1&b=%" + long, "%-escape"},
-			} {
-				for who, cl := range map[string]*testenv.Client{"signed in": c, "anonymous": anon} {
+			for who, cl := range map[string]*testenv.Client{"signed in": c, "anonymous": anon} {
+				details := testenv.Details{}
+				for _, q := range []struct{ query, cause string }{
+					{"limit=1;" + long, "semicolon"},
+					{"after=%zz" + long, "bad %-escape"},
+					{"a=1&b=%" + long, "bad %-escape"},
+				} {
 					r := cl.Do(t, method, path+"?"+q.query, nil)
-					wantDetail(t, who+" "+pattern+"?"+q.query[:12], r, q.says)
+					if r.Status != http.StatusBadRequest || r.Problem() != "invalid" || r.String("detail") == "" {
+						t.Errorf("%s %s?%.12s…: got %d %.300s, want 400 invalid with a detail", who, pattern, q.query, r.Status, r.Body)
+					}
 					if strings.Contains(string(r.Body), long[:20]) {
 						t.Errorf("%s %s: the answer quotes the query: %.200s", who, pattern, r.Body)
 					}
 					if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
 						t.Errorf("%s %s: Content-Type %q, want application/problem+json", who, pattern, ct)
 					}
+					details.Add(t, who+" "+pattern, q.cause, r.String("detail"))
 				}
 			}
 		}
 		// Nothing was done: the factor a DELETE named is there, and the
 		// session works.
-		wantDetail(t, "delete a factor", c.Do(t, "DELETE", "/v1/me/factors/"+f.id+"?force=1;x", nil), "semicolon")
+		wantProblem(t, c.Do(t, "DELETE", "/v1/me/factors/"+f.id+"?force=1;x", nil), http.StatusBadRequest, "invalid")
 		if r := c.Do(t, "GET", "/v1/me/factors/"+f.id, nil); r.Status != 200 {
 			t.Errorf("the factor after the refusal: got %d %s, want 200", r.Status, r.Body)
 		}

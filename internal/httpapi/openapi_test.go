@@ -22,6 +22,35 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// eachOperation decodes each operation of openapi.yaml, path by path and
+// method by method in order, into an Op and calls f with it; it returns
+// how many there were.
+func eachOperation[Op any](t *testing.T, f func(method, path string, op Op)) int {
+	t.Helper()
+	var doc struct {
+		Paths map[string]map[string]yaml.Node `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, path := range sortedKeys(doc.Paths) {
+		for _, method := range sortedKeys(doc.Paths[path]) {
+			if !httpMethods[method] {
+				continue
+			}
+			n++
+			var op Op
+			node := doc.Paths[path][method]
+			if err := node.Decode(&op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			f(method, path, op)
+		}
+	}
+	return n
+}
+
 func TestOpenAPIRoutesReader(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -110,8 +139,23 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 // ParsableQuery answers a malformed query string with (`%zz`, `;`), and
 // that every route the server registers answers so.
 func TestOpenAPIMalformedQuery(t *testing.T) {
+	type operation struct {
+		Responses map[string]struct {
+			Ref string `yaml:"$ref"`
+		} `yaml:"responses"`
+	}
+	n := eachOperation(t, func(method, path string, op operation) {
+		r, ok := op.Responses["400"]
+		if !ok {
+			t.Errorf("%s %s documents no 400 for a malformed query", strings.ToUpper(method), path)
+		} else if r.Ref != "" && r.Ref != "#/components/responses/Invalid" {
+			t.Errorf("%s %s: 400 is %s, want #/components/responses/Invalid", strings.ToUpper(method), path, r.Ref)
+		}
+	})
+	if n == 0 {
+		t.Fatal("no operations read from openapi.yaml")
+	}
 	var doc struct {
-		Paths      map[string]map[string]yaml.Node `yaml:"paths"`
 		Components struct {
 			Responses map[string]struct {
 				Description string `yaml:"description"`
@@ -120,33 +164,6 @@ func TestOpenAPIMalformedQuery(t *testing.T) {
 	}
 	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
 		t.Fatal(err)
-	}
-	n := 0
-	for _, path := range sortedKeys(doc.Paths) {
-		for _, method := range sortedKeys(doc.Paths[path]) {
-			if !httpMethods[method] {
-				continue
-			}
-			n++
-			var op struct {
-				Responses map[string]struct {
-					Ref string `yaml:"$ref"`
-				} `yaml:"responses"`
-			}
-			node := doc.Paths[path][method]
-			if err := node.Decode(&op); err != nil {
-				t.Fatalf("%s %s: %v", method, path, err)
-			}
-			r, ok := op.Responses["400"]
-			if !ok {
-				t.Errorf("%s %s documents no 400 for a malformed query", strings.ToUpper(method), path)
-			} else if r.Ref != "" && r.Ref != "#/components/responses/Invalid" {
-				t.Errorf("%s %s: 400 is %s, want #/components/responses/Invalid", strings.ToUpper(method), path, r.Ref)
-			}
-		}
-	}
-	if n == 0 {
-		t.Fatal("no operations read from openapi.yaml")
 	}
 	if d := doc.Components.Responses["Invalid"].Description; !strings.Contains(d, "%zz") || !strings.Contains(d, "semicolon") {
 		t.Errorf("the Invalid response does not say a malformed query answers so: %q", d)
@@ -306,53 +323,38 @@ func TestOpenAPIRequestBodies(t *testing.T) {
 // the bound gets: the too-large problem, or for POST /v1/token OAuth's
 // error form, which that route answers in.
 func TestOpenAPITooLarge(t *testing.T) {
-	var doc struct {
-		Paths map[string]map[string]yaml.Node `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
-		t.Fatal(err)
+	type operation struct {
+		RequestBody map[string]any `yaml:"requestBody"`
+		Responses   map[string]struct {
+			Ref     string `yaml:"$ref"`
+			Content map[string]struct {
+				Schema struct {
+					Ref string `yaml:"$ref"`
+				} `yaml:"schema"`
+			} `yaml:"content"`
+		} `yaml:"responses"`
 	}
 	n := 0
-	for _, path := range sortedKeys(doc.Paths) {
-		for _, method := range sortedKeys(doc.Paths[path]) {
-			if !httpMethods[method] {
-				continue
+	eachOperation(t, func(method, path string, op operation) {
+		r, ok := op.Responses["413"]
+		switch {
+		case op.RequestBody == nil && ok:
+			t.Errorf("%s %s takes no body but documents a 413", strings.ToUpper(method), path)
+		case op.RequestBody == nil:
+		case !ok:
+			t.Errorf("%s %s takes a body but documents no 413 for one too large", strings.ToUpper(method), path)
+		case path == "/v1/token":
+			n++
+			if got := r.Content["application/json"].Schema.Ref; got != "#/components/schemas/OAuthError" {
+				t.Errorf("POST /v1/token: 413 is %q, want OAuth's error (#/components/schemas/OAuthError)", got)
 			}
-			var op struct {
-				RequestBody map[string]any `yaml:"requestBody"`
-				Responses   map[string]struct {
-					Ref     string `yaml:"$ref"`
-					Content map[string]struct {
-						Schema struct {
-							Ref string `yaml:"$ref"`
-						} `yaml:"schema"`
-					} `yaml:"content"`
-				} `yaml:"responses"`
-			}
-			node := doc.Paths[path][method]
-			if err := node.Decode(&op); err != nil {
-				t.Fatalf("%s %s: %v", method, path, err)
-			}
-			r, ok := op.Responses["413"]
-			switch {
-			case op.RequestBody == nil && ok:
-				t.Errorf("%s %s takes no body but documents a 413", strings.ToUpper(method), path)
-			case op.RequestBody == nil:
-			case !ok:
-				t.Errorf("%s %s takes a body but documents no 413 for one too large", strings.ToUpper(method), path)
-			case path == "/v1/token":
-				n++
-				if got := r.Content["application/json"].Schema.Ref; got != "#/components/schemas/OAuthError" {
-					t.Errorf("POST /v1/token: 413 is %q, want OAuth's error (#/components/schemas/OAuthError)", got)
-				}
-			default:
-				n++
-				if r.Ref != "#/components/responses/TooLarge" {
-					t.Errorf("%s %s: 413 is %q, want #/components/responses/TooLarge", strings.ToUpper(method), path, r.Ref)
-				}
+		default:
+			n++
+			if r.Ref != "#/components/responses/TooLarge" {
+				t.Errorf("%s %s: 413 is %q, want #/components/responses/TooLarge", strings.ToUpper(method), path, r.Ref)
 			}
 		}
-	}
+	})
 	if want := len(takesBody()); n < want {
 		t.Errorf("%d operations document a 413, want at least the %d /v1 routes that take a body", n, want)
 	}

@@ -51,6 +51,17 @@ func withPushDevice(t *testing.T, s *testenv.Server, name string) (*testenv.Clie
 	return c, app, d
 }
 
+// pushUser adds the user name, signs it in and enrols a push device
+// labelled "phone", its only factor: it returns the session and the
+// device.
+func pushUser(t *testing.T, s *testenv.Server, name string) (*testenv.Client, *pushdevice.Client) {
+	t.Helper()
+	addUser(t, s, name)
+	c := login(t, s, name)
+	d, _ := enrolPush(t, s, c, "phone")
+	return c, d
+}
+
 // enrolPush adds a push factor and enrols the device client with its URI.
 func enrolPush(t *testing.T, s *testenv.Server, c *testenv.Client, label string) (*pushdevice.Client, pushdevice.Enrolled) {
 	t.Helper()
@@ -354,9 +365,7 @@ func TestPushDenyWrongNumberExpiry(t *testing.T) {
 // the audit log.
 func TestPushApprovalNeedsItsSecret(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		addUser(t, s, "pia")
-		c := login(t, s, "pia")
-		d, _ := enrolPush(t, s, c, "phone")
+		c, d := pushUser(t, s, "pia")
 		wrong := []map[string]string{{"method": "push"}, {"method": "push", "push_secret": ""},
 			{"method": "push", "push_secret": "abcdefghijklmnopqrstuvwxyz234567"}}
 
@@ -441,9 +450,7 @@ func signedRequest(t *testing.T, s *testenv.Server, key ed25519.PrivateKey, id, 
 // token stands in for the signature.
 func TestPushDeviceSignatures(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		addUser(t, s, "fay")
-		c := login(t, s, "fay")
-		d, _ := enrolPush(t, s, c, "phone")
+		c, d := pushUser(t, s, "fay")
 		priv := deviceKey(t, d)
 		_, forged, _ := ed25519.GenerateKey(rand.Reader)
 		id, now := d.State.DeviceID, s.Clock.Now()
@@ -888,9 +895,7 @@ func deviceKey(t *testing.T, d *pushdevice.Client) ed25519.PrivateKey {
 // device does is rationed with 429, on its own key only.
 func TestDevicePollsAreBounded(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		addUser(t, s, "ida")
-		c := login(t, s, "ida")
-		d, _ := enrolPush(t, s, c, "phone")
+		_, d := pushUser(t, s, "ida")
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 

@@ -180,9 +180,7 @@ func TestPushStaysWithItsRequester(t *testing.T) {
 func TestDeviceReplayIsTheSenders(t *testing.T) {
 	opts := []testenv.ServerOption{behindProxy, func(c *config.Config) { c.LoginBurst, c.LoginRate = 10, 0.001 }}
 	eachStoreWith(t, opts, func(t *testing.T, s *testenv.Server) {
-		addUser(t, s, "fay")
-		c := login(t, s, "fay")
-		d, _ := enrolPush(t, s, c, "phone")
+		c, d := pushUser(t, s, "fay")
 		priv := deviceKey(t, d)
 		id, now := d.State.DeviceID, s.Clock.Now()
 		const path = "/v1/push/challenges"

@@ -134,9 +134,7 @@ func TestBodyTooLargeToken(t *testing.T) {
 // too.
 func TestBodyTooLargePushDevice(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		addUser(t, s, "pia")
-		c := login(t, s, "pia")
-		d, _ := enrolPush(t, s, c, "phone")
+		_, d := pushUser(t, s, "pia")
 		key, id, now := deviceKey(t, d), d.State.DeviceID, s.Clock.Now()
 
 		loginID, _ := startLogin(t, s, "pia")

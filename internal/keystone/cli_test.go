@@ -1,7 +1,6 @@
 package keystone_test
 
 import (
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -19,10 +18,7 @@ import (
 // `openstack user set` fail without it (KeyError: 'links').
 func TestUserHasLinks(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "grace", true)
-		id := signInWithTOTP(t, s, "grace", secret)
-		c := testenv.NewClient(s.URL())
-		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		userID, _, c := signedIn(t, s, "grace")
 		want := s.URL() + "/v3/users/" + userID
 		for _, r := range []testenv.Response{
 			c.Do(t, "GET", "/v3/users/"+userID, nil),
@@ -43,10 +39,7 @@ func TestUserHasLinks(t *testing.T) {
 // or anything not true, is still refused whole with 400.
 func TestUserSetSendsEnabled(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "heidi", true)
-		id := signInWithTOTP(t, s, "heidi", secret) // elevated: turning MFA off needs it
-		c := testenv.NewClient(s.URL())
-		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		userID, _, c := signedIn(t, s, "heidi") // elevated: turning MFA off needs it
 		path := "/v3/users/" + userID
 		mfa := func(r testenv.Response) any {
 			u, _ := r.JSON["user"].(map[string]any)
@@ -82,10 +75,7 @@ func TestUserSetSendsEnabled(t *testing.T) {
 // have read and written every zone. Empty ones are no request and pass.
 func TestApplicationCredentialRolesAndDescription(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "ivan", true)
-		id := signInWithTOTP(t, s, "ivan", secret)
-		c := testenv.NewClient(s.URL())
-		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		userID, _, c := signedIn(t, s, "ivan")
 		path := "/v3/users/" + userID + "/application_credentials"
 		for name, body := range map[string]string{
 			"role by id":   `{"application_credential":{"name":"a","roles":[{"id":"reader"}],"unrestricted":false}}`,
@@ -119,11 +109,8 @@ func TestApplicationCredentialRolesAndDescription(t *testing.T) {
 // caller alone, when it passes the filters.
 func TestListUsersByName(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "judy", true)
+		userID, _, c := signedIn(t, s, "judy")
 		account(t, s, "mallory", false)
-		id := signInWithTOTP(t, s, "judy", secret)
-		c := testenv.NewClient(s.URL())
-		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
 		for query, want := range map[string][]string{
 			"":                                    {userID},
 			"?name=judy":                          {userID},
@@ -158,10 +145,7 @@ func TestListUsersByName(t *testing.T) {
 // openstack CLI has no command for.
 func TestElevationSaidForIdentityClients(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "leo", true)
-		id := signInWithTOTP(t, s, "leo", secret)
-		c := testenv.NewClient(s.URL())
-		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		userID, _, c := signedIn(t, s, "leo")
 		if r := c.Do(t, "PATCH", "/v3/users/"+userID, `{"user":{"options":{"multi_factor_auth_enabled":false}}}`); r.Status != 200 {
 			t.Fatalf("two-factor off: got %d %s", r.Status, r.Body)
 		}

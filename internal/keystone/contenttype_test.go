@@ -1,46 +1,26 @@
 package keystone_test
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/twofold/twofold/internal/testenv"
 )
 
-// post sends body to path with the Content-Type fields cts (none when
-// empty) and the other header pairs kv, and returns the status, the
-// header and the decoded JSON answer.
-func post(t *testing.T, s *testenv.Server, method, path string, cts []string, body string, kv ...string) (int, http.Header, map[string]any) {
+// sendAs sends body ("" for none) to path with the Content-Type fields
+// cts, which replace the JSON one testenv.Client sends (nil: none at all),
+// and the other header pairs kv.
+func sendAs(t *testing.T, s *testenv.Server, method, path string, cts []string, body string, kv ...string) testenv.Response {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL()+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ct := range cts {
-		req.Header.Add("Content-Type", ct)
-	}
+	c := testenv.NewClient(s.URL())
+	c.Header["Content-Type"] = cts
 	for i := 0; i+1 < len(kv); i += 2 {
-		req.Header.Set(kv[i], kv[i+1])
+		c.Header.Set(kv[i], kv[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if body == "" {
+		return c.Do(t, method, path, nil)
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]any
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &out); err != nil {
-			t.Fatalf("%s %s: answer is not JSON: %s", method, path, b)
-		}
-	}
-	return res.StatusCode, res.Header, out
+	return c.Do(t, method, path, body)
 }
 
 // TestContentTypeNotJSON: a body sent with another Content-Type than JSON
@@ -63,38 +43,38 @@ func TestContentTypeNotJSON(t *testing.T) {
 			{"json"},
 			{"application/json", "text/plain"},
 		} {
-			status, h, body := post(t, s, "POST", "/v3/auth/tokens", cts, signIn)
-			e, ok := body["error"].(map[string]any)
-			if status != http.StatusBadRequest || !ok || e["code"] != float64(400) || h.Get("X-Subject-Token") != "" {
-				t.Errorf("a sign-in sent as %q: got %d %v, want 400 in the Identity API's error form", cts, status, body)
+			r := sendAs(t, s, "POST", "/v3/auth/tokens", cts, signIn)
+			e, ok := r.JSON["error"].(map[string]any)
+			if r.Status != http.StatusBadRequest || !ok || e["code"] != float64(400) || r.Header.Get("X-Subject-Token") != "" {
+				t.Errorf("a sign-in sent as %q: got %d %s, want 400 in the Identity API's error form", cts, r.Status, r.Body)
 			}
 		}
 		if after := testenv.Ledger(t, s, userID); after != before {
 			t.Errorf("sign-ins sent as another type changed counters or events:\nbefore %s\nafter  %s", before, after)
 		}
-		status, h, body := post(t, s, "POST", "/v3/auth/tokens", []string{"application/json; charset=utf-8"}, signIn)
-		tok := h.Get("X-Subject-Token")
-		if status != http.StatusCreated || tok == "" {
-			t.Fatalf("the sign-in as application/json; charset=utf-8 after the refusals: got %d %v, want 201 with a token", status, body)
+		r := sendAs(t, s, "POST", "/v3/auth/tokens", []string{"application/json; charset=utf-8"}, signIn)
+		tok := r.Header.Get("X-Subject-Token")
+		if r.Status != http.StatusCreated || tok == "" {
+			t.Fatalf("the sign-in as application/json; charset=utf-8 after the refusals: got %d %s, want 201 with a token", r.Status, r.Body)
 		}
 
 		// A PATCH of the user sent as another type changes nothing.
 		path := "/v3/users/" + userID
 		off := `{"user":{"options":{"multi_factor_auth_enabled":false}}}`
-		if status, _, body := post(t, s, "PATCH", path, []string{"text/plain"}, off, "X-Auth-Token", tok); status != http.StatusBadRequest {
-			t.Errorf("a PATCH sent as text/plain: got %d %v, want 400", status, body)
+		if r := sendAs(t, s, "PATCH", path, []string{"text/plain"}, off, "X-Auth-Token", tok); r.Status != http.StatusBadRequest {
+			t.Errorf("a PATCH sent as text/plain: got %d %s, want 400", r.Status, r.Body)
 		}
-		status, _, body = post(t, s, "GET", path, nil, "", "X-Auth-Token", tok)
-		if opts, _ := body["user"].(map[string]any)["options"].(map[string]any); status != http.StatusOK || opts["multi_factor_auth_enabled"] != true {
-			t.Fatalf("the user after the refused PATCH: got %d %v, want two-factor still on", status, body)
+		r = sendAs(t, s, "GET", path, nil, "", "X-Auth-Token", tok)
+		if opts, _ := r.JSON["user"].(map[string]any)["options"].(map[string]any); r.Status != http.StatusOK || opts["multi_factor_auth_enabled"] != true {
+			t.Fatalf("the user after the refused PATCH: got %d %s, want two-factor still on", r.Status, r.Body)
 		}
 
 		// What Keystone reads as JSON, Twofold does too.
 		account(t, s, "kit", false)
 		plain := `{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"kit","domain":{"id":"default"},"password":"` + password + `"}}}}}`
 		for _, cts := range [][]string{nil, {""}, {"application/json"}, {"Application/JSON;charset=UTF-8"}, {"application/vnd.openstack.identity+json"}} {
-			if status, h, body := post(t, s, "POST", "/v3/auth/tokens", cts, plain); status != http.StatusCreated || h.Get("X-Subject-Token") == "" {
-				t.Errorf("a sign-in sent as %q: got %d %v, want 201 with a token", cts, status, body)
+			if r := sendAs(t, s, "POST", "/v3/auth/tokens", cts, plain); r.Status != http.StatusCreated || r.Header.Get("X-Subject-Token") == "" {
+				t.Errorf("a sign-in sent as %q: got %d %s, want 201 with a token", cts, r.Status, r.Body)
 			}
 		}
 	})

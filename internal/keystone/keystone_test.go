@@ -77,6 +77,19 @@ func signInWithTOTP(t *testing.T, s *testenv.Server, name, secret string) *gophe
 	return id
 }
 
+// signedIn makes name an account with TOTP, signs it in to the Identity
+// API with its password and a code (so elevated), and returns its id, the
+// gophercloud client and a client that sends the same token in
+// X-Auth-Token, for the requests gophercloud does not make.
+func signedIn(t *testing.T, s *testenv.Server, name string) (userID string, id *gophercloud.ServiceClient, c *testenv.Client) {
+	t.Helper()
+	userID, secret := account(t, s, name, true)
+	id = signInWithTOTP(t, s, name, secret)
+	c = testenv.NewClient(s.URL())
+	c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+	return userID, id, c
+}
+
 // identity returns an Identity v3 client authenticated with opts.
 func identity(t *testing.T, opts gophercloud.AuthOptions) (*gophercloud.ServiceClient, error) {
 	t.Helper()
@@ -379,8 +392,7 @@ func TestTOTPCredentialCodesOnce(t *testing.T) {
 // most one makes a factor, and the others leave nothing behind.
 func TestTOTPCredentialRace(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, phone := account(t, s, "gina", true)
-		id := signInWithTOTP(t, s, "gina", phone)
+		userID, id, _ := signedIn(t, s, "gina")
 		raw, err := otp.NewSecret(strings.NewReader(strings.Repeat("g", 20)), 20)
 		if err != nil {
 			t.Fatal(err)
@@ -433,10 +445,7 @@ func TestTOTPCredentialRace(t *testing.T) {
 // 400, so that no script believes a change it did not get.
 func TestPatchUserChangesOnlyMFA(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, phone := account(t, s, "frank", true)
-		id := signInWithTOTP(t, s, "frank", phone) // elevated: turning MFA off needs it
-		c := testenv.NewClient(s.URL())
-		c.Header = http.Header{"X-Auth-Token": {id.Token()}}
+		userID, _, c := signedIn(t, s, "frank") // elevated: turning MFA off needs it
 		path := "/v3/users/" + userID
 		user := func() map[string]any {
 			t.Helper()
@@ -488,8 +497,7 @@ func TestPatchUserChangesOnlyMFA(t *testing.T) {
 // and finds it refused beyond them and after its deletion.
 func TestGophercloudApplicationCredential(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
-		userID, secret := account(t, s, "carol", true)
-		id := signInWithTOTP(t, s, "carol", secret)
+		userID, id, _ := signedIn(t, s, "carol")
 		for name, o := range map[string]applicationcredentials.CreateOpts{
 			"unrestricted":    {Name: "u", Unrestricted: true},
 			"another service": {Name: "c", AccessRules: []applicationcredentials.AccessRule{{Service: "compute", Method: "GET", Path: "/servers"}}},

@@ -92,6 +92,21 @@ func (r Response) Problem() string {
 	return t[strings.LastIndex(t, "/")+1:]
 }
 
+// Details records the cause each problem detail was answered for, so that
+// a test checks that answers tell their causes apart without comparing a
+// sentence: a detail answered for two causes fails the test.
+type Details map[string]string
+
+// Add records detail as answered for cause, and fails tb (what names the
+// request) when it was answered for another cause too.
+func (d Details) Add(tb testing.TB, what, cause, detail string) {
+	tb.Helper()
+	if other, ok := d[detail]; ok && other != cause {
+		tb.Errorf("%s: %s and %s both answered %q, want a detail telling which", what, other, cause, detail)
+	}
+	d[detail] = cause
+}
+
 // OATHTool runs the real oathtool with args and returns its first line of output.
 func OATHTool(tb testing.TB, args ...string) string {
 	tb.Helper()

@@ -130,9 +130,7 @@ func TestAdminEventsOperatorsOnly(t *testing.T) {
 // newest page as if the log ended there. Empty is none.
 func TestAdminEventsMalformedPage(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	opSecret := account(t, ts, "olivia", true, true)
-	op := newClient(t, ts.URL())
-	op.signInWithCode(ts, "olivia", opSecret)
+	_, op := signedIn(t, ts, "olivia", true)
 	for _, q := range []string{"before=abc", "before=0", "before=-1", "after=-5", "after=1x", "after=99999999999999999999", "type=login.succeeded&before=12%2B"} {
 		r := op.get("/admin/events?" + q)
 		param := strings.SplitN(q[strings.LastIndex(q, "&")+1:], "=", 2)[0]

@@ -199,9 +199,7 @@ func TestAdminTeamsOperatorsOnly(t *testing.T) {
 			}
 
 			// An operator gets the pages; an unknown team is not found.
-			opSecret := account(t, ts, "olivia", true, true)
-			op := newClient(t, ts.URL())
-			op.signInWithCode(ts, "olivia", opSecret)
+			_, op := signedIn(t, ts, "olivia", true)
 			if r := op.get("/admin/teams"); r.status != 200 || !strings.Contains(r.body, "Acme hosting") || !strings.Contains(r.body, "Night crew") {
 				t.Errorf("operator's list: status %d", r.status)
 			}

@@ -18,10 +18,8 @@ import (
 // operators are refused.
 func TestAdminTokens(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	secret := account(t, ts, "olga", true, true)
+	secret, op := signedIn(t, ts, "olga", true)
 	account(t, ts, "pete", false, false)
-	op := newClient(t, ts.URL())
-	op.signInWithCode(ts, "olga", secret)
 
 	csv := "# two tokens\nTOK-1,3132333435363738393031323334353637383930,hotp\nTOK-2,3132333435363738393031323334353637383931,totp,6,30\n"
 	r := op.post("/admin/tokens", url.Values{"format": {"csv"}, "seeds": {csv}})
@@ -40,22 +38,23 @@ func TestAdminTokens(t *testing.T) {
 	for name, tt := range map[string]struct {
 		form   url.Values
 		status int
+		field  string // the field the error is about
 	}{
-		"a serial imported before": {url.Values{"format": {"csv"}, "seeds": {"TOK-3,3132333435363738393031323334353637383932\nTOK-1,3132333435363738393031323334353637383933\n"}}, http.StatusConflict},
-		"a secret imported before": {url.Values{"format": {"csv"}, "seeds": {"TOK-3,3132333435363738393031323334353637383931,totp\n"}}, http.StatusConflict},
-		"a secret twice":           {url.Values{"format": {"csv"}, "seeds": {"TOK-3,3132333435363738393031323334353637383934\nTOK-5,3132333435363738393031323334353637383934\n"}}, http.StatusConflict},
-		"not hexadecimal":          {url.Values{"format": {"csv"}, "seeds": {"TOK-4,zz\n"}}, http.StatusBadRequest},
-		"a key for a CSV file":     {url.Values{"format": {"csv"}, "seeds": {csv}, "pskc_key": {"000102030405060708090a0b0c0d0e0f"}}, http.StatusBadRequest},
-		"a short PSKC key":         {url.Values{"format": {"pskc"}, "seeds": {"<x/>"}, "pskc_key": {"0001"}}, http.StatusBadRequest},
-		"not PSKC":                 {url.Values{"format": {"pskc"}, "seeds": {"<x/>"}}, http.StatusBadRequest},
-		"PSKC 2.0":                 {url.Values{"format": {"pskc"}, "seeds": {`<KeyContainer xmlns="urn:ietf:params:xml:ns:keyprov:pskc" Version="2.0"/>`}}, http.StatusBadRequest},
-		"7 digits":                 {url.Values{"format": {"csv"}, "seeds": {"TOK-4,3132333435363738393031323334353637383939,totp,7\n"}}, http.StatusBadRequest},
-		"two bad lines":            {url.Values{"format": {"csv"}, "seeds": {"TOK-4,zz\nTOK-5,31\n"}}, http.StatusBadRequest},
-		"no format":                {url.Values{"seeds": {csv}}, http.StatusBadRequest},
+		"a serial imported before": {url.Values{"format": {"csv"}, "seeds": {"TOK-3,3132333435363738393031323334353637383932\nTOK-1,3132333435363738393031323334353637383933\n"}}, http.StatusConflict, "seeds"},
+		"a secret imported before": {url.Values{"format": {"csv"}, "seeds": {"TOK-3,3132333435363738393031323334353637383931,totp\n"}}, http.StatusConflict, "seeds"},
+		"a secret twice":           {url.Values{"format": {"csv"}, "seeds": {"TOK-3,3132333435363738393031323334353637383934\nTOK-5,3132333435363738393031323334353637383934\n"}}, http.StatusConflict, "seeds"},
+		"not hexadecimal":          {url.Values{"format": {"csv"}, "seeds": {"TOK-4,zz\n"}}, http.StatusBadRequest, "seeds"},
+		"a key for a CSV file":     {url.Values{"format": {"csv"}, "seeds": {csv}, "pskc_key": {"000102030405060708090a0b0c0d0e0f"}}, http.StatusBadRequest, "pskc_key"},
+		"a short PSKC key":         {url.Values{"format": {"pskc"}, "seeds": {"<x/>"}, "pskc_key": {"0001"}}, http.StatusBadRequest, "pskc_key"},
+		"not PSKC":                 {url.Values{"format": {"pskc"}, "seeds": {"<x/>"}}, http.StatusBadRequest, "seeds"},
+		"PSKC 2.0":                 {url.Values{"format": {"pskc"}, "seeds": {`<KeyContainer xmlns="urn:ietf:params:xml:ns:keyprov:pskc" Version="2.0"/>`}}, http.StatusBadRequest, "seeds"},
+		"7 digits":                 {url.Values{"format": {"csv"}, "seeds": {"TOK-4,3132333435363738393031323334353637383939,totp,7\n"}}, http.StatusBadRequest, "seeds"},
+		"two bad lines":            {url.Values{"format": {"csv"}, "seeds": {"TOK-4,zz\nTOK-5,31\n"}}, http.StatusBadRequest, "seeds"},
+		"no format":                {url.Values{"seeds": {csv}}, http.StatusBadRequest, "format"},
 	} {
 		r := op.post("/admin/tokens", tt.form)
-		if r.status != tt.status || pageError(r.body) == "" {
-			t.Errorf("%s: status %d, error %q; want %d with an error", name, r.status, pageError(r.body), tt.status)
+		if r.status != tt.status || !showsError(r.body) || !fieldInvalid(r.body, tt.field) {
+			t.Errorf("%s: status %d, error %q, %s invalid: %v; want %d with an error about %[4]s", name, r.status, pageError(r.body), tt.field, fieldInvalid(r.body, tt.field), tt.status)
 		}
 		if msg := pageError(r.body); strings.Contains(msg, "otp:") {
 			t.Errorf("%s: got %q, want no otp package text", name, msg)
@@ -148,7 +147,7 @@ func TestAdminTokensSwappedColumns(t *testing.T) {
 				secret + "," + secret2 + "\n" + secret + "," + secret2 + "\n",
 			} {
 				r := op.post("/admin/tokens", url.Values{"format": {"csv"}, "seeds": {seeds}})
-				if r.status != http.StatusBadRequest || pageError(r.body) == "(no error on the page)" {
+				if r.status != http.StatusBadRequest || !showsError(r.body) {
 					t.Errorf("%q: status %d, error %q; want 400 with an error", seeds, r.status, pageError(r.body))
 				}
 				if msg := pageError(r.body); strings.Contains(msg, "otp:") {

@@ -124,11 +124,9 @@ func TestBrowserSuspend(t *testing.T) {
 func operatorFixture(t *testing.T) (*testenv.Server, string, *client) {
 	t.Helper()
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	opSecret := account(t, ts, "opal", true, true)
+	opSecret, op := signedIn(t, ts, "opal", true)
 	account(t, ts, "oscar", true, false)
 	account(t, ts, "nina", false, false)
-	op := newClient(t, ts.URL())
-	op.signInWithCode(ts, "opal", opSecret)
 	return ts, opSecret, op
 }
 
@@ -143,7 +141,7 @@ func TestSuspendPagesRefuse(t *testing.T) {
 		if r := op.get("/admin/users/" + id); strings.Contains(r.body, `id="suspend"`) {
 			t.Errorf("%s's page offers to suspend", name)
 		}
-		if r := op.get("/admin/users/" + id + "/suspend"); strings.Contains(r.body, `id="confirm"`) || pageError(r.body) == "(no error on the page)" {
+		if r := op.get("/admin/users/" + id + "/suspend"); strings.Contains(r.body, `id="confirm"`) || !showsError(r.body) {
 			t.Errorf("the page to suspend %s offers the button, or says nothing", name)
 		}
 		if r := op.post("/admin/users/"+id+"/suspend", url.Values{}); r.status != http.StatusForbidden {
@@ -208,7 +206,7 @@ func TestCreateAccountPage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := op.post("/admin/users", tt.form)
-			if r.status != tt.status || pageError(r.body) == "(no error on the page)" {
+			if r.status != tt.status || !showsError(r.body) {
 				t.Errorf("status %d, error %q; want %d with an error", r.status, pageError(r.body), tt.status)
 			}
 			if !strings.Contains(r.body, `value="`+html.EscapeString(tt.form.Get("username"))+`"`) {

@@ -133,9 +133,7 @@ func TestAdminWebhooksReconfirm(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
-			opSecret := account(t, ts, "opal", true, true)
-			op := newClient(t, ts.URL())
-			op.signInWithCode(ts, "opal", opSecret)
+			opSecret, op := signedIn(t, ts, "opal", true)
 			ctx := context.Background()
 			stored := func() map[string]twofold.Webhook {
 				t.Helper()
@@ -279,9 +277,7 @@ func TestAdminWebhookFormSentTwice(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
-			opSecret := account(t, ts, "opal", true, true)
-			op := newClient(t, ts.URL())
-			op.signInWithCode(ts, "opal", opSecret)
+			opSecret, op := signedIn(t, ts, "opal", true)
 			const path = "/admin/webhooks"
 			count := func() int {
 				t.Helper()
@@ -369,9 +365,7 @@ func TestAdminWebhookSecretFormSentTwice(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
-			opSecret := account(t, ts, "opal", true, true)
-			op := newClient(t, ts.URL())
-			op.signInWithCode(ts, "opal", opSecret)
+			_, op := signedIn(t, ts, "opal", true)
 			const path = "/admin/webhooks"
 			if r := op.post(path, url.Values{"url": {"https://panel.example.com/hook"}, "once": {onceOf(t, op.get(path).body, path)}}); !strings.Contains(r.body, `id="webhook-secret"`) {
 				t.Fatalf("add: %d %s", r.status, pageError(r.body))

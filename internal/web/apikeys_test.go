@@ -90,21 +90,20 @@ func TestBrowserAPIKeys(t *testing.T) {
 // unknown expiry, or with no permit, nothing is made.
 func TestAPIKeyPageRefuses(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	secret := account(t, ts, "alice", false, true)
-	c := newClient(t, ts.URL())
-	c.signInWithCode(ts, "alice", secret)
+	_, c := signedIn(t, ts, "alice", false)
 	ts.Clock.Add(11 * time.Minute)
 	for name, tt := range map[string]struct {
 		form   url.Values
 		status int
+		field  string // the field the error is about; "" for none (no code was given)
 	}{
-		"no code":        {url.Values{"name": {"k"}, "permits": {"account * read"}, "expiry": {"1d"}}, http.StatusForbidden},
-		"unknown expiry": {url.Values{"name": {"k"}, "permits": {"account * read"}, "expiry": {"7y"}}, http.StatusBadRequest},
-		"no permit":      {url.Values{"name": {"k"}, "permits": {"\n \n"}, "expiry": {"1d"}}, http.StatusBadRequest},
+		"no code":        {url.Values{"name": {"k"}, "permits": {"account * read"}, "expiry": {"1d"}}, http.StatusForbidden, ""},
+		"unknown expiry": {url.Values{"name": {"k"}, "permits": {"account * read"}, "expiry": {"7y"}}, http.StatusBadRequest, "key-expiry"},
+		"no permit":      {url.Values{"name": {"k"}, "permits": {"\n \n"}, "expiry": {"1d"}}, http.StatusBadRequest, "key-permits"},
 	} {
 		r := c.post("/settings/security/api-keys", tt.form)
-		if r.status != tt.status || pageError(r.body) == "" {
-			t.Errorf("%s: status %d, error %q; want %d with an error", name, r.status, pageError(r.body), tt.status)
+		if r.status != tt.status || !showsError(r.body) || (tt.field != "" && !fieldInvalid(r.body, tt.field)) {
+			t.Errorf("%s: status %d, error %q, %s invalid: %v; want %d with an error about %[4]s", name, r.status, pageError(r.body), tt.field, fieldInvalid(r.body, tt.field), tt.status)
 		}
 	}
 	if r := c.get("/settings/security/api-keys"); !strings.Contains(r.body, `id="no-keys"`) {

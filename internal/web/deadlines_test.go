@@ -41,7 +41,7 @@ func TestPushExpiredSaysSo(t *testing.T) {
 	ts.Clock.Add(time.Minute)
 	if r := c.post("/login/verify", approved); !strings.Contains(r.body, "Not approved yet") || !strings.Contains(r.body, `<time datetime="`+deadline.Format(time.RFC3339)+`">`) {
 		t.Errorf("“I approved it” too early: the page says %q, and not the push's own deadline", pageError(r.body))
-	} else if got := pageTitle(r.body); got != "Second step · Twofold" || !strings.Contains(pageError(r.body), "no error on the page") {
+	} else if got := pageTitle(r.body); got != "Second step · Twofold" || showsError(r.body) {
 		// Waiting for the device is no error: neither the title nor an
 		// alert says so.
 		t.Errorf("“I approved it” too early: title %q, alert %q; want %q and none", got, pageError(r.body), "Second step · Twofold")

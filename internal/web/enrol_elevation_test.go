@@ -35,9 +35,7 @@ func setupKey(body string) string {
 // elevation lapsed, confirms it's them on the page and sees the key again.
 func TestPendingKeyNeedsElevation(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	secret := account(t, ts, "alice", false, true)
-	owner := newClient(t, ts.URL())
-	owner.signInWithCode(ts, "alice", secret)
+	secret, owner := signedIn(t, ts, "alice", false)
 	if r := owner.post("/settings/security/two-factor", url.Values{"required": {"false"}}); r.url.RawQuery != "m=required_off" {
 		t.Fatalf("turning two-factor off: at %s: %s", r.url, pageError(r.body))
 	}

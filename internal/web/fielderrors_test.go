@@ -10,10 +10,16 @@ import (
 	"github.com/twofold/twofold/internal/testenv"
 )
 
-// fieldTag returns the opening tag of the input or textarea with id in
-// body, or "" when there is none.
+// fieldTag returns the opening tag of the input, textarea or select with
+// id in body, or "" when there is none.
 func fieldTag(body, id string) string {
-	return regexp.MustCompile(`<(?:input|textarea) id="` + regexp.QuoteMeta(id) + `"[^>]*>`).FindString(body)
+	return regexp.MustCompile(`<(?:input|textarea|select) id="` + regexp.QuoteMeta(id) + `"[^>]*>`).FindString(body)
+}
+
+// fieldInvalid reports whether the input, textarea or select with id in
+// body is marked aria-invalid, as the field an error is about.
+func fieldInvalid(body, id string) bool {
+	return strings.Contains(fieldTag(body, id), `aria-invalid="true"`)
 }
 
 // TestPageErrorsTiedToFields: the hint under a field describes it

@@ -81,9 +81,7 @@ func TestBrowserHardwareToken(t *testing.T) {
 // a token's.
 func TestAddAnotherTokenKeepsItsKind(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	secret := account(t, ts, "uma", false, true)
-	c := newClient(t, ts.URL())
-	c.signInWithCode(ts, "uma", secret)
+	secret, c := signedIn(t, ts, "uma", false)
 	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
 	r := c.post("/settings/security/totp", url.Values{"label": {"Key fob"}, "type": {"hotp"}})
 	if !strings.Contains(r.body, `name="type" value="hotp"`) || !strings.Contains(r.body, "type=hotp") {

@@ -51,9 +51,7 @@ func TestAPIKeyFormSentTwice(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
-			secret := account(t, ts, "alice", false, true)
-			c := newClient(t, ts.URL())
-			c.signInWithCode(ts, "alice", secret)
+			secret, c := signedIn(t, ts, "alice", false)
 			const path = "/settings/security/api-keys"
 
 			form := url.Values{"name": {"certbot"}, "permits": {"dns example.com/_acme-challenge/TXT write\naccount * read"}, "expiry": {"30d"},

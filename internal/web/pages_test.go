@@ -143,6 +143,16 @@ func (c *client) signInWithCode(ts *testenv.Server, username, secret string) {
 	}
 }
 
+// signedIn makes username an account with TOTP (an operator when operator
+// is true) and returns its secret and a client signed in with a code.
+func signedIn(t *testing.T, ts *testenv.Server, username string, operator bool) (string, *client) {
+	t.Helper()
+	secret := account(t, ts, username, operator, true)
+	c := newClient(t, ts.URL())
+	c.signInWithCode(ts, username, secret)
+	return secret, c
+}
+
 func TestSafetyHeaders(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	c := newClient(t, ts.URL())
@@ -192,9 +202,7 @@ func TestSafetyHeaders(t *testing.T) {
 // CSRF token), is no-store.
 func TestCacheControl(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	secret := account(t, ts, "sam", false, true)
-	c := newClient(t, ts.URL())
-	c.signInWithCode(ts, "sam", secret)
+	_, c := signedIn(t, ts, "sam", false)
 	for _, tc := range []struct {
 		path   string
 		status int
@@ -519,12 +527,22 @@ func TestSecondStepThrottled(t *testing.T) {
 	}
 }
 
+// noPageError is what pageError returns for a page that shows no error.
+const noPageError = "(no error on the page)"
+
+// pageError returns the error a page shows (id="error"), or noPageError.
 func pageError(body string) string {
 	m := regexp.MustCompile(`(?s)id="error"[^>]*>(.*?)</p>`).FindStringSubmatch(body)
 	if m == nil {
-		return "(no error on the page)"
+		return noPageError
 	}
 	return html.UnescapeString(m[1])
+}
+
+// showsError reports whether a page shows an error with some text.
+func showsError(body string) bool {
+	e := pageError(body)
+	return e != noPageError && strings.TrimSpace(e) != ""
 }
 
 func TestWrongPasswordSaysNothingMore(t *testing.T) {
@@ -719,9 +737,7 @@ func TestEnrolmentPageIsNeverCached(t *testing.T) {
 
 func TestTurningOffTwoFactorNeedsAFreshCode(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	secret := account(t, ts, "alice", false, true)
-	c := newClient(t, ts.URL())
-	c.signInWithCode(ts, "alice", secret)
+	secret, c := signedIn(t, ts, "alice", false)
 	ts.Clock.Add(11 * time.Minute) // the elevation from the sign-in lapses
 	if r := c.get("/settings/security/two-factor"); !strings.Contains(r.body, `name="elevate_code"`) {
 		t.Fatal("the confirmation page asks for no code")
@@ -1123,9 +1139,7 @@ func TestSignInReturnsToThePage(t *testing.T) {
 // lead back to the settings with a notice instead of an error.
 func TestSecondAuthenticatorPages(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	first := account(t, ts, "tess", false, true)
-	c := newClient(t, ts.URL())
-	c.signInWithCode(ts, "tess", first)
+	first, c := signedIn(t, ts, "tess", false)
 	r := c.post("/settings/security/totp", url.Values{"label": {"Laptop"}})
 	setup := r.url.Path
 	m := regexp.MustCompile(`<p class="secret" id="secret">(.*?)</p>`).FindStringSubmatch(r.body)

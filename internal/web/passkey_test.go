@@ -107,9 +107,7 @@ func TestAddPasskeyAfterConfirming(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
-			secret := account(t, ts, "tess", false, true)
-			c := newClient(t, ts.URL())
-			c.signInWithCode(ts, "tess", secret)
+			secret, c := signedIn(t, ts, "tess", false)
 			ts.Clock.Add(11 * time.Minute) // the sign-in's elevation lapses
 			r := c.post("/settings/security/webauthn", url.Values{"label": {"Laptop"}, "passkey": {"1"}})
 			if !strings.Contains(r.body, `name="passkey" value="1"`) || !strings.Contains(r.body, `name="elevate_code"`) || !strings.Contains(r.body, `name="current_password"`) {

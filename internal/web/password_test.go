@@ -18,9 +18,7 @@ import (
 func TestBrowserChangePassword(t *testing.T) {
 	const newPassword = "a different long passphrase"
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	secret := account(t, ts, "alice", false, true)
-	other := newClient(t, ts.URL())
-	other.signInWithCode(ts, "alice", secret)
+	secret, other := signedIn(t, ts, "alice", false)
 	ts.Clock.Add(30 * time.Second)
 
 	p := newPage(t, ts.URL())
@@ -79,9 +77,7 @@ func TestBrowserChangePassword(t *testing.T) {
 // and a change without a code on an unelevated session change nothing.
 func TestChangePasswordPageRefuses(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	secret := account(t, ts, "alice", false, true)
-	c := newClient(t, ts.URL())
-	c.signInWithCode(ts, "alice", secret)
+	_, c := signedIn(t, ts, "alice", false)
 	form := func(current, next, again string) url.Values {
 		return url.Values{"current_password": {current}, "new_password": {next}, "new_password2": {again}}
 	}

@@ -334,9 +334,7 @@ func TestElevateRenewingSameFormTwice(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
 			ctx := context.Background()
-			secret := account(t, ts, "alice", false, true)
-			c := newClient(t, ts.URL())
-			c.signInWithCode(ts, "alice", secret)
+			secret, c := signedIn(t, ts, "alice", false)
 			ts.Clock.Add(11 * time.Minute)
 			a, err := ts.Service.Authenticate(ctx, jarCookie(t, c, "twofold_session"))
 			if err != nil {

@@ -206,10 +206,8 @@ func TestResetPageSaysOperatorChangedAddress(t *testing.T) {
 // again. A new page's form while the reset waits is another request: 409.
 func TestAdminResetFormSentTwice(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	opSecret := account(t, ts, "opal", true, true)
+	_, op := signedIn(t, ts, "opal", true)
 	account(t, ts, "nina", false, true)
-	op := newClient(t, ts.URL())
-	op.signInWithCode(ts, "opal", opSecret)
 	id := regexp.MustCompile(`href="/admin/users/([a-z0-9]+)"`).FindStringSubmatch(op.get("/admin/users?q=nina").body)[1]
 	path := "/admin/users/" + id + "/reset-two-factor"
 	form := url.Values{"once": {onceOf(t, op.get(path).body, path)}}

@@ -132,9 +132,7 @@ func TestBrowserTextMessageCodes(t *testing.T) {
 func TestConfirmPhoneAfterElevationLapses(t *testing.T) {
 	g := testenv.NewSMSGateway(t)
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), g.Option())
-	secret := account(t, ts, "tom", false, true)
-	c := newClient(t, ts.URL())
-	c.signInWithCode(ts, "tom", secret)
+	secret, c := signedIn(t, ts, "tom", false)
 	elevation := func(r reply) bool { return strings.Contains(r.body, `name="elevate_code"`) }
 	appCode := func() url.Values {
 		return url.Values{"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, secret, ts.Clock.Now())}}

@@ -19,9 +19,7 @@ func TestAdminWebhookURLUnavailable(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
-			opSecret := account(t, ts, "opal", true, true)
-			op := newClient(t, ts.URL())
-			op.signInWithCode(ts, "opal", opSecret)
+			_, op := signedIn(t, ts, "opal", true)
 			ctx := context.Background()
 			for _, u := range []string{"https://panel.example.com/bad?token=b4d", "https://panel.example.com/good"} {
 				if r := op.post("/admin/webhooks", url.Values{"url": {u}}); r.status != 200 {
