@@ -74,6 +74,22 @@ func webhookErrorText(class string) string {
 	return "another failure"
 }
 
+// webhookDisabledText says in words why a webhook was disabled (its
+// DisabledReason, README "Webhooks").
+func webhookDisabledText(reason string) string {
+	switch reason {
+	case twofold.WebhookDisabledFailing:
+		return "its deliveries failed for too long"
+	case twofold.WebhookDisabledNotOperator:
+		return "the operator who answers for it is no operator any more"
+	case twofold.WebhookDisabledKeyRevoked:
+		return "the API key that answers for it, or a key it was made from, was revoked"
+	case twofold.WebhookDisabledKeyExpired:
+		return "the API key that answers for it, or a key it was made from, has expired"
+	}
+	return "for a reason this version does not know"
+}
+
 func (s *Server) adminWebhooks(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	q := r.URL.Query() // the form's fields, when its "confirm it's you" method was switched
 	b := adminWebhooksBody{URL: q.Get("url"), Events: q.Get("events"), Description: q.Get("description")}

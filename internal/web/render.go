@@ -240,11 +240,12 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return many
 		},
-		"shortUA":      core.ShortUserAgent,
-		"permit":       permit.Format,
-		"join":         strings.Join,
-		"evlist":       newEventList,
-		"webhookError": webhookErrorText,
+		"shortUA":         core.ShortUserAgent,
+		"permit":          permit.Format,
+		"join":            strings.Join,
+		"evlist":          newEventList,
+		"webhookError":    webhookErrorText,
+		"webhookDisabled": webhookDisabledText,
 		"failure": func(typ string) bool {
 			return strings.Contains(typ, "failed") || strings.HasSuffix(typ, "throttled")
 		},
