@@ -246,6 +246,7 @@ func (s *Server) funcs() template.FuncMap {
 		"evlist":          newEventList,
 		"webhookError":    webhookErrorText,
 		"webhookDisabled": webhookDisabledText,
+		"detail":          detailHTML,
 		"failure": func(typ string) bool {
 			return strings.Contains(typ, "failed") || strings.HasSuffix(typ, "throttled")
 		},
