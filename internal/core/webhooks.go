@@ -1004,7 +1004,7 @@ func (s *Service) webhookFailed(ctx context.Context, w twofold.Webhook, owner, c
 		if err != nil || !ok || !disable {
 			return err
 		}
-		s.audit(ctx, w.CreatedBy, "webhook.disabled", Meta{}, webhookDetail(w)+": failing since "+since.Format(time.RFC3339)+" ("+twofold.WebhookDisabledFailing+"; last error "+class+")")
+		s.audit(ctx, w.CreatedBy, "webhook.disabled", Meta{}, webhookDetail(w)+": failing since "+since.Format(time.RFC3339)+" ("+twofold.WebhookDisabledFailing+", last error "+class+")")
 		return nil
 	})
 }
