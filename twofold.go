@@ -813,12 +813,23 @@ type Webhook struct {
 	PreviousSecretKeyID  string
 	PreviousSealedSecret []byte
 	PreviousSecretUntil  time.Time
-	// DisabledAt is when delivery stopped after failing too long; zero
-	// while it is on.
+	// DisabledAt is when delivery stopped (after failing too long, or
+	// once who answers for it may no longer); zero while it is on.
 	DisabledAt time.Time
-	Cursor     WebhookCursor // where delivery stands in the audit log
-	Status     WebhookStatus
+	// DisabledReason is why, a WebhookDisabled… ("" while it is on). The
+	// status's LastError stays the last delivery's failure.
+	DisabledReason string
+	Cursor         WebhookCursor // where delivery stands in the audit log
+	Status         WebhookStatus
 }
+
+// Why a webhook was disabled (Webhook.DisabledReason, README "Webhooks").
+const (
+	WebhookDisabledFailing     = "failing"            // its deliveries failed in a row too long
+	WebhookDisabledNotOperator = "owner-not-operator" // the operator who answers for it is no operator any more
+	WebhookDisabledKeyRevoked  = "key-revoked"        // the API key that answers for it, or one above it, was revoked
+	WebhookDisabledKeyExpired  = "key-expired"        // that key, or one above it, has expired
+)
 
 // WebhookStatus is how a webhook's deliveries have gone.
 type WebhookStatus struct {

@@ -1110,8 +1110,8 @@ func TestUserOperatorWebhooks(t *testing.T) {
 			check := func(when string) {
 				t.Helper()
 				w, err := srv.Store.Webhook(ctx, "wh_olive")
-				if err != nil || w.DisabledAt.IsZero() || w.Status.LastError != "owner-not-operator" {
-					t.Errorf("wh_olive %s: disabled at %v, error %q (%v); want disabled, owner-not-operator", when, w.DisabledAt, w.Status.LastError, err)
+				if err != nil || w.DisabledAt.IsZero() || w.DisabledReason != twofold.WebhookDisabledNotOperator {
+					t.Errorf("wh_olive %s: disabled at %v for %q (%v); want disabled, owner-not-operator", when, w.DisabledAt, w.DisabledReason, err)
 				}
 				if o, err := srv.Store.Webhook(ctx, "wh_other"); err != nil || !o.DisabledAt.IsZero() {
 					t.Errorf("wh_other %s: disabled at %v (%v); want on", when, o.DisabledAt, err)

@@ -158,7 +158,7 @@ func (s *Service) ChangeOperator(ctx context.Context, username string, on bool, 
 		if c.KeysRevoked, err = s.revokeAdminKeys(ctx, a.ID, m); err != nil {
 			return err
 		}
-		hooks, err := s.store.DisableWebhooksBy(ctx, a.ID, s.Now(), "owner-not-operator")
+		hooks, err := s.store.DisableWebhooksBy(ctx, a.ID, s.Now(), twofold.WebhookDisabledNotOperator)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func (s *Service) ChangeOperator(ctx context.Context, username string, on bool, 
 			return err
 		}
 		for _, w := range hooks {
-			s.webhookOrphaned(ctx, w, "owner-not-operator", m)
+			s.webhookOrphaned(ctx, w, twofold.WebhookDisabledNotOperator, m)
 			c.WebhooksDisabled = append(c.WebhooksDisabled, webhookDetail(w))
 		}
 		body := "Your account may no longer manage other accounts."

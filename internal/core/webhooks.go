@@ -66,16 +66,18 @@ type WebhookStore interface {
 	// the webhook and the cursor is at from.
 	AdvanceWebhook(ctx context.Context, id, owner string, from, to twofold.WebhookCursor, now time.Time, delivered bool) (bool, error)
 	// FailWebhook records a failure and the next try, and disables the
-	// webhook when disable is set, while owner leases it.
+	// webhook (reason failing) when disable is set, while owner leases it.
 	FailWebhook(ctx context.Context, id, owner string, now, next time.Time, errClass string, disable bool) (bool, error)
+	// DisableWebhook disables a webhook for reason without a delivery,
+	// its status kept, while owner leases it.
+	DisableWebhook(ctx context.Context, id, owner string, now time.Time, reason string) (bool, error)
 	// DisableWebhooksBy turns off every webhook that is on and that the
-	// account answers for (CreatedBy), with the error class errClass,
-	// returning them.
-	DisableWebhooksBy(ctx context.Context, accountID string, now time.Time, errClass string) ([]twofold.Webhook, error)
+	// account answers for (CreatedBy), for reason, returning them.
+	DisableWebhooksBy(ctx context.Context, accountID string, now time.Time, reason string) ([]twofold.Webhook, error)
 	// DisableWebhooksOfEndedKeys turns off every webhook that is on and
 	// that an API key answers for (CreatedByKey) which is revoked or has
-	// expired at now, with the error class key-revoked or key-expired,
-	// returning them.
+	// expired at now, for reason key-revoked or key-expired, returning
+	// them.
 	DisableWebhooksOfEndedKeys(ctx context.Context, now time.Time) ([]twofold.Webhook, error)
 	// ClearWebhookURLs returns the webhooks whose URL is stored in the
 	// clear (from before migration 0089), with their id and URL alone.
@@ -795,22 +797,22 @@ func (s *Service) deliverWebhook(ctx context.Context, sender WebhookSender, owne
 // for it. What it reads is in the database, so every instance judges
 // alike; expiry has no event, so it is checked here, before each batch.
 func (s *Service) webhookOwned(ctx context.Context, w twofold.Webhook, owner string, now time.Time) (bool, error) {
-	class, err := s.webhookUnowned(ctx, w, now)
-	if err != nil || class == "" {
-		return class == "", err
+	reason, err := s.webhookUnowned(ctx, w, now)
+	if err != nil || reason == "" {
+		return reason == "", err
 	}
 	return false, s.inTx(ctx, func(ctx context.Context) error {
-		ok, err := s.store.FailWebhook(ctx, w.ID, owner, now, now, class, true)
+		ok, err := s.store.DisableWebhook(ctx, w.ID, owner, now, reason)
 		if err != nil || !ok {
 			return err
 		}
-		s.webhookOrphaned(ctx, w, class, Meta{})
+		s.webhookOrphaned(ctx, w, reason, Meta{})
 		return nil
 	})
 }
 
-// webhookUnowned returns why w may no longer deliver, as an error class
-// of its status: owner-not-operator, key-revoked, key-expired; "" when it
+// webhookUnowned returns why w may no longer deliver, as the reason it is
+// disabled for: owner-not-operator, key-revoked, key-expired; "" when it
 // may.
 func (s *Service) webhookUnowned(ctx context.Context, w twofold.Webhook, now time.Time) (string, error) {
 	a, err := s.store.AccountByID(ctx, w.CreatedBy)
@@ -818,23 +820,23 @@ func (s *Service) webhookUnowned(ctx context.Context, w twofold.Webhook, now tim
 		return "", err
 	}
 	if err != nil || !a.Operator {
-		return "owner-not-operator", nil
+		return twofold.WebhookDisabledNotOperator, nil
 	}
 	// Keys are made from keys at most a few deep; 32 bounds a loop
 	// that a damaged table could make.
 	for id, depth := w.CreatedByKey, 0; id != ""; depth++ {
 		if depth == 32 {
-			return "key-revoked", nil
+			return twofold.WebhookDisabledKeyRevoked, nil
 		}
 		k, err := s.store.APIKey(ctx, id)
 		if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && k.AccountID != w.CreatedBy {
-			return "key-revoked", nil
+			return twofold.WebhookDisabledKeyRevoked, nil
 		}
 		if err != nil {
 			return "", err
 		}
 		if k.Expired(now) {
-			return "key-expired", nil
+			return twofold.WebhookDisabledKeyExpired, nil
 		}
 		id = k.ParentID
 	}
@@ -855,24 +857,30 @@ func (s *Service) disableWebhooksOfEndedKeys(ctx context.Context, m Meta) error 
 		return err
 	}
 	for _, w := range hooks {
-		s.webhookOrphaned(ctx, w, w.Status.LastError, m)
+		s.webhookOrphaned(ctx, w, w.DisabledReason, m)
 	}
 	return nil
 }
 
 // webhookOrphaned records, and logs at WARN, that webhook w was disabled
-// because who answers for it may no longer (class: webhookUnowned's).
-func (s *Service) webhookOrphaned(ctx context.Context, w twofold.Webhook, class string, m Meta) {
+// because who answers for it may no longer (reason: webhookUnowned's).
+// The event names the class of its deliveries' last failure too, which
+// the disabling keeps, while they were failing.
+func (s *Service) webhookOrphaned(ctx context.Context, w twofold.Webhook, reason string, m Meta) {
 	why := "the operator who made it or turned it on is no operator any more"
-	switch class {
-	case "key-revoked":
+	switch reason {
+	case twofold.WebhookDisabledKeyRevoked:
 		why = "the API key " + w.CreatedByKey + " that made it or turned it on, or a key it was made from, was revoked"
-	case "key-expired":
+	case twofold.WebhookDisabledKeyExpired:
 		why = "the API key " + w.CreatedByKey + " that made it or turned it on, or a key it was made from, has expired"
 	}
-	s.audit(ctx, w.CreatedBy, "webhook.disabled", m, webhookDetail(w)+": "+why)
+	detail := webhookDetail(w) + ": " + why + " (" + reason + ")"
+	if w.Status.LastError != "" {
+		detail += "; its deliveries were failing (last error " + w.Status.LastError + ")"
+	}
+	s.audit(ctx, w.CreatedBy, "webhook.disabled", m, detail)
 	s.log.Warn("webhook disabled: "+why+"; an operator turns it on again (POST /v1/admin/webhooks/{id}/enable)",
-		"webhook", w.ID, "to", webhookHost(w), "operator", w.CreatedBy, "key", w.CreatedByKey, "error_class", class)
+		"webhook", w.ID, "to", webhookHost(w), "operator", w.CreatedBy, "key", w.CreatedByKey, "reason", reason, "error_class", w.Status.LastError)
 }
 
 // deliverBatch delivers one batch to a webhook, reporting whether nothing
@@ -996,7 +1004,7 @@ func (s *Service) webhookFailed(ctx context.Context, w twofold.Webhook, owner, c
 		if err != nil || !ok || !disable {
 			return err
 		}
-		s.audit(ctx, w.CreatedBy, "webhook.disabled", Meta{}, webhookDetail(w)+": failing since "+since.Format(time.RFC3339)+" ("+class+")")
+		s.audit(ctx, w.CreatedBy, "webhook.disabled", Meta{}, webhookDetail(w)+": failing since "+since.Format(time.RFC3339)+" ("+twofold.WebhookDisabledFailing+", last error "+class+")")
 		return nil
 	})
 }

@@ -89,8 +89,8 @@ func TestFactorAnswersMatchOpenAPI(t *testing.T) {
 }
 
 // TestWebhookStatusMatchesOpenAPI: a webhook disabled because the operator
-// who answers for it is no operator any more shows last_error
-// "owner-not-operator", one of the classes README lists; the answers of
+// who answers for it is no operator any more shows disabled_reason
+// "owner-not-operator", one of the reasons README lists; the answers of
 // GET /v1/admin/webhooks and …/{id} must match openapi.yaml, whose
 // pattern for last_error once left out every class but the transport's
 // and status-NNN, so that a client checking answers against the file
@@ -119,8 +119,8 @@ func TestWebhookStatusMatchesOpenAPI(t *testing.T) {
 	dave := login(t, s, "dave")
 	one := dave.Do(t, "GET", "/v1/admin/webhooks/"+id, nil)
 	status, _ := one.JSON["webhook"].(map[string]any)["status"].(map[string]any)
-	if one.Status != 200 || status["last_error"] != "owner-not-operator" {
-		t.Fatalf("GET the disabled webhook: %d %s; want last_error owner-not-operator", one.Status, one.Body)
+	if one.Status != 200 || one.JSON["webhook"].(map[string]any)["disabled_reason"] != "owner-not-operator" || status["last_error"] != nil {
+		t.Fatalf("GET the disabled webhook: %d %s; want disabled_reason owner-not-operator, no last_error", one.Status, one.Body)
 	}
 	wantDocumented(t, "GET", "/v1/admin/webhooks/{id}", one)
 	wantDocumented(t, "GET", "/v1/admin/webhooks", dave.Do(t, "GET", "/v1/admin/webhooks", nil))

@@ -73,8 +73,8 @@ func TestWebhookStopsWithItsKey(t *testing.T) {
 				if tc.class == "key-revoked" {
 					// Disabled by the revocation itself, before any round.
 					wh := f.opc.Do(t, "GET", "/v1/admin/webhooks/"+id, nil).JSON["webhook"].(map[string]any)
-					if wh["enabled"] != false || wh["status"].(map[string]any)["last_error"] != tc.class {
-						t.Errorf("once its key was revoked: enabled %v, last_error %v; want false, %s", wh["enabled"], wh["status"].(map[string]any)["last_error"], tc.class)
+					if wh["enabled"] != false || wh["disabled_reason"] != tc.class || wh["status"].(map[string]any)["last_error"] != nil {
+						t.Errorf("once its key was revoked: enabled %v, disabled_reason %v, last_error %v; want false, %s, none", wh["enabled"], wh["disabled_reason"], wh["status"].(map[string]any)["last_error"], tc.class)
 					}
 				}
 				if tc.class == "key-expired" {
@@ -89,8 +89,8 @@ func TestWebhookStopsWithItsKey(t *testing.T) {
 					t.Fatalf("the receiver got %d events after its key ended, want 1", n)
 				}
 				wh := f.opc.Do(t, "GET", "/v1/admin/webhooks/"+id, nil).JSON["webhook"].(map[string]any)
-				if wh["enabled"] != false || wh["status"].(map[string]any)["last_error"] != tc.class {
-					t.Fatalf("after its key ended: enabled %v, last_error %v; want false, %s", wh["enabled"], wh["status"].(map[string]any)["last_error"], tc.class)
+				if wh["enabled"] != false || wh["disabled_reason"] != tc.class || wh["status"].(map[string]any)["last_error"] != nil {
+					t.Fatalf("after its key ended: enabled %v, disabled_reason %v, last_error %v; want false, %s, none", wh["enabled"], wh["disabled_reason"], wh["status"].(map[string]any)["last_error"], tc.class)
 				}
 				if n := countEvents(t, f.s, f.op.Account.ID, "webhook.disabled"); n != 1 {
 					t.Errorf("got %d webhook.disabled events, want 1", n)
@@ -146,7 +146,7 @@ func TestWebhookKeyExpirySwept(t *testing.T) {
 			t.Fatal(err)
 		}
 		wh := f.opc.Do(t, "GET", "/v1/admin/webhooks/"+id, nil).JSON["webhook"].(map[string]any)
-		if wh["enabled"] != false || wh["status"].(map[string]any)["last_error"] != "key-expired" || wh["created_by_key"] != k.id {
+		if wh["enabled"] != false || wh["disabled_reason"] != "key-expired" || wh["created_by_key"] != k.id {
 			t.Fatalf("after the sweep: %v; want disabled, key-expired, created_by_key %s", wh, k.id)
 		}
 		if d := eventWith(t, f.s, f.op.Account.ID, "webhook.disabled"); !strings.Contains(d, k.id) || !strings.Contains(d, "expired") {

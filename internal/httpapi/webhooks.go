@@ -31,6 +31,10 @@ type webhookJSON struct {
 	CreatedByKey *string    `json:"created_by_key"`
 	Enabled      bool       `json:"enabled"`
 	DisabledAt   *time.Time `json:"disabled_at,omitempty"`
+	// DisabledReason is why it was disabled (failing, owner-not-operator,
+	// key-revoked, key-expired); absent while it is on. The status's
+	// last_error stays the class of its deliveries' last failure.
+	DisabledReason string `json:"disabled_reason,omitempty"`
 	// PreviousSecretUntil is until when the secret a rotation replaced
 	// still signs deliveries beside the new one; absent when none does.
 	PreviousSecretUntil *time.Time        `json:"previous_secret_until,omitempty"`
@@ -66,7 +70,7 @@ func toWebhookJSON(w twofold.Webhook) webhookJSON {
 	}
 	return webhookJSON{ID: w.ID, URL: w.URL, URLShortened: w.URLShortened, URLUnavailable: w.URLUnavailable, Events: events, Description: w.Description, CreatedAt: w.CreatedAt,
 		CreatedByKey: key,
-		Enabled:      w.DisabledAt.IsZero(), DisabledAt: timeOrNil(w.DisabledAt), PreviousSecretUntil: timeOrNil(w.PreviousSecretUntil),
+		Enabled:      w.DisabledAt.IsZero(), DisabledAt: timeOrNil(w.DisabledAt), DisabledReason: w.DisabledReason, PreviousSecretUntil: timeOrNil(w.PreviousSecretUntil),
 		Status: webhookStatusJSON{LastDeliveredAt: timeOrNil(st.LastDeliveredAt), LastAttemptAt: timeOrNil(st.LastAttemptAt),
 			LastError: st.LastError, Failures: st.Failures, FailingSince: timeOrNil(st.FailingSince), NextAttemptAt: timeOrNil(st.NextAttemptAt),
 			Cursor: cursorJSON{TxID: w.Cursor.TxID, EventID: w.Cursor.ID}}}

@@ -662,3 +662,58 @@ func activeSMS(t *testing.T, s *store.Store, t0 time.Time) {
 		t.Fatal(err)
 	}
 }
+
+// TestMigrationWebhookDisabledReason: migration 0083 gives each disabled
+// webhook the reason it was disabled for, taken from last_error where the
+// disabling had written it (which it then clears), failing otherwise, and
+// leaves a webhook that is on, and every other last error, as it was.
+func TestMigrationWebhookDisabledReason(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	hooks := []struct {
+		id, lastError string
+		disabled      bool
+		wantReason    string
+		wantError     string
+	}{
+		{"wh-on", "status-500", false, "", "status-500"},
+		{"wh-on-fine", "", false, "", ""},
+		{"wh-failing", "timeout", true, twofold.WebhookDisabledFailing, "timeout"},
+		{"wh-failing-unread", "secret-unreadable", true, twofold.WebhookDisabledFailing, "secret-unreadable"},
+		{"wh-owner", "owner-not-operator", true, twofold.WebhookDisabledNotOperator, ""},
+		{"wh-revoked", "key-revoked", true, twofold.WebhookDisabledKeyRevoked, ""},
+		{"wh-expired", "key-expired", true, twofold.WebhookDisabledKeyExpired, ""},
+	}
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			s := migrationStore(t, dsn(t), t0, "alice")
+			undo := []string{`ALTER TABLE webhooks DROP COLUMN disabled_reason`}
+			for _, h := range hooks {
+				w := twofold.Webhook{ID: h.id, CreatedAt: t0, CreatedBy: "acct-alice", SecretKeyID: "key-1", SealedSecret: []byte("sealed"),
+					URLKeyID: "key-1", SealedURL: []byte("sealed url")}
+				if err := s.CreateWebhook(ctx, w); err != nil {
+					t.Fatal(err)
+				}
+				// As a release before 0083 left it.
+				disabledAt := 0
+				if h.disabled {
+					disabledAt = 5
+				}
+				undo = append(undo, fmt.Sprintf(`UPDATE webhooks SET last_error = '%s', disabled_at = %d, failures = 3 WHERE id = '%s'`, h.lastError, disabledAt, h.id))
+			}
+			remigrate(t, s, 83, undo...)
+			for _, h := range hooks {
+				got, err := s.Webhook(ctx, h.id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.DisabledReason != h.wantReason || got.Status.LastError != h.wantError || got.DisabledAt.IsZero() == h.disabled || got.Status.Failures != 3 {
+					t.Errorf("%s: disabled at %v for %q, last error %q, %d failures; want disabled %v for %q, last error %q, 3 failures",
+						h.id, got.DisabledAt, got.DisabledReason, got.Status.LastError, got.Status.Failures, h.disabled, h.wantReason, h.wantError)
+				}
+			}
+		})
+	}
+}

@@ -45,7 +45,7 @@ import (
 const webhookCols = `id, url, events, description, created_at, created_by, secret_key_id, sealed_secret, disabled_at,
 	cursor_txid, cursor_id, low_id, pending_low_id, pending_xmax,
 	last_delivered_at, last_attempt_at, last_error, failures, failing_since, next_attempt_at,
-	previous_secret_key_id, previous_sealed_secret, previous_secret_until, COALESCE(created_by_key, ''), url_key_id, sealed_url`
+	previous_secret_key_id, previous_sealed_secret, previous_secret_until, COALESCE(created_by_key, ''), url_key_id, sealed_url, disabled_reason`
 
 func scanWebhook(row interface{ Scan(...any) error }) (twofold.Webhook, error) {
 	var w twofold.Webhook
@@ -55,7 +55,7 @@ func scanWebhook(row interface{ Scan(...any) error }) (twofold.Webhook, error) {
 	err := row.Scan(&w.ID, &w.URL, &events, &w.Description, &created, &w.CreatedBy, &w.SecretKeyID, &w.SealedSecret, &disabled,
 		&c.TxID, &c.ID, &c.Low, &c.PendingLow, &c.PendingXmax,
 		&delivered, &attempt, &w.Status.LastError, &w.Status.Failures, &since, &next,
-		&w.PreviousSecretKeyID, &w.PreviousSealedSecret, &prevUntil, &w.CreatedByKey, &w.URLKeyID, &w.SealedURL)
+		&w.PreviousSecretKeyID, &w.PreviousSealedSecret, &prevUntil, &w.CreatedByKey, &w.URLKeyID, &w.SealedURL, &w.DisabledReason)
 	if events != "" {
 		w.Events = strings.Split(events, ",")
 	}
@@ -316,7 +316,7 @@ func (s *Store) ClearWebhookPreviousSecrets(ctx context.Context, now time.Time) 
 // session), who answer for it from then on, reporting false when it is
 // unknown or was not disabled. Delivery goes on from where it stopped.
 func (s *Store) EnableWebhook(ctx context.Context, id, by, byKey string) (bool, error) {
-	return s.execOne(ctx, "enable webhook", `UPDATE webhooks SET disabled_at = 0, failures = 0, failing_since = 0, next_attempt_at = 0, created_by = $2,
+	return s.execOne(ctx, "enable webhook", `UPDATE webhooks SET disabled_at = 0, disabled_reason = '', failures = 0, failing_since = 0, next_attempt_at = 0, created_by = $2,
 		created_by_key = $3 WHERE id = $1 AND disabled_at <> 0`, id, by, nullString(byKey))
 }
 
@@ -553,39 +553,51 @@ func (s *Store) AdvanceWebhook(ctx context.Context, id, owner string, from, to t
 }
 
 // FailWebhook records a failed delivery of class errClass and the time of
-// the next try, and when disable is set turns the webhook off; only while
-// owner leases it. It reports whether it wrote.
+// the next try, and when disable is set turns the webhook off (disabled
+// reason failing, last_error the class of this failure); only while owner
+// leases it. It reports whether it wrote.
 func (s *Store) FailWebhook(ctx context.Context, id, owner string, now, next time.Time, errClass string, disable bool) (bool, error) {
-	disabledAt := int64(0)
+	disabledAt, reason := int64(0), ""
 	if disable {
-		disabledAt = micros(now)
+		disabledAt, reason = micros(now), twofold.WebhookDisabledFailing
 	}
 	return s.execOne(ctx, "record webhook failure", `UPDATE webhooks SET failures = failures + 1,
 		failing_since = CASE WHEN failing_since = 0 THEN $1 ELSE failing_since END,
-		last_attempt_at = $1, last_error = $2, next_attempt_at = $3, disabled_at = $4, lease_until = 0
+		last_attempt_at = $1, last_error = $2, next_attempt_at = $3, disabled_at = $4, disabled_reason = $7, lease_until = 0
 		WHERE id = $5 AND lease_owner = $6 AND disabled_at = 0`,
-		micros(now), errClass, micros(next), disabledAt, id, owner)
+		micros(now), errClass, micros(next), disabledAt, id, owner, reason)
+}
+
+// DisableWebhook turns a webhook off at now for reason (a
+// twofold.WebhookDisabled… other than failing) without a delivery: its
+// status, the last error of its deliveries included, stays as it is. Only
+// while owner leases it; it reports whether it wrote.
+func (s *Store) DisableWebhook(ctx context.Context, id, owner string, now time.Time, reason string) (bool, error) {
+	return s.execOne(ctx, "disable webhook", `UPDATE webhooks SET disabled_at = $1, disabled_reason = $2, lease_until = 0
+		WHERE id = $3 AND lease_owner = $4 AND disabled_at = 0`, micros(now), reason, id, owner)
 }
 
 // DisableWebhooksBy turns off every webhook on whose operator, accountID,
-// answers for it (created_by: who made it or last turned it on), with the
-// error class errClass, and returns them as they were before. One
+// answers for it (created_by: who made it or last turned it on), for
+// reason (a twofold.WebhookDisabled…), and returns them as they are now,
+// their last delivery error kept. One
 // statement: a delivery in flight finishes its batch and records it, and
 // takes no other.
-func (s *Store) DisableWebhooksBy(ctx context.Context, accountID string, now time.Time, errClass string) ([]twofold.Webhook, error) {
-	return queryAll(ctx, s, "disable webhooks", scanWebhook, `UPDATE webhooks SET disabled_at = $1, last_error = $2
-		WHERE created_by = $3 AND disabled_at = 0 RETURNING `+webhookCols, micros(now), errClass, accountID)
+func (s *Store) DisableWebhooksBy(ctx context.Context, accountID string, now time.Time, reason string) ([]twofold.Webhook, error) {
+	return queryAll(ctx, s, "disable webhooks", scanWebhook, `UPDATE webhooks SET disabled_at = $1, disabled_reason = $2
+		WHERE created_by = $3 AND disabled_at = 0 RETURNING `+webhookCols, micros(now), reason, accountID)
 }
 
 // DisableWebhooksOfEndedKeys turns off every webhook on that an API key
 // answers for (created_by_key) once that key no longer stands at now:
-// revoked (its row gone, error class key-revoked) or expired (key-expired),
-// and returns them as they are now. A key made by a key expires no later
+// revoked (its row gone, disabled reason key-revoked) or expired
+// (key-expired), and returns them as they are now, their last delivery
+// error kept. A key made by a key expires no later
 // than its maker and goes with it, so the key itself tells. One
 // statement, as DisableWebhooksBy.
 func (s *Store) DisableWebhooksOfEndedKeys(ctx context.Context, now time.Time) ([]twofold.Webhook, error) {
 	return queryAll(ctx, s, "disable webhooks of ended keys", scanWebhook, `UPDATE webhooks SET disabled_at = $1,
-		last_error = CASE WHEN EXISTS (SELECT 1 FROM api_keys k WHERE k.id = webhooks.created_by_key AND k.account_id = webhooks.created_by)
+		disabled_reason = CASE WHEN EXISTS (SELECT 1 FROM api_keys k WHERE k.id = webhooks.created_by_key AND k.account_id = webhooks.created_by)
 			THEN 'key-expired' ELSE 'key-revoked' END
 		WHERE disabled_at = 0 AND created_by_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM api_keys k
 			WHERE k.id = webhooks.created_by_key AND k.account_id = webhooks.created_by AND (k.expires_at = 0 OR k.expires_at > $1))

@@ -43,6 +43,53 @@ type adminWebhooksBody struct {
 	Elevation *elevationBody
 }
 
+// webhookErrorText says in words what the class of a webhook's last
+// failed delivery (README "Webhooks") points the operator to.
+func webhookErrorText(class string) string {
+	if code, ok := strings.CutPrefix(class, "status-"); ok {
+		return "the receiver answered HTTP " + code
+	}
+	switch class {
+	case "timeout":
+		return "no complete answer in time"
+	case "dns":
+		return "the host name does not resolve"
+	case "refused":
+		return "connection refused: nothing listens at that address and port"
+	case "reset":
+		return "the receiver reset the connection"
+	case "closed":
+		return "the receiver closed the connection before a complete answer"
+	case "connect":
+		return "could not connect (no route to the address)"
+	case "tls":
+		return "the TLS handshake failed (certificate, or no TLS at that port)"
+	case "refused-address":
+		return "the address is one webhooks may not reach"
+	case "secret-unreadable":
+		return "this instance's key file lacks the secret's key"
+	case "url-unreadable":
+		return "the stored URL cannot be opened"
+	}
+	return "another failure"
+}
+
+// webhookDisabledText says in words why a webhook was disabled (its
+// DisabledReason, README "Webhooks").
+func webhookDisabledText(reason string) string {
+	switch reason {
+	case twofold.WebhookDisabledFailing:
+		return "its deliveries failed for too long"
+	case twofold.WebhookDisabledNotOperator:
+		return "the operator who answers for it is no operator any more"
+	case twofold.WebhookDisabledKeyRevoked:
+		return "the API key that answers for it, or a key it was made from, was revoked"
+	case twofold.WebhookDisabledKeyExpired:
+		return "the API key that answers for it, or a key it was made from, has expired"
+	}
+	return "for a reason this version does not know"
+}
+
 func (s *Server) adminWebhooks(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	q := r.URL.Query() // the form's fields, when its "confirm it's you" method was switched
 	b := adminWebhooksBody{URL: q.Get("url"), Events: q.Get("events"), Description: q.Get("description")}

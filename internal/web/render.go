@@ -240,10 +240,13 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return many
 		},
-		"shortUA": core.ShortUserAgent,
-		"permit":  permit.Format,
-		"join":    strings.Join,
-		"evlist":  newEventList,
+		"shortUA":         core.ShortUserAgent,
+		"permit":          permit.Format,
+		"join":            strings.Join,
+		"evlist":          newEventList,
+		"webhookError":    webhookErrorText,
+		"webhookDisabled": webhookDisabledText,
+		"detail":          detailHTML,
 		"failure": func(typ string) bool {
 			return strings.Contains(typ, "failed") || strings.HasSuffix(typ, "throttled")
 		},

@@ -116,7 +116,7 @@ func (s *Sender) control(network, address string, _ syscall.RawConn) error {
 
 // Error is a failed delivery, with its class for the webhook's status.
 type Error struct {
-	Class string // "timeout", "refused-address", "dns", "connect", "tls", "status-NNN", "error"
+	Class string // "refused-address", "dns", "timeout", "tls", "refused", "reset", "closed", "connect", "status-NNN", "error" (see classOf)
 	Err   error
 }
 
@@ -162,7 +162,23 @@ func (s *Sender) SendWebhook(ctx context.Context, d core.WebhookDelivery) error 
 	return nil
 }
 
-// classOf names the kind of a transport failure, never its text.
+// errHTTPToHTTPS is the text of net/http's error for a TLS handshake
+// answered in plain HTTP, which replaces the tls.RecordHeaderError and has
+// no type of its own.
+const errHTTPToHTTPS = "http: server gave HTTP response to HTTPS client"
+
+// classOf names the kind of a transport failure, never its text (which
+// may quote the receiver's answer): what the operator looks into.
+//
+//   - refused-address: an address webhooks may not reach (README "Webhooks")
+//   - dns: the name does not resolve, or its resolver does not answer
+//   - timeout: no complete answer within the time allowed
+//   - tls: the TLS handshake failed (certificate, alert, or no TLS there)
+//   - refused: nothing listens there (the connection was refused)
+//   - reset: the receiver reset the connection (TCP RST)
+//   - closed: the receiver closed the connection before a complete answer
+//   - connect: any other failure to connect (no route, network down)
+//   - error: anything else (an answer that is not HTTP, say)
 func classOf(err error) string {
 	var dns *net.DNSError
 	var op *net.OpError
@@ -173,14 +189,20 @@ func classOf(err error) string {
 	switch {
 	case errors.Is(err, errRefusedAddress):
 		return "refused-address"
-	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
 	case errors.As(err, &dns):
 		return "dns"
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &cert), errors.As(err, &header), errors.As(err, &alert), err.Error() == errHTTPToHTTPS:
+		return "tls"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE):
+		return "reset"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "closed"
 	case errors.As(err, &op) && op.Op == "dial":
 		return "connect"
-	case errors.As(err, &cert), errors.As(err, &header), errors.As(err, &alert):
-		return "tls"
 	}
 	return "error"
 }

@@ -1,8 +1,13 @@
 package webhook_test
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,6 +93,118 @@ func TestSendErrorNamesNoURL(t *testing.T) {
 			}
 			if msg := err.Error(); strings.Contains(msg, "T0KEN") || strings.Contains(msg, "s3cret") {
 				t.Errorf("error %q quotes the URL", msg)
+			}
+		})
+	}
+}
+
+// receiver listens on loopback and hands each connection to serve: a
+// receiver that fails in a way of its own. It returns the listener's
+// address.
+func receiver(t testing.TB, serve func(c *net.TCPConn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c.(*net.TCPConn))
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// readRequest reads a delivery's request off c, so that what follows
+// happens once it has been sent.
+func readRequest(c net.Conn) {
+	req, err := http.ReadRequest(bufio.NewReader(c))
+	if err == nil {
+		io.Copy(io.Discard, req.Body)
+	}
+}
+
+// secretAnswer is what a receiver answers: no class, nor an error's
+// text, quotes it.
+const secretAnswer = "s3cret-answer"
+
+// TestSendErrorClass checks the class of each way a delivery fails, each
+// against a real receiver on loopback that fails that way; a class never
+// holds the URL's token or what the receiver answered.
+func TestSendErrorClass(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := ln.Addr().String()
+	ln.Close() // nothing listens there: the connection is refused
+
+	// reset closes c with a TCP RST.
+	reset := func(c *net.TCPConn) { c.SetLinger(0); c.Close() }
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, secretAnswer)
+	}))
+	t.Cleanup(plain.Close)
+	untrusted := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(untrusted.Close)
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	tests := []struct {
+		name         string
+		url          string
+		allowPrivate bool
+		timeout      bool // give up on the delivery early
+		want         string
+	}{
+		{"refused", "http://" + closedPort, true, false, "refused"},
+		{"reset before an answer", "http://" + receiver(t, func(c *net.TCPConn) { readRequest(c); reset(c) }), true, false, "reset"},
+		{"reset before reading", "http://" + receiver(t, func(c *net.TCPConn) { c.Read(make([]byte, 1)); reset(c) }), true, false, "reset"},
+		{"closed before an answer", "http://" + receiver(t, func(c *net.TCPConn) { readRequest(c); c.Close() }), true, false, "closed"},
+		{"closed mid-answer", "http://" + receiver(t, func(c *net.TCPConn) {
+			readRequest(c)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+			c.Close()
+		}), true, false, "closed"},
+		{"no answer", "http://" + receiver(t, func(c *net.TCPConn) { readRequest(c); <-hang; c.Close() }), true, true, "timeout"},
+		{"TLS to a plain server", "https" + strings.TrimPrefix(plain.URL, "http"), true, false, "tls"},
+		{"untrusted certificate", untrusted.URL, true, false, "tls"},
+		{"TLS reset", "https://" + receiver(t, func(c *net.TCPConn) { c.Read(make([]byte, 1)); reset(c) }), true, false, "reset"},
+		{"no such name", "http://no-such-host.invalid", true, false, "dns"},
+		{"loopback not allowed", plain.URL, false, false, "refused-address"},
+		{"status", plain.URL, true, false, "status-503"},
+		{"not HTTP", "http://" + receiver(t, func(c *net.TCPConn) {
+			readRequest(c)
+			io.WriteString(c, secretAnswer+"\r\n\r\n")
+			c.Close()
+		}), true, false, "error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			if tt.timeout {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, 100*time.Millisecond)
+				defer cancel()
+			}
+			err := webhook.NewSender(tt.allowPrivate).SendWebhook(ctx, core.WebhookDelivery{WebhookID: "wh_1",
+				URL: tt.url + "/hooks/T0KEN?token=s3cret", At: time.Now(), Body: []byte("{}"), Secret: []byte("whsec_x")})
+			var we *webhook.Error
+			if !errors.As(err, &we) {
+				t.Fatalf("got %v, want a *webhook.Error", err)
+			}
+			if we.Class != tt.want {
+				t.Errorf("class: got %q, want %q (%v)", we.Class, tt.want, err)
+			}
+			for _, s := range []string{"T0KEN", "s3cret", secretAnswer} {
+				if strings.Contains(we.Class, s) {
+					t.Errorf("class %q quotes %q", we.Class, s)
+				}
 			}
 		})
 	}

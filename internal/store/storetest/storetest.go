@@ -191,6 +191,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Webhook/SealedValues", testWebhookSealedValues},
 		{"Webhook/PreviousSecret", testWebhookPreviousSecret},
 		{"Webhook/EndedKeys", testWebhookEndedKeys},
+		{"Webhook/DisabledReason", testWebhookDisabledReason},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -210,8 +210,9 @@ func testWebhookLease(t *testing.T, s *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.DisabledAt.IsZero() || got.Status.Failures != 2 || got.Status.FailingSince != t0 || got.Status.LastError != "timeout" || got.Cursor != to {
-		t.Errorf("after two failures: got %+v %+v", got.Status, got.Cursor)
+	if got.DisabledAt.IsZero() || got.DisabledReason != twofold.WebhookDisabledFailing || got.Status.Failures != 2 || got.Status.FailingSince != t0 ||
+		got.Status.LastError != "timeout" || got.Cursor != to {
+		t.Errorf("after two failures: got %+v %+v, disabled for %q", got.Status, got.Cursor, got.DisabledReason)
 	}
 	if ids, _ := s.DueWebhooks(ctx, "owner-x", t0.Add(time.Hour)); len(ids) != 0 {
 		t.Errorf("a disabled webhook is due: %v", ids)
@@ -224,6 +225,9 @@ func testWebhookLease(t *testing.T, s *store.Store) {
 	}
 	if ids, _ := s.DueWebhooks(ctx, "owner-y", t0.Add(time.Hour)); !slices.Equal(ids, []string{w.ID}) {
 		t.Errorf("due after enabling: got %v", ids)
+	}
+	if got, err := s.Webhook(ctx, w.ID); err != nil || got.DisabledReason != "" || got.Status.LastError != "timeout" {
+		t.Errorf("after enabling: disabled for %q, last error %q (%v); want no reason, timeout kept", got.DisabledReason, got.Status.LastError, err)
 	}
 	// A delivery after a failure clears the failure and its next try.
 	if ok, err := s.ClaimWebhook(ctx, w.ID, "owner-y", t0.Add(time.Hour), t0.Add(2*time.Hour)); err != nil || !ok {
@@ -452,7 +456,7 @@ func testWebhookEndedKeys(t *testing.T, s *store.Store) {
 		t.Fatalf("with every key standing: disabled %v, %v; want none", got, err)
 	}
 	if got, err := s.DisableWebhooksOfEndedKeys(ctx, t0.Add(24*time.Hour)); err != nil || len(got) != 1 || got[0].ID != "wh-child" ||
-		got[0].Status.LastError != "key-expired" || got[0].DisabledAt.IsZero() {
+		got[0].DisabledReason != twofold.WebhookDisabledKeyExpired || got[0].Status.LastError != "" || got[0].DisabledAt.IsZero() {
 		t.Fatalf("once k-child expired: disabled %+v, %v; want wh-child, key-expired", got, err)
 	}
 	// Turned on again by a session: no key answers for it.
@@ -484,12 +488,76 @@ func testWebhookEndedKeys(t *testing.T, s *store.Store) {
 		t.Fatalf("DeleteAPIKey: %v, %v", ok, err)
 	}
 	if got, err := s.DisableWebhooksOfEndedKeys(ctx, t0.Add(time.Hour)); err != nil || len(got) != 1 || got[0].ID != "wh-child" ||
-		got[0].Status.LastError != "key-revoked" || got[0].CreatedByKey != "k-child2" {
-		t.Fatalf("once k-parent was revoked: disabled %+v, %v; want wh-child, key-revoked", got, err)
+		got[0].DisabledReason != twofold.WebhookDisabledKeyRevoked || got[0].Status.LastError != "timeout" || got[0].CreatedByKey != "k-child2" {
+		t.Fatalf("once k-parent was revoked: disabled %+v, %v; want wh-child, key-revoked, its last error timeout kept", got, err)
 	}
 	for _, id := range []string{"wh-session", "wh-forever"} {
 		if got, _ := s.Webhook(ctx, id); !got.DisabledAt.IsZero() {
 			t.Errorf("%s disabled: want it on", id)
 		}
+	}
+}
+
+// testWebhookDisabledReason checks that disabling a webhook for a reason
+// other than failing (DisableWebhook, while leased; DisableWebhooksBy)
+// records the reason and keeps the status, its deliveries' last error
+// above all, and that enabling clears the reason.
+func testWebhookDisabledReason(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "dora")
+	ensureDataKeys(t, s)
+	failing := func(id string) {
+		t.Helper()
+		w := twofold.Webhook{ID: id, URL: "https://hooks.example.com/" + id, CreatedAt: t0, CreatedBy: a.ID,
+			SecretKeyID: "key-1", SealedSecret: []byte("sealed " + id), URLKeyID: "key-1", SealedURL: []byte("sealed url")}
+		if err := s.CreateWebhook(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.ClaimWebhook(ctx, id, "x", t0, t0.Add(time.Minute)); err != nil || !ok {
+			t.Fatalf("ClaimWebhook %s: %v, %v", id, ok, err)
+		}
+		if ok, err := s.FailWebhook(ctx, id, "x", t0, t0.Add(time.Second), "reset", false); err != nil || !ok {
+			t.Fatalf("FailWebhook %s: %v, %v", id, ok, err)
+		}
+	}
+	failing("wh-lease")
+	failing("wh-owner")
+	check := func(id, reason string) {
+		t.Helper()
+		got, err := s.Webhook(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.DisabledReason != reason || got.DisabledAt.IsZero() != (reason == "") {
+			t.Errorf("%s: disabled at %v for %q, want %q", id, got.DisabledAt, got.DisabledReason, reason)
+		}
+		if st := got.Status; st.LastError != "reset" || st.Failures != 1 || st.FailingSince != t0 || st.LastAttemptAt != t0 {
+			t.Errorf("%s: status %+v, want one failure, reset, at t0, kept", id, st)
+		}
+	}
+	if ok, err := s.DisableWebhook(ctx, "wh-lease", "other", t0.Add(time.Minute), twofold.WebhookDisabledKeyExpired); err != nil || ok {
+		t.Fatalf("DisableWebhook without the lease: %v, %v; want false", ok, err)
+	}
+	if ok, err := s.ClaimWebhook(ctx, "wh-lease", "x", t0.Add(time.Minute), t0.Add(2*time.Minute)); err != nil || !ok {
+		t.Fatalf("ClaimWebhook: %v, %v", ok, err)
+	}
+	if ok, err := s.DisableWebhook(ctx, "wh-lease", "x", t0.Add(time.Minute), twofold.WebhookDisabledKeyExpired); err != nil || !ok {
+		t.Fatalf("DisableWebhook: %v, %v", ok, err)
+	}
+	check("wh-lease", twofold.WebhookDisabledKeyExpired)
+	if ok, err := s.DisableWebhook(ctx, "wh-lease", "x", t0.Add(time.Minute), twofold.WebhookDisabledNotOperator); err != nil || ok {
+		t.Fatalf("DisableWebhook of a disabled webhook: %v, %v; want false", ok, err)
+	}
+	check("wh-lease", twofold.WebhookDisabledKeyExpired)
+	got, err := s.DisableWebhooksBy(ctx, a.ID, t0.Add(time.Minute), twofold.WebhookDisabledNotOperator)
+	if err != nil || len(got) != 1 || got[0].ID != "wh-owner" || got[0].DisabledReason != twofold.WebhookDisabledNotOperator || got[0].Status.LastError != "reset" {
+		t.Fatalf("DisableWebhooksBy: %+v, %v; want wh-owner alone, owner-not-operator, reset kept", got, err)
+	}
+	check("wh-owner", twofold.WebhookDisabledNotOperator)
+	if ok, err := s.EnableWebhook(ctx, "wh-owner", a.ID, ""); err != nil || !ok {
+		t.Fatalf("EnableWebhook: %v, %v", ok, err)
+	}
+	if got, err := s.Webhook(ctx, "wh-owner"); err != nil || !got.DisabledAt.IsZero() || got.DisabledReason != "" || got.Status.LastError != "reset" {
+		t.Errorf("enabled: disabled at %v for %q, last error %q (%v); want on, no reason, reset kept", got.DisabledAt, got.DisabledReason, got.Status.LastError, err)
 	}
 }
