@@ -337,7 +337,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.renderVerify(w, r, s.status(w, r, err), method, next, message(err))
+		s.renderVerify(w, r, s.status(w, r, err), method, next, message(refusedKey(err, method)))
 		return
 	}
 	s.clearCookie(w, r, loginCookie, "/login")

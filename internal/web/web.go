@@ -624,9 +624,29 @@ func retryAfter(err error) time.Duration {
 	return 0
 }
 
+// keyRefused marks the invalid-code answer to a security key's answer in
+// the second step of a sign-in or a "confirm it's you" form: its page names
+// the key, not a code, since no code was typed. It says no more than the
+// one answer whatever the cause (wrong key, used or expired challenge).
+type keyRefused struct{ error }
+
+func (e keyRefused) Unwrap() error { return e.error }
+
+// refusedKey returns err marked as keyRefused when it is the invalid-code
+// answer to a security key's answer (method), else err.
+func refusedKey(err error, method twofold.Method) error {
+	if method == twofold.MethodWebAuthn && twofold.ErrorCode(err) == twofold.CodeInvalidCode {
+		return keyRefused{err}
+	}
+	return err
+}
+
 // message is what a page says about err: clear, and never more revealing
 // than the core's client-safe message (STYLE.md "Errors").
 func message(err error) string {
+	if errors.As(err, new(keyRefused)) {
+		return "Your security key was not accepted. Try again, or use another way."
+	}
 	switch twofold.ErrorCode(err) {
 	case twofold.CodeInvalidCredentials:
 		return "Wrong username or password."
