@@ -336,6 +336,11 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.verifyPushFailed(w, r, next, err)
 		return
 	}
+	if err != nil && method == twofold.MethodWebAuthn && len(p.Credential) == 0 && twofold.ErrorCode(err) == twofold.CodeInvalid {
+		// The page's script did not run: say so, not the API's words.
+		s.renderVerify(w, r, s.status(w, r, err), method, next, noKeySent)
+		return
+	}
 	if err != nil {
 		s.renderVerify(w, r, s.status(w, r, err), method, next, message(refusedKey(err, method)))
 		return

@@ -134,6 +134,14 @@ func TestLoginKeyOptions(t *testing.T) {
 				t.Fatalf("the second step holds a challenge: %s", page.body)
 			}
 
+			// "Use my security key" sent without the key's answer (no
+			// JavaScript): the page says the browser sent no key, not the
+			// API's words, and the second step is still there.
+			if r := c.post("/login/verify", url.Values{"method": {"webauthn"}}); r.status != http.StatusBadRequest || r.url.Path != "/login/verify" ||
+				!strings.Contains(pageError(r.body), "sent no key") || strings.Contains(pageError(r.body), "PublicKeyCredential") {
+				t.Fatalf("the second step sent with no key: %d at %s: %q", r.status, r.url, pageError(r.body))
+			}
+
 			options := keyOptionsByPost(t, c, loginKeyPath, "login")
 			if !k.Allowed(t, options) {
 				t.Fatalf("the options do not allow the account's key: %s", options)

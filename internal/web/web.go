@@ -624,6 +624,10 @@ func retryAfter(err error) time.Duration {
 	return 0
 }
 
+// noKeySent is what the second step and "confirm it's you" say when their
+// form came with no security key's answer: webauthn.js did not run.
+const noKeySent = "Your browser sent no key: a security key needs JavaScript. Turn it on, or use another way below."
+
 // keyRefused marks the invalid-code answer to a security key's answer in
 // the second step of a sign-in or a "confirm it's you" form: its page names
 // the key, not a code, since no code was typed. It says no more than the
