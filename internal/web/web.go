@@ -628,6 +628,18 @@ func retryAfter(err error) time.Duration {
 // form came with no security key's answer: webauthn.js did not run.
 const noKeySent = "Your browser sent no key: a security key needs JavaScript. Turn it on, or use another way below."
 
+// confirmFirst is what a page says when its change needs "confirm it's you"
+// and the form brought no answer.
+const confirmFirst = "Confirm it's you with a code first."
+
+// keyNotSent reports whether r's form chose a security key in its "confirm
+// it's you" fields but brought no answer of the key: webauthn.js did not
+// run, and the page says so (render) rather than asking for a code.
+func keyNotSent(r *http.Request) bool {
+	return r.Method == http.MethodPost && twofold.Method(r.PostForm.Get("elevate_method")) == twofold.MethodWebAuthn &&
+		r.PostForm.Get("elevate_credential") == ""
+}
+
 // keyRefused marks the invalid-code answer to a security key's answer in
 // the second step of a sign-in or a "confirm it's you" form: its page names
 // the key, not a code, since no code was typed. It says no more than the
@@ -669,7 +681,7 @@ func message(err error) string {
 	case twofold.CodeLoginExpired:
 		return "This sign-in has expired. Start again."
 	case twofold.CodeElevationRequired:
-		return "Confirm it's you with a code first."
+		return confirmFirst
 	case twofold.CodeInternal:
 		return "Something went wrong on our side. Try again in a moment."
 	}
