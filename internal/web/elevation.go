@@ -211,7 +211,7 @@ func (s *Server) elevateFromForm(w http.ResponseWriter, r *http.Request, a *core
 			// The page shown next marks the field (elevationFor).
 			*r = *r.WithContext(context.WithValue(r.Context(), elevationRefusedKey{}, true))
 		}
-		return err
+		return refusedKey(err, method)
 	}
 	s.setCookie(w, r, sessionCookie, token, "/")
 	s.replaceRequestCookie(r, sessionCookie, token)

@@ -336,8 +336,13 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.verifyPushFailed(w, r, next, err)
 		return
 	}
+	if err != nil && method == twofold.MethodWebAuthn && len(p.Credential) == 0 && twofold.ErrorCode(err) == twofold.CodeInvalid {
+		// The page's script did not run: say so, not the API's words.
+		s.renderVerify(w, r, s.status(w, r, err), method, next, noKeySent)
+		return
+	}
 	if err != nil {
-		s.renderVerify(w, r, s.status(w, r, err), method, next, message(err))
+		s.renderVerify(w, r, s.status(w, r, err), method, next, message(refusedKey(err, method)))
 		return
 	}
 	s.clearCookie(w, r, loginCookie, "/login")
@@ -416,9 +421,17 @@ func (s *Server) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostForm.Get("next"))
 	loginID, credential := s.cookieLogin(r, passkeyCookie), r.PostForm.Get("credential")
-	if loginID == "" || credential == "" {
+	if credential == "" {
 		s.render(w, r, http.StatusBadRequest, "login", Page{Title: "Sign in", Body: loginBody{Next: next},
 			Error: "Signing in with a passkey needs JavaScript in this browser. Sign in with your username and password instead."})
+		return
+	}
+	if loginID == "" {
+		// The key answered, but the sign-in it answered is over: used (the
+		// form sent again, as a reload of this answer's page does) or its
+		// cookie expired. The script ran; the user only has to start again.
+		err := twofold.Errorf(twofold.CodeLoginExpired, "the sign-in with a passkey is over: start again")
+		s.render(w, r, s.status(w, r, err), "login", Page{Title: "Sign in", Error: notices["expired"], Body: loginBody{Next: next}})
 		return
 	}
 	s.clearCookie(w, r, passkeyCookie, "/login")

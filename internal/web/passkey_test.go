@@ -71,11 +71,19 @@ func TestPasskeySignInPages(t *testing.T) {
 			if r2.status != http.StatusUnauthorized || !strings.Contains(pageError(r2.body), "passkey was not accepted") {
 				t.Fatalf("a stranger's passkey: %d %q", r2.status, pageError(r2.body))
 			}
-			if r := c.post("/login/passkey", url.Values{"credential": {string(key.Get(t, options()))}, "next": {"/settings/security/api-keys"}}); r.url.Path != "/settings/security/api-keys" {
+			answer := string(key.Get(t, options()))
+			if r := c.post("/login/passkey", url.Values{"credential": {answer}, "next": {"/settings/security/api-keys"}}); r.url.Path != "/settings/security/api-keys" {
 				t.Fatalf("signed in with the passkey: at %s, %q", r.url.Path, pageError(r.body))
 			}
 			if hasCookie(c, ts, "twofold_passkey") {
 				t.Error("the passkey sign-in's cookie outlived it")
+			}
+			// The same form sent again (the browser's "Confirm form
+			// resubmission" on reloading the answer's page), its sign-in
+			// used and its cookie gone: the page says the sign-in is over,
+			// not that JavaScript is off, since the key answered.
+			if r := c.post("/login/passkey", url.Values{"credential": {answer}}); r.status != http.StatusGone || strings.Contains(pageError(r.body), "JavaScript") || !strings.Contains(pageError(r.body), "expired") {
+				t.Fatalf("the passkey's answer sent again: %d %q; want 410 and the sign-in expired", r.status, pageError(r.body))
 			}
 			// Password sign-in, without any script, still works.
 			other := newClient(t, ts.URL())

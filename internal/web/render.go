@@ -114,6 +114,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if p.CSRF == "" {
 		p.CSRF = s.formToken(r)
 	}
+	if p.Error == confirmFirst && keyNotSent(r) {
+		p.Error = noKeySent
+	}
 	if p.Account != nil {
 		p.Recovery = s.takeRecoveryNote(w, r)
 	}

@@ -91,6 +91,15 @@ func TestElevationKeyOptions(t *testing.T) {
 			if strings.Contains(page.body, "challenge") {
 				t.Fatalf("the password page holds a challenge: %s", page.body)
 			}
+			// Sent without the key's answer (no JavaScript): refused, and
+			// the page says the browser sent no key, not "with a code".
+			r = c.post("/settings/security/password", url.Values{
+				"current_password": {testPassword}, "new_password": {"a new horse battery"}, "new_password2": {"a new horse battery"},
+				"elevate_method": {"webauthn"},
+			})
+			if r.status != http.StatusForbidden || r.url.Path != "/settings/security/password" || !strings.Contains(pageError(r.body), "sent no key") {
+				t.Fatalf("the password form sent with no key: %d at %s: %q", r.status, r.url, pageError(r.body))
+			}
 			r = c.post("/settings/security/password", url.Values{
 				"current_password": {testPassword}, "new_password": {"a new horse battery"}, "new_password2": {"a new horse battery"},
 				"elevate_method": {"webauthn"}, "elevate_credential": {string(k.Get(t, options))},
@@ -132,6 +141,14 @@ func TestLoginKeyOptions(t *testing.T) {
 			}
 			if strings.Contains(page.body, "challenge") {
 				t.Fatalf("the second step holds a challenge: %s", page.body)
+			}
+
+			// "Use my security key" sent without the key's answer (no
+			// JavaScript): the page says the browser sent no key, not the
+			// API's words, and the second step is still there.
+			if r := c.post("/login/verify", url.Values{"method": {"webauthn"}}); r.status != http.StatusBadRequest || r.url.Path != "/login/verify" ||
+				!strings.Contains(pageError(r.body), "sent no key") || strings.Contains(pageError(r.body), "PublicKeyCredential") {
+				t.Fatalf("the second step sent with no key: %d at %s: %q", r.status, r.url, pageError(r.body))
 			}
 
 			options := keyOptionsByPost(t, c, loginKeyPath, "login")

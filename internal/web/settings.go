@@ -462,7 +462,7 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 		}
 		b.Heading, b.Button = "Cancel the setup of “"+f.Label+"”?", "Cancel setup"
 		b.Text = []string{"This authenticator was never confirmed, so it does not protect your account yet."}
-		b.Cancel = "/settings/security/totp/" + id
+		b.Cancel = setupPage(f)
 		s.render(w, r, status, "confirm", Page{Title: "Cancel setup", Account: &a.Account, Error: errMsg, Body: b})
 		return
 	}
@@ -481,14 +481,38 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 		s.render(w, r, status, "confirm", Page{Title: "Remove authenticator", Account: &a.Account, Error: errMsg, Body: b})
 		return
 	}
+	gone := "Codes from this authenticator will stop working at once."
+	if f.Type == twofold.FactorWebAuthn {
+		// A key has no codes: what stops is its touch, and a passkey's
+		// sign-in on its own (README "Security keys (WebAuthn)").
+		gone = "This security key will stop working here at once."
+		if f.Passkey {
+			gone = "This passkey will stop working here at once: it will no longer sign you in. Your device may still list it; you can delete it there."
+		}
+	}
 	if active == 1 {
-		b.Text = []string{"Codes from this authenticator will stop working at once."}
+		b.Text = []string{gone}
 		b.Warning = "This is your only authenticator. Removing it turns two-factor off: your password alone will open your account."
 	} else {
-		b.Text = []string{"Codes from this authenticator will stop working at once. Your other authenticators keep working."}
+		b.Text = []string{gone + " Your other authenticators keep working."}
 	}
 	b.Elevation = s.elevationFor(r, a, p, self)
 	s.render(w, r, status, "confirm", Page{Title: "Remove authenticator", Account: &a.Account, Error: errMsg, Body: b})
+}
+
+// setupPage is where the setup of the pending factor f goes on: the
+// "Cancel" of the page asking to cancel it leads there. A push device's
+// setup goes on from the security page (its "Show a new enrolment code").
+func setupPage(f twofold.Factor) string {
+	switch {
+	case f.Type == twofold.FactorWebAuthn:
+		return keysPath + f.ID
+	case f.Type.SendsCodes():
+		return "/settings/security/sent/" + f.ID
+	case f.Type == twofold.FactorPush:
+		return "/settings/security"
+	}
+	return "/settings/security/totp/" + f.ID
 }
 
 // remove removes a factor, or cancels its setup, once the page asking to

@@ -624,9 +624,45 @@ func retryAfter(err error) time.Duration {
 	return 0
 }
 
+// noKeySent is what the second step and "confirm it's you" say when their
+// form came with no security key's answer: webauthn.js did not run.
+const noKeySent = "Your browser sent no key: a security key needs JavaScript. Turn it on, or use another way below."
+
+// confirmFirst is what a page says when its change needs "confirm it's you"
+// and the form brought no answer.
+const confirmFirst = "Confirm it's you with a code first."
+
+// keyNotSent reports whether r's form chose a security key in its "confirm
+// it's you" fields but brought no answer of the key: webauthn.js did not
+// run, and the page says so (render) rather than asking for a code.
+func keyNotSent(r *http.Request) bool {
+	return r.Method == http.MethodPost && twofold.Method(r.PostForm.Get("elevate_method")) == twofold.MethodWebAuthn &&
+		r.PostForm.Get("elevate_credential") == ""
+}
+
+// keyRefused marks the invalid-code answer to a security key's answer in
+// the second step of a sign-in or a "confirm it's you" form: its page names
+// the key, not a code, since no code was typed. It says no more than the
+// one answer whatever the cause (wrong key, used or expired challenge).
+type keyRefused struct{ error }
+
+func (e keyRefused) Unwrap() error { return e.error }
+
+// refusedKey returns err marked as keyRefused when it is the invalid-code
+// answer to a security key's answer (method), else err.
+func refusedKey(err error, method twofold.Method) error {
+	if method == twofold.MethodWebAuthn && twofold.ErrorCode(err) == twofold.CodeInvalidCode {
+		return keyRefused{err}
+	}
+	return err
+}
+
 // message is what a page says about err: clear, and never more revealing
 // than the core's client-safe message (STYLE.md "Errors").
 func message(err error) string {
+	if errors.As(err, new(keyRefused)) {
+		return "Your security key was not accepted. Try again, or use another way."
+	}
 	switch twofold.ErrorCode(err) {
 	case twofold.CodeInvalidCredentials:
 		return "Wrong username or password."
@@ -645,7 +681,7 @@ func message(err error) string {
 	case twofold.CodeLoginExpired:
 		return "This sign-in has expired. Start again."
 	case twofold.CodeElevationRequired:
-		return "Confirm it's you with a code first."
+		return confirmFirst
 	case twofold.CodeInternal:
 		return "Something went wrong on our side. Try again in a moment."
 	}

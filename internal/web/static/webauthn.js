@@ -140,10 +140,11 @@
           showError(form, err.message);
           return;
         }
-        var why = err && err.name === "InvalidStateError"
-          ? "This security key is registered already."
-          : "The security key did not answer, or the request was cancelled.";
-        showError(form, why + " Try again, or use another way.");
+        // InvalidStateError: the authenticator holds one of the account's
+        // keys (excludeCredentials); the same one again cannot help.
+        showError(form, err && err.name === "InvalidStateError"
+          ? "This security key is registered already to your account. Register another one, or cancel the setup."
+          : "The security key did not answer, or the request was cancelled. Try again, or use another way.");
       });
     });
   }
