@@ -482,6 +482,10 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 		return
 	}
 	gone := "Codes from this authenticator will stop working at once."
+	if f.Type == twofold.FactorPush {
+		// Nor has a push device: what stops is its sign-in requests.
+		gone = "This device will stop getting sign-in requests at once, and approving one there will no longer sign you in."
+	}
 	if f.Type == twofold.FactorWebAuthn {
 		// A key has no codes: what stops is its touch, and a passkey's
 		// sign-in on its own (README "Security keys (WebAuthn)").
