@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/server"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
 // TestMetricsAddr: with --metrics-addr, /metrics is served there alone
-// (the server's own metrics, requests on the main listener counted), any
-// other path there is 404 and another method 405, and the main listener
+// (the server's own metrics, requests on the main listener counted) with
+// the main listener's header limit, any other path there is 404 and
+// another method 405, and the main listener
 // answers /metrics 404 like an unknown path; without it the main listener
 // serves /metrics. On both stores.
 func TestMetricsAddr(t *testing.T) {
@@ -42,6 +44,17 @@ func TestMetricsAddr(t *testing.T) {
 				}
 				if res := scrape.Do(t, "HEAD", "/metrics", nil); res.Status != http.StatusOK {
 					t.Errorf("HEAD /metrics on the metrics address: got %d, want 200", res.Status)
+				}
+				// The main listener's limits: a header over MaxHeaderBytes is 431.
+				req, err := http.NewRequest("GET", "http://"+s.MetricsAddr()+"/metrics", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("X-Padding", strings.Repeat("a", server.MaxHeaderBytes+8<<10))
+				if resp, err := http.DefaultClient.Do(req); err != nil {
+					t.Fatal(err)
+				} else if resp.Body.Close(); resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+					t.Errorf("a header over MaxHeaderBytes on the metrics address: got %d, want 431", resp.StatusCode)
 				}
 				for _, tc := range []struct {
 					c            *testenv.Client
