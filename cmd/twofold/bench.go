@@ -722,6 +722,9 @@ func randomID() (string, error) {
 func startBenchServers(ctx context.Context, c config.Config, n int, client *http.Client, rep *BenchProcess) ([]*server.Server, error) {
 	c.Listen = "127.0.0.1:0"
 	c.BaseURL = ""
+	// /metrics beside the rest, where the phases scrape it (commitTotals);
+	// n servers could not share one --metrics-addr either.
+	c.MetricsAddr = ""
 	c.LoginRate = 0 // every client comes from 127.0.0.1: the per-address bucket would refuse the load
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var out []*server.Server

@@ -41,6 +41,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	} else {
 		fmt.Fprintf(m.Stdout, "twofold listening on %s\n", addr)
 	}
+	if a := m.server.MetricsAddr(); a != "" {
+		fmt.Fprintf(m.Stdout, "serving /metrics on http://%s\n", a)
+	}
 	if a := m.server.DNSAddr(); a != "" {
 		fmt.Fprintf(m.Stdout, "answering DNS on %s (UDP and TCP)\n", a)
 	}

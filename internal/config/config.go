@@ -49,6 +49,10 @@ type Config struct {
 	// PasswordBlocklist is a file of passwords known to attackers that new
 	// passwords are screened against (internal/blocklist); "" uses none.
 	PasswordBlocklist string
+	// MetricsAddr is the host:port /metrics is served on, alone, when set;
+	// "" serves it on Listen beside everything else (README "Audit log and
+	// operations").
+	MetricsAddr string
 
 	// Authoritative DNS for the zones of the DNS API (SPEC §3 "DNS API").
 	DNSAddr        string   // host:port to answer DNS on, UDP and TCP; "" answers none
@@ -203,6 +207,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxConnsPerAddress, "max-conns-per-address", c.MaxConnsPerAddress, "connections one client address (an IPv6 one per /64) may hold open at once, HTTP and DNS over TCP each; --trusted-proxy addresses are exempt (0: no limit)")
 	fs.DurationVar(&c.ResetDelay, "reset-delay", c.ResetDelay, "how long an operator's reset of a user's two-factor waits, the user told and able to cancel it (0: carried out at once)")
 	fs.StringVar(&c.PasswordBlocklist, "password-blocklist", c.PasswordBlocklist, "file of passwords known to attackers, refused as new passwords: the Pwned Passwords SHA-1 file ordered by hash (searched on disk), or one password per line (default: none)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "host:port to serve /metrics on, alone, apart from --listen, which then answers it 404 (default: none, /metrics is served on --listen)")
 	fs.StringVar(&c.DNSAddr, "dns-addr", c.DNSAddr, "host:port to answer DNS queries for the DNS API's zones on, over UDP and TCP (default: none)")
 	fs.Var(&nameserversFlag{&c.DNSNameservers}, "dns-nameservers", "the zones' name servers, comma-separated, the first the SOA's primary")
 	fs.StringVar(&c.DNSHostmaster, "dns-hostmaster", c.DNSHostmaster, "the SOA's contact address, e.g. hostmaster@example.net (default: hostmaster@ZONE)")
@@ -712,6 +717,11 @@ func (c Config) ValidateFrom(from Sources) error {
 	}
 	if c.SessionTTL < time.Minute {
 		add(fmt.Errorf("session-ttl %s: want at least 1m", c.SessionTTL), "session-ttl")
+	}
+	if c.MetricsAddr != "" {
+		if err := checkHostPort(c.MetricsAddr); err != nil {
+			add(fmt.Errorf("metrics-addr %q: %w", c.MetricsAddr, err), "metrics-addr")
+		}
 	}
 	if c.DNSAddr != "" {
 		if err := checkHostPort(c.DNSAddr); err != nil {

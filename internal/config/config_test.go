@@ -237,6 +237,50 @@ func TestDNSSettings(t *testing.T) {
 	}
 }
 
+// TestMetricsAddr: --metrics-addr comes from its flag, TWOFOLD_METRICS_ADDR
+// or the config file, in that order, is none by default, and must be a
+// host:port.
+func TestMetricsAddr(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "twofold.conf")
+	if err := os.WriteFile(file, []byte("metrics-addr = 127.0.0.1:9102\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    string
+		wantErr bool // Validate names metrics-addr
+	}{
+		{"default", nil, nil, "", false},
+		{"flag", []string{"--metrics-addr", "127.0.0.1:9100"}, nil, "127.0.0.1:9100", false},
+		{"env", nil, map[string]string{"TWOFOLD_METRICS_ADDR": "[::1]:9101"}, "[::1]:9101", false},
+		{"file", []string{"--config", file}, nil, "127.0.0.1:9102", false},
+		{"flag over env and file", []string{"--config", file, "--metrics-addr", ":9100"}, map[string]string{"TWOFOLD_METRICS_ADDR": "[::1]:9101"}, ":9100", false},
+		{"env over file", []string{"--config", file}, map[string]string{"TWOFOLD_METRICS_ADDR": "[::1]:9101"}, "[::1]:9101", false},
+		{"no port", []string{"--metrics-addr", "9100"}, nil, "9100", true},
+		{"port too big", []string{"--metrics-addr", "127.0.0.1:99999"}, nil, "127.0.0.1:99999", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(t, tt.args, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MetricsAddr != tt.want {
+				t.Errorf("got metrics-addr %q, want %q", c.MetricsAddr, tt.want)
+			}
+			err = c.Validate()
+			switch {
+			case !tt.wantErr && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tt.wantErr && (err == nil || !strings.Contains(err.Error(), "metrics-addr")):
+				t.Errorf("Validate: got %v, want an error naming metrics-addr", err)
+			}
+		})
+	}
+}
+
 // TestEmptyValueIsAValue: a config file line or an environment variable
 // set with an empty value gives the setting that value, never its default,
 // so that "db =" cannot start a server on a new ./twofold.db; Validate

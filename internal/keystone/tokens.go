@@ -27,16 +27,18 @@ type userRef struct {
 	} `json:"domain"`
 }
 
+// userMethod is the object of the password and totp methods: the user,
+// the password or passcode in it.
+type userMethod struct {
+	User *userRef `json:"user"`
+}
+
 type authRequest struct {
 	Auth struct {
 		Identity struct {
-			Methods  []string `json:"methods"`
-			Password *struct {
-				User userRef `json:"user"`
-			} `json:"password"`
-			TOTP *struct {
-				User userRef `json:"user"`
-			} `json:"totp"`
+			Methods               []string    `json:"methods"`
+			Password              *userMethod `json:"password"`
+			TOTP                  *userMethod `json:"totp"`
 			ApplicationCredential *struct {
 				ID     string   `json:"id"`
 				Name   string   `json:"name"`
@@ -84,13 +86,14 @@ func (s *Server) username(r *http.Request, u userRef) (string, error) {
 }
 
 // checkUserRef refuses, as Keystone does (400), a user reference of the
-// method named target that cannot name a user: missing, with neither id
-// nor name, or by name without a domain that has an id or a name. What it
-// passes, username resolves: an unknown user or domain is then the one 401.
+// method named target (password, totp, application_credential) that
+// cannot name a user: missing, with neither id nor name, or by name without
+// a domain that has an id or a name. What it passes, username resolves: an
+// unknown user or domain is then the one 401.
 func checkUserRef(target string, u *userRef) error {
 	switch {
 	case u == nil:
-		return twofold.Errorf(twofold.CodeInvalid, "Expecting to find user in %s: name the credential's user by id, or by name and domain", target)
+		return twofold.Errorf(twofold.CodeInvalid, "Expecting to find user in %s: name the user by id, or by name and domain", target)
 	case u.ID == "" && u.Name == "":
 		return twofold.Errorf(twofold.CodeInvalid, "Expecting to find id or name in user")
 	case u.ID == "" && u.Domain == nil:
@@ -157,7 +160,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	has := func(m string) bool { return slices.Contains(methods, m) }
 	ctx, meta := r.Context(), httpapi.Meta(r)
 	passcode := ""
-	if id.TOTP != nil {
+	if id.TOTP != nil && id.TOTP.User != nil {
 		passcode = id.TOTP.User.Passcode
 	}
 
@@ -193,23 +196,31 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, http.StatusBadRequest, "the totp method needs auth.identity.totp")
 			return
 		}
+		if has("password") && id.Password == nil {
+			s.writeError(w, r, http.StatusBadRequest, "the password method needs auth.identity.password")
+			return
+		}
+		password := id.Password
+		if !has("password") {
+			password = nil // not a method of this request: unread
+		}
+		if err := checkUsers(password, id.TOTP); err != nil { // before the receipt is looked at
+			s.fail(w, r, err)
+			return
+		}
 		l, err := s.svc.PendingLogin(ctx, receipt)
 		if err != nil {
 			s.fail(w, r, unauthorized())
 			return
 		}
-		if name, err := s.username(r, id.TOTP.User); err != nil || !s.sameAccount(r, l.AccountID, name) {
+		if name, err := s.username(r, *id.TOTP.User); err != nil || !s.sameAccount(r, l.AccountID, name) {
 			s.fail(w, r, unauthorized())
 			return
 		}
 		if has("password") {
 			// Every supplied method must hold, the password beside a
 			// receipt too (it is checked, and counted, as at sign-in).
-			if id.Password == nil {
-				s.writeError(w, r, http.StatusBadRequest, "the password method needs auth.identity.password")
-				return
-			}
-			if name, err := s.username(r, id.Password.User); err != nil || !s.sameAccount(r, l.AccountID, name) {
+			if name, err := s.username(r, *id.Password.User); err != nil || !s.sameAccount(r, l.AccountID, name) {
 				s.fail(w, r, unauthorized())
 				return
 			}
@@ -237,7 +248,15 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, http.StatusBadRequest, "the password method needs auth.identity.password")
 			return
 		}
-		name, err := s.username(r, id.Password.User)
+		totp := id.TOTP
+		if !has("totp") {
+			totp = nil // not a method of this request: unread
+		}
+		if err := checkUsers(id.Password, totp); err != nil { // before any password is checked
+			s.fail(w, r, err)
+			return
+		}
+		name, err := s.username(r, *id.Password.User)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -277,6 +296,23 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.writeError(w, r, http.StatusUnauthorized, "Twofold signs in with the password method, then totp when the account requires it, or with an application credential")
 	}
+}
+
+// checkUsers refuses with checkUserRef's 400 a user of the password or
+// the totp method that cannot name a user, of each given (non-nil), as
+// Keystone validates each method's user before it signs anyone in.
+func checkUsers(password, totp *userMethod) error {
+	if password != nil {
+		if err := checkUserRef("password", password.User); err != nil {
+			return err
+		}
+	}
+	if totp != nil {
+		if err := checkUserRef("totp", totp.User); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // signInError is the answer to a password, or a code sent beside it,

@@ -30,9 +30,9 @@ func TestOpenOnATakenPort(t *testing.T) {
 	}
 	defer takenUDP.Close()
 	for name, newDSN := range testenv.DSNs(t) {
-		// The HTTP address taken, or the DNS one (--dns-addr), whose
-		// sockets are bound as early.
-		for _, port := range []string{"http", "dns"} {
+		// The HTTP address taken, or the DNS one (--dns-addr) or the
+		// metrics one (--metrics-addr), bound as early.
+		for _, port := range []string{"http", "dns", "metrics"} {
 			t.Run(name+"/"+port, func(t *testing.T) {
 				dir := t.TempDir()
 				dsn := newDSN(t)
@@ -41,8 +41,11 @@ func TestOpenOnATakenPort(t *testing.T) {
 				}
 				c := config.Default()
 				c.Listen, c.DB, c.KeyFile = taken.Addr().String(), dsn, filepath.Join(dir, "twofold.key")
-				if port == "dns" {
+				switch port {
+				case "dns":
 					c.Listen, c.DNSAddr = "127.0.0.1:0", takenUDP.LocalAddr().String()
+				case "metrics":
+					c.Listen, c.MetricsAddr = "127.0.0.1:0", taken.Addr().String()
 				}
 				s := &server.Server{Config: c, Now: time.Now, WebhookEvery: -1}
 				err := s.Open(context.Background())
@@ -52,6 +55,8 @@ func TestOpenOnATakenPort(t *testing.T) {
 				}
 				if op := (*net.OpError)(nil); !errors.As(err, &op) || op.Op != "listen" {
 					t.Errorf("Open: got %v, want a listen error", err)
+				} else if port != "dns" && op.Addr.String() != taken.Addr().String() {
+					t.Errorf("Open: got a listen error at %v, want one naming the taken %v", op.Addr, taken.Addr())
 				}
 				if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 					var names []string

@@ -79,6 +79,12 @@ type Server struct {
 	sweep  *janitor
 	hooks  *janitor
 	checks sync.WaitGroup // start-up checks run beside serving
+
+	// metrics serves /metrics alone on Config.MetricsAddr (nil without
+	// it), metricsLn its listener, metricsDone its serve loop's end.
+	metrics     *http.Server
+	metricsLn   net.Listener
+	metricsDone chan error
 	// passwords is the open --password-blocklist, closed with the server.
 	passwords *blocklist.List
 
@@ -333,6 +339,18 @@ func (s *Server) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	var metricsLn net.Listener // bound now, served once the rest is open
+	if s.Config.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", s.Config.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics-addr listen: %w", err)
+		}
+		defer func() {
+			if s.metrics == nil { // not served: Open failed
+				metricsLn.Close()
+			}
+		}()
+	}
 	var dnsSockets *nameserver.Sockets // bound now, served once the rest is open
 	if s.Config.DNSAddr != "" {
 		if dnsSockets, err = nameserver.Listen(s.Config.DNSAddr); err != nil {
@@ -415,8 +433,14 @@ func (s *Server) Open(ctx context.Context) error {
 		s.Store.ObserveCommits(metrics.CommitObserver(s.Store.QueuedSteps))
 	}
 	metrics.WebhookObserver(s.webhooks, s.Now)
-	mux.Handle("GET /metrics", metrics.Handler())
-	mux.Handle("/metrics", httpapi.MethodNotAllowed("GET, HEAD"))
+	if metricsLn == nil {
+		mux.Handle("GET /metrics", metrics.Handler())
+		mux.Handle("/metrics", httpapi.MethodNotAllowed("GET, HEAD"))
+	} else {
+		// Served on --metrics-addr alone: here it is a path like any
+		// unknown one, which tells nothing of where it went.
+		mux.Handle("/metrics", notFound(s.Logger))
+	}
 	// A path or query that is not text is refused before any handler, in
 	// the form of the API it was sent to; a path of none is a page's.
 	refusals := map[string]http.Handler{
@@ -447,19 +471,7 @@ func (s *Server) Open(ctx context.Context) error {
 	// stop the server accepting anyone; the trusted proxies, through which
 	// every client comes, are exempt.
 	limited := s.limit(ln, "http", trusted, metrics)
-	s.http = &http.Server{
-		Handler:           s.running.track(handler),
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		// An idle keep-alive connection holds a file descriptor and a
-		// goroutine; 30 s keeps one open across a person's clicks and a
-		// client's bursts (reconnecting costs a round trip) without
-		// letting idle ones pile up for minutes.
-		IdleTimeout: cmp.Or(s.IdleTimeout, DefaultIdleTimeout),
-		ErrorLog:    slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
-	}
+	s.http = s.newHTTPServer(handler)
 	s.http.RegisterOnShutdown(s.Service.EndPushWaits) // devices' long polls answer at once, not at the shutdown timeout
 	if dnsSockets != nil {
 		dnsSockets.WrapTCP(func(l net.Listener) net.Listener { return s.limit(l, "dns", trusted, metrics) })
@@ -475,9 +487,55 @@ func (s *Server) Open(ctx context.Context) error {
 			return err
 		}
 	}
+	if metricsLn != nil {
+		s.serveMetrics(metricsLn, metrics, trusted)
+	}
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.http.Serve(limited) }()
 	return nil
+}
+
+// newHTTPServer returns an HTTP server of h with the server's timeouts and
+// limits, h counted in s.running so that a shutdown that cuts requests off
+// waits for them.
+func (s *Server) newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           s.running.track(h),
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		// An idle keep-alive connection holds a file descriptor and a
+		// goroutine; 30 s keeps one open across a person's clicks and a
+		// client's bursts (reconnecting costs a round trip) without
+		// letting idle ones pile up for minutes.
+		IdleTimeout: cmp.Or(s.IdleTimeout, DefaultIdleTimeout),
+		ErrorLog:    slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// serveMetrics serves /metrics alone on ln (Config.MetricsAddr), with the
+// main listener's timeouts, limits, request ids and log lines; any other
+// path there is 404. Close shuts it down with the main listener: scrapes
+// read the database (the outbox's age, the webhooks).
+func (s *Server) serveMetrics(ln net.Listener, metrics *httpapi.Metrics, trusted []netip.Prefix) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("/metrics", httpapi.MethodNotAllowed("GET, HEAD"))
+	mux.Handle("/", notFound(s.Logger))
+	handler := httpapi.ClientAddr(trusted, s.Logger, httpapi.Observe(s.Logger, metrics, httpapi.WellFormed(mux, nil)))
+	s.metrics, s.metricsLn = s.newHTTPServer(handler), ln
+	s.metricsDone = make(chan error, 1)
+	limited := s.limit(ln, "metrics", trusted, metrics)
+	go func() { s.metricsDone <- s.metrics.Serve(limited) }()
+	s.Logger.Info("serving /metrics", "addr", ln.Addr().String())
+}
+
+// notFound answers every request with a 404 not-found problem.
+func notFound(log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, r, log, twofold.Errorf(twofold.CodeNotFound, "no such path"))
+	})
 }
 
 // DefaultIdleTimeout is how long the server keeps an idle keep-alive
@@ -539,6 +597,15 @@ func (s *Server) openDNS(k *nameserver.Sockets) error {
 	}
 	s.Logger.Info("answering DNS", "addr", s.dns.Addr())
 	return nil
+}
+
+// MetricsAddr returns the address the server serves /metrics on alone
+// (Config.MetricsAddr); "" when /metrics is served on Addr.
+func (s *Server) MetricsAddr() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return s.metricsLn.Addr().String()
 }
 
 // DNSAddr returns the address the server answers DNS on, UDP and TCP
@@ -624,11 +691,21 @@ func (s *Server) close() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		if err := s.http.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+		err := s.http.Shutdown(ctx)
+		if s.metrics != nil {
+			// In the same time: a scrape reads the database too.
+			if merr := s.metrics.Shutdown(ctx); err == nil {
+				err = merr
+			}
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
 			// Say what ran out, not only "context deadline exceeded"; and
 			// end those requests' connections now, before what they use
 			// is closed under them.
 			s.http.Close()
+			if s.metrics != nil {
+				s.metrics.Close()
+			}
 			errs = append(errs, fmt.Errorf("requests were still running when the shutdown timeout (--shutdown-timeout %s) ran out, and were cut off: %w", timeout, err))
 			// Their contexts are cancelled now, but a handler finds out
 			// only at its next call, and what follows a commit (its
@@ -642,6 +719,11 @@ func (s *Server) close() error {
 		}
 		if err := <-s.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
+		}
+		if s.metrics != nil {
+			if err := <-s.metricsDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, fmt.Errorf("metrics-addr: %w", err))
+			}
 		}
 	}
 	if s.dns != nil {
