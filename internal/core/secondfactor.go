@@ -439,14 +439,17 @@ const maxKeyLen = 256
 //     U+2015, U+2212 minus… — unicode.Dash) and the invisible characters that
 //     pastes carry (soft hyphen, zero-width space and joiners, BOM);
 //   - reads the digits that base32 lacks as the letters they look like, where
-//     only one letter does: 0 as o and 8 as b. 1 stays (l or i?), as does 9.
+//     only one letter does: 0 as o and 8 as b. 1 stays (l or i?), as does 9;
+//   - drops the number of a line of the recovery codes' .txt file (" 3. ",
+//     "10. "), or of a list numbered "3)", when the whole line is pasted.
 //
 // A key typed so is the same key: nothing that could be a real key changes
-// meaning, since 0, 8 and separators never occur in one.
+// meaning, since 0, 8, separators, "." and ")" never occur in one.
 func normaliseKey(k string) string {
 	if len(k) > maxKeyLen {
 		return ""
 	}
+	k = dropLineNumber(k)
 	return strings.Map(func(r rune) rune {
 		switch {
 		case unicode.IsSpace(r) || unicode.Is(unicode.Dash, r) || invisibleSeparator(r):
@@ -460,6 +463,21 @@ func normaliseKey(k string) string {
 		}
 		return r
 	}, k)
+}
+
+// dropLineNumber returns k without the number that leads a line of a
+// numbered list: one or two digits and "." or ")", after any white space
+// or invisible characters. Anything else is returned as it is.
+func dropLineNumber(k string) string {
+	rest := strings.TrimLeftFunc(k, func(r rune) bool { return unicode.IsSpace(r) || invisibleSeparator(r) })
+	n := 0
+	for n < len(rest) && n < 3 && '0' <= rest[n] && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 || n > 2 || n == len(rest) || rest[n] != '.' && rest[n] != ')' {
+		return k
+	}
+	return rest[n+1:]
 }
 
 // invisibleSeparator reports whether r is a character that copying text can

@@ -93,6 +93,11 @@ func TestNormaliseKey(t *testing.T) {
 		{"tab and line break", "obxk\t2m7q\r\npabc\ndeio", want},
 		{"1 stays 1", "obxk-2m7q-pabc-de1o", "obxk2m7qpabcde1o"},
 		{"9 stays 9", "9bxk", "9bxk"},
+		{"a line of the codes' file", " 3. obxk-2m7q-pabc-deio\r\n", want},
+		{"the tenth line", "10. obxk-2m7q-pabc-deio", want},
+		{"a list numbered 3)", "3) obxk-2m7q-pabc-deio", want},
+		{"a number without its dot is kept", "3 obxk", "3obxk"},
+		{"a number of three digits is kept", "100. obxk", "1oo.obxk"},
 		{"too long", strings.Repeat("a", 257), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -50,6 +50,7 @@ var notices = map[string]string{
 	"paper_key_used":           "You signed in with your paper key, and every other session of your account was signed out. If you lost your authenticator, remove it and add a new one below.",
 	"sms_recovery_used":        "You signed in with a code texted to your phone in place of your authenticator, and every other session of your account was signed out. If you lost your authenticator, remove it and add a new one below.",
 	"enrol_gone":               "That authenticator setup is finished or was cancelled.",
+	"enrol_ended":              "That authenticator's setup can no longer be finished: the session that started it has ended (it expired, or was signed out). Cancel it below, and add the authenticator again.",
 	"enrol_elsewhere":          "That authenticator's setup was started in another session, and only that session can see its key or finish it. If you did not start it, cancel it here: with an authenticator already active, after confirming it's you; without one, once that session has signed out.",
 	"unlocked":                 "The account is unlocked.",
 	"nothing_locked":           "Nothing to unlock: no failed attempts are counted against this account.",

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -279,6 +280,28 @@ func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request, a core.Auth) 
 	s.renderEnrol(w, r, a, http.StatusOK, "")
 }
 
+// otherSetupNotice returns the notice for a setup page this session may
+// not use, the pending setup id being another session's: enrol_ended when
+// that session has ended (this browser's own, expired or signed out
+// mid-way, most often), which the security page offers to cancel, else
+// enrol_elsewhere. When that cannot be told, enrol_elsewhere.
+func (s *Server) otherSetupNotice(r *http.Request, a core.Auth, id string) string {
+	fs, err := s.svc.Factors(r.Context(), a.Account.ID)
+	var owners map[string]core.SetupOwner
+	if err == nil {
+		fs = slices.DeleteFunc(fs, func(f twofold.Factor) bool { return f.ID != id })
+		owners, err = s.svc.SetupOwners(r.Context(), a, fs)
+	}
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "whose setup", "request_id", httpapi.RequestID(r.Context()), "err", err)
+		return "enrol_elsewhere"
+	}
+	if owners[id] == core.SetupEnded {
+		return "enrol_ended"
+	}
+	return "enrol_elsewhere"
+}
+
 // renderEnrol shows the setup page of a pending authenticator: its secret
 // and the form that confirms it, or, when the session must confirm it's
 // the holder first (core.PendingEnrolment), the "confirm it's you" fields
@@ -287,7 +310,7 @@ func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request, a core.Auth) 
 func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg string) {
 	e, err := s.svc.PendingEnrolment(r.Context(), a, r.PathValue("id"))
 	if errors.Is(err, core.ErrOtherSession) {
-		http.Redirect(w, r, "/settings/security?m=enrol_elsewhere", http.StatusSeeOther)
+		http.Redirect(w, r, "/settings/security?m="+s.otherSetupNotice(r, a, r.PathValue("id")), http.StatusSeeOther)
 		return
 	}
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {

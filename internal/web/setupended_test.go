@@ -1,0 +1,127 @@
+package web_test
+
+import (
+	"html"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestSetupOfAnEndedSession: a user who lost their phone signs in with a
+// recovery code and starts to add a new authenticator app, and the session
+// expires before they confirm it. Signed in again in the same browser, the
+// setup page (reloaded, or its confirmation sent) goes to the security page
+// with a notice saying that setup's session has ended and to cancel it and
+// add the app again, as the page's listing of it says, not that another
+// session started it and "if you did not start it" (which read as someone
+// else's). On SQLite and PostgreSQL.
+func TestSetupOfAnEndedSession(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			k := accountWithKeys(t, ts, "lou")
+			c := newClient(t, ts.URL())
+			recover := func(code string) {
+				t.Helper()
+				c.signIn("lou")
+				if r := c.post("/login/verify", url.Values{"method": {"recovery_code"}, "code": {code}}); r.url.Path != "/settings/security" {
+					t.Fatalf("sign-in with a recovery code: at %s: %s", r.url, pageError(r.body))
+				}
+			}
+			recover(k.codes[0])
+			r := c.post("/settings/security/totp", url.Values{"label": {"New phone"}})
+			if !strings.HasPrefix(r.url.Path, "/settings/security/totp/") || setupKey(r.body) == "" {
+				t.Fatalf("starting the setup: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			setup, key := r.url.Path, setupKey(r.body)
+			id := strings.TrimPrefix(setup, "/settings/security/totp/")
+
+			ts.Clock.Add(13 * time.Hour) // the session expires
+			if r := c.post(setup+"/confirm", url.Values{"code": {testenv.TOTP(t, key, ts.Clock.Now())}}); r.url.Path != "/login" {
+				t.Fatalf("confirming after the session expired: at %s (%d)", r.url, r.status)
+			}
+			recover(k.codes[1])
+			flash := regexp.MustCompile(`(?s)<p class="flash [a-z]+" role="status">(.*?)</p>`)
+			for what, r := range map[string]reply{
+				"the setup page":   c.get(setup),
+				"its confirmation": c.post(setup+"/confirm", url.Values{"code": {testenv.TOTP(t, key, ts.Clock.Now())}}),
+			} {
+				if r.url.Path != "/settings/security" || r.url.Query().Get("m") != "enrol_ended" {
+					t.Errorf("%s after signing in again: at %s (%d), want the security page with m=enrol_ended", what, r.url, r.status)
+				}
+				m := flash.FindStringSubmatch(r.body)
+				if m == nil {
+					t.Errorf("%s after signing in again: no notice", what)
+					continue
+				}
+				got := html.UnescapeString(m[1])
+				if strings.Contains(got, "another session") || strings.Contains(got, "did not start") || !strings.Contains(got, "has ended") {
+					t.Errorf("%s after signing in again: notice %q, want it to say the setup's session has ended", what, got)
+				}
+				if !strings.Contains(r.body, `id="cancel-ended-`+id+`"`) {
+					t.Errorf("%s after signing in again: the security page offers no cancel of the setup", what)
+				}
+			}
+		})
+	}
+}
+
+// TestPhoneSetupOfAnEndedSession: the same for a phone added in place of
+// the lost one: its confirmation page, once the session that started it
+// has expired and the user signed in again, offered a code field and "Send
+// a new code" that could only fail (a refusal saying another session
+// started it). It goes to the security page saying the setup's session has
+// ended, with the cancel there; so does its form sent then. On SQLite and
+// PostgreSQL.
+func TestPhoneSetupOfAnEndedSession(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g := testenv.NewSMSGateway(t)
+			ts := testenv.NewServer(t, dsn(t), g.Option())
+			k := accountWithKeys(t, ts, "lou")
+			c := newClient(t, ts.URL())
+			recover := func(code string) {
+				t.Helper()
+				c.signIn("lou")
+				if r := c.post("/login/verify", url.Values{"method": {"recovery_code"}, "code": {code}}); r.url.Path != "/settings/security" {
+					t.Fatalf("sign-in with a recovery code: at %s: %s", r.url, pageError(r.body))
+				}
+			}
+			recover(k.codes[0])
+			const e164 = "+447400123456"
+			form := postForms(c.get("/settings/security").body)["/settings/security/sent"]
+			form.Set("type", "sms")
+			form.Set("destination", e164)
+			r := c.post("/settings/security/sent", form)
+			if !strings.HasPrefix(r.url.Path, "/settings/security/sent/") {
+				t.Fatalf("adding a phone: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			setup := r.url.Path
+			id := strings.TrimPrefix(setup, "/settings/security/sent/")
+
+			ts.Clock.Add(13 * time.Hour) // the session expires
+			recover(k.codes[1])
+			for what, r := range map[string]reply{
+				"the confirmation page": c.get(setup),
+				"its code":              c.post(setup+"/confirm", url.Values{"code": {g.LastCode(t, e164)}}),
+				"a new code":            c.post(setup+"/resend", url.Values{}),
+			} {
+				if r.url.Path != "/settings/security" || r.url.Query().Get("m") != "enrol_ended" {
+					t.Errorf("%s after signing in again: at %s (%d), want the security page with m=enrol_ended: %s", what, r.url, r.status, pageError(r.body))
+				}
+				if !strings.Contains(r.body, `id="cancel-ended-`+id+`"`) {
+					t.Errorf("%s after signing in again: the security page offers no cancel of the setup", what)
+				}
+			}
+			if n := len(g.Messages()); n != 1 {
+				t.Errorf("the gateway got %d messages, want the first code alone", n)
+			}
+		})
+	}
+}
