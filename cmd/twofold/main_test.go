@@ -764,19 +764,42 @@ var listeningRE = regexp.MustCompile(`listening on (http://\S+)`)
 // returns first or the deadline passes.
 func waitListening(tb testing.TB, stdout *testenv.Buffer, done <-chan error) string {
 	tb.Helper()
+	return waitPrinted(tb, stdout, listeningRE, done)
+}
+
+// waitPrinted polls stdout until serve prints a line that re matches and
+// returns re's first group, failing if Run returns first or the deadline
+// passes.
+func waitPrinted(tb testing.TB, stdout *testenv.Buffer, re *regexp.Regexp, done <-chan error) string {
+	tb.Helper()
 	deadline := time.Now().Add(time.Minute) // a bound against a hang on a loaded machine, not a timing
 	for time.Now().Before(deadline) {
-		if m := listeningRE.FindStringSubmatch(stdout.String()); m != nil {
+		if m := re.FindStringSubmatch(stdout.String()); m != nil {
 			return m[1]
 		}
 		select {
 		case err := <-done:
-			tb.Fatalf("serve returned before listening: %v", err)
+			tb.Fatalf("serve returned before printing %s: %v", re, err)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	tb.Fatalf("serve did not print its URL within a minute; stdout %q", stdout.String())
+	tb.Fatalf("serve did not print %s within a minute; stdout %q", re, stdout.String())
 	return ""
+}
+
+// httpGet gets url and returns the answer's status and body.
+func httpGet(tb testing.TB, url string) (status int, body string) {
+	tb.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res.StatusCode, string(b)
 }
 
 func TestServe(t *testing.T) {

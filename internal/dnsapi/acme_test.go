@@ -1,7 +1,6 @@
 package dnsapi_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -45,26 +44,6 @@ func (u *acmeUser) GetEmail() string                       { return "alice@examp
 func (u *acmeUser) GetRegistration() *acme.ExtendedAccount { return u.reg }
 func (u *acmeUser) GetPrivateKey() crypto.Signer           { return u.key }
 
-// lockedLog holds what Pebble logs, shown only when the test fails: its
-// validation goroutines may still log after the test has returned, when
-// t.Log would panic.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // pebble runs Let's Encrypt's test ACME server Pebble in this process,
 // over TLS on loopback, with its validation authority asking resolver (TCP)
 // for the challenges' TXT records and not sleeping before it does. It
@@ -75,7 +54,10 @@ func pebble(t *testing.T, resolver string) (dir string, client *http.Client, roo
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")      // read by pebbleva.New
 	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "0") // validate for real whatever the environment says
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0") // no made-up bad nonces: lego retries them, but a loaded CI machine need not wait for that
-	logs := &lockedLog{}
+	// Pebble's validation goroutines may still log after the test has
+	// returned, when t.Log would panic: its log is kept and shown only when
+	// the test fails.
+	logs := &testenv.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("Pebble's log:\n%s", logs)
@@ -156,25 +138,12 @@ func TestACMEIssuance(t *testing.T) {
 			want(t, "owner's CNAME", call(t, s, "Bearer "+token, "POST", "/dns/v2/zones/example.com/records/_acme-challenge.shop/CNAME", form, "data=_acme-challenge.example.com."), 200, nil)
 			id, secret := makeKey(t, s, token, "dns example.com/_acme-challenge/TXT write")
 
-			prev := dns01.DefaultClient()
-			t.Cleanup(func() { dns01.SetDefaultClient(prev) })
-			dns01.SetDefaultClient(dns01.NewClient(&dns01.Options{RecursiveNameservers: []string{s.DNSAddr()}, Timeout: time.Minute}))
+			provider := legoProvider(t, s, id, secret, func(c *mythicbeasts.Config) {
+				c.PropagationTimeout = 2 * time.Minute
+				c.PollingInterval = 100 * time.Millisecond
+			})
 
 			dir, httpClient, root := pebble(t, s.DNSAddr())
-
-			provider, err := mythicbeasts.NewDNSProviderConfig(&mythicbeasts.Config{
-				UserName:           id,
-				Password:           secret,
-				APIEndpoint:        mustURL(t, s.URL()+"/dns/v2"),
-				AuthAPIEndpoint:    mustURL(t, s.URL()+"/v1/token"),
-				TTL:                120,
-				PropagationTimeout: 2 * time.Minute,
-				PollingInterval:    100 * time.Millisecond,
-				HTTPClient:         &http.Client{Timeout: 30 * time.Second},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
 
 			client := legoClient(t, dir, httpClient)
 			// What Twofold serves at _acme-challenge each time lego checks a

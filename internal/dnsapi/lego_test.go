@@ -75,6 +75,33 @@ func mustURL(t *testing.T, s string) *url.URL {
 	return u
 }
 
+// legoProvider points lego's DNS client (one for the process) at s's DNS
+// listener until the test ends and returns lego's mythicbeasts provider
+// for the API key id and secret at s. tune, when not nil, changes the
+// provider's configuration before it is made.
+func legoProvider(t *testing.T, s *testenv.Server, id, secret string, tune func(*mythicbeasts.Config)) *mythicbeasts.DNSProvider {
+	t.Helper()
+	prev := dns01.DefaultClient()
+	t.Cleanup(func() { dns01.SetDefaultClient(prev) })
+	dns01.SetDefaultClient(dns01.NewClient(&dns01.Options{RecursiveNameservers: []string{s.DNSAddr()}, Timeout: time.Minute}))
+	cfg := &mythicbeasts.Config{
+		UserName:        id,
+		Password:        secret,
+		APIEndpoint:     mustURL(t, s.URL()+"/dns/v2"),
+		AuthAPIEndpoint: mustURL(t, s.URL()+"/v1/token"),
+		TTL:             120,
+		HTTPClient:      &http.Client{Timeout: 30 * time.Second},
+	}
+	if tune != nil {
+		tune(cfg)
+	}
+	provider, err := mythicbeasts.NewDNSProviderConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return provider
+}
+
 // TestLegoDNS01 runs lego's mythicbeasts provider, as a library, against
 // Twofold: with an API key restricted to TXT records at _acme-challenge in
 // example.com, it finds the zone through Twofold's own DNS listener, logs
@@ -92,21 +119,7 @@ func TestLegoDNS01(t *testing.T) {
 			owner(t, s, "bob", "example.org")
 			id, secret := makeKey(t, s, token, "dns example.com/_acme-challenge/TXT write")
 
-			prev := dns01.DefaultClient()
-			t.Cleanup(func() { dns01.SetDefaultClient(prev) })
-			dns01.SetDefaultClient(dns01.NewClient(&dns01.Options{RecursiveNameservers: []string{s.DNSAddr()}, Timeout: time.Minute}))
-
-			provider, err := mythicbeasts.NewDNSProviderConfig(&mythicbeasts.Config{
-				UserName:        id,
-				Password:        secret,
-				APIEndpoint:     mustURL(t, s.URL()+"/dns/v2"),
-				AuthAPIEndpoint: mustURL(t, s.URL()+"/v1/token"),
-				TTL:             120,
-				HTTPClient:      &http.Client{Timeout: 30 * time.Second},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			provider := legoProvider(t, s, id, secret, nil)
 			const keyAuth = "token-from-the-ca.thumbprint-of-the-account-key"
 			info := dns01.GetChallengeInfo(ctx, "example.com", keyAuth)
 			if info.EffectiveFQDN != "_acme-challenge.example.com." {

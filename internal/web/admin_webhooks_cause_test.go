@@ -19,23 +19,11 @@ import (
 // request; it returns the listener's address.
 func resettingReceiver(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Read(make([]byte, 1))
-			c.(*net.TCPConn).SetLinger(0)
-			c.Close()
-		}
-	}()
-	return ln.Addr().String()
+	return testenv.Receiver(t, func(c *net.TCPConn) {
+		c.Read(make([]byte, 1))
+		c.SetLinger(0)
+		c.Close()
+	})
 }
 
 // deliverUntil runs rounds of webhook deliveries until webhook id is as

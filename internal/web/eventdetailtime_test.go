@@ -24,10 +24,7 @@ func TestEventDetailTimes(t *testing.T) {
 			ctx := context.Background()
 			opSecret := account(t, ts, "olivia", true, true)
 			account(t, ts, "alice", false, false)
-			alice, err := ts.Store.AccountByUsername(ctx, "alice")
-			if err != nil {
-				t.Fatal(err)
-			}
+			aliceID := userID(t, ts, "alice")
 			due := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
 			// Details as core writes them (reset.go), and an odd one.
 			details := []string{
@@ -36,7 +33,7 @@ func TestEventDetailTimes(t *testing.T) {
 				"not a time: 2026-13-45T99:00:00Z",
 			}
 			for _, d := range details {
-				if err := ts.Store.AddEvent(ctx, twofold.AuditEvent{AccountID: alice.ID, Type: "two_factor.reset_requested", At: ts.Clock.Now(), Detail: d}); err != nil {
+				if err := ts.Store.AddEvent(ctx, twofold.AuditEvent{AccountID: aliceID, Type: "two_factor.reset_requested", At: ts.Clock.Now(), Detail: d}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -48,7 +45,7 @@ func TestEventDetailTimes(t *testing.T) {
 
 			c := newClient(t, ts.URL())
 			c.signInWithCode(ts, "olivia", opSecret)
-			for _, path := range []string{"/admin/events?account=" + alice.ID, "/admin/users/" + alice.ID} {
+			for _, path := range []string{"/admin/events?account=" + aliceID, "/admin/users/" + aliceID} {
 				r := c.get(path)
 				if r.status != 200 {
 					t.Fatalf("%s: status %d", path, r.status)
@@ -65,7 +62,7 @@ func TestEventDetailTimes(t *testing.T) {
 
 			ts.Clock.Add(time.Minute) // a code of another step than the page's sign-in
 			api := apiSession(t, ts, "olivia", opSecret)
-			r := api.Do(t, "GET", "/v1/admin/events?account="+alice.ID+"&type=two_factor.reset_requested", nil)
+			r := api.Do(t, "GET", "/v1/admin/events?account="+aliceID+"&type=two_factor.reset_requested", nil)
 			if r.Status != 200 {
 				t.Fatalf("GET /v1/admin/events: %d %s", r.Status, r.Body)
 			}

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +24,7 @@ func TestBrowserSecurityKeyRefused(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
 			account(t, ts, "kim", false, false)
-			_, port, _ := net.SplitHostPort(ts.Addr())
-			p := newPage(t, "http://localhost:"+port)
-			p.open("/login")
-			va := virtualAuthenticator(t, p)
+			p, va := keyPage(t, ts)
 			spoil := func(bogus bool) {
 				t.Helper()
 				if _, err := chromedp.Call(p.ctx, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{AuthenticatorID: va, IsBogusSignature: &bogus}); err != nil {

@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -25,22 +23,7 @@ func TestKeyRemovePages(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
 			account(t, ts, "kim", false, false)
-			_, port, _ := net.SplitHostPort(ts.Addr())
-			key := testenv.NewPasskey(t, "http://localhost:"+port)
-			api := testenv.NewClient(ts.URL())
-			r := api.Do(t, "POST", "/v1/login", map[string]string{"username": "kim", "password": testPassword})
-			api.Token = r.String("token")
-			r = api.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Phone", "passkey": true, "password": testPassword})
-			var enrolled struct {
-				Factor  struct{ ID string }
-				Options json.RawMessage
-			}
-			if err := json.Unmarshal(r.Body, &enrolled); err != nil || r.Status != 201 {
-				t.Fatalf("enrol: %d %s", r.Status, r.Body)
-			}
-			if cr := api.Do(t, "POST", "/v1/me/factors/"+enrolled.Factor.ID+"/confirm", map[string]any{"credential": key.Create(t, enrolled.Options)}); cr.Status != 200 {
-				t.Fatalf("confirm: %d %s", cr.Status, cr.Body)
-			}
+			key, factorID := enrolPasskey(t, ts, "kim")
 
 			// Signed in with the passkey: an elevated session.
 			c := newClient(t, ts.URL())
@@ -53,7 +36,7 @@ func TestKeyRemovePages(t *testing.T) {
 				t.Fatalf("signed in with the passkey: at %s, %q", s.url.Path, pageError(s.body))
 			}
 
-			rm := c.get("/settings/security/factors/" + enrolled.Factor.ID + "/remove")
+			rm := c.get("/settings/security/factors/" + factorID + "/remove")
 			if rm.status != http.StatusOK || strings.Contains(rm.body, "Codes from this authenticator") || !strings.Contains(rm.body, "no longer sign you in") {
 				t.Errorf("removing the passkey: %d, the page says:\n%s", rm.status, mainOf(rm.body))
 			}

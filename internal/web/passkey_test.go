@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -25,22 +23,7 @@ func TestPasskeySignInPages(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
 			account(t, ts, "kim", false, false)
-			_, port, _ := net.SplitHostPort(ts.Addr())
-			key := testenv.NewPasskey(t, "http://localhost:"+port)
-			api := testenv.NewClient(ts.URL())
-			r := api.Do(t, "POST", "/v1/login", map[string]string{"username": "kim", "password": testPassword})
-			api.Token = r.String("token")
-			r = api.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Phone", "passkey": true, "password": testPassword})
-			var enrolled struct {
-				Factor  struct{ ID string }
-				Options json.RawMessage
-			}
-			if err := json.Unmarshal(r.Body, &enrolled); err != nil || r.Status != 201 {
-				t.Fatalf("enrol: %d %s", r.Status, r.Body)
-			}
-			if cr := api.Do(t, "POST", "/v1/me/factors/"+enrolled.Factor.ID+"/confirm", map[string]any{"credential": key.Create(t, enrolled.Options)}); cr.Status != 200 {
-				t.Fatalf("confirm: %d %s", cr.Status, cr.Body)
-			}
+			key, _ := enrolPasskey(t, ts, "kim")
 
 			c := newClient(t, ts.URL())
 			page := c.get("/login")

@@ -191,10 +191,7 @@ func TestBrowserSecurityKeyFinishSetup(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
 			secret := account(t, ts, "kim", false, true)
-			_, port, _ := net.SplitHostPort(ts.Addr())
-			p := newPage(t, "http://localhost:"+port)
-			p.open("/login")
-			virtualAuthenticator(t, p)
+			p, _ := keyPage(t, ts)
 			p.signInWithCode(ts, "kim", secret)
 
 			// Begin adding a key, then leave it.
@@ -262,10 +259,7 @@ func TestBrowserSecurityKeyElevationGET(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
 			account(t, ts, "kim", false, false)
-			_, port, _ := net.SplitHostPort(ts.Addr())
-			p := newPage(t, "http://localhost:"+port)
-			p.open("/login")
-			virtualAuthenticator(t, p)
+			p, _ := keyPage(t, ts)
 			p.signIn("kim", testPassword)
 			p.wantPath("/settings/security")
 			p.fill("#key-label", "YubiKey")

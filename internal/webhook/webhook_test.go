@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
 	"github.com/twofold/twofold/internal/webhook"
 )
 
@@ -98,28 +99,6 @@ func TestSendErrorNamesNoURL(t *testing.T) {
 	}
 }
 
-// receiver listens on loopback and hands each connection to serve: a
-// receiver that fails in a way of its own. It returns the listener's
-// address.
-func receiver(t testing.TB, serve func(c *net.TCPConn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(c.(*net.TCPConn))
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // readRequest reads a delivery's request off c, so that what follows
 // happens once it has been sent.
 func readRequest(c net.Conn) {
@@ -163,22 +142,22 @@ func TestSendErrorClass(t *testing.T) {
 		want         string
 	}{
 		{"refused", "http://" + closedPort, true, false, "refused"},
-		{"reset before an answer", "http://" + receiver(t, func(c *net.TCPConn) { readRequest(c); reset(c) }), true, false, "reset"},
-		{"reset before reading", "http://" + receiver(t, func(c *net.TCPConn) { c.Read(make([]byte, 1)); reset(c) }), true, false, "reset"},
-		{"closed before an answer", "http://" + receiver(t, func(c *net.TCPConn) { readRequest(c); c.Close() }), true, false, "closed"},
-		{"closed mid-answer", "http://" + receiver(t, func(c *net.TCPConn) {
+		{"reset before an answer", "http://" + testenv.Receiver(t, func(c *net.TCPConn) { readRequest(c); reset(c) }), true, false, "reset"},
+		{"reset before reading", "http://" + testenv.Receiver(t, func(c *net.TCPConn) { c.Read(make([]byte, 1)); reset(c) }), true, false, "reset"},
+		{"closed before an answer", "http://" + testenv.Receiver(t, func(c *net.TCPConn) { readRequest(c); c.Close() }), true, false, "closed"},
+		{"closed mid-answer", "http://" + testenv.Receiver(t, func(c *net.TCPConn) {
 			readRequest(c)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\n")
 			c.Close()
 		}), true, false, "closed"},
-		{"no answer", "http://" + receiver(t, func(c *net.TCPConn) { readRequest(c); <-hang; c.Close() }), true, true, "timeout"},
+		{"no answer", "http://" + testenv.Receiver(t, func(c *net.TCPConn) { readRequest(c); <-hang; c.Close() }), true, true, "timeout"},
 		{"TLS to a plain server", "https" + strings.TrimPrefix(plain.URL, "http"), true, false, "tls"},
 		{"untrusted certificate", untrusted.URL, true, false, "tls"},
-		{"TLS reset", "https://" + receiver(t, func(c *net.TCPConn) { c.Read(make([]byte, 1)); reset(c) }), true, false, "reset"},
+		{"TLS reset", "https://" + testenv.Receiver(t, func(c *net.TCPConn) { c.Read(make([]byte, 1)); reset(c) }), true, false, "reset"},
 		{"no such name", "http://no-such-host.invalid", true, false, "dns"},
 		{"loopback not allowed", plain.URL, false, false, "refused-address"},
 		{"status", plain.URL, true, false, "status-503"},
-		{"not HTTP", "http://" + receiver(t, func(c *net.TCPConn) {
+		{"not HTTP", "http://" + testenv.Receiver(t, func(c *net.TCPConn) {
 			readRequest(c)
 			io.WriteString(c, secretAnswer+"\r\n\r\n")
 			c.Close()
