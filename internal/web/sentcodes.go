@@ -139,15 +139,21 @@ func (s *Server) renderSent(w http.ResponseWriter, r *http.Request, a core.Auth,
 		s.fail(w, r, &a, err)
 		return
 	}
-	// A setup whose session has ended can no longer be confirmed, nor be
-	// sent a new code: the security page says so and offers to cancel it.
+	// A setup whose session has ended, or that another session still
+	// signed in started, cannot be confirmed here, nor be sent a new code:
+	// the security page says which (as an app's setup page does) and
+	// offers to cancel it.
 	owners, err := s.svc.SetupOwners(r.Context(), a, []twofold.Factor{f})
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
-	if owners[f.ID] == core.SetupEnded {
+	switch owners[f.ID] {
+	case core.SetupEnded:
 		http.Redirect(w, r, "/settings/security?m=enrol_ended", http.StatusSeeOther)
+		return
+	case core.SetupOther:
+		http.Redirect(w, r, "/settings/security?m=enrol_elsewhere", http.StatusSeeOther)
 		return
 	}
 	title := "Confirm your phone"

@@ -125,3 +125,52 @@ func TestPhoneSetupOfAnEndedSession(t *testing.T) {
 		})
 	}
 }
+
+// TestPhoneSetupOfAnotherLiveSession: a phone's setup started in one
+// browser, opened in another browser of the account that is signed in too
+// (its confirmation page, its code sent, a new code asked for), leads to
+// the security page saying the setup is another session's, as an app's
+// setup page does, rather than showing a code field and "Send a new code"
+// that could only fail. Nothing more is texted. On SQLite and PostgreSQL.
+func TestPhoneSetupOfAnotherLiveSession(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g := testenv.NewSMSGateway(t)
+			ts := testenv.NewServer(t, dsn(t), g.Option())
+			k := accountWithKeys(t, ts, "ned")
+			ts.Clock.Add(30 * time.Second) // the code that confirmed the app is spent
+			c := newClient(t, ts.URL())
+			c.signInWithCode(ts, "ned", k.secret)
+			const e164 = "+447400123457"
+			form := postForms(c.get("/settings/security").body)["/settings/security/sent"]
+			form.Set("type", "sms")
+			form.Set("destination", e164)
+			r := c.post("/settings/security/sent", form)
+			if !strings.HasPrefix(r.url.Path, "/settings/security/sent/") {
+				t.Fatalf("adding a phone: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			setup := r.url.Path
+
+			ts.Clock.Add(30 * time.Second)
+			other := newClient(t, ts.URL())
+			other.signInWithCode(ts, "ned", k.secret)
+			for what, r := range map[string]reply{
+				"the confirmation page": other.get(setup),
+				"its code":              other.post(setup+"/confirm", url.Values{"code": {g.LastCode(t, e164)}}),
+				"a new code":            other.post(setup+"/resend", url.Values{}),
+			} {
+				if r.url.Path != "/settings/security" || r.url.Query().Get("m") != "enrol_elsewhere" {
+					t.Errorf("%s in another browser: at %s (%d), want the security page with m=enrol_elsewhere: %s", what, r.url, r.status, pageError(r.body))
+				}
+			}
+			if n := len(g.Messages()); n != 1 {
+				t.Errorf("the gateway got %d messages, want the first code alone", n)
+			}
+			// The browser that started it still finishes it.
+			if r := c.post(setup+"/confirm", url.Values{"code": {g.LastCode(t, e164)}}); r.url.Path != "/settings/security" || r.url.Query().Get("m") == "enrol_elsewhere" {
+				t.Errorf("its own browser confirming: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+		})
+	}
+}
