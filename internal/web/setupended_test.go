@@ -95,14 +95,7 @@ func TestPhoneSetupOfAnEndedSession(t *testing.T) {
 			}
 			recover(k.codes[0])
 			const e164 = "+447400123456"
-			form := postForms(c.get("/settings/security").body)["/settings/security/sent"]
-			form.Set("type", "sms")
-			form.Set("destination", e164)
-			r := c.post("/settings/security/sent", form)
-			if !strings.HasPrefix(r.url.Path, "/settings/security/sent/") {
-				t.Fatalf("adding a phone: at %s (%d): %s", r.url, r.status, pageError(r.body))
-			}
-			setup := r.url.Path
+			setup := addPhone(t, c, e164)
 			id := strings.TrimPrefix(setup, "/settings/security/sent/")
 
 			ts.Clock.Add(13 * time.Hour) // the session expires
@@ -143,14 +136,7 @@ func TestPhoneSetupOfAnotherLiveSession(t *testing.T) {
 			c := newClient(t, ts.URL())
 			c.signInWithCode(ts, "ned", k.secret)
 			const e164 = "+447400123457"
-			form := postForms(c.get("/settings/security").body)["/settings/security/sent"]
-			form.Set("type", "sms")
-			form.Set("destination", e164)
-			r := c.post("/settings/security/sent", form)
-			if !strings.HasPrefix(r.url.Path, "/settings/security/sent/") {
-				t.Fatalf("adding a phone: at %s (%d): %s", r.url, r.status, pageError(r.body))
-			}
-			setup := r.url.Path
+			setup := addPhone(t, c, e164)
 
 			ts.Clock.Add(30 * time.Second)
 			other := newClient(t, ts.URL())
@@ -173,4 +159,18 @@ func TestPhoneSetupOfAnotherLiveSession(t *testing.T) {
 			}
 		})
 	}
+}
+
+// addPhone starts adding the phone e164 from c's security page and returns
+// the path of its confirmation page.
+func addPhone(t *testing.T, c *client, e164 string) string {
+	t.Helper()
+	form := postForms(c.get("/settings/security").body)["/settings/security/sent"]
+	form.Set("type", "sms")
+	form.Set("destination", e164)
+	r := c.post("/settings/security/sent", form)
+	if !strings.HasPrefix(r.url.Path, "/settings/security/sent/") {
+		t.Fatalf("adding a phone: at %s (%d): %s", r.url, r.status, pageError(r.body))
+	}
+	return r.url.Path
 }
