@@ -100,20 +100,10 @@ func TestPhoneSetupOfAnEndedSession(t *testing.T) {
 
 			ts.Clock.Add(13 * time.Hour) // the session expires
 			recover(k.codes[1])
-			for what, r := range map[string]reply{
-				"the confirmation page": c.get(setup),
-				"its code":              c.post(setup+"/confirm", url.Values{"code": {g.LastCode(t, e164)}}),
-				"a new code":            c.post(setup+"/resend", url.Values{}),
-			} {
-				if r.url.Path != "/settings/security" || r.url.Query().Get("m") != "enrol_ended" {
-					t.Errorf("%s after signing in again: at %s (%d), want the security page with m=enrol_ended: %s", what, r.url, r.status, pageError(r.body))
-				}
+			for what, r := range sentPagesGoTo(t, c, g, setup, e164, "enrol_ended") {
 				if !strings.Contains(r.body, `id="cancel-ended-`+id+`"`) {
 					t.Errorf("%s after signing in again: the security page offers no cancel of the setup", what)
 				}
-			}
-			if n := len(g.Messages()); n != 1 {
-				t.Errorf("the gateway got %d messages, want the first code alone", n)
 			}
 		})
 	}
@@ -141,18 +131,7 @@ func TestPhoneSetupOfAnotherLiveSession(t *testing.T) {
 			ts.Clock.Add(30 * time.Second)
 			other := newClient(t, ts.URL())
 			other.signInWithCode(ts, "ned", k.secret)
-			for what, r := range map[string]reply{
-				"the confirmation page": other.get(setup),
-				"its code":              other.post(setup+"/confirm", url.Values{"code": {g.LastCode(t, e164)}}),
-				"a new code":            other.post(setup+"/resend", url.Values{}),
-			} {
-				if r.url.Path != "/settings/security" || r.url.Query().Get("m") != "enrol_elsewhere" {
-					t.Errorf("%s in another browser: at %s (%d), want the security page with m=enrol_elsewhere: %s", what, r.url, r.status, pageError(r.body))
-				}
-			}
-			if n := len(g.Messages()); n != 1 {
-				t.Errorf("the gateway got %d messages, want the first code alone", n)
-			}
+			sentPagesGoTo(t, other, g, setup, e164, "enrol_elsewhere")
 			// The browser that started it still finishes it.
 			if r := c.post(setup+"/confirm", url.Values{"code": {g.LastCode(t, e164)}}); r.url.Path != "/settings/security" || r.url.Query().Get("m") == "enrol_elsewhere" {
 				t.Errorf("its own browser confirming: at %s (%d): %s", r.url, r.status, pageError(r.body))
@@ -173,4 +152,26 @@ func addPhone(t *testing.T, c *client, e164 string) string {
 		t.Fatalf("adding a phone: at %s (%d): %s", r.url, r.status, pageError(r.body))
 	}
 	return r.url.Path
+}
+
+// sentPagesGoTo opens, as c, the confirmation page of the phone setup at
+// path setup, sends its code and asks for a new one, and checks each leads
+// to the security page with notice m and that the gateway sent nothing
+// after the first code. It returns the answers by what was done.
+func sentPagesGoTo(t *testing.T, c *client, g *testenv.SMSGateway, setup, e164, m string) map[string]reply {
+	t.Helper()
+	rs := map[string]reply{
+		"the confirmation page": c.get(setup),
+		"its code":              c.post(setup+"/confirm", url.Values{"code": {g.LastCode(t, e164)}}),
+		"a new code":            c.post(setup+"/resend", url.Values{}),
+	}
+	for what, r := range rs {
+		if r.url.Path != "/settings/security" || r.url.Query().Get("m") != m {
+			t.Errorf("%s: at %s (%d), want the security page with m=%s: %s", what, r.url, r.status, m, pageError(r.body))
+		}
+	}
+	if n := len(g.Messages()); n != 1 {
+		t.Errorf("the gateway got %d messages, want the first code alone", n)
+	}
+	return rs
 }
