@@ -44,12 +44,18 @@ func (u *acmeUser) GetEmail() string                       { return "alice@examp
 func (u *acmeUser) GetRegistration() *acme.ExtendedAccount { return u.reg }
 func (u *acmeUser) GetPrivateKey() crypto.Signer           { return u.key }
 
+// acmeServer is a Pebble server run by pebble.
+type acmeServer struct {
+	dir    string            // its directory URL
+	client *http.Client      // trusts its TLS certificate
+	tls    *x509.Certificate // its TLS certificate, self-signed
+	root   *x509.Certificate // the root of the certificates it issues
+}
+
 // pebble runs Let's Encrypt's test ACME server Pebble in this process,
 // over TLS on loopback, with its validation authority asking resolver (TCP)
-// for the challenges' TXT records and not sleeping before it does. It
-// returns the directory URL, an HTTP client that trusts the server's
-// certificate, and the root of the certificates it issues.
-func pebble(t *testing.T, resolver string) (dir string, client *http.Client, root *x509.Certificate) {
+// for the challenges' TXT records and not sleeping before it does.
+func pebble(t *testing.T, resolver string) acmeServer {
 	t.Helper()
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")      // read by pebbleva.New
 	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "0") // validate for real whatever the environment says
@@ -70,9 +76,46 @@ func pebble(t *testing.T, resolver string) (dir string, client *http.Client, roo
 	wfe := pebblewfe.New(logger, db, va, ca, []string{"pebble.letsencrypt.org"}, false, false, 1, 1) // Retry-After: 1 s, not lego's 5 s default
 	srv := httptest.NewTLSServer(wfe.Handler())                                                      // a self-signed certificate for 127.0.0.1, which srv.Client trusts
 	t.Cleanup(srv.Close)
-	client = srv.Client()
+	client := srv.Client()
 	client.Timeout = time.Minute
-	return srv.URL + pebblewfe.DirectoryPath, client, ca.GetRootCert(0).Cert
+	return acmeServer{dir: srv.URL + pebblewfe.DirectoryPath, client: client, tls: srv.Certificate(), root: ca.GetRootCert(0).Cert}
+}
+
+// wantChain fails unless bundle, PEM, is a leaf certificate for exactly
+// names followed by its issuers, and the leaf verifies for each of hosts
+// up to root.
+func wantChain(t *testing.T, bundle []byte, root *x509.Certificate, names []string, hosts ...string) {
+	t.Helper()
+	var chain []*x509.Certificate
+	for rest := bundle; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, c)
+	}
+	if len(chain) < 2 {
+		t.Fatalf("bundle: got %d certificates, want the leaf and its issuer", len(chain))
+	}
+	leaf := chain[0]
+	got := slices.Sorted(slices.Values(leaf.DNSNames))
+	if diff := cmp.Diff(slices.Sorted(slices.Values(names)), got); diff != "" {
+		t.Errorf("certificate names (-want +got):\n%s", diff)
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(root)
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	for _, n := range hosts {
+		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: n, Roots: roots, Intermediates: inter}); err != nil {
+			t.Errorf("verify for %s: %v", n, err)
+		}
+	}
 }
 
 // legoClient registers a new account with the ACME server whose
@@ -143,9 +186,9 @@ func TestACMEIssuance(t *testing.T) {
 				c.PollingInterval = 100 * time.Millisecond
 			})
 
-			dir, httpClient, root := pebble(t, s.DNSAddr())
+			pb := pebble(t, s.DNSAddr())
 
-			client := legoClient(t, dir, httpClient)
+			client := legoClient(t, pb.dir, pb.client)
 			// What Twofold serves at _acme-challenge each time lego checks a
 			// challenge: lego presents all three before it checks any.
 			var (
@@ -179,36 +222,8 @@ func TestACMEIssuance(t *testing.T) {
 			}
 
 			// The certificate names all three, and chains to Pebble's root.
-			var chain []*x509.Certificate
-			for rest := res.Certificate; ; {
-				var b *pem.Block
-				if b, rest = pem.Decode(rest); b == nil {
-					break
-				}
-				c, err := x509.ParseCertificate(b.Bytes)
-				if err != nil {
-					t.Fatal(err)
-				}
-				chain = append(chain, c)
-			}
-			if len(chain) < 2 {
-				t.Fatalf("bundle: got %d certificates, want the leaf and its issuer", len(chain))
-			}
-			leaf := chain[0]
-			names := slices.Sorted(slices.Values(leaf.DNSNames))
-			if diff := cmp.Diff([]string{"*.example.com", "example.com", "shop.example.com"}, names); diff != "" {
-				t.Errorf("certificate names (-want +got):\n%s", diff)
-			}
-			roots, inter := x509.NewCertPool(), x509.NewCertPool()
-			roots.AddCert(root)
-			for _, c := range chain[1:] {
-				inter.AddCert(c)
-			}
-			for _, n := range []string{"example.com", "www.example.com", "shop.example.com"} {
-				if _, err := leaf.Verify(x509.VerifyOptions{DNSName: n, Roots: roots, Intermediates: inter}); err != nil {
-					t.Errorf("verify for %s: %v", n, err)
-				}
-			}
+			wantChain(t, res.Certificate, pb.root, []string{"*.example.com", "example.com", "shop.example.com"},
+				"example.com", "www.example.com", "shop.example.com")
 
 			// The three values were served at once. (Not necessarily at the
 			// first check: a query may get the zone as it was for a moment
@@ -236,7 +251,7 @@ func TestACMEIssuance(t *testing.T) {
 
 			// Pebble validates for real, through Twofold: an account whose
 			// challenge nobody presents gets no certificate.
-			other := legoClient(t, dir, httpClient)
+			other := legoClient(t, pb.dir, pb.client)
 			skip := func(context.Context, string, string, string, dns01.PreCheckFunc) (bool, error) { return true, nil }
 			if err := other.Challenge.SetDNS01Provider(noRecord{}, dns01.WrapPreCheck(skip)); err != nil {
 				t.Fatal(err)
