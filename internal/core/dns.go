@@ -121,6 +121,43 @@ func NormalizeRecordSet(rs RecordSet) (RecordSet, error) {
 // does not exist. The caller's key must allow action on something in the
 // set, else the answer is forbidden.
 func (s *Service) ownZone(ctx context.Context, a Auth, rs RecordSet, action string, m Meta) (RecordSet, twofold.Zone, error) {
+	rs, z, err := s.zoneOf(ctx, a, rs, action, m)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		err = s.noZone(ctx, a, rs)
+	}
+	return rs, z, err
+}
+
+// noZone is the answer of ownZone for a zone the caller cannot reach. When
+// its name lies in one of the caller's zones (a script gave the name a
+// certificate is for, www.example.com, as the zone) the answer says which
+// zone and host to write at instead. It names only a zone DNSZones lists
+// for the caller, whether the name asked for is no zone or another
+// account's: it tells the caller nothing more of other accounts' zones.
+func (s *Service) noZone(ctx context.Context, a Auth, rs RecordSet) error {
+	names, err := s.DNSZones(ctx, a)
+	if err != nil {
+		return err
+	}
+	in := ""
+	for _, n := range names {
+		if strings.HasSuffix(rs.Zone, "."+n) && len(n) > len(in) {
+			in = n
+		}
+	}
+	if in == "" {
+		return errNoZone()
+	}
+	host := strings.TrimSuffix(rs.Zone, "."+in)
+	if rs.Host != "" && rs.Host != "@" {
+		host = rs.Host + "." + host
+	}
+	return twofold.Errorf(twofold.CodeNotFound, "no such zone %s: that name is in zone %s, at host %s", rs.Zone, in, host)
+}
+
+// zoneOf is ownZone, answering errNoZone for a zone the caller cannot
+// reach.
+func (s *Service) zoneOf(ctx context.Context, a Auth, rs RecordSet, action string, m Meta) (RecordSet, twofold.Zone, error) {
 	rs, err := NormalizeRecordSet(rs)
 	if err != nil {
 		return rs, twofold.Zone{}, err

@@ -186,3 +186,45 @@ func TestCertbotHookErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestNoSuchZoneSaysWhere: a script that gives the name a certificate is
+// for as the zone (www.example.com for example.com's name www) is told
+// which of its zones holds the name and at which host to write, in a 404
+// problem; a name in no zone the caller can reach (its owner's zone the
+// key has no permit in, another account's, none) is answered "no such
+// zone" alike, and another account's zone below the caller's own is
+// answered as a name of the caller's zone, as one that does not exist.
+func TestNoSuchZoneSaysWhere(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		token := owner(t, s, "alice", "example.com", "example.net")
+		owner(t, s, "bob", "example.org", "shop.example.com")
+		key := keyAuth(t, s, token, "dns example.com/_acme-challenge*/TXT write")
+		form := "application/x-www-form-urlencoded"
+		for _, tt := range []struct {
+			name, auth, method, path, detail string
+		}{
+			{"the certificate's name as the zone", key, "POST", "/dns/v2/zones/www.example.com/records/_acme-challenge/TXT",
+				"no such zone www.example.com: that name is in zone example.com, at host _acme-challenge.www"},
+			{"a deeper name", key, "DELETE", "/dns/v2/zones/a.b.example.com/records/_acme-challenge/TXT",
+				"no such zone a.b.example.com: that name is in zone example.com, at host _acme-challenge.a.b"},
+			{"another account's zone below the caller's", key, "POST", "/dns/v2/zones/shop.example.com/records/_acme-challenge/TXT",
+				"no such zone shop.example.com: that name is in zone example.com, at host _acme-challenge.shop"},
+			{"a person, the zone's apex", "Bearer " + token, "GET", "/dns/v2/zones/WWW.example.com./records/@",
+				"no such zone www.example.com: that name is in zone example.com, at host www"},
+			{"a person, the whole zone", "Bearer " + token, "GET", "/dns/v2/zones/www.example.com/records",
+				"no such zone www.example.com: that name is in zone example.com, at host www"},
+			{"its owner's zone the key may not reach", key, "POST", "/dns/v2/zones/www.example.net/records/_acme-challenge/TXT", "no such zone"},
+			{"another account's zone", key, "POST", "/dns/v2/zones/www.example.org/records/_acme-challenge/TXT", "no such zone"},
+			{"no zone at all", key, "POST", "/dns/v2/zones/www.example.info/records/_acme-challenge/TXT", "no such zone"},
+		} {
+			ct, body := form, "data=tok"
+			if tt.method == "GET" {
+				ct, body = "", ""
+			}
+			a := call(t, s, tt.auth, tt.method, tt.path, ct, body)
+			if a.status != 404 || a.header.Get("Content-Type") != "application/problem+json" || a.problem() != "not-found" || a.detail() != tt.detail {
+				t.Errorf("%s: got %d %s %s, want 404 application/problem+json not-found with detail %q", tt.name, a.status, a.header.Get("Content-Type"), a.body, tt.detail)
+			}
+		}
+	})
+}
