@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Twofold's whole test suite: installs the third-party tools the tests
-# drive (oathtool, zbarimg, Chromium), makes sure PostgreSQL answers, checks
+# drive (oathtool, zbarimg, Chromium, curl, certbot), makes sure PostgreSQL answers, checks
 # formatting, vet and staticcheck, then runs every test on SQLite and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ command -v oathtool >/dev/null || need+=(oathtool)
 command -v zbarimg >/dev/null || need+=(zbar-tools)
 command -v chromium >/dev/null || need+=(chromium)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v curl >/dev/null || need+=(curl)
+command -v certbot >/dev/null || need+=(certbot)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
   sudo=""
