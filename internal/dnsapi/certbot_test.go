@@ -228,3 +228,24 @@ func TestNoSuchZoneSaysWhere(t *testing.T) {
 		}
 	})
 }
+
+// TestNoBodySaysWhatToSend: a POST or PUT with no body at all, as curl -X
+// POST without -d sends, is told what a body holds, rather than that it
+// is not JSON, and writes nothing.
+func TestNoBodySaysWhatToSend(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		token := owner(t, s, "alice", "example.com")
+		key := keyAuth(t, s, token, "dns example.com/_acme-challenge/TXT write")
+		const detail = `the request has no body: send the records as form parameters (data=…, ttl=…), as JSON ({"records":[…]}) or in zone-file form (Content-Type: text/dns)`
+		for _, method := range []string{"POST", "PUT"} {
+			a := call(t, s, key, method, "/dns/v2/zones/example.com/records/_acme-challenge/TXT", "", "")
+			if a.status != 400 || a.header.Get("Content-Type") != "application/problem+json" || a.problem() != "invalid" || a.detail() != detail {
+				t.Errorf("%s without a body: got %d %s %s, want 400 application/problem+json invalid with detail %q", method, a.status, a.header.Get("Content-Type"), a.body, detail)
+			}
+		}
+		a := call(t, s, "Bearer "+token, "GET", "/dns/v2/zones/example.com/records", "", "")
+		if diff := cmp.Diff(map[string]any{"records": []any{}}, a.json); diff != "" {
+			t.Errorf("records of example.com (-want +got):\n%s", diff)
+		}
+	})
+}

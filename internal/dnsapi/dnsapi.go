@@ -370,7 +370,13 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		return nil, err
 	}
 	mt := "application/json"
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" && r.ContentLength == 0 {
+		// curl -X POST without -d: say what a body holds rather than
+		// that it is not JSON, which it was never meant to be.
+		return nil, twofold.Errorf(twofold.CodeInvalid, "the request has no body: send the records as form parameters (data=…, ttl=…), as JSON ({\"records\":[…]}) or in zone-file form (Content-Type: text/dns)")
+	}
+	if ct != "" {
 		var err error
 		if mt, _, err = mime.ParseMediaType(ct); err != nil {
 			return nil, twofold.Errorf(twofold.CodeInvalid, "Content-Type %q is not a media type", core.CleanText(ct, 80))
