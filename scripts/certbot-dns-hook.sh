@@ -68,7 +68,7 @@ trap 'rm -rf "$tmp"' EXIT
 api() {
 	method=$1 path=$2
 	shift 2
-	status=$(printf 'user = "%s"\n' "$key" | curl -sS --fail-with-body -K - -X "$method" \
+	status=$(printf 'user = "%s"\n' "$key" | curl -sS --fail-with-body --max-time 60 -K - -X "$method" \
 		-o "$tmp/body" -w '%{http_code}' "$@" "$base$path" 2>"$tmp/err")
 	rc=$?
 	[ "$rc" -eq 0 ] && return 0
