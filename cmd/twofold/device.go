@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -263,17 +264,20 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stdout, "\n%s: a request to %s as %s\n  from %s, with %s\n  at %s, until %s\n", shown(ch.Issuer), shown(ch.What), shown(ch.Account),
 				shown(ch.Source), shown(core.ClientCalled(ch.UserAgent)), ch.CreatedAt.Local().Format(time.DateTime), ch.ExpiresAt.Local().Format(time.TimeOnly))
 			fmt.Fprint(m.Stdout, "Type the number shown on the sign-in screen to approve, or d to deny: ")
-			line, rerr := in.ReadString('\n')
-			answer := strings.TrimSpace(line)
-			if answer == "" && rerr != nil {
-				fmt.Fprintln(m.Stdout, "\nno answer given; the request was left unanswered")
+			deny, number, ok := m.pushAnswer(ctx, in)
+			if !ok {
+				// Neither approved nor denied: a denial would end push
+				// for that sign-in, for its owner too, who may be the
+				// one stopping watch. It can be answered elsewhere, or
+				// it expires.
+				fmt.Fprintf(m.Stdout, "\nno answer given; the request was left unanswered (it expires at %s)\n", ch.ExpiresAt.Local().Format(time.TimeOnly))
 				return nil
 			}
 			var status string
-			if strings.EqualFold(answer, "d") || strings.EqualFold(answer, "deny") || strings.EqualFold(answer, "n") {
+			if deny {
 				status, err = c.Deny(ctx, ch.ID)
 			} else {
-				status, err = c.Approve(ctx, ch.ID, answer)
+				status, err = c.Approve(ctx, ch.ID, number)
 			}
 			var pe *pushdevice.Error
 			if errors.As(err, &pe) && (pe.Status == http.StatusConflict || pe.Status == http.StatusNotFound) {
@@ -305,6 +309,43 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 				return nil
 			}
 		}
+	}
+}
+
+// pushAnswer reads the answer to the request shown: deny (d, deny, n or
+// no), or the two-digit number to approve with. Anything else (an empty
+// line, "y", a number of another length) is asked again rather than sent:
+// the server records a wrong number as a denial, which ends push for that
+// sign-in, and a key pressed by mistake must not do that. ok is false when
+// no answer came: the end of standard input, or ctx ended (SIGINT,
+// SIGTERM) while it waited, which returns at once.
+func (m *Main) pushAnswer(ctx context.Context, in *bufio.Reader) (deny bool, number string, ok bool) {
+	type read struct {
+		line string
+		err  error
+	}
+	for {
+		done := make(chan read, 1)
+		go func() {
+			line, err := in.ReadString('\n')
+			done <- read{line, err}
+		}()
+		var got read
+		select {
+		case got = <-done:
+		case <-ctx.Done():
+			return false, "", false
+		}
+		answer := strings.TrimSpace(got.line)
+		switch {
+		case slices.ContainsFunc([]string{"d", "deny", "n", "no"}, func(w string) bool { return strings.EqualFold(answer, w) }):
+			return true, "", true
+		case len(answer) == 2 && answer[0] >= '1' && answer[0] <= '9' && answer[1] >= '0' && answer[1] <= '9':
+			return false, answer, true
+		case got.err != nil:
+			return false, "", false
+		}
+		fmt.Fprint(m.Stdout, "That is not the number: type the two digits shown on the sign-in screen to approve, or d to deny: ")
 	}
 }
 

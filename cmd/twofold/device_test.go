@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -660,6 +661,78 @@ func TestDeviceWatchRetriesReplayedPoll(t *testing.T) {
 			}
 			if e := tm.stderr.String(); !strings.Contains(e, "server answered 401") || !strings.Contains(e, "trying again in") || strings.Contains(e, "enrol it again") {
 				t.Errorf("device watch said on stderr:\n%s\nwant the replayed poll and that it tries again, not to enrol again", e)
+			}
+		})
+	}
+}
+
+// TestDeviceWatchPrompt: at the prompt, what is neither the two-digit
+// number nor a denial (an empty line, "y", one digit) is asked again, not
+// sent: the server records a wrong number as a denial, which would end
+// push for the owner's own sign-in. Standard input ending, or SIGINT while
+// the prompt waits, stops watch at once and leaves the request unanswered,
+// for the owner to answer elsewhere or let expire.
+func TestDeviceWatchPrompt(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.NewServer(t, dsn(t))
+			state, _ := pushDevice(t, s, "kim")
+			now := s.Clock.Now()
+			verify := func(loginID string, ch testenv.Response) testenv.Response {
+				return testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify",
+					map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
+			}
+
+			loginID, ch := pushLogin(t, s.URL(), "kim")
+			tm := newTestMain(t, now, "\ny\n4\n"+ch.String("number")+"\n")
+			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
+				t.Fatalf("device watch: %v\n%s", err, tm.stderr.String())
+			}
+			if out := tm.stdout.String(); strings.Count(out, "That is not the number") != 3 || !strings.HasSuffix(strings.TrimSpace(out), "approved") {
+				t.Fatalf("device watch printed:\n%s\nwant three answers asked again, then approved", out)
+			}
+			if v := verify(loginID, ch); v.Status != 200 {
+				t.Fatalf("verify after approval: %d %s", v.Status, v.Body)
+			}
+
+			// Standard input ends after something that is no answer.
+			loginID, ch = pushLogin(t, s.URL(), "kim")
+			tm = newTestMain(t, now, "yes")
+			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--wait", "1s"}); err != nil {
+				t.Fatalf("device watch: %v\n%s", err, tm.stderr.String())
+			}
+			if out := tm.stdout.String(); !strings.Contains(out, "the request was left unanswered") {
+				t.Fatalf("device watch printed:\n%s\nwant the request left unanswered", out)
+			}
+			if v := verify(loginID, ch); v.Status != 409 {
+				t.Fatalf("verify after watch's input ended: %d %s, want 409 push-pending", v.Status, v.Body)
+			}
+
+			// SIGINT while the prompt waits for a line that never comes.
+			r, w := io.Pipe()
+			defer w.Close()
+			tm = newTestMain(t, now, "")
+			tm.Stdin = r
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s"}) }()
+			waitPrinted(t, tm.stdout, regexp.MustCompile(`(to approve, or d to deny: )`), done)
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("device watch after SIGINT: %v", err)
+				}
+			case <-time.After(time.Minute): // a bound against a hang, not a timing
+				t.Fatalf("device watch did not stop on SIGINT at its prompt")
+			}
+			if out := tm.stdout.String(); !strings.Contains(out, "the request was left unanswered") {
+				t.Fatalf("device watch printed:\n%s\nwant the request left unanswered", out)
+			}
+			if v := verify(loginID, ch); v.Status != 409 {
+				t.Fatalf("verify after watch was stopped: %d %s, want 409 push-pending", v.Status, v.Body)
 			}
 		})
 	}
