@@ -175,6 +175,51 @@ const deviceRefusedHelp = "the server no longer accepts this device: it was remo
 	"the state file is not the one it was enrolled with, or this machine's clock is more than a minute off; " +
 	"enrol it again with a new code"
 
+// clockError is a device's signed request refused because the device's
+// clock is off from the server's by more than the server takes.
+type clockError struct {
+	off time.Duration // the device's clock minus the server's
+}
+
+func (e clockError) Error() string {
+	way, off := "ahead of", e.off
+	if off < 0 {
+		way, off = "behind", -off
+	}
+	return fmt.Sprintf("the server refuses this device's requests because this machine's clock is %s %s the server's "+
+		"(it takes at most %s): set the clock right, for example by turning on network time", off.Round(time.Second), way, core.PushClockSkew)
+}
+
+// clockOff tells why the server refused a signed request (401
+// unauthorized, err): a clockError when the device's clock (now) is more
+// than half of core.PushClockSkew off from the server's, else err. Unlike a
+// removed device, a clock off (a machine without a battery-backed clock
+// before it reaches network time) is put right without enrolling again.
+func clockOff(ctx context.Context, c *pushdevice.Client, now func() time.Time, err error) error {
+	server, terr := c.ServerTime(ctx)
+	if terr != nil {
+		return err
+	}
+	if off := now().Sub(server); off > core.PushClockSkew/2 || off < -core.PushClockSkew/2 {
+		return clockError{off: off}
+	}
+	return err
+}
+
+// failureKind names the kind of a failed request's error, to tell one
+// failure from the one before: the server's answer by its status and
+// problem type, else the network.
+func failureKind(err error) string {
+	var pe *pushdevice.Error
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Sprintf("%d %s", pe.Status, pe.Type)
+	case errors.As(err, new(clockError)):
+		return "clock"
+	}
+	return "network"
+}
+
 // deviceWatch polls for sign-in requests until a signal, --once's answer,
 // the end of standard input, or the server's refusal of the device (401,
 // deviceRefused). A failed request (a restart or deploy of the server, the
@@ -216,8 +261,12 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 	in := bufio.NewReader(m.Stdin)
 	fmt.Fprintf(m.Stdout, "waiting for sign-in requests to %q (%s at %s)\n", st.Label, st.Account, where)
 	failures := 0
+	said := "" // the kind of failure last said, in this run of failures
 	// pause says on standard error what failed and when the next try is,
-	// and waits until then; it reports false when ctx ended meanwhile.
+	// and waits until then; it reports false when ctx ended meanwhile. A
+	// failure like the one before it (the server still unreachable, the
+	// clock still off) is not said again: a device left watching through
+	// a long outage does not fill its log, one line a minute.
 	pause := func(what string, err error) bool {
 		failures++
 		now := m.Now()
@@ -231,7 +280,11 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 		if d >= 10*time.Second {
 			shownD = d.Round(time.Second)
 		}
-		fmt.Fprintf(m.Stderr, "%s: %s; trying again in %s (at %s)\n", what, shown(err.Error()), shownD, now.Add(d).Local().Format(time.TimeOnly))
+		if kind := what + " " + failureKind(err); kind != said {
+			said = kind
+			fmt.Fprintf(m.Stderr, "%s: %s; trying again in %s (at %s), and on until it works, without saying so again\n",
+				what, shown(err.Error()), shownD, now.Add(d).Local().Format(time.TimeOnly))
+		}
 		select {
 		case <-m.after(d):
 			return true
@@ -246,7 +299,9 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 				return nil
 			}
 			if deviceRefused(err) {
-				return fmt.Errorf("poll: %w: %s", err, deviceRefusedHelp)
+				if err = clockOff(ctx, c, m.Now, err); !errors.As(err, new(clockError)) {
+					return fmt.Errorf("poll: %w: %s", err, deviceRefusedHelp)
+				}
 			}
 			if !pause("poll failed", err) {
 				return nil
@@ -255,7 +310,7 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 		}
 		if failures > 0 {
 			fmt.Fprintf(m.Stderr, "polling %s again\n", where)
-			failures = 0
+			failures, said = 0, ""
 		}
 	requests:
 		for _, ch := range cs {
@@ -289,7 +344,9 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 					return nil
 				}
 				if deviceRefused(err) {
-					return fmt.Errorf("answer: %w: %s", err, deviceRefusedHelp)
+					if err = clockOff(ctx, c, m.Now, err); !errors.As(err, new(clockError)) {
+						return fmt.Errorf("answer: %w: %s", err, deviceRefusedHelp)
+					}
 				}
 				// Not sent again by itself: the request is polled
 				// again, and shown again while it still waits.

@@ -327,10 +327,11 @@ func pushLogin(t *testing.T, base, username string) (string, testenv.Response) {
 
 // TestDeviceWatchSurvivesRestart: `twofold device watch` goes on through a
 // restart of its server (a deploy): the server stops between two polls,
-// the next poll finds nothing listening, the device says so on standard
-// error and waits (the injected Sleep, where the test starts the server
-// again on the same address and database and signs in with a push), then
-// polls again and answers the push. A device the server no longer knows
+// the next polls find nothing listening, the device says so once on
+// standard error and waits longer each time (the injected Sleep, where the
+// test starts the server again on the same address and database at the
+// third wait, and signs in with a push), then says once that it polls
+// again, and answers the push. A device the server no longer knows
 // (its factor removed) gets 401, and that ends watch at once.
 func TestDeviceWatchSurvivesRestart(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
@@ -364,8 +365,8 @@ func TestDeviceWatchSurvivesRestart(t *testing.T) {
 			}
 			var slept []time.Duration
 			tm.Sleep = func(d time.Duration) <-chan time.Time {
-				slept = append(slept, d)
-				if b == nil {
+				// Down for three tries: said once, not at each.
+				if slept = append(slept, d); len(slept) == 3 {
 					b = testenv.NewServer(t, db, on(a.Addr()))
 					loginID, ch = pushLogin(t, b.URL(), "kim")
 					stdin.WriteString(ch.String("number") + "\n")
@@ -377,14 +378,14 @@ func TestDeviceWatchSurvivesRestart(t *testing.T) {
 			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
 				t.Fatalf("device watch: %v\nstderr:\n%s", err, tm.stderr.String())
 			}
-			if b == nil || len(slept) != 1 || slept[0] < watchRetryBase/2 || slept[0] > watchRetryBase {
-				t.Fatalf("watch waited %v before polling again, want once, from %v to %v", slept, watchRetryBase/2, watchRetryBase)
+			if b == nil || len(slept) != 3 || slept[0] < watchRetryBase/2 || slept[0] > watchRetryBase || slept[2] < 2*watchRetryBase {
+				t.Fatalf("watch waited %v before polling again, want 3 waits, the first from %v to %v, each longer", slept, watchRetryBase/2, watchRetryBase)
 			}
 			if out := tm.stdout.String(); !strings.Contains(out, "a request to sign in as kim") || !strings.HasSuffix(strings.TrimSpace(out), "approved") {
 				t.Fatalf("device watch printed:\n%s\nwant the request and approved", out)
 			}
-			if e := tm.stderr.String(); !strings.Contains(e, "poll failed: ") || !strings.Contains(e, "trying again in") || !strings.Contains(e, "polling "+a.URL()) {
-				t.Errorf("device watch said on stderr:\n%s\nwant the failed poll, when it tries again, and that it polls again", e)
+			if e := tm.stderr.String(); strings.Count(e, "poll failed: ") != 1 || !strings.Contains(e, "trying again in") || strings.Count(e, "polling "+a.URL()) != 1 {
+				t.Errorf("device watch said on stderr:\n%s\nwant the failed poll and when it tries again, once, and that it polls again, once", e)
 			}
 			v := testenv.NewClient(b.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
 			if v.Status != 200 || v.String("token") == "" {
@@ -733,6 +734,54 @@ func TestDeviceWatchPrompt(t *testing.T) {
 			}
 			if v := verify(loginID, ch); v.Status != 409 {
 				t.Fatalf("verify after watch was stopped: %d %s, want 409 push-pending", v.Status, v.Body)
+			}
+		})
+	}
+}
+
+// TestDeviceWatchClockOff: a device whose clock is minutes off has its
+// signed requests refused (401). `device watch` asks the server's time,
+// says once that the clock is off and by how much, not that the device was
+// removed and must be enrolled again, and keeps trying: once the clock is
+// set right (here at the third wait) it polls again and answers the
+// request.
+func TestDeviceWatchClockOff(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.NewServer(t, dsn(t))
+			state, _ := pushDevice(t, s, "kim")
+			now := s.Clock.Now()
+			loginID, ch := pushLogin(t, s.URL(), "kim")
+			tm := newTestMain(t, now, ch.String("number")+"\n")
+			off := -5 * time.Minute
+			tm.Now = func() time.Time { return now.Add(off) }
+			var slept []time.Duration
+			tm.Sleep = func(d time.Duration) <-chan time.Time {
+				if slept = append(slept, d); len(slept) == 3 {
+					off = 0 // network time reached
+				}
+				c := make(chan time.Time, 1)
+				c <- now.Add(d)
+				return c
+			}
+			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
+				t.Fatalf("device watch with its clock off: %v\nstderr:\n%s", err, tm.stderr.String())
+			}
+			if len(slept) != 3 {
+				t.Errorf("watch waited %v, want 3 waits", slept)
+			}
+			e := tm.stderr.String()
+			if strings.Count(e, "this machine's clock is 5m0s behind the server's") != 1 || strings.Contains(e, "enrol it again") ||
+				strings.Count(e, "polling "+s.URL()+" again") != 1 {
+				t.Errorf("device watch said on stderr:\n%s\nwant the clock 5m0s behind said once, and polling again once", e)
+			}
+			if out := tm.stdout.String(); !strings.HasSuffix(strings.TrimSpace(out), "approved") {
+				t.Fatalf("device watch printed:\n%s\nwant approved", out)
+			}
+			v := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
+			if v.Status != 200 {
+				t.Fatalf("verify after approval: %d %s", v.Status, v.Body)
 			}
 		})
 	}

@@ -280,6 +280,22 @@ func (c *Client) signed(ctx context.Context, method, pathQuery string, body []by
 	return do(ctx, c.HTTP, method, u.String(), body, http.Header{"Authorization": {auth}}, out)
 }
 
+// ServerTime returns the server's clock (GET /v1/time, not signed): to
+// tell a device whose signed requests are refused whether its own clock is
+// the cause.
+func (c *Client) ServerTime(ctx context.Context) (time.Time, error) {
+	var out struct {
+		Unix *int64 `json:"unix"`
+	}
+	if err := do(ctx, c.HTTP, http.MethodGet, c.base()+"/v1/time", nil, nil, &out); err != nil {
+		return time.Time{}, err
+	}
+	if out.Unix == nil {
+		return time.Time{}, errors.New("the server's answer holds no time")
+	}
+	return time.Unix(*out.Unix, 0), nil
+}
+
 // Challenges returns the requests waiting for an answer, waiting up to wait
 // for one when there is none.
 func (c *Client) Challenges(ctx context.Context, wait time.Duration) ([]Challenge, error) {
