@@ -175,6 +175,12 @@ const deviceRefusedHelp = "the server no longer accepts this device: it was remo
 	"the state file is not the one it was enrolled with, or this machine's clock is more than a minute off; " +
 	"enrol it again with a new code"
 
+// errPollEnded is a long poll the server ended at once with no request:
+// only a newer poll of the device (an instance holds one a device) or a
+// server shutting down does that.
+var errPollEnded = errors.New("the server ended the poll at once with no request: another `twofold device watch` " +
+	"with this device's key (a copy of its state file) polls the same server, or the server is stopping")
+
 // clockError is a device's signed request refused because the device's
 // clock is off from the server's by more than the server takes.
 type clockError struct {
@@ -253,6 +259,15 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := pushdevice.Lock(*state)
+	if errors.Is(err, pushdevice.ErrLocked) {
+		return fmt.Errorf("%s is in use by another `twofold device watch`: one watch at a time may use a device's key "+
+			"(each would end the other's poll, and both would show the same request); stop the other first", *state)
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	c := &pushdevice.Client{State: st, HTTP: &http.Client{Timeout: *wait + 30*time.Second}, Now: m.Now, Server: *server}
 	where := c.State.Server
 	if *server != "" {
@@ -293,7 +308,13 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 		}
 	}
 	for {
+		polled := time.Now() // real time, as the server's wait
 		cs, err := c.Challenges(ctx, *wait)
+		if err == nil && len(cs) == 0 && time.Since(polled) < *wait/2 {
+			// Not a failure of the request, but polling again at once
+			// would be a busy loop, ending the other poll in turn.
+			err = errPollEnded
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -786,3 +786,69 @@ func TestDeviceWatchClockOff(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceWatchOneAtATime: a second `device watch` on the state file
+// one already watches with stops at once, saying so: an instance holds one
+// long poll a device, so each would end the other's, and both would show
+// the same request. A copy of the state file watching elsewhere is not
+// stopped by that; its polls, ended at once by the other's, are taken as
+// failures and tried again after the backoff, saying why, rather than at
+// once for ever, each ending the other's.
+func TestDeviceWatchOneAtATime(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.NewServer(t, dsn(t))
+			state, _ := pushDevice(t, s, "kim")
+			now := s.Clock.Now()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			watch := func(state string) (*testMain, chan error) {
+				r, w := io.Pipe()
+				t.Cleanup(func() { w.Close() })
+				tm := newTestMain(t, now, "")
+				tm.Stdin = r
+				tm.Sleep = func(d time.Duration) <-chan time.Time {
+					c := make(chan time.Time, 1)
+					c <- now.Add(d)
+					return c
+				}
+				done := make(chan error, 1)
+				go func() { done <- tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "5s"}) }()
+				waitPrinted(t, tm.stdout, regexp.MustCompile(`(waiting for sign-in requests)`), done)
+				return tm, done
+			}
+			a, aDone := watch(state)
+
+			tm := newTestMain(t, now, "")
+			err := tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "5s"})
+			if exitCode(err) != 1 || err == nil || !strings.Contains(err.Error(), "in use by another `twofold device watch`") {
+				t.Fatalf("a second watch on the same state file: %v, want it refused", err)
+			}
+
+			b, err := os.ReadFile(state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copied := filepath.Join(t.TempDir(), "copy.json")
+			if err := os.WriteFile(copied, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, cDone := watch(copied)
+			re := regexp.MustCompile("(another `twofold device watch` with this device's key)")
+			deadline := time.Now().Add(time.Minute) // a bound against a hang, not a timing
+			for !re.MatchString(a.stderr.String()) && !re.MatchString(c.stderr.String()) {
+				if time.Now().After(deadline) {
+					t.Fatalf("two watches with one key polled for a minute and neither said so:\n%s\n%s", a.stderr.String(), c.stderr.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			for _, done := range []chan error{aDone, cDone} {
+				if err := <-done; err != nil {
+					t.Errorf("watch: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -99,6 +99,10 @@ func Load(path string) (State, error) {
 	return st, nil
 }
 
+// ErrLocked is Lock's error when another process watches with the state
+// file.
+var ErrLocked = errors.New("another process holds the device state")
+
 // Error is a problem the server answered (RFC 9457).
 type Error struct {
 	Status     int
