@@ -256,6 +256,9 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: --server must be an http:// or https:// URL with a host, such as https://login.example.com", errUsage)
 	}
 	st, err := pushdevice.Load(*state)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: enrol the device first: twofold device enrol --state %s URI", err, *state)
+	}
 	if err != nil {
 		return err
 	}

@@ -852,3 +852,38 @@ func TestDeviceWatchOneAtATime(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceWatchBadState: a state file that is missing, not JSON, or
+// JSON naming no usable server, device or key stops watch at once with
+// status 1, saying what is wrong, rather than polling and failing for
+// ever.
+func TestDeviceWatchBadState(t *testing.T) {
+	seed := push.Encode(make([]byte, 32))
+	for name, tc := range map[string]struct{ body, want string }{
+		"missing":      {"", "enrol the device first"},
+		"not JSON":     {`{"server":`, "not valid JSON"},
+		"no server":    {`{"device_id":"d","private_key_seed":"` + seed + `"}`, "its server is not an http:// or https:// URL"},
+		"ftp server":   {`{"server":"ftp://x","device_id":"d","private_key_seed":"` + seed + `"}`, "its server is not an http:// or https:// URL"},
+		"no device id": {`{"server":"http://127.0.0.1:1","private_key_seed":"` + seed + `"}`, "it names no device"},
+		"no key":       {`{"server":"http://127.0.0.1:1","device_id":"d"}`, "no valid private key"},
+	} {
+		state := filepath.Join(t.TempDir(), "device.json")
+		if tc.body != "" {
+			if err := os.WriteFile(state, []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		tm := newTestMain(t, time.Now(), "")
+		tm.Sleep = func(d time.Duration) <-chan time.Time {
+			t.Errorf("%s: watch tries again:\n%s", name, tm.stderr.String())
+			cancel()
+			return make(chan time.Time)
+		}
+		err := tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s"})
+		cancel()
+		if exitCode(err) != 1 || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want status 1 saying %q", name, err, tc.want)
+		}
+	}
+}

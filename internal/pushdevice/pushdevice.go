@@ -96,6 +96,14 @@ func Load(path string) (State, error) {
 	if _, err := st.private(); err != nil {
 		return State{}, err
 	}
+	// Refused here, not polled: a request to no server, or as no device,
+	// could only fail, and be tried again for ever.
+	if u, err := url.Parse(st.Server); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return State{}, fmt.Errorf("device state %s is not valid: its server is not an http:// or https:// URL", filepath.Base(path))
+	}
+	if st.DeviceID == "" {
+		return State{}, fmt.Errorf("device state %s is not valid: it names no device", filepath.Base(path))
+	}
 	return st, nil
 }
 
