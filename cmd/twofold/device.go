@@ -310,13 +310,21 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 			return false
 		}
 	}
+	ended := 0 // polls in a row the server ended at once with no request
 	for {
 		polled := time.Now() // real time, as the server's wait
 		cs, err := c.Challenges(ctx, *wait)
-		if err == nil && len(cs) == 0 && time.Since(polled) < *wait/2 {
-			// Not a failure of the request, but polling again at once
-			// would be a busy loop, ending the other poll in turn.
-			err = errPollEnded
+		if err != nil || len(cs) > 0 || time.Since(polled) >= *wait/2 {
+			ended = 0
+		} else {
+			// Once is a server shutting down (it has stopped listening:
+			// the next poll says so) or another poll that went away.
+			// Twice in a row is not a failure of the request, but polling
+			// again at once would be a busy loop, each poll ending the
+			// other's.
+			if ended++; ended >= 2 {
+				err = errPollEnded
+			}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
