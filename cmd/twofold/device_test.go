@@ -325,6 +325,19 @@ func pushLogin(t *testing.T, base, username string) (string, testenv.Response) {
 	return loginID, ch
 }
 
+// instantSleep is a Main.Sleep that waits for nothing, the clock reading
+// now plus the wait, and records each wait in slept (when not nil).
+func instantSleep(now time.Time, slept *[]time.Duration) func(time.Duration) <-chan time.Time {
+	return func(d time.Duration) <-chan time.Time {
+		if slept != nil {
+			*slept = append(*slept, d)
+		}
+		c := make(chan time.Time, 1)
+		c <- now.Add(d)
+		return c
+	}
+}
+
 // TestDeviceWatchSurvivesRestart: `twofold device watch` goes on through a
 // restart of its server (a deploy): the server stops between two polls,
 // the next polls find nothing listening, the device says so once on
@@ -473,12 +486,7 @@ func TestDeviceWatchRetries(t *testing.T) {
 			number := ch.String("number")
 			tm := newTestMain(t, now, number+"\n"+number+"\n")
 			var slept []time.Duration
-			tm.Sleep = func(d time.Duration) <-chan time.Time {
-				slept = append(slept, d)
-				c := make(chan time.Time, 1)
-				c <- now.Add(d)
-				return c
-			}
+			tm.Sleep = instantSleep(now, &slept)
 			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s", "--server", front.URL}); err != nil {
 				t.Fatalf("device watch: %v\nstderr:\n%s", err, tm.stderr.String())
 			}
@@ -639,12 +647,7 @@ func TestDeviceWatchRetriesReplayedPoll(t *testing.T) {
 			defer front.Close()
 			tm := newTestMain(t, now, "")
 			var slept []time.Duration
-			tm.Sleep = func(d time.Duration) <-chan time.Time {
-				slept = append(slept, d)
-				c := make(chan time.Time, 1)
-				c <- now.Add(d)
-				return c
-			}
+			tm.Sleep = instantSleep(now, &slept)
 			err = tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s", "--server", front.URL})
 			if err != nil {
 				t.Fatalf("device watch stopped on its own poll sent twice: %v\nstderr:\n%s", err, tm.stderr.String())
@@ -757,13 +760,12 @@ func TestDeviceWatchClockOff(t *testing.T) {
 			off := -5 * time.Minute
 			tm.Now = func() time.Time { return now.Add(off) }
 			var slept []time.Duration
+			sleep := instantSleep(now, &slept)
 			tm.Sleep = func(d time.Duration) <-chan time.Time {
-				if slept = append(slept, d); len(slept) == 3 {
-					off = 0 // network time reached
+				if len(slept) == 2 {
+					off = 0 // network time reached, at the third wait
 				}
-				c := make(chan time.Time, 1)
-				c <- now.Add(d)
-				return c
+				return sleep(d)
 			}
 			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
 				t.Fatalf("device watch with its clock off: %v\nstderr:\n%s", err, tm.stderr.String())
@@ -808,11 +810,7 @@ func TestDeviceWatchOneAtATime(t *testing.T) {
 				t.Cleanup(func() { w.Close() })
 				tm := newTestMain(t, now, "")
 				tm.Stdin = r
-				tm.Sleep = func(d time.Duration) <-chan time.Time {
-					c := make(chan time.Time, 1)
-					c <- now.Add(d)
-					return c
-				}
+				tm.Sleep = instantSleep(now, nil)
 				done := make(chan error, 1)
 				go func() { done <- tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "5s"}) }()
 				waitPrinted(t, tm.stdout, regexp.MustCompile(`(waiting for sign-in requests)`), done)
