@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -174,6 +175,57 @@ const deviceRefusedHelp = "the server no longer accepts this device: it was remo
 	"the state file is not the one it was enrolled with, or this machine's clock is more than a minute off; " +
 	"enrol it again with a new code"
 
+// errPollEnded is a long poll the server ended at once with no request:
+// only a newer poll of the device (an instance holds one a device) or a
+// server shutting down does that.
+var errPollEnded = errors.New("the server ended the poll at once with no request: another `twofold device watch` " +
+	"with this device's key (a copy of its state file) polls the same server, or the server is stopping")
+
+// clockError is a device's signed request refused because the device's
+// clock is off from the server's by more than the server takes.
+type clockError struct {
+	off time.Duration // the device's clock minus the server's
+}
+
+func (e clockError) Error() string {
+	way, off := "ahead of", e.off
+	if off < 0 {
+		way, off = "behind", -off
+	}
+	return fmt.Sprintf("the server refuses this device's requests because this machine's clock is %s %s the server's "+
+		"(it takes at most %s): set the clock right, for example by turning on network time", off.Round(time.Second), way, core.PushClockSkew)
+}
+
+// clockOff tells why the server refused a signed request (401
+// unauthorized, err): a clockError when the device's clock (now) is more
+// than half of core.PushClockSkew off from the server's, else err. Unlike a
+// removed device, a clock off (a machine without a battery-backed clock
+// before it reaches network time) is put right without enrolling again.
+func clockOff(ctx context.Context, c *pushdevice.Client, now func() time.Time, err error) error {
+	server, terr := c.ServerTime(ctx)
+	if terr != nil {
+		return err
+	}
+	if off := now().Sub(server); off > core.PushClockSkew/2 || off < -core.PushClockSkew/2 {
+		return clockError{off: off}
+	}
+	return err
+}
+
+// failureKind names the kind of a failed request's error, to tell one
+// failure from the one before: the server's answer by its status and
+// problem type, else the network.
+func failureKind(err error) string {
+	var pe *pushdevice.Error
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Sprintf("%d %s", pe.Status, pe.Type)
+	case errors.As(err, new(clockError)):
+		return "clock"
+	}
+	return "network"
+}
+
 // deviceWatch polls for sign-in requests until a signal, --once's answer,
 // the end of standard input, or the server's refusal of the device (401,
 // deviceRefused). A failed request (a restart or deploy of the server, the
@@ -204,9 +256,21 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: --server must be an http:// or https:// URL with a host, such as https://login.example.com", errUsage)
 	}
 	st, err := pushdevice.Load(*state)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: enrol the device first: twofold device enrol --state %s URI", err, *state)
+	}
 	if err != nil {
 		return err
 	}
+	unlock, err := pushdevice.Lock(*state)
+	if errors.Is(err, pushdevice.ErrLocked) {
+		return fmt.Errorf("%s is in use by another `twofold device watch`: one watch at a time may use a device's key "+
+			"(each would end the other's poll, and both would show the same request); stop the other first", *state)
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	c := &pushdevice.Client{State: st, HTTP: &http.Client{Timeout: *wait + 30*time.Second}, Now: m.Now, Server: *server}
 	where := c.State.Server
 	if *server != "" {
@@ -215,8 +279,12 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 	in := bufio.NewReader(m.Stdin)
 	fmt.Fprintf(m.Stdout, "waiting for sign-in requests to %q (%s at %s)\n", st.Label, st.Account, where)
 	failures := 0
+	said := "" // the kind of failure last said, in this run of failures
 	// pause says on standard error what failed and when the next try is,
-	// and waits until then; it reports false when ctx ended meanwhile.
+	// and waits until then; it reports false when ctx ended meanwhile. A
+	// failure like the one before it (the server still unreachable, the
+	// clock still off) is not said again: a device left watching through
+	// a long outage does not fill its log, one line a minute.
 	pause := func(what string, err error) bool {
 		failures++
 		now := m.Now()
@@ -230,7 +298,11 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 		if d >= 10*time.Second {
 			shownD = d.Round(time.Second)
 		}
-		fmt.Fprintf(m.Stderr, "%s: %s; trying again in %s (at %s)\n", what, shown(err.Error()), shownD, now.Add(d).Local().Format(time.TimeOnly))
+		if kind := what + " " + failureKind(err); kind != said {
+			said = kind
+			fmt.Fprintf(m.Stderr, "%s: %s; trying again in %s (at %s), and on until it works, without saying so again\n",
+				what, shown(err.Error()), shownD, now.Add(d).Local().Format(time.TimeOnly))
+		}
 		select {
 		case <-m.after(d):
 			return true
@@ -238,14 +310,30 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 			return false
 		}
 	}
+	ended := 0 // polls in a row the server ended at once with no request
 	for {
+		polled := time.Now() // real time, as the server's wait
 		cs, err := c.Challenges(ctx, *wait)
+		if err != nil || len(cs) > 0 || time.Since(polled) >= *wait/2 {
+			ended = 0
+		} else {
+			// Once is a server shutting down (it has stopped listening:
+			// the next poll says so) or another poll that went away.
+			// Twice in a row is not a failure of the request, but polling
+			// again at once would be a busy loop, each poll ending the
+			// other's.
+			if ended++; ended >= 2 {
+				err = errPollEnded
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			if deviceRefused(err) {
-				return fmt.Errorf("poll: %w: %s", err, deviceRefusedHelp)
+				if err = clockOff(ctx, c, m.Now, err); !errors.As(err, new(clockError)) {
+					return fmt.Errorf("poll: %w: %s", err, deviceRefusedHelp)
+				}
 			}
 			if !pause("poll failed", err) {
 				return nil
@@ -254,7 +342,7 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 		}
 		if failures > 0 {
 			fmt.Fprintf(m.Stderr, "polling %s again\n", where)
-			failures = 0
+			failures, said = 0, ""
 		}
 	requests:
 		for _, ch := range cs {
@@ -263,17 +351,20 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stdout, "\n%s: a request to %s as %s\n  from %s, with %s\n  at %s, until %s\n", shown(ch.Issuer), shown(ch.What), shown(ch.Account),
 				shown(ch.Source), shown(core.ClientCalled(ch.UserAgent)), ch.CreatedAt.Local().Format(time.DateTime), ch.ExpiresAt.Local().Format(time.TimeOnly))
 			fmt.Fprint(m.Stdout, "Type the number shown on the sign-in screen to approve, or d to deny: ")
-			line, rerr := in.ReadString('\n')
-			answer := strings.TrimSpace(line)
-			if answer == "" && rerr != nil {
-				fmt.Fprintln(m.Stdout, "\nno answer given; the request was left unanswered")
+			deny, number, ok := m.pushAnswer(ctx, in)
+			if !ok {
+				// Neither approved nor denied: a denial would end push
+				// for that sign-in, for its owner too, who may be the
+				// one stopping watch. It can be answered elsewhere, or
+				// it expires.
+				fmt.Fprintf(m.Stdout, "\nno answer given; the request was left unanswered (it expires at %s)\n", ch.ExpiresAt.Local().Format(time.TimeOnly))
 				return nil
 			}
 			var status string
-			if strings.EqualFold(answer, "d") || strings.EqualFold(answer, "deny") || strings.EqualFold(answer, "n") {
+			if deny {
 				status, err = c.Deny(ctx, ch.ID)
 			} else {
-				status, err = c.Approve(ctx, ch.ID, answer)
+				status, err = c.Approve(ctx, ch.ID, number)
 			}
 			var pe *pushdevice.Error
 			if errors.As(err, &pe) && (pe.Status == http.StatusConflict || pe.Status == http.StatusNotFound) {
@@ -285,7 +376,9 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 					return nil
 				}
 				if deviceRefused(err) {
-					return fmt.Errorf("answer: %w: %s", err, deviceRefusedHelp)
+					if err = clockOff(ctx, c, m.Now, err); !errors.As(err, new(clockError)) {
+						return fmt.Errorf("answer: %w: %s", err, deviceRefusedHelp)
+					}
 				}
 				// Not sent again by itself: the request is polled
 				// again, and shown again while it still waits.
@@ -305,6 +398,43 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 				return nil
 			}
 		}
+	}
+}
+
+// pushAnswer reads the answer to the request shown: deny (d, deny, n or
+// no), or the two-digit number to approve with. Anything else (an empty
+// line, "y", a number of another length) is asked again rather than sent:
+// the server records a wrong number as a denial, which ends push for that
+// sign-in, and a key pressed by mistake must not do that. ok is false when
+// no answer came: the end of standard input, or ctx ended (SIGINT,
+// SIGTERM) while it waited, which returns at once.
+func (m *Main) pushAnswer(ctx context.Context, in *bufio.Reader) (deny bool, number string, ok bool) {
+	type read struct {
+		line string
+		err  error
+	}
+	for {
+		done := make(chan read, 1)
+		go func() {
+			line, err := in.ReadString('\n')
+			done <- read{line, err}
+		}()
+		var got read
+		select {
+		case got = <-done:
+		case <-ctx.Done():
+			return false, "", false
+		}
+		answer := strings.TrimSpace(got.line)
+		switch {
+		case slices.ContainsFunc([]string{"d", "deny", "n", "no"}, func(w string) bool { return strings.EqualFold(answer, w) }):
+			return true, "", true
+		case len(answer) == 2 && answer[0] >= '1' && answer[0] <= '9' && answer[1] >= '0' && answer[1] <= '9':
+			return false, answer, true
+		case got.err != nil:
+			return false, "", false
+		}
+		fmt.Fprint(m.Stdout, "That is not the number: type the two digits shown on the sign-in screen to approve, or d to deny: ")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -324,12 +325,26 @@ func pushLogin(t *testing.T, base, username string) (string, testenv.Response) {
 	return loginID, ch
 }
 
+// instantSleep is a Main.Sleep that waits for nothing, the clock reading
+// now plus the wait, and records each wait in slept (when not nil).
+func instantSleep(now time.Time, slept *[]time.Duration) func(time.Duration) <-chan time.Time {
+	return func(d time.Duration) <-chan time.Time {
+		if slept != nil {
+			*slept = append(*slept, d)
+		}
+		c := make(chan time.Time, 1)
+		c <- now.Add(d)
+		return c
+	}
+}
+
 // TestDeviceWatchSurvivesRestart: `twofold device watch` goes on through a
 // restart of its server (a deploy): the server stops between two polls,
-// the next poll finds nothing listening, the device says so on standard
-// error and waits (the injected Sleep, where the test starts the server
-// again on the same address and database and signs in with a push), then
-// polls again and answers the push. A device the server no longer knows
+// the next polls find nothing listening, the device says so once on
+// standard error and waits longer each time (the injected Sleep, where the
+// test starts the server again on the same address and database at the
+// third wait, and signs in with a push), then says once that it polls
+// again, and answers the push. A device the server no longer knows
 // (its factor removed) gets 401, and that ends watch at once.
 func TestDeviceWatchSurvivesRestart(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
@@ -363,8 +378,8 @@ func TestDeviceWatchSurvivesRestart(t *testing.T) {
 			}
 			var slept []time.Duration
 			tm.Sleep = func(d time.Duration) <-chan time.Time {
-				slept = append(slept, d)
-				if b == nil {
+				// Down for three tries: said once, not at each.
+				if slept = append(slept, d); len(slept) == 3 {
 					b = testenv.NewServer(t, db, on(a.Addr()))
 					loginID, ch = pushLogin(t, b.URL(), "kim")
 					stdin.WriteString(ch.String("number") + "\n")
@@ -376,14 +391,14 @@ func TestDeviceWatchSurvivesRestart(t *testing.T) {
 			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
 				t.Fatalf("device watch: %v\nstderr:\n%s", err, tm.stderr.String())
 			}
-			if b == nil || len(slept) != 1 || slept[0] < watchRetryBase/2 || slept[0] > watchRetryBase {
-				t.Fatalf("watch waited %v before polling again, want once, from %v to %v", slept, watchRetryBase/2, watchRetryBase)
+			if b == nil || len(slept) != 3 || slept[0] < watchRetryBase/2 || slept[0] > watchRetryBase || slept[2] < 2*watchRetryBase {
+				t.Fatalf("watch waited %v before polling again, want 3 waits, the first from %v to %v, each longer", slept, watchRetryBase/2, watchRetryBase)
 			}
 			if out := tm.stdout.String(); !strings.Contains(out, "a request to sign in as kim") || !strings.HasSuffix(strings.TrimSpace(out), "approved") {
 				t.Fatalf("device watch printed:\n%s\nwant the request and approved", out)
 			}
-			if e := tm.stderr.String(); !strings.Contains(e, "poll failed: ") || !strings.Contains(e, "trying again in") || !strings.Contains(e, "polling "+a.URL()) {
-				t.Errorf("device watch said on stderr:\n%s\nwant the failed poll, when it tries again, and that it polls again", e)
+			if e := tm.stderr.String(); strings.Count(e, "poll failed: ") != 1 || !strings.Contains(e, "trying again in") || strings.Count(e, "polling "+a.URL()) != 1 {
+				t.Errorf("device watch said on stderr:\n%s\nwant the failed poll and when it tries again, once, and that it polls again, once", e)
 			}
 			v := testenv.NewClient(b.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
 			if v.Status != 200 || v.String("token") == "" {
@@ -471,12 +486,7 @@ func TestDeviceWatchRetries(t *testing.T) {
 			number := ch.String("number")
 			tm := newTestMain(t, now, number+"\n"+number+"\n")
 			var slept []time.Duration
-			tm.Sleep = func(d time.Duration) <-chan time.Time {
-				slept = append(slept, d)
-				c := make(chan time.Time, 1)
-				c <- now.Add(d)
-				return c
-			}
+			tm.Sleep = instantSleep(now, &slept)
 			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s", "--server", front.URL}); err != nil {
 				t.Fatalf("device watch: %v\nstderr:\n%s", err, tm.stderr.String())
 			}
@@ -637,12 +647,7 @@ func TestDeviceWatchRetriesReplayedPoll(t *testing.T) {
 			defer front.Close()
 			tm := newTestMain(t, now, "")
 			var slept []time.Duration
-			tm.Sleep = func(d time.Duration) <-chan time.Time {
-				slept = append(slept, d)
-				c := make(chan time.Time, 1)
-				c <- now.Add(d)
-				return c
-			}
+			tm.Sleep = instantSleep(now, &slept)
 			err = tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s", "--server", front.URL})
 			if err != nil {
 				t.Fatalf("device watch stopped on its own poll sent twice: %v\nstderr:\n%s", err, tm.stderr.String())
@@ -662,5 +667,221 @@ func TestDeviceWatchRetriesReplayedPoll(t *testing.T) {
 				t.Errorf("device watch said on stderr:\n%s\nwant the replayed poll and that it tries again, not to enrol again", e)
 			}
 		})
+	}
+}
+
+// TestDeviceWatchPrompt: at the prompt, what is neither the two-digit
+// number nor a denial (an empty line, "y", one digit) is asked again, not
+// sent: the server records a wrong number as a denial, which would end
+// push for the owner's own sign-in. Standard input ending, or SIGINT while
+// the prompt waits, stops watch at once and leaves the request unanswered,
+// for the owner to answer elsewhere or let expire.
+func TestDeviceWatchPrompt(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.NewServer(t, dsn(t))
+			state, _ := pushDevice(t, s, "kim")
+			now := s.Clock.Now()
+			verify := func(loginID string, ch testenv.Response) testenv.Response {
+				return testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify",
+					map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
+			}
+
+			loginID, ch := pushLogin(t, s.URL(), "kim")
+			tm := newTestMain(t, now, "\ny\n4\n"+ch.String("number")+"\n")
+			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
+				t.Fatalf("device watch: %v\n%s", err, tm.stderr.String())
+			}
+			if out := tm.stdout.String(); strings.Count(out, "That is not the number") != 3 || !strings.HasSuffix(strings.TrimSpace(out), "approved") {
+				t.Fatalf("device watch printed:\n%s\nwant three answers asked again, then approved", out)
+			}
+			if v := verify(loginID, ch); v.Status != 200 {
+				t.Fatalf("verify after approval: %d %s", v.Status, v.Body)
+			}
+
+			// Standard input ends after something that is no answer.
+			loginID, ch = pushLogin(t, s.URL(), "kim")
+			tm = newTestMain(t, now, "yes")
+			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--wait", "1s"}); err != nil {
+				t.Fatalf("device watch: %v\n%s", err, tm.stderr.String())
+			}
+			if out := tm.stdout.String(); !strings.Contains(out, "the request was left unanswered") {
+				t.Fatalf("device watch printed:\n%s\nwant the request left unanswered", out)
+			}
+			if v := verify(loginID, ch); v.Status != 409 {
+				t.Fatalf("verify after watch's input ended: %d %s, want 409 push-pending", v.Status, v.Body)
+			}
+
+			// SIGINT while the prompt waits for a line that never comes.
+			r, w := io.Pipe()
+			defer w.Close()
+			tm = newTestMain(t, now, "")
+			tm.Stdin = r
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s"}) }()
+			waitPrinted(t, tm.stdout, regexp.MustCompile(`(to approve, or d to deny: )`), done)
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("device watch after SIGINT: %v", err)
+				}
+			case <-time.After(time.Minute): // a bound against a hang, not a timing
+				t.Fatalf("device watch did not stop on SIGINT at its prompt")
+			}
+			if out := tm.stdout.String(); !strings.Contains(out, "the request was left unanswered") {
+				t.Fatalf("device watch printed:\n%s\nwant the request left unanswered", out)
+			}
+			if v := verify(loginID, ch); v.Status != 409 {
+				t.Fatalf("verify after watch was stopped: %d %s, want 409 push-pending", v.Status, v.Body)
+			}
+		})
+	}
+}
+
+// TestDeviceWatchClockOff: a device whose clock is minutes off has its
+// signed requests refused (401). `device watch` asks the server's time,
+// says once that the clock is off and by how much, not that the device was
+// removed and must be enrolled again, and keeps trying: once the clock is
+// set right (here at the third wait) it polls again and answers the
+// request.
+func TestDeviceWatchClockOff(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.NewServer(t, dsn(t))
+			state, _ := pushDevice(t, s, "kim")
+			now := s.Clock.Now()
+			loginID, ch := pushLogin(t, s.URL(), "kim")
+			tm := newTestMain(t, now, ch.String("number")+"\n")
+			off := -5 * time.Minute
+			tm.Now = func() time.Time { return now.Add(off) }
+			var slept []time.Duration
+			sleep := instantSleep(now, &slept)
+			tm.Sleep = func(d time.Duration) <-chan time.Time {
+				if len(slept) == 2 {
+					off = 0 // network time reached, at the third wait
+				}
+				return sleep(d)
+			}
+			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
+				t.Fatalf("device watch with its clock off: %v\nstderr:\n%s", err, tm.stderr.String())
+			}
+			if len(slept) != 3 {
+				t.Errorf("watch waited %v, want 3 waits", slept)
+			}
+			e := tm.stderr.String()
+			if strings.Count(e, "this machine's clock is 5m0s behind the server's") != 1 || strings.Contains(e, "enrol it again") ||
+				strings.Count(e, "polling "+s.URL()+" again") != 1 {
+				t.Errorf("device watch said on stderr:\n%s\nwant the clock 5m0s behind said once, and polling again once", e)
+			}
+			if out := tm.stdout.String(); !strings.HasSuffix(strings.TrimSpace(out), "approved") {
+				t.Fatalf("device watch printed:\n%s\nwant approved", out)
+			}
+			v := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
+			if v.Status != 200 {
+				t.Fatalf("verify after approval: %d %s", v.Status, v.Body)
+			}
+		})
+	}
+}
+
+// TestDeviceWatchOneAtATime: a second `device watch` on the state file
+// one already watches with stops at once, saying so: an instance holds one
+// long poll a device, so each would end the other's, and both would show
+// the same request. A copy of the state file watching elsewhere is not
+// stopped by that; its polls, ended at once by the other's, are taken as
+// failures and tried again after the backoff, saying why, rather than at
+// once for ever, each ending the other's.
+func TestDeviceWatchOneAtATime(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.NewServer(t, dsn(t))
+			state, _ := pushDevice(t, s, "kim")
+			now := s.Clock.Now()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			watch := func(state string) (*testMain, chan error) {
+				r, w := io.Pipe()
+				t.Cleanup(func() { w.Close() })
+				tm := newTestMain(t, now, "")
+				tm.Stdin = r
+				tm.Sleep = instantSleep(now, nil)
+				done := make(chan error, 1)
+				go func() { done <- tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "5s"}) }()
+				waitPrinted(t, tm.stdout, regexp.MustCompile(`(waiting for sign-in requests)`), done)
+				return tm, done
+			}
+			a, aDone := watch(state)
+
+			tm := newTestMain(t, now, "")
+			err := tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "5s"})
+			if exitCode(err) != 1 || err == nil || !strings.Contains(err.Error(), "in use by another `twofold device watch`") {
+				t.Fatalf("a second watch on the same state file: %v, want it refused", err)
+			}
+
+			b, err := os.ReadFile(state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copied := filepath.Join(t.TempDir(), "copy.json")
+			if err := os.WriteFile(copied, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, cDone := watch(copied)
+			re := regexp.MustCompile("(another `twofold device watch` with this device's key)")
+			deadline := time.Now().Add(time.Minute) // a bound against a hang, not a timing
+			for !re.MatchString(a.stderr.String()) && !re.MatchString(c.stderr.String()) {
+				if time.Now().After(deadline) {
+					t.Fatalf("two watches with one key polled for a minute and neither said so:\n%s\n%s", a.stderr.String(), c.stderr.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			for _, done := range []chan error{aDone, cDone} {
+				if err := <-done; err != nil {
+					t.Errorf("watch: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// TestDeviceWatchBadState: a state file that is missing, not JSON, or
+// JSON naming no usable server, device or key stops watch at once with
+// status 1, saying what is wrong, rather than polling and failing for
+// ever.
+func TestDeviceWatchBadState(t *testing.T) {
+	seed := push.Encode(make([]byte, 32))
+	for name, tc := range map[string]struct{ body, want string }{
+		"missing":      {"", "enrol the device first"},
+		"not JSON":     {`{"server":`, "not valid JSON"},
+		"no server":    {`{"device_id":"d","private_key_seed":"` + seed + `"}`, "its server is not an http:// or https:// URL"},
+		"ftp server":   {`{"server":"ftp://x","device_id":"d","private_key_seed":"` + seed + `"}`, "its server is not an http:// or https:// URL"},
+		"no device id": {`{"server":"http://127.0.0.1:1","private_key_seed":"` + seed + `"}`, "it names no device"},
+		"no key":       {`{"server":"http://127.0.0.1:1","device_id":"d"}`, "no valid private key"},
+	} {
+		state := filepath.Join(t.TempDir(), "device.json")
+		if tc.body != "" {
+			if err := os.WriteFile(state, []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		tm := newTestMain(t, time.Now(), "")
+		tm.Sleep = func(d time.Duration) <-chan time.Time {
+			t.Errorf("%s: watch tries again:\n%s", name, tm.stderr.String())
+			cancel()
+			return make(chan time.Time)
+		}
+		err := tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s"})
+		cancel()
+		if exitCode(err) != 1 || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want status 1 saying %q", name, err, tc.want)
+		}
 	}
 }

@@ -96,8 +96,20 @@ func Load(path string) (State, error) {
 	if _, err := st.private(); err != nil {
 		return State{}, err
 	}
+	// Refused here, not polled: a request to no server, or as no device,
+	// could only fail, and be tried again for ever.
+	if u, err := url.Parse(st.Server); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return State{}, fmt.Errorf("device state %s is not valid: its server is not an http:// or https:// URL", filepath.Base(path))
+	}
+	if st.DeviceID == "" {
+		return State{}, fmt.Errorf("device state %s is not valid: it names no device", filepath.Base(path))
+	}
 	return st, nil
 }
+
+// ErrLocked is Lock's error when another process watches with the state
+// file.
+var ErrLocked = errors.New("another process holds the device state")
 
 // Error is a problem the server answered (RFC 9457).
 type Error struct {
@@ -278,6 +290,22 @@ func (c *Client) signed(ctx context.Context, method, pathQuery string, body []by
 	}
 	auth := push.Sign(key, c.State.DeviceID, method, u.RequestURI(), now(), push.Encode(n), body)
 	return do(ctx, c.HTTP, method, u.String(), body, http.Header{"Authorization": {auth}}, out)
+}
+
+// ServerTime returns the server's clock (GET /v1/time, not signed): to
+// tell a device whose signed requests are refused whether its own clock is
+// the cause.
+func (c *Client) ServerTime(ctx context.Context) (time.Time, error) {
+	var out struct {
+		Unix *int64 `json:"unix"`
+	}
+	if err := do(ctx, c.HTTP, http.MethodGet, c.base()+"/v1/time", nil, nil, &out); err != nil {
+		return time.Time{}, err
+	}
+	if out.Unix == nil {
+		return time.Time{}, errors.New("the server's answer holds no time")
+	}
+	return time.Unix(*out.Unix, 0), nil
 }
 
 // Challenges returns the requests waiting for an answer, waiting up to wait
