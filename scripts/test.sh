@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Twofold's whole test suite: installs the third-party tools the tests
-# drive (oathtool, zbarimg, Chromium, curl, certbot), makes sure PostgreSQL answers, checks
-# formatting, vet and staticcheck, then runs every test on SQLite and PostgreSQL.
+# drive (oathtool, zbarimg, Chromium, curl, certbot, the openstack CLI),
+# makes sure PostgreSQL answers, checks formatting, vet and staticcheck, then
+# runs every test on SQLite and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v curl >/dev/null || need+=(curl)
 command -v certbot >/dev/null || need+=(certbot)
+command -v openstack >/dev/null || need+=(python3-openstackclient)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
   sudo=""

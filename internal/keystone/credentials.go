@@ -81,6 +81,38 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a core.Auth, 
 	writeJSON(w, http.StatusOK, map[string]any{"users": users, "links": map[string]any{"self": s.baseURL(r) + "/v3/users", "next": nil, "previous": nil}})
 }
 
+// domainBody is the one domain, default, as Keystone answers a domain.
+func domainBody(base string) map[string]any {
+	return map[string]any{"id": DomainID, "name": DomainName, "description": "The domain of every Twofold account.",
+		"enabled": true, "tags": []string{}, "options": map[string]any{}, "links": map[string]any{"self": base + "/v3/domains/" + DomainID}}
+}
+
+// getDomain answers the one domain, default, which every user is in: the
+// openstack CLI reads it for a --domain (user list --domain default, user
+// show --domain Default alice) before what it was asked for. Another is
+// not found, as in Keystone.
+func (s *Server) getDomain(w http.ResponseWriter, r *http.Request, _ core.Auth, _ token) {
+	if r.PathValue("domain_id") != DomainID {
+		s.fail(w, r, twofold.Errorf(twofold.CodeNotFound, "Could not find domain: %s.", core.CleanText(r.PathValue("domain_id"), 80)))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"domain": domainBody(s.baseURL(r))})
+}
+
+// listDomains lists the one domain when it passes the filters ?name= (in
+// any case, as a user's domain is named at sign-in) and ?enabled=; the
+// openstack CLI finds a domain given by name (--domain Default) by this
+// list. Parameters Twofold does not read are passed over.
+func (s *Server) listDomains(w http.ResponseWriter, r *http.Request, _ core.Auth, _ token) {
+	q := r.URL.Query()
+	domains := []any{}
+	if (!q.Has("name") || strings.EqualFold(q.Get("name"), DomainName)) &&
+		(!q.Has("enabled") || slices.Contains(trueWords, strings.ToLower(q.Get("enabled")))) {
+		domains = append(domains, domainBody(s.baseURL(r)))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"domains": domains, "links": map[string]any{"self": s.baseURL(r) + "/v3/domains", "next": nil, "previous": nil}})
+}
+
 // patchUser turns multi-factor sign-in on or off
 // (options.multi_factor_auth_enabled), under the rules of PUT
 // /v1/me/two-factor: on needs a factor, off a fresh second factor. That is

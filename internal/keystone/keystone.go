@@ -61,6 +61,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v3/auth/tokens":                                     s.authed(s.checkToken),
 		"HEAD /v3/auth/tokens":                                    s.authed(s.checkToken),
 		"DELETE /v3/auth/tokens":                                  s.authed(s.revokeToken),
+		"GET /v3/domains":                                         s.authed(s.listDomains),
+		"GET /v3/domains/{domain_id}":                             s.authed(s.getDomain),
 		"GET /v3/users":                                           s.authed(s.listUsers),
 		"GET /v3/users/{user_id}":                                 s.authed(s.getUser),
 		"PATCH /v3/users/{user_id}":                               s.authed(s.patchUser),

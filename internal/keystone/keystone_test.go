@@ -460,6 +460,8 @@ func TestPatchUserChangesOnlyMFA(t *testing.T) {
 		for name, body := range map[string]string{
 			"password":              `{"user":{"password":"a brand new password 123"}}`,
 			"enabled":               `{"user":{"enabled":false}}`,
+			"enabled not a boolean": `{"user":{"enabled":"true","options":{"multi_factor_auth_enabled":false}}}`,
+			"enabled null":          `{"user":{"enabled":null,"options":{"multi_factor_auth_enabled":false}}}`,
 			"email with the option": `{"user":{"email":"x@evil.test","options":{"multi_factor_auth_enabled":false}}}`,
 			"name":                  `{"user":{"name":"mallory"}}`,
 			"rules":                 `{"user":{"options":{"multi_factor_auth_enabled":false,"multi_factor_auth_rules":[["password"]]}}}`,
