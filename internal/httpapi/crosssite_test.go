@@ -61,9 +61,9 @@ func TestCrossSiteRefused(t *testing.T) {
 		}
 		own := "http://" + s.Addr()
 		for name, h := range map[string]http.Header{
-			"the server's own origin":           {"Sec-Fetch-Site": {"same-origin"}, "Origin": {own}},
+			"the server's own origin":            {"Sec-Fetch-Site": {"same-origin"}, "Origin": {own}},
 			"its Origin, without Fetch Metadata": {"Origin": {own}},
-			"typed into the address bar":        {"Sec-Fetch-Site": {"none"}},
+			"typed into the address bar":         {"Sec-Fetch-Site": {"none"}},
 		} {
 			anon.Header = h
 			if r := anon.Do(t, "POST", "/v1/login", map[string]string{"username": "mia", "password": password}); r.Status != 200 {
