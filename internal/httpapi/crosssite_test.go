@@ -72,3 +72,25 @@ func TestCrossSiteRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestNoCORS: the APIs answer no CORS, so that another site's script can
+// neither read an answer nor send a request a browser preflights (JSON,
+// Authorization, X-Auth-Token): a preflight (OPTIONS) and a request that
+// gives another Origin get no Access-Control-* header, on /v1, the DNS API
+// and the Identity API.
+func TestNoCORS(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	addUser(t, s, "mia")
+	c := login(t, s, "mia")
+	c.Header = http.Header{"Origin": {"https://evil.example"}, "Access-Control-Request-Method": {"PUT"}, "Access-Control-Request-Headers": {"authorization, content-type"}}
+	for _, path := range []string{"/v1/me", "/v1/me/password", "/v1/login", "/dns/v2/zones", "/v3/auth/tokens", "/healthz"} {
+		for _, method := range []string{http.MethodOptions, http.MethodGet} {
+			r := c.Do(t, method, path, nil)
+			for k := range r.Header {
+				if strings.HasPrefix(k, "Access-Control-") {
+					t.Errorf("%s %s with another Origin: %s: %s", method, path, k, r.Header.Get(k))
+				}
+			}
+		}
+	}
+}
