@@ -277,6 +277,31 @@ func parseQuery(r *http.Request) (url.Values, error) {
 	return nil, twofold.Errorf(twofold.CodeInvalid, "the query is malformed: encode it as application/x-www-form-urlencoded")
 }
 
+// crossSite tells a request a browser sent from another site's page:
+// Sec-Fetch-Site other than same-origin or none, or else an Origin whose
+// host is not the request's Host. Only browsers send these; API clients
+// (curl, lego, SDKs) send neither, and pass.
+var crossSite = http.NewCrossOriginProtection()
+
+// NotCrossSite refuses, with a 403 forbidden problem and before h (and its
+// authentication) sees it, a request other than GET, HEAD or OPTIONS that
+// a browser sent from another site's page. An API key sent as HTTP Basic
+// is a credential the browser keeps and sends by itself, as it does a
+// cookie: once someone gave a key to their browser (in the address, or
+// its dialog), any page they visit could post a form to the API with it,
+// and the DNS API reads form bodies. The API serves no page that calls it
+// and answers no CORS, so no request of another site's page is one of
+// Twofold's users. Every route of /v1 and of the DNS API is wrapped in it.
+func NotCrossSite(log *slog.Logger, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if crossSite.Check(r) != nil {
+			writeError(w, r, log, twofold.Errorf(twofold.CodeForbidden, "a web page of another site sent this request (so its browser says, in Origin or Sec-Fetch-Site), and the API takes none: send it from a script or tool"))
+			return
+		}
+		h(w, r)
+	}
+}
+
 // ParsableQuery answers a request whose query is not
 // application/x-www-form-urlencoded (a bad %-escape, a semicolon) with a 400
 // invalid problem naming what is wrong, before h (and its authentication)
