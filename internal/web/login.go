@@ -106,8 +106,11 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		msg = "No account exists yet. To create the operator account, open the setup link that twofold serve printed when it started."
 	}
 	body := loginBody{Next: next}
-	if r.URL.Query().Get("m") == "expired" {
+	switch r.URL.Query().Get("m") {
+	case "expired":
 		body.Username = s.expiredLoginName(w, r)
+	case "expired_session":
+		body.Username = s.expiredSessionName(w, r)
 	}
 	s.render(w, r, http.StatusOK, "login", Page{Title: "Sign in", Notice: msg, Body: body})
 }
@@ -143,6 +146,30 @@ func (s *Server) expiredLoginName(w http.ResponseWriter, r *http.Request) string
 		s.log.ErrorContext(r.Context(), "name of an expired login", "request_id", httpapi.RequestID(r.Context()), "err", err)
 		return ""
 	}
+	return name
+}
+
+// expiredSessionName returns the username of the session this browser's
+// session cookie names, when that session ran out its lifetime
+// (core.ExpiredSessionUsername: not one signed out, nor signed out
+// everywhere), to fill in again on the login page that says the session
+// has ended, and clears the cookie. The name comes from the session's own
+// record, found by the cookie's token, a secret only this browser held:
+// nothing is shown that its pages did not show before. Anything else
+// gives "".
+func (s *Server) expiredSessionName(w http.ResponseWriter, r *http.Request) string {
+	token := s.cookieValue(r, sessionCookie)
+	if token == "" {
+		return ""
+	}
+	name, err := s.svc.ExpiredSessionUsername(r.Context(), token)
+	if err != nil {
+		// Not a verdict on the session (the database did not answer):
+		// its cookie is kept, as session does.
+		s.log.ErrorContext(r.Context(), "name of an expired session", "request_id", httpapi.RequestID(r.Context()), "err", err)
+		return ""
+	}
+	s.clearCookie(w, r, sessionCookie, "/")
 	return name
 }
 
