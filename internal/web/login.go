@@ -103,7 +103,15 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	msg := notice(r)
 	if has, err := s.svc.HasAccounts(r.Context()); err == nil && !has {
-		msg = "No account exists yet. To create the operator account, open the setup link that twofold serve printed when it started."
+		if r.URL.Query().Get("m") == "account_closed" {
+			// The server's last account was just closed: that is what
+			// this browser's holder must read first. Its start printed no
+			// setup link (accounts existed), so say how to make one now.
+			msg += " No account is left on this server. To make an operator account, run twofold user add NAME --operator " +
+				"where the server runs, or restart twofold serve, which then prints a new setup link."
+		} else {
+			msg = "No account exists yet. To create the operator account, open the setup link that twofold serve printed when it started."
+		}
 	}
 	body := loginBody{Next: next}
 	switch r.URL.Query().Get("m") {
