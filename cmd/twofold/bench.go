@@ -723,8 +723,9 @@ func startBenchServers(ctx context.Context, c config.Config, n int, client *http
 	c.Listen = "127.0.0.1:0"
 	c.BaseURL = ""
 	// /metrics beside the rest, where the phases scrape it (commitTotals);
-	// n servers could not share one --metrics-addr either.
-	c.MetricsAddr = ""
+	// n servers could not share one --metrics-addr either. Nor one
+	// --dns-addr, which no phase asks: the instances answer no DNS.
+	c.MetricsAddr, c.DNSAddr = "", ""
 	c.LoginRate = 0 // every client comes from 127.0.0.1: the per-address bucket would refuse the load
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var out []*server.Server

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -203,6 +204,29 @@ func TestBenchOwnDatabase(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bench.key")); err != nil {
 		t.Errorf("bench.key: %v", err)
+	}
+}
+
+// TestBenchDNSAddr: --dns-addr (from a configuration shared with serve)
+// does not stop a run of two instances, which could not both bind it: the
+// instances answer no DNS, which no phase asks, so they bind nothing there,
+// not even the one address held here meanwhile.
+func TestBenchDNSAddr(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	heldUDP, err := net.ListenPacket("udp", held.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer heldUDP.Close()
+	dir := t.TempDir()
+	rep := runBenchJSON(t, "--db", "sqlite:"+filepath.Join(dir, "db"), "--key-file", filepath.Join(dir, "key"), "--accounts", "5",
+		"--concurrency", "1", "--requests", "5", "--phases", "baseline", "--instances", "2", "--dns-addr", held.Addr().String())
+	if rep.Instances != 2 || benchPhase(t, rep, "baseline").Errors != 0 {
+		t.Errorf("got %d instances, baseline %+v; want 2 and no errors", rep.Instances, benchPhase(t, rep, "baseline"))
 	}
 }
 

@@ -442,6 +442,9 @@ func sortRecords(rs []twofold.Record) {
 type Change struct {
 	Added   int // records that were not there before
 	Removed int // records that are no longer there
+	// Kept counts the records a change asked to add that were there
+	// already, each once: left as they were, but for the set's TTL.
+	Kept int
 }
 
 // parseRecords checks every record of in for rs: a record's host and type
@@ -690,6 +693,15 @@ func (s *Service) writeChange(ctx context.Context, a Auth, rs RecordSet, verb st
 			}
 			if !ok || n.TTL != r.TTL {
 				gone = append(gone, r)
+			}
+		}
+		asked := map[recordKey]bool{}
+		for _, r := range add {
+			if k := keyOf(r); !asked[k] {
+				asked[k] = true
+				if _, ok := oldKeys[k]; ok {
+					ch.Kept++
+				}
 			}
 		}
 		for k, r := range next {

@@ -431,6 +431,45 @@ func (s *Service) ExpiredLoginUsername(ctx context.Context, loginID string) (str
 	return a.Username, nil
 }
 
+// ExpiredSessionUsername returns the username of the account whose session
+// token named, when that session has run out its lifetime and is still
+// stored (not swept yet), for the login page that says a session has
+// ended to fill it in for the browser that held the token, and only for it:
+// the token is a secret only that browser had, and the name is one the
+// pages it had open showed. It gives "" for a token that is not the
+// session's current one, a session still valid, and one ended on purpose
+// rather than by time: signed out (deleted), signed out everywhere or by
+// a password change (the account's session epoch moved on), the account
+// suspended or deleted. Then the holder of the cookie learns nothing.
+func (s *Service) ExpiredSessionUsername(ctx context.Context, token string) (string, error) {
+	id, _, ok := strings.Cut(token, ".")
+	if token == "" || len(token) > 128 || !ok || !isOrderedID(id) {
+		return "", nil
+	}
+	// The zero time: any session still stored, expired or not.
+	sess, err := s.store.Session(ctx, id, time.Time{})
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if !hmac.Equal(sess.TokenHash, s.sessionTokenHash(token)) || s.Now().Before(sess.ExpiresAt) {
+		return "", nil
+	}
+	a, err := s.store.AccountByID(ctx, sess.AccountID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if sess.Epoch != a.SessionEpoch || a.Suspended {
+		return "", nil
+	}
+	return a.Username, nil
+}
+
 // CheckLoginPassword checks password against the account of the pending
 // login loginID, on the same counter as password logins, and changes
 // nothing else: for a client that sends the password again beside the

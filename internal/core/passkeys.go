@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -66,6 +67,22 @@ func errBadPasskey() error {
 	return twofold.Errorf(twofold.CodeInvalidCredentials, "the passkey was not accepted")
 }
 
+// ErrPasskeyNotRegistered is the cause (errors.Is) of the refusal of a
+// passkey that is not an active key of any account here: removed from the
+// account (or with it, or by a reset of two-factor), or never made here,
+// while the device still offers it. Trying it again cannot succeed, so the
+// answer says so, and a page can tell the browser to forget it (WebAuthn's
+// signalUnknownCredential). It reads the same whether the credential ever
+// existed or not, and names no account.
+var ErrPasskeyNotRegistered = errors.New("the passkey is not registered here")
+
+// errUnknownPasskey is the answer to a passkey that is not registered here
+// (ErrPasskeyNotRegistered).
+func errUnknownPasskey() error {
+	return &twofold.Error{Code: twofold.CodeInvalidCredentials, Err: ErrPasskeyNotRegistered,
+		Message: "the passkey is not registered here (it may have been removed): remove it from the device, and sign in another way"}
+}
+
 // BeginPasskeyLogin begins a sign-in with a passkey, good for the relying
 // party's timeout or the login lifetime, whichever is shorter.
 func (s *Service) BeginPasskeyLogin(ctx context.Context, m Meta) (PasskeyChallenge, error) {
@@ -100,7 +117,8 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, m Meta) (PasskeyChallen
 // credential, the JSON of the PublicKeyCredential that
 // navigator.credentials.get made, and returns an elevated session. Every
 // refusal is invalid-credentials, but for a transaction expired or used
-// (login-expired) and throttling.
+// (login-expired) and throttling; a passkey not registered here is told as
+// such (ErrPasskeyNotRegistered).
 func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, credential []byte, m Meta) (Verified, error) {
 	if !isJSONObject(credential) {
 		return Verified{}, twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.get, as JSON")
@@ -142,12 +160,16 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, creden
 		s.audit(ctx, accountID, "login.passkey_failed", m, fmt.Sprintf("%s (%s from this address)", cause, failuresText(failures)))
 		return Verified{}, errBadPasskey()
 	}
-	a, u, cause, err := s.passkeyAccount(ctx, asr, m)
+	a, u, cause, unknown, err := s.passkeyAccount(ctx, asr, m)
 	if err != nil {
 		return Verified{}, err
 	}
 	if cause != "" {
-		return refuse(a.ID, cause)
+		v, err := refuse(a.ID, cause)
+		if unknown {
+			err = errUnknownPasskey()
+		}
+		return v, err
 	}
 	use, err := rp.FinishPasskeyLogin(u, l.Session, asr)
 	if err != nil {
@@ -176,44 +198,47 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, creden
 // the relying party sees it, once the rules that need no signature hold:
 // the credential is an active passkey of that account and signed with
 // user verification. Else cause says why not (a.ID is set when the
-// account is known). As at a password login, a reset of two-factor that
-// has fallen due is carried out first, and the passkey, removed with the
-// account's factors, is then refused.
-func (s *Service) passkeyAccount(ctx context.Context, asr securitykey.Assertion, m Meta) (a twofold.Account, u securitykey.User, cause string, err error) {
+// account is known), and unknown whether that is because the credential is
+// no active key of the account the handle names, or there is no such
+// account: the same whether it ever existed or not, and before the
+// account's state is looked at (a suspension), so that the answer tells
+// nothing of the account. As at a password login, a reset of two-factor
+// that has fallen due is carried out first, and the passkey, removed with
+// the account's factors, is then unknown.
+func (s *Service) passkeyAccount(ctx context.Context, asr securitykey.Assertion, m Meta) (a twofold.Account, u securitykey.User, cause string, unknown bool, err error) {
 	handle := asr.UserHandle()
 	if len(handle) == 0 || len(handle) > 64 {
-		return a, u, "the assertion carries no user handle: not a passkey", nil
+		return a, u, "the assertion carries no user handle: not a passkey", false, nil
 	}
 	if !wellFormedID(string(handle)) { // a handle Twofold never gave
-		return a, u, "the user handle names no account", nil
+		return a, u, "the user handle names no account", true, nil
 	}
 	a, err = s.store.AccountByID(ctx, string(handle))
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
-		return twofold.Account{}, u, "the user handle names no account", nil
+		return twofold.Account{}, u, "the user handle names no account", true, nil
 	}
 	if err != nil {
-		return a, u, "", err
+		return a, u, "", false, err
 	}
 	if a, err = s.resetIfDue(ctx, a, m); err != nil {
-		return a, u, "", err
-	}
-	if a.Suspended {
-		return a, u, "account suspended", nil
+		return a, u, "", false, err
 	}
 	if u, err = s.keyUser(ctx, a); err != nil {
-		return a, u, "", err
+		return a, u, "", false, err
 	}
 	i := slices.IndexFunc(u.Keys, func(k twofold.SecurityKey) bool { return bytes.Equal(k.CredentialID, asr.CredentialID()) })
 	switch {
 	case i < 0:
-		return a, u, "the credential is not an active security key of the account (unknown, another's, or removed)", nil
+		return a, u, "the credential is not an active security key of the account (unknown, another's, or removed)", true, nil
+	case a.Suspended:
+		return a, u, "account suspended", false, nil
 	case !u.Keys[i].Passkey():
 		k := u.Keys[i]
-		return a, u, fmt.Sprintf("security key %s is not a passkey (discoverable %t, registered with user verification %t)", k.FactorID, k.Discoverable, k.UserVerified), nil
+		return a, u, fmt.Sprintf("security key %s is not a passkey (discoverable %t, registered with user verification %t)", k.FactorID, k.Discoverable, k.UserVerified), false, nil
 	case !asr.UserVerified():
-		return a, u, "passkey " + u.Keys[i].FactorID + " signed without user verification", nil
+		return a, u, "passkey " + u.Keys[i].FactorID + " signed without user verification", false, nil
 	}
-	return a, u, "", nil
+	return a, u, "", false, nil
 }
 
 // passkeySession moves the signature counter of the key that signed use

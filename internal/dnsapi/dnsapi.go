@@ -271,7 +271,10 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		httpapi.WriteError(w, r, s.log, err)
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_added": ch.Added, "message": count(ch.Added, "added")})
+	// A record already there counts as added, as it is there as asked: a
+	// client that presents the same value again (lego's mythicbeasts
+	// provider wants records_added 1) succeeds, and the zone holds it once.
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_added": ch.Added + ch.Kept, "message": count(ch.Added+ch.Kept, "added")})
 }
 
 // replace puts the body's records in place of those the path selects. A

@@ -106,7 +106,7 @@ func legoProvider(t *testing.T, s *testenv.Server, id, secret string, tune func(
 // Twofold: with an API key restricted to TXT records at _acme-challenge in
 // example.com, it finds the zone through Twofold's own DNS listener, logs
 // in at /v1/token, presents the challenge's TXT record, which Twofold then
-// answers over DNS, and cleans it up (SPEC §1 story 6, the DNS-01 case).
+// answers over DNS, presents it again (held once), and cleans it up (SPEC §1 story 6, the DNS-01 case).
 // The same key is refused everything else.
 //
 // Not parallel: lego's DNS client is one for the process.
@@ -131,6 +131,14 @@ func TestLegoDNS01(t *testing.T) {
 			rcode, texts := txt(t, s, "_acme-challenge.example.com.")
 			if rcode != dns.RcodeSuccess || !cmp.Equal(texts, []string{info.Value}) {
 				t.Fatalf("TXT after Present: got %s %q, want %q", dns.RcodeToString[rcode], texts, info.Value)
+			}
+			// The same value presented again (a retried order) succeeds,
+			// and the zone holds it once.
+			if err := provider.Present(ctx, "example.com", "token-from-the-ca", keyAuth); err != nil {
+				t.Fatalf("Present again: %v", err)
+			}
+			if rcode, texts := txt(t, s, "_acme-challenge.example.com."); rcode != dns.RcodeSuccess || !cmp.Equal(texts, []string{info.Value}) {
+				t.Fatalf("TXT after Present again: got %s %q, want %q once", dns.RcodeToString[rcode], texts, info.Value)
 			}
 			if err := provider.CleanUp(ctx, "example.com", "token-from-the-ca", keyAuth); err != nil {
 				t.Fatalf("CleanUp: %v", err)

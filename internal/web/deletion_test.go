@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -192,5 +193,39 @@ func TestCloseAccountSentTwice(t *testing.T) {
 	}
 	if r := c.get("/settings/security"); r.url.Path != "/login" {
 		t.Errorf("after closing, the security page: at %s", r.url)
+	}
+}
+
+// TestCloseLastAccount: closing the server's last account (one made
+// before any operator) lands on the sign-in page saying the account is
+// closed, not the first-run text, which points at a setup link this
+// server's start never printed; the page says how to make an account now.
+// On SQLite and PostgreSQL.
+func TestCloseLastAccount(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			account(t, ts, "alice", false, false)
+			c := newClient(t, ts.URL())
+			c.signIn("alice")
+			c.get("/settings/security/close")
+			r := c.post("/settings/security/close", url.Values{"current_password": {testPassword}})
+			if r.url.Path != "/login" || r.url.Query().Get("m") != "account_closed" {
+				t.Fatalf("closing the last account: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			if has, err := ts.Service.HasAccounts(t.Context()); err != nil || has {
+				t.Fatalf("accounts left after closing the last one: %v %v", has, err)
+			}
+			got := html.UnescapeString(r.body)
+			for _, want := range []string{"Your account is closed", "No account is left on this server", "twofold user add NAME --operator"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("the page after closing the last account does not say %q:\n%s", want, r.body)
+				}
+			}
+			if strings.Contains(got, "No account exists yet") {
+				t.Errorf("the page after closing the last account shows the first-run text:\n%s", r.body)
+			}
+		})
 	}
 }

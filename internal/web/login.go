@@ -1,6 +1,9 @@
 package web
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -83,6 +86,13 @@ func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }
 type loginBody struct {
 	Username string
 	Next     string
+	// UnknownPasskey is the credential id (base64url) of the passkey just
+	// refused as not registered here (core.ErrPasskeyNotRegistered), as the
+	// browser sent it, and RPID the relying party's id: the page's script
+	// tells the browser that this credential is unknown
+	// (PublicKeyCredential.signalUnknownCredential), so that the device can
+	// forget it.
+	UnknownPasskey, RPID string
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -93,11 +103,22 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	msg := notice(r)
 	if has, err := s.svc.HasAccounts(r.Context()); err == nil && !has {
-		msg = "No account exists yet. To create the operator account, open the setup link that twofold serve printed when it started."
+		if r.URL.Query().Get("m") == "account_closed" {
+			// The server's last account was just closed: that is what
+			// this browser's holder must read first. Its start printed no
+			// setup link (accounts existed), so say how to make one now.
+			msg += " No account is left on this server. To make an operator account, run twofold user add NAME --operator " +
+				"where the server runs, or restart twofold serve, which then prints a new setup link."
+		} else {
+			msg = "No account exists yet. To create the operator account, open the setup link that twofold serve printed when it started."
+		}
 	}
 	body := loginBody{Next: next}
-	if r.URL.Query().Get("m") == "expired" {
+	switch r.URL.Query().Get("m") {
+	case "expired":
 		body.Username = s.expiredLoginName(w, r)
+	case "expired_session":
+		body.Username = s.expiredSessionName(w, r)
 	}
 	s.render(w, r, http.StatusOK, "login", Page{Title: "Sign in", Notice: msg, Body: body})
 }
@@ -133,6 +154,30 @@ func (s *Server) expiredLoginName(w http.ResponseWriter, r *http.Request) string
 		s.log.ErrorContext(r.Context(), "name of an expired login", "request_id", httpapi.RequestID(r.Context()), "err", err)
 		return ""
 	}
+	return name
+}
+
+// expiredSessionName returns the username of the session this browser's
+// session cookie names, when that session ran out its lifetime
+// (core.ExpiredSessionUsername: not one signed out, nor signed out
+// everywhere), to fill in again on the login page that says the session
+// has ended, and clears the cookie. The name comes from the session's own
+// record, found by the cookie's token, a secret only this browser held:
+// nothing is shown that its pages did not show before. Anything else
+// gives "".
+func (s *Server) expiredSessionName(w http.ResponseWriter, r *http.Request) string {
+	token := s.cookieValue(r, sessionCookie)
+	if token == "" {
+		return ""
+	}
+	name, err := s.svc.ExpiredSessionUsername(r.Context(), token)
+	if err != nil {
+		// Not a verdict on the session (the database did not answer):
+		// its cookie is kept, as session does.
+		s.log.ErrorContext(r.Context(), "name of an expired session", "request_id", httpapi.RequestID(r.Context()), "err", err)
+		return ""
+	}
+	s.clearCookie(w, r, sessionCookie, "/")
 	return name
 }
 
@@ -438,18 +483,42 @@ func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	s.clearCookie(w, r, passkeyCookie, "/login")
 	v, err := s.svc.FinishPasskeyLogin(r.Context(), loginID, []byte(credential), httpapi.Meta(r))
 	if err != nil {
-		msg := message(err)
-		switch twofold.ErrorCode(err) {
-		case twofold.CodeInvalidCredentials:
+		msg, body := message(err), loginBody{Next: next}
+		switch {
+		case errors.Is(err, core.ErrPasskeyNotRegistered):
+			msg = "This passkey is not registered here: it may have been removed from your account. Trying it again cannot work. " +
+				"Remove it from this device or password manager, and sign in with your username and password."
+			body.UnknownPasskey, body.RPID = s.unknownPasskey(credential)
+		case twofold.ErrorCode(err) == twofold.CodeInvalidCredentials:
 			msg = "Your passkey was not accepted. Try again, or sign in with your username and password."
-		case twofold.CodeLoginExpired:
+		case twofold.ErrorCode(err) == twofold.CodeLoginExpired:
 			msg = notices["expired"]
 		}
-		s.render(w, r, s.status(w, r, err), "login", Page{Title: "Sign in", Error: msg, Body: loginBody{Next: next}})
+		s.render(w, r, s.status(w, r, err), "login", Page{Title: "Sign in", Error: msg, Body: body})
 		return
 	}
 	s.signedIn(w, r, v.Token)
 	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
+}
+
+// unknownPasskey returns the id of the credential of credential, the JSON
+// the browser sent, and the relying party's id, for the page's script to
+// tell the browser that the credential is unknown here; "" when the id is
+// not base64url of at most 1023 bytes (WebAuthn §5.1: the browser made it,
+// but the form is the client's to write). The id is the browser's own:
+// nothing is shown that it did not send.
+func (s *Server) unknownPasskey(credential string) (id, rpID string) {
+	var c struct {
+		ID string `json:"id"`
+	}
+	rp, ok := s.svc.RelyingParty()
+	if json.Unmarshal([]byte(credential), &c) != nil || !ok {
+		return "", ""
+	}
+	if b, err := base64.RawURLEncoding.DecodeString(c.ID); err != nil || len(b) == 0 || len(b) > 1023 {
+		return "", ""
+	}
+	return c.ID, rp.RPID
 }
 
 // signedIn sets the session cookie to token, of a sign-in that has just

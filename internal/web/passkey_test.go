@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,8 +16,9 @@ import (
 // over plain HTTP, as webauthn.js would, with a software passkey: the page
 // has the form (and password sign-in needs no script); the ceremony begins
 // only on a POST with the CSRF token, not on a GET; without a credential
-// (no JavaScript) the page says so; a passkey's answer signs in; a refused
-// one reads the same whatever the cause. On SQLite and PostgreSQL.
+// (no JavaScript) the page says so; a passkey's answer signs in; one not
+// registered here is told as such, with its id for the script to tell the
+// browser; one registered but refused is not. On SQLite and PostgreSQL.
 func TestPasskeySignInPages(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -50,10 +52,20 @@ func TestPasskeySignInPages(t *testing.T) {
 			}
 			stranger := testenv.NewPasskey(t, key.Origin)
 			stranger.UserHandle = key.UserHandle
+			// A credential not registered here is told as such, and the
+			// page asks the browser to forget it (the id it sent); one
+			// that is registered but refused is not.
 			r2 := c.post("/login/passkey", url.Values{"credential": {string(stranger.Get(t, options()))}})
-			if r2.status != http.StatusUnauthorized || !strings.Contains(pageError(r2.body), "passkey was not accepted") {
+			if r2.status != http.StatusUnauthorized || !strings.Contains(pageError(r2.body), "not registered here") ||
+				!strings.Contains(r2.body, `data-webauthn-unknown="`+base64.RawURLEncoding.EncodeToString(stranger.CredentialID)+`"`) {
 				t.Fatalf("a stranger's passkey: %d %q", r2.status, pageError(r2.body))
 			}
+			key.UV = false
+			r2 = c.post("/login/passkey", url.Values{"credential": {string(key.Get(t, options()))}})
+			if r2.status != http.StatusUnauthorized || !strings.Contains(pageError(r2.body), "passkey was not accepted") || strings.Contains(r2.body, "data-webauthn-unknown") {
+				t.Fatalf("kim's passkey without user verification: %d %q", r2.status, pageError(r2.body))
+			}
+			key.UV = true
 			answer := string(key.Get(t, options()))
 			if r := c.post("/login/passkey", url.Values{"credential": {answer}, "next": {"/settings/security/api-keys"}}); r.url.Path != "/settings/security/api-keys" {
 				t.Fatalf("signed in with the passkey: at %s, %q", r.url.Path, pageError(r.body))

@@ -515,14 +515,17 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 				s.renderRenewalLost(w, r, lost)
 				return
 			}
-			if !lost.Renewed {
-				s.clearCookie(w, r, sessionCookie, "/")
-			}
 			target := "/login?m=signin"
 			if r.Method == http.MethodGet {
 				target += "&next=" + urlQueryEscape(r.URL.RequestURI())
 			} else {
 				target = "/login?m=expired_session"
+			}
+			// A form sent from a page of a session that ran out leaves the
+			// cookie for the login page, which fills in the username from
+			// it and clears it (expiredSessionName).
+			if !lost.Renewed && target != "/login?m=expired_session" {
+				s.clearCookie(w, r, sessionCookie, "/")
 			}
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return

@@ -12,8 +12,10 @@
 // is shown in the form. The login page's "Sign in with a passkey" is such
 // a form: its options come from /login/passkey/options, which begins the
 // sign-in. A button marked data-webauthn-show, hidden in the page, is
-// shown once the form can ask for a key. Nothing else on the pages needs
-// JavaScript.
+// shown once the form can ask for a key. An input marked
+// data-webauthn-unknown (a passkey the login page refused as not registered
+// here) tells the browser to forget that credential. Nothing else on the
+// pages needs JavaScript.
 (function () {
   "use strict";
 
@@ -149,9 +151,25 @@
     });
   }
 
+  // forget tells the browser that the passkey a sign-in just offered is
+  // not registered here (data-webauthn-unknown, its credential id, with
+  // data-webauthn-rp-id), so that the device can remove it: WebAuthn's
+  // PublicKeyCredential.signalUnknownCredential, where the browser has it.
+  // Without it, or when it fails, the page's words are all there is.
+  function forget(input) {
+    var id = input.getAttribute("data-webauthn-unknown"), rpId = input.getAttribute("data-webauthn-rp-id");
+    if (!id || !rpId || !window.PublicKeyCredential ||
+        typeof PublicKeyCredential.signalUnknownCredential !== "function") return;
+    try {
+      PublicKeyCredential.signalUnknownCredential({ rpId: rpId, credentialId: id }).catch(function () {});
+    } catch (e) { /* an older form of the call: nothing to do */ }
+  }
+
   function init() {
     var inputs = document.querySelectorAll("input[data-webauthn-create], input[data-webauthn-get]");
     for (var i = 0; i < inputs.length; i++) attach(inputs[i]);
+    var unknown = document.querySelectorAll("input[data-webauthn-unknown]");
+    for (var j = 0; j < unknown.length; j++) forget(unknown[j]);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
