@@ -6,6 +6,7 @@ package twofold
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -47,10 +48,79 @@ var ErrStale = errors.New("changed since it was read")
 // Error is the one domain error. Message is safe to show to the client; Err is
 // the cause, for logs and never for clients.
 type Error struct {
-	Code       Code
-	Message    string
+	Code    Code
+	Message string
+	// In and Input name the one input of the request the error refuses,
+	// so that a client can mark it (set with On, OnQuery, OnPath, At
+	// or WithInput; empty: the error is about no one input). Input is a JSON
+	// Pointer (RFC 6901, "/code", "/permits/0") into the body for InBody,
+	// the parameter's name otherwise. Never the input's value.
+	In         In
+	Input      string
 	RetryAfter time.Duration // set with CodeThrottled
 	Err        error
+}
+
+// In says where in a request the input an Error refuses is.
+type In string
+
+// Where inputs are.
+const (
+	InBody  In = "body"  // a member of the JSON body, by JSON Pointer
+	InQuery In = "query" // a query parameter (or a form parameter of the body), by name
+	InPath  In = "path"  // a parameter of the route's path ({zone}), by name
+)
+
+// On marks e as refusing member of the request's JSON body (a top-level
+// member: "code", "username") and returns e.
+func (e *Error) On(member string) *Error { return e.At(InBody, JSONPointer(member)) }
+
+// OnQuery marks e as refusing the query parameter name and returns e.
+func (e *Error) OnQuery(name string) *Error { return e.At(InQuery, name) }
+
+// OnPath marks e as refusing the path parameter name and returns e.
+func (e *Error) OnPath(name string) *Error { return e.At(InPath, name) }
+
+// At marks e as refusing the input name in in (for InBody a JSON Pointer,
+// see JSONPointer) and returns e.
+func (e *Error) At(in In, name string) *Error {
+	e.In, e.Input = in, name
+	return e
+}
+
+// WithInput returns err marked as refusing the input name in in (for
+// InBody a JSON Pointer, see JSONPointer): a copy of the first *Error in
+// its chain (with its cause), which is not changed; an err that carries
+// none, or nil, is returned as it is.
+// An input marked already is kept: the error that named it knows better.
+func WithInput(err error, in In, name string) error {
+	var e *Error
+	if !errors.As(err, &e) || e.In != "" {
+		return err
+	}
+	c := *e
+	return c.At(in, name)
+}
+
+// ErrorInput returns where the input err refuses is and its name (see
+// Error), or "" and "" when err names none.
+func ErrorInput(err error) (In, string) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.In, e.Input
+	}
+	return "", ""
+}
+
+// JSONPointer returns the JSON Pointer (RFC 6901) to the member reached by
+// tokens, from the body's top: ("permits", "0") is "/permits/0".
+func JSONPointer(tokens ...string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(t))
+	}
+	return b.String()
 }
 
 // Error implements error.

@@ -19,11 +19,11 @@ const (
 // ValidateUsername reports why username cannot be used, or nil.
 func ValidateUsername(username string) error {
 	if l := len(username); l < 1 || l > 64 {
-		return twofold.Errorf(twofold.CodeInvalid, "username must be 1 to 64 characters")
+		return twofold.Errorf(twofold.CodeInvalid, "username must be 1 to 64 characters").On("username")
 	}
 	for _, r := range username {
 		if !(r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._-@+", r))) {
-			return twofold.Errorf(twofold.CodeInvalid, "username may contain only the letters a-z and A-Z (no accents or other scripts), digits 0-9 and . _ - @ +")
+			return twofold.Errorf(twofold.CodeInvalid, "username may contain only the letters a-z and A-Z (no accents or other scripts), digits 0-9 and . _ - @ +").On("username")
 		}
 	}
 	return nil
@@ -33,12 +33,12 @@ func ValidateUsername(username string) error {
 func ValidatePassword(password string) error {
 	n := utf8.RuneCountInString(password)
 	if !utf8.ValidString(password) || n < minPasswordLen || len(password) > maxPasswordLen {
-		return twofold.Errorf(twofold.CodeInvalid, "password must be %d to %d characters", minPasswordLen, maxPasswordLen)
+		return twofold.Errorf(twofold.CodeInvalid, "password must be %d to %d characters", minPasswordLen, maxPasswordLen).On("password")
 	}
 	// Requests holding a NUL byte are refused at the edge (httpapi), so a
 	// password with one could be set here and never typed in again.
 	if strings.ContainsRune(password, 0) {
-		return twofold.Errorf(twofold.CodeInvalid, "password must not contain a NUL character")
+		return twofold.Errorf(twofold.CodeInvalid, "password must not contain a NUL character").On("password")
 	}
 	return nil
 }

@@ -91,10 +91,10 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 	var expires time.Time
 	if n.ExpiresAt != nil {
 		if !n.ExpiresAt.After(now) {
-			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be in the future")
+			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be in the future").On("expires_at")
 		}
 		if n.ExpiresAt.After(now.AddDate(10, 0, 0)) {
-			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be within ten years")
+			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeInvalid, "the expiry must be within ten years").On("expires_at")
 		}
 		expires = n.ExpiresAt.UTC().Truncate(time.Microsecond)
 	}
@@ -239,7 +239,7 @@ func (s *Service) takeKeyCreation(ctx context.Context, accountID string, now tim
 // validateKeyName checks a key's name as a factor's label is checked.
 func validateKeyName(name string) (string, error) {
 	if strings.TrimSpace(name) == "" {
-		return "", twofold.Errorf(twofold.CodeInvalid, "the API key needs a name")
+		return "", twofold.Errorf(twofold.CodeInvalid, "the API key needs a name").On("name")
 	}
 	return validateLabel(name)
 }

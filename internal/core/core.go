@@ -948,23 +948,26 @@ func checkEventQuery(q *twofold.EventQuery) error {
 	if q.Forward && q.Before != 0 {
 		return twofold.Errorf(twofold.CodeInvalid, "ask for events before an id or after one, not both")
 	}
-	if q.Before < 0 || q.After < 0 {
-		return twofold.Errorf(twofold.CodeInvalid, "an event id is a positive integer")
+	if q.Before < 0 {
+		return twofold.Errorf(twofold.CodeInvalid, "an event id is a positive integer").OnQuery("before")
+	}
+	if q.After < 0 {
+		return twofold.Errorf(twofold.CodeInvalid, "an event id is a positive integer").OnQuery("after")
 	}
 	var types []string
 	for _, t := range q.Types {
 		if !eventTypeName(t) {
-			return twofold.Errorf(twofold.CodeInvalid, "an event type is a name of letters, dots and underscores, such as login.password_failed, of at most 64 characters")
+			return twofold.Errorf(twofold.CodeInvalid, "an event type is a name of letters, dots and underscores, such as login.password_failed, of at most 64 characters").OnQuery("type")
 		}
 		if !knownEventType(t, false) {
-			return twofold.Errorf(twofold.CodeInvalid, "type %q is no event type Twofold writes; see the audit event types in the API description", t)
+			return twofold.Errorf(twofold.CodeInvalid, "type %q is no event type Twofold writes; see the audit event types in the API description", t).OnQuery("type")
 		}
 		if !slices.Contains(types, t) {
 			types = append(types, t)
 		}
 	}
 	if len(types) > MaxEventTypes {
-		return twofold.Errorf(twofold.CodeInvalid, "ask for at most %d event types at once", MaxEventTypes)
+		return twofold.Errorf(twofold.CodeInvalid, "ask for at most %d event types at once", MaxEventTypes).OnQuery("type")
 	}
 	q.Types = types
 	return nil

@@ -93,24 +93,25 @@ func recordResource(zone string, r twofold.Record) string { return zone + "/" + 
 func errNoZone() error { return twofold.Errorf(twofold.CodeNotFound, "no such zone") }
 
 // NormalizeRecordSet checks the names of rs and returns them in canonical
-// form.
+// form; a name it refuses is marked as the path's ("zone", "host",
+// "type"), where the DNS API takes them.
 func NormalizeRecordSet(rs RecordSet) (RecordSet, error) {
 	z, err := NormalizeZoneName(rs.Zone)
 	if err != nil {
-		return rs, err
+		return rs, twofold.WithInput(err, twofold.InPath, "zone")
 	}
 	out := RecordSet{Zone: z}
 	if rs.Host != "" {
 		if out.Host, err = NormalizeHost(z, rs.Host); err != nil {
-			return rs, err
+			return rs, twofold.WithInput(err, twofold.InPath, "host")
 		}
 	}
 	if rs.Type != "" {
 		if rs.Host == "" {
-			return rs, twofold.Errorf(twofold.CodeInvalid, "a record type needs a host")
+			return rs, twofold.Errorf(twofold.CodeInvalid, "a record type needs a host").OnPath("host")
 		}
 		if out.Type, err = NormalizeType(rs.Type); err != nil {
-			return rs, err
+			return rs, twofold.WithInput(err, twofold.InPath, "type")
 		}
 	}
 	return out, nil

@@ -60,7 +60,7 @@ const emailChangeBurst, emailChangeRate = 3, 1.0 / 600
 func validEmail(address string) error {
 	if a, err := mail.ParseAddress(address); err != nil || a.Address != address || len(address) > 254 || strings.IndexFunc(address, hiddenRune) >= 0 ||
 		!mailableDomain(address) {
-		return twofold.Errorf(twofold.CodeInvalid, "email is not a valid address")
+		return twofold.Errorf(twofold.CodeInvalid, "email is not a valid address").On("email")
 	}
 	return nil
 }
@@ -104,13 +104,13 @@ func (s *Service) StartEmailChange(ctx context.Context, a Auth, email, password 
 		return EmailChangeSent{}, err
 	}
 	if email == "" {
-		return EmailChangeSent{}, twofold.Errorf(twofold.CodeInvalid, "email is required")
+		return EmailChangeSent{}, twofold.Errorf(twofold.CodeInvalid, "email is required").On("email")
 	}
 	if err := validEmail(email); err != nil {
 		return EmailChangeSent{}, err
 	}
 	if strings.EqualFold(email, a.Account.Email) {
-		return EmailChangeSent{}, twofold.Errorf(twofold.CodeInvalid, "that is the account's address already")
+		return EmailChangeSent{}, twofold.Errorf(twofold.CodeInvalid, "that is the account's address already").On("email")
 	}
 	if !s.EmailChangeByMail() {
 		return EmailChangeSent{}, twofold.Errorf(twofold.CodeUnavailable, "this server sends no mail, so it cannot confirm a new address: an operator can change it")
@@ -198,10 +198,10 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a Auth, code string, m
 	// "628-562" are the code. Nothing but spaces and dashes, or more than
 	// a code could be, is no attempt: it spends none of the checks.
 	if blankCode(code) {
-		return "", twofold.Errorf(twofold.CodeInvalid, "code is required")
+		return "", twofold.Errorf(twofold.CodeInvalid, "code is required").On("code")
 	}
 	if code = normaliseCode(strings.TrimSpace(code)); code == "" {
-		return "", twofold.Errorf(twofold.CodeInvalid, "code is the 6 digits mailed to the new address")
+		return "", twofold.Errorf(twofold.CodeInvalid, "code is the 6 digits mailed to the new address").On("code")
 	}
 	c, err := s.store.TakeEmailChangeCheck(ctx, a.Account.ID, s.Now())
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
@@ -282,7 +282,7 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 		return twofold.Account{}, err
 	}
 	if email == "" {
-		return twofold.Account{}, twofold.Errorf(twofold.CodeInvalid, "email is required")
+		return twofold.Account{}, twofold.Errorf(twofold.CodeInvalid, "email is required").On("email")
 	}
 	if err := validEmail(email); err != nil {
 		return twofold.Account{}, err

@@ -198,11 +198,11 @@ func checkNewLabel(fs []twofold.Factor, label, except string) error {
 // checkNewLabel's messages did already.
 func validateLabel(label string) (string, error) {
 	if strings.TrimSpace(label) == "" {
-		return "", twofold.Errorf(twofold.CodeInvalid, "the authenticator needs a name")
+		return "", twofold.Errorf(twofold.CodeInvalid, "the authenticator needs a name").On("label")
 	}
 	label, ok := checkName(label)
 	if !ok {
-		return "", twofold.Errorf(twofold.CodeInvalid, "a name must be at most 64 characters on one line, without control, invisible, filler, private-use or text-direction characters, and not only combining marks")
+		return "", twofold.Errorf(twofold.CodeInvalid, "a name must be at most 64 characters on one line, without control, invisible, filler, private-use or text-direction characters, and not only combining marks").On("label")
 	}
 	return label, nil
 }
@@ -212,24 +212,24 @@ func (n NewFactor) params() (otp.Params, int, error) {
 	if n.Algorithm != "" {
 		alg, err := otp.ParseAlgorithm(n.Algorithm)
 		if err != nil {
-			return p, 0, twofold.Errorf(twofold.CodeInvalid, "algorithm must be SHA1, SHA256 or SHA512")
+			return p, 0, twofold.Errorf(twofold.CodeInvalid, "algorithm must be SHA1, SHA256 or SHA512").On("algorithm")
 		}
 		p.Algorithm = alg
 	}
 	if n.Digits != 0 {
 		if n.Digits != 6 && n.Digits != 8 {
-			return p, 0, twofold.Errorf(twofold.CodeInvalid, "digits must be 6 or 8")
+			return p, 0, twofold.Errorf(twofold.CodeInvalid, "digits must be 6 or 8").On("digits")
 		}
 		p.Digits = n.Digits
 	}
 	if n.Type == twofold.FactorHOTP {
 		if n.Period != 0 {
-			return p, 0, twofold.Errorf(twofold.CodeInvalid, "period applies to totp only: an hotp token counts presses")
+			return p, 0, twofold.Errorf(twofold.CodeInvalid, "period applies to totp only: an hotp token counts presses").On("period")
 		}
 		p.Period = 0
 	} else if n.Period != 0 {
 		if n.Period != 30 && n.Period != 60 {
-			return p, 0, twofold.Errorf(twofold.CodeInvalid, "period must be 30 or 60 seconds")
+			return p, 0, twofold.Errorf(twofold.CodeInvalid, "period must be 30 or 60 seconds").On("period")
 		}
 		p.Period = time.Duration(n.Period) * time.Second
 	}
@@ -238,7 +238,7 @@ func (n NewFactor) params() (otp.Params, int, error) {
 		size = 20
 	}
 	if size != 20 && size != 32 {
-		return p, 0, twofold.Errorf(twofold.CodeInvalid, "secret_size must be 20 or 32 bytes")
+		return p, 0, twofold.Errorf(twofold.CodeInvalid, "secret_size must be 20 or 32 bytes").On("secret_size")
 	}
 	return p, size, nil
 }
@@ -251,7 +251,7 @@ func factorAAD(id string) []byte { return keyring.AAD("factors", "secret", id) }
 // session, as ConfirmFactor does.
 func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) (Enrolment, error) {
 	if n.Passkey && n.Type != twofold.FactorWebAuthn {
-		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "passkey applies to webauthn factors only")
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "passkey applies to webauthn factors only").On("passkey")
 	}
 	if n.Type.SendsCodes() {
 		if err := person(a); err != nil {
@@ -274,7 +274,7 @@ func (s *Service) enrol(ctx context.Context, a Auth, n NewFactor, secret []byte,
 		return Enrolment{}, err
 	}
 	if n.Type != twofold.FactorTOTP && n.Type != twofold.FactorHOTP {
-		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp, hotp, sms, email, push or webauthn")
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "type must be totp, hotp, sms, email, push or webauthn").On("type")
 	}
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err
@@ -666,7 +666,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, a Auth, factorID, code stri
 	}
 	if blankCode(code) {
 		// No attempt at all (checkProof's rule): it costs no slot.
-		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "code is required")
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "code is required").On("code")
 	}
 	if err := s.allowSource(ctx, m); err != nil {
 		return Confirmation{}, err

@@ -1,37 +1,34 @@
 package core
 
-import "errors"
+import (
+	"strings"
 
-// FieldError is Err, the refusal of a request for one of its inputs,
-// with that input's name (Field: "url", "events"), so that a form can mark
-// the field it is about. Code and message are Err's (twofold.ErrorCode
-// and twofold.ErrorMessage look through it).
-type FieldError struct {
-	Field string
-	Err   error
-}
+	"github.com/twofold/twofold"
+)
 
-// Error implements error.
-func (e *FieldError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the refusal.
-func (e *FieldError) Unwrap() error { return e.Err }
-
-// inField returns err refusing the input field (FieldError); nil stays
-// nil.
+// inField returns err refusing the input field, a top-level member of an
+// API request's body and the field of a page's form of that name ("url",
+// "events"), so that a form can mark the field it is about
+// (twofold.WithInput); nil stays nil.
 func inField(field string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &FieldError{Field: field, Err: err}
+	return twofold.WithInput(err, twofold.InBody, twofold.JSONPointer(field))
 }
 
-// RefusedField returns the name of the input err refuses (FieldError), or
-// "" when it names none.
+// inQuery is inField for a query parameter of the API (a list's "after").
+func inQuery(name string, err error) error {
+	return twofold.WithInput(err, twofold.InQuery, name)
+}
+
+// RefusedField returns the name of the input err refuses: a top-level
+// body member's or a parameter's name, which the pages' forms name their
+// fields by; "" when it names none (or a member below the top).
 func RefusedField(err error) string {
-	var f *FieldError
-	if errors.As(err, &f) {
-		return f.Field
+	in, name := twofold.ErrorInput(err)
+	if in != twofold.InBody {
+		return name
 	}
-	return ""
+	if name = strings.TrimPrefix(name, "/"); strings.ContainsAny(name, "/~") {
+		return ""
+	}
+	return name
 }

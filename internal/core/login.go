@@ -60,10 +60,10 @@ func errBadSecondFactor() error {
 // there an empty password is one more credential that does not match.
 func LoginFieldsGiven(username, password string) error {
 	if username == "" {
-		return twofold.Errorf(twofold.CodeInvalid, "username is required")
+		return twofold.Errorf(twofold.CodeInvalid, "username is required").On("username")
 	}
 	if password == "" {
-		return twofold.Errorf(twofold.CodeInvalid, "password is required")
+		return twofold.Errorf(twofold.CodeInvalid, "password is required").On("password")
 	}
 	return nil
 }
@@ -89,7 +89,7 @@ func (s *Service) Login(ctx context.Context, username, password string, m Meta) 
 // its Methods say what the account has (none of p's method).
 func (s *Service) LoginWithCode(ctx context.Context, username, password string, p SecondFactor, m Meta) (LoginResult, error) {
 	if !codeMethod(p.Method) {
-		return LoginResult{}, twofold.Errorf(twofold.CodeInvalid, "method must be totp or hotp")
+		return LoginResult{}, twofold.Errorf(twofold.CodeInvalid, "method must be totp or hotp").On("method")
 	}
 	return s.login(ctx, username, password, &p, m)
 }
@@ -596,11 +596,11 @@ func checkProof(p SecondFactor) error {
 		return checkAssertion(p)
 	case twofold.MethodSSHKey:
 		if strings.TrimSpace(p.Signature) == "" {
-			return twofold.Errorf(twofold.CodeInvalid, "signature is required")
+			return twofold.Errorf(twofold.CodeInvalid, "signature is required").On("signature")
 		}
 		return nil
 	default:
-		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, push, webauthn, recovery_code, paper_key or ssh_key")
+		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, email, push, webauthn, recovery_code, paper_key or ssh_key").On("method")
 	}
 	blank := blankCode(p.Code)
 	if p.Method == twofold.MethodRecoveryCode || p.Method == twofold.MethodPaperKey {
@@ -609,7 +609,7 @@ func checkProof(p SecondFactor) error {
 	if blank {
 		// Spaces and dashes alone: what is typed is read as the check
 		// reads it (normaliseCode, normaliseKey), and that is nothing.
-		return twofold.Errorf(twofold.CodeInvalid, "code is required")
+		return twofold.Errorf(twofold.CodeInvalid, "code is required").On("code")
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func decodeCursor(cursor string, n int) ([]string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
 	keys := strings.Split(string(b), "\x00")
 	if err != nil || len(cursor) > 512 || len(keys) != n || !utf8.Valid(b) || slices.Contains(keys, "") {
-		return nil, inField("after", twofold.Errorf(twofold.CodeInvalid, "after must be the next_after of an earlier page of this list"))
+		return nil, inQuery("after", twofold.Errorf(twofold.CodeInvalid, "after must be the next_after of an earlier page of this list"))
 	}
 	return keys, nil
 }

@@ -121,7 +121,7 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, m Meta) (PasskeyChallen
 // such (ErrPasskeyNotRegistered).
 func (s *Service) FinishPasskeyLogin(ctx context.Context, loginID string, credential []byte, m Meta) (Verified, error) {
 	if !isJSONObject(credential) {
-		return Verified{}, twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.get, as JSON")
+		return Verified{}, twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.get, as JSON").On("credential")
 	}
 	rp, err := s.relyingParty()
 	if err != nil {

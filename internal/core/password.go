@@ -26,7 +26,10 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 		return "", time.Time{}, err
 	}
 	if err := s.screenPassword(next, a.Account.Username, a.Account.Email); err != nil {
-		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "new %s", twofold.ErrorMessage(err))
+		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "new %s", twofold.ErrorMessage(err)).On("new_password")
+	}
+	if current == "" {
+		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "current password is required").On("current_password")
 	}
 	if err := s.checkCurrentPassword(ctx, a, current, "password.change_failed", m); err != nil {
 		return "", time.Time{}, err
@@ -34,7 +37,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 	// Compared only now: before the current password is known to be right,
 	// this answer would tell a guesser when a guess was the password.
 	if subtle.ConstantTimeCompare([]byte(current), []byte(next)) == 1 {
-		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "the new password must differ from the current one")
+		return "", time.Time{}, twofold.Errorf(twofold.CodeInvalid, "the new password must differ from the current one").On("new_password")
 	}
 	hash, err := s.hashPassword(next)
 	if err != nil {
@@ -83,7 +86,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Auth, current, next stri
 // one is recorded as failedEvent.
 func (s *Service) checkCurrentPassword(ctx context.Context, a Auth, current, failedEvent string, m Meta) error {
 	if current == "" {
-		return twofold.Errorf(twofold.CodeInvalid, "current password is required")
+		return twofold.Errorf(twofold.CodeInvalid, "current password is required").On("password")
 	}
 	pwKey := s.passwordKey(a.Account.Username, m.Source)
 	slot, err := s.takePasswordSlot(ctx, pwKey)

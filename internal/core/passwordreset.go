@@ -278,7 +278,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 		return err
 	}
 	if err := s.screenPassword(password, a.Username, a.Email); err != nil {
-		return twofold.Errorf(twofold.CodeInvalid, "new %s", twofold.ErrorMessage(err))
+		return twofold.Errorf(twofold.CodeInvalid, "new %s", twofold.ErrorMessage(err)).On("password")
 	}
 	enabled, err := s.twoFactorEnabled(ctx, a.ID)
 	if err != nil {
@@ -354,7 +354,7 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 
 // errResetByEmail refuses an email code as the proof of a reset.
 func errResetByEmail() error {
-	return twofold.Errorf(twofold.CodeInvalid, "an email code cannot confirm a password reset, as the link came by mail: use an authenticator, a text message, a recovery code or the paper key")
+	return twofold.Errorf(twofold.CodeInvalid, "an email code cannot confirm a password reset, as the link came by mail: use an authenticator, a text message, a recovery code or the paper key").On("method")
 }
 
 // checkResetProof checks the form of the second factor p that confirms
@@ -367,7 +367,7 @@ func checkResetProof(p *SecondFactor, resetID string) error {
 		return errResetByEmail()
 	}
 	if !resetMethods[p.Method] {
-		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, recovery_code or paper_key")
+		return twofold.Errorf(twofold.CodeInvalid, "method must be totp, hotp, sms, recovery_code or paper_key").On("method")
 	}
 	if err := checkProof(*p); err != nil {
 		return err

@@ -54,24 +54,24 @@ func (s *Service) screenPassword(password, username, email string) error {
 	}
 	folded := strings.ToLower(password)
 	if easyPattern(folded) {
-		return twofold.Errorf(twofold.CodeInvalid, "password is too easy to guess: a run of keys, letters or digits, or a few characters repeated")
+		return twofold.Errorf(twofold.CodeInvalid, "password is too easy to guess: a run of keys, letters or digits, or a few characters repeated").On("password")
 	}
 	bare := strings.TrimFunc(folded, func(r rune) bool { return !unicode.IsLetter(r) })
 	if bare == "" && utf8.RuneCountInString(folded) < minBareSymbols {
-		return twofold.Errorf(twofold.CodeInvalid, "password is too easy to guess: of digits and symbols alone, it needs at least %d of them", minBareSymbols)
+		return twofold.Errorf(twofold.CodeInvalid, "password is too easy to guess: of digits and symbols alone, it needs at least %d of them", minBareSymbols).On("password")
 	}
 	// A common word with a few digits or symbols around it; many around
 	// it make a password as strong as they are.
 	core := leet.Replace(bare)
 	if bare != "" && utf8.RuneCountInString(folded)-utf8.RuneCountInString(bare) <= maxAround &&
 		(slices.Contains(commonWords, core) || core == strings.ToLower(s.cfg.Issuer) || easyPattern(core)) {
-		return twofold.Errorf(twofold.CodeInvalid, "password is too easy to guess: a common word or pattern with digits or symbols around it")
+		return twofold.Errorf(twofold.CodeInvalid, "password is too easy to guess: a common word or pattern with digits or symbols around it").On("password")
 	}
 	words := append(letterRuns(folded), letterRuns(leet.Replace(folded))...)
 	local, _, _ := strings.Cut(strings.ToLower(email), "@")
 	for _, own := range append(letterRuns(strings.ToLower(username)), letterRuns(local)...) {
 		if utf8.RuneCountInString(own) >= 4 && slices.Contains(words, own) {
-			return twofold.Errorf(twofold.CodeInvalid, "password must not contain the account's name or email address")
+			return twofold.Errorf(twofold.CodeInvalid, "password must not contain the account's name or email address").On("password")
 		}
 	}
 	if s.passwords != nil {
@@ -79,7 +79,7 @@ func (s *Service) screenPassword(password, username, email string) error {
 		if err != nil {
 			s.log.Error("password blocklist unreadable: a password was screened without it", "err", err)
 		} else if listed {
-			return twofold.Errorf(twofold.CodeInvalid, "password is in a list of passwords known to attackers from breaches: choose another")
+			return twofold.Errorf(twofold.CodeInvalid, "password is in a list of passwords known to attackers from breaches: choose another").On("password")
 		}
 	}
 	return nil

@@ -843,7 +843,7 @@ func errPushEnded(scope string) error {
 // then starts a new sign-in (or uses another method).
 func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope string, ends time.Time, resend string, m Meta) (PushSent, error) {
 	if len(resend) > maxPushSecret {
-		return PushSent{}, twofold.Errorf(twofold.CodeInvalid, "push_secret is at most %d characters: send the one the push's answer gave", maxPushSecret)
+		return PushSent{}, twofold.Errorf(twofold.CodeInvalid, "push_secret is at most %d characters: send the one the push's answer gave", maxPushSecret).On("push_secret")
 	}
 	now := s.Now()
 	_, until, err := s.store.Throttle(ctx, s.pushKey(accountID))
@@ -1241,10 +1241,10 @@ func (s *Service) pushNotApproved(ctx context.Context, accountID, scope string, 
 // wrong one.
 func checkPushProof(p SecondFactor) error {
 	if p.Code != "" {
-		return twofold.Errorf(twofold.CodeInvalid, "push takes no code: approve the request on your device, then verify")
+		return twofold.Errorf(twofold.CodeInvalid, "push takes no code: approve the request on your device, then verify").On("code")
 	}
 	if len(p.PushSecret) > maxPushSecret {
-		return twofold.Errorf(twofold.CodeInvalid, "push_secret is at most %d characters: send the one the push's answer gave", maxPushSecret)
+		return twofold.Errorf(twofold.CodeInvalid, "push_secret is at most %d characters: send the one the push's answer gave", maxPushSecret).On("push_secret")
 	}
 	return nil
 }

@@ -101,7 +101,7 @@ func (s *Service) enrolSecurityKey(ctx context.Context, a Auth, n NewFactor, m M
 			return Enrolment{}, err
 		}
 	} else if n.Password != "" {
-		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "password applies to a passkey only")
+		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "password applies to a passkey only").On("password")
 	}
 	label, err := s.newFactorLabel(ctx, a, n.Label)
 	if err != nil {
@@ -212,7 +212,7 @@ func (s *Service) ConfirmSecurityKey(ctx context.Context, a Auth, factorID strin
 		return Confirmation{}, err
 	}
 	if !isJSONObject(credential) {
-		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.create, as JSON")
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.create, as JSON").On("credential")
 	}
 	confirmKey := confirmKey(a.Account.ID, f.ID)
 	if _, err := s.takeSlot(ctx, confirmKey, recoveryDelay); err != nil {
@@ -341,10 +341,10 @@ func isJSONObject(b []byte) bool {
 
 func checkAssertion(p SecondFactor) error {
 	if !isJSONObject(p.Credential) {
-		return twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.get, as JSON")
+		return twofold.Errorf(twofold.CodeInvalid, "credential is required: the PublicKeyCredential made by navigator.credentials.get, as JSON").On("credential")
 	}
 	if p.Code != "" {
-		return twofold.Errorf(twofold.CodeInvalid, "a security key sends a credential, not a code")
+		return twofold.Errorf(twofold.CodeInvalid, "a security key sends a credential, not a code").On("code")
 	}
 	return nil
 }

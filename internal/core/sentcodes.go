@@ -146,16 +146,16 @@ func (s *Service) parseDestination(a twofold.Account, n NewFactor) (string, erro
 	switch n.Type {
 	case twofold.FactorSMS:
 		if n.Email != "" {
-			return "", twofold.Errorf(twofold.CodeInvalid, "an sms factor takes a phone, not an email")
+			return "", twofold.Errorf(twofold.CodeInvalid, "an sms factor takes a phone, not an email").On("email")
 		}
 		p, err := sms.Parse(n.Phone, s.cfg.SMSCountries)
 		if err != nil {
-			return "", twofold.Errorf(twofold.CodeInvalid, "phone: %s", err.Error())
+			return "", twofold.Errorf(twofold.CodeInvalid, "phone: %s", err.Error()).On("phone")
 		}
 		return p, nil
 	default:
 		if n.Phone != "" {
-			return "", twofold.Errorf(twofold.CodeInvalid, "an email factor takes an email, not a phone")
+			return "", twofold.Errorf(twofold.CodeInvalid, "an email factor takes an email, not a phone").On("phone")
 		}
 		addr := n.Email
 		if strings.TrimSpace(addr) == "" {
@@ -163,17 +163,17 @@ func (s *Service) parseDestination(a twofold.Account, n NewFactor) (string, erro
 		}
 		e, err := email.Parse(addr)
 		if err != nil {
-			return "", twofold.Errorf(twofold.CodeInvalid, "email: %s", err.Error())
+			return "", twofold.Errorf(twofold.CodeInvalid, "email: %s", err.Error()).On("email")
 		}
 		// The account's address rule (validEmail): an address with a
 		// hidden character (a text-direction override, a zero-width space,
 		// a soft hyphen) would show, masked or not, as another address
 		// than the one mailed.
 		if strings.IndexFunc(e, hiddenRune) >= 0 {
-			return "", twofold.Errorf(twofold.CodeInvalid, "email: this address holds hidden characters (text-direction marks, zero-width spaces, soft hyphens, controls)")
+			return "", twofold.Errorf(twofold.CodeInvalid, "email: this address holds hidden characters (text-direction marks, zero-width spaces, soft hyphens, controls)").On("email")
 		}
 		if !mailableDomain(e) {
-			return "", twofold.Errorf(twofold.CodeInvalid, "email: the domain of this address is not a valid internationalised domain name")
+			return "", twofold.Errorf(twofold.CodeInvalid, "email: the domain of this address is not a valid internationalised domain name").On("email")
 		}
 		return e, nil
 	}
@@ -355,7 +355,7 @@ func (s *Service) CheckNewFactor(ctx context.Context, a Auth, n NewFactor) error
 		return err
 	}
 	if n.Type != twofold.FactorPush {
-		return twofold.Errorf(twofold.CodeInvalid, "type must be sms, email or push")
+		return twofold.Errorf(twofold.CodeInvalid, "type must be sms, email or push").On("type")
 	}
 	_, err := s.newFactorLabel(ctx, a, n.Label)
 	return err
@@ -746,7 +746,7 @@ func (s *Service) codeRequesterHash(secret string) []byte {
 // before anything is counted.
 func checkCodeSecret(secret string) error {
 	if len(secret) > maxCodeSecret {
-		return twofold.Errorf(twofold.CodeInvalid, "code_secret is at most %d characters: send the one the answer that sent your code gave", maxCodeSecret)
+		return twofold.Errorf(twofold.CodeInvalid, "code_secret is at most %d characters: send the one the answer that sent your code gave", maxCodeSecret).On("code_secret")
 	}
 	return nil
 }
@@ -850,7 +850,7 @@ func scopeKind(scope string) string {
 // when it is none of them.
 func checkChallengeMethod(method twofold.Method, factorID string) error {
 	if method == twofold.MethodSSHKey && factorID != "" {
-		return twofold.Errorf(twofold.CodeInvalid, "method ssh_key takes no factor_id: the challenge may be signed with any of the account's SSH keys")
+		return twofold.Errorf(twofold.CodeInvalid, "method ssh_key takes no factor_id: the challenge may be signed with any of the account's SSH keys").On("factor_id")
 	}
 	return checkSendMethod(method, factorID, "sms, email, push, webauthn or ssh_key (the other methods need no challenge)")
 }
@@ -861,9 +861,9 @@ func checkChallengeMethod(method twofold.Method, factorID string) error {
 func checkSendMethod(method twofold.Method, factorID, others string) error {
 	switch {
 	case method != twofold.MethodSMS && method != twofold.MethodEmail:
-		return twofold.Errorf(twofold.CodeInvalid, "method must be %s", others)
+		return twofold.Errorf(twofold.CodeInvalid, "method must be %s", others).On("method")
 	case factorID == "":
-		return twofold.Errorf(twofold.CodeInvalid, "factor_id is required: the id of the %s factor to send the code to", method)
+		return twofold.Errorf(twofold.CodeInvalid, "factor_id is required: the id of the %s factor to send the code to", method).On("factor_id")
 	}
 	if !wellFormedID(factorID) { // names no factor: refused before any rate is counted
 		return twofold.Errorf(twofold.CodeNotFound, "no active %s factor %q", method, truncate(factorID, 64))

@@ -115,7 +115,7 @@ func (s *Service) AddSSHKey(ctx context.Context, a Auth, label, publicKey string
 	}
 	k, err := sshkey.Parse(publicKey)
 	if err != nil {
-		return SSHKeyEnrolment{}, &twofold.Error{Code: twofold.CodeInvalid, Message: "public_key: " + err.Error(), Err: ErrSSHPublicKey}
+		return SSHKeyEnrolment{}, (&twofold.Error{Code: twofold.CodeInvalid, Message: "public_key: " + err.Error(), Err: ErrSSHPublicKey}).On("public_key")
 	}
 	if err := s.requireTwoFactorAndElevation(ctx, a); err != nil {
 		return SSHKeyEnrolment{}, err
@@ -198,7 +198,7 @@ func (s *Service) ConfirmSSHKey(ctx context.Context, a Auth, id, signature strin
 		return twofold.SSHKey{}, err
 	}
 	if strings.TrimSpace(signature) == "" {
-		return twofold.SSHKey{}, twofold.Errorf(twofold.CodeInvalid, "signature is required")
+		return twofold.SSHKey{}, twofold.Errorf(twofold.CodeInvalid, "signature is required").On("signature")
 	}
 	k, err := s.sshKey(ctx, a.Account.ID, id)
 	if err != nil {
@@ -224,7 +224,7 @@ func (s *Service) ConfirmSSHKey(ctx context.Context, a Auth, id, signature strin
 	}
 	if _, err := sshkey.Verify(signature, []byte(c.Text), []ssh.PublicKey{pub}); err != nil {
 		s.audit(ctx, a.Account.ID, "ssh_key.confirm_failed", m, k.Fingerprint+" "+id+": "+signatureCause(err))
-		return twofold.SSHKey{}, twofold.Errorf(twofold.CodeInvalid, "the signature was not accepted: %s", signatureAdvice(err))
+		return twofold.SSHKey{}, twofold.Errorf(twofold.CodeInvalid, "the signature was not accepted: %s", signatureAdvice(err)).On("signature")
 	}
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		ok, err := s.store.UseSSHChallenge(ctx, c.Scope, c.Text, now)

@@ -95,11 +95,11 @@ type TeamView struct {
 // (checkName).
 func validateTeamName(name string) (string, error) {
 	if strings.TrimSpace(name) == "" {
-		return "", twofold.Errorf(twofold.CodeInvalid, "the team needs a name")
+		return "", twofold.Errorf(twofold.CodeInvalid, "the team needs a name").On("name")
 	}
 	name, ok := checkName(name)
 	if !ok {
-		return "", twofold.Errorf(twofold.CodeInvalid, "a team name must be at most 64 characters on one line, without control, invisible, filler, private-use or text-direction characters, and not only combining marks")
+		return "", twofold.Errorf(twofold.CodeInvalid, "a team name must be at most 64 characters on one line, without control, invisible, filler, private-use or text-direction characters, and not only combining marks").On("name")
 	}
 	return name, nil
 }
@@ -111,7 +111,7 @@ func parseRole(r string) (twofold.Role, error) {
 		for i, v := range twofold.Roles {
 			names[i] = string(v)
 		}
-		return "", twofold.Errorf(twofold.CodeInvalid, "role must be one of %s", strings.Join(names, ", "))
+		return "", twofold.Errorf(twofold.CodeInvalid, "role must be one of %s", strings.Join(names, ", ")).On("role")
 	}
 	return role, nil
 }

@@ -364,10 +364,10 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	}
 	serial, code = strings.TrimSpace(serial), normaliseCode(code)
 	if serial == "" || len(serial) > 256 {
-		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "give the serial number printed on the token")
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "give the serial number printed on the token").On("serial")
 	}
 	if code == "" {
-		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "give the code the token shows now")
+		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "give the code the token shows now").On("code")
 	}
 	fs, err := s.store.Factors(ctx, a.Account.ID)
 	if err != nil {

@@ -299,7 +299,7 @@ func callerKeyID(op Auth) string {
 // log, where such characters would make it read as something else.
 func checkWebhookDescription(d string) error {
 	if strings.IndexFunc(d, hiddenRune) >= 0 {
-		return twofold.Errorf(twofold.CodeInvalid, "description must be one line without control, invisible, filler, private-use or text-direction characters")
+		return twofold.Errorf(twofold.CodeInvalid, "description must be one line without control, invisible, filler, private-use or text-direction characters").On("description")
 	}
 	return nil
 }
@@ -515,7 +515,7 @@ func (s *Service) EnableWebhook(ctx context.Context, op Auth, id string, m Meta)
 // fragment, and not at an address of this machine or a private network
 // written as an IP (names are resolved, and checked, at each delivery).
 func (s *Service) checkWebhookURL(raw string) (string, error) {
-	bad := func(msg string) error { return twofold.Errorf(twofold.CodeInvalid, "url: %s", msg) }
+	bad := func(msg string) error { return twofold.Errorf(twofold.CodeInvalid, "url: %s", msg).On("url") }
 	raw = strings.TrimSpace(raw)
 	if raw == "" || len(raw) > maxWebhookURL {
 		return "", bad("give the URL events are posted to, https://… of at most 2048 characters")
@@ -629,10 +629,10 @@ func checkWebhookEvents(in []string) ([]string, error) {
 		}
 		name, prefix := strings.CutSuffix(t, ".*")
 		if !eventTypeName(name) || !prefix && strings.HasSuffix(name, ".") {
-			return nil, twofold.Errorf(twofold.CodeInvalid, "events: an entry is an event type such as login.password_failed, or a prefix such as login.*")
+			return nil, twofold.Errorf(twofold.CodeInvalid, "events: an entry is an event type such as login.password_failed, or a prefix such as login.*").On("events")
 		}
 		if !knownEventType(name, prefix) {
-			return nil, twofold.Errorf(twofold.CodeInvalid, "events: %q is no event type Twofold writes, nor a prefix of one (such as login.*); see the audit event types in the API description", CleanText(t, 64))
+			return nil, twofold.Errorf(twofold.CodeInvalid, "events: %q is no event type Twofold writes, nor a prefix of one (such as login.*); see the audit event types in the API description", CleanText(t, 64)).On("events")
 		}
 		if prefix {
 			t = name + ".*"
@@ -642,7 +642,7 @@ func checkWebhookEvents(in []string) ([]string, error) {
 		}
 	}
 	if len(out) > MaxEventTypes {
-		return nil, twofold.Errorf(twofold.CodeInvalid, "events: at most %d entries", MaxEventTypes)
+		return nil, twofold.Errorf(twofold.CodeInvalid, "events: at most %d entries", MaxEventTypes).On("events")
 	}
 	return out, nil
 }

@@ -132,7 +132,7 @@ func readQuery(r *http.Request) error {
 	for _, name := range excludes {
 		for _, v := range q[name] {
 			if _, err := strconv.ParseBool(v); err != nil {
-				return twofold.Errorf(twofold.CodeInvalid, "%s=%q is not a boolean: give true or false", name, core.CleanText(v, 16))
+				return twofold.Errorf(twofold.CodeInvalid, "%s=%q is not a boolean: give true or false", name, core.CleanText(v, 16)).OnQuery(name)
 			}
 		}
 	}
@@ -340,18 +340,18 @@ func deleteData(w http.ResponseWriter, r *http.Request) (string, error) {
 		}
 		for k := range vs {
 			if k != "data" {
-				return "", twofold.Errorf(twofold.CodeInvalid, "unknown form parameter %q: a DELETE takes data only", core.CleanText(k, 32))
+				return "", twofold.Errorf(twofold.CodeInvalid, "unknown form parameter %q: a DELETE takes data only", core.CleanText(k, 32)).OnQuery(core.CleanText(k, 32))
 			}
 		}
 		form = vs["data"]
 	}
 	if len(query) > 1 || len(form) > 1 {
-		return "", twofold.Errorf(twofold.CodeInvalid, "data is given more than once: a DELETE removes one record, or the whole set without data")
+		return "", twofold.Errorf(twofold.CodeInvalid, "data is given more than once: a DELETE removes one record, or the whole set without data").OnQuery("data")
 	}
 	var data []string
 	switch {
 	case len(query) == 1 && len(form) == 1 && query[0] != form[0]:
-		return "", twofold.Errorf(twofold.CodeInvalid, "data in the query and in the body differ: give it once")
+		return "", twofold.Errorf(twofold.CodeInvalid, "data in the query and in the body differ: give it once").OnQuery("data")
 	case len(form) == 1:
 		data = form
 	case len(query) == 1:
@@ -360,7 +360,7 @@ func deleteData(w http.ResponseWriter, r *http.Request) (string, error) {
 		return "", nil
 	}
 	if strings.TrimSpace(data[0]) == "" {
-		return "", twofold.Errorf(twofold.CodeInvalid, "data is empty: leave it out to remove the whole set")
+		return "", twofold.Errorf(twofold.CodeInvalid, "data is empty: leave it out to remove the whole set").OnQuery("data")
 	}
 	return data[0], nil
 }
@@ -397,7 +397,8 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		for i, rec := range body.Records {
 			data, err := joinNumbers(rec, r.PathValue("type"))
 			if err != nil {
-				return nil, twofold.Errorf(twofold.CodeInvalid, "record %d: %s", i+1, twofold.ErrorMessage(err))
+				_, member := twofold.ErrorInput(err)
+				return nil, twofold.Errorf(twofold.CodeInvalid, "record %d: %s", i+1, twofold.ErrorMessage(err)).At(twofold.InBody, twofold.JSONPointer("records", strconv.Itoa(i))+member)
 			}
 			ttl := core.DefaultTTL // only when left out: an explicit 0 is refused
 			if rec.TTL != nil {
@@ -437,7 +438,7 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		}
 		for k := range r.PostForm {
 			if k != "data" && k != "ttl" {
-				return nil, twofold.Errorf(twofold.CodeInvalid, "unknown form parameter %q: use data and ttl", core.CleanText(k, 32))
+				return nil, twofold.Errorf(twofold.CodeInvalid, "unknown form parameter %q: use data and ttl", core.CleanText(k, 32)).OnQuery(core.CleanText(k, 32))
 			}
 		}
 		if r.PathValue("type") == "" {
@@ -448,12 +449,12 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		ttl := core.DefaultTTL
 		switch vs := r.PostForm["ttl"]; {
 		case len(vs) > 1:
-			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameter \"ttl\" is given %d times: give it once", len(vs))
+			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameter \"ttl\" is given %d times: give it once", len(vs)).OnQuery("ttl")
 		case len(vs) == 1:
 			v := vs[0]
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return nil, twofold.Errorf(twofold.CodeInvalid, "ttl %q is not a number of seconds", core.CleanText(v, 16))
+				return nil, twofold.Errorf(twofold.CodeInvalid, "ttl %q is not a number of seconds", core.CleanText(v, 16)).OnQuery("ttl")
 			}
 			ttl = n
 		}
@@ -484,9 +485,9 @@ func joinNumbers(rec record, pathType string) (string, error) {
 	srv := rec.SRVPriority != nil || rec.SRVWeight != nil || rec.SRVPort != nil
 	switch {
 	case rec.MXPriority != nil && typ != "MX":
-		return "", twofold.Errorf(twofold.CodeInvalid, "mx_priority is for MX records")
+		return "", twofold.Errorf(twofold.CodeInvalid, "mx_priority is for MX records").On("mx_priority")
 	case srv && typ != "SRV":
-		return "", twofold.Errorf(twofold.CodeInvalid, "srv_priority, srv_weight and srv_port are for SRV records")
+		return "", twofold.Errorf(twofold.CodeInvalid, "srv_priority, srv_weight and srv_port are for SRV records").On("srv_priority")
 	case rec.MXPriority != nil:
 		return strconv.Itoa(*rec.MXPriority) + " " + rec.Data, nil
 	case srv && (rec.SRVPriority == nil || rec.SRVWeight == nil || rec.SRVPort == nil):

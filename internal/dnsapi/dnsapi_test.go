@@ -247,6 +247,9 @@ func TestZoneTextAndForm(t *testing.T) {
 	})
 }
 
+// TestProblems: the DNS API answers what it refuses with a problem of the
+// /v1 kind, and an invalid one about one input names it (pointer, or
+// parameter and in) as /v1's do.
 func TestProblems(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		alice := "Bearer " + owner(t, s, "alice", "example.com")
@@ -287,10 +290,25 @@ func TestProblems(t *testing.T) {
 			{"other method", alice, "PATCH", base, "", "", 405, "method-not-allowed"},
 			{"unknown path", alice, "GET", "/dns/v2/nothing", "", "", 404, "not-found"},
 		}
+		// The input a problem is about, as pointer, parameter and in; none
+		// for the others.
+		inputs := map[string][3]string{
+			"unknown type":           {"", "type", "path"},
+			"bad host":               {"", "host", "path"},
+			"unknown field":          {"/extra", "", ""},
+			"mx_priority on an A":    {"/records/0/mx_priority", "", ""},
+			"form unknown parameter": {"", "host", "query"},
+			"form bad ttl":           {"", "ttl", "query"},
+		}
 		for _, tt := range tests {
 			a := call(t, s, tt.auth, tt.method, tt.path, tt.ct, tt.body)
 			if a.status != tt.status || a.problem() != tt.problem {
 				t.Errorf("%s: got %d %s, want %d %s", tt.name, a.status, a.body, tt.status, tt.problem)
+			}
+			for i, member := range []string{"pointer", "parameter", "in"} {
+				if got, _ := a.json[member].(string); got != inputs[tt.name][i] {
+					t.Errorf("%s: problem's %q is %q, want %q: %s", tt.name, member, got, inputs[tt.name][i], a.body)
+				}
 			}
 			if ct := a.header.Get("Content-Type"); ct != "application/problem+json" {
 				t.Errorf("%s: got Content-Type %q, want a problem", tt.name, ct)

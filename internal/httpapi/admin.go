@@ -118,7 +118,7 @@ func limitValue(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 200 {
-		return 0, twofold.Errorf(twofold.CodeInvalid, "limit must be an integer from 1 to 200")
+		return 0, twofold.Errorf(twofold.CodeInvalid, "limit must be an integer from 1 to 200").OnQuery("limit")
 	}
 	return n, nil
 }
@@ -136,14 +136,14 @@ func eventQuery(r *http.Request, also ...string) (twofold.EventQuery, error) {
 	if s := v.Get("before"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
-			return q, twofold.Errorf(twofold.CodeInvalid, "before must be an event id (a positive integer)")
+			return q, twofold.Errorf(twofold.CodeInvalid, "before must be an event id (a positive integer)").OnQuery("before")
 		}
 		q.Before = n
 	}
 	if v.Has("after") {
 		n, err := strconv.ParseInt(v.Get("after"), 10, 64)
 		if err != nil || n < 0 {
-			return q, twofold.Errorf(twofold.CodeInvalid, "after must be an event id (a positive integer), or 0 for the oldest")
+			return q, twofold.Errorf(twofold.CodeInvalid, "after must be an event id (a positive integer), or 0 for the oldest").OnQuery("after")
 		}
 		q.After, q.Forward = n, true
 	}

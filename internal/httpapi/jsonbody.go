@@ -63,7 +63,8 @@ func UnmarshalBody(body []byte, v any, fields Fields) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return twofold.Errorf(twofold.CodeInvalid, "field %q must be %s", core.CleanText(te.Field, 80), kindName(te.Type))
+			return twofold.Errorf(twofold.CodeInvalid, "field %q must be %s", core.CleanText(te.Field, 80), kindName(te.Type)).
+				At(twofold.InBody, core.CleanText(twofold.JSONPointer(strings.Split(te.Field, ".")...), maxPointer))
 		}
 		return twofold.Errorf(twofold.CodeInvalid, "request body does not hold the fields expected: %s", core.CleanText(strings.TrimPrefix(err.Error(), "json: "), 120))
 	}
@@ -117,6 +118,26 @@ func (p *jsonPath) String() string {
 	return b.String()
 }
 
+// maxPointer bounds the JSON Pointer an error names, as its message
+// bounds the field's name: a body's names are the client's to choose.
+const maxPointer = 120
+
+// pointer writes p as the JSON Pointer (RFC 6901) to it, cleaned and
+// shortened as the errors' messages quote a name (core.CleanText):
+// "/auth/identity/methods/0".
+func (p *jsonPath) pointer() string {
+	var tokens []string
+	for q := p; q != nil; q = q.parent {
+		t := q.name
+		if t == "" {
+			t = strconv.Itoa(q.index)
+		}
+		tokens = append(tokens, t)
+	}
+	slices.Reverse(tokens)
+	return core.CleanText(twofold.JSONPointer(tokens...), maxPointer)
+}
+
 // errDeep refuses a body that nests deeper than MaxBodyDepth.
 func errDeep() error {
 	return twofold.Errorf(twofold.CodeInvalid, "request body nests objects and arrays more than %d deep", MaxBodyDepth)
@@ -146,7 +167,7 @@ func (c *checker) value(t reflect.Type, path *jsonPath, depth int) error {
 		return nil // null leaves the field as it is, whatever its type
 	}
 	if t != nil && !fits(t, tok) {
-		return twofold.Errorf(twofold.CodeInvalid, "field %q must be %s", core.CleanText(path.String(), 80), kindName(t))
+		return twofold.Errorf(twofold.CodeInvalid, "field %q must be %s", core.CleanText(path.String(), 80), kindName(t)).At(twofold.InBody, path.pointer())
 	}
 	switch tok {
 	case json.Delim('{'):
@@ -209,7 +230,7 @@ func (c *checker) object(t reflect.Type, path *jsonPath, depth int) error {
 			many[name] = struct{}{}
 		}
 		if repeated {
-			return twofold.Errorf(twofold.CodeInvalid, "field %q appears more than once", core.CleanText(at.String(), 80))
+			return twofold.Errorf(twofold.CodeInvalid, "field %q appears more than once", core.CleanText(at.String(), 80)).At(twofold.InBody, at.pointer())
 		}
 		var ft reflect.Type
 		switch {
@@ -220,11 +241,11 @@ func (c *checker) object(t reflect.Type, path *jsonPath, depth int) error {
 			}
 			for known := range fields {
 				if strings.EqualFold(known, name) { // as encoding/json would match it
-					return twofold.Errorf(twofold.CodeInvalid, "unknown field %q: field names are case-sensitive, did you mean %q?", core.CleanText(at.String(), 80), known)
+					return twofold.Errorf(twofold.CodeInvalid, "unknown field %q: field names are case-sensitive, did you mean %q?", core.CleanText(at.String(), 80), known).At(twofold.InBody, at.pointer())
 				}
 			}
 			if !c.skipUnknown {
-				return twofold.Errorf(twofold.CodeInvalid, "unknown field %q", core.CleanText(at.String(), 80))
+				return twofold.Errorf(twofold.CodeInvalid, "unknown field %q", core.CleanText(at.String(), 80)).At(twofold.InBody, at.pointer())
 			}
 		case t != nil && t.Kind() == reflect.Map:
 			ft = t.Elem()

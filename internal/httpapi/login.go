@@ -135,11 +135,11 @@ func (q secondFactorRequest) strayField() error {
 	case q.PushSecret != "" && q.Method != twofold.MethodPush:
 		field, owner = "push_secret", twofold.MethodPush
 	case q.Code != "" && q.Method == twofold.MethodSSHKey:
-		return twofold.Errorf(twofold.CodeInvalid, "method ssh_key takes a signature, not a code: send the method the code is for")
+		return twofold.Errorf(twofold.CodeInvalid, "method ssh_key takes a signature, not a code: send the method the code is for").On("code")
 	default:
 		return nil
 	}
-	return twofold.Errorf(twofold.CodeInvalid, "%s is for method %s only: send the fields of the one method named", field, owner)
+	return twofold.Errorf(twofold.CodeInvalid, "%s is for method %s only: send the fields of the one method named", field, owner).On(field)
 }
 
 func (q secondFactorRequest) proof() core.SecondFactor {

@@ -16,8 +16,9 @@ import (
 // no query parameters too, before anything is done (authentication
 // included), rather than its pairs being skipped; its detail tells a
 // semicolon from a bad %-escape (the two never share one) and quotes none
-// of the long input. The problem has no member naming the cause, so the
-// details are compared with each other, not with a sentence.
+// of the long input. The problem is about no one parameter, so it names
+// none (no pointer, parameter or in), and the details are compared with
+// each other, not with a sentence.
 func TestMalformedQuery(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		c, f := phoneUser(t, s, "mia")
@@ -38,6 +39,7 @@ func TestMalformedQuery(t *testing.T) {
 					if r.Status != http.StatusBadRequest || r.Problem() != "invalid" || r.String("detail") == "" {
 						t.Errorf("%s %s?%.12s…: got %d %.300s, want 400 invalid with a detail", who, pattern, q.query, r.Status, r.Body)
 					}
+					wantMembers(t, who+" "+pattern, r, "", "", "") // about the query, no one parameter
 					if strings.Contains(string(r.Body), long[:20]) {
 						t.Errorf("%s %s: the answer quotes the query: %.200s", who, pattern, r.Body)
 					}

@@ -251,7 +251,7 @@ func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth
 func (s *Server) claimToken(w http.ResponseWriter, r *http.Request, a core.Auth, typ twofold.FactorType, serial, code, label string, params bool) {
 	switch {
 	case typ != twofold.FactorHOTP && typ != twofold.FactorTOTP:
-		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "a hardware token is claimed with type hotp or totp"))
+		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "a hardware token is claimed with type hotp or totp").On("type"))
 		return
 	case params:
 		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "a hardware token's algorithm, digits and period come from its imported seed: send only type, serial, code and label"))
@@ -401,7 +401,7 @@ func (s *Server) setTwoFactor(w http.ResponseWriter, r *http.Request, a core.Aut
 		return
 	}
 	if req.Required == nil {
-		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "field \"required\" (true or false) is missing"))
+		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "field \"required\" (true or false) is missing").On("required"))
 		return
 	}
 	if err := s.svc.SetTwoFactorRequired(r.Context(), a, *req.Required, Meta(r)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -357,5 +358,36 @@ func TestOpenAPITooLarge(t *testing.T) {
 	})
 	if want := len(takesBody()); n < want {
 		t.Errorf("%d operations document a 413, want at least the %d /v1 routes that take a body", n, want)
+	}
+}
+
+// TestOpenAPIProblemMembers checks that the Problem schema describes every
+// member a problem can have (Problem's JSON names), the extension members
+// naming the refused input among them, and no member it cannot have.
+func TestOpenAPIProblemMembers(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `yaml:"properties"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := doc.Components.Schemas["Problem"].Properties
+	members := map[string]bool{}
+	pt := reflect.TypeFor[Problem]()
+	for i := range pt.NumField() {
+		name, _, _ := strings.Cut(pt.Field(i).Tag.Get("json"), ",")
+		members[name] = true
+		if documented[name] == nil {
+			t.Errorf("the Problem schema does not describe member %q", name)
+		}
+	}
+	for name := range documented {
+		if !members[name] {
+			t.Errorf("the Problem schema describes member %q, which no problem has", name)
+		}
 	}
 }

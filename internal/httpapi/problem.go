@@ -72,6 +72,14 @@ type Problem struct {
 	// not have been sent (503), the code_secret of the code that may still
 	// arrive, which sends another (an extension member, RFC 9457 §3.2).
 	CodeSecret string `json:"code_secret,omitempty"`
+	// Pointer and Parameter name, on an invalid problem (400) about one
+	// input of the request, that input (extension members, RFC 9457 §3.2):
+	// Pointer a member of the JSON body as a JSON Pointer (RFC 6901,
+	// "/code", "/permits/0"), Parameter a parameter by name, In saying
+	// where it is ("query" or "path"). Never the input's value.
+	Pointer   string `json:"pointer,omitempty"`
+	Parameter string `json:"parameter,omitempty"`
+	In        string `json:"in,omitempty"`
 }
 
 // writeError writes err as application/problem+json. Internal errors are
@@ -103,6 +111,13 @@ func writeErrorWith(w http.ResponseWriter, r *http.Request, log *slog.Logger, er
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(te.RetryAfter.Seconds()))))
 	}
 	ext.Type, ext.Title, ext.Status, ext.Detail = ProblemTypeBase+string(code), http.StatusText(status), status, twofold.ErrorMessage(err)
+	if in, name := twofold.ErrorInput(err); code == twofold.CodeInvalid && name != "" {
+		if in == twofold.InBody {
+			ext.Pointer = name
+		} else {
+			ext.Parameter, ext.In = name, string(in)
+		}
+	}
 	if f, ok := r.Context().Value(forbiddenKey{}).(*forbidden); ok && code == twofold.CodeForbidden {
 		f.seen, f.why = true, ext.Detail
 	}
@@ -223,9 +238,9 @@ func QueryRepeatable(r *http.Request, repeatable []string, names ...string) erro
 	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if !slices.Contains(names, k) {
 			if len(names) == 0 {
-				return twofold.Errorf(twofold.CodeInvalid, "unknown query parameter %q: this request takes none", core.CleanText(k, 32))
+				return twofold.Errorf(twofold.CodeInvalid, "unknown query parameter %q: this request takes none", core.CleanText(k, 32)).OnQuery(core.CleanText(k, 32))
 			}
-			return twofold.Errorf(twofold.CodeInvalid, "unknown query parameter %q: this request takes %s", core.CleanText(k, 32), strings.Join(names, ", "))
+			return twofold.Errorf(twofold.CodeInvalid, "unknown query parameter %q: this request takes %s", core.CleanText(k, 32), strings.Join(names, ", ")).OnQuery(core.CleanText(k, 32))
 		}
 		if err := once(q, k, repeatable); err != nil {
 			return err
@@ -322,7 +337,7 @@ func ParsableQuery(log *slog.Logger, h http.HandlerFunc) http.HandlerFunc {
 // one of repeatable.
 func once(q url.Values, k string, repeatable []string) error {
 	if len(q[k]) > 1 && !slices.Contains(repeatable, k) {
-		return twofold.Errorf(twofold.CodeInvalid, "query parameter %q is given %d times: give it once", core.CleanText(k, 32), len(q[k]))
+		return twofold.Errorf(twofold.CodeInvalid, "query parameter %q is given %d times: give it once", core.CleanText(k, 32), len(q[k])).OnQuery(core.CleanText(k, 32))
 	}
 	return nil
 }

@@ -144,7 +144,7 @@ func (s *Server) pushChallenges(w http.ResponseWriter, r *http.Request, d core.D
 	if v := r.URL.Query().Get("wait"); v != "" {
 		var err error
 		if wait, err = time.ParseDuration(v); err != nil || wait < 0 || wait > core.MaxPushWait {
-			writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "wait must be a duration from 0s to %s, such as 25s", core.MaxPushWait))
+			writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "wait must be a duration from 0s to %s, such as 25s", core.MaxPushWait).OnQuery("wait"))
 			return
 		}
 	}
@@ -181,7 +181,7 @@ func (s *Server) answerPush(w http.ResponseWriter, r *http.Request, d core.Devic
 		return
 	}
 	if req.Decision != "approve" && req.Decision != "deny" {
-		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "decision must be approve or deny"))
+		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "decision must be approve or deny").On("decision"))
 		return
 	}
 	st, err := s.svc.AnswerPush(r.Context(), d, r.PathValue("id"), req.Decision == "approve", req.Number, Meta(r))

@@ -12,8 +12,10 @@
 package permit
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/twofold/twofold"
@@ -136,13 +138,13 @@ func relativeName(zone, fq string) (string, error) {
 	n := strings.TrimSuffix(fq, ".")
 	switch {
 	case strings.Contains(zone, "*") || strings.Contains(n, "*"):
-		return "", twofold.Errorf(twofold.CodeInvalid, "name part %q ends with a dot (a fully qualified name), which only a literal name in a literal zone may: write the name relative to the zone, such as %q", truncate(fq), "_acme-challenge")
+		return "", twofold.Errorf(twofold.CodeInvalid, "name part %q ends with a dot (a fully qualified name), which only a literal name in a literal zone may: write the name relative to the zone, such as %q", truncate(fq), "_acme-challenge").On("resource")
 	case n == zone:
 		return "@", nil
 	case strings.HasSuffix(n, "."+zone):
 		return strings.TrimSuffix(n, "."+zone), nil
 	}
-	return "", twofold.Errorf(twofold.CodeInvalid, "name part %q ends with a dot (a fully qualified name) but is not in zone %q: write the name relative to the zone, such as %q", truncate(fq), zone, "_acme-challenge")
+	return "", twofold.Errorf(twofold.CodeInvalid, "name part %q ends with a dot (a fully qualified name) but is not in zone %q: write the name relative to the zone, such as %q", truncate(fq), zone, "_acme-challenge").On("resource")
 }
 
 // Normalize checks p and returns it in canonical form: lower-case service,
@@ -155,7 +157,7 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 	name := strings.ToLower(strings.TrimSpace(p.Service))
 	svc, ok := services[name]
 	if !ok {
-		return p, twofold.Errorf(twofold.CodeInvalid, "unknown service %q: use one of %s", truncate(p.Service), strings.Join(Services(), ", "))
+		return p, twofold.Errorf(twofold.CodeInvalid, "unknown service %q: use one of %s", truncate(p.Service), strings.Join(Services(), ", ")).On("service")
 	}
 	// No resource is refused, never read as "*": a script that builds
 	// "resource":"$ZONE" from an unset variable must not get a key for
@@ -163,13 +165,13 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 	res := strings.TrimSpace(p.Resource)
 	if res == "" {
 		if ex := example(name); ex != "*" {
-			return p, twofold.Errorf(twofold.CodeInvalid, "a permit needs a resource: a pattern such as %q, or %q for every resource of service %s", ex, "*", name)
+			return p, twofold.Errorf(twofold.CodeInvalid, "a permit needs a resource: a pattern such as %q, or %q for every resource of service %s", ex, "*", name).On("resource")
 		}
-		return p, twofold.Errorf(twofold.CodeInvalid, "a permit needs a resource: %q for service %s", "*", name)
+		return p, twofold.Errorf(twofold.CodeInvalid, "a permit needs a resource: %q for service %s", "*", name).On("resource")
 	}
 	segs := strings.Split(res, "/")
 	if len(segs) > svc.segments {
-		return p, twofold.Errorf(twofold.CodeInvalid, "resource %q has more than %d parts for service %s", truncate(res), svc.segments, name)
+		return p, twofold.Errorf(twofold.CodeInvalid, "resource %q has more than %d parts for service %s", truncate(res), svc.segments, name).On("resource")
 	}
 	for i, seg := range segs {
 		switch {
@@ -187,7 +189,7 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 			seg = strings.ToLower(seg)
 		}
 		if seg == "" || !svc.check(i, seg) {
-			return p, twofold.Errorf(twofold.CodeInvalid, "resource %q: part %q is not a valid pattern for service %s", truncate(res), truncate(seg), name)
+			return p, twofold.Errorf(twofold.CodeInvalid, "resource %q: part %q is not a valid pattern for service %s", truncate(res), truncate(seg), name).On("resource")
 		}
 		segs[i] = seg
 	}
@@ -195,7 +197,7 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 		segs = segs[:len(segs)-1]
 	}
 	if len(p.Actions) == 0 {
-		return p, twofold.Errorf(twofold.CodeInvalid, "a permit needs at least one action: read or write")
+		return p, twofold.Errorf(twofold.CodeInvalid, "a permit needs at least one action: read or write").On("actions")
 	}
 	actions := make([]string, 0, len(p.Actions))
 	for _, a := range p.Actions {
@@ -204,11 +206,11 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 		case a == Read || a == Write:
 		case slices.Contains(writeParts, a) && name == DNS:
 		case slices.Contains(writeParts, a):
-			return p, twofold.Errorf(twofold.CodeInvalid, "action %q is for service %s only: use read or write", a, DNS)
+			return p, twofold.Errorf(twofold.CodeInvalid, "action %q is for service %s only: use read or write", a, DNS).On("actions")
 		case name == DNS:
-			return p, twofold.Errorf(twofold.CodeInvalid, "unknown action %q: use read, write, or one part of write: add, replace, delete", truncate(a))
+			return p, twofold.Errorf(twofold.CodeInvalid, "unknown action %q: use read, write, or one part of write: add, replace, delete", truncate(a)).On("actions")
 		default:
-			return p, twofold.Errorf(twofold.CodeInvalid, "unknown action %q: use read or write", truncate(a))
+			return p, twofold.Errorf(twofold.CodeInvalid, "unknown action %q: use read or write", truncate(a)).On("actions")
 		}
 		actions = append(actions, a)
 	}
@@ -218,7 +220,7 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 	}
 	slices.Sort(actions)
 	if name == Admin && slices.Contains(AdminReadOnly, segs[0]) && slices.Contains(actions, Write) {
-		return p, twofold.Errorf(twofold.CodeInvalid, "the operator API changes nothing under %q: use read", segs[0])
+		return p, twofold.Errorf(twofold.CodeInvalid, "the operator API changes nothing under %q: use read", segs[0]).On("actions")
 	}
 	// No route lets a key change its own account (its password, email,
 	// two-factor and sessions are a person's to change), so a write permit
@@ -226,7 +228,7 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 	// hold one from before load and work as they did; it still grants
 	// nothing.
 	if name == Account && slices.Contains(actions, Write) {
-		return p, twofold.Errorf(twofold.CodeInvalid, "no API key changes its account (only a person signed in does): the service %s has only read, its profile and events", Account)
+		return p, twofold.Errorf(twofold.CodeInvalid, "no API key changes its account (only a person signed in does): the service %s has only read, its profile and events", Account).On("actions")
 	}
 	return twofold.Permit{Service: name, Resource: strings.Join(segs, "/"), Actions: slices.Compact(actions)}, nil
 }
@@ -234,20 +236,32 @@ func Normalize(p twofold.Permit) (twofold.Permit, error) {
 // NormalizeAll normalizes every permit of ps; a key needs at least one.
 func NormalizeAll(ps []twofold.Permit) ([]twofold.Permit, error) {
 	if len(ps) == 0 {
-		return nil, twofold.Errorf(twofold.CodeInvalid, "an API key needs at least one permit")
+		return nil, twofold.Errorf(twofold.CodeInvalid, "an API key needs at least one permit").On("permits")
 	}
 	if len(ps) > 100 {
-		return nil, twofold.Errorf(twofold.CodeInvalid, "an API key has at most 100 permits")
+		return nil, twofold.Errorf(twofold.CodeInvalid, "an API key has at most 100 permits").On("permits")
 	}
 	out := make([]twofold.Permit, 0, len(ps))
 	for i, p := range ps {
 		n, err := Normalize(p)
 		if err != nil {
-			return nil, fmt.Errorf("permit %d: %w", i+1, err)
+			return nil, fmt.Errorf("permit %d: %w", i+1, inPermit(i, err))
 		}
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// inPermit returns err, which refuses a part of a permit ("/actions"),
+// as refusing that part of the i-th (from 0) of a body's permits
+// ("/permits/2/actions"). The *twofold.Error is copied, not changed.
+func inPermit(i int, err error) error {
+	var e *twofold.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	return c.At(twofold.InBody, twofold.JSONPointer("permits", strconv.Itoa(i))+e.Input)
 }
 
 // Parse reads a permit written as one line, "SERVICE RESOURCE ACTION[,ACTION]",
