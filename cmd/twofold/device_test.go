@@ -325,6 +325,20 @@ func pushLogin(t *testing.T, base, username string) (string, testenv.Response) {
 	return loginID, ch
 }
 
+// withDevice runs f on each store, in parallel, with a test server on
+// which kim has enrolled a push device, whose state file is state, at the
+// server's time now.
+func withDevice(t *testing.T, f func(t *testing.T, s *testenv.Server, state string, now time.Time)) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := testenv.NewServer(t, dsn(t))
+			state, _ := pushDevice(t, s, "kim")
+			f(t, s, state, s.Clock.Now())
+		})
+	}
+}
+
 // instantSleep is a Main.Sleep that waits for nothing, the clock reading
 // now plus the wait, and records each wait in slept (when not nil).
 func instantSleep(now time.Time, slept *[]time.Duration) func(time.Duration) <-chan time.Time {
@@ -433,100 +447,94 @@ func TestDeviceWatchSurvivesRestart(t *testing.T) {
 // after each failure in a row), shows the request again after the answer
 // failed, and approves it with the number typed again.
 func TestDeviceWatchRetries(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := testenv.NewServer(t, dsn(t))
-			state, _ := pushDevice(t, s, "kim")
-			now := s.Clock.Now()
-			loginID, ch := pushLogin(t, s.URL(), "kim")
+	withDevice(t, func(t *testing.T, s *testenv.Server, state string, now time.Time) {
+		loginID, ch := pushLogin(t, s.URL(), "kim")
 
-			target, err := url.Parse(s.URL())
-			if err != nil {
-				t.Fatal(err)
+		target, err := url.Parse(s.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		var mu sync.Mutex
+		polls, answers := 0, 0
+		problem := func(w http.ResponseWriter, status int, detail string) {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"type":"https://twofold.example/problems/unavailable","status":%d,"detail":%q}`, status, detail)
+		}
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			poll, answer := 0, 0
+			if r.URL.Path == "/v1/push/challenges" {
+				polls++
+				poll = polls
+			} else if strings.HasPrefix(r.URL.Path, "/v1/push/challenges/") {
+				answers++
+				answer = answers
 			}
-			proxy := httputil.NewSingleHostReverseProxy(target)
-			var mu sync.Mutex
-			polls, answers := 0, 0
-			problem := func(w http.ResponseWriter, status int, detail string) {
-				w.Header().Set("Content-Type", "application/problem+json")
-				w.WriteHeader(status)
-				fmt.Fprintf(w, `{"type":"https://twofold.example/problems/unavailable","status":%d,"detail":%q}`, status, detail)
+			mu.Unlock()
+			switch {
+			case poll == 1:
+				w.Header().Set("Retry-After", "7")
+				problem(w, 503, "too many devices are waiting on this server: try again shortly")
+			case poll == 2:
+				w.Header().Set("Retry-After", now.Add(90*time.Second).UTC().Format(http.TimeFormat))
+				problem(w, 429, "too many requests")
+			case poll == 3:
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(502)
+				fmt.Fprint(w, "<html><body>Bad Gateway</body></html>")
+			case answer == 1:
+				problem(w, 503, "deploying")
+			default:
+				proxy.ServeHTTP(w, r)
 			}
-			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				poll, answer := 0, 0
-				if r.URL.Path == "/v1/push/challenges" {
-					polls++
-					poll = polls
-				} else if strings.HasPrefix(r.URL.Path, "/v1/push/challenges/") {
-					answers++
-					answer = answers
-				}
-				mu.Unlock()
-				switch {
-				case poll == 1:
-					w.Header().Set("Retry-After", "7")
-					problem(w, 503, "too many devices are waiting on this server: try again shortly")
-				case poll == 2:
-					w.Header().Set("Retry-After", now.Add(90*time.Second).UTC().Format(http.TimeFormat))
-					problem(w, 429, "too many requests")
-				case poll == 3:
-					w.Header().Set("Content-Type", "text/html")
-					w.WriteHeader(502)
-					fmt.Fprint(w, "<html><body>Bad Gateway</body></html>")
-				case answer == 1:
-					problem(w, 503, "deploying")
-				default:
-					proxy.ServeHTTP(w, r)
-				}
-			}))
-			defer front.Close()
+		}))
+		defer front.Close()
 
-			number := ch.String("number")
-			tm := newTestMain(t, now, number+"\n"+number+"\n")
-			var slept []time.Duration
-			tm.Sleep = instantSleep(now, &slept)
-			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s", "--server", front.URL}); err != nil {
-				t.Fatalf("device watch: %v\nstderr:\n%s", err, tm.stderr.String())
+		number := ch.String("number")
+		tm := newTestMain(t, now, number+"\n"+number+"\n")
+		var slept []time.Duration
+		tm.Sleep = instantSleep(now, &slept)
+		if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s", "--server", front.URL}); err != nil {
+			t.Fatalf("device watch: %v\nstderr:\n%s", err, tm.stderr.String())
+		}
+		want := []struct{ min, max time.Duration }{
+			{7 * time.Second, 7*time.Second + 7*time.Second/4},    // Retry-After: 7
+			{90 * time.Second, 90*time.Second + 90*time.Second/4}, // Retry-After: a date 90 s on
+			{2 * time.Second, 4 * time.Second},                    // the third failure in a row
+			{watchRetryBase / 2, watchRetryBase},                  // the answer's, after a poll that worked
+		}
+		if len(slept) != len(want) {
+			t.Fatalf("watch waited %v, want %d waits", slept, len(want))
+		}
+		for i, w := range want {
+			if slept[i] < w.min || slept[i] > w.max {
+				t.Errorf("wait %d: got %v, want from %v to %v", i+1, slept[i], w.min, w.max)
 			}
-			want := []struct{ min, max time.Duration }{
-				{7 * time.Second, 7*time.Second + 7*time.Second/4},    // Retry-After: 7
-				{90 * time.Second, 90*time.Second + 90*time.Second/4}, // Retry-After: a date 90 s on
-				{2 * time.Second, 4 * time.Second},                    // the third failure in a row
-				{watchRetryBase / 2, watchRetryBase},                  // the answer's, after a poll that worked
+		}
+		out := tm.stdout.String()
+		if strings.Count(out, "a request to sign in as kim") != 2 || !strings.Contains(out, "the answer could not be sent") || !strings.HasSuffix(strings.TrimSpace(out), "approved") {
+			t.Fatalf("device watch printed:\n%s\nwant the request shown twice, the failed answer, and approved", out)
+		}
+		e := tm.stderr.String()
+		for _, w := range []string{"server answered 503", "server answered 429", "server answered 502: Bad Gateway", "answer not sent", "trying again in "} {
+			if !strings.Contains(e, w) {
+				t.Errorf("device watch said on stderr:\n%s\nwant %q", e, w)
 			}
-			if len(slept) != len(want) {
-				t.Fatalf("watch waited %v, want %d waits", slept, len(want))
-			}
-			for i, w := range want {
-				if slept[i] < w.min || slept[i] > w.max {
-					t.Errorf("wait %d: got %v, want from %v to %v", i+1, slept[i], w.min, w.max)
-				}
-			}
-			out := tm.stdout.String()
-			if strings.Count(out, "a request to sign in as kim") != 2 || !strings.Contains(out, "the answer could not be sent") || !strings.HasSuffix(strings.TrimSpace(out), "approved") {
-				t.Fatalf("device watch printed:\n%s\nwant the request shown twice, the failed answer, and approved", out)
-			}
-			e := tm.stderr.String()
-			for _, w := range []string{"server answered 503", "server answered 429", "server answered 502: Bad Gateway", "answer not sent", "trying again in "} {
-				if !strings.Contains(e, w) {
-					t.Errorf("device watch said on stderr:\n%s\nwant %q", e, w)
-				}
-			}
-			st, err := pushdevice.Load(state)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(e, st.Key) || strings.Contains(e, "sig=") {
-				t.Errorf("stderr shows the device's key or a signature:\n%s", e)
-			}
-			v := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
-			if v.Status != 200 || v.String("token") == "" {
-				t.Fatalf("verify after approval on the device: %d %s", v.Status, v.Body)
-			}
-		})
-	}
+		}
+		st, err := pushdevice.Load(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(e, st.Key) || strings.Contains(e, "sig=") {
+			t.Errorf("stderr shows the device's key or a signature:\n%s", e)
+		}
+		v := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
+		if v.Status != 200 || v.String("token") == "" {
+			t.Fatalf("verify after approval on the device: %d %s", v.Status, v.Body)
+		}
+	})
 }
 
 // TestDeviceWatchWaitFlag: a --wait the server would refuse (400) is a
@@ -608,66 +616,60 @@ func TestDeviceWatchServerFlag(t *testing.T) {
 // owner to enrol again, as on the other 401s: it waits, signs its next poll
 // afresh, and that poll goes through.
 func TestDeviceWatchRetriesReplayedPoll(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := testenv.NewServer(t, dsn(t))
-			state, _ := pushDevice(t, s, "kim")
-			now := s.Clock.Now()
-			target, err := url.Parse(s.URL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			proxy := httputil.NewSingleHostReverseProxy(target)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var mu sync.Mutex
-			var polls []string // each poll's Authorization, and the status the device got
-			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				n := len(polls) + 1
-				mu.Unlock()
-				if n == 2 { // the first instance takes it, and its answer is lost
-					proxy.ServeHTTP(httptest.NewRecorder(), r)
-				}
-				rec := httptest.NewRecorder()
-				proxy.ServeHTTP(rec, r)
-				for k, v := range rec.Header() {
-					w.Header()[k] = v
-				}
-				w.WriteHeader(rec.Code)
-				w.Write(rec.Body.Bytes())
-				mu.Lock()
-				polls = append(polls, fmt.Sprintf("%d %s", rec.Code, r.Header.Get("Authorization")))
-				mu.Unlock()
-				if n == 3 {
-					cancel()
-				}
-			}))
-			defer front.Close()
-			tm := newTestMain(t, now, "")
-			var slept []time.Duration
-			tm.Sleep = instantSleep(now, &slept)
-			err = tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s", "--server", front.URL})
-			if err != nil {
-				t.Fatalf("device watch stopped on its own poll sent twice: %v\nstderr:\n%s", err, tm.stderr.String())
-			}
+	withDevice(t, func(t *testing.T, s *testenv.Server, state string, now time.Time) {
+		target, err := url.Parse(s.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var mu sync.Mutex
+		var polls []string // each poll's Authorization, and the status the device got
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
-			defer mu.Unlock()
-			if len(polls) != 3 || !strings.HasPrefix(polls[0], "200 ") || !strings.HasPrefix(polls[1], "401 ") || !strings.HasPrefix(polls[2], "200 ") {
-				t.Fatalf("polls through the proxy: %q, want 200, the replay's 401, then 200", polls)
+			n := len(polls) + 1
+			mu.Unlock()
+			if n == 2 { // the first instance takes it, and its answer is lost
+				proxy.ServeHTTP(httptest.NewRecorder(), r)
 			}
-			if polls[2][4:] == polls[1][4:] {
-				t.Errorf("the poll after the replay was not signed afresh")
+			rec := httptest.NewRecorder()
+			proxy.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
 			}
-			if len(slept) != 1 || slept[0] < watchRetryBase/2 || slept[0] > watchRetryBase {
-				t.Errorf("watch waited %v, want once, from %v to %v", slept, watchRetryBase/2, watchRetryBase)
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+			mu.Lock()
+			polls = append(polls, fmt.Sprintf("%d %s", rec.Code, r.Header.Get("Authorization")))
+			mu.Unlock()
+			if n == 3 {
+				cancel()
 			}
-			if e := tm.stderr.String(); !strings.Contains(e, "server answered 401") || !strings.Contains(e, "trying again in") || strings.Contains(e, "enrol it again") {
-				t.Errorf("device watch said on stderr:\n%s\nwant the replayed poll and that it tries again, not to enrol again", e)
-			}
-		})
-	}
+		}))
+		defer front.Close()
+		tm := newTestMain(t, now, "")
+		var slept []time.Duration
+		tm.Sleep = instantSleep(now, &slept)
+		err = tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s", "--server", front.URL})
+		if err != nil {
+			t.Fatalf("device watch stopped on its own poll sent twice: %v\nstderr:\n%s", err, tm.stderr.String())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(polls) != 3 || !strings.HasPrefix(polls[0], "200 ") || !strings.HasPrefix(polls[1], "401 ") || !strings.HasPrefix(polls[2], "200 ") {
+			t.Fatalf("polls through the proxy: %q, want 200, the replay's 401, then 200", polls)
+		}
+		if polls[2][4:] == polls[1][4:] {
+			t.Errorf("the poll after the replay was not signed afresh")
+		}
+		if len(slept) != 1 || slept[0] < watchRetryBase/2 || slept[0] > watchRetryBase {
+			t.Errorf("watch waited %v, want once, from %v to %v", slept, watchRetryBase/2, watchRetryBase)
+		}
+		if e := tm.stderr.String(); !strings.Contains(e, "server answered 401") || !strings.Contains(e, "trying again in") || strings.Contains(e, "enrol it again") {
+			t.Errorf("device watch said on stderr:\n%s\nwant the replayed poll and that it tries again, not to enrol again", e)
+		}
+	})
 }
 
 // TestDeviceWatchPrompt: at the prompt, what is neither the two-digit
@@ -677,69 +679,63 @@ func TestDeviceWatchRetriesReplayedPoll(t *testing.T) {
 // the prompt waits, stops watch at once and leaves the request unanswered,
 // for the owner to answer elsewhere or let expire.
 func TestDeviceWatchPrompt(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := testenv.NewServer(t, dsn(t))
-			state, _ := pushDevice(t, s, "kim")
-			now := s.Clock.Now()
-			verify := func(loginID string, ch testenv.Response) testenv.Response {
-				return testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify",
-					map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
-			}
+	withDevice(t, func(t *testing.T, s *testenv.Server, state string, now time.Time) {
+		verify := func(loginID string, ch testenv.Response) testenv.Response {
+			return testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify",
+				map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
+		}
 
-			loginID, ch := pushLogin(t, s.URL(), "kim")
-			tm := newTestMain(t, now, "\ny\n4\n"+ch.String("number")+"\n")
-			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
-				t.Fatalf("device watch: %v\n%s", err, tm.stderr.String())
-			}
-			if out := tm.stdout.String(); strings.Count(out, "That is not the number") != 3 || !strings.HasSuffix(strings.TrimSpace(out), "approved") {
-				t.Fatalf("device watch printed:\n%s\nwant three answers asked again, then approved", out)
-			}
-			if v := verify(loginID, ch); v.Status != 200 {
-				t.Fatalf("verify after approval: %d %s", v.Status, v.Body)
-			}
+		loginID, ch := pushLogin(t, s.URL(), "kim")
+		tm := newTestMain(t, now, "\ny\n4\n"+ch.String("number")+"\n")
+		if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
+			t.Fatalf("device watch: %v\n%s", err, tm.stderr.String())
+		}
+		if out := tm.stdout.String(); strings.Count(out, "That is not the number") != 3 || !strings.HasSuffix(strings.TrimSpace(out), "approved") {
+			t.Fatalf("device watch printed:\n%s\nwant three answers asked again, then approved", out)
+		}
+		if v := verify(loginID, ch); v.Status != 200 {
+			t.Fatalf("verify after approval: %d %s", v.Status, v.Body)
+		}
 
-			// Standard input ends after something that is no answer.
-			loginID, ch = pushLogin(t, s.URL(), "kim")
-			tm = newTestMain(t, now, "yes")
-			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--wait", "1s"}); err != nil {
-				t.Fatalf("device watch: %v\n%s", err, tm.stderr.String())
-			}
-			if out := tm.stdout.String(); !strings.Contains(out, "the request was left unanswered") {
-				t.Fatalf("device watch printed:\n%s\nwant the request left unanswered", out)
-			}
-			if v := verify(loginID, ch); v.Status != 409 {
-				t.Fatalf("verify after watch's input ended: %d %s, want 409 push-pending", v.Status, v.Body)
-			}
+		// Standard input ends after something that is no answer.
+		loginID, ch = pushLogin(t, s.URL(), "kim")
+		tm = newTestMain(t, now, "yes")
+		if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--wait", "1s"}); err != nil {
+			t.Fatalf("device watch: %v\n%s", err, tm.stderr.String())
+		}
+		if out := tm.stdout.String(); !strings.Contains(out, "the request was left unanswered") {
+			t.Fatalf("device watch printed:\n%s\nwant the request left unanswered", out)
+		}
+		if v := verify(loginID, ch); v.Status != 409 {
+			t.Fatalf("verify after watch's input ended: %d %s, want 409 push-pending", v.Status, v.Body)
+		}
 
-			// SIGINT while the prompt waits for a line that never comes.
-			r, w := io.Pipe()
-			defer w.Close()
-			tm = newTestMain(t, now, "")
-			tm.Stdin = r
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s"}) }()
-			waitPrinted(t, tm.stdout, regexp.MustCompile(`(to approve, or d to deny: )`), done)
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("device watch after SIGINT: %v", err)
-				}
-			case <-time.After(time.Minute): // a bound against a hang, not a timing
-				t.Fatalf("device watch did not stop on SIGINT at its prompt")
+		// SIGINT while the prompt waits for a line that never comes.
+		r, w := io.Pipe()
+		defer w.Close()
+		tm = newTestMain(t, now, "")
+		tm.Stdin = r
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s"}) }()
+		waitPrinted(t, tm.stdout, regexp.MustCompile(`(to approve, or d to deny: )`), done)
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("device watch after SIGINT: %v", err)
 			}
-			if out := tm.stdout.String(); !strings.Contains(out, "the request was left unanswered") {
-				t.Fatalf("device watch printed:\n%s\nwant the request left unanswered", out)
-			}
-			if v := verify(loginID, ch); v.Status != 409 {
-				t.Fatalf("verify after watch was stopped: %d %s, want 409 push-pending", v.Status, v.Body)
-			}
-		})
-	}
+		case <-time.After(time.Minute): // a bound against a hang, not a timing
+			t.Fatalf("device watch did not stop on SIGINT at its prompt")
+		}
+		if out := tm.stdout.String(); !strings.Contains(out, "the request was left unanswered") {
+			t.Fatalf("device watch printed:\n%s\nwant the request left unanswered", out)
+		}
+		if v := verify(loginID, ch); v.Status != 409 {
+			t.Fatalf("verify after watch was stopped: %d %s, want 409 push-pending", v.Status, v.Body)
+		}
+	})
 }
 
 // TestDeviceWatchClockOff: a device whose clock is minutes off has its
@@ -749,44 +745,38 @@ func TestDeviceWatchPrompt(t *testing.T) {
 // set right (here at the third wait) it polls again and answers the
 // request.
 func TestDeviceWatchClockOff(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := testenv.NewServer(t, dsn(t))
-			state, _ := pushDevice(t, s, "kim")
-			now := s.Clock.Now()
-			loginID, ch := pushLogin(t, s.URL(), "kim")
-			tm := newTestMain(t, now, ch.String("number")+"\n")
-			off := -5 * time.Minute
-			tm.Now = func() time.Time { return now.Add(off) }
-			var slept []time.Duration
-			sleep := instantSleep(now, &slept)
-			tm.Sleep = func(d time.Duration) <-chan time.Time {
-				if len(slept) == 2 {
-					off = 0 // network time reached, at the third wait
-				}
-				return sleep(d)
+	withDevice(t, func(t *testing.T, s *testenv.Server, state string, now time.Time) {
+		loginID, ch := pushLogin(t, s.URL(), "kim")
+		tm := newTestMain(t, now, ch.String("number")+"\n")
+		off := -5 * time.Minute
+		tm.Now = func() time.Time { return now.Add(off) }
+		var slept []time.Duration
+		sleep := instantSleep(now, &slept)
+		tm.Sleep = func(d time.Duration) <-chan time.Time {
+			if len(slept) == 2 {
+				off = 0 // network time reached, at the third wait
 			}
-			if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
-				t.Fatalf("device watch with its clock off: %v\nstderr:\n%s", err, tm.stderr.String())
-			}
-			if len(slept) != 3 {
-				t.Errorf("watch waited %v, want 3 waits", slept)
-			}
-			e := tm.stderr.String()
-			if strings.Count(e, "this machine's clock is 5m0s behind the server's") != 1 || strings.Contains(e, "enrol it again") ||
-				strings.Count(e, "polling "+s.URL()+" again") != 1 {
-				t.Errorf("device watch said on stderr:\n%s\nwant the clock 5m0s behind said once, and polling again once", e)
-			}
-			if out := tm.stdout.String(); !strings.HasSuffix(strings.TrimSpace(out), "approved") {
-				t.Fatalf("device watch printed:\n%s\nwant approved", out)
-			}
-			v := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
-			if v.Status != 200 {
-				t.Fatalf("verify after approval: %d %s", v.Status, v.Body)
-			}
-		})
-	}
+			return sleep(d)
+		}
+		if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s"}); err != nil {
+			t.Fatalf("device watch with its clock off: %v\nstderr:\n%s", err, tm.stderr.String())
+		}
+		if len(slept) != 3 {
+			t.Errorf("watch waited %v, want 3 waits", slept)
+		}
+		e := tm.stderr.String()
+		if strings.Count(e, "this machine's clock is 5m0s behind the server's") != 1 || strings.Contains(e, "enrol it again") ||
+			strings.Count(e, "polling "+s.URL()+" again") != 1 {
+			t.Errorf("device watch said on stderr:\n%s\nwant the clock 5m0s behind said once, and polling again once", e)
+		}
+		if out := tm.stdout.String(); !strings.HasSuffix(strings.TrimSpace(out), "approved") {
+			t.Fatalf("device watch printed:\n%s\nwant approved", out)
+		}
+		v := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
+		if v.Status != 200 {
+			t.Fatalf("verify after approval: %d %s", v.Status, v.Body)
+		}
+	})
 }
 
 // TestDeviceWatchOneAtATime: a second `device watch` on the state file
@@ -797,58 +787,52 @@ func TestDeviceWatchClockOff(t *testing.T) {
 // failures and tried again after the backoff, saying why, rather than at
 // once for ever, each ending the other's.
 func TestDeviceWatchOneAtATime(t *testing.T) {
-	for name, dsn := range testenv.DSNs(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := testenv.NewServer(t, dsn(t))
-			state, _ := pushDevice(t, s, "kim")
-			now := s.Clock.Now()
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			watch := func(state string) (*testMain, chan error) {
-				r, w := io.Pipe()
-				t.Cleanup(func() { w.Close() })
-				tm := newTestMain(t, now, "")
-				tm.Stdin = r
-				tm.Sleep = instantSleep(now, nil)
-				done := make(chan error, 1)
-				go func() { done <- tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "5s"}) }()
-				waitPrinted(t, tm.stdout, regexp.MustCompile(`(waiting for sign-in requests)`), done)
-				return tm, done
-			}
-			a, aDone := watch(state)
-
+	withDevice(t, func(t *testing.T, s *testenv.Server, state string, now time.Time) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		watch := func(state string) (*testMain, chan error) {
+			r, w := io.Pipe()
+			t.Cleanup(func() { w.Close() })
 			tm := newTestMain(t, now, "")
-			err := tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "5s"})
-			if exitCode(err) != 1 || err == nil || !strings.Contains(err.Error(), "in use by another `twofold device watch`") {
-				t.Fatalf("a second watch on the same state file: %v, want it refused", err)
-			}
+			tm.Stdin = r
+			tm.Sleep = instantSleep(now, nil)
+			done := make(chan error, 1)
+			go func() { done <- tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "5s"}) }()
+			waitPrinted(t, tm.stdout, regexp.MustCompile(`(waiting for sign-in requests)`), done)
+			return tm, done
+		}
+		a, aDone := watch(state)
 
-			b, err := os.ReadFile(state)
-			if err != nil {
-				t.Fatal(err)
+		tm := newTestMain(t, now, "")
+		err := tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "5s"})
+		if exitCode(err) != 1 || err == nil || !strings.Contains(err.Error(), "in use by another `twofold device watch`") {
+			t.Fatalf("a second watch on the same state file: %v, want it refused", err)
+		}
+
+		b, err := os.ReadFile(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied := filepath.Join(t.TempDir(), "copy.json")
+		if err := os.WriteFile(copied, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, cDone := watch(copied)
+		re := regexp.MustCompile("(another `twofold device watch` with this device's key)")
+		deadline := time.Now().Add(time.Minute) // a bound against a hang, not a timing
+		for !re.MatchString(a.stderr.String()) && !re.MatchString(c.stderr.String()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("two watches with one key polled for a minute and neither said so:\n%s\n%s", a.stderr.String(), c.stderr.String())
 			}
-			copied := filepath.Join(t.TempDir(), "copy.json")
-			if err := os.WriteFile(copied, b, 0o600); err != nil {
-				t.Fatal(err)
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		for _, done := range []chan error{aDone, cDone} {
+			if err := <-done; err != nil {
+				t.Errorf("watch: %v", err)
 			}
-			c, cDone := watch(copied)
-			re := regexp.MustCompile("(another `twofold device watch` with this device's key)")
-			deadline := time.Now().Add(time.Minute) // a bound against a hang, not a timing
-			for !re.MatchString(a.stderr.String()) && !re.MatchString(c.stderr.String()) {
-				if time.Now().After(deadline) {
-					t.Fatalf("two watches with one key polled for a minute and neither said so:\n%s\n%s", a.stderr.String(), c.stderr.String())
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			cancel()
-			for _, done := range []chan error{aDone, cDone} {
-				if err := <-done; err != nil {
-					t.Errorf("watch: %v", err)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestDeviceWatchBadState: a state file that is missing, not JSON, or

@@ -255,11 +255,10 @@ func TestCreateAccountPage(t *testing.T) {
 	}
 }
 
-// walkOperatorRoutes asks every operator page, read or write, as c, a
-// signed-in person who is no operator, with {id} as id, and wants 403
-// from each; and again signed out, wanting the sign-in page (or 403 to a
-// write). It checks that a write made no account.
-func walkOperatorRoutes(t *testing.T, ts *testenv.Server, c *client, id string) {
+// pageRoutes returns every route of ts's pages, by pattern ("POST
+// /admin/users/{id}/suspend"), for tests that walk them all, so that a
+// route added later is walked too.
+func pageRoutes(t *testing.T, ts *testenv.Server) map[string]http.HandlerFunc {
 	t.Helper()
 	h, err := credhash.NewHasher(make([]byte, 32))
 	if err != nil {
@@ -269,8 +268,17 @@ func walkOperatorRoutes(t *testing.T, ts *testenv.Server, c *client, id string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pages.Routes()
+}
+
+// walkOperatorRoutes asks every operator page, read or write, as c, a
+// signed-in person who is no operator, with {id} as id, and wants 403
+// from each; and again signed out, wanting the sign-in page (or 403 to a
+// write). It checks that a write made no account.
+func walkOperatorRoutes(t *testing.T, ts *testenv.Server, c *client, id string) {
+	t.Helper()
 	n := 0
-	for pattern := range pages.Routes() {
+	for pattern := range pageRoutes(t, ts) {
 		method, path, _ := strings.Cut(pattern, " ")
 		if path != "/admin" && !strings.HasPrefix(path, "/admin/") {
 			continue

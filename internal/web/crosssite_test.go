@@ -5,9 +5,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/twofold/twofold/internal/credhash"
-	"github.com/twofold/twofold/internal/web"
 )
 
 // TestEveryFormRefusesForgery walks every POST route of the pages, the
@@ -24,17 +21,9 @@ func TestEveryFormRefusesForgery(t *testing.T) {
 	nina := userID(t, ts, "nina")
 	other := newClient(t, ts.URL())
 	other.get("/login")
-	h, err := credhash.NewHasher(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages, err := web.New(web.Options{Service: ts.Service, Hasher: h})
-	if err != nil {
-		t.Fatal(err)
-	}
 	values := strings.NewReplacer("{id}", nina, "{zone}", "example.com", "{inv}", "x", "{username}", "nina", "{token}", "x", "{key}", "x")
 	n := 0
-	for pattern := range pages.Routes() {
+	for pattern := range pageRoutes(t, ts) {
 		method, path, _ := strings.Cut(pattern, " ")
 		if method != http.MethodPost {
 			continue

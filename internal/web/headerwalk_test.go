@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
-	"github.com/twofold/twofold/internal/web"
 )
 
 // TestEveryPageSendsSafetyHeaders walks every GET route of the pages as a
@@ -27,14 +25,6 @@ func TestEveryPageSendsSafetyHeaders(t *testing.T) {
 	if _, err := ts.Service.AddZone(t.Context(), "example.com", "opal", core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := credhash.NewHasher(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages, err := web.New(web.Options{Service: ts.Service, Hasher: h})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := map[string]string{
 		"Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		"X-Frame-Options":         "DENY",
@@ -46,7 +36,7 @@ func TestEveryPageSendsSafetyHeaders(t *testing.T) {
 	anon := newClient(t, ts.URL())
 	anon.get("/login")
 	n := 0
-	for pattern := range pages.Routes() {
+	for pattern := range pageRoutes(t, ts) {
 		method, path, _ := strings.Cut(pattern, " ")
 		if method != http.MethodGet {
 			continue
