@@ -49,6 +49,16 @@ func (s *Service) NewSetupToken(ctx context.Context) (token string, offeredUntil
 	return "", at.Add(SetupTTL), nil
 }
 
+// SetupOpen reports whether a first-run setup link works now: no account
+// exists and a link was made less than SetupTTL ago. Once an account was
+// made, by whatever way, none works again (Store.CreateAccount), even with
+// every account deleted since: until a server starts again and prints a
+// new one.
+func (s *Service) SetupOpen(ctx context.Context) (bool, error) {
+	at, err := s.store.SetupOffered(ctx, s.Now().Add(-SetupTTL))
+	return !at.IsZero(), err
+}
+
 // CheckSetupToken returns nil when token may still create the first account.
 func (s *Service) CheckSetupToken(ctx context.Context, token string) error {
 	if token == "" || len(token) > 128 {

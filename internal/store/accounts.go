@@ -26,18 +26,27 @@ func scanAccount(row interface{ Scan(...any) error }) (twofold.Account, error) {
 // below keeps a name off every account's; migration 0047's unique index
 // keeps two creations at once from both passing it (PostgreSQL's READ
 // COMMITTED), the loser's violation a conflict too.
+//
+// Every first-run setup token goes with it, in the same transaction: the
+// first account ends setup for good, so that a link printed before it does
+// not come back to life should every account be deleted later.
 func (s *Store) CreateAccount(ctx context.Context, a twofold.Account) error {
-	res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT `+accountValues+`
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT `+accountValues+`
 		WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE LOWER(username) = LOWER(CAST($2 AS TEXT)))
 		AND NOT EXISTS (SELECT 1 FROM deleted_accounts WHERE username_key = LOWER(CAST($2 AS TEXT)))`,
-		a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch, a.Suspended)
-	if n, _ := rowsAffected(res, err); isUniqueViolation(err) || (err == nil && n == 0) {
-		return twofold.Errorf(twofold.CodeConflict, "username %q is taken, differs from a taken one only in case, or was the name of a closed account", a.Username)
-	}
-	if err != nil {
-		return fmt.Errorf("insert account: %w", err)
-	}
-	return nil
+			a.ID, a.Username, a.Email, a.PasswordHash, a.TwoFactorRequired, a.Operator, micros(a.CreatedAt), a.SessionEpoch, a.Suspended)
+		if n, _ := rowsAffected(res, err); isUniqueViolation(err) || (err == nil && n == 0) {
+			return twofold.Errorf(twofold.CodeConflict, "username %q is taken, differs from a taken one only in case, or was the name of a closed account", a.Username)
+		}
+		if err != nil {
+			return fmt.Errorf("insert account: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM setup_tokens`); err != nil {
+			return fmt.Errorf("delete setup tokens: %w", err)
+		}
+		return nil
+	})
 }
 
 // accountValues are the typed parameters $1 to $9 of an INSERT … SELECT

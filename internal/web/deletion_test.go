@@ -200,12 +200,21 @@ func TestCloseAccountSentTwice(t *testing.T) {
 // before any operator) lands on the sign-in page saying the account is
 // closed, not the first-run text, which points at a setup link this
 // server's start never printed; the page says how to make an account now.
-// On SQLite and PostgreSQL.
+// The link the start printed before that account was made stays void with
+// no account left (it would make an operator of whoever has it), and the
+// sign-in page says so rather than send people to it. On SQLite and
+// PostgreSQL.
 func TestCloseLastAccount(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, dsn(t))
+			if ts.SetupURL == "" {
+				t.Fatal("the start on an empty database made no setup link")
+			}
+			if r := newClient(t, ts.URL()).get("/login"); !strings.Contains(html.UnescapeString(r.body), "No account exists yet") {
+				t.Fatalf("the sign-in page of a new server does not point at the setup link:\n%s", r.body)
+			}
 			account(t, ts, "alice", false, false)
 			c := newClient(t, ts.URL())
 			c.signIn("alice")
@@ -225,6 +234,14 @@ func TestCloseLastAccount(t *testing.T) {
 			}
 			if strings.Contains(got, "No account exists yet") {
 				t.Errorf("the page after closing the last account shows the first-run text:\n%s", r.body)
+			}
+			visitor := newClient(t, ts.URL())
+			if r := visitor.get(strings.TrimPrefix(ts.SetupURL, ts.URL())); r.status != http.StatusNotFound {
+				t.Errorf("the setup link of the start, with every account made since deleted: %d, want 404", r.status)
+			}
+			got = html.UnescapeString(visitor.get("/login").body)
+			if strings.Contains(got, "No account exists yet") || !strings.Contains(got, "no setup link works now") {
+				t.Errorf("the sign-in page with no account and no working setup link:\n%s", got)
 			}
 		})
 	}

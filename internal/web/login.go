@@ -109,6 +109,11 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 			// setup link (accounts existed), so say how to make one now.
 			msg += " No account is left on this server. To make an operator account, run twofold user add NAME --operator " +
 				"where the server runs, or restart twofold serve, which then prints a new setup link."
+		} else if open, err := s.svc.SetupOpen(r.Context()); err == nil && !open {
+			// Every account was deleted, or the link is over a day old:
+			// the link the start printed no longer works.
+			msg = "No account exists on this server, and no setup link works now. To make the operator account, restart twofold serve, " +
+				"which then prints a new setup link, or run twofold user add NAME --operator where the server runs."
 		} else {
 			msg = "No account exists yet. To create the operator account, open the setup link that twofold serve printed when it started."
 		}

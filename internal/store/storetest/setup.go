@@ -118,10 +118,19 @@ func testSetupTokenValid(t *testing.T, s *store.Store) {
 	if got := countAccounts(t, s); got != 0 {
 		t.Errorf("accounts after an expired token: got %d, want 0", got)
 	}
-	newAccount(t, s, "alice") // any account ends setup
+	alice := newAccount(t, s, "alice") // any account ends setup
 	if setupTokenValid(t, s, "token-1") {
 		t.Errorf("SetupTokenValid once an account exists: got true, want false")
 	}
+	// For good: with that account deleted again (no account left, the
+	// token still young), the link of a start before it stays void.
+	if err := s.DeleteAccount(t.Context(), alice.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if setupTokenValid(t, s, "token-1") {
+		t.Errorf("SetupTokenValid once the account made meanwhile is deleted: got true, want false")
+	}
+	newAccount(t, s, "bob")
 	ok, err := s.CreateFirstAccount(t.Context(), []byte("token-1"), t0, operator("root"))
 	if err != nil || ok {
 		t.Errorf("CreateFirstAccount once an account exists: got %v, %v, want false, nil", ok, err)
