@@ -227,7 +227,7 @@ func TestCloseLastAccount(t *testing.T) {
 				t.Fatalf("accounts left after closing the last one: %v %v", has, err)
 			}
 			got := html.UnescapeString(r.body)
-			for _, want := range []string{"Your account is closed", "No account is left on this server", "twofold user add NAME --operator"} {
+			for _, want := range []string{"Your account is closed", "no setup link works now", "twofold user add NAME --operator"} {
 				if !strings.Contains(got, want) {
 					t.Errorf("the page after closing the last account does not say %q:\n%s", want, r.body)
 				}

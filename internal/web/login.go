@@ -103,19 +103,20 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	msg := notice(r)
 	if has, err := s.svc.HasAccounts(r.Context()); err == nil && !has {
-		if r.URL.Query().Get("m") == "account_closed" {
-			// The server's last account was just closed: that is what
-			// this browser's holder must read first. Its start printed no
-			// setup link (accounts existed), so say how to make one now.
-			msg += " No account is left on this server. To make an operator account, run twofold user add NAME --operator " +
-				"where the server runs, or restart twofold serve, which then prints a new setup link."
-		} else if open, err := s.svc.SetupOpen(r.Context()); err == nil && !open {
-			// Every account was deleted, or the link is over a day old:
-			// the link the start printed no longer works.
-			msg = "No account exists on this server, and no setup link works now. To make the operator account, restart twofold serve, " +
+		none := "No account exists yet. To create the operator account, open the setup link that twofold serve printed when it started."
+		if open, err := s.svc.SetupOpen(r.Context()); err == nil && !open {
+			// Every account made ends the setup links for good (the last
+			// one closed included), or the link is over a day old: the
+			// link the start printed no longer works.
+			none = "No account exists on this server, and no setup link works now. To make the operator account, restart twofold serve, " +
 				"which then prints a new setup link, or run twofold user add NAME --operator where the server runs."
+		}
+		if r.URL.Query().Get("m") == "account_closed" {
+			// The server's last account was just closed: its holder reads
+			// that first.
+			msg += " " + none
 		} else {
-			msg = "No account exists yet. To create the operator account, open the setup link that twofold serve printed when it started."
+			msg = none
 		}
 	}
 	body := loginBody{Next: next}
