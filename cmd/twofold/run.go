@@ -211,7 +211,7 @@ func keyFileUsage(command string) string {
 	case "backup":
 		return "master key file the database's secrets are sealed under (not read: the copy does not hold it, keep a copy of it apart)"
 	case "restore":
-		return "master key file the servers are to start with (not read: use the one from when the backup was made)"
+		return "master key file the servers are to start with: the one from when the backup was made, checked to open every data key of the backup before anything is changed"
 	}
 	return "master key file the database's secrets are sealed under (it must exist)"
 }
