@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // ErrBackupUnsupported is returned by Backup on PostgreSQL, whose own tools
@@ -40,6 +41,15 @@ func Backup(ctx context.Context, dsn, dest string) (size int64, staleRemoved []s
 		return 0, nil, fmt.Errorf("backup: the database: %w", err)
 	} else if !fi.Mode().IsRegular() {
 		return 0, nil, fmt.Errorf("backup: the database %s is not a file", path)
+	}
+	// Twofold makes no directory: say which one is not there, rather than
+	// name the temporary copy that could not be made in it.
+	d := filepath.Dir(dest)
+	switch fi, err := os.Stat(d); {
+	case errors.Is(err, fs.ErrNotExist):
+		return 0, nil, fmt.Errorf("backup: the directory %s does not exist (twofold makes none): create it, or give a DEST in another", d)
+	case errors.Is(err, syscall.ENOTDIR) || err == nil && !fi.IsDir():
+		return 0, nil, fmt.Errorf("backup: %s is not a directory: give a DEST in a directory", d)
 	}
 	if _, err := os.Lstat(dest); err == nil {
 		return 0, nil, fmt.Errorf("backup: %s already exists", dest)
