@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"modernc.org/sqlite"
 )
 
 // ErrBackupUnsupported is returned by Backup on PostgreSQL, whose own tools
@@ -133,6 +135,9 @@ func checkCopy(ctx context.Context, path string) error {
 	defer db.Close()
 	var result string
 	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&result); err != nil {
+		if se := (*sqlite.Error)(nil); errors.As(err, &se) && se.Code()&0xff == 26 { // SQLITE_NOTADB
+			return &openError{msg: "is not a SQLite database (another kind of file, or a damaged one)", err: err}
+		}
 		return fmt.Errorf("could not be checked: %w", err)
 	}
 	if result != "ok" {
