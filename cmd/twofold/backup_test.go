@@ -159,3 +159,37 @@ func TestBackupRefusesPostgres(t *testing.T) {
 		t.Errorf("backup of PostgreSQL wrote %s", dest)
 	}
 }
+
+// TestBackupDestDirectory: a DEST in a directory that does not exist, or
+// under a file, fails naming that directory in plain words, as a --db in
+// one does (README "Quick start": Twofold makes no directory), rather than
+// the name of a temporary copy the operator never gave; nothing is made.
+func TestBackupDestDirectory(t *testing.T) {
+	dsn := testenv.SQLiteDSN(t)
+	testenv.NewServer(t, dsn)
+	root := t.TempDir()
+	file := filepath.Join(root, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, dest, dir, want string
+	}{
+		{"missing", filepath.Join(root, "backups", "copy.db"), filepath.Join(root, "backups"), "does not exist"},
+		{"under a file", filepath.Join(file, "copy.db"), file, "is not a directory"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tm := newTestMain(t, time.Now(), "")
+			err := tm.run(t, "backup", "--db", dsn, tt.dest)
+			if exitCode(err) != 1 {
+				t.Fatalf("backup to %s: got %v, want exit status 1", tt.dest, err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.dir) || !strings.Contains(msg, tt.want) || strings.Contains(msg, ".twofold-backup-") {
+				t.Errorf("backup to %s: got %q, want it to say the directory %s %s", tt.dest, msg, tt.dir, tt.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(root, "backups")); !os.IsNotExist(err) {
+		t.Errorf("backup made the missing directory: %v", err)
+	}
+}

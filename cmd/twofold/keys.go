@@ -50,6 +50,7 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	if _, err := os.Stat(c.KeyFile); err != nil {
 		return fmt.Errorf("key file %s: %w: nothing rotated", c.KeyFile, err)
 	}
+	keyring.WarnExposed(m.adminLog(), c.KeyFile)
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ import (
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/otp"
+	"github.com/twofold/twofold/internal/permit"
 	"github.com/twofold/twofold/internal/server"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
@@ -1118,6 +1119,17 @@ func TestUserOperatorWebhooks(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// Its key with an admin permit is revoked and named; its other
+			// key works on, unnamed (README "Commands").
+			for _, k := range []struct{ id, name, permit string }{{"key-panel", "panel", "admin users read,write"}, {"key-dns", "dns", "dns example.com write"}} {
+				p, err := permit.Parse(k.permit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := srv.Store.CreateAPIKey(ctx, twofold.APIKey{ID: k.id, AccountID: olive.ID, Name: k.name, SecretHash: []byte("unused"), Permits: []twofold.Permit{p}, CreatedAt: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			run := func(args ...string) string {
 				t.Helper()
 				tm := newTestMain(t, time.Now(), "")
@@ -1129,6 +1141,9 @@ func TestUserOperatorWebhooks(t *testing.T) {
 			out := run("--remove")
 			if !strings.Contains(out, "disabled webhook wh_olive to https://panel.example.com") || strings.Contains(out, "wh_other") || strings.Contains(out, "token") {
 				t.Errorf("user operator --remove: got %q, want it to name wh_olive (without its path and query) alone", out)
+			}
+			if !strings.Contains(out, `"panel"`) || strings.Contains(out, `"dns"`) {
+				t.Errorf("user operator --remove: got %q, want it to name the revoked admin key \"panel\" alone", out)
 			}
 			check := func(when string) {
 				t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/twofold/twofold"
@@ -33,6 +34,11 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 	c, err := m.parseConfig(fs, args, storeSettings()...)
 	if err != nil {
 		return err
+	}
+	// A backup that never sealed a secret needs no key file yet; one
+	// there is warned about, as every command that opens it does.
+	if _, err := os.Stat(c.KeyFile); err == nil {
+		keyring.WarnExposed(m.adminLog(), c.KeyFile)
 	}
 	e := twofold.AuditEvent{Type: "database.restored", At: m.Now(), Source: "cli", UserAgent: "twofold restore"}
 	if store.IsPostgres(c.DB) {

@@ -214,19 +214,24 @@ func TestRestoreRefuses(t *testing.T) {
 	for name, tc := range map[string]struct {
 		args []string
 		code int
+		says string // what the error says of the backup, in plain words ("": not checked)
 	}{
-		"no backup":           {[]string{"restore", "--db", dsn}, 2},
-		"two backups":         {[]string{"restore", "--db", dsn, "a.db", "b.db"}, 2},
-		"an empty name":       {[]string{"restore", "--db", dsn, ""}, 2},
-		"missing backup":      {[]string{"restore", "--db", dsn, filepath.Join(dir, "missing.db")}, 1},
-		"not Twofold's":       {[]string{"restore", "--db", dsn, notTwofold}, 1},
-		"not a database":      {[]string{"restore", "--db", dsn, garbage}, 1},
-		"the database itself": {[]string{"restore", "--db", dsn, filepath.Join(dir, "twofold.db")}, 1},
-		"a file on postgres":  {[]string{"restore", "--db", "postgres://127.0.0.1:1/x", garbage}, 2},
+		"no backup":           {[]string{"restore", "--db", dsn}, 2, ""},
+		"two backups":         {[]string{"restore", "--db", dsn, "a.db", "b.db"}, 2, ""},
+		"an empty name":       {[]string{"restore", "--db", dsn, ""}, 2, ""},
+		"missing backup":      {[]string{"restore", "--db", dsn, filepath.Join(dir, "missing.db")}, 1, ""},
+		"not Twofold's":       {[]string{"restore", "--db", dsn, notTwofold}, 1, ""},
+		"not a database":      {[]string{"restore", "--db", dsn, garbage}, 1, garbage + " is not a SQLite database"},
+		"the database itself": {[]string{"restore", "--db", dsn, filepath.Join(dir, "twofold.db")}, 1, ""},
+		"a file on postgres":  {[]string{"restore", "--db", "postgres://127.0.0.1:1/x", garbage}, 2, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if err := newTestMain(t, time.Now(), "").run(t, tc.args...); exitCode(err) != tc.code || err == nil {
+			err := newTestMain(t, time.Now(), "").run(t, tc.args...)
+			if exitCode(err) != tc.code || err == nil {
 				t.Errorf("got %v, want exit status %d", err, tc.code)
+			}
+			if tc.says != "" && (err == nil || !strings.Contains(err.Error(), tc.says) || strings.Contains(err.Error(), "(26)")) {
+				t.Errorf("got %v, want it to say %q rather than SQLite's code", err, tc.says)
 			}
 			if aside, _ := filepath.Glob(filepath.Join(dir, "*.before-restore-*")); len(aside) > 0 {
 				t.Errorf("files moved aside: %v", aside)

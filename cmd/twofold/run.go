@@ -72,7 +72,7 @@ commands:
   serve               run the server (default: 127.0.0.1:8080, sqlite:twofold.db, twofold.key)
   user add USERNAME   create an account; the password is read from standard input
   user reset-two-factor USERNAME
-                      remove a user's authenticators, recovery codes and paper key
+                      remove a user's authenticators, recovery codes, paper key and SSH keys
                       after --reset-delay (default 72h; the user can cancel), or --now
   user operator USERNAME [--remove]
                       make a user an operator, or (--remove) no longer one: their admin keys are revoked
@@ -211,7 +211,7 @@ func keyFileUsage(command string) string {
 	case "backup":
 		return "master key file the database's secrets are sealed under (not read: the copy does not hold it, keep a copy of it apart)"
 	case "restore":
-		return "master key file the servers are to start with (not read: use the one from when the backup was made)"
+		return "master key file the servers are to start with: the one from when the backup was made, checked to open every data key of the backup before anything is changed"
 	}
 	return "master key file the database's secrets are sealed under (it must exist)"
 }

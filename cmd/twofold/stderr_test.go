@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,33 +48,41 @@ func TestErrorLineEscapesWhatWasTyped(t *testing.T) {
 	}
 }
 
-// TestAdminWarnsOfExposedKeyFile: an administration command warns, as
-// `serve` does, when the key file may be read by users other than its
-// owner, and says nothing of it once it is mode 0600.
+// TestAdminWarnsOfExposedKeyFile: every administration command that opens
+// the key file (README "Quick start") warns, as `serve` does, when it may be
+// read by users other than its owner, and says nothing of it once it is
+// mode 0600: `keys rotate`, which rewrites the file keeping its mode, and
+// `restore`, which checks it against the backup, too.
 func TestAdminWarnsOfExposedKeyFile(t *testing.T) {
 	db, c := dbAndKey(t, testenv.SQLiteDSN(t))
 	if err := newTestMain(t, time.Now(), "correct horse battery\n").run(t, append([]string{"user", "add", "alice"}, db...)...); err != nil {
 		t.Fatalf("user add: %v", err)
 	}
-	for _, tt := range []struct {
-		mode os.FileMode
-		warn bool
-	}{{0o640, true}, {0o604, true}, {0o600, false}} {
-		if err := os.Chmod(c.KeyFile, tt.mode); err != nil {
-			t.Fatal(err)
-		}
-		tm := newTestMain(t, time.Now(), "")
-		if err := tm.run(t, append([]string{"dns", "zones"}, db...)...); err != nil {
-			t.Fatalf("dns zones with the key file %04o: %v", tt.mode, err)
-		}
-		stderr := tm.stderr.String()
-		warned := strings.Contains(stderr, "level=WARN") && strings.Contains(stderr, "key file may be read or written by users other than its owner") &&
-			strings.Contains(stderr, fmt.Sprintf("mode=%04o", tt.mode))
-		if warned != tt.warn || !tt.warn && stderr != "" {
-			t.Errorf("key file %04o: stderr %q, want a warning: %v", tt.mode, stderr, tt.warn)
-		}
-		if strings.Contains(stderr, "time=") {
-			t.Errorf("key file %04o: stderr %q carries a log time", tt.mode, stderr)
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if err := newTestMain(t, time.Now(), "").run(t, append([]string{"backup", backup}, db...)...); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	for _, command := range [][]string{{"dns", "zones"}, {"restore", backup}, {"keys", "rotate", "--grace", "0s"}} {
+		for _, tt := range []struct {
+			mode os.FileMode
+			warn bool
+		}{{0o640, true}, {0o604, true}, {0o600, false}} {
+			if err := os.Chmod(c.KeyFile, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			tm := newTestMain(t, time.Now(), "")
+			if err := tm.run(t, append(command, db...)...); err != nil {
+				t.Fatalf("%s with the key file %04o: %v", command, tt.mode, err)
+			}
+			stderr := tm.stderr.String()
+			warned := strings.Contains(stderr, "level=WARN") && strings.Contains(stderr, "key file may be read or written by users other than its owner") &&
+				strings.Contains(stderr, fmt.Sprintf("mode=%04o", tt.mode))
+			if warned != tt.warn || !tt.warn && strings.Contains(stderr, "key file may be read") {
+				t.Errorf("%s, key file %04o: stderr %q, want a warning: %v", command, tt.mode, stderr, tt.warn)
+			}
+			if strings.Contains(stderr, "time=") {
+				t.Errorf("%s, key file %04o: stderr %q carries a log time", command, tt.mode, stderr)
+			}
 		}
 	}
 }

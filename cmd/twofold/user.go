@@ -219,7 +219,11 @@ func (m *Main) userOperator(ctx context.Context, args []string) error {
 	case !ch.Changed:
 		fmt.Fprintf(m.Stdout, "%s was an operator already\n", username)
 	case *remove:
-		fmt.Fprintf(m.Stdout, "%s is no longer an operator; its API keys with admin permits are revoked\n", username)
+		revoked := ""
+		if len(ch.KeysRevoked) > 0 {
+			revoked = ", with the keys they made: " + strings.Join(ch.KeysRevoked, ", ")
+		}
+		fmt.Fprintf(m.Stdout, "%s is no longer an operator; its API keys with admin permits are revoked%s\n", username, revoked)
 		// A webhook hands out the whole audit log: it stops with its
 		// operator, and making the account an operator again does not
 		// turn it back on.

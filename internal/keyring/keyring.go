@@ -178,6 +178,19 @@ func Exposed(path string) (mode fs.FileMode, exposed bool, err error) {
 	return mode, runtime.GOOS != "windows" && mode&0o077 != 0, nil
 }
 
+// WarnExposed logs at Warn, naming the file and its mode, that the key file
+// at path may be read or written by users other than its owner (Exposed),
+// or that its mode could not be checked. serve and every administration
+// command that opens the key file say so (README "Quick start").
+func WarnExposed(log *slog.Logger, path string) {
+	if mode, exposed, err := Exposed(path); err != nil {
+		log.Warn("cannot check the key file's mode", "path", path, "err", err)
+	} else if exposed {
+		log.Warn("the key file may be read or written by users other than its owner: it holds the keys of every sealed secret and credential hash; make it mode 0600 (chmod 600)",
+			"path", path, "mode", fmt.Sprintf("%04o", mode))
+	}
+}
+
 // LoadFile reads and checks the key file at path. A missing file is an error
 // that matches os.ErrNotExist.
 func LoadFile(path string) (*File, error) {

@@ -148,12 +148,7 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 	if created {
 		log.Info("created master key file", "path", c.KeyFile)
 	}
-	if mode, exposed, err := keyring.Exposed(c.KeyFile); err != nil {
-		log.Warn("cannot check the key file's mode", "path", c.KeyFile, "err", err)
-	} else if exposed {
-		log.Warn("the key file may be read or written by users other than its owner: it holds the keys of every sealed secret and credential hash; make it mode 0600 (chmod 600)",
-			"path", c.KeyFile, "mode", fmt.Sprintf("%04o", mode))
-	}
+	keyring.WarnExposed(log, c.KeyFile)
 	if ids := keys.Unreadable(); len(ids) > 0 {
 		log.Warn("the key file cannot unwrap some of the database's data keys: secrets sealed under them cannot be read until it holds their master key (is this instance's key file older than the others'?)",
 			"key_file", c.KeyFile, "data_keys", strings.Join(ids, ","))

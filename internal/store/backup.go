@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+
+	"modernc.org/sqlite"
 )
 
 // ErrBackupUnsupported is returned by Backup on PostgreSQL, whose own tools
@@ -40,6 +43,15 @@ func Backup(ctx context.Context, dsn, dest string) (size int64, staleRemoved []s
 		return 0, nil, fmt.Errorf("backup: the database: %w", err)
 	} else if !fi.Mode().IsRegular() {
 		return 0, nil, fmt.Errorf("backup: the database %s is not a file", path)
+	}
+	// Twofold makes no directory: say which one is not there, rather than
+	// name the temporary copy that could not be made in it.
+	d := filepath.Dir(dest)
+	switch fi, err := os.Stat(d); {
+	case errors.Is(err, fs.ErrNotExist):
+		return 0, nil, fmt.Errorf("backup: the directory %s does not exist (twofold makes none): create it, or give a DEST in another", d)
+	case errors.Is(err, syscall.ENOTDIR) || err == nil && !fi.IsDir():
+		return 0, nil, fmt.Errorf("backup: %s is not a directory: give a DEST in a directory", d)
 	}
 	if _, err := os.Lstat(dest); err == nil {
 		return 0, nil, fmt.Errorf("backup: %s already exists", dest)
@@ -123,6 +135,9 @@ func checkCopy(ctx context.Context, path string) error {
 	defer db.Close()
 	var result string
 	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&result); err != nil {
+		if se := (*sqlite.Error)(nil); errors.As(err, &se) && se.Code()&0xff == 26 { // SQLITE_NOTADB
+			return &openError{msg: "is not a SQLite database (another kind of file, or a damaged one)", err: err}
+		}
 		return fmt.Errorf("could not be checked: %w", err)
 	}
 	if result != "ok" {

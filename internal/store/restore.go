@@ -360,7 +360,7 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 		return r, fmt.Errorf("restore: copy the backup: %w", err)
 	}
 	if err := checkCopy(ctx, tmpName); err != nil {
-		return r, fmt.Errorf("restore: the backup %w", err)
+		return r, fmt.Errorf("restore: the backup %s %w", src, err)
 	}
 	if err := checkTwofold(ctx, tmpName); err != nil {
 		return r, err
