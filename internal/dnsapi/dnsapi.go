@@ -52,12 +52,12 @@ func New(svc *core.Service, api *httpapi.Server, log *slog.Logger) *Server {
 // Routes lists every route of the DNS API as "METHOD /path".
 func (s *Server) Routes() map[string]http.HandlerFunc {
 	// GET takes no body, and refuses one (DELETE takes a form: deleteData).
-	routes := map[string]http.HandlerFunc{"GET /dns/v2/zones": httpapi.NoBody(s.api.Caller(s.zones))}
+	routes := map[string]http.HandlerFunc{"GET /dns/v2/zones": httpapi.NoBody(s.api.BasicCaller(s.zones))}
 	for _, p := range []string{"/dns/v2/zones/{zone}/records", "/dns/v2/zones/{zone}/records/{host}", "/dns/v2/zones/{zone}/records/{host}/{type}"} {
-		routes["GET "+p] = httpapi.NoBody(s.api.Caller(s.records))
-		routes["POST "+p] = s.api.Caller(s.add)
-		routes["PUT "+p] = s.api.Caller(s.replace)
-		routes["DELETE "+p] = s.api.Caller(s.delete)
+		routes["GET "+p] = httpapi.NoBody(s.api.BasicCaller(s.records))
+		routes["POST "+p] = s.api.BasicCaller(s.add)
+		routes["PUT "+p] = s.api.BasicCaller(s.replace)
+		routes["DELETE "+p] = s.api.BasicCaller(s.delete)
 	}
 	return routes
 }

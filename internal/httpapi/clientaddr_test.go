@@ -48,38 +48,80 @@ func TestClientAddr(t *testing.T) {
 
 }
 
-// TestForwardedProto: X-Forwarded-Proto reaches the handlers only from a
-// trusted proxy; from any other peer, or with no proxy trusted, it is
-// removed, so that a client cannot make a push enrolment URI https (or
-// anything else read from it).
+// TestForwardedProto: what a proxy says of the request (X-Forwarded-Proto,
+// X-Forwarded-Host, Forwarded) reaches the handlers only from a trusted
+// proxy; from any other peer, or with no proxy trusted, it is removed, so
+// that a client cannot choose the scheme or host of a push enrolment URI
+// (PublicURL), or anything else read from them.
 func TestForwardedProto(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		trusted []netip.Prefix
 		peer    string
-		want    string
+		want    string // X-Forwarded-Proto as the handler sees it
+		url     string // PublicURL without a base URL
 	}{
-		{"no proxy trusted", nil, "127.0.0.1:5000", ""},
-		{"not the proxy", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "198.51.100.1:5000", ""},
-		{"the proxy", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "10.0.0.2:5000", "https"},
-		{"the proxy without X-Forwarded-For", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "10.0.0.2:5000", "https"},
+		{"no proxy trusted", nil, "127.0.0.1:5000", "", "http://twofold.test"},
+		{"not the proxy", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "198.51.100.1:5000", "", "http://twofold.test"},
+		{"the proxy", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "10.0.0.2:5000", "https", "https://forwarded.example:8443"},
+		{"the proxy without X-Forwarded-For", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "10.0.0.2:5000", "https", "https://forwarded.example:8443"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := "unset"
+			got, gotURL, forwarded := "unset", "", "unset"
 			h := ClientAddr(tt.trusted, slog.New(slog.DiscardHandler), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				got = r.Header.Get("X-Forwarded-Proto")
+				got, gotURL = r.Header.Get("X-Forwarded-Proto"), PublicURL("", r)
+				forwarded = r.Header.Get("Forwarded") + r.Header.Get("X-Forwarded-Port")
 			}))
 			r := httptest.NewRequest("GET", "/", nil)
+			r.Host = "twofold.test"
 			r.RemoteAddr = tt.peer
 			r.Header.Set("X-Forwarded-Proto", "https")
+			r.Header.Set("X-Forwarded-Host", "forwarded.example:8443")
+			r.Header.Set("X-Forwarded-Port", "8443")
+			r.Header.Set("Forwarded", "proto=https")
 			if tt.name != "the proxy without X-Forwarded-For" {
 				r.Header.Set("X-Forwarded-For", "203.0.113.5")
 			}
 			h.ServeHTTP(httptest.NewRecorder(), r)
-			if got != tt.want {
-				t.Errorf("X-Forwarded-Proto: got %q, want %q", got, tt.want)
+			if got != tt.want || gotURL != tt.url {
+				t.Errorf("X-Forwarded-Proto: got %q, public URL %q, want %q and %q", got, gotURL, tt.want, tt.url)
+			}
+			if trusted := tt.want != ""; forwarded == "" == trusted {
+				t.Errorf("Forwarded and X-Forwarded-Port: got %q, want them kept only from the proxy", forwarded)
 			}
 		})
+	}
+}
+
+// TestPublicURL: the base URL when set; else the scheme and host a trusted
+// proxy forwards (the last of a list), when well formed, over the
+// request's own.
+func TestPublicURL(t *testing.T) {
+	for _, tt := range []struct {
+		base, proto, host string
+		want              string
+	}{
+		{"https://twofold.example", "http", "forwarded.example", "https://twofold.example"},
+		{"", "", "", "http://twofold.test"},
+		{"", "HTTPS", "forwarded.example", "https://forwarded.example"},
+		{"", "https, http", "a.example, forwarded.example", "http://forwarded.example"},
+		{"", "ftp", "[2001:db8::1]:8443", "http://[2001:db8::1]:8443"},
+		{"", "https", "evil.example/path", "https://twofold.test"},
+		{"", "https", "user@evil.example", "https://twofold.test"},
+		{"", "https", "evil.example:port", "https://twofold.test"},
+		{"", "https", "evil.example?x", "https://twofold.test"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = "twofold.test"
+		if tt.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", tt.proto)
+		}
+		if tt.host != "" {
+			r.Header.Set("X-Forwarded-Host", tt.host)
+		}
+		if got := PublicURL(tt.base, r); got != tt.want {
+			t.Errorf("PublicURL(%q) with X-Forwarded-Proto %q, X-Forwarded-Host %q: got %q, want %q", tt.base, tt.proto, tt.host, got, tt.want)
+		}
 	}
 }
 

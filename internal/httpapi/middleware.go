@@ -32,9 +32,10 @@ import (
 // address also keeps it, and is logged (at most once a minute, so that a
 // misconfigured proxy is seen however long the server has run, without a
 // line per request), since every such client then shares the proxy's
-// counters. X-Forwarded-Proto is likewise believed only from a trusted
-// proxy: from any other peer it is removed, so that what a client writes
-// in it never reaches a handler (the scheme of a push enrolment URI).
+// counters. What else a proxy says of the request (X-Forwarded-Proto,
+// X-Forwarded-Host, any other X-Forwarded-*, Forwarded) is likewise
+// believed only from a trusted proxy: from any other peer it is removed,
+// so that what a client writes there never reaches a handler (PublicURL).
 func ClientAddr(trusted []netip.Prefix, log *slog.Logger, next http.Handler) http.Handler {
 	return clientAddr(trusted, log, time.Now, next)
 }
@@ -45,7 +46,7 @@ const badHopEvery = time.Minute
 func clientAddr(trusted []netip.Prefix, log *slog.Logger, now func() time.Time, next http.Handler) http.Handler {
 	if len(trusted) == 0 {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Header.Del("X-Forwarded-Proto")
+			dropForwarded(r.Header)
 			next.ServeHTTP(w, r)
 		})
 	}
@@ -71,7 +72,7 @@ func clientAddr(trusted []netip.Prefix, log *slog.Logger, now func() time.Time, 
 		xff := strings.Join(r.Header.Values("X-Forwarded-For"), ",")
 		fromProxy := err == nil && perr == nil && isTrusted(peer)
 		if !fromProxy {
-			r.Header.Del("X-Forwarded-Proto")
+			dropForwarded(r.Header)
 		}
 		if fromProxy && strings.TrimSpace(xff) != "" {
 			hops := strings.Split(xff, ",")
@@ -89,6 +90,70 @@ func clientAddr(trusted []netip.Prefix, log *slog.Logger, now func() time.Time, 
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// dropForwarded removes from h every header in which a proxy tells of the
+// request: X-Forwarded-* and Forwarded (RFC 7239), whatever their case.
+func dropForwarded(h http.Header) {
+	for k := range h {
+		if k = http.CanonicalHeaderKey(k); strings.HasPrefix(k, "X-Forwarded-") || k == "Forwarded" {
+			delete(h, k)
+		}
+	}
+}
+
+// PublicURL is the URL this server is reached at, for what it hands out
+// (the server of a push enrolment URI, the Identity API's links): base
+// (--base-url) when it is set; else the one r was sent to, https when it
+// came over TLS. From a trusted proxy alone (ClientAddr removes the
+// headers from any other peer), the scheme in X-Forwarded-Proto (http or
+// https) and the host in X-Forwarded-Host are taken instead, each the last
+// of a list (the one the nearest proxy wrote), and only when well formed.
+// The API, the pages and the Identity API all build it here.
+func PublicURL(base string, r *http.Request) string {
+	if base != "" {
+		return base
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if p := strings.ToLower(lastForwarded(r.Header, "X-Forwarded-Proto")); p == "https" || p == "http" {
+		scheme = p
+	}
+	host := r.Host
+	if h := lastForwarded(r.Header, "X-Forwarded-Host"); hostOnly(h) {
+		host = h
+	}
+	return scheme + "://" + host
+}
+
+// lastForwarded is the last value of the comma-separated list in the
+// header name, trimmed: a proxy that appends writes its own last.
+func lastForwarded(h http.Header, name string) string {
+	vs := h.Values(name)
+	if len(vs) == 0 {
+		return ""
+	}
+	v := vs[len(vs)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v)
+}
+
+// hostOnly tells a host with an optional port and nothing else: no user,
+// path, query or other character a URL would read otherwise.
+func hostOnly(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for _, c := range []byte(h) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(".-_:[]", c) >= 0) {
+			return false
+		}
+	}
+	u, err := url.Parse("http://" + h)
+	return err == nil && u.Host == h && u.Hostname() != ""
 }
 
 // hopAddr parses one hop of X-Forwarded-For: an address, with or without a

@@ -61,8 +61,10 @@ func documentedSecurity(t *testing.T) map[string][]string {
 
 // TestOpenAPISecurityMatchesServer checks each route's declared security
 // against what the server accepts: a route that takes API keys answers an
-// unknown key in HTTP Basic with 401 and a Basic challenge, and declares
-// basicAuth; a route that does not, declares no basicAuth.
+// unknown key in HTTP Basic with 401 and a Bearer challenge (/v1 offers
+// Basic only at POST /v1/token, TestAPIChallenge), and declares basicAuth;
+// a route that does not (a session's alone answers a key 403, a push
+// device's challenges TwofoldDevice), declares no basicAuth.
 func TestOpenAPISecurityMatchesServer(t *testing.T) {
 	// These authenticate a key only to refuse it (403, recorded as
 	// admin.key_refused), as their descriptions say: no key may use them.
@@ -92,7 +94,8 @@ func TestOpenAPISecurityMatchesServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		takesKeys := resp.StatusCode == http.StatusUnauthorized && strings.Contains(resp.Header.Get("WWW-Authenticate"), "Basic") && !refusesKeys[route]
+		challenge := resp.Header.Get("WWW-Authenticate")
+		takesKeys := resp.StatusCode == http.StatusUnauthorized && (strings.HasPrefix(challenge, "Bearer ") || strings.HasPrefix(challenge, "Basic ")) && !refusesKeys[route]
 		declared, ok := documented[route]
 		if !ok {
 			continue // TestOpenAPIDocumentsEveryRoute reports it

@@ -20,20 +20,8 @@ import (
 // /v1/push/enrol, then long-polls GET /v1/push/challenges and answers with
 // POST /v1/push/challenges/{id}, every request signed with its key.
 
-// serverURL is the base URL a device reaches this server at: the configured
-// one, else the one the request came to, https when it came over TLS or a
-// trusted proxy says so in X-Forwarded-Proto (ClientAddr removes the
-// header from anyone else).
-func (s *Server) serverURL(r *http.Request) string {
-	if u := s.svc.BaseURL(); u != "" {
-		return u
-	}
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// serverURL is the base URL a device reaches this server at (PublicURL).
+func (s *Server) serverURL(r *http.Request) string { return PublicURL(s.svc.BaseURL(), r) }
 
 // pushEnrolmentJSON is a push enrolment: the token and URI are shown this
 // once, and the QR code of the URI is inline (PNG, base64), since the token

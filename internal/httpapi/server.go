@@ -310,13 +310,38 @@ type Handler func(w http.ResponseWriter, r *http.Request, a core.Auth)
 // Caller authenticates the request by a person's session token or by an
 // API key, and passes the caller to h, which must check what the caller
 // may do (core.Auth.Allows); handlers that manage two-factor settings use
-// authed, which takes sessions only (SPEC §1 story 6).
-func (s *Server) Caller(h Handler) http.HandlerFunc {
+// authed, which takes sessions only (SPEC §1 story 6). An API key is taken
+// as HTTP Basic too, but a 401 offers Bearer alone (challenge).
+func (s *Server) Caller(h Handler) http.HandlerFunc { return s.callerOffering(false, h) }
+
+// BasicCaller is Caller for the DNS API, whose 401 offers HTTP Basic
+// beside Bearer: its clients (lego, certbot hooks, curl) send a key as
+// HTTP Basic.
+func (s *Server) BasicCaller(h Handler) http.HandlerFunc { return s.callerOffering(true, h) }
+
+// challenge is the WWW-Authenticate of a 401 to r: Bearer, with
+// error="invalid_token" when r sent a Bearer token (RFC 6750 §3.1), and
+// Basic beside it when basic. /v1 takes a key as HTTP Basic, sent at once
+// (curl -u, curl -n), but does not offer it: a browser that opened a /v1
+// address would show its login dialog for a Basic challenge, and keep
+// what was typed there to send by itself.
+func challenge(r *http.Request, basic bool) string {
+	c := `Bearer realm="twofold"`
+	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+		c += `, error="invalid_token"`
+	}
+	if basic {
+		c += `, Basic realm="twofold"`
+	}
+	return c
+}
+
+func (s *Server) callerOffering(basic bool, h Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, err := s.caller(r)
 		if err != nil {
 			if twofold.ErrorCode(err) == twofold.CodeUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="twofold", Basic realm="twofold"`)
+				w.Header().Set("WWW-Authenticate", challenge(r, basic))
 			}
 			writeError(w, r, s.log, err)
 			return

@@ -151,17 +151,9 @@ func checkFlags(r *http.Request, allowExpired bool) error {
 	return nil
 }
 
-// baseURL is the server's public URL for the catalog and links.
-func (s *Server) baseURL(r *http.Request) string {
-	if s.base != "" {
-		return s.base
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// baseURL is the server's public URL for the catalog and links, as the
+// API builds it (httpapi.PublicURL).
+func (s *Server) baseURL(r *http.Request) string { return httpapi.PublicURL(s.base, r) }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"version": map[string]any{

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,7 +23,7 @@ type apiKeysBody struct {
 	// Made is the key just made, with its secret: shown on this answer only.
 	Made   *twofold.APIKey
 	Secret string
-	Host   string // the server's host name as the browser reached it, for the .netrc example
+	Host   string // the server's host name (httpapi.PublicURL), for the .netrc example
 	// Once is the form's one-time token (once.go).
 	Once string
 	// Again is the key the first sending of a form sent twice made: its
@@ -65,9 +64,8 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, a core.Au
 	if b.Elevation != nil {
 		b.Elevation.Keep = url.Values{"name": {b.Name}, "permits": {b.Permits}, "expiry": {b.Expiry}}
 	}
-	b.Host = r.Host
-	if h, _, err := net.SplitHostPort(r.Host); err == nil {
-		b.Host = h
+	if u, err := url.Parse(s.baseURL(r)); err == nil {
+		b.Host = u.Hostname() // a .netrc's machine: the name curl is given
 	}
 	s.render(w, r, status, "apikeys", Page{Title: "API keys", Account: &p.Account, Notice: notice, Error: errMsg, Body: b, Nav: "security"})
 }

@@ -43,8 +43,12 @@ func TestBrowserAPIKeys(t *testing.T) {
 	if id == "" || len(keySecret) < 50 {
 		t.Fatalf("new key: id %q, secret %q", id, keySecret)
 	}
-	if got := p.text("pre.example"); !strings.Contains(got, "login "+id+" password "+keySecret) {
-		t.Errorf(".netrc example %q", got)
+	u, err := url.Parse(ts.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.text("pre.example"); got != "machine "+u.Hostname()+" login "+id+" password "+keySecret {
+		t.Errorf(".netrc example %q, want machine %s", got, u.Hostname())
 	}
 	// The one-time secret is announced: the focus moves to its heading,
 	// the warning is a status, and the secret is a read-only field, which

@@ -205,18 +205,9 @@ func (s *Server) askRenewPush(w http.ResponseWriter, r *http.Request, a core.Aut
 	})
 }
 
-// baseURL is the URL a device reaches this server at: the configured one,
-// else the one the page was asked at.
-func (s *Server) baseURL(r *http.Request) string {
-	if u := s.svc.BaseURL(); u != "" {
-		return u
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// baseURL is the URL a device reaches this server at, as the API builds
+// it (httpapi.PublicURL).
+func (s *Server) baseURL(r *http.Request) string { return httpapi.PublicURL(s.svc.BaseURL(), r) }
 
 // sendLoginPush sends a push for the second step to the device the form
 // names, then shows the number to type on it.
