@@ -290,13 +290,17 @@ func operatorPagesFit(t *testing.T, users bool) {
 
 // pageLayoutProblems lists, in the page at its present width, a table
 // whose box scrolls sideways but that a keyboard cannot reach or that has
-// no name; a table heading broken over lines; and an element that clips
+// no name; a box that does not scroll but is a Tab stop all the same (one
+// that does nothing); a table heading broken over lines; and an element that clips
 // its text with no title to show it whole.
 const pageLayoutProblems = `(() => {
 	const out = [];
 	const name = e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + String(e.className).split(" ").join(".") : "");
 	for (const w of document.querySelectorAll(".table-wrap")) {
-		if (w.scrollWidth <= w.clientWidth) continue;
+		if (w.scrollWidth <= w.clientWidth) {
+			if (w.tabIndex >= 0) out.push("the table in " + name(w) + " does not scroll sideways but is a Tab stop");
+			continue;
+		}
 		if (window.innerWidth >= 1000) out.push("the table in " + name(w) + " scrolls sideways on a desktop's width");
 		if (w.tabIndex < 0 && !w.querySelector("a[href], button, input, select, textarea")) out.push("the table in " + name(w) + " scrolls sideways but a keyboard cannot reach it");
 		if (!w.getAttribute("aria-label") && !w.getAttribute("aria-labelledby")) out.push("the table in " + name(w) + " scrolls sideways in a box without a name");
