@@ -160,6 +160,10 @@ func jitter(n time.Duration) time.Duration {
 	return rand.N(n + 1)
 }
 
+// errInputEnded is standard input ending at `device watch`'s prompt, with
+// no answer typed.
+var errInputEnded = errors.New("standard input ended at the prompt with no answer")
+
 // deviceRefused reports whether err is the server's 401 to a device's
 // signed request: the device was removed, or its key or clock is not
 // accepted. Trying again does not help. A 401 replayed-request is not one:
@@ -228,7 +232,9 @@ func failureKind(err error) string {
 
 // deviceWatch polls for sign-in requests until a signal, --once's answer,
 // the end of standard input, or the server's refusal of the device (401,
-// deviceRefused). A failed request (a restart or deploy of the server, the
+// deviceRefused). A signal while no request is shown ends it with nil; at
+// the prompt, a signal or the end of input ends it with an error, the
+// request left unanswered. A failed request (a restart or deploy of the server, the
 // network, a 429 or 5xx, a 401 replayed-request) is said on standard error and tried again after retryDelay: a
 // device that stopped for good would leave later sign-ins unanswered with
 // nothing telling its owner.
@@ -356,9 +362,16 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 				// Neither approved nor denied: a denial would end push
 				// for that sign-in, for its owner too, who may be the
 				// one stopping watch. It can be answered elsewhere, or
-				// it expires.
-				fmt.Fprintf(m.Stdout, "\nno answer given; the request was left unanswered (it expires at %s)\n", ch.ExpiresAt.Local().Format(time.TimeOnly))
-				return nil
+				// it expires. Not a success: a script or service
+				// manager reading the exit status learns that a
+				// request went unanswered (130 for Ctrl-C, 1 for the
+				// end of input; see exitCode).
+				fmt.Fprintln(m.Stdout) // ends the prompt's line
+				left := fmt.Sprintf("the request was left unanswered (it expires at %s)", ch.ExpiresAt.Local().Format(time.TimeOnly))
+				if ctx.Err() != nil {
+					return fmt.Errorf("%w at the prompt; %s", context.Cause(ctx), left)
+				}
+				return fmt.Errorf("%w; %s", errInputEnded, left)
 			}
 			var status string
 			if deny {

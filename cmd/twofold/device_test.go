@@ -677,7 +677,8 @@ func TestDeviceWatchRetriesReplayedPoll(t *testing.T) {
 // sent: the server records a wrong number as a denial, which would end
 // push for the owner's own sign-in. Standard input ending, or SIGINT while
 // the prompt waits, stops watch at once and leaves the request unanswered,
-// for the owner to answer elsewhere or let expire.
+// for the owner to answer elsewhere or let expire, and is no success: the
+// end of input exits 1 saying input ended, SIGINT exits 130.
 func TestDeviceWatchPrompt(t *testing.T) {
 	withDevice(t, func(t *testing.T, s *testenv.Server, state string, now time.Time) {
 		verify := func(loginID string, ch testenv.Response) testenv.Response {
@@ -700,11 +701,9 @@ func TestDeviceWatchPrompt(t *testing.T) {
 		// Standard input ends after something that is no answer.
 		loginID, ch = pushLogin(t, s.URL(), "kim")
 		tm = newTestMain(t, now, "yes")
-		if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--wait", "1s"}); err != nil {
-			t.Fatalf("device watch: %v\n%s", err, tm.stderr.String())
-		}
-		if out := tm.stdout.String(); !strings.Contains(out, "the request was left unanswered") {
-			t.Fatalf("device watch printed:\n%s\nwant the request left unanswered", out)
+		err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--wait", "1s"})
+		if !errors.Is(err, errInputEnded) || !strings.Contains(err.Error(), "the request was left unanswered") || exitCode(err) != 1 {
+			t.Fatalf("device watch at the end of its input: got %v (exit status %d), want input ended, the request left unanswered, exit status 1", err, exitCode(err))
 		}
 		if v := verify(loginID, ch); v.Status != 409 {
 			t.Fatalf("verify after watch's input ended: %d %s, want 409 push-pending", v.Status, v.Body)
@@ -715,22 +714,19 @@ func TestDeviceWatchPrompt(t *testing.T) {
 		defer w.Close()
 		tm = newTestMain(t, now, "")
 		tm.Stdin = r
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
+		ctx, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
 		done := make(chan error, 1)
 		go func() { done <- tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s"}) }()
 		waitPrinted(t, tm.stdout, regexp.MustCompile(`(to approve, or d to deny: )`), done)
-		cancel()
+		cancel(signalled{os.Interrupt}) // as main does on SIGINT
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Fatalf("device watch after SIGINT: %v", err)
+			if !errors.As(err, new(signalled)) || !strings.Contains(err.Error(), "the request was left unanswered") || exitCode(err) != 130 {
+				t.Fatalf("device watch after SIGINT: got %v (exit status %d), want stopped by SIGINT, the request left unanswered, exit status 130", err, exitCode(err))
 			}
 		case <-time.After(time.Minute): // a bound against a hang, not a timing
 			t.Fatalf("device watch did not stop on SIGINT at its prompt")
-		}
-		if out := tm.stdout.String(); !strings.Contains(out, "the request was left unanswered") {
-			t.Fatalf("device watch printed:\n%s\nwant the request left unanswered", out)
 		}
 		if v := verify(loginID, ch); v.Status != 409 {
 			t.Fatalf("verify after watch was stopped: %d %s, want 409 push-pending", v.Status, v.Body)

@@ -15,13 +15,15 @@ import (
 )
 
 // main runs the command named by the arguments. The first SIGINT or
-// SIGTERM cancels it (the server shuts down gracefully); a second one while
+// SIGTERM cancels it, with the signal as the context's cause (the server
+// shuts down gracefully; `device watch` at its prompt exits 130 or 143, see
+// exitCode); a second one while
 // it stops exits at once. `twofold serve` ignores SIGHUP, with a log line:
 // it keeps no file open that a log rotation would want reopened (its log
 // goes to standard error), and a HUP meant for that must not stop it.
 func main() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	m := NewMain()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -36,7 +38,7 @@ func main() {
 				m.Notice("SIGHUP ignored: twofold serve has no log file to reopen (it logs to standard error) and no configuration to reload; restart it to apply new settings")
 			case !stopping:
 				stopping = true
-				cancel()
+				cancel(signalled{s})
 			default:
 				m.Notice(fmt.Sprintf("second %s while shutting down: exiting at once, requests in flight cut off", signalName(s)))
 				os.Exit(1)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twofold/twofold/internal/config"
@@ -59,9 +60,28 @@ func NewMain() *Main {
 // errUsage marks a command-line mistake (exit status 2).
 var errUsage = errors.New("usage")
 
+// signalled is the cause main gives the command's context when SIGINT or
+// SIGTERM stops it. A command that the signal kept from doing what it was
+// asked (`device watch` at its prompt) returns it, and exits 128 plus the
+// signal's number, as the shell reports a process the signal killed: 130
+// for SIGINT (Ctrl-C), 143 for SIGTERM.
+type signalled struct {
+	sig os.Signal
+}
+
+func (e signalled) Error() string { return "stopped by " + signalName(e.sig) }
+
+// exitCode is the exit status of a command that failed with err: 2 for a
+// command-line mistake, 128 plus the signal's number for a signalled, else 1.
 func exitCode(err error) int {
-	if errors.Is(err, errUsage) {
+	var sig signalled
+	switch {
+	case errors.Is(err, errUsage):
 		return 2
+	case errors.As(err, &sig):
+		if n, ok := sig.sig.(syscall.Signal); ok {
+			return 128 + int(n)
+		}
 	}
 	return 1
 }

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twofold/twofold/internal/testenv"
 )
 
 // TestServeSignals runs the built twofold binary as its own process, as an
@@ -114,7 +116,7 @@ func buildTwofold(t *testing.T) string {
 	return bin
 }
 
-// served is a `twofold serve` process.
+// served is a twofold process: `twofold serve`, `twofold device watch`.
 type served struct {
 	cmd            *exec.Cmd
 	stdout, stderr *watchedOutput
@@ -122,16 +124,23 @@ type served struct {
 }
 
 // startServe starts `twofold serve` on 127.0.0.1:0 over a new SQLite
-// database, with args. However the test ends, the process is killed and
-// waited for; a process that outlives even SIGKILL fails the test rather
-// than hang it.
+// database, with args.
 func startServe(t *testing.T, bin string, args ...string) *served {
 	t.Helper()
 	dir := t.TempDir()
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "t.db"),
 		"--key-file", filepath.Join(dir, "t.key")}, args...)
+	return startTwofold(t, bin, dir, nil, args...)
+}
+
+// startTwofold starts the twofold binary bin with args in dir, its standard
+// input stdin (nil for none). However the test ends, the process is killed
+// and waited for; a process that outlives even SIGKILL fails the test
+// rather than hang it.
+func startTwofold(t *testing.T, bin, dir string, stdin io.Reader, args ...string) *served {
+	t.Helper()
 	p := &served{cmd: exec.Command(bin, args...), stdout: newWatchedOutput(), stderr: newWatchedOutput(), exited: make(chan struct{})}
-	p.cmd.Dir, p.cmd.Stdout, p.cmd.Stderr = dir, p.stdout, p.stderr
+	p.cmd.Dir, p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = dir, stdin, p.stdout, p.stderr
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "TWOFOLD_") { // only the flags given here
 			p.cmd.Env = append(p.cmd.Env, kv)
@@ -140,7 +149,7 @@ func startServe(t *testing.T, bin string, args ...string) *served {
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.cmd.WaitDelay = 10 * time.Second // Wait returns even if the output pipes were held open
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start twofold serve: %v", err)
+		t.Fatalf("start twofold %s: %v", args[0], err)
 	}
 	go func() {
 		p.cmd.Wait()
@@ -154,11 +163,11 @@ func startServe(t *testing.T, bin string, args ...string) *served {
 			select {
 			case <-p.exited:
 			case <-time.After(deadline):
-				t.Errorf("twofold serve (pid %d) did not exit after SIGKILL", p.cmd.Process.Pid)
+				t.Errorf("twofold %s (pid %d) did not exit after SIGKILL", args[0], p.cmd.Process.Pid)
 			}
 		}
 		if t.Failed() {
-			t.Logf("twofold serve stderr:\n%s", p.stderr)
+			t.Logf("twofold %s stderr:\n%s", args[0], p.stderr)
 		}
 	})
 	return p
@@ -213,7 +222,7 @@ func (p *served) wait(t *testing.T) int {
 	case <-p.exited:
 		return p.cmd.ProcessState.ExitCode()
 	case <-time.After(deadline):
-		t.Fatalf("twofold serve did not exit within %s", deadline)
+		t.Fatalf("twofold %s did not exit within %s", p.cmd.Args[1], deadline)
 		return 0
 	}
 }
@@ -267,10 +276,62 @@ func (w *watchedOutput) waitLine(t *testing.T, p *served, s string) string {
 		case <-changed:
 		case <-p.exited:
 			if w.String() == out {
-				t.Fatalf("twofold serve exited (%s) before writing %q", p.cmd.ProcessState, s)
+				t.Fatalf("twofold %s exited (%s) before writing %q", p.cmd.Args[1], p.cmd.ProcessState, s)
 			}
 		case <-timeout:
-			t.Fatalf("twofold serve did not write %q within %s", s, deadline)
+			t.Fatalf("twofold %s did not write %q within %s", p.cmd.Args[1], s, deadline)
 		}
 	}
+}
+
+// TestDeviceWatchExitStatus runs the built binary's `device watch` as a
+// script or service manager would, and reads its exit status when a
+// request is shown at its prompt and no answer comes: SIGINT (Ctrl-C)
+// exits 130, the shell's status for it, and SIGTERM 143; standard input
+// ending exits 1, saying so in one line. Each leaves the request
+// unanswered (the sign-in still waits: 409 push-pending). The server runs
+// in the test, its clock set to the real time for the binary's signed
+// requests.
+func TestDeviceWatchExitStatus(t *testing.T) {
+	bin := buildTwofold(t)
+	withDevice(t, func(t *testing.T, s *testenv.Server, state string, _ time.Time) {
+		for _, tt := range []struct {
+			name   string
+			sig    syscall.Signal // 0: standard input ends
+			status int
+			says   string
+		}{
+			{"SIGINT", syscall.SIGINT, 130, "twofold: stopped by SIGINT at the prompt; the request was left unanswered"},
+			{"SIGTERM", syscall.SIGTERM, 143, "twofold: stopped by SIGTERM at the prompt; the request was left unanswered"},
+			{"end of input", 0, 1, "twofold: standard input ended at the prompt with no answer; the request was left unanswered"},
+		} {
+			s.Clock.Set(time.Now())
+			loginID, ch := pushLogin(t, s.URL(), "kim")
+			// A real pipe, as a script's: the child holds its reading end.
+			stdin, typed, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer typed.Close()
+			p := startTwofold(t, bin, t.TempDir(), stdin, "device", "watch", "--state", state, "--wait", "5s")
+			stdin.Close()
+			p.stdout.waitLine(t, p, ", until ") // the request is shown, its prompt next
+			if tt.sig != 0 {
+				p.signal(t, tt.sig)
+			} else {
+				typed.Close()
+			}
+			if code := p.wait(t); code != tt.status {
+				t.Errorf("%s: exit status %d, want %d\nstderr:\n%s", tt.name, code, tt.status, p.stderr)
+			}
+			if lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], tt.says) {
+				t.Errorf("%s: stderr %q, want one line %q…", tt.name, p.stderr, tt.says)
+			}
+			v := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify",
+				map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
+			if v.Status != 409 {
+				t.Errorf("%s: verify after watch stopped: %d %s, want 409 push-pending", tt.name, v.Status, v.Body)
+			}
+		}
+	})
 }

@@ -26,6 +26,14 @@ func (s *Server) renderOperatorConfirm(w http.ResponseWriter, r *http.Request, a
 	s.render(w, r, status, "confirm", Page{Title: title, Account: &a.Account, Error: errMsg, Body: b})
 }
 
+// userTitle is the <title> of an operator's page about the account
+// username: the action, then whom ("Suspend account — alice"), so that
+// tabs and the browser's history tell the same action on two accounts
+// apart.
+func userTitle(action, username string) string {
+	return action + " — " + username
+}
+
 // operatorAct makes a change an operator confirmed: it elevates the session
 // with the form's code, runs act, and goes back to the account's page with
 // the notice done (or, when done is a path, to that path); a refusal shows

@@ -158,14 +158,14 @@ func operatorPagesFixture(t *testing.T) (*testenv.Server, string, []operatorPage
 		{"nobody found", "/admin/users?q=" + strings.Repeat("z", 60), ".empty", "Users", "Users"},
 		{"a user with a reset waiting", u, "#reset-pending", long, long},
 		{"a suspended user", sam, "#suspended-note", "sam", "sam"},
-		{"reset two-factor", bob + "/reset-two-factor", "#confirm", "bob", "Reset two-factor"},
-		{"cancel a reset", u + "/reset-two-factor/cancel", "#confirm", long, "reset"},
-		{"sign a user out", u + "/logout", "#confirm", long, "Sign"},
-		{"change an email", u + "/email", "#email", long, "email"},
-		{"revoke an API key", u + "/api-keys/" + key.ID + "/revoke", "#confirm", key.Name, "API key"},
-		{"suspend", u + "/suspend", "#confirm", long, "Suspend"},
-		{"lift a suspension", sam + "/unsuspend", "#confirm", "sam", "suspension"},
-		{"delete a user", bob + "/delete", "#confirm", "bob", "Delete"},
+		{"reset two-factor", bob + "/reset-two-factor", "#confirm", "bob", "Reset two-factor — bob"},
+		{"cancel a reset", u + "/reset-two-factor/cancel", "#confirm", long, "Cancel reset — " + long},
+		{"sign a user out", u + "/logout", "#confirm", long, "Sign out everywhere — " + long},
+		{"change an email", u + "/email", "#email", long, "Change email address — " + long},
+		{"revoke an API key", u + "/api-keys/" + key.ID + "/revoke", "#confirm", key.Name, "Revoke API key — " + long},
+		{"suspend", u + "/suspend", "#confirm", long, "Suspend account — " + long},
+		{"lift a suspension", sam + "/unsuspend", "#confirm", "sam", "Lift suspension — sam"},
+		{"delete a user", bob + "/delete", "#confirm", "bob", "Delete account — bob"},
 		{"all teams", "/admin/teams", "#teams", "All teams", "All teams"},
 		{"a team", "/admin/teams/" + team.ID, "#invitation-sam", team.Name, team.Name},
 		{"audit log", "/admin/events", "#events", "Audit log", "Audit"},
@@ -290,13 +290,17 @@ func operatorPagesFit(t *testing.T, users bool) {
 
 // pageLayoutProblems lists, in the page at its present width, a table
 // whose box scrolls sideways but that a keyboard cannot reach or that has
-// no name; a table heading broken over lines; and an element that clips
+// no name; a box that does not scroll but is a Tab stop all the same (one
+// that does nothing); a table heading broken over lines; and an element that clips
 // its text with no title to show it whole.
 const pageLayoutProblems = `(() => {
 	const out = [];
 	const name = e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + String(e.className).split(" ").join(".") : "");
 	for (const w of document.querySelectorAll(".table-wrap")) {
-		if (w.scrollWidth <= w.clientWidth) continue;
+		if (w.scrollWidth <= w.clientWidth) {
+			if (w.tabIndex >= 0) out.push("the table in " + name(w) + " does not scroll sideways but is a Tab stop");
+			continue;
+		}
 		if (window.innerWidth >= 1000) out.push("the table in " + name(w) + " scrolls sideways on a desktop's width");
 		if (w.tabIndex < 0 && !w.querySelector("a[href], button, input, select, textarea")) out.push("the table in " + name(w) + " scrolls sideways but a keyboard cannot reach it");
 		if (!w.getAttribute("aria-label") && !w.getAttribute("aria-labelledby")) out.push("the table in " + name(w) + " scrolls sideways in a box without a name");

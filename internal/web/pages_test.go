@@ -227,7 +227,7 @@ func TestStaticVersioned(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	c := newClient(t, ts.URL())
 	page := c.get("/login").body
-	for _, name := range []string{"style.css", "once.js", "webauthn.js"} {
+	for _, name := range []string{"style.css", "once.js", "tablebox.js", "webauthn.js"} {
 		b, err := fs.ReadFile(os.DirFS("static"), name)
 		if err != nil {
 			t.Fatal(err)
