@@ -60,6 +60,8 @@ func TestProblemNamesTheInput(t *testing.T) {
 			// JSON decoding: unknown member, wrong type, named twice (below), nested.
 			{"unknown member", anon, "POST", "/v1/login", map[string]any{"username": "dave", "password": secret, "remember": true}, "/remember", "", ""},
 			{"wrong type", anon, "POST", "/v1/login", map[string]any{"username": 5, "password": secret}, "/username", "", ""},
+			{"member of the empty name", anon, "POST", "/v1/login", map[string]any{"": 1, "username": "dave", "password": secret}, "/", "", ""},
+			{"nested member of the empty name", user, "POST", "/v1/me/api-keys", map[string]any{"name": "k", "permits": []any{map[string]any{"": "x", "service": "dns", "resource": "example.com", "actions": []string{"read"}}}}, "/permits/0/", "", ""},
 			{"member in another case", anon, "POST", "/v1/login", map[string]any{"Username": "dave", "password": secret}, "/Username", "", ""},
 			{"nested unknown member", user, "POST", "/v1/me/api-keys", map[string]any{"name": "k", "permits": []any{map[string]any{"service": "dns", "resorce": "example.com", "actions": []string{"read"}}}}, "/permits/0/resorce", "", ""},
 			{"nested wrong type", user, "POST", "/v1/me/api-keys", map[string]any{"name": "k", "permits": []any{map[string]any{"service": "dns", "resource": "example.com", "actions": "read"}}}, "/permits/0/actions", "", ""},
