@@ -3,6 +3,8 @@ package dnsapi_test
 import (
 	"bytes"
 	"encoding/pem"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -231,7 +233,9 @@ func TestNoSuchZoneSaysWhere(t *testing.T) {
 
 // TestNoBodySaysWhatToSend: a POST or PUT with no body at all, as curl -X
 // POST without -d sends, is told what a body holds, rather than that it
-// is not JSON, and writes nothing.
+// is not JSON, and writes nothing; so is one whose body is chunked
+// (Transfer-Encoding: chunked, no Content-Length) and ends at once, as a
+// client streaming an empty file sends.
 func TestNoBodySaysWhatToSend(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		token := owner(t, s, "alice", "example.com")
@@ -241,6 +245,18 @@ func TestNoBodySaysWhatToSend(t *testing.T) {
 			a := call(t, s, key, method, "/dns/v2/zones/example.com/records/_acme-challenge/TXT", "", "")
 			if a.status != 400 || a.header.Get("Content-Type") != "application/problem+json" || a.problem() != "invalid" || a.detail() != detail {
 				t.Errorf("%s without a body: got %d %s %s, want 400 application/problem+json invalid with detail %q", method, a.status, a.header.Get("Content-Type"), a.body, detail)
+			}
+			req, err := http.NewRequest(method, s.URL()+"/dns/v2/zones/example.com/records/_acme-challenge/TXT", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A body of unknown length that is not http.NoBody: net/http
+			// sends a POST's or PUT's chunked, here as its last chunk only.
+			req.Body = io.NopCloser(strings.NewReader(""))
+			req.Header.Set("Authorization", key)
+			a = send(t, req)
+			if a.status != 400 || a.header.Get("Content-Type") != "application/problem+json" || a.problem() != "invalid" || a.detail() != detail {
+				t.Errorf("%s with an empty chunked body: got %d %s %s, want 400 application/problem+json invalid with detail %q", method, a.status, a.header.Get("Content-Type"), a.body, detail)
 			}
 		}
 		a := call(t, s, "Bearer "+token, "GET", "/dns/v2/zones/example.com/records", "", "")

@@ -9,6 +9,7 @@ package dnsapi
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -375,7 +376,7 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		return nil, mt, err
 	}
 	ct := r.Header.Get("Content-Type")
-	if ct == "" && r.ContentLength == 0 {
+	if ct == "" && empty(r) {
 		// curl -X POST without -d: say what a body holds rather than
 		// that it is not JSON, which it was never meant to be.
 		return nil, mt, twofold.Errorf(twofold.CodeInvalid, "the request has no body: send the records as form parameters (data=…, ttl=…), as JSON ({\"records\":[…]}) or in zone-file form (Content-Type: text/dns)")
@@ -466,6 +467,27 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		return in, mt, nil
 	}
 	return nil, mt, twofold.Errorf(twofold.CodeInvalid, "Content-Type %s is not taken: send application/json, %s or application/x-www-form-urlencoded", core.CleanText(mt, 80), zoneText)
+}
+
+// empty reports whether r's body is empty: of length 0, or of unknown
+// length (chunked) and ending before its first byte. A body that has one
+// is left to be read whole, that byte first.
+func empty(r *http.Request) bool {
+	if r.ContentLength >= 0 {
+		return r.ContentLength == 0
+	}
+	var first [1]byte
+	n, err := io.ReadFull(r.Body, first[:])
+	if n == 0 && err == io.EOF {
+		return true
+	}
+	// A read that failed fails again for the reader of the body, which
+	// says so.
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(first[:n]), r.Body), r.Body}
+	return false
 }
 
 // refusedInput returns err, core's refusal of the records of a body of

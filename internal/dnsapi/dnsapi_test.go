@@ -83,6 +83,12 @@ func call(t *testing.T, s *testenv.Server, auth, method, path, ct, body string, 
 	for i := 0; i+1 < len(kv); i += 2 {
 		req.Header.Set(kv[i], kv[i+1])
 	}
+	return send(t, req)
+}
+
+// send sends req and returns its answer.
+func send(t *testing.T, req *http.Request) answer {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +101,7 @@ func call(t *testing.T, s *testenv.Server, auth, method, path, ct, body string, 
 	a := answer{status: res.StatusCode, header: res.Header, body: string(b)}
 	if strings.Contains(res.Header.Get("Content-Type"), "json") {
 		if err := json.Unmarshal(b, &a.json); err != nil {
-			t.Fatalf("%s %s: answer is not a JSON object: %s", method, path, b)
+			t.Fatalf("%s %s: answer is not a JSON object: %s", req.Method, req.URL.Path, b)
 		}
 	}
 	return a
