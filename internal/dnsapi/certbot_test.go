@@ -123,8 +123,9 @@ func TestCertbotDNS01(t *testing.T) {
 
 // TestCertbotHookErrors runs the hook script as certbot would, for the
 // mistakes its users make: each time it exits non-zero, says on standard
-// error what Twofold (or the script) found wrong, never shows the key's
-// secret, and changes no record.
+// error what Twofold (or the script) found wrong (with the input a problem
+// names, and for a name outside the key's permit the permit it needs),
+// never shows the key's secret, and changes no record.
 func TestCertbotHookErrors(t *testing.T) {
 	hook := certbotHook(t)
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
@@ -146,13 +147,14 @@ func TestCertbotHookErrors(t *testing.T) {
 			{"another account's zone", id, secret, []string{"CERTBOT_DOMAIN=www.example.org"}, []string{"add"},
 				"no zone of this API key holds www.example.org (the key's zones: example.com)"},
 			{"a name outside the key's permit", id, secret, []string{"CERTBOT_DOMAIN=www.example.com"}, []string{"add"},
-				"POST /dns/v2/zones/example.com/records/_acme-challenge.www/TXT: HTTP 403: this API key may not add records of zone example.com host _acme-challenge.www type TXT"},
+				"POST /dns/v2/zones/example.com/records/_acme-challenge.www/TXT: HTTP 403: this API key may not add records of zone example.com host _acme-challenge.www type TXT; " +
+					`the API key needs a permit for TXT records at _acme-challenge.www.example.com, such as "dns example.com/_acme-challenge*/TXT write"`},
 			{"a TTL too short", id, secret, []string{"TWOFOLD_TTL=5"}, []string{"add"},
-				"HTTP 400: record 1: ttl 5 of _acme-challenge TXT: want 60 to 604800 seconds"},
+				"HTTP 400: record 1: ttl 5 of _acme-challenge TXT: want 60 to 604800 seconds (refused input: ttl)"},
 			{"a TTL not a number", id, secret, []string{"TWOFOLD_TTL=1m"}, []string{"add"},
-				`HTTP 400: ttl "1m" is not a number of seconds`},
+				`HTTP 400: ttl "1m" is not a number of seconds (refused input: ttl)`},
 			{"a value with a control character", id, secret, []string{"CERTBOT_VALIDATION=a\tb"}, []string{"add"},
-				`HTTP 400: record 1: _acme-challenge TXT: text must not hold control characters (line breaks, tabs, NUL, escapes such as \010)`},
+				`HTTP 400: record 1: _acme-challenge TXT: text must not hold control characters (line breaks, tabs, NUL, escapes such as \010) (refused input: data)`},
 			{"no key", "", "", nil, []string{"add"},
 				"no API key: set TWOFOLD_KEY_FILE (a file holding ID:SECRET) or TWOFOLD_KEY"},
 			{"no action", id, secret, nil, nil,
