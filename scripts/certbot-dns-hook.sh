@@ -62,9 +62,17 @@ esac
 tmp=$(mktemp -d) || fail "cannot make a temporary directory"
 trap 'rm -rf "$tmp"' EXIT
 
+# member NAME prints the string member NAME of the problem document in
+# $tmp/body, its escapes \" and \\ undone, or nothing.
+member() {
+	sed -nE 's/.*"'"$1"'":"(([^"\\]|\\.)*)".*/\1/p' "$tmp/body" | sed -e 's/\\"/"/g' -e 's/\\\\/\\/g'
+}
+
 # api METHOD PATH [curl options…] sends a request with the key as HTTP
 # Basic and leaves the answer's body in $tmp/body; on failure it exits with
-# the problem's detail.
+# the problem's detail, the input the problem names when it names one (its
+# pointer or parameter: ttl for TWOFOLD_TTL, data for CERTBOT_VALIDATION),
+# and, for a 403 on a record, the permit the key lacks.
 api() {
 	method=$1 path=$2
 	shift 2
@@ -73,8 +81,14 @@ api() {
 	rc=$?
 	[ "$rc" -eq 0 ] && return 0
 	if [ "$rc" -eq 22 ]; then # an HTTP error: Twofold says why in a problem document
-		detail=$(sed -nE 's/.*"detail":"(([^"\\]|\\.)*)".*/\1/p' "$tmp/body" | sed -e 's/\\"/"/g' -e 's/\\\\/\\/g')
+		detail=$(member detail)
 		[ -n "$detail" ] || detail=$(head -c 300 "$tmp/body")
+		input=$(member pointer)
+		[ -n "$input" ] || input=$(member parameter)
+		[ -z "$input" ] || detail="$detail (refused input: $input)"
+		if [ "$status" = 403 ] && [ -n "${zone:-}" ]; then
+			detail="$detail; the API key needs a permit for TXT records at _acme-challenge.$domain, such as \"dns $zone/_acme-challenge*/TXT write\""
+		fi
 		fail "$method $path: HTTP $status: $detail"
 	fi
 	fail "$method $path: $(cat "$tmp/err")"

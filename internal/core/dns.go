@@ -449,7 +449,11 @@ type Change struct {
 }
 
 // parseRecords checks every record of in for rs: a record's host and type
-// default to the set's, and must be within it.
+// default to the set's, and must be within it. A refusal of in[i] is
+// marked as the DNS API's JSON body holds it ({"records": [...]}): its
+// field ("/records/2/ttl", see ParseRecord), or the record
+// ("/records/2") when it is outside rs; the API marks it otherwise for
+// its other bodies.
 func (s *Service) parseRecords(rs RecordSet, in []RecordInput) ([]twofold.Record, error) {
 	if len(in) > maxChange {
 		return nil, twofold.Errorf(twofold.CodeInvalid, "at most %d records at once", maxChange)
@@ -462,15 +466,20 @@ func (s *Service) parseRecords(rs RecordSet, in []RecordInput) ([]twofold.Record
 		if ri.Type == "" {
 			ri.Type = rs.Type
 		}
-		if ri.Host == "" || ri.Type == "" {
-			return nil, twofold.Errorf(twofold.CodeInvalid, "record %d: give its host and type", i+1)
+		at := twofold.JSONPointer("records", strconv.Itoa(i))
+		switch {
+		case ri.Host == "":
+			return nil, twofold.Errorf(twofold.CodeInvalid, "record %d: give its host and type", i+1).At(twofold.InBody, at+twofold.JSONPointer("host"))
+		case ri.Type == "":
+			return nil, twofold.Errorf(twofold.CodeInvalid, "record %d: give its host and type", i+1).At(twofold.InBody, at+twofold.JSONPointer("type"))
 		}
 		r, err := ParseRecord(rs.Zone, ri)
 		if err != nil {
-			return nil, twofold.Errorf(twofold.ErrorCode(err), "record %d: %s", i+1, twofold.ErrorMessage(err))
+			_, field := twofold.ErrorInput(err)
+			return nil, twofold.Errorf(twofold.ErrorCode(err), "record %d: %s", i+1, twofold.ErrorMessage(err)).At(twofold.InBody, at+field)
 		}
 		if !rs.has(r) {
-			return nil, twofold.Errorf(twofold.CodeInvalid, "record %d (%s %s) is outside %s of the request's path", i+1, r.Host, r.Type, rs.describe())
+			return nil, twofold.Errorf(twofold.CodeInvalid, "record %d (%s %s) is outside %s of the request's path", i+1, r.Host, r.Type, rs.describe()).At(twofold.InBody, at)
 		}
 		out = append(out, r)
 	}
@@ -526,7 +535,7 @@ func (s *Service) DeleteDNSRecords(ctx context.Context, a Auth, rs RecordSet, da
 		return Change{}, s.refuseDNS(ctx, a, m, "this API key may not remove records of "+rs.describe())
 	}
 	if len(data) > maxLine {
-		return Change{}, twofold.Errorf(twofold.CodeInvalid, "data is longer than %d bytes", maxLine)
+		return Change{}, twofold.Errorf(twofold.CodeInvalid, "data is longer than %d bytes", maxLine).OnQuery("data")
 	}
 	remove := func(r twofold.Record) bool { return rs.has(r) && (data == "" || sameData(rs.Zone, r, data)) }
 	return s.changeRecords(ctx, a, rs, "removed", remove, nil, m)

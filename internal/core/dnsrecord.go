@@ -143,21 +143,31 @@ type RecordInput struct {
 }
 
 // ParseRecord checks in and returns it in canonical form (see
-// twofold.Record), or an invalid error saying what is wrong.
+// twofold.Record), or an invalid error saying what is wrong, marked with
+// the field it refuses as the DNS API's JSON record names it ("host",
+// "type", "ttl", "data").
 func ParseRecord(zone string, in RecordInput) (twofold.Record, error) {
 	host, err := NormalizeHost(zone, in.Host)
 	if err != nil {
-		return twofold.Record{}, err
+		return twofold.Record{}, inField("host", err)
 	}
 	typ, err := NormalizeType(in.Type)
 	if err != nil {
-		return twofold.Record{}, err
+		return twofold.Record{}, inField("type", err)
 	}
 	ttl := in.TTL
 	if ttl < MinTTL || ttl > MaxTTL {
-		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "ttl %d of %s %s: want %d to %d seconds", ttl, host, typ, MinTTL, MaxTTL)
+		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "ttl %d of %s %s: want %d to %d seconds", ttl, host, typ, MinTTL, MaxTTL).On("ttl")
 	}
-	data := strings.TrimSpace(in.Data)
+	r, err := parseData(zone, host, typ, ttl, in.Data)
+	return r, inField("data", err)
+}
+
+// parseData returns the record of zone at host of type typ and ttl (all
+// checked) with data, in canonical form, or an invalid error saying what
+// is wrong with data.
+func parseData(zone, host, typ string, ttl int, data string) (twofold.Record, error) {
+	data = strings.TrimSpace(data)
 	switch {
 	case data == "":
 		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "%s %s: data is empty", host, typ)
@@ -166,6 +176,7 @@ func ParseRecord(zone string, in RecordInput) (twofold.Record, error) {
 	case strings.ContainsAny(data, "\r\n"):
 		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "%s %s: data must be one line", host, typ)
 	}
+	var err error
 	var rr dns.RR
 	if typ == "TXT" && !strings.HasPrefix(data, `"`) {
 		// Text as such, as the Mythic Beasts API and lego send it: every

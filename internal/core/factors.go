@@ -262,8 +262,9 @@ func (s *Service) EnrolFactor(ctx context.Context, a Auth, n NewFactor, m Meta) 
 	if n.Type == twofold.FactorWebAuthn {
 		return s.enrolSecurityKey(ctx, a, n, m)
 	}
-	if n.Phone != "" || n.Email != "" {
-		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "phone and email apply to sms and email factors only")
+	if err := RefuseOnly(twofold.Errorf(twofold.CodeInvalid, "phone and email apply to sms and email factors only"),
+		map[string]bool{"phone": n.Phone != "", "email": n.Email != ""}); err != nil {
+		return Enrolment{}, err
 	}
 	return s.enrol(ctx, a, n, nil, m)
 }
@@ -1027,9 +1028,10 @@ func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, cod
 	if f.Status != twofold.FactorActive || (f.Type != twofold.FactorTOTP && f.Type != twofold.FactorHOTP) {
 		return twofold.Errorf(twofold.CodeInvalid, "only an active TOTP or HOTP factor can be resynchronised")
 	}
-	if blankCode(code1) || blankCode(code2) {
-		// No attempt at all: it costs no slot.
-		return twofold.Errorf(twofold.CodeInvalid, "code and next_code are required: two consecutive codes of the authenticator")
+	// No attempt at all: it costs no slot.
+	if err := RefuseOnly(twofold.Errorf(twofold.CodeInvalid, "code and next_code are required: two consecutive codes of the authenticator"),
+		map[string]bool{"code": blankCode(code1), "next_code": blankCode(code2)}); err != nil {
+		return err
 	}
 	p, err := factorParams(f)
 	if err != nil {

@@ -32,3 +32,25 @@ func RefusedField(err error) string {
 	}
 	return name
 }
+
+// RefuseOnly returns e, an error about the inputs set in refused (by
+// their top-level body member's name), marked as refusing the one that is
+// set when only one is: an error about several inputs names none (STYLE
+// "Errors"). It returns nil when none is set, so that it is also the
+// check: a misplaced option is refused, naming it, only when given.
+func RefuseOnly(e *twofold.Error, refused map[string]bool) error {
+	var one string
+	n := 0
+	for name, set := range refused {
+		if set {
+			one, n = name, n+1
+		}
+	}
+	switch n {
+	case 0:
+		return nil
+	case 1:
+		return e.On(one)
+	}
+	return e
+}

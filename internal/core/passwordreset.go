@@ -361,7 +361,7 @@ func errResetByEmail() error {
 // the password reset resetID, and scopes it to that reset.
 func checkResetProof(p *SecondFactor, resetID string) error {
 	if p.Method == "" {
-		return twofold.Errorf(twofold.CodeInvalid, "this account has two-factor on: give a code from an authenticator, a recovery code or the paper key (method and code)")
+		return twofold.Errorf(twofold.CodeInvalid, "this account has two-factor on: give a code from an authenticator, a recovery code or the paper key (method and code)").On("method")
 	}
 	if p.Method == twofold.MethodEmail {
 		return errResetByEmail()

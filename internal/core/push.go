@@ -397,11 +397,13 @@ func (e errPushEnrolVoid) Error() string { return string(e) }
 // or signing out everywhere since), and a token made by a session that was
 // not elevated activates only the account's first factor.
 func (s *Service) EnrolPushDevice(ctx context.Context, deviceID, token string, pub, sig []byte, m Meta) (Confirmation, error) {
-	if deviceID == "" || len(deviceID) > 64 || token == "" || len(token) > 128 {
-		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "device_id and token are required")
+	if err := RefuseOnly(twofold.Errorf(twofold.CodeInvalid, "device_id and token are required"),
+		map[string]bool{"device_id": deviceID == "" || len(deviceID) > 64, "token": token == "" || len(token) > 128}); err != nil {
+		return Confirmation{}, err
 	}
-	if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
-		return Confirmation{}, twofold.Errorf(twofold.CodeInvalid, "public_key must be an Ed25519 public key and signature an Ed25519 signature, in base64url")
+	if err := RefuseOnly(twofold.Errorf(twofold.CodeInvalid, "public_key must be an Ed25519 public key and signature an Ed25519 signature, in base64url"),
+		map[string]bool{"public_key": len(pub) != ed25519.PublicKeySize, "signature": len(sig) != ed25519.SignatureSize}); err != nil {
+		return Confirmation{}, err
 	}
 	if err := s.allowSource(ctx, m); err != nil {
 		return Confirmation{}, err

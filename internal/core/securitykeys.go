@@ -89,8 +89,9 @@ func (s *Service) enrolSecurityKey(ctx context.Context, a Auth, n NewFactor, m M
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err
 	}
-	if n.Algorithm != "" || n.Digits != 0 || n.Period != 0 || n.SecretSize != 0 || n.Phone != "" || n.Email != "" {
-		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "a security key takes only a label: algorithm, digits, period, secret_size, phone and email apply to other factors")
+	if err := RefuseOnly(twofold.Errorf(twofold.CodeInvalid, "a security key takes only a label: algorithm, digits, period, secret_size, phone and email apply to other factors"),
+		map[string]bool{"algorithm": n.Algorithm != "", "digits": n.Digits != 0, "period": n.Period != 0, "secret_size": n.SecretSize != 0, "phone": n.Phone != "", "email": n.Email != ""}); err != nil {
+		return Enrolment{}, err
 	}
 	if n.Passkey {
 		// A passkey signs in without the password, for as long as it is

@@ -295,8 +295,9 @@ func (s *Service) enrolSent(ctx context.Context, a Auth, n NewFactor, m Meta) (E
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return Enrolment{}, err
 	}
-	if n.Algorithm != "" || n.Digits != 0 || n.Period != 0 || n.SecretSize != 0 {
-		return Enrolment{}, twofold.Errorf(twofold.CodeInvalid, "algorithm, digits, period and secret_size apply to totp and hotp only")
+	if err := RefuseOnly(twofold.Errorf(twofold.CodeInvalid, "algorithm, digits, period and secret_size apply to totp and hotp only"),
+		map[string]bool{"algorithm": n.Algorithm != "", "digits": n.Digits != 0, "period": n.Period != 0, "secret_size": n.SecretSize != 0}); err != nil {
+		return Enrolment{}, err
 	}
 	dest, hint, label, err := s.checkSent(ctx, a, n)
 	if err != nil {

@@ -3,6 +3,8 @@ package dnsapi_test
 import (
 	"bytes"
 	"encoding/pem"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,8 +123,9 @@ func TestCertbotDNS01(t *testing.T) {
 
 // TestCertbotHookErrors runs the hook script as certbot would, for the
 // mistakes its users make: each time it exits non-zero, says on standard
-// error what Twofold (or the script) found wrong, never shows the key's
-// secret, and changes no record.
+// error what Twofold (or the script) found wrong (with the input a problem
+// names, and for a name outside the key's permit the permit it needs),
+// never shows the key's secret, and changes no record.
 func TestCertbotHookErrors(t *testing.T) {
 	hook := certbotHook(t)
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
@@ -144,13 +147,14 @@ func TestCertbotHookErrors(t *testing.T) {
 			{"another account's zone", id, secret, []string{"CERTBOT_DOMAIN=www.example.org"}, []string{"add"},
 				"no zone of this API key holds www.example.org (the key's zones: example.com)"},
 			{"a name outside the key's permit", id, secret, []string{"CERTBOT_DOMAIN=www.example.com"}, []string{"add"},
-				"POST /dns/v2/zones/example.com/records/_acme-challenge.www/TXT: HTTP 403: this API key may not add records of zone example.com host _acme-challenge.www type TXT"},
+				"POST /dns/v2/zones/example.com/records/_acme-challenge.www/TXT: HTTP 403: this API key may not add records of zone example.com host _acme-challenge.www type TXT; " +
+					`the API key needs a permit for TXT records at _acme-challenge.www.example.com, such as "dns example.com/_acme-challenge*/TXT write"`},
 			{"a TTL too short", id, secret, []string{"TWOFOLD_TTL=5"}, []string{"add"},
-				"HTTP 400: record 1: ttl 5 of _acme-challenge TXT: want 60 to 604800 seconds"},
+				"HTTP 400: record 1: ttl 5 of _acme-challenge TXT: want 60 to 604800 seconds (refused input: ttl)"},
 			{"a TTL not a number", id, secret, []string{"TWOFOLD_TTL=1m"}, []string{"add"},
-				`HTTP 400: ttl "1m" is not a number of seconds`},
+				`HTTP 400: ttl "1m" is not a number of seconds (refused input: ttl)`},
 			{"a value with a control character", id, secret, []string{"CERTBOT_VALIDATION=a\tb"}, []string{"add"},
-				`HTTP 400: record 1: _acme-challenge TXT: text must not hold control characters (line breaks, tabs, NUL, escapes such as \010)`},
+				`HTTP 400: record 1: _acme-challenge TXT: text must not hold control characters (line breaks, tabs, NUL, escapes such as \010) (refused input: data)`},
 			{"no key", "", "", nil, []string{"add"},
 				"no API key: set TWOFOLD_KEY_FILE (a file holding ID:SECRET) or TWOFOLD_KEY"},
 			{"no action", id, secret, nil, nil,
@@ -231,7 +235,9 @@ func TestNoSuchZoneSaysWhere(t *testing.T) {
 
 // TestNoBodySaysWhatToSend: a POST or PUT with no body at all, as curl -X
 // POST without -d sends, is told what a body holds, rather than that it
-// is not JSON, and writes nothing.
+// is not JSON, and writes nothing; so is one whose body is chunked
+// (Transfer-Encoding: chunked, no Content-Length) and ends at once, as a
+// client streaming an empty file sends.
 func TestNoBodySaysWhatToSend(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
 		token := owner(t, s, "alice", "example.com")
@@ -241,6 +247,18 @@ func TestNoBodySaysWhatToSend(t *testing.T) {
 			a := call(t, s, key, method, "/dns/v2/zones/example.com/records/_acme-challenge/TXT", "", "")
 			if a.status != 400 || a.header.Get("Content-Type") != "application/problem+json" || a.problem() != "invalid" || a.detail() != detail {
 				t.Errorf("%s without a body: got %d %s %s, want 400 application/problem+json invalid with detail %q", method, a.status, a.header.Get("Content-Type"), a.body, detail)
+			}
+			req, err := http.NewRequest(method, s.URL()+"/dns/v2/zones/example.com/records/_acme-challenge/TXT", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A body of unknown length that is not http.NoBody: net/http
+			// sends a POST's or PUT's chunked, here as its last chunk only.
+			req.Body = io.NopCloser(strings.NewReader(""))
+			req.Header.Set("Authorization", key)
+			a = send(t, req)
+			if a.status != 400 || a.header.Get("Content-Type") != "application/problem+json" || a.problem() != "invalid" || a.detail() != detail {
+				t.Errorf("%s with an empty chunked body: got %d %s %s, want 400 application/problem+json invalid with detail %q", method, a.status, a.header.Get("Content-Type"), a.body, detail)
 			}
 		}
 		a := call(t, s, "Bearer "+token, "GET", "/dns/v2/zones/example.com/records", "", "")

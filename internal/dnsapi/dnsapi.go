@@ -9,6 +9,7 @@ package dnsapi
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -261,14 +262,14 @@ func wantsZoneText(r *http.Request) bool {
 }
 
 func (s *Server) add(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	in, err := s.body(w, r)
+	in, mt, err := s.body(w, r)
 	if err != nil {
 		httpapi.WriteError(w, r, s.log, err)
 		return
 	}
 	ch, err := s.svc.AddDNSRecords(r.Context(), a, set(r), in, httpapi.Meta(r))
 	if err != nil {
-		httpapi.WriteError(w, r, s.log, err)
+		httpapi.WriteError(w, r, s.log, refusedInput(err, mt))
 		return
 	}
 	// A record already there counts as added, as it is there as asked: a
@@ -283,7 +284,7 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request, a core.Auth) {
 // an empty body is more often a mistake (a mistyped file name) than a
 // wish, and DELETE removes records.
 func (s *Server) replace(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	in, err := s.body(w, r)
+	in, mt, err := s.body(w, r)
 	if err == nil && len(in) == 0 {
 		err = twofold.Errorf(twofold.CodeInvalid, "a PUT names no records: it replaces records and never removes them all; to remove records use DELETE")
 	}
@@ -293,7 +294,7 @@ func (s *Server) replace(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	ch, err := s.svc.ReplaceDNSRecords(r.Context(), a, set(r), in, httpapi.Meta(r))
 	if err != nil {
-		httpapi.WriteError(w, r, s.log, err)
+		httpapi.WriteError(w, r, s.log, refusedInput(err, mt))
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_added": ch.Added, "records_removed": ch.Removed,
@@ -367,22 +368,23 @@ func deleteData(w http.ResponseWriter, r *http.Request) (string, error) {
 
 // body reads the records a POST or PUT sends, by its Content-Type: JSON
 // (the default), zone-file form (text/dns), or form parameters (data,
-// repeatable, and ttl) for records at the path's host and type.
-func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInput, error) {
-	if err := httpapi.Query(r); err != nil {
-		return nil, err
-	}
+// repeatable, and ttl) for records at the path's host and type. It returns
+// the body's media type too, for refusedInput.
+func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInput, string, error) {
 	mt := "application/json"
+	if err := httpapi.Query(r); err != nil {
+		return nil, mt, err
+	}
 	ct := r.Header.Get("Content-Type")
-	if ct == "" && r.ContentLength == 0 {
+	if ct == "" && empty(r) {
 		// curl -X POST without -d: say what a body holds rather than
 		// that it is not JSON, which it was never meant to be.
-		return nil, twofold.Errorf(twofold.CodeInvalid, "the request has no body: send the records as form parameters (data=…, ttl=…), as JSON ({\"records\":[…]}) or in zone-file form (Content-Type: text/dns)")
+		return nil, mt, twofold.Errorf(twofold.CodeInvalid, "the request has no body: send the records as form parameters (data=…, ttl=…), as JSON ({\"records\":[…]}) or in zone-file form (Content-Type: text/dns)")
 	}
 	if ct != "" {
 		var err error
 		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return nil, twofold.Errorf(twofold.CodeInvalid, "Content-Type %q is not a media type", core.CleanText(ct, 80))
+			return nil, mt, twofold.Errorf(twofold.CodeInvalid, "Content-Type %q is not a media type", core.CleanText(ct, 80))
 		}
 	}
 	switch mt {
@@ -391,14 +393,14 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 			Records []record `json:"records"`
 		}
 		if err := httpapi.Decode(w, r, &body); err != nil {
-			return nil, err
+			return nil, mt, err
 		}
 		in := make([]core.RecordInput, len(body.Records))
 		for i, rec := range body.Records {
 			data, err := joinNumbers(rec, r.PathValue("type"))
 			if err != nil {
 				_, member := twofold.ErrorInput(err)
-				return nil, twofold.Errorf(twofold.CodeInvalid, "record %d: %s", i+1, twofold.ErrorMessage(err)).At(twofold.InBody, twofold.JSONPointer("records", strconv.Itoa(i))+member)
+				return nil, mt, twofold.Errorf(twofold.CodeInvalid, "record %d: %s", i+1, twofold.ErrorMessage(err)).At(twofold.InBody, twofold.JSONPointer("records", strconv.Itoa(i))+member)
 			}
 			ttl := core.DefaultTTL // only when left out: an explicit 0 is refused
 			if rec.TTL != nil {
@@ -406,55 +408,55 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 			}
 			in[i] = core.RecordInput{Host: rec.Host, Type: rec.Type, TTL: ttl, Data: data}
 		}
-		return in, nil
+		return in, mt, nil
 	case zoneText:
 		text, err := readBody(w, r)
 		if err != nil {
-			return nil, err
+			return nil, mt, err
 		}
 		zone, err := core.NormalizeZoneName(r.PathValue("zone"))
 		if err != nil {
-			return nil, err
+			return nil, mt, err
 		}
 		recs, err := core.ParseZoneText(zone, text)
 		if err != nil {
-			return nil, err
+			return nil, mt, err
 		}
 		in := make([]core.RecordInput, len(recs))
 		for i, rec := range recs {
 			in[i] = core.RecordInput{Host: rec.Host, Type: rec.Type, TTL: int(rec.TTL), Data: rec.Data}
 		}
-		return in, nil
+		return in, mt, nil
 	case "application/x-www-form-urlencoded":
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		var me *http.MaxBytesError
 		switch err := r.ParseForm(); {
 		case errors.As(err, &me):
-			return nil, httpapi.TooLarge(maxBody)
+			return nil, mt, httpapi.TooLarge(maxBody)
 		case err != nil:
-			return nil, twofold.Errorf(twofold.CodeInvalid, "form body is not application/x-www-form-urlencoded (a bad %%-escape or a semicolon)")
+			return nil, mt, twofold.Errorf(twofold.CodeInvalid, "form body is not application/x-www-form-urlencoded (a bad %%-escape or a semicolon)")
 		case !httpapi.TextValues(r.PostForm):
-			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameters could not be read as UTF-8 text without NUL bytes")
+			return nil, mt, twofold.Errorf(twofold.CodeInvalid, "form parameters could not be read as UTF-8 text without NUL bytes")
 		}
 		for k := range r.PostForm {
 			if k != "data" && k != "ttl" {
-				return nil, twofold.Errorf(twofold.CodeInvalid, "unknown form parameter %q: use data and ttl", core.CleanText(k, 32)).OnQuery(core.CleanText(k, 32))
+				return nil, mt, twofold.Errorf(twofold.CodeInvalid, "unknown form parameter %q: use data and ttl", core.CleanText(k, 32)).OnQuery(core.CleanText(k, 32))
 			}
 		}
 		if r.PathValue("type") == "" {
-			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameters need the host and type in the path: …/records/HOST/TYPE")
+			return nil, mt, twofold.Errorf(twofold.CodeInvalid, "form parameters need the host and type in the path: …/records/HOST/TYPE")
 		}
 		// ttl left out is the default; given, it is read as given (0
 		// and ttl= are refused, never taken for the default), and once.
 		ttl := core.DefaultTTL
 		switch vs := r.PostForm["ttl"]; {
 		case len(vs) > 1:
-			return nil, twofold.Errorf(twofold.CodeInvalid, "form parameter \"ttl\" is given %d times: give it once", len(vs)).OnQuery("ttl")
+			return nil, mt, twofold.Errorf(twofold.CodeInvalid, "form parameter \"ttl\" is given %d times: give it once", len(vs)).OnQuery("ttl")
 		case len(vs) == 1:
 			v := vs[0]
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return nil, twofold.Errorf(twofold.CodeInvalid, "ttl %q is not a number of seconds", core.CleanText(v, 16)).OnQuery("ttl")
+				return nil, mt, twofold.Errorf(twofold.CodeInvalid, "ttl %q is not a number of seconds", core.CleanText(v, 16)).OnQuery("ttl")
 			}
 			ttl = n
 		}
@@ -462,9 +464,55 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 		for _, d := range r.PostForm["data"] {
 			in = append(in, core.RecordInput{TTL: ttl, Data: d})
 		}
-		return in, nil
+		return in, mt, nil
 	}
-	return nil, twofold.Errorf(twofold.CodeInvalid, "Content-Type %s is not taken: send application/json, %s or application/x-www-form-urlencoded", core.CleanText(mt, 80), zoneText)
+	return nil, mt, twofold.Errorf(twofold.CodeInvalid, "Content-Type %s is not taken: send application/json, %s or application/x-www-form-urlencoded", core.CleanText(mt, 80), zoneText)
+}
+
+// empty reports whether r's body is empty: of length 0, or of unknown
+// length (chunked) and ending before its first byte. A body that has one
+// is left to be read whole, that byte first.
+func empty(r *http.Request) bool {
+	if r.ContentLength >= 0 {
+		return r.ContentLength == 0
+	}
+	var first [1]byte
+	n, err := io.ReadFull(r.Body, first[:])
+	if n == 0 && err == io.EOF {
+		return true
+	}
+	// A read that failed fails again for the reader of the body, which
+	// says so.
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(first[:n]), r.Body), r.Body}
+	return false
+}
+
+// refusedInput returns err, core's refusal of the records of a body of
+// media type mt, marked with the input it refuses as that body holds it:
+// core marks a record's field as the JSON body holds it
+// ("/records/2/ttl"), which a form body gives as the parameter data or
+// ttl (in the query's place, as form parameters are named, README "Using
+// it"), and a zone-file body, which has no names for its parts, not at
+// all (the detail names the record).
+func refusedInput(err error, mt string) error {
+	in, name := twofold.ErrorInput(err)
+	if in != twofold.InBody || mt == "application/json" {
+		return err
+	}
+	var e *twofold.Error
+	errors.As(err, &e)
+	c := *e
+	c.In, c.Input = "", ""
+	if mt == "application/x-www-form-urlencoded" {
+		switch _, field, _ := strings.Cut(strings.TrimPrefix(name, "/records/"), "/"); field {
+		case "data", "ttl":
+			c.At(twofold.InQuery, field)
+		}
+	}
+	return &c
 }
 
 // readBody reads a text body of at most maxBody bytes; a longer one is a

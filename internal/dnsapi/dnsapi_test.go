@@ -83,6 +83,12 @@ func call(t *testing.T, s *testenv.Server, auth, method, path, ct, body string, 
 	for i := 0; i+1 < len(kv); i += 2 {
 		req.Header.Set(kv[i], kv[i+1])
 	}
+	return send(t, req)
+}
+
+// send sends req and returns its answer.
+func send(t *testing.T, req *http.Request) answer {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +101,7 @@ func call(t *testing.T, s *testenv.Server, auth, method, path, ct, body string, 
 	a := answer{status: res.StatusCode, header: res.Header, body: string(b)}
 	if strings.Contains(res.Header.Get("Content-Type"), "json") {
 		if err := json.Unmarshal(b, &a.json); err != nil {
-			t.Fatalf("%s %s: answer is not a JSON object: %s", method, path, b)
+			t.Fatalf("%s %s: answer is not a JSON object: %s", req.Method, req.URL.Path, b)
 		}
 	}
 	return a
@@ -286,6 +292,14 @@ func TestProblems(t *testing.T) {
 			{"TXT with an escape", alice, "POST", base + "/_acme-challenge/TXT", "application/json", `{"records":[{"data":"a\u001b[2Jb"}]}`, 400, "invalid"},
 			{"SSHFP of reserved type 0", alice, "POST", base + "/host/SSHFP", "application/x-www-form-urlencoded", "data=1+0+abcd", 400, "invalid"},
 			{"TLSA SHA-256 of 1 byte", alice, "POST", base + "/_443._tcp/TLSA", "application/x-www-form-urlencoded", "data=3+1+1+ab", 400, "invalid"},
+			{"third record's ttl", alice, "POST", base, "application/json", `{"records":[{"host":"a","type":"A","data":"192.0.2.1"},{"host":"b","type":"A","data":"192.0.2.2"},{"host":"c","type":"A","ttl":5,"data":"192.0.2.3"}]}`, 400, "invalid"},
+			{"second record's host", alice, "POST", base, "application/json", `{"records":[{"host":"a","type":"A","data":"192.0.2.1"},{"host":"w w","type":"A","data":"192.0.2.2"}]}`, 400, "invalid"},
+			{"record's type", alice, "POST", base, "application/json", `{"records":[{"host":"a","type":"HINFO","data":"x y"}]}`, 400, "invalid"},
+			{"record's data", alice, "PUT", base + "/www", "application/json", `{"records":[{"type":"A","data":"192.0.2.1"},{"type":"AAAA","data":"192.0.2.1"}]}`, 400, "invalid"},
+			{"form ttl out of range", alice, "POST", base + "/www/A", "application/x-www-form-urlencoded", "data=192.0.2.1&ttl=5", 400, "invalid"},
+			{"zone text outside the path", alice, "POST", base + "/www/A", "text/dns", "mail 300 A 192.0.2.1\n", 400, "invalid"},
+			{"zone text bad address", alice, "POST", base, "text/dns", "www 300 A 192.0.2\n", 400, "invalid"},
+			{"DELETE data too long", alice, "DELETE", base + "/www/TXT?data=" + strings.Repeat("d", 4097), "", "", 400, "invalid"},
 			{"CNAME at the apex", alice, "POST", base + "/@/CNAME", "application/x-www-form-urlencoded", "data=web", 400, "invalid"},
 			{"other method", alice, "PATCH", base, "", "", 405, "method-not-allowed"},
 			{"unknown path", alice, "GET", "/dns/v2/nothing", "", "", 404, "not-found"},
@@ -299,6 +313,22 @@ func TestProblems(t *testing.T) {
 			"mx_priority on an A":    {"/records/0/mx_priority", "", ""},
 			"form unknown parameter": {"", "host", "query"},
 			"form bad ttl":           {"", "ttl", "query"},
+			// A record's field, where the body holds it: a JSON body's
+			// record by its index, a form's parameter; zone-file text
+			// has no names for its parts.
+			"bad address":              {"", "data", "query"},
+			"record without type":      {"/records/0/type", "", ""},
+			"record outside the path":  {"/records/0", "", ""},
+			"TXT with a tab":           {"", "data", "query"},
+			"TXT with an escape":       {"/records/0/data", "", ""},
+			"SSHFP of reserved type 0": {"", "data", "query"},
+			"TLSA SHA-256 of 1 byte":   {"", "data", "query"},
+			"third record's ttl":       {"/records/2/ttl", "", ""},
+			"second record's host":     {"/records/1/host", "", ""},
+			"record's type":            {"/records/0/type", "", ""},
+			"record's data":            {"/records/1/data", "", ""},
+			"form ttl out of range":    {"", "ttl", "query"},
+			"DELETE data too long":     {"", "data", "query"},
 		}
 		for _, tt := range tests {
 			a := call(t, s, tt.auth, tt.method, tt.path, tt.ct, tt.body)

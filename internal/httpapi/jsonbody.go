@@ -90,8 +90,9 @@ const MaxBodyDepth = 32
 // for an error message, so that a value checked costs no string.
 type jsonPath struct {
 	parent *jsonPath
-	name   string
-	index  int // when name is ""
+	name   string // a member's, "" too (an empty name is a name)
+	index  int    // when elem is set
+	elem   bool   // an array's element, at index
 }
 
 // String writes p as the errors name it: "auth.identity.methods[0]".
@@ -106,12 +107,16 @@ func (p *jsonPath) String() string {
 	var b strings.Builder
 	for i := len(parts) - 1; i >= 0; i-- {
 		q := parts[i]
-		if q.name == "" {
+		if q.elem {
 			fmt.Fprintf(&b, "[%d]", q.index)
 			continue
 		}
 		if i != len(parts)-1 {
 			b.WriteByte('.')
+		}
+		if q.name == "" {
+			b.WriteString(`""`) // the message names the empty name so
+			continue
 		}
 		b.WriteString(q.name)
 	}
@@ -124,12 +129,13 @@ const maxPointer = 120
 
 // pointer writes p as the JSON Pointer (RFC 6901) to it, cleaned and
 // shortened as the errors' messages quote a name (core.CleanText):
-// "/auth/identity/methods/0".
+// "/auth/identity/methods/0"; a member of the empty name is "/", as RFC
+// 6901 §5 has it.
 func (p *jsonPath) pointer() string {
 	var tokens []string
 	for q := p; q != nil; q = q.parent {
 		t := q.name
-		if t == "" {
+		if q.elem {
 			t = strconv.Itoa(q.index)
 		}
 		tokens = append(tokens, t)
@@ -184,7 +190,7 @@ func (c *checker) value(t reflect.Type, path *jsonPath, depth int) error {
 			elem = t.Elem()
 		}
 		for i := 0; c.dec.More(); i++ {
-			if err := c.value(elem, &jsonPath{parent: path, index: i}, depth+1); err != nil {
+			if err := c.value(elem, &jsonPath{parent: path, index: i, elem: true}, depth+1); err != nil {
 				return err
 			}
 		}
@@ -210,9 +216,6 @@ func (c *checker) object(t reflect.Type, path *jsonPath, depth int) error {
 		}
 		name, _ := tok.(string)
 		at := &jsonPath{parent: path, name: name}
-		if name == "" {
-			at.name = `""` // an empty name is a name, not an index
-		}
 		repeated := false
 		switch {
 		case many != nil:

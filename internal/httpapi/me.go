@@ -218,12 +218,16 @@ func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth
 		writeError(w, r, s.log, err)
 		return
 	}
+	// The options of other factors, by whether the body gives them.
+	options := map[string]bool{"algorithm": req.Algorithm != "", "digits": req.Digits != 0, "period": req.Period != 0, "secret_size": req.SecretSize != 0,
+		"phone": req.Phone != "", "email": req.Email != "", "passkey": req.Passkey, "password": req.Password != ""}
 	if req.Type == twofold.FactorPush {
-		s.enrolPush(w, r, a, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "" || req.Serial != "" || req.Code != "" || req.Passkey || req.Password != "")
+		options["serial"], options["code"] = req.Serial != "", req.Code != ""
+		s.enrolPush(w, r, a, req.Label, options)
 		return
 	}
 	if req.Serial != "" || req.Code != "" {
-		s.claimToken(w, r, a, req.Type, req.Serial, req.Code, req.Label, req.Algorithm != "" || req.Digits != 0 || req.Period != 0 || req.SecretSize != 0 || req.Phone != "" || req.Email != "" || req.Passkey || req.Password != "")
+		s.claimToken(w, r, a, req.Type, req.Serial, req.Code, req.Label, options)
 		return
 	}
 	e, err := s.svc.EnrolFactor(r.Context(), a, core.NewFactor{Type: req.Type, Label: req.Label, Algorithm: req.Algorithm,
@@ -248,13 +252,15 @@ func (s *Server) enrolFactor(w http.ResponseWriter, r *http.Request, a core.Auth
 // claimToken adds an imported hardware token to the caller's account by its
 // serial and current code (SPEC §2 HOTP): the factor is active at once, and
 // the first factor brings recovery codes and the paper key.
-func (s *Server) claimToken(w http.ResponseWriter, r *http.Request, a core.Auth, typ twofold.FactorType, serial, code, label string, params bool) {
-	switch {
-	case typ != twofold.FactorHOTP && typ != twofold.FactorTOTP:
+// other says which members of the body a claim does not take were given:
+// it refuses them.
+func (s *Server) claimToken(w http.ResponseWriter, r *http.Request, a core.Auth, typ twofold.FactorType, serial, code, label string, other map[string]bool) {
+	if typ != twofold.FactorHOTP && typ != twofold.FactorTOTP {
 		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "a hardware token is claimed with type hotp or totp").On("type"))
 		return
-	case params:
-		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "a hardware token's algorithm, digits and period come from its imported seed: send only type, serial, code and label"))
+	}
+	if err := core.RefuseOnly(twofold.Errorf(twofold.CodeInvalid, "a hardware token's algorithm, digits and period come from its imported seed: send only type, serial, code and label"), other); err != nil {
+		writeError(w, r, s.log, err)
 		return
 	}
 	c, err := s.svc.ClaimToken(r.Context(), a, serial, code, label, Meta(r))

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -49,6 +50,8 @@ func TestProblemNamesTheInput(t *testing.T) {
 		pending := startEnrol(t, user, map[string]any{"type": "totp", "label": "spare"})
 		team := makeTeam(t, user, "crew")
 		const secret = "Zq9-not-echoed"
+		// An Ed25519 public key's and signature's sizes, in base64url.
+		pub, sig := base64.RawURLEncoding.EncodeToString(make([]byte, 32)), base64.RawURLEncoding.EncodeToString(make([]byte, 64))
 		for _, tt := range []struct {
 			name         string
 			c            *testenv.Client
@@ -60,6 +63,8 @@ func TestProblemNamesTheInput(t *testing.T) {
 			// JSON decoding: unknown member, wrong type, named twice (below), nested.
 			{"unknown member", anon, "POST", "/v1/login", map[string]any{"username": "dave", "password": secret, "remember": true}, "/remember", "", ""},
 			{"wrong type", anon, "POST", "/v1/login", map[string]any{"username": 5, "password": secret}, "/username", "", ""},
+			{"member of the empty name", anon, "POST", "/v1/login", map[string]any{"": 1, "username": "dave", "password": secret}, "/", "", ""},
+			{"nested member of the empty name", user, "POST", "/v1/me/api-keys", map[string]any{"name": "k", "permits": []any{map[string]any{"": "x", "service": "dns", "resource": "example.com", "actions": []string{"read"}}}}, "/permits/0/", "", ""},
 			{"member in another case", anon, "POST", "/v1/login", map[string]any{"Username": "dave", "password": secret}, "/Username", "", ""},
 			{"nested unknown member", user, "POST", "/v1/me/api-keys", map[string]any{"name": "k", "permits": []any{map[string]any{"service": "dns", "resorce": "example.com", "actions": []string{"read"}}}}, "/permits/0/resorce", "", ""},
 			{"nested wrong type", user, "POST", "/v1/me/api-keys", map[string]any{"name": "k", "permits": []any{map[string]any{"service": "dns", "resource": "example.com", "actions": "read"}}}, "/permits/0/actions", "", ""},
@@ -85,6 +90,15 @@ func TestProblemNamesTheInput(t *testing.T) {
 			{"new account's username", op, "POST", "/v1/admin/users", map[string]any{"username": "fr ank", "password": password}, "/username", "", ""},
 			{"new account's password", op, "POST", "/v1/admin/users", map[string]any{"username": "frank", "password": "short"}, "/password", "", ""},
 			{"new account's email", op, "POST", "/v1/admin/users", map[string]any{"username": "frank", "email": "not an address", "password": password}, "/email", "", ""},
+			// An option of another factor, or one input of two required.
+			{"option of another factor", user, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "x", "phone": "+15550100"}, "/phone", "", ""},
+			{"option of an authenticator", user, "POST", "/v1/me/factors", map[string]any{"type": "sms", "label": "x", "phone": "+15550100", "digits": 8}, "/digits", "", ""},
+			{"option of a push device", user, "POST", "/v1/me/factors", map[string]any{"type": "push", "label": "x", "period": 60}, "/period", "", ""},
+			{"option of a claim", user, "POST", "/v1/me/factors", map[string]any{"type": "totp", "serial": "YK-1", "code": "123456", "algorithm": "SHA256"}, "/algorithm", "", ""},
+			{"resync without next code", user, "POST", "/v1/me/factors/" + f.phone.id + "/resync", map[string]any{"code": "123456"}, "/next_code", "", ""},
+			{"push enrolment signature", anon, "POST", "/v1/push/enrol", map[string]any{"device_id": "d", "token": "t", "public_key": pub, "signature": "not base64url!"}, "/signature", "", ""},
+			{"push enrolment key size", anon, "POST", "/v1/push/enrol", map[string]any{"device_id": "d", "token": "t", "public_key": "AAAA", "signature": sig}, "/public_key", "", ""},
+			{"push enrolment device", anon, "POST", "/v1/push/enrol", map[string]any{"token": "t", "public_key": pub, "signature": sig}, "/device_id", "", ""},
 			{"webhook url", op, "POST", "/v1/admin/webhooks", map[string]any{"url": "ftp://example.com/" + secret, "events": []string{"login.*"}}, "/url", "", ""},
 			// Query parameters.
 			{"limit", user, "GET", "/v1/me/events?limit=0", nil, "", "limit", "query"},
@@ -95,6 +109,8 @@ func TestProblemNamesTheInput(t *testing.T) {
 			{"cursor", op, "GET", "/v1/admin/users?after=" + secret, nil, "", "after", "query"},
 			// About no one input.
 			{"not JSON", anon, "POST", "/v1/login", "not an object", "", "", ""},
+			{"two options of another factor", user, "POST", "/v1/me/factors", map[string]any{"type": "totp", "label": "x", "phone": "+15550100", "email": "dave@example.com"}, "", "", ""},
+			{"resync without codes", user, "POST", "/v1/me/factors/" + f.phone.id + "/resync", map[string]any{}, "", "", ""},
 			{"before and after", user, "GET", "/v1/me/events?before=5&after=2", nil, "", "", ""},
 			{"malformed query", user, "GET", "/v1/me/events?limit=1;x", nil, "", "", ""},
 		} {
@@ -108,6 +124,13 @@ func TestProblemNamesTheInput(t *testing.T) {
 		}
 		r := anon.Do(t, "POST", "/v1/login", `{"username": "dave", "username": "dave", "password": "x"}`)
 		wantInput(t, "member named twice", r, "/username", "", "")
+		// A password reset of an account with two-factor on, without the
+		// second factor's method.
+		if r := askReset(t, s, "dave"); r.Status != http.StatusAccepted && r.Status != http.StatusOK {
+			t.Fatalf("password reset: got %d %s", r.Status, r.Body)
+		}
+		token, _ := resetMail(t, s, f.mailbox, 1)
+		wantInput(t, "reset without method", completeReset(t, s, map[string]string{"token": token, "password": "a fresh passphrase, long enough"}), "/method", "", "")
 
 		// Errors about no one input name none, whatever the request sent.
 		for _, tt := range []struct {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/base64"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -35,10 +34,11 @@ func pushEnrolmentJSON(e core.PushEnrolment) (map[string]any, error) {
 		"qr_png": base64.StdEncoding.EncodeToString(png), "expires_at": e.ExpiresAt}, nil
 }
 
-// enrolPush adds a pending push device.
-func (s *Server) enrolPush(w http.ResponseWriter, r *http.Request, a core.Auth, label string, extra bool) {
-	if extra {
-		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "a push device takes only type and label"))
+// enrolPush adds a pending push device; extra says which other members
+// of the body were given, which it refuses.
+func (s *Server) enrolPush(w http.ResponseWriter, r *http.Request, a core.Auth, label string, extra map[string]bool) {
+	if err := core.RefuseOnly(twofold.Errorf(twofold.CodeInvalid, "a push device takes only type and label"), extra); err != nil {
+		writeError(w, r, s.log, err)
 		return
 	}
 	e, err := s.svc.EnrolPush(r.Context(), a, label, s.serverURL(r), Meta(r))
@@ -85,8 +85,9 @@ func (s *Server) enrolPushDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	pub, err1 := push.Decode(req.PublicKey)
 	sig, err2 := push.Decode(req.Signature)
-	if err := errors.Join(err1, err2); err != nil {
-		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "public_key and signature must be base64url without padding"))
+	if err := core.RefuseOnly(twofold.Errorf(twofold.CodeInvalid, "public_key and signature must be base64url without padding"),
+		map[string]bool{"public_key": err1 != nil, "signature": err2 != nil}); err != nil {
+		writeError(w, r, s.log, err)
 		return
 	}
 	c, err := s.svc.EnrolPushDevice(r.Context(), req.DeviceID, req.Token, pub, sig, Meta(r))
