@@ -87,7 +87,7 @@ func (s *Server) addDNSRecord(w http.ResponseWriter, r *http.Request, a core.Aut
 		in := core.RecordInput{Host: b.Host, Type: b.Type, TTL: ttl, Data: b.Data}
 		_, err = s.svc.AddDNSRecords(r.Context(), a, core.RecordSet{Zone: r.PathValue("zone")}, []core.RecordInput{in}, httpapi.Meta(r))
 		if twofold.ErrorCode(err) == twofold.CodeInvalid {
-			markInvalid(r, recordField(r.PathValue("zone"), in))
+			markInvalid(r, recordField(err))
 		}
 	}
 	if err != nil {
@@ -97,18 +97,18 @@ func (s *Server) addDNSRecord(w http.ResponseWriter, r *http.Request, a core.Aut
 	http.Redirect(w, r, "/settings/dns/"+url.PathEscape(r.PathValue("zone"))+"?m=record_added", http.StatusSeeOther)
 }
 
-// recordField returns the id of the field of the add-record form that
-// refused, in the zone, makes the record in invalid (core.ParseRecord's
-// checks, one field at a time): the host, the type, the TTL, else the
-// data.
-func recordField(zone string, in core.RecordInput) string {
-	if _, err := core.NormalizeHost(zone, in.Host); err != nil || strings.TrimSpace(in.Host) == "" {
+// recordField returns the id of the field of the add-record form whose
+// value err refuses, by the input core marks it with (/records/0/ttl and
+// the like): the host, the type, the TTL or the data; an error that names
+// no one field marks the data, the field most checks are about.
+func recordField(err error) string {
+	_, input := twofold.ErrorInput(err)
+	switch input[strings.LastIndexByte(input, '/')+1:] {
+	case "host":
 		return "record-host"
-	}
-	if _, err := core.NormalizeType(in.Type); err != nil {
+	case "type":
 		return "record-type"
-	}
-	if in.TTL != 0 && (in.TTL < core.MinTTL || in.TTL > core.MaxTTL) {
+	case "ttl":
 		return "record-ttl"
 	}
 	return "record-data"

@@ -136,6 +136,10 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 					t.Fatal(err)
 				}
 			}},
+		{"a DNS record with a TTL of 0", "/settings/dns/example.com",
+			[][2]string{{"record-host", "www"}, {"record-ttl", "0"}, {"record-data", "192.0.2.1"}}, "record-ttl", nil},
+		{"a DNS record with a bad host", "/settings/dns/example.com",
+			[][2]string{{"record-host", "-bad-.www"}, {"record-ttl", "300"}, {"record-data", "192.0.2.1"}}, "record-host", nil},
 		{"a DNS record with bad data", "/settings/dns/example.com",
 			[][2]string{{"record-host", "www"}, {"record-ttl", "300"}, {"record-data", "not an address"}}, "record-data", nil},
 		{"a team with no name", "/settings/teams",
