@@ -53,7 +53,7 @@ func (s *Store) dbNow() string {
 func (s *Store) Beat(ctx context.Context, in Instance) error {
 	xid := `0`
 	if s.dialect == Postgres {
-		xid = `txid_current() % 4294967296`
+		xid = `CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT) % 4294967296`
 	}
 	now := s.dbNow()
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO instances (id, host, pid, started_at, last_seen, beat_xid)

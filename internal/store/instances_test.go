@@ -40,7 +40,7 @@ func TestInstanceHeartbeats(t *testing.T) {
 			// Not seen for longer than HeartbeatFresh: stopped.
 			back := `UPDATE instances SET last_seen = last_seen - $1`
 			if name == "postgres" {
-				back += `, beat_xid = txid_current() % 4294967296` // as a beat writes it
+				back += `, beat_xid = CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT) % 4294967296` // as a beat writes it
 			}
 			testenv.Exec(t, d, back, []any{(store.HeartbeatFresh + 1e9).Microseconds()})
 			if got, _, err := s.LiveInstances(ctx); err != nil || len(got) != 0 {

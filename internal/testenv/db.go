@@ -248,21 +248,34 @@ func TerminatePostgres(tb testing.TB, dsn string) {
 	if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
 		tb.Fatal(err)
 	}
+	awaitEnded(tb, admin, name, "they were terminated", "")
+	// Past the idle time after which the store pings a pooled connection
+	// before reuse (100 ms, store's pingAfterIdle), as after a real
+	// restart: the connections it held are checked.
+	time.Sleep(250 * time.Millisecond)
+}
+
+// awaitEnded returns once admin sees no connection to the database name
+// that matches cond (SQL on pg_stat_activity's columns, with args from $2;
+// "" for all), failing the test after a minute; after says what ended
+// them.
+func awaitEnded(tb testing.TB, admin *sql.DB, name, after, cond string, args ...any) {
+	tb.Helper()
+	q := "SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
+	if cond != "" {
+		q += " AND " + cond
+	}
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var n int
-		if err := admin.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name).Scan(&n); err != nil {
+		if err := admin.QueryRow(q, append([]any{name}, args...)...).Scan(&n); err != nil {
 			tb.Fatal(err)
 		}
 		if n == 0 {
-			// Past the idle time after which the store pings a pooled
-			// connection before reuse (100 ms, store's pingAfterIdle), as
-			// after a real restart: the connections it held are checked.
-			time.Sleep(250 * time.Millisecond)
 			return
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%d connections to %s still open a minute after they were terminated", n, name)
+			tb.Fatalf("%d connections to %s still open a minute after %s", n, name, after)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -339,19 +352,6 @@ func PostgresProxy(tb testing.TB, dsn string) (proxied string, cut func()) {
 		stop()
 		admin, name := adminOf(tb, dsn)
 		defer admin.Close()
-		deadline := time.Now().Add(time.Minute)
-		for {
-			var n int
-			if err := admin.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND client_port = ANY($2)", name, ports).Scan(&n); err != nil {
-				tb.Fatal(err)
-			}
-			if n == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				tb.Fatalf("%d connections to %s through the proxy still open a minute after it was cut", n, name)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		awaitEnded(tb, admin, name, "the proxy they came through was cut", "client_port = ANY($2)", ports)
 	}
 }
