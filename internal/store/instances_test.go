@@ -61,7 +61,7 @@ func TestInstanceHeartbeats(t *testing.T) {
 }
 
 // TestRestoreRefusesHeartbeat: a restore refuses a database a server beat
-// on lately although the server holds no connection to it, naming the
+// on lately, holding it open or holding no connection to it, naming the
 // server; on PostgreSQL a heartbeat copied in (as pg_restore copies one
 // from a dump of a database a server ran on) is not a server on this
 // database, and refuses nothing.
@@ -83,9 +83,6 @@ func TestRestoreRefusesHeartbeat(t *testing.T) {
 			if err := s.Beat(t.Context(), store.Instance{ID: "one", Host: "web-1", PID: 4242}); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Close(); err != nil { // the server holds no connection now
-				t.Fatal(err)
-			}
 			restore := func() error {
 				if name == "sqlite" {
 					_, err := store.RestoreSQLite(t.Context(), d, backup, twofold.AuditEvent{Type: "database.restored", At: keysT0, Source: "cli"}, keysT0, nil)
@@ -96,6 +93,14 @@ func TestRestoreRefusesHeartbeat(t *testing.T) {
 					st.Close()
 				}
 				return err
+			}
+			// The server holding the database open is named too (on
+			// SQLite read beside the lock it holds).
+			if err := restore(); !errors.Is(err, store.ErrInUse) || !strings.Contains(err.Error(), "web-1 pid 4242") {
+				t.Fatalf("restore while a server holds the database: got %v; want ErrInUse naming web-1 pid 4242", err)
+			}
+			if err := s.Close(); err != nil { // the server holds no connection now
+				t.Fatal(err)
 			}
 			err = restore()
 			if !errors.Is(err, store.ErrInUse) || !strings.Contains(err.Error(), "web-1 pid 4242") {

@@ -84,6 +84,24 @@ func (s *Store) restorable(ctx context.Context) error {
 	if !ok {
 		return ErrNotRestored
 	}
+	// A server holds no connection at some moments (its pool closed the
+	// idle ones, or the database cut them): its heartbeat tells, and
+	// names it. A dump of a release before the heartbeats has none
+	// (migrate adds the table).
+	var beats bool
+	if err := s.db.QueryRowContext(ctx, `SELECT to_regclass('instances') IS NOT NULL`).Scan(&beats); err != nil {
+		return fmt.Errorf("restore: look for servers on the database: %w", err)
+	}
+	if beats {
+		ins, now, err := s.LiveInstances(ctx)
+		if err != nil {
+			return fmt.Errorf("restore: look for servers on the database: %w", err)
+		}
+		if len(ins) > 0 {
+			return inUse(ins, now)
+		}
+	}
+	// A command, or a server of a release before the heartbeats.
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
 		WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`, AppName).Scan(&n); err != nil {
@@ -91,24 +109,6 @@ func (s *Store) restorable(ctx context.Context) error {
 	}
 	if n > 0 {
 		return fmt.Errorf("%w (pg_stat_activity shows %d connections named %s, Twofold's)", ErrInUse, n, AppName)
-	}
-	// A server holds no connection at some moments (its pool closed the
-	// idle ones, or the database cut them): its heartbeat tells. A dump
-	// of a release before the heartbeats has none (migrate adds the
-	// table).
-	var beats bool
-	if err := s.db.QueryRowContext(ctx, `SELECT to_regclass('instances') IS NOT NULL`).Scan(&beats); err != nil {
-		return fmt.Errorf("restore: look for servers on the database: %w", err)
-	}
-	if !beats {
-		return nil
-	}
-	ins, now, err := s.LiveInstances(ctx)
-	if err != nil {
-		return fmt.Errorf("restore: look for servers on the database: %w", err)
-	}
-	if len(ins) > 0 {
-		return inUse(ins, now)
 	}
 	return nil
 }
