@@ -22,9 +22,10 @@ const restoreUsage = "restore [--db sqlite:PATH] [--key-file PATH] [--config FIL
 // every session ends, every two-factor reset waiting is cancelled, on
 // the record, mail in the outbox and webhooks failing at the backup are
 // due at once (store.AfterRestore). Every server
-// on the database must be stopped first; one that is not is seen (on
-// PostgreSQL by its connections' application_name), and nothing is
-// changed. On PostgreSQL a database without Twofold's tables (pg_restore
+// on the database must be stopped first; one that is not is seen (by its
+// heartbeat, store.Instance, whether or not it holds a connection at that
+// moment; also on PostgreSQL by its connections' application_name, on
+// SQLite by the file lock), and nothing is changed. On PostgreSQL a database without Twofold's tables (pg_restore
 // not run, or run into another database) is refused, not given new ones.
 // A backup of a database a newer release migrated is refused too
 // (store.SchemaError), nothing changed: rolling back an upgrade restores a

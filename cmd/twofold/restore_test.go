@@ -483,6 +483,42 @@ func TestRestorePostgresRefuses(t *testing.T) {
 	}
 }
 
+// TestRestorePostgresServerWithoutConnection: restore refuses, changing
+// nothing, a database a server runs on that holds no connection to it at
+// that moment (its pool's connections closed, cut by the database or the
+// network), which pg_stat_activity alone does not show: the server's
+// heartbeat does, and the refusal names it.
+func TestRestorePostgresServerWithoutConnection(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	proxied, cut := testenv.PostgresProxy(t, dsn)
+	sc := newRestoreScene(t, proxied)
+	evs, err := sc.s.Store.Events(context.Background(), "", 0, 1)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("Events: %v, %v", evs, err)
+	}
+	cut() // the server runs on, holding no connection and unable to make one
+	tm := newTestMain(t, time.Now(), "")
+	err = tm.run(t, "restore", "--db", dsn, "--key-file", sc.keyFile)
+	if !errors.Is(err, store.ErrInUse) || exitCode(err) != 1 {
+		t.Fatalf("restore while a server without a connection runs: got %v, want ErrInUse", err)
+	}
+	if pid := fmt.Sprintf("pid %d", os.Getpid()); !strings.Contains(err.Error(), pid) || tm.stdout.String() != "" {
+		t.Errorf("restore while a server runs: error %v, stdout %q; want it to name the server (%s), and no report", err, tm.stdout, pid)
+	}
+	st, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	after, err := st.Events(context.Background(), "", 0, 1)
+	if err != nil || len(after) != 1 || after[0].ID != evs[0].ID {
+		t.Errorf("newest event after the refused restore: got %+v, %v; want %+v", after, err, evs[0])
+	}
+	if rs, err := st.TwoFactorResets(context.Background(), 10); err != nil || len(rs) != 1 {
+		t.Errorf("two-factor resets waiting after the refused restore: got %+v, %v; want alice's, not cancelled", rs, err)
+	}
+}
+
 // TestRestoreTwice: the same backup restored twice where no database was
 // (a PostgreSQL dump into an empty database, a SQLite backup on a new
 // machine), an hour apart: the events written after the second restore

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/store"
 )
 
 // janitor runs the service's Sweep every interval until closed, logging a
@@ -78,4 +79,38 @@ func (j *janitor) close() {
 	}
 	close(j.quit)
 	j.wg.Wait()
+}
+
+// startHeartbeat records the heartbeat of this instance, in, once now and
+// then every store.HeartbeatEvery until closed, logging a beat that
+// failed (the next one tries again); closing ends the heartbeat, so that
+// `twofold restore` sees at once that this server stopped.
+func startHeartbeat(ctx context.Context, st *store.Store, log *slog.Logger, in store.Instance) *janitor {
+	beat := func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, store.HeartbeatEvery)
+		defer cancel()
+		if err := st.Beat(ctx, in); err != nil {
+			log.Error("heartbeat failed: twofold restore may not see that this server runs", "err", err)
+		}
+	}
+	beat(context.WithoutCancel(ctx))
+	j := &janitor{quit: make(chan struct{})}
+	j.wg.Go(func() {
+		t := time.NewTicker(store.HeartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-j.quit:
+				ctx, cancel := context.WithTimeout(context.Background(), store.HeartbeatEvery)
+				defer cancel()
+				if err := st.EndInstance(ctx, in.ID); err != nil {
+					log.Error("ending the heartbeat failed: twofold restore counts this server as running until it was not seen for "+store.HeartbeatFresh.String(), "err", err)
+				}
+				return
+			case <-t.C:
+				beat(context.Background())
+			}
+		}
+	})
+	return j
 }

@@ -6,6 +6,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,6 +80,7 @@ type Server struct {
 	worker *notify.Worker
 	sweep  *janitor
 	hooks  *janitor
+	beat   *janitor       // this instance's heartbeat (store.Instance)
 	checks sync.WaitGroup // start-up checks run beside serving
 
 	// metrics serves /metrics alone on Config.MetricsAddr (nil without
@@ -485,6 +488,10 @@ func (s *Server) Open(ctx context.Context) error {
 	if metricsLn != nil {
 		s.serveMetrics(metricsLn, metrics, trusted)
 	}
+	// Seen by `twofold restore` as running, whether or not it holds a
+	// connection to the database at that moment.
+	host, _ := os.Hostname()
+	s.beat = startHeartbeat(ctx, s.Store, s.Logger, store.Instance{ID: rand.Text(), Host: host, PID: os.Getpid()})
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.http.Serve(limited) }()
 	return nil
@@ -736,6 +743,9 @@ func (s *Server) close() error {
 	}
 	if s.worker != nil {
 		errs = append(errs, s.worker.Close())
+	}
+	if s.beat != nil {
+		s.beat.close()
 	}
 	if s.Store != nil {
 		errs = append(errs, s.Store.Close())

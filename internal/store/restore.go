@@ -48,8 +48,9 @@ func EventIDClock(t time.Time) int64 {
 	return t.UnixMicro()
 }
 
-// ErrInUse is returned by RestoreSQLite when a process has the database
-// open.
+// ErrInUse is returned by RestoreSQLite and OpenRestored when a process
+// has the database open, or a server beat on it within HeartbeatFresh
+// (Instance); the error wrapping it then names those servers.
 var ErrInUse = errors.New("restore: the database is in use: stop every server (and command) using it first")
 
 // ErrRestoreUnsupported is returned by RestoreSQLite for a PostgreSQL
@@ -131,6 +132,8 @@ var oneTimeTables = []string{"sessions", "logins", "api_tokens", "sent_codes", "
 //     two_factor.reset_cancelled event on its account: one cancelled after
 //     the backup would otherwise come back and, when due, remove the
 //     holder's factors; an operator asks again for one still wanted;
+//   - the heartbeats of servers (Instance) the backup holds are removed:
+//     they are of the servers on the database it was taken of;
 //   - e is recorded, its detail followed by what was done.
 func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEvent) (RestoreResult, error) {
 	var r RestoreResult
@@ -200,6 +203,12 @@ func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEv
 			if table == "sessions" {
 				r.SessionsEnded = n
 			}
+		}
+		// The heartbeats in the backup are of the servers that ran on the
+		// database it was taken of, not on this one: every server is
+		// stopped, and each writes its own again when it starts.
+		if _, err := q.ExecContext(ctx, `DELETE FROM instances`); err != nil {
+			return fmt.Errorf("after restore: forget the heartbeats of servers: %w", err)
 		}
 		n, err = cancelResets(ctx, q, e)
 		if err != nil {
@@ -428,7 +437,8 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 }
 
 // eventCounter returns the audit events' id counter of the SQLite file at
-// path, or ErrInUse when a process has it open. The file is opened in
+// path, or ErrInUse when a process has it open or a server beat on it
+// within HeartbeatFresh (naming the servers seen). The file is opened in
 // exclusive locking mode: in WAL mode every connection holds a shared lock
 // on the file while it is open, idle or not, so that taking the exclusive
 // lock fails at once while any other is open, in this process or another.
@@ -445,16 +455,37 @@ func eventCounter(ctx context.Context, path string) (int64, error) {
 	err = db.QueryRowContext(ctx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0),
 		COALESCE((SELECT MAX(id) FROM audit_events), 0))`).Scan(&n)
 	if isBusy(err) {
-		return 0, ErrInUse
+		return 0, openBy(ctx, path)
 	}
 	if err != nil {
 		// Still busy if someone holds it, however unreadable the file.
 		if _, berr := db.ExecContext(ctx, `BEGIN EXCLUSIVE`); isBusy(berr) {
-			return 0, ErrInUse
+			return 0, openBy(ctx, path)
 		}
 		return 0, nil
 	}
+	// Nobody has it open, yet a server may have beaten lately: one
+	// killed a moment ago, or one on another machine sharing the file,
+	// whose lock this one does not see.
+	if err := sqliteInUse(ctx, db); err != nil {
+		return 0, err
+	}
 	return n, nil
+}
+
+// openBy returns the ErrInUse of the SQLite file at path that a process
+// has open, naming the servers that beat on it lately, when it can read
+// them (a command has it open otherwise).
+func openBy(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", sqliteURI(path, "mode=ro&"+url.Values{"_pragma": {"busy_timeout(1000)"}}.Encode()))
+	if err != nil {
+		return ErrInUse
+	}
+	defer db.Close()
+	if err := sqliteInUse(ctx, db); errors.Is(err, ErrInUse) {
+		return err
+	}
+	return ErrInUse
 }
 
 // checkTwofold reports an error unless the SQLite file at path holds a

@@ -22,7 +22,10 @@ const restoreApp = AppName + " restore"
 // (*EncodingError, as Open does), a database without Twofold's tables
 // (ErrNotRestored: an empty database, or pg_restore run into another one)
 // and one that other Twofold processes (servers, commands) are connected to
-// (ErrInUse: seen in pg_stat_activity by their application_name, AppName).
+// (ErrInUse: seen in pg_stat_activity by their application_name, AppName)
+// or that a server runs on, connected or not at that moment (ErrInUse: its
+// heartbeat, Instance, seen within HeartbeatFresh; a heartbeat pg_restore
+// copied in from the dump is not counted).
 // Only then does it apply pending migrations, those of a version newer than
 // the dump's; a dump of a database a newer release migrated, holding a
 // migration this binary does not embed, is refused (*SchemaError), changing
@@ -70,8 +73,9 @@ func OpenRestored(ctx context.Context, dsn string, keys func([]keyring.WrappedKe
 	return s, nil
 }
 
-// restorable checks that the database holds Twofold's tables and that no
-// other Twofold process is connected to it.
+// restorable checks that the database holds Twofold's tables, that no
+// other Twofold process is connected to it and that no server beat on it
+// lately.
 func (s *Store) restorable(ctx context.Context) error {
 	ok, err := s.hasSchema(ctx)
 	if err != nil {
@@ -80,6 +84,24 @@ func (s *Store) restorable(ctx context.Context) error {
 	if !ok {
 		return ErrNotRestored
 	}
+	// A server holds no connection at some moments (its pool closed the
+	// idle ones, or the database cut them): its heartbeat tells, and
+	// names it. A dump of a release before the heartbeats has none
+	// (migrate adds the table).
+	var beats bool
+	if err := s.db.QueryRowContext(ctx, `SELECT to_regclass('instances') IS NOT NULL`).Scan(&beats); err != nil {
+		return fmt.Errorf("restore: look for servers on the database: %w", err)
+	}
+	if beats {
+		ins, now, err := s.LiveInstances(ctx)
+		if err != nil {
+			return fmt.Errorf("restore: look for servers on the database: %w", err)
+		}
+		if len(ins) > 0 {
+			return inUse(ins, now)
+		}
+	}
+	// A command, or a server of a release before the heartbeats.
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
 		WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`, AppName).Scan(&n); err != nil {

@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -246,22 +248,110 @@ func TerminatePostgres(tb testing.TB, dsn string) {
 	if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
 		tb.Fatal(err)
 	}
+	awaitEnded(tb, admin, name, "they were terminated", "")
+	// Past the idle time after which the store pings a pooled connection
+	// before reuse (100 ms, store's pingAfterIdle), as after a real
+	// restart: the connections it held are checked.
+	time.Sleep(250 * time.Millisecond)
+}
+
+// awaitEnded returns once admin sees no connection to the database name
+// that matches cond (SQL on pg_stat_activity's columns, with args from $2;
+// "" for all), failing the test after a minute; after says what ended
+// them.
+func awaitEnded(tb testing.TB, admin *sql.DB, name, after, cond string, args ...any) {
+	tb.Helper()
+	q := "SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
+	if cond != "" {
+		q += " AND " + cond
+	}
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var n int
-		if err := admin.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name).Scan(&n); err != nil {
+		if err := admin.QueryRow(q, append([]any{name}, args...)...).Scan(&n); err != nil {
 			tb.Fatal(err)
 		}
 		if n == 0 {
-			// Past the idle time after which the store pings a pooled
-			// connection before reuse (100 ms, store's pingAfterIdle), as
-			// after a real restart: the connections it held are checked.
-			time.Sleep(250 * time.Millisecond)
 			return
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%d connections to %s still open a minute after they were terminated", n, name)
+			tb.Fatalf("%d connections to %s still open a minute after %s", n, name, after)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// PostgresProxy returns dsn (from PostgresDSN) reached through a TCP proxy
+// on loopback, and cut, which ends every connection made through it and
+// refuses new ones there, the database taking others (dsn itself) as
+// before: a store opened on the proxied DSN is left holding no connection,
+// and unable to make one, for as long as the test likes. cut returns once
+// PostgreSQL has ended the backends of those connections (within a
+// minute).
+func PostgresProxy(tb testing.TB, dsn string) (proxied string, cut func()) {
+	tb.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	upstream := u.Host
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
+		ports  []int // the proxy's own ports towards PostgreSQL
+		wg     sync.WaitGroup
+	)
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				c.Close()
+				up.Close()
+				continue
+			}
+			conns = append(conns, c, up)
+			ports = append(ports, up.LocalAddr().(*net.TCPAddr).Port)
+			mu.Unlock()
+			wg.Go(func() { io.Copy(up, c); up.Close() })
+			wg.Go(func() { io.Copy(c, up); c.Close() })
+		}
+	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ln.Close()
+			mu.Lock()
+			closed = true
+			for _, c := range conns {
+				c.Close()
+			}
+			mu.Unlock()
+			wg.Wait()
+		})
+	}
+	tb.Cleanup(stop)
+	p := *u
+	p.Host = ln.Addr().String()
+	return p.String(), func() {
+		tb.Helper()
+		stop()
+		admin, name := adminOf(tb, dsn)
+		defer admin.Close()
+		awaitEnded(tb, admin, name, "the proxy they came through was cut", "client_port = ANY($2)", ports)
 	}
 }
