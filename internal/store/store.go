@@ -475,7 +475,7 @@ func (s *Store) Pools() map[string]*sql.DB {
 // SQLite's writer (see committer) with the number of second steps the
 // transaction carried and how long it took from its first statement to the
 // end of the commit, sync included. f runs on the writer and must be quick.
-// On PostgreSQL every second step commits on its own and f is never called.
+// On PostgreSQL (see batcher) f is never called.
 func (s *Store) ObserveCommits(f func(steps int, took time.Duration)) {
 	if s.committer != nil {
 		s.committer.observe.Store(&f)

@@ -645,19 +645,18 @@ func testRaceDecideSecondStep(t *testing.T, s *store.Store) {
 	}
 }
 
-// testBatchFailsAlone: on SQLite second steps that queue together share one
-// transaction (see the committer); a step whose write fails or whose
-// decision panics must fail alone, and the steps beside it must be written
-// as if it had not been there. The writer is held busy by a decision that
-// waits until the others are all queued, so that they form one batch. On
-// PostgreSQL each step is a transaction of its own, and the same holds.
+// testBatchFailsAlone: second steps that queue together share one
+// transaction on SQLite (see the committer) and one write statement on
+// PostgreSQL (see the batcher); a step whose write fails or whose decision
+// panics must fail alone, and the steps beside it must be written as if it
+// had not been there. They are queued while every goroutine that takes
+// steps is held busy, so that they form one batch (queueSteps).
 func testBatchFailsAlone(t *testing.T, s *store.Store) {
 	ids := func(name string) (accountID, loginID, sessID string) {
 		a := newAccount(t, s, name)
 		activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
 		return a.ID, newLogin(t, s, a.ID, "login-"+a.ID).ID, "sess-" + a.ID
 	}
-	_, holdLogin, _ := ids("holder")
 	const n = 4 // 0: its session is taken; 1: its decision panics; 2, 3: right codes
 	var accounts, logins, sessions [n]string
 	for i := range n {
@@ -667,37 +666,19 @@ func testBatchFailsAlone(t *testing.T, s *store.Store) {
 		t.Fatalf("CreateSession: %v", err)
 	}
 
-	holding, release := make(chan struct{}), make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		_, err := s.DecideSecondStep(t.Context(), holdLogin, keys, func(twofold.SecondStep, bool) twofold.Verdict {
-			close(holding)
-			<-release
-			return twofold.Verdict{}
-		})
-		if err != nil {
-			t.Errorf("the holding step: %v", err)
-		}
-	})
-	<-holding
 	var outs [n]twofold.Outcome
 	var errs [n]error
+	steps := make([]func(), n)
 	for i := range n {
 		d := decideFromRead(accounts[i], logins[i], sessions[i], 11, 0)
 		if i == 1 {
 			d = func(twofold.SecondStep, bool) twofold.Verdict { panic("a bug in the decision") }
 		}
-		wg.Go(func() {
+		steps[i] = func() {
 			outs[i], errs[i] = s.DecideSecondStep(t.Context(), logins[i], keys, d)
-		})
-	}
-	if s.Dialect() == store.SQLite {
-		for s.QueuedSteps() < n {
-			runtime.Gosched()
 		}
 	}
-	close(release)
-	wg.Wait()
+	queueSteps(t, s, steps...)
 
 	for i := range 2 {
 		if errs[i] == nil {
