@@ -38,7 +38,7 @@ type batcher struct {
 
 // batchWorkers is how many batches may be in flight at once. One takes
 // the most steps per statement: on 2026-12-05, with 16 clients, PostgreSQL
-// spent about 260–540 µs of CPU per verification with one, 470–690 µs
+// spent about 260–540 µs of CPU per verification with one, 470–780 µs
 // with two, for the same throughput (README "Performance").
 const batchWorkers = 1
 
