@@ -27,11 +27,8 @@ import (
 // A lone request waits for no one: the batch is whatever queued while the
 // previous commit ran.
 type committer struct {
-	db    *sql.DB // the store's single writer connection
-	jobs  chan *stepJob
-	quit  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	stepQueue
+	db    *sql.DB     // the store's single writer connection
 	stmts []*sql.Stmt // prepared on the writer, in the order of writerSQL
 	// observe, when set, is told of every commit (Store.ObserveCommits).
 	observe atomic.Pointer[func(steps int, took time.Duration)]
@@ -91,17 +88,48 @@ const committerReadSQL = `SELECT ` + secondStepColumns + `,
 		AND p.status IN ('pending', 'approved'))` + secondStepFrom
 
 func newCommitter(db *sql.DB) *committer {
-	c := &committer{db: db, jobs: make(chan *stepJob, 4*maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
-	go c.run()
+	c := &committer{stepQueue: newStepQueue(), db: db}
+	c.start(1, func(batch []*stepJob) []*stepJob {
+		c.commit(batch)
+		return nil
+	})
 	return c
 }
 
+// close stops the goroutine after it has answered every queued job.
+func (cm *committer) close() {
+	cm.stop()
+	for _, st := range cm.stmts {
+		st.Close()
+	}
+}
+
+// stepQueue is the queue of second steps that goroutines take in batches:
+// SQLite's committer (one goroutine) and PostgreSQL's batcher.
+type stepQueue struct {
+	jobs    chan *stepJob
+	quit    chan struct{}
+	workers sync.WaitGroup
+	once    sync.Once
+}
+
+func newStepQueue() stepQueue {
+	return stepQueue{jobs: make(chan *stepJob, 4*maxBatch), quit: make(chan struct{})}
+}
+
+// start runs n goroutines that take batches from the queue (see run).
+func (q *stepQueue) start(n int, handle func(batch []*stepJob) (later []*stepJob)) {
+	for range n {
+		q.workers.Go(func() { q.run(handle) })
+	}
+}
+
 // decide queues a second step and waits for its outcome.
-func (cm *committer) decide(ctx context.Context, loginID string, keys twofold.StepKeys, decide func(twofold.SecondStep, bool) twofold.Verdict) (twofold.Outcome, error) {
+func (q *stepQueue) decide(ctx context.Context, loginID string, keys twofold.StepKeys, decide func(twofold.SecondStep, bool) twofold.Verdict) (twofold.Outcome, error) {
 	j := &stepJob{ctx: ctx, loginID: loginID, keys: keys, decide: decide, ready: make(chan struct{})}
 	select {
-	case cm.jobs <- j:
-	case <-cm.quit:
+	case q.jobs <- j:
+	case <-q.quit:
 		return 0, errors.New("decide second step: the store is closed")
 	case <-ctx.Done():
 		return 0, ctx.Err()
@@ -112,44 +140,46 @@ func (cm *committer) decide(ctx context.Context, loginID string, keys twofold.St
 	return j.outcome, j.err
 }
 
-// close stops the goroutine after it has answered every queued job.
-func (cm *committer) close() {
-	cm.once.Do(func() { close(cm.quit) })
-	<-cm.done
-	for _, st := range cm.stmts {
-		st.Close()
-	}
+// stop ends run after it has answered every queued job.
+func (q *stepQueue) stop() {
+	q.once.Do(func() { close(q.quit) })
+	q.workers.Wait()
 }
 
-func (cm *committer) run() {
-	defer close(cm.done)
+// run hands handle queued jobs, up to maxBatch at a time, until stop.
+// handle answers each job of the batch, or returns it among later, which
+// lead the next batch: the first job of a batch must be answered.
+func (q *stepQueue) run(handle func(batch []*stepJob) (later []*stepJob)) {
 	batch := make([]*stepJob, 0, maxBatch)
+	var later []*stepJob
 	for {
-		var first *stepJob
-		select {
-		case first = <-cm.jobs:
-		case <-cm.quit:
-			// Answer what is still queued, then stop.
-			for {
-				select {
-				case j := <-cm.jobs:
-					cm.commit([]*stepJob{j})
-				default:
-					return
+		batch = append(batch[:0], later...)
+		if len(batch) == 0 {
+			select {
+			case j := <-q.jobs:
+				batch = append(batch, j)
+			case <-q.quit:
+				// Answer what is still queued, then stop.
+				for {
+					select {
+					case j := <-q.jobs:
+						handle([]*stepJob{j})
+					default:
+						return
+					}
 				}
 			}
 		}
-		batch = append(batch[:0], first)
 	fill:
 		for len(batch) < maxBatch {
 			select {
-			case j := <-cm.jobs:
+			case j := <-q.jobs:
 				batch = append(batch, j)
 			default:
 				break fill
 			}
 		}
-		cm.commit(batch)
+		later = handle(batch)
 	}
 }
 

@@ -106,20 +106,12 @@ func scanSecondStep(rows *sql.Rows, loginID string) (st twofold.SecondStep, foun
 func scanSecondStepTaking(rows *sql.Rows, loginID string, took *bool, also ...*bool) (st twofold.SecondStep, found bool, err error) {
 	defer rows.Close()
 	st.Login.ID = loginID
-	var r struct {
-		accountID, id, keyID, algorithm                                         sql.NullString
-		created, expires, used, epoch, failures, until                          sql.NullInt64
-		digits, period, lastStep, drift, fcreated, fconfirmed, fused, ffailures sql.NullInt64
-		funtil                                                                  sql.NullInt64
-		secret                                                                  []byte
-	}
+	var r stepRow
 	dest := make([]any, 0, 23)
 	if took != nil {
 		dest = append(dest, took)
 	}
-	dest = append(dest, &r.accountID, &r.created, &r.expires, &r.used, &r.epoch, &r.failures, &r.until,
-		&r.id, &r.keyID, &r.secret, &r.algorithm, &r.digits, &r.period, &r.lastStep, &r.drift, &r.fcreated, &r.fconfirmed, &r.fused,
-		&r.ffailures, &r.funtil)
+	dest = r.dest(dest)
 	for _, a := range also {
 		dest = append(dest, a)
 	}
@@ -128,24 +120,8 @@ func scanSecondStepTaking(rows *sql.Rows, loginID string, took *bool, also ...*b
 		if err := rows.Scan(dest...); err != nil {
 			return twofold.SecondStep{}, false, fmt.Errorf("scan second step: %w", err)
 		}
-		if !r.accountID.Valid {
-			continue // no token taken, or no such login
-		}
-		found = true
-		st.Login.AccountID, st.Login.Epoch, st.Failures = r.accountID.String, r.epoch.Int64, int(r.failures.Int64)
-		st.Login.CreatedAt, st.Login.ExpiresAt, st.Login.Used = fromMicros(r.created.Int64), fromMicros(r.expires.Int64), r.used.Valid
-		st.LockedUntil = fromMicros(r.until.Int64)
-		if r.id.Valid {
-			st.Factors = append(st.Factors, twofold.Factor{
-				ID: r.id.String, AccountID: st.Login.AccountID, Type: twofold.FactorTOTP, Status: twofold.FactorActive,
-				SecretKeyID: r.keyID.String, SealedSecret: r.secret, Algorithm: r.algorithm.String,
-				Digits: int(r.digits.Int64), Period: time.Duration(r.period.Int64) * time.Second,
-				LastStep: r.lastStep.Int64, Drift: r.drift.Int64, CreatedAt: fromMicros(r.fcreated.Int64),
-				ConfirmedAt: fromNullMicros(r.fconfirmed), LastUsedAt: fromNullMicros(r.fused),
-			})
-			if r.ffailures.Int64 != 0 || r.funtil.Int64 != 0 {
-				st.Counted = append(st.Counted, r.id.String)
-			}
+		if r.add(&st) {
+			found = true
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -154,10 +130,58 @@ func scanSecondStepTaking(rows *sql.Rows, loginID string, took *bool, also ...*b
 	if !found {
 		return twofold.SecondStep{Login: twofold.Login{ID: loginID}}, false, nil
 	}
-	slices.SortFunc(st.Factors, func(a, b twofold.Factor) int {
+	sortStepFactors(st.Factors)
+	return st, true, nil
+}
+
+// stepRow holds one row of secondStepColumns; each row is scanned into the
+// same holders, made once (this is the server's hottest read).
+type stepRow struct {
+	accountID, id, keyID, algorithm                                         sql.NullString
+	created, expires, used, epoch, failures, until                          sql.NullInt64
+	digits, period, lastStep, drift, fcreated, fconfirmed, fused, ffailures sql.NullInt64
+	funtil                                                                  sql.NullInt64
+	secret                                                                  []byte
+}
+
+// dest appends to dest the holders of secondStepColumns, in their order.
+func (r *stepRow) dest(dest []any) []any {
+	return append(dest, &r.accountID, &r.created, &r.expires, &r.used, &r.epoch, &r.failures, &r.until,
+		&r.id, &r.keyID, &r.secret, &r.algorithm, &r.digits, &r.period, &r.lastStep, &r.drift, &r.fcreated, &r.fconfirmed, &r.fused,
+		&r.ffailures, &r.funtil)
+}
+
+// add folds the row scanned into st and reports whether it was a login's
+// (a row whose login columns are NULL is not: no token taken, or no such
+// login).
+func (r *stepRow) add(st *twofold.SecondStep) bool {
+	if !r.accountID.Valid {
+		return false
+	}
+	st.Login.AccountID, st.Login.Epoch, st.Failures = r.accountID.String, r.epoch.Int64, int(r.failures.Int64)
+	st.Login.CreatedAt, st.Login.ExpiresAt, st.Login.Used = fromMicros(r.created.Int64), fromMicros(r.expires.Int64), r.used.Valid
+	st.LockedUntil = fromMicros(r.until.Int64)
+	if r.id.Valid {
+		st.Factors = append(st.Factors, twofold.Factor{
+			ID: r.id.String, AccountID: st.Login.AccountID, Type: twofold.FactorTOTP, Status: twofold.FactorActive,
+			SecretKeyID: r.keyID.String, SealedSecret: r.secret, Algorithm: r.algorithm.String,
+			Digits: int(r.digits.Int64), Period: time.Duration(r.period.Int64) * time.Second,
+			LastStep: r.lastStep.Int64, Drift: r.drift.Int64, CreatedAt: fromMicros(r.fcreated.Int64),
+			ConfirmedAt: fromNullMicros(r.fconfirmed), LastUsedAt: fromNullMicros(r.fused),
+		})
+		if r.ffailures.Int64 != 0 || r.funtil.Int64 != 0 {
+			st.Counted = append(st.Counted, r.id.String)
+		}
+	}
+	return true
+}
+
+// sortStepFactors puts the factors of a second step in the order of their
+// creation (the read returns them in no order).
+func sortStepFactors(factors []twofold.Factor) {
+	slices.SortFunc(factors, func(a, b twofold.Factor) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 	})
-	return st, true, nil
 }
 
 // DecideSecondStep reads the second step of login loginID as SecondStep does
@@ -170,10 +194,12 @@ func scanSecondStepTaking(rows *sql.Rows, loginID string, took *bool, also ...*b
 //
 // On SQLite the read, decide and the write run on the writer, in a
 // transaction shared with other second steps (see committer), so nothing can
-// change in between; decide must then be quick, must not write to the store,
-// and may be called again if the shared transaction has to be redone. On
-// PostgreSQL the read and the write are one statement each, and the write
-// reports what changed in between. It must not run inside InTx.
+// change in between. On PostgreSQL second steps queue for one goroutine
+// too (see batcher), which reads many in one statement and writes their
+// verdicts in one more; the write reports what changed in between. On both,
+// decide runs on that goroutine: it must be quick, must not write to the
+// store, and may be called again if a shared write has to be redone. It
+// must not run inside InTx.
 //
 // When keys.Bucket is set, it first takes a token from that bucket (on
 // PostgreSQL in the read's statement, one round trip for both) and, when
@@ -195,6 +221,13 @@ func (s *Store) DecideSecondStep(ctx context.Context, loginID string, keys twofo
 		}
 		return s.committer.decide(ctx, loginID, keys, decide)
 	}
+	return s.batcher.decide(ctx, loginID, keys, decide)
+}
+
+// decideAlone is DecideSecondStep on PostgreSQL for one second step, with
+// statements of its own: for a step whose batch's write failed (see
+// batcher).
+func (s *Store) decideAlone(ctx context.Context, loginID string, keys twofold.StepKeys, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error) {
 	// The write locks the factor, then the login, then the throttle; other
 	// paths (InTx) may hold them in another order, and PostgreSQL then ends
 	// one of the two. A write that lost wrote nothing: read and decide again

@@ -49,6 +49,7 @@ type Store struct {
 	path    string // the SQLite file
 
 	committer *committer // SQLite: group commit of second steps
+	batcher   *batcher   // PostgreSQL: second steps many to a statement
 	reads     stmtCache  // statements prepared on rdb
 
 	sweepBatch   int                         // rows a sweep statement deletes at most; 0: the constant sweepBatch
@@ -220,7 +221,9 @@ func connect(dsn, app string) (*Store, error) {
 		db.SetMaxOpenConns(32)
 		db.SetMaxIdleConns(32)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		return &Store{db: db, rdb: db, dialect: Postgres}, nil
+		s := &Store{db: db, rdb: db, dialect: Postgres}
+		s.batcher = newBatcher(s)
+		return s, nil
 	default:
 		path, opts := sqlitePath(dsn)
 		if path == "" {
@@ -472,27 +475,42 @@ func (s *Store) Pools() map[string]*sql.DB {
 // SQLite's writer (see committer) with the number of second steps the
 // transaction carried and how long it took from its first statement to the
 // end of the commit, sync included. f runs on the writer and must be quick.
-// On PostgreSQL every second step commits on its own and f is never called.
+// On PostgreSQL (see batcher) f is never called.
 func (s *Store) ObserveCommits(f func(steps int, took time.Duration)) {
 	if s.committer != nil {
 		s.committer.observe.Store(&f)
 	}
 }
 
-// QueuedSteps reports how many second steps wait for SQLite's writer to take
-// them into a commit (see committer); on PostgreSQL, where every second step
-// commits on its own, it is 0.
+// QueuedSteps reports how many second steps wait in the queue of SQLite's
+// writer (see committer) or of PostgreSQL's batches (see batcher) to be
+// taken into a batch.
 func (s *Store) QueuedSteps() int {
-	if s.committer == nil {
-		return 0
+	switch {
+	case s.committer != nil:
+		return len(s.committer.jobs)
+	case s.batcher != nil:
+		return len(s.batcher.jobs)
 	}
-	return len(s.committer.jobs)
+	return 0
+}
+
+// StepWorkers reports how many goroutines take queued second steps, each a
+// batch at a time: one on SQLite (its writer), batchWorkers on PostgreSQL.
+func (s *Store) StepWorkers() int {
+	if s.batcher != nil {
+		return batchWorkers
+	}
+	return 1
 }
 
 // Close closes the connection pools.
 func (s *Store) Close() error {
 	if s.committer != nil {
 		s.committer.close()
+	}
+	if s.batcher != nil {
+		s.batcher.close()
 	}
 	s.reads.close()
 	err := s.db.Close()

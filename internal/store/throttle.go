@@ -154,13 +154,18 @@ var takeTokenStmt = takeTokenSQL("$1", "$2", "$3", "$4")
 // bucket's key, its burst, now (µs) and its rate per second. The second
 // step's read on PostgreSQL runs it too (secondStepTokenSQL).
 func takeTokenSQL(key, burst, now, rate string) string {
-	// refilled = min(burst, tokens + max(elapsed seconds, 0) × rate)
-	elapsed := `(CASE WHEN ` + now + ` > rate_buckets.updated_at THEN ` + now + ` - rate_buckets.updated_at ELSE 0 END)`
-	refilled := `CASE WHEN rate_buckets.tokens + ` + elapsed + ` / 1000000.0 * CAST(` + rate + ` AS DOUBLE PRECISION) > ` + burst + `
-		THEN ` + burst + ` ELSE rate_buckets.tokens + ` + elapsed + ` / 1000000.0 * CAST(` + rate + ` AS DOUBLE PRECISION) END`
+	refilled := refilledSQL(burst, now, rate)
 	return `INSERT INTO rate_buckets (key, tokens, updated_at) VALUES (` + key + `, CAST(` + burst + ` AS DOUBLE PRECISION) - 1, ` + now + `)
 		ON CONFLICT (key) DO UPDATE SET tokens = ` + refilled + ` - 1, updated_at = CASE WHEN ` + now + ` > rate_buckets.updated_at THEN ` + now + ` ELSE rate_buckets.updated_at END
 		WHERE ` + refilled + ` >= 1`
+}
+
+// refilledSQL is the tokens of the rate_buckets row at now, refilled at rate
+// per second up to burst: min(burst, tokens + max(elapsed seconds, 0) × rate).
+func refilledSQL(burst, now, rate string) string {
+	elapsed := `(CASE WHEN ` + now + ` > rate_buckets.updated_at THEN ` + now + ` - rate_buckets.updated_at ELSE 0 END)`
+	return `CASE WHEN rate_buckets.tokens + ` + elapsed + ` / 1000000.0 * CAST(` + rate + ` AS DOUBLE PRECISION) > ` + burst + `
+		THEN ` + burst + ` ELSE rate_buckets.tokens + ` + elapsed + ` / 1000000.0 * CAST(` + rate + ` AS DOUBLE PRECISION) END`
 }
 
 // ReturnToken gives back to the bucket key one token that TakeToken took

@@ -645,19 +645,18 @@ func testRaceDecideSecondStep(t *testing.T, s *store.Store) {
 	}
 }
 
-// testBatchFailsAlone: on SQLite second steps that queue together share one
-// transaction (see the committer); a step whose write fails or whose
-// decision panics must fail alone, and the steps beside it must be written
-// as if it had not been there. The writer is held busy by a decision that
-// waits until the others are all queued, so that they form one batch. On
-// PostgreSQL each step is a transaction of its own, and the same holds.
+// testBatchFailsAlone: second steps that queue together share one
+// transaction on SQLite (see the committer) and one write statement on
+// PostgreSQL (see the batcher); a step whose write fails or whose decision
+// panics must fail alone, and the steps beside it must be written as if it
+// had not been there. They are queued while every goroutine that takes
+// steps is held busy, so that they form one batch (queueSteps).
 func testBatchFailsAlone(t *testing.T, s *store.Store) {
 	ids := func(name string) (accountID, loginID, sessID string) {
 		a := newAccount(t, s, name)
 		activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
 		return a.ID, newLogin(t, s, a.ID, "login-"+a.ID).ID, "sess-" + a.ID
 	}
-	_, holdLogin, _ := ids("holder")
 	const n = 4 // 0: its session is taken; 1: its decision panics; 2, 3: right codes
 	var accounts, logins, sessions [n]string
 	for i := range n {
@@ -667,37 +666,19 @@ func testBatchFailsAlone(t *testing.T, s *store.Store) {
 		t.Fatalf("CreateSession: %v", err)
 	}
 
-	holding, release := make(chan struct{}), make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		_, err := s.DecideSecondStep(t.Context(), holdLogin, keys, func(twofold.SecondStep, bool) twofold.Verdict {
-			close(holding)
-			<-release
-			return twofold.Verdict{}
-		})
-		if err != nil {
-			t.Errorf("the holding step: %v", err)
-		}
-	})
-	<-holding
 	var outs [n]twofold.Outcome
 	var errs [n]error
+	steps := make([]func(), n)
 	for i := range n {
 		d := decideFromRead(accounts[i], logins[i], sessions[i], 11, 0)
 		if i == 1 {
 			d = func(twofold.SecondStep, bool) twofold.Verdict { panic("a bug in the decision") }
 		}
-		wg.Go(func() {
+		steps[i] = func() {
 			outs[i], errs[i] = s.DecideSecondStep(t.Context(), logins[i], keys, d)
-		})
-	}
-	if s.Dialect() == store.SQLite {
-		for s.QueuedSteps() < n {
-			runtime.Gosched()
 		}
 	}
-	close(release)
-	wg.Wait()
+	queueSteps(t, s, steps...)
 
 	for i := range 2 {
 		if errs[i] == nil {
@@ -728,4 +709,309 @@ func testBatchFailsAlone(t *testing.T, s *store.Store) {
 			t.Errorf("step %d: got events %+v, want its login.succeeded", i, ev)
 		}
 	}
+}
+
+// holdSteps occupies every goroutine that takes queued second steps (see
+// store.Store.StepWorkers) with a step whose decision waits. The steps the
+// test queues next wait, and once QueuedSteps counts them all, release
+// frees one goroutine alone until it has taken every queued step: they form
+// one batch (up to 64 of them), whatever the store.
+func holdSteps(t *testing.T, s *store.Store) (release func()) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var free []chan struct{}
+	for i := range s.StepWorkers() {
+		a := newAccount(t, s, fmt.Sprintf("holder%d", i))
+		login := newLogin(t, s, a.ID, "hold-"+a.ID).ID
+		in, out := make(chan struct{}), make(chan struct{})
+		free = append(free, out)
+		wg.Go(func() {
+			_, err := s.DecideSecondStep(context.WithoutCancel(t.Context()), login, keys, func(twofold.SecondStep, bool) twofold.Verdict {
+				close(in)
+				<-out
+				return twofold.Verdict{}
+			})
+			if err != nil {
+				t.Errorf("the holding step: %v", err)
+			}
+		})
+		<-in
+	}
+	return func() {
+		close(free[0])
+		for s.QueuedSteps() > 0 {
+			runtime.Gosched()
+		}
+		for _, out := range free[1:] {
+			close(out)
+		}
+		wg.Wait()
+	}
+}
+
+// queueSteps runs each of steps in a goroutine of its own, all in one batch
+// (holdSteps), and returns once every one is answered.
+func queueSteps(t *testing.T, s *store.Store, steps ...func()) {
+	t.Helper()
+	release := holdSteps(t, s)
+	var wg sync.WaitGroup
+	for _, step := range steps {
+		wg.Go(step)
+	}
+	for s.QueuedSteps() < len(steps) {
+		runtime.Gosched()
+	}
+	release()
+	wg.Wait()
+}
+
+// testBatchManyAccounts: many second steps of different accounts in one
+// batch all complete, each with its login used, its session and its event.
+func testBatchManyAccounts(t *testing.T, s *store.Store) {
+	const n = 40
+	var accounts, logins [n]string
+	var outs [n]twofold.Outcome
+	var errs [n]error
+	steps := make([]func(), n)
+	for i := range n {
+		a := newAccount(t, s, fmt.Sprintf("many%02d", i))
+		activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
+		accounts[i], logins[i] = a.ID, newLogin(t, s, a.ID, "login-"+a.ID).ID
+		steps[i] = func() {
+			outs[i], errs[i] = s.DecideSecondStep(t.Context(), logins[i], keys, decideFromRead(accounts[i], logins[i], "sess-"+accounts[i], 11, 0))
+		}
+	}
+	queueSteps(t, s, steps...)
+	for i := range n {
+		if errs[i] != nil || outs[i] != twofold.Completed {
+			t.Errorf("account %d of %d in one batch: got %d, %v; want Completed", i, n, outs[i], errs[i])
+			continue
+		}
+		if !getLogin(t, s, logins[i]).Used {
+			t.Errorf("account %d: completed but its login is unused", i)
+		}
+		if _, ok := sessionAt(t, s, "sess-"+accounts[i], t0.Add(time.Minute)); !ok {
+			t.Errorf("account %d: completed without its session", i)
+		}
+		if ev := events(t, s, accounts[i], 0, 10); len(ev) != 1 || ev[0].Type != "login.succeeded" {
+			t.Errorf("account %d: got events %+v, want its login.succeeded", i, ev)
+		}
+		if st := secondStep(t, s, logins[i]); st.Factors[0].LastStep != 11 {
+			t.Errorf("account %d: factor's last step %d, want 11", i, st.Factors[0].LastStep)
+		}
+	}
+}
+
+// testBatchSameAccount: steps of one account queued together are each
+// decided on what the ones before them wrote. One code on two logins: one
+// completes, the other is a code already used. Two codes of later steps on two
+// logins: both complete. One login sent twice: it completes once. Wrong
+// codes on one login: each counted in its own slot.
+func testBatchSameAccount(t *testing.T, s *store.Store) {
+	type step struct {
+		account, login, sess string
+		code                 int64
+		out                  twofold.Outcome
+		err                  error
+	}
+	mk := func(name string, logins ...string) string {
+		a := newAccount(t, s, name)
+		activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
+		for _, l := range logins {
+			newLogin(t, s, a.ID, l)
+		}
+		return a.ID
+	}
+	a, b, c, d := mk("same-a", "a1", "a2"), mk("same-b", "b1", "b2"), mk("same-c", "c1"), mk("same-d", "d1")
+	all := []*step{
+		{account: a, login: "a1", sess: "sa1", code: 11}, {account: a, login: "a2", sess: "sa2", code: 11},
+		{account: b, login: "b1", sess: "sb1", code: 11}, {account: b, login: "b2", sess: "sb2", code: 12},
+		{account: c, login: "c1", sess: "sc1", code: 11}, {account: c, login: "c1", sess: "sc1b", code: 11},
+		{account: d, login: "d1", code: 9}, {account: d, login: "d1", code: 8}, {account: d, login: "d1", code: 7},
+	}
+	steps := make([]func(), len(all))
+	for i, st := range all {
+		steps[i] = func() {
+			st.out, st.err = s.DecideSecondStep(t.Context(), st.login, keys, decideFromRead(st.account, st.login, st.sess, st.code, 0))
+		}
+	}
+	queueSteps(t, s, steps...)
+	count := func(from []*step, out twofold.Outcome) (n int) {
+		for _, st := range from {
+			if st.err != nil {
+				t.Errorf("login %s: %v", st.login, st.err)
+			}
+			if st.out == out {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(all[0:2], twofold.Completed); n != 1 {
+		t.Errorf("one code on two logins of one account: %d completed, want 1", n)
+	}
+	if n := count(all[2:4], twofold.Completed); n != 2 {
+		t.Errorf("two later codes on two logins of one account: %d completed, want 2", n)
+	}
+	if n := count(all[4:6], twofold.Completed); n != 1 {
+		t.Errorf("one login sent twice: %d completed, want 1", n)
+	}
+	if n := count(all[6:9], twofold.Counted); n != 3 || secondStep(t, s, "d1").Failures != 3 {
+		t.Errorf("three wrong codes on one login: %d counted, %d failures stored; want 3 and 3", n, secondStep(t, s, "d1").Failures)
+	}
+	for _, acct := range []string{a, c} {
+		var n int
+		for _, e := range events(t, s, acct, 0, 10) {
+			if e.Type == "login.succeeded" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("account %s: %d login.succeeded events, want 1", acct, n)
+		}
+	}
+	if got := secondStep(t, s, "b1").Factors[0].LastStep; got != 12 {
+		t.Errorf("account b: factor's last step %d, want 12", got)
+	}
+}
+
+// testBatchMixed: one batch mixing a completion, a failure, a login that is
+// gone, a step already used, a login already used and a throttle that moved
+// writes each as if it were alone.
+func testBatchMixed(t *testing.T, s *store.Store) {
+	mk := func(name string) (accountID, loginID string) {
+		a := newAccount(t, s, name)
+		activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
+		return a.ID, newLogin(t, s, a.ID, "login-"+a.ID).ID
+	}
+	okA, okL := mk("mix-ok")
+	failA, failL := mk("mix-fail")
+	goneL := "login-never-made" // as one swept away since
+	usedA, usedL := mk("mix-used")
+	doneA, doneL := mk("mix-done")
+	movedA, movedL := mk("mix-moved")
+	if out := complete(t, s, completion(doneA, doneL, "f-"+doneA, 11, 0, "s-done-first")); out != twofold.Completed {
+		t.Fatalf("completing %s first: got %d", doneL, out)
+	}
+	if out := decide(t, s, movedL, decideFromRead(movedA, movedL, "", 10, 0)); out != twofold.Counted {
+		t.Fatalf("a wrong code on %s first: got %d", movedL, out)
+	}
+
+	type result struct {
+		out   twofold.Outcome
+		err   error
+		found bool
+	}
+	var r [6]result
+	run := func(i int, loginID string, v func(twofold.SecondStep) twofold.Verdict) func() {
+		return func() {
+			r[i].out, r[i].err = s.DecideSecondStep(t.Context(), loginID, keys, func(st twofold.SecondStep, found bool) twofold.Verdict {
+				r[i].found = found
+				if !found {
+					return twofold.Verdict{}
+				}
+				return v(st)
+			})
+		}
+	}
+	queueSteps(t, s,
+		run(0, okL, func(twofold.SecondStep) twofold.Verdict {
+			c := completion(okA, okL, "f-"+okA, 11, 0, "s-ok")
+			return twofold.Verdict{Complete: &c}
+		}),
+		run(1, failL, func(st twofold.SecondStep) twofold.Verdict {
+			return decideFromRead(failA, failL, "", 10, 0)(st, true)
+		}),
+		run(2, goneL, func(twofold.SecondStep) twofold.Verdict {
+			t.Error("decided on a login that is gone")
+			return twofold.Verdict{}
+		}),
+		run(3, usedL, func(twofold.SecondStep) twofold.Verdict {
+			c := completion(usedA, usedL, "f-"+usedA, 10, 0, "s-used") // the factor's last step already
+			return twofold.Verdict{Complete: &c}
+		}),
+		run(4, doneL, func(twofold.SecondStep) twofold.Verdict {
+			c := completion(doneA, doneL, "f-"+doneA, 12, 0, "s-done-again")
+			return twofold.Verdict{Complete: &c}
+		}),
+		run(5, movedL, func(twofold.SecondStep) twofold.Verdict {
+			c := completion(movedA, movedL, "f-"+movedA, 11, 0, "s-moved") // 1 failure stored, says 0
+			return twofold.Verdict{Complete: &c}
+		}),
+	)
+	for i, want := range []twofold.Outcome{twofold.Completed, twofold.Counted, twofold.Unwritten, twofold.StepUsed, twofold.LoginGone, twofold.ThrottleMoved} {
+		if r[i].err != nil || r[i].out != want {
+			t.Errorf("step %d: got %d, %v; want %d", i, r[i].out, r[i].err, want)
+		}
+	}
+	if r[2].found {
+		t.Error("the login that is gone was found")
+	}
+	for _, id := range []string{"s-used", "s-done-again", "s-moved"} {
+		if _, ok := sessionAt(t, s, id, t0.Add(time.Minute)); ok {
+			t.Errorf("session %s stored by a step that was refused", id)
+		}
+	}
+	for _, l := range []string{usedL, movedL} {
+		if getLogin(t, s, l).Used {
+			t.Errorf("login %s used by a step that was refused", l)
+		}
+	}
+	if _, ok := sessionAt(t, s, "s-ok", t0.Add(time.Minute)); !ok || !getLogin(t, s, okL).Used {
+		t.Error("the completion beside the others stored no session or left its login unused")
+	}
+	if st := secondStep(t, s, failL); st.Failures != 1 {
+		t.Errorf("the failure beside the others: %d failures stored, want 1", st.Failures)
+	}
+	if ev := events(t, s, failA, 0, 10); len(ev) != 1 || ev[0].Type != "login.second_factor_failed" {
+		t.Errorf("the failure beside the others: got events %+v, want its login.second_factor_failed", ev)
+	}
+	for acct, want := range map[string]int{usedA: 0, movedA: 1} {
+		if ev := events(t, s, acct, 0, 10); len(ev) != want {
+			t.Errorf("account %s: got events %+v, want %d (none for the refused step)", acct, ev, want)
+		}
+	}
+}
+
+// testBatchLocksRace: second steps racing transactions that lock the same
+// factors and logins (LockSecondStep) and then write the throttle, as an
+// elevation does, all finish: the batch's write takes its locks in the same
+// order, so neither waits for the other in a circle (PostgreSQL would end
+// one as a deadlock, and the transaction would fail).
+func testBatchLocksRace(t *testing.T, s *store.Store) {
+	const n = 12
+	var accounts, logins, others [n]string
+	for i := range n {
+		a := newAccount(t, s, fmt.Sprintf("lock%02d", i))
+		activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
+		accounts[i], logins[i], others[i] = a.ID, newLogin(t, s, a.ID, "login-"+a.ID).ID, newLogin(t, s, a.ID, "other-"+a.ID).ID
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			out, err := s.DecideSecondStep(t.Context(), logins[i], keys, decideFromRead(accounts[i], logins[i], "sess-"+accounts[i], 11, 0))
+			if err != nil || out != twofold.Completed {
+				t.Errorf("account %d: second step got %d, %v; want Completed", i, out, err)
+			}
+		})
+		// Taken in reverse, so that the transactions meet the batch's
+		// accounts in the other order.
+		j := n - 1 - i
+		wg.Go(func() {
+			<-start
+			err := s.InTx(t.Context(), func(ctx context.Context) error {
+				if err := s.LockSecondStep(ctx, accounts[j], "", others[j], true); err != nil {
+					return err
+				}
+				return s.ResetThrottle(ctx, throttleKey(accounts[j]))
+			})
+			if err != nil {
+				t.Errorf("account %d: the locking transaction: %v", j, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
 }
