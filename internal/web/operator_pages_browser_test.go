@@ -277,6 +277,7 @@ func operatorPagesFit(t *testing.T, users bool) {
 		}
 		for _, width := range []int64{320, narrowWidth, wideWidth} {
 			p.do(chromedp.EmulateViewport(width, 844))
+			renderedTwice(p) // resized, not reloaded: let static/tablebox.js see the new width
 			if over, what := overflow(p); over > 0 {
 				t.Errorf("the new secret at %d px: the page is %.0f px wider than the screen (%s)", width, over, what)
 			}
