@@ -196,7 +196,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Var(baseURLFlag{&c.BaseURL}, "base-url", "public URL of the server, for links it prints: scheme and host (and port), no path (default: from --listen)")
-	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-For, -Proto and -Host are believed (repeatable)")
+	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxy", "CIDR of a proxy whose X-Forwarded-For, -Proto and -Host (or Forwarded) are believed (repeatable)")
 	fs.UintVar(&c.Argon2Memory, "argon2-memory", c.Argon2Memory, "Argon2id memory in KiB")
 	fs.UintVar(&c.Argon2Time, "argon2-iterations", c.Argon2Time, "Argon2id passes")
 	fs.UintVar(&c.Argon2Threads, "argon2-parallelism", c.Argon2Threads, "Argon2id lanes")

@@ -69,7 +69,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 func (s *Server) Register(mux *http.ServeMux) {
 	routes := s.Routes()
 	for pattern, h := range routes {
-		mux.HandleFunc(pattern, httpapi.NotCrossSite(s.log, httpapi.ParsableQuery(s.log, h)))
+		mux.HandleFunc(pattern, httpapi.NotCrossSite(s.svc.BaseURL(), s.log, httpapi.ParsableQuery(s.log, h)))
 	}
 	for path, allowed := range httpapi.Allowed(routes) {
 		mux.Handle(path, httpapi.MethodNotAllowed(allowed))

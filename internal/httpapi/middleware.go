@@ -36,6 +36,10 @@ import (
 // X-Forwarded-Host, any other X-Forwarded-*, Forwarded) is likewise
 // believed only from a trusted proxy: from any other peer it is removed,
 // so that what a client writes there never reaches a handler (PublicURL).
+// A trusted proxy's Forwarded header (RFC 7239) is read as the
+// X-Forwarded-For, -Proto and -Host it stands for, when the request has no
+// X-Forwarded-* header (readForwarded); a malformed one is ignored, and
+// logged as a bad hop is.
 func ClientAddr(trusted []netip.Prefix, log *slog.Logger, next http.Handler) http.Handler {
 	return clientAddr(trusted, log, time.Now, next)
 }
@@ -59,22 +63,26 @@ func clientAddr(trusted []netip.Prefix, log *slog.Logger, now func() time.Time, 
 		}
 		return false
 	}
-	badHops := &lograte.Limiter{Every: badHopEvery}
+	badHops, badForwarded := &lograte.Limiter{Every: badHopEvery}, &lograte.Limiter{Every: badHopEvery}
 	warn := func(peer netip.Addr, hop string) {
 		if due, _ := badHops.Allow(now()); due {
-			log.Warn("a trusted proxy sent an X-Forwarded-For hop that is not an address: such requests keep the proxy's address, and share its counters (logged at most once a minute)",
+			log.Warn("a trusted proxy sent an X-Forwarded-For hop (or a Forwarded for=) that is not an address: such requests keep the proxy's address, and share its counters (logged at most once a minute)",
 				"proxy", peer.String(), "hop", strings.ToValidUTF8(truncateHop(hop), "?"))
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		peer, perr := netip.ParseAddr(host)
-		xff := strings.Join(r.Header.Values("X-Forwarded-For"), ",")
 		fromProxy := err == nil && perr == nil && isTrusted(peer)
 		if !fromProxy {
 			dropForwarded(r.Header)
+		} else if err := readForwarded(r.Header); err != nil {
+			if due, _ := badForwarded.Allow(now()); due {
+				log.Warn("a trusted proxy sent a Forwarded header that is malformed (RFC 7239): it is ignored, and such requests keep the proxy's address, and its own scheme and host (logged at most once a minute)",
+					"proxy", peer.String(), "error", err.Error())
+			}
 		}
-		if fromProxy && strings.TrimSpace(xff) != "" {
+		if xff := strings.Join(r.Header.Values("X-Forwarded-For"), ","); fromProxy && strings.TrimSpace(xff) != "" {
 			hops := strings.Split(xff, ",")
 			for i := len(hops) - 1; i >= 0; i-- {
 				a, ok := hopAddr(hops[i])

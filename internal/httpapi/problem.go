@@ -292,24 +292,71 @@ func parseQuery(r *http.Request) (url.Values, error) {
 	return nil, twofold.Errorf(twofold.CodeInvalid, "the query is malformed: encode it as application/x-www-form-urlencoded")
 }
 
-// crossSite tells a request a browser sent from another site's page:
-// Sec-Fetch-Site other than same-origin or none, or else an Origin whose
-// host is not the request's Host. Only browsers send these; API clients
-// (curl, lego, SDKs) send neither, and pass.
-var crossSite = http.NewCrossOriginProtection()
+// CrossSite reports whether r, a request other than GET, HEAD or OPTIONS,
+// is one a browser sent from another site's page: its Sec-Fetch-Site is
+// neither same-origin nor none, or, from a browser that sends none, its
+// Origin ("null" included) is not the server's public origin, the scheme,
+// host and port of PublicURL(base, r): --base-url when set, else what a
+// trusted proxy forwards (ClientAddr removes it from anyone else), else
+// the request's own. So the API and the pages keep one rule, and a
+// same-site request through a proxy that rewrites Host passes. Only
+// browsers send these headers; API clients (curl, lego, SDKs) send
+// neither, and pass. An https Origin of the public host and port is taken
+// where the public scheme is http, as a TLS proxy that says nothing of it
+// makes it (no page of another site has that origin); an http Origin is
+// never taken for https.
+func CrossSite(base string, r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return false
+	case "":
+	default:
+		return true
+	}
+	origins := r.Header.Values("Origin")
+	if len(origins) == 0 {
+		return false
+	}
+	if len(origins) > 1 {
+		return true
+	}
+	scheme, host, ok := origin(origins[0])
+	pubScheme, pubHost, pubOK := origin(PublicURL(base, r))
+	return !ok || !pubOK || host != pubHost || scheme != pubScheme && (scheme != "https" || pubScheme != "http")
+}
+
+// origin splits a serialized origin (RFC 6454 §6.2), or a URL with no more
+// than a "/" path, into its scheme and its host in lower case, the port
+// left out when it is the scheme's default; ok is false when u is none.
+func origin(u string) (scheme, host string, ok bool) {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme == "" || p.Host == "" || p.User != nil || p.Opaque != "" ||
+		p.Path != "" && p.Path != "/" || p.RawQuery != "" || p.ForceQuery || p.Fragment != "" {
+		return "", "", false
+	}
+	scheme, host = strings.ToLower(p.Scheme), strings.ToLower(p.Host)
+	if port := p.Port(); scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		host = strings.TrimSuffix(host, ":"+port)
+	}
+	return scheme, host, true
+}
 
 // NotCrossSite refuses, with a 403 forbidden problem and before h (and its
-// authentication) sees it, a request other than GET, HEAD or OPTIONS that
-// a browser sent from another site's page. An API key sent as HTTP Basic
-// is a credential the browser keeps and sends by itself, as it does a
-// cookie: once someone gave a key to their browser (in the address, or
+// authentication) sees it, a request that a browser sent from another
+// site's page (CrossSite; base is --base-url). An API key sent as HTTP
+// Basic is a credential the browser keeps and sends by itself, as it does
+// a cookie: once someone gave a key to their browser (in the address, or
 // its dialog), any page they visit could post a form to the API with it,
 // and the DNS API reads form bodies. The API serves no page that calls it
 // and answers no CORS, so no request of another site's page is one of
 // Twofold's users. Every route of /v1 and of the DNS API is wrapped in it.
-func NotCrossSite(log *slog.Logger, h http.HandlerFunc) http.HandlerFunc {
+func NotCrossSite(base string, log *slog.Logger, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if crossSite.Check(r) != nil {
+		if CrossSite(base, r) {
 			writeError(w, r, log, twofold.Errorf(twofold.CodeForbidden, "a web page of another site sent this request (so its browser says, in Origin or Sec-Fetch-Site), and the API takes none: send it from a script or tool"))
 			return
 		}

@@ -145,7 +145,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 		if !bodies[pattern] {
 			h = noBody(h)
 		}
-		mux.HandleFunc(pattern, NotCrossSite(s.log, ParsableQuery(s.log, h)))
+		mux.HandleFunc(pattern, NotCrossSite(s.svc.BaseURL(), s.log, ParsableQuery(s.log, h)))
 	}
 	for path, allowed := range Allowed(routes) {
 		mux.Handle(path, MethodNotAllowed(allowed))

@@ -5,7 +5,8 @@
 //
 // Safety (issue 5): the session cookie holds the core session token and is
 // HttpOnly, SameSite=Lax and Secure over TLS; every POST carries a CSRF token
-// (a keyed hash of a per-browser cookie) and passes Go's cross-origin check;
+// (a keyed hash of a per-browser cookie) and passes the cross-origin check
+// it shares with the API (httpapi.CrossSite);
 // every page is sent with a strict Content-Security-Policy, X-Frame-Options
 // DENY, Referrer-Policy same-origin and Cache-Control no-store (only a
 // static file is cacheable), and over https with Strict-Transport-Security.
@@ -67,7 +68,6 @@ type Server struct {
 	// of a new release never runs with a script or stylesheet of an older
 	// one that a browser kept.
 	versions map[string]string
-	origin   *http.CrossOriginProtection
 }
 
 // New parses the templates and returns the pages' server.
@@ -75,7 +75,7 @@ func New(o Options) (*Server, error) {
 	if o.Service == nil || o.Hasher == nil {
 		return nil, errors.New("web: Service and Hasher are required")
 	}
-	s := &Server{svc: o.Service, hasher: o.Hasher, log: o.Logger, secure: o.SecureCookies, origin: http.NewCrossOriginProtection()}
+	s := &Server{svc: o.Service, hasher: o.Hasher, log: o.Logger, secure: o.SecureCookies}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -362,7 +362,7 @@ func (s *Server) guard(route string, h http.Handler) http.Handler {
 			return
 		}
 		browser := s.browserID(w, r)
-		if err := s.origin.Check(r); err != nil {
+		if httpapi.CrossSite(s.svc.BaseURL(), r) {
 			s.renderError(w, r, nil, http.StatusForbidden, "This form was sent from another site, so it was refused. Go back, reload the page and try again.")
 			return
 		}
