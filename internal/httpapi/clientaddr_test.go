@@ -49,8 +49,10 @@ func TestClientAddr(t *testing.T) {
 }
 
 // TestForwardedProto: what a proxy says of the request (X-Forwarded-Proto,
-// X-Forwarded-Host, Forwarded) reaches the handlers only from a trusted
-// proxy; from any other peer, or with no proxy trusted, it is removed, so
+// X-Forwarded-Host, X-Forwarded-Port) reaches the handlers only from a
+// trusted proxy (its Forwarded, next to those, is ignored:
+// TestClientAddrForwarded); from any other peer, or with no proxy
+// trusted, it is removed, so
 // that a client cannot choose the scheme or host of a push enrolment URI
 // (PublicURL), or anything else read from them.
 func TestForwardedProto(t *testing.T) {

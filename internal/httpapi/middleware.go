@@ -116,8 +116,10 @@ func dropForwarded(h http.Header) {
 // came over TLS. From a trusted proxy alone (ClientAddr removes the
 // headers from any other peer), the scheme in X-Forwarded-Proto (http or
 // https) and the host in X-Forwarded-Host are taken instead, each the last
-// of a list (the one the nearest proxy wrote), and only when well formed.
-// The API, the pages and the Identity API all build it here.
+// of a list (the one the nearest proxy wrote), and only when well formed;
+// a proxy's Forwarded header reaches here as these two (ClientAddr). The
+// API, the pages and the Identity API all build it here, and check a
+// browser's Origin against it (CrossSite).
 func PublicURL(base string, r *http.Request) string {
 	if base != "" {
 		return base
