@@ -265,6 +265,10 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 	}
 
 	// Provision through the store, then close it: the servers open their own.
+	// A key file that cannot be used is refused before the database is made.
+	if err := keyring.CheckExisting(c.KeyFile); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {
 		return nil, err

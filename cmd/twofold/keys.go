@@ -50,6 +50,9 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	if _, err := os.Stat(c.KeyFile); err != nil {
 		return fmt.Errorf("key file %s: %w: nothing rotated", c.KeyFile, err)
 	}
+	if err := keyring.CheckExisting(c.KeyFile); err != nil { // before the database is migrated
+		return fmt.Errorf("rotate keys: nothing rotated: %w", err)
+	}
 	keyring.WarnExposed(m.adminLog(), c.KeyFile)
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {
