@@ -45,7 +45,7 @@ func TestServeBadKeyFileMakesNoDatabase(t *testing.T) {
 			if err == nil || exitCode(err) == 0 || !strings.Contains(err.Error(), "twofold.key") {
 				t.Errorf("serve: got %v, want an error naming twofold.key", err)
 			}
-			if got := dirNames(t, dir); !slices.Equal(got, []string{"twofold.key"}) {
+			if got := testenv.DirNames(t, dir); !slices.Equal(got, []string{"twofold.key"}) {
 				t.Errorf("the directory holds %v after serve, want twofold.key alone", got)
 			}
 		})
@@ -82,7 +82,7 @@ func TestBadKeyFileMakesNoDatabase(t *testing.T) {
 					if err == nil || exitCode(err) == 0 || !strings.Contains(err.Error(), key) {
 						t.Errorf("got %v, want an error naming %s", err, key)
 					}
-					if got := dirNames(t, dir); !slices.Equal(got, []string{"twofold.key"}) {
+					if got := testenv.DirNames(t, dir); !slices.Equal(got, []string{"twofold.key"}) {
 						t.Errorf("the directory holds %v, want twofold.key alone", got)
 					}
 					if dialect != "sqlite" {
@@ -94,18 +94,4 @@ func TestBadKeyFileMakesNoDatabase(t *testing.T) {
 			}
 		}
 	}
-}
-
-// dirNames returns the names in dir, sorted.
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
 }
