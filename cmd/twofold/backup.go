@@ -34,7 +34,7 @@ func (m *Main) backup(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "backed up %s to %s (%d bytes, checked)\n", c.DB, dest, size)
+	fmt.Fprintf(m.Stdout, "backed up %s to %s (%d %s, checked)\n", c.DB, dest, size, plural(size, "byte", "bytes"))
 	// The key file is not read: named only where there is one.
 	if _, err := os.Stat(c.KeyFile); err == nil {
 		fmt.Fprintf(m.Stdout, "the master key file %s is not in the copy: without it the secrets in the copy cannot be read, so keep a copy of it apart\n", c.KeyFile)

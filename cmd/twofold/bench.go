@@ -265,6 +265,10 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 	}
 
 	// Provision through the store, then close it: the servers open their own.
+	// A key file that cannot be used is refused before the database is made.
+	if err := keyring.CheckExisting(c.KeyFile); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {
 		return nil, err
@@ -281,8 +285,8 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 		st.Close()
 		return nil, err
 	}
-	progress("bench: %d accounts ready (%d created, %d already there) in %.1fs",
-		o.accounts, rep.Provision.Created, rep.Provision.Existing, rep.Provision.Seconds)
+	progress("bench: %d %s ready (%d created, %d already there) in %.1fs",
+		o.accounts, plural(o.accounts, "account", "accounts"), rep.Provision.Created, rep.Provision.Existing, rep.Provision.Seconds)
 
 	var plan *verifyPlan
 	if slices.Contains(o.phases, "verify") {
@@ -291,7 +295,7 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 			st.Close()
 			return nil, err
 		}
-		progress("bench: %d login transactions prepared in %.1fs", rep.Provision.Logins, rep.Provision.LoginsSeconds)
+		progress("bench: %d login %s prepared in %.1fs", rep.Provision.Logins, plural(rep.Provision.Logins, "transaction", "transactions"), rep.Provision.LoginsSeconds)
 	}
 	// Fixtures arrive faster than a database's background statistics follow
 	// (and autovacuum may be off); without statistics, PostgreSQL keeps
@@ -388,11 +392,11 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 			ph.Endpoint = "POST /v1/login/{id}/verify"
 			ph.RanOut = plan.ranOut()
 			if n := plan.collisions.Load(); n > 0 {
-				rep.Notes = append(rep.Notes, fmt.Sprintf("verify skipped %d code(s) equal to the code of one of the two steps before", n))
+				rep.Notes = append(rep.Notes, fmt.Sprintf("verify skipped %d %s equal to the code of one of the two steps before", n, plural(n, "code", "codes")))
 			}
 			if ph.RanOut {
-				rep.Notes = append(rep.Notes, fmt.Sprintf("verify ran out of unused (account, time step) pairs after %d requests: "+
-					"each account's code is used once per 30 s step; use more --accounts (or --logins) for a longer run", ph.Requests))
+				rep.Notes = append(rep.Notes, fmt.Sprintf("verify ran out of unused (account, time step) pairs after %d %s: "+
+					"each account's code is used once per 30 s step; use more --accounts (or --logins) for a longer run", ph.Requests, plural(ph.Requests, "request", "requests")))
 			}
 			if rep.Process != nil {
 				rep.Process.RSSMB, rep.Process.PeakRSSMB = processRSS()
@@ -478,8 +482,8 @@ func provisionBench(ctx context.Context, st *store.Store, keys *keyring.Keyring,
 		return rep, err
 	}
 	if total > present && !force {
-		return rep, fmt.Errorf("the database holds %d accounts that are not bench accounts: bench creates accounts with a known password, "+
-			"so run it on a database of its own (or pass --force)", total-present)
+		return rep, fmt.Errorf("the database holds %d %s: bench creates accounts with a known password, "+
+			"so run it on a database of its own (or pass --force)", total-present, plural(total-present, "account that is not a bench account", "accounts that are not bench accounts"))
 	}
 	hash, err := credhash.HashPassword(benchPassword, params)
 	if err != nil {
@@ -533,7 +537,7 @@ func provisionBench(ctx context.Context, st *store.Store, keys *keyring.Keyring,
 				done := created.Load() + existing.Load()
 				if step := done / 100000; n >= 200000 && step > lastReport.Load() {
 					lastReport.Store(step)
-					progress("bench: provisioned %d/%d accounts (%.1fs)", done, n, time.Since(start).Seconds())
+					progress("bench: provisioned %d/%d %s (%.1fs)", done, n, plural(n, "account", "accounts"), time.Since(start).Seconds())
 				}
 			}
 		}()
@@ -1045,13 +1049,14 @@ func (b *bencher) clockOffset(ctx context.Context) time.Duration {
 }
 
 func (r *BenchReport) writeText(w io.Writer) {
-	where := fmt.Sprintf("%d in-process instance(s)", r.Instances)
+	where := fmt.Sprintf("%d in-process %s", r.Instances, plural(r.Instances, "instance", "instances"))
 	if !r.InProcess {
 		where = "targets " + strings.Join(r.Targets, ", ")
 	}
-	fmt.Fprintf(w, "twofold bench: %s, %s, %d clients, %d accounts, %d CPUs\n", r.Dialect, where, r.Concurrency, r.Accounts, r.CPUs)
-	fmt.Fprintf(w, "provisioning: %d created, %d already there, %.1fs; %d login transactions prepared in %.1fs\n\n",
-		r.Provision.Created, r.Provision.Existing, r.Provision.Seconds, r.Provision.Logins, r.Provision.LoginsSeconds)
+	fmt.Fprintf(w, "twofold bench: %s, %s, %d %s, %d %s, %d %s\n", r.Dialect, where, r.Concurrency, plural(r.Concurrency, "client", "clients"),
+		r.Accounts, plural(r.Accounts, "account", "accounts"), r.CPUs, plural(r.CPUs, "CPU", "CPUs"))
+	fmt.Fprintf(w, "provisioning: %d created, %d already there, %.1fs; %d login %s prepared in %.1fs\n\n",
+		r.Provision.Created, r.Provision.Existing, r.Provision.Seconds, r.Provision.Logins, plural(r.Provision.Logins, "transaction", "transactions"), r.Provision.LoginsSeconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\trequests\treq/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tvs baseline\tcpu busy\t")
 	for _, p := range r.Phases {
@@ -1067,7 +1072,7 @@ func (r *BenchReport) writeText(w io.Writer) {
 	tw.Flush()
 	for _, p := range r.Phases {
 		if c := p.Commits; c != nil && c.Commits > 0 {
-			fmt.Fprintf(w, "  %s: the SQLite writer committed %d times, %.1f second steps and %.2f ms per commit\n", p.Name, c.Commits, c.StepsPerCommit, c.MeanMs)
+			fmt.Fprintf(w, "  %s: the SQLite writer committed %d %s, %.1f second steps and %.2f ms per commit\n", p.Name, c.Commits, plural(c.Commits, "time", "times"), c.StepsPerCommit, c.MeanMs)
 		}
 		for k, n := range p.ErrorKinds {
 			fmt.Fprintf(w, "  %s: %d × %s, e.g. %s\n", p.Name, n, k, strings.TrimSpace(p.ErrorSample[k]))

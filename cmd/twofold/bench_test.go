@@ -164,7 +164,8 @@ func TestBench(t *testing.T) {
 }
 
 // TestBenchRefusesAForeignDatabase: bench accounts have a known password, so
-// bench will not add them beside real accounts unless forced.
+// bench will not add them beside real accounts unless forced, and says how
+// many there are ("1 account", not "1 accounts").
 func TestBenchRefusesAForeignDatabase(t *testing.T) {
 	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Password: "correct horse battery"}, core.Meta{}); err != nil {
@@ -172,8 +173,8 @@ func TestBenchRefusesAForeignDatabase(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	err := benchMain(&stdout, &stderr).Run(context.Background(), []string{"bench", "--db", s.Config.DB, "--key-file", s.Config.KeyFile, "--accounts", "10"})
-	if err == nil || !strings.Contains(err.Error(), "--force") {
-		t.Fatalf("got %v, want a refusal naming --force", err)
+	if err == nil || !strings.Contains(err.Error(), "--force") || !strings.Contains(err.Error(), "the database holds 1 account that is not a bench account: ") {
+		t.Fatalf("got %v, want a refusal naming --force and the 1 account", err)
 	}
 }
 
@@ -373,7 +374,7 @@ func TestBenchText(t *testing.T) {
 	rep.writeText(&b)
 	out := b.String()
 	for _, want := range []string{
-		"twofold bench: sqlite, 1 in-process instance(s), 16 clients, 60000 accounts, 2 CPUs",
+		"twofold bench: sqlite, 1 in-process instance, 16 clients, 60000 accounts, 2 CPUs",
 		"provisioning: 60000 created, 0 already there, 1.2s; 100000 login transactions prepared in 2.5s",
 		"  verify: the SQLite writer committed 6000 times, 7.0 second steps and 0.95 ms per commit",
 		"  verify: 2 × 429, e.g. throttled",
@@ -391,6 +392,24 @@ func TestBenchText(t *testing.T) {
 	} {
 		if !regexp.MustCompile(`(?m)^\s*` + strings.Join(row, `\s+`) + `\s*$`).MatchString(out) {
 			t.Errorf("text report lacks the row %v:\n%s", row, out)
+		}
+	}
+
+	// One of a thing is counted in the singular, two in the plural.
+	one := BenchReport{
+		Dialect: "sqlite", Instances: 2, InProcess: true, Concurrency: 1, Accounts: 1, CPUs: 1,
+		Provision: BenchProvision{Created: 1, Logins: 1},
+		Phases:    []BenchPhase{{Name: "verify", Requests: 1, Commits: &BenchCommits{Commits: 1, Steps: 1, StepsPerCommit: 1}}},
+	}
+	b.Reset()
+	one.writeText(&b)
+	for _, want := range []string{
+		"twofold bench: sqlite, 2 in-process instances, 1 client, 1 account, 1 CPU\n",
+		"; 1 login transaction prepared in ",
+		"  verify: the SQLite writer committed 1 time, ",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, b.String())
 		}
 	}
 }

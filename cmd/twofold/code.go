@@ -111,7 +111,8 @@ func (m *Main) code(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(m.Stdout, otp.TOTP(twofold.Secret(secret), now, p))
 	if *fresh {
-		fmt.Fprintf(m.Stderr, "valid for %d more seconds\n", int(remaining.Seconds()))
+		s := int(remaining.Seconds())
+		fmt.Fprintf(m.Stderr, "valid for %d more %s\n", s, plural(s, "second", "seconds"))
 	}
 	return nil
 }

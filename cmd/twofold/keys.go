@@ -50,6 +50,9 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	if _, err := os.Stat(c.KeyFile); err != nil {
 		return fmt.Errorf("key file %s: %w: nothing rotated", c.KeyFile, err)
 	}
+	if err := keyring.CheckExisting(c.KeyFile); err != nil { // before the database is migrated
+		return fmt.Errorf("rotate keys: nothing rotated: %w", err)
+	}
 	keyring.WarnExposed(m.adminLog(), c.KeyFile)
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {
@@ -73,8 +76,9 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	if !res.AddedMaster {
 		how = "finished the interrupted rotation to"
 	}
-	detail := fmt.Sprintf("%s master key %s; data key %s; %d secrets resealed; %d old data keys deleted; %d old master keys retired",
-		how, res.Master, res.DataKey, res.Resealed, res.DataKeysDeleted, res.MastersRetired)
+	detail := fmt.Sprintf("%s master key %s; data key %s; %d %s resealed; %d old data %s deleted; %d old master %s retired",
+		how, res.Master, res.DataKey, res.Resealed, plural(res.Resealed, "secret", "secrets"),
+		res.DataKeysDeleted, plural(res.DataKeysDeleted, "key", "keys"), res.MastersRetired, plural(res.MastersRetired, "key", "keys"))
 	if err := st.AddEvent(ctx, twofold.AuditEvent{Type: "keys.rotated", At: m.Now(), Source: "cli", UserAgent: "twofold keys rotate", Detail: detail}); err != nil {
 		fmt.Fprintf(m.Stderr, "twofold: keys rotated, but the audit event was not stored: %v\n", err)
 	}

@@ -118,22 +118,22 @@ func keyFileFits(path, what string) func([]keyring.WrappedKey) error {
 // restored reports what the fix-ups did, and what they cannot.
 func (m *Main) restored(r store.RestoreResult) {
 	fmt.Fprintf(m.Stdout, "%d %s ended (everyone signs in again); audit event ids go on from %d; webhooks resume from their last delivered events\n",
-		r.SessionsEnded, plural(int(r.SessionsEnded), "session", "sessions"), r.EventID)
+		r.SessionsEnded, plural(r.SessionsEnded, "session", "sessions"), r.EventID)
 	if r.ResetsCancelled > 0 {
 		fmt.Fprintf(m.Stdout, "%d two-factor %s waiting cancelled (two_factor.reset_cancelled; it may have been cancelled after the backup): an operator asks again for any still wanted\n",
-			r.ResetsCancelled, plural(int(r.ResetsCancelled), "reset", "resets"))
+			r.ResetsCancelled, plural(r.ResetsCancelled, "reset", "resets"))
 	}
 	if r.CodeMailsDropped > 0 {
 		fmt.Fprintf(m.Stdout, "%d %s with a code or a link (sign-in codes, password-reset and email-change links) dropped from the outbox: the restore voided what they carry\n",
-			r.CodeMailsDropped, plural(int(r.CodeMailsDropped), "mail", "mails"))
+			r.CodeMailsDropped, plural(r.CodeMailsDropped, "mail", "mails"))
 	}
 	if r.MailsWaiting > 0 {
 		fmt.Fprintf(m.Stdout, "%d %s waiting in the outbox, all due at once: the first server to start sends them (those sent after the backup go again)\n",
-			r.MailsWaiting, plural(int(r.MailsWaiting), "mail", "mails"))
+			r.MailsWaiting, plural(r.MailsWaiting, "mail", "mails"))
 	}
 	if r.WebhooksFailing > 0 {
 		fmt.Fprintf(m.Stdout, "%d webhook %s failing at the backup tried again at once, the three days before one is disabled counted from its next failure\n",
-			r.WebhooksFailing, plural(int(r.WebhooksFailing), "endpoint", "endpoints"))
+			r.WebhooksFailing, plural(r.WebhooksFailing, "endpoint", "endpoints"))
 	}
 	fmt.Fprintln(m.Stdout, `redo by hand what was done after the backup: API keys revoked, recovery codes used, hardware tokens (HOTP) used, passwords changed, factors removed, accounts closed, webhooks deleted (README "Backup and restore")`)
 }

@@ -361,3 +361,13 @@ func needDB(ctx context.Context, dsn, done, hint string) error {
 	}
 	return fmt.Errorf("%s: %s (%s)", what, done, hint)
 }
+
+// plural returns one when n is 1, else many (0 and more than one), so that
+// what the commands print counts right: "1 secret resealed", "2 secrets
+// resealed", "0 secrets resealed".
+func plural[N ~int | ~int64 | ~uint64](n N, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

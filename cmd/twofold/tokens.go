@@ -119,7 +119,7 @@ type badLines struct{ list otp.SeedErrors }
 
 func (b badLines) Error() string {
 	var s strings.Builder
-	fmt.Fprintf(&s, "%d lines are wrong:", len(b.list))
+	fmt.Fprintf(&s, "%d lines are wrong:", len(b.list)) // several: one is reported alone
 	for _, e := range b.list {
 		s.WriteString("\n  ")
 		s.WriteString(e.Error())
@@ -213,11 +213,4 @@ func (m *Main) parseFileArg(fs *flag.FlagSet, args []string) (string, config.Con
 		return "", c, fmt.Errorf("%w: FILE is required", errUsage)
 	}
 	return path, c, nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -163,8 +163,8 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 	}
 	username = r.Username
 	if !r.EmailReplacedAt.IsZero() {
-		fmt.Fprintf(m.Stdout, "note: an operator changed %s's email address at %s; the %d address(es) it replaced are emailed about the reset too\n",
-			username, r.EmailReplacedAt.UTC().Format(time.RFC3339), r.FormerAddressesTold)
+		fmt.Fprintf(m.Stdout, "note: an operator changed %s's email address at %s; the %d %s emailed about the reset too\n",
+			username, r.EmailReplacedAt.UTC().Format(time.RFC3339), r.FormerAddressesTold, plural(r.FormerAddressesTold, "address it replaced is", "addresses it replaced are"))
 	}
 	if r.ReplacedWithdrawing {
 		fmt.Fprintf(m.Stdout, "note: the reset that waited for %s was being withdrawn: one of the account's authenticators, recovery codes, SSH keys or its paper key passed a check after it was asked for, so its holder may not have lost every way in (see the account's events)\n", username)

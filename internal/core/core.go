@@ -199,8 +199,9 @@ type Store interface {
 	// Bucket returns the tokens of a bucket as last stored and when.
 	Bucket(ctx context.Context, key string) (tokens float64, updatedAt time.Time, found bool, err error)
 	// DeleteExpired removes the sessions, logins and the other rows that
-	// expire that expired before before; sessions whose ID sorts at or
-	// after sessionsBelow need not be looked at ("": all are).
+	// expire that expired before before, and the heartbeats of instances
+	// not seen for a day (by the database's clock); sessions whose ID
+	// sorts at or after sessionsBelow need not be looked at ("": all are).
 	DeleteExpired(ctx context.Context, before time.Time, sessionsBelow string) error
 	// DeleteExpiredAPIKeys deletes the keys that expired before before,
 	// with their tokens and the keys they made, and returns how many.

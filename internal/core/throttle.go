@@ -667,7 +667,8 @@ const SweepMargin = 5 * time.Minute
 // stands in the way of a new one meanwhile (README "API keys for scripts").
 const ExpiredKeyKeep = 30 * 24 * time.Hour
 
-// Sweep removes what has run out: expired sessions and logins, webhooks'
+// Sweep removes what has run out: expired sessions and logins (and the
+// heartbeats of instances long stopped), webhooks'
 // previous secrets past their grace (and disables the webhooks whose API
 // key has expired), API keys expired for ExpiredKeyKeep, rate buckets and password counters
 // untouched for StaleAfter, and second-factor counters at zero. Second-factor counters that still count failures stay until a

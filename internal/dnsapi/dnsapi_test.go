@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,45 +65,24 @@ func (a answer) problem() string {
 // the header kv pairs.
 func call(t *testing.T, s *testenv.Server, auth, method, path, ct, body string, kv ...string) answer {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, s.URL()+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := http.Header{}
 	if ct != "" {
-		req.Header.Set("Content-Type", ct)
+		h.Set("Content-Type", ct)
 	}
 	if auth != "" {
-		req.Header.Set("Authorization", auth)
+		h.Set("Authorization", auth)
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
-		req.Header.Set(kv[i], kv[i+1])
+		h.Set(kv[i], kv[i+1])
 	}
-	return send(t, req)
+	return send(t, testenv.NewRequest(t, method, s.URL()+path, body, h))
 }
 
 // send sends req and returns its answer.
 func send(t *testing.T, req *http.Request) answer {
 	t.Helper()
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := answer{status: res.StatusCode, header: res.Header, body: string(b)}
-	if strings.Contains(res.Header.Get("Content-Type"), "json") {
-		if err := json.Unmarshal(b, &a.json); err != nil {
-			t.Fatalf("%s %s: answer is not a JSON object: %s", req.Method, req.URL.Path, b)
-		}
-	}
-	return a
+	r := testenv.Send(t, nil, req)
+	return answer{status: r.Status, header: r.Header, body: string(r.Body), json: r.JSON}
 }
 
 // want fails unless a has status and, when given, the numbers in fields.

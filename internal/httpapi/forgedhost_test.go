@@ -1,9 +1,7 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -63,42 +61,24 @@ func forgedHostIgnored(t *testing.T, dsn, baseURL string, proxies []string, forg
 	}
 	forged := func(method, path, auth string, body any) (int, string) {
 		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			b, err := json.Marshal(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rd = bytes.NewReader(b)
-		}
-		req, err := http.NewRequest(method, "http://"+addr+path, rd)
-		if err != nil {
-			t.Fatal(err)
+		h := http.Header{
+			"Content-Type":      {"application/json"},
+			"X-Forwarded-Host":  {"forwarded.example"},
+			"X-Forwarded-Proto": {"https"},
+			"X-Forwarded-For":   {"203.0.113.9"},
+			"Forwarded":         {"host=forwarded.example;proto=https"},
 		}
 		if forgeHost {
-			req.Host = "forwarded.example"
+			h.Set("Host", "forwarded.example")
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Forwarded-Host", "forwarded.example")
-		req.Header.Set("X-Forwarded-Proto", "https")
 		if baseURL != "" {
-			req.Header.Set("X-Forwarded-Proto", "http") // not the base URL's
+			h.Set("X-Forwarded-Proto", "http") // not the base URL's
 		}
-		req.Header.Set("X-Forwarded-For", "203.0.113.9")
-		req.Header.Set("Forwarded", "host=forwarded.example;proto=https")
 		if auth != "" {
-			req.Header.Set("Authorization", "Bearer "+auth)
+			h.Set("Authorization", "Bearer "+auth)
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		out, err := io.ReadAll(res.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res.StatusCode, string(out) + "\n" + res.Header.Get("Location") + res.Header.Get("WWW-Authenticate")
+		r := testenv.Send(t, nil, testenv.NewRequest(t, method, "http://"+addr+path, body, h))
+		return r.Status, string(r.Body) + "\n" + r.Header.Get("Location") + r.Header.Get("WWW-Authenticate")
 	}
 	// names tells whether body names server, and no other.
 	names := func(body string) bool {

@@ -163,6 +163,19 @@ func OpenFile(ctx context.Context, path string, s Store) (f *File, k *Keyring, c
 	return f, k, created, nil
 }
 
+// CheckExisting returns the error OpenFile would return for the key file
+// at path when there is one that cannot be used (unreadable, cut short,
+// damaged, not a key file, a key of the wrong size), so that a command
+// refuses it before it opens the database, which opening creates or
+// migrates. A missing file is no error here: OpenFile decides, by the
+// database, whether to make one.
+func CheckExisting(path string) error {
+	if _, err := loadWritten(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // Exposed reports whether the key file at path may be read or written by
 // users other than its owner (any of mode 0o077), with its permission bits.
 // Twofold creates it 0600; a looser mode is warned about at start, not

@@ -135,6 +135,11 @@ func OpenDeps(ctx context.Context, c config.Config, log *slog.Logger, now func()
 			}
 		}()
 	}
+	// So is a key file that is there but cannot be used: refused before
+	// the database is made or migrated.
+	if err := keyring.CheckExisting(c.KeyFile); err != nil {
+		return Deps{}, err
+	}
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {
 		return Deps{}, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/store"
+	"github.com/twofold/twofold/internal/testenv"
 )
 
 func TestSQLiteFileIsPrivate(t *testing.T) {
@@ -86,15 +87,7 @@ func TestSQLiteOddPaths(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var names []string
-			for _, e := range entries {
-				names = append(names, e.Name())
-			}
-			if want := []string{file}; !slices.Equal(names, want) {
+			if names, want := testenv.DirNames(t, dir), []string{file}; !slices.Equal(names, want) {
 				t.Fatalf("files in the folder: got %q, want %q", names, want)
 			}
 			if st, err := os.Stat(filepath.Join(dir, file)); err != nil || st.Mode().Perm() != 0o600 {

@@ -31,7 +31,7 @@ const HeartbeatFresh = 3 * HeartbeatEvery
 
 // instanceForget is how long the heartbeat of an instance that stopped
 // without ending it (killed, or its machine lost) is kept, to be named
-// by a restore; each beat removes those older.
+// by a restore; the sweep removes those older (sweepInstances).
 const instanceForget = 24 * time.Hour
 
 // dbNow returns the SQL for the database's clock in unix microseconds:
@@ -48,8 +48,8 @@ func (s *Store) dbNow() string {
 // then) and its LastSeen moved at each later one. On PostgreSQL the beat
 // records the transaction that wrote it, so that a row copied in by
 // pg_restore (a dump of a database a server ran on) is told from one a
-// server wrote. It also removes the heartbeats of instances not seen for a
-// day.
+// server wrote. It writes that one row only: the heartbeats of instances
+// long stopped are the sweep's (sweepInstances).
 func (s *Store) Beat(ctx context.Context, in Instance) error {
 	xid := `0`
 	if s.dialect == Postgres {
@@ -61,9 +61,6 @@ func (s *Store) Beat(ctx context.Context, in Instance) error {
 		ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, beat_xid = excluded.beat_xid`,
 		in.ID, in.Host, in.PID); err != nil {
 		return fmt.Errorf("record the heartbeat of this instance: %w", err)
-	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM instances WHERE last_seen < `+now+` - $1`, instanceForget.Microseconds()); err != nil {
-		return fmt.Errorf("remove the heartbeats of instances long stopped: %w", err)
 	}
 	return nil
 }

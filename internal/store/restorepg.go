@@ -108,7 +108,11 @@ func (s *Store) restorable(ctx context.Context) error {
 		return fmt.Errorf("restore: look for servers on the database: %w", err)
 	}
 	if n > 0 {
-		return fmt.Errorf("%w (pg_stat_activity shows %d connections named %s, Twofold's)", ErrInUse, n, AppName)
+		conns := "connections"
+		if n == 1 {
+			conns = "connection"
+		}
+		return fmt.Errorf("%w (pg_stat_activity shows %d %s named %s, Twofold's)", ErrInUse, n, conns, AppName)
 	}
 	return nil
 }

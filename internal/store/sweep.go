@@ -202,9 +202,23 @@ func (s *Store) sweepSessions(ctx context.Context, before time.Time, below strin
 	return s.sweepByKey(ctx, sessionsWalk(below), micros(before))
 }
 
+// sweepInstances removes the heartbeats of instances not seen for
+// instanceForget (stopped without ending their heartbeat: killed, or
+// their machine lost), by the database's clock, as beats are written
+// (Beat). There are as many rows as instances ever ran in a day: one
+// statement.
+func (s *Store) sweepInstances(ctx context.Context) error {
+	if _, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM instances WHERE last_seen < `+s.dbNow()+` - $1`, instanceForget.Microseconds()); err != nil {
+		return fmt.Errorf("remove the heartbeats of instances long stopped: %w", err)
+	}
+	return nil
+}
+
 // DeleteExpired removes expired sessions and logins older than before,
 // and the other rows that expire (tokens, codes, ceremonies, challenges,
-// resets, email changes, form uses), in batches (sweepBatch). Sessions
+// resets, email changes, form uses), in batches (sweepBatch), and the
+// heartbeats of instances long stopped (sweepInstances, by the
+// database's clock, not before). Sessions
 // whose ID sorts at or after sessionsBelow are not looked at ("": all
 // are): the caller passes an ID before which every session that can have
 // expired sorts (session IDs sort by the time they were made, and each
@@ -221,5 +235,5 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time, sessionsBel
 			return err
 		}
 	}
-	return nil
+	return s.sweepInstances(ctx)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/keyring"
+	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -301,6 +302,50 @@ func TestSweepPlans(t *testing.T) {
 					}
 				}
 			}
+		})
+	}
+}
+
+// TestSweepForgetsStoppedInstances: the heartbeat of an instance not seen
+// for a day (stopped without ending it) is removed by the sweep, by the
+// database's clock whatever the sweep's before says, and not by a beat of
+// another instance; one seen within the day stays, and so does a fresh
+// one. On both stores.
+func TestSweepForgetsStoppedInstances(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			d := dsn(t)
+			s := open(t, d)
+			ctx := t.Context()
+			for _, id := range []string{"stopped", "yesterday", "running"} {
+				if err := s.Beat(ctx, store.Instance{ID: id, Host: "web-" + id, PID: 4242}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			back := `UPDATE instances SET last_seen = last_seen - $1 WHERE id = $2`
+			testenv.Exec(t, d, back, []any{(24*time.Hour + time.Minute).Microseconds(), "stopped"}, []any{(24*time.Hour - time.Minute).Microseconds(), "yesterday"})
+			kept := func(when string, want map[string]bool) {
+				t.Helper()
+				for id, w := range want {
+					var n int
+					if err := s.QueryRowForTest(ctx, `SELECT COUNT(*) FROM instances WHERE id = '`+id+`'`, &n); err != nil {
+						t.Fatal(err)
+					}
+					if got := n == 1; got != w {
+						t.Errorf("%s: heartbeat of %s kept: got %v, want %v", when, id, got, w)
+					}
+				}
+			}
+			if err := s.Beat(ctx, store.Instance{ID: "running", Host: "web-running", PID: 4242}); err != nil {
+				t.Fatal(err)
+			}
+			kept("after a beat", map[string]bool{"stopped": true, "yesterday": true, "running": true})
+			// The sweep's before (the service's clock) is long past: the
+			// heartbeats go by the database's clock alone.
+			if err := s.DeleteExpired(ctx, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), ""); err != nil {
+				t.Fatalf("DeleteExpired: %v", err)
+			}
+			kept("after the sweep", map[string]bool{"stopped": false, "yesterday": true, "running": true})
 		})
 	}
 }

@@ -37,11 +37,34 @@ func NewClient(base string) *Client {
 // Do sends a request with body encoded as JSON (a string is sent as is).
 func (c *Client) Do(tb testing.TB, method, path string, body any) Response {
 	tb.Helper()
+	header := http.Header{}
+	if body != nil {
+		header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		header.Set("Authorization", "Bearer "+c.Token)
+	}
+	for k, v := range c.Header {
+		header[k] = v
+	}
+	return Send(tb, c.HTTP, NewRequest(tb, method, c.Base+path, body, header))
+}
+
+// NewRequest returns a hand-made request to url, for tests that forge what
+// a client says of itself or of its request (X-Forwarded-*, Forwarded, a
+// Host other than the address dialled, a Cookie, any Content-Type). A
+// string body is sent as is ("" for none), any other non-nil body as JSON;
+// header holds every header sent (Content-Type too: none is added), and
+// its "Host" entry, when there is one, is sent as the request's Host.
+func NewRequest(tb testing.TB, method, url string, body any, header http.Header) *http.Request {
+	tb.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
 	case string:
-		r = strings.NewReader(b)
+		if b != "" {
+			r = strings.NewReader(b)
+		}
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
@@ -49,22 +72,30 @@ func (c *Client) Do(tb testing.TB, method, path string, body any) Response {
 		}
 		r = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, c.Base+path, r)
+	req, err := http.NewRequest(method, url, r)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	for k, v := range c.Header {
+	for k, v := range header {
+		if http.CanonicalHeaderKey(k) == "Host" {
+			req.Host = v[0]
+			continue
+		}
 		req.Header[k] = v
 	}
-	res, err := c.HTTP.Do(req)
+	return req
+}
+
+// Send sends req by hc (http.DefaultClient when nil) and returns the
+// answer read whole; an answer that says it is JSON must be a JSON object.
+func Send(tb testing.TB, hc *http.Client, req *http.Request) Response {
+	tb.Helper()
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(req)
 	if err != nil {
-		tb.Fatalf("%s %s: %v", method, path, err)
+		tb.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer res.Body.Close()
 	out := Response{Status: res.StatusCode, Header: res.Header}
@@ -74,7 +105,7 @@ func (c *Client) Do(tb testing.TB, method, path string, body any) Response {
 	}
 	if ct := res.Header.Get("Content-Type"); strings.Contains(ct, "json") && len(out.Body) > 0 {
 		if err := json.Unmarshal(out.Body, &out.JSON); err != nil {
-			tb.Fatalf("%s %s: response is not a JSON object: %v: %s", method, path, err, out.Body)
+			tb.Fatalf("%s %s: response is not a JSON object: %v: %s", req.Method, req.URL.Path, err, out.Body)
 		}
 	}
 	return out

@@ -73,11 +73,7 @@ func (c *client) do(req *http.Request) reply {
 
 func (c *client) get(path string) reply {
 	c.t.Helper()
-	req, err := http.NewRequest("GET", c.base+path, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return c.do(req)
+	return c.do(testenv.NewRequest(c.t, "GET", c.base+path, nil, nil))
 }
 
 // post sends a form with the client's CSRF token (fetching a page first
@@ -95,15 +91,11 @@ func (c *client) post(path string, form url.Values) reply {
 
 func (c *client) postRaw(path string, form url.Values, header http.Header) reply {
 	c.t.Helper()
-	req, err := http.NewRequest("POST", c.base+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 	for k, v := range header {
-		req.Header[k] = v
+		h[k] = v
 	}
-	return c.do(req)
+	return c.do(testenv.NewRequest(c.t, "POST", c.base+path, form.Encode(), h))
 }
 
 const testPassword = "correct horse battery staple"
