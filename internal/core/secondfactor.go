@@ -441,7 +441,9 @@ const maxKeyLen = 256
 //   - reads the digits that base32 lacks as the letters they look like, where
 //     only one letter does: 0 as o and 8 as b. 1 stays (l or i?), as does 9;
 //   - drops the number of a line of the recovery codes' .txt file (" 3. ",
-//     "10. "), or of a list numbered "3)", when the whole line is pasted.
+//     "10. "), or of a list numbered "3)", when the whole line is pasted;
+//   - reads full-width letters and digits, and digits of other scripts, as
+//     the ASCII ones (foldTyped).
 //
 // A key typed so is the same key: nothing that could be a real key changes
 // meaning, since 0, 8, separators, "." and ")" never occur in one.
@@ -449,7 +451,7 @@ func normaliseKey(k string) string {
 	if len(k) > maxKeyLen {
 		return ""
 	}
-	k = dropLineNumber(k)
+	k = dropLineNumber(foldTyped(k))
 	return strings.Map(func(r rune) rune {
 		switch {
 		case unicode.IsSpace(r) || unicode.Is(unicode.Dash, r) || invisibleSeparator(r):
@@ -482,10 +484,12 @@ func dropLineNumber(k string) string {
 
 // invisibleSeparator reports whether r is a character that copying text can
 // put inside a key without it showing: soft hyphen, zero-width space,
-// non-joiner and joiner, word joiner, and the byte-order mark.
+// non-joiner and joiner, word joiner, the byte-order mark, and the
+// direction marks (left-to-right, right-to-left, Arabic letter mark) that
+// text copied from a right-to-left message carries around its digits.
 func invisibleSeparator(r rune) bool {
 	switch r {
-	case '\u00ad', '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff':
+	case '\u00ad', '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u200e', '\u200f', '\u061c':
 		return true
 	}
 	return false
