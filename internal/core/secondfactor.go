@@ -218,9 +218,14 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 			return "", err
 		}
 		s.audit(ctx, accountID, "recovery_code.used", m, fmt.Sprintf("%d left", left))
-		msg := fmt.Sprintf("A recovery code was used %s. You have %d %s left.", usedFor(p, "to log in to your account"), left, plural(left, "recovery code", "recovery codes"))
-		if left <= LowRecoveryCodes {
-			msg += fmt.Sprintf(" Only %d left: generate a new set in your security settings.", left)
+		msg := fmt.Sprintf("A recovery code was used %s. ", usedFor(p, "to log in to your account"))
+		switch {
+		case left == 0:
+			msg += "You have no recovery codes left: generate a new set in your security settings."
+		case left <= LowRecoveryCodes:
+			msg += fmt.Sprintf("Only %d %s left: generate a new set in your security settings.", left, plural(left, "recovery code is", "recovery codes are"))
+		default:
+			msg += fmt.Sprintf("You have %d recovery codes left.", left)
 		}
 		s.recoveryNotice(ctx, accountID, p, "a recovery code was used", msg, origin(m))
 		return "", nil
