@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -398,7 +399,8 @@ func TestSSHChallengeRace(t *testing.T) {
 // registered on two servers (two deployments, each with its database): a
 // signature over one server's challenge, for a sign-in or an elevation, is
 // refused by the other, which never made that text, and the right one then
-// passes on each. Every server's challenge has its own nonce. On both
+// passes on each. Every server's challenge has its own nonce, and names
+// the server (the host of its public URL). On both
 // stores (the other server on SQLite).
 func TestSSHSignatureForAnotherServer(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *testenv.Server) {
@@ -424,6 +426,17 @@ func TestSSHSignatureForAnotherServer(t *testing.T) {
 		l2, t2 := loginChallenge(t, other, "sam")
 		if t1 == t2 {
 			t.Fatalf("two servers made the same challenge %q", t1)
+		}
+		// Each names the server it is for, as its public URL does, so
+		// that whoever signs it can see which that is.
+		for text, srv := range map[string]*testenv.Server{t1: s, t2: other} {
+			u, err := url.Parse(srv.BrowserURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text, " server="+u.Host+" nonce=") {
+				t.Errorf("challenge %q does not name its server %s", text, u.Host)
+			}
 		}
 		wantProblem(t, verify(t, s, l1, map[string]string{"method": "ssh_key", "signature": sign(t2)}), 401, "invalid-code")
 		wantProblem(t, verify(t, other, l2, map[string]string{"method": "ssh_key", "signature": sign(t1)}), 401, "invalid-code")
