@@ -1114,9 +1114,10 @@ func blankCode(c string) bool {
 }
 
 // maxCodeLen is the longest input normaliseCode reads as a code.
-const maxCodeLen = 32
+const maxCodeLen = 64
 
-// normaliseCode drops spaces and dashes people type inside codes.
+// normaliseCode drops spaces and dashes people type inside codes, and reads
+// digits typed in another width or script as ASCII ones (foldTyped).
 func normaliseCode(c string) string {
 	if len(c) > maxCodeLen {
 		return ""
@@ -1126,7 +1127,7 @@ func normaliseCode(c string) string {
 			return -1 // a code pasted with a no-break space or an en dash is the code
 		}
 		return r
-	}, c)
+	}, foldTyped(c))
 }
 
 // newFactorLabel checks a new factor's label against the factors of a's

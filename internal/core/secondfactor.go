@@ -218,9 +218,14 @@ func (s *Service) verify(ctx context.Context, accountID string, p SecondFactor, 
 			return "", err
 		}
 		s.audit(ctx, accountID, "recovery_code.used", m, fmt.Sprintf("%d left", left))
-		msg := fmt.Sprintf("A recovery code was used %s. You have %d %s left.", usedFor(p, "to log in to your account"), left, plural(left, "recovery code", "recovery codes"))
-		if left <= LowRecoveryCodes {
-			msg += fmt.Sprintf(" Only %d left: generate a new set in your security settings.", left)
+		msg := fmt.Sprintf("A recovery code was used %s. ", usedFor(p, "to log in to your account"))
+		switch {
+		case left == 0:
+			msg += "You have no recovery codes left: generate a new set in your security settings."
+		case left <= LowRecoveryCodes:
+			msg += fmt.Sprintf("Only %d %s left: generate a new set in your security settings.", left, plural(left, "recovery code is", "recovery codes are"))
+		default:
+			msg += fmt.Sprintf("You have %d recovery codes left.", left)
 		}
 		s.recoveryNotice(ctx, accountID, p, "a recovery code was used", msg, origin(m))
 		return "", nil
@@ -441,7 +446,9 @@ const maxKeyLen = 256
 //   - reads the digits that base32 lacks as the letters they look like, where
 //     only one letter does: 0 as o and 8 as b. 1 stays (l or i?), as does 9;
 //   - drops the number of a line of the recovery codes' .txt file (" 3. ",
-//     "10. "), or of a list numbered "3)", when the whole line is pasted.
+//     "10. "), or of a list numbered "3)", when the whole line is pasted;
+//   - reads full-width letters and digits, and digits of other scripts, as
+//     the ASCII ones (foldTyped).
 //
 // A key typed so is the same key: nothing that could be a real key changes
 // meaning, since 0, 8, separators, "." and ")" never occur in one.
@@ -449,7 +456,7 @@ func normaliseKey(k string) string {
 	if len(k) > maxKeyLen {
 		return ""
 	}
-	k = dropLineNumber(k)
+	k = dropLineNumber(foldTyped(k))
 	return strings.Map(func(r rune) rune {
 		switch {
 		case unicode.IsSpace(r) || unicode.Is(unicode.Dash, r) || invisibleSeparator(r):
@@ -482,10 +489,12 @@ func dropLineNumber(k string) string {
 
 // invisibleSeparator reports whether r is a character that copying text can
 // put inside a key without it showing: soft hyphen, zero-width space,
-// non-joiner and joiner, word joiner, and the byte-order mark.
+// non-joiner and joiner, word joiner, the byte-order mark, and the
+// direction marks (left-to-right, right-to-left, Arabic letter mark) that
+// text copied from a right-to-left message carries around its digits.
 func invisibleSeparator(r rune) bool {
 	switch r {
-	case '\u00ad', '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff':
+	case '\u00ad', '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u200e', '\u200f', '\u061c':
 		return true
 	}
 	return false

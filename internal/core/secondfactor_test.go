@@ -77,8 +77,9 @@ func TestClampDrift(t *testing.T) {
 
 // TestNormaliseKey: a recovery code or paper key typed by hand or pasted
 // from a document folds to the form its hash is of (lower-case base32
-// without separators): any space or dash, invisible characters, and 0 and 8
-// read as o and b. 1 is not read as a letter (l or i?).
+// without separators): any space or dash, invisible characters, full-width
+// forms, and 0 and 8 read as o and b. 1 is not read as a letter (l or i?),
+// nor a letter of another alphabet that looks like a Latin one.
 func TestNormaliseKey(t *testing.T) {
 	const want = "obxk2m7qpabcdeio"
 	for _, tc := range []struct{ name, in, want string }{
@@ -98,6 +99,11 @@ func TestNormaliseKey(t *testing.T) {
 		{"a list numbered 3)", "3) obxk-2m7q-pabc-deio", want},
 		{"a number without its dot is kept", "3 obxk", "3obxk"},
 		{"a number of three digits is kept", "100. obxk", "1oo.obxk"},
+		{"full width, as an input method types it", "ｏｂｘｋ－２ｍ７ｑ　ＰＡＢＣ－ＤＥＩＯ", want},
+		{"full-width 0 and 8", "０ｂｘｋ２ｍ７ｑｐａ８ｃｄｅｉ０", want},
+		{"a full-width line of the codes' file", "３．ｏｂｘｋ－２ｍ７ｑ－ｐａｂｃ－ｄｅｉｏ", want},
+		{"direction marks", "\u200fobxk\u200e-2m7q\u061cpabcdeio", want},
+		{"Cyrillic look-alike stays", "\u043ebxk", "\u043ebxk"},
 		{"too long", strings.Repeat("a", 257), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,7 +121,8 @@ func TestNormaliseKey(t *testing.T) {
 }
 
 // TestNormaliseCode: a one-time code is taken with the spaces and dashes a
-// copy and paste can put in it, ASCII or not; nothing else changes.
+// copy and paste can put in it, ASCII or not, and with its digits in any
+// width or script; nothing else changes.
 func TestNormaliseCode(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"123456", "123456"},
@@ -125,8 +132,14 @@ func TestNormaliseCode(t *testing.T) {
 		{"123\u2009456\u200b", "123456"},
 		{"123\u2013456", "123456"},
 		{"\ufeff12345678", "12345678"},
-		{"12345a", "12345a"}, // left for the check to refuse
-		{strings.Repeat("1", 33), ""},
+		{"12345a", "12345a"},              // left for the check to refuse
+		{"１２３　４５６", "123456"},             // full width, from an input method
+		{"١٢٣٤٥٦", "123456"},              // Arabic-Indic
+		{"\u200f۱۲۳ ۴۵۶\u200f", "123456"}, // Persian, with right-to-left marks
+		{"१२३४५६७८", "12345678"},          // Devanagari
+		{"𝟏𝟐𝟑𝟒𝟓𝟔", "123456"},              // mathematical bold, pasted
+		{"①②③④⑤⑥", "123456"},              // circled: NFKC reads them as digits
+		{strings.Repeat("1", 65), ""},
 	} {
 		if got := normaliseCode(tc.in); got != tc.want {
 			t.Errorf("normaliseCode(%q) = %q, want %q", tc.in, got, tc.want)

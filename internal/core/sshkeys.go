@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -470,6 +471,9 @@ func (s *Service) newSSHChallenge(ctx context.Context, a twofold.Account, scope,
 	if ref != "" {
 		parts = append(parts, ref)
 	}
+	if host := s.challengeServer(); host != "" {
+		parts = append(parts, "server="+host)
+	}
 	parts = append(parts, "nonce="+nonce, "expires="+expires.Format(time.RFC3339))
 	c := twofold.SSHChallenge{Scope: scope, AccountID: a.ID, Text: strings.Join(parts, " "), CreatedAt: now, ExpiresAt: expires}
 	if kind := scopeKind(scope); kind == "login" || kind == "elevation" {
@@ -482,6 +486,27 @@ func (s *Service) newSSHChallenge(ctx context.Context, a twofold.Account, scope,
 		return SSHKeyChallenge{}, err
 	}
 	return challengeOf(c, keyType), nil
+}
+
+// challengeServer is the name this server goes by, the host of its public
+// URL (SetLinkBase: --base-url, or localhost and the port on loopback), as
+// a challenge names it: so that whoever is asked to sign a challenge sees
+// which server it is for, and a page of another site passing on this
+// server's challenge, to have the holder sign in here for it, shows a name
+// that is not its own. "" when the server knows no public URL, or its host
+// holds anything but letters, digits and . - : [ ] (the text must stay
+// safe between single quotes in a shell).
+func (s *Service) challengeServer() string {
+	u, err := url.Parse(s.linkBase)
+	if s.linkBase == "" || err != nil || u.Host == "" {
+		return ""
+	}
+	for _, r := range u.Host {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune(".-:[]", r)) {
+			return ""
+		}
+	}
+	return u.Host
 }
 
 // waitingSSHChallenge returns scope's unexpired challenge, if any, with the

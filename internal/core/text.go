@@ -170,3 +170,40 @@ func ShortUserAgent(ua string) string {
 	}
 	return ua
 }
+
+// foldTyped returns a typed code or key with each character that NFKC reads
+// as ASCII in its place, so full-width letters and digits typed with an East
+// Asian input method ("１２３４５６", "ｋ７ｑｍ") and styled ones pasted from a
+// document ("𝟏𝟐𝟑") are the ASCII ones, and with every other decimal digit
+// (Arabic-Indic "١٢٣", Persian "۱۲۳", Devanagari "१२३", as phone keypads
+// of those locales type them) as the ASCII digit of its value. Input that
+// is ASCII is returned as it is, without a look at Unicode's tables.
+func foldTyped(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.Map(asciiDigit, norm.NFKC.String(s))
+		}
+	}
+	return s
+}
+
+// asciiDigit returns the ASCII digit of a decimal digit of any script, and
+// any other rune as it is. Unicode encodes decimal digits (Nd) only in
+// runs of ten from 0 to 9, so a digit's value is its distance from the
+// start of its range in unicode.Nd, modulo ten.
+func asciiDigit(r rune) rune {
+	if r < utf8.RuneSelf || !unicode.Is(unicode.Nd, r) {
+		return r
+	}
+	for _, g := range unicode.Nd.R16 {
+		if rune(g.Lo) <= r && r <= rune(g.Hi) {
+			return '0' + (r-rune(g.Lo))%10
+		}
+	}
+	for _, g := range unicode.Nd.R32 {
+		if rune(g.Lo) <= r && r <= rune(g.Hi) {
+			return '0' + (r-rune(g.Lo))%10
+		}
+	}
+	return r
+}

@@ -103,3 +103,77 @@ func TestRecoveryCodeLookAlikes(t *testing.T) {
 		}
 	})
 }
+
+// TestCodesInOtherWidthsAndScripts: a code typed with an East Asian input
+// method in full width ("１２３４５６"), or with a phone keypad of a locale
+// whose digits are not ASCII (Arabic-Indic, Persian), is the code: it signs
+// in, elevates, and is spent, and a right code so typed never counts as a
+// wrong one towards the locks and the hard cap. Recovery codes and the
+// paper key typed in full width likewise; a look-alike of another
+// alphabet is not a Latin letter and stays wrong. Over HTTP, on both stores.
+func TestCodesInOtherWidthsAndScripts(t *testing.T) {
+	wide := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if '!' <= r && r <= '~' {
+				return r - '!' + '！'
+			}
+			return r
+		}, s)
+	}
+	script := func(zero rune) func(string) string {
+		return func(s string) string {
+			return strings.Map(func(r rune) rune {
+				if '0' <= r && r <= '9' {
+					return r - '0' + zero
+				}
+				return r
+			}, s)
+		}
+	}
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "kenji")
+		c := login(t, s, "kenji")
+		e := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		for name, typed := range map[string]func(string) string{
+			"full width":              func(code string) string { return wide(code[:3]) + "\u3000" + wide(code[3:]) },
+			"Arabic-Indic":            script('\u0660'),
+			"Persian, with RTL marks": func(code string) string { return "\u200f" + script('\u06f0')(code) + "\u200f" },
+		} {
+			// The second step of a login (the hot path) and an elevation.
+			s.Clock.Add(30 * time.Second)
+			loginID, _ := startLogin(t, s, "kenji")
+			code := testenv.TOTP(t, e.secret, s.Clock.Now())
+			if r := verify(t, s, loginID, map[string]string{"method": "totp", "code": typed(code)}); r.Status != 200 {
+				t.Fatalf("%s: login with %q: got %d %s", name, typed(code), r.Status, r.Body)
+			}
+			// Spent, in any form.
+			l2, _ := startLogin(t, s, "kenji")
+			wantProblem(t, verify(t, s, l2, map[string]string{"method": "totp", "code": code}), 401, "invalid-code")
+			s.Clock.Add(30 * time.Second)
+			code = testenv.TOTP(t, e.secret, s.Clock.Now())
+			if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": typed(code)}); r.Status != 200 {
+				t.Fatalf("%s: elevate with %q: got %d %s", name, typed(code), r.Status, r.Body)
+			}
+			s.Clock.Add(time.Minute) // past the replay's short lock
+		}
+
+		// Recovery codes and the paper key, typed in full width.
+		loginID, _ := startLogin(t, s, "kenji")
+		if r := verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": wide(strings.ToUpper(e.codes[0]))}); r.Status != 200 {
+			t.Fatalf("full-width recovery code: got %d %s", r.Status, r.Body)
+		}
+		loginID, _ = startLogin(t, s, "kenji")
+		wantProblem(t, verify(t, s, loginID, map[string]string{"method": "recovery_code", "code": e.codes[0]}), 401, "invalid-code")
+		s.Clock.Add(time.Minute)
+		loginID, _ = startLogin(t, s, "kenji")
+		if r := verify(t, s, loginID, map[string]string{"method": "paper_key", "code": wide(e.paperKey)}); r.Status != 200 {
+			t.Fatalf("full-width paper key: got %d %s", r.Status, r.Body)
+		}
+		// A Cyrillic о in place of a Latin o is another key.
+		if i := strings.IndexAny(e.paperKey, "aeo"); i >= 0 {
+			lookalike := e.paperKey[:i] + map[byte]string{'a': "\u0430", 'e': "\u0435", 'o': "\u043e"}[e.paperKey[i]] + e.paperKey[i+1:]
+			loginID, _ = startLogin(t, s, "kenji")
+			wantProblem(t, verify(t, s, loginID, map[string]string{"method": "paper_key", "code": lookalike}), 401, "invalid-code")
+		}
+	})
+}

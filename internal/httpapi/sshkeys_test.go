@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -390,6 +391,62 @@ func TestSSHChallengeRace(t *testing.T) {
 		}
 		if ok != 1 {
 			t.Fatalf("%d of %d racing elevations with one signature passed, want 1", ok, n)
+		}
+	})
+}
+
+// TestSSHSignatureForAnotherServer: one person with the same SSH key
+// registered on two servers (two deployments, each with its database): a
+// signature over one server's challenge, for a sign-in or an elevation, is
+// refused by the other, which never made that text, and the right one then
+// passes on each. Every server's challenge has its own nonce, and names
+// the server (the host of its public URL). On both
+// stores (the other server on SQLite).
+func TestSSHSignatureForAnotherServer(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		c, _, kp := sshUser(t, s, "sam", "ed25519")
+		other := testenv.NewServer(t, testenv.SQLiteDSN(t))
+		oc, of := phoneUser(t, other, "sam")
+		elevate(t, other, oc, of)
+		registerSSHKey(t, oc, kp)
+
+		sign := func(text string) string { return testenv.SSHSign(t, kp.File, sshkey.Namespace, text) }
+		s.Clock.Add(11 * time.Minute) // c's elevation lapses
+		e1 := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "ssh_key"})
+		e2 := oc.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "ssh_key"})
+		if e1.Status != 200 || e2.Status != 200 {
+			t.Fatalf("elevation challenges: got %d %s and %d %s", e1.Status, e1.Body, e2.Status, e2.Body)
+		}
+		wantProblem(t, c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "ssh_key", "signature": sign(e2.String("challenge"))}), 401, "invalid-code")
+		if r := c.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "ssh_key", "signature": sign(e1.String("challenge"))}); r.Status != 200 {
+			t.Fatalf("the right signature for the elevation: got %d %s", r.Status, r.Body)
+		}
+
+		l1, t1 := loginChallenge(t, s, "sam")
+		l2, t2 := loginChallenge(t, other, "sam")
+		if t1 == t2 {
+			t.Fatalf("two servers made the same challenge %q", t1)
+		}
+		// Each names the server it is for, as its public URL does, so
+		// that whoever signs it can see which that is.
+		for text, srv := range map[string]*testenv.Server{t1: s, t2: other} {
+			u, err := url.Parse(srv.BrowserURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text, " server="+u.Host+" nonce=") {
+				t.Errorf("challenge %q does not name its server %s", text, u.Host)
+			}
+		}
+		wantProblem(t, verify(t, s, l1, map[string]string{"method": "ssh_key", "signature": sign(t2)}), 401, "invalid-code")
+		wantProblem(t, verify(t, other, l2, map[string]string{"method": "ssh_key", "signature": sign(t1)}), 401, "invalid-code")
+
+		// Each server's own text passes on it.
+		if r := verify(t, s, l1, map[string]string{"method": "ssh_key", "signature": sign(t1)}); r.Status != 200 {
+			t.Fatalf("the right signature on the first server: got %d %s", r.Status, r.Body)
+		}
+		if r := verify(t, other, l2, map[string]string{"method": "ssh_key", "signature": sign(t2)}); r.Status != 200 {
+			t.Fatalf("the right signature on the other server: got %d %s", r.Status, r.Body)
 		}
 	})
 }

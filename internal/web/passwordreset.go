@@ -108,7 +108,7 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	case twofold.ErrorCode(err) == twofold.CodeLoginExpired:
 		s.resetFailed(w, r, err)
 	case err != nil:
-		s.showReset(w, r, s.status(w, r, err), message(err), invalidField(err, "code", "password"), method, "")
+		s.showReset(w, r, s.status(w, r, err), message(refusedKey(err, method)), invalidField(err, "code", "password"), method, "")
 	default:
 		s.clearCookie(w, r, resetCookie, "/new-password")
 		http.Redirect(w, r, "/login?m=password_reset", http.StatusSeeOther)

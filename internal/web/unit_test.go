@@ -30,6 +30,7 @@ func TestMessage(t *testing.T) {
 		{"invalid", twofold.Errorf(twofold.CodeInvalid, "label is required"), "Label is required."},
 		{"internal", errTest("disk on fire"), "Something went wrong on our side. Try again in a moment."},
 		{"security key refused", refusedKey(twofold.Errorf(twofold.CodeInvalidCode, "the code was not accepted"), twofold.MethodWebAuthn), "Your security key was not accepted. Try again, or use another way."},
+		{"signature refused", refusedKey(twofold.Errorf(twofold.CodeInvalidCode, "the code was not accepted"), twofold.MethodSSHKey), refusedTexts[twofold.MethodSSHKey]},
 		{"code refused, not a key's", refusedKey(twofold.Errorf(twofold.CodeInvalidCode, "the code was not accepted"), twofold.MethodTOTP), "That code was not accepted. Check it and try again."},
 		{"key throttled", refusedKey(&twofold.Error{Code: twofold.CodeThrottled, RetryAfter: 8 * time.Second}, twofold.MethodWebAuthn), "Too many attempts. Wait 8 seconds and try again."},
 	} {

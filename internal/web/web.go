@@ -643,19 +643,35 @@ func keyNotSent(r *http.Request) bool {
 		r.PostForm.Get("elevate_credential") == ""
 }
 
-// keyRefused marks the invalid-code answer to a security key's answer in
-// the second step of a sign-in or a "confirm it's you" form: its page names
-// the key, not a code, since no code was typed. It says no more than the
-// one answer whatever the cause (wrong key, used or expired challenge).
-type keyRefused struct{ error }
+// keyRefused marks the invalid-code answer to a proof that is no code, or
+// not a one-time code, in the second step of a sign-in or a "confirm it's
+// you" form: a security key's answer, an SSH key's signature, a recovery
+// code, the paper key. Its page names what was sent and what to check, not
+// "that code". It says no more than the one answer whatever the cause (a
+// wrong key or signature, a used code or challenge, an expired one): the
+// words depend only on the method the holder chose.
+type keyRefused struct {
+	error
+	method twofold.Method
+}
 
 func (e keyRefused) Unwrap() error { return e.error }
 
+// refusedTexts are what a page says when a proof of each method other than
+// a one-time code was not accepted.
+var refusedTexts = map[twofold.Method]string{
+	twofold.MethodWebAuthn: "Your security key was not accepted. Try again, or use another way.",
+	twofold.MethodSSHKey: "That signature was not accepted. Sign the challenge shown here with the SSH key you registered, " +
+		"by the command shown, and paste all of challenge.txt.sig. Or use another way.",
+	twofold.MethodRecoveryCode: "That recovery code was not accepted. Check it and try again: each code works once.",
+	twofold.MethodPaperKey:     "That paper key was not accepted. Check it and try again.",
+}
+
 // refusedKey returns err marked as keyRefused when it is the invalid-code
-// answer to a security key's answer (method), else err.
+// answer to a proof of method that refusedTexts names, else err.
 func refusedKey(err error, method twofold.Method) error {
-	if method == twofold.MethodWebAuthn && twofold.ErrorCode(err) == twofold.CodeInvalidCode {
-		return keyRefused{err}
+	if refusedTexts[method] != "" && twofold.ErrorCode(err) == twofold.CodeInvalidCode {
+		return keyRefused{err, method}
 	}
 	return err
 }
@@ -663,8 +679,8 @@ func refusedKey(err error, method twofold.Method) error {
 // message is what a page says about err: clear, and never more revealing
 // than the core's client-safe message (STYLE.md "Errors").
 func message(err error) string {
-	if errors.As(err, new(keyRefused)) {
-		return "Your security key was not accepted. Try again, or use another way."
+	if k := (keyRefused{}); errors.As(err, &k) {
+		return refusedTexts[k.method]
 	}
 	switch twofold.ErrorCode(err) {
 	case twofold.CodeInvalidCredentials:
