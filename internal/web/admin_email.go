@@ -32,7 +32,7 @@ func (s *Server) renderAdminEmail(w http.ResponseWriter, r *http.Request, a core
 			"The new address takes effect at once, without a code sent to it: make sure it is the holder's. Whoever reads it gets the account's security notices and can ask for a password-reset link.",
 			"Both the old and the new address are told, and a password-reset link waiting is voided.",
 		}}
-	s.renderOperatorConfirm(w, r, a, me, status, userTitle("Change email address", sum.Account.Username), errMsg, "Changing an account's email address", b)
+	s.renderOperatorConfirm(w, r, a, me, status, namedTitle("Change email address", sum.Account.Username), errMsg, "Changing an account's email address", b)
 }
 
 // adminEmail sets the email address of the account of the path, with the

@@ -187,7 +187,7 @@ func (s *Server) setupMadeBefore(w http.ResponseWriter, r *http.Request, a core.
 	}
 	switch {
 	case f.Type == twofold.FactorPush:
-		s.askToConfirm(w, r, a, http.StatusOK, "Add a push device", "", confirmBody{
+		s.askToConfirm(w, r, a, http.StatusOK, namedTitle("Add a push device", f.Label), "", confirmBody{
 			Heading: "The push device “" + f.Label + "” was already added",
 			Action:  pushPath + "/" + f.ID + "/renew", Cancel: "/settings/security", Button: "Show a new enrolment code",
 			Text: []string{"The form was sent twice (a second press of the button, say). The first sending added the push device “" + f.Label + "”; the second added nothing.",
@@ -353,7 +353,7 @@ func (s *Server) renderEnrolElevation(w http.ResponseWriter, r *http.Request, a 
 		Text:      []string{"The key of an authenticator being set up can make codes for your account once it is confirmed, so it is shown only after a code from an authenticator you already have."},
 		Elevation: s.elevationFor(r, a, p, self),
 	}
-	s.render(w, r, status, "confirm", Page{Title: "Add an authenticator", Account: &a.Account, Error: errMsg, Body: b})
+	s.render(w, r, status, "confirm", Page{Title: namedTitle("Add an authenticator", f.Label), Account: &a.Account, Error: errMsg, Body: b})
 }
 
 // enrolElevate takes the "confirm it's you" fields of renderEnrolElevation
@@ -480,13 +480,13 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 			b.Text = []string{"This authenticator is being set up in another browser or app that is signed in to your account. It was never confirmed, so it does not protect your account, and cancelling it cannot be undone.",
 				"If you did not start it, someone else may be signed in as you: after cancelling it, review your sessions and change your password."}
 			b.Elevation = s.elevationFor(r, a, p, self)
-			s.render(w, r, status, "confirm", Page{Title: "Cancel setup", Account: &a.Account, Error: errMsg, Body: b})
+			s.render(w, r, status, "confirm", Page{Title: namedTitle("Cancel setup", f.Label), Account: &a.Account, Error: errMsg, Body: b})
 			return
 		}
 		b.Heading, b.Button = "Cancel the setup of “"+f.Label+"”?", "Cancel setup"
 		b.Text = []string{"This authenticator was never confirmed, so it does not protect your account yet."}
 		b.Cancel = setupPage(f)
-		s.render(w, r, status, "confirm", Page{Title: "Cancel setup", Account: &a.Account, Error: errMsg, Body: b})
+		s.render(w, r, status, "confirm", Page{Title: namedTitle("Cancel setup", f.Label), Account: &a.Account, Error: errMsg, Body: b})
 		return
 	}
 	b.Heading, b.Button = "Remove “"+f.Label+"”?", "Remove"
@@ -501,7 +501,7 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 		// code asked for, that could only lead to that refusal.
 		b.Button, b.CancelLabel = "", "Back"
 		b.Text = []string{"This is your only authenticator, and the team “" + p.RequiredBy[0] + "” requires two-factor of its members: add another authenticator before removing this one, or leave the team."}
-		s.render(w, r, status, "confirm", Page{Title: "Remove authenticator", Account: &a.Account, Error: errMsg, Body: b})
+		s.render(w, r, status, "confirm", Page{Title: namedTitle("Remove authenticator", f.Label), Account: &a.Account, Error: errMsg, Body: b})
 		return
 	}
 	gone := "Codes from this authenticator will stop working at once."
@@ -524,7 +524,7 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 		b.Text = []string{gone + " Your other authenticators keep working."}
 	}
 	b.Elevation = s.elevationFor(r, a, p, self)
-	s.render(w, r, status, "confirm", Page{Title: "Remove authenticator", Account: &a.Account, Error: errMsg, Body: b})
+	s.render(w, r, status, "confirm", Page{Title: namedTitle("Remove authenticator", f.Label), Account: &a.Account, Error: errMsg, Body: b})
 }
 
 // setupPage is where the setup of the pending factor f goes on: the

@@ -312,7 +312,7 @@ func (s *Server) renderDeleteTeam(w http.ResponseWriter, r *http.Request, a core
 	}
 	b := confirmBody{Heading: "Delete the team “" + v.Team.Name + "”?", Text: text, Action: team + "/delete", Cancel: team,
 		CancelLabel: "Back to the team", Button: "Delete the team", Danger: true, Elevation: s.elevationFor(r, a, p, team+"/delete")}
-	s.render(w, r, status, "confirm", Page{Title: "Delete a team", Account: &a.Account, Error: errMsg, Body: b, Nav: "teams"})
+	s.render(w, r, status, "confirm", Page{Title: namedTitle("Delete team", v.Team.Name), Account: &a.Account, Error: errMsg, Body: b, Nav: "teams"})
 }
 
 // deleteTeam deletes the team once its owner confirmed it
