@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,19 @@ const fieldProblems = `((id) => {
 	return out.join("; ");
 })`
 
+// keptFields is a script that says which fields of %s ([id, typed]
+// pairs) do not hold what was typed after a refusal: a field that takes a
+// secret (a password, a code, a signature, a key) must be empty, never
+// echoed back; any other must hold the value typed, the refused one
+// included, for the user to mend it rather than type it all again.
+const keptFields = `((fields) => fields.flatMap(([id, typed]) => {
+	const f = document.getElementById(id);
+	if (!f) return ["no field " + id];
+	const secret = f.type === "password" || ["code", "next_code", "elevate_code", "signature", "elevate_signature", "pskc_key"].includes(id);
+	const want = secret ? "" : typed;
+	return f.value === want ? [] : [id + " holds " + JSON.stringify(f.value) + ", want " + JSON.stringify(want)];
+}))`
+
 // submitForm fills the fields of the form that holds the first of them
 // (ids and values), turns off the browser's own checks (as a browser
 // without them, or an old one, would send the form), sends it and waits for
@@ -78,9 +92,19 @@ func (p *page) focused(want string) string {
 // with a value it refuses, and checks that the refused field is
 // aria-invalid, described by the error (aria-describedby), and has the
 // focus, so that a screen reader says what is wrong where the user is;
-// and that every hint under a field describes that field.
+// that every hint under a field describes that field; and that the form
+// shown again keeps what was typed in every field but the secrets
+// (passwords, codes), which come back empty. One bad input at a time, on
+// SQLite and PostgreSQL.
 func TestBrowserFieldErrorsTied(t *testing.T) {
-	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) { fieldErrorsTied(t, dsn(t)) })
+	}
+}
+
+// fieldErrorsTied is TestBrowserFieldErrorsTied on the database dsn.
+func fieldErrorsTied(t *testing.T, dsn string) {
+	ts := testenv.NewServer(t, dsn, testenv.NewSMSGateway(t).Option(), testenv.NewSMTPServer(t).Option("twofold@example.com"))
 	secret := account(t, ts, "olive", true, true)
 	account(t, ts, "oscar", true, false) // another operator: olive may close hers
 	p := newPage(t, ts.URL())
@@ -97,10 +121,26 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 			t.Errorf("%s (at %s): hints that describe no field: %q", what, p.path(), got)
 		}
 	}
+	// kept checks that the fields sent keep what was typed, but secrets.
+	kept := func(what string, fields [][2]string) {
+		t.Helper()
+		pairs := make([][]string, len(fields))
+		for i, f := range fields {
+			pairs[i] = []string{f[0], f[1]}
+		}
+		js, err := json.Marshal(pairs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := eval[[]string](p, keptFields+"("+string(js)+")"); len(got) > 0 {
+			t.Errorf("%s (at %s): the form shown again lost what was typed: %q", what, p.path(), got)
+		}
+	}
 
 	p.open("/login")
 	p.submitForm([][2]string{{"username", "olive"}, {"password", "not the password"}})
 	check("sign-in, wrong password", "password")
+	kept("sign-in, wrong password", [][2]string{{"username", "olive"}, {"password", "not the password"}})
 	p.signInWithCode(ts, "olive", secret)
 
 	cases := []struct {
@@ -118,15 +158,25 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 		{"close the account, wrong password", "/settings/security/close",
 			[][2]string{{"current_password", "not the password"}}, "current_password", nil},
 		{"an app with the name of another", "/settings/security",
-			[][2]string{{"label", "phone"}}, "label", nil},
+			[][2]string{{"label", "phone"}, {"type", "hotp"}}, "label", nil},
 		{"a push device with no name", "/settings/security",
 			[][2]string{{"push-label", "  "}}, "push-label", nil},
+		{"a security key with the name of another", "/settings/security",
+			[][2]string{{"key-label", "PHONE"}}, "key-label", nil},
+		{"a phone that is not one", "/settings/security",
+			[][2]string{{"destination", "+1 not a phone"}, {"sent-type", "sms"}}, "destination", nil},
+		{"an address that is not one", "/settings/security",
+			[][2]string{{"destination", "not an address"}, {"sent-type", "email"}}, "destination", nil},
+		{"email change, wrong password", "/settings/security/email",
+			[][2]string{{"email", "olive@example.org"}, {"current_password", "not the password"}}, "current_password", nil},
 		{"an API key with a bad permit", "/settings/security/api-keys",
 			[][2]string{{"key-name", "certbot"}, {"key-permits", "dns nowhere fly"}}, "key-permits", nil},
 		{"an API key with no name", "/settings/security/api-keys",
 			[][2]string{{"key-name", " "}, {"key-permits", "dns example.com read"}}, "key-name", nil},
 		{"an SSH key that is not one", "/settings/security/ssh-keys",
 			[][2]string{{"ssh-label", "laptop"}, {"ssh-public-key", "ssh-ed25519 not-a-key"}}, "ssh-public-key", nil},
+		{"an SSH key with no name", "/settings/security/ssh-keys",
+			[][2]string{{"ssh-label", "  "}, {"ssh-public-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}}, "ssh-label", nil},
 		{"a token that is not known", "/settings/security/token",
 			[][2]string{{"label", "fob"}, {"serial", "NO-SUCH-SERIAL"}, {"code", "123456"}}, "code", nil},
 		{"a DNS record with a bad TTL", "/settings/dns/example.com",
@@ -146,12 +196,16 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 			[][2]string{{"team-name", "   "}}, "team-name", nil},
 		{"a user with a bad name", "/admin/users",
 			[][2]string{{"new-username", "no spaces please"}, {"new-password", "a long enough passphrase"}, {"new-password2", "a long enough passphrase"}}, "new-username", nil},
+		{"a user with a bad email address", "/admin/users",
+			[][2]string{{"new-username", "newbie"}, {"new-email", "not an address"}, {"new-password", "a long enough passphrase"}, {"new-password2", "a long enough passphrase"}}, "new-email", nil},
 		{"a user whose passwords differ", "/admin/users",
 			[][2]string{{"new-username", "newbie"}, {"new-password", "a long enough passphrase"}, {"new-password2", "another long passphrase"}}, "new-password2", nil},
 		{"tokens that cannot be read", "/admin/tokens",
 			[][2]string{{"seeds", "this is no CSV of tokens"}}, "seeds", nil},
 		{"a webhook with bad events", "/admin/webhooks",
-			[][2]string{{"url", "https://hooks.example.com/in"}, {"events", "not an event!"}}, "events", nil},
+			[][2]string{{"url", "https://hooks.example.com/in"}, {"events", "not an event!"}, {"description", "Billing"}}, "events", nil},
+		{"a webhook with a bad URL", "/admin/webhooks",
+			[][2]string{{"url", "ftp://hooks.example.com/in"}, {"events", "login.*"}, {"description", "Billing"}}, "url", nil},
 	}
 	for _, c := range cases {
 		if c.before != nil {
@@ -163,7 +217,16 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 		}
 		p.submitForm(c.fields)
 		check(c.what, c.invalid)
+		kept(c.what, c.fields)
 	}
+
+	// Renaming an authenticator to nothing: its field, in the list, is
+	// marked and keeps what was typed.
+	p.open("/settings/security")
+	rename := eval[string](p, `document.querySelector("input[id^=rename-]").id`)
+	p.submitForm([][2]string{{rename, "   "}})
+	check("renaming to nothing", rename)
+	kept("renaming to nothing", [][2]string{{rename, "   "}})
 
 	// A team's own forms: invite a name no account can have.
 	p.open("/settings/teams")
@@ -171,8 +234,12 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 	if !strings.HasPrefix(p.path(), "/settings/teams/") {
 		t.Fatalf("making a team: at %s", p.path())
 	}
-	p.submitForm([][2]string{{"member-username", "no spaces please"}})
+	p.submitForm([][2]string{{"member-username", "no spaces please"}, {"member-role", "ops"}})
 	check("inviting a name that is none", "member-username")
+	kept("inviting a name that is none", [][2]string{{"member-username", "no spaces please"}, {"member-role", "ops"}})
+	p.submitForm([][2]string{{"rename-team", "   "}})
+	check("renaming the team to nothing", "rename-team")
+	kept("renaming the team to nothing", [][2]string{{"rename-team", "   "}})
 
 	// Confirm it's you, once the elevation of the sign-in has lapsed: a
 	// wrong code marks its field, and the focus goes there, not to the
@@ -182,4 +249,6 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 	p.submitForm([][2]string{{"current_password", testPassword}, {"new_password", "a new long passphrase one"}, {"new_password2", "a new long passphrase one"},
 		{"elevate_code", otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))}})
 	check("confirm it's you, wrong code", "elevate_code")
+	kept("confirm it's you, wrong code", [][2]string{{"current_password", testPassword}, {"new_password", "a new long passphrase one"}, {"new_password2", "a new long passphrase one"},
+		{"elevate_code", "000000"}})
 }

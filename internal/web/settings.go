@@ -44,6 +44,36 @@ type securityBody struct {
 	// Once holds the one-time tokens of the forms that add an
 	// authenticator, by purpose (once.go).
 	Once map[string]string
+	// Typed is, when the page answers one of its forms refused, what that
+	// form sent, by the id of the field on this page, for the fields to
+	// show again (securityTyped); nil otherwise.
+	Typed map[string]string
+}
+
+// securityTyped returns what the form of r, one of the security page's
+// forms (adding an authenticator, a phone or address, a security key, a
+// push device; renaming one), sent, by the id of its field on that page,
+// so that the page shown again after a refusal keeps it. Nothing for a
+// GET, or for another form (the add form's name goes in Label). None of
+// these fields is a secret.
+func securityTyped(r *http.Request) map[string]string {
+	if r.Method != http.MethodPost {
+		return nil
+	}
+	f := r.PostForm
+	switch path := r.URL.Path; {
+	case path == "/settings/security/totp":
+		return map[string]string{"type": f.Get("type")}
+	case path == "/settings/security/sent":
+		return map[string]string{"destination": f.Get("destination"), "sent-type": f.Get("type")}
+	case path == "/settings/security/webauthn":
+		return map[string]string{"key-label": f.Get("label")}
+	case path == pushPath:
+		return map[string]string{"push-label": f.Get("label")}
+	case strings.HasSuffix(path, "/rename") && r.PathValue("id") != "":
+		return map[string]string{"rename-" + r.PathValue("id"): f.Get("label")}
+	}
+	return nil
 }
 
 func (s *Server) security(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -76,7 +106,7 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 		s.fail(w, r, &a, err)
 		return
 	}
-	b := securityBody{Profile: p, Events: evs, Label: label, Invitations: len(invitations),
+	b := securityBody{Profile: p, Events: evs, Label: label, Invitations: len(invitations), Typed: securityTyped(r),
 		Elsewhere: map[string]bool{}, Ended: map[string]bool{}, Expired: stale, Once: map[string]string{}}
 	for _, purpose := range []string{onceEnrol, onceSent, onceKey, oncePush} {
 		b.Once[purpose] = s.onceToken(r, a, purpose)
