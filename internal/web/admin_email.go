@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 )
 
@@ -41,6 +42,8 @@ func (s *Server) adminEmail(w http.ResponseWriter, r *http.Request, a core.Auth)
 	email := r.PostFormValue("email")
 	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
 		_, err := s.svc.SetEmailFor(r.Context(), a, r.PathValue("id"), email, m)
-		return err
+		// The address is the form's only input: an invalid one (not an
+		// address, none) or one in use is its field's.
+		return markInvalidOn(r, err, "email", twofold.CodeInvalid, twofold.CodeConflict)
 	}, func(status int, errMsg string) { s.renderAdminEmail(w, r, a, status, errMsg, email) }, "email_changed_for_user")
 }

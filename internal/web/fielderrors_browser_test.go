@@ -170,7 +170,7 @@ func fieldErrorsTied(t *testing.T, dsn string) {
 		{"email change, wrong password", "/settings/security/email",
 			[][2]string{{"email", "olive@example.org"}, {"current_password", "not the password"}}, "current_password", nil},
 		{"an API key with a bad permit", "/settings/security/api-keys",
-			[][2]string{{"key-name", "certbot"}, {"key-permits", "dns nowhere fly"}}, "key-permits", nil},
+			[][2]string{{"key-name", "certbot"}, {"key-permits", "dns nowhere fly"}, {"key-expiry", "30d"}}, "key-permits", nil},
 		{"an API key with no name", "/settings/security/api-keys",
 			[][2]string{{"key-name", " "}, {"key-permits", "dns example.com read"}}, "key-name", nil},
 		{"an SSH key that is not one", "/settings/security/ssh-keys",
@@ -180,7 +180,7 @@ func fieldErrorsTied(t *testing.T, dsn string) {
 		{"a token that is not known", "/settings/security/token",
 			[][2]string{{"label", "fob"}, {"serial", "NO-SUCH-SERIAL"}, {"code", "123456"}}, "code", nil},
 		{"a DNS record with a bad TTL", "/settings/dns/example.com",
-			[][2]string{{"record-host", "www"}, {"record-ttl", "soon"}, {"record-data", "192.0.2.1"}}, "record-ttl", func() {
+			[][2]string{{"record-host", "www"}, {"record-type", "TXT"}, {"record-ttl", "soon"}, {"record-data", "192.0.2.1"}}, "record-ttl", func() {
 				// Made here: an owner of zones cannot close the account.
 				if _, err := ts.Service.AddZone(context.Background(), "example.com", "olive", core.Meta{}); err != nil {
 					t.Fatal(err)
@@ -227,6 +227,38 @@ func fieldErrorsTied(t *testing.T, dsn string) {
 	p.submitForm([][2]string{{rename, "   "}})
 	check("renaming to nothing", rename)
 	kept("renaming to nothing", [][2]string{{rename, "   "}})
+
+	// The forms that follow a first step: a code that is not the one of a
+	// new app, of a phone, of a new email address; a signature that is
+	// not one for a new SSH key.
+	steps := []struct {
+		what, page string
+		first      [][2]string // the first step's form
+		then       [][2]string // the next page's, refused
+		invalid    string
+	}{
+		{"a new app's code, wrong", "/settings/security", [][2]string{{"label", "Tablet"}}, [][2]string{{"code", "abcdef"}}, "code"},
+		{"a phone's code, wrong", "/settings/security", [][2]string{{"destination", "+447400123456"}, {"sent-type", "sms"}}, [][2]string{{"code", "abcdef"}}, "code"},
+		{"a new address's code, wrong", "/settings/security/email", [][2]string{{"email", "olive@example.org"}, {"current_password", testPassword}}, [][2]string{{"code", "abcdef"}}, "code"},
+		{"a new SSH key's signature, not one", "/settings/security/ssh-keys",
+			[][2]string{{"ssh-label", "laptop"}, {"ssh-public-key", testenv.SSHKeygen(t, "ed25519", 0).Public}}, [][2]string{{"signature", "not a signature"}}, "signature"},
+	}
+	for _, c := range steps {
+		p.open(c.page)
+		p.submitForm(c.first)
+		if eval[bool](p, `!!document.getElementById("error")`) {
+			t.Fatalf("%s: the first step was refused (at %s)", c.what, p.path())
+		}
+		p.submitForm(c.then)
+		check(c.what, c.invalid)
+		kept(c.what, c.then)
+	}
+
+	// An operator changing a user's address to one that is none.
+	p.open("/admin/users/" + userID(t, ts, "oscar") + "/email")
+	p.submitForm([][2]string{{"email", "not an address"}})
+	check("an operator's change to an address that is none", "email")
+	kept("an operator's change to an address that is none", [][2]string{{"email", "not an address"}})
 
 	// A team's own forms: invite a name no account can have.
 	p.open("/settings/teams")
