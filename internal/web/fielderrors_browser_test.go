@@ -283,4 +283,20 @@ func fieldErrorsTied(t *testing.T, dsn string) {
 	check("confirm it's you, wrong code", "elevate_code")
 	kept("confirm it's you, wrong code", [][2]string{{"current_password", testPassword}, {"new_password", "a new long passphrase one"}, {"new_password2", "a new long passphrase one"},
 		{"elevate_code", "000000"}})
+	apiKey := [][2]string{{"key-name", "certbot"}, {"key-permits", "dns example.com read"}, {"key-expiry", "1d"},
+		{"elevate_code", otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))}}
+	p.open("/settings/security/api-keys")
+	p.submitForm(apiKey)
+	check("an API key, confirm it's you with a wrong code", "elevate_code")
+	kept("an API key, confirm it's you with a wrong code", apiKey)
+
+	// A passkey takes the password too: a wrong one, with a right code,
+	// marks the password, which comes back empty, and keeps the name.
+	// (A minute on, past the short pause the wrong codes above earn.)
+	ts.Clock.Add(time.Minute)
+	p.open("/settings/security/webauthn?label=Laptop&passkey=1")
+	passkey := [][2]string{{"label", "Laptop"}, {"current_password", "not the password"}, {"elevate_code", testenv.TOTP(t, secret, ts.Clock.Now())}}
+	p.submitForm(passkey)
+	check("a passkey, wrong password", "current_password")
+	kept("a passkey, wrong password", passkey[:2])
 }
