@@ -141,7 +141,12 @@ func fieldErrorsTied(t *testing.T, dsn string) {
 	p.submitForm([][2]string{{"username", "olive"}, {"password", "not the password"}})
 	check("sign-in, wrong password", "password")
 	kept("sign-in, wrong password", [][2]string{{"username", "olive"}, {"password", "not the password"}})
-	p.signInWithCode(ts, "olive", secret)
+	p.signIn("olive", testPassword)
+	p.submitForm([][2]string{{"code", otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))}})
+	check("second step, wrong code", "code")
+	kept("second step, wrong code", [][2]string{{"code", "000000"}})
+	p.submitForm([][2]string{{"code", testenv.TOTP(t, secret, ts.Clock.Now())}})
+	p.wantPath("/settings/security")
 
 	cases := []struct {
 		what, page string
@@ -204,6 +209,12 @@ func fieldErrorsTied(t *testing.T, dsn string) {
 			[][2]string{{"seeds", "this is no CSV of tokens"}}, "seeds", nil},
 		{"a webhook with bad events", "/admin/webhooks",
 			[][2]string{{"url", "https://hooks.example.com/in"}, {"events", "not an event!"}, {"description", "Billing"}}, "events", nil},
+		{"a webhook with too long a description", "/admin/webhooks",
+			[][2]string{{"url", "https://hooks.example.com/in"}, {"events", "login.*"}, {"description", strings.Repeat("long ", 50)}}, "description", nil},
+		{"a PSKC key that is none", "/admin/tokens",
+			[][2]string{{"format", "pskc"}, {"seeds", "<KeyContainer/>"}, {"pskc_key", "not hex"}}, "pskc_key", nil},
+		{"an audit log filter with a type that is none", "/admin/events",
+			[][2]string{{"type", "no.such_type"}, {"account", "someone"}}, "type", nil},
 		{"a webhook with a bad URL", "/admin/webhooks",
 			[][2]string{{"url", "ftp://hooks.example.com/in"}, {"events", "login.*"}, {"description", "Billing"}}, "url", nil},
 	}
