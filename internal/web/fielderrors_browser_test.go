@@ -104,9 +104,8 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 
 // fieldErrorsTied is TestBrowserFieldErrorsTied on the database dsn.
 func fieldErrorsTied(t *testing.T, dsn string) {
-	ts := testenv.NewServer(t, dsn, testenv.NewSMSGateway(t).Option(), testenv.NewSMTPServer(t).Option("twofold@example.com"))
-	secret := account(t, ts, "olive", true, true)
-	account(t, ts, "oscar", true, false) // another operator: olive may close hers
+	mb := testenv.NewSMTPServer(t)
+	ts := testenv.NewServer(t, dsn, testenv.NewSMSGateway(t).Option(), mb.Option("twofold@example.com"))
 	p := newPage(t, ts.URL())
 
 	check := func(what, id string) {
@@ -135,6 +134,48 @@ func fieldErrorsTied(t *testing.T, dsn string) {
 		if got := eval[[]string](p, keptFields+"("+string(js)+")"); len(got) > 0 {
 			t.Errorf("%s (at %s): the form shown again lost what was typed: %q", what, p.path(), got)
 		}
+	}
+
+	// The first operator's account, from the setup link, while there is
+	// no account yet.
+	const pw = "a long enough passphrase"
+	for _, c := range []struct {
+		what    string
+		fields  [][2]string
+		invalid string
+	}{
+		{"setup, a bad username", [][2]string{{"username", "no spaces please"}, {"email", "root@example.com"}, {"password", pw}, {"password2", pw}}, "username"},
+		{"setup, a bad email address", [][2]string{{"username", "root"}, {"email", "not an address"}, {"password", pw}, {"password2", pw}}, "email"},
+		{"setup, passwords that differ", [][2]string{{"username", "root"}, {"email", "root@example.com"}, {"password", pw}, {"password2", pw + " two"}}, "password2"},
+		{"setup, too short a password", [][2]string{{"username", "root"}, {"email", "root@example.com"}, {"password", "short"}, {"password2", "short"}}, "password"},
+	} {
+		p.open(ts.SetupURL)
+		p.submitForm(c.fields)
+		check(c.what, c.invalid)
+		kept(c.what, c.fields)
+	}
+	secret := account(t, ts, "olive", true, true)
+	account(t, ts, "oscar", true, false) // another operator: olive may close hers
+
+	// A new password from a reset link: passwords that differ, then a
+	// wrong code; none of them comes back.
+	rita := mailedAccount(t, ts, "rita", true)
+	sent := len(mb.Wait(t, 1, time.Minute)) // the notice of the new authenticator
+	p.open("/password-reset")
+	p.submitForm([][2]string{{"username", "rita"}})
+	p.open(resetLinkPath(t, ts, mb, sent+1))
+	p.wantPath("/new-password")
+	for _, c := range []struct {
+		what    string
+		fields  [][2]string
+		invalid string
+	}{
+		{"new password, passwords that differ", [][2]string{{"password", pw}, {"password2", pw + " two"}, {"code", testenv.TOTP(t, rita.secret, ts.Clock.Now())}}, "password2"},
+		{"new password, a wrong code", [][2]string{{"password", pw}, {"password2", pw}, {"code", otherCode(testenv.TOTP(t, rita.secret, ts.Clock.Now()))}}, "code"},
+	} {
+		p.submitForm(c.fields)
+		check(c.what, c.invalid)
+		kept(c.what, c.fields)
 	}
 
 	p.open("/login")
