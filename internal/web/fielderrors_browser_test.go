@@ -136,23 +136,31 @@ func fieldErrorsTied(t *testing.T, dsn string) {
 		}
 	}
 
-	// The first operator's account, from the setup link, while there is
-	// no account yet.
-	const pw = "a long enough passphrase"
-	for _, c := range []struct {
+	// refused is a form sent with one bad input: fields, of which invalid
+	// is the one at fault.
+	type refused struct {
 		what    string
 		fields  [][2]string
 		invalid string
-	}{
+	}
+	send := func(c refused) {
+		t.Helper()
+		p.submitForm(c.fields)
+		check(c.what, c.invalid)
+		kept(c.what, c.fields)
+	}
+
+	// The first operator's account, from the setup link, while there is
+	// no account yet.
+	const pw = "a long enough passphrase"
+	for _, c := range []refused{
 		{"setup, a bad username", [][2]string{{"username", "no spaces please"}, {"email", "root@example.com"}, {"password", pw}, {"password2", pw}}, "username"},
 		{"setup, a bad email address", [][2]string{{"username", "root"}, {"email", "not an address"}, {"password", pw}, {"password2", pw}}, "email"},
 		{"setup, passwords that differ", [][2]string{{"username", "root"}, {"email", "root@example.com"}, {"password", pw}, {"password2", pw + " two"}}, "password2"},
 		{"setup, too short a password", [][2]string{{"username", "root"}, {"email", "root@example.com"}, {"password", "short"}, {"password2", "short"}}, "password"},
 	} {
 		p.open(ts.SetupURL)
-		p.submitForm(c.fields)
-		check(c.what, c.invalid)
-		kept(c.what, c.fields)
+		send(c)
 	}
 	secret := account(t, ts, "olive", true, true)
 	account(t, ts, "oscar", true, false) // another operator: olive may close hers
@@ -165,17 +173,11 @@ func fieldErrorsTied(t *testing.T, dsn string) {
 	p.submitForm([][2]string{{"username", "rita"}})
 	p.open(resetLinkPath(t, ts, mb, sent+1))
 	p.wantPath("/new-password")
-	for _, c := range []struct {
-		what    string
-		fields  [][2]string
-		invalid string
-	}{
+	for _, c := range []refused{
 		{"new password, passwords that differ", [][2]string{{"password", pw}, {"password2", pw + " two"}, {"code", testenv.TOTP(t, rita.secret, ts.Clock.Now())}}, "password2"},
 		{"new password, a wrong code", [][2]string{{"password", pw}, {"password2", pw}, {"code", otherCode(testenv.TOTP(t, rita.secret, ts.Clock.Now()))}}, "code"},
 	} {
-		p.submitForm(c.fields)
-		check(c.what, c.invalid)
-		kept(c.what, c.fields)
+		send(c)
 	}
 
 	p.open("/login")
@@ -267,9 +269,7 @@ func fieldErrorsTied(t *testing.T, dsn string) {
 		if got := eval[[]string](p, unboundHints); len(got) > 0 {
 			t.Errorf("%s: hints that describe no field: %q", c.page, got)
 		}
-		p.submitForm(c.fields)
-		check(c.what, c.invalid)
-		kept(c.what, c.fields)
+		send(refused{c.what, c.fields, c.invalid})
 	}
 
 	// Renaming an authenticator to nothing: its field, in the list, is
@@ -301,9 +301,7 @@ func fieldErrorsTied(t *testing.T, dsn string) {
 		if eval[bool](p, `!!document.getElementById("error")`) {
 			t.Fatalf("%s: the first step was refused (at %s)", c.what, p.path())
 		}
-		p.submitForm(c.then)
-		check(c.what, c.invalid)
-		kept(c.what, c.then)
+		send(refused{c.what, c.then, c.invalid})
 	}
 
 	// An operator changing a user's address to one that is none.
