@@ -245,7 +245,7 @@ func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Me
 	if err != nil {
 		return twofold.Webhook{}, "", err
 	}
-	w := twofold.Webhook{ID: "wh_" + id, URL: u, Events: events, Description: CleanText(strings.TrimSpace(n.Description), 200),
+	w := twofold.Webhook{ID: "wh_" + id, URL: u, Events: events, Description: CleanText(strings.TrimSpace(n.Description), utf8.UTFMax*MaxWebhookDescription),
 		CreatedAt: s.Now(), CreatedBy: op.Account.ID, CreatedByKey: callerKeyID(op)}
 	secret, err := s.webhookSecret()
 	if err != nil {
@@ -296,13 +296,22 @@ func callerKeyID(op Auth) string {
 // checkWebhookDescription refuses a description that holds a hidden
 // character (hiddenRune: line breaks, escapes, text-direction overrides,
 // zero-width ones): it is shown on the operators' pages and in the audit
-// log, where such characters would make it read as something else.
+// log, where such characters would make it read as something else. One
+// longer than MaxWebhookDescription is refused too, rather than stored
+// cut short.
 func checkWebhookDescription(d string) error {
 	if strings.IndexFunc(d, hiddenRune) >= 0 {
 		return twofold.Errorf(twofold.CodeInvalid, "description must be one line without control, invisible, filler, private-use or text-direction characters").On("description")
 	}
+	if utf8.RuneCountInString(strings.TrimSpace(d)) > MaxWebhookDescription {
+		return twofold.Errorf(twofold.CodeInvalid, "description must be at most %d characters", MaxWebhookDescription).On("description")
+	}
 	return nil
 }
+
+// MaxWebhookDescription is how many characters a webhook's description
+// may have: the add form's field holds no more.
+const MaxWebhookDescription = 200
 
 // MaxWebhooks is how many webhooks a server delivers to: each is read and
 // delivered every second by every instance that may lease it.

@@ -66,7 +66,9 @@ func TestNewSignInMailQuotesTheUserAgent(t *testing.T) {
 
 // TestWebhookDescriptionIsOneLine: an operator's webhook description is
 // shown on the operators' pages and in the audit log; one with a line
-// break, an escape or a text-direction override is refused, not stored.
+// break, an escape or a text-direction override is refused, not stored,
+// as is one longer than 200 characters (not cut short); one of 200
+// characters is kept whole.
 func TestWebhookDescriptionIsOneLine(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
 		f := newResetFixture(t, dsn)
@@ -76,6 +78,7 @@ func TestWebhookDescriptionIsOneLine(t *testing.T) {
 			"escape":             "panel\x1b[2J",
 			"direction override": "panel \u202elenap",
 			"zero-width space":   "pa\u200bnel",
+			"201 characters":     strings.Repeat("é", 201),
 		} {
 			r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "https://hooks.example.com/x", "description": d})
 			if r.Status != 400 || r.Problem() != "invalid" || r.Header.Get("Content-Type") != "application/problem+json" {
@@ -88,6 +91,11 @@ func TestWebhookDescriptionIsOneLine(t *testing.T) {
 		r := f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "https://hooks.example.com/x", "description": "  Panel — événements  "})
 		if r.Status != 201 || r.JSON["webhook"].(map[string]any)["description"] != "Panel — événements" {
 			t.Errorf("a plain description: got %d %s", r.Status, r.Body)
+		}
+		long := strings.Repeat("é", 200)
+		r = f.opc.Do(t, "POST", "/v1/admin/webhooks", map[string]any{"url": "https://hooks.example.com/y", "description": long})
+		if r.Status != 201 || r.JSON["webhook"].(map[string]any)["description"] != long {
+			t.Errorf("a description of 200 characters: got %d %s", r.Status, r.Body)
 		}
 	})
 }

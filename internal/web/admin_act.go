@@ -26,12 +26,13 @@ func (s *Server) renderOperatorConfirm(w http.ResponseWriter, r *http.Request, a
 	s.render(w, r, status, "confirm", Page{Title: title, Account: &a.Account, Error: errMsg, Body: b})
 }
 
-// userTitle is the <title> of an operator's page about the account
-// username: the action, then whom ("Suspend account — alice"), so that
-// tabs and the browser's history tell the same action on two accounts
-// apart.
-func userTitle(action, username string) string {
-	return action + " — " + username
+// namedTitle is the <title> of a page that acts on one thing (an account,
+// an authenticator, a key, a team, a webhook): the action, then what it
+// acts on ("Suspend account — alice"), so that tabs and the browser's
+// history tell the same action on two things apart. The page's heading
+// names it too; render escapes both.
+func namedTitle(action, name string) string {
+	return action + " — " + name
 }
 
 // operatorAct makes a change an operator confirmed: it elevates the session

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 )
 
@@ -32,7 +33,7 @@ func (s *Server) renderAdminEmail(w http.ResponseWriter, r *http.Request, a core
 			"The new address takes effect at once, without a code sent to it: make sure it is the holder's. Whoever reads it gets the account's security notices and can ask for a password-reset link.",
 			"Both the old and the new address are told, and a password-reset link waiting is voided.",
 		}}
-	s.renderOperatorConfirm(w, r, a, me, status, userTitle("Change email address", sum.Account.Username), errMsg, "Changing an account's email address", b)
+	s.renderOperatorConfirm(w, r, a, me, status, namedTitle("Change email address", sum.Account.Username), errMsg, "Changing an account's email address", b)
 }
 
 // adminEmail sets the email address of the account of the path, with the
@@ -41,6 +42,8 @@ func (s *Server) adminEmail(w http.ResponseWriter, r *http.Request, a core.Auth)
 	email := r.PostFormValue("email")
 	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
 		_, err := s.svc.SetEmailFor(r.Context(), a, r.PathValue("id"), email, m)
-		return err
+		// The address is the form's only input: an invalid one (not an
+		// address, none) or one in use is its field's.
+		return markInvalidOn(r, err, "email", twofold.CodeInvalid, twofold.CodeConflict)
 	}, func(status int, errMsg string) { s.renderAdminEmail(w, r, a, status, errMsg, email) }, "email_changed_for_user")
 }

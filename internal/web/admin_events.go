@@ -63,7 +63,13 @@ func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request, a core.Auth
 			s.fail(w, r, &a, err)
 			return
 		}
-		s.render(w, r, http.StatusBadRequest, "admin_events", Page{Title: "Audit log", Account: &a.Account, Error: message(err), Body: b})
+		// A type the filter cannot use is its field's (the paging is no
+		// field: a link's).
+		invalid := ""
+		if f := core.RefusedField(err); f == "type" || f == "account" {
+			invalid = f
+		}
+		s.render(w, r, http.StatusBadRequest, "admin_events", Page{Title: "Audit log", Account: &a.Account, Error: message(err), Invalid: invalid, Body: b})
 		return
 	}
 	var older, newer int64 // the "before" and "after" of the pages on each side, 0: none

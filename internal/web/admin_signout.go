@@ -32,7 +32,7 @@ func (s *Server) renderAdminSignOut(w http.ResponseWriter, r *http.Request, a co
 	if id == a.Account.ID {
 		b.Warning = "This is your own account: this browser is signed out too, and you sign in again."
 	}
-	s.renderOperatorConfirm(w, r, a, me, status, userTitle("Sign out everywhere", sum.Account.Username), errMsg, "Signing an account out", b)
+	s.renderOperatorConfirm(w, r, a, me, status, namedTitle("Sign out everywhere", sum.Account.Username), errMsg, "Signing an account out", b)
 }
 
 // adminSignOut signs the account of the path out everywhere, with the
@@ -85,7 +85,7 @@ func (s *Server) renderAdminRevokeKey(w http.ResponseWriter, r *http.Request, a 
 			"The key stops working at once, and so do the keys made with it and their tokens. Scripts that use them fail.",
 			"The holder is emailed, if the account has an address.",
 		}}
-	s.renderOperatorConfirm(w, r, a, me, status, userTitle("Revoke API key", sum.Account.Username), errMsg, "Revoking a user's API key", b)
+	s.renderOperatorConfirm(w, r, a, me, status, namedTitle("Revoke API key", sum.Account.Username), errMsg, "Revoking a user's API key", b)
 }
 
 // adminRevokeKey revokes the key of the path, with the operator's own

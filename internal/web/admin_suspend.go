@@ -64,7 +64,7 @@ func (s *Server) renderAdminSuspend(w http.ResponseWriter, r *http.Request, a co
 			errMsg = "You cannot suspend your own account."
 		}
 	}
-	s.renderOperatorConfirm(w, r, a, me, status, userTitle(title, sum.Account.Username), errMsg, "Suspending an account, or lifting a suspension,", b)
+	s.renderOperatorConfirm(w, r, a, me, status, namedTitle(title, sum.Account.Username), errMsg, "Suspending an account, or lifting a suspension,", b)
 }
 
 func (s *Server) adminSuspend(w http.ResponseWriter, r *http.Request, a core.Auth) {

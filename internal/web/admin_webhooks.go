@@ -221,7 +221,7 @@ func (s *Server) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, a 
 		s.fail(w, r, &a, err)
 		return
 	}
-	name := "the webhook to " + wh.URL
+	name, short := "the webhook to "+wh.URL, webhookName(wh)
 	if wh.URL == "" {
 		name = "the webhook " + wh.ID // its URL cannot be opened
 	}
@@ -232,7 +232,22 @@ func (s *Server) renderWebhookConfirm(w http.ResponseWriter, r *http.Request, a 
 			b.Fields = map[string]string{onceField: t}
 		}
 	}
-	s.renderOperatorConfirm(w, r, a, me, status, c.title, errMsg, c.needs, b)
+	s.renderOperatorConfirm(w, r, a, me, status, namedTitle(c.title, short), errMsg, c.needs, b)
+}
+
+// webhookName names wh in a page's <title>: by its description and its
+// URL's host, never the whole URL, whose path or query may hold a token of
+// the receiver's that the browser's history would keep; by its id when the
+// URL cannot be opened.
+func webhookName(wh twofold.Webhook) string {
+	host := wh.ID
+	if u, err := url.Parse(wh.URL); wh.URL != "" && err == nil && u.Host != "" {
+		host = u.Host
+	}
+	if wh.Description != "" {
+		return wh.Description + " (" + host + ")"
+	}
+	return host
 }
 
 // adminRotateWebhook gives a webhook a new secret, with the operator's own

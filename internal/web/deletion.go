@@ -126,7 +126,7 @@ func (s *Server) renderAdminDelete(w http.ResponseWriter, r *http.Request, a cor
 		}
 		errMsg, b.Button = "This account cannot be deleted yet: "+twofold.ErrorMessage(err)+".", ""
 	}
-	s.renderOperatorConfirm(w, r, a, me, status, userTitle("Delete account", sum.Account.Username), errMsg, "Deleting an account", b)
+	s.renderOperatorConfirm(w, r, a, me, status, namedTitle("Delete account", sum.Account.Username), errMsg, "Deleting an account", b)
 }
 
 // adminDelete deletes the account of the path with the operator's own

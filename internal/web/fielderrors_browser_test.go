@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,19 @@ const fieldProblems = `((id) => {
 	return out.join("; ");
 })`
 
+// keptFields is a script that says which fields of %s ([id, typed]
+// pairs) do not hold what was typed after a refusal: a field that takes a
+// secret (a password, a code, a signature, a key) must be empty, never
+// echoed back; any other must hold the value typed, the refused one
+// included, for the user to mend it rather than type it all again.
+const keptFields = `((fields) => fields.flatMap(([id, typed]) => {
+	const f = document.getElementById(id);
+	if (!f) return ["no field " + id];
+	const secret = f.type === "password" || ["code", "next_code", "elevate_code", "signature", "elevate_signature", "pskc_key"].includes(id);
+	const want = secret ? "" : typed;
+	return f.value === want ? [] : [id + " holds " + JSON.stringify(f.value) + ", want " + JSON.stringify(want)];
+}))`
+
 // submitForm fills the fields of the form that holds the first of them
 // (ids and values), turns off the browser's own checks (as a browser
 // without them, or an old one, would send the form), sends it and waits for
@@ -78,11 +92,20 @@ func (p *page) focused(want string) string {
 // with a value it refuses, and checks that the refused field is
 // aria-invalid, described by the error (aria-describedby), and has the
 // focus, so that a screen reader says what is wrong where the user is;
-// and that every hint under a field describes that field.
+// that every hint under a field describes that field; and that the form
+// shown again keeps what was typed in every field but the secrets
+// (passwords, codes), which come back empty. One bad input at a time, on
+// SQLite and PostgreSQL.
 func TestBrowserFieldErrorsTied(t *testing.T) {
-	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	secret := account(t, ts, "olive", true, true)
-	account(t, ts, "oscar", true, false) // another operator: olive may close hers
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) { fieldErrorsTied(t, dsn(t)) })
+	}
+}
+
+// fieldErrorsTied is TestBrowserFieldErrorsTied on the database dsn.
+func fieldErrorsTied(t *testing.T, dsn string) {
+	mb := testenv.NewSMTPServer(t)
+	ts := testenv.NewServer(t, dsn, testenv.NewSMSGateway(t).Option(), mb.Option("twofold@example.com"))
 	p := newPage(t, ts.URL())
 
 	check := func(what, id string) {
@@ -97,11 +120,76 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 			t.Errorf("%s (at %s): hints that describe no field: %q", what, p.path(), got)
 		}
 	}
+	// kept checks that the fields sent keep what was typed, but secrets.
+	kept := func(what string, fields [][2]string) {
+		t.Helper()
+		pairs := make([][]string, len(fields))
+		for i, f := range fields {
+			pairs[i] = []string{f[0], f[1]}
+		}
+		js, err := json.Marshal(pairs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := eval[[]string](p, keptFields+"("+string(js)+")"); len(got) > 0 {
+			t.Errorf("%s (at %s): the form shown again lost what was typed: %q", what, p.path(), got)
+		}
+	}
+
+	// refused is a form sent with one bad input: fields, of which invalid
+	// is the one at fault.
+	type refused struct {
+		what    string
+		fields  [][2]string
+		invalid string
+	}
+	send := func(c refused) {
+		t.Helper()
+		p.submitForm(c.fields)
+		check(c.what, c.invalid)
+		kept(c.what, c.fields)
+	}
+
+	// The first operator's account, from the setup link, while there is
+	// no account yet.
+	const pw = "a long enough passphrase"
+	for _, c := range []refused{
+		{"setup, a bad username", [][2]string{{"username", "no spaces please"}, {"email", "root@example.com"}, {"password", pw}, {"password2", pw}}, "username"},
+		{"setup, a bad email address", [][2]string{{"username", "root"}, {"email", "not an address"}, {"password", pw}, {"password2", pw}}, "email"},
+		{"setup, passwords that differ", [][2]string{{"username", "root"}, {"email", "root@example.com"}, {"password", pw}, {"password2", pw + " two"}}, "password2"},
+		{"setup, too short a password", [][2]string{{"username", "root"}, {"email", "root@example.com"}, {"password", "short"}, {"password2", "short"}}, "password"},
+	} {
+		p.open(ts.SetupURL)
+		send(c)
+	}
+	secret := account(t, ts, "olive", true, true)
+	account(t, ts, "oscar", true, false) // another operator: olive may close hers
+
+	// A new password from a reset link: passwords that differ, then a
+	// wrong code; none of them comes back.
+	rita := mailedAccount(t, ts, "rita", true)
+	sent := len(mb.Wait(t, 1, time.Minute)) // the notice of the new authenticator
+	p.open("/password-reset")
+	p.submitForm([][2]string{{"username", "rita"}})
+	p.open(resetLinkPath(t, ts, mb, sent+1))
+	p.wantPath("/new-password")
+	for _, c := range []refused{
+		{"new password, passwords that differ", [][2]string{{"password", pw}, {"password2", pw + " two"}, {"code", testenv.TOTP(t, rita.secret, ts.Clock.Now())}}, "password2"},
+		{"new password, a wrong code", [][2]string{{"password", pw}, {"password2", pw}, {"code", otherCode(testenv.TOTP(t, rita.secret, ts.Clock.Now()))}}, "code"},
+	} {
+		send(c)
+	}
 
 	p.open("/login")
 	p.submitForm([][2]string{{"username", "olive"}, {"password", "not the password"}})
 	check("sign-in, wrong password", "password")
-	p.signInWithCode(ts, "olive", secret)
+	kept("sign-in, wrong password", [][2]string{{"username", "olive"}, {"password", "not the password"}})
+	p.signIn("olive", testPassword)
+	p.submitForm([][2]string{{"code", otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))}})
+	check("second step, wrong code", "code")
+	kept("second step, wrong code", [][2]string{{"code", "000000"}})
+	p.submitForm([][2]string{{"code", testenv.TOTP(t, secret, ts.Clock.Now())}})
+	p.wantPath("/settings/security")
 
 	cases := []struct {
 		what, page string
@@ -118,19 +206,29 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 		{"close the account, wrong password", "/settings/security/close",
 			[][2]string{{"current_password", "not the password"}}, "current_password", nil},
 		{"an app with the name of another", "/settings/security",
-			[][2]string{{"label", "phone"}}, "label", nil},
+			[][2]string{{"label", "phone"}, {"type", "hotp"}}, "label", nil},
 		{"a push device with no name", "/settings/security",
 			[][2]string{{"push-label", "  "}}, "push-label", nil},
+		{"a security key with the name of another", "/settings/security",
+			[][2]string{{"key-label", "PHONE"}}, "key-label", nil},
+		{"a phone that is not one", "/settings/security",
+			[][2]string{{"destination", "+1 not a phone"}, {"sent-type", "sms"}}, "destination", nil},
+		{"an address that is not one", "/settings/security",
+			[][2]string{{"destination", "not an address"}, {"sent-type", "email"}}, "destination", nil},
+		{"email change, wrong password", "/settings/security/email",
+			[][2]string{{"email", "olive@example.org"}, {"current_password", "not the password"}}, "current_password", nil},
 		{"an API key with a bad permit", "/settings/security/api-keys",
-			[][2]string{{"key-name", "certbot"}, {"key-permits", "dns nowhere fly"}}, "key-permits", nil},
+			[][2]string{{"key-name", "certbot"}, {"key-permits", "dns nowhere fly"}, {"key-expiry", "30d"}}, "key-permits", nil},
 		{"an API key with no name", "/settings/security/api-keys",
 			[][2]string{{"key-name", " "}, {"key-permits", "dns example.com read"}}, "key-name", nil},
 		{"an SSH key that is not one", "/settings/security/ssh-keys",
 			[][2]string{{"ssh-label", "laptop"}, {"ssh-public-key", "ssh-ed25519 not-a-key"}}, "ssh-public-key", nil},
+		{"an SSH key with no name", "/settings/security/ssh-keys",
+			[][2]string{{"ssh-label", "  "}, {"ssh-public-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}}, "ssh-label", nil},
 		{"a token that is not known", "/settings/security/token",
 			[][2]string{{"label", "fob"}, {"serial", "NO-SUCH-SERIAL"}, {"code", "123456"}}, "code", nil},
 		{"a DNS record with a bad TTL", "/settings/dns/example.com",
-			[][2]string{{"record-host", "www"}, {"record-ttl", "soon"}, {"record-data", "192.0.2.1"}}, "record-ttl", func() {
+			[][2]string{{"record-host", "www"}, {"record-type", "TXT"}, {"record-ttl", "soon"}, {"record-data", "192.0.2.1"}}, "record-ttl", func() {
 				// Made here: an owner of zones cannot close the account.
 				if _, err := ts.Service.AddZone(context.Background(), "example.com", "olive", core.Meta{}); err != nil {
 					t.Fatal(err)
@@ -146,12 +244,22 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 			[][2]string{{"team-name", "   "}}, "team-name", nil},
 		{"a user with a bad name", "/admin/users",
 			[][2]string{{"new-username", "no spaces please"}, {"new-password", "a long enough passphrase"}, {"new-password2", "a long enough passphrase"}}, "new-username", nil},
+		{"a user with a bad email address", "/admin/users",
+			[][2]string{{"new-username", "newbie"}, {"new-email", "not an address"}, {"new-password", "a long enough passphrase"}, {"new-password2", "a long enough passphrase"}}, "new-email", nil},
 		{"a user whose passwords differ", "/admin/users",
 			[][2]string{{"new-username", "newbie"}, {"new-password", "a long enough passphrase"}, {"new-password2", "another long passphrase"}}, "new-password2", nil},
 		{"tokens that cannot be read", "/admin/tokens",
 			[][2]string{{"seeds", "this is no CSV of tokens"}}, "seeds", nil},
 		{"a webhook with bad events", "/admin/webhooks",
-			[][2]string{{"url", "https://hooks.example.com/in"}, {"events", "not an event!"}}, "events", nil},
+			[][2]string{{"url", "https://hooks.example.com/in"}, {"events", "not an event!"}, {"description", "Billing"}}, "events", nil},
+		{"a webhook with too long a description", "/admin/webhooks",
+			[][2]string{{"url", "https://hooks.example.com/in"}, {"events", "login.*"}, {"description", strings.Repeat("long ", 50)}}, "description", nil},
+		{"a PSKC key that is none", "/admin/tokens",
+			[][2]string{{"format", "pskc"}, {"seeds", "<KeyContainer/>"}, {"pskc_key", "not hex"}}, "pskc_key", nil},
+		{"an audit log filter with a type that is none", "/admin/events",
+			[][2]string{{"type", "no.such_type"}, {"account", "someone"}}, "type", nil},
+		{"a webhook with a bad URL", "/admin/webhooks",
+			[][2]string{{"url", "ftp://hooks.example.com/in"}, {"events", "login.*"}, {"description", "Billing"}}, "url", nil},
 	}
 	for _, c := range cases {
 		if c.before != nil {
@@ -161,9 +269,46 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 		if got := eval[[]string](p, unboundHints); len(got) > 0 {
 			t.Errorf("%s: hints that describe no field: %q", c.page, got)
 		}
-		p.submitForm(c.fields)
-		check(c.what, c.invalid)
+		send(refused{c.what, c.fields, c.invalid})
 	}
+
+	// Renaming an authenticator to nothing: its field, in the list, is
+	// marked and keeps what was typed.
+	p.open("/settings/security")
+	rename := eval[string](p, `document.querySelector("input[id^=rename-]").id`)
+	p.submitForm([][2]string{{rename, "   "}})
+	check("renaming to nothing", rename)
+	kept("renaming to nothing", [][2]string{{rename, "   "}})
+
+	// The forms that follow a first step: a code that is not the one of a
+	// new app, of a phone, of a new email address; a signature that is
+	// not one for a new SSH key.
+	steps := []struct {
+		what, page string
+		first      [][2]string // the first step's form
+		then       [][2]string // the next page's, refused
+		invalid    string
+	}{
+		{"a new app's code, wrong", "/settings/security", [][2]string{{"label", "Tablet"}}, [][2]string{{"code", "abcdef"}}, "code"},
+		{"a phone's code, wrong", "/settings/security", [][2]string{{"destination", "+447400123456"}, {"sent-type", "sms"}}, [][2]string{{"code", "abcdef"}}, "code"},
+		{"a new address's code, wrong", "/settings/security/email", [][2]string{{"email", "olive@example.org"}, {"current_password", testPassword}}, [][2]string{{"code", "abcdef"}}, "code"},
+		{"a new SSH key's signature, not one", "/settings/security/ssh-keys",
+			[][2]string{{"ssh-label", "laptop"}, {"ssh-public-key", testenv.SSHKeygen(t, "ed25519", 0).Public}}, [][2]string{{"signature", "not a signature"}}, "signature"},
+	}
+	for _, c := range steps {
+		p.open(c.page)
+		p.submitForm(c.first)
+		if eval[bool](p, `!!document.getElementById("error")`) {
+			t.Fatalf("%s: the first step was refused (at %s)", c.what, p.path())
+		}
+		send(refused{c.what, c.then, c.invalid})
+	}
+
+	// An operator changing a user's address to one that is none.
+	p.open("/admin/users/" + userID(t, ts, "oscar") + "/email")
+	p.submitForm([][2]string{{"email", "not an address"}})
+	check("an operator's change to an address that is none", "email")
+	kept("an operator's change to an address that is none", [][2]string{{"email", "not an address"}})
 
 	// A team's own forms: invite a name no account can have.
 	p.open("/settings/teams")
@@ -171,8 +316,12 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 	if !strings.HasPrefix(p.path(), "/settings/teams/") {
 		t.Fatalf("making a team: at %s", p.path())
 	}
-	p.submitForm([][2]string{{"member-username", "no spaces please"}})
+	p.submitForm([][2]string{{"member-username", "no spaces please"}, {"member-role", "ops"}})
 	check("inviting a name that is none", "member-username")
+	kept("inviting a name that is none", [][2]string{{"member-username", "no spaces please"}, {"member-role", "ops"}})
+	p.submitForm([][2]string{{"rename-team", "   "}})
+	check("renaming the team to nothing", "rename-team")
+	kept("renaming the team to nothing", [][2]string{{"rename-team", "   "}})
 
 	// Confirm it's you, once the elevation of the sign-in has lapsed: a
 	// wrong code marks its field, and the focus goes there, not to the
@@ -182,4 +331,22 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 	p.submitForm([][2]string{{"current_password", testPassword}, {"new_password", "a new long passphrase one"}, {"new_password2", "a new long passphrase one"},
 		{"elevate_code", otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))}})
 	check("confirm it's you, wrong code", "elevate_code")
+	kept("confirm it's you, wrong code", [][2]string{{"current_password", testPassword}, {"new_password", "a new long passphrase one"}, {"new_password2", "a new long passphrase one"},
+		{"elevate_code", "000000"}})
+	apiKey := [][2]string{{"key-name", "certbot"}, {"key-permits", "dns example.com read"}, {"key-expiry", "1d"},
+		{"elevate_code", otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))}}
+	p.open("/settings/security/api-keys")
+	p.submitForm(apiKey)
+	check("an API key, confirm it's you with a wrong code", "elevate_code")
+	kept("an API key, confirm it's you with a wrong code", apiKey)
+
+	// A passkey takes the password too: a wrong one, with a right code,
+	// marks the password, which comes back empty, and keeps the name.
+	// (A minute on, past the short pause the wrong codes above earn.)
+	ts.Clock.Add(time.Minute)
+	p.open("/settings/security/webauthn?label=Laptop&passkey=1")
+	passkey := [][2]string{{"label", "Laptop"}, {"current_password", "not the password"}, {"elevate_code", testenv.TOTP(t, secret, ts.Clock.Now())}}
+	p.submitForm(passkey)
+	check("a passkey, wrong password", "current_password")
+	kept("a passkey, wrong password", passkey[:2])
 }

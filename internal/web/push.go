@@ -140,7 +140,11 @@ func (s *Server) askPush(w http.ResponseWriter, r *http.Request, a core.Auth, la
 	if label != "" { // a hidden field, which a link may have filled in
 		heading = "Add the push device “" + label + "”?"
 	}
-	s.askToConfirm(w, r, a, status, "Add a push device", errMsg, confirmBody{
+	title := "Add a push device"
+	if label != "" {
+		title = namedTitle(title, label)
+	}
+	s.askToConfirm(w, r, a, status, title, errMsg, confirmBody{
 		Heading: heading, Action: pushPath, Cancel: "/settings/security", Button: "Add the device",
 		Text:    []string{"A push device approves sign-ins to your account and its sensitive changes, so adding one needs a code from an authenticator you already have."},
 		Fields:  map[string]string{"label": label, onceField: s.onceToken(r, a, oncePush)},
@@ -197,7 +201,7 @@ func (s *Server) askRenewPush(w http.ResponseWriter, r *http.Request, a core.Aut
 		s.fail(w, r, &a, err)
 		return
 	}
-	s.askToConfirm(w, r, a, status, "Add a push device", errMsg, confirmBody{
+	s.askToConfirm(w, r, a, status, namedTitle("New enrolment code", f.Label), errMsg, confirmBody{
 		Heading: "Show a new enrolment code for “" + f.Label + "”?", Action: pushPath + "/" + f.ID + "/renew",
 		Cancel: "/settings/security", Button: "Show a new code",
 		Text:    []string{"The enrolment code makes the device that uses it your push device, which approves sign-ins to your account and its sensitive changes, so a new one needs a code from an authenticator you already have."},

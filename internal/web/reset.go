@@ -62,7 +62,7 @@ func (s *Server) renderAdminReset(w http.ResponseWriter, r *http.Request, a core
 		b.Button = ""
 	}
 	b.Elevation = s.elevationFor(r, a, me, self)
-	s.render(w, r, status, "confirm", Page{Title: userTitle("Reset two-factor", sum.Account.Username), Account: &a.Account, Error: errMsg, Body: b})
+	s.render(w, r, status, "confirm", Page{Title: namedTitle("Reset two-factor", sum.Account.Username), Account: &a.Account, Error: errMsg, Body: b})
 }
 
 func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -112,7 +112,7 @@ func (s *Server) resetAgain(w http.ResponseWriter, r *http.Request, a core.Auth,
 	} else {
 		b.Text = []string{"This form was sent twice: its first sending asked for the reset, and nothing was asked for again. It waits no more: it was carried out or cancelled since."}
 	}
-	s.render(w, r, http.StatusOK, "confirm", Page{Title: userTitle("Reset two-factor", sum.Account.Username), Account: &a.Account, Body: b})
+	s.render(w, r, http.StatusOK, "confirm", Page{Title: namedTitle("Reset two-factor", sum.Account.Username), Account: &a.Account, Body: b})
 }
 
 // resetRefused says why a reset of account id was refused: a reset
@@ -148,7 +148,7 @@ func (s *Server) renderAdminCancelReset(w http.ResponseWriter, r *http.Request, 
 		Button: "Cancel the reset", CancelLabel: "Back"}
 	b.Text = []string{resetText(sum.Reset), "Their authenticators, recovery codes, paper key and SSH keys will stay as they are. They are emailed."}
 	b.Elevation = s.elevationFor(r, a, me, self)
-	s.render(w, r, status, "confirm", Page{Title: userTitle("Cancel reset", sum.Account.Username), Account: &a.Account, Error: errMsg, Body: b})
+	s.render(w, r, status, "confirm", Page{Title: namedTitle("Cancel reset", sum.Account.Username), Account: &a.Account, Error: errMsg, Body: b})
 }
 
 func (s *Server) adminCancelReset(w http.ResponseWriter, r *http.Request, a core.Auth) {

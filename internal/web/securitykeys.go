@@ -158,7 +158,7 @@ func (s *Server) askKey(w http.ResponseWriter, r *http.Request, a core.Auth, sta
 		Elevation:   s.elevationFor(r, a, p, keysPath+f.ID),
 		AskPassword: f.Passkey, // a passkey signs in on its own: its setup takes the password
 	}
-	s.render(w, r, status, "confirm", Page{Title: "Add a " + keyKind(f.Passkey), Account: &a.Account, Error: errMsg, Body: b})
+	s.render(w, r, status, "confirm", Page{Title: namedTitle("Add a "+keyKind(f.Passkey), f.Label), Account: &a.Account, Error: errMsg, Body: b})
 }
 
 // pendingKey returns the caller's profile and the pending security key of
@@ -214,7 +214,7 @@ func (s *Server) renderKey(w http.ResponseWriter, r *http.Request, a core.Auth, 
 		s.fail(w, r, &a, err)
 		return
 	}
-	s.render(w, r, status, "securitykey", Page{Title: "Add a " + keyKind(f.Passkey), Account: &a.Account, Error: errMsg,
+	s.render(w, r, status, "securitykey", Page{Title: namedTitle("Add a "+keyKind(f.Passkey), f.Label), Account: &a.Account, Error: errMsg,
 		Body: keyBody{Factor: f, Options: string(c.Options)}})
 }
 

@@ -114,7 +114,13 @@ func (s *Server) askSent(w http.ResponseWriter, r *http.Request, a core.Auth, ki
 	fields := map[string]string{"type": string(kind), "destination": dest, "label": label}
 	keep := url.Values{"type": {fields["type"]}, "destination": {dest}, "label": {label}}
 	fields[onceField] = s.onceToken(r, a, onceSent)
-	s.askToConfirm(w, r, a, status, "Add a phone or address", errMsg, confirmBody{
+	// The title names it by its name, not the number or address, which
+	// the browser's history would keep.
+	title := "Add a phone or address"
+	if label != "" {
+		title = namedTitle(title, label)
+	}
+	s.askToConfirm(w, r, a, status, title, errMsg, confirmBody{
 		Heading: heading,
 		Action:  "/settings/security/sent", Cancel: "/settings/security", Button: "Send a code",
 		Text:    []string{"A phone or an address that is sent codes can sign in to your account and approve its sensitive changes, so adding one needs a code from an authenticator you already have."},

@@ -44,6 +44,36 @@ type securityBody struct {
 	// Once holds the one-time tokens of the forms that add an
 	// authenticator, by purpose (once.go).
 	Once map[string]string
+	// Typed is, when the page answers one of its forms refused, what that
+	// form sent, by the id of the field on this page, for the fields to
+	// show again (securityTyped); nil otherwise.
+	Typed map[string]string
+}
+
+// securityTyped returns what the form of r, one of the security page's
+// forms (adding an authenticator, a phone or address, a security key, a
+// push device; renaming one), sent, by the id of its field on that page,
+// so that the page shown again after a refusal keeps it. Nothing for a
+// GET, or for another form (the add form's name goes in Label). None of
+// these fields is a secret.
+func securityTyped(r *http.Request) map[string]string {
+	if r.Method != http.MethodPost {
+		return nil
+	}
+	f := r.PostForm
+	switch path := r.URL.Path; {
+	case path == "/settings/security/totp":
+		return map[string]string{"type": f.Get("type")}
+	case path == "/settings/security/sent":
+		return map[string]string{"destination": f.Get("destination"), "sent-type": f.Get("type")}
+	case path == "/settings/security/webauthn":
+		return map[string]string{"key-label": f.Get("label")}
+	case path == pushPath:
+		return map[string]string{"push-label": f.Get("label")}
+	case strings.HasSuffix(path, "/rename") && r.PathValue("id") != "":
+		return map[string]string{"rename-" + r.PathValue("id"): f.Get("label")}
+	}
+	return nil
 }
 
 func (s *Server) security(w http.ResponseWriter, r *http.Request, a core.Auth) {
@@ -76,7 +106,7 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, a core.A
 		s.fail(w, r, &a, err)
 		return
 	}
-	b := securityBody{Profile: p, Events: evs, Label: label, Invitations: len(invitations),
+	b := securityBody{Profile: p, Events: evs, Label: label, Invitations: len(invitations), Typed: securityTyped(r),
 		Elsewhere: map[string]bool{}, Ended: map[string]bool{}, Expired: stale, Once: map[string]string{}}
 	for _, purpose := range []string{onceEnrol, onceSent, onceKey, oncePush} {
 		b.Once[purpose] = s.onceToken(r, a, purpose)
@@ -187,7 +217,7 @@ func (s *Server) setupMadeBefore(w http.ResponseWriter, r *http.Request, a core.
 	}
 	switch {
 	case f.Type == twofold.FactorPush:
-		s.askToConfirm(w, r, a, http.StatusOK, "Add a push device", "", confirmBody{
+		s.askToConfirm(w, r, a, http.StatusOK, namedTitle("Add a push device", f.Label), "", confirmBody{
 			Heading: "The push device “" + f.Label + "” was already added",
 			Action:  pushPath + "/" + f.ID + "/renew", Cancel: "/settings/security", Button: "Show a new enrolment code",
 			Text: []string{"The form was sent twice (a second press of the button, say). The first sending added the push device “" + f.Label + "”; the second added nothing.",
@@ -353,7 +383,7 @@ func (s *Server) renderEnrolElevation(w http.ResponseWriter, r *http.Request, a 
 		Text:      []string{"The key of an authenticator being set up can make codes for your account once it is confirmed, so it is shown only after a code from an authenticator you already have."},
 		Elevation: s.elevationFor(r, a, p, self),
 	}
-	s.render(w, r, status, "confirm", Page{Title: "Add an authenticator", Account: &a.Account, Error: errMsg, Body: b})
+	s.render(w, r, status, "confirm", Page{Title: namedTitle("Add an authenticator", f.Label), Account: &a.Account, Error: errMsg, Body: b})
 }
 
 // enrolElevate takes the "confirm it's you" fields of renderEnrolElevation
@@ -480,13 +510,13 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 			b.Text = []string{"This authenticator is being set up in another browser or app that is signed in to your account. It was never confirmed, so it does not protect your account, and cancelling it cannot be undone.",
 				"If you did not start it, someone else may be signed in as you: after cancelling it, review your sessions and change your password."}
 			b.Elevation = s.elevationFor(r, a, p, self)
-			s.render(w, r, status, "confirm", Page{Title: "Cancel setup", Account: &a.Account, Error: errMsg, Body: b})
+			s.render(w, r, status, "confirm", Page{Title: namedTitle("Cancel setup", f.Label), Account: &a.Account, Error: errMsg, Body: b})
 			return
 		}
 		b.Heading, b.Button = "Cancel the setup of “"+f.Label+"”?", "Cancel setup"
 		b.Text = []string{"This authenticator was never confirmed, so it does not protect your account yet."}
 		b.Cancel = setupPage(f)
-		s.render(w, r, status, "confirm", Page{Title: "Cancel setup", Account: &a.Account, Error: errMsg, Body: b})
+		s.render(w, r, status, "confirm", Page{Title: namedTitle("Cancel setup", f.Label), Account: &a.Account, Error: errMsg, Body: b})
 		return
 	}
 	b.Heading, b.Button = "Remove “"+f.Label+"”?", "Remove"
@@ -501,7 +531,7 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 		// code asked for, that could only lead to that refusal.
 		b.Button, b.CancelLabel = "", "Back"
 		b.Text = []string{"This is your only authenticator, and the team “" + p.RequiredBy[0] + "” requires two-factor of its members: add another authenticator before removing this one, or leave the team."}
-		s.render(w, r, status, "confirm", Page{Title: "Remove authenticator", Account: &a.Account, Error: errMsg, Body: b})
+		s.render(w, r, status, "confirm", Page{Title: namedTitle("Remove authenticator", f.Label), Account: &a.Account, Error: errMsg, Body: b})
 		return
 	}
 	gone := "Codes from this authenticator will stop working at once."
@@ -524,7 +554,7 @@ func (s *Server) renderRemove(w http.ResponseWriter, r *http.Request, a core.Aut
 		b.Text = []string{gone + " Your other authenticators keep working."}
 	}
 	b.Elevation = s.elevationFor(r, a, p, self)
-	s.render(w, r, status, "confirm", Page{Title: "Remove authenticator", Account: &a.Account, Error: errMsg, Body: b})
+	s.render(w, r, status, "confirm", Page{Title: namedTitle("Remove authenticator", f.Label), Account: &a.Account, Error: errMsg, Body: b})
 }
 
 // setupPage is where the setup of the pending factor f goes on: the

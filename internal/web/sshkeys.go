@@ -245,7 +245,7 @@ func (s *Server) renderRemoveSSHKey(w http.ResponseWriter, r *http.Request, a co
 	if k.Status == twofold.FactorPending {
 		b.Heading, b.Button = "Cancel adding the SSH key “"+k.Label+"”?", "Cancel setup"
 		b.Text = []string{"This key was never confirmed, so it does not sign in yet."}
-		s.render(w, r, status, "confirm", Page{Title: "Cancel setup", Account: &a.Account, Error: errMsg, Body: b})
+		s.render(w, r, status, "confirm", Page{Title: namedTitle("Cancel setup", k.Label), Account: &a.Account, Error: errMsg, Body: b})
 		return
 	}
 	b.Text = []string{"Challenges signed with " + k.Fingerprint + " will no longer sign you in."}
@@ -255,7 +255,7 @@ func (s *Server) renderRemoveSSHKey(w http.ResponseWriter, r *http.Request, a co
 		return
 	}
 	b.Elevation = s.elevationFor(r, a, p, self)
-	s.render(w, r, status, "confirm", Page{Title: "Remove SSH key", Account: &a.Account, Error: errMsg, Body: b})
+	s.render(w, r, status, "confirm", Page{Title: namedTitle("Remove SSH key", k.Label), Account: &a.Account, Error: errMsg, Body: b})
 }
 
 func (s *Server) removeSSHKey(w http.ResponseWriter, r *http.Request, a core.Auth) {

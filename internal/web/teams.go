@@ -39,6 +39,9 @@ type teamBody struct {
 	Shareable []string
 	Username  string // what was typed in the add form
 	Role      string
+	// Rename is what was typed in the rename form, shown again after a
+	// refusal in place of the team's name.
+	Rename    string
 	Elevation *elevationBody // nil when the session is elevated
 	// NeedsFactor reports whether the caller's role would manage the team
 	// but its two-factor policy keeps the caller out until their account
@@ -274,7 +277,11 @@ func (s *Server) updateTeam(w http.ResponseWriter, r *http.Request, a core.Auth)
 		on := f.Get("require_two_factor") == "on"
 		c.RequireTwoFactor = &on
 	}
-	s.teamAction(w, r, a, teamBody{}, "team_updated", func(a core.Auth) error {
+	var b teamBody
+	if c.Name != nil {
+		b.Rename = *c.Name
+	}
+	s.teamAction(w, r, a, b, "team_updated", func(a core.Auth) error {
 		_, err := s.svc.UpdateTeam(r.Context(), a, r.PathValue("id"), c, httpapi.Meta(r))
 		if c.Name != nil && c.RequireTwoFactor == nil {
 			markInvalidOn(r, err, "rename-team", twofold.CodeInvalid, twofold.CodeConflict)
@@ -312,7 +319,7 @@ func (s *Server) renderDeleteTeam(w http.ResponseWriter, r *http.Request, a core
 	}
 	b := confirmBody{Heading: "Delete the team “" + v.Team.Name + "”?", Text: text, Action: team + "/delete", Cancel: team,
 		CancelLabel: "Back to the team", Button: "Delete the team", Danger: true, Elevation: s.elevationFor(r, a, p, team+"/delete")}
-	s.render(w, r, status, "confirm", Page{Title: "Delete a team", Account: &a.Account, Error: errMsg, Body: b, Nav: "teams"})
+	s.render(w, r, status, "confirm", Page{Title: namedTitle("Delete team", v.Team.Name), Account: &a.Account, Error: errMsg, Body: b, Nav: "teams"})
 }
 
 // deleteTeam deletes the team once its owner confirmed it
