@@ -973,6 +973,139 @@ func testBatchMixed(t *testing.T, s *store.Store) {
 	}
 }
 
+// queueInOrder runs each of steps in a goroutine of its own, all in one
+// batch (holdSteps) and queued in the order given, and returns once every
+// one is answered. On SQLite, where a step takes its token before it queues
+// and the held writer would keep it from doing so, they run one after the
+// other: the order is the same.
+func queueInOrder(t *testing.T, s *store.Store, steps ...func()) {
+	t.Helper()
+	if s.Dialect() == store.SQLite {
+		for _, step := range steps {
+			step()
+		}
+		return
+	}
+	release := holdSteps(t, s)
+	var wg sync.WaitGroup
+	for i, step := range steps {
+		wg.Go(step)
+		for s.QueuedSteps() < i+1 {
+			runtime.Gosched()
+		}
+	}
+	release()
+	wg.Wait()
+}
+
+// addressSteps makes one account and login for each of buckets and returns
+// the steps that complete them with a right code, each taking its token
+// from its bucket (an address's), in the order given; each step's outcome
+// and whether it was decided land in outs and decided.
+func addressSteps(t *testing.T, s *store.Store, name string, buckets []twofold.Bucket, outs []twofold.Outcome, decided []bool) (steps []func(), logins []string) {
+	t.Helper()
+	for i := range buckets {
+		a := newAccount(t, s, fmt.Sprintf("%s%02d", name, i))
+		activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
+		login := newLogin(t, s, a.ID, "login-"+a.ID).ID
+		logins = append(logins, login)
+		k := keys
+		k.Bucket = &buckets[i]
+		d := decideFromRead(a.ID, login, "sess-"+a.ID, 11, 0)
+		steps = append(steps, func() {
+			var err error
+			outs[i], err = s.DecideSecondStep(t.Context(), login, k, func(st twofold.SecondStep, found bool) twofold.Verdict {
+				decided[i] = true
+				return d(st, found)
+			})
+			if err != nil {
+				t.Errorf("step %d: %v", i, err)
+			}
+		})
+	}
+	return steps, logins
+}
+
+// checkAddressSteps checks that the steps of addressSteps whose want is
+// Completed completed and used their login, and that the others were
+// refused as rate limited without being decided or written.
+func checkAddressSteps(t *testing.T, s *store.Store, logins []string, outs, want []twofold.Outcome, decided []bool) {
+	t.Helper()
+	for i := range want {
+		if outs[i] != want[i] {
+			t.Errorf("step %d: got outcome %d, want %d", i, outs[i], want[i])
+		}
+		if took := want[i] == twofold.Completed; decided[i] != took || getLogin(t, s, logins[i]).Used != took {
+			t.Errorf("step %d: decided %v, login used %v; want both %v", i, decided[i], getLogin(t, s, logins[i]).Used, took)
+		}
+	}
+}
+
+// testBatchOneAddress: steps of one client address (many users behind one
+// address) take their tokens in the order they queued, whether or not they
+// share a batch: with 3 tokens left of 5, the first 3 of 5 steps complete,
+// the other 2 are refused as rate limited (decided on nothing, writing
+// nothing), and the bucket is empty.
+func testBatchOneAddress(t *testing.T, s *store.Store) {
+	const key = "ip:198.51.100.4"
+	for range 2 {
+		if ok, err := s.TakeToken(t.Context(), key, 5, 0, t0); err != nil || !ok {
+			t.Fatalf("TakeToken: got %v, %v", ok, err)
+		}
+	}
+	const n = 5
+	buckets := make([]twofold.Bucket, n)
+	for i := range n {
+		buckets[i] = twofold.Bucket{Key: key, Burst: 5, Now: t0}
+	}
+	outs, decided := make([]twofold.Outcome, n), make([]bool, n)
+	steps, logins := addressSteps(t, s, "addr", buckets, outs, decided)
+	queueInOrder(t, s, steps...)
+	want := []twofold.Outcome{twofold.Completed, twofold.Completed, twofold.Completed, twofold.RateLimited, twofold.RateLimited}
+	checkAddressSteps(t, s, logins, outs, want, decided)
+	if tokens, found := bucketTokens(t, s, key); !found || tokens != 0 {
+		t.Errorf("Bucket: got %v tokens (found %v), want 0", tokens, found)
+	}
+}
+
+// testBatchTwoAddresses: steps of two addresses queued in turn each take
+// their own bucket's tokens in their order: one bucket stored with 2 tokens
+// left, one that does not exist yet (made with its burst of 3).
+func testBatchTwoAddresses(t *testing.T, s *store.Store) {
+	const old, fresh = "ip:198.51.100.7", "ip:2001:db8::7"
+	if ok, err := s.TakeToken(t.Context(), old, 3, 0, t0); err != nil || !ok {
+		t.Fatalf("TakeToken: got %v, %v", ok, err)
+	}
+	const n = 8
+	buckets := make([]twofold.Bucket, n)
+	for i := range n {
+		buckets[i] = twofold.Bucket{Key: old, Burst: 3, Now: t0}
+		if i%2 == 1 {
+			buckets[i].Key = fresh
+		}
+	}
+	outs, decided := make([]twofold.Outcome, n), make([]bool, n)
+	steps, logins := addressSteps(t, s, "addrs", buckets, outs, decided)
+	queueInOrder(t, s, steps...)
+	c, r := twofold.Completed, twofold.RateLimited
+	checkAddressSteps(t, s, logins, outs, []twofold.Outcome{c, c, c, c, r, c, r, r}, decided)
+	for _, key := range []string{old, fresh} {
+		if tokens, found := bucketTokens(t, s, key); !found || tokens != 0 {
+			t.Errorf("Bucket(%s): got %v tokens (found %v), want 0", key, tokens, found)
+		}
+	}
+}
+
+// bucketTokens returns the tokens of the bucket key as last stored.
+func bucketTokens(t *testing.T, s *store.Store, key string) (tokens float64, found bool) {
+	t.Helper()
+	tokens, _, found, err := s.Bucket(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Bucket(%s): %v", key, err)
+	}
+	return tokens, found
+}
+
 // testBatchLocksRace: second steps racing transactions that lock the same
 // factors and logins (LockSecondStep) and then write the throttle, as an
 // elevation does, all finish: the batch's write takes its locks in the same

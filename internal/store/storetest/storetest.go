@@ -174,6 +174,8 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Batch/ManyAccounts", testBatchManyAccounts},
 		{"Batch/SameAccount", testBatchSameAccount},
 		{"Batch/Mixed", testBatchMixed},
+		{"Batch/OneAddress", testBatchOneAddress},
+		{"Batch/TwoAddresses", testBatchTwoAddresses},
 		{"Race/BatchLocks", testBatchLocksRace},
 		{"Race/UseRecoveryCode", testRaceUseRecoveryCode},
 		{"Race/UseSentCode", testRaceUseSentCode},
