@@ -57,7 +57,7 @@ func (b *batcher) close() {
 }
 
 // batchReadSQL is secondStepSQL for many logins ($1, with the keys $2 to
-// $4 of each, the key of the bucket to take a token from, or '', and the
+// $4 of each, the key of the bucket to take a token from, or ”, and the
 // step's place among the batch's steps of that bucket, from 1, in $10),
 // after taking tokens from the buckets ($6 to $9 and $11: keys, bursts,
 // nows, rates, and how many steps want one; see takeTokenSQL), in one
