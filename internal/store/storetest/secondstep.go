@@ -1106,6 +1106,84 @@ func bucketTokens(t *testing.T, s *store.Store, key string) (tokens float64, fou
 	return tokens, found
 }
 
+// testBatchOverlapRace: steps of one account sent at once, among steps of
+// many others, land in batches one after the other (on PostgreSQL the
+// write of one batch runs while the next is read): each is decided on what
+// the ones before it wrote. One code on many logins of one account: one
+// completes, and every other is counted as a wrong code (none decided on a
+// factor read before the completion was written, which its write would
+// refuse); wrong codes on many logins of another: each counted, the count
+// exact; the others' right codes all complete.
+func testBatchOverlapRace(t *testing.T, s *store.Store) {
+	const per, others = 12, 24
+	for round := range rounds {
+		mk := func(name string, n int) (accountID string, logins []string) {
+			a := newAccount(t, s, fmt.Sprintf("%s%d", name, round))
+			activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
+			for i := range n {
+				logins = append(logins, newLogin(t, s, a.ID, fmt.Sprintf("login-%s-%d", a.ID, i)).ID)
+			}
+			return a.ID, logins
+		}
+		one, oneLogins := mk("overlap-one", per)
+		wrong, wrongLogins := mk("overlap-wrong", per)
+		type step struct {
+			account, login string
+			code           int64
+			out            twofold.Outcome
+		}
+		var steps []*step
+		for i := range per {
+			steps = append(steps, &step{account: one, login: oneLogins[i], code: 11}, &step{account: wrong, login: wrongLogins[i], code: 10})
+			for j := range others / per {
+				a, l := mk(fmt.Sprintf("overlap-other%d-%d-", i, j), 1)
+				steps = append(steps, &step{account: a, login: l[0], code: 11})
+			}
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for _, st := range steps {
+			wg.Go(func() {
+				<-start
+				var err error
+				st.out, err = s.DecideSecondStep(t.Context(), st.login, keys, decideFromRead(st.account, st.login, "sess-"+st.login, st.code, 0))
+				if err != nil {
+					t.Errorf("login %s: %v", st.login, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		count := map[string]map[twofold.Outcome]int{}
+		for _, st := range steps {
+			key := st.account
+			if key != one && key != wrong {
+				key = "others"
+			}
+			if count[key] == nil {
+				count[key] = map[twofold.Outcome]int{}
+			}
+			count[key][st.out]++
+		}
+		c, f := twofold.Completed, twofold.Counted
+		if got := count[one]; got[c] != 1 || got[f] != per-1 {
+			t.Errorf("round %d: one code on %d logins of one account: got outcomes %v, want 1 completed (%d) and %d counted (%d)", round, per, got, c, per-1, f)
+		}
+		if st := secondStep(t, s, oneLogins[0]); st.Failures != count[one][f] {
+			t.Errorf("round %d: one code on %d logins: %d failures stored, want %d", round, per, st.Failures, count[one][f])
+		}
+		if got := count[wrong]; got[f] != per {
+			t.Errorf("round %d: %d wrong codes of one account: got outcomes %v, want all counted (%d)", round, per, got, f)
+		}
+		if st := secondStep(t, s, wrongLogins[0]); st.Failures != per {
+			t.Errorf("round %d: %d wrong codes: %d failures stored, want %d", round, per, st.Failures, per)
+		}
+		if got := count["others"]; got[c] != others {
+			t.Errorf("round %d: %d right codes of other accounts: got outcomes %v, want all completed (%d)", round, others, got, c)
+		}
+	}
+}
+
 // testBatchLocksRace: second steps racing transactions that lock the same
 // factors and logins (LockSecondStep) and then write the throttle, as an
 // elevation does, all finish: the batch's write takes its locks in the same

@@ -177,6 +177,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Batch/OneAddress", testBatchOneAddress},
 		{"Batch/TwoAddresses", testBatchTwoAddresses},
 		{"Race/BatchLocks", testBatchLocksRace},
+		{"Race/BatchOverlap", testBatchOverlapRace},
 		{"Race/UseRecoveryCode", testRaceUseRecoveryCode},
 		{"Race/UseSentCode", testRaceUseSentCode},
 		{"Race/TakeCeremony", testRaceTakeCeremony},
