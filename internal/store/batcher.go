@@ -28,16 +28,6 @@ import (
 // throttles, the order of every second step (LockSecondStep): two batches,
 // of one instance or two, never wait for each other in a circle.
 //
-// A batch's write runs while the next batch is read and decided, on a
-// second connection: at most two batches are in flight, the one written
-// and the one read, and the next batch is written only once the one
-// before has been. What the write changes (an account's factors, logins
-// and throttles) the next batch must not decide on: a step of an account
-// the write in flight is about to write is put off to the batch after,
-// whose read starts only once that write has ended. The read locks
-// nothing the write locks (it takes buckets' tokens, which no write
-// touches), so neither waits for the other.
-//
 // When a batch's statement fails (a deadlock PostgreSQL ended, a row gone
 // that the write refers to), nothing of it was written, and each of its
 // steps is run again on its own (decideAlone), so that one step's error is
@@ -46,19 +36,12 @@ type batcher struct {
 	stepQueue
 	s     *Store
 	alone sync.WaitGroup // steps run again on their own
-	// writing, when not nil, is closed once the write of the batch before
-	// has ended and answered its steps; busy holds the accounts it writes.
-	// Only the goroutine that takes batches uses them, and close once it
-	// has stopped.
-	writing chan struct{}
-	busy    map[string]bool
 }
 
-// batchWorkers is how many goroutines take batches. One takes the most
-// steps per statement: on 2026-12-05, with 16 clients, PostgreSQL spent
-// about 260–540 µs of CPU per verification with one, 470–780 µs with two,
-// for the same throughput (README "Performance"). Its batches' writes run
-// beside it, one at a time (see batcher).
+// batchWorkers is how many batches may be in flight at once. One takes
+// the most steps per statement: on 2026-12-05, with 16 clients, PostgreSQL
+// spent about 260–540 µs of CPU per verification with one, 470–780 µs
+// with two, for the same throughput (README "Performance").
 const batchWorkers = 1
 
 func newBatcher(s *Store) *batcher {
@@ -70,9 +53,6 @@ func newBatcher(s *Store) *batcher {
 // close stops the goroutine after it has answered every queued job.
 func (b *batcher) close() {
 	b.stop()
-	if b.writing != nil {
-		<-b.writing
-	}
 	b.alone.Wait()
 }
 
@@ -216,11 +196,10 @@ func (b *batcher) handle(batch []*stepJob) (later []*stepJob) {
 	steps, err := b.read(ctx, read)
 	if err != nil {
 		b.runAlone(read)
-		b.writeAfter(nil)
 		return later
 	}
 	// Decide, in the order of the queue; a step of an account already in
-	// the batch, or in the write in flight, waits for the next one.
+	// the batch waits for the next one.
 	var writes []verdictOf
 	for i, j := range read {
 		st := &steps[i]
@@ -238,7 +217,7 @@ func (b *batcher) handle(batch []*stepJob) (later []*stepJob) {
 		}
 		if st.found {
 			key := j.keys.Prefix + st.st.Login.AccountID + j.keys.Suffix
-			if claimed["a:"+st.st.Login.AccountID] || claimed["t:"+key] || b.busy[st.st.Login.AccountID] {
+			if claimed["a:"+st.st.Login.AccountID] || claimed["t:"+key] {
 				later = append(later, j)
 				continue
 			}
@@ -252,49 +231,27 @@ func (b *batcher) handle(batch []*stepJob) (later []*stepJob) {
 		case err != nil:
 			j.err = err
 		case v.Complete != nil || v.Fail != nil:
-			writes = append(writes, verdictOf{job: j, v: v, account: st.st.Login.AccountID, key: j.keys.Prefix + st.st.Login.AccountID + j.keys.Suffix})
+			writes = append(writes, verdictOf{job: j, v: v, key: j.keys.Prefix + st.st.Login.AccountID + j.keys.Suffix})
 			continue
 		default:
 			j.outcome = twofold.Unwritten
 		}
 		close(j.ready)
 	}
-	b.writeAfter(writes)
-	return later
-}
-
-// writeAfter waits for the write in flight to end, and then starts
-// writing writes (when there are any) in a goroutine of its own, which
-// answers their jobs.
-func (b *batcher) writeAfter(writes []verdictOf) {
-	if b.writing != nil {
-		<-b.writing
-	}
-	b.writing, b.busy = nil, nil
-	if len(writes) == 0 {
-		return
-	}
-	done := make(chan struct{})
-	b.writing, b.busy = done, make(map[string]bool, len(writes))
-	for _, w := range writes {
-		b.busy[w.account] = true
-	}
-	go func() {
-		defer close(done)
-		// The statement runs without the requests' cancellation: one
-		// request going away must not end the others' statement.
-		if err := b.write(context.Background(), writes); err != nil {
+	if len(writes) > 0 {
+		if err := b.write(ctx, writes); err != nil {
 			jobs := make([]*stepJob, len(writes))
 			for i, w := range writes {
 				jobs[i] = w.job
 			}
 			b.runAlone(jobs)
-			return
+			return later
 		}
 		for _, w := range writes {
 			close(w.job.ready)
 		}
-	}()
+	}
+	return later
 }
 
 // sameBucket reports whether bucket, when set, can take its token in the
@@ -398,12 +355,11 @@ func (b *batcher) read(ctx context.Context, jobs []*stepJob) ([]readStep, error)
 	return steps, nil
 }
 
-// verdictOf is a job's verdict to write, with the account it was read of
-// and the throttle key it writes.
+// verdictOf is a job's verdict to write, with the throttle key it writes.
 type verdictOf struct {
-	job          *stepJob
-	v            twofold.Verdict
-	account, key string
+	job *stepJob
+	v   twofold.Verdict
+	key string
 }
 
 // write runs batchWriteSQL for writes, whose logins, accounts and throttle

@@ -1107,9 +1107,11 @@ func bucketTokens(t *testing.T, s *store.Store, key string) (tokens float64, fou
 }
 
 // testBatchOverlapRace: steps of one account sent at once, among steps of
-// many others, land in batches one after the other (on PostgreSQL the
-// write of one batch runs while the next is read): each is decided on what
-// the ones before it wrote. One code on many logins of one account: one
+// many others, land in batches one after the other, and each is decided on
+// what the ones before it wrote, even were a batch read while the one
+// before is written (tried on PostgreSQL: a batch that forgot to put off
+// the steps of the accounts in the write in flight failed this at once).
+// One code on many logins of one account: one
 // completes, and every other is counted as a wrong code (none decided on a
 // factor read before the completion was written, which its write would
 // refuse); wrong codes on many logins of another: each counted, the count
