@@ -1047,49 +1047,42 @@ func checkAddressSteps(t *testing.T, s *store.Store, logins []string, outs, want
 // the other 2 are refused as rate limited (decided on nothing, writing
 // nothing), and the bucket is empty.
 func testBatchOneAddress(t *testing.T, s *store.Store) {
-	const key = "ip:198.51.100.4"
-	for range 2 {
-		if ok, err := s.TakeToken(t.Context(), key, 5, 0, t0); err != nil || !ok {
-			t.Fatalf("TakeToken: got %v, %v", ok, err)
-		}
-	}
-	const n = 5
-	buckets := make([]twofold.Bucket, n)
-	for i := range n {
-		buckets[i] = twofold.Bucket{Key: key, Burst: 5, Now: t0}
-	}
-	outs, decided := make([]twofold.Outcome, n), make([]bool, n)
-	steps, logins := addressSteps(t, s, "addr", buckets, outs, decided)
-	queueInOrder(t, s, steps...)
-	want := []twofold.Outcome{twofold.Completed, twofold.Completed, twofold.Completed, twofold.RateLimited, twofold.RateLimited}
-	checkAddressSteps(t, s, logins, outs, want, decided)
-	if tokens, found := bucketTokens(t, s, key); !found || tokens != 0 {
-		t.Errorf("Bucket: got %v tokens (found %v), want 0", tokens, found)
-	}
+	const a = "ip:198.51.100.4"
+	c, r := twofold.Completed, twofold.RateLimited
+	batchAddresses(t, s, 5, map[string]int{a: 2}, []string{a, a, a, a, a}, []twofold.Outcome{c, c, c, r, r})
 }
 
 // testBatchTwoAddresses: steps of two addresses queued in turn each take
 // their own bucket's tokens in their order: one bucket stored with 2 tokens
 // left, one that does not exist yet (made with its burst of 3).
 func testBatchTwoAddresses(t *testing.T, s *store.Store) {
-	const old, fresh = "ip:198.51.100.7", "ip:2001:db8::7"
-	if ok, err := s.TakeToken(t.Context(), old, 3, 0, t0); err != nil || !ok {
-		t.Fatalf("TakeToken: got %v, %v", ok, err)
-	}
-	const n = 8
-	buckets := make([]twofold.Bucket, n)
-	for i := range n {
-		buckets[i] = twofold.Bucket{Key: old, Burst: 3, Now: t0}
-		if i%2 == 1 {
-			buckets[i].Key = fresh
+	const a, b = "ip:198.51.100.7", "ip:2001:db8::7"
+	c, r := twofold.Completed, twofold.RateLimited
+	batchAddresses(t, s, 3, map[string]int{a: 1}, []string{a, b, a, b, a, b, a, b}, []twofold.Outcome{c, c, c, c, r, c, r, r})
+}
+
+// batchAddresses takes taken tokens from buckets of burst (and no refill),
+// then queues, in the order of order, one step with a right code for each
+// element, taking its token from that bucket, and checks that they end as
+// want says and that every bucket ends empty.
+func batchAddresses(t *testing.T, s *store.Store, burst float64, taken map[string]int, order []string, want []twofold.Outcome) {
+	t.Helper()
+	for key, n := range taken {
+		for range n {
+			if ok, err := s.TakeToken(t.Context(), key, burst, 0, t0); err != nil || !ok {
+				t.Fatalf("TakeToken(%s): got %v, %v", key, ok, err)
+			}
 		}
 	}
-	outs, decided := make([]twofold.Outcome, n), make([]bool, n)
-	steps, logins := addressSteps(t, s, "addrs", buckets, outs, decided)
+	buckets := make([]twofold.Bucket, len(order))
+	for i, key := range order {
+		buckets[i] = twofold.Bucket{Key: key, Burst: burst, Now: t0}
+	}
+	outs, decided := make([]twofold.Outcome, len(order)), make([]bool, len(order))
+	steps, logins := addressSteps(t, s, "addr", buckets, outs, decided)
 	queueInOrder(t, s, steps...)
-	c, r := twofold.Completed, twofold.RateLimited
-	checkAddressSteps(t, s, logins, outs, []twofold.Outcome{c, c, c, c, r, c, r, r}, decided)
-	for _, key := range []string{old, fresh} {
+	checkAddressSteps(t, s, logins, outs, want, decided)
+	for _, key := range order {
 		if tokens, found := bucketTokens(t, s, key); !found || tokens != 0 {
 			t.Errorf("Bucket(%s): got %v tokens (found %v), want 0", key, tokens, found)
 		}
