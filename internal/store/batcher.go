@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 
@@ -18,10 +19,11 @@ import (
 // rows as a step's own write does. A lone request waits for no one: the
 // batch is whatever queued while the previous statements ran.
 //
-// A batch never holds two steps of one login, one account or one bucket
-// (the read's token take and the write's upserts could not touch a row
-// twice, and two completions of one factor would both find the step after
-// its last): the later one leads the next batch. The write locks the
+// A batch never holds two steps of one login or one account (the write's
+// upserts could not touch a row twice, and two completions of one factor
+// would both find the step after its last): the later one leads the next
+// batch. Steps of one bucket (one client address) share a batch and take
+// their tokens together, in the order of the queue (batchReadSQL). The write locks the
 // batch's factors in the order of their ids, then its logins, then its
 // throttles, the order of every second step (LockSecondStep): two batches,
 // of one instance or two, never wait for each other in a circle.
@@ -55,23 +57,48 @@ func (b *batcher) close() {
 }
 
 // batchReadSQL is secondStepSQL for many logins ($1, with the keys $2 to
-// $4 of each, and the key of the bucket to take a token from, or ”), after
-// taking one token from each bucket ($6 to $9: keys, bursts, nows and
-// rates, see takeTokenSQL), in one statement. Each row starts with the
-// login's place in $1 (from 1) and whether its token was taken (true when
-// it has no bucket); the login's columns are NULL when it was not, or when
-// there is no such login.
+// $4 of each, the key of the bucket to take a token from or nothing, and the
+// step's place among the batch's steps of that bucket, from 1, in $10),
+// after taking tokens from the buckets ($6 to $9 and $11: keys, bursts,
+// nows, rates, and how many steps want one; see takeTokenSQL), in one
+// statement. Each row starts with the login's place in $1 (from 1) and
+// whether its token was taken (true when it has no bucket, NULL when its
+// bucket was made meanwhile by another statement, so that nothing could be
+// told of it: the step is read again with the next batch); the login's
+// columns are NULL when it was not, or when there is no such login.
+//
+// A bucket row cannot be updated twice in one statement, so each bucket's
+// steps take their tokens at once: lk locks the buckets that exist, in the
+// order of their keys, and reads them as they are once locked; rf works
+// out, at the latest now of the bucket's steps, how many tokens it holds
+// and how many (k) its n steps take, as many as are whole, one per step;
+// up writes that. mk makes the buckets that did not exist, each with its
+// burst less its steps' tokens. A bucket's first k steps in the order of the
+// queue took one, the others none: the outcome of taking them one by one.
 var batchReadSQL = `WITH q AS (
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS q(login, prefix, suffix, infix, bucket, i)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $10::bigint[])
+		WITH ORDINALITY AS q(login, prefix, suffix, infix, bucket, nth, i)
 	), b AS (
-		SELECT * FROM unnest($6::text[], $7::float8[], $8::bigint[], $9::float8[]) AS b(key, burst, now, rate)
-	), tok AS (
-		INSERT INTO rate_buckets (key, tokens, updated_at) SELECT key, burst - 1, now FROM b ORDER BY key
-		ON CONFLICT (key) DO UPDATE SET tokens = ` + batchRefilled + ` - 1,
-			updated_at = CASE WHEN EXCLUDED.updated_at > rate_buckets.updated_at THEN EXCLUDED.updated_at ELSE rate_buckets.updated_at END
-		WHERE ` + batchRefilled + ` >= 1 RETURNING key
+		SELECT * FROM unnest($6::text[], $7::float8[], $8::bigint[], $9::float8[], $11::bigint[]) AS b(key, burst, now, rate, n)
+	), lk AS (
+		SELECT rate_buckets.key, rate_buckets.tokens, rate_buckets.updated_at FROM rate_buckets JOIN b ON b.key = rate_buckets.key
+		ORDER BY rate_buckets.key FOR UPDATE OF rate_buckets
+	), rf AS (
+		SELECT b.key, b.now, r.v AS refilled, CASE WHEN r.v >= 1 THEN LEAST(b.n, FLOOR(r.v)) ELSE 0 END AS k
+		FROM lk AS rate_buckets JOIN b ON b.key = rate_buckets.key, LATERAL (SELECT ` + batchRefilled + ` AS v) r
+	), up AS (
+		UPDATE rate_buckets SET tokens = rf.refilled - rf.k,
+			updated_at = CASE WHEN rf.now > rate_buckets.updated_at THEN rf.now ELSE rate_buckets.updated_at END
+		FROM rf WHERE rate_buckets.key = rf.key AND rf.k > 0
+	), mk AS (
+		INSERT INTO rate_buckets (key, tokens, updated_at)
+		SELECT key, burst - LEAST(n, GREATEST(FLOOR(burst), 1)), now FROM b WHERE key NOT IN (SELECT key FROM lk) ORDER BY key
+		ON CONFLICT (key) DO NOTHING RETURNING key
+	), kt AS (
+		SELECT key, k FROM rf
+		UNION ALL SELECT key, LEAST(n, GREATEST(FLOOR(burst), 1)) FROM b WHERE key IN (SELECT key FROM mk)
 	), qt AS (
-		SELECT q.*, q.bucket = '' OR q.bucket = ANY (ARRAY(SELECT key FROM tok)) AS took FROM q
+		SELECT q.*, CASE WHEN q.bucket = '' THEN TRUE ELSE q.nth <= (SELECT k FROM kt WHERE kt.key = q.bucket) END AS took FROM q
 	)
 	SELECT qt.i, qt.took, ` + secondStepColumns + `
 	FROM qt
@@ -80,9 +107,9 @@ var batchReadSQL = `WITH q AS (
 	LEFT JOIN factors f ON f.account_id = l.account_id AND f.type = 'totp' AND f.status = 'active'
 	LEFT JOIN throttles ft ON ft.key = qt.prefix || l.account_id || qt.infix || f.id`
 
-// batchRefilled is refilledSQL for the row EXCLUDED proposed in tok: its
-// updated_at is now, its tokens the burst less one.
-var batchRefilled = refilledSQL(`(EXCLUDED.tokens + 1)`, `EXCLUDED.updated_at`, `(SELECT rate FROM b WHERE b.key = EXCLUDED.key)`)
+// batchRefilled is refilledSQL for a bucket of b as lk read it (named
+// rate_buckets in rf).
+var batchRefilled = refilledSQL(`b.burst`, `b.now`, `b.rate`)
 
 // batchWriteSQL writes the verdicts of a batch, completions and failures,
 // one per element of its arrays, in one statement. For each completion cf
@@ -149,19 +176,17 @@ func (b *batcher) handle(batch []*stepJob) (later []*stepJob) {
 	// going away must not end the others' statement.
 	ctx := context.Background()
 	claimed := make(map[string]bool, 2*len(batch))
+	buckets := make(map[string]*twofold.Bucket)
 	var read []*stepJob
 	for _, j := range batch {
 		switch {
 		case j.ctx.Err() != nil:
 			j.err = j.ctx.Err() // gone before anything was read for it
 			close(j.ready)
-		case claimed["l:"+j.loginID] || j.keys.Bucket != nil && claimed["b:"+j.keys.Bucket.Key]:
+		case claimed["l:"+j.loginID] || !sameBucket(buckets, j.keys.Bucket):
 			later = append(later, j)
 		default:
 			claimed["l:"+j.loginID] = true
-			if j.keys.Bucket != nil {
-				claimed["b:"+j.keys.Bucket.Key] = true
-			}
 			read = append(read, j)
 		}
 	}
@@ -179,7 +204,11 @@ func (b *batcher) handle(batch []*stepJob) (later []*stepJob) {
 	for i, j := range read {
 		st := &steps[i]
 		if j.keys.Bucket != nil {
-			if !st.took {
+			if !st.took.Valid {
+				later = append(later, j) // its bucket was made meanwhile: take again
+				continue
+			}
+			if !st.took.Bool {
 				j.outcome = twofold.RateLimited
 				close(j.ready)
 				continue
@@ -225,6 +254,22 @@ func (b *batcher) handle(batch []*stepJob) (later []*stepJob) {
 	return later
 }
 
+// sameBucket reports whether bucket, when set, can take its token in the
+// batch whose buckets (by key) are the first of each key in it: it is the
+// first of its key, which it joins, or one of the same burst and rate (the
+// read takes a bucket's tokens at once).
+func sameBucket(buckets map[string]*twofold.Bucket, bucket *twofold.Bucket) bool {
+	if bucket == nil {
+		return true
+	}
+	first, ok := buckets[bucket.Key]
+	if !ok {
+		buckets[bucket.Key] = bucket
+		return true
+	}
+	return first.Burst == bucket.Burst && first.Rate == bucket.Rate
+}
+
 // runAlone runs each of jobs again on its own, at once, and answers it.
 func (b *batcher) runAlone(jobs []*stepJob) {
 	for _, j := range jobs {
@@ -239,29 +284,38 @@ func (b *batcher) runAlone(jobs []*stepJob) {
 
 // readStep is what the batch's read found of one job.
 type readStep struct {
-	st          twofold.SecondStep
-	found, took bool
+	st    twofold.SecondStep
+	found bool
+	took  sql.NullBool // whether its token was taken; NULL: nothing known
 }
 
-// read runs batchReadSQL for jobs, whose login ids and bucket keys are
-// distinct, and returns what it found of each, in their order.
+// read runs batchReadSQL for jobs, whose login ids are distinct and whose
+// buckets of one key have one burst and rate, and returns what it found of
+// each, in their order. A bucket's steps take their tokens in the order of
+// jobs, at the latest of their nows.
 func (b *batcher) read(ctx context.Context, jobs []*stepJob) ([]readStep, error) {
 	n := len(jobs)
 	logins, prefixes, suffixes, infixes, buckets := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	var keys []string
-	var bursts, rates []float64
-	var nows []int64
+	nth := make([]int64, n)
+	keys, bursts, nows, rates, wants := []string{}, []float64{}, []int64{}, []float64{}, []int64{}
+	at := make(map[string]int) // a bucket's place in keys
 	for i, j := range jobs {
 		logins[i], prefixes[i], suffixes[i], infixes[i] = j.loginID, j.keys.Prefix, j.keys.Suffix, j.keys.FactorInfix
-		if bk := j.keys.Bucket; bk != nil {
-			buckets[i] = bk.Key
-			keys, bursts, nows, rates = append(keys, bk.Key), append(bursts, bk.Burst), append(nows, micros(bk.Now)), append(rates, bk.Rate)
+		bk := j.keys.Bucket
+		if bk == nil {
+			continue
 		}
+		buckets[i] = bk.Key
+		k, ok := at[bk.Key]
+		if !ok {
+			k, at[bk.Key] = len(keys), len(keys)
+			keys, bursts, nows, rates, wants = append(keys, bk.Key), append(bursts, bk.Burst), append(nows, micros(bk.Now)), append(rates, bk.Rate), append(wants, 0)
+		}
+		nows[k] = max(nows[k], micros(bk.Now))
+		wants[k]++
+		nth[i] = wants[k]
 	}
-	if keys == nil {
-		keys, bursts, nows, rates = []string{}, []float64{}, []int64{}, []float64{}
-	}
-	rows, err := b.s.db.QueryContext(ctx, batchReadSQL, logins, prefixes, suffixes, infixes, buckets, keys, bursts, nows, rates)
+	rows, err := b.s.db.QueryContext(ctx, batchReadSQL, logins, prefixes, suffixes, infixes, buckets, keys, bursts, nows, rates, nth, wants)
 	if err != nil {
 		return nil, fmt.Errorf("select second steps: %w", err)
 	}
@@ -271,18 +325,18 @@ func (b *batcher) read(ctx context.Context, jobs []*stepJob) ([]readStep, error)
 		steps[i].st.Login.ID = j.loginID
 	}
 	var r stepRow
-	var at int64
-	var took bool
-	dest := r.dest([]any{&at, &took})
+	var i int64
+	var took sql.NullBool
+	dest := r.dest([]any{&i, &took})
 	for rows.Next() {
 		r.secret = nil
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("scan second steps: %w", err)
 		}
-		if at < 1 || at > int64(n) {
-			return nil, fmt.Errorf("select second steps: row of step %d of %d", at, n)
+		if i < 1 || i > int64(n) {
+			return nil, fmt.Errorf("select second steps: row of step %d of %d", i, n)
 		}
-		st := &steps[at-1]
+		st := &steps[i-1]
 		st.took = took
 		if r.add(&st.st) {
 			st.found = true

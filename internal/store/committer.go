@@ -148,7 +148,7 @@ func (q *stepQueue) stop() {
 
 // run hands handle queued jobs, up to maxBatch at a time, until stop.
 // handle answers each job of the batch, or returns it among later, which
-// lead the next batch: the first job of a batch must be answered.
+// lead the next batch; a job it puts off must be answered by a later call.
 func (q *stepQueue) run(handle func(batch []*stepJob) (later []*stepJob)) {
 	batch := make([]*stepJob, 0, maxBatch)
 	var later []*stepJob
@@ -163,7 +163,9 @@ func (q *stepQueue) run(handle func(batch []*stepJob) (later []*stepJob)) {
 				for {
 					select {
 					case j := <-q.jobs:
-						handle([]*stepJob{j})
+						for later := []*stepJob{j}; len(later) > 0; {
+							later = handle(later)
+						}
 					default:
 						return
 					}

@@ -973,6 +973,212 @@ func testBatchMixed(t *testing.T, s *store.Store) {
 	}
 }
 
+// queueInOrder runs each of steps in a goroutine of its own, all in one
+// batch (holdSteps) and queued in the order given, and returns once every
+// one is answered. On SQLite, where a step takes its token before it queues
+// and the held writer would keep it from doing so, they run one after the
+// other: the order is the same.
+func queueInOrder(t *testing.T, s *store.Store, steps ...func()) {
+	t.Helper()
+	if s.Dialect() == store.SQLite {
+		for _, step := range steps {
+			step()
+		}
+		return
+	}
+	release := holdSteps(t, s)
+	var wg sync.WaitGroup
+	for i, step := range steps {
+		wg.Go(step)
+		for s.QueuedSteps() < i+1 {
+			runtime.Gosched()
+		}
+	}
+	release()
+	wg.Wait()
+}
+
+// addressSteps makes one account and login for each of buckets and returns
+// the steps that complete them with a right code, each taking its token
+// from its bucket (an address's), in the order given; each step's outcome
+// and whether it was decided land in outs and decided.
+func addressSteps(t *testing.T, s *store.Store, name string, buckets []twofold.Bucket, outs []twofold.Outcome, decided []bool) (steps []func(), logins []string) {
+	t.Helper()
+	for i := range buckets {
+		a := newAccount(t, s, fmt.Sprintf("%s%02d", name, i))
+		activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
+		login := newLogin(t, s, a.ID, "login-"+a.ID).ID
+		logins = append(logins, login)
+		k := keys
+		k.Bucket = &buckets[i]
+		d := decideFromRead(a.ID, login, "sess-"+a.ID, 11, 0)
+		steps = append(steps, func() {
+			var err error
+			outs[i], err = s.DecideSecondStep(t.Context(), login, k, func(st twofold.SecondStep, found bool) twofold.Verdict {
+				decided[i] = true
+				return d(st, found)
+			})
+			if err != nil {
+				t.Errorf("step %d: %v", i, err)
+			}
+		})
+	}
+	return steps, logins
+}
+
+// checkAddressSteps checks that the steps of addressSteps whose want is
+// Completed completed and used their login, and that the others were
+// refused as rate limited without being decided or written.
+func checkAddressSteps(t *testing.T, s *store.Store, logins []string, outs, want []twofold.Outcome, decided []bool) {
+	t.Helper()
+	for i := range want {
+		if outs[i] != want[i] {
+			t.Errorf("step %d: got outcome %d, want %d", i, outs[i], want[i])
+		}
+		if took := want[i] == twofold.Completed; decided[i] != took || getLogin(t, s, logins[i]).Used != took {
+			t.Errorf("step %d: decided %v, login used %v; want both %v", i, decided[i], getLogin(t, s, logins[i]).Used, took)
+		}
+	}
+}
+
+// testBatchOneAddress: steps of one client address (many users behind one
+// address) take their tokens in the order they queued, whether or not they
+// share a batch: with 3 tokens left of 5, the first 3 of 5 steps complete,
+// the other 2 are refused as rate limited (decided on nothing, writing
+// nothing), and the bucket is empty.
+func testBatchOneAddress(t *testing.T, s *store.Store) {
+	const a = "ip:198.51.100.4"
+	c, r := twofold.Completed, twofold.RateLimited
+	batchAddresses(t, s, 5, map[string]int{a: 2}, []string{a, a, a, a, a}, []twofold.Outcome{c, c, c, r, r})
+}
+
+// testBatchTwoAddresses: steps of two addresses queued in turn each take
+// their own bucket's tokens in their order: one bucket stored with 2 tokens
+// left, one that does not exist yet (made with its burst of 3).
+func testBatchTwoAddresses(t *testing.T, s *store.Store) {
+	const a, b = "ip:198.51.100.7", "ip:2001:db8::7"
+	c, r := twofold.Completed, twofold.RateLimited
+	batchAddresses(t, s, 3, map[string]int{a: 1}, []string{a, b, a, b, a, b, a, b}, []twofold.Outcome{c, c, c, c, r, c, r, r})
+}
+
+// batchAddresses takes taken tokens from buckets of burst (and no refill),
+// then queues, in the order of order, one step with a right code for each
+// element, taking its token from that bucket, and checks that they end as
+// want says and that every bucket ends empty.
+func batchAddresses(t *testing.T, s *store.Store, burst float64, taken map[string]int, order []string, want []twofold.Outcome) {
+	t.Helper()
+	for key, n := range taken {
+		for range n {
+			if ok, err := s.TakeToken(t.Context(), key, burst, 0, t0); err != nil || !ok {
+				t.Fatalf("TakeToken(%s): got %v, %v", key, ok, err)
+			}
+		}
+	}
+	buckets := make([]twofold.Bucket, len(order))
+	for i, key := range order {
+		buckets[i] = twofold.Bucket{Key: key, Burst: burst, Now: t0}
+	}
+	outs, decided := make([]twofold.Outcome, len(order)), make([]bool, len(order))
+	steps, logins := addressSteps(t, s, "addr", buckets, outs, decided)
+	queueInOrder(t, s, steps...)
+	checkAddressSteps(t, s, logins, outs, want, decided)
+	for _, key := range order {
+		if tokens, found := bucketTokens(t, s, key); !found || tokens != 0 {
+			t.Errorf("Bucket(%s): got %v tokens (found %v), want 0", key, tokens, found)
+		}
+	}
+}
+
+// bucketTokens returns the tokens of the bucket key as last stored.
+func bucketTokens(t *testing.T, s *store.Store, key string) (tokens float64, found bool) {
+	t.Helper()
+	tokens, _, found, err := s.Bucket(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Bucket(%s): %v", key, err)
+	}
+	return tokens, found
+}
+
+// testBatchOverlapRace: steps of one account sent at once, among steps of
+// many others, land in batches one after the other, and each is decided on
+// what the ones before it wrote, even were a batch read while the one
+// before is written (tried on PostgreSQL: a batch that forgot to put off
+// the steps of the accounts in the write in flight failed this at once).
+// One code on many logins of one account: one
+// completes, and every other is counted as a wrong code (none decided on a
+// factor read before the completion was written, which its write would
+// refuse); wrong codes on many logins of another: each counted, the count
+// exact; the others' right codes all complete.
+func testBatchOverlapRace(t *testing.T, s *store.Store) {
+	const per, others = 12, 24
+	for round := range rounds {
+		mk := func(name string, n int) (accountID string, logins []string) {
+			a := newAccount(t, s, fmt.Sprintf("%s%d", name, round))
+			activeFactor(t, s, a.ID, "f-"+a.ID, 10, "set")
+			for i := range n {
+				logins = append(logins, newLogin(t, s, a.ID, fmt.Sprintf("login-%s-%d", a.ID, i)).ID)
+			}
+			return a.ID, logins
+		}
+		one, oneLogins := mk("overlap-one", per)
+		wrong, wrongLogins := mk("overlap-wrong", per)
+		type step struct {
+			account, login string
+			code           int64
+			out            twofold.Outcome
+		}
+		var steps []*step
+		for i := range per {
+			steps = append(steps, &step{account: one, login: oneLogins[i], code: 11}, &step{account: wrong, login: wrongLogins[i], code: 10})
+			for j := range others / per {
+				a, l := mk(fmt.Sprintf("overlap-other%d-%d-", i, j), 1)
+				steps = append(steps, &step{account: a, login: l[0], code: 11})
+			}
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for _, st := range steps {
+			wg.Go(func() {
+				<-start
+				var err error
+				st.out, err = s.DecideSecondStep(t.Context(), st.login, keys, decideFromRead(st.account, st.login, "sess-"+st.login, st.code, 0))
+				if err != nil {
+					t.Errorf("login %s: %v", st.login, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		count := map[string]map[twofold.Outcome]int{}
+		for _, st := range steps {
+			key := st.account
+			if key != one && key != wrong {
+				key = "others"
+			}
+			if count[key] == nil {
+				count[key] = map[twofold.Outcome]int{}
+			}
+			count[key][st.out]++
+		}
+		c, f := twofold.Completed, twofold.Counted
+		if got := count[one]; got[c] != 1 || got[f] != per-1 {
+			t.Errorf("round %d: one code on %d logins of one account: got outcomes %v, want 1 completed (%d) and %d counted (%d)", round, per, got, c, per-1, f)
+		}
+		if st := secondStep(t, s, oneLogins[0]); st.Failures != count[one][f] {
+			t.Errorf("round %d: one code on %d logins: %d failures stored, want %d", round, per, st.Failures, count[one][f])
+		}
+		if got := count[wrong]; got[f] != per {
+			t.Errorf("round %d: %d wrong codes of one account: got outcomes %v, want all counted (%d)", round, per, got, f)
+		}
+		if st := secondStep(t, s, wrongLogins[0]); st.Failures != per {
+			t.Errorf("round %d: %d wrong codes: %d failures stored, want %d", round, per, st.Failures, per)
+		}
+		if got := count["others"]; got[c] != others {
+			t.Errorf("round %d: %d right codes of other accounts: got outcomes %v, want all completed (%d)", round, others, got, c)
+		}
+	}
+}
+
 // testBatchLocksRace: second steps racing transactions that lock the same
 // factors and logins (LockSecondStep) and then write the throttle, as an
 // elevation does, all finish: the batch's write takes its locks in the same
