@@ -574,6 +574,28 @@ func (s *Service) keyCaller(ctx context.Context, k twofold.APIKey, m Meta) (Auth
 	return Auth{Account: acc, Key: &k}, nil
 }
 
+// keyStands refuses, inside a transaction, a caller whose API key was
+// revoked (with the key that made it, or by itself) or expired since the
+// request checked it, as errBadKey, and holds the key until the
+// transaction ends (HoldAPIKey): what a key writes lands before its
+// revocation is answered, never after. A person passes.
+func (s *Service) keyStands(ctx context.Context, a Auth) error {
+	if a.Key == nil {
+		return nil
+	}
+	k, err := s.store.HoldAPIKey(ctx, a.Key.ID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return errBadKey()
+	}
+	if err != nil {
+		return err
+	}
+	if k.Expired(s.Now()) {
+		return errBadKey()
+	}
+	return nil
+}
+
 // refuseKey records a refused use of a known key, at most a few a minute
 // per key so that nobody can fill the owner's audit log. A request watched
 // by WatchKeyRefusals is noted as recorded.
