@@ -1,30 +1,16 @@
 package core_test
 
 import (
-	"context"
 	"testing"
+	"time"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
-// beforeTxStore is a real store that runs hook, once armed, before the
-// next transaction begins: after the service checked a request's caller
-// and read what the request changes, before it writes.
-type beforeTxStore struct {
-	*store.Store
-	armedHook
-}
-
-func (s *beforeTxStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	s.trip()
-	return s.Store.InTx(ctx, fn)
-}
-
 // TestDNSWriteOfKeyRevokedMeanwhile: a DNS write by an API key that is
-// revoked after the key was checked, before the write, writes nothing and
+// revoked after the key was checked, before the write (revokingStore), writes nothing and
 // is answered as a revoked key is (SPEC §1 story 6): once the revocation
 // is answered, no record the key sends lands, on either store.
 func TestDNSWriteOfKeyRevokedMeanwhile(t *testing.T) {
@@ -32,8 +18,9 @@ func TestDNSWriteOfKeyRevokedMeanwhile(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
 			st := openStore(t, dsn(t))
-			rs := &beforeTxStore{Store: st.Store}
-			svc := newService(t, rs, st, nil, nil)
+			rs := &revokingStore{Store: st.Store}
+			rs.armed.Store("")
+			svc := newService(t, rs, st, time.Now, nil)
 			owner := signedIn(t, svc, "ada")
 			if _, err := svc.AddZone(ctx, "example.com", "ada", core.Meta{}); err != nil {
 				t.Fatal(err)
@@ -69,14 +56,10 @@ func TestDNSWriteOfKeyRevokedMeanwhile(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					rs.hook = func() {
-						if err := svc.RevokeAPIKey(ctx, owner, k.ID, core.Meta{}); err != nil {
-							t.Errorf("revoke: %v", err)
-						}
-					}
-					rs.armed.Store(true)
+					rs.accountID, rs.revoke = owner.Account.ID, k.ID
+					rs.armed.Store("InTx")
 					err = tt.write(a)
-					if rs.armed.Load() {
+					if rs.armed.Load() != "" {
 						t.Fatal("the key was not revoked before the write")
 					}
 					if got := twofold.ErrorCode(err); got != twofold.CodeUnauthorized {
