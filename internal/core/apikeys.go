@@ -113,8 +113,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		if !a.Allows(permit.Keys, "*", permit.Write) {
 			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeForbidden, "this API key may not make keys: it needs the permit %q", "keys * write")
 		}
-		if !permit.Within(permits, a.Key.Permits) {
-			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeForbidden, "a key can only make keys within its own permits")
+		if i := permit.Beyond(permits, a.Key.Permits); i >= 0 {
+			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeForbidden, "a key can only make keys within its own permits: permit %d (%s) is not within them", i+1, permit.Format(permits[i]))
 		}
 		if !a.Key.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || k.ExpiresAt.After(a.Key.ExpiresAt)) {
 			k.ExpiresAt = a.Key.ExpiresAt
