@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -18,12 +19,7 @@ import (
 func TestHoldAPIKeyHoldsRevocation(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	ctx := t.Context()
-	dsn := testenv.PostgresDSN(t)
-	s := open(t, dsn)
-	a := twofold.Account{ID: "acct-alice", Username: "alice", Email: "alice@example.com", PasswordHash: "$argon2id$v=19$alice", CreatedAt: t0}
-	if err := s.CreateAccount(ctx, a); err != nil {
-		t.Fatal(err)
-	}
+	s, db, a := postgresWithAlice(t, t0)
 	for _, k := range []twofold.APIKey{
 		{ID: "maker", AccountID: a.ID, Name: "maker", SecretHash: []byte("h1"), CreatedAt: t0},
 		{ID: "made", AccountID: a.ID, ParentID: "maker", Name: "made", SecretHash: []byte("h2"), CreatedAt: t0},
@@ -33,11 +29,6 @@ func TestHoldAPIKeyHoldsRevocation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 
 	held := make(chan struct{})
 	release := make(chan struct{})
@@ -82,11 +73,30 @@ func TestHoldAPIKeyHoldsRevocation(t *testing.T) {
 	if !<-revokeDone {
 		t.Fatal("DeleteAPIKey: got false, want the maker deleted")
 	}
-	err = s.InTx(ctx, func(ctx context.Context) error {
+	err := s.InTx(ctx, func(ctx context.Context) error {
 		_, err := s.HoldAPIKey(ctx, "made")
 		return err
 	})
 	if twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Errorf("HoldAPIKey after the revocation: got %v, want not-found", err)
 	}
+}
+
+// postgresWithAlice opens a store on a fresh PostgreSQL database holding
+// the account alice, made at t0, and a second connection to the database
+// from which a test holds rows or watches who waits for a lock.
+func postgresWithAlice(t *testing.T, t0 time.Time) (*store.Store, *sql.DB, twofold.Account) {
+	t.Helper()
+	dsn := testenv.PostgresDSN(t)
+	s := open(t, dsn)
+	a := twofold.Account{ID: "acct-alice", Username: "alice", Email: "alice@example.com", PasswordHash: "$argon2id$v=19$alice", CreatedAt: t0}
+	if err := s.CreateAccount(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return s, db, a
 }
