@@ -113,8 +113,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		if !a.Allows(permit.Keys, "*", permit.Write) {
 			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeForbidden, "this API key may not make keys: it needs the permit %q", "keys * write")
 		}
-		if !permit.Within(permits, a.Key.Permits) {
-			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeForbidden, "a key can only make keys within its own permits")
+		if i := permit.Beyond(permits, a.Key.Permits); i >= 0 {
+			return twofold.APIKey{}, "", twofold.Errorf(twofold.CodeForbidden, "a key can only make keys within its own permits: permit %d (%s) is not within them", i+1, permit.Format(permits[i]))
 		}
 		if !a.Key.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || k.ExpiresAt.After(a.Key.ExpiresAt)) {
 			k.ExpiresAt = a.Key.ExpiresAt
@@ -572,6 +572,28 @@ func (s *Service) keyCaller(ctx context.Context, k twofold.APIKey, m Meta) (Auth
 		k.LastUsedAt = now
 	}
 	return Auth{Account: acc, Key: &k}, nil
+}
+
+// keyStands refuses, inside a transaction, a caller whose API key was
+// revoked (with the key that made it, or by itself) or expired since the
+// request checked it, as errBadKey, and holds the key until the
+// transaction ends (HoldAPIKey): what a key writes lands before its
+// revocation is answered, never after. A person passes.
+func (s *Service) keyStands(ctx context.Context, a Auth) error {
+	if a.Key == nil {
+		return nil
+	}
+	k, err := s.store.HoldAPIKey(ctx, a.Key.ID)
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return errBadKey()
+	}
+	if err != nil {
+		return err
+	}
+	if k.Expired(s.Now()) {
+		return errBadKey()
+	}
+	return nil
 }
 
 // refuseKey records a refused use of a known key, at most a few a minute

@@ -243,6 +243,9 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, k twofold.APIKey) error
 	// APIKey returns a key, expired or not; an unknown id is not-found.
 	APIKey(ctx context.Context, id string) (twofold.APIKey, error)
+	// HoldAPIKey is APIKey inside a transaction, holding the key until it
+	// ends: its revocation waits for what is written with it.
+	HoldAPIKey(ctx context.Context, id string) (twofold.APIKey, error)
 	APIKeys(ctx context.Context, accountID string) ([]twofold.APIKey, error)
 	// DeleteAPIKey deletes the account's key with the keys it made.
 	DeleteAPIKey(ctx context.Context, accountID, id string) (bool, error)

@@ -659,6 +659,9 @@ func (s *Service) writeChange(ctx context.Context, a Auth, rs RecordSet, verb st
 		if err := s.zoneAccess(ctx, a, z, permit.Write, m); err != nil {
 			return err // given away or unshared meanwhile
 		}
+		if err := s.keyStands(ctx, a); err != nil {
+			return err // revoked or expired meanwhile
+		}
 		next := map[recordKey]twofold.Record{}
 		for _, r := range old {
 			if !remove(r) {

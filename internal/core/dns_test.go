@@ -246,9 +246,15 @@ func newDNSFixture(t *testing.T, dsn string) dnsFixture {
 	return f
 }
 
-// withKey returns a as an API key with permits.
-func withKey(a core.Auth, permits ...twofold.Permit) core.Auth {
-	a.Key = &twofold.APIKey{ID: "key-1", AccountID: a.Account.ID, Permits: permits}
+// withKey returns a as an API key with permits, made by a on svc: a DNS
+// write checks again that its key stands.
+func withKey(t testing.TB, svc *core.Service, a core.Auth, permits ...twofold.Permit) core.Auth {
+	t.Helper()
+	k, _, err := svc.CreateAPIKey(t.Context(), a, core.NewAPIKey{Name: "script", Permits: permits}, core.Meta{})
+	if err != nil {
+		t.Fatalf("make a key with %v: %v", permits, err)
+	}
+	a.Key = &k
 	return a
 }
 
@@ -269,9 +275,9 @@ func TestDNSPermits(t *testing.T) {
 				[]core.RecordInput{in("www", "A", 300, "192.0.2.1"), in("www", "AAAA", 300, "2001:db8::1"), in("_acme-challenge", "TXT", 120, "old")}, core.Meta{}); err != nil {
 				t.Fatal(err)
 			}
-			acme := withKey(f.alice, dnsPermit("example.com/_acme-challenge/TXT", "write"))
-			reader := withKey(f.alice, dnsPermit("example.com/www/A", "read"))
-			netOnly := withKey(f.alice, dnsPermit("example.net", "read", "write"))
+			acme := withKey(t, f.svc, f.alice, dnsPermit("example.com/_acme-challenge/TXT", "write"))
+			reader := withKey(t, f.svc, f.alice, dnsPermit("example.com/www/A", "read"))
+			netOnly := withKey(t, f.svc, f.alice, dnsPermit("example.net", "read", "write"))
 			acmeSet := core.RecordSet{Zone: "example.com", Host: "_acme-challenge", Type: "TXT"}
 			token := []core.RecordInput{in("_acme-challenge", "TXT", 120, "token")}
 			tests := []struct {
@@ -305,11 +311,11 @@ func TestDNSPermits(t *testing.T) {
 					return err
 				}, twofold.CodeForbidden},
 				{"key writes in another account's zone", func() error {
-					_, err := f.svc.AddDNSRecords(ctx, withKey(f.alice, dnsPermit("*", "write")), core.RecordSet{Zone: "example.org", Host: "_acme-challenge", Type: "TXT"}, token, core.Meta{})
+					_, err := f.svc.AddDNSRecords(ctx, withKey(t, f.svc, f.alice, dnsPermit("*", "write")), core.RecordSet{Zone: "example.org", Host: "_acme-challenge", Type: "TXT"}, token, core.Meta{})
 					return err
 				}, twofold.CodeNotFound},
 				{"key reads another account's zone", func() error {
-					_, err := f.svc.DNSRecords(ctx, withKey(f.alice, dnsPermit("*", "read")), core.RecordSet{Zone: "example.org"}, "", core.Meta{})
+					_, err := f.svc.DNSRecords(ctx, withKey(t, f.svc, f.alice, dnsPermit("*", "read")), core.RecordSet{Zone: "example.org"}, "", core.Meta{})
 					return err
 				}, twofold.CodeNotFound},
 				{"session reads another account's zone", func() error {
@@ -362,7 +368,7 @@ func TestDNSPermits(t *testing.T) {
 				{"acme key", acme, []string{"example.com"}},
 				{"net key", netOnly, []string{"example.net"}},
 				{"bob", f.bob, []string{"example.org"}},
-				{"account key", withKey(f.alice, twofold.Permit{Service: "account", Resource: "*", Actions: []string{"read"}}), []string{}},
+				{"account key", withKey(t, f.svc, f.alice, twofold.Permit{Service: "account", Resource: "*", Actions: []string{"read"}}), []string{}},
 			} {
 				got, err := f.svc.DNSZones(ctx, c.a)
 				if err != nil {
@@ -598,7 +604,7 @@ func TestDNSChangesTakeTurns(t *testing.T) {
 func TestKeysCannotFillAZone(t *testing.T) {
 	f := newDNSFixture(t, testenv.SQLiteDSN(t))
 	ctx := t.Context()
-	acme := withKey(f.alice, dnsPermit("example.com/_acme-challenge*/TXT", "write"))
+	acme := withKey(t, f.svc, f.alice, dnsPermit("example.com/_acme-challenge*/TXT", "write"))
 	many := func(host string, n int) []core.RecordInput {
 		var out []core.RecordInput
 		for i := range n {
@@ -650,7 +656,7 @@ func TestKeysCannotHideWildcards(t *testing.T) {
 	if _, err := f.svc.AddDNSRecords(ctx, f.alice, zone, []core.RecordInput{in("*", "A", 300, "192.0.2.7"), in("www", "A", 300, "192.0.2.1")}, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	acme := withKey(f.alice, dnsPermit("example.com/_acme-challenge*/TXT", "write"))
+	acme := withKey(t, f.svc, f.alice, dnsPermit("example.com/_acme-challenge*/TXT", "write"))
 	add := func(a core.Auth, host string) error {
 		_, err := f.svc.AddDNSRecords(ctx, a, zone, []core.RecordInput{in(host, "TXT", 120, "token")}, core.Meta{})
 		return err
@@ -672,7 +678,7 @@ func TestKeysCannotHideWildcards(t *testing.T) {
 	}
 	// One request making two such parents, of which the key may write only
 	// one, is refused whichever of them comes first.
-	acmeA := withKey(f.alice, dnsPermit("example.com/_acme-challenge*/TXT", "write"), dnsPermit("example.com/a", "write"))
+	acmeA := withKey(t, f.svc, f.alice, dnsPermit("example.com/_acme-challenge*/TXT", "write"), dnsPermit("example.com/a", "write"))
 	both := []core.RecordInput{in("_acme-challenge.a", "TXT", 120, "token"), in("_acme-challenge.b", "TXT", 120, "token")}
 	for range 16 { // the zone's records come in no set order
 		if _, err := f.svc.AddDNSRecords(ctx, acmeA, zone, both, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeForbidden {
@@ -698,10 +704,10 @@ func TestKeysForOneTypeKeepWildcards(t *testing.T) {
 			}
 			wwwTXT := core.RecordSet{Zone: "example.com", Host: "www", Type: "TXT"}
 			wwwCNAME := core.RecordSet{Zone: "example.com", Host: "www", Type: "CNAME"}
-			txtKey := withKey(f.alice, dnsPermit("example.com/www/TXT", "write"))
-			cnameKey := withKey(f.alice, dnsPermit("example.com/www/CNAME", "write"))
-			wwwKey := withKey(f.alice, dnsPermit("example.com/www", "write"))
-			apiTXT := withKey(f.alice, dnsPermit("example.com/api/TXT", "write"))
+			txtKey := withKey(t, f.svc, f.alice, dnsPermit("example.com/www/TXT", "write"))
+			cnameKey := withKey(t, f.svc, f.alice, dnsPermit("example.com/www/CNAME", "write"))
+			wwwKey := withKey(t, f.svc, f.alice, dnsPermit("example.com/www", "write"))
+			apiTXT := withKey(t, f.svc, f.alice, dnsPermit("example.com/api/TXT", "write"))
 			hello := []core.RecordInput{in("", "", 300, "hello")}
 			records := func() string {
 				t.Helper()

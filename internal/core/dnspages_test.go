@@ -207,7 +207,7 @@ func TestNarrowKeyReadsItsNames(t *testing.T) {
 				{"a name pattern of any zone", []twofold.Permit{dnsPermit("*/www/TXT", "read")}, 100},
 				{"every name", []twofold.Permit{dnsPermit("example.com/*/TXT", "read")}, 2000},
 			} {
-				key := withKey(alice, tt.permits...)
+				key := withKey(t, svc, alice, tt.permits...)
 				var want []twofold.Record
 				for _, r := range all {
 					if key.Allows("dns", "example.com/"+r.Host+"/"+r.Type, "read") {

@@ -250,7 +250,7 @@ func TestRulesSeeTheWholeZone(t *testing.T) {
 			wantCode("an A beside a CNAME", addAt(f.alice, mailA, in("", "", 300, "192.0.2.1")), twofold.CodeInvalid)
 
 			// Wildcards: the key may write TXT at www and web only.
-			key := withKey(f.alice, dnsPermit("example.com/www/TXT", "write"), dnsPermit("example.com/web/TXT", "write"),
+			key := withKey(t, f.svc, f.alice, dnsPermit("example.com/www/TXT", "write"), dnsPermit("example.com/web/TXT", "write"),
 				dnsPermit("example.com/shop/TXT", "write"))
 			wantCode("a key adds a TXT at a name the wildcard answers for",
 				addAt(key, core.RecordSet{Zone: "example.com", Host: "shop", Type: "TXT"}, in("", "", 300, "x")), twofold.CodeForbidden)
@@ -298,7 +298,7 @@ func TestRulesSeeTheWholeZone(t *testing.T) {
 			if err := f.db.AddRecords(ctx, "example.com", fill); err != nil {
 				t.Fatal(err)
 			}
-			acme := withKey(f.alice, dnsPermit("example.com/_acme-challenge/TXT", "write"))
+			acme := withKey(t, f.svc, f.alice, dnsPermit("example.com/_acme-challenge/TXT", "write"))
 			acmeSet := core.RecordSet{Zone: "example.com", Host: "_acme-challenge", Type: "TXT"}
 			wantCode("a key adds a record to a zone of 5,000", addAt(acme, acmeSet, in("", "", 120, "token")), twofold.CodeInvalid)
 			wantCode("the owner adds a record to a zone of 5,000", addAt(f.alice, acmeSet, in("", "", 120, "token")), "")

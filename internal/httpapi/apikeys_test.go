@@ -194,6 +194,13 @@ func TestKeysMakeKeysWithinTheirPermits(t *testing.T) {
 		} {
 			wantProblem(t, pc.Do(t, "POST", "/v1/me/api-keys", keyRequest(name, nil, p)), 403, "forbidden")
 		}
+		// The refusal says which permit is beyond the maker's (in its
+		// detail: a 403 has no pointer, see "Using it").
+		r := pc.Do(t, "POST", "/v1/me/api-keys", keyRequest("two", nil, "dns example.com read", "dns example.org write"))
+		wantProblem(t, r, 403, "forbidden")
+		if d := r.String("detail"); !strings.Contains(d, "permit 2 (dns example.org write)") {
+			t.Errorf("a key asking for a permit beyond its own: got detail %q, want it to name permit 2", d)
+		}
 		later := s.Clock.Now().Add(48 * time.Hour).Format(time.RFC3339)
 		if k := makeKey(t, pc, "later", map[string]any{"expires_at": later}, "dns example.com read"); k.expires != parent.expires {
 			t.Errorf("a child asking for a later expiry got %q, want its maker's %q", k.expires, parent.expires)

@@ -319,20 +319,18 @@ func AllowsSome(ps []twofold.Permit, service, resource, action string) bool {
 
 // Within reports whether every permit of inner is covered by one of outer:
 // whether a key with outer may make a key with inner.
-func Within(inner, outer []twofold.Permit) bool {
-	for _, in := range inner {
-		found := false
-		for _, out := range outer {
-			if covers(out, in, true) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
+func Within(inner, outer []twofold.Permit) bool { return Beyond(inner, outer) < 0 }
+
+// Beyond returns the index in inner of its first permit that no permit of
+// outer covers, or -1 when every one is covered (Within): the permit a
+// refusal names.
+func Beyond(inner, outer []twofold.Permit) int {
+	for i, in := range inner {
+		if !slices.ContainsFunc(outer, func(out twofold.Permit) bool { return covers(out, in, true) }) {
+			return i
 		}
 	}
-	return true
+	return -1
 }
 
 // covers reports whether permit p allows everything want asks: the same

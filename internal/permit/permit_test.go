@@ -209,6 +209,14 @@ func TestWithin(t *testing.T) {
 			if got := Within(mustParse(t, tt.inner...), outer); got != tt.want {
 				t.Errorf("Within(%v) = %v, want %v", tt.inner, got, tt.want)
 			}
+			// Beyond names the first permit outside: the last, in these cases.
+			want := -1
+			if !tt.want {
+				want = len(tt.inner) - 1
+			}
+			if got := Beyond(mustParse(t, tt.inner...), outer); got != want {
+				t.Errorf("Beyond(%v) = %d, want %d", tt.inner, got, want)
+			}
 		})
 	}
 }

@@ -74,6 +74,26 @@ func (s *Store) APIKey(ctx context.Context, id string) (twofold.APIKey, error) {
 	return k, nil
 }
 
+// HoldAPIKey returns the key with id, as APIKey does, holding on
+// PostgreSQL a shared lock on its row until the transaction ends, so that
+// its revocation (DeleteAPIKey, of it or of the key that made it) waits
+// for what is written with it (SQLite's one writer orders them anyway).
+// A key revoked meanwhile is not-found.
+func (s *Store) HoldAPIKey(ctx context.Context, id string) (twofold.APIKey, error) {
+	lock := ""
+	if s.dialect != SQLite {
+		lock = " FOR SHARE"
+	}
+	k, err := scanAPIKey(s.conn(ctx).QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`+lock, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, twofold.Errorf(twofold.CodeNotFound, "no such API key")
+	}
+	if err != nil {
+		return k, fmt.Errorf("hold API key: %w", err)
+	}
+	return k, nil
+}
+
 // APIKeys returns the account's keys, oldest first.
 func (s *Store) APIKeys(ctx context.Context, accountID string) ([]twofold.APIKey, error) {
 	return queryAll(ctx, s, "API keys", scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys WHERE account_id = $1 ORDER BY created_at, id`, accountID)

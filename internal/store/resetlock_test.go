@@ -7,7 +7,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/store"
-	"github.com/twofold/twofold/internal/testenv"
 )
 
 // TestResetAgainstUseLockOrder: on PostgreSQL, a check of a recovery code
@@ -32,12 +31,7 @@ func TestResetAgainstUseLockOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
-			dsn := testenv.PostgresDSN(t)
-			s := open(t, dsn)
-			a := twofold.Account{ID: "acct-alice", Username: "alice", Email: "alice@example.com", PasswordHash: "$argon2id$v=19$alice", CreatedAt: t0}
-			if err := s.CreateAccount(ctx, a); err != nil {
-				t.Fatal(err)
-			}
+			s, db, a := postgresWithAlice(t, t0)
 			if err := s.ReplaceRecoveryCodes(ctx, a.ID, [][]byte{[]byte("code-1")}, t0); err != nil {
 				t.Fatal(err)
 			}
@@ -54,11 +48,6 @@ func TestResetAgainstUseLockOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			db, err := sql.Open("pgx", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
 			holder, err := db.BeginTx(ctx, nil)
 			if err != nil {
 				t.Fatal(err)
