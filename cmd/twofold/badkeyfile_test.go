@@ -52,6 +52,31 @@ func TestServeBadKeyFileMakesNoDatabase(t *testing.T) {
 	}
 }
 
+// TestServeKeyFileNowhereMakesNoDatabase: serve with a key file to make
+// in a directory that does not exist, or under a path through a file,
+// exits non-zero saying so and makes no database file: it used to create
+// and migrate twofold.db, then fail to write the key file.
+func TestServeKeyFileNowhereMakesNoDatabase(t *testing.T) {
+	for _, c := range []struct{ name, key, want string }{
+		{"no such directory", filepath.Join("missing", "twofold.key"), "does not exist"},
+		{"through a file", filepath.Join("afile", "twofold.key"), "not a directory"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir)
+			writeFile(t, filepath.Join(dir, "afile"), "x")
+			tm := newTestMain(t, time.Now(), "")
+			err := tm.run(t, "serve", "--listen", "127.0.0.1:0", "--key-file", c.key)
+			if err == nil || exitCode(err) == 0 || !strings.Contains(err.Error(), c.key) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("serve: got %v, want an error naming %s that says %q", err, c.key, c.want)
+			}
+			if got := testenv.DirNames(t, dir); !slices.Equal(got, []string{"afile"}) {
+				t.Errorf("the directory holds %v after serve, want afile alone", got)
+			}
+		})
+	}
+}
+
 // TestBadKeyFileMakesNoDatabase: the other commands that can make a
 // database (user add --create, bench) refuse a key file that cannot be
 // used before they do; on PostgreSQL none makes Twofold's tables either.

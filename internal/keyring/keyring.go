@@ -167,13 +167,25 @@ func OpenFile(ctx context.Context, path string, s Store) (f *File, k *Keyring, c
 // at path when there is one that cannot be used (unreadable, cut short,
 // damaged, not a key file, a key of the wrong size), so that a command
 // refuses it before it opens the database, which opening creates or
-// migrates. A missing file is no error here: OpenFile decides, by the
-// database, whether to make one.
+// migrates. A missing file is no error here (OpenFile decides, by the
+// database, whether to make one) unless its directory does not exist, so
+// that it could not be made. (A path through a file fails to read with
+// "not a directory", and is refused as it is.)
 func CheckExisting(path string) error {
-	if _, err := loadWritten(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	_, err := loadWritten(path)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	if dir := filepath.Dir(path); !exists(dir) {
+		return fmt.Errorf("the key file %s cannot be made: the directory %s does not exist: create it, or correct --key-file", path, dir)
+	}
 	return nil
+}
+
+// exists reports whether something is at path.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, os.ErrNotExist)
 }
 
 // Exposed reports whether the key file at path may be read or written by
