@@ -18,14 +18,9 @@ import (
 // 127.0.0.1:port throughout, as a proxy that rewrites Host makes it. On
 // SQLite and PostgreSQL.
 func TestCrossSiteBehindProxy(t *testing.T) {
-	const public = "https://public.example"
-	xfh := http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"public.example"}, "X-Forwarded-For": {"203.0.113.7"}}
-	fwd := http.Header{"Forwarded": {`for=203.0.113.7;proto=https;host=public.example`}}
-	with := func(h http.Header, origin string) http.Header {
-		h = h.Clone()
-		h.Set("Origin", origin)
-		return h
-	}
+	const public = testenv.ProxyOrigin
+	xfh, fwd := testenv.ProxyHeaders()
+	with := testenv.WithOrigin
 	trusted, untrusted := []string{"127.0.0.0/8"}, []string{"192.0.2.0/24"}
 	for _, tc := range []struct {
 		name    string
