@@ -141,11 +141,15 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 func (s *Server) Register(mux *http.ServeMux) {
 	routes := s.Routes()
 	bodies := takesBody()
+	var base string // --base-url; none for a server without a service, as tests of the routes alone make
+	if s.svc != nil {
+		base = s.svc.BaseURL()
+	}
 	for pattern, h := range routes {
 		if !bodies[pattern] {
 			h = noBody(h)
 		}
-		mux.HandleFunc(pattern, NotCrossSite(s.svc.BaseURL(), s.log, ParsableQuery(s.log, h)))
+		mux.HandleFunc(pattern, NotCrossSite(base, s.log, ParsableQuery(s.log, h)))
 	}
 	for path, allowed := range Allowed(routes) {
 		mux.Handle(path, MethodNotAllowed(allowed))
