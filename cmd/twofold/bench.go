@@ -52,7 +52,7 @@ import (
 // unless told --force.
 
 const benchUsage = "bench [--db DSN] [--key-file PATH] [--accounts N] [--concurrency C] [--duration D | --requests R]\n" +
-	"                    [--instances N | --target URL[,URL]] [--phases baseline,verify,password] [--json] [--cpuprofile FILE]"
+	"                    [--instances N | --target URL[,URL]] [--addresses N] [--phases baseline,verify,password] [--json] [--cpuprofile FILE]"
 
 const (
 	// benchDB and benchKeyFile are bench's database and key file when
@@ -95,21 +95,25 @@ type benchOptions struct {
 	jsonOut     bool
 	cpuprofile  string
 	force       bool
+	addresses   int
 }
 
 // BenchReport is what bench prints, as text or JSON.
 type BenchReport struct {
-	Dialect     string         `json:"dialect"`
-	Instances   int            `json:"instances"`
-	Targets     []string       `json:"targets"`
-	InProcess   bool           `json:"in_process"`
-	Concurrency int            `json:"concurrency"`
-	Accounts    int            `json:"accounts"`
-	CPUs        int            `json:"cpus"`
-	Provision   BenchProvision `json:"provision"`
-	Phases      []BenchPhase   `json:"phases"`
-	Process     *BenchProcess  `json:"process,omitempty"`
-	Notes       []string       `json:"notes,omitempty"`
+	Dialect     string   `json:"dialect"`
+	Instances   int      `json:"instances"`
+	Targets     []string `json:"targets"`
+	InProcess   bool     `json:"in_process"`
+	Concurrency int      `json:"concurrency"`
+	// Addresses is how many client addresses the load came from (the
+	// tool's --addresses), 0 for the machine's own (127.0.0.1) alone.
+	Addresses int            `json:"addresses"`
+	Accounts  int            `json:"accounts"`
+	CPUs      int            `json:"cpus"`
+	Provision BenchProvision `json:"provision"`
+	Phases    []BenchPhase   `json:"phases"`
+	Process   *BenchProcess  `json:"process,omitempty"`
+	Notes     []string       `json:"notes,omitempty"`
 }
 
 // BenchProvision says what provisioning found and did, and how long it took.
@@ -182,6 +186,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the verify phase to this file (servers included when in process)")
 	fs.BoolVar(&o.force, "force", false, "provision even though the database holds accounts that are not bench accounts")
+	fs.IntVar(&o.addresses, "addresses", 0, "send the load from N client addresses (X-Forwarded-For from 198.18.0.0/15) with the per-address login bucket on (0: from 127.0.0.1, bucket off)")
 	// A database and key file of its own by default, never serve's
 	// twofold.db and twofold.key: bench accounts have a known password, and
 	// a serve started later on a database bench made would print no setup
@@ -224,6 +229,8 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: --requests and --logins must be 0 to 10000000", errUsage)
 	case len(o.targets) == 0 && (o.instances < 1 || o.instances > 4):
 		return fmt.Errorf("%w: --instances must be 1 to 4", errUsage)
+	case o.addresses < 0 || o.addresses > benchAddressSpace:
+		return fmt.Errorf("%w: --addresses must be 0 to %d", errUsage, benchAddressSpace)
 	}
 	rep, err := m.runBench(ctx, c, o)
 	if err != nil {
@@ -257,7 +264,7 @@ func loopbackURL(u string) error {
 }
 
 func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*BenchReport, error) {
-	rep := &BenchReport{Concurrency: o.concurrency, Accounts: o.accounts, CPUs: runtime.GOMAXPROCS(0), Targets: o.targets}
+	rep := &BenchReport{Concurrency: o.concurrency, Addresses: o.addresses, Accounts: o.accounts, CPUs: runtime.GOMAXPROCS(0), Targets: o.targets}
 	progress := func(format string, args ...any) {
 		if !o.jsonOut {
 			fmt.Fprintf(m.Stderr, format+"\n", args...)
@@ -322,7 +329,7 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 	if len(urls) == 0 {
 		rep.InProcess = true
 		rep.Process = &BenchProcess{}
-		servers, err := startBenchServers(ctx, c, o.instances, client, rep.Process)
+		servers, err := startBenchServers(ctx, c, o.instances, o.addresses, client, rep.Process)
 		defer func() {
 			for _, s := range servers {
 				s.Close()
@@ -337,7 +344,7 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 		rep.Targets = urls
 	}
 	rep.Instances = len(urls)
-	b := &bencher{client: client, urls: urls, o: o}
+	b := &bencher{client: client, urls: urls, o: o, from: benchAddresses(o.addresses)}
 	if plan != nil {
 		plan.offset = b.clockOffset(ctx)
 		if d := plan.offset; d > 2*time.Second || d < -2*time.Second {
@@ -424,7 +431,12 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 			rep.Phases[i].Ratio = rep.Phases[i].RPS / base
 		}
 		if rep.Phases[i].Errors > 0 && rep.Phases[i].ErrorKinds["429"] > 0 {
-			rep.Notes = append(rep.Notes, "429 answers: run the target servers with --login-rate 0 (every bench client comes from one address)")
+			if o.addresses > 0 {
+				rep.Notes = append(rep.Notes, "429 answers: the per-address login bucket refused some of the load; use more --addresses or a higher --login-rate"+
+					" (--target servers must trust 127.0.0.1 with --trusted-proxy 127.0.0.1/32, or every client is one address)")
+			} else {
+				rep.Notes = append(rep.Notes, "429 answers: run the target servers with --login-rate 0 (every bench client comes from one address)")
+			}
 		}
 	}
 	return rep, nil
@@ -723,14 +735,20 @@ func randomID() (string, error) {
 // startBenchServers starts n servers in this process on the configured
 // database, each on 127.0.0.1:0, and records how long each took from Open to
 // its first ready answer.
-func startBenchServers(ctx context.Context, c config.Config, n int, client *http.Client, rep *BenchProcess) ([]*server.Server, error) {
+func startBenchServers(ctx context.Context, c config.Config, n, addresses int, client *http.Client, rep *BenchProcess) ([]*server.Server, error) {
 	c.Listen = "127.0.0.1:0"
 	c.BaseURL = ""
 	// /metrics beside the rest, where the phases scrape it (commitTotals);
 	// n servers could not share one --metrics-addr either. Nor one
 	// --dns-addr, which no phase asks: the instances answer no DNS.
 	c.MetricsAddr, c.DNSAddr = "", ""
-	c.LoginRate = 0 // every client comes from 127.0.0.1: the per-address bucket would refuse the load
+	if addresses == 0 {
+		c.LoginRate = 0 // every client comes from 127.0.0.1: the per-address bucket would refuse the load
+	} else {
+		// The clients say where they come from as a proxy would: the
+		// bucket of each address they name is taken as a real one's.
+		c.TrustedProxies = append(slices.Clone(c.TrustedProxies), "127.0.0.1/32")
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var out []*server.Server
 	for range n {
@@ -786,6 +804,32 @@ type bencher struct {
 	client *http.Client
 	urls   []string
 	o      benchOptions
+	// from are the client addresses the load is spread over (--addresses),
+	// none for 127.0.0.1 alone; next picks the next request's.
+	from []string
+	next atomic.Uint64
+}
+
+// benchAddressSpace is how many addresses 198.18.0.0/15, the range set
+// aside for benchmarks (RFC 2544), holds.
+const benchAddressSpace = 1 << 17
+
+// benchAddresses returns the first n addresses of 198.18.0.0/15.
+func benchAddresses(n int) []string {
+	out := make([]string, n)
+	for k := range n {
+		out[k] = fmt.Sprintf("198.%d.%d.%d", 18+k>>16, k>>8&0xff, k&0xff)
+	}
+	return out
+}
+
+// send sends req from the next client address (--addresses) and reads the
+// whole answer.
+func (b *bencher) send(req *http.Request) outcome {
+	if len(b.from) > 0 {
+		req.Header.Set("X-Forwarded-For", b.from[(b.next.Add(1)-1)%uint64(len(b.from))])
+	}
+	return b.do(req)
 }
 
 // outcome is one request's result; done means the worker has no more work.
@@ -970,7 +1014,7 @@ func (b *bencher) post(ctx context.Context, url string, body []byte) outcome {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "twofold-bench")
-	return b.do(req)
+	return b.send(req)
 }
 
 func (b *bencher) get(ctx context.Context, url string) outcome {
@@ -979,7 +1023,7 @@ func (b *bencher) get(ctx context.Context, url string) outcome {
 		return outcome{err: err}
 	}
 	req.Header.Set("User-Agent", "twofold-bench")
-	return b.do(req)
+	return b.send(req)
 }
 
 // timeOp is the baseline: GET /v1/time, the cheapest endpoint of the same server.
@@ -1055,6 +1099,9 @@ func (r *BenchReport) writeText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "twofold bench: %s, %s, %d %s, %d %s, %d %s\n", r.Dialect, where, r.Concurrency, plural(r.Concurrency, "client", "clients"),
 		r.Accounts, plural(r.Accounts, "account", "accounts"), r.CPUs, plural(r.CPUs, "CPU", "CPUs"))
+	if r.Addresses > 0 {
+		fmt.Fprintf(w, "load from %d client %s (X-Forwarded-For), per-address login bucket on\n", r.Addresses, plural(r.Addresses, "address", "addresses"))
+	}
 	fmt.Fprintf(w, "provisioning: %d created, %d already there, %.1fs; %d login %s prepared in %.1fs\n\n",
 		r.Provision.Created, r.Provision.Existing, r.Provision.Seconds, r.Provision.Logins, plural(r.Provision.Logins, "transaction", "transactions"), r.Provision.LoginsSeconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

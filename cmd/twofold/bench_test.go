@@ -163,6 +163,34 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBenchAddresses: with --addresses the load comes from that many client
+// addresses, each with its own per-address login bucket, which stays on: a
+// bucket of 5 refuses none of 50 second steps spread over 50 addresses
+// (were the forwarded addresses not believed, all would share 127.0.0.1's
+// bucket), then, from the first of them alone, all but the 4 tokens it has
+// left.
+func TestBenchAddresses(t *testing.T) {
+	for name, dsnFunc := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dsn, key := dsnFunc(t), filepath.Join(t.TempDir(), "twofold.key")
+			common := []string{"--db", dsn, "--key-file", key, "--accounts", "200", "--concurrency", "4", "--requests", "50",
+				"--phases", "verify", "--login-burst", "5", "--login-rate", "0.001"}
+			rep := runBenchJSON(t, append(common, "--addresses", "50")...)
+			if p := benchPhase(t, rep, "verify"); rep.Addresses != 50 || p.Requests != 50 || p.Errors != 0 {
+				t.Errorf("50 addresses: got %d addresses, %d requests, errors %v; want none", rep.Addresses, p.Requests, p.ErrorKinds)
+			}
+			rep = runBenchJSON(t, append(common, "--addresses", "1")...)
+			if p := benchPhase(t, rep, "verify"); rep.Addresses != 1 || p.Requests != 50 || p.Errors != 46 || p.ErrorKinds["429"] != 46 {
+				t.Errorf("one address with 4 tokens left: got %d addresses, %d requests, errors %v; want 46 × 429", rep.Addresses, p.Requests, p.ErrorKinds)
+			}
+			if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "use more --addresses") }) {
+				t.Errorf("no note on the refused load: %v", rep.Notes)
+			}
+		})
+	}
+}
+
 // TestBenchRefusesAForeignDatabase: bench accounts have a known password, so
 // bench will not add them beside real accounts unless forced, and says how
 // many there are ("1 account", not "1 accounts").
