@@ -301,6 +301,47 @@ func TestFlowsAcrossInstances(t *testing.T) {
 				if r = p.post(b, "/settings/security/recovery-codes", form); !strings.Contains(r.body, "sent again") {
 					t.Fatalf("the same form again, to B: %d at %s, want it told it was sent again\n%s", r.status, r.url, r.body)
 				}
+				// A texted code on the pages: the sign-in on A, the code
+				// asked for on B (its code_secret kept in a cookie), typed
+				// on A.
+				c.addUser(t, "pat")
+				onA := a.client()
+				onA.Token = apiLogin(t, a, "pat")
+				const number, e164 = "+44 7400 123457", "+447400123457"
+				fr := onA.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": number, "label": "mobile"})
+				want(t, "add pat's phone on A", fr, 201, "")
+				want(t, "confirm it on A", onA.Do(t, "POST", "/v1/me/factors/"+fr.JSON["factor"].(map[string]any)["id"].(string)+"/confirm", map[string]string{"code": g.LastCode(t, e164)}), 200, "")
+				q := newPages(t)
+				q.get(b, "/login")
+				r = q.post(a, "/login", url.Values{"username": {"pat"}, "password": {password}})
+				if r.url.Path != "/login/verify" {
+					t.Fatalf("pat's sign-in on A: at %s\n%s", r.url, r.body)
+				}
+				r = q.post(b, "/login/verify/send", fields(t, r.body, "/login/verify/send"))
+				if !strings.Contains(r.body, `id="sent-to"`) {
+					t.Fatalf("the code asked for on B: %d at %s\n%s", r.status, r.url, r.body)
+				}
+				if r = q.post(a, "/login/verify", url.Values{"method": {"sms"}, "code": {g.LastCode(t, e164)}}); r.url.Path != "/settings/security" {
+					t.Fatalf("the texted code typed on A: at %s\n%s", r.url, r.body)
+				}
+
+				// A password reset on the pages: asked for on B, its link
+				// opened on A, the new password set on B.
+				c.run(t, password+"\n", append([]string{"user", "add", "rae", "--email", "rae@example.com"}, c.passwords()...)...)
+				w := newPages(t)
+				w.get(a, "/password-reset")
+				w.post(b, "/password-reset", url.Values{"username": {"rae"}})
+				token := mb.mailed(t, "rae@example.com", "reset your password", `/password-reset/([a-z2-7]+\.[a-z2-7]+)\b`)
+				if r = w.get(a, "/password-reset/"+token); r.url.Path != "/new-password" {
+					t.Fatalf("the reset link on A: at %s\n%s", r.url, r.body)
+				}
+				const fresh = "another brand new passphrase"
+				if r = w.post(b, "/new-password", url.Values{"password": {fresh}, "password2": {fresh}}); r.url.Path != "/login" {
+					t.Fatalf("the new password set on B: %d at %s\n%s", r.status, r.url, r.body)
+				}
+				r2 := a.client().Do(t, "POST", "/v1/login", map[string]string{"username": "rae", "password": fresh})
+				want(t, "rae's new password on A", r2, 200, "")
+
 				// Sign out on A ends the session on B at once.
 				p.post(a, "/logout", url.Values{})
 				if r := p.get(b, "/settings/security"); !strings.HasPrefix(r.url.Path, "/login") {
