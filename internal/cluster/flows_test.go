@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -517,4 +518,57 @@ func fields(t *testing.T, body, action string) url.Values {
 		}
 	}
 	return f
+}
+
+// TestSetupLinkAcrossInstances starts two servers on a new database with
+// no account: the first prints the first-run setup link, the second says
+// one was printed and prints none; the link, opened on the second, creates
+// the operator with the form sent to the first, and then works nowhere.
+func TestSetupLinkAcrossInstances(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := &cluster{dsn: dsn(t), dir: t.TempDir()}
+			c.keyFile = filepath.Join(c.dir, "twofold.key")
+			a := c.serve(t, "A")
+			m := a.waitLine(t, regexp.MustCompile(`first run: create the operator account at \S+/setup/(\S+)`))
+			b := c.serve(t, "B")
+			b.waitLine(t, regexp.MustCompile(`first run: setup is pending`))
+			if strings.Contains(b.stdout.String(), "/setup/") {
+				t.Fatalf("B printed a second setup link:\n%s", b.stdout.String())
+			}
+			p := newPages(t)
+			if r := p.get(b, "/setup/"+m[1]); r.url.Path != "/setup" || !strings.Contains(r.body, `name="password2"`) {
+				t.Fatalf("A's setup link on B: %d at %s\n%s", r.status, r.url, r.body)
+			}
+			r := p.post(a, "/setup", url.Values{"username": {"root"}, "email": {"root@example.com"}, "password": {password}, "password2": {password}})
+			if r.url.Path != "/settings/security" {
+				t.Fatalf("the setup form of B sent to A: %d at %s\n%s", r.status, r.url, r.body)
+			}
+			want(t, "the operator signs in on B", b.client().Do(t, "POST", "/v1/login", map[string]string{"username": "root", "password": password}), 200, "")
+			if r := newPages(t).get(b, "/setup/"+m[1]); r.url.Path == "/setup" && strings.Contains(r.body, `name="password2"`) {
+				t.Fatalf("the used setup link on B still offers the form")
+			}
+		})
+	}
+}
+
+// waitLine waits, a minute at most, for a line n prints that matches re,
+// and returns the match.
+func (n *node) waitLine(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute) // a bound against a hang on a loaded machine
+	for {
+		if m := re.FindStringSubmatch(n.stdout.String()); m != nil {
+			return m
+		}
+		select {
+		case <-n.exited:
+			t.Fatalf("server %s exited without printing %s:\n%s%s", n.name, re, n.stdout.String(), n.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server %s did not print %s within a minute:\n%s", n.name, re, n.stdout.String())
+		}
+	}
 }
