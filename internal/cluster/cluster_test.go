@@ -75,6 +75,7 @@ type node struct {
 	name   string
 	url    string
 	cmd    *exec.Cmd
+	stdout *testenv.Buffer // every line the process printed
 	stderr *testenv.Buffer
 	exited chan struct{}
 }
@@ -153,7 +154,7 @@ var listening = regexp.MustCompile(`twofold listening on (http://\S+)`)
 func (c *cluster) serve(t *testing.T, name string) *node {
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--login-rate", "0", "--log-level", "warn", "--shutdown-timeout", "5s"}, c.common()...)
-	n := &node{name: name, cmd: exec.Command(binary, args...), stderr: &testenv.Buffer{}, exited: make(chan struct{})}
+	n := &node{name: name, cmd: exec.Command(binary, args...), stdout: &testenv.Buffer{}, stderr: &testenv.Buffer{}, exited: make(chan struct{})}
 	n.cmd.Dir, n.cmd.Env, n.cmd.Stderr = c.dir, env(), n.stderr
 	stdout, err := n.cmd.StdoutPipe()
 	if err != nil {
@@ -166,6 +167,7 @@ func (c *cluster) serve(t *testing.T, name string) *node {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			fmt.Fprintln(n.stdout, sc.Text())
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case urls <- m[1]:
