@@ -35,7 +35,7 @@ func TestHoldAPIKeyHoldsRevocation(t *testing.T) {
 	writeDone := make(chan error, 1)
 	go func() {
 		writeDone <- s.InTx(ctx, func(ctx context.Context) error {
-			k, err := s.HoldAPIKey(ctx, "made")
+			k, _, err := s.HoldAPIKey(ctx, a.ID, "made")
 			if err != nil || k.ParentID != "maker" {
 				t.Errorf("HoldAPIKey: got %+v, %v", k, err)
 			}
@@ -74,7 +74,7 @@ func TestHoldAPIKeyHoldsRevocation(t *testing.T) {
 		t.Fatal("DeleteAPIKey: got false, want the maker deleted")
 	}
 	err := s.InTx(ctx, func(ctx context.Context) error {
-		_, err := s.HoldAPIKey(ctx, "made")
+		_, _, err := s.HoldAPIKey(ctx, a.ID, "made")
 		return err
 	})
 	if twofold.ErrorCode(err) != twofold.CodeNotFound {
