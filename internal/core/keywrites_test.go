@@ -9,6 +9,7 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -47,16 +48,22 @@ func TestKeyWritesOfKeyEndedMeanwhile(t *testing.T) {
 			db := openStore(t, dsn(t))
 			ms := &meddlingStore{Store: db.Store}
 			clock := testenv.NewClock(time.Now())
-			svc := newService(t, ms, db, clock.Now, nil)
+			cfg := core.DefaultConfig()
+			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			cfg.MailSent = true // a key asks for a reset only of a holder who hears of it
+			mb := &mailbox{}
+			svc := newServiceOpts(t, ms, db, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb})
 			op := withTOTP(t, svc, clock, signedInAs(t, svc, core.NewAccount{Username: "olga", Email: "olga@example.com", Operator: true}))
 			op.Session.ElevatedUntil = clock.Now().AddDate(1, 0, 0) // the clock moves on below
-			bob := signedIn(t, svc, "bob")
+			bob := withTOTP(t, svc, clock, signedIn(t, svc, "bob")) // with two-factor to reset
+			bob.Session.ElevatedUntil = op.Session.ElevatedUntil
 			if _, err := svc.AddZone(ctx, "example.com", "olga", core.Meta{}); err != nil {
 				t.Fatal(err)
 			}
 			dnsPermit := twofold.Permit{Service: "dns", Resource: "example.com", Actions: []string{"write"}}
 			permits := []twofold.Permit{
 				{Service: "admin", Resource: "users", Actions: []string{"read", "write"}},
+				{Service: "admin", Resource: "resets", Actions: []string{"read", "write"}},
 				{Service: "admin", Resource: "webhooks", Actions: []string{"read", "write"}},
 				{Service: "admin", Resource: "events", Actions: []string{"read"}}, // a webhook hands out the audit log
 				{Service: "keys", Resource: "*", Actions: []string{"read", "write"}},
@@ -145,6 +152,33 @@ func TestKeyWritesOfKeyEndedMeanwhile(t *testing.T) {
 					}
 					return func() error { return svc.RevokeAPIKeyFor(ctx, ka, bob.Account.ID, k.ID, core.Meta{}) }
 				}},
+				{"ask for a reset", func(t *testing.T, ka core.Auth) func() error {
+					noReset(t, svc)
+					return func() error {
+						_, err := svc.RequestTwoFactorReset(ctx, ka, bob.Account.ID, core.Meta{})
+						return err
+					}
+				}},
+				{"cancel a reset", func(t *testing.T, ka core.Auth) func() error {
+					noReset(t, svc)
+					if _, err := svc.ResetTwoFactorByName(ctx, "bob", false, core.Meta{}); err != nil {
+						t.Fatal(err)
+					}
+					return func() error { return svc.CancelTwoFactorResetFor(ctx, ka, bob.Account.ID, core.Meta{}) }
+				}},
+				{"turn a webhook on again", func(t *testing.T, ka core.Auth) func() error {
+					w, _, err := svc.CreateWebhook(ctx, ka, core.NewWebhook{URL: "https://hooks.example.com/" + unique("h")}, core.Meta{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := db.DisableWebhooksBy(ctx, op.Account.ID, clock.Now(), twofold.WebhookDisabledNotOperator); err != nil {
+						t.Fatal(err)
+					}
+					return func() error {
+						_, err := svc.EnableWebhook(ctx, ka, w.ID, core.Meta{})
+						return err
+					}
+				}},
 				{"add a webhook", func(t *testing.T, ka core.Auth) func() error {
 					return func() error {
 						_, _, err := svc.CreateWebhook(ctx, ka, core.NewWebhook{URL: "https://hooks.example.com/" + unique("h")}, core.Meta{})
@@ -213,6 +247,14 @@ func TestKeyWritesOfKeyEndedMeanwhile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// noReset cancels the reset of bob's two-factor waiting, if any.
+func noReset(t *testing.T, svc *core.Service) {
+	t.Helper()
+	if _, err := svc.CancelTwoFactorResetByName(t.Context(), "bob", core.Meta{}); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		t.Fatal(err)
 	}
 }
 
