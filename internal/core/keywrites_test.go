@@ -2,7 +2,9 @@ package core_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -266,4 +268,109 @@ func allEvents(t *testing.T, st *store.Store) int {
 		t.Fatal(err)
 	}
 	return len(evs)
+}
+
+// pausingStore is a real store that, once armed, pauses in its next
+// CreateAPIKey, inside the transaction that makes the key, until
+// released: a key being made while something else happens.
+type pausingStore struct {
+	*store.Store
+	armed   atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (s *pausingStore) CreateAPIKey(ctx context.Context, k twofold.APIKey) error {
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.held)
+		<-s.release
+	}
+	return s.Store.CreateAPIKey(ctx, k)
+}
+
+// TestKeyMadeWhileMakerRevoked: a key that a key makes while its maker is
+// being revoked does not outlive the revocation: the revocation waits for
+// the making (on PostgreSQL, for the account's row the making holds; on
+// SQLite, for its one writer), then revokes the new key with its maker,
+// and counts it in its event (README "API keys": revoking a key revokes
+// every key it made). On both stores; on PostgreSQL the test sees the
+// revocation wait before it lets the making go on.
+func TestKeyMadeWhileMakerRevoked(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			url := dsn(t)
+			db := openStore(t, url)
+			ps := &pausingStore{Store: db.Store, held: make(chan struct{}), release: make(chan struct{})}
+			svc := newService(t, ps, db, time.Now, nil)
+			ada := signedIn(t, svc, "ada")
+			acme := twofold.Permit{Service: "dns", Resource: "example.com/_acme-challenge/TXT", Actions: []string{"write"}}
+			maker, secret, err := svc.CreateAPIKey(ctx, ada, core.NewAPIKey{Name: "certbot",
+				Permits: []twofold.Permit{acme, {Service: "keys", Resource: "*", Actions: []string{"write"}}}}, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ka, err := svc.AuthenticateAPIKey(ctx, maker.ID, secret, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps.armed.Store(true)
+			made := make(chan error, 1)
+			go func() {
+				_, _, err := svc.CreateAPIKey(ctx, ka, core.NewAPIKey{Name: "child", Permits: []twofold.Permit{acme}}, core.Meta{})
+				made <- err
+			}()
+			<-ps.held
+			revoked := make(chan error, 1)
+			go func() { revoked <- svc.RevokeAPIKey(ctx, ada, maker.ID, core.Meta{}) }()
+			if name == "postgres" {
+				awaitLockWait(t, url, revoked)
+			}
+			close(ps.release)
+			if err := <-made; err != nil {
+				t.Fatalf("the key made while its maker was being revoked: %v", err)
+			}
+			if err := <-revoked; err != nil {
+				t.Fatal(err)
+			}
+			keys, err := db.APIKeys(ctx, ada.Account.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != 0 {
+				t.Errorf("keys after the maker's revocation: %v, want none", keys)
+			}
+			evs, err := db.QueryEvents(ctx, twofold.EventQuery{AccountID: ada.Account.ID, Types: []string{"api_key.revoked"}, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 1 || !strings.HasSuffix(evs[0].Detail, `"certbot" and the 1 key it made`) {
+				t.Errorf("api_key.revoked events: %v, want one for certbot and the 1 key it made", evs)
+			}
+		})
+	}
+}
+
+// awaitLockWait returns once a connection to the PostgreSQL database dsn
+// waits for a lock, failing the test should done deliver first: what
+// should have waited did not.
+func awaitLockWait(t *testing.T, dsn string, done <-chan error) {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-done:
+			t.Fatalf("ended without waiting for a lock: %v", err)
+		case <-tick.C:
+			if err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
