@@ -27,7 +27,7 @@ import (
 func adminAllowed(a Auth, resource, action string) error {
 	if !a.Account.Operator {
 		if a.Key != nil && permit.Grants(a.Key.Permits, permit.Admin) {
-			return twofold.Errorf(twofold.CodeForbidden, "the owner of this API key is no longer an operator: its admin permits grant nothing")
+			return errNoLongerOperator()
 		}
 		return twofold.Errorf(twofold.CodeForbidden, "only operators may do this")
 	}
@@ -35,6 +35,12 @@ func adminAllowed(a Auth, resource, action string) error {
 		return twofold.Errorf(twofold.CodeForbidden, "this API key may not do this: it needs the permit %q", permit.Admin+" "+resource+" "+action)
 	}
 	return nil
+}
+
+// errNoLongerOperator refuses an API key with admin permits whose owner
+// is no longer an operator.
+func errNoLongerOperator() error {
+	return twofold.Errorf(twofold.CodeForbidden, "the owner of this API key is no longer an operator: its admin permits grant nothing")
 }
 
 // requireAdminWrite refuses a caller who may not change resource through
@@ -63,6 +69,7 @@ func actor(op Auth) string {
 // setup: a key or session that can create accounts must not be able to
 // create operators, who could then do everything.
 func (s *Service) CreateAccountFor(ctx context.Context, op Auth, n NewAccount, m Meta) (twofold.Account, error) {
+	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	m = m.by(op)
 	if err := s.requireAdminWrite(ctx, op, "users", "creating an account"); err != nil {
 		return twofold.Account{}, err
@@ -300,6 +307,7 @@ func (s *Service) keyRefused(ctx context.Context, op Auth, a twofold.Account, wh
 // nor lifts the suspension of an operator's account, and acts on one
 // account within keyActions (keyMayActOn).
 func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, on bool, m Meta) (twofold.Account, error) {
+	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	m = m.by(op)
 	what := "suspending an account"
 	if !on {

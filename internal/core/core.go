@@ -243,9 +243,11 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, k twofold.APIKey) error
 	// APIKey returns a key, expired or not; an unknown id is not-found.
 	APIKey(ctx context.Context, id string) (twofold.APIKey, error)
-	// HoldAPIKey is APIKey inside a transaction, holding the key until it
-	// ends: its revocation waits for what is written with it.
-	HoldAPIKey(ctx context.Context, id string) (twofold.APIKey, error)
+	// HoldAPIKey is APIKey, for a key of account accountID, inside a
+	// transaction, returning the account too and holding both until it
+	// ends: the key's revocation, and the account's suspension, demotion
+	// or deletion, wait for what is written with it.
+	HoldAPIKey(ctx context.Context, accountID, id string) (twofold.APIKey, twofold.Account, error)
 	APIKeys(ctx context.Context, accountID string) ([]twofold.APIKey, error)
 	// DeleteAPIKey deletes the account's key with the keys it made.
 	DeleteAPIKey(ctx context.Context, accountID, id string) (bool, error)
@@ -996,7 +998,9 @@ type notesKey struct{}
 // auditKey holds, inside inTx, the first failure to record an audit event.
 type auditKey struct{}
 
-// inTx runs fn in one database transaction. Notifications fn queues are sent,
+// inTx runs fn in one database transaction. For a key's write (keyWrites),
+// the transaction first checks that the key still stands (keyStands).
+// Notifications fn queues are sent,
 // and its audit events counted in the metrics, only after the commit. An audit event that could
 // not be recorded rolls the transaction back and is its error.
 //
@@ -1017,6 +1021,11 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 		var auditErr error
 		txCtx := context.WithValue(context.WithValue(ctx, notesKey{}, &notes), auditKey{}, &auditErr)
 		err = s.store.InTx(txCtx, func(ctx context.Context) error {
+			if a, ok := ctx.Value(keyWriterKey{}).(Auth); ok {
+				if err := s.keyStands(ctx, a); err != nil {
+					return err
+				}
+			}
 			if err := fn(ctx); err != nil {
 				return err
 			}
@@ -1077,7 +1086,8 @@ const noticeTimeout = 10 * time.Second
 // record, and with a deadline of noticeTimeout, so that a database that
 // does not answer cannot hold the request forever.
 func afterCommit(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), noticeTimeout)
+	// What follows a commit is no key's write: it is not checked again (keyWrites).
+	return context.WithTimeout(context.WithValue(context.WithoutCancel(ctx), keyWriterKey{}, nil), noticeTimeout)
 }
 
 // isInternal reports whether err is a failure of the server (twofold.Fault:

@@ -644,7 +644,9 @@ var errZoneMoved = errors.New("the zone changed since it was read")
 func (s *Service) writeChange(ctx context.Context, a Auth, rs RecordSet, verb string, remove func(twofold.Record) bool, add []twofold.Record,
 	read twofold.Zone, old []twofold.Record, standInBytes int64, m Meta) (Change, error) {
 	var ch Change
-	err := s.inTx(ctx, func(ctx context.Context) error {
+	// The key, if one writes, checked again first (keyWrites): revoked,
+	// expired or its account suspended meanwhile, nothing is written.
+	err := s.inTx(keyWrites(ctx, a), func(ctx context.Context) error {
 		ch = Change{}
 		z, err := s.store.LockZone(ctx, rs.Zone)
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
@@ -658,9 +660,6 @@ func (s *Service) writeChange(ctx context.Context, a Auth, rs RecordSet, verb st
 		}
 		if err := s.zoneAccess(ctx, a, z, permit.Write, m); err != nil {
 			return err // given away or unshared meanwhile
-		}
-		if err := s.keyStands(ctx, a); err != nil {
-			return err // revoked or expired meanwhile
 		}
 		next := map[recordKey]twofold.Record{}
 		for _, r := range old {

@@ -74,24 +74,35 @@ func (s *Store) APIKey(ctx context.Context, id string) (twofold.APIKey, error) {
 	return k, nil
 }
 
-// HoldAPIKey returns the key with id, as APIKey does, holding on
-// PostgreSQL a shared lock on its row until the transaction ends, so that
-// its revocation (DeleteAPIKey, of it or of the key that made it) waits
-// for what is written with it (SQLite's one writer orders them anyway).
-// A key revoked meanwhile is not-found.
-func (s *Store) HoldAPIKey(ctx context.Context, id string) (twofold.APIKey, error) {
+// HoldAPIKey returns the key with id of account accountID, as APIKey
+// does, and that account, holding on PostgreSQL a shared lock on the
+// account's row and then on the key's until the transaction ends, so that
+// the key's revocation (DeleteAPIKey, of it or of the key that made it),
+// the account's suspension, its demotion from operator and its deletion
+// wait for what is written with the key (SQLite's one writer orders them
+// anyway). The account is held first, as a revocation holds it
+// (LockAccount) before it deletes the key. A key revoked meanwhile, or of
+// another account, is not-found.
+func (s *Store) HoldAPIKey(ctx context.Context, accountID, id string) (twofold.APIKey, twofold.Account, error) {
 	lock := ""
 	if s.dialect != SQLite {
 		lock = " FOR SHARE"
 	}
-	k, err := scanAPIKey(s.conn(ctx).QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`+lock, id))
+	a, err := scanAccount(s.conn(ctx).QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`+lock, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return k, twofold.Errorf(twofold.CodeNotFound, "no such API key")
+		return twofold.APIKey{}, a, twofold.Errorf(twofold.CodeNotFound, "no such API key")
 	}
 	if err != nil {
-		return k, fmt.Errorf("hold API key: %w", err)
+		return twofold.APIKey{}, a, fmt.Errorf("hold account of API key: %w", err)
 	}
-	return k, nil
+	k, err := scanAPIKey(s.conn(ctx).QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2`+lock, id, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, a, twofold.Errorf(twofold.CodeNotFound, "no such API key")
+	}
+	if err != nil {
+		return k, a, fmt.Errorf("hold API key: %w", err)
+	}
+	return k, a, nil
 }
 
 // APIKeys returns the account's keys, oldest first.

@@ -12,73 +12,95 @@ import (
 )
 
 // TestHoldAPIKeyHoldsRevocation: on PostgreSQL, a key held by HoldAPIKey
-// in a transaction (a DNS write by the key) is revoked only once that
-// transaction ends, also when the revocation is of the key that made it:
-// what the key wrote lands before its revocation is answered. After it,
-// the key is not found.
+// in a transaction (a write by the key) is revoked only once that
+// transaction ends, also when the revocation is of the key that made it,
+// and its account is suspended, made no longer an operator or deleted
+// only then: what the key wrote lands before any of them is answered.
+// After a revocation, the key is not found.
 func TestHoldAPIKeyHoldsRevocation(t *testing.T) {
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	ctx := t.Context()
-	s, db, a := postgresWithAlice(t, t0)
-	for _, k := range []twofold.APIKey{
-		{ID: "maker", AccountID: a.ID, Name: "maker", SecretHash: []byte("h1"), CreatedAt: t0},
-		{ID: "made", AccountID: a.ID, ParentID: "maker", Name: "made", SecretHash: []byte("h2"), CreatedAt: t0},
+	for _, tt := range []struct {
+		name    string
+		end     func(ctx context.Context, s *store.Store, a twofold.Account) (bool, error)
+		revoked bool
+	}{
+		{"revoke its maker", func(ctx context.Context, s *store.Store, a twofold.Account) (bool, error) {
+			return s.DeleteAPIKey(ctx, a.ID, "maker")
+		}, true},
+		{"suspend its account", func(ctx context.Context, s *store.Store, a twofold.Account) (bool, error) {
+			return s.SetSuspended(ctx, a.ID, true)
+		}, false},
+		{"demote its owner", func(ctx context.Context, s *store.Store, a twofold.Account) (bool, error) {
+			return s.SetOperator(ctx, a.ID, false)
+		}, false},
 	} {
-		k.Permits = []twofold.Permit{{Service: "dns", Resource: "example.com", Actions: []string{"write"}}}
-		if err := s.CreateAPIKey(ctx, k); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	held := make(chan struct{})
-	release := make(chan struct{})
-	writeDone := make(chan error, 1)
-	go func() {
-		writeDone <- s.InTx(ctx, func(ctx context.Context) error {
-			k, err := s.HoldAPIKey(ctx, "made")
-			if err != nil || k.ParentID != "maker" {
-				t.Errorf("HoldAPIKey: got %+v, %v", k, err)
-			}
-			close(held)
-			<-release
-			return nil
-		})
-	}()
-	<-held
-	revokeDone := make(chan bool, 1)
-	go func() {
-		ok, err := s.DeleteAPIKey(ctx, a.ID, "maker")
-		if err != nil {
-			t.Errorf("DeleteAPIKey: %v", err)
-		}
-		revokeDone <- ok
-	}()
-	// The revocation waits for the lock (or, were the key not held, ends).
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for waiting := 0; waiting == 0; {
-		select {
-		case <-revokeDone:
-			t.Fatal("the revocation did not wait for the transaction that holds the key")
-		case <-tick.C:
-			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			ctx := t.Context()
+			s, db, a := postgresWithAlice(t, t0)
+			if _, err := s.SetOperator(ctx, a.ID, true); err != nil {
 				t.Fatal(err)
 			}
-		}
-	}
-	close(release)
-	if err := <-writeDone; err != nil {
-		t.Fatal(err)
-	}
-	if !<-revokeDone {
-		t.Fatal("DeleteAPIKey: got false, want the maker deleted")
-	}
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		_, err := s.HoldAPIKey(ctx, "made")
-		return err
-	})
-	if twofold.ErrorCode(err) != twofold.CodeNotFound {
-		t.Errorf("HoldAPIKey after the revocation: got %v, want not-found", err)
+			for _, k := range []twofold.APIKey{
+				{ID: "maker", AccountID: a.ID, Name: "maker", SecretHash: []byte("h1"), CreatedAt: t0},
+				{ID: "made", AccountID: a.ID, ParentID: "maker", Name: "made", SecretHash: []byte("h2"), CreatedAt: t0},
+			} {
+				k.Permits = []twofold.Permit{{Service: "dns", Resource: "example.com", Actions: []string{"write"}}}
+				if err := s.CreateAPIKey(ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			held := make(chan struct{})
+			release := make(chan struct{})
+			writeDone := make(chan error, 1)
+			go func() {
+				writeDone <- s.InTx(ctx, func(ctx context.Context) error {
+					k, acc, err := s.HoldAPIKey(ctx, a.ID, "made")
+					if err != nil || k.ParentID != "maker" || acc.ID != a.ID || !acc.Operator || acc.Suspended {
+						t.Errorf("HoldAPIKey: got %+v, %+v, %v", k, acc, err)
+					}
+					close(held)
+					<-release
+					return nil
+				})
+			}()
+			<-held
+			endDone := make(chan bool, 1)
+			go func() {
+				ok, err := tt.end(ctx, s, a)
+				if err != nil {
+					t.Errorf("%s: %v", tt.name, err)
+				}
+				endDone <- ok
+			}()
+			// The end waits for the lock (or, were the key not held, ends).
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			for waiting := 0; waiting == 0; {
+				select {
+				case <-endDone:
+					t.Fatalf("%s did not wait for the transaction that holds the key", tt.name)
+				case <-tick.C:
+					if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			close(release)
+			if err := <-writeDone; err != nil {
+				t.Fatal(err)
+			}
+			if !<-endDone {
+				t.Fatalf("%s: got false, want it done", tt.name)
+			}
+			err := s.InTx(ctx, func(ctx context.Context) error {
+				_, _, err := s.HoldAPIKey(ctx, a.ID, "made")
+				return err
+			})
+			if got := twofold.ErrorCode(err); tt.revoked && got != twofold.CodeNotFound || !tt.revoked && err != nil {
+				t.Errorf("HoldAPIKey after %s: got %v, want %v", tt.name, err, map[bool]string{true: "not-found", false: "the key"}[tt.revoked])
+			}
+		})
 	}
 }
 
