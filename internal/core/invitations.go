@@ -40,7 +40,7 @@ func (s *Service) managesTeam(ctx context.Context, a Auth, teamID string) (twofo
 		return mb, err
 	}
 	if !mb.Role.ManagesMembers() {
-		return mb, twofold.Errorf(twofold.CodeForbidden, "only the team's owners and admins may manage its members")
+		return mb, errRoleMayNot(mb, "manage its members or invitations (its owners and admins may)")
 	}
 	return mb, s.teamPolicyAdmits(ctx, a, mb.Team, "manage it")
 }

@@ -646,7 +646,7 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		answer, v, held = nil, Verified{}, notice{}
 		l, err := s.pendingLogin(ctx, k)
-		if err == nil && (unguessable(p.Method) || p.Method == twofold.MethodSMS) {
+		if err == nil && (unguessable(p.Method) || sentCode(p.Method)) {
 			// It may end the other sessions (recovers), which writes the
 			// account's row: that is locked first, before the login, as a
 			// sign-out everywhere (EndSessions) locks the account and then
@@ -729,9 +729,10 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 // the recovery path of a lost or stolen phone (SPEC §1 story 4), which
 // signs every other session of the account out (endOthers): a recovery
 // code, the paper key, a challenge signed with an SSH key, and a code sent
-// to a registered phone when the account has an authenticator of another
-// kind (an app, a token, a push device, a security key), which the code
-// by text message is then a way around. A code by text message on an
+// to a registered phone or email address when the account has an
+// authenticator of another kind (an app, a token, a push device, a
+// security key), which the sent code is then a way around: the "lost my
+// phone" path whether the code comes by text or by mail. A sent code on an
 // account whose second step is only codes sent to it is its everyday
 // factor (SPEC §1 story 2), and ends nothing, as a code from an app does
 // not: its holder signs in on several devices.
@@ -739,7 +740,7 @@ func (s *Service) recovers(ctx context.Context, accountID string, method twofold
 	if unguessable(method) {
 		return true, nil
 	}
-	if method != twofold.MethodSMS {
+	if !sentCode(method) {
 		return false, nil
 	}
 	fs, err := s.store.Factors(ctx, accountID)
@@ -754,6 +755,13 @@ func (s *Service) recovers(ctx context.Context, accountID string, method twofold
 	return false, nil
 }
 
+// sentCode reports whether m is a code sent to the account's phone or
+// email address (SPEC §2), a way around its other authenticators
+// (recovers).
+func sentCode(m twofold.Method) bool {
+	return m == twofold.MethodSMS || m == twofold.MethodEmail
+}
+
 // endedOthers, in the transaction of a sign-in on the recovery path that
 // signed every other session of the account out (EndOtherSessions moved
 // its epoch on from epoch: the sessions of a lost or stolen phone, or of
@@ -763,7 +771,7 @@ func (s *Service) recovers(ctx context.Context, accountID string, method twofold
 // sets the count on v, records it in a session.ended_by_recovery event,
 // and queues held, the notice of the recovery, with the count; a code by
 // text message, which has no notice of its own, gets one when sessions
-// ended. Read in the transaction, by the index of sessions by account
+// ended, saying where the code was sent. Read in the transaction, by the index of sessions by account
 // (the account's live sessions alone), the count is the number the commit
 // ends, with the event and the notice committed or dropped with the
 // sign-in: a read after the commit would also count a session of the old
@@ -788,8 +796,12 @@ func (s *Service) endedOthers(ctx context.Context, accountID string, epoch int64
 		if n == 0 {
 			return nil
 		}
+		to := "to your phone"
+		if method == twofold.MethodEmail {
+			to = "by email"
+		}
 		held = notice{subject: "your other sessions were signed out",
-			lines: []string{"You signed in to your account with a code sent to your phone instead of your authenticator."}}
+			lines: []string{"You signed in to your account with a code sent " + to + " instead of your authenticator."}}
 	}
 	s.notify(ctx, accountID, held.subject, append(held.lines, line)...)
 	return nil

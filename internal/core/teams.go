@@ -677,6 +677,9 @@ func (s *Service) shareZone(ctx context.Context, a Auth, zone, teamID string, ma
 		mb, err = s.manager(ctx, a, teamID)
 	}
 	if err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeForbidden && mb.Role != "" && !mb.Role.ManagesMembers() {
+			return errRoleMayNot(mb, "share zones with it (its owners and admins may)")
+		}
 		return err
 	}
 	*managed = true
@@ -698,7 +701,10 @@ func (s *Service) shareZone(ctx context.Context, a Auth, zone, teamID string, ma
 }
 
 // UnshareZone stops sharing the zone with the team: the zone's owner or a
-// manager of the team may. The store unshares it only while it is still
+// manager of the team may. A member whose role may not but who sees the
+// zone among the team's (ops, read-only) is refused with forbidden; anyone
+// who does not see it there (an outsider, billing, a member of another
+// team) gets not-found, as for a zone that does not exist. The store unshares it only while it is still
 // shared with that team, and, for a manager, while the manager's role is
 // still the one checked here: an unsharing racing a change of either is
 // checked again on what is there after it, so that it never takes the
@@ -733,6 +739,18 @@ func (s *Service) unshareZone(ctx context.Context, a Auth, zone, teamID string, 
 			if z.TeamID == teamID && mb.Role.ManagesMembers() {
 				return err
 			}
+			if twofold.ErrorCode(err) == twofold.CodeForbidden && z.TeamID == teamID {
+				// A member whose role may not unshare, but who sees the
+				// zone among the team's (Team lists it to them), is told
+				// so: a 404 would say the zone does not exist.
+				_, aerr := s.teamAccess(ctx, a, teamID, permit.Read)
+				if aerr == nil {
+					return errRoleMayNot(mb, "stop sharing a zone with it (its owners and admins may, and the zone's owner)")
+				}
+				if c := twofold.ErrorCode(aerr); c != twofold.CodeNotFound && c != twofold.CodeForbidden {
+					return aerr
+				}
+			}
 			if c := twofold.ErrorCode(err); c == twofold.CodeNotFound || c == twofold.CodeForbidden {
 				return errNoZone()
 			}
@@ -757,6 +775,12 @@ func (s *Service) unshareZone(ctx context.Context, a Auth, zone, teamID string, 
 		s.auditCounterpart(ctx, z.AccountID, "dns.zone_unshared", fmt.Sprintf("zone %s no longer shared with team %s, by %s", z.Name, teamID, a.Account.Username))
 	}
 	return nil
+}
+
+// errRoleMayNot refuses a member of the team whose role may not do what
+// (403, not 404: the member sees the team), naming the role.
+func errRoleMayNot(mb twofold.Membership, what string) error {
+	return twofold.Errorf(twofold.CodeForbidden, "your role in the team %q is %s: it may not %s", mb.Team.Name, mb.Role, what)
 }
 
 // zoneNamed returns the zone of the name given.

@@ -28,8 +28,11 @@ var errForwarded = errors.New("malformed Forwarded header")
 // parseForwarded parses the lines of the Forwarded header (RFC 7239 §4),
 // strictly: each line a comma-separated list of elements (empty ones
 // skipped, RFC 9110 §5.6.1), each element pairs name=value separated by
-// semicolons, with no space but around the commas; a value a token or a
-// quoted string; no parameter twice in one element; for= and by= nodes
+// semicolons; optional white space (spaces and tabs) around the commas and
+// semicolons and at the edges of an element, as real proxies write
+// "for=192.0.2.1; proto=https" although RFC 7239's grammar has none there,
+// and none anywhere else (not around "="); a value a token or a quoted
+// string; no parameter twice in one element; for= and by= nodes
 // (§6), proto= a URI scheme and host= a host with an optional port
 // (hostOnly). Parameters it does not know are skipped. The error names
 // the line and byte where the header went wrong, never its content.
@@ -78,7 +81,10 @@ func (p *fwdParser) ows() {
 	}
 }
 
-// element reads forwarded-element = [ pair ] *( ";" [ pair ] ).
+// element reads forwarded-element = [ pair ] *( OWS ";" OWS [ pair ] ),
+// the RFC 7239 §4 grammar with the white space proxies put around ";".
+// The caller has skipped the white space before it; the white space after
+// its last pair is left to the caller.
 func (p *fwdParser) element() (forwardedElem, error) {
 	var e forwardedElem
 	seen := map[string]bool{}
@@ -104,10 +110,14 @@ func (p *fwdParser) element() (forwardedElem, error) {
 				return e, err
 			}
 		}
+		start := p.i
+		p.ows()
 		if p.eof() || p.peek() != ';' {
+			p.i = start
 			return e, nil
 		}
 		p.i++
+		p.ows()
 	}
 }
 

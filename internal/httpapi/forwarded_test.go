@@ -35,6 +35,12 @@ func TestParseForwarded(t *testing.T) {
 		{"an obfuscated port", []string{`for="192.0.2.43:_p1"`}, "192.0.2.43||"},
 		{"unknown with a port", []string{`for="unknown:80"`}, "unknown:80||"},
 		{"nothing", []string{``}, ""},
+		{"a space after ;", []string{`for=192.0.2.43; proto=https`}, "192.0.2.43|https|"},
+		{"spaces around ;", []string{`for=192.0.2.43 ; proto=https ;host=a.example`}, "192.0.2.43|https|a.example"},
+		{"tabs around ;", []string{"for=192.0.2.43\t;\tproto=https"}, "192.0.2.43|https|"},
+		{"spaces after a quoted string", []string{`for="[2001:db8::1]:80" ; proto=https`}, "2001:db8::1|https|"},
+		{"white space around , and ; in a list", []string{"\tfor=192.0.2.43 ; proto=http ,\tfor=198.51.100.17; host=a.example\t"}, "192.0.2.43|http| 198.51.100.17||a.example"},
+		{"empty pairs between spaces", []string{` ; for=192.0.2.43 ; ; proto=https ; `}, "192.0.2.43|https|"},
 	} {
 		elems, err := parseForwarded(tc.lines)
 		var got []string
@@ -50,9 +56,16 @@ func TestParseForwarded(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ name, line string }{
-		{"a space after ;", `for=192.0.2.43; proto=https`},
 		{"a space before =", `for =192.0.2.43`},
 		{"a space after =", `for= 192.0.2.43`},
+		{"a space around = after ;", `proto=https; for =192.0.2.43`},
+		{"a tab after = after ;", "proto=https;\tfor=\t192.0.2.43"},
+		{"a space for ;", `for=192.0.2.43 proto=https`},
+		{"a space inside a token", `for=192.0.2.43 x;proto=https`},
+		{"a space in a token value", `proto=ht tp;for=192.0.2.43`},
+		{"a carriage return around ;", "for=192.0.2.43\r;proto=https"},
+		{"a vertical tab around ;", "for=192.0.2.43;\vproto=https"},
+		{"a non-breaking space around ;", "for=192.0.2.43;\u00a0proto=https"},
 		{"unquoted IPv6", `for=[2001:db8::1]`},
 		{"IPv6 without brackets", `for="2001:db8::1"`},
 		{"IPv4 in brackets", `for="[192.0.2.43]"`},
@@ -114,9 +127,10 @@ func TestClientAddrForwarded(t *testing.T) {
 		{"the last element without proto", http.Header{"Forwarded": {`for=192.0.2.9;proto=https, for=10.0.0.7`}}, "192.0.2.9:0", "http://twofold.test", 0},
 		{"an element without for", http.Header{"Forwarded": {`for=192.0.2.9, proto=https`}}, "10.0.0.2:5000", "https://twofold.test", 0},
 		{"none with for", http.Header{"Forwarded": {`proto=https;host=public.example`}}, "10.0.0.2:5000", "https://public.example", 0},
+		{"spaces around ; as proxies write them", http.Header{"Forwarded": {`for=203.0.113.5; proto=https; host=public.example`}}, "203.0.113.5:0", "https://public.example", 0},
 		{"X-Forwarded-For wins", http.Header{"Forwarded": {`for=192.0.2.9;host=evil.example`}, "X-Forwarded-For": {"203.0.113.5"}}, "203.0.113.5:0", "http://twofold.test", 0},
 		{"X-Forwarded-Port wins too", http.Header{"Forwarded": {`for=192.0.2.9;host=evil.example`}, "X-Forwarded-Port": {"443"}}, "10.0.0.2:5000", "http://twofold.test", 0},
-		{"malformed", http.Header{"Forwarded": {`for=192.0.2.9;host=evil.example;`, `for=192.0.2.10 ;proto=https`}}, "10.0.0.2:5000", "http://twofold.test", 1},
+		{"malformed", http.Header{"Forwarded": {`for=192.0.2.9;host=evil.example;`, `for=192.0.2.10 ; proto =https`}}, "10.0.0.2:5000", "http://twofold.test", 1},
 		{"malformed again at once", http.Header{"Forwarded": {`for=192.0.2.9,,for`}}, "10.0.0.2:5000", "http://twofold.test", 1},
 		{"malformed a minute later", http.Header{"Forwarded": {`for=192.0.2.9 for`}}, "10.0.0.2:5000", "http://twofold.test", 2},
 	} {

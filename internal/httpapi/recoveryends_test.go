@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,14 +13,15 @@ import (
 
 // TestRecoveryEndsOtherSessions: a second step on the recovery path of a
 // lost phone (SPEC §1 story 4) — a recovery code, the paper key, a
-// challenge signed with an SSH key, a code by text message on an account
-// that also has an app — signs every other session of the account out in
+// challenge signed with an SSH key, a code by text message or by email on
+// an account that also has an app — signs every other session of the account out in
 // its transaction: their tokens answer 401 at once, the new session works,
 // the answer says how many were ended (other_sessions_ended), the account's
 // log records it (session.ended_by_recovery) and the holder's notice of
 // the recovery says it. API keys keep working. A sign-in with the app's
-// code ends nothing, nor does a code by text message on an account whose
-// only factor is its phone. On SQLite and PostgreSQL.
+// code ends nothing, nor does a code by text message or email on an
+// account whose only factor is its phone or its address. On SQLite and
+// PostgreSQL.
 func TestRecoveryEndsOtherSessions(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -38,12 +40,27 @@ func TestRecoveryEndsOtherSessions(t *testing.T) {
 					}
 				}
 			}
-			for _, method := range []string{"recovery_code", "paper_key", "ssh_key", "sms"} {
+			// codeTo returns the code mailed to user's address after the
+			// first from messages of the mailbox.
+			codeTo := func(user string, from int) string {
+				t.Helper()
+				for n := from + 1; ; n++ {
+					for _, m := range mb.Wait(t, n, time.Minute)[from:] {
+						subj, body := mailText(t, m)
+						if m.To[0] == user+"@example.com" && strings.Contains(subj, "your code") {
+							if code := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(body); code != "" {
+								return code
+							}
+						}
+					}
+				}
+			}
+			for _, method := range []string{"recovery_code", "paper_key", "ssh_key", "sms", "email"} {
 				t.Run(method, func(t *testing.T) {
 					user := "r" + strings.ReplaceAll(method, "_", "")
 					first, f := phoneUser(t, s, user) // a session from before two-factor
 					var kp testenv.SSHKeyPair
-					smsID := ""
+					smsID, emailID := "", ""
 					switch method {
 					case "ssh_key":
 						elevate(t, s, first, f)
@@ -52,6 +69,17 @@ func TestRecoveryEndsOtherSessions(t *testing.T) {
 					case "sms":
 						elevate(t, s, first, f)
 						smsID, _ = enrolPhone(t, first, g, phone, phoneE164, "mobile")
+					case "email":
+						elevate(t, s, first, f)
+						from := len(mb.Messages())
+						r := first.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"})
+						if r.Status != 201 {
+							t.Fatalf("enrol email: got %d %s", r.Status, r.Body)
+						}
+						emailID = r.JSON["factor"].(map[string]any)["id"].(string)
+						if r := first.Do(t, "POST", "/v1/me/factors/"+emailID+"/confirm", map[string]string{"code": codeTo(user, from)}); r.Status != 200 {
+							t.Fatalf("confirm email: got %d %s", r.Status, r.Body)
+						}
 					}
 					elevate(t, s, first, f)
 					r := first.Do(t, "POST", "/v1/me/api-keys", map[string]any{"name": "script",
@@ -94,6 +122,12 @@ func TestRecoveryEndsOtherSessions(t *testing.T) {
 							t.Fatalf("sms challenge: got %d %s", r.Status, r.Body)
 						}
 						proof["code"] = g.LastCode(t, phoneE164)
+					case "email":
+						from := len(mb.Messages())
+						if r := challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": emailID}); r.Status != 202 {
+							t.Fatalf("email challenge: got %d %s", r.Status, r.Body)
+						}
+						proof["code"] = codeTo(user, from)
 					}
 					r = verify(t, s, loginID, proof)
 					if r.Status != 200 || r.JSON["other_sessions_ended"] != float64(2) {
@@ -123,8 +157,11 @@ func TestRecoveryEndsOtherSessions(t *testing.T) {
 						t.Errorf("events: got %d %s, want one session.ended_by_recovery %q", r.Status, r.Body, wantDetail)
 					}
 					subject := map[string]string{"recovery_code": "a recovery code was used", "paper_key": "your paper key was used",
-						"ssh_key": "your SSH key was used", "sms": "your other sessions were signed out"}[method]
+						"ssh_key": "your SSH key was used", "sms": "your other sessions were signed out", "email": "your other sessions were signed out"}[method]
 					mailed(user, subject, "the 2 other sessions of your account were signed out")
+					if how := map[string]string{"sms": "to your phone", "email": "by email"}[method]; how != "" {
+						mailed(user, subject, "with a code sent "+how+" instead of your authenticator")
+					}
 
 					// The next recovery finds only the new session to end.
 					if method == "recovery_code" {
@@ -152,6 +189,36 @@ func TestRecoveryEndsOtherSessions(t *testing.T) {
 				r := verify(t, s, loginID, map[string]string{"method": "sms", "code": g.LastCode(t, "+447400654321")})
 				if r.Status != 200 || r.JSON["other_sessions_ended"] != nil {
 					t.Fatalf("sign-in with the only phone: got %d %s, want 200 without other_sessions_ended", r.Status, r.Body)
+				}
+				if r := first.Do(t, "GET", "/v1/me", nil); r.Status != http.StatusOK {
+					t.Fatalf("the first session: got %d %s, want 200", r.Status, r.Body)
+				}
+			})
+
+			// So is an address that is the account's only factor, or with
+			// a phone the only ones: codes sent to it are its everyday
+			// second step.
+			t.Run("email and sms only", func(t *testing.T) {
+				addUser(t, s, "emailonly")
+				first := login(t, s, "emailonly")
+				from := len(mb.Messages())
+				r := first.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "email"})
+				if r.Status != 201 {
+					t.Fatalf("enrol email: got %d %s", r.Status, r.Body)
+				}
+				id := r.JSON["factor"].(map[string]any)["id"].(string)
+				if r := first.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": codeTo("emailonly", from)}); r.Status != 200 {
+					t.Fatalf("confirm email: got %d %s", r.Status, r.Body)
+				}
+				enrolPhone(t, first, g, "+44 7400 654322", "+447400654322", "mobile")
+				loginID, _ := startLogin(t, s, "emailonly")
+				from = len(mb.Messages())
+				if r := challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": id}); r.Status != 202 {
+					t.Fatalf("email challenge: got %d %s", r.Status, r.Body)
+				}
+				r = verify(t, s, loginID, map[string]string{"method": "email", "code": codeTo("emailonly", from)})
+				if r.Status != 200 || r.JSON["other_sessions_ended"] != nil {
+					t.Fatalf("sign-in with the only address and phone: got %d %s, want 200 without other_sessions_ended", r.Status, r.Body)
 				}
 				if r := first.Do(t, "GET", "/v1/me", nil); r.Status != http.StatusOK {
 					t.Fatalf("the first session: got %d %s, want 200", r.Status, r.Body)

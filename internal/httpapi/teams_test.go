@@ -791,3 +791,77 @@ func TestLeavingTeamNeedsElevation(t *testing.T) {
 		}
 	})
 }
+
+// TestTeamActionsForbiddenToMembers: every team action a member's role may
+// not take answers 403 forbidden to that member, who sees the team (and,
+// reading its zones, the zone), never 404 as if it did not exist; to
+// someone outside the team, and for a zone a member does not see among the
+// team's (billing), it answers 404. On SQLite and PostgreSQL.
+func TestTeamActionsForbiddenToMembers(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		ctx := context.Background()
+		users := []string{"alice", "bob", "carol", "dave", "erin"}
+		for _, n := range users {
+			addUser(t, s, n)
+			if _, err := s.Service.AddZone(ctx, n+".example", n, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		alice := login(t, s, "alice")
+		c := map[string]*testenv.Client{"alice": alice}
+		team := makeTeam(t, alice, "Acme")
+		for n, role := range map[string]string{"bob": "ops", "carol": "read-only", "dave": "billing"} {
+			c[n] = login(t, s, n)
+			addMember(t, alice, c[n], team, n, role)
+		}
+		c["erin"] = login(t, s, "erin")
+		if r := alice.Do(t, "PUT", "/v1/teams/"+team+"/zones/alice.example", nil); r.Status != 200 {
+			t.Fatalf("share alice.example: got %d %s", r.Status, r.Body)
+		}
+		inv := invite(t, alice, team, "frank", "ops")
+
+		base := "/v1/teams/" + team
+		for _, tc := range []struct {
+			name, method, path string
+			body               any
+			// want is the status bob (ops), carol (read-only), dave
+			// (billing) and erin (no member) get, in that order.
+			want [4]int
+		}{
+			{"read the team", "GET", base, nil, [4]int{200, 200, 200, 404}},
+			{"rename it", "PATCH", base, map[string]string{"name": "Mine"}, [4]int{403, 403, 403, 404}},
+			{"delete it", "DELETE", base, nil, [4]int{403, 403, 403, 404}},
+			{"invite", "POST", base + "/invitations", map[string]string{"username": "grace", "role": "ops"}, [4]int{403, 403, 403, 404}},
+			{"list invitations", "GET", base + "/invitations", nil, [4]int{403, 403, 403, 404}},
+			{"withdraw an invitation", "DELETE", base + "/invitations/" + inv, nil, [4]int{403, 403, 403, 404}},
+			{"change a role", "PATCH", base + "/members/alice", map[string]string{"role": "read-only"}, [4]int{403, 403, 403, 404}},
+			{"remove a member", "DELETE", base + "/members/alice", nil, [4]int{403, 403, 403, 404}},
+			{"unshare the team's zone", "DELETE", base + "/zones/alice.example", nil, [4]int{403, 403, 404, 404}},
+			{"unshare a zone not the team's", "DELETE", base + "/zones/dave.example", nil, [4]int{404, 404, 404, 404}},
+		} {
+			for i, n := range []string{"bob", "carol", "dave", "erin"} {
+				r := c[n].Do(t, tc.method, tc.path, tc.body)
+				want, problem := tc.want[i], map[int]string{403: "forbidden", 404: "not-found"}[tc.want[i]]
+				if r.Status != want || r.Problem() != problem {
+					t.Errorf("%s by %s: got %d %s, want %d %s", tc.name, n, r.Status, r.Body, want, problem)
+				}
+			}
+		}
+		// Sharing a zone of one's own: a member whose role may not is
+		// told so, someone outside the team is not.
+		for n, want := range map[string]int{"bob": 403, "carol": 403, "dave": 403, "erin": 404} {
+			r := c[n].Do(t, "PUT", base+"/zones/"+n+".example", nil)
+			if problem := map[int]string{403: "forbidden", 404: "not-found"}[want]; r.Status != want || r.Problem() != problem {
+				t.Errorf("%s shares %s.example: got %d %s, want %d %s", n, n, r.Status, r.Body, want, problem)
+			}
+		}
+		// The 403 names the role and what it may not do; nothing changed.
+		r := c["bob"].Do(t, "DELETE", base+"/zones/alice.example", nil)
+		if d, _ := r.JSON["detail"].(string); !strings.Contains(d, "ops") {
+			t.Errorf("unsharing as ops: detail %q does not name the role", d)
+		}
+		if r := alice.Do(t, "GET", base, nil); r.Status != 200 || len(r.JSON["zones"].([]any)) != 1 || len(r.JSON["members"].([]any)) != 4 {
+			t.Errorf("the team after the refusals: got %d %s, want its zone and 4 members", r.Status, r.Body)
+		}
+	})
+}

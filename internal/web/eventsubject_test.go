@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,66 @@ func TestSignInByTextedCodeInsteadOfApp(t *testing.T) {
 	}
 	if !strings.Contains(r.body, "You signed in with a code texted to your phone") {
 		t.Error("the page does not say how the account was signed in")
+	}
+}
+
+// TestSignInByEmailedCodeInsteadOfApp: a sign-in with a code sent by email
+// when the account has an app too takes the recovery path as a texted code
+// does: every other session is signed out, and the page it lands on says
+// so. On SQLite and PostgreSQL.
+func TestSignInByEmailedCodeInsteadOfApp(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			const address = "max.codes@example.net"
+			mb := testenv.NewSMTPServer(t)
+			ts := testenv.NewServer(t, dsn(t), mb.Option("Twofold <twofold@example.com>"))
+			k := mailedAccount(t, ts, "max", true)
+			// codeAfter is the code mailed to address after the first
+			// from messages of the mailbox.
+			codeAfter := func(from int) string {
+				t.Helper()
+				for n := from + 1; ; n++ {
+					for _, m := range mb.Wait(t, n, time.Minute)[from:] {
+						if len(m.To) == 1 && m.To[0] == address {
+							if c := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(mailBody(t, m)); c != "" {
+								return c
+							}
+						}
+					}
+				}
+			}
+			ctx := context.Background()
+			a := sessionOf(t, ts, "max", k.secret)
+			from := len(mb.Messages())
+			e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorEmail, Email: address}, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, codeAfter(from), core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			ts.Clock.Add(30 * time.Second) // the sign-in's code is used up
+
+			before := newClient(t, ts.URL())
+			before.signInWithCode(ts, "max", k.secret)
+			c := newClient(t, ts.URL())
+			c.signIn("max")
+			from = len(mb.Messages())
+			if r := c.post("/login/verify/send", url.Values{"method": {"email"}, "factor_id": {e.Factor.ID}}); !strings.Contains(r.body, `id="code"`) {
+				t.Fatalf("sending a code: at %s: %s", r.url, pageError(r.body))
+			}
+			r := c.post("/login/verify", url.Values{"method": {"email"}, "code": {codeAfter(from)}})
+			if r.url.Path != "/settings/security" || r.url.Query().Get("m") != "email_recovery_used" {
+				t.Fatalf("signed in by an emailed code: at %s, want the security page with its notice: %s", r.url, pageError(r.body))
+			}
+			if !strings.Contains(r.body, "You signed in with a code sent by email") || !strings.Contains(r.body, "every other session of your account was signed out") {
+				t.Error("the page does not say how the account was signed in and that the other sessions were signed out")
+			}
+			if r := before.get("/settings/security"); r.url.Path != "/login" {
+				t.Errorf("the session from before: at %s, want the sign-in page", r.url)
+			}
+		})
 	}
 }
 

@@ -52,6 +52,7 @@ var notices = map[string]string{
 	"recovery_used":            "You signed in with a recovery code. Each code works once. Every other session of your account was signed out, in case a lost or stolen device still held one. If you lost your authenticator, remove it and add a new one below.",
 	"paper_key_used":           "You signed in with your paper key, and every other session of your account was signed out. If you lost your authenticator, remove it and add a new one below.",
 	"sms_recovery_used":        "You signed in with a code texted to your phone in place of your authenticator, and every other session of your account was signed out. If you lost your authenticator, remove it and add a new one below.",
+	"email_recovery_used":      "You signed in with a code sent by email in place of your authenticator, and every other session of your account was signed out. If you lost your authenticator, remove it and add a new one below.",
 	"enrol_gone":               "That authenticator setup is finished or was cancelled.",
 	"enrol_ended":              "That authenticator's setup can no longer be finished: the session that started it has ended (it expired, or was signed out). Cancel it below, and add the authenticator again.",
 	"enrol_elsewhere":          "That authenticator's setup was started in another session, and only that session can see its key or finish it. If you did not start it, cancel it here: with an authenticator already active, after confirming it's you; without one, once that session has signed out.",
@@ -414,10 +415,11 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if method == twofold.MethodPaperKey && next == "" {
 		next = "/settings/security?m=paper_key_used"
 	}
-	if method == twofold.MethodSMS && v.Recovered && next == "" {
-		// A texted code in place of the account's app, token, push device
-		// or security key: the recovery path (core.Verified.Recovered).
-		next = "/settings/security?m=sms_recovery_used"
+	if (method == twofold.MethodSMS || method == twofold.MethodEmail) && v.Recovered && next == "" {
+		// A texted or emailed code in place of the account's app, token,
+		// push device or security key: the recovery path
+		// (core.Verified.Recovered).
+		next = "/settings/security?m=" + string(method) + "_recovery_used"
 	}
 	http.Redirect(w, r, orDefault(next), http.StatusSeeOther)
 }

@@ -35,8 +35,11 @@ type teamBody struct {
 	Roles          []twofold.Role
 	// Grantable lists the roles the caller may give.
 	Grantable []twofold.Role
-	// Shareable lists the caller's own zones not shared with this team.
+	// Shareable lists the caller's own zones not shared with this team;
+	// OwnShared those shared with it, which the caller may stop sharing
+	// whatever their role.
 	Shareable []string
+	OwnShared map[string]bool
 	Username  string // what was typed in the add form
 	Role      string
 	// Rename is what was typed in the rename form, shown again after a
@@ -132,16 +135,18 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, a core.Auth,
 			b.Grantable = append(b.Grantable, role)
 		}
 	}
-	if b.Manager {
-		own, err := s.svc.OwnZones(r.Context(), a)
-		if err != nil {
-			s.fail(w, r, &a, err)
-			return
-		}
-		for _, z := range own {
-			if z.TeamID != v.Team.ID {
-				b.Shareable = append(b.Shareable, z.Name)
-			}
+	own, err := s.svc.OwnZones(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	b.OwnShared = map[string]bool{}
+	for _, z := range own {
+		switch {
+		case z.TeamID == v.Team.ID:
+			b.OwnShared[z.Name] = true
+		case b.Manager:
+			b.Shareable = append(b.Shareable, z.Name)
 		}
 	}
 	// Managing the team, and leaving it, need a fresh second factor when

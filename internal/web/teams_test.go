@@ -409,3 +409,89 @@ func TestCreateTeamFormSentTwice(t *testing.T) {
 		t.Errorf("teams named Beta: got %d, want 1", n)
 	}
 }
+
+// TestTeamPageRefusesWhatARoleMayNot: on the team's page, a member whose
+// role may not stop sharing the team's zone, change a role or remove a
+// member gets 403 saying so (the page, with the error), never 404 as if
+// the zone or the team did not exist; someone outside the team gets 404.
+// The zone's owner may stop sharing it whatever their role, and the page
+// offers it to them. On SQLite and PostgreSQL.
+func TestTeamPageRefusesWhatARoleMayNot(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			ctx := context.Background()
+			secret := account(t, ts, "alice", false, false)
+			for _, n := range []string{"bob", "carol"} {
+				account(t, ts, n, false, false)
+			}
+			for _, n := range []string{"alice", "bob"} {
+				if _, err := ts.Service.AddZone(ctx, n+".example", n, core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			alice, bob := apiSession(t, ts, "alice", secret), apiSession(t, ts, "bob", "")
+			r := alice.Do(t, "POST", "/v1/teams", map[string]string{"name": "Acme"})
+			if r.Status != 201 {
+				t.Fatalf("make team: %d %s", r.Status, r.Body)
+			}
+			id := r.JSON["team"].(map[string]any)["id"].(string)
+			inv := alice.Do(t, "POST", "/v1/teams/"+id+"/invitations", map[string]string{"username": "bob", "role": "admin"})
+			if inv.Status != 201 {
+				t.Fatalf("invite bob: %d %s", inv.Status, inv.Body)
+			}
+			// bob shares his zone as an admin, then is made ops: the
+			// zone stays his, and shared.
+			for _, step := range []struct {
+				c            *testenv.Client
+				method, path string
+				body         any
+			}{
+				{bob, "POST", "/v1/me/invitations/" + inv.JSON["invitation"].(map[string]any)["id"].(string) + "/accept", nil},
+				{alice, "PUT", "/v1/teams/" + id + "/zones/alice.example", nil},
+				{bob, "PUT", "/v1/teams/" + id + "/zones/bob.example", nil},
+				{alice, "PATCH", "/v1/teams/" + id + "/members/bob", map[string]string{"role": "ops"}},
+			} {
+				if r := step.c.Do(t, step.method, step.path, step.body); r.Status/100 != 2 {
+					t.Fatalf("%s %s: %d %s", step.method, step.path, r.Status, r.Body)
+				}
+			}
+
+			team := "/settings/teams/" + id
+			b := newClient(t, ts.URL())
+			b.signIn("bob")
+			page := b.get(team)
+			if page.status != 200 || strings.Contains(page.body, `aria-label="Stop sharing alice.example"`) || !strings.Contains(page.body, `aria-label="Stop sharing bob.example"`) {
+				t.Fatalf("bob's view of the team: %d, want Stop sharing for his zone alone:\n%s", page.status, page.body)
+			}
+			for _, tc := range []struct {
+				name, path string
+				form       url.Values
+			}{
+				{"stop sharing the team's zone", team + "/zones/alice.example/unshare", url.Values{}},
+				{"change a role", team + "/members/alice/role", url.Values{"role": {"read-only"}}},
+				{"remove a member", team + "/members/alice/remove", url.Values{}},
+			} {
+				r := b.post(tc.path, tc.form)
+				if r.status != 403 || !strings.Contains(pageError(r.body), `role in the team "Acme" is ops`) {
+					t.Errorf("%s as ops: got %d %q, want 403 naming the role", tc.name, r.status, pageError(r.body))
+				}
+			}
+			if r := b.post(team+"/zones/bob.example/unshare", url.Values{}); r.url.Query().Get("m") != "zone_unshared" {
+				t.Errorf("bob stops sharing his own zone: at %s: %s", r.url, pageError(r.body))
+			}
+
+			c := newClient(t, ts.URL())
+			c.signIn("carol")
+			for _, path := range []string{team + "/zones/alice.example/unshare", team + "/members/alice/remove"} {
+				if r := c.post(path, url.Values{}); r.status != 404 {
+					t.Errorf("%s by someone outside the team: got %d, want 404", path, r.status)
+				}
+			}
+			if r := alice.Do(t, "GET", "/v1/teams/"+id, nil); r.Status != 200 || len(r.JSON["zones"].([]any)) != 1 || len(r.JSON["members"].([]any)) != 2 {
+				t.Errorf("the team after the refusals: got %d %s, want alice.example shared and 2 members", r.Status, r.Body)
+			}
+		})
+	}
+}
