@@ -22,12 +22,13 @@ import (
 )
 
 // secretFields name the JSON fields, of requests and answers alike, whose
-// values are secrets or bearer-like: none may reach a log line.
+// values are secrets or bearer-like, or a person's phone number or address:
+// none may reach a log line.
 var secretFields = map[string]bool{
 	"password": true, "new_password": true, "code": true, "codes": true, "token": true, "access_token": true,
 	"secret": true, "otpauth_uri": true, "recovery_codes": true, "paper_key": true, "login_id": true,
 	"enrolment_token": true, "enrolment_uri": true, "push_secret": true, "code_secret": true, "qr_png": true,
-	"signature": true, "passcode": true,
+	"signature": true, "passcode": true, "phone": true, "email": true,
 }
 
 // secretRecorder is an http.RoundTripper that keeps every secret a client
