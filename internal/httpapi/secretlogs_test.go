@@ -34,13 +34,15 @@ var secretFields = map[string]bool{
 // secretRecorder is an http.RoundTripper that keeps every secret a client
 // sends or is answered (secretFields, and the credentials of its headers),
 // and checks that every answer of the APIs with a body tells caches not to
-// store it.
+// store it, and that no refusal echoes a secret its request sent.
 type secretRecorder struct {
 	tb      testing.TB
 	mu      sync.Mutex
 	secrets map[string]string // value → where it was seen
 }
 
+// add keeps value, seen where, as a secret; values shorter than a code are
+// not secrets.
 func (sr *secretRecorder) add(value, where string) {
 	if len(value) < 6 {
 		return
@@ -52,12 +54,14 @@ func (sr *secretRecorder) add(value, where string) {
 	}
 }
 
-// harvest adds the values of the secret fields of the JSON text b.
-func (sr *secretRecorder) harvest(b []byte, where string) {
+// fields returns the values of the secret fields of the JSON text b, by
+// field name.
+func fields(b []byte) map[string][]string {
 	var v any
 	if json.Unmarshal(b, &v) != nil {
-		return
+		return nil
 	}
+	found := map[string][]string{}
 	var walk func(key string, v any)
 	walk = func(key string, v any) {
 		switch x := v.(type) {
@@ -71,49 +75,56 @@ func (sr *secretRecorder) harvest(b []byte, where string) {
 			}
 		case string:
 			if secretFields[key] {
-				sr.add(x, where+" "+key)
+				found[key] = append(found[key], x)
 			}
 		}
 	}
 	walk("", v)
+	return found
 }
 
-func (sr *secretRecorder) header(h http.Header, where string) {
+// credentials returns the credentials of the headers h, by header.
+func credentials(h http.Header) map[string][]string {
+	found := map[string][]string{}
 	if v := h.Get("Authorization"); v != "" {
 		scheme, cred, _ := strings.Cut(v, " ")
-		sr.add(cred, where+" Authorization")
+		found["Authorization"] = []string{cred}
 		if strings.EqualFold(scheme, "Basic") {
 			if b, err := base64.StdEncoding.DecodeString(cred); err == nil {
 				_, secret, _ := strings.Cut(string(b), ":")
-				sr.add(secret, where+" Basic secret")
+				found["Basic secret"] = []string{secret}
 			}
 		}
 	}
 	for _, name := range []string{"X-Auth-Token", "X-Subject-Token"} {
-		sr.add(h.Get(name), where+" "+name)
+		if v := h.Get(name); v != "" {
+			found[name] = []string{v}
+		}
 	}
+	return found
 }
 
 func (sr *secretRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	what := req.Method + " " + req.URL.Path
-	sr.header(req.Header, what+" request")
+	sent := credentials(req.Header)
 	if req.Body != nil {
 		b, err := io.ReadAll(req.Body)
 		req.Body.Close()
 		if err != nil {
 			return nil, err
 		}
-		sr.harvest(b, what+" request")
-		if form, err := url.ParseQuery(string(b)); err == nil && strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		for k, vs := range fields(b) {
+			sent[k] = append(sent[k], vs...)
+		}
+		if strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			form, _ := url.ParseQuery(string(b))
 			for k, vs := range form {
-				for _, v := range vs {
-					if secretFields[k] {
-						sr.add(v, what+" form "+k)
-					}
+				if secretFields[k] {
+					sent[k] = append(sent[k], vs...)
 				}
 			}
 		}
-		req.Body = io.NopCloser(bytes.NewReader(b))
 	}
 	res, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil {
@@ -125,8 +136,23 @@ func (sr *secretRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	res.Body = io.NopCloser(bytes.NewReader(b))
-	sr.header(res.Header, what+" answer")
-	sr.harvest(b, what+" answer")
+	for k, vs := range sent {
+		for _, v := range vs {
+			sr.add(v, what+" request "+k)
+			if res.StatusCode >= 400 && len(v) >= 6 && bytes.Contains(b, []byte(v)) {
+				sr.tb.Errorf("%s: the refusal (%d) echoes the request's %s: %s", what, res.StatusCode, k, b)
+			}
+		}
+	}
+	answered := credentials(res.Header)
+	for k, vs := range fields(b) {
+		answered[k] = append(answered[k], vs...)
+	}
+	for k, vs := range answered {
+		for _, v := range vs {
+			sr.add(v, what+" answer "+k)
+		}
+	}
 	if len(b) > 0 && (strings.HasPrefix(req.URL.Path, "/v1/") || strings.HasPrefix(req.URL.Path, "/v3/")) {
 		if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
 			sr.tb.Errorf("%s: answered %d with Cache-Control %q, want no-store", what, res.StatusCode, cc)
@@ -158,8 +184,9 @@ var digits = regexp.MustCompile(`^[0-9]+$`)
 // get, a password reset by its mailed link, a change of address by its
 // mailed code, and an Identity API token. It records every secret sent or
 // answered (and the codes the gateway and the mailbox got), and wants none
-// of them in the server's log; and every answer of the APIs with a body
-// Cache-Control: no-store.
+// of them in the server's log; every answer of the APIs with a body
+// Cache-Control: no-store; and no refusal that echoes a secret its request
+// sent (a wrong code, password or token).
 func TestSecretsStayOutOfLogs(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
