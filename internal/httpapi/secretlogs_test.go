@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -184,7 +185,7 @@ var digits = regexp.MustCompile(`^[0-9]+$`)
 // get, a password reset by its mailed link, a change of address by its
 // mailed code, and an Identity API token. It records every secret sent or
 // answered (and the codes the gateway and the mailbox got), and wants none
-// of them in the server's log; every answer of the APIs with a body
+// of them in the server's log, nor in the account's audit log; every answer of the APIs with a body
 // Cache-Control: no-store; and no refusal that echoes a secret its request
 // sent (a wrong code, password or token).
 func TestSecretsStayOutOfLogs(t *testing.T) {
@@ -440,5 +441,31 @@ func driveSecretFlows(t *testing.T, s *testenv.Server, g *testenv.SMSGateway, mb
 	wantProblem(t, anon.Do(t, "POST", "/v1/password-reset/complete", map[string]string{"token": tok, "password": "a new long passphrase", "method": "totp", "code": "333333"}), 401, "invalid-code")
 	if r := anon.Do(t, "POST", "/v1/password-reset/complete", map[string]string{"token": tok, "password": "a new long passphrase", "method": "totp", "code": testenv.TOTP(t, app.secret, s.Clock.Now())}); r.Status != 200 && r.Status != 204 {
 		t.Fatalf("complete reset: got %d %s", r.Status, r.Body)
+	}
+
+	// The account's own audit log, read whole by a new session, names
+	// none of the secrets either (an address may be named there).
+	s.Clock.Add(30 * time.Second)
+	r = anon.Do(t, "POST", "/v1/login", map[string]string{"username": "ivy", "password": "a new long passphrase"})
+	signedIn(anon.Do(t, "POST", "/v1/login/"+r.String("login_id")+"/verify", map[string]string{"method": "totp", "code": testenv.TOTP(t, app.secret, s.Clock.Now())}), "sign in after the reset")
+	var events []byte
+	for after := "0"; ; {
+		r := c.Do(t, "GET", "/v1/me/events?after="+after, nil)
+		list, _ := r.JSON["events"].([]any)
+		if r.Status != 200 || len(list) == 0 {
+			break
+		}
+		events = append(events, r.Body...)
+		after = strconv.FormatFloat(r.JSON["next_after"].(float64), 'f', -1, 64)
+	}
+	if !bytes.Contains(events, []byte("password.reset")) {
+		t.Fatalf("the audit log read holds no password.reset event: %s", events)
+	}
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	for secret, where := range sr.secrets {
+		if !strings.HasSuffix(where, " email") && !strings.HasSuffix(where, " phone") && bytes.Contains(events, []byte(secret)) {
+			t.Errorf("the audit log holds the secret of %s", where)
+		}
 	}
 }
