@@ -97,7 +97,7 @@ func credentials(h http.Header) map[string][]string {
 			}
 		}
 	}
-	for _, name := range []string{"X-Auth-Token", "X-Subject-Token"} {
+	for _, name := range []string{"X-Auth-Token", "X-Subject-Token", "Openstack-Auth-Receipt"} {
 		if v := h.Get(name); v != "" {
 			found[name] = []string{v}
 		}
@@ -412,6 +412,22 @@ func driveSecretFlows(t *testing.T, s *testenv.Server, g *testenv.SMSGateway, mb
 	subject := r.Header.Get("X-Subject-Token")
 	if r.Status != 201 || subject == "" {
 		t.Fatalf("identity sign-in: got %d %s", r.Status, r.Body)
+	}
+	// The password first: the receipt it is answered, then the passcode
+	// with it.
+	s.Clock.Add(30 * time.Second)
+	r = anon.Do(t, "POST", "/v3/auth/tokens", `{"auth":{"identity":{"methods":["password"],`+
+		`"password":{"user":{"name":"ivy","domain":{"id":"default"},"password":"`+password+`"}}}}}`)
+	receipt := r.Header.Get("Openstack-Auth-Receipt")
+	if r.Status != 401 || receipt == "" {
+		t.Fatalf("identity sign-in with the password alone: got %d %s, want 401 with a receipt", r.Status, r.Body)
+	}
+	rc := sr.client(s)
+	rc.Header = http.Header{"Openstack-Auth-Receipt": {receipt}}
+	r = rc.Do(t, "POST", "/v3/auth/tokens", `{"auth":{"identity":{"methods":["totp"],`+
+		`"totp":{"user":{"name":"ivy","domain":{"id":"default"},"passcode":"`+testenv.TOTP(t, app.secret, s.Clock.Now())+`"}}}}}`)
+	if r.Status != 201 || r.Header.Get("X-Subject-Token") == "" {
+		t.Fatalf("identity sign-in with the receipt: got %d %s", r.Status, r.Body)
 	}
 	ks := sr.client(s)
 	ks.Header = http.Header{"X-Auth-Token": {subject}, "X-Subject-Token": {subject}}
