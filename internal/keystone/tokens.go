@@ -475,6 +475,9 @@ func (s *Server) checkToken(w http.ResponseWriter, r *http.Request, a core.Auth,
 	}
 	w.Header().Set(headerSubjectToken, tok.value)
 	if r.Method == http.MethodHead {
+		// The token in X-Subject-Token, as in every answer that carries
+		// one (writeJSON), is kept by no cache.
+		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
 		return
 	}

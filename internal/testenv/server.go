@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -60,17 +61,24 @@ type ServerOption func(*config.Config)
 // Service.DeliverWebhooks, or starts its server with NewWebhookServer.
 func NewServer(tb testing.TB, dsn string, opts ...ServerOption) *Server {
 	tb.Helper()
-	return newServer(tb, dsn, -1, opts...)
+	return newServer(tb, dsn, -1, nil, opts...)
+}
+
+// NewLoggedServer is NewServer with log as the server's logger, for tests
+// of what the server logs (at which level is log's choice).
+func NewLoggedServer(tb testing.TB, dsn string, log *slog.Logger, opts ...ServerOption) *Server {
+	tb.Helper()
+	return newServer(tb, dsn, -1, log, opts...)
 }
 
 // NewWebhookServer is NewServer with the server's own delivery to
 // webhooks running, every 20 ms.
 func NewWebhookServer(tb testing.TB, dsn string, opts ...ServerOption) *Server {
 	tb.Helper()
-	return newServer(tb, dsn, 20*time.Millisecond, opts...)
+	return newServer(tb, dsn, 20*time.Millisecond, nil, opts...)
 }
 
-func newServer(tb testing.TB, dsn string, webhookEvery time.Duration, opts ...ServerOption) *Server {
+func newServer(tb testing.TB, dsn string, webhookEvery time.Duration, log *slog.Logger, opts ...ServerOption) *Server {
 	tb.Helper()
 	c := config.Default()
 	c.Listen = "127.0.0.1:0"
@@ -86,7 +94,7 @@ func newServer(tb testing.TB, dsn string, webhookEvery time.Duration, opts ...Se
 	}
 	clock := NewClock(time.Date(2026, 11, 23, 12, 0, 10, 0, time.UTC))
 	// Sweeps run often, so that every test also meets them mid-request.
-	s := &Server{Server: &server.Server{Config: c, Now: clock.Now, SweepEvery: 100 * time.Millisecond, WebhookEvery: webhookEvery}, Clock: clock}
+	s := &Server{Server: &server.Server{Config: c, Logger: log, Now: clock.Now, SweepEvery: 100 * time.Millisecond, WebhookEvery: webhookEvery}, Clock: clock}
 	if p, ok := sqlitePath(dsn); ok {
 		s.DBPath = p
 	}
