@@ -272,13 +272,8 @@ func (s *Service) ChallengePasswordReset(ctx context.Context, token string, meth
 	if err != nil {
 		return Challenge{}, err
 	}
-	// A code sent at the hard cap could confirm nothing: none is sent,
-	// and none of the account's sends is spent.
-	if capped, err := s.codesCapped(ctx, a.ID); err != nil {
+	if err := s.refuseSendAtCap(ctx, a.ID, method, "password reset", m); err != nil {
 		return Challenge{}, err
-	} else if capped {
-		s.auditRefused(ctx, "reset-capped", a.ID, a.ID, "login.throttled", m, string(method)+" for password reset: codes are refused at the hard cap, so no code was sent")
-		return Challenge{}, throttled(maxRetryAfter, s.resetCapMessage(ctx, a.ID))
 	}
 	return s.sendTo(ctx, a, method, factorID, resetScope(r.ID), "", time.Time{}, m)
 }

@@ -9,6 +9,23 @@ import (
 	"github.com/twofold/twofold/internal/testenv"
 )
 
+// capCodes brings name's code counter to the hard cap as a stranger with the
+// password does: wrong codes at the second step, waiting out every lock
+// on the way, until core.HardCap have failed.
+func capCodes(t *testing.T, s *testenv.Server, name, secret string) {
+	t.Helper()
+	for failures := 0; failures < core.HardCap; {
+		id, _ := startLogin(t, s, name)
+		r := verify(t, s, id, map[string]string{"method": "totp", "code": otherCode(testenv.TOTP(t, secret, s.Clock.Now()))})
+		if r.Status == 429 {
+			s.Clock.Add(time.Duration(retryAfter(t, r)) * time.Second)
+			continue
+		}
+		wantProblem(t, r, 401, "invalid-code")
+		failures++
+	}
+}
+
 // TestPasswordResetAtHardCap: whoever has the password can bring the
 // account's codes to the hard cap (README "Guessing, throttling and
 // lock-outs"); the owner who then forgot the password resets it with what
@@ -38,17 +55,7 @@ func TestPasswordResetAtHardCap(t *testing.T) {
 			}
 			s.Clock.Add(30 * time.Second)
 
-			// A stranger with the password types wrong codes up to the cap.
-			for failures := 0; failures < core.HardCap; {
-				id, _ := startLogin(t, s, "rhea")
-				r := verify(t, s, id, map[string]string{"method": "totp", "code": otherCode(testenv.TOTP(t, app.secret, s.Clock.Now()))})
-				if r.Status == 429 {
-					s.Clock.Add(time.Duration(retryAfter(t, r)) * time.Second)
-					continue
-				}
-				wantProblem(t, r, 401, "invalid-code")
-				failures++
-			}
+			capCodes(t, s, "rhea", app.secret)
 
 			if r := askReset(t, s, "rhea"); r.Status != 202 {
 				t.Fatalf("ask: got %d %s", r.Status, r.Body)
@@ -95,4 +102,48 @@ func TestPasswordResetAtHardCap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNoCodeSentAtHardCap: at the hard cap no code passes, so none is
+// texted for a sign-in or an elevation either: the stranger who capped the
+// codes with the password can no longer text the owner's phone, nor spend
+// the codes the owner needs once the cap is lifted. The answer is the hard
+// cap's, naming the ways past it; after a recovery code, texts go again.
+func TestNoCodeSentAtHardCap(t *testing.T) {
+	eachStoreWithGateway(t, func(t *testing.T, s *testenv.Server, g *testenv.SMSGateway) {
+		addUser(t, s, "saul")
+		c := login(t, s, "saul")
+		app := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		phoneID, _ := enrolPhone(t, c, g, phone, phoneE164, "mobile")
+		s.Clock.Add(30 * time.Second)
+		capCodes(t, s, "saul", app.secret)
+		lapseElevation(s)
+
+		const want = "too many wrong codes: use a recovery code or the paper key, or ask an operator to unlock the account"
+		sent := len(g.Messages())
+		id, _ := startLogin(t, s, "saul")
+		r := challenge(t, s, id, map[string]string{"method": "sms", "factor_id": phoneID})
+		wantProblem(t, r, 429, "throttled")
+		if got := r.String("detail"); got != want {
+			t.Errorf("a sign-in's text at the hard cap: detail %q, want %q", got, want)
+		}
+		r = c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "sms", "factor_id": phoneID})
+		wantProblem(t, r, 429, "throttled")
+		if got := r.String("detail"); got != want {
+			t.Errorf("an elevation's text at the hard cap: detail %q, want %q", got, want)
+		}
+		if n := len(g.Messages()); n != sent {
+			t.Fatalf("texts asked for at the hard cap went out (%d messages, want %d)", n, sent)
+		}
+		if v := verify(t, s, id, map[string]string{"method": "recovery_code", "code": app.codes[0]}); v.Status != 200 {
+			t.Fatalf("recovery code at the hard cap: got %d %s", v.Status, v.Body)
+		}
+		id, _ = startLogin(t, s, "saul")
+		if r := challenge(t, s, id, map[string]string{"method": "sms", "factor_id": phoneID}); r.Status != 202 {
+			t.Fatalf("a text once the cap is lifted: got %d %s, want 202", r.Status, r.Body)
+		}
+		if r := verify(t, s, id, map[string]string{"method": "sms", "code": g.LastCode(t, phoneE164)}); r.Status != 200 {
+			t.Fatalf("the texted code once the cap is lifted: got %d %s", r.Status, r.Body)
+		}
+	})
 }
