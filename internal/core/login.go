@@ -388,11 +388,7 @@ func (s *Service) LoginCodesRefused(ctx context.Context, loginID string) (bool, 
 	if err != nil {
 		return false, err
 	}
-	f, until, err := s.store.Throttle(ctx, accountKey(l.AccountID))
-	if err != nil {
-		return false, err
-	}
-	return f >= HardCap && until.Sub(s.Now()) > maxRetryAfter, nil
+	return s.codesCapped(ctx, l.AccountID)
 }
 
 // PendingLogin returns a login waiting for its second step; one expired or

@@ -215,6 +215,12 @@ type PasswordResetForm struct {
 	// that can.
 	SecondFactor bool
 	Methods      []MethodOption
+	// CodesRefused reports whether the account reached the hard cap of
+	// wrong codes (HardCap): no code can confirm the reset, so Methods
+	// holds none, only a recovery code and the paper key, until one of
+	// those (or an SSH key or a security key at a sign-in) passes, or an
+	// operator unlocks the account.
+	CodesRefused bool
 	ExpiresAt    time.Time
 }
 
@@ -233,13 +239,21 @@ func (s *Service) CheckPasswordReset(ctx context.Context, token string, m Meta) 
 		return PasswordResetForm{}, err
 	}
 	f := PasswordResetForm{Username: a.Username, ExpiresAt: r.ExpiresAt}
-	f.SecondFactor, err = s.twoFactorEnabled(ctx, a.ID)
+	if f.SecondFactor, err = s.twoFactorEnabled(ctx, a.ID); err != nil {
+		return f, err
+	}
+	// At the hard cap no code passes, whatever is typed: offering one
+	// would send the holder, whose codes a stranger with the password
+	// locked, to a way that cannot work, and a text that cannot be used.
+	if f.CodesRefused, err = s.codesCapped(ctx, a.ID); err != nil {
+		return f, err
+	}
 	for _, o := range all {
-		if resetMethods[o.Method] && o.Usable() {
+		if resetMethods[o.Method] && o.Usable() && !(f.CodesRefused && CodeMethod(o.Method)) {
 			f.Methods = append(f.Methods, o)
 		}
 	}
-	return f, err
+	return f, nil
 }
 
 // ChallengePasswordReset sends a code that confirms the reset of token to
@@ -256,6 +270,9 @@ func (s *Service) ChallengePasswordReset(ctx context.Context, token string, meth
 	}
 	r, a, err := s.resetAccount(ctx, token)
 	if err != nil {
+		return Challenge{}, err
+	}
+	if err := s.refuseSendAtCap(ctx, a.ID, method, "password reset", m); err != nil {
 		return Challenge{}, err
 	}
 	return s.sendTo(ctx, a, method, factorID, resetScope(r.ID), "", time.Time{}, m)
@@ -310,6 +327,13 @@ func (s *Service) CompletePasswordReset(ctx context.Context, token, password str
 					return err
 				}
 				answer = err
+				if twofold.ErrorCode(err) == twofold.CodeThrottled && CodeMethod(p.Method) {
+					// The hard cap's answer names the ways past it that
+					// a reset takes, not an SSH key or a security key.
+					if capped, cerr := s.codesCapped(ctx, a.ID); cerr == nil && capped {
+						answer = throttled(maxRetryAfter, s.resetCapMessage(ctx, a.ID))
+					}
+				}
 				return nil
 			}
 		}

@@ -167,7 +167,7 @@ func (s *Service) warnOwner(ctx context.Context, accountID, purpose string, fail
 			advice)
 	case failures == HardCap && delay(failures) > maxRetryAfter:
 		until := "an operator unlocks your account"
-		if ways := s.waysPastCap(ctx, accountID); ways != "" {
+		if ways := s.waysPastCap(ctx, accountID, false); ways != "" {
 			until = "you pass the second step with " + strings.Replace(ways, "the paper key", "your paper key", 1) + ", or " + until
 		}
 		s.notify(ctx, accountID, "codes refused after failed attempts",

@@ -922,7 +922,32 @@ func (s *Service) ChallengeLogin(ctx context.Context, loginID string, method two
 	if err != nil {
 		return Challenge{}, err
 	}
+	if err := s.refuseSendAtCap(ctx, a.ID, method, "login", m); err != nil {
+		return Challenge{}, err
+	}
 	return s.sendTo(ctx, a, method, factorID, loginScope(k), resend, l.ExpiresAt, m)
+}
+
+// refuseSendAtCap refuses to send a code (by text message or email) for
+// purpose ("login", "elevation", "password reset") while the account's
+// codes are at the hard cap (codesCapped): no code it carries could pass,
+// so none is sent, and none of the send limits' codes is spent. Else
+// whoever has the password and capped the codes could go on texting the
+// owner's phone, and spend the codes the owner needs once the recovery
+// path has lifted the cap. The answer is the hard cap's, naming the ways
+// past it (for a reset, those a reset takes); the refusal is recorded at
+// most once a minute per account.
+func (s *Service) refuseSendAtCap(ctx context.Context, accountID string, method twofold.Method, purpose string, m Meta) error {
+	capped, err := s.codesCapped(ctx, accountID)
+	if err != nil || !capped {
+		return err
+	}
+	s.auditRefused(ctx, "send-capped", accountID, accountID, "login.throttled", m,
+		string(method)+" for "+purpose+": codes are refused at the hard cap, so no code was sent")
+	if purpose == "password reset" {
+		return throttled(maxRetryAfter, s.resetCapMessage(ctx, accountID))
+	}
+	return throttled(maxRetryAfter, s.hardCapMessage(ctx, accountID))
 }
 
 // ChallengeElevation sends a code to elevate the caller's session with
@@ -938,6 +963,9 @@ func (s *Service) ChallengeElevation(ctx context.Context, a Auth, method twofold
 		return Challenge{}, err
 	}
 	if err := checkCodeSecret(resend); err != nil {
+		return Challenge{}, err
+	}
+	if err := s.refuseSendAtCap(ctx, a.Account.ID, method, "elevation", m); err != nil {
 		return Challenge{}, err
 	}
 	return s.sendTo(ctx, a.Account, method, factorID, elevateScope(a.Session.ID), resend, time.Time{}, m)

@@ -63,18 +63,42 @@ const maxRetryAfter = 24 * time.Hour
 // hardCapMessage is the answer to a code of account accountID at the hard
 // cap: it names the ways past it that the account has (waysPastCap).
 func (s *Service) hardCapMessage(ctx context.Context, accountID string) string {
-	if ways := s.waysPastCap(ctx, accountID); ways != "" {
+	if ways := s.waysPastCap(ctx, accountID, false); ways != "" {
 		return "too many wrong codes: use " + ways + ", or ask an operator to unlock the account"
 	}
 	return "too many wrong codes: ask an operator to unlock the account"
 }
 
+// resetCapMessage is hardCapMessage for a code that confirms a password
+// reset, which takes a recovery code or the paper key but neither an SSH
+// key nor a security key (resetMethods): it names only the ways past the
+// cap that a reset takes, so that the holder is not sent to one it refuses.
+func (s *Service) resetCapMessage(ctx context.Context, accountID string) string {
+	if ways := s.waysPastCap(ctx, accountID, true); ways != "" {
+		return "too many wrong codes: confirm the new password with " + ways + ", or ask an operator to unlock the account"
+	}
+	return "too many wrong codes: ask an operator to unlock the account"
+}
+
+// codesCapped reports whether the code counter of account accountID is at
+// the hard cap (HardCap), so that no code (CodeMethod) passes whatever is
+// typed, until a recovery code, the paper key, an SSH key or a security key
+// passes a second step or an operator unlocks the account.
+func (s *Service) codesCapped(ctx context.Context, accountID string) (bool, error) {
+	f, until, err := s.store.Throttle(ctx, accountKey(accountID))
+	if err != nil {
+		return false, err
+	}
+	return f >= HardCap && until.Sub(s.Now()) > maxRetryAfter, nil
+}
+
 // waysPastCap lists the ways past the hard cap of wrong codes that account
 // accountID has ("a recovery code, the paper key or a security key"): the
 // ones of a recovery code, the paper key, an SSH key and a security key it
-// holds, or "" when it holds none. A way that cannot be read is listed:
-// naming one too many is better than hiding one.
-func (s *Service) waysPastCap(ctx context.Context, accountID string) string {
+// holds, or "" when it holds none; with onReset, only those that confirm a
+// password reset (a recovery code, the paper key). A way that cannot be
+// read is listed: naming one too many is better than hiding one.
+func (s *Service) waysPastCap(ctx context.Context, accountID string, onReset bool) string {
 	var ways []string
 	if n, err := s.store.RecoveryCodesRemaining(ctx, accountID); err != nil || n > 0 {
 		ways = append(ways, "a recovery code")
@@ -82,11 +106,13 @@ func (s *Service) waysPastCap(ctx context.Context, accountID string) string {
 	if h, err := s.store.PaperKeyHash(ctx, accountID); err != nil || h != nil {
 		ways = append(ways, "the paper key")
 	}
-	if keys, err := s.activeSSHKeys(ctx, accountID); err != nil || len(keys) > 0 {
-		ways = append(ways, "an SSH key")
-	}
-	if keys, err := s.store.SecurityKeys(ctx, accountID); err != nil || len(keys) > 0 {
-		ways = append(ways, "a security key")
+	if !onReset {
+		if keys, err := s.activeSSHKeys(ctx, accountID); err != nil || len(keys) > 0 {
+			ways = append(ways, "an SSH key")
+		}
+		if keys, err := s.store.SecurityKeys(ctx, accountID); err != nil || len(keys) > 0 {
+			ways = append(ways, "a security key")
+		}
 	}
 	switch len(ways) {
 	case 0:

@@ -37,6 +37,7 @@ type resetRequest struct {
 type resetFormJSON struct {
 	Username     string       `json:"username"`
 	SecondFactor bool         `json:"second_factor_required"`
+	CodesRefused bool         `json:"codes_refused"`
 	Methods      []methodJSON `json:"methods"`
 	ExpiresAt    time.Time    `json:"expires_at"`
 }
@@ -56,7 +57,7 @@ func (s *Server) checkPasswordReset(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	out := resetFormJSON{Username: f.Username, SecondFactor: f.SecondFactor, Methods: []methodJSON{}, ExpiresAt: f.ExpiresAt}
+	out := resetFormJSON{Username: f.Username, SecondFactor: f.SecondFactor, CodesRefused: f.CodesRefused, Methods: []methodJSON{}, ExpiresAt: f.ExpiresAt}
 	for _, m := range f.Methods {
 		out.Methods = append(out.Methods, methodJSON{Method: m.Method, FactorID: m.FactorID, Label: m.Label, Destination: m.Hint})
 	}
