@@ -158,8 +158,17 @@ func TestWebhookStalledPastRotation(t *testing.T) {
 					}
 					permits = append(permits, p)
 				}
-				op := core.Auth{Account: twofold.Account{ID: "acct-op", Username: "op", Operator: true},
-					Key: &twofold.APIKey{ID: "key-op", Name: "hooks", Permits: permits}}
+				// A stored operator and key: each write of a key checks it
+				// again in its transaction.
+				opAcct := twofold.Account{ID: "acct-op", Username: "op", PasswordHash: "x", Operator: true, CreatedAt: time.Now().UTC()}
+				if err := st.CreateAccount(ctx, opAcct); err != nil {
+					t.Fatal(err)
+				}
+				opKey := twofold.APIKey{ID: "key-op", AccountID: opAcct.ID, Name: "hooks", SecretHash: []byte("unused"), Permits: permits, CreatedAt: time.Now().UTC()}
+				if err := st.CreateAPIKey(ctx, opKey); err != nil {
+					t.Fatal(err)
+				}
+				op := core.Auth{Account: opAcct, Key: &opKey}
 
 				if on == "CreateWebhook" {
 					stalling.on = "InTx"

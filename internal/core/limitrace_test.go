@@ -111,7 +111,12 @@ func TestLimitsHoldAcrossInstances(t *testing.T) {
 					}
 					permits = append(permits, p)
 				}
-				op.Key = &twofold.APIKey{ID: "key-hooks", AccountID: op.Account.ID, Name: "hooks", Permits: permits}
+				// A stored key: each write of a key checks it again in its
+				// transaction.
+				op.Key = &twofold.APIKey{ID: "key-hooks", AccountID: op.Account.ID, Name: "hooks", SecretHash: []byte("unused"), Permits: permits, CreatedAt: time.Now().UTC()}
+				if err := db.CreateAPIKey(ctx, *op.Key); err != nil {
+					t.Fatal(err)
+				}
 				hook := func(svc *core.Service, i int) error {
 					_, _, err := svc.CreateWebhook(ctx, op, core.NewWebhook{URL: fmt.Sprintf("https://panel%d.example.com/hook", i)}, core.Meta{})
 					return err

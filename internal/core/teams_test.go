@@ -542,7 +542,7 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 					at:        "UnshareZone",
 					meanwhile: demote("cat", "ops"),
 					change:    unshare,
-					want:      twofold.CodeNotFound, // as any zone hidden from the caller
+					want:      twofold.CodeForbidden, // ops sees the team's zones, and is told its role may not
 					after:     func(t *testing.T, f teamFixture) { wantZoneTeam(t, f, "ada.example", f.teamID) },
 					roles:     map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleOps},
 				},

@@ -132,6 +132,19 @@ func (s *Store) webhookStart(ctx context.Context) (twofold.WebhookCursor, error)
 		return c, err
 	}
 	c.TxID, c.Low = y, q
+	// The transaction that makes the webhook may have its id already (a
+	// row it locked: an API key's write holds its key first, keyStands).
+	// Its events, written with the webhook (webhook.created), are the
+	// webhook's first: the cursor starts at its id, not after it. Events
+	// of the transactions between are then read too, those with ids
+	// above q only, as with any later transaction's.
+	var own sql.NullInt64
+	if err := s.conn(ctx).QueryRowContext(ctx, `SELECT CAST(CAST(pg_current_xact_id_if_assigned() AS TEXT) AS BIGINT)`).Scan(&own); err != nil {
+		return c, fmt.Errorf("select transaction id: %w", err)
+	}
+	if own.Valid && own.Int64 < c.TxID {
+		c.TxID = own.Int64
+	}
 	return c, nil
 }
 
