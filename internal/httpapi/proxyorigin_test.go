@@ -35,7 +35,7 @@ func TestCrossSiteBehindProxy(t *testing.T) {
 		{"trusted proxy, another site's Origin", "", trusted, with(xfh, "https://evil.example"), 403},
 		{"trusted proxy, http Origin for https", "", trusted, with(fwd, "http://public.example"), 403},
 		{"trusted proxy, the raw Host's Origin", "", trusted, with(fwd, "http://HOST"), 403},
-		{"trusted proxy, malformed Forwarded", "", trusted, with(http.Header{"Forwarded": {`for=203.0.113.7; proto=https;host=public.example`}}, public), 403},
+		{"trusted proxy, malformed Forwarded", "", trusted, with(http.Header{"Forwarded": {`for=203.0.113.7;proto = https;host=public.example`}}, public), 403},
 		{"untrusted client, X-Forwarded-Host", "", untrusted, with(xfh, public), 403},
 		{"untrusted client, Forwarded", "", untrusted, with(fwd, public), 403},
 		{"no proxy trusted, Forwarded", "", nil, with(fwd, public), 403},
