@@ -58,6 +58,7 @@ const (
 	wEvent
 	wResetUsed
 	wPushEnd
+	wToken
 )
 
 var writerSQL = [...]string{
@@ -71,6 +72,7 @@ var writerSQL = [...]string{
 	wEvent:     eventInsertSQL,
 	wResetUsed: resetUsedSQL,
 	wPushEnd:   endLoginPushSQL,
+	wToken:     takeTokenStmt,
 }
 
 // committerReadSQL is secondStepSQL with two more columns, last: whether a
@@ -263,6 +265,20 @@ func (cm *committer) writeBatch(batch []*stepJob) (steps int, err error) {
 // conditions are checked all the same, in case decide based its verdict on
 // something else.
 func step(ctx context.Context, stmts *txStmts, j *stepJob) (twofold.Outcome, error) {
+	if b := j.keys.Bucket; b != nil {
+		// The token is taken in the batch's transaction, not in one of its
+		// own: a commit (and a sync) less per step. Rolled back with the
+		// batch, it is taken again when the step runs again.
+		res, err := stmts.get(ctx, wToken).ExecContext(ctx, b.Key, b.Burst, micros(b.Now), b.Rate)
+		if err != nil {
+			return 0, fmt.Errorf("take token: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return 0, fmt.Errorf("take token: %w", err)
+		} else if n != 1 {
+			return twofold.RateLimited, nil
+		}
+	}
 	rows, err := stmts.get(ctx, wRead).QueryContext(ctx, j.loginID, j.keys.Prefix, j.keys.Suffix, j.keys.FactorInfix)
 	if err != nil {
 		return 0, fmt.Errorf("select second step: %w", err)

@@ -201,24 +201,15 @@ func sortStepFactors(factors []twofold.Factor) {
 // store, and may be called again if a shared write has to be redone. It
 // must not run inside InTx.
 //
-// When keys.Bucket is set, it first takes a token from that bucket (on
-// PostgreSQL in the read's statement, one round trip for both) and, when
-// there is none, returns RateLimited without calling decide.
+// When keys.Bucket is set, it first takes a token from that bucket, in the
+// same transaction (on SQLite the batch's; on PostgreSQL in the read's
+// statement, one round trip for both) and, when there is none, returns
+// RateLimited without calling decide.
 func (s *Store) DecideSecondStep(ctx context.Context, loginID string, keys twofold.StepKeys, decide func(st twofold.SecondStep, found bool) twofold.Verdict) (twofold.Outcome, error) {
 	if _, inTx := ctx.Value(txKey{}).(txValue); inTx {
 		return 0, errors.New("decide second step: not inside a transaction")
 	}
 	if s.dialect == SQLite {
-		if b := keys.Bucket; b != nil {
-			ok, err := s.TakeToken(ctx, b.Key, b.Burst, b.Rate, b.Now)
-			if err != nil {
-				return 0, err
-			}
-			if !ok {
-				return twofold.RateLimited, nil
-			}
-			keys.Bucket = nil
-		}
 		return s.committer.decide(ctx, loginID, keys, decide)
 	}
 	return s.batcher.decide(ctx, loginID, keys, decide)

@@ -152,7 +152,8 @@ var takeTokenStmt = takeTokenSQL("$1", "$2", "$3", "$4")
 
 // takeTokenSQL is TakeToken's statement with its parameters named: the
 // bucket's key, its burst, now (µs) and its rate per second. The second
-// step's read on PostgreSQL runs it too (secondStepTokenSQL).
+// step runs it too: in its read's statement on PostgreSQL
+// (secondStepTokenSQL), in the batch's transaction on SQLite (committer).
 func takeTokenSQL(key, burst, now, rate string) string {
 	refilled := refilledSQL(burst, now, rate)
 	return `INSERT INTO rate_buckets (key, tokens, updated_at) VALUES (` + key + `, CAST(` + burst + ` AS DOUBLE PRECISION) - 1, ` + now + `)
