@@ -139,7 +139,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta)
 		return twofold.APIKey{}, "", err
 	}
 	k.SecretHash = s.hasher.Sum("api-key", k.ID+":"+secret)
-	err = s.inTx(ctx, func(ctx context.Context) error {
+	err = s.inTx(locksAccount(ctx, a.Account.ID), func(ctx context.Context) error {
 		// The account's row, held until the commit, before anything is
 		// read: keys made at once, on any instance, are counted one after
 		// the other and cannot pass MaxAPIKeys.
@@ -325,7 +325,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, a Auth, id string, m Meta) e
 			return notFound
 		}
 	}
-	return s.inTx(ctx, func(ctx context.Context) error {
+	return s.inTx(locksAccount(ctx, a.Account.ID), func(ctx context.Context) error {
 		k, made, err := s.keyLine(ctx, a.Account.ID, id)
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
 			return notFound
@@ -364,6 +364,22 @@ func (s *Service) keyLine(ctx context.Context, accountID, id string) (twofold.AP
 	}
 	return twofold.APIKey{}, 0, twofold.Errorf(twofold.CodeNotFound, "no such API key")
 }
+
+// locksAccount returns ctx for a transaction that will hold account
+// accountID's row by LockAccount (a key made, or revoked with keyLine).
+// When its caller is an API key of that account, the key's check
+// (keyStands) then holds the row as LockAccount does from the start, not
+// shared as for the key's other writes: two such transactions that each
+// held it shared would each wait for the other to let go before holding
+// it for update, a deadlock that PostgreSQL breaks only after
+// deadlock_timeout (a second), failing one to be run again (inTx).
+func locksAccount(ctx context.Context, accountID string) context.Context {
+	return context.WithValue(ctx, locksAccountKey{}, accountID)
+}
+
+// locksAccountKey holds, in a context, the account whose row its
+// transaction will hold by LockAccount (locksAccount).
+type locksAccountKey struct{}
 
 // revokedDetail names revoked key k and says how many keys it made went
 // with it (made), for the api_key.revoked event and the holder's notice.
@@ -423,7 +439,7 @@ func (s *Service) RevokeAPIKeyFor(ctx context.Context, op Auth, accountID, keyID
 	if err := s.keyMayActOn(ctx, op, a, "revoking its API keys", m); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(ctx context.Context) error {
+	return s.inTx(locksAccount(ctx, accountID), func(ctx context.Context) error {
 		k, made, err := s.keyLine(ctx, accountID, keyID)
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
 			return notFound
@@ -593,7 +609,10 @@ func (s *Service) keyStands(ctx context.Context, a Auth) error {
 	if a.Key == nil {
 		return nil
 	}
-	k, acc, err := s.store.HoldAPIKey(ctx, a.Key.AccountID, a.Key.ID)
+	// A write that will lock the key's account (locksAccount) holds it so
+	// from the start.
+	locked, _ := ctx.Value(locksAccountKey{}).(string)
+	k, acc, err := s.store.HoldAPIKey(ctx, a.Key.AccountID, a.Key.ID, locked == a.Key.AccountID)
 	if twofold.ErrorCode(err) == twofold.CodeNotFound {
 		return errBadKey()
 	}

@@ -246,8 +246,11 @@ type Store interface {
 	// HoldAPIKey is APIKey, for a key of account accountID, inside a
 	// transaction, returning the account too and holding both until it
 	// ends: the key's revocation, and the account's suspension, demotion
-	// or deletion, wait for what is written with it.
-	HoldAPIKey(ctx context.Context, accountID, id string) (twofold.APIKey, twofold.Account, error)
+	// or deletion, wait for what is written with it. With accountWrite,
+	// for a transaction that will hold the account by LockAccount, the
+	// account is held so at once (never shared, then for update: two
+	// such transactions would wait on each other).
+	HoldAPIKey(ctx context.Context, accountID, id string, accountWrite bool) (twofold.APIKey, twofold.Account, error)
 	APIKeys(ctx context.Context, accountID string) ([]twofold.APIKey, error)
 	// DeleteAPIKey deletes the account's key with the keys it made.
 	DeleteAPIKey(ctx context.Context, accountID, id string) (bool, error)

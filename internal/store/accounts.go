@@ -15,10 +15,21 @@ const accountColumns = `id, username, email, password_hash, two_factor_required,
 
 func scanAccount(row interface{ Scan(...any) error }) (twofold.Account, error) {
 	var a twofold.Account
+	dest, done := accountFields(&a)
+	if err := row.Scan(dest...); err != nil {
+		return a, err
+	}
+	done()
+	return a, nil
+}
+
+// accountFields returns where the columns of accountColumns are scanned
+// to, in their order, for a, and what completes a once they are: for a
+// row that holds them beside another table's (HoldAPIKey).
+func accountFields(a *twofold.Account) (dest []any, done func()) {
 	var created int64
-	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.PasswordHash, &a.TwoFactorRequired, &a.Operator, &created, &a.SessionEpoch, &a.Suspended)
-	a.CreatedAt = fromMicros(created)
-	return a, err
+	return []any{&a.ID, &a.Username, &a.Email, &a.PasswordHash, &a.TwoFactorRequired, &a.Operator, &created, &a.SessionEpoch, &a.Suspended},
+		func() { a.CreatedAt = fromMicros(created) }
 }
 
 // CreateAccount inserts a; a username taken, in any case, is a conflict,

@@ -15,16 +15,27 @@ const apiKeyColumns = `id, account_id, COALESCE(parent_id, ''), name, secret_has
 
 func scanAPIKey(row interface{ Scan(...any) error }) (twofold.APIKey, error) {
 	var k twofold.APIKey
-	var permits string
-	var created, expires, used int64
-	if err := row.Scan(&k.ID, &k.AccountID, &k.ParentID, &k.Name, &k.SecretHash, &permits, &created, &expires, &used, &k.SecondFactor); err != nil {
+	dest, done := apiKeyFields(&k)
+	if err := row.Scan(dest...); err != nil {
 		return k, err
 	}
-	k.CreatedAt, k.ExpiresAt, k.LastUsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
-	if err := json.Unmarshal([]byte(permits), &k.Permits); err != nil {
-		return k, fmt.Errorf("read permits of API key %s: %w", k.ID, err)
-	}
-	return k, nil
+	return k, done()
+}
+
+// apiKeyFields returns where the columns of apiKeyColumns are scanned to,
+// in their order, for k, and what completes k once they are: for a row
+// that holds them beside another table's (HoldAPIKey).
+func apiKeyFields(k *twofold.APIKey) (dest []any, done func() error) {
+	var permits string
+	var created, expires, used int64
+	return []any{&k.ID, &k.AccountID, &k.ParentID, &k.Name, &k.SecretHash, &permits, &created, &expires, &used, &k.SecondFactor},
+		func() error {
+			k.CreatedAt, k.ExpiresAt, k.LastUsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
+			if err := json.Unmarshal([]byte(permits), &k.Permits); err != nil {
+				return fmt.Errorf("read permits of API key %s: %w", k.ID, err)
+			}
+			return nil
+		}
 }
 
 // storedPermit is a permit as the permits column holds it.
@@ -75,35 +86,57 @@ func (s *Store) APIKey(ctx context.Context, id string) (twofold.APIKey, error) {
 }
 
 // HoldAPIKey returns the key with id of account accountID, as APIKey
-// does, and that account, holding on PostgreSQL a shared lock on the
-// account's row and then on the key's until the transaction ends, so that
-// the key's revocation (DeleteAPIKey, of it or of the key that made it),
-// the account's suspension, its demotion from operator and its deletion
-// wait for what is written with the key (SQLite's one writer orders them
-// anyway). The account is held first, as a revocation holds it
-// (LockAccount) before it deletes the key. A key revoked meanwhile, or of
-// another account, is not-found.
-func (s *Store) HoldAPIKey(ctx context.Context, accountID, id string) (twofold.APIKey, twofold.Account, error) {
+// does, and that account, holding on PostgreSQL their rows until the
+// transaction ends, so that the key's revocation (DeleteAPIKey, of it or
+// of the key that made it), the account's suspension, its demotion from
+// operator and its deletion wait for what is written with the key
+// (SQLite's one writer orders them anyway). Both are read in one
+// statement, which locks the account's row before the key's (the order
+// its locking clauses name them in), the order a revocation takes them in
+// (LockAccount, then the key it deletes).
+//
+// The key's row is held shared. The account's is held shared too, so that
+// the writes of an account's keys (DNS records) run side by side; with
+// accountWrite, for a transaction that will hold the account's row by
+// LockAccount later (a key made or revoked), it is held as LockAccount's
+// UPDATE holds it (FOR NO KEY UPDATE) from the start. Two such
+// transactions that each held it shared would both wait to hold it for
+// update, for each other: a deadlock PostgreSQL ends only after
+// deadlock_timeout, failing one.
+//
+// A key revoked meanwhile, or of another account, is not-found.
+func (s *Store) HoldAPIKey(ctx context.Context, accountID, id string, accountWrite bool) (twofold.APIKey, twofold.Account, error) {
+	var k twofold.APIKey
+	var a twofold.Account
 	lock := ""
-	if s.dialect != SQLite {
-		lock = " FOR SHARE"
+	switch {
+	case s.dialect == SQLite:
+	case accountWrite:
+		lock = " FOR NO KEY UPDATE OF a FOR SHARE OF k"
+	default:
+		lock = " FOR SHARE OF a, k"
 	}
-	a, err := scanAccount(s.conn(ctx).QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`+lock, accountID))
+	ad, aDone := accountFields(&a)
+	kd, kDone := apiKeyFields(&k)
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT `+heldKeyColumns+` FROM accounts a JOIN api_keys k ON k.account_id = a.id
+		WHERE a.id = $1 AND k.id = $2`+lock, accountID, id).Scan(append(ad, kd...)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return twofold.APIKey{}, a, twofold.Errorf(twofold.CodeNotFound, "no such API key")
+		return twofold.APIKey{}, twofold.Account{}, twofold.Errorf(twofold.CodeNotFound, "no such API key")
 	}
 	if err != nil {
-		return twofold.APIKey{}, a, fmt.Errorf("hold account of API key: %w", err)
+		return twofold.APIKey{}, twofold.Account{}, fmt.Errorf("hold API key: %w", err)
 	}
-	k, err := scanAPIKey(s.conn(ctx).QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1 AND account_id = $2`+lock, id, accountID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return k, a, twofold.Errorf(twofold.CodeNotFound, "no such API key")
-	}
-	if err != nil {
-		return k, a, fmt.Errorf("hold API key: %w", err)
+	aDone()
+	if err := kDone(); err != nil {
+		return twofold.APIKey{}, twofold.Account{}, err
 	}
 	return k, a, nil
 }
+
+// heldKeyColumns are accountColumns of accounts a, then apiKeyColumns of
+// api_keys k, for HoldAPIKey's join (TestHeldKeyColumns keeps them so).
+const heldKeyColumns = `a.id, a.username, a.email, a.password_hash, a.two_factor_required, a.operator, a.created_at, a.session_epoch, a.suspended, ` +
+	`k.id, k.account_id, COALESCE(k.parent_id, ''), k.name, k.secret_hash, k.permits, k.created_at, k.expires_at, k.last_used_at, k.second_factor`
 
 // APIKeys returns the account's keys, oldest first.
 func (s *Store) APIKeys(ctx context.Context, accountID string) ([]twofold.APIKey, error) {

@@ -3,8 +3,12 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/store"
@@ -55,7 +59,7 @@ func TestHoldAPIKeyHoldsRevocation(t *testing.T) {
 			writeDone := make(chan error, 1)
 			go func() {
 				writeDone <- s.InTx(ctx, func(ctx context.Context) error {
-					k, acc, err := s.HoldAPIKey(ctx, a.ID, "made")
+					k, acc, err := s.HoldAPIKey(ctx, a.ID, "made", false)
 					if err != nil || k.ParentID != "maker" || acc.ID != a.ID || !acc.Operator || acc.Suspended {
 						t.Errorf("HoldAPIKey: got %+v, %+v, %v", k, acc, err)
 					}
@@ -94,7 +98,7 @@ func TestHoldAPIKeyHoldsRevocation(t *testing.T) {
 				t.Fatalf("%s: got false, want it done", tt.name)
 			}
 			err := s.InTx(ctx, func(ctx context.Context) error {
-				_, _, err := s.HoldAPIKey(ctx, a.ID, "made")
+				_, _, err := s.HoldAPIKey(ctx, a.ID, "made", false)
 				return err
 			})
 			if got := twofold.ErrorCode(err); tt.revoked && got != twofold.CodeNotFound || !tt.revoked && err != nil {
@@ -102,6 +106,84 @@ func TestHoldAPIKeyHoldsRevocation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHoldAPIKeyLocksAccountFirst: on PostgreSQL, HoldAPIKey holds the
+// account's row before the key's, the order a revocation takes them in:
+// while it waits for the key's row, which another transaction holds, the
+// account's is held already. For a write that will lock the account
+// (accountWrite), it holds the row so that no other key's write holds it
+// shared meanwhile; otherwise it does not keep them out, and the writes of
+// an account's keys run side by side.
+func TestHoldAPIKeyLocksAccountFirst(t *testing.T) {
+	for _, accountWrite := range []bool{false, true} {
+		t.Run(fmt.Sprintf("accountWrite=%v", accountWrite), func(t *testing.T) {
+			t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			ctx := t.Context()
+			s, db, a := postgresWithAlice(t, t0)
+			if err := s.CreateAPIKey(ctx, twofold.APIKey{ID: "k", AccountID: a.ID, Name: "k", SecretHash: []byte("h"), CreatedAt: t0,
+				Permits: []twofold.Permit{{Service: "keys", Resource: "*", Actions: []string{"write"}}}}); err != nil {
+				t.Fatal(err)
+			}
+			keyHolder, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer keyHolder.Rollback()
+			if _, err := keyHolder.ExecContext(ctx, `SELECT 1 FROM api_keys WHERE id = 'k' FOR UPDATE`); err != nil {
+				t.Fatal(err)
+			}
+			holdDone := make(chan error, 1)
+			go func() {
+				holdDone <- s.InTx(ctx, func(ctx context.Context) error {
+					_, _, err := s.HoldAPIKey(ctx, a.ID, "k", accountWrite)
+					return err
+				})
+			}()
+			waitForLockWaiter(t, db, holdDone)
+
+			_, err = db.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE NOWAIT`, a.ID)
+			if !lockNotAvailable(err) {
+				t.Errorf("account locked for update while HoldAPIKey waits for the key: got %v, want it refused (55P03)", err)
+			}
+			_, err = db.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR SHARE NOWAIT`, a.ID)
+			if got := lockNotAvailable(err); got != accountWrite || err != nil && !got {
+				t.Errorf("account held shared while HoldAPIKey(accountWrite %v) waits: got %v, want refused %v", accountWrite, err, accountWrite)
+			}
+			if err := keyHolder.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-holdDone; err != nil {
+				t.Fatalf("HoldAPIKey: %v", err)
+			}
+		})
+	}
+}
+
+// waitForLockWaiter returns once a session of the test database waits for
+// a lock, and fails the test when done, the transaction that should have
+// waited, ends first.
+func waitForLockWaiter(t *testing.T, db *sql.DB, done <-chan error) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-done:
+			t.Fatalf("ended without waiting for a lock: %v", err)
+		case <-tick.C:
+			if err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// lockNotAvailable reports whether err is PostgreSQL's refusal of a lock
+// asked for with NOWAIT.
+func lockNotAvailable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "55P03"
 }
 
 // postgresWithAlice opens a store on a fresh PostgreSQL database holding

@@ -31,24 +31,7 @@ func TestHardCapPagesSayHowToGetIn(t *testing.T) {
 			owner.signInWithCode(ts, "hana", k.secret)
 			// Someone with the password guesses codes up to the cap.
 			guesser := newClient(t, ts.URL())
-			var last reply
-			for i := 0; i < 25; i++ {
-				ts.Clock.Add(16 * time.Minute) // past every lock below the cap, and the sign-in's end
-				if r := guesser.signIn("hana"); r.url.Path != "/login/verify" {
-					t.Fatalf("sign-in went to %s, want the second step", r.url)
-				}
-				wrong := "000000"
-				if testenv.TOTP(t, k.secret, ts.Clock.Now()) == wrong {
-					wrong = "111111"
-				}
-				last = guesser.post("/login/verify", url.Values{"method": {"totp"}, "code": {wrong}})
-				if last.status == http.StatusTooManyRequests {
-					break
-				}
-			}
-			if last.status != http.StatusTooManyRequests {
-				t.Fatalf("wrong codes never met the hard cap (last status %d)", last.status)
-			}
+			last := guessToHardCap(t, ts, guesser, "hana", k.secret)
 			if got := pageError(last.body); got != hardCapText {
 				t.Errorf("second step at the hard cap says %q, want %q", got, hardCapText)
 			}
@@ -84,4 +67,29 @@ func TestHardCapPagesSayHowToGetIn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// guessToHardCap has guesser, who knows username's password, sign in and
+// type wrong codes for the app with secret until the hard cap refuses
+// them, the clock moved past every shorter lock before each sign-in, and
+// returns the refusal.
+func guessToHardCap(t testing.TB, ts *testenv.Server, guesser *client, username, secret string) reply {
+	t.Helper()
+	var last reply
+	for i := 0; i < 25; i++ {
+		ts.Clock.Add(16 * time.Minute) // past every lock below the cap, and the sign-in's end
+		if r := guesser.signIn(username); r.url.Path != "/login/verify" {
+			t.Fatalf("sign-in went to %s, want the second step", r.url)
+		}
+		wrong := "000000"
+		if testenv.TOTP(t, secret, ts.Clock.Now()) == wrong {
+			wrong = "111111"
+		}
+		last = guesser.post("/login/verify", url.Values{"method": {"totp"}, "code": {wrong}})
+		if last.status == http.StatusTooManyRequests {
+			return last
+		}
+	}
+	t.Fatalf("wrong codes never met the hard cap (last status %d)", last.status)
+	return last
 }

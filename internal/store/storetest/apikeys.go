@@ -182,3 +182,56 @@ func testLocksNeedATransaction(t *testing.T, s *store.Store) {
 		t.Errorf("locks inside a transaction: %v", err)
 	}
 }
+
+// testHoldAPIKey: HoldAPIKey returns, held either way, the key as APIKey
+// does and its account as AccountByID does (a suspended one too, for the
+// caller to refuse); a key of another account, or none, is not-found.
+func testHoldAPIKey(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	b := newAccount(t, s, "bob")
+	apiKey(t, s, a.ID, "k1", "")
+	apiKey(t, s, a.ID, "k2", "k1")
+	apiKey(t, s, b.ID, "k3", "")
+	if _, err := s.SetSuspended(ctx, a.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	wantAccount, err := s.AccountByID(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantKey, err := s.APIKey(ctx, "k2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, accountWrite := range []bool{false, true} {
+		hold := func(accountID, id string) (k twofold.APIKey, acc twofold.Account, err error) {
+			err = s.InTx(ctx, func(ctx context.Context) error {
+				k, acc, err = s.HoldAPIKey(ctx, accountID, id, accountWrite)
+				return err
+			})
+			return k, acc, err
+		}
+		k, acc, err := hold(a.ID, "k2")
+		if err != nil {
+			t.Fatalf("HoldAPIKey(accountWrite %v): %v", accountWrite, err)
+		}
+		if diff := cmp.Diff(wantKey, k); diff != "" {
+			t.Errorf("HoldAPIKey(accountWrite %v) key (-want +got):\n%s", accountWrite, diff)
+		}
+		if diff := cmp.Diff(wantAccount, acc); diff != "" {
+			t.Errorf("HoldAPIKey(accountWrite %v) account (-want +got):\n%s", accountWrite, diff)
+		}
+		if !acc.Suspended {
+			t.Errorf("HoldAPIKey(accountWrite %v): got an account not suspended, want it suspended", accountWrite)
+		}
+		_, _, err = hold(a.ID, "k3")
+		wantCode(t, "HoldAPIKey of another account's key", err, twofold.CodeNotFound)
+		_, _, err = hold(b.ID, "k1")
+		wantCode(t, "HoldAPIKey of a key for another account", err, twofold.CodeNotFound)
+		_, _, err = hold(a.ID, "nope")
+		wantCode(t, "HoldAPIKey of an unknown key", err, twofold.CodeNotFound)
+		_, _, err = hold("acct-nobody", "k1")
+		wantCode(t, "HoldAPIKey of an unknown account", err, twofold.CodeNotFound)
+	}
+}

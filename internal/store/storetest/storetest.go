@@ -140,6 +140,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"APIKey/Touch", testAPIKeyTouch},
 		{"APIKey/Tokens", testAPITokens},
 		{"APIKey/MakerGone", testAPIKeyMakerGone},
+		{"APIKey/Hold", testHoldAPIKey},
 		{"Locks/NeedATransaction", testLocksNeedATransaction},
 
 		{"Token/RoundTrip", testTokenRoundTrip},
