@@ -69,7 +69,6 @@ func actor(op Auth) string {
 // setup: a key or session that can create accounts must not be able to
 // create operators, who could then do everything.
 func (s *Service) CreateAccountFor(ctx context.Context, op Auth, n NewAccount, m Meta) (twofold.Account, error) {
-	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	m = m.by(op)
 	if err := s.requireAdminWrite(ctx, op, "users", "creating an account"); err != nil {
 		return twofold.Account{}, err
@@ -307,7 +306,6 @@ func (s *Service) keyRefused(ctx context.Context, op Auth, a twofold.Account, wh
 // nor lifts the suspension of an operator's account, and acts on one
 // account within keyActions (keyMayActOn).
 func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, on bool, m Meta) (twofold.Account, error) {
-	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	m = m.by(op)
 	what := "suspending an account"
 	if !on {

@@ -77,7 +77,6 @@ func person(a Auth) error {
 // API) are an operator's only, and a person makes a key with them only
 // with two-factor and an elevated session, as operators' changes need.
 func (s *Service) CreateAPIKey(ctx context.Context, a Auth, n NewAPIKey, m Meta) (twofold.APIKey, string, error) {
-	ctx = keyWrites(ctx, a) // each transaction checks the key again
 	name, err := validateKeyName(n.Name)
 	if err != nil {
 		return twofold.APIKey{}, "", err
@@ -307,7 +306,6 @@ func lineOf(keys []twofold.APIKey, root string) []twofold.APIKey {
 // made. A person may revoke any (no elevation: taking power away must be
 // quick); a key with a keys write permit, itself and the keys it made.
 func (s *Service) RevokeAPIKey(ctx context.Context, a Auth, id string, m Meta) error {
-	ctx = keyWrites(ctx, a) // each transaction checks the key again
 	notFound := twofold.Errorf(twofold.CodeNotFound, "no such API key")
 	if a.Key != nil {
 		if !a.Allows(permit.Keys, "*", permit.Write) {
@@ -416,7 +414,6 @@ func (s *Service) APIKeysOf(ctx context.Context, op Auth, accountID string) ([]t
 // takes (requireAdminWrite); audited with who did it, and the holder is
 // told.
 func (s *Service) RevokeAPIKeyFor(ctx context.Context, op Auth, accountID, keyID string, m Meta) error {
-	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	m = m.by(op)
 	if err := s.requireAdminWrite(ctx, op, "users", "revoking a user's API key"); err != nil {
 		return err
@@ -604,7 +601,8 @@ func (s *Service) keyCaller(ctx context.Context, k twofold.APIKey, m Meta) (Auth
 // account's suspension or demotion, is answered, never after. A person
 // passes.
 //
-// Every transaction of a key's write runs it first (keyWrites, inTx).
+// Every transaction of a key's request runs it first (WithCaller,
+// callerStands, inTx).
 func (s *Service) keyStands(ctx context.Context, a Auth) error {
 	if a.Key == nil {
 		return nil
@@ -627,23 +625,6 @@ func (s *Service) keyStands(ctx context.Context, a Auth) error {
 	}
 	return nil
 }
-
-// keyWrites returns ctx for what caller a writes: every transaction run
-// with it (inTx), and with the contexts made from it, first checks again
-// that a's API key still stands (keyStands), so that no write of a key
-// lands after its revocation, its expiry, or its account's suspension or
-// demotion is answered. Each method that writes for a caller who may be a
-// key starts with it. A person's ctx is returned as it is.
-func keyWrites(ctx context.Context, a Auth) context.Context {
-	if a.Key == nil {
-		return ctx
-	}
-	return context.WithValue(ctx, keyWriterKey{}, a)
-}
-
-// keyWriterKey holds, in a context, the caller whose API key every
-// transaction checks again (keyWrites).
-type keyWriterKey struct{}
 
 // refuseKey records a refused use of a known key, at most a few a minute
 // per key so that nobody can fill the owner's audit log. A request watched

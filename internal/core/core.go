@@ -251,6 +251,11 @@ type Store interface {
 	// account is held so at once (never shared, then for update: two
 	// such transactions would wait on each other).
 	HoldAPIKey(ctx context.Context, accountID, id string, accountWrite bool) (twofold.APIKey, twofold.Account, error)
+	// HoldSession is Session, for a session of account accountID, inside
+	// a transaction, returning the account too and holding both until it
+	// ends: signing out (one session or all), the account's suspension and
+	// its deletion wait for what is written for the session.
+	HoldSession(ctx context.Context, accountID, id string, now time.Time) (twofold.Session, twofold.Account, error)
 	APIKeys(ctx context.Context, accountID string) ([]twofold.APIKey, error)
 	// DeleteAPIKey deletes the account's key with the keys it made.
 	DeleteAPIKey(ctx context.Context, accountID, id string) (bool, error)
@@ -1001,11 +1006,12 @@ type notesKey struct{}
 // auditKey holds, inside inTx, the first failure to record an audit event.
 type auditKey struct{}
 
-// inTx runs fn in one database transaction. For a key's write (keyWrites),
-// the transaction first checks that the key still stands (keyStands).
-// Notifications fn queues are sent,
-// and its audit events counted in the metrics, only after the commit. An audit event that could
-// not be recorded rolls the transaction back and is its error.
+// inTx runs fn in one database transaction. For a request's caller
+// (WithCaller), the transaction first checks that the caller's API key or
+// session still stands (callerStands), and holds it until it ends.
+// Notifications fn queues are sent, and its audit events counted in the
+// metrics, only after the commit. An audit event that could not be
+// recorded rolls the transaction back and is its error.
 //
 // A transaction the database ended in a conflict with a concurrent one (a
 // deadlock on PostgreSQL) wrote nothing and is run again, up to txRuns
@@ -1024,10 +1030,8 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context) error) 
 		var auditErr error
 		txCtx := context.WithValue(context.WithValue(ctx, notesKey{}, &notes), auditKey{}, &auditErr)
 		err = s.store.InTx(txCtx, func(ctx context.Context) error {
-			if a, ok := ctx.Value(keyWriterKey{}).(Auth); ok {
-				if err := s.keyStands(ctx, a); err != nil {
-					return err
-				}
+			if err := s.callerStands(ctx); err != nil {
+				return err
 			}
 			if err := fn(ctx); err != nil {
 				return err
@@ -1089,8 +1093,8 @@ const noticeTimeout = 10 * time.Second
 // record, and with a deadline of noticeTimeout, so that a database that
 // does not answer cannot hold the request forever.
 func afterCommit(ctx context.Context) (context.Context, context.CancelFunc) {
-	// What follows a commit is no key's write: it is not checked again (keyWrites).
-	return context.WithTimeout(context.WithValue(context.WithoutCancel(ctx), keyWriterKey{}, nil), noticeTimeout)
+	// What follows a commit is no caller's write: it is not checked again (WithCaller).
+	return context.WithTimeout(context.WithValue(context.WithoutCancel(ctx), callerKey{}, nil), noticeTimeout)
 }
 
 // isInternal reports whether err is a failure of the server (twofold.Fault:

@@ -644,9 +644,10 @@ var errZoneMoved = errors.New("the zone changed since it was read")
 func (s *Service) writeChange(ctx context.Context, a Auth, rs RecordSet, verb string, remove func(twofold.Record) bool, add []twofold.Record,
 	read twofold.Zone, old []twofold.Record, standInBytes int64, m Meta) (Change, error) {
 	var ch Change
-	// The key, if one writes, checked again first (keyWrites): revoked,
-	// expired or its account suspended meanwhile, nothing is written.
-	err := s.inTx(keyWrites(ctx, a), func(ctx context.Context) error {
+	// The caller's key or session is checked again first (WithCaller):
+	// revoked, ended, expired or its account suspended meanwhile, nothing
+	// is written.
+	err := s.inTx(ctx, func(ctx context.Context) error {
 		ch = Change{}
 		z, err := s.store.LockZone(ctx, rs.Zone)
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {

@@ -989,28 +989,31 @@ func (s *Service) DeleteFactor(ctx context.Context, a Auth, factorID string, m M
 		}
 	}
 	// Deleted only in the status checked: a pending factor confirmed in
-	// between is not removed without elevation.
-	lastGone, err := s.store.DeleteFactor(ctx, a.Account.ID, factorID, f.Status)
-	if err != nil {
-		return err
-	}
-	detail := factorDetail(f)
-	if f.Status == twofold.FactorPending && owner == SetupOther {
-		detail += "; setup started in another session"
-	}
-	if lastGone && f.Status == twofold.FactorActive {
-		detail += "; last factor, two-factor is off"
-	}
-	s.audit(ctx, a.Account.ID, "factor.removed", m, detail)
-	if f.Status == twofold.FactorActive {
-		msg, end := fmt.Sprintf("The authenticator %q was removed from your account.", f.Label), footerSignIn
-		if lastGone {
-			msg += " It was the last one: two-factor authentication is now off, and your recovery codes and paper key no longer work."
-			end = footerNoRecovery
+	// between is not removed without elevation. In one transaction, which
+	// checks first that the session still stands (WithCaller).
+	return s.inTx(ctx, func(ctx context.Context) error {
+		lastGone, err := s.store.DeleteFactor(ctx, a.Account.ID, factorID, f.Status)
+		if err != nil {
+			return err
 		}
-		s.notifyEnd(ctx, a.Account.ID, "an authenticator was removed", end, msg, origin(m))
-	}
-	return nil
+		detail := factorDetail(f)
+		if f.Status == twofold.FactorPending && owner == SetupOther {
+			detail += "; setup started in another session"
+		}
+		if lastGone && f.Status == twofold.FactorActive {
+			detail += "; last factor, two-factor is off"
+		}
+		s.audit(ctx, a.Account.ID, "factor.removed", m, detail)
+		if f.Status == twofold.FactorActive {
+			msg, end := fmt.Sprintf("The authenticator %q was removed from your account.", f.Label), footerSignIn
+			if lastGone {
+				msg += " It was the last one: two-factor authentication is now off, and your recovery codes and paper key no longer work."
+				end = footerNoRecovery
+			}
+			s.notifyEnd(ctx, a.Account.ID, "an authenticator was removed", end, msg, origin(m))
+		}
+		return nil
+	})
 }
 
 // ResyncFactor resynchronises a factor from two consecutive codes: a TOTP

@@ -31,15 +31,15 @@ func TestDNSWriteOfKeyRevokedMeanwhile(t *testing.T) {
 				write func(a core.Auth) error
 			}{
 				{"add", func(a core.Auth) error {
-					_, err := svc.AddDNSRecords(ctx, a, set, []core.RecordInput{{TTL: 300, Data: "late"}}, core.Meta{})
+					_, err := svc.AddDNSRecords(core.WithCaller(ctx, a), a, set, []core.RecordInput{{TTL: 300, Data: "late"}}, core.Meta{})
 					return err
 				}},
 				{"replace", func(a core.Auth) error {
-					_, err := svc.ReplaceDNSRecords(ctx, a, set, []core.RecordInput{{TTL: 300, Data: "late"}}, core.Meta{})
+					_, err := svc.ReplaceDNSRecords(core.WithCaller(ctx, a), a, set, []core.RecordInput{{TTL: 300, Data: "late"}}, core.Meta{})
 					return err
 				}},
 				{"delete", func(a core.Auth) error {
-					_, err := svc.DeleteDNSRecords(ctx, a, set, "", core.Meta{})
+					_, err := svc.DeleteDNSRecords(core.WithCaller(ctx, a), a, set, "", core.Meta{})
 					return err
 				}},
 			} {

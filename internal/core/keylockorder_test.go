@@ -79,11 +79,11 @@ func TestKeysOfOneAccountWriteAtOnce(t *testing.T) {
 			var made [2]string
 			for r := range rounds {
 				atOnce(func(i int) error {
-					k, _, err := svc.CreateAPIKey(ctx, scripts[i], core.NewAPIKey{Name: fmt.Sprintf("run %d", r), Permits: []twofold.Permit{acme}}, core.Meta{})
+					k, _, err := svc.CreateAPIKey(core.WithCaller(ctx, scripts[i]), scripts[i], core.NewAPIKey{Name: fmt.Sprintf("run %d", r), Permits: []twofold.Permit{acme}}, core.Meta{})
 					made[i] = k.ID
 					return err
 				})
-				atOnce(func(i int) error { return svc.RevokeAPIKey(ctx, scripts[i], made[i], core.Meta{}) })
+				atOnce(func(i int) error { return svc.RevokeAPIKey(core.WithCaller(ctx, scripts[i]), scripts[i], made[i], core.Meta{}) })
 				if t.Failed() {
 					t.FailNow()
 				}

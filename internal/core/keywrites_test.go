@@ -111,39 +111,41 @@ func TestKeyWritesOfKeyEndedMeanwhile(t *testing.T) {
 			}{
 				{"make a key", func(t *testing.T, ka core.Auth) func() error {
 					return func() error {
-						_, _, err := svc.CreateAPIKey(ctx, ka, core.NewAPIKey{Name: unique("child"), Permits: []twofold.Permit{dnsPermit}}, core.Meta{})
+						_, _, err := svc.CreateAPIKey(core.WithCaller(ctx, ka), ka, core.NewAPIKey{Name: unique("child"), Permits: []twofold.Permit{dnsPermit}}, core.Meta{})
 						return err
 					}
 				}},
 				{"revoke a key", func(t *testing.T, ka core.Auth) func() error {
-					child, _, err := svc.CreateAPIKey(ctx, ka, core.NewAPIKey{Name: unique("child"), Permits: []twofold.Permit{dnsPermit}}, core.Meta{})
+					child, _, err := svc.CreateAPIKey(core.WithCaller(ctx, ka), ka, core.NewAPIKey{Name: unique("child"), Permits: []twofold.Permit{dnsPermit}}, core.Meta{})
 					if err != nil {
 						t.Fatal(err)
 					}
-					return func() error { return svc.RevokeAPIKey(ctx, ka, child.ID, core.Meta{}) }
+					return func() error { return svc.RevokeAPIKey(core.WithCaller(ctx, ka), ka, child.ID, core.Meta{}) }
 				}},
 				{"create a user", func(t *testing.T, ka core.Auth) func() error {
 					return func() error {
 						u := unique("newuser")
-						_, err := svc.CreateAccountFor(ctx, ka, core.NewAccount{Username: u, Email: u + "@example.com", Password: testPassword}, core.Meta{})
+						_, err := svc.CreateAccountFor(core.WithCaller(ctx, ka), ka, core.NewAccount{Username: u, Email: u + "@example.com", Password: testPassword}, core.Meta{})
 						return err
 					}
 				}},
 				{"suspend a user", func(t *testing.T, ka core.Auth) func() error {
 					return func() error {
-						_, err := svc.SetSuspended(ctx, ka, bob.Account.ID, true, core.Meta{})
+						_, err := svc.SetSuspended(core.WithCaller(ctx, ka), ka, bob.Account.ID, true, core.Meta{})
 						return err
 					}
 				}},
 				{"sign a user out", func(t *testing.T, ka core.Auth) func() error {
-					return func() error { return svc.SignOutEverywhereFor(ctx, ka, bob.Account.ID, core.Meta{}) }
+					return func() error {
+						return svc.SignOutEverywhereFor(core.WithCaller(ctx, ka), ka, bob.Account.ID, core.Meta{})
+					}
 				}},
 				{"unlock a user", func(t *testing.T, ka core.Auth) func() error {
 					if _, err := svc.Login(ctx, "bob", "not bob's password", core.Meta{}); err == nil {
 						t.Fatal("a wrong password passed")
 					}
 					return func() error {
-						_, err := svc.UnlockAccount(ctx, ka, bob.Account.ID, core.Meta{})
+						_, err := svc.UnlockAccount(core.WithCaller(ctx, ka), ka, bob.Account.ID, core.Meta{})
 						return err
 					}
 				}},
@@ -152,12 +154,14 @@ func TestKeyWritesOfKeyEndedMeanwhile(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					return func() error { return svc.RevokeAPIKeyFor(ctx, ka, bob.Account.ID, k.ID, core.Meta{}) }
+					return func() error {
+						return svc.RevokeAPIKeyFor(core.WithCaller(ctx, ka), ka, bob.Account.ID, k.ID, core.Meta{})
+					}
 				}},
 				{"ask for a reset", func(t *testing.T, ka core.Auth) func() error {
 					noReset(t, svc)
 					return func() error {
-						_, err := svc.RequestTwoFactorReset(ctx, ka, bob.Account.ID, core.Meta{})
+						_, err := svc.RequestTwoFactorReset(core.WithCaller(ctx, ka), ka, bob.Account.ID, core.Meta{})
 						return err
 					}
 				}},
@@ -166,10 +170,12 @@ func TestKeyWritesOfKeyEndedMeanwhile(t *testing.T) {
 					if _, err := svc.ResetTwoFactorByName(ctx, "bob", false, core.Meta{}); err != nil {
 						t.Fatal(err)
 					}
-					return func() error { return svc.CancelTwoFactorResetFor(ctx, ka, bob.Account.ID, core.Meta{}) }
+					return func() error {
+						return svc.CancelTwoFactorResetFor(core.WithCaller(ctx, ka), ka, bob.Account.ID, core.Meta{})
+					}
 				}},
 				{"turn a webhook on again", func(t *testing.T, ka core.Auth) func() error {
-					w, _, err := svc.CreateWebhook(ctx, ka, core.NewWebhook{URL: "https://hooks.example.com/" + unique("h")}, core.Meta{})
+					w, _, err := svc.CreateWebhook(core.WithCaller(ctx, ka), ka, core.NewWebhook{URL: "https://hooks.example.com/" + unique("h")}, core.Meta{})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -177,37 +183,37 @@ func TestKeyWritesOfKeyEndedMeanwhile(t *testing.T) {
 						t.Fatal(err)
 					}
 					return func() error {
-						_, err := svc.EnableWebhook(ctx, ka, w.ID, core.Meta{})
+						_, err := svc.EnableWebhook(core.WithCaller(ctx, ka), ka, w.ID, core.Meta{})
 						return err
 					}
 				}},
 				{"add a webhook", func(t *testing.T, ka core.Auth) func() error {
 					return func() error {
-						_, _, err := svc.CreateWebhook(ctx, ka, core.NewWebhook{URL: "https://hooks.example.com/" + unique("h")}, core.Meta{})
+						_, _, err := svc.CreateWebhook(core.WithCaller(ctx, ka), ka, core.NewWebhook{URL: "https://hooks.example.com/" + unique("h")}, core.Meta{})
 						return err
 					}
 				}},
 				{"delete a webhook", func(t *testing.T, ka core.Auth) func() error {
-					w, _, err := svc.CreateWebhook(ctx, ka, core.NewWebhook{URL: "https://hooks.example.com/" + unique("h")}, core.Meta{})
+					w, _, err := svc.CreateWebhook(core.WithCaller(ctx, ka), ka, core.NewWebhook{URL: "https://hooks.example.com/" + unique("h")}, core.Meta{})
 					if err != nil {
 						t.Fatal(err)
 					}
-					return func() error { return svc.DeleteWebhook(ctx, ka, w.ID, core.Meta{}) }
+					return func() error { return svc.DeleteWebhook(core.WithCaller(ctx, ka), ka, w.ID, core.Meta{}) }
 				}},
 				{"rotate a webhook's secret", func(t *testing.T, ka core.Auth) func() error {
-					w, _, err := svc.CreateWebhook(ctx, ka, core.NewWebhook{URL: "https://hooks.example.com/" + unique("h")}, core.Meta{})
+					w, _, err := svc.CreateWebhook(core.WithCaller(ctx, ka), ka, core.NewWebhook{URL: "https://hooks.example.com/" + unique("h")}, core.Meta{})
 					if err != nil {
 						t.Fatal(err)
 					}
 					return func() error {
-						_, _, err := svc.RotateWebhookSecret(ctx, ka, w.ID, core.Meta{})
+						_, _, err := svc.RotateWebhookSecret(core.WithCaller(ctx, ka), ka, w.ID, core.Meta{})
 						return err
 					}
 				}},
 				{"write DNS records", func(t *testing.T, ka core.Auth) func() error {
 					return func() error {
 						set := core.RecordSet{Zone: "example.com", Host: "_acme-challenge", Type: "TXT"}
-						_, err := svc.AddDNSRecords(ctx, ka, set, []core.RecordInput{{TTL: 300, Data: unique("late")}}, core.Meta{})
+						_, err := svc.AddDNSRecords(core.WithCaller(ctx, ka), ka, set, []core.RecordInput{{TTL: 300, Data: unique("late")}}, core.Meta{})
 						return err
 					}
 				}},
@@ -317,7 +323,7 @@ func TestKeyMadeWhileMakerRevoked(t *testing.T) {
 			ps.armed.Store(true)
 			made := make(chan error, 1)
 			go func() {
-				_, _, err := svc.CreateAPIKey(ctx, ka, core.NewAPIKey{Name: "child", Permits: []twofold.Permit{acme}}, core.Meta{})
+				_, _, err := svc.CreateAPIKey(core.WithCaller(ctx, ka), ka, core.NewAPIKey{Name: "child", Permits: []twofold.Permit{acme}}, core.Meta{})
 				made <- err
 			}()
 			<-ps.held

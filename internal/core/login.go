@@ -900,7 +900,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) 
 	if token == "" || len(token) > 128 {
 		return Auth{}, twofold.Errorf(twofold.CodeUnauthorized, "authentication required")
 	}
-	invalid := twofold.Errorf(twofold.CodeUnauthorized, "session is invalid or has expired")
+	invalid := errBadSession()
 	id, _, ok := strings.Cut(token, ".")
 	if !ok || !isOrderedID(id) {
 		return Auth{}, invalid
@@ -923,6 +923,14 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Auth, error) 
 		return Auth{}, invalid // signed out everywhere since (EndSessions), or suspended
 	}
 	return Auth{Account: a, Session: sess}, nil
+}
+
+// errBadSession answers a session token that opens no session: unknown,
+// signed out, expired, or of a suspended account (Authenticate), and a
+// session that stopped being one of those while its request ran
+// (sessionStands).
+func errBadSession() error {
+	return twofold.Errorf(twofold.CodeUnauthorized, "session is invalid or has expired")
 }
 
 // Logout ends the caller's session.

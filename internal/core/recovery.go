@@ -64,11 +64,19 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Auth, m Meta) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.ReplaceRecoveryCodes(ctx, a.Account.ID, hashes, s.Now()); err != nil {
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller): a session signed out meanwhile replaces nothing.
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.ReplaceRecoveryCodes(ctx, a.Account.ID, hashes, s.Now()); err != nil {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "recovery_codes.regenerated", m, "")
+		s.notify(ctx, a.Account.ID, "new recovery codes", "A new set of recovery codes was generated; the old codes no longer work.", origin(m))
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, a.Account.ID, "recovery_codes.regenerated", m, "")
-	s.notify(ctx, a.Account.ID, "new recovery codes", "A new set of recovery codes was generated; the old codes no longer work.", origin(m))
 	return codes, nil
 }
 
@@ -196,16 +204,20 @@ func (s *Service) SetTwoFactorRequired(ctx context.Context, a Auth, required boo
 			return err
 		}
 	}
-	if err := s.store.SetTwoFactorRequired(ctx, a.Account.ID, required); err != nil {
-		return err
-	}
 	typ := "two_factor.required"
 	if !required {
 		typ = "two_factor.not_required"
 	}
-	s.audit(ctx, a.Account.ID, typ, m, "")
-	if !required && a.Account.TwoFactorRequired {
-		s.notify(ctx, a.Account.ID, "two-factor login was turned off", "Logging in to your account no longer asks for a second factor. Sensitive changes still do.", origin(m))
-	}
-	return nil
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller).
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.SetTwoFactorRequired(ctx, a.Account.ID, required); err != nil {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, typ, m, "")
+		if !required && a.Account.TwoFactorRequired {
+			s.notify(ctx, a.Account.ID, "two-factor login was turned off", "Logging in to your account no longer asks for a second factor. Sensitive changes still do.", origin(m))
+		}
+		return nil
+	})
 }

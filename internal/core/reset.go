@@ -78,7 +78,6 @@ func (s *Service) requireOperatorElevation(ctx context.Context, op Auth, what st
 // factor. A reset at once, or of a holder who cannot be told, takes an
 // operator's session.
 func (s *Service) RequestTwoFactorReset(ctx context.Context, op Auth, accountID string, m Meta) (RequestedReset, error) {
-	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	m = m.by(op)
 	if err := s.requireAdminWrite(ctx, op, "resets", "resetting two-factor"); err != nil {
 		return RequestedReset{}, err
@@ -333,7 +332,6 @@ func (s *Service) CancelTwoFactorReset(ctx context.Context, a Auth, m Meta) erro
 // an operator's action, with their own fresh second factor, or an API key's
 // with admin resets write (never on an operator's account).
 func (s *Service) CancelTwoFactorResetFor(ctx context.Context, op Auth, accountID string, m Meta) error {
-	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	m = m.by(op)
 	if err := s.requireAdminWrite(ctx, op, "resets", "cancelling a reset"); err != nil {
 		return err

@@ -116,7 +116,6 @@ func (s *Service) SessionsOf(ctx context.Context, op Auth, accountID string) ([]
 // (suspending the account stops them too). Audited with who did it; the
 // holder is told.
 func (s *Service) SignOutEverywhereFor(ctx context.Context, op Auth, accountID string, m Meta) error {
-	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	m = m.by(op)
 	if err := s.requireAdminWrite(ctx, op, "users", "signing an account out everywhere"); err != nil {
 		return err

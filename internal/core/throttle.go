@@ -623,7 +623,6 @@ func (s *Service) refuseSource(ctx context.Context, m Meta) error {
 // denial: an operator's action, audited, and the owner is told. It reports
 // false, and records nothing, when there was nothing to clear.
 func (s *Service) UnlockAccount(ctx context.Context, op Auth, accountID string, m Meta) (bool, error) {
-	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	m = m.by(op)
 	// Unlocking lifts the limit on guesses at another account's second
 	// factor: a stolen operator session must not be able to, so it takes

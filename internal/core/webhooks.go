@@ -227,7 +227,6 @@ func redactWebhook(w twofold.Webhook, now time.Time, op Auth) twofold.Webhook {
 // signing secret, shown this once. A caller needs admin webhooks write
 // and, since the endpoint receives the audit log, admin events read.
 func (s *Service) CreateWebhook(ctx context.Context, op Auth, n NewWebhook, m Meta) (twofold.Webhook, string, error) {
-	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	if err := s.requireWebhookWrite(ctx, op, "adding a webhook"); err != nil {
 		return twofold.Webhook{}, "", err
 	}
@@ -391,7 +390,6 @@ func (s *Service) Webhook(ctx context.Context, op Auth, id string) (twofold.Webh
 
 // DeleteWebhook deletes a webhook: nothing more is delivered to it.
 func (s *Service) DeleteWebhook(ctx context.Context, op Auth, id string, m Meta) error {
-	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	if err := s.requireWebhookWrite(ctx, op, "deleting a webhook"); err != nil {
 		return err
 	}
@@ -418,7 +416,6 @@ func (s *Service) DeleteWebhook(ctx context.Context, op Auth, id string, m Meta)
 // WebhookSecretGrace, with the secret it replaces too (a rotation within
 // that time replaces the previous secret with the then-current one).
 func (s *Service) RotateWebhookSecret(ctx context.Context, op Auth, id string, m Meta) (twofold.Webhook, string, error) {
-	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	if err := s.requireWebhookWrite(ctx, op, "rotating a webhook's secret"); err != nil {
 		return twofold.Webhook{}, "", err
 	}
@@ -494,7 +491,6 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, op Auth, id string, m
 // on: an operator's session alone, or the API key used, whose revocation
 // or expiry stops it again (webhookOwned).
 func (s *Service) EnableWebhook(ctx context.Context, op Auth, id string, m Meta) (twofold.Webhook, error) {
-	ctx = keyWrites(ctx, op) // each transaction checks the key again
 	if err := s.requireWebhookWrite(ctx, op, "enabling a webhook"); err != nil {
 		return twofold.Webhook{}, err
 	}

@@ -277,7 +277,8 @@ func MethodNotAllowed(allowed string) http.Handler {
 
 type authedHandler func(w http.ResponseWriter, r *http.Request, a core.Auth)
 
-// authed authenticates the request by its Bearer session token: a person.
+// authed authenticates the request by its Bearer session token: a person,
+// the request's caller (core.WithCaller), as for Caller.
 // An API key is refused, whatever its permits: keys never manage two-factor
 // settings, passwords or sessions (SPEC §1 story 6).
 func (s *Server) authed(h authedHandler) http.HandlerFunc {
@@ -304,7 +305,7 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 			writeError(w, r, s.log, err)
 			return
 		}
-		h(w, r, a)
+		h(w, r.WithContext(core.WithCaller(r.Context(), a)), a)
 	}
 }
 
@@ -312,7 +313,9 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 type Handler func(w http.ResponseWriter, r *http.Request, a core.Auth)
 
 // Caller authenticates the request by a person's session token or by an
-// API key, and passes the caller to h, which must check what the caller
+// API key, marks the request's context with it (core.WithCaller: every
+// transaction of the request checks it again), and passes the caller to
+// h, which must check what the caller
 // may do (core.Auth.Allows); handlers that manage two-factor settings use
 // authed, which takes sessions only (SPEC §1 story 6). An API key is taken
 // as HTTP Basic too, but a 401 offers Bearer alone (challenge).
@@ -350,6 +353,8 @@ func (s *Server) callerOffering(basic bool, h Handler) http.HandlerFunc {
 			writeError(w, r, s.log, err)
 			return
 		}
+		// Every transaction of the request checks the caller again.
+		r = r.WithContext(core.WithCaller(r.Context(), a))
 		if a.Key == nil {
 			h(w, r, a)
 			return

@@ -306,7 +306,8 @@ func (s *Server) authed(h handler) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		h(w, r, a, tok)
+		// Every transaction of the request checks the caller again.
+		h(w, r.WithContext(core.WithCaller(r.Context(), a)), a, tok)
 	}
 }
 

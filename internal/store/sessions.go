@@ -177,15 +177,22 @@ func (s *Store) EndSessionByToken(ctx context.Context, sessionID string, tokenHa
 // nothing for the device to show or answer (README "Push approval"), and
 // no code that would elevate it (a code mail still in the outbox is then
 // dropped unsent, see ClaimMail), as signing out everywhere does
-// (endPushChallenges, endSentCodes). The requests and codes are ended
-// first, then the session removed, the order in which a second step by
-// push or by a sent code (UsePushApproval or UseSentCode, then the
-// session's elevation) takes the rows, so that on PostgreSQL the two never
-// wait for each other. It returns the session's account; ended is false
-// when no session was removed.
+// (endPushChallenges, endSentCodes). On PostgreSQL the session's row is
+// taken first, then the requests and codes are ended and the session
+// removed: the order in which an elevation of the session takes the rows,
+// whose transaction holds the session first, as every transaction of a
+// request made with it does (HoldSession), and then uses the push
+// approval or the sent code, so that the two never wait for each other.
+// It returns the session's account; ended is false when no session was
+// removed.
 func (s *Store) endSession(ctx context.Context, what, cond string, args ...any) (accountID string, ended bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		accountID, ended = "", false
+		if s.dialect != SQLite {
+			if _, err := tx.ExecContext(ctx, `SELECT id FROM sessions WHERE `+cond+` FOR UPDATE`, args...); err != nil {
+				return fmt.Errorf("%s: lock session: %w", what, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE push_challenges SET status = 'ended'
 			WHERE status IN ('pending', 'approved') AND (account_id, scope) IN (SELECT account_id, 'elevate:' || id FROM sessions WHERE `+cond+`)`, args...); err != nil {
 			return fmt.Errorf("%s: end push challenges: %w", what, err)

@@ -133,7 +133,7 @@ func (s *Store) webhookStart(ctx context.Context) (twofold.WebhookCursor, error)
 	}
 	c.TxID, c.Low = y, q
 	// The transaction that makes the webhook may have its id already (a
-	// row it locked: an API key's write holds its key first, keyStands).
+	// row it locked: a caller's write holds its account and key or session first, callerStands).
 	// Its events, written with the webhook (webhook.created), are the
 	// webhook's first: the cursor starts at its id, not after it. Events
 	// of the transactions between are then read too, those with ids

@@ -80,8 +80,10 @@ func (s *Server) closeAccount(w http.ResponseWriter, r *http.Request, a core.Aut
 
 // accountGone reports whether err, from a request of a's session, came of
 // a's account being deleted meanwhile: it is then gone, with its sessions.
+// A transaction of the request finds the session gone with it
+// (core.WithCaller) and answers as for a session signed out.
 func (s *Server) accountGone(r *http.Request, a core.Auth, err error) bool {
-	if twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if c := twofold.ErrorCode(err); c != twofold.CodeNotFound && c != twofold.CodeUnauthorized {
 		return false
 	}
 	_, ok, serr := s.session(r)

@@ -285,7 +285,7 @@ func (s *Server) elevationKeyOptions(w http.ResponseWriter, r *http.Request) {
 	}
 	var c core.Challenge
 	if err == nil {
-		c, err = s.svc.ChallengeElevation(r.Context(), a, twofold.MethodWebAuthn, "", "", httpapi.Meta(r))
+		c, err = s.svc.ChallengeElevation(core.WithCaller(r.Context(), a), a, twofold.MethodWebAuthn, "", "", httpapi.Meta(r))
 	}
 	if err != nil {
 		httpapi.WriteJSON(w, s.status(w, r, err), keyOptionsError{Error: message(err)})

@@ -487,8 +487,10 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 
 type authedHandler func(w http.ResponseWriter, r *http.Request, a core.Auth)
 
-// authed runs h for a caller with a valid session cookie; others are sent to
-// the login page, which brings them back afterwards.
+// authed runs h for a caller with a valid session cookie, as the caller of
+// the request (core.WithCaller: every write it makes checks again that the
+// session still stands); others are sent to the login page, which brings
+// them back afterwards.
 func (s *Server) authed(h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, ok, err := s.session(r)
@@ -530,7 +532,8 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
 		}
-		h(w, r, a)
+		// Every transaction of the request checks the session again.
+		h(w, r.WithContext(core.WithCaller(r.Context(), a)), a)
 	}
 }
 

@@ -1,0 +1,178 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestSessionWritesOfSessionEndedMeanwhile: a person's write whose
+// session is signed out (alone or everywhere), expires, or whose account
+// is suspended, after the request was let in (core.WithCaller) and before
+// its write, writes nothing: 401 as the door answers such a session, and
+// no audit event, on either store. The case that matters: whoever holds a
+// stolen session keeps sending writes while the owner signs out
+// everywhere; once that is answered, none of theirs lands.
+func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			db := openStore(t, dsn(t))
+			ms := &meddlingStore{Store: db.Store}
+			clock := testenv.NewClock(time.Now())
+			cfg := core.DefaultConfig()
+			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			cfg.MailSent = true // an address is changed only by a code mailed to it
+			mb := &mailbox{}
+			svc := newServiceOpts(t, ms, db, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb})
+			n := 0
+			unique := func(s string) string { n++; return fmt.Sprintf("%s%d", s, n) }
+
+			enders := []struct {
+				name string
+				end  func(ctx context.Context, a core.Auth) error
+			}{
+				{"signed out everywhere", func(ctx context.Context, a core.Auth) error {
+					_, err := db.EndSessions(ctx, a.Account.ID)
+					return err
+				}},
+				{"signed out", func(ctx context.Context, a core.Auth) error {
+					return db.DeleteSession(ctx, a.Session.ID)
+				}},
+				{"suspended", func(ctx context.Context, a core.Auth) error {
+					_, err := db.SetSuspended(ctx, a.Account.ID, true)
+					return err
+				}},
+				{"expired", func(ctx context.Context, a core.Auth) error {
+					clock.Set(a.Session.ExpiresAt)
+					return nil
+				}},
+			}
+			// Each write readies what it needs with the session, elevated,
+			// of an account with an authenticator, and returns the write.
+			writes := []struct {
+				name  string
+				ready func(t *testing.T, a core.Auth) func(ctx context.Context) error
+			}{
+				{"confirm an authenticator", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					e, err := svc.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: "laptop"}, core.Meta{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return func(ctx context.Context) error {
+						_, err := svc.ConfirmFactor(ctx, a, e.Factor.ID, testenv.TOTP(t, e.Secret, clock.Now()), core.Meta{})
+						return err
+					}
+				}},
+				{"ask to change the email address", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					return func(ctx context.Context) error {
+						_, err := svc.StartEmailChange(ctx, a, unique("new")+"@example.org", testPassword, core.Meta{})
+						return err
+					}
+				}},
+				{"make an API key", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					return func(ctx context.Context) error {
+						_, _, err := svc.CreateAPIKey(ctx, a, core.NewAPIKey{Name: "mine", Permits: []twofold.Permit{{Service: "dns", Resource: "*", Actions: []string{"read"}}}}, core.Meta{})
+						return err
+					}
+				}},
+				{"change the password", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					return func(ctx context.Context) error {
+						_, _, err := svc.ChangePassword(ctx, a, testPassword, "another horse battery", core.Meta{})
+						return err
+					}
+				}},
+				{"regenerate recovery codes", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					return func(ctx context.Context) error {
+						_, err := svc.RegenerateRecoveryCodes(ctx, a, core.Meta{})
+						return err
+					}
+				}},
+				{"remove an authenticator", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					e, err := svc.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: "laptop"}, core.Meta{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := svc.ConfirmFactor(ctx, a, e.Factor.ID, testenv.TOTP(t, e.Secret, clock.Now()), core.Meta{}); err != nil {
+						t.Fatal(err)
+					}
+					return func(ctx context.Context) error { return svc.DeleteFactor(ctx, a, e.Factor.ID, core.Meta{}) }
+				}},
+				{"turn two-factor login off", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					return func(ctx context.Context) error {
+						return svc.SetTwoFactorRequired(ctx, a, false, core.Meta{})
+					}
+				}},
+				{"write DNS records", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					zone := unique("zone") + ".example"
+					if _, err := svc.AddZone(ctx, zone, a.Account.Username, core.Meta{}); err != nil {
+						t.Fatal(err)
+					}
+					return func(ctx context.Context) error {
+						set := core.RecordSet{Zone: zone, Host: "www", Type: "TXT"}
+						_, err := svc.AddDNSRecords(ctx, a, set, []core.RecordInput{{TTL: 300, Data: "late"}}, core.Meta{})
+						return err
+					}
+				}},
+			}
+			for _, e := range enders {
+				for _, w := range writes {
+					t.Run(e.name+"/"+w.name, func(t *testing.T) {
+						a := withTOTP(t, svc, clock, signedIn(t, svc, unique("ann")))
+						write := w.ready(t, a)
+						before := allEvents(t, db.Store)
+						ms.arm(func(ctx context.Context) error { return e.end(ctx, a) })
+						defer ms.meddle.Store(nil)
+						err := write(core.WithCaller(ctx, a))
+						if ms.meddle.Load() != nil {
+							t.Fatalf("fixture: no transaction to end the session before (%v)", err)
+						}
+						if got := twofold.ErrorCode(err); got != twofold.CodeUnauthorized {
+							t.Errorf("%s with the session %s meanwhile: got %s (%v), want %s", w.name, e.name, got, err, twofold.CodeUnauthorized)
+						}
+						if after := allEvents(t, db.Store); after != before {
+							t.Errorf("%s with the session %s meanwhile: %d audit events recorded, want none", w.name, e.name, after-before)
+						}
+					})
+				}
+			}
+		})
+	}
+}
+
+// TestSessionWritesOfSessionStanding: the same writes of a session that
+// still stands pass the check, on either store: the check refuses only
+// what the door would.
+func TestSessionWritesOfSessionStanding(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			db := openStore(t, dsn(t))
+			clock := testenv.NewClock(time.Now())
+			svc := newService(t, db.Store, db, clock.Now, nil)
+			a := withTOTP(t, svc, clock, signedIn(t, svc, "ann"))
+			wctx := core.WithCaller(ctx, a)
+			if _, err := svc.RegenerateRecoveryCodes(wctx, a, core.Meta{}); err != nil {
+				t.Errorf("recovery codes of a session standing: %v", err)
+			}
+			if _, _, err := svc.CreateAPIKey(wctx, a, core.NewAPIKey{Name: "mine", Permits: []twofold.Permit{{Service: "dns", Resource: "*", Actions: []string{"read"}}}}, core.Meta{}); err != nil {
+				t.Errorf("API key of a session standing: %v", err)
+			}
+			// A password change signs the other sessions out and gives
+			// the caller a new one; the old one's later writes are
+			// refused as the door would refuse it.
+			if _, _, err := svc.ChangePassword(wctx, a, testPassword, "another horse battery", core.Meta{}); err != nil {
+				t.Fatalf("password change of a session standing: %v", err)
+			}
+			if _, err := svc.RegenerateRecoveryCodes(wctx, a, core.Meta{}); twofold.ErrorCode(err) != twofold.CodeUnauthorized {
+				t.Errorf("recovery codes of the session a password change ended: got %v, want %s", err, twofold.CodeUnauthorized)
+			}
+		})
+	}
+}
