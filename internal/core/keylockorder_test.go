@@ -83,7 +83,9 @@ func TestKeysOfOneAccountWriteAtOnce(t *testing.T) {
 					made[i] = k.ID
 					return err
 				})
-				atOnce(func(i int) error { return svc.RevokeAPIKey(core.WithCaller(ctx, scripts[i]), scripts[i], made[i], core.Meta{}) })
+				atOnce(func(i int) error {
+					return svc.RevokeAPIKey(core.WithCaller(ctx, scripts[i]), scripts[i], made[i], core.Meta{})
+				})
 				if t.Failed() {
 					t.FailNow()
 				}

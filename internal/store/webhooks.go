@@ -133,8 +133,8 @@ func (s *Store) webhookStart(ctx context.Context) (twofold.WebhookCursor, error)
 	}
 	c.TxID, c.Low = y, q
 	// The transaction that makes the webhook may have its id already (a
-	// row it locked: a caller's write holds its account and key or session first, callerStands).
-	// Its events, written with the webhook (webhook.created), are the
+	// row it locked: a caller's write first holds its account and its key
+	// or session, callerStands). Its events, written with the webhook (webhook.created), are the
 	// webhook's first: the cursor starts at its id, not after it. Events
 	// of the transactions between are then read too, those with ids
 	// above q only, as with any later transaction's.
