@@ -134,8 +134,9 @@ func (s *Store) webhookStart(ctx context.Context) (twofold.WebhookCursor, error)
 	c.TxID, c.Low = y, q
 	// The transaction that makes the webhook may have its id already (a
 	// row it locked: a caller's write first holds its account and its key
-	// or session, callerStands). Its events, written with the webhook (webhook.created), are the
-	// webhook's first: the cursor starts at its id, not after it. Events
+	// or session, callerStands). Its events, written with the webhook
+	// (webhook.created), are the webhook's first: the cursor starts at its
+	// id, not after it. Events
 	// of the transactions between are then read too, those with ids
 	// above q only, as with any later transaction's.
 	var own sql.NullInt64
