@@ -957,11 +957,15 @@ func (s *Service) RenameFactor(ctx context.Context, a Auth, factorID, label stri
 	if err := checkNewLabel(fs, label, factorID); err != nil {
 		return err
 	}
-	if err := s.store.RenameFactor(ctx, a.Account.ID, factorID, label); err != nil {
-		return err
-	}
-	s.audit(ctx, a.Account.ID, "factor.renamed", m, factorID)
-	return nil
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller).
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.RenameFactor(ctx, a.Account.ID, factorID, label); err != nil {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "factor.renamed", m, factorID)
+		return nil
+	})
 }
 
 // DeleteFactor removes a factor. Removing an active factor needs an elevated

@@ -363,14 +363,22 @@ func (s *Service) RenewPushEnrolment(ctx context.Context, a Auth, factorID, serv
 	if err != nil {
 		return PushEnrolment{}, err
 	}
-	ok, err := s.store.RenewPushEnrolment(ctx, f.ID, hash, challenge, e.ExpiresAt)
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller).
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		ok, err := s.store.RenewPushEnrolment(ctx, f.ID, hash, challenge, e.ExpiresAt)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return twofold.Errorf(twofold.CodeConflict, "the device has enrolled already")
+		}
+		s.audit(ctx, a.Account.ID, "push.enrolment_renewed", m, f.ID)
+		return nil
+	})
 	if err != nil {
 		return PushEnrolment{}, err
 	}
-	if !ok {
-		return PushEnrolment{}, twofold.Errorf(twofold.CodeConflict, "the device has enrolled already")
-	}
-	s.audit(ctx, a.Account.ID, "push.enrolment_renewed", m, f.ID)
 	return e, nil
 }
 

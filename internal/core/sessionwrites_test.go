@@ -104,6 +104,22 @@ func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
 					}
 					return func(ctx context.Context) error { return svc.DeleteFactor(ctx, a, e.Factor.ID, core.Meta{}) }
 				}},
+				{"rename an authenticator", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					e, err := svc.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: "laptop"}, core.Meta{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return func(ctx context.Context) error {
+						return svc.RenameFactor(ctx, a, e.Factor.ID, unique("renamed"), core.Meta{})
+					}
+				}},
+				{"remove an SSH key", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					se, err := svc.AddSSHKey(ctx, a, "laptop", testenv.SSHKeygen(t, "ed25519", 0).Public, core.Meta{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return func(ctx context.Context) error { return svc.RemoveSSHKey(ctx, a, se.Key.ID, core.Meta{}) }
+				}},
 				{"turn two-factor login off", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
 					return func(ctx context.Context) error {
 						return svc.SetTwoFactorRequired(ctx, a, false, core.Meta{})

@@ -271,15 +271,20 @@ func (s *Service) RemoveSSHKey(ctx context.Context, a Auth, id string, m Meta) e
 			return err
 		}
 	}
-	if err := s.store.DeleteSSHKey(ctx, a.Account.ID, id, k.Status); err != nil {
-		return err
-	}
-	s.audit(ctx, a.Account.ID, "ssh_key.removed", m, fmt.Sprintf("%s %s %s (%s)", k.Type, k.Fingerprint, id, k.Status))
-	if k.Status == twofold.FactorActive {
-		s.notify(ctx, a.Account.ID, "an SSH key was removed",
-			fmt.Sprintf("The SSH key %q (%s) was removed from your account: challenges signed with it no longer sign in.", k.Label, k.Fingerprint), origin(m))
-	}
-	return nil
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller): a way back in is not removed by a session
+	// signed out meanwhile.
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.DeleteSSHKey(ctx, a.Account.ID, id, k.Status); err != nil {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "ssh_key.removed", m, fmt.Sprintf("%s %s %s (%s)", k.Type, k.Fingerprint, id, k.Status))
+		if k.Status == twofold.FactorActive {
+			s.notify(ctx, a.Account.ID, "an SSH key was removed",
+				fmt.Sprintf("The SSH key %q (%s) was removed from your account: challenges signed with it no longer sign in.", k.Label, k.Fingerprint), origin(m))
+		}
+		return nil
+	})
 }
 
 // ChallengeLoginSSH makes a challenge for the second step of a pending
