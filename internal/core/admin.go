@@ -337,7 +337,7 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 	if a.Operator && on {
 		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "an operator's account is not suspended: make it no longer an operator first (`twofold user operator USERNAME --remove`)")
 	}
-	err = s.inTx(ctx, func(ctx context.Context) error {
+	err = s.inTx(locksAccount(ctx, a.ID), func(ctx context.Context) error {
 		changed, err := s.store.SetSuspended(ctx, a.ID, on)
 		if err != nil || !changed {
 			return err

@@ -364,13 +364,17 @@ func (s *Service) keyLine(ctx context.Context, accountID, id string) (twofold.AP
 }
 
 // locksAccount returns ctx for a transaction that will hold account
-// accountID's row by LockAccount (a key made, or revoked with keyLine).
-// When its caller is an API key of that account, the key's check
-// (keyStands) then holds the row as LockAccount does from the start, not
-// shared as for the key's other writes: two such transactions that each
-// held it shared would each wait for the other to let go before holding
-// it for update, a deadlock that PostgreSQL breaks only after
-// deadlock_timeout (a second), failing one to be run again (inTx).
+// accountID's row by LockAccount (a key made, or revoked with keyLine) or
+// by updating it (an operator's sign-out everywhere, suspension, change
+// of address or reset of another's account). When its caller is an API
+// key of that account, the key's check (keyStands) then holds the row as
+// LockAccount does from the start, not shared as for the key's other
+// writes: two such transactions that each held it shared would each wait
+// for the other to let go before holding it for update, a deadlock that
+// PostgreSQL breaks only after deadlock_timeout (a second), failing one
+// to be run again (inTx). When the caller is of another account, the
+// caller's check takes both accounts first, in the order of their ids
+// (lockFirst).
 func locksAccount(ctx context.Context, accountID string) context.Context {
 	return context.WithValue(ctx, locksAccountKey{}, accountID)
 }

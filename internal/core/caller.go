@@ -42,12 +42,56 @@ func (s *Service) callerStands(ctx context.Context) error {
 	case !ok:
 		return nil
 	case a.Key != nil:
+		if err := s.lockFirst(ctx, a.Key.AccountID); err != nil {
+			return err
+		}
 		return s.keyStands(ctx, a)
 	case a.Session.ID != "":
+		if err := s.lockFirst(ctx, a.Account.ID); err != nil {
+			return err
+		}
 		return s.sessionStands(ctx, a)
 	}
 	return nil
 }
+
+// lockFirst takes, on PostgreSQL, before the caller's check holds the
+// caller's own account (HoldSession, HoldAPIKey), the rows of the other
+// accounts that the write of ctx will lock, together with the caller's,
+// in the order of their ids: a deletion's (deletesAccount: the account
+// and, for an operator's, every operator's, as LockAccountForDeletion
+// takes them) or another account's that an operator's write changes
+// (locksAccount). Held after the caller's own, they would be taken in an
+// order of their own: two operators each acting on the other's account,
+// or each closing their own while the write locks every operator, would
+// each hold their own row and wait for the other's, a deadlock that
+// PostgreSQL breaks only after deadlock_timeout (a second), failing one
+// to be run again (inTx). An account already gone is left to the write
+// to tell.
+func (s *Service) lockFirst(ctx context.Context, callerID string) error {
+	if id, ok := ctx.Value(deletesAccountKey{}).(string); ok {
+		err := s.store.LockAccountForDeletion(ctx, id, callerID)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return nil
+		}
+		return err
+	}
+	if id, _ := ctx.Value(locksAccountKey{}).(string); id != "" && id != callerID {
+		return s.store.LockAccounts(ctx, id, callerID)
+	}
+	return nil
+}
+
+// deletesAccount returns ctx for a transaction that closes account
+// accountID (deleteAccount), whose rows, and every operator's when it is
+// an operator's account, its caller's check takes first (lockFirst).
+func deletesAccount(ctx context.Context, accountID string) context.Context {
+	return context.WithValue(ctx, deletesAccountKey{}, accountID)
+}
+
+// deletesAccountKey holds, in a context, the account its transaction
+// closes (deletesAccount).
+type deletesAccountKey struct{}
 
 // sessionStands refuses, inside a transaction, a person whose session no
 // longer stands since the request checked it, as Authenticate refuses its

@@ -51,6 +51,9 @@ type Store interface {
 	// transaction ends: of transactions that count what the account has
 	// and add to it, each counts what those before it committed.
 	LockAccount(ctx context.Context, accountID string) error
+	// LockAccounts holds, inside InTx, the rows of the accounts ids, in
+	// the order of their ids, as LockAccount holds one (lockFirst).
+	LockAccounts(ctx context.Context, ids ...string) error
 	// SetSuspended sets whether the account is suspended, reporting false
 	// when it already was as asked.
 	SetSuspended(ctx context.Context, accountID string, on bool) (bool, error)

@@ -28,9 +28,11 @@ import (
 
 // AccountDeletionStore is the storage of closing accounts; Store includes it.
 type AccountDeletionStore interface {
-	// LockAccountForDeletion holds the account's row and every operator's
-	// until the transaction ends; an unknown account is not-found.
-	LockAccountForDeletion(ctx context.Context, accountID string) error
+	// LockAccountForDeletion holds the account's row, those of the
+	// accounts with, and every operator's when the account is one, in the
+	// order of their ids, until the transaction ends; an unknown account
+	// is not-found.
+	LockAccountForDeletion(ctx context.Context, accountID string, with ...string) error
 	CountOperators(ctx context.Context) (int, error)
 	// SoleOwnedTeams returns the teams of which the account is the only
 	// owner, locked until the transaction ends.
@@ -161,7 +163,7 @@ func (s *Service) deletionBlocked(ctx context.Context, a twofold.Account) error 
 // account and every row of it deleted, account.deleted recorded and the
 // holder's notice queued, all or nothing.
 func (s *Service) deleteAccount(ctx context.Context, accountID, by string, m Meta) error {
-	return s.inTx(ctx, func(ctx context.Context) error {
+	return s.inTx(deletesAccount(ctx, accountID), func(ctx context.Context) error {
 		if err := s.store.LockAccountForDeletion(ctx, accountID); err != nil {
 			return err
 		}

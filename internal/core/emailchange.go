@@ -303,7 +303,7 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 		return a, nil
 	}
 	var old string
-	err = s.inTx(ctx, func(ctx context.Context) error {
+	err = s.inTx(locksAccount(ctx, a.ID), func(ctx context.Context) error {
 		// The address as it is now: the holder may have just confirmed a
 		// change of their own.
 		cur, err := s.store.AccountByID(ctx, a.ID)

@@ -2,7 +2,6 @@ package core_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -330,7 +329,7 @@ func TestKeyMadeWhileMakerRevoked(t *testing.T) {
 			revoked := make(chan error, 1)
 			go func() { revoked <- svc.RevokeAPIKey(ctx, ada, maker.ID, core.Meta{}) }()
 			if name == "postgres" {
-				awaitLockWait(t, url, revoked)
+				testenv.AwaitLockWaiters(t, testenv.OpenDB(t, url), 1, revoked)
 			}
 			close(ps.release)
 			if err := <-made; err != nil {
@@ -354,29 +353,5 @@ func TestKeyMadeWhileMakerRevoked(t *testing.T) {
 				t.Errorf("api_key.revoked events: %v, want one for certbot and the 1 key it made", evs)
 			}
 		})
-	}
-}
-
-// awaitLockWait returns once a connection to the PostgreSQL database dsn
-// waits for a lock, failing the test should done deliver first: what
-// should have waited did not.
-func awaitLockWait(t *testing.T, dsn string, done <-chan error) {
-	t.Helper()
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for waiting := 0; waiting == 0; {
-		select {
-		case err := <-done:
-			t.Fatalf("ended without waiting for a lock: %v", err)
-		case <-tick.C:
-			if err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 }

@@ -192,7 +192,7 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: by, RequestedAt: now, Due: now.Add(delay)}
 	var former []twofold.ReplacedEmail
 	replacedWithdrawing := false
-	err = s.inTx(ctx, func(ctx context.Context) error {
+	err = s.inTx(locksAccount(ctx, a.ID), func(ctx context.Context) error {
 		if replace {
 			w, found, err := s.store.TwoFactorReset(ctx, a.ID)
 			if err != nil {

@@ -127,7 +127,7 @@ func (s *Service) SignOutEverywhereFor(ctx context.Context, op Auth, accountID s
 	if err := s.keyMayActOn(ctx, op, a, "signing the account out", m); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(ctx context.Context) error {
+	return s.inTx(locksAccount(ctx, a.ID), func(ctx context.Context) error {
 		if _, err := s.store.EndSessions(ctx, a.ID); err != nil {
 			return err
 		}

@@ -2,9 +2,7 @@ package httpapi_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
-	"time"
 
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -51,7 +49,7 @@ func TestWriteOfSessionSignedOutMeanwhile(t *testing.T) {
 	go func() {
 		made <- stolen.Do(t, "POST", "/v1/me/api-keys", keyRequest("attacker", nil, "dns * read"))
 	}()
-	waitForLockWaiter(t, dsn, made)
+	testenv.AwaitLockWaiters(t, testenv.OpenDB(t, dsn), 1, made)
 	close(release)
 	if err := <-signedOut; err != nil {
 		t.Fatal(err)
@@ -72,29 +70,5 @@ func TestWriteOfSessionSignedOutMeanwhile(t *testing.T) {
 	}
 	if evs, _ := r.JSON["events"].([]any); len(evs) != 0 {
 		t.Errorf("api_key.created events after the sign-out everywhere: %v, want none", evs)
-	}
-}
-
-// waitForLockWaiter returns once a connection to the PostgreSQL database
-// dsn waits for a lock, failing the test should done deliver first: the
-// request that should have waited did not.
-func waitForLockWaiter(t *testing.T, dsn string, done <-chan testenv.Response) {
-	t.Helper()
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for waiting := 0; waiting == 0; {
-		select {
-		case r := <-done:
-			t.Fatalf("answered without waiting for the sign-out: %d %s", r.Status, r.Body)
-		case <-tick.C:
-			if err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 }

@@ -17,16 +17,23 @@ import (
 // takes every row of the account with it by cascade, leaving a tombstone that
 // keeps the username reserved. All of it runs in the caller's transaction.
 
-// LockAccountForDeletion holds, until the transaction ends, the account's row
-// and the row of every operator, in the order of their ids,
-// so that two operators' accounts deleted at once cannot leave the server
-// without one, and no row of the account is added meanwhile (PostgreSQL's
-// foreign-key checks wait for the lock). On SQLite the transaction's writer
-// lock holds everything already. An unknown account is not-found.
+// LockAccountForDeletion holds, until the transaction ends, the account's row,
+// the rows of the accounts with (the deletion's caller, when it is not the
+// account itself) and, when the account is an operator, the row of every
+// operator, all in the order of their ids, so that two operators' accounts
+// deleted at once cannot leave the server without one, and no row of the
+// account is added meanwhile (PostgreSQL's foreign-key checks wait for the
+// lock). On SQLite the transaction's writer lock holds everything already.
+// An unknown account is not-found.
+//
+// Taking the caller's row in the same order as the others, rather than
+// before them, keeps two callers from each holding their own and waiting
+// for the other's (LockAccounts): an operator closing their account while
+// another closes theirs, or acts on the first's.
 //
 // Only an operator's deletion locks the other operators (through the
 // partial index accounts_operators), and on SQLite nothing is scanned.
-func (s *Store) LockAccountForDeletion(ctx context.Context, accountID string) error {
+func (s *Store) LockAccountForDeletion(ctx context.Context, accountID string, with ...string) error {
 	var operator bool
 	err := s.conn(ctx).QueryRowContext(ctx, `SELECT operator FROM accounts WHERE id = $1`, accountID).Scan(&operator)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -38,11 +45,7 @@ func (s *Store) LockAccountForDeletion(ctx context.Context, accountID string) er
 	if s.dialect == SQLite {
 		return nil
 	}
-	q := `SELECT id FROM accounts WHERE id = $1 FOR UPDATE`
-	if operator {
-		q = `SELECT id FROM accounts WHERE id = $1 OR operator ORDER BY id FOR UPDATE`
-	}
-	ids, err := queryAll(ctx, s, "accounts to lock", scanString, q, accountID)
+	ids, err := s.lockAccounts(ctx, append([]string{accountID}, with...), operator, "FOR UPDATE")
 	if err != nil {
 		return err
 	}
@@ -50,6 +53,33 @@ func (s *Store) LockAccountForDeletion(ctx context.Context, accountID string) er
 		return notFound("account")
 	}
 	return nil
+}
+
+// LockAccounts holds on PostgreSQL, until the transaction ends, the rows of
+// the accounts ids as an UPDATE of them would (FOR NO KEY UPDATE), in the
+// order of their ids: a write of one account's caller (HoldSession,
+// HoldAPIKey hold the caller's row) that goes on to lock another account's
+// row takes both first, in that order, so that two such writes acting on
+// each other's accounts (two operators each signing the other out) wait
+// for one another rather than deadlock. Ids of no account are passed over.
+// On SQLite, whose one writer orders transactions anyway, it does nothing.
+func (s *Store) LockAccounts(ctx context.Context, ids ...string) error {
+	if s.dialect == SQLite {
+		return nil
+	}
+	_, err := s.lockAccounts(ctx, ids, false, "FOR NO KEY UPDATE")
+	return err
+}
+
+// lockAccounts locks, with lock, the rows of the accounts ids and, with
+// operators, of every operator, in the order of their ids, and returns the
+// ids it locked. PostgreSQL only.
+func (s *Store) lockAccounts(ctx context.Context, ids []string, operators bool, lock string) ([]string, error) {
+	q := `SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id ` + lock
+	if operators {
+		q = `SELECT id FROM accounts WHERE id = ANY($1) OR operator ORDER BY id ` + lock
+	}
+	return queryAll(ctx, s, "accounts to lock", scanString, q, ids)
 }
 
 // CountOperators returns the number of operators' accounts.

@@ -78,18 +78,7 @@ func TestHoldAPIKeyHoldsRevocation(t *testing.T) {
 				endDone <- ok
 			}()
 			// The end waits for the lock (or, were the key not held, ends).
-			tick := time.NewTicker(5 * time.Millisecond)
-			defer tick.Stop()
-			for waiting := 0; waiting == 0; {
-				select {
-				case <-endDone:
-					t.Fatalf("%s did not wait for the transaction that holds the key", tt.name)
-				case <-tick.C:
-					if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
+			testenv.AwaitLockWaiters(t, db, 1, endDone)
 			close(release)
 			if err := <-writeDone; err != nil {
 				t.Fatal(err)
@@ -140,7 +129,7 @@ func TestHoldAPIKeyLocksAccountFirst(t *testing.T) {
 					return err
 				})
 			}()
-			waitForLockWaiter(t, db, holdDone)
+			testenv.AwaitLockWaiters(t, db, 1, holdDone)
 
 			_, err = db.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE NOWAIT`, a.ID)
 			if !lockNotAvailable(err) {
@@ -157,25 +146,6 @@ func TestHoldAPIKeyLocksAccountFirst(t *testing.T) {
 				t.Fatalf("HoldAPIKey: %v", err)
 			}
 		})
-	}
-}
-
-// waitForLockWaiter returns once a session of the test database waits for
-// a lock, and fails the test when done, the transaction that should have
-// waited, ends first.
-func waitForLockWaiter(t *testing.T, db *sql.DB, done <-chan error) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for waiting := 0; waiting == 0; {
-		select {
-		case err := <-done:
-			t.Fatalf("ended without waiting for a lock: %v", err)
-		case <-tick.C:
-			if err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 }
 

@@ -1,12 +1,12 @@
 package store_test
 
 import (
-	"database/sql"
 	"testing"
 	"time"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/store"
+	"github.com/twofold/twofold/internal/testenv"
 )
 
 // TestResetAgainstUseLockOrder: on PostgreSQL, a check of a recovery code
@@ -66,7 +66,7 @@ func TestResetAgainstUseLockOrder(t *testing.T) {
 				_, out, err := s.ResetTwoFactor(ctx, a.ID, due)
 				resetDone <- resetResult{out, err}
 			}()
-			waitForLockWaiters(t, db, 1)
+			testenv.AwaitLockWaiters(t, db, 1, resetDone)
 			type useResult struct {
 				ok  bool
 				err error
@@ -76,7 +76,7 @@ func TestResetAgainstUseLockOrder(t *testing.T) {
 				ok, err := tc.use(s, a.ID)
 				useDone <- useResult{ok, err}
 			}()
-			waitForLockWaiters(t, db, 2)
+			testenv.AwaitLockWaiters(t, db, 2, useDone)
 			if err := holder.Rollback(); err != nil {
 				t.Fatal(err)
 			}
@@ -95,29 +95,5 @@ func TestResetAgainstUseLockOrder(t *testing.T) {
 				t.Errorf("SSH keys after the reset: got %d, %v; want none", len(ks), err)
 			}
 		})
-	}
-}
-
-// waitForLockWaiters returns once at least n sessions of db's database
-// wait for a lock, failing the test after a minute.
-func waitForLockWaiters(tb testing.TB, db *sql.DB, n int) {
-	tb.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(time.Minute)
-	for {
-		var got int
-		err := db.QueryRowContext(tb.Context(), `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&got)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if got >= n {
-			return
-		}
-		select {
-		case <-deadline:
-			tb.Fatalf("%d sessions wait for a lock after a minute, want %d", got, n)
-		case <-tick.C:
-		}
 	}
 }
