@@ -335,12 +335,24 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 		return twofold.Account{}, err
 	}
 	if a.Operator && on {
-		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "an operator's account is not suspended: make it no longer an operator first (`twofold user operator USERNAME --remove`)")
+		return twofold.Account{}, errOperatorNotSuspended()
 	}
 	err = s.inTx(locksAccount(ctx, a.ID), func(ctx context.Context) error {
 		changed, err := s.store.SetSuspended(ctx, a.ID, on)
 		if err != nil || !changed {
 			return err
+		}
+		if on {
+			// Read again once the update holds the row: an account made an
+			// operator (from the command line) since the check above is
+			// not suspended either.
+			cur, err := s.store.AccountByID(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			if cur.Operator {
+				return errOperatorNotSuspended()
+			}
 		}
 		if !on {
 			s.auditOperator(ctx, a.ID, "account.unsuspended", m, true, "by "+actor(op), "by an operator")
@@ -427,4 +439,8 @@ func (s *Service) tellSuspendedReset(ctx context.Context, accountID string, r tw
 // signs in with the right password.
 func errSuspended() error {
 	return twofold.Errorf(twofold.CodeForbidden, "this account is suspended: ask your operator")
+}
+
+func errOperatorNotSuspended() error {
+	return twofold.Errorf(twofold.CodeForbidden, "an operator's account is not suspended: make it no longer an operator first (`twofold user operator USERNAME --remove`)")
 }

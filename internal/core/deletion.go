@@ -66,7 +66,7 @@ func (s *Service) DeleteOwnAccount(ctx context.Context, a Auth, password string,
 	if err := s.checkCurrentPassword(ctx, a, password, "account.delete_failed", m); err != nil {
 		return err
 	}
-	return s.deleteAccount(ctx, a.Account.ID, "its holder", m)
+	return s.deleteAccount(ctx, a.Account.ID, byHolder, m)
 }
 
 // DeleteAccountFor closes account accountID for good, for an operator with
@@ -97,7 +97,7 @@ func (s *Service) DeleteAccountFor(ctx context.Context, op Auth, accountID strin
 	if target.Operator {
 		// As with suspension: one stolen operator session must not rid
 		// the server of every other operator.
-		return twofold.Errorf(twofold.CodeForbidden, "an operator's account is not deleted by another operator: make it no operator first (`twofold user operator USERNAME --remove`), or its holder closes it")
+		return errOperatorNotDeleted()
 	}
 	return s.deleteAccount(ctx, accountID, actor(op), m)
 }
@@ -171,6 +171,9 @@ func (s *Service) deleteAccount(ctx context.Context, accountID, by string, m Met
 		if err != nil {
 			return err
 		}
+		if by != byHolder && a.Operator {
+			return errOperatorNotDeleted() // made one since DeleteAccountFor looked
+		}
 		if err := s.deletionBlocked(ctx, a); err != nil {
 			return err
 		}
@@ -192,6 +195,13 @@ func (s *Service) deleteAccount(ctx context.Context, accountID, by string, m Met
 	})
 }
 
+// byHolder is deleteAccount's by for an account closed by its holder.
+const byHolder = "its holder"
+
+func errOperatorNotDeleted() error {
+	return twofold.Errorf(twofold.CodeForbidden, "an operator's account is not deleted by another operator: make it no operator first (`twofold user operator USERNAME --remove`), or its holder closes it")
+}
+
 // tellClosed queues the notice of its closing to account a's address, in
 // the transaction that closes it: the account is gone once it commits, so
 // the address is the one read before.
@@ -200,7 +210,7 @@ func (s *Service) tellClosed(ctx context.Context, a twofold.Account, by string) 
 		return nil
 	}
 	who := "at your request"
-	if by != "its holder" {
+	if by != byHolder {
 		who = "by " + publicName(by)
 	}
 	lines := []string{
