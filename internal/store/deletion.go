@@ -93,12 +93,14 @@ func (s *Store) CountOperators(ctx context.Context) (int, error) {
 
 // SoleOwnedTeams returns, by name, the teams of which the account is the
 // only owner. On PostgreSQL it first locks every team the account owns, as
-// changes of owners do (lockTeam), so that another owner cannot step down
-// between this answer and the end of the transaction.
+// changes of owners do (lockTeam), in the order of their ids, so that
+// another owner cannot step down between this answer and the end of the
+// transaction, and two closings of owners of the same teams wait for one
+// another rather than deadlock.
 func (s *Store) SoleOwnedTeams(ctx context.Context, accountID string) ([]twofold.Team, error) {
 	if s.dialect == Postgres {
-		if _, err := s.conn(ctx).ExecContext(ctx, `UPDATE teams SET name = name WHERE id IN
-			(SELECT team_id FROM team_members WHERE account_id = $1 AND role = 'owner')`, accountID); err != nil {
+		if _, err := s.conn(ctx).ExecContext(ctx, `SELECT id FROM teams WHERE id IN
+			(SELECT team_id FROM team_members WHERE account_id = $1 AND role = 'owner') ORDER BY id FOR NO KEY UPDATE`, accountID); err != nil {
 			return nil, fmt.Errorf("lock owned teams: %w", err)
 		}
 	}
