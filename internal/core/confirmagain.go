@@ -202,7 +202,21 @@ func (s *Service) confirmAgain(ctx context.Context, a Auth, u *FormUse, m Meta, 
 	if err != nil {
 		return ConfirmAgain{}, err
 	}
-	ok, err := s.store.ReplacePaperKey(ctx, a.Account.ID, f.ID, old, s.hasher.Sum("paper", normaliseKey(key)), now)
+	// The key, its event and its notice in one transaction, which checks
+	// first that the session still stands (WithCaller): a session signed
+	// out meanwhile makes no way in.
+	var ok bool
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		var err error
+		ok, err = s.store.ReplacePaperKey(ctx, a.Account.ID, f.ID, old, s.hasher.Sum("paper", normaliseKey(key)), now)
+		if err != nil || !ok {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "paper_key.reissued", m, fmt.Sprintf("in place of the one made with %s %s, asked for on the page of its form sent again", kindOf(f), f.ID))
+		s.notify(ctx, a.Account.ID, "a new paper key was made",
+			fmt.Sprintf("The form that set up %q was sent again, and a new paper key was asked for on its page: the paper key shown before no longer works, and a new one was shown in its place.", f.Label), origin(m))
+		return nil
+	})
 	if err != nil {
 		return ConfirmAgain{}, err
 	}
@@ -212,9 +226,6 @@ func (s *Service) confirmAgain(ctx context.Context, a Auth, u *FormUse, m Meta, 
 		out.NoPaperKey = NoPaperKeyOften
 		return out, nil
 	}
-	s.audit(ctx, a.Account.ID, "paper_key.reissued", m, fmt.Sprintf("in place of the one made with %s %s, asked for on the page of its form sent again", kindOf(f), f.ID))
-	s.notify(ctx, a.Account.ID, "a new paper key was made",
-		fmt.Sprintf("The form that set up %q was sent again, and a new paper key was asked for on its page: the paper key shown before no longer works, and a new one was shown in its place.", f.Label), origin(m))
 	out.PaperKey, out.Reissued = key, again+1
 	return out, nil
 }

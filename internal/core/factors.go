@@ -1076,21 +1076,34 @@ func (s *Service) ResyncFactor(ctx context.Context, a Auth, factorID, code1, cod
 		s.warnOwner(ctx, a.Account.ID, "resync", failures, codeDelay)
 		return errBadSecondFactor()
 	}
-	accepted, err := s.store.AcceptStep(ctx, f.ID, int64(step), drift, now)
+	// The step accepted, the throttle cleared and the event in one
+	// transaction, which checks first that the session still stands
+	// (WithCaller). Codes already used are a refusal, committed with its
+	// event.
+	var answer error
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		answer = nil
+		accepted, err := s.store.AcceptStep(ctx, f.ID, int64(step), drift, now)
+		if err != nil {
+			return err
+		}
+		if !accepted {
+			s.audit(ctx, a.Account.ID, "factor.resync_failed", m, f.ID+": codes already used")
+			answer = errBadSecondFactor()
+			return nil
+		}
+		s.resetSlots(ctx, accountKey(a.Account.ID))
+		if f.Type == twofold.FactorHOTP {
+			s.audit(ctx, a.Account.ID, "factor.resynchronised", m, fmt.Sprintf("%s counter %d", f.ID, step))
+		} else {
+			s.audit(ctx, a.Account.ID, "factor.resynchronised", m, fmt.Sprintf("%s drift %d steps", f.ID, drift))
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if !accepted {
-		s.audit(ctx, a.Account.ID, "factor.resync_failed", m, f.ID+": codes already used")
-		return errBadSecondFactor()
-	}
-	s.resetSlots(ctx, accountKey(a.Account.ID))
-	if f.Type == twofold.FactorHOTP {
-		s.audit(ctx, a.Account.ID, "factor.resynchronised", m, fmt.Sprintf("%s counter %d", f.ID, step))
-	} else {
-		s.audit(ctx, a.Account.ID, "factor.resynchronised", m, fmt.Sprintf("%s drift %d steps", f.ID, drift))
-	}
-	return nil
+	return answer
 }
 
 // consecutive finds the counter (TOTP: time step) in [lo, hi] at which

@@ -113,10 +113,18 @@ func (s *Service) inviteTeamMember(ctx context.Context, a Auth, mb twofold.Membe
 	if found {
 		v.AccountID = who.ID
 	}
-	if err := s.store.CreateTeamInvitation(ctx, v, strings.ToLower(username), MaxTeamInvitations, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller).
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateTeamInvitation(ctx, v, strings.ToLower(username), MaxTeamInvitations, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "team.invited", m, fmt.Sprintf("team %s %q: %s as %s, invitation %s", teamID, mb.Team.Name, username, r, id))
+		return nil
+	})
+	if err != nil {
 		return twofold.TeamInvitation{}, err
 	}
-	s.audit(ctx, a.Account.ID, "team.invited", m, fmt.Sprintf("team %s %q: %s as %s, invitation %s", teamID, mb.Team.Name, username, r, id))
 	if found {
 		// The invitee's side happens after the answer: done before it, its
 		// writes would make inviting a real account measurably slower than
@@ -245,14 +253,18 @@ func (s *Service) revokeTeamInvitation(ctx context.Context, a Auth, teamID, invi
 	if err := mayGrant(mb.Role, v.Role); err != nil {
 		return err
 	}
-	if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
-		if twofold.ErrorCode(err) == twofold.CodeNotFound {
-			return errNoInvitation()
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller).
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
+			if twofold.ErrorCode(err) == twofold.CodeNotFound {
+				return errNoInvitation()
+			}
+			return err
 		}
-		return err
-	}
-	s.audit(ctx, a.Account.ID, "team.invitation_revoked", m, fmt.Sprintf("team %s %q: %s as %s, invitation %s", teamID, mb.Team.Name, v.Username, v.Role, v.ID))
-	return nil
+		s.audit(ctx, a.Account.ID, "team.invitation_revoked", m, fmt.Sprintf("team %s %q: %s as %s, invitation %s", teamID, mb.Team.Name, v.Username, v.Role, v.ID))
+		return nil
+	})
 }
 
 // MyInvitations returns the invitations to the caller waiting for an
@@ -303,10 +315,12 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 		return twofold.Membership{}, err
 	}
 	if err != nil || !by.Role.ManagesMembers() || mayGrant(by.Role, v.Role) != nil {
-		if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{}); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		err := s.voidInvitation(ctx, v, func(ctx context.Context) {
+			s.audit(ctx, a.Account.ID, "team.invitation_void", m, fmt.Sprintf("team %s %q: %s no longer may give the role %s", v.TeamID, v.TeamName, v.InvitedByName, v.Role))
+		})
+		if err != nil {
 			return twofold.Membership{}, err
 		}
-		s.audit(ctx, a.Account.ID, "team.invitation_void", m, fmt.Sprintf("team %s %q: %s no longer may give the role %s", v.TeamID, v.TeamName, v.InvitedByName, v.Role))
 		return twofold.Membership{}, twofold.Errorf(twofold.CodeConflict, "this invitation no longer stands: %s no longer manages the team or may give that role; ask the team's owners to invite you again", v.InvitedByName)
 	}
 	// A team that requires two-factor is managed only by managers its
@@ -318,11 +332,13 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 		return twofold.Membership{}, err
 	}
 	if !admitted && by.Team.RequireTwoFactor {
-		if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{}); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		err := s.voidInvitation(ctx, v, func(ctx context.Context) {
+			s.audit(ctx, a.Account.ID, "team.invitation_void", m, fmt.Sprintf("team %s %q: the team requires two-factor authentication, and %s invited without a second factor", v.TeamID, v.TeamName, v.InvitedByName))
+			s.auditCounterpart(ctx, v.InvitedBy, "team.invitation_void", fmt.Sprintf("team %s %q: %s as %s could not join: the team requires two-factor authentication, and you invited them without a second factor; invite them again from a session that passed one", v.TeamID, v.TeamName, a.Account.Username, v.Role))
+		})
+		if err != nil {
 			return twofold.Membership{}, err
 		}
-		s.audit(ctx, a.Account.ID, "team.invitation_void", m, fmt.Sprintf("team %s %q: the team requires two-factor authentication, and %s invited without a second factor", v.TeamID, v.TeamName, v.InvitedByName))
-		s.auditCounterpart(ctx, v.InvitedBy, "team.invitation_void", fmt.Sprintf("team %s %q: %s as %s could not join: the team requires two-factor authentication, and you invited them without a second factor; invite them again from a session that passed one", v.TeamID, v.TeamName, a.Account.Username, v.Role))
 		return twofold.Membership{}, twofold.Errorf(twofold.CodeConflict, "this invitation no longer stands: the team %q requires two-factor authentication of those who manage it, and %s invited you without a second factor; ask the team's owners to invite you again", v.TeamName, v.InvitedByName)
 	}
 	mine, err := s.store.Memberships(ctx, a.Account.ID)
@@ -343,14 +359,22 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 	// An invitation the policy would not admit is used only while the team
 	// still does not require two-factor: the store checks it as it holds
 	// the team, so that a policy turned on meanwhile is not passed.
-	if _, err := s.store.AcceptTeamInvitation(ctx, v.ID, a.Account.ID, s.Now(), inviter, !admitted, MaxTeamsPerAccount, MaxTeamMembers); err != nil {
-		if twofold.ErrorCode(err) == twofold.CodeNotFound {
-			return twofold.Membership{}, errNoInvitation()
+	// The membership and its events in one transaction, which checks
+	// first that the session still stands (WithCaller).
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if _, err := s.store.AcceptTeamInvitation(ctx, v.ID, a.Account.ID, s.Now(), inviter, !admitted, MaxTeamsPerAccount, MaxTeamMembers); err != nil {
+			if twofold.ErrorCode(err) == twofold.CodeNotFound {
+				return errNoInvitation()
+			}
+			return err
 		}
+		s.audit(ctx, a.Account.ID, "team.joined", m, fmt.Sprintf("team %s %q as %s, invited by %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
+		s.auditCounterpart(ctx, v.InvitedBy, "team.invitation_accepted", fmt.Sprintf("team %s %q: %s as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
+		return nil
+	})
+	if err != nil {
 		return twofold.Membership{}, err
 	}
-	s.audit(ctx, a.Account.ID, "team.joined", m, fmt.Sprintf("team %s %q as %s, invited by %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
-	s.auditCounterpart(ctx, v.InvitedBy, "team.invitation_accepted", fmt.Sprintf("team %s %q: %s as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
 	t, err := s.store.Team(ctx, v.TeamID)
 	if err != nil {
 		// The caller joined: answer with what the invitation said of the
@@ -359,6 +383,20 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 		t = twofold.Team{ID: v.TeamID, Name: v.TeamName, RequireTwoFactor: v.RequireTwoFactor}
 	}
 	return twofold.Membership{Team: t, Role: v.Role}, nil
+}
+
+// voidInvitation deletes invitation v, which no longer stands, with the
+// events record adds, in one transaction, which checks first that the
+// caller's session still stands (WithCaller); one deleted meanwhile is
+// void all the same.
+func (s *Service) voidInvitation(ctx context.Context, v twofold.TeamInvitation, record func(ctx context.Context)) error {
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{}); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+			return err
+		}
+		record(ctx)
+		return nil
+	})
 }
 
 // inviterAdmitted reports whether a team's two-factor policy admits the
@@ -389,13 +427,17 @@ func (s *Service) DeclineTeamInvitation(ctx context.Context, a Auth, id string, 
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{}); err != nil {
-		if twofold.ErrorCode(err) == twofold.CodeNotFound {
-			return errNoInvitation()
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller).
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{}); err != nil {
+			if twofold.ErrorCode(err) == twofold.CodeNotFound {
+				return errNoInvitation()
+			}
+			return err
 		}
-		return err
-	}
-	s.audit(ctx, a.Account.ID, "team.invitation_declined", m, fmt.Sprintf("team %s %q as %s, from %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
-	s.auditCounterpart(ctx, v.InvitedBy, "team.invitation_declined", fmt.Sprintf("team %s %q: %s declined to join as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
-	return nil
+		s.audit(ctx, a.Account.ID, "team.invitation_declined", m, fmt.Sprintf("team %s %q as %s, from %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
+		s.auditCounterpart(ctx, v.InvitedBy, "team.invitation_declined", fmt.Sprintf("team %s %q: %s declined to join as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
+		return nil
+	})
 }

@@ -81,20 +81,25 @@ func (s *Service) EndSession(ctx context.Context, a Auth, sessionID string, m Me
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteSession(ctx, sessionID); err != nil {
-		return err
-	}
-	detail := "session " + sessionID
-	if sessionID == a.Session.ID {
-		s.audit(ctx, a.Account.ID, "session.revoked", m, detail+" (this one)")
+	// In one transaction, which checks first that the caller's session
+	// still stands (WithCaller): a session signed out meanwhile ends no
+	// other.
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.DeleteSession(ctx, sessionID); err != nil {
+			return err
+		}
+		detail := "session " + sessionID
+		if sessionID == a.Session.ID {
+			s.audit(ctx, a.Account.ID, "session.revoked", m, detail+" (this one)")
+			return nil
+		}
+		s.audit(ctx, a.Account.ID, "session.revoked", m, detail)
+		// Told, as one session can now end another while keeping itself: a
+		// holder who did not do it should change the password.
+		s.notify(ctx, a.Account.ID, "a session of your account was signed out",
+			fmt.Sprintf("A browser or app signed in to your account (from %s) signed out another of its sessions.", CleanText(m.Source, 64)))
 		return nil
-	}
-	s.audit(ctx, a.Account.ID, "session.revoked", m, detail)
-	// Told, as one session can now end another while keeping itself: a
-	// holder who did not do it should change the password.
-	s.notify(ctx, a.Account.ID, "a session of your account was signed out",
-		fmt.Sprintf("A browser or app signed in to your account (from %s) signed out another of its sessions.", CleanText(m.Source, 64)))
-	return nil
+	})
 }
 
 // SessionsOf returns the live sessions of account accountID, newest first,

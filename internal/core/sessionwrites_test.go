@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/credhash"
+	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -136,6 +138,131 @@ func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
 						return err
 					}
 				}},
+				{"resynchronise an authenticator", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					id, secret := appWithSecret(t, svc, clock, a, "laptop")
+					return func(ctx context.Context) error {
+						step := 30 * time.Second
+						return svc.ResyncFactor(ctx, a, id, testenv.TOTP(t, secret, clock.Now().Add(10*step)), testenv.TOTP(t, secret, clock.Now().Add(11*step)), core.Meta{})
+					}
+				}},
+				{"sign another session out", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					id, secret := appWithSecret(t, svc, clock, a, "laptop")
+					clock.Add(30 * time.Second) // a code of the next step: the one confirmed is spent
+					res, err := svc.Login(ctx, a.Account.Username, testPassword, core.Meta{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					v, err := svc.VerifyLogin(ctx, res.LoginID, core.SecondFactor{Method: twofold.MethodTOTP, FactorID: id, Code: testenv.TOTP(t, secret, clock.Now())}, core.Meta{})
+					if err != nil {
+						t.Fatalf("another session: %v", err)
+					}
+					other, err := svc.Authenticate(ctx, v.Token)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return func(ctx context.Context) error { return svc.EndSession(ctx, a, other.Session.ID, core.Meta{}) }
+				}},
+				{"get a paper key again", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					// The form that confirmed the account's first
+					// authenticator (withTOTP's), sent again.
+					fs, err := svc.Factors(ctx, a.Account.ID)
+					if err != nil || len(fs) != 1 {
+						t.Fatalf("factors: %v, %v; want the first one", fs, err)
+					}
+					tok := formToken(t, svc.NewFormToken, a, core.FormConfirm)
+					takeForm(t, svc, a, core.FormConfirm, tok).Done(ctx, fs[0].ID+"+first")
+					u := takeForm(t, svc, a, core.FormConfirm, tok)
+					return func(ctx context.Context) error {
+						c, err := svc.ConfirmSentAgain(ctx, a, u, core.Meta{})
+						if err == nil && c.PaperKey == "" {
+							t.Fatalf("fixture: no paper key made (%s)", c.NoPaperKey)
+						}
+						return err
+					}
+				}},
+				{"import hardware tokens", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					if _, err := db.SetOperator(ctx, a.Account.ID, true); err != nil {
+						t.Fatal(err)
+					}
+					a.Account.Operator = true
+					seed := otp.Seed{Serial: unique("YK-"), Type: otp.TypeHOTP, Secret: randomSecret(t), Params: otp.Params{Algorithm: otp.SHA1, Digits: 6}}
+					return func(ctx context.Context) error {
+						_, err := svc.ImportTokensFor(ctx, a, []otp.Seed{seed}, core.Meta{})
+						return err
+					}
+				}},
+				{"make a team", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					return func(ctx context.Context) error {
+						_, err := svc.CreateTeam(ctx, a, unique("team"), core.Meta{})
+						return err
+					}
+				}},
+				{"rename a team", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					team := newTeam(t, svc, a, unique("team"))
+					return func(ctx context.Context) error {
+						name := unique("renamed")
+						_, err := svc.UpdateTeam(ctx, a, team.ID, core.TeamChange{Name: &name}, core.Meta{})
+						return err
+					}
+				}},
+				{"delete a team", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					team := newTeam(t, svc, a, unique("team"))
+					return func(ctx context.Context) error { return svc.DeleteTeam(ctx, a, team.ID, core.Meta{}) }
+				}},
+				{"change a member's role", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					team := newTeam(t, svc, a, unique("team"))
+					bob := signedIn(t, svc, unique("bob"))
+					joined(t, svc, a, team.ID, bob, "ops")
+					return func(ctx context.Context) error {
+						_, err := svc.SetTeamRole(ctx, a, team.ID, bob.Account.Username, "admin", core.Meta{})
+						return err
+					}
+				}},
+				{"share a zone", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					team := newTeam(t, svc, a, unique("team"))
+					zone := unique("zone") + ".example"
+					if _, err := svc.AddZone(ctx, zone, a.Account.Username, core.Meta{}); err != nil {
+						t.Fatal(err)
+					}
+					return func(ctx context.Context) error { return svc.ShareZone(ctx, a, zone, team.ID, core.Meta{}) }
+				}},
+				{"stop sharing a zone", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					team := newTeam(t, svc, a, unique("team"))
+					zone := unique("zone") + ".example"
+					if _, err := svc.AddZone(ctx, zone, a.Account.Username, core.Meta{}); err != nil {
+						t.Fatal(err)
+					}
+					if err := svc.ShareZone(ctx, a, zone, team.ID, core.Meta{}); err != nil {
+						t.Fatal(err)
+					}
+					return func(ctx context.Context) error { return svc.UnshareZone(ctx, a, zone, team.ID, core.Meta{}) }
+				}},
+				{"invite to a team", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					team := newTeam(t, svc, a, unique("team"))
+					return func(ctx context.Context) error {
+						_, err := svc.InviteTeamMember(ctx, a, team.ID, unique("nobody"), "ops", core.Meta{})
+						return err
+					}
+				}},
+				{"revoke an invitation", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					team := newTeam(t, svc, a, unique("team"))
+					v, err := svc.InviteTeamMember(ctx, a, team.ID, unique("nobody"), "ops", core.Meta{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return func(ctx context.Context) error { return svc.RevokeTeamInvitation(ctx, a, team.ID, v.ID, core.Meta{}) }
+				}},
+				{"accept an invitation", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					v := invited(t, svc, signedIn(t, svc, unique("olga")), a)
+					return func(ctx context.Context) error {
+						_, err := svc.AcceptTeamInvitation(ctx, a, v.ID, core.Meta{})
+						return err
+					}
+				}},
+				{"decline an invitation", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
+					v := invited(t, svc, signedIn(t, svc, unique("olga")), a)
+					return func(ctx context.Context) error { return svc.DeclineTeamInvitation(ctx, a, v.ID, core.Meta{}) }
+				}},
 			}
 			for _, e := range enders {
 				for _, w := range writes {
@@ -160,6 +287,66 @@ func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// appWithSecret confirms an authenticator app labelled label on a's
+// account, elevated, and returns its id and secret.
+func appWithSecret(t *testing.T, svc *core.Service, clock *testenv.Clock, a core.Auth, label string) (string, string) {
+	t.Helper()
+	e, err := svc.EnrolFactor(t.Context(), a, core.NewFactor{Type: twofold.FactorTOTP, Label: label}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ConfirmFactor(t.Context(), a, e.Factor.ID, testenv.TOTP(t, e.Secret, clock.Now()), core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	return e.Factor.ID, e.Secret
+}
+
+// newTeam makes a team named name owned by a.
+func newTeam(t *testing.T, svc *core.Service, a core.Auth, name string) twofold.Team {
+	t.Helper()
+	team, err := svc.CreateTeam(t.Context(), a, name, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return team
+}
+
+// invited returns an invitation of who, to a team that by makes, waiting
+// for its answer, once what inviting does after answering is done.
+func invited(t *testing.T, svc *core.Service, by, who core.Auth) twofold.TeamInvitation {
+	t.Helper()
+	team := newTeam(t, svc, by, "team of "+by.Account.Username)
+	v, err := svc.InviteTeamMember(t.Context(), by, team.ID, who.Account.Username, "ops", core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Wait() // the invitee's side, recorded in the invitee's log
+	return v
+}
+
+// joined makes who a member of by's team teamID with role.
+func joined(t *testing.T, svc *core.Service, by core.Auth, teamID string, who core.Auth, role string) {
+	t.Helper()
+	v, err := svc.InviteTeamMember(t.Context(), by, teamID, who.Account.Username, role, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Wait()
+	if _, err := svc.AcceptTeamInvitation(t.Context(), who, v.ID, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// randomSecret returns a random 20-byte secret.
+func randomSecret(t *testing.T) []byte {
+	t.Helper()
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestSessionWritesOfSessionStanding: the same writes of a session that

@@ -144,7 +144,9 @@ func (s *Service) CreateTeam(ctx context.Context, a Auth, name string, m Meta) (
 	}
 	// The store creates the team only while the caller's teams are still
 	// fewer than the limit: teams created or joined at once cannot pass it.
-	t, err := decideAgain(func() (twofold.Team, error) {
+	// The team and its event in one transaction, which checks first that
+	// the session still stands (WithCaller).
+	return decideAgain(func() (twofold.Team, error) {
 		ms, err := s.store.Memberships(ctx, a.Account.ID)
 		if err != nil {
 			return twofold.Team{}, err
@@ -157,13 +159,18 @@ func (s *Service) CreateTeam(ctx context.Context, a Auth, name string, m Meta) (
 			return twofold.Team{}, err
 		}
 		t := twofold.Team{ID: id, Name: name, CreatedAt: s.Now()}
-		return t, s.store.CreateTeam(ctx, t, a.Account.ID, MaxTeamsPerAccount)
+		err = s.inTx(ctx, func(ctx context.Context) error {
+			if err := s.store.CreateTeam(ctx, t, a.Account.ID, MaxTeamsPerAccount); err != nil {
+				return err
+			}
+			s.audit(ctx, a.Account.ID, "team.created", m, fmt.Sprintf("team %s %q", t.ID, t.Name))
+			return nil
+		})
+		if err != nil {
+			return twofold.Team{}, err
+		}
+		return t, nil
 	})
-	if err != nil {
-		return twofold.Team{}, err
-	}
-	s.audit(ctx, a.Account.ID, "team.created", m, fmt.Sprintf("team %s %q", t.ID, t.Name))
-	return t, nil
 }
 
 func errTooManyTeams() error {
@@ -296,17 +303,27 @@ func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamC
 	if name == nil && policy == nil {
 		return mb.Team, nil
 	}
-	before, t, err := s.store.UpdateTeam(ctx, teamID, name, policy, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role})
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller).
+	var t twofold.Team
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		before, after, err := s.store.UpdateTeam(ctx, teamID, name, policy, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role})
+		if err != nil {
+			return err
+		}
+		t = after
+		if t.Name != before.Name {
+			s.audit(ctx, a.Account.ID, "team.renamed", m, fmt.Sprintf("team %s %q to %q", t.ID, before.Name, t.Name))
+		}
+		// Another owner may have made the same change meanwhile: it is
+		// told of once, by whoever made it.
+		if t.RequireTwoFactor != before.RequireTwoFactor {
+			s.policyChanged(ctx, a, t, m)
+		}
+		return nil
+	})
 	if err != nil {
 		return twofold.Team{}, err
-	}
-	if t.Name != before.Name {
-		s.audit(ctx, a.Account.ID, "team.renamed", m, fmt.Sprintf("team %s %q to %q", t.ID, before.Name, t.Name))
-	}
-	// Another owner may have made the same change meanwhile: it is told
-	// of once, by whoever made it.
-	if t.RequireTwoFactor != before.RequireTwoFactor {
-		s.policyChanged(ctx, a, t, m)
 	}
 	return t, nil
 }
@@ -380,21 +397,25 @@ func (s *Service) deleteTeam(ctx context.Context, a Auth, teamID string, m Meta)
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteTeam(ctx, teamID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
-		return err
-	}
-	s.audit(ctx, a.Account.ID, "team.deleted", m, fmt.Sprintf("team %s %q", teamID, mb.Team.Name))
-	for _, mem := range members {
-		if mem.AccountID != a.Account.ID {
-			s.notify(ctx, mem.AccountID, "a team was deleted", fmt.Sprintf("%s deleted the team %q; you are no longer a member.", a.Account.Username, mb.Team.Name))
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller).
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.DeleteTeam(ctx, teamID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
+			return err
 		}
-		if mb.Team.RequireTwoFactor {
-			if err := s.tellIfLoginLifted(ctx, mem.AccountID, fmt.Sprintf("%s deleted the team %q", a.Account.Username, mb.Team.Name)); err != nil {
-				s.log.ErrorContext(ctx, "tell a member two-factor login was lifted", "team", teamID, "err", err)
+		s.audit(ctx, a.Account.ID, "team.deleted", m, fmt.Sprintf("team %s %q", teamID, mb.Team.Name))
+		for _, mem := range members {
+			if mem.AccountID != a.Account.ID {
+				s.notify(ctx, mem.AccountID, "a team was deleted", fmt.Sprintf("%s deleted the team %q; you are no longer a member.", a.Account.Username, mb.Team.Name))
+			}
+			if mb.Team.RequireTwoFactor {
+				if err := s.tellIfLoginLifted(ctx, mem.AccountID, fmt.Sprintf("%s deleted the team %q", a.Account.Username, mb.Team.Name)); err != nil {
+					s.log.ErrorContext(ctx, "tell a member two-factor login was lifted", "team", teamID, "err", err)
+				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // manager returns the team when the caller may manage its members (see
@@ -505,19 +526,24 @@ func (s *Service) setTeamRole(ctx context.Context, a Auth, mb twofold.Membership
 	if err := mayGrant(mb.Role, mem.Role); err != nil {
 		return mem, err
 	}
-	before, err := s.store.SetTeamRole(ctx, teamID, mem, r, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role})
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller).
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		before, err := s.store.SetTeamRole(ctx, teamID, mem, r, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role})
+		if err != nil || before == r {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "team.role_changed", m, fmt.Sprintf("team %s %q: %s from %s to %s", teamID, mb.Team.Name, mem.Username, before, r))
+		if mem.AccountID != a.Account.ID {
+			s.auditCounterpart(ctx, mem.AccountID, "team.role_changed", fmt.Sprintf("team %s %q: from %s to %s, by %s", teamID, mb.Team.Name, before, r, a.Account.Username))
+			s.notify(ctx, mem.AccountID, "your role in a team changed", fmt.Sprintf("%s changed your role in the team %q from %s to %s.", a.Account.Username, mb.Team.Name, before, r))
+		}
+		return nil
+	})
 	if err != nil {
 		return mem, err
 	}
 	mem.Role = r
-	if before == r {
-		return mem, nil
-	}
-	s.audit(ctx, a.Account.ID, "team.role_changed", m, fmt.Sprintf("team %s %q: %s from %s to %s", teamID, mb.Team.Name, mem.Username, before, r))
-	if mem.AccountID != a.Account.ID {
-		s.auditCounterpart(ctx, mem.AccountID, "team.role_changed", fmt.Sprintf("team %s %q: from %s to %s, by %s", teamID, mb.Team.Name, before, r, a.Account.Username))
-		s.notify(ctx, mem.AccountID, "your role in a team changed", fmt.Sprintf("%s changed your role in the team %q from %s to %s.", a.Account.Username, mb.Team.Name, before, r))
-	}
 	return mem, nil
 }
 
@@ -687,17 +713,21 @@ func (s *Service) shareZone(ctx context.Context, a Auth, zone, teamID string, ma
 	// the team with the role checked above, holding the team's row: a
 	// removal from the team or a demotion between the check above and here
 	// must not leave the zone shared with it.
-	if err := s.store.SetZoneTeam(ctx, z.Name, teamID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
-		if errors.Is(err, twofold.ErrStale) {
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller).
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.SetZoneTeam(ctx, z.Name, teamID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
+			if errors.Is(err, twofold.ErrStale) {
+				return err
+			}
+			if twofold.ErrorCode(err) == twofold.CodeConflict {
+				return twofold.Errorf(twofold.CodeConflict, "you are no longer a member of this team: zone %s was not shared with it", z.Name)
+			}
 			return err
 		}
-		if twofold.ErrorCode(err) == twofold.CodeConflict {
-			return twofold.Errorf(twofold.CodeConflict, "you are no longer a member of this team: zone %s was not shared with it", z.Name)
-		}
-		return err
-	}
-	s.audit(ctx, a.Account.ID, "dns.zone_shared", m, fmt.Sprintf("zone %s shared with team %s %q", z.Name, teamID, mb.Team.Name))
-	return nil
+		s.audit(ctx, a.Account.ID, "dns.zone_shared", m, fmt.Sprintf("zone %s shared with team %s %q", z.Name, teamID, mb.Team.Name))
+		return nil
+	})
 }
 
 // UnshareZone stops sharing the zone with the team: the zone's owner or a
@@ -764,17 +794,21 @@ func (s *Service) unshareZone(ctx context.Context, a Auth, zone, teamID string, 
 		// not learn which zones exist elsewhere.
 		return errNoZone()
 	}
-	if err := s.store.UnshareZone(ctx, z.Name, teamID, by); err != nil {
-		if twofold.ErrorCode(err) == twofold.CodeNotFound {
-			return errNoZone()
+	// In one transaction, which checks first that the session still
+	// stands (WithCaller).
+	return s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.UnshareZone(ctx, z.Name, teamID, by); err != nil {
+			if twofold.ErrorCode(err) == twofold.CodeNotFound {
+				return errNoZone()
+			}
+			return err
 		}
-		return err
-	}
-	s.audit(ctx, a.Account.ID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s", z.Name, teamID))
-	if z.AccountID != a.Account.ID {
-		s.auditCounterpart(ctx, z.AccountID, "dns.zone_unshared", fmt.Sprintf("zone %s no longer shared with team %s, by %s", z.Name, teamID, a.Account.Username))
-	}
-	return nil
+		s.audit(ctx, a.Account.ID, "dns.zone_unshared", m, fmt.Sprintf("zone %s no longer shared with team %s", z.Name, teamID))
+		if z.AccountID != a.Account.ID {
+			s.auditCounterpart(ctx, z.AccountID, "dns.zone_unshared", fmt.Sprintf("zone %s no longer shared with team %s, by %s", z.Name, teamID, a.Account.Username))
+		}
+		return nil
+	})
 }
 
 // errRoleMayNot refuses a member of the team whose role may not do what

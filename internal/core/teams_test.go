@@ -16,9 +16,10 @@ import (
 )
 
 // teamRaceStore is a real store that runs hook, once armed, just before
-// the next call of the method named on: after the service read the team
-// and decided on a change, before the store writes it. A change the
-// service writes in a transaction of its own is raced at InTx, outside it.
+// the next call of the method named on. Every change of a team the service
+// writes in a transaction of its own, which checks the caller first: it is
+// raced at InTx, outside it, after the service read the team and decided
+// on the change, before the store writes it.
 type teamRaceStore struct {
 	*store.Store
 	armedHook
@@ -34,56 +35,6 @@ func (s *teamRaceStore) fire(method string) {
 func (s *teamRaceStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	s.fire("InTx")
 	return s.Store.InTx(ctx, fn)
-}
-
-func (s *teamRaceStore) UpdateTeam(ctx context.Context, teamID string, name *string, policy *bool, by twofold.TeamMember) (twofold.Team, twofold.Team, error) {
-	s.fire("UpdateTeam")
-	return s.Store.UpdateTeam(ctx, teamID, name, policy, by)
-}
-
-func (s *teamRaceStore) SetTeamRole(ctx context.Context, teamID string, mem twofold.TeamMember, role twofold.Role, by twofold.TeamMember) (twofold.Role, error) {
-	s.fire("SetTeamRole")
-	return s.Store.SetTeamRole(ctx, teamID, mem, role, by)
-}
-
-func (s *teamRaceStore) RemoveTeamMember(ctx context.Context, teamID string, mem, by twofold.TeamMember) (twofold.Role, []string, error) {
-	s.fire("RemoveTeamMember")
-	return s.Store.RemoveTeamMember(ctx, teamID, mem, by)
-}
-
-func (s *teamRaceStore) AcceptTeamInvitation(ctx context.Context, id, accountID string, now time.Time, by twofold.TeamMember, unlessRequired bool, maxTeams, maxMembers int) (twofold.TeamInvitation, error) {
-	s.fire("AcceptTeamInvitation")
-	return s.Store.AcceptTeamInvitation(ctx, id, accountID, now, by, unlessRequired, maxTeams, maxMembers)
-}
-
-func (s *teamRaceStore) DeleteTeam(ctx context.Context, id string, by twofold.TeamMember) error {
-	s.fire("DeleteTeam")
-	return s.Store.DeleteTeam(ctx, id, by)
-}
-
-func (s *teamRaceStore) SetZoneTeam(ctx context.Context, zone, teamID string, by twofold.TeamMember) error {
-	s.fire("SetZoneTeam")
-	return s.Store.SetZoneTeam(ctx, zone, teamID, by)
-}
-
-func (s *teamRaceStore) UnshareZone(ctx context.Context, zone, teamID string, by twofold.TeamMember) error {
-	s.fire("UnshareZone")
-	return s.Store.UnshareZone(ctx, zone, teamID, by)
-}
-
-func (s *teamRaceStore) CreateTeamInvitation(ctx context.Context, v twofold.TeamInvitation, usernameKey string, max int, by twofold.TeamMember) error {
-	s.fire("CreateTeamInvitation")
-	return s.Store.CreateTeamInvitation(ctx, v, usernameKey, max, by)
-}
-
-func (s *teamRaceStore) DeleteTeamInvitation(ctx context.Context, id string, by twofold.TeamMember) error {
-	s.fire("DeleteTeamInvitation")
-	return s.Store.DeleteTeamInvitation(ctx, id, by)
-}
-
-func (s *teamRaceStore) CreateTeam(ctx context.Context, t twofold.Team, owner string, maxTeams int) error {
-	s.fire("CreateTeam")
-	return s.Store.CreateTeam(ctx, t, owner, maxTeams)
 }
 
 // withFactor gives a's account an active HOTP factor and returns a with an
@@ -189,7 +140,7 @@ func TestRenameKeepsPolicy(t *testing.T) {
 			ctx := t.Context()
 			f := newTeamFixture(t, dsn(t), "bob:owner") // bob: password only, not elevated
 			on, renamed := true, "ops-renamed"
-			f.race(t, "UpdateTeam", func() {
+			f.race(t, "InTx", func() {
 				if _, err := f.svc.UpdateTeam(ctx, f.users["ada"], f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
 					t.Errorf("ada requires two-factor: %v", err)
 				}
@@ -233,7 +184,7 @@ func TestSamePolicyTwiceToldOnce(t *testing.T) {
 	f := newTeamFixture(t, testenv.SQLiteDSN(t), "bob:owner")
 	bob := withFactor(t, f.svc, f.users["bob"])
 	on := true
-	f.race(t, "UpdateTeam", func() {
+	f.race(t, "InTx", func() {
 		if _, err := f.svc.UpdateTeam(ctx, bob, f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
 			t.Errorf("bob requires two-factor: %v", err)
 		}
@@ -278,7 +229,7 @@ func TestTeamChangesDecidedOnRoles(t *testing.T) {
 				{
 					name:    "admin demotes a member made owner meanwhile",
 					members: []string{"cat:admin", "dan:ops"},
-					at:      "SetTeamRole",
+					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
 						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "dan", "owner", core.Meta{})
 						return err
@@ -307,7 +258,7 @@ func TestTeamChangesDecidedOnRoles(t *testing.T) {
 				{
 					name:    "admin demoted meanwhile changes a role",
 					members: []string{"cat:admin", "dan:ops"},
-					at:      "SetTeamRole",
+					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
 						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "cat", "ops", core.Meta{})
 						return err
@@ -335,7 +286,7 @@ func TestTeamChangesDecidedOnRoles(t *testing.T) {
 				{
 					name:    "owner demoted meanwhile renames the team",
 					members: []string{"bob:owner"},
-					at:      "UpdateTeam",
+					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
 						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "bob", "ops", core.Meta{})
 						return err
@@ -352,7 +303,7 @@ func TestTeamChangesDecidedOnRoles(t *testing.T) {
 					// Reordered as it ran, the change is still allowed.
 					name:    "admin's change of a member whose other change came first",
 					members: []string{"cat:admin", "dan:ops"},
-					at:      "SetTeamRole",
+					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
 						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "dan", "billing", core.Meta{})
 						return err
@@ -410,7 +361,7 @@ func TestInvitationOfInviterDemotedMeanwhile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.race(t, "AcceptTeamInvitation", func() {
+			f.race(t, "InTx", func() {
 				if _, err := f.svc.SetTeamRole(ctx, f.users["ada"], f.teamID, "cat", "ops", core.Meta{}); err != nil {
 					t.Errorf("ada demotes cat: %v", err)
 				}
@@ -492,7 +443,7 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 				{
 					name:      "owner demoted meanwhile deletes the team",
 					members:   []string{"bob:owner"},
-					at:        "DeleteTeam",
+					at:        "InTx",
 					meanwhile: demote("bob", "admin"),
 					change: func(f teamFixture) error {
 						return f.svc.DeleteTeam(t.Context(), f.users["bob"], f.teamID, core.Meta{})
@@ -503,7 +454,7 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 				{
 					name:    "owner removed meanwhile deletes the team",
 					members: []string{"bob:owner"},
-					at:      "DeleteTeam",
+					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
 						return f.svc.RemoveTeamMember(t.Context(), f.users["ada"], f.teamID, "bob", core.Meta{})
 					},
@@ -516,7 +467,7 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 				{
 					name:      "admin demoted meanwhile shares a zone",
 					members:   []string{"cat:admin"},
-					at:        "SetZoneTeam",
+					at:        "InTx",
 					meanwhile: demote("cat", "ops"),
 					change:    share,
 					want:      twofold.CodeForbidden,
@@ -526,7 +477,7 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 				{
 					name:    "admin removed meanwhile shares a zone",
 					members: []string{"cat:admin"},
-					at:      "SetZoneTeam",
+					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
 						return f.svc.RemoveTeamMember(t.Context(), f.users["ada"], f.teamID, "cat", core.Meta{})
 					},
@@ -539,7 +490,7 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 					name:      "admin demoted meanwhile unshares a zone",
 					members:   []string{"cat:admin"},
 					setup:     adaShares,
-					at:        "UnshareZone",
+					at:        "InTx",
 					meanwhile: demote("cat", "ops"),
 					change:    unshare,
 					want:      twofold.CodeForbidden, // ops sees the team's zones, and is told its role may not
@@ -550,7 +501,7 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 					name:    "admin unshares a zone moved meanwhile to another team",
 					members: []string{"cat:admin"},
 					setup:   adaShares,
-					at:      "UnshareZone",
+					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
 						return f.svc.ShareZone(t.Context(), f.users["ada"], "ada.example", other, core.Meta{})
 					},
@@ -562,7 +513,7 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 				{
 					name:      "admin demoted meanwhile invites",
 					members:   []string{"cat:admin"},
-					at:        "CreateTeamInvitation",
+					at:        "InTx",
 					meanwhile: demote("cat", "ops"),
 					change: func(f teamFixture) error {
 						_, err := f.svc.InviteTeamMember(t.Context(), f.users["cat"], f.teamID, "eve", "ops", core.Meta{})
@@ -579,7 +530,7 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 				{
 					name:      "owner made admin meanwhile invites an owner",
 					members:   []string{"cat:owner"},
-					at:        "CreateTeamInvitation",
+					at:        "InTx",
 					meanwhile: demote("cat", "admin"),
 					change: func(f teamFixture) error {
 						_, err := f.svc.InviteTeamMember(t.Context(), f.users["cat"], f.teamID, "eve", "owner", core.Meta{})
@@ -601,7 +552,7 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 							t.Fatal(err)
 						}
 					},
-					at:        "DeleteTeamInvitation",
+					at:        "InTx",
 					meanwhile: demote("cat", "ops"),
 					change: func(f teamFixture) error {
 						vs, err := f.svc.TeamInvitations(t.Context(), f.users["cat"], f.teamID)
@@ -670,11 +621,10 @@ func TestTeamLimitCheckedAsWritten(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, tt := range []struct {
 				name   string
-				at     string // the store method of the change raced
-				accept bool   // the change raced is the acceptance, else the creation
+				accept bool // the change raced is the acceptance, else the creation
 			}{
-				{"team created as an invitation is accepted", "AcceptTeamInvitation", true},
-				{"invitation accepted as a team is created", "CreateTeam", false},
+				{"team created as an invitation is accepted", true},
+				{"invitation accepted as a team is created", false},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
 					ctx := t.Context()
@@ -706,7 +656,7 @@ func TestTeamLimitCheckedAsWritten(t *testing.T) {
 					if tt.accept {
 						change, meanwhile = accept, create
 					}
-					f.race(t, tt.at, func() {
+					f.race(t, "InTx", func() { // the change's transaction
 						if err := meanwhile(); err != nil {
 							t.Errorf("the change meanwhile: %v", err)
 						}
@@ -772,7 +722,7 @@ func TestInvitationFromManagerPolicyKeepsOut(t *testing.T) {
 						tc.before(t, f)
 					}
 					if tc.race != nil {
-						f.race(t, "AcceptTeamInvitation", func() { tc.race(t, f) })
+						f.race(t, "InTx", func() { tc.race(t, f) })
 					}
 					_, err = f.svc.AcceptTeamInvitation(ctx, f.users["dan"], v.ID, core.Meta{})
 					if twofold.ErrorCode(err) != tc.want && !(tc.want == "" && err == nil) {

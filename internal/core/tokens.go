@@ -109,11 +109,20 @@ func (s *Service) importTokens(ctx context.Context, seeds []otp.Seed, by string,
 			}
 		}
 		return nil
-	}, func() error { return s.store.ImportTokens(ctx, ts) })
+	}, func() error {
+		// The tokens and their event in one transaction, which checks
+		// first that an operator's session still stands (WithCaller).
+		return s.inTx(ctx, func(ctx context.Context) error {
+			if err := s.store.ImportTokens(ctx, ts); err != nil {
+				return err
+			}
+			s.audit(ctx, "", "tokens.imported", m, fmt.Sprintf("%d hotp and %d totp hardware tokens imported by %s", sum.HOTP, sum.TOTP, by))
+			return nil
+		})
+	})
 	if err != nil {
 		return TokenImport{}, err
 	}
-	s.audit(ctx, "", "tokens.imported", m, fmt.Sprintf("%d hotp and %d totp hardware tokens imported by %s", sum.HOTP, sum.TOTP, by))
 	return sum, nil
 }
 

@@ -231,3 +231,32 @@ func TestAddFirstDataKeyRace(t *testing.T) {
 		})
 	}
 }
+
+// TestImportTokensUnderDeletedKeyInTx: hardware tokens sealed under a data
+// key that a rotation has deleted meanwhile, imported inside a caller's
+// transaction (as an operator's import is, its session checked first),
+// are refused with keyring.ErrKeyGone without a failed statement, so that
+// the transaction goes on: sealed again under a stored key, the import in
+// it is stored. On both stores.
+func TestImportTokensUnderDeletedKeyInTx(t *testing.T) {
+	eachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		ensureKeys(t, s, "key-a")
+		token := func(keyID string) twofold.HardwareToken {
+			return twofold.HardwareToken{Serial: "YK-1", Type: twofold.FactorHOTP, Algorithm: "SHA1", Digits: 6, ImportedAt: keysT0,
+				SecretKeyID: keyID, SealedSecret: []byte("sealed under " + keyID), SecretDigest: []byte("digest")}
+		}
+		err := s.InTx(ctx, func(ctx context.Context) error {
+			if err := s.ImportTokens(ctx, []twofold.HardwareToken{token("key-gone")}); !errors.Is(err, keyring.ErrKeyGone) {
+				t.Errorf("ImportTokens under a deleted key: got %v, want ErrKeyGone", err)
+			}
+			return s.ImportTokens(ctx, []twofold.HardwareToken{token("key-a")})
+		})
+		if err != nil {
+			t.Fatalf("the import sealed again, in the same transaction: %v", err)
+		}
+		if got, err := s.HardwareToken(ctx, "YK-1"); err != nil || got.SecretKeyID != "key-a" {
+			t.Errorf("HardwareToken: got %s, %v; want the one under key-a", got.SecretKeyID, err)
+		}
+	})
+}

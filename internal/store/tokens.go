@@ -32,6 +32,24 @@ func scanToken(row interface{ Scan(...any) error }) (twofold.HardwareToken, erro
 // serial already stored is a conflict that names it, and nothing is stored.
 func (s *Store) ImportTokens(ctx context.Context, ts []twofold.HardwareToken) error {
 	err := s.InTx(ctx, func(ctx context.Context) error {
+		// The data keys first, shared-locked on PostgreSQL as a foreign
+		// key's check would (DeleteDataKey): a key deleted by a rotation
+		// is told apart without a failed statement, which would end the
+		// caller's transaction on PostgreSQL (CreateFactor).
+		checked := map[string]bool{}
+		for _, t := range ts {
+			if checked[t.SecretKeyID] {
+				continue
+			}
+			checked[t.SecretKeyID] = true
+			var stored bool
+			if err := s.conn(ctx).QueryRowContext(ctx, `SELECT `+s.keyStored("$1"), t.SecretKeyID).Scan(&stored); err != nil {
+				return fmt.Errorf("find data key: %w", err)
+			}
+			if !stored {
+				return fmt.Errorf("import tokens: %w", keyring.ErrKeyGone)
+			}
+		}
 		for _, t := range ts {
 			res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO hardware_tokens (`+tokenColumns+`, secret_digest)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11) ON CONFLICT (serial) DO NOTHING`,
@@ -46,7 +64,7 @@ func (s *Store) ImportTokens(ctx context.Context, ts []twofold.HardwareToken) er
 		}
 		return nil
 	})
-	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal && len(ts) > 0 && s.dataKeyGone(ctx, ts[0].SecretKeyID) {
+	if err != nil && !errors.Is(err, keyring.ErrKeyGone) && twofold.ErrorCode(err) == twofold.CodeInternal && len(ts) > 0 && s.dataKeyGone(ctx, ts[0].SecretKeyID) {
 		return fmt.Errorf("import tokens: %w", keyring.ErrKeyGone)
 	}
 	return err
