@@ -409,8 +409,9 @@ func (s *Service) deleteTeam(ctx context.Context, a Auth, teamID string, m Meta)
 				s.notify(ctx, mem.AccountID, "a team was deleted", fmt.Sprintf("%s deleted the team %q; you are no longer a member.", a.Account.Username, mb.Team.Name))
 			}
 			if mb.Team.RequireTwoFactor {
+				// As a member's removal: told, or nothing deleted.
 				if err := s.tellIfLoginLifted(ctx, mem.AccountID, fmt.Sprintf("%s deleted the team %q", a.Account.Username, mb.Team.Name)); err != nil {
-					s.log.ErrorContext(ctx, "tell a member two-factor login was lifted", "team", teamID, "err", err)
+					return err
 				}
 			}
 		}

@@ -3,8 +3,10 @@ package core_test
 import (
 	"context"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -885,6 +887,70 @@ func TestLeavingTeamNeedsElevation(t *testing.T) {
 			}
 			if !mails.has("dave@example.com", off) {
 				t.Errorf("dave was not told two-factor login was turned off; mails: %q", mails.sent)
+			}
+		})
+	}
+}
+
+// accountReadFailing is a real store whose AccountByID fails for one
+// account once armed: a read that breaks in the middle of a write.
+type accountReadFailing struct {
+	*store.Store
+	id atomic.Pointer[string]
+}
+
+func (s *accountReadFailing) AccountByID(ctx context.Context, id string) (twofold.Account, error) {
+	if p := s.id.Load(); p != nil && *p == id {
+		return twofold.Account{}, errors.New("fixture: the read broke")
+	}
+	return s.Store.AccountByID(ctx, id)
+}
+
+// TestDeletedTeamTellsEveryMemberOrNothing: deleting a team that required
+// two-factor login tells each member whose login it lifts; when finding out
+// whether it lifts a member's fails, the deletion fails as a whole and the
+// team and its members stay, on either store, as a member's removal does.
+// (It used to log the failure and delete the team untold; on PostgreSQL a
+// failed read also aborts the transaction, so its commit failed anyway.)
+func TestDeletedTeamTellsEveryMemberOrNothing(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := openStore(t, dsn(t))
+			fs := &accountReadFailing{Store: st.Store}
+			svc := newService(t, fs, st, time.Now, &mailLog{})
+			ada := withFactor(t, svc, signedIn(t, svc, "ada"))
+			tm, err := svc.CreateTeam(ctx, ada, "ops", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			on := true
+			if _, err := svc.UpdateTeam(ctx, ada, tm.ID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			dave := withFactor(t, svc, signedIn(t, svc, "dave"))
+			if err := svc.SetTwoFactorRequired(ctx, dave, false, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			v, err := svc.InviteTeamMember(ctx, ada, tm.ID, "dave", "read-only", core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.AcceptTeamInvitation(ctx, dave, v.ID, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+
+			fs.id.Store(&dave.Account.ID)
+			if err := svc.DeleteTeam(core.WithCaller(ctx, ada), ada, tm.ID, core.Meta{}); err == nil {
+				t.Fatal("the team was deleted though whether it lifted dave's second step could not be told")
+			}
+			fs.id.Store(nil)
+			if _, err := st.Team(ctx, tm.ID); err != nil {
+				t.Fatalf("the team is gone after a failed deletion: %v", err)
+			}
+			members, err := st.TeamMembers(ctx, tm.ID)
+			if err != nil || len(members) != 2 {
+				t.Fatalf("members after a failed deletion: %d, %v; want ada and dave", len(members), err)
 			}
 		})
 	}
