@@ -38,6 +38,42 @@ func (s *Store) SessionPlansForTest(ctx context.Context, accountID string, now t
 	return plans, nil
 }
 
+// BatchReadPlanForTest returns PostgreSQL's generic plan of the batch read
+// of second steps (batchReadSQL) as the database's statistics stand, one
+// line a line: the plan a statement prepared now keeps (pgx keeps it
+// prepared) until the next ANALYZE of its tables.
+func (s *Store) BatchReadPlanForTest(ctx context.Context) (string, error) {
+	var plan []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`SET LOCAL plan_cache_mode = force_generic_plan`,
+			`PREPARE batch_read_for_test (text[], text[], text[], text[], text[], text[], float8[], bigint[], float8[], bigint[], bigint[]) AS ` + batchReadSQL,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `EXPLAIN EXECUTE batch_read_for_test ('{l1,l2}', '{p,p}', '{s,s}', '{i,i}', '{b1,b2}', '{b1,b2}', '{5,5}', '{1,1}', '{0.1,0.1}', '{1,1}', '{1,1}')`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				rows.Close()
+				return err
+			}
+			plan = append(plan, line)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DEALLOCATE batch_read_for_test`)
+		return err
+	})
+	return strings.Join(plan, "\n"), err
+}
+
 // planForTest returns the database's plan of q with args, one line of it a
 // line; on PostgreSQL with sequential and bitmap scans off, so that the
 // plan of a small table shows which index a large one would be read by
