@@ -3,11 +3,9 @@ package core_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -184,12 +182,8 @@ func TestCallersActingOnEachOther(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
 			dsn := testenv.PostgresDSN(t)
-			db := openStore(t, dsn)
-			cs := &conflictCountingStore{Store: db.Store}
-			clock := testenv.NewClock(time.Now())
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
-			svc := newServiceOpts(t, cs, db, core.Options{Config: cfg, Now: clock.Now})
+			m := newMeddled(t, dsn, conflictCounting, false)
+			db, cs, clock, svc := m.db, m.store, m.clock, m.svc
 			operator := func(name string) (core.Auth, string) {
 				a := withTOTP(t, svc, clock, signedInAs(t, svc, core.NewAccount{Username: name, Email: name + "@example.com", Operator: true}))
 				k, _, err := svc.CreateAPIKey(ctx, a, core.NewAPIKey{Name: "ops", Permits: adminPermits}, core.Meta{})

@@ -25,6 +25,16 @@ func errNoInvitation() error {
 	return twofold.Errorf(twofold.CodeNotFound, "no such invitation: it may have been answered, revoked, or have lapsed")
 }
 
+// invitationErr is err of the store's write of an invitation, with an
+// invitation not found there (answered, revoked or void meanwhile) told as
+// errNoInvitation.
+func invitationErr(err error) error {
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return errNoInvitation()
+	}
+	return err
+}
+
 // managesTeam returns the caller's membership of the team when the caller
 // may manage its members, for reading and revoking invitations: neither
 // grants anything, so neither needs elevation. A team that requires
@@ -257,10 +267,7 @@ func (s *Service) revokeTeamInvitation(ctx context.Context, a Auth, teamID, invi
 	// stands (WithCaller).
 	return s.inTx(ctx, func(ctx context.Context) error {
 		if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
-			if twofold.ErrorCode(err) == twofold.CodeNotFound {
-				return errNoInvitation()
-			}
-			return err
+			return invitationErr(err)
 		}
 		s.audit(ctx, a.Account.ID, "team.invitation_revoked", m, fmt.Sprintf("team %s %q: %s as %s, invitation %s", teamID, mb.Team.Name, v.Username, v.Role, v.ID))
 		return nil
@@ -363,10 +370,7 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 	// first that the session still stands (WithCaller).
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		if _, err := s.store.AcceptTeamInvitation(ctx, v.ID, a.Account.ID, s.Now(), inviter, !admitted, MaxTeamsPerAccount, MaxTeamMembers); err != nil {
-			if twofold.ErrorCode(err) == twofold.CodeNotFound {
-				return errNoInvitation()
-			}
-			return err
+			return invitationErr(err)
 		}
 		s.audit(ctx, a.Account.ID, "team.joined", m, fmt.Sprintf("team %s %q as %s, invited by %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
 		s.auditCounterpart(ctx, v.InvitedBy, "team.invitation_accepted", fmt.Sprintf("team %s %q: %s as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))
@@ -431,10 +435,7 @@ func (s *Service) DeclineTeamInvitation(ctx context.Context, a Auth, id string, 
 	// stands (WithCaller).
 	return s.inTx(ctx, func(ctx context.Context) error {
 		if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{}); err != nil {
-			if twofold.ErrorCode(err) == twofold.CodeNotFound {
-				return errNoInvitation()
-			}
-			return err
+			return invitationErr(err)
 		}
 		s.audit(ctx, a.Account.ID, "team.invitation_declined", m, fmt.Sprintf("team %s %q as %s, from %s", v.TeamID, v.TeamName, v.Role, v.InvitedByName))
 		s.auditCounterpart(ctx, v.InvitedBy, "team.invitation_declined", fmt.Sprintf("team %s %q: %s declined to join as %s", v.TeamID, v.TeamName, a.Account.Username, v.Role))

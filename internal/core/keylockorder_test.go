@@ -24,6 +24,11 @@ type conflictCountingStore struct {
 	conflicts atomic.Int64
 }
 
+// conflictCounting wraps st in a conflictCountingStore, for newMeddled.
+func conflictCounting(st *store.Store) *conflictCountingStore {
+	return &conflictCountingStore{Store: st}
+}
+
 func (s *conflictCountingStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	err := s.Store.InTx(ctx, fn)
 	if errors.Is(err, twofold.ErrTxConflict) {

@@ -10,30 +10,9 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
-
-// meddlingStore is a real store that, once armed, runs meddle just before
-// the next transaction the service begins (InTx): what another request,
-// an operator or the command line does to a key or its account after a
-// request made with the key was let in, before its write.
-type meddlingStore struct {
-	*store.Store
-	meddle atomic.Pointer[func(context.Context) error]
-}
-
-func (s *meddlingStore) arm(f func(context.Context) error) { s.meddle.Store(&f) }
-
-func (s *meddlingStore) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if f := s.meddle.Swap(nil); f != nil {
-		if err := (*f)(ctx); err != nil {
-			return twofold.Errorf(twofold.CodeInternal, "fixture: meddle: %v", err)
-		}
-	}
-	return s.Store.InTx(ctx, fn)
-}
 
 // TestKeyWritesOfKeyEndedMeanwhile: every write an API key can make (keys
 // made and revoked with a keys permit, the operator API's writes with
@@ -46,14 +25,8 @@ func TestKeyWritesOfKeyEndedMeanwhile(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
-			db := openStore(t, dsn(t))
-			ms := &meddlingStore{Store: db.Store}
-			clock := testenv.NewClock(time.Now())
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
-			cfg.MailSent = true // a key asks for a reset only of a holder who hears of it
-			mb := &mailbox{}
-			svc := newServiceOpts(t, ms, db, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb})
+			m := newMeddled(t, dsn(t), meddling, true) // a key asks for a reset only of a holder who hears of it
+			db, ms, clock, svc := m.db, m.store, m.clock, m.svc
 			op := withTOTP(t, svc, clock, signedInAs(t, svc, core.NewAccount{Username: "olga", Email: "olga@example.com", Operator: true}))
 			op.Session.ElevatedUntil = clock.Now().AddDate(1, 0, 0) // the clock moves on below
 			bob := withTOTP(t, svc, clock, signedIn(t, svc, "bob")) // with two-factor to reset

@@ -7,7 +7,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -20,12 +19,8 @@ func TestOperatorMadeMeanwhileIsNotSuspendedOrDeleted(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
-			db := openStore(t, dsn(t))
-			ms := &meddlingStore{Store: db.Store}
-			clock := testenv.NewClock(time.Now())
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
-			svc := newServiceOpts(t, ms, db, core.Options{Config: cfg, Now: clock.Now})
+			m := newMeddled(t, dsn(t), meddling, false)
+			db, ms, clock, svc := m.db, m.store, m.clock, m.svc
 			op := withTOTP(t, svc, clock, signedInAs(t, svc, core.NewAccount{Username: "olga", Email: "olga@example.com", Operator: true}))
 			op.Session.ElevatedUntil = clock.Now().Add(time.Hour)
 			ctx = core.WithCaller(ctx, op)

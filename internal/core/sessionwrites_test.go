@@ -9,7 +9,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -25,14 +24,8 @@ func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
-			db := openStore(t, dsn(t))
-			ms := &meddlingStore{Store: db.Store}
-			clock := testenv.NewClock(time.Now())
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
-			cfg.MailSent = true // an address is changed only by a code mailed to it
-			mb := &mailbox{}
-			svc := newServiceOpts(t, ms, db, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb})
+			m := newMeddled(t, dsn(t), meddling, true) // an address is changed only by a code mailed to it
+			db, ms, clock, svc := m.db, m.store, m.clock, m.svc
 			n := 0
 			unique := func(s string) string { n++; return fmt.Sprintf("%s%d", s, n) }
 
