@@ -124,6 +124,53 @@ func TestHoldSessionWritesOneAfterAnother(t *testing.T) {
 	}
 }
 
+// TestHoldSessionLocksAccountFirst: on PostgreSQL, HoldSession's one
+// statement holds the account's row before the session's, the order in
+// which signing out everywhere, a suspension and a deletion take them:
+// while it waits for the session's row, which a sign-out holds, the
+// account's is held already, as an UPDATE of it would hold it, and still
+// lets a foreign key to it in.
+func TestHoldSessionLocksAccountFirst(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ctx := t.Context()
+	s, db, a := postgresWithAlice(t, t0)
+	if err := s.CreateSession(ctx, twofold.Session{ID: "sess-1", AccountID: a.ID, TokenHash: []byte("h1"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	signOut, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer signOut.Rollback()
+	if _, err := signOut.ExecContext(ctx, `SELECT id FROM sessions WHERE id = 'sess-1' FOR UPDATE`); err != nil { // as endSession does
+		t.Fatal(err)
+	}
+	holdDone := make(chan error, 1)
+	go func() {
+		holdDone <- s.InTx(ctx, func(ctx context.Context) error {
+			_, _, err := s.HoldSession(ctx, a.ID, "sess-1", t0)
+			return err
+		})
+	}()
+	awaitWaiters(t, db, 1, holdDone)
+	for _, lock := range []string{"FOR NO KEY UPDATE", "FOR SHARE"} {
+		_, err := db.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 `+lock+` NOWAIT`, a.ID)
+		if !lockNotAvailable(err) {
+			t.Errorf("account locked %s while HoldSession waits for the session: got %v, want it refused (55P03)", lock, err)
+		}
+	}
+	// A foreign key to the account (a row made for it) does not wait.
+	if _, err := db.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR KEY SHARE NOWAIT`, a.ID); err != nil {
+		t.Errorf("account's key shared while HoldSession waits for the session: got %v, want it granted", err)
+	}
+	if err := signOut.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-holdDone; err != nil {
+		t.Fatalf("HoldSession: %v", err)
+	}
+}
+
 // awaitWaiters returns once n connections to the database of db wait for
 // a lock, failing the test should done deliver first: what should have
 // waited did not.

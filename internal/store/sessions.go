@@ -112,19 +112,33 @@ func (s *Store) CreateSession(ctx context.Context, sess twofold.Session) error {
 // the caller to compare.
 func (s *Store) Session(ctx context.Context, id string, now time.Time) (twofold.Session, error) {
 	sess := twofold.Session{ID: id}
-	var created, expires, elevated, renewed int64
-	err := s.conn(ctx).QueryRowContext(ctx, `SELECT token_hash, account_id, created_at, expires_at, elevated_until, session_epoch, previous_token_hash, renewed_at
-		FROM sessions WHERE id = $1 AND expires_at > $2`,
-		id, micros(now)).Scan(&sess.TokenHash, &sess.AccountID, &created, &expires, &elevated, &sess.Epoch, &sess.PreviousTokenHash, &renewed)
+	dest, done := sessionFields(&sess)
+	err := s.conn(ctx).QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1 AND expires_at > $2`,
+		id, micros(now)).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return twofold.Session{}, notFound("session")
 	}
 	if err != nil {
 		return twofold.Session{}, fmt.Errorf("select session: %w", err)
 	}
-	sess.CreatedAt, sess.ExpiresAt, sess.ElevatedUntil = fromMicros(created), fromMicros(expires), fromMicros(elevated)
-	sess.RenewedAt = fromMicros(renewed)
+	done()
 	return sess, nil
+}
+
+// sessionColumns are the columns of a session that Session returns (its
+// id is the one asked for).
+const sessionColumns = `token_hash, account_id, created_at, expires_at, elevated_until, session_epoch, previous_token_hash, renewed_at`
+
+// sessionFields returns where the columns of sessionColumns are scanned
+// to, in their order, for sess, and what completes sess once they are:
+// for a row that holds them beside another table's (HoldSession).
+func sessionFields(sess *twofold.Session) (dest []any, done func()) {
+	var created, expires, elevated, renewed int64
+	return []any{&sess.TokenHash, &sess.AccountID, &created, &expires, &elevated, &sess.Epoch, &sess.PreviousTokenHash, &renewed},
+		func() {
+			sess.CreatedAt, sess.ExpiresAt, sess.ElevatedUntil = fromMicros(created), fromMicros(expires), fromMicros(elevated)
+			sess.RenewedAt = fromMicros(renewed)
+		}
 }
 
 // ElevateSession extends the session's elevation to until.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -439,5 +440,80 @@ func testEndRenewedSession(t *testing.T, s *store.Store) {
 	}
 	if _, found := sessionAt(t, s, other.ID, t2); !found {
 		t.Error("another session was ended")
+	}
+}
+
+// testHoldSession: HoldSession returns the session as Session does and
+// its account as AccountByID does (suspended, or of another epoch, too,
+// for the caller to refuse); a session expired, ended, of another account
+// or unknown, and one of an account deleted, is not-found.
+func testHoldSession(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	b := newAccount(t, s, "bob")
+	c := newAccount(t, s, "carol")
+	sess := session(a.ID, "sess-1")
+	sess.ElevatedUntil = t0.Add(10 * time.Minute)
+	newSession(t, s, sess)
+	if ok, err := s.RenewSession(ctx, sess.ID, sess.TokenHash, []byte("token-renewed"), t0.Add(20*time.Minute), t0.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("RenewSession: %v, %v", ok, err)
+	}
+	newSession(t, s, session(a.ID, "sess-ended"))
+	newSession(t, s, session(b.ID, "sess-bob"))
+	newSession(t, s, session(c.ID, "sess-carol"))
+	if err := s.DeleteSession(ctx, "sess-ended"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EndSessions(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetSuspended(ctx, a.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAccount(ctx, c.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	wantAccount, err := s.AccountByID(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSession, err := s.Session(ctx, sess.ID, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := func(accountID, id string, now time.Time) (sess twofold.Session, acc twofold.Account, err error) {
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			sess, acc, err = s.HoldSession(ctx, accountID, id, now)
+			return err
+		})
+		return sess, acc, err
+	}
+	got, acc, err := hold(a.ID, sess.ID, t0)
+	if err != nil {
+		t.Fatalf("HoldSession: %v", err)
+	}
+	if diff := cmp.Diff(wantSession, got); diff != "" {
+		t.Errorf("HoldSession session (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantAccount, acc); diff != "" {
+		t.Errorf("HoldSession account (-want +got):\n%s", diff)
+	}
+	if !acc.Suspended || acc.SessionEpoch == got.Epoch || got.PreviousTokenHash == nil || got.RenewedAt.IsZero() || got.ElevatedUntil.IsZero() {
+		t.Errorf("HoldSession: got %+v, %+v, want a renewed, elevated session of an older epoch, of a suspended account", got, acc)
+	}
+	for _, tt := range []struct {
+		name, accountID, id string
+		now                 time.Time
+	}{
+		{"expired", a.ID, sess.ID, sess.ExpiresAt},
+		{"ended", a.ID, "sess-ended", t0},
+		{"of another account", a.ID, "sess-bob", t0},
+		{"for another account", b.ID, sess.ID, t0},
+		{"unknown", a.ID, "sess-nothing", t0},
+		{"of an unknown account", "acct-nobody", sess.ID, t0},
+		{"of a deleted account", c.ID, "sess-carol", t0},
+	} {
+		_, _, err := hold(tt.accountID, tt.id, tt.now)
+		wantCode(t, "HoldSession of a session "+tt.name, err, twofold.CodeNotFound)
 	}
 }

@@ -109,6 +109,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Session/Delete", testDeleteSession},
 		{"Session/DeleteExpired", testDeleteExpired},
 		{"Session/FormOnce", testFormOnce},
+		{"Session/Hold", testHoldSession},
 
 		{"DataKeys", testDataKeys},
 
