@@ -797,6 +797,43 @@ func (n *mailLog) has(to, subject string) bool {
 	return false
 }
 
+// teamRequiringTwoFactor is a team owner makes, then sets to require
+// two-factor login of its members.
+func teamRequiringTwoFactor(t *testing.T, svc *core.Service, owner core.Auth) twofold.Team {
+	t.Helper()
+	tm, err := svc.CreateTeam(t.Context(), owner, "ops", core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := true
+	if tm, err = svc.UpdateTeam(t.Context(), owner, tm.ID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+// joinOwnChoiceOff signs name up with a factor and two-factor login turned
+// off by their own choice, and has them join the team at owner's
+// invitation: their login asks for a second step only while the team
+// requires it. It returns their password-only and elevated sessions.
+func joinOwnChoiceOff(t *testing.T, svc *core.Service, owner core.Auth, teamID, name string) (plain, elevated core.Auth) {
+	t.Helper()
+	ctx := t.Context()
+	plain = signedIn(t, svc, name)
+	elevated = withFactor(t, svc, plain)
+	if err := svc.SetTwoFactorRequired(ctx, elevated, false, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := svc.InviteTeamMember(ctx, owner, teamID, name, "read-only", core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AcceptTeamInvitation(ctx, elevated, v.ID, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	return plain, elevated
+}
+
 // TestLeavingTeamNeedsElevation: a member whose own choice leaves
 // two-factor login off, in a team that requires it, cannot turn the second
 // step at login off by leaving the team from a password-only session: that
@@ -813,29 +850,8 @@ func TestLeavingTeamNeedsElevation(t *testing.T) {
 			mails := &mailLog{}
 			svc := newService(t, st.Store, st, time.Now, mails)
 			ada := withFactor(t, svc, signedIn(t, svc, "ada"))
-			tm, err := svc.CreateTeam(ctx, ada, "ops", core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			on := true
-			if _, err := svc.UpdateTeam(ctx, ada, tm.ID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			join := func(name string) (plain, elevated core.Auth) {
-				plain = signedIn(t, svc, name)
-				elevated = withFactor(t, svc, plain)
-				if err := svc.SetTwoFactorRequired(ctx, elevated, false, core.Meta{}); err != nil {
-					t.Fatal(err)
-				}
-				v, err := svc.InviteTeamMember(ctx, ada, tm.ID, name, "read-only", core.Meta{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := svc.AcceptTeamInvitation(ctx, elevated, v.ID, core.Meta{}); err != nil {
-					t.Fatal(err)
-				}
-				return plain, elevated
-			}
+			tm := teamRequiringTwoFactor(t, svc, ada)
+			join := func(name string) (plain, elevated core.Auth) { return joinOwnChoiceOff(t, svc, ada, tm.ID, name) }
 			asksSecondStep := func(name string) bool {
 				t.Helper()
 				res, err := svc.Login(ctx, name, testPassword, core.Meta{})
@@ -850,7 +866,7 @@ func TestLeavingTeamNeedsElevation(t *testing.T) {
 				t.Fatal("fixture: bob's login does not ask for a second factor while the team requires it")
 			}
 
-			err = svc.RemoveTeamMember(ctx, bob, tm.ID, "bob", core.Meta{})
+			err := svc.RemoveTeamMember(ctx, bob, tm.ID, "bob", core.Meta{})
 			if twofold.ErrorCode(err) != twofold.CodeElevationRequired {
 				t.Fatalf("bob leaves from a password-only session: %v, want %s", err, twofold.CodeElevationRequired)
 			}
@@ -920,25 +936,8 @@ func TestDeletedTeamTellsEveryMemberOrNothing(t *testing.T) {
 			fs := &accountReadFailing{Store: st.Store}
 			svc := newService(t, fs, st, time.Now, &mailLog{})
 			ada := withFactor(t, svc, signedIn(t, svc, "ada"))
-			tm, err := svc.CreateTeam(ctx, ada, "ops", core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			on := true
-			if _, err := svc.UpdateTeam(ctx, ada, tm.ID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			dave := withFactor(t, svc, signedIn(t, svc, "dave"))
-			if err := svc.SetTwoFactorRequired(ctx, dave, false, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-			v, err := svc.InviteTeamMember(ctx, ada, tm.ID, "dave", "read-only", core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.AcceptTeamInvitation(ctx, dave, v.ID, core.Meta{}); err != nil {
-				t.Fatal(err)
-			}
+			tm := teamRequiringTwoFactor(t, svc, ada)
+			_, dave := joinOwnChoiceOff(t, svc, ada, tm.ID, "dave")
 
 			fs.id.Store(&dave.Account.ID)
 			if err := svc.DeleteTeam(core.WithCaller(ctx, ada), ada, tm.ID, core.Meta{}); err == nil {
