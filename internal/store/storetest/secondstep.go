@@ -750,16 +750,20 @@ func holdSteps(t *testing.T, s *store.Store) (release func()) {
 }
 
 // queueSteps runs each of steps in a goroutine of its own, all in one batch
-// (holdSteps), and returns once every one is answered.
+// (holdSteps), queued in the order of steps: each goroutine starts once
+// the one before it has queued its step (goroutines started together queue
+// in whatever order the scheduler runs them, which once in some dozens of
+// runs put a later code of an account before an earlier one). It returns
+// once every one is answered.
 func queueSteps(t *testing.T, s *store.Store, steps ...func()) {
 	t.Helper()
 	release := holdSteps(t, s)
 	var wg sync.WaitGroup
-	for _, step := range steps {
+	for i, step := range steps {
 		wg.Go(step)
-	}
-	for s.QueuedSteps() < len(steps) {
-		runtime.Gosched()
+		for s.QueuedSteps() < i+1 {
+			runtime.Gosched()
+		}
 	}
 	release()
 	wg.Wait()
