@@ -126,12 +126,20 @@ func openStore(t *testing.T, dsn string) testDB {
 	return testDB{Store: st, keyFile: filepath.Join(t.TempDir(), "twofold.key")}
 }
 
+// cheapConfig is the default configuration with cheap password hashing, so
+// that tests which make accounts and sign in do not spend Argon2's default
+// cost on each.
+func cheapConfig() core.Config {
+	cfg := core.DefaultConfig()
+	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+	return cfg
+}
+
 // newService builds a service on cs (db, or a wrapper of it) with cheap
 // password hashing.
 func newService(t *testing.T, cs core.Store, db testDB, now func() time.Time, n core.Notifier) *core.Service {
 	t.Helper()
-	cfg := core.DefaultConfig()
-	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+	cfg := cheapConfig()
 	return newServiceOpts(t, cs, db, core.Options{Config: cfg, Now: now, Notifier: n})
 }
 
@@ -203,8 +211,7 @@ func TestConflictRunsAgain(t *testing.T) {
 			notes := &countingNotifier{}
 			cs := &conflictingStore{Store: st.Store}
 			var observed atomic.Int32
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			cfg := cheapConfig()
 			svc := newServiceOpts(t, cs, st, core.Options{Config: cfg, Notifier: notes, OnEvent: func(e twofold.AuditEvent) {
 				if e.Type == "password.changed" {
 					observed.Add(1)
@@ -250,8 +257,7 @@ func TestConflictEveryTimeIsUnavailable(t *testing.T) {
 			ctx := t.Context()
 			st := openStore(t, dsn(t))
 			cs := &conflictingStore{Store: st.Store}
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			cfg := cheapConfig()
 			svc := newServiceOpts(t, cs, st, core.Options{Config: cfg})
 			auth := signedIn(t, svc, "ada")
 			cs.always.Store(true)

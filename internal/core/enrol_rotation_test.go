@@ -73,8 +73,7 @@ func TestEnrolStalledPastRotation(t *testing.T) {
 				rotated, err = keyring.Rotate(ctx, path, st, keyring.RotateOptions{})
 				return err
 			}}
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			cfg := cheapConfig()
 			now := time.Now()
 			svc, err := core.New(core.Options{Store: stalling, Keys: keys, Hasher: hasher, Config: cfg, Now: func() time.Time { return now }})
 			if err != nil {
@@ -144,8 +143,7 @@ func TestWebhookStalledPastRotation(t *testing.T) {
 					rotated, err = keyring.Rotate(ctx, path, st, keyring.RotateOptions{})
 					return err
 				}}
-				cfg := core.DefaultConfig()
-				cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+				cfg := cheapConfig()
 				svc, err := core.New(core.Options{Store: stalling, Keys: keys, Hasher: hasher, Config: cfg, Now: time.Now})
 				if err != nil {
 					t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -30,8 +29,7 @@ func TestEnrolmentSendLimitPerAccount(t *testing.T) {
 			ctx := t.Context()
 			db := openStore(t, dsn(t))
 			now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			cfg := cheapConfig()
 			cfg.MailSent = true
 			svc := newServiceOpts(t, db, db, core.Options{Config: cfg, Now: func() time.Time { return now }, Texts: &countingTexts{}, CodeMail: acceptingCodeMail{}})
 			limits := core.DefaultSendLimits()

@@ -8,7 +8,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -55,8 +54,7 @@ func newMeddled[S core.Store](t *testing.T, dsn string, wrap func(*store.Store) 
 	t.Helper()
 	db := openStore(t, dsn)
 	m := meddled[S]{db: db, store: wrap(db.Store), clock: testenv.NewClock(time.Now())}
-	cfg := core.DefaultConfig()
-	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+	cfg := cheapConfig()
 	o := core.Options{Config: cfg, Now: m.clock.Now}
 	if mail {
 		m.mail = &mailbox{}

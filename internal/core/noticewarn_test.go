@@ -7,7 +7,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -34,8 +33,7 @@ func mailingService(t *testing.T, dsn string, tune func(*core.Config)) (testDB, 
 	st := openStore(t, dsn)
 	clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	mb := &mailbox{}
-	cfg := core.DefaultConfig()
-	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+	cfg := cheapConfig()
 	if tune != nil {
 		tune(&cfg)
 	}

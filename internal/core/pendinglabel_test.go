@@ -10,7 +10,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -61,8 +60,7 @@ func TestPendingSetupNameConflictAtWrite(t *testing.T) {
 			st := &labelRacingStore{Store: db.Store}
 			now := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
 			texts := &countingTexts{}
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			cfg := cheapConfig()
 			svc := newServiceOpts(t, st, db, core.Options{Config: cfg, Now: func() time.Time { return now }, Texts: texts})
 			a := signedIn(t, svc, "ada")
 			if _, err := svc.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: "Laptop"}, core.Meta{}); err != nil {

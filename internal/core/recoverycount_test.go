@@ -9,7 +9,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -60,8 +59,7 @@ func TestRecoveryCountsWhatItsCommitEnded(t *testing.T) {
 			db := openStore(t, dsn(t))
 			clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 			mb := &mailbox{}
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			cfg := cheapConfig()
 			ws := &afterEndStore{testDB: db}
 			svc := newServiceOpts(t, ws, db, core.Options{Config: cfg, Now: clock.Now, Notifier: mb, CodeMail: mb})
 

@@ -165,8 +165,7 @@ func TestRefusalCostsTheCostliestHashInUse(t *testing.T) {
 func TestRefusalCostIgnoresHashesOutOfRange(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t, testenv.SQLiteDSN(t))
-	cfg := core.DefaultConfig()
-	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+	cfg := cheapConfig()
 	svc := newServiceWith(t, st, st, cfg)
 	a, err := svc.CreateAccount(ctx, core.NewAccount{Username: "vic", Password: testPassword}, core.Meta{})
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/factor/sshkey"
 	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/testenv"
@@ -75,8 +74,7 @@ func newHolder(t *testing.T, dsn string) *holder {
 	ctx := t.Context()
 	st := openStore(t, dsn)
 	h := &holder{clock: testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), mail: &mailbox{}}
-	cfg := core.DefaultConfig()
-	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+	cfg := cheapConfig()
 	cfg.ResetDelay = resetDelay
 	h.svc = newServiceOpts(t, st, st, core.Options{Config: cfg, Now: h.clock.Now, Notifier: h.mail})
 	h.auth = signedIn(t, h.svc, "bob")

@@ -11,7 +11,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
-	"github.com/twofold/twofold/internal/credhash"
 	"github.com/twofold/twofold/internal/factor/sms"
 	"github.com/twofold/twofold/internal/notify"
 	"github.com/twofold/twofold/internal/testenv"
@@ -21,8 +20,7 @@ import (
 // countries, and whose mails with codes or links go to mb.
 func smsService(t *testing.T, db testDB, g *testenv.SMSGateway, mb *codeMailbox, countries string) *core.Service {
 	t.Helper()
-	cfg := core.DefaultConfig()
-	cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+	cfg := cheapConfig()
 	cfg.MailSent = true
 	var err error
 	if cfg.SMSCountries, err = sms.ParseCountries(countries); err != nil {

@@ -60,8 +60,7 @@ func BenchmarkVerifyLoginTOTP(b *testing.B) {
 				b.Fatal(err)
 			}
 			clock := testenv.NewClock(time.Date(2026, 12, 2, 12, 0, 10, 0, time.UTC))
-			cfg := core.DefaultConfig()
-			cfg.PasswordParams = credhash.Params{Memory: 8192, Iterations: 1, Parallelism: 1}
+			cfg := cheapConfig()
 			cfg.LoginRate = 0 // as the load tool runs its servers
 			if run.bucket {
 				cfg.LoginRate, cfg.LoginBurst = 1, 1<<30
