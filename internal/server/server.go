@@ -284,6 +284,32 @@ func (s *Server) checkStoredPhones(ctx context.Context) {
 	}
 }
 
+// checkDatabaseSettings warns, once, of PostgreSQL settings under which
+// second steps slow down as the data grows: autovacuum off, and shared
+// buffers smaller than the accounts and factors a second step reads a page
+// of (README "Running more than one instance").
+func (s *Server) checkDatabaseSettings(ctx context.Context) {
+	settings, ok, err := s.Store.ServerSettings(ctx)
+	if err != nil {
+		s.Logger.Warn("cannot read PostgreSQL's settings to check them", "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	if !settings.Autovacuum {
+		s.Logger.Warn("PostgreSQL's autovacuum is off: the rows every login leaves dead pile up and the planner has no statistics, so second steps slow down as the tables grow; turn it on (README \"Running more than one instance\")",
+			"autovacuum", "off")
+	}
+	if settings.Hot > settings.SharedBuffers {
+		s.Logger.Warn("PostgreSQL's shared_buffers is smaller than the accounts and factors tables: second steps read their pages from outside PostgreSQL's buffers, and slow down; raise shared_buffers above their size (README \"Running more than one instance\")",
+			"shared_buffers_mb", mebibytes(settings.SharedBuffers), "accounts_and_factors_mb", mebibytes(settings.Hot))
+	}
+}
+
+// mebibytes is n bytes in MiB, rounded up.
+func mebibytes(n int64) int64 { return (n + 1<<20 - 1) >> 20 }
+
 // backfillTokenDigests stores the secret digests that hardware tokens
 // claimed before migration 0048 lack (core.Service.BackfillTokenDigests);
 // an import does the same first, so a failure here only waits for it.
@@ -399,6 +425,7 @@ func (s *Server) Open(ctx context.Context) error {
 	// Counting the stored phones opens each number: beside serving, not in
 	// the way of start-up; Close waits for it.
 	s.checks.Go(func() { s.checkStoredPhones(context.WithoutCancel(ctx)) })
+	s.checks.Go(func() { s.checkDatabaseSettings(context.WithoutCancel(ctx)) })
 	s.backfillTokenDigests(ctx)
 	s.sealWebhookURLs(ctx)
 	metrics := httpapi.NewMetrics()

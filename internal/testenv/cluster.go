@@ -26,6 +26,7 @@ type PostgresCluster struct {
 	bin, dir string
 	port     int
 	asUser   string // run the server's tools as this user (when the test runs as root)
+	settings []string
 	running  bool
 }
 
@@ -83,9 +84,11 @@ func allExist(dir string, names ...string) bool {
 // set with pg_resetwal before it starts: a cluster that has already run
 // that many, as a long-lived one has. It must be a multiple of 2^20 (the
 // transactions of one pg_xact segment: pg_resetwal's rule for a safe -x).
-func NewPostgresCluster(tb testing.TB, nextXID uint64) *PostgresCluster {
+// Each of settings (name=value, such as shared_buffers=2MB) is given to the
+// server at every start, over the cluster's own.
+func NewPostgresCluster(tb testing.TB, nextXID uint64, settings ...string) *PostgresCluster {
 	tb.Helper()
-	c := &PostgresCluster{bin: PostgresTools(tb)}
+	c := &PostgresCluster{bin: PostgresTools(tb), settings: settings}
 	if nextXID%(1<<20) != 0 {
 		tb.Fatalf("NewPostgresCluster: nextXID %d is not a multiple of 2^20", nextXID)
 	}
@@ -165,6 +168,9 @@ func (c *PostgresCluster) Start(tb testing.TB) {
 		l.Close()
 		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories=%s -c fsync=off -c shared_buffers=16MB -c max_connections=50",
 			c.port, c.dir)
+		for _, s := range c.settings {
+			opts += " -c " + s
+		}
 		cmd := c.command("pg_ctl", "start", "--pgdata", c.data(), "--wait", "--timeout", "120", "--log", filepath.Join(c.dir, "log"), "-o", opts)
 		cmd.Dir = c.dir
 		out, err := cmd.CombinedOutput()
