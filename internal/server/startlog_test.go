@@ -50,22 +50,15 @@ func TestStartLogTextMessages(t *testing.T) {
 			c.Listen, c.DB, c.KeyFile = "127.0.0.1:0", "sqlite:"+filepath.Join(dir, "t.db"), filepath.Join(dir, "t.key")
 			c.Argon2Memory, c.Argon2Time = 8*1024, 1
 			tt.set(&c)
-			var log testenv.Buffer
-			s := &server.Server{Config: c, Logger: slog.New(slog.NewTextHandler(&log, nil)), Now: time.Now, WebhookEvery: -1}
-			if err := s.Open(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
+			log := startLog(t, c)
 			for _, w := range tt.want {
-				if !strings.Contains(log.String(), w) {
-					t.Errorf("start-up log %q: want %q", log.String(), w)
+				if !strings.Contains(log, w) {
+					t.Errorf("start-up log %q: want %q", log, w)
 				}
 			}
 			for _, w := range tt.not {
-				if strings.Contains(log.String(), w) {
-					t.Errorf("start-up log %q: want no %q", log.String(), w)
+				if strings.Contains(log, w) {
+					t.Errorf("start-up log %q: want no %q", log, w)
 				}
 			}
 		})
@@ -85,15 +78,7 @@ func TestStartLogKeyFileMode(t *testing.T) {
 	c.Argon2Memory, c.Argon2Time = 8*1024, 1
 	start := func() string {
 		t.Helper()
-		var log testenv.Buffer
-		s := &server.Server{Config: c, Logger: slog.New(slog.NewTextHandler(&log, nil)), Now: time.Now, WebhookEvery: -1}
-		if err := s.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return log.String()
+		return startLog(t, c)
 	}
 	const warning = "may be read or written by users other than its owner"
 	if got := start(); strings.Contains(got, warning) {
@@ -166,24 +151,11 @@ func TestStartLogPhonesOutsideAllowList(t *testing.T) {
 				t.Helper()
 				c := wide.Config
 				c.SMSCountries = countries
-				var log testenv.Buffer
-				s := &server.Server{Config: c, Logger: slog.New(slog.NewTextHandler(&log, nil)), Now: time.Now, WebhookEvery: -1}
-				if err := s.Open(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if err := s.Close(); err != nil {
-					t.Fatal(err)
-				}
-				return log.String()
+				return startLog(t, c)
 			}
 			const warning = "stored phone numbers are of regions --sms-countries does not admit"
 			got := start(config.Default().SMSCountries)
-			var lines []string
-			for _, l := range strings.Split(got, "\n") {
-				if strings.Contains(l, warning) {
-					lines = append(lines, l)
-				}
-			}
+			lines := logLines(got, warning)
 			if len(lines) != 1 || !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[0], " phones=2 ") {
 				t.Errorf("start-up log with the default list: %q; want one warning of 2 phones", got)
 			}
@@ -261,4 +233,30 @@ func TestStartBackfillsTokenDigests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startLog opens a server with c, closes it (which waits for the start-up
+// checks that run beside serving) and returns what it logged.
+func startLog(t *testing.T, c config.Config) string {
+	t.Helper()
+	var log testenv.Buffer
+	s := &server.Server{Config: c, Logger: slog.New(slog.NewTextHandler(&log, nil)), Now: time.Now, WebhookEvery: -1}
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return log.String()
+}
+
+// logLines returns the lines of log that hold of.
+func logLines(log, of string) []string {
+	var lines []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, of) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }

@@ -1,9 +1,7 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
-	"github.com/twofold/twofold/internal/server"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -33,24 +30,7 @@ func TestStartLogDatabaseSettings(t *testing.T) {
 		c := config.Default()
 		c.Listen, c.DB, c.KeyFile = "127.0.0.1:0", db, keyFile
 		c.Argon2Memory, c.Argon2Time = 8*1024, 1
-		var log testenv.Buffer
-		s := &server.Server{Config: c, Logger: slog.New(slog.NewTextHandler(&log, nil)), Now: time.Now, WebhookEvery: -1}
-		if err := s.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Close(); err != nil { // waits for the start-up checks
-			t.Fatal(err)
-		}
-		return log.String()
-	}
-	warnings := func(log, of string) []string {
-		var lines []string
-		for _, l := range strings.Split(log, "\n") {
-			if strings.Contains(l, of) {
-				lines = append(lines, l)
-			}
-		}
-		return lines
+		return startLog(t, c)
 	}
 
 	t.Run("SQLite", func(t *testing.T) {
@@ -70,7 +50,7 @@ func TestStartLogDatabaseSettings(t *testing.T) {
 		keyFile := filepath.Join(t.TempDir(), "t.key")
 
 		log := start(t, dsn, keyFile)
-		if w := warnings(log, "PostgreSQL's"); len(w) > 0 {
+		if w := logLines(log, "PostgreSQL's"); len(w) > 0 {
 			t.Errorf("start on a new database, autovacuum on: %q; want no warning of its settings", w)
 		}
 
@@ -98,12 +78,12 @@ func TestStartLogDatabaseSettings(t *testing.T) {
 		}
 
 		log = start(t, dsn, keyFile)
-		w := warnings(log, buffers)
+		w := logLines(log, buffers)
 		want := fmt.Sprintf("accounts_and_factors_mb=%d", (settings.Hot+1<<20-1)>>20)
 		if len(w) != 1 || !strings.Contains(w[0], "level=WARN") || !strings.Contains(w[0], "shared_buffers_mb=2 ") || !strings.Contains(w[0], want) {
 			t.Errorf("start with %d bytes of accounts: %q; want one warning of 2 MB of shared buffers and %s", settings.Hot, log, want)
 		}
-		if w := warnings(log, autovacuum); len(w) > 0 {
+		if w := logLines(log, autovacuum); len(w) > 0 {
 			t.Errorf("start with autovacuum on: %q; want no warning of it", w)
 		}
 
@@ -133,11 +113,11 @@ func TestStartLogDatabaseSettings(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		log = start(t, dsn, keyFile)
-		w = warnings(log, autovacuum)
+		w = logLines(log, autovacuum)
 		if len(w) != 1 || !strings.Contains(w[0], "level=WARN") || !strings.Contains(w[0], "autovacuum=off") {
 			t.Errorf("start with autovacuum off: %q; want one warning of it", log)
 		}
-		if w := warnings(log, buffers); len(w) != 1 {
+		if w := logLines(log, buffers); len(w) != 1 {
 			t.Errorf("start with autovacuum off: %q; want the warning of the shared buffers still", log)
 		}
 	})
