@@ -108,10 +108,15 @@ func Services() []string {
 
 // dnsSegment reports whether seg may stand at position i of a DNS resource:
 // a zone, a name relative to it, a record type, each possibly a prefix
-// pattern.
+// pattern. A zone or name has no empty label: none begins with a dot or
+// holds two together, and only a prefix ends with one ("_acme-challenge.*"),
+// so that what Normalize makes of a segment it makes again of that.
 func dnsSegment(i int, seg string) bool {
 	lit := strings.TrimSuffix(seg, "*")
 	if strings.Contains(lit, "*") || len(seg) > 253 {
+		return false
+	}
+	if i < 2 && (strings.HasPrefix(lit, ".") || strings.Contains(lit, "..") || lit == seg && strings.HasSuffix(lit, ".")) {
 		return false
 	}
 	for _, c := range lit {

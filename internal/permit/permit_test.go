@@ -81,6 +81,11 @@ func TestNormalizeRejects(t *testing.T) {
 		"qualified name of a suffix": {Service: "dns", Resource: "example.com/www.badexample.com.", Actions: []string{"read"}},
 		"qualified name, zone *":     {Service: "dns", Resource: "*/www.example.com./TXT", Actions: []string{"read"}},
 		"qualified name pattern":     {Service: "dns", Resource: "example.com/_acme*.example.com.", Actions: []string{"read"}},
+		"the root zone":              {Service: "dns", Resource: "..", Actions: []string{"write"}},
+		"zone of two dots":           {Service: "dns", Resource: "example.com..", Actions: []string{"write"}},
+		"zone of an empty label":     {Service: "dns", Resource: ".example.com", Actions: []string{"write"}},
+		"name of an empty label":     {Service: "dns", Resource: "example.com/www..a/TXT", Actions: []string{"write"}},
+		"name pattern of two dots":   {Service: "dns", Resource: "example.com/_acme..*", Actions: []string{"write"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Normalize(in); twofold.ErrorCode(err) != twofold.CodeInvalid {
