@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/twofold/twofold"
 )
@@ -398,9 +399,15 @@ func example(service string) string {
 	return "*"
 }
 
+// truncate shortens s, a part of a permit as sent, for an error message:
+// at most 64 bytes, cut between characters, not inside one.
 func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+	if len(s) <= 64 {
+		return s
 	}
-	return s
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -2,6 +2,7 @@ package permit
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -98,6 +99,11 @@ func TestNormalizeRejects(t *testing.T) {
 	}
 	if _, err := Parse("dns example.com"); twofold.ErrorCode(err) != twofold.CodeInvalid {
 		t.Errorf("Parse of two fields: error %v, want invalid", err)
+	}
+	// A long part is cut between characters, not inside one.
+	long := strings.Repeat("a", 63) + "é"
+	if _, err := Parse("dns " + long + " read"); !strings.Contains(twofold.ErrorMessage(err), `"`+strings.Repeat("a", 63)+`…"`) {
+		t.Errorf("Parse of a long zone: error %v, want it cut before the é", err)
 	}
 }
 
