@@ -167,21 +167,25 @@ func hostOnly(h string) bool {
 }
 
 // hopAddr parses one hop of X-Forwarded-For: an address, with or without a
-// port, IPv6 with or without brackets.
+// port, IPv6 with or without brackets. An IPv6 address with a zone
+// ("fe80::1%eth0") is no hop: a zone names an interface of the machine
+// that wrote it, and one client written with many zones would be many
+// clients to the counters kept by address (Forwarded's for= refuses it
+// too).
 func hopAddr(hop string) (netip.Addr, bool) {
 	hop = strings.TrimSpace(hop)
-	if a, err := netip.ParseAddr(hop); err == nil {
-		return a, true
-	}
-	if ap, err := netip.ParseAddrPort(hop); err == nil {
-		return ap.Addr(), true
-	}
-	if strings.HasPrefix(hop, "[") && strings.HasSuffix(hop, "]") {
-		if a, err := netip.ParseAddr(hop[1 : len(hop)-1]); err == nil {
-			return a, true
+	a, err := netip.ParseAddr(hop)
+	if err != nil {
+		if ap, perr := netip.ParseAddrPort(hop); perr == nil {
+			a, err = ap.Addr(), nil
+		} else if strings.HasPrefix(hop, "[") && strings.HasSuffix(hop, "]") {
+			a, err = netip.ParseAddr(hop[1 : len(hop)-1])
 		}
 	}
-	return netip.Addr{}, false
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a, true
 }
 
 // truncateHop shortens a hop for the log.
