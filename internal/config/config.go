@@ -649,6 +649,9 @@ func unquote(v string) string {
 	return v
 }
 
+// MaxIssuerLen is the longest issuer name, in bytes.
+const MaxIssuerLen = 64
+
 // Validate reports every problem with c.
 func (c Config) Validate() error { return c.ValidateFrom(nil) }
 
@@ -675,6 +678,10 @@ func (c Config) ValidateFrom(from Sources) error {
 		add(fmt.Errorf("issuer %q contains a colon: otpauth:// labels are issuer:account and authenticator apps split them at the first colon; leave it out (\"Acme Cloud\", not \"Acme: Cloud\")", c.Issuer), "issuer")
 	} else if strings.IndexFunc(c.Issuer, unicode.IsControl) >= 0 {
 		add(errors.New("issuer contains a control character (a line break, a tab…): it is shown in apps and mail subjects; write it on one line"), "issuer")
+	} else if len(c.Issuer) > MaxIssuerLen {
+		// A security key keeps 64 bytes of the name (CTAP2 truncates
+		// rp.name), and every mail subject begins with it.
+		add(fmt.Errorf("issuer is %d bytes long: security keys keep only the first %d of it, and it begins every mail subject; give a shorter name", len(c.Issuer), MaxIssuerLen), "issuer")
 	}
 	if c.BaseURL != "" {
 		if _, err := c.PublicURL(); err != nil {

@@ -81,7 +81,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 
 // TestIssuer: an issuer with a colon is refused (Key Uri Format: apps split
 // the otpauth:// label issuer:account at its first colon), as is one with a
-// control character; from the flag, the environment and the file alike.
+// control character or of more than 64 bytes; from the flag, the
+// environment and the file alike.
 func TestIssuer(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "c")
 	os.WriteFile(file, []byte("issuer = Acme: Cloud\n"), 0o600)
@@ -98,6 +99,8 @@ func TestIssuer(t *testing.T) {
 		{"colon file", []string{"--config", file}, nil, true},
 		{"full-width colon is not a colon", []string{"--issuer", "Acme\uff1a Cloud"}, nil, false},
 		{"line break", []string{"--issuer", "Acme\nBcc: x@example.com"}, nil, true},
+		{"64 bytes", []string{"--issuer", strings.Repeat("é", 32)}, nil, false},
+		{"65 bytes", []string{"--issuer", strings.Repeat("é", 32) + "a"}, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parse(t, tc.args, tc.env)
