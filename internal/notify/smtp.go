@@ -282,6 +282,9 @@ func fold(line string, colon int) string {
 			}
 			i = max + 1 + j
 		}
+		if strings.TrimLeft(line[i:], " ") == "" {
+			break // a line of blanks alone folds nothing (RFC 5322 §3.2.2)
+		}
 		b.WriteString(line[:i] + "\r\n")
 		line, colon = line[i:], 0 // the space begins the continuation line
 	}

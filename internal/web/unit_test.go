@@ -73,6 +73,8 @@ func TestSafeNext(t *testing.T) {
 		"/\x00/evil.example":        "",
 		"/\u00a0/evil.example":      "",
 		"/settings/\x7f":            "",
+		"/settings%0X":              "",
+		"/settings%2Fsecurity":      "/settings%2Fsecurity",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)

@@ -763,5 +763,10 @@ func safePath(next string, max int) string {
 			return ""
 		}
 	}
+	// Nor a bad %-escape ("/%0X"): no page of this site links to one,
+	// and readers of a Location differ on what it is.
+	if _, err := url.Parse(next); err != nil {
+		return ""
+	}
 	return next
 }
