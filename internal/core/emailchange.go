@@ -7,7 +7,6 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 
@@ -53,8 +52,7 @@ const emailChangeBurst, emailChangeRate = 3, 1.0 / 600
 
 // validEmail reports why address cannot be an account's address: it must be
 // a bare address (no name, no angle brackets), at most 254 bytes, without
-// hidden characters, with a domain that IDNA can write in ASCII
-// (mailableDomain). Characters beyond ASCII are accepted on both sides of
+// hidden characters, with a domain mail can go to (mailableDomain). Characters beyond ASCII are accepted on both sides of
 // the @ (RFC 6532); a local part beyond ASCII is delivered only by a mail
 // server that offers SMTPUTF8 (README "Notifications").
 func validEmail(address string) error {
@@ -65,18 +63,15 @@ func validEmail(address string) error {
 	return nil
 }
 
-// mailableDomain reports whether the domain of address is ASCII or a valid
-// internationalised domain name, which mail goes to as its A-labels
-// (punycode, RFC 5891), as internal/notify sends it.
+// mailableDomain reports whether the domain of address is one mail can go
+// to: a host name (labels of letters, digits and inner hyphens, RFC 5321
+// §4.1.2, which net/mail alone does not ask: "a@ex!ample.com" parses) or
+// an internationalised domain name, which mail goes to as its A-labels
+// (punycode, RFC 5891), as internal/notify sends it. IDNA's lookup rules
+// check both.
 func mailableDomain(address string) bool {
-	dom := address[strings.LastIndexByte(address, '@')+1:]
-	for _, r := range dom {
-		if r >= utf8.RuneSelf {
-			_, err := idna.Lookup.ToASCII(dom)
-			return err == nil
-		}
-	}
-	return true
+	_, err := idna.Lookup.ToASCII(address[strings.LastIndexByte(address, '@')+1:])
+	return err == nil
 }
 
 // ValidEmail reports why address cannot be an account's address (see

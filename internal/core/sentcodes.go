@@ -173,7 +173,7 @@ func (s *Service) parseDestination(a twofold.Account, n NewFactor) (string, erro
 			return "", twofold.Errorf(twofold.CodeInvalid, "email: this address holds hidden characters (text-direction marks, zero-width spaces, soft hyphens, controls)").On("email")
 		}
 		if !mailableDomain(e) {
-			return "", twofold.Errorf(twofold.CodeInvalid, "email: the domain of this address is not a valid internationalised domain name").On("email")
+			return "", twofold.Errorf(twofold.CodeInvalid, "email: the domain of this address is not a domain name mail can go to (letters, digits and hyphens, or an internationalised domain name)").On("email")
 		}
 		return e, nil
 	}

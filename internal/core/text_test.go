@@ -121,6 +121,12 @@ func TestValidEmailInternational(t *testing.T) {
 		"jo@-ä.example":           false, // a label may not begin with a hyphen
 		"jo@ä..example":           false,
 		"jo@" + "ä" + "\u0301.de": true, // combining accent: mapped to NFC
+		"jo@Example.COM":          true,
+		"jo@localhost":            true,
+		"jo@ex!ample.com":         false, // net/mail takes it; no SMTP server does
+		"jo@ex_ample.com":         false,
+		"jo@-example.com":         false,
+		"jo@example-.com":         false,
 	} {
 		if err := ValidEmail(address); (err == nil) != ok {
 			t.Errorf("ValidEmail(%q): got %v, want ok %v", address, err, ok)
