@@ -52,9 +52,10 @@ const emailChangeBurst, emailChangeRate = 3, 1.0 / 600
 
 // validEmail reports why address cannot be an account's address: it must be
 // a bare address (no name, no angle brackets), at most 254 bytes, without
-// hidden characters, with a domain mail can go to (mailableDomain). Characters beyond ASCII are accepted on both sides of
-// the @ (RFC 6532); a local part beyond ASCII is delivered only by a mail
-// server that offers SMTPUTF8 (README "Notifications").
+// hidden characters, with a domain mail can go to (mailableDomain).
+// Characters beyond ASCII are accepted on both sides of the @ (RFC 6532); a
+// local part beyond ASCII is delivered only by a mail server that offers
+// SMTPUTF8 (README "Notifications").
 func validEmail(address string) error {
 	if a, err := mail.ParseAddress(address); err != nil || a.Address != address || len(address) > 254 || strings.IndexFunc(address, hiddenRune) >= 0 ||
 		!mailableDomain(address) {
