@@ -37,7 +37,7 @@ func eachStore(t *testing.T, f func(t *testing.T, s *testenv.Server)) {
 
 // account makes an account; with totp it enrols an app over /v1 (oathtool
 // as the app) and returns its secret, leaving two-factor required.
-func account(t *testing.T, s *testenv.Server, name string, totp bool) (id, secret string) {
+func account(t testing.TB, s *testenv.Server, name string, totp bool) (id, secret string) {
 	t.Helper()
 	a, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Email: name + "@example.com", Password: password}, core.Meta{})
 	if err != nil {

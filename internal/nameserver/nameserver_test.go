@@ -19,7 +19,7 @@ import (
 
 // dnsServer starts a server answering DNS on loopback, with alice owning
 // example.com and its records.
-func dnsServer(t *testing.T, dsn string) *testenv.Server {
+func dnsServer(t testing.TB, dsn string) *testenv.Server {
 	t.Helper()
 	s := testenv.NewServer(t, dsn, func(c *config.Config) {
 		c.DNSAddr = "127.0.0.1:0"
@@ -37,14 +37,20 @@ func dnsServer(t *testing.T, dsn string) *testenv.Server {
 }
 
 // addRecords adds records in zone-file form to example.com as alice.
-func addRecords(t *testing.T, s *testenv.Server, text string) {
+func addRecords(t testing.TB, s *testenv.Server, text string) {
+	t.Helper()
+	addZoneRecords(t, s, "alice", "example.com", text)
+}
+
+// addZoneRecords adds records in zone-file form to zone as its owner.
+func addZoneRecords(t testing.TB, s *testenv.Server, owner, zone, text string) {
 	t.Helper()
 	ctx := context.Background()
-	acct, err := s.Store.AccountByUsername(ctx, "alice")
+	acct, err := s.Store.AccountByUsername(ctx, owner)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := core.ParseZoneText("example.com", text)
+	recs, err := core.ParseZoneText(zone, text)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +58,7 @@ func addRecords(t *testing.T, s *testenv.Server, text string) {
 	for i, r := range recs {
 		in[i] = core.RecordInput{Host: r.Host, Type: r.Type, TTL: int(r.TTL), Data: r.Data}
 	}
-	if _, err := s.Service.AddDNSRecords(ctx, core.Auth{Account: acct}, core.RecordSet{Zone: "example.com"}, in, core.Meta{}); err != nil {
+	if _, err := s.Service.AddDNSRecords(ctx, core.Auth{Account: acct}, core.RecordSet{Zone: zone}, in, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 }
