@@ -85,6 +85,9 @@ func TestCheckWebhookURL(t *testing.T) {
 		{"https://example.com/hook?x=%E2%80%AE", false},
 		{"https://example.com/ho%C2%ADok", false},
 		{"https://example.com/hook?x=\xff", false},
+		{"https://%80/", false},
+		{"https://exa%E2%80%AEmple.com/", false},
+		{"https://b%C3%BCcher.example/", true}, // the host bücher.example
 	} {
 		_, err := s.checkWebhookURL(tc.url)
 		if tc.ok && err != nil || !tc.ok && twofold.ErrorCode(err) != twofold.CodeInvalid {

@@ -542,6 +542,11 @@ func (s *Service) checkWebhookURL(raw string) (string, error) {
 			return "", bad("must not hold hidden characters (controls, text-direction marks, zero-width spaces), even percent-encoded")
 		}
 	}
+	// A host's percent-escapes are decoded as it is parsed: what is left
+	// must be text a name can be looked up by.
+	if h := u.Hostname(); !utf8.ValidString(h) || strings.IndexFunc(h, hiddenRune) >= 0 {
+		return "", bad("the host must be a name or an address, without hidden characters or bytes that are not text, even percent-encoded")
+	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && s.cfg.WebhookAllowHTTP:
