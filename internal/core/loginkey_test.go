@@ -157,15 +157,7 @@ func scanTable(t *testing.T, db *sql.DB, table string, ids []string) int {
 	n := 0
 	for rows.Next() {
 		n++
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range vals {
+		for i, v := range testenv.ScanAny(t, rows, cols) {
 			var s string
 			switch x := v.(type) {
 			case string:

@@ -43,7 +43,7 @@ func eachStoreWithMail(t *testing.T, f func(t *testing.T, s *testenv.Server, mb 
 
 const password = "correct horse battery"
 
-func addUser(t *testing.T, s *testenv.Server, name string) {
+func addUser(t testing.TB, s *testenv.Server, name string) {
 	t.Helper()
 	_, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Email: name + "@example.com", Password: password}, core.Meta{})
 	if err != nil {
@@ -51,7 +51,7 @@ func addUser(t *testing.T, s *testenv.Server, name string) {
 	}
 }
 
-func login(t *testing.T, s *testenv.Server, name string) *testenv.Client {
+func login(t testing.TB, s *testenv.Server, name string) *testenv.Client {
 	t.Helper()
 	c := testenv.NewClient(s.URL())
 	r := c.Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": password})
@@ -69,7 +69,7 @@ type enrolled struct {
 }
 
 // startEnrol adds a TOTP factor and returns it, still pending.
-func startEnrol(t *testing.T, c *testenv.Client, body map[string]any) enrolled {
+func startEnrol(t testing.TB, c *testenv.Client, body map[string]any) enrolled {
 	t.Helper()
 	r := c.Do(t, "POST", "/v1/me/factors", body)
 	if r.Status != 201 {
@@ -83,7 +83,7 @@ func startEnrol(t *testing.T, c *testenv.Client, body map[string]any) enrolled {
 }
 
 // enrol adds and confirms a TOTP factor with oathtool as the app.
-func enrol(t *testing.T, s *testenv.Server, c *testenv.Client, body map[string]any, oathArgs ...string) enrolled {
+func enrol(t testing.TB, s *testenv.Server, c *testenv.Client, body map[string]any, oathArgs ...string) enrolled {
 	t.Helper()
 	e := startEnrol(t, c, body)
 	code := testenv.TOTP(t, e.secret, s.Clock.Now(), oathArgs...)

@@ -75,14 +75,7 @@ func webhookRow(t *testing.T, s *testenv.Server, id string) map[string][]byte {
 	if !rows.Next() {
 		t.Fatalf("no row of webhook %s", id)
 	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		t.Fatal(err)
-	}
+	vals := testenv.ScanAny(t, rows, cols)
 	out := map[string][]byte{}
 	for i, c := range cols {
 		switch v := vals[i].(type) {

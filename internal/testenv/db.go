@@ -355,3 +355,18 @@ func PostgresProxy(tb testing.TB, dsn string) (proxied string, cut func()) {
 		awaitEnded(tb, admin, name, "the proxy they came through was cut", "client_port = ANY($2)", ports)
 	}
 }
+
+// ScanAny scans the current row of rows, whose columns are cols, into a
+// value per column as the driver gives it (nil, int64, string, []byte…).
+func ScanAny(tb testing.TB, rows *sql.Rows, cols []string) []any {
+	tb.Helper()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		tb.Fatal(err)
+	}
+	return vals
+}
