@@ -28,13 +28,13 @@ import (
 // client is a cookie-keeping HTTP client that fills in the CSRF token, like
 // a browser without JavaScript.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	http *http.Client
 	csrf string
 }
 
-func newClient(t *testing.T, base string) *client {
+func newClient(t testing.TB, base string) *client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -102,7 +102,7 @@ const testPassword = "correct horse battery staple"
 
 // account creates a user; with totp, it also enrols and confirms a TOTP
 // factor through the core and returns its secret.
-func account(t *testing.T, ts *testenv.Server, username string, operator, totp bool) string {
+func account(t testing.TB, ts *testenv.Server, username string, operator, totp bool) string {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: username, Password: testPassword, Operator: operator}, core.Meta{}); err != nil {
@@ -137,7 +137,7 @@ func (c *client) signInWithCode(ts *testenv.Server, username, secret string) {
 
 // signedIn makes username an account with TOTP (an operator when operator
 // is true) and returns its secret and a client signed in with a code.
-func signedIn(t *testing.T, ts *testenv.Server, username string, operator bool) (string, *client) {
+func signedIn(t testing.TB, ts *testenv.Server, username string, operator bool) (string, *client) {
 	t.Helper()
 	secret := account(t, ts, username, operator, true)
 	c := newClient(t, ts.URL())

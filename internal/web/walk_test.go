@@ -42,7 +42,7 @@ func accountWithKeys(t *testing.T, ts *testenv.Server, username string) keys {
 // enrolPhone signs username in through the core and enrols and confirms a
 // TOTP factor "Phone"; the recovery codes and paper key are there when it
 // was the first.
-func enrolPhone(t *testing.T, ts *testenv.Server, username string) keys {
+func enrolPhone(t testing.TB, ts *testenv.Server, username string) keys {
 	t.Helper()
 	ctx := context.Background()
 	res, err := ts.Service.Login(ctx, username, testPassword, core.Meta{})

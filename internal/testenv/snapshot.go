@@ -1,0 +1,91 @@
+package testenv
+
+import (
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Snapshot is what a test server's SQLite database holds, for tests that a
+// request refused wrote nothing: every row of every table but those that
+// count and record attempts (throttles, rate buckets, audit events, the
+// sessions' time of last use) and those the server writes in the
+// background (the outbox, emptied as mail is sent, of which only the last
+// id queued is kept; the instances' heartbeats).
+type Snapshot struct {
+	rows     string
+	lastMail int64
+}
+
+// snapshotSkips are the tables a Snapshot leaves out.
+var snapshotSkips = []string{"audit_events", "throttles", "throttles_by_key", "rate_buckets", "outbox", "sqlite_sequence", "instances"}
+
+// TakeSnapshot reads db, a test server's SQLite database.
+func TakeSnapshot(tb testing.TB, db *sql.DB) Snapshot {
+	tb.Helper()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			tb.Fatal(err)
+		}
+		if !slices.Contains(snapshotSkips, n) {
+			tables = append(tables, n)
+		}
+	}
+	rows.Close()
+	var b strings.Builder
+	for _, table := range tables {
+		rows, err := db.Query(`SELECT * FROM "` + table + `" ORDER BY 1`)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cols, err := rows.Columns()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for rows.Next() {
+			fmt.Fprintf(&b, "%s:", table)
+			for i, v := range ScanAny(tb, rows, cols) {
+				if table == "sessions" && strings.HasPrefix(cols[i], "last_") {
+					continue
+				}
+				fmt.Fprintf(&b, " %s=%v", cols[i], v)
+			}
+			b.WriteByte('\n')
+		}
+		rows.Close()
+	}
+	var mail int64
+	if err := db.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'`).Scan(&mail); err != nil {
+		tb.Fatal(err)
+	}
+	return Snapshot{rows: b.String(), lastMail: mail}
+}
+
+// Diff returns what changed from s to later, a line each ("" for
+// nothing): rows gone ("- "), rows new or changed ("+ "), mail queued.
+func (s Snapshot) Diff(later Snapshot) string {
+	al, bl := strings.Split(s.rows, "\n"), strings.Split(later.rows, "\n")
+	var out []string
+	for _, l := range al {
+		if !slices.Contains(bl, l) {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range bl {
+		if !slices.Contains(al, l) {
+			out = append(out, "+ "+l)
+		}
+	}
+	if later.lastMail != s.lastMail {
+		out = append(out, fmt.Sprintf("+ mail queued (outbox ids %d to %d)", s.lastMail+1, later.lastMail))
+	}
+	return strings.Join(out, "\n")
+}
