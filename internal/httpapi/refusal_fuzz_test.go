@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"database/sql"
 	"net/http"
 	"os"
 	"slices"
@@ -21,9 +20,16 @@ import (
 // (4xx) is problem+json of its status, and a refusal leaves the database
 // as it was (testenv.Snapshot: but for what counts and records attempts)
 // and queues no mail. Operations that end alice's session or account are
-// left out, so that the rest keep being reached.
-func FuzzRefusalWritesNothing(f *testing.F) {
-	s := testenv.NewServer(f, testenv.SQLiteDSN(f))
+// left out, so that the rest keep being reached. On SQLite;
+// FuzzRefusalWritesNothingPostgres is the same on PostgreSQL.
+func FuzzRefusalWritesNothing(f *testing.F) { refusalWritesNothing(f, testenv.SQLiteDSN(f)) }
+
+// FuzzRefusalWritesNothingPostgres is FuzzRefusalWritesNothing on
+// PostgreSQL.
+func FuzzRefusalWritesNothingPostgres(f *testing.F) { refusalWritesNothing(f, testenv.PostgresDSN(f)) }
+
+func refusalWritesNothing(f *testing.F, dsn string) {
+	s := testenv.NewServer(f, dsn)
 	addUser(f, s, "alice")
 	c := login(f, s, "alice")
 	e := enrol(f, s, c, map[string]any{"type": "totp", "label": "Phone"}) // elevates c
@@ -75,15 +81,11 @@ func FuzzRefusalWritesNothing(f *testing.F) {
 	f.Add(uint8(0), `{"name":"x","permits":[{"service":"dns","resource":"example.com","actions":["write"]}],"expires_at":"2020-01-01T00:00:00Z"}`)
 	f.Add(uint8(1), `{"records":[{"host":"www","type":"A","ttl":300,"data":"192.0.2.1"},{"host":"www","type":"A","ttl":1,"data":"x"}]}`)
 
-	db, err := sql.Open("sqlite", s.DBPath)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { db.Close() })
+	snaps := testenv.OpenSnapshots(f, dsn)
 	f.Fuzz(func(t *testing.T, which uint8, body string) {
 		op := ops[int(which)%len(ops)]
 		method, path, _ := strings.Cut(op, " ")
-		before := testenv.TakeSnapshot(t, db)
+		before := snaps.Take(t)
 		h := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + c.Token}}
 		r := testenv.Send(t, nil, testenv.NewRequest(t, method, s.URL()+path, body, h))
 		if r.Status >= 500 {
@@ -96,7 +98,7 @@ func FuzzRefusalWritesNothing(f *testing.F) {
 		if ct := r.Header.Get("Content-Type"); path != "/v1/token" && (ct != "application/problem+json" || r.JSON["status"] != float64(r.Status)) {
 			t.Fatalf("%s %s: %d answered as %q: %s", op, body, r.Status, ct, r.Body)
 		}
-		if d := before.Diff(testenv.TakeSnapshot(t, db)); d != "" {
+		if d := before.Diff(snaps.Take(t)); d != "" {
 			t.Fatalf("%s %s: refused (%d %s), but the database changed:\n%s", op, body, r.Status, r.Body, d)
 		}
 	})

@@ -155,7 +155,7 @@ func adminOf(tb testing.TB, dsn string) (admin *sql.DB, name string) {
 func openDSN(tb testing.TB, dsn string) *sql.DB {
 	tb.Helper()
 	driver, name := "pgx", dsn
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+	if !isPostgres(dsn) {
 		driver, name = "sqlite", strings.TrimPrefix(dsn, "sqlite:")
 	}
 	db, err := sql.Open(driver, name)
@@ -163,6 +163,11 @@ func openDSN(tb testing.TB, dsn string) *sql.DB {
 		tb.Fatal(err)
 	}
 	return db
+}
+
+// isPostgres reports whether dsn names a PostgreSQL database.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // Exec runs query on the Twofold database dsn outside any store, as an

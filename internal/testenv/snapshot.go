@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// Snapshot is what a test server's SQLite database holds, for tests that a
+// Snapshot is what a test server's database holds, for tests that a
 // request refused wrote nothing: every row of every table but those that
 // count and record attempts (throttles, rate buckets, audit events, the
 // sessions' time of last use) and those the server writes in the
@@ -22,10 +22,32 @@ type Snapshot struct {
 // snapshotSkips are the tables a Snapshot leaves out.
 var snapshotSkips = []string{"audit_events", "throttles", "throttles_by_key", "rate_buckets", "outbox", "sqlite_sequence", "instances"}
 
-// TakeSnapshot reads db, a test server's SQLite database.
-func TakeSnapshot(tb testing.TB, db *sql.DB) Snapshot {
+// Snapshots takes Snapshots of one test server's database.
+type Snapshots struct {
+	db       *sql.DB
+	postgres bool
+}
+
+// OpenSnapshots opens the database dsn (a test server's: "sqlite:PATH" or
+// "postgres://…") for Snapshots, and closes it when tb ends.
+func OpenSnapshots(tb testing.TB, dsn string) *Snapshots {
 	tb.Helper()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+	db := openDSN(tb, dsn)
+	tb.Cleanup(func() { db.Close() })
+	return &Snapshots{db: db, postgres: isPostgres(dsn)}
+}
+
+// Take reads the database as it is now.
+func (s *Snapshots) Take(tb testing.TB) Snapshot {
+	tb.Helper()
+	tablesQuery := `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`
+	mailQuery := `SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'`
+	if s.postgres {
+		tablesQuery = `SELECT table_name FROM information_schema.tables
+			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`
+		mailQuery = `SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('outbox', 'id')), 0)`
+	}
+	rows, err := s.db.Query(tablesQuery)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -40,9 +62,12 @@ func TakeSnapshot(tb testing.TB, db *sql.DB) Snapshot {
 		}
 	}
 	rows.Close()
+	if len(tables) == 0 {
+		tb.Fatal("snapshot: the database has no tables")
+	}
 	var b strings.Builder
 	for _, table := range tables {
-		rows, err := db.Query(`SELECT * FROM "` + table + `" ORDER BY 1`)
+		rows, err := s.db.Query(`SELECT * FROM "` + table + `" ORDER BY 1`)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -63,7 +88,7 @@ func TakeSnapshot(tb testing.TB, db *sql.DB) Snapshot {
 		rows.Close()
 	}
 	var mail int64
-	if err := db.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'`).Scan(&mail); err != nil {
+	if err := s.db.QueryRow(mailQuery).Scan(&mail); err != nil {
 		tb.Fatal(err)
 	}
 	return Snapshot{rows: b.String(), lastMail: mail}

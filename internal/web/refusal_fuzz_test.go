@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"database/sql"
 	"net/http"
 	"slices"
 	"strings"
@@ -20,9 +19,18 @@ import (
 // leaves the database as it was (testenv.Snapshot: but for what counts
 // and records attempts) and queues no mail. Forms that end alice's
 // session or account, or change her password, are left out, so that the
-// rest keep being reached.
-func FuzzFormRefusalWritesNothing(f *testing.F) {
-	ts := testenv.NewServer(f, testenv.SQLiteDSN(f))
+// rest keep being reached. On SQLite; FuzzFormRefusalWritesNothingPostgres
+// is the same on PostgreSQL.
+func FuzzFormRefusalWritesNothing(f *testing.F) { formRefusalWritesNothing(f, testenv.SQLiteDSN(f)) }
+
+// FuzzFormRefusalWritesNothingPostgres is FuzzFormRefusalWritesNothing on
+// PostgreSQL.
+func FuzzFormRefusalWritesNothingPostgres(f *testing.F) {
+	formRefusalWritesNothing(f, testenv.PostgresDSN(f))
+}
+
+func formRefusalWritesNothing(f *testing.F, dsn string) {
+	ts := testenv.NewServer(f, dsn)
 	_, c := signedIn(f, ts, "alice", true)
 	ctx := context.Background()
 	if _, err := ts.Service.AddZone(ctx, "example.com", "alice", core.Meta{}); err != nil {
@@ -65,11 +73,7 @@ func FuzzFormRefusalWritesNothing(f *testing.F) {
 	}
 	f.Add(uint8(0), "csrf=x&csrf=y")
 
-	db, err := sql.Open("sqlite", ts.DBPath)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { db.Close() })
+	snaps := testenv.OpenSnapshots(f, dsn)
 
 	f.Fuzz(func(t *testing.T, which uint8, form string) {
 		c.t = t
@@ -77,7 +81,7 @@ func FuzzFormRefusalWritesNothing(f *testing.F) {
 		if !strings.Contains(form, "csrf=") {
 			form = strings.TrimPrefix(form+"&csrf="+c.csrf, "&")
 		}
-		before := testenv.TakeSnapshot(t, db)
+		before := snaps.Take(t)
 		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {ts.URL()}}
 		r := c.do(testenv.NewRequest(t, "POST", ts.URL()+path, form, h))
 		if r.status >= 500 {
@@ -86,7 +90,7 @@ func FuzzFormRefusalWritesNothing(f *testing.F) {
 		if r.status < 400 {
 			return
 		}
-		if d := before.Diff(testenv.TakeSnapshot(t, db)); d != "" {
+		if d := before.Diff(snaps.Take(t)); d != "" {
 			t.Fatalf("POST %s %q: refused (%d %s), but the database changed:\n%s", path, form, r.status, pageError(r.body), d)
 		}
 	})

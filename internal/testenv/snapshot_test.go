@@ -1,0 +1,48 @@
+package testenv_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/store"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// TestSnapshotSeesWrites: on either store, a Snapshot shows nothing when
+// nothing was written, leaves out what counts attempts, and shows a new
+// account's rows and a queued mail.
+func TestSnapshotSeesWrites(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := testenv.NewServer(t, dsn(t))
+			snaps := testenv.OpenSnapshots(t, s.Config.DB)
+			before := snaps.Take(t)
+			if d := before.Diff(snaps.Take(t)); d != "" {
+				t.Fatalf("nothing written, yet:\n%s", d)
+			}
+			if _, err := s.Store.TakeToken(ctx, "ip:192.0.2.1", 10, 1, s.Clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if d := before.Diff(snaps.Take(t)); d != "" {
+				t.Fatalf("a rate bucket's token shows:\n%s", d)
+			}
+
+			if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "alice", Email: "alice@example.com", Password: "correct horse battery"}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			after := snaps.Take(t)
+			if d := before.Diff(after); !strings.Contains(d, "+ accounts:") || !strings.Contains(d, "username=alice") {
+				t.Fatalf("a new account does not show:\n%s", d)
+			}
+			if _, err := s.Store.EnqueueMail(ctx, store.Mail{To: "alice@example.com", Subject: "hello", Body: "hello", CreatedAt: s.Clock.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if d := after.Diff(snaps.Take(t)); !strings.Contains(d, "mail queued") {
+				t.Fatalf("a queued mail does not show:\n%s", d)
+			}
+		})
+	}
+}
