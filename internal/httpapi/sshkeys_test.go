@@ -28,7 +28,7 @@ func sshUser(t *testing.T, s *testenv.Server, user, keyType string) (*testenv.Cl
 
 // registerSSHKey adds kp's public key to c's account and confirms it with
 // the real ssh-keygen's signature over its challenge; c must be elevated.
-func registerSSHKey(t *testing.T, c *testenv.Client, kp testenv.SSHKeyPair) {
+func registerSSHKey(t testing.TB, c *testenv.Client, kp testenv.SSHKeyPair) {
 	t.Helper()
 	r := c.Do(t, "POST", "/v1/me/ssh-keys", map[string]string{"label": "laptop", "public_key": kp.Public})
 	if r.Status != 201 {

@@ -44,8 +44,8 @@ sub 300 NS ns2.sub
 ns1.sub 300 A 192.0.2.53
 ns2.sub 300 AAAA 2001:db8::53
 _acme-challenge 120 TXT "token"
-`+strings.Repeat(`big 300 TXT "`+strings.Repeat("x", 200)+`"
-`, 1)+`big 300 TXT "one"
+big 300 TXT "`+strings.Repeat("x", 200)+`"
+big 300 TXT "one"
 big 300 TXT "two"
 big 300 TXT "three"
 big 300 TXT "`+strings.Repeat("y", 250)+`"

@@ -1,0 +1,454 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/factor/sshkey"
+	"github.com/twofold/twofold/internal/otp"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// FuzzSecondStep sends any body to POST /v1/login/{id}/verify of a live
+// login of alice, who has two authenticator apps (Phone and Tablet),
+// recovery codes, a paper key and an SSH key, on a real server over HTTP.
+// Whatever the body:
+//
+//   - the answer is never a server error, and every refusal is
+//     problem+json of its status;
+//   - a session (200) only for a body whose method and proof are one of
+//     alice's that stands at that moment: a code of an app within a few
+//     steps of now and after that app's last code used (of the app its
+//     factor_id names, when it names one), a recovery code not yet used,
+//     the paper key, or the SSH key's signature of the login's challenge,
+//     each as people type it (README "How two-factor behaves"); and the
+//     session is alice's;
+//   - a refused proof (401) counts exactly one failure on one of alice's
+//     counters, and one more on a factor's own counter only when the body
+//     names a factor; a refused push (whose secret is the caller's own) and
+//     any other refusal count none;
+//   - a refusal writes nothing else (testenv.Snapshot) and queues no mail;
+//   - no proof sent (code, recovery code, paper key, signature) comes back
+//     in the answer (but as part of a name the body made up, which a 400
+//     quotes: README "Using it"), and none goes to the log, nor
+//     the session token made.
+//
+// In a body, @code@ and @prev@ stand for Phone's code of this step and of
+// the one before, @wide@ for this step's in full-width digits with a
+// no-break space, @last@ for Phone's code last used, @code2@ for Tablet's
+// code of this step, @phone@ and @tablet@ for their ids, @recovery@ for a
+// recovery code not used yet, @spent@ for the one used last, @paper@ for
+// the paper key and @sig@ for the SSH key's signature of the login's
+// challenge (the login asks for it first). Every counter of alice is cleared before each
+// body, so that locks never hide what a body does. On SQLite;
+// FuzzSecondStepPostgres is the same on PostgreSQL.
+func FuzzSecondStep(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f)) }
+
+// FuzzSecondStepPostgres is FuzzSecondStep on PostgreSQL.
+func FuzzSecondStepPostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f)) }
+
+func secondStep(f *testing.F, dsn string) {
+	var logs testenv.Buffer
+	noTime := func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			return slog.Attr{} // a time's digits could read as a code
+		}
+		return a
+	}
+	s := testenv.NewLoggedServer(f, dsn,
+		slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: noTime})),
+		func(c *config.Config) { c.LoginRate = 0 }) // no per-address bucket: every body is answered
+	addUser(f, s, "alice")
+	c := login(f, s, "alice")
+	phone := enrol(f, s, c, map[string]any{"type": "totp", "label": "Phone"})
+	tablet := enrol(f, s, c, map[string]any{"type": "totp", "label": "Tablet"})
+	kp := testenv.SSHKeygen(f, "ed25519", 0)
+	registerSSHKey(f, c, kp)
+	alice, err := s.Store.AccountByUsername(f.Context(), "alice")
+	if err != nil {
+		f.Fatal(err)
+	}
+	apps := []*app{newApp(f, phone), newApp(f, tablet)}
+	recovery := slices.Clone(phone.codes)
+	if len(recovery) != 10 || phone.paperKey == "" {
+		f.Fatalf("alice's first factor gave %d recovery codes and paper key %q", len(recovery), phone.paperKey)
+	}
+	snaps := testenv.OpenSnapshots(f, dsn)
+
+	for _, body := range []string{
+		`{"method":"totp","code":"@code@"}`,
+		`{"method":"totp","code":"@prev@","factor_id":"@phone@"}`,
+		`{"method":"totp","code":"@code2@","factor_id":"@phone@"}`,
+		`{"method":"totp","code":"@code@","factor_id":"nope"}`,
+		`{"method":"totp","code":" @wide@ "}`,
+		`{"method":"totp","code":"@last@"}`,
+		`{"method":"hotp","code":"@code@"}`,
+		`{"method":"sms","code":"@code2@","factor_id":"@tablet@"}`,
+		`{"method":"email","code":"@code@"}`,
+		`{"method":"recovery_code","code":"@recovery@"}`,
+		`{"method":"recovery_code","code":" 3. @recovery@\n"}`,
+		`{"method":"recovery_code","code":"@spent@"}`,
+		`{"method":"totp","code":"@recovery@"}`,
+		`{"method":"paper_key","code":"@paper@"}`,
+		`{"method":"recovery_code","code":"@paper@"}`,
+		`{"method":"paper_key","code":"@recovery@"}`,
+		`{"method":"ssh_key","signature":"@sig@"}`,
+		`{"method":"ssh_key","signature":"-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n"}`,
+		`{"method":"push","push_secret":"@code@"}`,
+		`{"method":"webauthn","credential":{"id":"x","rawId":"x","type":"public-key","response":{}}}`,
+		`{"method":"totp","code":"- -"}`,
+		`{"method":"totp","code":"@code@","code":"@code@"}`,
+		`{"method":"totp","code":"@code@","extra":1}`,
+	} {
+		f.Add(body)
+	}
+
+	var loginID, sig string
+	spent := "none yet" // the recovery code used last
+	f.Fuzz(func(t *testing.T, body string) {
+		ctx := context.Background()
+		if loginID == "" {
+			s.Clock.Add(30 * time.Second) // a new step: the last one may be spent
+			loginID, _ = startLogin(t, s, "alice")
+			sig = ""
+		}
+		if strings.Contains(body, "@sig@") && sig == "" {
+			r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "ssh_key"})
+			if r.Status != 200 {
+				t.Fatalf("ssh challenge: %d %s", r.Status, r.Body)
+			}
+			sig = testenv.SSHSign(t, kp.File, sshkey.Namespace, r.String("challenge"))
+		}
+		now := s.Clock.Now()
+		body = strings.NewReplacer(
+			"@code@", apps[0].code(now, 0), "@prev@", apps[0].code(now, -1), "@code2@", apps[1].code(now, 0),
+			"@wide@", wide(apps[0].code(now, 0)), "@last@", apps[0].code(time.Unix(int64(apps[0].last)*30, 0), 0),
+			"@phone@", phone.id, "@tablet@", tablet.id, "@recovery@", recovery[0], "@spent@", spent, "@paper@", phone.paperKey,
+			"@sig@", strings.ReplaceAll(sig, "\n", `\n`)).Replace(body)
+
+		if _, err := s.Store.ResetThrottlePrefix(ctx, "2fa:"+alice.ID+":"); err != nil {
+			t.Fatal(err)
+		}
+		before := snaps.Take(t)
+		logged := len(logs.String())
+		h := http.Header{"Content-Type": {"application/json"}}
+		r := testenv.Send(t, nil, testenv.NewRequest(t, "POST", s.URL()+"/v1/login/"+loginID+"/verify", body, h))
+		newLog := logs.String()[logged:]
+		if r.Status == 200 {
+			loginID = "" // spent: the next body goes to a new login
+		}
+		counted, err := s.Store.Counters(ctx, "2fa:"+alice.ID+":")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		var sent struct {
+			Method    string `json:"method"`
+			Code      string `json:"code"`
+			FactorID  string `json:"factor_id"`
+			Signature string `json:"signature"`
+		}
+		decodeErr := json.Unmarshal([]byte(body), &sent)
+
+		// What the body could reveal: every proof of alice's it may hold.
+		secrets := []string{phone.paperKey}
+		secrets = append(secrets, recovery...)
+		for _, a := range apps {
+			for d := int64(-window); d <= window; d++ {
+				secrets = append(secrets, a.code(now, d))
+			}
+		}
+		for _, line := range strings.Split(sig, "\n") {
+			if !strings.HasPrefix(line, "-----") {
+				secrets = append(secrets, line) // the body holds each line of the signature as it is
+			}
+		}
+		values := valuesOf(body)
+		for _, sc := range secrets {
+			asValue := sc != "" && slices.ContainsFunc(values, func(v string) bool { return strings.Contains(v, sc) })
+			if asValue && holdsWord(string(r.Body), sc) {
+				t.Fatalf("%s: the answer (%d) holds a proof sent: %s", body, r.Status, r.Body)
+			}
+			if (asValue || sc != "" && strings.Contains(body, sc)) && holdsWord(newLog, sc) {
+				t.Fatalf("%s: the log holds a proof sent:\n%s", body, newLog)
+			}
+		}
+		token := ""
+		if r.Status == 200 {
+			if token = r.String("token"); token == "" || strings.Contains(newLog, token) {
+				t.Fatalf("%s: 200 without a token, or the token logged: %s\n%s", body, r.Body, newLog)
+			}
+		}
+
+		switch r.Status {
+		case 200:
+			if decodeErr != nil {
+				t.Fatalf("%s: a session for a body that is no JSON object: %s", body, r.Body)
+			}
+			switch sent.Method {
+			case "totp":
+				ok := false
+				for _, a := range apps {
+					if (sent.FactorID == "" || sent.FactorID == a.id) && a.spend(now, sent.Code) {
+						ok = true
+						break
+					}
+				}
+				if !ok {
+					t.Fatalf("%s: a session without a standing code of the app named", body)
+				}
+			case "recovery_code":
+				i := slices.IndexFunc(recovery, func(k string) bool { return typedKey(sent.Code, k) })
+				if i < 0 {
+					t.Fatalf("%s: a session without a recovery code not used yet", body)
+				}
+				spent = recovery[i]
+				recovery = slices.Delete(recovery, i, i+1)
+				if left := r.JSON["recovery_codes_remaining"]; left != float64(len(recovery)) {
+					t.Fatalf("%s: %v recovery codes left, want %d", body, left, len(recovery))
+				}
+			case "paper_key":
+				if !typedKey(sent.Code, phone.paperKey) {
+					t.Fatalf("%s: a session without the paper key", body)
+				}
+			case "ssh_key":
+				got, made := signatureBytes(sent.Signature), signatureBytes(sig)
+				if got == nil || !bytes.Equal(got, made) {
+					t.Fatalf("%s: a session without the signature of the login's challenge", body)
+				}
+			default:
+				t.Fatalf("%s: a session by method %q, which alice has no factor of", body, sent.Method)
+			}
+			me := testenv.NewClient(s.URL())
+			me.Token = token
+			if m := me.Do(t, "GET", "/v1/me", nil); m.Status != 200 || !strings.Contains(string(m.Body), `"alice"`) {
+				t.Fatalf("%s: the session made is not alice's: %d %s", body, m.Status, m.Body)
+			}
+			if len(recovery) < 4 {
+				n := me.Do(t, "POST", "/v1/me/recovery-codes", nil)
+				codes, _ := n.JSON["codes"].([]any)
+				if n.Status != 200 || len(codes) != 10 {
+					t.Fatalf("new recovery codes: %d %s", n.Status, n.Body)
+				}
+				recovery = recovery[:0]
+				for _, k := range codes {
+					recovery = append(recovery, k.(string))
+				}
+			}
+			return
+		case 400, 401, 413:
+		default:
+			t.Fatalf("%s: %d %s", body, r.Status, r.Body)
+		}
+
+		if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" || r.JSON["status"] != float64(r.Status) {
+			t.Fatalf("%s: %d answered as %q: %s", body, r.Status, ct, r.Body)
+		}
+		if r.Status == 401 && r.Problem() != "invalid-code" {
+			t.Fatalf("%s: 401 of type %q", body, r.Problem())
+		}
+		// A push's secret is the caller's own, no guess at alice's: a wrong
+		// one counts nothing (README "Push approval").
+		wantCounted := 1
+		if decodeErr == nil && sent.Method == "push" {
+			wantCounted = 0
+		}
+		var own, factors int
+		for _, k := range counted {
+			switch {
+			case k.Failures == 0:
+			case k.Failures > 1:
+				t.Fatalf("%s: counter %s counts %d failures for one body", body, k.Key, k.Failures)
+			case strings.Contains(k.Key, ":factor:"):
+				factors++
+			default:
+				own++
+			}
+		}
+		switch {
+		case r.Status != 401 && own+factors > 0:
+			t.Fatalf("%s: refused %d, yet counted: %v", body, r.Status, counted)
+		case r.Status == 401 && own != wantCounted:
+			t.Fatalf("%s: a refused proof counted on %d of alice's counters, want %d: %v", body, own, wantCounted, counted)
+		case r.Status == 401 && factors > 0 && (factors > 1 || decodeErr != nil || sent.FactorID == ""):
+			t.Fatalf("%s: a refused proof counted on %d factors' counters: %v", body, factors, counted)
+		}
+		if d := before.Diff(snaps.Take(t)); d != "" {
+			t.Fatalf("%s: refused (%d %s), but the database changed:\n%s", body, r.Status, r.Body, d)
+		}
+	})
+}
+
+// window is how many steps either side of now FuzzSecondStep takes a code
+// for as possibly standing: more than the server's window and what it
+// learns of an app's drift, so that the server taking one beyond is found.
+const window = 3
+
+// app is an authenticator app of FuzzSecondStep's alice, with the last
+// step of hers the server took.
+type app struct {
+	id     string
+	secret []byte
+	last   uint64
+}
+
+func newApp(tb testing.TB, e enrolled) *app {
+	tb.Helper()
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(e.secret))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &app{id: e.id, secret: key}
+}
+
+// code is the app's code d steps from now's.
+func (a *app) code(now time.Time, d int64) string {
+	return otp.TOTP(a.secret, now.Add(time.Duration(d)*30*time.Second), otp.DefaultParams())
+}
+
+// spend reports whether typed is, as people type codes, the app's code of a
+// step within window of now and after its last one used, and if so makes
+// that step its last.
+func (a *app) spend(now time.Time, typed string) bool {
+	digits := typedText(typed, false)
+	cur := uint64(now.Unix() / 30)
+	for step := cur - window; step <= cur+window; step++ {
+		if step > a.last && a.code(time.Unix(int64(step)*30, 0), 0) == digits {
+			a.last = step
+			return true
+		}
+	}
+	return false
+}
+
+// typedKey reports whether typed is key (a recovery code or the paper key)
+// as people type one: any case, anything but letters and digits between,
+// 0 for o and 8 for b, in any width, and with a line's number of one or two
+// digits before it. It takes more than the server, never less.
+func typedKey(typed, key string) bool {
+	t, k := typedText(typed, true), typedText(key, true)
+	rest, ok := strings.CutSuffix(t, k)
+	return ok && len(rest) <= 2 && strings.Trim(rest, "0123456789ob") == ""
+}
+
+// typedText is s as FuzzSecondStep reads what people type: NFKC, every
+// digit of any script as its ASCII digit, letters in lower case, nothing
+// else; with key, 0 and 8 read as o and b.
+func typedText(s string, key bool) string {
+	var b strings.Builder
+	for _, r := range norm.NFKC.String(s) {
+		switch {
+		case unicode.IsDigit(r):
+			zero := r
+			for unicode.IsDigit(zero - 1) {
+				zero--
+			}
+			d := '0' + (r-zero)%10
+			if key && d == '0' {
+				d = 'o'
+			} else if key && d == '8' {
+				d = 'b'
+			}
+			b.WriteRune(d)
+		case unicode.IsLetter(r):
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
+}
+
+// wide is code in full-width digits, with a no-break space in the middle.
+func wide(code string) string {
+	var b strings.Builder
+	for i, r := range code {
+		if i == len(code)/2 {
+			b.WriteRune('\u00a0')
+		}
+		b.WriteRune(r - '0' + '０')
+	}
+	return b.String()
+}
+
+// armorBody is the base64 text of an armored SSH signature, one line.
+func armorBody(armored string) string {
+	s := strings.ReplaceAll(armored, "-----BEGIN SSH SIGNATURE-----", "")
+	s = strings.ReplaceAll(s, "-----END SSH SIGNATURE-----", "")
+	return strings.Join(strings.Fields(s), "")
+}
+
+// signatureBytes is what an armored SSH signature's base64 decodes to, nil
+// if it does not.
+func signatureBytes(armored string) []byte {
+	b, err := base64.StdEncoding.DecodeString(armorBody(armored))
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// valuesOf returns the strings of the JSON text body that are values, not
+// names, decoded, as far as body reads as JSON.
+func valuesOf(body string) []string {
+	dec := json.NewDecoder(strings.NewReader(body))
+	var out []string
+	var objects []bool // the open containers, true for an object
+	nameNext := false  // in an object, the next token is a name
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				objects = append(objects, d == '{')
+				nameNext = d == '{'
+			} else {
+				objects = objects[:len(objects)-1]
+				nameNext = len(objects) > 0 && objects[len(objects)-1]
+			}
+			continue
+		}
+		if nameNext {
+			nameNext = false
+			continue
+		}
+		if v, ok := tok.(string); ok {
+			out = append(out, v)
+		}
+		nameNext = len(objects) > 0 && objects[len(objects)-1]
+	}
+}
+
+// holdsWord reports whether s holds w with no letter or digit either side,
+// so that a code is not found inside a longer number.
+func holdsWord(s, w string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], w)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(w)
+		if (j == 0 || !isAlnum(s[j-1])) && (end == len(s) || !isAlnum(s[end])) {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
