@@ -17,6 +17,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/factor/sshkey"
 	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/testenv"
@@ -60,12 +61,30 @@ import (
 // throttling and lock-outs"), a mail the test could not tell from one the
 // refusal queued. On SQLite; FuzzSecondStepPostgres is the same on
 // PostgreSQL.
-func FuzzSecondStep(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f)) }
+func FuzzSecondStep(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f), atLogin) }
 
 // FuzzSecondStepPostgres is FuzzSecondStep on PostgreSQL.
-func FuzzSecondStepPostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f)) }
+func FuzzSecondStepPostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f), atLogin) }
 
-func secondStep(f *testing.F, dsn string) {
+// FuzzElevate is FuzzSecondStep's bodies sent to POST /v1/me/elevate
+// ("confirm it's you") with a session of alice's instead: the same
+// proofs stand, counted on the same counters, and a 200 elevates the
+// session until ten minutes from now, the same session, with no new
+// token; @sig@ signs the challenge of POST /v1/me/elevate/challenge.
+func FuzzElevate(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f), toElevate) }
+
+// FuzzElevatePostgres is FuzzElevate on PostgreSQL.
+func FuzzElevatePostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f), toElevate) }
+
+// stepKind is where secondStep sends its bodies.
+type stepKind int
+
+const (
+	atLogin   stepKind = iota // a live login's second step
+	toElevate                 // a session's elevation
+)
+
+func secondStep(f *testing.F, dsn string, kind stepKind) {
 	var logs testenv.Buffer
 	noTime := func(groups []string, a slog.Attr) slog.Attr {
 		if a.Key == slog.TimeKey && len(groups) == 0 {
@@ -123,15 +142,26 @@ func secondStep(f *testing.F, dsn string) {
 
 	var loginID, sig string
 	spent := "none yet" // the recovery code used last
+	used := true        // the last body passed: the next needs a new step
+	session, sessionMade := c, s.Clock.Now()
 	f.Fuzz(func(t *testing.T, body string) {
 		ctx := context.Background()
-		if loginID == "" {
+		if used {
 			s.Clock.Add(30 * time.Second) // a new step: the last one may be spent
-			loginID, _ = startLogin(t, s, "alice")
-			sig = ""
+			used, sig = false, ""
+			if kind == atLogin {
+				loginID, _ = startLogin(t, s, "alice")
+			} else if s.Clock.Now().Sub(sessionMade) > 11*time.Hour {
+				session, sessionMade = signIn(t, s, apps[0]), s.Clock.Now()
+			}
 		}
 		if strings.Contains(body, "@sig@") && sig == "" {
-			r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "ssh_key"})
+			path := "/v1/login/" + loginID + "/challenge"
+			asker := testenv.NewClient(s.URL())
+			if kind == toElevate {
+				path, asker = "/v1/me/elevate/challenge", session
+			}
+			r := asker.Do(t, "POST", path, map[string]string{"method": "ssh_key"})
 			if r.Status != 200 {
 				t.Fatalf("ssh challenge: %d %s", r.Status, r.Body)
 			}
@@ -152,11 +182,14 @@ func secondStep(f *testing.F, dsn string) {
 		before := snaps.Take(t)
 		logged := len(logs.String())
 		h := http.Header{"Content-Type": {"application/json"}}
-		r := testenv.Send(t, nil, testenv.NewRequest(t, "POST", s.URL()+"/v1/login/"+loginID+"/verify", body, h))
-		newLog := logs.String()[logged:]
-		if r.Status == 200 {
-			loginID = "" // spent: the next body goes to a new login
+		url := s.URL() + "/v1/login/" + loginID + "/verify"
+		if kind == toElevate {
+			url = s.URL() + "/v1/me/elevate"
+			h.Set("Authorization", "Bearer "+session.Token)
 		}
+		r := testenv.Send(t, nil, testenv.NewRequest(t, "POST", url, body, h))
+		newLog := logs.String()[logged:]
+		used = r.Status == 200 // a login is spent; a challenge too
 		counted, err := s.Store.Counters(ctx, "2fa:"+alice.ID+":")
 		if err != nil {
 			t.Fatal(err)
@@ -193,10 +226,20 @@ func secondStep(f *testing.F, dsn string) {
 				t.Fatalf("%s: the log holds a proof sent:\n%s", body, newLog)
 			}
 		}
-		token := ""
-		if r.Status == 200 {
-			if token = r.String("token"); token == "" || strings.Contains(newLog, token) {
+		me := session
+		if r.Status == 200 && kind == atLogin {
+			me = testenv.NewClient(s.URL())
+			if me.Token = r.String("token"); me.Token == "" || strings.Contains(newLog, me.Token) {
 				t.Fatalf("%s: 200 without a token, or the token logged: %s\n%s", body, r.Body, newLog)
+			}
+		}
+		if r.Status == 200 && kind == toElevate {
+			until, err := time.Parse(time.RFC3339Nano, r.String("elevated_until"))
+			if err != nil || !until.Equal(now.Add(core.DefaultConfig().ElevationTTL)) || r.JSON["token"] != nil {
+				t.Fatalf("%s: elevated, but the answer says %s", body, r.Body)
+			}
+			if got := elevatedUntil(t, session); !got.Equal(until) {
+				t.Fatalf("%s: elevated until %s, but the session says %s", body, until, got)
 			}
 		}
 
@@ -239,8 +282,6 @@ func secondStep(f *testing.F, dsn string) {
 			default:
 				t.Fatalf("%s: a session by method %q, which alice has no factor of", body, sent.Method)
 			}
-			me := testenv.NewClient(s.URL())
-			me.Token = token
 			if m := me.Do(t, "GET", "/v1/me", nil); m.Status != 200 || !strings.Contains(string(m.Body), `"alice"`) {
 				t.Fatalf("%s: the session made is not alice's: %d %s", body, m.Status, m.Body)
 			}
@@ -297,6 +338,40 @@ func secondStep(f *testing.F, dsn string) {
 			t.Fatalf("%s: refused (%d %s), but the database changed:\n%s", body, r.Status, r.Body, d)
 		}
 	})
+}
+
+// signIn signs alice in with a's code of now, the next step that a has
+// not used, and returns her session.
+func signIn(t *testing.T, s *testenv.Server, a *app) *testenv.Client {
+	t.Helper()
+	loginID, _ := startLogin(t, s, "alice")
+	for !a.spend(s.Clock.Now(), a.code(s.Clock.Now(), 0)) {
+		s.Clock.Add(30 * time.Second)
+	}
+	r := verify(t, s, loginID, map[string]string{"method": "totp", "code": a.code(s.Clock.Now(), 0), "factor_id": a.id})
+	if r.Status != 200 {
+		t.Fatalf("sign-in: %d %s", r.Status, r.Body)
+	}
+	me := testenv.NewClient(s.URL())
+	me.Token = r.String("token")
+	return me
+}
+
+// elevatedUntil returns until when c's session is elevated, as the
+// list of alice's sessions says (the zero time for not at all).
+func elevatedUntil(t *testing.T, c *testenv.Client) time.Time {
+	t.Helper()
+	r := c.Do(t, "GET", "/v1/me/sessions", nil)
+	list, _ := r.JSON["sessions"].([]any)
+	for _, x := range list {
+		if m, _ := x.(map[string]any); m["current"] == true {
+			text, _ := m["elevated_until"].(string)
+			until, _ := time.Parse(time.RFC3339Nano, text)
+			return until
+		}
+	}
+	t.Fatalf("no current session in %d %s", r.Status, r.Body)
+	return time.Time{}
 }
 
 // window is how many steps either side of now FuzzSecondStep takes a code
