@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -76,13 +77,31 @@ func FuzzElevate(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f), toElevate) 
 // FuzzElevatePostgres is FuzzElevate on PostgreSQL.
 func FuzzElevatePostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f), toElevate) }
 
+// FuzzPasswordReset is FuzzSecondStep's bodies sent to POST
+// /v1/password-reset/complete with a link mailed to alice: @token@ stands
+// for its token and @newpass@ for a new password. Only the ways a reset
+// takes (an app's code, a recovery code, the paper key) pass, counted on
+// the same counters; a 200 changes her password to the one sent (it signs
+// in) and uses the link, and the next body goes with a new one; neither
+// the token nor the new password comes back or reaches the log.
+func FuzzPasswordReset(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f), toReset) }
+
+// FuzzPasswordResetPostgres is FuzzPasswordReset on PostgreSQL.
+func FuzzPasswordResetPostgres(f *testing.F) {
+	secondStep(f, testenv.PostgresDSN(f), toReset)
+}
+
 // stepKind is where secondStep sends its bodies.
 type stepKind int
 
 const (
 	atLogin   stepKind = iota // a live login's second step
 	toElevate                 // a session's elevation
+	toReset                   // a mailed link's new password
 )
+
+// resetPassword is what @newpass@ stands for in FuzzPasswordReset.
+const resetPassword = "tall horse battery staple"
 
 func secondStep(f *testing.F, dsn string, kind stepKind) {
 	var logs testenv.Buffer
@@ -92,9 +111,14 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		}
 		return a
 	}
+	opts := []testenv.ServerOption{func(c *config.Config) { c.LoginRate = 0 }} // no per-address bucket: every body is answered
+	var mb *testenv.SMTPServer
+	if kind == toReset {
+		mb = testenv.NewSMTPServer(f)
+		opts = append(opts, mb.Option("Twofold <twofold@example.com>"))
+	}
 	s := testenv.NewLoggedServer(f, dsn,
-		slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: noTime})),
-		func(c *config.Config) { c.LoginRate = 0 }) // no per-address bucket: every body is answered
+		slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: noTime})), opts...)
 	addUser(f, s, "alice")
 	c := login(f, s, "alice")
 	phone := enrol(f, s, c, map[string]any{"type": "totp", "label": "Phone"})
@@ -137,10 +161,14 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		`{"method":"totp","code":"@code@","code":"@code@"}`,
 		`{"method":"totp","code":"@code@","extra":1}`,
 	} {
+		if kind == toReset {
+			body = strings.Replace(body, "{", `{"token":"@token@","password":"@newpass@",`, 1)
+		}
 		f.Add(body)
 	}
 
-	var loginID, sig string
+	var loginID, sig, resetToken string
+	pass := password    // alice's password
 	spent := "none yet" // the recovery code used last
 	used := true        // the last body passed: the next needs a new step
 	session, sessionMade := c, s.Clock.Now()
@@ -149,13 +177,22 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		if used {
 			s.Clock.Add(30 * time.Second) // a new step: the last one may be spent
 			used, sig = false, ""
-			if kind == atLogin {
+			switch {
+			case kind == atLogin:
 				loginID, _ = startLogin(t, s, "alice")
-			} else if s.Clock.Now().Sub(sessionMade) > 11*time.Hour {
-				session, sessionMade = signIn(t, s, apps[0]), s.Clock.Now()
+			case kind == toReset:
+				s.Clock.Add(15 * time.Minute) // past the account's and the address's pace of links
+				resetToken = mailedReset(t, s, mb, resetToken)
+			case s.Clock.Now().Sub(sessionMade) > 11*time.Hour:
+				session, sessionMade = signIn(t, s, apps[0], pass), s.Clock.Now()
+			}
+			// What lapsed as the clock moved goes now, not in the
+			// server's next sweep while a body is judged.
+			if err := s.Service.Sweep(ctx); err != nil {
+				t.Fatal(err)
 			}
 		}
-		if strings.Contains(body, "@sig@") && sig == "" {
+		if strings.Contains(body, "@sig@") && sig == "" && kind != toReset {
 			path := "/v1/login/" + loginID + "/challenge"
 			asker := testenv.NewClient(s.URL())
 			if kind == toElevate {
@@ -172,7 +209,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			"@code@", apps[0].code(now, 0), "@prev@", apps[0].code(now, -1), "@code2@", apps[1].code(now, 0),
 			"@wide@", wide(apps[0].code(now, 0)), "@last@", apps[0].code(time.Unix(int64(apps[0].last)*30, 0), 0),
 			"@phone@", phone.id, "@tablet@", tablet.id, "@recovery@", recovery[0], "@spent@", spent, "@paper@", phone.paperKey,
-			"@sig@", strings.ReplaceAll(sig, "\n", `\n`)).Replace(body)
+			"@sig@", strings.ReplaceAll(sig, "\n", `\n`), "@token@", resetToken, "@newpass@", resetPassword).Replace(body)
 
 		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
 			if _, err := s.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
@@ -183,9 +220,12 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		logged := len(logs.String())
 		h := http.Header{"Content-Type": {"application/json"}}
 		url := s.URL() + "/v1/login/" + loginID + "/verify"
-		if kind == toElevate {
+		switch kind {
+		case toElevate:
 			url = s.URL() + "/v1/me/elevate"
 			h.Set("Authorization", "Bearer "+session.Token)
+		case toReset:
+			url = s.URL() + "/v1/password-reset/complete"
 		}
 		r := testenv.Send(t, nil, testenv.NewRequest(t, "POST", url, body, h))
 		newLog := logs.String()[logged:]
@@ -200,11 +240,15 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			Code      string `json:"code"`
 			FactorID  string `json:"factor_id"`
 			Signature string `json:"signature"`
+			Password  string `json:"password"`
 		}
 		decodeErr := json.Unmarshal([]byte(body), &sent)
 
 		// What the body could reveal: every proof of alice's it may hold.
 		secrets := []string{phone.paperKey}
+		if kind == toReset {
+			secrets = append(secrets, resetToken, resetPassword)
+		}
 		secrets = append(secrets, recovery...)
 		for _, a := range apps {
 			for d := int64(-window); d <= window; d++ {
@@ -246,7 +290,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		switch r.Status {
 		case 200:
 			if decodeErr != nil {
-				t.Fatalf("%s: a session for a body that is no JSON object: %s", body, r.Body)
+				t.Fatalf("%s: passed a body that is no JSON object: %s", body, r.Body)
 			}
 			switch sent.Method {
 			case "totp":
@@ -258,29 +302,36 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 					}
 				}
 				if !ok {
-					t.Fatalf("%s: a session without a standing code of the app named", body)
+					t.Fatalf("%s: passed without a standing code of the app named", body)
 				}
 			case "recovery_code":
 				i := slices.IndexFunc(recovery, func(k string) bool { return typedKey(sent.Code, k) })
 				if i < 0 {
-					t.Fatalf("%s: a session without a recovery code not used yet", body)
+					t.Fatalf("%s: passed without a recovery code not used yet", body)
 				}
 				spent = recovery[i]
 				recovery = slices.Delete(recovery, i, i+1)
-				if left := r.JSON["recovery_codes_remaining"]; left != float64(len(recovery)) {
+				if left := r.JSON["recovery_codes_remaining"]; kind != toReset && left != float64(len(recovery)) {
 					t.Fatalf("%s: %v recovery codes left, want %d", body, left, len(recovery))
 				}
 			case "paper_key":
 				if !typedKey(sent.Code, phone.paperKey) {
-					t.Fatalf("%s: a session without the paper key", body)
+					t.Fatalf("%s: passed without the paper key", body)
 				}
 			case "ssh_key":
 				got, made := signatureBytes(sent.Signature), signatureBytes(sig)
 				if got == nil || !bytes.Equal(got, made) {
-					t.Fatalf("%s: a session without the signature of the login's challenge", body)
+					t.Fatalf("%s: passed without the signature of the login's challenge", body)
 				}
 			default:
-				t.Fatalf("%s: a session by method %q, which alice has no factor of", body, sent.Method)
+				t.Fatalf("%s: passed by method %q, which alice has no factor of", body, sent.Method)
+			}
+			if kind == toReset {
+				if r.String("status") != "password_changed" {
+					t.Fatalf("%s: 200 %s", body, r.Body)
+				}
+				pass = sent.Password
+				me = signIn(t, s, apps[0], pass) // with the new password
 			}
 			if m := me.Do(t, "GET", "/v1/me", nil); m.Status != 200 || !strings.Contains(string(m.Body), `"alice"`) {
 				t.Fatalf("%s: the session made is not alice's: %d %s", body, m.Status, m.Body)
@@ -298,6 +349,10 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			}
 			return
 		case 400, 401, 413:
+		case 410: // a link that is not alice's, or lapsed
+			if kind != toReset {
+				t.Fatalf("%s: %d %s", body, r.Status, r.Body)
+			}
 		default:
 			t.Fatalf("%s: %d %s", body, r.Status, r.Body)
 		}
@@ -340,21 +395,46 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	})
 }
 
-// signIn signs alice in with a's code of now, the next step that a has
-// not used, and returns her session.
-func signIn(t *testing.T, s *testenv.Server, a *app) *testenv.Client {
+// signIn signs alice in with her password pass and a's code of now, the
+// next step that a has not used, and returns her session.
+func signIn(t *testing.T, s *testenv.Server, a *app, pass string) *testenv.Client {
 	t.Helper()
-	loginID, _ := startLogin(t, s, "alice")
+	r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": pass})
+	if r.Status != 200 || r.String("status") != "second_factor_required" {
+		t.Fatalf("sign-in: got %d %s, want second_factor_required", r.Status, r.Body)
+	}
+	loginID := r.String("login_id")
 	for !a.spend(s.Clock.Now(), a.code(s.Clock.Now(), 0)) {
 		s.Clock.Add(30 * time.Second)
 	}
-	r := verify(t, s, loginID, map[string]string{"method": "totp", "code": a.code(s.Clock.Now(), 0), "factor_id": a.id})
+	r = verify(t, s, loginID, map[string]string{"method": "totp", "code": a.code(s.Clock.Now(), 0), "factor_id": a.id})
 	if r.Status != 200 {
 		t.Fatalf("sign-in: %d %s", r.Status, r.Body)
 	}
 	me := testenv.NewClient(s.URL())
 	me.Token = r.String("token")
 	return me
+}
+
+// mailedReset asks for a link to reset alice's password and returns its
+// token, once it is mailed: the first link in a mail that came after the
+// one with the token last (the mails of a reset done come between).
+func mailedReset(t *testing.T, s *testenv.Server, mb *testenv.SMTPServer, last string) string {
+	t.Helper()
+	seen := len(mb.Messages())
+	if r := askReset(t, s, "alice"); r.Status != 202 {
+		t.Fatalf("asking for a reset: %d %s", r.Status, r.Body)
+	}
+	link := regexp.MustCompile(regexp.QuoteMeta(s.BrowserURL()) + `/password-reset/([a-z2-7]+\.[a-z2-7]+)\b`)
+	for n := seen + 1; ; n++ {
+		for _, m := range mb.Wait(t, n, time.Minute)[seen:] {
+			if _, text := mailText(t, m); link.MatchString(text) {
+				if token := link.FindStringSubmatch(text)[1]; token != last {
+					return token
+				}
+			}
+		}
+	}
 }
 
 // elevatedUntil returns until when c's session is elevated, as the
