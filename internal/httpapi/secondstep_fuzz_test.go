@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
@@ -13,14 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode"
-
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/factor/sshkey"
-	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -129,7 +124,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	apps := []*app{newApp(f, phone), newApp(f, tablet)}
+	apps := []*testenv.App{testenv.NewApp(f, phone.id, phone.secret), testenv.NewApp(f, tablet.id, tablet.secret)}
 	recovery := slices.Clone(phone.codes)
 	if len(recovery) != 10 || phone.paperKey == "" {
 		f.Fatalf("alice's first factor gave %d recovery codes and paper key %q", len(recovery), phone.paperKey)
@@ -206,8 +201,8 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		}
 		now := s.Clock.Now()
 		body = strings.NewReplacer(
-			"@code@", apps[0].code(now, 0), "@prev@", apps[0].code(now, -1), "@code2@", apps[1].code(now, 0),
-			"@wide@", wide(apps[0].code(now, 0)), "@last@", apps[0].code(time.Unix(int64(apps[0].last)*30, 0), 0),
+			"@code@", apps[0].Code(now, 0), "@prev@", apps[0].Code(now, -1), "@code2@", apps[1].Code(now, 0),
+			"@wide@", testenv.Wide(apps[0].Code(now, 0)), "@last@", apps[0].LastCode(),
 			"@phone@", phone.id, "@tablet@", tablet.id, "@recovery@", recovery[0], "@spent@", spent, "@paper@", phone.paperKey,
 			"@sig@", strings.ReplaceAll(sig, "\n", `\n`), "@token@", resetToken, "@newpass@", resetPassword).Replace(body)
 
@@ -251,8 +246,8 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		}
 		secrets = append(secrets, recovery...)
 		for _, a := range apps {
-			for d := int64(-window); d <= window; d++ {
-				secrets = append(secrets, a.code(now, d))
+			for d := int64(-testenv.TypedWindow); d <= testenv.TypedWindow; d++ {
+				secrets = append(secrets, a.Code(now, d))
 			}
 		}
 		for _, line := range strings.Split(sig, "\n") {
@@ -264,10 +259,10 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		for _, sc := range secrets {
 			holds := func(v string) bool { return strings.Contains(v, sc) }
 			asValue := sc != "" && slices.ContainsFunc(values, holds)
-			if asValue && !slices.ContainsFunc(names, holds) && holdsWord(string(r.Body), sc) {
+			if asValue && !slices.ContainsFunc(names, holds) && testenv.HoldsWord(string(r.Body), sc) {
 				t.Fatalf("%s: the answer (%d) holds a proof sent: %s", body, r.Status, r.Body)
 			}
-			if (asValue || sc != "" && strings.Contains(body, sc)) && holdsWord(newLog, sc) {
+			if (asValue || sc != "" && strings.Contains(body, sc)) && testenv.HoldsWord(newLog, sc) {
 				t.Fatalf("%s: the log holds a proof sent:\n%s", body, newLog)
 			}
 		}
@@ -297,7 +292,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			case "totp":
 				ok := false
 				for _, a := range apps {
-					if (sent.FactorID == "" || sent.FactorID == a.id) && a.spend(now, sent.Code) {
+					if (sent.FactorID == "" || sent.FactorID == a.ID) && a.Spend(now, sent.Code) {
 						ok = true
 						break
 					}
@@ -306,7 +301,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 					t.Fatalf("%s: passed without a standing code of the app named", body)
 				}
 			case "recovery_code":
-				i := slices.IndexFunc(recovery, func(k string) bool { return typedKey(sent.Code, k) })
+				i := slices.IndexFunc(recovery, func(k string) bool { return testenv.TypedKey(sent.Code, k) })
 				if i < 0 {
 					t.Fatalf("%s: passed without a recovery code not used yet", body)
 				}
@@ -316,7 +311,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 					t.Fatalf("%s: %v recovery codes left, want %d", body, left, len(recovery))
 				}
 			case "paper_key":
-				if !typedKey(sent.Code, phone.paperKey) {
+				if !testenv.TypedKey(sent.Code, phone.paperKey) {
 					t.Fatalf("%s: passed without the paper key", body)
 				}
 			case "ssh_key":
@@ -398,17 +393,17 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 
 // signIn signs alice in with her password pass and a's code of now, the
 // next step that a has not used, and returns her session.
-func signIn(t *testing.T, s *testenv.Server, a *app, pass string) *testenv.Client {
+func signIn(t *testing.T, s *testenv.Server, a *testenv.App, pass string) *testenv.Client {
 	t.Helper()
 	r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": pass})
 	if r.Status != 200 || r.String("status") != "second_factor_required" {
 		t.Fatalf("sign-in: got %d %s, want second_factor_required", r.Status, r.Body)
 	}
 	loginID := r.String("login_id")
-	for !a.spend(s.Clock.Now(), a.code(s.Clock.Now(), 0)) {
+	for !a.Spend(s.Clock.Now(), a.Code(s.Clock.Now(), 0)) {
 		s.Clock.Add(30 * time.Second)
 	}
-	r = verify(t, s, loginID, map[string]string{"method": "totp", "code": a.code(s.Clock.Now(), 0), "factor_id": a.id})
+	r = verify(t, s, loginID, map[string]string{"method": "totp", "code": a.Code(s.Clock.Now(), 0), "factor_id": a.ID})
 	if r.Status != 200 {
 		t.Fatalf("sign-in: %d %s", r.Status, r.Body)
 	}
@@ -453,96 +448,6 @@ func elevatedUntil(t *testing.T, c *testenv.Client) time.Time {
 	}
 	t.Fatalf("no current session in %d %s", r.Status, r.Body)
 	return time.Time{}
-}
-
-// window is how many steps either side of now FuzzSecondStep takes a code
-// for as possibly standing: more than the server's window and what it
-// learns of an app's drift, so that the server taking one beyond is found.
-const window = 3
-
-// app is an authenticator app of FuzzSecondStep's alice, with the last
-// step of hers the server took.
-type app struct {
-	id     string
-	secret []byte
-	last   uint64
-}
-
-func newApp(tb testing.TB, e enrolled) *app {
-	tb.Helper()
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(e.secret))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &app{id: e.id, secret: key}
-}
-
-// code is the app's code d steps from now's.
-func (a *app) code(now time.Time, d int64) string {
-	return otp.TOTP(a.secret, now.Add(time.Duration(d)*30*time.Second), otp.DefaultParams())
-}
-
-// spend reports whether typed is, as people type codes, the app's code of a
-// step within window of now and after its last one used, and if so makes
-// that step its last.
-func (a *app) spend(now time.Time, typed string) bool {
-	digits := typedText(typed, false)
-	cur := uint64(now.Unix() / 30)
-	for step := cur - window; step <= cur+window; step++ {
-		if step > a.last && a.code(time.Unix(int64(step)*30, 0), 0) == digits {
-			a.last = step
-			return true
-		}
-	}
-	return false
-}
-
-// typedKey reports whether typed is key (a recovery code or the paper key)
-// as people type one: any case, anything but letters and digits between,
-// 0 for o and 8 for b, in any width, and with a line's number of one or two
-// digits before it. It takes more than the server, never less.
-func typedKey(typed, key string) bool {
-	t, k := typedText(typed, true), typedText(key, true)
-	rest, ok := strings.CutSuffix(t, k)
-	return ok && len(rest) <= 2 && strings.Trim(rest, "0123456789ob") == ""
-}
-
-// typedText is s as FuzzSecondStep reads what people type: NFKC, every
-// digit of any script as its ASCII digit, letters in lower case, nothing
-// else; with key, 0 and 8 read as o and b.
-func typedText(s string, key bool) string {
-	var b strings.Builder
-	for _, r := range norm.NFKC.String(s) {
-		switch {
-		case unicode.IsDigit(r):
-			zero := r
-			for unicode.IsDigit(zero - 1) {
-				zero--
-			}
-			d := '0' + (r-zero)%10
-			if key && d == '0' {
-				d = 'o'
-			} else if key && d == '8' {
-				d = 'b'
-			}
-			b.WriteRune(d)
-		case unicode.IsLetter(r):
-			b.WriteRune(unicode.ToLower(r))
-		}
-	}
-	return b.String()
-}
-
-// wide is code in full-width digits, with a no-break space in the middle.
-func wide(code string) string {
-	var b strings.Builder
-	for i, r := range code {
-		if i == len(code)/2 {
-			b.WriteRune('\u00a0')
-		}
-		b.WriteRune(r - '0' + '０')
-	}
-	return b.String()
 }
 
 // armorBody is the base64 text of an armored SSH signature, one line.
@@ -594,25 +499,4 @@ func partsOf(body string) (names, values []string) {
 		}
 		nameNext = len(objects) > 0 && objects[len(objects)-1]
 	}
-}
-
-// holdsWord reports whether s holds w with no letter or digit either side,
-// so that a code is not found inside a longer number.
-func holdsWord(s, w string) bool {
-	for i := 0; ; {
-		j := strings.Index(s[i:], w)
-		if j < 0 {
-			return false
-		}
-		j += i
-		end := j + len(w)
-		if (j == 0 || !isAlnum(s[j-1])) && (end == len(s) || !isAlnum(s[end])) {
-			return true
-		}
-		i = j + 1
-	}
-}
-
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
