@@ -27,7 +27,7 @@ type keys struct {
 
 // accountWithKeys creates username with a confirmed TOTP factor "Phone"
 // through the core and returns its secret, recovery codes and paper key.
-func accountWithKeys(t *testing.T, ts *testenv.Server, username string) keys {
+func accountWithKeys(t testing.TB, ts *testenv.Server, username string) keys {
 	t.Helper()
 	if _, err := ts.Service.CreateAccount(context.Background(), core.NewAccount{Username: username, Password: testPassword}, core.Meta{}); err != nil {
 		t.Fatal(err)
