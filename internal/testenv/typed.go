@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"encoding/base32"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/otp"
 )
 
@@ -131,4 +133,28 @@ func HoldsWord(s, w string) bool {
 
 func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// CountedFailures reads the counters of account's second step ("2fa:ID:…")
+// and returns how many of them count a failure: the account's own and the
+// factors' own apart, with the counters for a message. A counter at more
+// than one failure fails tb: a fuzz target clears them before each input.
+func CountedFailures(tb testing.TB, s *Server, accountID string) (own, byFactor int, counters []twofold.Counter) {
+	tb.Helper()
+	counters, err := s.Store.Counters(context.Background(), "2fa:"+accountID+":")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, n := range counters {
+		switch {
+		case n.Failures == 0:
+		case n.Failures > 1:
+			tb.Fatalf("counter %s counts %d failures for one input", n.Key, n.Failures)
+		case strings.Contains(n.Key, ":factor:"):
+			byFactor++
+		default:
+			own++
+		}
+	}
+	return own, byFactor, counters
 }

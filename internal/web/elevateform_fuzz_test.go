@@ -220,26 +220,11 @@ func elevateForm(f *testing.F, dsn string) {
 		if got := sessionCookie(t, c); got != cookie || !signsIn(ts, cookie) {
 			t.Fatalf("%q: refused (%d), but the browser's cookie went from %q to %q, or no longer signs in", form, r.status, cookie, got)
 		}
-		counted, err := ts.Store.Counters(ctx, "2fa:"+alice.ID+":")
-		if err != nil {
-			t.Fatal(err)
-		}
 		wantCounted := 0
 		if r.status == http.StatusUnauthorized && sent.Get("elevate_method") != "push" {
 			wantCounted = 1
 		}
-		var own, byFactor int
-		for _, n := range counted {
-			switch {
-			case n.Failures == 0:
-			case n.Failures > 1:
-				t.Fatalf("%q: counter %s counts %d failures for one form", form, n.Key, n.Failures)
-			case strings.Contains(n.Key, ":factor:"):
-				byFactor++
-			default:
-				own++
-			}
-		}
+		own, byFactor, counted := testenv.CountedFailures(t, ts, alice.ID)
 		switch {
 		case own != wantCounted:
 			t.Fatalf("%q: refused (%d %s), counted on %d of alice's counters, want %d: %v", form, r.status, pageError(r.body), own, wantCounted, counted)
