@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -311,7 +310,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 					t.Fatalf("%s: passed without the paper key", body)
 				}
 			case "ssh_key":
-				got, made := signatureBytes(sent.Signature), signatureBytes(sig)
+				got, made := testenv.SignatureBytes(sent.Signature), testenv.SignatureBytes(sig)
 				if got == nil || !bytes.Equal(got, made) {
 					t.Fatalf("%s: passed without the signature of the login's challenge", body)
 				}
@@ -433,23 +432,6 @@ func elevatedUntil(t *testing.T, c *testenv.Client) time.Time {
 	}
 	t.Fatalf("no current session in %d %s", r.Status, r.Body)
 	return time.Time{}
-}
-
-// armorBody is the base64 text of an armored SSH signature, one line.
-func armorBody(armored string) string {
-	s := strings.ReplaceAll(armored, "-----BEGIN SSH SIGNATURE-----", "")
-	s = strings.ReplaceAll(s, "-----END SSH SIGNATURE-----", "")
-	return strings.Join(strings.Fields(s), "")
-}
-
-// signatureBytes is what an armored SSH signature's base64 decodes to, nil
-// if it does not.
-func signatureBytes(armored string) []byte {
-	b, err := base64.StdEncoding.DecodeString(armorBody(armored))
-	if err != nil || len(b) == 0 {
-		return nil
-	}
-	return b
 }
 
 // partsOf returns the names and the string values of the JSON text body,

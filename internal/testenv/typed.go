@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"encoding/base32"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +158,16 @@ func CountedFailures(tb testing.TB, s *Server, accountID string) (own, byFactor 
 		}
 	}
 	return own, byFactor, counters
+}
+
+// SignatureBytes is what an armored SSH signature's base64 decodes to, the
+// armor's lines and any white space left out; nil if it does not decode.
+func SignatureBytes(armored string) []byte {
+	s := strings.ReplaceAll(armored, "-----BEGIN SSH SIGNATURE-----", "")
+	s = strings.ReplaceAll(s, "-----END SSH SIGNATURE-----", "")
+	b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	return b
 }

@@ -17,8 +17,8 @@ import (
 
 // FuzzElevateForm posts any "confirm it's you" fields to the form that does
 // nothing else (POST /settings/teams/{id}/elevate), from a browser signed
-// in as alice, with an authenticator app (Phone), recovery codes and a
-// paper key, whose session is not elevated, with its form token (unless
+// in as alice, with an authenticator app (Phone), recovery codes, a paper
+// key and an SSH key, whose session is not elevated, with its form token (unless
 // the form sends its own). Whatever the form:
 //
 //   - the answer is never a server error;
@@ -38,7 +38,8 @@ import (
 // the one before, @wide@ for this step's in full-width digits with a
 // no-break space, @last@ for Phone's code last used, @phone@ for its id,
 // @recovery@ for a recovery code not used yet, @spent@ for the one used
-// last and @paper@ for the paper key. Alice's counters are cleared before
+// last, @paper@ for the paper key and @sig@ for the SSH key's signature of
+// the session's challenge (asked for first). Alice's counters are cleared before
 // each form. On SQLite; FuzzElevateFormPostgres is the same on PostgreSQL.
 func FuzzElevateForm(f *testing.F) { elevateForm(f, testenv.SQLiteDSN(f)) }
 
@@ -75,6 +76,8 @@ func elevateForm(f *testing.F, dsn string) {
 	recovery := slices.Clone(k.codes)
 	c := newClient(f, ts.URL())
 	signInWithApp(f, c, ts, phone)
+	kp := testenv.SSHKeygen(f, "ed25519", 0)
+	addSSHKey(f, ts, sessionCookie(f, c), kp)
 	path := "/settings/teams/" + team.ID + "/elevate"
 	snaps := testenv.OpenSnapshots(f, dsn)
 
@@ -94,6 +97,7 @@ func elevateForm(f *testing.F, dsn string) {
 		"elevate_method=paper_key&elevate_code=@paper@",
 		"elevate_method=recovery_code&elevate_code=@paper@",
 		"elevate_method=push&elevate_push=1",
+		"elevate_method=ssh_key&elevate_signature=@sig@",
 		"elevate_method=ssh_key&elevate_signature=-----BEGIN+SSH+SIGNATURE-----",
 		"elevate_method=webauthn&elevate_credential=%7B%7D",
 		"elevate_code=@code@",
@@ -104,6 +108,7 @@ func elevateForm(f *testing.F, dsn string) {
 		f.Add(form)
 	}
 
+	sig := ""           // the SSH key's signature of the session's challenge
 	spent := "none yet" // the recovery code used last
 	used := true        // the session is elevated: the next form needs it lapsed
 	signedIn := ts.Clock.Now()
@@ -121,13 +126,25 @@ func elevateForm(f *testing.F, dsn string) {
 			if err := ts.Service.Sweep(ctx); err != nil {
 				t.Fatal(err)
 			}
-			used = false
+			used, sig = false, ""
+		}
+		if strings.Contains(form, "@sig@") && sig == "" {
+			a, err := ts.Service.Authenticate(ctx, sessionCookie(t, c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch, err := ts.Service.ChallengeElevationSSH(ctx, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig = testenv.SSHSign(t, kp.File, ch.Namespace, ch.Text)
 		}
 		now := ts.Clock.Now()
 		esc := url.QueryEscape
 		form = strings.NewReplacer("@code@", esc(phone.Code(now, 0)), "@prev@", esc(phone.Code(now, -1)),
 			"@wide@", esc(testenv.Wide(phone.Code(now, 0))), "@last@", esc(phone.LastCode()), "@phone@", esc(phone.ID),
-			"@recovery@", esc(recovery[0]), "@spent@", esc(spent), "@paper@", esc(k.paperKey)).Replace(form)
+			"@recovery@", esc(recovery[0]), "@spent@", esc(spent), "@paper@", esc(k.paperKey),
+			"@sig@", esc(sig)).Replace(form)
 		if !strings.Contains(form, "csrf=") {
 			form = strings.TrimPrefix(form+"&csrf="+c.csrf, "&")
 		}
@@ -151,6 +168,11 @@ func elevateForm(f *testing.F, dsn string) {
 		secrets := append([]string{k.paperKey}, recovery...)
 		for d := int64(-testenv.TypedWindow); d <= testenv.TypedWindow; d++ {
 			secrets = append(secrets, phone.Code(now, d))
+		}
+		for _, line := range strings.Split(sig, "\n") {
+			if line != "" && !strings.HasPrefix(line, "-----") {
+				secrets = append(secrets, line) // the form holds each line of the signature as it is
+			}
 		}
 		var values []string
 		for _, vs := range sent {
@@ -187,6 +209,11 @@ func elevateForm(f *testing.F, dsn string) {
 			case "paper_key":
 				if !testenv.TypedKey(code, k.paperKey) {
 					t.Fatalf("%q: passed without the paper key", form)
+				}
+			case "ssh_key":
+				got, made := testenv.SignatureBytes(sent.Get("elevate_signature")), testenv.SignatureBytes(sig)
+				if got == nil || string(got) != string(made) {
+					t.Fatalf("%q: passed without the signature of the session's challenge", form)
 				}
 			default:
 				t.Fatalf("%q: passed by method %q, which alice has no factor of", form, method)
@@ -248,6 +275,24 @@ func signInWithApp(tb testing.TB, c *client, ts *testenv.Server, app *testenv.Ap
 	r := c.post("/login/verify", url.Values{"method": {"totp"}, "code": {app.Code(ts.Clock.Now(), 0)}})
 	if r.url.Path != "/settings/security" {
 		tb.Fatalf("alice's second step: at %s: %s", r.url, pageError(r.body))
+	}
+}
+
+// addSSHKey adds kp's public key to the account of the session token and
+// confirms it with its signature, through the core.
+func addSSHKey(tb testing.TB, ts *testenv.Server, token string, kp testenv.SSHKeyPair) {
+	tb.Helper()
+	ctx := context.Background()
+	a, err := ts.Service.Authenticate(ctx, token)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := ts.Service.AddSSHKey(ctx, a, "Laptop", kp.Public, core.Meta{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := ts.Service.ConfirmSSHKey(ctx, a, e.Key.ID, testenv.SSHSign(tb, kp.File, e.Challenge.Namespace, e.Challenge.Text), core.Meta{}); err != nil {
+		tb.Fatal(err)
 	}
 }
 
