@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
@@ -73,11 +72,12 @@ func FuzzElevatePostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f), t
 
 // FuzzPasswordReset is FuzzSecondStep's bodies sent to POST
 // /v1/password-reset/complete with a link mailed to alice: @token@ stands
-// for its token and @newpass@ for a new password. Only the ways a reset
-// takes (an app's code, a recovery code, the paper key) pass, counted on
-// the same counters; a 200 changes her password to the one sent (it signs
-// in) and uses the link, and the next body goes with a new one; neither
-// the token nor the new password comes back or reaches the log.
+// for its token and @newpass@ for a new password, never her current one.
+// Only the ways a reset takes (an app's code, a recovery code, the paper
+// key) pass, counted on the same counters; a 200 changes her password to
+// the one sent (it signs in, the old one no longer does), ends her session
+// from before and uses the link, and the next body goes with a new one;
+// neither the token nor a password comes back or reaches the log.
 func FuzzPasswordReset(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f), toReset) }
 
 // FuzzPasswordResetPostgres is FuzzPasswordReset on PostgreSQL.
@@ -94,25 +94,20 @@ const (
 	toReset                   // a mailed link's new password
 )
 
-// resetPassword is what @newpass@ stands for in FuzzPasswordReset.
-const resetPassword = "tall horse battery staple"
+// resetPasswords are what @newpass@ stands for in FuzzPasswordReset: the
+// one that is not alice's password at the time, so that a reset always
+// changes it.
+var resetPasswords = [2]string{"tall horse battery staple", "quiet copper lantern river"}
 
 func secondStep(f *testing.F, dsn string, kind stepKind) {
 	var logs testenv.Buffer
-	noTime := func(groups []string, a slog.Attr) slog.Attr {
-		if a.Key == slog.TimeKey && len(groups) == 0 {
-			return slog.Attr{} // a time's digits could read as a code
-		}
-		return a
-	}
 	opts := []testenv.ServerOption{func(c *config.Config) { c.LoginRate = 0 }} // no per-address bucket: every body is answered
 	var mb *testenv.SMTPServer
 	if kind == toReset {
 		mb = testenv.NewSMTPServer(f)
 		opts = append(opts, mb.Option("Twofold <twofold@example.com>"))
 	}
-	s := testenv.NewLoggedServer(f, dsn,
-		slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: noTime})), opts...)
+	s := testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(&logs), opts...)
 	addUser(f, s, "alice")
 	c := login(f, s, "alice")
 	phone := enrol(f, s, c, map[string]any{"type": "totp", "label": "Phone"})
@@ -162,7 +157,8 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	}
 
 	var loginID, sig, resetToken string
-	pass := password    // alice's password
+	pass := password // alice's password
+	newPass := resetPasswords[0]
 	spent := "none yet" // the recovery code used last
 	used := true        // the last body passed: the next needs a new step
 	session, sessionMade := c, s.Clock.Now()
@@ -203,7 +199,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			"@code@", apps[0].Code(now, 0), "@prev@", apps[0].Code(now, -1), "@code2@", apps[1].Code(now, 0),
 			"@wide@", testenv.Wide(apps[0].Code(now, 0)), "@last@", apps[0].LastCode(),
 			"@phone@", phone.id, "@tablet@", tablet.id, "@recovery@", recovery[0], "@spent@", spent, "@paper@", phone.paperKey,
-			"@sig@", strings.ReplaceAll(sig, "\n", `\n`), "@token@", resetToken, "@newpass@", resetPassword).Replace(body)
+			"@sig@", strings.ReplaceAll(sig, "\n", `\n`), "@token@", resetToken, "@newpass@", newPass).Replace(body)
 
 		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
 			if _, err := s.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
@@ -237,7 +233,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		// What the body could reveal: every proof of alice's it may hold.
 		secrets := []string{phone.paperKey}
 		if kind == toReset {
-			secrets = append(secrets, resetToken, resetPassword)
+			secrets = append(secrets, resetToken, newPass, pass)
 		}
 		secrets = append(secrets, recovery...)
 		for _, a := range apps {
@@ -321,8 +317,21 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 				if r.String("status") != "password_changed" {
 					t.Fatalf("%s: 200 %s", body, r.Body)
 				}
+				// The old password no longer signs in, and the reset
+				// signed alice out everywhere.
+				if r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": pass}); r.Status != 401 {
+					t.Fatalf("%s: after the reset, the old password: %d %s", body, r.Status, r.Body)
+				}
+				if r := session.Do(t, "GET", "/v1/me", nil); r.Status != 401 {
+					t.Fatalf("%s: after the reset, a session from before it: %d %s", body, r.Status, r.Body)
+				}
 				pass = sent.Password
+				newPass = resetPasswords[0]
+				if pass == newPass {
+					newPass = resetPasswords[1]
+				}
 				me = signIn(t, s, apps[0], pass) // with the new password
+				session = me
 			}
 			if m := me.Do(t, "GET", "/v1/me", nil); m.Status != 200 || !strings.Contains(string(m.Body), `"alice"`) {
 				t.Fatalf("%s: the session made is not alice's: %d %s", body, m.Status, m.Body)

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,8 +17,8 @@ import (
 // FuzzElevateForm posts any "confirm it's you" fields to the form that does
 // nothing else (POST /settings/teams/{id}/elevate), from a browser signed
 // in as alice, with an authenticator app (Phone), recovery codes, a paper
-// key and an SSH key, whose session is not elevated, with its form token (unless
-// the form sends its own). Whatever the form:
+// key and an SSH key, whose session is not elevated, with its form token
+// (unless the form sends its own). Whatever the form:
 //
 //   - the answer is never a server error;
 //   - it passes (the team's page, "elevated") only for fields whose method
@@ -39,8 +38,9 @@ import (
 // no-break space, @last@ for Phone's code last used, @phone@ for its id,
 // @recovery@ for a recovery code not used yet, @spent@ for the one used
 // last, @paper@ for the paper key and @sig@ for the SSH key's signature of
-// the session's challenge (asked for first). Alice's counters are cleared before
-// each form. On SQLite; FuzzElevateFormPostgres is the same on PostgreSQL.
+// the session's challenge (asked for first). Alice's counters are cleared
+// before each form. On SQLite; FuzzElevateFormPostgres is the same on
+// PostgreSQL.
 func FuzzElevateForm(f *testing.F) { elevateForm(f, testenv.SQLiteDSN(f)) }
 
 // FuzzElevateFormPostgres is FuzzElevateForm on PostgreSQL.
@@ -48,14 +48,7 @@ func FuzzElevateFormPostgres(f *testing.F) { elevateForm(f, testenv.PostgresDSN(
 
 func elevateForm(f *testing.F, dsn string) {
 	var logs testenv.Buffer
-	noTime := func(groups []string, a slog.Attr) slog.Attr {
-		if a.Key == slog.TimeKey && len(groups) == 0 {
-			return slog.Attr{} // a time's digits could read as a code
-		}
-		return a
-	}
-	ts := testenv.NewLoggedServer(f, dsn,
-		slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: noTime})),
+	ts := testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(&logs),
 		func(c *config.Config) { c.LoginRate = 0 }) // no per-address bucket: every form is answered
 	ctx := context.Background()
 	k := accountWithKeys(f, ts, "alice")
