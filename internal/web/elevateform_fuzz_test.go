@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,14 +32,10 @@ import (
 //     leaves the browser's cookie working;
 //   - no proof sent comes back in the page or goes to the log.
 //
-// In a form, @code@ and @prev@ stand for Phone's code of this step and of
-// the one before, @wide@ for this step's in full-width digits with a
-// no-break space, @last@ for Phone's code last used, @phone@ for its id,
-// @recovery@ for a recovery code not used yet, @spent@ for the one used
-// last, @paper@ for the paper key and @sig@ for the SSH key's signature of
-// the session's challenge (asked for first). Alice's counters are cleared
-// before each form. On SQLite; FuzzElevateFormPostgres is the same on
-// PostgreSQL.
+// In a form, placeholders stand for alice's proofs (proofs.replace); @sig@
+// is the SSH key's signature of the session's challenge (asked for first).
+// Alice's counters are cleared before each form. On SQLite;
+// FuzzElevateFormPostgres is the same on PostgreSQL.
 func FuzzElevateForm(f *testing.F) { elevateForm(f, testenv.SQLiteDSN(f)) }
 
 // FuzzElevateFormPostgres is FuzzElevateForm on PostgreSQL.
@@ -62,11 +57,11 @@ func elevateForm(f *testing.F, dsn string) {
 	}
 	phone := testenv.NewApp(f, factors[0].ID, k.secret)
 	phone.Last = uint64(ts.Clock.Now().Unix()/30) - 1 // the confirming code's step
+	alices := newProofs(k, phone)
 	team, err := ts.Service.CreateTeam(ctx, core.Auth{Account: alice}, "ops", core.Meta{})
 	if err != nil {
 		f.Fatal(err)
 	}
-	recovery := slices.Clone(k.codes)
 	c := newClient(f, ts.URL())
 	signInWithApp(f, c, ts, phone)
 	kp := testenv.SSHKeygen(f, "ed25519", 0)
@@ -101,9 +96,7 @@ func elevateForm(f *testing.F, dsn string) {
 		f.Add(form)
 	}
 
-	sig := ""           // the SSH key's signature of the session's challenge
-	spent := "none yet" // the recovery code used last
-	used := true        // the session is elevated: the next form needs it lapsed
+	used := true // the session is elevated: the next form needs it lapsed
 	signedIn := ts.Clock.Now()
 	f.Fuzz(func(t *testing.T, form string) {
 		c.t = t
@@ -119,9 +112,9 @@ func elevateForm(f *testing.F, dsn string) {
 			if err := ts.Service.Sweep(ctx); err != nil {
 				t.Fatal(err)
 			}
-			used, sig = false, ""
+			used, alices.sig = false, ""
 		}
-		if strings.Contains(form, "@sig@") && sig == "" {
+		if strings.Contains(form, "@sig@") && alices.sig == "" {
 			a, err := ts.Service.Authenticate(ctx, sessionCookie(t, c))
 			if err != nil {
 				t.Fatal(err)
@@ -130,17 +123,10 @@ func elevateForm(f *testing.F, dsn string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sig = testenv.SSHSign(t, kp.File, ch.Namespace, ch.Text)
+			alices.sig = testenv.SSHSign(t, kp.File, ch.Namespace, ch.Text)
 		}
 		now := ts.Clock.Now()
-		esc := url.QueryEscape
-		form = strings.NewReplacer("@code@", esc(phone.Code(now, 0)), "@prev@", esc(phone.Code(now, -1)),
-			"@wide@", esc(testenv.Wide(phone.Code(now, 0))), "@last@", esc(phone.LastCode()), "@phone@", esc(phone.ID),
-			"@recovery@", esc(recovery[0]), "@spent@", esc(spent), "@paper@", esc(k.paperKey),
-			"@sig@", esc(sig)).Replace(form)
-		if !strings.Contains(form, "csrf=") {
-			form = strings.TrimPrefix(form+"&csrf="+c.csrf, "&")
-		}
+		form = alices.replace(form, now, c.csrf)
 		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
 			if _, err := ts.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
 				t.Fatal(err)
@@ -156,61 +142,15 @@ func elevateForm(f *testing.F, dsn string) {
 			t.Fatalf("%q: %d %s", form, r.status, pageError(r.body))
 		}
 		sent, parseErr := url.ParseQuery(form)
-
-		// What the form could reveal: every proof of alice's it may hold.
-		secrets := append([]string{k.paperKey}, recovery...)
-		for d := int64(-testenv.TypedWindow); d <= testenv.TypedWindow; d++ {
-			secrets = append(secrets, phone.Code(now, d))
-		}
-		for _, line := range strings.Split(sig, "\n") {
-			if line != "" && !strings.HasPrefix(line, "-----") {
-				secrets = append(secrets, line) // the form holds each line of the signature as it is
-			}
-		}
-		var values []string
-		for _, vs := range sent {
-			values = append(values, vs...)
-		}
-		for _, sc := range secrets {
-			asValue := slices.ContainsFunc(values, func(v string) bool { return strings.Contains(v, sc) })
-			if asValue && testenv.HoldsWord(r.body, sc) {
-				t.Fatalf("%q: the page (%d) holds a proof sent", form, r.status)
-			}
-			if (asValue || strings.Contains(form, sc)) && testenv.HoldsWord(newLog, sc) {
-				t.Fatalf("%q: the log holds a proof sent:\n%s", form, newLog)
-			}
-		}
+		alices.checkShown(t, form, r.status, r.body, newLog, now)
 
 		if r.status == 200 && r.url.Path == "/settings/teams/"+team.ID && r.url.Query().Get("m") == "elevated" {
 			used = true
-			method, code := sent.Get("elevate_method"), sent.Get("elevate_code")
 			if parseErr != nil {
 				t.Fatalf("%q: passed a form that does not parse: %v", form, parseErr)
 			}
-			switch method {
-			case "totp":
-				if factor := sent.Get("elevate_factor"); factor != "" && factor != phone.ID || !phone.Spend(now, code) {
-					t.Fatalf("%q: passed without a standing code of the app named", form)
-				}
-			case "recovery_code":
-				i := slices.IndexFunc(recovery, func(k string) bool { return testenv.TypedKey(code, k) })
-				if i < 0 {
-					t.Fatalf("%q: passed without a recovery code not used yet", form)
-				}
-				spent = recovery[i]
-				recovery = slices.Delete(recovery, i, i+1)
-			case "paper_key":
-				if !testenv.TypedKey(code, k.paperKey) {
-					t.Fatalf("%q: passed without the paper key", form)
-				}
-			case "ssh_key":
-				got, made := testenv.SignatureBytes(sent.Get("elevate_signature")), testenv.SignatureBytes(sig)
-				if got == nil || string(got) != string(made) {
-					t.Fatalf("%q: passed without the signature of the session's challenge", form)
-				}
-			default:
-				t.Fatalf("%q: passed by method %q, which alice has no factor of", form, method)
-			}
+			alices.passed(t, form, sent.Get("elevate_method"), sent.Get("elevate_code"), sent.Get("elevate_factor"),
+				sent.Get("elevate_signature"), now)
 			renewed := sessionCookie(t, c)
 			id, _, _ := strings.Cut(renewed, ".")
 			if old, _, _ := strings.Cut(cookie, "."); renewed == cookie || id != old {
@@ -222,12 +162,12 @@ func elevateForm(f *testing.F, dsn string) {
 			if signsIn(ts, cookie) || !signsIn(ts, renewed) {
 				t.Fatalf("%q: after the elevation the old cookie signs in, or the new one does not", form)
 			}
-			if len(recovery) < 4 { // a new set, by the session just elevated
+			if len(alices.recovery) < 4 { // a new set, by the session just elevated
 				a, err := ts.Service.Authenticate(ctx, renewed)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if recovery, err = ts.Service.RegenerateRecoveryCodes(ctx, a, core.Meta{}); err != nil {
+				if alices.recovery, err = ts.Service.RegenerateRecoveryCodes(ctx, a, core.Meta{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -240,17 +180,7 @@ func elevateForm(f *testing.F, dsn string) {
 		if got := sessionCookie(t, c); got != cookie || !signsIn(ts, cookie) {
 			t.Fatalf("%q: refused (%d), but the browser's cookie went from %q to %q, or no longer signs in", form, r.status, cookie, got)
 		}
-		wantCounted := 0
-		if r.status == http.StatusUnauthorized && sent.Get("elevate_method") != "push" {
-			wantCounted = 1
-		}
-		own, byFactor, counted := testenv.CountedFailures(t, ts, alice.ID)
-		switch {
-		case own != wantCounted:
-			t.Fatalf("%q: refused (%d %s), counted on %d of alice's counters, want %d: %v", form, r.status, pageError(r.body), own, wantCounted, counted)
-		case byFactor > 0 && (own == 0 || byFactor > 1 || sent.Get("elevate_factor") == ""):
-			t.Fatalf("%q: refused (%d), counted on %d factors' counters: %v", form, r.status, byFactor, counted)
-		}
+		checkCounted(t, ts, alice.ID, form, r.status, r.body, sent.Get("elevate_method"), sent.Get("elevate_factor"))
 		if d := before.Diff(snaps.Take(t)); d != "" {
 			t.Fatalf("%q: refused (%d %s), but the database changed:\n%s", form, r.status, pageError(r.body), d)
 		}
@@ -292,17 +222,11 @@ func addSSHKey(tb testing.TB, ts *testenv.Server, token string, kp testenv.SSHKe
 // sessionCookie is the session token c holds.
 func sessionCookie(tb testing.TB, c *client) string {
 	tb.Helper()
-	u, err := url.Parse(c.base)
-	if err != nil {
-		tb.Fatal(err)
+	token := jarValue(tb, c, "/", "twofold_session")
+	if token == "" {
+		tb.Fatal("the browser holds no session cookie")
 	}
-	for _, k := range c.http.Jar.Cookies(u) {
-		if k.Name == "twofold_session" {
-			return k.Value
-		}
-	}
-	tb.Fatal("the browser holds no session cookie")
-	return ""
+	return token
 }
 
 // signsIn reports whether the session token is a live session's, as the

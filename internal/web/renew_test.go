@@ -20,16 +20,7 @@ import (
 // URL, or "".
 func jarCookie(t *testing.T, c *client, name string) string {
 	t.Helper()
-	u, err := url.Parse(c.base + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range c.http.Jar.Cookies(u) {
-		if k.Name == name {
-			return k.Value
-		}
-	}
-	return ""
+	return jarValue(t, c, "/", name)
 }
 
 // withCookie GETs path at base with only the cookie name=value, following
