@@ -1,0 +1,229 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// FuzzResetForm posts any fields to the pages' form for a new password
+// (POST /new-password) from a browser that asked for a link to reset
+// alice's password ("Forgot your password?") and opened the link mailed,
+// with its form token (unless the form sends its own); alice has an
+// authenticator app (Phone), recovery codes, a paper key and an SSH key.
+// Whatever the form:
+//
+//   - the answer is never a server error;
+//   - it changes the password only with both password fields the same
+//     and a proof of alice's that stands and a reset takes (an app's code,
+//     a recovery code not used yet, the paper key; never an SSH key);
+//     then the browser lands on the sign-in page without the link's
+//     cookie, the old password no longer signs in and the new one does,
+//     and the session from before the reset is ended;
+//   - a refused proof (401) counts exactly one failure on one of alice's
+//     counters (the form names no factor); any other refusal none;
+//   - a refusal writes nothing (testenv.Snapshot), queues no mail and
+//     leaves the link's cookie as it was;
+//   - no proof sent, no password and not the link's token comes back in
+//     the page or goes to the log.
+//
+// In a form, placeholders stand for alice's proofs (proofs.replace), and
+// @newpass@ for a password that is not hers. Alice's counters are cleared
+// before each form; after a reset the next form goes with a new link, the
+// clock moved past the pace of links. On SQLite; FuzzResetFormPostgres is
+// the same on PostgreSQL.
+func FuzzResetForm(f *testing.F) { resetForm(f, testenv.SQLiteDSN(f)) }
+
+// FuzzResetFormPostgres is FuzzResetForm on PostgreSQL.
+func FuzzResetFormPostgres(f *testing.F) { resetForm(f, testenv.PostgresDSN(f)) }
+
+func resetForm(f *testing.F, dsn string) {
+	var logs testenv.Buffer
+	mb := testenv.NewSMTPServer(f)
+	ts := testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(&logs), mb.Option("Twofold <twofold@example.com>"),
+		func(c *config.Config) { c.LoginRate = 0 }) // no per-address bucket: every form is answered
+	ctx := context.Background()
+	if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: "alice", Email: "alice@example.com", Password: testPassword}, core.Meta{}); err != nil {
+		f.Fatal(err)
+	}
+	k := enrolPhone(f, ts, "alice")
+	alice, err := ts.Store.AccountByUsername(ctx, "alice")
+	if err != nil {
+		f.Fatal(err)
+	}
+	factors, err := ts.Store.Factors(ctx, alice.ID)
+	if err != nil || len(factors) != 1 {
+		f.Fatalf("alice's factors: %v, %v", factors, err)
+	}
+	phone := testenv.NewApp(f, factors[0].ID, k.secret)
+	phone.Last = uint64(ts.Clock.Now().Unix()/30) - 1 // the confirming code's step
+	alices := newProofs(k, phone)
+	c := newClient(f, ts.URL())
+	signInWithApp(f, c, ts, phone)
+	session := sessionCookie(f, c) // alice's session from before the next reset
+	kp := testenv.SSHKeygen(f, "ed25519", 0)
+	addSSHKey(f, ts, session, kp)
+	snaps := testenv.OpenSnapshots(f, dsn)
+
+	for _, form := range []string{
+		"password=@newpass@&password2=@newpass@&method=totp&code=@code@",
+		"password=@newpass@&password2=@newpass@&method=totp&code=@prev@",
+		"password=@newpass@&password2=@newpass@&method=totp&code=+@wide@+",
+		"password=@newpass@&password2=@newpass@&method=totp&code=@last@",
+		"password=@newpass@&password2=@newpass@&code=@code@",
+		"password=@newpass@&password2=@newpass@x&method=totp&code=@code@",
+		"password=@newpass@&method=totp&code=@code@",
+		"password=&password2=&method=totp&code=@code@",
+		"password=short&password2=short&method=totp&code=@code@",
+		"password=@newpass@&password2=@newpass@&method=hotp&code=@code@",
+		"password=@newpass@&password2=@newpass@&method=sms&code=@code@",
+		"password=@newpass@&password2=@newpass@&method=email&code=@code@",
+		"password=@newpass@&password2=@newpass@&method=recovery_code&code=@recovery@",
+		"password=@newpass@&password2=@newpass@&method=recovery_code&code=+3.+@recovery@%0A",
+		"password=@newpass@&password2=@newpass@&method=recovery_code&code=@spent@",
+		"password=@newpass@&password2=@newpass@&method=paper_key&code=@paper@",
+		"password=@newpass@&password2=@newpass@&method=recovery_code&code=@paper@",
+		"password=@newpass@&password2=@newpass@&method=push",
+		"password=@newpass@&password2=@newpass@&method=ssh_key&signature=-----BEGIN+SSH+SIGNATURE-----",
+		"password=@newpass@&password2=@newpass@&method=webauthn&credential=%7B%7D",
+		"password=@newpass@&password2=@newpass@&method=totp&code=@code@&code=000000",
+		"csrf=x&password=@newpass@&password2=@newpass@&method=totp&code=@code@",
+		"",
+	} {
+		f.Add(form)
+	}
+
+	link := regexp.MustCompile(regexp.QuoteMeta(ts.BrowserURL()) + `(/password-reset/([a-z2-7]+\.[a-z2-7]+))\b`)
+	pass := testPassword // alice's password
+	newPass := resetPasswords[0]
+	var token string // the link's
+	used := true     // the link was used: the next form needs a new one
+	f.Fuzz(func(t *testing.T, form string) {
+		if used {
+			ts.Clock.Add(15*time.Minute + 30*time.Second) // past the account's pace of links, and a new step
+			// What lapsed as the clock moved goes now, not in the
+			// server's next sweep while a form is judged.
+			if err := ts.Service.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			c = newClient(t, ts.URL())
+			seen := len(mb.Messages())
+			if r := c.post("/password-reset", url.Values{"username": {"alice"}}); r.status != 200 {
+				t.Fatalf("asking for a link: %d %s", r.status, pageError(r.body))
+			}
+			var path string
+			for n := seen + 1; path == ""; n++ {
+				for _, m := range mb.Wait(t, n, time.Minute)[seen:] {
+					if l := link.FindStringSubmatch(mailBody(t, m)); l != nil && l[2] != token {
+						path, token = l[1], l[2]
+					}
+				}
+			}
+			if r := c.get(path); r.status != 200 || r.url.Path != "/new-password" {
+				t.Fatalf("the link: %d at %s: %s", r.status, r.url, pageError(r.body))
+			}
+			used = false
+		}
+		c.t = t
+		now := ts.Clock.Now()
+		form = alices.replace(strings.ReplaceAll(form, "@newpass@", url.QueryEscape(newPass)), now, c.csrf)
+		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
+			if _, err := ts.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cookie := jarValue(t, c, "/new-password", "twofold_reset")
+		if cookie == "" {
+			t.Fatal("the browser holds no link")
+		}
+		before := snaps.Take(t)
+		logged := len(logs.String())
+		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {ts.URL()}}
+		r := c.do(testenv.NewRequest(t, "POST", ts.URL()+"/new-password", form, h))
+		newLog := logs.String()[logged:]
+		if r.status >= 500 {
+			t.Fatalf("%q: %d %s", form, r.status, pageError(r.body))
+		}
+		sent, parseErr := url.ParseQuery(form)
+		alices.checkShown(t, form, r.status, r.body, newLog, now)
+		for _, sc := range []string{token, pass, newPass} {
+			if testenv.HoldsWord(r.body, sc) || testenv.HoldsWord(newLog, sc) {
+				t.Fatalf("%q: the page (%d) or the log holds the link's token or a password:\n%s", form, r.status, newLog)
+			}
+		}
+
+		if r.status == 200 && r.url.Path == "/login" && r.url.Query().Get("m") == "password_reset" {
+			used = true
+			if parseErr != nil || sent.Get("password") != newPass || sent.Get("password2") != newPass {
+				t.Fatalf("%q: reset, but not with the new password twice (%v)", form, parseErr)
+			}
+			alices.passed(t, form, sent.Get("method"), sent.Get("code"), "", sent.Get("signature"), now)
+			if jarValue(t, c, "/new-password", "twofold_reset") != "" {
+				t.Fatalf("%q: reset, but the browser still holds the link's cookie", form)
+			}
+			if _, err := ts.Service.Login(ctx, "alice", pass, core.Meta{}); err == nil {
+				t.Fatalf("%q: reset, but the old password still signs in", form)
+			}
+			if signsIn(ts, session) {
+				t.Fatalf("%q: reset, but the session from before it still works", form)
+			}
+			pass, newPass = newPass, pass
+			if newPass == testPassword {
+				newPass = resetPasswords[1]
+			}
+			session = signInWithPassword(t, ts, phone, pass)
+			if len(alices.recovery) < 4 { // a new set, by the session just made
+				a, err := ts.Service.Authenticate(ctx, session)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if alices.recovery, err = ts.Service.RegenerateRecoveryCodes(ctx, a, core.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return
+		}
+		if r.status < 400 || r.status == http.StatusGone {
+			t.Fatalf("%q: neither reset nor refused: %d at %s: %s", form, r.status, r.url, pageError(r.body))
+		}
+		if got := jarValue(t, c, "/new-password", "twofold_reset"); got != cookie {
+			t.Fatalf("%q: refused (%d), but the link's cookie went from %q to %q", form, r.status, cookie, got)
+		}
+		checkCounted(t, ts, alice.ID, form, r.status, r.body, sent.Get("method"), "")
+		if d := before.Diff(snaps.Take(t)); d != "" {
+			t.Fatalf("%q: refused (%d %s), but the database changed:\n%s", form, r.status, pageError(r.body), d)
+		}
+	})
+}
+
+// resetPasswords are what @newpass@ stands for in FuzzResetForm: never
+// alice's password at the time, so that a reset always changes it.
+var resetPasswords = [2]string{"tall horse battery staple", "quiet copper lantern river"}
+
+// signInWithPassword signs alice in through the core with password pass
+// and app's code of now, the next step app has not used, and returns the
+// session's token.
+func signInWithPassword(t *testing.T, ts *testenv.Server, app *testenv.App, pass string) string {
+	t.Helper()
+	ctx := context.Background()
+	res, err := ts.Service.Login(ctx, "alice", pass, core.Meta{})
+	if err != nil || res.LoginID == "" {
+		t.Fatalf("alice's password %q: %+v, %v", pass, res, err)
+	}
+	for !app.Spend(ts.Clock.Now(), app.Code(ts.Clock.Now(), 0)) {
+		ts.Clock.Add(30 * time.Second)
+	}
+	v, err := ts.Service.VerifyLogin(ctx, res.LoginID, core.SecondFactor{Method: "totp", Code: app.Code(ts.Clock.Now(), 0)}, core.Meta{})
+	if err != nil {
+		t.Fatalf("alice's second step: %v", err)
+	}
+	return v.Token
+}
