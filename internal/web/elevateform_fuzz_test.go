@@ -2,13 +2,11 @@ package web_test
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -42,32 +40,14 @@ func FuzzElevateForm(f *testing.F) { elevateForm(f, testenv.SQLiteDSN(f)) }
 func FuzzElevateFormPostgres(f *testing.F) { elevateForm(f, testenv.PostgresDSN(f)) }
 
 func elevateForm(f *testing.F, dsn string) {
-	var logs testenv.Buffer
-	ts := testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(&logs),
-		func(c *config.Config) { c.LoginRate = 0 }) // no per-address bucket: every form is answered
+	p := newPagesTarget(f, dsn, "")
+	ts, c, alices := p.ts, p.c, p.alices
 	ctx := context.Background()
-	k := accountWithKeys(f, ts, "alice")
-	alice, err := ts.Store.AccountByUsername(ctx, "alice")
+	team, err := ts.Service.CreateTeam(ctx, core.Auth{Account: p.alice}, "ops", core.Meta{})
 	if err != nil {
 		f.Fatal(err)
 	}
-	factors, err := ts.Store.Factors(ctx, alice.ID)
-	if err != nil || len(factors) != 1 {
-		f.Fatalf("alice's factors: %v, %v", factors, err)
-	}
-	phone := testenv.NewApp(f, factors[0].ID, k.secret)
-	phone.Last = uint64(ts.Clock.Now().Unix()/30) - 1 // the confirming code's step
-	alices := newProofs(k, phone)
-	team, err := ts.Service.CreateTeam(ctx, core.Auth{Account: alice}, "ops", core.Meta{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	c := newClient(f, ts.URL())
-	signInWithApp(f, c, ts, phone)
-	kp := testenv.SSHKeygen(f, "ed25519", 0)
-	addSSHKey(f, ts, sessionCookie(f, c), kp)
 	path := "/settings/teams/" + team.ID + "/elevate"
-	snaps := testenv.OpenSnapshots(f, dsn)
 
 	for _, form := range []string{
 		"elevate_method=totp&elevate_code=@code@",
@@ -101,16 +81,11 @@ func elevateForm(f *testing.F, dsn string) {
 	f.Fuzz(func(t *testing.T, form string) {
 		c.t = t
 		if used {
-			ts.Clock.Add(core.DefaultConfig().ElevationTTL + time.Second)
+			p.sweep(t, core.DefaultConfig().ElevationTTL+time.Second)
 			if ts.Clock.Now().Sub(signedIn) > 11*time.Hour {
-				signInWithApp(t, c, ts, phone)
-				ts.Clock.Add(core.DefaultConfig().ElevationTTL + time.Second)
+				signInWithApp(t, c, ts, alices.phone)
+				p.sweep(t, core.DefaultConfig().ElevationTTL+time.Second)
 				signedIn = ts.Clock.Now()
-			}
-			// What lapsed as the clock moved goes now, not in the
-			// server's next sweep while a form is judged.
-			if err := ts.Service.Sweep(ctx); err != nil {
-				t.Fatal(err)
 			}
 			used, alices.sig = false, ""
 		}
@@ -123,26 +98,12 @@ func elevateForm(f *testing.F, dsn string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			alices.sig = testenv.SSHSign(t, kp.File, ch.Namespace, ch.Text)
+			alices.sig = testenv.SSHSign(t, p.kp.File, ch.Namespace, ch.Text)
 		}
 		now := ts.Clock.Now()
-		form = alices.replace(form, now, c.csrf)
-		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
-			if _, err := ts.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
-				t.Fatal(err)
-			}
-		}
 		cookie := sessionCookie(t, c)
-		before := snaps.Take(t)
-		logged := len(logs.String())
-		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {ts.URL()}}
-		r := c.do(testenv.NewRequest(t, "POST", ts.URL()+path, form, h))
-		newLog := logs.String()[logged:]
-		if r.status >= 500 {
-			t.Fatalf("%q: %d %s", form, r.status, pageError(r.body))
-		}
+		form, r, _, before := p.post(t, path, form)
 		sent, parseErr := url.ParseQuery(form)
-		alices.checkShown(t, form, r.status, r.body, newLog, now)
 
 		if r.status == 200 && r.url.Path == "/settings/teams/"+team.ID && r.url.Query().Get("m") == "elevated" {
 			used = true
@@ -162,28 +123,13 @@ func elevateForm(f *testing.F, dsn string) {
 			if signsIn(ts, cookie) || !signsIn(ts, renewed) {
 				t.Fatalf("%q: after the elevation the old cookie signs in, or the new one does not", form)
 			}
-			if len(alices.recovery) < 4 { // a new set, by the session just elevated
-				a, err := ts.Service.Authenticate(ctx, renewed)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if alices.recovery, err = ts.Service.RegenerateRecoveryCodes(ctx, a, core.Meta{}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			p.refillRecovery(t, renewed)
 			return
 		}
-		if r.status < 400 {
-			t.Fatalf("%q: neither elevated nor refused: %d at %s", form, r.status, r.url)
-		}
-
 		if got := sessionCookie(t, c); got != cookie || !signsIn(ts, cookie) {
 			t.Fatalf("%q: refused (%d), but the browser's cookie went from %q to %q, or no longer signs in", form, r.status, cookie, got)
 		}
-		checkCounted(t, ts, alice.ID, form, r.status, r.body, sent.Get("elevate_method"), sent.Get("elevate_factor"))
-		if d := before.Diff(snaps.Take(t)); d != "" {
-			t.Fatalf("%q: refused (%d %s), but the database changed:\n%s", form, r.status, pageError(r.body), d)
-		}
+		p.refused(t, form, r, sent.Get("elevate_method"), sent.Get("elevate_factor"), before)
 	})
 }
 

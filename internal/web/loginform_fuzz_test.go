@@ -2,14 +2,11 @@ package web_test
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twofold/twofold/internal/config"
-	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/factor/sshkey"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -45,27 +42,9 @@ func FuzzLoginForm(f *testing.F) { loginForm(f, testenv.SQLiteDSN(f)) }
 func FuzzLoginFormPostgres(f *testing.F) { loginForm(f, testenv.PostgresDSN(f)) }
 
 func loginForm(f *testing.F, dsn string) {
-	var logs testenv.Buffer
-	ts := testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(&logs),
-		func(c *config.Config) { c.LoginRate = 0 }) // no per-address bucket: every form is answered
+	p := newPagesTarget(f, dsn, "")
+	ts, alices := p.ts, p.alices
 	ctx := context.Background()
-	k := accountWithKeys(f, ts, "alice")
-	alice, err := ts.Store.AccountByUsername(ctx, "alice")
-	if err != nil {
-		f.Fatal(err)
-	}
-	factors, err := ts.Store.Factors(ctx, alice.ID)
-	if err != nil || len(factors) != 1 {
-		f.Fatalf("alice's factors: %v, %v", factors, err)
-	}
-	phone := testenv.NewApp(f, factors[0].ID, k.secret)
-	phone.Last = uint64(ts.Clock.Now().Unix()/30) - 1 // the confirming code's step
-	alices := newProofs(k, phone)
-	c := newClient(f, ts.URL())
-	signInWithApp(f, c, ts, phone)
-	kp := testenv.SSHKeygen(f, "ed25519", 0)
-	addSSHKey(f, ts, sessionCookie(f, c), kp)
-	snaps := testenv.OpenSnapshots(f, dsn)
 
 	for _, form := range []string{
 		"method=totp&code=@code@",
@@ -101,18 +80,14 @@ func loginForm(f *testing.F, dsn string) {
 	used := true // the login was spent: the next form needs a new one
 	f.Fuzz(func(t *testing.T, form string) {
 		if used {
-			ts.Clock.Add(30 * time.Second) // a new step: the last one may be spent
-			// What lapsed as the clock moved goes now, not in the
-			// server's next sweep while a form is judged.
-			if err := ts.Service.Sweep(ctx); err != nil {
-				t.Fatal(err)
-			}
-			c = newClient(t, ts.URL())
-			if r := c.signIn("alice"); r.url.Path != "/login/verify" {
+			p.sweep(t, 30*time.Second) // a new step: the last one may be spent
+			p.c = newClient(t, ts.URL())
+			if r := p.c.signIn("alice"); r.url.Path != "/login/verify" {
 				t.Fatalf("alice's password: at %s: %s", r.url, pageError(r.body))
 			}
 			used, alices.sig = false, ""
 		}
+		c := p.c
 		c.t = t
 		if strings.Contains(form, "@sig@") && alices.sig == "" {
 			c.post("/login/verify/ssh", url.Values{})
@@ -120,29 +95,15 @@ func loginForm(f *testing.F, dsn string) {
 			if ch.status != 200 {
 				t.Fatalf("the login's SSH challenge: %d %s", ch.status, pageError(ch.body))
 			}
-			alices.sig = testenv.SSHSign(t, kp.File, sshkey.Namespace, ch.body)
+			alices.sig = testenv.SSHSign(t, p.kp.File, sshkey.Namespace, ch.body)
 		}
 		now := ts.Clock.Now()
-		form = alices.replace(form, now, c.csrf)
-		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
-			if _, err := ts.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
-				t.Fatal(err)
-			}
-		}
 		login := jarValue(t, c, "/login", "twofold_login")
 		if login == "" || jarValue(t, c, "/", "twofold_session") != "" {
 			t.Fatal("the browser holds no login, or a session already")
 		}
-		before := snaps.Take(t)
-		logged := len(logs.String())
-		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {ts.URL()}}
-		r := c.do(testenv.NewRequest(t, "POST", ts.URL()+"/login/verify", form, h))
-		newLog := logs.String()[logged:]
-		if r.status >= 500 {
-			t.Fatalf("%q: %d %s", form, r.status, pageError(r.body))
-		}
+		form, r, _, before := p.post(t, "/login/verify", form)
 		sent, parseErr := url.ParseQuery(form)
-		alices.checkShown(t, form, r.status, r.body, newLog, now)
 
 		if token := jarValue(t, c, "/", "twofold_session"); token != "" {
 			used = true
@@ -151,7 +112,7 @@ func loginForm(f *testing.F, dsn string) {
 			}
 			alices.passed(t, form, sent.Get("method"), sent.Get("code"), "", sent.Get("signature"), now)
 			a, err := ts.Service.Authenticate(ctx, token)
-			if err != nil || a.Account.ID != alice.ID {
+			if err != nil || a.Account.ID != p.alice.ID {
 				t.Fatalf("%q: signed in, but the session is not alice's (%v)", form, err)
 			}
 			if jarValue(t, c, "/login", "twofold_login") != "" {
@@ -160,22 +121,12 @@ func loginForm(f *testing.F, dsn string) {
 			if base, _ := url.Parse(ts.URL()); r.url.Host != base.Host {
 				t.Fatalf("%q: signed in, and sent to %s", form, r.url)
 			}
-			if len(alices.recovery) < 4 { // a new set, by the session just made
-				if alices.recovery, err = ts.Service.RegenerateRecoveryCodes(ctx, a, core.Meta{}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			p.refillRecovery(t, token)
 			return
-		}
-		if r.status < 400 {
-			t.Fatalf("%q: neither signed in nor refused: %d at %s: %s", form, r.status, r.url, pageError(r.body))
 		}
 		if got := jarValue(t, c, "/login", "twofold_login"); got != login {
 			t.Fatalf("%q: refused (%d), but the login's cookie went from %q to %q", form, r.status, login, got)
 		}
-		checkCounted(t, ts, alice.ID, form, r.status, r.body, sent.Get("method"), "")
-		if d := before.Diff(snaps.Take(t)); d != "" {
-			t.Fatalf("%q: refused (%d %s), but the database changed:\n%s", form, r.status, pageError(r.body), d)
-		}
+		p.refused(t, form, r, sent.Get("method"), "", before)
 	})
 }

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -8,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -106,26 +110,6 @@ func (p *proofs) passed(t *testing.T, form, method, code, factor, signature stri
 	}
 }
 
-// checkCounted fails t unless a refusal (status) of a form sent by method,
-// naming factor or not, counted as it should on alice's counters: a
-// refused proof (401) exactly one failure on one of her own, and one more
-// on a factor's only when the form names a factor; a push not sent and
-// any other refusal none.
-func checkCounted(t *testing.T, ts *testenv.Server, accountID, form string, status int, page, method, factor string) {
-	t.Helper()
-	want := 0
-	if status == http.StatusUnauthorized && method != "push" {
-		want = 1
-	}
-	own, byFactor, counted := testenv.CountedFailures(t, ts, accountID)
-	switch {
-	case own != want:
-		t.Fatalf("%q: refused (%d %s), counted on %d of alice's counters, want %d: %v", form, status, pageError(page), own, want, counted)
-	case byFactor > 0 && (own == 0 || byFactor > 1 || factor == ""):
-		t.Fatalf("%q: refused (%d), counted on %d factors' counters: %v", form, status, byFactor, counted)
-	}
-}
-
 // jarValue returns the value of cookie name that c sends to path, or "".
 func jarValue(tb testing.TB, c *client, path, name string) string {
 	tb.Helper()
@@ -139,4 +123,130 @@ func jarValue(tb testing.TB, c *client, path, name string) string {
 		}
 	}
 	return ""
+}
+
+// pagesTarget is what the pages' fuzz targets share: a server whose log
+// they read, alice with an authenticator app (Phone), recovery codes, a
+// paper key and an SSH key, a browser signed in as her, and snapshots of
+// the database.
+type pagesTarget struct {
+	ts     *testenv.Server
+	logs   *testenv.Buffer
+	alice  twofold.Account
+	alices *proofs
+	c      *client // the browser
+	kp     testenv.SSHKeyPair
+	snaps  *testenv.Snapshots
+}
+
+// newPagesTarget sets up a pages' fuzz target on dsn; alice has email as
+// her address ("" for none). The server takes every form: no per-address
+// bucket.
+func newPagesTarget(f *testing.F, dsn, email string, opts ...testenv.ServerOption) *pagesTarget {
+	p := &pagesTarget{logs: &testenv.Buffer{}}
+	opts = append(opts, func(c *config.Config) { c.LoginRate = 0 })
+	p.ts = testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(p.logs), opts...)
+	ctx := context.Background()
+	if _, err := p.ts.Service.CreateAccount(ctx, core.NewAccount{Username: "alice", Email: email, Password: testPassword}, core.Meta{}); err != nil {
+		f.Fatal(err)
+	}
+	k := enrolPhone(f, p.ts, "alice")
+	alice, err := p.ts.Store.AccountByUsername(ctx, "alice")
+	if err != nil {
+		f.Fatal(err)
+	}
+	p.alice = alice
+	factors, err := p.ts.Store.Factors(ctx, alice.ID)
+	if err != nil || len(factors) != 1 {
+		f.Fatalf("alice's factors: %v, %v", factors, err)
+	}
+	phone := testenv.NewApp(f, factors[0].ID, k.secret)
+	phone.Last = uint64(p.ts.Clock.Now().Unix()/30) - 1 // the confirming code's step
+	p.alices = newProofs(k, phone)
+	p.c = newClient(f, p.ts.URL())
+	signInWithApp(f, p.c, p.ts, phone)
+	p.kp = testenv.SSHKeygen(f, "ed25519", 0)
+	addSSHKey(f, p.ts, sessionCookie(f, p.c), p.kp)
+	p.snaps = testenv.OpenSnapshots(f, dsn)
+	return p
+}
+
+// sweep moves the clock by d and deletes what lapsed then, not in the
+// server's next sweep while a form is judged.
+func (p *pagesTarget) sweep(t *testing.T, d time.Duration) {
+	t.Helper()
+	p.ts.Clock.Add(d)
+	if err := p.ts.Service.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// post clears alice's counters and posts form, its placeholders put in
+// (proofs.replace), to path from the browser, as its page would. It
+// fails t for a server error and for a proof sent that comes back in the
+// page or goes to the log, and returns the form sent, the reply, what the
+// log got and the database before.
+func (p *pagesTarget) post(t *testing.T, path, form string) (string, reply, string, testenv.Snapshot) {
+	t.Helper()
+	ctx := context.Background()
+	now := p.ts.Clock.Now()
+	form = p.alices.replace(form, now, p.c.csrf)
+	for _, prefix := range []string{"2fa:" + p.alice.ID + ":", "recovery-failures:" + p.alice.ID} {
+		if _, err := p.ts.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := p.snaps.Take(t)
+	logged := len(p.logs.String())
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {p.ts.URL()}}
+	r := p.c.do(testenv.NewRequest(t, "POST", p.ts.URL()+path, form, h))
+	newLog := p.logs.String()[logged:]
+	if r.status >= 500 {
+		t.Fatalf("%q: %d %s", form, r.status, pageError(r.body))
+	}
+	p.alices.checkShown(t, form, r.status, r.body, newLog, now)
+	return form, r, newLog, before
+}
+
+// refused fails t unless r, the answer to form, sent by method and naming
+// factor or not, is a refusal that wrote nothing since before and counted
+// as it should on alice's counters: a refused proof (401) exactly one
+// failure on one of her own, and one more on a factor's only when the
+// form names a factor; a push not sent and any other refusal none.
+func (p *pagesTarget) refused(t *testing.T, form string, r reply, method, factor string, before testenv.Snapshot) {
+	t.Helper()
+	if r.status < 400 {
+		t.Fatalf("%q: neither passed nor refused: %d at %s: %s", form, r.status, r.url, pageError(r.body))
+	}
+	want := 0
+	if r.status == http.StatusUnauthorized && method != "push" {
+		want = 1
+	}
+	own, byFactor, counted := testenv.CountedFailures(t, p.ts, p.alice.ID)
+	switch {
+	case own != want:
+		t.Fatalf("%q: refused (%d %s), counted on %d of alice's counters, want %d: %v", form, r.status, pageError(r.body), own, want, counted)
+	case byFactor > 0 && (own == 0 || byFactor > 1 || factor == ""):
+		t.Fatalf("%q: refused (%d), counted on %d factors' counters: %v", form, r.status, byFactor, counted)
+	}
+	if d := before.Diff(p.snaps.Take(t)); d != "" {
+		t.Fatalf("%q: refused (%d %s), but the database changed:\n%s", form, r.status, pageError(r.body), d)
+	}
+}
+
+// refillRecovery gives alice a new set of recovery codes by the session
+// token when fewer than 4 of hers are left.
+func (p *pagesTarget) refillRecovery(t *testing.T, token string) {
+	t.Helper()
+	if len(p.alices.recovery) >= 4 {
+		return
+	}
+	ctx := context.Background()
+	a, err := p.ts.Service.Authenticate(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.alices.recovery, err = p.ts.Service.RegenerateRecoveryCodes(ctx, a, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
 }

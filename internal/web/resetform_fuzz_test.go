@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -46,32 +45,11 @@ func FuzzResetForm(f *testing.F) { resetForm(f, testenv.SQLiteDSN(f)) }
 func FuzzResetFormPostgres(f *testing.F) { resetForm(f, testenv.PostgresDSN(f)) }
 
 func resetForm(f *testing.F, dsn string) {
-	var logs testenv.Buffer
 	mb := testenv.NewSMTPServer(f)
-	ts := testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(&logs), mb.Option("Twofold <twofold@example.com>"),
-		func(c *config.Config) { c.LoginRate = 0 }) // no per-address bucket: every form is answered
+	p := newPagesTarget(f, dsn, "alice@example.com", mb.Option("Twofold <twofold@example.com>"))
+	ts, alices := p.ts, p.alices
 	ctx := context.Background()
-	if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: "alice", Email: "alice@example.com", Password: testPassword}, core.Meta{}); err != nil {
-		f.Fatal(err)
-	}
-	k := enrolPhone(f, ts, "alice")
-	alice, err := ts.Store.AccountByUsername(ctx, "alice")
-	if err != nil {
-		f.Fatal(err)
-	}
-	factors, err := ts.Store.Factors(ctx, alice.ID)
-	if err != nil || len(factors) != 1 {
-		f.Fatalf("alice's factors: %v, %v", factors, err)
-	}
-	phone := testenv.NewApp(f, factors[0].ID, k.secret)
-	phone.Last = uint64(ts.Clock.Now().Unix()/30) - 1 // the confirming code's step
-	alices := newProofs(k, phone)
-	c := newClient(f, ts.URL())
-	signInWithApp(f, c, ts, phone)
-	session := sessionCookie(f, c) // alice's session from before the next reset
-	kp := testenv.SSHKeygen(f, "ed25519", 0)
-	addSSHKey(f, ts, session, kp)
-	snaps := testenv.OpenSnapshots(f, dsn)
+	session := sessionCookie(f, p.c) // alice's session from before the next reset
 
 	for _, form := range []string{
 		"password=@newpass@&password2=@newpass@&method=totp&code=@code@",
@@ -108,15 +86,10 @@ func resetForm(f *testing.F, dsn string) {
 	used := true     // the link was used: the next form needs a new one
 	f.Fuzz(func(t *testing.T, form string) {
 		if used {
-			ts.Clock.Add(15*time.Minute + 30*time.Second) // past the account's pace of links, and a new step
-			// What lapsed as the clock moved goes now, not in the
-			// server's next sweep while a form is judged.
-			if err := ts.Service.Sweep(ctx); err != nil {
-				t.Fatal(err)
-			}
-			c = newClient(t, ts.URL())
+			p.sweep(t, 15*time.Minute+30*time.Second) // past the account's pace of links, and a new step
+			p.c = newClient(t, ts.URL())
 			seen := len(mb.Messages())
-			if r := c.post("/password-reset", url.Values{"username": {"alice"}}); r.status != 200 {
+			if r := p.c.post("/password-reset", url.Values{"username": {"alice"}}); r.status != 200 {
 				t.Fatalf("asking for a link: %d %s", r.status, pageError(r.body))
 			}
 			var path string
@@ -127,33 +100,20 @@ func resetForm(f *testing.F, dsn string) {
 					}
 				}
 			}
-			if r := c.get(path); r.status != 200 || r.url.Path != "/new-password" {
+			if r := p.c.get(path); r.status != 200 || r.url.Path != "/new-password" {
 				t.Fatalf("the link: %d at %s: %s", r.status, r.url, pageError(r.body))
 			}
 			used = false
 		}
+		c := p.c
 		c.t = t
 		now := ts.Clock.Now()
-		form = alices.replace(strings.ReplaceAll(form, "@newpass@", url.QueryEscape(newPass)), now, c.csrf)
-		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
-			if _, err := ts.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
-				t.Fatal(err)
-			}
-		}
 		cookie := jarValue(t, c, "/new-password", "twofold_reset")
 		if cookie == "" {
 			t.Fatal("the browser holds no link")
 		}
-		before := snaps.Take(t)
-		logged := len(logs.String())
-		h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {ts.URL()}}
-		r := c.do(testenv.NewRequest(t, "POST", ts.URL()+"/new-password", form, h))
-		newLog := logs.String()[logged:]
-		if r.status >= 500 {
-			t.Fatalf("%q: %d %s", form, r.status, pageError(r.body))
-		}
+		form, r, newLog, before := p.post(t, "/new-password", strings.ReplaceAll(form, "@newpass@", url.QueryEscape(newPass)))
 		sent, parseErr := url.ParseQuery(form)
-		alices.checkShown(t, form, r.status, r.body, newLog, now)
 		for _, sc := range []string{token, pass, newPass} {
 			if testenv.HoldsWord(r.body, sc) || testenv.HoldsWord(newLog, sc) {
 				t.Fatalf("%q: the page (%d) or the log holds the link's token or a password:\n%s", form, r.status, newLog)
@@ -179,28 +139,17 @@ func resetForm(f *testing.F, dsn string) {
 			if newPass == testPassword {
 				newPass = resetPasswords[1]
 			}
-			session = signInWithPassword(t, ts, phone, pass)
-			if len(alices.recovery) < 4 { // a new set, by the session just made
-				a, err := ts.Service.Authenticate(ctx, session)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if alices.recovery, err = ts.Service.RegenerateRecoveryCodes(ctx, a, core.Meta{}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			session = signInWithPassword(t, ts, alices.phone, pass)
+			p.refillRecovery(t, session)
 			return
 		}
-		if r.status < 400 || r.status == http.StatusGone {
-			t.Fatalf("%q: neither reset nor refused: %d at %s: %s", form, r.status, r.url, pageError(r.body))
+		if r.status == http.StatusGone {
+			t.Fatalf("%q: the link lapsed: %s", form, pageError(r.body))
 		}
 		if got := jarValue(t, c, "/new-password", "twofold_reset"); got != cookie {
 			t.Fatalf("%q: refused (%d), but the link's cookie went from %q to %q", form, r.status, cookie, got)
 		}
-		checkCounted(t, ts, alice.ID, form, r.status, r.body, sent.Get("method"), "")
-		if d := before.Diff(snaps.Take(t)); d != "" {
-			t.Fatalf("%q: refused (%d %s), but the database changed:\n%s", form, r.status, pageError(r.body), d)
-		}
+		p.refused(t, form, r, sent.Get("method"), "", before)
 	})
 }
 
