@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,8 @@ import (
 )
 
 // FuzzSecondStep sends any body to POST /v1/login/{id}/verify of a live
-// login of alice, who has two authenticator apps (Phone and Tablet),
+// login of alice, who has two authenticator apps (Phone and Tablet), a
+// phone that gets codes by text message (Mobile, through a test gateway),
 // recovery codes, a paper key and an SSH key, on a real server over HTTP.
 // Whatever the body:
 //
@@ -27,15 +29,17 @@ import (
 //   - a session (200) only for a body whose method and proof are one of
 //     alice's that stands at that moment: a code of an app within a few
 //     steps of now and after that app's last code used (of the app its
-//     factor_id names, when it names one), a recovery code not yet used,
-//     the paper key, or the SSH key's signature of the login's challenge,
-//     each as people type it (README "How two-factor behaves"); and the
-//     session is alice's;
+//     factor_id names, when it names one), the code last texted to Mobile
+//     for this login, once, a recovery code not yet used, the paper key,
+//     or the SSH key's signature of the login's challenge, each as people
+//     type it (README "How two-factor behaves"); and the session is
+//     alice's;
 //   - a refused proof (401) counts exactly one failure on one of alice's
 //     counters, and one more on a factor's own counter only when the body
 //     names a factor; a refused push (whose secret is the caller's own) and
 //     any other refusal count none;
-//   - a refusal writes nothing else (testenv.Snapshot) and queues no mail;
+//   - a refusal writes nothing else (testenv.Snapshot) but one check
+//     taken from each texted code it checked, and queues no mail;
 //   - no proof sent (code, recovery code, paper key, signature) comes back
 //     in the answer (but as part of a name the body made up, which a 400
 //     quotes: README "Using it"), and none goes to the log, nor
@@ -46,8 +50,10 @@ import (
 // no-break space, @last@ for Phone's code last used, @code2@ for Tablet's
 // code of this step, @phone@ and @tablet@ for their ids, @recovery@ for a
 // recovery code not used yet, @spent@ for the one used last, @paper@ for
-// the paper key and @sig@ for the SSH key's signature of the login's
-// challenge (the login asks for it first).
+// the paper key, @sig@ for the SSH key's signature of the login's
+// challenge (the login asks for it first), @sms@ for the code texted to
+// Mobile for it (asked for first, and again when it may be out of checks)
+// and @mobile@ for Mobile's id.
 //
 // Every counter of alice is cleared before each body, so that locks never
 // hide what a body does; her count of failed recovery codes and paper keys
@@ -64,7 +70,8 @@ func FuzzSecondStepPostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f)
 // ("confirm it's you") with a session of alice's instead: the same
 // proofs stand, counted on the same counters, and a 200 elevates the
 // session until ten minutes from now, the same session, with no new
-// token; @sig@ signs the challenge of POST /v1/me/elevate/challenge.
+// token; @sig@ signs the challenge of POST /v1/me/elevate/challenge, and
+// @sms@ is a code texted by it.
 func FuzzElevate(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f), toElevate) }
 
 // FuzzElevatePostgres is FuzzElevate on PostgreSQL.
@@ -73,11 +80,12 @@ func FuzzElevatePostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f), t
 // FuzzPasswordReset is FuzzSecondStep's bodies sent to POST
 // /v1/password-reset/complete with a link mailed to alice: @token@ stands
 // for its token and @newpass@ for a new password, never her current one.
-// Only the ways a reset takes (an app's code, a recovery code, the paper
-// key) pass, counted on the same counters; a 200 changes her password to
-// the one sent (it signs in, the old one no longer does), ends her session
-// from before and uses the link, and the next body goes with a new one;
-// neither the token nor a password comes back or reaches the log.
+// Only the ways a reset takes (an app's code, a texted code, a recovery
+// code, the paper key) pass, counted on the same counters; a 200 changes
+// her password to the one sent (it signs in, the old one no longer does),
+// ends her session from before and uses the link, and the next body goes
+// with a new one; neither the token nor a password comes back or reaches
+// the log.
 func FuzzPasswordReset(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f), toReset) }
 
 // FuzzPasswordResetPostgres is FuzzPasswordReset on PostgreSQL.
@@ -102,6 +110,8 @@ var resetPasswords = [2]string{"tall horse battery staple", "quiet copper lanter
 func secondStep(f *testing.F, dsn string, kind stepKind) {
 	var logs testenv.Buffer
 	opts := []testenv.ServerOption{func(c *config.Config) { c.LoginRate = 0 }} // no per-address bucket: every body is answered
+	g := testenv.NewSMSGateway(f)
+	opts = append(opts, g.Option())
 	var mb *testenv.SMTPServer
 	if kind == toReset {
 		mb = testenv.NewSMTPServer(f)
@@ -112,6 +122,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	c := login(f, s, "alice")
 	phone := enrol(f, s, c, map[string]any{"type": "totp", "label": "Phone"})
 	tablet := enrol(f, s, c, map[string]any{"type": "totp", "label": "Tablet"})
+	mobile, _ := enrolPhone(f, c, g, phoneE164, phoneE164, "Mobile")
 	kp := testenv.SSHKeygen(f, "ed25519", 0)
 	registerSSHKey(f, c, kp)
 	alice, err := s.Store.AccountByUsername(f.Context(), "alice")
@@ -135,6 +146,11 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		`{"method":"hotp","code":"@code@"}`,
 		`{"method":"sms","code":"@code2@","factor_id":"@tablet@"}`,
 		`{"method":"email","code":"@code@"}`,
+		`{"method":"sms","code":"@sms@","factor_id":"@tablet@"}`,
+		`{"method":"sms","code":"@code@"}`,
+		`{"method":"totp","code":"@sms@"}`,
+		`{"method":"sms","code":" @sms@ "}`,
+		`{"method":"sms","code":"@sms@","factor_id":"@mobile@"}`,
 		`{"method":"recovery_code","code":"@recovery@"}`,
 		`{"method":"recovery_code","code":" 3. @recovery@\n"}`,
 		`{"method":"recovery_code","code":"@spent@"}`,
@@ -157,29 +173,70 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	}
 
 	var loginID, sig, resetToken string
-	pass := password // alice's password
+	var text, textSecret string // the code texted to Mobile for this step, and its requester's secret
+	textChecks := 0             // sms bodies refused since it was sent
+	pass := password            // alice's password
 	newPass := resetPasswords[0]
 	spent := "none yet" // the recovery code used last
 	used := true        // the last body passed: the next needs a new step
 	session, sessionMade := c, s.Clock.Now()
+	// newStep starts what the next body goes to: a new login, link or
+	// (when the one it has grows old) session, a step later.
+	newStep := func(t *testing.T) {
+		s.Clock.Add(30 * time.Second) // a new step: the last one may be spent
+		sig, text = "", ""
+		switch {
+		case kind == atLogin:
+			loginID, _ = startLogin(t, s, "alice")
+			textSecret = ""
+		case kind == toReset:
+			s.Clock.Add(15 * time.Minute) // past the account's and the address's pace of links
+			resetToken = mailedReset(t, s, mb, resetToken)
+		case s.Clock.Now().Sub(sessionMade) > 11*time.Hour:
+			session, sessionMade = signIn(t, s, apps[0], pass), s.Clock.Now()
+			textSecret = ""
+		}
+		// What lapsed as the clock moved goes now, not in the server's
+		// next sweep while a body is judged.
+		if err := s.Service.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	f.Fuzz(func(t *testing.T, body string) {
 		ctx := context.Background()
 		if used {
-			s.Clock.Add(30 * time.Second) // a new step: the last one may be spent
-			used, sig = false, ""
-			switch {
-			case kind == atLogin:
-				loginID, _ = startLogin(t, s, "alice")
-			case kind == toReset:
-				s.Clock.Add(15 * time.Minute) // past the account's and the address's pace of links
-				resetToken = mailedReset(t, s, mb, resetToken)
-			case s.Clock.Now().Sub(sessionMade) > 11*time.Hour:
-				session, sessionMade = signIn(t, s, apps[0], pass), s.Clock.Now()
-			}
-			// What lapsed as the clock moved goes now, not in the
-			// server's next sweep while a body is judged.
-			if err := s.Service.Sweep(ctx); err != nil {
-				t.Fatal(err)
+			newStep(t)
+			used = false
+		}
+		if strings.Contains(body, "@sms@") && (text == "" || textChecks >= 4) {
+			// A code texted to Mobile, anew when the one sent may be out
+			// of checks; when the send limits refuse, a new step once they
+			// allow one again.
+			for text == "" || textChecks >= 4 {
+				path, asker := "/v1/login/"+loginID+"/challenge", testenv.NewClient(s.URL())
+				ask := map[string]string{"method": "sms", "factor_id": mobile}
+				switch kind {
+				case toElevate:
+					path, asker = "/v1/me/elevate/challenge", session
+				case toReset:
+					path, ask["token"] = "/v1/password-reset/challenge", resetToken
+				}
+				if textSecret != "" {
+					ask["code_secret"] = textSecret
+				}
+				r := asker.Do(t, "POST", path, ask)
+				if wait, err := strconv.Atoi(r.Header.Get("Retry-After")); r.Status == http.StatusTooManyRequests && err == nil {
+					s.Clock.Add(time.Duration(wait) * time.Second)
+					newStep(t)
+					continue
+				}
+				if r.Status != http.StatusAccepted {
+					t.Fatalf("sms challenge: %d %s", r.Status, r.Body)
+				}
+				if secret := r.String("code_secret"); secret != "" {
+					textSecret = secret
+				}
+				text, textChecks = g.LastCode(t, phoneE164), 0
 			}
 		}
 		if strings.Contains(body, "@sig@") && sig == "" && kind != toReset {
@@ -199,7 +256,8 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			"@code@", apps[0].Code(now, 0), "@prev@", apps[0].Code(now, -1), "@code2@", apps[1].Code(now, 0),
 			"@wide@", testenv.Wide(apps[0].Code(now, 0)), "@last@", apps[0].LastCode(),
 			"@phone@", phone.id, "@tablet@", tablet.id, "@recovery@", recovery[0], "@spent@", spent, "@paper@", phone.paperKey,
-			"@sig@", strings.ReplaceAll(sig, "\n", `\n`), "@token@", resetToken, "@newpass@", newPass).Replace(body)
+			"@sig@", strings.ReplaceAll(sig, "\n", `\n`), "@token@", resetToken, "@newpass@", newPass,
+			"@sms@", text, "@mobile@", mobile).Replace(body)
 
 		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
 			if _, err := s.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
@@ -236,6 +294,9 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			secrets = append(secrets, resetToken, newPass, pass)
 		}
 		secrets = append(secrets, recovery...)
+		if text != "" {
+			secrets = append(secrets, text)
+		}
 		for _, a := range apps {
 			for d := int64(-testenv.TypedWindow); d <= testenv.TypedWindow; d++ {
 				secrets = append(secrets, a.Code(now, d))
@@ -310,6 +371,11 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 				if got == nil || !bytes.Equal(got, made) {
 					t.Fatalf("%s: passed without the signature of the login's challenge", body)
 				}
+			case "sms":
+				if text == "" || sent.FactorID != "" && sent.FactorID != mobile || testenv.TypedText(sent.Code, false) != text {
+					t.Fatalf("%s: passed without the code last texted to Mobile for this step (%q)", body, text)
+				}
+				text = ""
 			default:
 				t.Fatalf("%s: passed by method %q, which alice has no factor of", body, sent.Method)
 			}
@@ -378,10 +444,39 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		case r.Status == 401 && factors > 0 && (factors > 1 || decodeErr != nil || sent.FactorID == ""):
 			t.Fatalf("%s: a refused proof counted on %d factors' counters: %v", body, factors, counted)
 		}
-		if d := before.Diff(snaps.Take(t)); d != "" {
+		d := before.Diff(snaps.Take(t))
+		if decodeErr == nil && sent.Method == "sms" {
+			// A texted code checked loses one of its checks, and nothing
+			// else: that is written whatever the answer.
+			textChecks++
+			d = withoutChecksTaken(d)
+		}
+		if d != "" {
 			t.Fatalf("%s: refused (%d %s), but the database changed:\n%s", body, r.Status, r.Body, d)
 		}
 	})
+}
+
+// checksLeft is a texted code's count of checks left in a Snapshot's row.
+var checksLeft = regexp.MustCompile(` checks_left=(\d+)`)
+
+// withoutChecksTaken is a Snapshot's diff d without the texted codes that
+// lost one check and changed in nothing else.
+func withoutChecksTaken(d string) string {
+	lines := strings.Split(d, "\n")
+	for i, l := range lines {
+		row, ok := strings.CutPrefix(l, "- sent_codes:")
+		m := checksLeft.FindStringSubmatch(row)
+		if !ok || m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		after := "+ sent_codes:" + strings.Replace(row, m[0], " checks_left="+strconv.Itoa(n-1), 1)
+		if j := slices.Index(lines, after); j >= 0 {
+			lines[i], lines[j] = "", ""
+		}
+	}
+	return strings.Join(slices.DeleteFunc(lines, func(l string) bool { return l == "" }), "\n")
 }
 
 // signIn signs alice in with her password pass and a's code of now, the

@@ -37,7 +37,7 @@ func eachStoreWithGateway(t *testing.T, f func(t *testing.T, s *testenv.Server, 
 
 // enrolPhone adds and confirms an sms factor with the code the gateway got,
 // and returns the factor's id.
-func enrolPhone(t *testing.T, c *testenv.Client, g *testenv.SMSGateway, number, e164, label string) (id string, confirm testenv.Response) {
+func enrolPhone(t testing.TB, c *testenv.Client, g *testenv.SMSGateway, number, e164, label string) (id string, confirm testenv.Response) {
 	t.Helper()
 	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "sms", "phone": number, "label": label})
 	if r.Status != 201 {
