@@ -46,3 +46,25 @@ func TestSnapshotSeesWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestWithoutChecksTaken: a texted code that lost exactly one check drops
+// out of a diff; one that lost two, or changed otherwise, and any other
+// row stay.
+func TestWithoutChecksTaken(t *testing.T) {
+	for _, c := range []struct{ diff, want string }{
+		{"", ""},
+		{"- sent_codes: factor_id=a checks_left=5 scope=x\n+ sent_codes: factor_id=a checks_left=4 scope=x", ""},
+		{"- sent_codes: factor_id=a checks_left=5 scope=x\n+ sent_codes: factor_id=a checks_left=3 scope=x",
+			"- sent_codes: factor_id=a checks_left=5 scope=x\n+ sent_codes: factor_id=a checks_left=3 scope=x"},
+		{"- sent_codes: factor_id=a checks_left=5 scope=x\n+ sent_codes: factor_id=a checks_left=4 scope=y",
+			"- sent_codes: factor_id=a checks_left=5 scope=x\n+ sent_codes: factor_id=a checks_left=4 scope=y"},
+		{"- sent_codes: factor_id=a checks_left=2 scope=x\n+ sessions: id=s\n+ sent_codes: factor_id=a checks_left=1 scope=x",
+			"+ sessions: id=s"},
+		{"- sent_codes: factor_id=a checks_left=1 scope=x", "- sent_codes: factor_id=a checks_left=1 scope=x"},
+		{"+ mail queued (outbox ids 3 to 3)", "+ mail queued (outbox ids 3 to 3)"},
+	} {
+		if got := testenv.WithoutChecksTaken(c.diff); got != c.want {
+			t.Errorf("WithoutChecksTaken(%q) = %q, want %q", c.diff, got, c.want)
+		}
+	}
+}

@@ -13,8 +13,9 @@ import (
 
 // FuzzElevateForm posts any "confirm it's you" fields to the form that does
 // nothing else (POST /settings/teams/{id}/elevate), from a browser signed
-// in as alice, with an authenticator app (Phone), recovery codes, a paper
-// key and an SSH key, whose session is not elevated, with its form token
+// in as alice, with an authenticator app (Phone), a phone that gets texted
+// codes (Mobile), recovery codes, a paper key and an SSH key, whose
+// session is not elevated, with its form token
 // (unless the form sends its own). Whatever the form:
 //
 //   - the answer is never a server error;
@@ -31,7 +32,8 @@ import (
 //   - no proof sent comes back in the page or goes to the log.
 //
 // In a form, placeholders stand for alice's proofs (proofs.replace); @sig@
-// is the SSH key's signature of the session's challenge (asked for first).
+// is the SSH key's signature of the session's challenge (asked for first)
+// and @sms@ a code texted by the fields' "Send a code".
 // Alice's counters are cleared before each form. On SQLite;
 // FuzzElevateFormPostgres is the same on PostgreSQL.
 func FuzzElevateForm(f *testing.F) { elevateForm(f, testenv.SQLiteDSN(f)) }
@@ -58,6 +60,10 @@ func elevateForm(f *testing.F, dsn string) {
 		"elevate_method=hotp&elevate_code=@code@",
 		"elevate_method=sms&elevate_code=@code@",
 		"elevate_method=email&elevate_code=@code@",
+		"elevate_method=totp&elevate_code=@sms@",
+		"elevate_method=sms&elevate_code=@code@&elevate_factor=@mobile@",
+		"elevate_method=sms&elevate_code=+@sms@+",
+		"elevate_method=sms&elevate_code=@sms@&elevate_factor=@mobile@",
 		"elevate_method=recovery_code&elevate_code=@recovery@",
 		"elevate_method=recovery_code&elevate_code=+3.+@recovery@%0A",
 		"elevate_method=recovery_code&elevate_code=@spent@",
@@ -76,18 +82,29 @@ func elevateForm(f *testing.F, dsn string) {
 		f.Add(form)
 	}
 
-	used := true // the session is elevated: the next form needs it lapsed
 	signedIn := ts.Clock.Now()
+	// newStep lets the session's elevation lapse, and signs in again
+	// when the session grows old.
+	newStep := func(t *testing.T) {
+		p.sweep(t, core.DefaultConfig().ElevationTTL+time.Second)
+		if ts.Clock.Now().Sub(signedIn) > 11*time.Hour {
+			signInWithApp(t, c, ts, alices.phone)
+			p.sweep(t, core.DefaultConfig().ElevationTTL+time.Second)
+			signedIn = ts.Clock.Now()
+		}
+		alices.sig, alices.text = "", ""
+	}
+	used := true // the session is elevated: the next form needs it lapsed
 	f.Fuzz(func(t *testing.T, form string) {
 		c.t = t
 		if used {
-			p.sweep(t, core.DefaultConfig().ElevationTTL+time.Second)
-			if ts.Clock.Now().Sub(signedIn) > 11*time.Hour {
-				signInWithApp(t, c, ts, alices.phone)
-				p.sweep(t, core.DefaultConfig().ElevationTTL+time.Second)
-				signedIn = ts.Clock.Now()
+			newStep(t)
+			used = false
+		}
+		for strings.Contains(form, "@sms@") && (alices.text == "" || alices.textChecks >= 4) {
+			if !p.askText(t, "/settings/security/elevate/send", url.Values{"elevate_method": {"sms"}, "elevate_factor": {alices.mobile}}) {
+				newStep(t)
 			}
-			used, alices.sig = false, ""
 		}
 		if strings.Contains(form, "@sig@") && alices.sig == "" {
 			a, err := ts.Service.Authenticate(ctx, sessionCookie(t, c))

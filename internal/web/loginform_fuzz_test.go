@@ -14,8 +14,9 @@ import (
 // FuzzLoginForm posts any fields to the pages' second step (POST
 // /login/verify) from a browser that signed in with alice's password and
 // holds her login's cookie, with its form token (unless the form sends its
-// own); alice has an authenticator app (Phone), recovery codes, a paper
-// key and an SSH key. Whatever the form:
+// own); alice has an authenticator app (Phone), a phone that gets texted
+// codes (Mobile), recovery codes, a paper key and an SSH key. Whatever the
+// form:
 //
 //   - the answer is never a server error;
 //   - it signs in only for fields whose method and proof are one of
@@ -33,7 +34,8 @@ import (
 // In a form, placeholders stand for alice's proofs (proofs.replace); @sig@
 // is the SSH key's signature of the login's challenge, asked for and
 // fetched as the page does (POST /login/verify/ssh, GET
-// /login/verify/challenge.txt). Alice's counters are cleared before each
+// /login/verify/challenge.txt), and @sms@ the code texted for it ("Send a
+// code", POST /login/verify/send). Alice's counters are cleared before each
 // form; after a sign-in the next form goes to a new login, a step later.
 // On SQLite; FuzzLoginFormPostgres is the same on PostgreSQL.
 func FuzzLoginForm(f *testing.F) { loginForm(f, testenv.SQLiteDSN(f)) }
@@ -57,6 +59,16 @@ func loginForm(f *testing.F, dsn string) {
 		"method=hotp&code=@code@",
 		"method=sms&code=@code@",
 		"method=email&code=@code@",
+		"method=totp&code=@sms@",
+		"method=sms&code=@code@",
+		"method=sms&code=+@sms@+",
+		"method=sms&code=@sms@&x=1",
+		// Four more texts in a few minutes: the send limits refuse the
+		// sixth.
+		"method=sms&code=@sms@",
+		"method=sms&code=@sms@+",
+		"method=sms&code=+@sms@",
+		"method=sms&code=%09@sms@",
 		"method=recovery_code&code=@recovery@",
 		"method=recovery_code&code=+3.+@recovery@%0A",
 		"method=recovery_code&code=@spent@",
@@ -77,18 +89,30 @@ func loginForm(f *testing.F, dsn string) {
 		f.Add(form)
 	}
 
+	// newLogin signs in with alice's password from a new browser, a step
+	// later.
+	newLogin := func(t *testing.T) {
+		p.sweep(t, 30*time.Second) // a new step: the last one may be spent
+		p.c = newClient(t, ts.URL())
+		if r := p.c.signIn("alice"); r.url.Path != "/login/verify" {
+			t.Fatalf("alice's password: at %s: %s", r.url, pageError(r.body))
+		}
+		alices.sig, alices.text = "", ""
+	}
 	used := true // the login was spent: the next form needs a new one
 	f.Fuzz(func(t *testing.T, form string) {
 		if used {
-			p.sweep(t, 30*time.Second) // a new step: the last one may be spent
-			p.c = newClient(t, ts.URL())
-			if r := p.c.signIn("alice"); r.url.Path != "/login/verify" {
-				t.Fatalf("alice's password: at %s: %s", r.url, pageError(r.body))
+			newLogin(t)
+			used = false
+		}
+		p.c.t = t
+		for strings.Contains(form, "@sms@") && (alices.text == "" || alices.textChecks >= 4) {
+			if !p.askText(t, "/login/verify/send", url.Values{"method": {"sms"}, "factor_id": {alices.mobile}}) {
+				newLogin(t)
+				p.c.t = t
 			}
-			used, alices.sig = false, ""
 		}
 		c := p.c
-		c.t = t
 		if strings.Contains(form, "@sig@") && alices.sig == "" {
 			c.post("/login/verify/ssh", url.Values{})
 			ch := c.get("/login/verify/challenge.txt")

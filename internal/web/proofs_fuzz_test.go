@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,14 +17,18 @@ import (
 )
 
 // proofs are the ways alice proves it's her in the pages' fuzz targets
-// (FuzzElevateForm, FuzzLoginForm): an authenticator app, recovery codes,
-// a paper key and an SSH key, as the targets know them.
+// (FuzzElevateForm, FuzzLoginForm, FuzzResetForm): an authenticator app,
+// a phone that gets texted codes, recovery codes, a paper key and an SSH
+// key, as the targets know them.
 type proofs struct {
-	phone    *testenv.App
-	recovery []string // the recovery codes not used yet
-	spent    string   // the recovery code used last
-	paperKey string
-	sig      string // the SSH key's signature of the challenge waiting, or ""
+	phone      *testenv.App
+	mobile     string   // the texting phone's factor id
+	text       string   // the code last texted to it for this step, or ""
+	textChecks int      // forms by method sms refused since it was sent
+	recovery   []string // the recovery codes not used yet
+	spent      string   // the recovery code used last
+	paperKey   string
+	sig        string // the SSH key's signature of the challenge waiting, or ""
 }
 
 // newProofs is alice's proofs from k, with phone her app.
@@ -36,14 +41,15 @@ func newProofs(k keys, phone *testenv.App) *proofs {
 // @wide@ for this step's in full-width digits with a no-break space,
 // @last@ for the app's code last used, @phone@ for its id, @recovery@ for
 // a recovery code not used yet, @spent@ for the one used last, @paper@
-// for the paper key and @sig@ for the signature. It adds csrf, the
-// browser's form token, unless the form sends one.
+// for the paper key, @sig@ for the signature, @sms@ for the code texted
+// and @mobile@ for the texting phone's id. It adds csrf, the browser's
+// form token, unless the form sends one.
 func (p *proofs) replace(form string, now time.Time, csrf string) string {
 	esc := url.QueryEscape
 	form = strings.NewReplacer("@code@", esc(p.phone.Code(now, 0)), "@prev@", esc(p.phone.Code(now, -1)),
 		"@wide@", esc(testenv.Wide(p.phone.Code(now, 0))), "@last@", esc(p.phone.LastCode()), "@phone@", esc(p.phone.ID),
 		"@recovery@", esc(p.recovery[0]), "@spent@", esc(p.spent), "@paper@", esc(p.paperKey),
-		"@sig@", esc(p.sig)).Replace(form)
+		"@sig@", esc(p.sig), "@sms@", esc(p.text), "@mobile@", esc(p.mobile)).Replace(form)
 	if !strings.Contains(form, "csrf=") {
 		form = strings.TrimPrefix(form+"&csrf="+csrf, "&")
 	}
@@ -55,6 +61,9 @@ func (p *proofs) replace(form string, now time.Time, csrf string) string {
 func (p *proofs) checkShown(t *testing.T, form string, status int, page, newLog string, now time.Time) {
 	t.Helper()
 	secrets := append([]string{p.paperKey}, p.recovery...)
+	if p.text != "" {
+		secrets = append(secrets, p.text)
+	}
 	for d := int64(-testenv.TypedWindow); d <= testenv.TypedWindow; d++ {
 		secrets = append(secrets, p.phone.Code(now, d))
 	}
@@ -105,6 +114,11 @@ func (p *proofs) passed(t *testing.T, form, method, code, factor, signature stri
 		if got == nil || string(got) != string(made) {
 			t.Fatalf("%q: passed without the signature of the challenge waiting", form)
 		}
+	case "sms":
+		if p.text == "" || factor != "" && factor != p.mobile || testenv.TypedText(code, false) != p.text {
+			t.Fatalf("%q: passed without the code last texted for this step (%q)", form, p.text)
+		}
+		p.text = ""
 	default:
 		t.Fatalf("%q: passed by method %q, which alice has no factor of", form, method)
 	}
@@ -136,15 +150,19 @@ type pagesTarget struct {
 	alices *proofs
 	c      *client // the browser
 	kp     testenv.SSHKeyPair
+	g      *testenv.SMSGateway
 	snaps  *testenv.Snapshots
 }
+
+// mobileNumber is the number of alice's texting phone.
+const mobileNumber = "+447400123456"
 
 // newPagesTarget sets up a pages' fuzz target on dsn; alice has email as
 // her address ("" for none). The server takes every form: no per-address
 // bucket.
 func newPagesTarget(f *testing.F, dsn, email string, opts ...testenv.ServerOption) *pagesTarget {
-	p := &pagesTarget{logs: &testenv.Buffer{}}
-	opts = append(opts, func(c *config.Config) { c.LoginRate = 0 })
+	p := &pagesTarget{logs: &testenv.Buffer{}, g: testenv.NewSMSGateway(f)}
+	opts = append(opts, p.g.Option(), func(c *config.Config) { c.LoginRate = 0 })
 	p.ts = testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(p.logs), opts...)
 	ctx := context.Background()
 	if _, err := p.ts.Service.CreateAccount(ctx, core.NewAccount{Username: "alice", Email: email, Password: testPassword}, core.Meta{}); err != nil {
@@ -167,6 +185,18 @@ func newPagesTarget(f *testing.F, dsn, email string, opts ...testenv.ServerOptio
 	signInWithApp(f, p.c, p.ts, phone)
 	p.kp = testenv.SSHKeygen(f, "ed25519", 0)
 	addSSHKey(f, p.ts, sessionCookie(f, p.c), p.kp)
+	a, err := p.ts.Service.Authenticate(ctx, sessionCookie(f, p.c))
+	if err != nil {
+		f.Fatal(err)
+	}
+	e, err := p.ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: "sms", Phone: mobileNumber, Label: "Mobile"}, core.Meta{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := p.ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, p.g.LastCode(f, mobileNumber), core.Meta{}); err != nil {
+		f.Fatal(err)
+	}
+	p.alices.mobile = e.Factor.ID
 	p.snaps = testenv.OpenSnapshots(f, dsn)
 	return p
 }
@@ -208,11 +238,30 @@ func (p *pagesTarget) post(t *testing.T, path, form string) (string, reply, stri
 	return form, r, newLog, before
 }
 
+// askText asks for a code texted to alice's phone with form at path, as
+// the page's button does. When the send limits refuse, it moves the clock
+// until they allow one again and reports false: the caller starts a new
+// step and asks again.
+func (p *pagesTarget) askText(t *testing.T, path string, form url.Values) bool {
+	t.Helper()
+	r := p.c.post(path, form)
+	if wait, err := strconv.Atoi(r.header.Get("Retry-After")); r.status == http.StatusTooManyRequests && err == nil {
+		p.ts.Clock.Add(time.Duration(wait) * time.Second)
+		return false
+	}
+	if r.status != 200 {
+		t.Fatalf("asking for a texted code at %s: %d %s", path, r.status, pageError(r.body))
+	}
+	p.alices.text, p.alices.textChecks = p.g.LastCode(t, mobileNumber), 0
+	return true
+}
+
 // refused fails t unless r, the answer to form, sent by method and naming
 // factor or not, is a refusal that wrote nothing since before and counted
 // as it should on alice's counters: a refused proof (401) exactly one
 // failure on one of her own, and one more on a factor's only when the
-// form names a factor; a push not sent and any other refusal none.
+// form names a factor; a push not sent and any other refusal none. A form
+// by method sms may also take one check from each texted code it checked.
 func (p *pagesTarget) refused(t *testing.T, form string, r reply, method, factor string, before testenv.Snapshot) {
 	t.Helper()
 	if r.status < 400 {
@@ -229,7 +278,12 @@ func (p *pagesTarget) refused(t *testing.T, form string, r reply, method, factor
 	case byFactor > 0 && (own == 0 || byFactor > 1 || factor == ""):
 		t.Fatalf("%q: refused (%d), counted on %d factors' counters: %v", form, r.status, byFactor, counted)
 	}
-	if d := before.Diff(p.snaps.Take(t)); d != "" {
+	d := before.Diff(p.snaps.Take(t))
+	if method == "sms" {
+		p.alices.textChecks++
+		d = testenv.WithoutChecksTaken(d)
+	}
+	if d != "" {
 		t.Fatalf("%q: refused (%d %s), but the database changed:\n%s", form, r.status, pageError(r.body), d)
 	}
 }

@@ -17,13 +17,14 @@ import (
 // (POST /new-password) from a browser that asked for a link to reset
 // alice's password ("Forgot your password?") and opened the link mailed,
 // with its form token (unless the form sends its own); alice has an
-// authenticator app (Phone), recovery codes, a paper key and an SSH key.
-// Whatever the form:
+// authenticator app (Phone), a phone that gets texted codes (Mobile),
+// recovery codes, a paper key and an SSH key. Whatever the form:
 //
 //   - the answer is never a server error;
 //   - it changes the password only with both password fields the same
 //     and a proof of alice's that stands and a reset takes (an app's code,
-//     a recovery code not used yet, the paper key; never an SSH key);
+//     a code texted for the link, a recovery code not used yet, the paper
+//     key; never an SSH key);
 //     then the browser lands on the sign-in page without the link's
 //     cookie, the old password no longer signs in and the new one does,
 //     and the session from before the reset is ended;
@@ -35,10 +36,11 @@ import (
 //     the page or goes to the log.
 //
 // In a form, placeholders stand for alice's proofs (proofs.replace), and
-// @newpass@ for a password that is not hers. Alice's counters are cleared
-// before each form; after a reset the next form goes with a new link, the
-// clock moved past the pace of links. On SQLite; FuzzResetFormPostgres is
-// the same on PostgreSQL.
+// @newpass@ for a password that is not hers; @sms@ is a code texted by
+// the page's "Send a code" (POST /new-password/send). Alice's counters are
+// cleared before each form; after a reset the next form goes with a new
+// link, the clock moved past the pace of links. On SQLite;
+// FuzzResetFormPostgres is the same on PostgreSQL.
 func FuzzResetForm(f *testing.F) { resetForm(f, testenv.SQLiteDSN(f)) }
 
 // FuzzResetFormPostgres is FuzzResetForm on PostgreSQL.
@@ -64,6 +66,9 @@ func resetForm(f *testing.F, dsn string) {
 		"password=@newpass@&password2=@newpass@&method=hotp&code=@code@",
 		"password=@newpass@&password2=@newpass@&method=sms&code=@code@",
 		"password=@newpass@&password2=@newpass@&method=email&code=@code@",
+		"password=@newpass@&password2=@newpass@&method=totp&code=@sms@",
+		"password=@newpass@&password2=@newpass@&method=sms&code=@code@",
+		"password=@newpass@&password2=@newpass@&method=sms&code=+@sms@+",
 		"password=@newpass@&password2=@newpass@&method=recovery_code&code=@recovery@",
 		"password=@newpass@&password2=@newpass@&method=recovery_code&code=+3.+@recovery@%0A",
 		"password=@newpass@&password2=@newpass@&method=recovery_code&code=@spent@",
@@ -84,29 +89,41 @@ func resetForm(f *testing.F, dsn string) {
 	newPass := resetPasswords[0]
 	var token string // the link's
 	used := true     // the link was used: the next form needs a new one
-	f.Fuzz(func(t *testing.T, form string) {
-		if used {
-			p.sweep(t, 15*time.Minute+30*time.Second) // past the account's pace of links, and a new step
-			p.c = newClient(t, ts.URL())
-			seen := len(mb.Messages())
-			if r := p.c.post("/password-reset", url.Values{"username": {"alice"}}); r.status != 200 {
-				t.Fatalf("asking for a link: %d %s", r.status, pageError(r.body))
-			}
-			var path string
-			for n := seen + 1; path == ""; n++ {
-				for _, m := range mb.Wait(t, n, time.Minute)[seen:] {
-					if l := link.FindStringSubmatch(mailBody(t, m)); l != nil && l[2] != token {
-						path, token = l[1], l[2]
-					}
+	// newLink asks for a link from a new browser and opens it, a step
+	// and the pace of links later.
+	newLink := func(t *testing.T) {
+		p.sweep(t, 15*time.Minute+30*time.Second) // past the account's pace of links, and a new step
+		p.c = newClient(t, ts.URL())
+		seen := len(mb.Messages())
+		if r := p.c.post("/password-reset", url.Values{"username": {"alice"}}); r.status != 200 {
+			t.Fatalf("asking for a link: %d %s", r.status, pageError(r.body))
+		}
+		var path string
+		for n := seen + 1; path == ""; n++ {
+			for _, m := range mb.Wait(t, n, time.Minute)[seen:] {
+				if l := link.FindStringSubmatch(mailBody(t, m)); l != nil && l[2] != token {
+					path, token = l[1], l[2]
 				}
 			}
-			if r := p.c.get(path); r.status != 200 || r.url.Path != "/new-password" {
-				t.Fatalf("the link: %d at %s: %s", r.status, r.url, pageError(r.body))
-			}
+		}
+		if r := p.c.get(path); r.status != 200 || r.url.Path != "/new-password" {
+			t.Fatalf("the link: %d at %s: %s", r.status, r.url, pageError(r.body))
+		}
+		alices.text = ""
+	}
+	f.Fuzz(func(t *testing.T, form string) {
+		if used {
+			newLink(t)
 			used = false
 		}
+		p.c.t = t
+		for strings.Contains(form, "@sms@") && (alices.text == "" || alices.textChecks >= 4) {
+			if !p.askText(t, "/new-password/send", url.Values{"method": {"sms"}, "factor_id": {alices.mobile}}) {
+				newLink(t)
+				p.c.t = t
+			}
+		}
 		c := p.c
-		c.t = t
 		now := ts.Clock.Now()
 		cookie := jarValue(t, c, "/new-password", "twofold_reset")
 		if cookie == "" {
