@@ -161,7 +161,7 @@ func TestChangePasswordThrottled(t *testing.T) {
 }
 
 // mailText returns the subject and the decoded body of a received message.
-func mailText(t *testing.T, m testenv.SMTPMessage) (subject, body string) {
+func mailText(t testing.TB, m testenv.SMTPMessage) (subject, body string) {
 	t.Helper()
 	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 
 // mailedCode returns the code of the first code mail the mailbox received
 // after its first seen messages, waiting for it.
-func mailedCode(t *testing.T, mb *testenv.SMTPServer, seen int) string {
+func mailedCode(t testing.TB, mb *testenv.SMTPServer, seen int) string {
 	t.Helper()
 	for n := seen + 1; ; {
 		msgs := mb.Wait(t, n, time.Minute)

@@ -21,7 +21,9 @@ import (
 // FuzzSecondStep sends any body to POST /v1/login/{id}/verify of a live
 // login of alice, who has two authenticator apps (Phone and Tablet), a
 // phone that gets codes by text message (Mobile, through a test gateway),
-// recovery codes, a paper key and an SSH key, on a real server over HTTP.
+// her address as a factor that gets codes by mail (Mailbox, through a test
+// SMTP server), recovery codes, a paper key and an SSH key, on a real
+// server over HTTP.
 // Whatever the body:
 //
 //   - the answer is never a server error, and every refusal is
@@ -30,7 +32,8 @@ import (
 //     alice's that stands at that moment: a code of an app within a few
 //     steps of now and after that app's last code used (of the app its
 //     factor_id names, when it names one), the code last texted to Mobile
-//     for this login, once, a recovery code not yet used, the paper key,
+//     or mailed to Mailbox for this login, once, a recovery code not yet
+//     used, the paper key,
 //     or the SSH key's signature of the login's challenge, each as people
 //     type it (README "How two-factor behaves"); and the session is
 //     alice's;
@@ -39,7 +42,7 @@ import (
 //     names a factor; a refused push (whose secret is the caller's own) and
 //     any other refusal count none;
 //   - a refusal writes nothing else (testenv.Snapshot) but one check
-//     taken from each texted code it checked, and queues no mail;
+//     taken from each code sent that it checked, and queues no mail;
 //   - no proof sent (code, recovery code, paper key, signature) comes back
 //     in the answer (but as part of a name the body made up, which a 400
 //     quotes: README "Using it"), and none goes to the log, nor
@@ -52,8 +55,9 @@ import (
 // recovery code not used yet, @spent@ for the one used last, @paper@ for
 // the paper key, @sig@ for the SSH key's signature of the login's
 // challenge (the login asks for it first), @sms@ for the code texted to
-// Mobile for it (asked for first, and again when it may be out of checks)
-// and @mobile@ for Mobile's id.
+// Mobile for it (asked for first, and again when it may be out of checks),
+// @email@ for the code mailed to Mailbox alike, and @mobile@ and @mailbox@
+// for their ids.
 //
 // Every counter of alice is cleared before each body, so that locks never
 // hide what a body does; her count of failed recovery codes and paper keys
@@ -71,7 +75,7 @@ func FuzzSecondStepPostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f)
 // proofs stand, counted on the same counters, and a 200 elevates the
 // session until ten minutes from now, the same session, with no new
 // token; @sig@ signs the challenge of POST /v1/me/elevate/challenge, and
-// @sms@ is a code texted by it.
+// @sms@ and @email@ are codes sent by it.
 func FuzzElevate(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f), toElevate) }
 
 // FuzzElevatePostgres is FuzzElevate on PostgreSQL.
@@ -81,16 +85,26 @@ func FuzzElevatePostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f), t
 // /v1/password-reset/complete with a link mailed to alice: @token@ stands
 // for its token and @newpass@ for a new password, never her current one.
 // Only the ways a reset takes (an app's code, a texted code, a recovery
-// code, the paper key) pass, counted on the same counters; a 200 changes
-// her password to the one sent (it signs in, the old one no longer does),
-// ends her session from before and uses the link, and the next body goes
-// with a new one; neither the token nor a password comes back or reaches
-// the log.
+// code, the paper key) pass, never a mailed code (@email@ is one mailed
+// for another sign-in: the link came by mail too), counted on the same
+// counters; a 200 changes her password to the one sent (it signs in, the
+// old one no longer does), ends her session from before and uses the
+// link, and the next body goes with a new one; neither the token nor a
+// password comes back or reaches the log.
 func FuzzPasswordReset(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f), toReset) }
 
 // FuzzPasswordResetPostgres is FuzzPasswordReset on PostgreSQL.
 func FuzzPasswordResetPostgres(f *testing.F) {
 	secondStep(f, testenv.PostgresDSN(f), toReset)
+}
+
+// sentCode is a code texted or mailed to one of alice's factors for a
+// second-step fuzz target's step.
+type sentCode struct {
+	method, factorID string
+	code             string // "" until asked for
+	secret           string // the requester's code_secret, once answered
+	checks           int    // bodies by method refused since it was sent
 }
 
 // stepKind is where secondStep sends its bodies.
@@ -112,17 +126,23 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	opts := []testenv.ServerOption{func(c *config.Config) { c.LoginRate = 0 }} // no per-address bucket: every body is answered
 	g := testenv.NewSMSGateway(f)
 	opts = append(opts, g.Option())
-	var mb *testenv.SMTPServer
-	if kind == toReset {
-		mb = testenv.NewSMTPServer(f)
-		opts = append(opts, mb.Option("Twofold <twofold@example.com>"))
-	}
+	mb := testenv.NewSMTPServer(f)
+	opts = append(opts, mb.Option("Twofold <twofold@example.com>"))
 	s := testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(&logs), opts...)
 	addUser(f, s, "alice")
 	c := login(f, s, "alice")
 	phone := enrol(f, s, c, map[string]any{"type": "totp", "label": "Phone"})
 	tablet := enrol(f, s, c, map[string]any{"type": "totp", "label": "Tablet"})
 	mobile, _ := enrolPhone(f, c, g, phoneE164, phoneE164, "Mobile")
+	seen := len(mb.Messages())
+	r := c.Do(f, "POST", "/v1/me/factors", map[string]any{"type": "email", "label": "Mailbox"})
+	if r.Status != 201 {
+		f.Fatalf("enrol email: %d %s", r.Status, r.Body)
+	}
+	mailbox := r.JSON["factor"].(map[string]any)["id"].(string)
+	if r := c.Do(f, "POST", "/v1/me/factors/"+mailbox+"/confirm", map[string]string{"code": mailedCode(f, mb, seen)}); r.Status != 200 {
+		f.Fatalf("confirm email: %d %s", r.Status, r.Body)
+	}
 	kp := testenv.SSHKeygen(f, "ed25519", 0)
 	registerSSHKey(f, c, kp)
 	alice, err := s.Store.AccountByUsername(f.Context(), "alice")
@@ -146,6 +166,11 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		`{"method":"hotp","code":"@code@"}`,
 		`{"method":"sms","code":"@code2@","factor_id":"@tablet@"}`,
 		`{"method":"email","code":"@code@"}`,
+		`{"method":"totp","code":"@email@"}`,
+		`{"method":"email","code":"@code@","factor_id":"@mailbox@"}`,
+		`{"method":"sms","code":"@email@"}`,
+		`{"method":"email","code":" @email@ "}`,
+		`{"method":"email","code":"@email@","factor_id":"@mailbox@"}`,
 		`{"method":"sms","code":"@sms@","factor_id":"@tablet@"}`,
 		`{"method":"sms","code":"@code@"}`,
 		`{"method":"totp","code":"@sms@"}`,
@@ -179,9 +204,8 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	}
 
 	var loginID, sig, resetToken string
-	var text, textSecret string // the code texted to Mobile for this step, and its requester's secret
-	textChecks := 0             // sms bodies refused since it was sent
-	pass := password            // alice's password
+	codes := []*sentCode{{method: "sms", factorID: mobile}, {method: "email", factorID: mailbox}}
+	pass := password // alice's password
 	newPass := resetPasswords[0]
 	spent := "none yet" // the recovery code used last
 	used := true        // the last body passed: the next needs a new step
@@ -190,17 +214,24 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	// (when the one it has grows old) session, a step later.
 	newStep := func(t *testing.T) {
 		s.Clock.Add(30 * time.Second) // a new step: the last one may be spent
-		sig, text = "", ""
+		sig = ""
+		for _, sc := range codes {
+			sc.code = ""
+		}
 		switch {
 		case kind == atLogin:
 			loginID, _ = startLogin(t, s, "alice")
-			textSecret = ""
+			for _, sc := range codes {
+				sc.secret = ""
+			}
 		case kind == toReset:
 			s.Clock.Add(15 * time.Minute) // past the account's and the address's pace of links
 			resetToken = mailedReset(t, s, mb, resetToken)
 		case s.Clock.Now().Sub(sessionMade) > 11*time.Hour:
 			session, sessionMade = signIn(t, s, apps[0], pass), s.Clock.Now()
-			textSecret = ""
+			for _, sc := range codes {
+				sc.secret = ""
+			}
 		}
 		// What lapsed as the clock moved goes now, not in the server's
 		// next sweep while a body is judged.
@@ -214,22 +245,31 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			newStep(t)
 			used = false
 		}
-		if strings.Contains(body, "@sms@") && (text == "" || textChecks >= 4) {
-			// A code texted to Mobile, anew when the one sent may be out
-			// of checks; when the send limits refuse, a new step once they
-			// allow one again.
-			for text == "" || textChecks >= 4 {
+		// A code texted to Mobile or mailed to Mailbox, asked for as the
+		// step's endpoint does, anew when the one sent may be out of
+		// checks; when the send limits refuse, a new step once they allow
+		// one again. A reset takes no mailed code: for it, @email@ is a
+		// code mailed for another sign-in.
+		for _, sc := range codes {
+			for strings.Contains(body, "@"+sc.method+"@") && (sc.code == "" || sc.checks >= 4) {
 				path, asker := "/v1/login/"+loginID+"/challenge", testenv.NewClient(s.URL())
-				ask := map[string]string{"method": "sms", "factor_id": mobile}
-				switch kind {
-				case toElevate:
+				ask := map[string]string{"method": sc.method, "factor_id": sc.factorID}
+				switch {
+				case kind == toElevate:
 					path, asker = "/v1/me/elevate/challenge", session
-				case toReset:
+				case kind == toReset && sc.method == "sms":
 					path, ask["token"] = "/v1/password-reset/challenge", resetToken
+				case kind == toReset:
+					r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": pass})
+					if r.Status != 200 || r.String("login_id") == "" {
+						t.Fatalf("a sign-in to mail a code for: %d %s", r.Status, r.Body)
+					}
+					path = "/v1/login/" + r.String("login_id") + "/challenge"
 				}
-				if textSecret != "" {
-					ask["code_secret"] = textSecret
+				if sc.secret != "" {
+					ask["code_secret"] = sc.secret
 				}
+				seen := len(mb.Messages())
 				r := asker.Do(t, "POST", path, ask)
 				if wait, err := strconv.Atoi(r.Header.Get("Retry-After")); r.Status == http.StatusTooManyRequests && err == nil {
 					s.Clock.Add(time.Duration(wait) * time.Second)
@@ -237,12 +277,16 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 					continue
 				}
 				if r.Status != http.StatusAccepted {
-					t.Fatalf("sms challenge: %d %s", r.Status, r.Body)
+					t.Fatalf("%s challenge: %d %s", sc.method, r.Status, r.Body)
 				}
-				if secret := r.String("code_secret"); secret != "" {
-					textSecret = secret
+				if secret := r.String("code_secret"); secret != "" && kind != toReset {
+					sc.secret = secret
 				}
-				text, textChecks = g.LastCode(t, phoneE164), 0
+				if sc.checks = 0; sc.method == "sms" {
+					sc.code = g.LastCode(t, phoneE164)
+				} else {
+					sc.code = mailedCode(t, mb, seen)
+				}
 			}
 		}
 		if strings.Contains(body, "@sig@") && sig == "" && kind != toReset {
@@ -263,7 +307,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			"@wide@", testenv.Wide(apps[0].Code(now, 0)), "@last@", apps[0].LastCode(),
 			"@phone@", phone.id, "@tablet@", tablet.id, "@recovery@", recovery[0], "@spent@", spent, "@paper@", phone.paperKey,
 			"@sig@", strings.ReplaceAll(sig, "\n", `\n`), "@token@", resetToken, "@newpass@", newPass,
-			"@sms@", text, "@mobile@", mobile).Replace(body)
+			"@sms@", codes[0].code, "@mobile@", mobile, "@email@", codes[1].code, "@mailbox@", mailbox).Replace(body)
 
 		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
 			if _, err := s.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
@@ -300,8 +344,10 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			secrets = append(secrets, resetToken, newPass, pass)
 		}
 		secrets = append(secrets, recovery...)
-		if text != "" {
-			secrets = append(secrets, text)
+		for _, sc := range codes {
+			if sc.code != "" {
+				secrets = append(secrets, sc.code)
+			}
 		}
 		for _, a := range apps {
 			for d := int64(-testenv.TypedWindow); d <= testenv.TypedWindow; d++ {
@@ -377,11 +423,18 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 				if got == nil || !bytes.Equal(got, made) {
 					t.Fatalf("%s: passed without the signature of the login's challenge", body)
 				}
-			case "sms":
-				if text == "" || sent.FactorID != "" && sent.FactorID != mobile || testenv.TypedText(sent.Code, false) != text {
-					t.Fatalf("%s: passed without the code last texted to Mobile for this step (%q)", body, text)
+			case "sms", "email":
+				sc := codes[0]
+				if sent.Method == "email" {
+					sc = codes[1]
 				}
-				text = ""
+				if kind == toReset && sc.method == "email" {
+					t.Fatalf("%s: a reset passed by a mailed code", body)
+				}
+				if sc.code == "" || sent.FactorID != "" && sent.FactorID != sc.factorID || testenv.TypedText(sent.Code, false) != sc.code {
+					t.Fatalf("%s: passed without the code last sent for this step (%q)", body, sc.code)
+				}
+				sc.code = ""
 			default:
 				t.Fatalf("%s: passed by method %q, which alice has no factor of", body, sent.Method)
 			}
@@ -451,11 +504,14 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			t.Fatalf("%s: a refused proof counted on %d factors' counters: %v", body, factors, counted)
 		}
 		d := before.Diff(snaps.Take(t))
-		if decodeErr == nil && sent.Method == "sms" {
-			// A texted code checked loses one of its checks, and nothing
-			// else: that is written whatever the answer.
-			textChecks++
-			d = testenv.WithoutChecksTaken(d)
+		for _, sc := range codes {
+			if decodeErr == nil && sent.Method == sc.method && !(kind == toReset && sc.method == "email") {
+				// A code sent and checked loses one of its checks, and
+				// nothing else: that is written whatever the answer. (A
+				// reset checks no mailed code.)
+				sc.checks++
+				d = testenv.WithoutChecksTaken(d)
+			}
 		}
 		if d != "" {
 			t.Fatalf("%s: refused (%d %s), but the database changed:\n%s", body, r.Status, r.Body, d)
