@@ -14,8 +14,9 @@ import (
 // FuzzElevateForm posts any "confirm it's you" fields to the form that does
 // nothing else (POST /settings/teams/{id}/elevate), from a browser signed
 // in as alice, with an authenticator app (Phone), a phone that gets texted
-// codes (Mobile), recovery codes, a paper key and an SSH key, whose
-// session is not elevated, with its form token
+// codes (Mobile), her address that gets mailed codes (Mailbox), recovery
+// codes, a paper key and an SSH key, whose session is not elevated, with
+// its form token
 // (unless the form sends its own). Whatever the form:
 //
 //   - the answer is never a server error;
@@ -33,7 +34,7 @@ import (
 //
 // In a form, placeholders stand for alice's proofs (proofs.replace); @sig@
 // is the SSH key's signature of the session's challenge (asked for first)
-// and @sms@ a code texted by the fields' "Send a code".
+// and @sms@ and @email@ codes sent by the fields' "Send a code".
 // Alice's counters are cleared before each form. On SQLite;
 // FuzzElevateFormPostgres is the same on PostgreSQL.
 func FuzzElevateForm(f *testing.F) { elevateForm(f, testenv.SQLiteDSN(f)) }
@@ -42,7 +43,7 @@ func FuzzElevateForm(f *testing.F) { elevateForm(f, testenv.SQLiteDSN(f)) }
 func FuzzElevateFormPostgres(f *testing.F) { elevateForm(f, testenv.PostgresDSN(f)) }
 
 func elevateForm(f *testing.F, dsn string) {
-	p := newPagesTarget(f, dsn, "")
+	p := newPagesTarget(f, dsn)
 	ts, c, alices := p.ts, p.c, p.alices
 	ctx := context.Background()
 	team, err := ts.Service.CreateTeam(ctx, core.Auth{Account: p.alice}, "ops", core.Meta{})
@@ -64,6 +65,9 @@ func elevateForm(f *testing.F, dsn string) {
 		"elevate_method=sms&elevate_code=@code@&elevate_factor=@mobile@",
 		"elevate_method=sms&elevate_code=+@sms@+",
 		"elevate_method=sms&elevate_code=@sms@&elevate_factor=@mobile@",
+		"elevate_method=totp&elevate_code=@email@",
+		"elevate_method=email&elevate_code=@code@&elevate_factor=@mailbox@",
+		"elevate_method=email&elevate_code=+@email@+",
 		"elevate_method=recovery_code&elevate_code=@recovery@",
 		"elevate_method=recovery_code&elevate_code=+3.+@recovery@%0A",
 		"elevate_method=recovery_code&elevate_code=@spent@",
@@ -92,7 +96,8 @@ func elevateForm(f *testing.F, dsn string) {
 			p.sweep(t, core.DefaultConfig().ElevationTTL+time.Second)
 			signedIn = ts.Clock.Now()
 		}
-		alices.sig, alices.text = "", ""
+		alices.sig = ""
+		alices.forget()
 	}
 	used := true // the session is elevated: the next form needs it lapsed
 	f.Fuzz(func(t *testing.T, form string) {
@@ -101,9 +106,12 @@ func elevateForm(f *testing.F, dsn string) {
 			newStep(t)
 			used = false
 		}
-		for strings.Contains(form, "@sms@") && (alices.text == "" || alices.textChecks >= 4) {
-			if !p.askText(t, "/settings/security/elevate/send", url.Values{"elevate_method": {"sms"}, "elevate_factor": {alices.mobile}}) {
-				newStep(t)
+		for _, sc := range alices.codes {
+			for strings.Contains(form, "@"+sc.method+"@") && (sc.code == "" || sc.checks >= 4) {
+				ask := url.Values{"elevate_method": {sc.method}, "elevate_factor": {sc.factorID}}
+				if !p.askCode(t, sc, p.byButton("/settings/security/elevate/send", ask)) {
+					newStep(t)
+				}
 			}
 		}
 		if strings.Contains(form, "@sig@") && alices.sig == "" {

@@ -15,8 +15,8 @@ import (
 // /login/verify) from a browser that signed in with alice's password and
 // holds her login's cookie, with its form token (unless the form sends its
 // own); alice has an authenticator app (Phone), a phone that gets texted
-// codes (Mobile), recovery codes, a paper key and an SSH key. Whatever the
-// form:
+// codes (Mobile), her address that gets mailed codes (Mailbox), recovery
+// codes, a paper key and an SSH key. Whatever the form:
 //
 //   - the answer is never a server error;
 //   - it signs in only for fields whose method and proof are one of
@@ -34,8 +34,8 @@ import (
 // In a form, placeholders stand for alice's proofs (proofs.replace); @sig@
 // is the SSH key's signature of the login's challenge, asked for and
 // fetched as the page does (POST /login/verify/ssh, GET
-// /login/verify/challenge.txt), and @sms@ the code texted for it ("Send a
-// code", POST /login/verify/send). Alice's counters are cleared before each
+// /login/verify/challenge.txt), and @sms@ and @email@ the codes sent for
+// it ("Send a code", POST /login/verify/send). Alice's counters are cleared before each
 // form; after a sign-in the next form goes to a new login, a step later.
 // On SQLite; FuzzLoginFormPostgres is the same on PostgreSQL.
 func FuzzLoginForm(f *testing.F) { loginForm(f, testenv.SQLiteDSN(f)) }
@@ -44,7 +44,7 @@ func FuzzLoginForm(f *testing.F) { loginForm(f, testenv.SQLiteDSN(f)) }
 func FuzzLoginFormPostgres(f *testing.F) { loginForm(f, testenv.PostgresDSN(f)) }
 
 func loginForm(f *testing.F, dsn string) {
-	p := newPagesTarget(f, dsn, "")
+	p := newPagesTarget(f, dsn)
 	ts, alices := p.ts, p.alices
 	ctx := context.Background()
 
@@ -63,6 +63,9 @@ func loginForm(f *testing.F, dsn string) {
 		"method=sms&code=@code@",
 		"method=sms&code=+@sms@+",
 		"method=sms&code=@sms@&x=1",
+		"method=totp&code=@email@",
+		"method=email&code=@code@",
+		"method=email&code=+@email@+",
 		// Four more texts in a few minutes: the send limits refuse the
 		// sixth.
 		"method=sms&code=@sms@",
@@ -97,7 +100,8 @@ func loginForm(f *testing.F, dsn string) {
 		if r := p.c.signIn("alice"); r.url.Path != "/login/verify" {
 			t.Fatalf("alice's password: at %s: %s", r.url, pageError(r.body))
 		}
-		alices.sig, alices.text = "", ""
+		alices.sig = ""
+		alices.forget()
 	}
 	used := true // the login was spent: the next form needs a new one
 	f.Fuzz(func(t *testing.T, form string) {
@@ -106,10 +110,12 @@ func loginForm(f *testing.F, dsn string) {
 			used = false
 		}
 		p.c.t = t
-		for strings.Contains(form, "@sms@") && (alices.text == "" || alices.textChecks >= 4) {
-			if !p.askText(t, "/login/verify/send", url.Values{"method": {"sms"}, "factor_id": {alices.mobile}}) {
-				newLogin(t)
-				p.c.t = t
+		for _, sc := range alices.codes {
+			for strings.Contains(form, "@"+sc.method+"@") && (sc.code == "" || sc.checks >= 4) {
+				if !p.askCode(t, sc, p.byButton("/login/verify/send", url.Values{"method": {sc.method}, "factor_id": {sc.factorID}})) {
+					newLogin(t)
+					p.c.t = t
+				}
 			}
 		}
 		c := p.c

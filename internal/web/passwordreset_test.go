@@ -34,7 +34,7 @@ func resetLinkPath(t *testing.T, ts *testenv.Server, mb *testenv.SMTPServer, n i
 }
 
 // mailBody returns the decoded body of a received message.
-func mailBody(t *testing.T, msg testenv.SMTPMessage) string {
+func mailBody(t testing.TB, msg testenv.SMTPMessage) string {
 	t.Helper()
 	m, err := mail.ReadMessage(bytes.NewReader(msg.Data))
 	if err != nil {

@@ -1,9 +1,12 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"net/mail"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,17 +21,31 @@ import (
 
 // proofs are the ways alice proves it's her in the pages' fuzz targets
 // (FuzzElevateForm, FuzzLoginForm, FuzzResetForm): an authenticator app,
-// a phone that gets texted codes, recovery codes, a paper key and an SSH
-// key, as the targets know them.
+// a phone that gets texted codes, her address that gets mailed codes,
+// recovery codes, a paper key and an SSH key, as the targets know them.
 type proofs struct {
-	phone      *testenv.App
-	mobile     string   // the texting phone's factor id
-	text       string   // the code last texted to it for this step, or ""
-	textChecks int      // forms by method sms refused since it was sent
-	recovery   []string // the recovery codes not used yet
-	spent      string   // the recovery code used last
-	paperKey   string
-	sig        string // the SSH key's signature of the challenge waiting, or ""
+	phone    *testenv.App
+	codes    []*sentCode // texted to Mobile, mailed to Mailbox
+	never    string      // a method no pass may take (a reset's email)
+	recovery []string    // the recovery codes not used yet
+	spent    string      // the recovery code used last
+	paperKey string
+	sig      string // the SSH key's signature of the challenge waiting, or ""
+}
+
+// sentCode is a code texted or mailed to one of alice's factors for a
+// step of a pages' fuzz target.
+type sentCode struct {
+	method, factorID string
+	code             string // "" until asked for
+	checks           int    // forms by method refused since it was sent
+}
+
+// forget drops the codes sent, for a new step.
+func (p *proofs) forget() {
+	for _, sc := range p.codes {
+		sc.code = ""
+	}
 }
 
 // newProofs is alice's proofs from k, with phone her app.
@@ -41,15 +58,16 @@ func newProofs(k keys, phone *testenv.App) *proofs {
 // @wide@ for this step's in full-width digits with a no-break space,
 // @last@ for the app's code last used, @phone@ for its id, @recovery@ for
 // a recovery code not used yet, @spent@ for the one used last, @paper@
-// for the paper key, @sig@ for the signature, @sms@ for the code texted
-// and @mobile@ for the texting phone's id. It adds csrf, the browser's
-// form token, unless the form sends one.
+// for the paper key, @sig@ for the signature, @sms@ and @email@ for the
+// codes texted and mailed, and @mobile@ and @mailbox@ for their factors'
+// ids. It adds csrf, the browser's form token, unless the form sends one.
 func (p *proofs) replace(form string, now time.Time, csrf string) string {
 	esc := url.QueryEscape
 	form = strings.NewReplacer("@code@", esc(p.phone.Code(now, 0)), "@prev@", esc(p.phone.Code(now, -1)),
 		"@wide@", esc(testenv.Wide(p.phone.Code(now, 0))), "@last@", esc(p.phone.LastCode()), "@phone@", esc(p.phone.ID),
 		"@recovery@", esc(p.recovery[0]), "@spent@", esc(p.spent), "@paper@", esc(p.paperKey),
-		"@sig@", esc(p.sig), "@sms@", esc(p.text), "@mobile@", esc(p.mobile)).Replace(form)
+		"@sig@", esc(p.sig), "@sms@", esc(p.codes[0].code), "@mobile@", esc(p.codes[0].factorID),
+		"@email@", esc(p.codes[1].code), "@mailbox@", esc(p.codes[1].factorID)).Replace(form)
 	if !strings.Contains(form, "csrf=") {
 		form = strings.TrimPrefix(form+"&csrf="+csrf, "&")
 	}
@@ -61,8 +79,10 @@ func (p *proofs) replace(form string, now time.Time, csrf string) string {
 func (p *proofs) checkShown(t *testing.T, form string, status int, page, newLog string, now time.Time) {
 	t.Helper()
 	secrets := append([]string{p.paperKey}, p.recovery...)
-	if p.text != "" {
-		secrets = append(secrets, p.text)
+	for _, sc := range p.codes {
+		if sc.code != "" {
+			secrets = append(secrets, sc.code)
+		}
 	}
 	for d := int64(-testenv.TypedWindow); d <= testenv.TypedWindow; d++ {
 		secrets = append(secrets, p.phone.Code(now, d))
@@ -93,6 +113,9 @@ func (p *proofs) checkShown(t *testing.T, form string, status int, page, newLog 
 // now; it then spends it as the server did.
 func (p *proofs) passed(t *testing.T, form, method, code, factor, signature string, now time.Time) {
 	t.Helper()
+	if method == p.never {
+		t.Fatalf("%q: passed by method %q, which it never takes", form, method)
+	}
 	switch method {
 	case "totp":
 		if factor != "" && factor != p.phone.ID || !p.phone.Spend(now, code) {
@@ -114,11 +137,12 @@ func (p *proofs) passed(t *testing.T, form, method, code, factor, signature stri
 		if got == nil || string(got) != string(made) {
 			t.Fatalf("%q: passed without the signature of the challenge waiting", form)
 		}
-	case "sms":
-		if p.text == "" || factor != "" && factor != p.mobile || testenv.TypedText(code, false) != p.text {
-			t.Fatalf("%q: passed without the code last texted for this step (%q)", form, p.text)
+	case "sms", "email":
+		sc := p.codes[slices.IndexFunc(p.codes, func(sc *sentCode) bool { return sc.method == method })]
+		if sc.code == "" || factor != "" && factor != sc.factorID || testenv.TypedText(code, false) != sc.code {
+			t.Fatalf("%q: passed without the code last sent for this step (%q)", form, sc.code)
 		}
-		p.text = ""
+		sc.code = ""
 	default:
 		t.Fatalf("%q: passed by method %q, which alice has no factor of", form, method)
 	}
@@ -140,9 +164,10 @@ func jarValue(tb testing.TB, c *client, path, name string) string {
 }
 
 // pagesTarget is what the pages' fuzz targets share: a server whose log
-// they read, alice with an authenticator app (Phone), recovery codes, a
-// paper key and an SSH key, a browser signed in as her, and snapshots of
-// the database.
+// they read, whose texts go to a test gateway and mail to a test SMTP
+// server, alice with an authenticator app (Phone), a phone (Mobile), her
+// address as a factor (Mailbox), recovery codes, a paper key and an SSH
+// key, a browser signed in as her, and snapshots of the database.
 type pagesTarget struct {
 	ts     *testenv.Server
 	logs   *testenv.Buffer
@@ -151,21 +176,21 @@ type pagesTarget struct {
 	c      *client // the browser
 	kp     testenv.SSHKeyPair
 	g      *testenv.SMSGateway
+	mb     *testenv.SMTPServer
 	snaps  *testenv.Snapshots
 }
 
 // mobileNumber is the number of alice's texting phone.
 const mobileNumber = "+447400123456"
 
-// newPagesTarget sets up a pages' fuzz target on dsn; alice has email as
-// her address ("" for none). The server takes every form: no per-address
-// bucket.
-func newPagesTarget(f *testing.F, dsn, email string, opts ...testenv.ServerOption) *pagesTarget {
-	p := &pagesTarget{logs: &testenv.Buffer{}, g: testenv.NewSMSGateway(f)}
-	opts = append(opts, p.g.Option(), func(c *config.Config) { c.LoginRate = 0 })
-	p.ts = testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(p.logs), opts...)
+// newPagesTarget sets up a pages' fuzz target on dsn. The server takes
+// every form: no per-address bucket.
+func newPagesTarget(f *testing.F, dsn string) *pagesTarget {
+	p := &pagesTarget{logs: &testenv.Buffer{}, g: testenv.NewSMSGateway(f), mb: testenv.NewSMTPServer(f)}
+	p.ts = testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(p.logs), p.g.Option(), p.mb.Option("Twofold <twofold@example.com>"),
+		func(c *config.Config) { c.LoginRate = 0 })
 	ctx := context.Background()
-	if _, err := p.ts.Service.CreateAccount(ctx, core.NewAccount{Username: "alice", Email: email, Password: testPassword}, core.Meta{}); err != nil {
+	if _, err := p.ts.Service.CreateAccount(ctx, core.NewAccount{Username: "alice", Email: "alice@example.com", Password: testPassword}, core.Meta{}); err != nil {
 		f.Fatal(err)
 	}
 	k := enrolPhone(f, p.ts, "alice")
@@ -196,7 +221,15 @@ func newPagesTarget(f *testing.F, dsn, email string, opts ...testenv.ServerOptio
 	if _, err := p.ts.Service.ConfirmFactor(ctx, a, e.Factor.ID, p.g.LastCode(f, mobileNumber), core.Meta{}); err != nil {
 		f.Fatal(err)
 	}
-	p.alices.mobile = e.Factor.ID
+	seen := len(p.mb.Messages())
+	m, err := p.ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: "email", Label: "Mailbox"}, core.Meta{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := p.ts.Service.ConfirmFactor(ctx, a, m.Factor.ID, mailedCode(f, p.mb, seen), core.Meta{}); err != nil {
+		f.Fatal(err)
+	}
+	p.alices.codes = []*sentCode{{method: "sms", factorID: e.Factor.ID}, {method: "email", factorID: m.Factor.ID}}
 	p.snaps = testenv.OpenSnapshots(f, dsn)
 	return p
 }
@@ -238,30 +271,62 @@ func (p *pagesTarget) post(t *testing.T, path, form string) (string, reply, stri
 	return form, r, newLog, before
 }
 
-// askText asks for a code texted to alice's phone with form at path, as
-// the page's button does. When the send limits refuse, it moves the clock
-// until they allow one again and reports false: the caller starts a new
-// step and asks again.
-func (p *pagesTarget) askText(t *testing.T, path string, form url.Values) bool {
+// askCode asks for sc's code by send, which answers a status and its
+// Retry-After. When the send limits refuse, it moves the clock until they
+// allow one again and reports false: the caller starts a new step and
+// asks again.
+func (p *pagesTarget) askCode(t *testing.T, sc *sentCode, send func() (status int, retry, page string)) bool {
 	t.Helper()
-	r := p.c.post(path, form)
-	if wait, err := strconv.Atoi(r.header.Get("Retry-After")); r.status == http.StatusTooManyRequests && err == nil {
+	seen := len(p.mb.Messages())
+	status, retry, page := send()
+	if wait, err := strconv.Atoi(retry); status == http.StatusTooManyRequests && err == nil {
 		p.ts.Clock.Add(time.Duration(wait) * time.Second)
 		return false
 	}
-	if r.status != 200 {
-		t.Fatalf("asking for a texted code at %s: %d %s", path, r.status, pageError(r.body))
+	if status != http.StatusOK && status != http.StatusAccepted {
+		t.Fatalf("asking for a %s code: %d %s", sc.method, status, page)
 	}
-	p.alices.text, p.alices.textChecks = p.g.LastCode(t, mobileNumber), 0
+	if sc.checks = 0; sc.method == "sms" {
+		sc.code = p.g.LastCode(t, mobileNumber)
+	} else {
+		sc.code = mailedCode(t, p.mb, seen)
+	}
 	return true
 }
+
+// byButton is a send of askCode: the browser posts form to path, as the
+// page's "Send a code" does.
+func (p *pagesTarget) byButton(path string, form url.Values) func() (int, string, string) {
+	return func() (int, string, string) {
+		r := p.c.post(path, form)
+		return r.status, r.header.Get("Retry-After"), pageError(r.body)
+	}
+}
+
+// mailedCode returns the code of the first code mail mb received after
+// its first seen messages, waiting for it.
+func mailedCode(tb testing.TB, mb *testenv.SMTPServer, seen int) string {
+	tb.Helper()
+	for n := seen + 1; ; n++ {
+		for _, m := range mb.Wait(tb, n, time.Minute)[seen:] {
+			if msg, err := mail.ReadMessage(bytes.NewReader(m.Data)); err == nil && strings.Contains(msg.Header.Get("Subject"), "your code") {
+				if c := sixDigits.FindString(mailBody(tb, m)); c != "" {
+					return c
+				}
+			}
+		}
+	}
+}
+
+var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
 
 // refused fails t unless r, the answer to form, sent by method and naming
 // factor or not, is a refusal that wrote nothing since before and counted
 // as it should on alice's counters: a refused proof (401) exactly one
 // failure on one of her own, and one more on a factor's only when the
 // form names a factor; a push not sent and any other refusal none. A form
-// by method sms may also take one check from each texted code it checked.
+// by method sms or email may also take one check from each code sent that
+// it checked, but for the method a pass never takes.
 func (p *pagesTarget) refused(t *testing.T, form string, r reply, method, factor string, before testenv.Snapshot) {
 	t.Helper()
 	if r.status < 400 {
@@ -279,9 +344,11 @@ func (p *pagesTarget) refused(t *testing.T, form string, r reply, method, factor
 		t.Fatalf("%q: refused (%d), counted on %d factors' counters: %v", form, r.status, byFactor, counted)
 	}
 	d := before.Diff(p.snaps.Take(t))
-	if method == "sms" {
-		p.alices.textChecks++
-		d = testenv.WithoutChecksTaken(d)
+	for _, sc := range p.alices.codes {
+		if method == sc.method && method != p.alices.never {
+			sc.checks++
+			d = testenv.WithoutChecksTaken(d)
+		}
 	}
 	if d != "" {
 		t.Fatalf("%q: refused (%d %s), but the database changed:\n%s", form, r.status, pageError(r.body), d)

@@ -24,7 +24,7 @@ import (
 //   - it changes the password only with both password fields the same
 //     and a proof of alice's that stands and a reset takes (an app's code,
 //     a code texted for the link, a recovery code not used yet, the paper
-//     key; never an SSH key);
+//     key; never an SSH key or a mailed code);
 //     then the browser lands on the sign-in page without the link's
 //     cookie, the old password no longer signs in and the new one does,
 //     and the session from before the reset is ended;
@@ -37,7 +37,8 @@ import (
 //
 // In a form, placeholders stand for alice's proofs (proofs.replace), and
 // @newpass@ for a password that is not hers; @sms@ is a code texted by
-// the page's "Send a code" (POST /new-password/send). Alice's counters are
+// the page's "Send a code" (POST /new-password/send), and @email@ one
+// mailed for another sign-in, as the page sends none. Alice's counters are
 // cleared before each form; after a reset the next form goes with a new
 // link, the clock moved past the pace of links. On SQLite;
 // FuzzResetFormPostgres is the same on PostgreSQL.
@@ -47,9 +48,9 @@ func FuzzResetForm(f *testing.F) { resetForm(f, testenv.SQLiteDSN(f)) }
 func FuzzResetFormPostgres(f *testing.F) { resetForm(f, testenv.PostgresDSN(f)) }
 
 func resetForm(f *testing.F, dsn string) {
-	mb := testenv.NewSMTPServer(f)
-	p := newPagesTarget(f, dsn, "alice@example.com", mb.Option("Twofold <twofold@example.com>"))
-	ts, alices := p.ts, p.alices
+	p := newPagesTarget(f, dsn)
+	ts, alices, mb := p.ts, p.alices, p.mb
+	alices.never = "email" // the link came by mail too
 	ctx := context.Background()
 	session := sessionCookie(f, p.c) // alice's session from before the next reset
 
@@ -69,6 +70,8 @@ func resetForm(f *testing.F, dsn string) {
 		"password=@newpass@&password2=@newpass@&method=totp&code=@sms@",
 		"password=@newpass@&password2=@newpass@&method=sms&code=@code@",
 		"password=@newpass@&password2=@newpass@&method=sms&code=+@sms@+",
+		"password=@newpass@&password2=@newpass@&method=email&code=@email@",
+		"password=@newpass@&password2=@newpass@&method=totp&code=@email@",
 		"password=@newpass@&password2=@newpass@&method=recovery_code&code=@recovery@",
 		"password=@newpass@&password2=@newpass@&method=recovery_code&code=+3.+@recovery@%0A",
 		"password=@newpass@&password2=@newpass@&method=recovery_code&code=@spent@",
@@ -109,7 +112,7 @@ func resetForm(f *testing.F, dsn string) {
 		if r := p.c.get(path); r.status != 200 || r.url.Path != "/new-password" {
 			t.Fatalf("the link: %d at %s: %s", r.status, r.url, pageError(r.body))
 		}
-		alices.text = ""
+		alices.forget()
 	}
 	f.Fuzz(func(t *testing.T, form string) {
 		if used {
@@ -117,10 +120,16 @@ func resetForm(f *testing.F, dsn string) {
 			used = false
 		}
 		p.c.t = t
-		for strings.Contains(form, "@sms@") && (alices.text == "" || alices.textChecks >= 4) {
-			if !p.askText(t, "/new-password/send", url.Values{"method": {"sms"}, "factor_id": {alices.mobile}}) {
-				newLink(t)
-				p.c.t = t
+		for _, sc := range alices.codes {
+			for strings.Contains(form, "@"+sc.method+"@") && (sc.code == "" || sc.checks >= 4) {
+				send := p.byButton("/new-password/send", url.Values{"method": {sc.method}, "factor_id": {sc.factorID}})
+				if sc.method == "email" {
+					send = otherSignInMail(t, ts, sc.factorID, pass)
+				}
+				if !p.askCode(t, sc, send) {
+					newLink(t)
+					p.c.t = t
+				}
 			}
 		}
 		c := p.c
@@ -173,6 +182,21 @@ func resetForm(f *testing.F, dsn string) {
 // resetPasswords are what @newpass@ stands for in FuzzResetForm: never
 // alice's password at the time, so that a reset always changes it.
 var resetPasswords = [2]string{"tall horse battery staple", "quiet copper lantern river"}
+
+// otherSignInMail is a send of askCode that starts another sign-in of
+// alice's with password pass over the API and has it mail a code to the
+// factor mailbox.
+func otherSignInMail(t *testing.T, ts *testenv.Server, mailbox, pass string) func() (int, string, string) {
+	return func() (int, string, string) {
+		r := testenv.NewClient(ts.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": pass})
+		if r.Status != 200 || r.String("login_id") == "" {
+			t.Fatalf("another sign-in: %d %s", r.Status, r.Body)
+		}
+		r = testenv.NewClient(ts.URL()).Do(t, "POST", "/v1/login/"+r.String("login_id")+"/challenge",
+			map[string]string{"method": "email", "factor_id": mailbox})
+		return r.Status, r.Header.Get("Retry-After"), string(r.Body)
+	}
+}
 
 // signInWithPassword signs alice in through the core with password pass
 // and app's code of now, the next step app has not used, and returns the
