@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -11,23 +10,6 @@ import (
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
-
-// mailedCode returns the code of the first code mail the mailbox received
-// after its first seen messages, waiting for it.
-func mailedCode(t testing.TB, mb *testenv.SMTPServer, seen int) string {
-	t.Helper()
-	for n := seen + 1; ; {
-		msgs := mb.Wait(t, n, time.Minute)
-		for _, m := range msgs[seen:] {
-			if subject, body := mailText(t, m); strings.Contains(subject, "your code") {
-				if c := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(body); c != "" {
-					return c
-				}
-			}
-		}
-		n = len(msgs) + 1
-	}
-}
 
 // addEmailFactor adds and confirms an email factor on the fixture's
 // elevated session of dave, and returns its id.
@@ -39,7 +21,7 @@ func addEmailFactor(t *testing.T, f resetFixture) string {
 		t.Fatalf("enrol email: got %d %s", r.Status, r.Body)
 	}
 	id := r.JSON["factor"].(map[string]any)["id"].(string)
-	if r := f.user.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": mailedCode(t, f.mailbox, seen)}); r.Status != 200 {
+	if r := f.user.Do(t, "POST", "/v1/me/factors/"+id+"/confirm", map[string]string{"code": f.mailbox.CodeAfter(t, seen)}); r.Status != 200 {
 		t.Fatalf("confirm email: got %d %s", r.Status, r.Body)
 	}
 	return id
@@ -75,7 +57,7 @@ func TestPushEndsWhenItsSignInCompletesAnotherWay(t *testing.T) {
 				if r := challenge(t, s, loginID, map[string]string{"method": "email", "factor_id": emailID}); r.Status != 202 {
 					t.Fatalf("email challenge: got %d %s", r.Status, r.Body)
 				}
-				return map[string]string{"method": "email", "factor_id": emailID, "code": mailedCode(t, f.mailbox, seen)}
+				return map[string]string{"method": "email", "factor_id": emailID, "code": f.mailbox.CodeAfter(t, seen)}
 			}},
 		} {
 			s.Clock.Add(30 * time.Second) // a TOTP code of a step not used yet
@@ -164,7 +146,7 @@ func TestElevationCodesEndWithTheirSession(t *testing.T) {
 			if r := c.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "email", "factor_id": emailID}); r.Status != 202 {
 				t.Fatalf("%s: elevation code: got %d %s", tc.name, r.Status, r.Body)
 			}
-			code := mailedCode(t, f.mailbox, seen)
+			code := f.mailbox.CodeAfter(t, seen)
 			if !hasSentCode(t, f, scope) {
 				t.Fatalf("%s: no code stored for the session's elevation", tc.name)
 			}

@@ -14,7 +14,10 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"mime"
+	"mime/quotedprintable"
 	"net"
+	"net/mail"
 	"strings"
 	"sync"
 	"testing"
@@ -141,6 +144,32 @@ func (s *SMTPServer) Deliveries() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tries
+}
+
+// CodeAfter returns the code of the first code mail ("… your code" in
+// its subject, a 6-digit code in its body) the server received after its
+// first seen messages, waiting up to a minute for it.
+func (s *SMTPServer) CodeAfter(tb testing.TB, seen int) string {
+	tb.Helper()
+	for n := seen + 1; ; n++ {
+		for _, m := range s.Wait(tb, n, time.Minute)[seen:] {
+			msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+			if err != nil {
+				tb.Fatalf("smtp: a message that does not parse: %v", err)
+			}
+			subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+			if err != nil || !strings.Contains(subject, "your code") {
+				continue
+			}
+			body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+			if err != nil {
+				tb.Fatalf("smtp: a code mail's body: %v", err)
+			}
+			if c := sixDigits.FindString(string(body)); c != "" {
+				return c
+			}
+		}
+	}
 }
 
 // Wait waits up to timeout for the server to hold at least n messages, and

@@ -1,12 +1,9 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"net/mail"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,7 +223,7 @@ func newPagesTarget(f *testing.F, dsn string) *pagesTarget {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if _, err := p.ts.Service.ConfirmFactor(ctx, a, m.Factor.ID, mailedCode(f, p.mb, seen), core.Meta{}); err != nil {
+	if _, err := p.ts.Service.ConfirmFactor(ctx, a, m.Factor.ID, p.mb.CodeAfter(f, seen), core.Meta{}); err != nil {
 		f.Fatal(err)
 	}
 	p.alices.codes = []*sentCode{{method: "sms", factorID: e.Factor.ID}, {method: "email", factorID: m.Factor.ID}}
@@ -289,7 +286,7 @@ func (p *pagesTarget) askCode(t *testing.T, sc *sentCode, send func() (status in
 	if sc.checks = 0; sc.method == "sms" {
 		sc.code = p.g.LastCode(t, mobileNumber)
 	} else {
-		sc.code = mailedCode(t, p.mb, seen)
+		sc.code = p.mb.CodeAfter(t, seen)
 	}
 	return true
 }
@@ -302,23 +299,6 @@ func (p *pagesTarget) byButton(path string, form url.Values) func() (int, string
 		return r.status, r.header.Get("Retry-After"), pageError(r.body)
 	}
 }
-
-// mailedCode returns the code of the first code mail mb received after
-// its first seen messages, waiting for it.
-func mailedCode(tb testing.TB, mb *testenv.SMTPServer, seen int) string {
-	tb.Helper()
-	for n := seen + 1; ; n++ {
-		for _, m := range mb.Wait(tb, n, time.Minute)[seen:] {
-			if msg, err := mail.ReadMessage(bytes.NewReader(m.Data)); err == nil && strings.Contains(msg.Header.Get("Subject"), "your code") {
-				if c := sixDigits.FindString(mailBody(tb, m)); c != "" {
-					return c
-				}
-			}
-		}
-	}
-}
-
-var sixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
 
 // refused fails t unless r, the answer to form, sent by method and naming
 // factor or not, is a refusal that wrote nothing since before and counted
