@@ -56,8 +56,9 @@ import (
 // the paper key, @sig@ for the SSH key's signature of the login's
 // challenge (the login asks for it first), @sms@ for the code texted to
 // Mobile for it (asked for first, and again when it may be out of checks),
-// @email@ for the code mailed to Mailbox alike, and @mobile@ and @mailbox@
-// for their ids.
+// @email@ for the code mailed to Mailbox alike, @elsewhere@ for a code
+// mailed to Mailbox for another sign-in (which must never pass this one),
+// and @mobile@ and @mailbox@ for their ids.
 //
 // Every counter of alice is cleared before each body, so that locks never
 // hide what a body does; her count of failed recovery codes and paper keys
@@ -101,7 +102,9 @@ func FuzzPasswordResetPostgres(f *testing.F) {
 // sentCode is a code texted or mailed to one of alice's factors for a
 // second-step fuzz target's step.
 type sentCode struct {
+	placeholder      string // what stands for it in a body
 	method, factorID string
+	elsewhere        bool   // mailed for another sign-in, not for the step
 	code             string // "" until asked for
 	secret           string // the requester's code_secret, once answered
 	checks           int    // bodies by method refused since it was sent
@@ -171,6 +174,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		`{"method":"sms","code":"@email@"}`,
 		`{"method":"email","code":" @email@ "}`,
 		`{"method":"email","code":"@email@","factor_id":"@mailbox@"}`,
+		`{"method":"email","code":"@elsewhere@"}`,
 		`{"method":"sms","code":"@sms@","factor_id":"@tablet@"}`,
 		`{"method":"sms","code":"@code@"}`,
 		`{"method":"totp","code":"@sms@"}`,
@@ -204,7 +208,11 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	}
 
 	var loginID, sig, resetToken string
-	codes := []*sentCode{{method: "sms", factorID: mobile}, {method: "email", factorID: mailbox}}
+	codes := []*sentCode{
+		{placeholder: "@sms@", method: "sms", factorID: mobile},
+		{placeholder: "@email@", method: "email", factorID: mailbox, elsewhere: kind == toReset},
+		{placeholder: "@elsewhere@", method: "email", factorID: mailbox, elsewhere: true},
+	}
 	pass := password // alice's password
 	newPass := resetPasswords[0]
 	spent := "none yet" // the recovery code used last
@@ -248,23 +256,23 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		// A code texted to Mobile or mailed to Mailbox, asked for as the
 		// step's endpoint does, anew when the one sent may be out of
 		// checks; when the send limits refuse, a new step once they allow
-		// one again. A reset takes no mailed code: for it, @email@ is a
-		// code mailed for another sign-in.
+		// one again. @elsewhere@ is a code mailed for another sign-in,
+		// and so is @email@ for a reset, which takes no mailed code.
 		for _, sc := range codes {
-			for strings.Contains(body, "@"+sc.method+"@") && (sc.code == "" || sc.checks >= 4) {
+			for strings.Contains(body, sc.placeholder) && (sc.code == "" || sc.checks >= 4) {
 				path, asker := "/v1/login/"+loginID+"/challenge", testenv.NewClient(s.URL())
 				ask := map[string]string{"method": sc.method, "factor_id": sc.factorID}
 				switch {
-				case kind == toElevate:
-					path, asker = "/v1/me/elevate/challenge", session
-				case kind == toReset && sc.method == "sms":
-					path, ask["token"] = "/v1/password-reset/challenge", resetToken
-				case kind == toReset:
+				case sc.elsewhere:
 					r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": pass})
 					if r.Status != 200 || r.String("login_id") == "" {
 						t.Fatalf("a sign-in to mail a code for: %d %s", r.Status, r.Body)
 					}
 					path = "/v1/login/" + r.String("login_id") + "/challenge"
+				case kind == toElevate:
+					path, asker = "/v1/me/elevate/challenge", session
+				case kind == toReset:
+					path, ask["token"] = "/v1/password-reset/challenge", resetToken
 				}
 				if sc.secret != "" {
 					ask["code_secret"] = sc.secret
@@ -279,7 +287,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 				if r.Status != http.StatusAccepted {
 					t.Fatalf("%s challenge: %d %s", sc.method, r.Status, r.Body)
 				}
-				if secret := r.String("code_secret"); secret != "" && kind != toReset {
+				if secret := r.String("code_secret"); secret != "" && kind != toReset && !sc.elsewhere {
 					sc.secret = secret
 				}
 				if sc.checks = 0; sc.method == "sms" {
@@ -302,12 +310,15 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			sig = testenv.SSHSign(t, kp.File, sshkey.Namespace, r.String("challenge"))
 		}
 		now := s.Clock.Now()
+		for _, sc := range codes {
+			body = strings.ReplaceAll(body, sc.placeholder, sc.code)
+		}
 		body = strings.NewReplacer(
 			"@code@", apps[0].Code(now, 0), "@prev@", apps[0].Code(now, -1), "@code2@", apps[1].Code(now, 0),
 			"@wide@", testenv.Wide(apps[0].Code(now, 0)), "@last@", apps[0].LastCode(),
 			"@phone@", phone.id, "@tablet@", tablet.id, "@recovery@", recovery[0], "@spent@", spent, "@paper@", phone.paperKey,
 			"@sig@", strings.ReplaceAll(sig, "\n", `\n`), "@token@", resetToken, "@newpass@", newPass,
-			"@sms@", codes[0].code, "@mobile@", mobile, "@email@", codes[1].code, "@mailbox@", mailbox).Replace(body)
+			"@mobile@", mobile, "@mailbox@", mailbox).Replace(body)
 
 		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
 			if _, err := s.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
@@ -424,17 +435,14 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 					t.Fatalf("%s: passed without the signature of the login's challenge", body)
 				}
 			case "sms", "email":
-				sc := codes[0]
-				if sent.Method == "email" {
-					sc = codes[1]
-				}
-				if kind == toReset && sc.method == "email" {
+				i := slices.IndexFunc(codes, func(sc *sentCode) bool { return sc.method == sent.Method && !sc.elsewhere })
+				if i < 0 {
 					t.Fatalf("%s: a reset passed by a mailed code", body)
 				}
-				if sc.code == "" || sent.FactorID != "" && sent.FactorID != sc.factorID || testenv.TypedText(sent.Code, false) != sc.code {
+				if sc := codes[i]; sc.code == "" || sent.FactorID != "" && sent.FactorID != sc.factorID || testenv.TypedText(sent.Code, false) != sc.code {
 					t.Fatalf("%s: passed without the code last sent for this step (%q)", body, sc.code)
 				}
-				sc.code = ""
+				codes[i].code = ""
 			default:
 				t.Fatalf("%s: passed by method %q, which alice has no factor of", body, sent.Method)
 			}
@@ -505,10 +513,10 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		}
 		d := before.Diff(snaps.Take(t))
 		for _, sc := range codes {
-			if decodeErr == nil && sent.Method == sc.method && !(kind == toReset && sc.method == "email") {
-				// A code sent and checked loses one of its checks, and
-				// nothing else: that is written whatever the answer. (A
-				// reset checks no mailed code.)
+			if decodeErr == nil && sent.Method == sc.method && !sc.elsewhere {
+				// A code sent for the step and checked loses one of its
+				// checks, and nothing else: that is written whatever the
+				// answer. (One sent elsewhere is not checked.)
 				sc.checks++
 				d = testenv.WithoutChecksTaken(d)
 			}
