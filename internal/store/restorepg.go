@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twofold/twofold/internal/keyring"
 )
@@ -101,11 +102,21 @@ func (s *Store) restorable(ctx context.Context) error {
 			return inUse(ins, now)
 		}
 	}
-	// A command, or a server of a release before the heartbeats.
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
-		WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`, AppName).Scan(&n); err != nil {
-		return fmt.Errorf("restore: look for servers on the database: %w", err)
+	// A command, or a server of a release before the heartbeats. A
+	// connection its process closed a moment ago stays listed until its
+	// backend has exited, which PostgreSQL does after the client has
+	// gone: a process just stopped is given inUseGrace to leave.
+	n, err := s.twofoldConnections(ctx)
+	for deadline := time.Now().Add(inUseGrace); err == nil && n > 0 && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		n, err = s.twofoldConnections(ctx)
+	}
+	if err != nil {
+		return err
 	}
 	if n > 0 {
 		conns := "connections"
@@ -115,4 +126,19 @@ func (s *Store) restorable(ctx context.Context) error {
 		return fmt.Errorf("%w (pg_stat_activity shows %d %s named %s, Twofold's)", ErrInUse, n, conns, AppName)
 	}
 	return nil
+}
+
+// inUseGrace is how long a restore waits for the Twofold connections it
+// sees on the database to leave before it refuses (ErrInUse).
+const inUseGrace = 3 * time.Second
+
+// twofoldConnections counts the connections to this database of other
+// Twofold processes.
+func (s *Store) twofoldConnections(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`, AppName).Scan(&n); err != nil {
+		return 0, fmt.Errorf("restore: look for servers on the database: %w", err)
+	}
+	return n, nil
 }
