@@ -133,11 +133,11 @@ func (s Snapshot) Diff(later Snapshot) string {
 	return strings.Join(out, "\n")
 }
 
-// checksLeft is a texted code's count of checks left in a Snapshot's row.
+// checksLeft is a sent code's count of checks left in a Snapshot's row.
 var checksLeft = regexp.MustCompile(` checks_left=(\d+)`)
 
-// WithoutChecksTaken is a Snapshot's diff d without the texted codes that
-// lost one check and changed in nothing else.
+// WithoutChecksTaken is a Snapshot's diff d without the codes sent (texted
+// or mailed) that lost one check and changed in nothing else.
 func WithoutChecksTaken(d string) string {
 	lines := strings.Split(d, "\n")
 	for i, l := range lines {
