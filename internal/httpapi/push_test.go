@@ -22,12 +22,12 @@ import (
 
 // pushDevice is an enrolled push device for a test server: the real device
 // client, on the server's clock.
-func pushDevice(t *testing.T, s *testenv.Server, st pushdevice.State) *pushdevice.Client {
+func pushDevice(t testing.TB, s *testenv.Server, st pushdevice.State) *pushdevice.Client {
 	return &pushdevice.Client{State: st, HTTP: &http.Client{Timeout: 30 * time.Second}, Now: s.Clock.Now}
 }
 
 // startPush adds a push factor through the API and returns the answer.
-func startPush(t *testing.T, c *testenv.Client, label string) testenv.Response {
+func startPush(t testing.TB, c *testenv.Client, label string) testenv.Response {
 	t.Helper()
 	r := c.Do(t, "POST", "/v1/me/factors", map[string]any{"type": "push", "label": label})
 	if r.Status != 201 {
@@ -63,7 +63,7 @@ func pushUser(t *testing.T, s *testenv.Server, name string) (*testenv.Client, *p
 }
 
 // enrolPush adds a push factor and enrols the device client with its URI.
-func enrolPush(t *testing.T, s *testenv.Server, c *testenv.Client, label string) (*pushdevice.Client, pushdevice.Enrolled) {
+func enrolPush(t testing.TB, s *testenv.Server, c *testenv.Client, label string) (*pushdevice.Client, pushdevice.Enrolled) {
 	t.Helper()
 	r := startPush(t, c, label)
 	st, e, err := pushdevice.Enrol(context.Background(), http.DefaultClient, r.String("enrolment_uri"))

@@ -15,6 +15,7 @@ import (
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/factor/sshkey"
+	"github.com/twofold/twofold/internal/pushdevice"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -22,8 +23,8 @@ import (
 // login of alice, who has two authenticator apps (Phone and Tablet), a
 // phone that gets codes by text message (Mobile, through a test gateway),
 // her address as a factor that gets codes by mail (Mailbox, through a test
-// SMTP server), recovery codes, a paper key and an SSH key, on a real
-// server over HTTP.
+// SMTP server), a push device (Pocket, the real device client), recovery
+// codes, a paper key and an SSH key, on a real server over HTTP.
 // Whatever the body:
 //
 //   - the answer is never a server error, and every refusal is
@@ -32,21 +33,21 @@ import (
 //     alice's that stands at that moment: a code of an app within a few
 //     steps of now and after that app's last code used (of the app its
 //     factor_id names, when it names one), the code last texted to Mobile
-//     or mailed to Mailbox for this login, once, a recovery code not yet
-//     used, the paper key,
-//     or the SSH key's signature of the login's challenge, each as people
-//     type it (README "How two-factor behaves"); and the session is
-//     alice's;
+//     or mailed to Mailbox for this login, once, the secret of a push
+//     sent for this login and approved on Pocket, once, a recovery code
+//     not yet used, the paper key, or the SSH key's signature of the
+//     login's challenge, each as people type it (README "How two-factor
+//     behaves"); and the session is alice's;
 //   - a refused proof (401) counts exactly one failure on one of alice's
 //     counters, and one more on a factor's own counter only when the body
 //     names a factor; a refused push (whose secret is the caller's own) and
 //     any other refusal count none;
 //   - a refusal writes nothing else (testenv.Snapshot) but one check
 //     taken from each code sent that it checked, and queues no mail;
-//   - no proof sent (code, recovery code, paper key, signature) comes back
-//     in the answer (but as part of a name the body made up, which a 400
-//     quotes: README "Using it"), and none goes to the log, nor
-//     the session token made.
+//   - no proof sent (code, push secret, recovery code, paper key,
+//     signature) comes back in the answer (but as part of a name the body
+//     made up, which a 400 quotes: README "Using it"), and none goes to
+//     the log, nor the session token made.
 //
 // In a body, @code@ and @prev@ stand for Phone's code of this step and of
 // the one before, @wide@ for this step's in full-width digits with a
@@ -58,7 +59,13 @@ import (
 // Mobile for it (asked for first, and again when it may be out of checks),
 // @email@ for the code mailed to Mailbox alike, @elsewhere@ for a code
 // mailed to Mailbox for another sign-in (which must never pass this one),
-// and @mobile@ and @mailbox@ for their ids.
+// @push@ for the secret of a push sent for the login and approved on
+// Pocket (sent again when the step's last one went unused), @spentpush@
+// for the secret of the push used last, @otherpush@ for one sent for
+// another sign-in and approved (which must never pass this one), and
+// @mobile@, @mailbox@ and @pocket@ for their ids. When a send limit
+// refuses a code or a push, the clock moves past the wait and the body
+// goes to a new step.
 //
 // Every counter of alice is cleared before each body, so that locks never
 // hide what a body does; her count of failed recovery codes and paper keys
@@ -76,7 +83,7 @@ func FuzzSecondStepPostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f)
 // proofs stand, counted on the same counters, and a 200 elevates the
 // session until ten minutes from now, the same session, with no new
 // token; @sig@ signs the challenge of POST /v1/me/elevate/challenge, and
-// @sms@ and @email@ are codes sent by it.
+// @sms@, @email@ and @push@ are codes and pushes sent by it.
 func FuzzElevate(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f), toElevate) }
 
 // FuzzElevatePostgres is FuzzElevate on PostgreSQL.
@@ -87,7 +94,8 @@ func FuzzElevatePostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f), t
 // for its token and @newpass@ for a new password, never her current one.
 // Only the ways a reset takes (an app's code, a texted code, a recovery
 // code, the paper key) pass, never a mailed code (@email@ is one mailed
-// for another sign-in: the link came by mail too), counted on the same
+// for another sign-in: the link came by mail too) nor a push (@push@ is
+// one approved for another sign-in), counted on the same
 // counters; a 200 changes her password to the one sent (it signs in, the
 // old one no longer does), ends her session from before and uses the
 // link, and the next body goes with a new one; neither the token nor a
@@ -108,6 +116,18 @@ type sentCode struct {
 	code             string // "" until asked for
 	secret           string // the requester's code_secret, once answered
 	checks           int    // bodies by method refused since it was sent
+	// live: a code was sent for the step's login, session or link and
+	// not used, so a refusal by method may take one of its checks.
+	live bool
+}
+
+// sentPush is a push sent to alice's device for a second-step fuzz
+// target's step and approved there.
+type sentPush struct {
+	placeholder string // what stands for it in a body
+	elsewhere   bool   // sent for another sign-in, not for the step
+	secret      string // the approved push's secret; "" until asked for, or once used
+	live        string // the secret of the push last sent for the step's login or session, unused
 }
 
 // stepKind is where secondStep sends its bodies.
@@ -146,6 +166,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	if r := c.Do(f, "POST", "/v1/me/factors/"+mailbox+"/confirm", map[string]string{"code": mb.CodeAfter(f, seen)}); r.Status != 200 {
 		f.Fatalf("confirm email: %d %s", r.Status, r.Body)
 	}
+	device, _ := enrolPush(f, s, c, "Pocket")
 	kp := testenv.SSHKeygen(f, "ed25519", 0)
 	registerSSHKey(f, c, kp)
 	alice, err := s.Store.AccountByUsername(f.Context(), "alice")
@@ -196,6 +217,15 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		`{"method":"ssh_key","signature":"@sig@"}`,
 		`{"method":"ssh_key","signature":"-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n"}`,
 		`{"method":"push","push_secret":"@code@"}`,
+		`{"method":"push","push_secret":"@push@"}`,
+		`{"method":"push","push_secret":"@push@","factor_id":"@pocket@"}`,
+		`{"method":"push","push_secret":"@push@","factor_id":"@phone@"}`,
+		`{"method":"push","push_secret":" @push@"}`,
+		`{"method":"push","push_secret":"@push@x"}`,
+		`{"method":"push","push_secret":"@push@","code":"@code@"}`,
+		`{"method":"push","push_secret":"@otherpush@"}`,
+		`{"method":"push","push_secret":"@spentpush@"}`,
+		`{"method":"totp","code":"@push@"}`,
 		`{"method":"webauthn","credential":{"id":"x","rawId":"x","type":"public-key","response":{}}}`,
 		`{"method":"totp","code":"- -"}`,
 		`{"method":"totp","code":"@code@","code":"@code@"}`,
@@ -213,32 +243,56 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		{placeholder: "@email@", method: "email", factorID: mailbox, elsewhere: kind == toReset},
 		{placeholder: "@elsewhere@", method: "email", factorID: mailbox, elsewhere: true},
 	}
+	pushes := []*sentPush{
+		{placeholder: "@push@", elsewhere: kind == toReset},
+		{placeholder: "@otherpush@", elsewhere: true},
+	}
 	pass := password // alice's password
 	newPass := resetPasswords[0]
-	spent := "none yet" // the recovery code used last
-	used := true        // the last body passed: the next needs a new step
+	spent := "none yet"     // the recovery code used last
+	spentPush := "none yet" // the secret of the push used last
+	used := true            // the last body passed: the next needs a new step
 	session, sessionMade := c, s.Clock.Now()
 	// newStep starts what the next body goes to: a new login, link or
 	// (when the one it has grows old) session, a step later.
 	newStep := func(t *testing.T) {
 		s.Clock.Add(30 * time.Second) // a new step: the last one may be spent
 		sig = ""
+		// What was sent for another sign-in is kept: it must never pass
+		// any step, and asking for it again would spend a send the step
+		// may need.
 		for _, sc := range codes {
-			sc.code = ""
+			if !sc.elsewhere {
+				sc.code = ""
+			}
+		}
+		for _, p := range pushes {
+			if !p.elsewhere {
+				p.secret = ""
+			}
 		}
 		switch {
 		case kind == atLogin:
 			loginID, _ = startLogin(t, s, "alice")
 			for _, sc := range codes {
-				sc.secret = ""
+				sc.secret, sc.live = "", false
+			}
+			for _, p := range pushes {
+				p.live = ""
 			}
 		case kind == toReset:
 			s.Clock.Add(15 * time.Minute) // past the account's and the address's pace of links
 			resetToken = mailedReset(t, s, mb, resetToken)
+			for _, sc := range codes {
+				sc.live = false
+			}
 		case s.Clock.Now().Sub(sessionMade) > 11*time.Hour:
 			session, sessionMade = signIn(t, s, apps[0], pass), s.Clock.Now()
 			for _, sc := range codes {
-				sc.secret = ""
+				sc.secret, sc.live = "", false
+			}
+			for _, p := range pushes {
+				p.live = ""
 			}
 		}
 		// What lapsed as the clock moved goes now, not in the server's
@@ -246,6 +300,105 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		if err := s.Service.Sweep(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// proofsSent asks for the codes and pushes body's placeholders stand
+	// for and have none, and reports whether they all have one now: after
+	// a send limit refused one, the clock has moved past it and the step
+	// is new, and they are asked for again.
+	proofsSent := func(t *testing.T, body string) bool {
+		// throttled moves the clock past a send limit's refusal r, if it
+		// is one, and starts a new step. Twice the wait: a step may need
+		// two codes whose sends share a bucket (the account's), and the
+		// wait is for one.
+		throttled := func(r testenv.Response) bool {
+			wait, err := strconv.Atoi(r.Header.Get("Retry-After"))
+			if r.Status != http.StatusTooManyRequests || err != nil {
+				return false
+			}
+			s.Clock.Add(2 * time.Duration(wait) * time.Second)
+			newStep(t)
+			return true
+		}
+		// elsewhere starts another sign-in of alice and returns the path
+		// to ask for its code or push.
+		elsewhere := func() string {
+			r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": pass})
+			if r.Status != 200 || r.String("login_id") == "" {
+				t.Fatalf("a sign-in to send a code or push for: %d %s", r.Status, r.Body)
+			}
+			return "/v1/login/" + r.String("login_id") + "/challenge"
+		}
+		for _, sc := range codes {
+			if !strings.Contains(body, sc.placeholder) || sc.code != "" && sc.checks < 4 {
+				continue
+			}
+			path, asker := "/v1/login/"+loginID+"/challenge", testenv.NewClient(s.URL())
+			ask := map[string]string{"method": sc.method, "factor_id": sc.factorID}
+			switch {
+			case sc.elsewhere:
+				path = elsewhere()
+			case kind == toElevate:
+				path, asker = "/v1/me/elevate/challenge", session
+			case kind == toReset:
+				path, ask["token"] = "/v1/password-reset/challenge", resetToken
+			}
+			if sc.secret != "" {
+				ask["code_secret"] = sc.secret
+			}
+			seen := len(mb.Messages())
+			r := asker.Do(t, "POST", path, ask)
+			if throttled(r) {
+				return false
+			}
+			if r.Status != http.StatusAccepted {
+				t.Fatalf("%s challenge: %d %s", sc.method, r.Status, r.Body)
+			}
+			if secret := r.String("code_secret"); secret != "" && kind != toReset && !sc.elsewhere {
+				sc.secret = secret
+			}
+			sc.live = !sc.elsewhere
+			if sc.checks = 0; sc.method == "sms" {
+				sc.code = g.LastCode(t, phoneE164)
+			} else {
+				sc.code = mb.CodeAfter(t, seen)
+			}
+		}
+		for _, p := range pushes {
+			if !strings.Contains(body, p.placeholder) || p.secret != "" {
+				continue
+			}
+			path, asker := "/v1/login/"+loginID+"/challenge", testenv.NewClient(s.URL())
+			ask := map[string]string{"method": "push"}
+			switch {
+			case p.elsewhere:
+				path = elsewhere()
+			case kind == toElevate:
+				path, asker = "/v1/me/elevate/challenge", session
+			}
+			if p.live != "" {
+				ask["push_secret"] = p.live // sent again: it replaces the one unused
+			}
+			r := asker.Do(t, "POST", path, ask)
+			if throttled(r) {
+				return false
+			}
+			if r.Status != http.StatusAccepted || r.String("push_secret") == "" {
+				t.Fatalf("push challenge: %d %s", r.Status, r.Body)
+			}
+			waiting, err := device.Challenges(t.Context(), 0)
+			i := slices.IndexFunc(waiting, func(c pushdevice.Challenge) bool { return c.ID == r.String("challenge_id") })
+			if err != nil || i < 0 {
+				t.Fatalf("Pocket sees %+v (%v), not the push sent: %s", waiting, err, r.Body)
+			}
+			if st, err := device.Approve(t.Context(), waiting[i].ID, r.String("number")); err != nil || st != "approved" {
+				t.Fatalf("Pocket's approval: %q, %v", st, err)
+			}
+			p.secret = r.String("push_secret")
+			if !p.elsewhere {
+				p.live = p.secret
+			}
+		}
+		return true
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		ctx := context.Background()
@@ -255,47 +408,12 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		}
 		// A code texted to Mobile or mailed to Mailbox, asked for as the
 		// step's endpoint does, anew when the one sent may be out of
-		// checks; when the send limits refuse, a new step once they allow
-		// one again. @elsewhere@ is a code mailed for another sign-in,
-		// and so is @email@ for a reset, which takes no mailed code.
-		for _, sc := range codes {
-			for strings.Contains(body, sc.placeholder) && (sc.code == "" || sc.checks >= 4) {
-				path, asker := "/v1/login/"+loginID+"/challenge", testenv.NewClient(s.URL())
-				ask := map[string]string{"method": sc.method, "factor_id": sc.factorID}
-				switch {
-				case sc.elsewhere:
-					r := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": pass})
-					if r.Status != 200 || r.String("login_id") == "" {
-						t.Fatalf("a sign-in to mail a code for: %d %s", r.Status, r.Body)
-					}
-					path = "/v1/login/" + r.String("login_id") + "/challenge"
-				case kind == toElevate:
-					path, asker = "/v1/me/elevate/challenge", session
-				case kind == toReset:
-					path, ask["token"] = "/v1/password-reset/challenge", resetToken
-				}
-				if sc.secret != "" {
-					ask["code_secret"] = sc.secret
-				}
-				seen := len(mb.Messages())
-				r := asker.Do(t, "POST", path, ask)
-				if wait, err := strconv.Atoi(r.Header.Get("Retry-After")); r.Status == http.StatusTooManyRequests && err == nil {
-					s.Clock.Add(time.Duration(wait) * time.Second)
-					newStep(t)
-					continue
-				}
-				if r.Status != http.StatusAccepted {
-					t.Fatalf("%s challenge: %d %s", sc.method, r.Status, r.Body)
-				}
-				if secret := r.String("code_secret"); secret != "" && kind != toReset && !sc.elsewhere {
-					sc.secret = secret
-				}
-				if sc.checks = 0; sc.method == "sms" {
-					sc.code = g.LastCode(t, phoneE164)
-				} else {
-					sc.code = mb.CodeAfter(t, seen)
-				}
-			}
+		// checks, and a push approved on Pocket; when a send limit
+		// refuses, a new step once it allows one again. @elsewhere@ is a
+		// code mailed for another sign-in, @otherpush@ a push sent for
+		// one, and so are @email@ and @push@ for a reset, which takes
+		// neither.
+		for !proofsSent(t, body) {
 		}
 		if strings.Contains(body, "@sig@") && sig == "" && kind != toReset {
 			path := "/v1/login/" + loginID + "/challenge"
@@ -313,12 +431,15 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		for _, sc := range codes {
 			body = strings.ReplaceAll(body, sc.placeholder, sc.code)
 		}
+		for _, p := range pushes {
+			body = strings.ReplaceAll(body, p.placeholder, p.secret)
+		}
 		body = strings.NewReplacer(
 			"@code@", apps[0].Code(now, 0), "@prev@", apps[0].Code(now, -1), "@code2@", apps[1].Code(now, 0),
 			"@wide@", testenv.Wide(apps[0].Code(now, 0)), "@last@", apps[0].LastCode(),
 			"@phone@", phone.id, "@tablet@", tablet.id, "@recovery@", recovery[0], "@spent@", spent, "@paper@", phone.paperKey,
 			"@sig@", strings.ReplaceAll(sig, "\n", `\n`), "@token@", resetToken, "@newpass@", newPass,
-			"@mobile@", mobile, "@mailbox@", mailbox).Replace(body)
+			"@mobile@", mobile, "@mailbox@", mailbox, "@pocket@", device.State.DeviceID, "@spentpush@", spentPush).Replace(body)
 
 		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
 			if _, err := s.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
@@ -341,11 +462,12 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		used = r.Status == 200 // a login is spent; a challenge too
 
 		var sent struct {
-			Method    string `json:"method"`
-			Code      string `json:"code"`
-			FactorID  string `json:"factor_id"`
-			Signature string `json:"signature"`
-			Password  string `json:"password"`
+			Method     string `json:"method"`
+			Code       string `json:"code"`
+			FactorID   string `json:"factor_id"`
+			Signature  string `json:"signature"`
+			PushSecret string `json:"push_secret"`
+			Password   string `json:"password"`
 		}
 		decodeErr := json.Unmarshal([]byte(body), &sent)
 
@@ -355,9 +477,17 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			secrets = append(secrets, resetToken, newPass, pass)
 		}
 		secrets = append(secrets, recovery...)
+		if spentPush != "none yet" {
+			secrets = append(secrets, spentPush)
+		}
 		for _, sc := range codes {
 			if sc.code != "" {
 				secrets = append(secrets, sc.code)
+			}
+		}
+		for _, p := range pushes {
+			if p.secret != "" {
+				secrets = append(secrets, p.secret)
 			}
 		}
 		for _, a := range apps {
@@ -442,7 +572,17 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 				if sc := codes[i]; sc.code == "" || sent.FactorID != "" && sent.FactorID != sc.factorID || testenv.TypedText(sent.Code, false) != sc.code {
 					t.Fatalf("%s: passed without the code last sent for this step (%q)", body, sc.code)
 				}
-				codes[i].code = ""
+				codes[i].code, codes[i].live = "", false
+			case "push":
+				i := slices.IndexFunc(pushes, func(p *sentPush) bool { return !p.elsewhere })
+				if i < 0 {
+					t.Fatalf("%s: a reset passed by a push", body)
+				}
+				if p := pushes[i]; p.secret == "" || sent.PushSecret != p.secret || sent.FactorID != "" && sent.FactorID != device.State.DeviceID {
+					t.Fatalf("%s: passed without the secret of the push approved for this step", body)
+				}
+				spentPush = pushes[i].secret
+				pushes[i].secret, pushes[i].live = "", ""
 			default:
 				t.Fatalf("%s: passed by method %q, which alice has no factor of", body, sent.Method)
 			}
@@ -513,10 +653,11 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		}
 		d := before.Diff(snaps.Take(t))
 		for _, sc := range codes {
-			if decodeErr == nil && sent.Method == sc.method && !sc.elsewhere {
+			if decodeErr == nil && sent.Method == sc.method && sc.live {
 				// A code sent for the step and checked loses one of its
 				// checks, and nothing else: that is written whatever the
-				// answer. (One sent elsewhere is not checked.)
+				// answer. (One sent elsewhere, or for an earlier login or
+				// link, is not checked.)
 				sc.checks++
 				d = testenv.WithoutChecksTaken(d)
 			}

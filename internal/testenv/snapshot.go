@@ -136,8 +136,10 @@ func (s Snapshot) Diff(later Snapshot) string {
 // checksLeft is a sent code's count of checks left in a Snapshot's row.
 var checksLeft = regexp.MustCompile(` checks_left=(\d+)`)
 
-// WithoutChecksTaken is a Snapshot's diff d without the codes sent (texted
-// or mailed) that lost one check and changed in nothing else.
+// WithoutChecksTaken is a Snapshot's diff d without one code sent (texted
+// or mailed) that lost one check and changed in nothing else, if it has
+// one: call it once for each code a refusal may take a check from, so that
+// a check taken from any other stays in the diff.
 func WithoutChecksTaken(d string) string {
 	lines := strings.Split(d, "\n")
 	for i, l := range lines {
@@ -150,6 +152,7 @@ func WithoutChecksTaken(d string) string {
 		after := "+ sent_codes:" + strings.Replace(row, m[0], " checks_left="+strconv.Itoa(n-1), 1)
 		if j := slices.Index(lines, after); j >= 0 {
 			lines[i], lines[j] = "", ""
+			break
 		}
 	}
 	return strings.Join(slices.DeleteFunc(lines, func(l string) bool { return l == "" }), "\n")

@@ -48,8 +48,8 @@ func TestSnapshotSeesWrites(t *testing.T) {
 }
 
 // TestWithoutChecksTaken: a texted code that lost exactly one check drops
-// out of a diff; one that lost two, or changed otherwise, and any other
-// row stay.
+// out of a diff, one such code a call; one that lost two, or changed
+// otherwise, and any other row stay.
 func TestWithoutChecksTaken(t *testing.T) {
 	for _, c := range []struct{ diff, want string }{
 		{"", ""},
@@ -61,6 +61,9 @@ func TestWithoutChecksTaken(t *testing.T) {
 		{"- sent_codes: factor_id=a checks_left=2 scope=x\n+ sessions: id=s\n+ sent_codes: factor_id=a checks_left=1 scope=x",
 			"+ sessions: id=s"},
 		{"- sent_codes: factor_id=a checks_left=1 scope=x", "- sent_codes: factor_id=a checks_left=1 scope=x"},
+		{"- sent_codes: factor_id=a checks_left=5 scope=x\n- sent_codes: factor_id=a checks_left=5 scope=y\n" +
+			"+ sent_codes: factor_id=a checks_left=4 scope=x\n+ sent_codes: factor_id=a checks_left=4 scope=y",
+			"- sent_codes: factor_id=a checks_left=5 scope=y\n+ sent_codes: factor_id=a checks_left=4 scope=y"},
 		{"+ mail queued (outbox ids 3 to 3)", "+ mail queued (outbox ids 3 to 3)"},
 	} {
 		if got := testenv.WithoutChecksTaken(c.diff); got != c.want {
