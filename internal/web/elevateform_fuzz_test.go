@@ -14,10 +14,10 @@ import (
 // FuzzElevateForm posts any "confirm it's you" fields to the form that does
 // nothing else (POST /settings/teams/{id}/elevate), from a browser signed
 // in as alice, with an authenticator app (Phone), a phone that gets texted
-// codes (Mobile), her address that gets mailed codes (Mailbox), recovery
-// codes, a paper key and an SSH key, whose session is not elevated, with
-// its form token
-// (unless the form sends its own). Whatever the form:
+// codes (Mobile), her address that gets mailed codes (Mailbox), a push
+// device (Pocket), recovery codes, a paper key and an SSH key, whose
+// session is not elevated, with its form token (unless the form sends its
+// own). Whatever the form:
 //
 //   - the answer is never a server error;
 //   - it passes (the team's page, "elevated") only for fields whose method
@@ -34,9 +34,15 @@ import (
 //
 // In a form, placeholders stand for alice's proofs (proofs.replace); @sig@
 // is the SSH key's signature of the session's challenge (asked for first)
-// and @sms@ and @email@ codes sent by the fields' "Send a code".
-// Alice's counters are cleared before each form. On SQLite;
-// FuzzElevateFormPostgres is the same on PostgreSQL.
+// and @sms@ and @email@ codes sent by the fields' "Send a code",
+// @elsewhere@ a code mailed for a sign-in, which never confirms it's
+// alice here; with @approved@ the browser has sent a push by their "Send
+// a push" (POST /settings/security/elevate/push) that Pocket approved,
+// and only then does "I approved it" (elevate_method=push with
+// elevate_push) pass, once. When a send limit refuses a code or a push,
+// the clock moves past the wait and to a new step. Alice's counters are
+// cleared before each form. On SQLite; FuzzElevateFormPostgres is the
+// same on PostgreSQL.
 func FuzzElevateForm(f *testing.F) { elevateForm(f, testenv.SQLiteDSN(f)) }
 
 // FuzzElevateFormPostgres is FuzzElevateForm on PostgreSQL.
@@ -68,6 +74,8 @@ func elevateForm(f *testing.F, dsn string) {
 		"elevate_method=totp&elevate_code=@email@",
 		"elevate_method=email&elevate_code=@code@&elevate_factor=@mailbox@",
 		"elevate_method=email&elevate_code=+@email@+",
+		"elevate_method=email&elevate_code=@elsewhere@",
+		"elevate_method=email&elevate_code=@elsewhere@&x=@email@",
 		"elevate_method=recovery_code&elevate_code=@recovery@",
 		"elevate_method=recovery_code&elevate_code=+3.+@recovery@%0A",
 		"elevate_method=recovery_code&elevate_code=@spent@",
@@ -75,6 +83,10 @@ func elevateForm(f *testing.F, dsn string) {
 		"elevate_method=paper_key&elevate_code=@paper@",
 		"elevate_method=recovery_code&elevate_code=@paper@",
 		"elevate_method=push&elevate_push=1",
+		"elevate_method=push&elevate_push=1@approved@",
+		"elevate_method=push&elevate_push=1&elevate_factor=@phone@@approved@",
+		"elevate_method=push@approved@",
+		"elevate_method=totp&elevate_code=@code@@approved@",
 		"elevate_method=ssh_key&elevate_signature=@sig@",
 		"elevate_method=ssh_key&elevate_signature=-----BEGIN+SSH+SIGNATURE-----",
 		"elevate_method=webauthn&elevate_credential=%7B%7D",
@@ -106,13 +118,18 @@ func elevateForm(f *testing.F, dsn string) {
 			newStep(t)
 			used = false
 		}
-		for _, sc := range alices.codes {
-			for strings.Contains(form, "@"+sc.method+"@") && (sc.code == "" || sc.checks >= 4) {
-				ask := url.Values{"elevate_method": {sc.method}, "elevate_factor": {sc.factorID}}
-				if !p.askCode(t, sc, p.byButton("/settings/security/elevate/send", ask)) {
-					newStep(t)
-				}
-			}
+		button := func(sc *sentCode) func() (int, string, string) {
+			return p.byButton("/settings/security/elevate/send", url.Values{"elevate_method": {sc.method}, "elevate_factor": {sc.factorID}})
+		}
+		number := func(reply) string {
+			// The number, before the push's secret, in the cookie that
+			// binds both to the session.
+			n, _, _ := strings.Cut(jarValue(t, c, "/", "twofold_push"), ".")
+			return n
+		}
+		pushAsk := url.Values{"elevate_method": {"push"}, "elevate_factor": {alices.pocket}, "return": {"/settings/teams/" + team.ID}}
+		for !p.sendCodes(t, form, testPassword, button) || !p.approvePush(t, form, "/settings/security/elevate/push", pushAsk, number) {
+			newStep(t)
 		}
 		if strings.Contains(form, "@sig@") && alices.sig == "" {
 			a, err := ts.Service.Authenticate(ctx, sessionCookie(t, c))

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,9 @@ import (
 // /login/verify) from a browser that signed in with alice's password and
 // holds her login's cookie, with its form token (unless the form sends its
 // own); alice has an authenticator app (Phone), a phone that gets texted
-// codes (Mobile), her address that gets mailed codes (Mailbox), recovery
-// codes, a paper key and an SSH key. Whatever the form:
+// codes (Mobile), her address that gets mailed codes (Mailbox), a push
+// device (Pocket), recovery codes, a paper key and an SSH key. Whatever
+// the form:
 //
 //   - the answer is never a server error;
 //   - it signs in only for fields whose method and proof are one of
@@ -35,13 +37,22 @@ import (
 // is the SSH key's signature of the login's challenge, asked for and
 // fetched as the page does (POST /login/verify/ssh, GET
 // /login/verify/challenge.txt), and @sms@ and @email@ the codes sent for
-// it ("Send a code", POST /login/verify/send). Alice's counters are cleared before each
-// form; after a sign-in the next form goes to a new login, a step later.
+// it ("Send a code", POST /login/verify/send), @elsewhere@ a code mailed
+// for another sign-in, which never passes this one; with @approved@ the
+// browser has sent a push ("Send a push", POST /login/verify/push) that
+// Pocket approved, and only then does method=push sign in, once. When a
+// send limit refuses a code or a push, the clock moves past the wait and
+// the form goes to a new login. Alice's counters are
+// cleared before each form; after a sign-in the next form goes to a new
+// login, a step later.
 // On SQLite; FuzzLoginFormPostgres is the same on PostgreSQL.
 func FuzzLoginForm(f *testing.F) { loginForm(f, testenv.SQLiteDSN(f)) }
 
 // FuzzLoginFormPostgres is FuzzLoginForm on PostgreSQL.
 func FuzzLoginFormPostgres(f *testing.F) { loginForm(f, testenv.PostgresDSN(f)) }
+
+// pushNumber finds the number of the push sent on the second step's page.
+var pushNumber = regexp.MustCompile(`id="push-number">([0-9]{2})<`)
 
 func loginForm(f *testing.F, dsn string) {
 	p := newPagesTarget(f, dsn)
@@ -66,6 +77,8 @@ func loginForm(f *testing.F, dsn string) {
 		"method=totp&code=@email@",
 		"method=email&code=@code@",
 		"method=email&code=+@email@+",
+		"method=email&code=@elsewhere@",
+		"method=email&code=@elsewhere@&x=@email@",
 		// Four more texts in a few minutes: the send limits refuse the
 		// sixth.
 		"method=sms&code=@sms@",
@@ -79,6 +92,10 @@ func loginForm(f *testing.F, dsn string) {
 		"method=paper_key&code=@paper@",
 		"method=recovery_code&code=@paper@",
 		"method=push",
+		"method=push@approved@",
+		"method=push&number=42&label=Pocket@approved@",
+		"method=totp&code=@code@@approved@",
+		"method=push&code=@code@@approved@",
 		"method=ssh_key&signature=@sig@",
 		"method=ssh_key&signature=-----BEGIN+SSH+SIGNATURE-----",
 		"method=webauthn&credential=%7B%7D",
@@ -110,13 +127,19 @@ func loginForm(f *testing.F, dsn string) {
 			used = false
 		}
 		p.c.t = t
-		for _, sc := range alices.codes {
-			for strings.Contains(form, "@"+sc.method+"@") && (sc.code == "" || sc.checks >= 4) {
-				if !p.askCode(t, sc, p.byButton("/login/verify/send", url.Values{"method": {sc.method}, "factor_id": {sc.factorID}})) {
-					newLogin(t)
-					p.c.t = t
-				}
+		button := func(sc *sentCode) func() (int, string, string) {
+			return p.byButton("/login/verify/send", url.Values{"method": {sc.method}, "factor_id": {sc.factorID}})
+		}
+		number := func(r reply) string {
+			if m := pushNumber.FindStringSubmatch(r.body); m != nil {
+				return m[1]
 			}
+			return ""
+		}
+		for !p.sendCodes(t, form, testPassword, button) ||
+			!p.approvePush(t, form, "/login/verify/push", url.Values{"factor_id": {alices.pocket}}, number) {
+			newLogin(t)
+			p.c.t = t
 		}
 		c := p.c
 		if strings.Contains(form, "@sig@") && alices.sig == "" {

@@ -13,16 +13,20 @@ import (
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/pushdevice"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
 // proofs are the ways alice proves it's her in the pages' fuzz targets
 // (FuzzElevateForm, FuzzLoginForm, FuzzResetForm): an authenticator app,
-// a phone that gets texted codes, her address that gets mailed codes,
-// recovery codes, a paper key and an SSH key, as the targets know them.
+// a phone that gets texted codes, her address that gets mailed codes, a
+// push device, recovery codes, a paper key and an SSH key, as the targets
+// know them.
 type proofs struct {
 	phone    *testenv.App
-	codes    []*sentCode // texted to Mobile, mailed to Mailbox
+	codes    []*sentCode // texted to Mobile, mailed to Mailbox, mailed to it for another sign-in
+	approved bool        // a push the browser sent for the step was approved on Pocket and not used
+	pocket   string      // Pocket's factor id
 	never    string      // a method no pass may take (a reset's email)
 	recovery []string    // the recovery codes not used yet
 	spent    string      // the recovery code used last
@@ -31,18 +35,29 @@ type proofs struct {
 }
 
 // sentCode is a code texted or mailed to one of alice's factors for a
-// step of a pages' fuzz target.
+// step of a pages' fuzz target, or for another sign-in (elsewhere).
 type sentCode struct {
+	placeholder      string // what stands for it in a form
 	method, factorID string
+	elsewhere        bool   // mailed for another sign-in, not for the step
 	code             string // "" until asked for
 	checks           int    // forms by method refused since it was sent
+	// live: a code was sent for the step's login, session or link and not
+	// used, so a refusal by method may take one of its checks.
+	live bool
 }
 
-// forget drops the codes sent, for a new step.
+// forget drops the codes sent for the step and the push approved, for a
+// new step. A code mailed for another sign-in is kept: it must never pass
+// any step, and asking for it again would spend a send of the address's
+// that the step may need.
 func (p *proofs) forget() {
 	for _, sc := range p.codes {
-		sc.code = ""
+		if !sc.elsewhere {
+			sc.code, sc.live = "", false
+		}
 	}
+	p.approved = false
 }
 
 // newProofs is alice's proofs from k, with phone her app.
@@ -56,15 +71,21 @@ func newProofs(k keys, phone *testenv.App) *proofs {
 // @last@ for the app's code last used, @phone@ for its id, @recovery@ for
 // a recovery code not used yet, @spent@ for the one used last, @paper@
 // for the paper key, @sig@ for the signature, @sms@ and @email@ for the
-// codes texted and mailed, and @mobile@ and @mailbox@ for their factors'
-// ids. It adds csrf, the browser's form token, unless the form sends one.
+// codes texted and mailed, @elsewhere@ for a code mailed for another
+// sign-in, @mobile@ and @mailbox@ for their factors' ids, and @approved@
+// for nothing: it asks for a push approved on Pocket before the form is
+// sent (pagesTarget.approvePush). It adds csrf, the browser's form token,
+// unless the form sends one.
 func (p *proofs) replace(form string, now time.Time, csrf string) string {
 	esc := url.QueryEscape
 	form = strings.NewReplacer("@code@", esc(p.phone.Code(now, 0)), "@prev@", esc(p.phone.Code(now, -1)),
 		"@wide@", esc(testenv.Wide(p.phone.Code(now, 0))), "@last@", esc(p.phone.LastCode()), "@phone@", esc(p.phone.ID),
 		"@recovery@", esc(p.recovery[0]), "@spent@", esc(p.spent), "@paper@", esc(p.paperKey),
-		"@sig@", esc(p.sig), "@sms@", esc(p.codes[0].code), "@mobile@", esc(p.codes[0].factorID),
-		"@email@", esc(p.codes[1].code), "@mailbox@", esc(p.codes[1].factorID)).Replace(form)
+		"@sig@", esc(p.sig), "@mobile@", esc(p.codes[0].factorID), "@mailbox@", esc(p.codes[1].factorID),
+		"@approved@", "").Replace(form)
+	for _, sc := range p.codes {
+		form = strings.ReplaceAll(form, sc.placeholder, esc(sc.code))
+	}
 	if !strings.Contains(form, "csrf=") {
 		form = strings.TrimPrefix(form+"&csrf="+csrf, "&")
 	}
@@ -134,12 +155,17 @@ func (p *proofs) passed(t *testing.T, form, method, code, factor, signature stri
 		if got == nil || string(got) != string(made) {
 			t.Fatalf("%q: passed without the signature of the challenge waiting", form)
 		}
+	case "push":
+		if !p.approved || factor != "" && factor != p.pocket {
+			t.Fatalf("%q: passed by push with no push of the browser's approved on the device named for this step", form)
+		}
+		p.approved = false
 	case "sms", "email":
-		sc := p.codes[slices.IndexFunc(p.codes, func(sc *sentCode) bool { return sc.method == method })]
+		sc := p.codes[slices.IndexFunc(p.codes, func(sc *sentCode) bool { return sc.method == method && !sc.elsewhere })]
 		if sc.code == "" || factor != "" && factor != sc.factorID || testenv.TypedText(code, false) != sc.code {
 			t.Fatalf("%q: passed without the code last sent for this step (%q)", form, sc.code)
 		}
-		sc.code = ""
+		sc.code, sc.live = "", false
 	default:
 		t.Fatalf("%q: passed by method %q, which alice has no factor of", form, method)
 	}
@@ -163,8 +189,9 @@ func jarValue(tb testing.TB, c *client, path, name string) string {
 // pagesTarget is what the pages' fuzz targets share: a server whose log
 // they read, whose texts go to a test gateway and mail to a test SMTP
 // server, alice with an authenticator app (Phone), a phone (Mobile), her
-// address as a factor (Mailbox), recovery codes, a paper key and an SSH
-// key, a browser signed in as her, and snapshots of the database.
+// address as a factor (Mailbox), a push device (Pocket, the real device
+// client), recovery codes, a paper key and an SSH key, a browser signed
+// in as her, and snapshots of the database.
 type pagesTarget struct {
 	ts     *testenv.Server
 	logs   *testenv.Buffer
@@ -174,6 +201,7 @@ type pagesTarget struct {
 	kp     testenv.SSHKeyPair
 	g      *testenv.SMSGateway
 	mb     *testenv.SMTPServer
+	device *pushdevice.Client // Pocket
 	snaps  *testenv.Snapshots
 }
 
@@ -226,7 +254,18 @@ func newPagesTarget(f *testing.F, dsn string) *pagesTarget {
 	if _, err := p.ts.Service.ConfirmFactor(ctx, a, m.Factor.ID, p.mb.CodeAfter(f, seen), core.Meta{}); err != nil {
 		f.Fatal(err)
 	}
-	p.alices.codes = []*sentCode{{method: "sms", factorID: e.Factor.ID}, {method: "email", factorID: m.Factor.ID}}
+	p.alices.codes = []*sentCode{{placeholder: "@sms@", method: "sms", factorID: e.Factor.ID},
+		{placeholder: "@email@", method: "email", factorID: m.Factor.ID},
+		{placeholder: "@elsewhere@", method: "email", factorID: m.Factor.ID, elsewhere: true}}
+	pe, err := p.ts.Service.EnrolPush(ctx, a, "Pocket", p.ts.URL(), core.Meta{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	st, _, err := pushdevice.Enrol(ctx, http.DefaultClient, pe.URI)
+	if err != nil {
+		f.Fatal(err)
+	}
+	p.device, p.alices.pocket = &pushdevice.Client{State: st, HTTP: http.DefaultClient, Now: p.ts.Clock.Now}, pe.Factor.ID
 	p.snaps = testenv.OpenSnapshots(f, dsn)
 	return p
 }
@@ -268,26 +307,76 @@ func (p *pagesTarget) post(t *testing.T, path, form string) (string, reply, stri
 	return form, r, newLog, before
 }
 
-// askCode asks for sc's code by send, which answers a status and its
-// Retry-After. When the send limits refuse, it moves the clock until they
-// allow one again and reports false: the caller starts a new step and
+// sendCodes asks for the codes whose placeholders form holds and that
+// have none, or may be out of checks: those for the step by the send that
+// button gives (the page's "Send a code"), those for another sign-in as
+// otherSignInMail does with alice's password pass. It reports false when
+// a send limit refused one (askCode): the caller starts a new step and
 // asks again.
+func (p *pagesTarget) sendCodes(t *testing.T, form, pass string, button func(sc *sentCode) func() (int, string, string)) bool {
+	t.Helper()
+	for _, sc := range p.alices.codes {
+		if !strings.Contains(form, sc.placeholder) || sc.code != "" && sc.checks < 4 {
+			continue
+		}
+		send := otherSignInMail(t, p.ts, sc.factorID, pass)
+		if !sc.elsewhere {
+			send = button(sc)
+		}
+		if !p.askCode(t, sc, send) {
+			return false
+		}
+	}
+	return true
+}
+
+// askCode asks for sc's code by send, which answers a status and its
+// Retry-After. When the send limits refuse, it moves the clock by twice
+// the wait and reports false: the caller starts a new step and asks again.
+// Twice, since a step may need two codes whose sends share a bucket (the
+// account's), and the wait is for one.
 func (p *pagesTarget) askCode(t *testing.T, sc *sentCode, send func() (status int, retry, page string)) bool {
 	t.Helper()
 	seen := len(p.mb.Messages())
 	status, retry, page := send()
 	if wait, err := strconv.Atoi(retry); status == http.StatusTooManyRequests && err == nil {
-		p.ts.Clock.Add(time.Duration(wait) * time.Second)
+		p.ts.Clock.Add(2 * time.Duration(wait) * time.Second)
 		return false
 	}
 	if status != http.StatusOK && status != http.StatusAccepted {
 		t.Fatalf("asking for a %s code: %d %s", sc.method, status, page)
 	}
+	sc.live = !sc.elsewhere
 	if sc.checks = 0; sc.method == "sms" {
 		sc.code = p.g.LastCode(t, mobileNumber)
 	} else {
 		sc.code = p.mb.CodeAfter(t, seen)
 	}
+	return true
+}
+
+// approvePush, when form holds @approved@ and no push is approved for the
+// step, has the browser send a push to Pocket by posting fields to path,
+// as the page's "Send a push" does, and approves it on the device with
+// the number that number reads from the answer. When the send limit
+// refuses, it moves the clock by the wait and reports false: the caller
+// starts a new step and asks again (a step needs one push at most).
+func (p *pagesTarget) approvePush(t *testing.T, form, path string, fields url.Values, number func(reply) string) bool {
+	t.Helper()
+	if !strings.Contains(form, "@approved@") || p.alices.approved {
+		return true
+	}
+	r := p.c.post(path, fields)
+	if wait, err := strconv.Atoi(r.header.Get("Retry-After")); r.status == http.StatusTooManyRequests && err == nil {
+		p.ts.Clock.Add(time.Duration(wait) * time.Second)
+		return false
+	}
+	n := number(r)
+	if r.status != http.StatusOK || n == "" {
+		t.Fatalf("sending a push: %d at %s: %s", r.status, r.url, pageError(r.body))
+	}
+	approveOnly(t, p.device, n)
+	p.alices.approved = true
 	return true
 }
 
@@ -305,8 +394,8 @@ func (p *pagesTarget) byButton(path string, form url.Values) func() (int, string
 // as it should on alice's counters: a refused proof (401) exactly one
 // failure on one of her own, and one more on a factor's only when the
 // form names a factor; a push not sent and any other refusal none. A form
-// by method sms or email may also take one check from each code sent that
-// it checked, but for the method a pass never takes.
+// by method sms or email may also take one check from the code sent for
+// the step by that method, and from no other.
 func (p *pagesTarget) refused(t *testing.T, form string, r reply, method, factor string, before testenv.Snapshot) {
 	t.Helper()
 	if r.status < 400 {
@@ -325,7 +414,7 @@ func (p *pagesTarget) refused(t *testing.T, form string, r reply, method, factor
 	}
 	d := before.Diff(p.snaps.Take(t))
 	for _, sc := range p.alices.codes {
-		if method == sc.method && method != p.alices.never {
+		if method == sc.method && sc.live {
 			sc.checks++
 			d = testenv.WithoutChecksTaken(d)
 		}
