@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -23,8 +24,9 @@ import (
 // login of alice, who has two authenticator apps (Phone and Tablet), a
 // phone that gets codes by text message (Mobile, through a test gateway),
 // her address as a factor that gets codes by mail (Mailbox, through a test
-// SMTP server), a push device (Pocket, the real device client), recovery
-// codes, a paper key and an SSH key, on a real server over HTTP.
+// SMTP server), a push device (Pocket, the real device client), a
+// security key (Yubi, a software authenticator), recovery codes, a paper
+// key and an SSH key, on a real server over HTTP.
 // Whatever the body:
 //
 //   - the answer is never a server error, and every refusal is
@@ -34,16 +36,19 @@ import (
 //     steps of now and after that app's last code used (of the app its
 //     factor_id names, when it names one), the code last texted to Mobile
 //     or mailed to Mailbox for this login, once, the secret of a push
-//     sent for this login and approved on Pocket, once, a recovery code
-//     not yet used, the paper key, or the SSH key's signature of the
-//     login's challenge, each as people type it (README "How two-factor
-//     behaves"); and the session is alice's;
+//     sent for this login and approved on Pocket, once, Yubi's assertion
+//     of the login's challenge, once, a recovery code not yet used, the
+//     paper key, or the SSH key's signature of the login's challenge, each
+//     as people type it (README "How two-factor behaves"); and the session
+//     is alice's;
 //   - a refused proof (401) counts exactly one failure on one of alice's
 //     counters, and one more on a factor's own counter only when the body
 //     names a factor; a refused push (whose secret is the caller's own) and
 //     any other refusal count none;
 //   - a refusal writes nothing else (testenv.Snapshot) but one check
-//     taken from each code sent that it checked, and queues no mail;
+//     taken from the code sent for the step by the method it names, and
+//     the step's security key ceremony, which any answer uses up; never
+//     anything of another sign-in's; and it queues no mail;
 //   - no proof sent (code, push secret, recovery code, paper key,
 //     signature) comes back in the answer (but as part of a name the body
 //     made up, which a 400 quotes: README "Using it"), and none goes to
@@ -62,8 +67,11 @@ import (
 // @push@ for the secret of a push sent for the login and approved on
 // Pocket (sent again when the step's last one went unused), @spentpush@
 // for the secret of the push used last, @otherpush@ for one sent for
-// another sign-in and approved (which must never pass this one), and
-// @mobile@, @mailbox@ and @pocket@ for their ids. When a send limit
+// another sign-in and approved (which must never pass this one),
+// @assertion@ for Yubi's assertion (a JSON object) of the options the
+// login's challenge answers, @otherassertion@ for one of another
+// sign-in's options (which must never pass this one), and @mobile@,
+// @mailbox@, @pocket@ and @yubi@ for their ids. When a send limit
 // refuses a code or a push, the clock moves past the wait and the body
 // goes to a new step.
 //
@@ -83,7 +91,8 @@ func FuzzSecondStepPostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f)
 // proofs stand, counted on the same counters, and a 200 elevates the
 // session until ten minutes from now, the same session, with no new
 // token; @sig@ signs the challenge of POST /v1/me/elevate/challenge, and
-// @sms@, @email@ and @push@ are codes and pushes sent by it.
+// @sms@, @email@, @push@ and @assertion@ are codes, pushes and
+// assertions asked for by it.
 func FuzzElevate(f *testing.F) { secondStep(f, testenv.SQLiteDSN(f), toElevate) }
 
 // FuzzElevatePostgres is FuzzElevate on PostgreSQL.
@@ -94,8 +103,9 @@ func FuzzElevatePostgres(f *testing.F) { secondStep(f, testenv.PostgresDSN(f), t
 // for its token and @newpass@ for a new password, never her current one.
 // Only the ways a reset takes (an app's code, a texted code, a recovery
 // code, the paper key) pass, never a mailed code (@email@ is one mailed
-// for another sign-in: the link came by mail too) nor a push (@push@ is
-// one approved for another sign-in), counted on the same
+// for another sign-in: the link came by mail too) nor a push nor a
+// security key (@push@ and @assertion@ are for another sign-in), counted
+// on the same
 // counters; a 200 changes her password to the one sent (it signs in, the
 // old one no longer does), ends her session from before and uses the
 // link, and the next body goes with a new one; neither the token nor a
@@ -128,6 +138,16 @@ type sentPush struct {
 	elsewhere   bool   // sent for another sign-in, not for the step
 	secret      string // the approved push's secret; "" until asked for, or once used
 	live        string // the secret of the push last sent for the step's login or session, unused
+}
+
+// sentAssertion is an assertion of alice's security key for a
+// second-step fuzz target's step, or for another sign-in.
+type sentAssertion struct {
+	placeholder string          // what stands for it in a body
+	elsewhere   bool            // for another sign-in's options, not the step's
+	credential  json.RawMessage // nil until asked for, or once used
+	signature   []byte          // its signature
+	challenge   string          // of the options it answers
 }
 
 // stepKind is where secondStep sends its bodies.
@@ -167,6 +187,15 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		f.Fatalf("confirm email: %d %s", r.Status, r.Body)
 	}
 	device, _ := enrolPush(f, s, c, "Pocket")
+	yubi := testenv.NewSecurityKey(f, keyOrigin(f, s))
+	r = c.Do(f, "POST", "/v1/me/factors", map[string]any{"type": "webauthn", "label": "Yubi"})
+	if r.Status != 201 {
+		f.Fatalf("enrol a security key: %d %s", r.Status, r.Body)
+	}
+	yubiID := r.JSON["factor"].(map[string]any)["id"].(string)
+	if r := c.Do(f, "POST", "/v1/me/factors/"+yubiID+"/confirm", map[string]any{"credential": yubi.Create(f, options(f, r))}); r.Status != 200 {
+		f.Fatalf("confirm the security key: %d %s", r.Status, r.Body)
+	}
 	kp := testenv.SSHKeygen(f, "ed25519", 0)
 	registerSSHKey(f, c, kp)
 	alice, err := s.Store.AccountByUsername(f.Context(), "alice")
@@ -227,6 +256,12 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		`{"method":"push","push_secret":"@spentpush@"}`,
 		`{"method":"totp","code":"@push@"}`,
 		`{"method":"webauthn","credential":{"id":"x","rawId":"x","type":"public-key","response":{}}}`,
+		`{"method":"webauthn","credential":@assertion@}`,
+		`{"method":"webauthn","credential":@assertion@,"factor_id":"@yubi@"}`,
+		`{"method":"webauthn","credential":@assertion@,"factor_id":"@phone@"}`,
+		`{"method":"webauthn","credential":@otherassertion@}`,
+		`{"method":"webauthn","credential":@assertion@,"code":"@code@"}`,
+		`{"method":"totp","code":"@code@","credential":@assertion@}`,
 		`{"method":"totp","code":"- -"}`,
 		`{"method":"totp","code":"@code@","code":"@code@"}`,
 		`{"method":"totp","code":"@code@","extra":1}`,
@@ -246,6 +281,10 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	pushes := []*sentPush{
 		{placeholder: "@push@", elsewhere: kind == toReset},
 		{placeholder: "@otherpush@", elsewhere: true},
+	}
+	assertions := []*sentAssertion{
+		{placeholder: "@assertion@", elsewhere: kind == toReset},
+		{placeholder: "@otherassertion@", elsewhere: true},
 	}
 	pass := password // alice's password
 	newPass := resetPasswords[0]
@@ -269,6 +308,11 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		for _, p := range pushes {
 			if !p.elsewhere {
 				p.secret = ""
+			}
+		}
+		for _, a := range assertions {
+			if !a.elsewhere {
+				a.credential = nil
 			}
 		}
 		switch {
@@ -398,6 +442,32 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 				p.live = p.secret
 			}
 		}
+		for _, a := range assertions {
+			if !strings.Contains(body, a.placeholder) || a.credential != nil {
+				continue
+			}
+			path, asker := "/v1/login/"+loginID+"/challenge", testenv.NewClient(s.URL())
+			switch {
+			case a.elsewhere:
+				path = elsewhere()
+			case kind == toElevate:
+				path, asker = "/v1/me/elevate/challenge", session
+			}
+			r := asker.Do(t, "POST", path, map[string]string{"method": "webauthn"})
+			if r.Status != http.StatusOK {
+				t.Fatalf("security key challenge: %d %s", r.Status, r.Body)
+			}
+			var o struct {
+				PublicKey struct {
+					Challenge string `json:"challenge"`
+				} `json:"publicKey"`
+			}
+			if err := json.Unmarshal(options(t, r), &o); err != nil || o.PublicKey.Challenge == "" {
+				t.Fatalf("security key options without a challenge: %s", r.Body)
+			}
+			a.credential = yubi.Get(t, options(t, r))
+			a.signature, a.challenge = assertionSignature(a.credential), o.PublicKey.Challenge
+		}
 		return true
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -434,12 +504,15 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		for _, p := range pushes {
 			body = strings.ReplaceAll(body, p.placeholder, p.secret)
 		}
+		for _, a := range assertions {
+			body = strings.ReplaceAll(body, a.placeholder, string(a.credential))
+		}
 		body = strings.NewReplacer(
 			"@code@", apps[0].Code(now, 0), "@prev@", apps[0].Code(now, -1), "@code2@", apps[1].Code(now, 0),
 			"@wide@", testenv.Wide(apps[0].Code(now, 0)), "@last@", apps[0].LastCode(),
 			"@phone@", phone.id, "@tablet@", tablet.id, "@recovery@", recovery[0], "@spent@", spent, "@paper@", phone.paperKey,
 			"@sig@", strings.ReplaceAll(sig, "\n", `\n`), "@token@", resetToken, "@newpass@", newPass,
-			"@mobile@", mobile, "@mailbox@", mailbox, "@pocket@", device.State.DeviceID, "@spentpush@", spentPush).Replace(body)
+			"@mobile@", mobile, "@mailbox@", mailbox, "@pocket@", device.State.DeviceID, "@spentpush@", spentPush, "@yubi@", yubiID).Replace(body)
 
 		for _, prefix := range []string{"2fa:" + alice.ID + ":", "recovery-failures:" + alice.ID} {
 			if _, err := s.Store.ResetThrottlePrefix(ctx, prefix); err != nil {
@@ -462,12 +535,13 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		used = r.Status == 200 // a login is spent; a challenge too
 
 		var sent struct {
-			Method     string `json:"method"`
-			Code       string `json:"code"`
-			FactorID   string `json:"factor_id"`
-			Signature  string `json:"signature"`
-			PushSecret string `json:"push_secret"`
-			Password   string `json:"password"`
+			Method     string          `json:"method"`
+			Code       string          `json:"code"`
+			FactorID   string          `json:"factor_id"`
+			Signature  string          `json:"signature"`
+			PushSecret string          `json:"push_secret"`
+			Credential json.RawMessage `json:"credential"`
+			Password   string          `json:"password"`
 		}
 		decodeErr := json.Unmarshal([]byte(body), &sent)
 
@@ -583,6 +657,17 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 				}
 				spentPush = pushes[i].secret
 				pushes[i].secret, pushes[i].live = "", ""
+			case "webauthn":
+				i := slices.IndexFunc(assertions, func(a *sentAssertion) bool { return !a.elsewhere })
+				if i < 0 {
+					t.Fatalf("%s: a reset passed by a security key", body)
+				}
+				a := assertions[i]
+				got := assertionSignature(sent.Credential)
+				if a.credential == nil || got == nil || !bytes.Equal(got, a.signature) || sent.FactorID != "" && sent.FactorID != yubiID {
+					t.Fatalf("%s: passed without Yubi's assertion of the step's challenge", body)
+				}
+				a.credential = nil
 			default:
 				t.Fatalf("%s: passed by method %q, which alice has no factor of", body, sent.Method)
 			}
@@ -662,10 +747,57 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 				d = testenv.WithoutChecksTaken(d)
 			}
 		}
+		for _, a := range assertions {
+			if decodeErr == nil && sent.Method == "webauthn" && !a.elsewhere && a.credential != nil {
+				// An answer, right or wrong, uses the step's ceremony
+				// up (README "Security keys"): its row may go, and the
+				// next body asks anew. Another sign-in's is never taken.
+				var used bool
+				if d, used = withoutCeremony(d, a.challenge); used {
+					a.credential = nil
+				}
+			}
+		}
 		if d != "" {
 			t.Fatalf("%s: refused (%d %s), but the database changed:\n%s", body, r.Status, r.Body, d)
 		}
 	})
+}
+
+// withoutCeremony is a Snapshot's diff d without the removal of the
+// security key ceremony whose challenge is challenge, and whether d had
+// it.
+func withoutCeremony(d, challenge string) (string, bool) {
+	lines := strings.Split(d, "\n")
+	i := slices.IndexFunc(lines, func(l string) bool {
+		return strings.HasPrefix(l, "- webauthn_ceremonies:") && strings.Contains(l+" ", " challenge="+challenge+" ")
+	})
+	if i < 0 {
+		return d, false
+	}
+	return strings.Join(slices.Delete(lines, i, i+1), "\n"), true
+}
+
+// assertionSignature is the signature of a security key's assertion, as
+// a browser hands it over (JSON), or nil.
+func assertionSignature(credential json.RawMessage) []byte {
+	var c struct {
+		Response struct {
+			Signature string `json:"signature"`
+		} `json:"response"`
+	}
+	if json.Unmarshal(credential, &c) != nil {
+		return nil
+	}
+	text := strings.TrimRight(c.Response.Signature, "=")
+	sig, err := base64.RawURLEncoding.DecodeString(text)
+	if err != nil {
+		sig, err = base64.RawStdEncoding.DecodeString(text) // the other alphabet, should a server take it
+	}
+	if err != nil || len(sig) == 0 {
+		return nil
+	}
+	return sig
 }
 
 // signIn signs alice in with her password pass and a's code of now, the

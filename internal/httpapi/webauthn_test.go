@@ -11,7 +11,7 @@ import (
 
 // keyOrigin is the origin a browser would have on a test server: its
 // relying party is localhost, at the port it listens on.
-func keyOrigin(t *testing.T, s *testenv.Server) string {
+func keyOrigin(t testing.TB, s *testenv.Server) string {
 	t.Helper()
 	_, port, err := net.SplitHostPort(s.Addr())
 	if err != nil {
@@ -21,7 +21,7 @@ func keyOrigin(t *testing.T, s *testenv.Server) string {
 }
 
 // options returns the "options" member of r as raw JSON.
-func options(t *testing.T, r testenv.Response) json.RawMessage {
+func options(t testing.TB, r testenv.Response) json.RawMessage {
 	t.Helper()
 	var body struct {
 		Options json.RawMessage `json:"options"`
