@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -140,16 +139,6 @@ type sentPush struct {
 	live        string // the secret of the push last sent for the step's login or session, unused
 }
 
-// sentAssertion is an assertion of alice's security key for a
-// second-step fuzz target's step, or for another sign-in.
-type sentAssertion struct {
-	placeholder string          // what stands for it in a body
-	elsewhere   bool            // for another sign-in's options, not the step's
-	credential  json.RawMessage // nil until asked for, or once used
-	signature   []byte          // its signature
-	challenge   string          // of the options it answers
-}
-
 // stepKind is where secondStep sends its bodies.
 type stepKind int
 
@@ -282,9 +271,9 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		{placeholder: "@push@", elsewhere: kind == toReset},
 		{placeholder: "@otherpush@", elsewhere: true},
 	}
-	assertions := []*sentAssertion{
-		{placeholder: "@assertion@", elsewhere: kind == toReset},
-		{placeholder: "@otherassertion@", elsewhere: true},
+	assertions := []*testenv.SentAssertion{
+		{Placeholder: "@assertion@", Elsewhere: kind == toReset},
+		{Placeholder: "@otherassertion@", Elsewhere: true},
 	}
 	pass := password // alice's password
 	newPass := resetPasswords[0]
@@ -311,8 +300,8 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			}
 		}
 		for _, a := range assertions {
-			if !a.elsewhere {
-				a.credential = nil
+			if !a.Elsewhere {
+				a.Credential = nil
 			}
 		}
 		switch {
@@ -443,12 +432,12 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			}
 		}
 		for _, a := range assertions {
-			if !strings.Contains(body, a.placeholder) || a.credential != nil {
+			if !strings.Contains(body, a.Placeholder) || a.Credential != nil {
 				continue
 			}
 			path, asker := "/v1/login/"+loginID+"/challenge", testenv.NewClient(s.URL())
 			switch {
-			case a.elsewhere:
+			case a.Elsewhere:
 				path = elsewhere()
 			case kind == toElevate:
 				path, asker = "/v1/me/elevate/challenge", session
@@ -457,16 +446,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			if r.Status != http.StatusOK {
 				t.Fatalf("security key challenge: %d %s", r.Status, r.Body)
 			}
-			var o struct {
-				PublicKey struct {
-					Challenge string `json:"challenge"`
-				} `json:"publicKey"`
-			}
-			if err := json.Unmarshal(options(t, r), &o); err != nil || o.PublicKey.Challenge == "" {
-				t.Fatalf("security key options without a challenge: %s", r.Body)
-			}
-			a.credential = yubi.Get(t, options(t, r))
-			a.signature, a.challenge = assertionSignature(a.credential), o.PublicKey.Challenge
+			a.Answer(t, yubi, options(t, r))
 		}
 		return true
 	}
@@ -505,7 +485,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			body = strings.ReplaceAll(body, p.placeholder, p.secret)
 		}
 		for _, a := range assertions {
-			body = strings.ReplaceAll(body, a.placeholder, string(a.credential))
+			body = strings.ReplaceAll(body, a.Placeholder, string(a.Credential))
 		}
 		body = strings.NewReplacer(
 			"@code@", apps[0].Code(now, 0), "@prev@", apps[0].Code(now, -1), "@code2@", apps[1].Code(now, 0),
@@ -658,16 +638,15 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 				spentPush = pushes[i].secret
 				pushes[i].secret, pushes[i].live = "", ""
 			case "webauthn":
-				i := slices.IndexFunc(assertions, func(a *sentAssertion) bool { return !a.elsewhere })
+				i := slices.IndexFunc(assertions, func(a *testenv.SentAssertion) bool { return !a.Elsewhere })
 				if i < 0 {
 					t.Fatalf("%s: a reset passed by a security key", body)
 				}
 				a := assertions[i]
-				got := assertionSignature(sent.Credential)
-				if a.credential == nil || got == nil || !bytes.Equal(got, a.signature) || sent.FactorID != "" && sent.FactorID != yubiID {
+				if !a.Carried(sent.Credential) || sent.FactorID != "" && sent.FactorID != yubiID {
 					t.Fatalf("%s: passed without Yubi's assertion of the step's challenge", body)
 				}
-				a.credential = nil
+				a.Credential = nil
 			default:
 				t.Fatalf("%s: passed by method %q, which alice has no factor of", body, sent.Method)
 			}
@@ -748,56 +727,17 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			}
 		}
 		for _, a := range assertions {
-			if decodeErr == nil && sent.Method == "webauthn" && !a.elsewhere && a.credential != nil {
+			if decodeErr == nil && sent.Method == "webauthn" && !a.Elsewhere {
 				// An answer, right or wrong, uses the step's ceremony
-				// up (README "Security keys"): its row may go, and the
-				// next body asks anew. Another sign-in's is never taken.
-				var used bool
-				if d, used = withoutCeremony(d, a.challenge); used {
-					a.credential = nil
-				}
+				// up: its row may go, and the next body asks anew.
+				// Another sign-in's is never taken.
+				d = a.WithoutCeremony(d)
 			}
 		}
 		if d != "" {
 			t.Fatalf("%s: refused (%d %s), but the database changed:\n%s", body, r.Status, r.Body, d)
 		}
 	})
-}
-
-// withoutCeremony is a Snapshot's diff d without the removal of the
-// security key ceremony whose challenge is challenge, and whether d had
-// it.
-func withoutCeremony(d, challenge string) (string, bool) {
-	lines := strings.Split(d, "\n")
-	i := slices.IndexFunc(lines, func(l string) bool {
-		return strings.HasPrefix(l, "- webauthn_ceremonies:") && strings.Contains(l+" ", " challenge="+challenge+" ")
-	})
-	if i < 0 {
-		return d, false
-	}
-	return strings.Join(slices.Delete(lines, i, i+1), "\n"), true
-}
-
-// assertionSignature is the signature of a security key's assertion, as
-// a browser hands it over (JSON), or nil.
-func assertionSignature(credential json.RawMessage) []byte {
-	var c struct {
-		Response struct {
-			Signature string `json:"signature"`
-		} `json:"response"`
-	}
-	if json.Unmarshal(credential, &c) != nil {
-		return nil
-	}
-	text := strings.TrimRight(c.Response.Signature, "=")
-	sig, err := base64.RawURLEncoding.DecodeString(text)
-	if err != nil {
-		sig, err = base64.RawStdEncoding.DecodeString(text) // the other alphabet, should a server take it
-	}
-	if err != nil || len(sig) == 0 {
-		return nil
-	}
-	return sig
 }
 
 // signIn signs alice in with her password pass and a's code of now, the

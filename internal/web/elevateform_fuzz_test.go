@@ -15,7 +15,8 @@ import (
 // nothing else (POST /settings/teams/{id}/elevate), from a browser signed
 // in as alice, with an authenticator app (Phone), a phone that gets texted
 // codes (Mobile), her address that gets mailed codes (Mailbox), a push
-// device (Pocket), recovery codes, a paper key and an SSH key, whose
+// device (Pocket), a security key (Yubi), recovery codes, a paper key and
+// an SSH key, whose
 // session is not elevated, with its form token (unless the form sends its
 // own). Whatever the form:
 //
@@ -39,7 +40,11 @@ import (
 // alice here; with @approved@ the browser has sent a push by their "Send
 // a push" (POST /settings/security/elevate/push) that Pocket approved,
 // and only then does "I approved it" (elevate_method=push with
-// elevate_push) pass, once. When a send limit refuses a code or a push,
+// elevate_push) pass, once; @assertion@ is Yubi's answer to the options
+// the fields' script asks for (POST /settings/security/elevate/webauthn),
+// which passes once, and @otherassertion@ its answer to a sign-in's, which
+// never does; a refusal by webauthn may use up the session's ceremony (any
+// answer does). When a send limit refuses a code or a push,
 // the clock moves past the wait and to a new step. Alice's counters are
 // cleared before each form. On SQLite; FuzzElevateFormPostgres is the
 // same on PostgreSQL.
@@ -90,6 +95,12 @@ func elevateForm(f *testing.F, dsn string) {
 		"elevate_method=ssh_key&elevate_signature=@sig@",
 		"elevate_method=ssh_key&elevate_signature=-----BEGIN+SSH+SIGNATURE-----",
 		"elevate_method=webauthn&elevate_credential=%7B%7D",
+		"elevate_method=webauthn&elevate_credential=@assertion@",
+		"elevate_method=webauthn&elevate_credential=@assertion@&elevate_factor=@yubi@",
+		"elevate_method=webauthn&elevate_credential=@assertion@&elevate_factor=@phone@",
+		"elevate_method=webauthn&elevate_credential=@otherassertion@",
+		"elevate_method=totp&elevate_code=@code@&elevate_credential=@assertion@",
+		"elevate_method=webauthn&elevate_credential=@assertion@&elevate_code=@code@",
 		"elevate_code=@code@",
 		"elevate_method=totp&elevate_code=@code@&elevate_code=000000",
 		"csrf=x&elevate_method=totp&elevate_code=@code@",
@@ -131,6 +142,7 @@ func elevateForm(f *testing.F, dsn string) {
 		for !p.sendCodes(t, form, testPassword, button) || !p.approvePush(t, form, "/settings/security/elevate/push", pushAsk, number) {
 			newStep(t)
 		}
+		p.askAssertions(t, form, testPassword, func() reply { return c.post("/settings/security/elevate/webauthn", url.Values{}) })
 		if strings.Contains(form, "@sig@") && alices.sig == "" {
 			a, err := ts.Service.Authenticate(ctx, sessionCookie(t, c))
 			if err != nil {
@@ -153,7 +165,7 @@ func elevateForm(f *testing.F, dsn string) {
 				t.Fatalf("%q: passed a form that does not parse: %v", form, parseErr)
 			}
 			alices.passed(t, form, sent.Get("elevate_method"), sent.Get("elevate_code"), sent.Get("elevate_factor"),
-				sent.Get("elevate_signature"), now)
+				sent.Get("elevate_signature"), sent.Get("elevate_credential"), now)
 			renewed := sessionCookie(t, c)
 			id, _, _ := strings.Cut(renewed, ".")
 			if old, _, _ := strings.Cut(cookie, "."); renewed == cookie || id != old {

@@ -17,8 +17,8 @@ import (
 // holds her login's cookie, with its form token (unless the form sends its
 // own); alice has an authenticator app (Phone), a phone that gets texted
 // codes (Mobile), her address that gets mailed codes (Mailbox), a push
-// device (Pocket), recovery codes, a paper key and an SSH key. Whatever
-// the form:
+// device (Pocket), a security key (Yubi), recovery codes, a paper key and
+// an SSH key. Whatever the form:
 //
 //   - the answer is never a server error;
 //   - it signs in only for fields whose method and proof are one of
@@ -40,7 +40,12 @@ import (
 // it ("Send a code", POST /login/verify/send), @elsewhere@ a code mailed
 // for another sign-in, which never passes this one; with @approved@ the
 // browser has sent a push ("Send a push", POST /login/verify/push) that
-// Pocket approved, and only then does method=push sign in, once. When a
+// Pocket approved, and only then does method=push sign in, once;
+// @assertion@ is Yubi's answer to the options the page's script asks for
+// (POST /login/verify/webauthn), which signs in once, and
+// @otherassertion@ its answer to another sign-in's, which never does. A
+// refusal by webauthn may use up the step's ceremony (any answer does),
+// and the next form asks anew. When a
 // send limit refuses a code or a push, the clock moves past the wait and
 // the form goes to a new login. Alice's counters are
 // cleared before each form; after a sign-in the next form goes to a new
@@ -100,6 +105,12 @@ func loginForm(f *testing.F, dsn string) {
 		"method=ssh_key&signature=-----BEGIN+SSH+SIGNATURE-----",
 		"method=webauthn&credential=%7B%7D",
 		"method=webauthn",
+		"method=webauthn&credential=@assertion@",
+		"method=webauthn&credential=@otherassertion@",
+		"method=webauthn&credential=@assertion@&code=@code@",
+		"method=totp&code=@code@&credential=@assertion@",
+		"method=webauthn&credential=@assertion@x",
+		"method=webauthn&credential=@assertion@&credential=@otherassertion@",
 		"code=@code@",
 		"method=totp&code=@code@&code=000000",
 		"method=totp&code=@code@&factor_id=@phone@",
@@ -142,6 +153,7 @@ func loginForm(f *testing.F, dsn string) {
 			p.c.t = t
 		}
 		c := p.c
+		p.askAssertions(t, form, testPassword, func() reply { return c.post("/login/verify/webauthn", url.Values{}) })
 		if strings.Contains(form, "@sig@") && alices.sig == "" {
 			c.post("/login/verify/ssh", url.Values{})
 			ch := c.get("/login/verify/challenge.txt")
@@ -163,7 +175,7 @@ func loginForm(f *testing.F, dsn string) {
 			if parseErr != nil {
 				t.Fatalf("%q: signed in with a form that does not parse: %v", form, parseErr)
 			}
-			alices.passed(t, form, sent.Get("method"), sent.Get("code"), "", sent.Get("signature"), now)
+			alices.passed(t, form, sent.Get("method"), sent.Get("code"), "", sent.Get("signature"), sent.Get("credential"), now)
 			a, err := ts.Service.Authenticate(ctx, token)
 			if err != nil || a.Account.ID != p.alice.ID {
 				t.Fatalf("%q: signed in, but the session is not alice's (%v)", form, err)

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,18 +21,22 @@ import (
 // proofs are the ways alice proves it's her in the pages' fuzz targets
 // (FuzzElevateForm, FuzzLoginForm, FuzzResetForm): an authenticator app,
 // a phone that gets texted codes, her address that gets mailed codes, a
-// push device, recovery codes, a paper key and an SSH key, as the targets
-// know them.
+// push device, a security key, recovery codes, a paper key and an SSH
+// key, as the targets know them.
 type proofs struct {
 	phone    *testenv.App
 	codes    []*sentCode // texted to Mobile, mailed to Mailbox, mailed to it for another sign-in
 	approved bool        // a push the browser sent for the step was approved on Pocket and not used
 	pocket   string      // Pocket's factor id
-	never    string      // a method no pass may take (a reset's email)
-	recovery []string    // the recovery codes not used yet
-	spent    string      // the recovery code used last
-	paperKey string
-	sig      string // the SSH key's signature of the challenge waiting, or ""
+	// Yubi's answers to the options the page gives for the step
+	// (@assertion@) and to another sign-in's (@otherassertion@).
+	assertions []*testenv.SentAssertion
+	yubi       string   // Yubi's factor id
+	never      string   // a method no pass may take (a reset's email)
+	recovery   []string // the recovery codes not used yet
+	spent      string   // the recovery code used last
+	paperKey   string
+	sig        string // the SSH key's signature of the challenge waiting, or ""
 }
 
 // sentCode is a code texted or mailed to one of alice's factors for a
@@ -47,14 +52,20 @@ type sentCode struct {
 	live bool
 }
 
-// forget drops the codes sent for the step and the push approved, for a
-// new step. A code mailed for another sign-in is kept: it must never pass
-// any step, and asking for it again would spend a send of the address's
-// that the step may need.
+// forget drops the codes sent for the step, the push approved and the
+// security key's answer, for a new step. A code mailed for another
+// sign-in is kept: it must never pass any step, and asking for it again
+// would spend a send of the address's that the step may need. So is the
+// key's answer for another sign-in.
 func (p *proofs) forget() {
 	for _, sc := range p.codes {
 		if !sc.elsewhere {
 			sc.code, sc.live = "", false
+		}
+	}
+	for _, a := range p.assertions {
+		if !a.Elsewhere {
+			a.Credential = nil
 		}
 	}
 	p.approved = false
@@ -72,19 +83,24 @@ func newProofs(k keys, phone *testenv.App) *proofs {
 // a recovery code not used yet, @spent@ for the one used last, @paper@
 // for the paper key, @sig@ for the signature, @sms@ and @email@ for the
 // codes texted and mailed, @elsewhere@ for a code mailed for another
-// sign-in, @mobile@ and @mailbox@ for their factors' ids, and @approved@
-// for nothing: it asks for a push approved on Pocket before the form is
-// sent (pagesTarget.approvePush). It adds csrf, the browser's form token,
-// unless the form sends one.
+// sign-in, @assertion@ for Yubi's answer (JSON) to the options the page
+// gives for the step, @otherassertion@ for its answer to another
+// sign-in's, @mobile@, @mailbox@ and @yubi@ for their factors' ids, and
+// @approved@ for nothing: it asks for a push approved on Pocket before the
+// form is sent (pagesTarget.approvePush). It adds csrf, the browser's form
+// token, unless the form sends one.
 func (p *proofs) replace(form string, now time.Time, csrf string) string {
 	esc := url.QueryEscape
 	form = strings.NewReplacer("@code@", esc(p.phone.Code(now, 0)), "@prev@", esc(p.phone.Code(now, -1)),
 		"@wide@", esc(testenv.Wide(p.phone.Code(now, 0))), "@last@", esc(p.phone.LastCode()), "@phone@", esc(p.phone.ID),
 		"@recovery@", esc(p.recovery[0]), "@spent@", esc(p.spent), "@paper@", esc(p.paperKey),
 		"@sig@", esc(p.sig), "@mobile@", esc(p.codes[0].factorID), "@mailbox@", esc(p.codes[1].factorID),
-		"@approved@", "").Replace(form)
+		"@yubi@", esc(p.yubi), "@approved@", "").Replace(form)
 	for _, sc := range p.codes {
 		form = strings.ReplaceAll(form, sc.placeholder, esc(sc.code))
+	}
+	for _, a := range p.assertions {
+		form = strings.ReplaceAll(form, a.Placeholder, esc(string(a.Credential)))
 	}
 	if !strings.Contains(form, "csrf=") {
 		form = strings.TrimPrefix(form+"&csrf="+csrf, "&")
@@ -126,10 +142,10 @@ func (p *proofs) checkShown(t *testing.T, form string, status int, page, newLog 
 	}
 }
 
-// passed fails t unless the proof sent, by method with code (or
-// signature), for factor ("" for any), is one of alice's that stands at
-// now; it then spends it as the server did.
-func (p *proofs) passed(t *testing.T, form, method, code, factor, signature string, now time.Time) {
+// passed fails t unless the proof sent, by method with code (or SSH
+// signature, or security key's credential), for factor ("" for any), is
+// one of alice's that stands at now; it then spends it as the server did.
+func (p *proofs) passed(t *testing.T, form, method, code, factor, signature, credential string, now time.Time) {
 	t.Helper()
 	if method == p.never {
 		t.Fatalf("%q: passed by method %q, which it never takes", form, method)
@@ -160,6 +176,12 @@ func (p *proofs) passed(t *testing.T, form, method, code, factor, signature stri
 			t.Fatalf("%q: passed by push with no push of the browser's approved on the device named for this step", form)
 		}
 		p.approved = false
+	case "webauthn":
+		i := slices.IndexFunc(p.assertions, func(a *testenv.SentAssertion) bool { return !a.Elsewhere })
+		if i < 0 || !p.assertions[i].Carried([]byte(credential)) || factor != "" && factor != p.yubi {
+			t.Fatalf("%q: passed by a security key without Yubi's answer to the options the page gave for this step", form)
+		}
+		p.assertions[i].Credential = nil
 	case "sms", "email":
 		sc := p.codes[slices.IndexFunc(p.codes, func(sc *sentCode) bool { return sc.method == method && !sc.elsewhere })]
 		if sc.code == "" || factor != "" && factor != sc.factorID || testenv.TypedText(code, false) != sc.code {
@@ -190,8 +212,9 @@ func jarValue(tb testing.TB, c *client, path, name string) string {
 // they read, whose texts go to a test gateway and mail to a test SMTP
 // server, alice with an authenticator app (Phone), a phone (Mobile), her
 // address as a factor (Mailbox), a push device (Pocket, the real device
-// client), recovery codes, a paper key and an SSH key, a browser signed
-// in as her, and snapshots of the database.
+// client), a security key (Yubi, testenv's software authenticator),
+// recovery codes, a paper key and an SSH key, a browser signed in as her,
+// and snapshots of the database.
 type pagesTarget struct {
 	ts     *testenv.Server
 	logs   *testenv.Buffer
@@ -202,6 +225,7 @@ type pagesTarget struct {
 	g      *testenv.SMSGateway
 	mb     *testenv.SMTPServer
 	device *pushdevice.Client // Pocket
+	yubi   *testenv.SecurityKey
 	snaps  *testenv.Snapshots
 }
 
@@ -266,6 +290,17 @@ func newPagesTarget(f *testing.F, dsn string) *pagesTarget {
 		f.Fatal(err)
 	}
 	p.device, p.alices.pocket = &pushdevice.Client{State: st, HTTP: http.DefaultClient, Now: p.ts.Clock.Now}, pe.Factor.ID
+	ke, err := p.ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorWebAuthn, Label: "Yubi"}, core.Meta{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(p.ts.Addr())
+	p.yubi = testenv.NewSecurityKey(f, "http://localhost:"+port) // the pages' origin
+	if _, err := p.ts.Service.ConfirmSecurityKey(ctx, a, ke.Factor.ID, p.yubi.Create(f, ke.Options), core.Meta{}); err != nil {
+		f.Fatal(err)
+	}
+	p.alices.yubi = ke.Factor.ID
+	p.alices.assertions = []*testenv.SentAssertion{{Placeholder: "@assertion@"}, {Placeholder: "@otherassertion@", Elsewhere: true}}
 	p.snaps = testenv.OpenSnapshots(f, dsn)
 	return p
 }
@@ -380,6 +415,29 @@ func (p *pagesTarget) approvePush(t *testing.T, form, path string, fields url.Va
 	return true
 }
 
+// askAssertions has Yubi answer, for each of its placeholders form holds
+// with no answer, the options step gives (the page's own POST, as its
+// script makes when "Use my security key" is pressed), or, for
+// @otherassertion@, those of another sign-in of alice's with password
+// pass.
+func (p *pagesTarget) askAssertions(t *testing.T, form, pass string, step func() reply) {
+	t.Helper()
+	for _, a := range p.alices.assertions {
+		if !strings.Contains(form, a.Placeholder) || a.Credential != nil {
+			continue
+		}
+		if a.Elsewhere {
+			a.Answer(t, p.yubi, otherSignInOptions(t, p.ts, pass))
+			continue
+		}
+		r := step()
+		if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+			t.Fatalf("the security key's options: %d %s", r.status, r.body)
+		}
+		a.Answer(t, p.yubi, []byte(r.body))
+	}
+}
+
 // byButton is a send of askCode: the browser posts form to path, as the
 // page's "Send a code" does.
 func (p *pagesTarget) byButton(path string, form url.Values) func() (int, string, string) {
@@ -395,7 +453,9 @@ func (p *pagesTarget) byButton(path string, form url.Values) func() (int, string
 // failure on one of her own, and one more on a factor's only when the
 // form names a factor; a push not sent and any other refusal none. A form
 // by method sms or email may also take one check from the code sent for
-// the step by that method, and from no other.
+// the step by that method, and from no other; one by webauthn may use up
+// the ceremony of the options the page gave for the step, as any answer
+// does, and no other.
 func (p *pagesTarget) refused(t *testing.T, form string, r reply, method, factor string, before testenv.Snapshot) {
 	t.Helper()
 	if r.status < 400 {
@@ -417,6 +477,11 @@ func (p *pagesTarget) refused(t *testing.T, form string, r reply, method, factor
 		if method == sc.method && sc.live {
 			sc.checks++
 			d = testenv.WithoutChecksTaken(d)
+		}
+	}
+	for _, a := range p.alices.assertions {
+		if method == "webauthn" && !a.Elsewhere {
+			d = a.WithoutCeremony(d)
 		}
 	}
 	if d != "" {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -18,14 +19,15 @@ import (
 // alice's password ("Forgot your password?") and opened the link mailed,
 // with its form token (unless the form sends its own); alice has an
 // authenticator app (Phone), a phone that gets texted codes (Mobile), her
-// address that gets mailed codes (Mailbox), a push device (Pocket),
-// recovery codes, a paper key and an SSH key. Whatever the form:
+// address that gets mailed codes (Mailbox), a push device (Pocket), a
+// security key (Yubi), recovery codes, a paper key and an SSH key.
+// Whatever the form:
 //
 //   - the answer is never a server error;
 //   - it changes the password only with both password fields the same
 //     and a proof of alice's that stands and a reset takes (an app's code,
 //     a code texted for the link, a recovery code not used yet, the paper
-//     key; never an SSH key, a push or a mailed code);
+//     key; never an SSH key, a push, a security key or a mailed code);
 //     then the browser lands on the sign-in page without the link's
 //     cookie, the old password no longer signs in and the new one does,
 //     and the session from before the reset is ended;
@@ -39,7 +41,9 @@ import (
 // In a form, placeholders stand for alice's proofs (proofs.replace), and
 // @newpass@ for a password that is not hers; @sms@ is a code texted by
 // the page's "Send a code" (POST /new-password/send), and @email@ one
-// mailed for another sign-in, as the page sends none. Alice's counters are
+// mailed for another sign-in, as the page sends none; @assertion@ and
+// @otherassertion@ are Yubi's answers to other sign-ins' options. Alice's
+// counters are
 // cleared before each form; after a reset the next form goes with a new
 // link, the clock moved past the pace of links. On SQLite;
 // FuzzResetFormPostgres is the same on PostgreSQL.
@@ -54,6 +58,9 @@ func resetForm(f *testing.F, dsn string) {
 	alices.never = "email" // the link came by mail too
 	for _, sc := range alices.codes {
 		sc.elsewhere = sc.elsewhere || sc.method == "email" // the page sends none: @email@ is mailed for a sign-in
+	}
+	for _, a := range alices.assertions {
+		a.Elsewhere = true // the page asks for no key
 	}
 	ctx := context.Background()
 	session := sessionCookie(f, p.c) // alice's session from before the next reset
@@ -84,6 +91,7 @@ func resetForm(f *testing.F, dsn string) {
 		"password=@newpass@&password2=@newpass@&method=push",
 		"password=@newpass@&password2=@newpass@&method=ssh_key&signature=-----BEGIN+SSH+SIGNATURE-----",
 		"password=@newpass@&password2=@newpass@&method=webauthn&credential=%7B%7D",
+		"password=@newpass@&password2=@newpass@&method=webauthn&credential=@assertion@",
 		"password=@newpass@&password2=@newpass@&method=totp&code=@code@&code=000000",
 		"csrf=x&password=@newpass@&password2=@newpass@&method=totp&code=@code@",
 		"",
@@ -131,6 +139,7 @@ func resetForm(f *testing.F, dsn string) {
 			newLink(t)
 			p.c.t = t
 		}
+		p.askAssertions(t, form, pass, nil)
 		c := p.c
 		now := ts.Clock.Now()
 		cookie := jarValue(t, c, "/new-password", "twofold_reset")
@@ -150,7 +159,7 @@ func resetForm(f *testing.F, dsn string) {
 			if parseErr != nil || sent.Get("password") != newPass || sent.Get("password2") != newPass {
 				t.Fatalf("%q: reset, but not with the new password twice (%v)", form, parseErr)
 			}
-			alices.passed(t, form, sent.Get("method"), sent.Get("code"), "", sent.Get("signature"), now)
+			alices.passed(t, form, sent.Get("method"), sent.Get("code"), "", sent.Get("signature"), sent.Get("credential"), now)
 			if jarValue(t, c, "/new-password", "twofold_reset") != "" {
 				t.Fatalf("%q: reset, but the browser still holds the link's cookie", form)
 			}
@@ -182,19 +191,38 @@ func resetForm(f *testing.F, dsn string) {
 // alice's password at the time, so that a reset always changes it.
 var resetPasswords = [2]string{"tall horse battery staple", "quiet copper lantern river"}
 
+// otherSignIn starts another sign-in of alice's with password pass over
+// the API, and returns its login's id.
+func otherSignIn(t *testing.T, ts *testenv.Server, pass string) string {
+	t.Helper()
+	r := testenv.NewClient(ts.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": pass})
+	if r.Status != 200 || r.String("login_id") == "" {
+		t.Fatalf("another sign-in: %d %s", r.Status, r.Body)
+	}
+	return r.String("login_id")
+}
+
 // otherSignInMail is a send of askCode that starts another sign-in of
-// alice's with password pass over the API and has it mail a code to the
-// factor mailbox.
+// alice's with password pass and has it mail a code to the factor
+// mailbox.
 func otherSignInMail(t *testing.T, ts *testenv.Server, mailbox, pass string) func() (int, string, string) {
 	return func() (int, string, string) {
-		r := testenv.NewClient(ts.URL()).Do(t, "POST", "/v1/login", map[string]string{"username": "alice", "password": pass})
-		if r.Status != 200 || r.String("login_id") == "" {
-			t.Fatalf("another sign-in: %d %s", r.Status, r.Body)
-		}
-		r = testenv.NewClient(ts.URL()).Do(t, "POST", "/v1/login/"+r.String("login_id")+"/challenge",
+		r := testenv.NewClient(ts.URL()).Do(t, "POST", "/v1/login/"+otherSignIn(t, ts, pass)+"/challenge",
 			map[string]string{"method": "email", "factor_id": mailbox})
 		return r.Status, r.Header.Get("Retry-After"), string(r.Body)
 	}
+}
+
+// otherSignInOptions starts another sign-in of alice's with password pass
+// and returns the security key options it gives.
+func otherSignInOptions(t *testing.T, ts *testenv.Server, pass string) []byte {
+	t.Helper()
+	r := testenv.NewClient(ts.URL()).Do(t, "POST", "/v1/login/"+otherSignIn(t, ts, pass)+"/challenge", map[string]string{"method": "webauthn"})
+	options, err := json.Marshal(r.JSON["options"])
+	if r.Status != http.StatusOK || err != nil {
+		t.Fatalf("another sign-in's security key options: %d %s", r.Status, r.Body)
+	}
+	return options
 }
 
 // signInWithPassword signs alice in through the core with password pass

@@ -1,0 +1,79 @@
+package testenv
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// SentAssertion is a SecurityKey's answer that a second-step fuzz target
+// asked for its step's options, or for another sign-in's (Elsewhere),
+// kept to judge what the server does with whatever a body or form
+// carries: only the step's answer may pass, once, and a refusal may use
+// up only the step's ceremony.
+type SentAssertion struct {
+	Placeholder string          // what stands for it in a body or form
+	Elsewhere   bool            // for another sign-in's options, not the step's
+	Credential  json.RawMessage // nil until asked for, and once used
+	signature   []byte          // the answer's signature
+	challenge   string          // of the options it answers
+}
+
+// Answer has k answer options, as a browser would, and keeps the answer.
+func (a *SentAssertion) Answer(tb testing.TB, k *SecurityKey, options []byte) {
+	tb.Helper()
+	a.Credential = k.Get(tb, options)
+	a.signature, a.challenge = AssertionSignature(a.Credential), parseOptions(tb, options).PublicKey.Challenge
+}
+
+// Carried reports whether credential, as a body or form carried it, is
+// a's answer, not used yet: the same signature, whatever else the JSON
+// around it holds.
+func (a *SentAssertion) Carried(credential []byte) bool {
+	got := AssertionSignature(credential)
+	return a.Credential != nil && got != nil && bytes.Equal(got, a.signature)
+}
+
+// WithoutCeremony returns d, a Snapshot's diff, without the removal of
+// the ceremony a answered, and forgets a when d had it: any answer, right
+// or wrong, uses a security key's ceremony up (README "Security keys"),
+// and the next body or form asks anew.
+func (a *SentAssertion) WithoutCeremony(d string) string {
+	if a.Credential == nil {
+		return d
+	}
+	lines := strings.Split(d, "\n")
+	i := slices.IndexFunc(lines, func(l string) bool {
+		return strings.HasPrefix(l, "- webauthn_ceremonies:") && strings.Contains(l+" ", " challenge="+a.challenge+" ")
+	})
+	if i < 0 {
+		return d
+	}
+	a.Credential = nil
+	return strings.Join(slices.Delete(lines, i, i+1), "\n")
+}
+
+// AssertionSignature is the signature of a security key's assertion, as a
+// browser hands it over (JSON), or nil.
+func AssertionSignature(credential []byte) []byte {
+	var c struct {
+		Response struct {
+			Signature string `json:"signature"`
+		} `json:"response"`
+	}
+	if json.Unmarshal(credential, &c) != nil {
+		return nil
+	}
+	text := strings.TrimRight(c.Response.Signature, "=")
+	sig, err := base64.RawURLEncoding.DecodeString(text)
+	if err != nil {
+		sig, err = base64.RawStdEncoding.DecodeString(text) // the other alphabet, should a server take it
+	}
+	if err != nil || len(sig) == 0 {
+		return nil
+	}
+	return sig
+}
