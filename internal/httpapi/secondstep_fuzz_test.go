@@ -116,20 +116,6 @@ func FuzzPasswordResetPostgres(f *testing.F) {
 	secondStep(f, testenv.PostgresDSN(f), toReset)
 }
 
-// sentCode is a code texted or mailed to one of alice's factors for a
-// second-step fuzz target's step.
-type sentCode struct {
-	placeholder      string // what stands for it in a body
-	method, factorID string
-	elsewhere        bool   // mailed for another sign-in, not for the step
-	code             string // "" until asked for
-	secret           string // the requester's code_secret, once answered
-	checks           int    // bodies by method refused since it was sent
-	// live: a code was sent for the step's login, session or link and
-	// not used, so a refusal by method may take one of its checks.
-	live bool
-}
-
 // sentPush is a push sent to alice's device for a second-step fuzz
 // target's step and approved there.
 type sentPush struct {
@@ -262,10 +248,10 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 	}
 
 	var loginID, sig, resetToken string
-	codes := []*sentCode{
-		{placeholder: "@sms@", method: "sms", factorID: mobile},
-		{placeholder: "@email@", method: "email", factorID: mailbox, elsewhere: kind == toReset},
-		{placeholder: "@elsewhere@", method: "email", factorID: mailbox, elsewhere: true},
+	codes := []*testenv.SentCode{
+		{Placeholder: "@sms@", Method: "sms", FactorID: mobile},
+		{Placeholder: "@email@", Method: "email", FactorID: mailbox, Elsewhere: kind == toReset},
+		{Placeholder: "@elsewhere@", Method: "email", FactorID: mailbox, Elsewhere: true},
 	}
 	pushes := []*sentPush{
 		{placeholder: "@push@", elsewhere: kind == toReset},
@@ -290,8 +276,8 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		// any step, and asking for it again would spend a send the step
 		// may need.
 		for _, sc := range codes {
-			if !sc.elsewhere {
-				sc.code = ""
+			if !sc.Elsewhere {
+				sc.Code = ""
 			}
 		}
 		for _, p := range pushes {
@@ -308,7 +294,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		case kind == atLogin:
 			loginID, _ = startLogin(t, s, "alice")
 			for _, sc := range codes {
-				sc.secret, sc.live = "", false
+				sc.Secret, sc.Live = "", false
 			}
 			for _, p := range pushes {
 				p.live = ""
@@ -317,12 +303,12 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			s.Clock.Add(15 * time.Minute) // past the account's and the address's pace of links
 			resetToken = mailedReset(t, s, mb, resetToken)
 			for _, sc := range codes {
-				sc.live = false
+				sc.Live = false
 			}
 		case s.Clock.Now().Sub(sessionMade) > 11*time.Hour:
 			session, sessionMade = signIn(t, s, apps[0], pass), s.Clock.Now()
 			for _, sc := range codes {
-				sc.secret, sc.live = "", false
+				sc.Secret, sc.Live = "", false
 			}
 			for _, p := range pushes {
 				p.live = ""
@@ -362,21 +348,21 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			return "/v1/login/" + r.String("login_id") + "/challenge"
 		}
 		for _, sc := range codes {
-			if !strings.Contains(body, sc.placeholder) || sc.code != "" && sc.checks < 4 {
+			if !strings.Contains(body, sc.Placeholder) || sc.Code != "" && sc.Checks < 4 {
 				continue
 			}
 			path, asker := "/v1/login/"+loginID+"/challenge", testenv.NewClient(s.URL())
-			ask := map[string]string{"method": sc.method, "factor_id": sc.factorID}
+			ask := map[string]string{"method": sc.Method, "factor_id": sc.FactorID}
 			switch {
-			case sc.elsewhere:
+			case sc.Elsewhere:
 				path = elsewhere()
 			case kind == toElevate:
 				path, asker = "/v1/me/elevate/challenge", session
 			case kind == toReset:
 				path, ask["token"] = "/v1/password-reset/challenge", resetToken
 			}
-			if sc.secret != "" {
-				ask["code_secret"] = sc.secret
+			if sc.Secret != "" {
+				ask["code_secret"] = sc.Secret
 			}
 			seen := len(mb.Messages())
 			r := asker.Do(t, "POST", path, ask)
@@ -384,16 +370,16 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 				return false
 			}
 			if r.Status != http.StatusAccepted {
-				t.Fatalf("%s challenge: %d %s", sc.method, r.Status, r.Body)
+				t.Fatalf("%s challenge: %d %s", sc.Method, r.Status, r.Body)
 			}
-			if secret := r.String("code_secret"); secret != "" && kind != toReset && !sc.elsewhere {
-				sc.secret = secret
+			if secret := r.String("code_secret"); secret != "" && kind != toReset && !sc.Elsewhere {
+				sc.Secret = secret
 			}
-			sc.live = !sc.elsewhere
-			if sc.checks = 0; sc.method == "sms" {
-				sc.code = g.LastCode(t, phoneE164)
+			sc.Live = !sc.Elsewhere
+			if sc.Checks = 0; sc.Method == "sms" {
+				sc.Code = g.LastCode(t, phoneE164)
 			} else {
-				sc.code = mb.CodeAfter(t, seen)
+				sc.Code = mb.CodeAfter(t, seen)
 			}
 		}
 		for _, p := range pushes {
@@ -479,7 +465,7 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		}
 		now := s.Clock.Now()
 		for _, sc := range codes {
-			body = strings.ReplaceAll(body, sc.placeholder, sc.code)
+			body = strings.ReplaceAll(body, sc.Placeholder, sc.Code)
 		}
 		for _, p := range pushes {
 			body = strings.ReplaceAll(body, p.placeholder, p.secret)
@@ -535,8 +521,8 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 			secrets = append(secrets, spentPush)
 		}
 		for _, sc := range codes {
-			if sc.code != "" {
-				secrets = append(secrets, sc.code)
+			if sc.Code != "" {
+				secrets = append(secrets, sc.Code)
 			}
 		}
 		for _, p := range pushes {
@@ -619,14 +605,14 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 					t.Fatalf("%s: passed without the signature of the login's challenge", body)
 				}
 			case "sms", "email":
-				i := slices.IndexFunc(codes, func(sc *sentCode) bool { return sc.method == sent.Method && !sc.elsewhere })
+				i := slices.IndexFunc(codes, func(sc *testenv.SentCode) bool { return sc.Method == sent.Method && !sc.Elsewhere })
 				if i < 0 {
 					t.Fatalf("%s: a reset passed by a mailed code", body)
 				}
-				if sc := codes[i]; sc.code == "" || sent.FactorID != "" && sent.FactorID != sc.factorID || testenv.TypedText(sent.Code, false) != sc.code {
-					t.Fatalf("%s: passed without the code last sent for this step (%q)", body, sc.code)
+				if sc := codes[i]; !sc.Carried(sent.Code, sent.FactorID) {
+					t.Fatalf("%s: passed without the code last sent for this step (%q)", body, sc.Code)
 				}
-				codes[i].code, codes[i].live = "", false
+				codes[i].Code, codes[i].Live = "", false
 			case "push":
 				i := slices.IndexFunc(pushes, func(p *sentPush) bool { return !p.elsewhere })
 				if i < 0 {
@@ -717,13 +703,12 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		}
 		d := before.Diff(snaps.Take(t))
 		for _, sc := range codes {
-			if decodeErr == nil && sent.Method == sc.method && sc.live {
+			if decodeErr == nil {
 				// A code sent for the step and checked loses one of its
 				// checks, and nothing else: that is written whatever the
 				// answer. (One sent elsewhere, or for an earlier login or
 				// link, is not checked.)
-				sc.checks++
-				d = testenv.WithoutChecksTaken(d)
+				d = sc.Refused(d, sent.Method)
 			}
 		}
 		for _, a := range assertions {

@@ -129,8 +129,8 @@ func elevateForm(f *testing.F, dsn string) {
 			newStep(t)
 			used = false
 		}
-		button := func(sc *sentCode) func() (int, string, string) {
-			return p.byButton("/settings/security/elevate/send", url.Values{"elevate_method": {sc.method}, "elevate_factor": {sc.factorID}})
+		button := func(sc *testenv.SentCode) func() (int, string, string) {
+			return p.byButton("/settings/security/elevate/send", url.Values{"elevate_method": {sc.Method}, "elevate_factor": {sc.FactorID}})
 		}
 		number := func(reply) string {
 			// The number, before the push's secret, in the cookie that

@@ -138,8 +138,8 @@ func loginForm(f *testing.F, dsn string) {
 			used = false
 		}
 		p.c.t = t
-		button := func(sc *sentCode) func() (int, string, string) {
-			return p.byButton("/login/verify/send", url.Values{"method": {sc.method}, "factor_id": {sc.factorID}})
+		button := func(sc *testenv.SentCode) func() (int, string, string) {
+			return p.byButton("/login/verify/send", url.Values{"method": {sc.Method}, "factor_id": {sc.FactorID}})
 		}
 		number := func(r reply) string {
 			if m := pushNumber.FindStringSubmatch(r.body); m != nil {

@@ -25,9 +25,9 @@ import (
 // key, as the targets know them.
 type proofs struct {
 	phone    *testenv.App
-	codes    []*sentCode // texted to Mobile, mailed to Mailbox, mailed to it for another sign-in
-	approved bool        // a push the browser sent for the step was approved on Pocket and not used
-	pocket   string      // Pocket's factor id
+	codes    []*testenv.SentCode // texted to Mobile, mailed to Mailbox, mailed to it for another sign-in
+	approved bool                // a push the browser sent for the step was approved on Pocket and not used
+	pocket   string              // Pocket's factor id
 	// Yubi's answers to the options the page gives for the step
 	// (@assertion@) and to another sign-in's (@otherassertion@).
 	assertions []*testenv.SentAssertion
@@ -39,19 +39,6 @@ type proofs struct {
 	sig        string // the SSH key's signature of the challenge waiting, or ""
 }
 
-// sentCode is a code texted or mailed to one of alice's factors for a
-// step of a pages' fuzz target, or for another sign-in (elsewhere).
-type sentCode struct {
-	placeholder      string // what stands for it in a form
-	method, factorID string
-	elsewhere        bool   // mailed for another sign-in, not for the step
-	code             string // "" until asked for
-	checks           int    // forms by method refused since it was sent
-	// live: a code was sent for the step's login, session or link and not
-	// used, so a refusal by method may take one of its checks.
-	live bool
-}
-
 // forget drops the codes sent for the step, the push approved and the
 // security key's answer, for a new step. A code mailed for another
 // sign-in is kept: it must never pass any step, and asking for it again
@@ -59,8 +46,8 @@ type sentCode struct {
 // key's answer for another sign-in.
 func (p *proofs) forget() {
 	for _, sc := range p.codes {
-		if !sc.elsewhere {
-			sc.code, sc.live = "", false
+		if !sc.Elsewhere {
+			sc.Code, sc.Live = "", false
 		}
 	}
 	for _, a := range p.assertions {
@@ -94,10 +81,10 @@ func (p *proofs) replace(form string, now time.Time, csrf string) string {
 	form = strings.NewReplacer("@code@", esc(p.phone.Code(now, 0)), "@prev@", esc(p.phone.Code(now, -1)),
 		"@wide@", esc(testenv.Wide(p.phone.Code(now, 0))), "@last@", esc(p.phone.LastCode()), "@phone@", esc(p.phone.ID),
 		"@recovery@", esc(p.recovery[0]), "@spent@", esc(p.spent), "@paper@", esc(p.paperKey),
-		"@sig@", esc(p.sig), "@mobile@", esc(p.codes[0].factorID), "@mailbox@", esc(p.codes[1].factorID),
+		"@sig@", esc(p.sig), "@mobile@", esc(p.codes[0].FactorID), "@mailbox@", esc(p.codes[1].FactorID),
 		"@yubi@", esc(p.yubi), "@approved@", "").Replace(form)
 	for _, sc := range p.codes {
-		form = strings.ReplaceAll(form, sc.placeholder, esc(sc.code))
+		form = strings.ReplaceAll(form, sc.Placeholder, esc(sc.Code))
 	}
 	for _, a := range p.assertions {
 		form = strings.ReplaceAll(form, a.Placeholder, esc(string(a.Credential)))
@@ -114,8 +101,8 @@ func (p *proofs) checkShown(t *testing.T, form string, status int, page, newLog 
 	t.Helper()
 	secrets := append([]string{p.paperKey}, p.recovery...)
 	for _, sc := range p.codes {
-		if sc.code != "" {
-			secrets = append(secrets, sc.code)
+		if sc.Code != "" {
+			secrets = append(secrets, sc.Code)
 		}
 	}
 	for d := int64(-testenv.TypedWindow); d <= testenv.TypedWindow; d++ {
@@ -183,11 +170,11 @@ func (p *proofs) passed(t *testing.T, form, method, code, factor, signature, cre
 		}
 		p.assertions[i].Credential = nil
 	case "sms", "email":
-		sc := p.codes[slices.IndexFunc(p.codes, func(sc *sentCode) bool { return sc.method == method && !sc.elsewhere })]
-		if sc.code == "" || factor != "" && factor != sc.factorID || testenv.TypedText(code, false) != sc.code {
-			t.Fatalf("%q: passed without the code last sent for this step (%q)", form, sc.code)
+		sc := p.codes[slices.IndexFunc(p.codes, func(sc *testenv.SentCode) bool { return sc.Method == method && !sc.Elsewhere })]
+		if !sc.Carried(code, factor) {
+			t.Fatalf("%q: passed without the code last sent for this step (%q)", form, sc.Code)
 		}
-		sc.code, sc.live = "", false
+		sc.Code, sc.Live = "", false
 	default:
 		t.Fatalf("%q: passed by method %q, which alice has no factor of", form, method)
 	}
@@ -278,9 +265,9 @@ func newPagesTarget(f *testing.F, dsn string) *pagesTarget {
 	if _, err := p.ts.Service.ConfirmFactor(ctx, a, m.Factor.ID, p.mb.CodeAfter(f, seen), core.Meta{}); err != nil {
 		f.Fatal(err)
 	}
-	p.alices.codes = []*sentCode{{placeholder: "@sms@", method: "sms", factorID: e.Factor.ID},
-		{placeholder: "@email@", method: "email", factorID: m.Factor.ID},
-		{placeholder: "@elsewhere@", method: "email", factorID: m.Factor.ID, elsewhere: true}}
+	p.alices.codes = []*testenv.SentCode{{Placeholder: "@sms@", Method: "sms", FactorID: e.Factor.ID},
+		{Placeholder: "@email@", Method: "email", FactorID: m.Factor.ID},
+		{Placeholder: "@elsewhere@", Method: "email", FactorID: m.Factor.ID, Elsewhere: true}}
 	pe, err := p.ts.Service.EnrolPush(ctx, a, "Pocket", p.ts.URL(), core.Meta{})
 	if err != nil {
 		f.Fatal(err)
@@ -348,14 +335,14 @@ func (p *pagesTarget) post(t *testing.T, path, form string) (string, reply, stri
 // otherSignInMail does with alice's password pass. It reports false when
 // a send limit refused one (askCode): the caller starts a new step and
 // asks again.
-func (p *pagesTarget) sendCodes(t *testing.T, form, pass string, button func(sc *sentCode) func() (int, string, string)) bool {
+func (p *pagesTarget) sendCodes(t *testing.T, form, pass string, button func(sc *testenv.SentCode) func() (int, string, string)) bool {
 	t.Helper()
 	for _, sc := range p.alices.codes {
-		if !strings.Contains(form, sc.placeholder) || sc.code != "" && sc.checks < 4 {
+		if !strings.Contains(form, sc.Placeholder) || sc.Code != "" && sc.Checks < 4 {
 			continue
 		}
-		send := otherSignInMail(t, p.ts, sc.factorID, pass)
-		if !sc.elsewhere {
+		send := otherSignInMail(t, p.ts, sc.FactorID, pass)
+		if !sc.Elsewhere {
 			send = button(sc)
 		}
 		if !p.askCode(t, sc, send) {
@@ -370,7 +357,7 @@ func (p *pagesTarget) sendCodes(t *testing.T, form, pass string, button func(sc 
 // the wait and reports false: the caller starts a new step and asks again.
 // Twice, since a step may need two codes whose sends share a bucket (the
 // account's), and the wait is for one.
-func (p *pagesTarget) askCode(t *testing.T, sc *sentCode, send func() (status int, retry, page string)) bool {
+func (p *pagesTarget) askCode(t *testing.T, sc *testenv.SentCode, send func() (status int, retry, page string)) bool {
 	t.Helper()
 	seen := len(p.mb.Messages())
 	status, retry, page := send()
@@ -379,13 +366,13 @@ func (p *pagesTarget) askCode(t *testing.T, sc *sentCode, send func() (status in
 		return false
 	}
 	if status != http.StatusOK && status != http.StatusAccepted {
-		t.Fatalf("asking for a %s code: %d %s", sc.method, status, page)
+		t.Fatalf("asking for a %s code: %d %s", sc.Method, status, page)
 	}
-	sc.live = !sc.elsewhere
-	if sc.checks = 0; sc.method == "sms" {
-		sc.code = p.g.LastCode(t, mobileNumber)
+	sc.Live = !sc.Elsewhere
+	if sc.Checks = 0; sc.Method == "sms" {
+		sc.Code = p.g.LastCode(t, mobileNumber)
 	} else {
-		sc.code = p.mb.CodeAfter(t, seen)
+		sc.Code = p.mb.CodeAfter(t, seen)
 	}
 	return true
 }
@@ -474,10 +461,7 @@ func (p *pagesTarget) refused(t *testing.T, form string, r reply, method, factor
 	}
 	d := before.Diff(p.snaps.Take(t))
 	for _, sc := range p.alices.codes {
-		if method == sc.method && sc.live {
-			sc.checks++
-			d = testenv.WithoutChecksTaken(d)
-		}
+		d = sc.Refused(d, method)
 	}
 	for _, a := range p.alices.assertions {
 		if method == "webauthn" && !a.Elsewhere {

@@ -57,7 +57,7 @@ func resetForm(f *testing.F, dsn string) {
 	ts, alices, mb := p.ts, p.alices, p.mb
 	alices.never = "email" // the link came by mail too
 	for _, sc := range alices.codes {
-		sc.elsewhere = sc.elsewhere || sc.method == "email" // the page sends none: @email@ is mailed for a sign-in
+		sc.Elsewhere = sc.Elsewhere || sc.Method == "email" // the page sends none: @email@ is mailed for a sign-in
 	}
 	for _, a := range alices.assertions {
 		a.Elsewhere = true // the page asks for no key
@@ -132,8 +132,8 @@ func resetForm(f *testing.F, dsn string) {
 			used = false
 		}
 		p.c.t = t
-		button := func(sc *sentCode) func() (int, string, string) {
-			return p.byButton("/new-password/send", url.Values{"method": {sc.method}, "factor_id": {sc.factorID}})
+		button := func(sc *testenv.SentCode) func() (int, string, string) {
+			return p.byButton("/new-password/send", url.Values{"method": {sc.Method}, "factor_id": {sc.FactorID}})
 		}
 		for !p.sendCodes(t, form, pass, button) {
 			newLink(t)

@@ -9,6 +9,42 @@ import (
 	"testing"
 )
 
+// SentCode is a code texted or mailed to one of an account's factors
+// that a second-step fuzz target asked for its step, or for another
+// sign-in (Elsewhere), kept to judge what the server does with whatever a
+// body or form carries: only the code sent for the step by its method may
+// pass, once, and a refusal by that method may take one of its checks,
+// and of no other code.
+type SentCode struct {
+	Placeholder      string // what stands for it in a body or form
+	Method, FactorID string
+	Elsewhere        bool   // sent for another sign-in, not for the step
+	Code             string // "" until asked for
+	Secret           string // the API's code_secret of the send, for a send again
+	Checks           int    // bodies or forms by Method refused since it was sent
+	// Live: it was sent for the step's login, session or link and not
+	// used, so a refusal by Method may take one of its checks.
+	Live bool
+}
+
+// Carried reports whether code, as people type it (TypedText), naming
+// factor ("" for none), is sc's code, not used yet.
+func (sc *SentCode) Carried(code, factor string) bool {
+	return sc.Code != "" && (factor == "" || factor == sc.FactorID) && TypedText(code, false) == sc.Code
+}
+
+// Refused returns d, the Snapshot's diff of a refusal by method, without
+// the check the refusal may have taken from sc (WithoutChecksTaken), and
+// counts it, when sc is the live code sent for the step by that method;
+// otherwise d as it is.
+func (sc *SentCode) Refused(d, method string) string {
+	if method != sc.Method || !sc.Live {
+		return d
+	}
+	sc.Checks++
+	return WithoutChecksTaken(d)
+}
+
 // SentAssertion is a SecurityKey's answer that a second-step fuzz target
 // asked for its step's options, or for another sign-in's (Elsewhere),
 // kept to judge what the server does with whatever a body or form
