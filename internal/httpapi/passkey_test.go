@@ -14,7 +14,7 @@ import (
 
 // addKey enrols a security key over c (a passkey when passkey is set) with
 // key as its authenticator, and returns the confirmation's answer.
-func addKey(t *testing.T, c *testenv.Client, label string, passkey bool, key *testenv.SecurityKey) (string, testenv.Response) {
+func addKey(t testing.TB, c *testenv.Client, label string, passkey bool, key *testenv.SecurityKey) (string, testenv.Response) {
 	t.Helper()
 	body := map[string]any{"type": "webauthn", "label": label, "passkey": passkey}
 	if passkey {
@@ -30,7 +30,7 @@ func addKey(t *testing.T, c *testenv.Client, label string, passkey bool, key *te
 
 // passkeyOptions begins a sign-in with a passkey and returns its login id
 // and assertion options.
-func passkeyOptions(t *testing.T, anon *testenv.Client) (string, json.RawMessage) {
+func passkeyOptions(t testing.TB, anon *testenv.Client) (string, json.RawMessage) {
 	t.Helper()
 	r := anon.Do(t, "POST", "/v1/login/passkey", nil)
 	if r.Status != 200 || r.String("login_id") == "" || r.String("expires_at") == "" {
@@ -278,7 +278,7 @@ func TestPasskeyThrottle(t *testing.T) {
 
 // enrolPasskey adds a passkey to name's account (password-only so far)
 // and returns it with an elevated session of the account.
-func enrolPasskey(t *testing.T, s *testenv.Server, name string) (*testenv.SecurityKey, *testenv.Client) {
+func enrolPasskey(t testing.TB, s *testenv.Server, name string) (*testenv.SecurityKey, *testenv.Client) {
 	t.Helper()
 	c := login(t, s, name)
 	key := testenv.NewPasskey(t, keyOrigin(t, s))
