@@ -28,7 +28,7 @@ func eachStore(t *testing.T, f func(t *testing.T, s *testenv.Server)) {
 }
 
 // owner creates account name owning zones, and returns its session token.
-func owner(t *testing.T, s *testenv.Server, name string, zones ...string) string {
+func owner(t testing.TB, s *testenv.Server, name string, zones ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: name, Email: name + "@example.com", Password: password}, core.Meta{}); err != nil {
@@ -63,7 +63,7 @@ func (a answer) problem() string {
 
 // call sends a request with the body of content type ct ("" for none) and
 // the header kv pairs.
-func call(t *testing.T, s *testenv.Server, auth, method, path, ct, body string, kv ...string) answer {
+func call(t testing.TB, s *testenv.Server, auth, method, path, ct, body string, kv ...string) answer {
 	t.Helper()
 	h := http.Header{}
 	if ct != "" {
@@ -79,14 +79,14 @@ func call(t *testing.T, s *testenv.Server, auth, method, path, ct, body string, 
 }
 
 // send sends req and returns its answer.
-func send(t *testing.T, req *http.Request) answer {
+func send(t testing.TB, req *http.Request) answer {
 	t.Helper()
 	r := testenv.Send(t, nil, req)
 	return answer{status: r.Status, header: r.Header, body: string(r.Body), json: r.JSON}
 }
 
 // want fails unless a has status and, when given, the numbers in fields.
-func want(t *testing.T, what string, a answer, status int, fields map[string]float64) {
+func want(t testing.TB, what string, a answer, status int, fields map[string]float64) {
 	t.Helper()
 	if a.status != status {
 		t.Fatalf("%s: got %d %s, want %d", what, a.status, a.body, status)

@@ -33,7 +33,7 @@ func dnsServer(t *testing.T, dsn string) *testenv.Server {
 // makeKey makes an API key of the account whose session token is token,
 // with permits such as "dns example.com/_acme-challenge/TXT write", through
 // POST /v1/me/api-keys, and returns its id and secret.
-func makeKey(t *testing.T, s *testenv.Server, token string, permits ...string) (id, secret string) {
+func makeKey(t testing.TB, s *testenv.Server, token string, permits ...string) (id, secret string) {
 	t.Helper()
 	c := testenv.NewClient(s.URL())
 	c.Token = token

@@ -26,7 +26,7 @@ func eachDNSStore(t *testing.T, f func(t *testing.T, s *testenv.Server)) {
 
 // keyAuth makes an API key of the account whose session token is token and
 // returns its Authorization header.
-func keyAuth(t *testing.T, s *testenv.Server, token string, permits ...string) string {
+func keyAuth(t testing.TB, s *testenv.Server, token string, permits ...string) string {
 	t.Helper()
 	id, secret := makeKey(t, s, token, permits...)
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
