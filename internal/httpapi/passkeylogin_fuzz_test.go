@@ -224,24 +224,13 @@ func passkeyLogin(f *testing.F, dsn string) {
 			problem != "" && r.Problem() != problem {
 			t.Fatalf("%s: refused as %d %q (%s): %s", body, r.Status, r.Problem(), ct, r.Body)
 		}
-		counters, err := s.Store.Counters(ctx, "passkey:")
-		if err != nil {
-			t.Fatal(err)
-		}
-		failures := 0
-		for _, n := range counters {
-			failures += n.Failures
-		}
-		if failures > 1 || failures == 1 && r.Status != 401 {
+		if failures, counters := testenv.PasskeyFailures(t, s); failures > 1 || failures == 1 && r.Status != 401 {
 			t.Fatalf("%s: refused %d, counted %d failures: %v", body, r.Status, failures, counters)
 		}
 		d := before.Diff(snaps.Take(t))
 		if named != nil {
-			lines := strings.Split(d, "\n")
-			if i := slices.IndexFunc(lines, func(l string) bool {
-				return strings.HasPrefix(l, "- passkey_logins:") && strings.Contains(l+" ", " challenge="+named.challenge+" ")
-			}); i >= 0 {
-				d = strings.Join(slices.Delete(lines, i, i+1), "\n")
+			var gone bool
+			if d, gone = testenv.WithoutRowGone(d, "passkey_logins", "challenge", named.challenge); gone {
 				used(named)
 			}
 		}

@@ -81,15 +81,24 @@ func (a *SentAssertion) WithoutCeremony(d string) string {
 	if a.Credential == nil {
 		return d
 	}
+	d, gone := WithoutRowGone(d, "webauthn_ceremonies", "challenge", a.challenge)
+	if gone {
+		a.Credential = nil
+	}
+	return d
+}
+
+// WithoutRowGone returns d, a Snapshot's diff, without the removal of the
+// row of table whose column holds value, and whether d had it.
+func WithoutRowGone(d, table, column, value string) (string, bool) {
 	lines := strings.Split(d, "\n")
 	i := slices.IndexFunc(lines, func(l string) bool {
-		return strings.HasPrefix(l, "- webauthn_ceremonies:") && strings.Contains(l+" ", " challenge="+a.challenge+" ")
+		return strings.HasPrefix(l, "- "+table+":") && strings.Contains(l+" ", " "+column+"="+value+" ")
 	})
 	if i < 0 {
-		return d
+		return d, false
 	}
-	a.Credential = nil
-	return strings.Join(slices.Delete(lines, i, i+1), "\n")
+	return strings.Join(slices.Delete(lines, i, i+1), "\n"), true
 }
 
 // AssertionSignature is the signature of a security key's assertion, as a

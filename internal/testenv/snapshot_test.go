@@ -71,3 +71,30 @@ func TestWithoutChecksTaken(t *testing.T) {
 		}
 	}
 }
+
+// TestWithoutRowGone: only the removal of the row of the table named whose
+// column holds the whole value is taken out of a diff; a row of another
+// table, a row added, and a value that only starts the same stay.
+func TestWithoutRowGone(t *testing.T) {
+	d := strings.Join([]string{
+		"- passkey_logins: id=a challenge=abc expires_at=9",
+		"- passkey_logins: id=b challenge=abcd expires_at=9",
+		"+ passkey_logins: id=c challenge=abc expires_at=9",
+		"- webauthn_ceremonies: scope=s challenge=abc",
+	}, "\n")
+	got, gone := testenv.WithoutRowGone(d, "passkey_logins", "challenge", "abc")
+	want := strings.Join([]string{
+		"- passkey_logins: id=b challenge=abcd expires_at=9",
+		"+ passkey_logins: id=c challenge=abc expires_at=9",
+		"- webauthn_ceremonies: scope=s challenge=abc",
+	}, "\n")
+	if !gone || got != want {
+		t.Fatalf("got %v\n%s\nwant\n%s", gone, got, want)
+	}
+	if got, gone := testenv.WithoutRowGone(want, "passkey_logins", "challenge", "abc"); gone || got != want {
+		t.Fatalf("a second time: got %v\n%s", gone, got)
+	}
+	if got, _ := testenv.WithoutRowGone("- webauthn_ceremonies: scope=s challenge=abc", "webauthn_ceremonies", "challenge", "abc"); got != "" {
+		t.Fatalf("the last row: got %q", got)
+	}
+}

@@ -175,6 +175,23 @@ func CountedFailures(tb testing.TB, s *Server, accountID string) (own, byFactor 
 	return own, byFactor, counters
 }
 
+// PasskeyFailures reads the counters of failed passkey sign-ins (one per
+// address and claimed account, "passkey:…") and returns the failures they
+// count in all, with the counters for a message: a fuzz target clears them
+// before each input.
+func PasskeyFailures(tb testing.TB, s *Server) (int, []twofold.Counter) {
+	tb.Helper()
+	counters, err := s.Store.Counters(context.Background(), "passkey:")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	failures := 0
+	for _, n := range counters {
+		failures += n.Failures
+	}
+	return failures, counters
+}
+
 // SignatureBytes is what an armored SSH signature's base64 decodes to, the
 // armor's lines and any white space left out; nil if it does not decode.
 func SignatureBytes(armored string) []byte {
