@@ -122,3 +122,32 @@ func AssertionSignature(credential []byte) []byte {
 	}
 	return sig
 }
+
+// WithoutLastUse returns d, a Snapshot's diff, without the changes to
+// API keys' rows that are to their last use alone (recorded at most once
+// a minute, whatever the request); any other change to a key's row stays.
+func WithoutLastUse(d string) string {
+	lines := strings.Split(d, "\n")
+	unused := func(l string) string {
+		var keep []string
+		for _, f := range strings.Fields(l[2:]) {
+			if !strings.HasPrefix(f, "last_used") {
+				keep = append(keep, f)
+			}
+		}
+		return strings.Join(keep, " ")
+	}
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "- api_keys:") {
+			continue
+		}
+		j := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "+ api_keys:") && unused(l) == unused(lines[i]) })
+		if j < 0 {
+			continue
+		}
+		lines = slices.Delete(lines, max(i, j), max(i, j)+1)
+		lines = slices.Delete(lines, min(i, j), min(i, j)+1)
+		i = -1
+	}
+	return strings.Join(lines, "\n")
+}

@@ -98,3 +98,29 @@ func TestWithoutRowGone(t *testing.T) {
 		t.Fatalf("the last row: got %q", got)
 	}
 }
+
+// TestWithoutLastUse: a key's row that changed in its last use alone goes
+// out of a diff; one that changed otherwise stays, and so does another
+// table's.
+func TestWithoutLastUse(t *testing.T) {
+	d := strings.Join([]string{
+		"- api_keys: id=a name=x last_used_at=1 revoked_at=<nil>",
+		"- api_keys: id=b name=y last_used_at=1 revoked_at=<nil>",
+		"- sessions: id=s last_used_at=1",
+		"+ api_keys: id=a name=x last_used_at=2 revoked_at=<nil>",
+		"+ api_keys: id=b name=y last_used_at=2 revoked_at=3",
+		"+ sessions: id=s last_used_at=2",
+	}, "\n")
+	want := strings.Join([]string{
+		"- api_keys: id=b name=y last_used_at=1 revoked_at=<nil>",
+		"- sessions: id=s last_used_at=1",
+		"+ api_keys: id=b name=y last_used_at=2 revoked_at=3",
+		"+ sessions: id=s last_used_at=2",
+	}, "\n")
+	if got := testenv.WithoutLastUse(d); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if got := testenv.WithoutLastUse(""); got != "" {
+		t.Fatalf("nothing: got %q", got)
+	}
+}
