@@ -180,7 +180,8 @@ func passkeyLogin(f *testing.F, dsn string) {
 				named = other
 			}
 		}
-		// used forgets the sign-in l, used up, and every answer made to it.
+		// used forgets the sign-in l, used up: the next body finds another
+		// begun, and the answers it asks for made to that one.
 		used := func(l *passkeySignIn) {
 			if current == l {
 				current = nil
