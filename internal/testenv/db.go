@@ -151,12 +151,14 @@ func adminOf(tb testing.TB, dsn string) (admin *sql.DB, name string) {
 }
 
 // openDSN opens the database dsn (a Twofold DSN, "sqlite:PATH" or
-// "postgres://…") with database/sql, outside any store.
+// "postgres://…") with database/sql, outside any store. A SQLite file is
+// opened to wait for a lock as the store's own connections do, so that a
+// write beside a running server's waits for its writer's transaction.
 func openDSN(tb testing.TB, dsn string) *sql.DB {
 	tb.Helper()
 	driver, name := "pgx", dsn
 	if !isPostgres(dsn) {
-		driver, name = "sqlite", strings.TrimPrefix(dsn, "sqlite:")
+		driver, name = "sqlite", strings.TrimPrefix(dsn, "sqlite:")+"?_pragma=busy_timeout(10000)"
 	}
 	db, err := sql.Open(driver, name)
 	if err != nil {
