@@ -133,23 +133,28 @@ func (s Snapshot) Diff(later Snapshot) string {
 	return strings.Join(out, "\n")
 }
 
-// checksLeft is a sent code's count of checks left in a Snapshot's row.
+// checksLeft is a row's count of checks left in a Snapshot's row.
 var checksLeft = regexp.MustCompile(` checks_left=(\d+)`)
 
 // WithoutChecksTaken is a Snapshot's diff d without one code sent (texted
 // or mailed) that lost one check and changed in nothing else, if it has
 // one: call it once for each code a refusal may take a check from, so that
 // a check taken from any other stays in the diff.
-func WithoutChecksTaken(d string) string {
+func WithoutChecksTaken(d string) string { return WithoutCheckTakenFrom(d, "sent_codes") }
+
+// WithoutCheckTakenFrom is WithoutChecksTaken for the rows of table, whose
+// column checks_left counts the codes one may still take (sent_codes,
+// email_changes).
+func WithoutCheckTakenFrom(d, table string) string {
 	lines := strings.Split(d, "\n")
 	for i, l := range lines {
-		row, ok := strings.CutPrefix(l, "- sent_codes:")
+		row, ok := strings.CutPrefix(l, "- "+table+":")
 		m := checksLeft.FindStringSubmatch(row)
 		if !ok || m == nil {
 			continue
 		}
 		n, _ := strconv.Atoi(m[1])
-		after := "+ sent_codes:" + strings.Replace(row, m[0], " checks_left="+strconv.Itoa(n-1), 1)
+		after := "+ " + table + ":" + strings.Replace(row, m[0], " checks_left="+strconv.Itoa(n-1), 1)
 		if j := slices.Index(lines, after); j >= 0 {
 			lines[i], lines[j] = "", ""
 			break

@@ -70,6 +70,15 @@ func TestWithoutChecksTaken(t *testing.T) {
 			t.Errorf("WithoutChecksTaken(%q) = %q, want %q", c.diff, got, c.want)
 		}
 	}
+	// Another table's rows only by its name: an email change's check is
+	// not a sent code's, nor the other way round.
+	change := "- email_changes: account_id=a checks_left=5 email=x\n+ email_changes: account_id=a checks_left=4 email=x"
+	if got := testenv.WithoutChecksTaken(change); got != change {
+		t.Errorf("WithoutChecksTaken took an email change's check: %q", got)
+	}
+	if got := testenv.WithoutCheckTakenFrom(change, "email_changes"); got != "" {
+		t.Errorf("WithoutCheckTakenFrom(%q, email_changes) = %q, want nothing", change, got)
+	}
 }
 
 // TestWithoutRowGone: only the removal of the row of the table named whose
