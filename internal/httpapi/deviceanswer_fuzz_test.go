@@ -21,23 +21,28 @@ import (
 // request, signed as a device signs it by alice's device (Pocket), by
 // bob's (Bolt), by Pocket over another body than the one sent, or not at
 // all. alice and bob each have a sign-in waiting for their device's
-// answer. Whatever the request:
+// answer, and a session of alice's waits for Pocket's answer to its
+// "confirm it's you" (elevation). Whatever the request:
 //
 //   - the answer is never a server error;
 //   - a request is approved (200 "approved") only when its own device
 //     signed the answer, asking to approve with the number the sign-in
-//     shows (two digits, spaces around them aside); an answer of its own
+//     (or the session) shows (two digits, spaces around them aside); an answer of its own
 //     device that is not that denies it (200 "denied"); nothing else
 //     changes any request;
 //   - a refusal changes no request, and writes nothing but the signed
 //     request's nonce (each is taken once) and no mail.
 //
-// In a path or body, @alice@ and @bob@ stand for the ids of the requests
-// waiting for Pocket and Bolt, @number@ and @bobnumber@ for the numbers
-// their sign-ins show, and @wrong@ for another number. After a request is
-// answered, the next input finds a new sign-in waiting; after a denial the
-// clock moves on two hours, past the count of denials and unapproved
-// requests that pauses push or mails the owner. On SQLite;
+// In a path or body, @alice@ and @bob@ stand for the ids of the sign-ins'
+// requests waiting for Pocket and Bolt, @number@ and @bobnumber@ for the
+// numbers their sign-ins show, @up@ and @upnumber@ for the elevation's
+// request and number, and @wrong@ for another number. After a request is
+// answered, the next input finds a new one waiting (an elevation approved
+// is used first, as its session would); after a denial the clock moves on
+// two hours, past the count of denials and unapproved requests that
+// pauses push or mails the owner, and past the pause of the session's
+// elevation by push; alice's session is renewed, signing in with Pocket,
+// before it is ten hours old. On SQLite;
 // FuzzDeviceAnswerPostgres is the same on PostgreSQL.
 func FuzzDeviceAnswer(f *testing.F) { deviceAnswer(f, testenv.SQLiteDSN(f)) }
 
@@ -47,6 +52,8 @@ func FuzzDeviceAnswerPostgres(f *testing.F) { deviceAnswer(f, testenv.PostgresDS
 // waitingPush is a push request a FuzzDeviceAnswer input may answer.
 type waitingPush struct {
 	id, number string
+	secret     string // the push secret its sign-in or session holds
+	owner      string // whose device it waits for
 }
 
 func deviceAnswer(f *testing.F, dsn string) {
@@ -57,6 +64,10 @@ func deviceAnswer(f *testing.F, dsn string) {
 		addUser(f, s, name)
 		devices[name], _ = enrolPush(f, s, login(f, s, name), label)
 	}
+	// session is alice's session whose elevation waits for Pocket, made
+	// when the input needs one and renewed before it expires.
+	var session *testenv.Client
+	var sessionMade time.Time
 	keys := map[string]ed25519.PrivateKey{}
 	for name, d := range devices {
 		seed, err := push.Decode(d.State.Key)
@@ -98,26 +109,50 @@ func deviceAnswer(f *testing.F, dsn string) {
 		{byPocket, "x/../@alice@", `{"decision":"approve","number":"@number@"}`},
 		{byPocket, "", `{"decision":"approve","number":"@number@"}`},
 		{byPocket, "@alice@", ``},
+		{byPocket, "@up@", `{"decision":"approve","number":"@upnumber@"}`},
+		{byPocket, "@up@", `{"decision":"approve","number":"@number@"}`},
+		{byPocket, "@up@", `{"decision":"deny"}`},
+		{byBolt, "@up@", `{"decision":"approve","number":"@upnumber@"}`},
+		{tampered, "@up@", `{"decision":"approve","number":"@upnumber@"}`},
+		{byPocket, "@alice@", `{"decision":"approve","number":"@upnumber@"}`},
 	} {
 		f.Add(in.signer, in.path, in.body)
 	}
 
-	waiting := map[string]*waitingPush{} // by account; nil once answered
+	waiting := map[string]*waitingPush{} // "alice" and "bob" (sign-ins), "up" (alice's elevation); nil once answered
 	wait := func(t *testing.T, name string) *waitingPush {
-		if waiting[name] == nil {
-			loginID, _ := startLogin(t, s, name)
-			r := pushChallenge(t, s, loginID)
-			waiting[name] = &waitingPush{id: r.String("challenge_id"), number: r.String("number")}
+		if waiting[name] != nil {
+			return waiting[name]
 		}
+		if name == "up" {
+			if session == nil || s.Clock.Now().Sub(sessionMade) > 10*time.Hour {
+				session, sessionMade = pushSession(t, s, devices["alice"], "alice"), s.Clock.Now()
+			}
+			r := wantPushSent(t, session.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "push"}))
+			waiting[name] = &waitingPush{id: r.String("challenge_id"), number: r.String("number"), secret: r.String("push_secret"), owner: "alice"}
+			return waiting[name]
+		}
+		loginID, _ := startLogin(t, s, name)
+		r := pushChallenge(t, s, loginID)
+		waiting[name] = &waitingPush{id: r.String("challenge_id"), number: r.String("number"), owner: name}
 		return waiting[name]
 	}
 	f.Fuzz(func(t *testing.T, signer uint8, path, body string) {
 		alice, bob := wait(t, "alice"), wait(t, "bob")
+		up := waiting["up"]
+		if up == nil && (strings.Contains(path, "@up") || strings.Contains(body, "@up")) {
+			up = wait(t, "up")
+		}
+		upID, upNumber := "no elevation waits", "no elevation waits"
+		if up != nil {
+			upID, upNumber = up.id, up.number
+		}
 		wrong := "00"
 		if alice.number == wrong {
 			wrong = "01"
 		}
-		fill := strings.NewReplacer("@alice@", alice.id, "@bob@", bob.id, "@number@", alice.number, "@bobnumber@", bob.number, "@wrong@", wrong)
+		fill := strings.NewReplacer("@alice@", alice.id, "@bob@", bob.id, "@number@", alice.number, "@bobnumber@", bob.number,
+			"@up@", upID, "@upnumber@", upNumber, "@wrong@", wrong)
 		path, body = fill.Replace(path), fill.Replace(body)
 		req, err := http.NewRequest("POST", s.URL()+"/v1/push/challenges/"+path, strings.NewReader(body))
 		if err != nil {
@@ -152,13 +187,13 @@ func deviceAnswer(f *testing.F, dsn string) {
 		id := strings.TrimPrefix(req.URL.Path, "/v1/push/challenges/")
 		if r.Status == 200 {
 			name := ""
-			for n, w := range map[string]*waitingPush{"alice": alice, "bob": bob} {
-				if w.id == id {
+			for n, w := range waiting {
+				if w != nil && w.id == id {
 					name = n
 				}
 			}
 			switch {
-			case name == "" || signer%4 > byBolt || name != signedBy || decodeErr != nil:
+			case name == "" || signer%4 > byBolt || waiting[name].owner != signedBy || decodeErr != nil:
 				t.Fatalf("%d %q %s: answered %s, yet no device answered its own request", signer%4, path, body, r.Body)
 			case r.String("status") == "approved" && (sent.Decision != "approve" || strings.TrimSpace(sent.Number) != waiting[name].number):
 				t.Fatalf("%d %q %s: approved without the number %s", signer%4, path, body, waiting[name].number)
@@ -175,6 +210,13 @@ func deviceAnswer(f *testing.F, dsn string) {
 					t.Fatalf("%d %q %s: answered %s, and wrote more than the request's answer:\n%s", signer%4, path, body, r.Body, d)
 				}
 			}
+			if name == "up" && r.String("status") == "approved" {
+				// Used, as its session would: a session's next push waits
+				// while one of its own is approved and unused.
+				if r := session.Do(t, "POST", "/v1/me/elevate", map[string]string{"method": "push", "push_secret": up.secret}); r.Status != 200 {
+					t.Fatalf("elevating with the push approved: %d %s", r.Status, r.Body)
+				}
+			}
 			waiting[name] = nil
 			if r.String("status") == "denied" {
 				// Past the counts of denials and unapproved requests, with
@@ -184,7 +226,7 @@ func deviceAnswer(f *testing.F, dsn string) {
 				if err := s.Service.Sweep(context.Background()); err != nil {
 					t.Fatal(err)
 				}
-				waiting["alice"], waiting["bob"] = nil, nil
+				clear(waiting)
 			}
 			return
 		}
@@ -194,4 +236,22 @@ func deviceAnswer(f *testing.F, dsn string) {
 			}
 		}
 	})
+}
+
+// pushSession signs username in with a push approved on d, the account's
+// only factor, and returns the session.
+func pushSession(t *testing.T, s *testenv.Server, d *pushdevice.Client, username string) *testenv.Client {
+	t.Helper()
+	loginID, _ := startLogin(t, s, username)
+	ch := pushChallenge(t, s, loginID)
+	if st, err := d.Approve(context.Background(), ch.String("challenge_id"), ch.String("number")); err != nil || st != "approved" {
+		t.Fatalf("approve the sign-in: %q, %v", st, err)
+	}
+	r := verify(t, s, loginID, pushProof(ch))
+	if r.Status != 200 || r.String("token") == "" {
+		t.Fatalf("sign in with the push approved: %d %s", r.Status, r.Body)
+	}
+	c := testenv.NewClient(s.URL())
+	c.Token = r.String("token")
+	return c
 }
