@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,8 +42,9 @@ import (
 // is used first, as its session would); after a denial the clock moves on
 // two hours, past the count of denials and unapproved requests that
 // pauses push or mails the owner, and past the pause of the session's
-// elevation by push; alice's session is renewed, signing in with Pocket,
-// before it is ten hours old. On SQLite;
+// elevation by push; when a send limit refuses a push, the clock moves
+// past its wait and every request is sent anew. alice's session is
+// renewed, signing in with Pocket, before it is ten hours old. On SQLite;
 // FuzzDeviceAnswerPostgres is the same on PostgreSQL.
 func FuzzDeviceAnswer(f *testing.F) { deviceAnswer(f, testenv.SQLiteDSN(f)) }
 
@@ -120,28 +122,57 @@ func deviceAnswer(f *testing.F, dsn string) {
 	}
 
 	waiting := map[string]*waitingPush{} // "alice" and "bob" (sign-ins), "up" (alice's elevation); nil once answered
-	wait := func(t *testing.T, name string) *waitingPush {
+	// wait returns the request name waits on, sending it when none does; a
+	// push refused by a send limit returns nil and the limit's wait.
+	wait := func(t *testing.T, name string) (*waitingPush, time.Duration) {
 		if waiting[name] != nil {
-			return waiting[name]
+			return waiting[name], 0
 		}
 		if name == "up" {
 			if session == nil || s.Clock.Now().Sub(sessionMade) > 10*time.Hour {
-				session, sessionMade = pushSession(t, s, devices["alice"], "alice"), s.Clock.Now()
+				c, limited := pushSession(t, s, devices["alice"], "alice")
+				if c == nil {
+					return nil, limited
+				}
+				session, sessionMade = c, s.Clock.Now()
 			}
-			r := wantPushSent(t, session.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "push"}))
+			r, limited := pushSent(t, session.Do(t, "POST", "/v1/me/elevate/challenge", map[string]string{"method": "push"}))
+			if limited > 0 {
+				return nil, limited
+			}
 			waiting[name] = &waitingPush{id: r.String("challenge_id"), number: r.String("number"), secret: r.String("push_secret"), owner: "alice"}
-			return waiting[name]
+			return waiting[name], 0
 		}
 		loginID, _ := startLogin(t, s, name)
-		r := pushChallenge(t, s, loginID)
+		r, limited := pushSent(t, challenge(t, s, loginID, map[string]string{"method": "push"}))
+		if limited > 0 {
+			return nil, limited
+		}
 		waiting[name] = &waitingPush{id: r.String("challenge_id"), number: r.String("number"), owner: name}
-		return waiting[name]
+		return waiting[name], 0
 	}
 	f.Fuzz(func(t *testing.T, signer uint8, path, body string) {
-		alice, bob := wait(t, "alice"), wait(t, "bob")
-		up := waiting["up"]
-		if up == nil && (strings.Contains(path, "@up") || strings.Contains(body, "@up")) {
-			up = wait(t, "up")
+		var alice, bob, up *waitingPush
+		for {
+			var limited time.Duration
+			if alice, limited = wait(t, "alice"); limited == 0 {
+				if bob, limited = wait(t, "bob"); limited == 0 && (strings.Contains(path, "@up") || strings.Contains(body, "@up")) {
+					up, limited = wait(t, "up")
+				}
+			}
+			if limited == 0 {
+				break
+			}
+			// Past the send limit, with the requests sent so far lapsed and
+			// deleted, and every one asked for anew.
+			s.Clock.Add(limited + 3*time.Minute)
+			if err := s.Service.Sweep(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			clear(waiting)
+		}
+		if up == nil {
+			up = waiting["up"]
 		}
 		upID, upNumber := "no elevation waits", "no elevation waits"
 		if up != nil {
@@ -238,12 +269,30 @@ func deviceAnswer(f *testing.F, dsn string) {
 	})
 }
 
+// pushSent returns r, the answer to a push sent, when it was sent, or the
+// wait a send limit's refusal (429) asks for.
+func pushSent(t *testing.T, r testenv.Response) (testenv.Response, time.Duration) {
+	t.Helper()
+	if r.Status == 429 {
+		secs, err := strconv.Atoi(r.Header.Get("Retry-After"))
+		if err != nil || secs <= 0 {
+			t.Fatalf("a push refused with Retry-After %q: %s", r.Header.Get("Retry-After"), r.Body)
+		}
+		return r, time.Duration(secs) * time.Second
+	}
+	return wantPushSent(t, r), 0
+}
+
 // pushSession signs username in with a push approved on d, the account's
-// only factor, and returns the session.
-func pushSession(t *testing.T, s *testenv.Server, d *pushdevice.Client, username string) *testenv.Client {
+// only factor, and returns the session, or nil and the wait of a send
+// limit that refused the push.
+func pushSession(t *testing.T, s *testenv.Server, d *pushdevice.Client, username string) (*testenv.Client, time.Duration) {
 	t.Helper()
 	loginID, _ := startLogin(t, s, username)
-	ch := pushChallenge(t, s, loginID)
+	ch, limited := pushSent(t, challenge(t, s, loginID, map[string]string{"method": "push"}))
+	if limited > 0 {
+		return nil, limited
+	}
 	if st, err := d.Approve(context.Background(), ch.String("challenge_id"), ch.String("number")); err != nil || st != "approved" {
 		t.Fatalf("approve the sign-in: %q, %v", st, err)
 	}
@@ -253,5 +302,5 @@ func pushSession(t *testing.T, s *testenv.Server, d *pushdevice.Client, username
 	}
 	c := testenv.NewClient(s.URL())
 	c.Token = r.String("token")
-	return c
+	return c, 0
 }
