@@ -4,13 +4,13 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
 
-	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -47,9 +47,7 @@ func FuzzAuthorizationPostgres(f *testing.F) { authorization(f, testenv.Postgres
 
 func authorization(f *testing.F, dsn string) {
 	var logs testenv.Buffer
-	mb := testenv.NewSMTPServer(f)
-	s := testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(&logs), mb.Option("Twofold <twofold@example.com>"),
-		func(c *config.Config) { c.LoginRate = 0 })
+	s, _ := fuzzServer(f, dsn, &logs)
 	addUser(f, s, "alice")
 	addUser(f, s, "bob")
 	alice, bob := login(f, s, "alice"), login(f, s, "bob")
@@ -158,9 +156,7 @@ func authorization(f *testing.F, dsn string) {
 			}
 			return
 		}
-		if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" || r.JSON["status"] != float64(r.Status) {
-			t.Fatalf("%q: refused as %d (%s): %s", auth, r.Status, ct, r.Body)
-		}
+		wantRefusal(t, r, strconv.Quote(auth))
 		if r.Status == 401 && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer ") {
 			t.Fatalf("%q: a 401 with WWW-Authenticate %q", auth, r.Header.Get("WWW-Authenticate"))
 		}

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/twofold/twofold"
-	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -53,8 +52,8 @@ type closingAccount struct {
 }
 
 func closeAccount(f *testing.F, dsn string) {
-	mb := testenv.NewSMTPServer(f)
-	s := testenv.NewServer(f, dsn, mb.Option("Twofold <twofold@example.com>"), func(c *config.Config) { c.LoginRate = 0 })
+	var logs testenv.Buffer
+	s, _ := fuzzServer(f, dsn, &logs)
 	holders := []*closingAccount{
 		{name: "alice", password: password, withFactor: true, first: 0},
 		{name: "bob", password: "bob's own long passphrase", first: 3},
@@ -179,9 +178,7 @@ func closeAccount(f *testing.F, dsn string) {
 			return
 		}
 
-		if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" || r.JSON["status"] != float64(r.Status) {
-			t.Fatalf("%s by %d: refused as %d (%s): %s", body, caller, r.Status, ct, r.Body)
-		}
+		wantRefusal(t, r, fmt.Sprintf("%s by %d", body, caller))
 		if d := before.Diff(snaps.Take(t)); d != "" {
 			t.Fatalf("%s by %d: refused (%d %s), but the database changed:\n%s", body, caller, r.Status, r.Body, d)
 		}

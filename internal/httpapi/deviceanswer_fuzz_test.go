@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/factor/push"
 	"github.com/twofold/twofold/internal/pushdevice"
 	"github.com/twofold/twofold/internal/testenv"
@@ -59,8 +58,8 @@ type waitingPush struct {
 }
 
 func deviceAnswer(f *testing.F, dsn string) {
-	mb := testenv.NewSMTPServer(f)
-	s := testenv.NewServer(f, dsn, mb.Option("Twofold <twofold@example.com>"), func(c *config.Config) { c.LoginRate = 0 })
+	var logs testenv.Buffer
+	s, _ := fuzzServer(f, dsn, &logs)
 	devices := map[string]*pushdevice.Client{}
 	for name, label := range map[string]string{"alice": "Pocket", "bob": "Bolt"} {
 		addUser(f, s, name)

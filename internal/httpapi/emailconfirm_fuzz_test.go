@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -59,14 +58,9 @@ var sixDigitCode = regexp.MustCompile(`\b\d{6}\b`)
 
 func emailConfirm(f *testing.F, dsn string) {
 	var logs testenv.Buffer
-	mb := testenv.NewSMTPServer(f)
-	s := testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(&logs), mb.Option("Twofold <twofold@example.com>"),
-		func(c *config.Config) { c.LoginRate = 0 })
-	addUser(f, s, "alice")
+	s, mb := fuzzServer(f, dsn, &logs)
+	alice, other, _ := holderWithApp(f, s, "alice")
 	addUser(f, s, "bob")
-	other := login(f, s, "alice") // before two-factor, so never elevated
-	alice := login(f, s, "alice")
-	enrol(f, s, alice, map[string]any{"type": "totp", "label": "Phone"}) // confirming it elevates the session
 	bob := login(f, s, "bob")
 	sessions := []*testenv.Client{alice, other, bob}
 	changes := []*waitingChange{{owner: 0}, {owner: 2}}
@@ -186,9 +180,7 @@ func emailConfirm(f *testing.F, dsn string) {
 			return
 		}
 
-		if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" || r.JSON["status"] != float64(r.Status) {
-			t.Fatalf("%s by %d: refused as %d (%s): %s", body, caller, r.Status, ct, r.Body)
-		}
+		wantRefusal(t, r, fmt.Sprintf("%s by %d", body, caller))
 		d := before.Diff(snaps.Take(t))
 		// One check may go, from the caller's own change only.
 		row := "email_changes: account_id=" + mine.account + " "

@@ -4,16 +4,12 @@ import (
 	"context"
 	"encoding/base32"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	twofold "github.com/twofold/twofold"
-	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/otp"
 	"github.com/twofold/twofold/internal/testenv"
@@ -104,14 +100,9 @@ func (w *waitingFactor) passes(typed string, now time.Time) bool {
 func factorConfirm(f *testing.F, dsn string) {
 	var logs testenv.Buffer
 	g := testenv.NewSMSGateway(f)
-	mb := testenv.NewSMTPServer(f)
-	s := testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(&logs), g.Option(), mb.Option("Twofold <twofold@example.com>"),
-		func(c *config.Config) { c.LoginRate = 0 }) // no per-address bucket: every input is answered
-	addUser(f, s, "alice")
+	s, mb := fuzzServer(f, dsn, &logs, g.Option())
+	setup, other, active := holderWithApp(f, s, "alice") // other is elevated below
 	addUser(f, s, "bob")
-	other := login(f, s, "alice") // before two-factor: elevated below
-	setup := login(f, s, "alice")
-	active := enrol(f, s, setup, map[string]any{"type": "totp", "label": "Phone"}) // confirming it elevates setup
 	phoneApp := testenv.NewApp(f, active.id, active.secret)
 	s.Clock.Add(30 * time.Second) // Phone's code of the step before was used to confirm it
 	if r := other.Do(f, "POST", "/v1/me/elevate", map[string]string{"method": "totp", "code": phoneApp.Code(s.Clock.Now(), 0)}); r.Status != 200 {
@@ -210,8 +201,6 @@ func factorConfirm(f *testing.F, dsn string) {
 		}
 		sent(t, w, seen)
 	}
-	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
 	f.Fuzz(func(t *testing.T, id, body string, who uint8) {
 		ctx := context.Background()
 		for _, w := range waiting {
@@ -237,14 +226,10 @@ func factorConfirm(f *testing.F, dsn string) {
 			"@activecode@", phoneApp.Code(now, 0), "@bobcode@", app(byName["@bobs@"], 0))
 		id, body = r.Replace(id), r.Replace(body)
 		caller := int(who % 3)
-		req, err := http.NewRequest("POST", s.URL()+"/v1/me/factors/"+id+"/confirm", strings.NewReader(body))
-		if err != nil {
-			t.Skip("no request a client could send:", err)
+		req, named, ok := idRequest(s, "/v1/me/factors/", id, "/confirm", body, sessions[caller].Token)
+		if !ok {
+			t.Skip("no request a client could send")
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+sessions[caller].Token)
-		// The id as the server reads it: the path's segment, unescaped.
-		named, _ := url.PathUnescape(strings.TrimSuffix(strings.TrimPrefix(req.URL.EscapedPath(), "/v1/me/factors/"), "/confirm"))
 
 		for _, a := range accounts {
 			if _, err := s.Store.ResetThrottlePrefix(ctx, "2fa:"+a+":"); err != nil {
@@ -266,21 +251,7 @@ func factorConfirm(f *testing.F, dsn string) {
 		}
 		before := snaps.Take(t)
 		logged := len(logs.String())
-		res, err := noRedirects.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", id, body, err)
-		}
-		answer := testenv.Response{Status: res.StatusCode, Header: res.Header}
-		answer.Body, err = io.ReadAll(res.Body)
-		res.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(res.Header.Get("Content-Type"), "json") {
-			if err := json.Unmarshal(answer.Body, &answer.JSON); err != nil {
-				t.Fatalf("%s %s: %d with a body that is not a JSON object: %s", id, body, answer.Status, answer.Body)
-			}
-		}
+		answer := testenv.Send(t, unredirected, req)
 		newLog := logs.String()[logged:]
 		if answer.Status >= 500 {
 			t.Fatalf("%s %s: %d %v", id, body, answer.Status, answer.JSON)
@@ -330,13 +301,7 @@ func factorConfirm(f *testing.F, dsn string) {
 			return
 		}
 
-		if answer.Status < 300 || answer.Status >= 400 {
-			if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" || answer.JSON["status"] != float64(answer.Status) {
-				t.Fatalf("%s %s: refused as %d (%s): %v", id, body, answer.Status, ct, answer.JSON)
-			}
-		} else if answer.Status != 301 && answer.Status != 307 && answer.Status != 308 || res.Header.Get("Location") == "" {
-			t.Fatalf("%s %s: answered %d %v", id, body, answer.Status, answer.JSON)
-		}
+		wantRefusal(t, answer, id+" "+body)
 		failures := map[string]int{}
 		for _, a := range accounts {
 			counters, err := s.Store.Counters(ctx, "2fa:"+a+":")

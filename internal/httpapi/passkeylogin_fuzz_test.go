@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -68,9 +67,7 @@ type passkeyAnswer struct {
 
 func passkeyLogin(f *testing.F, dsn string) {
 	var logs testenv.Buffer
-	mb := testenv.NewSMTPServer(f)
-	s := testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(&logs), mb.Option("Twofold <twofold@example.com>"),
-		func(c *config.Config) { c.LoginRate = 0 }) // no per-address bucket: every body is answered
+	s, _ := fuzzServer(f, dsn, &logs)
 	addUser(f, s, "alice")
 	addUser(f, s, "bob")
 	phone, c := enrolPasskey(f, s, "alice")

@@ -2,12 +2,9 @@ package httpapi_test
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/factor/sshkey"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -56,15 +53,10 @@ type waitingSSHKey struct {
 }
 
 func sshKeyConfirm(f *testing.F, dsn string) {
-	mb := testenv.NewSMTPServer(f)
-	s := testenv.NewServer(f, dsn, mb.Option("Twofold <twofold@example.com>"), func(c *config.Config) { c.LoginRate = 0 })
-	addUser(f, s, "alice")
-	addUser(f, s, "bob")
-	other := login(f, s, "alice") // before two-factor, so never elevated
-	alice := login(f, s, "alice")
-	enrol(f, s, alice, map[string]any{"type": "totp", "label": "Phone"}) // confirming it elevates the session
-	bob := login(f, s, "bob")
-	enrol(f, s, bob, map[string]any{"type": "totp", "label": "Phone"})
+	var logs testenv.Buffer
+	s, _ := fuzzServer(f, dsn, &logs)
+	alice, other, _ := holderWithApp(f, s, "alice")
+	bob, _, _ := holderWithApp(f, s, "bob")
 	sessions := []*testenv.Client{alice, other, bob}
 	keys := []*waitingSSHKey{{owner: 0, key: testenv.SSHKeygen(f, "ed25519", 0)}, {owner: 2, key: testenv.SSHKeygen(f, "ed25519", 0)}}
 	stranger := testenv.SSHKeygen(f, "ed25519", 0)
@@ -104,8 +96,6 @@ func sshKeyConfirm(f *testing.F, dsn string) {
 		k.id = r.JSON["ssh_key"].(map[string]any)["id"].(string)
 		k.challenge = r.JSON["challenge"].(map[string]any)["challenge"].(string)
 	}
-	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
 	f.Fuzz(func(t *testing.T, id, body string, who uint8) {
 		for _, k := range keys {
 			if k.id == "" {
@@ -133,32 +123,18 @@ func sshKeyConfirm(f *testing.F, dsn string) {
 		id = strings.NewReplacer("@key@", mine.id, "@bobskey@", bobs.id).Replace(id)
 		caller := int(who % 3)
 
-		req, err := http.NewRequest("POST", s.URL()+"/v1/me/ssh-keys/"+id+"/confirm", strings.NewReader(body))
-		if err != nil {
-			t.Skip("no request a client could send:", err)
+		req, named, ok := idRequest(s, "/v1/me/ssh-keys/", id, "/confirm", body, sessions[caller].Token)
+		if !ok {
+			t.Skip("no request a client could send")
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+sessions[caller].Token)
-		named, _ := url.PathUnescape(strings.TrimSuffix(strings.TrimPrefix(req.URL.EscapedPath(), "/v1/me/ssh-keys/"), "/confirm"))
 
 		before := snaps.Take(t)
-		res, err := noRedirects.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", id, body, err)
-		}
-		var answer map[string]any
-		ct := res.Header.Get("Content-Type")
-		if strings.Contains(ct, "json") {
-			if err := json.NewDecoder(res.Body).Decode(&answer); err != nil {
-				t.Fatalf("%s %s: %d with a body that is not a JSON object: %v", id, body, res.StatusCode, err)
-			}
-		}
-		res.Body.Close()
-		if res.StatusCode >= 500 {
-			t.Fatalf("%s %s: %d %v", id, body, res.StatusCode, answer)
+		r := testenv.Send(t, unredirected, req)
+		if r.Status >= 500 {
+			t.Fatalf("%s %s: %d %s", id, body, r.Status, r.Body)
 		}
 
-		if res.StatusCode == 200 {
+		if r.Status == 200 {
 			var sent struct {
 				Signature string `json:"signature"`
 			}
@@ -169,7 +145,7 @@ func sshKeyConfirm(f *testing.F, dsn string) {
 				}
 			}
 			if k == nil || json.Unmarshal([]byte(body), &sent) != nil {
-				t.Fatalf("%s %s: confirmed what is not a waiting key, or by a body that is not JSON: %v", id, body, answer)
+				t.Fatalf("%s %s: confirmed what is not a waiting key, or by a body that is not JSON: %s", id, body, r.Body)
 			}
 			if caller == 1 || caller != k.owner {
 				t.Fatalf("%s %s: a key confirmed by session %d, added by %d", id, body, caller, k.owner)
@@ -180,14 +156,14 @@ func sshKeyConfirm(f *testing.F, dsn string) {
 				!testenv.SSHVerify(t, k.key.Public, sshkey.Namespace, k.challenge+"\n", armor) {
 				t.Fatalf("%s %s: confirmed without the key's signature of its challenge", id, body)
 			}
-			if got, _ := answer["ssh_key"].(map[string]any); got["id"] != k.id || got["status"] != "active" {
-				t.Fatalf("%s %s: confirmed as %v", id, body, answer)
+			if got, _ := r.JSON["ssh_key"].(map[string]any); got["id"] != k.id || got["status"] != "active" {
+				t.Fatalf("%s %s: confirmed as %s", id, body, r.Body)
 			}
 			for _, x := range keys {
-				r := sessions[x.owner].Do(t, "GET", "/v1/me/ssh-keys", nil)
-				active := strings.Contains(string(r.Body), `"status":"active"`)
-				if r.Status != 200 || active != (x == k) {
-					t.Fatalf("%s %s: after confirming %s, the keys of session %d are %s", id, body, k.id, x.owner, r.Body)
+				list := sessions[x.owner].Do(t, "GET", "/v1/me/ssh-keys", nil)
+				active := strings.Contains(string(list.Body), `"status":"active"`)
+				if list.Status != 200 || active != (x == k) {
+					t.Fatalf("%s %s: after confirming %s, the keys of session %d are %s", id, body, k.id, x.owner, list.Body)
 				}
 			}
 			if r := sessions[k.owner].Do(t, "DELETE", "/v1/me/ssh-keys/"+k.id, nil); r.Status != 204 && r.Status != 200 {
@@ -197,15 +173,9 @@ func sshKeyConfirm(f *testing.F, dsn string) {
 			return
 		}
 
-		if res.StatusCode < 300 || res.StatusCode >= 400 {
-			if ct != "application/problem+json" || answer["status"] != float64(res.StatusCode) {
-				t.Fatalf("%s %s: refused as %d (%s): %v", id, body, res.StatusCode, ct, answer)
-			}
-		} else if res.Header.Get("Location") == "" {
-			t.Fatalf("%s %s: answered %d without a Location", id, body, res.StatusCode)
-		}
+		wantRefusal(t, r, id+" "+body)
 		if d := before.Diff(snaps.Take(t)); d != "" {
-			t.Fatalf("%s %s: refused (%d %v), but the database changed:\n%s", id, body, res.StatusCode, answer, d)
+			t.Fatalf("%s %s: refused (%d %s), but the database changed:\n%s", id, body, r.Status, r.Body, d)
 		}
 	})
 }
