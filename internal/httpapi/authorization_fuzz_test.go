@@ -110,7 +110,7 @@ func authorization(f *testing.F, dsn string) {
 	f.Fuzz(func(t *testing.T, auth string) {
 		auth = fill.Replace(auth)
 		if !httpguts.ValidHeaderFieldValue(auth) {
-			t.Skip("no header a client could send")
+			return // no header a client could send
 		}
 		header := http.Header{}
 		if auth != "" {

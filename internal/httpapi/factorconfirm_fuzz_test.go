@@ -228,7 +228,7 @@ func factorConfirm(f *testing.F, dsn string) {
 		caller := int(who % 3)
 		req, named, ok := idRequest(s, "/v1/me/factors/", id, "/confirm", body, sessions[caller].Token)
 		if !ok {
-			t.Skip("no request a client could send")
+			return // no request a client could send
 		}
 
 		for _, a := range accounts {

@@ -164,8 +164,8 @@ func invitation(f *testing.F, dsn string) {
 			method, path, prefix, suffix = "DELETE", "/v1/teams/"+team+"/invitations/"+id, "/v1/teams/", ""
 		}
 		req, err := http.NewRequest(method, s.URL()+path, nil)
-		if err != nil {
-			t.Skip("no request a client could send")
+		if err != nil || !sendable(req) {
+			return // no request a client could send
 		}
 		req.Header.Set("Authorization", "Bearer "+people[caller].Token)
 		// The ids as the server reads them: the path's segments, unescaped.

@@ -125,7 +125,7 @@ func sshKeyConfirm(f *testing.F, dsn string) {
 
 		req, named, ok := idRequest(s, "/v1/me/ssh-keys/", id, "/confirm", body, sessions[caller].Token)
 		if !ok {
-			t.Skip("no request a client could send")
+			return // no request a client could send
 		}
 
 		before := snaps.Take(t)
