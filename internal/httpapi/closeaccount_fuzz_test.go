@@ -26,7 +26,8 @@ import (
 //     key), elevated when the account has a factor, whose body carries the
 //     account's password; then that account is gone, its sessions answer
 //     401, and the other account is untouched;
-//   - a refusal writes nothing (testenv.Snapshot) and queues no mail.
+//   - a refusal writes nothing (testenv.Snapshot) and queues no mail;
+//   - no password reaches the log.
 //
 // In a body, @alicepw@ and @bobpw@ stand for their passwords. An account
 // closed is made anew under a new name (a closed account's name stays
@@ -136,6 +137,7 @@ func closeAccount(f *testing.F, dsn string) {
 		}
 
 		before := snaps.Take(t)
+		logged := len(logs.String())
 		header := http.Header{"Content-Type": {"application/json"}}
 		if c.Token != "" {
 			header.Set("Authorization", "Bearer "+c.Token)
@@ -146,6 +148,11 @@ func closeAccount(f *testing.F, dsn string) {
 		r := testenv.Send(t, nil, testenv.NewRequest(t, "DELETE", s.URL()+"/v1/me", body, header))
 		if r.Status >= 500 {
 			t.Fatalf("%s by %d: %d %s", body, caller, r.Status, r.Body)
+		}
+		for _, x := range holders {
+			if strings.Contains(logs.String()[logged:], x.password) {
+				t.Fatalf("%s by %d: a password is in the log:\n%s", body, caller, logs.String()[logged:])
+			}
 		}
 
 		if r.Status == 204 {
