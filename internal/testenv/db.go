@@ -158,7 +158,12 @@ func openDSN(tb testing.TB, dsn string) *sql.DB {
 	tb.Helper()
 	driver, name := "pgx", dsn
 	if !isPostgres(dsn) {
-		driver, name = "sqlite", strings.TrimPrefix(dsn, "sqlite:")+"?_pragma=busy_timeout(10000)"
+		name = strings.TrimPrefix(dsn, "sqlite:")
+		sep := "?"
+		if strings.Contains(name, "?") {
+			sep = "&"
+		}
+		driver, name = "sqlite", name+sep+"_pragma=busy_timeout(10000)"
 	}
 	db, err := sql.Open(driver, name)
 	if err != nil {

@@ -133,7 +133,7 @@ func (s Snapshot) Diff(later Snapshot) string {
 	return strings.Join(out, "\n")
 }
 
-// checksLeft is a row's count of checks left in a Snapshot's row.
+// checksLeft is the count of checks left in a Snapshot's row.
 var checksLeft = regexp.MustCompile(` checks_left=(\d+)`)
 
 // WithoutChecksTaken is a Snapshot's diff d without one code sent (texted
