@@ -76,25 +76,8 @@ func (w *waitingFactor) sentFactor() bool {
 // passes reports whether typed, as people type codes, is a code that
 // confirms w at now.
 func (w *waitingFactor) passes(typed string, now time.Time) bool {
-	digits := testenv.TypedText(typed, false)
-	switch w.setup["type"] {
-	case "totp":
-		window := int64(core.DefaultConfig().TOTPWindow)
-		for d := -window; d <= window; d++ {
-			if otp.TOTP(w.secret, now.Add(time.Duration(d)*30*time.Second), otp.DefaultParams()) == digits {
-				return true
-			}
-		}
-	case "hotp":
-		for c := range uint64(core.HOTPLookAhead + 1) {
-			if otp.HOTP(w.secret, c, otp.SHA1, 6) == digits {
-				return true
-			}
-		}
-	default:
-		return w.code != "" && w.checks < 5 && digits == w.code
-	}
-	return false
+	return testenv.ConfirmsFactor(twofold.FactorType(w.setup["type"].(string)), w.secret, w.code, w.checks, typed, now,
+		int64(core.DefaultConfig().TOTPWindow), core.HOTPLookAhead)
 }
 
 func factorConfirm(f *testing.F, dsn string) {
@@ -166,7 +149,7 @@ func factorConfirm(f *testing.F, dsn string) {
 	clearSendLimits := func(t testing.TB) {
 		testenv.Exec(t, dsn, `DELETE FROM rate_buckets WHERE key LIKE 'send:%'`)
 	}
-	// sent reads the code that the send answered by r delivered to w.
+	// sent reads the code last delivered to w, mail after the seen-th.
 	sent := func(t testing.TB, w *waitingFactor, seen int) {
 		if w.setup["type"] == "sms" {
 			w.code = g.LastCode(t, phoneE164)

@@ -35,26 +35,13 @@ func holderWithApp(f *testing.F, s *testenv.Server, name string) (elevated, othe
 // unescaped); ok is false for an id that makes no URL a client could send.
 func idRequest(s *testenv.Server, prefix, id, suffix, body, token string) (req *http.Request, named string, ok bool) {
 	req, err := http.NewRequest("POST", s.URL()+prefix+id+suffix, strings.NewReader(body))
-	if err != nil || !sendable(req) {
+	if err != nil || !testenv.Sendable(req) {
 		return nil, "", false
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	named, _ = url.PathUnescape(strings.TrimSuffix(strings.TrimPrefix(req.URL.EscapedPath(), prefix), suffix))
 	return req, named, true
-}
-
-// sendable reports whether req's request line is well formed as Go's
-// client writes it: the client sends a query's bytes as they are, and one
-// with a space or a byte outside printable ASCII makes a request line that
-// Go's server refuses itself (400, in plain text) before any handler.
-func sendable(req *http.Request) bool {
-	for _, c := range []byte(req.URL.RawQuery) {
-		if c <= ' ' || c >= 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // unredirected sends requests without following redirects: a path the

@@ -164,7 +164,7 @@ func invitation(f *testing.F, dsn string) {
 			method, path, prefix, suffix = "DELETE", "/v1/teams/"+team+"/invitations/"+id, "/v1/teams/", ""
 		}
 		req, err := http.NewRequest(method, s.URL()+path, nil)
-		if err != nil || !sendable(req) {
+		if err != nil || !testenv.Sendable(req) {
 			return // no request a client could send
 		}
 		req.Header.Set("Authorization", "Bearer "+people[caller].Token)

@@ -82,6 +82,32 @@ func (a *App) Spend(now time.Time, typed string) bool {
 	return false
 }
 
+// ConfirmsFactor reports whether typed, as people type codes, confirms a
+// factor of type typ being set up, at now: an app's (secret) code of a step
+// within window of now's, a hardware token's code of a counter from 0 to
+// lookAhead, or, for a phone or an address, the code sent to it (sent, ""
+// for none) while fewer than 5 checks have been taken from it.
+func ConfirmsFactor(typ twofold.FactorType, secret []byte, sent string, checks int, typed string, now time.Time, window int64, lookAhead uint64) bool {
+	digits := TypedText(typed, false)
+	switch typ {
+	case twofold.FactorTOTP:
+		for d := -window; d <= window; d++ {
+			if otp.TOTP(secret, now.Add(time.Duration(d)*30*time.Second), otp.DefaultParams()) == digits {
+				return true
+			}
+		}
+	case twofold.FactorHOTP:
+		for n := range lookAhead + 1 {
+			if otp.HOTP(secret, n, otp.SHA1, 6) == digits {
+				return true
+			}
+		}
+	case twofold.FactorSMS, twofold.FactorEmail:
+		return sent != "" && checks < 5 && digits == sent
+	}
+	return false
+}
+
 // TypedKey reports whether typed is key (a recovery code or the paper key)
 // as people type one: any case, anything but letters and digits between,
 // 0 for o and 8 for b, in any width, and with a line's number of one or two
