@@ -1,0 +1,275 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/testenv"
+)
+
+// formHolder is an account whose browsers post a pages' fuzz target's
+// forms about the account itself (FuzzCloseForm, FuzzEmailForm).
+type formHolder struct {
+	name, password string
+	withApp        bool
+	made           int       // accounts made for it so far
+	id             string    // "" once it is to be made anew
+	email          string    // its address now
+	browsers       []*client // the who values that are its, from first
+	first          int
+	app            *testenv.App // alice's authenticator app
+}
+
+// formHolders is such a target's server and its two accounts: alice,
+// with an app, a browser signed in with it (so elevated) and one signed
+// in before she added it (so never elevated, though its form's "confirm
+// it's you" fields may elevate it); and bob, with no authenticator and
+// one browser. They have passwords of their own. The server's log goes
+// to logs, its mail to mb, and it takes every form (no per-address
+// bucket).
+type formHolders struct {
+	ts    *testenv.Server
+	logs  *testenv.Buffer
+	mb    *testenv.SMTPServer
+	list  []*formHolder // alice, bob
+	snaps *testenv.Snapshots
+}
+
+func newFormHolders(f *testing.F, dsn string) *formHolders {
+	hs := &formHolders{logs: &testenv.Buffer{}, mb: testenv.NewSMTPServer(f)}
+	hs.ts = testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(hs.logs), hs.mb.Option("Twofold <twofold@example.com>"),
+		func(c *config.Config) { c.LoginRate = 0 })
+	hs.list = []*formHolder{
+		{name: "alice", password: testPassword, withApp: true},
+		{name: "bob", password: "bob own long passphrase 42", first: 2},
+	}
+	for _, h := range hs.list {
+		hs.open(f, h)
+	}
+	hs.snaps = testenv.OpenSnapshots(f, dsn)
+	return hs
+}
+
+// open makes h's account anew under a new name (a closed account's name
+// stays taken) and signs its browsers in: for alice one with her password
+// before she adds her app, then one with the app.
+func (hs *formHolders) open(t testing.TB, h *formHolder) {
+	t.Helper()
+	ts, ctx := hs.ts, context.Background()
+	h.made++
+	name := fmt.Sprintf("%s%d", h.name, h.made)
+	h.email = name + "@example.com"
+	if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: name, Email: h.email, Password: h.password}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ts.Store.AccountByUsername(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.id = a.ID
+	signIn := func() *client {
+		c := newClient(t, ts.URL())
+		c.post("/login", url.Values{"username": {name}, "password": {h.password}})
+		return c
+	}
+	first := signIn()
+	if r := first.get("/settings/security"); r.url.Path != "/settings/security" {
+		t.Fatalf("sign %s in: at %s: %s", name, r.url, pageError(r.body))
+	}
+	h.browsers = []*client{first}
+	if !h.withApp {
+		return
+	}
+	k := enrolPhone(t, ts, name)
+	factors, err := ts.Store.Factors(ctx, h.id)
+	if err != nil || len(factors) != 1 {
+		t.Fatalf("%s's factors: %v, %v", name, factors, err)
+	}
+	h.app = testenv.NewApp(t, factors[0].ID, k.secret)
+	h.app.Last = uint64(ts.Clock.Now().Unix()/30) - 1 // the confirming code's step
+	elevated := signIn()
+	for !h.app.Spend(ts.Clock.Now(), h.app.Code(ts.Clock.Now(), 0)) {
+		ts.Clock.Add(30 * time.Second)
+	}
+	r := elevated.post("/login/verify", url.Values{"method": {"totp"}, "code": {h.app.Code(ts.Clock.Now(), 0)}})
+	if r.url.Path != "/settings/security" {
+		t.Fatalf("%s's second step: at %s: %s", name, r.url, pageError(r.body))
+	}
+	h.browsers = []*client{elevated, first}
+}
+
+// elevated reports whether the session of c's cookie is elevated now.
+func (hs *formHolders) elevated(t testing.TB, c *client) bool {
+	a, err := hs.ts.Service.Authenticate(context.Background(), sessionCookie(t, c))
+	return err == nil && a.Elevated(hs.ts.Clock.Now())
+}
+
+// ready readies both accounts for t's form: an account whose browser's
+// session lapsed, or whose elevated browser is no longer elevated, or
+// that is to be made anew, is made anew with its browsers. It returns
+// whether each was.
+func (hs *formHolders) ready(t *testing.T) []bool {
+	var made []bool
+	for _, h := range hs.list {
+		if h.id != "" && h.withApp && !hs.elevated(t, h.browsers[0]) {
+			h.id = ""
+		}
+		for _, c := range h.browsers {
+			c.t = t
+			if h.id != "" && !signsIn(hs.ts, sessionCookie(t, c)) {
+				h.id = ""
+			}
+		}
+		made = append(made, h.id == "")
+		if h.id == "" {
+			hs.open(t, h)
+		}
+	}
+	hs.ts.Service.Wait() // the mail of an account made
+	return made
+}
+
+// browser is the account and browser the who byte picks (its value mod
+// 3: alice's elevated, alice's other, bob's), and the browser's index.
+func (hs *formHolders) browser(who uint8) (*formHolder, *client, int) {
+	i := int(who % 3)
+	h := hs.list[0]
+	if i >= hs.list[1].first {
+		h = hs.list[1]
+	}
+	return h, h.browsers[i-h.first], i
+}
+
+// replace puts in form, escaped, the passwords (@alicepw@, @bobpw@),
+// alice's app's code of now (@code@; her elevated browser used it), of the
+// step after (@next@) and the one last used (@last@), then what more
+// stands for, and the browser c's CSRF token unless the form sends one.
+func (hs *formHolders) replace(form string, c *client, now time.Time, more ...string) string {
+	esc, alice := url.QueryEscape, hs.list[0]
+	pairs := []string{"@alicepw@", esc(alice.password), "@bobpw@", esc(hs.list[1].password),
+		"@code@", alice.app.Code(now, 0), "@next@", alice.app.Code(now, 1), "@last@", alice.app.LastCode()}
+	for i := 0; i+1 < len(more); i += 2 {
+		pairs = append(pairs, more[i], esc(more[i+1]))
+	}
+	form = strings.NewReplacer(pairs...).Replace(form)
+	if !strings.Contains(form, "csrf=") {
+		form = strings.TrimPrefix(form+"&csrf="+esc(c.csrf), "&")
+	}
+	return form
+}
+
+// posted is a form a formHolders target posted, and what came of it.
+type posted struct {
+	form        string
+	sent        url.Values // the form parsed, or nil
+	parseErr    error
+	r           reply
+	caller      int
+	h           *formHolder
+	c           *client
+	wasElevated bool   // the browser's session before the form
+	cookie      string // the browser's session cookie before the form
+	before      testenv.Snapshot
+	now         time.Time // the clock when the form was sent
+	newLog      string
+}
+
+// post clears every counter and posts form (its placeholders put in) to
+// path from the browser of who, waits for the server's work after the
+// answer, and fails t for a server error and for a password or app's
+// code the form sent that comes back in the page or goes to the log.
+func (hs *formHolders) post(t *testing.T, path, form string, who uint8) posted {
+	t.Helper()
+	ts := hs.ts
+	if _, err := ts.Store.ResetThrottlePrefix(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	h, c, caller := hs.browser(who)
+	p := posted{form: form, caller: caller, h: h, c: c, wasElevated: hs.elevated(t, c), cookie: sessionCookie(t, c),
+		before: hs.snaps.Take(t), now: ts.Clock.Now()}
+	logged := len(hs.logs.String())
+	hdr := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {ts.URL()}}
+	p.r = c.do(testenv.NewRequest(t, "POST", ts.URL()+path, form, hdr))
+	ts.Service.Wait()
+	p.newLog = hs.logs.String()[logged:]
+	if p.r.status >= 500 {
+		t.Fatalf("%q by %d: %d %s", form, caller, p.r.status, pageError(p.r.body))
+	}
+	p.sent, p.parseErr = url.ParseQuery(form)
+	var values []string
+	for _, vs := range p.sent {
+		values = append(values, vs...)
+	}
+	alice := hs.list[0]
+	secrets := []string{alice.password, hs.list[1].password}
+	for d := int64(-testenv.TypedWindow); d <= testenv.TypedWindow; d++ {
+		secrets = append(secrets, alice.app.Code(p.now, d))
+	}
+	for _, s := range secrets {
+		if !slices.ContainsFunc(values, func(v string) bool { return strings.Contains(v, s) }) {
+			continue
+		}
+		if testenv.HoldsWord(p.newLog, s) {
+			t.Fatalf("%q by %d: the log holds a password or code the form sent:\n%s", form, caller, p.newLog)
+		}
+		if testenv.HoldsWord(p.r.body, s) {
+			t.Fatalf("%q by %d: the page (%d) holds a password or code the form sent", form, caller, p.r.status)
+		}
+	}
+	return p
+}
+
+// mayAct fails t unless the browser of p may do what the form did: its
+// CSRF token, and for alice an elevated session or "confirm it's you"
+// fields with a code of her app not used before, which it then spends
+// (and her account is made anew for the next form, with a browser not
+// elevated).
+func (hs *formHolders) mayAct(t *testing.T, p posted, what string) {
+	t.Helper()
+	switch {
+	case p.parseErr != nil:
+		t.Fatalf("%q by %d: %s by a form that does not parse: %v", p.form, p.caller, what, p.parseErr)
+	case p.sent.Get("csrf") != p.c.csrf:
+		t.Fatalf("%q by %d: %s by a form with another CSRF token", p.form, p.caller, what)
+	case p.h.withApp && !p.wasElevated && !p.h.app.Spend(p.now, p.sent.Get("elevate_code")):
+		t.Fatalf("%q by %d: %s from a session not elevated, with no code of her app", p.form, p.caller, what)
+	case p.h.withApp && !p.wasElevated:
+		p.h.id = "" // made anew, with a browser not elevated
+	}
+}
+
+// refusedDiff is what a refused form changed in the database but the
+// elevation its own "confirm it's you" fields made: alice's browser not
+// elevated may be, with a code of her app not used before, under a new
+// cookie (her account is then made anew for the next form, with a browser
+// not elevated).
+func (hs *formHolders) refusedDiff(t *testing.T, p posted) string {
+	t.Helper()
+	d := p.before.Diff(hs.snaps.Take(t))
+	if p.wasElevated || !hs.elevated(t, p.c) {
+		return d
+	}
+	if p.caller != 1 || !p.h.app.Spend(p.now, p.sent.Get("elevate_code")) {
+		t.Fatalf("%q by %d: the session was elevated without a code of alice's app", p.form, p.caller)
+	}
+	if sessionCookie(t, p.c) == p.cookie || signsIn(hs.ts, p.cookie) {
+		t.Fatalf("%q by %d: the session was elevated under the cookie it had", p.form, p.caller)
+	}
+	var rest []string
+	for _, l := range strings.Split(d, "\n") {
+		if !strings.HasPrefix(l, "- sessions:") && !strings.HasPrefix(l, "+ sessions:") &&
+			!strings.HasPrefix(l, "- factors:") && !strings.HasPrefix(l, "+ factors:") && l != "" {
+			rest = append(rest, l)
+		}
+	}
+	p.h.id = ""
+	return strings.Join(rest, "\n")
+}
