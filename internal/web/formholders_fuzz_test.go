@@ -184,9 +184,10 @@ type posted struct {
 
 // post clears every counter and posts form (its placeholders put in) to
 // path from the browser of who, waits for the server's work after the
-// answer, and fails t for a server error and for a password or app's
-// code the form sent that comes back in the page or goes to the log.
-func (hs *formHolders) post(t *testing.T, path, form string, who uint8) posted {
+// answer, and fails t for a server error and for a password, an app's
+// code or another of secrets that the form sent and that comes back in the
+// page or goes to the log.
+func (hs *formHolders) post(t *testing.T, path, form string, who uint8, secrets ...string) posted {
 	t.Helper()
 	ts := hs.ts
 	if _, err := ts.Store.ResetThrottlePrefix(context.Background(), ""); err != nil {
@@ -209,7 +210,7 @@ func (hs *formHolders) post(t *testing.T, path, form string, who uint8) posted {
 		values = append(values, vs...)
 	}
 	alice := hs.list[0]
-	secrets := []string{alice.password, hs.list[1].password}
+	secrets = append(secrets, alice.password, hs.list[1].password)
 	for d := int64(-testenv.TypedWindow); d <= testenv.TypedWindow; d++ {
 		secrets = append(secrets, alice.app.Code(p.now, d))
 	}
