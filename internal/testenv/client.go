@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os/exec"
+	urlpath "path"
 	"strconv"
 	"strings"
 	"testing"
@@ -182,4 +184,25 @@ func Sendable(req *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// ServedPath is the escaped path at which Go's ServeMux serves a request
+// for u: the path cleaned as the mux cleans it (no "//", "." or ".."
+// segments, a trailing slash kept), which it answers with a redirect that
+// keeps the method and body (307), so that a browser posts the form again
+// there, as the redirect's URL reads. A fuzz target that follows redirects
+// tells what a form was about from this path, not the one it sent.
+func ServedPath(u *url.URL) string {
+	p := u.EscapedPath()
+	if p == "" {
+		return "/"
+	}
+	c := urlpath.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	if c == p {
+		return p
+	}
+	return (&url.URL{Path: c}).EscapedPath()
 }

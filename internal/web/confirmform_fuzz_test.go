@@ -275,7 +275,7 @@ func confirmForm(f *testing.F, dsn string) {
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", ts.URL())
-		named, _ := url.PathUnescape(strings.TrimSuffix(strings.TrimPrefix(req.URL.EscapedPath(), kind), "/confirm"))
+		named := servedID(req.URL, kind, "/confirm")
 
 		for _, a := range accounts {
 			if _, err := ts.Store.ResetThrottlePrefix(ctx, "2fa:"+a+":"); err != nil {
@@ -396,4 +396,17 @@ func confirmForm(f *testing.F, dsn string) {
 // confirms w at now.
 func (w *settingUp) passes(typed string, now time.Time) bool {
 	return testenv.ConfirmsFactor(w.setup.Type, w.secret, w.code, w.checks, typed, now, int64(core.DefaultConfig().TOTPWindow), core.HOTPLookAhead)
+}
+
+// servedID is the id in the path at which the server serves a request for
+// u (testenv.ServedPath) between prefix and suffix, unescaped, or "" when
+// that path is not of that shape.
+func servedID(u *url.URL, prefix, suffix string) string {
+	p, ok := strings.CutPrefix(testenv.ServedPath(u), prefix)
+	escaped, found := strings.CutSuffix(p, suffix)
+	if !ok || !found || strings.Contains(escaped, "/") {
+		return ""
+	}
+	id, _ := url.PathUnescape(escaped)
+	return id
 }

@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -137,7 +136,7 @@ func removeForm(f *testing.F, dsn string) {
 		if err != nil || !testenv.Sendable(req) {
 			return // no request a browser could send
 		}
-		named, _ := url.PathUnescape(strings.TrimSuffix(strings.TrimPrefix(req.URL.EscapedPath(), "/settings/security/factors/"), "/remove"))
+		named := servedID(req.URL, "/settings/security/factors/", "/remove")
 		i := slices.IndexFunc(factors, func(x *removable) bool { return x.id == named })
 		once := "none"
 		if strings.Contains(form, "@once@") && i >= 0 && factors[i].holder == caller/2 {
