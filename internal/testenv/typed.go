@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,30 +83,37 @@ func (a *App) Spend(now time.Time, typed string) bool {
 	return false
 }
 
-// ConfirmsFactor reports whether typed, as people type codes, confirms a
-// factor of type typ being set up, at now: an app's (secret) code of a step
-// within window of now's, a hardware token's code of a counter from 0 to
-// lookAhead, or, for a phone or an address, the code sent to it (sent, ""
-// for none) while fewer than 5 checks have been taken from it.
-func ConfirmsFactor(typ twofold.FactorType, secret []byte, sent string, checks int, typed string, now time.Time, window int64, lookAhead uint64) bool {
-	digits := TypedText(typed, false)
+// ConfirmingCodes are the codes that confirm a factor of type typ being
+// set up, at now: an app's (secret) of the steps within window of now's, a
+// hardware token's of the counters from 0 to lookAhead, or, for a phone or
+// an address, the code sent to it (sent), when there is one.
+func ConfirmingCodes(typ twofold.FactorType, secret []byte, sent string, now time.Time, window int64, lookAhead uint64) []string {
+	var codes []string
 	switch typ {
 	case twofold.FactorTOTP:
 		for d := -window; d <= window; d++ {
-			if otp.TOTP(secret, now.Add(time.Duration(d)*30*time.Second), otp.DefaultParams()) == digits {
-				return true
-			}
+			codes = append(codes, otp.TOTP(secret, now.Add(time.Duration(d)*30*time.Second), otp.DefaultParams()))
 		}
 	case twofold.FactorHOTP:
 		for n := range lookAhead + 1 {
-			if otp.HOTP(secret, n, otp.SHA1, 6) == digits {
-				return true
-			}
+			codes = append(codes, otp.HOTP(secret, n, otp.SHA1, 6))
 		}
 	case twofold.FactorSMS, twofold.FactorEmail:
-		return sent != "" && checks < 5 && digits == sent
+		if sent != "" {
+			codes = append(codes, sent)
+		}
 	}
-	return false
+	return codes
+}
+
+// ConfirmsFactor reports whether typed, as people type codes, is one of
+// the ConfirmingCodes of a factor of type typ, at now; for a phone or an
+// address, while fewer than 5 checks have been taken from the code sent.
+func ConfirmsFactor(typ twofold.FactorType, secret []byte, sent string, checks int, typed string, now time.Time, window int64, lookAhead uint64) bool {
+	if typ.SendsCodes() && checks >= 5 {
+		return false
+	}
+	return slices.Contains(ConfirmingCodes(typ, secret, sent, now, window, lookAhead), TypedText(typed, false))
 }
 
 // TypedKey reports whether typed is key (a recovery code or the paper key)
