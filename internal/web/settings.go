@@ -697,7 +697,17 @@ func (s *Server) renderTwoFactor(w http.ResponseWriter, r *http.Request, a core.
 }
 
 func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	required := r.PostForm.Get("required") == "true"
+	// The page's forms say which, as the API's body must: a form that
+	// does not (one cut short, or made elsewhere) turns nothing off.
+	var required bool
+	switch r.PostForm.Get("required") {
+	case "true":
+		required = true
+	case "false":
+	default:
+		s.renderTwoFactor(w, r, a, http.StatusBadRequest, "The form did not say whether to turn two-factor login on or off, so nothing was changed. Go back, reload the page and try again.")
+		return
+	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
 		s.renderTwoFactor(w, r, a, s.status(w, r, err), message(err))
 		return
