@@ -115,20 +115,20 @@ func (hs *formHolders) elevated(t testing.TB, c *client) bool {
 }
 
 // ready readies both accounts for t's form: an account whose browser's
-// session lapsed, or whose elevated browser is no longer elevated, or
-// that is to be made anew, is made anew with its browsers. It returns
-// whether each was. What lapsed by then is swept.
+// session lapsed or was signed out, or whose elevated browser is no longer
+// elevated, or that is to be made anew, is made anew with its browsers. It
+// returns whether each was. What lapsed by then is swept.
 func (hs *formHolders) ready(t *testing.T) []bool {
 	var made []bool
 	for _, h := range hs.list {
-		if h.id != "" && h.withApp && !hs.elevated(t, h.browsers[0]) {
-			h.id = ""
-		}
 		for _, c := range h.browsers {
 			c.t = t
-			if h.id != "" && !signsIn(hs.ts, sessionCookie(t, c)) {
+			if token := jarValue(t, c, "/", "twofold_session"); h.id != "" && (token == "" || !signsIn(hs.ts, token)) {
 				h.id = ""
 			}
+		}
+		if h.id != "" && h.withApp && !hs.elevated(t, h.browsers[0]) {
+			h.id = ""
 		}
 		made = append(made, h.id == "")
 		if h.id == "" {
