@@ -278,15 +278,22 @@ func (s *Server) updateTeam(w http.ResponseWriter, r *http.Request, a core.Auth)
 		name := f.Get("name")
 		c.Name = &name
 	}
+	// The page's form says which, as the API's body must: a form that says
+	// neither (one cut short, or made elsewhere) stops requiring nothing.
+	var unsaid bool
 	if f.Has("require_two_factor") {
-		on := f.Get("require_two_factor") == "on"
-		c.RequireTwoFactor = &on
+		v := f.Get("require_two_factor")
+		on := v == "on"
+		c.RequireTwoFactor, unsaid = &on, !on && v != "off"
 	}
 	var b teamBody
 	if c.Name != nil {
 		b.Rename = *c.Name
 	}
 	s.teamAction(w, r, a, b, "team_updated", func(a core.Auth) error {
+		if unsaid {
+			return twofold.Errorf(twofold.CodeInvalid, "the form did not say whether to require two-factor of the team's members, so nothing was changed: go back, reload the page and try again")
+		}
 		_, err := s.svc.UpdateTeam(r.Context(), a, r.PathValue("id"), c, httpapi.Meta(r))
 		if c.Name != nil && c.RequireTwoFactor == nil {
 			markInvalidOn(r, err, "rename-team", twofold.CodeInvalid, twofold.CodeConflict)

@@ -296,6 +296,40 @@ func TestTeamPageKeepsOutManagerWithoutFactor(t *testing.T) {
 	}
 }
 
+// TestTeamPolicyFormSaysWhich: the team's settings form changes the
+// two-factor policy only when it says "on" or "off", as the page's button
+// does; any other value (a form cut short, or made elsewhere) is refused
+// and the team still requires it.
+func TestTeamPolicyFormSaysWhich(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "bob", false, true)
+	bob := newClient(t, ts.URL())
+	bob.signInWithCode(ts, "bob", secret)
+	teamPath := bob.post("/settings/teams", url.Values{"name": {"Acme"}}).url.Path
+	if r := bob.post(teamPath, url.Values{"require_two_factor": {"on"}}); !strings.Contains(r.body, "Two-factor is required") {
+		t.Fatalf("bob requires two-factor: %d %s", r.status, r.url)
+	}
+	requires := func() bool {
+		tm, err := ts.Store.Team(context.Background(), strings.TrimPrefix(teamPath, "/settings/teams/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm.RequireTwoFactor
+	}
+	for _, v := range []string{"", "no", "OFF", "false"} {
+		r := bob.post(teamPath, url.Values{"require_two_factor": {v}})
+		if r.status != http.StatusBadRequest || !strings.Contains(pageError(r.body), "did not say whether to require two-factor") {
+			t.Errorf("require_two_factor=%q: %d %q, want 400 saying the form did not say", v, r.status, pageError(r.body))
+		}
+		if !requires() {
+			t.Fatalf("require_two_factor=%q turned the team's requirement off", v)
+		}
+	}
+	if r := bob.post(teamPath, url.Values{"require_two_factor": {"off"}}); r.status != 200 || requires() {
+		t.Fatalf("require_two_factor=off: %d, the team still requires it: %v", r.status, requires())
+	}
+}
+
 // TestLeaveTeamAsksToConfirm: a member with an authenticator whose session
 // passed no recent second factor is asked on the team's page to confirm
 // it's them before leaving (leaving may turn two-factor login off), and
