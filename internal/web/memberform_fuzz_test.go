@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/twofold/twofold"
-	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -65,52 +64,11 @@ type fuzzTeamState struct {
 func memberForm(f *testing.F, dsn string) {
 	hs := newFormHolders(f, dsn)
 	ts, ctx := hs.ts, context.Background()
-	// carol and dave sign in nowhere: they are only members.
-	var others []string // carol's and dave's account ids
-	for _, name := range []string{"carol", "dave"} {
-		if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: name, Email: name + "@example.com", Password: testPassword}, core.Meta{}); err != nil {
-			f.Fatal(err)
-		}
-		a, err := ts.Store.AccountByUsername(ctx, name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		others = append(others, a.ID)
-	}
-	carol, dave := others[0], others[1]
-	var teams []string // Ops's and Web's ids
-	made := 0
-	// makeTeams deletes the teams and makes them anew.
-	makeTeams := func(t testing.TB) {
-		if len(teams) > 0 {
-			testenv.Exec(t, dsn, fmt.Sprintf(`DELETE FROM teams WHERE id IN ('%s', '%s')`, teams[0], teams[1]))
-		}
-		alice, bob := hs.list[0].id, hs.list[1].id
-		teams = nil
-		for _, tm := range []struct {
-			name    string
-			require bool
-			owner   string
-			members map[string]twofold.Role
-		}{
-			{"Ops", false, alice, map[string]twofold.Role{dave: twofold.RoleOwner, bob: twofold.RoleAdmin, carol: twofold.RoleOps}},
-			{"Web", true, dave, map[string]twofold.Role{alice: twofold.RoleAdmin, bob: twofold.RoleOps, carol: twofold.RoleBilling}},
-		} {
-			made++
-			id := fmt.Sprintf("fuzzteam%018d", made)
-			now := ts.Clock.Now()
-			if err := ts.Store.CreateTeam(ctx, twofold.Team{ID: id, Name: tm.name, RequireTwoFactor: tm.require, CreatedAt: now}, tm.owner, 100); err != nil {
-				t.Fatal(err)
-			}
-			for account, role := range tm.members {
-				if err := ts.Store.AddTeamMember(ctx, id, account, role, now); err != nil {
-					t.Fatal(err)
-				}
-			}
-			teams = append(teams, id)
-		}
-	}
-	makeTeams(f)
+	w := newTeamWorld(f, hs, dsn, []worldTeam{
+		{name: "Ops", owner: worldAlice, members: map[int]twofold.Role{worldDave: twofold.RoleOwner, worldBob: twofold.RoleAdmin, worldCarol: twofold.RoleOps}},
+		{name: "Web", require: true, owner: worldDave, members: map[int]twofold.Role{worldAlice: twofold.RoleAdmin, worldBob: twofold.RoleOps, worldCarol: twofold.RoleBilling}},
+	}, nil)
+	carol, dave, teams := w.carol, w.dave, w.ids
 	state := func(t *testing.T, id string) fuzzTeamState {
 		tm, err := ts.Store.Team(ctx, id)
 		if err != nil {
@@ -170,7 +128,8 @@ func memberForm(f *testing.F, dsn string) {
 
 	f.Fuzz(func(t *testing.T, which uint8, team, name, form string, who uint8) {
 		if made := hs.ready(t); slices.Contains(made, true) {
-			makeTeams(t)
+			w.make(t)
+			teams = w.ids
 		}
 		testenv.Exec(t, dsn, `DELETE FROM rate_buckets WHERE key LIKE 'team:%'`) // rationing is another test's
 		alice, bob := hs.list[0], hs.list[1]
@@ -338,7 +297,8 @@ func memberForm(f *testing.F, dsn string) {
 				}
 			}
 		}
-		makeTeams(t)
+		w.make(t)
+		teams = w.ids
 	})
 }
 

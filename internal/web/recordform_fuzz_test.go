@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/twofold/twofold"
-	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -55,64 +54,14 @@ var plainHost = regexp.MustCompile(`^[a-z0-9_-]+(\.[a-z0-9_-]+)*$`)
 func recordForm(f *testing.F, dsn string) {
 	hs := newFormHolders(f, dsn)
 	ts, ctx := hs.ts, context.Background()
-	if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: "dave", Email: "dave@example.com", Password: testPassword}, core.Meta{}); err != nil {
-		f.Fatal(err)
+	w := newTeamWorld(f, hs, dsn, []worldTeam{
+		{name: "Ops", owner: worldAlice, members: map[int]twofold.Role{worldBob: twofold.RoleReadOnly}},
+		{name: "Web", require: true, owner: worldDave, members: map[int]twofold.Role{worldAlice: twofold.RoleOps, worldBob: twofold.RoleAdmin}},
+	}, []worldZone{{"alice.test", worldAlice, -1}, {"bob.test", worldBob, -1}, {"ops.test", worldAlice, 0}, {"web.test", worldDave, 1}})
+	var zones []string
+	for _, z := range w.zones {
+		zones = append(zones, z.name)
 	}
-	da, err := ts.Store.AccountByUsername(ctx, "dave")
-	if err != nil {
-		f.Fatal(err)
-	}
-	dave := da.ID
-	zones := []string{"alice.test", "bob.test", "ops.test", "web.test"}
-	var teams []string // Ops's and Web's ids
-	made := 0
-	// makeZones deletes the zones and teams and makes them anew.
-	makeZones := func(t testing.TB) {
-		for _, z := range zones {
-			if _, err := ts.Store.DeleteZone(ctx, z); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if len(teams) > 0 {
-			testenv.Exec(t, dsn, fmt.Sprintf(`DELETE FROM teams WHERE id IN ('%s', '%s')`, teams[0], teams[1]))
-		}
-		alice, bob := hs.list[0].id, hs.list[1].id
-		teams = nil
-		now := ts.Clock.Now()
-		for _, tm := range []struct {
-			name    string
-			require bool
-			owner   string
-			members map[string]twofold.Role
-		}{
-			{"Ops", false, alice, map[string]twofold.Role{bob: twofold.RoleReadOnly}},
-			{"Web", true, dave, map[string]twofold.Role{alice: twofold.RoleOps, bob: twofold.RoleAdmin}},
-		} {
-			made++
-			id := fmt.Sprintf("fuzzteam%018d", made)
-			if err := ts.Store.CreateTeam(ctx, twofold.Team{ID: id, Name: tm.name, RequireTwoFactor: tm.require, CreatedAt: now}, tm.owner, 100); err != nil {
-				t.Fatal(err)
-			}
-			for account, role := range tm.members {
-				if err := ts.Store.AddTeamMember(ctx, id, account, role, now); err != nil {
-					t.Fatal(err)
-				}
-			}
-			teams = append(teams, id)
-		}
-		for i, owner := range []string{alice, bob, alice, dave} {
-			if err := ts.Store.CreateZone(ctx, twofold.Zone{Name: zones[i], AccountID: owner, Serial: 1, CreatedAt: now}); err != nil {
-				t.Fatal(err)
-			}
-			if err := ts.Store.AddRecords(ctx, zones[i], []twofold.Record{{Host: "www", Type: "A", TTL: 300, Data: "192.0.2.1"},
-				{Host: "_acme-challenge", Type: "TXT", TTL: 60, Data: `"token"`}}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		testenv.Exec(t, dsn, fmt.Sprintf(`UPDATE dns_zones SET team_id = '%s' WHERE name = 'ops.test'`, teams[0]))
-		testenv.Exec(t, dsn, fmt.Sprintf(`UPDATE dns_zones SET team_id = '%s' WHERE name = 'web.test'`, teams[1]))
-	}
-	makeZones(f)
 	// records reads every zone's records, a line each.
 	records := func(t *testing.T) map[string]twofold.Record {
 		out := map[string]twofold.Record{}
@@ -165,10 +114,10 @@ func recordForm(f *testing.F, dsn string) {
 			rebuild = rebuild || made
 		}
 		if rebuild {
-			makeZones(t)
+			w.make(t)
 		}
 		h, c, caller := hs.browser(who)
-		zone = strings.NewReplacer("@alice@", zones[0], "@bob@", zones[1], "@ops@", zones[2], "@web@", zones[3]).Replace(zone)
+		zone = strings.NewReplacer(w.placeholders(true)...).Replace(zone)
 		suffix := "/records"
 		if which%2 == 1 {
 			suffix = "/delete"
@@ -182,28 +131,14 @@ func recordForm(f *testing.F, dsn string) {
 		before := records(t)
 		// Who may change each zone, as the zones and teams stand.
 		mayWrite := map[string]bool{}
-		for _, name := range zones {
-			z, err := ts.Store.Zone(ctx, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if z.AccountID == h.id || z.TeamID == "" {
-				mayWrite[name] = z.AccountID == h.id
+		for i, z := range w.zones {
+			if w.account(z.owner) == h.id || w.shares[i] == "" {
+				mayWrite[z.name] = w.account(z.owner) == h.id
 				continue
 			}
-			tm, err := ts.Store.Team(ctx, z.TeamID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			members, err := ts.Store.TeamMembers(ctx, z.TeamID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range members {
-				if m.AccountID == h.id && m.Role.WritesResources() {
-					mayWrite[name] = !tm.RequireTwoFactor || h.withApp && caller == 0 // alice's browser that passed a second factor
-				}
-			}
+			role, require := w.roleOf(t, w.shares[i], h.id)
+			// alice's elevated browser passed a second factor.
+			mayWrite[z.name] = role.WritesResources() && (!require || h.withApp && caller == 0)
 		}
 		form = hs.replace(form, c, ts.Clock.Now())
 		p := hs.post(t, path, form, who)
@@ -282,6 +217,6 @@ func recordForm(f *testing.F, dsn string) {
 				fail("more changed: %s", l)
 			}
 		}
-		makeZones(t)
+		w.make(t)
 	})
 }
