@@ -61,37 +61,7 @@ var onceValue = regexp.MustCompile(`name="once" value="([^"]+)"`)
 func removeForm(f *testing.F, dsn string) {
 	hs := newFormHolders(f, dsn)
 	ts, ctx := hs.ts, context.Background()
-	factors := []*removable{{placeholder: "@phone@", active: true}, {placeholder: "@laptop@", active: true},
-		{placeholder: "@tablet@"}, {placeholder: "@bobs@", holder: 1}}
-	// setUp gives the account of holder, made anew, its authenticators:
-	// Laptop and Tablet set up by alice's elevated browser, Laptop
-	// confirmed; bob's by his browser.
-	setUp := func(t testing.TB, holder int) {
-		h := hs.list[holder]
-		a, err := ts.Service.Authenticate(ctx, sessionCookie(t, h.browsers[0]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		enrol := func(label string) core.Enrolment {
-			e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: label}, core.Meta{})
-			if err != nil {
-				t.Fatalf("set up %s: %v", label, err)
-			}
-			return e
-		}
-		if holder == 1 {
-			factors[3].id = enrol("Bob's").Factor.ID
-			return
-		}
-		factors[0].id = h.app.ID
-		laptop := enrol("Laptop")
-		if _, err := ts.Service.ConfirmFactor(ctx, a, laptop.Factor.ID, testenv.TOTP(t, laptop.Secret, ts.Clock.Now()), core.Meta{}); err != nil {
-			t.Fatalf("confirm Laptop: %v", err)
-		}
-		factors[1].id, factors[2].id = laptop.Factor.ID, enrol("Tablet").Factor.ID
-	}
-	setUp(f, 0)
-	setUp(f, 1)
+	factors, setUp := newRemovables(f, hs)
 
 	for _, in := range []struct {
 		id, form string
@@ -182,4 +152,42 @@ func removeForm(f *testing.F, dsn string) {
 			t.Fatalf("%s %q by %d: refused (%d %s), but the database changed:\n%s", path, form, caller, p.r.status, pageError(p.r.body), d)
 		}
 	})
+}
+
+// newRemovables gives formHolders' accounts the authenticators of
+// FuzzRemoveForm and FuzzRenameForm: alice's app Phone; Laptop and Tablet
+// set up by alice's elevated browser, Laptop confirmed; bob's set up by
+// his browser. It returns them and the function that gives the account of
+// holder, made anew, its own again.
+func newRemovables(f *testing.F, hs *formHolders) ([]*removable, func(testing.TB, int)) {
+	ts, ctx := hs.ts, context.Background()
+	factors := []*removable{{placeholder: "@phone@", active: true}, {placeholder: "@laptop@", active: true},
+		{placeholder: "@tablet@"}, {placeholder: "@bobs@", holder: 1}}
+	setUp := func(t testing.TB, holder int) {
+		h := hs.list[holder]
+		a, err := ts.Service.Authenticate(ctx, sessionCookie(t, h.browsers[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		enrol := func(label string) core.Enrolment {
+			e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorTOTP, Label: label}, core.Meta{})
+			if err != nil {
+				t.Fatalf("set up %s: %v", label, err)
+			}
+			return e
+		}
+		if holder == 1 {
+			factors[3].id = enrol("Bob's").Factor.ID
+			return
+		}
+		factors[0].id = h.app.ID
+		laptop := enrol("Laptop")
+		if _, err := ts.Service.ConfirmFactor(ctx, a, laptop.Factor.ID, testenv.TOTP(t, laptop.Secret, ts.Clock.Now()), core.Meta{}); err != nil {
+			t.Fatalf("confirm Laptop: %v", err)
+		}
+		factors[1].id, factors[2].id = laptop.Factor.ID, enrol("Tablet").Factor.ID
+	}
+	setUp(f, 0)
+	setUp(f, 1)
+	return factors, setUp
 }
