@@ -127,7 +127,7 @@ func shareForm(f *testing.F, dsn string) {
 		if slices.Contains(hs.ready(t), true) {
 			w.make(t)
 		}
-		testenv.Exec(t, dsn, `DELETE FROM rate_buckets WHERE key LIKE 'team:%'`) // rationing is another test's
+		testenv.Exec(t, dsn, `DELETE FROM rate_buckets`) // rationing (of changes, of notices) is another test's
 		h, c, caller := hs.browser(who)
 		self := h.id // mayAct may mark it to be made anew
 		team = strings.NewReplacer(w.placeholders(false)...).Replace(team)
