@@ -570,7 +570,7 @@ func (s *Service) checkNotShadowed(ctx context.Context, zone string, add []twofo
 			return err
 		}
 		if found && z.Name != zone {
-			return twofold.Errorf(twofold.CodeConflict, "%s is in the zone %s, which this server answers for on its own: a record of %s there would never be served; add it to %s", r.Host, z.Name, zone, z.Name)
+			return twofold.Errorf(twofold.CodeConflict, "the name %s is in the zone %s, which this server answers for on its own: a record of %s there would never be served; add it to %s", r.Host, z.Name, zone, z.Name)
 		}
 	}
 	return nil

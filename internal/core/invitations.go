@@ -101,7 +101,7 @@ func (s *Service) inviteTeamMember(ctx context.Context, a Auth, mb twofold.Membe
 	}
 	for _, mem := range members {
 		if strings.EqualFold(mem.Username, username) {
-			return twofold.TeamInvitation{}, twofold.Errorf(twofold.CodeConflict, "%s is a member of this team already", mem.Username)
+			return twofold.TeamInvitation{}, twofold.Errorf(twofold.CodeConflict, "the team has %s as a member already", mem.Username)
 		}
 	}
 	// Whether an account has the name changes only who is told; the

@@ -410,7 +410,7 @@ func (s *Service) checkNewDestination(ctx context.Context, fs []twofold.Factor, 
 			return err
 		}
 		if string(f.Secret) == dest {
-			return twofold.Errorf(twofold.CodeConflict, "%s is already one of your authenticators (%q)", hintOf(t, dest), f.Label)
+			return twofold.Errorf(twofold.CodeConflict, "you have %s as an authenticator already (%q)", hintOf(t, dest), f.Label)
 		}
 	}
 	return nil

@@ -62,7 +62,7 @@ func (s *Store) CreateTeamInvitation(ctx context.Context, v twofold.TeamInvitati
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			v.ID, v.TeamID, v.Username, usernameKey, account, string(v.Role), v.InvitedBy, micros(v.CreatedAt), micros(v.ExpiresAt))
 		if isUniqueViolation(err) {
-			return twofold.Errorf(twofold.CodeConflict, "%s is invited already: revoke that invitation to send another", v.Username)
+			return twofold.Errorf(twofold.CodeConflict, "an invitation for %s is waiting already: revoke it to send another", v.Username)
 		}
 		return err
 	})

@@ -189,9 +189,13 @@ func TestTeamInvitationPages(t *testing.T) {
 		}
 	}
 	// An invitation already waiting is refused with the reason, and what
-	// was typed is kept.
-	if r := alice.post(teamPath+"/invitations", url.Values{"username": {"carol"}, "role": {"admin"}}); r.status != http.StatusConflict || !strings.Contains(r.body, "invited already") || !strings.Contains(r.body, `value="carol"`) {
+	// was typed is kept; the name is shown as it is (the message's first
+	// letter is put in upper case, so it starts with no name).
+	if r := alice.post(teamPath+"/invitations", url.Values{"username": {"carol"}, "role": {"admin"}}); r.status != http.StatusConflict || !strings.Contains(r.body, "An invitation for carol is waiting already") || !strings.Contains(r.body, `value="carol"`) {
 		t.Fatalf("inviting carol twice: %d", r.status)
+	}
+	if r := alice.post(teamPath+"/invitations", url.Values{"username": {"alice"}, "role": {"ops"}}); r.status != http.StatusConflict || !strings.Contains(pageError(r.body), "The team has alice as a member already") {
+		t.Fatalf("inviting a member: %d %q", r.status, pageError(r.body))
 	}
 
 	invitationOf := func(c *client) string {
