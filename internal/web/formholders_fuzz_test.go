@@ -292,3 +292,28 @@ func (hs *formHolders) refusedDiff(t *testing.T, p posted) string {
 	p.h.id = ""
 	return strings.Join(rest, "\n")
 }
+
+// servedSegments returns the segments of the path the mux serves u at
+// (testenv.ServedPath), after prefix and unescaped, when they are as many
+// as shape's and each that shape gives ("" for any but none) is its own:
+// the request is then one to the form of that shape. Else it returns nil:
+// a path cleaned to another form's route (through "..") is that form's,
+// which another target judges.
+func servedSegments(u *url.URL, prefix string, shape ...string) []string {
+	rest, ok := strings.CutPrefix(testenv.ServedPath(u), prefix)
+	if !ok {
+		return nil
+	}
+	segments := strings.Split(rest, "/")
+	if len(segments) != len(shape) {
+		return nil
+	}
+	for i, s := range segments {
+		v, err := url.PathUnescape(s)
+		if err != nil || v == "" || shape[i] != "" && v != shape[i] {
+			return nil
+		}
+		segments[i] = v
+	}
+	return segments
+}
