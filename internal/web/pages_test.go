@@ -907,7 +907,7 @@ func TestFactorPagesRefuse(t *testing.T) {
 		t.Errorf("bob removing alice's authenticator: status %d, %q", r.status, pageError(r.body))
 	}
 	r = bob.post("/settings/security/factors/"+phone+"/rename", url.Values{"label": {"mine"}})
-	if r.status != http.StatusNotFound {
+	if r.status != http.StatusNotFound || !strings.Contains(pageError(r.body), "No such authenticator") {
 		t.Errorf("bob renaming alice's authenticator: status %d, %q", r.status, pageError(r.body))
 	}
 	if got := factorIDs(c); !slices.Equal(got, []string{phone}) {

@@ -449,6 +449,9 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request, a core.Auth) {
 
 func (s *Server) rename(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	if err := s.svc.RenameFactor(r.Context(), a, r.PathValue("id"), r.PostForm.Get("label"), httpapi.Meta(r)); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			err = errNoAuthenticator() // the store's word is "factor"
+		}
 		if nameRefused(err) {
 			markInvalid(r, "rename-"+r.PathValue("id"))
 		}
@@ -469,7 +472,13 @@ func (s *Server) findFactor(r *http.Request, a core.Auth, id string) (core.Profi
 			return p, f, nil
 		}
 	}
-	return p, twofold.Factor{}, twofold.Errorf(twofold.CodeNotFound, "no such authenticator: it may have been removed already")
+	return p, twofold.Factor{}, errNoAuthenticator()
+}
+
+// errNoAuthenticator is the pages' answer for an authenticator that is not
+// the caller's, or no longer is.
+func errNoAuthenticator() error {
+	return twofold.Errorf(twofold.CodeNotFound, "no such authenticator: it may have been removed already")
 }
 
 // removePage asks to confirm removing a factor, with a fresh code when the
