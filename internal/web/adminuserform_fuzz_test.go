@@ -30,9 +30,9 @@ import (
 //     account's password, comes back in the page, and none goes to the log.
 //
 // In a form, placeholders stand for the passwords and alice's app's codes
-// (formHolders.replace). An account made is deleted before the next form.
-// The who byte picks the browser. On SQLite; FuzzAdminUserFormPostgres is
-// the same on PostgreSQL.
+// (formHolders.replace). An account made is deleted, and its name freed,
+// before the next form. The who byte picks the browser. On SQLite;
+// FuzzAdminUserFormPostgres is the same on PostgreSQL.
 func FuzzAdminUserForm(f *testing.F) { adminUserForm(f, testenv.SQLiteDSN(f)) }
 
 // FuzzAdminUserFormPostgres is FuzzAdminUserForm on PostgreSQL.
@@ -132,6 +132,10 @@ func adminUserForm(f *testing.F, dsn string) {
 		if _, err := ts.Service.Login(ctx, a.Username, p.sent.Get("password"), core.Meta{}); err != nil {
 			fail("the form's password does not sign it in: %v", err)
 		}
-		testenv.Exec(t, dsn, fmt.Sprintf(`DELETE FROM accounts WHERE id = '%s'`, a.ID))
+		// Deleted with what it holds, and its name freed for the next form.
+		if err := ts.Store.DeleteAccount(ctx, a.ID, ts.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Exec(t, dsn, fmt.Sprintf(`DELETE FROM deleted_accounts WHERE account_id = '%s'`, a.ID))
 	})
 }

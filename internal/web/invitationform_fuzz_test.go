@@ -126,7 +126,7 @@ func invitationForm(f *testing.F, dsn string) {
 	// invitations.
 	makeTeams := func(t testing.TB) {
 		if len(teams) > 0 {
-			testenv.Exec(t, dsn, fmt.Sprintf(`DELETE FROM teams WHERE id IN ('%s', '%s')`, teams[0], teams[1]))
+			deleteTeams(t, dsn, teams...)
 		}
 		testenv.Exec(t, dsn, `DELETE FROM rate_buckets WHERE key LIKE 'team:%'`)
 		teams = nil

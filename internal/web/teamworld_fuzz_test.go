@@ -93,7 +93,7 @@ func (w *teamWorld) make(t testing.TB) {
 		}
 	}
 	if len(w.ids) > 0 {
-		testenv.Exec(t, w.dsn, `DELETE FROM teams WHERE id IN ('`+strings.Join(w.ids, `', '`)+`')`)
+		deleteTeams(t, w.dsn, w.ids...)
 	}
 	w.ids, w.shares = nil, nil
 	now := ts.Clock.Now()
@@ -125,6 +125,16 @@ func (w *teamWorld) make(t testing.TB) {
 		}
 		w.shares = append(w.shares, share)
 	}
+}
+
+// deleteTeams deletes the teams ids with their members and invitations,
+// row by row: testenv.Exec's connection to SQLite does not cascade.
+func deleteTeams(t testing.TB, dsn string, ids ...string) {
+	in := `('` + strings.Join(ids, `', '`) + `')`
+	testenv.Exec(t, dsn, `DELETE FROM team_invitations WHERE team_id IN `+in)
+	testenv.Exec(t, dsn, `DELETE FROM team_members WHERE team_id IN `+in)
+	testenv.Exec(t, dsn, `UPDATE dns_zones SET team_id = NULL WHERE team_id IN `+in)
+	testenv.Exec(t, dsn, `DELETE FROM teams WHERE id IN `+in)
 }
 
 // placeholders are the pairs for a strings.Replacer of the teams' and
