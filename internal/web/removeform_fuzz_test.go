@@ -90,23 +90,11 @@ func removeForm(f *testing.F, dsn string) {
 	}
 
 	f.Fuzz(func(t *testing.T, id, form string, who uint8) {
-		for i, made := range hs.ready(t) {
-			if made {
-				setUp(t, i)
-			}
-		}
-		_, c, caller := hs.browser(who)
-		pairs := []string{}
-		for _, x := range factors {
-			pairs = append(pairs, x.placeholder, x.id)
-		}
-		id = strings.NewReplacer(pairs...).Replace(id)
-		path := "/settings/security/factors/" + id + "/remove"
-		req, err := http.NewRequest("POST", ts.URL()+path, nil)
-		if err != nil || !testenv.Sendable(req) {
+		path, named, ok := factorForm(t, hs, factors, setUp, id, "/remove")
+		if !ok {
 			return // no request a browser could send
 		}
-		named := servedID(req.URL, "/settings/security/factors/", "/remove")
+		_, c, caller := hs.browser(who)
 		i := slices.IndexFunc(factors, func(x *removable) bool { return x.id == named })
 		once := "none"
 		if strings.Contains(form, "@once@") && i >= 0 && factors[i].holder == caller/2 {
@@ -152,6 +140,28 @@ func removeForm(f *testing.F, dsn string) {
 			t.Fatalf("%s %q by %d: refused (%d %s), but the database changed:\n%s", path, form, caller, p.r.status, pageError(p.r.body), d)
 		}
 	})
+}
+
+// factorForm readies formHolders for t's form (setUp gives an account
+// made anew its authenticators), puts the authenticators' ids in id, and
+// returns the path of the form suffix about it and the id the mux serves
+// it with ("" for none); ok is false for a request no browser could send.
+func factorForm(t *testing.T, hs *formHolders, factors []*removable, setUp func(testing.TB, int), id, suffix string) (path, named string, ok bool) {
+	for i, made := range hs.ready(t) {
+		if made {
+			setUp(t, i)
+		}
+	}
+	var pairs []string
+	for _, x := range factors {
+		pairs = append(pairs, x.placeholder, x.id)
+	}
+	path = "/settings/security/factors/" + strings.NewReplacer(pairs...).Replace(id) + suffix
+	req, err := http.NewRequest("POST", hs.ts.URL()+path, nil)
+	if err != nil || !testenv.Sendable(req) {
+		return "", "", false
+	}
+	return path, servedID(req.URL, "/settings/security/factors/", suffix), true
 }
 
 // newRemovables gives formHolders' accounts the authenticators of

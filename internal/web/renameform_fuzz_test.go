@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -79,24 +78,9 @@ func renameForm(f *testing.F, dsn string) {
 	}
 
 	f.Fuzz(func(t *testing.T, id, form string, who uint8) {
-		for i, made := range hs.ready(t) {
-			if made {
-				setUp(t, i)
-			}
-		}
+		path, named, ok := factorForm(t, hs, factors, setUp, id, "/rename")
 		h, c, caller := hs.browser(who)
-		pairs := []string{}
-		for _, x := range factors {
-			pairs = append(pairs, x.placeholder, x.id)
-		}
-		id = strings.NewReplacer(pairs...).Replace(id)
-		path := "/settings/security/factors/" + id + "/rename"
-		req, err := http.NewRequest("POST", ts.URL()+path, nil)
-		if err != nil || !testenv.Sendable(req) {
-			return // no request a browser could send
-		}
-		named := servedID(req.URL, "/settings/security/factors/", "/rename")
-		if named == "" {
+		if !ok || named == "" {
 			return // another form's (a path cleaned to another route), or none
 		}
 		form = hs.replace(form, c, ts.Clock.Now())
