@@ -881,3 +881,31 @@ func TestZoneNameRefusalSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordRefusalSaysWhich checks that record data the parser refuses is
+// told which field is wrong and what it must be, in words, through the
+// JSON form's data and a zone text's line alike, and not in the parser's
+// own shorthand ("bad A A").
+func TestRecordRefusalSaysWhich(t *testing.T) {
+	for _, tt := range []struct{ typ, data, want string }{
+		{"A", "192.0.2", `www A: the address "192.0.2" is not an IPv4 address, such as 192.0.2.1`},
+		{"AAAA", "192.0.2.1", `www AAAA: the address "192.0.2.1" is not an IPv6 address, such as 2001:db8::1`},
+		{"MX", "mx.example.net.", `www MX: the preference "mx.example.net." is not a whole number from 0 to 65535, before the mail server's name`},
+		{"MX", "10", "www MX: the mail server is missing: give a domain name, such as host.example.net."},
+		{"SRV", "10 5 sip 5060", `www SRV: the port "sip" is not a whole number from 0 to 65535`},
+		{"CAA", "0 issue", `www CAA: the value is not one quoted string after the tag, such as "letsencrypt.org"`},
+		{"CAA", "x issue \"ca.example\"", `www CAA: the flags byte "x" is not a whole number from 0 to 255`},
+		{"TXT", `"open`, `www TXT: the text is not strings each closed on the line, such as "v=spf1 -all"`},
+		{"TLSA", "3 x 1 ab", `www TLSA: the selector "x" is not a whole number from 0 to 255`},
+		{"CNAME", "web other", `www CNAME: "other" is more than the record's data: give each field once, separated by spaces`},
+	} {
+		_, err := core.ParseRecord("example.com", in("www", tt.typ, 300, tt.data))
+		if twofold.ErrorCode(err) != twofold.CodeInvalid || twofold.ErrorMessage(err) != tt.want {
+			t.Errorf("ParseRecord(%s %q) = %v; want invalid %q", tt.typ, tt.data, err, tt.want)
+		}
+	}
+	_, err := core.ParseZoneText("example.com", "@ 300 MX 10 mx\nwww 300 A 192.0.2\n")
+	if want := `line 2: the A record's address "192.0.2" is not an IPv4 address, such as 192.0.2.1`; twofold.ErrorMessage(err) != want {
+		t.Errorf("ParseZoneText = %v; want %q", err, want)
+	}
+}

@@ -185,7 +185,7 @@ func parseData(zone, host, typ string, ttl int, data string) (twofold.Record, er
 	} else {
 		rr, err = parseRR(zone, fqdn(zone, host)+" "+strconv.Itoa(ttl)+" IN "+typ+" "+data)
 		if err != nil {
-			return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "%s %s: data is not valid: %s", host, typ, twofold.ErrorMessage(err))
+			return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "%s %s: %s", host, typ, twofold.ErrorMessage(err))
 		}
 		if dns.TypeToString[rr.Header().Rrtype] != typ {
 			return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "%s %s: data is not one %s record", host, typ, typ)
@@ -200,7 +200,7 @@ func parseRR(zone, line string) (dns.RR, error) {
 	zp := dns.NewZoneParser(strings.NewReader(line), dns.Fqdn(zone), "")
 	rr, ok := zp.Next()
 	if err := zp.Err(); err != nil {
-		return nil, twofold.Errorf(twofold.CodeInvalid, "%s", CleanText(parseMessage(err), 300))
+		return nil, twofold.Errorf(twofold.CodeInvalid, "%s", CleanText(parseMessage(err, false), 300))
 	}
 	if !ok {
 		return nil, twofold.Errorf(twofold.CodeInvalid, "no record in %q", CleanText(line, 80))
@@ -211,15 +211,94 @@ func parseRR(zone, line string) (dns.RR, error) {
 	return rr, nil
 }
 
-// parseMessage returns the parser's complaint without its "dns: " prefix
-// and the position, which is of the line the parser was given.
-func parseMessage(err error) string {
+// parseMessage returns the parser's complaint in words a person who has
+// not read the parser can act on, without the position, which is of the
+// line the parser was given; withType names the record's type in it, for
+// a message that does not already.
+func parseMessage(err error, withType bool) string {
 	msg := strings.TrimPrefix(err.Error(), "dns: ")
 	var pe *dns.ParseError
 	if errors.As(err, &pe) {
 		msg, _, _ = strings.Cut(strings.TrimPrefix(pe.Error(), "dns: "), " at line: ")
 	}
-	return msg
+	return plainParseMessage(msg, withType)
+}
+
+// dataField says what one field of a record's data is and what it must be;
+// quote is false where the parser's token is not the field's own text.
+type dataField struct {
+	what, want string
+	quote      bool
+}
+
+const (
+	wantName   = "a domain name, such as host.example.net."
+	wantUint16 = "a whole number from 0 to 65535"
+	wantUint8  = "a whole number from 0 to 255"
+	wantHex    = "hexadecimal digits"
+)
+
+// dataFields are the fields the parser names in "bad TYPE Field" for the
+// record types the DNS API takes.
+var dataFields = map[string]dataField{
+	"A A":               {"address", "an IPv4 address, such as 192.0.2.1", true},
+	"AAAA AAAA":         {"address", "an IPv6 address, such as 2001:db8::1", true},
+	"CNAME Target":      {"target", wantName, true},
+	"NS Ns":             {"name server", wantName, true},
+	"PTR Ptr":           {"name", wantName, true},
+	"MX Pref":           {"preference", wantUint16 + ", before the mail server's name", true},
+	"MX Mx":             {"mail server", wantName, true},
+	"SRV Priority":      {"priority", wantUint16, true},
+	"SRV Weight":        {"weight", wantUint16, true},
+	"SRV Port":          {"port", wantUint16, true},
+	"SRV Target":        {"target", wantName + ", or . for none", true},
+	"CAA Flag":          {"flags byte", wantUint8, true},
+	"CAA Tag":           {"tag", "letters and digits, such as issue", true},
+	"CAA Value":         {"value", `one quoted string after the tag, such as "letsencrypt.org"`, false},
+	"TXT Txt":           {"text", `strings each closed on the line, such as "v=spf1 -all"`, false},
+	"SSHFP Algorithm":   {"algorithm", wantUint8, true},
+	"SSHFP Type":        {"fingerprint type", wantUint8, true},
+	"SSHFP Fingerprint": {"fingerprint", wantHex, true},
+	"TLSA Usage":        {"certificate usage", wantUint8, true},
+	"TLSA Selector":     {"selector", wantUint8, true},
+	"TLSA MatchingType": {"matching type", wantUint8, true},
+	"TLSA Certificate":  {"certificate association data", wantHex, true},
+}
+
+// plainParseMessage rewrites the parser's "bad A A: \"x\"" and "garbage
+// after rdata: \"x\"" as sentences, naming the record's type if withType;
+// other messages pass as they are.
+func plainParseMessage(msg string, withType bool) string {
+	head, quoted, ok := strings.Cut(msg, ": ")
+	if !ok {
+		return msg
+	}
+	token, err := strconv.Unquote(quoted)
+	if err != nil {
+		return msg
+	}
+	token = strings.TrimSpace(token)
+	if head == "garbage after rdata" {
+		return fmt.Sprintf("%q is more than the record's data: give each field once, separated by spaces", token)
+	}
+	typeField, ok := strings.CutPrefix(head, "bad ")
+	f, known := dataFields[typeField]
+	if !ok || !known {
+		return msg
+	}
+	what := "the " + f.what
+	if withType {
+		typ, _, _ := strings.Cut(typeField, " ")
+		what = "the " + typ + " record's " + f.what
+	}
+	switch {
+	case !f.quote:
+		return fmt.Sprintf("%s is not %s", what, f.want)
+	case token == "":
+		return fmt.Sprintf("%s is missing: give %s", what, f.want)
+	default:
+		return fmt.Sprintf("%s %q is not %s", what, token, f.want)
+	}
 }
 
 // canonical returns rr as a record of zone: names in its data lower case,
@@ -571,7 +650,7 @@ func ParseZoneText(zone, text string) ([]twofold.Record, error) {
 		zp.SetDefaultTTL(DefaultTTL)
 		rr, ok := zp.Next()
 		if err := zp.Err(); err != nil {
-			return nil, twofold.Errorf(twofold.CodeInvalid, "line %d: %s", n+1, CleanText(parseMessage(err), 300))
+			return nil, twofold.Errorf(twofold.CodeInvalid, "line %d: %s", n+1, CleanText(parseMessage(err, true), 300))
 		}
 		if !ok {
 			continue
