@@ -79,13 +79,14 @@ func (s *Server) renderZone(w http.ResponseWriter, r *http.Request, a core.Auth,
 func (s *Server) addDNSRecord(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	f := r.PostForm
 	b := dnsZoneBody{Host: f.Get("host"), Type: f.Get("type"), TTL: f.Get("ttl"), Data: f.Get("data")}
+	var ch core.Change
 	ttl, err := strconv.Atoi(strings.TrimSpace(b.TTL))
 	if err != nil {
 		err = twofold.Errorf(twofold.CodeInvalid, "the TTL must be a number of seconds")
 		markInvalid(r, "record-ttl")
 	} else {
 		in := core.RecordInput{Host: b.Host, Type: b.Type, TTL: ttl, Data: b.Data}
-		_, err = s.svc.AddDNSRecords(r.Context(), a, core.RecordSet{Zone: r.PathValue("zone")}, []core.RecordInput{in}, httpapi.Meta(r))
+		ch, err = s.svc.AddDNSRecords(r.Context(), a, core.RecordSet{Zone: r.PathValue("zone")}, []core.RecordInput{in}, httpapi.Meta(r))
 		if twofold.ErrorCode(err) == twofold.CodeInvalid {
 			markInvalid(r, recordField(err))
 		}
@@ -94,7 +95,11 @@ func (s *Server) addDNSRecord(w http.ResponseWriter, r *http.Request, a core.Aut
 		s.renderZone(w, r, a, s.status(w, r, err), b, "", message(err))
 		return
 	}
-	http.Redirect(w, r, "/settings/dns/"+url.PathEscape(r.PathValue("zone"))+"?m=record_added", http.StatusSeeOther)
+	notice := "record_added"
+	if ch.Added == 0 {
+		notice = "record_kept" // the zone had it: say so, not "added"
+	}
+	http.Redirect(w, r, "/settings/dns/"+url.PathEscape(r.PathValue("zone"))+"?m="+notice, http.StatusSeeOther)
 }
 
 // recordField returns the id of the field of the add-record form whose

@@ -12,8 +12,9 @@ import (
 )
 
 // TestBrowserDNSRecords manages a zone's records in Chromium: the owner
-// adds a record, is told what is wrong with a bad one (keeping what was
-// typed), and removes one; the change is what the DNS API then serves.
+// adds a record, is told when one added again was there already, is told
+// what is wrong with a bad one (keeping what was typed), and removes one;
+// the change is what the DNS API then serves.
 func TestBrowserDNSRecords(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	account(t, ts, "alice", false, false)
@@ -34,6 +35,17 @@ func TestBrowserDNSRecords(t *testing.T) {
 	p.fill("#record-data", "192.0.2.1")
 	p.click("#add-record-button")
 	p.wantPath("/settings/dns/example.com?m=record_added")
+	// The same record again adds nothing, and the page says so.
+	p.fill("#record-host", "www")
+	p.fill("#record-data", "192.0.2.1")
+	p.click("#add-record-button")
+	p.wantPath("/settings/dns/example.com?m=record_kept")
+	if got := p.text(".flash.ok"); !strings.Contains(got, "in the zone already: nothing was added") {
+		t.Errorf("adding a record the zone has: notice %q", got)
+	}
+	if got := p.texts(".record .record-data"); strings.Join(got, "|") != "192.0.2.1" {
+		t.Fatalf("records shown after adding one twice: %q", got)
+	}
 	setSelect(p, "#record-type", "MX")
 	p.fill("#record-host", "@")
 	p.fill("#record-data", "mail.example.net.")

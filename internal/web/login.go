@@ -22,6 +22,7 @@ var notices = map[string]string{
 	"webhook_enabled":          "Webhook enabled: delivery goes on with the first event not delivered.",
 	"elevated":                 "Confirmed. You can make changes for the next few minutes.",
 	"record_added":             "Record added.",
+	"record_kept":              "That record is in the zone already: nothing was added. The records of its name and type have the TTL you gave.",
 	"record_removed":           "Record removed.",
 	"team_updated":             "Team settings saved.",
 	"team_deleted":             "Team deleted.",
