@@ -163,7 +163,9 @@ func openDSN(tb testing.TB, dsn string) *sql.DB {
 		if strings.Contains(name, "?") {
 			sep = "&"
 		}
-		driver, name = "sqlite", name+sep+"_pragma=busy_timeout(10000)"
+		// Foreign keys on, as every release's store has them: a test's
+		// write must not leave rows no release could.
+		driver, name = "sqlite", name+sep+"_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 	}
 	db, err := sql.Open(driver, name)
 	if err != nil {

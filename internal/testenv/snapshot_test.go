@@ -2,9 +2,11 @@ package testenv_test
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
@@ -133,3 +135,49 @@ func TestWithoutLastUse(t *testing.T) {
 		t.Fatalf("nothing: got %q", got)
 	}
 }
+
+// TestExecKeepsForeignKeys: on either store, a row testenv.Exec deletes
+// takes its dependent rows with it as the schema says (a team its
+// members), and a row that names no existing one is refused, as the
+// store's own connections have it; on SQLite that is a connection setting.
+func TestExecKeepsForeignKeys(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := testenv.NewServer(t, dsn(t))
+			a, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "alice", Email: "alice@example.com", Password: "correct horse battery"}, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Store.CreateTeam(ctx, twofold.Team{ID: "team1", Name: "ops", CreatedAt: s.Clock.Now()}, a.ID, 10); err != nil {
+				t.Fatal(err)
+			}
+			snaps := testenv.OpenSnapshots(t, s.Config.DB)
+			before := snaps.Take(t)
+			testenv.Exec(t, s.Config.DB, `DELETE FROM teams WHERE id = 'team1'`)
+			if d := before.Diff(snaps.Take(t)); !strings.Contains(d, "- teams:") || !strings.Contains(d, "- team_members:") {
+				t.Fatalf("the team's owner is still its member:\n%s", d)
+			}
+			orphan := &fakeTB{TB: t}
+			done := make(chan struct{})
+			go func() { // fakeTB ends the goroutine of a failed Exec
+				defer close(done)
+				testenv.Exec(orphan, s.Config.DB, `INSERT INTO team_members (team_id, account_id, role, created_at) VALUES ('none', '`+a.ID+`', 'admin', 0)`)
+			}()
+			<-done
+			if !orphan.failed {
+				t.Fatal("a member of no team was written")
+			}
+		})
+	}
+}
+
+// fakeTB records a helper's failure instead of ending the test.
+type fakeTB struct {
+	testing.TB
+	failed bool
+}
+
+func (f *fakeTB) Helper()               {}
+func (f *fakeTB) Fatal(...any)          { f.failed = true; runtime.Goexit() }
+func (f *fakeTB) Fatalf(string, ...any) { f.failed = true; runtime.Goexit() }

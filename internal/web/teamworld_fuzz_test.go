@@ -127,14 +127,11 @@ func (w *teamWorld) make(t testing.TB) {
 	}
 }
 
-// deleteTeams deletes the teams ids with their members and invitations,
-// row by row: testenv.Exec's connection to SQLite does not cascade.
+// deleteTeams deletes the teams ids; their members and invitations go
+// with them and their zones are no longer shared, by the schema's foreign
+// keys, which testenv.Exec keeps on for SQLite as the store does.
 func deleteTeams(t testing.TB, dsn string, ids ...string) {
-	in := `('` + strings.Join(ids, `', '`) + `')`
-	testenv.Exec(t, dsn, `DELETE FROM team_invitations WHERE team_id IN `+in)
-	testenv.Exec(t, dsn, `DELETE FROM team_members WHERE team_id IN `+in)
-	testenv.Exec(t, dsn, `UPDATE dns_zones SET team_id = NULL WHERE team_id IN `+in)
-	testenv.Exec(t, dsn, `DELETE FROM teams WHERE id IN `+in)
+	testenv.Exec(t, dsn, `DELETE FROM teams WHERE id IN ('`+strings.Join(ids, `', '`)+`')`)
 }
 
 // placeholders are the pairs for a strings.Replacer of the teams' and
