@@ -524,14 +524,14 @@ func (s *Service) EnableWebhook(ctx context.Context, op Auth, id string, m Meta)
 // fragment, and not at an address of this machine or a private network
 // written as an IP (names are resolved, and checked, at each delivery).
 func (s *Service) checkWebhookURL(raw string) (string, error) {
-	bad := func(msg string) error { return twofold.Errorf(twofold.CodeInvalid, "url: %s", msg).On("url") }
+	bad := func(msg string) error { return twofold.Errorf(twofold.CodeInvalid, "%s", msg).On("url") }
 	raw = strings.TrimSpace(raw)
 	if raw == "" || len(raw) > maxWebhookURL {
-		return "", bad("give the URL events are posted to, https://… of at most 2048 characters")
+		return "", bad("give the URL events are posted to: https://… of at most 2048 characters")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
-		return "", bad("not an absolute URL such as https://panel.example.com/twofold-events")
+		return "", bad("the URL must be absolute, such as https://panel.example.com/twofold-events")
 	}
 	// A hidden character (hiddenRune: controls, text-direction overrides,
 	// zero-width spaces), sent as such or percent-encoded, would show the
@@ -539,37 +539,37 @@ func (s *Service) checkWebhookURL(raw string) (string, error) {
 	query, _ := url.QueryUnescape(u.RawQuery)
 	for _, part := range []string{raw, u.Path, query} {
 		if strings.IndexFunc(strings.ToValidUTF8(part, ""), hiddenRune) >= 0 || !utf8.ValidString(raw) {
-			return "", bad("must not hold hidden characters (controls, text-direction marks, zero-width spaces), even percent-encoded")
+			return "", bad("the URL must not hold hidden characters (controls, text-direction marks, zero-width spaces), even percent-encoded")
 		}
 	}
 	// A host's percent-escapes are decoded as it is parsed: what is left
 	// must be text a name can be looked up by.
 	if h := u.Hostname(); !utf8.ValidString(h) || strings.IndexFunc(h, hiddenRune) >= 0 {
-		return "", bad("the host must be a name or an address, without hidden characters or bytes that are not text, even percent-encoded")
+		return "", bad("the URL's host must be a name or an address, without hidden characters or bytes that are not text, even percent-encoded")
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && s.cfg.WebhookAllowHTTP:
 	case u.Scheme == "http":
-		return "", bad("must be https (this server does not allow http webhooks)")
+		return "", bad("the URL must be https (this server does not allow http webhooks)")
 	default:
-		return "", bad("must be https")
+		return "", bad("the URL must be https")
 	}
 	if u.User != nil {
-		return "", bad("must not hold a user name or password; the signature authenticates deliveries")
+		return "", bad("the URL must not hold a user name or password; the signature authenticates deliveries")
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return "", bad("must not have a fragment (#…)")
+		return "", bad("the URL must not have a fragment (#…)")
 	}
 	// url.Parse checks that a port is digits, not that it is one: 0 and
 	// anything above 65535 would only fail at each delivery.
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", bad("the port must be a number from 1 to 65535")
+			return "", bad("the URL's port must be a number from 1 to 65535")
 		}
 	}
 	if a, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !WebhookAddrAllowed(a, s.cfg.WebhookAllowPrivate) {
-		return "", bad("must not point at this machine or a private, link-local or multicast address")
+		return "", bad("the URL must not point at this machine or a private, link-local or multicast address")
 	}
 	return u.String(), nil
 }
@@ -643,10 +643,10 @@ func checkWebhookEvents(in []string) ([]string, error) {
 		}
 		name, prefix := strings.CutSuffix(t, ".*")
 		if !eventTypeName(name) || !prefix && strings.HasSuffix(name, ".") {
-			return nil, twofold.Errorf(twofold.CodeInvalid, "events: an entry is an event type such as login.password_failed, or a prefix such as login.*").On("events")
+			return nil, twofold.Errorf(twofold.CodeInvalid, "each of the events is an event type such as login.password_failed, or a prefix such as login.*").On("events")
 		}
 		if !knownEventType(name, prefix) {
-			return nil, twofold.Errorf(twofold.CodeInvalid, "events: %q is no event type Twofold writes, nor a prefix of one (such as login.*); see the audit event types in the API description", CleanText(t, 64)).On("events")
+			return nil, twofold.Errorf(twofold.CodeInvalid, "the event %q is no event type Twofold writes, nor a prefix of one (such as login.*); see the audit event types in the API description", CleanText(t, 64)).On("events")
 		}
 		if prefix {
 			t = name + ".*"
@@ -656,7 +656,7 @@ func checkWebhookEvents(in []string) ([]string, error) {
 		}
 	}
 	if len(out) > MaxEventTypes {
-		return nil, twofold.Errorf(twofold.CodeInvalid, "events: at most %d entries", MaxEventTypes).On("events")
+		return nil, twofold.Errorf(twofold.CodeInvalid, "at most %d event types or prefixes", MaxEventTypes).On("events")
 	}
 	return out, nil
 }

@@ -404,3 +404,27 @@ func TestAdminWebhookSecretFormSentTwice(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookRefusalSaysWhich: a refused webhook's URL or events are told
+// on the page in a sentence that names what is wrong ("The URL must be
+// https"), not as a field name put in upper case ("Url: must be https"),
+// and nothing is added.
+func TestWebhookRefusalSaysWhich(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), func(c *config.Config) { c.WebhookAllowHTTP = false })
+	_, op := signedIn(t, ts, "opal", true)
+	for _, c := range []struct{ url, events, want string }{
+		{"http://panel.example.com/a", "", "The URL must be https (this server does not allow http webhooks)."},
+		{"panel.example.com/a", "", "The URL must be absolute, such as https://panel.example.com/twofold-events."},
+		{"https://panel.example.com:0/a", "", "The URL's port must be a number from 1 to 65535."},
+		{"https://panel.example.com/a", "login.*, frob", `The event "frob" is no event type Twofold writes, nor a prefix of one (such as login.*); see the audit event types in the API description.`},
+		{"https://panel.example.com/a", "login.", "Each of the events is an event type such as login.password_failed, or a prefix such as login.*."},
+	} {
+		r := op.post("/admin/webhooks", url.Values{"url": {c.url}, "events": {c.events}})
+		if got := pageError(r.body); r.status != http.StatusBadRequest || got != c.want {
+			t.Errorf("url %q, events %q: %d %q; want 400 %q", c.url, c.events, r.status, got, c.want)
+		}
+	}
+	if ws, err := ts.Store.Webhooks(context.Background()); err != nil || len(ws) != 0 {
+		t.Fatalf("refused webhooks stored: %v, %v", ws, err)
+	}
+}
