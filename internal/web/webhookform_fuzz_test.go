@@ -227,7 +227,9 @@ func webhookForm(f *testing.F, dsn string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wasThere := func(id string) bool { return slices.ContainsFunc(before, func(w twofold.Webhook) bool { return w.ID == id }) }
+		wasThere := func(id string) bool {
+			return slices.ContainsFunc(before, func(w twofold.Webhook) bool { return w.ID == id })
+		}
 		var added []twofold.Webhook
 		for _, w := range after {
 			if !wasThere(w.ID) {
