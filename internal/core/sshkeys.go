@@ -116,7 +116,7 @@ func (s *Service) AddSSHKey(ctx context.Context, a Auth, label, publicKey string
 	}
 	k, err := sshkey.Parse(publicKey)
 	if err != nil {
-		return SSHKeyEnrolment{}, (&twofold.Error{Code: twofold.CodeInvalid, Message: "public_key: " + err.Error(), Err: ErrSSHPublicKey}).On("public_key")
+		return SSHKeyEnrolment{}, (&twofold.Error{Code: twofold.CodeInvalid, Message: err.Error(), Err: ErrSSHPublicKey}).On("public_key")
 	}
 	if err := s.requireTwoFactorAndElevation(ctx, a); err != nil {
 		return SSHKeyEnrolment{}, err

@@ -30,7 +30,7 @@ func TestBrowserSSHKey(t *testing.T) {
 	p.fill("#ssh-label", "laptop")
 	p.setValue("#ssh-public-key", "not a key")
 	p.click("#add-ssh-key-button")
-	if got := p.text(".flash"); !strings.Contains(got, "not an SSH public key") {
+	if got := p.text(".flash"); !strings.HasPrefix(got, "Not an SSH public key: paste the line of your .pub file") {
 		t.Fatalf("a bad key: the page says %q", got)
 	}
 	p.setValue("#ssh-public-key", kp.Public)
