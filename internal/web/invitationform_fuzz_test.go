@@ -103,47 +103,28 @@ func invitationForm(f *testing.F, dsn string) {
 		}
 		return a
 	}
-	for _, name := range []string{"carol", "dave"} {
-		if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: name, Email: name + "@example.com", Password: testPassword}, core.Meta{}); err != nil {
-			f.Fatal(err)
-		}
-	}
+	w := newTeamWorld(f, hs, dsn, []worldTeam{
+		{name: "Ops", owner: worldDave, members: map[int]twofold.Role{worldAlice: twofold.RoleAdmin}},
+		{name: "Web", owner: worldCarol},
+	}, nil)
 	invitations := []*pageInvitation{
 		{placeholder: "@bobops@", invitee: 1, role: "ops"},
 		{placeholder: "@carolowner@", invitee: -1, role: "owner"},
 		{placeholder: "@aliceweb@", team: 1, invitee: 0, role: "admin"},
 		{placeholder: "@bobweb@", team: 1, invitee: 1, role: "billing"},
 	}
-	var teams []string // Ops's and Web's ids
-	made := 0
 	inviteeName := func(v *pageInvitation) string {
 		if v.invitee < 0 {
 			return "carol"
 		}
 		return hs.list[v.invitee].name + fmt.Sprint(hs.list[v.invitee].made)
 	}
-	// makeTeams deletes the teams and makes them anew, with their
-	// invitations.
-	makeTeams := func(t testing.TB) {
-		if len(teams) > 0 {
-			deleteTeams(t, dsn, teams...)
-		}
+	// invite has dave and carol invite to their teams as made last.
+	invite := func(t testing.TB) {
 		testenv.Exec(t, dsn, `DELETE FROM rate_buckets WHERE key LIKE 'team:%'`)
-		teams = nil
 		auths := []core.Auth{ownerAuth(t, "dave"), ownerAuth(t, "carol")}
-		for i, name := range []string{"Ops", "Web"} {
-			made++
-			id := fmt.Sprintf("fuzzteam%018d", made)
-			if err := ts.Store.CreateTeam(ctx, twofold.Team{ID: id, Name: name, CreatedAt: ts.Clock.Now()}, auths[i].Account.ID, 100); err != nil {
-				t.Fatal(err)
-			}
-			teams = append(teams, id)
-		}
-		if err := ts.Store.AddTeamMember(ctx, teams[0], hs.list[0].id, twofold.RoleAdmin, ts.Clock.Now()); err != nil {
-			t.Fatal(err)
-		}
 		for _, v := range invitations {
-			inv, err := ts.Service.InviteTeamMember(ctx, auths[v.team], teams[v.team], inviteeName(v), v.role, core.Meta{})
+			inv, err := ts.Service.InviteTeamMember(ctx, auths[v.team], w.ids[v.team], inviteeName(v), v.role, core.Meta{})
 			if err != nil {
 				t.Fatalf("invite %s: %v", v.placeholder, err)
 			}
@@ -151,7 +132,13 @@ func invitationForm(f *testing.F, dsn string) {
 		}
 		ts.Service.Wait() // the invitees are told now, not while a form is judged
 	}
-	makeTeams(f)
+	// makeTeams deletes the teams and makes them anew, with their
+	// invitations.
+	makeTeams := func(t testing.TB) {
+		w.make(t)
+		invite(t)
+	}
+	invite(f)
 	// standing reads the invitations of the teams and their members.
 	type standing struct {
 		invitations map[string]twofold.TeamInvitation // by id
@@ -159,7 +146,7 @@ func invitationForm(f *testing.F, dsn string) {
 	}
 	read := func(t *testing.T) standing {
 		s := standing{invitations: map[string]twofold.TeamInvitation{}}
-		for _, id := range teams {
+		for _, id := range w.ids {
 			vs, err := ts.Store.TeamInvitations(ctx, id, ts.Clock.Now())
 			if err != nil {
 				t.Fatal(err)
@@ -231,7 +218,7 @@ func invitationForm(f *testing.F, dsn string) {
 		for _, x := range owners {
 			x.t = t
 		}
-		pairs := []string{"@ops@", teams[0], "@web@", teams[1]}
+		pairs := w.placeholders(false)
 		for _, v := range invitations {
 			pairs = append(pairs, v.placeholder, v.id)
 		}
@@ -311,7 +298,7 @@ func invitationForm(f *testing.F, dsn string) {
 			wantAt, wantM = "/settings/teams", "invitation_declined"
 			if which%4 == 0 {
 				joined = v.team
-				wantAt, wantM = "/settings/teams/"+teams[v.team], "invitation_accepted"
+				wantAt, wantM = "/settings/teams/"+w.ids[v.team], "invitation_accepted"
 				if after.members[v.team][self] != twofold.Role(v.role) {
 					fail("%s joined as %q", v.placeholder, after.members[v.team][self])
 				}
@@ -323,7 +310,7 @@ func invitationForm(f *testing.F, dsn string) {
 			v := gone[0]
 			role := before.members[v.team][self]
 			switch {
-			case served[0] != teams[v.team]:
+			case served[0] != w.ids[v.team]:
 				fail("%s revoked through another team's path", v.placeholder)
 			case !role.ManagesMembers():
 				fail("%s revoked by someone %q in its team", v.placeholder, role)
@@ -331,18 +318,18 @@ func invitationForm(f *testing.F, dsn string) {
 				fail("%s, to be an owner, revoked by an admin", v.placeholder)
 			}
 			// Revoking grants nothing: no elevation asked.
-			wantAt, wantM = "/settings/teams/"+teams[v.team], "invitation_revoked"
+			wantAt, wantM = "/settings/teams/"+w.ids[v.team], "invitation_revoked"
 		default:
 			if len(gone) != 0 || len(added) != 1 || len(served) != 2 {
 				fail("not one invitation made")
 			}
-			v, i := added[0], slices.Index(teams, served[0])
+			v, i := added[0], slices.Index(w.ids, served[0])
 			role := twofold.Role("")
 			if i >= 0 {
 				role = before.members[i][self]
 			}
 			switch {
-			case i < 0 || v.TeamID != teams[i]:
+			case i < 0 || v.TeamID != w.ids[i]:
 				fail("an invitation made to another team than the path's")
 			case !role.ManagesMembers():
 				fail("an invitation made by someone %q in its team", role)
@@ -365,9 +352,9 @@ func invitationForm(f *testing.F, dsn string) {
 				fail("%s was not told of the invitation", v.Username)
 			}
 			hs.mayAct(t, p, "an invitation made")
-			wantAt, wantM = "/settings/teams/"+teams[i], "invited"
+			wantAt, wantM = "/settings/teams/"+w.ids[i], "invited"
 		}
-		for i := range teams {
+		for i := range w.ids {
 			for id, r := range after.members[i] {
 				if before.members[i][id] != r && !(i == joined && id == self) {
 					fail("a member changed")
