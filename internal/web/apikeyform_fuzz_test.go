@@ -102,18 +102,7 @@ func apiKeyForm(f *testing.F, dsn string) {
 	f.Fuzz(func(t *testing.T, form string, who uint8) {
 		hs.ready(t)
 		_, c, caller := hs.browser(who)
-		once, theirs := "none", "none"
-		if strings.Contains(form, "@once@") {
-			if m := onceValue.FindStringSubmatch(c.get(path).body); m != nil {
-				once = m[1]
-			}
-		}
-		if strings.Contains(form, "@theirs@") {
-			_, other, _ := hs.browser(who + 1)
-			if m := onceValue.FindStringSubmatch(other.get(path).body); m != nil {
-				theirs = m[1]
-			}
-		}
+		once, theirs := hs.onceTokens(form, who, path)
 		form = hs.replace(form, c, ts.Clock.Now(), "@once@", once, "@theirs@", theirs)
 		before := keysOf(t)
 		p := hs.post(t, path, form, who)

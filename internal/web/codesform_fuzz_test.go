@@ -71,12 +71,7 @@ func codesForm(f *testing.F, dsn string) {
 	f.Fuzz(func(t *testing.T, form string, who uint8) {
 		hs.ready(t)
 		_, c, caller := hs.browser(who)
-		once := "none"
-		if strings.Contains(form, "@once@") {
-			if m := onceValue.FindStringSubmatch(c.get(path).body); m != nil {
-				once = m[1]
-			}
-		}
+		once, _ := hs.onceTokens(form, who, path)
 		alice := hs.list[0]
 		form = hs.replace(form, c, ts.Clock.Now(), "@once@", once)
 		p := hs.post(t, path, form, who)

@@ -173,6 +173,23 @@ func (hs *formHolders) replace(form string, c *client, now time.Time, more ...st
 	return form
 }
 
+// onceTokens returns the one-time token of the page at path as the
+// browser of who gets it, when form holds @once@, and as the next
+// browser's does (who plus one), when it holds @theirs@; "none" for each
+// the form does not hold.
+func (hs *formHolders) onceTokens(form string, who uint8, path string) (once, theirs string) {
+	once, theirs = "none", "none"
+	if strings.Contains(form, "@once@") {
+		_, c, _ := hs.browser(who)
+		once = pageOnce(c, path)
+	}
+	if strings.Contains(form, "@theirs@") {
+		_, other, _ := hs.browser(who + 1)
+		theirs = pageOnce(other, path)
+	}
+	return once, theirs
+}
+
 // addressEchoed is where a page carries the address a form gave on: its
 // field, and the query of a link.
 var addressEchoed = regexp.MustCompile(`<input[^>]*name="email"[^>]*>|[?&;]email=[^"&]*`)
@@ -263,6 +280,26 @@ func (hs *formHolders) mayAct(t *testing.T, p posted, what string) {
 	case p.h.withApp && !p.wasElevated:
 		p.h.id = "" // made anew, with a browser not elevated
 	}
+}
+
+// changed returns what p's form did to the database, a line of
+// testenv.Snapshot's diff each, leaving out the form's one-time token and
+// the elevation the browser's own "confirm it's you" fields made (its
+// account's sessions and factors); and whether those fields elevated it.
+func (hs *formHolders) changed(t *testing.T, p posted) (did []string, selfElevated bool) {
+	t.Helper()
+	selfElevated = !p.wasElevated && hs.elevated(t, p.c)
+	for _, l := range strings.Split(p.before.Diff(hs.snaps.Take(t)), "\n") {
+		kind, _, _ := strings.Cut(l, ":")
+		switch {
+		case l == "":
+		case kind == "+ form_uses" || kind == "- form_uses":
+		case selfElevated && strings.Contains(l, p.h.id) && (strings.HasSuffix(kind, " sessions") || strings.HasSuffix(kind, " factors")):
+		default:
+			did = append(did, l)
+		}
+	}
+	return did, selfElevated
 }
 
 // refusedDiff is what a refused form changed in the database but the

@@ -159,27 +159,11 @@ func operatorForm(f *testing.F, dsn string) {
 		named := served[0]
 		once := "none"
 		if strings.Contains(form, "@once@") {
-			if m := onceValue.FindStringSubmatch(c.get(path).body); m != nil {
-				once = m[1]
-			}
+			once = pageOnce(c, path)
 		}
 		form = hs.replace(form, c, ts.Clock.Now(), "@once@", once)
 		p := hs.post(t, path, form, who)
-		d := p.before.Diff(hs.snaps.Take(t))
-		// Alice's own elevation by the form's fields, and the form's
-		// one-time token, are not what the form did.
-		selfElevated := !p.wasElevated && hs.elevated(t, c)
-		var did []string
-		for _, l := range strings.Split(d, "\n") {
-			kind, _, _ := strings.Cut(l, ":")
-			switch {
-			case l == "":
-			case kind == "+ form_uses" || kind == "- form_uses":
-			case selfElevated && strings.Contains(l, alice.id) && (strings.HasSuffix(kind, " sessions") || strings.HasSuffix(kind, " factors")):
-			default:
-				did = append(did, l)
-			}
-		}
+		did, _ := hs.changed(t, p)
 		if len(did) == 0 {
 			if d := hs.refusedDiff(t, p); d != "" {
 				t.Fatalf("%s %q by %d: refused (%d %s), but the database changed:\n%s", path, form, caller, p.r.status, pageError(p.r.body), d)

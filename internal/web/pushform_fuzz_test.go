@@ -141,19 +141,7 @@ func pushForm(f *testing.F, dsn string) {
 			t.Fatal(err)
 		}
 		p := hs.post(t, path, form, who)
-		d := p.before.Diff(hs.snaps.Take(t))
-		selfElevated := !p.wasElevated && hs.elevated(t, c)
-		var did []string
-		for _, l := range strings.Split(d, "\n") {
-			kind, _, _ := strings.Cut(l, ":")
-			switch {
-			case l == "":
-			case kind == "+ form_uses" || kind == "- form_uses":
-			case selfElevated && strings.Contains(l, account) && (strings.HasSuffix(kind, " sessions") || strings.HasSuffix(kind, " factors")):
-			default:
-				did = append(did, l)
-			}
-		}
+		did, _ := hs.changed(t, p)
 		if len(did) == 0 {
 			if enrolURIShown.MatchString(p.r.body) {
 				t.Fatalf("%s %q by %d: nothing changed, but the page (%d) shows an enrolment code", path, form, caller, p.r.status)

@@ -58,6 +58,15 @@ type removable struct {
 // onceValue finds a form's one-time token.
 var onceValue = regexp.MustCompile(`name="once" value="([^"]+)"`)
 
+// pageOnce is the first one-time token of the page at path as c gets it,
+// or "none".
+func pageOnce(c *client, path string) string {
+	if m := onceValue.FindStringSubmatch(c.get(path).body); m != nil {
+		return m[1]
+	}
+	return "none"
+}
+
 func removeForm(f *testing.F, dsn string) {
 	hs := newFormHolders(f, dsn)
 	ts, ctx := hs.ts, context.Background()
@@ -98,9 +107,7 @@ func removeForm(f *testing.F, dsn string) {
 		i := slices.IndexFunc(factors, func(x *removable) bool { return x.id == named })
 		once := "none"
 		if strings.Contains(form, "@once@") && i >= 0 && factors[i].holder == caller/2 {
-			if m := onceValue.FindStringSubmatch(c.get(path).body); m != nil {
-				once = m[1]
-			}
+			once = pageOnce(c, path)
 		}
 		form = hs.replace(form, c, ts.Clock.Now(), "@once@", once)
 		p := hs.post(t, path, form, who)

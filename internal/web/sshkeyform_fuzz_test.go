@@ -164,18 +164,7 @@ func sshKeyForm(f *testing.F, dsn string) {
 			t.Fatal(err)
 		}
 		p := hs.post(t, path, form, who)
-		d := p.before.Diff(hs.snaps.Take(t))
-		selfElevated := !p.wasElevated && hs.elevated(t, c)
-		var did []string
-		for _, l := range strings.Split(d, "\n") {
-			kind, _, _ := strings.Cut(l, ":")
-			switch {
-			case l == "":
-			case selfElevated && strings.Contains(l, alice.id) && (strings.HasSuffix(kind, " sessions") || strings.HasSuffix(kind, " factors")):
-			default:
-				did = append(did, l)
-			}
-		}
+		did, selfElevated := hs.changed(t, p)
 		if len(did) == 0 {
 			if d := hs.refusedDiff(t, p); d != "" {
 				t.Fatalf("%s %q by %d: refused (%d %s), but the database changed:\n%s", path, form, caller, p.r.status, pageError(p.r.body), d)

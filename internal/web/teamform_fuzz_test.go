@@ -77,18 +77,7 @@ func teamForm(f *testing.F, dsn string) {
 		hs.ready(t)
 		testenv.Exec(t, dsn, `DELETE FROM rate_buckets WHERE key LIKE 'team:%'`) // rationing is another test's
 		_, c, caller := hs.browser(who)
-		once, theirs := "none", "none"
-		if strings.Contains(form, "@once@") {
-			if m := onceValue.FindStringSubmatch(c.get(path).body); m != nil {
-				once = m[1]
-			}
-		}
-		if strings.Contains(form, "@theirs@") {
-			_, other, _ := hs.browser(who + 1)
-			if m := onceValue.FindStringSubmatch(other.get(path).body); m != nil {
-				theirs = m[1]
-			}
-		}
+		once, theirs := hs.onceTokens(form, who, path)
 		form = hs.replace(form, c, ts.Clock.Now(), "@once@", once, "@theirs@", theirs)
 		before := teamsOf(t)
 		p := hs.post(t, path, form, who)
