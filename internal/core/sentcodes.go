@@ -150,7 +150,7 @@ func (s *Service) parseDestination(a twofold.Account, n NewFactor) (string, erro
 		}
 		p, err := sms.Parse(n.Phone, s.cfg.SMSCountries)
 		if err != nil {
-			return "", twofold.Errorf(twofold.CodeInvalid, "phone: %s", err.Error()).On("phone")
+			return "", twofold.Errorf(twofold.CodeInvalid, "%s", err.Error()).On("phone")
 		}
 		return p, nil
 	default:
@@ -163,17 +163,17 @@ func (s *Service) parseDestination(a twofold.Account, n NewFactor) (string, erro
 		}
 		e, err := email.Parse(addr)
 		if err != nil {
-			return "", twofold.Errorf(twofold.CodeInvalid, "email: %s", err.Error()).On("email")
+			return "", twofold.Errorf(twofold.CodeInvalid, "%s", err.Error()).On("email")
 		}
 		// The account's address rule (validEmail): an address with a
 		// hidden character (a text-direction override, a zero-width space,
 		// a soft hyphen) would show, masked or not, as another address
 		// than the one mailed.
 		if strings.IndexFunc(e, hiddenRune) >= 0 {
-			return "", twofold.Errorf(twofold.CodeInvalid, "email: this address holds hidden characters (text-direction marks, zero-width spaces, soft hyphens, controls)").On("email")
+			return "", twofold.Errorf(twofold.CodeInvalid, "this address holds hidden characters (text-direction marks, zero-width spaces, soft hyphens, controls)").On("email")
 		}
 		if !mailableDomain(e) {
-			return "", twofold.Errorf(twofold.CodeInvalid, "email: the domain of this address is not a domain name mail can go to (letters, digits and hyphens, or an internationalised domain name)").On("email")
+			return "", twofold.Errorf(twofold.CodeInvalid, "the domain of this address is not a domain name mail can go to (letters, digits and hyphens, or an internationalised domain name)").On("email")
 		}
 		return e, nil
 	}

@@ -65,3 +65,22 @@ func TestAddNameCheckedBeforeCode(t *testing.T) {
 		})
 	}
 }
+
+// TestSentDestinationRefusalSaysWhy: a phone or an address the add form
+// refuses is told on the page in the reason's own words, not after the
+// core's field name put in upper case ("Phone: this is …").
+func TestSentDestinationRefusalSaysWhy(t *testing.T) {
+	g := testenv.NewSMSGateway(t)
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), g.Option())
+	_, c := signedIn(t, ts, "nina", false)
+	for _, tc := range []struct{ kind, dest, want string }{
+		{"sms", "7400 123456", "Give the phone number in international form, starting with + and the country code (+44 7400 123456)."},
+		{"sms", "+44 12", "This is not a valid phone number."},
+		{"email", "nina at example.com", "This is not an email address (want a bare address such as alice@example.com)."},
+	} {
+		r := c.post("/settings/security/sent", url.Values{"type": {tc.kind}, "destination": {tc.dest}, "label": {"Other"}})
+		if got := pageError(r.body); r.status != http.StatusBadRequest || got != tc.want {
+			t.Errorf("%s %q: %d %q; want 400 %q", tc.kind, tc.dest, r.status, got, tc.want)
+		}
+	}
+}
