@@ -885,7 +885,7 @@ func TestZoneNameRefusalSaysWhy(t *testing.T) {
 // TestRecordRefusalSaysWhich checks that record data the parser refuses is
 // told which field is wrong and what it must be, in words, through the
 // JSON form's data and a zone text's line alike, and not in the parser's
-// own shorthand ("bad A A").
+// own shorthand ("bad A A"); and a TTL out of range likewise.
 func TestRecordRefusalSaysWhich(t *testing.T) {
 	for _, tt := range []struct{ typ, data, want string }{
 		{"A", "192.0.2", `www A: the address "192.0.2" is not an IPv4 address, such as 192.0.2.1`},
@@ -903,6 +903,9 @@ func TestRecordRefusalSaysWhich(t *testing.T) {
 		if twofold.ErrorCode(err) != twofold.CodeInvalid || twofold.ErrorMessage(err) != tt.want {
 			t.Errorf("ParseRecord(%s %q) = %v; want invalid %q", tt.typ, tt.data, err, tt.want)
 		}
+	}
+	if _, err := core.ParseRecord("example.com", in("www", "A", 5, "192.0.2.1")); twofold.ErrorMessage(err) != "the TTL of www A must be 60 to 604800 seconds, not 5" {
+		t.Errorf("a TTL of 5: %v", err)
 	}
 	_, err := core.ParseZoneText("example.com", "@ 300 MX 10 mx\nwww 300 A 192.0.2\n")
 	if want := `line 2: the A record's address "192.0.2" is not an IPv4 address, such as 192.0.2.1`; twofold.ErrorMessage(err) != want {

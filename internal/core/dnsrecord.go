@@ -157,7 +157,7 @@ func ParseRecord(zone string, in RecordInput) (twofold.Record, error) {
 	}
 	ttl := in.TTL
 	if ttl < MinTTL || ttl > MaxTTL {
-		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "ttl %d of %s %s: want %d to %d seconds", ttl, host, typ, MinTTL, MaxTTL).On("ttl")
+		return twofold.Record{}, twofold.Errorf(twofold.CodeInvalid, "the TTL of %s %s must be %d to %d seconds, not %d", host, typ, MinTTL, MaxTTL, ttl).On("ttl")
 	}
 	r, err := parseData(zone, host, typ, ttl, in.Data)
 	return r, inField("data", err)

@@ -150,9 +150,9 @@ func TestCertbotHookErrors(t *testing.T) {
 				"POST /dns/v2/zones/example.com/records/_acme-challenge.www/TXT: HTTP 403: this API key may not add records of zone example.com host _acme-challenge.www type TXT; " +
 					`the API key needs a permit for TXT records at _acme-challenge.www.example.com, such as "dns example.com/_acme-challenge*/TXT write"`},
 			{"a TTL too short", id, secret, []string{"TWOFOLD_TTL=5"}, []string{"add"},
-				"HTTP 400: record 1: ttl 5 of _acme-challenge TXT: want 60 to 604800 seconds (refused input: ttl)"},
+				"HTTP 400: record 1: the TTL of _acme-challenge TXT must be 60 to 604800 seconds, not 5 (refused input: ttl)"},
 			{"a TTL not a number", id, secret, []string{"TWOFOLD_TTL=1m"}, []string{"add"},
-				`HTTP 400: ttl "1m" is not a number of seconds (refused input: ttl)`},
+				`HTTP 400: the TTL "1m" is not a number of seconds (refused input: ttl)`},
 			{"a value with a control character", id, secret, []string{"CERTBOT_VALIDATION=a\tb"}, []string{"add"},
 				`HTTP 400: record 1: _acme-challenge TXT: text must not hold control characters (line breaks, tabs, NUL, escapes such as \010) (refused input: data)`},
 			{"no key", "", "", nil, []string{"add"},

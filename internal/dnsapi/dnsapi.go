@@ -456,7 +456,7 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]core.RecordInpu
 			v := vs[0]
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return nil, mt, twofold.Errorf(twofold.CodeInvalid, "ttl %q is not a number of seconds", core.CleanText(v, 16)).OnQuery("ttl")
+				return nil, mt, twofold.Errorf(twofold.CodeInvalid, "the TTL %q is not a number of seconds", core.CleanText(v, 16)).OnQuery("ttl")
 			}
 			ttl = n
 		}

@@ -602,7 +602,7 @@ func TestExcludeParameters(t *testing.T) {
 }
 
 // TestExplicitZeroTTL: a TTL given as 0, in any input form, is refused as
-// 5 is (want 60 to 604800 seconds) rather than taken for the default; a
+// 5 is (it must be 60 to 604800 seconds) rather than taken for the default; a
 // TTL left out is the default, 3600; an empty or repeated form ttl is
 // refused.
 func TestExplicitZeroTTL(t *testing.T) {
