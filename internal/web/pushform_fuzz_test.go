@@ -58,7 +58,7 @@ var enrolURIShown = regexp.MustCompile(`<pre class="command" id="enrol-uri">([^<
 
 // pushOnce finds the one-time token of the security page's form that adds
 // a push device.
-var pushOnce = regexp.MustCompile(`action="/settings/security/push"[^>]*>(?:\s*<input[^>]*>)*?\s*<input type="hidden" name="once" value="([^"]+)"`)
+var pushOnce = onceAfter("/settings/security/push")
 
 func pushForm(f *testing.F, dsn string) {
 	hs := newFormHolders(f, dsn)

@@ -58,6 +58,12 @@ type removable struct {
 // onceValue finds a form's one-time token.
 var onceValue = regexp.MustCompile(`name="once" value="([^"]+)"`)
 
+// onceAfter finds the one-time token of the form on a page whose action is
+// path.
+func onceAfter(path string) *regexp.Regexp {
+	return regexp.MustCompile(`action="` + regexp.QuoteMeta(path) + `"[^>]*>(?:\s*<input[^>]*>)*?\s*<input type="hidden" name="once" value="([^"]+)"`)
+}
+
 // pageOnce is the first one-time token of the page at path as c gets it,
 // or "none".
 func pageOnce(c *client, path string) string {
