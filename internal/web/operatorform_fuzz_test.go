@@ -15,11 +15,12 @@ import (
 
 // FuzzOperatorForm posts any form to the operator's forms about an
 // account: unlock, revoke an API key, sign out everywhere, suspend,
-// unsuspend, reset two-factor, change the address and delete (POST
-// /admin/users/{id}/…), with any account and key, from the browsers of
-// formHolders, where alice is an operator (her elevated browser, her never
-// elevated one) and bob is not. carol has a session, an API key and an
-// authenticator app. Whatever the form:
+// unsuspend, reset two-factor, change the address, delete and cancel a
+// waiting reset of two-factor (POST /admin/users/{id}/…), with any account
+// and key, from the browsers of formHolders, where alice is an operator
+// (her elevated browser, her never elevated one) and bob is not. carol has
+// a session, an API key and an authenticator app; dora an app and a reset
+// of her two-factor waiting. Whatever the form:
 //
 //   - the answer is never a server error;
 //   - something changes only with the browser's CSRF token, from alice's
@@ -34,15 +35,15 @@ import (
 //   - no password or code of alice's app the form sent comes back in the
 //     page, and none goes to the log.
 //
-// The which byte picks the form (its value mod 8, in the order above). In
-// an id, @carol@, @alice@ and @bob@ stand for the accounts' ids and @key@
-// for carol's key's; in a form, @once@ for the one-time token of the page
-// of the form's path as the browser gets it, and placeholders for the
-// passwords and alice's app's codes (formHolders.replace). carol is made
-// anew after a change, and an account a change was about. The who byte
-// picks the browser. A path the mux cleans to another form's route is
-// skipped (servedSegments). On SQLite; FuzzOperatorFormPostgres is the same
-// on PostgreSQL.
+// The which byte picks the form (its value mod 9, in the order above). In
+// an id, @carol@, @dora@, @alice@ and @bob@ stand for the accounts' ids
+// and @key@ for carol's key's; in a form, @once@ for the one-time token of
+// the page of the form's path as the browser gets it, and placeholders for
+// the passwords and alice's app's codes (formHolders.replace). carol or
+// dora is made anew after a change about her, and so is any account a
+// change was about. The who byte picks the browser. A path the mux cleans
+// to another form's route is skipped (servedSegments). On SQLite;
+// FuzzOperatorFormPostgres is the same on PostgreSQL.
 func FuzzOperatorForm(f *testing.F) { operatorForm(f, testenv.SQLiteDSN(f)) }
 
 // FuzzOperatorFormPostgres is FuzzOperatorForm on PostgreSQL.
@@ -60,6 +61,7 @@ var operatorForms = []struct{ suffix, done string }{
 	{"/reset-two-factor", "reset_requested reset_done"},
 	{"/email", "email_changed_for_user"},
 	{"/delete", "/admin/users?m=account_deleted"},
+	{"/reset-two-factor/cancel", "reset_cancelled"},
 }
 
 func operatorForm(f *testing.F, dsn string) {
@@ -94,10 +96,32 @@ func operatorForm(f *testing.F, dsn string) {
 		carol, carolKey = a.Account.ID, k.ID
 		ts.Service.Wait()
 	}
+	doras := 0
+	var dora string
+	// makeDora makes dora anew: an app, and a reset of her two-factor
+	// waiting, as the command line asks for one.
+	makeDora := func(t testing.TB) {
+		doras++
+		name := fmt.Sprintf("dora%d", doras)
+		if _, err := ts.Service.CreateAccount(ctx, core.NewAccount{Username: name, Email: name + "@example.com", Password: testPassword}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		enrolPhone(t, ts, name)
+		if _, err := ts.Service.ResetTwoFactorByName(ctx, name, false, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := ts.Store.AccountByUsername(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dora = a.ID
+		ts.Service.Wait()
+	}
 	operator := func(t testing.TB) {
 		testenv.Exec(t, dsn, fmt.Sprintf(`UPDATE accounts SET operator = TRUE WHERE id = '%s'`, hs.list[0].id))
 	}
 	makeCarol(f)
+	makeDora(f)
 	operator(f)
 
 	for _, in := range []struct {
@@ -128,6 +152,11 @@ func operatorForm(f *testing.F, dsn string) {
 		{7, "@carol@", "", "", 1},
 		{7, "@carol@", "", "csrf=x", 0},
 		{7, "@carol@/..", "", "", 0},
+		{8, "@dora@", "", "", 0},
+		{8, "@dora@", "", "", 1},
+		{8, "@dora@", "", "elevate_method=totp&elevate_code=@next@", 1},
+		{8, "@carol@", "", "", 0},
+		{8, "@dora@", "", "", 2},
 	} {
 		f.Add(in.which, in.id, in.key, in.form, in.who)
 	}
@@ -139,9 +168,9 @@ func operatorForm(f *testing.F, dsn string) {
 		}
 		h, c, caller := hs.browser(who)
 		alice, bob := hs.list[0], hs.list[1]
-		fill := strings.NewReplacer("@carol@", carol, "@alice@", alice.id, "@bob@", bob.id, "@key@", carolKey)
+		fill := strings.NewReplacer("@carol@", carol, "@dora@", dora, "@alice@", alice.id, "@bob@", bob.id, "@key@", carolKey)
 		id, key = fill.Replace(id), fill.Replace(key)
-		op := operatorForms[which%8]
+		op := operatorForms[int(which)%len(operatorForms)]
 		suffix := op.suffix
 		if strings.Contains(suffix, "%s") {
 			suffix = fmt.Sprintf(suffix, key)
@@ -199,6 +228,8 @@ func operatorForm(f *testing.F, dsn string) {
 		switch named {
 		case carol:
 			makeCarol(t)
+		case dora:
+			makeDora(t)
 		case alice.id:
 			alice.id = ""
 		case bob.id:
