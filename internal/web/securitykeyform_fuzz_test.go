@@ -21,9 +21,10 @@ import (
 // with the credential the browser's key made (POST
 // /settings/security/webauthn/{id}), with any key id, from the browsers of
 // formHolders (alice's elevated, alice's never elevated, bob's, who has no
-// two-factor). Each account has a key waiting, begun from its first
-// browser: @ka@ alice's, @kb@ bob's; each has a software authenticator
-// (testenv.SecurityKey) that answered its key's options. Whatever the form:
+// two-factor). Each account has a security key and a passkey waiting,
+// begun from its first browser: @ka@ and @pa@ alice's, @kb@ and @pb@
+// bob's; each has a software authenticator (testenv.SecurityKey) that
+// answered its options. Whatever the form:
 //
 //   - the answer is never a server error;
 //   - something changes only with the browser's CSRF token, only on the
@@ -44,9 +45,10 @@ import (
 //     page, and none goes to the log.
 //
 // The which byte picks the form (its value mod 2, in the order above). In
-// the id, @ka@ and @kb@ stand for the waiting keys; in a form, @cred@ for
-// the credential of the browser's account's authenticator, @othercred@ for
-// the other account's, @once@ for the one-time token of the add form as
+// the id, @ka@, @pa@, @kb@ and @pb@ stand for the waiting keys; in a form,
+// @cred@ and @pcred@ for the credentials of the browser's account's
+// authenticators, @othercred@ and @otherpcred@ for the other account's,
+// @once@ for the one-time token of the add form as
 // the browser's security page gives it, and placeholders for the passwords
 // and alice's app's codes (formHolders.replace). An account a form changed
 // is made anew. The who byte picks the browser. A path the mux cleans to
@@ -59,10 +61,11 @@ func FuzzSecurityKeyFormPostgres(f *testing.F) { securityKeyForm(f, testenv.Post
 
 // waitingKey is a security key FuzzSecurityKeyForm begins for an account.
 type waitingKey struct {
-	id    string
-	key   *testenv.SecurityKey
-	cred  string // its authenticator's answer to its options
-	stale bool   // its options were made anew since
+	id      string
+	passkey bool
+	key     *testenv.SecurityKey
+	cred    string // its authenticator's answer to its options
+	stale   bool   // its options were made anew since
 }
 
 // keyOnce finds the one-time token of the security page's form that adds a
@@ -74,7 +77,8 @@ func securityKeyForm(f *testing.F, dsn string) {
 	ts, ctx := hs.ts, context.Background()
 	_, port, _ := net.SplitHostPort(ts.Addr())
 	origin := "http://localhost:" + port // the pages' origin
-	keys := make([]waitingKey, len(hs.list))
+	// Each account's waiting keys: a security key, then a passkey.
+	keys := make([][2]waitingKey, len(hs.list))
 	// auth is the session of the first browser of hs.list[i].
 	auth := func(t testing.TB, i int) core.Auth {
 		a, err := ts.Service.Authenticate(ctx, sessionCookie(t, hs.list[i].browsers[0]))
@@ -83,25 +87,38 @@ func securityKeyForm(f *testing.F, dsn string) {
 		}
 		return a
 	}
-	// begin has the first browser of hs.list[i] begin a key and its
-	// authenticator answer it.
-	begin := func(t testing.TB, i int) {
-		e, err := ts.Service.EnrolFactor(ctx, auth(t, i), core.NewFactor{Type: twofold.FactorWebAuthn, Label: "Yubi"}, core.Meta{})
-		if err != nil {
-			t.Fatal(err)
+	// password is what a passkey's ceremony of hs.list[i] is begun with.
+	password := func(i, k int) string {
+		if keys[i][k].passkey {
+			return hs.list[i].password
 		}
-		k := testenv.NewSecurityKey(t, origin)
-		keys[i] = waitingKey{id: e.Factor.ID, key: k, cred: string(k.Create(t, e.Options))}
+		return ""
+	}
+	// begin has the first browser of hs.list[i] begin a security key and
+	// a passkey, and their authenticators answer them.
+	begin := func(t testing.TB, i int) {
+		for k, label := range []string{"Yubi", "Pass"} {
+			keys[i][k].passkey = k == 1
+			e, err := ts.Service.EnrolFactor(ctx, auth(t, i), core.NewFactor{Type: twofold.FactorWebAuthn, Label: label, Passkey: k == 1, Password: password(i, k)}, core.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := testenv.NewSecurityKey(t, origin)
+			if k == 1 {
+				key = testenv.NewPasskey(t, origin)
+			}
+			keys[i][k] = waitingKey{id: e.Factor.ID, passkey: k == 1, key: key, cred: string(key.Create(t, e.Options))}
+		}
 		ts.Service.Wait()
 	}
-	// answer has the authenticator of hs.list[i] answer its key's options
-	// anew, after a page began the key's ceremony again.
-	answer := func(t testing.TB, i int) {
-		ch, err := ts.Service.ResendConfirmation(ctx, auth(t, i), keys[i].id, "", core.Meta{})
+	// answer has the authenticator of a key of hs.list[i] answer its
+	// options anew, after a page began the key's ceremony again.
+	answer := func(t testing.TB, i, k int) {
+		ch, err := ts.Service.ResendConfirmation(ctx, auth(t, i), keys[i][k].id, password(i, k), core.Meta{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys[i].cred, keys[i].stale = string(keys[i].key.Create(t, ch.Options)), false
+		keys[i][k].cred, keys[i][k].stale = string(keys[i][k].key.Create(t, ch.Options)), false
 	}
 	for i := range hs.list {
 		begin(f, i)
@@ -129,6 +146,11 @@ func securityKeyForm(f *testing.F, dsn string) {
 		{1, "@ka@", "credential=@cred@", 2},
 		{1, "@kb@", "credential=@othercred@", 0},
 		{1, "@ka@", "credential=", 0},
+		{1, "@pa@", "credential=@pcred@", 0},
+		{1, "@pa@", "credential=@cred@", 0},
+		{1, "@pa@", "credential=&current_password=@alicepw@", 0},
+		{1, "@pb@", "credential=@pcred@", 2},
+		{1, "@pb@", "credential=@otherpcred@", 2},
 		{1, "@ka@/..", "credential=@cred@", 0},
 	} {
 		f.Add(in.which, in.id, in.form, in.who)
@@ -136,17 +158,20 @@ func securityKeyForm(f *testing.F, dsn string) {
 
 	f.Fuzz(func(t *testing.T, which uint8, id, form string, who uint8) {
 		for i, made := range hs.ready(t) {
-			switch {
-			case made:
+			if made {
 				begin(t, i)
-			case keys[i].stale:
-				answer(t, i)
+				continue
+			}
+			for k := range keys[i] {
+				if keys[i][k].stale {
+					answer(t, i, k)
+				}
 			}
 		}
 		h, c, caller := hs.browser(who)
 		account := h.id // mayAct may mark it to be made anew
 		mine := slices.Index(hs.list, h)
-		id = strings.NewReplacer("@ka@", keys[0].id, "@kb@", keys[1].id).Replace(id)
+		id = strings.NewReplacer("@ka@", keys[0][0].id, "@kb@", keys[1][0].id, "@pa@", keys[0][1].id, "@pb@", keys[1][1].id).Replace(id)
 		path, named := "/settings/security/webauthn", ""
 		if which%2 == 1 {
 			path += "/" + id
@@ -166,7 +191,10 @@ func securityKeyForm(f *testing.F, dsn string) {
 				once = m[1]
 			}
 		}
-		form = hs.replace(form, c, ts.Clock.Now(), "@once@", once, "@cred@", keys[mine].cred, "@othercred@", keys[1-mine].cred)
+		form = hs.replace(form, c, ts.Clock.Now(), "@once@", once, "@cred@", keys[mine][0].cred, "@pcred@", keys[mine][1].cred,
+			"@othercred@", keys[1-mine][0].cred, "@otherpcred@", keys[1-mine][1].cred)
+		// Which of the browser's account's waiting keys the path names.
+		which2 := slices.IndexFunc(keys[mine][:], func(k waitingKey) bool { return k.id == named })
 		before, err := ts.Store.Factors(ctx, account)
 		if err != nil {
 			t.Fatal(err)
@@ -178,10 +206,10 @@ func securityKeyForm(f *testing.F, dsn string) {
 		// key only, and nothing else.
 		ceremony := "+ webauthn_ceremonies: scope=register:" + named + " "
 		if which%2 == 1 && len(did) == 2 && strings.HasPrefix(did[0], "-"+ceremony[1:]) && strings.HasPrefix(did[1], ceremony) {
-			if named != keys[mine].id || c != h.browsers[0] {
+			if which2 < 0 || c != h.browsers[0] {
 				t.Fatalf("%s %q by %d: the ceremony of a key the browser did not begin was begun anew:\n%s", path, form, caller, strings.Join(did, "\n"))
 			}
-			keys[mine].stale = true
+			keys[mine][which2].stale = true
 			return // nothing else changed, and the browser was elevated already
 		}
 		if len(did) == 0 {
@@ -235,11 +263,11 @@ func securityKeyForm(f *testing.F, dsn string) {
 		} else {
 			i := slices.IndexFunc(after, func(fa twofold.Factor) bool { return fa.ID == named })
 			switch {
-			case named != keys[mine].id || c != h.browsers[0]:
+			case which2 < 0 || c != h.browsers[0]:
 				fail("a key set up that the browser did not begin")
 			case i < 0 || after[i].Status != twofold.FactorActive:
 				fail("the key the path names is not set up")
-			case !sameCredential(p.sent.Get("credential"), keys[mine].cred):
+			case !sameCredential(p.sent.Get("credential"), keys[mine][which2].cred):
 				fail("the form's credential is not the key's authenticator's answer to its options")
 			}
 		}
