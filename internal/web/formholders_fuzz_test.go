@@ -302,6 +302,29 @@ func (hs *formHolders) changed(t *testing.T, p posted) (did []string, selfElevat
 	return did, selfElevated
 }
 
+// judge fails t for p's form to path when did (hs.changed) is empty but
+// the refusal changed the database (refusedDiff), and then returns nil.
+// Otherwise it fails t for a form without the browser's CSRF token, and
+// returns fail, which fails t saying what the form did and what is wrong
+// with that.
+func (hs *formHolders) judge(t *testing.T, p posted, path string, did []string) (fail func(format string, args ...any)) {
+	t.Helper()
+	if len(did) == 0 {
+		if d := hs.refusedDiff(t, p); d != "" {
+			t.Fatalf("%s %q by %d: refused (%d %s), but the database changed:\n%s", path, p.form, p.caller, p.r.status, pageError(p.r.body), d)
+		}
+		return nil
+	}
+	fail = func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("%s %q by %d: changed, but %s:\n%s", path, p.form, p.caller, fmt.Sprintf(format, args...), strings.Join(did, "\n"))
+	}
+	if p.parseErr != nil || p.sent.Get("csrf") != p.c.csrf {
+		fail("the form has another CSRF token")
+	}
+	return fail
+}
+
 // refusedDiff is what a refused form changed in the database but the
 // elevation its own "confirm it's you" fields made: alice's browser not
 // elevated may be, with a code of her app not used before, under a new
