@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"io/fs"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,5 +96,99 @@ func TestNoSocketPeeks(t *testing.T) {
 				return true
 			})
 		}
+	}
+}
+
+// fieldColon is a message that begins with one word and a colon, as
+// "public_key: not an SSH public key" or "Url: must be https": a field's
+// name put before what is wrong with it.
+var fieldColon = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.]*: `)
+
+// TestRefusalsAreSentences: no error a person or client is told
+// (twofold.Errorf, a twofold.Error's Message) begins with a field's name
+// and a colon. The field goes in the error's pointer (On, OnQuery, At);
+// the message is a sentence about the thing refused, which the pages show
+// with its first letter in upper case ("Public_key: …" was one such).
+func TestRefusalsAreSentences(t *testing.T) {
+	checked := 0
+	check := func(fset *token.FileSet, lit ast.Expr) {
+		b, ok := lit.(*ast.BasicLit)
+		if !ok || b.Kind != token.STRING {
+			return
+		}
+		msg, err := strconv.Unquote(b.Value)
+		if err != nil {
+			t.Fatalf("%s: %v", fset.Position(b.Pos()), err)
+		}
+		checked++
+		if fieldColon.MatchString(msg) {
+			t.Errorf("%s: %q begins with a field's name and a colon: say it as a sentence, and mark the field with On", fset.Position(b.Pos()), msg)
+		}
+	}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != "." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		root := filepath.Dir(path) == "."
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				fun := ""
+				switch x := n.Fun.(type) {
+				case *ast.SelectorExpr:
+					if p, ok := x.X.(*ast.Ident); ok && p.Name == "twofold" {
+						fun = x.Sel.Name
+					}
+				case *ast.Ident:
+					if root {
+						fun = x.Name
+					}
+				}
+				if fun == "Errorf" && len(n.Args) >= 2 {
+					check(fset, n.Args[1])
+				}
+			case *ast.CompositeLit:
+				typ := ""
+				switch x := n.Type.(type) {
+				case *ast.SelectorExpr:
+					if p, ok := x.X.(*ast.Ident); ok && p.Name == "twofold" {
+						typ = x.Sel.Name
+					}
+				case *ast.Ident:
+					if root {
+						typ = x.Name
+					}
+				}
+				if typ != "Error" {
+					return true
+				}
+				for _, e := range n.Elts {
+					if kv, ok := e.(*ast.KeyValueExpr); ok {
+						if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "Message" {
+							check(fset, kv.Value)
+						}
+					}
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 300 {
+		t.Fatalf("checked %d messages: is the walk broken?", checked)
 	}
 }
