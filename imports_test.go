@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -190,5 +191,76 @@ func TestRefusalsAreSentences(t *testing.T) {
 	}
 	if checked < 300 {
 		t.Fatalf("checked %d messages: is the walk broken?", checked)
+	}
+}
+
+// TestReadmeNamesFuzzTargets: the README's fuzzing paragraph names every
+// fuzz target of the project, and its list of the targets that need a `$`
+// after them for -fuzz (one whose name starts another's) holds exactly
+// those.
+func TestReadmeNamesFuzzTargets(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	decl := regexp.MustCompile(`(?m)^func (Fuzz\w+)\(`)
+	targets := map[string]bool{}
+	byDir := map[string][]string{} // -fuzz matches the targets of one package
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range decl.FindAllStringSubmatch(string(src), -1) {
+			targets[m[1]] = true
+			byDir[filepath.Dir(path)] = append(byDir[filepath.Dir(path)], m[1])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(targets) < 50 {
+		t.Fatalf("found %d fuzz targets: is the walk broken?", len(targets))
+	}
+	const start, end = "so one whose name starts another's (", ") needs a `$` after"
+	i, j := strings.Index(text, start), strings.Index(text, end)
+	if i < 0 || j < i {
+		t.Fatalf("the README has no list of the targets that need a `$` (%q … %q)", start, end)
+	}
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile("`(Fuzz\\w+)`").FindAllStringSubmatch(text[i:j], -1) {
+		listed[m[1]] = true
+	}
+	for name := range targets {
+		if !strings.Contains(text, "`"+name+"`") {
+			t.Errorf("the README does not name the fuzz target %s", name)
+		}
+	}
+	for dir, names := range byDir {
+		for _, name := range names {
+			prefix := false
+			for _, other := range names {
+				prefix = prefix || other != name && strings.HasPrefix(other, name)
+			}
+			if prefix != listed[name] {
+				t.Errorf("%s (%s) starts another target's name in its package: %v; in the README's list of those that need a `$`: %v", name, dir, prefix, listed[name])
+			}
+		}
+	}
+	for name := range listed {
+		if !targets[name] {
+			t.Errorf("the README's list of targets that need a `$` names %s, which is no fuzz target", name)
+		}
 	}
 }
