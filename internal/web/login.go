@@ -79,6 +79,8 @@ var notices = map[string]string{
 	"ssh_key_added":            "SSH key added: a challenge signed with it can now sign you in.",
 	"ssh_key_removed":          "SSH key removed.",
 	"ssh_key_cancelled":        "SSH key setup cancelled.",
+	"ssh_key_confirmed":        "That SSH key is confirmed already: it can sign you in. Nothing was changed.",
+	"ssh_key_unknown":          "That SSH key is not among yours: it was removed, or the link is wrong. Nothing was changed.",
 	"account_closed":           "Your account is closed, and you are signed out. A notice is on its way to its email address.",
 	"account_deleted":          "The account is deleted. Its holder has been emailed, if it had an address.",
 }

@@ -173,8 +173,14 @@ func (s *Server) renderSSHKey(w http.ResponseWriter, r *http.Request, a core.Aut
 			b.Key, found = k, true
 		}
 	}
-	if !found || b.Key.Status != twofold.FactorPending {
-		http.Redirect(w, r, sshKeysPath, http.StatusSeeOther)
+	if !found {
+		// Removed meanwhile, another account's, or a wrong link: the
+		// same words for each, so that no id is told from another's.
+		http.Redirect(w, r, sshKeysPath+"?m=ssh_key_unknown", http.StatusSeeOther)
+		return
+	}
+	if b.Key.Status != twofold.FactorPending {
+		http.Redirect(w, r, sshKeysPath+"?m=ssh_key_confirmed", http.StatusSeeOther)
 		return
 	}
 	c, ok, err := s.svc.PendingSSHKeyChallenge(r.Context(), a, id)

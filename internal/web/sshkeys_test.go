@@ -36,6 +36,7 @@ func TestBrowserSSHKey(t *testing.T) {
 	p.setValue("#ssh-public-key", kp.Public)
 	p.click("#add-ssh-key-button")
 	p.wantPath("/settings/security/ssh-keys/")
+	keyPage := p.path()
 	text := p.text("#ssh-challenge")
 	if cmd := p.text("#ssh-command"); cmd != sshkey.Command("~/.ssh/id_ed25519") {
 		t.Errorf("command %q", cmd)
@@ -56,6 +57,17 @@ func TestBrowserSSHKey(t *testing.T) {
 	}
 	if p.exists("#ssh-keys .pill") {
 		t.Error("the confirmed key is still marked not confirmed")
+	}
+	// Its page again (a link kept, the back button), and a key that is
+	// not the account's: each says what it is, not a silent list.
+	p.open(keyPage)
+	p.wantPath("/settings/security/ssh-keys")
+	if got := p.text(".flash"); !strings.HasPrefix(got, "That SSH key is confirmed already") {
+		t.Errorf("the confirmed key's page again: the page says %q", got)
+	}
+	p.open("/settings/security/ssh-keys/nosuchkey")
+	if got := p.text(".flash"); !strings.HasPrefix(got, "That SSH key is not among yours") {
+		t.Errorf("a key not the account's: the page says %q", got)
 	}
 
 	// Sign in with the key: the second step offers it among the others.
