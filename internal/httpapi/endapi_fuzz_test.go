@@ -174,38 +174,17 @@ func endAPI(f *testing.F, dsn string) {
 				return // another route's
 			}
 		}
-		req.Header.Set("Content-Type", "application/json")
-		if c.Token != "" {
-			req.Header.Set("Authorization", "Bearer "+c.Token)
-		}
-		for k, v := range c.Header {
-			req.Header[k] = v
-		}
-		testenv.Exec(t, dsn, `DELETE FROM rate_buckets`) // rationing (of notices) is another test's
+		asCaller(req, c)
 
-		before := snaps.Take(t)
-		r := testenv.Send(t, unredirected, req)
 		input := fmt.Sprintf("%s %s %q by %d", op.method, req.URL.EscapedPath(), body, caller)
-		if r.Status >= 500 {
-			t.Fatalf("%s: %d %s", input, r.Status, r.Body)
-		}
-		s.Service.Wait()
-		d := before.Diff(snaps.Take(t))
-		if r.Status >= 300 {
-			wantRefusal(t, r, input)
-			if d != "" {
-				t.Fatalf("%s: refused (%d %s), but the database changed:\n%s", input, r.Status, r.Body, d)
-			}
-			return
+		r, d, done := sendJudged(t, s, snaps, dsn, req, input)
+		if !done {
+			return // refused, and nothing written
 		}
 		if d == "" {
 			t.Fatalf("%s: answered %d %s, and nothing changed", input, r.Status, r.Body)
 		}
-		for _, l := range strings.Split(strings.TrimSpace(d), "\n") {
-			if !strings.Contains(l, owner) && !strings.HasPrefix(l, "+ mail queued") {
-				t.Fatalf("%s: a row not of the caller's account changed: %s\n%s", input, l, d)
-			}
-		}
+		rowsOf(t, input, d, owner)
 		// What must have ended, by placeholder; everything else of both
 		// accounts must still work.
 		var ended []string

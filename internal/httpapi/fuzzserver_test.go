@@ -1,12 +1,15 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/twofold/twofold/internal/config"
+	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
 
@@ -61,4 +64,91 @@ func wantRefusal(t *testing.T, r testenv.Response, input string) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" || r.JSON["status"] != float64(r.Status) {
 		t.Fatalf("%s: refused as %d (%s): %s", input, r.Status, ct, r.Body)
 	}
+}
+
+// asCaller marks req as JSON sent by c: its session token as a Bearer, or
+// its key as HTTP Basic.
+func asCaller(req *http.Request, c *testenv.Client) {
+	req.Header.Set("Content-Type", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+}
+
+// sendJudged sends req without following redirects, with every counter
+// and rationing bucket cleared first (what they count is other tests'),
+// and waits for the server's queued work. It fails t on a server error;
+// on a refusal (300 or more) it fails t unless the answer is problem+json
+// of its status or a redirect and nothing was written, and returns ok
+// false. Else it returns the answer and the database's change
+// (testenv.Snapshot.Diff). input names the request in failures.
+func sendJudged(t *testing.T, s *testenv.Server, snaps *testenv.Snapshots, dsn string, req *http.Request, input string) (r testenv.Response, d string, ok bool) {
+	t.Helper()
+	if _, err := s.Store.ResetThrottlePrefix(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Exec(t, dsn, `DELETE FROM rate_buckets`)
+	before := snaps.Take(t)
+	r = testenv.Send(t, unredirected, req)
+	if r.Status >= 500 {
+		t.Fatalf("%s: %d %s", input, r.Status, r.Body)
+	}
+	s.Service.Wait()
+	d = before.Diff(snaps.Take(t))
+	if r.Status >= 300 {
+		wantRefusal(t, r, input)
+		if d != "" {
+			t.Fatalf("%s: refused (%d %s), but the database changed:\n%s", input, r.Status, r.Body, d)
+		}
+		return r, d, false
+	}
+	return r, d, true
+}
+
+// rowsOf fails t unless every line of the change d holds one of marks
+// (an account's or a team's id, a zone's name), or is mail queued.
+func rowsOf(t *testing.T, input, d string, marks ...string) {
+	t.Helper()
+	for _, l := range strings.Split(strings.TrimSpace(d), "\n") {
+		if l == "" || strings.HasPrefix(l, "+ mail queued") || slices.ContainsFunc(marks, func(m string) bool { return m != "" && strings.Contains(l, m) }) {
+			continue
+		}
+		t.Fatalf("%s: a row not of %q changed: %s\n%s", input, marks, l, d)
+	}
+}
+
+// fuzzKey makes an API key with permits through c, a session, and uses
+// it once (a key's last use is written once a minute at most: so before
+// any snapshot), and returns a client that sends it, and its id.
+func fuzzKey(t testing.TB, s *testenv.Server, c *testenv.Client, permits ...string) (*testenv.Client, string) {
+	t.Helper()
+	r := c.Do(t, "POST", "/v1/me/api-keys", keyRequest("fuzz", nil, permits...))
+	if r.Status != 201 {
+		t.Fatalf("make a key: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON["api_key"].(map[string]any)["id"].(string)
+	k := keyClient(s, id, r.String("secret"))
+	if r := k.Do(t, "GET", "/v1/me", nil); r.Status == 401 {
+		t.Fatalf("key %s: %d %s", id, r.Status, r.Body)
+	}
+	return k, id
+}
+
+// operatorWithApp adds the operator name with an app, and returns the
+// session that enrolled it, elevated by confirming it, one signed in
+// before it, so never elevated nor past a second factor, and the
+// account's id.
+func operatorWithApp(t testing.TB, s *testenv.Server, name string) (elevated, other *testenv.Client, id string) {
+	t.Helper()
+	a, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: name, Email: name + "@example.com", Password: password, Operator: true}, core.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other = login(t, s, name)
+	elevated = login(t, s, name)
+	enrol(t, s, elevated, map[string]any{"type": "totp", "label": "Phone"})
+	return elevated, other, a.ID
 }

@@ -71,28 +71,7 @@ func teamAPI(f *testing.F, dsn string) {
 	s, _ := fuzzServer(f, dsn, &logs)
 	snaps := testenv.OpenSnapshots(f, dsn)
 	ctx := context.Background()
-	ids := map[string]string{} // account ids by username
-	for _, name := range []string{"alice", "bob", "carol", "dave"} {
-		addUser(f, s, name)
-		a, err := s.Store.AccountByUsername(ctx, name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		ids[name] = a.ID
-	}
-	other := login(f, s, "alice") // before two-factor: never elevated, no second factor passed
-	elevated := login(f, s, "alice")
-	enrol(f, s, elevated, map[string]any{"type": "totp", "label": "Phone"}) // confirming it elevates the session
-	r := elevated.Do(f, "POST", "/v1/me/api-keys", keyRequest("everything", nil, "account * read", "keys * write"))
-	if r.Status != 201 {
-		f.Fatalf("make alice's key: %d %s", r.Status, r.Body)
-	}
-	key := keyClient(s, r.JSON["api_key"].(map[string]any)["id"].(string), r.String("secret"))
-	if r := key.Do(f, "GET", "/v1/me", nil); r.Status != 200 { // its first use, written once a minute at most: before any snapshot
-		f.Fatalf("alice's key: %d %s", r.Status, r.Body)
-	}
-	callers := []*testenv.Client{elevated, other, login(f, s, "bob"), key}
-	who := []string{"alice", "alice", "bob", "alice"}
+	ids, callers, who := teamCallers(f, s, []string{"account * read", "keys * write"}, "carol", "dave")
 
 	teams := []apiTeam{
 		{name: "Ops", roles: map[string]twofold.Role{"alice": twofold.RoleOwner, "dave": twofold.RoleOwner, "bob": twofold.RoleAdmin, "carol": twofold.RoleOps}},
@@ -102,36 +81,7 @@ func teamAPI(f *testing.F, dsn string) {
 	}
 	var teamIDs []string
 	made := 0
-	// makeTeams deletes the teams and makes them anew.
-	makeTeams := func(t testing.TB) {
-		if len(teamIDs) > 0 {
-			testenv.Exec(t, dsn, `DELETE FROM teams WHERE id IN ('`+strings.Join(teamIDs, `', '`)+`')`)
-		}
-		teamIDs = nil
-		now := s.Clock.Now()
-		for _, tm := range teams {
-			made++
-			id := fmt.Sprintf("apiteam%019d", made)
-			owner := ""
-			for name, r := range tm.roles {
-				if r == twofold.RoleOwner && (owner == "" || name < owner) {
-					owner = name
-				}
-			}
-			if err := s.Store.CreateTeam(ctx, twofold.Team{ID: id, Name: tm.name, RequireTwoFactor: tm.require, CreatedAt: now}, ids[owner], 100); err != nil {
-				t.Fatal(err)
-			}
-			for name, r := range tm.roles {
-				if name == owner {
-					continue
-				}
-				if err := s.Store.AddTeamMember(ctx, id, ids[name], r, now); err != nil {
-					t.Fatal(err)
-				}
-			}
-			teamIDs = append(teamIDs, id)
-		}
-	}
+	makeTeams := func(t testing.TB) { teamIDs = makeAPITeams(t, s, dsn, teams, ids, teamIDs, &made) }
 	makeTeams(f)
 	usernames := map[string]string{}
 	for name, id := range ids {
@@ -235,27 +185,17 @@ func teamAPI(f *testing.F, dsn string) {
 		if !ok {
 			return // another route's
 		}
-		req.Header.Set("Content-Type", "application/json")
-		if c.Token != "" {
-			req.Header.Set("Authorization", "Bearer "+c.Token)
-		}
-		for k, v := range c.Header {
-			req.Header[k] = v
-		}
-		testenv.Exec(t, dsn, `DELETE FROM rate_buckets`) // rationing (of changes, of notices) is another test's
+		asCaller(req, c)
 
-		before := snaps.Take(t)
 		var was, now []teamState
 		for _, id := range teamIDs {
 			was = append(was, state(t, id))
 		}
-		r := testenv.Send(t, unredirected, req)
 		input := fmt.Sprintf("%s %s %q by %d", method, req.URL.EscapedPath(), body, caller)
-		if r.Status >= 500 {
-			t.Fatalf("%s: %d %s", input, r.Status, r.Body)
+		r, d, done := sendJudged(t, s, snaps, dsn, req, input)
+		if !done {
+			return // refused, and nothing written
 		}
-		s.Service.Wait()
-		d := before.Diff(snaps.Take(t))
 		for _, id := range teamIDs {
 			now = append(now, state(t, id))
 		}
@@ -264,13 +204,6 @@ func teamAPI(f *testing.F, dsn string) {
 			if fmt.Sprint(was[i]) != fmt.Sprint(now[i]) {
 				changed = append(changed, i)
 			}
-		}
-		if r.Status >= 300 {
-			wantRefusal(t, r, input)
-			if d != "" {
-				t.Fatalf("%s: refused (%d %s), but the database changed:\n%s", input, r.Status, r.Body, d)
-			}
-			return
 		}
 		if len(changed) == 0 {
 			if d != "" {
@@ -302,11 +235,7 @@ func teamAPI(f *testing.F, dsn string) {
 		case b.require && caller != 0:
 			fail("the team requires two-factor and the caller's session passed none")
 		}
-		for _, l := range strings.Split(strings.TrimSpace(d), "\n") {
-			if !strings.Contains(l, teamIDs[i]) && !strings.HasPrefix(l, "+ mail queued") {
-				fail("a row not of the team changed: %s", l)
-			}
-		}
+		rowsOf(t, input, d, teamIDs[i])
 		var diffs []string // the members whose roles changed or who went
 		for n, r := range b.roles {
 			if a.roles[n] != r {
@@ -399,4 +328,62 @@ func teamSegments(u *url.URL, shape []string) ([]string, bool) {
 	}
 	rest[0] = first
 	return rest, true
+}
+
+// teamCallers adds alice, with an app, bob, without, and the accounts
+// others, and returns the accounts' ids by username, FuzzTeamAPI's and
+// FuzzShareAPI's callers (alice's elevated session, another of hers
+// signed in before her app, so never elevated nor past a second factor,
+// bob's session, and alice's API key with keyPermits), and whose each
+// caller is.
+func teamCallers(f *testing.F, s *testenv.Server, keyPermits []string, others ...string) (map[string]string, []*testenv.Client, []string) {
+	ids := map[string]string{}
+	for _, name := range append([]string{"alice", "bob"}, others...) {
+		addUser(f, s, name)
+		a, err := s.Store.AccountByUsername(context.Background(), name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		ids[name] = a.ID
+	}
+	other := login(f, s, "alice")
+	elevated := login(f, s, "alice")
+	enrol(f, s, elevated, map[string]any{"type": "totp", "label": "Phone"}) // confirming it elevates the session
+	key, _ := fuzzKey(f, s, elevated, keyPermits...)
+	return ids, []*testenv.Client{elevated, other, login(f, s, "bob"), key}, []string{"alice", "alice", "bob", "alice"}
+}
+
+// makeAPITeams deletes the teams old and makes teams anew, with their
+// members (ids: account ids by username), and returns their ids; made
+// counts the teams made, for their ids.
+func makeAPITeams(t testing.TB, s *testenv.Server, dsn string, teams []apiTeam, ids map[string]string, old []string, made *int) []string {
+	ctx := context.Background()
+	if len(old) > 0 {
+		testenv.Exec(t, dsn, `DELETE FROM teams WHERE id IN ('`+strings.Join(old, `', '`)+`')`)
+	}
+	var out []string
+	now := s.Clock.Now()
+	for _, tm := range teams {
+		*made++
+		id := fmt.Sprintf("apiteam%019d", *made)
+		owner := ""
+		for name, r := range tm.roles {
+			if r == twofold.RoleOwner && (owner == "" || name < owner) {
+				owner = name
+			}
+		}
+		if err := s.Store.CreateTeam(ctx, twofold.Team{ID: id, Name: tm.name, RequireTwoFactor: tm.require, CreatedAt: now}, ids[owner], 100); err != nil {
+			t.Fatal(err)
+		}
+		for name, r := range tm.roles {
+			if name == owner {
+				continue
+			}
+			if err := s.Store.AddTeamMember(ctx, id, ids[name], r, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, id)
+	}
+	return out
 }

@@ -54,23 +54,11 @@ func webhookAPI(f *testing.F, dsn string) {
 	s, _ := fuzzServer(f, dsn, &logs)
 	snaps := testenv.OpenSnapshots(f, dsn)
 	ctx := context.Background()
-	if _, err := s.Service.CreateAccount(ctx, core.NewAccount{Username: "alice", Email: "alice@example.com", Password: password, Operator: true}, core.Meta{}); err != nil {
-		f.Fatal(err)
-	}
+	elevated, other, _ := operatorWithApp(f, s, "alice")
 	addUser(f, s, "bob")
-	other := login(f, s, "alice")
-	elevated := login(f, s, "alice")
-	enrol(f, s, elevated, map[string]any{"type": "totp", "label": "Phone"}) // confirming it elevates the session
 	callers := []*testenv.Client{elevated, other}
 	for _, permits := range [][]string{{"admin webhooks read,write", "admin events read"}, {"admin webhooks read,write"}, {"admin webhooks read"}} {
-		r := elevated.Do(f, "POST", "/v1/me/api-keys", keyRequest("panel", nil, permits...))
-		if r.Status != 201 {
-			f.Fatalf("make alice's key: %d %s", r.Status, r.Body)
-		}
-		k := keyClient(s, r.JSON["api_key"].(map[string]any)["id"].(string), r.String("secret"))
-		if r := k.Do(f, "GET", "/v1/admin/webhooks", nil); r.Status != 200 { // its first use, written once a minute at most: before any snapshot
-			f.Fatalf("alice's key: %d %s", r.Status, r.Body)
-		}
+		k, _ := fuzzKey(f, s, elevated, permits...)
 		callers = append(callers, k)
 	}
 	callers = append(callers, login(f, s, "bob"))
@@ -170,31 +158,14 @@ func webhookAPI(f *testing.F, dsn string) {
 				return // another route's
 			}
 		}
-		req.Header.Set("Content-Type", "application/json")
-		if c.Token != "" {
-			req.Header.Set("Authorization", "Bearer "+c.Token)
-		}
-		for k, v := range c.Header {
-			req.Header[k] = v
-		}
-		testenv.Exec(t, dsn, `DELETE FROM rate_buckets`) // rationing is another test's
+		asCaller(req, c)
 		secrets := map[string]string{w0: secretOf(t, w0), w1: secretOf(t, w1)}
 
-		before := snaps.Take(t)
 		logged := len(logs.String())
-		r := testenv.Send(t, unredirected, req)
 		input := fmt.Sprintf("%s %s %q by %d", op.method, req.URL.EscapedPath(), body, caller)
-		if r.Status >= 500 {
-			t.Fatalf("%s: %d %s", input, r.Status, r.Body)
-		}
-		s.Service.Wait()
-		d := before.Diff(snaps.Take(t))
-		if r.Status >= 300 {
-			wantRefusal(t, r, input)
-			if d != "" {
-				t.Fatalf("%s: refused (%d %s), but the database changed:\n%s", input, r.Status, r.Body, d)
-			}
-			return
+		r, d, done := sendJudged(t, s, snaps, dsn, req, input)
+		if !done {
+			return // refused, and nothing written
 		}
 		if op.method == "GET" {
 			if d != "" {
