@@ -39,14 +39,7 @@ func adminUserAPI(f *testing.F, dsn string) {
 	s, _ := fuzzServer(f, dsn, &logs)
 	snaps := testenv.OpenSnapshots(f, dsn)
 	ctx := context.Background()
-	elevated, other, _ := operatorWithApp(f, s, "alice")
-	addUser(f, s, "bob")
-	callers := []*testenv.Client{elevated, other}
-	for _, permits := range [][]string{{"admin users read,write"}, {"admin users read"}, {"admin resets read,write"}} {
-		k, _ := fuzzKey(f, s, elevated, permits...)
-		callers = append(callers, k)
-	}
-	callers = append(callers, login(f, s, "bob"))
+	callers := operatorCallers(f, s, [][]string{{"admin users read,write"}, {"admin users read"}, {"admin resets read,write"}})
 
 	const pw = `"password":"a long enough passphrase"`
 	for _, in := range []struct {

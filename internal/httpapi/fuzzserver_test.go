@@ -152,3 +152,18 @@ func operatorWithApp(t testing.TB, s *testenv.Server, name string) (elevated, ot
 	enrol(t, s, elevated, map[string]any{"type": "totp", "label": "Phone"})
 	return elevated, other, a.ID
 }
+
+// operatorCallers adds alice, an operator with an app, and bob, no
+// operator, and returns the callers of a fuzz target about the operator
+// API: alice's elevated session, another of hers never elevated, a key of
+// hers for each of keys' permits, and bob's session.
+func operatorCallers(f *testing.F, s *testenv.Server, keys [][]string) []*testenv.Client {
+	elevated, other, _ := operatorWithApp(f, s, "alice")
+	addUser(f, s, "bob")
+	callers := []*testenv.Client{elevated, other}
+	for _, permits := range keys {
+		k, _ := fuzzKey(f, s, elevated, permits...)
+		callers = append(callers, k)
+	}
+	return append(callers, login(f, s, "bob"))
+}

@@ -54,15 +54,8 @@ func webhookAPI(f *testing.F, dsn string) {
 	s, _ := fuzzServer(f, dsn, &logs)
 	snaps := testenv.OpenSnapshots(f, dsn)
 	ctx := context.Background()
-	elevated, other, _ := operatorWithApp(f, s, "alice")
-	addUser(f, s, "bob")
-	callers := []*testenv.Client{elevated, other}
-	for _, permits := range [][]string{{"admin webhooks read,write", "admin events read"}, {"admin webhooks read,write"}, {"admin webhooks read"}} {
-		k, _ := fuzzKey(f, s, elevated, permits...)
-		callers = append(callers, k)
-	}
-	callers = append(callers, login(f, s, "bob"))
-	aliceAuth, err := s.Service.Authenticate(ctx, elevated.Token)
+	callers := operatorCallers(f, s, [][]string{{"admin webhooks read,write", "admin events read"}, {"admin webhooks read,write"}, {"admin webhooks read"}})
+	aliceAuth, err := s.Service.Authenticate(ctx, callers[0].Token)
 	if err != nil {
 		f.Fatal(err)
 	}
