@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -162,19 +161,10 @@ func endAPI(f *testing.F, dsn string) {
 			pairs = append(pairs, "@"+k+"@", v)
 		}
 		id = strings.NewReplacer(pairs...).Replace(id)
-		path := strings.Replace(op.path, "{id}", id, 1)
-		req, err := http.NewRequest(op.method, s.URL()+path, strings.NewReader(body))
-		if err != nil || !testenv.Sendable(req) {
-			return // no request a client could send
+		req, named, ok := pathRequest(s, op.method, op.path, id, body, c)
+		if !ok {
+			return // no request a client could send, or another route's
 		}
-		named := ""
-		if strings.Contains(op.path, "{id}") {
-			var ok bool
-			if named, ok = adminSegment(req.URL, strings.TrimSuffix(op.path, "{id}"), []string{""}); !ok {
-				return // another route's
-			}
-		}
-		asCaller(req, c)
 
 		input := fmt.Sprintf("%s %s %q by %d", op.method, req.URL.EscapedPath(), body, caller)
 		r, d, done := sendJudged(t, s, snaps, dsn, req, input)

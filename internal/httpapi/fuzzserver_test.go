@@ -47,6 +47,33 @@ func idRequest(s *testenv.Server, prefix, id, suffix, body, token string) (req *
 	return req, named, true
 }
 
+// pathRequest is a request of method to pattern on s with body, sent by
+// c (asCaller), where "{id}" in pattern stands for id, and the id as the
+// server reads it (its path segment, unescaped). ok is false for a request
+// no client could send, and for one whose path the server would clean or
+// split so that another route serves it.
+func pathRequest(s *testenv.Server, method, pattern, id, body string, c *testenv.Client) (req *http.Request, named string, ok bool) {
+	prefix, suffix, withID := strings.Cut(pattern, "{id}")
+	if withID {
+		pattern = prefix + id + suffix
+	}
+	req, err := http.NewRequest(method, s.URL()+pattern, strings.NewReader(body))
+	if err != nil || !testenv.Sendable(req) {
+		return nil, "", false
+	}
+	if withID {
+		shape := []string{""}
+		if suffix != "" {
+			shape = append(shape, strings.Split(strings.TrimPrefix(suffix, "/"), "/")...)
+		}
+		if named, ok = adminSegment(req.URL, prefix, shape); !ok {
+			return nil, "", false
+		}
+	}
+	asCaller(req, c)
+	return req, named, true
+}
+
 // unredirected sends requests without following redirects: a path the
 // server cleans is answered with one.
 var unredirected = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

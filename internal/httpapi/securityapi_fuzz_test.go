@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -125,19 +124,10 @@ func securityAPI(f *testing.F, dsn string) {
 		}
 		op := securityWrites[int(which)%len(securityWrites)]
 		id = strings.NewReplacer("@app@", app, "@spare@", spare).Replace(id)
-		path := strings.Replace(op.path, "{id}", id, 1)
-		req, err := http.NewRequest(op.method, s.URL()+path, strings.NewReader(body))
-		if err != nil || !testenv.Sendable(req) {
-			return // no request a client could send
+		req, named, ok := pathRequest(s, op.method, op.path, id, body, c)
+		if !ok {
+			return // no request a client could send, or another route's
 		}
-		named := ""
-		if strings.Contains(op.path, "{id}") {
-			var ok bool
-			if named, ok = adminSegment(req.URL, "/v1/me/factors/", []string{""}); !ok {
-				return // another route's
-			}
-		}
-		asCaller(req, c)
 		account, err := s.Store.AccountByID(ctx, owner)
 		if err != nil {
 			t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -118,22 +117,14 @@ func sshKeyAPI(f *testing.F, dsn string) {
 		quoted, _ := json.Marshal(fresh.Public)
 		body = strings.ReplaceAll(body, "@pub@", string(quoted[1:len(quoted)-1]))
 		id = strings.NewReplacer("@active@", active, "@pending@", pending).Replace(id)
-		method, path := "POST", "/v1/me/ssh-keys"
+		method, pattern := "POST", "/v1/me/ssh-keys"
 		if which%2 == 1 {
-			method, path = "DELETE", "/v1/me/ssh-keys/"+id
+			method, pattern = "DELETE", "/v1/me/ssh-keys/{id}"
 		}
-		req, err := http.NewRequest(method, s.URL()+path, strings.NewReader(body))
-		if err != nil || !testenv.Sendable(req) {
-			return // no request a client could send
+		req, named, ok := pathRequest(s, method, pattern, id, body, c)
+		if !ok {
+			return // no request a client could send, or another route's
 		}
-		named := ""
-		if method == "DELETE" {
-			var ok bool
-			if named, ok = adminSegment(req.URL, "/v1/me/ssh-keys/", []string{""}); !ok {
-				return // another route's
-			}
-		}
-		asCaller(req, c)
 		was := map[string]twofold.SSHKey{}
 		for _, acct := range accounts {
 			ks, err := s.Store.SSHKeys(ctx, acct)
