@@ -145,33 +145,11 @@ func TestRefusalsAreSentences(t *testing.T) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.CallExpr:
-				fun := ""
-				switch x := n.Fun.(type) {
-				case *ast.SelectorExpr:
-					if p, ok := x.X.(*ast.Ident); ok && p.Name == "twofold" {
-						fun = x.Sel.Name
-					}
-				case *ast.Ident:
-					if root {
-						fun = x.Name
-					}
-				}
-				if fun == "Errorf" && len(n.Args) >= 2 {
+				if twofoldName(n.Fun, root) == "Errorf" && len(n.Args) >= 2 {
 					check(fset, n.Args[1])
 				}
 			case *ast.CompositeLit:
-				typ := ""
-				switch x := n.Type.(type) {
-				case *ast.SelectorExpr:
-					if p, ok := x.X.(*ast.Ident); ok && p.Name == "twofold" {
-						typ = x.Sel.Name
-					}
-				case *ast.Ident:
-					if root {
-						typ = x.Name
-					}
-				}
-				if typ != "Error" {
+				if twofoldName(n.Type, root) != "Error" {
 					return true
 				}
 				for _, e := range n.Elts {
@@ -192,6 +170,23 @@ func TestRefusalsAreSentences(t *testing.T) {
 	if checked < 300 {
 		t.Fatalf("checked %d messages: is the walk broken?", checked)
 	}
+}
+
+// twofoldName is the name e gives to something of the root package:
+// twofold.X's X, or a bare X in the root package itself (root); "" for
+// anything else.
+func twofoldName(e ast.Expr, root bool) string {
+	switch x := e.(type) {
+	case *ast.SelectorExpr:
+		if p, ok := x.X.(*ast.Ident); ok && p.Name == "twofold" {
+			return x.Sel.Name
+		}
+	case *ast.Ident:
+		if root {
+			return x.Name
+		}
+	}
+	return ""
 }
 
 // TestReadmeNamesFuzzTargets: the README's fuzzing paragraph names every
