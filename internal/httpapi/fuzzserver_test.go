@@ -25,7 +25,7 @@ func fuzzServer(f *testing.F, dsn string, logs *testenv.Buffer, opts ...testenv.
 // holderWithApp adds the account name with an app, Phone, and returns the
 // session that enrolled it, elevated by confirming it, and one signed in
 // before it, so never elevated.
-func holderWithApp(f *testing.F, s *testenv.Server, name string) (elevated, other *testenv.Client, phone enrolled) {
+func holderWithApp(f testing.TB, s *testenv.Server, name string) (elevated, other *testenv.Client, phone enrolled) {
 	addUser(f, s, name)
 	other = login(f, s, name)
 	elevated = login(f, s, name)
