@@ -18,8 +18,13 @@ import (
 // and it has no per-address login bucket, so that every input is answered.
 func fuzzServer(f *testing.F, dsn string, logs *testenv.Buffer, opts ...testenv.ServerOption) (*testenv.Server, *testenv.SMTPServer) {
 	mb := testenv.NewSMTPServer(f)
+	return fuzzServerVia(f, dsn, logs, mb, opts...), mb
+}
+
+// fuzzServerVia is fuzzServer with its mail to mb.
+func fuzzServerVia(f *testing.F, dsn string, logs *testenv.Buffer, mb *testenv.SMTPServer, opts ...testenv.ServerOption) *testenv.Server {
 	opts = append(opts, mb.Option("Twofold <twofold@example.com>"), func(c *config.Config) { c.LoginRate = 0 })
-	return testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(logs), opts...), mb
+	return testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(logs), opts...)
 }
 
 // holderWithApp adds the account name with an app, Phone, and returns the
