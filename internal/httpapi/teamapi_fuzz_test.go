@@ -358,9 +358,7 @@ func teamCallers(f *testing.F, s *testenv.Server, keyPermits []string, others ..
 // counts the teams made, for their ids.
 func makeAPITeams(t testing.TB, s *testenv.Server, dsn string, teams []apiTeam, ids map[string]string, old []string, made *int) []string {
 	ctx := context.Background()
-	if len(old) > 0 {
-		testenv.Exec(t, dsn, `DELETE FROM teams WHERE id IN ('`+strings.Join(old, `', '`)+`')`)
-	}
+	testenv.DeleteTeams(t, dsn, old...)
 	var out []string
 	now := s.Clock.Now()
 	for _, tm := range teams {

@@ -384,3 +384,14 @@ func ScanAny(tb testing.TB, rows *sql.Rows, cols []string) []any {
 	}
 	return vals
 }
+
+// DeleteTeams deletes the teams ids from the Twofold database dsn; their
+// members and invitations go with them and their zones are no longer
+// shared, by the schema's foreign keys, which Exec keeps on for SQLite as
+// the store does.
+func DeleteTeams(tb testing.TB, dsn string, ids ...string) {
+	tb.Helper()
+	if len(ids) > 0 {
+		Exec(tb, dsn, `DELETE FROM teams WHERE id IN ('`+strings.Join(ids, `', '`)+`')`)
+	}
+}

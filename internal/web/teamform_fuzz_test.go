@@ -126,6 +126,6 @@ func teamForm(f *testing.F, dsn string) {
 				t.Fatalf("%q by %d: more changed than the team made: %s", form, caller, l)
 			}
 		}
-		deleteTeams(t, dsn, tm.Team.ID)
+		testenv.DeleteTeams(t, dsn, tm.Team.ID)
 	})
 }

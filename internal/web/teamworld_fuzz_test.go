@@ -93,7 +93,7 @@ func (w *teamWorld) make(t testing.TB) {
 		}
 	}
 	if len(w.ids) > 0 {
-		deleteTeams(t, w.dsn, w.ids...)
+		testenv.DeleteTeams(t, w.dsn, w.ids...)
 	}
 	w.ids, w.shares = nil, nil
 	now := ts.Clock.Now()
@@ -125,13 +125,6 @@ func (w *teamWorld) make(t testing.TB) {
 		}
 		w.shares = append(w.shares, share)
 	}
-}
-
-// deleteTeams deletes the teams ids; their members and invitations go
-// with them and their zones are no longer shared, by the schema's foreign
-// keys, which testenv.Exec keeps on for SQLite as the store does.
-func deleteTeams(t testing.TB, dsn string, ids ...string) {
-	testenv.Exec(t, dsn, `DELETE FROM teams WHERE id IN ('`+strings.Join(ids, `', '`)+`')`)
 }
 
 // placeholders are the pairs for a strings.Replacer of the teams' and
