@@ -51,6 +51,26 @@ func addUser(t testing.TB, s *testenv.Server, name string) {
 	}
 }
 
+// accountID is the id of the account named name on s.
+func accountID(t testing.TB, s *testenv.Server, name string) string {
+	t.Helper()
+	a, err := s.Store.AccountByUsername(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
+}
+
+// accountIDs are the ids of the accounts names on s, by name.
+func accountIDs(t testing.TB, s *testenv.Server, names ...string) map[string]string {
+	t.Helper()
+	ids := map[string]string{}
+	for _, name := range names {
+		ids[name] = accountID(t, s, name)
+	}
+	return ids
+}
+
 func login(t testing.TB, s *testenv.Server, name string) *testenv.Client {
 	t.Helper()
 	c := testenv.NewClient(s.URL())

@@ -50,14 +50,7 @@ func cancelReset(f *testing.F, dsn string) {
 	addUser(f, s, "bob")
 	callers := []*testenv.Client{aliceElevated, aliceOther, key, login(f, s, "bob"), carol}
 	names := []string{"alice", "alice", "alice", "bob", "carol"}
-	ids := map[string]string{}
-	for _, name := range []string{"alice", "bob", "carol"} {
-		a, err := s.Store.AccountByUsername(ctx, name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		ids[name] = a.ID
-	}
+	ids := accountIDs(f, s, "alice", "bob", "carol")
 	waiting := func(t testing.TB, name string) bool {
 		_, found, err := s.Store.TwoFactorReset(ctx, ids[name])
 		if err != nil {

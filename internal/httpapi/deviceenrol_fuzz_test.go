@@ -55,11 +55,7 @@ func deviceEnrol(f *testing.F, dsn string) {
 		addUser(f, s, name)
 		sessions[name] = login(f, s, name)
 		enrol(f, s, sessions[name], map[string]any{"type": "totp", "label": "Phone"})
-		a, err := s.Store.AccountByUsername(f.Context(), name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		counters = append(counters, "2fa:"+a.ID+":confirm:")
+		counters = append(counters, "2fa:"+accountID(f, s, name)+":confirm:")
 	}
 	snaps := testenv.OpenSnapshots(f, dsn)
 

@@ -53,14 +53,7 @@ func emailChange(f *testing.F, dsn string) {
 	key, _ := fuzzKey(f, s, elevated, "account * read", "keys * write")
 	addUser(f, s, "bob")
 	callers := []*testenv.Client{elevated, other, key, login(f, s, "bob")}
-	ids := map[string]string{}
-	for _, name := range []string{"alice", "bob"} {
-		a, err := s.Store.AccountByUsername(ctx, name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		ids[name] = a.ID
-	}
+	ids := accountIDs(f, s, "alice", "bob")
 	s.Service.Wait()
 
 	for _, in := range []struct {

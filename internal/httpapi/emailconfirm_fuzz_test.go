@@ -65,11 +65,7 @@ func emailConfirm(f *testing.F, dsn string) {
 	sessions := []*testenv.Client{alice, other, bob}
 	changes := []*waitingChange{{owner: 0}, {owner: 2}}
 	for i, name := range []string{"alice", "bob"} {
-		a, err := s.Store.AccountByUsername(f.Context(), name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		changes[i].account = a.ID
+		changes[i].account = accountID(f, s, name)
 	}
 	snaps := testenv.OpenSnapshots(f, dsn)
 

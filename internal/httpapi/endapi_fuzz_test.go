@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -55,7 +54,6 @@ func endAPI(f *testing.F, dsn string) {
 	var logs testenv.Buffer
 	s, _ := fuzzServer(f, dsn, &logs)
 	snaps := testenv.OpenSnapshots(f, dsn)
-	ctx := context.Background()
 	made := 0
 	var w endWorld
 	current := func(t testing.TB, c *testenv.Client) string {
@@ -88,11 +86,7 @@ func endAPI(f *testing.F, dsn string) {
 		for _, name := range []string{"alice", "bob"} {
 			user := fmt.Sprintf("%s%d", name, made)
 			addUser(t, s, user)
-			a, err := s.Store.AccountByUsername(ctx, user)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids[name] = a.ID
+			ids[name] = accountID(t, s, user)
 		}
 		w.alice, w.bob = ids["alice"], ids["bob"]
 		a, b, bob := login(t, s, fmt.Sprintf("alice%d", made)), login(t, s, fmt.Sprintf("alice%d", made)), login(t, s, fmt.Sprintf("bob%d", made))

@@ -47,14 +47,7 @@ func enrolAPI(f *testing.F, dsn string) {
 	enrol(f, s, elevated, map[string]any{"type": "totp", "label": "Phone"}) // confirming it elevates the session
 	key, _ := fuzzKey(f, s, elevated, "account * read", "keys * write")
 	callers := []*testenv.Client{elevated, other, key, login(f, s, "bob")}
-	accounts := map[string]string{}
-	for _, name := range []string{"alice", "bob"} {
-		a, err := s.Store.AccountByUsername(ctx, name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		accounts[name] = a.ID
-	}
+	accounts := accountIDs(f, s, "alice", "bob")
 	s.Service.Wait()
 
 	for _, in := range []struct {

@@ -95,11 +95,7 @@ func factorConfirm(f *testing.F, dsn string) {
 	sessions := []*testenv.Client{setup, other, bob}
 	var accounts []string
 	for _, name := range []string{"alice", "bob"} {
-		a, err := s.Store.AccountByUsername(f.Context(), name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		accounts = append(accounts, a.ID)
+		accounts = append(accounts, accountID(f, s, name))
 	}
 	account := func(who int) string { return accounts[min(who, 2)/2] } // sessions 0 and 1 are alice's
 	waiting := []*waitingFactor{

@@ -67,11 +67,7 @@ func invitation(f *testing.F, dsn string) {
 	for i, name := range names {
 		addUser(f, s, name)
 		people[i] = login(f, s, name)
-		a, err := s.Store.AccountByUsername(f.Context(), name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		accounts[i] = a.ID
+		accounts[i] = accountID(f, s, name)
 	}
 	clearTeamLimits := func(t testing.TB) {
 		testenv.Exec(t, dsn, `DELETE FROM rate_buckets WHERE key LIKE 'team:%'`) // rationing is another test's

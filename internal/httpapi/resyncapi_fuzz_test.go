@@ -56,11 +56,7 @@ func resyncAPI(f *testing.F, dsn string) {
 		made[name]++
 		user := fmt.Sprintf("%s%d", name, made[name])
 		elevated, other, app = holderWithApp(t, s, user)
-		a, err := s.Store.AccountByUsername(ctx, user)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a.ID, elevated, other, app
+		return accountID(t, s, user), elevated, other, app
 	}
 	makeAlice := func(t testing.TB) {
 		var elevated, other *testenv.Client

@@ -62,11 +62,7 @@ func securityAPI(f *testing.F, dsn string) {
 		made[name]++
 		user := fmt.Sprintf("%s%d", name, made[name])
 		addUser(t, s, user)
-		a, err := s.Store.AccountByUsername(ctx, user)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a.ID, login(t, s, user), user
+		return accountID(t, s, user), login(t, s, user), user
 	}
 	makeAlice := func(t testing.TB) {
 		id, other, user := account(t, "alice")

@@ -101,15 +101,6 @@ func TestSessions(t *testing.T) {
 	})
 }
 
-func accountID(t *testing.T, s *testenv.Server, name string) string {
-	t.Helper()
-	a, err := s.Store.AccountByUsername(t.Context(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.ID
-}
-
 // TestSessionsNotHiddenByManyLogins: a session kept by someone who then
 // signs in and out many times is still listed: the list leaves ended
 // sessions out in its query rather than after reading a fixed number of

@@ -50,14 +50,7 @@ func sshKeyAPI(f *testing.F, dsn string) {
 	addUser(f, s, "bob")
 	key, _ := fuzzKey(f, s, elevated, "account * read", "keys * write")
 	callers := []*testenv.Client{elevated, other, key, login(f, s, "bob")}
-	accounts := map[string]string{}
-	for _, name := range []string{"alice", "bob"} {
-		a, err := s.Store.AccountByUsername(ctx, name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		accounts[name] = a.ID
-	}
+	accounts := accountIDs(f, s, "alice", "bob")
 	pairs := []testenv.SSHKeyPair{testenv.SSHKeygen(f, "ed25519", 0), testenv.SSHKeygen(f, "ed25519", 0)}
 	fresh := testenv.SSHKeygen(f, "ed25519", 0)
 	var active, pending string

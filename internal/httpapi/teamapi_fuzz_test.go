@@ -340,11 +340,7 @@ func teamCallers(f *testing.F, s *testenv.Server, keyPermits []string, others ..
 	ids := map[string]string{}
 	for _, name := range append([]string{"alice", "bob"}, others...) {
 		addUser(f, s, name)
-		a, err := s.Store.AccountByUsername(context.Background(), name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		ids[name] = a.ID
+		ids[name] = accountID(f, s, name)
 	}
 	other := login(f, s, "alice")
 	elevated := login(f, s, "alice")

@@ -50,14 +50,7 @@ func teamCreate(f *testing.F, dsn string) {
 	addUser(f, s, "dave")
 	callers := []*testenv.Client{elevated, other, key, login(f, s, "bob"), login(f, s, "dave")}
 	names := []string{"alice", "alice", "alice", "bob", "dave"}
-	ids := map[string]string{}
-	for _, name := range []string{"alice", "bob", "dave"} {
-		a, err := s.Store.AccountByUsername(ctx, name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		ids[name] = a.ID
-	}
+	ids := accountIDs(f, s, "alice", "bob", "dave")
 	for i := range core.MaxTeamsPerAccount {
 		testenv.Exec(f, dsn, `DELETE FROM rate_buckets`)
 		if r := callers[4].Do(f, "POST", "/v1/teams", map[string]string{"name": fmt.Sprintf("Team %d", i)}); r.Status != 201 {
