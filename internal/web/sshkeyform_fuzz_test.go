@@ -56,48 +56,55 @@ func FuzzSSHKeyFormPostgres(f *testing.F) { sshKeyForm(f, testenv.PostgresDSN(f)
 // sshKeysPage is the page of an account's SSH keys.
 const sshKeysPage = "/settings/security/ssh-keys"
 
+// sshKeysOfAlice gives formHolders' alice two SSH keys anew, of pairs[0]
+// and pairs[1], through her elevated browser's session: the first
+// confirmed, the second pending. It returns their ids and the second's
+// challenge.
+func sshKeysOfAlice(t testing.TB, hs *formHolders, pairs []testenv.SSHKeyPair) (active, pending, challenge string) {
+	ts, ctx, alice := hs.ts, context.Background(), hs.list[0]
+	a, err := ts.Service.Authenticate(ctx, sessionCookie(t, alice.browsers[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := ts.Store.SSHKeys(ctx, alice.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := ts.Store.DeleteSSHKey(ctx, alice.id, k.ID, k.Status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, label := range []string{"laptop", "desk"} {
+		e, err := ts.Service.AddSSHKey(ctx, a, label, pairs[i].Public, core.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			pending, challenge = e.Key.ID, e.Challenge.Text
+			break
+		}
+		s := testenv.SSHSign(t, pairs[0].File, sshkey.Namespace, e.Challenge.Text)
+		if _, err := ts.Service.ConfirmSSHKey(ctx, a, e.Key.ID, s, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		active = e.Key.ID
+	}
+	ts.Service.Wait()
+	return active, pending, challenge
+}
+
 func sshKeyForm(f *testing.F, dsn string) {
 	hs := newFormHolders(f, dsn)
 	ts, ctx := hs.ts, context.Background()
 	pairs := []testenv.SSHKeyPair{testenv.SSHKeygen(f, "ed25519", 0), testenv.SSHKeygen(f, "ed25519", 0), testenv.SSHKeygen(f, "ecdsa", 0)}
 	var k0, k1, challenge, sig, sig2 string
-	// makeKeys gives alice her two keys anew: the first confirmed, the
-	// second pending with its challenge signed by it and by the third.
+	// makeKeys gives alice her two keys anew, the second's challenge
+	// signed by it and by the third.
 	makeKeys := func(t testing.TB) {
-		alice := hs.list[0]
-		a, err := ts.Service.Authenticate(ctx, sessionCookie(t, alice.browsers[0]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys, err := ts.Store.SSHKeys(ctx, alice.id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range keys {
-			if err := ts.Store.DeleteSSHKey(ctx, alice.id, k.ID, k.Status); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var ids []string
-		for i, label := range []string{"laptop", "desk"} {
-			e, err := ts.Service.AddSSHKey(ctx, a, label, pairs[i].Public, core.Meta{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, e.Key.ID)
-			if i == 0 {
-				s := testenv.SSHSign(t, pairs[0].File, sshkey.Namespace, e.Challenge.Text)
-				if _, err := ts.Service.ConfirmSSHKey(ctx, a, e.Key.ID, s, core.Meta{}); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			challenge = e.Challenge.Text
-		}
-		k0, k1 = ids[0], ids[1]
+		k0, k1, challenge = sshKeysOfAlice(t, hs, pairs)
 		sig = testenv.SSHSign(t, pairs[1].File, sshkey.Namespace, challenge)
 		sig2 = testenv.SSHSign(t, pairs[2].File, sshkey.Namespace, challenge)
-		ts.Service.Wait()
 	}
 	makeKeys(f)
 
