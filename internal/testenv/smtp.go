@@ -22,8 +22,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/twofold/twofold/internal/config"
+
+	"golang.org/x/net/idna"
 )
 
 // SMTPServer is a real SMTP server (RFC 5321) on 127.0.0.1:0 for tests. It
@@ -601,4 +604,20 @@ func selfSigned(tb testing.TB) (tls.Certificate, *x509.CertPool) {
 	roots := x509.NewCertPool()
 	roots.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots
+}
+
+// Envelope is the address a server's mail to address goes to: a domain
+// beyond ASCII as its A-labels (punycode, RFC 5891), so that it needs no
+// SMTPUTF8; any other as it is written. A domain that has no A-labels is
+// left as it is.
+func Envelope(address string) string {
+	at := strings.LastIndexByte(address, '@')
+	if at < 0 || !strings.ContainsFunc(address[at:], func(r rune) bool { return r > unicode.MaxASCII }) {
+		return address
+	}
+	domain, err := idna.Lookup.ToASCII(address[at+1:])
+	if err != nil {
+		return address
+	}
+	return address[:at+1] + domain
 }

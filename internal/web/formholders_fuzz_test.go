@@ -35,8 +35,9 @@ type formHolder struct {
 // in before she added it (so never elevated, though its form's "confirm
 // it's you" fields may elevate it); and bob, with no authenticator and
 // one browser. They have passwords of their own. The server's log goes
-// to logs, its mail to mb, and it takes every form (no per-address
-// bucket).
+// to logs, its mail to mb (which offers SMTPUTF8, so that mail to any
+// address a form may give arrives), and it takes every form (no
+// per-address bucket).
 type formHolders struct {
 	ts    *testenv.Server
 	logs  *testenv.Buffer
@@ -46,7 +47,7 @@ type formHolders struct {
 }
 
 func newFormHolders(f *testing.F, dsn string) *formHolders {
-	hs := &formHolders{logs: &testenv.Buffer{}, mb: testenv.NewSMTPServer(f)}
+	hs := &formHolders{logs: &testenv.Buffer{}, mb: testenv.NewSMTPServer(f, testenv.SMTPUTF8())}
 	hs.ts = testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(hs.logs), hs.mb.Option("Twofold <twofold@example.com>"),
 		func(c *config.Config) { c.LoginRate = 0 })
 	hs.list = []*formHolder{
