@@ -21,7 +21,10 @@ func TestAdminWebhookURLUnavailable(t *testing.T) {
 			ts := testenv.NewServer(t, dsn(t))
 			_, op := signedIn(t, ts, "opal", true)
 			ctx := context.Background()
-			for _, u := range []string{"https://panel.example.com/bad?token=b4d", "https://panel.example.com/good"} {
+			// The bad URL's query holds a value no page could hold by chance
+			// ("b4d" alone turned up in random ids and tokens).
+			const secret = "b4d~query~value"
+			for _, u := range []string{"https://panel.example.com/bad?token=" + secret, "https://panel.example.com/good"} {
 				if r := op.post("/admin/webhooks", url.Values{"url": {u}}); r.status != 200 {
 					t.Fatalf("add %s: status %d: %s", u, r.status, pageError(r.body))
 				}
@@ -56,9 +59,13 @@ func TestAdminWebhookURLUnavailable(t *testing.T) {
 			}
 
 			r := op.get("/admin/webhooks")
-			if r.status != 200 || !strings.Contains(r.body, `id="url-unavailable-`+bad+`"`) || !strings.Contains(r.body, "https://panel.example.com/good") ||
-				strings.Contains(r.body, "b4d") {
+			switch {
+			case r.status != 200:
 				t.Fatalf("the page with a URL that does not decrypt: status %d: %s", r.status, pageError(r.body))
+			case !strings.Contains(r.body, `id="url-unavailable-`+bad+`"`) || !strings.Contains(r.body, "https://panel.example.com/good"):
+				t.Fatalf("the page does not list the webhook as unavailable beside the other:\n%s", r.body)
+			case strings.Contains(r.body, secret):
+				t.Fatalf("the page shows the URL that does not decrypt:\n%s", r.body)
 			}
 			if r := op.get("/admin/webhooks/" + bad + "/delete"); r.status != 200 || !strings.Contains(r.body, "the webhook "+bad) {
 				t.Errorf("its delete confirmation: status %d: %s", r.status, pageError(r.body))
