@@ -30,11 +30,11 @@ func fuzzServerVia(f *testing.F, dsn string, logs *testenv.Buffer, mb *testenv.S
 // holderWithApp adds the account name with an app, Phone, and returns the
 // session that enrolled it, elevated by confirming it, and one signed in
 // before it, so never elevated.
-func holderWithApp(f testing.TB, s *testenv.Server, name string) (elevated, other *testenv.Client, phone enrolled) {
-	addUser(f, s, name)
-	other = login(f, s, name)
-	elevated = login(f, s, name)
-	phone = enrol(f, s, elevated, map[string]any{"type": "totp", "label": "Phone"})
+func holderWithApp(t testing.TB, s *testenv.Server, name string) (elevated, other *testenv.Client, phone enrolled) {
+	addUser(t, s, name)
+	other = login(t, s, name)
+	elevated = login(t, s, name)
+	phone = enrol(t, s, elevated, map[string]any{"type": "totp", "label": "Phone"})
 	return elevated, other, phone
 }
 
