@@ -36,19 +36,20 @@ type formHolder struct {
 // it's you" fields may elevate it); and bob, with no authenticator and
 // one browser. They have passwords of their own. The server's log goes
 // to logs, its mail to mb (which offers SMTPUTF8, so that mail to any
-// address a form may give arrives), and it takes every form (no
-// per-address bucket).
+// address a form may give arrives), its texts to sms, and it takes every
+// form (no per-address bucket).
 type formHolders struct {
 	ts    *testenv.Server
 	logs  *testenv.Buffer
 	mb    *testenv.SMTPServer
+	sms   *testenv.SMSGateway
 	list  []*formHolder // alice, bob
 	snaps *testenv.Snapshots
 }
 
 func newFormHolders(f *testing.F, dsn string) *formHolders {
-	hs := &formHolders{logs: &testenv.Buffer{}, mb: testenv.NewSMTPServer(f, testenv.SMTPUTF8())}
-	hs.ts = testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(hs.logs), hs.mb.Option("Twofold <twofold@example.com>"),
+	hs := &formHolders{logs: &testenv.Buffer{}, mb: testenv.NewSMTPServer(f, testenv.SMTPUTF8()), sms: testenv.NewSMSGateway(f)}
+	hs.ts = testenv.NewLoggedServer(f, dsn, testenv.CodeSafeLogger(hs.logs), hs.mb.Option("Twofold <twofold@example.com>"), hs.sms.Option(),
 		func(c *config.Config) { c.LoginRate = 0 })
 	hs.list = []*formHolder{
 		{name: "alice", password: testPassword, withApp: true},

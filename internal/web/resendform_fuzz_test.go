@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,33 +13,35 @@ import (
 )
 
 // FuzzResendForm posts any form to the page's button that sends a new code
-// to an address being set up as an authenticator (POST
+// to an address or a phone being set up as an authenticator (POST
 // /settings/security/sent/{id}/resend), with any id, from the browsers of
 // formHolders (alice's elevated, alice's never elevated, bob's, who has no
 // authenticator). alice's elevated browser and bob's each began setting
-// up their account's address, through a test SMTP server. Whatever the
-// form:
+// up their account's address, through a test SMTP server, and a phone of
+// their own, through a test SMS gateway. Whatever the form:
 //
 //   - the answer is never a server error;
 //   - a code is sent again only with the browser's CSRF token, for the
-//     address the path names that the browser's own session began setting
-//     up, by alice's with an elevated session (bob needs none); then every
-//     row that changed is the account's or the address's, the browser
-//     goes back to the page that asks for the code, told it was sent, a
-//     new code is mailed, and it confirms the address while the code
+//     address or phone the path names that the browser's own session
+//     began setting up, by alice's with an elevated session (bob needs
+//     none); then every row that changed is the account's or the
+//     authenticator's, the browser goes back to the page that asks for the
+//     code, told it was sent, a new code goes to that address or phone and
+//     nowhere else, and it confirms the authenticator while the code
 //     before no longer does;
 //   - otherwise the database is as it was (testenv.Snapshot) but for the
 //     elevation alice's unelevated browser's fields made
-//     (formHolders.refusedDiff);
+//     (formHolders.refusedDiff), and no code is sent;
 //   - no password or code of alice's app the form sent comes back in the
 //     page, and none goes to the log.
 //
-// In the id, @mail@, @bobmail@ and @app@ stand for alice's address being
-// set up, bob's, and alice's app; in the form, placeholders for the
-// passwords and alice's app's codes (formHolders.replace). An account whose
-// address got a new code is made anew. The who byte picks the browser. A
-// path the mux cleans to another form's route is skipped (servedSegments).
-// On SQLite; FuzzResendFormPostgres is the same on PostgreSQL.
+// In the id, @mail@, @bobmail@, @phone@, @bobphone@ and @app@ stand for
+// alice's address and phone being set up, bob's, and alice's app; in the
+// form, placeholders for the passwords and alice's app's codes
+// (formHolders.replace). An account whose authenticator got a new code is
+// made anew. The who byte picks the browser. A path the mux cleans to
+// another form's route is skipped (servedSegments). On SQLite;
+// FuzzResendFormPostgres is the same on PostgreSQL.
 func FuzzResendForm(f *testing.F) { resendForm(f, testenv.SQLiteDSN(f)) }
 
 // FuzzResendFormPostgres is FuzzResendForm on PostgreSQL.
@@ -48,8 +51,11 @@ func resendForm(f *testing.F, dsn string) {
 	hs := newFormHolders(f, dsn)
 	ts, ctx := hs.ts, context.Background()
 	const prefix = "/settings/security/sent/"
-	type settingUpMail struct{ id, code string }
-	mails := make([]settingUpMail, len(hs.list)) // alice's, bob's
+	// settingUp is an authenticator being set up: to is a phone's number,
+	// "" for an address.
+	type settingUp struct{ id, code, to string }
+	phones := []string{"+447400123401", "+447400123402"}
+	waiting := make([][]settingUp, len(hs.list)) // alice's, bob's: the address, the phone
 	auth := func(t testing.TB, c *client) core.Auth {
 		a, err := ts.Service.Authenticate(ctx, sessionCookie(t, c))
 		if err != nil {
@@ -58,15 +64,20 @@ func resendForm(f *testing.F, dsn string) {
 		return a
 	}
 	// start has the first browser of account i begin setting up its
-	// address, and reads the code mailed there.
+	// address and a phone, and reads the codes sent there.
 	start := func(t testing.TB, i int) {
 		testenv.Exec(t, dsn, `DELETE FROM rate_buckets`) // send limits are another test's
+		a := auth(t, hs.list[i].browsers[0])
 		seen := len(hs.mb.Messages())
-		e, err := ts.Service.EnrolFactor(ctx, auth(t, hs.list[i].browsers[0]), core.NewFactor{Type: twofold.FactorEmail, Label: "Mail"}, core.Meta{})
+		e, err := ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorEmail, Label: "Mail"}, core.Meta{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		mails[i] = settingUpMail{id: e.Factor.ID, code: hs.mb.CodeAfter(t, seen)}
+		mail := settingUp{id: e.Factor.ID, code: hs.mb.CodeAfter(t, seen)}
+		if e, err = ts.Service.EnrolFactor(ctx, a, core.NewFactor{Type: twofold.FactorSMS, Label: "Mobile", Phone: phones[i]}, core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		waiting[i] = []settingUp{mail, {id: e.Factor.ID, code: hs.sms.LastCode(t, phones[i]), to: phones[i]}}
 		ts.Service.Wait()
 	}
 	for i := range hs.list {
@@ -78,11 +89,16 @@ func resendForm(f *testing.F, dsn string) {
 		who      uint8
 	}{
 		{"@mail@", "", 0},
+		{"@phone@", "", 0},
 		{"@mail@", "", 1},
+		{"@phone@", "", 1},
 		{"@mail@", "elevate_method=totp&elevate_code=@next@", 1},
 		{"@mail@", "", 2},
 		{"@bobmail@", "", 2},
 		{"@bobmail@", "", 0},
+		{"@bobphone@", "", 2},
+		{"@bobphone@", "", 0},
+		{"@phone@", "", 2},
 		{"@app@", "", 0},
 		{"@mail@", "csrf=x", 0},
 		{"@mail@x", "", 0},
@@ -100,7 +116,8 @@ func resendForm(f *testing.F, dsn string) {
 		testenv.Exec(t, dsn, `DELETE FROM rate_buckets`)
 		h, c, _ := hs.browser(who)
 		alice := hs.list[0]
-		id = strings.NewReplacer("@mail@", mails[0].id, "@bobmail@", mails[1].id, "@app@", alice.app.ID).Replace(id)
+		id = strings.NewReplacer("@mail@", waiting[0][0].id, "@bobmail@", waiting[1][0].id,
+			"@phone@", waiting[0][1].id, "@bobphone@", waiting[1][1].id, "@app@", alice.app.ID).Replace(id)
 		path := prefix + id + "/resend"
 		req, err := http.NewRequest("POST", ts.URL()+path, nil)
 		if err != nil || !testenv.Sendable(req) {
@@ -111,38 +128,55 @@ func resendForm(f *testing.F, dsn string) {
 			return // another form's (a path cleaned to another route)
 		}
 		form = hs.replace(form, c, ts.Clock.Now())
-		seen := len(hs.mb.Messages())
+		mailed, texted := len(hs.mb.Messages()), len(hs.sms.Messages())
 		p := hs.post(t, path, form, who)
 		did, _ := hs.changed(t, p)
 		fail := hs.judge(t, p, path, did)
+		newTexts := hs.sms.Messages()[texted:]
 		if fail == nil {
+			if len(newTexts) > 0 {
+				t.Fatalf("%s %q by %d: refused, but a text went to %s", path, form, who, newTexts[0].To)
+			}
 			return // refused, and nothing written
 		}
 		i := 0
 		if h != alice {
 			i = 1
 		}
+		k := slices.IndexFunc(waiting[i], func(w settingUp) bool { return w.id == served[0] })
 		switch {
-		case served[0] != mails[i].id:
-			fail("the path names no address the browser's account is setting up")
+		case k < 0:
+			fail("the path names nothing the browser's account is setting up")
 		case c != h.browsers[0]:
-			fail("the browser did not begin setting the address up")
-		case p.r.url.Path != prefix+mails[i].id || p.r.url.Query().Get("m") != "code_sent":
+			fail("the browser did not begin setting it up")
+		case p.r.url.Path != prefix+served[0] || p.r.url.Query().Get("m") != "code_sent":
 			fail("the browser is at %s (%d)", p.r.url, p.r.status)
 		}
+		w := waiting[i][k]
 		hs.mayAct(t, p, "a code sent again")
 		for _, l := range did {
-			if !strings.Contains(l, h.id) && !strings.Contains(l, mails[i].id) && !strings.HasPrefix(l, "+ mail queued") {
+			if !strings.Contains(l, h.id) && !strings.Contains(l, w.id) && (w.to != "" || !strings.HasPrefix(l, "+ mail queued")) {
 				fail("a row not of the browser's account changed: %s", l)
 			}
 		}
-		code := hs.mb.CodeAfter(t, seen)
-		a := auth(t, c)
-		if _, err := ts.Service.ConfirmFactor(ctx, a, mails[i].id, mails[i].code, core.Meta{}); err == nil {
-			fail("the code before still confirms the address")
+		var code string
+		if w.to == "" {
+			code = hs.mb.CodeAfter(t, mailed)
+			if len(newTexts) > 0 {
+				fail("a new code for the address, and a text to %s", newTexts[0].To)
+			}
+		} else {
+			if len(newTexts) != 1 || newTexts[0].To != w.to {
+				fail("a new code for the phone, and %d texts: %+v", len(newTexts), newTexts)
+			}
+			code = hs.sms.LastCode(t, w.to)
 		}
-		if _, err := ts.Service.ConfirmFactor(ctx, a, mails[i].id, code, core.Meta{}); err != nil {
-			fail("the new code does not confirm the address: %v", err)
+		a := auth(t, c)
+		if _, err := ts.Service.ConfirmFactor(ctx, a, w.id, w.code, core.Meta{}); err == nil {
+			fail("the code before still confirms it")
+		}
+		if _, err := ts.Service.ConfirmFactor(ctx, a, w.id, code, core.Meta{}); err != nil {
+			fail("the new code does not confirm it: %v", err)
 		}
 		h.id = "" // made anew for the next form
 	})
