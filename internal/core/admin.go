@@ -293,7 +293,8 @@ func (s *Service) keyRefused(ctx context.Context, op Auth, a twofold.Account, wh
 }
 
 // SetSuspended suspends account accountID, or with on false lifts its
-// suspension, for an operator, and returns the account as it is now. A
+// suspension, for an operator, and returns the account as it is now and
+// whether this call changed it (false when it already was so). A
 // suspended account cannot sign in, every session of it ends at once
 // (pending second steps included), and its API keys and their tokens stop
 // working; lifting the suspension lets its holder sign in again and its
@@ -305,21 +306,21 @@ func (s *Service) keyRefused(ctx context.Context, op Auth, a twofold.Account, wh
 // already holds changes and records nothing. An API key neither suspends
 // nor lifts the suspension of an operator's account, and acts on one
 // account within keyActions (keyMayActOn).
-func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, on bool, m Meta) (twofold.Account, error) {
+func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, on bool, m Meta) (twofold.Account, bool, error) {
 	m = m.by(op)
 	what := "suspending an account"
 	if !on {
 		what = "lifting a suspension"
 	}
 	if err := s.requireAdminWrite(ctx, op, "users", what); err != nil {
-		return twofold.Account{}, err
+		return twofold.Account{}, false, err
 	}
 	if accountID == op.Account.ID {
-		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "you cannot suspend your own account")
+		return twofold.Account{}, false, twofold.Errorf(twofold.CodeForbidden, "you cannot suspend your own account")
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
-		return twofold.Account{}, err
+		return twofold.Account{}, false, err
 	}
 	// A key suspends customers only, and each suspension or lifting takes
 	// from the bound it shares with signing out (keyMayActOn): each mails
@@ -332,13 +333,15 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 		err = s.keyMayActOn(ctx, op, a, what, m)
 	}
 	if err != nil {
-		return twofold.Account{}, err
+		return twofold.Account{}, false, err
 	}
 	if a.Operator && on {
-		return twofold.Account{}, errOperatorNotSuspended()
+		return twofold.Account{}, false, errOperatorNotSuspended()
 	}
+	changed := false
 	err = s.inTx(locksAccount(ctx, a.ID), func(ctx context.Context) error {
-		changed, err := s.store.SetSuspended(ctx, a.ID, on)
+		var err error
+		changed, err = s.store.SetSuspended(ctx, a.ID, on)
 		if err != nil || !changed {
 			return err
 		}
@@ -398,10 +401,10 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 		return nil
 	})
 	if err != nil {
-		return twofold.Account{}, err
+		return twofold.Account{}, false, err
 	}
 	a.Suspended, a.PasswordHash = on, ""
-	return a, nil
+	return a, changed, nil
 }
 
 // tellSuspendedReset mails the addresses an operator replaced on the

@@ -103,7 +103,7 @@ func TestKeyWritesOfKeyEndedMeanwhile(t *testing.T) {
 				}},
 				{"suspend a user", func(t *testing.T, ka core.Auth) func() error {
 					return func() error {
-						_, err := svc.SetSuspended(core.WithCaller(ctx, ka), ka, bob.Account.ID, true, core.Meta{})
+						_, _, err := svc.SetSuspended(core.WithCaller(ctx, ka), ka, bob.Account.ID, true, core.Meta{})
 						return err
 					}
 				}},

@@ -123,7 +123,7 @@ func TestWarningsPastTheNoticeBound(t *testing.T) {
 			check("two-factor on your account was reset", []string{"no recovery codes", base + "/login"}, []string{"use a recovery code"})
 
 			op := withTOTP(t, svc, clock, signedInAs(t, svc, core.NewAccount{Username: "root", Email: "root@example.com", Operator: true}))
-			if _, err := svc.SetSuspended(ctx, op, bob.Account.ID, true, core.Meta{}); err != nil {
+			if _, _, err := svc.SetSuspended(ctx, op, bob.Account.ID, true, core.Meta{}); err != nil {
 				t.Fatal(err)
 			}
 			check("your account was suspended", []string{"contact your operator"}, []string{"sign in at", "recovery code"})
@@ -152,7 +152,7 @@ func TestNoInvitationMailWhenSuspended(t *testing.T) {
 			bob := signedIn(t, svc, "bob")
 			ann := signedIn(t, svc, "ann")
 			op := withTOTP(t, svc, clock, signedInAs(t, svc, core.NewAccount{Username: "root", Operator: true}))
-			if _, err := svc.SetSuspended(ctx, op, bob.Account.ID, true, core.Meta{}); err != nil {
+			if _, _, err := svc.SetSuspended(ctx, op, bob.Account.ID, true, core.Meta{}); err != nil {
 				t.Fatal(err)
 			}
 			tm, err := svc.CreateTeam(ctx, ann, "ops", core.Meta{})
@@ -170,7 +170,7 @@ func TestNoInvitationMailWhenSuspended(t *testing.T) {
 				t.Errorf("bob's log holds %d invitations, want 1", n)
 			}
 			// Once the suspension is lifted, invitations are mailed again.
-			if _, err := svc.SetSuspended(ctx, op, bob.Account.ID, false, core.Meta{}); err != nil {
+			if _, _, err := svc.SetSuspended(ctx, op, bob.Account.ID, false, core.Meta{}); err != nil {
 				t.Fatal(err)
 			}
 			tm2, err := svc.CreateTeam(ctx, ann, "ops two", core.Meta{})

@@ -30,7 +30,7 @@ func TestOperatorMadeMeanwhileIsNotSuspendedOrDeleted(t *testing.T) {
 				write func(ctx context.Context, id string) error
 			}{
 				{"suspend", func(ctx context.Context, id string) error {
-					_, err := svc.SetSuspended(ctx, op, id, true, core.Meta{})
+					_, _, err := svc.SetSuspended(ctx, op, id, true, core.Meta{})
 					return err
 				}},
 				{"delete", func(ctx context.Context, id string) error {

@@ -270,7 +270,7 @@ func (s *Server) adminUnsuspend(w http.ResponseWriter, r *http.Request, a core.A
 }
 
 func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, a core.Auth, on bool) {
-	acct, err := s.svc.SetSuspended(r.Context(), a, r.PathValue("id"), on, Meta(r))
+	acct, _, err := s.svc.SetSuspended(r.Context(), a, r.PathValue("id"), on, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

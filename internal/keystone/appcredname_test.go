@@ -169,7 +169,7 @@ func TestApplicationCredentialByName(t *testing.T) {
 		}
 		// A suspended account's credential signs in by name no more.
 		op := operator(t, s, "olga")
-		if _, err := s.Service.SetSuspended(t.Context(), op, carolID, true, core.Meta{}); err != nil {
+		if _, _, err := s.Service.SetSuspended(t.Context(), op, carolID, true, core.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		if r := appCredSignIn(t, s, map[string]any{"name": "ci", "secret": ac.Secret, "user": byID}); r.Status != wrong.Status || !bytes.Equal(r.Body, wrong.Body) {

@@ -142,12 +142,12 @@ func TestSuspendedAndClosedAccounts(t *testing.T) {
 		userID, secret := account(t, s, "sid", true)
 		h := hold(t, s, userID, "sid", secret, "before")
 
-		if _, err := s.Service.SetSuspended(t.Context(), op, userID, true, core.Meta{}); err != nil {
+		if _, _, err := s.Service.SetSuspended(t.Context(), op, userID, true, core.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		refused(t, s, "sid", secret, h, http.StatusForbidden)
 
-		if _, err := s.Service.SetSuspended(t.Context(), op, userID, false, core.Meta{}); err != nil {
+		if _, _, err := s.Service.SetSuspended(t.Context(), op, userID, false, core.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		tok := h.session

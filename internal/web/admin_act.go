@@ -37,12 +37,16 @@ func namedTitle(action, name string) string {
 
 // operatorAct makes a change an operator confirmed: it elevates the session
 // with the form's code, runs act, and goes back to the account's page with
-// the notice done (or, when done is a path, to that path); a refusal shows
-// the confirmation again (again), an unknown account or key is a 404.
-func (s *Server) operatorAct(w http.ResponseWriter, r *http.Request, a core.Auth, act func(core.Auth, core.Meta) error, again func(status int, errMsg string), done string) {
+// the notice done, or the one act returns in its place (a change that was
+// not needed), or, when done is a path, to that path; a refusal shows the
+// confirmation again (again), an unknown account or key is a 404.
+func (s *Server) operatorAct(w http.ResponseWriter, r *http.Request, a core.Auth, act func(core.Auth, core.Meta) (string, error), again func(status int, errMsg string), done string) {
 	err := s.elevateFromForm(w, r, &a)
 	if err == nil {
-		err = act(a, httpapi.Meta(r))
+		var instead string
+		if instead, err = act(a, httpapi.Meta(r)); instead != "" {
+			done = instead
+		}
 	}
 	switch {
 	case twofold.ErrorCode(err) == twofold.CodeNotFound:

@@ -40,10 +40,10 @@ func (s *Server) renderAdminEmail(w http.ResponseWriter, r *http.Request, a core
 // operator's own fresh second factor.
 func (s *Server) adminEmail(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	email := r.PostFormValue("email")
-	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) (string, error) {
 		_, err := s.svc.SetEmailFor(r.Context(), a, r.PathValue("id"), email, m)
 		// The address is the form's only input: an invalid one (not an
 		// address, none) or one in use is its field's.
-		return markInvalidOn(r, err, "email", twofold.CodeInvalid, twofold.CodeConflict)
+		return "", markInvalidOn(r, err, "email", twofold.CodeInvalid, twofold.CodeConflict)
 	}, func(status int, errMsg string) { s.renderAdminEmail(w, r, a, status, errMsg, email) }, "email_changed_for_user")
 }

@@ -46,12 +46,12 @@ func (s *Server) adminSignOut(w http.ResponseWriter, r *http.Request, a core.Aut
 		// holder's own "sign out everywhere" (logoutEverywhere).
 		done = "/login?m=logged_out_everywhere"
 	}
-	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) (string, error) {
 		err := s.svc.SignOutEverywhereFor(r.Context(), a, id, m)
 		if err == nil && self {
 			s.clearCookie(w, r, sessionCookie, "/")
 		}
-		return err
+		return "", err
 	}, func(status int, errMsg string) { s.renderAdminSignOut(w, r, a, status, errMsg) }, done)
 }
 
@@ -91,7 +91,7 @@ func (s *Server) renderAdminRevokeKey(w http.ResponseWriter, r *http.Request, a 
 // adminRevokeKey revokes the key of the path, with the operator's own
 // fresh second factor.
 func (s *Server) adminRevokeKey(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
-		return s.svc.RevokeAPIKeyFor(r.Context(), a, r.PathValue("id"), r.PathValue("key"), m)
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) (string, error) {
+		return "", s.svc.RevokeAPIKeyFor(r.Context(), a, r.PathValue("id"), r.PathValue("key"), m)
 	}, func(status int, errMsg string) { s.renderAdminRevokeKey(w, r, a, status, errMsg) }, "api_key_revoked_for_user")
 }

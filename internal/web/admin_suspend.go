@@ -82,8 +82,13 @@ func (s *Server) setSuspended(w http.ResponseWriter, r *http.Request, a core.Aut
 	if !on {
 		done = "unsuspended"
 	}
-	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
-		_, err := s.svc.SetSuspended(r.Context(), a, r.PathValue("id"), on, m)
-		return err
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) (string, error) {
+		_, changed, err := s.svc.SetSuspended(r.Context(), a, r.PathValue("id"), on, m)
+		if err == nil && !changed {
+			// A form sent again (a reload, a double click, another
+			// operator first): nothing to do, and the page says so.
+			return "already_" + done, nil
+		}
+		return "", err
 	}, func(status int, errMsg string) { s.renderAdminSuspend(w, r, a, on, status, errMsg) }, done)
 }

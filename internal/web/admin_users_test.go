@@ -457,3 +457,39 @@ func TestOperatorChangesAnEmail(t *testing.T) {
 		t.Error("the operator's own address was changed")
 	}
 }
+
+// TestSuspendSentAgain: a suspension, or its lifting, sent again (a reload,
+// a double click, a second operator) changes and records nothing the
+// second time, and the page says so instead of telling of a change. On
+// SQLite and PostgreSQL.
+func TestSuspendSentAgain(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			_, op := signedIn(t, ts, "opal", true)
+			account(t, ts, "nina", false, false)
+			nina := userID(t, ts, "nina")
+			for _, step := range []struct{ path, event, done string }{
+				{"/suspend", "account.suspended", "The account is suspended"},
+				{"/unsuspend", "account.unsuspended", "The suspension is lifted"},
+			} {
+				for i, want := range []string{strings.TrimPrefix(step.path, "/") + "ed", "already_" + strings.TrimPrefix(step.path, "/") + "ed"} {
+					r := op.post("/admin/users/"+nina+step.path, url.Values{})
+					if r.url.Path != "/admin/users/"+nina || r.url.Query().Get("m") != want {
+						t.Fatalf("%s, sent %d times: at %s (%d %s), want ?m=%s", step.path, i+1, r.url, r.status, pageError(r.body), want)
+					}
+					if said := strings.Contains(r.body, step.done); said != (i == 0) {
+						t.Errorf("%s, sent %d times: the page tells of the change: %v, want %v", step.path, i+1, said, i == 0)
+					}
+					if i == 1 && !strings.Contains(r.body, "nothing was changed") {
+						t.Errorf("%s sent again: the page does not say nothing was changed", step.path)
+					}
+				}
+				if evs := eventsOf(t, ts, "nina", step.event); len(evs) != 1 {
+					t.Errorf("%s sent twice: %d %s events, want 1", step.path, len(evs), step.event)
+				}
+			}
+		})
+	}
+}

@@ -301,14 +301,14 @@ func (s *Server) webhookSecretMadeBefore(w http.ResponseWriter, r *http.Request,
 }
 
 func (s *Server) adminDeleteWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
-		return s.svc.DeleteWebhook(r.Context(), a, r.PathValue("id"), m)
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) (string, error) {
+		return "", s.svc.DeleteWebhook(r.Context(), a, r.PathValue("id"), m)
 	}, func(status int, errMsg string) { s.renderWebhookConfirm(w, r, a, deleteWebhookChange, status, errMsg) }, "/admin/webhooks?m=webhook_deleted")
 }
 
 func (s *Server) adminEnableWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) (string, error) {
 		_, err := s.svc.EnableWebhook(r.Context(), a, r.PathValue("id"), m)
-		return err
+		return "", err
 	}, func(status int, errMsg string) { s.renderWebhookConfirm(w, r, a, enableWebhookChange, status, errMsg) }, "/admin/webhooks?m=webhook_enabled")
 }

@@ -134,7 +134,7 @@ func (s *Server) renderAdminDelete(w http.ResponseWriter, r *http.Request, a cor
 // adminDelete deletes the account of the path with the operator's own
 // fresh second factor, and goes back to the list of accounts.
 func (s *Server) adminDelete(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) error {
-		return s.svc.DeleteAccountFor(r.Context(), a, r.PathValue("id"), m)
+	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) (string, error) {
+		return "", s.svc.DeleteAccountFor(r.Context(), a, r.PathValue("id"), m)
 	}, func(status int, errMsg string) { s.renderAdminDelete(w, r, a, status, errMsg) }, "/admin/users?m=account_deleted")
 }

@@ -305,7 +305,8 @@ func (hs *formHolders) changed(t *testing.T, p posted) (did []string, selfElevat
 }
 
 // judge fails t for p's form to path when did (hs.changed) is empty but
-// the refusal changed the database (refusedDiff), and then returns nil.
+// the refusal changed the database (refusedDiff) or the browser is told
+// that something was done (doneNotices), and then returns nil.
 // Otherwise it fails t for a form without the browser's CSRF token, and
 // returns fail, which fails t saying what the form did and what is wrong
 // with that.
@@ -314,6 +315,9 @@ func (hs *formHolders) judge(t *testing.T, p posted, path string, did []string) 
 	if len(did) == 0 {
 		if d := hs.refusedDiff(t, p); d != "" {
 			t.Fatalf("%s %q by %d: refused (%d %s), but the database changed:\n%s", path, p.form, p.caller, p.r.status, pageError(p.r.body), d)
+		}
+		if m := p.r.url.Query().Get("m"); slices.Contains(doneNotices, m) {
+			t.Fatalf("%s %q by %d: nothing written, yet the browser is told %q (%s)", path, p.form, p.caller, m, p.r.url)
 		}
 		return nil
 	}
@@ -326,6 +330,16 @@ func (hs *formHolders) judge(t *testing.T, p posted, path string, did []string) 
 	}
 	return fail
 }
+
+// doneNotices are the pages' notices (the m parameter) that tell the
+// browser something was done; a form that wrote nothing never leads to
+// one.
+var doneNotices = []string{"factor_added", "factor_removed", "setup_cancelled", "renamed", "resynchronised",
+	"required_on", "required_off", "unlocked", "reset_requested", "reset_done", "reset_cancelled", "suspended",
+	"unsuspended", "account_created", "password_changed", "api_key_revoked_for_user", "signed_out_everywhere",
+	"email_changed_for_user", "session_ended", "email_changed", "password_reset", "logged_out_everywhere",
+	"api_key_revoked", "code_sent", "ssh_key_added", "ssh_key_removed", "ssh_key_cancelled", "account_closed",
+	"account_deleted", "logged_out"}
 
 // refusedDiff is what a refused form changed in the database but the
 // elevation its own "confirm it's you" fields made: alice's browser not

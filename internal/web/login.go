@@ -64,6 +64,8 @@ var notices = map[string]string{
 	"reset_cancelled":          "The reset of two-factor was cancelled.",
 	"suspended":                "The account is suspended: its holder was signed out everywhere, and its API keys stopped working.",
 	"unsuspended":              "The suspension is lifted: its holder can sign in again.",
+	"already_suspended":        "The account was suspended already (this form was sent again, or another operator was first): nothing was changed.",
+	"already_unsuspended":      "The account was not suspended (this form was sent again, or another operator lifted the suspension first): nothing was changed.",
 	"account_created":          "Account created. Its holder signs in with the password you chose: ask them to change it and to add two-factor.",
 	"password_changed":         "Your password was changed. Every other session was signed out.",
 	"api_key_revoked_for_user": "The API key is revoked, with the keys made with it. The holder has been emailed.",

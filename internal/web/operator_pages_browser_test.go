@@ -115,7 +115,7 @@ func operatorPagesFixture(t *testing.T) (*testenv.Server, string, []operatorPage
 		t.Fatal(err)
 	}
 	account(t, ts, "bob", false, true)
-	if _, err := ts.Service.SetSuspended(ctx, op, userID(t, ts, "sam"), true, ua); err != nil {
+	if _, _, err := ts.Service.SetSuspended(ctx, op, userID(t, ts, "sam"), true, ua); err != nil {
 		t.Fatal(err)
 	}
 
