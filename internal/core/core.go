@@ -42,7 +42,7 @@ type Store interface {
 	AccountByID(ctx context.Context, id string) (twofold.Account, error)
 	Accounts(ctx context.Context, query, after string, limit int) ([]twofold.Account, error)
 	HasAccounts(ctx context.Context) (bool, error)
-	SetTwoFactorRequired(ctx context.Context, accountID string, required bool) error
+	SetTwoFactorRequired(ctx context.Context, accountID string, required bool) (changed bool, err error)
 	// SetOperator sets whether the account is an operator, reporting false
 	// when it already was as asked.
 	SetOperator(ctx context.Context, accountID string, on bool) (bool, error)
@@ -86,7 +86,7 @@ type Store interface {
 	ClearFactorDamaged(ctx context.Context, f twofold.Factor) error
 	AcceptStep(ctx context.Context, factorID string, step, drift int64, now time.Time) (bool, error)
 	ActivateFactor(ctx context.Context, a twofold.Activation) (ok, first bool, err error)
-	RenameFactor(ctx context.Context, accountID, id, label string) error
+	RenameFactor(ctx context.Context, accountID, id, label string) (changed bool, err error)
 	// DeleteFactor deletes the factor only while it has status.
 	DeleteFactor(ctx context.Context, accountID, id string, status twofold.FactorStatus) (lastGone bool, err error)
 

@@ -933,39 +933,41 @@ func (s *Service) Factors(ctx context.Context, accountID string) ([]twofold.Fact
 }
 
 // RenameFactor changes a factor's label.
-func (s *Service) RenameFactor(ctx context.Context, a Auth, factorID, label string, m Meta) error {
+func (s *Service) RenameFactor(ctx context.Context, a Auth, factorID, label string, m Meta) (changed bool, err error) {
 	if err := person(a); err != nil {
-		return err
+		return false, err
 	}
-	label, err := validateLabel(label)
+	label, err = validateLabel(label)
 	if err != nil {
-		return err
+		return false, err
 	}
 	fs, err := s.store.Factors(ctx, a.Account.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, f := range fs {
 		// Another session's setup is not the caller's to name, as it is not
 		// to finish (checkSetupSession).
 		if f.ID == factorID {
 			if err := s.checkSetupSession(ctx, a, f, setupFinish); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
 	if err := checkNewLabel(fs, label, factorID); err != nil {
-		return err
+		return false, err
 	}
 	// In one transaction, which checks first that the session still
 	// stands (WithCaller).
-	return s.inTx(ctx, func(ctx context.Context) error {
-		if err := s.store.RenameFactor(ctx, a.Account.ID, factorID, label); err != nil {
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		var err error
+		if changed, err = s.store.RenameFactor(ctx, a.Account.ID, factorID, label); err != nil || !changed {
 			return err
 		}
 		s.audit(ctx, a.Account.ID, "factor.renamed", m, factorID)
 		return nil
 	})
+	return changed && err == nil, err
 }
 
 // DeleteFactor removes a factor. Removing an active factor needs an elevated

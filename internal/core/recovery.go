@@ -179,29 +179,31 @@ func (s *Service) Me(ctx context.Context, a Auth) (Profile, error) {
 
 // SetTwoFactorRequired turns the second step at login on or off. Turning it on
 // needs an active factor; turning it off needs an elevated session (SPEC §3.1).
-func (s *Service) SetTwoFactorRequired(ctx context.Context, a Auth, required bool, m Meta) error {
+// It says whether anything changed: asking for what is so already writes,
+// audits and tells nothing.
+func (s *Service) SetTwoFactorRequired(ctx context.Context, a Auth, required bool, m Meta) (changed bool, err error) {
 	if err := person(a); err != nil {
-		return err
+		return false, err
 	}
 	enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if required && !enabled {
-		return twofold.Errorf(twofold.CodeInvalid, "confirm an authenticator before requiring two-factor")
+		return false, twofold.Errorf(twofold.CodeInvalid, "confirm an authenticator before requiring two-factor")
 	}
 	if !required {
 		teams, err := s.teamsRequiring(ctx, a.Account.ID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if len(teams) > 0 {
-			return errTeamRequires(teams, "two-factor login stays on while you are a member")
+			return false, errTeamRequires(teams, "two-factor login stays on while you are a member")
 		}
 	}
 	if !required && a.Account.TwoFactorRequired {
 		if err := s.requireElevation(a); err != nil {
-			return err
+			return false, err
 		}
 	}
 	typ := "two_factor.required"
@@ -210,14 +212,23 @@ func (s *Service) SetTwoFactorRequired(ctx context.Context, a Auth, required boo
 	}
 	// In one transaction, which checks first that the session still
 	// stands (WithCaller).
-	return s.inTx(ctx, func(ctx context.Context) error {
-		if err := s.store.SetTwoFactorRequired(ctx, a.Account.ID, required); err != nil {
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		var err error
+		if changed, err = s.store.SetTwoFactorRequired(ctx, a.Account.ID, required); err != nil || !changed {
 			return err
 		}
+		if !required && !a.Account.TwoFactorRequired {
+			// Turned on since the caller's account was read: turning it
+			// off needs the elevation checked above for that case.
+			if err := s.requireElevation(a); err != nil {
+				return err
+			}
+		}
 		s.audit(ctx, a.Account.ID, typ, m, "")
-		if !required && a.Account.TwoFactorRequired {
+		if !required {
 			s.notify(ctx, a.Account.ID, "two-factor login was turned off", "Logging in to your account no longer asks for a second factor. Sensitive changes still do.", origin(m))
 		}
 		return nil
 	})
+	return changed && err == nil, err
 }

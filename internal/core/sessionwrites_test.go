@@ -105,7 +105,8 @@ func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
 						t.Fatal(err)
 					}
 					return func(ctx context.Context) error {
-						return svc.RenameFactor(ctx, a, e.Factor.ID, unique("renamed"), core.Meta{})
+						_, err := svc.RenameFactor(ctx, a, e.Factor.ID, unique("renamed"), core.Meta{})
+						return err
 					}
 				}},
 				{"remove an SSH key", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
@@ -117,7 +118,8 @@ func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
 				}},
 				{"turn two-factor login off", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
 					return func(ctx context.Context) error {
-						return svc.SetTwoFactorRequired(ctx, a, false, core.Meta{})
+						_, err := svc.SetTwoFactorRequired(ctx, a, false, core.Meta{})
+						return err
 					}
 				}},
 				{"write DNS records", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
@@ -194,7 +196,7 @@ func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
 					team := newTeam(t, svc, a, unique("team"))
 					return func(ctx context.Context) error {
 						name := unique("renamed")
-						_, err := svc.UpdateTeam(ctx, a, team.ID, core.TeamChange{Name: &name}, core.Meta{})
+						_, _, err := svc.UpdateTeam(ctx, a, team.ID, core.TeamChange{Name: &name}, core.Meta{})
 						return err
 					}
 				}},
@@ -207,7 +209,7 @@ func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
 					bob := signedIn(t, svc, unique("bob"))
 					joined(t, svc, a, team.ID, bob, "ops")
 					return func(ctx context.Context) error {
-						_, err := svc.SetTeamRole(ctx, a, team.ID, bob.Account.Username, "admin", core.Meta{})
+						_, _, err := svc.SetTeamRole(ctx, a, team.ID, bob.Account.Username, "admin", core.Meta{})
 						return err
 					}
 				}},
@@ -217,7 +219,10 @@ func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
 					if _, err := svc.AddZone(ctx, zone, a.Account.Username, core.Meta{}); err != nil {
 						t.Fatal(err)
 					}
-					return func(ctx context.Context) error { return svc.ShareZone(ctx, a, zone, team.ID, core.Meta{}) }
+					return func(ctx context.Context) error {
+						_, err := svc.ShareZone(ctx, a, zone, team.ID, core.Meta{})
+						return err
+					}
 				}},
 				{"stop sharing a zone", func(t *testing.T, a core.Auth) func(ctx context.Context) error {
 					team := newTeam(t, svc, a, unique("team"))
@@ -225,7 +230,7 @@ func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
 					if _, err := svc.AddZone(ctx, zone, a.Account.Username, core.Meta{}); err != nil {
 						t.Fatal(err)
 					}
-					if err := svc.ShareZone(ctx, a, zone, team.ID, core.Meta{}); err != nil {
+					if _, err := svc.ShareZone(ctx, a, zone, team.ID, core.Meta{}); err != nil {
 						t.Fatal(err)
 					}
 					return func(ctx context.Context) error { return svc.UnshareZone(ctx, a, zone, team.ID, core.Meta{}) }

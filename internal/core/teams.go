@@ -59,10 +59,11 @@ type TeamStore interface {
 	// DeleteTeam is decided on by as read, as UpdateTeam.
 	DeleteTeam(ctx context.Context, id string, by twofold.TeamMember) error
 	TeamsRequiringTwoFactor(ctx context.Context, accountID string) ([]string, error)
-	// SetZoneTeam shares a zone with a team; it shares only with a team
-	// the zone's owner is a member of as it runs, else it is a conflict.
-	// It is decided on by as read, as UpdateTeam.
-	SetZoneTeam(ctx context.Context, zone, teamID string, by twofold.TeamMember) error
+	// SetZoneTeam shares a zone with a team, and says whether that changed
+	// anything (not when it was shared with the team already); it shares
+	// only with a team the zone's owner is a member of as it runs, else it
+	// is a conflict. It is decided on by as read, as UpdateTeam.
+	SetZoneTeam(ctx context.Context, zone, teamID string, by twofold.TeamMember) (changed bool, err error)
 	// UnshareZone stops sharing a zone with the team, and only with it: a
 	// zone not shared with it is not-found. When by has an account it is
 	// decided on by as read, as UpdateTeam.
@@ -256,29 +257,38 @@ type TeamChange struct {
 // told of the new policy, and those without a factor are told to add one.
 // Only what the change changes is written: a rename never writes back the
 // policy as it was read, which another owner may have changed meanwhile.
-func (s *Service) UpdateTeam(ctx context.Context, a Auth, teamID string, c TeamChange, m Meta) (twofold.Team, error) {
+// It says whether anything changed: a change to what the team has already
+// (or what another owner made it meanwhile) writes and tells nothing.
+func (s *Service) UpdateTeam(ctx context.Context, a Auth, teamID string, c TeamChange, m Meta) (twofold.Team, bool, error) {
 	if err := person(a); err != nil {
-		return twofold.Team{}, err
+		return twofold.Team{}, false, err
 	}
-	return decideAgain(func() (twofold.Team, error) { return s.updateTeam(ctx, a, teamID, c, m) })
+	u, err := decideAgain(func() (teamUpdate, error) { return s.updateTeam(ctx, a, teamID, c, m) })
+	return u.team, u.changed, err
 }
 
-func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamChange, m Meta) (twofold.Team, error) {
+// teamUpdate is the team after UpdateTeam, and whether it changed.
+type teamUpdate struct {
+	team    twofold.Team
+	changed bool
+}
+
+func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamChange, m Meta) (teamUpdate, error) {
 	mb, err := s.membership(ctx, a.Account.ID, teamID)
 	if err != nil {
-		return twofold.Team{}, err
+		return teamUpdate{}, err
 	}
 	if mb.Role != twofold.RoleOwner {
-		return twofold.Team{}, twofold.Errorf(twofold.CodeForbidden, "only the team's owners may change its settings")
+		return teamUpdate{}, twofold.Errorf(twofold.CodeForbidden, "only the team's owners may change its settings")
 	}
 	if err := s.teamPolicyAdmits(ctx, a, mb.Team, "manage it"); err != nil {
-		return twofold.Team{}, err
+		return teamUpdate{}, err
 	}
 	var name *string
 	if c.Name != nil {
 		n, err := validateTeamName(*c.Name)
 		if err != nil {
-			return twofold.Team{}, err
+			return teamUpdate{}, err
 		}
 		if n != mb.Team.Name {
 			name = &n
@@ -289,29 +299,31 @@ func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamC
 		if *c.RequireTwoFactor {
 			enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
 			if err != nil {
-				return twofold.Team{}, err
+				return teamUpdate{}, err
 			}
 			if !enabled {
-				return twofold.Team{}, twofold.Errorf(twofold.CodeInvalid, "add an authenticator to your own account before requiring two-factor of the team")
+				return teamUpdate{}, twofold.Errorf(twofold.CodeInvalid, "add an authenticator to your own account before requiring two-factor of the team")
 			}
 		}
 		if err := s.requireElevation(a); err != nil {
-			return twofold.Team{}, err
+			return teamUpdate{}, err
 		}
 		policy = c.RequireTwoFactor
 	}
 	if name == nil && policy == nil {
-		return mb.Team, nil
+		return teamUpdate{team: mb.Team}, nil
 	}
 	// In one transaction, which checks first that the session still
 	// stands (WithCaller).
 	var t twofold.Team
+	changed := false
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		before, after, err := s.store.UpdateTeam(ctx, teamID, name, policy, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role})
 		if err != nil {
 			return err
 		}
 		t = after
+		changed = t.Name != before.Name || t.RequireTwoFactor != before.RequireTwoFactor
 		if t.Name != before.Name {
 			s.audit(ctx, a.Account.ID, "team.renamed", m, fmt.Sprintf("team %s %q to %q", t.ID, before.Name, t.Name))
 		}
@@ -323,9 +335,9 @@ func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamC
 		return nil
 	})
 	if err != nil {
-		return twofold.Team{}, err
+		return teamUpdate{}, err
 	}
-	return t, nil
+	return teamUpdate{t, changed}, nil
 }
 
 // decideAgain runs decide, which reads a team, checks a change against
@@ -489,49 +501,58 @@ func (s *Service) teamMember(ctx context.Context, teamID, username string) (twof
 	return twofold.TeamMember{}, twofold.Errorf(twofold.CodeNotFound, "%q is not a member of this team", username)
 }
 
-// SetTeamRole gives the member named username role. A team keeps at least
-// one owner. The store changes the role only while the member's role and
-// the caller's are still those checked here: a change racing another (an
-// owner making the member an owner as an admin demotes them) is checked
-// again on what is there after it.
-func (s *Service) SetTeamRole(ctx context.Context, a Auth, teamID, username, role string, m Meta) (twofold.TeamMember, error) {
+// SetTeamRole gives the member named username role, and says whether that
+// changed anything: a member who has that role already keeps it, and
+// nothing is written, audited or told. A team keeps at least one owner.
+// The store changes the role only while the member's role and the caller's
+// are still those checked here: a change racing another (an owner making
+// the member an owner as an admin demotes them) is checked again on what is
+// there after it.
+func (s *Service) SetTeamRole(ctx context.Context, a Auth, teamID, username, role string, m Meta) (twofold.TeamMember, bool, error) {
 	r, err := parseRole(role)
 	if err != nil {
-		return twofold.TeamMember{}, err
+		return twofold.TeamMember{}, false, err
 	}
 	mb, err := s.manager(ctx, a, teamID)
 	if err != nil {
-		return twofold.TeamMember{}, err
+		return twofold.TeamMember{}, false, err
 	}
 	first := true
-	return decideAgain(func() (twofold.TeamMember, error) {
+	type result struct {
+		mem     twofold.TeamMember
+		changed bool
+	}
+	res, err := decideAgain(func() (result, error) {
 		if !first {
 			if mb, err = s.managesTeam(ctx, a, teamID); err != nil {
-				return twofold.TeamMember{}, err
+				return result{}, err
 			}
 		}
 		first = false
-		return s.setTeamRole(ctx, a, mb, username, r, m)
+		mem, changed, err := s.setTeamRole(ctx, a, mb, username, r, m)
+		return result{mem, changed}, err
 	})
+	return res.mem, res.changed, err
 }
 
-func (s *Service) setTeamRole(ctx context.Context, a Auth, mb twofold.Membership, username string, r twofold.Role, m Meta) (twofold.TeamMember, error) {
+func (s *Service) setTeamRole(ctx context.Context, a Auth, mb twofold.Membership, username string, r twofold.Role, m Meta) (twofold.TeamMember, bool, error) {
 	teamID := mb.Team.ID
 	mem, err := s.teamMember(ctx, teamID, username)
 	if err != nil {
-		return mem, err
+		return mem, false, err
 	}
 	if err := mayGrant(mb.Role, r); err != nil {
-		return mem, err
+		return mem, false, err
 	}
 	if err := mayGrant(mb.Role, mem.Role); err != nil {
-		return mem, err
+		return mem, false, err
 	}
 	// In one transaction, which checks first that the session still
 	// stands (WithCaller).
+	var before twofold.Role
 	err = s.inTx(ctx, func(ctx context.Context) error {
-		before, err := s.store.SetTeamRole(ctx, teamID, mem, r, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role})
-		if err != nil || before == r {
+		var err error
+		if before, err = s.store.SetTeamRole(ctx, teamID, mem, r, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil || before == r {
 			return err
 		}
 		s.audit(ctx, a.Account.ID, "team.role_changed", m, fmt.Sprintf("team %s %q: %s from %s to %s", teamID, mb.Team.Name, mem.Username, before, r))
@@ -542,10 +563,10 @@ func (s *Service) setTeamRole(ctx context.Context, a Auth, mb twofold.Membership
 		return nil
 	})
 	if err != nil {
-		return mem, err
+		return mem, false, err
 	}
 	mem.Role = r
-	return mem, nil
+	return mem, before != r, nil
 }
 
 // RemoveTeamMember removes the member named username from the team: a
@@ -677,25 +698,26 @@ func (s *Service) tellIfLoginLifted(ctx context.Context, accountID, how string) 
 // access, so it needs an elevated session when the caller's account has
 // two-factor. A zone is shared with one team at most; sharing it with
 // another moves it. As with SetTeamRole, a share racing a change of the
-// caller's role is checked again on what is there after it.
-func (s *Service) ShareZone(ctx context.Context, a Auth, zone, teamID string, m Meta) error {
+// caller's role is checked again on what is there after it. It says
+// whether anything changed: a zone shared with the team already stays so,
+// and nothing is written or audited.
+func (s *Service) ShareZone(ctx context.Context, a Auth, zone, teamID string, m Meta) (changed bool, err error) {
 	if err := person(a); err != nil {
-		return err
+		return false, err
 	}
 	managed := false // the elevation is checked and a token taken once
-	_, err := decideAgain(func() (struct{}, error) {
-		return struct{}{}, s.shareZone(ctx, a, zone, teamID, &managed, m)
+	return decideAgain(func() (bool, error) {
+		return s.shareZone(ctx, a, zone, teamID, &managed, m)
 	})
-	return err
 }
 
-func (s *Service) shareZone(ctx context.Context, a Auth, zone, teamID string, managed *bool, m Meta) error {
+func (s *Service) shareZone(ctx context.Context, a Auth, zone, teamID string, managed *bool, m Meta) (bool, error) {
 	z, err := s.zoneNamed(ctx, zone)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if z.AccountID != a.Account.ID {
-		return errNoZone()
+		return false, errNoZone()
 	}
 	var mb twofold.Membership
 	if *managed {
@@ -705,9 +727,9 @@ func (s *Service) shareZone(ctx context.Context, a Auth, zone, teamID string, ma
 	}
 	if err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeForbidden && mb.Role != "" && !mb.Role.ManagesMembers() {
-			return errRoleMayNot(mb, "share zones with it (its owners and admins may)")
+			return false, errRoleMayNot(mb, "share zones with it (its owners and admins may)")
 		}
-		return err
+		return false, err
 	}
 	*managed = true
 	// The store shares the zone only while its owner is still a member of
@@ -716,8 +738,10 @@ func (s *Service) shareZone(ctx context.Context, a Auth, zone, teamID string, ma
 	// must not leave the zone shared with it.
 	// In one transaction, which checks first that the session still
 	// stands (WithCaller).
-	return s.inTx(ctx, func(ctx context.Context) error {
-		if err := s.store.SetZoneTeam(ctx, z.Name, teamID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
+	var changed bool
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		var err error
+		if changed, err = s.store.SetZoneTeam(ctx, z.Name, teamID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
 			if errors.Is(err, twofold.ErrStale) {
 				return err
 			}
@@ -726,9 +750,12 @@ func (s *Service) shareZone(ctx context.Context, a Auth, zone, teamID string, ma
 			}
 			return err
 		}
-		s.audit(ctx, a.Account.ID, "dns.zone_shared", m, fmt.Sprintf("zone %s shared with team %s %q", z.Name, teamID, mb.Team.Name))
+		if changed {
+			s.audit(ctx, a.Account.ID, "dns.zone_shared", m, fmt.Sprintf("zone %s shared with team %s %q", z.Name, teamID, mb.Team.Name))
+		}
 		return nil
 	})
+	return changed && err == nil, err
 }
 
 // UnshareZone stops sharing the zone with the team: the zone's owner or a

@@ -143,14 +143,14 @@ func TestRenameKeepsPolicy(t *testing.T) {
 			f := newTeamFixture(t, dsn(t), "bob:owner") // bob: password only, not elevated
 			on, renamed := true, "ops-renamed"
 			f.race(t, "InTx", func() {
-				if _, err := f.svc.UpdateTeam(ctx, f.users["ada"], f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+				if _, _, err := f.svc.UpdateTeam(ctx, f.users["ada"], f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
 					t.Errorf("ada requires two-factor: %v", err)
 				}
 			})
 			// As a settings form sends it: the policy as bob saw it, and a
 			// new name.
 			off := false
-			got, err := f.svc.UpdateTeam(ctx, f.users["bob"], f.teamID, core.TeamChange{Name: &renamed, RequireTwoFactor: &off}, core.Meta{})
+			got, _, err := f.svc.UpdateTeam(ctx, f.users["bob"], f.teamID, core.TeamChange{Name: &renamed, RequireTwoFactor: &off}, core.Meta{})
 			if err != nil {
 				t.Fatalf("bob renames: %v", err)
 			}
@@ -187,11 +187,11 @@ func TestSamePolicyTwiceToldOnce(t *testing.T) {
 	bob := withFactor(t, f.svc, f.users["bob"])
 	on := true
 	f.race(t, "InTx", func() {
-		if _, err := f.svc.UpdateTeam(ctx, bob, f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+		if _, _, err := f.svc.UpdateTeam(ctx, bob, f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
 			t.Errorf("bob requires two-factor: %v", err)
 		}
 	})
-	if _, err := f.svc.UpdateTeam(ctx, f.users["ada"], f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+	if _, _, err := f.svc.UpdateTeam(ctx, f.users["ada"], f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
@@ -233,11 +233,11 @@ func TestTeamChangesDecidedOnRoles(t *testing.T) {
 					members: []string{"cat:admin", "dan:ops"},
 					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
-						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "dan", "owner", core.Meta{})
+						_, _, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "dan", "owner", core.Meta{})
 						return err
 					},
 					change: func(f teamFixture) error {
-						_, err := f.svc.SetTeamRole(t.Context(), f.users["cat"], f.teamID, "dan", "read-only", core.Meta{})
+						_, _, err := f.svc.SetTeamRole(t.Context(), f.users["cat"], f.teamID, "dan", "read-only", core.Meta{})
 						return err
 					},
 					want:  twofold.CodeForbidden,
@@ -248,7 +248,7 @@ func TestTeamChangesDecidedOnRoles(t *testing.T) {
 					members: []string{"cat:admin", "dan:ops"},
 					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
-						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "dan", "owner", core.Meta{})
+						_, _, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "dan", "owner", core.Meta{})
 						return err
 					},
 					change: func(f teamFixture) error {
@@ -262,11 +262,11 @@ func TestTeamChangesDecidedOnRoles(t *testing.T) {
 					members: []string{"cat:admin", "dan:ops"},
 					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
-						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "cat", "ops", core.Meta{})
+						_, _, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "cat", "ops", core.Meta{})
 						return err
 					},
 					change: func(f teamFixture) error {
-						_, err := f.svc.SetTeamRole(t.Context(), f.users["cat"], f.teamID, "dan", "read-only", core.Meta{})
+						_, _, err := f.svc.SetTeamRole(t.Context(), f.users["cat"], f.teamID, "dan", "read-only", core.Meta{})
 						return err
 					},
 					want:  twofold.CodeForbidden,
@@ -290,12 +290,12 @@ func TestTeamChangesDecidedOnRoles(t *testing.T) {
 					members: []string{"bob:owner"},
 					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
-						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "bob", "ops", core.Meta{})
+						_, _, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "bob", "ops", core.Meta{})
 						return err
 					},
 					change: func(f teamFixture) error {
 						renamed := "bob's team"
-						_, err := f.svc.UpdateTeam(t.Context(), f.users["bob"], f.teamID, core.TeamChange{Name: &renamed}, core.Meta{})
+						_, _, err := f.svc.UpdateTeam(t.Context(), f.users["bob"], f.teamID, core.TeamChange{Name: &renamed}, core.Meta{})
 						return err
 					},
 					want:  twofold.CodeForbidden,
@@ -307,11 +307,11 @@ func TestTeamChangesDecidedOnRoles(t *testing.T) {
 					members: []string{"cat:admin", "dan:ops"},
 					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
-						_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "dan", "billing", core.Meta{})
+						_, _, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, "dan", "billing", core.Meta{})
 						return err
 					},
 					change: func(f teamFixture) error {
-						_, err := f.svc.SetTeamRole(t.Context(), f.users["cat"], f.teamID, "dan", "read-only", core.Meta{})
+						_, _, err := f.svc.SetTeamRole(t.Context(), f.users["cat"], f.teamID, "dan", "read-only", core.Meta{})
 						return err
 					},
 					roles: map[string]twofold.Role{"ada": twofold.RoleOwner, "cat": twofold.RoleAdmin, "dan": twofold.RoleReadOnly},
@@ -364,7 +364,7 @@ func TestInvitationOfInviterDemotedMeanwhile(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.race(t, "InTx", func() {
-				if _, err := f.svc.SetTeamRole(ctx, f.users["ada"], f.teamID, "cat", "ops", core.Meta{}); err != nil {
+				if _, _, err := f.svc.SetTeamRole(ctx, f.users["ada"], f.teamID, "cat", "ops", core.Meta{}); err != nil {
 					t.Errorf("ada demotes cat: %v", err)
 				}
 			})
@@ -389,12 +389,13 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			demote := func(who, role string) func(f teamFixture) error {
 				return func(f teamFixture) error {
-					_, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, who, role, core.Meta{})
+					_, _, err := f.svc.SetTeamRole(t.Context(), f.users["ada"], f.teamID, who, role, core.Meta{})
 					return err
 				}
 			}
 			share := func(f teamFixture) error {
-				return f.svc.ShareZone(t.Context(), f.users["cat"], "cat.example", f.teamID, core.Meta{})
+				_, err := f.svc.ShareZone(t.Context(), f.users["cat"], "cat.example", f.teamID, core.Meta{})
+				return err
 			}
 			// adaShares shares ada's zone with the team; other is a second
 			// team of ada's, made by adaShares too.
@@ -404,7 +405,7 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 				if _, err := f.svc.AddZone(ctx, "ada.example", "ada", core.Meta{}); err != nil {
 					t.Fatal(err)
 				}
-				if err := f.svc.ShareZone(ctx, f.users["ada"], "ada.example", f.teamID, core.Meta{}); err != nil {
+				if _, err := f.svc.ShareZone(ctx, f.users["ada"], "ada.example", f.teamID, core.Meta{}); err != nil {
 					t.Fatal(err)
 				}
 				tm, err := f.svc.CreateTeam(ctx, f.users["ada"], "ops2", core.Meta{})
@@ -505,7 +506,8 @@ func TestTeamWritesDecidedOnRoles(t *testing.T) {
 					setup:   adaShares,
 					at:      "InTx",
 					meanwhile: func(f teamFixture) error {
-						return f.svc.ShareZone(t.Context(), f.users["ada"], "ada.example", other, core.Meta{})
+						_, err := f.svc.ShareZone(t.Context(), f.users["ada"], "ada.example", other, core.Meta{})
+						return err
 					},
 					change: unshare,
 					want:   twofold.CodeNotFound,
@@ -759,7 +761,7 @@ func TestInvitationFromManagerPolicyKeepsOut(t *testing.T) {
 func policyOn(t *testing.T, f teamFixture) {
 	t.Helper()
 	on := true
-	if _, err := f.svc.UpdateTeam(t.Context(), f.users["ada"], f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+	if _, _, err := f.svc.UpdateTeam(t.Context(), f.users["ada"], f.teamID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
 		t.Errorf("ada requires two-factor: %v", err)
 	}
 }
@@ -806,14 +808,14 @@ func teamRequiringTwoFactor(t *testing.T, svc *core.Service, owner core.Auth) tw
 		t.Fatal(err)
 	}
 	on := true
-	if tm, err = svc.UpdateTeam(t.Context(), owner, tm.ID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
+	if tm, _, err = svc.UpdateTeam(t.Context(), owner, tm.ID, core.TeamChange{RequireTwoFactor: &on}, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	return tm
 }
 
 // joinOwnChoiceOff signs name up with a factor and two-factor login turned
-// off by their own choice, and has them join the team at owner's
+// off by their own choice (and told so by mail), and has them join the team at owner's
 // invitation: their login asks for a second step only while the team
 // requires it. It returns their password-only and elevated sessions.
 func joinOwnChoiceOff(t *testing.T, svc *core.Service, owner core.Auth, teamID, name string) (plain, elevated core.Auth) {
@@ -821,7 +823,7 @@ func joinOwnChoiceOff(t *testing.T, svc *core.Service, owner core.Auth, teamID, 
 	ctx := t.Context()
 	plain = signedIn(t, svc, name)
 	elevated = withFactor(t, svc, plain)
-	if err := svc.SetTwoFactorRequired(ctx, elevated, false, core.Meta{}); err != nil {
+	if _, err := svc.SetTwoFactorRequired(ctx, elevated, false, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	v, err := svc.InviteTeamMember(ctx, owner, teamID, name, "read-only", core.Meta{})
@@ -862,6 +864,7 @@ func TestLeavingTeamNeedsElevation(t *testing.T) {
 			}
 			bob, bobElevated := join("bob")
 			join("carol")
+			mails.sent = nil // each turned two-factor login off, and was told
 			if !asksSecondStep("bob") {
 				t.Fatal("fixture: bob's login does not ask for a second factor while the team requires it")
 			}
@@ -898,6 +901,7 @@ func TestLeavingTeamNeedsElevation(t *testing.T) {
 			// Deleting the team tells its members it no longer holds to
 			// two-factor login.
 			join("dave")
+			mails.sent = nil
 			if err := svc.DeleteTeam(ctx, ada, tm.ID, core.Meta{}); err != nil {
 				t.Fatalf("ada deletes the team: %v", err)
 			}

@@ -35,12 +35,12 @@ func TestUnshareKeepsAnotherTeamsShare(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, by := range []string{"ada", "bob"} {
-				if err := f.svc.ShareZone(ctx, ada, "example.com", f.teamID, core.Meta{}); err != nil {
+				if _, err := f.svc.ShareZone(ctx, ada, "example.com", f.teamID, core.Meta{}); err != nil {
 					t.Fatal(err)
 				}
 				f.rs.on = "Zone"
 				f.rs.hook = func() { // the owner moves the zone to dev meanwhile
-					if err := f.svc.ShareZone(context.Background(), ada, "example.com", other.ID, core.Meta{}); err != nil {
+					if _, err := f.svc.ShareZone(context.Background(), ada, "example.com", other.ID, core.Meta{}); err != nil {
 						t.Errorf("move to dev: %v", err)
 					}
 				}

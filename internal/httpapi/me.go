@@ -347,7 +347,7 @@ func (s *Server) renameFactor(w http.ResponseWriter, r *http.Request, a core.Aut
 		writeError(w, r, s.log, err)
 		return
 	}
-	if err := s.svc.RenameFactor(r.Context(), a, r.PathValue("id"), req.Label, Meta(r)); err != nil {
+	if _, err := s.svc.RenameFactor(r.Context(), a, r.PathValue("id"), req.Label, Meta(r)); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
@@ -410,7 +410,7 @@ func (s *Server) setTwoFactor(w http.ResponseWriter, r *http.Request, a core.Aut
 		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "field \"required\" (true or false) is missing").On("required"))
 		return
 	}
-	if err := s.svc.SetTwoFactorRequired(r.Context(), a, *req.Required, Meta(r)); err != nil {
+	if _, err := s.svc.SetTwoFactorRequired(r.Context(), a, *req.Required, Meta(r)); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}

@@ -99,7 +99,7 @@ func (s *Server) updateTeam(w http.ResponseWriter, r *http.Request, a core.Auth)
 		writeError(w, r, s.log, twofold.Errorf(twofold.CodeInvalid, "send name or require_two_factor"))
 		return
 	}
-	t, err := s.svc.UpdateTeam(r.Context(), a, r.PathValue("team_id"), core.TeamChange{Name: req.Name, RequireTwoFactor: req.RequireTwoFactor}, Meta(r))
+	t, _, err := s.svc.UpdateTeam(r.Context(), a, r.PathValue("team_id"), core.TeamChange{Name: req.Name, RequireTwoFactor: req.RequireTwoFactor}, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -123,7 +123,7 @@ func (s *Server) setTeamRole(w http.ResponseWriter, r *http.Request, a core.Auth
 		writeError(w, r, s.log, err)
 		return
 	}
-	m, err := s.svc.SetTeamRole(r.Context(), a, r.PathValue("team_id"), r.PathValue("username"), req.Role, Meta(r))
+	m, _, err := s.svc.SetTeamRole(r.Context(), a, r.PathValue("team_id"), r.PathValue("username"), req.Role, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -141,7 +141,7 @@ func (s *Server) removeTeamMember(w http.ResponseWriter, r *http.Request, a core
 
 // shareZone shares one of the caller's DNS zones with the team.
 func (s *Server) shareZone(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.svc.ShareZone(r.Context(), a, r.PathValue("zone"), r.PathValue("team_id"), Meta(r)); err != nil {
+	if _, err := s.svc.ShareZone(r.Context(), a, r.PathValue("zone"), r.PathValue("team_id"), Meta(r)); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}

@@ -134,7 +134,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a core.Auth, 
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.svc.SetTwoFactorRequired(r.Context(), a, on, httpapi.Meta(r)); err != nil {
+	if _, err := s.svc.SetTwoFactorRequired(r.Context(), a, on, httpapi.Meta(r)); err != nil {
 		s.fail(w, r, err)
 		return
 	}

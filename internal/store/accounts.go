@@ -166,14 +166,29 @@ func (s *Store) EmailChangedByOperatorAt(ctx context.Context, accountID string) 
 	return fromMicros(at.Int64), nil
 }
 
-// SetTwoFactorRequired sets whether login asks for the second step.
-func (s *Store) SetTwoFactorRequired(ctx context.Context, accountID string, required bool) error {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET two_factor_required = $1 WHERE id = $2`, required, accountID)
+// SetTwoFactorRequired sets whether login asks for the second step, and
+// says whether that changed anything.
+func (s *Store) SetTwoFactorRequired(ctx context.Context, accountID string, required bool) (changed bool, err error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET two_factor_required = $1 WHERE id = $2 AND two_factor_required <> $1`, required, accountID)
 	if err != nil {
-		return fmt.Errorf("update account: %w", err)
+		return false, fmt.Errorf("update account: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("account")
+	if n, _ := res.RowsAffected(); n > 0 {
+		return true, nil
+	}
+	return false, s.exists(ctx, "account", `SELECT 1 FROM accounts WHERE id = $1`, accountID)
+}
+
+// exists returns nil when query, which selects one row by key, finds it,
+// and else what is not found, named what.
+func (s *Store) exists(ctx context.Context, what, query string, args ...any) error {
+	var one int
+	err := s.conn(ctx).QueryRowContext(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(what)
+	}
+	if err != nil {
+		return fmt.Errorf("find %s: %w", what, err)
 	}
 	return nil
 }

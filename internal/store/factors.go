@@ -229,16 +229,17 @@ func (s *Store) SetFactorSync(ctx context.Context, factorID string, step, drift 
 	return s.AcceptStep(ctx, factorID, step, drift, now)
 }
 
-// RenameFactor changes a factor's label.
-func (s *Store) RenameFactor(ctx context.Context, accountID, id, label string) error {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE factors SET label = $1 WHERE id = $2 AND account_id = $3`, label, id, accountID)
+// RenameFactor changes a factor's label, and says whether that changed
+// anything: a factor called label already is left as it is.
+func (s *Store) RenameFactor(ctx context.Context, accountID, id, label string) (changed bool, err error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE factors SET label = $1 WHERE id = $2 AND account_id = $3 AND label <> $1`, label, id, accountID)
 	if err != nil {
-		return fmt.Errorf("rename factor: %w", err)
+		return false, fmt.Errorf("rename factor: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("factor")
+	if n, _ := res.RowsAffected(); n > 0 {
+		return true, nil
 	}
-	return nil
+	return false, s.exists(ctx, "factor", `SELECT 1 FROM factors WHERE id = $1 AND account_id = $2`, id, accountID)
 }
 
 // DeleteFactor removes a factor, only while it has status (a conflict when it

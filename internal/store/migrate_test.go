@@ -76,7 +76,7 @@ func TestMigrationTeamKeysAndZones(t *testing.T) {
 				if err := s.CreateZone(ctx, twofold.Zone{Name: zone, AccountID: owner, Serial: 1, CreatedAt: t0}); err != nil {
 					t.Fatal(err)
 				}
-				if err := s.SetZoneTeam(ctx, zone, "t1", twofold.TeamMember{}); err != nil {
+				if _, err := s.SetZoneTeam(ctx, zone, "t1", twofold.TeamMember{}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -443,33 +443,40 @@ func (s *Store) TeamsRequiringTwoFactor(ctx context.Context, accountID string) (
 		WHERE m.account_id = $1 AND t.require_two_factor ORDER BY t.name`, accountID)
 }
 
-// SetZoneTeam shares the zone with the team. It shares a zone only with a
-// team its owner is a member of as the statement runs, holding the team's
-// row as RemoveTeamMember does, so that a share cannot outlast the owner's
-// removal from the team (which stops sharing their zones): when the owner
-// is not a member it is a conflict. It is decided on by as read, as
-// UpdateTeam (ErrStale when by's role changed since; checked before the
-// owner's membership).
-func (s *Store) SetZoneTeam(ctx context.Context, zone, teamID string, by twofold.TeamMember) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+// SetZoneTeam shares the zone with the team, and says whether that changed
+// anything: a zone shared with the team already is left as it is
+// (changed false). It shares a zone only with a team its owner is a member
+// of as the statement runs, holding the team's row as RemoveTeamMember
+// does, so that a share cannot outlast the owner's removal from the team
+// (which stops sharing their zones): when the owner is not a member it is
+// a conflict. It is decided on by as read, as UpdateTeam (ErrStale when
+// by's role changed since; checked before the owner's membership).
+func (s *Store) SetZoneTeam(ctx context.Context, zone, teamID string, by twofold.TeamMember) (changed bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockTeam(ctx, tx, teamID); err != nil {
 			return err
 		}
 		if err := checkRoles(ctx, tx, teamID, by); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE dns_zones SET team_id = $2 WHERE name = $1
+		res, err := tx.ExecContext(ctx, `UPDATE dns_zones SET team_id = $2 WHERE name = $1 AND (team_id IS NULL OR team_id <> $2)
 			AND EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = $2 AND m.account_id = dns_zones.account_id)`, zone, teamID)
 		n, err := rowsAffected(res, err)
 		if err != nil || n > 0 {
+			changed = n > 0
 			return err
 		}
-		var owner string
-		err = tx.QueryRowContext(ctx, `SELECT account_id FROM dns_zones WHERE name = $1`, zone).Scan(&owner)
-		if err == nil {
+		// Shared with the team already (its owner is a member, as the
+		// team's row is held and a removal stops sharing), with another
+		// team or none by an owner who is not a member, or no zone.
+		var team sql.NullString
+		err = tx.QueryRowContext(ctx, `SELECT team_id FROM dns_zones WHERE name = $1`, zone).Scan(&team)
+		switch {
+		case err == nil && team.String == teamID:
+			return nil
+		case err == nil:
 			return twofold.Errorf(twofold.CodeConflict, "the zone's owner is not a member of the team")
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
 		return notFound("zone")
@@ -477,7 +484,7 @@ func (s *Store) SetZoneTeam(ctx context.Context, zone, teamID string, by twofold
 	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
 		err = fmt.Errorf("share zone: %w", err)
 	}
-	return err
+	return changed, err
 }
 
 // UnshareZone stops sharing the zone with the team, and with no other: a

@@ -17,7 +17,7 @@ import (
 func TestOperatorSeesTeamPolicy(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	_, alice := teamsFixture(t, ts)
-	if err := ts.Store.SetTwoFactorRequired(context.Background(), alice.ID, false); err != nil {
+	if _, err := ts.Store.SetTwoFactorRequired(context.Background(), alice.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	account(t, ts, "opal", true, false)

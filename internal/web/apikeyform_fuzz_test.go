@@ -117,9 +117,7 @@ func apiKeyForm(f *testing.F, dsn string) {
 			if secret != nil {
 				t.Fatalf("%q by %d: no key was made, but the page (%d) shows a secret", form, caller, p.r.status)
 			}
-			if d := hs.refusedDiff(t, p); d != "" {
-				t.Fatalf("%q by %d: refused (%d %s), but the database changed:\n%s", form, caller, p.r.status, pageError(p.r.body), d)
-			}
+			hs.refused(t, p, "")
 			return
 		}
 		k := made[0]

@@ -90,9 +90,7 @@ func cancelResetForm(f *testing.F, dsn string) {
 		form = hs.replace(form, c, ts.Clock.Now())
 		p := hs.post(t, path, form, who)
 		if waiting() {
-			if d := hs.refusedDiff(t, p); d != "" {
-				t.Fatalf("%q by %d: refused (%d %s), but the database changed:\n%s", form, caller, p.r.status, pageError(p.r.body), d)
-			}
+			hs.refused(t, p, "")
 			return
 		}
 		switch {

@@ -117,8 +117,6 @@ func closeForm(f *testing.F, dsn string) {
 		if closedPage {
 			t.Fatalf("%q by %d: nothing was closed, but the browser is at %s", form, p.caller, p.r.url)
 		}
-		if d := hs.refusedDiff(t, p); d != "" {
-			t.Fatalf("%q by %d: refused (%d %s), but the database changed:\n%s", form, p.caller, p.r.status, pageError(p.r.body), d)
-		}
+		hs.refused(t, p, "")
 	})
 }

@@ -93,6 +93,7 @@ func codesSheet(f *testing.F, dsn string) {
 		if d := p.before.Diff(hs.snaps.Take(t)); d != "" {
 			t.Fatalf("%s %q by %d: the database changed:\n%s", button.path, form, caller, d)
 		}
+		toldNothingDone(t, p, button.path)
 		posted := p.sent[button.field]
 		for _, v := range append(append([]string{}, p.sent["code"]...), p.sent["paper_key"]...) {
 			if len(v) >= 8 && strings.Contains(p.newLog, v) {

@@ -247,5 +247,6 @@ func emailForm(f *testing.F, dsn string) {
 		if d != "" {
 			t.Fatalf("%q by %d: refused (%d %s), but the database changed:\n%s", form, p.caller, p.r.status, pageError(p.r.body), d)
 		}
+		toldNothingDone(t, p, "")
 	})
 }

@@ -203,6 +203,7 @@ func endForm(f *testing.F, dsn string) {
 			if d != "" {
 				t.Fatalf("%s %q by %d: refused (%d %s), but the database changed:\n%s", path, form, caller, p.r.status, pageError(p.r.body), d)
 			}
+			toldNothingDone(t, p, path)
 			return
 		}
 		switch {

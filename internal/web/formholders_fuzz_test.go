@@ -14,6 +14,7 @@ import (
 	"github.com/twofold/twofold/internal/config"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
+	"github.com/twofold/twofold/internal/web"
 )
 
 // formHolder is an account whose browsers post a pages' fuzz target's
@@ -313,12 +314,7 @@ func (hs *formHolders) changed(t *testing.T, p posted) (did []string, selfElevat
 func (hs *formHolders) judge(t *testing.T, p posted, path string, did []string) (fail func(format string, args ...any)) {
 	t.Helper()
 	if len(did) == 0 {
-		if d := hs.refusedDiff(t, p); d != "" {
-			t.Fatalf("%s %q by %d: refused (%d %s), but the database changed:\n%s", path, p.form, p.caller, p.r.status, pageError(p.r.body), d)
-		}
-		if m := p.r.url.Query().Get("m"); slices.Contains(doneNotices, m) {
-			t.Fatalf("%s %q by %d: nothing written, yet the browser is told %q (%s)", path, p.form, p.caller, m, p.r.url)
-		}
+		hs.refused(t, p, path)
 		return nil
 	}
 	fail = func(format string, args ...any) {
@@ -331,6 +327,37 @@ func (hs *formHolders) judge(t *testing.T, p posted, path string, did []string) 
 	return fail
 }
 
+// refused fails t for p's form to path ("" for a target's one form),
+// which the target found to have done nothing, when the refusal changed
+// the database (refusedDiff) or the browser is told that something was
+// done (doneNotices).
+func (hs *formHolders) refused(t *testing.T, p posted, path string) {
+	t.Helper()
+	if d := hs.refusedDiff(t, p); d != "" {
+		t.Fatalf("%s: refused (%d %s), but the database changed:\n%s", p.named(path), p.r.status, pageError(p.r.body), d)
+	}
+	toldNothingDone(t, p, path)
+}
+
+// toldNothingDone fails t when the browser, after p's form to path wrote
+// nothing, is told that something was done (doneNotices).
+func toldNothingDone(t *testing.T, p posted, path string) {
+	t.Helper()
+	if m := p.r.url.Query().Get("m"); slices.Contains(doneNotices, m) {
+		t.Fatalf("%s: nothing written, yet the browser is told %q (%s)", p.named(path), m, p.r.url)
+	}
+}
+
+// named is p's form for a failure's message: to path ("" for a target's
+// one form), and by which browser.
+func (p posted) named(path string) string {
+	form := fmt.Sprintf("%q by %d", p.form, p.caller)
+	if path != "" {
+		form = path + " " + form
+	}
+	return form
+}
+
 // doneNotices are the pages' notices (the m parameter) that tell the
 // browser something was done; a form that wrote nothing never leads to
 // one.
@@ -340,7 +367,35 @@ var doneNotices = []string{"factor_added", "factor_removed", "setup_cancelled", 
 	"email_changed_for_user", "session_ended", "email_changed", "password_reset", "logged_out_everywhere",
 	"api_key_revoked", "code_sent", "ssh_key_added", "ssh_key_removed", "ssh_key_cancelled", "account_closed",
 	"account_deleted", "logged_out", "team_created", "team_left", "team_deleted", "member_removed",
-	"invitation_accepted", "invitation_declined", "record_added", "record_removed", "webhook_enabled", "webhook_deleted"}
+	"invitation_accepted", "invitation_declined", "record_added", "record_removed", "webhook_enabled", "webhook_deleted",
+	"team_updated", "role_changed", "invited", "invitation_revoked", "zone_shared", "zone_unshared"}
+
+// otherNotices are the pages' notices that a form which wrote nothing may
+// lead to: those that say nothing was done or why, those of signing in
+// (judged by the sign-in pages' targets), and "elevated", whose writes
+// the form targets leave out of what a form did (formHolders.changed).
+var otherNotices = []string{"name_same", "required_on_already", "required_off_already", "role_same", "team_same",
+	"zone_shared_already", "record_kept", "factor_gone", "already_member", "nothing_locked", "already_suspended",
+	"already_unsuspended", "ssh_key_confirmed", "ssh_key_unknown", "enrol_gone", "enrol_ended", "enrol_elsewhere",
+	"logout_stale", "signin", "expired_session", "expired", "welcome", "recovery_used", "paper_key_used",
+	"sms_recovery_used", "email_recovery_used", "ssh_key_used", "elevated"}
+
+// TestNoticesSayWhetherDone checks that each of the pages' notices is in
+// one of doneNotices and otherNotices: a notice added to the pages is
+// judged by the form targets once it is put in one.
+func TestNoticesSayWhetherDone(t *testing.T) {
+	keys := web.NoticeKeys()
+	for _, m := range keys {
+		if slices.Contains(doneNotices, m) == slices.Contains(otherNotices, m) {
+			t.Errorf("notice %q: in doneNotices %v, in otherNotices %v; want it in one", m, slices.Contains(doneNotices, m), slices.Contains(otherNotices, m))
+		}
+	}
+	for _, m := range slices.Concat(doneNotices, otherNotices) {
+		if !slices.Contains(keys, m) {
+			t.Errorf("%q is no notice of the pages", m)
+		}
+	}
+}
 
 // refusedDiff is what a refused form changed in the database but the
 // elevation its own "confirm it's you" fields made: alice's browser not

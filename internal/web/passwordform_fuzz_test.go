@@ -126,8 +126,6 @@ func passwordForm(f *testing.F, dsn string) {
 			h.id = ""
 			return
 		}
-		if d := hs.refusedDiff(t, p); d != "" {
-			t.Fatalf("%q by %d: refused (%d %s), but the database changed:\n%s", form, p.caller, p.r.status, pageError(p.r.body), d)
-		}
+		hs.refused(t, p, "")
 	})
 }

@@ -163,6 +163,7 @@ func recordForm(f *testing.F, dsn string) {
 			if d != "" {
 				t.Fatalf("%s %q by %d: refused (%d %s), but the database changed:\n%s", path, form, caller, p.r.status, pageError(p.r.body), d)
 			}
+			toldNothingDone(t, p, path)
 			return
 		}
 		fail := func(format string, args ...any) {

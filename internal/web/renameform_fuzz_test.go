@@ -98,6 +98,7 @@ func renameForm(f *testing.F, dsn string) {
 			if d != "" {
 				t.Fatalf("%s %q by %d: refused (%d %s), but the database changed:\n%s", path, form, caller, p.r.status, pageError(p.r.body), d)
 			}
+			toldNothingDone(t, p, path)
 			return
 		}
 		x := renamed[0]
@@ -133,7 +134,7 @@ func renameForm(f *testing.F, dsn string) {
 				t.Fatalf("%s %q by %d: renamed, and more changed:\n%s", path, form, caller, d)
 			}
 		}
-		if err := ts.Store.RenameFactor(ctx, x.AccountID, x.ID, before[x.ID].Label); err != nil {
+		if _, err := ts.Store.RenameFactor(ctx, x.AccountID, x.ID, before[x.ID].Label); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -50,7 +50,7 @@ func TestRenewalAnswerLost(t *testing.T) {
 				if r.url.RawQuery != "m=required_off" || fresh == "" || fresh == stale {
 					t.Fatalf("confirming it's her did not renew the cookie: at %s: %s", r.url, pageError(r.body))
 				}
-				if err := ts.Service.SetTwoFactorRequired(ctx, mustAuth(t, ts, fresh), true, core.Meta{}); err != nil {
+				if _, err := ts.Service.SetTwoFactorRequired(ctx, mustAuth(t, ts, fresh), true, core.Meta{}); err != nil {
 					t.Fatal(err)
 				}
 				return form, stale, fresh

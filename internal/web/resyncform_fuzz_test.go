@@ -94,6 +94,7 @@ func resyncForm(f *testing.F, dsn string) {
 		p := hs.post(t, path, form, who)
 		d := p.before.Diff(hs.snaps.Take(t))
 		if d == "" {
+			toldNothingDone(t, p, path)
 			return
 		}
 		fail := func(format string, args ...any) {

@@ -448,7 +448,8 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request, a core.Auth) {
 }
 
 func (s *Server) rename(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.svc.RenameFactor(r.Context(), a, r.PathValue("id"), r.PostForm.Get("label"), httpapi.Meta(r)); err != nil {
+	changed, err := s.svc.RenameFactor(r.Context(), a, r.PathValue("id"), r.PostForm.Get("label"), httpapi.Meta(r))
+	if err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
 			err = errNoAuthenticator() // the store's word is "factor"
 		}
@@ -456,6 +457,10 @@ func (s *Server) rename(w http.ResponseWriter, r *http.Request, a core.Auth) {
 			markInvalid(r, "rename-"+r.PathValue("id"))
 		}
 		s.renderSecurity(w, r, a, s.status(w, r, err), "", "Renaming failed: "+message(err), "")
+		return
+	}
+	if !changed {
+		http.Redirect(w, r, "/settings/security?m=name_same", http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/settings/security?m=renamed", http.StatusSeeOther)
@@ -721,15 +726,19 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request, a core.Auth) 
 		s.renderTwoFactor(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
-	if err := s.svc.SetTwoFactorRequired(r.Context(), a, required, httpapi.Meta(r)); err != nil {
+	changed, err := s.svc.SetTwoFactorRequired(r.Context(), a, required, httpapi.Meta(r))
+	if err != nil {
 		s.renderTwoFactor(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
+	m := "required_off"
 	if required {
-		http.Redirect(w, r, "/settings/security?m=required_on", http.StatusSeeOther)
-		return
+		m = "required_on"
 	}
-	http.Redirect(w, r, "/settings/security?m=required_off", http.StatusSeeOther)
+	if !changed {
+		m += "_already" // sent again, or another session was first
+	}
+	http.Redirect(w, r, "/settings/security?m="+m, http.StatusSeeOther)
 }
 
 // eventsBody is the data of the full audit log page.

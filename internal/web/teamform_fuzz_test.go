@@ -91,6 +91,7 @@ func teamForm(f *testing.F, dsn string) {
 			if d := p.before.Diff(hs.snaps.Take(t)); d != "" {
 				t.Fatalf("%q by %d: refused (%d %s), but the database changed:\n%s", form, caller, p.r.status, pageError(p.r.body), d)
 			}
+			toldNothingDone(t, p, "")
 			return
 		}
 		tm := made[0]

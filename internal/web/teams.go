@@ -158,28 +158,42 @@ func (s *Server) renderTeam(w http.ResponseWriter, r *http.Request, a core.Auth,
 // elevateForTeam elevates the session with the code of the team page's
 // "confirm it's you" form, for the changes of the team that need it.
 func (s *Server) elevateForTeam(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.teamAction(w, r, a, teamBody{}, "elevated", func(core.Auth) error {
+	s.teamAction(w, r, a, teamBody{}, "elevated", func(core.Auth) (string, error) {
 		if !elevationAnswered(r) {
-			return twofold.Errorf(twofold.CodeInvalid, "confirm it's you first")
+			return "", twofold.Errorf(twofold.CodeInvalid, "confirm it's you first")
 		}
-		return s.elevateFromForm(w, r, &a)
+		return "", s.elevateFromForm(w, r, &a)
 	})
 }
 
 // teamAction runs do, then shows the team's page again: with the error, or
-// with the notice done.
-func (s *Server) teamAction(w http.ResponseWriter, r *http.Request, a core.Auth, b teamBody, done string, do func(a core.Auth) error) {
-	if err := do(a); err != nil {
+// with the notice done, or the one do returns in its place (one that says
+// nothing was changed).
+func (s *Server) teamAction(w http.ResponseWriter, r *http.Request, a core.Auth, b teamBody, done string, do func(a core.Auth) (string, error)) {
+	notice, err := do(a)
+	if err != nil {
 		s.renderTeam(w, r, a, s.status(w, r, err), b, "", message(err))
 		return
 	}
-	http.Redirect(w, r, "/settings/teams/"+url.PathEscape(r.PathValue("id"))+"?m="+done, http.StatusSeeOther)
+	if notice == "" {
+		notice = done
+	}
+	http.Redirect(w, r, "/settings/teams/"+url.PathEscape(r.PathValue("id"))+"?m="+notice, http.StatusSeeOther)
+}
+
+// unlessChanged is the notice same when nothing changed, else "" (the
+// action's own).
+func unlessChanged(changed bool, same string) string {
+	if changed {
+		return ""
+	}
+	return same
 }
 
 func (s *Server) inviteTeamMember(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	f := r.PostForm
 	b := teamBody{Username: f.Get("username"), Role: f.Get("role")}
-	s.teamAction(w, r, a, b, "invited", func(a core.Auth) error {
+	s.teamAction(w, r, a, b, "invited", func(a core.Auth) (string, error) {
 		_, err := s.svc.InviteTeamMember(r.Context(), a, r.PathValue("id"), b.Username, b.Role, httpapi.Meta(r))
 		switch {
 		case core.RefusedField(err) == "role":
@@ -188,13 +202,13 @@ func (s *Server) inviteTeamMember(w http.ResponseWriter, r *http.Request, a core
 			twofold.ErrorCode(err) == twofold.CodeConflict: // nobody of that name, or a member or invited already
 			markInvalid(r, "member-username")
 		}
-		return err
+		return "", err
 	})
 }
 
 func (s *Server) revokeTeamInvitation(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.teamAction(w, r, a, teamBody{}, "invitation_revoked", func(a core.Auth) error {
-		return s.svc.RevokeTeamInvitation(r.Context(), a, r.PathValue("id"), r.PathValue("inv"), httpapi.Meta(r))
+	s.teamAction(w, r, a, teamBody{}, "invitation_revoked", func(a core.Auth) (string, error) {
+		return "", s.svc.RevokeTeamInvitation(r.Context(), a, r.PathValue("id"), r.PathValue("inv"), httpapi.Meta(r))
 	})
 }
 
@@ -252,9 +266,9 @@ func (s *Server) declineInvitation(w http.ResponseWriter, r *http.Request, a cor
 }
 
 func (s *Server) setTeamRole(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.teamAction(w, r, a, teamBody{}, "role_changed", func(a core.Auth) error {
-		_, err := s.svc.SetTeamRole(r.Context(), a, r.PathValue("id"), r.PathValue("username"), r.PostForm.Get("role"), httpapi.Meta(r))
-		return err
+	s.teamAction(w, r, a, teamBody{}, "role_changed", func(a core.Auth) (string, error) {
+		_, changed, err := s.svc.SetTeamRole(r.Context(), a, r.PathValue("id"), r.PathValue("username"), r.PostForm.Get("role"), httpapi.Meta(r))
+		return unlessChanged(changed, "role_same"), err
 	})
 }
 
@@ -290,15 +304,15 @@ func (s *Server) updateTeam(w http.ResponseWriter, r *http.Request, a core.Auth)
 	if c.Name != nil {
 		b.Rename = *c.Name
 	}
-	s.teamAction(w, r, a, b, "team_updated", func(a core.Auth) error {
+	s.teamAction(w, r, a, b, "team_updated", func(a core.Auth) (string, error) {
 		if unsaid {
-			return twofold.Errorf(twofold.CodeInvalid, "the form did not say whether to require two-factor of the team's members, so nothing was changed: go back, reload the page and try again")
+			return "", twofold.Errorf(twofold.CodeInvalid, "the form did not say whether to require two-factor of the team's members, so nothing was changed: go back, reload the page and try again")
 		}
-		_, err := s.svc.UpdateTeam(r.Context(), a, r.PathValue("id"), c, httpapi.Meta(r))
+		_, changed, err := s.svc.UpdateTeam(r.Context(), a, r.PathValue("id"), c, httpapi.Meta(r))
 		if c.Name != nil && c.RequireTwoFactor == nil {
 			markInvalidOn(r, err, "rename-team", twofold.CodeInvalid, twofold.CodeConflict)
 		}
-		return err
+		return unlessChanged(changed, "team_same"), err
 	})
 }
 
@@ -353,13 +367,14 @@ func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request, a core.Auth)
 }
 
 func (s *Server) shareZone(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.teamAction(w, r, a, teamBody{}, "zone_shared", func(a core.Auth) error {
-		return s.svc.ShareZone(r.Context(), a, r.PostForm.Get("zone"), r.PathValue("id"), httpapi.Meta(r))
+	s.teamAction(w, r, a, teamBody{}, "zone_shared", func(a core.Auth) (string, error) {
+		changed, err := s.svc.ShareZone(r.Context(), a, r.PostForm.Get("zone"), r.PathValue("id"), httpapi.Meta(r))
+		return unlessChanged(changed, "zone_shared_already"), err
 	})
 }
 
 func (s *Server) unshareZone(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.teamAction(w, r, a, teamBody{}, "zone_unshared", func(a core.Auth) error {
-		return s.svc.UnshareZone(r.Context(), a, r.PathValue("zone"), r.PathValue("id"), httpapi.Meta(r))
+	s.teamAction(w, r, a, teamBody{}, "zone_unshared", func(a core.Auth) (string, error) {
+		return "", s.svc.UnshareZone(r.Context(), a, r.PathValue("zone"), r.PathValue("id"), httpapi.Meta(r))
 	})
 }

@@ -96,8 +96,6 @@ func twoFactorForm(f *testing.F, dsn string) {
 			alice.id = ""
 			return
 		}
-		if d := hs.refusedDiff(t, p); d != "" {
-			t.Fatalf("%q by %d: refused (%d %s), but the database changed:\n%s", form, caller, p.r.status, pageError(p.r.body), d)
-		}
+		hs.refused(t, p, "")
 	})
 }

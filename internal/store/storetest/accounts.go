@@ -69,7 +69,7 @@ func testAccountNotFound(t *testing.T, s *store.Store) {
 		{"AccountByID", func() error { _, err := s.AccountByID(ctx, "acct-nobody"); return err }},
 		{"AccountByUsername", func() error { _, err := s.AccountByUsername(ctx, "nobody"); return err }},
 		{"AccountByUsernameOtherCase", func() error { _, err := s.AccountByUsername(ctx, "ALICE"); return err }},
-		{"SetTwoFactorRequired", func() error { return s.SetTwoFactorRequired(ctx, "acct-nobody", true) }},
+		{"SetTwoFactorRequired", func() error { _, err := s.SetTwoFactorRequired(ctx, "acct-nobody", true); return err }},
 		{"EndSessions", func() error { _, err := s.EndSessions(ctx, "acct-nobody"); return err }},
 	}
 	for _, tt := range tests {
@@ -166,10 +166,12 @@ func testCountAccounts(t *testing.T, s *store.Store) {
 func testSetTwoFactorRequired(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	other := newAccount(t, s, "bob")
+	was := false
 	for _, want := range []bool{true, true, false, true} {
-		if err := s.SetTwoFactorRequired(t.Context(), a.ID, want); err != nil {
-			t.Fatalf("SetTwoFactorRequired(%v): %v", want, err)
+		if changed, err := s.SetTwoFactorRequired(t.Context(), a.ID, want); err != nil || changed != (want != was) {
+			t.Fatalf("SetTwoFactorRequired(%v) after %v: changed %v, %v", want, was, changed, err)
 		}
+		was = want
 		if got := getAccount(t, s, a.ID).TwoFactorRequired; got != want {
 			t.Errorf("TwoFactorRequired after setting %v: got %v, want %v", want, got, want)
 		}

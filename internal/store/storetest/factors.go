@@ -180,7 +180,8 @@ func testFactorNotFound(t *testing.T, s *store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.Factor(ctx, tt.accountID, tt.id)
 			wantCode(t, "Factor", err, twofold.CodeNotFound)
-			wantCode(t, "RenameFactor", s.RenameFactor(ctx, tt.accountID, tt.id, "stolen"), twofold.CodeNotFound)
+			_, err = s.RenameFactor(ctx, tt.accountID, tt.id, "stolen")
+			wantCode(t, "RenameFactor", err, twofold.CodeNotFound)
 			_, err = s.DeleteFactor(ctx, tt.accountID, tt.id, twofold.FactorActive)
 			wantCode(t, "DeleteFactor", err, twofold.CodeNotFound)
 		})
@@ -398,9 +399,10 @@ func testRenameFactor(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	f := newFactor(t, s, a.ID, "f-1")
 	other := newFactor(t, s, a.ID, "f-2")
-	for _, label := range []string{"work phone", "", "ünïcödé 🔑", "it's"} {
-		if err := s.RenameFactor(t.Context(), a.ID, f.ID, label); err != nil {
-			t.Fatalf("RenameFactor(%q): %v", label, err)
+	for _, label := range []string{"work phone", "work phone", "Work phone", "", "ünïcödé 🔑", "it's"} {
+		was := getFactor(t, s, a.ID, f.ID).Label
+		if changed, err := s.RenameFactor(t.Context(), a.ID, f.ID, label); err != nil || changed != (label != was) {
+			t.Fatalf("RenameFactor(%q) of %q: changed %v, %v", label, was, changed, err)
 		}
 		want := f
 		want.Label = label

@@ -75,8 +75,11 @@ func testTeamRoundTrip(t *testing.T, s *store.Store) {
 	}
 	// A zone shared with the team stays with its owner when the team goes.
 	newZone(t, s, a.ID, "example.com")
-	if err := s.SetZoneTeam(ctx, "example.com", "t1", twofold.TeamMember{}); err != nil {
-		t.Fatal(err)
+	if changed, err := s.SetZoneTeam(ctx, "example.com", "t1", twofold.TeamMember{}); err != nil || !changed {
+		t.Fatalf("share example.com: changed %v, %v", changed, err)
+	}
+	if changed, err := s.SetZoneTeam(ctx, "example.com", "t1", twofold.TeamMember{}); err != nil || changed {
+		t.Fatalf("share example.com again: changed %v, %v; want nothing changed", changed, err)
 	}
 	if zs, err := s.TeamZones(ctx, "t1"); err != nil || len(zs) != 1 || zs[0].TeamID != "t1" {
 		t.Fatalf("team zones: got %+v, %v", zs, err)
@@ -123,7 +126,7 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 	}
 	newZone(t, s, b.ID, "bob.net")
 	newZone(t, s, a.ID, "alice.com")
-	if err := s.SetZoneTeam(ctx, "alice.com", "t1", owner(a.ID)); err != nil {
+	if _, err := s.SetZoneTeam(ctx, "alice.com", "t1", owner(a.ID)); err != nil {
 		t.Fatal(err)
 	}
 	on, name := true, "Renamed"
@@ -164,7 +167,8 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 			return s.DeleteTeamInvitation(ctx, "i1", owner(b.ID))
 		}},
 		{"zone shared by a member read as another", func() error {
-			return s.SetZoneTeam(ctx, "bob.net", "t1", owner(b.ID))
+			_, err := s.SetZoneTeam(ctx, "bob.net", "t1", owner(b.ID))
+			return err
 		}},
 		{"zone unshared by a member read as another", func() error {
 			return s.UnshareZone(ctx, "alice.com", "t1", owner(b.ID))
@@ -245,7 +249,7 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 	if err := s.DeleteTeamInvitation(ctx, "i2", admin(b.ID)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetZoneTeam(ctx, "bob.net", "t1", admin(b.ID)); err != nil {
+	if _, err := s.SetZoneTeam(ctx, "bob.net", "t1", admin(b.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.UnshareZone(ctx, "alice.com", "t1", admin(b.ID)); err != nil {
@@ -343,7 +347,7 @@ func testTeamSummaries(t *testing.T, s *store.Store) {
 	newZone(t, s, a.ID, "example.com")
 	newZone(t, s, a.ID, "example.org")
 	for _, z := range []string{"example.com", "example.org"} {
-		if err := s.SetZoneTeam(ctx, z, "t1", twofold.TeamMember{}); err != nil {
+		if _, err := s.SetZoneTeam(ctx, z, "t1", twofold.TeamMember{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -423,7 +427,7 @@ func testTeamRemovedMemberTakesZones(t *testing.T, s *store.Store) {
 		if zone == "bob-elsewhere.net" {
 			team = "t2"
 		}
-		if err := s.SetZoneTeam(ctx, zone, team, twofold.TeamMember{}); err != nil {
+		if _, err := s.SetZoneTeam(ctx, zone, team, twofold.TeamMember{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -449,16 +453,16 @@ func testTeamRemovedMemberTakesZones(t *testing.T, s *store.Store) {
 	}
 	// A share that runs after the removal (its manager check passed
 	// before) shares nothing: bob is no longer a member of t1.
-	if err := s.SetZoneTeam(ctx, "bob.net", "t1", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeConflict {
+	if _, err := s.SetZoneTeam(ctx, "bob.net", "t1", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeConflict {
 		t.Fatalf("share with a team the owner left: got %v, want a conflict", err)
 	}
 	if z, err := s.Zone(ctx, "bob.net"); err != nil || z.TeamID != "" {
 		t.Fatalf("bob.net after the refused share: got %+v, %v, want it unshared", z, err)
 	}
-	if err := s.SetZoneTeam(ctx, "nothing.example", "t1", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.SetZoneTeam(ctx, "nothing.example", "t1", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("share no zone: got %v, want not-found", err)
 	}
-	if err := s.SetZoneTeam(ctx, "bob.net", "t2", twofold.TeamMember{}); err != nil {
+	if _, err := s.SetZoneTeam(ctx, "bob.net", "t2", twofold.TeamMember{}); err != nil {
 		t.Fatalf("share with a team bob is in: %v", err)
 	}
 	// Unsharing from a team names it: the zone is taken from that team
