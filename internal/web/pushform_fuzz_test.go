@@ -28,21 +28,24 @@ import (
 //     the browser's own account, and for alice only with an elevated
 //     session or fields that confirm it's her with her app's code not
 //     used before; then an added device is the only factor added, a push
-//     device waiting to enrol, named as the form names it, and a new
-//     code is made only for the waiting device the path names, by the
-//     session that added it (the account's first browser); either
-//     way the page shows an enrolment code with which the project's own
-//     device client (internal/pushdevice) enrols that device;
+//     device waiting to enrol, named as the form names it, and only a
+//     stale setup of the account's (core.PendingSetupTTL old, or of a
+//     session ended) goes with it; a new code is made only for the
+//     waiting device the path names, by the session that added it (the
+//     account's first browser); either way the page shows an enrolment
+//     code with which the project's own device client
+//     (internal/pushdevice) enrols that device;
 //   - otherwise the database is as it was (testenv.Snapshot) but for the
 //     elevation alice's unelevated browser's fields made
 //     (formHolders.refusedDiff);
 //   - no password or code of alice's app the form sent comes back in the
 //     page, and none goes to the log.
 //
-// The which byte picks the form (its value mod 2, in the order above). In
-// the id, @pa@ and @pb@ stand for the waiting devices; in a form, @once@ for
-// the one-time token of the add form as the browser's security page gives
-// it, and placeholders for the passwords and alice's app's codes
+// The which byte picks the form (its value mod 2, in the order above); with
+// its bit 2 set the clock first moves on by core.PendingSetupTTL, so that
+// the devices waiting are stale setups. In the id, @pa@ and @pb@ stand for
+// the waiting devices; in a form, @once@ for the one-time token of the add
+// form as the browser's security page gives it, and placeholders for the passwords and alice's app's codes
 // (formHolders.replace). An account a form changed is made anew. The who
 // byte picks the browser. A path the mux cleans to another form's route is
 // skipped (servedSegments). On SQLite; FuzzPushFormPostgres is the same on
@@ -101,6 +104,9 @@ func pushForm(f *testing.F, dsn string) {
 		{1, "@pa@", "", 2},
 		{1, "nosuch", "", 0},
 		{1, "@pa@/..", "", 0},
+		{2, "", "label=tablet&once=@once@&elevate_method=totp&elevate_code=@next@", 1},
+		{2, "", "label=tablet&once=@once@", 2},
+		{3, "@pb@", "", 2},
 	} {
 		f.Add(in.which, in.id, in.form, in.who)
 	}
@@ -109,6 +115,12 @@ func pushForm(f *testing.F, dsn string) {
 		for i, made := range hs.ready(t) {
 			if made {
 				wait(t, i)
+			}
+		}
+		if which&2 != 0 {
+			ts.Clock.Add(core.PendingSetupTTL)
+			if err := ts.Service.Sweep(ctx); err != nil { // what lapsed, as formHolders.ready
+				t.Fatal(err)
 			}
 		}
 		h, c, caller := hs.browser(who)
@@ -162,10 +174,23 @@ func pushForm(f *testing.F, dsn string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		device := named
+		device, gone := named, 0
 		if which%2 == 0 {
-			if len(after) != len(before)+1 {
-				fail("the form adds one factor (%d before, %d after)", len(before), len(after))
+			// An unfinished setup of the account's that is stale
+			// (core.PendingSetupTTL old, or its session ended) goes as
+			// another begins; nothing else does.
+			for _, fb := range before {
+				if slices.ContainsFunc(after, func(fa twofold.Factor) bool { return fa.ID == fb.ID }) {
+					continue
+				}
+				ended := sessionEnded(t, ts, fb.PendingSessionID)
+				if fb.Status != twofold.FactorPending || p.now.Before(fb.CreatedAt.Add(core.PendingSetupTTL)) && !ended {
+					fail("%s %s %q went, which is no stale setup", fb.Status, fb.Type, fb.Label)
+				}
+				gone++
+			}
+			if len(after) != len(before)-gone+1 {
+				fail("the form adds one factor (%d before, %d stale setups gone, %d after)", len(before), gone, len(after))
 			}
 			for _, fa := range after {
 				if !slices.ContainsFunc(before, func(b twofold.Factor) bool { return b.ID == fa.ID }) {
@@ -195,4 +220,23 @@ func pushForm(f *testing.F, dsn string) {
 		ts.Service.Wait()
 		h.id = "" // made anew, with a device waiting
 	})
+}
+
+// sessionEnded reports whether the session id no longer stands: gone, or
+// of an earlier epoch of its account's sessions (a sign-out everywhere).
+func sessionEnded(t *testing.T, ts *testenv.Server, id string) bool {
+	t.Helper()
+	ctx := context.Background()
+	s, err := ts.Store.Session(ctx, id, ts.Clock.Now())
+	if twofold.ErrorCode(err) == twofold.CodeNotFound {
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ts.Store.AccountByID(ctx, s.AccountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Epoch != a.SessionEpoch
 }
