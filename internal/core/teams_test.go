@@ -782,6 +782,19 @@ func eventDetail(t *testing.T, f teamFixture, name, typ string) string {
 	return ""
 }
 
+// turnedOffMail is the subject of the mail that tells a holder two-factor
+// login was turned off.
+const turnedOffMail = "Twofold: two-factor login was turned off"
+
+// mailedService opens dsn's store and a service on it whose notifications
+// go to the mailLog returned.
+func mailedService(t *testing.T, dsn string) (testDB, *mailLog, *core.Service) {
+	t.Helper()
+	st := openStore(t, dsn)
+	mails := &mailLog{}
+	return st, mails, newService(t, st.Store, st, time.Now, mails)
+}
+
 // mailLog records who each notification was queued for, with its subject.
 type mailLog struct{ sent []string }
 
@@ -844,13 +857,11 @@ func joinOwnChoiceOff(t *testing.T, svc *core.Service, owner core.Auth, teamID, 
 // as turning it off by hand tells them; so is a member an owner removes,
 // and the members of a team that is deleted.
 func TestLeavingTeamNeedsElevation(t *testing.T) {
-	const off = "Twofold: two-factor login was turned off"
+	const off = turnedOffMail
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
-			st := openStore(t, dsn(t))
-			mails := &mailLog{}
-			svc := newService(t, st.Store, st, time.Now, mails)
+			_, mails, svc := mailedService(t, dsn(t))
 			ada := withFactor(t, svc, signedIn(t, svc, "ada"))
 			tm := teamRequiringTwoFactor(t, svc, ada)
 			join := func(name string) (plain, elevated core.Auth) { return joinOwnChoiceOff(t, svc, ada, tm.ID, name) }

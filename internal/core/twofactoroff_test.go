@@ -3,7 +3,6 @@ package core_test
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -17,13 +16,11 @@ import (
 // From an elevated session it goes off, once: asked again, nothing changes,
 // nothing more is audited, and the holder is told once.
 func TestTwoFactorOffTurnedOnMeanwhile(t *testing.T) {
-	const off = "Twofold: two-factor login was turned off"
+	const off = turnedOffMail
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
-			st := openStore(t, dsn(t))
-			mails := &mailLog{}
-			svc := newService(t, st.Store, st, time.Now, mails)
+			st, mails, svc := mailedService(t, dsn(t))
 			plain := signedIn(t, svc, "bob")
 			elevated := withFactor(t, svc, plain) // turns it on
 			if plain.Account.TwoFactorRequired {
