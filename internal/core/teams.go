@@ -263,32 +263,25 @@ func (s *Service) UpdateTeam(ctx context.Context, a Auth, teamID string, c TeamC
 	if err := person(a); err != nil {
 		return twofold.Team{}, false, err
 	}
-	u, err := decideAgain(func() (teamUpdate, error) { return s.updateTeam(ctx, a, teamID, c, m) })
-	return u.team, u.changed, err
+	return decideChange(func() (twofold.Team, bool, error) { return s.updateTeam(ctx, a, teamID, c, m) })
 }
 
-// teamUpdate is the team after UpdateTeam, and whether it changed.
-type teamUpdate struct {
-	team    twofold.Team
-	changed bool
-}
-
-func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamChange, m Meta) (teamUpdate, error) {
+func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamChange, m Meta) (twofold.Team, bool, error) {
 	mb, err := s.membership(ctx, a.Account.ID, teamID)
 	if err != nil {
-		return teamUpdate{}, err
+		return twofold.Team{}, false, err
 	}
 	if mb.Role != twofold.RoleOwner {
-		return teamUpdate{}, twofold.Errorf(twofold.CodeForbidden, "only the team's owners may change its settings")
+		return twofold.Team{}, false, twofold.Errorf(twofold.CodeForbidden, "only the team's owners may change its settings")
 	}
 	if err := s.teamPolicyAdmits(ctx, a, mb.Team, "manage it"); err != nil {
-		return teamUpdate{}, err
+		return twofold.Team{}, false, err
 	}
 	var name *string
 	if c.Name != nil {
 		n, err := validateTeamName(*c.Name)
 		if err != nil {
-			return teamUpdate{}, err
+			return twofold.Team{}, false, err
 		}
 		if n != mb.Team.Name {
 			name = &n
@@ -299,19 +292,19 @@ func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamC
 		if *c.RequireTwoFactor {
 			enabled, err := s.twoFactorEnabled(ctx, a.Account.ID)
 			if err != nil {
-				return teamUpdate{}, err
+				return twofold.Team{}, false, err
 			}
 			if !enabled {
-				return teamUpdate{}, twofold.Errorf(twofold.CodeInvalid, "add an authenticator to your own account before requiring two-factor of the team")
+				return twofold.Team{}, false, twofold.Errorf(twofold.CodeInvalid, "add an authenticator to your own account before requiring two-factor of the team")
 			}
 		}
 		if err := s.requireElevation(a); err != nil {
-			return teamUpdate{}, err
+			return twofold.Team{}, false, err
 		}
 		policy = c.RequireTwoFactor
 	}
 	if name == nil && policy == nil {
-		return teamUpdate{team: mb.Team}, nil
+		return mb.Team, false, nil
 	}
 	// In one transaction, which checks first that the session still
 	// stands (WithCaller).
@@ -335,9 +328,9 @@ func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamC
 		return nil
 	})
 	if err != nil {
-		return teamUpdate{}, err
+		return twofold.Team{}, false, err
 	}
-	return teamUpdate{t, changed}, nil
+	return t, changed, nil
 }
 
 // decideAgain runs decide, which reads a team, checks a change against
@@ -346,10 +339,20 @@ func (s *Service) updateTeam(ctx context.Context, a Auth, teamID string, c TeamC
 // so that a change racing another gets the answer it would have had after
 // it. After three tries the conflict stands.
 func decideAgain[T any](decide func() (T, error)) (T, error) {
-	for try := 1; ; try++ {
+	v, _, err := decideChange(func() (T, bool, error) {
 		v, err := decide()
+		return v, false, err
+	})
+	return v, err
+}
+
+// decideChange is decideAgain for a change that says whether it changed
+// anything.
+func decideChange[T any](decide func() (T, bool, error)) (T, bool, error) {
+	for try := 1; ; try++ {
+		v, changed, err := decide()
 		if try == 3 || !errors.Is(err, twofold.ErrStale) {
-			return v, err
+			return v, changed, err
 		}
 	}
 }
@@ -518,21 +521,15 @@ func (s *Service) SetTeamRole(ctx context.Context, a Auth, teamID, username, rol
 		return twofold.TeamMember{}, false, err
 	}
 	first := true
-	type result struct {
-		mem     twofold.TeamMember
-		changed bool
-	}
-	res, err := decideAgain(func() (result, error) {
+	return decideChange(func() (twofold.TeamMember, bool, error) {
 		if !first {
 			if mb, err = s.managesTeam(ctx, a, teamID); err != nil {
-				return result{}, err
+				return twofold.TeamMember{}, false, err
 			}
 		}
 		first = false
-		mem, changed, err := s.setTeamRole(ctx, a, mb, username, r, m)
-		return result{mem, changed}, err
+		return s.setTeamRole(ctx, a, mb, username, r, m)
 	})
-	return res.mem, res.changed, err
 }
 
 func (s *Service) setTeamRole(ctx context.Context, a Auth, mb twofold.Membership, username string, r twofold.Role, m Meta) (twofold.TeamMember, bool, error) {

@@ -524,6 +524,16 @@ func pageError(body string) string {
 	return html.UnescapeString(m[1])
 }
 
+// pageNotice returns the text of the notice a page shows ("" for none),
+// unescaped.
+func pageNotice(body string) string {
+	m := regexp.MustCompile(`(?s)<p class="flash ok" role="status">(.*?)</p>`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
 // showsError reports whether a page shows an error with some text.
 func showsError(body string) bool {
 	e := pageError(body)

@@ -72,11 +72,11 @@ func TestRecoverySignInNotices(t *testing.T) {
 				if r.url.Path != "/settings/security" {
 					t.Fatalf("sign-in with %s: at %s: %s", method, r.url, pageError(r.body))
 				}
-				m := regexp.MustCompile(`(?s)<p class="flash ok" role="status">(.*?)</p>`).FindStringSubmatch(r.body)
-				if m == nil {
+				notice := pageNotice(r.body)
+				if notice == "" {
 					t.Fatalf("sign-in with %s: no notice at %s", method, r.url)
 				}
-				return html.UnescapeString(m[1])
+				return notice
 			}
 
 			got := signIn("paper_key", k.paperKey)

@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -11,9 +10,6 @@ import (
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
-
-// flashShown matches the notice a page shows.
-var flashShown = regexp.MustCompile(`<p class="flash ok" role="status">[^<]*</p>`)
 
 // TestFormsSentAgainChangeNothing: each of these forms, sent a second time
 // with the same fields (a reload, a double click, or another session was
@@ -60,7 +56,7 @@ func TestFormsSentAgainChangeNothing(t *testing.T) {
 					if r.url.Query().Get("m") != want {
 						t.Fatalf("%s %v, sent %d times: at %s (%d %s), want ?m=%s", step.path, step.form, i+1, r.url, r.status, pageError(r.body), want)
 					}
-					notice := flashShown.FindString(r.body)
+					notice := pageNotice(r.body)
 					if said := strings.Contains(notice, step.told); said != (i == 0) {
 						t.Errorf("%s %v, sent %d times: the page tells of the change: %v, want %v", step.path, step.form, i+1, said, i == 0)
 					}
