@@ -73,6 +73,10 @@ type Store interface {
 	EndOtherSessions(ctx context.Context, accountID string, epoch int64, keepID string) (ok bool, err error)
 	// SessionsOfEpoch counts the account's sessions of epoch unexpired at now.
 	SessionsOfEpoch(ctx context.Context, accountID string, epoch int64, now time.Time) (int, error)
+	// SignedIn counts the account's sessions of its epoch and its logins
+	// waiting for their second step, unexpired at now: what EndSessions
+	// would end.
+	SignedIn(ctx context.Context, accountID string, now time.Time) (int, error)
 
 	CreateFactor(ctx context.Context, f twofold.Factor) error
 	Factors(ctx context.Context, accountID string) ([]twofold.Factor, error)

@@ -61,10 +61,12 @@ func TestCallersActingOnEachOther(t *testing.T) {
 		{
 			name: "sign each other out everywhere",
 			first: func(ctx context.Context, svc *core.Service, p pair) error {
-				return svc.SignOutEverywhereFor(ctx, p.a, p.b.Account.ID, core.Meta{})
+				_, err := svc.SignOutEverywhereFor(ctx, p.a, p.b.Account.ID, core.Meta{})
+				return err
 			},
 			second: func(ctx context.Context, svc *core.Service, p pair) error {
-				return svc.SignOutEverywhereFor(ctx, p.b, p.a.Account.ID, core.Meta{})
+				_, err := svc.SignOutEverywhereFor(ctx, p.b, p.a.Account.ID, core.Meta{})
+				return err
 			},
 			// The second caller was signed out by the first.
 			wantSecond: twofold.CodeUnauthorized,
@@ -112,7 +114,8 @@ func TestCallersActingOnEachOther(t *testing.T) {
 				return svc.DeleteOwnAccount(ctx, p.a, testPassword, core.Meta{})
 			},
 			second: func(ctx context.Context, svc *core.Service, p pair) error {
-				return svc.SignOutEverywhereFor(ctx, p.b, p.a.Account.ID, core.Meta{})
+				_, err := svc.SignOutEverywhereFor(ctx, p.b, p.a.Account.ID, core.Meta{})
+				return err
 			},
 			// The account signed out was closed first.
 			wantSecond: twofold.CodeNotFound,
@@ -124,7 +127,8 @@ func TestCallersActingOnEachOther(t *testing.T) {
 			name:  "sign out everywhere the other, who closes their own account",
 			third: true,
 			first: func(ctx context.Context, svc *core.Service, p pair) error {
-				return svc.SignOutEverywhereFor(ctx, p.a, p.b.Account.ID, core.Meta{})
+				_, err := svc.SignOutEverywhereFor(ctx, p.a, p.b.Account.ID, core.Meta{})
+				return err
 			},
 			second: func(ctx context.Context, svc *core.Service, p pair) error {
 				return svc.DeleteOwnAccount(ctx, p.b, testPassword, core.Meta{})

@@ -109,7 +109,8 @@ func TestKeyWritesOfKeyEndedMeanwhile(t *testing.T) {
 				}},
 				{"sign a user out", func(t *testing.T, ka core.Auth) func() error {
 					return func() error {
-						return svc.SignOutEverywhereFor(core.WithCaller(ctx, ka), ka, bob.Account.ID, core.Meta{})
+						_, err := svc.SignOutEverywhereFor(core.WithCaller(ctx, ka), ka, bob.Account.ID, core.Meta{})
+						return err
 					}
 				}},
 				{"unlock a user", func(t *testing.T, ka core.Auth) func() error {

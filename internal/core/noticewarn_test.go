@@ -131,8 +131,8 @@ func TestWarningsPastTheNoticeBound(t *testing.T) {
 			// An operator's action on an account under its bound gets the
 			// operator's footer, not advice to change the password.
 			ada := signedIn(t, svc, "ada")
-			if err := svc.SignOutEverywhereFor(ctx, op, ada.Account.ID, core.Meta{}); err != nil {
-				t.Fatal(err)
+			if ended, err := svc.SignOutEverywhereFor(ctx, op, ada.Account.ID, core.Meta{}); err != nil || !ended {
+				t.Fatalf("signing ada out: ended %v, %v", ended, err)
 			}
 			check("you were signed out everywhere", []string{"An operator of this server did this", base + "/settings/security/events"}, []string{"If this was not you"})
 		})

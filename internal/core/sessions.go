@@ -119,26 +119,39 @@ func (s *Service) SessionsOf(ctx context.Context, op Auth, accountID string) ([]
 // its logins waiting for their second step, for an operator who fears its
 // password or a device is in other hands. Its API keys keep working
 // (suspending the account stops them too). Audited with who did it; the
-// holder is told.
-func (s *Service) SignOutEverywhereFor(ctx context.Context, op Auth, accountID string, m Meta) error {
+// holder is told. It says whether anything was signed out: an account with
+// no session and no login waiting (the form sent again, or another
+// operator was first) is left as it is, and nothing is recorded or told.
+func (s *Service) SignOutEverywhereFor(ctx context.Context, op Auth, accountID string, m Meta) (bool, error) {
 	m = m.by(op)
 	if err := s.requireAdminWrite(ctx, op, "users", "signing an account out everywhere"); err != nil {
-		return err
+		return false, err
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := s.keyMayActOn(ctx, op, a, "signing the account out", m); err != nil {
-		return err
+		return false, err
 	}
-	return s.inTx(locksAccount(ctx, a.ID), func(ctx context.Context) error {
+	ended := false
+	err = s.inTx(locksAccount(ctx, a.ID), func(ctx context.Context) error {
+		ended = false
+		if err := s.store.LockAccount(ctx, a.ID); err != nil {
+			return err
+		}
+		n, err := s.store.SignedIn(ctx, a.ID, s.Now())
+		if err != nil || n == 0 {
+			return err
+		}
 		if _, err := s.store.EndSessions(ctx, a.ID); err != nil {
 			return err
 		}
+		ended = true
 		s.auditOperator(ctx, a.ID, "session.ended_everywhere", m, true, "by "+actor(op), "by an operator")
 		s.notifyEnd(ctx, a.ID, "you were signed out everywhere", footerOperator,
 			"An operator signed your account out on every browser and app. Sign in again; if you did not expect this, change your password.")
 		return nil
 	})
+	return ended && err == nil, err
 }

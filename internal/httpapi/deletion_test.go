@@ -280,7 +280,7 @@ func TestClosingOperatorScrubsTheirAgent(t *testing.T) {
 		f := newResetFixture(t, dsn)
 		s, ctx := f.s, context.Background()
 		carol := core.Meta{Source: "192.0.2.30", UserAgent: "carol's browser"}
-		if err := s.Service.SignOutEverywhereFor(ctx, f.op, f.userID, carol); err != nil {
+		if _, err := s.Service.SignOutEverywhereFor(ctx, f.op, f.userID, carol); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Service.RequestTwoFactorReset(ctx, f.op, f.userID, carol); err != nil {

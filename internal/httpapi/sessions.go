@@ -51,7 +51,7 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request, a core.Au
 
 // adminSignOut ends every session of an account, for an operator.
 func (s *Server) adminSignOut(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	if err := s.svc.SignOutEverywhereFor(r.Context(), a, r.PathValue("id"), Meta(r)); err != nil {
+	if _, err := s.svc.SignOutEverywhereFor(r.Context(), a, r.PathValue("id"), Meta(r)); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}

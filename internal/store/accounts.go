@@ -364,6 +364,23 @@ func (s *Store) SessionsOfEpoch(ctx context.Context, accountID string, epoch int
 
 const sessionsOfEpochSQL = `SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND session_epoch = $2 AND expires_at > $3`
 
+// SignedIn counts what EndSessions would end at now: the account's
+// sessions of its session epoch and its logins of that epoch waiting for
+// their second step, unexpired. Inside a transaction that holds the
+// account's row (LockAccount), it counts what such a write then finds.
+func (s *Store) SignedIn(ctx context.Context, accountID string, now time.Time) (int, error) {
+	var n int
+	err := s.conn(ctx).QueryRowContext(ctx, signedInSQL, accountID, micros(now)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count sign-ins: %w", err)
+	}
+	return n, nil
+}
+
+const signedInSQL = `SELECT
+	(SELECT COUNT(*) FROM sessions s, accounts a WHERE a.id = $1 AND s.account_id = a.id AND s.session_epoch = a.session_epoch AND s.expires_at > $2) +
+	(SELECT COUNT(*) FROM logins l, accounts a WHERE a.id = $1 AND l.account_id = a.id AND l.session_epoch = a.session_epoch AND l.used_at IS NULL AND l.expires_at > $2)`
+
 // ReplacePasswordHash replaces the account's password hash old with hash; it
 // reports false, writing nothing, when the hash is no longer old (changed
 // meanwhile), so that a change is never lost to another made from an older

@@ -47,9 +47,12 @@ func (s *Server) adminSignOut(w http.ResponseWriter, r *http.Request, a core.Aut
 		done = "/login?m=logged_out_everywhere"
 	}
 	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) (string, error) {
-		err := s.svc.SignOutEverywhereFor(r.Context(), a, id, m)
+		ended, err := s.svc.SignOutEverywhereFor(r.Context(), a, id, m)
 		if err == nil && self {
 			s.clearCookie(w, r, sessionCookie, "/")
+		}
+		if err == nil && !ended {
+			return "nothing_signed_in", nil
 		}
 		return "", err
 	}, func(status int, errMsg string) { s.renderAdminSignOut(w, r, a, status, errMsg) }, done)

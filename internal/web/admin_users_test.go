@@ -370,6 +370,15 @@ func TestOperatorSignsAUserOut(t *testing.T) {
 	if r := nina.get("/settings/security"); r.url.Path != "/login" {
 		t.Errorf("nina after being signed out: at %s, want /login", r.url)
 	}
+	// Sent again, with nothing left signed in, it says so, and records and
+	// tells nothing more.
+	r = op.post("/admin/users/"+id+"/logout", url.Values{})
+	if r.url.Query().Get("m") != "nothing_signed_in" || !strings.Contains(pageNotice(r.body), "Nothing to sign out") {
+		t.Errorf("sign out sent again: at %s, notice %q: %s", r.url, pageNotice(r.body), pageError(r.body))
+	}
+	if evs := eventsOf(t, ts, "nina", "session.ended_everywhere"); len(evs) != 1 {
+		t.Errorf("after the sign-out sent again: %d session.ended_everywhere events of nina, want 1", len(evs))
+	}
 	// Her API keys are listed on her page too, never their secrets.
 	a, err := ts.Service.Authenticate(t.Context(), loginToken(t, ts, "nina"))
 	if err != nil {

@@ -251,6 +251,54 @@ func testPasswordParamsInUse(t *testing.T, s *store.Store) {
 	}
 }
 
+// testSignedIn: SignedIn counts the account's sessions and its logins
+// waiting for their second step that are of its session epoch and
+// unexpired, and nothing of another account: what EndSessions ends.
+func testSignedIn(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	other := newAccount(t, s, "bob")
+	count := func(at time.Time) int {
+		t.Helper()
+		n, err := s.SignedIn(ctx, a.ID, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(t0); n != 0 {
+		t.Fatalf("SignedIn with nothing: %d, want 0", n)
+	}
+	newLogin(t, s, a.ID, "login-pending")          // until t0+5m
+	finished := newLogin(t, s, a.ID, "login-done") // becomes sess-1, until t0+12h
+	if ok, err := s.FinishLogin(ctx, finished.ID, t0.Add(time.Second), session(a.ID, "sess-1")); err != nil || !ok {
+		t.Fatalf("FinishLogin: %v, %v", ok, err)
+	}
+	newLogin(t, s, other.ID, "login-other")
+	newSession(t, s, session(other.ID, "sess-other"))
+	for _, c := range []struct {
+		at   time.Time
+		want int
+	}{
+		{t0.Add(time.Minute), 2},    // the waiting login and the session
+		{t0.Add(time.Hour), 1},      // the login expired
+		{t0.Add(13 * time.Hour), 0}, // both expired
+	} {
+		if n := count(c.at); n != c.want {
+			t.Errorf("SignedIn at t0+%s: %d, want %d", c.at.Sub(t0), n, c.want)
+		}
+	}
+	if _, err := s.EndSessions(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t0.Add(time.Minute)); n != 0 {
+		t.Errorf("SignedIn after EndSessions: %d, want 0", n)
+	}
+	if n, err := s.SignedIn(ctx, other.ID, t0.Add(time.Minute)); err != nil || n != 2 {
+		t.Errorf("SignedIn of another account after EndSessions: %d, %v; want 2", n, err)
+	}
+}
+
 // testEndSessions: the account's session epoch moves on by one each time
 // and is returned, other accounts keep theirs, and only the account's logins
 // still waiting for their second step are voided. Logins and sessions keep

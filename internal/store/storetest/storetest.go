@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/ReplacePasswordHash", testReplacePasswordHash},
 		{"Account/PasswordParamsInUse", testPasswordParamsInUse},
 		{"Account/EndSessions", testEndSessions},
+		{"Account/SignedIn", testSignedIn},
 		{"Account/EndOtherSessions", testEndOtherSessions},
 		{"Account/PasswordReset", testPasswordReset},
 		{"Account/EmailChange", testEmailChange},
