@@ -259,12 +259,15 @@ func errOperatorEmail() error {
 // leaked key could take the account over. Both the old and the new address
 // are told; a password-reset link or a change of address waiting is voided.
 // The old address is kept for ReplacedEmailKeep and told of any reset of
-// two-factor meanwhile (see replacedemail.go).
-func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email string, m Meta) (twofold.Account, error) {
+// two-factor meanwhile (see replacedemail.go). It says whether the address
+// changed: the account's own address, also in other capitals (as
+// RequestEmailChange compares them), is left as it is, and nothing is
+// written, recorded or told.
+func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email string, m Meta) (twofold.Account, bool, error) {
 	m = m.by(op)
 	if op.Key != nil {
 		if err := adminAllowed(op, "users", permit.Write); err != nil {
-			return twofold.Account{}, err
+			return twofold.Account{}, false, err
 		}
 		// On the record of the account it aimed at, as other refusals of
 		// keys are (README "Operator API"), so that operators see a leaked
@@ -272,36 +275,43 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 		if a, err := s.store.AccountByID(ctx, accountID); err == nil {
 			s.keyRefused(ctx, op, a, "changing the email address: API keys never change addresses", m)
 		}
-		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "an API key cannot change an account's email address (whoever holds it can reset the password): an operator signed in with a fresh second factor can")
+		return twofold.Account{}, false, twofold.Errorf(twofold.CodeForbidden, "an API key cannot change an account's email address (whoever holds it can reset the password): an operator signed in with a fresh second factor can")
 	}
 	if err := s.requireAdminWrite(ctx, op, "users", "changing an account's email address"); err != nil {
-		return twofold.Account{}, err
+		return twofold.Account{}, false, err
 	}
 	if email == "" {
-		return twofold.Account{}, twofold.Errorf(twofold.CodeInvalid, "email is required").On("email")
+		return twofold.Account{}, false, twofold.Errorf(twofold.CodeInvalid, "email is required").On("email")
 	}
 	if err := validEmail(email); err != nil {
-		return twofold.Account{}, err
+		return twofold.Account{}, false, err
 	}
 	if accountID == op.Account.ID {
 		// One's own address moves only with the password and a code sent
 		// to the new one (RequestEmailChange), operators' included.
-		return twofold.Account{}, twofold.Errorf(twofold.CodeForbidden, "change your own address on your security page: it takes your password and a code sent to the new address")
+		return twofold.Account{}, false, twofold.Errorf(twofold.CodeForbidden, "change your own address on your security page: it takes your password and a code sent to the new address")
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
-		return twofold.Account{}, err
+		return twofold.Account{}, false, err
 	}
 	if a.Operator {
-		return twofold.Account{}, errOperatorEmail()
+		return twofold.Account{}, false, errOperatorEmail()
 	}
-	if email == a.Email {
-		return a, nil
+	if strings.EqualFold(email, a.Email) {
+		a.PasswordHash = ""
+		return a, false, nil
 	}
 	var old string
+	changed := false
 	err = s.inTx(locksAccount(ctx, a.ID), func(ctx context.Context) error {
-		// The address as it is now: the holder may have just confirmed a
-		// change of their own.
+		// The address as it is now, with the row held: the holder may
+		// have just confirmed a change of their own, or another operator
+		// (or this form, sent twice) made this change first.
+		changed = false
+		if err := s.store.LockAccount(ctx, a.ID); err != nil {
+			return err
+		}
 		cur, err := s.store.AccountByID(ctx, a.ID)
 		if err != nil {
 			return err
@@ -309,6 +319,11 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 		if cur.Operator {
 			return errOperatorEmail()
 		}
+		if strings.EqualFold(email, cur.Email) {
+			a = cur
+			return nil
+		}
+		changed = true
 		old = cur.Email
 		now := s.Now()
 		if err := s.store.SetEmail(ctx, a.ID, email, now); err != nil {
@@ -347,8 +362,12 @@ func (s *Service) SetEmailFor(ctx context.Context, op Auth, accountID, email str
 		return nil
 	})
 	if err != nil {
-		return twofold.Account{}, err
+		return twofold.Account{}, false, err
+	}
+	if !changed {
+		a.PasswordHash = ""
+		return a, false, nil
 	}
 	a.Email, a.PasswordHash = email, ""
-	return a, nil
+	return a, true, nil
 }

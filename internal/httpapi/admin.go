@@ -419,7 +419,7 @@ func (s *Server) adminUpdateUser(w http.ResponseWriter, r *http.Request, a core.
 		writeError(w, r, s.log, err)
 		return
 	}
-	acct, err := s.svc.SetEmailFor(r.Context(), a, r.PathValue("id"), req.Email, Meta(r))
+	acct, _, err := s.svc.SetEmailFor(r.Context(), a, r.PathValue("id"), req.Email, Meta(r))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

@@ -41,7 +41,10 @@ func (s *Server) renderAdminEmail(w http.ResponseWriter, r *http.Request, a core
 func (s *Server) adminEmail(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	email := r.PostFormValue("email")
 	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) (string, error) {
-		_, err := s.svc.SetEmailFor(r.Context(), a, r.PathValue("id"), email, m)
+		_, changed, err := s.svc.SetEmailFor(r.Context(), a, r.PathValue("id"), email, m)
+		if err == nil && !changed {
+			return "email_same", nil
+		}
 		// The address is the form's only input: an invalid one (not an
 		// address, none) or one in use is its field's.
 		return "", markInvalidOn(r, err, "email", twofold.CodeInvalid, twofold.CodeConflict)

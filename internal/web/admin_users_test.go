@@ -455,6 +455,25 @@ func TestOperatorChangesAnEmail(t *testing.T) {
 	if i := strings.Index(r.body, `id="email-changed-by-operator"`); i < 0 || !strings.Contains(r.body[i:], when) {
 		t.Errorf("the user's page does not say when an operator changed the address (want %s):\n%s", when, pageError(r.body))
 	}
+	// Sent again, or with the address in other capitals, it changes
+	// nothing and says so: no second event, and the page still dates the
+	// change when it was made.
+	ts.Clock.Add(time.Minute)
+	for _, again := range []string{"nina@new.example", "Nina@New.Example"} {
+		r = op.post(page, url.Values{"email": {again}})
+		if r.url.Query().Get("m") != "email_same" || !strings.Contains(pageNotice(r.body), "nothing was changed") {
+			t.Errorf("%s sent again: at %s, notice %q: %s", again, r.url, pageNotice(r.body), pageError(r.body))
+		}
+		if i := strings.Index(r.body, `id="email-changed-by-operator"`); i < 0 || !strings.Contains(r.body[i:], when) {
+			t.Errorf("%s sent again: the user's page no longer dates the change at %s", again, when)
+		}
+	}
+	if a, _ := ts.Store.AccountByID(t.Context(), id); a.Email != "nina@new.example" {
+		t.Errorf("stored address after sending it again %q", a.Email)
+	}
+	if evs := eventsOf(t, ts, "nina", "account.email_changed"); len(evs) != 1 {
+		t.Errorf("%d account.email_changed events of nina, want 1", len(evs))
+	}
 	self := userID(t, ts, "opal")
 	if r := op.get("/admin/users/" + self); strings.Contains(r.body, `id="change-email"`) {
 		t.Error("the operator's own page offers the operators' change of address")

@@ -65,6 +65,7 @@ var notices = map[string]string{
 	"enrol_elsewhere":          "That authenticator's setup was started in another session, and only that session can see its key or finish it. If you did not start it, cancel it here: with an authenticator already active, after confirming it's you; without one, once that session has signed out.",
 	"unlocked":                 "The account is unlocked.",
 	"nothing_locked":           "Nothing to unlock: no failed attempts are counted against this account.",
+	"email_same":               "That is the account's address already (this form was sent again, or another operator was first): nothing was changed, and no one was emailed.",
 	"nothing_signed_in":        "Nothing to sign out: the account had no session and no sign-in waiting for its second step (this form was sent again, or another operator was first). The holder was not emailed.",
 	"reset_requested":          "The reset of two-factor is scheduled. The holder has been emailed and can cancel it until it is due.",
 	"reset_done":               "Two-factor was reset. The holder can sign in with their password and set up two-factor again.",
