@@ -790,8 +790,12 @@ func (s *Service) RevokeAPIToken(ctx context.Context, a Auth, token string, m Me
 		return twofold.Errorf(twofold.CodeNotFound, "no such token") // a key ends only its own tokens
 	}
 	id, _, _ := strings.Cut(strings.TrimPrefix(token, apiTokenPrefix), ".")
-	if _, err := s.store.DeleteAPIToken(ctx, id); err != nil {
+	ended, err := s.store.DeleteAPIToken(ctx, id)
+	if err != nil {
 		return err
+	}
+	if !ended {
+		return twofold.Errorf(twofold.CodeNotFound, "no such token") // revoked meanwhile: recorded once
 	}
 	s.audit(ctx, a.Account.ID, "api_key.token_revoked", m, keyEventDetail(*t.Key))
 	return nil

@@ -316,11 +316,18 @@ func signedInAs(t *testing.T, svc *core.Service, na core.NewAccount) core.Auth {
 	if _, err := svc.CreateAccount(ctx, na, core.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := svc.Login(ctx, na.Username, testPassword, core.Meta{})
+	return signInAgain(t, svc, na.Username)
+}
+
+// signInAgain signs username's account (without a second factor) in with
+// testPassword and returns that session.
+func signInAgain(t *testing.T, svc *core.Service, username string) core.Auth {
+	t.Helper()
+	res, err := svc.Login(t.Context(), username, testPassword, core.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := svc.Authenticate(ctx, res.Token)
+	auth, err := svc.Authenticate(t.Context(), res.Token)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,7 +184,7 @@ type Store interface {
 	// EndRenewedSession removes a session that still has tokenHash and
 	// was last renewed at renewedAt, as read.
 	EndRenewedSession(ctx context.Context, sessionID string, tokenHash []byte, renewedAt time.Time) (accountID string, ended bool, err error)
-	DeleteSession(ctx context.Context, sessionID string) error
+	DeleteSession(ctx context.Context, sessionID string) (ended bool, err error)
 
 	Throttle(ctx context.Context, key string) (failures int, lockedUntil time.Time, err error)
 	TakeSlot(ctx context.Context, key string, seen int, lockUntil, now time.Time) (bool, error)

@@ -391,11 +391,16 @@ func (s *Service) acceptTeamInvitation(ctx context.Context, a Auth, id string, m
 
 // voidInvitation deletes invitation v, which no longer stands, with the
 // events record adds, in one transaction, which checks first that the
-// caller's session still stands (WithCaller); one deleted meanwhile is
-// void all the same.
+// caller's session still stands (WithCaller). One deleted meanwhile
+// (revoked, declined, or voided by this answer sent twice) is void all
+// the same, and record is not run: its end is recorded by what ended it.
 func (s *Service) voidInvitation(ctx context.Context, v twofold.TeamInvitation, record func(ctx context.Context)) error {
 	return s.inTx(ctx, func(ctx context.Context) error {
-		if err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{}); err != nil && twofold.ErrorCode(err) != twofold.CodeNotFound {
+		err := s.store.DeleteTeamInvitation(ctx, v.ID, twofold.TeamMember{})
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		record(ctx)

@@ -933,15 +933,19 @@ func errBadSession() error {
 	return twofold.Errorf(twofold.CodeUnauthorized, "session is invalid or has expired")
 }
 
-// Logout ends the caller's session.
+// Logout ends the caller's session. A session that ended meanwhile (a
+// sign-out sent twice at once) is recorded ending once.
 func (s *Service) Logout(ctx context.Context, a Auth, m Meta) error {
 	if err := person(a); err != nil {
 		return err
 	}
-	if err := s.store.DeleteSession(ctx, a.Session.ID); err != nil {
+	ended, err := s.store.DeleteSession(ctx, a.Session.ID)
+	if err != nil {
 		return err
 	}
-	s.audit(ctx, a.Account.ID, "session.ended", m, "")
+	if ended {
+		s.audit(ctx, a.Account.ID, "session.ended", m, "")
+	}
 	return nil
 }
 

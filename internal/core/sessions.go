@@ -85,8 +85,12 @@ func (s *Service) EndSession(ctx context.Context, a Auth, sessionID string, m Me
 	// still stands (WithCaller): a session signed out meanwhile ends no
 	// other.
 	return s.inTx(ctx, func(ctx context.Context) error {
-		if err := s.store.DeleteSession(ctx, sessionID); err != nil {
+		ended, err := s.store.DeleteSession(ctx, sessionID)
+		if err != nil {
 			return err
+		}
+		if !ended {
+			return gone // ended meanwhile (the form sent twice): told of once
 		}
 		detail := "session " + sessionID
 		if sessionID == a.Session.ID {

@@ -38,7 +38,8 @@ func TestSessionWritesOfSessionEndedMeanwhile(t *testing.T) {
 					return err
 				}},
 				{"signed out", func(ctx context.Context, a core.Auth) error {
-					return db.DeleteSession(ctx, a.Session.ID)
+					_, err := db.DeleteSession(ctx, a.Session.ID)
+					return err
 				}},
 				{"suspended", func(ctx context.Context, a core.Auth) error {
 					_, err := db.SetSuspended(ctx, a.Account.ID, true)

@@ -23,7 +23,8 @@ func TestHoldSessionHoldsSignOut(t *testing.T) {
 		stands func(sess twofold.Session, a twofold.Account, err error) bool
 	}{
 		{"sign out", func(ctx context.Context, s *store.Store, a twofold.Account) error {
-			return s.DeleteSession(ctx, "sess-1")
+			_, err := s.DeleteSession(ctx, "sess-1")
+			return err
 		}, func(_ twofold.Session, _ twofold.Account, err error) bool {
 			return twofold.ErrorCode(err) != twofold.CodeNotFound
 		}},

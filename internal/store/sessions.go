@@ -256,8 +256,9 @@ func (s *Store) EndLoginSession(ctx context.Context, loginID string, since time.
 }
 
 // DeleteSession removes a session (logout), and ends the push requests
-// and sent codes of its elevation (endSession).
-func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {
-	_, _, err := s.endSession(ctx, "delete session", `id = $1`, sessionID)
-	return err
+// and sent codes of its elevation (endSession); ended is false when there
+// was no such session (it had ended meanwhile).
+func (s *Store) DeleteSession(ctx context.Context, sessionID string) (ended bool, err error) {
+	_, ended, err = s.endSession(ctx, "delete session", `id = $1`, sessionID)
+	return ended, err
 }

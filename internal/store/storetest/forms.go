@@ -84,7 +84,7 @@ func testFormOnce(t *testing.T, s *store.Store) {
 
 	// Rows go when they expire, and with their session.
 	claimForm(t, s, "form-3", "sess-2")
-	if err := s.DeleteSession(ctx, "sess-2"); err != nil {
+	if _, err := s.DeleteSession(ctx, "sess-2"); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := formMade(t, s, "form-3", "sess-2", "api-key"); ok {

@@ -282,9 +282,9 @@ func testDeleteSession(t *testing.T, s *store.Store) {
 	sess, other := session(a.ID, "sess-1"), session(a.ID, "sess-2")
 	newSession(t, s, sess)
 	newSession(t, s, other)
-	for range 2 { // deleting twice is not an error
-		if err := s.DeleteSession(t.Context(), sess.ID); err != nil {
-			t.Fatalf("DeleteSession: %v", err)
+	for i := range 2 { // deleting twice is not an error, and says it ended nothing
+		if ended, err := s.DeleteSession(t.Context(), sess.ID); err != nil || ended != (i == 0) {
+			t.Fatalf("DeleteSession %d: ended %v, %v; want %v", i+1, ended, err, i == 0)
 		}
 		if _, found := sessionAt(t, s, sess.ID, t0); found {
 			t.Errorf("Session after DeleteSession: found, want not found")
@@ -461,7 +461,7 @@ func testHoldSession(t *testing.T, s *store.Store) {
 	newSession(t, s, session(a.ID, "sess-ended"))
 	newSession(t, s, session(b.ID, "sess-bob"))
 	newSession(t, s, session(c.ID, "sess-carol"))
-	if err := s.DeleteSession(ctx, "sess-ended"); err != nil {
+	if _, err := s.DeleteSession(ctx, "sess-ended"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.EndSessions(ctx, a.ID); err != nil {
