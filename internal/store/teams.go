@@ -287,6 +287,9 @@ func (s *Store) SetTeamRole(ctx context.Context, teamID string, mem twofold.Team
 		if err := checkRoles(ctx, tx, teamID, by); err != nil {
 			return err
 		}
+		if before == role {
+			return nil // the role the member has: nothing to write
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE team_members SET role = $3 WHERE team_id = $1 AND account_id = $2
 			AND (role <> 'owner' OR $3 = 'owner'
 			     OR EXISTS (SELECT 1 FROM team_members o WHERE o.team_id = $1 AND o.role = 'owner' AND o.account_id <> $2))`,
