@@ -717,10 +717,13 @@ func (s *Service) writeChange(ctx context.Context, a Auth, rs RecordSet, verb st
 				}
 			}
 		}
+		retimed := 0 // records kept with a new TTL
 		for k, r := range next {
 			o, ok := oldKeys[k]
 			if !ok {
 				ch.Added++
+			} else if o.TTL != r.TTL {
+				retimed++
 			}
 			if !ok || o.TTL != r.TTL {
 				fresh = append(fresh, r)
@@ -745,6 +748,9 @@ func (s *Service) writeChange(ctx context.Context, a Auth, rs RecordSet, verb st
 			by = "API key " + a.Key.ID
 		}
 		counts := fmt.Sprintf("%d added, %d removed", ch.Added, ch.Removed)
+		if retimed > 0 {
+			counts += fmt.Sprintf(", %d kept with a new TTL", retimed)
+		}
 		s.audit(ctx, a.Account.ID, "dns.records_changed", m, fmt.Sprintf("%s %s by %s: %s", rs.describe(), verb, by, counts))
 		if z.AccountID != a.Account.ID {
 			// A teammate's change: the zone's owner sees it in the owner's own log.

@@ -433,6 +433,21 @@ func TestDNSChanges(t *testing.T) {
 			if got := serial(); got != 3 {
 				t.Errorf("serial after a write that changed nothing: got %d, want 3", got)
 			}
+			// Two events: the records added, then the set's new TTL, told
+			// as such (the set's two records take it).
+			evs, err := f.db.Events(ctx, f.alice.Account.ID, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var details []string
+			for _, e := range evs {
+				if e.Type == "dns.records_changed" {
+					details = append(details, e.Detail)
+				}
+			}
+			if len(details) != 2 || !strings.HasSuffix(details[0], "0 added, 0 removed, 2 kept with a new TTL") || !strings.HasSuffix(details[1], "2 added, 0 removed") {
+				t.Errorf("dns.records_changed events, newest first: %q; want the new TTL, then the two added", details)
+			}
 			want := []twofold.Record{rr("www", "A", 600, "192.0.2.1"), rr("www", "A", 600, "192.0.2.2")}
 			if diff := cmp.Diff(want, records()); diff != "" {
 				t.Errorf("records (-want +got):\n%s", diff)
