@@ -144,6 +144,10 @@ func (s *Service) SignOutEverywhereFor(ctx context.Context, op Auth, accountID s
 		if err := s.store.LockAccount(ctx, a.ID); err != nil {
 			return err
 		}
+		// Closed meanwhile: not found, as before.
+		if _, err := s.store.AccountByID(ctx, a.ID); err != nil {
+			return err
+		}
 		n, err := s.store.SignedIn(ctx, a.ID, s.Now())
 		if err != nil || n == 0 {
 			return err
