@@ -34,8 +34,8 @@ import (
 // The which byte picks the request (its value mod 4, in the order above).
 // In an id, @maker@, @made@, @plain@ and @bobs@ stand for the keys' ids,
 // @a@, @b@ and @bob@ for the sessions'. After a change both accounts are
-// made anew under new names. The who byte picks the caller (its value mod
-// 5). On SQLite; FuzzEndAPIPostgres is the same on PostgreSQL.
+// made anew under new names, and those made before are deleted. The who
+// byte picks the caller (its value mod 5). On SQLite; FuzzEndAPIPostgres is the same on PostgreSQL.
 func FuzzEndAPI(f *testing.F) { endAPI(f, testenv.SQLiteDSN(f)) }
 
 // FuzzEndAPIPostgres is FuzzEndAPI on PostgreSQL.
@@ -81,6 +81,8 @@ func endAPI(f *testing.F, dsn string) {
 	}
 	makeWorld := func(t testing.TB) {
 		made++
+		dropAccount(t, s, w.alice)
+		dropAccount(t, s, w.bob)
 		w = endWorld{keys: map[string]string{}, sessions: map[string]string{}, clients: map[string]*testenv.Client{}}
 		ids := map[string]string{}
 		for _, name := range []string{"alice", "bob"} {

@@ -36,7 +36,8 @@ import (
 // In an id, @carol@, @dora@, @alice@ and @bob@ stand for the accounts' ids
 // and @key@ for carol's key's. An account a change was about is made anew
 // under a new name before the next input (alice with her sessions and
-// keys). A path the server would read as another route's is skipped. The
+// keys), and the one made before is deleted. A path the server would read
+// as another route's is skipped. The
 // who byte picks the caller (its value mod 6). On SQLite;
 // FuzzOperatorAPIPostgres is the same on PostgreSQL.
 func FuzzOperatorAPI(f *testing.F) { operatorAPI(f, testenv.SQLiteDSN(f)) }
@@ -80,6 +81,7 @@ func (w *operatorWorld) account(t testing.TB, name string, operator bool) (strin
 }
 
 func (w *operatorWorld) makeAlice(t testing.TB) {
+	dropAccount(t, w.s, w.alice)
 	id, other := w.account(t, "alice", true)
 	c := login(t, w.s, fmt.Sprintf("alice%d", w.made["alice"]))
 	enrol(t, w.s, c, map[string]any{"type": "totp", "label": "Phone"}) // confirming it elevates the session
@@ -98,9 +100,13 @@ func (w *operatorWorld) makeAlice(t testing.TB) {
 	}
 }
 
-func (w *operatorWorld) makeBob(t testing.TB) { w.bob, w.callers[5] = w.account(t, "bob", false) }
+func (w *operatorWorld) makeBob(t testing.TB) {
+	dropAccount(t, w.s, w.bob)
+	w.bob, w.callers[5] = w.account(t, "bob", false)
+}
 
 func (w *operatorWorld) makeCarol(t testing.TB) {
+	dropAccount(t, w.s, w.carol)
 	id, c := w.account(t, "carol", false)
 	r := c.Do(t, "POST", "/v1/me/api-keys", keyRequest("deploy", nil, "account * read"))
 	if r.Status != 201 {
@@ -111,6 +117,7 @@ func (w *operatorWorld) makeCarol(t testing.TB) {
 }
 
 func (w *operatorWorld) makeDora(t testing.TB) {
+	dropAccount(t, w.s, w.dora)
 	id, c := w.account(t, "dora", false)
 	enrol(t, w.s, c, map[string]any{"type": "totp", "label": "Phone"})
 	if _, err := w.s.Service.ResetTwoFactorByName(context.Background(), fmt.Sprintf("dora%d", w.made["dora"]), false, core.Meta{}); err != nil {

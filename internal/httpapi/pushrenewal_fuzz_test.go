@@ -32,8 +32,8 @@ import (
 //
 // In an id, @pending@, @bobpending@ and @app@ stand for alice's and bob's
 // devices waiting to enrol and alice's app. An account whose device got a
-// new code is made anew under a new name. The who byte picks the caller
-// (its value mod 5). On SQLite; FuzzPushRenewalPostgres is the same on
+// new code is made anew under a new name, and the one made before is
+// deleted. The who byte picks the caller (its value mod 5). On SQLite; FuzzPushRenewalPostgres is the same on
 // PostgreSQL.
 func FuzzPushRenewal(f *testing.F) { pushRenewal(f, testenv.SQLiteDSN(f)) }
 
@@ -59,6 +59,7 @@ func pushRenewal(f *testing.F, dsn string) {
 		pending[account] = e
 	}
 	makeAlice := func(t testing.TB) {
+		dropAccount(t, s, alice)
 		made["alice"]++
 		user := fmt.Sprintf("alice%d", made["alice"])
 		addUser(t, s, user)
@@ -73,6 +74,7 @@ func pushRenewal(f *testing.F, dsn string) {
 		callers[0], callers[1], callers[2], callers[3] = elevated, other, third, key
 	}
 	makeBob := func(t testing.TB) {
+		dropAccount(t, s, bob)
 		made["bob"]++
 		user := fmt.Sprintf("bob%d", made["bob"])
 		addUser(t, s, user)

@@ -34,7 +34,8 @@ import (
 // In an id, @app@, @spare@ and @bobapp@ stand for alice's app, the one she
 // is setting up, and bob's app; in a body, @a<d>@ and @b<d>@ for alice's
 // and bob's app's code d steps from now (d from -41 to 41). An account
-// whose app was resynchronised is made anew under a new name. The who byte
+// whose app was resynchronised is made anew under a new name, and the one
+// made before is deleted. The who byte
 // picks the caller (its value mod 4). On SQLite; FuzzResyncAPIPostgres is
 // the same on PostgreSQL.
 func FuzzResyncAPI(f *testing.F) { resyncAPI(f, testenv.SQLiteDSN(f)) }
@@ -59,13 +60,17 @@ func resyncAPI(f *testing.F, dsn string) {
 		return accountID(t, s, user), elevated, other, app
 	}
 	makeAlice := func(t testing.TB) {
+		dropAccount(t, s, alice)
 		var elevated, other *testenv.Client
 		alice, elevated, other, aliceApp = account(t, "alice")
 		spare = startEnrol(t, elevated, map[string]any{"type": "totp", "label": "Spare"}).id
 		key, _ := fuzzKey(t, s, elevated, "account * read", "keys * write")
 		callers[0], callers[1], callers[2] = elevated, other, key
 	}
-	makeBob := func(t testing.TB) { bob, callers[3], _, bobApp = account(t, "bob") }
+	makeBob := func(t testing.TB) {
+		dropAccount(t, s, bob)
+		bob, callers[3], _, bobApp = account(t, "bob")
+	}
 	makeAlice(f)
 	makeBob(f)
 	s.Service.Wait()

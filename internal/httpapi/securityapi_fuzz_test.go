@@ -34,7 +34,7 @@ import (
 // The which byte picks the request (its value mod 4, in the order above).
 // In an id, @app@ and @spare@ stand for alice's active app and the one
 // being set up. An account a change was about is made anew under a new
-// name. The who byte picks the caller (its value mod 4). On SQLite;
+// name, and the one made before is deleted. The who byte picks the caller (its value mod 4). On SQLite;
 // FuzzSecurityAPIPostgres is the same on PostgreSQL.
 func FuzzSecurityAPI(f *testing.F) { securityAPI(f, testenv.SQLiteDSN(f)) }
 
@@ -65,6 +65,7 @@ func securityAPI(f *testing.F, dsn string) {
 		return accountID(t, s, user), login(t, s, user), user
 	}
 	makeAlice := func(t testing.TB) {
+		dropAccount(t, s, alice)
 		id, other, user := account(t, "alice")
 		elevated := login(t, s, user)
 		app = enrol(t, s, elevated, map[string]any{"type": "totp", "label": "Phone"}).id // confirming it elevates the session
@@ -73,7 +74,10 @@ func securityAPI(f *testing.F, dsn string) {
 		alice = id
 		callers[0], callers[1], callers[2] = elevated, other, key
 	}
-	makeBob := func(t testing.TB) { bob, callers[3], _ = account(t, "bob") }
+	makeBob := func(t testing.TB) {
+		dropAccount(t, s, bob)
+		bob, callers[3], _ = account(t, "bob")
+	}
 	makeAlice(f)
 	makeBob(f)
 	s.Service.Wait()
