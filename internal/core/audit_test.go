@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -317,6 +318,17 @@ func signedInAs(t *testing.T, svc *core.Service, na core.NewAccount) core.Auth {
 		t.Fatal(err)
 	}
 	return signInAgain(t, svc, na.Username)
+}
+
+// eventCount counts the events of type typ on account accountID (of its
+// latest 100).
+func eventCount(t *testing.T, st testDB, accountID, typ string) int {
+	t.Helper()
+	evs, err := st.Store.Events(t.Context(), accountID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(slices.DeleteFunc(evs, func(e twofold.AuditEvent) bool { return e.Type != typ }))
 }
 
 // signInAgain signs username's account (without a second factor) in with

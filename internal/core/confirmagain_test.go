@@ -89,11 +89,7 @@ func TestConfirmSentAgain(t *testing.T) {
 			if n := len(slices.DeleteFunc(slices.Clone(notes.subjects), func(s string) bool { return !strings.HasSuffix(s, "a new paper key was made") })); n != 3 {
 				t.Errorf("mails: %q, want three of a new paper key", notes.subjects)
 			}
-			evs, err := db.Events(ctx, a.Account.ID, 0, 50)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := len(slices.DeleteFunc(evs, func(e twofold.AuditEvent) bool { return e.Type != "paper_key.reissued" })); n != 3 {
+			if n := eventCount(t, db, a.Account.ID, "paper_key.reissued"); n != 3 {
 				t.Errorf("paper_key.reissued events: got %d, want 3", n)
 			}
 

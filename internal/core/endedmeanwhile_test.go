@@ -2,7 +2,6 @@ package core_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -30,16 +29,6 @@ func (s *readRace) APIToken(ctx context.Context, id string, now time.Time) (twof
 	t, err := s.Store.APIToken(ctx, id, now)
 	s.trip()
 	return t, err
-}
-
-// eventCount counts the events of type typ on account accountID.
-func eventCount(t *testing.T, st testDB, accountID, typ string) int {
-	t.Helper()
-	evs, err := st.Store.Events(t.Context(), accountID, 0, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(slices.DeleteFunc(evs, func(e twofold.AuditEvent) bool { return e.Type != typ }))
 }
 
 // TestEndedMeanwhileRecordedOnce: a session, a sign-out or an API token
@@ -75,7 +64,7 @@ func TestEndedMeanwhileRecordedOnce(t *testing.T) {
 			if n := eventCount(t, st, ann.Account.ID, "session.revoked"); n != 1 {
 				t.Errorf("session.revoked events: %d, want 1", n)
 			}
-			if n := len(slices.DeleteFunc(slices.Clone(mails.sent), func(s string) bool { return s != told })); n != 1 {
+			if n := mails.count(told); n != 1 {
 				t.Errorf("ann was told %d times a session was signed out, want once: %q", n, mails.sent)
 			}
 

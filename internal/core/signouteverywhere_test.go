@@ -1,11 +1,9 @@
 package core_test
 
 import (
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -41,14 +39,10 @@ func TestSignOutEverywhereForSaysWhetherItDid(t *testing.T) {
 				if moved := epoch() != before; moved != want {
 					t.Errorf("%s: the session epoch moved: %v, want %v", step, moved, want)
 				}
-				evs, err := st.Store.Events(ctx, ann.Account.ID, 0, 100)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n := len(slices.DeleteFunc(evs, func(e twofold.AuditEvent) bool { return e.Type != "session.ended_everywhere" })); n != wantEvents {
+				if n := eventCount(t, st, ann.Account.ID, "session.ended_everywhere"); n != wantEvents {
 					t.Errorf("%s: %d session.ended_everywhere events, want %d", step, n, wantEvents)
 				}
-				if n := len(slices.DeleteFunc(slices.Clone(mails.sent), func(s string) bool { return s != mail })); n != wantMails {
+				if n := mails.count(mail); n != wantMails {
 					t.Errorf("%s: ann was told %d times, want %d; mails: %q", step, n, wantMails, mails.sent)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -801,6 +802,12 @@ type mailLog struct{ sent []string }
 func (n *mailLog) Enqueue(_ context.Context, to, subject, _ string) error {
 	n.sent = append(n.sent, to+": "+subject)
 	return nil
+}
+
+// count counts the notifications queued for to with subject, given as
+// "to: subject".
+func (n *mailLog) count(line string) int {
+	return len(slices.DeleteFunc(slices.Clone(n.sent), func(s string) bool { return s != line }))
 }
 
 func (n *mailLog) has(to, subject string) bool {
