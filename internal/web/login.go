@@ -66,7 +66,7 @@ var notices = map[string]string{
 	"unlocked":                 "The account is unlocked.",
 	"nothing_locked":           "Nothing to unlock: no failed attempts are counted against this account.",
 	"email_same":               "That is the account's address already (this form was sent again, or another operator was first): nothing was changed, and no one was emailed.",
-	"nothing_signed_in":        "Nothing to sign out: the account had no session and no sign-in waiting for its second step (this form was sent again, or another operator was first). The holder was not emailed.",
+	"nothing_signed_in":        "Nothing to sign out: the account had no session and no sign-in waiting for its second step, so nothing was changed and the holder was not emailed.",
 	"reset_requested":          "The reset of two-factor is scheduled. The holder has been emailed and can cancel it until it is due.",
 	"reset_done":               "Two-factor was reset. The holder can sign in with their password and set up two-factor again.",
 	"reset_cancelled":          "The reset of two-factor was cancelled.",
