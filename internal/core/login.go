@@ -649,6 +649,9 @@ func (s *Service) VerifyLogin(ctx context.Context, loginID string, p SecondFacto
 			// the logins it voids, so that on PostgreSQL the two never wait
 			// for each other, which would end one of them as a deadlock.
 			err = s.store.LockAccount(ctx, l.AccountID)
+			if twofold.ErrorCode(err) == twofold.CodeNotFound {
+				err = errLoginExpired() // closed meanwhile, its logins with it
+			}
 		}
 		if err == nil {
 			err = s.store.LockSecondStep(ctx, l.AccountID, p.FactorID, string(k), codeMethod(p.Method))

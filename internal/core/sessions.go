@@ -141,11 +141,8 @@ func (s *Service) SignOutEverywhereFor(ctx context.Context, op Auth, accountID s
 	ended := false
 	err = s.inTx(locksAccount(ctx, a.ID), func(ctx context.Context) error {
 		ended = false
-		if err := s.store.LockAccount(ctx, a.ID); err != nil {
-			return err
-		}
 		// Closed meanwhile: not found, as before.
-		if _, err := s.store.AccountByID(ctx, a.ID); err != nil {
+		if err := s.store.LockAccount(ctx, a.ID); err != nil {
 			return err
 		}
 		n, err := s.store.SignedIn(ctx, a.ID, s.Now())

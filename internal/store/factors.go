@@ -202,9 +202,21 @@ func (s *Store) ActivateFactor(ctx context.Context, a twofold.Activation) (ok, f
 // of them would otherwise both see the other's factor as not yet changed. The
 // statements after it see what the previous holder committed. (SQLite write
 // transactions are IMMEDIATE, so already serial.)
+// An account that is gone (closed before, or by the transaction this one
+// waited for) is not found: there is nothing to hold, and what the caller
+// would count or write next belongs to no one (a row it then inserted
+// would break a foreign key, an internal error).
 func lockAccount(ctx context.Context, tx *sql.Tx, accountID string) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET two_factor_required = two_factor_required WHERE id = $1`, accountID); err != nil {
+	res, err := tx.ExecContext(ctx, `UPDATE accounts SET two_factor_required = two_factor_required WHERE id = $1`, accountID)
+	if err != nil {
 		return fmt.Errorf("lock account: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("lock account: %w", err)
+	}
+	if n == 0 {
+		return notFound("account")
 	}
 	return nil
 }
@@ -214,7 +226,7 @@ func lockAccount(ctx context.Context, tx *sql.Tx, accountID string) error {
 // has and add to it (its API keys, its SSH keys), each then counts what the
 // ones before it committed, and none passes a limit on PostgreSQL's READ
 // COMMITTED. Outside a transaction it is an error, as it would hold
-// nothing.
+// nothing. An account that is gone is not found, as for lockAccount.
 func (s *Store) LockAccount(ctx context.Context, accountID string) error {
 	v, ok := ctx.Value(txKey{}).(txValue)
 	if !ok || v.owner != s {

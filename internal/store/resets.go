@@ -170,6 +170,9 @@ func (s *Store) ResetTwoFactor(ctx context.Context, accountID string, now time.T
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		out = twofold.ResetNotDue
 		if err := lockAccount(ctx, tx, accountID); err != nil {
+			if twofold.ErrorCode(err) == twofold.CodeNotFound {
+				return nil // closed meanwhile, its reset with it
+			}
 			return err
 		}
 		if s.dialect == Postgres {

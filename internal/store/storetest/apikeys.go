@@ -162,7 +162,8 @@ func testAPIKeyMakerGone(t *testing.T, s *store.Store) {
 
 // testLocksNeedATransaction: LockAccount and LockWebhooks, which hold
 // something until a transaction ends, refuse to run outside one, where
-// they would hold nothing; inside one they succeed.
+// they would hold nothing; inside one they succeed, and LockAccount
+// of a closed account is not found.
 func testLocksNeedATransaction(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a := newAccount(t, s, "alice")
@@ -181,6 +182,11 @@ func testLocksNeedATransaction(t *testing.T, s *store.Store) {
 	if err != nil {
 		t.Errorf("locks inside a transaction: %v", err)
 	}
+	// An account closed before is not found: nothing is held for it.
+	if err := s.DeleteAccount(ctx, a.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "LockAccount of a closed account", s.InTx(ctx, func(ctx context.Context) error { return s.LockAccount(ctx, a.ID) }), twofold.CodeNotFound)
 }
 
 // testHoldAPIKey: HoldAPIKey returns, held either way, the key as APIKey

@@ -256,3 +256,31 @@ func testFirstAccountAfterDeletion(t *testing.T, s *store.Store) {
 		t.Fatalf("CreateFirstAccount with a free name: %v, %v", ok, err)
 	}
 }
+
+// testWritesForAClosedAccount: a write that holds the account's row first
+// (lockAccount) and finds the account closed, before or while it waited,
+// is not found and stores nothing; it does not fail on a foreign key as an
+// internal error. A reset that fell due for it is simply no longer due.
+func testWritesForAClosedAccount(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s, "alice")
+	if err := s.DeleteAccount(ctx, a.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "LockAccount", s.InTx(ctx, func(ctx context.Context) error { return s.LockAccount(ctx, a.ID) }), twofold.CodeNotFound)
+	wantCode(t, "CreateFactor", s.CreateFactor(ctx, pendingFactor(a.ID, "f1", t0)), twofold.CodeNotFound)
+	wantCode(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, a.ID, codes("alice", 3), t0), twofold.CodeNotFound)
+	wantCode(t, "CreateTeam", s.CreateTeam(ctx, twofold.Team{ID: "t1", Name: "Acme", CreatedAt: t0}, a.ID, 100), twofold.CodeNotFound)
+	_, _, err := s.CreatePushChallenge(ctx, pushChallenge(a.ID, "push-1", "c1", "login:l1", t0), nil)
+	wantCode(t, "CreatePushChallenge", err, twofold.CodeNotFound)
+	if _, out, err := s.ResetTwoFactor(ctx, a.ID, t0); err != nil || out != twofold.ResetNotDue {
+		t.Errorf("ResetTwoFactor: %v, %v; want not due", out, err)
+	}
+	rows, err := s.AccountRows(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"deleted_accounts.account_id": 1}, rows); diff != "" {
+		t.Errorf("rows of the closed account (-want +got):\n%s", diff)
+	}
+}

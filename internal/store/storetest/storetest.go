@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Account/EmailChangedByOperator", testEmailChangedByOperator},
 		{"Account/Flags", testAccountFlags},
 		{"Account/Delete", testDeleteAccount},
+		{"Account/WritesForAClosedAccount", testWritesForAClosedAccount},
 		{"Account/DeletionRules", testDeletionRules},
 		{"Setup/FirstAccountAfterDeletion", testFirstAccountAfterDeletion},
 		{"Race/DeleteOperators", testRaceDeleteOperators},
