@@ -137,6 +137,16 @@ func unauthorized() error {
 	return twofold.Errorf(twofold.CodeUnauthorized, "The request you have made requires authentication.")
 }
 
+// unauthorizedUnlessFault is unauthorized for a refusal, but err itself
+// for the server's own failure (twofold.Fault): a client told 401 when the
+// database was down would give up a sign-in it should try again.
+func unauthorizedUnlessFault(err error) error {
+	if twofold.Fault(err) {
+		return err
+	}
+	return unauthorized()
+}
+
 // createToken signs in (POST /v3/auth/tokens). A user whose account
 // requires two-factor needs the password and totp methods: both at once,
 // or the password first, which answers 401 with an auth receipt (the login
@@ -210,7 +220,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		}
 		l, err := s.svc.PendingLogin(ctx, receipt)
 		if err != nil {
-			s.fail(w, r, unauthorized())
+			s.fail(w, r, unauthorizedUnlessFault(err))
 			return
 		}
 		if name, err := s.username(r, *id.TOTP.User); err != nil || !s.sameAccount(r, l.AccountID, name) {
@@ -234,7 +244,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		}
 		opts, err := s.svc.LoginMethods(ctx, receipt)
 		if err != nil {
-			s.fail(w, r, unauthorized())
+			s.fail(w, r, unauthorizedUnlessFault(err))
 			return
 		}
 		if !hasTOTP(opts) {
@@ -246,6 +256,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	case has("password"):
 		if id.Password == nil {
 			s.writeError(w, r, http.StatusBadRequest, "the password method needs auth.identity.password")
+			return
+		}
+		if has("totp") && id.TOTP == nil {
+			// Not a wrong code, to be counted as one: no code at all.
+			s.writeError(w, r, http.StatusBadRequest, "the totp method needs auth.identity.totp")
 			return
 		}
 		totp := id.TOTP
@@ -260,6 +275,21 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			s.fail(w, r, err)
 			return
+		}
+		if totp != nil {
+			// Both methods must name one user, as beside a receipt. Two
+			// that differ sign in as no one, at the cost and with the 401
+			// of an unknown user: a quicker answer would tell which ids
+			// name which users, and the password's user neither has its
+			// password checked nor its code spent.
+			other, err := s.username(r, *totp.User)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			if !strings.EqualFold(other, name) {
+				name = noUser("two users")
+			}
 		}
 		var res core.LoginResult
 		if has("totp") {
@@ -456,6 +486,11 @@ func (s *Server) subject(r *http.Request, a core.Auth) (core.Auth, token, error)
 		return core.Auth{}, token{}, twofold.Errorf(twofold.CodeInvalid, "the X-Subject-Token header is required: it names the token to validate or revoke")
 	}
 	sa, tok, err := s.tokenAuth(r, r.Header.Get(headerSubjectToken))
+	if twofold.Fault(err) {
+		// Not an answer about the token: told as not found, a client
+		// would drop a token that stands.
+		return core.Auth{}, token{}, err
+	}
 	if err != nil || sa.Account.ID != a.Account.ID {
 		return core.Auth{}, token{}, twofold.Errorf(twofold.CodeNotFound, "Could not find token.")
 	}
