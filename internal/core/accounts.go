@@ -29,10 +29,17 @@ func ValidateUsername(username string) error {
 	return nil
 }
 
+// passwordTooLong reports whether password has more than maxPasswordLen
+// characters (not bytes: a password in another script is as long as one in
+// ASCII). One that is can never have been set, so at sign-in it is wrong
+// without being hashed.
+func passwordTooLong(password string) bool {
+	return len(password) > maxPasswordLen && utf8.RuneCountInString(password) > maxPasswordLen
+}
+
 // ValidatePassword reports why password cannot be used, or nil.
 func ValidatePassword(password string) error {
-	n := utf8.RuneCountInString(password)
-	if !utf8.ValidString(password) || n < minPasswordLen || len(password) > maxPasswordLen {
+	if !utf8.ValidString(password) || utf8.RuneCountInString(password) < minPasswordLen || passwordTooLong(password) {
 		return twofold.Errorf(twofold.CodeInvalid, "password must be %d to %d characters", minPasswordLen, maxPasswordLen).On("password")
 	}
 	// Requests holding a NUL byte are refused at the edge (httpapi), so a

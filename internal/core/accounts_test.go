@@ -19,6 +19,8 @@ func TestValidatePassword(t *testing.T) {
 		{"eight characters, more bytes", "ééééééé1", true},
 		{"too short", "short", false},
 		{"too long", strings.Repeat("a", maxPasswordLen+1), false},
+		{"the most characters, more bytes", strings.Repeat("é", maxPasswordLen), true},
+		{"too many characters of more bytes", strings.Repeat("é", maxPasswordLen+1), false},
 		{"not UTF-8", "correct \xff horse", false},
 		{"a NUL", "correct \x00 horse", false},
 	} {

@@ -96,7 +96,7 @@ func (s *Service) LoginWithCode(ctx context.Context, username, password string, 
 
 // login is Login, and with p LoginWithCode.
 func (s *Service) login(ctx context.Context, username, password string, p *SecondFactor, m Meta) (LoginResult, error) {
-	if len(password) > maxPasswordLen || len(username) > 256 {
+	if passwordTooLong(password) || len(username) > 256 {
 		return LoginResult{}, errBadCredentials()
 	}
 	if err := s.allowSource(ctx, m); err != nil {

@@ -95,7 +95,7 @@ func (s *Service) checkCurrentPassword(ctx context.Context, a Auth, current, fai
 	}
 	defer slot.end()
 	ok := false
-	if len(current) <= maxPasswordLen {
+	if !passwordTooLong(current) {
 		var err error
 		if ok, err = s.checkPassword(current, a.Account.PasswordHash); err != nil {
 			return fmt.Errorf("check password: %w", err)
