@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"crypto/hmac"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
@@ -746,6 +747,23 @@ func (s *Service) issueAPIToken(ctx context.Context, a Auth) (string, time.Time,
 
 // IsAPIToken reports whether a Bearer token is one IssueAPIToken gives.
 func IsAPIToken(token string) bool { return strings.HasPrefix(token, apiTokenPrefix) }
+
+// APITokenIssuedAt returns when an API token from IssueAPIToken was made,
+// to the millisecond, as its id says (newOrderedID); false for a value
+// that is no such token. Its expiry does not say it: a token of a key that
+// expires within the hour ends with the key.
+func APITokenIssuedAt(token string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(token, apiTokenPrefix)
+	id, _, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || !isOrderedID(id) {
+		return time.Time{}, false
+	}
+	b, err := orderedEncoding.DecodeString(id)
+	if err != nil || len(b) < 8 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(b[:8]) >> 16)).UTC(), true
+}
 
 // AuthenticateAPIToken returns the caller behind a token from IssueAPIToken.
 func (s *Service) AuthenticateAPIToken(ctx context.Context, token string, m Meta) (Auth, error) {

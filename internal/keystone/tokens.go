@@ -446,7 +446,7 @@ func auditID(token string) string {
 func (s *Server) tokenBody(r *http.Request, a core.Auth, tok token) map[string]any {
 	issued := a.Session.CreatedAt
 	if a.Key != nil {
-		issued = tok.expires.Add(-core.APITokenTTL)
+		issued, _ = core.APITokenIssuedAt(tok.value)
 	}
 	body := map[string]any{
 		"methods": tok.methods, "user": userOf(a.Account), "expires_at": keystoneTime(tok.expires), "issued_at": keystoneTime(issued),
