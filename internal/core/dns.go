@@ -446,6 +446,10 @@ type Change struct {
 	// Kept counts the records a change asked to add that were there
 	// already, each once: left as they were, but for the set's TTL.
 	Kept int
+	// Retimed counts the records that stayed but with another TTL: a
+	// change of TTLs alone changes the zone, though it adds and removes
+	// nothing.
+	Retimed int
 }
 
 // parseRecords checks every record of in for rs: a record's host and type
@@ -717,13 +721,12 @@ func (s *Service) writeChange(ctx context.Context, a Auth, rs RecordSet, verb st
 				}
 			}
 		}
-		retimed := 0 // records kept with a new TTL
 		for k, r := range next {
 			o, ok := oldKeys[k]
 			if !ok {
 				ch.Added++
 			} else if o.TTL != r.TTL {
-				retimed++
+				ch.Retimed++
 			}
 			if !ok || o.TTL != r.TTL {
 				fresh = append(fresh, r)
@@ -748,8 +751,8 @@ func (s *Service) writeChange(ctx context.Context, a Auth, rs RecordSet, verb st
 			by = "API key " + a.Key.ID
 		}
 		counts := fmt.Sprintf("%d added, %d removed", ch.Added, ch.Removed)
-		if retimed > 0 {
-			counts += fmt.Sprintf(", %d kept with a new TTL", retimed)
+		if ch.Retimed > 0 {
+			counts += fmt.Sprintf(", %d kept with a new TTL", ch.Retimed)
 		}
 		s.audit(ctx, a.Account.ID, "dns.records_changed", m, fmt.Sprintf("%s %s by %s: %s", rs.describe(), verb, by, counts))
 		if z.AccountID != a.Account.ID {

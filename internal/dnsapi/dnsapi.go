@@ -297,8 +297,14 @@ func (s *Server) replace(w http.ResponseWriter, r *http.Request, a core.Auth) {
 		httpapi.WriteError(w, r, s.log, refusedInput(err, mt))
 		return
 	}
+	// A change of TTLs alone changes the zone too: it is said, not
+	// answered as if nothing had happened.
+	msg := count(ch.Added, "added") + ", " + count(ch.Removed, "removed")
+	if ch.Retimed > 0 {
+		msg += fmt.Sprintf(", %d kept with a new TTL", ch.Retimed)
+	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"records_added": ch.Added, "records_removed": ch.Removed,
-		"message": count(ch.Added, "added") + ", " + count(ch.Removed, "removed")})
+		"records_retimed": ch.Retimed, "message": msg})
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, a core.Auth) {

@@ -150,6 +150,18 @@ func TestRecordsJSON(t *testing.T) {
 		if diff := cmp.Diff(map[string]any{"records": []any{rec("www", 600, "A", "192.0.2.3")}}, a.json); diff != "" {
 			t.Errorf("GET www after PUT (-want +got):\n%s", diff)
 		}
+		// A PUT of the same record with another TTL adds and removes
+		// nothing, but changes the zone, and says so.
+		a = call(t, s, auth, "PUT", base+"/www/A", "application/json", `{"records":[{"ttl":900,"data":"192.0.2.3"}]}`)
+		want(t, "PUT www/A with a new TTL", a, 200, map[string]float64{"records_added": 0, "records_removed": 0, "records_retimed": 1})
+		if msg, _ := a.json["message"].(string); msg != "0 records added, 0 records removed, 1 kept with a new TTL" {
+			t.Errorf("PUT www/A with a new TTL: message %q", msg)
+		}
+		a = call(t, s, auth, "PUT", base+"/www/A", "application/json", `{"records":[{"ttl":900,"data":"192.0.2.3"}]}`)
+		want(t, "PUT www/A again", a, 200, map[string]float64{"records_added": 0, "records_removed": 0, "records_retimed": 0})
+		if a = call(t, s, auth, "GET", base+"/www", "", ""); a.json["records"].([]any)[0].(map[string]any)["ttl"] != float64(900) {
+			t.Errorf("GET www after the TTL's change: %s", a.body)
+		}
 
 		// DELETE with data removes only the matching record, as lego's CleanUp does.
 		a = call(t, s, auth, "DELETE", base+"/_acme-challenge/TXT?data=token+one", "", "")
