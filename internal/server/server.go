@@ -73,15 +73,19 @@ type Server struct {
 	// setup link, until when that link works; SetupURL is empty then.
 	SetupPendingUntil time.Time
 
-	ln     net.Listener
-	http   *http.Server
-	dns    *nameserver.Server // nil without Config.DNSAddr
-	done   chan error
-	worker *notify.Worker
-	sweep  *janitor
-	hooks  *janitor
-	beat   *janitor       // this instance's heartbeat (store.Instance)
-	checks sync.WaitGroup // start-up checks run beside serving
+	ln   net.Listener
+	http *http.Server
+	dns  *nameserver.Server // nil without Config.DNSAddr
+	done chan error         // Done's: the serve loop's error, for one reader
+	// served is closed when the serve loop has returned, with its error
+	// in serveErr: Close waits on it, whether or not Done was read.
+	served   chan struct{}
+	serveErr error
+	worker   *notify.Worker
+	sweep    *janitor
+	hooks    *janitor
+	beat     *janitor       // this instance's heartbeat (store.Instance)
+	checks   sync.WaitGroup // start-up checks run beside serving
 
 	// metrics serves /metrics alone on Config.MetricsAddr (nil without
 	// it), metricsLn its listener, metricsDone its serve loop's end.
@@ -524,8 +528,12 @@ func (s *Server) Open(ctx context.Context) error {
 	// connection to the database at that moment.
 	host, _ := os.Hostname()
 	s.beat = startHeartbeat(ctx, s.Store, s.Logger, store.Instance{ID: rand.Text(), Host: host, PID: os.Getpid()})
-	s.done = make(chan error, 1)
-	go func() { s.done <- s.http.Serve(limited) }()
+	s.done, s.served = make(chan error, 1), make(chan struct{})
+	go func() {
+		s.serveErr = s.http.Serve(limited)
+		close(s.served)
+		s.done <- s.serveErr
+	}()
 	return nil
 }
 
@@ -751,7 +759,11 @@ func (s *Server) close() error {
 		} else if err != nil {
 			errs = append(errs, err)
 		}
-		if err := <-s.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// Not from done: the caller may have taken its one value (a serve
+		// loop that stopped by itself ends `twofold serve`, which then
+		// closes the server).
+		<-s.served
+		if err := s.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
 		if s.metrics != nil {
