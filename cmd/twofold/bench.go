@@ -193,12 +193,20 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	// link (it holds accounts).
 	defaults := config.Default()
 	defaults.DB, defaults.KeyFile = benchDB, benchKeyFile
-	c, err := m.parseConfigFrom(fs, args, defaults)
+	c, from, err := m.parseConfigSources(fs, args, defaults)
 	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: bench takes no arguments", errUsage)
+	}
+	// Its database and key file only from its own command line: the
+	// environment and the config file name serve's, where bench would
+	// write accounts with a known password.
+	for _, name := range []string{"db", "key-file"} {
+		if src, ok := from[name]; ok && !strings.HasPrefix(src, "flag ") {
+			return fmt.Errorf("%w: bench takes --%s from its command line alone, not from %s, which names the server's: its accounts have a known password; give --%s for a database of its own (default %s)", errUsage, name, src, name, map[string]string{"db": benchDB, "key-file": benchKeyFile}[name])
+		}
 	}
 	if *target != "" {
 		for _, u := range strings.Split(*target, ",") {

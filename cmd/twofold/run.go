@@ -249,6 +249,13 @@ func storeSettings(more ...string) []string { return append([]string{"db", "key-
 // parseConfigFrom parses the server settings named for a subcommand (no
 // name: every one) whose defaults are c.
 func (m *Main) parseConfigFrom(fs *flag.FlagSet, args []string, c config.Config, names ...string) (config.Config, error) {
+	c, _, err := m.parseConfigSources(fs, args, c, names...)
+	return c, err
+}
+
+// parseConfigSources is parseConfigFrom that also says where each setting
+// given came from (config.Sources).
+func (m *Main) parseConfigSources(fs *flag.FlagSet, args []string, c config.Config, names ...string) (config.Config, config.Sources, error) {
 	if len(names) == 0 {
 		c.Register(fs)
 	} else {
@@ -263,7 +270,7 @@ func (m *Main) parseConfigFrom(fs *flag.FlagSet, args []string, c config.Config,
 	// refuses, each naming where it came from.
 	from, err := config.ParseSources(fs, args, m.LookupEnv)
 	if errors.Is(err, flag.ErrHelp) {
-		return c, err
+		return c, from, err
 	}
 	errs := []error{err}
 	if m.Environ != nil {
@@ -276,9 +283,9 @@ func (m *Main) parseConfigFrom(fs *flag.FlagSet, args []string, c config.Config,
 	}
 	errs = append(errs, c.ValidateFrom(from))
 	if err := joinOnce(errs...); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
+		return c, from, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	return c, nil
+	return c, from, nil
 }
 
 // joinOnce joins errs (errors.Join), each message once, in their order,
