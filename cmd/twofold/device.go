@@ -65,6 +65,8 @@ func (m *Main) deviceEnrol(ctx context.Context, args []string) error {
 	}
 	uri := fs.Arg(0)
 	if uri == "-" {
+		// From standard input: an argument is visible to every user of the
+		// machine (ps, /proc), who could enrol with it first.
 		line, err := readLine(ctx, m.Stdin, "nothing enrolled, and the enrolment code still works")
 		if errors.Is(err, context.Canceled) {
 			return err

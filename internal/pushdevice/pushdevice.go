@@ -72,6 +72,17 @@ func Save(path string, st State) error {
 		os.Remove(path)
 		return fmt.Errorf("write device state: %w", err)
 	}
+	// The file's name too, before the key is sent: after a crash the
+	// directory would otherwise not list the file whose key the server
+	// holds.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			os.Remove(path)
+			return fmt.Errorf("write device state: sync its directory: %w", err)
+		}
+	}
 	return nil
 }
 
