@@ -232,3 +232,9 @@ func (s *Store) SweepPlansForTest(ctx context.Context, before time.Time) (map[st
 	}
 	return plans, nil
 }
+
+// EventCounterForTest is eventCounter: the audit events' id counter of the
+// SQLite file at path, or ErrInUse when the file is in use.
+func EventCounterForTest(ctx context.Context, path string) (int64, error) {
+	return eventCounter(ctx, path)
+}

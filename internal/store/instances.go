@@ -119,6 +119,10 @@ func liveInstances(ctx context.Context, q querier, dialect Dialect) ([]Instance,
 func sqliteInUse(ctx context.Context, q querier) error {
 	var beats int
 	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'instances'`).Scan(&beats); err != nil || beats == 0 {
+		if err != nil && ctx.Err() != nil {
+			// Interrupted, not looked at: not known to be free.
+			return fmt.Errorf("restore: interrupted before the database was checked to be free, nothing changed: %w", ctx.Err())
+		}
 		return nil
 	}
 	ins, now, err := liveInstances(ctx, q, SQLite)

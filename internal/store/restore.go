@@ -457,6 +457,11 @@ func eventCounter(ctx context.Context, path string) (int64, error) {
 	if isBusy(err) {
 		return 0, openBy(ctx, path)
 	}
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: the file was not looked at, so it is not known to
+		// be free; the restore stops here, having changed nothing.
+		return 0, fmt.Errorf("restore: interrupted before the database was checked to be free, nothing changed: %w", ctx.Err())
+	}
 	if err != nil {
 		// Still busy if someone holds it, however unreadable the file.
 		if _, berr := db.ExecContext(ctx, `BEGIN EXCLUSIVE`); isBusy(berr) {
