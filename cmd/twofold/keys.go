@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/twofold/twofold"
@@ -79,15 +80,22 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 	detail := fmt.Sprintf("%s master key %s; data key %s; %d %s resealed; %d old data %s deleted; %d old master %s retired",
 		how, res.Master, res.DataKey, res.Resealed, plural(res.Resealed, "secret", "secrets"),
 		res.DataKeysDeleted, plural(res.DataKeysDeleted, "key", "keys"), res.MastersRetired, plural(res.MastersRetired, "key", "keys"))
+	// What did not follow the rotation fails the command (exit status 1)
+	// once the rest is done, so that a script does not take it for a
+	// clean one; the keys are rotated all the same.
+	var after []string
 	if err := st.AddEvent(ctx, twofold.AuditEvent{Type: "keys.rotated", At: m.Now(), Source: "cli", UserAgent: "twofold keys rotate", Detail: detail}); err != nil {
-		fmt.Fprintf(m.Stderr, "twofold: keys rotated, but the audit event was not stored: %v\n", err)
+		after = append(after, fmt.Sprintf("its audit event was not stored (%v)", err))
 	}
 	fmt.Fprintf(m.Stdout, "keys rotated: %s\n", detail)
 	// Old data keys and ciphertexts must not linger in SQLite's free pages or log.
 	if done, err := st.Purge(ctx); err != nil {
-		fmt.Fprintf(m.Stderr, "twofold: could not purge replaced (encrypted) data from the database file: %v\n", err)
+		after = append(after, fmt.Sprintf("the replaced (encrypted) data is still in the database file, which could not be vacuumed (%v): run the command again at a quieter time, a new rotation that vacuums at its end", err))
 	} else if !done {
 		fmt.Fprintln(m.Stderr, "twofold: the database log still holds replaced (encrypted) data until its next checkpoint")
+	}
+	if len(after) > 0 {
+		return fmt.Errorf("keys rotated, but %s", strings.Join(after, "; and "))
 	}
 	return nil
 }
