@@ -46,3 +46,18 @@ func Target(path string) (string, error) {
 func KeepOwner(path string, old fs.FileInfo) error {
 	return keepOwner(path, old)
 }
+
+// SyncDir makes what was created, renamed or linked in directory dir
+// durable: after a crash the directory lists it. Callers for which that is
+// only best effort may ignore the error.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

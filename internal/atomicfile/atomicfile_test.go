@@ -50,3 +50,15 @@ func TestTarget(t *testing.T) {
 		t.Errorf("dangling link: Target = %q, want an error", got)
 	}
 }
+
+// TestSyncDir: a directory syncs; one that is not there is an error, which
+// a caller that must know (the push device's state file) reports.
+func TestSyncDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := SyncDir(dir); err != nil {
+		t.Errorf("SyncDir(%s): %v", dir, err)
+	}
+	if err := SyncDir(filepath.Join(dir, "gone")); err == nil {
+		t.Error("SyncDir of a missing directory: got nil error")
+	}
+}

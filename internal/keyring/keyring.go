@@ -444,12 +444,7 @@ func (f *File) writeTemp(path string) (string, error) {
 
 // syncDir makes a rename or link in path's directory durable before anything
 // relies on the new file.
-func syncDir(path string) {
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
+func syncDir(path string) { _ = atomicfile.SyncDir(filepath.Dir(path)) }
 
 // WrappedKey is a data key as stored in the database.
 type WrappedKey struct {

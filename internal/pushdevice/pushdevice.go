@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twofold/twofold/internal/atomicfile"
 	"github.com/twofold/twofold/internal/factor/push"
 )
 
@@ -75,13 +76,9 @@ func Save(path string, st State) error {
 	// The file's name too, before the key is sent: after a crash the
 	// directory would otherwise not list the file whose key the server
 	// holds.
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			os.Remove(path)
-			return fmt.Errorf("write device state: sync its directory: %w", err)
-		}
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write device state: sync its directory: %w", err)
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"modernc.org/sqlite"
+
+	"github.com/twofold/twofold/internal/atomicfile"
 )
 
 // ErrBackupUnsupported is returned by Backup on PostgreSQL, whose own tools
@@ -118,10 +120,7 @@ func Backup(ctx context.Context, dsn, dest string) (size int64, staleRemoved []s
 	if err := os.Link(tmpName, dest); err != nil {
 		return 0, removed, fmt.Errorf("backup: %w", err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	_ = atomicfile.SyncDir(dir) // best effort: the copy is whole either way
 	return st.Size(), removed, nil
 }
 

@@ -429,10 +429,7 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 	if err := renameIn(tmpName, path); err != nil {
 		return r, fmt.Errorf("restore: put the backup in place (the database is as it was; its logs, if any, were moved to %s): %w", aside, err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	_ = atomicfile.SyncDir(dir) // best effort: the restore is in place either way
 	return r, nil
 }
 
