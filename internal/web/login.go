@@ -80,6 +80,7 @@ var notices = map[string]string{
 	"signed_out_everywhere":    "The account is signed out everywhere. The holder has been emailed.",
 	"email_changed_for_user":   "The email address is changed. Both the old and the new address have been told.",
 	"session_ended":            "That session is signed out.",
+	"session_gone":             "That session was no longer signed in: it had been signed out already (this form may have been sent twice) or it had ended. The sessions signed in now are listed below.",
 	"email_changed":            "Your email address was changed. Security notices now go to the new address.",
 	"password_reset":           "Your password was changed, and every session was signed out. Sign in with the new password.",
 	"logged_out_everywhere":    "You are signed out everywhere: on every browser and app.",

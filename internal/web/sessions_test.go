@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -58,4 +59,58 @@ func TestBrowserSessions(t *testing.T) {
 	if r := p.open("/settings/security"); r != 200 || !strings.HasPrefix(p.path(), "/login") {
 		t.Errorf("this browser after signing its own session out: at %s", p.path())
 	}
+}
+
+// TestEndSessionTwice: the form that signs another browser out, sent a
+// second time (two tabs, a double click), leaves the holder on the list,
+// told that the session was no longer signed in, and changes nothing; so
+// does a form naming a session the account never had. Only the first
+// sending mails the notice.
+func TestEndSessionTwice(t *testing.T) {
+	dsn := testenv.SQLiteDSN(t)
+	ts := testenv.NewServer(t, dsn)
+	account(t, ts, "alice", false, false)
+	account(t, ts, "bob", false, false)
+	c, other, bob := newClient(t, ts.URL()), newClient(t, ts.URL()), newClient(t, ts.URL())
+	for _, b := range []*client{c, other} {
+		if r := b.signIn("alice"); r.url.Path != "/settings/security" {
+			t.Fatalf("sign-in: at %s", r.url)
+		}
+	}
+	if r := bob.signIn("bob"); r.url.Path != "/settings/security" {
+		t.Fatalf("bob's sign-in: at %s", r.url)
+	}
+	theirs, bobs := sessionID(t, other), sessionID(t, bob)
+	path := "/settings/security/sessions/" + theirs + "/end"
+	if r := c.post(path, url.Values{}); r.url.String() != ts.URL()+"/settings/security/sessions?m=session_ended" {
+		t.Fatalf("the first sending: at %s (%d): %s", r.url, r.status, pageError(r.body))
+	}
+	snaps := testenv.OpenSnapshots(t, dsn)
+	before := snaps.Take(t)
+	for _, id := range []string{theirs, bobs, "s" + strings.Repeat("0", 25)} {
+		r := c.post("/settings/security/sessions/"+id+"/end", url.Values{})
+		if r.status != 200 || r.url.Path != "/settings/security/sessions" || r.url.Query().Get("m") != "session_gone" {
+			t.Fatalf("ending %s again: at %s (%d): %s", id, r.url, r.status, pageError(r.body))
+		}
+		if !strings.Contains(r.body, "no longer signed in") {
+			t.Errorf("ending %s again: the page does not say the session was no longer signed in", id)
+		}
+		if d := before.Diff(snaps.Take(t)); d != "" {
+			t.Fatalf("ending %s again changed the database:\n%s", id, d)
+		}
+	}
+	if r := bob.get("/settings/security"); r.url.Path != "/settings/security" {
+		t.Errorf("bob's browser after alice named its session: at %s", r.url)
+	}
+}
+
+// sessionID is the id of the session c holds: its token's part before the
+// dot.
+func sessionID(t *testing.T, c *client) string {
+	t.Helper()
+	id, _, ok := strings.Cut(sessionCookie(t, c), ".")
+	if !ok {
+		t.Fatal("the session cookie holds no id")
+	}
+	return id
 }
