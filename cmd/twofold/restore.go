@@ -64,7 +64,7 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 		e.Detail = "fix-ups after a restore of the PostgreSQL database"
 		r, err := st.AfterRestore(ctx, 0, e)
 		if err != nil {
-			return fmt.Errorf("restore: nothing changed: %w", err)
+			return fmt.Errorf("restore: %w; %s", err, afterRestoreFailed(st.Migrated()))
 		}
 		m.restored(r)
 		return nil
@@ -136,4 +136,19 @@ func (m *Main) restored(r store.RestoreResult) {
 			r.WebhooksFailing, plural(r.WebhooksFailing, "endpoint", "endpoints"))
 	}
 	fmt.Fprintln(m.Stdout, `redo by hand what was done after the backup: API keys revoked, recovery codes used, hardware tokens (HOTP) used, passwords changed, factors removed, accounts closed, webhooks deleted (README "Backup and restore")`)
+}
+
+// afterRestoreFailed says what a PostgreSQL restore whose fix-ups
+// (store.AfterRestore) failed leaves: the fix-ups are rolled back, the
+// migrations that opening the restored database applied stay, and restore
+// is to be run again before any server starts on it.
+func afterRestoreFailed(migrated int) string {
+	const again = "run restore again before starting a server on the database: until then its sessions and links are those of the dump"
+	switch migrated {
+	case 0:
+		return "the fix-ups after the restore were not made (" + again + ")"
+	case 1:
+		return "the fix-ups after the restore were not made; the one migration that brought the database to this release's schema stays (" + again + ")"
+	}
+	return fmt.Sprintf("the fix-ups after the restore were not made; the %d migrations that brought the database to this release's schema stay (%s)", migrated, again)
 }

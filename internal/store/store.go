@@ -52,6 +52,8 @@ type Store struct {
 	batcher   *batcher   // PostgreSQL: second steps many to a statement
 	reads     stmtCache  // statements prepared on rdb
 
+	migrated int // migrations this Store's opening applied (Migrated)
+
 	sweepBatch   int                         // rows a sweep statement deletes at most; 0: the constant sweepBatch
 	onSweepBatch func(table string, n int64) // tests: told of each batch the sweep ran
 }
@@ -596,8 +598,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := s.apply(ctx, m.version, string(body)); err != nil {
+		applied, err := s.apply(ctx, m.version, string(body))
+		if err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if applied {
+			s.migrated++
 		}
 	}
 	return nil
@@ -774,8 +780,9 @@ func checkSchema(ctx context.Context, q querier, dialect Dialect) error {
 }
 
 // apply runs one migration in a transaction, unless another process already did.
-func (s *Store) apply(ctx context.Context, version int, body string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+func (s *Store) apply(ctx context.Context, version int, body string) (applied bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		applied = false // a transaction run again starts over
 		if err := s.lockMigrations(ctx, tx); err != nil {
 			return err
 		}
@@ -796,9 +803,15 @@ func (s *Store) apply(ctx context.Context, version int, body string) error {
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, micros(time.Now()))
+		applied = err == nil
 		return err
 	})
+	return applied && err == nil, err
 }
+
+// Migrated is the number of migrations opening s applied (Open,
+// OpenRestored): 0 when the database was already at this release's schema.
+func (s *Store) Migrated() int { return s.migrated }
 
 // lockMigrations serialises concurrent starts of several instances until tx
 // ends. SQLite needs nothing: its write transactions are IMMEDIATE.
