@@ -857,9 +857,13 @@ const (
 // a session: a stolen key that makes keys must not hide them past the
 // bound (making is capped at MaxAPIKeys live keys an account, and at
 // APIKeyCreateBurst keys made at once, then one every APIKeyCreateEvery,
-// so that a loop of making and revoking writes no faster).
+// so that a loop of making and revoking writes no faster); and an
+// operator's changes to the webhooks, which hand the whole audit log out:
+// a stolen operator's key must not add an endpoint unrecorded after a
+// burst of throwaway ones.
 var unboundedEvents = []string{"login.succeeded", "paper_key.used", "paper_key.reissued", "password.listed",
-	"api_key.created", "api_key.revoked"}
+	"api_key.created", "api_key.revoked", "webhook.created", "webhook.deleted", "webhook.enabled",
+	"webhook.secret_rotated", "webhook.disabled"}
 
 // eventAdmitted reports whether audit event e is within its account's
 // bound (see EventBurst) and so to be stored, and returns the

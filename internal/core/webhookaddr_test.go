@@ -29,6 +29,10 @@ func TestWebhookAddrAllowed(t *testing.T) {
 		{"2002:a00:1::1", false, true}, // 6to4
 		{"2001:0:4136:e378::1", false, true},
 		{"198.18.0.1", false, true},
+		{"2001:2::1", false, true},      // benchmarking
+		{"3fff:abc::1", false, true},    // documentation (RFC 9637)
+		{"192.88.99.1", false, true},    // 6to4 relays
+		{"2001:4860::8888", true, true}, // just past benchmarking and Teredo
 		{"192.0.0.8", false, true},
 		{"240.0.0.1", false, true},
 		{"::a00:1", false, true},
@@ -83,6 +87,9 @@ func TestCheckWebhookURL(t *testing.T) {
 		{"https://example.com/hook?x=\u202egnp.exe", false},
 		{"https://example.com/hook?x=a\u200bb", false},
 		{"https://example.com/hook?x=%E2%80%AE", false},
+		{"https://example.com/h?a=%E2%80%AE&b=%zz", false}, // a bad escape beside a hidden one
+		{"https://example.com/h?a=100%", false},
+		{"https://example.com/h?a=100%25", true},
 		{"https://example.com/ho%C2%ADok", false},
 		{"https://example.com/hook?x=\xff", false},
 		{"https://%80/", false},

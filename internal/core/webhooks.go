@@ -536,7 +536,12 @@ func (s *Service) checkWebhookURL(raw string) (string, error) {
 	// A hidden character (hiddenRune: controls, text-direction overrides,
 	// zero-width spaces), sent as such or percent-encoded, would show the
 	// URL on pages and in the audit log as other than where events go.
-	query, _ := url.QueryUnescape(u.RawQuery)
+	// A query's escapes are not checked as it is parsed: one that is no
+	// escape (%zz) would hide what the others spell.
+	query, err := url.QueryUnescape(u.RawQuery)
+	if err != nil {
+		return "", bad("the URL's query has a % that is not followed by two hexadecimal digits: write a % itself as %25")
+	}
 	for _, part := range []string{raw, u.Path, query} {
 		if strings.IndexFunc(strings.ToValidUTF8(part, ""), hiddenRune) >= 0 || !utf8.ValidString(raw) {
 			return "", bad("the URL must not hold hidden characters (controls, text-direction marks, zero-width spaces), even percent-encoded")
@@ -580,11 +585,13 @@ func (s *Service) checkWebhookURL(raw string) (string, error) {
 // reserved, discard-only, IPv4-compatible, IPv4-translated (RFC 2765's
 // ::ffff:0:0:0/96, not the mapped ::ffff:0:0/96 that is judged by its
 // IPv4) and local-use NAT64, 6to4 and Teredo (whose IPv4 inside could be
-// anything), and the deprecated site-local fec0::/10 (RFC 3879), which
-// some networks still route privately.
+// anything), 6to4's relays (192.88.99.0/24), IPv6's benchmarking
+// (2001:2::/48) and second documentation range (3fff::/20, RFC 9637), and
+// the deprecated site-local fec0::/10 (RFC 3879), which some networks
+// still route privately.
 var notPublic = prefixes("100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24",
-	"203.0.113.0/24", "240.0.0.0/4", "0.0.0.0/8", "::/96", "::ffff:0:0:0/96", "100::/64", "64:ff9b:1::/48",
-	"2001::/32", "2001:db8::/32", "2002::/16", "fec0::/10")
+	"203.0.113.0/24", "240.0.0.0/4", "0.0.0.0/8", "192.88.99.0/24", "::/96", "::ffff:0:0:0/96", "100::/64",
+	"64:ff9b:1::/48", "2001::/32", "2001:2::/48", "2001:db8::/32", "3fff::/20", "2002::/16", "fec0::/10")
 
 // metadata are the addresses of clouds' instance metadata and platform
 // services, refused even when private targets are allowed: with link-local
@@ -919,6 +926,14 @@ func (s *Service) deliverBatch(ctx context.Context, sender WebhookSender, owner,
 		// Skipped, as a failure (logged by openWebhookURL, by id): retried
 		// with the back-off, not every second, in case the key comes back.
 		return true, s.webhookFailed(ctx, w, owner, "url-unreadable")
+	}
+	if !s.cfg.WebhookAllowHTTP && !strings.HasPrefix(w.URL, "https://") {
+		// Added while http was allowed (on this instance or another), but
+		// this one does not allow it: nothing goes out in clear text. A
+		// failure like any other, so that its status and the back-off
+		// show it, until the URL is https or the flag is on again.
+		s.log.Warn("webhook delivery refused: its URL is http:// and this server does not allow http webhooks (--webhook-allow-http)", "webhook", w.ID, "to", webhookHost(w))
+		return true, s.webhookFailed(ctx, w, owner, "refused-scheme")
 	}
 	evs, next, err := s.store.WebhookFeed(ctx, w.Cursor, w.Events, WebhookBatch)
 	if err != nil {

@@ -51,7 +51,10 @@ func FuzzCheckWebhookURL(f *testing.F) {
 		if h := u.Hostname(); !utf8.ValidString(h) || strings.IndexFunc(h, hiddenRune) >= 0 {
 			t.Fatalf("%q taken as %q, with host %q", raw, got, h)
 		}
-		query, _ := url.QueryUnescape(u.RawQuery)
+		query, err := url.QueryUnescape(u.RawQuery)
+		if err != nil {
+			t.Fatalf("%q taken as %q, whose query has a %% that escapes nothing", raw, got)
+		}
 		for _, part := range []string{u.Path, query} {
 			if strings.IndexFunc(strings.ToValidUTF8(part, ""), hiddenRune) >= 0 {
 				t.Fatalf("%q taken as %q, with a hidden character in %q", raw, got, part)

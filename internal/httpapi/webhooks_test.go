@@ -826,3 +826,60 @@ func TestWebhookSecretGrace(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookHTTPWhereNotAllowed: an http:// endpoint added on a server
+// started with --webhook-allow-http is not delivered to by an instance on
+// the same database without it (nor by that server once restarted without
+// it): the try fails as refused-scheme and nothing reaches the receiver in
+// clear text. The instance that allows http delivers it.
+func TestWebhookHTTPWhereNotAllowed(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
+		strict := testenv.NewServer(t, dsn, func(c *config.Config) { c.WebhookAllowPrivate, c.KeyFile = true, f.s.Config.KeyFile })
+		ctx := context.Background()
+		rc := newReceiver(t)
+		id := addWebhook(t, f.opc, rc.srv.URL, "test.a")
+		addEvents(t, f.s, "test.a", 1, 1)
+		deliverUntil(t, strict, true, "the failure recorded", func() bool {
+			w, err := strict.Store.Webhook(ctx, id)
+			return err != nil || w.Status.LastError != ""
+		})
+		w, err := strict.Store.Webhook(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := rc.state(); n != 0 || w.Status.LastError != "refused-scheme" {
+			t.Errorf("delivery by the instance without --webhook-allow-http: %d requests, status %+v; want none, refused-scheme", n, w.Status)
+		}
+		f.s.Clock.Add(time.Minute) // the retry is due
+		deliverUntil(t, f.s, true, "the event delivered", func() bool { return len(rc.events()) == 1 })
+	})
+}
+
+// TestWebhookEventsNeverHeld: an operator's changes to the webhooks are
+// never held back by the bound on one type's events (core.EventBurst):
+// after a burst of throwaway endpoints made and deleted, the one that
+// stays is on the record too.
+func TestWebhookEventsNeverHeld(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn)
+		n := core.EventBurst + 3
+		for i := range n {
+			id := addWebhook(t, f.opc, fmt.Sprintf("https://hooks%d.example.com/h", i), "test.a")
+			if r := f.opc.Do(t, "DELETE", "/v1/admin/webhooks/"+id, nil); r.Status != 204 {
+				t.Fatalf("delete: got %d %s", r.Status, r.Body)
+			}
+		}
+		addWebhook(t, f.opc, "https://kept.example.com/h", "test.a")
+		a := accountID(t, f.s, "carol")
+		if got := countEvents(t, f.s, a, "webhook.created"); got != n+1 {
+			t.Errorf("webhook.created events: got %d, want %d", got, n+1)
+		}
+		if got := countEvents(t, f.s, a, "webhook.deleted"); got != n {
+			t.Errorf("webhook.deleted events: got %d, want %d", got, n)
+		}
+		if got := countEvents(t, f.s, a, "audit.suppressed"); got != 0 {
+			t.Errorf("audit.suppressed events: got %d, want none", got)
+		}
+	})
+}

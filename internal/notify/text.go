@@ -70,7 +70,7 @@ func NotSent(err error) bool {
 // error code, never the number or the body. An error for which NotSent
 // reports true says that the gateway certainly did not take the message: it
 // answered 4xx (the request refused: credentials, sender, number, its own
-// rate limit), or took it with the status failed or undelivered, or could
+// rate limit) or 3xx (a redirect, never followed), or took it with the status failed or undelivered, or could
 // not be written to (not reached, a failed TLS handshake or proxy: the
 // request never went out). Any other error leaves the outcome unknown: the
 // request may have reached the gateway before a timeout, and a 5xx answer
@@ -95,10 +95,16 @@ func (t *Twilio) SendText(ctx context.Context, to, body string) error {
 	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteHeaders: func() { wrote.Store(true) },
 	}))
-	c := t.Client
-	if c == nil {
-		c = &http.Client{}
+	// A redirect is not followed: the form (number and code) and the
+	// Basic credentials would go where the gateway points, over http even
+	// (net/http keeps the credentials for the same host whatever the
+	// scheme). A 3xx answer is a refusal, below.
+	c := &http.Client{}
+	if t.Client != nil {
+		cc := *t.Client
+		c = &cc
 	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	res, err := c.Do(req)
 	if err != nil {
 		// The error of a failed request names the URL, which holds the
@@ -115,8 +121,8 @@ func (t *Twilio) SendText(ctx context.Context, to, body string) error {
 		var e twilioError
 		json.Unmarshal(raw, &e)
 		err := fmt.Errorf("sms gateway: status %d, error code %d", res.StatusCode, e.Code)
-		if res.StatusCode >= 400 && res.StatusCode < 500 {
-			return notSent{err}
+		if res.StatusCode >= 300 && res.StatusCode < 500 {
+			return notSent{err} // refused, or sent elsewhere (a redirect, not followed)
 		}
 		return err
 	}

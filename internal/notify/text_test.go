@@ -74,6 +74,14 @@ func TestTwilioNotSent(t *testing.T) {
 	untrusted.StartTLS()
 	defer untrusted.Close()
 	ok := notify.Twilio{BaseURL: g.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From}
+	// A gateway (or what stands before it) that redirects, to the gateway
+	// itself over http: the form and the credentials must not follow.
+	var redirected atomic.Int32
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		redirected.Add(1)
+		http.Redirect(w, r, g.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirecting.Close()
 	tests := []struct {
 		name        string
 		sender      notify.Twilio
@@ -85,6 +93,8 @@ func TestTwilioNotSent(t *testing.T) {
 		{"gateway not reached", notify.Twilio{BaseURL: closed.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From}, func() {}, true},
 		{"plain HTTP on an https URL", notify.Twilio{BaseURL: strings.Replace(g.URL, "http://", "https://", 1), AccountSID: g.AccountSID, Token: g.Token, From: g.From}, func() {}, true},
 		{"untrusted certificate", notify.Twilio{BaseURL: untrusted.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From}, func() {}, true},
+		{"redirect (307), not followed", notify.Twilio{BaseURL: redirecting.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From}, func() {}, true},
+		{"redirect with the sender's own client", notify.Twilio{BaseURL: redirecting.URL, AccountSID: g.AccountSID, Token: g.Token, From: g.From, Client: &http.Client{}}, func() {}, true},
 		{"gateway in trouble (500)", ok, func() { g.FailNext(1) }, false},
 	}
 	for _, tt := range tests {
@@ -104,5 +114,8 @@ func TestTwilioNotSent(t *testing.T) {
 	}
 	if n := reached.Load(); n != 0 {
 		t.Errorf("%d requests reached the gateway whose certificate is not trusted, want none", n)
+	}
+	if n := redirected.Load(); n != 2 {
+		t.Errorf("the redirecting gateway got %d requests, want 2", n)
 	}
 }
