@@ -697,6 +697,16 @@ type webhookEventJSON struct {
 	Source    string    `json:"source"`
 	UserAgent string    `json:"user_agent"`
 	Detail    string    `json:"detail,omitempty"`
+	// Subject is SubjectOf's, as GET /v1/admin/events shows it.
+	Subject *webhookSubjectJSON `json:"subject,omitempty"`
+}
+
+// webhookSubjectJSON is an EventSubject in a delivery.
+type webhookSubjectJSON struct {
+	Kind  string `json:"kind"`
+	Name  string `json:"name,omitempty"`
+	ID    string `json:"id,omitempty"`
+	Cause string `json:"cause,omitempty"`
 }
 
 // errorClass returns the class of a failed delivery for the status: the
@@ -999,7 +1009,12 @@ func (s *Service) webhookDelivery(w twofold.Webhook, secret []byte, evs []twofol
 	}
 	out := make([]webhookEventJSON, 0, len(evs))
 	for _, e := range evs {
-		out = append(out, webhookEventJSON{AccountID: e.AccountID, ID: e.ID, Type: e.Type, At: e.At, Source: e.Source, UserAgent: e.UserAgent, Detail: e.Detail})
+		e = shownEvent(e)
+		j := webhookEventJSON{AccountID: e.AccountID, ID: e.ID, Type: e.Type, At: e.At, Source: e.Source, UserAgent: e.UserAgent, Detail: e.Detail}
+		if sub, ok := SubjectOf(e); ok {
+			j.Subject = &webhookSubjectJSON{Kind: sub.Kind, Name: sub.Name, ID: sub.ID, Cause: sub.Cause}
+		}
+		out = append(out, j)
 	}
 	body, err := json.Marshal(map[string]any{"webhook_id": w.ID, "delivery_id": did, "events": out})
 	if err != nil {

@@ -883,3 +883,48 @@ func TestWebhookEventsNeverHeld(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookEventsAsTheAPIShowsThem: each delivered event is exactly what
+// GET /v1/admin/events shows of it: with the subject of an API key's
+// event, and a user agent stored raw (before it was cleaned as it is
+// stored) cleaned of hidden characters.
+func TestWebhookEventsAsTheAPIShowsThem(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		f := newResetFixture(t, dsn, allowLoopbackWebhooks)
+		rc := newReceiver(t)
+		addWebhook(t, f.opc, rc.srv.URL, "api_key.*", "login.password_failed")
+		makeKey(t, f.opc, "deploy", nil, "account * read")
+		a := accountID(t, f.s, "carol")
+		raw := twofold.AuditEvent{AccountID: a, Type: "login.password_failed", At: f.s.Clock.Now(), Source: "203.0.113.9", UserAgent: "curl/8\u202egnp.exe"}
+		if err := f.s.Store.AddEvent(context.Background(), raw); err != nil {
+			t.Fatal(err)
+		}
+		deliverUntil(t, f.s, true, "two events", func() bool { return len(rc.events()) >= 2 })
+		r := f.opc.Do(t, "GET", "/v1/admin/events?type=api_key.created&type=login.password_failed", nil)
+		if r.Status != 200 {
+			t.Fatalf("admin events: got %d %s", r.Status, r.Body)
+		}
+		shown := map[float64]map[string]any{}
+		for _, e := range objects(t, r, "events") {
+			shown[e["id"].(float64)] = e
+		}
+		sawSubject := false
+		for _, e := range rc.events() {
+			want, ok := shown[e["id"].(float64)]
+			if !ok {
+				t.Fatalf("delivered %v, which the API does not show", e)
+			}
+			if d := cmp.Diff(want, e); d != "" {
+				t.Errorf("a delivered event is not as the API shows it (-API +delivered):\n%s", d)
+			}
+			if strings.ContainsRune(fmt.Sprint(e["user_agent"]), '\u202e') {
+				t.Errorf("delivered a user agent with a hidden character: %q", e["user_agent"])
+			}
+			_, has := e["subject"]
+			sawSubject = sawSubject || has
+		}
+		if !sawSubject {
+			t.Error("no delivered event names its subject (the API key made)")
+		}
+	})
+}
