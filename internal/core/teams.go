@@ -782,6 +782,12 @@ func (s *Service) unshareZone(ctx context.Context, a Auth, zone, teamID string, 
 	}
 	var by twofold.TeamMember // the zone's owner may, whatever their role
 	if z.AccountID != a.Account.ID {
+		if z.TeamID != teamID {
+			// Before any check of the caller's role, elevation or tokens,
+			// whose refusals would tell a zone that exists elsewhere from
+			// one that does not.
+			return errNoZone()
+		}
 		var mb twofold.Membership
 		if *managed {
 			mb, err = s.managesTeam(ctx, a, teamID)
@@ -791,10 +797,10 @@ func (s *Service) unshareZone(ctx context.Context, a Auth, zone, teamID string, 
 		if err != nil {
 			// A manager of the team the zone is shared with, whom the
 			// team's policy keeps out, is told why.
-			if z.TeamID == teamID && mb.Role.ManagesMembers() {
+			if mb.Role.ManagesMembers() {
 				return err
 			}
-			if twofold.ErrorCode(err) == twofold.CodeForbidden && z.TeamID == teamID {
+			if twofold.ErrorCode(err) == twofold.CodeForbidden {
 				// A member whose role may not unshare, but who sees the
 				// zone among the team's (Team lists it to them), is told
 				// so: a 404 would say the zone does not exist.

@@ -865,3 +865,34 @@ func TestTeamActionsForbiddenToMembers(t *testing.T) {
 		}
 	})
 }
+
+// TestUnshareOfAnotherTeamsZone: a team's owner who names, for her own
+// team, a zone she does not own and the team does not have gets the 404 of
+// a zone that does not exist, before anything else is checked: not asked
+// to elevate when her elevation has lapsed, and never rationed, however
+// often she tries, so that neither tells a zone that exists from one that
+// does not.
+func TestUnshareOfAnotherTeamsZone(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		ctx := context.Background()
+		addUser(t, s, "alice")
+		addUser(t, s, "mallory")
+		if _, err := s.Service.AddZone(ctx, "victim.example", "alice", core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		addUser(t, s, "trudy") // without an authenticator: no elevation asked
+		mallory, trudy := login(t, s, "mallory"), login(t, s, "trudy")
+		teams := map[*testenv.Client]string{mallory: makeTeam(t, mallory, "Probe"), trudy: makeTeam(t, trudy, "Probe too")}
+		enrol(t, s, mallory, map[string]any{"type": "totp", "label": "phone"})
+		s.Clock.Add(time.Hour) // her elevation lapses
+		for c, own := range teams {
+			for i := range 40 {
+				shared := c.Do(t, "DELETE", "/v1/teams/"+own+"/zones/victim.example", nil)
+				missing := c.Do(t, "DELETE", "/v1/teams/"+own+"/zones/no-such-zone.example", nil)
+				if shared.Status != 404 || missing.Status != 404 || shared.JSON["detail"] != missing.JSON["detail"] {
+					t.Fatalf("try %d: an existing zone answers %d %s, a missing one %d %s: they must not differ", i, shared.Status, shared.Body, missing.Status, missing.Body)
+				}
+			}
+		}
+	})
+}
