@@ -117,6 +117,23 @@ func parseRole(r string) (twofold.Role, error) {
 	return role, nil
 }
 
+// takeTeamCreation takes one of the account's team creations: teams made
+// and deleted in a loop would write without end, so a few at once, then
+// one every teamCreateEvery; past them it answers throttled with the wait.
+func (s *Service) takeTeamCreation(ctx context.Context, accountID string, now time.Time) error {
+	key, limit := "team:create:"+accountID, SendLimit{Burst: teamCreateBurst, Every: teamCreateEvery}
+	ok, err := s.store.TakeToken(ctx, key, teamCreateBurst, 1/teamCreateEvery.Seconds(), now)
+	if err != nil || ok {
+		return err
+	}
+	wait, err := s.nextToken(ctx, key, limit, now)
+	if err != nil {
+		return err
+	}
+	n := int(math.Ceil(wait.Minutes()))
+	return throttled(wait, fmt.Sprintf("this account created too many teams at once; try again in %d %s", n, plural(n, "minute", "minutes")))
+}
+
 func errNoTeam() error { return twofold.Errorf(twofold.CodeNotFound, "no such team") }
 
 // CreateTeam makes a team whose only member, its owner, is the caller.
@@ -127,21 +144,6 @@ func (s *Service) CreateTeam(ctx context.Context, a Auth, name string, m Meta) (
 	name, err := validateTeamName(name)
 	if err != nil {
 		return twofold.Team{}, err
-	}
-	// Teams made and deleted in a loop would write without end: a few at
-	// once, then one every teamCreateEvery.
-	key, limit, now := "team:create:"+a.Account.ID, SendLimit{Burst: teamCreateBurst, Every: teamCreateEvery}, s.Now()
-	ok, err := s.store.TakeToken(ctx, key, teamCreateBurst, 1/teamCreateEvery.Seconds(), now)
-	if err != nil {
-		return twofold.Team{}, err
-	}
-	if !ok {
-		wait, err := s.nextToken(ctx, key, limit, now)
-		if err != nil {
-			return twofold.Team{}, err
-		}
-		n := int(math.Ceil(wait.Minutes()))
-		return twofold.Team{}, throttled(wait, fmt.Sprintf("this account created too many teams at once; try again in %d %s", n, plural(n, "minute", "minutes")))
 	}
 	// The store creates the team only while the caller's teams are still
 	// fewer than the limit: teams created or joined at once cannot pass it.
@@ -161,6 +163,11 @@ func (s *Service) CreateTeam(ctx context.Context, a Auth, name string, m Meta) (
 		}
 		t := twofold.Team{ID: id, Name: name, CreatedAt: s.Now()}
 		err = s.inTx(ctx, func(ctx context.Context) error {
+			// Taken in the transaction: a team refused for another
+			// reason, or not stored, costs none.
+			if err := s.takeTeamCreation(ctx, a.Account.ID, t.CreatedAt); err != nil {
+				return err
+			}
 			if err := s.store.CreateTeam(ctx, t, a.Account.ID, MaxTeamsPerAccount); err != nil {
 				return err
 			}

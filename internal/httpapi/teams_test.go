@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -894,5 +895,33 @@ func TestUnshareOfAnotherTeamsZone(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// TestTeamRefusedCostsNoToken: a team refused (the caller is in as many
+// teams as an account may be) costs none of the account's team creations:
+// once a team is left, the next is made at once, however many were
+// refused before.
+func TestTeamRefusedCostsNoToken(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		s := testenv.NewServer(t, dsn)
+		addUser(t, s, "dave")
+		dave := login(t, s, "dave")
+		var first string
+		for i := range core.MaxTeamsPerAccount {
+			testenv.Exec(t, dsn, `DELETE FROM rate_buckets`)
+			id := makeTeam(t, dave, "Team "+strconv.Itoa(i))
+			if i == 0 {
+				first = id
+			}
+		}
+		testenv.Exec(t, dsn, `DELETE FROM rate_buckets`)
+		for range 15 {
+			wantProblem(t, dave.Do(t, "POST", "/v1/teams", map[string]string{"name": "One more"}), 409, "conflict")
+		}
+		if r := dave.Do(t, "DELETE", "/v1/teams/"+first, nil); r.Status != 204 {
+			t.Fatalf("delete a team: got %d %s", r.Status, r.Body)
+		}
+		makeTeam(t, dave, "One more")
 	})
 }
