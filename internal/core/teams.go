@@ -56,8 +56,9 @@ type TeamStore interface {
 	// not nil, leaving the other as it is, and returns the team before and
 	// after. It is decided on by as read, as SetTeamRole.
 	UpdateTeam(ctx context.Context, teamID string, name *string, requireTwoFactor *bool, by twofold.TeamMember) (before, after twofold.Team, err error)
-	// DeleteTeam is decided on by as read, as UpdateTeam.
-	DeleteTeam(ctx context.Context, id string, by twofold.TeamMember) error
+	// DeleteTeam is decided on by as read, as UpdateTeam; it returns the
+	// accounts its deletion removed from the team.
+	DeleteTeam(ctx context.Context, id string, by twofold.TeamMember) (members []string, err error)
 	TeamsRequiringTwoFactor(ctx context.Context, accountID string) ([]string, error)
 	// SetZoneTeam shares a zone with a team, and says whether that changed
 	// anything (not when it was shared with the team already); it shares
@@ -415,24 +416,23 @@ func (s *Service) deleteTeam(ctx context.Context, a Auth, teamID string, m Meta)
 	if err := s.requireElevationIfEnabled(ctx, a); err != nil {
 		return err
 	}
-	members, err := s.store.TeamMembers(ctx, teamID)
-	if err != nil {
-		return err
-	}
 	// In one transaction, which checks first that the session still
-	// stands (WithCaller).
+	// stands (WithCaller). The members told are those the deletion
+	// removed, under the team's lock: one who joined after the roles
+	// above were read is told too.
 	return s.inTx(ctx, func(ctx context.Context) error {
-		if err := s.store.DeleteTeam(ctx, teamID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role}); err != nil {
+		members, err := s.store.DeleteTeam(ctx, teamID, twofold.TeamMember{AccountID: a.Account.ID, Role: mb.Role})
+		if err != nil {
 			return err
 		}
 		s.audit(ctx, a.Account.ID, "team.deleted", m, fmt.Sprintf("team %s %q", teamID, mb.Team.Name))
-		for _, mem := range members {
-			if mem.AccountID != a.Account.ID {
-				s.notify(ctx, mem.AccountID, "a team was deleted", fmt.Sprintf("%s deleted the team %q; you are no longer a member.", a.Account.Username, mb.Team.Name))
+		for _, member := range members {
+			if member != a.Account.ID {
+				s.notify(ctx, member, "a team was deleted", fmt.Sprintf("%s deleted the team %q; you are no longer a member.", a.Account.Username, mb.Team.Name))
 			}
 			if mb.Team.RequireTwoFactor {
 				// As a member's removal: told, or nothing deleted.
-				if err := s.tellIfLoginLifted(ctx, mem.AccountID, fmt.Sprintf("%s deleted the team %q", a.Account.Username, mb.Team.Name)); err != nil {
+				if err := s.tellIfLoginLifted(ctx, member, fmt.Sprintf("%s deleted the team %q", a.Account.Username, mb.Team.Name)); err != nil {
 					return err
 				}
 			}

@@ -406,9 +406,12 @@ func (s *Store) UpdateTeam(ctx context.Context, teamID string, name *string, req
 
 // DeleteTeam deletes the team with its memberships and invitations; its
 // zones stay with their owners. As UpdateTeam, it is decided on by as read
-// (ErrStale when by's role changed since).
-func (s *Store) DeleteTeam(ctx context.Context, id string, by twofold.TeamMember) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+// (ErrStale when by's role changed since). It returns the accounts that
+// were its members, as the deletion found them under the team's lock: one
+// that joined after the caller last read the members is among them.
+func (s *Store) DeleteTeam(ctx context.Context, id string, by twofold.TeamMember) (members []string, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		members = nil // a transaction run again starts over
 		if err := s.lockTeam(ctx, tx, id); err != nil {
 			return err
 		}
@@ -420,9 +423,25 @@ func (s *Store) DeleteTeam(ctx context.Context, id string, by twofold.TeamMember
 		if _, err := tx.ExecContext(ctx, `UPDATE dns_zones SET team_id = NULL WHERE team_id = $1`, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM team_members WHERE team_id = $1`, id); err != nil {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM team_members WHERE team_id = $1 RETURNING account_id`, id)
+		if err != nil {
 			return err
 		}
+		for rows.Next() {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				rows.Close()
+				return err
+			}
+			members = append(members, a)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		slices.Sort(members)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM team_invitations WHERE team_id = $1`, id); err != nil {
 			return err
 		}
@@ -436,7 +455,10 @@ func (s *Store) DeleteTeam(ctx context.Context, id string, by twofold.TeamMember
 	if err != nil && twofold.ErrorCode(err) == twofold.CodeInternal {
 		err = fmt.Errorf("delete team: %w", err)
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return members, nil
 }
 
 // TeamsRequiringTwoFactor returns the names of the account's teams that

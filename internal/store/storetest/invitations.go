@@ -127,7 +127,7 @@ func testInvitationRoundTrip(t *testing.T, s *store.Store) {
 	if err := s.CreateTeamInvitation(ctx, invitation("i8", "zed", "", a.ID, twofold.RoleOps), "zed", 3, twofold.TeamMember{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteTeam(ctx, "t1", twofold.TeamMember{}); err != nil {
+	if _, err := s.DeleteTeam(ctx, "t1", twofold.TeamMember{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.TeamInvitation(ctx, "i8"); twofold.ErrorCode(err) != twofold.CodeNotFound {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -84,8 +85,8 @@ func testTeamRoundTrip(t *testing.T, s *store.Store) {
 	if zs, err := s.TeamZones(ctx, "t1"); err != nil || len(zs) != 1 || zs[0].TeamID != "t1" {
 		t.Fatalf("team zones: got %+v, %v", zs, err)
 	}
-	if err := s.DeleteTeam(ctx, "t1", twofold.TeamMember{}); err != nil {
-		t.Fatal(err)
+	if gone, err := s.DeleteTeam(ctx, "t1", twofold.TeamMember{}); err != nil || !slices.Equal(gone, []string{a.ID}) {
+		t.Fatalf("delete: members %v, %v; want alice's account, its one member", gone, err)
 	}
 	z, err := s.Zone(ctx, "example.com")
 	if err != nil || z.TeamID != "" || z.AccountID != a.ID {
@@ -94,7 +95,7 @@ func testTeamRoundTrip(t *testing.T, s *store.Store) {
 	if ms, err := s.Memberships(ctx, a.ID); err != nil || len(ms) != 0 {
 		t.Fatalf("memberships after delete: got %v, %v", ms, err)
 	}
-	if err := s.DeleteTeam(ctx, "t1", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
+	if _, err := s.DeleteTeam(ctx, "t1", twofold.TeamMember{}); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Fatalf("delete again: got %v, want not-found", err)
 	}
 }
@@ -174,7 +175,8 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 			return s.UnshareZone(ctx, "alice.com", "t1", owner(b.ID))
 		}},
 		{"deletion by a member read as an owner", func() error {
-			return s.DeleteTeam(ctx, "t1", owner(b.ID))
+			_, err := s.DeleteTeam(ctx, "t1", owner(b.ID))
+			return err
 		}},
 		// The limits read as holding no longer do: the team has three
 		// members, dave belongs to one team, alice to one.
@@ -270,7 +272,7 @@ func testTeamChangesDecidedOnRoles(t *testing.T, s *store.Store) {
 	if _, err := s.SetTeamRole(ctx, "t1", owner(c.ID), twofold.RoleOps, owner(a.ID)); twofold.ErrorCode(err) != twofold.CodeNotFound {
 		t.Errorf("role of a member gone: got %v, want not-found", err)
 	}
-	if err := s.DeleteTeam(ctx, "t1", owner(a.ID)); err != nil {
+	if _, err := s.DeleteTeam(ctx, "t1", owner(a.ID)); err != nil {
 		t.Fatalf("deletion as read: %v", err)
 	}
 }
