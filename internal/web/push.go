@@ -23,13 +23,14 @@ import (
 
 // pushEnrolBody is the page that shows a push device's enrolment, once.
 type pushEnrolBody struct {
-	Factor    twofold.Factor
-	URI       string
-	QR        template.HTML // inline SVG: the token is never stored, so no image URL could draw it again
-	ExpiresAt time.Time
-	Command   string
-	RenewURL  string
-	CancelURL string
+	Factor     twofold.Factor
+	URI        string
+	QR         template.HTML // inline SVG: the token is never stored, so no image URL could draw it again
+	ExpiresAt  time.Time
+	Command    string
+	RenewURL   string
+	CancelURL  string
+	CancelOnce string // the cancel form's one-time token, the remove form's (remove)
 }
 
 // qrSVG draws the QR code of text as an inline SVG, black modules on white.
@@ -60,7 +61,8 @@ func (s *Server) renderPushEnrol(w http.ResponseWriter, r *http.Request, a core.
 	}
 	b := pushEnrolBody{Factor: e.Factor, URI: e.URI, QR: qr, ExpiresAt: e.ExpiresAt,
 		Command:  "twofold device enrol --state " + stateFileName(e.Factor.Label) + " '" + e.URI + "'",
-		RenewURL: "/settings/security/push/" + e.Factor.ID + "/renew", CancelURL: "/settings/security/factors/" + e.Factor.ID + "/remove"}
+		RenewURL: "/settings/security/push/" + e.Factor.ID + "/renew", CancelURL: "/settings/security/factors/" + e.Factor.ID + "/remove",
+		CancelOnce: s.sameToken(r, a, bound(onceRemove, e.Factor.ID))}
 	w.Header().Set("Cache-Control", "no-store")
 	s.render(w, r, http.StatusOK, "pushenrol", Page{Title: "Add a push device", Account: &a.Account, Body: b})
 }

@@ -303,6 +303,7 @@ type enrolBody struct {
 	QRURL      string
 	ConfirmURL string
 	CancelURL  string
+	CancelOnce string // the cancel form's one-time token, the remove form's (remove)
 	Once       string // the confirmation form's one-time token (once.go)
 }
 
@@ -359,7 +360,7 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, a core.Auth
 	b := enrolBody{
 		Factor: e.Factor, Secret: groupsOf4(e.Secret), OTPAuthURI: template.URL(e.OTPAuthURI), Period: int(e.Factor.Period.Seconds()),
 		QRURL: base + "/qr.png", ConfirmURL: base + "/confirm", CancelURL: "/settings/security/factors/" + e.Factor.ID + "/remove",
-		Once: s.onceToken(r, a, onceConfirm),
+		CancelOnce: s.sameToken(r, a, bound(onceRemove, e.Factor.ID)), Once: s.onceToken(r, a, onceConfirm),
 	}
 	title := "Add an authenticator app"
 	if e.Factor.Type == twofold.FactorHOTP {
@@ -605,6 +606,15 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	}
 	if err != nil {
 		s.fail(w, r, &a, err)
+		return
+	}
+	if r.PostForm.Get("pending") == "1" && f.Status != twofold.FactorPending {
+		// A setup's "Cancel setup", from a page whose setup was confirmed
+		// meanwhile (another tab, or the push device enrolled): the
+		// authenticator is active, and removing one is asked for on its
+		// own page, not done by a button that said "cancel". Its
+		// one-time token stays unused, for that page's form.
+		s.renderRemove(w, r, a, http.StatusConflict, "“"+f.Label+"” was confirmed meanwhile (in another tab or window, or by the device itself), so its setup cannot be cancelled: it is active now. To remove it, confirm below; to keep it, go back.")
 		return
 	}
 	refused := func(err error) { s.renderRemove(w, r, a, s.status(w, r, err), message(err)) }

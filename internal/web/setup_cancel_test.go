@@ -108,3 +108,61 @@ func TestSetupOfEndedSession(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelSetupConfirmedMeanwhile: "Cancel setup" on a setup's page
+// (another tab) after the setup was confirmed removes nothing: the
+// authenticator is active, and the browser is on its remove page, asked
+// to confirm it there (409). The cancel of a setup still pending cancels
+// it, and the same form sent again (a double click without JavaScript)
+// leads to the security page saying it is no longer on the account. On
+// SQLite and PostgreSQL.
+func TestCancelSetupConfirmedMeanwhile(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := testenv.NewServer(t, dsn(t))
+			phoneKey := account(t, ts, "amy", false, true)
+			c := newClient(t, ts.URL())
+			c.signInWithCode(ts, "amy", phoneKey) // elevated
+			r := c.post("/settings/security/totp", url.Values{"label": {"Laptop"}})
+			secret, confirm := setupKey(r.body), r.url.Path+"/confirm"
+			if secret == "" {
+				t.Fatalf("setup: at %s: %s", r.url, pageError(r.body))
+			}
+			id := strings.TrimPrefix(r.url.Path, "/settings/security/totp/")
+			remove := "/settings/security/factors/" + id + "/remove"
+			cancel := formFields(t, r.body, remove) // the other tab's form
+			if cancel.Get("pending") != "1" || cancel.Get("once") == "" {
+				t.Fatalf("the cancel form sends %v: want it to say the setup is pending, with a one-time token", cancel)
+			}
+			ts.Clock.Add(30 * time.Second)
+			if r := c.post(confirm, url.Values{"code": {testenv.TOTP(t, secret, ts.Clock.Now())}, "once": {onceOf(t, r.body, confirm)}}); !strings.Contains(r.body, `id="recovery-codes"`) && r.url.Path != "/settings/security" {
+				t.Fatalf("confirm: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			r = c.post(remove, cancel)
+			if r.status != http.StatusConflict || !strings.Contains(r.body, "was confirmed meanwhile") || r.url.Path != remove {
+				t.Fatalf("cancel after the confirmation: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			if n := strings.Count(c.get("/settings/security").body, `class="factor-label"`); n != 2 {
+				t.Fatalf("authenticators after the cancel of a confirmed setup: %d, want 2 (the phone and the laptop)", n)
+			}
+			// Its remove page removes it, with the same one-time token.
+			r = c.post(remove, formFields(t, r.body, remove))
+			if r.url.RawQuery != "m=factor_removed" {
+				t.Fatalf("remove from its page: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+
+			// A setup still pending: cancelled, then told it is gone.
+			r = c.post("/settings/security/totp", url.Values{"label": {"Tablet"}})
+			id = strings.TrimPrefix(r.url.Path, "/settings/security/totp/")
+			remove = "/settings/security/factors/" + id + "/remove"
+			cancel = formFields(t, r.body, remove)
+			if r := c.post(remove, cancel); r.url.RawQuery != "m=setup_cancelled" {
+				t.Fatalf("cancel: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+			if r := c.post(remove, cancel); r.url.RawQuery != "m=factor_gone" {
+				t.Fatalf("cancel sent again: at %s (%d): %s", r.url, r.status, pageError(r.body))
+			}
+		})
+	}
+}
