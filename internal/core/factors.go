@@ -1139,13 +1139,15 @@ func blankCode(c string) bool {
 const maxCodeLen = 64
 
 // normaliseCode drops spaces and dashes people type inside codes, and reads
-// digits typed in another width or script as ASCII ones (foldTyped).
+// digits typed in another width or script as ASCII ones (foldTyped). White
+// space of every kind goes: a code read from a file or a terminal ends
+// with a line break, or holds a tab.
 func normaliseCode(c string) string {
 	if len(c) > maxCodeLen {
 		return ""
 	}
 	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' || r >= 0x80 && (unicode.IsSpace(r) || unicode.Is(unicode.Dash, r) || invisibleSeparator(r)) {
+		if r == '-' || unicode.IsSpace(r) || r >= 0x80 && (unicode.Is(unicode.Dash, r) || invisibleSeparator(r)) {
 			return -1 // a code pasted with a no-break space or an en dash is the code
 		}
 		return r

@@ -132,6 +132,8 @@ func TestNormaliseCode(t *testing.T) {
 		{"123\u2009456\u200b", "123456"},
 		{"123\u2013456", "123456"},
 		{"\ufeff12345678", "12345678"},
+		{"123456\n", "123456"}, // read from a file
+		{"\t123 456\r\n", "123456"},
 		{"12345a", "12345a"},              // left for the check to refuse
 		{"１２３　４５６", "123456"},             // full width, from an input method
 		{"١٢٣٤٥٦", "123456"},              // Arabic-Indic

@@ -93,3 +93,26 @@ func wantNoFailures(t *testing.T, s *testenv.Server, accountID string) {
 		}
 	}
 }
+
+// TestCodeWithLineBreak: a code read from a file or a terminal, with its
+// line break (or a tab), signs in, and costs no failure on the way.
+func TestCodeWithLineBreak(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "jun")
+		c := login(t, s, "jun")
+		e := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+		a, err := s.Store.AccountByUsername(context.Background(), "jun")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, typed := range []string{"%s\n", "\t%s\r\n"} {
+			s.Clock.Add(time.Minute) // a step of its own
+			id, _ := startLogin(t, s, "jun")
+			code := fmt.Sprintf(typed, testenv.TOTP(t, e.secret, s.Clock.Now()))
+			if r := verify(t, s, id, map[string]string{"method": "totp", "code": code}); r.Status != 200 {
+				t.Fatalf("sign-in %d with %q: got %d %s, want 200", i, code, r.Status, r.Body)
+			}
+		}
+		wantNoFailures(t, s, a.ID)
+	})
+}
