@@ -118,6 +118,9 @@ type Store interface {
 	// KeepCeremony stores a WebAuthn ceremony unless its scope has a live
 	// one with its options, and returns the one the scope then has.
 	KeepCeremony(ctx context.Context, c twofold.Ceremony) (twofold.Ceremony, error)
+	// CeremonySession returns the session data of the account's unexpired
+	// ceremony in scope with challenge, leaving it in place.
+	CeremonySession(ctx context.Context, scope, accountID, challenge string, now time.Time) (session []byte, ok bool, err error)
 	// TakeCeremony deletes the account's unexpired ceremony in scope with
 	// challenge and returns its session data: one caller of any number does.
 	TakeCeremony(ctx context.Context, scope, accountID, challenge string, now time.Time) (session []byte, ok bool, err error)

@@ -296,8 +296,9 @@ func (s *Service) challengeLoginSecurityKey(ctx context.Context, k loginKey, m M
 // the owner's key is signing, as often as they liked, and the owner's
 // assertion would fail. The challenge is no secret: an assertion takes the
 // owner's key, on this site's origin, and goes from the owner's browser to
-// the server; and a failed assertion uses the ceremony up, so the next
-// request begins a new one.
+// the server; and an assertion one of the account's keys signed uses the
+// ceremony up, so the next request begins a new one (one no key of the
+// account signed uses up nothing: verifySecurityKey).
 func (s *Service) challengeSecurityKey(ctx context.Context, a twofold.Account, scope string, notAfter time.Time, m Meta) (Challenge, error) {
 	rp, err := s.relyingParty()
 	if err != nil {
@@ -353,7 +354,11 @@ func checkAssertion(p SecondFactor) error {
 // verifySecurityKey checks an assertion against the ceremony begun for
 // p.scope and the account's active keys (only p.FactorID's when set): it
 // returns "" when it is accepted, and the key's signature counter has moved
-// forward; else the cause. The ceremony is used whatever the outcome. A
+// forward; else the cause. An assertion one of the account's keys signed
+// uses the ceremony up, whatever the outcome after that; one that no key
+// of the account signed (a stranger's, who needs only the login id to
+// learn the challenge) uses up nothing, so that it cannot void the
+// challenge the owner's key is signing (see challengeSecurityKey). A
 // counter that did not move forward is refused as a sign of a cloned key,
 // audited and told to the owner.
 func (s *Service) verifySecurityKey(ctx context.Context, accountID string, p SecondFactor, m Meta) (string, error) {
@@ -365,12 +370,13 @@ func (s *Service) verifySecurityKey(ctx context.Context, accountID string, p Sec
 		return refusal(err), nil
 	}
 	now := s.Now()
-	session, ok, err := s.store.TakeCeremony(ctx, p.scope, accountID, asr.Challenge(), now)
+	noCeremony := "no security key challenge with that challenge for this " + scopeKind(p.scope) + " (expired, used, replaced, or another's)"
+	session, ok, err := s.store.CeremonySession(ctx, p.scope, accountID, asr.Challenge(), now)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
-		return "no security key challenge with that challenge for this " + scopeKind(p.scope) + " (expired, used, replaced, or another's)", nil
+		return noCeremony, nil
 	}
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
@@ -383,6 +389,12 @@ func (s *Service) verifySecurityKey(ctx context.Context, accountID string, p Sec
 	use, err := s.rp.FinishLogin(u, session, asr)
 	if err != nil {
 		return refusal(err), nil
+	}
+	// Signed by a key of the account: the ceremony is used, by one
+	// conditional statement, so of two such answers (or one sent twice)
+	// exactly one goes on.
+	if _, ok, err := s.store.TakeCeremony(ctx, p.scope, accountID, asr.Challenge(), now); err != nil || !ok {
+		return noCeremony, err
 	}
 	if p.FactorID != "" && use.FactorID != p.FactorID {
 		return "signed by security key " + use.FactorID + ", not " + truncate(p.FactorID, 64), nil

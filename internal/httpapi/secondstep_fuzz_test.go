@@ -46,7 +46,8 @@ import (
 //     any other refusal count none;
 //   - a refusal writes nothing else (testenv.Snapshot) but one check
 //     taken from the code sent for the step by the method it names, and
-//     the step's security key ceremony, which any answer uses up; never
+//     the step's security key ceremony, which an answer one of alice's
+//     keys signed uses up (one no key of hers signed uses up nothing); never
 //     anything of another sign-in's; and it queues no mail;
 //   - no proof sent (code, push secret, recovery code, paper key,
 //     signature) comes back in the answer (but as part of a name the body
@@ -713,8 +714,9 @@ func secondStep(f *testing.F, dsn string, kind stepKind) {
 		}
 		for _, a := range assertions {
 			if decodeErr == nil && sent.Method == "webauthn" && !a.Elsewhere {
-				// An answer, right or wrong, uses the step's ceremony
-				// up: its row may go, and the next body asks anew.
+				// An answer one of alice's keys signed, right or
+				// wrong after that, uses the step's ceremony up: its
+				// row may go, and the next body asks anew.
 				// Another sign-in's is never taken.
 				d = a.WithoutCeremony(d)
 			}

@@ -97,14 +97,20 @@ func TestSecurityKeyAPI(t *testing.T) {
 		for _, cred := range []string{`null`, `"x"`, `[]`} {
 			wantProblem(t, anon.Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]any{"method": "webauthn", "credential": json.RawMessage(cred)}), 400, "invalid")
 		}
+		// Answers no key of the account signed (a stranger's key, or the
+		// owner's credential with a forged signature: the challenge is
+		// given to whoever knows the login id) are refused and use up
+		// nothing: the owner's key then signs the same challenge.
 		wantProblem(t, verifyKey(loginID, testenv.NewSecurityKey(t, origin).Get(t, opts)), 401, "invalid-code")
-		wantProblem(t, verifyKey(loginID, yubi.Get(t, opts)), 401, "invalid-code") // that challenge is used
+		wantProblem(t, verifyKey(loginID, forgedSignature(t, yubi.Get(t, opts))), 401, "invalid-code")
 		other, _ := startLogin(t, s, "kim")
 		wantProblem(t, verifyKey(other, yubi.Get(t, challenge(loginID))), 401, "invalid-code")
-		v := verifyKey(loginID, yubi.Get(t, challenge(loginID)))
+		signed := yubi.Get(t, challenge(loginID))
+		v := verifyKey(loginID, signed)
 		if v.Status != 200 || v.String("status") != "authenticated" {
 			t.Fatalf("verify: got %d %s", v.Status, v.Body)
 		}
+		wantProblem(t, verifyKey(loginID, signed), 410, "login-expired") // the login is done
 		c.Token = v.String("token")
 
 		// Elevation with the key, after the login's has run out.
@@ -235,4 +241,20 @@ func TestSecurityKeyRemovedMidChallenge(t *testing.T) {
 		s.Clock.Add(20 * time.Second)
 		wantProblem(t, anon.Do(t, "POST", "/v1/login/"+second+"/verify", map[string]any{"method": "webauthn", "credential": keyA.Get(t, optsSecond)}), 401, "invalid-code")
 	})
+}
+
+// forgedSignature returns the assertion cred with its signature replaced by
+// one its key never made.
+func forgedSignature(t *testing.T, cred json.RawMessage) json.RawMessage {
+	t.Helper()
+	var c map[string]any
+	if err := json.Unmarshal(cred, &c); err != nil {
+		t.Fatal(err)
+	}
+	c["response"].(map[string]any)["signature"] = "MEQCIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAiAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	out, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -59,6 +59,23 @@ func (s *Store) KeepCeremony(ctx context.Context, c twofold.Ceremony) (twofold.C
 	return live, nil
 }
 
+// CeremonySession returns the session data of the account's ceremony in
+// scope with challenge, if it is unexpired at now, and leaves it in place:
+// an assertion is checked against it before TakeCeremony uses it up, so
+// that an answer whose signature fails uses up nothing.
+func (s *Store) CeremonySession(ctx context.Context, scope, accountID, challenge string, now time.Time) (session []byte, ok bool, err error) {
+	err = s.conn(ctx).QueryRowContext(ctx, `SELECT session_data FROM webauthn_ceremonies
+		WHERE scope = $1 AND account_id = $2 AND challenge = $3 AND expires_at > $4`,
+		scope, accountID, challenge, micros(now)).Scan(&session)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read webauthn ceremony: %w", err)
+	}
+	return session, true, nil
+}
+
 // TakeCeremony deletes the account's ceremony in scope with challenge, if
 // it is unexpired at now, and returns its session data: one conditional
 // DELETE, so of any number of requests that finish one ceremony, on any

@@ -43,8 +43,8 @@ import (
 // elevate_push) pass, once; @assertion@ is Yubi's answer to the options
 // the fields' script asks for (POST /settings/security/elevate/webauthn),
 // which passes once, and @otherassertion@ its answer to a sign-in's, which
-// never does; a refusal by webauthn may use up the session's ceremony (any
-// answer does). When a send limit refuses a code or a push,
+// never does; a refusal by webauthn may use up the session's ceremony (an
+// answer Yubi signed does). When a send limit refuses a code or a push,
 // the clock moves past the wait and to a new step. Alice's counters are
 // cleared before each form. On SQLite; FuzzElevateFormPostgres is the
 // same on PostgreSQL.

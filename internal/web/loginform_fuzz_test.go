@@ -44,7 +44,8 @@ import (
 // @assertion@ is Yubi's answer to the options the page's script asks for
 // (POST /login/verify/webauthn), which signs in once, and
 // @otherassertion@ its answer to another sign-in's, which never does. A
-// refusal by webauthn may use up the step's ceremony (any answer does),
+// refusal by webauthn may use up the step's ceremony (an answer Yubi
+// signed does),
 // and the next form asks anew. When a
 // send limit refuses a code or a push, the clock moves past the wait and
 // the form goes to a new login. Alice's counters are

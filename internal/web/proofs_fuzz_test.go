@@ -452,8 +452,8 @@ func (p *pagesTarget) byButton(path string, form url.Values) func() (int, string
 // form names a factor; a push not sent and any other refusal none. A form
 // by method sms or email may also take one check from the code sent for
 // the step by that method, and from no other; one by webauthn may use up
-// the ceremony of the options the page gave for the step, as any answer
-// does, and no other.
+// the ceremony of the options the page gave for the step, as an answer
+// Yubi signed does, and no other.
 func (p *pagesTarget) refused(t *testing.T, form string, r reply, method, factor string, before testenv.Snapshot) {
 	t.Helper()
 	if r.status < 400 {
