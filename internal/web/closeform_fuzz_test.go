@@ -82,7 +82,7 @@ func closeForm(f *testing.F, dsn string) {
 		_, c, _ := hs.browser(who)
 		form = hs.replace(form, c, hs.ts.Clock.Now())
 		p := hs.post(t, "/settings/security/close", form, who)
-		closedPage := p.r.url.Path == "/login" && p.r.url.Query().Get("m") == "account_closed"
+		closedPage := p.r.url.Path == "/login" && (p.r.url.Query().Get("m") == "account_closed" || p.r.url.Query().Get("m") == "account_closed_mailed")
 
 		gone := map[*formHolder]bool{}
 		for _, x := range hs.list {

@@ -50,9 +50,10 @@ func (s *Server) renderClose(w http.ResponseWriter, r *http.Request, a core.Auth
 // The account found gone meanwhile (the form sent twice, its first
 // sending having closed it) is told as closed, the browser signed out.
 func (s *Server) closeAccount(w http.ResponseWriter, r *http.Request, a core.Auth) {
+	m := "account_closed"
 	closed := func() {
 		s.clearCookie(w, r, sessionCookie, "/")
-		http.Redirect(w, r, "/login?m=account_closed", http.StatusSeeOther)
+		http.Redirect(w, r, "/login?m="+m, http.StatusSeeOther)
 	}
 	if err := s.elevateFromForm(w, r, &a); err != nil {
 		if s.accountGone(r, a, err) {
@@ -62,6 +63,9 @@ func (s *Server) closeAccount(w http.ResponseWriter, r *http.Request, a core.Aut
 		s.renderClose(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
+	// Whether the closing is mailed, asked while the account is there to
+	// ask of: the sign-in page says so only when it is.
+	told, _, terr := s.svc.ResetNotice(r.Context(), a.Account.ID)
 	if err := s.svc.DeleteOwnAccount(r.Context(), a, r.PostForm.Get("current_password"), httpapi.Meta(r)); err != nil {
 		if s.accountGone(r, a, err) {
 			closed()
@@ -74,6 +78,9 @@ func (s *Server) closeAccount(w http.ResponseWriter, r *http.Request, a core.Aut
 		}
 		s.renderClose(w, r, a, s.status(w, r, err), msg)
 		return
+	}
+	if told && terr == nil {
+		m = "account_closed_mailed"
 	}
 	closed()
 }

@@ -56,8 +56,8 @@ func TestBrowserCloseAccount(t *testing.T) {
 		t.Fatalf("the account after a wrong password: %v", err)
 	}
 	p.fillAndSubmit("#current_password", testPassword, "#confirm")
-	p.wantPath("/login?m=account_closed")
-	if got := p.text(".flash.ok"); !strings.Contains(got, "Your account is closed") {
+	p.wantPath("/login?m=account_closed_mailed")
+	if got := p.text(".flash.ok"); !strings.Contains(got, "Your account is closed") || !strings.Contains(got, "A notice is on its way") {
 		t.Errorf("notice after closing: %q", got)
 	}
 	p.open("/settings/security")
@@ -227,6 +227,9 @@ func TestCloseLastAccount(t *testing.T) {
 				t.Fatalf("accounts left after closing the last one: %v %v", has, err)
 			}
 			got := html.UnescapeString(r.body)
+			if strings.Contains(got, "on its way") {
+				t.Error("the sign-in page promises a notice to an account without an email address")
+			}
 			for _, want := range []string{"Your account is closed", "no setup link works now", "twofold user add NAME --operator"} {
 				if !strings.Contains(got, want) {
 					t.Errorf("the page after closing the last account does not say %q:\n%s", want, r.body)

@@ -376,7 +376,7 @@ var doneNotices = []string{"factor_added", "factor_removed", "setup_cancelled", 
 	"required_on", "required_off", "unlocked", "reset_requested", "reset_done", "reset_cancelled", "suspended",
 	"unsuspended", "account_created", "password_changed", "api_key_revoked_for_user", "signed_out_everywhere",
 	"email_changed_for_user", "session_ended", "email_changed", "password_reset", "logged_out_everywhere",
-	"api_key_revoked", "code_sent", "ssh_key_added", "ssh_key_removed", "ssh_key_cancelled", "account_closed",
+	"api_key_revoked", "code_sent", "ssh_key_added", "ssh_key_removed", "ssh_key_cancelled", "account_closed", "account_closed_mailed",
 	"account_deleted", "logged_out", "team_created", "team_left", "team_deleted", "member_removed",
 	"invitation_accepted", "invitation_declined", "record_added", "record_removed", "webhook_enabled", "webhook_deleted",
 	"team_updated", "role_changed", "invited", "invitation_revoked", "zone_shared", "zone_unshared"}

@@ -92,7 +92,8 @@ var notices = map[string]string{
 	"ssh_key_cancelled":        "SSH key setup cancelled.",
 	"ssh_key_confirmed":        "That SSH key is confirmed already: it can sign you in. Nothing was changed.",
 	"ssh_key_unknown":          "That SSH key is not among yours: it was removed, or the link is wrong. Nothing was changed.",
-	"account_closed":           "Your account is closed, and you are signed out. A notice is on its way to its email address.",
+	"account_closed":           "Your account is closed, and you are signed out.",
+	"account_closed_mailed":    "Your account is closed, and you are signed out. A notice is on its way to its email address.",
 	"account_deleted":          "The account is deleted. Its holder has been emailed, if it had an address.",
 }
 
@@ -126,7 +127,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 			none = "No account exists on this server, and no setup link works now. To make the operator account, restart twofold serve, " +
 				"which then prints a new setup link, or run twofold user add NAME --operator where the server runs."
 		}
-		if r.URL.Query().Get("m") == "account_closed" {
+		if m := r.URL.Query().Get("m"); m == "account_closed" || m == "account_closed_mailed" {
 			// The server's last account was just closed: its holder reads
 			// that first.
 			msg += " " + none
