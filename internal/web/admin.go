@@ -61,12 +61,10 @@ func (s *Server) renderAdminUsers(w http.ResponseWriter, r *http.Request, a core
 	}
 	b.Accounts, b.OperatorEnabled, b.Elevation = accts, me.Enabled, s.elevationFor(r, a, me, "/admin/users")
 	if b.Elevation != nil {
-		b.Elevation.Keep = url.Values{}
-		for k, v := range map[string]string{"username": b.Username, "email": b.Email} {
-			if v != "" {
-				b.Elevation.Keep.Set(k, v)
-			}
-		}
+		// Both, empty or not: a "confirm it's you" button carries along
+		// (keep) what is typed into the fields it names after the page
+		// was shown.
+		b.Elevation.Keep = url.Values{"username": {b.Username}, "email": {b.Email}}
 	}
 	if len(accts) > adminUsersLimit {
 		b.Accounts, b.More = accts[:adminUsersLimit], true

@@ -23,6 +23,9 @@ func (s *Server) renderOperatorConfirm(w http.ResponseWriter, r *http.Request, a
 		errMsg, b.Button = needs+" needs two-factor on your own account. Add an authenticator first.", ""
 	}
 	b.Elevation = s.elevationFor(r, a, me, b.Action)
+	if b.Elevation != nil {
+		b.Elevation.Keep = b.Keep
+	}
 	s.render(w, r, status, "confirm", Page{Title: title, Account: &a.Account, Error: errMsg, Body: b})
 }
 

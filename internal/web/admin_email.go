@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
@@ -12,7 +13,8 @@ import (
 // operator's own fresh second factor; core.SetEmailFor says what it does.
 
 func (s *Server) adminEmailPage(w http.ResponseWriter, r *http.Request, a core.Auth) {
-	s.renderAdminEmail(w, r, a, http.StatusOK, "", "")
+	// The address typed, when the "confirm it's you" method was switched.
+	s.renderAdminEmail(w, r, a, http.StatusOK, "", r.URL.Query().Get("email"))
 }
 
 func (s *Server) renderAdminEmail(w http.ResponseWriter, r *http.Request, a core.Auth, status int, errMsg, email string) {
@@ -27,7 +29,7 @@ func (s *Server) renderAdminEmail(w http.ResponseWriter, r *http.Request, a core
 	}
 	b := confirmBody{Action: "/admin/users/" + id + "/email", Cancel: "/admin/users/" + id,
 		Heading: "Change the email address of “" + sum.Account.Username + "”?", Button: "Change the address",
-		AskEmail: true, Email: email,
+		AskEmail: true, Email: email, Keep: url.Values{"email": {email}},
 		Text: []string{
 			now,
 			"The new address takes effect at once, without a code sent to it: make sure it is the holder's. Whoever reads it gets the account's security notices and can ask for a password-reset link.",

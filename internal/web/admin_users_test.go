@@ -6,6 +6,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -519,5 +520,34 @@ func TestSuspendSentAgain(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOperatorFormsKeepWhatIsTyped: the operator's forms that ask to
+// confirm it's you (create an account, change a user's address) carry
+// what is typed into them through a "confirm it's you" button (a code
+// texted or mailed, a push, an SSH challenge: keep), so that coming back
+// to the form loses none of it; the page of a changed address shows the
+// address carried back.
+func TestOperatorFormsKeepWhatIsTyped(t *testing.T) {
+	ts, _, op := operatorFixture(t)
+	id := userID(t, ts, "nina")
+	ts.Clock.Add(11 * time.Minute) // the operator's sign-in elevation lapses
+	for page, want := range map[string][]string{
+		"/admin/users":                  {"email", "username"},
+		"/admin/users/" + id + "/email": {"email"},
+	} {
+		r := op.get(page)
+		kept := formFields(t, r.body, page)["keep"]
+		slices.Sort(kept)
+		if !slices.Equal(kept, want) {
+			t.Errorf("%s: the form keeps %v through its \"confirm it's you\" buttons, want %v", page, kept, want)
+		}
+	}
+	if r := op.get("/admin/users/" + id + "/email?method=totp&email=nina%40kept.example"); !strings.Contains(r.body, `value="nina@kept.example"`) {
+		t.Errorf("the change of address, back from a \"confirm it's you\" button: the address is not in the form: %s", pageError(r.body))
+	}
+	if r := op.get("/admin/users?method=totp&username=newbie&email=newbie%40example.com"); !strings.Contains(r.body, `value="newbie"`) || !strings.Contains(r.body, `value="newbie@example.com"`) {
+		t.Errorf("the new account's form, back from a \"confirm it's you\" button: the fields are not in the form: %s", pageError(r.body))
 	}
 }
