@@ -127,6 +127,7 @@ func (s *Service) AddSSHKey(ctx context.Context, a Auth, label, publicKey string
 	}
 	key := twofold.SSHKey{ID: id, AccountID: a.Account.ID, Label: label, Type: k.Type, Fingerprint: k.Fingerprint,
 		PublicKey: k.AuthorizedKey(), Status: twofold.FactorPending, CreatedAt: s.Now()}
+	var c SSHKeyChallenge
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		// The account's row, held until the commit, before the keys are
 		// read: keys added at once, on any instance, are counted one after
@@ -149,16 +150,21 @@ func (s *Service) AddSSHKey(ctx context.Context, a Auth, label, publicKey string
 				return &twofold.Error{Code: twofold.CodeConflict, Message: fmt.Sprintf("you already have an SSH key called %q: choose another name", o.Label), Err: ErrNameTaken}
 			}
 		}
-		return s.store.CreateSSHKey(ctx, key)
+		if err := s.store.CreateSSHKey(ctx, key); err != nil {
+			return err
+		}
+		// The key, its challenge and its event together: a key stored
+		// without a challenge, answered 500, would refuse the same
+		// request sent again as registered already.
+		if c, err = s.newSSHChallenge(ctx, a.Account, sshKeyScope(id), "register", "key="+k.Fingerprint, time.Time{}, k.Type); err != nil {
+			return err
+		}
+		s.audit(ctx, a.Account.ID, "ssh_key.created", m, key.Type+" "+key.Fingerprint+" "+id+" (pending)")
+		return nil
 	})
 	if err != nil {
 		return SSHKeyEnrolment{}, err
 	}
-	c, err := s.newSSHChallenge(ctx, a.Account, sshKeyScope(id), "register", "key="+k.Fingerprint, time.Time{}, k.Type)
-	if err != nil {
-		return SSHKeyEnrolment{}, err
-	}
-	s.audit(ctx, a.Account.ID, "ssh_key.created", m, key.Type+" "+key.Fingerprint+" "+id+" (pending)")
 	return SSHKeyEnrolment{Key: key, Challenge: c}, nil
 }
 

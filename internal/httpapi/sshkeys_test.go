@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -449,4 +450,36 @@ func TestSSHSignatureForAnotherServer(t *testing.T) {
 			t.Fatalf("the right signature on the other server: got %d %s", r.Status, r.Body)
 		}
 	})
+}
+
+// TestSSHKeyAddedWhole: a key whose challenge cannot be stored (here a
+// trigger refuses it, as a full disk would) is not stored either, nor its
+// event: the request fails whole, and the same request sent again, once
+// the cause is gone, adds the key rather than call it registered already.
+func TestSSHKeyAddedWhole(t *testing.T) {
+	dsn := testenv.SQLiteDSN(t)
+	s := testenv.NewServer(t, dsn)
+	addUser(t, s, "alice")
+	c := login(t, s, "alice")
+	e := enrol(t, s, c, map[string]any{"type": "totp", "label": "phone"})
+	elevateWith(t, c, e.codes[0])
+	a := accountID(t, s, "alice")
+	testenv.Exec(t, dsn, `CREATE TRIGGER refuse_challenges BEFORE INSERT ON ssh_challenges BEGIN SELECT RAISE(ABORT, 'disk full'); END`)
+	kp := testenv.SSHKeygen(t, "ed25519", 0)
+	add := map[string]string{"label": "laptop", "public_key": kp.Public}
+	if r := c.Do(t, "POST", "/v1/me/ssh-keys", add); r.Status != 500 {
+		t.Fatalf("add with the challenge refused: got %d %s, want 500", r.Status, r.Body)
+	}
+	if keys, err := s.Store.SSHKeys(context.Background(), a); err != nil || len(keys) != 0 {
+		t.Fatalf("keys after the failed add: %v, %v; want none", keys, err)
+	}
+	if n := countEvents(t, s, a, "ssh_key.created"); n != 0 {
+		t.Errorf("ssh_key.created events after the failed add: %d, want none", n)
+	}
+	testenv.Exec(t, dsn, `DROP TRIGGER refuse_challenges`)
+	r := c.Do(t, "POST", "/v1/me/ssh-keys", add)
+	ch, _ := r.JSON["challenge"].(map[string]any)
+	if r.Status != 201 || !strings.HasPrefix(fmt.Sprint(ch["challenge"]), "twofold-ssh-challenge") {
+		t.Fatalf("the same add again: got %d %s, want 201 with a challenge", r.Status, r.Body)
+	}
 }
