@@ -457,7 +457,6 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 	if !ok {
 		return Confirmation{}, refuse("wrong code for token " + t.Serial)
 	}
-	s.resetSlots(ctx, key, claimKey(a.Account.ID))
 	// The code proved the token is at hand; a token whose seed is already
 	// one of the account's factors would let each code pass twice.
 	if err := s.checkNewSecret(ctx, a.Account.ID, secret, ""); err != nil {
@@ -524,6 +523,10 @@ func (s *Service) ClaimToken(ctx context.Context, a Auth, serial, code, label st
 		s.audit(ctx, "", "token.claim_failed", opsMeta, fmt.Sprintf("account %s: token %s was claimed meanwhile", a.Account.ID, t.Serial))
 		return Confirmation{}, errBadSecondFactor()
 	}
+	// Only a claim that went through clears the failures counted: a right
+	// code for a token refused after it (its seed already a factor's, the
+	// account full, claimed meanwhile) clears nothing.
+	s.resetSlots(ctx, key, claimKey(a.Account.ID))
 	s.audit(ctx, a.Account.ID, "token.claimed", m, fmt.Sprintf("%s token %s as factor %s", t.Type, t.Serial, id))
 	s.notify(ctx, a.Account.ID, "a new authenticator was added",
 		fmt.Sprintf("The hardware token %q (serial %s) was added and can now be used to log in to your account.", label, t.Serial), origin(m))

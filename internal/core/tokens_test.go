@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,53 @@ func TestWeakSecretsRefused(t *testing.T) {
 			padded := append(bytes.Repeat([]byte{0xA5}, 16), 0, 0, 0, 0)
 			if n, err := svc.ImportTokens(ctx, []otp.Seed{seed("PADDED1", padded)}, core.Meta{}); err != nil || n.Total() != 1 {
 				t.Errorf("import of 16 bytes and 4 zeros: got %d, %v; want 1", n.Total(), err)
+			}
+		})
+	}
+}
+
+// claimedMeanwhile is a store whose claims of a token all find it claimed
+// by someone else meanwhile.
+type claimedMeanwhile struct{ testDB }
+
+func (claimedMeanwhile) ClaimToken(context.Context, twofold.TokenClaim) (bool, bool, error) {
+	return false, false, nil
+}
+
+// TestClaimRefusedKeepsFailedClaims: a right code for a token whose claim
+// is then refused (here it was claimed meanwhile) clears none of the
+// account's failed claims counted before: only a claim that goes through
+// does (README "Importing hardware tokens").
+func TestClaimRefusedKeepsFailedClaims(t *testing.T) {
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := openStore(t, dsn(t))
+			clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+			svc := newService(t, claimedMeanwhile{st}, st, clock.Now, nil)
+			secret := bytes.Repeat([]byte{0xA5}, 20)
+			if _, err := svc.ImportTokens(ctx, []otp.Seed{{Serial: "YK-1", Type: otp.TypeHOTP, Secret: secret, Params: otp.Params{Algorithm: otp.SHA1, Digits: 6}}}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			a := signedIn(t, svc, "tina")
+			right := testenv.HOTP(t, otp.EncodeSecret(secret), 1)
+			wrong := "000000"
+			if right == wrong {
+				wrong = "111111"
+			}
+			if _, err := svc.ClaimToken(ctx, a, "YK-1", wrong, "fob", core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalidCode {
+				t.Fatalf("a wrong code: got %v, want invalid-code", err)
+			}
+			clock.Add(time.Hour) // past the code counter's wait
+			if _, err := svc.ClaimToken(ctx, a, "YK-1", right, "fob", core.Meta{}); twofold.ErrorCode(err) != twofold.CodeInvalidCode {
+				t.Fatalf("the right code, the token claimed meanwhile: got %v, want invalid-code", err)
+			}
+			cs, err := st.Counters(ctx, "2fa:"+a.Account.ID+":claims")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cs) != 1 || cs[0].Failures != 2 {
+				t.Errorf("claims counted after a right code whose claim was refused: %+v, want both, none having gone through", cs)
 			}
 		})
 	}
