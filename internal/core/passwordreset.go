@@ -31,9 +31,13 @@ const PasswordResetTTL = 30 * time.Minute
 // passwordResetLinks is how many unexpired links an account keeps: a new
 // request leaves the links already mailed working (else a stranger who
 // knows the username could void the holder's link every time the mail
-// ration refills), and drops the oldest beyond these. Using any one voids
-// them all.
-const passwordResetLinks = 3
+// ration refills), and drops the oldest beyond these. It is as many as the
+// account's ration of mails (resetMailBurst, then one every
+// 1/resetMailRate seconds) lets be made while one link lives
+// (PasswordResetTTL): the link itself, the burst's others, and those that
+// refill in its 30 minutes but the one that comes as it lapses; so no
+// request prunes a link before it lapses. Using any one voids them all.
+const passwordResetLinks = resetMailBurst + int(float64(PasswordResetTTL/time.Second)*resetMailRate) - 1
 
 // How often one address may ask for links (whatever the names it types),
 // and how often one account is mailed one: a burst, then one every so many
