@@ -908,9 +908,9 @@ func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope strin
 		RequesterHash: s.pushRequesterHash(secret), Status: twofold.PushPending, Source: CleanText(m.Source, 256),
 		UserAgent: CleanText(m.UserAgent, 256), CreatedAt: now, ExpiresAt: pushExpiry(now, ends)}
 	var busyUntil time.Time
-	var rationed bool
+	var rationed, deniedMeanwhile bool
 	err = s.inTx(ctx, func(ctx context.Context) error {
-		busyUntil, rationed = time.Time{}, false
+		busyUntil, rationed, deniedMeanwhile = time.Time{}, false, false
 		ok, until, err := s.store.CreatePushChallenge(ctx, c, resender)
 		if err != nil {
 			return err
@@ -918,6 +918,19 @@ func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope strin
 		if !ok {
 			busyUntil = until
 			return nil
+		}
+		// Asked again once the account's row is held and the scope's
+		// live pushes replaced: a denial committed after the check
+		// above, before they were read, ended push for the scope (a
+		// denial after this waits for the row of the push it answers,
+		// which this has replaced, and finds it no longer pending).
+		denied, err := s.store.PushScopeDenied(ctx, accountID, scope)
+		if err != nil {
+			return err
+		}
+		if denied {
+			deniedMeanwhile = true
+			return errRollback
 		}
 		if l := PushSendLimit; l.Burst > 0 {
 			ok, err := s.store.TakeToken(ctx, "push:send:"+accountID, float64(l.Burst), 1/l.Every.Seconds(), now)
@@ -932,6 +945,9 @@ func (s *Service) sendPush(ctx context.Context, accountID, factorID, scope strin
 		return nil
 	})
 	switch {
+	case deniedMeanwhile:
+		s.auditPushRefused(ctx, accountID, m, fmt.Sprintf("for %s: a push request for it was denied", scopeKind(scope)), now)
+		return PushSent{}, errPushEnded(scope)
 	case rationed:
 		s.audit(ctx, accountID, "push.throttled", m, "too many push requests")
 		l := PushSendLimit

@@ -55,6 +55,7 @@ func (m *mailbox) take(subject string) []string {
 // recovery codes and a paper key, on a service with its own clock whose
 // resets of two-factor wait resetDelay.
 type holder struct {
+	db      testDB
 	svc     *core.Service
 	clock   *testenv.Clock
 	mail    *mailbox
@@ -73,7 +74,7 @@ func newHolder(t *testing.T, dsn string) *holder {
 	t.Helper()
 	ctx := t.Context()
 	st := openStore(t, dsn)
-	h := &holder{clock: testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), mail: &mailbox{}}
+	h := &holder{db: st, clock: testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)), mail: &mailbox{}}
 	cfg := cheapConfig()
 	cfg.ResetDelay = resetDelay
 	h.svc = newServiceOpts(t, st, st, core.Options{Config: cfg, Now: h.clock.Now, Notifier: h.mail})
