@@ -50,6 +50,30 @@ func (s *Store) ImportTokens(ctx context.Context, ts []twofold.HardwareToken) er
 				return fmt.Errorf("import tokens: %w", keyring.ErrKeyGone)
 			}
 		}
+		// Imports one after the other (on SQLite the one writer does
+		// that), and each token's digest checked again against the
+		// tokens there then, unclaimed or claimed and in use: two imports
+		// at once of one seed under two serials both passed the caller's
+		// check (checkTokenSecrets), made before the transaction.
+		if s.dialect == Postgres {
+			if _, err := s.conn(ctx).ExecContext(ctx, `LOCK TABLE hardware_tokens IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return fmt.Errorf("lock tokens: %w", err)
+			}
+		}
+		for _, t := range ts {
+			if t.SecretDigest == nil {
+				continue
+			}
+			var other string
+			err := s.conn(ctx).QueryRowContext(ctx, `SELECT t.serial FROM hardware_tokens t LEFT JOIN factors f ON f.id = t.claimed_by
+				WHERE t.secret_digest = $1 AND t.serial <> $2 AND (t.claimed_by IS NULL OR f.id IS NOT NULL) LIMIT 1`, t.SecretDigest, t.Serial).Scan(&other)
+			if err == nil {
+				return twofold.Errorf(twofold.CodeConflict, "the token %q has the same secret as the token %q, imported meanwhile: nothing was imported", t.Serial, other)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("find token digests: %w", err)
+			}
+		}
 		for _, t := range ts {
 			res, err := s.conn(ctx).ExecContext(ctx, `INSERT INTO hardware_tokens (`+tokenColumns+`, secret_digest)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11) ON CONFLICT (serial) DO NOTHING`,

@@ -148,6 +148,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 
 		{"Token/RoundTrip", testTokenRoundTrip},
 		{"Token/ImportAllOrNothing", testTokenImportAllOrNothing},
+		{"Token/ImportSeedOnce", testTokenImportSeedOnce},
 		{"Token/Claim", testTokenClaim},
 		{"Token/SealedValues", testTokenSealedValues},
 		{"Token/DigestBackfill", testTokenDigestBackfill},

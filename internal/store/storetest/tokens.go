@@ -100,6 +100,44 @@ func testTokenImportAllOrNothing(t *testing.T, s *store.Store) {
 	}
 }
 
+// testTokenImportSeedOnce: an import holding a token whose secret digest
+// is an unclaimed token's under another serial is a conflict, checked in
+// its own transaction, and nothing of it is stored; so of imports at once
+// of one seed under two serials, exactly one is stored.
+func testTokenImportSeedOnce(t *testing.T, s *store.Store) {
+	newAccount(t, s, "alice")
+	withDigest := func(serial, digest string) twofold.HardwareToken {
+		tk := hardwareToken(serial, t0)
+		tk.SecretDigest = []byte(digest)
+		return tk
+	}
+	importTokens(t, s, withDigest("YK-1", "seed one"))
+	wantCode(t, "ImportTokens of a stored seed", s.ImportTokens(t.Context(), []twofold.HardwareToken{withDigest("YK-2", "seed two"), withDigest("YK-3", "seed one")}), twofold.CodeConflict)
+	if diff := cmp.Diff([]string{"YK-1"}, listTokens(t, s, false)); diff != "" {
+		t.Errorf("tokens after the refused import (-want +got):\n%s", diff)
+	}
+	const n = 4
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- s.ImportTokens(t.Context(), []twofold.HardwareToken{withDigest(fmt.Sprintf("RACE-%d", i), "seed raced")})
+		}()
+	}
+	stored := 0
+	for range n {
+		err := <-errs
+		switch {
+		case err == nil:
+			stored++
+		case twofold.ErrorCode(err) != twofold.CodeConflict:
+			t.Errorf("an import at once of a seed imported meanwhile: got %v, want a conflict", err)
+		}
+	}
+	if stored != 1 {
+		t.Errorf("imports at once of one seed under %d serials: %d stored, want 1", n, stored)
+	}
+}
+
 // testTokenClaim: a claim marks the token claimed, clears its sealed secret,
 // and stores and activates the factor; the first factor brings the recovery
 // codes. A second claim of the token, or one of an unknown serial, writes
