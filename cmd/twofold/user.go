@@ -169,6 +169,9 @@ func (m *Main) userResetTwoFactor(ctx context.Context, args []string) error {
 	if r.ReplacedWithdrawing {
 		fmt.Fprintf(m.Stdout, "note: the reset that waited for %s was being withdrawn: one of the account's authenticators, recovery codes, SSH keys or its paper key passed a check after it was asked for, so its holder may not have lost every way in (see the account's events)\n", username)
 	}
+	if r.Withdrawn {
+		return fmt.Errorf("reset two-factor of %s: withdrawn, nothing removed: one of the account's authenticators, recovery codes, SSH keys or its paper key passed a check recorded as after the request (see the account's events; a server's clock ahead of this machine's can do that); ask again once the holder's use of it is explained", username)
+	}
 	if !r.Due.After(r.RequestedAt) {
 		fmt.Fprintf(m.Stdout, "reset two-factor of %s: authenticators, recovery codes, paper key and SSH keys removed, every session ended\n", username)
 		return nil

@@ -41,6 +41,11 @@ type RequestedReset struct {
 	// passed a check after it was asked for, so its holder may not have
 	// lost every way in (ResetTwoFactorByName with immediately).
 	ReplacedWithdrawing bool
+	// Withdrawn reports, for a reset carried out at once, that it was
+	// withdrawn instead: one of the account's ways in passed a check
+	// recorded as after the request (by a server whose clock is ahead of
+	// this one's, say), and everything stays as it was (carryOut).
+	Withdrawn bool
 	// Username is the account's username as stored, which the name it
 	// was asked for by may differ from in case (accountNamed finds it as
 	// sign-in does).
@@ -191,8 +196,9 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 	now := s.Now()
 	r := twofold.TwoFactorReset{AccountID: a.ID, RequestedBy: by, RequestedAt: now, Due: now.Add(delay)}
 	var former []twofold.ReplacedEmail
-	replacedWithdrawing := false
+	replacedWithdrawing, withdrawn := false, false
 	err = s.inTx(locksAccount(ctx, a.ID), func(ctx context.Context) error {
+		withdrawn = false
 		if replace {
 			w, found, err := s.store.TwoFactorReset(ctx, a.ID)
 			if err != nil {
@@ -216,7 +222,8 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 				at += ", in place of a waiting one that a second factor used since was withdrawing"
 			}
 			s.auditOperator(ctx, a.ID, "two_factor.reset_requested", m, isOperator(by), "by "+by+at, "by "+publicName(by)+at)
-			_, err := s.carryOut(ctx, a.ID, m, isOperator(by))
+			out, err := s.carryOut(ctx, a.ID, m, isOperator(by))
+			withdrawn = out == twofold.ResetWithdrawn
 			return err
 		}
 		due := ", due " + r.Due.Format(time.RFC3339)
@@ -235,7 +242,7 @@ func (s *Service) scheduleReset(ctx context.Context, a twofold.Account, by strin
 	if err != nil {
 		return RequestedReset{}, err
 	}
-	out := RequestedReset{TwoFactorReset: r, FormerAddressesTold: len(former), ReplacedWithdrawing: replacedWithdrawing}
+	out := RequestedReset{TwoFactorReset: r, FormerAddressesTold: len(former), ReplacedWithdrawing: replacedWithdrawing, Withdrawn: withdrawn}
 	if s.notifier == nil {
 		out.FormerAddressesTold = 0
 	}

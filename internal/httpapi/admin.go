@@ -285,7 +285,10 @@ func (s *Server) adminReset(w http.ResponseWriter, r *http.Request, a core.Auth)
 		return
 	}
 	status := "scheduled"
-	if !reset.Due.After(reset.RequestedAt) {
+	switch {
+	case reset.Withdrawn:
+		status = "withdrawn" // a way in was used after the request: nothing removed
+	case !reset.Due.After(reset.RequestedAt):
 		status = "carried_out"
 	}
 	out := map[string]any{"status": status, "reset": toResetJSON(reset.TwoFactorReset)}
