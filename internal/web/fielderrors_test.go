@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -110,4 +111,28 @@ func TestPageErrorsTiedToFields(t *testing.T) {
 	check(t, "new passwords that differ", r.body, "new_password2", fields...)
 	r = p.post(page, url.Values{"current_password": {"not the password"}, "new_password": {"a new long passphrase one"}, "new_password2": {"a new long passphrase one"}})
 	check(t, "wrong current password", r.body, "current_password", fields...)
+}
+
+// TestThrottledCodeMarksNoField: a second step refused because of too many
+// attempts is about no field: the code field is not marked aria-invalid,
+// as it is after a wrong code.
+func TestThrottledCodeMarksNoField(t *testing.T) {
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	secret := account(t, ts, "tess", false, true)
+	c := newClient(t, ts.URL())
+	c.signIn("tess")
+	wrong := otherCode(testenv.TOTP(t, secret, ts.Clock.Now()))
+	var r reply
+	for i := 0; i < 10 && r.status != http.StatusTooManyRequests; i++ {
+		r = c.post("/login/verify", url.Values{"method": {"totp"}, "code": {wrong}})
+		if r.status == http.StatusUnauthorized && !fieldInvalid(r.body, "code") {
+			t.Fatalf("a wrong code: the code field is not marked invalid")
+		}
+	}
+	if r.status != http.StatusTooManyRequests {
+		t.Fatalf("wrong codes in a row: got %d, want 429 at last", r.status)
+	}
+	if !strings.Contains(r.body, `id="error"`) || fieldInvalid(r.body, "code") {
+		t.Errorf("throttled: the page shows no error, or marks the code field invalid: %s", fieldTag(r.body, "code"))
+	}
 }

@@ -378,7 +378,7 @@ func (s *Server) renderVerifyWith(w http.ResponseWriter, r *http.Request, status
 		s.fail(w, r, nil, err)
 		return
 	}
-	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Notice: notice, Invalid: typedField(r, errMsg, "code", "signature"), Body: b})
+	s.render(w, r, status, "verify", Page{Title: "Second step", Error: errMsg, Notice: notice, Invalid: typedField(r, status, errMsg, "code", "signature"), Body: b})
 }
 
 // verify completes the second step. Every failure reads the same; a

@@ -586,10 +586,13 @@ func markInvalidOn(r *http.Request, err error, field string, codes ...twofold.Co
 }
 
 // typedField returns, when the page shows the error errMsg after a form,
-// the first of fields that the form filled in: the field the error is
-// about, on a page whose form asks for one thing (a code, a signature).
-func typedField(r *http.Request, errMsg string, fields ...string) string {
-	if errMsg == "" || r.Method != http.MethodPost {
+// with status 400 or 401 (what was typed is refused), the first of fields
+// that the form filled in: the field the error is about, on a page whose
+// form asks for one thing (a code, a signature). Another status (too many
+// attempts, a form sent twice, a login ended) is about no field, and marks
+// none.
+func typedField(r *http.Request, status int, errMsg string, fields ...string) string {
+	if errMsg == "" || r.Method != http.MethodPost || status != http.StatusBadRequest && status != http.StatusUnauthorized {
 		return ""
 	}
 	for _, f := range fields {

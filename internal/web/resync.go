@@ -60,7 +60,7 @@ func (s *Server) renderResync(w http.ResponseWriter, r *http.Request, a core.Aut
 		title = "Resynchronise a hardware token"
 	}
 	b := resyncBody{Factor: f, Action: resyncPath(f.ID), Presses: core.HOTPResyncWindow}
-	s.render(w, r, status, "resync", Page{Title: title, Account: &a.Account, Error: errMsg, Invalid: typedField(r, errMsg, "code", "next_code"), Body: b})
+	s.render(w, r, status, "resync", Page{Title: title, Account: &a.Account, Error: errMsg, Invalid: typedField(r, status, errMsg, "code", "next_code"), Body: b})
 }
 
 // resync takes two consecutive codes of the factor through the same core

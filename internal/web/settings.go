@@ -366,7 +366,7 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, a core.Auth
 	if e.Factor.Type == twofold.FactorHOTP {
 		title = "Add a hardware token"
 	}
-	s.render(w, r, status, "enrol", Page{Title: title, Account: &a.Account, Error: errMsg, Invalid: typedField(r, errMsg, "code"), Body: b})
+	s.render(w, r, status, "enrol", Page{Title: title, Account: &a.Account, Error: errMsg, Invalid: typedField(r, status, errMsg, "code"), Body: b})
 }
 
 // renderEnrolElevation asks a session that is not elevated to confirm it's
