@@ -136,3 +136,22 @@ func TestThrottledCodeMarksNoField(t *testing.T) {
 		t.Errorf("throttled: the page shows no error, or marks the code field invalid: %s", fieldTag(r.body, "code"))
 	}
 }
+
+// TestSecurityPageHintsDescribeFields: the hints under the security page's
+// forms that add a phone or address, a security key and a push device
+// describe their fields (aria-describedby), as every hint does.
+func TestSecurityPageHintsDescribeFields(t *testing.T) {
+	mb := testenv.NewSMTPServer(t)
+	ts := testenv.NewServer(t, testenv.SQLiteDSN(t), mb.Option("Twofold <twofold@example.com>"))
+	account(t, ts, "tess", false, false)
+	c := newClient(t, ts.URL())
+	c.signIn("tess")
+	r := c.get("/settings/security")
+	for _, id := range []string{"destination", "key-label", "push-label"} {
+		tag := fieldTag(r.body, id)
+		m := regexp.MustCompile(`aria-describedby="([^"]*)"`).FindStringSubmatch(tag)
+		if m == nil || !strings.Contains(r.body, `id="`+m[1]+`"`) || m[1] != id+"-hint" {
+			t.Errorf("%s is %s: want it described by its hint, %s-hint", id, tag, id)
+		}
+	}
+}
