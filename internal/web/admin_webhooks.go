@@ -302,7 +302,12 @@ func (s *Server) webhookSecretMadeBefore(w http.ResponseWriter, r *http.Request,
 
 func (s *Server) adminDeleteWebhook(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	s.operatorAct(w, r, a, func(a core.Auth, m core.Meta) (string, error) {
-		return "", s.svc.DeleteWebhook(r.Context(), a, r.PathValue("id"), m)
+		err := s.svc.DeleteWebhook(r.Context(), a, r.PathValue("id"), m)
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			// Deleted already: the form sent twice, or by another operator.
+			return "/admin/webhooks?m=webhook_gone", nil
+		}
+		return "", err
 	}, func(status int, errMsg string) { s.renderWebhookConfirm(w, r, a, deleteWebhookChange, status, errMsg) }, "/admin/webhooks?m=webhook_deleted")
 }
 

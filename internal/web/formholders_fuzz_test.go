@@ -386,7 +386,7 @@ var doneNotices = []string{"factor_added", "factor_removed", "setup_cancelled", 
 // (judged by the sign-in pages' targets), and "elevated", whose writes
 // the form targets leave out of what a form did (formHolders.changed).
 var otherNotices = []string{"name_same", "required_on_already", "required_off_already", "role_same", "team_same",
-	"zone_shared_already", "record_kept", "factor_gone", "session_gone", "already_member", "nothing_locked", "nothing_signed_in", "email_same", "already_suspended",
+	"zone_shared_already", "record_kept", "factor_gone", "session_gone", "team_gone", "ssh_key_gone", "webhook_gone", "already_member", "nothing_locked", "nothing_signed_in", "email_same", "already_suspended",
 	"already_unsuspended", "ssh_key_confirmed", "ssh_key_unknown", "enrol_gone", "enrol_ended", "enrol_elsewhere",
 	"logout_stale", "signin", "expired_session", "expired", "welcome", "recovery_used", "paper_key_used",
 	"sms_recovery_used", "email_recovery_used", "ssh_key_used", "elevated"}

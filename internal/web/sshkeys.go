@@ -274,11 +274,25 @@ func (s *Server) removeSSHKey(w http.ResponseWriter, r *http.Request, a core.Aut
 		s.fail(w, r, &a, err)
 		return
 	}
-	pending := false
+	pending, found := false, false
 	for _, k := range keys {
+		found = found || k.ID == r.PathValue("id")
 		pending = pending || k.ID == r.PathValue("id") && k.Status == twofold.FactorPending
 	}
+	gone := func() {
+		// Removed already (the form sent twice, or from two tabs), or no
+		// key of the account's: the list says so, the same for both.
+		http.Redirect(w, r, sshKeysPath+"?m=ssh_key_gone", http.StatusSeeOther)
+	}
+	if !found {
+		gone()
+		return
+	}
 	if err := s.svc.RemoveSSHKey(r.Context(), a, r.PathValue("id"), httpapi.Meta(r)); err != nil {
+		if twofold.ErrorCode(err) == twofold.CodeNotFound {
+			gone()
+			return
+		}
 		s.renderRemoveSSHKey(w, r, a, s.status(w, r, err), message(err))
 		return
 	}

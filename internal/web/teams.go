@@ -276,6 +276,9 @@ func (s *Server) removeTeamMember(w http.ResponseWriter, r *http.Request, a core
 	id, who := r.PathValue("id"), r.PathValue("username")
 	err := s.svc.RemoveTeamMember(r.Context(), a, id, who, httpapi.Meta(r))
 	switch {
+	case twofold.ErrorCode(err) == twofold.CodeNotFound && who == a.Account.Username:
+		// Left already (the form sent twice), or never in it.
+		http.Redirect(w, r, "/settings/teams?m=team_gone", http.StatusSeeOther)
 	case err != nil:
 		s.renderTeam(w, r, a, s.status(w, r, err), teamBody{}, "", message(err))
 	case who == a.Account.Username:
@@ -357,7 +360,9 @@ func (s *Server) deleteTeam(w http.ResponseWriter, r *http.Request, a core.Auth)
 	}
 	if err := s.svc.DeleteTeam(r.Context(), a, r.PathValue("id"), httpapi.Meta(r)); err != nil {
 		if twofold.ErrorCode(err) == twofold.CodeNotFound {
-			s.fail(w, r, &a, err)
+			// Deleted already (the form sent twice), or no team of the
+			// caller's: the list of teams says so, the same for both.
+			http.Redirect(w, r, "/settings/teams?m=team_gone", http.StatusSeeOther)
 			return
 		}
 		s.renderDeleteTeam(w, r, a, s.status(w, r, err), message(err))
