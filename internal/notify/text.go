@@ -70,9 +70,9 @@ func NotSent(err error) bool {
 // error code, never the number or the body. An error for which NotSent
 // reports true says that the gateway certainly did not take the message: it
 // answered 4xx (the request refused: credentials, sender, number, its own
-// rate limit) or 3xx (a redirect, never followed), or took it with the status failed or undelivered, or could
-// not be written to (not reached, a failed TLS handshake or proxy: the
-// request never went out). Any other error leaves the outcome unknown: the
+// rate limit) or 3xx (a redirect, never followed), or took it with the
+// status failed or undelivered, or could not be written to (not reached, a
+// failed TLS handshake or proxy: the request never went out). Any other error leaves the outcome unknown: the
 // request may have reached the gateway before a timeout, and a 5xx answer
 // does not say whether the message was created.
 func (t *Twilio) SendText(ctx context.Context, to, body string) error {
