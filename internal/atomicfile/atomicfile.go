@@ -37,14 +37,32 @@ func Target(path string) (string, error) {
 	return target, nil
 }
 
-// KeepOwner gives the file at path the owner and group of old, the file it
+// KeepOwner gives the open file f the owner and group of old, the file it
 // is to replace, when they differ from its own, so that a file shared with
 // a service through its owner or group stays readable by that service
 // after a replacement made by another user (root). It returns an error when
 // it cannot: giving a file away needs root, and giving it a group needs
 // membership of that group. Where files have no owner, it does nothing.
-func KeepOwner(path string, old fs.FileInfo) error {
-	return keepOwner(path, old)
+//
+// It acts on the open file, never on a name: in a directory that the
+// service's user may write, a name looked up again could meanwhile be a
+// symbolic link to any file of the system, which root would then give
+// away.
+func KeepOwner(f *os.File, old fs.FileInfo) error {
+	return keepOwner(f, old)
+}
+
+// OpenNoFollow opens the file at path with flag (os.O_RDWR, os.O_CREATE,
+// …) and perm as os.OpenFile does, but never through a symbolic link:
+// when path is one, it fails (where the system can tell; elsewhere it
+// follows it). A file root creates or gives away in a directory that
+// another user may write must be opened so.
+func OpenNoFollow(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|noFollow, perm)
+	if err != nil && isLoop(err) {
+		return nil, fmt.Errorf("%s is a symbolic link, which is refused here: remove it and try again", path)
+	}
+	return f, err
 }
 
 // SyncDir makes what was created, renamed or linked in directory dir

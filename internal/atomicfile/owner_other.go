@@ -2,6 +2,13 @@
 
 package atomicfile
 
-import "io/fs"
+import (
+	"io/fs"
+	"os"
+)
 
-func keepOwner(string, fs.FileInfo) error { return nil }
+func keepOwner(*os.File, fs.FileInfo) error { return nil }
+
+const noFollow = 0
+
+func isLoop(error) bool { return false }

@@ -334,19 +334,7 @@ func (f *File) writeReplacement(target string) (string, error) {
 	} else if err != nil {
 		return "", fmt.Errorf("write key file: %w", err)
 	}
-	tmp, err := f.writeTemp(target)
-	if err != nil || old == nil {
-		return tmp, err
-	}
-	err = keepOwner(tmp, old)
-	if err == nil {
-		err = os.Chmod(tmp, old.Mode().Perm())
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("write key file (%s is left as it was): %w", target, err)
-	}
-	return tmp, nil
+	return f.writeTemp(target, old)
 }
 
 // keepOwner is atomicfile.KeepOwner; a variable so that a test can make it
@@ -360,7 +348,7 @@ var keepOwner = atomicfile.KeepOwner
 // written in place; a reader at that moment finds it short and reads it
 // again (loadWritten).
 func (f *File) create(path string) (bool, error) {
-	tmp, err := f.writeTemp(path)
+	tmp, err := f.writeTemp(path, nil)
 	if err != nil {
 		return false, err
 	}
@@ -416,7 +404,9 @@ func (f *File) marshal() ([]byte, error) {
 
 // writeTemp writes the file, synced and with mode 0600, to a new temporary
 // file in path's directory and returns its name; the caller removes it.
-func (f *File) writeTemp(path string) (string, error) {
+// With like, the file that it is to replace, it has like's permission
+// bits, owner and group instead, or fails, leaving nothing behind.
+func (f *File) writeTemp(path string, like fs.FileInfo) (string, error) {
 	b, err := f.marshal()
 	if err != nil {
 		return "", err
@@ -429,6 +419,14 @@ func (f *File) writeTemp(path string) (string, error) {
 	if err == nil {
 		_, err = tmp.Write(b)
 	}
+	if err == nil && like != nil {
+		// On the open file, never by its name, which another user who
+		// may write the directory could meanwhile replace with a link.
+		err = keepOwner(tmp, like)
+		if err == nil {
+			err = tmp.Chmod(like.Mode().Perm())
+		}
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -437,6 +435,9 @@ func (f *File) writeTemp(path string) (string, error) {
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
+		if like != nil {
+			return "", fmt.Errorf("write key file (%s is left as it was): %w", path, err)
+		}
 		return "", fmt.Errorf("write key file: %w", err)
 	}
 	return tmp.Name(), nil

@@ -23,21 +23,33 @@ import (
 // writing is opened for reading (flock(2) takes either), so that one made
 // by another user before (a lock file of an older release, root's own)
 // still serves.
+//
+// The lock file is never opened through a symbolic link, and must be a
+// regular file: its directory is often the service's own, and a link
+// planted there as the lock file would have root, rotating, give the file
+// it leads to (any file of the system) to the service's user.
 func lockFile(path string, like fs.FileInfo) (unlock func(), err error) {
 	perm := fs.FileMode(0o600)
 	if like != nil {
 		perm = like.Mode().Perm() &^ 0o111
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, perm)
+	f, err := atomicfile.OpenNoFollow(path, os.O_RDWR|os.O_CREATE, perm)
 	if errors.Is(err, fs.ErrPermission) {
-		f, err = os.Open(path)
+		f, err = atomicfile.OpenNoFollow(path, os.O_RDONLY, 0)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("lock %s: not a regular file: remove it and try again", path)
+	}
 	if like != nil {
 		// At best: a user who may not give the file away keeps it.
-		if err := atomicfile.KeepOwner(path, like); err == nil {
+		if err := atomicfile.KeepOwner(f, like); err == nil {
 			_ = f.Chmod(perm)
 		}
 	}

@@ -3,10 +3,12 @@
 package keyring
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -131,5 +133,57 @@ func copyExecutable(t *testing.T, dst string) {
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRotateRefusesLinkedLockFile: a symbolic link planted as the lock
+// file, in a directory the service's user may write, is refused: root's
+// rotation neither gives the file it leads to (any file of the system) to
+// the key file's owner, nor changes its mode, nor creates a file where a
+// dangling one leads, and the key file is left as it was.
+func TestRotateRefusesLinkedLockFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("run as root under CI: the test gives the key file to another user")
+		}
+		t.Skip("needs root, to give the key file to another user")
+	}
+	const nobody = 65534
+	for _, dangling := range []bool{false, true} {
+		t.Run(map[bool]string{false: "to a file", true: "dangling"}[dangling], func(t *testing.T) {
+			x := newFixture(t, 1)
+			if err := os.Chown(x.path, nobody, nobody); err != nil {
+				t.Fatal(err)
+			}
+			victim := filepath.Join(t.TempDir(), "passwd")
+			if !dangling {
+				if err := os.WriteFile(victim, []byte("root:x:0:0\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink(victim, x.path+".lock"); err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.ReadFile(x.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Rotate(t.Context(), x.path, x.st, RotateOptions{})
+			if err == nil || !strings.Contains(err.Error(), "symbolic link") {
+				t.Fatalf("Rotate: %v, want a refusal naming the link", err)
+			}
+			if after, _ := os.ReadFile(x.path); !bytes.Equal(before, after) {
+				t.Error("the key file changed")
+			}
+			if dangling {
+				if _, err := os.Lstat(victim); err == nil {
+					t.Error("a file was created where the link leads")
+				}
+				return
+			}
+			if mode, uid, gid := ownerOf(t, victim); uid != 0 || gid != 0 || mode != 0o644 {
+				t.Errorf("the file the link leads to: mode %04o, owner %d:%d; want 0644, 0:0", mode, uid, gid)
+			}
+		})
 	}
 }

@@ -88,7 +88,7 @@ func TestRotateRefusesWhenOwnerCannotBeKept(t *testing.T) {
 
 func refuseOwner(t *testing.T, x *fixture) {
 	errNotPermitted := errors.New("operation not permitted")
-	keepOwner = func(string, fs.FileInfo) error { return errNotPermitted }
+	keepOwner = func(*os.File, fs.FileInfo) error { return errNotPermitted }
 	t.Cleanup(func() { keepOwner = keepOwnerOf })
 	before, _ := os.ReadFile(x.path)
 	keysBefore, _ := x.st.DataKeys(t.Context())

@@ -396,16 +396,7 @@ func RestoreSQLite(ctx context.Context, dsn, src string, e twofold.AuditEvent, n
 	if err != nil {
 		return r, fmt.Errorf("restore: %w", err)
 	}
-	if err := syncFile(tmpName); err != nil {
-		return r, fmt.Errorf("restore: %w", err)
-	}
-
-	if dfi != nil {
-		// At best: a database that root restores for a server running as
-		// another user stays that user's.
-		_ = atomicfile.KeepOwner(tmpName, dfi)
-	}
-	if err := os.Chmod(tmpName, 0o600); err != nil {
+	if err := finishCopy(tmpName, dfi); err != nil {
 		return r, fmt.Errorf("restore: %w", err)
 	}
 
@@ -612,6 +603,9 @@ func linkOrCopy(src, dst string) error {
 		return err
 	}
 	err = copyFile(f, src)
+	if err == nil {
+		_ = atomicfile.KeepOwner(f, fi) // at best, as the database's
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -619,7 +613,6 @@ func linkOrCopy(src, dst string) error {
 		os.Remove(dst)
 		return err
 	}
-	_ = atomicfile.KeepOwner(dst, fi) // at best, as the database's
 	return nil
 }
 
@@ -637,11 +630,23 @@ func copyFile(f *os.File, src string) error {
 }
 
 // syncFile syncs the file at path to disk.
-func syncFile(path string) error {
-	f, err := os.Open(path)
+// finishCopy syncs the restore's copy at path and makes it owner-only,
+// given, at best, the owner and group of like, the database it replaces,
+// when there is one: a database that root restores for a server running
+// as another user stays that user's. All on the open file, never by its
+// name, which another user who may write the directory could meanwhile
+// replace with a link to a file of root's.
+func finishCopy(path string, like fs.FileInfo) error {
+	f, err := atomicfile.OpenNoFollow(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	err = f.Sync()
+	if err == nil && like != nil {
+		_ = atomicfile.KeepOwner(f, like)
+	}
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
 	return errors.Join(err, f.Close())
 }
