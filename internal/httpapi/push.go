@@ -138,7 +138,10 @@ func (s *Server) pushChallenges(w http.ResponseWriter, r *http.Request, d core.D
 		}
 	}
 	if wait > 0 {
-		// Past the server's write timeout, which is shorter than the longest wait.
+		// Past the server's write timeout, which is shorter than the
+		// longest wait. Its read timeout ends nothing: net/http clears
+		// the read deadline once the request is read
+		// (TestPushWaitPastReadTimeout).
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 15*time.Second))
 	}
 	reqs, err := s.svc.PushRequests(r.Context(), d, wait)

@@ -1001,3 +1001,32 @@ func TestPushLimitsPerAccount(t *testing.T) {
 		}
 	})
 }
+
+// TestPushWaitPastReadTimeout: a device's poll may wait up to a minute,
+// past the HTTP server's 30 s read timeout, which must not end it: a push
+// sent 32 s into a 45 s wait reaches the device on that poll. It takes 32 s
+// of real time (the wait is the server's own), beside the package's other
+// tests.
+func TestPushWaitPastReadTimeout(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	_, d := pushUser(t, s, "wes")
+	d.HTTP = &http.Client{Timeout: 90 * time.Second} // as twofold device watch: the wait and more
+	loginID, _ := startLogin(t, s, "wes")
+	sent := make(chan testenv.Response, 1)
+	go func() {
+		time.Sleep(32 * time.Second)
+		sent <- testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/challenge", map[string]string{"method": "push"})
+	}()
+	cs, err := d.Challenges(t.Context(), 45*time.Second)
+	ch := <-sent
+	if ch.Status != http.StatusAccepted {
+		t.Fatalf("push challenge: %d %s", ch.Status, ch.Body)
+	}
+	if err != nil {
+		t.Fatalf("device poll with a 45 s wait: %v", err)
+	}
+	if len(cs) != 1 || cs[0].ID != ch.String("challenge_id") {
+		t.Fatalf("the poll brought %+v, want the push sent 32 s into it (%s)", cs, ch.String("challenge_id"))
+	}
+}
