@@ -108,9 +108,12 @@ func TestAddConfirmPagesKeepTheFlow(t *testing.T) {
 						t.Errorf("the link to confirm with a recovery code leads to %s, want %s", link.Path, tc.path)
 					}
 					for k, v := range tc.keep {
-						if got := link.Query().Get(k); got != v {
-							t.Errorf("the link carries %s=%q, want %q", k, got, v)
+						if link.Query().Has(k) || len(v) > 1 && strings.Contains(link.RawQuery, url.QueryEscape(v)) {
+							t.Errorf("the link carries %s=%q in clear: %s", k, v, link)
 						}
+					}
+					if !link.Query().Has("kept") {
+						t.Errorf("the link carries nothing of what was typed: %s", link)
 					}
 					if strings.Contains(link.RawQuery, "password") {
 						t.Errorf("the link carries a password: %s", link)
@@ -279,9 +282,10 @@ func TestRenewPushAsksToConfirm(t *testing.T) {
 // TestConfirmSwitchKeepsTyping: on the API keys page, the page that
 // changes the email address and the SSH keys page, the links to the other
 // ways of confirming carry what was typed (the key's name, permits and
-// expiry; the new address; the SSH key's name and public key), never the
-// password, and the page they lead to shows it again; the form sent from
-// there does what was asked. On SQLite and PostgreSQL.
+// expiry; the new address; the SSH key's name and public key) sealed for
+// the session, never in clear and never the password, and the page they
+// lead to shows it again, to that session only; the form sent from there
+// does what was asked. On SQLite and PostgreSQL.
 func TestConfirmSwitchKeepsTyping(t *testing.T) {
 	for name, dsn := range testenv.DSNs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -293,6 +297,9 @@ func TestConfirmSwitchKeepsTyping(t *testing.T) {
 			kp := testenv.SSHKeygen(t, "ed25519", 0)
 			c := newClient(t, ts.URL())
 			c.signInWithCode(ts, "emma", k.secret)
+			other := accountWithKeys(t, ts, "olga")
+			c2 := newClient(t, ts.URL())
+			c2.signInWithCode(ts, "olga", other.secret)
 
 			for i, tc := range []struct {
 				name, path string
@@ -321,8 +328,18 @@ func TestConfirmSwitchKeepsTyping(t *testing.T) {
 						t.Errorf("the link to confirm with a recovery code is %s: want %s, without the password", link, tc.path)
 					}
 					for _, k := range tc.keep {
-						if got := link.Query().Get(k); got != tc.form.Get(k) {
-							t.Errorf("the link carries %s=%q, want %q", k, got, tc.form.Get(k))
+						if v := tc.form.Get(k); link.Query().Has(k) || strings.Contains(link.RawQuery, url.QueryEscape(v)) {
+							t.Errorf("the link carries %s=%q in clear: %s", k, v, link)
+						}
+					}
+					// Another session, given the link, sees none of it.
+					r = c2.get(link.RequestURI())
+					if r.status != http.StatusOK {
+						t.Fatalf("GET %s from another session: status %d: %s", link, r.status, pageError(r.body))
+					}
+					for _, k := range tc.keep {
+						if v := tc.form.Get(k); len(v) > 3 && strings.Contains(html.UnescapeString(r.body), v) {
+							t.Errorf("another session's page shows %s=%q", k, v)
 						}
 					}
 					r = c.get(link.RequestURI())

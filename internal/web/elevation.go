@@ -63,8 +63,10 @@ type elevationBody struct {
 	SSH  *core.SSHKeyChallenge
 	Self string // this page, for links to the other methods
 	// Keep is what the user typed on this page that the links to the other
-	// methods carry along, so that switching methods loses none of it.
+	// methods carry along, so that switching methods loses none of it:
+	// sealed for the session (seal, sealKeep), never in clear.
 	Keep url.Values
+	seal func(url.Values) string
 	// Invalid reports whether the code or signature of this form was just
 	// refused: the field is marked aria-invalid and described by the error.
 	Invalid bool
@@ -74,11 +76,12 @@ type elevationBody struct {
 // elevateFromForm refused as a wrong code or signature.
 type elevationRefusedKey struct{}
 
-// Href returns the link to this page asking for method m, with Keep.
+// Href returns the link to this page asking for method m, with Keep
+// sealed.
 func (e *elevationBody) Href(m twofold.Method) string {
 	href := e.Self + "?method=" + url.QueryEscape(string(m))
-	if len(e.Keep) > 0 {
-		href += "&" + e.Keep.Encode()
+	if len(e.Keep) > 0 && e.seal != nil {
+		href += "&" + keptParam + "=" + e.seal(e.Keep)
 	}
 	return href
 }
@@ -136,7 +139,7 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	if want == "" {
 		want = twofold.Method(r.FormValue("elevate_method"))
 	}
-	e := &elevationBody{Method: have[0], Self: self}
+	e := &elevationBody{Method: have[0], Self: self, seal: func(v url.Values) string { return s.sealKeep(r, v) }}
 	for _, m := range have {
 		if m == want {
 			e.Method = m
@@ -253,7 +256,7 @@ func (s *Server) sendElevationCode(w http.ResponseWriter, r *http.Request, a cor
 		s.renderError(w, r, &a, s.status(w, r, err), message(err))
 		return
 	}
-	http.Redirect(w, r, elevationReturn(r, "sent"), http.StatusSeeOther)
+	http.Redirect(w, r, s.elevationReturn(r, "sent"), http.StatusSeeOther)
 }
 
 // sshElevationChallenge makes a challenge to sign with an SSH key for the
@@ -265,7 +268,7 @@ func (s *Server) sshElevationChallenge(w http.ResponseWriter, r *http.Request, a
 		s.renderError(w, r, &a, s.status(w, r, err), message(err))
 		return
 	}
-	http.Redirect(w, r, elevationReturn(r, ""), http.StatusSeeOther)
+	http.Redirect(w, r, s.elevationReturn(r, ""), http.StatusSeeOther)
 }
 
 // sshElevationChallengeFile serves the challenge waiting for the session's
@@ -285,12 +288,12 @@ func (s *Server) sshElevationChallengeFile(w http.ResponseWriter, r *http.Reques
 
 // elevationReturn is the page to go back to after a button of the "confirm
 // it's you" fields (the form's "return": the page asking for its method,
-// with Keep), carrying what the user has typed since into the fields Keep
-// names (the form's "keep"), and flag=1 when flag is set. When what was
-// typed makes the address longer than maxReturn, the page comes back
-// without it, with its method and flag: the flow goes on, and only the
-// typing is lost.
-func elevationReturn(r *http.Request, flag string) string {
+// with what it keeps sealed), carrying what the user has typed since into
+// the fields the form's "keep" names, sealed again (sealKeep), and flag=1
+// when flag is set. When what was typed makes the address longer than
+// maxReturn, the page comes back without it, with its method and flag: the
+// flow goes on, and only the typing is lost.
+func (s *Server) elevationReturn(r *http.Request, flag string) string {
 	back := safePath(r.PostForm.Get("return"), maxForm)
 	if back == "" {
 		return "/settings/security"
@@ -299,23 +302,32 @@ func elevationReturn(r *http.Request, flag string) string {
 	if err != nil {
 		return "/settings/security"
 	}
-	typed, bare := u.Query(), url.Values{}
+	q, bare := u.Query(), url.Values{}
+	kept := s.openKeep(r, q.Get(keptParam))
+	q.Del(keptParam)
+	if kept == nil {
+		kept = url.Values{}
+	}
 	for _, name := range r.PostForm["keep"] {
 		if vs, ok := r.PostForm[name]; ok && len(vs) > 0 && !reservedField(name) {
-			typed.Set(name, vs[0])
+			kept.Set(name, vs[0])
+			q.Del(name)
 		}
 	}
-	if m := typed.Get("method"); m != "" {
+	if m := q.Get("method"); m != "" {
 		bare.Set("method", m)
 	}
 	if flag != "" {
-		typed.Set(flag, "1")
+		q.Set(flag, "1")
 		bare.Set(flag, "1")
+	}
+	if len(kept) > 0 {
+		q.Set(keptParam, s.sealKeep(r, kept))
 	}
 	// Parsing and printing again can change the path (an escaped slash
 	// printed as one), so the result is checked as the input was.
-	for _, q := range []url.Values{typed, bare} {
-		u.RawQuery = q.Encode()
+	for _, v := range []url.Values{q, bare} {
+		u.RawQuery = v.Encode()
 		if out := safePath(u.String(), maxReturn); out != "" {
 			return out
 		}
@@ -332,7 +344,7 @@ const maxReturn = 4096
 // machinery, never carried along as typed text.
 func reservedField(name string) bool {
 	switch name {
-	case "csrf", "return", "keep", "method", "sent", "next":
+	case "csrf", "return", "keep", keptParam, "method", "sent", "next":
 		return true
 	}
 	return strings.HasPrefix(name, "elevate_")

@@ -84,8 +84,11 @@ func TestAddAnotherTokenKeepsItsKind(t *testing.T) {
 	secret, c := signedIn(t, ts, "uma", false)
 	ts.Clock.Add(11 * time.Minute) // the elevation of the sign-in lapses
 	r := c.post("/settings/security/totp", url.Values{"label": {"Key fob"}, "type": {"hotp"}})
-	if !strings.Contains(r.body, `name="type" value="hotp"`) || !strings.Contains(r.body, "type=hotp") {
+	if !strings.Contains(r.body, `name="type" value="hotp"`) {
 		t.Fatalf("the add-another page loses the kind: %s", pageError(r.body))
+	}
+	if link := methodLink(t, r.body, "recovery_code"); !strings.Contains(c.get(link.RequestURI()).body, `name="type" value="hotp"`) {
+		t.Fatalf("the page its link to a recovery code (%s) leads to loses the kind", link)
 	}
 	r = c.post("/settings/security/totp", url.Values{"label": {"Key fob"}, "type": {"hotp"},
 		"elevate_method": {"totp"}, "elevate_code": {testenv.TOTP(t, secret, ts.Clock.Now())}})

@@ -2,6 +2,7 @@ package web
 
 import (
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -9,9 +10,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/twofold/twofold"
 	"github.com/twofold/twofold/internal/core"
+	"github.com/twofold/twofold/internal/credhash"
 )
 
 func TestMessage(t *testing.T) {
@@ -223,36 +226,72 @@ func TestEveryTemplateParses(t *testing.T) {
 
 // TestElevationReturn: a button of the "confirm it's you" fields goes back
 // to the page it names, never elsewhere, with what was typed since in the
-// fields the page keeps, and never the page's machinery or a code.
+// fields the page keeps, sealed for the session (never in clear in the
+// address), and never the page's machinery or a code.
 func TestElevationReturn(t *testing.T) {
+	h, err := credhash.NewHasher([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{hasher: h}
+	request := func(session string) *http.Request {
+		r := httptest.NewRequest("POST", "/settings/security/elevate/ssh", nil)
+		r.AddCookie(&http.Cookie{Name: string(sessionCookie), Value: session})
+		return r
+	}
+	mine, theirs := request("session-a"), request("session-b")
+	sealed := func(r *http.Request, v url.Values) string { return url.QueryEscape(s.sealKeep(r, v)) }
 	for _, tc := range []struct {
-		name string
-		form url.Values
-		flag string
-		want string
+		name     string
+		form     url.Values
+		flag     string
+		want     string     // the address, without kept
+		wantKept url.Values // what kept opens to; nil for no kept
 	}{
-		{"typed since", url.Values{"return": {"/settings/security/totp?label=Tablet&method=ssh_key"}, "keep": {"label"}, "label": {"Tablet 2"}}, "",
-			"/settings/security/totp?label=Tablet+2&method=ssh_key"},
-		{"flag once", url.Values{"return": {"/settings/security/totp?method=sms&sent=1"}}, "sent", "/settings/security/totp?method=sms&sent=1"},
-		{"not kept", url.Values{"return": {"/x?method=totp"}, "label": {"Tablet"}}, "", "/x?method=totp"},
-		{"machinery", url.Values{"return": {"/x?method=ssh_key"}, "keep": {"method", "elevate_code", "csrf"}, "method": {"totp"}, "elevate_code": {"123456"}, "csrf": {"t"}}, "",
-			"/x?method=ssh_key"},
-		{"elsewhere", url.Values{"return": {"//evil.example/"}}, "", "/settings/security"},
+		{"typed since", url.Values{"return": {"/settings/security/totp?method=ssh_key&kept=" + sealed(mine, url.Values{"label": {"Tablet"}, "serial": {"S1"}})}, "keep": {"label"}, "label": {"Tablet 2"}}, "",
+			"/settings/security/totp?method=ssh_key", url.Values{"label": {"Tablet 2"}, "serial": {"S1"}}},
+		{"in clear before", url.Values{"return": {"/settings/security/totp?label=Tablet&method=ssh_key"}, "keep": {"label"}, "label": {"Tablet 2"}}, "",
+			"/settings/security/totp?method=ssh_key", url.Values{"label": {"Tablet 2"}}},
+		{"another session's", url.Values{"return": {"/settings/security/totp?method=ssh_key&kept=" + sealed(theirs, url.Values{"label": {"Theirs"}})}}, "",
+			"/settings/security/totp?method=ssh_key", nil},
+		{"altered", url.Values{"return": {"/settings/security/totp?method=ssh_key&kept=" + sealed(mine, url.Values{"label": {"Tablet"}})[2:]}}, "",
+			"/settings/security/totp?method=ssh_key", nil},
+		{"flag once", url.Values{"return": {"/settings/security/totp?method=sms&sent=1"}}, "sent", "/settings/security/totp?method=sms&sent=1", nil},
+		{"not kept", url.Values{"return": {"/x?method=totp"}, "label": {"Tablet"}}, "", "/x?method=totp", nil},
+		{"machinery", url.Values{"return": {"/x?method=ssh_key"}, "keep": {"method", "elevate_code", "csrf", "kept"}, "method": {"totp"}, "elevate_code": {"123456"}, "csrf": {"t"}, "kept": {"x"}}, "",
+			"/x?method=ssh_key", nil},
+		{"elsewhere", url.Values{"return": {"//evil.example/"}}, "", "/settings/security", nil},
 		// What a form keeps goes along well past a sign-in's next=, and
 		// typing too much loses only the typing, never the page.
 		{"long", url.Values{"return": {"/settings/security/api-keys?method=sms"}, "keep": {"permits"}, "permits": {strings.Repeat("p", 1000)}}, "sent",
-			"/settings/security/api-keys?method=sms&permits=" + strings.Repeat("p", 1000) + "&sent=1"},
+			"/settings/security/api-keys?method=sms&sent=1", url.Values{"permits": {strings.Repeat("p", 1000)}}},
 		{"too long", url.Values{"return": {"/settings/security/api-keys?method=sms&name=x"}, "keep": {"permits"}, "permits": {strings.Repeat("p", 5000)}}, "sent",
-			"/settings/security/api-keys?method=sms&sent=1"},
+			"/settings/security/api-keys?method=sms&sent=1", nil},
 		// Parsed and printed again, an escaped slash and a character the
 		// path may not hold make "//evil.example/…": never sent.
-		{"elsewhere once printed", url.Values{"return": {"/%2Fevil.example/<"}}, "sent", "/settings/security"},
+		{"elsewhere once printed", url.Values{"return": {"/%2Fevil.example/<"}}, "sent", "/settings/security", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest("POST", "/settings/security/elevate/ssh", nil)
+			r := request("session-a")
 			r.PostForm = tc.form
-			if got := elevationReturn(r, tc.flag); got != tc.want {
+			got, err := url.Parse(s.elevationReturn(r, tc.flag))
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := got.Query()
+			kept := s.openKeep(r, q.Get(keptParam))
+			if q.Has(keptParam) && kept == nil {
+				t.Errorf("%s: kept does not open", got)
+			}
+			q.Del(keptParam)
+			if got.RawQuery = q.Encode(); got.String() != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			if !cmp.Equal(kept, tc.wantKept, cmpopts.EquateEmpty()) {
+				t.Errorf("kept %v, want %v", kept, tc.wantKept)
+			}
+			if tc.wantKept != nil && s.openKeep(theirs, s.sealKeep(r, tc.wantKept)) != nil {
+				t.Error("what one session kept opens for another")
 			}
 		})
 	}

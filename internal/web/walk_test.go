@@ -92,9 +92,9 @@ func labelField(t *testing.T, body string) string {
 
 // TestAddAnotherKeepsTheName: on "Add another authenticator?", the links to
 // confirm with a recovery code or the paper key instead carry the name typed
-// for the new authenticator, escaped, so that after confirming with either
-// the setup goes on under that name; a bad name in such a link is told at
-// once, before any code is spent.
+// for the new authenticator, sealed (never in clear), so that after
+// confirming with either the setup goes on under that name; a bad name in
+// such a link is told at once, before any code is spent.
 func TestAddAnotherKeepsTheName(t *testing.T) {
 	ts := testenv.NewServer(t, testenv.SQLiteDSN(t))
 	k := accountWithKeys(t, ts, "walt")
@@ -114,15 +114,16 @@ func TestAddAnotherKeepsTheName(t *testing.T) {
 				t.Fatalf("adding without a fresh code: status %d, want the page asking for one: %s", r.status, pageError(r.body))
 			}
 			link := methodLink(t, r.body, tc.method)
-			if link.Path != "/settings/security/totp" || link.Query().Get("label") != tc.label {
-				t.Fatalf("the link to confirm with %s is %s: want the same page with the name %q", tc.method, link, tc.label)
+			if link.Path != "/settings/security/totp" || link.Query().Has("label") || !link.Query().Has("kept") {
+				t.Fatalf("the link to confirm with %s is %s: want the same page with the name %q sealed", tc.method, link, tc.label)
 			}
 			r = c.get(link.RequestURI())
 			if r.status != http.StatusOK || labelField(t, r.body) != tc.label {
 				t.Fatalf("GET %s: status %d, name field %q, want %q", link, r.status, labelField(t, r.body), tc.label)
 			}
-			if got := methodLink(t, r.body, "totp").Query().Get("label"); got != tc.label {
-				t.Errorf("the way back to the app's code carries the name %q, want %q", got, tc.label)
+			back := methodLink(t, r.body, "totp")
+			if r := c.get(back.RequestURI()); labelField(t, r.body) != tc.label {
+				t.Errorf("the way back to the app's code (%s) shows the name %q, want %q", back, labelField(t, r.body), tc.label)
 			}
 			// The form as the browser sends it.
 			r = c.post("/settings/security/totp", url.Values{"label": {labelField(t, r.body)}, "elevate_method": {tc.method}, "elevate_code": {tc.code}})

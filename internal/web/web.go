@@ -371,6 +371,7 @@ func (s *Server) guard(route string, h http.Handler) http.Handler {
 				s.renderError(w, r, nil, http.StatusBadRequest, "This address gives “"+core.CleanText(name, 32)+"” more than once, so it was refused. Check the link and give it once.")
 				return
 			}
+			s.unsealQuery(r)
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
