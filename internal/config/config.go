@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -689,8 +690,14 @@ func (c Config) ValidateFrom(from Sources) error {
 		}
 	}
 	for _, p := range c.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil {
+		pfx, err := netip.ParsePrefix(p)
+		switch {
+		case err != nil:
 			add(fmt.Errorf("trusted-proxy %q: want a CIDR such as 10.0.0.0/8", p), "trusted-proxy")
+		case pfx.Addr().Is4In6():
+			// Peers' IPv4 addresses are compared unmapped, so such a
+			// prefix would match no proxy, silently.
+			add(fmt.Errorf("trusted-proxy %q: an IPv4-mapped IPv6 prefix matches no proxy, since IPv4 peers are compared as IPv4; write it as IPv4, such as 10.0.0.0/8", p), "trusted-proxy")
 		}
 	}
 	switch c.LogLevel {
@@ -710,7 +717,7 @@ func (c Config) ValidateFrom(from Sources) error {
 	if c.Argon2Threads < 1 || c.Argon2Threads > 255 {
 		add(fmt.Errorf("argon2-parallelism %d: want 1..255", c.Argon2Threads), "argon2-parallelism")
 	}
-	if c.LoginBurst < 1 || c.LoginRate < 0 {
+	if c.LoginBurst < 1 || !(c.LoginRate >= 0) || math.IsInf(c.LoginRate, 0) { // !(>=) refuses NaN
 		add(fmt.Errorf("login-burst %d / login-rate %g: want a burst of at least 1 and a rate of at least 0", c.LoginBurst, c.LoginRate), "login-burst", "login-rate")
 	}
 	if c.ResetDelay < 0 {

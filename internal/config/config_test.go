@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,6 +77,41 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s", want)
 		}
+	}
+}
+
+// TestValidateRefusesSilentSettings: settings that would quietly do
+// something other than asked are refused, naming the setting: an
+// IPv4-mapped trusted proxy (which matches no IPv4 peer) and a login rate
+// that is no finite number (NaN turns the bucket off on one store and
+// locks everyone out on the other).
+func TestValidateRefusesSilentSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name, setting string
+		set           func(c *Config)
+	}{
+		{"mapped proxy", "trusted-proxy", func(c *Config) { c.TrustedProxies = []string{"::ffff:10.0.0.0/104"} }},
+		{"NaN rate", "login-rate", func(c *Config) { c.LoginRate = math.NaN() }},
+		{"infinite rate", "login-rate", func(c *Config) { c.LoginRate = math.Inf(1) }},
+		{"negative rate", "login-rate", func(c *Config) { c.LoginRate = -1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			tc.set(&c)
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.setting) {
+				t.Errorf("Validate: %v, want a refusal naming %s", err, tc.setting)
+			}
+		})
+	}
+	c := Default()
+	c.TrustedProxies, c.LoginRate = []string{"10.0.0.0/8", "::1/128", "2001:db8::/32"}, 0
+	if err := c.Validate(); err != nil {
+		t.Errorf("plain prefixes and a rate of 0: %v", err)
+	}
+	if c, err := parse(t, []string{"--login-rate", "NaN"}, nil); err != nil {
+		t.Fatal(err)
+	} else if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "login-rate") {
+		t.Errorf("--login-rate NaN: %v, want a refusal", err)
 	}
 }
 
