@@ -185,8 +185,10 @@ func (s *Store) AfterRestore(ctx context.Context, floor int64, e twofold.AuditEv
 		// sends it.
 		// A mail with a code or a link in it is sealed; the restore voids
 		// every code and link (below), so such a mail would only tell its
-		// reader to use what no longer works.
-		if r.CodeMailsDropped, err = rowsAffected(q.ExecContext(ctx, `DELETE FROM outbox WHERE seal_ref <> ''`)); err != nil {
+		// reader to use what no longer works. A team invitation's notice
+		// is sealed too, but carries no code, and the invitation outlives
+		// the restore: it goes.
+		if r.CodeMailsDropped, err = rowsAffected(q.ExecContext(ctx, `DELETE FROM outbox WHERE seal_ref <> '' AND code_kind <> '`+string(twofold.MailedTeamInvitation)+`'`)); err != nil {
 			return fmt.Errorf("after restore: drop mails of voided codes and links: %w", err)
 		}
 		if _, err := q.ExecContext(ctx, `UPDATE outbox SET due_at = created_at WHERE due_at > created_at`); err != nil {

@@ -274,7 +274,8 @@ func TestRestoreSQLiteCrashAtRename(t *testing.T) {
 // to be retried holds it back; restored, the servers would not send it
 // until the claim ran out. The fix-ups make every mail due at once, its
 // attempts kept, on both stores; a mail with a code or a link, which the
-// restore voids, is dropped.
+// restore voids, is dropped, but not a team invitation's notice (sealed
+// too), since the invitation outlives the restore.
 func TestAfterRestoreEndsOutboxLeases(t *testing.T) {
 	for name, dsn := range map[string]func(testing.TB) string{"sqlite": testenv.SQLiteDSN, "postgres": testenv.PostgresDSN} {
 		t.Run(name, func(t *testing.T) {
@@ -306,12 +307,16 @@ func TestAfterRestoreEndsOutboxLeases(t *testing.T) {
 			if _, err := s.EnqueueMail(ctx, store.Mail{To: "alice@example.com", Subject: "reset your password", BodyKeyID: "key-1", SealRef: "mail-ref", SealedBody: []byte("sealed"), CreatedAt: keysT0, DiscardAt: keysT0.Add(time.Hour)}); err != nil {
 				t.Fatal(err)
 			}
+			if _, err := s.EnqueueMail(ctx, store.Mail{To: "", Subject: "you are invited", BodyKeyID: "key-1", SealRef: "mail-ref-2", SealedBody: []byte("sealed"), CreatedAt: keysT0,
+				Code: twofold.MailedCode{Kind: twofold.MailedTeamInvitation, Key: "inv-1"}}); err != nil {
+				t.Fatal(err)
+			}
 			r, err := s.AfterRestore(ctx, 0, twofold.AuditEvent{Type: "database.restored", At: keysT0.Add(time.Second), Source: "cli"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.MailsWaiting != 3 || r.CodeMailsDropped != 1 {
-				t.Errorf("MailsWaiting = %d, CodeMailsDropped = %d; want 3 and 1", r.MailsWaiting, r.CodeMailsDropped)
+			if r.MailsWaiting != 4 || r.CodeMailsDropped != 1 {
+				t.Errorf("MailsWaiting = %d, CodeMailsDropped = %d; want 4 and 1", r.MailsWaiting, r.CodeMailsDropped)
 			}
 			// A worker after the restore, a second after the backup, gets
 			// all three, oldest first, and the attempts go on.
@@ -327,11 +332,11 @@ func TestAfterRestoreEndsOutboxLeases(t *testing.T) {
 				}
 				got = append(got, fmt.Sprintf("%s %d", m.Subject, m.Attempts))
 			}
-			if want := []string{"in flight 2", "waiting for its retry 2", "not yet claimed 1"}; !slices.Equal(got, want) {
+			if want := []string{"in flight 2", "waiting for its retry 2", "not yet claimed 1", "you are invited 1"}; !slices.Equal(got, want) {
 				t.Errorf("mails claimed after the restore: %q, want %q", got, want)
 			}
 			evs, err := s.Events(ctx, "", 0, 1)
-			if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Detail, "3 mails in the outbox due at once") || !strings.Contains(evs[0].Detail, "1 mails of voided codes and links dropped") {
+			if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Detail, "4 mails in the outbox due at once") || !strings.Contains(evs[0].Detail, "1 mails of voided codes and links dropped") {
 				t.Errorf("the restore's event: %+v, %v; want it to say the mails are due", evs, err)
 			}
 		})
