@@ -167,16 +167,36 @@ func (s *Store) EmailChangedByOperatorAt(ctx context.Context, accountID string) 
 }
 
 // SetTwoFactorRequired sets whether login asks for the second step, and
-// says whether that changed anything.
+// says whether that changed anything. Turning it on needs an active factor
+// (invalid otherwise), checked under the account's row lock: the last
+// factor deleted meanwhile turned it off, and it must stay off.
 func (s *Store) SetTwoFactorRequired(ctx context.Context, accountID string, required bool) (changed bool, err error) {
-	res, err := s.conn(ctx).ExecContext(ctx, `UPDATE accounts SET two_factor_required = $1 WHERE id = $2 AND two_factor_required <> $1`, required, accountID)
-	if err != nil {
-		return false, fmt.Errorf("update account: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		return true, nil
-	}
-	return false, s.exists(ctx, "account", `SELECT 1 FROM accounts WHERE id = $1`, accountID)
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if required {
+			if err := lockAccount(ctx, tx, accountID); err != nil {
+				return err
+			}
+			if err := hasActiveFactor(ctx, tx, accountID, "confirm an authenticator before requiring two-factor"); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET two_factor_required = $1 WHERE id = $2 AND two_factor_required <> $1`, required, accountID)
+		if err != nil {
+			return fmt.Errorf("update account: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			changed = true
+			return nil
+		}
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE id = $1`, accountID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return notFound("account")
+		} else if err != nil {
+			return fmt.Errorf("find account: %w", err)
+		}
+		return nil
+	})
+	return changed, err
 }
 
 // exists returns nil when query, which selects one row by key, finds it,

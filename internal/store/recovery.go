@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/twofold/twofold"
 )
 
 // replaceRecoveryCodes replaces the account's set under the account's row
@@ -27,9 +30,37 @@ func replaceRecoveryCodes(ctx context.Context, tx *sql.Tx, accountID string, has
 	return nil
 }
 
-// ReplaceRecoveryCodes voids the account's recovery codes and stores hashes as the new set.
+// ReplaceRecoveryCodes voids the account's recovery codes and stores hashes
+// as the new set, while the account has an active factor: codes made as
+// its last factor is deleted (in another tab) would otherwise outlive
+// two-factor, which removed the codes before them (invalid).
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return replaceRecoveryCodes(ctx, tx, accountID, hashes, now) })
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := lockAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		if err := hasActiveFactor(ctx, tx, accountID, "enable two-factor before generating recovery codes"); err != nil {
+			return err
+		}
+		return replaceRecoveryCodes(ctx, tx, accountID, hashes, now)
+	})
+}
+
+// hasActiveFactor returns nil when the account has an active factor, and
+// else an invalid error saying msg. The caller holds the account's row
+// (lockAccount), which deleting a factor takes too, so that the answer
+// stands until the caller's transaction ends; on PostgreSQL the query,
+// after the lock, sees what a deletion that held it committed.
+func hasActiveFactor(ctx context.Context, tx *sql.Tx, accountID, msg string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM factors WHERE account_id = $1 AND status = 'active' LIMIT 1`, accountID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return twofold.Errorf(twofold.CodeInvalid, "%s", msg)
+	}
+	if err != nil {
+		return fmt.Errorf("select active factor: %w", err)
+	}
+	return nil
 }
 
 // UseRecoveryCode marks the unused code with hash as used, and notes the

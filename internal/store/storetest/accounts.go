@@ -166,8 +166,17 @@ func testCountAccounts(t *testing.T, s *store.Store) {
 func testSetTwoFactorRequired(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	other := newAccount(t, s, "bob")
-	was := false
-	for _, want := range []bool{true, true, false, true} {
+	// Without an active factor it cannot be turned on.
+	newFactor(t, s, a.ID, "f-pending")
+	if changed, err := s.SetTwoFactorRequired(t.Context(), a.ID, true); twofold.ErrorCode(err) != twofold.CodeInvalid || changed {
+		t.Fatalf("SetTwoFactorRequired(true) without an active factor: changed %v, %v; want invalid", changed, err)
+	}
+	if getAccount(t, s, a.ID).TwoFactorRequired {
+		t.Fatal("TwoFactorRequired after the refusal")
+	}
+	activeFactor(t, s, a.ID, "f-1", 1, "first")
+	was := getAccount(t, s, a.ID).TwoFactorRequired
+	for _, want := range []bool{false, true, true, false, true} {
 		if changed, err := s.SetTwoFactorRequired(t.Context(), a.ID, want); err != nil || changed != (want != was) {
 			t.Fatalf("SetTwoFactorRequired(%v) after %v: changed %v, %v", want, was, changed, err)
 		}

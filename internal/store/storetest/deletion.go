@@ -24,7 +24,7 @@ func testDeleteAccount(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s, "alice"), newAccount(t, s, "bob")
 	for _, acct := range []twofold.Account{a, b} {
-		newFactor(t, s, acct.ID, "f-"+acct.Username)
+		activeFactor(t, s, acct.ID, "f-"+acct.Username, 1, "first-"+acct.Username)
 		newSession(t, s, session(acct.ID, "sess-"+acct.Username))
 		if err := s.ReplaceRecoveryCodes(ctx, acct.ID, codes(acct.Username, 3), t0); err != nil {
 			t.Fatal(err)

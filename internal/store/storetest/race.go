@@ -64,6 +64,7 @@ func testRaceAcceptStep(t *testing.T, s *store.Store) {
 
 func testRaceUseRecoveryCode(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
+	activeFactor(t, s, a.ID, "f-1", 1, "first")
 	set := codes("alice", 5)
 	replaceCodes(t, s, a.ID, set)
 	for n, h := range set {

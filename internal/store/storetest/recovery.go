@@ -29,6 +29,8 @@ func replaceCodes(tb testing.TB, s *store.Store, accountID string, hashes [][]by
 func testUseRecoveryCodeOnce(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
 	b := newAccount(t, s, "bob")
+	activeFactor(t, s, a.ID, "f-alice", 1, "first-alice")
+	activeFactor(t, s, b.ID, "f-bob", 1, "first-bob")
 	set := codes("alice", 3)
 	replaceCodes(t, s, a.ID, set)
 	replaceCodes(t, s, b.ID, codes("bob", 2))
@@ -69,6 +71,16 @@ func testUseRecoveryCodeOnce(t *testing.T, s *store.Store) {
 
 func testReplaceRecoveryCodes(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
+	// Without an active factor there is no two-factor to recover: refused,
+	// nothing stored.
+	newFactor(t, s, a.ID, "f-pending")
+	if err := s.ReplaceRecoveryCodes(t.Context(), a.ID, codes("none", 2), t0); twofold.ErrorCode(err) != twofold.CodeInvalid {
+		t.Fatalf("ReplaceRecoveryCodes without an active factor: %v, want invalid", err)
+	}
+	if got := remaining(t, s, a.ID); got != 0 {
+		t.Fatalf("RecoveryCodesRemaining after the refusal: %d, want 0", got)
+	}
+	activeFactor(t, s, a.ID, "f-1", 1, "first")
 	old := codes("old", 2)
 	replaceCodes(t, s, a.ID, old)
 	if !useCode(t, s, a.ID, old[0]) {
@@ -102,6 +114,7 @@ func testReplaceRecoveryCodes(t *testing.T, s *store.Store) {
 // last voids the others' sets: exactly one set is left.
 func testReplaceRecoveryCodesAtOnce(t *testing.T, s *store.Store) {
 	a := newAccount(t, s, "alice")
+	activeFactor(t, s, a.ID, "f-1", 1, "first")
 	for round := range 8 {
 		var wg sync.WaitGroup
 		errs := make(chan error, 6)
@@ -191,5 +204,39 @@ func testReplacePaperKey(t *testing.T, s *store.Store) {
 	}
 	if h, _ := paperKey(t, s, a.ID); h != nil {
 		t.Errorf("PaperKey after the last factor went: got %q, want none", h)
+	}
+}
+
+// testReplaceRecoveryCodesLastFactorGone: new recovery codes made while
+// the account's last factor is deleted (two tabs) either come first, and
+// go with two-factor, or are refused: never codes on an account with no
+// factor left.
+func testReplaceRecoveryCodesLastFactorGone(t *testing.T, s *store.Store) {
+	for round := range 8 {
+		a := newAccount(t, s, fmt.Sprintf("alice%d", round))
+		id := fmt.Sprintf("f-%d", round)
+		activeFactor(t, s, a.ID, id, 1, fmt.Sprintf("first-%d", round))
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		var replaceErr, deleteErr error
+		wg.Go(func() {
+			<-start
+			replaceErr = s.ReplaceRecoveryCodes(t.Context(), a.ID, codes(fmt.Sprintf("new-%d", round), 10), t0)
+		})
+		wg.Go(func() {
+			<-start
+			_, deleteErr = s.DeleteFactor(t.Context(), a.ID, id, twofold.FactorActive)
+		})
+		close(start)
+		wg.Wait()
+		if deleteErr != nil {
+			t.Fatalf("DeleteFactor: %v", deleteErr)
+		}
+		if replaceErr != nil && twofold.ErrorCode(replaceErr) != twofold.CodeInvalid {
+			t.Fatalf("ReplaceRecoveryCodes: %v", replaceErr)
+		}
+		if got := remaining(t, s, a.ID); got != 0 {
+			t.Fatalf("round %d: %d recovery codes left on an account with no factor, want 0", round, got)
+		}
 	}
 }

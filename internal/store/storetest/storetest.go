@@ -95,6 +95,7 @@ func Run(t *testing.T, open func(testing.TB) *store.Store) {
 		{"Recovery/UseOnce", testUseRecoveryCodeOnce},
 		{"Recovery/Replace", testReplaceRecoveryCodes},
 		{"Recovery/ReplaceAtOnce", testReplaceRecoveryCodesAtOnce},
+		{"Recovery/ReplaceLastFactorGone", testReplaceRecoveryCodesLastFactorGone},
 		{"Recovery/NoPaperKey", testNoPaperKey},
 		{"Recovery/ReplacePaperKey", testReplacePaperKey},
 
