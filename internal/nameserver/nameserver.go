@@ -59,6 +59,9 @@ type Server struct {
 	// Timeout bounds the database reads of one query, and one reading of a
 	// zone's records.
 	Timeout time.Duration
+	// MaxInFlight bounds the queries answered at once (0:
+	// DefaultMaxInFlight); past it a query is dropped.
+	MaxInFlight int
 
 	udp, tcp *dns.Server
 	wg       sync.WaitGroup
@@ -73,7 +76,10 @@ type Server struct {
 	second int64                // the second counts are for
 	counts map[string]int       // queries by source in that second
 
-	failed, tooLarge, loadFailed lograte.Limiter // log lines, at most once a logEvery each
+	busy  chan struct{} // a slot per query being answered (MaxInFlight)
+	reads chan struct{} // a slot per database read of the queries (maxReads)
+
+	failed, tooLarge, loadFailed, dropped lograte.Limiter // log lines, at most once a logEvery each
 
 	// loaded, when set (by tests), is called as each load of a zone's
 	// records starts, in the load's goroutine.
@@ -152,9 +158,13 @@ func (s *Server) Serve(k *Sockets) error {
 	if s.Timeout <= 0 {
 		s.Timeout = 5 * time.Second
 	}
-	for _, l := range []*lograte.Limiter{&s.failed, &s.tooLarge, &s.loadFailed} {
+	for _, l := range []*lograte.Limiter{&s.failed, &s.tooLarge, &s.loadFailed, &s.dropped} {
 		l.Every = logEvery
 	}
+	if s.MaxInFlight <= 0 {
+		s.MaxInFlight = DefaultMaxInFlight
+	}
+	s.busy, s.reads = make(chan struct{}, s.MaxInFlight), make(chan struct{}, maxReads)
 	s.base, s.stop = context.WithCancel(context.Background())
 	started := make(chan struct{}, 2)
 	notify := func() { started <- struct{}{} }
@@ -197,6 +207,18 @@ func (s *Server) Close() error {
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if !s.allow(w.RemoteAddr(), time.Now()) {
 		return // over the rate: dropped, as a flood's replies would be
+	}
+	select {
+	case s.busy <- struct{}{}:
+		defer func() { <-s.busy }()
+	default:
+		// As many queries as may be are being answered: dropped, as one
+		// over its source's rate is; the client asks again.
+		if ok, held := s.dropped.Allow(time.Now()); ok {
+			s.Logger.Warn("dns queries dropped: as many as may be are being answered at once (a flood from many sources, or a slow database); logged at most once a minute",
+				"in_flight", s.MaxInFlight, "not_logged", held)
+		}
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
@@ -336,7 +358,7 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, udp bool) *dns.Msg {
 		m.SetRcode(req, rcode)
 		return m
 	}
-	z, found, err := s.Service.ZoneFor(ctx, q.Name)
+	z, found, err := s.zoneFor(ctx, q.Name)
 	if err != nil {
 		s.lookupFailed(err)
 		m.SetRcode(req, dns.RcodeServerFailure)
@@ -357,7 +379,7 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, udp bool) *dns.Msg {
 	// here too, answers for: that zone may be another account's, and its own
 	// answer is the only one this server gives for the name.
 	ours := func(name string) bool {
-		at, found, err := s.Service.ZoneFor(ctx, name)
+		at, found, err := s.zoneFor(ctx, name)
 		return err == nil && found && at.Name == z.Name
 	}
 	zd.resolve(m, dns.Fqdn(q.Name), q.Qtype, ours)
@@ -365,6 +387,27 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, udp bool) *dns.Msg {
 		m.Answer = oneRRset(m.Answer)
 	}
 	return m
+}
+
+// zoneFor is Service.ZoneFor, one of the reads that maxReads bounds.
+func (s *Server) zoneFor(ctx context.Context, name string) (z twofold.Zone, found bool, err error) {
+	err = s.reading(ctx, func() (err error) {
+		z, found, err = s.Service.ZoneFor(ctx, name)
+		return err
+	})
+	return z, found, err
+}
+
+// reading runs read, a database read, once fewer than maxReads of them run,
+// or fails when ctx ends first.
+func (s *Server) reading(ctx context.Context, read func() error) error {
+	select {
+	case s.reads <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.reads }()
+	return read()
 }
 
 // metaRcode returns the RCODE of a question for type t that no zone holds
@@ -440,6 +483,23 @@ func (s *Server) allow(addr net.Addr, now time.Time) bool {
 	s.counts[key]++
 	return s.counts[key] <= QueriesPerSecond
 }
+
+// The rate of each source does not bound a flood from many (forged, over
+// UDP) addresses, each under its rate. Two bounds hold whatever the
+// sources:
+//   - DefaultMaxInFlight queries answered at once, each a goroutine with
+//     its buffers; past it a query is dropped, as one over its source's
+//     rate is. Queries may wait, up to half a second, for their zone's
+//     records to be read again after a change, so a busy zone holds many
+//     at once: the bound is one of memory, not of a normal load.
+//   - maxReads database reads of queries at once (looking up a query's
+//     zone, reading a zone's records), so that however many queries wait,
+//     the database's connections, which sign-ins share, stay free for
+//     them (SQLite has 8 for reading, PostgreSQL 32).
+const (
+	DefaultMaxInFlight = 4096
+	maxReads           = 4
+)
 
 // maxCachedZones bounds the zones whose records the server keeps parsed.
 const maxCachedZones = 1000
@@ -531,7 +591,11 @@ func (s *Server) load(z twofold.Zone, l *load) {
 	if s.loaded != nil {
 		s.loaded(z.Name)
 	}
-	recs, err := s.Service.ZoneRecords(ctx, z.Name)
+	var recs []twofold.Record
+	err := s.reading(ctx, func() (err error) {
+		recs, err = s.Service.ZoneRecords(ctx, z.Name)
+		return err
+	})
 	var zd *zoneData
 	if err == nil {
 		zd, err = s.zoneData(ctx, z, recs)

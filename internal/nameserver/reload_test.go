@@ -248,3 +248,66 @@ func TestLookupFailuresLoggedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestQueriesAtOnceBounded: past MaxInFlight queries being answered at once
+// (here held waiting for their zone's first load), a query is dropped
+// unanswered, whatever its source, and the server says so in its log, once;
+// the queries held are answered once the load ends, and the server answers
+// again. On SQLite: the bound is the server's own, not the database's.
+func TestQueriesAtOnceBounded(t *testing.T) {
+	env := dnsServer(t, testenv.SQLiteDSN(t))
+	addRecords(t, env, "www 300 IN A 192.0.2.7")
+	var log syncBuffer
+	release := make(chan struct{})
+	ns := &nameserver.Server{Service: env.Service, Nameservers: []string{"ns1.example.net."}, Timeout: time.Minute,
+		MaxInFlight: 4, Logger: slog.New(slog.NewTextHandler(&log, nil))}
+	nameserver.SetLoaded(ns, func(string) { <-release })
+	if err := ns.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	var once sync.Once
+	letGo := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(letGo) // before Close: cleanups run last first
+
+	ask := func(timeout time.Duration) (*dns.Msg, error) {
+		m := new(dns.Msg)
+		m.SetQuestion("www.example.com.", dns.TypeA)
+		r, _, err := (&dns.Client{Net: "udp", Timeout: timeout}).Exchange(m, ns.Addr())
+		return r, err
+	}
+	var wg sync.WaitGroup
+	answers := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			r, err := ask(answerWait)
+			if err == nil && (r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1) {
+				err = fmt.Errorf("rcode %s with %d records", dns.RcodeToString[r.Rcode], len(r.Answer))
+			}
+			answers <- err
+		})
+	}
+	// A bound against a hang, not a timing: the four reach the server.
+	for deadline := time.Now().Add(answerWait); nameserver.InFlight(ns) < 4; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d queries in flight, want 4", nameserver.InFlight(ns))
+		}
+	}
+	if r, err := ask(2 * time.Second); err == nil {
+		t.Errorf("a fifth query at once was answered (%s), want it dropped", dns.RcodeToString[r.Rcode])
+	}
+	if n := strings.Count(log.String(), "dns queries dropped"); n != 1 {
+		t.Errorf("the dropped query: %d log lines, want 1:\n%s", n, log.String())
+	}
+	letGo()
+	wg.Wait()
+	close(answers)
+	for err := range answers {
+		if err != nil {
+			t.Errorf("a query held for the load: %v, want its record", err)
+		}
+	}
+	if r, err := ask(answerWait); err != nil || len(r.Answer) != 1 {
+		t.Errorf("after the load: %v, %v; want the record", r, err)
+	}
+}
