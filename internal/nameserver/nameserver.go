@@ -733,7 +733,10 @@ func (zd *zoneData) resolveName(m *dns.Msg, qname string, qtype uint16) (target 
 	// A delegation at the name or above it, below the apex: a referral.
 	for d := h; d != "@"; d = parent(d) {
 		if ns := rrsOf(zd.names[d], dns.TypeNS); len(ns) > 0 && !(d == h && qtype == dns.TypeDS) {
-			m.Authoritative = false
+			// Not authoritative for the name asked about; for a chain's
+			// CNAME before it, which is the zone's own, it is (RFC 1035
+			// §4.1.1: AA is of the first owner in the answer).
+			m.Authoritative = len(m.Answer) > 0
 			m.Ns = append(m.Ns, ns...)
 			m.Extra = append(m.Extra, zd.glue(ns)...)
 			return "", false

@@ -113,6 +113,7 @@ www 300 AAAA 2001:db8::1
 mail 300 A 192.0.2.25
 alias 300 CNAME www
 ext 300 CNAME other.example.net.
+below 300 CNAME host.sub
 *.dev 300 A 192.0.2.80
 a.b.deep 300 A 192.0.2.90
 sub 300 NS ns1.sub
@@ -155,6 +156,12 @@ _443._tcp 300 TLSA 3 1 0 ABCDEF
 				{"wildcard", "x.dev.example.com.", dns.TypeA, "udp", dns.RcodeSuccess, true, []string{"x.dev.example.com. A 192.0.2.80"}, nil, nil},
 				{"wildcard, no such type", "x.dev.example.com.", dns.TypeAAAA, "udp", dns.RcodeSuccess, true, nil, []string{soa}, nil},
 				{"delegation", "host.sub.example.com.", dns.TypeA, "udp", dns.RcodeSuccess, false, nil,
+					[]string{"sub.example.com. NS ns1.sub.example.com."}, []string{"ns1.sub.example.com. A 192.0.2.53"}},
+				// The CNAME is this server's own: authoritative (RFC 1035
+				// §4.1.1, AA of the first owner in the answer), with the
+				// referral for its target.
+				{"CNAME into a delegation", "below.example.com.", dns.TypeA, "udp", dns.RcodeSuccess, true,
+					[]string{"below.example.com. CNAME host.sub.example.com."},
 					[]string{"sub.example.com. NS ns1.sub.example.com."}, []string{"ns1.sub.example.com. A 192.0.2.53"}},
 				{"SRV", "_sip._tcp.example.com.", dns.TypeSRV, "udp", dns.RcodeSuccess, true, []string{"_sip._tcp.example.com. SRV 10 5 5060 sip.example.com."}, nil, nil},
 				{"SSHFP", "host.example.com.", dns.TypeSSHFP, "udp", dns.RcodeSuccess, true,
