@@ -249,11 +249,11 @@ func (s *Server) sendElevationCode(w http.ResponseWriter, r *http.Request, a cor
 		s.setCookie(w, r, codeCookie, s.codeCookieValue(r, c.Secret), "/")
 	}
 	if twofold.ErrorCode(err) == twofold.CodeConflict && (method == twofold.MethodSMS || method == twofold.MethodEmail) {
-		s.renderError(w, r, &a, s.status(w, r, err), codeBusyMessage(err, method, "confirm it's you another way"))
+		s.buttonFailed(w, r, a, s.status(w, r, err), codeBusyMessage(err, method, "confirm it's you another way"))
 		return
 	}
 	if err != nil {
-		s.renderError(w, r, &a, s.status(w, r, err), message(err))
+		s.buttonFailed(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
 	http.Redirect(w, r, s.elevationReturn(r, "sent"), http.StatusSeeOther)
@@ -265,7 +265,7 @@ func (s *Server) sendElevationCode(w http.ResponseWriter, r *http.Request, a cor
 // that page, which then shows it.
 func (s *Server) sshElevationChallenge(w http.ResponseWriter, r *http.Request, a core.Auth) {
 	if _, err := s.svc.ChallengeElevationSSH(r.Context(), a); err != nil {
-		s.renderError(w, r, &a, s.status(w, r, err), message(err))
+		s.buttonFailed(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
 	http.Redirect(w, r, s.elevationReturn(r, ""), http.StatusSeeOther)
@@ -333,6 +333,37 @@ func (s *Server) elevationReturn(r *http.Request, flag string) string {
 		}
 	}
 	return "/settings/security"
+}
+
+// buttonError is, in a request's context, the failure of a button of the
+// "confirm it's you" fields that its page shows (buttonFailed).
+type buttonError struct {
+	status int
+	msg    string
+}
+
+type buttonErrorKey struct{}
+
+// buttonFailed answers a button of the "confirm it's you" fields whose
+// action failed (too many sends, a code still live, the device gone) with
+// the page the button came from, as its GET shows it with what was typed
+// (the form's return, with the typing sealed), msg as its error and status
+// as its status (with Retry-After, which s.status set): a bare error page
+// would lose the typing, and offer no other way to confirm. A page whose
+// GET does not show it (a session that ended meanwhile, nothing left to
+// confirm) goes its own way, as it would have at the next click.
+func (s *Server) buttonFailed(w http.ResponseWriter, r *http.Request, a core.Auth, status int, msg string) {
+	back, err := url.Parse(s.elevationReturn(r, ""))
+	if s.mux == nil || err != nil || status == httpapi.StatusClientClosedRequest {
+		s.renderError(w, r, &a, status, msg)
+		return
+	}
+	g := r.Clone(context.WithValue(r.Context(), buttonErrorKey{}, buttonError{status: status, msg: msg}))
+	g.Method, g.URL, g.RequestURI = http.MethodGet, back, back.RequestURI()
+	g.Body, g.ContentLength, g.Form, g.PostForm = http.NoBody, 0, nil, nil
+	g.Header.Del("Content-Type")
+	g.Header.Del("Content-Length")
+	s.mux.ServeHTTP(w, g)
 }
 
 // maxReturn bounds the address a button of the "confirm it's you" fields

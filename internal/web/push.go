@@ -335,7 +335,7 @@ func (s *Server) sendElevationPush(w http.ResponseWriter, r *http.Request, a cor
 	_, secret := s.pushSent(r) // a resend, when this session's page sent one
 	p, err := s.svc.PushElevation(r.Context(), a, r.PostForm.Get("elevate_factor"), secret, httpapi.Meta(r))
 	if err != nil {
-		s.renderError(w, r, &a, s.status(w, r, err), pushMessage(err, "to confirm it's you", "sign in again", "confirm it another way"))
+		s.buttonFailed(w, r, a, s.status(w, r, err), pushMessage(err, "to confirm it's you", "sign in again", "confirm it another way"))
 		return
 	}
 	s.setCookie(w, r, pushCookie, s.pushCookieValue(r, p.Number, p.Secret), "/")

@@ -111,6 +111,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	if be, ok := r.Context().Value(buttonErrorKey{}).(buttonError); ok && name != "error" && status == http.StatusOK && p.Error == "" {
+		status, p.Error = be.status, be.msg // a failed button's page (buttonFailed)
+	}
 	if p.CSRF == "" {
 		p.CSRF = s.formToken(r)
 	}

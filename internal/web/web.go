@@ -68,6 +68,9 @@ type Server struct {
 	// of a new release never runs with a script or stylesheet of an older
 	// one that a browser kept.
 	versions map[string]string
+	// mux is the mux Register added the pages to, through which a failed
+	// button of the "confirm it's you" fields shows its page (buttonFailed).
+	mux *http.ServeMux
 }
 
 // New parses the templates and returns the pages' server.
@@ -255,6 +258,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 // other path the site's own 404 page; the paths under /v1/ are the API's,
 // which answers with problems of its own.
 func (s *Server) Register(mux *http.ServeMux) {
+	s.mux = mux
 	routes := s.Routes()
 	for pattern, h := range routes {
 		mux.Handle(pattern, s.guard(pattern, h))
