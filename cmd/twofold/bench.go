@@ -271,6 +271,13 @@ func loopbackURL(u string) error {
 	return nil
 }
 
+// foreignAccounts is bench's refusal of a database that holds n accounts
+// that are not its own.
+func foreignAccounts(n int) error {
+	return fmt.Errorf("the database holds %d %s: bench creates accounts with a known password, "+
+		"so run it on a database of its own (or pass --force)", n, plural(n, "account that is not a bench account", "accounts that are not bench accounts"))
+}
+
 func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*BenchReport, error) {
 	rep := &BenchReport{Concurrency: o.concurrency, Addresses: o.addresses, Accounts: o.accounts, CPUs: runtime.GOMAXPROCS(0), Targets: o.targets}
 	progress := func(format string, args ...any) {
@@ -283,6 +290,17 @@ func (m *Main) runBench(ctx context.Context, c config.Config, o benchOptions) (*
 	// A key file that cannot be used is refused before the database is made.
 	if err := keyring.CheckExisting(c.KeyFile); err != nil {
 		return nil, err
+	}
+	// Before Open, which would migrate a database that servers of an
+	// older release may still run on (README "Upgrading"): one with real
+	// accounts is refused having changed nothing (provisionBench asks
+	// again, once opened).
+	if !o.force {
+		if n, err := store.AccountsBesides(ctx, c.DB, benchAccountPrefix); err != nil {
+			return nil, err
+		} else if n > 0 {
+			return nil, foreignAccounts(n)
+		}
 	}
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {
@@ -502,8 +520,7 @@ func provisionBench(ctx context.Context, st *store.Store, keys *keyring.Keyring,
 		return rep, err
 	}
 	if total > present && !force {
-		return rep, fmt.Errorf("the database holds %d %s: bench creates accounts with a known password, "+
-			"so run it on a database of its own (or pass --force)", total-present, plural(total-present, "account that is not a bench account", "accounts that are not bench accounts"))
+		return rep, foreignAccounts(total - present)
 	}
 	hash, err := credhash.HashPassword(benchPassword, params)
 	if err != nil {

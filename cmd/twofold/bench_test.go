@@ -193,16 +193,30 @@ func TestBenchAddresses(t *testing.T) {
 
 // TestBenchRefusesAForeignDatabase: bench accounts have a known password, so
 // bench will not add them beside real accounts unless forced, and says how
-// many there are ("1 account", not "1 accounts").
+// many there are ("1 account", not "1 accounts"); it refuses before it
+// migrates anything, since servers of an older release may run on that
+// database (here: the last migration not yet applied stays so). On SQLite
+// and PostgreSQL.
 func TestBenchRefusesAForeignDatabase(t *testing.T) {
-	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
-	if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Password: "correct horse battery"}, core.Meta{}); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	err := benchMain(&stdout, &stderr).Run(context.Background(), []string{"bench", "--db", s.Config.DB, "--key-file", s.Config.KeyFile, "--accounts", "10"})
-	if err == nil || !strings.Contains(err.Error(), "--force") || !strings.Contains(err.Error(), "the database holds 1 account that is not a bench account: ") {
-		t.Fatalf("got %v, want a refusal naming --force and the 1 account", err)
+	for name, dsn := range testenv.DSNs(t) {
+		t.Run(name, func(t *testing.T) {
+			db := dsn(t)
+			s := testenv.NewServer(t, db)
+			if _, err := s.Service.CreateAccount(context.Background(), core.NewAccount{Username: "alice", Password: "correct horse battery"}, core.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			ms := testenv.Migrations(t, db)
+			last := ms[len(ms)-1]
+			testenv.RemoveMigration(t, db, last)
+			var stdout, stderr bytes.Buffer
+			err := benchMain(&stdout, &stderr).Run(context.Background(), []string{"bench", "--db", db, "--key-file", s.Config.KeyFile, "--accounts", "10"})
+			if err == nil || !strings.Contains(err.Error(), "--force") || !strings.Contains(err.Error(), "the database holds 1 account that is not a bench account: ") {
+				t.Fatalf("got %v, want a refusal naming --force and the 1 account", err)
+			}
+			if ms := testenv.Migrations(t, db); slices.Contains(ms, last) {
+				t.Errorf("after the refusal, migration %d is applied: bench migrated the database", last)
+			}
+		})
 	}
 }
 

@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -218,4 +221,45 @@ func (s *Store) Analyze(ctx context.Context) error {
 		return fmt.Errorf("analyze: %w", err)
 	}
 	return nil
+}
+
+// AccountsBesides returns how many accounts of the database at dsn have an
+// id that does not start with prefix, without migrating it or changing
+// anything: a tool that provisions accounts of its own (twofold bench)
+// asks before Open, which would migrate a database that running servers
+// of an older release still use (README "Upgrading"). A database with no
+// accounts table yet (new, or a SQLite file not there) has none.
+func AccountsBesides(ctx context.Context, dsn, prefix string) (int, error) {
+	if !isPostgres(dsn) {
+		path, _ := sqlitePath(dsn)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		// As Open: another application's file is left as it is (connect
+		// would switch it to WAL mode).
+		if err := foreignSQLite(ctx, path); err != nil {
+			return 0, fmt.Errorf("%s: %w", dsn, err)
+		}
+	}
+	s, err := connect(dsn, AppName)
+	if err != nil {
+		return 0, err
+	}
+	defer s.db.Close()
+	var table sql.NullString
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'accounts'`
+	if s.dialect == Postgres {
+		q = `SELECT CAST(to_regclass('accounts') AS TEXT)`
+	}
+	if err := s.db.QueryRowContext(ctx, q).Scan(&table); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("look for the accounts table: %w", err)
+	}
+	if !table.Valid {
+		return 0, nil
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id NOT LIKE $1 ESCAPE '\'`, escapeLike(prefix)+"%").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count accounts: %w", err)
+	}
+	return n, nil
 }
