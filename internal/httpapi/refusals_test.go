@@ -104,3 +104,31 @@ func TestRefusalsRecordedOncePerMinute(t *testing.T) {
 		})
 	}
 }
+
+// TestSuppressedNotesUncounted: past its bound on an account's events of
+// one type, the log notes audit.suppressed, which only an account's
+// events ever make; /metrics, which anyone may read, does not count it, or
+// a burst of wrong passwords for a name would tell whether it is an
+// account's.
+func TestSuppressedNotesUncounted(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t), behindProxy)
+	addUser(t, s, "sue")
+	a, err := s.Store.AccountByUsername(t.Context(), "sue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		c := from(testenv.NewClient(s.URL()), fmt.Sprintf("192.0.2.%d", i+1))
+		for _, name := range []string{"sue", "nobody-at-all"} {
+			if r := c.Do(t, "POST", "/v1/login", map[string]string{"username": name, "password": "wrong password 1"}); r.Status != 401 && r.Status != 429 {
+				t.Fatalf("a wrong password for %s: %d %s", name, r.Status, r.Body)
+			}
+		}
+	}
+	if n := countEvents(t, s, a.ID, "audit.suppressed"); n != 1 {
+		t.Fatalf("sue's log holds %d audit.suppressed notes, want 1 (the premise)", n)
+	}
+	if n := eventsTotal(t, s, "audit.suppressed"); n != 0 {
+		t.Errorf("/metrics counts %d audit.suppressed, want 0", n)
+	}
+}
