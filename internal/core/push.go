@@ -402,8 +402,10 @@ func (e errPushEnrolVoid) Error() string { return string(e) }
 // The device acts without a session, so the rules are those the token was
 // bound to when it was made (pushEnrolHash), checked while the account's row
 // is held: the account's session epoch must be the same (no password change
-// or signing out everywhere since), and a token made by a session that was
-// not elevated activates only the account's first factor.
+// or signing out everywhere since), the session that began the setup must
+// still stand (a thief's session signed out leaves its code void), and a
+// token made by a session that was not elevated activates only the
+// account's first factor.
 func (s *Service) EnrolPushDevice(ctx context.Context, deviceID, token string, pub, sig []byte, m Meta) (Confirmation, error) {
 	if err := RefuseOnly(twofold.Errorf(twofold.CodeInvalid, "device_id and token are required"),
 		map[string]bool{"device_id": deviceID == "" || len(deviceID) > 64, "token": token == "" || len(token) > 128}); err != nil {
@@ -473,6 +475,19 @@ func (s *Service) EnrolPushDevice(ctx context.Context, deviceID, token string, p
 			}
 			if held.SessionEpoch != a.SessionEpoch {
 				return false, false, errPushEnrolVoid("the account was signed out everywhere meanwhile")
+			}
+			if f.PendingSessionID != "" {
+				// The setup is its session's (checkSetupSession): signed
+				// out (a thief's session the owner ended), or expired,
+				// nobody can finish it any more, its device included.
+				// Held, so that a sign-out at this moment waits.
+				sess, _, err := s.store.HoldSession(ctx, a.ID, f.PendingSessionID, now)
+				if twofold.ErrorCode(err) == twofold.CodeNotFound || err == nil && sess.Epoch != held.SessionEpoch {
+					return false, false, errPushEnrolVoid("the session that began the setup has ended")
+				}
+				if err != nil {
+					return false, false, err
+				}
 			}
 			return ok, first, nil
 		})

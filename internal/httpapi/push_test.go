@@ -1030,3 +1030,35 @@ func TestPushWaitPastReadTimeout(t *testing.T) {
 		t.Fatalf("the poll brought %+v, want the push sent 32 s into it (%s)", cs, ch.String("challenge_id"))
 	}
 }
+
+// TestPushEnrolmentVoidOnceItsSessionEnds: a push setup is its session's
+// (README "How two-factor behaves"), its device's enrolment too: once the
+// session that began it is signed out (a thief's session, which the owner
+// ends from the sessions list), the enrolment code enrols nothing, not
+// even as the account's first factor; the owner's own setup enrols as
+// before.
+func TestPushEnrolmentVoidOnceItsSessionEnds(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *testenv.Server) {
+		addUser(t, s, "ivy")
+		thief := login(t, s, "ivy") // the password only; no factor yet
+		uri := startPush(t, thief, "evil").String("enrolment_uri")
+		owner := login(t, s, "ivy")
+		if r := owner.Do(t, "DELETE", "/v1/me/sessions/"+strings.Split(thief.Token, ".")[0], nil); r.Status != 204 {
+			t.Fatalf("end the thief's session from the list: got %d %s", r.Status, r.Body)
+		}
+		if _, _, err := pushdevice.Enrol(context.Background(), http.DefaultClient, uri); !isProblem(err, 401, "invalid-code") {
+			t.Fatalf("the thief's device once its session ended: %v, want 401 invalid-code", err)
+		}
+		for _, f := range owner.Do(t, "GET", "/v1/me", nil).JSON["factors"].([]any) {
+			if f := f.(map[string]any); f["status"] == "active" {
+				t.Fatalf("after the refusal the account has an active factor: %v", f)
+			}
+		}
+		if got := eventTypes(t, owner); !slices.Contains(got, "push.enrol_failed") || slices.Contains(got, "push.enrolled") {
+			t.Fatalf("events %v, want push.enrol_failed and no push.enrolled", got)
+		}
+		if _, en, err := pushdevice.Enrol(context.Background(), http.DefaultClient, startPush(t, owner, "mine").String("enrolment_uri")); err != nil || en.Status != "active" {
+			t.Fatalf("the owner's own device: %+v, %v; want it active", en, err)
+		}
+	})
+}
