@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -181,8 +182,14 @@ func TestBenchAddresses(t *testing.T) {
 				t.Errorf("50 addresses: got %d addresses, %d requests, errors %v; want none", rep.Addresses, p.Requests, p.ErrorKinds)
 			}
 			rep = runBenchJSON(t, append(common, "--addresses", "1")...)
-			if p := benchPhase(t, rep, "verify"); rep.Addresses != 1 || p.Requests != 50 || p.Errors != 46 || p.ErrorKinds["429"] != 46 {
+			p := benchPhase(t, rep, "verify")
+			if rep.Addresses != 1 || p.Requests != 50 || p.Errors != 46 || p.ErrorKinds["429"] != 46 {
 				t.Errorf("one address with 4 tokens left: got %d addresses, %d requests, errors %v; want 46 × 429", rep.Addresses, p.Requests, p.ErrorKinds)
+			}
+			// The rate is of the 4 verifications that passed, not of the
+			// 50 answers.
+			if want := 4 / p.Seconds; math.Abs(p.RPS-want) > want*1e-9 {
+				t.Errorf("rps %v with 4 answers of 200 in %vs, want %v", p.RPS, p.Seconds, want)
 			}
 			if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "use more --addresses") }) {
 				t.Errorf("no note on the refused load: %v", rep.Notes)
