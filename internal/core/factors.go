@@ -737,8 +737,21 @@ func (s *Service) activateElevatingWith(ctx context.Context, a Auth, f twofold.F
 	until := now.Add(s.cfg.ElevationTTL)
 	c, err := s.activateWith(ctx, a, f, step, drift, now, m, func(ctx context.Context, act twofold.Activation) (bool, bool, error) {
 		ok, first, err := write(ctx, act)
-		if err != nil || !ok || a.Session.ID == "" {
+		if err != nil || !ok {
 			return ok, first, err
+		}
+		if !first {
+			// The caller's check (requireElevationIfEnabled) read the
+			// account before this transaction; a factor activated since
+			// (the owner's first, in another session) makes this a later
+			// one, which only an elevated session adds. The write holds
+			// the account's row: asked again here, the answer stands.
+			if err := s.requireElevation(a); err != nil {
+				return false, false, err
+			}
+		}
+		if a.Session.ID == "" {
+			return ok, first, nil
 		}
 		return ok, first, s.store.ElevateSession(ctx, a.Session.ID, until)
 	})
