@@ -7,6 +7,7 @@
 package nameserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -76,8 +77,9 @@ type Server struct {
 	second int64                // the second counts are for
 	counts map[string]int       // queries by source in that second
 
-	busy  chan struct{} // a slot per query being answered (MaxInFlight)
-	reads chan struct{} // a slot per database read of the queries (maxReads)
+	maxZones int           // maxCachedZones, unless a test set it
+	busy     chan struct{} // a slot per query being answered (MaxInFlight)
+	reads    chan struct{} // a slot per database read of the queries (maxReads)
 
 	failed, tooLarge, loadFailed, dropped lograte.Limiter // log lines, at most once a logEvery each
 
@@ -501,7 +503,8 @@ const (
 	maxReads           = 4
 )
 
-// maxCachedZones bounds the zones whose records the server keeps parsed.
+// maxCachedZones bounds the zones whose records the server keeps parsed;
+// past it, each zone read makes room by dropping another.
 const maxCachedZones = 1000
 
 // current returns z's records as the server answers from them: kept parsed
@@ -609,8 +612,18 @@ func (s *Server) load(z twofold.Zone, l *load) {
 	}
 	s.mu.Lock()
 	if err == nil {
-		if s.cache == nil || len(s.cache) >= maxCachedZones {
+		if s.cache == nil {
 			s.cache = map[string]*zoneData{}
+		}
+		if _, ok := s.cache[z.Name]; !ok && len(s.cache) >= cmp.Or(s.maxZones, maxCachedZones) {
+			// One zone makes room, at random (a map's order): emptying
+			// the cache would have every zone's next query read all its
+			// records again, and lose the copies a slow load falls back
+			// on.
+			for name := range s.cache {
+				delete(s.cache, name)
+				break
+			}
 		}
 		s.cache[z.Name] = zd
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -309,5 +310,42 @@ func TestQueriesAtOnceBounded(t *testing.T) {
 	}
 	if r, err := ask(answerWait); err != nil || len(r.Answer) != 1 {
 		t.Errorf("after the load: %v, %v; want the record", r, err)
+	}
+}
+
+// TestZoneCacheMakesRoomOneAtATime: past the bound on the zones kept
+// parsed (here 3), a zone read makes room by dropping one other, not
+// every other (which had each zone's next query read all its records
+// again): the cache stays full, and every zone is still answered.
+func TestZoneCacheMakesRoomOneAtATime(t *testing.T) {
+	env := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	ctx := context.Background()
+	if _, err := env.Service.CreateAccount(ctx, core.NewAccount{Username: "alice", Email: "alice@example.com", Password: "correct horse battery"}, core.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	zones := []string{"a.example", "b.example", "c.example", "d.example"}
+	for _, z := range zones {
+		if _, err := env.Service.AddZone(ctx, z, "alice", core.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns := &nameserver.Server{Service: env.Service, Nameservers: []string{"ns1.example.net."}, Timeout: time.Minute}
+	nameserver.SetMaxCachedZones(ns, 3)
+	if err := ns.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	for round := range 2 {
+		for _, z := range zones {
+			m := new(dns.Msg)
+			m.SetQuestion(z+".", dns.TypeSOA)
+			r, _, err := (&dns.Client{Timeout: answerWait}).Exchange(m, ns.Addr())
+			if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+				t.Fatalf("%s SOA: %v, %v", z, r, err)
+			}
+			if n, want := nameserver.CachedZones(ns), min(3, round*4+len(zones[:slices.Index(zones, z)+1])); n != want {
+				t.Errorf("round %d, after %s: %d zones kept, want %d", round, z, n, want)
+			}
+		}
 	}
 }
