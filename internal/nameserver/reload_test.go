@@ -86,13 +86,7 @@ func TestOneLoadAfterAChange(t *testing.T) {
 					<-release
 				}
 			})
-			if err := ns.Start("127.0.0.1:0"); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ns.Close() })
-			var once sync.Once
-			letGo := func() { once.Do(func() { close(release) }) }
-			t.Cleanup(letGo) // before Close: cleanups run last first
+			letGo := startHeld(t, ns, release)
 			loadsSince := func(n int) int {
 				mu.Lock()
 				defer mu.Unlock()
@@ -263,13 +257,7 @@ func TestQueriesAtOnceBounded(t *testing.T) {
 	ns := &nameserver.Server{Service: env.Service, Nameservers: []string{"ns1.example.net."}, Timeout: time.Minute,
 		MaxInFlight: 4, Logger: slog.New(slog.NewTextHandler(&log, nil))}
 	nameserver.SetLoaded(ns, func(string) { <-release })
-	if err := ns.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	var once sync.Once
-	letGo := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(letGo) // before Close: cleanups run last first
+	letGo := startHeld(t, ns, release)
 
 	ask := func(timeout time.Duration) (*dns.Msg, error) {
 		m := new(dns.Msg)
@@ -348,4 +336,19 @@ func TestZoneCacheMakesRoomOneAtATime(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startHeld starts ns, whose loads the test holds until release is
+// closed, and returns letGo, which closes it once; the test's cleanup
+// lets the loads go before it closes ns (cleanups run last first).
+func startHeld(t *testing.T, ns *nameserver.Server, release chan struct{}) (letGo func()) {
+	t.Helper()
+	if err := ns.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	var once sync.Once
+	letGo = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(letGo)
+	return letGo
 }
