@@ -332,6 +332,14 @@ func TestConfirmSwitchKeepsTyping(t *testing.T) {
 							t.Errorf("the link carries %s=%q in clear: %s", k, v, link)
 						}
 					}
+					// A browser not signed in is sent to sign in with the
+					// link as it was, sealed: nothing typed in its address.
+					r = newClient(t, ts.URL()).get(link.RequestURI())
+					for _, k := range tc.keep {
+						if v := tc.form.Get(k); len(v) > 3 && (strings.Contains(r.url.String(), url.QueryEscape(v)) || strings.Contains(html.UnescapeString(r.body), v)) {
+							t.Errorf("signed out, following the link shows %s=%q (at %s)", k, v, r.url)
+						}
+					}
 					// Another session, given the link, sees none of it.
 					r = c2.get(link.RequestURI())
 					if r.status != http.StatusOK {
@@ -359,6 +367,16 @@ func TestConfirmSwitchKeepsTyping(t *testing.T) {
 					f.Set("elevate_code", k.codes[i])
 					if r = c.post(tc.path, f); !tc.done(r) {
 						t.Errorf("confirming with a recovery code: at %s (%d): %s", r.url, r.status, pageError(r.body))
+					}
+					// Confirming it's you renewed the session's cookie; the
+					// link, made before, still opens for the session.
+					if tc.path == "/settings/security/api-keys" {
+						f := formFields(t, c.get(link.RequestURI()).body, tc.path)
+						for _, k := range tc.keep {
+							if got := strings.ReplaceAll(f.Get(k), "\r\n", "\n"); got != tc.form.Get(k) {
+								t.Errorf("after the cookie's renewal, the link's form holds %s=%q, want %q", k, got, tc.form.Get(k))
+							}
+						}
 					}
 				})
 			}

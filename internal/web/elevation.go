@@ -139,7 +139,7 @@ func (s *Server) elevationFor(r *http.Request, a core.Auth, p core.Profile, self
 	if want == "" {
 		want = twofold.Method(r.FormValue("elevate_method"))
 	}
-	e := &elevationBody{Method: have[0], Self: self, seal: func(v url.Values) string { return s.sealKeep(r, v) }}
+	e := &elevationBody{Method: have[0], Self: self, seal: func(v url.Values) string { return s.sealKeep(a, v) }}
 	for _, m := range have {
 		if m == want {
 			e.Method = m
@@ -256,7 +256,7 @@ func (s *Server) sendElevationCode(w http.ResponseWriter, r *http.Request, a cor
 		s.buttonFailed(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
-	http.Redirect(w, r, s.elevationReturn(r, "sent"), http.StatusSeeOther)
+	http.Redirect(w, r, s.elevationReturn(r, a, "sent"), http.StatusSeeOther)
 }
 
 // sshElevationChallenge makes a challenge to sign with an SSH key for the
@@ -268,7 +268,7 @@ func (s *Server) sshElevationChallenge(w http.ResponseWriter, r *http.Request, a
 		s.buttonFailed(w, r, a, s.status(w, r, err), message(err))
 		return
 	}
-	http.Redirect(w, r, s.elevationReturn(r, ""), http.StatusSeeOther)
+	http.Redirect(w, r, s.elevationReturn(r, a, ""), http.StatusSeeOther)
 }
 
 // sshElevationChallengeFile serves the challenge waiting for the session's
@@ -293,7 +293,7 @@ func (s *Server) sshElevationChallengeFile(w http.ResponseWriter, r *http.Reques
 // when flag is set. When what was typed makes the address longer than
 // maxReturn, the page comes back without it, with its method and flag: the
 // flow goes on, and only the typing is lost.
-func (s *Server) elevationReturn(r *http.Request, flag string) string {
+func (s *Server) elevationReturn(r *http.Request, a core.Auth, flag string) string {
 	back := safePath(r.PostForm.Get("return"), maxForm)
 	if back == "" {
 		return "/settings/security"
@@ -303,7 +303,7 @@ func (s *Server) elevationReturn(r *http.Request, flag string) string {
 		return "/settings/security"
 	}
 	q, bare := u.Query(), url.Values{}
-	kept := s.openKeep(r, q.Get(keptParam))
+	kept := s.openKeep(a, q.Get(keptParam))
 	q.Del(keptParam)
 	if kept == nil {
 		kept = url.Values{}
@@ -322,7 +322,7 @@ func (s *Server) elevationReturn(r *http.Request, flag string) string {
 		bare.Set(flag, "1")
 	}
 	if len(kept) > 0 {
-		q.Set(keptParam, s.sealKeep(r, kept))
+		q.Set(keptParam, s.sealKeep(a, kept))
 	}
 	// Parsing and printing again can change the path (an escaped slash
 	// printed as one), so the result is checked as the input was.
@@ -353,7 +353,7 @@ type buttonErrorKey struct{}
 // GET does not show it (a session that ended meanwhile, nothing left to
 // confirm) goes its own way, as it would have at the next click.
 func (s *Server) buttonFailed(w http.ResponseWriter, r *http.Request, a core.Auth, status int, msg string) {
-	back, err := url.Parse(s.elevationReturn(r, ""))
+	back, err := url.Parse(s.elevationReturn(r, a, ""))
 	if s.mux == nil || err != nil || status == httpapi.StatusClientClosedRequest {
 		s.renderError(w, r, &a, status, msg)
 		return

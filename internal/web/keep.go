@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+
+	"github.com/twofold/twofold/internal/core"
 )
 
 // keptParam is the query parameter that carries, sealed, what the user
@@ -16,28 +18,31 @@ import (
 // receiver's token or an API key's permits: in the address in clear it
 // would land in the browser's history and in the logs of every proxy on
 // the way. Sealed, the address holds only ciphertext that this browser's
-// session alone opens.
+// session alone opens, once it is signed in (authed opens it, after the
+// session was checked: a page that sends a browser to sign in carries it
+// on sealed).
 const keptParam = "kept"
 
-// sealKeep seals v for r's session: AES-256-GCM under a key derived from
+// sealKeep seals v for the session a: AES-256-GCM under a key derived from
 // the key file's hash key (the same on every instance sharing the key
-// file, and kept by key rotation), with the session cookie as additional
-// data, so that the value opens for this session only and is worthless
+// file, and kept by key rotation), with the session's id as additional
+// data, so that the value opens for this session only (whose cookie a
+// renewal or a "confirm it's you" changes, not its id) and is worthless
 // once it ends. "" when there is nothing to keep.
-func (s *Server) sealKeep(r *http.Request, v url.Values) string {
+func (s *Server) sealKeep(a core.Auth, v url.Values) string {
 	if len(v) == 0 {
 		return ""
 	}
 	aead := s.keepAEAD()
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(v.Encode())+aead.Overhead())
 	rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(v.Encode()), s.keepData(r)))
+	return base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(v.Encode()), keepData(a)))
 }
 
-// openKeep opens a value of sealKeep for r's session: nil when sealed is
+// openKeep opens a value of sealKeep for the session a: nil when sealed is
 // empty, malformed, altered, or sealed for another session (or another
 // key file).
-func (s *Server) openKeep(r *http.Request, sealed string) url.Values {
+func (s *Server) openKeep(a core.Auth, sealed string) url.Values {
 	if sealed == "" {
 		return nil
 	}
@@ -46,7 +51,7 @@ func (s *Server) openKeep(r *http.Request, sealed string) url.Values {
 	if err != nil || len(b) < aead.NonceSize()+aead.Overhead() {
 		return nil
 	}
-	plain, err := aead.Open(nil, b[:aead.NonceSize()], b[aead.NonceSize():], s.keepData(r))
+	plain, err := aead.Open(nil, b[:aead.NonceSize()], b[aead.NonceSize():], keepData(a))
 	if err != nil {
 		return nil
 	}
@@ -70,21 +75,21 @@ func (s *Server) keepAEAD() cipher.AEAD {
 	return aead
 }
 
-// keepData binds a sealed value to the browser's session cookie.
-func (s *Server) keepData(r *http.Request) []byte {
-	return []byte("keep|" + s.cookieValue(r, sessionCookie))
+// keepData binds a sealed value to the session a.
+func keepData(a core.Auth) []byte {
+	return []byte("keep|" + a.Account.ID + "|" + a.Session.ID)
 }
 
 // unsealQuery replaces a sealed kept parameter of r's query with the fields
-// it holds, so that the page reads them as if the address carried them.
-// One that does not open for this session is dropped: the page shows
-// without the typing, and the flow goes on.
-func (s *Server) unsealQuery(r *http.Request) {
+// it holds, so that the page of the signed-in session a reads them as if
+// the address carried them. One that does not open for this session is
+// dropped: the page shows without the typing, and the flow goes on.
+func (s *Server) unsealQuery(r *http.Request, a core.Auth) {
 	q := r.URL.Query()
 	if !q.Has(keptParam) {
 		return
 	}
-	kept := s.openKeep(r, q.Get(keptParam))
+	kept := s.openKeep(a, q.Get(keptParam))
 	q.Del(keptParam)
 	for name, vs := range kept {
 		if !reservedField(name) && len(vs) > 0 {

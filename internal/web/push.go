@@ -339,5 +339,5 @@ func (s *Server) sendElevationPush(w http.ResponseWriter, r *http.Request, a cor
 		return
 	}
 	s.setCookie(w, r, pushCookie, s.pushCookieValue(r, p.Number, p.Secret), "/")
-	http.Redirect(w, r, s.elevationReturn(r, "sent"), http.StatusSeeOther)
+	http.Redirect(w, r, s.elevationReturn(r, a, "sent"), http.StatusSeeOther)
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -234,13 +233,11 @@ func TestElevationReturn(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &Server{hasher: h}
-	request := func(session string) *http.Request {
-		r := httptest.NewRequest("POST", "/settings/security/elevate/ssh", nil)
-		r.AddCookie(&http.Cookie{Name: string(sessionCookie), Value: session})
-		return r
+	session := func(id string) core.Auth {
+		return core.Auth{Account: twofold.Account{ID: "acct-1"}, Session: twofold.Session{ID: id}}
 	}
-	mine, theirs := request("session-a"), request("session-b")
-	sealed := func(r *http.Request, v url.Values) string { return url.QueryEscape(s.sealKeep(r, v)) }
+	mine, theirs := session("session-a"), session("session-b")
+	sealed := func(a core.Auth, v url.Values) string { return url.QueryEscape(s.sealKeep(a, v)) }
 	for _, tc := range []struct {
 		name     string
 		form     url.Values
@@ -272,14 +269,14 @@ func TestElevationReturn(t *testing.T) {
 		{"elsewhere once printed", url.Values{"return": {"/%2Fevil.example/<"}}, "sent", "/settings/security", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := request("session-a")
+			r := httptest.NewRequest("POST", "/settings/security/elevate/ssh", nil)
 			r.PostForm = tc.form
-			got, err := url.Parse(s.elevationReturn(r, tc.flag))
+			got, err := url.Parse(s.elevationReturn(r, mine, tc.flag))
 			if err != nil {
 				t.Fatal(err)
 			}
 			q := got.Query()
-			kept := s.openKeep(r, q.Get(keptParam))
+			kept := s.openKeep(mine, q.Get(keptParam))
 			if q.Has(keptParam) && kept == nil {
 				t.Errorf("%s: kept does not open", got)
 			}
@@ -290,7 +287,7 @@ func TestElevationReturn(t *testing.T) {
 			if !cmp.Equal(kept, tc.wantKept, cmpopts.EquateEmpty()) {
 				t.Errorf("kept %v, want %v", kept, tc.wantKept)
 			}
-			if tc.wantKept != nil && s.openKeep(theirs, s.sealKeep(r, tc.wantKept)) != nil {
+			if tc.wantKept != nil && s.openKeep(theirs, s.sealKeep(mine, tc.wantKept)) != nil {
 				t.Error("what one session kept opens for another")
 			}
 		})

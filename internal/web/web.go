@@ -375,7 +375,6 @@ func (s *Server) guard(route string, h http.Handler) http.Handler {
 				s.renderError(w, r, nil, http.StatusBadRequest, "This address gives “"+core.CleanText(name, 32)+"” more than once, so it was refused. Check the link and give it once.")
 				return
 			}
-			s.unsealQuery(r)
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
@@ -537,6 +536,7 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
 		}
+		s.unsealQuery(r, a)
 		// Every transaction of the request checks the session again.
 		h(w, r.WithContext(core.WithCaller(r.Context(), a)), a)
 	}
