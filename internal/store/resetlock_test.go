@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/twofold/twofold"
+	"github.com/twofold/twofold/internal/keyring"
 	"github.com/twofold/twofold/internal/store"
 	"github.com/twofold/twofold/internal/testenv"
 )
@@ -32,8 +33,18 @@ func TestResetAgainstUseLockOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
 			s, db, a := postgresWithAlice(t, t0)
-			if err := s.ReplaceRecoveryCodes(ctx, a.ID, [][]byte{[]byte("code-1")}, t0); err != nil {
+			// Her first factor, with its recovery code.
+			if err := s.AddDataKey(ctx, keyring.WrappedKey{ID: "key-1", MasterID: "m", Wrapped: []byte("wrapped"), Created: t0}); err != nil {
 				t.Fatal(err)
+			}
+			f := twofold.Factor{ID: "f-1", AccountID: a.ID, Type: twofold.FactorTOTP, Label: "phone", Status: twofold.FactorPending,
+				SecretKeyID: "key-1", SealedSecret: []byte("sealed"), Algorithm: "SHA1", Digits: 6, Period: 30 * time.Second, LastStep: -1, CreatedAt: t0}
+			if err := s.CreateFactor(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _, err := s.ActivateFactor(ctx, twofold.Activation{AccountID: a.ID, FactorID: f.ID, Step: 1, Now: t0,
+				RecoveryHashes: [][]byte{[]byte("code-1")}, PaperKeyHash: []byte("paper")}); err != nil || !ok {
+				t.Fatalf("ActivateFactor: %v, %v", ok, err)
 			}
 			k := twofold.SSHKey{ID: "ssh-1", AccountID: a.ID, Label: "key", Type: "ssh-ed25519", Fingerprint: "SHA256:1",
 				PublicKey: "ssh-ed25519 AAAA1", Status: twofold.FactorPending, CreatedAt: t0}
