@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -66,6 +67,15 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 		return interrupted("nothing rotated")
 	case err != nil && ctx.Err() != nil:
 		return interrupted("the rotation is not finished, and every secret stays readable: run the command again to finish it")
+	case errors.Is(err, keyring.ErrUndecryptable):
+		// A damaged value: no key opens it, so running the command again
+		// meets it again, whatever was done before it.
+		done := "every other secret stays readable, under the keys in the key file"
+		if !res.Changed {
+			done = "nothing rotated"
+		}
+		return fmt.Errorf("rotate keys: a stored secret does not open with its key: it is damaged (changed on disk, or by a faulty restore) and no key will open it, so the rotation cannot finish (%s): %w. "+
+			"Remove what holds it first (an authenticator: its owner removes it, confirming with another way, or an operator resets the account's two-factor; a webhook: delete it), then run the command again", done, err)
 	case err != nil && !res.Changed:
 		// Refused before any change: running it again cannot finish
 		// anything, and fails the same way until the cause is mended.
