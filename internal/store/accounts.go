@@ -40,9 +40,18 @@ func accountFields(a *twofold.Account) (dest []any, done func()) {
 //
 // Every first-run setup token goes with it, in the same transaction: the
 // first account ends setup for good, so that a link printed before it does
-// not come back to life should every account be deleted later.
+// not come back to life should every account be deleted later. On
+// PostgreSQL it holds the setup lock shared (CreateFirstAccount holds it
+// alone): under READ COMMITTED a first-run setup could otherwise miss this
+// account while it is inserted but not yet committed, and make a second
+// account, an operator, beside it. Creations do not wait for each other.
 func (s *Store) CreateAccount(ctx context.Context, a twofold.Account) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(7140002)`); err != nil {
+				return fmt.Errorf("lock setup: %w", err)
+			}
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) SELECT `+accountValues+`
 		WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE LOWER(username) = LOWER(CAST($2 AS TEXT)))
 		AND NOT EXISTS (SELECT 1 FROM deleted_accounts WHERE username_key = LOWER(CAST($2 AS TEXT)))`,
