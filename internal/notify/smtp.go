@@ -169,7 +169,11 @@ func (s *SMTP) converse(ctx context.Context, host, from, to string, msg []byte, 
 	if err := w.Close(); err != nil {
 		return err
 	}
-	return c.Quit()
+	// The relay has answered 250 to the message: it is accepted, whatever
+	// QUIT then meets (a relay or balancer that hangs up instead of 221, the
+	// deadline, a shutdown). Counting that as a failure would send it again.
+	c.Quit()
+	return nil
 }
 
 func (s *SMTP) tlsConfig(host string) *tls.Config {

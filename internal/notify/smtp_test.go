@@ -112,6 +112,21 @@ func TestSMTPMessage(t *testing.T) {
 	}
 }
 
+// TestSMTPAcceptedThenHungUp: a relay that accepted the message and then
+// closes the connection at QUIT instead of answering 221 has it: the send
+// succeeds, so that the worker does not send it again.
+func TestSMTPAcceptedThenHungUp(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NewSMTPServer(t, testenv.SMTPHangUpAtQuit())
+	s := &notify.SMTP{Addr: srv.Addr, From: "twofold@example.com"}
+	if err := send(t, s, notify.Message{To: "alice@example.org", Subject: "Twofold: a notice", Body: "body", Date: t0}); err != nil {
+		t.Fatalf("Send to a relay that accepted the message and hung up at QUIT: %v; want nil", err)
+	}
+	if n := len(srv.Wait(t, 1, time.Minute)); n != 1 {
+		t.Errorf("messages accepted: got %d, want 1", n)
+	}
+}
+
 // TestSMTPHeaderInjection checks that a subject cannot add headers or
 // recipients.
 func TestSMTPHeaderInjection(t *testing.T) {

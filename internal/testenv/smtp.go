@@ -44,6 +44,7 @@ type SMTPServer struct {
 
 	username, password string
 	utf8               bool // offers SMTPUTF8
+	hangUpAtQuit       bool // answers QUIT by closing the connection
 	tls                *tls.Config
 	roots              *x509.CertPool
 
@@ -93,6 +94,13 @@ func SMTPStartTLS() SMTPOption {
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		s.roots = roots
 	}
+}
+
+// SMTPHangUpAtQuit makes the server close the connection at QUIT without
+// answering 221, as some relays and the load balancers before them do: a
+// message it accepted before stays accepted.
+func SMTPHangUpAtQuit() SMTPOption {
+	return func(_ testing.TB, s *SMTPServer) { s.hangUpAtQuit = true }
 }
 
 // NewSMTPServer starts an SMTP server and stops it when the test ends.
@@ -297,7 +305,9 @@ func (ss *smtpSession) serve(c net.Conn) {
 		case "NOOP":
 			ss.reply("250 2.0.0 OK")
 		case "QUIT":
-			ss.reply("221 2.0.0 bye")
+			if !ss.srv.hangUpAtQuit {
+				ss.reply("221 2.0.0 bye")
+			}
 			return
 		default:
 			ss.reply("500 5.5.2 command not recognised")
