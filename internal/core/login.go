@@ -119,6 +119,7 @@ func (s *Service) login(ctx context.Context, username, password string, p *Secon
 	}
 	if !found {
 		s.checkPassword(password, s.dummyHash())
+		s.boundUnknownName(ctx, username)
 		s.audit(ctx, "", "login.password_failed", m, cause)
 		return LoginResult{}, errBadCredentials()
 	}
@@ -282,6 +283,19 @@ func (s *Service) accountForLogin(ctx context.Context, username string) (a twofo
 		return as[0], true, "", nil
 	}
 	return a, false, fmt.Sprintf("username matches %d accounts only ignoring case", len(as)), nil
+}
+
+// boundUnknownName takes a token of an event bound kept for username, an
+// unknown name, as a known name's wrong password takes one of its
+// account's bound for its login.password_failed event (eventAdmitted):
+// without it a refusal of a name that exists would do one more write,
+// which its time could tell. The outcome is not used: events without an
+// account are always recorded. The bucket is the name's (hashed), as its
+// password counter is, and goes in the sweep like every other.
+func (s *Service) boundUnknownName(ctx context.Context, username string) {
+	if _, err := s.store.TakeToken(ctx, "events:"+s.passwordPrefix(username)+"login.password_failed", EventBurst, 1/EventEvery.Seconds(), s.Now()); err != nil {
+		s.log.Error("audit event bound unreadable", "type", "login.password_failed", "err", err)
+	}
 }
 
 // rehash stores a new hash of the account's password when its hash was made
