@@ -387,8 +387,20 @@ func (s *Service) SetSuspended(ctx context.Context, op Auth, accountID string, o
 		if err := s.store.DeleteEmailChange(ctx, a.ID); err != nil {
 			return err
 		}
+		// Nor are the invitations the account made: a suspension is the
+		// answer to an account taken over, and whoever took it could have
+		// invited an account of their own into its teams, to be accepted
+		// once it is suspended.
+		withdrawn, err := s.store.DeleteInvitationsBy(ctx, a.ID)
+		if err != nil {
+			return err
+		}
 		s.auditOperator(ctx, a.ID, "account.suspended", m, true, "by "+actor(op), "by an operator")
 		lines := []string{"An operator suspended your account: you were signed out everywhere, and until the suspension is lifted you cannot sign in and your API keys do not work."}
+		if withdrawn > 0 {
+			n := int(withdrawn)
+			lines = append(lines, fmt.Sprintf("%d %s you made to join a team %s withdrawn.", n, plural(n, "invitation", "invitations"), plural(n, "was", "were")))
+		}
 		if cancelled {
 			const why = "the account was suspended, so its holder could not have cancelled it"
 			s.auditOperator(ctx, a.ID, "two_factor.reset_cancelled", m, true, why, why)

@@ -42,6 +42,9 @@ type TeamStore interface {
 	// DeleteTeamInvitation deletes an invitation; when by has an account
 	// it is decided on by as read, as UpdateTeam.
 	DeleteTeamInvitation(ctx context.Context, id string, by twofold.TeamMember) error
+	// DeleteInvitationsBy deletes every invitation the account made and
+	// returns how many there were.
+	DeleteInvitationsBy(ctx context.Context, inviterID string) (int64, error)
 	// SetTeamRole and RemoveTeamMember refuse, as a conflict, to leave a
 	// team without an owner; they return the member's role before. They
 	// are decided on the member mem and the member by who makes the change

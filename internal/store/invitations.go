@@ -190,6 +190,16 @@ func (s *Store) AcceptTeamInvitation(ctx context.Context, id, accountID string, 
 	return v, nil
 }
 
+// DeleteInvitationsBy deletes every invitation inviterID made, to any
+// team, and returns how many there were.
+func (s *Store) DeleteInvitationsBy(ctx context.Context, inviterID string) (int64, error) {
+	res, err := s.conn(ctx).ExecContext(ctx, `DELETE FROM team_invitations WHERE invited_by = $1`, inviterID)
+	if err != nil {
+		return 0, fmt.Errorf("delete invitations by: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // DeleteTeamInvitation deletes the invitation; one already gone is
 // not-found. It is decided on by as read, as UpdateTeam (ErrStale when
 // by's role in the invitation's team changed since), unless by's
