@@ -273,8 +273,25 @@ func checkRoles(ctx context.Context, tx *sql.Tx, teamID string, members ...twofo
 // The change is decided on mem's role (unless "") and on by, the member who
 // makes it (unless its AccountID is ""), as read: when either changed
 // since, nothing is written and the error wraps twofold.ErrStale.
+//
+// Making an owner first holds the member's account row (on PostgreSQL; on
+// SQLite the writer is alone), before the team's, in the order closing an
+// account takes them: an account being closed is not made an owner
+// meanwhile, which its closing, having found it no owner, would then take
+// away, so that the other owner who counted on it could leave the team
+// without one.
 func (s *Store) SetTeamRole(ctx context.Context, teamID string, mem twofold.TeamMember, role twofold.Role, by twofold.TeamMember) (before twofold.Role, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if role == twofold.RoleOwner && s.dialect == Postgres {
+			var id string
+			err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE id = $1 FOR KEY SHARE`, mem.AccountID).Scan(&id)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("team member")
+			}
+			if err != nil {
+				return fmt.Errorf("lock member's account: %w", err)
+			}
+		}
 		if err := s.lockTeam(ctx, tx, teamID); err != nil {
 			return err
 		}
