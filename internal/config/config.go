@@ -945,6 +945,15 @@ func smtpLocalhost(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
+// SMTPOnThisMachine reports whether the mail server at addr (host:port) is
+// one the message reaches without leaving this machine, and to which
+// net/smtp sends AUTH without TLS: localhost, 127.0.0.1 or ::1. Such a
+// relay is spoken to without STARTTLS (README "Configuration").
+func SMTPOnThisMachine(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && smtpLocalhost(host)
+}
+
 // LocalhostAddr reports whether a server listening on host (a name or an
 // IP address, as bound) is reached from this machine's browsers as
 // localhost: localhost itself, 127.0.0.1 and ::1, and every address (0.0.0.0,

@@ -233,8 +233,14 @@ func sender(c config.Config, log *slog.Logger) notify.Sender {
 		log.Info("no --smtp-addr: notifications are logged, not sent")
 		return notify.Log{Logger: log}
 	}
+	// A relay on this machine is spoken to without STARTTLS: the message
+	// does not leave the machine, and such relays (a distribution's
+	// default mail server) commonly offer it with a certificate no
+	// authority signed, which would refuse every message. Any other must
+	// offer it, so that nobody who strips the offer on the way reads it.
+	upgrade := c.SMTPStartTLS && !config.SMTPOnThisMachine(c.SMTPAddr)
 	return &notify.SMTP{Addr: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUsername, Password: string(c.SMTPPassword),
-		StartTLS: c.SMTPStartTLS, RequireTLS: c.SMTPStartTLS && !onLoopback(c.SMTPAddr), TLS: c.SMTPTLS, Helo: c.SMTPHelo}
+		StartTLS: upgrade, RequireTLS: upgrade, TLS: c.SMTPTLS, Helo: c.SMTPHelo}
 }
 
 // textSender returns the SMS gateway c configures; without --sms-url, the
