@@ -166,15 +166,17 @@ func jitter(n time.Duration) time.Duration {
 // no answer typed.
 var errInputEnded = errors.New("standard input ended at the prompt with no answer")
 
-// deviceRefused reports whether err is the server's 401 to a device's
-// signed request: the device was removed, or its key or clock is not
-// accepted. Trying again does not help. A 401 replayed-request is not one:
+// deviceRefused reports whether err is the server's 401 unauthorized to a
+// device's signed request: the device was removed, or its key or clock is
+// not accepted. Trying again does not help. Another 401, such as a proxy's
+// page for a sign-in of its own, is a failure tried again. A 401
+// replayed-request is not one either:
 // the key was good, and the request went twice on the way (a proxy or
 // transport sent it again after a connection broke), so watch signs the
 // next try afresh after its backoff.
 func deviceRefused(err error) bool {
 	var pe *pushdevice.Error
-	return errors.As(err, &pe) && pe.Status == http.StatusUnauthorized && !pushdevice.Replayed(err)
+	return errors.As(err, &pe) && pe.Status == http.StatusUnauthorized && pe.Problem() == "unauthorized"
 }
 
 const deviceRefusedHelp = "the server no longer accepts this device: it was removed from the account, " +
@@ -282,7 +284,10 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 	c := &pushdevice.Client{State: st, HTTP: &http.Client{Timeout: *wait + 30*time.Second}, Now: m.Now, Server: *server}
 	where := c.State.Server
 	if *server != "" {
-		where = *server
+		// Said on every start and after outages, to logs too: without
+		// a password it may hold.
+		u, _ := url.Parse(*server)
+		where = u.Redacted()
 	}
 	in := bufio.NewReader(m.Stdin)
 	fmt.Fprintf(m.Stdout, "waiting for sign-in requests to %q (%s at %s)\n", st.Label, st.Account, where)
@@ -387,8 +392,11 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 				continue
 			}
 			if err != nil {
+				// Stopped with an answer typed that may not have arrived,
+				// or that did not: no success either (see the prompt's).
+				expires := ch.ExpiresAt.Local().Format(time.TimeOnly)
 				if ctx.Err() != nil {
-					return nil
+					return fmt.Errorf("%w while the answer was being sent; it may not have arrived, and the request may still wait (it expires at %s)", context.Cause(ctx), expires)
 				}
 				if deviceRefused(err) {
 					if err = clockOff(ctx, c, m.Now, err); !errors.As(err, new(clockError)) {
@@ -399,7 +407,7 @@ func (m *Main) deviceWatch(ctx context.Context, args []string) error {
 				// again, and shown again while it still waits.
 				fmt.Fprintln(m.Stdout, "the answer could not be sent")
 				if !pause("answer not sent (the request is shown again if it still waits)", err) {
-					return nil
+					return fmt.Errorf("%w after the answer could not be sent; the request was left unanswered (it expires at %s)", context.Cause(ctx), expires)
 				}
 				break requests
 			}

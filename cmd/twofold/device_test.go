@@ -441,8 +441,9 @@ func TestDeviceWatchSurvivesRestart(t *testing.T) {
 
 // TestDeviceWatchRetries: through an HTTP front on loopback that answers the
 // device's polls with a 503 and Retry-After in seconds, a 429 with
-// Retry-After as a date, a proxy's 502 page, and its first answer with a
-// 503 before it passes everything to the real server, `twofold device
+// Retry-After as a date, a proxy's 502 page, a proxy's 401 page (its own
+// sign-in, not the server refusing the device), and its first answer with
+// a 503 before it passes everything to the real server, `twofold device
 // watch` waits each time (at least as long as Retry-After asks, longer
 // after each failure in a row), shows the request again after the answer
 // failed, and approves it with the number typed again.
@@ -484,6 +485,12 @@ func TestDeviceWatchRetries(t *testing.T) {
 				w.Header().Set("Content-Type", "text/html")
 				w.WriteHeader(502)
 				fmt.Fprint(w, "<html><body>Bad Gateway</body></html>")
+			case poll == 4:
+				// The proxy's own sign-in, misconfigured for a moment: not
+				// the server refusing the device.
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(401)
+				fmt.Fprint(w, "<html><body>Authorization Required</body></html>")
 			case answer == 1:
 				problem(w, 503, "deploying")
 			default:
@@ -496,13 +503,19 @@ func TestDeviceWatchRetries(t *testing.T) {
 		tm := newTestMain(t, now, number+"\n"+number+"\n")
 		var slept []time.Duration
 		tm.Sleep = instantSleep(now, &slept)
-		if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s", "--server", front.URL}); err != nil {
+		// A proxy's sign-in in the URL: never printed.
+		withPassword := strings.Replace(front.URL, "http://", "http://ops:hunter2@", 1)
+		if err := tm.Run(context.Background(), []string{"device", "watch", "--state", state, "--once", "--wait", "1s", "--server", withPassword}); err != nil {
 			t.Fatalf("device watch: %v\nstderr:\n%s", err, tm.stderr.String())
+		}
+		if all := tm.stdout.String() + tm.stderr.String(); strings.Contains(all, "hunter2") || !strings.Contains(all, "ops:xxxxx@") {
+			t.Errorf("device watch printed the --server password, or not the URL without it:\n%s", all)
 		}
 		want := []struct{ min, max time.Duration }{
 			{7 * time.Second, 7*time.Second + 7*time.Second/4},    // Retry-After: 7
 			{90 * time.Second, 90*time.Second + 90*time.Second/4}, // Retry-After: a date 90 s on
 			{2 * time.Second, 4 * time.Second},                    // the third failure in a row
+			{4 * time.Second, 8 * time.Second},                    // the proxy's 401 page, the fourth
 			{watchRetryBase / 2, watchRetryBase},                  // the answer's, after a poll that worked
 		}
 		if len(slept) != len(want) {
@@ -518,7 +531,7 @@ func TestDeviceWatchRetries(t *testing.T) {
 			t.Fatalf("device watch printed:\n%s\nwant the request shown twice, the failed answer, and approved", out)
 		}
 		e := tm.stderr.String()
-		for _, w := range []string{"server answered 503", "server answered 429", "server answered 502: Bad Gateway", "answer not sent", "trying again in "} {
+		for _, w := range []string{"server answered 503", "server answered 429", "server answered 502: Bad Gateway", "server answered 401: Unauthorized", "answer not sent", "trying again in "} {
 			if !strings.Contains(e, w) {
 				t.Errorf("device watch said on stderr:\n%s\nwant %q", e, w)
 			}
@@ -729,6 +742,59 @@ func TestDeviceWatchPrompt(t *testing.T) {
 			t.Fatalf("device watch did not stop on SIGINT at its prompt")
 		}
 		if v := verify(loginID, ch); v.Status != 409 {
+			t.Fatalf("verify after watch was stopped: %d %s, want 409 push-pending", v.Status, v.Body)
+		}
+	})
+}
+
+// TestDeviceWatchStoppedWhileAnswering: SIGINT while the answer typed is
+// on its way (a front that holds it) is no success either: watch exits
+// 130 saying the answer may not have arrived, and the request still waits.
+func TestDeviceWatchStoppedWhileAnswering(t *testing.T) {
+	withDevice(t, func(t *testing.T, s *testenv.Server, state string, now time.Time) {
+		loginID, ch := pushLogin(t, s.URL(), "kim")
+		target, err := url.Parse(s.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		answering := make(chan struct{}, 1)
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/v1/push/challenges/") {
+				// Its body read, so that the server watches the connection
+				// and ends the request's context once the device hangs up.
+				io.Copy(io.Discard, r.Body)
+				answering <- struct{}{}
+				<-r.Context().Done() // held until the device gives up on it
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		defer front.Close()
+
+		tm := newTestMain(t, now, ch.String("number")+"\n")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		done := make(chan error, 1)
+		go func() {
+			done <- tm.Run(ctx, []string{"device", "watch", "--state", state, "--wait", "1s", "--server", front.URL})
+		}()
+		select {
+		case <-answering:
+		case err := <-done:
+			t.Fatalf("device watch ended before it answered: %v\n%s", err, tm.stderr.String())
+		}
+		cancel(signalled{os.Interrupt}) // as main does on SIGINT
+		select {
+		case err := <-done:
+			if !errors.As(err, new(signalled)) || !strings.Contains(err.Error(), "may not have arrived") || exitCode(err) != 130 {
+				t.Fatalf("device watch after SIGINT as it answered: got %v (exit status %d), want stopped by SIGINT, the answer maybe not arrived, exit status 130", err, exitCode(err))
+			}
+		case <-time.After(time.Minute): // a bound against a hang, not a timing
+			t.Fatalf("device watch did not stop on SIGINT as it answered")
+		}
+		v := testenv.NewClient(s.URL()).Do(t, "POST", "/v1/login/"+loginID+"/verify", map[string]string{"method": "push", "push_secret": ch.String("push_secret")})
+		if v.Status != 409 {
 			t.Fatalf("verify after watch was stopped: %d %s, want 409 push-pending", v.Status, v.Body)
 		}
 	})
