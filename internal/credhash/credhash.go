@@ -30,10 +30,10 @@ func DefaultParams() Params { return Params{Memory: 19 * 1024, Iterations: 2, Pa
 // Validate reports parameters too weak or too large to use.
 func (p Params) Validate() error {
 	switch {
-	case p.Memory < 8*1024 || p.Memory > 4*1024*1024:
-		return fmt.Errorf("argon2 memory %d KiB out of range 8192..4194304", p.Memory)
-	case p.Iterations < 1 || p.Iterations > 100:
-		return fmt.Errorf("argon2 iterations %d out of range 1..100", p.Iterations)
+	case p.Memory < 8*1024 || p.Memory > maxMemory:
+		return fmt.Errorf("argon2 memory %d KiB out of range 8192..%d", p.Memory, maxMemory)
+	case p.Iterations < 1 || p.Iterations > maxIterations:
+		return fmt.Errorf("argon2 iterations %d out of range 1..%d", p.Iterations, maxIterations)
 	case p.Parallelism < 1:
 		return errors.New("argon2 parallelism must be at least 1")
 	}
@@ -43,6 +43,9 @@ func (p Params) Validate() error {
 const (
 	saltLen = 16
 	keyLen  = 32
+
+	maxMemory     = 4 * 1024 * 1024 // KiB: 4 GiB, the most a setting allows
+	maxIterations = 100
 )
 
 // HashPassword returns the PHC string form of an Argon2id hash of password.
@@ -174,6 +177,13 @@ func parse(encoded string) (p Params, salt, sum []byte, err error) {
 	}
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Iterations, &p.Parallelism); err != nil {
 		return p, nil, nil, fmt.Errorf("argon2 parameters: %w", err)
+	}
+	// A hash written to the database from outside may name anything: no
+	// pass (which would panic), no lane, or more memory or passes than any
+	// setting allows (terabytes, which would end the process). Such a hash
+	// is malformed; a refusal of it is padded as one of no hash at all.
+	if p.Iterations < 1 || p.Iterations > maxIterations || p.Parallelism < 1 || p.Memory > maxMemory {
+		return p, nil, nil, fmt.Errorf("argon2 parameters m=%d,t=%d,p=%d out of range", p.Memory, p.Iterations, p.Parallelism)
 	}
 	enc := base64.RawStdEncoding
 	if salt, err = enc.DecodeString(parts[4]); err != nil {

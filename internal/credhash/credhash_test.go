@@ -44,6 +44,24 @@ func TestCheckPasswordMalformed(t *testing.T) {
 	}
 }
 
+// TestCheckPasswordOutOfRange: a hash written from outside that names no
+// pass or no lane (which would panic the Argon2 code), or terabytes of
+// memory or a thousand passes (which would end the process or hold it for
+// hours), is refused as malformed without being run, and its refusal is
+// padded as one of no hash at all.
+func TestCheckPasswordOutOfRange(t *testing.T) {
+	sum := "$c2FsdHNhbHRzYWx0c2FsdA$c3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3Vtc3U"
+	for _, params := range []string{"m=8192,t=0,p=1", "m=8192,t=1,p=0", "m=4294967295,t=1,p=1", "m=8192,t=1000,p=1"} {
+		enc := "$argon2id$v=19$" + params + sum
+		if ok, err := CheckPassword("x", enc); ok || err == nil {
+			t.Errorf("CheckPassword with %s = %v, %v; want false and an error", params, ok, err)
+		}
+		if got, padded := Padding(enc, fastParams()); got != fastParams() || !padded {
+			t.Errorf("Padding of a hash with %s: got %v, %v; want the whole cost, %v", params, got, padded, fastParams())
+		}
+	}
+}
+
 func TestHasherSeparatesPurposes(t *testing.T) {
 	h, err := NewHasher(bytes.Repeat([]byte{1}, 32))
 	if err != nil {

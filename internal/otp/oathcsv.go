@@ -34,6 +34,9 @@ func ParseOATHCSV(data []byte) ([]Seed, error) {
 	if !utf8.Valid(data) {
 		return nil, seedErrorf("the file is not UTF-8 text")
 	}
+	// A byte order mark, as spreadsheets and some editors write before
+	// UTF-8 text, is not part of the first line.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	var set seedSet
 	var bad SeedErrors
 	for n, line := range bytes.Split(data, []byte("\n")) {

@@ -131,7 +131,7 @@ func ParsePSKC(data, key []byte) ([]Seed, error) {
 	if ek := c.EncryptionKey; ek != nil && (ek.DerivedKey != nil || ek.X509Data != nil) {
 		return nil, because(errors.Join(ErrSeedFile, ErrUnsupported), "values encrypted under a key derived from a password or a public key are not supported; export them under a pre-shared key")
 	}
-	o := &pskcOpener{key: key}
+	o := &pskcOpener{key: key, encrypted: c.EncryptionKey != nil || c.MACMethod != nil}
 	if mm := c.MACMethod; mm != nil {
 		o.macAlg, o.macKeyValue = mm.Algorithm, mm.MACKey
 	}
@@ -260,6 +260,7 @@ func containsFold(list []string, v string) bool {
 // pskcOpener opens a document's values with its pre-shared key and MAC key.
 type pskcOpener struct {
 	key         []byte
+	encrypted   bool // the document names an encryption key or a MAC method
 	macAlg      string
 	macKeyValue *pskcEncrypted
 	macKey      []byte // opened on first use
@@ -305,6 +306,12 @@ func (o *pskcOpener) value(v *pskcValue, name string) ([]byte, error) {
 			return nil, because(ErrSeedMAC, "the encrypted %s has no ValueMAC", name)
 		}
 		return o.open(v.EncryptedValue, mac, name)
+	case v.PlainValue != nil && name == "Secret" && o.encrypted:
+		// Whoever changed the file on its way, without the key, could put
+		// a secret of their choosing in the clear beside encrypted ones.
+		return nil, because(ErrSeedMAC, "the Secret is in the clear in a document whose values are encrypted: nothing vouches for it")
+	case v.PlainValue != nil && name == "Secret" && o.key != nil:
+		return nil, because(ErrSeedKey, "a key was given, and the Secret is in the clear: the file is not the encrypted one its sender made, or give no key")
 	case v.PlainValue != nil:
 		b, err := decodeBase64(*v.PlainValue)
 		if err != nil {

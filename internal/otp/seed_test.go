@@ -98,6 +98,33 @@ func TestParseSeedFiles(t *testing.T) {
 	}
 }
 
+// TestParseOATHCSVByteOrderMark: a file saved with a UTF-8 byte order mark
+// (a spreadsheet's "CSV UTF-8") reads as the same file without it, its
+// first line a comment or a token.
+func TestParseOATHCSVByteOrderMark(t *testing.T) {
+	data := readSeedFile(t, "tokens.csv")
+	want, err := otp.ParseOATHCSV(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range [][]byte{data, []byte("YK-9999,3132333435363738393031323334353637383930\n")} {
+		plain, err := otp.ParseOATHCSV(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := otp.ParseOATHCSV(append([]byte("\ufeff"), file...))
+		if err != nil {
+			t.Fatalf("with a byte order mark: %v", err)
+		}
+		if fmt.Sprint(summarise(got)) != fmt.Sprint(summarise(plain)) {
+			t.Errorf("with a byte order mark: got %+v, want %+v", summarise(got), summarise(plain))
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("fixture: tokens.csv holds no token")
+	}
+}
+
 // TestRFC6030Codes checks the imported secret of Figures 3 and 6 against RFC 4226
 // Appendix D: the 8-digit code of counter 0 ends in its 6-digit 755224.
 func TestRFC6030Codes(t *testing.T) {
@@ -212,6 +239,8 @@ func TestParsePSKCEncrypted(t *testing.T) {
 		key  []byte
 		want error
 	}{
+		{"a secret in the clear beside encrypted ones", pskcDoc{key: key, macKey: d.macKey, packages: []string{d.packages[0], pskcDoc{}.pkg("E-3", "hotp", "", "", seedSHA1)}}.bytes(), key, otp.ErrSeedMAC},
+		{"every secret in the clear, a key given", pskcDoc{packages: []string{pskcDoc{}.pkg("E-3", "hotp", "", "", seedSHA1)}}.bytes(), key, otp.ErrSeedKey},
 		{"no key", doc, nil, otp.ErrSeedKey},
 		{"wrong key", doc, []byte("fedcba9876543210"), otp.ErrSeedKey},
 		{"key of another size", doc, bytes.Repeat([]byte{1}, 32), otp.ErrSeedKey},

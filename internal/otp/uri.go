@@ -115,7 +115,8 @@ func (k Key) LogValue() slog.Value {
 func ParseURI(s string) (Key, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return Key{}, fmt.Errorf("%w: %w", ErrURI, err)
+		// Not the parser's error: it quotes the whole URI, secret and all.
+		return Key{}, fmt.Errorf("%w: not a URL (a control character, a space or a bad %%-escape in it?)", ErrURI)
 	}
 	if u.Scheme != "otpauth" {
 		return Key{}, fmt.Errorf("%w: scheme %q, want otpauth", ErrURI, u.Scheme)

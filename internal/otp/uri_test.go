@@ -213,6 +213,8 @@ func TestParseURIRejects(t *testing.T) {
 		{"hotp without counter", "otpauth://hotp/john?" + secret, nil},
 		{"hotp bad counter", "otpauth://hotp/john?" + secret + "&counter=-1", nil},
 		{"hotp counter overflow", "otpauth://hotp/john?" + secret + "&counter=18446744073709551616", nil},
+		{"control character", "otpauth://totp/john?" + secret + "\n", nil},
+		{"space in the host", "otpauth://to tp/john?" + secret, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,6 +224,9 @@ func TestParseURIRejects(t *testing.T) {
 			}
 			if tt.want != nil && !errors.Is(err, tt.want) {
 				t.Errorf("ParseURI(%q) error = %v, want %v", tt.uri, err, tt.want)
+			}
+			if strings.Contains(err.Error(), "JBSWY3DPEHPK3PX") {
+				t.Errorf("ParseURI(%q) error quotes the secret: %v", tt.uri, err)
 			}
 		})
 	}
