@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -112,13 +113,23 @@ func (m *Main) deviceEnrol(ctx context.Context, args []string) error {
 		return fmt.Errorf("enrol: %w; the server may have enrolled the device all the same, so its key is kept in %s: "+
 			"if `twofold device watch --state %s` is refused, remove the file and enrol with a new code", err, *state, *state)
 	}
-	fmt.Fprintf(m.Stdout, "enrolled %q for %s at %s; the key is in %s\n", st.Label, st.Account, st.Server, *state)
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "enrolled %q for %s at %s; the key is in %s\n", st.Label, st.Account, st.Server, *state)
 	if len(e.RecoveryCodes) > 0 {
-		fmt.Fprintln(m.Stdout, "\nThis is your first authenticator. Keep these recovery codes somewhere safe; each works once, and they are not shown again:")
+		fmt.Fprintln(&out, "\nThis is your first authenticator. Keep these recovery codes somewhere safe; each works once, and they are not shown again:")
 		for _, c := range e.RecoveryCodes {
-			fmt.Fprintln(m.Stdout, "  "+c)
+			fmt.Fprintln(&out, "  "+c)
 		}
-		fmt.Fprintf(m.Stdout, "\nPaper key (a second way in when this device is gone; not shown again):\n  %s\n", e.PaperKey)
+		fmt.Fprintf(&out, "\nPaper key (a second way in when this device is gone; not shown again):\n  %s\n", e.PaperKey)
+	}
+	// The codes are shown once: output that did not reach its file (a
+	// full disk) is no success, though the device is enrolled.
+	if _, err := m.Stdout.Write(out.Bytes()); err != nil {
+		if len(e.RecoveryCodes) > 0 {
+			return fmt.Errorf("the device is enrolled (its key is in %s), but its recovery codes and paper key could not be written out (%w), and they are not shown again: "+
+				"sign in and make new recovery codes (Settings, Security), which voids these", *state, err)
+		}
+		return fmt.Errorf("the device is enrolled (its key is in %s), but saying so failed: %w", *state, err)
 	}
 	return nil
 }

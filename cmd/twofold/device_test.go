@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -336,6 +337,31 @@ func withDevice(t *testing.T, f func(t *testing.T, s *testenv.Server, state stri
 			state, _ := pushDevice(t, s, "kim")
 			f(t, s, state, s.Clock.Now())
 		})
+	}
+}
+
+// fullDisk is standard output on a full disk: every write fails.
+type fullDisk struct{}
+
+func (fullDisk) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// TestDeviceEnrolOutputLost: the first authenticator's recovery codes and
+// paper key, shown once, that could not be written out (standard output
+// on a full disk) are no success: enrol exits 1 saying the device is
+// enrolled and that new codes are made in the settings.
+func TestDeviceEnrolOutputLost(t *testing.T) {
+	s := testenv.NewServer(t, testenv.SQLiteDSN(t))
+	_, r := startPushEnrolment(t, s, "kim")
+	state := filepath.Join(t.TempDir(), "device.json")
+	tm := newTestMain(t, s.Clock.Now(), r.String("enrolment_uri")+"\n")
+	tm.Stdout = fullDisk{}
+	err := tm.Run(context.Background(), []string{"device", "enrol", "--state", state, "-"})
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "recovery codes and paper key could not be written out") ||
+		!strings.Contains(err.Error(), "the device is enrolled") {
+		t.Fatalf("device enrol with its output lost: got %v (exit status %d), want exit status 1 saying the codes were lost", err, exitCode(err))
+	}
+	if _, err := pushdevice.Load(state); err != nil {
+		t.Errorf("the enrolled device's key: %v", err)
 	}
 }
 
